@@ -1,0 +1,110 @@
+"""Run directories: ``config.json`` + ``model.safetensors`` (no pickles, ever).
+
+A run directory holds everything needed to apply a trained model to a new scene: the
+model name and arguments, the bands it was trained on (wavelengths, FWHM and indices in
+the training cube), per-band normalisation statistics, class names and the split
+protocol. Weights are plain tensors in safetensors; nothing is unpickled from files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hsi_app import __version__
+from hsi_app.errors import ModelLoadError
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+@dataclass
+class RunConfig:
+    """Everything but the weights. Lists are JSON-friendly; ``None`` marks unknown values."""
+
+    task: str
+    model_name: str
+    model_args: dict[str, Any]
+    in_chans: int
+    num_classes: int
+    class_names: list[str]  # index 0 = no data / unlabelled, then 1..K
+    wavelengths: list[float | None]  # (in_chans,) nm
+    fwhm: list[float | None]  # (in_chans,) nm
+    band_indices: list[int]  # (in_chans,) indices into the training cube's bands
+    source_bands: int  # band count of the training cube
+    mean: list[float]  # (in_chans,) normalisation of the raw values
+    std: list[float]
+    receptive_radius: int
+    split: dict[str, Any] = field(default_factory=dict)
+    data: str = ""
+    version: str = __version__
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def wavelength_array(self) -> np.ndarray:
+        """``(in_chans,)`` float64, NaN where unknown."""
+        return np.array([np.nan if v is None else v for v in self.wavelengths], dtype=np.float64)
+
+    @property
+    def fwhm_array(self) -> np.ndarray:
+        """``(in_chans,)`` float64, NaN where unknown."""
+        return np.array([np.nan if v is None else v for v in self.fwhm], dtype=np.float64)
+
+
+def json_floats(values: np.ndarray) -> list[float | None]:
+    """Float array -> list with ``None`` for NaN (valid JSON)."""
+    return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, dtype=np.float64)]
+
+
+def save_run(run_dir: str | os.PathLike[str], config: RunConfig, tensors: dict[str, Any]) -> Path:
+    """Write ``config.json`` and ``model.safetensors`` into ``run_dir`` (created if needed).
+
+    ``tensors`` maps names to torch tensors or numpy arrays.
+    """
+    from safetensors.numpy import save_file
+
+    from hsi_app.io.atomic import atomic_path
+
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    arrays = {k: (v.detach().cpu().contiguous().numpy() if hasattr(v, "detach") else np.ascontiguousarray(v)) for k, v in tensors.items()}
+    with atomic_path(run / WEIGHTS_NAME) as tmp:
+        save_file(arrays, str(tmp))
+    with atomic_path(run / CONFIG_NAME) as tmp:
+        Path(tmp).write_text(json.dumps(asdict(config), indent=2))
+    return run
+
+
+def load_config(run_dir: str | os.PathLike[str]) -> RunConfig:
+    """Read ``config.json`` from a run directory.
+
+    Raises:
+        ModelLoadError: missing or malformed config.
+    """
+    path = Path(run_dir) / CONFIG_NAME
+    if not path.is_file():
+        raise ModelLoadError(f"{run_dir}: no {CONFIG_NAME}; pass the output folder of `hsi train`")
+    try:
+        raw = json.loads(path.read_text())
+        return RunConfig(**raw)
+    except (json.JSONDecodeError, TypeError) as err:
+        raise ModelLoadError(f"{path}: malformed run config ({err}); retrain or restore the file") from err
+
+
+def load_tensors(run_dir: str | os.PathLike[str], name: str = WEIGHTS_NAME) -> dict[str, np.ndarray]:
+    """Read a safetensors file of a run as numpy arrays."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    path = Path(run_dir) / name
+    if not path.is_file():
+        raise ModelLoadError(f"{run_dir}: no {name}; the run is incomplete, retrain it")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ModelLoadError(f"{path}: unreadable weights ({err}); retrain or restore the file") from err

@@ -1,0 +1,1 @@
+"""The ``hsi`` command-line interface (thin layer over the library)."""

@@ -1,0 +1,34 @@
+"""``hsi info PATH|NAME``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.command("info")
+@click.argument("source")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+@click.option("--key", default=None, help=".mat variable holding the cube.")
+@click.option("--labels", "labels", default=None, type=click.Path(), help="Label raster or vector file to attach.")
+@click.option("--label-attribute", default="class", show_default=True, help="Vector attribute holding the class.")
+def info(source: str, as_json: bool, key: str | None, labels: str | None, label_attribute: str) -> None:
+    """Describe SOURCE (a file, EnMAP product, or built-in name such as indian_pines)."""
+    import warnings
+
+    from hsi_app.errors import HSIWarning
+    from hsi_app.io import open_cube
+    from hsi_app.io.summary import format_summary, summarize
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cube = open_cube(source, key=key, labels=labels, label_attribute=label_attribute)
+        summary = summarize(cube, progress=not as_json)
+    for w in caught:
+        if issubclass(w.category, HSIWarning):
+            click.echo(f"hsi: warning: {w.message}", err=True)
+    if as_json:
+        click.echo(json.dumps(summary))
+    else:
+        click.echo(format_summary(summary))

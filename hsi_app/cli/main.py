@@ -1,0 +1,87 @@
+"""``hsi`` entry point: lazy sub-command loading and one-line error reporting.
+
+Sub-commands live in their own modules and are imported only when invoked, so
+``hsi --help`` stays instant (torch, gradio and torchgeo are imported by the commands
+that need them). Errors derived from :class:`~hsi_app.errors.HSIError` print one line
+on stderr and exit with status 2; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from hsi_app import __version__
+
+# name -> (module, attribute, one-line help shown by `hsi --help`)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "info": ("hsi_app.cli.info_cmd", "info", "Describe a scene: bands, size, wavelengths, CRS, validity, classes."),
+    "datasets": ("hsi_app.cli.datasets_cmd", "datasets", "List the dataset catalog or download a dataset."),
+}
+
+EXIT_USAGE_OR_DATA = 2
+EXIT_INTERRUPTED = 130
+
+
+class LazyGroup(click.Group):
+    """A click group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attr, _ = COMMANDS[name]
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.version_option(__version__, prog_name="hsi")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """hsi: hyperspectral scenes in, land-cover maps, denoised cubes and detections out."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Run the CLI, turning library errors into one readable line and an exit status."""
+    from hsi_app.errors import HSIError
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        return cli.main(args=args, prog_name="hsi", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("hsi: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        click.echo("hsi: interrupted; no partial outputs were left behind", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except HSIError as err:
+        if debug:
+            raise
+        click.echo(f"hsi: error: {err}", err=True)
+        sys.exit(EXIT_USAGE_OR_DATA)
+    except Exception as err:  # noqa: BLE001 - last-resort one-liner, traceback on --debug
+        if debug:
+            raise
+        click.echo(f"hsi: unexpected {type(err).__name__}: {err} (rerun with --debug for the traceback)", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,67 @@
+"""Error hierarchy.
+
+Every error raised on purpose by hsi_app derives from :class:`HSIError` *and* from the
+builtin a caller would naturally catch (``OSError``, ``ValueError``, ``KeyError``...).
+Messages are one line that names the file (or object) at fault and says how to fix it,
+for example ``"x.mat: no 3-D array; keys found: a, b. Pass key=..."``.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+class HSIError(Exception):
+    """Root of all hsi_app errors. ``str(err)`` is a one-line, user-facing message."""
+
+
+class CubeReadError(HSIError, OSError):
+    """A file exists but cannot be read as a hyperspectral cube (corrupt, truncated, 2-D...)."""
+
+
+class DatasetNotFoundError(HSIError, FileNotFoundError):
+    """A path or built-in dataset name does not exist."""
+
+
+class UnknownKeyError(HSIError, KeyError):
+    """A requested key (``.mat`` variable, dataset name, model name...) is not present."""
+
+    def __str__(self) -> str:  # KeyError would quote the message; keep it readable.
+        return str(self.args[0]) if self.args else ""
+
+
+class BandMismatchError(HSIError, ValueError):
+    """The bands of a cube do not match what a model or reference expects."""
+
+
+class LabelError(HSIError, ValueError):
+    """Labels are unreadable, of the wrong shape, or inconsistent with the cube."""
+
+
+class InvalidDataError(HSIError, ValueError):
+    """Values are unusable: all no-data, NaN/inf where not allowed, empty selections."""
+
+
+class ConfigError(HSIError, ValueError):
+    """A bad option value (split spec, window size, model args...)."""
+
+
+class ChecksumError(HSIError, OSError):
+    """A downloaded file does not match its published checksum."""
+
+
+class OutputError(HSIError, OSError):
+    """An output path cannot be written."""
+
+
+class ModelLoadError(HSIError, OSError):
+    """A run directory / checkpoint is missing files or is inconsistent."""
+
+
+def describe_path(path: str | os.PathLike[str]) -> str:
+    """Return the display form of ``path`` used at the start of error messages."""
+    return os.fspath(path)
+
+
+class HSIWarning(UserWarning):
+    """A recoverable problem worth telling the user (no georeference, NaNs masked...)."""

@@ -1,0 +1,213 @@
+"""Windowed, halo'd whole-scene inference.
+
+A dense model maps a tile ``(C, h, w)`` to per-pixel class probabilities ``(K, h, w)``;
+its output at a pixel depends only on inputs within ``receptive_radius`` pixels. So the
+scene is cut into core windows, each read with a halo of at least that radius, predicted,
+and cropped back to its core: every pixel is computed once, the result equals a one-shot
+prediction of the whole scene, and memory is bounded by the window, never by the scene.
+Windows are streamed into a Cloud-Optimized GeoTIFF (band 1 class, band 2 confidence).
+
+The same per-window function runs over dask chunks (:func:`predict_dask`), which is how
+batch jobs spread one large scene over a ``dask.distributed`` cluster.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hsi_app.errors import ConfigError, InvalidDataError
+from hsi_app.io.cube import Cube
+
+ProbFn = Callable[[np.ndarray], np.ndarray]
+"""``(C, h, w)`` float32 raw reflectance (NaN = no data) -> ``(K, h, w)`` float32 probabilities."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """A core window and the halo'd read around it, in scene pixel coordinates."""
+
+    row: int
+    col: int
+    height: int
+    width: int
+    read_row: int
+    read_col: int
+    read_height: int
+    read_width: int
+
+    @property
+    def crop(self) -> tuple[slice, slice]:
+        """Slices that cut the core out of the halo'd read."""
+        r, c = self.row - self.read_row, self.col - self.read_col
+        return slice(r, r + self.height), slice(c, c + self.width)
+
+
+def iter_windows(height: int, width: int, size: int, halo: int) -> Iterator[Window]:
+    """Tile an ``height x width`` scene into ``size`` windows with a ``halo`` (clipped at edges)."""
+    if size < 1:
+        raise ConfigError(f"window size must be >= 1 pixel, got {size}")
+    for r in range(0, height, size):
+        for c in range(0, width, size):
+            h, w = min(size, height - r), min(size, width - c)
+            r0, c0 = max(0, r - halo), max(0, c - halo)
+            r1, c1 = min(height, r + h + halo), min(width, c + w + halo)
+            yield Window(r, c, h, w, r0, c0, r1 - r0, c1 - c0)
+
+
+def classify_probs(probs: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(K, h, w)`` probabilities -> class ``(h, w)`` uint8 (1..K, 0 = no data) and confidence float32."""
+    cls = (np.argmax(probs, axis=0) + 1).astype(np.uint8)
+    conf = np.max(probs, axis=0).astype(np.float32)
+    cls[~valid] = 0
+    conf[~valid] = 0.0
+    return cls, conf
+
+
+@dataclass
+class SceneResult:
+    """What :func:`predict_scene` returns (the maps themselves are on disk)."""
+
+    path: Path | None
+    height: int
+    width: int
+    class_counts: np.ndarray  # (K+1,) pixels per class, index 0 = no data
+    seconds: float
+    windows: int
+    confusion: np.ndarray | None = None  # (K, K) rows = truth, when labels exist
+    classes: np.ndarray | None = field(default=None, repr=False)  # (H, W) when keep_map=True
+
+
+def predict_scene(
+    prob_fn: ProbFn,
+    cube: Cube,
+    *,
+    num_classes: int,
+    halo: int,
+    out: str | os.PathLike[str] | None = None,
+    window: int = 512,
+    class_names: list[str] | None = None,
+    keep_map: bool = False,
+    progress: bool = True,
+) -> SceneResult:
+    """Classify a whole scene window by window, streaming the result to a COG.
+
+    Args:
+        prob_fn: per-window model, see :data:`ProbFn`.
+        cube: the scene (lazy is fine; only one halo'd window is in memory at a time).
+        num_classes: K.
+        halo: pixels of context read around each window (>= the model's receptive radius).
+        out: COG path (band 1 class uint8 with colour table, band 2 confidence); ``None``
+            to skip writing (then pass ``keep_map=True``).
+        window: core window size in pixels.
+        class_names: names for 0..K written into the COG.
+        keep_map: also return the ``(H, W)`` class map (only for small scenes).
+        progress: show a progress bar.
+
+    Returns:
+        :class:`SceneResult` with class counts and, when the cube has labels, a confusion
+        matrix over the labelled pixels.
+
+    Raises:
+        InvalidDataError: the scene holds no valid pixel.
+    """
+    import time
+
+    from tqdm.auto import tqdm
+
+    c, h, w = cube.hsi.shape
+    if window > max(h, w):
+        window = max(h, w)
+    wins = list(iter_windows(h, w, window, halo))
+    labels = cube.hsi.labels
+    confusion = np.zeros((num_classes, num_classes), dtype=np.int64) if labels is not None else None
+    counts = np.zeros(num_classes + 1, dtype=np.int64)
+    full = np.zeros((h, w), dtype=np.uint8) if keep_map else None
+    t0 = time.perf_counter()
+    any_valid = False
+    with ExitStack() as stack:
+        writer = stack.enter_context(_writer(out, cube, num_classes, class_names)) if out is not None else None
+        for win in tqdm(wins, desc="predict", unit="win", disable=not progress, leave=False):
+            block = cube.isel(
+                y=slice(win.read_row, win.read_row + win.read_height),
+                x=slice(win.read_col, win.read_col + win.read_width),
+            )
+            image = np.asarray(block.values, dtype=np.float32)
+            valid = np.asarray(block.coords["valid"].values, dtype=bool)
+            image[:, ~valid] = np.nan
+            probs = prob_fn(image)
+            cls, conf = classify_probs(probs[(slice(None), *win.crop)], valid[win.crop])
+            any_valid |= bool(valid[win.crop].any())
+            counts += np.bincount(cls.ravel(), minlength=num_classes + 1)[: num_classes + 1]
+            if confusion is not None:
+                truth = labels[win.row : win.row + win.height, win.col : win.col + win.width]
+                sel = (truth > 0) & (cls > 0)
+                np.add.at(confusion, (truth[sel] - 1, cls[sel].astype(np.int64) - 1), 1)
+            if full is not None:
+                full[win.row : win.row + win.height, win.col : win.col + win.width] = cls
+            if writer is not None:
+                writer.write_window(np.stack([cls, _conf_to_u8(conf)]), win.row, win.col)
+        if not any_valid:
+            raise InvalidDataError(
+                f"{cube.attrs.get('source', 'input')}: every pixel is no-data; nothing to predict"
+            )
+    return SceneResult(
+        path=Path(out) if out is not None else None,
+        height=h,
+        width=w,
+        class_counts=counts,
+        seconds=time.perf_counter() - t0,
+        windows=len(wins),
+        confusion=confusion,
+        classes=full,
+    )
+
+
+def _conf_to_u8(conf: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(conf * 255.0), 0, 255).astype(np.uint8)
+
+
+def _writer(out: str | os.PathLike[str], cube: Cube, num_classes: int, class_names: list[str] | None) -> Any:
+    """A streaming COG writer laid out as a class map (see :mod:`hsi_app.io.cog`)."""
+    from hsi_app.io.cog import StreamingCOGWriter, class_map_profile
+
+    _, h, w = cube.hsi.shape
+    names = class_names or ["no data", *[f"class {k}" for k in range(1, num_classes + 1)]]
+    crs = cube.rio.crs
+    transform = cube.rio.transform() if crs is not None else None
+    return StreamingCOGWriter(out, **class_map_profile(height=h, width=w, crs=crs, transform=transform, class_names=names))
+
+
+def predict_dask(prob_fn: ProbFn, data: Any, valid: Any, *, halo: int) -> Any:
+    """The same windowed inference over dask chunks (``map_overlap``-style).
+
+    Args:
+        prob_fn: per-window model.
+        data: ``(C, H, W)`` dask array, chunked only spatially (one chunk along bands).
+        valid: ``(H, W)`` dask bool array with the same spatial chunks.
+        halo: overlap in pixels (>= receptive radius).
+
+    Returns:
+        ``(2, H, W)`` float32 dask array: class (1..K, 0 = no data) and confidence.
+    """
+    import dask.array as da
+
+    stacked = da.concatenate([data.astype(np.float32), valid[None].astype(np.float32)], axis=0)
+    stacked = stacked.rechunk({0: -1})
+    depth = {0: 0, 1: halo, 2: halo}
+    ghosted = da.overlap.overlap(stacked, depth=depth, boundary="none")
+
+    def block(x: np.ndarray) -> np.ndarray:
+        image, ok = x[:-1].copy(), x[-1] > 0.5
+        image[:, ~ok] = np.nan
+        cls, conf = classify_probs(prob_fn(image), ok)
+        return np.stack([cls.astype(np.float32), conf])
+
+    out = ghosted.map_blocks(block, chunks=((2,), ghosted.chunks[1], ghosted.chunks[2]), dtype=np.float32)
+    return da.overlap.trim_internal(out, depth, boundary="none")

@@ -1,0 +1,251 @@
+"""The one in-memory type for every format: a ``Cube``.
+
+A Cube is an :class:`xarray.DataArray` with dims ``("band", "y", "x")`` and these
+coordinates (all sliced together with the data by ``isel``/``sel``):
+
+==============  ===========  ==============================================================
+name            dims         meaning
+==============  ===========  ==============================================================
+``wavelength``  ``(band,)``  band centre in nm (NaN when unknown)
+``fwhm``        ``(band,)``  full width at half maximum in nm (NaN when unknown)
+``bad_band``    ``(band,)``  True for bands flagged unusable (all no-data, water vapour...)
+``y``, ``x``    ``(y,)``...  pixel-centre map coordinates (or pixel indices + 0.5)
+``valid``       ``(y, x)``   True where the pixel has data in every good band
+``label``       ``(y, x)``   int32 class labels, 0 = unlabelled (only when labels exist)
+``mask_<name>`` ``(y, x)``   named boolean quality masks (EnMAP cloud, haze...)
+==============  ===========  ==============================================================
+
+CRS and affine transform are carried by ``rioxarray`` (``cube.rio.crs``,
+``cube.rio.transform()``); ``attrs`` hold ``format``, ``source``, ``nodata``,
+``class_names`` (index 0 is "unlabelled") and ``georeferenced``.
+
+Data are usually dask-backed so that slicing reads only the window that is used.
+The :class:`HSIAccessor` (``cube.hsi``) gives typed access to all of the above.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from hsi_app.errors import LabelError
+
+Cube = xr.DataArray
+"""Type alias: a DataArray that follows the conventions of this module."""
+
+DIMS = ("band", "y", "x")
+MASK_PREFIX = "mask_"
+
+
+def valid_from_data(data: Any, nodata: float | None, bad_band: np.ndarray) -> Any:
+    """Valid-pixel mask of a ``(C, H, W)`` array (numpy or dask), lazily for dask.
+
+    A pixel is valid when every good band is finite and differs from ``nodata``.
+    Returns ``(H, W)`` bool of the same array library as ``data``.
+    """
+    good = ~np.asarray(bad_band, dtype=bool)
+    sub = data[good] if good.size and not good.all() else data
+    if sub.shape[0] == 0:  # every band bad: nothing is valid
+        return (data[0] != data[0]) & False
+    ok = sub != nodata if nodata is not None and not np.isnan(nodata) else None
+    if np.issubdtype(sub.dtype, np.floating):
+        fin = np.isfinite(sub)
+        ok = fin if ok is None else (ok & fin)
+    if ok is None:
+        return (sub[0] == sub[0]) | True
+    return ok.all(axis=0)
+
+
+def make_cube(
+    data: Any,
+    *,
+    wavelength: Sequence[float] | np.ndarray | None = None,
+    fwhm: Sequence[float] | np.ndarray | None = None,
+    bad_bands: Sequence[int] | np.ndarray | None = None,
+    x: np.ndarray | None = None,
+    y: np.ndarray | None = None,
+    crs: Any = None,
+    transform: Any = None,
+    nodata: float | None = None,
+    valid: Any = None,
+    labels: np.ndarray | None = None,
+    masks: Mapping[str, Any] | None = None,
+    class_names: Sequence[str] | None = None,
+    fmt: str = "unknown",
+    source: str = "",
+    attrs: Mapping[str, Any] | None = None,
+) -> Cube:
+    """Build a Cube from a ``(C, H, W)`` array (numpy or dask).
+
+    Args:
+        data: ``(C, H, W)`` array, any dtype; kept lazy when it is a dask array.
+        wavelength: ``(C,)`` band centres in nm; NaN when unknown.
+        fwhm: ``(C,)`` band widths in nm; NaN when unknown.
+        bad_bands: 0-based indices of unusable bands.
+        x, y: pixel-centre coordinates; default: pixel index + 0.5.
+        crs: anything rasterio understands; ``None`` for pixel coordinates.
+        transform: affine transform (``rasterio.Affine``); derived from x/y when omitted.
+        nodata: value meaning "no data" in ``data``.
+        valid: ``(H, W)`` bool; computed lazily from ``data`` and ``nodata`` when omitted.
+        labels: ``(H, W)`` integer labels, 0 = unlabelled.
+        masks: named ``(H, W)`` boolean quality masks (stored as ``mask_<name>``).
+        class_names: names for label values 0..K (0 = "unlabelled").
+        fmt: short format name shown by ``hsi info``.
+        source: the path the cube was read from.
+
+    Returns:
+        The Cube (DataArray, dims ``(band, y, x)``).
+    """
+    if data.ndim != 3:
+        raise ValueError(f"make_cube expects (C, H, W) data, got shape {tuple(data.shape)}")
+    c, h, w = (int(s) for s in data.shape)
+    wl = _band_vector(wavelength, c)
+    fw = _band_vector(fwhm, c)
+    bad = np.zeros(c, dtype=bool)
+    if bad_bands is not None and len(bad_bands):
+        bad[np.asarray(bad_bands, dtype=int)] = True
+    xs = np.arange(w, dtype=np.float64) + 0.5 if x is None else np.asarray(x, dtype=np.float64)
+    ys = np.arange(h, dtype=np.float64) + 0.5 if y is None else np.asarray(y, dtype=np.float64)
+    if valid is None:
+        valid = valid_from_data(data, nodata, bad)
+    coords: dict[str, Any] = {
+        "band": np.arange(1, c + 1),
+        "y": ys,
+        "x": xs,
+        "wavelength": ("band", wl),
+        "fwhm": ("band", fw),
+        "bad_band": ("band", bad),
+        "valid": (("y", "x"), valid),
+    }
+    if labels is not None:
+        coords["label"] = (("y", "x"), check_labels(labels, (h, w), source))
+    for name, m in (masks or {}).items():
+        coords[MASK_PREFIX + name] = (("y", "x"), m)
+    all_attrs: dict[str, Any] = {
+        "format": fmt,
+        "source": str(source),
+        "nodata": np.nan if nodata is None else float(nodata),
+        "georeferenced": crs is not None,
+    }
+    if class_names is not None:
+        all_attrs["class_names"] = list(class_names)
+    all_attrs.update(attrs or {})
+    cube = xr.DataArray(data, dims=DIMS, coords=coords, attrs=all_attrs, name="reflectance")
+    if transform is not None:
+        cube = cube.rio.write_transform(transform)
+    if crs is not None:
+        cube = cube.rio.write_crs(crs)
+    return cube
+
+
+def check_labels(labels: np.ndarray, shape: tuple[int, int], source: str = "") -> np.ndarray:
+    """Validate a label raster against a cube grid and return it as ``(H, W)`` int32.
+
+    Raises:
+        LabelError: wrong shape, non-integer values or negative classes.
+    """
+    lab = np.asarray(labels)
+    where = f"{source}: " if source else ""
+    if lab.shape != tuple(shape):
+        raise LabelError(
+            f"{where}labels have shape {lab.shape} but the cube is {tuple(shape)} (H, W); "
+            "pass a label raster on the same grid as the cube"
+        )
+    if lab.dtype.kind == "f":
+        if not np.all(np.isfinite(lab)) or not np.all(lab == np.round(lab)):
+            raise LabelError(f"{where}labels must be whole class numbers (0 = unlabelled)")
+    if lab.size and lab.min() < 0:
+        raise LabelError(f"{where}labels contain negative values; use 0 for unlabelled")
+    return lab.astype(np.int32)
+
+
+def _band_vector(values: Sequence[float] | np.ndarray | None, c: int) -> np.ndarray:
+    if values is None:
+        return np.full(c, np.nan)
+    arr = np.asarray(values, dtype=np.float64).reshape(-1)
+    if arr.size != c:
+        raise ValueError(f"expected {c} per-band values, got {arr.size}")
+    return arr
+
+
+@xr.register_dataarray_accessor("hsi")
+class HSIAccessor:
+    """``cube.hsi``: typed access to the Cube conventions."""
+
+    def __init__(self, obj: xr.DataArray) -> None:
+        self._obj = obj
+
+    @property
+    def wavelengths(self) -> np.ndarray:
+        """``(C,)`` float64 band centres in nm (NaN where unknown)."""
+        return np.asarray(self._obj.coords["wavelength"].values, dtype=np.float64)
+
+    @property
+    def fwhm(self) -> np.ndarray:
+        """``(C,)`` float64 band widths in nm (NaN where unknown)."""
+        return np.asarray(self._obj.coords["fwhm"].values, dtype=np.float64)
+
+    @property
+    def bad_bands(self) -> list[int]:
+        """0-based indices of bands flagged bad."""
+        return [int(i) for i in np.flatnonzero(self._obj.coords["bad_band"].values)]
+
+    @property
+    def valid(self) -> xr.DataArray:
+        """``(H, W)`` bool valid-pixel mask (lazy when the cube is)."""
+        return self._obj.coords["valid"]
+
+    @property
+    def labels(self) -> np.ndarray | None:
+        """``(H, W)`` int32 labels (0 = unlabelled) or ``None``."""
+        if "label" not in self._obj.coords:
+            return None
+        return np.asarray(self._obj.coords["label"].values, dtype=np.int32)
+
+    @property
+    def class_names(self) -> list[str] | None:
+        """Names for label values 0..K, or ``None`` when unknown."""
+        names = self._obj.attrs.get("class_names")
+        return list(names) if names is not None else None
+
+    @property
+    def masks(self) -> dict[str, xr.DataArray]:
+        """Named ``(H, W)`` quality masks, e.g. ``{"cloud": ...}``."""
+        return {
+            str(k)[len(MASK_PREFIX):]: v
+            for k, v in self._obj.coords.items()
+            if str(k).startswith(MASK_PREFIX)
+        }
+
+    @property
+    def georeferenced(self) -> bool:
+        """True when the cube carries a CRS."""
+        return self._obj.rio.crs is not None
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(C, H, W)``."""
+        c, h, w = (int(s) for s in self._obj.shape)
+        return c, h, w
+
+    def with_labels(self, labels: np.ndarray, class_names: Sequence[str] | None = None) -> Cube:
+        """Return a copy with ``label`` set (validated against the grid)."""
+        _, h, w = self.shape
+        lab = check_labels(labels, (h, w), self._obj.attrs.get("source", ""))
+        out = self._obj.assign_coords(label=(("y", "x"), lab))
+        if class_names is not None:
+            out.attrs = {**out.attrs, "class_names": list(class_names)}
+        return out
+
+    def good_bands(self) -> Cube:
+        """The cube without its bad bands."""
+        return self._obj.isel(band=~self._obj.coords["bad_band"].values)
+
+    def window(self, row_off: int, col_off: int, height: int, width: int) -> Cube:
+        """A pixel window (lazy): rows ``row_off:row_off+height``, cols likewise."""
+        return self._obj.isel(
+            y=slice(row_off, row_off + height), x=slice(col_off, col_off + width)
+        )

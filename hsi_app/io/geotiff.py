@@ -1,0 +1,136 @@
+"""Multi-band GeoTIFFs through ``rasterio``/``rioxarray``, read lazily window by window.
+
+Band centres are taken, in this order, from GDAL's ``IMAGERY`` metadata domain
+(``CENTRAL_WAVELENGTH_UM``/``FWHM_UM``), per-band ``wavelength``/``fwhm`` tags, a
+dataset-level ``wavelength`` list (ENVI-style, as GDAL exposes ENVI headers) and
+finally numbers in band descriptions such as ``"band 12 (551.3 nm)"``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hsi_app.errors import CubeReadError, HSIWarning
+from hsi_app.io.cube import Cube, make_cube
+
+_NUM_UNIT = re.compile(r"([-+]?\d+(?:\.\d+)?)\s*(nm|nanometers?|um|µm|micrometers?|microns?)\b", re.I)
+_UM_UNITS = ("um", "µm", "micrometer", "micrometers", "micron", "microns")
+
+
+def to_nm(values: np.ndarray, units: str | None) -> np.ndarray:
+    """Convert wavelengths to nm given ``units`` (guessing µm when all values are < 30)."""
+    vals = np.asarray(values, dtype=np.float64)
+    unit = (units or "").strip().lower()
+    if unit in _UM_UNITS or (not unit and np.nanmax(vals, initial=np.nan) < 30):
+        return vals * 1000.0
+    return vals
+
+
+def _parse_list(text: str) -> np.ndarray:
+    return np.asarray([float(v) for v in re.split(r"[,\s{}]+", text) if v], dtype=np.float64)
+
+
+def band_wavelengths(ds: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(wavelength, fwhm)`` in nm from an open rasterio dataset (NaN where unknown)."""
+    n = ds.count
+    wl = np.full(n, np.nan)
+    fw = np.full(n, np.nan)
+    for i in range(1, n + 1):
+        img = ds.tags(i, ns="IMAGERY")
+        tags = {k.lower(): v for k, v in ds.tags(i).items()}
+        try:
+            if "CENTRAL_WAVELENGTH_UM" in img:
+                wl[i - 1] = float(img["CENTRAL_WAVELENGTH_UM"]) * 1000.0
+                if "FWHM_UM" in img:
+                    fw[i - 1] = float(img["FWHM_UM"]) * 1000.0
+            elif "wavelength" in tags:
+                units = tags.get("wavelength_units") or ds.tags().get("wavelength_units")
+                wl[i - 1] = to_nm(np.array([float(tags["wavelength"])]), units)[0]
+                if "fwhm" in tags:
+                    fw[i - 1] = to_nm(np.array([float(tags["fwhm"])]), units)[0]
+        except ValueError:
+            continue
+    if np.isnan(wl).all():
+        dtags = {k.lower(): v for k, v in ds.tags().items()}
+        for ns in (None, "ENVI"):
+            src = dtags if ns is None else {k.lower(): v for k, v in ds.tags(ns=ns).items()}
+            if "wavelength" in src:
+                vals = _parse_list(src["wavelength"])
+                if vals.size == n:
+                    units = src.get("wavelength_units") or src.get("wavelength units")
+                    wl = to_nm(vals, units)
+                    if "fwhm" in src and _parse_list(src["fwhm"]).size == n:
+                        fw = to_nm(_parse_list(src["fwhm"]), units)
+                    break
+    if np.isnan(wl).all():
+        for i, desc in enumerate(ds.descriptions):
+            m = _NUM_UNIT.search(desc or "")
+            if m:
+                wl[i] = to_nm(np.array([float(m.group(1))]), m.group(2))[0]
+    return wl, fw
+
+
+def _probe(ds: Any, path: Path) -> None:
+    """Read the last block of the first and last band, so truncated files fail at open."""
+    from rasterio.windows import Window
+
+    h, w = ds.height, ds.width
+    bh, bw = ds.block_shapes[0] if ds.block_shapes else (1, w)
+    win = Window(max(0, w - bw), max(0, h - bh), min(bw, w), min(bh, h))
+    try:
+        for b in {1, ds.count}:
+            ds.read(b, window=win)
+    except Exception as err:  # rasterio raises RasterioIOError / CPLE_* on damaged files
+        raise CubeReadError(f"{path}: data cannot be read ({err}); the file is truncated or corrupt") from err
+
+
+def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
+    """Read a multi-band GeoTIFF lazily (dask, one chunk per window of ``chunks`` pixels).
+
+    Returns:
+        Cube ``(bands, y, x)`` in the file's dtype with CRS/transform; a TIFF with no
+        georeference gets pixel coordinates and a warning.
+    """
+    import rasterio
+    import rioxarray
+    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(path) as ds:
+                wl, fw = band_wavelengths(ds)
+                crs, transform, nodata = ds.crs, ds.transform, ds.nodata
+                descriptions = list(ds.descriptions)
+                _probe(ds, path)
+            arr = rioxarray.open_rasterio(
+                path, chunks={"band": -1, "y": chunks, "x": chunks}, lock=False, masked=False
+            )
+    except RasterioIOError as err:
+        raise CubeReadError(f"{path}: not a readable GeoTIFF ({err}); check the file or re-export it") from err
+    georef = crs is not None
+    if not georef:
+        warnings.warn(
+            f"{path}: no georeference (CRS); using pixel coordinates", HSIWarning, stacklevel=2
+        )
+    data = arr.data
+    return make_cube(
+        data,
+        wavelength=wl,
+        fwhm=fw,
+        x=arr.x.values if georef else None,
+        y=arr.y.values if georef else None,
+        crs=crs,
+        transform=transform if georef else None,
+        nodata=nodata,
+        fmt="geotiff",
+        source=str(path),
+        attrs={"band_descriptions": [d or "" for d in descriptions]},
+    )

@@ -1,0 +1,194 @@
+"""MATLAB ``.mat`` cubes: v5 (``scipy.io``) and v7.3 (HDF5 through ``h5py``, lazy).
+
+The benchmark scenes ship as ``.mat`` files holding an ``(H, W, bands)`` array, with the
+ground truth in a sibling ``*_gt.mat``. Known keys (Indian Pines, Salinas, PaviaU, WHU-Hi...)
+come from the dataset catalog, which also supplies class names and approximate band
+centres (the files carry no wavelengths).
+
+MATLAB v7.3 files store arrays in column-major order, so an ``(H, W, C)`` MATLAB array
+appears to h5py as ``(C, W, H)``; swapping the last two axes gives ``(band, y, x)``.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hsi_app.errors import CubeReadError, HSIWarning, UnknownKeyError
+from hsi_app.io.cube import Cube, make_cube
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def mat_version(path: str | os.PathLike[str]) -> str | None:
+    """Return ``"7.3"``, ``"5"`` or ``None`` (not a MATLAB file) from the file header."""
+    with open(path, "rb") as fh:
+        head = fh.read(520)
+    if head[512:520] == HDF5_SIGNATURE or head[:8] == HDF5_SIGNATURE:
+        return "7.3"
+    if head[:6] == b"MATLAB":
+        return "5"
+    return None
+
+
+def list_arrays(path: Path) -> dict[str, tuple[int, ...]]:
+    """Names and MATLAB-order shapes ``(H, W, C)`` of the numeric arrays in a ``.mat`` file."""
+    try:
+        if mat_version(path) == "7.3":
+            import h5py
+
+            with h5py.File(path, "r") as fh:
+                return {
+                    k: tuple(reversed(v.shape))
+                    for k, v in fh.items()
+                    if isinstance(v, h5py.Dataset) and not k.startswith("#")
+                }
+        from scipy.io import whosmat
+
+        return {name: tuple(shape) for name, shape, cls in whosmat(path) if cls != "struct"}
+    except (OSError, ValueError, TypeError, KeyError, IndexError) as err:
+        raise CubeReadError(
+            f"{path}: not a readable MATLAB file ({err}); the file may be truncated or "
+            "corrupt, download it again"
+        ) from err
+
+
+def _load_v5(path: Path, key: str) -> np.ndarray:
+    from scipy.io import loadmat
+
+    try:
+        return np.asarray(loadmat(path, variable_names=[key])[key])
+    except Exception as err:  # scipy raises many types on corrupt files
+        raise CubeReadError(
+            f"{path}: cannot read '{key}' ({err}); the file may be truncated, download it again"
+        ) from err
+
+
+def _load_v73_lazy(path: Path, key: str, chunks: int) -> Any:
+    """``(C, H, W)`` dask array over an h5py dataset stored as ``(C, W, H)``."""
+    import dask.array as da
+    import h5py
+
+    fh = h5py.File(path, "r")
+    dset = fh[key]
+    arr = da.from_array(dset, chunks=(-1, chunks, chunks), lock=True)
+    return arr.transpose(0, 2, 1)
+
+
+def _load_v73_2d(path: Path, key: str) -> np.ndarray:
+    import h5py
+
+    with h5py.File(path, "r") as fh:
+        return np.asarray(fh[key][()]).T
+
+
+def choose_key(path: Path, arrays: dict[str, tuple[int, ...]], key: str | None, ndim: int) -> str:
+    """Pick the array to read: ``key`` if given, else a catalog key, else the only ``ndim``-D one."""
+    from hsi_app.data.catalog import entry_for_mat_key
+
+    keys = ", ".join(sorted(arrays)) or "(none)"
+    if key is not None:
+        if key not in arrays:
+            raise UnknownKeyError(f"{path}: no variable '{key}'; keys found: {keys}. Pass key=<one of them>")
+        return key
+    role = "cube" if ndim == 3 else "labels"
+    for k in arrays:
+        hit = entry_for_mat_key(k)
+        if hit is not None and hit[1] == role:
+            return k
+    candidates = [k for k, shp in arrays.items() if len(shp) == ndim]
+    if len(candidates) == 1:
+        return candidates[0]
+    what = "3-D array (H, W, bands)" if ndim == 3 else "2-D label array"
+    found = "no" if not candidates else f"{len(candidates)}"
+    raise CubeReadError(f"{path}: {found} {what} to choose from; keys found: {keys}. Pass key=<name>")
+
+
+def find_labels_file(path: Path) -> Path | None:
+    """The ground-truth file next to a cube: ``X_gt.mat`` for ``X.mat`` / ``X_corrected.mat``."""
+    stem = path.stem
+    names = [f"{stem}_gt.mat"]
+    if stem.lower().endswith("_corrected"):
+        names.insert(0, f"{stem[: -len('_corrected')]}_gt.mat")
+    for name in names:
+        for cand in path.parent.glob("*.mat"):
+            if cand.name.lower() == name.lower() and cand != path:
+                return cand
+    return None
+
+
+def read_mat_labels(path: Path, key: str | None = None) -> np.ndarray:
+    """Read a 2-D label array ``(H, W)`` from a ``.mat`` file (v5 or v7.3)."""
+    arrays = list_arrays(path)
+    k = choose_key(path, arrays, key, ndim=2)
+    if len(arrays[k]) != 2:
+        raise CubeReadError(f"{path}: '{k}' has shape {arrays[k]}, labels must be 2-D (H, W)")
+    return _load_v73_2d(path, k) if mat_version(path) == "7.3" else _load_v5(path, k)
+
+
+def read_mat(
+    path: str | os.PathLike[str],
+    *,
+    key: str | None = None,
+    labels_key: str | None = None,
+    find_labels: bool = True,
+    chunks: int = 512,
+) -> Cube:
+    """Read a ``.mat`` hyperspectral cube.
+
+    Args:
+        path: the ``.mat`` file (v5 or v7.3).
+        key: variable holding the ``(H, W, bands)`` cube; default: a known key, else the only 3-D array.
+        labels_key: variable in the sibling ``*_gt.mat`` holding labels.
+        find_labels: look for ``*_gt.mat`` next to the cube and attach it as ``label``.
+        chunks: spatial chunk size for lazy (v7.3) reads.
+
+    Returns:
+        Cube ``(band, y, x)`` in the file's dtype, pixel coordinates, no CRS.
+    """
+    from hsi_app.data.catalog import default_wavelengths, entry_for_mat_key
+
+    path = Path(path)
+    arrays = list_arrays(path)
+    k = choose_key(path, arrays, key, ndim=3)
+    shape = arrays[k]
+    if len(shape) != 3:
+        raise CubeReadError(
+            f"{path}: '{k}' is {len(shape)}-D {shape}; a cube needs (H, W, bands). "
+            "Pass key= naming a 3-D array"
+        )
+    version = mat_version(path)
+    if version == "7.3":
+        data: Any = _load_v73_lazy(path, k, chunks)
+    else:
+        data = np.ascontiguousarray(_load_v5(path, k).transpose(2, 0, 1))
+        if data.dtype.kind == "f":
+            bad = ~np.isfinite(data)
+            if bad.any():
+                warnings.warn(
+                    f"{path}: {int(bad.any(axis=0).sum())} pixels hold NaN/inf; marked invalid",
+                    HSIWarning,
+                    stacklevel=2,
+                )
+    hit = entry_for_mat_key(k)
+    entry = hit[0] if hit else None
+    wavelength = default_wavelengths(entry) if entry and entry.bands == shape[2] else None
+    class_names = ["unlabelled", *entry.class_names] if entry else None
+    labels = None
+    if find_labels:
+        gt = find_labels_file(path)
+        if gt is not None:
+            labels = read_mat_labels(gt, labels_key)
+    return make_cube(
+        data,
+        wavelength=wavelength,
+        labels=labels,
+        class_names=class_names,
+        fmt=f"mat-v{version}",
+        source=str(path),
+        attrs={"mat_key": k, "dataset": entry.name if entry else ""},
+    )

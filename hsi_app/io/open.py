@@ -1,0 +1,114 @@
+"""``open_cube``: the one front door for reading any supported scene.
+
+Dispatch is on content (magic bytes, header text, folder contents), not only on the
+file name: a GeoTIFF named ``.dat`` or an ENVI file with an unusual extension still opens.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from hsi_app.errors import CubeReadError, DatasetNotFoundError
+from hsi_app.io.cube import Cube
+
+TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+SUPPORTED = "EnMAP L2A (folder/zip), .mat (v5/v7.3), ENVI (.hdr + data), GeoTIFF, or indian_pines"
+
+
+def has_envi_header(path: Path) -> bool:
+    """True when an ENVI header sits next to the data file ``path`` (``x.hdr`` or ``x.img.hdr``)."""
+    return path.with_suffix(".hdr").exists() or Path(str(path) + ".hdr").exists()
+
+
+def sniff(path: Path) -> str:
+    """Identify the format of ``path``: ``enmap``, ``mat``, ``envi``, ``geotiff``.
+
+    Raises:
+        CubeReadError: the content matches no supported format.
+    """
+    from hsi_app.io.enmap import is_enmap_product
+
+    if path.is_dir() or zipfile.is_zipfile(path):
+        if is_enmap_product(path):
+            return "enmap"
+        raise CubeReadError(f"{path}: folder/zip is not an EnMAP L2A product; supported: {SUPPORTED}")
+    with open(path, "rb") as fh:
+        head = fh.read(520)
+    if not head:
+        raise CubeReadError(f"{path}: file is empty; download or export it again")
+    if head[:4] in TIFF_MAGIC:
+        return "enmap" if is_enmap_product(path) else "geotiff"
+    if head[:6] == b"MATLAB" or head[512:520] == b"\x89HDF\r\n\x1a\n":
+        return "mat"
+    if head[:4] == b"ENVI" or has_envi_header(path):
+        return "envi"
+    raise CubeReadError(f"{path}: unrecognised file content; supported: {SUPPORTED}")
+
+
+def open_cube(
+    path: str | os.PathLike[str],
+    *,
+    key: str | None = None,
+    labels: str | os.PathLike[str] | None = None,
+    label_key: str | None = None,
+    label_attribute: str = "class",
+    chunks: int = 512,
+    **options: Any,
+) -> Cube:
+    """Open a hyperspectral scene as a :class:`~hsi_app.io.cube.Cube`.
+
+    Args:
+        path: a file, EnMAP product folder/zip, or a built-in name (``indian_pines``).
+        key: ``.mat`` variable holding the cube (default: a known key or the only 3-D array).
+        labels: a label raster (``.mat``/``.npy``/GeoTIFF) or vector file (GeoPackage,
+            Shapefile) to attach as ``label``; overrides labels found next to the cube.
+        label_key: ``.mat`` variable holding the labels.
+        label_attribute: vector attribute holding the class.
+        chunks: spatial chunk size of lazy reads.
+        **options: passed to the format reader.
+
+    Returns:
+        The Cube, lazily backed where the format allows.
+
+    Raises:
+        DatasetNotFoundError: no such file or built-in name.
+        CubeReadError: unreadable or unsupported content.
+    """
+    from hsi_app.io.builtin import is_builtin, load_builtin
+
+    if isinstance(path, str) and is_builtin(path) and not Path(path).exists():
+        cube = load_builtin(path)
+    else:
+        p = Path(path)
+        if not p.exists():
+            raise DatasetNotFoundError(
+                f"{p}: no such file or folder; check the path, or use a built-in name (indian_pines)"
+            )
+        cube = _read(p, sniff(p), key=key, chunks=chunks, **options)
+    if labels is not None:
+        from hsi_app.io.labels import read_labels
+
+        lab, names = read_labels(labels, cube, key=label_key, attribute=label_attribute)
+        cube = cube.hsi.with_labels(lab, names if names is not None else cube.hsi.class_names)
+    return cube
+
+
+def _read(path: Path, fmt: str, *, key: str | None, chunks: int, **options: Any) -> Cube:
+    if fmt == "enmap":
+        from hsi_app.io.enmap import read_enmap
+
+        return read_enmap(path, chunks=chunks, **options)
+    if fmt == "mat":
+        from hsi_app.io.mat import read_mat
+
+        return read_mat(path, key=key, chunks=chunks, **options)
+    if fmt == "envi":
+        from hsi_app.io.envi import read_envi
+
+        return read_envi(path, chunks=chunks, **options)
+    from hsi_app.io.geotiff import read_geotiff
+
+    return read_geotiff(path, chunks=chunks, **options)

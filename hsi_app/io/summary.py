@@ -1,0 +1,108 @@
+"""What ``hsi info`` reports about a Cube, as a plain dict (also handy in notebooks)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from hsi_app.errors import InvalidDataError
+from hsi_app.io.cube import Cube
+
+LARGE_ELEMENTS = 50_000_000
+
+
+def _compute(arr: Any, progress: bool) -> Any:
+    """Compute a (possibly dask) array, with a progress bar for large inputs."""
+    if not hasattr(arr, "compute"):
+        return np.asarray(arr)
+    if progress:
+        from dask.diagnostics import ProgressBar
+
+        with ProgressBar():
+            return arr.compute()
+    return arr.compute()
+
+
+def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
+    """Describe a cube: format, shape, dtype, wavelengths, bad bands, CRS, validity, classes.
+
+    The valid-pixel fraction needs one streaming pass over the data (window by window
+    for lazy cubes).
+
+    Returns:
+        dict with keys ``format``, ``source``, ``bands``, ``height``, ``width``, ``dtype``,
+        ``wavelengths_nm``, ``fwhm_nm``, ``wavelength_range_nm``, ``bad_bands``, ``crs``,
+        ``resolution``, ``valid_fraction``, ``class_counts`` (name -> pixels; only with
+        labels) and ``masks`` (name -> flagged fraction).
+
+    Raises:
+        InvalidDataError: every pixel is no-data.
+    """
+    c, h, w = cube.hsi.shape
+    wl = cube.hsi.wavelengths
+    fw = cube.hsi.fwhm
+    crs = cube.rio.crs
+    big = progress and c * h * w > LARGE_ELEMENTS
+    valid = _compute(cube.hsi.valid.data, big)
+    frac = float(np.mean(valid)) if valid.size else 0.0
+    if frac == 0.0:
+        nodata = cube.attrs.get("nodata")
+        raise InvalidDataError(
+            f"{cube.attrs.get('source', 'cube')}: every pixel is no-data or NaN (nodata={nodata}); "
+            "check the file or its nodata value"
+        )
+    out: dict[str, Any] = {
+        "format": cube.attrs.get("format", "unknown"),
+        "source": cube.attrs.get("source", ""),
+        "bands": c,
+        "height": h,
+        "width": w,
+        "dtype": str(cube.dtype),
+        "wavelengths_nm": [None if np.isnan(v) else round(float(v), 4) for v in wl],
+        "fwhm_nm": [None if np.isnan(v) else round(float(v), 4) for v in fw],
+        "wavelength_range_nm": None if np.isnan(wl).all() else [float(np.nanmin(wl)), float(np.nanmax(wl))],
+        "bad_bands": cube.hsi.bad_bands,
+        "crs": crs.to_string() if crs is not None else None,
+        "resolution": [abs(float(v)) for v in cube.rio.resolution()] if crs is not None else None,
+        "valid_fraction": frac,
+    }
+    labels = cube.hsi.labels
+    if labels is not None:
+        counts = np.bincount(labels.ravel(), minlength=1)
+        names = cube.hsi.class_names or []
+        out["class_counts"] = {
+            (names[k] if k < len(names) else f"class {k}"): int(n)
+            for k, n in enumerate(counts)
+            if k > 0 and n > 0
+        }
+        out["labelled_pixels"] = int(counts[1:].sum())
+    masks = cube.hsi.masks
+    if masks:
+        out["masks"] = {k: float(np.mean(_compute(m.data, False))) for k, m in masks.items()}
+    return out
+
+
+def format_summary(info: dict[str, Any]) -> str:
+    """Human-readable multi-line rendering of :func:`summarize`'s dict."""
+    wr = info["wavelength_range_nm"]
+    lines = [
+        f"source       {info['source']}",
+        f"format       {info['format']}",
+        f"size         {info['bands']} bands x {info['height']} rows x {info['width']} cols ({info['dtype']})",
+        f"wavelengths  {'unknown' if wr is None else f'{wr[0]:.1f}-{wr[1]:.1f} nm'}",
+        f"bad bands    {len(info['bad_bands'])}"
+        + (f" ({', '.join(map(str, info['bad_bands'][:20]))}{' ...' if len(info['bad_bands']) > 20 else ''})" if info["bad_bands"] else ""),
+        f"crs          {info['crs'] or 'none (pixel coordinates)'}",
+    ]
+    if info.get("resolution"):
+        lines.append(f"resolution   {info['resolution'][0]:g} x {info['resolution'][1]:g}")
+    lines.append(f"valid pixels {100 * info['valid_fraction']:.2f}%")
+    for name, frac in info.get("masks", {}).items():
+        lines.append(f"mask {name:<8}{100 * frac:.2f}% flagged")
+    if "class_counts" in info:
+        lines.append(f"classes      {len(info['class_counts'])} ({info['labelled_pixels']} labelled pixels)")
+        width = max(len(k) for k in info["class_counts"]) if info["class_counts"] else 0
+        for name, n in info["class_counts"].items():
+            lines.append(f"  {name:<{width}}  {n:>8}")
+    return "\n".join(lines)

@@ -1,0 +1,157 @@
+"""Apply a trained run to any cube: band matching, normalisation, model call.
+
+:meth:`Predictor.bind` returns the per-window function that :mod:`hsi_app.infer`
+streams over a scene: raw ``(C_cube, h, w)`` reflectance in, ``(K, h, w)`` class
+probabilities out. Bands are matched by wavelength (or by index when the cube has the
+training cube's band count and no wavelengths); a cube with other bands is either
+resampled with Gaussian responses (``resample=True``) or refused with a
+:class:`~hsi_app.errors.BandMismatchError`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hsi_app.checkpoint import RunConfig, load_config, load_tensors
+from hsi_app.errors import BandMismatchError
+from hsi_app.infer import ProbFn
+from hsi_app.io.cube import Cube
+
+WAVELENGTH_TOLERANCE_NM = 2.0
+
+
+@dataclass(frozen=True)
+class BandPlan:
+    """How to turn a cube's bands into the model's: pick ``indices`` or apply ``matrix``."""
+
+    indices: np.ndarray | None  # (C_model,) indices into the cube's bands
+    matrix: np.ndarray | None  # (C_model, C_cube) resampling weights
+
+    def apply(self, image: np.ndarray) -> np.ndarray:
+        """``(C_cube, h, w)`` -> ``(C_model, h, w)`` float32."""
+        if self.indices is not None:
+            return image[self.indices].astype(np.float32, copy=False)
+        from hsi_app.data.resample import resample_cube
+
+        assert self.matrix is not None
+        return resample_cube(image, self.matrix)
+
+
+def _range(wl: np.ndarray) -> str:
+    return "unknown wavelengths" if np.isnan(wl).all() else f"{np.nanmin(wl):.0f}-{np.nanmax(wl):.0f} nm"
+
+
+def plan_bands(config: RunConfig, cube: Cube, *, resample: bool = False) -> BandPlan:
+    """Match a cube's bands to the bands a model was trained on.
+
+    Raises:
+        BandMismatchError: the bands differ and ``resample`` is False (or impossible).
+    """
+    model_wl = config.wavelength_array
+    cube_wl = cube.hsi.wavelengths
+    c = cube.hsi.shape[0]
+    known = np.isfinite(model_wl).all() and np.isfinite(cube_wl).all()
+    if known:
+        dist = np.abs(cube_wl[None, :] - model_wl[:, None])
+        nearest = dist.argmin(axis=1)
+        if np.all(dist[np.arange(model_wl.size), nearest] <= WAVELENGTH_TOLERANCE_NM):
+            return BandPlan(indices=nearest, matrix=None)
+    elif c == config.source_bands:
+        return BandPlan(indices=np.asarray(config.band_indices), matrix=None)
+    elif c == config.in_chans:
+        return BandPlan(indices=np.arange(c), matrix=None)
+    source = cube.attrs.get("source", "input")
+    if resample and known:
+        from hsi_app.data.resample import resampling_matrix
+
+        return BandPlan(indices=None, matrix=resampling_matrix(cube_wl, model_wl, config.fwhm_array))
+    hint = "pass --resample to resample spectrally" if known else "the cube or the model lacks wavelengths, so bands cannot be resampled"
+    raise BandMismatchError(
+        f"{source}: {c} bands ({_range(cube_wl)}) do not match the model's {config.in_chans} bands "
+        f"({_range(model_wl)}); {hint}, or use a model trained on this sensor"
+    )
+
+
+class Predictor:
+    """A loaded run: config + model, ready to bind to cubes."""
+
+    def __init__(self, config: RunConfig, model: Any, device: str = "cpu") -> None:
+        self.config = config
+        self.model = model
+        self.device = device
+        self._mean = np.asarray(config.mean, dtype=np.float32)[:, None, None]
+        self._std = np.asarray(config.std, dtype=np.float32)[:, None, None]
+
+    @property
+    def num_classes(self) -> int:
+        """K."""
+        return self.config.num_classes
+
+    @property
+    def receptive_radius(self) -> int:
+        """Pixels of context the model looks at (the minimum halo)."""
+        return self.config.receptive_radius
+
+    @property
+    def class_names(self) -> list[str]:
+        """Names for 0..K."""
+        return self.config.class_names
+
+    @classmethod
+    def load(cls, run_dir: str | os.PathLike[str], device: str | None = None) -> Predictor:
+        """Load ``config.json`` + weights (+ LoRA adapter when present) from a run directory."""
+        config = load_config(run_dir)
+        tensors = load_tensors(run_dir)
+        if config.model_name == "svm":
+            from hsi_app.models.svm import SVMBaseline
+
+            return cls(config, SVMBaseline.from_state_dict(tensors), "cpu")
+        import torch
+
+        from hsi_app.models import create_model
+
+        dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        model = create_model(
+            config.model_name,
+            in_chans=config.in_chans,
+            num_classes=config.num_classes,
+            wavelengths=config.wavelength_array,
+            **config.model_args,
+        )
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()})
+        model.eval().to(dev)
+        return cls(config, model, dev)
+
+    def probs(self, image: np.ndarray) -> np.ndarray:
+        """``(C_model, h, w)`` raw values (NaN = no data) -> ``(K, h, w)`` float32 probabilities."""
+        if self.config.model_name == "svm":
+            c, h, w = image.shape
+            flat = np.nan_to_num(image.reshape(c, -1).T)
+            return self.model.predict_proba(flat).T.reshape(-1, h, w).astype(np.float32)
+        import torch
+
+        x = np.nan_to_num((image - self._mean) / self._std, nan=0.0, posinf=0.0, neginf=0.0)
+        with torch.inference_mode():
+            t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None].to(self.device)
+            out = torch.softmax(self.model(t), dim=1)[0]
+        return out.float().cpu().numpy()
+
+    def bind(self, cube: Cube, *, resample: bool = False) -> ProbFn:
+        """The per-window function for :func:`hsi_app.infer.predict_scene` on ``cube``."""
+        plan = plan_bands(self.config, cube, resample=resample)
+
+        def prob_fn(image: np.ndarray) -> np.ndarray:
+            return self.probs(plan.apply(image))
+
+        return prob_fn
+
+
+def run_dir_of(path: str | os.PathLike[str]) -> Path:
+    """Normalise a ``--model`` argument (a run dir, or its config.json) to the run directory."""
+    p = Path(path)
+    return p.parent if p.name == "config.json" else p

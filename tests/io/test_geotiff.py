@@ -1,0 +1,97 @@
+"""GeoTIFF reader: laziness, wavelengths from tags/descriptions, georeference, bad files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+from hsi_app.errors import CubeReadError, HSIWarning, InvalidDataError
+from hsi_app.io import open_cube
+from hsi_app.io.summary import summarize
+
+
+def _write(path: Path, data: np.ndarray, *, crs: str | None = "EPSG:32633", nodata: float | None = None,
+           descriptions: list[str] | None = None, band_tags: list[dict] | None = None, tags: dict | None = None) -> Path:
+    c, h, w = data.shape
+    profile = {"driver": "GTiff", "height": h, "width": w, "count": c, "dtype": data.dtype, "tiled": True,
+               "blockxsize": 16, "blockysize": 16}
+    if crs:
+        profile.update(crs=crs, transform=from_origin(500000.0, 4100000.0, 30.0, 30.0))
+    if nodata is not None:
+        profile["nodata"] = nodata
+    with rasterio.open(path, "w", **profile) as ds:
+        ds.write(data)
+        for i, d in enumerate(descriptions or []):
+            ds.set_band_description(i + 1, d)
+        for i, t in enumerate(band_tags or []):
+            ds.update_tags(i + 1, **t)
+        if tags:
+            ds.update_tags(**tags)
+    return path
+
+
+@pytest.fixture()
+def cube_array() -> np.ndarray:
+    rng = np.random.default_rng(1)
+    return rng.integers(0, 10000, size=(6, 40, 33)).astype(np.int16)
+
+
+def test_lazy_window_read_and_georeference(tmp_path: Path, cube_array: np.ndarray) -> None:
+    path = _write(tmp_path / "scene.tif", cube_array, tags={"wavelength": "450,550,650,750,850,950", "wavelength_units": "nm"})
+    cube = open_cube(path, chunks=16)
+    assert hasattr(cube.data, "dask")
+    np.testing.assert_array_equal(cube.isel(y=slice(5, 21), x=slice(3, 30)).values, cube_array[:, 5:21, 3:30])
+    assert cube.rio.crs.to_epsg() == 32633
+    assert cube.rio.transform() == from_origin(500000.0, 4100000.0, 30.0, 30.0)
+    np.testing.assert_allclose(cube.hsi.wavelengths, [450, 550, 650, 750, 850, 950])
+    assert float(cube.x[0]) == 500015.0 and float(cube.y[0]) == 4099985.0  # pixel centres
+
+
+def test_wavelengths_from_band_tags_in_micrometres(tmp_path: Path, cube_array: np.ndarray) -> None:
+    tags = [{"wavelength": f"{0.4 + 0.1 * i:.3f}", "fwhm": "0.01", "wavelength_units": "micrometers"} for i in range(6)]
+    cube = open_cube(_write(tmp_path / "t.tif", cube_array, band_tags=tags))
+    np.testing.assert_allclose(cube.hsi.wavelengths, 400 + 100 * np.arange(6))
+    np.testing.assert_allclose(cube.hsi.fwhm, 10.0)
+
+
+def test_wavelengths_from_descriptions(tmp_path: Path, cube_array: np.ndarray) -> None:
+    desc = [f"band {i + 1} ({500 + 10 * i}.5 nm)" for i in range(6)]
+    cube = open_cube(_write(tmp_path / "d.tif", cube_array, descriptions=desc))
+    np.testing.assert_allclose(cube.hsi.wavelengths, 500.5 + 10 * np.arange(6))
+
+
+def test_no_georeference_warns_and_uses_pixel_coordinates(tmp_path: Path, cube_array: np.ndarray) -> None:
+    with pytest.warns(HSIWarning, match="no georeference"):
+        cube = open_cube(_write(tmp_path / "plain.tif", cube_array, crs=None))
+    assert cube.rio.crs is None
+    np.testing.assert_array_equal(cube.x.values[:3], [0.5, 1.5, 2.5])
+
+
+def test_nodata_and_all_nodata(tmp_path: Path, cube_array: np.ndarray) -> None:
+    arr = cube_array.copy()
+    arr[:, :10, :] = -9999
+    cube = open_cube(_write(tmp_path / "nd.tif", arr, nodata=-9999))
+    assert summarize(cube)["valid_fraction"] == pytest.approx(30 / 40)
+    empty = np.full_like(cube_array, -9999)
+    with pytest.raises(InvalidDataError, match="every pixel is no-data"):
+        summarize(open_cube(_write(tmp_path / "empty.tif", empty, nodata=-9999)))
+
+
+def test_truncated_and_garbage_tiff(tmp_path: Path, cube_array: np.ndarray) -> None:
+    good = _write(tmp_path / "good.tif", cube_array)
+    raw = good.read_bytes()
+    (tmp_path / "trunc.tif").write_bytes(raw[: len(raw) // 2])
+    (tmp_path / "junk.tif").write_bytes(b"II*\x00" + b"\x07" * 200)
+    for name in ("trunc.tif", "junk.tif"):
+        with pytest.raises(CubeReadError, match=name):
+            open_cube(tmp_path / name)
+
+
+def test_unrecognised_content(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(CubeReadError, match="unrecognised file content; supported"):
+        open_cube(tmp_path / "notes.txt")
