@@ -121,6 +121,8 @@ def predict_scene(
 
     from tqdm.auto import tqdm
 
+    from hsi_app.io.cog import encode_class_window
+
     c, h, w = cube.hsi.shape
     if window > max(h, w):
         window = max(h, w)
@@ -152,7 +154,7 @@ def predict_scene(
             if full is not None:
                 full[win.row : win.row + win.height, win.col : win.col + win.width] = cls
             if writer is not None:
-                writer.write_window(np.stack([cls, _conf_to_u8(conf)]), win.row, win.col)
+                writer.write_window(encode_class_window(cls, conf), win.row, win.col)
         if not any_valid:
             raise InvalidDataError(
                 f"{cube.attrs.get('source', 'input')}: every pixel is no-data; nothing to predict"
@@ -169,10 +171,6 @@ def predict_scene(
     )
 
 
-def _conf_to_u8(conf: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(conf * 255.0), 0, 255).astype(np.uint8)
-
-
 def _writer(out: str | os.PathLike[str], cube: Cube, num_classes: int, class_names: list[str] | None) -> Any:
     """A streaming COG writer laid out as a class map (see :mod:`hsi_app.io.cog`)."""
     from hsi_app.io.cog import StreamingCOGWriter, class_map_profile
@@ -181,7 +179,7 @@ def _writer(out: str | os.PathLike[str], cube: Cube, num_classes: int, class_nam
     names = class_names or ["no data", *[f"class {k}" for k in range(1, num_classes + 1)]]
     crs = cube.rio.crs
     transform = cube.rio.transform() if crs is not None else None
-    return StreamingCOGWriter(out, **class_map_profile(height=h, width=w, crs=crs, transform=transform, class_names=names))
+    return StreamingCOGWriter(out, height=h, width=w, crs=crs, transform=transform, **class_map_profile(names))
 
 
 def predict_dask(prob_fn: ProbFn, data: Any, valid: Any, *, halo: int) -> Any:

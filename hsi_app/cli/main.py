@@ -20,6 +20,9 @@ from hsi_app import __version__
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "info": ("hsi_app.cli.info_cmd", "info", "Describe a scene: bands, size, wavelengths, CRS, validity, classes."),
     "datasets": ("hsi_app.cli.datasets_cmd", "datasets", "List the dataset catalog or download a dataset."),
+    "train": ("hsi_app.cli.train_cmd", "train", "Train a classifier (or the SVM baseline) on a labelled scene."),
+    "predict": ("hsi_app.cli.predict_cmd", "predict", "Whole-scene class map from a trained run, streamed to a COG."),
+    "demo": ("hsi_app.cli.demo_cmd", "demo", "The main job on Indian Pines: random and disjoint splits vs SVM."),
 }
 
 EXIT_USAGE_OR_DATA = 2

@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import rioxarray  # noqa: F401  (registers the ``.rio`` accessor)
 import xarray as xr
 
 from hsi_app.errors import LabelError

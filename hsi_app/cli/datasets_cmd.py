@@ -1,0 +1,88 @@
+"""``hsi datasets list`` and ``hsi datasets fetch NAME``.
+
+Library errors (:class:`~hsi_app.errors.HSIError`) propagate to ``hsi_app.cli.main``,
+which prints them as one line (or a traceback with ``--debug``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+_CATALOG_OPTION = click.option(
+    "--catalog",
+    "catalog_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Catalog JSON to use instead of datasets/catalog.json (or $HSI_CATALOG).",
+)
+
+
+def _format_gsd(gsd_m: float | None) -> str:
+    return "?" if gsd_m is None else f"{gsd_m:g} m"
+
+
+def _format_size(height: int | None, width: int | None, bands: int) -> str:
+    h = "?" if height is None else str(height)
+    w = "?" if width is None else str(width)
+    return f"{h}×{w}×{bands}"
+
+
+def format_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
+    """Plain left-aligned text table, columns separated by two spaces."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+@click.group("datasets")
+def datasets() -> None:
+    """List the benchmark dataset catalog or download a dataset."""
+
+
+@datasets.command("list")
+@_CATALOG_OPTION
+def list_cmd(catalog_path: Path | None) -> None:
+    """Show every catalog dataset: sensor, size, classes, GSD, offline availability."""
+    from hsi_app.data.catalog import load_catalog
+
+    entries = load_catalog(catalog_path)
+    header = ("name", "sensor", "H×W×bands", "classes", "GSD", "offline")
+    rows = [
+        (
+            e.name,
+            e.sensor,
+            _format_size(e.height, e.width, e.bands),
+            str(e.num_classes) if e.num_classes else "-",
+            _format_gsd(e.gsd_m),
+            f"yes ({e.builtin})" if e.builtin else "no",
+        )
+        for e in entries.values()
+    ]
+    click.echo(format_table(rows, header))
+
+
+@datasets.command("fetch")
+@click.argument("name")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("data"),
+    show_default=True,
+    help="Data folder; files go to ROOT/NAME/.",
+)
+@click.option("--no-progress", is_flag=True, help="Hide the download progress bars.")
+@click.option("--force", is_flag=True, help="Download again even if the files are present.")
+@_CATALOG_OPTION
+def fetch_cmd(name: str, root: Path, no_progress: bool, force: bool, catalog_path: Path | None) -> None:
+    """Download dataset NAME (see `hsi datasets list`) into ROOT/NAME/, verifying checksums."""
+    from hsi_app.data.catalog import get_dataset, load_catalog
+    from hsi_app.data.download import SUMS_FILENAME, fetch_dataset
+
+    entries = load_catalog(catalog_path)
+    entry = get_dataset(name, entries)
+    dest = fetch_dataset(entry.name, root, progress=not no_progress, catalog=entries, overwrite=force)
+    names = ", ".join(f.filename for f in entry.files)
+    click.echo(f"{entry.name}: {names} in {dest} (sha256 recorded in {SUMS_FILENAME})")

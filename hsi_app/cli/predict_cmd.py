@@ -1,0 +1,42 @@
+"""``hsi predict``: whole-scene class map from a trained run, streamed to a COG."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("predict")
+@click.option("--model", "model", required=True, type=click.Path(), help="Run folder written by `hsi train`.")
+@click.option("--input", "source", required=True, help="Scene: a file, EnMAP product, or built-in name.")
+@click.option("--out", "out", required=True, type=click.Path(), help="Output COG (band 1 class, band 2 confidence).")
+@click.option("--key", default=None, help=".mat variable holding the cube.")
+@click.option("--window", type=int, default=512, show_default=True, help="Core window size in pixels.")
+@click.option("--resample", is_flag=True, help="Resample the scene's bands to the model's (Gaussian responses).")
+@click.option("--png", "png", default=None, type=click.Path(), help="Also write a PNG quick-look of the map.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def predict(model: str, source: str, out: str, key: str | None, window: int, resample: bool, png: str | None, quiet: bool) -> None:
+    """Classify every pixel of INPUT window by window (memory bounded by the window)."""
+    from hsi_app.errors import ConfigError
+    from hsi_app.infer import predict_scene
+    from hsi_app.io.atomic import check_writable
+    from hsi_app.io.open import open_cube
+    from hsi_app.predictor import Predictor, run_dir_of
+
+    if window < 1:
+        raise ConfigError(f"--window {window}: must be a positive number of pixels, e.g. 512")
+    check_writable(out)
+    pred = Predictor.load(run_dir_of(model))
+    cube = open_cube(source, key=key)
+    prob_fn = pred.bind(cube, resample=resample)
+    _, h, w = cube.hsi.shape
+    if window > max(h, w):
+        click.echo(f"hsi: warning: --window {window} is larger than the scene ({h} x {w}); using one window", err=True)
+    result = predict_scene(
+        prob_fn, cube, num_classes=pred.num_classes, halo=pred.receptive_radius, out=out, window=window,
+        class_names=pred.class_names, keep_map=png is not None, progress=not quiet,
+    )
+    if png is not None and result.classes is not None:
+        from hsi_app.io.quicklook import save_class_map_png
+
+        save_class_map_png(png, result.classes, pred.class_names, None)
+    click.echo(f"{out}: {h} x {w} px in {result.windows} windows, {result.seconds:.1f} s ({h * w / max(result.seconds, 1e-9):,.0f} px/s)")

@@ -1,0 +1,230 @@
+"""End-to-end classification run: split -> normalise -> fit -> save -> whole-scene map -> metrics.
+
+This is what ``hsi train`` and ``hsi demo`` call. Everything a run produces lands in
+one folder::
+
+    OUT/config.json        model name/args, bands, normalisation, classes, split protocol
+    OUT/model.safetensors  weights (svm: its training spectra and hyper-parameters)
+    OUT/split.npz          the split, to replay the run
+    OUT/metrics.json       oa, aa, kappa, per_class_accuracy, confusion_matrix, n_train,
+                           n_test, protocol, leaky, train_seconds, ...
+    OUT/confusion.png      confusion matrix
+    OUT/map.tif, map.png   the full-scene class map (COG: class + confidence), quick-look
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hsi_app.checkpoint import RunConfig, json_floats, save_run
+from hsi_app.errors import LabelError
+from hsi_app.io.cube import Cube
+
+
+@dataclass
+class TrainOptions:
+    """Knobs of a classification run (defaults are the tuned ones)."""
+
+    model: str = "ssfcn"
+    split: str = "random:0.1"
+    epochs: int | None = None
+    seed: int = 0
+    val_fraction: float = 0.1
+    window: int = 512
+    progress: bool = True
+    model_args: dict[str, Any] | None = None
+
+
+def scene_in_memory(cube: Cube) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Load the good bands of a cube: image ``(C, H, W)`` float32 (no data -> NaN), band indices, valid ``(H, W)``."""
+    bands = np.flatnonzero(~np.asarray(cube.coords["bad_band"].values, dtype=bool))
+    image = np.asarray(cube.isel(band=bands).values, dtype=np.float32)
+    valid = np.asarray(cube.hsi.valid.values, dtype=bool)
+    image[:, ~valid] = np.nan
+    return image, bands, valid
+
+
+def _split_for(cube: Cube, opts: TrainOptions, radius: int, train_labels: np.ndarray | None, test_labels: np.ndarray | None) -> Any:
+    from hsi_app.data.splits import make_split, split_from_maps
+
+    if train_labels is not None or test_labels is not None:
+        if train_labels is None or test_labels is None:
+            raise LabelError("--train-labels and --test-labels go together; pass both")
+        return split_from_maps(train_labels, test_labels)
+    labels = cube.hsi.labels
+    if labels is None or not (labels > 0).any():
+        raise LabelError(
+            f"{cube.attrs.get('source', 'input')}: no labels; pass --labels (raster or vector) "
+            "or --train-labels/--test-labels"
+        )
+    return make_split(labels, opts.split, seed=opts.seed, radius=radius)
+
+
+def train_classifier(
+    cube: Cube,
+    out: str | os.PathLike[str],
+    opts: TrainOptions,
+    *,
+    train_labels: np.ndarray | None = None,
+    test_labels: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Train, evaluate and map one scene; write the run folder ``out``.
+
+    Args:
+        cube: scene with ``label`` (or pass ``train_labels``/``test_labels``, (H, W) int).
+        out: run folder (created).
+        opts: model, split and training options.
+
+    Returns:
+        The metrics dict written to ``metrics.json``.
+    """
+    from hsi_app.io.atomic import check_writable
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    check_writable(out / "metrics.json")
+    image, bands, valid = scene_in_memory(cube)
+    k_names = cube.hsi.class_names
+    labels_max = max(int(np.max(a)) for a in (cube.hsi.labels if cube.hsi.labels is not None else np.zeros(1), train_labels if train_labels is not None else np.zeros(1), test_labels if test_labels is not None else np.zeros(1)))
+    num_classes = max(labels_max, len(k_names) - 1 if k_names else 0)
+    class_names = k_names if k_names and len(k_names) == num_classes + 1 else ["unlabelled", *[f"class {i}" for i in range(1, num_classes + 1)]]
+
+    model, radius = _build(opts, image.shape[0], num_classes, cube.hsi.wavelengths[bands])
+    split = _split_for(cube, opts, radius, train_labels, test_labels)
+    split.train[~valid] = 0
+    split.test[~valid] = 0
+    split.save(out / "split.npz")
+    if opts.progress:
+        print(split.describe())
+
+    mean, std = _band_stats(image, split.train > 0)
+    t0 = time.perf_counter()
+    tensors, model_args, history = _fit(opts, model, image, mean, std, split, num_classes, cube.hsi.wavelengths[bands])
+    train_seconds = time.perf_counter() - t0
+    config = RunConfig(
+        task="classification",
+        model_name=opts.model,
+        model_args=model_args,
+        in_chans=int(bands.size),
+        num_classes=num_classes,
+        class_names=list(class_names),
+        wavelengths=json_floats(cube.hsi.wavelengths[bands]),
+        fwhm=json_floats(cube.hsi.fwhm[bands]),
+        band_indices=[int(b) for b in bands],
+        source_bands=cube.hsi.shape[0],
+        mean=[float(v) for v in mean],
+        std=[float(v) for v in std],
+        receptive_radius=radius,
+        split={"protocol": split.protocol, "seed": split.seed, "leaky": split.leaky, "radius": split.radius},
+        data=str(cube.attrs.get("source", "")),
+    )
+    save_run(out, config, tensors)
+    return evaluate_run(out, cube, split, train_seconds, history, window=opts.window, progress=opts.progress)
+
+
+def _band_stats(image: np.ndarray, train_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-band mean/std of the training pixels only. ``(C,)`` float32 each."""
+    from hsi_app.data.normalize import BandStats
+
+    stats = BandStats.fit(np.nan_to_num(image), train_mask)
+    return np.asarray(stats.mean, dtype=np.float32), np.asarray(stats.std, dtype=np.float32)
+
+
+def _build(opts: TrainOptions, in_chans: int, num_classes: int, wavelengths: np.ndarray) -> tuple[Any, int]:
+    if opts.model == "svm":
+        return None, 0
+    from hsi_app.models import create_model
+
+    net = create_model(opts.model, in_chans=in_chans, num_classes=num_classes, wavelengths=wavelengths, **(opts.model_args or {}))
+    return net, int(net.receptive_radius)
+
+
+def _fit(
+    opts: TrainOptions,
+    model: Any,
+    image: np.ndarray,
+    mean: np.ndarray,
+    std: np.ndarray,
+    split: Any,
+    num_classes: int,
+    wavelengths: np.ndarray,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Fit the model; return (weights, model args to store, history)."""
+    if opts.model == "svm":
+        from hsi_app.models.svm import SVMBaseline
+
+        svm = SVMBaseline()
+        svm.fit(np.nan_to_num(image), split.train, seed=opts.seed)
+        return svm.state_dict(), {}, {"epochs": 0}
+    from hsi_app.tasks.classification import fit_dense
+
+    train, val = split.validation(opts.val_fraction, seed=opts.seed) if opts.val_fraction > 0 else (split.train, None)
+    norm = np.nan_to_num((image - mean[:, None, None]) / std[:, None, None]).astype(np.float32)
+    kwargs: dict[str, Any] = {"seed": opts.seed, "progress": opts.progress, "model": model}
+    if opts.epochs is not None:
+        kwargs["epochs"] = opts.epochs
+    net, history = fit_dense(norm, train, val, model_name=opts.model, num_classes=num_classes, wavelengths=wavelengths, **kwargs)
+    return dict(net.state_dict()), dict(opts.model_args or {}), history
+
+
+def evaluate_run(
+    run_dir: Path,
+    cube: Cube,
+    split: Any,
+    train_seconds: float,
+    history: dict[str, Any],
+    *,
+    window: int = 512,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Predict the whole scene from the saved run, score the test pixels, write maps and metrics."""
+    from hsi_app.infer import predict_scene
+    from hsi_app.io.quicklook import save_class_map_png, save_confusion_png
+    from hsi_app.tasks.classification import classification_metrics
+    from hsi_app.predictor import Predictor
+
+    pred = Predictor.load(run_dir)
+    t0 = time.perf_counter()
+    result = predict_scene(
+        pred.bind(cube),
+        cube,
+        num_classes=pred.num_classes,
+        halo=pred.receptive_radius,
+        out=run_dir / "map.tif",
+        window=window,
+        class_names=pred.class_names,
+        keep_map=True,
+        progress=progress,
+    )
+    assert result.classes is not None
+    test = split.test
+    sel = (test > 0) & (result.classes > 0)
+    metrics = classification_metrics(test[sel] - 1, result.classes[sel].astype(np.int64) - 1, pred.num_classes)
+    h, w = result.height, result.width
+    metrics.update(
+        model=pred.config.model_name,
+        protocol=split.protocol,
+        leaky=bool(split.leaky),
+        seed=int(split.seed),
+        buffer_radius=int(split.radius),
+        dropped_test_pixels=int(split.dropped),
+        n_train=split.n_train,
+        n_test=int(sel.sum()),
+        train_seconds=round(train_seconds, 3),
+        predict_seconds=round(time.perf_counter() - t0, 3),
+        pixels_per_second=round(h * w / max(result.seconds, 1e-9), 1),
+        epochs=history.get("epochs"),
+        class_names=pred.class_names[1:],
+        data=pred.config.data,
+    )
+    save_confusion_png(run_dir / "confusion.png", np.asarray(metrics["confusion_matrix"]), pred.class_names[1:])
+    save_class_map_png(run_dir / "map.png", result.classes, pred.class_names, None)
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return metrics
