@@ -1,0 +1,1 @@
+"""Data handling: dataset catalog and downloads, labels, splits, tiling and normalisation."""

@@ -1,0 +1,349 @@
+"""Download dataset files with a progress bar, atomically, with sha256 verification.
+
+Guarantees of :func:`fetch`:
+
+* a file only gets its final name once it is complete and verified: bytes go to
+  ``<dst>.part`` first, which is removed on any failure (error, Ctrl-C, bad checksum);
+* with a published ``sha256`` the download is checked against it;
+* every verified file is recorded in ``<dst.parent>/SHA256SUMS`` (the format of
+  ``sha256sum``), so a later call verifies an existing local copy against the digest
+  recorded when it was first downloaded and reports corruption instead of using it;
+* an existing file that verifies is not downloaded again.
+
+``http(s)://`` URLs are streamed with ``requests``; ``file://`` URLs are read from disk
+(used by tests and for local mirrors).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+from hsi_app.data.catalog import DatasetEntry, DatasetFile, get_dataset, load_catalog
+from hsi_app.errors import ChecksumError, ConfigError, DatasetNotFoundError, HSIError, OutputError
+
+SUMS_FILENAME = "SHA256SUMS"
+PART_SUFFIX = ".part"
+HTTP_TIMEOUT_S = (15.0, 60.0)  # connect, read (between bytes)
+
+
+class DownloadError(HSIError, OSError):
+    """A file could not be fetched: network failure, HTTP error status, missing source."""
+
+
+# ---------------------------------------------------------------------------- checksums
+
+
+def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
+    """Lower-case hex sha256 digest of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk_size):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_sums(directory: str | os.PathLike[str]) -> dict[str, str]:
+    """``{filename: digest}`` from ``directory/SHA256SUMS`` (empty when there is none).
+
+    Lines are ``<digest>  <filename>`` as written by ``sha256sum``; a ``*`` before the
+    file name (binary mode) is accepted, blank lines and ``#`` comments are skipped.
+    """
+    sums_path = Path(directory) / SUMS_FILENAME
+    try:
+        lines = sums_path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return {}
+    sums: dict[str, str] = {}
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        digest, _, name = line.partition(" ")
+        name = name.strip().lstrip("*")
+        if len(digest) == 64 and name:
+            sums[name] = digest.lower()
+    return sums
+
+
+def record_sum(directory: str | os.PathLike[str], filename: str, digest: str) -> Path:
+    """Set the digest of ``filename`` in ``directory/SHA256SUMS`` (rewritten atomically).
+
+    Returns:
+        The path of the ``SHA256SUMS`` file.
+    """
+    directory = Path(directory)
+    sums = read_sums(directory)
+    sums[filename] = digest.lower()
+    sums_path = directory / SUMS_FILENAME
+    tmp = sums_path.with_name(SUMS_FILENAME + PART_SUFFIX)
+    try:
+        tmp.write_text("".join(f"{d}  {n}\n" for n, d in sorted(sums.items())), encoding="utf-8")
+        os.replace(tmp, sums_path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"{sums_path}: cannot write checksum record ({err.strerror}); check permissions") from err
+    return sums_path
+
+
+def _check_digest(sha256: str | None) -> str | None:
+    if sha256 is None:
+        return None
+    digest = sha256.strip().lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise ConfigError(f"sha256 {sha256!r} is not a 64-digit hex digest; pass the published sha256 or None")
+    return digest
+
+
+# ---------------------------------------------------------------------------- sources
+
+
+def _iter_file(path: Path, chunk_size: int) -> tuple[int | None, Iterator[bytes]]:
+    """``(size, chunks)`` of a local file (the ``file://`` source)."""
+    size = path.stat().st_size
+
+    def chunks() -> Iterator[bytes]:
+        with open(path, "rb") as fh:
+            while block := fh.read(chunk_size):
+                yield block
+
+    return size, chunks()
+
+
+def _iter_http(url: str, chunk_size: int) -> tuple[int | None, Iterator[bytes]]:
+    """``(size or None, chunks)`` of an HTTP(S) download (``requests`` streaming)."""
+    import requests
+
+    response = requests.get(url, stream=True, timeout=HTTP_TIMEOUT_S)
+    try:
+        response.raise_for_status()
+    except requests.HTTPError:
+        response.close()
+        raise
+    length = response.headers.get("Content-Length")
+    encoded = response.headers.get("Content-Encoding", "identity").lower() != "identity"
+    size = int(length) if length and length.isdigit() and not encoded else None
+
+    def chunks() -> Iterator[bytes]:
+        with response:
+            yield from response.iter_content(chunk_size=chunk_size)
+
+    return size, chunks()
+
+
+def _failure_reason(err: BaseException) -> str:
+    """Short one-line description of a network/source error."""
+    response = getattr(err, "response", None)
+    if response is not None and getattr(response, "status_code", None) is not None:
+        return f"HTTP {response.status_code} {getattr(response, 'reason', '') or ''}".strip()
+    text = " ".join(str(err).split())
+    return f"{type(err).__name__}: {text[:160]}" if text else type(err).__name__
+
+
+def _open_source(url: str, chunk_size: int) -> tuple[int | None, Iterator[bytes]]:
+    """Dispatch on the URL scheme; wrap source errors as :class:`DownloadError`."""
+    scheme = urlparse(url).scheme.lower()
+    if scheme == "file":
+        parsed = urlparse(url)
+        if parsed.netloc not in ("", "localhost"):
+            raise ConfigError(f"{url}: file:// URLs must be local (file:///path); fix the URL")
+        path = Path(url2pathname(parsed.path))
+        try:
+            return _iter_file(path, chunk_size)
+        except OSError as err:
+            raise DownloadError(f"{url}: cannot read source file ({_failure_reason(err)}); check the URL") from err
+    if scheme in ("http", "https"):
+        import requests
+
+        try:
+            return _iter_http(url, chunk_size)
+        except requests.RequestException as err:
+            raise DownloadError(
+                f"{url}: download failed ({_failure_reason(err)}); check your network connection and the URL, "
+                "then run again"
+            ) from err
+    raise ConfigError(f"{url}: unsupported URL scheme '{scheme}'; use http://, https:// or file://")
+
+
+def _stream_to(
+    url: str, part: Path, *, progress: bool, chunk_size: int, desc: str
+) -> tuple[str, int, int | None]:
+    """Stream ``url`` into ``part``; return ``(sha256 hex, bytes written, expected size)``."""
+    from tqdm.auto import tqdm
+
+    total, chunks = _open_source(url, chunk_size)
+    digest = hashlib.sha256()
+    written = 0
+    try:
+        fh = open(part, "wb")
+    except OSError as err:
+        raise OutputError(f"{part}: cannot write ({err.strerror}); choose another folder or fix permissions") from err
+    with fh, tqdm(
+        total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, disable=not progress, leave=True
+    ) as bar:
+        try:
+            for block in chunks:
+                try:
+                    fh.write(block)
+                except OSError as err:
+                    raise OutputError(
+                        f"{part}: write failed ({err.strerror}); free disk space or choose another folder"
+                    ) from err
+                digest.update(block)
+                written += len(block)
+                bar.update(len(block))
+        except HSIError:
+            raise
+        except OSError as err:  # requests' errors derive from OSError too (mid-stream drops)
+            raise DownloadError(
+                f"{url}: download interrupted after {written} bytes ({_failure_reason(err)}); run again to retry"
+            ) from err
+    return digest.hexdigest(), written, total
+
+
+# ---------------------------------------------------------------------------- fetch
+
+
+def _verify_existing(dst: Path, expected: str | None) -> None:
+    """Check an existing ``dst`` against ``expected`` or its recorded digest; record if new."""
+    recorded = read_sums(dst.parent).get(dst.name)
+    reference = expected or recorded
+    actual = sha256_file(dst)
+    if reference is None or actual == reference:
+        if recorded != actual:
+            record_sum(dst.parent, dst.name, actual)
+        return
+    source = "the published sha256" if expected else f"the digest recorded in {dst.parent / SUMS_FILENAME}"
+    raise ChecksumError(
+        f"{dst}: local copy does not match {source} (expected {reference}, got {actual}); it is corrupted "
+        "or was modified. Delete it and fetch again (or pass overwrite=True / --force)"
+    )
+
+
+def fetch(
+    url: str,
+    dst: str | os.PathLike[str],
+    *,
+    sha256: str | None = None,
+    progress: bool = True,
+    chunk_size: int = 1 << 20,
+    overwrite: bool = False,
+) -> Path:
+    """Download ``url`` to ``dst`` atomically and verify it.
+
+    Args:
+        url: ``http://``, ``https://`` or ``file://`` URL.
+        dst: destination file; parent folders are created.
+        sha256: published hex digest. When None, the digest recorded in
+            ``dst.parent/SHA256SUMS`` by an earlier download (if any) is the reference.
+        progress: show a tqdm progress bar (bytes, with total when the size is known).
+        chunk_size: bytes per read/write.
+        overwrite: download again even if ``dst`` exists; the new file is checked against
+            ``sha256`` only (not the old record), and its digest replaces the record.
+
+    Returns:
+        ``dst`` as a Path.
+
+    Raises:
+        ChecksumError: the download (or an existing local copy) does not match the
+            reference digest; nothing is left at ``dst`` for a new download.
+        DownloadError: network failure, HTTP error status, or missing source file.
+        OutputError: ``dst`` cannot be written.
+        ConfigError: malformed ``sha256`` or unsupported URL scheme.
+    """
+    dst = Path(dst)
+    expected = _check_digest(sha256)
+    if dst.is_dir():
+        raise OutputError(f"{dst}: is a folder; pass the destination file path")
+    if dst.exists() and not overwrite:
+        _verify_existing(dst, expected)
+        return dst
+
+    reference = expected or (None if overwrite else read_sums(dst.parent).get(dst.name))
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(f"{dst.parent}: cannot create folder ({err.strerror}); choose another folder") from err
+    part = dst.with_name(dst.name + PART_SUFFIX)
+    try:
+        actual, written, total = _stream_to(url, part, progress=progress, chunk_size=chunk_size, desc=dst.name)
+        if total is not None and written != total:
+            raise DownloadError(f"{url}: received {written} of {total} bytes; the connection dropped, run again")
+        if reference is not None and actual != reference:
+            source = "published" if expected else f"recorded in {dst.parent / SUMS_FILENAME}"
+            raise ChecksumError(
+                f"{dst.name}: sha256 of the download from {url} is {actual}, expected {reference} ({source}); "
+                "the file was corrupted in transit or changed upstream. Run again, or check the URL "
+                "(if the file legitimately changed, remove its line from SHA256SUMS)"
+            )
+        os.replace(part, dst)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    record_sum(dst.parent, dst.name, actual)
+    return dst
+
+
+# ---------------------------------------------------------------------------- datasets
+
+
+def _manual_message(entry: DatasetEntry, file: DatasetFile, dest: Path) -> str:
+    where = entry.access or f"download it from {entry.homepage}"
+    if file.is_pattern:  # a product: used where it lies; keeping it under root is optional
+        return f"{entry.name}: no direct download URL; {where} (or put it in {dest} so this command finds it)"
+    return (
+        f"{entry.name}: {file.filename} has no direct download URL; {where}. "
+        f"Then save it as {dest / file.filename} and run again"
+    )
+
+
+def _present(dest: Path, file: DatasetFile) -> bool:
+    if file.is_pattern:
+        return any(dest.glob(file.filename))
+    return (dest / file.filename).is_file()
+
+
+def fetch_dataset(
+    name: str,
+    root: str | os.PathLike[str],
+    progress: bool = True,
+    *,
+    catalog: Mapping[str, DatasetEntry] | str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Download every file of a catalog dataset into ``root/<name>/``.
+
+    Files without a URL (WHU-Hi behind a sharing link, EnMAP behind a registration) must
+    be placed by hand; when they are already there they are verified like downloads.
+
+    Args:
+        name: dataset name or alias (see ``hsi datasets list``).
+        root: data folder; files go to ``root/<canonical name>/``.
+        progress: show progress bars.
+        catalog: loaded catalog or catalog path; default: :func:`~hsi_app.data.catalog.load_catalog`.
+        overwrite: download files again even when present.
+
+    Returns:
+        The dataset folder ``root/<name>``.
+
+    Raises:
+        UnknownKeyError: unknown dataset name (with suggestions).
+        DatasetNotFoundError: a file has no URL and is not in place; says where to get it.
+        ChecksumError, DownloadError, OutputError: as :func:`fetch`.
+    """
+    entries = catalog if isinstance(catalog, Mapping) else load_catalog(catalog)
+    entry = get_dataset(name, entries)
+    dest = Path(root) / entry.name
+    for file in entry.files:  # fail before downloading anything if a manual file is missing
+        if file.url is None and not _present(dest, file):
+            raise DatasetNotFoundError(_manual_message(entry, file, dest))
+    for file in entry.files:
+        if file.url is not None:
+            fetch(file.url, dest / file.filename, sha256=file.sha256, progress=progress, overwrite=overwrite)
+        elif not file.is_pattern:
+            _verify_existing(dest / file.filename, file.sha256)
+    return dest
