@@ -40,7 +40,7 @@ _REQUIRED = (
     "name", "title", "sensor", "files", "mat_keys", "mat_version", "class_names", "bands",
     "height", "width", "dtype", "wavelength_range_nm", "gsd_m", "citation", "license_note", "notes",
 )  # fmt: skip
-_OPTIONAL = ("aliases", "homepage", "builtin", "access", "source_bands", "removed_bands")
+_OPTIONAL = ("aliases", "homepage", "builtin", "access", "source_bands", "removed_bands", "wavelengths_nm")
 _FILE_FIELDS = ("role", "filename", "url", "sha256", "size_bytes")
 
 
@@ -100,6 +100,7 @@ class DatasetEntry:
     access: str | None = None
     source_bands: int | None = None
     removed_bands: tuple[int, ...] = ()
+    wavelengths_nm: tuple[float, ...] = ()
 
     @property
     def num_classes(self) -> int:
@@ -251,6 +252,10 @@ def _parse_entry(path: Path, raw: Any, index: int) -> DatasetEntry:
         if not all(1 <= b <= source_bands for b in removed) or source_bands - len(removed) != bands:
             raise chk.fail(f"'source_bands' ({source_bands}) minus 'removed_bands' ({len(removed)}) must equal 'bands'")
 
+    wls = raw.get("wavelengths_nm", [])
+    if not isinstance(wls, list) or (wls and len(wls) != bands) or not all(isinstance(v, (int, float)) for v in wls):
+        raise chk.fail(f"'wavelengths_nm' must list one band centre (nm) per band ({bands})")
+
     entry = DatasetEntry(
         name=name,
         title=chk.field("title") or "",
@@ -274,6 +279,7 @@ def _parse_entry(path: Path, raw: Any, index: int) -> DatasetEntry:
         access=chk.field("access", optional=True),
         source_bands=source_bands,
         removed_bands=tuple(sorted(removed)),
+        wavelengths_nm=tuple(float(v) for v in wls),
     )
     if entry.dtype is not None:
         try:
@@ -404,9 +410,13 @@ def default_wavelengths(entry: DatasetEntry) -> np.ndarray:
     use real centres whenever the data provides them (EnMAP metadata, the tensorly copy
     of Indian Pines).
 
+    Entries that list the real centres (``wavelengths_nm``) return those instead.
+
     Returns:
-        ``(bands,)`` float64, nm, non-decreasing.
+        ``(bands,)`` float64, nm.
     """
+    if entry.wavelengths_nm:
+        return np.asarray(entry.wavelengths_nm, dtype=np.float64)
     lo, hi = entry.wavelength_range_nm
     if entry.source_bands is None:
         return np.linspace(lo, hi, entry.bands)
