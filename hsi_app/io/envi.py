@@ -1,0 +1,352 @@
+"""ENVI images (``x.hdr`` + ``x``/``x.img``/``x.dat``/...) through Spectral Python.
+
+The binary file is memory-mapped by ``spectral.envi.open`` in any interleave (BSQ, BIL,
+BIP; either byte order; with a header offset) and exposed as a lazy dask ``(C, H, W)``
+array, so only the windows that are used are read. The header gives the band centres and
+widths (``wavelength``, ``fwhm``, converted to nm with ``wavelength units``),
+``data ignore value`` (-> NaN), ``bbl`` (0 = bad band), ``band names`` and
+``reflectance scale factor`` (applied). The georeference comes from ``coordinate system
+string`` (WKT) when present, otherwise from ``map info`` (UTM and Geographic Lat/Lon).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hsi_app.errors import ConfigError, CubeReadError, DatasetNotFoundError
+from hsi_app.io.cube import Cube, make_cube, valid_from_data
+
+FORMAT = "envi"
+DATA_EXTS = ("", ".img", ".dat", ".bsq", ".bil", ".bip", ".raw")
+REQUIRED = ("samples", "lines", "bands", "data type", "interleave", "byte order")
+ENVI_DTYPES = {1: "u1", 2: "i2", 3: "i4", 4: "f4", 5: "f8", 12: "u2", 13: "u4", 14: "i8", 15: "u8"}
+_UM = {"micrometers", "micrometer", "microns", "micron", "um", "µm"}
+_NM = {"nanometers", "nanometer", "nm"}
+_DATUM_UTM = {"wgs-84": (32600, 32700), "nad-83": (26900, None), "nad-27": (26700, None)}
+_DATUM_GEO = {"wgs-84": 4326, "nad-83": 4269, "nad-27": 4267}
+
+
+def find_header(path: str | os.PathLike[str]) -> Path | None:
+    """The ENVI header for ``path``: itself if it is a ``.hdr``, else ``x.hdr``/``x.img.hdr``."""
+    p = Path(path)
+    if p.suffix.lower() == ".hdr":
+        return p if p.is_file() else None
+    for cand in (p.with_suffix(".hdr"), p.with_suffix(".HDR"), Path(f"{p}.hdr"), Path(f"{p}.HDR")):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def find_data(header: Path) -> Path | None:
+    """The binary file next to ``header`` (``x``, ``x.img``, ``x.dat``, ``x.bsq``...)."""
+    stem = header.with_suffix("")
+    for ext in DATA_EXTS:
+        for cand in (Path(f"{stem}{ext}"), Path(f"{stem}{ext.upper()}")):
+            if cand.is_file():
+                return cand
+    return None
+
+
+def is_envi(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is (or sits next to) a header whose text starts with ``ENVI``."""
+    try:
+        hdr = find_header(path)
+        if hdr is None:
+            return False
+        with open(hdr, "rb") as fh:
+            return fh.read(64).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"ENVI")
+    except OSError:
+        return False
+
+
+def read_header(header: Path) -> dict[str, Any]:
+    """Parse an ENVI header with SPy; keys lower-case, ``{...}`` values as lists of strings.
+
+    Raises:
+        CubeReadError: not an ENVI header, unparsable, or missing a required key.
+    """
+    from spectral.io import envi
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # SPy: upper-case keys lowered
+            h = envi.read_envi_header(str(header))
+    except (envi.EnviException, OSError, UnicodeDecodeError) as err:
+        raise CubeReadError(
+            f"{header}: not a readable ENVI header ({err}); check that it starts with 'ENVI'"
+        ) from err
+    missing = [k for k in REQUIRED if k not in h]
+    if missing:
+        raise CubeReadError(
+            f"{header}: ENVI header lacks {', '.join(repr(k) for k in missing)}; "
+            "add them (e.g. 'interleave = bsq', 'byte order = 0') to the .hdr"
+        )
+    return h
+
+
+def _floats(h: dict[str, Any], key: str, n: int, header: Path) -> np.ndarray | None:
+    """``(n,)`` float64 list value of ``key``, or None (with a warning when malformed)."""
+    if key not in h:
+        return None
+    vals = h[key] if isinstance(h[key], list) else [h[key]]
+    try:
+        arr = np.array([float(v) for v in vals if str(v).strip()], dtype=np.float64)
+    except ValueError:
+        arr = np.empty(0)
+    if arr.size != n:
+        warnings.warn(f"{header}: '{key}' has {arr.size} valid values for {n} bands; ignored", stacklevel=3)
+        return None
+    return arr
+
+
+def nm_per_unit(wavelength: np.ndarray, units: str | None) -> float | None:
+    """Factor turning ENVI ``wavelength``/``fwhm`` values into nm, or None if not lengths.
+
+    Micrometres give 1000 and nanometres 1; without units (or ``Unknown``) wavelengths
+    all below 30 are taken as micrometres; ``Index`` and other units give None.
+    """
+    unit = (units or "unknown").strip().lower()
+    if unit in _UM:
+        return 1000.0
+    if unit in _NM:
+        return 1.0
+    if unit == "unknown":
+        return 1000.0 if np.nanmax(wavelength, initial=0.0) < 30 else 1.0
+    return None
+
+
+def to_nanometres(values: np.ndarray, units: str | None) -> np.ndarray | None:
+    """``values`` (wavelengths) in nm following :func:`nm_per_unit`, or None."""
+    factor = nm_per_unit(values, units)
+    return None if factor is None else values * factor
+
+
+def parse_map_info(map_info: list[str], header: Path, *, warn_crs: bool = True) -> tuple[Any, Any]:
+    """``(crs, transform)`` from an ENVI ``map info`` list.
+
+    The reference pixel is 1-based with (1, 1) the upper-left corner of the first pixel.
+    UTM (zone, North/South; WGS-84 -> EPSG:326zz/327zz, NAD-83/NAD-27 north) and
+    ``Geographic Lat/Lon`` get a CRS; other projections get ``crs=None`` (pass a WKT in
+    ``coordinate system string``; ``warn_crs=False`` when it is there). Rotated grids
+    are not supported: ``(None, None)`` with a warning.
+    """
+    from rasterio.crs import CRS
+    from rasterio.transform import Affine
+
+    items = [str(v).strip() for v in map_info]
+    try:
+        proj = items[0].lower()
+        rx, ry, mx, my, px, py = (float(v) for v in items[1:7])
+    except (IndexError, ValueError):
+        warnings.warn(f"{header}: unreadable 'map info'; using pixel coordinates", stacklevel=3)
+        return None, None
+    rest = [v for v in items[7:] if "=" not in v]
+    opts = {k.strip().lower(): v.strip() for k, _, v in (v.partition("=") for v in items[7:] if "=" in v)}
+    rotation = float(opts.get("rotation", "0") or 0)
+    if not math.isclose(rotation, 0.0, abs_tol=1e-9):
+        warnings.warn(
+            f"{header}: rotated 'map info' (rotation={rotation}) is not supported; using pixel coordinates",
+            stacklevel=3,
+        )
+        return None, None
+    transform = Affine(px, 0.0, mx - (rx - 1.0) * px, 0.0, -py, my + (ry - 1.0) * py)
+    crs = None
+    if proj == "utm" and len(rest) >= 2:
+        zone, north = int(float(rest[0])), rest[1].lower().startswith("n")
+        datum = rest[2].lower() if len(rest) > 2 else "wgs-84"
+        codes = _DATUM_UTM.get(datum)
+        code = None if codes is None else codes[0 if north else 1]
+        if code is not None:
+            crs = CRS.from_epsg(code + zone)
+    elif proj.startswith("geographic"):
+        code = _DATUM_GEO.get(rest[0].lower() if rest else "wgs-84")
+        if code is not None:
+            crs = CRS.from_epsg(code)
+    if crs is None and warn_crs:
+        warnings.warn(
+            f"{header}: map info projection {items[0]!r} ({', '.join(rest)}) is not recognised; "
+            "add a 'coordinate system string' (WKT) to the header to get a CRS",
+            stacklevel=3,
+        )
+    return crs, transform
+
+
+def _wkt_crs(h: dict[str, Any], header: Path) -> Any:
+    """CRS from ``coordinate system string`` (SPy splits it at commas; rejoin), or None."""
+    from rasterio.crs import CRS
+    from rasterio.errors import CRSError
+
+    raw = h.get("coordinate system string")
+    if not raw:
+        return None
+    wkt = ",".join(raw) if isinstance(raw, list) else str(raw).strip("{} ")
+    try:
+        return CRS.from_wkt(wkt)
+    except CRSError:
+        warnings.warn(f"{header}: unreadable 'coordinate system string'; using 'map info'", stacklevel=3)
+        return None
+
+
+class _EnviArray:
+    """Array-like ``(C, H, W)`` view of an ENVI file for ``dask.array.from_array``.
+
+    The SPy memory map is opened on first use and dropped when pickled, so a graph can
+    be shipped to other processes. Every read returns a native-byte-order copy.
+    """
+
+    def __init__(self, header: Path, data: Path, shape: tuple[int, int, int], dtype: np.dtype) -> None:
+        self.header, self.data = str(header), str(data)
+        self.shape, self.dtype, self.ndim = shape, np.dtype(dtype), 3
+        self._mm: np.ndarray | None = None
+
+    def attach(self, img: Any) -> None:
+        """Use the memory map of an already opened SPy image (``SpyFile``)."""
+        self._mm = img.open_memmap(interleave="bsq", writable=False)  # (bands, rows, cols) view
+
+    def _memmap(self) -> np.ndarray:
+        if self._mm is None:
+            from spectral.io import envi
+
+            self.attach(envi.open(self.header, image=self.data))
+        assert self._mm is not None
+        return self._mm
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return np.array(self._memmap()[key], dtype=self.dtype)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_mm": None}
+
+
+def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
+    """Read an ENVI image lazily.
+
+    Args:
+        path: the ``.hdr`` or the data file next to it.
+        chunks: spatial chunk size (pixels) of the dask array; all bands in one chunk.
+
+    Returns:
+        Cube ``(bands, lines, samples)`` float32 (dask): raw values divided by
+        ``reflectance scale factor`` when the header has one; ``data ignore value``
+        becomes NaN (``attrs['nodata']`` NaN); ``bad_band`` from ``bbl``; ``valid`` where
+        no good band is no-data; ``band_names``/``scale_factor`` in attrs; ``fmt="envi"``.
+
+    Raises:
+        DatasetNotFoundError: no such file, no header, or no data file next to the header.
+        CubeReadError: header unreadable or incomplete, unsupported data type, data
+            file shorter than the header says (truncated).
+        ConfigError: ``chunks`` is not positive.
+    """
+    import dask.array as da
+    from dask.base import tokenize
+    from spectral.io import envi
+
+    if chunks <= 0:
+        raise ConfigError(f"chunks must be a positive number of pixels, got {chunks}")
+    p = Path(path)
+    if not p.exists():
+        raise DatasetNotFoundError(f"{p}: no such file; point at an ENVI .hdr or the data file next to it")
+    header = find_header(p)
+    if header is None:
+        raise DatasetNotFoundError(
+            f"{p}: no ENVI header (x.hdr or x.img.hdr) next to it; put the .hdr beside the data"
+        )
+    data = p if p != header else find_data(header)
+    if data is None:
+        names = ", ".join(f"{header.with_suffix('').name}{e}" for e in DATA_EXTS)
+        raise DatasetNotFoundError(
+            f"{header}: no data file next to the header (looked for {names}); copy it beside the .hdr"
+        )
+    h = read_header(header)
+    try:
+        c, rows, cols = int(h["bands"]), int(h["lines"]), int(h["samples"])
+        code, offset, order = int(h["data type"]), int(h.get("header offset", 0)), int(h["byte order"])
+    except (TypeError, ValueError) as err:
+        raise CubeReadError(f"{header}: non-integer size/type keys ({err}); fix the .hdr") from err
+    if code not in ENVI_DTYPES:
+        raise CubeReadError(
+            f"{header}: ENVI data type {code} is not supported (complex or unknown); convert to a real type"
+        )
+    dtype = np.dtype(ENVI_DTYPES[code])
+    need = offset + c * rows * cols * dtype.itemsize
+    have = data.stat().st_size
+    if have < need:
+        raise CubeReadError(
+            f"{data}: {have} bytes but the header describes {need} ({c} bands x {rows} lines x {cols} samples, "
+            f"{dtype.name}, byte order {order}); the file is truncated, copy or export it again"
+        )
+    src = _EnviArray(header, data, (c, rows, cols), dtype)
+    try:
+        img = envi.open(str(header), image=str(data))
+    except (envi.EnviException, ValueError, OSError) as err:
+        raise CubeReadError(f"{header}: SPy cannot open this ENVI image ({err}); check the header") from err
+    if not hasattr(img, "open_memmap"):
+        raise CubeReadError(f"{header}: is an ENVI spectral library, not an image; open it with spectral.envi")
+    try:
+        src.attach(img)
+    except (ValueError, OSError) as err:
+        raise CubeReadError(f"{data}: cannot be memory-mapped ({err}); check the header sizes") from err
+    stamp = (str(data.resolve()), have, data.stat().st_mtime_ns, offset, order, h["interleave"])
+    name = "envi-" + tokenize(*stamp)
+    raw = da.from_array(src, chunks=(c, chunks, chunks), name=name, meta=np.empty((0, 0, 0), dtype))
+
+    bad = np.zeros(c, dtype=bool)
+    bbl = _floats(h, "bbl", c, header)
+    if bbl is not None:
+        bad = bbl == 0
+    ignore = _floats(h, "data ignore value", 1, header)
+    nodata = None if ignore is None else float(ignore[0])
+    scale = float(getattr(img, "scale_factor", 1.0) or 1.0)
+    out = raw.astype(np.float32)
+    if scale != 1.0:
+        out = out / np.float32(scale)
+    if nodata is not None and not np.isnan(nodata):
+        out = da.where(raw == nodata, np.float32(np.nan), out)
+    valid = valid_from_data(raw, nodata, bad)
+
+    units = h.get("wavelength units")
+    wl = _floats(h, "wavelength", c, header)
+    fw = _floats(h, "fwhm", c, header)
+    factor = nm_per_unit(wl, units) if wl is not None else None
+    if wl is not None and factor is None:
+        warnings.warn(f"{header}: wavelength units {units!r} are not a length; wavelengths unknown", stacklevel=2)
+    wl_nm = wl * factor if wl is not None and factor is not None else None
+    fw_nm = fw * factor if fw is not None and factor is not None else None  # same units as wavelength
+
+    crs = transform = None
+    if "map info" in h and isinstance(h["map info"], list):
+        wkt_crs = _wkt_crs(h, header)
+        crs, transform = parse_map_info(h["map info"], header, warn_crs=wkt_crs is None)
+        if transform is not None and wkt_crs is not None:
+            crs = wkt_crs
+    x = y = None
+    if transform is not None:
+        x = transform.c + (np.arange(cols) + 0.5) * transform.a
+        y = transform.f + (np.arange(rows) + 0.5) * transform.e
+    attrs: dict[str, Any] = {"scale_factor": scale, "interleave": str(h["interleave"]).lower()}
+    names = h.get("band names")
+    if isinstance(names, list) and len(names) == c:
+        attrs["band_names"] = [str(n) for n in names]
+    if nodata is not None:
+        attrs["raw_nodata"] = nodata
+    return make_cube(
+        out,
+        wavelength=wl_nm,
+        fwhm=fw_nm,
+        bad_bands=np.flatnonzero(bad),
+        x=x,
+        y=y,
+        crs=crs,
+        transform=transform,
+        nodata=None,
+        valid=valid,
+        fmt=FORMAT,
+        source=os.fspath(path),
+        attrs=attrs,
+    )

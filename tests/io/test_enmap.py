@@ -1,0 +1,289 @@
+"""EnMAP L2A reader against the seeded product in tests/data/enmap_l2a/make.py."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import zipfile
+from pathlib import Path
+from types import ModuleType
+from xml.etree import ElementTree as ET
+
+import dask.array as da
+import numpy as np
+import pytest
+import rasterio
+import xarray as xr
+
+from hsi_app.errors import BandMismatchError, ConfigError, CubeReadError, DatasetNotFoundError, HSIError
+from hsi_app.io.enmap import is_enmap_product, read_enmap, scan_spectral_image
+
+
+def _load(name: str) -> ModuleType:
+    path = Path(__file__).resolve().parents[1] / "data" / name / "make.py"
+    spec = importlib.util.spec_from_file_location(f"fixture_{name}", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+fx = _load("enmap_l2a")
+P = fx.PRODUCT
+H, W = 40, 30
+
+
+def part(folder: Path, suffix: str) -> Path:
+    return folder / f"{P}-{suffix}"
+
+
+@pytest.fixture(scope="module")
+def product(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(folder, zip holding the folder) of the seed-0 product."""
+    root = tmp_path_factory.mktemp("enmap")
+    zpath = fx.make(root, height=H, width=W, seed=0, zip_it=True)
+    return root / P, zpath
+
+
+@pytest.fixture(scope="module")
+def raw(product: tuple[Path, Path]) -> np.ndarray:
+    """(224, H, W) int16 as stored in the file, read with plain rasterio."""
+    with rasterio.open(part(product[0], "SPECTRAL_IMAGE.TIF")) as ds:
+        return ds.read()
+
+
+@pytest.fixture(scope="module")
+def cube(product: tuple[Path, Path]) -> xr.DataArray:
+    return read_enmap(product[0])
+
+
+@pytest.fixture(scope="module")
+def values(cube: xr.DataArray) -> np.ndarray:
+    return cube.values
+
+
+def xml_bands(folder: Path) -> dict[str, np.ndarray]:
+    root = ET.parse(part(folder, "METADATA.XML")).getroot()
+    bands = root.findall("specific/bandCharacterisation/bandID")
+    order = np.argsort([int(b.get("number")) for b in bands])
+    return {
+        tag: np.array([float(bands[i].findtext(tag)) for i in order])
+        for tag in ("wavelengthCenterOfBand", "FWHMOfBand", "GainOfBand", "OffsetOfBand")
+    }
+
+
+def test_band_values_come_from_the_xml(product: tuple[Path, Path], cube: xr.DataArray) -> None:
+    ref = xml_bands(product[0])
+    assert cube.hsi.shape == (224, H, W)
+    np.testing.assert_array_equal(cube.hsi.wavelengths, ref["wavelengthCenterOfBand"])
+    np.testing.assert_array_equal(cube.hsi.fwhm, ref["FWHMOfBand"])
+    np.testing.assert_array_equal(cube.coords["gain"].values, ref["GainOfBand"])
+    np.testing.assert_array_equal(cube.coords["offset"].values, ref["OffsetOfBand"])
+    wl = cube.hsi.wavelengths
+    assert 415 < wl[0] < 422 and 2440 < wl[-1] < 2450
+    assert 6.0 < np.diff(wl[:91]).mean() < 7.0 and 10.0 < np.diff(wl[91:]).mean() < 12.5
+    assert cube.attrs["format"] == "enmap_l2a" and cube.attrs["product"] == P
+
+
+def test_band_table_is_per_scene(tmp_path: Path, cube: xr.DataArray) -> None:
+    other = read_enmap(fx.make(tmp_path, seed=1))
+    assert not np.array_equal(other.hsi.wavelengths, cube.hsi.wavelengths)
+    np.testing.assert_array_equal(other.hsi.wavelengths, xml_bands(tmp_path / P)["wavelengthCenterOfBand"])
+
+
+def test_reflectance_is_raw_times_gain_plus_offset(tmp_path: Path) -> None:
+    gain = np.linspace(0.8e-4, 1.2e-4, 224)
+    offset = np.linspace(-0.02, 0.03, 224)
+    folder = fx.make(tmp_path, seed=3, gain=gain, offset=offset)
+    cube = read_enmap(folder)
+    assert isinstance(cube.data, da.Array) and cube.dtype == np.float32
+    with rasterio.open(part(folder, "SPECTRAL_IMAGE.TIF")) as ds:
+        raw = ds.read()
+    rng = np.random.default_rng(0)
+    rows, cols = rng.integers(0, H, 25), rng.integers(0, W, 25)
+    got = cube.values[:, rows, cols]
+    r = raw[:, rows, cols].astype(np.float64)
+    want = np.where(raw[:, rows, cols] == -32768, np.nan, r * gain[:, None] + offset[:, None])
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    assert np.isfinite(got).sum() > 1000  # the sample is not all no-data
+
+
+def test_nodata_becomes_nan_and_invalid(raw: np.ndarray, cube: xr.DataArray, values: np.ndarray) -> None:
+    assert np.isnan(cube.attrs["nodata"])
+    np.testing.assert_array_equal(np.isnan(values), raw == -32768)
+    good = ~(raw == -32768).all(axis=(1, 2))
+    want_valid = ~(raw[good] == -32768).any(axis=0)
+    valid = np.asarray(cube.hsi.valid.values)
+    np.testing.assert_array_equal(valid, want_valid)
+    assert not valid[0, 0] and valid[H - 1, 0]
+    band, off = fx.SINGLE_BAND_NODATA  # one good band missing at one pixel
+    assert not valid[H - off, W - off]
+    assert np.isnan(values[band, H - off, W - off]) and np.isfinite(values[band + 1, H - off, W - off])
+
+
+def test_all_nodata_bands_are_exactly_the_bad_ones(raw: np.ndarray, cube: xr.DataArray) -> None:
+    want = np.flatnonzero((raw == -32768).all(axis=(1, 2)))
+    assert cube.hsi.bad_bands == want.tolist()
+    np.testing.assert_array_equal(want, fx.bad_band_indices(cube.hsi.wavelengths))
+    wl = cube.hsi.wavelengths[want]
+    assert want.size >= 4 and np.all((np.abs(wl - 1400) < 40) | (np.abs(wl - 1900) < 60))
+    assert cube.hsi.good_bands().sizes["band"] == 224 - want.size
+
+
+def test_scan_in_tiny_blocks_gives_the_same_answer(product: tuple[Path, Path], cube: xr.DataArray) -> None:
+    path = str(part(product[0], "SPECTRAL_IMAGE.TIF"))
+    small = scan_spectral_image(path, path, block_bytes=1)  # one row per block
+    np.testing.assert_array_equal(np.flatnonzero(small.bad), cube.hsi.bad_bands)
+    np.testing.assert_array_equal(small.valid, cube.hsi.valid.values)
+
+
+def test_quality_layers_become_masks(product: tuple[Path, Path], cube: xr.DataArray) -> None:
+    written = fx.quality_layers(H, W, 0)
+    masks = cube.hsi.masks
+    assert set(masks) == {"cloud", "cloudshadow", "haze", "snow", "cirrus"}
+    for name in masks:
+        with rasterio.open(part(product[0], f"QL_QUALITY_{name.upper()}.TIF")) as ds:
+            layer = ds.read(1)
+        m = np.asarray(masks[name].values)
+        assert m.dtype == bool and m.any() and not m.all()
+        np.testing.assert_array_equal(m, layer == 1)
+        np.testing.assert_array_equal(m, written[name.upper()] == 1)
+
+
+def test_only_value_one_is_flagged(tmp_path: Path) -> None:
+    folder = fx.make(tmp_path)
+    layer = np.zeros((H, W), np.uint8)
+    layer[:5] = 1
+    layer[5:9] = 2  # any other value (e.g. fill) is not "haze"
+    layer[9:12] = 255
+    with rasterio.open(part(folder, "QL_QUALITY_HAZE.TIF"), "r+") as ds:
+        ds.write(layer, 1)
+    np.testing.assert_array_equal(read_enmap(folder).hsi.masks["haze"].values, layer == 1)
+
+
+def test_missing_quality_layer_is_skipped(tmp_path: Path) -> None:
+    folder = fx.make(tmp_path)
+    part(folder, "QL_QUALITY_SNOW.TIF").unlink()
+    assert set(read_enmap(folder).hsi.masks) == {"cloud", "cloudshadow", "haze", "cirrus"}
+
+
+def _same(a: xr.DataArray, b: xr.DataArray) -> None:
+    xr.testing.assert_equal(a.compute(), b.compute())
+    assert a.rio.crs == b.rio.crs and a.rio.transform() == b.rio.transform()
+    assert a.hsi.bad_bands == b.hsi.bad_bands and set(a.hsi.masks) == set(b.hsi.masks)
+
+
+def test_folder_zip_and_tif_paths_give_identical_cubes(
+    tmp_path: Path, product: tuple[Path, Path], cube: xr.DataArray
+) -> None:
+    folder, zpath = product
+    flat = fx.make(tmp_path, zip_it=True, zip_layout="flat")
+    with zipfile.ZipFile(flat) as zf:
+        assert all("/" not in n for n in zf.namelist())
+    for other in (
+        zpath,
+        flat,
+        part(folder, "SPECTRAL_IMAGE.TIF"),
+        str(part(folder, "METADATA.XML")),
+        folder.parent,  # the folder that holds the product folder
+    ):
+        _same(read_enmap(other), cube)
+    assert read_enmap(zpath).attrs["source"] == str(zpath)
+
+
+def test_crs_and_transform_come_from_the_image(product: tuple[Path, Path], cube: xr.DataArray) -> None:
+    with rasterio.open(part(product[0], "SPECTRAL_IMAGE.TIF")) as ds:
+        transform = ds.transform
+    assert cube.rio.crs.to_epsg() == 32633 and cube.hsi.georeferenced
+    assert cube.rio.transform() == transform and transform.a == 30.0 and transform.e == -30.0
+    np.testing.assert_allclose(cube.x.values, transform.c + 30.0 * (np.arange(W) + 0.5))
+    np.testing.assert_allclose(cube.y.values, transform.f - 30.0 * (np.arange(H) + 0.5))
+
+
+def test_window_read_equals_slice_of_full_read(product: tuple[Path, Path], values: np.ndarray) -> None:
+    small = read_enmap(product[1], chunks=7)
+    assert small.data.chunks[1][0] == 7
+    win = small.isel(y=slice(5, 31), x=slice(3, 17))
+    np.testing.assert_array_equal(win.values, values[:, 5:31, 3:17])
+    np.testing.assert_array_equal(small.hsi.window(2, 4, 9, 11).values, values[:, 2:11, 4:15])
+    assert win.rio.transform().c == small.rio.transform().c + 3 * 30.0
+
+
+def test_is_enmap_product(tmp_path: Path, product: tuple[Path, Path]) -> None:
+    folder, zpath = product
+    assert is_enmap_product(folder) and is_enmap_product(zpath)
+    assert is_enmap_product(part(folder, "SPECTRAL_IMAGE.TIF"))
+    assert not is_enmap_product(part(folder, "QL_VNIR.TIF"))
+    assert not is_enmap_product(tmp_path) and not is_enmap_product(tmp_path / "nope.zip")
+    other = tmp_path / "other.zip"
+    with zipfile.ZipFile(other, "w") as zf:
+        zf.writestr("readme.txt", "not a product")
+    assert not is_enmap_product(other)
+
+
+def _raises(exc: type[HSIError], path: Path | str, *words: str) -> str:
+    with pytest.raises(exc) as info:
+        read_enmap(path)
+    msg = str(info.value)
+    assert "\n" not in msg and all(w in msg for w in words), msg
+    return msg
+
+
+def test_missing_parts_raise(tmp_path: Path) -> None:
+    _raises(DatasetNotFoundError, tmp_path / "absent", "absent")
+    folder = fx.make(tmp_path / "a")
+    part(folder, "METADATA.XML").unlink()
+    _raises(CubeReadError, folder, "METADATA.XML")
+    _raises(CubeReadError, part(folder, "SPECTRAL_IMAGE.TIF"), "METADATA.XML")
+    folder = fx.make(tmp_path / "b")
+    part(folder, "SPECTRAL_IMAGE.TIF").unlink()
+    _raises(CubeReadError, folder, "SPECTRAL_IMAGE", str(folder))
+    _raises(CubeReadError, part(folder, "QL_VNIR.TIF"), "not an EnMAP")
+
+
+def test_bad_xml_raises(tmp_path: Path) -> None:
+    folder = fx.make(tmp_path)
+    xml = part(folder, "METADATA.XML")
+    tree = ET.parse(xml)
+    table = tree.getroot().find("specific/bandCharacterisation")
+    table.remove(table.findall("bandID")[-1])
+    tree.write(xml)
+    _raises(BandMismatchError, folder, "223", "224", "METADATA.XML")
+    tree.getroot().remove(tree.getroot().find("specific"))
+    tree.write(xml)
+    _raises(CubeReadError, folder, "bandCharacterisation", xml.name)
+    xml.write_text("<level_X><specific>")
+    _raises(CubeReadError, folder, "not valid XML")
+
+
+def test_corrupt_or_truncated_tif_raises(tmp_path: Path) -> None:
+    folder = fx.make(tmp_path)
+    tif = part(folder, "SPECTRAL_IMAGE.TIF")
+    data = tif.read_bytes()
+    tif.write_bytes(data[: len(data) // 2])
+    _raises(CubeReadError, folder, "truncated", tif.name)
+    tif.write_bytes(b"II*\x00" + b"\x13" * 200)
+    _raises(CubeReadError, folder, tif.name)
+
+
+def test_quality_layer_of_another_grid_raises(tmp_path: Path) -> None:
+    folder = fx.make(tmp_path)
+    other = fx.make(tmp_path / "small", height=20, width=16)
+    shutil.copy(part(other, "QL_QUALITY_CLOUD.TIF"), part(folder, "QL_QUALITY_CLOUD.TIF"))
+    _raises(CubeReadError, folder, "QL_QUALITY_CLOUD", "another product")
+
+
+def test_zip_that_is_not_a_product_raises(tmp_path: Path, product: tuple[Path, Path]) -> None:
+    other = tmp_path / "scene.zip"
+    with zipfile.ZipFile(other, "w") as zf:
+        zf.writestr("scene/readme.txt", "nothing here")
+    _raises(CubeReadError, other, "not an EnMAP L2A product", "scene.zip")
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(product[1].read_bytes()[:2000])
+    with pytest.raises(CubeReadError):
+        read_enmap(broken)
+
+
+def test_bad_chunks_raise(product: tuple[Path, Path]) -> None:
+    with pytest.raises(ConfigError):
+        read_enmap(product[0], chunks=0)

@@ -1,0 +1,234 @@
+"""ENVI reader against the seeded AVIRIS-like files of tests/data/envi/make.py."""
+
+from __future__ import annotations
+
+import importlib.util
+import pickle
+import warnings
+from pathlib import Path
+from types import ModuleType
+
+import dask.array as da
+import numpy as np
+import pytest
+import rasterio
+from rasterio.errors import NotGeoreferencedWarning
+from rasterio.transform import Affine
+
+from hsi_app.errors import CubeReadError, DatasetNotFoundError, HSIError
+from hsi_app.io.envi import is_envi, read_envi, to_nanometres
+
+
+def _load(name: str) -> ModuleType:
+    path = Path(__file__).resolve().parents[1] / "data" / name / "make.py"
+    spec = importlib.util.spec_from_file_location(f"fixture_{name}", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+fx = _load("envi")
+TRUTH = fx.truth(0)
+EXPECTED = np.where(TRUTH.raw == fx.NODATA, np.nan, TRUTH.raw.astype(np.float32) / np.float32(fx.SCALE))
+
+
+def data_of(hdr: Path, ext: str = ".img") -> Path:
+    return hdr.with_suffix(ext)
+
+
+@pytest.mark.parametrize(
+    ("interleave", "byte_order", "offset"),
+    [("bsq", 0, 0), ("bil", 0, 0), ("bip", 0, 0), ("bsq", 1, 0), ("bil", 1, 512), ("bip", 1, 37)],
+)
+def test_every_interleave_and_byte_order(tmp_path: Path, interleave: str, byte_order: int, offset: int) -> None:
+    hdr = fx.make(tmp_path, interleave=interleave, byte_order=byte_order, header_offset=offset)
+    cube = read_envi(hdr)
+    assert isinstance(cube.data, da.Array) and cube.dtype == np.float32
+    assert cube.hsi.shape == (fx.BANDS, fx.LINES, fx.SAMPLES)
+    np.testing.assert_array_equal(cube.values, EXPECTED)
+    assert cube.attrs["format"] == "envi" and cube.attrs["interleave"] == interleave
+
+
+@pytest.mark.parametrize("units", ["um", "nm"])
+def test_wavelengths_in_nm_whatever_the_header_units(tmp_path: Path, units: str) -> None:
+    cube = read_envi(fx.make(tmp_path, units=units))
+    np.testing.assert_allclose(cube.hsi.wavelengths, TRUTH.wavelength_nm, atol=1e-6)
+    np.testing.assert_allclose(cube.hsi.fwhm, TRUTH.fwhm_nm, atol=1e-6)
+    assert 400 < cube.hsi.wavelengths[0] < 410 and cube.hsi.wavelengths[-1] > 2400
+
+
+def test_unitless_header_scales_fwhm_like_wavelength(tmp_path: Path) -> None:
+    for units in ("um", "nm"):
+        hdr = fx.make(tmp_path / units, units=units)
+        hdr.write_text("\n".join(ln for ln in hdr.read_text().splitlines() if "wavelength units" not in ln))
+        cube = read_envi(hdr)
+        np.testing.assert_allclose(cube.hsi.wavelengths, TRUTH.wavelength_nm, atol=1e-6)
+        np.testing.assert_allclose(cube.hsi.fwhm, TRUTH.fwhm_nm, atol=1e-6)
+
+
+def test_unit_rules() -> None:
+    vals = np.array([0.45, 2.1])
+    np.testing.assert_allclose(to_nanometres(vals, "Micrometers"), [450.0, 2100.0])
+    np.testing.assert_allclose(to_nanometres(vals, None), [450.0, 2100.0])  # small, unitless: µm
+    np.testing.assert_allclose(to_nanometres(np.array([450.0]), "Unknown"), [450.0])
+    assert to_nanometres(vals, "Index") is None
+
+
+def test_bbl_marks_bad_bands(tmp_path: Path) -> None:
+    cube = read_envi(fx.make(tmp_path))
+    want = np.flatnonzero(TRUTH.bbl == 0)
+    assert want.size >= 4 and cube.hsi.bad_bands == want.tolist()
+    wl = cube.hsi.wavelengths[want]
+    assert np.all((np.abs(wl - 1400) < 70) | (np.abs(wl - 1880) < 90))
+
+
+def test_data_ignore_value_is_nan_and_invalid(tmp_path: Path) -> None:
+    cube = read_envi(fx.make(tmp_path))
+    vals = cube.values
+    assert np.isnan(cube.attrs["nodata"]) and cube.attrs["raw_nodata"] == fx.NODATA
+    np.testing.assert_array_equal(np.isnan(vals), TRUTH.raw == fx.NODATA)
+    valid = np.asarray(cube.hsi.valid.values)
+    good = TRUTH.bbl == 1
+    np.testing.assert_array_equal(valid, ~(TRUTH.raw[good] == fx.NODATA).any(axis=0))
+    b, r, c = fx.SINGLE
+    assert not valid[0, 0] and not valid[r, c] and valid[r, c + 1] and valid.sum() == valid.size - 16
+
+
+def test_band_names_kept(tmp_path: Path) -> None:
+    names = read_envi(fx.make(tmp_path, units="nm")).attrs["band_names"]
+    assert len(names) == fx.BANDS and names[0] == f"Band 1 ({TRUTH.wavelength_nm[0]:.2f} nm)"
+
+
+def test_utm_map_info_gives_crs_and_transform(tmp_path: Path) -> None:
+    cube = read_envi(fx.make(tmp_path, georef="utm"))
+    u = fx.UTM
+    assert cube.rio.crs.to_epsg() == 32600 + u["zone"] and cube.hsi.georeferenced
+    assert cube.rio.transform() == Affine(u["pixel"], 0, u["x"], 0, -u["pixel"], u["y"])
+    np.testing.assert_allclose(cube.x.values[:2], [u["x"] + 7.5, u["x"] + 22.5])
+    np.testing.assert_allclose(cube.y.values[:2], [u["y"] - 7.5, u["y"] - 22.5])
+
+
+@pytest.mark.parametrize("georef", ["utm", "utm_south", "geographic"])
+def test_map_info_agrees_with_gdal(tmp_path: Path, georef: str) -> None:
+    hdr = fx.make(tmp_path, georef=georef)
+    cube = read_envi(hdr)
+    with rasterio.open(data_of(hdr)) as ds:  # GDAL's own ENVI driver, an independent parser
+        assert cube.rio.crs == ds.crs
+        assert cube.rio.transform().almost_equals(ds.transform, precision=1e-9)
+
+
+def test_reference_pixel_is_one_based(tmp_path: Path) -> None:
+    cube = read_envi(fx.make(tmp_path, georef="utm_south"))
+    # map info: pixel (3.5, 5.5) -> (300045, 7400075), i.e. the centre of column 2, row 4.
+    assert cube.rio.crs.to_epsg() == 32723
+    assert cube.x.values[2] == 300045.0 and cube.y.values[4] == 7400075.0
+
+
+def test_coordinate_system_string_wins(tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cube = read_envi(fx.make(tmp_path, georef="wkt"))
+    assert cube.rio.crs.to_epsg() == fx.LAEA_WKT_EPSG
+    assert cube.rio.transform() == Affine(30.0, 0, 4321000.0, 0, -30.0, 3210000.0)
+
+
+def test_no_map_info_gives_pixel_coordinates(tmp_path: Path) -> None:
+    cube = read_envi(fx.make(tmp_path, georef="none"))
+    assert not cube.hsi.georeferenced and cube.rio.crs is None
+    np.testing.assert_array_equal(cube.x.values, np.arange(fx.SAMPLES) + 0.5)
+
+
+def test_rotated_map_info_warns_and_drops_georeference(tmp_path: Path) -> None:
+    hdr = fx.make(tmp_path)
+    text = hdr.read_text().replace("units=Meters}", "units=Meters, rotation=12.5}")
+    hdr.write_text(text)
+    with pytest.warns(UserWarning, match="rotat"):
+        cube = read_envi(hdr)
+    assert cube.rio.crs is None
+
+
+@pytest.mark.parametrize("ext", ["", ".img", ".dat", ".bsq", ".raw"])
+def test_header_or_data_path_and_data_extensions(tmp_path: Path, ext: str) -> None:
+    hdr = fx.make(tmp_path, data_ext=ext)
+    data = Path(f"{hdr.with_suffix('')}{ext}")
+    for p in (hdr, data, str(data)):
+        assert is_envi(p)
+        np.testing.assert_array_equal(read_envi(p).values, EXPECTED)
+
+
+def test_img_dot_hdr_naming(tmp_path: Path) -> None:
+    hdr = fx.make(tmp_path, data_ext=".img")
+    renamed = hdr.rename(tmp_path / f"{hdr.stem}.img.hdr")
+    for p in (renamed, data_of(hdr)):
+        np.testing.assert_array_equal(read_envi(p).values, EXPECTED)
+
+
+def test_classification_class_names_are_ignored(tmp_path: Path) -> None:
+    hdr = fx.make(tmp_path)
+    text = hdr.read_text().replace("file type = ENVI Standard", "file type = ENVI Classification")
+    extra = "classes = 3\nclass lookup = {0, 0, 0, 255, 0, 0, 0, 255, 0}\nclass names = {Unclassified, a, b}\n"
+    hdr.write_text(text + extra)
+    cube = read_envi(hdr)
+    assert cube.hsi.class_names is None
+    np.testing.assert_array_equal(cube.values, EXPECTED)
+
+
+def test_lazy_windows_and_pickling(tmp_path: Path) -> None:
+    cube = read_envi(fx.make(tmp_path, interleave="bil"), chunks=7)
+    assert cube.data.chunks[1] == (7, 7, 7, 3)
+    np.testing.assert_array_equal(cube.isel(y=slice(3, 19), x=slice(6, 15)).values, EXPECTED[:, 3:19, 6:15])
+    again = pickle.loads(pickle.dumps(cube))  # graphs travel to dask workers
+    np.testing.assert_array_equal(again.values, EXPECTED)
+
+
+def test_is_envi_is_content_based(tmp_path: Path) -> None:
+    hdr = fx.make(tmp_path)
+    assert is_envi(hdr) and is_envi(data_of(hdr))
+    fake = tmp_path / "notes.hdr"
+    fake.write_text("samples = 3\n")
+    assert not is_envi(fake) and not is_envi(tmp_path / "absent.img")
+    tif = tmp_path / "x.tif"
+    profile = {"driver": "GTiff", "width": 2, "height": 2, "count": 1, "dtype": "uint8"}
+    with rasterio.open(tif, "w", crs="EPSG:32611", transform=Affine(30, 0, 0, 0, -30, 0), **profile) as ds:
+        ds.write(np.zeros((1, 2, 2), np.uint8))
+    assert not is_envi(tif)
+
+
+def _raises(exc: type[HSIError], path: Path, *words: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with pytest.raises(exc) as info:
+            read_envi(path)
+    msg = str(info.value)
+    assert "\n" not in msg and all(w in msg for w in words), msg
+
+
+def test_truncated_data_file_raises(tmp_path: Path) -> None:
+    hdr = fx.make(tmp_path)
+    data = data_of(hdr)
+    data.write_bytes(data.read_bytes()[:-100])
+    _raises(CubeReadError, hdr, "truncated", data.name)
+
+
+def test_missing_data_file_raises(tmp_path: Path) -> None:
+    hdr = fx.make(tmp_path)
+    data_of(hdr).unlink()
+    _raises(DatasetNotFoundError, hdr, "no data file", hdr.name)
+    _raises(DatasetNotFoundError, tmp_path / "absent.hdr", "absent.hdr")
+
+
+@pytest.mark.parametrize("key", ["samples", "lines", "bands", "data type"])
+def test_header_missing_required_key_raises(tmp_path: Path, key: str) -> None:
+    hdr = fx.make(tmp_path)
+    lines = [ln for ln in hdr.read_text().splitlines() if not ln.startswith(key)]
+    hdr.write_text("\n".join(lines) + "\n")
+    _raises(CubeReadError, hdr, repr(key), hdr.name)
+
+
+def test_unsupported_data_type_and_non_envi_header_raise(tmp_path: Path) -> None:
+    hdr = fx.make(tmp_path)
+    hdr.write_text(hdr.read_text().replace("data type = 2", "data type = 6"))
+    _raises(CubeReadError, hdr, "data type 6")
+    hdr.write_text("samples = 3\nlines = 2\n")
+    _raises(CubeReadError, hdr, "ENVI", hdr.name)
