@@ -27,3 +27,9 @@ def fixture_module(name: str) -> ModuleType:
 def mat_fixtures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Seeded exact-format .mat files (Indian Pines, Salinas, PaviaU, WHU-Hi v5 and v7.3)."""
     return fixture_module("mat").make(tmp_path_factory.mktemp("mat"))
+
+
+@pytest.fixture(scope="session")
+def load_fixture():  # noqa: ANN201
+    """The :func:`fixture_module` loader, for tests that build fixtures with options."""
+    return fixture_module

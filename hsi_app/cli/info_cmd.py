@@ -15,19 +15,11 @@ import click
 @click.option("--label-attribute", default="class", show_default=True, help="Vector attribute holding the class.")
 def info(source: str, as_json: bool, key: str | None, labels: str | None, label_attribute: str) -> None:
     """Describe SOURCE (a file, EnMAP product, or built-in name such as indian_pines)."""
-    import warnings
-
-    from hsi_app.errors import HSIWarning
     from hsi_app.io import open_cube
     from hsi_app.io.summary import format_summary, summarize
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        cube = open_cube(source, key=key, labels=labels, label_attribute=label_attribute)
-        summary = summarize(cube, progress=not as_json)
-    for w in caught:
-        if issubclass(w.category, HSIWarning):
-            click.echo(f"hsi: warning: {w.message}", err=True)
+    cube = open_cube(source, key=key, labels=labels, label_attribute=label_attribute)
+    summary = summarize(cube, progress=not as_json)
     if as_json:
         click.echo(json.dumps(summary))
     else:

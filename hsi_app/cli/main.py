@@ -9,6 +9,7 @@ on stderr and exit with status 2; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any
 
@@ -57,12 +58,26 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """Print warnings raised by hsi_app itself as one line; third-party noise is dropped."""
+    from hsi_app.errors import HSIWarning
+
+    package_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if issubclass(category, HSIWarning) or os.path.abspath(filename).startswith(package_dir):
+        click.echo(f"hsi: warning: {message}", err=True)
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Run the CLI, turning library errors into one readable line and an exit status."""
+    import warnings
+
     from hsi_app.errors import HSIError
 
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    if not debug:
+        warnings.showwarning = _show_warning
     try:
         return cli.main(args=args, prog_name="hsi", standalone_mode=False)
     except click.exceptions.Abort:

@@ -1,0 +1,76 @@
+"""`hsi info` and the CLI's error contract (one line on stderr, exit 2, --debug traceback)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HSI = [sys.executable, "-m", "hsi_app.cli.main"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*HSI, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_json_keys_on_mat_fixture(mat_fixtures: dict) -> None:
+    res = run("info", str(mat_fixtures["paviaU"]), "--json")
+    assert res.returncode == 0, res.stderr
+    info = json.loads(res.stdout)
+    for key in ("format", "bands", "height", "width", "dtype", "wavelengths_nm", "fwhm_nm", "bad_bands", "crs", "valid_fraction"):
+        assert key in info
+    assert (info["bands"], info["height"], info["width"], info["dtype"]) == (103, 24, 20, "uint16")
+    assert info["crs"] is None and info["valid_fraction"] == 1.0
+    assert sum(info["class_counts"].values()) == int((mat_fixtures["paviaU_labels"] > 0).sum())
+
+
+def test_enmap_product_text_output(tmp_path: Path, load_fixture) -> None:  # noqa: ANN001
+    product = load_fixture("enmap_l2a").make(tmp_path)
+    res = run("info", str(product))
+    assert res.returncode == 0, res.stderr
+    assert "enmap_l2a" in res.stdout and "EPSG:326" in res.stdout and "224 bands" in res.stdout
+    assert "mask cloud" in res.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["info", "missing.tif"], "missing.tif: no such file"),
+        (["info", "indian_pine"], "indian_pine: no such file"),
+    ],
+)
+def test_errors_are_one_line_exit_2(args: list[str], needle: str) -> None:
+    res = run(*args)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in res.stderr
+
+
+def test_corrupt_file_one_line_and_debug_traceback(mat_fixtures: dict) -> None:
+    res = run("info", str(mat_fixtures["truncated"]))
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
+    assert "truncated.mat" in res.stderr
+    dbg = run("--debug", "info", str(mat_fixtures["truncated"]))
+    assert dbg.returncode != 0 and "Traceback" in dbg.stderr
+
+
+def test_help_is_fast_and_lists_commands() -> None:
+    res = run("--help")
+    assert res.returncode == 0 and "info" in res.stdout and "datasets" in res.stdout
+    probe = subprocess.run(
+        [sys.executable, "-c", "import sys, hsi_app.cli.main as m; m.cli.main(['--help'], standalone_mode=False); "
+         "print('torch' in sys.modules, 'gradio' in sys.modules, 'torchgeo' in sys.modules)"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert probe.stdout.strip().endswith("False False False")
+
+
+@pytest.mark.slow
+def test_info_indian_pines_builtin() -> None:
+    res = run("info", "indian_pines", "--json")
+    info = json.loads(res.stdout)
+    assert (info["bands"], info["height"], info["width"]) == (200, 145, 145)
+    assert info["labelled_pixels"] == 10249 and len(info["class_counts"]) == 16
