@@ -1,0 +1,493 @@
+"""Cloud-Optimized GeoTIFF output, streamed window by window.
+
+:class:`StreamingCOGWriter` writes windows into a hidden, tiled staging GeoTIFF next
+to the destination; on success GDAL's ``COG`` driver converts it (streaming, DEFLATE,
+internal overviews) into a hidden partial file that is renamed onto the destination
+(:mod:`hsi_app.io.atomic`). Memory is bounded by the window plus GDAL's block cache,
+never by the scene. On any error neither the destination nor temporary files remain.
+
+Class maps (:func:`write_class_map`, :func:`class_map_profile`) use this layout:
+
+* band 1 ``"class"``: uint8 class index, 0 = unlabelled / no data (dataset nodata = 0),
+  with a colour table (:func:`hsi_app.io.quicklook.default_palette`, entry 0 fully
+  transparent black);
+* band 2 ``"confidence"`` (optional): all bands of a GeoTIFF share one data type, so the
+  confidence is stored as uint8 ``round(255 * p)`` with band scale ``1/255`` (GDAL
+  scale/offset, so ``value * scale`` gives ``p``). Classified pixels store at least 1,
+  so 0 keeps meaning "no data" in both bands;
+* dataset tag ``CLASS_NAMES``: JSON list, index 0 = "unlabelled".
+
+Decisions, checked against GDAL 3.10:
+
+* A colour table *can* live on band 1 of a 2-band COG, but only for Byte/UInt16 data,
+  and TIFF then needs the second sample declared as an "extra sample". GDAL's TIFF
+  writer always declares the extra sample of a 2-band paletted image as unassociated
+  alpha (no creation option or ``PHOTOMETRIC``/``INTERLEAVE`` setting changes that in
+  the COG driver), so GDAL reports band 2's colour interpretation as *alpha*. We accept
+  this: viewers show low-confidence pixels faded, which is a sensible rendering, and
+  programs identify the band by its description ``"confidence"`` and its scale. Because
+  the dataset has a nodata value, GDAL masks come from nodata, not from the alpha band.
+* GDAL category names (a raster attribute table) are only kept in a ``.aux.xml``
+  sidecar for GeoTIFF, which would break the single-file COG, and rasterio has no API
+  for them; class names are therefore stored in the TIFF's own GDAL metadata tag
+  (``CLASS_NAMES``), which travels with the file.
+* Class maps build overviews with ``NEAREST`` resampling (class indices must not be
+  averaged); cubes use ``AVERAGE``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from hsi_app.errors import InvalidDataError, OutputError
+from hsi_app.io.atomic import atomic_path, check_writable, partial_path, remove_quietly
+from hsi_app.io.cube import Cube
+from hsi_app.io.quicklook import as_palette
+
+CONFIDENCE_SCALE = 1.0 / 255.0
+CLASS_NAMES_TAG = "CLASS_NAMES"
+
+
+class StreamingCOGWriter:
+    """Write a COG window by window (context manager).
+
+    Example::
+
+        with StreamingCOGWriter("out.tif", height=H, width=W, count=2, dtype="uint8",
+                                crs=crs, transform=transform) as w:
+            for r, c, h, w_ in windows:
+                w.write_window(block, r, c)      # block: (count, h, w_)
+
+    Args:
+        dst: output path (checked for writability immediately).
+        height, width: raster size in pixels.
+        count: number of bands.
+        dtype: numpy/rasterio data type name of every band.
+        crs: anything rasterio understands, or ``None`` (pixel coordinates).
+        transform: affine transform; ``None`` means the identity (pixel coordinates).
+        nodata: dataset nodata value (NaN allowed for floats).
+        band_descriptions: ``count`` strings.
+        tags: dataset metadata (values converted to ``str``).
+        band_tags: ``count`` dicts of per-band metadata.
+        colormap: colour table of band 1, ``{index: (r, g, b, a)}``; needs uint8/uint16.
+        scales, offsets: ``count`` GDAL scale/offset values.
+        blocksize: COG tile size in pixels.
+        overview_resampling: GDAL resampling used for overviews (``"NEAREST"``,
+            ``"AVERAGE"``, ``"MODE"``...).
+    """
+
+    def __init__(
+        self,
+        dst: str | os.PathLike[str],
+        *,
+        height: int,
+        width: int,
+        count: int,
+        dtype: str | np.dtype[Any],
+        crs: Any,
+        transform: Any,
+        nodata: float | None = None,
+        band_descriptions: Sequence[str] | None = None,
+        tags: Mapping[str, Any] | None = None,
+        band_tags: Sequence[Mapping[str, Any]] | None = None,
+        colormap: Mapping[int, Sequence[int]] | None = None,
+        scales: Sequence[float] | None = None,
+        offsets: Sequence[float] | None = None,
+        blocksize: int = 256,
+        overview_resampling: str = "NEAREST",
+    ) -> None:
+        self.dst = check_writable(dst)
+        if height < 1 or width < 1 or count < 1:
+            raise InvalidDataError(f"{dst}: cannot write a raster of {count} bands x {height} x {width} pixels")
+        for name, seq in (("band_descriptions", band_descriptions), ("band_tags", band_tags),
+                          ("scales", scales), ("offsets", offsets)):
+            if seq is not None and len(seq) != count:
+                raise InvalidDataError(f"{dst}: {name} has {len(seq)} entries for {count} bands")
+        if blocksize < 16 or blocksize % 16:
+            raise InvalidDataError(f"{dst}: blocksize must be a multiple of 16, got {blocksize}")
+        self.height, self.width, self.count = int(height), int(width), int(count)
+        self.dtype = np.dtype(dtype)
+        self.crs = crs
+        self.transform = transform
+        self.nodata = nodata
+        self.band_descriptions = band_descriptions
+        self.tags = dict(tags or {})
+        self.band_tags = band_tags
+        self.colormap = colormap
+        self.scales = scales
+        self.offsets = offsets
+        self.blocksize = int(blocksize)
+        self.overview_resampling = overview_resampling
+        self._stage_path = partial_path(self.dst.with_suffix(".stage.tif"))
+        self._ds: Any = None
+
+    def __enter__(self) -> StreamingCOGWriter:
+        import rasterio
+        from rasterio.errors import NotGeoreferencedWarning
+        from rasterio.transform import Affine
+
+        transform = self.transform if self.transform is not None else Affine.identity()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                self._ds = rasterio.open(
+                    self._stage_path, "w", driver="GTiff",
+                    height=self.height, width=self.width, count=self.count, dtype=self.dtype.name,
+                    crs=self.crs, transform=transform, nodata=self.nodata,
+                    tiled=True, blockxsize=self.blocksize, blockysize=self.blocksize,
+                    compress="deflate", zlevel=1, bigtiff="if_safer",
+                )
+                self._write_metadata()
+        except BaseException as err:
+            self._discard()
+            if isinstance(err, Exception) and not isinstance(err, OutputError):
+                raise OutputError(f"{self.dst}: cannot start writing the GeoTIFF ({err})") from err
+            raise
+        return self
+
+    def _write_metadata(self) -> None:
+        ds = self._ds
+        if self.band_descriptions is not None:
+            for i, desc in enumerate(self.band_descriptions, start=1):
+                ds.set_band_description(i, str(desc))
+        if self.tags:
+            ds.update_tags(**{k: str(v) for k, v in self.tags.items()})
+        if self.band_tags is not None:
+            for i, btags in enumerate(self.band_tags, start=1):
+                if btags:
+                    ds.update_tags(i, **{k: str(v) for k, v in btags.items()})
+        if self.colormap is not None:
+            ds.write_colormap(1, {int(k): tuple(int(c) for c in v) for k, v in self.colormap.items()})
+        if self.scales is not None:
+            ds.scales = tuple(float(s) for s in self.scales)
+        if self.offsets is not None:
+            ds.offsets = tuple(float(o) for o in self.offsets)
+
+    def write_window(self, array: np.ndarray, row_off: int, col_off: int) -> None:
+        """Write ``array`` (``(count, h, w)``) with its top-left pixel at ``(row_off, col_off)``."""
+        from rasterio.windows import Window
+
+        if self._ds is None:
+            raise OutputError(f"{self.dst}: write_window called outside the 'with' block")
+        arr = np.asarray(array)
+        if arr.ndim == 2 and self.count == 1:
+            arr = arr[None]
+        if arr.ndim != 3 or arr.shape[0] != self.count:
+            raise InvalidDataError(f"{self.dst}: window must be ({self.count}, h, w), got shape {arr.shape}")
+        _, h, w = arr.shape
+        if row_off < 0 or col_off < 0 or row_off + h > self.height or col_off + w > self.width:
+            raise InvalidDataError(
+                f"{self.dst}: window rows {row_off}:{row_off + h}, cols {col_off}:{col_off + w} "
+                f"fall outside the {self.height} x {self.width} raster"
+            )
+        self._ds.write(arr.astype(self.dtype, copy=False), window=Window(col_off, row_off, w, h))
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            self._discard()
+            return
+        try:
+            self._ds.close()
+            self._ds = None
+            self._convert()
+        finally:
+            self._discard()
+
+    def _convert(self) -> None:
+        import rasterio.shutil
+        from rasterio.errors import NotGeoreferencedWarning, RasterioError
+
+        opts: dict[str, Any] = {
+            "compress": "DEFLATE",
+            "blocksize": self.blocksize,
+            "overview_resampling": self.overview_resampling,
+            "bigtiff": "IF_SAFER",
+            "num_threads": "ALL_CPUS",
+        }
+        if self.dtype.kind == "f":
+            opts["predictor"] = "FLOATING_POINT"
+        with atomic_path(self.dst) as tmp:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                    rasterio.shutil.copy(self._stage_path, tmp, driver="COG", **opts)
+            except RasterioError as err:
+                raise OutputError(f"{self.dst}: GDAL could not write the COG ({err}); check free disk space") from err
+
+    def _discard(self) -> None:
+        if self._ds is not None:
+            try:
+                self._ds.close()
+            except Exception:  # closing a half-written staging file; it is deleted next
+                pass
+            self._ds = None
+        remove_quietly(self._stage_path)
+
+
+def iter_windows(height: int, width: int, size: int) -> Iterator[tuple[int, int, int, int]]:
+    """Yield ``(row_off, col_off, h, w)`` tiles of ``size`` covering a ``height x width`` grid."""
+    for r in range(0, height, size):
+        for c in range(0, width, size):
+            yield r, c, min(size, height - r), min(size, width - c)
+
+
+# --------------------------------------------------------------------------- class maps
+
+
+class ClassMap(NamedTuple):
+    """What :func:`read_class_map` returns.
+
+    Attributes:
+        classes: ``(H, W)`` uint8 class indices (0 = unlabelled / no data).
+        confidence: ``(H, W)`` float32 in [0, 1], or ``None`` when the file has no band 2.
+        class_names: names for 0..K, or ``None`` when the file has no ``CLASS_NAMES``.
+        colormap: ``(n, 4)`` uint8 RGBA colour table (``n = len(class_names)`` or 256).
+        crs: rasterio CRS or ``None``.
+        transform: affine transform.
+    """
+
+    classes: np.ndarray
+    confidence: np.ndarray | None
+    class_names: list[str] | None
+    colormap: np.ndarray | None
+    crs: Any
+    transform: Any
+
+
+def class_map_profile(
+    class_names: Sequence[str],
+    colors: Any = None,
+    *,
+    with_confidence: bool = True,
+) -> dict[str, Any]:
+    """Writer settings of a class map, for ``StreamingCOGWriter(dst, **profile, ...)``.
+
+    Pair with :func:`encode_class_window` to stream a class map window by window with
+    exactly the layout of :func:`write_class_map`.
+
+    Args:
+        class_names: names for 0..K (index 0 = "unlabelled"); at most 256 entries.
+        colors: see :func:`hsi_app.io.quicklook.as_palette`.
+        with_confidence: add band 2 (confidence).
+
+    Returns:
+        ``count``, ``dtype``, ``nodata``, ``band_descriptions``, ``tags``, ``colormap``,
+        ``scales``, ``offsets`` and ``overview_resampling`` keyword arguments.
+    """
+    names = [str(n) for n in class_names]
+    if not 2 <= len(names) <= 256:
+        raise InvalidDataError(
+            f"a class map needs 2..256 class names (index 0 = 'unlabelled'), got {len(names)}"
+        )
+    pal = as_palette(colors, len(names))
+    cmap = {i: (int(r), int(g), int(b), 0 if i == 0 else 255) for i, (r, g, b) in enumerate(pal)}
+    count = 2 if with_confidence else 1
+    return {
+        "count": count,
+        "dtype": "uint8",
+        "nodata": 0,
+        "band_descriptions": ["class", "confidence"][:count],
+        "tags": {CLASS_NAMES_TAG: json.dumps(names)},
+        "colormap": cmap,
+        "scales": [1.0, CONFIDENCE_SCALE][:count],
+        "offsets": [0.0, 0.0][:count],
+        "overview_resampling": "NEAREST",
+    }
+
+
+def encode_class_window(classes: np.ndarray, confidence: np.ndarray | None = None) -> np.ndarray:
+    """Pack a class window (and confidence) into the stored uint8 layout.
+
+    Args:
+        classes: ``(h, w)`` integer class indices 0..255.
+        confidence: ``(h, w)`` float in [0, 1] (NaN allowed where class is 0), or ``None``.
+
+    Returns:
+        ``(1, h, w)`` or ``(2, h, w)`` uint8.
+    """
+    cls = np.asarray(classes)
+    if cls.ndim != 2:
+        raise InvalidDataError(f"class map must be (H, W), got shape {cls.shape}")
+    if cls.size and (cls.min() < 0 or cls.max() > 255):
+        raise InvalidDataError("class indices must be in 0..255 to be stored as uint8")
+    cls8 = cls.astype(np.uint8)
+    if confidence is None:
+        return cls8[None]
+    conf = np.asarray(confidence, dtype=np.float64)
+    if conf.shape != cls.shape:
+        raise InvalidDataError(f"confidence has shape {conf.shape} but the class map is {cls.shape}")
+    enc = np.round(np.clip(np.nan_to_num(conf, nan=0.0), 0.0, 1.0) * 255.0)
+    enc = np.where(cls8 > 0, np.maximum(enc, 1.0), 0.0).astype(np.uint8)
+    return np.stack([cls8, enc])
+
+
+def write_class_map(
+    dst: str | os.PathLike[str],
+    classes: np.ndarray,
+    confidence: np.ndarray | None,
+    *,
+    crs: Any,
+    transform: Any,
+    class_names: Sequence[str],
+    colors: Any = None,
+    blocksize: int = 256,
+) -> None:
+    """Write a class map (+ confidence) COG; see the module docstring for the layout.
+
+    Args:
+        dst: output ``.tif`` path.
+        classes: ``(H, W)`` integer class indices into ``class_names`` (0 = unlabelled).
+        confidence: ``(H, W)`` float32 in [0, 1], or ``None`` for a 1-band file.
+        crs: CRS or ``None``.
+        transform: affine transform or ``None`` (pixel coordinates).
+        class_names: names for 0..K.
+        colors: class colours (default palette when ``None``).
+        blocksize: COG tile size.
+    """
+    cls = np.asarray(classes)
+    if cls.ndim != 2:
+        raise InvalidDataError(f"{dst}: class map must be (H, W), got shape {cls.shape}")
+    if cls.size and cls.max() >= len(class_names):
+        raise InvalidDataError(
+            f"{dst}: class value {int(cls.max())} has no name; pass {int(cls.max()) + 1} class names (0 included)"
+        )
+    profile = class_map_profile(class_names, colors, with_confidence=confidence is not None)
+    h, w = cls.shape
+    with StreamingCOGWriter(dst, height=h, width=w, crs=crs, transform=transform,
+                            blocksize=blocksize, **profile) as out:
+        for r, c, hh, ww in iter_windows(h, w, blocksize):
+            conf = None if confidence is None else np.asarray(confidence)[r:r + hh, c:c + ww]
+            out.write_window(encode_class_window(cls[r:r + hh, c:c + ww], conf), r, c)
+
+
+def read_class_map(path: str | os.PathLike[str]) -> ClassMap:
+    """Read a class map written by :func:`write_class_map` (or any paletted GeoTIFF).
+
+    Returns:
+        :class:`ClassMap` ``(classes, confidence, class_names, colormap, crs, transform)``.
+    """
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(path) as ds:
+                classes = ds.read(1)
+                confidence = None
+                if ds.count >= 2:
+                    scale = ds.scales[1] if ds.scales[1] else 1.0
+                    raw = ds.read(2).astype(np.float32)
+                    confidence = (raw * np.float32(scale) + np.float32(ds.offsets[1] or 0.0)).astype(np.float32)
+                names_json = ds.tags().get(CLASS_NAMES_TAG)
+                try:
+                    cmap = ds.colormap(1)
+                except ValueError:
+                    cmap = None
+                crs, transform = ds.crs, ds.transform
+    except RasterioIOError as err:
+        raise OutputError(f"{path}: not a readable class map GeoTIFF ({err})") from err
+    names = [str(n) for n in json.loads(names_json)] if names_json else None
+    colormap = None
+    if cmap:
+        n = len(names) if names else 256
+        colormap = np.array([cmap.get(i, (0, 0, 0, 0)) for i in range(n)], dtype=np.uint8)
+    return ClassMap(classes, confidence, names, colormap, crs, transform)
+
+
+# --------------------------------------------------------------------------- cubes
+
+
+def cube_band_metadata(cube: Cube) -> tuple[list[str], list[dict[str, str]], dict[str, str]]:
+    """Band descriptions, per-band tags and dataset tags that describe a cube's bands.
+
+    Returns:
+        ``(descriptions, band_tags, dataset_tags)``: descriptions like
+        ``"band 12 (551.3 nm)"``; band tags ``wavelength``/``fwhm`` (nm) where known;
+        dataset tags ``wavelength``/``fwhm`` (comma lists), ``wavelength_units=nm`` and
+        ``bad_bands`` (0-based indices).
+    """
+    wl = cube.hsi.wavelengths
+    fw = cube.hsi.fwhm
+    descriptions: list[str] = []
+    band_tags: list[dict[str, str]] = []
+    for i, (w, f) in enumerate(zip(wl, fw, strict=True), start=1):
+        descriptions.append(f"band {i} ({w:.1f} nm)" if np.isfinite(w) else f"band {i}")
+        tags: dict[str, str] = {}
+        if np.isfinite(w):
+            tags["wavelength"] = f"{w:g}"
+            tags["wavelength_units"] = "nm"
+        if np.isfinite(f):
+            tags["fwhm"] = f"{f:g}"
+        band_tags.append(tags)
+    dataset: dict[str, str] = {}
+    if np.isfinite(wl).any():
+        dataset["wavelength"] = ",".join(f"{w:g}" for w in wl)
+        dataset["wavelength_units"] = "nm"
+    if np.isfinite(fw).any():
+        dataset["fwhm"] = ",".join(f"{f:g}" for f in fw)
+    bad = cube.hsi.bad_bands
+    if bad:
+        dataset["bad_bands"] = ",".join(str(b) for b in bad)
+    return descriptions, band_tags, dataset
+
+
+def write_cube(dst: str | os.PathLike[str], cube: Cube, *, blocksize: int = 256) -> None:
+    """Write a cube as a float32 multi-band COG, tile by tile from a (lazy) cube.
+
+    Values equal to the cube's ``nodata`` become NaN (the file's nodata). CRS and
+    transform are kept; a cube without CRS is written in pixel coordinates.
+
+    Args:
+        dst: output ``.tif`` path.
+        cube: Cube ``(C, H, W)``, numpy- or dask-backed; read one dask chunk (or one
+            ``blocksize`` tile) at a time.
+        blocksize: COG tile size (also the read window).
+    """
+    c, h, w = cube.hsi.shape
+    descriptions, band_tags, tags = cube_band_metadata(cube)
+    crs = cube.rio.crs
+    transform = cube.rio.transform() if crs is not None else None
+    nodata = cube.attrs.get("nodata")
+    with StreamingCOGWriter(
+        dst, height=h, width=w, count=c, dtype="float32", crs=crs, transform=transform,
+        nodata=float("nan"), band_descriptions=descriptions, tags=tags, band_tags=band_tags,
+        blocksize=blocksize, overview_resampling="AVERAGE",
+    ) as out:
+        for r, col, hh, ww in _read_windows(cube, blocksize):
+            block = np.asarray(cube.hsi.window(r, col, hh, ww).values, dtype=np.float32)
+            if nodata is not None and np.isfinite(nodata):
+                block[block == np.float32(nodata)] = np.nan
+            out.write_window(block, r, col)
+
+
+_MAX_READ_BYTES = 512 * 2**20
+
+
+def _read_windows(cube: Cube, blocksize: int) -> Iterator[tuple[int, int, int, int]]:
+    """Windows to read a cube by: its dask chunks (each chunk computed once) when they
+    are small enough, else ``blocksize`` tiles."""
+    c, h, w = cube.hsi.shape
+    chunks = getattr(cube.data, "chunks", None)
+    if chunks is not None:
+        ys, xs = chunks[1], chunks[2]
+        if max(ys) * max(xs) * c * 4 <= _MAX_READ_BYTES:
+            row_offs = np.cumsum((0, *ys[:-1]))
+            col_offs = np.cumsum((0, *xs[:-1]))
+            for r, hh in zip(row_offs, ys, strict=True):
+                for col, ww in zip(col_offs, xs, strict=True):
+                    yield int(r), int(col), int(hh), int(ww)
+            return
+    yield from iter_windows(h, w, blocksize)

@@ -1,0 +1,235 @@
+"""Label rasters for a cube, from any of the supported label formats.
+
+:func:`read_labels` recognises the format from the file's first bytes (the extension
+is only a fallback for vector formats without a signature):
+
+=====================  ===============================================================
+format                 what is read
+=====================  ===============================================================
+NumPy ``.npy``         the array (``allow_pickle=False``)
+MATLAB v5 ``.mat``     the single 2-D numeric array, or ``key``
+MATLAB v7.3 ``.mat``   likewise through h5py; MATLAB stores arrays column-major, so
+                       an ``(H, W)`` array appears as ``(W, H)`` and is transposed back
+GeoTIFF                band 1; pixels equal to the file's nodata become 0
+vector (GPKG, SHP...)  rasterised onto the cube grid (:mod:`hsi_app.io.vector`)
+=====================  ===============================================================
+
+The result is checked against the cube grid (:func:`hsi_app.io.cube.check_labels`):
+``(H, W)`` int32, 0 = unlabelled.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hsi_app.errors import DatasetNotFoundError, LabelError, UnknownKeyError
+from hsi_app.io.cube import Cube, check_labels
+
+NPY_MAGIC = b"\x93NUMPY"
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+SQLITE_MAGIC = b"SQLite format 3\x00"
+SHP_MAGIC = b"\x00\x00\x27\x0a"
+VECTOR_SUFFIXES = {".gpkg", ".shp", ".geojson", ".json", ".fgb", ".gml", ".kml", ".zip"}
+# MATLAB classes that hold numbers (skip cell, struct, char, function handles).
+_MATLAB_NUMERIC = {
+    "double", "single", "logical", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
+}
+
+
+def sniff_label_format(path: Path) -> str:
+    """``"npy"``, ``"mat5"``, ``"mat73"``, ``"tiff"``, ``"vector"`` from the file content.
+
+    Raises:
+        LabelError: the content matches no supported label format.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(528)
+    if head.startswith(NPY_MAGIC):
+        return "npy"
+    if head[512:520] == HDF5_MAGIC or head.startswith(HDF5_MAGIC):
+        return "mat73"
+    if head.startswith(b"MATLAB"):
+        return "mat5"
+    if head[:4] in TIFF_MAGICS:
+        return "tiff"
+    if head.startswith(SQLITE_MAGIC) or head.startswith(SHP_MAGIC) or head.lstrip()[:1] in (b"{", b"<"):
+        return "vector"
+    if path.suffix.lower() in VECTOR_SUFFIXES:
+        return "vector"
+    raise LabelError(
+        f"{path}: unrecognised label format; use .npy, .mat, GeoTIFF, GeoPackage or Shapefile"
+    )
+
+
+def read_labels(
+    path: str | os.PathLike[str],
+    like: Cube,
+    *,
+    key: str | None = None,
+    attribute: str = "class",
+) -> tuple[np.ndarray, list[str] | None]:
+    """Read labels for ``like`` from a raster or vector file.
+
+    Args:
+        path: label file (see the module docstring for the formats).
+        like: the Cube the labels belong to (grid, CRS, transform).
+        key: ``.mat`` variable name when the file holds several 2-D arrays.
+        attribute: class column for vector files.
+
+    Returns:
+        ``(labels, class_names)``: ``(H, W)`` int32 (0 = unlabelled) and names for
+        0..K when the file carries them (GeoTIFF ``CLASS_NAMES`` tag, text classes in
+        vector files), else ``None``.
+
+    Raises:
+        DatasetNotFoundError: ``path`` does not exist.
+        UnknownKeyError: ``key`` is not in the ``.mat`` file.
+        LabelError: unreadable, ambiguous, or not on the cube's grid.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DatasetNotFoundError(f"{path}: label file not found; check the path")
+    _, h, w = like.hsi.shape
+    kind = sniff_label_format(path)
+    names: list[str] | None = None
+    if kind == "vector":
+        from hsi_app.io.vector import read_vector_labels
+
+        labels, names = read_vector_labels(path, like, attribute=attribute)
+    elif kind == "npy":
+        labels = _read_npy(path)
+    elif kind == "tiff":
+        labels, names = _read_tiff(path, like)
+    else:
+        labels = _read_mat(path, kind, key, (h, w))
+    labels = np.asarray(labels)
+    if labels.ndim == 3 and 1 in labels.shape:
+        labels = labels.squeeze()
+    return check_labels(labels, (h, w), str(path)), names
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as err:
+        raise LabelError(f"{path}: not a plain numeric .npy array ({err}); save labels with np.save") from err
+
+
+def _read_tiff(path: Path, like: Cube) -> tuple[np.ndarray, list[str] | None]:
+    import json
+
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(path) as ds:
+                band = ds.read(1)
+                nodata, crs, transform = ds.nodata, ds.crs, ds.transform
+                names_json = ds.tags().get("CLASS_NAMES")
+    except RasterioIOError as err:
+        raise LabelError(f"{path}: not a readable GeoTIFF ({err}); re-export the label raster") from err
+    cube_crs = like.rio.crs
+    if crs is not None and cube_crs is not None:
+        same_crs = crs == cube_crs
+        same_grid = np.allclose(tuple(transform)[:6], tuple(like.rio.transform())[:6], rtol=0, atol=1e-6 * max(
+            1.0, abs(transform.a), abs(transform.e)))
+        if not (same_crs and same_grid):
+            raise LabelError(
+                f"{path}: the label raster is not on the cube's grid (CRS or transform differ); "
+                "resample it to the cube's grid or use vector labels"
+            )
+    if nodata is not None and np.isfinite(nodata) and nodata != 0:
+        band = np.where(band == nodata, 0, band)
+    names = None
+    if names_json:
+        try:
+            names = [str(n) for n in json.loads(names_json)]
+        except ValueError:
+            names = None
+    return band, names
+
+
+def _read_mat(path: Path, kind: str, key: str | None, shape: tuple[int, int]) -> np.ndarray:
+    arrays = _mat73_arrays(path) if kind == "mat73" else _mat5_arrays(path)
+    if key is not None:
+        if key not in arrays:
+            raise UnknownKeyError(
+                f"{path}: no variable {key!r}; keys found: {', '.join(sorted(arrays)) or 'none'}. Pass key=..."
+            )
+        return arrays[key]()
+    two_d = {k: v for k, v in arrays.items() if len(v.shape) == 2}
+    if not two_d:
+        raise LabelError(
+            f"{path}: no 2-D array; keys found: {', '.join(sorted(arrays)) or 'none'}. Pass key=..."
+        )
+    if len(two_d) > 1:
+        matching = {k: v for k, v in two_d.items() if v.shape == tuple(shape)}
+        if len(matching) == 1:
+            two_d = matching
+        else:
+            raise LabelError(
+                f"{path}: several 2-D arrays ({', '.join(sorted(two_d))}); pass key=... to choose the labels"
+            )
+    return next(iter(two_d.values()))()
+
+
+class _Lazy:
+    """A ``.mat`` variable: its (row-major) shape now, its values on call."""
+
+    def __init__(self, shape: tuple[int, ...], load: Any) -> None:
+        self.shape = shape
+        self._load = load
+
+    def __call__(self) -> np.ndarray:
+        return np.asarray(self._load())
+
+
+def _mat5_arrays(path: Path) -> dict[str, _Lazy]:
+    from scipy.io import loadmat
+
+    try:
+        content = loadmat(path)
+    except (ValueError, TypeError, OSError, NotImplementedError) as err:
+        raise LabelError(f"{path}: not a readable MATLAB file ({err}); save it again with MATLAB") from err
+    out: dict[str, _Lazy] = {}
+    for name, value in content.items():
+        if name.startswith("__") or not isinstance(value, np.ndarray) or value.dtype.kind not in "iubf":
+            continue
+        out[name] = _Lazy(value.shape, lambda v=value: v)
+    return out
+
+
+def _mat73_arrays(path: Path) -> dict[str, _Lazy]:
+    import h5py
+
+    try:
+        fh = h5py.File(path, "r")
+    except OSError as err:
+        raise LabelError(f"{path}: not a readable MATLAB v7.3 file ({err}); save it again with MATLAB") from err
+    out: dict[str, _Lazy] = {}
+    with fh:
+        for name, obj in fh.items():
+            if name.startswith("#") or not isinstance(obj, h5py.Dataset):
+                continue
+            mclass = obj.attrs.get("MATLAB_class", b"double")
+            mclass = mclass.decode() if isinstance(mclass, bytes) else str(mclass)
+            if mclass not in _MATLAB_NUMERIC or obj.dtype.kind not in "iubf":
+                continue
+            # Column-major storage: MATLAB (H, W) is stored as (W, H); transpose back.
+            out[name] = _Lazy(tuple(reversed(obj.shape)), lambda n=name: _load_h5(path, n))
+    return out
+
+
+def _load_h5(path: Path, name: str) -> np.ndarray:
+    import h5py
+
+    with h5py.File(path, "r") as fh:
+        return np.asarray(fh[name][()]).T

@@ -1,0 +1,243 @@
+"""Vector I/O: detections to GeoPackage, and vector training labels rasterised on a cube grid.
+
+Labels drawn in a GIS (GeoPackage, Shapefile, GeoJSON...) as polygons, lines or points
+become an ``(H, W)`` int32 label raster on the cube's grid:
+
+* polygons burn the pixels whose centre is inside them; points burn the pixel that
+  contains them; lines burn every pixel they cross;
+* later features overwrite earlier ones where they overlap;
+* the class comes from an integer attribute (used as is, 0 = unlabelled) or from a
+  text attribute (sorted unique names become classes 1..K, or the positions of the
+  names in ``class_names`` when given);
+* layers in another CRS are reprojected to the cube's CRS. A layer without CRS is only
+  accepted on a cube without CRS, where its coordinates are pixel coordinates
+  (x = column, y = row, origin at the top-left corner).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hsi_app.errors import DatasetNotFoundError, InvalidDataError, LabelError
+from hsi_app.io.atomic import atomic_path
+from hsi_app.io.cube import Cube
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A raster grid: size, affine transform and CRS (``None`` = pixel coordinates)."""
+
+    height: int
+    width: int
+    transform: Any
+    crs: Any = None
+
+    @classmethod
+    def of(cls, cube: Cube) -> Grid:
+        """The grid of a Cube (identity transform when it has no CRS)."""
+        from rasterio.transform import Affine
+
+        _, h, w = cube.hsi.shape
+        crs = cube.rio.crs
+        transform = cube.rio.transform() if crs is not None else Affine.identity()
+        return cls(h, w, transform, crs)
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """``(minx, miny, maxx, maxy)`` of the grid in its own coordinates."""
+        xs, ys = [], []
+        for col, row in ((0, 0), (self.width, 0), (0, self.height), (self.width, self.height)):
+            x, y = self.transform * (col, row)
+            xs.append(x)
+            ys.append(y)
+        return min(xs), min(ys), max(xs), max(ys)
+
+
+def write_points(
+    dst: str | os.PathLike[str],
+    xs: np.ndarray,
+    ys: np.ndarray,
+    attributes: Mapping[str, Any],
+    crs: Any,
+    layer: str = "detections",
+) -> None:
+    """Write point features to a GeoPackage (atomically; an existing file is replaced).
+
+    Args:
+        dst: output ``.gpkg`` path.
+        xs, ys: ``(N,)`` map coordinates (pixel coordinates when ``crs`` is ``None``).
+        attributes: column name -> ``(N,)`` values (scores, class names...).
+        crs: anything pyproj understands (a rasterio CRS works), or ``None``.
+        layer: layer name inside the GeoPackage.
+    """
+    import geopandas as gpd
+
+    x = np.asarray(xs, dtype=np.float64).reshape(-1)
+    y = np.asarray(ys, dtype=np.float64).reshape(-1)
+    if x.shape != y.shape:
+        raise InvalidDataError(f"{dst}: {x.size} x coordinates but {y.size} y coordinates")
+    columns: dict[str, np.ndarray] = {}
+    for name, values in attributes.items():
+        col = np.asarray(values).reshape(-1)
+        if col.size != x.size:
+            raise InvalidDataError(f"{dst}: attribute {name!r} has {col.size} values for {x.size} points")
+        columns[str(name)] = col
+    gdf = gpd.GeoDataFrame(columns, geometry=gpd.points_from_xy(x, y), crs=_to_pyproj(crs))
+    with atomic_path(dst) as tmp, warnings.catch_warnings():
+        # pixel-coordinate detections legitimately have no CRS
+        warnings.filterwarnings("ignore", message="'crs' was not provided")
+        gdf.to_file(tmp, layer=layer, driver="GPKG")
+
+
+def _to_pyproj(crs: Any) -> Any:
+    """A pyproj CRS from anything (rasterio CRS, EPSG code, WKT), or ``None``."""
+    if crs is None:
+        return None
+    from pyproj import CRS
+
+    if hasattr(crs, "to_wkt"):
+        return CRS.from_wkt(crs.to_wkt())
+    return CRS.from_user_input(crs)
+
+
+def read_vector_labels(
+    path: str | os.PathLike[str],
+    cube_or_grid: Cube | Grid,
+    attribute: str = "class",
+    class_names: Sequence[str] | None = None,
+    *,
+    layer: str | int | None = None,
+) -> tuple[np.ndarray, list[str] | None]:
+    """Rasterise vector labels onto a cube's grid.
+
+    Args:
+        path: GeoPackage / Shapefile / any OGR vector file.
+        cube_or_grid: the Cube (or :class:`Grid`) whose pixels receive the labels.
+        attribute: column holding the class (integer, or text names).
+        class_names: names for 0..K; text classes are looked up in this list.
+        layer: layer name or index for multi-layer files (default: the first).
+
+    Returns:
+        ``(labels, class_names)``: ``(H, W)`` int32 (0 = unlabelled) and names for
+        0..K (``class_names`` as given, or built from text values; ``None`` for integer
+        classes without ``class_names``).
+
+    Raises:
+        DatasetNotFoundError: ``path`` does not exist.
+        LabelError: unreadable file, missing attribute, CRS mismatch that cannot be
+            resolved, unknown or invalid class values, no feature on the grid.
+    """
+    from rasterio.features import rasterize
+
+    path = Path(path)
+    grid = cube_or_grid if isinstance(cube_or_grid, Grid) else Grid.of(cube_or_grid)
+    gdf = _read_layer(path, layer)
+    if attribute not in gdf.columns:
+        found = ", ".join(str(c) for c in gdf.columns if c != gdf.geometry.name) or "none"
+        raise LabelError(f"{path}: no attribute {attribute!r}; attributes found: {found}. Pass attribute=...")
+    gdf = gdf[~(gdf.geometry.isna() | gdf.geometry.is_empty)]
+    if len(gdf) == 0:
+        raise LabelError(f"{path}: the layer has no geometries; draw label polygons or points first")
+    gdf = _align_crs(gdf, grid, path)
+    values, names = _class_values(gdf[attribute], class_names, path, attribute)
+    on_grid = gdf.intersects(_grid_box(grid))
+    if not on_grid.any():
+        minx, miny, maxx, maxy = gdf.total_bounds
+        raise LabelError(
+            f"{path}: none of the {len(gdf)} features overlaps the cube (layer bounds "
+            f"{minx:.6g}, {miny:.6g}, {maxx:.6g}, {maxy:.6g}; cube bounds "
+            f"{', '.join(f'{b:.6g}' for b in grid.bounds)}); check the layer's CRS and location"
+        )
+    if not on_grid.all():
+        warnings.warn(
+            f"{path}: {int((~on_grid).sum())} of {len(gdf)} features lie outside the cube and are ignored",
+            stacklevel=2,
+        )
+    shapes = [(geom, int(v)) for geom, v, keep in zip(gdf.geometry, values, on_grid, strict=True) if keep and v > 0]
+    labels = np.zeros((grid.height, grid.width), dtype=np.int32)
+    if shapes:
+        labels = rasterize(shapes, out_shape=(grid.height, grid.width), transform=grid.transform,
+                           fill=0, dtype="int32")
+    return labels, names
+
+
+def _read_layer(path: Path, layer: str | int | None) -> Any:
+    import geopandas as gpd
+
+    if not path.exists():
+        raise DatasetNotFoundError(f"{path}: label file not found; check the path")
+    try:
+        return gpd.read_file(path, layer=layer) if layer is not None else gpd.read_file(path)
+    except Exception as err:  # pyogrio raises DataSourceError / DataLayerError / ValueError
+        raise LabelError(f"{path}: not a readable vector file ({err}); export it as GeoPackage or Shapefile") from err
+
+
+def _align_crs(gdf: Any, grid: Grid, path: Path) -> Any:
+    """Reproject ``gdf`` to the grid's CRS, or explain why that is impossible."""
+    target = _to_pyproj(grid.crs)
+    if target is None:
+        if gdf.crs is not None:
+            raise LabelError(
+                f"{path}: the layer is in {gdf.crs.to_string()} but the cube has no CRS; "
+                "draw labels in pixel coordinates (no CRS) or use a georeferenced cube"
+            )
+        return gdf
+    if gdf.crs is None:
+        raise LabelError(
+            f"{path}: the layer has no CRS but the cube is in {target.to_string()}; "
+            "assign the layer's CRS in your GIS and save it again"
+        )
+    if gdf.crs.equals(target):
+        return gdf
+    try:
+        return gdf.to_crs(target)
+    except Exception as err:  # pyproj.exceptions.CRSError / ProjError
+        raise LabelError(f"{path}: cannot reproject from {gdf.crs.to_string()} to the cube's CRS ({err})") from err
+
+
+def _class_values(
+    column: Any, class_names: Sequence[str] | None, path: Path, attribute: str
+) -> tuple[np.ndarray, list[str] | None]:
+    """Class numbers ``(N,)`` int64 for each feature, and the class names."""
+    if column.isna().any():
+        raise LabelError(
+            f"{path}: {int(column.isna().sum())} features have no {attribute!r} value; fill them or delete them"
+        )
+    raw = column.to_numpy()
+    if raw.dtype.kind in "iub" or (raw.dtype.kind == "f" and np.all(raw == np.round(raw))):
+        values = raw.astype(np.int64)
+        if values.size and values.min() < 0:
+            raise LabelError(f"{path}: attribute {attribute!r} has negative classes; use 0 for unlabelled")
+        if class_names is not None and values.size and values.max() >= len(class_names):
+            raise LabelError(
+                f"{path}: class {int(values.max())} in {attribute!r} has no name among the "
+                f"{len(class_names)} class names given"
+            )
+        return values, list(class_names) if class_names is not None else None
+    if raw.dtype.kind == "f":
+        raise LabelError(f"{path}: attribute {attribute!r} holds fractional numbers; use whole class numbers")
+    text = np.array([str(v) for v in raw])
+    if class_names is None:
+        names = ["unlabelled", *sorted(set(text.tolist()))]
+    else:
+        names = list(class_names)
+        unknown = sorted(set(text.tolist()) - set(names))
+        if unknown:
+            raise LabelError(
+                f"{path}: classes {', '.join(unknown)} in {attribute!r} are not among the class names given"
+            )
+    lookup = {name: i for i, name in enumerate(names)}
+    return np.array([lookup[t] for t in text], dtype=np.int64), names
+
+
+def _grid_box(grid: Grid) -> Any:
+    from shapely.geometry import box
+
+    return box(*grid.bounds)

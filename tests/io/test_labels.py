@@ -1,0 +1,154 @@
+"""read_labels: .npy, MATLAB v5 / v7.3, GeoTIFF and vector labels on a cube grid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import h5py
+import numpy as np
+import pytest
+import scipy.io
+from rasterio.transform import from_origin
+from shapely.geometry import box
+
+from hsi_app.errors import DatasetNotFoundError, LabelError, UnknownKeyError
+from hsi_app.io.cog import write_class_map
+from hsi_app.io.cube import Cube, make_cube
+from hsi_app.io.labels import read_labels
+
+H, W = 14, 9  # not square, so a transposition error changes the shape
+CRS = "EPSG:32632"
+TRANSFORM = from_origin(600000.0, 5100000.0, 30.0, 30.0)
+
+
+def _cube(georef: bool = False) -> Cube:
+    data = np.ones((3, H, W), dtype=np.float32)
+    if not georef:
+        return make_cube(data)
+    return make_cube(data, crs=CRS, transform=TRANSFORM,
+                     x=600000.0 + 30.0 * (np.arange(W) + 0.5), y=5100000.0 - 30.0 * (np.arange(H) + 0.5))
+
+
+def _labels(seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 6, size=(H, W)).astype(np.uint8)
+
+
+def write_mat73(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write arrays the way MATLAB ``save -v7.3`` does: HDF5 with a 512-byte MATLAB header
+    user block, each (H, W) array stored column-major (dataset shape (W, H)), with a
+    ``MATLAB_class`` attribute."""
+    with h5py.File(path, "w", userblock_size=512) as fh:
+        for name, arr in arrays.items():
+            ds = fh.create_dataset(name, data=np.ascontiguousarray(arr.T))
+            ds.attrs["MATLAB_class"] = np.bytes_(arr.dtype.name if arr.dtype.kind in "iu" else "double")
+    text = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2024 HDF5 schema 1.00 ."
+    header = text.ljust(116, b" ") + b"\x00" * 8 + b"\x00\x02" + b"IM"
+    with open(path, "r+b") as fh:
+        fh.write(header.ljust(512, b"\x00"))
+
+
+def test_npy(tmp_path: Path) -> None:
+    lab = _labels()
+    np.save(tmp_path / "gt.npy", lab)
+    got, names = read_labels(tmp_path / "gt.npy", _cube())
+    assert got.dtype == np.int32 and names is None
+    np.testing.assert_array_equal(got, lab)
+
+
+def test_npy_with_objects_is_refused(tmp_path: Path) -> None:
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(LabelError, match=r"obj\.npy"):
+        read_labels(tmp_path / "obj.npy", _cube())
+
+
+def test_shape_mismatch(tmp_path: Path) -> None:
+    np.save(tmp_path / "gt.npy", _labels().T)
+    with pytest.raises(LabelError, match=r"gt\.npy.*\(9, 14\).*\(14, 9\)"):
+        read_labels(tmp_path / "gt.npy", _cube())
+
+
+def test_mat_v5_single_and_keyed(tmp_path: Path) -> None:
+    lab = _labels(1)
+    scipy.io.savemat(tmp_path / "gt.mat", {"indian_pines_gt": lab})
+    got, _ = read_labels(tmp_path / "gt.mat", _cube())
+    np.testing.assert_array_equal(got, lab)
+
+    other = _labels(2)
+    scipy.io.savemat(tmp_path / "two.mat", {"train": lab, "test": other})
+    with pytest.raises(LabelError, match="test, train.*key="):
+        read_labels(tmp_path / "two.mat", _cube())
+    got, _ = read_labels(tmp_path / "two.mat", _cube(), key="test")
+    np.testing.assert_array_equal(got, other)
+    with pytest.raises(UnknownKeyError, match="'gt'.*test, train"):
+        read_labels(tmp_path / "two.mat", _cube(), key="gt")
+
+
+def test_mat_v5_picks_the_array_on_the_cube_grid(tmp_path: Path) -> None:
+    lab = _labels(3)
+    scipy.io.savemat(tmp_path / "gt.mat", {"gt": lab, "legend": np.ones((2, 6))})
+    got, _ = read_labels(tmp_path / "gt.mat", _cube())
+    np.testing.assert_array_equal(got, lab)
+
+
+def test_mat_v73_is_transposed_back(tmp_path: Path) -> None:
+    lab = _labels(4)
+    path = tmp_path / "gt73.mat"
+    write_mat73(path, {"salinas_gt": lab})
+    with h5py.File(path, "r") as fh:  # the fixture really is column-major
+        assert fh["salinas_gt"].shape == (W, H)
+    got, _ = read_labels(path, _cube())
+    np.testing.assert_array_equal(got, lab)
+
+
+def test_mat_v73_key_and_float_labels(tmp_path: Path) -> None:
+    lab = _labels(5)
+    path = tmp_path / "gt73.mat"
+    write_mat73(path, {"a": lab.astype(np.float64), "b": _labels(6)})
+    got, _ = read_labels(path, _cube(), key="a")
+    np.testing.assert_array_equal(got, lab)
+
+
+def test_geotiff_labels_with_class_names(tmp_path: Path) -> None:
+    lab = _labels(7)
+    names = [f"c{i}" for i in range(6)]
+    write_class_map(tmp_path / "gt.tif", lab, None, crs=CRS, transform=TRANSFORM, class_names=names)
+    got, got_names = read_labels(tmp_path / "gt.tif", _cube(georef=True))
+    np.testing.assert_array_equal(got, lab)
+    assert got_names == names
+
+
+def test_geotiff_on_another_grid_is_refused(tmp_path: Path) -> None:
+    shifted = from_origin(600300.0, 5100000.0, 30.0, 30.0)
+    write_class_map(tmp_path / "gt.tif", _labels(), None, crs=CRS, transform=shifted,
+                    class_names=[f"c{i}" for i in range(6)])
+    with pytest.raises(LabelError, match="not on the cube's grid"):
+        read_labels(tmp_path / "gt.tif", _cube(georef=True))
+
+
+def test_vector_labels_are_dispatched(tmp_path: Path) -> None:
+    path = tmp_path / "fields.gpkg"
+    poly = box(600000.0 + 30 * 2, 5100000.0 - 30 * 5, 600000.0 + 30 * 4, 5100000.0 - 30 * 1)
+    gpd.GeoDataFrame({"crop": ["wheat"]}, geometry=[poly], crs=CRS).to_file(path, driver="GPKG")
+    got, names = read_labels(path, _cube(georef=True), attribute="crop")
+    assert names == ["unlabelled", "wheat"]
+    exp = np.zeros((H, W), dtype=np.int32)
+    exp[1:5, 2:4] = 1
+    np.testing.assert_array_equal(got, exp)
+
+
+def test_unknown_and_missing_files(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(LabelError, match=r"notes\.txt: unrecognised"):
+        read_labels(tmp_path / "notes.txt", _cube())
+    with pytest.raises(DatasetNotFoundError):
+        read_labels(tmp_path / "missing.npy", _cube())
+
+
+@pytest.mark.parametrize("name", ["indian_pines", "hanchuan"])  # MATLAB v5 and v7.3 ground truth
+def test_benchmark_ground_truth_files(mat_fixtures: dict, name: str) -> None:
+    expected = mat_fixtures[f"{name}_labels"]
+    like = make_cube(np.zeros((2, *expected.shape), dtype=np.float32))
+    got, names = read_labels(mat_fixtures[f"{name}_gt"], like)
+    np.testing.assert_array_equal(got, expected)
+    assert names is None

@@ -1,0 +1,170 @@
+"""GeoPackage detections and vector labels rasterised onto a cube grid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from rasterio.transform import from_origin
+from shapely.geometry import Point, box
+
+from hsi_app.errors import DatasetNotFoundError, InvalidDataError, LabelError, OutputError
+from hsi_app.io.cube import Cube, make_cube
+from hsi_app.io.vector import Grid, read_vector_labels, write_points
+
+CRS = "EPSG:32633"
+X0, Y0, RES = 500000.0, 4000000.0, 10.0
+H, W = 30, 40
+
+
+def _cube(georef: bool = True) -> Cube:
+    data = np.zeros((2, H, W), dtype=np.float32)
+    if not georef:
+        return make_cube(data)
+    return make_cube(
+        data, crs=CRS, transform=from_origin(X0, Y0, RES, RES),
+        x=X0 + RES * (np.arange(W) + 0.5), y=Y0 - RES * (np.arange(H) + 0.5),
+    )
+
+
+def _pixel_box(row0: int, col0: int, row1: int, col1: int):  # type: ignore[no-untyped-def]
+    """Map-coordinate box covering rows row0..row1-1 and cols col0..col1-1 exactly."""
+    return box(X0 + col0 * RES, Y0 - row1 * RES, X0 + col1 * RES, Y0 - row0 * RES)
+
+
+def _centre(row: int, col: int) -> Point:
+    return Point(X0 + (col + 0.5) * RES, Y0 - (row + 0.5) * RES)
+
+
+def _expected() -> np.ndarray:
+    lab = np.zeros((H, W), dtype=np.int32)
+    lab[3:7, 2:6] = 1
+    lab[0:5, 10:20] = 2
+    lab[20, 30] = 3
+    return lab
+
+
+def _features() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"class": [1, 2, 3], "name": ["soy", "corn", "water"]},
+        geometry=[_pixel_box(3, 2, 7, 6), _pixel_box(0, 10, 5, 20), _centre(20, 30)],
+        crs=CRS,
+    )
+
+
+def test_polygons_and_points_burn_the_right_pixels(tmp_path: Path) -> None:
+    path = tmp_path / "labels.gpkg"
+    _features().to_file(path, driver="GPKG")
+    labels, names = read_vector_labels(path, _cube())
+    assert labels.dtype == np.int32 and labels.shape == (H, W)
+    np.testing.assert_array_equal(labels, _expected())
+    assert np.bincount(labels.ravel()).tolist() == [H * W - 16 - 50 - 1, 16, 50, 1]
+    assert names is None
+
+
+def test_text_classes_map_to_sorted_indices(tmp_path: Path) -> None:
+    path = tmp_path / "labels.shp"
+    gdf = _features()
+    gdf.loc[2, "geometry"] = _pixel_box(20, 30, 21, 31)  # a Shapefile holds one geometry type
+    gdf.to_file(path, driver="ESRI Shapefile")
+    labels, names = read_vector_labels(path, _cube(), attribute="name")
+    assert names == ["unlabelled", "corn", "soy", "water"]
+    exp = _expected()
+    np.testing.assert_array_equal(labels, np.select([exp == 1, exp == 2, exp == 3], [2, 1, 3], 0))
+
+
+def test_text_classes_follow_given_class_names(tmp_path: Path) -> None:
+    path = tmp_path / "labels.gpkg"
+    _features().to_file(path, driver="GPKG")
+    given = ["unlabelled", "water", "soy", "corn"]
+    labels, names = read_vector_labels(path, _cube(), attribute="name", class_names=given)
+    assert names == given
+    assert labels[20, 30] == 1 and labels[3, 2] == 2 and labels[0, 10] == 3
+    with pytest.raises(LabelError, match="water"):
+        read_vector_labels(path, _cube(), attribute="name", class_names=["unlabelled", "soy", "corn"])
+
+
+def test_layer_in_another_crs_is_reprojected(tmp_path: Path) -> None:
+    path = tmp_path / "wgs84.gpkg"
+    _features().to_crs("EPSG:4326").to_file(path, driver="GPKG")
+    labels, _ = read_vector_labels(path, _cube())
+    np.testing.assert_array_equal(labels, _expected())
+
+
+def test_missing_attribute_lists_the_attributes(tmp_path: Path) -> None:
+    path = tmp_path / "labels.gpkg"
+    _features().to_file(path, driver="GPKG")
+    with pytest.raises(LabelError, match=r"labels\.gpkg.*found: class, name.*attribute="):
+        read_vector_labels(path, _cube(), attribute="landcover")
+
+
+@pytest.mark.filterwarnings("ignore:'crs' was not provided")
+def test_layer_without_crs_on_georeferenced_cube(tmp_path: Path) -> None:
+    path = tmp_path / "nocrs.gpkg"
+    _features().set_crs(None, allow_override=True).to_file(path, driver="GPKG")
+    with pytest.raises(LabelError, match="no CRS"):
+        read_vector_labels(path, _cube())
+
+
+def test_features_outside_the_cube(tmp_path: Path) -> None:
+    path = tmp_path / "far.gpkg"
+    far = _features().translate(xoff=1e5)
+    gpd.GeoDataFrame({"class": [1, 2, 3]}, geometry=far, crs=CRS).to_file(path, driver="GPKG")
+    with pytest.raises(LabelError, match=r"far\.gpkg: none of the 3 features overlaps"):
+        read_vector_labels(path, _cube())
+
+
+def test_some_features_outside_warn(tmp_path: Path) -> None:
+    path = tmp_path / "partly.gpkg"
+    gdf = _features()
+    gdf.loc[3] = [4, "x", _centre(-50, -50)]
+    gdf.to_file(path, driver="GPKG")
+    with pytest.warns(UserWarning, match="1 of 4 features lie outside"):
+        labels, _ = read_vector_labels(path, _cube())
+    np.testing.assert_array_equal(labels, _expected())
+
+
+@pytest.mark.filterwarnings("ignore:'crs' was not provided")
+def test_pixel_coordinates_on_cube_without_crs(tmp_path: Path) -> None:
+    path = tmp_path / "pixels.gpkg"
+    gpd.GeoDataFrame({"class": [5]}, geometry=[box(1, 2, 4, 3)]).to_file(path, driver="GPKG")
+    labels, _ = read_vector_labels(path, _cube(georef=False))
+    exp = np.zeros((H, W), dtype=np.int32)
+    exp[2, 1:4] = 5  # x = columns 1..3, y = row 2
+    np.testing.assert_array_equal(labels, exp)
+    grid_labels, _ = read_vector_labels(path, Grid(H, W, from_origin(0, 0, 1, -1)))
+    np.testing.assert_array_equal(grid_labels, exp)
+
+
+@pytest.mark.filterwarnings("ignore:GPKG")
+def test_missing_and_unreadable_files(tmp_path: Path) -> None:
+    with pytest.raises(DatasetNotFoundError):
+        read_vector_labels(tmp_path / "nope.gpkg", _cube())
+    bad = tmp_path / "bad.gpkg"
+    bad.write_bytes(b"SQLite format 3\x00" + b"\x00" * 100)
+    with pytest.raises(LabelError, match=r"bad\.gpkg"):
+        read_vector_labels(bad, _cube())
+
+
+def test_write_points_round_trip(tmp_path: Path) -> None:
+    dst = tmp_path / "det.gpkg"
+    xs = np.array([500005.0, 500155.0])
+    ys = np.array([3999995.0, 3999805.0])
+    write_points(dst, xs, ys, {"score": np.array([0.9, 0.4]), "label": ["car", "ship"]}, crs=CRS)
+    got = gpd.read_file(dst, layer="detections")
+    assert got.crs.to_epsg() == 32633
+    np.testing.assert_allclose(got.geometry.x, xs)
+    np.testing.assert_allclose(got.geometry.y, ys)
+    np.testing.assert_allclose(got["score"], [0.9, 0.4])
+    assert got["label"].tolist() == ["car", "ship"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["det.gpkg"]
+
+
+def test_write_points_checks_lengths_and_folder(tmp_path: Path) -> None:
+    with pytest.raises(InvalidDataError, match="score"):
+        write_points(tmp_path / "a.gpkg", [1.0, 2.0], [1.0, 2.0], {"score": [1.0]}, crs=None)
+    with pytest.raises(OutputError):
+        write_points(tmp_path / "no" / "a.gpkg", [1.0], [1.0], {}, crs=None)
+    assert list(tmp_path.iterdir()) == []
