@@ -35,17 +35,14 @@ def _labels(seed: int = 0) -> np.ndarray:
 
 
 def write_mat73(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write arrays the way MATLAB ``save -v7.3`` does: HDF5 with a 512-byte MATLAB header
-    user block, each (H, W) array stored column-major (dataset shape (W, H)), with a
-    ``MATLAB_class`` attribute."""
-    with h5py.File(path, "w", userblock_size=512) as fh:
-        for name, arr in arrays.items():
-            ds = fh.create_dataset(name, data=np.ascontiguousarray(arr.T))
-            ds.attrs["MATLAB_class"] = np.bytes_(arr.dtype.name if arr.dtype.kind in "iu" else "double")
-    text = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2024 HDF5 schema 1.00 ."
-    header = text.ljust(116, b" ") + b"\x00" * 8 + b"\x00\x02" + b"IM"
-    with open(path, "r+b") as fh:
-        fh.write(header.ljust(512, b"\x00"))
+    """MATLAB v7.3 writer shared with the .mat fixtures (tests/data/mat/make.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("mat_fixture", Path(__file__).parents[1] / "data" / "mat" / "make.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.write_v73(path, arrays)
 
 
 def test_npy(tmp_path: Path) -> None:
