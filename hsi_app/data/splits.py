@@ -1,0 +1,604 @@
+"""Train/test split protocols for per-pixel classification, with leakage made explicit.
+
+Four protocols, all deterministic given ``seed``:
+
+``random:F``
+    Stratified per class: ``round(F * n_c)`` training pixels per class (at least one, and
+    at least one left for testing when ``n_c > 1``). This is the usual literature protocol.
+    It **leaks**: training and test pixels are neighbours, so their patches / receptive
+    fields overlap, and reported accuracies are optimistic. Splits made this way carry
+    ``leaky=True`` and say so in :meth:`Split.describe`.
+``fixed:N``
+    ``N`` training pixels per class (a class with ``<= N`` pixels gives half of them, at
+    least one, with a warning). Leaks for the same reason as ``random``.
+``disjoint:F``
+    Spatially separated blocks. The image is tiled into square blocks; whole blocks go to
+    training so that each class gets as close as possible to fraction ``F`` of its labelled
+    pixels, while every class spread over at least two blocks appears in both sets. Test
+    pixels within Chebyshev distance ``radius`` of any training pixel are then dropped, so
+    no test pixel lies inside any ``(2r+1) x (2r+1)`` training patch.
+``maps``
+    User-supplied train and test label maps (:func:`split_from_maps`).
+
+Every split can be saved to a pickle-free ``.npz`` next to a run and replayed.
+
+Block assignment for ``disjoint`` (documented because results depend on it): blocks are
+about ``sqrt(H * W) / 10`` pixels wide (at least ``2 radius + 1``; ``block=`` overrides).
+The cost of an assignment is::
+
+    sum_c ((t_c - F n_c) / n_c)^2  +  0.1 * sum_c d_c / n_c  +  P * violations
+
+where ``t_c`` is the number of training pixels of class ``c``, ``d_c`` the number of its
+test pixels the buffer would drop, and a *violation* is a class occupying two or more
+blocks that ends up with no training or no (surviving) test pixel; ``P`` exceeds any
+attainable value of the other terms. Blocks are visited in a seeded random order and added
+to training whenever that lowers the cost; a best-improvement local search over
+single-block toggles and train/test block swaps then runs until no move lowers it.
+Different seeds give different, locally optimal, layouts. Classes confined to one block
+(or whose test pixels all fall in the buffer) cannot be on both sides: a
+:class:`SplitWarning` names them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+import zipfile
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy import ndimage
+
+from hsi_app.errors import (
+    ConfigError,
+    DatasetNotFoundError,
+    LabelError,
+    OutputError,
+    describe_path,
+)
+
+SplitKind = Literal["random", "fixed", "disjoint", "maps"]
+
+ACCEPTED_FORMS = "random:F (0<F<1), fixed:N (integer N>=1) or disjoint:F (0<F<1), e.g. random:0.1"
+LEAK_WARNING = "LEAKY: random pixel split with overlapping patches"
+_FORMAT_VERSION = 1
+_BLOCKS_PER_SIDE = 10  # block edge = ceil(sqrt(H * W) / 10): about 10 blocks per side
+_MAX_SWAPS = 2_000  # swap moves examined per local-search step (a seeded sample beyond)
+_DROP_WEIGHT = 0.1  # cost per unit share of a class lost to the buffer
+
+
+class SplitWarning(UserWarning):
+    """A split could not honour its protocol for some class (too few pixels, absent...)."""
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """A parsed split protocol.
+
+    Attributes:
+        kind: ``"random"``, ``"fixed"``, ``"disjoint"`` or ``"maps"``.
+        value: training fraction in (0, 1) for random/disjoint, pixels per class (int >= 1)
+            for fixed, ``None`` for maps.
+    """
+
+    kind: SplitKind
+    value: float | int | None = None
+
+    def __post_init__(self) -> None:
+        bad = f"bad split spec {self.kind}:{self.value}"
+        if self.kind in ("random", "disjoint"):
+            if not isinstance(self.value, (int, float)) or not 0.0 < float(self.value) < 1.0:
+                raise ConfigError(
+                    f"{bad}: fraction must be in (0, 1); accepted forms: {ACCEPTED_FORMS}"
+                )
+        elif self.kind == "fixed":
+            if (
+                isinstance(self.value, bool)
+                or not isinstance(self.value, (int, np.integer))
+                or self.value < 1
+            ):
+                raise ConfigError(
+                    f"{bad}: N must be an integer >= 1; accepted forms: {ACCEPTED_FORMS}"
+                )
+        elif self.kind != "maps":
+            raise ConfigError(f"bad split kind {self.kind!r}; accepted forms: {ACCEPTED_FORMS}")
+
+    def __str__(self) -> str:
+        if self.kind == "maps":
+            return "maps"
+        if self.kind == "fixed":
+            return f"fixed:{int(self.value)}"  # type: ignore[arg-type]
+        return f"{self.kind}:{float(self.value)!r}"  # type: ignore[arg-type]
+
+
+def parse_split(spec: str) -> SplitSpec:
+    """Parse ``"random:0.1"``, ``"fixed:20"`` or ``"disjoint:0.5"`` into a :class:`SplitSpec`.
+
+    Raises:
+        ConfigError: for anything else, with the accepted forms in the message.
+    """
+    text = str(spec).strip()
+    kind, sep, raw = text.partition(":")
+    kind = kind.strip().lower()
+    raw = raw.strip()
+    if not sep or not raw or kind not in ("random", "fixed", "disjoint"):
+        hint = "; for train/test label maps use split_from_maps" if kind == "maps" else ""
+        raise ConfigError(f"bad split spec {text!r}{hint}; accepted forms: {ACCEPTED_FORMS}")
+    try:
+        value: float | int = int(raw) if kind == "fixed" else float(raw)
+    except ValueError as err:
+        raise ConfigError(
+            f"bad split spec {text!r}: {raw!r} is not a number; accepted forms: {ACCEPTED_FORMS}"
+        ) from err
+    if kind != "fixed" and not math.isfinite(value):
+        raise ConfigError(
+            f"bad split spec {text!r}: fraction must be in (0, 1); accepted forms: {ACCEPTED_FORMS}"
+        )
+    return SplitSpec(kind, value)  # type: ignore[arg-type]
+
+
+@dataclass(eq=False)
+class Split:
+    """A train/test partition of the labelled pixels of one scene.
+
+    Attributes:
+        train: (H, W) int32 class labels at training pixels, 0 elsewhere.
+        test: (H, W) int32 class labels at test pixels, 0 elsewhere.
+        protocol: the canonical spec string (``"random:0.1"``...) or ``"maps"``.
+        seed: seed the split was drawn with.
+        leaky: True for random/fixed pixel splits, whose patches overlap test pixels.
+        radius: buffer radius in pixels (Chebyshev) between train and test; 0 if none.
+        dropped: number of labelled test pixels removed by the buffer.
+    """
+
+    train: np.ndarray
+    test: np.ndarray
+    protocol: str
+    seed: int = 0
+    leaky: bool = False
+    radius: int = 0
+    dropped: int = 0
+
+    def __post_init__(self) -> None:
+        self.train = np.asarray(self.train, dtype=np.int32)
+        self.test = np.asarray(self.test, dtype=np.int32)
+        if self.train.ndim != 2 or self.train.shape != self.test.shape:
+            raise LabelError(
+                f"split {self.protocol}: train {self.train.shape} and test {self.test.shape} must"
+                " be the same 2-D shape"
+            )
+
+    @property
+    def n_train(self) -> int:
+        """Number of training pixels."""
+        return int(np.count_nonzero(self.train))
+
+    @property
+    def n_test(self) -> int:
+        """Number of test pixels."""
+        return int(np.count_nonzero(self.test))
+
+    def describe(self) -> str:
+        """One line summarising the split, with the leak warning when ``leaky``."""
+        classes = np.union1d(
+            np.unique(self.train[self.train > 0]), np.unique(self.test[self.test > 0])
+        )
+        text = (
+            f"split {self.protocol} (seed {self.seed}): {self.n_train} train / {self.n_test} test"
+            f" pixels, {classes.size} classes"
+        )
+        if self.radius > 0:
+            text += f", buffer {self.radius} px dropped {self.dropped} test pixels"
+        if self.leaky:
+            text += f" -- {LEAK_WARNING}"
+        return text
+
+    def validation(self, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Carve a stratified validation subset out of the training pixels.
+
+        Per class with ``n_c >= 2`` training pixels, ``clip(round(fraction * n_c), 1, n_c - 1)``
+        pixels move to validation; single-pixel classes stay in training. The subset is
+        drawn at random inside the training area, so it is *not* spatially disjoint from
+        the remaining training pixels.
+
+        Args:
+            fraction: share of each class's training pixels, in (0, 1).
+            seed: seed of the draw.
+
+        Returns:
+            ``(train_minus_val, val)``, both (H, W) int32 label maps.
+        """
+        if not 0.0 < float(fraction) < 1.0:
+            raise ConfigError(f"validation fraction {fraction} must be in (0, 1), e.g. 0.1")
+        remaining = self.train.copy()
+        val = np.zeros_like(self.train)
+        for cls in np.unique(self.train[self.train > 0]):
+            idx = np.flatnonzero(self.train == cls)
+            if idx.size < 2:
+                continue
+            n_val = min(max(1, round(float(fraction) * idx.size)), idx.size - 1)
+            pick = np.random.default_rng([seed, int(cls), 1]).permutation(idx)[:n_val]
+            val.flat[pick] = cls
+            remaining.flat[pick] = 0
+        return remaining, val
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the split to a compressed ``.npz`` (no pickled objects) at exactly ``path``."""
+        arrays = {
+            "format_version": np.array(_FORMAT_VERSION, dtype=np.int64),
+            "train": self.train,
+            "test": self.test,
+            "protocol": np.array(self.protocol, dtype=np.str_),
+            "seed": np.array(self.seed, dtype=np.int64),
+            "leaky": np.array(self.leaky, dtype=np.bool_),
+            "radius": np.array(self.radius, dtype=np.int64),
+            "dropped": np.array(self.dropped, dtype=np.int64),
+        }
+        try:
+            with open(path, "wb") as fh:
+                np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
+        except OSError as err:
+            raise OutputError(
+                f"{describe_path(path)}: cannot write split ({err.strerror}); choose a writable"
+                " path"
+            ) from err
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Split:
+        """Read a split written by :meth:`save` (``allow_pickle=False``)."""
+        if not os.path.isfile(path):
+            raise DatasetNotFoundError(
+                f"{describe_path(path)}: split file not found; pass the split.npz saved with"
+                " the run"
+            )
+        keys = ("train", "test", "protocol", "seed", "leaky", "radius", "dropped")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                missing = [k for k in keys if k not in data.files]
+                if missing:
+                    raise LabelError(
+                        f"{describe_path(path)}: not a split file, missing {', '.join(missing)};"
+                        " re-create it with Split.save"
+                    )
+                values = {k: data[k] for k in keys}
+        except LabelError:
+            raise
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+            raise LabelError(
+                f"{describe_path(path)}: unreadable split file ({err}); re-create it with"
+                " Split.save"
+            ) from err
+        return cls(
+            train=values["train"],
+            test=values["test"],
+            protocol=str(values["protocol"]),
+            seed=int(values["seed"]),
+            leaky=bool(values["leaky"]),
+            radius=int(values["radius"]),
+            dropped=int(values["dropped"]),
+        )
+
+
+def _check_labels(labels: np.ndarray) -> np.ndarray:
+    arr = np.asarray(labels)
+    if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.integer):
+        raise LabelError(
+            f"labels: expected a 2-D integer map, got {arr.ndim}-D {arr.dtype}; pass the (H, W)"
+            " label raster"
+        )
+    if arr.size and arr.min() < 0:
+        raise LabelError("labels: negative class values; use 0 for unlabelled and 1..K for classes")
+    if not np.any(arr > 0):
+        raise LabelError("labels: no labelled pixels (all 0); pass a label map with classes 1..K")
+    return arr.astype(np.int32, copy=False)
+
+
+def _n_random(fraction: float, n: int) -> int:
+    """Training pixels of a class with ``n`` pixels under ``random:fraction``."""
+    k = max(1, round(fraction * n))
+    return min(k, n - 1) if n > 1 else 1
+
+
+def _n_fixed(count: int, n: int) -> int:
+    """Training pixels of a class with ``n`` pixels under ``fixed:count``."""
+    return count if n > count else max(1, n // 2)
+
+
+def _pixel_split(labels: np.ndarray, spec: SplitSpec, seed: int) -> np.ndarray:
+    """Per-class random draw for random/fixed; returns the (H, W) train map."""
+    train = np.zeros_like(labels)
+    for cls in np.unique(labels[labels > 0]):
+        idx = np.flatnonzero(labels == cls)
+        if spec.kind == "random":
+            k = _n_random(float(spec.value), idx.size)  # type: ignore[arg-type]
+        else:
+            k = _n_fixed(int(spec.value), idx.size)  # type: ignore[arg-type]
+            if idx.size <= int(spec.value):  # type: ignore[arg-type]
+                warnings.warn(
+                    f"split {spec}: class {cls} has only {idx.size} pixels; using {k} for training",
+                    SplitWarning,
+                    stacklevel=3,
+                )
+        pick = np.random.default_rng([seed, int(cls)]).permutation(idx)[:k]
+        train.flat[pick] = cls
+    return train
+
+
+_DIRS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
+
+
+class _BlockProblem:
+    """Labelled pixels grouped by block, with what the buffer would drop (see module docstring).
+
+    For every labelled pixel, an 8-bit mask says which of the 8 neighbouring blocks hold a
+    labelled pixel within ``radius`` (Chebyshev) of it: if any of those blocks is a training
+    block and the pixel's own block is not, the buffer drops the pixel. Exact while
+    ``radius < block``; the buffer itself is always applied exactly afterwards.
+    """
+
+    def __init__(self, labels: np.ndarray, block: int, radius: int) -> None:
+        self.labels, self.block = labels, block
+        h, w = labels.shape
+        nby, nbx = -(-h // block), -(-w // block)
+        rows, cols = np.nonzero(labels > 0)
+        grid_id = (rows // block) * nbx + cols // block
+        active, self.pixel_block = np.unique(grid_id, return_inverse=True)
+        self.rows, self.cols = rows, cols
+        k = int(labels.max())
+        cls = labels[rows, cols] - 1
+        counts = np.zeros((active.size, k), dtype=np.float64)
+        np.add.at(counts, (self.pixel_block, cls), 1.0)
+        lookup = np.full(nby * nbx, -1, dtype=np.int64)
+        lookup[active] = np.arange(active.size)
+        by, bx = active // nbx, active % nbx
+        nbr = np.full((active.size, len(_DIRS)), -1, dtype=np.int64)
+        for d, (dy, dx) in enumerate(_DIRS):
+            ny, nx = by + dy, bx + dx
+            ok = (ny >= 0) & (ny < nby) & (nx >= 0) & (nx < nbx)
+            nbr[ok, d] = lookup[ny[ok] * nbx + nx[ok]]
+        self.counts, self.nbr = counts, nbr
+        masks = (
+            self._pixel_masks(radius, by, bx) if radius > 0 else np.zeros(rows.size, dtype=np.int64)
+        )
+        keep = masks > 0  # group droppable pixels by (block, mask, class)
+        key = (self.pixel_block[keep] * 256 + masks[keep]) * k + cls[keep]
+        uniq, n = np.unique(key, return_counts=True)
+        groups, self.g_class = np.unique(uniq // k, return_inverse=True)
+        self.g_block, self.g_mask = groups // 256, groups % 256
+        self.g_counts = np.zeros((groups.size, k), dtype=np.float64)
+        np.add.at(self.g_counts, (self.g_class, uniq % k), n.astype(np.float64))
+
+    def _pixel_masks(self, radius: int, by: np.ndarray, bx: np.ndarray) -> np.ndarray:
+        """(N,) int neighbour bitmask of every labelled pixel."""
+        h, w = self.labels.shape
+        b, masks = self.block, np.zeros(self.rows.size, dtype=np.int64)
+        owner = np.full((h, w), -1, dtype=np.int64)
+        owner[self.rows, self.cols] = self.pixel_block
+        order = np.argsort(self.pixel_block, kind="stable")
+        bounds = np.searchsorted(self.pixel_block[order], np.arange(by.size + 1))
+        for i in range(by.size):
+            r0, r1 = max(by[i] * b - radius, 0), min((by[i] + 1) * b + radius, h)
+            c0, c1 = max(bx[i] * b - radius, 0), min((bx[i] + 1) * b + radius, w)
+            crop = owner[r0:r1, c0:c1]
+            mine = order[bounds[i] : bounds[i + 1]]
+            pr, pc = self.rows[mine] - r0, self.cols[mine] - c0
+            for d in range(len(_DIRS)):
+                j = self.nbr[i, d]
+                if j < 0:
+                    continue
+                near = ndimage.maximum_filter(
+                    (crop == j).astype(np.uint8), size=2 * radius + 1, mode="constant"
+                )
+                masks[mine] |= near[pr, pc].astype(np.int64) << d
+        return masks
+
+    def cost(self, chosen: np.ndarray, fraction: float) -> np.ndarray:
+        """Cost of candidate assignments ``chosen`` (M, B) bool -> (M,)."""
+        total = self.counts.sum(axis=0)
+        t = chosen @ self.counts
+        padded = np.concatenate([chosen, np.zeros((chosen.shape[0], 1), dtype=bool)], axis=1)
+        near_train = np.zeros((chosen.shape[0], self.g_block.size), dtype=bool)
+        for d in range(len(_DIRS)):  # some neighbour in the group's mask is a training block
+            near_train |= padded[:, self.nbr[self.g_block, d]] & (((self.g_mask >> d) & 1) == 1)
+        dropped = ~chosen[:, self.g_block] & near_train
+        d = dropped @ self.g_counts
+        multi = (self.counts > 0).sum(axis=0) >= 2
+        viol = multi & ((t <= 0) | (total - t - d <= 0))
+        dev = (((t - fraction * total) / total) ** 2).sum(axis=1)
+        return dev + _DROP_WEIGHT * (d / total).sum(axis=1) + (total.size + 1) * viol.sum(axis=1)
+
+    def assign(self, fraction: float, rng: np.random.Generator) -> np.ndarray:
+        """(B,) bool training blocks: seeded greedy pass, then best-improvement local search."""
+        n = self.counts.shape[0]
+        chosen = np.zeros(n, dtype=bool)
+        best = float(self.cost(chosen[None], fraction)[0])
+        for b in rng.permutation(n):
+            cand = chosen.copy()
+            cand[b] = True
+            c = float(self.cost(cand[None], fraction)[0])
+            if c < best - 1e-12:
+                chosen, best = cand, c
+        for _ in range(4 * n + 10):
+            cands = np.repeat(chosen[None], n, axis=0)
+            cands[np.arange(n), np.arange(n)] ^= True  # every single-block toggle
+            tr, te = np.flatnonzero(chosen), np.flatnonzero(~chosen)
+            pairs = np.stack(np.meshgrid(tr, te, indexing="ij"), axis=-1).reshape(-1, 2)
+            if pairs.shape[0] > _MAX_SWAPS:
+                pairs = pairs[rng.choice(pairs.shape[0], _MAX_SWAPS, replace=False)]
+            if pairs.size:
+                swaps = np.repeat(chosen[None], pairs.shape[0], axis=0)
+                idx = np.arange(pairs.shape[0])
+                swaps[idx, pairs[:, 0]], swaps[idx, pairs[:, 1]] = False, True
+                cands = np.concatenate([cands, swaps])
+            costs = self.cost(cands, fraction)
+            i = int(np.argmin(costs))
+            if costs[i] >= best - 1e-12:
+                break
+            chosen, best = cands[i], float(costs[i])
+        return chosen
+
+    def train_map(self, chosen: np.ndarray) -> np.ndarray:
+        """(H, W) int32 labels of the pixels in the chosen blocks."""
+        train = np.zeros_like(self.labels)
+        sel = chosen[self.pixel_block]
+        train[self.rows[sel], self.cols[sel]] = self.labels[self.rows[sel], self.cols[sel]]
+        return train
+
+
+def default_block(shape: tuple[int, int], radius: int = 0) -> int:
+    """Block edge in pixels for ``disjoint``: about 10 per side, at least ``2 radius + 1``."""
+    return max(1, 2 * radius + 1, math.ceil(math.sqrt(shape[0] * shape[1]) / _BLOCKS_PER_SIDE))
+
+
+def _buffer_mask(train: np.ndarray, radius: int) -> np.ndarray:
+    """(H, W) bool: pixels within Chebyshev distance ``radius`` of a training pixel."""
+    if radius <= 0 or not np.any(train > 0):
+        return train > 0
+    dist = ndimage.distance_transform_cdt(train == 0, metric="chessboard")
+    return dist <= radius
+
+
+def _warn_missing(labels: np.ndarray, train: np.ndarray, test: np.ndarray, protocol: str) -> None:
+    for cls in np.unique(labels[labels > 0]):
+        where = [name for name, arr in (("train", train), ("test", test)) if not np.any(arr == cls)]
+        if where:
+            warnings.warn(
+                f"split {protocol}: class {cls} is absent from {' and '.join(where)}",
+                SplitWarning,
+                stacklevel=3,
+            )
+
+
+def make_split(
+    labels: np.ndarray,
+    spec: SplitSpec | str,
+    *,
+    seed: int = 0,
+    radius: int = 0,
+    block: int | None = None,
+) -> Split:
+    """Split the labelled pixels of a scene into train and test.
+
+    Args:
+        labels: (H, W) int class map, 0 = unlabelled.
+        spec: a :class:`SplitSpec` or its string form (``"random:0.1"``, ``"fixed:20"``,
+            ``"disjoint:0.5"``).
+        seed: seed of every random choice; same inputs and seed give the same split.
+        radius: buffer in pixels; test pixels at Chebyshev distance ``<= radius`` from any
+            training pixel are dropped (any protocol; meant for ``disjoint``). Use at least
+            the model's receptive radius (5 for 11x11 patches).
+        block: block edge in pixels for ``disjoint`` (default :func:`default_block`).
+
+    Returns:
+        The :class:`Split`. Warns :class:`SplitWarning` for classes missing from a side.
+    """
+    spec = parse_split(spec) if isinstance(spec, str) else spec
+    if spec.kind == "maps":
+        raise ConfigError(
+            "split spec 'maps' needs train/test label maps; call split_from_maps(train, test)"
+        )
+    if isinstance(radius, bool) or int(radius) != radius or radius < 0:
+        raise ConfigError(
+            f"buffer radius {radius} must be an integer >= 0, e.g. 5 for 11x11 patches"
+        )
+    lab = _check_labels(labels)
+    if spec.kind == "disjoint":
+        edge = default_block(lab.shape, int(radius)) if block is None else int(block)
+        if edge < 1:
+            raise ConfigError(f"disjoint block size {block} must be >= 1 pixel")
+        problem = _BlockProblem(lab, edge, int(radius))
+        fraction = float(spec.value)  # type: ignore[arg-type]
+        chosen = problem.assign(fraction, np.random.default_rng(seed))
+        train = problem.train_map(chosen)
+    else:
+        train = _pixel_split(lab, spec, seed)
+    test = np.where(train > 0, 0, lab).astype(np.int32)
+    dropped = 0
+    if radius > 0:
+        near = _buffer_mask(train, int(radius)) & (test > 0)
+        dropped = int(np.count_nonzero(near))
+        test[near] = 0
+    _warn_missing(lab, train, test, str(spec))
+    return Split(
+        train=train,
+        test=test,
+        protocol=str(spec),
+        seed=int(seed),
+        leaky=spec.kind in ("random", "fixed"),
+        radius=int(radius),
+        dropped=dropped,
+    )
+
+
+def split_from_maps(train: np.ndarray, test: np.ndarray) -> Split:
+    """Build a split from user-supplied train and test label maps (e.g. WHU-Hi Train50/Test).
+
+    Args:
+        train: (H, W) int training labels, 0 elsewhere.
+        test: (H, W) int test labels, 0 elsewhere.
+
+    Raises:
+        LabelError: different shapes, non-integer/negative values, or overlapping pixels.
+    """
+    tr, te = np.asarray(train), np.asarray(test)
+    if tr.shape != te.shape or tr.ndim != 2:
+        raise LabelError(
+            f"train map {tr.shape} and test map {te.shape} must be 2-D and the same shape; pass"
+            " maps of one scene"
+        )
+    for name, arr in (("train", tr), ("test", te)):
+        if not np.issubdtype(arr.dtype, np.integer) or (arr.size and arr.min() < 0):
+            raise LabelError(
+                f"{name} map: expected non-negative integer labels, got {arr.dtype}; 0 = unlabelled"
+            )
+    overlap = int(np.count_nonzero((tr > 0) & (te > 0)))
+    if overlap:
+        raise LabelError(
+            f"train and test maps overlap at {overlap} pixels; remove them from the test map"
+            " (test[train > 0] = 0)"
+        )
+    return Split(train=tr.astype(np.int32), test=te.astype(np.int32), protocol="maps", leaky=False)
+
+
+def check_split(split: Split, labels: np.ndarray | None = None) -> None:
+    """Check the invariants of a split; raise :class:`LabelError` naming the first broken one.
+
+    Invariants: same 2-D shape, no negative labels, no pixel in both sets, the buffer holds
+    (every test pixel farther than ``radius`` from every training pixel, Chebyshev), and,
+    when ``labels`` (H, W) is given, both sets are labelled pixels carrying their labels.
+    """
+    tr, te = split.train, split.test
+    name = f"split {split.protocol}"
+    if tr.ndim != 2 or tr.shape != te.shape:
+        raise LabelError(
+            f"{name}: train {tr.shape} and test {te.shape} differ; re-create the split"
+        )
+    if (tr.size and tr.min() < 0) or (te.size and te.min() < 0):
+        raise LabelError(f"{name}: negative labels; re-create the split")
+    both = int(np.count_nonzero((tr > 0) & (te > 0)))
+    if both:
+        raise LabelError(f"{name}: {both} pixels are in both train and test; re-create the split")
+    if split.radius < 0 or split.dropped < 0:
+        raise LabelError(f"{name}: negative radius or dropped count; re-create the split")
+    if split.radius > 0 and np.any(tr > 0):
+        close = int(np.count_nonzero(_buffer_mask(tr, split.radius) & (te > 0)))
+        if close:
+            raise LabelError(
+                f"{name}: {close} test pixels within {split.radius} px of training; re-create the"
+                " split"
+            )
+    if labels is not None:
+        lab = np.asarray(labels)
+        if lab.shape != tr.shape:
+            raise LabelError(
+                f"{name}: shape {tr.shape} does not match labels {lab.shape}; split this scene's"
+                " labels"
+            )
+        for side, arr in (("train", tr), ("test", te)):
+            bad = int(np.count_nonzero((arr > 0) & (arr != lab)))
+            if bad:
+                raise LabelError(
+                    f"{name}: {bad} {side} pixels disagree with the label map; re-create the split"
+                )
