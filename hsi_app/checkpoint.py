@@ -72,7 +72,11 @@ def save_run(run_dir: str | os.PathLike[str], config: RunConfig, tensors: dict[s
 
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
-    arrays = {k: (v.detach().cpu().contiguous().numpy() if hasattr(v, "detach") else np.ascontiguousarray(v)) for k, v in tensors.items()}
+    # np.asarray(...).copy(order="C") keeps 0-d arrays 0-d (np.ascontiguousarray would not).
+    arrays = {
+        k: (v.detach().cpu().contiguous().numpy() if hasattr(v, "detach") else np.asarray(v).copy(order="C"))
+        for k, v in tensors.items()
+    }
     with atomic_path(run / WEIGHTS_NAME) as tmp:
         save_file(arrays, str(tmp))
     with atomic_path(run / CONFIG_NAME) as tmp:

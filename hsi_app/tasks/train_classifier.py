@@ -52,7 +52,7 @@ def scene_in_memory(cube: Cube) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _split_for(cube: Cube, opts: TrainOptions, radius: int, train_labels: np.ndarray | None, test_labels: np.ndarray | None) -> Any:
-    from hsi_app.data.splits import make_split, split_from_maps
+    from hsi_app.data.splits import make_split, parse_split, split_from_maps
 
     if train_labels is not None or test_labels is not None:
         if train_labels is None or test_labels is None:
@@ -64,7 +64,10 @@ def _split_for(cube: Cube, opts: TrainOptions, radius: int, train_labels: np.nda
             f"{cube.attrs.get('source', 'input')}: no labels; pass --labels (raster or vector) "
             "or --train-labels/--test-labels"
         )
-    return make_split(labels, opts.split, seed=opts.seed, radius=radius)
+    spec = parse_split(opts.split)
+    # Only the disjoint protocol buffers by the receptive radius; random/fixed are the
+    # literature's (leaky) pixel protocols and are reported as such.
+    return make_split(labels, spec, seed=opts.seed, radius=radius if spec.kind == "disjoint" else 0)
 
 
 def train_classifier(
@@ -167,7 +170,7 @@ def _fit(
 
     train, val = split.validation(opts.val_fraction, seed=opts.seed) if opts.val_fraction > 0 else (split.train, None)
     norm = np.nan_to_num((image - mean[:, None, None]) / std[:, None, None]).astype(np.float32)
-    kwargs: dict[str, Any] = {"seed": opts.seed, "progress": opts.progress, "model": model}
+    kwargs: dict[str, Any] = {"seed": opts.seed, "progress": opts.progress, "model_args": opts.model_args}
     if opts.epochs is not None:
         kwargs["epochs"] = opts.epochs
     net, history = fit_dense(norm, train, val, model_name=opts.model, num_classes=num_classes, wavelengths=wavelengths, **kwargs)
