@@ -1,0 +1,151 @@
+"""CLI end to end on a tiny georeferenced fixture: train -> predict -> COG, and the fault cases."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+from hsi_app.cli.main import main
+from hsi_app.io.cog import read_class_map
+
+TRANSFORM = from_origin(440000.0, 3750000.0, 30.0, 30.0)
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _write_tif(path: Path, data: np.ndarray, *, nodata: float | None = None, wavelengths: np.ndarray | None = None) -> Path:
+    c, h, w = data.shape
+    profile = {"driver": "GTiff", "height": h, "width": w, "count": c, "dtype": data.dtype, "crs": "EPSG:32616",
+               "transform": TRANSFORM, "nodata": nodata}
+    with rasterio.open(path, "w", **profile) as ds:
+        ds.write(data)
+        if wavelengths is not None:
+            ds.update_tags(wavelength=",".join(f"{v:.2f}" for v in wavelengths), wavelength_units="nm")
+    return path
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A 40 x 36, 30-band int16 scene with 4 classes in blocks, plus its label GeoTIFF."""
+    root = tmp_path_factory.mktemp("scene")
+    rng = np.random.default_rng(0)
+    labels = np.zeros((40, 36), dtype=np.uint8)
+    for k, (r, c) in enumerate([(2, 2), (2, 20), (22, 2), (22, 20)], start=1):
+        labels[r : r + 14, c : c + 12] = k
+    x = np.linspace(0, 1, 30)
+    spectra = np.stack([0.2 + 0.1 * k * x + 0.05 * np.sin(6 * x * (k + 1)) for k in range(5)])
+    cube = (spectra[labels].transpose(2, 0, 1) + 0.01 * rng.standard_normal((30, 40, 36))) * 10000
+    wl = np.linspace(420, 2400, 30)
+    return {
+        "cube": _write_tif(root / "scene.tif", cube.astype(np.int16), wavelengths=wl),
+        "labels": _write_tif(root / "labels.tif", labels[None]),
+        "other_bands": _write_tif(root / "other.tif", cube[:20].astype(np.int16), wavelengths=np.linspace(450, 900, 20)),
+        "empty": _write_tif(root / "empty.tif", np.full((30, 40, 36), -9999, dtype=np.int16), nodata=-9999, wavelengths=wl),
+        "root": root,
+    }
+
+
+@pytest.fixture(scope="module")
+def trained(scene: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("run") / "run"
+    code = main_code("train", "--data", str(scene["cube"]), "--labels", str(scene["labels"]), "--model", "test_ssfcn",
+                     "--split", "random:0.2", "--epochs", "3", "--out", str(out), "--quiet")
+    assert code == 0
+    return out
+
+
+def main_code(*args: str) -> int:
+    try:
+        main(list(args))
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def test_train_writes_the_run_folder(trained: Path) -> None:
+    for name in ("model.safetensors", "config.json", "metrics.json", "split.npz", "confusion.png", "map.tif", "map.png"):
+        assert (trained / name).is_file(), name
+    metrics = json.loads((trained / "metrics.json").read_text())
+    for key in ("oa", "aa", "kappa", "per_class_accuracy", "confusion_matrix", "n_train", "n_test", "protocol", "train_seconds"):
+        assert key in metrics
+    assert metrics["protocol"] == "random:0.2" and metrics["leaky"] is True
+    assert metrics["n_train"] + metrics["n_test"] == 4 * 14 * 12
+    assert np.asarray(metrics["confusion_matrix"]).sum() == metrics["n_test"]
+
+
+def test_predict_equals_training_map_and_keeps_georeference(trained: Path, scene: dict[str, Path], tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "pred.tif"
+    code, stdout, err = run_main(capsys, "predict", "--model", str(trained), "--input", str(scene["cube"]),
+                                 "--out", str(out), "--window", "16", "--quiet")
+    assert code == 0, err
+    got = read_class_map(out)
+    ref = read_class_map(trained / "map.tif")  # one 512-px window during training
+    np.testing.assert_array_equal(got.classes, ref.classes)
+    assert got.crs.to_epsg() == 32616 and got.transform == TRANSFORM
+    assert got.class_names[0] == "unlabelled" and len(got.class_names) == 5
+    assert "px/s" in stdout
+
+
+def test_svm_baseline_same_metrics_schema(scene: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, stdout, err = run_main(capsys, "train", "--data", str(scene["cube"]), "--labels", str(scene["labels"]),
+                                 "--model", "svm", "--split", "fixed:10", "--out", str(tmp_path / "svm"), "--quiet")
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "svm" / "metrics.json").read_text())
+    assert metrics["n_train"] == 40 and metrics["oa"] > 0.9
+    assert "svm on fixed:10 (LEAKY" in stdout
+
+
+@pytest.mark.parametrize(
+    ("case", "needle"),
+    [
+        ("other_bands", "do not match the model's 30 bands"),
+        ("empty", "every pixel is no-data"),
+        ("unwritable", "does not exist; create it first"),
+        ("bad_window", "--window 0"),
+        ("missing_model", "no config.json"),
+    ],
+)
+def test_faults_give_one_line(case: str, needle: str, trained: Path, scene: dict[str, Path], tmp_path: Path,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    args = {"model": str(trained), "input": str(scene["cube"]), "out": str(tmp_path / "o.tif"), "window": "64"}
+    if case in ("other_bands", "empty"):
+        args["input"] = str(scene[case])
+    elif case == "unwritable":
+        args["out"] = str(tmp_path / "no_such_dir" / "o.tif")
+    elif case == "bad_window":
+        args["window"] = "0"
+    elif case == "missing_model":
+        args["model"] = str(tmp_path)
+    code, _, err = run_main(capsys, "predict", *[f"--{k}={v}" for k, v in args.items()], "--quiet")
+    lines = [ln for ln in err.strip().splitlines() if ln.startswith("hsi: error")]
+    assert code == 2 and len(lines) == 1 and needle in lines[0], err
+    assert not (tmp_path / "o.tif").exists()
+
+
+def test_resample_lets_other_bands_through(trained: Path, scene: dict[str, Path], tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    # 20 bands over 450-900 nm cannot cover a 420-2400 nm model: refused even with --resample
+    code, _, err = run_main(capsys, "predict", "--model", str(trained), "--input", str(scene["other_bands"]),
+                            "--out", str(tmp_path / "r.tif"), "--resample", "--quiet")
+    assert code == 2 and "no spectral overlap" in err
+
+
+def test_window_larger_than_scene_warns_and_works(trained: Path, scene: dict[str, Path], tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_main(capsys, "predict", "--model", str(trained), "--input", str(scene["cube"]),
+                            "--out", str(tmp_path / "w.tif"), "--window", "4096", "--quiet")
+    assert code == 0 and "larger than the scene" in err
