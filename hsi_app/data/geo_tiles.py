@@ -1,0 +1,95 @@
+"""Training tiles from georeferenced rasters, sampled with torchgeo.
+
+The image and the training-label raster are two ``torchgeo`` ``RasterDataset`` s joined
+by their intersection (``image_ds & label_ds``), and a ``RandomGeoSampler`` draws tile
+queries in map coordinates; torchgeo reads only the window of each tile from disk. The
+samples follow the same contract as the in-memory :class:`~hsi_app.data.tiles.SceneTiles`:
+``image`` ``(C, h, w)`` float32 (normalised), ``label`` ``(h, w)`` int64 (0 = ignore),
+``wavelength`` ``(C,)`` float32.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+
+def _raster_classes() -> tuple[type, type]:
+    from torchgeo.datasets import RasterDataset
+
+    class ImageRaster(RasterDataset):  # type: ignore[misc, valid-type]
+        """Any multi-band GeoTIFF, read as float32."""
+
+        filename_glob = "*"
+        is_image = True
+
+    class LabelRaster(RasterDataset):  # type: ignore[misc, valid-type]
+        """A single-band class raster, read as int64 with nearest resampling."""
+
+        filename_glob = "*"
+        is_image = False
+
+    return ImageRaster, LabelRaster
+
+
+class GeoRasterTiles(Dataset):
+    """Random tiles of a GeoTIFF and its label raster through torchgeo.
+
+    Args:
+        image_path: georeferenced multi-band GeoTIFF.
+        label_path: single-band label GeoTIFF on the same grid (0 = unlabelled).
+        tile_size: tile side in pixels.
+        tiles_per_epoch: tiles drawn per epoch (dataset length).
+        band_indices: ``(C,)`` 0-based bands of the image to use.
+        mean, std: ``(C,)`` normalisation of the used bands.
+        wavelengths: ``(C,)`` nm (NaN when unknown).
+        seed: seed of the sampler; :meth:`set_epoch` redraws deterministically.
+    """
+
+    def __init__(
+        self,
+        image_path: str | os.PathLike[str],
+        label_path: str | os.PathLike[str],
+        *,
+        tile_size: int,
+        tiles_per_epoch: int,
+        band_indices: Sequence[int],
+        mean: np.ndarray,
+        std: np.ndarray,
+        wavelengths: np.ndarray | None = None,
+        seed: int = 0,
+    ) -> None:
+        image_cls, label_cls = _raster_classes()
+        self.dataset = image_cls(paths=[os.fspath(image_path)]) & label_cls(paths=[os.fspath(label_path)])
+        self.tile_size = int(tile_size)
+        self.length = int(tiles_per_epoch)
+        self.bands = torch.as_tensor(np.asarray(band_indices, dtype=np.int64))
+        self.mean = torch.as_tensor(np.asarray(mean, dtype=np.float32))[:, None, None]
+        self.std = torch.as_tensor(np.asarray(std, dtype=np.float32))[:, None, None]
+        wl = np.full(len(band_indices), np.nan) if wavelengths is None else np.asarray(wavelengths)
+        self.wavelength = torch.as_tensor(wl.astype(np.float32))
+        self.seed = int(seed)
+        self.queries: list[Any] = []
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw this epoch's tile queries (map-coordinate slices) with a seeded sampler."""
+        from torchgeo.samplers import RandomGeoSampler
+
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        sampler = RandomGeoSampler(self.dataset, size=self.tile_size, length=self.length, generator=gen)
+        self.queries = list(sampler)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        sample = self.dataset[self.queries[index]]
+        image = sample["image"][self.bands].float()
+        image = torch.nan_to_num((image - self.mean) / self.std, nan=0.0, posinf=0.0, neginf=0.0)
+        return {"image": image, "label": sample["mask"].long(), "wavelength": self.wavelength}

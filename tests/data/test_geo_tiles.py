@@ -1,0 +1,45 @@
+"""torchgeo-sampled tiles equal the same windows read directly with rasterio."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.transform import from_origin
+
+from hsi_app.data.geo_tiles import GeoRasterTiles
+
+T = from_origin(500000.0, 4200000.0, 10.0, 10.0)
+
+
+def _tif(path: Path, data: np.ndarray) -> Path:
+    c, h, w = data.shape
+    with rasterio.open(path, "w", driver="GTiff", height=h, width=w, count=c, dtype=data.dtype, crs="EPSG:32631",
+                       transform=T) as ds:
+        ds.write(data)
+    return path
+
+
+def test_tiles_match_rasterio_windows(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 1000, size=(6, 64, 48)).astype(np.int16)
+    labels = rng.integers(0, 4, size=(1, 64, 48)).astype(np.uint8)
+    tiles = GeoRasterTiles(_tif(tmp_path / "img.tif", image), _tif(tmp_path / "lab.tif", labels), tile_size=16,
+                           tiles_per_epoch=5, band_indices=[0, 2, 5], mean=np.full(3, 100.0), std=np.full(3, 10.0),
+                           wavelengths=np.array([450.0, 550.0, 650.0]), seed=1)
+    assert len(tiles) == 5
+    for i in range(len(tiles)):
+        s = tiles[i]
+        assert s["image"].shape == (3, 16, 16) and s["image"].dtype.is_floating_point
+        assert s["label"].shape == (16, 16) and str(s["label"].dtype) == "torch.int64"
+        q = tiles.queries[i]
+        col = round((q[0].start - T.c) / 10.0)
+        row = round((T.f - q[1].stop) / 10.0)
+        np.testing.assert_allclose(s["image"].numpy(), (image[[0, 2, 5], row : row + 16, col : col + 16] - 100.0) / 10.0)
+        np.testing.assert_array_equal(s["label"].numpy(), labels[0, row : row + 16, col : col + 16])
+    first = [tuple((sl.start, sl.stop) for sl in q[:2]) for q in tiles.queries]
+    tiles.set_epoch(1)
+    assert first != [tuple((sl.start, sl.stop) for sl in q[:2]) for q in tiles.queries]
+    tiles.set_epoch(0)
+    assert first == [tuple((sl.start, sl.stop) for sl in q[:2]) for q in tiles.queries]
