@@ -3,7 +3,7 @@
 The per-pixel protocol (common in the literature) cuts a (2r+1) x (2r+1) patch around
 every pixel and keeps the centre output, so each pixel's neighbourhood is recomputed
 (2r+1)^2 times. Dense inference computes every pixel once. Both use the same weights and
-give the same labels (checked here), so the ratio is pure redundancy removed.
+give the same labels away from the scene border (checked here), so the ratio is pure redundancy removed.
 
 Run: ``.venv/bin/python benchmarks/bench_dense_vs_patch.py [--model ssfcn] [--batch 256]``
 Data: the real Indian Pines scene (145 x 145 x 200). Weights: random init (speed only).
@@ -61,14 +61,17 @@ def main() -> None:
     t0 = time.perf_counter()
     patch = patch_inference(model, image, r, args.batch)
     t_patch = time.perf_counter() - t0
-    agree = float((patch == dense.classes).mean())
+    # Away from the scene border both see the same inputs; at the border, padding the
+    # *input* with zeros is not the same as each conv zero-padding its *features*.
+    inner = (slice(r, -r), slice(r, -r))
+    agree = float((patch[inner] == dense.classes[inner]).mean())
     px = image.shape[1] * image.shape[2]
     print(f"torch threads: {torch.get_num_threads()}, model {args.model}, receptive radius {r} ({2 * r + 1}x{2 * r + 1} patches)")
     print("| method | seconds | pixels/s |")
     print("|---|---:|---:|")
     print(f"| dense whole-scene (window 512) | {t_dense:.2f} | {px / t_dense:,.0f} |")
     print(f"| per-pixel patches (batch {args.batch}) | {t_patch:.2f} | {px / t_patch:,.0f} |")
-    print(f"speed-up: {t_patch / t_dense:.1f}x   label agreement: {100 * agree:.2f}%")
+    print(f"speed-up: {t_patch / t_dense:.1f}x   label agreement (pixels >= r from the border): {100 * agree:.2f}%")
 
 
 if __name__ == "__main__":
