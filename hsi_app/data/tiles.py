@@ -1,0 +1,131 @@
+"""Random training tiles from an in-memory scene (the benchmark-cube sampler).
+
+Samples follow the project's tile contract: a dict with ``image`` ``(C, h, w)`` float32,
+``label`` ``(h, w)`` int64 (0 = unlabelled, ignored by the loss) and ``wavelength``
+``(C,)`` float32. Tile positions are drawn so that most tiles contain labelled pixels,
+and each tile is randomly flipped / rotated by multiples of 90 degrees.
+
+Sampling is deterministic: sample ``i`` of epoch ``e`` depends only on ``(seed, e, i)``
+(call :meth:`SceneTiles.set_epoch` at the start of each epoch), so results do not depend
+on the order or the worker in which samples are drawn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from hsi_app.errors import ConfigError, LabelError
+
+
+class SceneTiles(Dataset):
+    """Random square tiles of one normalised scene with its sparse label map.
+
+    Args:
+        image: ``(C, H, W)`` float32, already normalised per band.
+        labels: ``(H, W)`` int, 0 = unlabelled (ignored), ``1..K`` = classes.
+        tile_size: tile side ``t`` in pixels. A scene side shorter than ``t`` is
+            zero-padded (label 0) to ``t``; zero is the band mean after normalisation.
+        tiles_per_epoch: dataset length (number of tiles drawn per epoch).
+        wavelengths: ``(C,)`` band centres in nm; NaN when unknown.
+        seed: base seed of the sampling.
+        augment: random flips and 90-degree rotations.
+        label_bias: probability that a tile is placed to contain a randomly chosen
+            labelled pixel (otherwise the position is uniform over the scene).
+
+    Raises:
+        LabelError: labels shape differs from the image grid, or no pixel is labelled.
+        ConfigError: non-positive tile size or length.
+    """
+
+    def __init__(
+        self,
+        image: np.ndarray | torch.Tensor,
+        labels: np.ndarray | torch.Tensor,
+        *,
+        tile_size: int,
+        tiles_per_epoch: int,
+        wavelengths: Sequence[float] | np.ndarray | None = None,
+        seed: int = 0,
+        augment: bool = True,
+        label_bias: float = 0.9,
+    ) -> None:
+        img = torch.as_tensor(np.asarray(image, dtype=np.float32))
+        lab = torch.as_tensor(np.asarray(labels).astype(np.int64))
+        if img.ndim != 3 or tuple(lab.shape) != tuple(img.shape[1:]):
+            raise LabelError(
+                f"SceneTiles: labels {tuple(lab.shape)} do not match image {tuple(img.shape)}; "
+                "pass image (C, H, W) and labels (H, W)"
+            )
+        if tile_size < 1 or tiles_per_epoch < 1:
+            raise ConfigError(
+                f"SceneTiles: tile_size={tile_size}, tiles_per_epoch={tiles_per_epoch}; both must be >= 1"
+            )
+        if not 0.0 <= label_bias <= 1.0:
+            raise ConfigError(f"SceneTiles: label_bias={label_bias}; use a probability in [0, 1]")
+        c, h, w = img.shape
+        ph, pw = max(0, tile_size - h), max(0, tile_size - w)
+        if ph or pw:  # scene smaller than the tile: centre it on a zero canvas
+            img = torch.nn.functional.pad(img, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
+            lab = torch.nn.functional.pad(lab, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
+        self.image = img.contiguous()
+        self.labels = lab.contiguous()
+        self.labelled = np.argwhere(self.labels.numpy() > 0)  # (N, 2) rows, cols
+        if len(self.labelled) == 0:
+            raise LabelError("SceneTiles: no labelled pixel (all labels are 0); pass a training label map")
+        if wavelengths is None:
+            wl = np.full(c, np.nan, dtype=np.float32)
+        else:
+            wl = np.asarray(wavelengths, dtype=np.float32).reshape(-1)
+            if wl.size != c:
+                raise ConfigError(f"SceneTiles: {wl.size} wavelengths for {c} bands; pass one per band")
+        self.wavelength = torch.from_numpy(wl)
+        self.tile_size = int(tile_size)
+        self.tiles_per_epoch = int(tiles_per_epoch)
+        self.seed = int(seed)
+        self.augment = augment
+        self.label_bias = float(label_bias)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose tiles are drawn (a new set of positions per epoch)."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.tiles_per_epoch
+
+    def _origin(self, rng: np.random.Generator) -> tuple[int, int]:
+        """Top-left corner of a tile inside the (padded) scene."""
+        t = self.tile_size
+        h, w = self.labels.shape
+        if rng.random() < self.label_bias:
+            r, c = self.labelled[rng.integers(len(self.labelled))]
+            top = rng.integers(max(0, r - t + 1), min(r, h - t) + 1)
+            left = rng.integers(max(0, c - t + 1), min(c, w - t) + 1)
+        else:
+            top, left = rng.integers(0, h - t + 1), rng.integers(0, w - t + 1)
+        return int(top), int(left)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        """Tile ``index`` of the current epoch.
+
+        Returns:
+            ``{"image": (C, t, t) float32, "label": (t, t) int64, "wavelength": (C,) float32}``.
+        """
+        if not 0 <= index < self.tiles_per_epoch:
+            raise IndexError(index)
+        rng = np.random.default_rng([self.seed, self.epoch, int(index)])
+        top, left = self._origin(rng)
+        t = self.tile_size
+        img = self.image[:, top : top + t, left : left + t]
+        lab = self.labels[top : top + t, left : left + t]
+        if self.augment:
+            k = int(rng.integers(4))
+            if k:
+                img, lab = torch.rot90(img, k, (1, 2)), torch.rot90(lab, k, (0, 1))
+            if rng.random() < 0.5:
+                img, lab = torch.flip(img, (2,)), torch.flip(lab, (1,))
+        return {"image": img.contiguous(), "label": lab.contiguous(), "wavelength": self.wavelength.clone()}

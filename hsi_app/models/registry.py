@@ -1,0 +1,139 @@
+"""Model registry: one name per model builder, in the style of ``timm``.
+
+A family module decorates its builder functions with :func:`register_model`; the
+function name becomes the model name. Every builder has the signature
+``fn(in_chans, num_classes, wavelengths=None, **kw) -> nn.Module`` and the module it
+returns exposes ``receptive_radius: int`` and ``task: str``.
+
+Registration happens when the family module is imported; importing
+:mod:`hsi_app.models` imports every family, so the usual entry point is::
+
+    from hsi_app.models import create_model
+    net = create_model("ssfcn", in_chans=200, num_classes=16)
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from hsi_app.errors import ConfigError, UnknownKeyError
+
+Builder = Callable[..., Any]
+F = TypeVar("F", bound=Builder)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One registered builder."""
+
+    fn: Builder
+    module: str
+    description: str
+    task: str
+
+
+_REGISTRY: dict[str, _Entry] = {}
+
+
+def _first_doc_line(fn: Builder) -> str:
+    """First non-empty line of ``fn``'s docstring ('' when it has none)."""
+    doc = inspect.getdoc(fn) or ""
+    return next((line.strip() for line in doc.splitlines() if line.strip()), "")
+
+
+def register_model(fn: F | None = None, *, task: str = "classification") -> F | Callable[[F], F]:
+    """Register a model builder under its function name.
+
+    Usable bare (``@register_model``) or with options (``@register_model(task="denoising")``).
+
+    Args:
+        fn: builder ``fn(in_chans, num_classes, wavelengths=None, **kw) -> nn.Module``.
+        task: what the model's output means ("classification", "denoising", ...).
+
+    Returns:
+        The builder itself, unchanged.
+
+    Raises:
+        ConfigError: a different builder is already registered under the same name.
+    """
+
+    def deco(f: F) -> F:
+        name = f.__name__
+        old = _REGISTRY.get(name)
+        if old is not None and (old.module, old.fn.__qualname__) != (f.__module__, f.__qualname__):
+            raise ConfigError(
+                f"model {name!r}: registered twice ({old.module} and {f.__module__}); rename one builder"
+            )
+        _REGISTRY[name] = _Entry(f, f.__module__, _first_doc_line(f), task)
+        return f
+
+    return deco(fn) if fn is not None else deco
+
+
+def _entry(name: str) -> _Entry:
+    """Registry entry for ``name``, or an UnknownKeyError that suggests close names."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(close)}?" if close else "run `hsi models` to list them"
+        raise UnknownKeyError(f"model {name!r}: not registered; {hint}") from None
+
+
+def create_model(
+    name: str,
+    *,
+    in_chans: int,
+    num_classes: int,
+    wavelengths: Sequence[float] | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Build a registered model.
+
+    Args:
+        name: registered model name (see :func:`list_models`).
+        in_chans: number of input bands ``C``.
+        num_classes: number of output classes ``K`` (labels ``1..K``).
+        wavelengths: ``(C,)`` band centres in nm; used by wavelength-aware families.
+        **kwargs: family-specific options (width, depth, dropout...).
+
+    Returns:
+        ``torch.nn.Module`` mapping ``(B, C, h, w)`` to ``(B, K, h, w)``.
+
+    Raises:
+        UnknownKeyError: ``name`` is not registered.
+        ConfigError: bad sizes or an option the builder does not accept.
+    """
+    entry = _entry(name)
+    if in_chans < 1 or num_classes < 1:
+        raise ConfigError(
+            f"model {name!r}: in_chans={in_chans}, num_classes={num_classes}; both must be >= 1"
+        )
+    try:
+        model = entry.fn(in_chans=in_chans, num_classes=num_classes, wavelengths=wavelengths, **kwargs)
+    except TypeError as err:
+        raise ConfigError(f"model {name!r}: bad model args {sorted(kwargs)} ({err}); check model_args") from err
+    return model
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Sorted names of registered models matching the ``fnmatch`` ``pattern``."""
+    return sorted(n for n in _REGISTRY if fnmatch.fnmatchcase(n, pattern))
+
+
+def model_info(name: str) -> dict[str, str]:
+    """Task and one-line description of a registered model.
+
+    Returns:
+        ``{"name", "task", "description", "module"}``.
+
+    Raises:
+        UnknownKeyError: ``name`` is not registered.
+    """
+    e = _entry(name)
+    return {"name": name, "task": e.task, "description": e.description, "module": e.module}

@@ -1,0 +1,137 @@
+"""SSFCN: the default dense spectral-spatial classifier.
+
+Architecture (all convolutions zero-padded and size-preserving):
+
+1. **Spectral stem**, per pixel: band dropout (whole input bands zeroed at random while
+   training), Linear ``C -> stem_hidden`` -> LayerNorm -> GELU -> dropout ->
+   Linear ``-> width``. No spatial mixing, so it works on any band count.
+2. **Spatial blocks**: residual :class:`~hsi_app.models.layers.SpatialBlock` s, one per
+   entry of ``dilations``; block ``i`` adds ``dilations[i] * (kernel - 1) // 2`` pixels of
+   receptive radius.
+3. **Head**: dropout -> optional multi-scale box context (local means of the features,
+   :class:`~hsi_app.models.layers.BoxContext`) -> LayerNorm -> Linear ``-> K`` logits.
+
+Only per-pixel normalisation (LayerNorm over channels) is used, so the output at a pixel depends only on inputs
+within Chebyshev distance :attr:`SSFCN.receptive_radius`, and windowed inference with a
+halo of that size equals one-shot inference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hsi_app.errors import ConfigError
+from hsi_app.models.layers import BoxContext, SpatialBlock
+from hsi_app.models.registry import register_model
+
+
+class SSFCN(nn.Module):
+    """Spectral stem + residual spatial blocks + per-pixel classifier.
+
+    Internally features are channels-last ``(B, h, w, D)`` so that per-pixel layers are
+    fast ``Linear`` layers; input and output are channels-first.
+
+    Args:
+        in_chans: input bands ``C``.
+        num_classes: output classes ``K``.
+        width: feature channels after the stem.
+        stem_hidden: hidden width of the two-layer spectral stem.
+        dilations: one spatial block per entry, with that dilation.
+        kernel: odd spatial kernel size of every block.
+        mode: block type, "dw" (depthwise + pointwise MLP) or "full" (full k x k conv).
+        expansion: pointwise MLP width factor inside blocks.
+        band_drop: probability of zeroing a whole input band (per sample) in training.
+        drop: dropout on the stem's hidden features and on the block output (before the
+            box context, which is 1 + len(pools) times wider and costly to drop out).
+        block_drop: dropout inside the blocks' pointwise MLPs.
+        pools: odd box sizes; the classifier also sees the ``k x k`` local means of the
+            features (adds ``max(pools) // 2`` to the receptive radius).
+        wavelengths: ``(C,)`` band centres in nm; stored, not used by this family.
+
+    Shapes:
+        ``(B, C, h, w) float32 -> (B, K, h, w)`` logits.
+    """
+
+    task = "classification"
+
+    def __init__(
+        self,
+        in_chans: int,
+        num_classes: int,
+        *,
+        width: int = 64,
+        stem_hidden: int = 128,
+        dilations: Sequence[int] = (1, 2, 3),
+        kernel: int = 3,
+        mode: str = "dw",
+        expansion: float = 2.0,
+        band_drop: float = 0.1,
+        drop: float = 0.1,
+        block_drop: float = 0.0,
+        pools: Sequence[int] = (),
+        wavelengths: Sequence[float] | None = None,
+    ) -> None:
+        super().__init__()
+        if width < 1 or stem_hidden < 1:
+            raise ConfigError(f"ssfcn: width={width}, stem_hidden={stem_hidden}; both must be >= 1")
+        if not 0.0 <= band_drop < 1.0 or not 0.0 <= drop < 1.0 or not 0.0 <= block_drop < 1.0:
+            raise ConfigError(f"ssfcn: dropout rates {band_drop}, {drop}, {block_drop}; each must be in [0, 1)")
+        self.wavelengths = None if wavelengths is None else [float(w) for w in wavelengths]
+        self.band_drop = band_drop
+        self.stem = nn.Sequential(
+            nn.Linear(in_chans, stem_hidden),
+            nn.LayerNorm(stem_hidden),
+            nn.GELU(),
+            nn.Dropout(drop),
+            nn.Linear(stem_hidden, width),
+        )
+        self.blocks = nn.Sequential(
+            *(
+                SpatialBlock(width, kernel=kernel, dilation=int(d), mode=mode, expansion=expansion, drop=block_drop)
+                for d in dilations
+            )
+        )
+        self.feat_drop = nn.Dropout(drop)
+        self.context = BoxContext(pools)
+        feat = self.context.out_dim(width)
+        self.head = nn.Sequential(nn.LayerNorm(feat), nn.Linear(feat, num_classes))
+        self.receptive_radius: int = int(sum(b.radius for b in self.blocks)) + (self.context.radius if pools else 0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x (B, C, h, w)`` normalised bands -> ``(B, K, h, w)`` logits."""
+        if self.training and self.band_drop > 0:
+            x = F.dropout2d(x, self.band_drop, training=True)  # zeroes whole bands per sample
+        f = self.context(self.feat_drop(self.blocks(self.stem(x.permute(0, 2, 3, 1)))))
+        return self.head(f).permute(0, 3, 1, 2)
+
+
+@register_model
+def ssfcn(
+    in_chans: int, num_classes: int, wavelengths: Sequence[float] | None = None, **kw: object
+) -> SSFCN:
+    """Default dense spectral-spatial FCN (64 wide, receptive radius 6 px)."""
+    return SSFCN(in_chans, num_classes, wavelengths=wavelengths, **kw)  # type: ignore[arg-type]
+
+
+@register_model
+def ssfcn_small(
+    in_chans: int, num_classes: int, wavelengths: Sequence[float] | None = None, **kw: object
+) -> SSFCN:
+    """Smaller dense spectral-spatial FCN (32 wide, receptive radius 3 px)."""
+    args: dict[str, object] = {"width": 32, "stem_hidden": 64, "dilations": (1, 2)}
+    args.update(kw)
+    return SSFCN(in_chans, num_classes, wavelengths=wavelengths, **args)  # type: ignore[arg-type]
+
+
+@register_model
+def test_ssfcn(
+    in_chans: int, num_classes: int, wavelengths: Sequence[float] | None = None, **kw: object
+) -> SSFCN:
+    """Tiny SSFCN for tests (8 wide, receptive radius 3 px)."""
+    args: dict[str, object] = {"width": 8, "stem_hidden": 8, "dilations": (1, 2)}
+    args.update(kw)
+    return SSFCN(in_chans, num_classes, wavelengths=wavelengths, **args)  # type: ignore[arg-type]

@@ -1,0 +1,525 @@
+"""Dense per-pixel classification: loss, Lightning module, training and metrics.
+
+Labels follow the product convention: ``0`` = unlabelled (ignored everywhere), classes
+``1..K`` map to logit channels ``0..K-1``. Models are dense (see :mod:`hsi_app.models`),
+so one forward pass over a tile or the whole scene gives every pixel's logits; the loss
+is taken only where the label map is non-zero.
+
+Main entry points: :func:`fit_dense` (train on a normalised in-memory scene),
+:func:`predict_dense` (class probabilities for a whole scene) and
+:func:`classification_metrics` (OA / AA / kappa / confusion matrix).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from hsi_app.data.tiles import SceneTiles
+from hsi_app.errors import ConfigError, LabelError
+
+# Defaults chosen by the Indian Pines tuning experiment (see fit_dense).
+DEFAULT_MODEL = "ssfcn"
+DEFAULT_EPOCHS = 60
+DEFAULT_TILES_PER_EPOCH = 8
+DEFAULT_TILE_SIZE = 160
+DEFAULT_BATCH_SIZE = 1
+DEFAULT_LR = 3e-3
+DEFAULT_WEIGHT_DECAY = 0.05
+DEFAULT_LABEL_SMOOTHING = 0.1
+DEFAULT_PATIENCE = 20
+DEFAULT_EMA_DECAY: float | None = None
+VAL_WINDOW = 512
+
+
+def masked_cross_entropy(
+    logits: torch.Tensor, labels: torch.Tensor, *, label_smoothing: float = 0.0
+) -> torch.Tensor:
+    """Cross-entropy over labelled pixels only.
+
+    Args:
+        logits: ``(B, K, h, w)`` per-pixel class scores.
+        labels: ``(B, h, w)`` int64; 0 = ignore, ``1..K`` = class.
+        label_smoothing: smoothing of the one-hot targets, in ``[0, 1)``.
+
+    Returns:
+        Scalar mean loss over labelled pixels (0, still attached to the graph, when a
+        batch has none).
+    """
+    valid = labels > 0
+    if not bool(valid.any()):
+        return logits.sum() * 0.0
+    picked = logits.permute(0, 2, 3, 1)[valid]  # (N, K)
+    return F.cross_entropy(picked, labels[valid] - 1, label_smoothing=label_smoothing)
+
+
+@torch.no_grad()
+def dense_logits(model: nn.Module, image: torch.Tensor, *, window: int = VAL_WINDOW) -> torch.Tensor:
+    """Logits of a whole scene, in windows with a halo of the model's receptive radius.
+
+    Args:
+        model: dense model with ``receptive_radius``; its device is used.
+        image: ``(C, H, W)`` float32 normalised scene (any device).
+        window: core window side; scenes not larger than this go in one forward.
+
+    Returns:
+        ``(K, H, W)`` float32 logits on the model's device. Equal (to float error) to a
+        one-shot forward, because every window carries ``receptive_radius`` pixels of
+        real context around its core.
+    """
+    dev = next(model.parameters()).device
+    _, h, w = image.shape
+    if h <= window and w <= window:
+        return model(image.unsqueeze(0).to(dev, torch.float32))[0]
+    halo = int(getattr(model, "receptive_radius", 0))
+    out: torch.Tensor | None = None
+    for r0 in range(0, h, window):
+        for c0 in range(0, w, window):
+            r1, c1 = min(r0 + window, h), min(c0 + window, w)
+            a0, b0 = max(0, r0 - halo), max(0, c0 - halo)
+            a1, b1 = min(h, r1 + halo), min(w, c1 + halo)
+            y = model(image[:, a0:a1, b0:b1].unsqueeze(0).to(dev, torch.float32))[0]
+            if out is None:
+                out = torch.empty((y.shape[0], h, w), dtype=y.dtype, device=dev)
+            out[:, r0:r1, c0:c1] = y[:, r0 - a0 : r1 - a0, c0 - b0 : c1 - b0]
+    assert out is not None
+    return out
+
+
+def predict_dense(
+    model: nn.Module, image: np.ndarray | torch.Tensor, *, window: int = VAL_WINDOW
+) -> np.ndarray:
+    """Class probabilities of a whole in-memory scene.
+
+    Args:
+        model: trained dense model (put in eval mode here).
+        image: ``(C, H, W)`` float32, normalised with the training statistics.
+        window: core window side for scenes larger than ``window``.
+
+    Returns:
+        ``(K, H, W)`` float32 softmax probabilities (class ``k`` is label ``k + 1``).
+    """
+    model.eval()
+    x = torch.as_tensor(np.asarray(image, dtype=np.float32)) if isinstance(image, np.ndarray) else image
+    return torch.softmax(dense_logits(model, x, window=window), dim=0).float().cpu().numpy()
+
+
+def classification_metrics(
+    y_true: np.ndarray | Sequence[int], y_pred: np.ndarray | Sequence[int], num_classes: int
+) -> dict[str, Any]:
+    """Overall / average accuracy, Cohen's kappa and the confusion matrix.
+
+    Args:
+        y_true: ``(N,)`` int reference classes in ``0..num_classes-1``.
+        y_pred: ``(N,)`` int predicted classes in ``0..num_classes-1``.
+        num_classes: ``K``.
+
+    Returns:
+        ``oa`` (micro accuracy), ``aa`` (mean per-class recall over classes present in
+        ``y_true``), ``kappa``, ``per_class_accuracy`` (K floats; None for classes absent
+        from ``y_true``), ``confusion_matrix`` (K x K ints, rows = reference, columns =
+        prediction), all JSON-friendly.
+
+    Raises:
+        LabelError: mismatched lengths, no samples, or classes outside ``0..K-1``.
+    """
+    from torchmetrics.functional.classification import (
+        multiclass_accuracy,
+        multiclass_cohen_kappa,
+        multiclass_confusion_matrix,
+    )
+
+    t = torch.as_tensor(np.asarray(y_true, dtype=np.int64).reshape(-1))
+    p = torch.as_tensor(np.asarray(y_pred, dtype=np.int64).reshape(-1))
+    if t.shape != p.shape or t.numel() == 0:
+        raise LabelError(
+            f"classification_metrics: {t.numel()} references vs {p.numel()} predictions; pass equal, non-empty arrays"
+        )
+    lo, hi = int(min(t.min(), p.min())), int(max(t.max(), p.max()))
+    if lo < 0 or hi >= num_classes:
+        raise LabelError(
+            f"classification_metrics: class ids span {lo}..{hi}, outside 0..{num_classes - 1}; "
+            "pass 0-based classes and the right num_classes"
+        )
+    cm = multiclass_confusion_matrix(p, t, num_classes).long()
+    support = cm.sum(dim=1)
+    recall = cm.diag().double() / support.clamp(min=1).double()
+    present = support > 0
+    oa = float(multiclass_accuracy(p, t, num_classes, average="micro"))
+    kappa = float(multiclass_cohen_kappa(p, t, num_classes))
+    if not math.isfinite(kappa):  # a single class everywhere: chance agreement is 1
+        kappa = 1.0 if oa == 1.0 else 0.0
+    return {
+        "oa": oa,
+        "aa": float(recall[present].mean()),
+        "kappa": kappa,
+        "per_class_accuracy": [float(r) if ok else None for r, ok in zip(recall.tolist(), present.tolist())],
+        "confusion_matrix": cm.tolist(),
+    }
+
+
+class DenseClassifier(L.LightningModule):
+    """LightningModule around a registered dense model.
+
+    Training: masked cross-entropy (optional label smoothing) on tiles from
+    :class:`~hsi_app.data.tiles.SceneTiles`. Validation: the whole scene is passed
+    through the model (in windows when large) and OA / AA / kappa / loss are computed at
+    the pixels of the validation label map, logged as ``val_oa``, ``val_aa``,
+    ``val_kappa``, ``val_loss``. Optimiser: AdamW (no decay on biases and norms) with a
+    linear warm-up then cosine decay per step.
+
+    Args:
+        model_name: registered model name.
+        in_chans: bands ``C``.
+        num_classes: classes ``K``.
+        wavelengths: ``(C,)`` band centres in nm.
+        model_args: extra builder arguments.
+        lr: peak learning rate.
+        weight_decay: AdamW decay on weight matrices/kernels.
+        label_smoothing: training-loss label smoothing.
+        total_steps: optimiser steps of the whole run (for the schedule).
+        warmup_frac: fraction of ``total_steps`` spent warming up.
+        val_image: ``(C, H, W)`` float32 normalised scene for validation (kept on CPU).
+        val_labels: ``(H, W)`` int validation labels, 0 = not a validation pixel.
+        ema_decay: if set, an exponential moving average of the weights (updated after
+            every optimiser step) is what gets validated and returned.
+    """
+
+    def __init__(
+        self,
+        model_name: str,
+        *,
+        in_chans: int,
+        num_classes: int,
+        wavelengths: Sequence[float] | None = None,
+        model_args: dict[str, Any] | None = None,
+        lr: float = DEFAULT_LR,
+        weight_decay: float = DEFAULT_WEIGHT_DECAY,
+        label_smoothing: float = DEFAULT_LABEL_SMOOTHING,
+        total_steps: int = 1000,
+        warmup_frac: float = 0.05,
+        val_image: torch.Tensor | None = None,
+        val_labels: torch.Tensor | None = None,
+        ema_decay: float | None = None,
+    ) -> None:
+        super().__init__()
+        from hsi_app.models import create_model
+
+        self.model = create_model(
+            model_name,
+            in_chans=in_chans,
+            num_classes=num_classes,
+            wavelengths=wavelengths,
+            **(model_args or {}),
+        )
+        self.num_classes = num_classes
+        self.lr, self.weight_decay, self.label_smoothing = lr, weight_decay, label_smoothing
+        self.total_steps, self.warmup_frac = max(1, int(total_steps)), warmup_frac
+        self._val_image = val_image
+        self._val_labels = val_labels
+        self.ema: torch.optim.swa_utils.AveragedModel | None = None
+        if ema_decay is not None:
+            if not 0.0 < ema_decay < 1.0:
+                raise ConfigError(f"ema_decay={ema_decay}; use a value in (0, 1), e.g. 0.99, or None")
+            self.ema = torch.optim.swa_utils.AveragedModel(
+                self.model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(ema_decay)
+            )
+
+    @property
+    def eval_model(self) -> nn.Module:
+        """The weights that are validated and returned: the EMA copy when enabled."""
+        return self.ema.module if self.ema is not None else self.model
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        """Update the weight average after each optimiser step."""
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C, h, w)`` -> ``(B, K, h, w)`` logits."""
+        return self.model(x)
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        """Masked cross-entropy of one batch of tiles."""
+        loss = masked_cross_entropy(self.model(batch["image"]), batch["label"], label_smoothing=self.label_smoothing)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(batch["image"]))
+        return loss
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        """Evaluate the whole scene at the validation pixels (the batch is a placeholder)."""
+        from torchmetrics.functional.classification import multiclass_accuracy, multiclass_cohen_kappa
+
+        if self._val_image is None or self._val_labels is None:
+            return
+        logits = dense_logits(self.eval_model, self._val_image)  # (K, H, W)
+        lab = self._val_labels.to(logits.device)
+        mask = lab > 0
+        picked = logits.permute(1, 2, 0)[mask]  # (N, K)
+        target = lab[mask] - 1
+        pred = picked.argmax(dim=1)
+        k = self.num_classes
+        self.log("val_loss", F.cross_entropy(picked, target), batch_size=1)
+        self.log("val_oa", multiclass_accuracy(pred, target, k, average="micro"), prog_bar=True, batch_size=1)
+        self.log("val_aa", multiclass_accuracy(pred, target, k, average="macro"), batch_size=1)
+        self.log("val_kappa", multiclass_cohen_kappa(pred, target, k), batch_size=1)
+
+    def configure_optimizers(self) -> Any:
+        """AdamW + per-step linear warm-up and cosine decay to zero."""
+        decay, no_decay = [], []
+        for p in self.model.parameters():
+            if p.requires_grad:
+                (decay if p.ndim >= 2 else no_decay).append(p)
+        opt = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": self.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=self.lr,
+        )
+        total, warm = self.total_steps, max(1, int(self.warmup_frac * self.total_steps))
+
+        def factor(step: int) -> float:
+            if step < warm:
+                return (step + 1) / warm
+            return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+class _OneItem(Dataset):
+    """A one-element dataset that makes Lightning run one validation step per epoch."""
+
+    def __len__(self) -> int:
+        return 1
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return torch.zeros(1)
+
+
+class _EpochSetter(L.Callback):
+    """Tells the tile dataset which epoch is starting (new tile positions each epoch)."""
+
+    def __init__(self, tiles: SceneTiles) -> None:
+        self.tiles = tiles
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.tiles.set_epoch(trainer.current_epoch)
+
+
+class _BestState(L.Callback):
+    """Keeps an in-memory copy of the weights with the best validation OA (ties: lower
+    validation loss), records per-epoch metrics, and stops training after ``patience``
+    epochs without improvement."""
+
+    def __init__(self, patience: int) -> None:
+        self.patience = patience
+        self.best: tuple[float, float] | None = None
+        self.best_epoch = -1
+        self.state: dict[str, torch.Tensor] | None = None
+        self.history: list[dict[str, float]] = []
+
+    def _row(self, epoch: int) -> dict[str, float]:
+        if not self.history or self.history[-1]["epoch"] != epoch:
+            self.history.append({"epoch": epoch})
+        return self.history[-1]
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if "train_loss" in trainer.callback_metrics:
+            self._row(trainer.current_epoch)["train_loss"] = float(trainer.callback_metrics["train_loss"])
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        m = trainer.callback_metrics
+        if trainer.sanity_checking or "val_oa" not in m:
+            return
+        epoch = trainer.current_epoch
+        oa, loss = float(m["val_oa"]), float(m["val_loss"])
+        self._row(epoch).update(val_oa=oa, val_loss=loss)
+        if self.best is None or (oa, -loss) > self.best:
+            self.best, self.best_epoch = (oa, -loss), epoch
+            model = pl_module.eval_model  # type: ignore[attr-defined]
+            self.state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        elif epoch - self.best_epoch >= self.patience:
+            trainer.should_stop = True
+
+
+@contextmanager
+def _quiet_lightning() -> Iterator[None]:
+    """Silence Lightning's banner/info messages and restore global torch flags afterwards."""
+    names = ["lightning.pytorch", "lightning.fabric", "lightning"]
+    old_levels = [logging.getLogger(n).level for n in names]
+    old_det = torch.are_deterministic_algorithms_enabled()
+    old_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    for n in names:
+        logging.getLogger(n).setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+            warnings.filterwarnings("ignore", message=".*number of training batches.*")
+            warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+            warnings.filterwarnings("ignore", message=".*no `val_dataloader`.*")
+            yield
+    finally:
+        for n, lvl in zip(names, old_levels):
+            logging.getLogger(n).setLevel(lvl)
+        torch.use_deterministic_algorithms(old_det, warn_only=old_warn)
+
+
+def _accelerator(device: str | torch.device | None) -> tuple[str, Any]:
+    """Map ``device`` ("cpu", "cuda", "cuda:1", None = auto) to Trainer accelerator/devices."""
+    if device is None:
+        return "auto", 1
+    dev = torch.device(device)
+    if dev.type == "cpu":
+        return "cpu", 1
+    if dev.type == "cuda":
+        return "gpu", [dev.index or 0]
+    if dev.type == "mps":
+        return "mps", 1
+    raise ConfigError(f"fit_dense: device {str(device)!r} is not supported; use cpu, cuda[:N], mps or None")
+
+
+def _check_labels(name: str, labels: np.ndarray, shape: tuple[int, int], num_classes: int) -> np.ndarray:
+    lab = np.asarray(labels)
+    if lab.shape != shape:
+        raise LabelError(f"fit_dense: {name} labels {lab.shape} differ from the image grid {shape}; pass (H, W)")
+    lab = lab.astype(np.int64)
+    if lab.min() < 0 or lab.max() > num_classes:
+        raise LabelError(
+            f"fit_dense: {name} labels span {lab.min()}..{lab.max()}, outside 0..{num_classes}; "
+            "check num_classes (labels 1..K, 0 = unlabelled)"
+        )
+    return lab
+
+
+def fit_dense(
+    image: np.ndarray,
+    train: np.ndarray,
+    val: np.ndarray | None,
+    *,
+    model_name: str = DEFAULT_MODEL,
+    num_classes: int,
+    wavelengths: Sequence[float] | None = None,
+    model_args: dict[str, Any] | None = None,
+    epochs: int = DEFAULT_EPOCHS,
+    tiles_per_epoch: int = DEFAULT_TILES_PER_EPOCH,
+    tile_size: int = DEFAULT_TILE_SIZE,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    lr: float = DEFAULT_LR,
+    weight_decay: float = DEFAULT_WEIGHT_DECAY,
+    label_smoothing: float = DEFAULT_LABEL_SMOOTHING,
+    patience: int = DEFAULT_PATIENCE,
+    ema_decay: float | None = DEFAULT_EMA_DECAY,
+    seed: int = 0,
+    progress: bool = True,
+    device: str | torch.device | None = None,
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Train a dense classifier on one normalised in-memory scene.
+
+    Args:
+        image: ``(C, H, W)`` float32, normalised with statistics of the training pixels.
+        train: ``(H, W)`` int training labels (0 = unused, ``1..K``).
+        val: ``(H, W)`` int validation labels (0 = unused) for early stopping and best-epoch
+            selection, or None to train all ``epochs`` and keep the final weights.
+        model_name: registered model name.
+        num_classes: ``K``.
+        wavelengths: ``(C,)`` band centres in nm.
+        model_args: extra builder arguments for the model.
+        epochs: maximum number of epochs.
+        tiles_per_epoch: random tiles drawn per epoch.
+        tile_size: tile side in pixels, capped at the longer scene side; a scene not
+            larger than that is trained whole (its shorter side zero-padded), with random
+            flips / rotations.
+        batch_size: tiles per optimiser step.
+        lr: peak AdamW learning rate (warm-up 5 % of steps, then cosine to zero).
+        weight_decay: AdamW weight decay.
+        label_smoothing: label smoothing of the training loss.
+        patience: epochs without validation improvement before stopping.
+        ema_decay: decay of the exponential moving average of the weights that is
+            validated and returned (None: use the raw weights).
+        seed: seeds model init, tile sampling and dropout.
+        progress: show Lightning's progress bar.
+        device: "cpu", "cuda", "cuda:N", or None for automatic (CUDA when present).
+
+    Returns:
+        ``(model, history)``: the best model in eval mode on the CPU, and
+        ``{"epochs_run", "best_epoch", "best_val_oa", "train_seconds", "epochs": [...]}``.
+
+    Raises:
+        LabelError: label maps of the wrong shape or out-of-range classes, no training pixel.
+        ConfigError: bad sizes or device.
+    """
+    img = np.asarray(image, dtype=np.float32)
+    if img.ndim != 3:
+        raise ConfigError(f"fit_dense: image has shape {img.shape}; pass (C, H, W)")
+    if min(epochs, tiles_per_epoch, tile_size, batch_size) < 1:
+        raise ConfigError("fit_dense: epochs, tiles_per_epoch, tile_size and batch_size must all be >= 1")
+    c, h, w = img.shape
+    tr = _check_labels("train", train, (h, w), num_classes)
+    va = None if val is None else _check_labels("val", val, (h, w), num_classes)
+    if va is not None and not (va > 0).any():
+        va = None
+    accelerator, devices = _accelerator(device)
+
+    L.seed_everything(seed, workers=True, verbose=False)
+    tile = min(tile_size, max(h, w))  # no padding beyond what the scene needs
+    tiles = SceneTiles(
+        img, tr, tile_size=tile, tiles_per_epoch=tiles_per_epoch, wavelengths=wavelengths, seed=seed
+    )
+    steps = epochs * math.ceil(tiles_per_epoch / batch_size)
+    module = DenseClassifier(
+        model_name,
+        in_chans=c,
+        num_classes=num_classes,
+        wavelengths=wavelengths,
+        model_args=model_args,
+        lr=lr,
+        weight_decay=weight_decay,
+        label_smoothing=label_smoothing,
+        total_steps=steps,
+        val_image=torch.from_numpy(img) if va is not None else None,
+        val_labels=torch.from_numpy(va) if va is not None else None,
+        ema_decay=ema_decay,
+    )
+    best = _BestState(patience)
+    train_loader = DataLoader(tiles, batch_size=batch_size, shuffle=False, num_workers=0)
+    val_loader = DataLoader(_OneItem(), batch_size=1) if va is not None else None
+    with _quiet_lightning():
+        trainer = L.Trainer(
+            max_epochs=epochs,
+            accelerator=accelerator,
+            devices=devices,
+            deterministic="warn",
+            logger=False,
+            enable_checkpointing=False,
+            enable_model_summary=False,
+            enable_progress_bar=progress,
+            num_sanity_val_steps=0,
+            limit_val_batches=1.0 if va is not None else 0,
+            gradient_clip_val=1.0,
+            callbacks=[_EpochSetter(tiles), best],
+        )
+        t0 = time.perf_counter()
+        trainer.fit(module, train_loader, val_loader)
+        seconds = time.perf_counter() - t0
+    model = module.eval_model.cpu()
+    if best.state is not None:
+        model.load_state_dict(best.state)
+    model.eval()
+    history = {
+        "epochs_run": int(trainer.current_epoch),
+        "best_epoch": best.best_epoch if best.state is not None else int(trainer.current_epoch) - 1,
+        "best_val_oa": best.best[0] if best.best is not None else None,
+        "train_seconds": seconds,
+        "epochs": best.history,
+    }
+    return model, history

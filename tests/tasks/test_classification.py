@@ -1,0 +1,135 @@
+"""Dense classification task: masked loss, metrics, prediction and a tiny end-to-end fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from hsi_app.errors import LabelError
+from hsi_app.models import create_model
+from hsi_app.tasks.classification import classification_metrics, fit_dense, masked_cross_entropy, predict_dense
+
+
+def test_masked_loss_ignores_unlabelled_pixels() -> None:
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 3, 6, 5, generator=g, requires_grad=True)
+    labels = torch.zeros(2, 6, 5, dtype=torch.int64)
+    labels[0, 1, 2], labels[0, 4, 4], labels[1, 0, 0] = 1, 3, 2
+    loss = masked_cross_entropy(logits, labels)
+    # independent reference: plain cross-entropy over the three labelled pixels
+    picked = torch.stack([logits[0, :, 1, 2], logits[0, :, 4, 4], logits[1, :, 0, 0]])
+    assert torch.allclose(loss, F.cross_entropy(picked, torch.tensor([0, 2, 1])))
+    loss.backward()
+    grad_mask = logits.grad.abs().sum(dim=1) > 0  # type: ignore[union-attr]
+    assert torch.equal(grad_mask, labels > 0)
+    # anything at unlabelled pixels can change without changing the loss
+    other = logits.detach().clone()
+    other[labels.unsqueeze(1).expand_as(other) == 0] = 50.0
+    assert torch.allclose(masked_cross_entropy(other, labels), loss)
+
+
+def test_masked_loss_without_labels_is_zero_and_differentiable() -> None:
+    logits = torch.randn(1, 4, 3, 3, requires_grad=True)
+    loss = masked_cross_entropy(logits, torch.zeros(1, 3, 3, dtype=torch.int64))
+    assert loss.item() == 0.0
+    loss.backward()
+    assert logits.grad is not None
+
+
+def test_label_smoothing_changes_loss() -> None:
+    logits = torch.randn(1, 3, 4, 4)
+    labels = torch.ones(1, 4, 4, dtype=torch.int64)
+    assert float(masked_cross_entropy(logits, labels, label_smoothing=0.2)) != pytest.approx(
+        float(masked_cross_entropy(logits, labels))
+    )
+
+
+def test_metrics_on_a_hand_made_case() -> None:
+    y_true = [0, 0, 0, 0, 1, 1, 2, 2, 2, 2]
+    y_pred = [0, 0, 0, 1, 1, 2, 2, 2, 2, 0]
+    m = classification_metrics(np.array(y_true), np.array(y_pred), 4)
+    # confusion rows (reference): [3, 1, 0], [0, 1, 1], [1, 0, 3]; class 3 absent
+    assert m["confusion_matrix"] == [[3, 1, 0, 0], [0, 1, 1, 0], [1, 0, 3, 0], [0, 0, 0, 0]]
+    assert m["oa"] == pytest.approx(0.7)
+    assert m["aa"] == pytest.approx((0.75 + 0.5 + 0.75) / 3)
+    assert m["per_class_accuracy"][:3] == pytest.approx([0.75, 0.5, 0.75])
+    assert m["per_class_accuracy"][3] is None
+    # p_o = 0.7, p_e = (4*4 + 2*2 + 4*4) / 100 = 0.36
+    assert m["kappa"] == pytest.approx((0.7 - 0.36) / (1 - 0.36))
+
+
+def test_metrics_perfect_and_errors() -> None:
+    m = classification_metrics([1, 1, 1], [1, 1, 1], 2)
+    assert m["oa"] == 1.0 and m["aa"] == 1.0 and m["kappa"] == 1.0
+    with pytest.raises(LabelError):
+        classification_metrics([0, 1], [0], 2)
+    with pytest.raises(LabelError, match="outside"):
+        classification_metrics([0, 2], [0, 1], 2)
+
+
+def test_predict_dense_gives_probabilities_and_is_window_invariant() -> None:
+    torch.manual_seed(0)
+    net = create_model("test_ssfcn", in_chans=6, num_classes=3)
+    x = np.random.default_rng(0).normal(size=(6, 23, 17)).astype(np.float32)
+    p = predict_dense(net, x)
+    assert p.shape == (3, 23, 17) and p.dtype == np.float32
+    np.testing.assert_allclose(p.sum(axis=0), 1.0, atol=1e-5)
+    np.testing.assert_allclose(predict_dense(net, x, window=8), p, atol=1e-5)
+    assert not net.training
+
+
+def _synthetic_scene(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """3 classes in vertical bands of a 32x32 scene; 20 noisy bands with class signatures."""
+    rng = np.random.default_rng(seed)
+    lab = np.ones((32, 32), dtype=np.int64)
+    lab[:, 11:21] = 2
+    lab[:, 21:] = 3
+    signatures = rng.normal(size=(4, 20)).astype(np.float32)
+    img = signatures[lab].transpose(2, 0, 1) + rng.normal(scale=0.8, size=(20, 32, 32)).astype(np.float32)
+    return img.astype(np.float32), lab
+
+
+def _sparse(lab: np.ndarray, frac: float, seed: int) -> np.ndarray:
+    keep = np.random.default_rng(seed).random(lab.shape) < frac
+    return np.where(keep, lab, 0)
+
+
+def test_fit_dense_learns_a_tiny_scene() -> None:
+    img, lab = _synthetic_scene()
+    train = _sparse(lab, 0.08, 1)
+    val = np.where((_sparse(lab, 0.05, 2) > 0) & (train == 0), lab, 0)
+    test = np.where((train == 0) & (val == 0), lab, 0)
+    model, hist = fit_dense(
+        img, train, val, model_name="test_ssfcn", num_classes=3, epochs=12, tiles_per_epoch=8,
+        tile_size=24, batch_size=4, lr=1e-2, seed=0, progress=False, device="cpu",
+    )
+    assert not model.training
+    pred = predict_dense(model, img).argmax(axis=0) + 1
+    m = classification_metrics(test[test > 0] - 1, pred[test > 0] - 1, 3)
+    assert m["oa"] > 0.95
+    assert {"epochs_run", "best_epoch", "best_val_oa", "train_seconds", "epochs"} <= set(hist)
+    assert 0 <= hist["best_epoch"] < hist["epochs_run"] <= 12
+    assert hist["best_val_oa"] == max(e["val_oa"] for e in hist["epochs"])
+    assert not torch.are_deterministic_algorithms_enabled()  # global flag restored
+
+
+def test_fit_dense_is_seeded_and_works_without_validation() -> None:
+    img, lab = _synthetic_scene(1)
+    train = _sparse(lab, 0.1, 3)
+    kw = dict(model_name="test_cnn3d", num_classes=3, epochs=2, tiles_per_epoch=2, tile_size=16,
+              batch_size=2, seed=5, progress=False, device="cpu")
+    a, ha = fit_dense(img, train, None, **kw)  # type: ignore[arg-type]
+    b, _ = fit_dense(img, train, None, **kw)  # type: ignore[arg-type]
+    assert ha["epochs_run"] == 2 and ha["best_val_oa"] is None
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert ka == kb and torch.equal(va, vb)
+
+
+def test_fit_dense_rejects_bad_labels() -> None:
+    img, lab = _synthetic_scene()
+    with pytest.raises(LabelError, match="outside"):
+        fit_dense(img, lab, None, model_name="test_ssfcn", num_classes=2, epochs=1, progress=False)
+    with pytest.raises(LabelError, match="image grid"):
+        fit_dense(img, lab[:5], None, model_name="test_ssfcn", num_classes=3, epochs=1, progress=False)
