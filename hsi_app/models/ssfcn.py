@@ -50,6 +50,7 @@ class SSFCN(nn.Module):
         block_drop: dropout inside the blocks' pointwise MLPs.
         pools: odd box sizes; the classifier also sees the ``k x k`` local means of the
             features (adds ``max(pools) // 2`` to the receptive radius).
+        head_hidden: hidden width of a two-layer per-pixel classifier (0: one Linear).
         wavelengths: ``(C,)`` band centres in nm; stored, not used by this family.
 
     Shapes:
@@ -64,15 +65,16 @@ class SSFCN(nn.Module):
         num_classes: int,
         *,
         width: int = 64,
-        stem_hidden: int = 128,
-        dilations: Sequence[int] = (1, 2, 3),
+        stem_hidden: int = 64,
+        dilations: Sequence[int] = (1, 2),
         kernel: int = 3,
         mode: str = "dw",
         expansion: float = 2.0,
         band_drop: float = 0.1,
         drop: float = 0.1,
         block_drop: float = 0.0,
-        pools: Sequence[int] = (),
+        pools: Sequence[int] = (5, 11, 17),
+        head_hidden: int = 0,
         wavelengths: Sequence[float] | None = None,
     ) -> None:
         super().__init__()
@@ -98,7 +100,12 @@ class SSFCN(nn.Module):
         self.feat_drop = nn.Dropout(drop)
         self.context = BoxContext(pools)
         feat = self.context.out_dim(width)
-        self.head = nn.Sequential(nn.LayerNorm(feat), nn.Linear(feat, num_classes))
+        if head_hidden > 0:
+            self.head = nn.Sequential(
+                nn.LayerNorm(feat), nn.Linear(feat, head_hidden), nn.GELU(), nn.Linear(head_hidden, num_classes)
+            )
+        else:
+            self.head = nn.Sequential(nn.LayerNorm(feat), nn.Linear(feat, num_classes))
         self.receptive_radius: int = int(sum(b.radius for b in self.blocks)) + (self.context.radius if pools else 0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -113,7 +120,7 @@ class SSFCN(nn.Module):
 def ssfcn(
     in_chans: int, num_classes: int, wavelengths: Sequence[float] | None = None, **kw: object
 ) -> SSFCN:
-    """Default dense spectral-spatial FCN (64 wide, receptive radius 6 px)."""
+    """Default dense spectral-spatial FCN (64 wide, multi-scale context, receptive radius 11 px)."""
     return SSFCN(in_chans, num_classes, wavelengths=wavelengths, **kw)  # type: ignore[arg-type]
 
 
@@ -122,7 +129,7 @@ def ssfcn_small(
     in_chans: int, num_classes: int, wavelengths: Sequence[float] | None = None, **kw: object
 ) -> SSFCN:
     """Smaller dense spectral-spatial FCN (32 wide, receptive radius 3 px)."""
-    args: dict[str, object] = {"width": 32, "stem_hidden": 64, "dilations": (1, 2)}
+    args: dict[str, object] = {"width": 32, "stem_hidden": 64, "dilations": (1, 2), "pools": ()}
     args.update(kw)
     return SSFCN(in_chans, num_classes, wavelengths=wavelengths, **args)  # type: ignore[arg-type]
 
@@ -132,6 +139,6 @@ def test_ssfcn(
     in_chans: int, num_classes: int, wavelengths: Sequence[float] | None = None, **kw: object
 ) -> SSFCN:
     """Tiny SSFCN for tests (8 wide, receptive radius 3 px)."""
-    args: dict[str, object] = {"width": 8, "stem_hidden": 8, "dilations": (1, 2)}
+    args: dict[str, object] = {"width": 8, "stem_hidden": 8, "dilations": (1, 2), "pools": ()}
     args.update(kw)
     return SSFCN(in_chans, num_classes, wavelengths=wavelengths, **args)  # type: ignore[arg-type]

@@ -98,7 +98,9 @@ def test_any_band_count_and_wavelengths() -> None:
 
 
 def test_radius_follows_dilations() -> None:
-    assert create_model("ssfcn", in_chans=3, num_classes=2, dilations=(1, 2, 4)).receptive_radius == 7
-    assert create_model("ssfcn", in_chans=3, num_classes=2, dilations=(1,), kernel=5).receptive_radius == 2
+    assert create_model("ssfcn", in_chans=3, num_classes=2, dilations=(1, 2, 4), pools=()).receptive_radius == 7
+    assert create_model("ssfcn", in_chans=3, num_classes=2, dilations=(1,), kernel=5, pools=()).receptive_radius == 2
+    assert create_model("ssfcn", in_chans=3, num_classes=2).receptive_radius == 3 + 17 // 2  # the default
+    assert create_model("ssfcn", in_chans=3, num_classes=2, dilations=(1,), pools=(3, 9)).receptive_radius == 5
     assert create_model("cnn3d", in_chans=30, num_classes=2, channels=(2, 2, 2), spectral_kernels=(3, 3, 3),
                         spectral_strides=(1, 2, 2)).receptive_radius == 3

@@ -112,6 +112,8 @@ def test_fit_dense_learns_a_tiny_scene() -> None:
     assert {"epochs_run", "best_epoch", "best_val_oa", "train_seconds", "epochs"} <= set(hist)
     assert 0 <= hist["best_epoch"] < hist["epochs_run"] <= 12
     assert hist["best_val_oa"] == max(e["val_oa"] for e in hist["epochs"])
+    assert [e["epoch"] for e in hist["epochs"]] == list(range(hist["epochs_run"]))
+    assert all(e["train_loss"] > 0 for e in hist["epochs"])
     assert not torch.are_deterministic_algorithms_enabled()  # global flag restored
 
 
@@ -125,6 +127,19 @@ def test_fit_dense_is_seeded_and_works_without_validation() -> None:
     assert ha["epochs_run"] == 2 and ha["best_val_oa"] is None
     for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
         assert ka == kb and torch.equal(va, vb)
+
+
+def test_fit_dense_returns_weight_average_when_asked() -> None:
+    img, lab = _synthetic_scene(2)
+    train = _sparse(lab, 0.1, 4)
+    val = np.where((_sparse(lab, 0.1, 5) > 0) & (train == 0), lab, 0)
+    kw = dict(model_name="test_ssfcn", num_classes=3, epochs=3, tiles_per_epoch=2, tile_size=16,
+              batch_size=1, seed=0, progress=False, device="cpu")
+    raw, _ = fit_dense(img, train, val, **kw)  # type: ignore[arg-type]
+    ema, hist = fit_dense(img, train, val, ema_decay=0.5, **kw)  # type: ignore[arg-type]
+    assert set(ema.state_dict()) == set(raw.state_dict())
+    assert any(not torch.equal(ema.state_dict()[k], raw.state_dict()[k]) for k in raw.state_dict())
+    assert hist["epochs_run"] == 3
 
 
 def test_fit_dense_rejects_bad_labels() -> None:
