@@ -48,6 +48,7 @@ class GeoRasterTiles(Dataset):
         band_indices: ``(C,)`` 0-based bands of the image to use.
         mean, std: ``(C,)`` normalisation of the used bands.
         wavelengths: ``(C,)`` nm (NaN when unknown).
+        nodata: raw value meaning no data (those pixels are zeroed after normalising).
         seed: seed of the sampler; :meth:`set_epoch` redraws deterministically.
     """
 
@@ -62,6 +63,7 @@ class GeoRasterTiles(Dataset):
         mean: np.ndarray,
         std: np.ndarray,
         wavelengths: np.ndarray | None = None,
+        nodata: float | None = None,
         seed: int = 0,
     ) -> None:
         image_cls, label_cls = _raster_classes()
@@ -73,6 +75,7 @@ class GeoRasterTiles(Dataset):
         self.std = torch.as_tensor(np.asarray(std, dtype=np.float32))[:, None, None]
         wl = np.full(len(band_indices), np.nan) if wavelengths is None else np.asarray(wavelengths)
         self.wavelength = torch.as_tensor(wl.astype(np.float32))
+        self.nodata = None if nodata is None or np.isnan(nodata) else float(nodata)
         self.seed = int(seed)
         self.queries: list[Any] = []
         self.set_epoch(0)
@@ -90,6 +93,8 @@ class GeoRasterTiles(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         sample = self.dataset[self.queries[index]]
-        image = sample["image"][self.bands].float()
-        image = torch.nan_to_num((image - self.mean) / self.std, nan=0.0, posinf=0.0, neginf=0.0)
+        raw = sample["image"][self.bands].float()
+        image = torch.nan_to_num((raw - self.mean) / self.std, nan=0.0, posinf=0.0, neginf=0.0)
+        if self.nodata is not None:  # no-data pixels become the band mean, as in memory
+            image[:, (raw == self.nodata).any(dim=0)] = 0.0
         return {"image": image, "label": sample["mask"].long(), "wavelength": self.wavelength}

@@ -312,7 +312,7 @@ class _OneItem(Dataset):
 class _EpochSetter(L.Callback):
     """Tells the tile dataset which epoch is starting (new tile positions each epoch)."""
 
-    def __init__(self, tiles: SceneTiles) -> None:
+    def __init__(self, tiles: Any) -> None:
         self.tiles = tiles
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -433,6 +433,7 @@ def fit_dense(
     seed: int = 0,
     progress: bool = True,
     device: str | torch.device | None = None,
+    tiles: Dataset | None = None,
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Train a dense classifier on one normalised in-memory scene.
 
@@ -460,6 +461,9 @@ def fit_dense(
         seed: seeds model init, tile sampling and dropout.
         progress: show Lightning's progress bar.
         device: "cpu", "cuda", "cuda:N", or None for automatic (CUDA when present).
+        tiles: a training tile dataset with the same sample contract and a
+            ``set_epoch(epoch)`` method (e.g. :class:`~hsi_app.data.geo_tiles.GeoRasterTiles`,
+            which reads tiles from disk through torchgeo); default: random tiles of ``image``.
 
     Returns:
         ``(model, history)``: the best model in eval mode on the CPU, and
@@ -483,9 +487,10 @@ def fit_dense(
 
     L.seed_everything(seed, workers=True, verbose=False)
     tile = min(tile_size, max(h, w))  # no padding beyond what the scene needs
-    tiles = SceneTiles(
-        img, tr, tile_size=tile, tiles_per_epoch=tiles_per_epoch, wavelengths=wavelengths, seed=seed
-    )
+    if tiles is None:
+        tiles = SceneTiles(
+            img, tr, tile_size=tile, tiles_per_epoch=tiles_per_epoch, wavelengths=wavelengths, seed=seed
+        )
     steps = epochs * math.ceil(tiles_per_epoch / batch_size)
     module = DenseClassifier(
         model_name,

@@ -10,6 +10,8 @@ one folder::
                            n_test, protocol, leaky, train_seconds, ...
     OUT/confusion.png      confusion matrix
     OUT/map.tif, map.png   the full-scene class map (COG: class + confidence), quick-look
+    OUT/train_labels.tif   (georeferenced GeoTIFF scenes) training labels that torchgeo
+                           samples tiles against, straight from disk
 """
 
 from __future__ import annotations
@@ -109,7 +111,8 @@ def train_classifier(
 
     mean, std = _band_stats(image, split.train > 0)
     t0 = time.perf_counter()
-    tensors, model_args, history = _fit(opts, model, image, mean, std, split, num_classes, cube.hsi.wavelengths[bands])
+    geo = _geo_tiles_factory(cube, out, bands, opts.seed) if opts.model != "svm" else None
+    tensors, model_args, history = _fit(opts, model, image, mean, std, split, num_classes, cube.hsi.wavelengths[bands], geo)
     train_seconds = time.perf_counter() - t0
     config = RunConfig(
         task="classification",
@@ -130,6 +133,36 @@ def train_classifier(
     )
     save_run(out, config, tensors)
     return evaluate_run(out, cube, split, train_seconds, history, window=opts.window, progress=opts.progress)
+
+
+def _geo_tiles_factory(cube: Cube, out: Path, bands: np.ndarray, seed: int) -> Any:
+    """For a georeferenced GeoTIFF, a builder of torchgeo tiles; else ``None``.
+
+    The training labels are written next to the run (``train_labels.tif``, same grid as
+    the scene) so that torchgeo can intersect the two rasters and sample tiles from disk.
+    """
+    source = Path(str(cube.attrs.get("source", "")))
+    if cube.attrs.get("format") != "geotiff" or cube.rio.crs is None or not source.is_file():
+        return None
+
+    def build(train: np.ndarray, mean: np.ndarray, std: np.ndarray) -> Any:
+        import rasterio
+
+        from hsi_app.data.geo_tiles import GeoRasterTiles
+        from hsi_app.tasks.classification import DEFAULT_TILE_SIZE, DEFAULT_TILES_PER_EPOCH
+
+        _, h, w = cube.hsi.shape
+        labels_path = out / "train_labels.tif"
+        with rasterio.open(labels_path, "w", driver="GTiff", height=h, width=w, count=1, dtype="uint8",
+                           crs=cube.rio.crs, transform=cube.rio.transform()) as ds:
+            ds.write(train.astype(np.uint8)[None])
+        return GeoRasterTiles(
+            source, labels_path, tile_size=min(DEFAULT_TILE_SIZE, h, w), tiles_per_epoch=DEFAULT_TILES_PER_EPOCH,
+            band_indices=bands, mean=mean, std=std, wavelengths=cube.hsi.wavelengths[bands],
+            nodata=cube.attrs.get("nodata"), seed=seed,
+        )
+
+    return build
 
 
 def _band_stats(image: np.ndarray, train_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -158,8 +191,13 @@ def _fit(
     split: Any,
     num_classes: int,
     wavelengths: np.ndarray,
+    geo_tiles: Any = None,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Fit the model; return (weights, model args to store, history)."""
+    """Fit the model; return (weights, model args to store, history).
+
+    ``geo_tiles(train_labels, mean, std)`` builds a torchgeo tile dataset for georeferenced
+    GeoTIFF scenes; in-memory scenes (``None``) are tiled by :class:`SceneTiles`.
+    """
     if opts.model == "svm":
         from hsi_app.models.svm import SVMBaseline
 
@@ -171,6 +209,8 @@ def _fit(
     train, val = split.validation(opts.val_fraction, seed=opts.seed) if opts.val_fraction > 0 else (split.train, None)
     norm = np.nan_to_num((image - mean[:, None, None]) / std[:, None, None]).astype(np.float32)
     kwargs: dict[str, Any] = {"seed": opts.seed, "progress": opts.progress, "model_args": opts.model_args}
+    if geo_tiles is not None:
+        kwargs["tiles"] = geo_tiles(train, mean, std)
     if opts.epochs is not None:
         kwargs["epochs"] = opts.epochs
     net, history = fit_dense(norm, train, val, model_name=opts.model, num_classes=num_classes, wavelengths=wavelengths, **kwargs)

@@ -78,6 +78,9 @@ def main_code(*args: str) -> int:
 def test_train_writes_the_run_folder(trained: Path) -> None:
     for name in ("model.safetensors", "config.json", "metrics.json", "split.npz", "confusion.png", "map.tif", "map.png"):
         assert (trained / name).is_file(), name
+    # a georeferenced GeoTIFF is tiled from disk by torchgeo against this label raster
+    with rasterio.open(trained / "train_labels.tif") as ds:
+        assert ds.crs.to_epsg() == 32616 and ds.transform == TRANSFORM
     metrics = json.loads((trained / "metrics.json").read_text())
     for key in ("oa", "aa", "kappa", "per_class_accuracy", "confusion_matrix", "n_train", "n_test", "protocol", "train_seconds"):
         assert key in metrics
