@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from fixture_loader import fixture_module
 
 os.environ.setdefault("MPLBACKEND", "Agg")
-DATA = Path(__file__).parent / "data"
-
-
-def fixture_module(name: str) -> ModuleType:
-    """Import ``tests/data/<name>/make.py`` as a module (they share a basename)."""
-    path = DATA / name / "make.py"
-    spec = importlib.util.spec_from_file_location(f"fixture_{name}", path)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @pytest.fixture(scope="session")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import zipfile
 from pathlib import Path
-from types import ModuleType
 from xml.etree import ElementTree as ET
 
 import dask.array as da
@@ -15,20 +13,12 @@ import pytest
 import rasterio
 import xarray as xr
 
+from fixture_loader import fixture_module
 from hsi_app.errors import BandMismatchError, ConfigError, CubeReadError, DatasetNotFoundError, HSIError
 from hsi_app.io.enmap import is_enmap_product, read_enmap, scan_spectral_image
 
 
-def _load(name: str) -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "data" / name / "make.py"
-    spec = importlib.util.spec_from_file_location(f"fixture_{name}", path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-fx = _load("enmap_l2a")
+fx = fixture_module("enmap_l2a")
 P = fx.PRODUCT
 H, W = 40, 30
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import pickle
 import warnings
 from pathlib import Path
-from types import ModuleType
 
 import dask.array as da
 import numpy as np
@@ -15,20 +13,12 @@ import rasterio
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.transform import Affine
 
+from fixture_loader import fixture_module
 from hsi_app.errors import CubeReadError, DatasetNotFoundError, HSIError
 from hsi_app.io.envi import is_envi, read_envi, to_nanometres
 
 
-def _load(name: str) -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "data" / name / "make.py"
-    spec = importlib.util.spec_from_file_location(f"fixture_{name}", path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-fx = _load("envi")
+fx = fixture_module("envi")
 TRUTH = fx.truth(0)
 EXPECTED = np.where(TRUTH.raw == fx.NODATA, np.nan, TRUTH.raw.astype(np.float32) / np.float32(fx.SCALE))
 

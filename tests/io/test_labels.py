@@ -6,6 +6,8 @@ from pathlib import Path
 
 import geopandas as gpd
 import h5py
+
+from fixture_loader import fixture_module
 import numpy as np
 import pytest
 import scipy.io
@@ -36,13 +38,7 @@ def _labels(seed: int = 0) -> np.ndarray:
 
 def write_mat73(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """MATLAB v7.3 writer shared with the .mat fixtures (tests/data/mat/make.py)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("mat_fixture", Path(__file__).parents[1] / "data" / "mat" / "make.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    mod.write_v73(path, arrays)
+    fixture_module("mat").write_v73(path, arrays)
 
 
 def test_npy(tmp_path: Path) -> None:
