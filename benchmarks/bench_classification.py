@@ -7,7 +7,8 @@ inference throughput.
 
 Protocols: ``random:0.1`` is the literature protocol and is LEAKY (training patches
 overlap test pixels); ``disjoint:0.5`` uses spatial blocks and drops test pixels within
-the model's receptive radius of any training pixel.
+the largest receptive radius of the compared models of any training pixel; all models of
+one (protocol, seed) share the split, so they are scored on the same test pixels.
 
 Run: ``.venv/bin/python benchmarks/bench_classification.py [--seeds 5] [--models ssfcn svm]``
 """
@@ -52,19 +53,23 @@ def main() -> None:
     args = parser.parse_args()
 
     from hsi_app.io import open_cube
-    from hsi_app.tasks.train_classifier import TrainOptions, train_classifier
+    from hsi_app.tasks.train_classifier import TrainOptions, protocol_split, receptive_radius, train_classifier
 
     cube = open_cube("indian_pines")
+    radius = max(receptive_radius(m) for m in args.models)
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(args.out or tmp)
         for protocol in args.protocols:
             n_seeds = args.disjoint_seeds if protocol.startswith("disjoint") and args.disjoint_seeds else args.seeds
+            # every model of a (protocol, seed) is scored on the same split and test pixels
+            splits = [protocol_split(cube, protocol, seed=seed, radius=radius) for seed in range(n_seeds)]
             for model in args.models:
                 for seed in range(n_seeds):
                     t0 = time.perf_counter()
                     m = train_classifier(cube, root / f"{protocol.replace(':', '_')}_{model}_{seed}",
-                                         TrainOptions(model=model, split=protocol, seed=seed, progress=False))
+                                         TrainOptions(model=model, split=protocol, seed=seed, progress=False),
+                                         split=splits[seed])
                     print(f"{protocol:<13} {model:<8} seed {seed}: OA {100 * m['oa']:.2f}  AA {100 * m['aa']:.2f}  "
                           f"kappa {m['kappa']:.4f}  train {m['train_seconds']:.0f} s  (total {time.perf_counter() - t0:.0f} s)",
                           flush=True)

@@ -99,7 +99,7 @@ def dense_logits(model: nn.Module, image: torch.Tensor, *, window: int = VAL_WIN
 
 
 def predict_dense(
-    model: nn.Module, image: np.ndarray | torch.Tensor, *, window: int = VAL_WINDOW
+    model: nn.Module, image: np.ndarray | torch.Tensor, *, window: int = VAL_WINDOW, tta: bool = False
 ) -> np.ndarray:
     """Class probabilities of a whole in-memory scene.
 
@@ -107,13 +107,27 @@ def predict_dense(
         model: trained dense model (put in eval mode here).
         image: ``(C, H, W)`` float32, normalised with the training statistics.
         window: core window side for scenes larger than ``window``.
+        tta: average the probabilities over the 8 flips / 90-degree rotations of the
+            scene (the training augmentations); 8 times the compute.
 
     Returns:
         ``(K, H, W)`` float32 softmax probabilities (class ``k`` is label ``k + 1``).
     """
     model.eval()
     x = torch.as_tensor(np.asarray(image, dtype=np.float32)) if isinstance(image, np.ndarray) else image
-    return torch.softmax(dense_logits(model, x, window=window), dim=0).float().cpu().numpy()
+    if not tta:
+        return torch.softmax(dense_logits(model, x, window=window), dim=0).float().cpu().numpy()
+    acc: torch.Tensor | None = None
+    for k in range(4):
+        for flip in (False, True):
+            xt = torch.rot90(x, k, (1, 2))
+            xt = torch.flip(xt, (2,)) if flip else xt
+            p = torch.softmax(dense_logits(model, xt.contiguous(), window=window), dim=0)
+            p = torch.flip(p, (2,)) if flip else p
+            p = torch.rot90(p, -k, (1, 2)).float().cpu()
+            acc = p if acc is None else acc + p
+    assert acc is not None
+    return (acc / 8.0).numpy()
 
 
 def classification_metrics(
@@ -321,15 +335,17 @@ class _EpochSetter(L.Callback):
 
 class _BestState(L.Callback):
     """Keeps an in-memory copy of the weights with the best validation OA, records
-    per-epoch metrics, and stops training after ``patience`` epochs without improvement.
+    per-epoch metrics, and stops training once neither validation OA nor validation
+    loss has improved for ``patience`` epochs.
 
-    Ties go to the later epoch: small validation sets saturate, and with a decaying
-    learning rate later weights are usually better on unseen pixels.
+    Ties in OA go to the later epoch: small validation sets saturate, and with a
+    decaying learning rate later weights are usually better on unseen pixels.
     """
 
     def __init__(self, patience: int) -> None:
         self.patience = patience
         self.best: float | None = None
+        self.best_loss = math.inf
         self.best_epoch = -1
         self.improved_epoch = -1
         self.state: dict[str, torch.Tensor] | None = None
@@ -353,9 +369,10 @@ class _BestState(L.Callback):
         epoch = trainer.current_epoch
         oa, loss = float(m["val_oa"]), float(m["val_loss"])
         self._row(epoch).update(val_oa=oa, val_loss=loss)
+        if self.best is None or oa > self.best or loss < self.best_loss:
+            self.improved_epoch = epoch
+        self.best_loss = min(self.best_loss, loss)
         if self.best is None or oa >= self.best:
-            if self.best is None or oa > self.best:
-                self.improved_epoch = epoch
             self.best, self.best_epoch = oa, epoch
             model = pl_module.eval_model  # type: ignore[attr-defined]
             self.state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -455,7 +472,8 @@ def fit_dense(
         lr: peak AdamW learning rate (warm-up 5 % of steps, then cosine to zero).
         weight_decay: AdamW weight decay.
         label_smoothing: label smoothing of the training loss.
-        patience: epochs without validation improvement before stopping.
+        patience: stop after this many epochs in which neither validation OA nor
+            validation loss improved.
         ema_decay: decay of the exponential moving average of the weights that is
             validated and returned (None: use the raw weights).
         seed: seeds model init, tile sampling and dropout.

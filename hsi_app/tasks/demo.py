@@ -33,16 +33,20 @@ def run_demo(
         One metrics dict per (protocol, model) run.
     """
     from hsi_app.io import open_cube
-    from hsi_app.tasks.train_classifier import TrainOptions, train_classifier
+    from hsi_app.tasks.train_classifier import TrainOptions, protocol_split, receptive_radius, train_classifier
 
     root = Path(out)
     cube = open_cube(data)
+    radius = max(receptive_radius(m) for m in models)
     rows = []
     for protocol in protocols:
+        # One split per protocol, buffered by the largest receptive radius, so that every
+        # model is scored on exactly the same test pixels.
+        split = protocol_split(cube, protocol, seed=seed, radius=radius)
         for model in models:
             run = root / protocol.replace(":", "_") / model
             opts = TrainOptions(model=model, split=protocol, seed=seed, epochs=epochs, progress=progress)
-            metrics = train_classifier(cube, run, opts)
+            metrics = train_classifier(cube, run, opts, split=split)
             rows.append({**metrics, "run_dir": str(run)})
             if progress:
                 print(f"  {model:<8} {protocol:<14} OA {100 * metrics['oa']:6.2f}%  ({metrics['train_seconds']:.0f} s)")

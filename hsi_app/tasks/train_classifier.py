@@ -53,23 +53,42 @@ def scene_in_memory(cube: Cube) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return image, bands, valid
 
 
-def _split_for(cube: Cube, opts: TrainOptions, radius: int, train_labels: np.ndarray | None, test_labels: np.ndarray | None) -> Any:
-    from hsi_app.data.splits import make_split, parse_split, split_from_maps
+def protocol_split(cube: Cube, protocol: str, *, seed: int = 0, radius: int = 0) -> Any:
+    """The :class:`~hsi_app.data.splits.Split` of ``protocol`` on the cube's labels.
 
-    if train_labels is not None or test_labels is not None:
-        if train_labels is None or test_labels is None:
-            raise LabelError("--train-labels and --test-labels go together; pass both")
-        return split_from_maps(train_labels, test_labels)
+    Only ``disjoint`` buffers by ``radius`` (the receptive radius of the model, or the
+    largest one when several models are compared on one split); ``random``/``fixed`` are
+    the literature's leaky pixel protocols and are reported as such.
+    """
+    from hsi_app.data.splits import make_split, parse_split
+
     labels = cube.hsi.labels
     if labels is None or not (labels > 0).any():
         raise LabelError(
             f"{cube.attrs.get('source', 'input')}: no labels; pass --labels (raster or vector) "
             "or --train-labels/--test-labels"
         )
-    spec = parse_split(opts.split)
-    # Only the disjoint protocol buffers by the receptive radius; random/fixed are the
-    # literature's (leaky) pixel protocols and are reported as such.
-    return make_split(labels, spec, seed=opts.seed, radius=radius if spec.kind == "disjoint" else 0)
+    spec = parse_split(protocol)
+    return make_split(labels, spec, seed=seed, radius=radius if spec.kind == "disjoint" else 0)
+
+
+def receptive_radius(model: str, in_chans: int = 8, num_classes: int = 2, model_args: dict[str, Any] | None = None) -> int:
+    """Receptive radius (pixels) of a registered model; 0 for the per-pixel SVM."""
+    if model == "svm":
+        return 0
+    from hsi_app.models import create_model
+
+    return int(create_model(model, in_chans=in_chans, num_classes=num_classes, **(model_args or {})).receptive_radius)
+
+
+def _split_for(cube: Cube, opts: TrainOptions, radius: int, train_labels: np.ndarray | None, test_labels: np.ndarray | None) -> Any:
+    from hsi_app.data.splits import split_from_maps
+
+    if train_labels is not None or test_labels is not None:
+        if train_labels is None or test_labels is None:
+            raise LabelError("--train-labels and --test-labels go together; pass both")
+        return split_from_maps(train_labels, test_labels)
+    return protocol_split(cube, opts.split, seed=opts.seed, radius=radius)
 
 
 def train_classifier(
@@ -79,6 +98,7 @@ def train_classifier(
     *,
     train_labels: np.ndarray | None = None,
     test_labels: np.ndarray | None = None,
+    split: Any = None,
 ) -> dict[str, Any]:
     """Train, evaluate and map one scene; write the run folder ``out``.
 
@@ -86,6 +106,8 @@ def train_classifier(
         cube: scene with ``label`` (or pass ``train_labels``/``test_labels``, (H, W) int).
         out: run folder (created).
         opts: model, split and training options.
+        split: a ready :class:`~hsi_app.data.splits.Split` to use as is (so that several
+            models are scored on exactly the same test pixels); overrides ``opts.split``.
 
     Returns:
         The metrics dict written to ``metrics.json``.
@@ -102,7 +124,13 @@ def train_classifier(
     class_names = k_names if k_names and len(k_names) == num_classes + 1 else ["unlabelled", *[f"class {i}" for i in range(1, num_classes + 1)]]
 
     model, radius = _build(opts, image.shape[0], num_classes, cube.hsi.wavelengths[bands])
-    split = _split_for(cube, opts, radius, train_labels, test_labels)
+    if split is None:
+        split = _split_for(cube, opts, radius, train_labels, test_labels)
+    elif split.protocol.startswith("disjoint") and split.radius < radius:
+        raise LabelError(
+            f"split {split.protocol}: buffer {split.radius} px is smaller than {opts.model}'s receptive radius "
+            f"{radius} px; make the split with radius >= {radius}"
+        )
     split.train[~valid] = 0
     split.test[~valid] = 0
     split.save(out / "split.npz")
