@@ -238,9 +238,10 @@ class StreamingCOGWriter:
 
 def iter_windows(height: int, width: int, size: int) -> Iterator[tuple[int, int, int, int]]:
     """Yield ``(row_off, col_off, h, w)`` tiles of ``size`` covering a ``height x width`` grid."""
-    for r in range(0, height, size):
-        for c in range(0, width, size):
-            yield r, c, min(size, height - r), min(size, width - c)
+    from hsi_app.infer import iter_windows as halo_windows
+
+    for w in halo_windows(height, width, size, 0):
+        yield w.row, w.col, w.height, w.width
 
 
 # --------------------------------------------------------------------------- class maps

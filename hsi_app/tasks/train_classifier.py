@@ -119,11 +119,12 @@ def train_classifier(
     check_writable(out / "metrics.json")
     image, bands, valid = scene_in_memory(cube)
     k_names = cube.hsi.class_names
-    labels_max = max(int(np.max(a)) for a in (cube.hsi.labels if cube.hsi.labels is not None else np.zeros(1), train_labels if train_labels is not None else np.zeros(1), test_labels if test_labels is not None else np.zeros(1)))
+    label_maps = [m for m in (cube.hsi.labels, train_labels, test_labels) if m is not None]
+    labels_max = max((int(np.max(m)) for m in label_maps), default=0)
     num_classes = max(labels_max, len(k_names) - 1 if k_names else 0)
     class_names = k_names if k_names and len(k_names) == num_classes + 1 else ["unlabelled", *[f"class {i}" for i in range(1, num_classes + 1)]]
 
-    model, radius = _build(opts, image.shape[0], num_classes, cube.hsi.wavelengths[bands])
+    radius = receptive_radius(opts.model, image.shape[0], num_classes, opts.model_args)
     if split is None:
         split = _split_for(cube, opts, radius, train_labels, test_labels)
     elif split.protocol.startswith("disjoint") and split.radius < radius:
@@ -140,7 +141,7 @@ def train_classifier(
     mean, std = _band_stats(image, split.train > 0)
     t0 = time.perf_counter()
     geo = _geo_tiles_factory(cube, out, bands, opts.seed) if opts.model != "svm" else None
-    tensors, model_args, history = _fit(opts, model, image, mean, std, split, num_classes, cube.hsi.wavelengths[bands], geo)
+    tensors, model_args, history = _fit(opts, image, mean, std, split, num_classes, cube.hsi.wavelengths[bands], geo)
     train_seconds = time.perf_counter() - t0
     config = RunConfig(
         task="classification",
@@ -201,18 +202,8 @@ def _band_stats(image: np.ndarray, train_mask: np.ndarray) -> tuple[np.ndarray, 
     return np.asarray(stats.mean, dtype=np.float32), np.asarray(stats.std, dtype=np.float32)
 
 
-def _build(opts: TrainOptions, in_chans: int, num_classes: int, wavelengths: np.ndarray) -> tuple[Any, int]:
-    if opts.model == "svm":
-        return None, 0
-    from hsi_app.models import create_model
-
-    net = create_model(opts.model, in_chans=in_chans, num_classes=num_classes, wavelengths=wavelengths, **(opts.model_args or {}))
-    return net, int(net.receptive_radius)
-
-
 def _fit(
     opts: TrainOptions,
-    model: Any,
     image: np.ndarray,
     mean: np.ndarray,
     std: np.ndarray,
