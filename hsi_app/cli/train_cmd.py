@@ -1,16 +1,31 @@
-"""``hsi train``: fit a model on a labelled scene and write a run folder."""
+"""``hsi train``: fit a model on a scene and write a run folder.
+
+``--task classify`` (default) is implemented here; ``--task denoise`` and ``--task detect``
+hand their options to ``hsi_app.cli.train_denoise_cmd.run`` and
+``hsi_app.cli.train_detect_cmd.run`` (imported only when asked for).
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 import click
+
+TASK_RUNNERS = {"denoise": "hsi_app.cli.train_denoise_cmd", "detect": "hsi_app.cli.train_detect_cmd"}
 
 
 @click.command("train")
+@click.option("--task", type=click.Choice(["classify", "denoise", "detect"]), default="classify", show_default=True,
+              help="What to train: a classifier, a denoiser or a point-target detector.")
+@click.option("--noise", default="gaussian:50", show_default=True, help="Denoise: noise model added on the fly.")
+@click.option("--targets", default=None, type=click.Path(), help="Detect: spectral library (CSV or ENVI .sli).")
+@click.option("--schedule", default=None, help="LR schedule: cosine (default) | cyclic-cosine | triangular.")
 @click.option("--data", "data", required=True, help="Scene: a file, EnMAP product, or built-in name (indian_pines).")
 @click.option("--labels", default=None, type=click.Path(), help="Label raster/vector (default: labels found with the scene).")
 @click.option("--label-attribute", default="class", show_default=True, help="Vector attribute holding the class.")
 @click.option("--key", default=None, help=".mat variable holding the cube.")
-@click.option("--model", "model", default="ssfcn", show_default=True, help="Model name (`hsi models list`) or 'svm'.")
+@click.option("--model", "model", default=None, help="Model name (`hsi models list`) or 'svm'; default per task.")
 @click.option("--split", "split", default="random:0.1", show_default=True, help="random:F | fixed:N | disjoint:F.")
 @click.option("--train-labels", default=None, type=click.Path(exists=True), help="User training label map (replaces --split).")
 @click.option("--test-labels", default=None, type=click.Path(exists=True), help="User test label map (with --train-labels).")
@@ -19,17 +34,23 @@ import click
 @click.option("--window", type=int, default=512, show_default=True, help="Window size of the whole-scene map.")
 @click.option("--out", "out", required=True, type=click.Path(), help="Run folder to write.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def train(data: str, labels: str | None, label_attribute: str, key: str | None, model: str, split: str,
-          train_labels: str | None, test_labels: str | None, epochs: int | None, seed: int, window: int,
-          out: str, quiet: bool) -> None:
-    """Train a classifier and write model, split, metrics, confusion matrix and full-scene map to OUT."""
+def train(task: str, noise: str, targets: str | None, schedule: str | None, data: str, labels: str | None,
+          label_attribute: str, key: str | None, model: str | None, split: str, train_labels: str | None,
+          test_labels: str | None, epochs: int | None, seed: int, window: int, out: str, quiet: bool) -> None:
+    """Train a model and write weights, config, metrics and full-scene outputs to OUT."""
+    if task != "classify":
+        params: dict[str, Any] = dict(click.get_current_context().params)
+        importlib.import_module(TASK_RUNNERS[task]).run(**params)
+        return
+    model = model or "ssfcn"
     from hsi_app.io import open_cube
     from hsi_app.io.labels import read_labels
     from hsi_app.tasks.train_classifier import TrainOptions, train_classifier
 
     cube = open_cube(data, key=key, labels=labels, label_attribute=label_attribute)
     maps = [read_labels(p, cube, attribute=label_attribute)[0] if p else None for p in (train_labels, test_labels)]
-    opts = TrainOptions(model=model, split=split, epochs=epochs, seed=seed, window=window, progress=not quiet)
+    opts = TrainOptions(model=model, split=split, epochs=epochs, seed=seed, window=window, progress=not quiet,
+                        schedule=schedule)
     metrics = train_classifier(cube, out, opts, train_labels=maps[0], test_labels=maps[1])
     leak = " (LEAKY protocol: random pixel split with overlapping patches)" if metrics["leaky"] else ""
     click.echo(

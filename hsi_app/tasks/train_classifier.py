@@ -42,6 +42,7 @@ class TrainOptions:
     window: int = 512
     progress: bool = True
     model_args: dict[str, Any] | None = None
+    schedule: str | None = None  # learning-rate schedule name; None = the model's default
 
 
 def scene_in_memory(cube: Cube) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
