@@ -1,0 +1,107 @@
+"""``hsi detect``: target and anomaly score maps, detected points, and metrics against truth."""
+
+from __future__ import annotations
+
+import click
+
+
+def _pixel(value: str) -> tuple[int, int]:
+    from hsi_app.errors import ConfigError
+
+    try:
+        r, c = (int(v) for v in value.split(","))
+    except ValueError:
+        raise ConfigError(f"--target-pixel {value!r}: use ROW,COL (0-based), e.g. --target-pixel 40,72") from None
+    return r, c
+
+
+def _window(value: str) -> tuple[int, int]:
+    from hsi_app.errors import ConfigError
+
+    try:
+        inner, outer = (int(v) for v in value.split(","))
+    except ValueError:
+        raise ConfigError(f"--rx-window {value!r}: use INNER,OUTER odd sizes, e.g. 5,21") from None
+    return inner, outer
+
+
+@click.command("detect")
+@click.option("--input", "source", required=True, help="Scene: a file, EnMAP product, or built-in name.")
+@click.option("--method", required=True, help="rx | rx-local | mf | ace | cem | learned.")
+@click.option("--targets", default=None, type=click.Path(), help="Spectral library (CSV or ENVI .sli) for mf/ace/cem.")
+@click.option("--material", "materials", multiple=True, help="Only this library material (repeatable).")
+@click.option("--target-pixel", "target_pixels", multiple=True, help="ROW,COL of a pixel whose spectrum is a target (repeatable).")
+@click.option("--scale", type=float, default=None, help="Library reflectance -> cube units (default: guessed, e.g. 10000).")
+@click.option("--model", "model", default=None, type=click.Path(), help="Run folder of `hsi train --task detect` (learned).")
+@click.option("--out", "out", required=True, type=click.Path(), help="Score maps, float32 COG (one band per target).")
+@click.option("--points", default=None, type=click.Path(), help="Also write detected points to this GeoPackage.")
+@click.option("--threshold", type=float, default=None, help="Points: keep peaks scoring above T.")
+@click.option("--max-points", type=int, default=100, show_default=True, help="Points: most peaks kept per class.")
+@click.option("--truth", default=None, type=click.Path(), help="True points (GeoPackage, e.g. from simulate-targets): print metrics.")
+@click.option("--metrics", "metrics_out", default=None, type=click.Path(), help="Write the metrics against --truth as JSON.")
+@click.option("--rx-window", default="5,21", show_default=True, help="rx-local: INNER,OUTER window sizes.")
+@click.option("--key", default=None, help=".mat variable holding the cube.")
+def detect(source: str, method: str, targets: str | None, materials: tuple[str, ...], target_pixels: tuple[str, ...],
+           scale: float | None, model: str | None, out: str, points: str | None, threshold: float | None,
+           max_points: int, truth: str | None, metrics_out: str | None, rx_window: str, key: str | None) -> None:
+    """Score every pixel of INPUT with a detector; optionally extract points and score them against truth."""
+    import json
+
+    import numpy as np
+
+    from hsi_app.io.atomic import atomic_path, check_writable
+    from hsi_app.io.open import open_cube
+    from hsi_app.tasks.detect_metrics import Detections, detection_report, pixel_auroc
+    from hsi_app.tasks.detection import (
+        detect_scene,
+        read_detections,
+        target_spectra,
+        write_detections,
+        write_score_map,
+    )
+    from hsi_app.tasks.detectors_classical import TARGET_METHODS, check_method
+
+    m = check_method(method)
+    window = _window(rx_window)
+    pixels = [_pixel(p) for p in target_pixels]
+    for path in (out, points, metrics_out):
+        if path:
+            check_writable(path)
+    cube = open_cube(source, key=key)
+    spectra, names = None, None
+    if m in TARGET_METHODS:
+        spectra, names = target_spectra(cube, library=targets, pixels=pixels, names=list(materials) or None, scale=scale)
+    res = detect_scene(cube, m, spectra=spectra, names=names, model=model, window=window,
+                       threshold=0.0 if m == "learned" else None)
+    write_score_map(out, res.scores, cube, res.names, m)
+    msg = f"{out}: {m} scores, {res.scores.shape[0]} band(s) ({', '.join(res.names)})"
+    if points:
+        det = res.detections
+        keep = np.ones(len(det), bool) if threshold is None else det.score > threshold
+        for k in np.unique(det.class_id):
+            idx = np.flatnonzero((det.class_id == k) & keep)
+            keep[idx[np.argsort(-det.score[idx], kind="stable")][max_points:]] = False
+        sel = Detections(det.row[keep], det.col[keep], det.class_id[keep], det.score[keep],
+                         None if det.box is None else np.asarray(det.box)[keep])
+        write_detections(points, sel, cube, res.names)
+        msg += f"; {len(sel)} points -> {points}"
+    click.echo(msg)
+    if truth:
+        gt = read_detections(truth, cube, res.names)
+        agnostic = m.startswith("rx")
+        report = detection_report(res.detections, gt, class_agnostic=agnostic)
+        mask = np.zeros(res.scores.shape[1:], bool)
+        boxes = gt.box if gt.box is not None else np.stack([np.floor(gt.row), np.floor(gt.col),
+                                                             np.floor(gt.row) + 1, np.floor(gt.col) + 1], 1)
+        for r0, c0, r1, c1 in np.asarray(boxes, int):
+            mask[max(r0, 0):r1, max(c0, 0):c1] = True
+        report["auroc"] = pixel_auroc(np.nanmax(res.scores, axis=0), mask)
+        report["n_targets"] = float(len(gt))
+        click.echo(
+            f"vs {truth} ({len(gt)} targets{', class-agnostic' if agnostic else ''}): "
+            + "  ".join(f"{k} {report[k]:.3f}" for k in ("mAP@1px", "mAP@2px", "mAP@3px", "mAP25", "mAP50", "auroc")
+                        if k in report)
+        )
+        if metrics_out:
+            with atomic_path(metrics_out) as tmp:
+                tmp.write_text(json.dumps({"method": m, "truth": str(truth), **report}, indent=2, default=float))

@@ -1,0 +1,70 @@
+"""``hsi train --task detect``: train the point detector on targets simulated into a background.
+
+``hsi_app.cli.train_cmd`` hands over every ``hsi train`` option; the ones that only
+mean something for classification (labels, split, noise, schedule) are ignored with a
+warning when they were set.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import click
+
+DEFAULT_MODEL = "point_detector"
+
+
+def run(*, data: str, targets: str | None, out: str, model: str | None = None, epochs: int | None = None,
+        seed: int = 0, key: str | None = None, quiet: bool = False, **params: Any) -> dict[str, Any]:
+    """Train a detector on ``data`` with targets from the library ``targets``; write the run folder ``out``.
+
+    Args:
+        data: background scene (file, EnMAP product or built-in name).
+        targets: spectral library (CSV or ENVI ``.sli``).
+        out: run folder.
+        model: registered detector (default ``point_detector``).
+        epochs: epochs of simulated batches (default 8; see :class:`DetectTrainOptions`).
+        seed: seed of the simulation and the initialisation.
+        key: ``.mat`` variable holding the cube.
+        quiet: no progress bar.
+        **params: the other ``hsi train`` options (ignored).
+
+    Returns:
+        The metrics (also in ``OUT/metrics.json``).
+    """
+    import numpy as np
+
+    from hsi_app.errors import ConfigError, HSIWarning
+    from hsi_app.io import open_cube
+    from hsi_app.tasks.detection import scene_image, target_spectra
+    from hsi_app.tasks.train_detector import DetectTrainOptions, train_detector
+
+    if targets is None:
+        raise ConfigError(
+            "--task detect needs --targets LIB (a CSV or ENVI .sli spectral library), "
+            "e.g. --targets datasets/spectral_library_demo.csv"
+        )
+    if epochs is not None and epochs < 1:
+        raise ConfigError(f"--epochs {epochs}: must be at least 1")
+    ignored = [f"--{k.replace('_', '-')}" for k in ("labels", "train_labels", "test_labels", "schedule")
+               if params.get(k)]
+    if ignored:
+        warnings.warn(f"{', '.join(ignored)}: ignored by --task detect (targets are simulated)", HSIWarning, stacklevel=2)
+    cube = open_cube(data, key=key)
+    spectra, names = target_spectra(cube, library=targets)
+    image = scene_image(cube)
+    good = cube.hsi.good_bands()
+    bands = np.flatnonzero(~np.asarray(cube.coords["bad_band"].values, bool))
+    opts = DetectTrainOptions(model=model or DEFAULT_MODEL, seed=seed, progress=not quiet)
+    if epochs is not None:
+        opts.epochs = epochs
+    metrics = train_detector(image, spectra, names, out, opts, wavelengths=good.hsi.wavelengths, fwhm=good.hsi.fwhm,
+                             band_indices=bands, source_bands=cube.hsi.shape[0], data=str(data),
+                             extra={"library": str(targets)})
+    click.echo(
+        f"{opts.model} on {data} ({len(names)} target classes): mAP50 {metrics['mAP50']:.3f}  "
+        f"mAP@2px {metrics['mAP@2px']:.3f}  AUROC {metrics['auroc']:.3f}  "
+        f"({int(metrics['n_targets'])} held-out test targets, {metrics['train_seconds']:.0f} s)  -> {out}"
+    )
+    return metrics

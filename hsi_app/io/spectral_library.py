@@ -1,0 +1,231 @@
+"""Spectral libraries (target spectra): CSV tables and ENVI ``.sli`` files.
+
+A library is a set of named reflectance spectra sampled at its own wavelengths. It is
+brought to a cube's bands with the Gaussian spectral responses of
+:mod:`hsi_app.data.resample`.
+
+Accepted files:
+
+* **CSV**: one wavelength column (the first column, or a column whose name starts with
+  ``wave``/``wl``/``lambda``) and one column per material, header row with names.
+  Wavelengths below 30 are taken as micrometres and converted to nm. Reflectance is
+  expected in 0..1; a table whose largest value exceeds 1.5 is taken as percent and
+  divided by 100.
+* **ENVI spectral library** (``x.sli`` + ``x.hdr``, or the ``.hdr``), read by Spectral
+  Python; wavelength units come from the header (``wavelength units``).
+
+Reflectance in a library is unitless; cubes are often stored as scaled integers
+(Indian Pines: about 1000-9600). :func:`reflectance_scale` guesses the factor that maps
+library reflectance onto a cube's values (1 for reflectance cubes, a power of ten for
+scaled ones); pass an explicit scale when the guess is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hsi_app.errors import BandMismatchError, DatasetNotFoundError, HSIWarning, InvalidDataError
+
+WAVE_PREFIXES = ("wave", "wl", "lambda", "nm", "band")
+
+
+@dataclass
+class SpectralLibrary:
+    """Named spectra at the library's own wavelengths.
+
+    Attributes:
+        names: ``K`` material names.
+        wavelengths: ``(L,)`` float64 band centres in nm, increasing.
+        spectra: ``(K, L)`` float64 reflectance (0..1).
+        source: the file it was read from.
+    """
+
+    names: list[str]
+    wavelengths: np.ndarray
+    spectra: np.ndarray
+    source: str = ""
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def resample(self, wavelengths: np.ndarray, fwhm: np.ndarray | None = None) -> np.ndarray:
+        """Spectra at a cube's bands: ``(K, C)`` float32 reflectance.
+
+        Cube bands inside the library's range (within half a FWHM) are synthesised with
+        Gaussian responses; bands beyond it get the nearest library value and a
+        :class:`~hsi_app.errors.HSIWarning`.
+
+        Args:
+            wavelengths: ``(C,)`` cube band centres in nm.
+            fwhm: ``(C,)`` cube band widths in nm (NaN/None: band spacing).
+
+        Raises:
+            BandMismatchError: unknown cube wavelengths, or no spectral overlap at all.
+        """
+        from hsi_app.data.resample import _fill_fwhm, resampling_matrix
+
+        dst = np.asarray(wavelengths, dtype=np.float64)
+        if dst.size == 0 or not np.isfinite(dst).all():
+            raise BandMismatchError(
+                f"{self.source}: the cube's band wavelengths are unknown; a library can only be matched "
+                "to a cube with wavelengths (or use --target-pixel)"
+            )
+        width = _fill_fwhm(dst, None if fwhm is None else np.asarray(fwhm, dtype=np.float64))
+        lo, hi = float(self.wavelengths.min()), float(self.wavelengths.max())
+        inside = (dst >= lo - 0.5 * width) & (dst <= hi + 0.5 * width)
+        if not inside.any():
+            raise BandMismatchError(
+                f"{self.source}: no spectral overlap: the library covers {lo:.0f}-{hi:.0f} nm, the cube "
+                f"{dst.min():.0f}-{dst.max():.0f} nm; use a library measured over the cube's bands"
+            )
+        out = np.empty((len(self.names), dst.size), dtype=np.float64)
+        m = resampling_matrix(self.wavelengths, dst[inside], width[inside], min_coverage=0.5)
+        out[:, inside] = self.spectra @ m.T
+        if not inside.all():
+            nearest = np.abs(self.wavelengths[None, :] - dst[~inside, None]).argmin(axis=1)
+            out[:, ~inside] = self.spectra[:, nearest]
+            warnings.warn(
+                f"{self.source}: {int((~inside).sum())} cube bands lie outside the library's "
+                f"{lo:.0f}-{hi:.0f} nm; they use the nearest library value",
+                HSIWarning,
+                stacklevel=2,
+            )
+        return out.astype(np.float32)
+
+    def select(self, names: list[str] | None) -> SpectralLibrary:
+        """A library with only ``names`` (all when ``None``), in that order.
+
+        Raises:
+            UnknownKeyError: a name is not in the library (close matches suggested).
+        """
+        if not names:
+            return self
+        import difflib
+
+        from hsi_app.errors import UnknownKeyError
+
+        idx = []
+        for n in names:
+            if n not in self.names:
+                close = difflib.get_close_matches(n, self.names, n=3)
+                hint = f"did you mean {', '.join(close)}?" if close else f"materials: {', '.join(self.names)}"
+                raise UnknownKeyError(f"{self.source}: no material {n!r}; {hint}")
+            idx.append(self.names.index(n))
+        return SpectralLibrary([self.names[i] for i in idx], self.wavelengths, self.spectra[idx], self.source)
+
+
+def read_library(path: str | os.PathLike[str]) -> SpectralLibrary:
+    """Read a CSV or ENVI ``.sli`` spectral library.
+
+    Raises:
+        DatasetNotFoundError: the file does not exist.
+        InvalidDataError: no wavelength column, no spectra, non-numeric values.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise DatasetNotFoundError(f"{p}: spectral library not found; pass a CSV or ENVI .sli file")
+    if p.suffix.lower() in (".sli", ".hdr"):
+        lib = _read_sli(p)
+    else:
+        lib = _read_csv(p)
+    return _tidy(lib)
+
+
+def _read_csv(path: Path) -> SpectralLibrary:
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(path, comment="#")
+    except Exception as err:  # pandas raises ParserError, UnicodeDecodeError, EmptyDataError...
+        raise InvalidDataError(f"{path}: not a readable CSV table ({err}); save the library as CSV") from err
+    if df.shape[1] < 2 or len(df) < 2:
+        raise InvalidDataError(
+            f"{path}: need a wavelength column and at least one spectrum column with 2+ rows; "
+            f"found {df.shape[1]} columns and {len(df)} rows"
+        )
+    cols = [str(c) for c in df.columns]
+    wcol = next((c for c in cols if c.strip().lower().startswith(WAVE_PREFIXES)), cols[0])
+    try:
+        table = df.apply(pd.to_numeric, errors="raise").to_numpy(dtype=np.float64)
+    except (ValueError, TypeError) as err:
+        raise InvalidDataError(f"{path}: non-numeric values in the table ({err}); keep only numbers below the header") from err
+    wi = cols.index(wcol)
+    wl = table[:, wi]
+    spectra = np.delete(table, wi, axis=1).T
+    names = [c.strip() for c in cols if c != wcol]
+    return SpectralLibrary(names, wl, spectra, str(path))
+
+
+def _read_sli(path: Path) -> SpectralLibrary:
+    from spectral.io import envi
+
+    hdr = path if path.suffix.lower() == ".hdr" else path.with_suffix(".hdr")
+    if not hdr.exists():
+        raise DatasetNotFoundError(f"{path}: ENVI library header {hdr.name} not found next to it")
+    try:
+        lib = envi.open(str(hdr), str(path) if path.suffix.lower() == ".sli" else None)
+    except Exception as err:  # spectral raises EnviException / FileNotFoundError / ValueError
+        raise InvalidDataError(f"{path}: not a readable ENVI spectral library ({err})") from err
+    spectra = np.asarray(getattr(lib, "spectra", None), dtype=np.float64)
+    if spectra.ndim != 2:
+        raise InvalidDataError(f"{path}: the ENVI file is an image, not a spectral library; pass a .sli")
+    centers = getattr(lib.bands, "centers", None)
+    if not centers:
+        raise InvalidDataError(f"{path}: the header has no 'wavelength' list; add it to {hdr.name}")
+    wl = np.asarray(centers, dtype=np.float64)
+    units = str(getattr(lib.bands, "band_unit", "") or "").lower()
+    if units.startswith(("micro", "um", "µm")):
+        wl = wl * 1000.0
+    names = [str(n) for n in (getattr(lib, "names", None) or [f"spectrum_{i + 1}" for i in range(len(spectra))])]
+    return SpectralLibrary(names, wl, spectra, str(path))
+
+
+def _tidy(lib: SpectralLibrary) -> SpectralLibrary:
+    """Units to nm and 0..1, sorted wavelengths, rows with missing values dropped."""
+    wl = np.asarray(lib.wavelengths, dtype=np.float64)
+    sp = np.atleast_2d(np.asarray(lib.spectra, dtype=np.float64))
+    keep = np.isfinite(wl) & np.isfinite(sp).all(axis=0)
+    wl, sp = wl[keep], sp[:, keep]
+    if wl.size < 2 or sp.shape[0] == 0:
+        raise InvalidDataError(f"{lib.source}: fewer than 2 complete rows of wavelength and reflectance values")
+    if np.nanmax(wl) < 30.0:  # micrometres
+        wl = wl * 1000.0
+    if np.nanmax(np.abs(sp)) > 1.5:  # percent
+        sp = sp / 100.0
+    order = np.argsort(wl)
+    return SpectralLibrary(list(lib.names), wl[order], sp[:, order], lib.source)
+
+
+def reflectance_scale(values: np.ndarray) -> float:
+    """Factor mapping 0..1 reflectance onto a cube's values (a guess from their range).
+
+    Args:
+        values: any sample of the cube's values (NaN ignored).
+
+    Returns:
+        1.0 when the 99th percentile is at most 2 (reflectance), otherwise the power of
+        ten just above it (10000 for Indian Pines' values of about 1000-9600).
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return 1.0
+    p99 = float(np.percentile(v, 99))
+    if p99 <= 2.0:
+        return 1.0
+    return float(10.0 ** np.ceil(np.log10(p99)))
+
+
+def write_library_csv(path: str | os.PathLike[str], lib: SpectralLibrary) -> None:
+    """Write a library as CSV (``wavelength_nm`` then one column per material), atomically."""
+    from hsi_app.io.atomic import atomic_path
+
+    header = ",".join(["wavelength_nm", *lib.names])
+    rows = np.column_stack([lib.wavelengths, lib.spectra.T])
+    with atomic_path(path) as tmp:
+        np.savetxt(tmp, rows, delimiter=",", header=header, comments="", fmt="%.6g")

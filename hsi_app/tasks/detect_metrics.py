@@ -1,0 +1,217 @@
+"""Detection metrics: per-pixel AUROC, point mAP at pixel distances, box mAP at IoU thresholds.
+
+Conventions:
+
+* Points are ``(row, col)`` in continuous pixel coordinates (pixel ``(r, c)`` spans
+  ``[r, r+1) x [c, c+1)``). Boxes are ``(row0, col0, row1, col1)`` with exclusive ends.
+* Matching is greedy in decreasing score: each prediction takes the closest (points) or
+  best-overlapping (boxes) ground truth of the same class that is still free and within
+  the threshold (distance ``<= d`` pixels, IoU ``>= t``); otherwise it is a false positive.
+* AP is the area under the precision-recall curve with the precision envelope
+  (all-point interpolation, as in PASCAL VOC 2010+ and COCO without the 101-point
+  sampling): ``AP = sum_i (R_i - R_{i-1}) * max_{j >= i} P_j`` over true positives.
+* mAP is the mean AP over classes that have ground truth. ``class_agnostic=True`` pools
+  all classes into one (used for RX, which does not name a class).
+* Size bins follow COCO's area ranges: ground truth outside the bin is ignored, and
+  predictions matched to ignored ground truth are dropped (neither TP nor FP);
+  unmatched predictions stay false positives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Detections:
+    """Predicted or true objects (one entry each).
+
+    Attributes:
+        row, col: ``(N,)`` float centres, continuous pixel coordinates.
+        class_id: ``(N,)`` int classes 1..K.
+        score: ``(N,)`` float confidence (ground truth: ones).
+        box: ``(N, 4)`` float ``(row0, col0, row1, col1)`` or ``None``.
+        size_bin: ``(N,)`` str size bins of ground truth (or ``None``).
+    """
+
+    row: np.ndarray
+    col: np.ndarray
+    class_id: np.ndarray
+    score: np.ndarray
+    box: np.ndarray | None = None
+    size_bin: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return int(np.asarray(self.row).size)
+
+    @classmethod
+    def concat(cls, parts: Sequence[Detections], *, offsets: Sequence[float] | None = None) -> Detections:
+        """Join detections of several scenes; scene ``i`` is shifted by ``offsets[i]`` columns
+        (so objects of different scenes can never match each other)."""
+        offs = list(offsets) if offsets is not None else [0.0] * len(parts)
+        boxes = None
+        if parts and all(p.box is not None for p in parts):
+            boxes = np.concatenate([np.asarray(p.box, float).reshape(-1, 4) + [0, o, 0, o] for p, o in zip(parts, offs, strict=True)])
+        bins = None
+        if parts and all(p.size_bin is not None for p in parts):
+            bins = np.concatenate([np.asarray(p.size_bin) for p in parts])
+        return cls(
+            np.concatenate([np.asarray(p.row, float) for p in parts]) if parts else np.zeros(0),
+            np.concatenate([np.asarray(p.col, float) + o for p, o in zip(parts, offs, strict=True)]) if parts else np.zeros(0),
+            np.concatenate([np.asarray(p.class_id, int) for p in parts]) if parts else np.zeros(0, int),
+            np.concatenate([np.asarray(p.score, float) for p in parts]) if parts else np.zeros(0),
+            boxes, bins,
+        )
+
+
+def pixel_auroc(scores: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Per-pixel AUROC (torchmetrics) of a score map against a target mask.
+
+    Args:
+        scores: ``(H, W)`` scores (higher = more target-like; NaN pixels are skipped).
+        truth: ``(H, W)`` bool, True on target pixels.
+        mask: ``(H, W)`` bool pixels to score (default: all).
+
+    Returns:
+        AUROC in [0, 1]; NaN when only one class is present.
+    """
+    import torch
+    from torchmetrics.functional.classification import binary_auroc
+
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    t = np.asarray(truth, dtype=bool).reshape(-1)
+    keep = np.isfinite(s) if mask is None else (np.isfinite(s) & np.asarray(mask, bool).reshape(-1))
+    s, t = s[keep], t[keep]
+    if t.all() or not t.any():
+        return float("nan")
+    # rank-transform so that the float32 inside torchmetrics cannot tie distinct scores
+    ranks = np.argsort(np.argsort(s, kind="stable"), kind="stable").astype(np.float64)
+    return float(binary_auroc(torch.from_numpy(ranks / max(len(ranks) - 1, 1)), torch.from_numpy(t.astype(np.int64))))
+
+
+def average_precision(scores: np.ndarray, tp: np.ndarray, n_gt: int) -> float:
+    """All-point interpolated AP of ranked predictions.
+
+    Args:
+        scores: ``(N,)`` confidences.
+        tp: ``(N,)`` bool, True where the prediction matched a ground truth.
+        n_gt: number of ground-truth objects.
+
+    Returns:
+        AP in [0, 1]; NaN when ``n_gt == 0``.
+    """
+    if n_gt <= 0:
+        return float("nan")
+    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+    hits = np.asarray(tp, dtype=bool)[order]
+    if hits.size == 0:
+        return 0.0
+    ctp = np.cumsum(hits)
+    precision = ctp / np.arange(1, hits.size + 1)
+    recall = ctp / n_gt
+    envelope = np.maximum.accumulate(precision[::-1])[::-1]
+    prev = np.concatenate([[0.0], recall[:-1]])
+    return float(np.sum((recall - prev)[hits] * envelope[hits]))
+
+
+def greedy_match(scores: np.ndarray, quality: np.ndarray, ok: np.ndarray, *, higher_better: bool) -> np.ndarray:
+    """Greedy one-to-one matching in decreasing score.
+
+    Args:
+        scores: ``(N,)`` prediction confidences.
+        quality: ``(N, M)`` distance (lower better) or IoU (higher better).
+        ok: ``(N, M)`` bool allowed pairs (same class, within threshold).
+        higher_better: True for IoU, False for distances.
+
+    Returns:
+        ``(N,)`` int index of the matched ground truth, -1 for none.
+    """
+    n, m = ok.shape
+    out = np.full(n, -1, dtype=np.int64)
+    if n == 0 or m == 0:
+        return out
+    free = np.ones(m, dtype=bool)
+    q = np.where(ok, quality if higher_better else -quality, -np.inf)
+    for i in np.argsort(-np.asarray(scores, float), kind="stable"):
+        cand = np.where(free, q[i], -np.inf)
+        j = int(np.argmax(cand))
+        if np.isfinite(cand[j]):
+            out[i] = j
+            free[j] = False
+    return out
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU ``(N, M)`` of boxes ``(N, 4)`` and ``(M, 4)`` given as ``(row0, col0, row1, col1)``."""
+    a = np.asarray(a, float).reshape(-1, 4)
+    b = np.asarray(b, float).reshape(-1, 4)
+    ih = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    iw = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    inter = ih * iw
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+def _class_ap(pred: Detections, gt: Detections, *, kind: str, threshold: float, class_agnostic: bool,
+              size_bin: str | None) -> dict[int, float]:
+    """AP per class (key 0 when class-agnostic)."""
+    classes = [0] if class_agnostic else sorted({int(c) for c in np.asarray(gt.class_id)})
+    out: dict[int, float] = {}
+    for k in classes:
+        pi = np.arange(len(pred)) if class_agnostic else np.flatnonzero(np.asarray(pred.class_id) == k)
+        gi = np.arange(len(gt)) if class_agnostic else np.flatnonzero(np.asarray(gt.class_id) == k)
+        if kind == "point":
+            dist = np.hypot(np.asarray(pred.row, float)[pi, None] - np.asarray(gt.row, float)[None, gi],
+                            np.asarray(pred.col, float)[pi, None] - np.asarray(gt.col, float)[None, gi])
+            match = greedy_match(pred.score[pi], dist, dist <= threshold, higher_better=False)
+        else:
+            if pred.box is None or gt.box is None:
+                raise ValueError("box mAP needs boxes on both predictions and ground truth")
+            iou = box_iou(np.asarray(pred.box)[pi], np.asarray(gt.box)[gi])
+            match = greedy_match(pred.score[pi], iou, iou >= threshold, higher_better=True)
+        scores = np.asarray(pred.score, float)[pi]
+        tp = match >= 0
+        n_gt = gi.size
+        if size_bin is not None and gt.size_bin is not None:
+            in_bin = np.asarray(gt.size_bin)[gi] == size_bin
+            keep = ~tp | in_bin[np.maximum(match, 0)]
+            scores, tp = scores[keep], tp[keep]
+            n_gt = int(in_bin.sum())
+        if n_gt > 0:
+            out[k] = average_precision(scores, tp, n_gt)
+    return out
+
+
+def mean_ap(pred: Detections, gt: Detections, *, kind: str = "point", threshold: float = 2.0,
+            class_agnostic: bool = False, size_bin: str | None = None) -> float:
+    """mAP over classes of point (``kind="point"``, ``threshold`` = max distance in pixels)
+    or box (``kind="box"``, ``threshold`` = min IoU) matches. NaN without ground truth."""
+    aps = _class_ap(pred, gt, kind=kind, threshold=threshold, class_agnostic=class_agnostic, size_bin=size_bin)
+    return float(np.mean(list(aps.values()))) if aps else float("nan")
+
+
+def detection_report(pred: Detections, gt: Detections, *, class_agnostic: bool = False,
+                     distances: Sequence[float] = (1.0, 2.0, 3.0), ious: Sequence[float] = (0.25, 0.5),
+                     bins: Sequence[str] = ("sub-pixel", "1-2", "3-5", "6-16")) -> dict[str, float]:
+    """All point and box mAPs, overall and per size bin.
+
+    Returns:
+        ``{"mAP@1px", "mAP@2px", "mAP@3px", "mAP25", "mAP50", "<bin>/mAP@2px", "<bin>/mAP50", ...}``
+        (box entries only when both sides have boxes).
+    """
+    rep: dict[str, float] = {}
+    has_boxes = pred.box is not None and gt.box is not None
+    for b in (None, *bins):
+        pre = "" if b is None else f"{b}/"
+        for d in distances:
+            rep[f"{pre}mAP@{d:g}px"] = mean_ap(pred, gt, kind="point", threshold=d, class_agnostic=class_agnostic, size_bin=b)
+        if has_boxes:
+            for t in ious:
+                rep[f"{pre}mAP{int(round(100 * t))}"] = mean_ap(pred, gt, kind="box", threshold=t,
+                                                                 class_agnostic=class_agnostic, size_bin=b)
+    return rep

@@ -1,0 +1,263 @@
+"""Detection API: score maps for a scene, peak extraction, score-map and point writers.
+
+``detect_scene`` runs one method on a cube and returns ``(K, H, W)`` score maps plus the
+detected objects (peaks). Objects are decoded the same way for every method:
+
+* **peaks**: local maxima of each class's score map in a 3 x 3 neighbourhood (NMS),
+  above ``threshold``, at most ``max_per_class`` per class;
+* **point**: the pixel centre, plus the sub-pixel offset predicted by the learned model;
+* **box**: learned model: its predicted size around the point, snapped to pixel edges
+  (ground-truth boxes are pixel footprints). Classical methods have
+  no size, so the box is the bounding box of the 8-connected region around the peak
+  (inside a 9 x 9 window) where the score is at least halfway between the map's median
+  and the peak (:func:`peak_boxes`).
+
+Points are written to a GeoPackage with ``class``, ``class_id``, ``score``, ``row``,
+``col`` and map ``x``/``y``; score maps to a float32 COG that keeps the cube's CRS.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hsi_app.errors import ConfigError, InvalidDataError
+from hsi_app.io.cube import Cube
+from hsi_app.tasks.detect_metrics import Detections
+from hsi_app.tasks.detectors_classical import check_method, classical_scores
+
+BOX_HALF = 4
+
+
+@dataclass
+class DetectionResult:
+    """Output of :func:`detect_scene`.
+
+    Attributes:
+        scores: ``(K, H, W)`` float32 score maps (NaN = no data).
+        names: ``K`` band names (class names, or ``"anomaly"`` for RX).
+        detections: peaks (row/col continuous pixel coordinates, class_id 1..K, score, box).
+        method: the method used.
+    """
+
+    scores: np.ndarray
+    names: list[str]
+    detections: Detections
+    method: str
+
+
+def find_peaks(scores: np.ndarray, *, threshold: float = -np.inf, size: int = 3, max_per_class: int = 500,
+               mask: np.ndarray | None = None) -> Detections:
+    """Local maxima of each score map (non-maximum suppression in a ``size x size`` window).
+
+    Args:
+        scores: ``(K, H, W)`` score maps (NaN ignored).
+        threshold: keep peaks with score strictly above this.
+        size: odd NMS window.
+        max_per_class: keep the strongest peaks per class.
+        mask: ``(H, W)`` bool, peaks only where True.
+
+    Returns:
+        :class:`Detections` at pixel centres (``row + 0.5``, ``col + 0.5``), class ids ``1..K``.
+    """
+    from scipy.ndimage import maximum_filter
+
+    s = np.where(np.isfinite(scores), scores, -np.inf).astype(np.float64)
+    rows, cols, cls, sc = [], [], [], []
+    for k in range(s.shape[0]):
+        peak = (s[k] == maximum_filter(s[k], size=size, mode="constant", cval=-np.inf)) & (s[k] > threshold)
+        peak &= np.isfinite(s[k])
+        if mask is not None:
+            peak &= np.asarray(mask, bool)
+        r, c = np.nonzero(peak)
+        v = s[k][r, c]
+        order = np.argsort(-v, kind="stable")[:max_per_class]
+        rows.append(r[order])
+        cols.append(c[order])
+        cls.append(np.full(order.size, k + 1))
+        sc.append(v[order])
+    return Detections(np.concatenate(rows) + 0.5, np.concatenate(cols) + 0.5, np.concatenate(cls).astype(int),
+                      np.concatenate(sc))
+
+
+def peak_boxes(scores: np.ndarray, det: Detections, half: int = BOX_HALF) -> np.ndarray:
+    """Boxes ``(N, 4)`` (row0, col0, row1, col1) of the half-height region around each peak.
+
+    Args:
+        scores: ``(K, H, W)`` score maps the peaks came from.
+        det: the peaks (class ids pick the map).
+        half: half-size of the search window.
+    """
+    from scipy.ndimage import label
+
+    k_maps, h, w = scores.shape
+    med = [float(np.nanmedian(scores[k])) for k in range(k_maps)]
+    boxes = np.zeros((len(det), 4))
+    for i, (r, c, k) in enumerate(zip(det.row, det.col, det.class_id, strict=True)):
+        r, c, k = int(r), int(c), int(k) - 1
+        r0, r1, c0, c1 = max(0, r - half), min(h, r + half + 1), max(0, c - half), min(w, c + half + 1)
+        win = scores[k, r0:r1, c0:c1]
+        level = med[k] + 0.5 * (scores[k, r, c] - med[k])
+        lab, _ = label(np.nan_to_num(win, nan=-np.inf) >= level, structure=np.ones((3, 3)))
+        rr, cc = np.nonzero(lab == lab[r - r0, c - c0])
+        boxes[i] = (r0 + rr.min(), c0 + cc.min(), r0 + rr.max() + 1, c0 + cc.max() + 1)
+    return boxes
+
+
+def scene_image(cube: Cube) -> np.ndarray:
+    """``(C, H, W)`` float32 good bands of a cube with no-data pixels as NaN."""
+    from hsi_app.tasks.train_classifier import scene_in_memory
+
+    return scene_in_memory(cube)[0]
+
+
+def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | None = None,
+                   pixels: list[tuple[int, int]] | None = None, names: list[str] | None = None,
+                   scale: float | None = None) -> tuple[np.ndarray, list[str]]:
+    """Target spectra ``(K, C)`` at the cube's good bands, in the cube's units, and names.
+
+    Args:
+        cube: the scene.
+        library: CSV / ENVI ``.sli`` library (resampled to the cube's bands, then times ``scale``).
+        pixels: ``(row, col)`` pixels whose spectra are targets.
+        names: only these library materials.
+        scale: reflectance-to-cube factor (default: guessed, :func:`reflectance_scale`).
+    """
+    from hsi_app.io.spectral_library import read_library, reflectance_scale
+
+    good = cube.hsi.good_bands()
+    image = None
+    spectra: list[np.ndarray] = []
+    labels: list[str] = []
+    if library is not None:
+        lib = read_library(library).select(names)
+        if scale is None:
+            image = scene_image(cube)
+            scale = reflectance_scale(image[:, ::4, ::4])
+        spectra.append(lib.resample(good.hsi.wavelengths, good.hsi.fwhm) * scale)
+        labels += lib.names
+    for r, c in pixels or []:
+        image = scene_image(cube) if image is None else image
+        _, h, w = image.shape
+        if not (0 <= r < h and 0 <= c < w):
+            raise ConfigError(f"--target-pixel {r},{c}: outside the {h} x {w} scene (rows 0..{h - 1}, cols 0..{w - 1})")
+        if not np.isfinite(image[:, r, c]).all():
+            raise InvalidDataError(f"--target-pixel {r},{c}: that pixel has no data; pick a valid pixel")
+        spectra.append(image[:, r, c][None])
+        labels.append(f"pixel_{r}_{c}")
+    if not spectra:
+        raise ConfigError("target detection needs target spectra; pass --targets LIB or --target-pixel ROW,COL")
+    return np.concatenate(spectra).astype(np.float32), labels
+
+
+def detect_scene(cube: Cube, method: str, *, spectra: np.ndarray | None = None, names: list[str] | None = None,
+                 model: str | os.PathLike[str] | None = None, window: tuple[int, int] = (5, 21),
+                 threshold: float | None = None, max_per_class: int = 500) -> DetectionResult:
+    """Score maps and detected peaks of one method on a cube.
+
+    Args:
+        cube: the scene.
+        method: ``rx``, ``rx-local``, ``mf``, ``ace``, ``cem`` or ``learned``.
+        spectra: ``(K, C)`` target spectra at the cube's good bands (target methods).
+        names: ``K`` target names.
+        model: run folder of ``hsi train --task detect`` (``learned``).
+        window: ``(inner, outer)`` of ``rx-local``.
+        threshold: keep peaks above it (default: all peaks, 0.1 for ``learned``).
+        max_per_class: most peaks kept per class.
+    """
+    m = check_method(method)
+    if m == "learned":
+        if model is None:
+            raise ConfigError("detection method 'learned' needs --model RUN_DIR (from `hsi train --task detect`)")
+        from hsi_app.tasks.detector_infer import LearnedDetector
+
+        det_model = LearnedDetector.load(model)
+        out = det_model.predict_cube(cube)
+        det = det_model.decode(out, threshold=0.1 if threshold is None else threshold, max_per_class=max_per_class)
+        return DetectionResult(out.heat, det_model.class_names, det, m)
+    image = scene_image(cube)
+    scores = classical_scores(m, image, spectra, window=window)
+    det = find_peaks(scores, threshold=-np.inf if threshold is None else threshold, max_per_class=max_per_class)
+    det.box = peak_boxes(scores, det)
+    label = ["anomaly"] if m in ("rx", "rx-local") else list(names or [f"target_{i + 1}" for i in range(scores.shape[0])])
+    return DetectionResult(scores, label, det, m)
+
+
+def write_score_map(dst: str | os.PathLike[str], scores: np.ndarray, cube: Cube, names: list[str], method: str) -> None:
+    """Write ``(K, H, W)`` scores as a float32 COG on the cube's grid (CRS kept; NaN = no data)."""
+    from hsi_app.io.cog import StreamingCOGWriter
+
+    k, h, w = scores.shape
+    crs = cube.rio.crs
+    transform = cube.rio.transform() if crs is not None else None
+    with StreamingCOGWriter(dst, height=h, width=w, count=k, dtype="float32", crs=crs, transform=transform,
+                            nodata=float("nan"), band_descriptions=names, tags={"DETECTION_METHOD": method},
+                            overview_resampling="AVERAGE") as wr:
+        wr.write_window(scores.astype(np.float32), 0, 0)
+
+
+def pixel_to_map(cube: Cube, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Map ``x, y`` of continuous pixel coordinates (identity without CRS: x = col, y = row)."""
+    from hsi_app.io.vector import Grid
+
+    t = Grid.of(cube).transform
+    xs, ys = t * (np.asarray(cols, float), np.asarray(rows, float))
+    return np.asarray(xs, float), np.asarray(ys, float)
+
+
+def write_detections(dst: str | os.PathLike[str], det: Detections, cube: Cube, names: list[str],
+                     extra: dict[str, Any] | None = None) -> None:
+    """Write points to a GeoPackage: ``class``, ``class_id``, ``score``, ``row``, ``col``, ``x``, ``y`` (+ box, extra)."""
+    from hsi_app.io.vector import write_points
+
+    xs, ys = pixel_to_map(cube, det.row, det.col)
+    ids = np.asarray(det.class_id, int)
+    attrs: dict[str, Any] = {
+        "class": np.array([names[i - 1] if 0 < i <= len(names) else str(i) for i in ids], dtype=object),
+        "class_id": ids, "score": np.asarray(det.score, float),
+        "row": np.asarray(det.row, float), "col": np.asarray(det.col, float), "x": xs, "y": ys,
+    }
+    if det.box is not None:
+        for j, n in enumerate(("box_row0", "box_col0", "box_row1", "box_col1")):
+            attrs[n] = np.asarray(det.box, float).reshape(-1, 4)[:, j]
+    attrs.update(extra or {})
+    write_points(dst, xs, ys, attrs, cube.rio.crs)
+
+
+def read_detections(path: str | os.PathLike[str], cube: Cube, names: list[str] | None = None) -> Detections:
+    """Read points (e.g. ground truth from ``hsi simulate-targets``) back onto the cube's pixel grid.
+
+    Classes come from ``class`` names looked up in ``names`` (when they match), else from
+    ``class_id``; without either every point is class 1.
+    Rows/cols are recomputed from the geometry; ``score`` defaults to 1.
+    """
+    import geopandas as gpd
+
+    from hsi_app.errors import DatasetNotFoundError, LabelError
+    from hsi_app.io.vector import Grid, _align_crs
+
+    p = os.fspath(path)
+    if not os.path.exists(p):
+        raise DatasetNotFoundError(f"{p}: points file not found; check the path")
+    gdf = _align_crs(gpd.read_file(p), Grid.of(cube), p)  # type: ignore[arg-type]
+    inv = ~Grid.of(cube).transform
+    cols, rows = inv * (gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy())
+    if "class" in gdf.columns and names and set(map(str, gdf["class"])) & set(names):
+        lookup = {n: i + 1 for i, n in enumerate(names)}
+        unknown = sorted(set(map(str, gdf["class"])) - set(lookup))
+        if unknown:
+            raise LabelError(f"{p}: classes {', '.join(unknown)} are not among the targets {', '.join(names)}")
+        cls = np.array([lookup[str(c)] for c in gdf["class"]])
+    elif "class_id" in gdf.columns:
+        cls = gdf["class_id"].to_numpy(int)
+    else:
+        cls = np.ones(len(gdf), int)
+    box = None
+    if {"box_row0", "box_col0", "box_row1", "box_col1"} <= set(gdf.columns):
+        box = gdf[["box_row0", "box_col0", "box_row1", "box_col1"]].to_numpy(float)
+    score = gdf["score"].to_numpy(float) if "score" in gdf.columns else np.ones(len(gdf))
+    bins = gdf["size_bin"].to_numpy(str) if "size_bin" in gdf.columns else None
+    return Detections(np.asarray(rows, float), np.asarray(cols, float), cls, score, box, bins)

@@ -1,0 +1,137 @@
+"""Apply a trained point detector (``hsi train --task detect``) to a scene.
+
+The model's ``(K + 4)`` output channels become a :class:`DenseOutput` (sigmoid heat
+maps, sub-pixel offsets, box sizes in pixels), computed window by window with a halo of
+the receptive radius (so the result equals one-shot inference), and are decoded into
+:class:`~hsi_app.tasks.detect_metrics.Detections` by peak extraction.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hsi_app.checkpoint import RunConfig
+from hsi_app.errors import ModelLoadError
+from hsi_app.io.cube import Cube
+from hsi_app.tasks.detect_metrics import Detections
+
+
+@dataclass
+class DenseOutput:
+    """Dense detector output on a scene.
+
+    Attributes:
+        heat: ``(K, H, W)`` float32 heat maps in [0, 1] (NaN = no data).
+        offset: ``(2, H, W)`` float32 ``(dy, dx)`` of the object centre from the pixel centre.
+        size: ``(2, H, W)`` float32 box height and width in pixels.
+    """
+
+    heat: np.ndarray
+    offset: np.ndarray
+    size: np.ndarray
+
+
+def dense_forward(model: Any, x: np.ndarray, *, halo: int, window: int = 256, device: str = "cpu") -> np.ndarray:
+    """Run ``model`` on a normalised ``(C, H, W)`` image window by window: ``(K + 4, H, W)`` float32."""
+    import torch
+
+    from hsi_app.infer import iter_windows
+
+    _, h, w = x.shape
+    out: np.ndarray | None = None
+    with torch.inference_mode():
+        for win in iter_windows(h, w, window, halo):
+            t = torch.from_numpy(np.ascontiguousarray(
+                x[:, win.read_row:win.read_row + win.read_height, win.read_col:win.read_col + win.read_width]))
+            y = model(t[None].to(device))[0].float().cpu().numpy()
+            if out is None:
+                out = np.zeros((y.shape[0], h, w), np.float32)
+            out[:, win.row:win.row + win.height, win.col:win.col + win.width] = y[(slice(None), *win.crop)]
+    assert out is not None
+    return out
+
+
+def split_output(raw: np.ndarray, num_classes: int, valid: np.ndarray | None = None) -> DenseOutput:
+    """``(K + 4, H, W)`` raw model output -> :class:`DenseOutput` (sigmoid heat, exp sizes)."""
+    heat = 1.0 / (1.0 + np.exp(-raw[:num_classes].astype(np.float64)))
+    heat = heat.astype(np.float32)
+    if valid is not None:
+        heat[:, ~valid] = np.nan
+    size = np.exp(np.clip(raw[num_classes + 2:num_classes + 4], -3, 4)).astype(np.float32)
+    return DenseOutput(heat, raw[num_classes:num_classes + 2].astype(np.float32), size)
+
+
+def decode(out: DenseOutput, *, threshold: float = 0.1, max_per_class: int = 500,
+           mask: np.ndarray | None = None) -> Detections:
+    """Peaks of the heat maps, moved by the predicted offset, with boxes of the predicted size
+    around them, snapped to pixel edges (ground-truth boxes are pixel footprints)."""
+    from hsi_app.tasks.detection import find_peaks
+
+    det = find_peaks(out.heat, threshold=threshold, max_per_class=max_per_class, mask=mask)
+    r, c = (det.row - 0.5).astype(int), (det.col - 0.5).astype(int)
+    det.row = det.row + out.offset[0, r, c]
+    det.col = det.col + out.offset[1, r, c]
+    hh, ww = out.size[0, r, c], out.size[1, r, c]
+    box = np.stack([det.row - hh / 2, det.col - ww / 2, det.row + hh / 2, det.col + ww / 2], axis=1)
+    # targets' boxes are pixel footprints: snap to pixel edges, at least one pixel
+    box = np.round(box)
+    box[:, 2:] = np.maximum(box[:, 2:], box[:, :2] + 1)
+    det.box = box
+    return det
+
+
+class LearnedDetector:
+    """A loaded detector run: config, model, normalisation."""
+
+    def __init__(self, config: RunConfig, model: Any, device: str = "cpu") -> None:
+        self.config = config
+        self.model = model
+        self.device = device
+        self.mean = np.asarray(config.mean, np.float32)[:, None, None]
+        self.std = np.asarray(config.std, np.float32)[:, None, None]
+
+    @property
+    def class_names(self) -> list[str]:
+        """``K`` target class names (without the background entry)."""
+        return list(self.config.class_names[1:])
+
+    @classmethod
+    def load(cls, run_dir: str | os.PathLike[str], device: str | None = None) -> LearnedDetector:
+        """Load a run written by ``hsi train --task detect``.
+
+        Raises:
+            ModelLoadError: missing files, or the run is not a detection run.
+        """
+        from hsi_app.predictor import Predictor, run_dir_of
+
+        pred = Predictor.load(run_dir_of(run_dir), device=device)
+        if pred.config.task != "detect":
+            raise ModelLoadError(
+                f"{run_dir}: a {pred.config.task!r} run, not a detector; train one with `hsi train --task detect`"
+            )
+        return cls(pred.config, pred.model, pred.device)
+
+    def predict_image(self, image: np.ndarray, *, window: int = 256) -> DenseOutput:
+        """``(C_model, H, W)`` raw values (NaN = no data) -> :class:`DenseOutput`."""
+        valid = np.isfinite(image).all(axis=0)
+        x = np.nan_to_num((image - self.mean) / self.std, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+        raw = dense_forward(self.model, x, halo=self.config.receptive_radius, window=window, device=self.device)
+        return split_output(raw, self.config.num_classes, valid)
+
+    def predict_cube(self, cube: Cube, *, resample: bool = False, window: int = 256) -> DenseOutput:
+        """Dense output on a whole cube (bands matched to the model's)."""
+        from hsi_app.predictor import plan_bands
+
+        plan = plan_bands(self.config, cube, resample=resample)
+        image = np.asarray(cube.values, dtype=np.float32)
+        image[:, ~np.asarray(cube.hsi.valid.values, bool)] = np.nan
+        return self.predict_image(plan.apply(image), window=window)
+
+    def decode(self, out: DenseOutput, *, threshold: float = 0.1, max_per_class: int = 500,
+               mask: np.ndarray | None = None) -> Detections:
+        """See :func:`decode`."""
+        return decode(out, threshold=threshold, max_per_class=max_per_class, mask=mask)

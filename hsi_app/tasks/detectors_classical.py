@@ -1,0 +1,246 @@
+"""Classical detectors through Spectral Python: RX (global, local), matched filter, ACE, CEM.
+
+SPy implements RX, the matched filter and ACE (``spectral.rx``,
+``spectral.algorithms.detectors.matched_filter`` / ``ace``); its 0.25 release has no
+CEM, so :func:`cem` is the textbook filter ``w = R^-1 d / (d^T R^-1 d)`` with ``R`` the
+(regularised) sample correlation matrix.
+
+Background statistics are estimated once per scene. A singular or ill-conditioned
+covariance (constant bands, fewer pixels than bands, duplicated bands) gets a ridge
+``eps * trace(S) / C`` on its diagonal and an :class:`~hsi_app.errors.HSIWarning`
+that says so, instead of SPy's silent pseudo-inverse.
+
+Inputs are cubes ``(C, H, W)`` as elsewhere in hsi_app; SPy works on ``(H, W, C)``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from hsi_app.errors import ConfigError, HSIWarning, InvalidDataError, UnknownKeyError
+
+METHODS = ("rx", "rx-local", "mf", "ace", "cem", "learned")
+TARGET_METHODS = ("mf", "ace", "cem")
+MAX_CONDITION = 1e10
+RIDGE = 1e-6
+
+
+def check_method(method: str) -> str:
+    """Return ``method`` lower-cased, or raise with close matches.
+
+    Raises:
+        UnknownKeyError: not one of :data:`METHODS`.
+    """
+    m = str(method).strip().lower()
+    if m not in METHODS:
+        close = difflib.get_close_matches(m, METHODS, n=3, cutoff=0.4)
+        hint = f"did you mean {', '.join(close)}?" if close else ""
+        raise UnknownKeyError(f"detection method {method!r}: unknown; choose one of {', '.join(METHODS)}. {hint}".strip())
+    return m
+
+
+def _pixels(image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """``(N, C)`` float64 finite pixels of ``image`` ``(C, H, W)`` (within ``mask``)."""
+    c = image.shape[0]
+    flat = image.reshape(c, -1).T
+    keep = np.isfinite(flat).all(axis=1)
+    if mask is not None:
+        keep &= np.asarray(mask, bool).reshape(-1)
+    pix = flat[keep].astype(np.float64)
+    if pix.shape[0] < 2:
+        raise InvalidDataError(f"detection: only {pix.shape[0]} valid background pixels; need at least 2")
+    return pix
+
+
+def regularise(matrix: np.ndarray, what: str = "covariance") -> np.ndarray:
+    """``matrix + ridge * I`` when it is singular or ill-conditioned (warns), else ``matrix``.
+
+    Args:
+        matrix: ``(C, C)`` symmetric positive semi-definite.
+        what: name used in the warning.
+    """
+    evals = np.linalg.eigvalsh(matrix)
+    top = float(max(evals.max(), 0.0))
+    if top <= 0.0:
+        ridge = 1.0
+    elif evals.min() > top / MAX_CONDITION:
+        return matrix
+    else:
+        ridge = RIDGE * float(np.trace(matrix)) / matrix.shape[0]
+    warnings.warn(
+        f"detection: the background {what} is singular or ill-conditioned (constant or duplicated bands, or "
+        f"fewer pixels than bands); regularised by adding {ridge:.3g} to its diagonal",
+        HSIWarning,
+        stacklevel=3,
+    )
+    return matrix + ridge * np.eye(matrix.shape[0])
+
+
+def background_stats(image: np.ndarray, mask: np.ndarray | None = None) -> Any:
+    """SPy ``GaussianStats`` of the background (mean, regularised covariance).
+
+    Args:
+        image: ``(C, H, W)`` cube.
+        mask: ``(H, W)`` bool pixels to use (default: all finite pixels).
+    """
+    from spectral.algorithms.algorithms import GaussianStats
+
+    pix = _pixels(image, mask)
+    mean = pix.mean(axis=0)
+    cov = regularise(np.cov(pix, rowvar=False).reshape(pix.shape[1], pix.shape[1]))
+    return GaussianStats(mean=mean, cov=cov, nsamples=pix.shape[0], inv_cov=np.linalg.inv(cov))
+
+
+def _hwc(image: np.ndarray) -> np.ndarray:
+    """``(C, H, W)`` -> ``(H, W, C)`` float64 with NaN replaced by 0 (scores there are masked later)."""
+    return np.nan_to_num(np.moveaxis(np.asarray(image, dtype=np.float64), 0, -1))
+
+
+def _finish(scores: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """``(H, W)`` or ``(H, W, K)`` SPy output -> ``(K, H, W)`` float32, NaN where the input had no data."""
+    s = np.asarray(scores, dtype=np.float32)
+    s = s[None] if s.ndim == 2 else np.moveaxis(s, -1, 0)
+    s[:, ~np.isfinite(image).all(axis=0)] = np.nan
+    return s
+
+
+def rx(image: np.ndarray, *, window: tuple[int, int] | None = None, stats: Any = None) -> np.ndarray:
+    """RX anomaly scores (squared Mahalanobis distance to the background).
+
+    Args:
+        image: ``(C, H, W)`` cube.
+        window: ``(inner, outer)`` odd window sizes for local RX: the mean comes from
+            the outer window minus the inner one, the covariance is the scene's
+            (regularised) one. ``None``: global RX.
+        stats: background statistics (default: :func:`background_stats` of the image).
+
+    Returns:
+        ``(1, H, W)`` float32 scores.
+    """
+    import spectral
+
+    bg = stats if stats is not None else background_stats(image)
+    x = _hwc(image)
+    if window is None:
+        return _finish(spectral.rx(x, background=bg), image)
+    inner, outer = _check_window(window, image.shape[1:])
+    return _finish(spectral.rx(x, window=(inner, outer), cov=bg.cov), image)
+
+
+def _check_window(window: tuple[int, int], shape: tuple[int, ...]) -> tuple[int, int]:
+    inner, outer = (int(v) for v in window)
+    if inner % 2 == 0 or outer % 2 == 0 or not 0 < inner < outer:
+        raise ConfigError(f"local RX window {window}: use odd sizes inner < outer, e.g. 5,21")
+    if outer > min(shape):
+        raise ConfigError(f"local RX window {window}: outer window larger than the scene {tuple(shape)}")
+    return inner, outer
+
+
+def matched_filter(image: np.ndarray, targets: np.ndarray, *, stats: Any = None) -> np.ndarray:
+    """Matched-filter scores, one map per target spectrum.
+
+    Args:
+        image: ``(C, H, W)`` cube.
+        targets: ``(K, C)`` target spectra in the cube's units.
+        stats: background statistics (default: the image's).
+
+    Returns:
+        ``(K, H, W)`` float32 (1 = the target's mean, 0 = the background's).
+    """
+    from spectral.algorithms.detectors import matched_filter as spy_mf
+
+    bg = stats if stats is not None else background_stats(image)
+    x = _hwc(image)
+    return np.stack([_finish(spy_mf(x, t.astype(np.float64), background=bg), image)[0] for t in _targets(targets, image)])
+
+
+def ace(image: np.ndarray, targets: np.ndarray, *, stats: Any = None) -> np.ndarray:
+    """ACE (adaptive cosine estimator) scores in [0, 1], one map per target spectrum.
+
+    Args:
+        image: ``(C, H, W)`` cube.
+        targets: ``(K, C)`` target spectra.
+        stats: background statistics (default: the image's).
+
+    Returns:
+        ``(K, H, W)`` float32.
+    """
+    from spectral.algorithms.detectors import ace as spy_ace
+
+    bg = stats if stats is not None else background_stats(image)
+    t = _targets(targets, image)
+    out = spy_ace(_hwc(image), [row.astype(np.float64) for row in t], background=bg)
+    return _finish(out, image)
+
+
+def cem(image: np.ndarray, targets: np.ndarray, *, mask: np.ndarray | None = None) -> np.ndarray:
+    """Constrained energy minimisation: ``y = d^T R^-1 x / (d^T R^-1 d)``.
+
+    ``R`` is the sample correlation matrix ``X^T X / N`` of the background pixels
+    (regularised like the covariance). Output 1 means "exactly the target".
+
+    Args:
+        image: ``(C, H, W)`` cube.
+        targets: ``(K, C)`` target spectra.
+        mask: ``(H, W)`` pixels used for ``R`` (default: all finite pixels).
+
+    Returns:
+        ``(K, H, W)`` float32.
+    """
+    pix = _pixels(image, mask)
+    corr = regularise(pix.T @ pix / pix.shape[0], "correlation matrix")
+    d = _targets(targets, image).astype(np.float64)  # (K, C)
+    rinv_d = np.linalg.solve(corr, d.T)  # (C, K)
+    w = rinv_d / np.einsum("ck,kc->k", rinv_d, d)[None, :]
+    c, h, wd = image.shape
+    flat = np.nan_to_num(np.asarray(image, dtype=np.float64).reshape(c, -1))
+    scores = (w.T @ flat).reshape(-1, h, wd)
+    return _finish(np.moveaxis(scores, 0, -1), image)
+
+
+def _targets(targets: np.ndarray, image: np.ndarray) -> np.ndarray:
+    t = np.atleast_2d(np.asarray(targets, dtype=np.float64))
+    if t.shape[1] != image.shape[0]:
+        raise ConfigError(
+            f"detection: target spectra have {t.shape[1]} bands but the cube has {image.shape[0]}; "
+            "resample the targets to the cube's bands"
+        )
+    if not np.isfinite(t).all():
+        raise InvalidDataError("detection: target spectra contain NaN/inf; check the library or --target-pixel")
+    return t
+
+
+def classical_scores(method: str, image: np.ndarray, targets: np.ndarray | None = None, *,
+                     window: tuple[int, int] = (5, 21)) -> np.ndarray:
+    """Score maps of a classical method.
+
+    Args:
+        method: ``rx``, ``rx-local``, ``mf``, ``ace`` or ``cem``.
+        image: ``(C, H, W)`` cube.
+        targets: ``(K, C)`` target spectra (target methods only).
+        window: ``(inner, outer)`` of ``rx-local``.
+
+    Returns:
+        ``(K, H, W)`` float32 (``K = 1`` for RX).
+
+    Raises:
+        UnknownKeyError: unknown method. ConfigError: target method without targets.
+    """
+    m = check_method(method)
+    if m == "learned":
+        raise ConfigError("detection: 'learned' is not a classical method; use detect_scene with --model")
+    if m in TARGET_METHODS and targets is None:
+        raise ConfigError(f"detection method {m!r} needs target spectra; pass --targets LIB or --target-pixel ROW,COL")
+    fns: dict[str, Callable[[], np.ndarray]] = {
+        "rx": lambda: rx(image),
+        "rx-local": lambda: rx(image, window=window),
+        "mf": lambda: matched_filter(image, targets),  # type: ignore[arg-type]
+        "ace": lambda: ace(image, targets),  # type: ignore[arg-type]
+        "cem": lambda: cem(image, targets),  # type: ignore[arg-type]
+    }
+    return fns[m]()

@@ -1,0 +1,70 @@
+"""Classical detectors (SPy RX / MF / ACE, CEM): a planted pixel ranks first; bad inputs."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from hsi_app.errors import ConfigError, HSIWarning, UnknownKeyError
+from hsi_app.tasks.detection import find_peaks, peak_boxes
+from hsi_app.tasks.detectors_classical import check_method, classical_scores
+
+C, H, W = 8, 24, 24
+PLANT = (13, 6)
+
+
+@pytest.fixture(scope="module")
+def scene() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    base = 0.3 + 0.05 * np.sin(np.arange(C))
+    image = (base[:, None, None] + rng.normal(0, 0.01, (C, H, W))).astype(np.float32)
+    target = np.linspace(0.6, 0.1, C).astype(np.float32)
+    image[:, PLANT[0], PLANT[1]] = 0.5 * target + 0.5 * image[:, PLANT[0], PLANT[1]]
+    return image, target
+
+
+@pytest.mark.parametrize("method", ["rx", "rx-local", "mf", "ace", "cem"])
+def test_planted_pixel_ranks_first(scene: tuple[np.ndarray, np.ndarray], method: str) -> None:
+    image, target = scene
+    scores = classical_scores(method, image, target[None], window=(3, 11))
+    assert scores.shape == (1, H, W) and scores.dtype == np.float32
+    assert np.unravel_index(np.nanargmax(scores[0]), (H, W)) == PLANT
+    det = find_peaks(scores)
+    assert (det.row[0], det.col[0]) == (PLANT[0] + 0.5, PLANT[1] + 0.5)
+    box = peak_boxes(scores, det)[0]
+    assert box[0] <= PLANT[0] < box[2] and box[1] <= PLANT[1] < box[3]
+
+
+def test_nodata_pixels_score_nan(scene: tuple[np.ndarray, np.ndarray]) -> None:
+    image = scene[0].copy()
+    image[:, 0, 0] = np.nan
+    scores = classical_scores("ace", image, scene[1][None])
+    assert np.isnan(scores[0, 0, 0]) and np.isfinite(scores[0, 1:, 1:]).all()
+
+
+def test_singular_covariance_is_regularised_with_a_warning(scene: tuple[np.ndarray, np.ndarray]) -> None:
+    image, target = scene
+    image = image.copy()
+    image[2] = 0.25  # a constant band makes the covariance singular
+    image[5] = image[4]  # and a duplicated one
+    for method in ("rx", "mf", "ace", "cem"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            scores = classical_scores(method, image, target[None])
+        assert any(issubclass(w.category, HSIWarning) and "regularised" in str(w.message) for w in caught), method
+        assert np.isfinite(scores).all()
+        assert np.unravel_index(np.nanargmax(scores[0]), (H, W)) == PLANT, method
+
+
+def test_unknown_method_and_missing_targets(scene: tuple[np.ndarray, np.ndarray]) -> None:
+    with pytest.raises(UnknownKeyError, match="did you mean ace") as err:
+        check_method("acee")
+    assert "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match="--targets"):
+        classical_scores("mf", scene[0], None)
+    with pytest.raises(ConfigError, match="bands"):
+        classical_scores("ace", scene[0], np.ones((1, C + 1)))
+    with pytest.raises(ConfigError, match="window"):
+        classical_scores("rx-local", scene[0], window=(4, 9))

@@ -1,0 +1,90 @@
+"""Spectral libraries (CSV, ENVI .sli), target spectra, score-map COG and GeoPackage round trips."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+import rasterio
+
+from hsi_app.errors import BandMismatchError, HSIWarning, UnknownKeyError
+from hsi_app.io.open import open_cube
+from hsi_app.io.spectral_library import read_library, reflectance_scale
+from hsi_app.tasks.detect_metrics import Detections
+from hsi_app.tasks.detection import read_detections, target_spectra, write_detections, write_score_map
+
+
+@pytest.fixture(scope="module")
+def speclib(load_fixture) -> ModuleType:  # noqa: ANN001
+    return load_fixture("speclib")
+
+
+def test_csv_and_sli_libraries_agree(tmp_path: Path, speclib: ModuleType) -> None:
+    csv = read_library(speclib.write_csv(tmp_path / "lib.csv"))
+    um = read_library(speclib.write_csv(tmp_path / "lib_um.csv", micrometres=True, percent=True))
+    sli = read_library(speclib.write_sli(tmp_path / "lib.sli"))
+    for lib in (csv, um, sli):
+        assert lib.names == speclib.NAMES
+        np.testing.assert_allclose(lib.wavelengths, speclib.LIB_WL)
+        np.testing.assert_allclose(lib.spectra, speclib.library_spectra(), atol=1e-5)
+
+
+def test_resampling_to_cube_bands(tmp_path: Path, speclib: ModuleType) -> None:
+    lib = read_library(speclib.write_csv(tmp_path / "lib.csv"))
+    out = lib.resample(speclib.WAVELENGTHS)
+    assert out.shape == (3, speclib.BANDS)
+    # alpha is linear in wavelength, so a (symmetric, interior) Gaussian response returns its value at the centre
+    expected = 0.2 + 0.5 * (speclib.WAVELENGTHS - 400) / 2100
+    np.testing.assert_allclose(out[0, 1:-1], expected[1:-1], atol=1e-4)
+    with pytest.raises(BandMismatchError, match="no spectral overlap"):
+        lib.resample(np.array([3000.0, 3100.0, 3200.0]))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        part = lib.resample(np.array([2000.0, 2400.0, 2900.0]))
+    assert any(issubclass(w.category, HSIWarning) for w in caught)
+    np.testing.assert_allclose(part[:, 2], lib.spectra[:, -1])
+    with pytest.raises(UnknownKeyError, match="did you mean beta"):
+        lib.select(["betta"])
+
+
+def test_reflectance_scale_guess() -> None:
+    assert reflectance_scale(np.array([0.05, 0.4, 0.9])) == 1.0
+    assert reflectance_scale(np.linspace(955, 9604, 100)) == 10000.0
+
+
+def test_target_spectra_from_library_and_pixel(tmp_path: Path, speclib: ModuleType) -> None:
+    img = speclib.background(0)
+    cube = open_cube(speclib.write_geotiff(tmp_path / "bg.tif", img))
+    spectra, names = target_spectra(cube, library=speclib.write_csv(tmp_path / "lib.csv"), pixels=[(3, 4)])
+    assert names == [*speclib.NAMES, "pixel_3_4"]
+    np.testing.assert_allclose(spectra[-1], img[:, 3, 4])
+    assert spectra.shape == (4, speclib.BANDS)
+
+
+def test_score_map_and_points_round_trip_keep_crs(tmp_path: Path, speclib: ModuleType) -> None:
+    cube = open_cube(speclib.write_geotiff(tmp_path / "bg.tif", speclib.background(0)))
+    scores = np.random.default_rng(0).random((2, 32, 48)).astype(np.float32)
+    write_score_map(tmp_path / "s.tif", scores, cube, ["a", "b"], "ace")
+    with rasterio.open(tmp_path / "s.tif") as ds:
+        assert ds.crs.to_epsg() == 32616 and ds.transform == cube.rio.transform()
+        assert ds.descriptions == ("a", "b") and ds.dtypes[0] == "float32"
+        np.testing.assert_array_equal(ds.read(), scores)
+    det = Detections(np.array([3.25, 20.5]), np.array([7.75, 40.5]), np.array([2, 1]), np.array([0.9, 0.4]),
+                     np.array([[2, 7, 5, 9], [20, 40, 21, 41]], float))
+    write_detections(tmp_path / "p.gpkg", det, cube, ["a", "b"])
+    import geopandas as gpd
+
+    gdf = gpd.read_file(tmp_path / "p.gpkg")
+    assert gdf.crs.to_epsg() == 32616 and list(gdf["class"]) == ["b", "a"]
+    # map x/y: origin (500000, 4100000), 10 m pixels
+    np.testing.assert_allclose(gdf["x"], 500000 + 10 * det.col)
+    np.testing.assert_allclose(gdf["y"], 4100000 - 10 * det.row)
+    back = read_detections(tmp_path / "p.gpkg", cube)
+    np.testing.assert_allclose(back.row, det.row)
+    np.testing.assert_allclose(back.col, det.col)
+    np.testing.assert_array_equal(back.class_id, det.class_id)
+    np.testing.assert_allclose(back.score, det.score)
+    np.testing.assert_allclose(back.box, det.box)

@@ -1,0 +1,77 @@
+"""Detection metrics on hand-made cases with AP values worked out by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hsi_app.tasks.detect_metrics import (
+    Detections,
+    average_precision,
+    box_iou,
+    detection_report,
+    mean_ap,
+    pixel_auroc,
+)
+
+
+def _det(rows, cols, cls, scores, boxes=None, bins=None) -> Detections:  # noqa: ANN001
+    return Detections(np.array(rows, float), np.array(cols, float), np.array(cls, int), np.array(scores, float),
+                      None if boxes is None else np.array(boxes, float), None if bins is None else np.array(bins, object))
+
+
+def test_average_precision_by_hand() -> None:
+    # ranked TP, FP, TP with 2 truths: P = 1, 1/2, 2/3; R = 1/2, 1/2, 1 -> AP = 0.5*1 + 0.5*2/3
+    assert average_precision(np.array([0.9, 0.8, 0.7]), np.array([True, False, True]), 2) == pytest.approx(5 / 6)
+    # one of three truths found, first: AP = 1/3
+    assert average_precision(np.array([0.9, 0.1]), np.array([True, False]), 3) == pytest.approx(1 / 3)
+    # FP first, then TP: P = 0, 1/2 -> AP = 1 * 1/2
+    assert average_precision(np.array([0.9, 0.5]), np.array([False, True]), 1) == pytest.approx(0.5)
+    assert np.isnan(average_precision(np.array([0.3]), np.array([False]), 0))
+
+
+def test_point_map_distance_thresholds_and_greedy_matching() -> None:
+    gt = _det([10.5, 30.5], [10.5, 30.5], [1, 1], [1, 1])
+    # best prediction is 1.5 px from truth A; second is exactly on A (duplicate -> FP); third on B
+    pred = _det([12.0, 10.5, 30.5], [10.5, 10.5, 30.5], [1, 1, 1], [0.9, 0.8, 0.7])
+    # within 1 px: FP, TP(A), TP(B): P = 0, 1/2, 2/3; the envelope lifts 1/2 to 2/3 -> AP = 2/3
+    assert mean_ap(pred, gt, threshold=1.0) == pytest.approx(2 / 3)
+    # within 2 px: TP(A), FP, TP(B) -> 5/6
+    assert mean_ap(pred, gt, threshold=2.0) == pytest.approx(5 / 6)
+
+
+def test_classes_are_averaged_and_agnostic_pools_them() -> None:
+    gt = _det([5.5, 20.5], [5.5, 20.5], [1, 2], [1, 1])
+    pred = _det([5.5, 20.5], [5.5, 20.5], [1, 1], [0.9, 0.8])  # second has the wrong class
+    # class 1: TP then FP -> AP 1; class 2: nothing found -> AP 0; mean 0.5
+    assert mean_ap(pred, gt, threshold=1.0) == pytest.approx(0.5)
+    assert mean_ap(pred, gt, threshold=1.0, class_agnostic=True) == pytest.approx(1.0)
+
+
+def test_box_iou_and_box_map() -> None:
+    iou = box_iou(np.array([[0, 0, 2, 2]]), np.array([[0, 0, 2, 2], [1, 1, 3, 3], [5, 5, 6, 6]]))
+    np.testing.assert_allclose(iou, [[1.0, 1 / 7, 0.0]])
+    gt = _det([1.0], [1.0], [1], [1], boxes=[[0, 0, 2, 2]])
+    pred = _det([1.5, 1.0], [1.5, 1.0], [1, 1], [0.9, 0.5], boxes=[[0, 0, 2, 3], [0, 0, 2, 2]])
+    # IoU 2/3 passes 0.5 -> first is TP, AP 1; at 0.7 only the second matches -> FP, TP -> 0.5
+    assert mean_ap(pred, gt, kind="box", threshold=0.5) == pytest.approx(1.0)
+    assert mean_ap(pred, gt, kind="box", threshold=0.7) == pytest.approx(0.5)
+
+
+def test_size_bins_ignore_other_truth() -> None:
+    gt = _det([5.5, 20.5], [5.5, 20.5], [1, 1], [1, 1], bins=["sub-pixel", "6-16"])
+    pred = _det([20.5, 5.5, 40.0], [20.5, 5.5, 40.0], [1, 1, 1], [0.9, 0.8, 0.7])
+    # "sub-pixel" bin: the big target's match is dropped, then TP, FP -> AP 1
+    rep = detection_report(pred, gt, bins=("sub-pixel", "6-16"))
+    assert rep["sub-pixel/mAP@1px"] == pytest.approx(1.0)
+    assert rep["6-16/mAP@1px"] == pytest.approx(1.0)
+    assert rep["mAP@1px"] == pytest.approx(1.0)
+    assert "mAP50" not in rep  # no boxes, no box metrics
+
+
+def test_pixel_auroc_known_value() -> None:
+    scores = np.array([[0.1, 0.4], [0.35, 0.8]])
+    truth = np.array([[False, False], [True, True]])
+    # pairs (pos, neg): (0.35, 0.1) win, (0.35, 0.4) lose, (0.8, *) win -> 3/4
+    assert pixel_auroc(scores, truth) == pytest.approx(0.75)
+    assert np.isnan(pixel_auroc(scores, np.zeros((2, 2), bool)))
