@@ -1,0 +1,72 @@
+"""Plain functions behind the web viewer (``web/app.py``) and the notebooks.
+
+``from hsi_app import viewer`` gives the whole surface:
+
+* settings: :class:`ViewerConfig`, :func:`parse_size`;
+* scenes: :func:`list_scenes`, :func:`load_scene`, :func:`composite`, :func:`band_choices`,
+  :func:`pixel_location`, :func:`spectrum_figure`;
+* uploads: :func:`stage_upload` (size, content and zip-safety checks);
+* models: :func:`list_model_runs`, :class:`ModelCache`;
+* classification: :func:`classify_scene`, :func:`overlay`, :func:`legend_html`,
+  :func:`area_rows`, :func:`pixel_prediction`, :func:`write_points`;
+* a session (one browser tab): :class:`ViewerSession`, :func:`open_scene`,
+  :func:`open_upload`, :func:`render`, :func:`select_pixel`, :func:`classify`.
+
+Nothing here imports gradio.
+"""
+
+from __future__ import annotations
+
+from hsi_app.viewer.classify import (
+    ClassifyResult,
+    area_rows,
+    classify_scene,
+    hex_colour,
+    legend_html,
+    overlay,
+    pixel_area,
+    pixel_prediction,
+    scene_metrics,
+    write_json,
+    write_points,
+)
+from hsi_app.viewer.config import ViewerConfig, format_size, parse_size
+from hsi_app.viewer.models import DEFAULT_CACHE, ModelCache, list_model_runs, resolve_model, verify_manifest
+from hsi_app.viewer.scene import (
+    band_choices,
+    composite,
+    default_rgb_bands,
+    describe_scene,
+    display_scale,
+    format_location,
+    list_scenes,
+    load_scene,
+    pixel_from_click,
+    pixel_location,
+    pixel_spectrum,
+    spectrum_figure,
+    zoom,
+)
+from hsi_app.viewer.session import (
+    ViewerSession,
+    classify,
+    map_download,
+    open_scene,
+    open_upload,
+    points_download,
+    render,
+    select_pixel,
+    select_row_col,
+    set_display,
+)
+from hsi_app.viewer.uploads import UploadError, stage_upload
+
+__all__ = [
+    "ClassifyResult", "DEFAULT_CACHE", "ModelCache", "UploadError", "ViewerConfig", "ViewerSession",
+    "area_rows", "band_choices", "classify", "classify_scene", "composite", "default_rgb_bands",
+    "describe_scene", "display_scale", "format_location", "format_size", "hex_colour", "legend_html",
+    "list_model_runs", "list_scenes", "load_scene", "map_download", "open_scene", "open_upload", "overlay",
+    "parse_size", "pixel_area", "pixel_from_click", "pixel_location", "pixel_prediction", "pixel_spectrum",
+    "points_download", "render", "resolve_model", "scene_metrics", "select_pixel", "select_row_col",
+    "set_display", "spectrum_figure", "stage_upload", "verify_manifest", "write_json", "write_points", "zoom",
+]

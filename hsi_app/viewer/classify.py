@@ -1,0 +1,297 @@
+"""Classify tab: run a trained model over a scene, then draw, measure and export the map.
+
+:func:`classify_scene` streams the scene through :func:`hsi_app.infer.predict_scene`
+(the same windowed inference as ``hsi predict``) into a class-map COG in the session
+folder, then reads the map and its confidence back for display and pixel queries.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hsi_app.errors import InvalidDataError
+from hsi_app.io.atomic import atomic_path
+from hsi_app.io.cube import Cube
+from hsi_app.io.quicklook import default_palette
+from hsi_app.viewer.models import DEFAULT_CACHE, ModelCache
+
+ProgressFn = Callable[[int, int], None]
+"""``progress(done_windows, total_windows)``."""
+
+
+@dataclass
+class ClassifyResult:
+    """A classified scene.
+
+    Attributes:
+        classes: ``(H, W)`` uint8, 1..K, 0 = no data.
+        confidence: ``(H, W)`` float32 in [0, 1] (max class probability), 0 = no data.
+        class_names: names for 0..K.
+        palette: ``(K + 1, 3)`` uint8 colours (the COG's colour table).
+        counts: ``(K + 1,)`` pixels per class (index 0 = no data).
+        pixel_area_m2: ground area of one pixel, or ``None`` when unknown.
+        area_note: where the pixel area comes from.
+        map_path: the class-map COG (band 1 class, band 2 confidence).
+        model: the model key or run folder name.
+        seconds: inference time.
+        metrics: counts, areas and (when the scene has labels) agreement with them.
+    """
+
+    classes: np.ndarray
+    confidence: np.ndarray
+    class_names: list[str]
+    palette: np.ndarray
+    counts: np.ndarray
+    pixel_area_m2: float | None
+    area_note: str
+    map_path: Path
+    model: str
+    seconds: float
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def pixel_area(cube: Cube) -> tuple[float | None, str]:
+    """Ground area of one pixel in m² and a note on where it comes from.
+
+    Projected CRS: ``|det(transform)|`` times the squared linear unit. No CRS but a
+    nominal ground sampling distance in ``attrs['gsd_m']`` (built-in scenes): ``gsd²``.
+    Geographic CRS or nothing known: ``None``.
+    """
+    crs = cube.rio.crs
+    if crs is not None:
+        if crs.is_geographic:
+            return None, "geographic CRS (degrees): areas in pixels only"
+        t = cube.rio.transform()
+        try:
+            factor = float(crs.linear_units_factor[1])
+        except Exception:  # noqa: BLE001 - unknown units: assume metres, say so
+            factor = 1.0
+        return abs(t.a * t.e - t.b * t.d) * factor**2, f"from the map transform ({crs.to_string()})"
+    gsd = cube.attrs.get("gsd_m")
+    if gsd:
+        return float(gsd) ** 2, f"nominal {float(gsd):g} m pixels (scene has no CRS)"
+    return None, "no georeference: areas in pixels only"
+
+
+def classify_scene(
+    cube: Cube,
+    run_dir: str | os.PathLike[str],
+    workdir: str | os.PathLike[str],
+    *,
+    cache: ModelCache = DEFAULT_CACHE,
+    progress: ProgressFn | None = None,
+    resample: bool = False,
+    window: int = 256,
+    model_name: str | None = None,
+) -> ClassifyResult:
+    """Classify every pixel of ``cube`` with the run in ``run_dir``.
+
+    Args:
+        cube: Cube ``(C, H, W)``.
+        run_dir: run folder (``config.json`` + ``model.safetensors``).
+        workdir: folder for ``map.tif`` and ``metrics.json``.
+        cache: loaded-model cache (a second run does not reload the weights).
+        progress: called after every window with ``(done, total)``.
+        resample: resample the scene's bands to the model's when they differ.
+        window: core window size in pixels.
+        model_name: display name of the model (default: the run folder's name).
+
+    Returns:
+        :class:`ClassifyResult`.
+
+    Raises:
+        BandMismatchError: the bands do not match and ``resample`` is False.
+        InvalidDataError: no valid pixel.
+    """
+    from hsi_app.infer import iter_windows, predict_scene
+    from hsi_app.io.cog import read_class_map
+
+    pred = cache.get(run_dir)
+    prob_fn = pred.bind(cube, resample=resample)
+    _, h, w = cube.hsi.shape
+    win = min(int(window), max(h, w))
+    total = sum(1 for _ in iter_windows(h, w, win, pred.receptive_radius))
+    done = [0]
+
+    def counted(image: np.ndarray) -> np.ndarray:
+        out = prob_fn(image)
+        done[0] += 1
+        if progress is not None:
+            progress(done[0], total)
+        return out
+
+    out_dir = Path(workdir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    map_path = out_dir / "map.tif"
+    result = predict_scene(counted, cube, num_classes=pred.num_classes, halo=pred.receptive_radius, out=map_path,
+                           window=win, class_names=pred.class_names, keep_map=False, progress=False)
+    cmap = read_class_map(map_path)
+    conf = cmap.confidence if cmap.confidence is not None else np.zeros(cmap.classes.shape, np.float32)
+    area, note = pixel_area(cube)
+    names = list(pred.class_names)
+    res = ClassifyResult(
+        classes=np.asarray(cmap.classes, dtype=np.uint8), confidence=np.asarray(conf, dtype=np.float32),
+        class_names=names, palette=default_palette(len(names)), counts=result.class_counts,
+        pixel_area_m2=area, area_note=note, map_path=map_path, model=model_name or Path(run_dir).name,
+        seconds=result.seconds,
+    )
+    res.metrics = scene_metrics(res, cube)
+    write_json(out_dir / "metrics.json", res.metrics)
+    return res
+
+
+def scene_metrics(result: ClassifyResult, cube: Cube) -> dict[str, Any]:
+    """JSON-friendly summary: per-class pixels/hectares, and agreement with the scene's labels.
+
+    The agreement uses every labelled pixel of the scene; when the model was trained on
+    this scene, training pixels are among them, so it is not a test accuracy.
+    """
+    rows = area_rows(result)
+    out: dict[str, Any] = {
+        "scene": Path(str(cube.attrs.get("source", ""))).name,
+        "model": result.model,
+        "height": int(result.classes.shape[0]),
+        "width": int(result.classes.shape[1]),
+        "seconds": round(float(result.seconds), 3),
+        "pixel_area_m2": result.pixel_area_m2,
+        "area_note": result.area_note,
+        "classes": [{"class": r[0], "pixels": r[2], "percent": r[3], "hectares": r[4]} for r in rows],
+        "mean_confidence": float(result.confidence[result.classes > 0].mean()) if (result.classes > 0).any() else None,
+    }
+    labels = cube.hsi.labels
+    k = len(result.class_names) - 1
+    if labels is not None and int(labels.max(initial=0)) <= k:
+        sel = (labels > 0) & (result.classes > 0)
+        if sel.any():
+            out["reference_agreement"] = {
+                "note": "all labelled pixels of the scene (training pixels included when trained on it)",
+                **agreement(labels[sel] - 1, result.classes[sel].astype(np.int64) - 1, k),
+            }
+    return out
+
+
+def agreement(truth: np.ndarray, pred: np.ndarray, k: int) -> dict[str, Any]:
+    """OA, AA, kappa and per-class recall of ``(N,)`` 0-based classes (numpy only).
+
+    The same definitions as :func:`hsi_app.tasks.classification.classification_metrics`,
+    without importing the training stack (lightning) into the web server.
+    """
+    cm = np.bincount(truth * k + pred, minlength=k * k).reshape(k, k).astype(np.float64)
+    n = cm.sum()
+    support = cm.sum(axis=1)
+    recall = np.divide(np.diag(cm), support, out=np.zeros(k), where=support > 0)
+    oa = float(np.trace(cm) / n)
+    chance = float((support * cm.sum(axis=0)).sum() / n**2)
+    kappa = (oa - chance) / (1.0 - chance) if chance < 1.0 else (1.0 if oa == 1.0 else 0.0)
+    return {"n_pixels": int(n), "oa": oa, "aa": float(recall[support > 0].mean()), "kappa": float(kappa),
+            "per_class_accuracy": [float(r) if s > 0 else None for r, s in zip(recall, support)]}
+
+
+def area_rows(result: ClassifyResult) -> list[list[Any]]:
+    """Rows ``[class, colour, pixels, percent, hectares]`` for classes present in the map.
+
+    Hectares are ``None`` when the pixel area is unknown; percent is of classified pixels.
+    """
+    classified = int(result.counts[1:].sum())
+    rows = []
+    for k in range(1, len(result.class_names)):
+        n = int(result.counts[k]) if k < result.counts.size else 0
+        if n == 0:
+            continue
+        ha = round(n * result.pixel_area_m2 / 10_000.0, 2) if result.pixel_area_m2 else None
+        rows.append([result.class_names[k], hex_colour(result.palette[k]), n,
+                     round(100.0 * n / max(classified, 1), 2), ha])
+    return rows
+
+
+def hex_colour(rgb: Sequence[int] | np.ndarray) -> str:
+    """``(r, g, b)`` -> ``"#rrggbb"``."""
+    r, g, b = (int(v) for v in list(rgb)[:3])
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def overlay(rgb: np.ndarray, classes: np.ndarray, palette: np.ndarray, opacity: float) -> np.ndarray:
+    """Blend class colours over an RGB image where ``classes > 0``.
+
+    Args:
+        rgb: ``(H, W, 3)`` uint8.
+        classes: ``(H, W)`` ints indexing ``palette``.
+        palette: ``(K + 1, 3)`` uint8.
+        opacity: 0 (image only) .. 1 (classes only).
+
+    Returns:
+        ``(H, W, 3)`` uint8.
+    """
+    if rgb.shape[:2] != classes.shape:
+        raise InvalidDataError(f"overlay: image {rgb.shape[:2]} and class map {classes.shape} differ in size")
+    a = float(np.clip(opacity, 0.0, 1.0))
+    colours = np.asarray(palette, dtype=np.float32)[classes]
+    mixed = (1.0 - a) * rgb.astype(np.float32) + a * colours
+    out = np.where((classes > 0)[..., None], mixed, rgb.astype(np.float32))
+    return np.round(out).astype(np.uint8)
+
+
+def legend_html(result: ClassifyResult) -> str:
+    """An HTML legend of the classes present: colour swatch, name, pixels (and hectares)."""
+    items = []
+    for name, colour, n, pct, ha in area_rows(result):
+        area = f", {ha:g} ha" if ha is not None else ""
+        items.append(
+            f'<li class="hsi-legend-item"><span class="hsi-swatch" style="display:inline-block;width:0.9em;'
+            f'height:0.9em;margin-right:0.4em;border:1px solid #333;background:{colour}"></span>'
+            f"{html.escape(str(name))} <small>({n} px, {pct:g} %{area})</small></li>"
+        )
+    return ('<div id="hsi-legend"><b>Legend</b><ul style="list-style:none;padding-left:0;margin:0">'
+            + "".join(items) + "</ul></div>")
+
+
+def pixel_prediction(result: ClassifyResult, row: int, col: int) -> dict[str, Any]:
+    """Predicted class and confidence at ``(row, col)``: ``{"class", "class_index", "confidence"}``."""
+    h, w = result.classes.shape
+    if not (0 <= row < h and 0 <= col < w):
+        raise InvalidDataError(f"pixel ({row}, {col}) is outside the {h} × {w} map")
+    k = int(result.classes[row, col])
+    name = result.class_names[k] if k > 0 else "no data"
+    return {"class": name, "class_index": k, "confidence": float(result.confidence[row, col]) if k else 0.0}
+
+
+def write_json(path: str | os.PathLike[str], payload: dict[str, Any]) -> Path:
+    """Write ``payload`` as indented JSON, atomically."""
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(payload, indent=2))
+    return Path(path)
+
+
+def write_points(
+    path: str | os.PathLike[str], cube: Cube, points: Sequence[dict[str, Any]], layer: str = "points"
+) -> Path:
+    """Write clicked/detected points to a GeoPackage on the scene's grid (its CRS kept).
+
+    Args:
+        path: ``.gpkg`` to write.
+        cube: the scene (for coordinates and CRS).
+        points: dicts with ``row``, ``col`` and any other scalar attributes.
+        layer: layer name.
+
+    Raises:
+        InvalidDataError: no points.
+    """
+    from hsi_app.io.vector import write_points as _write
+
+    if not points:
+        raise InvalidDataError("no points yet: click pixels on the map (or run a detection) first")
+    rows = np.array([int(p["row"]) for p in points])
+    cols = np.array([int(p["col"]) for p in points])
+    xs, ys = cube.x.values[cols], cube.y.values[rows]
+    keys = [k for k in points[0] if k not in ("x", "y")]
+    attrs = {k: np.array([p.get(k) for p in points]) for k in keys}
+    _write(path, xs, ys, attrs, cube.rio.crs, layer=layer)
+    return Path(path)

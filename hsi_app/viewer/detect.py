@@ -1,0 +1,158 @@
+"""Detect tab: score heat-map and detected points of one detector, with downloads.
+
+Calls :func:`hsi_app.tasks.detection.detect_scene` (classical RX / local RX / MF / ACE /
+CEM) or a learned detector run (loaded through the viewer's model cache). Target methods
+use the spectrum of the pixel the user clicked last as the target.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hsi_app.errors import ConfigError, InvalidDataError
+from hsi_app.viewer.classify import write_json
+from hsi_app.viewer.models import DEFAULT_CACHE, ModelCache, resolve_model
+from hsi_app.viewer.scene import zoom
+from hsi_app.viewer.session import ViewerSession
+
+METHODS = ("rx", "rx-local", "mf", "ace", "cem", "learned")
+TARGET_METHODS = ("mf", "ace", "cem")
+POINT_COLOUR = (0, 255, 255)
+
+
+@dataclass
+class DetectView:
+    """A detection run as the viewer shows it.
+
+    Attributes:
+        heat: ``(H * s, W * s, 3)`` uint8 score heat-map with the points drawn.
+        rows: table rows ``[class, score, row, col, x, y]`` (strongest first).
+        threshold: absolute score threshold used (from the quantile).
+        scores_path, points_path, metrics_path: downloads.
+        summary: one line for the status text.
+    """
+
+    heat: np.ndarray
+    rows: list[list[Any]]
+    threshold: float
+    scores_path: Path
+    points_path: Path
+    metrics_path: Path
+    summary: str
+
+
+def heat_rgb(scores: np.ndarray, stretch: tuple[float, float] = (2.0, 99.5)) -> np.ndarray:
+    """``(K, H, W)`` scores -> ``(H, W, 3)`` uint8 'inferno' heat-map of the per-pixel maximum (NaN black)."""
+    import warnings
+
+    from matplotlib import colormaps
+
+    with warnings.catch_warnings():  # no-data pixels are NaN in every band: "All-NaN slice"
+        warnings.simplefilter("ignore", RuntimeWarning)
+        top = np.nanmax(scores, axis=0)
+    ok = np.isfinite(top)
+    out = np.zeros((*top.shape, 3), dtype=np.uint8)
+    if not ok.any():
+        return out
+    lo, hi = np.percentile(top[ok], stretch)
+    norm = np.clip((top - lo) / (hi - lo), 0, 1) if hi > lo else np.zeros_like(top)
+    rgb = (colormaps["inferno"](np.nan_to_num(norm))[..., :3] * 255).round().astype(np.uint8)
+    out[ok] = rgb[ok]
+    return out
+
+
+def draw_points(image: np.ndarray, rows: np.ndarray, cols: np.ndarray, scale: int,
+                colour: tuple[int, int, int] = POINT_COLOUR) -> np.ndarray:
+    """Draw a square outline around each ``(row, col)`` (continuous pixel coords) of a zoomed image."""
+    out = image.copy()
+    h, w = out.shape[:2]
+    half = max(3, 2 * scale)
+    for r, c in zip(np.asarray(rows, float), np.asarray(cols, float)):
+        cr, cc = int(r * scale), int(c * scale)
+        r0, r1, c0, c1 = max(0, cr - half), min(h - 1, cr + half), max(0, cc - half), min(w - 1, cc + half)
+        out[r0:r1 + 1, [c0, c1]] = colour
+        out[[r0, r1], c0:c1 + 1] = colour
+    return out
+
+
+def detect(
+    session: ViewerSession,
+    method: str,
+    *,
+    quantile: float = 99.9,
+    max_points: int = 50,
+    rx_window: tuple[int, int] = (5, 21),
+    model_key: str | None = None,
+    cache: ModelCache = DEFAULT_CACHE,
+) -> DetectView:
+    """Run one detector on the open scene and keep the result in ``session.extras['detect']``.
+
+    Args:
+        session: viewer session with an open scene (and a clicked pixel for mf/ace/cem).
+        method: one of :data:`METHODS`.
+        quantile: points must score above this percentile (0-100) of the score map.
+        max_points: most points kept per class.
+        rx_window: ``(inner, outer)`` window of ``rx-local``.
+        model_key: a detect run (``learned`` only).
+        cache: loaded-model cache.
+
+    Raises:
+        ConfigError: unknown method, missing target pixel or model.
+    """
+    from hsi_app.tasks.detection import detect_scene, find_peaks, peak_boxes, target_spectra, write_detections, write_score_map
+
+    cube = session.require_cube()
+    if method not in METHODS:
+        raise ConfigError(f"detection method {method!r}: pick one of {', '.join(METHODS)}")
+    if not 0.0 <= quantile < 100.0:
+        raise ConfigError(f"threshold percentile {quantile}: must be in 0..100")
+    if method == "learned":
+        if not model_key:
+            raise ConfigError("the learned detector needs a detect run: train one with `hsi train --task detect`")
+        det_model = cache.get(resolve_model(model_key, session.config, task="detect"), "detect")
+        heat = det_model.predict_cube(cube)
+        scores, names = np.asarray(heat.heat, dtype=np.float32), list(det_model.class_names)
+    else:
+        spectra, names = None, None
+        if method in TARGET_METHODS:
+            if session.selected is None:
+                raise ConfigError(f"{method} needs a target: click the pixel whose spectrum to look for, then run again")
+            spectra, names = target_spectra(cube, pixels=[session.selected])
+        res = detect_scene(cube, method, spectra=spectra, names=names, window=rx_window, max_per_class=1)
+        scores, names = res.scores, res.names
+    finite = scores[np.isfinite(scores)]
+    if finite.size == 0:
+        raise InvalidDataError("the detector gave no finite score; check the scene's no-data values")
+    threshold = float(np.percentile(finite, quantile))
+    if method == "learned":
+        det = det_model.decode(heat, threshold=threshold, max_per_class=int(max_points))
+    else:
+        det = find_peaks(scores, threshold=threshold, max_per_class=int(max_points))
+        det.box = peak_boxes(scores, det)
+    work = session.workdir
+    scores_path, points_path, metrics_path = work / "scores.tif", work / "detections.gpkg", work / "detect_metrics.json"
+    write_score_map(scores_path, scores, cube, names, method)
+    if len(det):
+        write_detections(points_path, det, cube, names)
+    else:
+        points_path.unlink(missing_ok=True)
+    from hsi_app.tasks.detection import pixel_to_map
+
+    xs, ys = pixel_to_map(cube, det.row, det.col)
+    order = np.argsort(-np.asarray(det.score, float))
+    rows = [[names[int(det.class_id[i]) - 1], round(float(det.score[i]), 4), round(float(det.row[i]), 2),
+             round(float(det.col[i]), 2), round(float(xs[i]), 2), round(float(ys[i]), 2)] for i in order]
+    write_json(metrics_path, {
+        "method": method, "targets": names, "threshold_percentile": quantile, "threshold": threshold,
+        "points": len(det), "score_min": float(finite.min()), "score_max": float(finite.max()),
+        "target_pixel": list(session.selected) if method in TARGET_METHODS and session.selected else None,
+    })
+    session.extras["detect"] = {"scores": scores, "names": names, "detections": det}
+    img = draw_points(zoom(heat_rgb(scores), session.scale), det.row, det.col, session.scale)
+    summary = (f"{method}: {len(det)} point(s) above the {quantile:g} % score percentile "
+               f"({threshold:.4g}); targets: {', '.join(names)}")
+    return DetectView(img, rows, threshold, scores_path, points_path, metrics_path, summary)

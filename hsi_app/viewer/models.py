@@ -1,0 +1,188 @@
+"""Which trained models the viewer offers, and a small LRU cache of loaded ones.
+
+Two sources: the shipped ``models/`` folder (one folder per run, checked against the
+sha256 sums in ``models/manifest.json``) and a folder of ``hsi train`` outputs
+(``hsi serve --runs DIR``). Choices are keys like ``models/indian_pines_ssfcn_small``
+or ``runs/exp1``; a key is only resolved through this listing, never as a path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from hsi_app.checkpoint import CONFIG_NAME, WEIGHTS_NAME
+from hsi_app.errors import ChecksumError, ModelLoadError, UnknownKeyError
+from hsi_app.viewer.config import ViewerConfig
+
+MANIFEST_NAME = "manifest.json"
+MAX_RUN_DEPTH = 3
+
+
+def _task_of(run: Path) -> str | None:
+    try:
+        return str(json.loads((run / CONFIG_NAME).read_text()).get("task", ""))
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _runs_under(root: Path, task: str | None) -> list[Path]:
+    found = []
+    for config in sorted(root.rglob(CONFIG_NAME)):
+        run = config.parent
+        depth = len(run.relative_to(root).parts)
+        if depth == 0 or depth > MAX_RUN_DEPTH or not (run / WEIGHTS_NAME).is_file():
+            continue
+        if any(p.startswith(".") for p in run.relative_to(root).parts):
+            continue
+        if task is None or _task_of(run) == task:
+            found.append(run)
+    return found
+
+
+def list_model_runs(config: ViewerConfig, task: str | None = "classification") -> dict[str, Path]:
+    """Offered models: key (``models/NAME`` or ``runs/REL``) -> run folder.
+
+    Args:
+        config: where to look.
+        task: keep runs whose ``config.json`` has this task; ``None`` keeps all.
+    """
+    out: dict[str, Path] = {}
+    for prefix, root in (("models", config.models_dir), ("runs", config.runs_dir)):
+        if root is None or not Path(root).is_dir():
+            continue
+        for run in _runs_under(Path(root), task):
+            out[f"{prefix}/{run.relative_to(root).as_posix()}"] = run
+    return out
+
+
+def resolve_model(key: str, config: ViewerConfig, task: str | None = "classification") -> Path:
+    """Run folder of an offered model key.
+
+    Raises:
+        UnknownKeyError: ``key`` is not offered (the message lists what is).
+    """
+    runs = list_model_runs(config, task)
+    if key not in runs:
+        offered = ", ".join(runs) or "none (train one with `hsi train`, then start `hsi serve --runs DIR`)"
+        raise UnknownKeyError(f"model {key!r}: not offered; available: {offered}")
+    return runs[key]
+
+
+def verify_manifest(run: Path) -> None:
+    """Check a run's files against ``manifest.json`` in its parent folder, when one lists it.
+
+    Raises:
+        ChecksumError: a listed file is missing or its sha256 differs.
+    """
+    manifest = run.parent / MANIFEST_NAME
+    if not manifest.is_file():
+        return
+    from hsi_app.data.download import sha256_file
+
+    try:
+        entries = json.loads(manifest.read_text()).get("models", {})
+    except (OSError, ValueError, AttributeError) as err:
+        raise ChecksumError(f"{manifest}: unreadable manifest ({err}); restore it from the repository") from err
+    files = entries.get(run.name)
+    if not files:
+        return
+    for name, digest in dict(files.get("sha256", {})).items():
+        path = run / name
+        if not path.is_file():
+            raise ChecksumError(f"{path}: listed in {manifest} but missing; restore the model folder")
+        if sha256_file(path) != digest:
+            raise ChecksumError(f"{path}: sha256 differs from {manifest}; the file is damaged or was replaced")
+
+
+class ModelCache:
+    """Least-recently-used cache of loaded :class:`~hsi_app.predictor.Predictor` objects.
+
+    Keyed by the run folder and the modification time of its weights, so a retrained
+    run is reloaded. Thread-safe (the web server runs events on worker threads).
+    """
+
+    def __init__(self, capacity: int = 4) -> None:
+        self.capacity = max(1, int(capacity))
+        self.hits = 0
+        self.misses = 0
+        self._items: OrderedDict[tuple[str, float, str], Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, run: str | os.PathLike[str], task: str = "classification") -> Any:
+        """The loaded model of ``run`` (loaded, and manifest-checked, on first use).
+
+        Args:
+            run: run folder.
+            task: ``classification`` (a :class:`~hsi_app.predictor.Predictor`), ``denoise``
+                (a :class:`~hsi_app.tasks.denoising.Denoiser`) or ``detect``
+                (a :class:`~hsi_app.tasks.detector_infer.LearnedDetector`).
+        """
+        path = Path(run).resolve()
+        weights = path / WEIGHTS_NAME
+        if not weights.is_file():
+            raise ModelLoadError(f"{path}: no {WEIGHTS_NAME}; the run is incomplete, retrain it")
+        key = (str(path), weights.stat().st_mtime, task)
+        with self._lock:
+            if key in self._items:
+                self.hits += 1
+                self._items.move_to_end(key)
+                return self._items[key]
+        verify_manifest(path)
+        model = _load(path, task)
+        with self._lock:
+            self.misses += 1
+            self._items[key] = model
+            self._items.move_to_end(key)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+        return model
+
+
+def _load(path: Path, task: str) -> Any:
+    if task == "classification":
+        from hsi_app.predictor import Predictor
+
+        return Predictor.load(path)
+    if task == "denoise":
+        from hsi_app.tasks.denoising import Denoiser
+
+        return Denoiser.load(path)
+    if task == "detect":
+        from hsi_app.tasks.detector_infer import LearnedDetector
+
+        return LearnedDetector.load(path)
+    raise UnknownKeyError(f"task {task!r}: the viewer loads classification, denoise or detect runs")
+
+
+DEFAULT_CACHE = ModelCache()
+"""The process-wide cache the web app uses."""
+
+
+def write_manifest(models_dir: str | os.PathLike[str]) -> Path:
+    """(Re)write ``models_dir/manifest.json``: sha256 of each run's config and weights.
+
+    Returns:
+        The manifest path.
+    """
+    from hsi_app.data.download import sha256_file
+    from hsi_app.io.atomic import atomic_path
+
+    root = Path(models_dir)
+    entries: dict[str, Any] = {}
+    for run in sorted(p for p in root.iterdir() if p.is_dir() and (p / WEIGHTS_NAME).is_file()):
+        entries[run.name] = {
+            "sha256": {name: sha256_file(run / name) for name in (CONFIG_NAME, WEIGHTS_NAME)},
+            "card": "MODEL_CARD.md" if (run / "MODEL_CARD.md").is_file() else None,
+        }
+    path = root / MANIFEST_NAME
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps({"version": 1, "models": entries}, indent=2) + "\n")
+    return path

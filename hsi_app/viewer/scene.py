@@ -1,0 +1,241 @@
+"""Scenes in the viewer: what can be opened, how it is drawn, and one pixel's spectrum.
+
+The scene choices are the built-in ``indian_pines`` plus the entries of the configured
+scenes folder (``hsi serve --scenes DIR`` / ``HSI_SCENES``); a name is only ever looked
+up in that listing, never joined to a path the user typed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hsi_app.errors import DatasetNotFoundError, InvalidDataError
+from hsi_app.io.builtin import BUILTINS
+from hsi_app.io.cube import Cube
+from hsi_app.io.quicklook import pick_rgb_bands, rgb_composite, stretch_to_uint8
+
+SCENE_SUFFIXES = (".tif", ".tiff", ".mat", ".hdr", ".zip")
+DISPLAY_TARGET_PX = 512
+TRUE_COLOUR_NM = (640.0, 550.0, 470.0)
+
+
+def list_scenes(scenes_dir: str | os.PathLike[str] | None = None) -> list[str]:
+    """Scene names offered by the viewer: built-ins first, then the scenes folder.
+
+    Folder entries are files ending in .tif/.tiff/.mat/.hdr/.zip and sub-folders (EnMAP
+    products), not hidden; an ENVI pair is listed once, by its ``.hdr``.
+    """
+    names = list(BUILTINS)
+    if scenes_dir is None or not Path(scenes_dir).is_dir():
+        return names
+    for entry in sorted(Path(scenes_dir).iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir() or entry.suffix.lower() in SCENE_SUFFIXES:
+            names.append(entry.name)
+    return names
+
+
+def resolve_scene(name: str, scenes_dir: str | os.PathLike[str] | None = None) -> str | Path:
+    """The built-in name or the path inside ``scenes_dir`` of a listed scene ``name``.
+
+    Raises:
+        DatasetNotFoundError: ``name`` is not in :func:`list_scenes`.
+    """
+    if name in BUILTINS:
+        return name
+    if scenes_dir is None or name not in list_scenes(scenes_dir):
+        raise DatasetNotFoundError(f"{name}: not a listed scene; pick one of {', '.join(list_scenes(scenes_dir))}")
+    return Path(scenes_dir) / name
+
+
+def load_scene(name: str, scenes_dir: str | os.PathLike[str] | None = None) -> Cube:
+    """Open a listed scene (see :func:`list_scenes`) as a Cube."""
+    from hsi_app.io.open import open_cube
+
+    return open_cube(resolve_scene(name, scenes_dir))
+
+
+def describe_scene(cube: Cube) -> str:
+    """A few Markdown lines: size, bands, wavelength range, CRS, labels."""
+    c, h, w = cube.hsi.shape
+    wl = cube.hsi.wavelengths
+    wl_text = f"{np.nanmin(wl):.0f}–{np.nanmax(wl):.0f} nm" if np.isfinite(wl).any() else "unknown wavelengths"
+    crs = cube.rio.crs
+    where = f"CRS {crs.to_string()}" if crs is not None else "pixel coordinates (no CRS)"
+    names = cube.hsi.class_names
+    labels = f", {len(names) - 1} reference classes" if names and cube.hsi.labels is not None else ""
+    source = Path(str(cube.attrs.get("source", "scene"))).name
+    return (f"**{source}**: {h} × {w} px, {c} bands ({wl_text}, {len(cube.hsi.bad_bands)} flagged bad), "
+            f"{where}{labels}")
+
+
+def band_choices(cube: Cube) -> list[tuple[str, int]]:
+    """Dropdown choices ``("band 31 · 641 nm", 30)``: label and 0-based band index."""
+    wl = cube.hsi.wavelengths
+    bad = set(cube.hsi.bad_bands)
+    out = []
+    for i, v in enumerate(wl):
+        label = f"band {i + 1}" + (f" · {v:.0f} nm" if np.isfinite(v) else "") + (" (bad)" if i in bad else "")
+        out.append((label, i))
+    return out
+
+
+def default_rgb_bands(cube: Cube) -> tuple[int, int, int]:
+    """Band indices nearest 640/550/470 nm (true colour), see :func:`pick_rgb_bands`."""
+    return pick_rgb_bands(cube, TRUE_COLOUR_NM)
+
+
+def composite(
+    cube: Cube,
+    bands: Sequence[int] | None = None,
+    stretch: tuple[float, float] = (2.0, 98.0),
+) -> np.ndarray:
+    """RGB composite, percentile-stretched per channel over valid pixels.
+
+    Args:
+        cube: Cube ``(C, H, W)``.
+        bands: three 0-based band indices (red, green, blue); ``None`` = true colour.
+        stretch: lower/upper percentiles mapped to 0 and 255.
+
+    Returns:
+        ``(H, W, 3)`` uint8; invalid pixels black.
+    """
+    lo, hi = float(stretch[0]), float(stretch[1])
+    if not 0.0 <= lo < hi <= 100.0:
+        raise InvalidDataError(f"stretch {lo}–{hi} %: need 0 <= low < high <= 100")
+    if bands is None:
+        return rgb_composite(cube, TRUE_COLOUR_NM, (lo, hi))
+    c = cube.hsi.shape[0]
+    idx = [int(b) for b in bands]
+    if len(idx) != 3 or min(idx) < 0 or max(idx) >= c:
+        raise InvalidDataError(f"pick three bands between 1 and {c}")
+    data = np.asarray(cube.isel(band=idx).values, dtype=np.float64)
+    valid = np.asarray(cube.hsi.valid.values, dtype=bool) & np.all(np.isfinite(data), axis=0)
+    return np.stack([stretch_to_uint8(b, valid, (lo, hi)) for b in data], axis=-1)
+
+
+def display_scale(height: int, width: int, target: int = DISPLAY_TARGET_PX) -> int:
+    """Integer zoom so that small scenes show at about ``target`` pixels (1 for large ones)."""
+    return max(1, target // max(height, width, 1))
+
+
+def zoom(image: np.ndarray, scale: int) -> np.ndarray:
+    """Nearest-neighbour integer zoom of an ``(H, W, ...)`` image."""
+    if scale <= 1:
+        return image
+    return np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
+
+
+def mark_pixel(image: np.ndarray, row: int, col: int, scale: int) -> np.ndarray:
+    """Draw a small cross-hair (white on black) around pixel ``(row, col)`` of a zoomed image."""
+    out = image.copy()
+    h, w = out.shape[:2]
+    r, c = row * scale + scale // 2, col * scale + scale // 2
+    arm = max(4, 2 * scale)
+    for colour, width in (((0, 0, 0), 1), ((255, 255, 255), 0)):
+        r0, r1 = max(0, r - arm), min(h, r + arm + 1)
+        c0, c1 = max(0, c - arm), min(w, c + arm + 1)
+        out[max(0, r - width):min(h, r + width + 1), c0:c1, :3] = colour
+        out[r0:r1, max(0, c - width):min(w, c + width + 1), :3] = colour
+    return out
+
+
+def pixel_from_click(index: Sequence[int], scale: int, shape: tuple[int, int]) -> tuple[int, int]:
+    """``(row, col)`` of the scene pixel under a click at image position ``index = [x, y]``.
+
+    Raises:
+        InvalidDataError: the click is outside the scene.
+    """
+    x, y = int(index[0]), int(index[1])
+    row, col = y // max(scale, 1), x // max(scale, 1)
+    if not (0 <= row < shape[0] and 0 <= col < shape[1]):
+        raise InvalidDataError(f"pixel ({row}, {col}) is outside the {shape[0]} × {shape[1]} scene")
+    return row, col
+
+
+def pixel_location(cube: Cube, row: int, col: int) -> dict[str, Any]:
+    """Pixel and map coordinates of ``(row, col)``.
+
+    Returns:
+        ``{"row", "col", "x", "y", "crs"}``; ``x``/``y`` are the pixel-centre map
+        coordinates (``None`` with ``crs`` ``None`` when the scene has no CRS).
+    """
+    _, h, w = cube.hsi.shape
+    if not (0 <= row < h and 0 <= col < w):
+        raise InvalidDataError(f"pixel ({row}, {col}) is outside the {h} × {w} scene")
+    crs = cube.rio.crs
+    if crs is None:
+        return {"row": int(row), "col": int(col), "x": None, "y": None, "crs": None}
+    return {"row": int(row), "col": int(col), "x": float(cube.x.values[col]), "y": float(cube.y.values[row]),
+            "crs": crs.to_string()}
+
+
+def format_location(loc: Mapping[str, Any]) -> str:
+    """One line: ``row 10, col 20 · x 500010.0, y 4199990.0 (EPSG:32633)``."""
+    text = f"row {loc['row']}, col {loc['col']}"
+    if loc.get("crs"):
+        text += f" · x {loc['x']:.2f}, y {loc['y']:.2f} ({loc['crs']})"
+    return text
+
+
+def pixel_spectrum(cube: Cube, row: int, col: int) -> np.ndarray:
+    """``(C,)`` float64 values of one pixel (only that pixel is read)."""
+    pixel_location(cube, row, col)
+    return np.asarray(cube.isel(y=int(row), x=int(col)).values, dtype=np.float64)
+
+
+def spectrum_figure(
+    cube: Cube,
+    row: int,
+    col: int,
+    *,
+    extra: Mapping[str, np.ndarray] | None = None,
+    title: str | None = None,
+) -> Any:
+    """Matplotlib figure of the spectrum at ``(row, col)`` against wavelength.
+
+    Bad bands are drawn as grey points over grey shading; good bands as a line.
+
+    Args:
+        cube: Cube ``(C, H, W)``.
+        row, col: pixel.
+        extra: more ``(C,)`` spectra to draw on the same axes (e.g. ``{"denoised": ...}``).
+        title: axes title (default: the pixel location).
+
+    Returns:
+        A ``matplotlib.figure.Figure`` (Agg canvas, no pyplot state).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    values = pixel_spectrum(cube, row, col)
+    wl = cube.hsi.wavelengths
+    known = bool(np.isfinite(wl).all())
+    xs = wl if known else np.arange(1, values.size + 1, dtype=np.float64)
+    bad = np.zeros(values.size, dtype=bool)
+    bad[cube.hsi.bad_bands] = True
+    fig = Figure(figsize=(6.4, 3.2), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    half = np.median(np.diff(np.sort(xs))) / 2 if xs.size > 1 else 0.5
+    for x in xs[bad]:
+        ax.axvspan(x - half, x + half, color="0.88", lw=0)
+    ax.plot(xs, np.where(bad, np.nan, values), color="tab:blue", lw=1.4, label="spectrum")
+    if bad.any():
+        ax.plot(xs[bad], values[bad], "o", ms=2.5, color="0.55", label="bad bands")
+    for i, (name, spec) in enumerate((extra or {}).items()):
+        s = np.asarray(spec, dtype=np.float64).reshape(-1)
+        ax.plot(xs, np.where(bad, np.nan, s), lw=1.2, color=f"C{i + 1}", label=name)
+    ax.set_xlabel("wavelength (nm)" if known else "band")
+    ax.set_ylabel("value")
+    ax.set_title(title or format_location(pixel_location(cube, row, col)), fontsize="small")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="x-small", loc="best")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,182 @@
+"""Classify tab logic: maps match the model, areas, overlay, legend, cache, manifest, downloads."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hsi_app import viewer
+from hsi_app.errors import ChecksumError, InvalidDataError, UnknownKeyError
+from hsi_app.io.cube import make_cube
+from hsi_app.io.open import open_cube
+from hsi_app.io.quicklook import default_palette
+
+
+@pytest.fixture(scope="module")
+def envi_cube(envi_scene: Path):  # noqa: ANN201
+    return open_cube(envi_scene)
+
+
+@pytest.fixture(scope="module")
+def envi_run(tmp_path_factory: pytest.TempPathFactory, random_run, envi_cube) -> Path:  # noqa: ANN001
+    return random_run(tmp_path_factory.mktemp("runs") / "envi_tiny", envi_cube, num_classes=5)
+
+
+def test_map_equals_the_model_applied_directly(tmp_path: Path, envi_cube, envi_run: Path) -> None:  # noqa: ANN001
+    from hsi_app.predictor import Predictor
+
+    seen: list[tuple[int, int]] = []
+    cache = viewer.ModelCache()
+    res = viewer.classify_scene(envi_cube, envi_run, tmp_path, cache=cache, progress=lambda d, t: seen.append((d, t)),
+                                window=8)
+    pred = Predictor.load(envi_run, device="cpu")
+    image = np.asarray(envi_cube.values, dtype=np.float32)
+    valid = np.asarray(envi_cube.hsi.valid.values, dtype=bool)
+    image[:, ~valid] = np.nan
+    probs = pred.bind(envi_cube)(image)
+    expected = np.where(valid, probs.argmax(0) + 1, 0)
+    np.testing.assert_array_equal(res.classes, expected)
+    np.testing.assert_allclose(res.confidence[valid], probs.max(0)[valid], atol=0.5 / 255 + 1e-6)
+    assert seen[-1][0] == seen[-1][1] == len(seen) == 9  # 24 x 20 px in 8-px windows: 3 x 3
+    np.testing.assert_array_equal(res.counts, np.bincount(expected.ravel(), minlength=6))
+    # 15 m UTM pixels: 225 m2, i.e. 0.0225 ha each
+    assert res.pixel_area_m2 == pytest.approx(225.0)
+    rows = viewer.area_rows(res)
+    assert sum(r[2] for r in rows) == int(valid.sum())
+    for name, colour, n, pct, ha in rows:
+        assert ha == pytest.approx(round(n * 0.0225, 2)) and colour.startswith("#")
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert [c["pixels"] for c in metrics["classes"]] == [r[2] for r in rows]
+    from hsi_app.io.cog import read_class_map
+
+    saved = read_class_map(res.map_path)
+    np.testing.assert_array_equal(saved.classes, res.classes)
+    assert saved.crs == envi_cube.rio.crs
+
+
+def test_reference_agreement_uses_scene_labels(tmp_path: Path, random_run) -> None:  # noqa: ANN001
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 4, size=(10, 12))
+    cube = make_cube(rng.uniform(size=(6, 10, 12)).astype(np.float32), wavelength=np.linspace(450, 900, 6),
+                     labels=labels, class_names=["unlabelled", "a", "b", "c"])
+    run = random_run(tmp_path / "run", cube)
+    res = viewer.classify_scene(cube, run, tmp_path / "out", cache=viewer.ModelCache())
+    agree = res.metrics["reference_agreement"]
+    sel = labels > 0
+    assert agree["n_pixels"] == int(sel.sum())
+    assert agree["oa"] == pytest.approx(float((res.classes[sel] == labels[sel]).mean()), abs=1e-6)
+    from sklearn.metrics import balanced_accuracy_score, cohen_kappa_score
+
+    t, p = labels[sel], res.classes[sel]
+    assert agree["kappa"] == pytest.approx(cohen_kappa_score(t, p), abs=1e-9)
+    assert agree["aa"] == pytest.approx(balanced_accuracy_score(t, p), abs=1e-9)
+    assert res.pixel_area_m2 is None and "pixels only" in res.area_note
+    assert all(r[4] is None for r in viewer.area_rows(res))
+
+
+def test_overlay_blends_only_classified_pixels() -> None:
+    rgb = np.full((2, 2, 3), 100, dtype=np.uint8)
+    classes = np.array([[0, 1], [2, 1]])
+    pal = default_palette(3)
+    np.testing.assert_array_equal(viewer.overlay(rgb, classes, pal, 0.0), rgb)
+    full = viewer.overlay(rgb, classes, pal, 1.0)
+    np.testing.assert_array_equal(full[0, 0], rgb[0, 0])
+    np.testing.assert_array_equal(full[0, 1], pal[1])
+    half = viewer.overlay(rgb, classes, pal, 0.5)
+    np.testing.assert_array_equal(half[1, 0], np.round((100 + pal[2].astype(float)) / 2).astype(np.uint8))
+    with pytest.raises(InvalidDataError):
+        viewer.overlay(rgb, np.zeros((3, 3), int), pal, 0.5)
+
+
+def test_legend_lists_present_classes_with_colours(tmp_path: Path, envi_cube, envi_run: Path) -> None:  # noqa: ANN001
+    res = viewer.classify_scene(envi_cube, envi_run, tmp_path, cache=viewer.ModelCache())
+    html = viewer.legend_html(res)
+    present = [k for k in range(1, 6) if res.counts[k] > 0]
+    assert html.count('class="hsi-legend-item"') == len(present)
+    for k in present:
+        assert res.class_names[k] in html and viewer.hex_colour(res.palette[k]) in html
+    pick = viewer.pixel_prediction(res, 10, 10)
+    assert pick["class_index"] == res.classes[10, 10] and pick["class"] == res.class_names[pick["class_index"]]
+    assert viewer.pixel_prediction(res, 0, 0) == {"class": "no data", "class_index": 0, "confidence": 0.0}
+
+
+def test_model_cache_reuses_and_evicts(tmp_path: Path, envi_cube, random_run) -> None:  # noqa: ANN001
+    a = random_run(tmp_path / "a", envi_cube, num_classes=3)
+    b = random_run(tmp_path / "b", envi_cube, num_classes=3)
+    cache = viewer.ModelCache(capacity=1)
+    first = cache.get(a)
+    assert cache.get(a) is first and (cache.hits, cache.misses) == (1, 1)
+    cache.get(b)
+    assert len(cache) == 1
+    assert cache.get(a) is not first and cache.misses == 3  # evicted, loaded again
+    weights = a / "model.safetensors"
+    st = weights.stat()
+    os.utime(weights, (st.st_atime, st.st_mtime + 10))  # a retrained run is reloaded
+    assert cache.get(a) is not first and cache.misses == 4
+
+
+def test_model_listing_and_manifest_check(tmp_path: Path, envi_cube, random_run) -> None:  # noqa: ANN001
+    models, runs = tmp_path / "models", tmp_path / "runs"
+    random_run(models / "m1", envi_cube, num_classes=3)
+    random_run(runs / "exp" / "r1", envi_cube, num_classes=3)
+    random_run(runs / "den", envi_cube, num_classes=3, task="denoising")
+    cfg = viewer.ViewerConfig(models_dir=models, runs_dir=runs)
+    assert set(viewer.list_model_runs(cfg)) == {"models/m1", "runs/exp/r1"}
+    with pytest.raises(UnknownKeyError, match="available: models/m1"):
+        viewer.resolve_model("../../etc", cfg)
+    from hsi_app.viewer.models import write_manifest
+
+    manifest = json.loads(write_manifest(models).read_text())
+    assert set(manifest["models"]["m1"]["sha256"]) == {"config.json", "model.safetensors"}
+    viewer.ModelCache().get(models / "m1")  # matches
+    weights = models / "m1" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-1] + b"\0")
+    with pytest.raises(ChecksumError, match="sha256 differs"):
+        viewer.ModelCache().get(models / "m1")
+
+
+def test_shipped_models_match_their_manifest() -> None:
+    from hsi_app.viewer.config import default_models_dir
+
+    runs = viewer.list_model_runs(viewer.ViewerConfig(models_dir=default_models_dir()))
+    assert "models/indian_pines_ssfcn_small" in runs
+    for run in runs.values():
+        viewer.verify_manifest(run)
+        assert (run / "MODEL_CARD.md").is_file()
+        assert (run / "model.safetensors").stat().st_size < 5 * 1024**2
+
+
+def test_session_flow_points_download(tmp_path: Path, envi_scene: Path, envi_run: Path) -> None:
+    import geopandas as gpd
+
+    cfg = viewer.ViewerConfig(scenes_dir=envi_scene.parent, runs_dir=envi_run.parent, models_dir=tmp_path)
+    s = viewer.ViewerSession(config=cfg)
+    try:
+        with pytest.raises(InvalidDataError, match="no scene"):
+            viewer.render(s)
+        viewer.open_scene(s, envi_scene.name)
+        with pytest.raises(InvalidDataError, match="no map yet"):
+            viewer.map_download(s)
+        viewer.classify(s, "runs/envi_tiny", cache=viewer.ModelCache())
+        scale = s.scale
+        info = viewer.select_pixel(s, [7 * scale + 1, 3 * scale + 1])  # [x, y] -> row 3, col 7
+        assert (info["row"], info["col"]) == (3, 7) and info["prediction"]["class_index"] == s.result.classes[3, 7]
+        viewer.select_row_col(s, 10, 12)
+        gdf = gpd.read_file(viewer.points_download(s))
+        assert len(gdf) == 2 and gdf.crs is not None
+        cube = s.cube
+        assert gdf.geometry.x.iloc[0] == pytest.approx(float(cube.x.values[7]))
+        assert gdf.geometry.y.iloc[1] == pytest.approx(float(cube.y.values[10]))
+        assert list(gdf["class"]) == [s.result.class_names[s.result.classes[3, 7]],
+                                      s.result.class_names[s.result.classes[10, 12]]]
+        img = viewer.render(s, 1.0)
+        assert img.shape == (24 * scale, 20 * scale, 3)
+        map_path, metrics_path = viewer.map_download(s)
+        assert map_path.is_file() and metrics_path.is_file()
+    finally:
+        s.close()
+    assert not s.workdir.exists()

@@ -1,0 +1,110 @@
+"""Scene listing, composites, click geometry, map coordinates and the spectrum plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hsi_app import viewer
+from hsi_app.errors import ConfigError, DatasetNotFoundError, InvalidDataError
+from hsi_app.io.cube import make_cube
+from hsi_app.io.open import open_cube
+from hsi_app.io.quicklook import stretch_to_uint8
+
+
+def _cube(bad: list[int] | None = None):  # noqa: ANN202
+    rng = np.random.default_rng(0)
+    wl = np.linspace(400.0, 1000.0, 13)  # 50 nm steps: 400, 450, ..., 1000
+    data = rng.uniform(0.0, 1.0, size=(13, 6, 5)).astype(np.float32)
+    return make_cube(data, wavelength=wl, bad_bands=bad)
+
+
+def test_parse_size_binary_units_and_errors() -> None:
+    assert viewer.parse_size("2GB") == 2 * 1024**3
+    assert viewer.parse_size("500 mb") == 500 * 1024**2
+    assert viewer.parse_size("1024") == 1024
+    for bad in ("lots", "-1GB", "0", "2 parsecs"):
+        with pytest.raises(ConfigError):
+            viewer.parse_size(bad)
+
+
+def test_config_reads_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HSI_SCENES", str(tmp_path))
+    monkeypatch.setenv("HSI_MAX_UPLOAD", "3MB")
+    cfg = viewer.ViewerConfig.create()
+    assert cfg.scenes_dir == tmp_path.resolve() and cfg.max_upload_bytes == 3 * 1024**2
+    with pytest.raises(ConfigError):
+        viewer.ViewerConfig.create(runs=tmp_path / "missing")
+
+
+def test_list_and_resolve_scenes_only_within_folder(tmp_path: Path) -> None:
+    (tmp_path / "a.tif").write_bytes(b"x")
+    (tmp_path / "b.hdr").write_text("ENVI")
+    (tmp_path / "b.img").write_bytes(b"x")
+    (tmp_path / ".hidden.tif").write_bytes(b"x")
+    (tmp_path / "ENMAP01-product").mkdir()
+    names = viewer.list_scenes(tmp_path)
+    assert names == ["indian_pines", "ENMAP01-product", "a.tif", "b.hdr"]
+    assert viewer.scene.resolve_scene("a.tif", tmp_path) == tmp_path / "a.tif"
+    for bad in ("../a.tif", "/etc/passwd", "b.img", "nope"):
+        with pytest.raises(DatasetNotFoundError):
+            viewer.scene.resolve_scene(bad, tmp_path)
+
+
+def test_true_colour_bands_and_explicit_band_composite() -> None:
+    cube = _cube()
+    assert viewer.default_rgb_bands(cube) == (5, 3, 1)  # 650, 550, 450 nm are nearest 640/550/470
+    rgb = viewer.composite(cube, (0, 6, 12), (5.0, 95.0))
+    valid = np.ones((6, 5), dtype=bool)
+    expected = np.stack([stretch_to_uint8(cube.values[i], valid, (5.0, 95.0)) for i in (0, 6, 12)], axis=-1)
+    np.testing.assert_array_equal(rgb, expected)
+    assert viewer.composite(cube).shape == (6, 5, 3)
+    with pytest.raises(InvalidDataError):
+        viewer.composite(cube, (0, 1, 13))
+    with pytest.raises(InvalidDataError):
+        viewer.composite(cube, None, (60.0, 40.0))
+
+
+def test_band_choices_name_wavelength_and_bad_bands() -> None:
+    choices = viewer.band_choices(_cube(bad=[2]))
+    assert choices[0] == ("band 1 · 400 nm", 0)
+    assert choices[2] == ("band 3 · 500 nm (bad)", 2)
+
+
+def test_click_maps_zoomed_image_position_to_scene_pixel() -> None:
+    assert viewer.display_scale(145, 145) == 3
+    assert viewer.display_scale(4000, 100) == 1
+    assert viewer.pixel_from_click([7, 10], 3, (6, 5)) == (3, 2)  # index is [x, y]
+    with pytest.raises(InvalidDataError):
+        viewer.pixel_from_click([15, 0], 3, (6, 5))
+    zoomed = viewer.zoom(np.arange(6).reshape(2, 3), 2)
+    assert zoomed.shape == (4, 6) and zoomed[3, 5] == 5
+
+
+def test_map_coordinates_follow_the_transform(envi_scene: Path) -> None:
+    cube = open_cube(envi_scene)
+    t = cube.rio.transform()
+    loc = viewer.pixel_location(cube, 3, 7)
+    x, y = t * (7 + 0.5, 3 + 0.5)
+    assert loc["x"] == pytest.approx(x) and loc["y"] == pytest.approx(y)
+    assert loc["crs"] == cube.rio.crs.to_string()
+    assert "row 3, col 7" in viewer.format_location(loc) and loc["crs"] in viewer.format_location(loc)
+    plain = viewer.pixel_location(_cube(), 1, 2)
+    assert plain == {"row": 1, "col": 2, "x": None, "y": None, "crs": None}
+
+
+def test_spectrum_figure_draws_values_and_greys_bad_bands() -> None:
+    cube = _cube(bad=[3, 4])
+    fig = viewer.spectrum_figure(cube, 2, 1, extra={"other": np.zeros(13)})
+    ax = fig.axes[0]
+    lines = {ln.get_label(): ln for ln in ax.get_lines()}
+    values = cube.values[:, 2, 1]
+    good = lines["spectrum"].get_ydata()
+    np.testing.assert_allclose(np.asarray(good)[[0, 1, 2, 5]], values[[0, 1, 2, 5]])
+    assert np.isnan(np.asarray(good)[[3, 4]]).all()
+    np.testing.assert_allclose(lines["bad bands"].get_xdata(), [550.0, 600.0])
+    np.testing.assert_allclose(lines["bad bands"].get_ydata(), values[[3, 4]])
+    assert lines["bad bands"].get_color() == "0.55" and len(ax.patches) == 2  # grey shading per bad band
+    assert "other" in lines and ax.get_xlabel() == "wavelength (nm)"

@@ -1,0 +1,128 @@
+"""Upload validation: size limit, content (not name) checks, zip safety, staging and cleanup."""
+
+from __future__ import annotations
+
+import stat
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hsi_app import viewer
+from hsi_app.io.open import open_cube
+from hsi_app.viewer.uploads import UploadError, safe_member_name, stage_upload
+
+MB = 1024**2
+
+
+def _geotiff(path: Path) -> Path:
+    import rasterio
+    from rasterio.transform import from_origin
+
+    data = np.arange(4 * 8 * 9, dtype=np.float32).reshape(4, 8, 9)
+    with rasterio.open(path, "w", driver="GTiff", height=8, width=9, count=4, dtype="float32",
+                       crs="EPSG:32633", transform=from_origin(500000, 4200000, 30, 30)) as ds:
+        ds.write(data)
+    return path
+
+
+def _zip(path: Path, members: dict[str, bytes | Path]) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, content in members.items():
+            zf.writestr(name, content.read_bytes() if isinstance(content, Path) else content)
+    return path
+
+
+def test_geotiff_is_staged_under_a_viewer_chosen_name(tmp_path: Path) -> None:
+    src = _geotiff(tmp_path / "my scene (1).dat")  # odd name and extension: content decides
+    staged = stage_upload(src, tmp_path / "work", 5 * MB)
+    assert staged == tmp_path / "work" / "upload" / "scene.tif"
+    np.testing.assert_array_equal(open_cube(staged).values, open_cube(src).values)
+
+
+def test_mat_upload(tmp_path: Path) -> None:
+    from scipy.io import savemat
+
+    arr = np.random.default_rng(0).uniform(size=(6, 7, 5)).astype(np.float32)  # (H, W, C) as in the literature
+    savemat(tmp_path / "x.bin", {"cube": arr})
+    staged = stage_upload(tmp_path / "x.bin", tmp_path / "work", 5 * MB)
+    assert staged.name == "scene.mat" and open_cube(staged).hsi.shape == (5, 6, 7)
+
+
+def test_size_limit_and_wrong_content_are_refused(tmp_path: Path) -> None:
+    big = _geotiff(tmp_path / "big.tif")
+    with pytest.raises(UploadError, match="over the .* upload limit"):
+        stage_upload(big, tmp_path / "work", 100)
+    fake = tmp_path / "fake.tif"
+    fake.write_text("<html>not a raster</html>")
+    with pytest.raises(UploadError, match="checked its content"):
+        stage_upload(fake, tmp_path / "work", 5 * MB)
+    empty = tmp_path / "empty.tif"
+    empty.write_bytes(b"")
+    with pytest.raises(UploadError, match="empty"):
+        stage_upload(empty, tmp_path / "work", 5 * MB)
+    truncated = tmp_path / "trunc.tif"
+    truncated.write_bytes(big.read_bytes()[:300])
+    with pytest.raises(UploadError, match="could not be read"):
+        stage_upload(truncated, tmp_path / "work", 5 * MB)
+    assert not (tmp_path / "work" / "upload").exists()  # a refused upload leaves nothing behind
+
+
+def test_zipped_envi_pair_opens_like_the_original(tmp_path: Path, envi_scene: Path) -> None:
+    data = next(p for p in envi_scene.parent.iterdir() if p.suffix == ".img")
+    z = _zip(tmp_path / "pair.zip", {f"folder/{envi_scene.name}": envi_scene, f"folder/{data.name}": data})
+    staged = stage_upload(z, tmp_path / "work", 5 * MB)
+    assert staged.suffix == ".hdr" and staged.is_relative_to(tmp_path / "work" / "upload")
+    a, b = open_cube(staged), open_cube(envi_scene)
+    np.testing.assert_array_equal(np.asarray(a.values), np.asarray(b.values))
+    assert a.rio.crs == b.rio.crs
+
+
+def test_zipped_enmap_product_is_read_in_place(tmp_path: Path, load_fixture) -> None:  # noqa: ANN001
+    product_zip = load_fixture("enmap_l2a").make(tmp_path, height=12, width=16, zip_it=True)
+    staged = stage_upload(product_zip, tmp_path / "work", 50 * MB)
+    assert staged.name == "scene.zip"
+    assert open_cube(staged).hsi.shape == open_cube(product_zip).hsi.shape
+
+
+@pytest.mark.parametrize("name", ["../evil.hdr", "/abs/evil.hdr", "a/../../evil.hdr", "C:/evil.hdr", "..\\evil.hdr"])
+def test_path_traversal_members_are_refused(tmp_path: Path, name: str) -> None:
+    z = _zip(tmp_path / "bad.zip", {name: b"ENVI\n", "ok.img": b"\0" * 8})
+    with pytest.raises(UploadError, match="outside the archive"):
+        stage_upload(z, tmp_path / "work" / "deep", 5 * MB)
+    assert not (tmp_path / "evil.hdr").exists() and not (tmp_path / "work" / "evil.hdr").exists()
+
+
+def test_member_names_are_sanitised() -> None:
+    assert str(safe_member_name("dir/we ird;name.hdr")) == "dir/we_ird_name.hdr"
+    assert str(safe_member_name("./.hidden")) == "hidden"
+
+
+def test_links_bombs_and_ambiguous_zips_are_refused(tmp_path: Path) -> None:
+    link = tmp_path / "link.zip"
+    with zipfile.ZipFile(link, "w") as zf:
+        info = zipfile.ZipInfo("x.hdr")
+        info.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(info, "/etc/passwd")
+    with pytest.raises(UploadError, match="is a link"):
+        stage_upload(link, tmp_path / "work", 5 * MB)
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("x.img", b"\0" * (2 * MB))  # compresses to a few KB
+    assert bomb.stat().st_size < MB
+    with pytest.raises(UploadError, match="unpacks to"):
+        stage_upload(bomb, tmp_path / "work", MB)
+    two = _zip(tmp_path / "two.zip", {"a.hdr": b"ENVI\n", "b.hdr": b"ENVI\n"})
+    with pytest.raises(UploadError, match="2 ENVI headers"):
+        stage_upload(two, tmp_path / "work", MB)
+
+
+def test_session_upload_and_cleanup(tmp_path: Path) -> None:
+    session = viewer.ViewerSession(config=viewer.ViewerConfig(max_upload_bytes=5 * MB))
+    cube = viewer.open_upload(session, _geotiff(tmp_path / "s.tif"))
+    assert cube.hsi.shape == (4, 8, 9) and session.rgb is not None and session.rgb.shape == (8, 9, 3)
+    work = session.workdir
+    assert (work / "upload" / "scene.tif").is_file()
+    session.close()
+    assert not work.exists() and session.closed

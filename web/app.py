@@ -1,0 +1,294 @@
+"""hsi map viewer: the Gradio layout. All logic lives in :mod:`hsi_app.viewer`.
+
+Start it with ``hsi serve`` (or ``make web``); ``python web/app.py`` works too and reads
+``HSI_SCENES``/``HSI_RUNS``/``HSI_MAX_UPLOAD`` from the environment. Binds 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import gradio as gr
+
+from hsi_app import viewer
+from hsi_app.errors import HSIError, HSIWarning
+from hsi_app.viewer import denoise as vdenoise
+from hsi_app.viewer import detect as vdetect
+
+log = logging.getLogger("hsi.web")
+AREA_HEADERS = ["class", "colour", "pixels", "% of map", "hectares"]
+POINT_HEADERS = ["class", "score", "row", "col", "x", "y"]
+SESSION_TTL_S = 4 * 3600
+
+
+def ui_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Show library errors as readable pop-ups (never a traceback) and hsi warnings as toasts."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", HSIWarning)
+            try:
+                out = fn(*args, **kwargs)
+            except gr.Error:
+                raise
+            except HSIError as err:
+                raise gr.Error(str(err), print_exception=False) from None
+            except Exception as err:  # noqa: BLE001 - the UI shows one line; the log keeps the traceback
+                log.exception("viewer error")
+                raise gr.Error(f"unexpected {type(err).__name__}: {err}", print_exception=False) from None
+        for w in caught:
+            if issubclass(w.category, HSIWarning):
+                gr.Warning(str(w.message))
+        return out
+
+    return wrapper
+
+
+def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCache | None = None) -> gr.Blocks:
+    """The viewer as a ``gr.Blocks`` (not launched)."""
+    cfg = config or viewer.ViewerConfig.create()
+    models = cache or viewer.DEFAULT_CACHE
+
+    def session_of(state: viewer.ViewerSession | None) -> viewer.ViewerSession:
+        return state if state is not None else viewer.ViewerSession(config=cfg)
+
+    def scene_outputs(s: viewer.ViewerSession) -> tuple[Any, ...]:
+        assert s.cube is not None
+        choices = viewer.band_choices(s.cube)
+        r, g, b = s.bands
+        return (s, viewer.render(s), viewer.describe_scene(s.cube),
+                gr.Dropdown(choices=choices, value=r), gr.Dropdown(choices=choices, value=g),
+                gr.Dropdown(choices=choices, value=b), None, "", "", [], None, None, None)
+
+    def choices_for(task: str) -> gr.Dropdown:
+        keys = list(viewer.list_model_runs(cfg, task))
+        return gr.Dropdown(choices=keys, value=keys[0] if keys else None)
+
+    def model_choices() -> tuple[gr.Dropdown, gr.Dropdown, gr.Dropdown]:
+        return choices_for("classification"), choices_for("denoise"), choices_for("detect")
+
+    @ui_errors
+    def open_listed(state: viewer.ViewerSession | None, name: str) -> tuple[Any, ...]:
+        s = session_of(state)
+        viewer.open_scene(s, name)
+        return scene_outputs(s)
+
+    @ui_errors
+    def open_uploaded(state: viewer.ViewerSession | None, path: str | None) -> tuple[Any, ...]:
+        if not path:
+            raise gr.Error("no file was uploaded", print_exception=False)
+        s = session_of(state)
+        viewer.open_upload(s, path)
+        return scene_outputs(s)
+
+    @ui_errors
+    def redisplay(state: viewer.ViewerSession | None, r: int, g: int, b: int, lo: float, hi: float,
+                  opacity: float, show_map: bool) -> Any:
+        s = session_of(state)
+        viewer.set_display(s, (r, g, b), (lo, hi))
+        return viewer.render(s, opacity, show_map)
+
+    @ui_errors
+    def true_colour(state: viewer.ViewerSession | None, lo: float, hi: float, opacity: float,
+                    show_map: bool) -> tuple[Any, ...]:
+        s = session_of(state)
+        viewer.set_display(s, None, (lo, hi))
+        r, g, b = s.bands
+        return viewer.render(s, opacity, show_map), r, g, b
+
+    @ui_errors
+    def restyle(state: viewer.ViewerSession | None, opacity: float, show_map: bool) -> Any:
+        s = session_of(state)
+        return viewer.render(s, opacity, show_map)
+
+    def pixel_outputs(s: viewer.ViewerSession, info: dict[str, Any], opacity: float, show_map: bool) -> tuple[Any, ...]:
+        text = f"**Pixel** {info['location']}"
+        pred = info["prediction"]
+        if pred is not None:
+            text += f"  \n**Predicted** {pred['class']} (confidence {100 * pred['confidence']:.1f} %)"
+        return viewer.render(s, opacity, show_map), text, info["figure"], info["row"], info["col"]
+
+    @ui_errors
+    def clicked(state: viewer.ViewerSession | None, opacity: float, show_map: bool,
+                evt: gr.SelectData) -> tuple[Any, ...]:
+        s = session_of(state)
+        return pixel_outputs(s, viewer.select_pixel(s, evt.index), opacity, show_map)
+
+    @ui_errors
+    def goto_pixel(state: viewer.ViewerSession | None, row: float, col: float, opacity: float,
+                   show_map: bool) -> tuple[Any, ...]:
+        s = session_of(state)
+        return pixel_outputs(s, viewer.select_row_col(s, int(row), int(col)), opacity, show_map)
+
+    @ui_errors
+    def run_classify(state: viewer.ViewerSession | None, model_key: str | None, resample: bool, opacity: float,
+                     progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - gradio idiom
+        s = session_of(state)
+        if not model_key:
+            raise gr.Error("no model to run: train one (`hsi train`) and start `hsi serve --runs DIR`",
+                           print_exception=False)
+        progress(0.0, desc="loading model")
+        res = viewer.classify(s, model_key, cache=models, resample=resample,
+                              progress=lambda d, t: progress((d, t), desc="classifying", unit="windows"))
+        map_path, metrics_path = viewer.map_download(s)
+        status = (f"{res.model}: {res.classes.shape[0]} × {res.classes.shape[1]} px in {res.seconds:.1f} s; "
+                  f"areas {res.area_note}")
+        return (viewer.render(s, opacity, True), viewer.legend_html(res), viewer.area_rows(res),
+                str(map_path), str(metrics_path), status, True)
+
+    @ui_errors
+    def run_denoise(state: viewer.ViewerSession | None, model_key: str | None, noise: str, seed: float,
+                    progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[Any, ...]:  # noqa: B008
+        s = session_of(state)
+        if not model_key:
+            raise gr.Error("no denoising run to use: train one with `hsi train --task denoise`, then "
+                           "start `hsi serve --runs DIR`", print_exception=False)
+        view = vdenoise.denoise(s, model_key, noise=noise, seed=int(seed or 0), cache=models)
+        return view.before, view.after, view.summary, str(view.path), str(view.metrics_path)
+
+    @ui_errors
+    def run_detect(state: viewer.ViewerSession | None, method: str, quantile: float, max_points: float,
+                   rx_window: str, model_key: str | None,
+                   progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[Any, ...]:  # noqa: B008
+        s = session_of(state)
+        try:
+            inner, outer = (int(v) for v in str(rx_window).split(","))
+        except ValueError:
+            raise gr.Error(f"RX window {rx_window!r}: write INNER,OUTER, e.g. 5,21", print_exception=False) from None
+        view = vdetect.detect(s, method, quantile=quantile, max_points=int(max_points), rx_window=(inner, outer),
+                              model_key=model_key, cache=models)
+        points = str(view.points_path) if view.points_path.is_file() else None
+        return view.heat, view.rows, view.summary, str(view.scores_path), points, str(view.metrics_path)
+
+    @ui_errors
+    def points_file(state: viewer.ViewerSession | None) -> str:
+        s = session_of(state)
+        return str(viewer.points_download(s))
+
+    with gr.Blocks(title="hsi viewer", delete_cache=(3600, 3600)) as demo:
+        state = gr.State(None, time_to_live=SESSION_TTL_S,
+                         delete_callback=lambda s: s.close() if s is not None else None)
+        gr.Markdown("## hsi viewer: hyperspectral scenes, land-cover maps, spectra")
+        with gr.Row():
+            with gr.Column(scale=1, min_width=280):
+                scene = gr.Dropdown(viewer.list_scenes(cfg.scenes_dir), value="indian_pines", label="Scene",
+                                    elem_id="hsi-scene")
+                open_btn = gr.Button("Open scene", variant="primary", elem_id="hsi-open")
+                upload = gr.File(label=f"…or upload: GeoTIFF, .mat, zipped ENVI pair or EnMAP L2A "
+                                       f"(max {viewer.format_size(cfg.max_upload_bytes)})",
+                                 type="filepath", elem_id="hsi-upload")
+                info = gr.Markdown(elem_id="hsi-info")
+                with gr.Accordion("Display", open=False):
+                    red = gr.Dropdown(label="red band", elem_id="hsi-red")
+                    green = gr.Dropdown(label="green band", elem_id="hsi-green")
+                    blue = gr.Dropdown(label="blue band", elem_id="hsi-blue")
+                    lo = gr.Slider(0, 20, value=2, step=0.5, label="stretch low %")
+                    hi = gr.Slider(80, 100, value=98, step=0.5, label="stretch high %")
+                    tc_btn = gr.Button("True colour (640/550/470 nm)")
+                with gr.Row():
+                    row = gr.Number(label="row", precision=0, minimum=0, elem_id="hsi-row")
+                    col = gr.Number(label="col", precision=0, minimum=0, elem_id="hsi-col")
+                pixel_btn = gr.Button("Show pixel", elem_id="hsi-show-pixel")
+            with gr.Column(scale=2):
+                image = gr.Image(label="Scene (click a pixel)", interactive=False, type="numpy", format="png",
+                                 elem_id="hsi-map", buttons=["download", "fullscreen"])
+                pixel = gr.Markdown(elem_id="hsi-pixel")
+                spectrum = gr.Plot(label="Spectrum (grey: bad bands)", elem_id="hsi-spectrum", format="png")
+        with gr.Tabs():
+            with gr.Tab("Classify", id="classify"):
+                with gr.Row():
+                    model = gr.Dropdown(label="Model (models/ or --runs)", elem_id="hsi-model", scale=3)
+                    refresh = gr.Button("↻ models", scale=0, min_width=90)
+                    resample = gr.Checkbox(label="resample bands to the model's", value=False)
+                run_btn = gr.Button("Classify scene", variant="primary", elem_id="hsi-classify")
+                with gr.Row():
+                    opacity = gr.Slider(0, 1, value=0.6, step=0.05, label="map opacity", elem_id="hsi-opacity")
+                    show_map = gr.Checkbox(label="show map", value=True)
+                status = gr.Markdown(elem_id="hsi-status")
+                with gr.Row():
+                    legend = gr.HTML(elem_id="hsi-legend-box")
+                    areas = gr.Dataframe(headers=AREA_HEADERS, label="Per-class area", interactive=False,
+                                         elem_id="hsi-areas")
+                with gr.Row():
+                    map_file = gr.File(label="Class map (COG: class + confidence)", elem_id="hsi-map-file")
+                    metrics_file = gr.File(label="metrics.json", elem_id="hsi-metrics-file")
+                    points_out = gr.File(label="Clicked points (GeoPackage)", elem_id="hsi-points-file")
+                points_btn = gr.Button("Export clicked points")
+            with gr.Tab("Denoise", id="denoise"):
+                with gr.Row():
+                    dn_model = gr.Dropdown(label="Denoising run (--runs)", elem_id="hsi-dn-model", scale=3)
+                    dn_noise = gr.Textbox(label="add seeded noise first (optional)", placeholder="gaussian:30",
+                                          elem_id="hsi-dn-noise")
+                    dn_seed = gr.Number(label="noise seed", value=0, precision=0)
+                dn_btn = gr.Button("Denoise scene", variant="primary", elem_id="hsi-denoise")
+                dn_status = gr.Markdown(elem_id="hsi-dn-status")
+                with gr.Row():
+                    dn_before = gr.Image(label="before", interactive=False, format="png", elem_id="hsi-dn-before")
+                    dn_after = gr.Image(label="after", interactive=False, format="png", elem_id="hsi-dn-after")
+                gr.Markdown("Click a pixel on the scene above to compare its spectrum before and after.")
+                with gr.Row():
+                    dn_file = gr.File(label="Denoised cube (COG)")
+                    dn_metrics = gr.File(label="denoise_metrics.json")
+            with gr.Tab("Detect", id="detect"):
+                with gr.Row():
+                    dt_method = gr.Dropdown(list(vdetect.METHODS), value="rx", label="method", elem_id="hsi-dt-method",
+                                            info="mf/ace/cem look for the spectrum of the last clicked pixel")
+                    dt_quant = gr.Slider(90, 99.99, value=99.9, step=0.01, label="threshold: score percentile")
+                    dt_max = gr.Slider(1, 500, value=50, step=1, label="most points per class")
+                    dt_window = gr.Textbox(value="5,21", label="rx-local window (inner,outer)")
+                    dt_model = gr.Dropdown(label="learned detector run (--runs)", elem_id="hsi-dt-model")
+                dt_btn = gr.Button("Detect", variant="primary", elem_id="hsi-detect")
+                dt_status = gr.Markdown(elem_id="hsi-dt-status")
+                with gr.Row():
+                    dt_heat = gr.Image(label="score heat-map and points", interactive=False, format="png",
+                                       elem_id="hsi-dt-heat")
+                    dt_table = gr.Dataframe(headers=POINT_HEADERS, label="detected points", interactive=False)
+                with gr.Row():
+                    dt_scores = gr.File(label="Score maps (COG)")
+                    dt_points = gr.File(label="Detected points (GeoPackage)")
+                    dt_metrics = gr.File(label="detect_metrics.json")
+
+        scene_outs = [state, image, info, red, green, blue, spectrum, pixel, legend, areas, map_file,
+                      metrics_file, points_out]
+        open_btn.click(open_listed, [state, scene], scene_outs, api_name="open_scene")
+        upload.upload(open_uploaded, [state, upload], scene_outs, api_name="upload_scene")
+        display_in = [state, red, green, blue, lo, hi, opacity, show_map]
+        for dd in (red, green, blue):
+            dd.input(redisplay, display_in, image, api_visibility="private")
+        for sl in (lo, hi):
+            sl.release(redisplay, display_in, image, api_visibility="private")
+        tc_btn.click(true_colour, [state, lo, hi, opacity, show_map], [image, red, green, blue], api_name="true_colour")
+        opacity.release(restyle, [state, opacity, show_map], image, api_visibility="private")
+        show_map.input(restyle, [state, opacity, show_map], image, api_visibility="private")
+        pixel_outs = [image, pixel, spectrum, row, col]
+        image.select(clicked, [state, opacity, show_map], pixel_outs, api_visibility="private")
+        pixel_btn.click(goto_pixel, [state, row, col, opacity, show_map], pixel_outs, api_name="pixel")
+        run_btn.click(run_classify, [state, model, resample, opacity],
+                      [image, legend, areas, map_file, metrics_file, status, show_map], api_name="classify")
+        points_btn.click(points_file, [state], points_out, api_name="points")
+        dn_btn.click(run_denoise, [state, dn_model, dn_noise, dn_seed],
+                     [dn_before, dn_after, dn_status, dn_file, dn_metrics], api_name="denoise")
+        dt_btn.click(run_detect, [state, dt_method, dt_quant, dt_max, dt_window, dt_model],
+                     [dt_heat, dt_table, dt_status, dt_scores, dt_points, dt_metrics], api_name="detect")
+        refresh.click(model_choices, None, [model, dn_model, dt_model], api_name="models")
+        demo.load(model_choices, None, [model, dn_model, dt_model], api_visibility="private")
+    return demo
+
+
+def launch(config: viewer.ViewerConfig | None = None, host: str = "127.0.0.1", port: int = 7860,
+           **kwargs: Any) -> Any:
+    """Build and launch the viewer (blocking unless ``prevent_thread_lock=True``)."""
+    cfg = config or viewer.ViewerConfig.create()
+    demo = build_app(cfg)
+    demo.queue(default_concurrency_limit=2)
+    return demo.launch(server_name=host, server_port=port, max_file_size=cfg.max_upload_bytes,
+                       footer_links=["api"], **kwargs)
+
+
+if __name__ == "__main__":
+    launch()
