@@ -24,7 +24,7 @@ demo: $(STAMP)
 # with a message saying so.
 browser:
 	@test -x /usr/bin/chromium || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
-		&& apt-get install -y -q chromium >/dev/null) \
+		&& (apt-get install -y -q chromium || (apt-get update -q && apt-get install -y -q chromium)) >/dev/null) \
 		|| echo "make: chromium not installed and cannot be installed; the browser test will be skipped"
 
 test: $(STAMP) browser
