@@ -1,0 +1,391 @@
+"""Denoising: training on clean cubes with on-the-fly noise, and windowed whole-scene denoising.
+
+Training (:func:`train_denoiser`, what ``hsi train --task denoise`` calls):
+
+* the good bands of the clean cube are normalised to ``[0, 1]`` by one global
+  ``offset``/``scale`` (min/max of the training region), stored in ``config.json``
+  (``mean``/``std`` hold the offset/scale per band; ``extra.normalisation`` says so);
+* the right-most third of the columns (a multiple of 4 px wide) is held out: no training
+  patch touches it; it is scored at the end;
+* every step draws seeded random patches (``patch x patch`` pixels x ``band_chunk``
+  contiguous bands, random flips/rotations) and adds seeded noise
+  (:mod:`hsi_app.data.noise`), so a run is reproducible from its seed;
+* ``metrics.json`` holds PSNR/SSIM/SAM of the model, of the noisy input and of the
+  classical baselines (:mod:`hsi_app.tasks.denoise_baselines`) on the held-out block.
+
+Inference (:class:`Denoiser`, :func:`denoise_cube`): the scene is cut into core windows,
+each read with a halo of at least the model's receptive radius (rounded up to the
+model's spatial multiple), denoised, cropped and streamed into a float32 COG that keeps
+CRS, transform and band wavelengths. Memory is bounded by the window.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hsi_app.errors import ConfigError, InvalidDataError
+from hsi_app.io.cube import Cube
+
+DEFAULT_MODEL = "hsdt_s"
+DEFAULT_EPOCHS = 30
+DEFAULT_STEPS_PER_EPOCH = 40
+DEFAULT_BATCH_SIZE = 8
+DEFAULT_PATCH = 32
+DEFAULT_BAND_CHUNK = 32
+DEFAULT_LR = 2e-3
+HOLDOUT_FRACTION = 1.0 / 3.0
+EVAL_SEED_OFFSET = 10_000
+
+
+@dataclass
+class DenoiseOptions:
+    """Knobs of a denoising run."""
+
+    model: str = DEFAULT_MODEL
+    noise: str = "gaussian:50"
+    epochs: int | None = None
+    seed: int = 0
+    steps_per_epoch: int | None = None  # None: enough to see each training voxel ~4 times (at most 40)
+    batch_size: int = DEFAULT_BATCH_SIZE
+    patch: int = DEFAULT_PATCH
+    band_chunk: int = DEFAULT_BAND_CHUNK
+    lr: float = DEFAULT_LR
+    window: int = 512
+    progress: bool = True
+    device: str | None = None
+    model_args: dict[str, Any] = field(default_factory=dict)
+    baselines: bool = True
+    max_minutes: float | None = None  # wall-clock training budget; the LR schedule follows it
+    threads: int | None = None  # torch CPU threads while training (1 is fastest on busy machines)
+
+
+def holdout_columns(width: int, multiple: int = 4) -> int:
+    """First held-out column: the right-most ~third of the scene, its start a multiple of ``multiple``."""
+    c0 = int(math.floor(width * (1 - HOLDOUT_FRACTION) / multiple) * multiple)
+    if c0 < 8 or width - c0 < 8:
+        raise InvalidDataError(f"a {width}-px wide scene is too narrow to hold out a test block; use >= 24 px")
+    return c0
+
+
+# --------------------------------------------------------------------------- training
+
+
+class NoisyPatches:
+    """Seeded random noisy/clean patch pairs from a normalised clean region (torch Dataset).
+
+    Item ``i`` of epoch ``e`` depends only on ``(seed, e, i)``.
+
+    Args:
+        clean: ``(C, H, W)`` float32 normalised training region.
+        noise: noise spec.
+        length: items per epoch.
+        patch, band_chunk: patch side and bands per patch (clipped to the region).
+        seed: base seed.
+
+    Items:
+        ``(noisy, clean)``, each ``(1, d, p, p)`` float32 tensors.
+    """
+
+    def __init__(self, clean: np.ndarray, noise: str, length: int, patch: int, band_chunk: int, seed: int) -> None:
+        from hsi_app.data.noise import parse_noise
+
+        self.clean = clean
+        self.noise = parse_noise(noise)
+        self.length = int(length)
+        c, h, w = clean.shape
+        self.patch = min(int(patch), h, w)
+        self.bands = min(int(band_chunk), c) if band_chunk > 0 else c
+        self.seed = int(seed)
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, i: int) -> tuple[Any, Any]:
+        import torch
+
+        rng = np.random.default_rng([self.seed, self.epoch, int(i)])
+        c, h, w = self.clean.shape
+        p, d = self.patch, self.bands
+        r, col, b = rng.integers(0, h - p + 1), rng.integers(0, w - p + 1), rng.integers(0, c - d + 1)
+        x = self.clean[b : b + d, r : r + p, col : col + p]
+        x = np.rot90(x, k=int(rng.integers(0, 4)), axes=(1, 2))
+        if rng.random() < 0.5:
+            x = x[:, :, ::-1]
+        if rng.random() < 0.5:
+            x = x[::-1]
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        noisy = self.noise.plan(x.shape, int(rng.integers(0, 2**31))).apply(x)
+        return torch.from_numpy(noisy)[None], torch.from_numpy(x)[None]
+
+
+def _lightning_module() -> Any:
+    import lightning as L
+    import torch
+    import torch.nn.functional as F
+
+    class DenoiseModule(L.LightningModule):
+        """L1 loss between the denoised and the clean patch; AdamW + cosine decay with warm-up."""
+
+        def __init__(self, net: torch.nn.Module, lr: float, total_steps: int, data: NoisyPatches,
+                     max_seconds: float | None = None) -> None:
+            super().__init__()
+            self.net, self.lr, self.total_steps, self.data = net, lr, max(1, total_steps), data
+            self.max_seconds, self.t0 = max_seconds, time.perf_counter()
+
+        def progress(self, step: int) -> float:
+            """Fraction of training done: by steps, or by the time budget when that is further."""
+            done = step / self.total_steps
+            if self.max_seconds:
+                done = max(done, (time.perf_counter() - self.t0) / self.max_seconds)
+            return min(1.0, done)
+
+        def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> torch.Tensor:
+            noisy, clean = batch
+            loss = F.l1_loss(self.net(noisy), clean)
+            self.log("loss", loss, prog_bar=True, on_step=True, on_epoch=False)
+            return loss
+
+        def on_train_epoch_start(self) -> None:
+            self.data.epoch = int(self.current_epoch)
+
+        def configure_optimizers(self) -> Any:
+            opt = torch.optim.AdamW(self.net.parameters(), lr=self.lr, weight_decay=1e-4)
+            warm = max(1, min(self.total_steps // 20, 50))
+
+            def factor(step: int) -> float:
+                if step < warm:
+                    return (step + 1) / warm
+                return 0.5 * (1 + math.cos(math.pi * self.progress(step)))
+
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    return DenoiseModule
+
+
+def steps_per_epoch(shape: tuple[int, ...], opts: DenoiseOptions) -> int:
+    """Default steps per epoch: each training voxel seen ~4 times, between 1 and the default 40."""
+    c, h, w = shape
+    p = min(opts.patch, h, w)
+    d = min(opts.band_chunk, c) if opts.band_chunk > 0 else c
+    return int(min(DEFAULT_STEPS_PER_EPOCH, max(1, math.ceil(4 * c * h * w / (opts.batch_size * p * p * d)))))
+
+
+def fit_denoiser(clean: np.ndarray, opts: DenoiseOptions) -> tuple[Any, dict[str, Any]]:
+    """Train a registered denoiser on a normalised clean region.
+
+    Args:
+        clean: ``(C, H, W)`` float32 on ``[0, 1]``.
+        opts: options (model, noise, epochs, seed...).
+
+    Returns:
+        ``(net, history)``: the trained module (eval mode, CPU) and
+        ``{"epochs", "steps", "final_loss"}``.
+    """
+    import lightning as L
+    import torch
+    from torch.utils.data import DataLoader
+
+    from hsi_app.models import create_model
+
+    L.seed_everything(opts.seed, workers=True, verbose=False)
+    epochs = opts.epochs if opts.epochs is not None else DEFAULT_EPOCHS
+    net = create_model(opts.model, in_chans=clean.shape[0], num_classes=1, **opts.model_args)
+    steps = opts.steps_per_epoch or steps_per_epoch(clean.shape, opts)
+    data = NoisyPatches(clean, opts.noise, steps * opts.batch_size, opts.patch, opts.band_chunk, opts.seed)
+    loader = DataLoader(data, batch_size=opts.batch_size, shuffle=False, num_workers=0)  # type: ignore[arg-type]
+    max_seconds = 60.0 * opts.max_minutes if opts.max_minutes else None
+    module = _lightning_module()(net, opts.lr, epochs * steps, data, max_seconds)
+    accel = "gpu" if (opts.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda") else "cpu"
+    trainer = L.Trainer(
+        max_epochs=epochs, accelerator=accel, devices=1, logger=False, enable_checkpointing=False,
+        enable_progress_bar=opts.progress, enable_model_summary=False, gradient_clip_val=1.0,
+        max_time={"seconds": max_seconds} if max_seconds else None,
+    )
+    threads = torch.get_num_threads()
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", ".*does not have many workers.*")
+            warnings.filterwarnings("ignore", ".*GPU available but not used.*")
+            trainer.fit(module, loader)
+    finally:
+        torch.set_num_threads(threads)
+    loss = trainer.callback_metrics.get("loss")
+    history = {"epochs": int(trainer.current_epoch), "steps": int(trainer.global_step), "steps_per_epoch": steps,
+               "final_loss": None if loss is None else float(loss)}
+    return net.cpu().eval(), history
+
+
+def train_denoiser(cube: Cube, out: str | os.PathLike[str], opts: DenoiseOptions) -> dict[str, Any]:
+    """Train on a clean scene, save the run, score the held-out block; write ``metrics.json``.
+
+    Args:
+        cube: clean scene (its good bands are used).
+        out: run folder (created).
+        opts: options.
+
+    Returns:
+        The metrics dict written to ``OUT/metrics.json``.
+    """
+    from hsi_app.checkpoint import RunConfig, json_floats, save_run
+    from hsi_app.io.atomic import atomic_path, check_writable
+    from hsi_app.tasks.train_classifier import scene_in_memory
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    check_writable(out / "metrics.json")
+    image, bands, valid = scene_in_memory(cube)
+    source = str(cube.attrs.get("source", ""))
+    if not valid.any():
+        raise InvalidDataError(f"{source}: every pixel is no-data; nothing to train on")
+    c, h, w = image.shape
+    probe = _probe(opts.model, c, opts.model_args)
+    c0 = holdout_columns(w, probe.spatial_multiple)
+    train_region = image[:, :, :c0]
+    lo, hi = float(np.nanmin(train_region)), float(np.nanmax(train_region))
+    scale = hi - lo if hi > lo else 1.0
+    norm = np.nan_to_num((image - lo) / scale, nan=0.0).astype(np.float32)
+    t0 = time.perf_counter()
+    net, history = fit_denoiser(norm[:, :, :c0], opts)
+    train_seconds = time.perf_counter() - t0
+    config = RunConfig(
+        task="denoise", model_name=opts.model, model_args=dict(opts.model_args), in_chans=int(c), num_classes=1,
+        class_names=[], wavelengths=json_floats(cube.hsi.wavelengths[bands]), fwhm=json_floats(cube.hsi.fwhm[bands]),
+        band_indices=[int(b) for b in bands], source_bands=cube.hsi.shape[0], mean=[lo] * c, std=[scale] * c,
+        receptive_radius=int(net.receptive_radius),
+        split={"protocol": "holdout-block", "test_rows": [0, h], "test_cols": [c0, w], "train_cols": [0, c0]},
+        data=source,
+        extra={"noise": opts.noise, "normalisation": {"kind": "global-minmax", "offset": lo, "scale": scale},
+               "spatial_multiple": int(net.spatial_multiple), "patch": opts.patch, "band_chunk": opts.band_chunk,
+               "batch_size": opts.batch_size, "seed": opts.seed},
+    )
+    save_run(out, config, dict(net.state_dict()))
+    metrics = evaluate_holdout(out, norm[:, :, c0:], opts, lo, scale)
+    metrics.update(train_seconds=round(train_seconds, 2), params=int(sum(p.numel() for p in net.parameters())),
+                   heldout={"rows": [0, h], "cols": [c0, w]}, data=source, **history)
+    with atomic_path(out / "metrics.json") as tmp:
+        Path(tmp).write_text(json.dumps(metrics, indent=2))
+    return metrics
+
+
+def _probe(model: str, c: int, model_args: dict[str, Any]) -> Any:
+    from hsi_app.models import create_model
+
+    return create_model(model, in_chans=c, num_classes=1, **model_args)
+
+
+def evaluate_holdout(run_dir: Path, clean: np.ndarray, opts: DenoiseOptions, offset: float, scale: float) -> dict[str, Any]:
+    """Score the saved run, the noisy input and the baselines on the normalised held-out block ``(C, h, w)``."""
+    from hsi_app.data.noise import add_noise
+    from hsi_app.tasks.denoise_baselines import best_baselines
+    from hsi_app.tasks.denoise_metrics import restoration_metrics
+
+    noisy = add_noise(clean, opts.noise, opts.seed + EVAL_SEED_OFFSET)
+    den = Denoiser.load(run_dir, device=opts.device)
+    t0 = time.perf_counter()
+    est = den.denoise_windows(noisy, opts.window)
+    model_scores = {**restoration_metrics(est, clean, offset=offset, scale=scale),
+                    "seconds": round(time.perf_counter() - t0, 3)}
+    result: dict[str, Any] = {
+        "model": opts.model, "noise": opts.noise, "eval_seed": opts.seed + EVAL_SEED_OFFSET,
+        "scale": "PSNR/SSIM on the [0, 1] normalised scale; SAM in radians on raw values",
+        "denoised": model_scores, "noisy": restoration_metrics(noisy, clean, offset=offset, scale=scale),
+    }
+    if opts.baselines:
+        result["baselines"] = best_baselines(noisy, clean, offset=offset, scale=scale)
+    return result
+
+
+# --------------------------------------------------------------------------- inference
+
+
+class Denoiser:
+    """A loaded denoising run: model + normalisation + halo.
+
+    Attributes:
+        offset, scale: raw = offset + scale * normalised.
+        halo: pixels read around each window (receptive radius rounded up to ``multiple``).
+        multiple: window offsets must be multiples of this (model downsampling).
+    """
+
+    def __init__(self, config: Any, model: Any, device: str = "cpu") -> None:
+        self.config, self.model, self.device = config, model, device
+        norm = config.extra.get("normalisation", {})
+        self.offset = float(norm.get("offset", config.mean[0]))
+        self.scale = float(norm.get("scale", config.std[0]))
+        self.multiple = int(getattr(model, "spatial_multiple", 1))
+        r = int(config.receptive_radius)
+        self.halo = int(math.ceil(r / self.multiple) * self.multiple)
+
+    @property
+    def field(self) -> int:
+        """Receptive field side in pixels (``2 * radius + 1``)."""
+        return 2 * int(self.config.receptive_radius) + 1
+
+    @classmethod
+    def load(cls, run_dir: str | os.PathLike[str], device: str | None = None) -> Denoiser:
+        """Load a run written by :func:`train_denoiser`.
+
+        Raises:
+            ModelLoadError: missing files, or the run is not a denoising run.
+        """
+        import torch
+
+        from hsi_app.checkpoint import load_config, load_tensors
+        from hsi_app.errors import ModelLoadError
+        from hsi_app.models import create_model
+
+        config = load_config(run_dir)
+        if config.task != "denoise":
+            raise ModelLoadError(f"{run_dir}: a {config.task!r} run, not a denoiser; train one with `hsi train --task denoise`")
+        dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        model = create_model(config.model_name, in_chans=config.in_chans, num_classes=1, **config.model_args)
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in load_tensors(run_dir).items()})
+        return cls(config, model.eval().to(dev), dev)
+
+    def denoise_normalised(self, x: np.ndarray) -> np.ndarray:
+        """One forward pass: ``(C, h, w)`` normalised -> ``(C, h, w)`` float32 normalised."""
+        import torch
+
+        with torch.inference_mode():
+            t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None, None].to(self.device)
+            return self.model(t)[0, 0].float().cpu().numpy()
+
+    def check_window(self, window: int, height: int, width: int, what: str = "--window") -> int:
+        """Validate a core window size; return it rounded down to :attr:`multiple`.
+
+        Raises:
+            ConfigError: the window is smaller than the receptive field while the scene is larger.
+        """
+        if window < 1:
+            raise ConfigError(f"{what} {window}: must be a positive number of pixels, e.g. 512")
+        if window < max(height, width) and window < self.field:
+            raise ConfigError(
+                f"{what} {window}: smaller than the receptive field of {self.config.model_name} "
+                f"({self.field} px); pass {what} {self.field} or more"
+            )
+        return max(self.multiple, window // self.multiple * self.multiple)
+
+    def denoise_windows(self, x: np.ndarray, window: int) -> np.ndarray:
+        """Windowed denoising of an in-memory normalised ``(C, H, W)`` array (equals one pass)."""
+        from hsi_app.infer import iter_windows
+
+        _, h, w = x.shape
+        window = self.check_window(window, h, w)
+        out = np.empty(x.shape, dtype=np.float32)
+        for win in iter_windows(h, w, window, self.halo):
+            block = x[:, win.read_row : win.read_row + win.read_height, win.read_col : win.read_col + win.read_width]
+            out[:, win.row : win.row + win.height, win.col : win.col + win.width] = self.denoise_normalised(block)[(slice(None), *win.crop)]
+        return out

@@ -1,0 +1,149 @@
+"""Denoising task: short training improves PSNR, windowed == one-shot, streaming, bad inputs."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from rasterio.transform import from_origin
+
+from hsi_app.checkpoint import RunConfig, load_config, save_run
+from hsi_app.errors import BandMismatchError, ConfigError, HSIWarning, InvalidDataError
+from hsi_app.io import open_cube
+from hsi_app.io.cog import write_cube
+from hsi_app.io.cube import make_cube
+from hsi_app.models import create_model
+from hsi_app.tasks.denoise_metrics import restoration_metrics
+from hsi_app.tasks.denoise_scene import denoise_cube
+from hsi_app.tasks.denoising import DenoiseOptions, Denoiser, train_denoiser
+
+WL = np.linspace(450.0, 900.0, 8)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():  # noqa: ANN201
+    """One torch thread: several times faster than two on a busy 2-core machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def smooth_cube(c: int = 8, h: int = 32, w: int = 40, seed: int = 0) -> np.ndarray:
+    """Low-rank, spatially smooth (C, H, W) reflectance-like values (1000-5000)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w] / 7.0
+    abund = np.stack([np.sin(yy) + 1.5, np.cos(xx) + 1.5, np.sin(xx + yy) + 1.5])
+    ends = rng.uniform(0.2, 1.0, size=(c, 3))
+    return (1000 * np.einsum("ck,khw->chw", ends, abund)).astype(np.float32)
+
+
+def untrained_run(tmp: Path, c: int = 8, offset: float = 1000.0, scale: float = 4000.0) -> Path:
+    """A denoise run folder holding a randomly initialised test_hsdt (fast, deterministic)."""
+    torch.manual_seed(0)
+    net = create_model("test_hsdt", in_chans=c, num_classes=1)
+    cfg = RunConfig(task="denoise", model_name="test_hsdt", model_args={}, in_chans=c, num_classes=1, class_names=[],
+                    wavelengths=[float(v) for v in WL[:c]], fwhm=[None] * c, band_indices=list(range(c)), source_bands=c,
+                    mean=[offset] * c, std=[scale] * c, receptive_radius=int(net.receptive_radius),
+                    extra={"normalisation": {"kind": "global-minmax", "offset": offset, "scale": scale}})
+    return save_run(tmp / "run", cfg, dict(net.state_dict()))
+
+
+def geotiff(path: Path, data: np.ndarray, wl: np.ndarray = WL) -> Path:
+    """Write ``data`` as a georeferenced float32 COG with wavelengths."""
+    cube = make_cube(data, wavelength=wl, crs="EPSG:32616", transform=from_origin(500000, 4500000, 20, 20))
+    write_cube(path, cube)
+    return path
+
+
+def test_short_training_improves_psnr(tmp_path: Path) -> None:
+    cube = make_cube(smooth_cube(), wavelength=WL)
+    opts = DenoiseOptions(model="test_hsdt", noise="gaussian:50", epochs=2, steps_per_epoch=6, batch_size=4,
+                          patch=16, band_chunk=0, lr=1e-2, progress=False, threads=1)
+    m = train_denoiser(cube, tmp_path / "run", opts)
+    assert m["denoised"]["psnr"] > m["noisy"]["psnr"] + 1.0
+    assert m["denoised"]["sam"] < m["noisy"]["sam"]
+    assert m["noisy"]["psnr"] == pytest.approx(20 * np.log10(255 / 50) - 20 * np.log10(1.0), abs=0.6)
+    assert set(m["baselines"]) == {"pca", "mnf", "gaussian", "median"}
+    assert m["heldout"]["cols"] == [26, 40]  # right third, start a multiple of the model's stride
+    cfg = load_config(tmp_path / "run")
+    assert cfg.task == "denoise" and cfg.split["test_cols"] == [26, 40]
+    assert cfg.extra["normalisation"]["offset"] == pytest.approx(float(smooth_cube()[:, :, :26].min()))
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["denoised"] == m["denoised"]
+
+
+def test_windowed_equals_one_shot(tmp_path: Path) -> None:
+    den = Denoiser.load(untrained_run(tmp_path), device="cpu")
+    x = np.random.default_rng(1).random((8, 57, 61), dtype=np.float32)
+    one = den.denoise_normalised(x)
+    win = den.denoise_windows(x, window=den.field + 3)  # 4 windows, rounded to the stride
+    np.testing.assert_allclose(win, one, atol=1e-5)
+
+
+def test_window_smaller_than_receptive_field(tmp_path: Path) -> None:
+    den = Denoiser.load(untrained_run(tmp_path), device="cpu")
+    with pytest.raises(ConfigError, match="receptive field"):
+        den.denoise_windows(np.zeros((8, 80, 80), np.float32), window=16)
+
+
+def test_streamed_cube_keeps_georeference_and_matches_one_shot(tmp_path: Path) -> None:
+    run = untrained_run(tmp_path)
+    clean = smooth_cube(h=56, w=60)
+    src = geotiff(tmp_path / "clean.tif", clean)
+    den = Denoiser.load(run, device="cpu")
+    res = denoise_cube(den, open_cube(src), tmp_path / "den.tif", window=52, reference=open_cube(src),
+                       noise="gaussian:30", seed=3, progress=False)
+    assert res.windows == 4
+    with rasterio.open(src) as a, rasterio.open(tmp_path / "den.tif") as b:
+        assert b.crs == a.crs and b.transform == a.transform and b.dtypes[0] == "float32" and b.count == 8
+        out = b.read()
+    np.testing.assert_allclose(open_cube(tmp_path / "den.tif").hsi.wavelengths, WL, rtol=1e-5)
+    # same noise and model in one window
+    res1 = denoise_cube(den, open_cube(src), tmp_path / "one.tif", window=512, noise="gaussian:30", seed=3, progress=False)
+    assert res1.windows == 1
+    with rasterio.open(tmp_path / "one.tif") as c:
+        np.testing.assert_allclose(out, c.read(), rtol=1e-5, atol=1e-2)
+    # the input metrics are those of the noisy cube against the clean one
+    from hsi_app.data.noise import add_noise
+
+    norm = (clean - den.offset) / den.scale
+    expected = restoration_metrics(add_noise(norm, "gaussian:30", 3), norm, offset=den.offset, scale=den.scale)
+    assert res.metrics is not None
+    assert res.metrics["input"]["psnr"] == pytest.approx(expected["psnr"], abs=1e-3)
+    assert res.metrics["input"]["sam"] == pytest.approx(expected["sam"], rel=1e-3)
+
+
+def test_nan_input_is_refused_or_filled(tmp_path: Path) -> None:
+    den = Denoiser.load(untrained_run(tmp_path), device="cpu")
+    data = smooth_cube()
+    data[2, 5, 7] = np.nan
+    src = geotiff(tmp_path / "nan.tif", data)
+    with pytest.raises(InvalidDataError, match=r"nan\.tif: NaN.*band 3, row 5, col 7.*--fill-nan"):
+        denoise_cube(den, open_cube(src), tmp_path / "a.tif", progress=False)
+    assert not (tmp_path / "a.tif").exists()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = denoise_cube(den, open_cube(src), tmp_path / "b.tif", fill_nan=True, progress=False)
+    assert res.filled == 1 and any(issubclass(w.category, HSIWarning) for w in caught)
+    with rasterio.open(tmp_path / "b.tif") as ds:
+        out = ds.read()
+    assert np.isnan(out[2, 5, 7]) and np.isfinite(np.delete(out.ravel(), 2 * 32 * 40 + 5 * 40 + 7)).all()
+
+
+def test_bad_reference(tmp_path: Path) -> None:
+    den = Denoiser.load(untrained_run(tmp_path), device="cpu")
+    src = open_cube(geotiff(tmp_path / "in.tif", smooth_cube()))
+    small = open_cube(geotiff(tmp_path / "small.tif", smooth_cube(h=30)))
+    fewer = open_cube(geotiff(tmp_path / "fewer.tif", smooth_cube(c=6), WL[:6]))
+    shifted = open_cube(geotiff(tmp_path / "shifted.tif", smooth_cube(), WL + 10))
+    with pytest.raises(InvalidDataError, match=r"small\.tif: reference is 30 x 40 px"):
+        denoise_cube(den, src, tmp_path / "o.tif", reference=small, progress=False)
+    with pytest.raises(BandMismatchError, match=r"fewer\.tif: reference has 6 bands"):
+        denoise_cube(den, src, tmp_path / "o.tif", reference=fewer, progress=False)
+    with pytest.raises(BandMismatchError, match=r"shifted\.tif: band 1 is at 460\.0 nm"):
+        denoise_cube(den, src, tmp_path / "o.tif", reference=shifted, progress=False)
