@@ -134,7 +134,7 @@ def predict_scene(
     t0 = time.perf_counter()
     any_valid = False
     with ExitStack() as stack:
-        writer = stack.enter_context(_writer(out, cube, num_classes, class_names)) if out is not None else None
+        writer = stack.enter_context(class_map_writer(out, cube, num_classes, class_names)) if out is not None else None
         for win in tqdm(wins, desc="predict", unit="win", disable=not progress, leave=False):
             block = cube.isel(
                 y=slice(win.read_row, win.read_row + win.read_height),
@@ -171,7 +171,7 @@ def predict_scene(
     )
 
 
-def _writer(out: str | os.PathLike[str], cube: Cube, num_classes: int, class_names: list[str] | None) -> Any:
+def class_map_writer(out: str | os.PathLike[str], cube: Cube, num_classes: int, class_names: list[str] | None) -> Any:
     """A streaming COG writer laid out as a class map (see :mod:`hsi_app.io.cog`)."""
     from hsi_app.io.cog import StreamingCOGWriter, class_map_profile
 

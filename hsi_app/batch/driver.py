@@ -1,0 +1,207 @@
+"""``run_batch``: decide what to do, submit it, collect results as they finish, write the report."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hsi_app.batch.inputs import SceneInput, check_unique_outputs, expand_inputs
+from hsi_app.batch.run import (
+    RETRIES,
+    BatchSettings,
+    ClusterOptions,
+    SplitJob,
+    dashboard_link,
+    finish_split,
+    one_line_error,
+    open_client,
+    scene_task,
+    submit_split,
+)
+from hsi_app.batch.state import SceneReport, clean_partials, input_fingerprint, is_done, model_hash, write_reports
+from hsi_app.batch.tasks import TaskAdapter, get_task
+from hsi_app.errors import ConfigError
+
+
+@dataclass
+class BatchResult:
+    """What :func:`run_batch` returns."""
+
+    rows: list[SceneReport]
+    report_json: Path
+    report_csv: Path
+    dashboard: str | None
+    seconds: float
+
+    @property
+    def failed(self) -> int:
+        """Number of inputs that failed."""
+        return sum(r.status == "failed" for r in self.rows)
+
+
+def run_batch(
+    task: str | TaskAdapter,
+    model: str | os.PathLike[str],
+    inputs: list[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    cluster: ClusterOptions | None = None,
+    window: int = 512,
+    overwrite: bool = False,
+    resample: bool = False,
+    split_windows: int | None = None,
+    progress: bool = True,
+    echo: Any = None,
+) -> BatchResult:
+    """Run ``task`` with the model in ``model`` over every scene matched by ``inputs``.
+
+    Args:
+        task: a task name (``"classify"``) or a :class:`~hsi_app.batch.tasks.TaskAdapter`.
+        model: run folder (``config.json`` + ``model.safetensors``).
+        inputs: globs, files or folders (``**`` recurses).
+        out_dir: output root; outputs mirror the inputs' folder layout below it.
+        cluster: scheduler address or LocalCluster settings.
+        window: core window in pixels (memory per task is bounded by it).
+        overwrite: redo every input, even those already done with this model.
+        resample: resample scene bands to the model's when they differ.
+        split_windows: scenes with more windows than this are spread over workers
+            (default :data:`hsi_app.batch.run.SPLIT_WINDOWS`).
+        progress: show a progress bar.
+        echo: ``callable(str)`` for status lines (default: ``print``).
+
+    Returns:
+        :class:`BatchResult`; ``OUT/report.json`` and ``OUT/report.csv`` are written.
+    """
+    from hsi_app.batch.run import SPLIT_WINDOWS
+    from hsi_app.predictor import run_dir_of
+
+    say = echo or print
+    t_start = time.perf_counter()
+    if window < 1:
+        raise ConfigError(f"--window {window}: must be a positive number of pixels, e.g. 512")
+    adapter = get_task(task) if isinstance(task, str) else task
+    run_dir = run_dir_of(model).absolute()
+    sha = model_hash(run_dir)
+    out = Path(out_dir).absolute()
+    out.mkdir(parents=True, exist_ok=True)
+    items = expand_inputs(list(inputs), out)
+    check_unique_outputs(items, out, adapter.suffix)
+    settings = BatchSettings(adapter, str(run_dir), sha, window, resample,
+                             SPLIT_WINDOWS if split_windows is None else split_windows)
+
+    rows: list[SceneReport | None] = [None] * len(items)
+    todo: list[tuple[int, SceneInput, Path, dict[str, int]]] = []
+    for i, item in enumerate(items):
+        dst = item.output_path(out, adapter.suffix)
+        fp = input_fingerprint(item.source)
+        side = None if overwrite else is_done(dst, task=adapter.name, model_sha=sha, source=item.source)
+        if side is not None:
+            rows[i] = SceneReport(str(item.source), "skipped", 0.0, str(dst), int(side.get("height", 0)),
+                                  int(side.get("width", 0)), int(side.get("windows", 0)),
+                                  class_counts=dict(side.get("class_counts", {})))
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        clean_partials(dst)
+        todo.append((i, item, dst, fp))
+    say(f"hsi batch: {len(items)} inputs, {len(items) - len(todo)} already done, {len(todo)} to do -> {out}")
+
+    dash = None
+    if todo:
+        copts = cluster or ClusterOptions()
+        with open_client(copts) as client:
+            dash = dashboard_link(client, copts)
+            n_workers = len(client.scheduler_info().get("workers", {}))
+            why = "off (--no-dashboard)" if not copts.scheduler and not copts.dashboard else "unavailable (pip install bokeh)"
+            say(f"hsi batch: {n_workers} workers, dashboard: {dash or why}")
+            _collect(client, settings, todo, rows, progress)
+    done_rows = [r for r in rows if r is not None]
+    meta = {"task": adapter.name, "model": str(run_dir), "model_hash": sha, "out_dir": str(out),
+            "window": window, "seconds": time.perf_counter() - t_start, "dashboard": dash,
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    js, cs = write_reports(out, done_rows, meta)
+    return BatchResult(done_rows, js, cs, dash, meta["seconds"])
+
+
+def _collect(client: Any, settings: BatchSettings, todo: list[tuple[int, SceneInput, Path, dict[str, int]]],
+             rows: list[SceneReport | None], progress: bool) -> None:
+    """Submit one future per scene; as they finish, record them or expand big scenes into block futures."""
+    from distributed import as_completed
+    from tqdm.auto import tqdm
+
+    tags: dict[Any, tuple[Any, ...]] = {}
+    futures = []
+    for i, item, dst, fp in todo:
+        fut = client.submit(scene_task, settings, item, str(dst), fp, retries=RETRIES, pure=False,
+                            key=f"scene-{i}-{os.getpid()}-{time.monotonic_ns()}")
+        tags[fut] = ("scene", i, item, dst, fp)
+        futures.append(fut)
+    jobs: dict[int, SplitJob] = {}
+    pending = as_completed(futures)
+    bar = tqdm(total=len(todo), desc=f"batch {settings.adapter.name}", unit="scene", disable=not progress)
+    failed = 0
+    try:
+        for fut in pending:
+            tag = tags.pop(fut)
+            if tag[0] == "scene":
+                _, i, item, dst, fp = tag
+                res = _result(fut)
+                if res.get("status") == "split":
+                    try:
+                        job, placed = submit_split(client, settings, i, item, dst, fp)
+                    except Exception as err:  # noqa: BLE001 - e.g. band mismatch found on the client
+                        res = {"status": "failed", "error": one_line_error(err)}
+                    else:
+                        jobs[i] = job
+                        for f, r0, c0 in placed:
+                            tags[f] = ("block", i, r0, c0)
+                            pending.add(f)
+                        continue
+                rows[i] = _row(item, dst, res)
+            else:
+                _, i, r0, c0 = tag
+                job = jobs.get(i)
+                if job is None:  # the scene already failed; drop the rest of its blocks
+                    fut.release()
+                    continue
+                error: BaseException | None = None
+                try:
+                    stored, counts = fut.result()
+                    job.writer.write_window(stored, r0, c0)
+                    job.counts += counts
+                except Exception as err:  # noqa: BLE001 - one bad block fails its scene only
+                    error = err
+                fut.release()
+                job.pending -= 1
+                if error is None and job.pending > 0:
+                    continue
+                rows[i] = finish_split(settings, jobs.pop(i), error)
+            failed += rows[i].status == "failed"  # type: ignore[union-attr]
+            bar.update(1)
+            bar.set_postfix(failed=failed)
+    finally:
+        bar.close()
+        for job in jobs.values():  # interrupted: leave no staging files behind
+            job.writer.__exit__(KeyboardInterrupt, KeyboardInterrupt(), None)
+
+
+def _result(fut: Any) -> dict[str, Any]:
+    """A scene future's dict, or a failure row when the task itself blew up (e.g. killed too often)."""
+    try:
+        return dict(fut.result())
+    except Exception as err:  # noqa: BLE001 - KilledWorker and friends
+        return {"status": "failed", "error": one_line_error(err)}
+    finally:
+        fut.release()
+
+
+def _row(item: SceneInput, dst: Path, res: dict[str, Any]) -> SceneReport:
+    ok = res.get("status") == "done"
+    return SceneReport(
+        input=str(item.source), status="done" if ok else "failed", seconds=float(res.get("seconds", 0.0)),
+        output=str(dst) if ok else "", height=int(res.get("height", 0)), width=int(res.get("width", 0)),
+        windows=int(res.get("windows", 0)), class_counts=dict(res.get("class_counts", {})),
+        error=str(res.get("error", "")),
+    )

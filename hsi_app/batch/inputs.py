@@ -1,0 +1,142 @@
+"""Expand ``--inputs`` patterns into scenes and give each scene its mirrored output path.
+
+A *scene* is anything :func:`hsi_app.io.open.open_cube` reads as one cube: a file
+(GeoTIFF, ``.mat``, ENVI data file), an EnMAP L2A product zip, or an EnMAP product
+folder. Globs are expanded with ``**`` recursion; a match that lies *inside* an EnMAP
+product folder (its ``*_SPECTRAL_IMAGE.TIF``, masks, XML) collapses into the product
+folder, so a product is always one input. A plain folder stands for every scene below it.
+
+Outputs mirror the folder layout below the pattern's fixed prefix: with
+``--inputs 'scenes/**/*.tif'``, ``scenes/2024/a.tif`` -> ``OUT/2024/a_classes.tif``.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from hsi_app.errors import ConfigError, DatasetNotFoundError
+
+# Files that never are scenes on their own (headers, sidecars, GDAL aux files, archives of metadata).
+SKIP_SUFFIXES = (".hdr", ".json", ".xml", ".aux.xml", ".ovr", ".csv", ".txt", ".md", ".png", ".jpg", ".npy", ".gpkg")
+GLOB_CHARS = "*?["
+
+
+@dataclass(frozen=True)
+class SceneInput:
+    """One unit of work.
+
+    Attributes:
+        source: absolute path of the scene (file, zip or EnMAP folder).
+        rel: its path relative to the pattern root; decides the output location.
+    """
+
+    source: Path
+    rel: Path
+
+    def output_path(self, out_dir: str | os.PathLike[str], suffix: str) -> Path:
+        """``OUT/<rel folder>/<scene stem><suffix>`` (``suffix`` like ``"_classes.tif"``)."""
+        name = self.rel.name
+        for ext in (".tif", ".tiff", ".zip", ".mat", ".img", ".dat", ".bsq", ".bil", ".bip"):
+            if name.lower().endswith(ext):
+                name = name[: -len(ext)]
+                break
+        return Path(out_dir).absolute() / self.rel.parent / f"{name}{suffix}"
+
+
+def pattern_root(pattern: str) -> Path:
+    """The fixed (glob-free) leading folder of a pattern: ``scenes/**/*.tif`` -> ``scenes``."""
+    parts = Path(pattern).parts
+    fixed: list[str] = []
+    for part in parts:
+        if any(ch in part for ch in GLOB_CHARS):
+            break
+        fixed.append(part)
+    if len(fixed) == len(parts):  # no glob at all: a file's root is its folder, a folder is its own root
+        p = Path(pattern)
+        return p if p.is_dir() else p.parent
+    return Path(*fixed) if fixed else Path(".")
+
+
+def _enmap_product_of(path: Path, root: Path) -> Path | None:
+    """The EnMAP product folder containing ``path`` (below or equal to ``root``), if any."""
+    from hsi_app.io.enmap import is_enmap_product
+
+    for folder in [path, *path.parents]:
+        # Only a folder that directly holds the spectral image is a product (not a folder of products).
+        if folder.is_dir() and any("SPECTRAL_IMAGE" in f.name.upper() for f in folder.iterdir()) and is_enmap_product(folder):
+            return folder
+        if folder == root or folder == folder.parent:
+            break
+    return None
+
+
+def _is_candidate(path: Path) -> bool:
+    name = path.name.lower()
+    if name.startswith("."):  # hidden: our own partial/staging files, editor droppings
+        return False
+    return not name.endswith(SKIP_SUFFIXES)
+
+
+def _expand_one(pattern: str, out_dir: Path | None) -> list[SceneInput]:
+    root = pattern_root(pattern).absolute()
+    matches = [Path(m).absolute() for m in sorted(glob.glob(pattern, recursive=True))]
+    if not matches and not any(ch in pattern for ch in GLOB_CHARS):
+        raise DatasetNotFoundError(f"{pattern}: no such file or folder; check the --inputs path")
+    found: dict[Path, None] = {}
+    for m in matches:
+        product = _enmap_product_of(m, root)
+        if product is not None:
+            found[product] = None
+        elif m.is_dir():
+            for sub in sorted(m.rglob("*")):
+                if sub.is_file() and _is_candidate(sub):
+                    found[_enmap_product_of(sub, m) or sub] = None
+        elif _is_candidate(m):
+            found[m] = None
+    items = []
+    for path in found:
+        if out_dir is not None and (path == out_dir or out_dir in path.parents):
+            continue  # never treat our own outputs as inputs
+        rel = path.relative_to(root) if root in path.parents else Path(path.name)
+        items.append(SceneInput(path, rel))
+    return items
+
+
+def expand_inputs(patterns: list[str], out_dir: str | os.PathLike[str] | None = None) -> list[SceneInput]:
+    """All scenes named by ``patterns`` (globs, files, folders), deduplicated, in a stable order.
+
+    Args:
+        patterns: ``--inputs`` values; ``**`` recurses.
+        out_dir: the batch output folder; anything below it is ignored.
+
+    Raises:
+        ConfigError: no pattern matched anything.
+        DatasetNotFoundError: a literal (glob-free) path does not exist.
+    """
+    out = Path(out_dir).absolute() if out_dir is not None else None
+    seen: dict[Path, SceneInput] = {}
+    for pattern in patterns:
+        for item in _expand_one(pattern, out):
+            seen.setdefault(item.source, item)
+    if not seen:
+        raise ConfigError(f"--inputs {' '.join(patterns)}: matched no scene; quote globs so the shell does not expand them")
+    return list(seen.values())
+
+
+def check_unique_outputs(items: list[SceneInput], out_dir: str | os.PathLike[str], suffix: str) -> None:
+    """Refuse two inputs that would write the same output (e.g. ``a.tif`` and ``a.mat`` side by side).
+
+    Raises:
+        ConfigError: naming both colliding inputs.
+    """
+    owner: dict[Path, Path] = {}
+    for item in items:
+        out = item.output_path(out_dir, suffix)
+        if out in owner:
+            raise ConfigError(
+                f"{item.source} and {owner[out]} would both write {out}; rename one or run them in separate batches"
+            )
+        owner[out] = item.source

@@ -1,0 +1,174 @@
+"""What is done, what to redo: sidecars, resume decisions and the batch report.
+
+Crash order. An output is produced in three steps, each atomic on its own:
+
+1. any stale sidecar of the output is deleted;
+2. the COG is written under a hidden temporary name and renamed onto the output
+   (:class:`hsi_app.io.cog.StreamingCOGWriter` via :mod:`hsi_app.io.atomic`);
+3. the sidecar ``<output>.hsi.json`` is written (temporary name, then rename). It
+   records the model hash, the input's size/mtime and the output's byte size.
+
+An output counts as *done* only when the output **and** a sidecar that matches it (same
+model hash, same task, same input fingerprint, same output size) both exist. A
+``kill -9`` between any two steps therefore leaves either hidden temporary files
+(removed by :func:`clean_partials` on the next run) or an output without a matching
+sidecar, and both are redone. Nothing finished is lost and nothing is done twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hsi_app.checkpoint import CONFIG_NAME, WEIGHTS_NAME
+from hsi_app.errors import ModelLoadError
+from hsi_app.io.atomic import PARTIAL_MARKER, atomic_path, remove_quietly
+
+SIDECAR_SUFFIX = ".hsi.json"
+ADAPTER_NAME, ADAPTER_CONFIG_NAME = "adapter.safetensors", "adapter_config.json"  # `hsi finetune` runs
+SIDECAR_VERSION = 1
+REPORT_FIELDS = ("input", "status", "seconds", "output", "height", "width", "windows", "split", "class_counts", "error")
+
+
+def model_hash(run_dir: str | os.PathLike[str]) -> str:
+    """sha256 over the files that define a run's predictions (hex).
+
+    ``model.safetensors`` and ``config.json``; for a fine-tune folder also
+    ``adapter.safetensors`` and ``adapter_config.json`` (its config.json pins the base
+    run's weights by their sha256, so a changed base changes this hash too).
+
+    Raises:
+        ModelLoadError: no config.json, or no weights at all.
+    """
+    run = Path(run_dir)
+    if not (run / CONFIG_NAME).is_file():
+        raise ModelLoadError(f"{run_dir}: no {CONFIG_NAME}; pass the output folder of `hsi train` as --model")
+    if not (run / WEIGHTS_NAME).is_file() and not (run / ADAPTER_NAME).is_file():
+        raise ModelLoadError(f"{run_dir}: no {WEIGHTS_NAME}; the run is incomplete, retrain it")
+    h = hashlib.sha256()
+    for name in (WEIGHTS_NAME, ADAPTER_NAME, ADAPTER_CONFIG_NAME, CONFIG_NAME):
+        path = run / name
+        if not path.is_file():
+            continue
+        h.update(name.encode())
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def input_fingerprint(path: str | os.PathLike[str]) -> dict[str, int]:
+    """Size and newest mtime of a scene (a folder: summed over its files), to notice changed inputs."""
+    p = Path(path)
+    files = [f for f in p.rglob("*") if f.is_file()] if p.is_dir() else [p]
+    stats = [f.stat() for f in files]
+    return {"bytes": sum(s.st_size for s in stats), "mtime_ns": max((s.st_mtime_ns for s in stats), default=0)}
+
+
+def sidecar_path(output: str | os.PathLike[str]) -> Path:
+    """``a_classes.tif`` -> ``a_classes.tif.hsi.json``."""
+    out = Path(output)
+    return out.with_name(out.name + SIDECAR_SUFFIX)
+
+
+def write_sidecar(output: str | os.PathLike[str], record: dict[str, Any]) -> Path:
+    """Write the sidecar of a finished output (after the output's rename). Adds the output size."""
+    out = Path(output)
+    data = {"version": SIDECAR_VERSION, **record, "output": str(out), "output_bytes": out.stat().st_size,
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    dst = sidecar_path(out)
+    with atomic_path(dst) as tmp:
+        Path(tmp).write_text(json.dumps(data, indent=2))
+    return dst
+
+
+def read_sidecar(output: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The sidecar of ``output`` as a dict, or ``None`` when missing or unreadable."""
+    try:
+        data = json.loads(sidecar_path(output).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def is_done(output: str | os.PathLike[str], *, task: str, model_sha: str, source: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The sidecar when ``output`` is complete and matches this model and input, else ``None``."""
+    out = Path(output)
+    side = read_sidecar(out)
+    if side is None or not out.is_file():
+        return None
+    ok = (
+        side.get("version") == SIDECAR_VERSION
+        and side.get("task") == task
+        and side.get("model_hash") == model_sha
+        and side.get("output_bytes") == out.stat().st_size
+        and side.get("input_fingerprint") == input_fingerprint(source)
+    )
+    return side if ok else None
+
+
+def clean_partials(output: str | os.PathLike[str]) -> list[Path]:
+    """Before (re)doing an output: delete its stale sidecar and hidden temporary/staging files.
+
+    Returns:
+        The paths removed.
+    """
+    out = Path(output)
+    removed: list[Path] = []
+    if not out.parent.is_dir():
+        return removed
+    stems = (f".{out.name}{PARTIAL_MARKER}", f".{out.with_suffix('.stage.tif').name}{PARTIAL_MARKER}",
+             f".{sidecar_path(out).name}{PARTIAL_MARKER}")
+    for f in out.parent.iterdir():
+        if f.name.startswith(stems):
+            remove_quietly(f)
+            removed.append(f)
+    side = sidecar_path(out)
+    if side.exists():
+        remove_quietly(side)
+        removed.append(side)
+    return removed
+
+
+@dataclass
+class SceneReport:
+    """One row of the batch report."""
+
+    input: str
+    status: str  # "done" | "skipped" | "failed"
+    seconds: float = 0.0
+    output: str = ""
+    height: int = 0
+    width: int = 0
+    windows: int = 0
+    split: bool = False  # spread over workers as windows (map_overlap) instead of one task
+    class_counts: dict[str, int] = field(default_factory=dict)  # class name -> pixels
+    error: str = ""
+
+
+def write_reports(out_dir: str | os.PathLike[str], rows: list[SceneReport], meta: dict[str, Any]) -> tuple[Path, Path]:
+    """Write ``report.json`` (meta + rows + summary) and ``report.csv`` (one row per input), atomically."""
+    out = Path(out_dir)
+    summary = {s: sum(r.status == s for r in rows) for s in ("done", "skipped", "failed")}
+    doc = {**meta, "summary": summary, "inputs": [asdict(r) for r in rows]}
+    json_path, csv_path = out / "report.json", out / "report.csv"
+    with atomic_path(json_path) as tmp:
+        Path(tmp).write_text(json.dumps(doc, indent=2))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(REPORT_FIELDS))
+    writer.writeheader()
+    for r in rows:
+        row = asdict(r)
+        row["class_counts"] = json.dumps(row["class_counts"])
+        row["seconds"] = f"{r.seconds:.3f}"
+        writer.writerow(row)
+    with atomic_path(csv_path) as tmp:
+        Path(tmp).write_text(buf.getvalue())
+    return json_path, csv_path

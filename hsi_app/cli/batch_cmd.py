@@ -1,0 +1,55 @@
+"""``hsi batch``: run a task over many scenes on dask.distributed (local or remote cluster)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+EXIT_SOME_FAILED = 1
+
+
+@click.command("batch")
+@click.option("--task", "task", default="classify", show_default=True, help="classify or denoise (detect: not yet).")
+@click.option("--model", "model", required=True, type=click.Path(), help="Run folder written by `hsi train`.")
+@click.option("--inputs", "inputs", required=True, multiple=True,
+              help="Glob, file or folder of scenes; repeatable. Quote globs: 'scenes/**/*.tif'.")
+@click.option("--out-dir", "out_dir", required=True, type=click.Path(), help="Output root (mirrors the input folders).")
+@click.option("--scheduler", default=None, help="Address of a running dask scheduler, e.g. tcp://host:8786.")
+@click.option("--workers", type=int, default=None, help="LocalCluster worker processes [default: CPU cores].")
+@click.option("--threads-per-worker", type=int, default=1, show_default=True, help="Threads per LocalCluster worker.")
+@click.option("--memory-limit", default="4GB", show_default=True, help="Memory limit per LocalCluster worker.")
+@click.option("--window", type=int, default=512, show_default=True, help="Core window in pixels (bounds memory).")
+@click.option("--split-windows", type=int, default=None,
+              help="Spread a scene over workers when it has more windows than this [default: 4].")
+@click.option("--overwrite", is_flag=True, help="Redo every input, even those already done with this model.")
+@click.option("--resample", is_flag=True, help="Resample scene bands to the model's when they differ.")
+@click.option("--dashboard/--no-dashboard", default=True, show_default=True, help="Serve the dask dashboard (LocalCluster).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def batch(task: str, model: str, inputs: tuple[str, ...], out_dir: str, scheduler: str | None, workers: int | None,
+          threads_per_worker: int, memory_limit: str, window: int, split_windows: int | None, overwrite: bool,
+          resample: bool, dashboard: bool, quiet: bool) -> None:
+    """Run TASK with MODEL over every scene in INPUTS; one COG per scene under OUT_DIR.
+
+    Reruns skip scenes already done with the same model (see OUT_DIR/report.json);
+    exit status 0 when every scene succeeded, 1 when some failed.
+    """
+    from hsi_app.batch import ClusterOptions, run_batch
+    from hsi_app.batch.run import default_workers
+
+    cluster = ClusterOptions(
+        scheduler=scheduler, workers=workers or default_workers(), threads_per_worker=threads_per_worker,
+        memory_limit=memory_limit, processes=True, dashboard=dashboard,
+    )
+    result = run_batch(
+        task, model, list(inputs), out_dir, cluster=cluster, window=window, overwrite=overwrite, resample=resample,
+        split_windows=split_windows, progress=not quiet, echo=click.echo,
+    )
+    for row in result.rows:
+        if row.status == "failed":
+            click.echo(f"hsi batch: failed: {row.input}: {row.error}", err=True)
+    counts = {s: sum(r.status == s for r in result.rows) for s in ("done", "skipped", "failed")}
+    click.echo(f"hsi batch: {counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed "
+               f"in {result.seconds:.1f} s; report: {result.report_json}")
+    if result.failed:
+        sys.exit(EXIT_SOME_FAILED)

@@ -1,0 +1,130 @@
+"""Input expansion, mirrored output names, model hash, sidecars and resume decisions (no cluster)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from hsi_app.batch.inputs import SceneInput, check_unique_outputs, expand_inputs, pattern_root
+from hsi_app.batch.state import (
+    SceneReport,
+    clean_partials,
+    input_fingerprint,
+    is_done,
+    model_hash,
+    sidecar_path,
+    write_reports,
+    write_sidecar,
+)
+from hsi_app.errors import ConfigError, DatasetNotFoundError, ModelLoadError
+
+SUFFIX = "_classes.tif"
+
+
+def test_pattern_root() -> None:
+    assert pattern_root("scenes/**/*.tif") == Path("scenes")
+    assert pattern_root("/data/x/2024-*/a.tif") == Path("/data/x")
+    assert pattern_root("*.tif") == Path(".")
+
+
+def test_glob_recurses_mirrors_layout_and_skips_outputs_and_hidden(tmp_path: Path) -> None:
+    root = tmp_path / "scenes"
+    for rel in ("a.tif", "2024/b.tif", "2024/06/c.tif"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(b"II*\x00")
+    (root / ".a.tif.partial-1234.tif").write_bytes(b"x")  # a stale temp file is not an input
+    (root / "a.tif.aux.xml").write_text("<x/>")
+    out = root / "out"  # outputs inside the input tree are never inputs
+    (out / "2024").mkdir(parents=True)
+    (out / "2024" / "b_classes.tif").write_bytes(b"II*\x00")
+    items = expand_inputs([str(root / "**" / "*.tif")], out)
+    assert [i.rel.as_posix() for i in items] == ["2024/06/c.tif", "2024/b.tif", "a.tif"]
+    assert [i.output_path(out, SUFFIX).relative_to(out).as_posix() for i in items] == [
+        "2024/06/c_classes.tif", "2024/b_classes.tif", "a_classes.tif"]
+    # the same scene named twice (a glob and a folder) is one input
+    again = expand_inputs([str(root / "*.tif"), str(root), str(root / "a.tif")], out)
+    assert sorted(i.source.name for i in again) == ["a.tif", "b.tif", "c.tif"]
+
+
+def test_enmap_product_folder_and_zip_are_one_input_each(tmp_path: Path, load_fixture) -> None:  # noqa: ANN001
+    enmap = load_fixture("enmap_l2a")
+    folder = enmap.make(tmp_path / "tiles" / "t1", height=12, width=16)
+    zipped = enmap.make(tmp_path / "tiles" / "t2", height=12, width=16, zip_it=True)
+    items = expand_inputs([str(tmp_path / "tiles" / "**" / "*")], tmp_path / "out")
+    sources = {i.source for i in items}
+    assert folder in sources and zipped in sources
+    assert not any(folder in s.parents for s in sources)  # nothing inside the product leaks in
+    out = {i.output_path(tmp_path / "out", SUFFIX).name for i in items}
+    assert f"{folder.name}{SUFFIX}" in out and f"{zipped.name[:-4]}{SUFFIX}" in out
+
+
+def test_missing_literal_path_and_empty_glob(tmp_path: Path) -> None:
+    with pytest.raises(DatasetNotFoundError, match="nope.tif"):
+        expand_inputs([str(tmp_path / "nope.tif")])
+    with pytest.raises(ConfigError, match="matched no scene"):
+        expand_inputs([str(tmp_path / "*.tif")])
+
+
+def test_colliding_outputs_are_refused(tmp_path: Path) -> None:
+    items = [SceneInput(tmp_path / "a.tif", Path("a.tif")), SceneInput(tmp_path / "a.mat", Path("a.mat"))]
+    with pytest.raises(ConfigError, match="would both write"):
+        check_unique_outputs(items, tmp_path / "out", SUFFIX)
+
+
+def test_model_hash_tracks_weights_and_config(tmp_path: Path, kit) -> None:  # noqa: ANN001
+    a, b = kit.make_run(tmp_path / "a", seed=0), kit.make_run(tmp_path / "b", seed=0)
+    c = kit.make_run(tmp_path / "c", seed=1)
+    assert model_hash(a) == model_hash(b) != model_hash(c)
+    cfg = json.loads((b / "config.json").read_text())
+    cfg["class_names"][1] = "lake"
+    (b / "config.json").write_text(json.dumps(cfg))
+    assert model_hash(a) != model_hash(b)
+    with pytest.raises(ModelLoadError, match="config.json"):
+        model_hash(tmp_path)
+    (b / "model.safetensors").unlink()
+    with pytest.raises(ModelLoadError, match="model.safetensors"):
+        model_hash(b)
+
+
+def test_done_only_with_output_and_matching_sidecar(tmp_path: Path, kit) -> None:  # noqa: ANN001
+    src = kit.write_scene(tmp_path / "in.tif", 8, 8, 1)
+    out = tmp_path / "in_classes.tif"
+    record = {"task": "classify", "model_hash": "abc", "input_fingerprint": input_fingerprint(src), "height": 8}
+    assert is_done(out, task="classify", model_sha="abc", source=src) is None  # nothing yet
+    out.write_bytes(b"complete output")
+    assert is_done(out, task="classify", model_sha="abc", source=src) is None  # output without sidecar: redo
+    write_sidecar(out, record)
+    assert is_done(out, task="classify", model_sha="abc", source=src)["height"] == 8
+    assert is_done(out, task="classify", model_sha="other", source=src) is None  # another model
+    assert is_done(out, task="denoise", model_sha="abc", source=src) is None
+    out.write_bytes(b"a different, longer output file")  # output replaced after the sidecar
+    assert is_done(out, task="classify", model_sha="abc", source=src) is None
+    write_sidecar(out, record)
+    kit.write_scene(src, 8, 9, 1)  # the input changed
+    assert is_done(out, task="classify", model_sha="abc", source=src) is None
+
+
+def test_clean_partials_removes_temp_files_and_stale_sidecar_only(tmp_path: Path) -> None:
+    out = tmp_path / "x_classes.tif"
+    junk = [tmp_path / ".x_classes.tif.partial-0a1b2c3d.tif", tmp_path / ".x_classes.stage.tif.partial-00000000.tif",
+            sidecar_path(out)]
+    keep = [tmp_path / "x_classes.tif", tmp_path / ".y_classes.tif.partial-0a1b2c3d.tif", tmp_path / "x.tif"]
+    for f in junk + keep:
+        f.write_bytes(b"1")
+    removed = clean_partials(out)
+    assert sorted(removed) == sorted(junk)
+    assert all(f.exists() for f in keep) and not any(f.exists() for f in junk)
+
+
+def test_reports_round_trip(tmp_path: Path) -> None:
+    rows = [SceneReport("a.tif", "done", 1.5, "out/a.tif", 4, 5, 1, False, {"water": 12}),
+            SceneReport("b.tif", "failed", 0.1, error="b.tif: not a readable GeoTIFF")]
+    js, cs = write_reports(tmp_path, rows, {"task": "classify"})
+    doc = json.loads(js.read_text())
+    assert doc["summary"] == {"done": 1, "skipped": 0, "failed": 1} and doc["task"] == "classify"
+    table = list(csv.DictReader(cs.open()))
+    assert [r["status"] for r in table] == ["done", "failed"]
+    assert json.loads(table[0]["class_counts"]) == {"water": 12} and table[1]["error"].startswith("b.tif")

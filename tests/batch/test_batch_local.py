@@ -1,0 +1,104 @@
+"""A local (in-process) cluster over a folder of fixtures: outputs, report, identity with `hsi predict`, reruns."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+
+from hsi_app.batch import ClusterOptions, run_batch
+from hsi_app.batch.state import sidecar_path
+from hsi_app.cli.main import main
+
+WINDOW = 16  # big.tif (70 x 60) has 20 windows > SPLIT_WINDOWS: it is spread over workers
+THREADS = ClusterOptions(workers=2, threads_per_worker=1, processes=False, dashboard=False)
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory: pytest.TempPathFactory, run_dir: Path, kit) -> dict:  # noqa: ANN001
+    root = tmp_path_factory.mktemp("local")
+    scenes = kit.make_scenes(root / "scenes", big=True)
+    out = root / "out"
+    result = run_batch("classify", run_dir, [str(root / "scenes" / "**" / "*.tif")], out, cluster=THREADS,
+                       window=WINDOW, progress=False, echo=lambda s: None)
+    return {"root": root, "scenes": scenes, "out": out, "result": result}
+
+
+def _by_name(rows: list) -> dict:  # noqa: ANN001
+    return {Path(r["input"] if isinstance(r, dict) else r.input).name: r for r in rows}
+
+
+def test_outputs_mirror_inputs_and_report_lists_every_input(first: dict) -> None:
+    out = first["out"]
+    doc = json.loads((out / "report.json").read_text())
+    rows = _by_name(doc["inputs"])
+    assert doc["summary"] == {"done": 4, "skipped": 0, "failed": 1}
+    assert rows["bad.tif"]["status"] == "failed" and "bad.tif" in rows["bad.tif"]["error"]
+    expected = {"a.tif": "a_classes.tif", "b.tif": "sub/b_classes.tif", "c.tif": "sub/deeper/c_classes.tif",
+                "big.tif": "big_classes.tif"}
+    for name, rel in expected.items():
+        row = rows[name]
+        assert row["status"] == "done" and Path(row["output"]) == out / rel
+        assert sidecar_path(out / rel).is_file()
+        assert sum(row["class_counts"].values()) == row["height"] * row["width"]
+        assert row["class_counts"]["unlabelled"] == 12  # the 3 x 4 no-data corner of every fixture
+    assert rows["big.tif"]["split"] is True and rows["a.tif"]["split"] is False
+    table = _by_name(list(csv.DictReader((out / "report.csv").open())))
+    assert {k: v["status"] for k, v in table.items()} == {k: v["status"] for k, v in rows.items()}
+    assert not list(out.rglob(".*"))  # no temporary files left
+    assert first["result"].failed == 1
+
+
+@pytest.mark.parametrize("name", ["a", "big"])
+def test_output_identical_to_hsi_predict(first: dict, run_dir: Path, name: str) -> None:
+    ref = first["root"] / f"{name}_predict.tif"
+    main(["predict", "--model", str(run_dir), "--input", str(first["scenes"][name]), "--out", str(ref),
+          "--window", str(WINDOW), "--quiet"])
+    got = first["out"] / f"{name}_classes.tif"
+    with rasterio.open(ref) as a, rasterio.open(got) as b:
+        np.testing.assert_array_equal(a.read(), b.read())
+        assert a.tags() == b.tags() and a.profile == b.profile and a.colormap(1) == b.colormap(1)
+        assert a.descriptions == b.descriptions and a.scales == b.scales and a.crs == b.crs
+        assert a.transform == b.transform and b.crs.to_epsg() == 32633
+        assert [a.overviews(i) for i in (1, 2)] == [b.overviews(i) for i in (1, 2)]
+
+
+def test_rerun_skips_done_and_overwrite_redoes(first: dict, run_dir: Path) -> None:
+    out = first["out"]
+    outputs = sorted(p for p in out.rglob("*_classes.tif"))
+    before = {p: p.stat().st_mtime_ns for p in outputs}
+    again = run_batch("classify", run_dir, [str(first["root"] / "scenes" / "**" / "*.tif")], out, cluster=THREADS,
+                      window=WINDOW, progress=False, echo=lambda s: None)
+    status = {Path(r.input).name: r.status for r in again.rows}
+    assert status == {"a.tif": "skipped", "b.tif": "skipped", "c.tif": "skipped", "big.tif": "skipped", "bad.tif": "failed"}
+    assert {p: p.stat().st_mtime_ns for p in outputs} == before
+    skipped = _by_name(again.rows)["a.tif"]
+    assert sum(skipped.class_counts.values()) == 24 * 20  # counts come back from the sidecar
+    redo = run_batch("classify", run_dir, [str(first["scenes"]["a"])], out, cluster=THREADS, window=WINDOW,
+                     overwrite=True, progress=False, echo=lambda s: None)
+    assert [r.status for r in redo.rows] == ["done"]
+    assert (out / "a_classes.tif").stat().st_mtime_ns != before[out / "a_classes.tif"]
+
+
+def test_other_model_redoes_outputs(first: dict, kit, tmp_path: Path) -> None:  # noqa: ANN001
+    other = kit.make_run(tmp_path / "other", seed=7)
+    res = run_batch("classify", other, [str(first["scenes"]["c"])], first["out"] / "sub" / "deeper", cluster=THREADS,
+                    window=WINDOW, progress=False, echo=lambda s: None)
+    assert [r.status for r in res.rows] == ["done"]
+    side = json.loads(sidecar_path(first["out"] / "sub" / "deeper" / "c_classes.tif").read_text())
+    from hsi_app.batch.state import model_hash
+
+    assert side["model_hash"] == model_hash(other)
+
+
+def test_unknown_and_planned_tasks_are_clear_errors(run_dir: Path, tmp_path: Path) -> None:
+    from hsi_app.errors import UnknownKeyError
+
+    with pytest.raises(UnknownKeyError, match="not available in batch yet"):
+        run_batch("detect", run_dir, [str(tmp_path)], tmp_path / "o", progress=False, echo=lambda s: None)
+    with pytest.raises(UnknownKeyError, match="unknown task"):
+        run_batch("segment", run_dir, [str(tmp_path)], tmp_path / "o", progress=False, echo=lambda s: None)
