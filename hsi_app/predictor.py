@@ -105,6 +105,14 @@ class Predictor:
     @classmethod
     def load(cls, run_dir: str | os.PathLike[str], device: str | None = None) -> Predictor:
         """Load ``config.json`` + weights (+ LoRA adapter when present) from a run directory."""
+        if (Path(run_dir) / "adapter.safetensors").is_file():  # `hsi finetune` output: base run + peft adapter
+            import torch
+
+            from hsi_app.tasks.finetune import load_finetuned
+
+            dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+            ft_config, ft_model = load_finetuned(run_dir)
+            return cls(ft_config, ft_model.to(dev), dev)
         config = load_config(run_dir)
         tensors = load_tensors(run_dir)
         if config.model_name == "svm":

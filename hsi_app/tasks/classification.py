@@ -210,6 +210,10 @@ class DenseClassifier(L.LightningModule):
         val_labels: ``(H, W)`` int validation labels, 0 = not a validation pixel.
         ema_decay: if set, an exponential moving average of the weights (updated after
             every optimiser step) is what gets validated and returned.
+        schedule: learning-rate schedule (:mod:`hsi_app.tasks.lr_schedules`): ``cosine``,
+            ``cyclic-cosine`` or ``triangular``.
+        model: a ready module to train instead of building ``model_name`` (e.g. a peft
+            LoRA wrapper; only its parameters with ``requires_grad`` are optimised).
     """
 
     def __init__(
@@ -228,11 +232,15 @@ class DenseClassifier(L.LightningModule):
         val_image: torch.Tensor | None = None,
         val_labels: torch.Tensor | None = None,
         ema_decay: float | None = None,
+        schedule: str = "cosine",
+        model: nn.Module | None = None,
     ) -> None:
         super().__init__()
         from hsi_app.models import create_model
+        from hsi_app.tasks.lr_schedules import check_schedule
 
-        self.model = create_model(
+        self.schedule = check_schedule(schedule)
+        self.model = model if model is not None else create_model(
             model_name,
             in_chans=in_chans,
             num_classes=num_classes,
@@ -295,7 +303,7 @@ class DenseClassifier(L.LightningModule):
         self.log("val_kappa", multiclass_cohen_kappa(pred, target, k), batch_size=1)
 
     def configure_optimizers(self) -> Any:
-        """AdamW + per-step linear warm-up and cosine decay to zero."""
+        """AdamW + per-step schedule (default: linear warm-up and cosine decay to zero)."""
         decay, no_decay = [], []
         for p in self.model.parameters():
             if p.requires_grad:
@@ -304,6 +312,11 @@ class DenseClassifier(L.LightningModule):
             [{"params": decay, "weight_decay": self.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
             lr=self.lr,
         )
+        if self.schedule != "cosine":
+            from hsi_app.tasks.lr_schedules import build_scheduler
+
+            cyc = build_scheduler(opt, self.schedule, self.total_steps, warmup_frac=self.warmup_frac)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": cyc, "interval": "step"}}
         total, warm = self.total_steps, max(1, int(self.warmup_frac * self.total_steps))
 
         def factor(step: int) -> float:
@@ -462,6 +475,8 @@ def fit_dense(
     progress: bool = True,
     device: str | torch.device | None = None,
     tiles: Dataset | None = None,
+    schedule: str = "cosine",
+    model: nn.Module | None = None,
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Train a dense classifier on one normalised in-memory scene.
 
@@ -493,6 +508,9 @@ def fit_dense(
         tiles: a training tile dataset with the same sample contract and a
             ``set_epoch(epoch)`` method (e.g. :class:`~hsi_app.data.geo_tiles.GeoRasterTiles`,
             which reads tiles from disk through torchgeo); default: random tiles of ``image``.
+        schedule: learning-rate schedule: ``cosine`` (above), ``cyclic-cosine`` (warm
+            restarts) or ``triangular`` (see :mod:`hsi_app.tasks.lr_schedules`).
+        model: train this module (e.g. a peft LoRA wrapper) instead of a new ``model_name``.
 
     Returns:
         ``(model, history)``: the selected model (the latest epoch within one standard
@@ -537,6 +555,8 @@ def fit_dense(
         val_image=torch.from_numpy(img) if va is not None else None,
         val_labels=torch.from_numpy(va) if va is not None else None,
         ema_decay=ema_decay,
+        schedule=schedule,
+        model=model,
     )
     best = _BestState(patience)
     train_loader = DataLoader(tiles, batch_size=batch_size, shuffle=False, num_workers=0)

@@ -160,6 +160,7 @@ def train_classifier(
         receptive_radius=radius,
         split={"protocol": split.protocol, "seed": split.seed, "leaky": split.leaky, "radius": split.radius},
         data=str(cube.attrs.get("source", "")),
+        extra={"schedule": opts.schedule or "cosine"} if opts.model != "svm" else {},
     )
     save_run(out, config, tensors)
     return evaluate_run(out, cube, split, train_seconds, history, window=opts.window, progress=opts.progress)
@@ -233,6 +234,8 @@ def _fit(
         kwargs["tiles"] = geo_tiles(train, mean, std)
     if opts.epochs is not None:
         kwargs["epochs"] = opts.epochs
+    if opts.schedule is not None:
+        kwargs["schedule"] = opts.schedule
     net, history = fit_dense(norm, train, val, model_name=opts.model, num_classes=num_classes, wavelengths=wavelengths, **kwargs)
     return dict(net.state_dict()), dict(opts.model_args or {}), history
 

@@ -1,0 +1,58 @@
+"""``hsi finetune``: LoRA-adapt a trained run to a new scene or sensor; only the adapter is saved."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("finetune")
+@click.option("--base", "base", required=True, type=click.Path(exists=True, file_okay=False),
+              help="Run folder of `hsi train` to adapt (left unchanged).")
+@click.option("--data", "data", required=True, help="New scene: a file, EnMAP product, or built-in name.")
+@click.option("--labels", default=None, type=click.Path(), help="Label raster/vector (default: labels found with the scene).")
+@click.option("--label-attribute", default="class", show_default=True, help="Vector attribute holding the class.")
+@click.option("--key", default=None, help=".mat variable holding the cube.")
+@click.option("--split", "split", default="fixed:10", show_default=True,
+              help="random:F | fixed:N | disjoint:F (default: 10 labelled pixels per class).")
+@click.option("--train-labels", default=None, type=click.Path(exists=True), help="User training label map (replaces --split).")
+@click.option("--test-labels", default=None, type=click.Path(exists=True), help="User test label map (with --train-labels).")
+@click.option("--lora-rank", type=int, required=True, help="LoRA rank r (e.g. 4 or 8).")
+@click.option("--lora-alpha", type=float, default=None, help="LoRA scaling alpha (default: 2 x rank).")
+@click.option("--epochs", type=int, default=None, help="Training epochs (default: 30).")
+@click.option("--lr", type=float, default=None, help="Peak learning rate (default: 5e-3).")
+@click.option("--schedule", default="cyclic-cosine", show_default=True,
+              help="LR schedule: cyclic-cosine | triangular | cosine.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--resample/--no-resample", default=True, show_default=True,
+              help="Resample a scene with other bands to the base model's (Gaussian responses).")
+@click.option("--train-head", is_flag=True,
+              help="Also train the classifier head (always done when the class count differs from the base run).")
+@click.option("--window", type=int, default=512, show_default=True, help="Window size of the whole-scene map.")
+@click.option("--out", "out", required=True, type=click.Path(), help="Folder for the adapter, config, metrics and maps.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def finetune(base: str, data: str, labels: str | None, label_attribute: str, key: str | None, split: str,
+             train_labels: str | None, test_labels: str | None, lora_rank: int, lora_alpha: float | None,
+             epochs: int | None, lr: float | None, schedule: str, seed: int, resample: bool, train_head: bool, window: int, out: str,
+             quiet: bool) -> None:
+    """Freeze the BASE run, train a LoRA adapter on DATA, and write only the adapter to OUT.
+
+    `hsi predict --model OUT` then loads base + adapter.
+    """
+    from hsi_app.io import open_cube
+    from hsi_app.io.labels import read_labels
+    from hsi_app.tasks.finetune import DEFAULT_FINETUNE_LR, FinetuneOptions, finetune as run_finetune
+    from hsi_app.tasks.lr_schedules import check_schedule
+
+    check_schedule(schedule)
+    cube = open_cube(data, key=key, labels=labels, label_attribute=label_attribute)
+    maps = [read_labels(p, cube, attribute=label_attribute)[0] if p else None for p in (train_labels, test_labels)]
+    opts = FinetuneOptions(lora_rank=lora_rank, lora_alpha=lora_alpha, split=split, epochs=epochs, seed=seed,
+                           lr=lr if lr is not None else DEFAULT_FINETUNE_LR, schedule=schedule, resample=resample, train_head=train_head,
+                           window=window, progress=not quiet)
+    m = run_finetune(cube, base, out, opts, train_labels=maps[0], test_labels=maps[1])
+    click.echo(
+        f"LoRA r={lora_rank} on {m['protocol']}: OA {100 * m['oa']:.2f}%  AA {100 * m['aa']:.2f}%  "
+        f"kappa {m['kappa']:.4f}  ({m['n_train']} train / {m['n_test']} test px, {m['train_seconds']:.1f} s)\n"
+        f"trainable {m['trainable_params']:,} of {m['total_params']:,} parameters "
+        f"({100 * m['trainable_fraction']:.1f}%); adapter.safetensors {m['adapter_bytes'] / 1024:.1f} KiB -> {out}"
+    )

@@ -1,0 +1,431 @@
+"""LoRA fine-tuning of a trained run on a new scene or sensor (``hsi finetune``).
+
+The base run's weights are loaded, frozen and wrapped with a ``peft`` LoRA adapter
+(``LoraConfig`` + ``get_peft_model``) on its Linear layers (for ``spectral_vit`` the
+attention ``qkv``/``proj`` and the SwiGLU ``w12``/``w3``). When the new labels have a
+different number of classes, the classifier head is replaced by a new trainable one
+(``modules_to_save``). Only the adapter is written::
+
+    OUT/adapter.safetensors   LoRA matrices (+ the new head, if any): peft's adapter state dict
+    OUT/adapter_config.json   the peft LoraConfig
+    OUT/config.json           a RunConfig for the NEW bands/classes; ``extra["finetune"]``
+                              names the base run (absolute path + sha256 of its weights)
+    OUT/metrics.json          as ``hsi train`` + trainable_params, total_params, adapter_bytes
+    OUT/split.npz, map.tif, map.png, confusion.png
+
+**Cross-sensor input.** The adapted model takes the new cube's bands, normalised with
+statistics of its training pixels. A fixed, non-trainable per-pixel linear map
+(:class:`BandMap`) turns them into what the base model was trained on: the spectra are
+resampled to the base bands (selection when the centres agree within 2 nm, else Gaussian
+spectral responses of the base bands' centres/FWHM, :mod:`hsi_app.data.resample`) and
+normalised with the base statistics. The map is recomputed from the two configs when the
+run is loaded, so nothing but the adapter is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hsi_app.checkpoint import WEIGHTS_NAME, RunConfig, json_floats, load_config, load_tensors
+from hsi_app.errors import BandMismatchError, ConfigError, HSIWarning, ModelLoadError
+from hsi_app.io.cube import Cube
+
+ADAPTER_NAME = "adapter.safetensors"
+ADAPTER_CONFIG_NAME = "adapter_config.json"
+EDGE_COVERAGE_FWHM = 6.0  # base bands up to this many FWHM outside the new sensor's range copy its nearest edge band
+MAX_TRAINABLE_FRACTION = 0.2
+DEFAULT_FINETUNE_EPOCHS = 30
+DEFAULT_FINETUNE_LR = 5e-3
+
+
+@dataclass
+class FinetuneOptions:
+    """Knobs of ``hsi finetune``."""
+
+    lora_rank: int = 4
+    lora_alpha: float | None = None  # default: 2 * rank
+    split: str = "fixed:10"
+    epochs: int | None = None
+    seed: int = 0
+    lr: float = DEFAULT_FINETUNE_LR
+    schedule: str = "cyclic-cosine"
+    resample: bool = True
+    train_head: bool = False  # also train (a copy of) the classifier head; always on when classes differ
+    tiles_per_epoch: int | None = None  # default: fit_dense's
+    window: int = 512
+    progress: bool = True
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def band_matrix(base: RunConfig, wavelengths: np.ndarray, fwhm: np.ndarray, *, resample: bool = True) -> tuple[np.ndarray, str]:
+    """Weights ``(C_base, C_new)`` taking new-sensor spectra to the base model's bands.
+
+    Returns:
+        ``(matrix, kind)``, kind ``"select"`` (every base band has a new band within
+        2 nm, or both band sets lack wavelengths and have the same count) or
+        ``"gaussian"`` (Gaussian spectral responses of the base bands).
+
+    Raises:
+        BandMismatchError: bands differ and cannot (or may not) be resampled.
+    """
+    from hsi_app.predictor import WAVELENGTH_TOLERANCE_NM
+
+    base_wl, new_wl = base.wavelength_array, np.asarray(wavelengths, dtype=np.float64)
+    known = bool(np.isfinite(base_wl).all() and np.isfinite(new_wl).all())
+    if known:
+        dist = np.abs(new_wl[None, :] - base_wl[:, None])
+        nearest = dist.argmin(axis=1)
+        if np.all(dist[np.arange(base_wl.size), nearest] <= WAVELENGTH_TOLERANCE_NM):
+            return np.eye(new_wl.size)[nearest], "select"
+    elif new_wl.size == base.in_chans:
+        return np.eye(base.in_chans), "select"
+    if not (known and resample):
+        why = "resampling was turned off (--no-resample)" if known else "wavelengths are unknown"
+        raise BandMismatchError(
+            f"new scene has {new_wl.size} bands, the base model {base.in_chans}, and {why}; "
+            "give both band sets wavelengths (and allow resampling) or use a scene from the base sensor"
+        )
+    from hsi_app.data.resample import resampling_matrix
+
+    m = resampling_matrix(new_wl, base_wl, base.fwhm_array, min_coverage=EDGE_COVERAGE_FWHM)
+    return m, "gaussian"
+
+
+def _torch_modules() -> Any:
+    """Torch-dependent classes, defined lazily so that importing this module stays light."""
+    import torch
+    from torch import nn
+
+    class BandMap(nn.Module):
+        """Fixed per-pixel affine map ``(B, C_new, h, w) -> (B, C_base, h, w)``: ``A x + c``."""
+
+        def __init__(self, a: np.ndarray, c: np.ndarray) -> None:
+            super().__init__()
+            self.register_buffer("a", torch.as_tensor(a, dtype=torch.float32), persistent=False)
+            self.register_buffer("c", torch.as_tensor(c, dtype=torch.float32), persistent=False)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            """``(B, C_new, h, w) -> (B, C_base, h, w)``."""
+            return torch.einsum("oc,bchw->bohw", self.a, x) + self.c[None, :, None, None]
+
+    class AdaptedModel(nn.Module):
+        """:class:`BandMap` then the (LoRA-wrapped) base network. ``(B, C_new, h, w) -> (B, K, h, w)``."""
+
+        task = "classification"
+
+        def __init__(self, band_map: nn.Module, net: nn.Module, receptive_radius: int) -> None:
+            super().__init__()
+            self.band_map, self.net = band_map, net
+            self.receptive_radius = int(receptive_radius)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            """``(B, C_new, h, w)`` normalised new bands -> ``(B, K, h, w)`` logits."""
+            return self.net(self.band_map(x))
+
+    return BandMap, AdaptedModel
+
+
+def input_map(matrix: np.ndarray, base: RunConfig, mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``A, c`` such that ``A z + c`` = base-normalised resampled spectra, ``z`` new-normalised.
+
+    With ``x = z * std + mean`` (new raw values) and ``M`` the band matrix:
+    ``(M x - mu_b) / s_b = diag(1/s_b) M diag(std) z + (M mean - mu_b) / s_b``.
+    """
+    mu_b, s_b = np.asarray(base.mean, dtype=np.float64), np.asarray(base.std, dtype=np.float64)
+    a = matrix * np.asarray(std, dtype=np.float64)[None, :] / s_b[:, None]
+    c = (matrix @ np.asarray(mean, dtype=np.float64) - mu_b) / s_b
+    return a, c
+
+
+def lora_targets(net: Any) -> list[str]:
+    """Names of the modules LoRA adapts: the family's ``lora_targets``, else its Linear layers
+    and ungrouped convolutions outside the head.
+
+    Raises:
+        ConfigError: the network has no such layer.
+    """
+    from torch import nn
+
+    declared = getattr(net, "lora_targets", None)
+    if declared:
+        return list(declared)
+    names = []
+    for name, mod in net.named_modules():
+        if name == "head" or name.startswith("head."):
+            continue
+        if isinstance(mod, nn.Linear) or (isinstance(mod, (nn.Conv1d, nn.Conv2d, nn.Conv3d)) and mod.groups == 1):
+            names.append(name)
+    if not names:
+        raise ConfigError(
+            f"{type(net).__name__}: no Linear or ungrouped convolution layer for LoRA to adapt; "
+            "fine-tune a spectral_vit or ssfcn run instead"
+        )
+    return names
+
+
+def replace_head(net: Any, num_classes: int) -> None:
+    """Give ``net.head`` (a Linear, or a Sequential ending in one) a new ``num_classes`` output.
+
+    Raises:
+        ConfigError: the family has no such head.
+    """
+    from torch import nn
+
+    head = getattr(net, "head", None)
+    last = head[-1] if isinstance(head, nn.Sequential) and len(head) else head
+    if not isinstance(last, nn.Linear):
+        raise ConfigError(
+            f"{type(net).__name__}: no Linear `head` to replace for {num_classes} classes; "
+            "fine-tune on labels with the base run's classes"
+        )
+    new = nn.Linear(last.in_features, num_classes)
+    if isinstance(head, nn.Sequential):
+        head[-1] = new
+    else:
+        net.head = new
+
+
+def build_adapted(
+    base_dir: Path,
+    base: RunConfig,
+    matrix: np.ndarray,
+    mean: np.ndarray,
+    std: np.ndarray,
+    num_classes: int,
+    lora: Any | None,
+) -> tuple[Any, Any]:
+    """Base network (weights loaded) + new head if needed + LoRA, behind the band map.
+
+    Args:
+        lora: a ``peft.LoraConfig``, or None for a full fine-tune (everything trainable).
+
+    Returns:
+        ``(adapted_model, net)``: the :class:`AdaptedModel` and the (peft-wrapped) network.
+    """
+    import torch
+
+    from hsi_app.models import create_model
+
+    BandMap, AdaptedModel = _torch_modules()
+    net = create_model(base.model_name, in_chans=base.in_chans, num_classes=base.num_classes,
+                       wavelengths=base.wavelength_array, **base.model_args)
+    net.load_state_dict({k: torch.from_numpy(v) for k, v in load_tensors(base_dir).items()})
+    radius = int(getattr(net, "receptive_radius", base.receptive_radius))
+    if num_classes != base.num_classes:
+        replace_head(net, num_classes)
+    if lora is not None:
+        from peft import get_peft_model
+
+        net = get_peft_model(net, lora)
+    a, c = input_map(matrix, base, mean, std)
+    return AdaptedModel(BandMap(a, c), net, radius), net
+
+
+def lora_config(net_for_targets: Any, rank: int, alpha: float | None, train_head: bool) -> Any:
+    """The ``peft.LoraConfig`` of a run (``train_head``: the ``head`` module is fully trained and saved)."""
+    from peft import LoraConfig
+
+    if rank < 1:
+        raise ConfigError(f"--lora-rank {rank}: use a rank >= 1, e.g. 4 or 8")
+    return LoraConfig(r=int(rank), lora_alpha=float(alpha if alpha is not None else 2 * rank),
+                      target_modules=lora_targets(net_for_targets), lora_dropout=0.0, bias="none",
+                      modules_to_save=["head"] if train_head else None)
+
+
+def _json_safe(obj: Any) -> Any:
+    if isinstance(obj, (set, tuple)):
+        return sorted(obj) if isinstance(obj, set) else list(obj)
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if hasattr(obj, "value") and not isinstance(obj, (str, int, float)):
+        return obj.value  # enums
+    return obj
+
+
+def _base_dir_checked(base_dir: str | os.PathLike[str]) -> tuple[Path, RunConfig]:
+    base_path = Path(base_dir).resolve()
+    base = load_config(base_path)
+    if base.model_name == "svm" or base.task != "classification":
+        raise ConfigError(f"{base_path}: a {base.model_name} {base.task} run cannot be LoRA-tuned; pass a dense classifier run")
+    if (base_path / ADAPTER_NAME).is_file():
+        raise ConfigError(f"{base_path}: is itself a fine-tune; pass the base run it was made from")
+    return base_path, base
+
+
+def finetune(
+    cube: Cube,
+    base_dir: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    opts: FinetuneOptions,
+    *,
+    train_labels: np.ndarray | None = None,
+    test_labels: np.ndarray | None = None,
+    split: Any = None,
+) -> dict[str, Any]:
+    """LoRA-adapt the run ``base_dir`` to ``cube``; write the adapter run folder ``out``.
+
+    Args:
+        cube: the new scene with labels (or pass ``train_labels``/``test_labels``).
+        base_dir: run folder of ``hsi train`` (left untouched).
+        out: folder for the adapter, config, metrics and maps.
+        opts: rank, split, epochs, schedule...
+        split: a ready Split to use instead of ``opts.split``.
+
+    Returns:
+        The metrics written to ``metrics.json``.
+    """
+    import torch
+
+    from hsi_app.io.atomic import atomic_path, check_writable
+    from hsi_app.tasks.classification import fit_dense
+    from hsi_app.tasks.train_classifier import TrainOptions, _band_stats, _split_for, evaluate_run, scene_in_memory
+
+    if opts.lora_rank < 1:
+        raise ConfigError(f"--lora-rank {opts.lora_rank}: use a rank >= 1, e.g. 4 or 8")
+    base_path, base = _base_dir_checked(base_dir)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    check_writable(out / "metrics.json")
+    image, bands, valid = scene_in_memory(cube)
+    wl, fwhm = cube.hsi.wavelengths[bands], cube.hsi.fwhm[bands]
+    matrix, kind = band_matrix(base, wl, fwhm, resample=opts.resample)
+    if opts.progress and kind == "gaussian":
+        print(f"resampling {bands.size} bands to the base model's {base.in_chans} bands (Gaussian responses)")
+
+    maps = [m for m in (cube.hsi.labels, train_labels, test_labels) if m is not None]
+    num_classes = max((int(np.max(m)) for m in maps), default=0)
+    names = cube.hsi.class_names
+    if names and len(names) == num_classes + 1:
+        class_names = list(names)
+    elif num_classes == base.num_classes:
+        class_names = list(base.class_names)
+    else:
+        class_names = ["unlabelled", *[f"class {i}" for i in range(1, num_classes + 1)]]
+    if split is None:
+        split = _split_for(cube, TrainOptions(split=opts.split, seed=opts.seed), base.receptive_radius,
+                           train_labels, test_labels)
+    split.train[~valid] = 0
+    split.test[~valid] = 0
+    split.save(out / "split.npz")
+    if opts.progress:
+        print(split.describe())
+    mean, std = _band_stats(image, split.train > 0)
+
+    torch.manual_seed(opts.seed)
+    new_head = num_classes != base.num_classes
+    probe = _probe_net(base)
+    lcfg = lora_config(probe, opts.lora_rank, opts.lora_alpha, new_head or opts.train_head)
+    model, net = build_adapted(base_path, base, matrix, mean, std, num_classes, lcfg)
+    trainable, total = (int(v) for v in net.get_nb_trainable_parameters())
+    if trainable >= MAX_TRAINABLE_FRACTION * total:
+        import warnings
+
+        warnings.warn(f"LoRA rank {opts.lora_rank}: {trainable:,} of {total:,} parameters are trainable "
+                      f"(>= {MAX_TRAINABLE_FRACTION:.0%}); lower --lora-rank", HSIWarning, stacklevel=2)
+
+    norm = np.nan_to_num((image - mean[:, None, None]) / std[:, None, None]).astype(np.float32)
+    t0 = time.perf_counter()
+    extra_fit: dict[str, Any] = {"tiles_per_epoch": opts.tiles_per_epoch} if opts.tiles_per_epoch else {}
+    fitted, history = fit_dense(
+        norm, split.train, None, model_name=base.model_name, num_classes=num_classes, wavelengths=wl,
+        epochs=opts.epochs or DEFAULT_FINETUNE_EPOCHS, lr=opts.lr, seed=opts.seed, progress=opts.progress,
+        schedule=opts.schedule, model=model, **extra_fit,
+    )
+    train_seconds = time.perf_counter() - t0
+    from peft import get_peft_model_state_dict
+    from safetensors.numpy import save_file
+
+    adapter = {k: v.detach().cpu().contiguous().numpy() for k, v in get_peft_model_state_dict(fitted.net).items()}
+    with atomic_path(out / ADAPTER_NAME) as tmp:
+        save_file(adapter, str(tmp))
+    with atomic_path(out / ADAPTER_CONFIG_NAME) as tmp:
+        Path(tmp).write_text(json.dumps(_json_safe(lcfg.to_dict()), indent=2))
+    config = RunConfig(
+        task="classification", model_name=base.model_name, model_args=dict(base.model_args), in_chans=int(bands.size),
+        num_classes=num_classes, class_names=class_names, wavelengths=json_floats(wl), fwhm=json_floats(fwhm),
+        band_indices=[int(b) for b in bands], source_bands=cube.hsi.shape[0], mean=[float(v) for v in mean],
+        std=[float(v) for v in std], receptive_radius=base.receptive_radius,
+        split={"protocol": split.protocol, "seed": split.seed, "leaky": split.leaky, "radius": split.radius},
+        data=str(cube.attrs.get("source", "")),
+        extra={"schedule": opts.schedule, "finetune": {
+            "base_run": str(base_path), "base_sha256": file_sha256(base_path / WEIGHTS_NAME),
+            "base_num_classes": base.num_classes, "base_in_chans": base.in_chans, "band_map": kind,
+            "edge_coverage_fwhm": EDGE_COVERAGE_FWHM, "new_head": new_head, "train_head": new_head or opts.train_head,
+            "lora_rank": opts.lora_rank,
+            "lora_alpha": float(lcfg.lora_alpha), "target_modules": sorted(lcfg.target_modules),
+        }},
+    )
+    with atomic_path(out / "config.json") as tmp:
+        Path(tmp).write_text(json.dumps(asdict(config), indent=2))
+    metrics = evaluate_run(out, cube, split, train_seconds, history, window=opts.window, progress=opts.progress)
+    metrics.update(trainable_params=trainable, total_params=total,
+                   trainable_fraction=round(trainable / max(total, 1), 5),
+                   adapter_bytes=(out / ADAPTER_NAME).stat().st_size, base_run=str(base_path),
+                   lora_rank=opts.lora_rank, band_map=kind, schedule=opts.schedule)
+    with atomic_path(out / "metrics.json") as tmp:
+        Path(tmp).write_text(json.dumps(metrics, indent=2))
+    return metrics
+
+
+def _probe_net(base: RunConfig) -> Any:
+    """An untrained instance of the base family (to read its LoRA target names)."""
+    from hsi_app.models import create_model
+
+    return create_model(base.model_name, in_chans=base.in_chans, num_classes=base.num_classes, **base.model_args)
+
+
+def load_finetuned(run_dir: str | os.PathLike[str]) -> tuple[RunConfig, Any]:
+    """Rebuild base + adapter from a fine-tune folder (what :meth:`Predictor.load` calls).
+
+    Returns:
+        ``(config, model)``: the fine-tune's RunConfig and the adapted model in eval mode
+        (input: the new bands normalised with ``config.mean``/``config.std``).
+
+    Raises:
+        ModelLoadError: the base run is missing or its weights changed since fine-tuning.
+    """
+    import torch
+    from peft import LoraConfig, set_peft_model_state_dict
+
+    run = Path(run_dir)
+    config = load_config(run)
+    ft = config.extra.get("finetune")
+    if not isinstance(ft, dict) or "base_run" not in ft:
+        raise ModelLoadError(f"{run}: has {ADAPTER_NAME} but config.json names no base run; redo `hsi finetune`")
+    base_path = Path(ft["base_run"])
+    if not (base_path / WEIGHTS_NAME).is_file():
+        raise ModelLoadError(f"{run}: base run {base_path} is missing; restore it there (the adapter needs its weights)")
+    if file_sha256(base_path / WEIGHTS_NAME) != ft.get("base_sha256"):
+        raise ModelLoadError(f"{run}: the weights of base run {base_path} changed since fine-tuning; "
+                             "restore the original run or fine-tune again")
+    base = load_config(base_path)
+    raw = json.loads((run / ADAPTER_CONFIG_NAME).read_text()) if (run / ADAPTER_CONFIG_NAME).is_file() else None
+    if raw is None:
+        raise ModelLoadError(f"{run}: no {ADAPTER_CONFIG_NAME}; redo `hsi finetune`")
+    known = {f.name for f in fields(LoraConfig)}
+    lcfg = LoraConfig(**{k: v for k, v in raw.items() if k in known and k not in ("peft_type",)})
+    matrix, _ = band_matrix(base, config.wavelength_array, config.fwhm_array, resample=True)
+    model, net = build_adapted(base_path, base, matrix, np.asarray(config.mean), np.asarray(config.std),
+                               config.num_classes, lcfg)
+    tensors = load_tensors(run, ADAPTER_NAME)
+    result = set_peft_model_state_dict(net, {k: torch.from_numpy(v) for k, v in tensors.items()})
+    unused = list(getattr(result, "unexpected_keys", []))
+    if unused:
+        raise ModelLoadError(f"{run / ADAPTER_NAME}: adapter tensors {unused[:3]} do not fit the base model; redo `hsi finetune`")
+    return config, model.eval()

@@ -1,0 +1,197 @@
+"""LoRA fine-tuning: base frozen and unchanged, adapter-only output, cross-sensor CLI + predict."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from rasterio.transform import from_origin
+
+from hsi_app.cli.main import main
+from hsi_app.errors import ModelLoadError
+
+TRANSFORM = from_origin(440000.0, 3750000.0, 30.0, 30.0)
+BASE_WL = np.linspace(420, 2400, 30)
+NEW_WL = np.linspace(430, 2390, 41)  # another sensor: 41 bands
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _scene(wl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(C, 24, 22) reflectance with 4 block classes, sampled at ``wl``, and its labels."""
+    rng = np.random.default_rng(0)
+    labels = np.zeros((24, 22), dtype=np.uint8)
+    for k, (r, c) in enumerate([(1, 1), (1, 12), (12, 1), (12, 12)], start=1):
+        labels[r : r + 10, c : c + 9] = k
+    x = (wl - 400.0) / 2000.0
+    spectra = np.stack([0.2 + 0.1 * k * x + 0.05 * np.sin(6 * x * (k + 1)) for k in range(5)])
+    cube = spectra[labels].transpose(2, 0, 1) + 0.01 * rng.standard_normal((wl.size, 24, 22))
+    return (cube * 10000).astype(np.float32), labels
+
+
+def _write_tif(path: Path, data: np.ndarray, wavelengths: np.ndarray | None = None) -> Path:
+    c, h, w = data.shape
+    with rasterio.open(path, "w", driver="GTiff", height=h, width=w, count=c, dtype=data.dtype, crs="EPSG:32616",
+                       transform=TRANSFORM) as ds:
+        ds.write(data)
+        if wavelengths is not None:
+            ds.update_tags(wavelength=",".join(f"{v:.2f}" for v in wavelengths), wavelength_units="nm")
+    return path
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out + err
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """A base test_spectral_vit run on the 30-band sensor, LoRA-tuned through the CLI on the 41-band one."""
+    from hsi_app.io.cube import make_cube
+    from hsi_app.tasks.train_classifier import TrainOptions, train_classifier
+
+    root = tmp_path_factory.mktemp("ft")
+    data, labels = _scene(BASE_WL)
+    cube = make_cube(data, wavelength=BASE_WL, labels=labels.astype(np.int32), class_names=["u", "a", "b", "c", "d"])
+    base = root / "base"
+    train_classifier(cube, base, TrainOptions(model="test_spectral_vit", split="random:0.3", epochs=2, progress=False,
+                                              schedule="triangular"))
+    before = {n: _sha(base / n) for n in ("model.safetensors", "config.json")}
+    new, _ = _scene(NEW_WL)
+    scene = _write_tif(root / "new.tif", new, NEW_WL)
+    lab = _write_tif(root / "labels.tif", labels[None])
+    ft = root / "ft"
+    try:
+        main(["finetune", "--base", str(base), "--data", str(scene), "--labels", str(lab), "--split", "fixed:5",
+              "--lora-rank", "2", "--epochs", "3", "--out", str(ft), "--quiet"])
+    except SystemExit as exc:
+        assert not exc.code
+    return {"root": root, "base": base, "ft": ft, "before": before, "scene": scene}
+
+
+def _loaded(ft: Path):  # noqa: ANN202
+    from hsi_app.tasks.finetune import load_finetuned
+
+    return load_finetuned(ft)
+
+
+def test_base_files_unchanged(runs: dict) -> None:
+    base: Path = runs["base"]
+    assert {n: _sha(base / n) for n in ("model.safetensors", "config.json")} == runs["before"]
+    cfg = json.loads((runs["ft"] / "config.json").read_text())["extra"]["finetune"]
+    assert cfg["base_sha256"] == runs["before"]["model.safetensors"] and cfg["band_map"] == "gaussian"
+    assert json.loads((base / "config.json").read_text())["extra"]["schedule"] == "triangular"
+
+
+def test_base_weights_inside_the_adapted_model_are_the_base_run(runs: dict) -> None:
+    from hsi_app.checkpoint import load_tensors
+
+    _, model = _loaded(runs["ft"])
+    inner = model.net.get_base_model().state_dict()
+    plain = {k.replace(".base_layer", ""): v for k, v in inner.items() if "lora_" not in k}
+    base = load_tensors(runs["base"])
+    assert set(base) <= set(plain)
+    for k, v in base.items():
+        assert torch.equal(plain[k], torch.from_numpy(v)), k
+
+
+def test_only_lora_parameters_train_and_under_20_percent(runs: dict) -> None:
+    _, model = _loaded(runs["ft"])
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in n for n in trainable)
+    metrics = json.loads((runs["ft"] / "metrics.json").read_text())
+    assert metrics["trainable_params"] == sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert metrics["trainable_params"] < 0.2 * metrics["total_params"]
+    for key in ("oa", "aa", "kappa", "confusion_matrix", "n_train", "n_test", "protocol"):
+        assert key in metrics
+    assert metrics["n_train"] == 4 * 5
+
+
+def test_adapter_only_is_saved(runs: dict) -> None:
+    from safetensors.numpy import load_file
+
+    ft: Path = runs["ft"]
+    assert not (ft / "model.safetensors").exists()
+    adapter = load_file(str(ft / "adapter.safetensors"))
+    assert adapter and all("lora_A" in k or "lora_B" in k for k in adapter)
+    assert any(np.abs(v).max() > 0 for k, v in adapter.items() if "lora_B" in k)  # training moved B off zero
+    assert json.loads((ft / "adapter_config.json").read_text())["r"] == 2
+
+
+def test_disabled_adapter_is_exactly_the_base_model(runs: dict) -> None:
+    from hsi_app.predictor import Predictor
+
+    base = Predictor.load(runs["base"], device="cpu").model
+    _, model = _loaded(runs["ft"])
+    x = torch.randn(1, 30, 9, 9)
+    with torch.no_grad():
+        with model.net.disable_adapter():
+            torch.testing.assert_close(model.net(x), base(x), rtol=0, atol=0)
+        assert not torch.allclose(model.net(x), base(x))
+
+
+def test_cli_reports_adapter_and_predict_loads_base_plus_adapter(runs: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    from hsi_app.io.cog import read_class_map
+
+    ft: Path = runs["ft"]
+    out = runs["root"] / "pred.tif"
+    code, text = _run(capsys, "predict", "--model", str(ft), "--input", str(runs["scene"]), "--out", str(out), "--quiet")
+    assert code == 0, text
+    ours, _conf, _names, _cmap, crs, transform = read_class_map(out)
+    ref = read_class_map(ft / "map.tif")[0]
+    np.testing.assert_array_equal(ours, ref)
+    assert crs.to_epsg() == 32616 and transform == TRANSFORM
+
+
+def test_changed_base_weights_are_refused(runs: dict, tmp_path: Path) -> None:
+    from hsi_app.predictor import Predictor
+
+    ft = tmp_path / "ft"
+    shutil.copytree(runs["ft"], ft)
+    cfg = json.loads((ft / "config.json").read_text())
+    cfg["extra"]["finetune"]["base_sha256"] = "0" * 64
+    (ft / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelLoadError, match="changed"):
+        Predictor.load(ft)
+
+
+@pytest.mark.parametrize("classes", [16, 10])
+def test_default_spectral_vit_lora_is_under_20_percent(classes: int) -> None:
+    """Indian Pines sizes, rank 4; with another class count the new head is trained too."""
+    from peft import get_peft_model
+
+    from hsi_app.models import create_model
+    from hsi_app.tasks.finetune import lora_config, replace_head
+
+    net = create_model("spectral_vit", in_chans=200, num_classes=16)
+    total_base = sum(p.numel() for p in net.parameters())
+    new_head = classes != 16
+    cfg = lora_config(net, 4, None, new_head)
+    if new_head:
+        replace_head(net, classes)
+    peft_net = get_peft_model(net, cfg)
+    trainable, total = peft_net.get_nb_trainable_parameters()
+    assert trainable < 0.2 * total and trainable < 0.2 * total_base
+    names = [n for n, p in peft_net.named_parameters() if p.requires_grad]
+    assert all("lora_" in n or "modules_to_save" in n for n in names)
+    assert any("modules_to_save" in n for n in names) == new_head
+    assert peft_net(torch.randn(1, 200, 6, 6)).shape == (1, classes, 6, 6)
+
+
+def test_finetune_cli_error_is_one_line(runs: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    code, text = _run(capsys, "finetune", "--base", str(runs["base"]), "--data", str(runs["scene"]), "--lora-rank", "0",
+                      "--out", str(runs["root"] / "bad"))
+    assert code == 2 and "--lora-rank 0" in text and "Traceback" not in text
