@@ -23,7 +23,14 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "datasets": ("hsi_app.cli.datasets_cmd", "datasets", "List the dataset catalog or download a dataset."),
     "train": ("hsi_app.cli.train_cmd", "train", "Train a classifier (or the SVM baseline) on a labelled scene."),
     "predict": ("hsi_app.cli.predict_cmd", "predict", "Whole-scene class map from a trained run, streamed to a COG."),
+    "finetune": ("hsi_app.cli.finetune_cmd", "finetune", "LoRA-adapt a trained run to a new scene or sensor (adapter saved alone)."),
+    "models": ("hsi_app.cli.models_cmd", "models", "List registered models: name, task, parameter count, description."),
+    "batch": ("hsi_app.cli.batch_cmd", "batch", "Run a task over many scenes on dask.distributed (resumable)."),
+    "detect": ("hsi_app.cli.detect_cmd", "detect", "Target/anomaly score maps (RX, MF, ACE, CEM, learned) and detected points."),
+    "simulate-targets": ("hsi_app.cli.simulate_cmd", "simulate_targets", "Implant library targets into a background (SPOD-style training/test scenes)."),
+    "denoise": ("hsi_app.cli.denoise_cmd", "denoise", "Denoise a scene window by window with a trained HSDT run (float32 COG)."),
     "demo": ("hsi_app.cli.demo_cmd", "demo", "The main job on Indian Pines: random and disjoint splits vs SVM."),
+    "serve": ("hsi_app.cli.serve_cmd", "serve", "Start the web map viewer (Gradio) on 127.0.0.1:7860."),
 }
 
 EXIT_USAGE_OR_DATA = 2

@@ -1,0 +1,367 @@
+"""ChannelViT: a dense channel-token transformer with wavelength-aware channel embeddings.
+
+ChannelViT (Bao et al., 2024) builds one token per input channel with a spatial patch
+projection shared by all channels, adds a learned channel embedding, attends across
+channel tokens, and trains with Hierarchical Channel Sampling (HCS) so the model copes
+with any subset of channels. Here, for hyperspectral cubes and dense output:
+
+* **Band groups.** Tokens are built per contiguous band group so 200+ bands give ~10
+  tokens: bands are binned by wavelength into ``group_nm``-wide ranges (an absolute nm
+  grid, so a band subset keeps its groups), or, with ``group_size``, cut into runs of
+  that many bands in wavelength order.
+* **Shared patch projection.** Band ``b`` of group ``g`` contributes
+  ``conv_p(x_b) * s(lambda_b, fwhm_b)``: one ``p x p`` projection shared by every band and
+  group, scaled per feature by a learned function ``s`` of the band's wavelength and
+  FWHM; the group token is the mean over the group's bands (so it is defined for any
+  number of bands). As the projection is linear this is computed as a wavelength-weighted
+  band mix followed by one shared depthwise ``p x p`` conv.
+* **Channel embedding** ``e(centre_g, width_g)``: a small MLP on Fourier features of the
+  group's centre wavelength and spectral width (nm) is added to the group token. No
+  table indexed by band position exists: one set of weights serves AVIRIS (200 bands),
+  WHU-Hi (270), EnMAP (224) or any subset, given their wavelengths.
+* **Blocks**: pre-norm multi-head attention across the channel tokens of each pixel, a
+  shared ``3 x 3`` depthwise conv for spatial mixing of every token map, and an MLP.
+* **Head**: mean over channel tokens (invariant to band order), local box means
+  (:class:`~hsi_app.models.layers.BoxContext`), LayerNorm and a linear classifier.
+* **HCS** (training mode, ``hcs=True``): each forward call draws ``m`` uniformly from
+  ``[ceil(hcs_min * C), C]``, then a random subset of ``m`` bands, and runs on those
+  bands with their wavelengths. The trainer needs no change.
+
+Every spatial operation is a zero-padded local conv or box mean and normalisation is
+per token, so windowed inference with a halo of :attr:`ChannelViT.receptive_radius`
+equals one-shot inference. ``forward(x, wavelengths, fwhm)`` takes the wavelengths of
+the bands actually passed; without them the construction wavelengths are used.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hsi_app.errors import BandMismatchError, ConfigError
+from hsi_app.models.layers import BoxContext
+from hsi_app.models.registry import register_model
+
+PSEUDO_RANGE_NM = (400.0, 2500.0)
+"""Wavelength span assumed for bands whose wavelengths are unknown (evenly spaced)."""
+MATCH_TOLERANCE_NM = 2.0
+
+
+def _as_vector(values: Sequence[float] | np.ndarray | torch.Tensor | None, n: int, what: str) -> np.ndarray | None:
+    if values is None:
+        return None
+    arr = np.asarray(values.detach().cpu() if isinstance(values, torch.Tensor) else values, dtype=np.float64).reshape(-1)
+    if arr.size != n:
+        raise BandMismatchError(f"channel_vit: {arr.size} {what} for {n} bands; pass one value per input band")
+    return arr
+
+
+def spacing_fwhm(wavelengths: np.ndarray) -> np.ndarray:
+    """FWHM estimate of each band: the distance to its neighbours in wavelength order (nm)."""
+    wl = np.asarray(wavelengths, dtype=np.float64)
+    if wl.size < 2:
+        return np.full(wl.shape, 10.0)
+    order = np.argsort(wl)
+    est = np.empty_like(wl)
+    est[order] = np.abs(np.gradient(wl[order]))
+    return np.maximum(est, 1.0)
+
+
+class FourierMLP(nn.Module):
+    """Learned function of (wavelength, width) in nm: Fourier features -> MLP.
+
+    Wavelength features use periods from 4000 nm down to 10 nm (geometric); widths enter
+    through ``log(width / 10 nm)`` and its sines/cosines.
+
+    Shapes:
+        ``(n,)`` wavelengths, ``(n,)`` widths -> ``(n, dim)``.
+    """
+
+    def __init__(self, dim: int, *, n_freq: int = 16, hidden: int = 64) -> None:
+        super().__init__()
+        periods = torch.logspace(math.log10(4000.0), math.log10(10.0), n_freq)
+        self.register_buffer("freqs", 2 * math.pi / periods, persistent=False)
+        self.register_buffer("wfreqs", torch.tensor([0.5, 1.0, 2.0, 4.0]), persistent=False)
+        self.mlp = nn.Sequential(nn.Linear(2 * n_freq + 9, hidden), nn.GELU(), nn.Linear(hidden, dim))
+
+    def forward(self, wavelength: torch.Tensor, width: torch.Tensor) -> torch.Tensor:
+        """``(n,), (n,)`` nm -> ``(n, dim)``."""
+        a = wavelength[:, None] * self.freqs
+        lw = torch.log(width.clamp(min=0.1) / 10.0)[:, None]
+        b = lw * self.wfreqs
+        feats = torch.cat([a.sin(), a.cos(), lw, b.sin(), b.cos()], dim=1)
+        return self.mlp(feats)
+
+
+class ChannelBlock(nn.Module):
+    """Attention across channel tokens, shared depthwise spatial conv, MLP (all pre-norm).
+
+    Shapes:
+        ``(B, H, W, G, D) -> (B, H, W, G, D)``.
+    """
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: float, kernel: int) -> None:
+        super().__init__()
+        if dim % heads:
+            raise ConfigError(f"channel_vit: embed_dim={dim} is not divisible by heads={heads}")
+        self.heads = heads
+        self.norm1 = nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.norm2 = nn.LayerNorm(dim)
+        self.spatial = nn.Conv2d(dim, dim, kernel, padding=kernel // 2, groups=dim)
+        self.norm3 = nn.LayerNorm(dim)
+        hidden = max(1, int(round(dim * mlp_ratio)))
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
+        self.radius = kernel // 2
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        """``t (B, H, W, G, D)`` -> same shape."""
+        b, h, w, g, d = t.shape
+        q, k, v = self.qkv(self.norm1(t)).reshape(b * h * w, g, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        a = F.scaled_dot_product_attention(q, k, v)  # (BHW, heads, G, d_head)
+        t = t + self.proj(a.transpose(1, 2).reshape(b, h, w, g, d))
+        maps = self.norm2(t).permute(0, 3, 4, 1, 2).reshape(b * g, d, h, w)
+        t = t + self.spatial(maps).reshape(b, g, d, h, w).permute(0, 3, 4, 1, 2)
+        return t + self.mlp(self.norm3(t))
+
+
+class ChannelViT(nn.Module):
+    """Dense ChannelViT over wavelength-binned band groups.
+
+    Args:
+        in_chans: bands ``C`` of the construction band set (other sets can be passed to
+            :meth:`forward` with their wavelengths).
+        num_classes: output classes ``K``.
+        embed_dim: token width ``D``.
+        depth: channel blocks.
+        heads: attention heads.
+        mlp_ratio: MLP hidden width factor.
+        patch: odd size of the shared spatial patch projection (1 = per pixel).
+        kernel: odd size of each block's depthwise spatial conv.
+        group_nm: width of the wavelength bins that define band groups (nm).
+        group_size: if set, groups are runs of this many bands in wavelength order
+            instead of wavelength bins.
+        pools: odd box sizes of the head's local means (``()`` for none).
+        hcs: Hierarchical Channel Sampling in training mode.
+        hcs_min: smallest fraction of the bands HCS keeps.
+        drop: dropout before the head.
+        wavelengths: ``(C,)`` band centres in nm (default: evenly spaced over
+            400-2500 nm, for data without wavelengths).
+        fwhm: ``(C,)`` band widths in nm (default: the band spacing).
+
+    Shapes:
+        ``(B, C', H, W) float32 -> (B, K, H, W)`` logits, for any band count ``C'``
+        whose wavelengths are given (``C' = C`` otherwise).
+    """
+
+    task = "classification"
+
+    def __init__(
+        self,
+        in_chans: int,
+        num_classes: int,
+        *,
+        embed_dim: int = 24,
+        depth: int = 2,
+        heads: int = 3,
+        mlp_ratio: float = 2.0,
+        patch: int = 3,
+        kernel: int = 3,
+        group_nm: float = 200.0,
+        group_size: int | None = None,
+        pools: Sequence[int] = (5, 11),
+        hcs: bool = True,
+        hcs_min: float = 0.25,
+        drop: float = 0.0,
+        wavelengths: Sequence[float] | np.ndarray | None = None,
+        fwhm: Sequence[float] | np.ndarray | None = None,
+    ) -> None:
+        super().__init__()
+        if patch < 1 or patch % 2 != 1 or kernel < 1 or kernel % 2 != 1:
+            raise ConfigError(f"channel_vit: patch={patch}, kernel={kernel}; use odd sizes >= 1")
+        if group_nm <= 0 or (group_size is not None and group_size < 1):
+            raise ConfigError(f"channel_vit: group_nm={group_nm}, group_size={group_size}; both must be positive")
+        if not 0.0 < hcs_min <= 1.0 or not 0.0 <= drop < 1.0:
+            raise ConfigError(f"channel_vit: hcs_min={hcs_min} must be in (0, 1], drop={drop} in [0, 1)")
+        wl = _as_vector(wavelengths, in_chans, "wavelengths")
+        if wl is None or not np.isfinite(wl).all():
+            wl = np.linspace(*PSEUDO_RANGE_NM, in_chans) if in_chans > 1 else np.array([PSEUDO_RANGE_NM[0]])
+        fw = _as_vector(fwhm, in_chans, "FWHM values")
+        est = spacing_fwhm(wl)
+        fw = est if fw is None else np.where(np.isfinite(fw) & (fw > 0), fw, est)
+        self.register_buffer("band_wavelengths", torch.tensor(wl, dtype=torch.float32), persistent=False)
+        self.register_buffer("band_fwhm", torch.tensor(fw, dtype=torch.float32), persistent=False)
+        self.group_nm, self.group_size = float(group_nm), group_size
+        self.hcs, self.hcs_min = hcs, float(hcs_min)
+        self.band_gain = FourierMLP(embed_dim)
+        self.channel_embed = FourierMLP(embed_dim)
+        self.patch_proj = nn.Conv2d(embed_dim, embed_dim, patch, padding=patch // 2, groups=embed_dim)
+        self.blocks = nn.ModuleList(ChannelBlock(embed_dim, heads, mlp_ratio, kernel) for _ in range(depth))
+        self.norm = nn.LayerNorm(embed_dim)
+        self.drop = nn.Dropout(drop)
+        self.context = BoxContext(pools)
+        feat = self.context.out_dim(embed_dim)
+        self.head = nn.Sequential(nn.LayerNorm(feat), nn.Linear(feat, num_classes))
+        self.receptive_radius: int = (
+            patch // 2 + sum(blk.radius for blk in self.blocks) + (self.context.radius if pools else 0)
+        )
+
+    # ------------------------------------------------------------------ bands
+    def band_widths(self, wavelengths: torch.Tensor) -> torch.Tensor:
+        """FWHM for bands given only by wavelength: the construction band's FWHM when one
+        lies within 2 nm, else the spacing estimate. ``(C',) -> (C',)`` nm."""
+        wl = wavelengths.detach().cpu().double().numpy()
+        est = spacing_fwhm(wl)
+        ref = self.band_wavelengths.detach().cpu().double().numpy()
+        dist = np.abs(wl[:, None] - ref[None, :])
+        near = dist.argmin(axis=1)
+        known = dist[np.arange(wl.size), near] <= MATCH_TOLERANCE_NM
+        fw = np.where(known, self.band_fwhm.detach().cpu().numpy()[near], est)
+        return torch.tensor(fw, dtype=torch.float32, device=wavelengths.device)
+
+    def band_groups(self, wavelengths: torch.Tensor) -> list[torch.Tensor]:
+        """Indices of the bands of each group, groups ordered by wavelength.
+
+        Args:
+            wavelengths: ``(C',)`` nm.
+
+        Returns:
+            Non-empty ``LongTensor`` index lists, one per group.
+        """
+        wl = wavelengths.detach().cpu()
+        if self.group_size is not None:
+            order = torch.argsort(wl)
+            return list(order.split(self.group_size))
+        bins = torch.floor(wl.double() / self.group_nm).long()
+        return [torch.nonzero(bins == v).flatten() for v in torch.unique(bins)]
+
+    def _hcs(self, x: torch.Tensor, wl: torch.Tensor, fw: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Hierarchical Channel Sampling: a random band count, then a random band subset."""
+        c = x.shape[1]
+        low = min(c, max(1, math.ceil(self.hcs_min * c)))
+        m = int(torch.randint(low, c + 1, (1,)))
+        keep = torch.sort(torch.randperm(c)[:m]).values.to(x.device)
+        return x.index_select(1, keep), wl[keep], fw[keep]
+
+    # ---------------------------------------------------------------- forward
+    def tokens(self, x: torch.Tensor, wl: torch.Tensor, fw: torch.Tensor) -> torch.Tensor:
+        """Group tokens with channel embeddings: ``(B, C', H, W) -> (B, H, W, G, D)``."""
+        gain = self.band_gain(wl, fw)  # (C', D)
+        groups = self.band_groups(wl)
+        mixes, centres, widths = [], [], []
+        for idx in groups:
+            idx = idx.to(x.device)
+            mixes.append(torch.einsum("bchw,cd->bdhw", x.index_select(1, idx), gain[idx]) / idx.numel())
+            lo = (wl[idx] - fw[idx] / 2).min()
+            hi = (wl[idx] + fw[idx] / 2).max()
+            centres.append(wl[idx].mean())
+            widths.append(hi - lo)
+        b, _, h, w = x.shape
+        g, d = len(groups), gain.shape[1]
+        maps = self.patch_proj(torch.stack(mixes, dim=1).reshape(b * g, d, h, w))  # shared over groups
+        embed = self.channel_embed(torch.stack(centres), torch.stack(widths))  # (G, D)
+        return maps.reshape(b, g, d, h, w).permute(0, 3, 4, 1, 2) + embed
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        wavelengths: Sequence[float] | np.ndarray | torch.Tensor | None = None,
+        fwhm: Sequence[float] | np.ndarray | torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Per-pixel logits.
+
+        Args:
+            x: ``(B, C', H, W)`` normalised bands.
+            wavelengths: ``(C',)`` nm of the bands in ``x`` (default: the construction
+                wavelengths, which requires ``C' = C``).
+            fwhm: ``(C',)`` nm (default: looked up from the construction bands by
+                wavelength, else the band spacing).
+
+        Returns:
+            ``(B, K, H, W)`` logits.
+        """
+        c = x.shape[1]
+        if wavelengths is None:
+            if c != self.band_wavelengths.numel():
+                raise BandMismatchError(
+                    f"channel_vit: input has {c} bands but the model was built for "
+                    f"{self.band_wavelengths.numel()}; pass wavelengths=... for a band subset"
+                )
+            wl, fw = self.band_wavelengths, self.band_fwhm
+            if fwhm is not None:
+                fw = torch.as_tensor(_as_vector(fwhm, c, "FWHM values"), dtype=torch.float32, device=x.device)
+        else:
+            wl = torch.as_tensor(_as_vector(wavelengths, c, "wavelengths"), dtype=torch.float32, device=x.device)
+            if fwhm is None:
+                fw = self.band_widths(wl)
+            else:
+                fw = torch.as_tensor(_as_vector(fwhm, c, "FWHM values"), dtype=torch.float32, device=x.device)
+        if self.training and self.hcs:
+            x, wl, fw = self._hcs(x, wl, fw)
+        t = self.tokens(x, wl, fw)
+        for blk in self.blocks:
+            t = blk(t)
+        f = self.norm(t.mean(dim=3))  # (B, H, W, D)
+        return self.head(self.context(self.drop(f))).permute(0, 3, 1, 2)
+
+    def with_bands(
+        self, wavelengths: Sequence[float] | np.ndarray, fwhm: Sequence[float] | np.ndarray | None = None
+    ) -> BandSubsetModel:
+        """This model bound to another band set (e.g. a subset), as a plain ``model(x)`` module."""
+        return BandSubsetModel(self, wavelengths, fwhm)
+
+
+class BandSubsetModel(nn.Module):
+    """A :class:`ChannelViT` with fixed input wavelengths, callable as ``model(x)``.
+
+    Shares the wrapped model's parameters and receptive radius, so it plugs into
+    :func:`~hsi_app.tasks.classification.dense_logits` and the windowed inference.
+
+    Shapes:
+        ``(B, C', H, W) -> (B, K, H, W)`` with ``C' = len(wavelengths)``.
+    """
+
+    task = "classification"
+
+    def __init__(
+        self, model: ChannelViT, wavelengths: Sequence[float] | np.ndarray, fwhm: Sequence[float] | np.ndarray | None = None
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.wavelengths = np.asarray(wavelengths, dtype=np.float64).reshape(-1)
+        self.fwhm = None if fwhm is None else np.asarray(fwhm, dtype=np.float64).reshape(-1)
+        self.receptive_radius: int = model.receptive_radius
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x (B, C', H, W)`` -> ``(B, K, H, W)``."""
+        return self.model(x, wavelengths=self.wavelengths, fwhm=self.fwhm)
+
+
+def _build(in_chans: int, num_classes: int, wavelengths: Sequence[float] | None, defaults: dict[str, object],
+           kw: dict[str, object]) -> ChannelViT:
+    args = {**defaults, **kw}
+    return ChannelViT(in_chans, num_classes, wavelengths=wavelengths, **args)  # type: ignore[arg-type]
+
+
+@register_model
+def channel_vit(
+    in_chans: int, num_classes: int, wavelengths: Sequence[float] | None = None, **kw: object
+) -> ChannelViT:
+    """Wavelength-aware dense ChannelViT (200 nm band groups, 24 wide, 2 blocks, HCS, radius 8 px)."""
+    return _build(in_chans, num_classes, wavelengths, {}, kw)
+
+
+@register_model
+def test_channel_vit(
+    in_chans: int, num_classes: int, wavelengths: Sequence[float] | None = None, **kw: object
+) -> ChannelViT:
+    """Tiny ChannelViT for tests (8 wide, 1 block, 500 nm groups, radius 3 px)."""
+    defaults: dict[str, object] = {"embed_dim": 8, "depth": 1, "heads": 2, "mlp_ratio": 1.0, "group_nm": 500.0,
+                                   "pools": (3,)}
+    return _build(in_chans, num_classes, wavelengths, defaults, kw)

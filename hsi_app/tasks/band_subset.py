@@ -1,0 +1,123 @@
+"""Apply a trained wavelength-aware run (``channel_vit``) to a cube with fewer bands.
+
+:class:`~hsi_app.predictor.Predictor` feeds a model exactly the bands it was trained
+on. A ChannelViT run can instead take any subset of those bands: each band of the
+cube is matched by wavelength to a training band (for its normalisation statistics)
+and the model is told the wavelengths of the bands it actually gets.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from hsi_app.errors import BandMismatchError, ConfigError
+from hsi_app.io.cube import Cube
+
+TOLERANCE_NM = 2.0
+
+
+def match_training_bands(train_wl: np.ndarray, wl: np.ndarray, source: str = "input") -> np.ndarray:
+    """Index of the training band within 2 nm of each given band.
+
+    Args:
+        train_wl: ``(C,)`` training wavelengths (nm).
+        wl: ``(C',)`` wavelengths of the bands to predict from.
+        source: name for error messages.
+
+    Returns:
+        ``(C',)`` int indices into the training bands.
+
+    Raises:
+        BandMismatchError: unknown wavelengths or a band with no training band nearby.
+    """
+    wl = np.asarray(wl, dtype=np.float64)
+    if not (np.isfinite(wl).all() and np.isfinite(train_wl).all()):
+        raise BandMismatchError(f"{source}: band subsets need wavelengths on the cube and in the run's config.json")
+    dist = np.abs(wl[:, None] - train_wl[None, :])
+    near = dist.argmin(axis=1)
+    far = dist[np.arange(wl.size), near] > TOLERANCE_NM
+    if far.any():
+        raise BandMismatchError(
+            f"{source}: bands at {', '.join(f'{v:.1f}' for v in wl[far][:5])} nm are not among the model's "
+            "training bands (no normalisation statistics); resample the cube or drop those bands"
+        )
+    return near
+
+
+def load_channel_model(run_dir: str | os.PathLike[str]) -> tuple[Any, Any]:
+    """``(RunConfig, model)`` of a run whose model accepts ``forward(x, wavelengths=...)``.
+
+    Raises:
+        ConfigError: the run's model cannot take band subsets.
+    """
+    import torch
+
+    from hsi_app.checkpoint import load_config, load_tensors
+    from hsi_app.models import create_model
+
+    config = load_config(run_dir)
+    model = create_model(
+        config.model_name, in_chans=config.in_chans, num_classes=config.num_classes,
+        wavelengths=config.wavelength_array, **config.model_args,
+    )
+    if not hasattr(model, "with_bands"):
+        raise ConfigError(
+            f"{run_dir}: model {config.model_name!r} needs all {config.in_chans} training bands; "
+            "band subsets need a wavelength-aware model such as channel_vit"
+        )
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in load_tensors(run_dir).items()})
+    return config, model.eval()
+
+
+def predict_band_subset(
+    run_dir: str | os.PathLike[str],
+    image: np.ndarray,
+    wavelengths: np.ndarray,
+    *,
+    fwhm: np.ndarray | None = None,
+    window: int = 512,
+) -> np.ndarray:
+    """Class probabilities of a scene given only some of the training bands.
+
+    Args:
+        run_dir: a ``channel_vit`` run (``config.json`` + ``model.safetensors``).
+        image: ``(C', H, W)`` raw values (NaN = no data) of the available bands.
+        wavelengths: ``(C',)`` nm of those bands (each within 2 nm of a training band).
+        fwhm: ``(C',)`` nm, or None (recommended) for the widths the model was trained
+            with (those of the matching training bands).
+        window: core window side of the halo'd windowed inference.
+
+    Returns:
+        ``(K, H, W)`` float32 softmax probabilities (class ``k`` is label ``k + 1``).
+    """
+    from hsi_app.tasks.classification import predict_dense
+
+    config, model = load_channel_model(run_dir)
+    img = np.asarray(image, dtype=np.float32)
+    wl = np.asarray(wavelengths, dtype=np.float64).reshape(-1)
+    if img.ndim != 3 or img.shape[0] != wl.size:
+        raise BandMismatchError(f"image {img.shape} and {wl.size} wavelengths: pass (C', H, W) and one wavelength per band")
+    idx = match_training_bands(config.wavelength_array, wl, str(run_dir))
+    mean = np.asarray(config.mean, dtype=np.float32)[idx, None, None]
+    std = np.asarray(config.std, dtype=np.float32)[idx, None, None]
+    norm = np.nan_to_num((img - mean) / std, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+    bound = model.with_bands(wl, fwhm)
+    return predict_dense(bound, norm, window=window)
+
+
+def predict_cube_subset(run_dir: str | os.PathLike[str], cube: Cube, *, window: int = 512) -> np.ndarray:
+    """:func:`predict_band_subset` on the good bands of a cube (e.g. ``cube.isel(band=...)``).
+
+    Returns:
+        ``(H, W)`` uint8 class map, 1..K, 0 where the cube has no data.
+    """
+    from hsi_app.tasks.train_classifier import scene_in_memory
+
+    image, bands, valid = scene_in_memory(cube)
+    probs = predict_band_subset(run_dir, image, cube.hsi.wavelengths[bands], window=window)
+    classes = (probs.argmax(axis=0) + 1).astype(np.uint8)
+    classes[~valid] = 0
+    return classes

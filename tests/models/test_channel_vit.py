@@ -1,0 +1,176 @@
+"""ChannelViT: wavelength-aware tokens, band subsets, HCS, invariances, round trips."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from hsi_app.errors import BandMismatchError, ConfigError
+from hsi_app.models import create_model
+from hsi_app.models.channel_vit import ChannelViT
+from hsi_app.tasks.classification import dense_logits
+
+C, K = 24, 3
+WL = np.linspace(420.0, 2450.0, C)
+
+
+def _model(seed: int = 0, name: str = "test_channel_vit", **kw: object) -> ChannelViT:
+    torch.manual_seed(seed)
+    return create_model(name, in_chans=C, num_classes=K, wavelengths=WL, **kw).eval()
+
+
+def test_forward_backward_shape_with_hcs() -> None:
+    net = _model().train()
+    y = net(torch.randn(2, C, 7, 9))
+    assert y.shape == (2, K, 7, 9)
+    y.square().mean().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters())
+
+
+def _band_counts(net: ChannelViT, calls: int) -> list[int]:
+    seen: list[int] = []
+    original = net.tokens
+
+    def spy(x: torch.Tensor, wl: torch.Tensor, fw: torch.Tensor) -> torch.Tensor:
+        assert wl.shape == (x.shape[1],) == fw.shape
+        seen.append(x.shape[1])
+        return original(x, wl, fw)
+
+    net.tokens = spy  # type: ignore[method-assign]
+    for _ in range(calls):
+        net(torch.randn(1, C, 4, 4))
+    return seen
+
+
+def test_hcs_samples_band_count_then_subset_only_in_training() -> None:
+    torch.manual_seed(0)
+    net = _model(hcs_min=0.25).train()
+    counts = _band_counts(net, 16)
+    assert min(counts) >= math.ceil(0.25 * C) and max(counts) <= C
+    assert len(set(counts)) > 3  # the band count itself is random
+    assert _band_counts(net.eval(), 3) == [C, C, C]
+    assert _band_counts(_model(hcs=False).train(), 3) == [C, C, C]
+
+
+def test_band_subset_runs_with_its_wavelengths() -> None:
+    net = _model()
+    x = torch.randn(1, C, 6, 5)
+    keep = np.arange(0, C, 2)
+    with torch.no_grad():
+        y = net(x[:, keep], wavelengths=WL[keep])
+    assert y.shape == (1, K, 6, 5) and torch.isfinite(y).all()
+    with pytest.raises(BandMismatchError):
+        net(x[:, keep])  # no wavelengths for a different band count
+    with pytest.raises(BandMismatchError):
+        net(x[:, keep], wavelengths=WL)
+
+
+def test_output_depends_on_wavelengths() -> None:
+    net = _model()
+    x = torch.randn(1, C, 5, 5)
+    with torch.no_grad():
+        base = net(x, wavelengths=WL)
+        torch.testing.assert_close(net(x), base)  # the construction wavelengths are the default
+        assert not torch.allclose(net(x, wavelengths=WL + 60.0), base, atol=1e-4)
+
+
+def test_band_order_does_not_matter_when_wavelengths_follow() -> None:
+    net = _model()
+    x = torch.randn(1, C, 5, 5)
+    perm = np.random.default_rng(0).permutation(C)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x[:, perm], wavelengths=WL[perm]), net(x), atol=1e-5, rtol=1e-5)
+        # ... but permuting the bands alone (wavelengths fixed) changes the prediction
+        assert not torch.allclose(net(x[:, perm]), net(x), atol=1e-4)
+
+
+def test_weights_do_not_depend_on_the_band_set() -> None:
+    big = _model(seed=3)
+    other_wl = np.linspace(450.0, 2400.0, 9)
+    torch.manual_seed(4)
+    small = create_model("test_channel_vit", in_chans=9, num_classes=K, wavelengths=other_wl).eval()
+    small.load_state_dict(big.state_dict())  # no parameter is sized by the band count
+    x = torch.randn(1, 9, 5, 5)
+    with torch.no_grad():
+        torch.testing.assert_close(small(x), big(x, wavelengths=other_wl))
+
+
+def test_groups_by_wavelength_and_by_count() -> None:
+    aviris = np.linspace(400.0, 2500.0, 200)
+    net = create_model("channel_vit", in_chans=200, num_classes=2, wavelengths=aviris)
+    groups = net.band_groups(torch.tensor(aviris))
+    sizes = [len(g) for g in groups]
+    assert 10 <= len(groups) <= 20 and sum(sizes) == 200 and max(sizes) <= 20
+    assert all(np.ptp(aviris[g.numpy()]) < 200.0 for g in groups)
+    half = net.band_groups(torch.tensor(aviris[::2]))
+    assert len(half) == len(groups)  # wavelength bins survive dropping every other band
+    by_count = create_model("test_channel_vit", in_chans=C, num_classes=K, wavelengths=WL, group_size=5)
+    assert [len(g) for g in by_count.band_groups(torch.tensor(WL))] == [5, 5, 5, 5, 4]
+
+
+def test_unknown_wavelengths_fall_back_to_even_spacing() -> None:
+    net = create_model("test_channel_vit", in_chans=7, num_classes=2)
+    assert net(torch.randn(1, 7, 4, 4)).shape == (1, 2, 4, 4)
+    with pytest.raises(ConfigError):
+        create_model("test_channel_vit", in_chans=7, num_classes=2, patch=2)
+
+
+def test_windowed_equals_one_shot_also_on_a_subset() -> None:
+    net = _model()
+    x = torch.randn(C, 19, 15)
+    torch.testing.assert_close(dense_logits(net, x, window=8), dense_logits(net, x, window=64), atol=1e-5, rtol=1e-5)
+    keep = np.arange(1, C, 3)
+    sub = net.with_bands(WL[keep])
+    assert sub.receptive_radius == net.receptive_radius == 3
+    torch.testing.assert_close(
+        dense_logits(sub, x[keep], window=8), dense_logits(sub, x[keep], window=64), atol=1e-5, rtol=1e-5
+    )
+
+
+def test_safetensors_round_trip(tmp_path: Path) -> None:
+    net = _model(seed=1)
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp_path / "w.safetensors"))
+    fresh = _model(seed=2)
+    x = torch.randn(1, C, 6, 6)
+    with torch.no_grad():
+        assert not torch.allclose(fresh(x), net(x))
+        fresh.load_state_dict(load_file(str(tmp_path / "w.safetensors")))
+        assert torch.equal(fresh(x), net(x))
+
+
+def _toy_scene(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Three classes with different smooth spectra on a layout of 3x3-pixel blocks, plus noise."""
+    rng = np.random.default_rng(seed)
+    centres = np.array([700.0, 1300.0, 2000.0])
+    spectra = np.exp(-0.5 * ((WL[None, :] - centres[:, None]) / 250.0) ** 2)  # (K, C)
+    blocks = rng.integers(0, K, size=(4, 4))
+    labels = np.kron(blocks, np.ones((3, 3), dtype=int))  # (12, 12) in 0..K-1
+    image = spectra[labels].transpose(2, 0, 1) + 0.1 * rng.normal(size=(C, 12, 12))
+    image = (image - image.mean(axis=(1, 2), keepdims=True)) / image.std(axis=(1, 2), keepdims=True)
+    return torch.tensor(image, dtype=torch.float32), torch.tensor(labels)
+
+
+def test_hcs_training_keeps_accuracy_on_half_the_bands() -> None:
+    torch.manual_seed(0)
+    net = create_model("test_channel_vit", in_chans=C, num_classes=K, wavelengths=WL, hcs_min=0.3)
+    image, labels = _toy_scene(0)
+    opt = torch.optim.AdamW(net.parameters(), lr=2e-2)
+    net.train()
+    for _ in range(25):
+        loss = torch.nn.functional.cross_entropy(net(image[None]), labels[None])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    net.eval()
+    test_image, test_labels = _toy_scene(1)
+    keep = np.arange(0, C, 2)
+    with torch.no_grad():
+        full = (net(test_image[None]).argmax(1)[0] == test_labels).float().mean()
+        half = (net(test_image[None, keep], wavelengths=WL[keep]).argmax(1)[0] == test_labels).float().mean()
+    assert full >= 0.9
+    assert half >= full - 0.05
