@@ -44,7 +44,7 @@ class BatchResult:
 
 def run_batch(
     task: str | TaskAdapter,
-    model: str | os.PathLike[str],
+    model: str | os.PathLike[str] | None,
     inputs: list[str],
     out_dir: str | os.PathLike[str],
     *,
@@ -60,7 +60,8 @@ def run_batch(
 
     Args:
         task: a task name (``"classify"``) or a :class:`~hsi_app.batch.tasks.TaskAdapter`.
-        model: run folder (``config.json`` + ``model.safetensors``).
+        model: run folder (``config.json`` + ``model.safetensors``); ``None`` for tasks that
+            need none (classical detection, see :func:`hsi_app.batch.tasks.detect_adapter`).
         inputs: globs, files or folders (``**`` recurses).
         out_dir: output root; outputs mirror the inputs' folder layout below it.
         cluster: scheduler address or LocalCluster settings.
@@ -83,13 +84,18 @@ def run_batch(
     if window < 1:
         raise ConfigError(f"--window {window}: must be a positive number of pixels, e.g. 512")
     adapter = get_task(task) if isinstance(task, str) else task
-    run_dir = run_dir_of(model).absolute()
-    sha = model_hash(run_dir)
+    if adapter.identity is not None:  # e.g. classical detection: no run folder, hash of method + options
+        run_dir, sha = adapter.identity(model)
+    elif model is None:
+        raise ConfigError(f"--task {adapter.name} needs --model RUN_DIR (the output folder of `hsi train`)")
+    else:
+        run_dir = str(run_dir_of(model).absolute())
+        sha = model_hash(run_dir)
     out = Path(out_dir).absolute()
     out.mkdir(parents=True, exist_ok=True)
     items = expand_inputs(list(inputs), out)
     check_unique_outputs(items, out, adapter.suffix)
-    settings = BatchSettings(adapter, str(run_dir), sha, window, resample,
+    settings = BatchSettings(adapter, run_dir, sha, window, resample,
                              SPLIT_WINDOWS if split_windows is None else split_windows)
 
     rows: list[SceneReport | None] = [None] * len(items)
@@ -118,7 +124,7 @@ def run_batch(
             say(f"hsi batch: {n_workers} workers, dashboard: {dash or why}")
             _collect(client, settings, todo, rows, progress)
     done_rows = [r for r in rows if r is not None]
-    meta = {"task": adapter.name, "model": str(run_dir), "model_hash": sha, "out_dir": str(out),
+    meta = {"task": adapter.name, "model": run_dir, "model_hash": sha, "out_dir": str(out),
             "window": window, "seconds": time.perf_counter() - t_start, "dashboard": dash,
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     js, cs = write_reports(out, done_rows, meta)

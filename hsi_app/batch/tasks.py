@@ -12,13 +12,16 @@ denoising or detection. A task is a :class:`TaskAdapter` registered in :data:`TA
 * ``finish(out, valid)``: a window's cropped output -> the stored block and its counts
   (index 0 counts no-data pixels; a scene whose other counts are all 0 fails);
 * ``open_writer(model, cube, out)``: the streaming writer the blocks go into;
-* ``stats(model, counts)``: the per-input numbers for the report.
+* ``stats(model, counts)``: the per-input numbers for the report;
+* ``identity(model_arg)``: optional; ``(model label, model hash)`` for tasks whose "model"
+  is not (only) a run folder (classical detection: method + options + library bytes).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +48,8 @@ class TaskAdapter:
     finish: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None
     open_writer: Callable[[Any, Cube, Path], Any] | None = None
     stats: Callable[[Any, np.ndarray], StatsDict] | None = None
+    # (``--model`` argument or None) -> (label recorded as the model, hash for sidecars); None: a run folder.
+    identity: Callable[[Any], tuple[str, str]] | None = None
 
     @property
     def can_split(self) -> bool:
@@ -148,18 +153,191 @@ DENOISE = TaskAdapter(
     run_scene=_denoise_run_scene,  # no split path: a scene is always one task (memory still bounded by the window)
 )
 
+# --------------------------------------------------------------------------- detect
+
+POINTS_SUFFIX = "_points.gpkg"
+
+
+@dataclass(frozen=True)
+class DetectOptions:
+    """What ``hsi batch --task detect`` runs on each scene (the ``hsi detect`` options that batch supports).
+
+    Attributes:
+        method: ``rx``, ``rx-local``, ``mf``, ``ace``, ``cem`` or ``learned``.
+        targets: spectral library (CSV / ENVI ``.sli``) for ``mf``/``ace``/``cem``.
+        materials: only these library materials (empty: all).
+        threshold: points: keep peaks scoring above it (None: all peaks).
+        max_points: points: most peaks kept per class.
+        rx_window: ``(inner, outer)`` window of ``rx-local``.
+    """
+
+    method: str
+    targets: str | None = None
+    materials: tuple[str, ...] = ()
+    threshold: float | None = None
+    max_points: int = 100
+    rx_window: tuple[int, int] = (5, 21)
+
+
+def detect_adapter(opts: DetectOptions) -> TaskAdapter:
+    """The ``detect`` task for ``opts``: ``<name>_scores.tif`` (as ``hsi detect --out``) + ``<name>_points.gpkg``.
+
+    A scene is always one task: classical detectors need the whole-scene covariance.
+
+    Raises:
+        ConfigError: unknown method, or a target method without ``targets``.
+    """
+    from hsi_app.errors import ConfigError
+    from hsi_app.tasks.detectors_classical import TARGET_METHODS, check_method
+
+    m = check_method(opts.method)
+    if m in TARGET_METHODS and not opts.targets:
+        raise ConfigError(f"--method {m} needs target spectra: pass --targets LIB (CSV or ENVI .sli)")
+    if opts.max_points < 1:
+        raise ConfigError(f"--max-points {opts.max_points}: must be >= 1")
+    opts = DetectOptions(m, str(Path(opts.targets).absolute()) if opts.targets else None, tuple(opts.materials),
+                         opts.threshold, opts.max_points, tuple(opts.rx_window))  # type: ignore[arg-type]
+    return TaskAdapter(name="detect", suffix="_scores.tif", load=partial(_detect_load, opts), halo=_no_halo,
+                       run_scene=partial(_detect_run_scene, opts), identity=partial(_detect_identity, opts))
+
+
+def is_detect_run(model: Any) -> bool:
+    """True when ``model`` (a run folder or its config.json) was written by ``hsi train --task detect``."""
+    import json
+
+    from hsi_app.predictor import run_dir_of
+
+    if model is None:
+        return False
+    try:
+        return json.loads((run_dir_of(model) / "config.json").read_text()).get("task") == "detect"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def default_detect_method(model: Any) -> str:
+    """``learned`` when ``model`` is a ``hsi train --task detect`` run.
+
+    Raises:
+        ConfigError: no ``--method`` and no detection run to default to.
+    """
+    from hsi_app.errors import ConfigError
+
+    if is_detect_run(model):
+        return "learned"
+    raise ConfigError("--task detect needs --method rx|rx-local|mf|ace|cem (or --model RUN_DIR of `hsi train --task detect`)")
+
+
+def _no_halo(_model: Any) -> int:
+    return 0
+
+
+def _detect_identity(opts: DetectOptions, model: Any) -> tuple[str, str]:
+    """``(label, hash)``: learned: the run folder and its hash; classical: method + options + library bytes.
+
+    The point options (threshold, max points) are hashed too, so changing them redoes the scenes.
+    """
+    import hashlib
+    import json
+
+    from hsi_app.batch.state import model_hash
+    from hsi_app.errors import ConfigError, DatasetNotFoundError, ModelLoadError
+    from hsi_app.predictor import run_dir_of
+
+    h = hashlib.sha256(json.dumps({"method": opts.method, "materials": list(opts.materials),
+                                   "threshold": opts.threshold, "max_points": opts.max_points,
+                                   "rx_window": list(opts.rx_window)}, sort_keys=True).encode())
+    if opts.method == "learned":
+        if model is None:
+            raise ConfigError("--method learned needs --model RUN_DIR (from `hsi train --task detect`)")
+        run_dir = run_dir_of(model).absolute()
+        h.update(model_hash(run_dir).encode())
+        if not is_detect_run(run_dir):  # fail before the cluster starts, not once per scene
+            raise ModelLoadError(f"{model}: not a detection run; train one with `hsi train --task detect`, "
+                                 "or pick a classical --method (rx, rx-local, mf, ace, cem)")
+        return str(run_dir), h.hexdigest()
+    if model is not None:
+        raise ConfigError(f"--method {opts.method} uses no model; drop --model {model} (or use --method learned)")
+    label = opts.method
+    if opts.targets:
+        lib = Path(opts.targets)
+        if not lib.is_file():
+            raise DatasetNotFoundError(f"--targets {lib}: spectral library not found; pass a CSV or ENVI .sli file")
+        h.update(lib.read_bytes())
+        hdr = lib.with_suffix(".hdr")
+        if hdr.is_file() and hdr != lib:
+            h.update(hdr.read_bytes())
+        label = f"{opts.method}:{lib}"
+    return label, h.hexdigest()
+
+
+def _detect_load(opts: DetectOptions, run_dir: Path) -> Any:
+    """The learned detector, or ``None`` for classical methods (nothing to load)."""
+    if opts.method != "learned":
+        return None
+    from hsi_app.tasks.detector_infer import LearnedDetector
+
+    return LearnedDetector.load(run_dir, device="cpu")
+
+
+def _detect_run_scene(opts: DetectOptions, det_model: Any, cube: Cube, out: Path, window: int,
+                      resample: bool) -> StatsDict:
+    """Exactly what ``hsi detect --out OUT --points P`` writes, with the model loaded once per worker."""
+    from hsi_app.tasks.detection import (
+        DetectionResult,
+        detect_scene,
+        select_points,
+        target_spectra,
+        write_detections,
+        write_score_map,
+    )
+    from hsi_app.tasks.detectors_classical import TARGET_METHODS
+
+    m = opts.method
+    if m == "learned":  # detect_scene's learned branch, with the cached model (threshold 0 as in `hsi detect`)
+        dense = det_model.predict_cube(cube, resample=resample)
+        res = DetectionResult(dense.heat, det_model.class_names, det_model.decode(dense, threshold=0.0), m)
+    else:
+        spectra, names = None, None
+        if m in TARGET_METHODS:
+            spectra, names = target_spectra(cube, library=opts.targets, names=list(opts.materials) or None)
+        res = detect_scene(cube, m, spectra=spectra, names=names, window=opts.rx_window)
+    write_score_map(out, res.scores, cube, res.names, m)
+    sel = select_points(res.detections, opts.threshold, opts.max_points)
+    write_detections(points_path(out), sel, cube, res.names)
+    ids = np.asarray(sel.class_id, int)
+    per_class = {n: int((ids == k).sum()) for k, n in enumerate(res.names, start=1)}
+    _, h, w = res.scores.shape
+    return {"height": h, "width": w, "windows": 1, "points": len(sel), "points_file": str(points_path(out)),
+            "class_counts": per_class}
+
+
+def points_path(scores_out: Path) -> Path:
+    """``<name>_points.gpkg`` next to ``<name>_scores.tif``."""
+    name = scores_out.name
+    stem = name[: -len("_scores.tif")] if name.endswith("_scores.tif") else scores_out.stem
+    return scores_out.with_name(stem + POINTS_SUFFIX)
+
+
 TASKS: dict[str, TaskAdapter] = {"classify": CLASSIFY, "denoise": DENOISE}
-PLANNED = ("detect",)
+OPTIONED = ("detect",)  # built from options: ``detect_adapter(DetectOptions(...))``; by name: learned
+PLANNED: tuple[str, ...] = ()
 
 
 def get_task(name: str) -> TaskAdapter:
     """The adapter registered as ``name``.
+
+    ``"detect"`` by name is the learned detector (``--model`` a detection run); other
+    detection methods: :func:`detect_adapter`.
 
     Raises:
         UnknownKeyError: unknown task, or one whose library API does not exist yet.
     """
     if name in TASKS:
         return TASKS[name]
+    if name == "detect":
+        return detect_adapter(DetectOptions(method="learned"))
+    names = ", ".join(sorted((*TASKS, *OPTIONED)))
     if name in PLANNED:
-        raise UnknownKeyError(f"--task {name}: not available in batch yet; available: {', '.join(sorted(TASKS))}")
-    raise UnknownKeyError(f"--task {name}: unknown task; choose one of {', '.join(sorted(TASKS))}")
+        raise UnknownKeyError(f"--task {name}: not available in batch yet; available: {names}")
+    raise UnknownKeyError(f"--task {name}: unknown task; choose one of {names}")

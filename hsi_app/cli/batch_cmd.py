@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -10,8 +11,9 @@ EXIT_SOME_FAILED = 1
 
 
 @click.command("batch")
-@click.option("--task", "task", default="classify", show_default=True, help="classify or denoise (detect: not yet).")
-@click.option("--model", "model", required=True, type=click.Path(), help="Run folder written by `hsi train`.")
+@click.option("--task", "task", default="classify", show_default=True, help="classify, denoise or detect.")
+@click.option("--model", "model", default=None, type=click.Path(),
+              help="Run folder written by `hsi train` (detect: only for --method learned).")
 @click.option("--inputs", "inputs", required=True, multiple=True,
               help="Glob, file or folder of scenes; repeatable. Quote globs: 'scenes/**/*.tif'.")
 @click.option("--out-dir", "out_dir", required=True, type=click.Path(), help="Output root (mirrors the input folders).")
@@ -26,23 +28,43 @@ EXIT_SOME_FAILED = 1
 @click.option("--resample", is_flag=True, help="Resample scene bands to the model's when they differ.")
 @click.option("--dashboard/--no-dashboard", default=True, show_default=True, help="Serve the dask dashboard (LocalCluster).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def batch(task: str, model: str, inputs: tuple[str, ...], out_dir: str, scheduler: str | None, workers: int | None,
-          threads_per_worker: int, memory_limit: str, window: int, split_windows: int | None, overwrite: bool,
-          resample: bool, dashboard: bool, quiet: bool) -> None:
+@click.option("--method", default=None,
+              help="detect: rx | rx-local | mf | ace | cem | learned [default: learned when --model is a detect run].")
+@click.option("--targets", default=None, type=click.Path(), help="detect: spectral library (CSV or ENVI .sli) for mf/ace/cem.")
+@click.option("--material", "materials", multiple=True, help="detect: only this library material (repeatable).")
+@click.option("--threshold", type=float, default=None, help="detect points: keep peaks scoring above T.")
+@click.option("--max-points", type=int, default=100, show_default=True, help="detect points: most peaks kept per class.")
+def batch(task: str, model: str | None, inputs: tuple[str, ...], out_dir: str, scheduler: str | None,
+          workers: int | None, threads_per_worker: int, memory_limit: str, window: int, split_windows: int | None,
+          overwrite: bool, resample: bool, dashboard: bool, quiet: bool, method: str | None, targets: str | None,
+          materials: tuple[str, ...], threshold: float | None, max_points: int) -> None:
     """Run TASK with MODEL over every scene in INPUTS; one COG per scene under OUT_DIR.
 
     Reruns skip scenes already done with the same model (see OUT_DIR/report.json);
-    exit status 0 when every scene succeeded, 1 when some failed.
+    exit status 0 when every scene succeeded, 1 when some failed. --task detect writes
+    NAME_scores.tif (as `hsi detect --out`) and NAME_points.gpkg per scene.
     """
     from hsi_app.batch import ClusterOptions, run_batch
     from hsi_app.batch.run import default_workers
+    from hsi_app.batch.tasks import DetectOptions, default_detect_method, detect_adapter
+    from hsi_app.errors import ConfigError
+
+    detect_only = {"--method": method, "--targets": targets, "--material": materials or None, "--threshold": threshold}
+    job: Any = task
+    if task == "detect":
+        job = detect_adapter(DetectOptions(method or default_detect_method(model), targets, materials, threshold,
+                                           max_points))
+    elif any(v is not None for v in detect_only.values()):
+        used = ", ".join(k for k, v in detect_only.items() if v is not None)
+        raise ConfigError(f"{used}: only used with --task detect (this run is --task {task})")
 
     cluster = ClusterOptions(
         scheduler=scheduler, workers=workers or default_workers(), threads_per_worker=threads_per_worker,
         memory_limit=memory_limit, processes=True, dashboard=dashboard,
     )
     result = run_batch(
-        task, model, list(inputs), out_dir, cluster=cluster, window=window, overwrite=overwrite, resample=resample,
+        job, model, list(inputs), out_dir,
+        cluster=cluster, window=window, overwrite=overwrite, resample=resample,
         split_windows=split_windows, progress=not quiet, echo=click.echo,
     )
     for row in result.rows:

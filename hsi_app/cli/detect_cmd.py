@@ -51,10 +51,11 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
 
     from hsi_app.io.atomic import atomic_path, check_writable
     from hsi_app.io.open import open_cube
-    from hsi_app.tasks.detect_metrics import Detections, detection_report, pixel_auroc
+    from hsi_app.tasks.detect_metrics import detection_report, pixel_auroc
     from hsi_app.tasks.detection import (
         detect_scene,
         read_detections,
+        select_points,
         target_spectra,
         write_detections,
         write_score_map,
@@ -76,13 +77,7 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
     write_score_map(out, res.scores, cube, res.names, m)
     msg = f"{out}: {m} scores, {res.scores.shape[0]} band(s) ({', '.join(res.names)})"
     if points:
-        det = res.detections
-        keep = np.ones(len(det), bool) if threshold is None else det.score > threshold
-        for k in np.unique(det.class_id):
-            idx = np.flatnonzero((det.class_id == k) & keep)
-            keep[idx[np.argsort(-det.score[idx], kind="stable")][max_points:]] = False
-        sel = Detections(det.row[keep], det.col[keep], det.class_id[keep], det.score[keep],
-                         None if det.box is None else np.asarray(det.box)[keep])
+        sel = select_points(res.detections, threshold, max_points)
         write_detections(points, sel, cube, res.names)
         msg += f"; {len(sel)} points -> {points}"
     click.echo(msg)

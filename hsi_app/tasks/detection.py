@@ -261,3 +261,14 @@ def read_detections(path: str | os.PathLike[str], cube: Cube, names: list[str] |
     score = gdf["score"].to_numpy(float) if "score" in gdf.columns else np.ones(len(gdf))
     bins = gdf["size_bin"].to_numpy(str) if "size_bin" in gdf.columns else None
     return Detections(np.asarray(rows, float), np.asarray(cols, float), cls, score, box, bins)
+
+
+def select_points(det: Detections, threshold: float | None, max_points: int) -> Detections:
+    """The points ``hsi detect --points`` and ``hsi batch --task detect`` keep: score above
+    ``threshold`` (all when None), then the ``max_points`` best of each class."""
+    keep = np.ones(len(det), bool) if threshold is None else det.score > threshold
+    for k in np.unique(det.class_id):
+        idx = np.flatnonzero((det.class_id == k) & keep)
+        keep[idx[np.argsort(-det.score[idx], kind="stable")][max_points:]] = False
+    return Detections(det.row[keep], det.col[keep], det.class_id[keep], det.score[keep],
+                      None if det.box is None else np.asarray(det.box)[keep])

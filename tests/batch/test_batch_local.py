@@ -95,10 +95,8 @@ def test_other_model_redoes_outputs(first: dict, kit, tmp_path: Path) -> None:  
     assert side["model_hash"] == model_hash(other)
 
 
-def test_unknown_and_planned_tasks_are_clear_errors(run_dir: Path, tmp_path: Path) -> None:
+def test_unknown_task_is_a_clear_error(run_dir: Path, tmp_path: Path) -> None:
     from hsi_app.errors import UnknownKeyError
 
-    with pytest.raises(UnknownKeyError, match="not available in batch yet"):
-        run_batch("detect", run_dir, [str(tmp_path)], tmp_path / "o", progress=False, echo=lambda s: None)
     with pytest.raises(UnknownKeyError, match="unknown task"):
         run_batch("segment", run_dir, [str(tmp_path)], tmp_path / "o", progress=False, echo=lambda s: None)
