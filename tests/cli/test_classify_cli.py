@@ -10,20 +10,12 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
+from cli_runner import run_main
 from hsi_app.cli.main import main
 from hsi_app.io.cog import read_class_map
 
 TRANSFORM = from_origin(440000.0, 3750000.0, 30.0, 30.0)
 
-
-def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _write_tif(path: Path, data: np.ndarray, *, nodata: float | None = None, wavelengths: np.ndarray | None = None) -> Path:

@@ -10,17 +10,8 @@ import numpy as np
 import pytest
 import rasterio
 
-from hsi_app.cli.main import main
+from cli_runner import run_main
 
-
-def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

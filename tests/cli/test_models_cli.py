@@ -4,17 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hsi_app.cli.main import main
+from cli_runner import run_main as run
 
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _row(out: str, name: str) -> list[str]:

@@ -13,6 +13,7 @@ import rasterio
 import torch
 from rasterio.transform import from_origin
 
+from cli_runner import run_main
 from hsi_app.cli.main import main
 from hsi_app.errors import ModelLoadError
 
@@ -48,12 +49,8 @@ def _write_tif(path: Path, data: np.ndarray, wavelengths: np.ndarray | None = No
 
 
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
+    """``hsi ARGS`` -> ``(exit status, stdout + stderr)``."""
+    code, out, err = run_main(capsys, *args)
     return code, out + err
 
 
