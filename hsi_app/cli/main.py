@@ -21,7 +21,7 @@ from hsi_app import __version__
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "info": ("hsi_app.cli.info_cmd", "info", "Describe a scene: bands, size, wavelengths, CRS, validity, classes."),
     "datasets": ("hsi_app.cli.datasets_cmd", "datasets", "List the dataset catalog or download a dataset."),
-    "train": ("hsi_app.cli.train_cmd", "train", "Train a classifier (or the SVM baseline) on a labelled scene."),
+    "train": ("hsi_app.cli.train_cmd", "train", "Train a classifier (or the SVM baseline), a denoiser (--task denoise) or a detector (--task detect)."),
     "predict": ("hsi_app.cli.predict_cmd", "predict", "Whole-scene class map from a trained run, streamed to a COG."),
     "finetune": ("hsi_app.cli.finetune_cmd", "finetune", "LoRA-adapt a trained run to a new scene or sensor (adapter saved alone)."),
     "models": ("hsi_app.cli.models_cmd", "models", "List registered models: name, task, parameter count, description."),
