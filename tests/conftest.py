@@ -21,3 +21,14 @@ def mat_fixtures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def load_fixture():  # noqa: ANN201
     """The :func:`fixture_module` loader, for tests that build fixtures with options."""
     return fixture_module
+
+
+@pytest.fixture
+def one_torch_thread():  # noqa: ANN201
+    """Run a test with one torch thread (several times faster than two on a busy 2-core machine)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -19,12 +19,7 @@ from hsi_app.io.cube import make_cube
 WL = np.linspace(450.0, 900.0, 6)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():  # noqa: ANN201
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _tif(path: Path, c: int = 6, h: int = 28, w: int = 36, nan: bool = False) -> Path:

@@ -25,13 +25,7 @@ from hsi_app.tasks.denoising import DenoiseOptions, Denoiser, train_denoiser
 WL = np.linspace(450.0, 900.0, 8)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():  # noqa: ANN201
-    """One torch thread: several times faster than two on a busy 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def smooth_cube(c: int = 8, h: int = 32, w: int = 40, seed: int = 0) -> np.ndarray:
