@@ -53,23 +53,15 @@ def load_channel_model(run_dir: str | os.PathLike[str]) -> tuple[Any, Any]:
     Raises:
         ConfigError: the run's model cannot take band subsets.
     """
-    import torch
+    from hsi_app.predictor import Predictor
 
-    from hsi_app.checkpoint import load_config, load_tensors
-    from hsi_app.models import create_model
-
-    config = load_config(run_dir)
-    model = create_model(
-        config.model_name, in_chans=config.in_chans, num_classes=config.num_classes,
-        wavelengths=config.wavelength_array, **config.model_args,
-    )
-    if not hasattr(model, "with_bands"):
+    pred = Predictor.load(run_dir, device="cpu")
+    if not hasattr(pred.model, "with_bands"):
         raise ConfigError(
-            f"{run_dir}: model {config.model_name!r} needs all {config.in_chans} training bands; "
+            f"{run_dir}: model {pred.config.model_name!r} needs all {pred.config.in_chans} training bands; "
             "band subsets need a wavelength-aware model such as channel_vit"
         )
-    model.load_state_dict({k: torch.from_numpy(v) for k, v in load_tensors(run_dir).items()})
-    return config, model.eval()
+    return pred.config, pred.model
 
 
 def predict_band_subset(
