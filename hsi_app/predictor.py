@@ -149,12 +149,60 @@ class Predictor:
             out = torch.softmax(self.model(t), dim=1)[0]
         return out.float().cpu().numpy()
 
+    @property
+    def takes_band_subsets(self) -> bool:
+        """Whether the model is wavelength-aware (``channel_vit``): it accepts any subset of its bands."""
+        return hasattr(self.model, "with_bands")
+
     def bind(self, cube: Cube, *, resample: bool = False) -> ProbFn:
-        """The per-window function for :func:`hsi_app.infer.predict_scene` on ``cube``."""
-        plan = plan_bands(self.config, cube, resample=resample)
+        """The per-window function for :func:`hsi_app.infer.predict_scene` on ``cube``.
+
+        A wavelength-aware model given a cube with only some of its training bands is
+        bound to those bands (:meth:`bind_subset`) instead of refusing the cube.
+        """
+        try:
+            plan = plan_bands(self.config, cube, resample=resample)
+        except BandMismatchError:
+            if not self.takes_band_subsets or resample:
+                raise
+            return self.bind_subset(cube)
 
         def prob_fn(image: np.ndarray) -> np.ndarray:
             return self.probs(plan.apply(image))
+
+        return prob_fn
+
+    def bind_subset(self, cube: Cube) -> ProbFn:
+        """Bind a wavelength-aware model to the cube's bands that match training bands.
+
+        Each cube band within 2 nm of a training band is normalised with that band's
+        training statistics; the model is told the wavelengths (and training FWHM) of the
+        bands it gets. Cube bands with no training band nearby are left out.
+
+        Raises:
+            BandMismatchError: the model is not wavelength-aware, or no band matches.
+        """
+        from hsi_app.tasks.band_subset import matching_bands
+
+        source = str(cube.attrs.get("source", "input"))
+        if not self.takes_band_subsets:
+            raise BandMismatchError(
+                f"{source}: model {self.config.model_name!r} needs all {self.config.in_chans} training bands; "
+                "band subsets need a wavelength-aware model such as channel_vit"
+            )
+        good = ~np.asarray(cube.coords["bad_band"].values, dtype=bool)
+        keep, idx = matching_bands(self.config.wavelength_array, cube.hsi.wavelengths, source, usable=good)
+        mean, std = self._mean[idx], self._std[idx]
+        bound = self.model.with_bands(self.config.wavelength_array[idx])  # FWHM: the training bands'
+
+
+        def prob_fn(image: np.ndarray) -> np.ndarray:
+            import torch
+
+            x = np.nan_to_num((image[keep] - mean) / std, nan=0.0, posinf=0.0, neginf=0.0)
+            with torch.inference_mode():
+                t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None].to(self.device)
+                return torch.softmax(bound(t), dim=1)[0].float().cpu().numpy()
 
         return prob_fn
 

@@ -47,6 +47,45 @@ def match_training_bands(train_wl: np.ndarray, wl: np.ndarray, source: str = "in
     return near
 
 
+def matching_bands(
+    train_wl: np.ndarray, wl: np.ndarray, source: str = "input", usable: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The bands of a cube that a wavelength-aware run can use, and their training bands.
+
+    Unlike :func:`match_training_bands`, bands with no training band nearby (or marked
+    unusable, e.g. bad bands) are skipped rather than refused.
+
+    Args:
+        train_wl: ``(C,)`` training wavelengths (nm).
+        wl: ``(C',)`` the cube's wavelengths (nm).
+        source: name for error messages.
+        usable: ``(C',)`` bool, False for bands to skip; None = all.
+
+    Returns:
+        ``(keep, idx)``: ``(n,)`` indices of the usable cube bands and ``(n,)`` indices
+        of their training bands.
+
+    Raises:
+        BandMismatchError: unknown wavelengths, or no cube band near a training band.
+    """
+    wl = np.asarray(wl, dtype=np.float64).reshape(-1)
+    train_wl = np.asarray(train_wl, dtype=np.float64).reshape(-1)
+    if not (np.isfinite(wl).all() and np.isfinite(train_wl).all()):
+        raise BandMismatchError(f"{source}: band subsets need wavelengths on the cube and in the run's config.json")
+    dist = np.abs(wl[:, None] - train_wl[None, :])
+    near = dist.argmin(axis=1)
+    ok = dist[np.arange(wl.size), near] <= TOLERANCE_NM
+    if usable is not None:
+        ok &= np.asarray(usable, dtype=bool).reshape(-1)
+    if not ok.any():
+        raise BandMismatchError(
+            f"{source}: none of its {wl.size} bands ({wl.min():.0f}-{wl.max():.0f} nm) lies within "
+            f"{TOLERANCE_NM:g} nm of the model's training bands; resample the cube (--resample)"
+        )
+    keep = np.flatnonzero(ok)
+    return keep, near[keep]
+
+
 def load_channel_model(run_dir: str | os.PathLike[str]) -> tuple[Any, Any]:
     """``(RunConfig, model)`` of a run whose model accepts ``forward(x, wavelengths=...)``.
 

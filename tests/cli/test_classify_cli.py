@@ -144,3 +144,30 @@ def test_window_larger_than_scene_warns_and_works(trained: Path, scene: dict[str
     code, _, err = run_main(capsys, "predict", "--model", str(trained), "--input", str(scene["cube"]),
                             "--out", str(tmp_path / "w.tif"), "--window", "4096", "--quiet")
     assert code == 0 and "larger than the scene" in err
+
+
+def test_predict_routes_a_band_subset_to_channel_vit(scene: dict[str, Path], trained: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A wavelength-aware run maps a cube holding only every other training band; a fixed-band run refuses it."""
+    from hsi_app.io import open_cube
+    from hsi_app.tasks.band_subset import predict_band_subset
+    from hsi_app.tasks.train_classifier import scene_in_memory
+
+    run = tmp_path / "cvit"
+    assert main_code("train", "--data", str(scene["cube"]), "--labels", str(scene["labels"]), "--model",
+                     "test_channel_vit", "--split", "random:0.2", "--epochs", "2", "--out", str(run), "--quiet") == 0
+    with rasterio.open(scene["cube"]) as ds:
+        full = ds.read()
+    wl = np.linspace(420, 2400, 30)
+    keep = np.arange(0, 30, 2)
+    subset = _write_tif(tmp_path / "half.tif", full[keep], wavelengths=wl[keep])
+    code, _, err = run_main(capsys, "predict", "--model", str(run), "--input", str(subset),
+                            "--out", str(tmp_path / "half_map.tif"), "--quiet")
+    assert code == 0, err
+    classes = read_class_map(tmp_path / "half_map.tif").classes
+    image, _, _ = scene_in_memory(open_cube(subset))
+    expected = predict_band_subset(run, image, wl[keep]).argmax(axis=0) + 1
+    assert (classes == expected).mean() > 0.99  # same model, same bands; only float rounding may differ
+    code, _, err = run_main(capsys, "predict", "--model", str(trained), "--input", str(subset),
+                            "--out", str(tmp_path / "refused.tif"), "--quiet")
+    assert code != 0 and "do not match the model's 30 bands" in err and not (tmp_path / "refused.tif").exists()

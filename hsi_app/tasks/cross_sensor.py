@@ -1,0 +1,238 @@
+"""Cross-sensor adaptation: a model trained on AVIRIS Indian Pines, adapted to EnMAP-like bands.
+
+The workflow of the model-zoo issue, as library functions shared by
+``benchmarks/bench_cross_sensor.py`` and ``notebooks/04_cross_sensor.ipynb``:
+
+1. :func:`train_base`: train on the left part of Indian Pines (columns ``< split_col``,
+   200 AVIRIS bands) and save a run folder.
+2. :func:`enmap_like_target`: the right part (columns ``>= split_col + radius``, so no
+   training tile reaches it) resampled with Gaussian spectral responses to 224
+   EnMAP-like bands (:func:`enmap_like_bands`), with a few labels per class for training
+   and the remaining labelled pixels for testing.
+3. :func:`adapt_lora`, :func:`adapt_full`, :func:`train_scratch`: LoRA (base frozen,
+   adapter only, through :func:`hsi_app.tasks.finetune.finetune`), a full fine-tune of
+   the base, and the same architecture trained from scratch, each scored on the same
+   test pixels (:func:`score`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hsi_app.io.cube import Cube
+
+SPLIT_COL = 70  # the base model sees columns < 70 of Indian Pines
+
+
+def enmap_like_bands() -> tuple[np.ndarray, np.ndarray]:
+    """Synthetic EnMAP-like band table: ``(224,)`` centres and ``(224,)`` FWHM in nm.
+
+    The real table comes from each product's METADATA.XML (not shipped here): 91 VNIR
+    bands 418-993 nm (FWHM ~6.5 nm) and 133 SWIR bands 902-2445 nm (FWHM ~10 nm).
+    """
+    vnir = np.linspace(418.0, 993.0, 91)
+    swir = np.linspace(902.0, 2445.0, 133)
+    return np.concatenate([vnir, swir]), np.concatenate([np.full(91, 6.5), np.full(133, 10.0)])
+
+
+def few_labels(labels: np.ndarray, per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``per_class`` random training pixels per class (all but one when fewer), the rest test.
+
+    Args:
+        labels: ``(H, W)`` int, 0 = unlabelled.
+
+    Returns:
+        ``(train, test)``, both ``(H, W)`` like ``labels``, disjoint, covering its labels.
+    """
+    rng = np.random.default_rng(seed)
+    flat = np.ascontiguousarray(labels).ravel()
+    train = np.zeros_like(flat)
+    for k in np.unique(flat[flat > 0]):
+        idx = np.flatnonzero(flat == k)
+        n = min(per_class, max(1, idx.size - 1))
+        train[rng.choice(idx, n, replace=False)] = k
+    train = train.reshape(labels.shape)
+    return train, np.where(train > 0, 0, labels)
+
+
+@dataclass
+class Target:
+    """The EnMAP-like held-out region and its few-label split.
+
+    Attributes:
+        image: ``(224, H, W')`` float32 resampled reflectance.
+        wavelengths, fwhm: ``(224,)`` nm.
+        train, test: ``(H, W')`` int labels (0 = not in the set).
+        cube: the same data as a :class:`~hsi_app.io.cube.Cube` (with all labels).
+        first_col: the Indian Pines column of the region's first column.
+    """
+
+    image: np.ndarray
+    wavelengths: np.ndarray
+    fwhm: np.ndarray
+    train: np.ndarray
+    test: np.ndarray
+    cube: Cube
+    first_col: int
+
+
+def _norm(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(normalised image, mean, std)`` with statistics of the ``mask`` pixels."""
+    from hsi_app.tasks.train_classifier import _band_stats
+
+    mean, std = _band_stats(image, mask)
+    z = np.nan_to_num((image - mean[:, None, None]) / std[:, None, None]).astype(np.float32)
+    return z, mean, std
+
+
+def train_base(
+    scene: Cube, out: str | Path, *, model: str, epochs: int, tiles: int = 8, seed: int = 0,
+    split_col: int = SPLIT_COL, progress: bool = False,
+) -> dict[str, Any]:
+    """Train ``model`` on all labelled pixels of columns ``< split_col`` and save a run folder.
+
+    Args:
+        scene: Indian Pines (``(200, 145, 145)``, with labels, wavelengths and FWHM).
+        out: run folder to write (``config.json`` + ``model.safetensors``).
+
+    Returns:
+        ``{"run_dir", "seconds", "params", "radius"}``.
+    """
+    from hsi_app.checkpoint import RunConfig, json_floats, save_run
+    from hsi_app.tasks.classification import fit_dense
+    from hsi_app.tasks.train_classifier import receptive_radius
+
+    image = np.asarray(scene.values, dtype=np.float32)
+    labels = np.asarray(scene.hsi.labels, dtype=np.int64)
+    c, k, wl = image.shape[0], int(labels.max()), scene.hsi.wavelengths
+    left, left_lab = image[:, :, :split_col], labels[:, :split_col]
+    z, mean, std = _norm(left, left_lab > 0)
+    t0 = time.perf_counter()
+    net, _ = fit_dense(z, left_lab, None, model_name=model, num_classes=k, wavelengths=wl, epochs=epochs,
+                       tiles_per_epoch=tiles, seed=seed, progress=progress)
+    seconds = time.perf_counter() - t0
+    radius = receptive_radius(model, c, k)
+    run_dir = save_run(Path(out), RunConfig(
+        task="classification", model_name=model, model_args={}, in_chans=c, num_classes=k,
+        class_names=list(scene.hsi.class_names or []), wavelengths=json_floats(wl), fwhm=json_floats(scene.hsi.fwhm),
+        band_indices=list(range(c)), source_bands=c, mean=[float(v) for v in mean], std=[float(v) for v in std],
+        receptive_radius=radius, data=f"{scene.attrs.get('source', 'indian_pines')}[:, :{split_col}]"),
+        dict(net.state_dict()))
+    return {"run_dir": run_dir, "seconds": seconds, "params": sum(p.numel() for p in net.parameters()),
+            "radius": radius}
+
+
+def enmap_like_target(
+    scene: Cube, *, radius: int, per_class: int = 10, seed: int = 0, split_col: int = SPLIT_COL,
+) -> Target:
+    """Resample the held-out right part of the scene to EnMAP-like bands and split its labels.
+
+    Args:
+        scene: the cube the base was trained on.
+        radius: the base model's receptive radius; the region starts ``radius`` columns
+            after ``split_col`` so that no base training tile saw any of it.
+        per_class: training labels per class for the adaptation.
+    """
+    from hsi_app.data.resample import resample_cube, resampling_matrix
+    from hsi_app.io.cube import make_cube
+
+    image = np.asarray(scene.values, dtype=np.float32)
+    labels = np.asarray(scene.hsi.labels, dtype=np.int64)
+    c0 = split_col + radius
+    ewl, efwhm = enmap_like_bands()
+    right = resample_cube(image[:, :, c0:], resampling_matrix(scene.hsi.wavelengths, ewl, efwhm))
+    right_lab = labels[:, c0:]
+    train, test = few_labels(right_lab, per_class, seed)
+    cube = make_cube(right, wavelength=ewl, fwhm=efwhm, labels=right_lab.astype(np.int32),
+                     class_names=scene.hsi.class_names, source="indian_pines-right-enmap-like")
+    return Target(right, ewl, efwhm, train, test, cube, c0)
+
+
+def score(model: Any, target: Target, mean: np.ndarray, std: np.ndarray) -> dict[str, Any]:
+    """OA / AA / kappa of ``model`` on the target's test pixels, plus its ``(H, W')`` class map (1..K)."""
+    from hsi_app.tasks.classification import classification_metrics, predict_dense
+
+    z = np.nan_to_num((target.image - mean[:, None, None]) / std[:, None, None]).astype(np.float32)
+    pred = predict_dense(model, z).argmax(0) + 1
+    sel = target.test > 0
+    k = int(target.cube.hsi.labels.max())
+    m = classification_metrics(target.test[sel] - 1, pred[sel] - 1, k)
+    return {"oa": m["oa"], "aa": m["aa"], "kappa": m["kappa"], "map": pred.astype(np.uint8)}
+
+
+def adapt_lora(
+    base_dir: str | Path, target: Target, out: str | Path, *, rank: int = 4, epochs: int = 20, tiles: int = 8,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """LoRA adaptation through the ``hsi finetune`` workflow (base frozen, adapter saved to ``out``).
+
+    Returns:
+        A result row: ``method, oa, aa, kappa, trainable, total, seconds, map``.
+    """
+    from hsi_app.data.splits import split_from_maps
+    from hsi_app.io.cog import read_class_map
+    from hsi_app.tasks.finetune import FinetuneOptions, finetune
+
+    t0 = time.perf_counter()
+    m = finetune(target.cube, base_dir, out, FinetuneOptions(lora_rank=rank, epochs=epochs, seed=seed, train_head=True,
+                                                               tiles_per_epoch=tiles, progress=False),
+                 split=split_from_maps(target.train, target.test))
+    seconds = time.perf_counter() - t0
+    classes = read_class_map(Path(out) / "map.tif").classes  # written by finetune through Predictor.load
+    return {"method": f"LoRA r={rank} (+head)", "oa": m["oa"], "aa": m["aa"], "kappa": m["kappa"],
+            "trainable": m["trainable_params"], "total": m["total_params"], "seconds": round(seconds, 1),
+            "map": classes.astype(np.uint8)}
+
+
+def adapt_full(
+    base_dir: str | Path, target: Target, *, model: str, epochs: int = 20, tiles: int = 8, seed: int = 0,
+) -> dict[str, Any]:
+    """Full fine-tune of the base: the same input band map as LoRA, every weight trainable."""
+    import torch
+
+    from hsi_app.checkpoint import load_config
+    from hsi_app.tasks.classification import fit_dense
+    from hsi_app.tasks.finetune import band_matrix, build_adapted
+
+    z, mean, std = _norm(target.image, target.train > 0)
+    base_cfg = load_config(base_dir)
+    matrix, _ = band_matrix(base_cfg, target.wavelengths, target.fwhm)
+    k = base_cfg.num_classes
+    torch.manual_seed(seed)
+    net, _ = build_adapted(base_dir, base_cfg, matrix, mean, std, k, None)
+    t0 = time.perf_counter()
+    net, _ = fit_dense(z, target.train, None, model_name=model, num_classes=k, epochs=epochs, tiles_per_epoch=tiles,
+                       seed=seed, progress=False, model=net, schedule="cyclic-cosine")
+    seconds = time.perf_counter() - t0
+    n = sum(p.numel() for p in net.parameters())
+    return {"method": "full fine-tune", **score(net, target, mean, std), "trainable": n, "total": n,
+            "seconds": round(seconds, 1)}
+
+
+def train_scratch(target: Target, *, model: str, epochs: int = 20, tiles: int = 8, seed: int = 0) -> dict[str, Any]:
+    """The same architecture trained from scratch on the 224 EnMAP-like bands and the few labels."""
+    from hsi_app.tasks.classification import fit_dense
+
+    z, mean, std = _norm(target.image, target.train > 0)
+    k = int(target.cube.hsi.labels.max())
+    t0 = time.perf_counter()
+    net, _ = fit_dense(z, target.train, None, model_name=model, num_classes=k, wavelengths=target.wavelengths,
+                       epochs=epochs, tiles_per_epoch=tiles, seed=seed, progress=False)
+    seconds = time.perf_counter() - t0
+    n = sum(p.numel() for p in net.parameters())
+    return {"method": "from scratch (224 bands)", **score(net, target, mean, std), "trainable": n, "total": n,
+            "seconds": round(seconds, 1)}
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    """The comparison rows as a Markdown table (OA/AA in %, trainable parameters, seconds)."""
+    lines = ["| method | OA % | AA % | kappa | trainable params | train s |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['method']} | {100 * float(r['oa']):.2f} | {100 * float(r['aa']):.2f} | "
+                     f"{float(r['kappa']):.4f} | {int(r['trainable']):,} | {r['seconds']} |")
+    return "\n".join(lines)

@@ -1,0 +1,46 @@
+"""Cross-sensor workflow pieces: EnMAP-like band table, few-label split, held-out target region."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hsi_app.io.cube import make_cube
+from hsi_app.tasks.cross_sensor import enmap_like_bands, enmap_like_target, few_labels
+
+
+def test_enmap_like_band_table() -> None:
+    wl, fwhm = enmap_like_bands()
+    assert wl.shape == fwhm.shape == (224,)
+    assert (wl[:91] < 1000).all() and wl[91] < wl[90] and (wl[91:] > 900).all()  # VNIR/SWIR overlap near 950 nm
+    assert set(np.unique(fwhm)) == {6.5, 10.0}
+
+
+def test_few_labels_are_disjoint_and_cover_the_labels() -> None:
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 4, size=(30, 20))
+    labels[0, 0] = 4  # a class with one pixel keeps it for training (no test pixel left)
+    train, test = few_labels(labels, 5, seed=1)
+    assert not ((train > 0) & (test > 0)).any()
+    np.testing.assert_array_equal(np.maximum(train, test), labels)
+    for k in (1, 2, 3):
+        assert (train == k).sum() == 5
+    assert (train == 4).sum() == 1
+    again, _ = few_labels(labels, 5, seed=1)
+    np.testing.assert_array_equal(again, train)
+
+
+def test_target_is_the_right_part_resampled() -> None:
+    rng = np.random.default_rng(0)
+    c, h, w = 420, 12, 40
+    wl = np.linspace(400, 2500, c)
+    spectrum = 1000 + 500 * np.sin(wl / 300.0)
+    data = (spectrum[:, None, None] * np.ones((c, h, w))).astype(np.float32)
+    labels = rng.integers(1, 3, size=(h, w)).astype(np.int32)
+    scene = make_cube(data, wavelength=wl, fwhm=np.full(c, 5.0), labels=labels, class_names=["u", "a", "b"])
+    target = enmap_like_target(scene, radius=3, per_class=4, seed=0, split_col=20)
+    assert target.first_col == 23 and target.image.shape == (224, h, w - 23)
+    np.testing.assert_array_equal(np.maximum(target.train, target.test), labels[:, 23:])
+    # a smooth spectrum resampled with narrow Gaussians stays close to its value at the band centre
+    inside = (target.wavelengths > 450) & (target.wavelengths < 2450)
+    expected = 1000 + 500 * np.sin(target.wavelengths[inside] / 300.0)
+    np.testing.assert_allclose(target.image[inside, 0, 0], expected, rtol=0.02)
