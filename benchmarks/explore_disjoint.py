@@ -1,0 +1,105 @@
+"""Exploration: can spectral augmentation or self-training lift the default model on ``disjoint``?
+
+Not a benchmark of a shipped feature: it records two ideas that were tried against the
+issue-3 target (default model >= SVM-RBF + 10 OA points on a spatially disjoint split)
+and did not help. Same data, split (``disjoint:0.5``, buffer 11 px), normalisation,
+validation pixels and trainer as ``hsi train``; only the training tiles or labels change.
+
+Variants:
+    ``base``                   the default ``ssfcn`` run.
+    ``aug:g=G:t=T:p=P``        spectral augmentation of every training tile, applied to the
+                               raw values: one gain in ``1 +- G`` per tile, a linear spectral
+                               tilt ``+- T`` across the bands, and per-pixel gain noise ``P``.
+    ``self:THR:R``             ``R`` rounds of self-training: pixels outside the training set
+                               (labelled or not) whose predicted confidence exceeds ``THR``
+                               join the training labels with their predicted class; the
+                               model is retrained from scratch. Transductive: it looks at the
+                               test region's spectra, never at its labels.
+
+Usage: ``.venv/bin/python benchmarks/explore_disjoint.py VARIANT SEEDS`` e.g. ``base 0,2``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+
+import numpy as np
+import torch
+
+from hsi_app.data.tiles import SceneTiles
+from hsi_app.io import open_cube
+from hsi_app.tasks.classification import classification_metrics, fit_dense, predict_dense
+from hsi_app.tasks.train_classifier import _band_stats, protocol_split, scene_in_memory
+
+K = 16
+
+
+class SpectralAugTiles(SceneTiles):
+    """:class:`SceneTiles` whose tiles get a random gain / tilt on their raw values.
+
+    ``mean_over_std`` ``(C,)`` converts a raw-space gain ``G`` to normalised space:
+    ``(G r - m) / s = G z + (G - 1) m / s``.
+    """
+
+    def __init__(self, *args: object, mean_over_std: np.ndarray, gain: float = 0.0, tilt: float = 0.0,
+                 pixel: float = 0.0, **kw: object) -> None:
+        super().__init__(*args, **kw)  # type: ignore[arg-type]
+        self.mos = torch.as_tensor(mean_over_std, dtype=torch.float32)[:, None, None]
+        self.gain, self.tilt, self.pixel = gain, tilt, pixel
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        sample = super().__getitem__(index)
+        g = torch.Generator().manual_seed(hash((self.seed, self.epoch, index)) % 2**31)  # int-tuple hash: stable
+        z = sample["image"]
+        c, h, w = z.shape
+        gain = 1 + self.gain * (2 * torch.rand(1, 1, 1, generator=g) - 1)
+        if self.pixel:
+            gain = gain * (1 + self.pixel * torch.randn(1, h, w, generator=g))
+        if self.tilt:
+            gain = gain * (1 + self.tilt * (2 * torch.rand(1, generator=g) - 1) * torch.linspace(-1, 1, c)[:, None, None])
+        sample["image"] = (gain * z + (gain - 1) * self.mos).float()
+        return sample
+
+
+def run(variant: str, seed: int) -> float:
+    """Train one variant on one seed's split; print and return the test OA."""
+    cube = open_cube("indian_pines")
+    image, _, valid = scene_in_memory(cube)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        split = protocol_split(cube, "disjoint:0.5", seed=seed, radius=11)
+    split.train[~valid] = 0
+    split.test[~valid] = 0
+    mean, std = _band_stats(image, split.train > 0)
+    norm = np.nan_to_num((image - mean[:, None, None]) / std[:, None, None]).astype(np.float32)
+    train, val = split.validation(0.1, seed=seed)
+    kw: dict[str, object] = {}
+    if variant.startswith("aug"):
+        p = dict(part.split("=") for part in variant.split(":")[1:])
+        kw["tiles"] = SpectralAugTiles(norm, train, tile_size=145, tiles_per_epoch=8, seed=seed, mean_over_std=mean / std,
+                                       gain=float(p.get("g", 0)), tilt=float(p.get("t", 0)), pixel=float(p.get("p", 0)))
+    t0 = time.time()
+    net, _ = fit_dense(norm, train, val, num_classes=K, seed=seed, progress=False, **kw)  # type: ignore[arg-type]
+    prob = predict_dense(net, norm)
+    if variant.startswith("self"):
+        _, thr, rounds = variant.split(":")
+        for r in range(int(rounds)):
+            pseudo = np.where((prob.max(0) > float(thr)) & valid & (split.train == 0), prob.argmax(0) + 1, 0)
+            on_test = (split.test > 0) & (pseudo > 0)
+            precision = float((split.test[on_test] == pseudo[on_test]).mean()) if on_test.any() else float("nan")
+            print(f"  round {r}: {int((pseudo > 0).sum())} pseudo-labelled px; {int(on_test.sum())} of them are "
+                  f"test px, {100 * precision:.1f} % correct", flush=True)
+            net, _ = fit_dense(norm, np.where(train > 0, train, pseudo), val, num_classes=K, seed=seed, progress=False)
+            prob = predict_dense(net, norm)
+    sel = split.test > 0
+    m = classification_metrics(split.test[sel] - 1, prob.argmax(0)[sel], K)
+    print(f"{variant} seed {seed}: OA {100 * m['oa']:.2f} AA {100 * m['aa']:.2f} ({time.time() - t0:.0f} s)", flush=True)
+    return float(m["oa"])
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(2)
+    name, seeds = sys.argv[1], [int(s) for s in sys.argv[2].split(",")]
+    print(f"{name}: mean OA {100 * np.mean([run(name, s) for s in seeds]):.2f} over seeds {seeds}")
