@@ -141,13 +141,16 @@ class Predictor:
             c, h, w = image.shape
             flat = np.nan_to_num(image.reshape(c, -1).T)
             return self.model.predict_proba(flat).T.reshape(-1, h, w).astype(np.float32)
+        return self._softmax(self.model, image, self._mean, self._std)
+
+    def _softmax(self, model: Any, image: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+        """Normalise ``(C, h, w)`` raw values (NaN -> 0), run ``model``: ``(K, h, w)`` float32 probabilities."""
         import torch
 
-        x = np.nan_to_num((image - self._mean) / self._std, nan=0.0, posinf=0.0, neginf=0.0)
+        x = np.nan_to_num((image - mean) / std, nan=0.0, posinf=0.0, neginf=0.0)
         with torch.inference_mode():
             t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None].to(self.device)
-            out = torch.softmax(self.model(t), dim=1)[0]
-        return out.float().cpu().numpy()
+            return torch.softmax(model(t), dim=1)[0].float().cpu().numpy()
 
     @property
     def takes_band_subsets(self) -> bool:
@@ -197,12 +200,7 @@ class Predictor:
 
 
         def prob_fn(image: np.ndarray) -> np.ndarray:
-            import torch
-
-            x = np.nan_to_num((image[keep] - mean) / std, nan=0.0, posinf=0.0, neginf=0.0)
-            with torch.inference_mode():
-                t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None].to(self.device)
-                return torch.softmax(bound(t), dim=1)[0].float().cpu().numpy()
+            return self._softmax(bound, image[keep], mean, std)
 
         return prob_fn
 

@@ -19,6 +19,21 @@ from hsi_app.io.cube import Cube
 TOLERANCE_NM = 2.0
 
 
+def _nearest_training_band(train_wl: np.ndarray, wl: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(near, close)``: nearest training band of each given band, and whether it is within 2 nm.
+
+    Raises:
+        BandMismatchError: a wavelength is unknown (NaN) on either side.
+    """
+    wl = np.asarray(wl, dtype=np.float64).reshape(-1)
+    train_wl = np.asarray(train_wl, dtype=np.float64).reshape(-1)
+    if not (np.isfinite(wl).all() and np.isfinite(train_wl).all()):
+        raise BandMismatchError(f"{source}: band subsets need wavelengths on the cube and in the run's config.json")
+    dist = np.abs(wl[:, None] - train_wl[None, :])
+    near = dist.argmin(axis=1)
+    return near, dist[np.arange(wl.size), near] <= TOLERANCE_NM
+
+
 def match_training_bands(train_wl: np.ndarray, wl: np.ndarray, source: str = "input") -> np.ndarray:
     """Index of the training band within 2 nm of each given band.
 
@@ -33,15 +48,11 @@ def match_training_bands(train_wl: np.ndarray, wl: np.ndarray, source: str = "in
     Raises:
         BandMismatchError: unknown wavelengths or a band with no training band nearby.
     """
-    wl = np.asarray(wl, dtype=np.float64)
-    if not (np.isfinite(wl).all() and np.isfinite(train_wl).all()):
-        raise BandMismatchError(f"{source}: band subsets need wavelengths on the cube and in the run's config.json")
-    dist = np.abs(wl[:, None] - train_wl[None, :])
-    near = dist.argmin(axis=1)
-    far = dist[np.arange(wl.size), near] > TOLERANCE_NM
-    if far.any():
+    near, close = _nearest_training_band(train_wl, wl, source)
+    if not close.all():
+        far = np.asarray(wl, dtype=np.float64).reshape(-1)[~close]
         raise BandMismatchError(
-            f"{source}: bands at {', '.join(f'{v:.1f}' for v in wl[far][:5])} nm are not among the model's "
+            f"{source}: bands at {', '.join(f'{v:.1f}' for v in far[:5])} nm are not among the model's "
             "training bands (no normalisation statistics); resample the cube or drop those bands"
         )
     return near
@@ -68,18 +79,13 @@ def matching_bands(
     Raises:
         BandMismatchError: unknown wavelengths, or no cube band near a training band.
     """
-    wl = np.asarray(wl, dtype=np.float64).reshape(-1)
-    train_wl = np.asarray(train_wl, dtype=np.float64).reshape(-1)
-    if not (np.isfinite(wl).all() and np.isfinite(train_wl).all()):
-        raise BandMismatchError(f"{source}: band subsets need wavelengths on the cube and in the run's config.json")
-    dist = np.abs(wl[:, None] - train_wl[None, :])
-    near = dist.argmin(axis=1)
-    ok = dist[np.arange(wl.size), near] <= TOLERANCE_NM
+    near, ok = _nearest_training_band(train_wl, wl, source)
     if usable is not None:
         ok &= np.asarray(usable, dtype=bool).reshape(-1)
     if not ok.any():
+        w = np.asarray(wl, dtype=np.float64)
         raise BandMismatchError(
-            f"{source}: none of its {wl.size} bands ({wl.min():.0f}-{wl.max():.0f} nm) lies within "
+            f"{source}: none of its {w.size} bands ({w.min():.0f}-{w.max():.0f} nm) lies within "
             f"{TOLERANCE_NM:g} nm of the model's training bands; resample the cube (--resample)"
         )
     keep = np.flatnonzero(ok)
