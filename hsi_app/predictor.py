@@ -198,7 +198,6 @@ class Predictor:
         mean, std = self._mean[idx], self._std[idx]
         bound = self.model.with_bands(self.config.wavelength_array[idx])  # FWHM: the training bands'
 
-
         def prob_fn(image: np.ndarray) -> np.ndarray:
             return self._softmax(bound, image[keep], mean, std)
 
