@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from hsi_app.data.normalize import BandStats
 from hsi_app.io.cube import Cube
 
 SPLIT_COL = 70  # the base model sees columns < 70 of Indian Pines
@@ -81,13 +82,10 @@ class Target:
     first_col: int
 
 
-def _norm(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(normalised image, mean, std)`` with statistics of the ``mask`` pixels."""
-    from hsi_app.tasks.train_classifier import _band_stats
-
-    mean, std = _band_stats(image, mask)
-    z = np.nan_to_num((image - mean[:, None, None]) / std[:, None, None]).astype(np.float32)
-    return z, mean, std
+def _norm(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, BandStats]:
+    """``(normalised (C, H, W) float32 image, statistics)``, fitted on the ``mask`` pixels (NaN -> 0)."""
+    stats = BandStats.fit(np.nan_to_num(image), mask)
+    return np.nan_to_num(stats.apply(image)), stats
 
 
 def train_base(
@@ -111,7 +109,7 @@ def train_base(
     labels = np.asarray(scene.hsi.labels, dtype=np.int64)
     c, k, wl = image.shape[0], int(labels.max()), scene.hsi.wavelengths
     left, left_lab = image[:, :, :split_col], labels[:, :split_col]
-    z, mean, std = _norm(left, left_lab > 0)
+    z, stats = _norm(left, left_lab > 0)
     t0 = time.perf_counter()
     net, _ = fit_dense(z, left_lab, None, model_name=model, num_classes=k, wavelengths=wl, epochs=epochs,
                        tiles_per_epoch=tiles, seed=seed, progress=progress)
@@ -120,7 +118,8 @@ def train_base(
     run_dir = save_run(Path(out), RunConfig(
         task="classification", model_name=model, model_args={}, in_chans=c, num_classes=k,
         class_names=list(scene.hsi.class_names or []), wavelengths=json_floats(wl), fwhm=json_floats(scene.hsi.fwhm),
-        band_indices=list(range(c)), source_bands=c, mean=[float(v) for v in mean], std=[float(v) for v in std],
+        band_indices=list(range(c)), source_bands=c, mean=[float(v) for v in stats.mean],
+        std=[float(v) for v in stats.std],
         receptive_radius=radius, data=f"{scene.attrs.get('source', 'indian_pines')}[:, :{split_col}]"),
         dict(net.state_dict()))
     return {"run_dir": run_dir, "seconds": seconds, "params": sum(p.numel() for p in net.parameters()),
@@ -153,11 +152,13 @@ def enmap_like_target(
     return Target(right, ewl, efwhm, train, test, cube, c0)
 
 
-def score(model: Any, target: Target, mean: np.ndarray, std: np.ndarray) -> dict[str, Any]:
-    """OA / AA / kappa of ``model`` on the target's test pixels, plus its ``(H, W')`` class map (1..K)."""
+def score(model: Any, target: Target, z: np.ndarray) -> dict[str, Any]:
+    """OA / AA / kappa of ``model`` on the target's test pixels, plus its ``(H, W')`` class map (1..K).
+
+    ``z`` is the target image ``(C, H, W')`` normalised the way the model was trained.
+    """
     from hsi_app.tasks.classification import classification_metrics, predict_dense
 
-    z = np.nan_to_num((target.image - mean[:, None, None]) / std[:, None, None]).astype(np.float32)
     pred = predict_dense(model, z).argmax(0) + 1
     sel = target.test > 0
     k = int(target.cube.hsi.labels.max())
@@ -199,18 +200,18 @@ def adapt_full(
     from hsi_app.tasks.classification import fit_dense
     from hsi_app.tasks.finetune import band_matrix, build_adapted
 
-    z, mean, std = _norm(target.image, target.train > 0)
+    z, stats = _norm(target.image, target.train > 0)
     base_cfg = load_config(base_dir)
     matrix, _ = band_matrix(base_cfg, target.wavelengths, target.fwhm)
     k = base_cfg.num_classes
     torch.manual_seed(seed)
-    net, _ = build_adapted(base_dir, base_cfg, matrix, mean, std, k, None)
+    net, _ = build_adapted(base_dir, base_cfg, matrix, stats.mean, stats.std, k, None)
     t0 = time.perf_counter()
     net, _ = fit_dense(z, target.train, None, model_name=model, num_classes=k, epochs=epochs, tiles_per_epoch=tiles,
                        seed=seed, progress=False, model=net, schedule="cyclic-cosine")
     seconds = time.perf_counter() - t0
     n = sum(p.numel() for p in net.parameters())
-    return {"method": "full fine-tune", **score(net, target, mean, std), "trainable": n, "total": n,
+    return {"method": "full fine-tune", **score(net, target, z), "trainable": n, "total": n,
             "seconds": round(seconds, 1)}
 
 
@@ -218,14 +219,14 @@ def train_scratch(target: Target, *, model: str, epochs: int = 20, tiles: int = 
     """The same architecture trained from scratch on the 224 EnMAP-like bands and the few labels."""
     from hsi_app.tasks.classification import fit_dense
 
-    z, mean, std = _norm(target.image, target.train > 0)
+    z, _ = _norm(target.image, target.train > 0)
     k = int(target.cube.hsi.labels.max())
     t0 = time.perf_counter()
     net, _ = fit_dense(z, target.train, None, model_name=model, num_classes=k, wavelengths=target.wavelengths,
                        epochs=epochs, tiles_per_epoch=tiles, seed=seed, progress=False)
     seconds = time.perf_counter() - t0
     n = sum(p.numel() for p in net.parameters())
-    return {"method": "from scratch (224 bands)", **score(net, target, mean, std), "trainable": n, "total": n,
+    return {"method": "from scratch (224 bands)", **score(net, target, z), "trainable": n, "total": n,
             "seconds": round(seconds, 1)}
 
 

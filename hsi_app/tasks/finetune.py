@@ -36,6 +36,7 @@ import numpy as np
 
 from hsi_app.checkpoint import WEIGHTS_NAME, RunConfig, json_floats, load_config, load_tensors
 from hsi_app.errors import BandMismatchError, ConfigError, HSIWarning, ModelLoadError
+from hsi_app.data.normalize import BandStats
 from hsi_app.io.cube import Cube
 
 ADAPTER_NAME = "adapter.safetensors"
@@ -339,7 +340,7 @@ def finetune(
         warnings.warn(f"LoRA rank {opts.lora_rank}: {trainable:,} of {total:,} parameters are trainable "
                       f"(>= {MAX_TRAINABLE_FRACTION:.0%}); lower --lora-rank", HSIWarning, stacklevel=2)
 
-    norm = np.nan_to_num((image - mean[:, None, None]) / std[:, None, None]).astype(np.float32)
+    norm = np.nan_to_num(BandStats(mean, std).apply(image))  # (C, H, W) float32
     t0 = time.perf_counter()
     extra_fit: dict[str, Any] = {"tiles_per_epoch": opts.tiles_per_epoch} if opts.tiles_per_epoch else {}
     fitted, history = fit_dense(

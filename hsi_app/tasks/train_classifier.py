@@ -27,6 +27,7 @@ import numpy as np
 
 from hsi_app.checkpoint import RunConfig, json_floats, save_run
 from hsi_app.errors import LabelError
+from hsi_app.data.normalize import BandStats
 from hsi_app.io.cube import Cube
 
 
@@ -198,8 +199,6 @@ def _geo_tiles_factory(cube: Cube, out: Path, bands: np.ndarray, seed: int) -> A
 
 def _band_stats(image: np.ndarray, train_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-band mean/std of the training pixels only. ``(C,)`` float32 each."""
-    from hsi_app.data.normalize import BandStats
-
     stats = BandStats.fit(np.nan_to_num(image), train_mask)
     return np.asarray(stats.mean, dtype=np.float32), np.asarray(stats.std, dtype=np.float32)
 
@@ -228,7 +227,7 @@ def _fit(
     from hsi_app.tasks.classification import fit_dense
 
     train, val = split.validation(opts.val_fraction, seed=opts.seed) if opts.val_fraction > 0 else (split.train, None)
-    norm = np.nan_to_num((image - mean[:, None, None]) / std[:, None, None]).astype(np.float32)
+    norm = np.nan_to_num(BandStats(mean, std).apply(image))  # (C, H, W) float32
     kwargs: dict[str, Any] = {"seed": opts.seed, "progress": opts.progress, "model_args": opts.model_args}
     if geo_tiles is not None:
         kwargs["tiles"] = geo_tiles(train, mean, std)
