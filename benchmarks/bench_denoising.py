@@ -100,7 +100,8 @@ def run_case(cube: Any, noise: str, args: argparse.Namespace) -> dict[str, Any]:
     opts = DenoiseOptions(model=args.model, noise=noise, epochs=args.epochs, seed=args.seed,
                           steps_per_epoch=args.steps, batch_size=args.batch, patch=args.patch,
                           band_chunk=args.band_chunk, lr=args.lr, progress=not args.quiet,
-                          max_minutes=args.max_minutes, threads=args.threads)
+                          max_minutes=args.max_minutes, threads=args.threads,
+                          init=str(Path(args.init) / noise.replace(":", "")) if args.init else None)
     t0 = time.perf_counter()
     metrics = train_denoiser(cube, out, opts)
     wall = time.perf_counter() - t0
@@ -169,6 +170,8 @@ def main() -> None:
     p.add_argument("--max-minutes", type=float, default=7.0, help="training wall-clock budget per case")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest on a shared machine)")
     p.add_argument("--out", default="/tmp/bench_denoise")
+    p.add_argument("--init", default=None, help="warm start: an earlier --out folder; each case starts from the "
+                   "weights of the same case there (its training time is not included in this run's)")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--npz", default=None, help="read the scene from an .npz (image (C,H,W), wavelength) instead of "
                    "the built-in indian_pines (for machines without tensorly)")

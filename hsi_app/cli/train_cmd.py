@@ -19,6 +19,8 @@ TASK_RUNNERS = {"denoise": "hsi_app.cli.train_denoise_cmd", "detect": "hsi_app.c
 @click.option("--task", type=click.Choice(["classify", "denoise", "detect"]), default="classify", show_default=True,
               help="What to train: a classifier, a denoiser or a point-target detector.")
 @click.option("--noise", default="gaussian:50", show_default=True, help="Denoise: noise model added on the fly.")
+@click.option("--init", default=None, type=click.Path(exists=True, file_okay=False),
+              help="Denoise: start from the weights of an earlier denoise run of the same model (warm start).")
 @click.option("--targets", default=None, type=click.Path(), help="Detect: spectral library (CSV or ENVI .sli).")
 @click.option("--schedule", default=None, help="LR schedule: cosine (default) | cyclic-cosine | triangular.")
 @click.option("--data", "data", required=True, help="Scene: a file, EnMAP product, or built-in name (indian_pines).")
@@ -34,10 +36,14 @@ TASK_RUNNERS = {"denoise": "hsi_app.cli.train_denoise_cmd", "detect": "hsi_app.c
 @click.option("--window", type=int, default=512, show_default=True, help="Window size of the whole-scene map.")
 @click.option("--out", "out", required=True, type=click.Path(), help="Run folder to write.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def train(task: str, noise: str, targets: str | None, schedule: str | None, data: str, labels: str | None,
+def train(task: str, noise: str, init: str | None, targets: str | None, schedule: str | None, data: str, labels: str | None,
           label_attribute: str, key: str | None, model: str | None, split: str, train_labels: str | None,
           test_labels: str | None, epochs: int | None, seed: int, window: int, out: str, quiet: bool) -> None:
     """Train a model and write weights, config, metrics and full-scene outputs to OUT."""
+    if init is not None and task != "denoise":
+        from hsi_app.errors import ConfigError
+
+        raise ConfigError("--init warm-starts denoisers only; use `hsi finetune` to adapt a classifier run")
     if task != "classify":
         params: dict[str, Any] = dict(click.get_current_context().params)
         importlib.import_module(TASK_RUNNERS[task]).run(**params)

@@ -18,9 +18,12 @@ def run(
     window: int = 512,
     key: str | None = None,
     quiet: bool = False,
+    init: str | None = None,
     **_ignored: Any,
 ) -> dict[str, Any]:
     """Train on DATA's clean good bands with NOISE added on the fly; write the run folder OUT.
+
+    ``init`` (a denoise run folder of the same model) warm-starts the weights.
 
     Accepts every option of ``hsi train``; the classification-only ones (labels, split,
     schedule, targets...) are ignored.
@@ -41,7 +44,8 @@ def run(
         raise ConfigError(f"--epochs {epochs}: must be >= 1")
     spec = parse_noise(noise).spec
     cube = open_cube(data, key=key)
-    opts = DenoiseOptions(model=name, noise=spec, epochs=epochs, seed=seed, window=window, progress=not quiet)
+    opts = DenoiseOptions(model=name, noise=spec, epochs=epochs, seed=seed, window=window, progress=not quiet,
+                          init=init)
     m = train_denoiser(cube, out, opts)
     d, n = m["denoised"], m["noisy"]
     best = max(m.get("baselines", {}).items(), key=lambda kv: kv[1]["psnr"], default=None)

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from hsi_app.errors import ConfigError, InvalidDataError
+from hsi_app.errors import ConfigError, InvalidDataError, ModelLoadError
 from hsi_app.io.cube import Cube
 
 DEFAULT_MODEL = "hsdt_s"
@@ -66,6 +66,7 @@ class DenoiseOptions:
     baselines: bool = True
     max_minutes: float | None = None  # wall-clock training budget; the LR schedule follows it
     threads: int | None = None  # torch CPU threads while training (1 is fastest on busy machines)
+    init: str | None = None  # warm start: a denoise run folder whose weights initialise the model
 
 
 def holdout_columns(width: int, multiple: int = 4) -> int:
@@ -201,6 +202,8 @@ def fit_denoiser(clean: np.ndarray, opts: DenoiseOptions) -> tuple[Any, dict[str
     L.seed_everything(opts.seed, workers=True, verbose=False)
     epochs = opts.epochs if opts.epochs is not None else DEFAULT_EPOCHS
     net = create_model(opts.model, in_chans=clean.shape[0], num_classes=1, **opts.model_args)
+    if opts.init:
+        net.load_state_dict(warm_start_weights(opts.init, opts.model, opts.model_args))
     steps = opts.steps_per_epoch or steps_per_epoch(clean.shape, opts)
     data = NoisyPatches(clean, opts.noise, steps * opts.batch_size, opts.patch, opts.band_chunk, opts.seed)
     loader = DataLoader(data, batch_size=opts.batch_size, shuffle=False, num_workers=0)  # type: ignore[arg-type]
@@ -226,6 +229,28 @@ def fit_denoiser(clean: np.ndarray, opts: DenoiseOptions) -> tuple[Any, dict[str
     history = {"epochs": int(trainer.current_epoch), "steps": int(trainer.global_step), "steps_per_epoch": steps,
                "final_loss": None if loss is None else float(loss)}
     return net.cpu().eval(), history
+
+
+def warm_start_weights(run_dir: str | os.PathLike[str], model: str, model_args: dict[str, Any]) -> dict[str, Any]:
+    """Weights of an earlier denoise run, checked to fit ``model`` built with ``model_args``.
+
+    The denoisers work on ``(B, 1, bands, H, W)`` volumes, so the band count of the earlier
+    run does not matter; the model name and its arguments must match.
+
+    Raises:
+        ModelLoadError: not a denoise run, another model or other model arguments.
+    """
+    import torch
+
+    from hsi_app.checkpoint import load_config, load_tensors
+
+    cfg = load_config(run_dir)
+    if cfg.task != "denoise" or cfg.model_name != model or dict(cfg.model_args) != dict(model_args):
+        raise ModelLoadError(
+            f"{run_dir}: a {cfg.model_name} {cfg.task} run {dict(cfg.model_args) or ''} cannot initialise "
+            f"{model} {dict(model_args) or ''}; pass a denoise run of the same model, or drop --init"
+        )
+    return {k: torch.from_numpy(v.copy()) for k, v in load_tensors(run_dir).items()}
 
 
 def train_denoiser(cube: Cube, out: str | os.PathLike[str], opts: DenoiseOptions) -> dict[str, Any]:
@@ -269,7 +294,8 @@ def train_denoiser(cube: Cube, out: str | os.PathLike[str], opts: DenoiseOptions
         data=source,
         extra={"noise": opts.noise, "normalisation": {"kind": "global-minmax", "offset": lo, "scale": scale},
                "spatial_multiple": int(net.spatial_multiple), "patch": opts.patch, "band_chunk": opts.band_chunk,
-               "batch_size": opts.batch_size, "seed": opts.seed},
+               "batch_size": opts.batch_size, "seed": opts.seed,
+               "init": None if opts.init is None else str(Path(opts.init).resolve())},
     )
     save_run(out, config, dict(net.state_dict()))
     metrics = evaluate_holdout(out, norm[:, :, c0:], opts, lo, scale)
@@ -344,7 +370,6 @@ class Denoiser:
         import torch
 
         from hsi_app.checkpoint import load_config, load_tensors
-        from hsi_app.errors import ModelLoadError
         from hsi_app.models import create_model
 
         config = load_config(run_dir)

@@ -100,3 +100,17 @@ def test_bad_inputs_give_one_clear_line(trained: tuple[Path, Path], tmp_path: Pa
     line = _error_line([*base, "--input", str(clean), "--out", str(tmp_path / "d.tif"), "--noise", "poisson"], capsys)
     assert "--noise 'poisson'" in line
     assert not any((tmp_path / f"{n}.tif").exists() for n in "abcd")  # nothing half-written
+
+
+def test_train_init_warm_starts_only_denoisers(trained: tuple[Path, Path], tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    clean, run = trained
+    res = CliRunner().invoke(cli, ["train", "--task", "denoise", "--data", str(clean), "--model", "test_hsdt",
+                                   "--epochs", "1", "--init", str(run), "--out", str(tmp_path / "warm"), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "warm" / "config.json").read_text())["extra"]["init"] == str(run.resolve())
+    line = _error_line(["train", "--data", str(clean), "--init", str(run), "--out", str(tmp_path / "cls")], capsys)
+    assert "--init warm-starts denoisers only" in line and "hsi finetune" in line
+    line = _error_line(["train", "--task", "denoise", "--data", str(clean), "--model", "hsdt_s", "--init", str(run),
+                        "--out", str(tmp_path / "other")], capsys)
+    assert "cannot initialise hsdt_s" in line

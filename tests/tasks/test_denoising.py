@@ -13,7 +13,7 @@ import torch
 from rasterio.transform import from_origin
 
 from hsi_app.checkpoint import RunConfig, load_config, save_run
-from hsi_app.errors import BandMismatchError, ConfigError, HSIWarning, InvalidDataError
+from hsi_app.errors import BandMismatchError, ConfigError, HSIWarning, InvalidDataError, ModelLoadError
 from hsi_app.io import open_cube
 from hsi_app.io.cog import write_cube
 from hsi_app.io.cube import make_cube
@@ -69,6 +69,31 @@ def test_short_training_improves_psnr(tmp_path: Path) -> None:
     assert cfg.task == "denoise" and cfg.split["test_cols"] == [26, 40]
     assert cfg.extra["normalisation"]["offset"] == pytest.approx(float(smooth_cube()[:, :, :26].min()))
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["denoised"] == m["denoised"]
+
+
+def test_warm_start_begins_from_the_earlier_run(tmp_path: Path) -> None:
+    start = untrained_run(tmp_path)
+    before = {k: v.clone() for k, v in Denoiser.load(start, device="cpu").model.state_dict().items()}
+    cube = make_cube(smooth_cube(), wavelength=WL)
+    opts = DenoiseOptions(model="test_hsdt", noise="gaussian:50", epochs=1, steps_per_epoch=1, batch_size=1, patch=16,
+                          band_chunk=0, lr=1e-12, seed=5, progress=False, threads=1, baselines=False, init=str(start))
+    train_denoiser(cube, tmp_path / "warm", opts)
+    warm = Denoiser.load(tmp_path / "warm", device="cpu").model.state_dict()
+    for k, v in before.items():  # one step at lr 1e-12 cannot move weights: they are the earlier run's
+        torch.testing.assert_close(warm[k], v, atol=1e-6, rtol=0)
+    assert load_config(tmp_path / "warm").extra["init"] == str(start.resolve())
+    train_denoiser(cube, tmp_path / "cold", DenoiseOptions(**{**opts.__dict__, "init": None}))
+    cold = Denoiser.load(tmp_path / "cold", device="cpu").model.state_dict()
+    assert any(not torch.allclose(cold[k], v) for k, v in before.items())  # seed 5 draws other weights
+
+
+def test_warm_start_from_another_model_is_refused(tmp_path: Path) -> None:
+    start = untrained_run(tmp_path)
+    opts = DenoiseOptions(model="test_hsdt", model_args={"channels": 6}, epochs=1, steps_per_epoch=1, progress=False,
+                          init=str(start))
+    with pytest.raises(ModelLoadError, match="cannot initialise test_hsdt"):
+        train_denoiser(make_cube(smooth_cube(), wavelength=WL), tmp_path / "bad", opts)
+    assert not (tmp_path / "bad" / "model.safetensors").exists()
 
 
 def test_windowed_equals_one_shot(tmp_path: Path) -> None:
