@@ -28,6 +28,7 @@ import warnings
 import numpy as np
 import torch
 
+from hsi_app.data.splits import make_split
 from hsi_app.data.tiles import SceneTiles
 from hsi_app.io import open_cube
 from hsi_app.tasks.classification import classification_metrics, fit_dense, predict_dense
@@ -74,8 +75,19 @@ def run(variant: str, seed: int) -> float:
     split.test[~valid] = 0
     mean, std = _band_stats(image, split.train > 0)
     norm = np.nan_to_num((image - mean[:, None, None]) / std[:, None, None]).astype(np.float32)
-    train, val = split.validation(0.1, seed=seed)
     kw: dict[str, object] = {}
+    if variant.startswith("sval"):
+        _, frac, rad = variant.split(":")[:3]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sub = make_split(split.train, f"disjoint:{1 - float(frac)}", seed=seed, radius=int(rad))
+        train, val = sub.train, sub.test
+        print(f"  spatial validation: {int((train > 0).sum())} train / {int((val > 0).sum())} val px, "
+              f"{sub.dropped} dropped", flush=True)
+        model = variant.split(":")[3] if variant.count(":") >= 3 else "ssfcn"
+        kw["model_name"] = model
+    else:
+        train, val = split.validation(0.1, seed=seed)
     if variant.startswith("aug"):
         p = dict(part.split("=") for part in variant.split(":")[1:])
         kw["tiles"] = SpectralAugTiles(norm, train, tile_size=145, tiles_per_epoch=8, seed=seed, mean_over_std=mean / std,
