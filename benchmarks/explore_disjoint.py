@@ -15,6 +15,9 @@ Variants:
                                join the training labels with their predicted class; the
                                model is retrained from scratch. Transductive: it looks at the
                                test region's spectra, never at its labels.
+    ``sval:F:R[:MODEL]``       validation on whole training blocks instead of random training
+                               pixels: the training area is split again with ``disjoint:(1-F)``
+                               and an ``R``-px buffer; early stopping watches the held-out blocks.
 
 Usage: ``.venv/bin/python benchmarks/explore_disjoint.py VARIANT SEEDS`` e.g. ``base 0,2``.
 """
