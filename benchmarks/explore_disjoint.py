@@ -1,6 +1,6 @@
-"""Exploration: can spectral augmentation or self-training lift the default model on ``disjoint``?
+"""Exploration: can augmentation, self-training or spatial validation lift the default model on ``disjoint``?
 
-Not a benchmark of a shipped feature: it records two ideas that were tried against the
+Not a benchmark of a shipped feature: it records three ideas that were tried against the
 issue-3 target (default model >= SVM-RBF + 10 OA points on a spatially disjoint split)
 and did not help. Same data, split (``disjoint:0.5``, buffer 11 px), normalisation,
 validation pixels and trainer as ``hsi train``; only the training tiles or labels change.
