@@ -269,6 +269,16 @@ def spectral_mamba(
 
 
 @register_model
+def spectral_mamba_wide(
+    in_chans: int, num_classes: int, wavelengths: Sequence[float] | None = None, **kw: object
+) -> SpectralMamba:
+    """spectral_mamba with a wider context head (local means over 5, 11 and 21 px; radius 14 px)."""
+    args: dict[str, object] = {"pools": (5, 11, 21)}
+    args.update(kw)
+    return SpectralMamba(in_chans, num_classes, wavelengths=wavelengths, **args)  # type: ignore[arg-type]
+
+
+@register_model
 def test_spectral_mamba(
     in_chans: int, num_classes: int, wavelengths: Sequence[float] | None = None, **kw: object
 ) -> SpectralMamba:

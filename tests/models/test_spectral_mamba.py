@@ -112,6 +112,10 @@ def test_forward_backward_and_radius() -> None:
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters())
     assert net.receptive_radius == 1 + 2 + 1 + 1
     assert create_model("spectral_mamba", in_chans=200, num_classes=16).receptive_radius == 1 + 2 + 1 + 5
+    wide = create_model("spectral_mamba_wide", in_chans=200, num_classes=16)
+    assert wide.receptive_radius == 1 + 2 + 1 + 10
+    base = set(create_model("spectral_mamba", in_chans=200, num_classes=16).state_dict())
+    assert set(wide.state_dict()) == base  # same parameters; only the head's input features grow
 
 
 def test_windowed_equals_one_shot() -> None:
