@@ -12,7 +12,7 @@ applied to the scene with every other band removed
 pixels; the target is an OA drop of at most 5 points.
 
 Run: ``.venv/bin/python benchmarks/bench_model_zoo.py [--models channel_vit spectral_mamba]
-[--seeds 5] [--protocols random:0.1 disjoint:0.5] [--epochs N]``
+[--seeds 5] [--first-seed 0] [--protocols random:0.1 disjoint:0.5] [--epochs N]``
 """
 
 from __future__ import annotations
@@ -101,6 +101,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(ZOO))
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="Seeds run are FIRST..FIRST+SEEDS-1 (to add seeds to an earlier run).")
     parser.add_argument("--protocols", nargs="+", default=["random:0.1", "disjoint:0.5"])
     parser.add_argument("--epochs", type=int, default=None, help="Training epochs (default: the trainer's).")
     parser.add_argument("--no-band-drop", action="store_true", help="Skip the channel_vit half-band test.")
@@ -119,7 +121,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(args.out or tmp)
         for protocol in args.protocols:
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 split = protocol_split(cube, protocol, seed=seed, radius=radius)
                 for model in models:
                     run = root / f"{protocol.replace(':', '_')}_{model}_{seed}"
