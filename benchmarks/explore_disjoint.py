@@ -1,4 +1,4 @@
-"""Exploration: can augmentation, self-training or spatial validation lift the default model on ``disjoint``?
+"""Exploration: can augmentation, self-training, spatial validation or class weights lift a model on ``disjoint``?
 
 Not a benchmark of a shipped feature: it records three ideas that were tried against the
 issue-3 target (default model >= SVM-RBF + 10 OA points on a spatially disjoint split)
@@ -18,12 +18,15 @@ Variants:
     ``sval:F:R[:MODEL]``       validation on whole training blocks instead of random training
                                pixels: the training area is split again with ``disjoint:(1-F)``
                                and an ``R``-px buffer; early stopping watches the held-out blocks.
+    ``cw:P[:MODEL]``           class-weighted loss: class ``k`` weighs ``n_k ** -P`` (training
+                               pixels), scaled to mean 1; ``P = 0.5`` is inverse-sqrt frequency.
 
 Usage: ``.venv/bin/python benchmarks/explore_disjoint.py VARIANT SEEDS`` e.g. ``base 0,2``.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import warnings
@@ -91,6 +94,12 @@ def run(variant: str, seed: int) -> float:
         kw["model_name"] = model
     else:
         train, val = split.validation(0.1, seed=seed)
+    if variant.startswith("cw"):
+        parts = variant.split(":")
+        counts = np.bincount(train[train > 0], minlength=K + 1)[1:].astype(np.float64)
+        w = np.where(counts > 0, np.maximum(counts, 1.0) ** -float(parts[1]), 0.0)
+        kw["class_weights"] = (w * (counts > 0).sum() / w.sum()).tolist()
+        kw["model_name"] = parts[2] if len(parts) > 2 else "ssfcn"
     if variant.startswith("aug"):
         p = dict(part.split("=") for part in variant.split(":")[1:])
         kw["tiles"] = SpectralAugTiles(norm, train, tile_size=145, tiles_per_epoch=8, seed=seed, mean_over_std=mean / std,
@@ -115,6 +124,6 @@ def run(variant: str, seed: int) -> float:
 
 
 if __name__ == "__main__":
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     name, seeds = sys.argv[1], [int(s) for s in sys.argv[2].split(",")]
     print(f"{name}: mean OA {100 * np.mean([run(name, s) for s in seeds]):.2f} over seeds {seeds}")

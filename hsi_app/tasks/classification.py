@@ -46,7 +46,11 @@ VAL_WINDOW = 512
 
 
 def masked_cross_entropy(
-    logits: torch.Tensor, labels: torch.Tensor, *, label_smoothing: float = 0.0
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    label_smoothing: float = 0.0,
+    class_weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Cross-entropy over labelled pixels only.
 
@@ -54,6 +58,7 @@ def masked_cross_entropy(
         logits: ``(B, K, h, w)`` per-pixel class scores.
         labels: ``(B, h, w)`` int64; 0 = ignore, ``1..K`` = class.
         label_smoothing: smoothing of the one-hot targets, in ``[0, 1)``.
+        class_weights: optional ``(K,)`` per-class loss weights (torch's weighted mean).
 
     Returns:
         Scalar mean loss over labelled pixels (0, still attached to the graph, when a
@@ -63,7 +68,7 @@ def masked_cross_entropy(
     if not bool(valid.any()):
         return logits.sum() * 0.0
     picked = logits.permute(0, 2, 3, 1)[valid]  # (N, K)
-    return F.cross_entropy(picked, labels[valid] - 1, label_smoothing=label_smoothing)
+    return F.cross_entropy(picked, labels[valid] - 1, weight=class_weights, label_smoothing=label_smoothing)
 
 
 @torch.no_grad()
@@ -214,6 +219,7 @@ class DenseClassifier(L.LightningModule):
             ``cyclic-cosine`` or ``triangular``.
         model: a ready module to train instead of building ``model_name`` (e.g. a peft
             LoRA wrapper; only its parameters with ``requires_grad`` are optimised).
+        class_weights: optional ``(K,)`` loss weight per class (default: all 1).
     """
 
     def __init__(
@@ -234,6 +240,7 @@ class DenseClassifier(L.LightningModule):
         ema_decay: float | None = None,
         schedule: str = "cosine",
         model: nn.Module | None = None,
+        class_weights: Sequence[float] | None = None,
     ) -> None:
         super().__init__()
         from hsi_app.models import create_model
@@ -248,6 +255,10 @@ class DenseClassifier(L.LightningModule):
             **(model_args or {}),
         )
         self.num_classes = num_classes
+        self.class_weights: torch.Tensor | None
+        self.register_buffer(
+            "class_weights", None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)
+        )
         self.lr, self.weight_decay, self.label_smoothing = lr, weight_decay, label_smoothing
         self.total_steps, self.warmup_frac = max(1, int(total_steps)), warmup_frac
         self._val_image = val_image
@@ -278,7 +289,10 @@ class DenseClassifier(L.LightningModule):
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         """Masked cross-entropy of one batch of tiles."""
-        loss = masked_cross_entropy(self.model(batch["image"]), batch["label"], label_smoothing=self.label_smoothing)
+        loss = masked_cross_entropy(
+            self.model(batch["image"]), batch["label"], label_smoothing=self.label_smoothing,
+            class_weights=self.class_weights,
+        )
         self.epoch_loss_sum += float(loss.detach())
         self.epoch_loss_count += 1
         self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(batch["image"]))
@@ -477,6 +491,7 @@ def fit_dense(
     tiles: Dataset | None = None,
     schedule: str = "cosine",
     model: nn.Module | None = None,
+    class_weights: Sequence[float] | None = None,
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Train a dense classifier on one normalised in-memory scene.
 
@@ -511,6 +526,7 @@ def fit_dense(
         schedule: learning-rate schedule: ``cosine`` (above), ``cyclic-cosine`` (warm
             restarts) or ``triangular`` (see :mod:`hsi_app.tasks.lr_schedules`).
         model: train this module (e.g. a peft LoRA wrapper) instead of a new ``model_name``.
+        class_weights: optional ``(K,)`` per-class weights of the training loss.
 
     Returns:
         ``(model, history)``: the selected model (the latest epoch within one standard
@@ -557,6 +573,7 @@ def fit_dense(
         ema_decay=ema_decay,
         schedule=schedule,
         model=model,
+        class_weights=class_weights,
     )
     best = _BestState(patience)
     train_loader = DataLoader(tiles, batch_size=batch_size, shuffle=False, num_workers=0)

@@ -46,6 +46,21 @@ def test_label_smoothing_changes_loss() -> None:
     )
 
 
+def test_class_weights_give_the_weighted_mean_over_labelled_pixels() -> None:
+    g = torch.Generator().manual_seed(1)
+    logits = torch.randn(1, 3, 4, 4, generator=g)
+    labels = torch.zeros(1, 4, 4, dtype=torch.int64)
+    labels[0, 0, 0], labels[0, 1, 1], labels[0, 2, 2] = 1, 1, 3
+    w = torch.tensor([0.5, 1.0, 2.0])
+    # by hand: sum_i w[y_i] * nll_i / sum_i w[y_i] over the three labelled pixels
+    picks = [((0, 0), 0), ((1, 1), 0), ((2, 2), 2)]
+    nll = [-torch.log_softmax(logits[0, :, r, c], dim=0)[k] for (r, c), k in picks]
+    expected = (0.5 * nll[0] + 0.5 * nll[1] + 2.0 * nll[2]) / (0.5 + 0.5 + 2.0)
+    assert torch.allclose(masked_cross_entropy(logits, labels, class_weights=w), expected)
+    assert torch.allclose(masked_cross_entropy(logits, labels, class_weights=torch.ones(3)),
+                          masked_cross_entropy(logits, labels))
+
+
 def test_metrics_on_a_hand_made_case() -> None:
     y_true = [0, 0, 0, 0, 1, 1, 2, 2, 2, 2]
     y_pred = [0, 0, 0, 1, 1, 2, 2, 2, 2, 0]
@@ -143,6 +158,26 @@ def test_fit_dense_returns_weight_average_when_asked() -> None:
     assert set(ema.state_dict()) == set(raw.state_dict())
     assert any(not torch.equal(ema.state_dict()[k], raw.state_dict()[k]) for k in raw.state_dict())
     assert hist["epochs_run"] == 3
+
+
+def test_fit_dense_class_weights_decide_between_identical_spectra() -> None:
+    # classes 1 and 3 share one spectrum, so only the loss weights can separate them
+    img, lab = _synthetic_scene(3)
+    same = np.where(lab == 3, 1, lab)
+    signatures = np.random.default_rng(3).normal(size=(4, 20)).astype(np.float32)
+    img = (signatures[same].transpose(2, 0, 1) + 0.1 * img).astype(np.float32)
+    train = _sparse(lab, 0.2, 6)
+    kw = dict(model_name="test_cnn3d", num_classes=3, epochs=4, tiles_per_epoch=4, tile_size=16,
+              batch_size=2, lr=1e-2, seed=0, progress=False, device="cpu")
+    ambiguous = same == 1
+    for weights, winner in (([1.0, 1.0, 20.0], 3), ([20.0, 1.0, 1.0], 1)):
+        model, _ = fit_dense(img, train, None, class_weights=weights, **kw)  # type: ignore[arg-type]
+        pred = predict_dense(model, img).argmax(axis=0) + 1
+        assert (pred[ambiguous] == winner).mean() > 0.9
+    plain, _ = fit_dense(img, train, None, **kw)  # type: ignore[arg-type]
+    unit, _ = fit_dense(img, train, None, class_weights=[1.0, 1.0, 1.0], **kw)  # type: ignore[arg-type]
+    for k, v in plain.state_dict().items():
+        assert torch.allclose(v, unit.state_dict()[k])
 
 
 def test_fit_dense_rejects_bad_labels() -> None:
