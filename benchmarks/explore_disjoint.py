@@ -1,6 +1,6 @@
 """Exploration: can augmentation, self-training, spatial validation or class weights lift a model on ``disjoint``?
 
-Not a benchmark of a shipped feature: it records three ideas that were tried against the
+Not a benchmark of a shipped feature: it records four ideas that were tried against the
 issue-3 target (default model >= SVM-RBF + 10 OA points on a spatially disjoint split)
 and did not help. Same data, split (``disjoint:0.5``, buffer 11 px), normalisation,
 validation pixels and trainer as ``hsi train``; only the training tiles or labels change.
@@ -97,7 +97,7 @@ def run(variant: str, seed: int) -> float:
     if variant.startswith("cw"):
         parts = variant.split(":")
         counts = np.bincount(train[train > 0], minlength=K + 1)[1:].astype(np.float64)
-        w = np.where(counts > 0, np.maximum(counts, 1.0) ** -float(parts[1]), 0.0)
+        w = np.where(counts > 0, np.maximum(counts, 1.0) ** -float(parts[1]), 0.0)  # absent class: 0
         kw["class_weights"] = (w * (counts > 0).sum() / w.sum()).tolist()
         kw["model_name"] = parts[2] if len(parts) > 2 else "ssfcn"
     if variant.startswith("aug"):

@@ -255,6 +255,8 @@ class DenseClassifier(L.LightningModule):
             **(model_args or {}),
         )
         self.num_classes = num_classes
+        if class_weights is not None and len(class_weights) != num_classes:
+            raise ConfigError(f"class_weights has {len(class_weights)} values for {num_classes} classes; give one per class")
         self.class_weights: torch.Tensor | None
         self.register_buffer(
             "class_weights", None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hsi_app.errors import LabelError
+from hsi_app.errors import ConfigError, LabelError
 from hsi_app.models import create_model
 from hsi_app.tasks.classification import classification_metrics, fit_dense, masked_cross_entropy, predict_dense
 
@@ -174,6 +174,8 @@ def test_fit_dense_class_weights_decide_between_identical_spectra() -> None:
         model, _ = fit_dense(img, train, None, class_weights=weights, **kw)  # type: ignore[arg-type]
         pred = predict_dense(model, img).argmax(axis=0) + 1
         assert (pred[ambiguous] == winner).mean() > 0.9
+    with pytest.raises(ConfigError, match="one per class"):
+        fit_dense(img, train, None, class_weights=[1.0, 2.0], **kw)  # type: ignore[arg-type]
     plain, _ = fit_dense(img, train, None, **kw)  # type: ignore[arg-type]
     unit, _ = fit_dense(img, train, None, class_weights=[1.0, 1.0, 1.0], **kw)  # type: ignore[arg-type]
     for k, v in plain.state_dict().items():
