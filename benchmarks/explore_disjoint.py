@@ -124,6 +124,7 @@ def run(variant: str, seed: int) -> float:
 
 
 if __name__ == "__main__":
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+    if "OMP_NUM_THREADS" not in os.environ:  # torch already follows it when set
+        torch.set_num_threads(2)
     name, seeds = sys.argv[1], [int(s) for s in sys.argv[2].split(",")]
     print(f"{name}: mean OA {100 * np.mean([run(name, s) for s in seeds]):.2f} over seeds {seeds}")
