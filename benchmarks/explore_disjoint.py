@@ -1,6 +1,6 @@
-"""Exploration: can augmentation, self-training, spatial validation or class weights lift a model on ``disjoint``?
+"""Exploration: can augmentation, self-training, spatial validation, class weights or weight averaging lift a model on ``disjoint``?
 
-Not a benchmark of a shipped feature: it records four ideas that were tried against the
+Not a benchmark of a shipped feature: it records the ideas that were tried against the
 issue-3 target (default model >= SVM-RBF + 10 OA points on a spatially disjoint split)
 and did not help. Same data, split (``disjoint:0.5``, buffer 11 px), normalisation,
 validation pixels and trainer as ``hsi train``; only the training tiles or labels change.
@@ -20,6 +20,10 @@ Variants:
                                and an ``R``-px buffer; early stopping watches the held-out blocks.
     ``cw:P[:MODEL]``           class-weighted loss: class ``k`` weighs ``n_k ** -P`` (training
                                pixels), scaled to mean 1; ``P = 0.5`` is inverse-sqrt frequency.
+    ``last``                   no validation-based selection: all epochs, the final weights.
+    ``swa:S``                  stochastic weight averaging: all epochs, and the returned weights
+                               are the uniform mean of the weights after every optimiser step
+                               from fraction ``S`` of the run on (flat minima transfer better).
 
 Usage: ``.venv/bin/python benchmarks/explore_disjoint.py VARIANT SEEDS`` e.g. ``base 0,2``.
 """
@@ -70,6 +74,30 @@ class SpectralAugTiles(SceneTiles):
         return sample
 
 
+def _average_weights(kw: dict[str, object], start: float, bands: int, seed: int) -> tuple[torch.optim.swa_utils.AveragedModel, object]:
+    """Build the model for ``fit_dense`` (into ``kw``) and a uniform weight average of it that a
+    global optimiser hook updates after every step from fraction ``start`` of the run on."""
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+
+    from hsi_app.models import create_model
+    from hsi_app.tasks.classification import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_TILES_PER_EPOCH
+
+    torch.manual_seed(seed)  # the same initial weights as fit_dense would draw
+    model = create_model("ssfcn", in_chans=bands, num_classes=K)
+    kw["model"] = model
+    averaged = torch.optim.swa_utils.AveragedModel(model)
+    total = DEFAULT_EPOCHS * -(-DEFAULT_TILES_PER_EPOCH // DEFAULT_BATCH_SIZE)
+    steps = [0]
+
+    def hook(optimizer: object, args: object, kwargs: object) -> None:
+        steps[0] += 1
+        if steps[0] >= start * total:
+            averaged.update_parameters(model)
+
+    handle = register_optimizer_step_post_hook(hook)
+    return averaged, handle.remove
+
+
 def run(variant: str, seed: int) -> float:
     """Train one variant on one seed's split; print and return the test OA."""
     cube = open_cube("indian_pines")
@@ -104,8 +132,16 @@ def run(variant: str, seed: int) -> float:
         p = dict(part.split("=") for part in variant.split(":")[1:])
         kw["tiles"] = SpectralAugTiles(norm, train, tile_size=145, tiles_per_epoch=8, seed=seed, mean_over_std=mean / std,
                                        gain=float(p.get("g", 0)), tilt=float(p.get("t", 0)), pixel=float(p.get("p", 0)))
+    averaged = None
+    if variant == "last" or variant.startswith("swa"):
+        val = None  # same training pixels as ``base``; no early stopping, no epoch selection
+    if variant.startswith("swa"):
+        averaged, remove = _average_weights(kw, float(variant.split(":")[1]), norm.shape[0], seed)
     t0 = time.time()
     net, _ = fit_dense(norm, train, val, num_classes=K, seed=seed, progress=False, **kw)  # type: ignore[arg-type]
+    if averaged is not None:
+        remove()
+        net = averaged.module.eval()
     prob = predict_dense(net, norm)
     if variant.startswith("self"):
         _, thr, rounds = variant.split(":")
