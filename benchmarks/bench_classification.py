@@ -77,7 +77,7 @@ def main() -> None:
     if args.json:
         Path(args.json).write_text(json.dumps(runs, indent=2))
     print()
-    print("| protocol | model | seeds | OA % | AA % | kappa ×100 | params (total / trainable) | train s | inference px/s | train / test px |")
+    print("| protocol | model | seeds | OA % | AA % | kappa ×100 | params (total / trainable) | train s | inference px/s | train / test px (mean over seeds) |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for protocol in args.protocols:
         for model in args.models:
