@@ -23,7 +23,7 @@ Variants:
     ``last``                   no validation-based selection: all epochs, the final weights.
     ``swa:S``                  stochastic weight averaging: all epochs, and the returned weights
                                are the uniform mean of the weights after every optimiser step
-                               from fraction ``S`` of the run on (flat minima transfer better).
+                               from fraction ``S`` of the run on (flatter minima are said to transfer better).
 
 Usage: ``.venv/bin/python benchmarks/explore_disjoint.py VARIANT SEEDS`` e.g. ``base 0,2``.
 """
@@ -34,6 +34,7 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -74,7 +75,9 @@ class SpectralAugTiles(SceneTiles):
         return sample
 
 
-def _average_weights(kw: dict[str, object], start: float, bands: int, seed: int) -> tuple[torch.optim.swa_utils.AveragedModel, object]:
+def _average_weights(
+    kw: dict[str, object], start: float, bands: int, seed: int
+) -> tuple[torch.optim.swa_utils.AveragedModel, Callable[[], None]]:
     """Build the model for ``fit_dense`` (into ``kw``) and a uniform weight average of it that a
     global optimiser hook updates after every step from fraction ``start`` of the run on."""
     from torch.optim.optimizer import register_optimizer_step_post_hook
