@@ -30,6 +30,8 @@ Usage: ``.venv/bin/python benchmarks/explore_disjoint.py VARIANT SEEDS`` e.g. ``
 
 from __future__ import annotations
 
+import itertools
+import math
 import os
 import sys
 import time
@@ -89,12 +91,11 @@ def _average_weights(
     model = create_model("ssfcn", in_chans=bands, num_classes=K)
     kw["model"] = model
     averaged = torch.optim.swa_utils.AveragedModel(model)
-    total = DEFAULT_EPOCHS * -(-DEFAULT_TILES_PER_EPOCH // DEFAULT_BATCH_SIZE)
-    steps = [0]
+    first = start * DEFAULT_EPOCHS * math.ceil(DEFAULT_TILES_PER_EPOCH / DEFAULT_BATCH_SIZE)  # fit_dense's step count
+    step = itertools.count(1)
 
     def hook(optimizer: object, args: object, kwargs: object) -> None:
-        steps[0] += 1
-        if steps[0] >= start * total:
+        if next(step) >= first:
             averaged.update_parameters(model)
 
     handle = register_optimizer_step_post_hook(hook)
