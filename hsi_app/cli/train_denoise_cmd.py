@@ -39,7 +39,7 @@ def run(
 
     name = model or DEFAULT_MODEL
     if model_info(name)["task"] != "denoise":
-        raise ConfigError(f"--model {name}: not a denoiser; use hsdt_s, hsdt_m or hsdt (see `hsi models`)")
+        raise ConfigError(f"--model {name}: not a denoiser; use hsdt_s, hsdt_m, hsdt or hsdt_subspace (see `hsi models`)")
     if epochs is not None and epochs < 1:
         raise ConfigError(f"--epochs {epochs}: must be >= 1")
     spec = parse_noise(noise).spec

@@ -9,6 +9,7 @@ Importing this package imports every family module, which registers its models::
 from hsi_app.models import channel_vit as _channel_vit  # noqa: F401  (registers channel_vit, test_channel_vit)
 from hsi_app.models import cnn3d as _cnn3d  # noqa: F401  (registers cnn3d, test_cnn3d)
 from hsi_app.models import hsdt as _hsdt  # noqa: F401  (registers hsdt, hsdt_s, hsdt_m, test_hsdt)
+from hsi_app.models import hsdt_subspace as _hsdt_subspace  # noqa: F401  (registers hsdt_subspace, test_hsdt_subspace)
 from hsi_app.models import ssfcn as _ssfcn  # noqa: F401  (registers ssfcn, ssfcn_small, test_ssfcn)
 from hsi_app.models import spectral_mamba as _spectral_mamba  # noqa: F401  (registers spectral_mamba, spectral_mamba_wide, test_spectral_mamba)
 from hsi_app.models import spectral_vit as _spectral_vit  # noqa: F401  (registers spectral_vit, test_spectral_vit)

@@ -127,6 +127,11 @@ def denoise_cube(
     good = np.flatnonzero(~np.asarray(cube.coords["bad_band"].values, dtype=bool))
     if good.size == 0:
         raise InvalidDataError(f"{source}: every band is flagged bad; nothing to denoise")
+    if denoiser.fixed_bands is not None and good.size != denoiser.fixed_bands:
+        raise BandMismatchError(
+            f"{source}: {good.size} good bands, but {denoiser.config.model_name} was trained on "
+            f"{denoiser.fixed_bands}; denoise a cube with the training scene's bands"
+        )
     plan = parse_noise(noise).plan((int(good.size), h, w), seed) if noise else None
     off, sc = denoiser.offset, denoiser.scale
     scores = (RestorationScores(offset=off, scale=sc), RestorationScores(offset=off, scale=sc)) if reference is not None else None
@@ -135,26 +140,35 @@ def denoise_cube(
     crs = cube.rio.crs
     transform = cube.rio.transform() if crs is not None else None
     wins = list(iter_windows(h, w, window, denoiser.halo))
+
+    def prepare(r: int, col: int, hh: int, ww: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Raw ``(C, hh, ww)`` window, its normalised (filled, noise-added) good bands and their bad-value mask."""
+        raw = _read(cube, r, col, hh, ww)
+        x = (raw[good] - off) / sc
+        bad_px = ~np.isfinite(x)
+        if bad_px.any():
+            if not fill_nan:
+                b, rr, cc = (int(v[0]) for v in np.nonzero(bad_px))
+                raise InvalidDataError(
+                    f"{source}: NaN or no-data values in the input (first at band {good[b] + 1}, row "
+                    f"{r + rr}, col {col + cc}); fill them first or pass --fill-nan"
+                )
+            med = np.nanmedian(np.where(bad_px, np.nan, x), axis=(1, 2), keepdims=True)
+            x = np.where(bad_px, np.nan_to_num(med, nan=0.0), x)
+        if plan is not None:
+            x = plan.apply(x, r, col)
+        return raw, x, bad_px
+
     filled = 0
     t0 = time.perf_counter()
     with StreamingCOGWriter(out, height=h, width=w, count=c, dtype="float32", crs=crs, transform=transform,
                             nodata=float("nan"), band_descriptions=descriptions, tags=tags, band_tags=band_tags,
                             overview_resampling="AVERAGE") as writer:
+        if denoiser.needs_subspace:  # first pass: one spectral basis for the whole scene, from the core windows
+            cores = tqdm(wins, desc="subspace", unit="win", disable=not progress, leave=False)
+            denoiser.fit_subspace(prepare(win.row, win.col, win.height, win.width)[1] for win in cores)
         for win in tqdm(wins, desc="denoise", unit="win", disable=not progress, leave=False):
-            raw = _read(cube, win.read_row, win.read_col, win.read_height, win.read_width)
-            x = (raw[good] - off) / sc
-            bad_px = ~np.isfinite(x)
-            if bad_px.any():
-                if not fill_nan:
-                    b, r, col = (int(v[0]) for v in np.nonzero(bad_px))
-                    raise InvalidDataError(
-                        f"{source}: NaN or no-data values in the input (first at band {good[b] + 1}, row "
-                        f"{win.read_row + r}, col {win.read_col + col}); fill them first or pass --fill-nan"
-                    )
-                med = np.nanmedian(np.where(bad_px, np.nan, x), axis=(1, 2), keepdims=True)
-                x = np.where(bad_px, np.nan_to_num(med, nan=0.0), x)
-            if plan is not None:
-                x = plan.apply(x, win.read_row, win.read_col)
+            raw, x, bad_px = prepare(win.read_row, win.read_col, win.read_height, win.read_width)
             y = denoiser.denoise_normalised(x)
             core = (slice(None), *win.crop)
             block = raw[(slice(None), *win.crop)].copy()

@@ -26,7 +26,8 @@ import math
 import os
 import time
 import warnings
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -202,10 +203,13 @@ def fit_denoiser(clean: np.ndarray, opts: DenoiseOptions) -> tuple[Any, dict[str
     L.seed_everything(opts.seed, workers=True, verbose=False)
     epochs = opts.epochs if opts.epochs is not None else DEFAULT_EPOCHS
     net = create_model(opts.model, in_chans=clean.shape[0], num_classes=1, **opts.model_args)
+    if hasattr(net, "fit_training_subspace"):
+        net.fit_training_subspace(clean)
     if opts.init:
         net.load_state_dict(warm_start_weights(opts.init, opts.model, opts.model_args))
-    steps = opts.steps_per_epoch or steps_per_epoch(clean.shape, opts)
-    data = NoisyPatches(clean, opts.noise, steps * opts.batch_size, opts.patch, opts.band_chunk, opts.seed)
+    band_chunk = effective_band_chunk(net, opts.band_chunk)
+    steps = opts.steps_per_epoch or steps_per_epoch(clean.shape, replace(opts, band_chunk=band_chunk))
+    data = NoisyPatches(clean, opts.noise, steps * opts.batch_size, opts.patch, band_chunk, opts.seed)
     loader = DataLoader(data, batch_size=opts.batch_size, shuffle=False, num_workers=0)  # type: ignore[arg-type]
     max_seconds = 60.0 * opts.max_minutes if opts.max_minutes else None
     module = _lightning_module()(net, opts.lr, epochs * steps, data, max_seconds)
@@ -229,6 +233,11 @@ def fit_denoiser(clean: np.ndarray, opts: DenoiseOptions) -> tuple[Any, dict[str
     history = {"epochs": int(trainer.current_epoch), "steps": int(trainer.global_step), "steps_per_epoch": steps,
                "final_loss": None if loss is None else float(loss)}
     return net.cpu().eval(), history
+
+
+def effective_band_chunk(net: Any, band_chunk: int) -> int:
+    """Bands per training patch: 0 (all) for models that need the whole spectrum (``uses_all_bands``)."""
+    return 0 if getattr(net, "uses_all_bands", False) else int(band_chunk)
 
 
 def warm_start_weights(run_dir: str | os.PathLike[str], model: str, model_args: dict[str, Any]) -> dict[str, Any]:
@@ -293,7 +302,7 @@ def train_denoiser(cube: Cube, out: str | os.PathLike[str], opts: DenoiseOptions
         split={"protocol": "holdout-block", "test_rows": [0, h], "test_cols": [c0, w], "train_cols": [0, c0]},
         data=source,
         extra={"noise": opts.noise, "normalisation": {"kind": "global-minmax", "offset": lo, "scale": scale},
-               "spatial_multiple": int(net.spatial_multiple), "patch": opts.patch, "band_chunk": opts.band_chunk,
+               "spatial_multiple": int(net.spatial_multiple), "patch": opts.patch, "band_chunk": effective_band_chunk(probe, opts.band_chunk),
                "batch_size": opts.batch_size, "seed": opts.seed,
                "init": None if opts.init is None else str(Path(opts.init).resolve())},
     )
@@ -380,6 +389,32 @@ class Denoiser:
         model.load_state_dict({k: torch.from_numpy(v) for k, v in load_tensors(run_dir).items()})
         return cls(config, model.eval().to(dev), dev)
 
+    @property
+    def needs_subspace(self) -> bool:
+        """True for models whose spectral basis comes from the input (``hsdt_subspace``): fit one per scene first."""
+        return bool(getattr(self.model, "needs_scene_subspace", False))
+
+    @property
+    def fixed_bands(self) -> int | None:
+        """Band count the model is tied to (a basis fitted to the training scene), or ``None`` (any)."""
+        mean = getattr(self.model, "train_mean", None)
+        return None if mean is None else int(mean.shape[0])
+
+    def fit_subspace(self, blocks: Iterable[np.ndarray]) -> None:
+        """Fit the scene's spectral subspace from normalised ``(C, h, w)`` blocks that tile it (no overlap).
+
+        Every window then uses that one basis, so windowed output equals one-shot output.
+        A no-op for models without a subspace.
+        """
+        if not self.needs_subspace:
+            return
+        from hsi_app.models.hsdt_subspace import SpectralMoments
+
+        moments = SpectralMoments()
+        for block in blocks:
+            moments.update(block)
+        self.model.subspace = moments.subspace(self.model.rank)
+
     def denoise_normalised(self, x: np.ndarray) -> np.ndarray:
         """One forward pass: ``(C, h, w)`` normalised -> ``(C, h, w)`` float32 normalised."""
         import torch
@@ -409,6 +444,7 @@ class Denoiser:
 
         _, h, w = x.shape
         window = self.check_window(window, h, w)
+        self.fit_subspace([x])
         out = np.empty(x.shape, dtype=np.float32)
         for win in iter_windows(h, w, window, self.halo):
             block = x[:, win.read_row : win.read_row + win.read_height, win.read_col : win.read_col + win.read_width]

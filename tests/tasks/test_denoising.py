@@ -37,11 +37,11 @@ def smooth_cube(c: int = 8, h: int = 32, w: int = 40, seed: int = 0) -> np.ndarr
     return (1000 * np.einsum("ck,khw->chw", ends, abund)).astype(np.float32)
 
 
-def untrained_run(tmp: Path, c: int = 8, offset: float = 1000.0, scale: float = 4000.0) -> Path:
-    """A denoise run folder holding a randomly initialised test_hsdt (fast, deterministic)."""
+def untrained_run(tmp: Path, c: int = 8, offset: float = 1000.0, scale: float = 4000.0, model: str = "test_hsdt") -> Path:
+    """A denoise run folder holding a randomly initialised ``model`` (fast, deterministic)."""
     torch.manual_seed(0)
-    net = create_model("test_hsdt", in_chans=c, num_classes=1)
-    cfg = RunConfig(task="denoise", model_name="test_hsdt", model_args={}, in_chans=c, num_classes=1, class_names=[],
+    net = create_model(model, in_chans=c, num_classes=1)
+    cfg = RunConfig(task="denoise", model_name=model, model_args={}, in_chans=c, num_classes=1, class_names=[],
                     wavelengths=[float(v) for v in WL[:c]], fwhm=[None] * c, band_indices=list(range(c)), source_bands=c,
                     mean=[offset] * c, std=[scale] * c, receptive_radius=int(net.receptive_radius),
                     extra={"normalisation": {"kind": "global-minmax", "offset": offset, "scale": scale}})
@@ -55,20 +55,25 @@ def geotiff(path: Path, data: np.ndarray, wl: np.ndarray = WL) -> Path:
     return path
 
 
-def test_short_training_improves_psnr(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("model", "model_args"), [("test_hsdt", {}), ("test_hsdt_subspace", {"basis": "train"})])
+def test_short_training_improves_psnr(tmp_path: Path, model: str, model_args: dict[str, str]) -> None:
     cube = make_cube(smooth_cube(), wavelength=WL)
-    opts = DenoiseOptions(model="test_hsdt", noise="gaussian:50", epochs=2, steps_per_epoch=6, batch_size=4,
-                          patch=16, band_chunk=0, lr=1e-2, progress=False, threads=1)
+    opts = DenoiseOptions(model=model, noise="gaussian:50", epochs=2, steps_per_epoch=6, batch_size=4,
+                          patch=16, band_chunk=0, lr=1e-2, progress=False, threads=1, model_args=model_args)
     m = train_denoiser(cube, tmp_path / "run", opts)
     assert m["denoised"]["psnr"] > m["noisy"]["psnr"] + 1.0
     assert m["denoised"]["sam"] < m["noisy"]["sam"]
     assert m["noisy"]["psnr"] == pytest.approx(20 * np.log10(255 / 50) - 20 * np.log10(1.0), abs=0.6)
-    assert set(m["baselines"]) == {"pca", "mnf", "gaussian", "median"}
+    assert set(m["baselines"]) == {"pca", "mnf", "gaussian", "median", "subspace_gaussian"}
     assert m["heldout"]["cols"] == [26, 40]  # right third, start a multiple of the model's stride
     cfg = load_config(tmp_path / "run")
     assert cfg.task == "denoise" and cfg.split["test_cols"] == [26, 40]
     assert cfg.extra["normalisation"]["offset"] == pytest.approx(float(smooth_cube()[:, :, :26].min()))
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["denoised"] == m["denoised"]
+    if model_args:  # the stored basis is the training region's, on the normalised scale, and survives loading
+        norm = (smooth_cube()[:, :, :26] - cfg.extra["normalisation"]["offset"]) / cfg.extra["normalisation"]["scale"]
+        den = Denoiser.load(tmp_path / "run", device="cpu")
+        np.testing.assert_allclose(den.model.train_mean.numpy(), norm.reshape(8, -1).mean(1), atol=1e-5)
 
 
 def test_warm_start_begins_from_the_earlier_run(tmp_path: Path) -> None:
@@ -96,8 +101,10 @@ def test_warm_start_from_another_model_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "bad" / "model.safetensors").exists()
 
 
-def test_windowed_equals_one_shot(tmp_path: Path) -> None:
-    den = Denoiser.load(untrained_run(tmp_path), device="cpu")
+@pytest.mark.parametrize("model", ["test_hsdt", "test_hsdt_subspace"])
+def test_windowed_equals_one_shot(tmp_path: Path, model: str) -> None:
+    # the subspace model's one-shot pass estimates its basis from the whole input; windows share that basis
+    den = Denoiser.load(untrained_run(tmp_path, model=model), device="cpu")
     x = np.random.default_rng(1).random((8, 57, 61), dtype=np.float32)
     one = den.denoise_normalised(x)
     win = den.denoise_windows(x, window=den.field + 3)  # 4 windows, rounded to the stride
@@ -110,8 +117,9 @@ def test_window_smaller_than_receptive_field(tmp_path: Path) -> None:
         den.denoise_windows(np.zeros((8, 80, 80), np.float32), window=16)
 
 
-def test_streamed_cube_keeps_georeference_and_matches_one_shot(tmp_path: Path) -> None:
-    run = untrained_run(tmp_path)
+@pytest.mark.parametrize("model", ["test_hsdt", "test_hsdt_subspace"])
+def test_streamed_cube_keeps_georeference_and_matches_one_shot(tmp_path: Path, model: str) -> None:
+    run = untrained_run(tmp_path, model=model)
     clean = smooth_cube(h=56, w=60)
     src = geotiff(tmp_path / "clean.tif", clean)
     den = Denoiser.load(run, device="cpu")
@@ -166,3 +174,22 @@ def test_bad_reference(tmp_path: Path) -> None:
         denoise_cube(den, src, tmp_path / "o.tif", reference=fewer, progress=False)
     with pytest.raises(BandMismatchError, match=r"shifted\.tif: band 1 is at 460\.0 nm"):
         denoise_cube(den, src, tmp_path / "o.tif", reference=shifted, progress=False)
+
+
+def test_training_basis_model_refuses_other_band_sets(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    net = create_model("test_hsdt_subspace", in_chans=8, num_classes=1, basis="train")
+    net.fit_training_subspace((smooth_cube() - 1000.0) / 4000.0)
+    cfg = RunConfig(task="denoise", model_name="test_hsdt_subspace", model_args={"basis": "train"}, in_chans=8,
+                    num_classes=1, class_names=[], wavelengths=[float(v) for v in WL], fwhm=[None] * 8,
+                    band_indices=list(range(8)), source_bands=8, mean=[1000.0] * 8, std=[4000.0] * 8,
+                    receptive_radius=int(net.receptive_radius),
+                    extra={"normalisation": {"kind": "global-minmax", "offset": 1000.0, "scale": 4000.0}})
+    den = Denoiser.load(save_run(tmp_path / "run", cfg, dict(net.state_dict())), device="cpu")
+    assert den.fixed_bands == 8 and not den.needs_subspace
+    fewer = open_cube(geotiff(tmp_path / "fewer.tif", smooth_cube(c=6), WL[:6]))
+    with pytest.raises(BandMismatchError, match=r"fewer\.tif: 6 good bands, but test_hsdt_subspace was trained on 8"):
+        denoise_cube(den, fewer, tmp_path / "o.tif", progress=False)
+    assert not (tmp_path / "o.tif").exists()
+    res = denoise_cube(den, open_cube(geotiff(tmp_path / "in.tif", smooth_cube())), tmp_path / "o.tif", progress=False)
+    assert res.bands == 8
