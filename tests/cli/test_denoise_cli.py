@@ -67,7 +67,7 @@ def test_denoise_with_reference_writes_cube_and_metrics(trained: tuple[Path, Pat
                                    "--quiet"])
     assert res.exit_code == 0, res.output
     report = json.loads((tmp_path / "den.metrics.json").read_text())
-    assert report["noise"] == "gaussian:50" and set(report["baselines"]) == {"pca", "mnf", "gaussian", "median"}
+    assert report["noise"] == "gaussian:50" and set(report["baselines"]) == {"pca", "mnf", "gaussian", "median", "subspace_gaussian"}
     assert report["input"]["psnr"] == pytest.approx(20 * np.log10(255 / 50), abs=0.7)
     assert "denoised" in res.output and "PSNR" in res.output
     with rasterio.open(clean) as a, rasterio.open(out) as b:
