@@ -3,7 +3,9 @@
 :func:`denoise_cube` reads each core window with a halo (:attr:`Denoiser.halo`),
 optionally adds seeded synthetic noise (identical for every windowing, see
 :mod:`hsi_app.data.noise`), denoises the good bands, crops the core and writes it.
-Bad bands are copied through unchanged. CRS, transform, wavelengths and FWHM are kept
+Bad bands are copied through unchanged. Models whose spectral basis comes from the input
+(``hsdt_subspace``) get a first pass over the core windows that fits one basis for the
+whole scene (memory ``O(bands²)``), so every window uses the same one. CRS, transform, wavelengths and FWHM are kept
 (:func:`hsi_app.io.cog.cube_band_metadata`). With a reference cube, PSNR / SSIM / SAM
 of the output and of the input are accumulated window by window
 (:class:`~hsi_app.tasks.denoise_metrics.RestorationScores`).

@@ -416,7 +416,11 @@ class Denoiser:
         self.model.subspace = moments.subspace(self.model.rank)
 
     def denoise_normalised(self, x: np.ndarray) -> np.ndarray:
-        """One forward pass: ``(C, h, w)`` normalised -> ``(C, h, w)`` float32 normalised."""
+        """One forward pass: ``(C, h, w)`` normalised -> ``(C, h, w)`` float32 normalised.
+
+        Input-basis subspace models use the basis of the last :meth:`fit_subspace` (the
+        input's own before the first).
+        """
         import torch
 
         with torch.inference_mode():
