@@ -123,6 +123,13 @@ BASELINES: dict[str, tuple[Callable[[np.ndarray, Any], np.ndarray], Sequence[Any
 }
 
 
+def _rank(pname: str, value: Any) -> int:
+    """Components a grid value keeps (its first entry when the parameter starts with ``k``), else 0."""
+    if not pname.startswith("k"):
+        return 0
+    return int(value[0] if isinstance(value, tuple) else value)
+
+
 def best_baselines(
     noisy: np.ndarray,
     clean: np.ndarray,
@@ -149,7 +156,7 @@ def best_baselines(
         fn, grid, pname = BASELINES[name]
         best: dict[str, Any] | None = None
         for value in grid:
-            if pname.startswith("k") and (value[0] if isinstance(value, tuple) else value) > noisy.shape[0]:
+            if _rank(pname, value) > noisy.shape[0]:
                 continue
             t0 = time.perf_counter()
             est = fn(noisy, value)

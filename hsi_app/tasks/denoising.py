@@ -302,7 +302,7 @@ def train_denoiser(cube: Cube, out: str | os.PathLike[str], opts: DenoiseOptions
         split={"protocol": "holdout-block", "test_rows": [0, h], "test_cols": [c0, w], "train_cols": [0, c0]},
         data=source,
         extra={"noise": opts.noise, "normalisation": {"kind": "global-minmax", "offset": lo, "scale": scale},
-               "spatial_multiple": int(net.spatial_multiple), "patch": opts.patch, "band_chunk": effective_band_chunk(probe, opts.band_chunk),
+               "spatial_multiple": int(net.spatial_multiple), "patch": opts.patch, "band_chunk": effective_band_chunk(net, opts.band_chunk),
                "batch_size": opts.batch_size, "seed": opts.seed,
                "init": None if opts.init is None else str(Path(opts.init).resolve())},
     )
