@@ -17,6 +17,7 @@ Usage::
 
     python benchmarks/bench_denoising.py --out /tmp/bench_denoise            # defaults
     python benchmarks/bench_denoising.py --noise gaussian:50 --epochs 20 --steps 50
+    python benchmarks/bench_denoising.py --out /tmp/bench_denoise --score-only --tta   # re-score, + D4 TTA
 """
 
 from __future__ import annotations
@@ -103,7 +104,10 @@ def run_case(cube: Any, noise: str, args: argparse.Namespace) -> dict[str, Any]:
                           max_minutes=args.max_minutes, threads=args.threads,
                           init=str(Path(args.init) / noise.replace(":", "")) if args.init else None)
     t0 = time.perf_counter()
-    metrics = train_denoiser(cube, out, opts)
+    if args.score_only:  # an earlier run of this script in --out: score it again, no training
+        metrics = json.loads((out / "metrics.json").read_text())
+    else:
+        metrics = train_denoiser(cube, out, opts)
     wall = time.perf_counter() - t0
     # re-run every method once more under the memory/time probe, on the same noisy block
     image, _, _ = scene_in_memory(cube)
@@ -117,6 +121,12 @@ def run_case(cube: Any, noise: str, args: argparse.Namespace) -> dict[str, Any]:
     rows[f"{args.model} (trained {metrics['train_seconds']:.0f} s)"] = {
         **restoration_metrics(est, clean, offset=norm[0], scale=norm[1]), "seconds": sec,
         "peak_mib": mem.rss_mib, "cuda_peak_mib": mem.cuda_mib, "param": f"{metrics['params']} params"}
+    if args.tta:  # the same weights, averaged over the eight flips / rotations of the block
+        den_tta = Denoiser.load(out, tta=True)
+        est, sec, mem = _measure(lambda: den_tta.denoise_windows(noisy, 512))
+        rows[f"{args.model} + D4 test-time augmentation"] = {
+            **restoration_metrics(est, clean, offset=norm[0], scale=norm[1]), "seconds": sec,
+            "peak_mib": mem.rss_mib, "cuda_peak_mib": mem.cuda_mib, "param": "8 views averaged"}
     rows["noisy input"] = {**metrics["noisy"], "seconds": 0.0, "peak_mib": 0.0, "param": ""}
     for name, best in metrics.get("baselines", {}).items():
         fn = BASELINES[name][0]
@@ -145,17 +155,19 @@ def table(case: dict[str, Any]) -> str:
         cuda = f" (+{r['cuda_peak_mib']:.0f} CUDA)" if r.get("cuda_peak_mib") else ""
         lines.append(f"| {name} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['sam']:.4f} | {r['seconds']:.2f} | "
                      f"{r['peak_mib']:.0f}{cuda} | {r['param']} |")
-    model = next(iter(case["rows"].values()))
-    base = {k: v for k, v in case["rows"].items() if k in ("pca", "mnf", "gaussian", "median")}
-    best_name, best = max(base.items(), key=lambda kv: kv[1]["psnr"])
-    gain = model["psnr"] - best["psnr"]
-    ok = gain >= 3.0 and model["sam"] < best["sam"]
-    lines.append(f"\nHSDT - best baseline ({best_name}): {gain:+.2f} dB PSNR, SAM {model['sam']:.4f} vs "
-                 f"{best['sam']:.4f}: target (>= +3 dB and lower SAM) {'MET' if ok else 'NOT met'}")
-    hybrid = case["rows"].get("subspace_gaussian")
-    if hybrid is not None:  # PCA subspace + spatial filter: stronger than the issue's named baselines
-        lines.append(f"HSDT - subspace_gaussian (hybrid classical, reported, not in the target): "
-                     f"{model['psnr'] - hybrid['psnr']:+.2f} dB PSNR, SAM {model['sam']:.4f} vs {hybrid['sam']:.4f}")
+    lines.append("")
+    named = {k: v for k, v in case["rows"].items() if k in ("pca", "mnf", "gaussian", "median")}
+    classical = {**named, **{k: v for k, v in case["rows"].items() if k == "subspace_gaussian"}}
+    models = [name for name in case["rows"] if name != "noisy input" and name not in classical]
+    for name in models:
+        model = case["rows"][name]
+        for label, group in (("the issue's named baselines", named), ("every classical baseline", classical)):
+            best_name, best = max(group.items(), key=lambda kv: kv[1]["psnr"])
+            gain = model["psnr"] - best["psnr"]
+            ok = gain >= 3.0 and model["sam"] < best["sam"]
+            lines.append(f"{name} - best of {label} ({best_name}): {gain:+.2f} dB PSNR, SAM {model['sam']:.4f} vs "
+                         f"{best['sam']:.4f}: >= +3 dB and lower SAM {'MET' if ok else 'NOT met'}")
+    lines.append("(the issue's target counts every classical baseline, subspace_gaussian included when present)")
     return "\n".join(lines)
 
 
@@ -197,6 +209,9 @@ def main() -> None:
     p.add_argument("--init", default=None, help="warm start: an earlier --out folder; each case starts from the "
                    "weights of the same case there (its training time is not included in this run's)")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--tta", action="store_true", help="also score the trained model with D4 test-time augmentation "
+                   "(mean over the 8 flips / 90-degree rotations)")
+    p.add_argument("--score-only", action="store_true", help="no training: score the runs already in --out again")
     p.add_argument("--baselines-only", action="store_true", help="no training: score the classical baselines on the "
                    "held-out block (same normalisation, noise seed and block as a full run)")
     p.add_argument("--npz", default=None, help="read the scene from an .npz (image (C,H,W), wavelength) instead of "

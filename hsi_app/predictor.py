@@ -78,12 +78,17 @@ def plan_bands(config: RunConfig, cube: Cube, *, resample: bool = False) -> Band
 
 
 class Predictor:
-    """A loaded run: config + model, ready to bind to cubes."""
+    """A loaded run: config + model, ready to bind to cubes.
 
-    def __init__(self, config: RunConfig, model: Any, device: str = "cpu") -> None:
+    ``tta``: average each window's probabilities over its eight flips / 90-degree rotations
+    (:mod:`hsi_app.tasks.tta`; eight times the compute; not for the SVM, which sees one pixel).
+    """
+
+    def __init__(self, config: RunConfig, model: Any, device: str = "cpu", *, tta: bool = False) -> None:
         self.config = config
         self.model = model
         self.device = device
+        self.tta = tta
         self._mean = np.asarray(config.mean, dtype=np.float32)[:, None, None]
         self._std = np.asarray(config.std, dtype=np.float32)[:, None, None]
 
@@ -103,7 +108,7 @@ class Predictor:
         return self.config.class_names
 
     @classmethod
-    def load(cls, run_dir: str | os.PathLike[str], device: str | None = None) -> Predictor:
+    def load(cls, run_dir: str | os.PathLike[str], device: str | None = None, *, tta: bool = False) -> Predictor:
         """Load ``config.json`` + weights (+ LoRA adapter when present) from a run directory."""
         if (Path(run_dir) / "adapter.safetensors").is_file():  # `hsi finetune` output: base run + peft adapter
             import torch
@@ -112,7 +117,7 @@ class Predictor:
 
             dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
             ft_config, ft_model = load_finetuned(run_dir)
-            return cls(ft_config, ft_model.to(dev), dev)
+            return cls(ft_config, ft_model.to(dev), dev, tta=tta)
         config = load_config(run_dir)
         tensors = load_tensors(run_dir)
         if config.model_name == "svm":
@@ -133,7 +138,7 @@ class Predictor:
         )
         model.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()})
         model.eval().to(dev)
-        return cls(config, model, dev)
+        return cls(config, model, dev, tta=tta)
 
     def probs(self, image: np.ndarray) -> np.ndarray:
         """``(C_model, h, w)`` raw values (NaN = no data) -> ``(K, h, w)`` float32 probabilities."""
@@ -147,10 +152,15 @@ class Predictor:
         """Normalise ``(C, h, w)`` raw values (NaN -> 0), run ``model``: ``(K, h, w)`` float32 probabilities."""
         import torch
 
+        from hsi_app.tasks.tta import d4_mean
+
+        def run(v: torch.Tensor) -> torch.Tensor:
+            return torch.softmax(model(v[None].to(self.device)), dim=1)[0].float().cpu()
+
         x = np.nan_to_num((image - mean) / std, nan=0.0, posinf=0.0, neginf=0.0)
         with torch.inference_mode():
-            t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None].to(self.device)
-            return torch.softmax(model(t), dim=1)[0].float().cpu().numpy()
+            t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+            return (d4_mean(run, t) if self.tta else run(t)).numpy()
 
     @property
     def takes_band_subsets(self) -> bool:

@@ -18,9 +18,10 @@ import click
 @click.option("--fill-nan", is_flag=True, help="Fill NaN/no-data values before denoising (they stay NaN in the output).")
 @click.option("--baselines", is_flag=True, help="With --reference: also score PCA/MNF/filter baselines (whole scene in memory).")
 @click.option("--metrics", "metrics_path", default=None, type=click.Path(), help="Metrics JSON (default: OUT with .metrics.json).")
+@click.option("--tta", is_flag=True, help="Average over the 8 flips / 90-degree rotations of each window (8x the time).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def denoise(model: str, source: str, out: str, reference: str | None, key: str | None, window: int, noise: str | None,
-            seed: int, fill_nan: bool, baselines: bool, metrics_path: str | None, quiet: bool) -> None:
+            seed: int, fill_nan: bool, baselines: bool, metrics_path: str | None, tta: bool, quiet: bool) -> None:
     """Denoise every band of INPUT with a trained denoiser (memory bounded by the window)."""
     import json
     from pathlib import Path
@@ -41,7 +42,7 @@ def denoise(model: str, source: str, out: str, reference: str | None, key: str |
     mpath = Path(metrics_path) if metrics_path else Path(out).with_suffix(".metrics.json")
     if reference is not None:
         check_writable(mpath)
-    den = Denoiser.load(run_dir_of(model))
+    den = Denoiser.load(run_dir_of(model), tta=tta)
     cube = open_cube(source, key=key)
     ref = open_cube(reference, key=key) if reference is not None else None
     res = denoise_cube(den, cube, out, window=window, reference=ref, noise=noise, seed=seed, fill_nan=fill_nan,
@@ -50,7 +51,7 @@ def denoise(model: str, source: str, out: str, reference: str | None, key: str |
                f"(window {res.window}, halo {res.halo}), {res.seconds:.1f} s")
     if res.metrics is None or ref is None:
         return
-    report = {"model": den.config.model_name, "input": str(source), "reference": str(reference), "noise": noise,
+    report = {"model": den.config.model_name, "tta": tta, "input": str(source), "reference": str(reference), "noise": noise,
               "seed": seed if noise else None, "window": res.window, "halo": res.halo, "seconds": round(res.seconds, 3),
               "scale": "PSNR/SSIM on the model's [0, 1] normalised scale; SAM in radians on raw values", **res.metrics}
     if baselines:

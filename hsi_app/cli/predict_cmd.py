@@ -13,8 +13,10 @@ import click
 @click.option("--window", type=int, default=512, show_default=True, help="Core window size in pixels.")
 @click.option("--resample", is_flag=True, help="Resample the scene's bands to the model's (Gaussian responses).")
 @click.option("--png", "png", default=None, type=click.Path(), help="Also write a PNG quick-look of the map.")
+@click.option("--tta", is_flag=True, help="Average over the 8 flips / 90-degree rotations of each window (8x the time).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def predict(model: str, source: str, out: str, key: str | None, window: int, resample: bool, png: str | None, quiet: bool) -> None:
+def predict(model: str, source: str, out: str, key: str | None, window: int, resample: bool, png: str | None, tta: bool,
+            quiet: bool) -> None:
     """Classify every pixel of INPUT window by window (memory bounded by the window)."""
     from hsi_app.errors import ConfigError
     from hsi_app.infer import predict_scene
@@ -25,7 +27,7 @@ def predict(model: str, source: str, out: str, key: str | None, window: int, res
     if window < 1:
         raise ConfigError(f"--window {window}: must be a positive number of pixels, e.g. 512")
     check_writable(out)
-    pred = Predictor.load(run_dir_of(model))
+    pred = Predictor.load(run_dir_of(model), tta=tta)
     cube = open_cube(source, key=key)
     prob_fn = pred.bind(cube, resample=resample)
     _, h, w = cube.hsi.shape

@@ -123,17 +123,9 @@ def predict_dense(
     x = torch.as_tensor(np.asarray(image, dtype=np.float32)) if isinstance(image, np.ndarray) else image
     if not tta:
         return torch.softmax(dense_logits(model, x, window=window), dim=0).float().cpu().numpy()
-    acc: torch.Tensor | None = None
-    for k in range(4):
-        for flip in (False, True):
-            xt = torch.rot90(x, k, (1, 2))
-            xt = torch.flip(xt, (2,)) if flip else xt
-            p = torch.softmax(dense_logits(model, xt.contiguous(), window=window), dim=0)
-            p = torch.flip(p, (2,)) if flip else p
-            p = torch.rot90(p, -k, (1, 2)).float().cpu()
-            acc = p if acc is None else acc + p
-    assert acc is not None
-    return (acc / 8.0).numpy()
+    from hsi_app.tasks.tta import d4_mean
+
+    return d4_mean(lambda xt: torch.softmax(dense_logits(model, xt, window=window), dim=0).cpu(), x).numpy()
 
 
 def classification_metrics(

@@ -353,10 +353,12 @@ class Denoiser:
         offset, scale: raw = offset + scale * normalised.
         halo: pixels read around each window (receptive radius rounded up to ``multiple``).
         multiple: window offsets must be multiples of this (model downsampling).
+        tta: average every window over its eight flips / 90-degree rotations
+            (:mod:`hsi_app.tasks.tta`); eight times the compute.
     """
 
-    def __init__(self, config: Any, model: Any, device: str = "cpu") -> None:
-        self.config, self.model, self.device = config, model, device
+    def __init__(self, config: Any, model: Any, device: str = "cpu", *, tta: bool = False) -> None:
+        self.config, self.model, self.device, self.tta = config, model, device, tta
         norm = config.extra.get("normalisation", {})
         self.offset = float(norm.get("offset", config.mean[0]))
         self.scale = float(norm.get("scale", config.std[0]))
@@ -370,8 +372,8 @@ class Denoiser:
         return 2 * int(self.config.receptive_radius) + 1
 
     @classmethod
-    def load(cls, run_dir: str | os.PathLike[str], device: str | None = None) -> Denoiser:
-        """Load a run written by :func:`train_denoiser`.
+    def load(cls, run_dir: str | os.PathLike[str], device: str | None = None, *, tta: bool = False) -> Denoiser:
+        """Load a run written by :func:`train_denoiser` (``tta``: see the class attributes).
 
         Raises:
             ModelLoadError: missing files, or the run is not a denoising run.
@@ -387,7 +389,7 @@ class Denoiser:
         dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
         model = create_model(config.model_name, in_chans=config.in_chans, num_classes=1, **config.model_args)
         model.load_state_dict({k: torch.from_numpy(v) for k, v in load_tensors(run_dir).items()})
-        return cls(config, model.eval().to(dev), dev)
+        return cls(config, model.eval().to(dev), dev, tta=tta)
 
     @property
     def needs_subspace(self) -> bool:
@@ -406,26 +408,41 @@ class Denoiser:
         Every window then uses that one basis, so windowed output equals one-shot output.
         A no-op for models without a subspace.
         """
-        if not self.needs_subspace:
-            return
+        if self.needs_subspace:
+            self.model.subspace = self._subspace_of(blocks)
+
+    def _subspace_of(self, blocks: Iterable[np.ndarray]) -> Any:
+        """The model's rank-K subspace of normalised ``(C, h, w)`` blocks (a ``SpectralSubspace``)."""
         from hsi_app.models.hsdt_subspace import SpectralMoments
 
         moments = SpectralMoments()
         for block in blocks:
             moments.update(block)
-        self.model.subspace = moments.subspace(self.model.rank)
+        return moments.subspace(self.model.rank)
 
     def denoise_normalised(self, x: np.ndarray) -> np.ndarray:
-        """One forward pass: ``(C, h, w)`` normalised -> ``(C, h, w)`` float32 normalised.
+        """One forward pass (eight with :attr:`tta`): ``(C, h, w)`` normalised -> ``(C, h, w)`` float32 normalised.
 
         Input-basis subspace models use the basis of the last :meth:`fit_subspace` (the
         input's own before the first).
         """
         import torch
 
+        from hsi_app.tasks.tta import d4_mean, pad_to_multiple
+
+        # with views, an input-basis model takes the unpadded input's basis (padding would shift it)
+        own = self.tta and self.needs_subspace and self.model.subspace is None
+        kw = {"subspace": self._subspace_of([x])} if own else {}
+
+        def run(v: torch.Tensor) -> torch.Tensor:
+            return self.model(v[None, None].to(self.device), **kw)[0, 0].float().cpu()
+
         with torch.inference_mode():
-            t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None, None].to(self.device)
-            return self.model(t)[0, 0].float().cpu().numpy()
+            t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+            if not self.tta:
+                return run(t).numpy()
+            h, w = t.shape[-2:]
+            return d4_mean(run, pad_to_multiple(t, self.multiple))[:, :h, :w].numpy()
 
     def check_window(self, window: int, height: int, width: int, what: str = "--window") -> int:
         """Validate a core window size; return it rounded down to :attr:`multiple`.

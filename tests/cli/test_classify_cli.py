@@ -95,6 +95,23 @@ def test_predict_equals_training_map_and_keeps_georeference(trained: Path, scene
     assert "px/s" in stdout
 
 
+def test_predict_tta_is_window_independent(trained: Path, scene: dict[str, Path], tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    bands = {}
+    for name, window in (("small", "16"), ("whole", "512"), ("plain", "512")):
+        flag = [] if name == "plain" else ["--tta"]
+        code, _, err = run_main(capsys, "predict", "--model", str(trained), "--input", str(scene["cube"]),
+                                "--out", str(tmp_path / f"{name}.tif"), "--window", window, "--quiet", *flag)
+        assert code == 0, err
+        with rasterio.open(tmp_path / f"{name}.tif") as ds:
+            bands[name] = ds.read().astype(np.float64)
+            assert ds.crs.to_epsg() == 32616 and ds.transform == TRANSFORM
+    # the eight views of each window (halo = receptive radius) give the eight views of the scene
+    np.testing.assert_array_equal(bands["small"][0], bands["whole"][0])
+    np.testing.assert_allclose(bands["small"][1], bands["whole"][1], atol=1e-3)
+    assert np.abs(bands["whole"][1] - bands["plain"][1]).max() > 1e-3  # the averaged confidence is a different number
+
+
 def test_svm_baseline_same_metrics_schema(scene: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, stdout, err = run_main(capsys, "train", "--data", str(scene["cube"]), "--labels", str(scene["labels"]),
                                  "--model", "svm", "--split", "fixed:10", "--out", str(tmp_path / "svm"), "--quiet")

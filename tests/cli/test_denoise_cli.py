@@ -75,6 +75,22 @@ def test_denoise_with_reference_writes_cube_and_metrics(trained: tuple[Path, Pat
         assert b.tags()["wavelength"] == a.tags()["wavelength"]
 
 
+def test_denoise_tta_flag(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    clean, run = trained
+    outs = {}
+    for name, flag in (("plain", []), ("tta", ["--tta"])):
+        out = tmp_path / f"{name}.tif"
+        res = CliRunner().invoke(cli, ["denoise", "--model", str(run), "--input", str(clean), "--out", str(out),
+                                       "--reference", str(clean), "--noise", "gaussian:50", "--seed", "2", "--quiet", *flag])
+        assert res.exit_code == 0, res.output
+        report = json.loads((tmp_path / f"{name}.metrics.json").read_text())
+        assert report["tta"] is (name == "tta")
+        assert np.isfinite(report["denoised"]["psnr"]) and report["input"]["psnr"] == pytest.approx(20 * np.log10(255 / 50), abs=0.7)
+        with rasterio.open(out) as ds:
+            outs[name] = ds.read()
+    assert np.abs(outs["tta"] - outs["plain"]).max() > 0  # eight averaged views, not the single pass
+
+
 def _error_line(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     with pytest.raises(SystemExit) as exc:
         main(args)
