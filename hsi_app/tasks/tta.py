@@ -4,8 +4,9 @@ Dense models here are trained on tiles that are randomly flipped and rotated by 
 of 90 degrees, so each of those eight views of a scene is an equally valid input. Running
 the model on all eight, undoing each transform on the output and averaging (a
 "self-ensemble") removes the part of the error that depends on orientation, at eight
-times the compute. Used by classification (:func:`hsi_app.tasks.classification.predict_dense`)
-and denoising (:class:`hsi_app.tasks.denoising.Denoiser`).
+times the compute. Used by classification (:func:`hsi_app.tasks.classification.predict_dense`,
+:class:`hsi_app.predictor.Predictor` behind ``hsi predict --tta``) and denoising
+(:class:`hsi_app.tasks.denoising.Denoiser` behind ``hsi denoise --tta``).
 """
 
 from __future__ import annotations

@@ -52,7 +52,9 @@ def test_pad_to_multiple_reflects_at_bottom_right() -> None:
     np.testing.assert_array_equal(y[:, :5, :6].numpy(), x.numpy())
     np.testing.assert_array_equal(y[:, 5, :6].numpy(), x[:, 3].numpy())  # reflect: row 5 mirrors row 3
     np.testing.assert_array_equal(y[:, :5, 6].numpy(), x[:, :, 4].numpy())
-    assert pad_to_multiple(x[:, :4, :4], 4) is not None and pad_to_multiple(x[:, :4, :4], 4).shape == (2, 4, 4)
+    square = x[:, :4, :4]
+    assert pad_to_multiple(square, 4) is square  # already a multiple: untouched
+    assert pad_to_multiple(x[:, :2, :3], 4).shape == (2, 4, 4)  # too short to reflect: replicated
 
 
 def test_denoiser_tta_is_the_mean_of_the_eight_views(tmp_path: Path) -> None:
