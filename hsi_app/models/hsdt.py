@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hsi_app.errors import ConfigError
+from hsi_app.models.layers.padding import pad_to_multiple
 from hsi_app.models.registry import register_model
 
 
@@ -266,12 +267,7 @@ class HSDT(nn.Module):
         if x.ndim != 5 or x.shape[1] != 1:
             raise ConfigError(f"hsdt: expected (B, 1, D, H, W) or (B, C, H, W), got {tuple(x.shape)}")
         h, w = x.shape[-2:]
-        m = self.spatial_multiple
-        ph, pw = (-h) % m, (-w) % m
-        xin = x
-        if ph or pw:
-            mode = "reflect" if h > ph and w > pw else "replicate"
-            xin = F.pad(x, (0, pw, 0, ph, 0, 0), mode=mode)
+        xin = pad_to_multiple(x[:, 0], self.spatial_multiple)[:, None]  # (B, D, H', W') per band, then (B, 1, D, H', W')
         out = self.head(xin)
         skips = [out]
         for stage in self.encoder[:-1]:

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import torch
-import torch.nn.functional as F
+
+from hsi_app.models.layers.padding import pad_to_multiple
 
 __all__ = ["d4_mean", "d4_views", "pad_to_multiple"]
 
@@ -48,17 +49,3 @@ def d4_mean(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torc
         acc = y if acc is None else acc + y
     assert acc is not None
     return acc / 8.0
-
-
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
-    """Pad the last two axes of ``(C, H, W)`` at the bottom / right up to multiples of ``multiple``.
-
-    Reflect padding (replicate where the side is too short), the padding the HSDT models apply
-    themselves; padding first keeps each view's downsampling grid aligned with the scene's.
-    """
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if not (ph or pw):
-        return x
-    mode = "reflect" if h > ph and w > pw else "replicate"
-    return F.pad(x, (0, pw, 0, ph), mode=mode)
