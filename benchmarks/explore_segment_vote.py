@@ -37,8 +37,8 @@ def leading_components(image: np.ndarray, n: int = 10) -> np.ndarray:
 
 
 def regions(classes: np.ndarray) -> np.ndarray:
-    """``(H, W)`` int64 region ids: the 8-connected components of each value of ``classes`` (0 stays 0 only
-    where ``classes`` is negative; every pixel gets a region)."""
+    """``(H, W)`` int64 region ids ``1..N``: the 8-connected components of each non-negative value of
+    ``classes``; pixels with a negative value are left in region 0."""
     from scipy import ndimage
 
     out = np.zeros(classes.shape, np.int64)
@@ -70,6 +70,11 @@ def vote(pred: np.ndarray, seg: np.ndarray) -> np.ndarray:
     return np.where(pred > 0, hist.argmax(1)[seg], 0)
 
 
+def model_of(run: str) -> str:
+    """Model name of a ``PROTOCOL_FRACTION_MODEL_SEED`` run folder (model names may hold underscores)."""
+    return "_".join(Path(run).name.split("_")[2:-1])
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("runs", help="--out folder of bench_classification.py")
@@ -90,12 +95,12 @@ def main() -> None:
         for k in args.clusters:
             segmentations[f"k-means {k}, median {med}"] = cluster_regions(pcs, k, med)
     runs = sorted(glob.glob(str(Path(args.runs) / "disjoint_*")))
-    models = sorted({Path(r).name.split("_")[2] for r in runs})
+    models = sorted({model_of(r) for r in runs})
     print("| model | segments | regions | OA % per seed | mean OA % |\n|---|---|---:|---|---:|")
     for model in models:
         for name, seg in segmentations.items():
             oas = []
-            for run in (r for r in runs if Path(r).name.split("_")[2] == model):
+            for run in (r for r in runs if model_of(r) == model):
                 test = np.load(Path(run) / "split.npz")["test"]
                 with rasterio.open(Path(run) / "map.tif") as src:
                     pred = src.read(1).astype(np.int64)
