@@ -161,7 +161,7 @@ def train_classifier(
         receptive_radius=radius,
         split={"protocol": split.protocol, "seed": split.seed, "leaky": split.leaky, "radius": split.radius},
         data=str(cube.attrs.get("source", "")),
-        extra={"schedule": opts.schedule or "cosine"} if opts.model != "svm" else {},
+        extra={"schedule": opts.schedule or "cosine", "val_fraction": opts.val_fraction} if opts.model != "svm" else {},
     )
     save_run(out, config, tensors)
     return evaluate_run(out, cube, split, train_seconds, history, window=opts.window, progress=opts.progress)

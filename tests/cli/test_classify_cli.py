@@ -112,6 +112,22 @@ def test_predict_tta_is_window_independent(trained: Path, scene: dict[str, Path]
     assert np.abs(bands["whole"][1] - bands["plain"][1]).max() > 1e-3  # the averaged confidence is a different number
 
 
+def test_val_fraction_zero_trains_every_epoch_without_validation(scene: dict[str, Path], tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "noval"
+    code, _, err = run_main(capsys, "train", "--data", str(scene["cube"]), "--labels", str(scene["labels"]),
+                            "--model", "test_ssfcn", "--split", "random:0.2", "--epochs", "3", "--val-fraction", "0",
+                            "--out", str(out), "--quiet")
+    assert code == 0, err
+    epochs = json.loads((out / "metrics.json").read_text())["epochs"]
+    assert [e["epoch"] for e in epochs] == [0, 1, 2]  # no early stopping
+    assert all("val_oa" not in e for e in epochs)  # nothing held out, nothing scored during training
+    assert json.loads((out / "config.json").read_text())["extra"]["val_fraction"] == 0.0
+    code, _, err = run_main(capsys, "train", "--data", str(scene["cube"]), "--labels", str(scene["labels"]),
+                            "--val-fraction", "0.7", "--out", str(tmp_path / "bad"), "--quiet")
+    assert code != 0 and "--val-fraction" in err
+
+
 def test_svm_baseline_same_metrics_schema(scene: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, stdout, err = run_main(capsys, "train", "--data", str(scene["cube"]), "--labels", str(scene["labels"]),
                                  "--model", "svm", "--split", "fixed:10", "--out", str(tmp_path / "svm"), "--quiet")
