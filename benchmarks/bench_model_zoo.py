@@ -12,7 +12,10 @@ applied to the scene with every other band removed
 pixels; the target is an OA drop of at most 5 points.
 
 Run: ``.venv/bin/python benchmarks/bench_model_zoo.py [--models channel_vit spectral_mamba]
-[--seeds 5] [--first-seed 0] [--protocols random:0.1 disjoint:0.5] [--epochs N]``
+[--seeds 5] [--first-seed 0] [--protocols random:0.1 disjoint:0.5] [--epochs N] [--val-fraction F]``
+
+``--val-fraction 0`` trains every epoch on all training pixels and keeps the final weights
+(no early stopping or epoch selection), as ``hsi train --val-fraction 0`` does.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_classification import n_params, stat  # noqa: E402  (shared table helpers)
 
-ZOO = ("svm", "cnn3d", "ssfcn", "spectral_vit", "channel_vit", "spectral_mamba", "spectral_mamba_wide")
+ZOO = ("svm", "cnn3d", "ssfcn", "spectral_vit", "spectral_vit_wide", "channel_vit", "spectral_mamba", "spectral_mamba_wide")
 BAND_DROP_TARGET = 0.05
 
 
@@ -105,6 +108,8 @@ def main() -> None:
                         help="Seeds run are FIRST..FIRST+SEEDS-1 (to add seeds to an earlier run).")
     parser.add_argument("--protocols", nargs="+", default=["random:0.1", "disjoint:0.5"])
     parser.add_argument("--epochs", type=int, default=None, help="Training epochs (default: the trainer's).")
+    parser.add_argument("--val-fraction", type=float, default=0.1,
+                        help="Training pixels held out for epoch selection (0: none, final weights).")
     parser.add_argument("--no-band-drop", action="store_true", help="Skip the channel_vit half-band test.")
     parser.add_argument("--progress", action="store_true", help="Show the training progress bars.")
     parser.add_argument("--out", default=None, help="Keep run folders here (default: temp dir).")
@@ -127,7 +132,7 @@ def main() -> None:
                     run = root / f"{protocol.replace(':', '_')}_{model}_{seed}"
                     t0 = time.perf_counter()
                     opts = TrainOptions(model=model, split=protocol, seed=seed, epochs=args.epochs,
-                                        progress=args.progress)
+                                        progress=args.progress, val_fraction=args.val_fraction)
                     m = train_classifier(cube, run, opts, split=split)
                     m["run_dir"] = str(run)
                     msg = ""
@@ -141,7 +146,8 @@ def main() -> None:
     if args.json:
         Path(args.json).write_text(json.dumps(runs, indent=2))
     epochs = f"{args.epochs} epochs" if args.epochs else "default epochs"
-    print(f"\nIndian Pines, {args.seeds} seed(s), {epochs}; disjoint buffer {radius} px\n")
+    val = f"validation fraction {args.val_fraction:g}" if args.val_fraction else "no validation (final weights)"
+    print(f"\nIndian Pines, {args.seeds} seed(s), {epochs}, {val}; disjoint buffer {radius} px\n")
     print(table(runs, args.protocols, models))
     drops = drop_table(runs)
     if drops:

@@ -12,7 +12,7 @@ from hsi_app.models import hsdt as _hsdt  # noqa: F401  (registers hsdt, hsdt_s,
 from hsi_app.models import hsdt_subspace as _hsdt_subspace  # noqa: F401  (registers hsdt_subspace, test_hsdt_subspace)
 from hsi_app.models import ssfcn as _ssfcn  # noqa: F401  (registers ssfcn, ssfcn_small, test_ssfcn)
 from hsi_app.models import spectral_mamba as _spectral_mamba  # noqa: F401  (registers spectral_mamba, spectral_mamba_wide, test_spectral_mamba)
-from hsi_app.models import spectral_vit as _spectral_vit  # noqa: F401  (registers spectral_vit, test_spectral_vit)
+from hsi_app.models import spectral_vit as _spectral_vit  # noqa: F401  (registers spectral_vit, spectral_vit_wide, test_spectral_vit)
 from hsi_app.models import point_detector as _point_detector  # noqa: F401  (registers point_detector, test_point_detector)
 from hsi_app.models.registry import create_model, list_models, model_info, register_model
 

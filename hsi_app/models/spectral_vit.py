@@ -13,7 +13,11 @@ Architecture (per pixel unless stated; features are channels-last ``(B, h, w, D)
    (SwiGLU). Attention is **local window self-attention** over the spatial grid with a
    learned **relative position bias** table (one scalar per head and relative offset,
    ``(2r + 1)^2`` entries, as in Swin).
-3. **Head**: LayerNorm + Linear ``head`` per pixel -> ``(B, K, h, w)`` logits.
+3. **Head**: LayerNorm, then (optionally, ``pools``) the ``k x k`` local means of the normed
+   features appended (:class:`~hsi_app.models.layers.context.BoxContext`), then the Linear
+   ``head`` per pixel -> ``(B, K, h, w)`` logits. ``spectral_vit`` has no context head;
+   ``spectral_vit_wide`` (three 7 x 7 attention layers, means over 5 and 11 px) is the
+   variant with more spatial context.
 
 The Linear layers have stable names (``qkv``, ``proj``, ``w12``, ``w3``) so that
 ``peft.LoraConfig(target_modules=SpectralViT.lora_targets)`` finds them (see
@@ -33,7 +37,8 @@ pixels because the mask excludes every key outside the image.
 **Receptive radius** (Chebyshev distance of the inputs a pixel's output depends on): the
 first Conv3d's spatial kernel ``k`` adds ``(k - 1) // 2``; the second Conv3d, all norms,
 MLPs and the head are per pixel; each of the ``depth`` attention layers adds the window
-radius ``r``. So ``receptive_radius = (k - 1) // 2 + depth * r`` (exact upper bound, since
+radius ``r``; the context head adds ``max(pools) // 2``. So
+``receptive_radius = (k - 1) // 2 + depth * r (+ max(pools) // 2)`` (exact upper bound, since
 masked keys outside the scene contribute nothing and zero-padded convolution matches the
 scene-edge behaviour of a one-shot pass). With a halo of that radius, windowed inference
 equals one-shot inference up to float error (tested).
@@ -48,6 +53,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hsi_app.errors import ConfigError
+from hsi_app.models.layers.context import BoxContext
 from hsi_app.models.registry import register_model
 
 
@@ -223,6 +229,8 @@ class SpectralViT(nn.Module):
         spectral_kernel: spectral kernel of the first Conv3d.
         spectral_stride: spectral stride of the first Conv3d.
         spatial_kernel: spatial kernel of the first Conv3d.
+        pools: odd box sizes of local means appended to the normed features before the
+            head (:class:`~hsi_app.models.layers.context.BoxContext`; ``()`` for none).
         wavelengths: ``(C,)`` band centres in nm; stored, not used by this family.
 
     Shapes:
@@ -246,6 +254,7 @@ class SpectralViT(nn.Module):
         spectral_kernel: int = 7,
         spectral_stride: int = 4,
         spatial_kernel: int = 3,
+        pools: Sequence[int] = (),
         wavelengths: Sequence[float] | None = None,
     ) -> None:
         super().__init__()
@@ -258,15 +267,18 @@ class SpectralViT(nn.Module):
         )
         self.blocks = nn.ModuleList(LocalBlock(embed_dim, heads, window, mlp_ratio) for _ in range(depth))
         self.norm = nn.LayerNorm(embed_dim)
-        self.head = nn.Linear(embed_dim, num_classes)
-        self.receptive_radius: int = int(self.frontend.radius + depth * (window // 2))
+        self.context = BoxContext(pools)
+        self.head = nn.Linear(self.context.out_dim(embed_dim), num_classes)
+        self.receptive_radius: int = int(
+            self.frontend.radius + depth * (window // 2) + (self.context.radius if pools else 0)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x (B, C, h, w)`` normalised bands -> ``(B, K, h, w)`` logits."""
         f = self.frontend(x)
         for blk in self.blocks:
             f = blk(f)
-        return self.head(self.norm(f)).permute(0, 3, 1, 2)
+        return self.head(self.context(self.norm(f))).permute(0, 3, 1, 2)
 
 
 @register_model
@@ -284,5 +296,15 @@ def test_spectral_vit(
     """Tiny LoLA-SpecViT for tests (D 16, depth 1, window 3, radius 2 px)."""
     args: dict[str, object] = {"embed_dim": 16, "depth": 1, "heads": 2, "window": 3, "conv_channels": 4,
                                "spectral_kernel": 3, "spectral_stride": 2}
+    args.update(kw)
+    return SpectralViT(in_chans, num_classes, wavelengths=wavelengths, **args)  # type: ignore[arg-type]
+
+
+@register_model
+def spectral_vit_wide(
+    in_chans: int, num_classes: int, wavelengths: Sequence[float] | None = None, **kw: object
+) -> SpectralViT:
+    """spectral_vit with three 7x7 attention layers and a 5/11 px context head (radius 15 px)."""
+    args: dict[str, object] = {"window": 7, "depth": 3, "pools": (5, 11)}
     args.update(kw)
     return SpectralViT(in_chans, num_classes, wavelengths=wavelengths, **args)  # type: ignore[arg-type]

@@ -27,6 +27,20 @@ def test_forward_backward_shape(name: str, bands: int) -> None:
     assert grads["blocks.0.attn.relative_position_bias_table"].abs().sum() > 0  # the bias is learned
 
 
+def test_wide_variant_adds_context_and_keeps_parameter_names() -> None:
+    """spectral_vit_wide: radius = conv 1 px + 3 x (7 x 7 window: 3 px) + 11-px box 5 px; only the head grows."""
+    wide = create_model("spectral_vit_wide", in_chans=200, num_classes=16)
+    assert wide.receptive_radius == 1 + 3 * 3 + 5
+    assert create_model("spectral_vit", in_chans=200, num_classes=16).receptive_radius == 1 + 2 * 2
+    same_depth = create_model("spectral_vit", in_chans=200, num_classes=16, window=7, depth=3)
+    shapes = {n: p.shape for n, p in same_depth.state_dict().items()}
+    wide_shapes = {n: p.shape for n, p in wide.state_dict().items()}
+    assert set(wide_shapes) == set(shapes)
+    changed = {n for n in shapes if shapes[n] != wide_shapes[n]}
+    assert changed == {"head.weight"}  # the head reads D * (1 + 2 box sizes) features
+    assert wide_shapes["head.weight"] == (16, 3 * 32)
+
+
 def test_lora_target_names_are_linear_layers() -> None:
     model = create_model("spectral_vit", in_chans=30, num_classes=4)
     leaves = {n.rsplit(".", 1)[-1]: type(m) for n, m in model.named_modules() if n}
@@ -48,12 +62,17 @@ def test_safetensors_round_trip(tmp_path: Path) -> None:
     torch.testing.assert_close(a(x), b(x), rtol=0, atol=0)
 
 
-def test_receptive_radius_is_exact() -> None:
-    """A change at Chebyshev distance R moves the output; at R + 1 it cannot."""
+@pytest.mark.parametrize(("pools", "radius"), [((), 1 + 1), ((3, 5), 1 + 1 + 2)])
+def test_receptive_radius_is_exact(pools: tuple[int, ...], radius: int) -> None:
+    """A change at Chebyshev distance R moves the output; at R + 1 it cannot.
+
+    R = spatial kernel 3 (1 px) + one 3 x 3 attention layer (1 px) + the largest box of the
+    context head, if any (5 x 5: 2 px).
+    """
     torch.manual_seed(0)
-    model = create_model("test_spectral_vit", in_chans=12, num_classes=3).eval()
+    model = create_model("test_spectral_vit", in_chans=12, num_classes=3, pools=pools).eval()
     r = model.receptive_radius
-    assert r == 1 + 1  # spatial kernel 3 (1 px) + one 3 x 3 attention layer (1 px)
+    assert r == radius
     x = torch.randn(1, 12, 15, 15)
     with torch.no_grad():
         base = model(x)[0, :, 7, 7]
@@ -65,12 +84,13 @@ def test_receptive_radius_is_exact() -> None:
 
 
 @pytest.mark.parametrize("window", [3, 5, 8])
-def test_windowed_equals_one_shot(window: int) -> None:
+@pytest.mark.parametrize("pools", [(), (5, 11)])
+def test_windowed_equals_one_shot(window: int, pools: tuple[int, ...]) -> None:
     """Halo'd windows (any offset w.r.t. the attention blocks) reproduce the one-shot logits."""
     from hsi_app.tasks.classification import dense_logits
 
     torch.manual_seed(0)
-    model = create_model("spectral_vit", in_chans=16, num_classes=4, window=5, depth=2).eval()
+    model = create_model("spectral_vit", in_chans=16, num_classes=4, window=5, depth=2, pools=pools).eval()
     image = torch.randn(16, 23, 19)
     with torch.no_grad():
         full = model(image[None])[0]
