@@ -244,9 +244,7 @@ class SpectralMamba(nn.Module):
         self.context = BoxContext(pools)
         feat = self.context.out_dim(dim)
         self.head = nn.Sequential(nn.LayerNorm(feat), nn.Linear(feat, num_classes))
-        self.receptive_radius: int = (
-            self.tokens.radius + self.morph.radius + self.centre.radius + (self.context.radius if pools else 0)
-        )
+        self.receptive_radius: int = self.tokens.radius + self.morph.radius + self.centre.radius + self.context.radius
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x (B, C, H, W)`` normalised bands -> ``(B, K, H, W)`` logits."""

@@ -269,9 +269,7 @@ class SpectralViT(nn.Module):
         self.norm = nn.LayerNorm(embed_dim)
         self.context = BoxContext(pools)
         self.head = nn.Linear(self.context.out_dim(embed_dim), num_classes)
-        self.receptive_radius: int = int(
-            self.frontend.radius + depth * (window // 2) + (self.context.radius if pools else 0)
-        )
+        self.receptive_radius: int = int(self.frontend.radius + depth * (window // 2) + self.context.radius)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x (B, C, h, w)`` normalised bands -> ``(B, K, h, w)`` logits."""
