@@ -428,7 +428,8 @@ class Denoiser:
         """
         import torch
 
-        from hsi_app.tasks.tta import d4_mean, pad_to_multiple
+        from hsi_app.models.layers.padding import pad_to_multiple
+        from hsi_app.tasks.tta import d4_mean
 
         # with views, an input-basis model takes the unpadded input's basis (padding would shift it)
         own = self.tta and self.needs_subspace and self.model.subspace is None

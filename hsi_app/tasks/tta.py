@@ -15,9 +15,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
-from hsi_app.models.layers.padding import pad_to_multiple
-
-__all__ = ["d4_mean", "d4_views", "pad_to_multiple"]
+__all__ = ["d4_mean", "d4_views"]
 
 
 def d4_views() -> Iterator[tuple[int, bool]]:

@@ -10,7 +10,8 @@ import torch
 
 from hsi_app.tasks.classification import predict_dense
 from hsi_app.tasks.denoising import Denoiser
-from hsi_app.tasks.tta import d4_mean, d4_views, pad_to_multiple
+from hsi_app.models.layers.padding import pad_to_multiple
+from hsi_app.tasks.tta import d4_mean, d4_views
 
 from .test_denoising import untrained_run
 
