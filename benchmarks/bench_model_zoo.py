@@ -110,6 +110,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="Training epochs (default: the trainer's).")
     parser.add_argument("--val-fraction", type=float, default=0.1,
                         help="Training pixels held out for epoch selection (0: none, final weights).")
+    parser.add_argument("--label-smoothing", type=float, default=None,
+                        help="Label smoothing of the training loss (default: the trainer's 0.1).")
     parser.add_argument("--no-band-drop", action="store_true", help="Skip the channel_vit half-band test.")
     parser.add_argument("--progress", action="store_true", help="Show the training progress bars.")
     parser.add_argument("--out", default=None, help="Keep run folders here (default: temp dir).")
@@ -132,7 +134,8 @@ def main() -> None:
                     run = root / f"{protocol.replace(':', '_')}_{model}_{seed}"
                     t0 = time.perf_counter()
                     opts = TrainOptions(model=model, split=protocol, seed=seed, epochs=args.epochs,
-                                        progress=args.progress, val_fraction=args.val_fraction)
+                                        progress=args.progress, val_fraction=args.val_fraction,
+                                        label_smoothing=args.label_smoothing)
                     m = train_classifier(cube, run, opts, split=split)
                     m["run_dir"] = str(run)
                     msg = ""
@@ -147,7 +150,8 @@ def main() -> None:
         Path(args.json).write_text(json.dumps(runs, indent=2))
     epochs = f"{args.epochs} epochs" if args.epochs else "default epochs"
     val = f"validation fraction {args.val_fraction:g}" if args.val_fraction else "no validation (final weights)"
-    print(f"\nIndian Pines, {args.seeds} seed(s), {epochs}, {val}; disjoint buffer {radius} px\n")
+    smooth = "" if args.label_smoothing is None else f", label smoothing {args.label_smoothing:g}"
+    print(f"\nIndian Pines, {args.seeds} seed(s), {epochs}, {val}{smooth}; disjoint buffer {radius} px\n")
     print(table(runs, args.protocols, models))
     drops = drop_table(runs)
     if drops:

@@ -35,13 +35,16 @@ TASK_RUNNERS = {"denoise": "hsi_app.cli.train_denoise_cmd", "detect": "hsi_app.c
 @click.option("--val-fraction", type=click.FloatRange(0.0, 0.5, max_open=True), default=0.1, show_default=True,
               help="Classify: share of the training pixels held out for early stopping and epoch selection; "
                    "0 = train every epoch on all training pixels and keep the final weights.")
+@click.option("--label-smoothing", type=click.FloatRange(0.0, 1.0, max_open=True), default=None,
+              help="Classify: label smoothing of the training loss (default 0.1; 0 = plain cross-entropy).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--window", type=int, default=512, show_default=True, help="Window size of the whole-scene map.")
 @click.option("--out", "out", required=True, type=click.Path(), help="Run folder to write.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train(task: str, noise: str, init: str | None, targets: str | None, schedule: str | None, data: str, labels: str | None,
           label_attribute: str, key: str | None, model: str | None, split: str, train_labels: str | None,
-          test_labels: str | None, epochs: int | None, val_fraction: float, seed: int, window: int, out: str, quiet: bool) -> None:
+          test_labels: str | None, epochs: int | None, val_fraction: float, label_smoothing: float | None, seed: int,
+          window: int, out: str, quiet: bool) -> None:
     """Train a model and write weights, config, metrics and full-scene outputs to OUT."""
     if init is not None and task != "denoise":
         from hsi_app.errors import ConfigError
@@ -59,7 +62,7 @@ def train(task: str, noise: str, init: str | None, targets: str | None, schedule
     cube = open_cube(data, key=key, labels=labels, label_attribute=label_attribute)
     maps = [read_labels(p, cube, attribute=label_attribute)[0] if p else None for p in (train_labels, test_labels)]
     opts = TrainOptions(model=model, split=split, epochs=epochs, seed=seed, window=window, progress=not quiet,
-                        schedule=schedule, val_fraction=val_fraction)
+                        schedule=schedule, val_fraction=val_fraction, label_smoothing=label_smoothing)
     metrics = train_classifier(cube, out, opts, train_labels=maps[0], test_labels=maps[1])
     leak = " (LEAKY protocol: random pixel split with overlapping patches)" if metrics["leaky"] else ""
     click.echo(

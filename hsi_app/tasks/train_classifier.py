@@ -40,6 +40,7 @@ class TrainOptions:
     epochs: int | None = None
     seed: int = 0
     val_fraction: float = 0.1
+    label_smoothing: float | None = None  # None = the trainer's default (0.1)
     window: int = 512
     progress: bool = True
     model_args: dict[str, Any] | None = None
@@ -161,10 +162,20 @@ def train_classifier(
         receptive_radius=radius,
         split={"protocol": split.protocol, "seed": split.seed, "leaky": split.leaky, "radius": split.radius},
         data=str(cube.attrs.get("source", "")),
-        extra={"schedule": opts.schedule or "cosine", "val_fraction": opts.val_fraction} if opts.model != "svm" else {},
+        extra=_training_extra(opts),
     )
     save_run(out, config, tensors)
     return evaluate_run(out, cube, split, train_seconds, history, window=opts.window, progress=opts.progress)
+
+
+def _training_extra(opts: TrainOptions) -> dict[str, Any]:
+    """Training settings stored in ``config.json`` ``extra`` (none for the SVM)."""
+    if opts.model == "svm":
+        return {}
+    from hsi_app.tasks.classification import DEFAULT_LABEL_SMOOTHING
+
+    smoothing = DEFAULT_LABEL_SMOOTHING if opts.label_smoothing is None else opts.label_smoothing
+    return {"schedule": opts.schedule or "cosine", "val_fraction": opts.val_fraction, "label_smoothing": smoothing}
 
 
 def _geo_tiles_factory(cube: Cube, out: Path, bands: np.ndarray, seed: int) -> Any:
@@ -235,6 +246,8 @@ def _fit(
         kwargs["epochs"] = opts.epochs
     if opts.schedule is not None:
         kwargs["schedule"] = opts.schedule
+    if opts.label_smoothing is not None:
+        kwargs["label_smoothing"] = opts.label_smoothing
     net, history = fit_dense(norm, train, val, model_name=opts.model, num_classes=num_classes, wavelengths=wavelengths, **kwargs)
     return dict(net.state_dict()), dict(opts.model_args or {}), history
 

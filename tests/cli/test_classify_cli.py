@@ -128,6 +128,26 @@ def test_val_fraction_zero_trains_every_epoch_without_validation(scene: dict[str
     assert code != 0 and "--val-fraction" in err
 
 
+def test_label_smoothing_reaches_the_training_loss(scene: dict[str, Path], tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    losses = {}
+    for smoothing in ("0", "0.5"):
+        out = tmp_path / f"ls{smoothing}"
+        code, _, err = run_main(capsys, "train", "--data", str(scene["cube"]), "--labels", str(scene["labels"]),
+                                "--model", "test_ssfcn", "--split", "random:0.2", "--epochs", "2", "--val-fraction", "0",
+                                "--label-smoothing", smoothing, "--out", str(out), "--quiet")
+        assert code == 0, err
+        assert json.loads((out / "config.json").read_text())["extra"]["label_smoothing"] == float(smoothing)
+        losses[smoothing] = [e["train_loss"] for e in json.loads((out / "metrics.json").read_text())["epochs"]]
+    # same seed, tiles and initial weights: only the loss target differs, and smoothing keeps it
+    # above the entropy of the smoothed target (0.5 + 0.5/4 on the true class of 4)
+    floor = -(0.625 * np.log(0.625) + 3 * 0.125 * np.log(0.125))
+    assert losses["0"] != losses["0.5"] and min(losses["0.5"]) > floor
+    code, _, err = run_main(capsys, "train", "--data", str(scene["cube"]), "--labels", str(scene["labels"]),
+                            "--label-smoothing", "1", "--out", str(tmp_path / "bad"), "--quiet")
+    assert code != 0 and "--label-smoothing" in err
+
+
 def test_svm_baseline_same_metrics_schema(scene: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, stdout, err = run_main(capsys, "train", "--data", str(scene["cube"]), "--labels", str(scene["labels"]),
                                  "--model", "svm", "--split", "fixed:10", "--out", str(tmp_path / "svm"), "--quiet")
