@@ -12,7 +12,11 @@ applied to the scene with every other band removed
 pixels; the target is an OA drop of at most 5 points.
 
 Run: ``.venv/bin/python benchmarks/bench_model_zoo.py [--models channel_vit spectral_mamba]
-[--seeds 5] [--first-seed 0] [--protocols random:0.1 disjoint:0.5] [--epochs N] [--val-fraction F]``
+[--seeds 5] [--first-seed 0] [--protocols random:0.1 disjoint:0.5] [--epochs N] [--val-fraction F]
+[--label-smoothing S] [--tta]``
+
+``--tta`` also scores every trained run's D4 test-time augmentation (``hsi predict --tta``:
+the saved run re-predicted with eight flips / rotations averaged) on the same test pixels.
 
 ``--val-fraction 0`` trains every epoch on all training pixels and keeps the final weights
 (no early stopping or epoch selection), as ``hsi train --val-fraction 0`` does.
@@ -61,6 +65,37 @@ def band_drop(run_dir: Path, cube: Any, split: Any, step: int = 2) -> dict[str, 
     sel = (split.test > 0) & valid
     m = classification_metrics(split.test[sel] - 1, pred[sel], probs.shape[0])
     return {"bands": int(keep.size), "of": int(bands.size), "oa": m["oa"], "aa": m["aa"], "kappa": m["kappa"]}
+
+
+def tta_scores(run_dir: Path, cube: Any, split: Any) -> dict[str, float]:
+    """OA / AA / kappa of a saved run re-predicted with D4 test-time augmentation."""
+    from hsi_app.infer import predict_scene
+    from hsi_app.predictor import Predictor
+    from hsi_app.tasks.classification import classification_metrics
+
+    pred = Predictor.load(run_dir, tta=True)
+    res = predict_scene(pred.bind(cube), cube, num_classes=pred.num_classes, halo=pred.receptive_radius,
+                        keep_map=True, progress=False)
+    assert res.classes is not None
+    sel = (split.test > 0) & (res.classes > 0)
+    m = classification_metrics(split.test[sel] - 1, res.classes[sel].astype(np.int64) - 1, pred.num_classes)
+    return {"oa": m["oa"], "aa": m["aa"], "kappa": m["kappa"]}
+
+
+def tta_table(runs: list[dict[str, Any]]) -> str:
+    """Markdown table of plain vs TTA OA, mean ± std over the runs of each (protocol, model)."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in runs:
+        if "tta" in r:
+            groups.setdefault((r["protocol"], r["model"]), []).append(r)
+    if not groups:
+        return ""
+    lines = ["| protocol | model | seeds | OA % | OA % with TTA | per seed (plain → TTA) |", "|---|---|---:|---:|---:|---|"]
+    for (protocol, model), rs in groups.items():
+        per = ", ".join(f"{100 * r['oa']:.2f} → {100 * r['tta']['oa']:.2f}" for r in rs)
+        lines.append(f"| {protocol} | {model} | {len(rs)} | {stat([r['oa'] for r in rs])} | "
+                     f"{stat([r['tta']['oa'] for r in rs])} | {per} |")
+    return "\n".join(lines)
 
 
 def table(runs: list[dict[str, Any]], protocols: list[str], models: list[str]) -> str:
@@ -112,6 +147,7 @@ def main() -> None:
                         help="Training pixels held out for epoch selection (0: none, final weights).")
     parser.add_argument("--label-smoothing", type=float, default=None,
                         help="Label smoothing of the training loss (default: the trainer's 0.1).")
+    parser.add_argument("--tta", action="store_true", help="Also score each run with D4 test-time augmentation.")
     parser.add_argument("--no-band-drop", action="store_true", help="Skip the channel_vit half-band test.")
     parser.add_argument("--progress", action="store_true", help="Show the training progress bars.")
     parser.add_argument("--out", default=None, help="Keep run folders here (default: temp dir).")
@@ -142,6 +178,9 @@ def main() -> None:
                     if "channel_vit" in model and protocol.startswith("random") and not args.no_band_drop:
                         m["band_drop"] = band_drop(run, cube, split)
                         msg = f"  half bands OA {100 * m['band_drop']['oa']:.2f}"
+                    if args.tta and model != "svm":
+                        m["tta"] = tta_scores(run, cube, split)
+                        msg += f"  TTA OA {100 * m['tta']['oa']:.2f}"
                     print(f"{protocol:<13} {model:<15} seed {seed}: OA {100 * m['oa']:.2f}  AA {100 * m['aa']:.2f}  "
                           f"kappa {m['kappa']:.4f}  train {m['train_seconds']:.0f} s  {m['pixels_per_second']:,.0f} px/s"
                           f"{msg}  (total {time.perf_counter() - t0:.0f} s)", flush=True)
@@ -157,6 +196,10 @@ def main() -> None:
     if drops:
         print("\nBand drop (channel_vit trained on all bands, tested on every other band):\n")
         print(drops)
+    ttas = tta_table(runs)
+    if ttas:
+        print("\nD4 test-time augmentation (the same runs re-predicted, same test pixels):\n")
+        print(ttas)
 
 
 if __name__ == "__main__":
