@@ -71,14 +71,13 @@ def tta_scores(run_dir: Path, cube: Any, split: Any) -> dict[str, float]:
     """OA / AA / kappa of a saved run re-predicted with D4 test-time augmentation."""
     from hsi_app.infer import predict_scene
     from hsi_app.predictor import Predictor
-    from hsi_app.tasks.classification import classification_metrics
+    from hsi_app.tasks.train_classifier import score_class_map
 
     pred = Predictor.load(run_dir, tta=True)
     res = predict_scene(pred.bind(cube), cube, num_classes=pred.num_classes, halo=pred.receptive_radius,
                         keep_map=True, progress=False)
     assert res.classes is not None
-    sel = (split.test > 0) & (res.classes > 0)
-    m = classification_metrics(split.test[sel] - 1, res.classes[sel].astype(np.int64) - 1, pred.num_classes)
+    m, _ = score_class_map(split.test, res.classes, pred.num_classes)
     return {"oa": m["oa"], "aa": m["aa"], "kappa": m["kappa"]}
 
 

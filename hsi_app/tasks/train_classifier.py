@@ -252,6 +252,24 @@ def _fit(
     return dict(net.state_dict()), dict(opts.model_args or {}), history
 
 
+def score_class_map(test: np.ndarray, classes: np.ndarray, num_classes: int) -> tuple[dict[str, Any], np.ndarray]:
+    """Metrics of a class map on the test pixels it covers.
+
+    Args:
+        test: ``(H, W)`` int test labels (0 = not a test pixel, ``1..K``).
+        classes: ``(H, W)`` predicted classes (0 = no data, ``1..K``).
+        num_classes: ``K``.
+
+    Returns:
+        ``(metrics, sel)``: :func:`~hsi_app.tasks.classification.classification_metrics` of the
+        test pixels with a prediction, and the ``(H, W)`` bool mask of those pixels.
+    """
+    from hsi_app.tasks.classification import classification_metrics
+
+    sel = (test > 0) & (classes > 0)
+    return classification_metrics(test[sel] - 1, classes[sel].astype(np.int64) - 1, num_classes), sel
+
+
 def evaluate_run(
     run_dir: Path,
     cube: Cube,
@@ -265,7 +283,6 @@ def evaluate_run(
     """Predict the whole scene from the saved run, score the test pixels, write maps and metrics."""
     from hsi_app.infer import predict_scene
     from hsi_app.io.quicklook import save_class_map_png, save_confusion_png
-    from hsi_app.tasks.classification import classification_metrics
     from hsi_app.predictor import Predictor
 
     pred = Predictor.load(run_dir)
@@ -282,9 +299,7 @@ def evaluate_run(
         progress=progress,
     )
     assert result.classes is not None
-    test = split.test
-    sel = (test > 0) & (result.classes > 0)
-    metrics = classification_metrics(test[sel] - 1, result.classes[sel].astype(np.int64) - 1, pred.num_classes)
+    metrics, sel = score_class_map(split.test, result.classes, pred.num_classes)
     h, w = result.height, result.width
     metrics.update(
         model=pred.config.model_name,
