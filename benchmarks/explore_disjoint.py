@@ -1,4 +1,4 @@
-"""Exploration: can augmentation, self-training, spatial validation, class weights or weight averaging lift a model on ``disjoint``?
+"""Exploration: can augmentation, self-training, spatial validation, class weights, weight averaging or PCA inputs lift a model on ``disjoint``?
 
 Not a benchmark of a shipped feature: it records the ideas that were tried against the
 issue-3 target (default model >= SVM-RBF + 10 OA points on a spatially disjoint split)
@@ -24,6 +24,9 @@ Variants:
     ``swa:S``                  stochastic weight averaging: all epochs, and the returned weights
                                are the uniform mean of the weights after every optimiser step
                                from fraction ``S`` of the run on (flatter minima are said to transfer better).
+    ``pca:K``                  fewer input features: the normalised spectra are projected on the
+                               ``K`` leading principal components of the training pixels (each
+                               component rescaled to unit variance) and the model sees ``K`` bands.
 
 Usage: ``.venv/bin/python benchmarks/explore_disjoint.py VARIANT SEEDS`` e.g. ``base 0,2``.
 """
@@ -102,6 +105,17 @@ def _average_weights(
     return averaged, handle.remove
 
 
+def _project_on_components(norm: np.ndarray, train: np.ndarray, k: int) -> np.ndarray:
+    """(C, H, W) normalised cube -> (k, H, W) scores on the training pixels' leading components, unit variance."""
+    x = norm[:, train].T.astype(np.float64)  # (N, C)
+    centre = x.mean(0)
+    _, s, vt = np.linalg.svd(x - centre, full_matrices=False)
+    basis = vt[:k] / (s[:k, None] / math.sqrt(len(x) - 1))  # (k, C): scores of training pixels get std 1
+    c, h, w = norm.shape
+    scores = basis @ (norm.reshape(c, -1) - centre[:, None])
+    return scores.reshape(k, h, w).astype(np.float32)
+
+
 def run(variant: str, seed: int) -> float:
     """Train one variant on one seed's split; print and return the test OA."""
     cube = open_cube("indian_pines")
@@ -114,6 +128,8 @@ def run(variant: str, seed: int) -> float:
     mean, std = _band_stats(image, split.train > 0)
     norm = np.nan_to_num((image - mean[:, None, None]) / std[:, None, None]).astype(np.float32)
     kw: dict[str, object] = {}
+    if variant.startswith("pca"):
+        norm = _project_on_components(norm, split.train > 0, int(variant.split(":")[1]))
     if variant.startswith("sval"):
         _, frac, rad = variant.split(":")[:3]
         with warnings.catch_warnings():
