@@ -19,9 +19,14 @@ import click
 @click.option("--baselines", is_flag=True, help="With --reference: also score PCA/MNF/filter baselines (whole scene in memory).")
 @click.option("--metrics", "metrics_path", default=None, type=click.Path(), help="Metrics JSON (default: OUT with .metrics.json).")
 @click.option("--tta", is_flag=True, help="Average over the 8 flips / 90-degree rotations of each window (8x the time).")
+@click.option("--adapt-sigma", type=float, default=None,
+              help="First fine-tune the weights on INPUT itself by SURE (no clean data), assuming i.i.d. Gaussian "
+                   "noise of this std on the 0-255 scale of the normalised data, e.g. 50. The run folder is unchanged.")
+@click.option("--adapt-steps", type=int, default=50, show_default=True, help="Optimisation steps of --adapt-sigma (one window each).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def denoise(model: str, source: str, out: str, reference: str | None, key: str | None, window: int, noise: str | None,
-            seed: int, fill_nan: bool, baselines: bool, metrics_path: str | None, tta: bool, quiet: bool) -> None:
+            seed: int, fill_nan: bool, baselines: bool, metrics_path: str | None, tta: bool, adapt_sigma: float | None,
+            adapt_steps: int, quiet: bool) -> None:
     """Denoise every band of INPUT with a trained denoiser (memory bounded by the window)."""
     import json
     from pathlib import Path
@@ -46,12 +51,18 @@ def denoise(model: str, source: str, out: str, reference: str | None, key: str |
     cube = open_cube(source, key=key)
     ref = open_cube(reference, key=key) if reference is not None else None
     res = denoise_cube(den, cube, out, window=window, reference=ref, noise=noise, seed=seed, fill_nan=fill_nan,
-                       progress=not quiet)
+                       progress=not quiet, adapt_sigma=adapt_sigma, adapt_steps=adapt_steps)
     click.echo(f"{out}: {res.bands} bands x {res.height} x {res.width} px in {res.windows} windows "
                f"(window {res.window}, halo {res.halo}), {res.seconds:.1f} s")
+    adapt = None
+    if res.adapt is not None:
+        adapt = {"sigma": adapt_sigma, "steps": len(res.adapt.losses), "sure_before": res.adapt.before,
+                 "sure_after": res.adapt.after}
+        click.echo(f"  adapted by SURE (sigma {adapt_sigma:g}/255): {len(res.adapt.losses)} steps; estimated MSE "
+                   f"of the first window {res.adapt.before:.3g} -> {res.adapt.after:.3g}")
     if res.metrics is None or ref is None:
         return
-    report = {"model": den.config.model_name, "tta": tta, "input": str(source), "reference": str(reference), "noise": noise,
+    report = {"model": den.config.model_name, "tta": tta, "adapt": adapt, "input": str(source), "reference": str(reference), "noise": noise,
               "seed": seed if noise else None, "window": res.window, "halo": res.halo, "seconds": round(res.seconds, 3),
               "scale": "PSNR/SSIM on the model's [0, 1] normalised scale; SAM in radians on raw values", **res.metrics}
     if baselines:

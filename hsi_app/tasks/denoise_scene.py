@@ -5,7 +5,9 @@ optionally adds seeded synthetic noise (identical for every windowing, see
 :mod:`hsi_app.data.noise`), denoises the good bands, crops the core and writes it.
 Bad bands are copied through unchanged. Models whose spectral basis comes from the input
 (``hsdt_subspace``) get a first pass over the core windows that fits one basis for the
-whole scene (memory ``O(bands²)``), so every window uses the same one. CRS, transform, wavelengths and FWHM are kept
+whole scene (memory ``O(bands²)``), so every window uses the same one. With ``adapt_sigma``
+the weights are then fine-tuned on the input's own windows by SURE (no clean data;
+:mod:`hsi_app.tasks.denoise_adapt`) before any window is written. CRS, transform, wavelengths and FWHM are kept
 (:func:`hsi_app.io.cog.cube_band_metadata`). With a reference cube, PSNR / SSIM / SAM
 of the output and of the input are accumulated window by window
 (:class:`~hsi_app.tasks.denoise_metrics.RestorationScores`).
@@ -22,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from hsi_app.errors import BandMismatchError, HSIWarning, InvalidDataError
+from hsi_app.errors import BandMismatchError, ConfigError, HSIWarning, InvalidDataError
 from hsi_app.io.cube import Cube
+from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS, AdaptResult, adapt_sure, sigma_from_255
 from hsi_app.tasks.denoising import Denoiser
 
 WAVELENGTH_TOLERANCE_NM = 2.0
@@ -43,6 +46,7 @@ class DenoiseResult:
     seconds: float
     metrics: dict[str, Any] | None
     filled: int = 0
+    adapt: AdaptResult | None = None  # the SURE test-time adaptation, when asked for
 
 
 def check_reference(cube: Cube, reference: Cube) -> None:
@@ -91,6 +95,8 @@ def denoise_cube(
     seed: int = 0,
     fill_nan: bool = False,
     progress: bool = True,
+    adapt_sigma: float | None = None,
+    adapt_steps: int = DEFAULT_ADAPT_STEPS,
 ) -> DenoiseResult:
     """Denoise a whole scene window by window into a float32 COG.
 
@@ -105,6 +111,11 @@ def denoise_cube(
         fill_nan: replace NaN / no-data values of good bands by the window's band median
             (they stay NaN in the output) instead of refusing the input.
         progress: show a progress bar.
+        adapt_sigma: when given, first fine-tune the weights (in memory) on the input itself by
+            SURE for i.i.d. Gaussian noise of this std on the 0-255 scale of the normalised data
+            (:mod:`hsi_app.tasks.denoise_adapt`), one core window per step, the full-size windows
+            in seeded order (all windows when none is full-size).
+        adapt_steps: optimisation steps of that adaptation.
 
     Returns:
         :class:`DenoiseResult`; ``metrics`` = ``{"denoised": {...}, "input": {...}}`` with a reference.
@@ -112,7 +123,7 @@ def denoise_cube(
     Raises:
         InvalidDataError: NaN in the input (without ``fill_nan``), or a reference on another grid.
         BandMismatchError: a reference with other bands.
-        ConfigError: a window smaller than the receptive field.
+        ConfigError: a window smaller than the receptive field, or a bad ``adapt_sigma`` / ``adapt_steps``.
     """
     from tqdm.auto import tqdm
 
@@ -126,6 +137,9 @@ def denoise_cube(
     if reference is not None:
         check_reference(cube, reference)
     window = denoiser.check_window(window, h, w)
+    sigma = sigma_from_255(adapt_sigma) if adapt_sigma is not None else None
+    if sigma is not None and adapt_steps < 1:
+        raise ConfigError(f"--adapt-steps {adapt_steps}: must be at least 1, e.g. {DEFAULT_ADAPT_STEPS}")
     good = np.flatnonzero(~np.asarray(cube.coords["bad_band"].values, dtype=bool))
     if good.size == 0:
         raise InvalidDataError(f"{source}: every band is flagged bad; nothing to denoise")
@@ -169,6 +183,14 @@ def denoise_cube(
         if denoiser.needs_subspace:  # first pass: one spectral basis for the whole scene, from the core windows
             cores = tqdm(wins, desc="subspace", unit="win", disable=not progress, leave=False)
             denoiser.fit_subspace(prepare(win.row, win.col, win.height, win.width)[1] for win in cores)
+        adapted = None
+        if sigma is not None:  # label-free fine-tuning on this scene's own core windows (edge slivers only if nothing else)
+            pool = [win for win in wins if win.height == win.width == window] or wins
+            order = np.random.default_rng(seed).permutation(len(pool))
+            picks = [pool[order[k % len(pool)]] for k in range(adapt_steps)]
+            steps = tqdm(picks, desc="adapt (SURE)", unit="step", disable=not progress, leave=False)
+            adapted = adapt_sure(denoiser, (prepare(win.row, win.col, win.height, win.width)[1] for win in steps), sigma,
+                                 seed=seed)
         for win in tqdm(wins, desc="denoise", unit="win", disable=not progress, leave=False):
             raw, x, bad_px = prepare(win.read_row, win.read_col, win.read_height, win.read_width)
             y = denoiser.denoise_normalised(x)
@@ -189,7 +211,8 @@ def denoise_cube(
         warnings.warn(f"{source}: {filled} NaN/no-data values were filled before denoising and left NaN in {out}",
                       HSIWarning, stacklevel=2)
     metrics = {"denoised": scores[0].compute(), "input": scores[1].compute()} if scores is not None else None
-    return DenoiseResult(Path(out), h, w, c, len(wins), window, denoiser.halo, time.perf_counter() - t0, metrics, filled)
+    return DenoiseResult(Path(out), h, w, c, len(wins), window, denoiser.halo, time.perf_counter() - t0, metrics, filled,
+                         adapted)
 
 
 def scene_baselines(cube: Cube, reference: Cube, denoiser: Denoiser, *, noise: str | None, seed: int) -> dict[str, Any]:

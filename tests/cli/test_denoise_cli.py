@@ -130,3 +130,28 @@ def test_train_init_warm_starts_only_denoisers(trained: tuple[Path, Path], tmp_p
     line = _error_line(["train", "--task", "denoise", "--data", str(clean), "--model", "hsdt_s", "--init", str(run),
                         "--out", str(tmp_path / "other")], capsys)
     assert "cannot initialise hsdt_s" in line
+
+
+def test_adapt_sigma_fine_tunes_on_the_input_without_touching_the_run(trained: tuple[Path, Path], tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    clean, run = trained
+    weights = (run / "model.safetensors").read_bytes()
+    reports = {}
+    for name, flag in (("plain", []), ("adapted", ["--adapt-sigma", "50", "--adapt-steps", "10"])):
+        res = CliRunner().invoke(cli, ["denoise", "--model", str(run), "--input", str(clean), "--out",
+                                       str(tmp_path / f"{name}.tif"), "--reference", str(clean), "--noise", "gaussian:50",
+                                       "--seed", "2", "--quiet", *flag])
+        assert res.exit_code == 0, res.output
+        reports[name] = json.loads((tmp_path / f"{name}.metrics.json").read_text())
+    adapt = reports["adapted"]["adapt"]
+    assert reports["plain"]["adapt"] is None and adapt["steps"] == 10
+    # the first step's SURE estimates the unadapted model's true MSE (one window = the whole scene)
+    true_mse = 10 ** (-reports["plain"]["denoised"]["psnr"] / 10)
+    assert adapt["sure_before"] == pytest.approx(true_mse, rel=0.1)
+    assert adapt["sure_after"] < adapt["sure_before"]
+    assert reports["adapted"]["denoised"]["psnr"] > reports["plain"]["denoised"]["psnr"]
+    assert (run / "model.safetensors").read_bytes() == weights
+    line = _error_line(["denoise", "--model", str(run), "--input", str(clean), "--out", str(tmp_path / "z.tif"),
+                        "--adapt-sigma", "0", "--quiet"], capsys)
+    assert "--adapt-sigma 0.0: must be a positive" in line
+    assert not (tmp_path / "z.tif").exists()

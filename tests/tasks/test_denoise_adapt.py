@@ -1,0 +1,35 @@
+"""SURE test-time adaptation: the estimator is unbiased and adaptation lowers the true error."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from hsi_app.errors import ConfigError
+from hsi_app.tasks.denoise_adapt import mc_sure, sigma_from_255
+
+
+def test_mc_sure_matches_the_true_error_of_a_linear_shrinker() -> None:
+    g = torch.Generator().manual_seed(0)
+    clean = torch.rand(1, 1, 8, 64, 64, generator=g)
+    sigma = 50 / 255
+    noisy = clean + sigma * torch.randn(clean.shape, generator=g)
+    for a in (0.3, 0.7, 1.0):  # f(y) = a y + (1 - a) mean: divergence a * N exactly
+        mean = float(clean.mean())
+
+        def fn(y: torch.Tensor, a: float = a) -> torch.Tensor:
+            return a * y + (1 - a) * mean
+
+        true = float(((fn(noisy) - clean) ** 2).mean())
+        est = float(mc_sure(fn, noisy, sigma, torch.randn(noisy.shape, generator=g)))
+        assert est == pytest.approx(true, rel=0.03), a
+    identity_est = float(mc_sure(lambda y: y, noisy, sigma, torch.randn(noisy.shape, generator=g)))
+    assert identity_est == pytest.approx(sigma**2, rel=0.05)  # identity: its true error is the noise power
+
+
+@pytest.mark.parametrize("bad", [0.0, -5.0, float("nan")])
+def test_sigma_must_be_positive(bad: float) -> None:
+    with pytest.raises(ConfigError, match="--adapt-sigma"):
+        sigma_from_255(bad)
+    assert sigma_from_255(51.0) == pytest.approx(0.2)
