@@ -22,7 +22,7 @@ import click
 @click.option("--adapt-sigma", type=float, default=None,
               help="First fine-tune the weights on INPUT itself by SURE (no clean data), assuming i.i.d. Gaussian "
                    "noise of this std on the 0-255 scale of the normalised data, e.g. 50. The run folder is unchanged.")
-@click.option("--adapt-steps", type=int, default=50, show_default=True, help="Optimisation steps of --adapt-sigma (one window each).")
+@click.option("--adapt-steps", type=int, default=50, show_default=True, help="Optimisation steps of --adapt-sigma (one random 128-px crop each).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def denoise(model: str, source: str, out: str, reference: str | None, key: str | None, window: int, noise: str | None,
             seed: int, fill_nan: bool, baselines: bool, metrics_path: str | None, tta: bool, adapt_sigma: float | None,
@@ -59,7 +59,7 @@ def denoise(model: str, source: str, out: str, reference: str | None, key: str |
         adapt = {"sigma": adapt_sigma, "steps": len(res.adapt.losses), "sure_before": res.adapt.before,
                  "sure_after": res.adapt.after}
         click.echo(f"  adapted by SURE (sigma {adapt_sigma:g}/255): {len(res.adapt.losses)} steps; estimated MSE "
-                   f"of the first window {res.adapt.before:.3g} -> {res.adapt.after:.3g}")
+                   f"of the first crop {res.adapt.before:.3g} -> {res.adapt.after:.3g}")
     if res.metrics is None or ref is None:
         return
     report = {"model": den.config.model_name, "tta": tta, "adapt": adapt, "input": str(source), "reference": str(reference), "noise": noise,

@@ -30,6 +30,7 @@ from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS, AdaptResult, adapt_
 from hsi_app.tasks.denoising import Denoiser
 
 WAVELENGTH_TOLERANCE_NM = 2.0
+ADAPT_CROP = 128  # side of the crops that --adapt-sigma trains on: gradients cost far more memory than inference
 
 
 @dataclass
@@ -113,8 +114,8 @@ def denoise_cube(
         progress: show a progress bar.
         adapt_sigma: when given, first fine-tune the weights (in memory) on the input itself by
             SURE for i.i.d. Gaussian noise of this std on the 0-255 scale of the normalised data
-            (:mod:`hsi_app.tasks.denoise_adapt`), one core window per step, the full-size windows
-            in seeded order (all windows when none is full-size).
+            (:mod:`hsi_app.tasks.denoise_adapt`), one seeded random crop of :data:`ADAPT_CROP` px
+            per step (the adapted weights, and so the output, depend on ``seed`` but not on ``window``).
         adapt_steps: optimisation steps of that adaptation.
 
     Returns:
@@ -184,13 +185,12 @@ def denoise_cube(
             cores = tqdm(wins, desc="subspace", unit="win", disable=not progress, leave=False)
             denoiser.fit_subspace(prepare(win.row, win.col, win.height, win.width)[1] for win in cores)
         adapted = None
-        if sigma is not None:  # label-free fine-tuning on this scene's own core windows (edge slivers only if nothing else)
-            pool = [win for win in wins if win.height == win.width == window] or wins
-            order = np.random.default_rng(seed).permutation(len(pool))
-            picks = [pool[order[k % len(pool)]] for k in range(adapt_steps)]
-            steps = tqdm(picks, desc="adapt (SURE)", unit="step", disable=not progress, leave=False)
-            adapted = adapt_sure(denoiser, (prepare(win.row, win.col, win.height, win.width)[1] for win in steps), sigma,
-                                 seed=seed)
+        if sigma is not None:  # label-free fine-tuning on seeded random crops of this scene
+            ch, cw = min(ADAPT_CROP, h), min(ADAPT_CROP, w)
+            rng = np.random.default_rng(seed)
+            corners = [(int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))) for _ in range(adapt_steps)]
+            steps = tqdm(corners, desc="adapt (SURE)", unit="step", disable=not progress, leave=False)
+            adapted = adapt_sure(denoiser, (prepare(r, col, ch, cw)[1] for r, col in steps), sigma, seed=seed)
         for win in tqdm(wins, desc="denoise", unit="win", disable=not progress, leave=False):
             raw, x, bad_px = prepare(win.read_row, win.read_col, win.read_height, win.read_width)
             y = denoiser.denoise_normalised(x)
