@@ -22,7 +22,7 @@ import click
 @click.option("--adapt-sigma", type=float, default=None,
               help="First fine-tune the weights on INPUT itself by SURE (no clean data), assuming i.i.d. Gaussian "
                    "noise of this std on the 0-255 scale of the normalised data, e.g. 50. The run folder is unchanged.")
-@click.option("--adapt-steps", type=int, default=50, show_default=True, help="Optimisation steps of --adapt-sigma (one random 128-px crop each).")
+@click.option("--adapt-steps", type=int, default=50, show_default=True, help="Optimisation steps of --adapt-sigma (one random crop each, 128 px for subspace models).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def denoise(model: str, source: str, out: str, reference: str | None, key: str | None, window: int, noise: str | None,
             seed: int, fill_nan: bool, baselines: bool, metrics_path: str | None, tta: bool, adapt_sigma: float | None,

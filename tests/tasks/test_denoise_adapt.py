@@ -33,3 +33,18 @@ def test_sigma_must_be_positive(bad: float) -> None:
     with pytest.raises(ConfigError, match="--adapt-sigma"):
         sigma_from_255(bad)
     assert sigma_from_255(51.0) == pytest.approx(0.2)
+
+
+def test_adaptation_crops_shrink_with_the_channels_the_network_sees() -> None:
+    from types import SimpleNamespace
+
+    from hsi_app.models.registry import create_model
+    from hsi_app.tasks.denoise_scene import ADAPT_CROP, adapt_crop_side
+
+    subspace = SimpleNamespace(model=create_model("test_hsdt_subspace", in_chans=40, num_classes=1), multiple=4)
+    full = SimpleNamespace(model=create_model("test_hsdt", in_chans=200, num_classes=1), multiple=4)
+    few = SimpleNamespace(model=create_model("test_hsdt", in_chans=3, num_classes=1), multiple=4)
+    assert adapt_crop_side(subspace, 40) == min(ADAPT_CROP, int((12 * 128 * 128 / subspace.model.rank) ** 0.5)) // 4 * 4
+    assert adapt_crop_side(full, 200) == 28  # sqrt(12 * 128^2 / 200) = 31.4 -> multiple of 4
+    assert adapt_crop_side(few, 3) == ADAPT_CROP  # capped
+    assert adapt_crop_side(full, 10**6) == 4  # never below one spatial multiple
