@@ -6,7 +6,7 @@ optionally adds seeded synthetic noise (identical for every windowing, see
 Bad bands are copied through unchanged. Models whose spectral basis comes from the input
 (``hsdt_subspace``) get a first pass over the core windows that fits one basis for the
 whole scene (memory ``O(bands²)``), so every window uses the same one. With ``adapt_sigma``
-the weights are then fine-tuned on the input's own windows by SURE (no clean data;
+the weights are then fine-tuned on random crops of the input by SURE (no clean data;
 :mod:`hsi_app.tasks.denoise_adapt`) before any window is written. CRS, transform, wavelengths and FWHM are kept
 (:func:`hsi_app.io.cog.cube_band_metadata`). With a reference cube, PSNR / SSIM / SAM
 of the output and of the input are accumulated window by window

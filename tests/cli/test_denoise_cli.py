@@ -145,7 +145,7 @@ def test_adapt_sigma_fine_tunes_on_the_input_without_touching_the_run(trained: t
         reports[name] = json.loads((tmp_path / f"{name}.metrics.json").read_text())
     adapt = reports["adapted"]["adapt"]
     assert reports["plain"]["adapt"] is None and adapt["steps"] == 10
-    # the first step's SURE estimates the unadapted model's true MSE (one window = the whole scene)
+    # the first step's SURE estimates the unadapted model's true MSE (the crop is the whole 28 x 36 scene)
     true_mse = 10 ** (-reports["plain"]["denoised"]["psnr"] / 10)
     assert adapt["sure_before"] == pytest.approx(true_mse, rel=0.1)
     assert adapt["sure_after"] < adapt["sure_before"]

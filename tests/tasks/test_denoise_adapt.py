@@ -41,10 +41,10 @@ def test_adaptation_crops_shrink_with_the_channels_the_network_sees() -> None:
     from hsi_app.models.registry import create_model
     from hsi_app.tasks.denoise_scene import ADAPT_CROP, adapt_crop_side
 
-    subspace = SimpleNamespace(model=create_model("test_hsdt_subspace", in_chans=40, num_classes=1), multiple=4)
+    subspace = SimpleNamespace(model=SimpleNamespace(rank=12), multiple=4)  # like hsdt_subspace_train: 12 eigen-images
     full = SimpleNamespace(model=create_model("test_hsdt", in_chans=200, num_classes=1), multiple=4)
     few = SimpleNamespace(model=create_model("test_hsdt", in_chans=3, num_classes=1), multiple=4)
-    assert adapt_crop_side(subspace, 40) == min(ADAPT_CROP, int((12 * 128 * 128 / subspace.model.rank) ** 0.5)) // 4 * 4
+    assert adapt_crop_side(subspace, 200) == 128  # the network sees 12 channels, whatever the band count
     assert adapt_crop_side(full, 200) == 28  # sqrt(12 * 128^2 / 200) = 31.4 -> multiple of 4
     assert adapt_crop_side(few, 3) == ADAPT_CROP  # capped
     assert adapt_crop_side(full, 10**6) == 4  # never below one spatial multiple
