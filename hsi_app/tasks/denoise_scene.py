@@ -26,24 +26,10 @@ import numpy as np
 
 from hsi_app.errors import BandMismatchError, ConfigError, HSIWarning, InvalidDataError
 from hsi_app.io.cube import Cube
-from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS, AdaptResult, adapt_sure, sigma_from_255
+from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS, AdaptResult, adapt_on_crops, sigma_from_255
 from hsi_app.tasks.denoising import Denoiser
 
 WAVELENGTH_TOLERANCE_NM = 2.0
-ADAPT_CROP = 128  # largest side of the crops that --adapt-sigma trains on
-# values (channels x pixels) per adaptation crop: gradients cost far more memory than inference.
-# A subspace model (12 eigen-images) gets 128 x 128 px; hsdt_s on 200 bands 28 x 28 px (one 32-px step
-# measured 2.9 GiB peak RSS and 15 s on 2 cores).
-ADAPT_VALUES = 12 * 128 * 128
-
-
-def adapt_crop_side(denoiser: Denoiser, bands: int) -> int:
-    """Side in pixels of the square crops that SURE adaptation trains on, from the channels the network sees."""
-    channels = int(getattr(denoiser.model, "rank", 0) or bands)
-    side = min(ADAPT_CROP, int((ADAPT_VALUES / channels) ** 0.5))
-    return max(denoiser.multiple, side // denoiser.multiple * denoiser.multiple)
-
-
 @dataclass
 class DenoiseResult:
     """What :func:`denoise_cube` returns (the cube itself is on disk)."""
@@ -125,8 +111,7 @@ def denoise_cube(
         progress: show a progress bar.
         adapt_sigma: when given, first fine-tune the weights (in memory) on the input itself by
             SURE for i.i.d. Gaussian noise of this std on the 0-255 scale of the normalised data
-            (:mod:`hsi_app.tasks.denoise_adapt`), one seeded random crop (:func:`adapt_crop_side`)
-            per step (the adapted weights, and so the output, depend on ``seed`` but not on ``window``).
+            (:func:`~hsi_app.tasks.denoise_adapt.adapt_on_crops`), one seeded random crop per step (the adapted weights, and so the output, depend on ``seed`` but not on ``window``).
         adapt_steps: optimisation steps of that adaptation.
 
     Returns:
@@ -197,12 +182,8 @@ def denoise_cube(
             denoiser.fit_subspace(prepare(win.row, win.col, win.height, win.width)[1] for win in cores)
         adapted = None
         if sigma is not None:  # label-free fine-tuning on seeded random crops of this scene
-            side = adapt_crop_side(denoiser, int(good.size))
-            ch, cw = min(side, h), min(side, w)
-            rng = np.random.default_rng(seed)
-            corners = [(int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))) for _ in range(adapt_steps)]
-            steps = tqdm(corners, desc="adapt (SURE)", unit="step", disable=not progress, leave=False)
-            adapted = adapt_sure(denoiser, (prepare(r, col, ch, cw)[1] for r, col in steps), sigma, seed=seed)
+            adapted = adapt_on_crops(denoiser, lambda r, col, hh, ww: prepare(r, col, hh, ww)[1], h, w, int(good.size),
+                                     sigma, steps=adapt_steps, seed=seed, progress=progress)
         for win in tqdm(wins, desc="denoise", unit="win", disable=not progress, leave=False):
             raw, x, bad_px = prepare(win.read_row, win.read_col, win.read_height, win.read_width)
             y = denoiser.denoise_normalised(x)

@@ -39,7 +39,7 @@ def test_adaptation_crops_shrink_with_the_channels_the_network_sees() -> None:
     from types import SimpleNamespace
 
     from hsi_app.models.registry import create_model
-    from hsi_app.tasks.denoise_scene import ADAPT_CROP, adapt_crop_side
+    from hsi_app.tasks.denoise_adapt import ADAPT_CROP, adapt_crop_side
 
     subspace = SimpleNamespace(model=SimpleNamespace(rank=12), multiple=4)  # like hsdt_subspace_train: 12 eigen-images
     full = SimpleNamespace(model=create_model("test_hsdt", in_chans=200, num_classes=1), multiple=4)
