@@ -4,7 +4,8 @@ Data: synthetic int16 GeoTIFFs (``--scenes`` of ``--size`` x ``--size`` x ``--ba
 UTM grid, seed 0). Model: the default ``ssfcn`` with random weights (speed and memory
 only; weights do not change the cost). Each worker is a separate process with one thread
 (dask's nanny sets ``OMP_NUM_THREADS=1``), so the 2-worker/1-worker ratio shows how well
-the engine uses a second core.
+the engine uses a second core. The cluster is the one ``hsi batch`` starts
+(:func:`hsi_app.batch.run.local_cluster`).
 
 Timing excludes cluster start-up and the first model load: each cluster first processes
 one warm-up scene per worker, then the timed batch runs (``overwrite``, so every scene is
@@ -13,7 +14,8 @@ every 50 ms with psutil during the timed batch. ``--big N`` also classifies one
 N x N scene (spread over the workers as windows) to show that the peak follows the
 window, not the scene.
 
-Run: ``.venv/bin/python benchmarks/bench_batch.py [--scenes 8 --size 512 --bands 200] [--workers 1 2] [--big 2048]``
+Run: ``.venv/bin/python benchmarks/bench_batch.py [--scenes 8 --size 512 --bands 200] [--workers 1 2] [--big 2048]
+[--compare-reads]``
 """
 
 from __future__ import annotations
@@ -106,19 +108,34 @@ class PeakRSS:
         self._thread.join()
 
 
+def _cluster_reads() -> None:
+    """Run on each worker: scene reads go back to dask's default in a worker, the cluster itself."""
+    import contextlib
+
+    import hsi_app.batch.run as engine
+
+    engine.reads_in_this_thread = contextlib.nullcontext  # type: ignore[assignment]
+
+
 def bench(workers: int, run_dir: Path, scenes: list[Path], warm: list[Path], work: Path, window: int,
-          memory_limit: str) -> dict[str, Any]:
-    """Start a LocalCluster of ``workers`` processes, warm it up, time one batch over ``scenes``."""
-    import logging
+          memory_limit: str, reads: str = "thread") -> dict[str, Any]:
+    """Start the LocalCluster ``hsi batch`` starts (``workers`` processes), warm it up, time one batch over ``scenes``.
+
+    ``reads="cluster"`` times the engine as it was before session 21: lazy scene reads inside
+    a task computed on the cluster (the task secedes and waits) instead of in the task's thread.
+    """
     import os
 
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     from hsi_app.batch import ClusterOptions, run_batch
+    from hsi_app.batch.run import local_cluster
 
     quiet = {"progress": False, "echo": lambda s: None}
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, memory_limit=memory_limit,
-                      dashboard_address=None, silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    copts = ClusterOptions(workers=workers, memory_limit=memory_limit, dashboard=False)
+    with local_cluster(copts) as cluster, Client(cluster) as client:
+        if reads == "cluster":
+            client.run(_cluster_reads)
         opts = ClusterOptions(scheduler=cluster.scheduler_address)
         run_batch("classify", run_dir, [str(p) for p in warm], work / f"warm{workers}", cluster=opts, window=window,
                   overwrite=True, **quiet)
@@ -130,7 +147,7 @@ def bench(workers: int, run_dir: Path, scenes: list[Path], warm: list[Path], wor
             seconds = time.perf_counter() - t0
     assert res.failed == 0, [r.error for r in res.rows if r.error]
     pixels = sum(r.height * r.width for r in res.rows)
-    return {"workers": workers, "scenes": len(scenes), "seconds": seconds, "scenes_per_min": 60 * len(scenes) / seconds,
+    return {"workers": workers, "reads": reads, "scenes": len(scenes), "seconds": seconds, "scenes_per_min": 60 * len(scenes) / seconds,
             "pixels_per_s": pixels / seconds, "peak_rss_mb": [round(mem.peaks[p] / 2**20) for p in pids]}
 
 
@@ -145,6 +162,8 @@ def main() -> None:
     ap.add_argument("--memory-limit", default="4GB")
     ap.add_argument("--big", type=int, default=0, help="also one BIG x BIG scene, split over the workers")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
+    ap.add_argument("--compare-reads", action="store_true",
+                    help="also time each worker count with scene reads computed on the cluster (the old engine)")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench_batch_") as tmp:
@@ -158,8 +177,9 @@ def main() -> None:
               f"(random weights); window {args.window}", flush=True)
         rows = []
         for w in args.workers:
-            rows.append(bench(w, run_dir, scenes, warm, work, args.window, args.memory_limit))
-            print("measured:", json.dumps(rows[-1]), flush=True)
+            for reads in (("cluster", "thread") if args.compare_reads else ("thread",)):
+                rows.append(bench(w, run_dir, scenes, warm, work, args.window, args.memory_limit, reads))
+                print("measured:", json.dumps(rows[-1]), flush=True)
         if args.big:
             big = write_scenes(work / "big", 1, args.big, args.bands, seed=2)
             for w in args.workers:
@@ -167,14 +187,20 @@ def main() -> None:
                 r["scenes"] = f"1 x {args.big}^2 (split)"
                 rows.append(r)
                 print("measured:", json.dumps(rows[-1]), flush=True)
-    print(f"{'workers':>7} {'scenes':>18} {'seconds':>8} {'scenes/min':>10} {'Mpx/s':>7} {'peak RSS/worker MB':>20}")
+    print(f"{'workers':>7} {'reads':>7} {'scenes':>18} {'seconds':>8} {'scenes/min':>10} {'Mpx/s':>7} "
+          f"{'peak RSS/worker MB':>20}")
     for r in rows:
-        print(f"{r['workers']:>7} {str(r['scenes']):>18} {r['seconds']:8.1f} {r['scenes_per_min']:10.1f} "
+        print(f"{r['workers']:>7} {r['reads']:>7} {str(r['scenes']):>18} {r['seconds']:8.1f} {r['scenes_per_min']:10.1f} "
               f"{r['pixels_per_s'] / 1e6:7.3f} {str(r['peak_rss_mb']):>20}")
-    base = next((r for r in rows if r["workers"] == 1 and isinstance(r["scenes"], int)), None)
-    for r in rows:
-        if base is not None and r is not base and isinstance(r["scenes"], int):
+    whole = [r for r in rows if isinstance(r["scenes"], int)]
+    base = next((r for r in whole if r["workers"] == 1 and r["reads"] == "thread"), None)
+    for r in whole:
+        if base is not None and r["workers"] != 1 and r["reads"] == "thread":
             print(f"speed-up {r['workers']} workers / 1 worker: {r['pixels_per_s'] / base['pixels_per_s']:.2f}x")
+        old = next((o for o in whole if o["workers"] == r["workers"] and o["reads"] == "cluster"), None)
+        if old is not None and r["reads"] == "thread":
+            print(f"{r['workers']} workers: reads in the task's thread / on the cluster: "
+                  f"{r['pixels_per_s'] / old['pixels_per_s']:.2f}x the throughput")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 

@@ -98,6 +98,21 @@ def cached_cube(source: str, stamp: str, chunks: int = 512) -> Any:
     return cube
 
 
+@contextmanager
+def reads_in_this_thread() -> Iterator[None]:
+    """Compute lazy (dask-backed) scene reads in the calling thread, not on the cluster.
+
+    Inside a worker, dask's default scheduler is the cluster itself, so every window read of a
+    lazily opened scene would be a small graph submitted from within a task (which secedes and
+    waits for it): a scheduler round trip per read, and a 1-worker cluster was seen to hang
+    waiting on its own read tasks during a SURE adaptation's 50 crop reads.
+    """
+    import dask
+
+    with dask.config.set(scheduler="synchronous"):
+        yield
+
+
 def window_count(height: int, width: int, window: int) -> int:
     """Windows of ``window`` px over a ``height x width`` scene (as :func:`hsi_app.infer.iter_windows`)."""
     size = min(window, max(height, width))
@@ -118,12 +133,13 @@ def scene_task(settings: BatchSettings, item: SceneInput, out: str, fingerprint:
     """
     t0 = time.perf_counter()
     try:
-        cube = cached_cube(str(item.source), str(fingerprint), settings.window)
-        _, h, w = cube.hsi.shape
-        if settings.adapter.can_split and window_count(h, w, settings.window) > settings.split_windows:
-            return {"status": "split", "height": h, "width": w}
-        model = cached_model(settings)
-        stats = settings.adapter.run_scene(model, cube, Path(out), settings.window, settings.resample)
+        with reads_in_this_thread():
+            cube = cached_cube(str(item.source), str(fingerprint), settings.window)
+            _, h, w = cube.hsi.shape
+            if settings.adapter.can_split and window_count(h, w, settings.window) > settings.split_windows:
+                return {"status": "split", "height": h, "width": w}
+            model = cached_model(settings)
+            stats = settings.adapter.run_scene(model, cube, Path(out), settings.window, settings.resample)
         seconds = time.perf_counter() - t0
         write_sidecar(out, _sidecar_record(settings, item, fingerprint, stats, seconds))
     except Exception as err:  # noqa: BLE001 - isolate the failure to this input, report it
@@ -154,8 +170,9 @@ def window_task(settings: BatchSettings, plan: Any, source: str, stamp: str, win
     cube = cached_cube(source, stamp, settings.window)
     block = cube.isel(y=slice(win.read_row, win.read_row + win.read_height),
                       x=slice(win.read_col, win.read_col + win.read_width))
-    image = np.asarray(block.values, dtype=np.float32)
-    valid = np.asarray(block.coords["valid"].values, dtype=bool)
+    with reads_in_this_thread():
+        image = np.asarray(block.values, dtype=np.float32)
+        valid = np.asarray(block.coords["valid"].values, dtype=bool)
     image[:, ~valid] = np.nan
     adapter = settings.adapter
     assert adapter.apply is not None and adapter.finish is not None  # only split when can_split
@@ -253,9 +270,7 @@ class ClusterOptions:
 @contextmanager
 def open_client(opts: ClusterOptions) -> Iterator[Any]:
     """A ``distributed.Client``: connected to ``opts.scheduler``, or to a fresh LocalCluster."""
-    import logging
-
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     from hsi_app.errors import ConfigError
 
@@ -269,21 +284,32 @@ def open_client(opts: ClusterOptions) -> Iterator[Any]:
         finally:
             client.close()
         return
-    if opts.workers < 1 or opts.threads_per_worker < 1:
-        raise ConfigError(f"--workers {opts.workers} --threads-per-worker {opts.threads_per_worker}: both must be >= 1")
-    cluster = LocalCluster(
-        n_workers=opts.workers, threads_per_worker=opts.threads_per_worker, memory_limit=opts.memory_limit,
-        processes=opts.processes, dashboard_address=":8787" if opts.dashboard else None,
-        # without a dashboard the scheduler still serves /health: on any free port, not 8787
-        scheduler_kwargs=None if opts.dashboard else {"dashboard_address": ":0"},
-        silence_logs=logging.ERROR,
-    )
+    cluster = local_cluster(opts)
     client = Client(cluster)
     try:
         yield client
     finally:
         client.close()
         cluster.close()
+
+
+def local_cluster(opts: ClusterOptions) -> Any:
+    """The ``distributed.LocalCluster`` that ``hsi batch`` starts for ``opts`` (the caller closes it)."""
+    import logging
+
+    from distributed import LocalCluster
+
+    from hsi_app.errors import ConfigError
+
+    if opts.workers < 1 or opts.threads_per_worker < 1:
+        raise ConfigError(f"--workers {opts.workers} --threads-per-worker {opts.threads_per_worker}: both must be >= 1")
+    return LocalCluster(
+        n_workers=opts.workers, threads_per_worker=opts.threads_per_worker, memory_limit=opts.memory_limit,
+        processes=opts.processes, dashboard_address=":8787" if opts.dashboard else None,
+        # without a dashboard the scheduler still serves /health: on any free port, not 8787
+        scheduler_kwargs=None if opts.dashboard else {"dashboard_address": ":0"},
+        silence_logs=logging.ERROR,
+    )
 
 
 def dashboard_link(client: Any, opts: ClusterOptions) -> str | None:

@@ -100,3 +100,17 @@ def test_unknown_task_is_a_clear_error(run_dir: Path, tmp_path: Path) -> None:
 
     with pytest.raises(UnknownKeyError, match="unknown task"):
         run_batch("segment", run_dir, [str(tmp_path)], tmp_path / "o", progress=False, echo=lambda s: None)
+
+
+def test_scene_reads_run_in_the_task_not_on_the_cluster(run_dir: Path, kit, tmp_path: Path) -> None:  # noqa: ANN001
+    """Only scene and window tasks reach the cluster: lazy reads inside them are not submitted as tasks of their own."""
+    from distributed import Client, LocalCluster, get_task_stream
+
+    kit.make_scenes(tmp_path / "scenes", corrupt=False, big=True)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client, get_task_stream(client) as stream:
+        res = run_batch("classify", run_dir, [str(tmp_path / "scenes")], tmp_path / "out", window=WINDOW,
+                        cluster=ClusterOptions(scheduler=cluster.scheduler_address), progress=False, echo=lambda s: None)
+    assert [r.status for r in res.rows] == ["done"] * 4
+    kinds = {str(t["key"]).split("-")[0] for t in stream.data}
+    assert kinds == {"scene", "window_task"}, kinds  # window_task: big.tif is split
