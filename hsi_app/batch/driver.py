@@ -124,7 +124,7 @@ def run_batch(
             say(f"hsi batch: {n_workers} workers, dashboard: {dash or why}")
             _collect(client, settings, todo, rows, progress)
     done_rows = [r for r in rows if r is not None]
-    meta = {"task": adapter.name, "model": run_dir, "model_hash": sha, "out_dir": str(out),
+    meta = {"task": adapter.name, "options": adapter.options, "model": run_dir, "model_hash": sha, "out_dir": str(out),
             "window": window, "seconds": time.perf_counter() - t_start, "dashboard": dash,
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     js, cs = write_reports(out, done_rows, meta)

@@ -14,13 +14,15 @@ denoising or detection. A task is a :class:`TaskAdapter` registered in :data:`TA
 * ``open_writer(model, cube, out)``: the streaming writer the blocks go into;
 * ``stats(model, counts)``: the per-input numbers for the report;
 * ``identity(model_arg)``: optional; ``(model label, model hash)`` for tasks whose "model"
-  is not (only) a run folder (classical detection: method + options + library bytes).
+  is not (only) a run folder (classical detection: method + options + library bytes), or
+  whose output depends on options as well as on the run (denoising with SURE adaptation);
+* ``options``: optional; those options, recorded in ``report.json``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ import numpy as np
 
 from hsi_app.errors import UnknownKeyError
 from hsi_app.io.cube import Cube
+from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS
 
 StatsDict = dict[str, Any]
 
@@ -50,6 +53,7 @@ class TaskAdapter:
     stats: Callable[[Any, np.ndarray], StatsDict] | None = None
     # (``--model`` argument or None) -> (label recorded as the model, hash for sidecars); None: a run folder.
     identity: Callable[[Any], tuple[str, str]] | None = None
+    options: dict[str, Any] | None = None
 
     @property
     def can_split(self) -> bool:
@@ -145,13 +149,91 @@ def _denoise_run_scene(den: Any, cube: Cube, out: Path, window: int, resample: b
     return {"height": res.height, "width": res.width, "windows": res.windows, "bands": res.bands}
 
 
+def _denoise_halo(den: Any) -> int:
+    return int(den.halo)
+
+
 DENOISE = TaskAdapter(
     name="denoise",
     suffix="_denoised.tif",
     load=_denoise_load,
-    halo=lambda den: int(den.halo),
+    halo=_denoise_halo,
     run_scene=_denoise_run_scene,  # no split path: a scene is always one task (memory still bounded by the window)
 )
+
+
+@dataclass(frozen=True)
+class DenoiseOptions:
+    """What ``hsi batch --task denoise`` runs on each scene beyond the plain model.
+
+    Attributes:
+        adapt_sigma: fine-tune a fresh copy of the weights on each scene by SURE for i.i.d.
+            Gaussian noise of this std (0-255 scale of the normalised data), as
+            ``hsi denoise --adapt-sigma``; ``None``: the weights as trained.
+        adapt_steps: optimisation steps of that adaptation (one random crop each).
+        seed: seed of the crop positions and divergence probes (``hsi denoise --seed``).
+    """
+
+    adapt_sigma: float | None = None
+    adapt_steps: int = DEFAULT_ADAPT_STEPS
+    seed: int = 0
+
+
+def denoise_adapter(opts: DenoiseOptions) -> TaskAdapter:
+    """The ``denoise`` task for ``opts``: the plain :data:`DENOISE`, or one that adapts per scene.
+
+    With ``adapt_sigma`` every scene starts from the run's weights as saved (the worker's
+    cached copy is deep-copied before the adaptation touches it), so no scene's adaptation
+    carries into the next and each output equals ``hsi denoise --adapt-sigma`` on that scene
+    alone. The options are hashed with the run, so changing them redoes the scenes.
+
+    Raises:
+        ConfigError: a non-positive ``adapt_sigma`` or ``adapt_steps`` (before any cluster starts).
+    """
+    from hsi_app.errors import ConfigError
+    from hsi_app.tasks.denoise_adapt import sigma_from_255
+
+    if opts.adapt_sigma is None:
+        return DENOISE
+    sigma_from_255(opts.adapt_sigma)  # validates
+    if opts.adapt_steps < 1:
+        raise ConfigError(f"--adapt-steps {opts.adapt_steps}: must be at least 1, e.g. {DEFAULT_ADAPT_STEPS}")
+    return TaskAdapter(name="denoise", suffix=DENOISE.suffix, load=_denoise_load, halo=_denoise_halo,
+                       run_scene=partial(_denoise_adapted_run_scene, opts), identity=partial(_denoise_identity, opts),
+                       options=asdict(opts))
+
+
+def _denoise_identity(opts: DenoiseOptions, model: Any) -> tuple[str, str]:
+    """``(run folder, hash of the run + the adaptation options)``."""
+    import hashlib
+    import json
+
+    from hsi_app.batch.state import model_hash
+    from hsi_app.errors import ConfigError
+    from hsi_app.predictor import run_dir_of
+
+    if model is None:
+        raise ConfigError("--task denoise needs --model RUN_DIR (the output folder of `hsi train --task denoise`)")
+    run_dir = run_dir_of(model).absolute()
+    h = hashlib.sha256(model_hash(run_dir).encode())
+    h.update(json.dumps(asdict(opts), sort_keys=True).encode())
+    return str(run_dir), h.hexdigest()
+
+
+def _denoise_adapted_run_scene(opts: DenoiseOptions, den: Any, cube: Cube, out: Path, window: int,
+                               resample: bool) -> StatsDict:
+    """``hsi denoise --adapt-sigma S --adapt-steps N --seed K`` on one scene, from a fresh copy of the weights."""
+    import copy
+
+    from hsi_app.tasks.denoise_scene import denoise_cube
+
+    res = denoise_cube(copy.deepcopy(den), cube, out, window=window, progress=False, seed=opts.seed,
+                       adapt_sigma=opts.adapt_sigma, adapt_steps=opts.adapt_steps)
+    assert res.adapt is not None  # adapt_sigma was given
+    adapt = {"sigma": opts.adapt_sigma, "steps": len(res.adapt.losses), "sure_before": res.adapt.before,
+             "sure_after": res.adapt.after}
+    return {"height": res.height, "width": res.width, "windows": res.windows, "bands": res.bands, "adapt": adapt}
+
 
 # --------------------------------------------------------------------------- detect
 
@@ -198,7 +280,8 @@ def detect_adapter(opts: DetectOptions) -> TaskAdapter:
     opts = DetectOptions(m, str(Path(opts.targets).absolute()) if opts.targets else None, tuple(opts.materials),
                          opts.threshold, opts.max_points, tuple(opts.rx_window))  # type: ignore[arg-type]
     return TaskAdapter(name="detect", suffix="_scores.tif", load=partial(_detect_load, opts), halo=_no_halo,
-                       run_scene=partial(_detect_run_scene, opts), identity=partial(_detect_identity, opts))
+                       run_scene=partial(_detect_run_scene, opts), identity=partial(_detect_identity, opts),
+                       options=asdict(opts))
 
 
 def is_detect_run(model: Any) -> bool:

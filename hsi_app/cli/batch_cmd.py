@@ -34,10 +34,15 @@ EXIT_SOME_FAILED = 1
 @click.option("--material", "materials", multiple=True, help="detect: only this library material (repeatable).")
 @click.option("--threshold", type=float, default=None, help="detect points: keep peaks scoring above T.")
 @click.option("--max-points", type=int, default=100, show_default=True, help="detect points: most peaks kept per class.")
+@click.option("--adapt-sigma", type=float, default=None,
+              help="denoise: first fine-tune a fresh copy of the weights on each scene by SURE for Gaussian noise "
+                   "of this std (0-255 scale), as `hsi denoise --adapt-sigma`.")
+@click.option("--adapt-steps", type=int, default=None, help="denoise: optimisation steps of --adapt-sigma [default: 50].")
 def batch(task: str, model: str | None, inputs: tuple[str, ...], out_dir: str, scheduler: str | None,
           workers: int | None, threads_per_worker: int, memory_limit: str, window: int, split_windows: int | None,
           overwrite: bool, resample: bool, dashboard: bool, quiet: bool, method: str | None, targets: str | None,
-          materials: tuple[str, ...], threshold: float | None, max_points: int) -> None:
+          materials: tuple[str, ...], threshold: float | None, max_points: int, adapt_sigma: float | None,
+          adapt_steps: int | None) -> None:
     """Run TASK with MODEL over every scene in INPUTS; one COG per scene under OUT_DIR.
 
     Reruns skip scenes already done with the same model (see OUT_DIR/report.json);
@@ -46,17 +51,24 @@ def batch(task: str, model: str | None, inputs: tuple[str, ...], out_dir: str, s
     """
     from hsi_app.batch import ClusterOptions, run_batch
     from hsi_app.batch.run import default_workers
-    from hsi_app.batch.tasks import DetectOptions, default_detect_method, detect_adapter
+    from hsi_app.batch.tasks import DenoiseOptions, DetectOptions, default_detect_method, denoise_adapter, detect_adapter
     from hsi_app.errors import ConfigError
 
-    detect_only = {"--method": method, "--targets": targets, "--material": materials or None, "--threshold": threshold}
+    only = {"detect": {"--method": method, "--targets": targets, "--material": materials or None, "--threshold": threshold},
+            "denoise": {"--adapt-sigma": adapt_sigma, "--adapt-steps": adapt_steps}}
+    for owner, flags in only.items():
+        used = ", ".join(k for k, v in flags.items() if v is not None)
+        if used and task != owner:
+            raise ConfigError(f"{used}: only used with --task {owner} (this run is --task {task})")
     job: Any = task
     if task == "detect":
         job = detect_adapter(DetectOptions(method or default_detect_method(model), targets, materials, threshold,
                                            max_points))
-    elif any(v is not None for v in detect_only.values()):
-        used = ", ".join(k for k, v in detect_only.items() if v is not None)
-        raise ConfigError(f"{used}: only used with --task detect (this run is --task {task})")
+    elif task == "denoise" and (adapt_sigma is not None or adapt_steps is not None):
+        if adapt_sigma is None:
+            raise ConfigError("--adapt-steps: only used with --adapt-sigma S (the noise std to adapt to)")
+        opts = DenoiseOptions(adapt_sigma) if adapt_steps is None else DenoiseOptions(adapt_sigma, adapt_steps)
+        job = denoise_adapter(opts)
 
     cluster = ClusterOptions(
         scheduler=scheduler, workers=workers or default_workers(), threads_per_worker=threads_per_worker,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import rasterio
 
 from hsi_app.batch import ClusterOptions, run_batch
@@ -44,3 +45,76 @@ def test_batch_denoise_equals_denoise_cube(tmp_path: Path, kit) -> None:  # noqa
     with rasterio.open(out) as a, rasterio.open(tmp_path / "ref.tif") as b:
         np.testing.assert_array_equal(a.read(), b.read())
         assert a.crs == b.crs and a.transform == b.transform and a.tags() == b.tags() and a.count == kit.BANDS
+
+
+def _files(run: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(run.iterdir())}
+
+
+def test_batch_adapt_sigma_equals_hsi_denoise_on_each_scene_alone(tmp_path: Path, kit) -> None:  # noqa: ANN001
+    """One worker, one thread, two scenes in turn: the second starts from the saved weights, not the first's adaptation."""
+    import json
+
+    from hsi_app.batch.tasks import DenoiseOptions, denoise_adapter
+    from hsi_app.io.open import open_cube
+    from hsi_app.tasks.denoise_scene import denoise_cube
+    from hsi_app.tasks.denoising import Denoiser
+
+    run = _denoise_run(tmp_path, kit.BANDS)
+    before = _files(run)
+    scenes = [kit.write_scene(tmp_path / "in" / f"s{i}.tif", 24, 28, 5 + i, nodata_corner=False) for i in range(2)]
+    job = denoise_adapter(DenoiseOptions(adapt_sigma=50.0, adapt_steps=4))
+    res = run_batch(job, run, [str(tmp_path / "in")], tmp_path / "out", window=512, progress=False,
+                    echo=lambda s: None, cluster=ClusterOptions(workers=1, threads_per_worker=1, processes=False,
+                                                                dashboard=False))
+    assert [r.status for r in res.rows] == ["done", "done"], [r.error for r in res.rows]
+    assert _files(run) == before  # the run folder is never written
+    report = json.loads(res.report_json.read_text())
+    assert report["options"] == {"adapt_sigma": 50.0, "adapt_steps": 4, "seed": 0}
+    for scene in scenes:
+        out = tmp_path / "out" / f"{scene.stem}_denoised.tif"
+        alone = tmp_path / f"{scene.stem}_alone.tif"
+        plain = tmp_path / f"{scene.stem}_plain.tif"
+        r = denoise_cube(Denoiser.load(run, device="cpu"), open_cube(scene), alone, window=512, progress=False,
+                         adapt_sigma=50.0, adapt_steps=4)
+        denoise_cube(Denoiser.load(run, device="cpu"), open_cube(scene), plain, window=512, progress=False)
+        side = json.loads(sidecar_path(out).read_text())
+        assert side["adapt"]["steps"] == 4
+        assert r.adapt is not None and side["adapt"]["sure_before"] == pytest.approx(r.adapt.before, rel=1e-4)
+        with rasterio.open(out) as a, rasterio.open(alone) as b, rasterio.open(plain) as c:
+            got, want, unadapted = a.read(), b.read(), c.read()
+            assert a.crs == b.crs and a.transform == b.transform
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-2)
+        assert np.abs(got - unadapted).max() > 100 * max(np.abs(got - want).max(), 1e-3)  # it did adapt
+
+
+def test_batch_adapt_options_change_the_hash_and_are_checked(tmp_path: Path, kit, run_dir: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+    from hsi_app.batch.state import model_hash
+    from hsi_app.batch.tasks import DENOISE, DenoiseOptions, denoise_adapter
+    from hsi_app.cli.main import main
+    from hsi_app.errors import ConfigError
+
+    run = _denoise_run(tmp_path, kit.BANDS)
+    assert denoise_adapter(DenoiseOptions()) is DENOISE
+    hashes = {model_hash(run)}
+    for opts in (DenoiseOptions(50.0), DenoiseOptions(30.0), DenoiseOptions(50.0, 10), DenoiseOptions(50.0, seed=1)):
+        label, sha = denoise_adapter(opts).identity(run)  # type: ignore[misc]
+        assert label == str(run.absolute())
+        hashes.add(sha)
+    assert len(hashes) == 5  # each option set redoes the scenes done with another
+    with pytest.raises(ConfigError, match="--adapt-sigma 0.0: must be a positive"):
+        denoise_adapter(DenoiseOptions(0.0))
+    with pytest.raises(ConfigError, match="--adapt-steps 0: must be at least 1"):
+        denoise_adapter(DenoiseOptions(50.0, 0))
+    cases = [
+        (["--task", "classify", "--model", str(run_dir), "--adapt-sigma", "50"], "only used with --task denoise"),
+        (["--task", "denoise", "--model", str(run), "--adapt-steps", "5"], "only used with --adapt-sigma"),
+        (["--task", "denoise", "--model", str(run), "--adapt-sigma", "-3"], "must be a positive"),
+        (["--task", "denoise", "--adapt-sigma", "50"], "needs --model"),
+    ]
+    for args, msg in cases:
+        with pytest.raises(SystemExit) as exc:
+            main(["batch", *args, "--inputs", str(tmp_path), "--out-dir", str(tmp_path / "o"), "--quiet"])
+        assert exc.value.code != 0
+        assert msg in capsys.readouterr().err, args
