@@ -147,8 +147,8 @@ def bench(workers: int, run_dir: Path, scenes: list[Path], warm: list[Path], wor
             seconds = time.perf_counter() - t0
     assert res.failed == 0, [r.error for r in res.rows if r.error]
     pixels = sum(r.height * r.width for r in res.rows)
-    return {"workers": workers, "reads": reads, "scenes": len(scenes), "seconds": seconds, "scenes_per_min": 60 * len(scenes) / seconds,
-            "pixels_per_s": pixels / seconds, "peak_rss_mb": [round(mem.peaks[p] / 2**20) for p in pids]}
+    return {"workers": workers, "reads": reads, "scenes": len(scenes), "seconds": seconds,
+            "scenes_per_min": 60 * len(scenes) / seconds, "pixels_per_s": pixels / seconds, "peak_rss_mb": [round(mem.peaks[p] / 2**20) for p in pids]}
 
 
 def main() -> None:

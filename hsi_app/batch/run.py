@@ -104,8 +104,9 @@ def reads_in_this_thread() -> Iterator[None]:
 
     Inside a worker, dask's default scheduler is the cluster itself, so every window read of a
     lazily opened scene would be a small graph submitted from within a task (which secedes and
-    waits for it): a scheduler round trip per read, and a 1-worker cluster was seen to hang
-    waiting on its own read tasks during a SURE adaptation's 50 crop reads.
+    waits for it): a scheduler round trip per read (1.28x the batch throughput without it,
+    BENCHMARKS.md), and a hang when the worker is paused by dask's memory monitor, since a paused
+    worker starts no new task, not even the reads its running task waits for.
     """
     import dask
 
