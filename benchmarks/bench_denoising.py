@@ -144,7 +144,7 @@ def run_case(cube: Any, noise: str, args: argparse.Namespace) -> dict[str, Any]:
 def _adapted_rows(run: Path, noisy: np.ndarray, clean: np.ndarray, norm: tuple[float, float],
                   args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """Rows of the run adapted to ``noisy`` by SURE as ``hsi denoise --adapt-sigma`` does (random crops), plain and TTA."""
-    from hsi_app.tasks.denoise_adapt import adapt_on_crops, sigma_from_255
+    from hsi_app.tasks.denoise_adapt import adapt_on_crops, check_adapt
     from hsi_app.tasks.denoise_metrics import restoration_metrics
     from hsi_app.tasks.denoising import Denoiser
 
@@ -153,7 +153,7 @@ def _adapted_rows(run: Path, noisy: np.ndarray, clean: np.ndarray, norm: tuple[f
     t0 = time.perf_counter()
     c, h, w = noisy.shape
     res = adapt_on_crops(den, lambda r, col, hh, ww: noisy[:, r : r + hh, col : col + ww], h, w, c,
-                         sigma_from_255(args.adapt_sigma), steps=args.adapt_steps, seed=args.seed)
+                         check_adapt(args.adapt_sigma, args.adapt_steps), steps=args.adapt_steps, seed=args.seed)
     adapt_s = time.perf_counter() - t0
     param = f"{args.adapt_steps} SURE steps, {adapt_s:.0f} s; SURE {res.before:.2e} -> {res.after:.2e}"
     rows: dict[str, dict[str, Any]] = {}

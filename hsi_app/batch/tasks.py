@@ -31,7 +31,7 @@ import numpy as np
 
 from hsi_app.errors import UnknownKeyError
 from hsi_app.io.cube import Cube
-from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS
+from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS, check_adapt
 
 StatsDict = dict[str, Any]
 
@@ -190,14 +190,9 @@ def denoise_adapter(opts: DenoiseOptions) -> TaskAdapter:
     Raises:
         ConfigError: a non-positive ``adapt_sigma`` or ``adapt_steps`` (before any cluster starts).
     """
-    from hsi_app.errors import ConfigError
-    from hsi_app.tasks.denoise_adapt import sigma_from_255
-
     if opts.adapt_sigma is None:
         return DENOISE
-    sigma_from_255(opts.adapt_sigma)  # validates
-    if opts.adapt_steps < 1:
-        raise ConfigError(f"--adapt-steps {opts.adapt_steps}: must be at least 1, e.g. {DEFAULT_ADAPT_STEPS}")
+    check_adapt(opts.adapt_sigma, opts.adapt_steps)
     return TaskAdapter(name="denoise", suffix=DENOISE.suffix, load=_denoise_load, halo=_denoise_halo,
                        run_scene=partial(_denoise_adapted_run_scene, opts), identity=partial(_denoise_identity, opts),
                        options=asdict(opts))
@@ -229,10 +224,9 @@ def _denoise_adapted_run_scene(opts: DenoiseOptions, den: Any, cube: Cube, out: 
 
     res = denoise_cube(copy.deepcopy(den), cube, out, window=window, progress=False, seed=opts.seed,
                        adapt_sigma=opts.adapt_sigma, adapt_steps=opts.adapt_steps)
-    assert res.adapt is not None  # adapt_sigma was given
-    adapt = {"sigma": opts.adapt_sigma, "steps": len(res.adapt.losses), "sure_before": res.adapt.before,
-             "sure_after": res.adapt.after}
-    return {"height": res.height, "width": res.width, "windows": res.windows, "bands": res.bands, "adapt": adapt}
+    assert res.adapt is not None and opts.adapt_sigma is not None  # adapt_sigma was given
+    return {"height": res.height, "width": res.width, "windows": res.windows, "bands": res.bands,
+            "adapt": res.adapt.summary(opts.adapt_sigma)}
 
 
 # --------------------------------------------------------------------------- detect

@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS
+
 EXIT_SOME_FAILED = 1
 
 
@@ -37,7 +39,7 @@ EXIT_SOME_FAILED = 1
 @click.option("--adapt-sigma", type=float, default=None,
               help="denoise: first fine-tune a fresh copy of the weights on each scene by SURE for Gaussian noise "
                    "of this std (0-255 scale), as `hsi denoise --adapt-sigma`.")
-@click.option("--adapt-steps", type=int, default=None, help="denoise: optimisation steps of --adapt-sigma [default: 50].")
+@click.option("--adapt-steps", type=int, default=None, help=f"denoise: optimisation steps of --adapt-sigma [default: {DEFAULT_ADAPT_STEPS}].")
 def batch(task: str, model: str | None, inputs: tuple[str, ...], out_dir: str, scheduler: str | None,
           workers: int | None, threads_per_worker: int, memory_limit: str, window: int, split_windows: int | None,
           overwrite: bool, resample: bool, dashboard: bool, quiet: bool, method: str | None, targets: str | None,

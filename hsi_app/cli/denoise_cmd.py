@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS
+
 
 @click.command("denoise")
 @click.option("--model", "model", required=True, type=click.Path(), help="Run folder written by `hsi train --task denoise`.")
@@ -22,7 +24,7 @@ import click
 @click.option("--adapt-sigma", type=float, default=None,
               help="First fine-tune the weights on INPUT itself by SURE (no clean data), assuming i.i.d. Gaussian "
                    "noise of this std on the 0-255 scale of the normalised data, e.g. 50. The run folder is unchanged.")
-@click.option("--adapt-steps", type=int, default=50, show_default=True, help="Optimisation steps of --adapt-sigma (one random crop each, 128 px for subspace models).")
+@click.option("--adapt-steps", type=int, default=DEFAULT_ADAPT_STEPS, show_default=True, help="Optimisation steps of --adapt-sigma (one random crop each, 128 px for subspace models).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def denoise(model: str, source: str, out: str, reference: str | None, key: str | None, window: int, noise: str | None,
             seed: int, fill_nan: bool, baselines: bool, metrics_path: str | None, tta: bool, adapt_sigma: float | None,
@@ -56,8 +58,7 @@ def denoise(model: str, source: str, out: str, reference: str | None, key: str |
                f"(window {res.window}, halo {res.halo}), {res.seconds:.1f} s")
     adapt = None
     if res.adapt is not None:
-        adapt = {"sigma": adapt_sigma, "steps": len(res.adapt.losses), "sure_before": res.adapt.before,
-                 "sure_after": res.adapt.after}
+        adapt = res.adapt.summary(adapt_sigma)
         click.echo(f"  adapted by SURE (sigma {adapt_sigma:g}/255): {len(res.adapt.losses)} steps; estimated MSE "
                    f"of the first crop {res.adapt.before:.3g} -> {res.adapt.after:.3g}")
     if res.metrics is None or ref is None:

@@ -45,6 +45,10 @@ class AdaptResult:
     before: float
     after: float
 
+    def summary(self, sigma_255: float) -> dict[str, float | int]:
+        """What the CLI's metrics JSON and the batch sidecar store under ``adapt``."""
+        return {"sigma": sigma_255, "steps": len(self.losses), "sure_before": self.before, "sure_after": self.after}
+
 
 def mc_sure(fn: Callable[[torch.Tensor], torch.Tensor], y: torch.Tensor, sigma: float, probe: torch.Tensor,
             eps: float = PROBE_EPS) -> torch.Tensor:
@@ -71,6 +75,18 @@ def sigma_from_255(value: float) -> float:
     if not np.isfinite(value) or value <= 0:
         raise ConfigError(f"--adapt-sigma {value}: must be a positive noise std on the 0-255 scale, e.g. 50")
     return float(value) / 255.0
+
+
+def check_adapt(adapt_sigma: float, adapt_steps: int) -> float:
+    """Validate ``--adapt-sigma`` / ``--adapt-steps``; the noise std in normalised units.
+
+    Raises:
+        ConfigError: a non-positive (or non-finite) std, or fewer than one step.
+    """
+    sigma = sigma_from_255(adapt_sigma)
+    if adapt_steps < 1:
+        raise ConfigError(f"--adapt-steps {adapt_steps}: must be at least 1, e.g. {DEFAULT_ADAPT_STEPS}")
+    return sigma
 
 
 def adapt_crop_side(denoiser: Denoiser, bands: int) -> int:

@@ -24,12 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from hsi_app.errors import BandMismatchError, ConfigError, HSIWarning, InvalidDataError
+from hsi_app.errors import BandMismatchError, HSIWarning, InvalidDataError
 from hsi_app.io.cube import Cube
-from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS, AdaptResult, adapt_on_crops, sigma_from_255
+from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS, AdaptResult, adapt_on_crops, check_adapt
 from hsi_app.tasks.denoising import Denoiser
 
 WAVELENGTH_TOLERANCE_NM = 2.0
+
+
 @dataclass
 class DenoiseResult:
     """What :func:`denoise_cube` returns (the cube itself is on disk)."""
@@ -134,9 +136,7 @@ def denoise_cube(
     if reference is not None:
         check_reference(cube, reference)
     window = denoiser.check_window(window, h, w)
-    sigma = sigma_from_255(adapt_sigma) if adapt_sigma is not None else None
-    if sigma is not None and adapt_steps < 1:
-        raise ConfigError(f"--adapt-steps {adapt_steps}: must be at least 1, e.g. {DEFAULT_ADAPT_STEPS}")
+    sigma = check_adapt(adapt_sigma, adapt_steps) if adapt_sigma is not None else None
     good = np.flatnonzero(~np.asarray(cube.coords["bad_band"].values, dtype=bool))
     if good.size == 0:
         raise InvalidDataError(f"{source}: every band is flagged bad; nothing to denoise")
