@@ -76,6 +76,30 @@ def band_wavelengths(ds: Any) -> tuple[np.ndarray, np.ndarray]:
     return wl, fw
 
 
+def bad_band_tag(ds: Any, path: Path) -> list[int]:
+    """0-based bad-band indices from the dataset tag ``bad_bands`` that :func:`write_cube` writes.
+
+    A tag that is not a comma list of band indices within ``[0, count)`` is ignored with a
+    warning, so a hand-edited file still opens.
+    """
+    text = ds.tags().get("bad_bands", "").strip()
+    if not text:
+        return []
+    try:
+        bad = sorted({int(v) for v in text.split(",") if v.strip()})
+    except ValueError:
+        bad = [-1]
+    if bad and (bad[0] < 0 or bad[-1] >= ds.count):
+        warnings.warn(
+            f"{path}: tag bad_bands={text!r} is not a list of 0-based band indices below"
+            f" {ds.count}; ignoring it (fix or remove the tag)",
+            HSIWarning,
+            stacklevel=3,
+        )
+        return []
+    return bad
+
+
 def _probe(ds: Any, path: Path) -> None:
     """Read the last block of the first and last band, so truncated files fail at open."""
     from rasterio.windows import Window
@@ -93,6 +117,9 @@ def _probe(ds: Any, path: Path) -> None:
 def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     """Read a multi-band GeoTIFF lazily (dask, one chunk per window of ``chunks`` pixels).
 
+    Bad bands come from the ``bad_bands`` dataset tag that ``hsi`` writes, so a denoised
+    EnMAP or ENVI cube keeps its flags when it is read again.
+
     Returns:
         Cube ``(bands, y, x)`` in the file's dtype with CRS/transform; a TIFF with no
         georeference gets pixel coordinates and a warning.
@@ -107,6 +134,7 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with rasterio.open(path) as ds:
                 wl, fw = band_wavelengths(ds)
+                bad = bad_band_tag(ds, path)
                 crs, transform, nodata = ds.crs, ds.transform, ds.nodata
                 descriptions = list(ds.descriptions)
                 _probe(ds, path)
@@ -125,6 +153,7 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
         data,
         wavelength=wl,
         fwhm=fw,
+        bad_bands=bad,
         x=arr.x.values if georef else None,
         y=arr.y.values if georef else None,
         crs=crs,

@@ -161,6 +161,37 @@ def test_write_cube_wavelengths_read_back_by_geotiff_reader(tmp_path: Path) -> N
     back = read_geotiff(dst)
     np.testing.assert_allclose(back.hsi.wavelengths, wl)
     np.testing.assert_allclose(back.hsi.fwhm, 8.5)
+    assert back.hsi.bad_bands == cube.hsi.bad_bands == [5]
+
+
+def test_all_nan_bad_band_stays_bad_after_a_round_trip(tmp_path: Path) -> None:
+    """EnMAP-style: a bad band that is NaN everywhere must not make every pixel no-data."""
+    from hsi_app.io.geotiff import read_geotiff
+
+    cube, data, _ = _cube(lazy=False)
+    data[5] = np.nan  # the flagged band (index c - 1) holds no data at all
+    dst = tmp_path / "cube.tif"
+    write_cube(dst, cube)
+    back = read_geotiff(dst)
+    assert back.hsi.bad_bands == [5]
+    valid = np.asarray(back.hsi.valid)
+    assert valid.sum() == valid.size - 1  # only the -9999 pixel at (5, 7) is no-data
+    assert not valid[5, 7]
+
+
+@pytest.mark.parametrize("tag", ["7", "2,x", "-1"])
+def test_malformed_bad_band_tag_is_ignored_with_a_warning(tmp_path: Path, tag: str) -> None:
+    from hsi_app.errors import HSIWarning
+    from hsi_app.io.geotiff import read_geotiff
+
+    cube, _, _ = _cube(lazy=False)
+    dst = tmp_path / "cube.tif"
+    write_cube(dst, cube)
+    with rasterio.open(dst, "r+", IGNORE_COG_LAYOUT_BREAK="YES") as ds:
+        ds.update_tags(bad_bands=tag)
+    with pytest.warns(HSIWarning, match="bad_bands"):
+        back = read_geotiff(dst)
+    assert back.hsi.bad_bands == []
 
 
 def test_write_cube_without_crs_uses_pixel_coordinates(tmp_path: Path) -> None:
