@@ -141,25 +141,8 @@ def _denoise_load(run_dir: Path) -> Any:
     return Denoiser.load(run_dir, device="cpu")
 
 
-def _denoise_run_scene(den: Any, cube: Cube, out: Path, window: int, resample: bool) -> StatsDict:
-    """Exactly what ``hsi denoise`` does without a reference or added noise."""
-    from hsi_app.tasks.denoise_scene import denoise_cube
-
-    res = denoise_cube(den, cube, out, window=window, progress=False)
-    return {"height": res.height, "width": res.width, "windows": res.windows, "bands": res.bands}
-
-
 def _denoise_halo(den: Any) -> int:
     return int(den.halo)
-
-
-DENOISE = TaskAdapter(
-    name="denoise",
-    suffix="_denoised.tif",
-    load=_denoise_load,
-    halo=_denoise_halo,
-    run_scene=_denoise_run_scene,  # no split path: a scene is always one task (memory still bounded by the window)
-)
 
 
 @dataclass(frozen=True)
@@ -172,30 +155,72 @@ class DenoiseOptions:
             ``hsi denoise --adapt-sigma``; ``None``: the weights as trained.
         adapt_steps: optimisation steps of that adaptation (one random crop each).
         seed: seed of the crop positions and divergence probes (``hsi denoise --seed``).
+        fill_nan: fill NaN / no-data values before denoising (they stay NaN in the output), as
+            ``hsi denoise --fill-nan``, instead of failing the scene. It never changes a scene
+            that succeeds without it, so it is not part of the run's identity.
     """
 
     adapt_sigma: float | None = None
     adapt_steps: int = DEFAULT_ADAPT_STEPS
     seed: int = 0
+    fill_nan: bool = False
+
+    def identity_fields(self) -> dict[str, Any]:
+        """The options that change outputs (hashed with the run): all but ``fill_nan``."""
+        return {k: v for k, v in asdict(self).items() if k != "fill_nan"}
+
+
+def _denoise_run_scene(opts: DenoiseOptions, den: Any, cube: Cube, out: Path, window: int,
+                       resample: bool) -> StatsDict:
+    """``hsi denoise [--adapt-sigma S --adapt-steps N --seed K] [--fill-nan]`` on one scene.
+
+    With adaptation it starts from a fresh copy of the worker's cached weights.
+    """
+    import copy
+
+    from hsi_app.tasks.denoise_scene import denoise_cube
+
+    adapt = opts.adapt_sigma is not None
+    res = denoise_cube(copy.deepcopy(den) if adapt else den, cube, out, window=window, progress=False,
+                       seed=opts.seed, fill_nan=opts.fill_nan, adapt_sigma=opts.adapt_sigma,
+                       adapt_steps=opts.adapt_steps)
+    stats: StatsDict = {"height": res.height, "width": res.width, "windows": res.windows, "bands": res.bands}
+    if opts.fill_nan:
+        stats["filled"] = res.filled
+    if res.adapt is not None and opts.adapt_sigma is not None:
+        stats["adapt"] = res.adapt.summary(opts.adapt_sigma)
+    return stats
+
+
+DENOISE = TaskAdapter(
+    name="denoise",
+    suffix="_denoised.tif",
+    load=_denoise_load,
+    halo=_denoise_halo,
+    run_scene=partial(_denoise_run_scene, DenoiseOptions()),
+    # no split path: a scene is always one task (memory still bounded by the window)
+)
 
 
 def denoise_adapter(opts: DenoiseOptions) -> TaskAdapter:
-    """The ``denoise`` task for ``opts``: the plain :data:`DENOISE`, or one that adapts per scene.
+    """The ``denoise`` task for ``opts``: the plain :data:`DENOISE`, or one with options.
 
     With ``adapt_sigma`` every scene starts from the run's weights as saved (the worker's
     cached copy is deep-copied before the adaptation touches it), so no scene's adaptation
     carries into the next and each output equals ``hsi denoise --adapt-sigma`` on that scene
-    alone. The options are hashed with the run, so changing them redoes the scenes.
+    alone. The adaptation options are hashed with the run, so changing them redoes the scenes.
 
     Raises:
         ConfigError: a non-positive ``adapt_sigma`` or ``adapt_steps`` (before any cluster starts).
     """
-    if opts.adapt_sigma is None:
+    if opts == DenoiseOptions():
         return DENOISE
-    check_adapt(opts.adapt_sigma, opts.adapt_steps)
+    identity = None  # --fill-nan alone: the run folder's hash, as for the plain task
+    if opts.adapt_sigma is not None:
+        check_adapt(opts.adapt_sigma, opts.adapt_steps)
+        identity = partial(_denoise_identity, opts)
     return TaskAdapter(name="denoise", suffix=DENOISE.suffix, load=_denoise_load, halo=_denoise_halo,
-                       run_scene=partial(_denoise_adapted_run_scene, opts), identity=partial(_denoise_identity, opts),
-                       options=asdict(opts))
+                       run_scene=partial(_denoise_run_scene, opts), identity=identity, options=asdict(opts))
 
 
 def _denoise_identity(opts: DenoiseOptions, model: Any) -> tuple[str, str]:
@@ -211,22 +236,8 @@ def _denoise_identity(opts: DenoiseOptions, model: Any) -> tuple[str, str]:
         raise ConfigError("--task denoise needs --model RUN_DIR (the output folder of `hsi train --task denoise`)")
     run_dir = run_dir_of(model).absolute()
     h = hashlib.sha256(model_hash(run_dir).encode())
-    h.update(json.dumps(asdict(opts), sort_keys=True).encode())
+    h.update(json.dumps(opts.identity_fields(), sort_keys=True).encode())
     return str(run_dir), h.hexdigest()
-
-
-def _denoise_adapted_run_scene(opts: DenoiseOptions, den: Any, cube: Cube, out: Path, window: int,
-                               resample: bool) -> StatsDict:
-    """``hsi denoise --adapt-sigma S --adapt-steps N --seed K`` on one scene, from a fresh copy of the weights."""
-    import copy
-
-    from hsi_app.tasks.denoise_scene import denoise_cube
-
-    res = denoise_cube(copy.deepcopy(den), cube, out, window=window, progress=False, seed=opts.seed,
-                       adapt_sigma=opts.adapt_sigma, adapt_steps=opts.adapt_steps)
-    assert res.adapt is not None and opts.adapt_sigma is not None  # adapt_sigma was given
-    return {"height": res.height, "width": res.width, "windows": res.windows, "bands": res.bands,
-            "adapt": res.adapt.summary(opts.adapt_sigma)}
 
 
 # --------------------------------------------------------------------------- detect

@@ -40,11 +40,12 @@ EXIT_SOME_FAILED = 1
               help="denoise: first fine-tune a fresh copy of the weights on each scene by SURE for Gaussian noise "
                    "of this std (0-255 scale), as `hsi denoise --adapt-sigma`.")
 @click.option("--adapt-steps", type=int, default=None, help=f"denoise: optimisation steps of --adapt-sigma [default: {DEFAULT_ADAPT_STEPS}].")
+@click.option("--fill-nan", is_flag=True, help="denoise: fill NaN/no-data values first (they stay NaN in the output), as `hsi denoise --fill-nan`.")
 def batch(task: str, model: str | None, inputs: tuple[str, ...], out_dir: str, scheduler: str | None,
           workers: int | None, threads_per_worker: int, memory_limit: str, window: int, split_windows: int | None,
           overwrite: bool, resample: bool, dashboard: bool, quiet: bool, method: str | None, targets: str | None,
           materials: tuple[str, ...], threshold: float | None, max_points: int, adapt_sigma: float | None,
-          adapt_steps: int | None) -> None:
+          adapt_steps: int | None, fill_nan: bool) -> None:
     """Run TASK with MODEL over every scene in INPUTS; one COG per scene under OUT_DIR.
 
     Reruns skip scenes already done with the same model (see OUT_DIR/report.json);
@@ -57,7 +58,7 @@ def batch(task: str, model: str | None, inputs: tuple[str, ...], out_dir: str, s
     from hsi_app.errors import ConfigError
 
     only = {"detect": {"--method": method, "--targets": targets, "--material": materials or None, "--threshold": threshold},
-            "denoise": {"--adapt-sigma": adapt_sigma, "--adapt-steps": adapt_steps}}
+            "denoise": {"--adapt-sigma": adapt_sigma, "--adapt-steps": adapt_steps, "--fill-nan": fill_nan or None}}
     for owner, flags in only.items():
         used = ", ".join(k for k, v in flags.items() if v is not None)
         if used and task != owner:
@@ -66,11 +67,11 @@ def batch(task: str, model: str | None, inputs: tuple[str, ...], out_dir: str, s
     if task == "detect":
         job = detect_adapter(DetectOptions(method or default_detect_method(model), targets, materials, threshold,
                                            max_points))
-    elif task == "denoise" and (adapt_sigma is not None or adapt_steps is not None):
-        if adapt_sigma is None:
+    elif task == "denoise":
+        if adapt_steps is not None and adapt_sigma is None:
             raise ConfigError("--adapt-steps: only used with --adapt-sigma S (the noise std to adapt to)")
-        opts = DenoiseOptions(adapt_sigma) if adapt_steps is None else DenoiseOptions(adapt_sigma, adapt_steps)
-        job = denoise_adapter(opts)
+        steps = DenoiseOptions().adapt_steps if adapt_steps is None else adapt_steps
+        job = denoise_adapter(DenoiseOptions(adapt_sigma, steps, fill_nan=fill_nan))
 
     cluster = ClusterOptions(
         scheduler=scheduler, workers=workers or default_workers(), threads_per_worker=threads_per_worker,
@@ -83,7 +84,8 @@ def batch(task: str, model: str | None, inputs: tuple[str, ...], out_dir: str, s
     )
     for row in result.rows:
         if row.status == "failed":
-            click.echo(f"hsi batch: failed: {row.input}: {row.error}", err=True)
+            why = row.error if row.error.startswith(str(row.input)) else f"{row.input}: {row.error}"
+            click.echo(f"hsi batch: failed: {why}", err=True)
     counts = {s: sum(r.status == s for r in result.rows) for s in ("done", "skipped", "failed")}
     click.echo(f"hsi batch: {counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed "
                f"in {result.seconds:.1f} s; report: {result.report_json}")

@@ -70,7 +70,7 @@ def test_batch_adapt_sigma_equals_hsi_denoise_on_each_scene_alone(tmp_path: Path
     assert [r.status for r in res.rows] == ["done", "done"], [r.error for r in res.rows]
     assert _files(run) == before  # the run folder is never written
     report = json.loads(res.report_json.read_text())
-    assert report["options"] == {"adapt_sigma": 50.0, "adapt_steps": 4, "seed": 0}
+    assert report["options"] == {"adapt_sigma": 50.0, "adapt_steps": 4, "seed": 0, "fill_nan": False}
     for scene in scenes:
         out = tmp_path / "out" / f"{scene.stem}_denoised.tif"
         alone = tmp_path / f"{scene.stem}_alone.tif"
@@ -103,12 +103,15 @@ def test_batch_adapt_options_change_the_hash_and_are_checked(tmp_path: Path, kit
         assert label == str(run.absolute())
         hashes.add(sha)
     assert len(hashes) == 5  # each option set redoes the scenes done with another
+    with_fill = denoise_adapter(DenoiseOptions(50.0, fill_nan=True)).identity(run)  # type: ignore[misc]
+    assert with_fill == denoise_adapter(DenoiseOptions(50.0)).identity(run)  # type: ignore[misc]
     with pytest.raises(ConfigError, match="--adapt-sigma 0.0: must be a positive"):
         denoise_adapter(DenoiseOptions(0.0))
     with pytest.raises(ConfigError, match="--adapt-steps 0: must be at least 1"):
         denoise_adapter(DenoiseOptions(50.0, 0))
     cases = [
         (["--task", "classify", "--model", str(run_dir), "--adapt-sigma", "50"], "only used with --task denoise"),
+        (["--task", "detect", "--fill-nan"], "--fill-nan: only used with --task denoise"),
         (["--task", "denoise", "--model", str(run), "--adapt-steps", "5"], "only used with --adapt-sigma"),
         (["--task", "denoise", "--model", str(run), "--adapt-sigma", "-3"], "must be a positive"),
         (["--task", "denoise", "--adapt-sigma", "50"], "needs --model"),
@@ -118,3 +121,42 @@ def test_batch_adapt_options_change_the_hash_and_are_checked(tmp_path: Path, kit
             main(["batch", *args, "--inputs", str(tmp_path), "--out-dir", str(tmp_path / "o"), "--quiet"])
         assert exc.value.code != 0
         assert msg in capsys.readouterr().err, args
+
+
+def test_batch_fill_nan_denoises_scenes_with_no_data_and_keeps_done_ones(tmp_path: Path, kit) -> None:  # noqa: ANN001
+    """Without --fill-nan a scene with no-data fails (naming the option); with it, that scene is
+    done as `hsi denoise --fill-nan` and the scene done before is not redone (same identity)."""
+    import json
+
+    from hsi_app.batch.tasks import DenoiseOptions, denoise_adapter
+    from hsi_app.io.open import open_cube
+    from hsi_app.tasks.denoise_scene import denoise_cube
+    from hsi_app.tasks.denoising import Denoiser
+
+    run = _denoise_run(tmp_path, kit.BANDS)
+    kit.write_scene(tmp_path / "in" / "clean.tif", 24, 28, 5, nodata_corner=False)
+    holes = kit.write_scene(tmp_path / "in" / "holes.tif", 24, 28, 6)  # a -9999 corner
+    cluster = ClusterOptions(workers=1, processes=False, dashboard=False)
+    first = run_batch("denoise", run, [str(tmp_path / "in")], tmp_path / "out", window=512, progress=False,
+                      echo=lambda s: None, cluster=cluster)
+    status = {Path(r.input).name: r for r in first.rows}
+    assert status["clean.tif"].status == "done" and status["holes.tif"].status == "failed"
+    assert "--fill-nan" in status["holes.tif"].error
+    clean_bytes = (tmp_path / "out" / "clean_denoised.tif").read_bytes()
+
+    job = denoise_adapter(DenoiseOptions(fill_nan=True))
+    second = run_batch(job, run, [str(tmp_path / "in")], tmp_path / "out", window=512, progress=False,
+                       echo=lambda s: None, cluster=cluster)
+    status = {Path(r.input).name: r.status for r in second.rows}
+    assert status == {"clean.tif": "skipped", "holes.tif": "done"}
+    assert (tmp_path / "out" / "clean_denoised.tif").read_bytes() == clean_bytes
+    assert json.loads(second.report_json.read_text())["options"]["fill_nan"] is True
+    out = tmp_path / "out" / "holes_denoised.tif"
+    ref = denoise_cube(Denoiser.load(run, device="cpu"), open_cube(holes), tmp_path / "ref.tif", window=512,
+                       progress=False, fill_nan=True)
+    assert ref.filled == 3 * 4 * kit.BANDS
+    assert json.loads(sidecar_path(out).read_text())["filled"] == ref.filled
+    with rasterio.open(out) as a, rasterio.open(tmp_path / "ref.tif") as b:
+        got = a.read()
+        np.testing.assert_array_equal(got, b.read())
+    assert np.isnan(got[:, -3:, :4]).all() and np.isfinite(got[:, :-3]).all()
