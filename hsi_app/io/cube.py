@@ -246,7 +246,36 @@ class HSIAccessor:
         return self._obj.isel(band=~self._obj.coords["bad_band"].values)
 
     def window(self, row_off: int, col_off: int, height: int, width: int) -> Cube:
-        """A pixel window (lazy): rows ``row_off:row_off+height``, cols likewise."""
-        return self._obj.isel(
+        """A pixel window (lazy): rows ``row_off:row_off+height``, cols likewise.
+
+        Its ``rio.transform()`` is the window's, also for a rotated grid (whose x/y
+        coordinates are pixel indices, from which rioxarray cannot derive it).
+        """
+        out = self._obj.isel(
             y=slice(row_off, row_off + height), x=slice(col_off, col_off + width)
         )
+        if self.georeferenced:
+            from rasterio.transform import Affine
+
+            t = self._obj.rio.transform()
+            if t.b or t.d:
+                out = out.rio.write_transform(t * Affine.translation(col_off, row_off))
+        return out
+
+    def map_coords(self, rows: Any, cols: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Map coordinates of pixel centres through the affine transform.
+
+        Args:
+            rows, cols: ``(N,)`` (or scalar) 0-based pixel indices.
+
+        Returns:
+            ``(xs, ys)`` float64 ``(N,)``: ``transform * (col + 0.5, row + 0.5)``, right for
+            rotated and sheared grids too; pixel-centre coordinates ``(col + 0.5, row + 0.5)``
+            when the cube has no CRS.
+        """
+        from rasterio.transform import Affine
+
+        t = self._obj.rio.transform() if self.georeferenced else Affine.identity()
+        c = np.asarray(cols, dtype=np.float64) + 0.5
+        r = np.asarray(rows, dtype=np.float64) + 0.5
+        return t.a * c + t.b * r + t.c, t.d * c + t.e * r + t.f

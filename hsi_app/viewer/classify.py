@@ -290,7 +290,7 @@ def write_points(
         raise InvalidDataError("no points yet: click pixels on the map (or run a detection) first")
     rows = np.array([int(p["row"]) for p in points])
     cols = np.array([int(p["col"]) for p in points])
-    xs, ys = cube.x.values[cols], cube.y.values[rows]
+    xs, ys = cube.hsi.map_coords(rows, cols)
     keys = [k for k in points[0] if k not in ("x", "y")]
     attrs = {k: np.array([p.get(k) for p in points]) for k in keys}
     _write(path, xs, ys, attrs, cube.rio.crs, layer=layer)

@@ -172,8 +172,8 @@ def pixel_location(cube: Cube, row: int, col: int) -> dict[str, Any]:
     crs = cube.rio.crs
     if crs is None:
         return {"row": int(row), "col": int(col), "x": None, "y": None, "crs": None}
-    return {"row": int(row), "col": int(col), "x": float(cube.x.values[col]), "y": float(cube.y.values[row]),
-            "crs": crs.to_string()}
+    x, y = cube.hsi.map_coords(row, col)
+    return {"row": int(row), "col": int(col), "x": float(x), "y": float(y), "crs": crs.to_string()}
 
 
 def format_location(loc: Mapping[str, Any]) -> str:

@@ -49,6 +49,33 @@ def test_lazy_window_read_and_georeference(tmp_path: Path, cube_array: np.ndarra
     assert cube.rio.transform() == from_origin(500000.0, 4100000.0, 30.0, 30.0)
     np.testing.assert_allclose(cube.hsi.wavelengths, [450, 550, 650, 750, 850, 950])
     assert float(cube.x[0]) == 500015.0 and float(cube.y[0]) == 4099985.0  # pixel centres
+    xs, ys = cube.hsi.map_coords(np.array([0, 3]), np.array([0, 7]))
+    np.testing.assert_allclose(xs, [500015.0, 500225.0])
+    np.testing.assert_allclose(ys, [4099985.0, 4099895.0])
+    assert cube.hsi.window(5, 3, 16, 27).rio.transform() == from_origin(500090.0, 4099850.0, 30.0, 30.0)
+
+
+def test_rotated_grid_map_coordinates_and_window_transform(tmp_path: Path, cube_array: np.ndarray) -> None:
+    """A 30-degree rotated grid: x/y coordinates cannot describe it, the transform must be used."""
+    from rasterio.transform import Affine
+
+    t = Affine.translation(500000.0, 4100000.0) * Affine.rotation(-30.0) * Affine.scale(10.0, -10.0)
+    path = tmp_path / "rot.tif"
+    c, h, w = cube_array.shape
+    with rasterio.open(path, "w", driver="GTiff", height=h, width=w, count=c, dtype="int16", crs="EPSG:32633",
+                       transform=t) as ds:
+        ds.write(cube_array)
+    cube = open_cube(path)
+    assert cube.rio.transform().almost_equals(t)
+    rows, cols = np.array([0, 10, 39]), np.array([0, 20, 32])
+    xs, ys = cube.hsi.map_coords(rows, cols)
+    for x, y, r, col in zip(xs, ys, rows, cols, strict=True):
+        ex, ey = t * (col + 0.5, r + 0.5)
+        assert (x, y) == pytest.approx((ex, ey))
+    assert not np.isclose(xs[1], float(cube.x[20]))  # the coordinate is not the map position here
+    win = cube.hsi.window(10, 7, 10, 23)
+    assert win.rio.transform().almost_equals(t * Affine.translation(7, 10))
+    np.testing.assert_allclose(win.hsi.map_coords(0, 13), cube.hsi.map_coords(10, 20))
 
 
 def test_wavelengths_from_band_tags_in_micrometres(tmp_path: Path, cube_array: np.ndarray) -> None:

@@ -95,6 +95,23 @@ def test_map_coordinates_follow_the_transform(envi_scene: Path) -> None:
     assert plain == {"row": 1, "col": 2, "x": None, "y": None, "crs": None}
 
 
+def test_rotated_scene_clicks_and_points_use_the_transform(tmp_path: Path) -> None:
+    """On a rotated grid x/y coordinates are pixel indices; locations and GeoPackages must not use them."""
+    import geopandas as gpd
+    from rasterio.transform import Affine
+
+    t = Affine.translation(500000.0, 4100000.0) * Affine.rotation(-30.0) * Affine.scale(10.0, -10.0)
+    cube = make_cube(np.zeros((3, 12, 25), np.float32), wavelength=[500.0, 600.0, 700.0], crs="EPSG:32633",
+                     transform=t)
+    ex, ey = t * (20 + 0.5, 10 + 0.5)
+    loc = viewer.pixel_location(cube, 10, 20)
+    assert (loc["x"], loc["y"]) == pytest.approx((ex, ey))
+    dst = viewer.write_points(tmp_path / "clicks.gpkg", cube, [{"row": 10, "col": 20, "name": "a"}])
+    gdf = gpd.read_file(dst)
+    assert gdf.crs.to_epsg() == 32633
+    assert (gdf.geometry.x[0], gdf.geometry.y[0]) == pytest.approx((ex, ey))
+
+
 def test_spectrum_figure_draws_values_and_greys_bad_bands() -> None:
     cube = _cube(bad=[3, 4])
     fig = viewer.spectrum_figure(cube, 2, 1, extra={"other": np.zeros(13)})
