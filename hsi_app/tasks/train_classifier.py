@@ -183,9 +183,15 @@ def _geo_tiles_factory(cube: Cube, out: Path, bands: np.ndarray, seed: int) -> A
 
     The training labels are written next to the run (``train_labels.tif``, same grid as
     the scene) so that torchgeo can intersect the two rasters and sample tiles from disk.
+    A rotated or sheared grid gets ``None`` too (in-memory tiles): torchgeo samples on a
+    north-up grid, so its tiles would be resampled and padded, unlike the native pixel
+    windows that ``hsi predict`` runs on.
     """
     source = Path(str(cube.attrs.get("source", "")))
     if cube.attrs.get("format") != "geotiff" or cube.rio.crs is None or not source.is_file():
+        return None
+    t = cube.rio.transform()
+    if t.b or t.d:
         return None
 
     def build(train: np.ndarray, mean: np.ndarray, std: np.ndarray) -> Any:

@@ -43,3 +43,21 @@ def test_tiles_match_rasterio_windows(tmp_path: Path) -> None:
     assert first != [tuple((sl.start, sl.stop) for sl in q[:2]) for q in tiles.queries]
     tiles.set_epoch(0)
     assert first == [tuple((sl.start, sl.stop) for sl in q[:2]) for q in tiles.queries]
+
+
+def test_only_north_up_geotiffs_are_tiled_by_torchgeo(tmp_path: Path) -> None:
+    """torchgeo would warp a rotated grid to north-up tiles; those scenes are tiled in memory instead."""
+    from rasterio.transform import Affine
+
+    from hsi_app.io.open import open_cube
+    from hsi_app.tasks.train_classifier import _geo_tiles_factory
+
+    image = np.random.default_rng(0).integers(0, 1000, size=(4, 40, 30)).astype(np.int16)
+    north_up = open_cube(_tif(tmp_path / "north.tif", image))
+    assert _geo_tiles_factory(north_up, tmp_path, np.arange(4), 0) is not None
+    rotated_path = tmp_path / "rot.tif"
+    t = Affine.translation(500000.0, 4100000.0) * Affine.rotation(-30.0) * Affine.scale(10.0, -10.0)
+    with rasterio.open(rotated_path, "w", driver="GTiff", height=40, width=30, count=4, dtype="int16",
+                       crs="EPSG:32631", transform=t) as ds:
+        ds.write(image)
+    assert _geo_tiles_factory(open_cube(rotated_path), tmp_path, np.arange(4), 0) is None
