@@ -136,6 +136,7 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
                 wl, fw = band_wavelengths(ds)
                 bad = bad_band_tag(ds, path)
                 crs, transform, nodata = ds.crs, ds.transform, ds.nodata
+                gcps, gcp_crs = ds.gcps
                 descriptions = list(ds.descriptions)
                 _probe(ds, path)
             arr = rioxarray.open_rasterio(
@@ -144,7 +145,16 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     except RasterioIOError as err:
         raise CubeReadError(f"{path}: not a readable GeoTIFF ({err}); check the file or re-export it") from err
     georef = crs is not None
-    if not georef:
+    attrs: dict[str, Any] = {"band_descriptions": [d or "" for d in descriptions]}
+    if not georef and gcps:
+        attrs["gcps"] = f"{len(gcps)} ground control points ({gcp_crs or 'no CRS'})"
+        warnings.warn(
+            f"{path}: georeferenced by {attrs['gcps']}, not by a transform; outputs will be in pixel"
+            " coordinates: warp it to a map grid first (e.g. gdalwarp -t_srs EPSG:XXXX in.tif out.tif)",
+            HSIWarning,
+            stacklevel=2,
+        )
+    elif not georef:
         warnings.warn(
             f"{path}: no georeference (CRS); using pixel coordinates", HSIWarning, stacklevel=2
         )
@@ -161,5 +171,5 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
         nodata=nodata,
         fmt="geotiff",
         source=str(path),
-        attrs={"band_descriptions": [d or "" for d in descriptions]},
+        attrs=attrs,
     )

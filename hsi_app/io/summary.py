@@ -64,6 +64,7 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
         "wavelength_range_nm": None if np.isnan(wl).all() else [float(np.nanmin(wl)), float(np.nanmax(wl))],
         "bad_bands": cube.hsi.bad_bands,
         "crs": crs.to_string() if crs is not None else None,
+        "gcps": cube.attrs.get("gcps"),
         "resolution": [abs(float(v)) for v in cube.rio.resolution()] if crs is not None else None,
         "valid_fraction": frac,
     }
@@ -95,6 +96,8 @@ def format_summary(info: dict[str, Any]) -> str:
         + (f" ({', '.join(map(str, info['bad_bands'][:20]))}{' ...' if len(info['bad_bands']) > 20 else ''})" if info["bad_bands"] else ""),
         f"crs          {info['crs'] or 'none (pixel coordinates)'}",
     ]
+    if info.get("gcps"):
+        lines.append(f"gcps         {info['gcps']}, not applied: warp the file to a map grid first")
     if info.get("resolution"):
         lines.append(f"resolution   {info['resolution'][0]:g} x {info['resolution'][1]:g}")
     lines.append(f"valid pixels {100 * info['valid_fraction']:.2f}%")

@@ -98,6 +98,25 @@ def test_no_georeference_warns_and_uses_pixel_coordinates(tmp_path: Path, cube_a
     np.testing.assert_array_equal(cube.x.values[:3], [0.5, 1.5, 2.5])
 
 
+def test_gcp_georeference_is_named_not_reported_missing(tmp_path: Path, cube_array: np.ndarray) -> None:
+    from rasterio.control import GroundControlPoint
+
+    from hsi_app.io.summary import format_summary
+
+    path = tmp_path / "gcp.tif"
+    c, h, w = cube_array.shape
+    gcps = [GroundControlPoint(row=r, col=col, x=500000.0 + 30 * col, y=4100000.0 - 30 * r)
+            for r, col in ((0, 0), (0, w), (h, 0), (h, w))]
+    with rasterio.open(path, "w", driver="GTiff", height=h, width=w, count=c, dtype="int16") as ds:
+        ds.write(cube_array)
+        ds.gcps = (gcps, rasterio.crs.CRS.from_epsg(32633))
+    with pytest.warns(HSIWarning, match="4 ground control points .EPSG:32633.*gdalwarp"):
+        cube = open_cube(path)
+    assert cube.rio.crs is None
+    text = format_summary(summarize(cube))
+    assert "gcps         4 ground control points (EPSG:32633), not applied" in text
+
+
 def test_nodata_and_all_nodata(tmp_path: Path, cube_array: np.ndarray) -> None:
     arr = cube_array.copy()
     arr[:, :10, :] = -9999
