@@ -86,7 +86,9 @@ def make_cube(
         wavelength: ``(C,)`` band centres in nm; NaN when unknown.
         fwhm: ``(C,)`` band widths in nm; NaN when unknown.
         bad_bands: 0-based indices of unusable bands.
-        x, y: pixel-centre coordinates; default: pixel index + 0.5.
+        x, y: pixel-centre coordinates; default: those of a north-up ``transform``, else
+            pixel index + 0.5 (a rotated grid keeps index coordinates; use
+            ``cube.hsi.map_coords`` for its map positions).
         crs: anything rasterio understands; ``None`` for pixel coordinates.
         transform: affine transform (``rasterio.Affine``); derived from x/y when omitted.
         nodata: value meaning "no data" in ``data``.
@@ -110,6 +112,11 @@ def make_cube(
         bad[np.asarray(bad_bands, dtype=int)] = True
     xs = np.arange(w, dtype=np.float64) + 0.5 if x is None else np.asarray(x, dtype=np.float64)
     ys = np.arange(h, dtype=np.float64) + 0.5 if y is None else np.asarray(y, dtype=np.float64)
+    if transform is not None and not (transform.b or transform.d):  # north-up: centres from the transform
+        if x is None:
+            xs = transform.c + transform.a * xs
+        if y is None:
+            ys = transform.f + transform.e * ys
     if valid is None:
         valid = valid_from_data(data, nodata, bad)
     coords: dict[str, Any] = {

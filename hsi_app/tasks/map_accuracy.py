@@ -1,0 +1,280 @@
+"""Accuracy and area of a finished class map against reference data (``hsi evaluate``).
+
+A map (``hsi predict``/``hsi train``/``hsi batch`` output, or any paletted class GeoTIFF)
+is compared with reference labels on its grid: a label raster, ``.npy``/``.mat``, or
+vector polygons/points in any CRS (rasterised onto the map's grid). Classes are matched by
+name when both sides carry names (``CLASS_NAMES`` tag, text attributes), else by number.
+
+Reported, all in plain numpy (no torch import):
+
+* the pixel confusion matrix (rows = reference, columns = map; reference pixels where the
+  map has no data are counted apart as ``unmapped``), overall accuracy, average accuracy
+  (mean producer's accuracy over the reference classes present), Cohen's kappa, and per
+  class the producer's accuracy (recall), user's accuracy (precision) and F1;
+* mapped area per class (pixel count x pixel area, in hectares when the CRS is projected);
+* the error-adjusted area estimate with a 95 % interval (Olofsson et al. 2014, "Good
+  practices for estimating area and assessing accuracy of land change", eq. 9-11 with the
+  map classes as strata). It is unbiased only when the reference pixels are a random
+  sample within each map class; reference polygons drawn by hand are clustered, so treat
+  it as indicative there (the report says so).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hsi_app.errors import LabelError
+
+M2_PER_HA = 10_000.0
+Z95 = 1.959964
+SAMPLING_NOTE = (
+    "error-adjusted areas assume the reference pixels are a random sample within each map class "
+    "(Olofsson et al. 2014); hand-drawn reference polygons are clustered, so read them as indicative"
+)
+
+
+@dataclass(frozen=True)
+class MapAccuracy:
+    """A map scored against reference labels.
+
+    Attributes:
+        class_names: names of classes ``1..K`` (index 0 of the arrays below is class 1).
+        confusion: ``(K, K)`` int64 pixel counts, rows = reference, columns = map.
+        unmapped: ``(K,)`` reference pixels of each class where the map has no data (0).
+        mapped_pixels: ``(K,)`` map pixels of each class over the whole map.
+        pixel_area_m2: area of one pixel in m², or ``None`` when the CRS is not projected.
+    """
+
+    class_names: list[str]
+    confusion: np.ndarray
+    unmapped: np.ndarray
+    mapped_pixels: np.ndarray
+    pixel_area_m2: float | None
+
+    @property
+    def n_reference(self) -> int:
+        """Reference pixels that fall on mapped pixels (the confusion matrix total)."""
+        return int(self.confusion.sum())
+
+    def scores(self) -> dict[str, Any]:
+        """``oa``, ``aa``, ``kappa`` and per-class producer's / user's accuracy and F1.
+
+        Raises:
+            LabelError: no reference pixel lies on a mapped pixel.
+        """
+        cm = self.confusion.astype(np.float64)
+        n = cm.sum()
+        if n == 0:
+            raise LabelError("no reference pixel lies on a mapped pixel; check that the reference covers the map")
+        ref_tot, map_tot, hits = cm.sum(axis=1), cm.sum(axis=0), np.diag(cm)
+        producers = np.divide(hits, ref_tot, out=np.full_like(hits, np.nan), where=ref_tot > 0)
+        users = np.divide(hits, map_tot, out=np.full_like(hits, np.nan), where=map_tot > 0)
+        f1 = np.divide(2 * hits, ref_tot + map_tot, out=np.full_like(hits, np.nan), where=(ref_tot + map_tot) > 0)
+        oa = hits.sum() / n
+        chance = float((ref_tot * map_tot).sum() / n**2)
+        kappa = (oa - chance) / (1.0 - chance) if chance < 1.0 else (1.0 if oa == 1.0 else 0.0)
+        return {"oa": float(oa), "aa": float(np.nanmean(producers[ref_tot > 0])), "kappa": float(kappa),
+                "producers_accuracy": _floats(producers), "users_accuracy": _floats(users), "f1": _floats(f1)}
+
+    def adjusted_areas(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Error-adjusted area proportions of each class and their standard errors.
+
+        With map-class weights ``W_i`` (share of mapped pixels) and sample counts ``n_ij``
+        (map ``i``, reference ``j``): ``p_j = sum_i W_i n_ij / n_i``, and
+        ``SE(p_j)^2 = sum_i W_i^2 (n_ij/n_i)(1 - n_ij/n_i) / (n_i - 1)``.
+
+        Returns:
+            ``(proportions (K,), standard errors (K,))`` of the mapped area, or ``None`` when
+            a mapped class has fewer than two reference pixels (its stratum cannot be
+            estimated).
+        """
+        counts = self.confusion.T.astype(np.float64)  # rows = map class (strata), columns = reference
+        n_i = counts.sum(axis=1)
+        weights = self.mapped_pixels / max(self.mapped_pixels.sum(), 1)
+        strata = weights > 0
+        if np.any(n_i[strata] < 2):
+            return None
+        share = np.divide(counts, n_i[:, None], out=np.zeros_like(counts), where=n_i[:, None] > 0)
+        p = (weights[:, None] * share).sum(axis=0)
+        var_terms = np.divide(weights[:, None] ** 2 * share * (1.0 - share), (n_i - 1)[:, None],
+                              out=np.zeros_like(counts), where=(n_i > 1)[:, None])
+        return p, np.sqrt(var_terms.sum(axis=0))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly report: scores, confusion matrix, per-class rows, areas and the sampling note."""
+        s = self.scores()
+        unit = 1.0 / M2_PER_HA if self.pixel_area_m2 is not None else None
+        adjusted = self.adjusted_areas()
+        total = float(self.mapped_pixels.sum())
+        rows = []
+        for k, name in enumerate(self.class_names):
+            row: dict[str, Any] = {
+                "class": name, "id": k + 1, "reference_pixels": int(self.confusion[k].sum()),
+                "unmapped_reference_pixels": int(self.unmapped[k]),
+                "producers_accuracy": s["producers_accuracy"][k], "users_accuracy": s["users_accuracy"][k],
+                "f1": s["f1"][k], "mapped_pixels": int(self.mapped_pixels[k]),
+            }
+            if unit is not None and self.pixel_area_m2 is not None:
+                row["mapped_area_ha"] = float(self.mapped_pixels[k] * self.pixel_area_m2 * unit)
+            if adjusted is not None:
+                p, se = adjusted
+                row["adjusted_pixels"] = float(p[k] * total)
+                row["adjusted_pixels_ci95"] = float(Z95 * se[k] * total)
+                if unit is not None and self.pixel_area_m2 is not None:
+                    row["adjusted_area_ha"] = float(p[k] * total * self.pixel_area_m2 * unit)
+                    row["adjusted_area_ci95_ha"] = float(Z95 * se[k] * total * self.pixel_area_m2 * unit)
+            rows.append(row)
+        return {
+            "oa": s["oa"], "aa": s["aa"], "kappa": s["kappa"], "n_reference": self.n_reference,
+            "n_unmapped": int(self.unmapped.sum()), "class_names": self.class_names,
+            "confusion_matrix": self.confusion.tolist(), "per_class": rows, "pixel_area_m2": self.pixel_area_m2,
+            "adjusted_area_note": SAMPLING_NOTE if adjusted is not None else
+            "no error-adjusted areas: some mapped class has fewer than 2 reference pixels",
+        }
+
+
+def _floats(values: np.ndarray) -> list[float | None]:
+    return [None if not np.isfinite(v) else float(v) for v in values]
+
+
+def assess_map(
+    classes: np.ndarray,
+    reference: np.ndarray,
+    class_names: list[str],
+    *,
+    pixel_area_m2: float | None = None,
+) -> MapAccuracy:
+    """Score a class map against reference labels on the same grid.
+
+    Args:
+        classes: ``(H, W)`` int map classes, 0 = no data.
+        reference: ``(H, W)`` int reference classes, 0 = unlabelled.
+        class_names: names of classes ``1..K`` (K at least the largest id on either side).
+        pixel_area_m2: area of one pixel in m² (``None``: areas in pixels only).
+
+    Returns:
+        :class:`MapAccuracy`.
+
+    Raises:
+        LabelError: different shapes, negative ids, or ids above ``len(class_names)``.
+    """
+    cls = np.asarray(classes).astype(np.int64, copy=False)
+    ref = np.asarray(reference).astype(np.int64, copy=False)
+    if cls.shape != ref.shape:
+        raise LabelError(f"reference {ref.shape} and map {cls.shape} differ in size; put the reference on the map's grid")
+    k = len(class_names)
+    for what, arr in (("map", cls), ("reference", ref)):
+        lo, hi = int(arr.min(initial=0)), int(arr.max(initial=0))
+        if lo < 0 or hi > k:
+            raise LabelError(f"{what} class ids span {lo}..{hi} but only {k} classes are named; pass all class names")
+    on_map = (ref > 0) & (cls > 0)
+    confusion = np.bincount((ref[on_map] - 1) * k + (cls[on_map] - 1), minlength=k * k).reshape(k, k)
+    unmapped = np.bincount(ref[(ref > 0) & (cls == 0)] - 1, minlength=k)
+    mapped = np.bincount(cls[cls > 0].ravel() - 1, minlength=k)
+    return MapAccuracy(list(class_names), confusion, unmapped, mapped, pixel_area_m2)
+
+
+def pixel_area_m2(transform: Any, crs: Any) -> float | None:
+    """Area of one pixel in m² for a projected CRS (any linear unit), else ``None``."""
+    if crs is None or not getattr(crs, "is_projected", False):
+        return None
+    factor = float(crs.linear_units_factor[1])
+    return abs(transform.a * transform.e - transform.b * transform.d) * factor**2
+
+
+def merge_class_names(map_names: list[str] | None, ref_names: list[str] | None, ref: np.ndarray,
+                      n_map: int) -> tuple[np.ndarray, list[str]]:
+    """Renumber reference ids onto the map's classes by name, adding reference-only classes.
+
+    Args:
+        map_names: names for map ids ``0..K`` (``None``: numbers only).
+        ref_names: names for reference ids ``0..R`` (``None``: numbers only).
+        ref: ``(H, W)`` reference ids.
+        n_map: largest map class id present.
+
+    Returns:
+        ``(reference ids on the map's numbering, names of classes 1..K')``.
+    """
+    if map_names is None or ref_names is None:  # match by number
+        k = max(n_map, int(ref.max(initial=0)), len(map_names or [""]) - 1)
+        names = [(map_names[i] if map_names and i < len(map_names) else f"class {i}") for i in range(1, k + 1)]
+        return ref, names
+    names = list(map_names[1:])
+    lookup = {n: i + 1 for i, n in enumerate(names)}
+    table = np.zeros(max(len(ref_names), int(ref.max(initial=0)) + 1), dtype=np.int64)
+    for rid, name in enumerate(ref_names):
+        if rid == 0:
+            continue
+        if name not in lookup:
+            names.append(name)
+            lookup[name] = len(names)
+        table[rid] = lookup[name]
+    if int(ref.max(initial=0)) >= len(ref_names):
+        raise LabelError(f"reference class {int(ref.max())} has no name among its {len(ref_names)} class names")
+    return table[ref], names
+
+
+def evaluate_map(
+    map_path: str | os.PathLike[str],
+    reference_path: str | os.PathLike[str],
+    *,
+    attribute: str = "class",
+    key: str | None = None,
+) -> MapAccuracy:
+    """Read a class-map GeoTIFF and reference labels on its grid, and score them.
+
+    Args:
+        map_path: class map (band 1 = class, 0 = no data; ``CLASS_NAMES`` tag optional).
+        reference_path: label raster (GeoTIFF on the map's grid, ``.npy``, ``.mat``) or vector
+            file in any CRS (rasterised onto the map's grid).
+        attribute: vector column holding the class (number or name).
+        key: ``.mat`` variable holding the labels.
+
+    Returns:
+        :class:`MapAccuracy`.
+
+    Raises:
+        OutputError: unreadable map. DatasetNotFoundError / LabelError: missing, unreadable or
+        misaligned reference.
+    """
+    from hsi_app.io.cog import read_class_map
+    from hsi_app.io.cube import make_cube
+    from hsi_app.io.labels import read_labels
+
+    cmap = read_class_map(map_path)
+    grid = make_cube(cmap.classes[None], crs=cmap.crs, transform=cmap.transform if cmap.crs is not None else None,
+                     source=str(map_path))
+    ref, ref_names = read_labels(Path(reference_path), grid, key=key, attribute=attribute)
+    ref, names = merge_class_names(cmap.class_names, ref_names, ref, int(cmap.classes.max(initial=0)))
+    return assess_map(cmap.classes, ref, names, pixel_area_m2=pixel_area_m2(cmap.transform, cmap.crs))
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """A text table of :meth:`MapAccuracy.to_dict` for the terminal."""
+    has_area = report["pixel_area_m2"] is not None
+    unit = "ha" if has_area else "px"
+    width = max([5, *(len(r["class"]) for r in report["per_class"])])
+    lines = [
+        f"OA {100 * report['oa']:.2f}%  AA {100 * report['aa']:.2f}%  kappa {report['kappa']:.4f}  "
+        f"({report['n_reference']} reference pixels on the map, {report['n_unmapped']} on no-data)",
+        f"{'class':<{width}}  {'ref px':>8}  {'producer':>8}  {'user':>7}  {'mapped ' + unit:>12}  "
+        f"{'adjusted ' + unit + ' (95% CI)':>26}",
+    ]
+
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{100 * v:.1f}%"
+
+    for r in report["per_class"]:
+        mapped = r.get("mapped_area_ha", r["mapped_pixels"])
+        adj = r.get("adjusted_area_ha", r.get("adjusted_pixels"))
+        ci = r.get("adjusted_area_ci95_ha", r.get("adjusted_pixels_ci95"))
+        adj_text = "-" if adj is None else f"{adj:,.1f} ± {ci:,.1f}"
+        lines.append(f"{r['class']:<{width}}  {r['reference_pixels']:>8}  {pct(r['producers_accuracy']):>8}  "
+                     f"{pct(r['users_accuracy']):>7}  {mapped:>12,.1f}  {adj_text:>26}")
+    lines.append(f"note: {report['adjusted_area_note']}")
+    return "\n".join(lines)

@@ -1,0 +1,166 @@
+"""`hsi evaluate`: map accuracy against known values, torchmetrics, and the area estimator's coverage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+from hsi_app.errors import LabelError
+from hsi_app.tasks.map_accuracy import assess_map, merge_class_names, pixel_area_m2
+
+T = from_origin(500000.0, 4100000.0, 30.0, 30.0)
+NAMES = ["unlabelled", "water", "forest", "crop"]
+
+
+def test_two_class_scores_match_hand_computed_values() -> None:
+    # reference row 1: 8 water (6 mapped water, 2 forest); row 2: 4 forest (1 water, 3 forest)
+    ref = np.array([1] * 8 + [2] * 4 + [0] * 3)
+    cls = np.array([1] * 6 + [2] * 2 + [1] + [2] * 3 + [2, 1, 0])
+    acc = assess_map(cls[None], ref[None], ["water", "forest"], pixel_area_m2=900.0)
+    np.testing.assert_array_equal(acc.confusion, [[6, 2], [1, 3]])
+    s = acc.scores()
+    assert s["oa"] == pytest.approx(9 / 12)
+    assert s["producers_accuracy"] == pytest.approx([6 / 8, 3 / 4])
+    assert s["users_accuracy"] == pytest.approx([6 / 7, 3 / 5])
+    chance = (8 * 7 + 4 * 5) / 144
+    assert s["kappa"] == pytest.approx((9 / 12 - chance) / (1 - chance))
+    np.testing.assert_array_equal(acc.mapped_pixels, [8, 6])  # the whole map, reference or not
+    assert acc.unmapped.tolist() == [0, 0]
+    rows = acc.to_dict()["per_class"]
+    assert rows[0]["mapped_area_ha"] == pytest.approx(8 * 900 / 1e4)
+
+
+def test_scores_equal_the_torchmetrics_implementation() -> None:
+    from hsi_app.tasks.classification import classification_metrics
+
+    rng = np.random.default_rng(4)
+    cls = rng.integers(0, 6, size=(50, 40))
+    ref = np.where(rng.uniform(size=cls.shape) < 0.7, cls, rng.integers(0, 6, size=cls.shape))
+    acc = assess_map(cls, ref, [f"c{k}" for k in range(1, 6)])
+    both = (ref > 0) & (cls > 0)
+    want = classification_metrics(ref[both] - 1, cls[both] - 1, 5)
+    s = acc.scores()
+    assert acc.confusion.tolist() == want["confusion_matrix"]
+    assert s["oa"] == pytest.approx(want["oa"]) and s["aa"] == pytest.approx(want["aa"])
+    assert s["kappa"] == pytest.approx(want["kappa"], abs=1e-6)
+    assert acc.unmapped.sum() == ((ref > 0) & (cls == 0)).sum()
+
+
+def test_adjusted_area_is_unbiased_with_nominal_coverage_under_stratified_sampling() -> None:
+    """Olofsson et al. (2014): with a stratified random sample per map class the estimate of each
+    true class area is unbiased and its 95 % interval covers the truth about 95 % of the time."""
+    rng = np.random.default_rng(0)
+    truth = rng.choice([1, 2, 3], size=(200, 200), p=[0.5, 0.3, 0.2])
+    confuse = rng.uniform(size=truth.shape) < np.where(truth == 3, 0.4, 0.1)  # class 3 is often mis-mapped
+    cls = np.where(confuse, rng.choice([1, 2, 3], size=truth.shape), truth)
+    true_px = np.bincount(truth.ravel(), minlength=4)[1:].astype(float)
+    mapped_px = np.bincount(cls.ravel(), minlength=4)[1:].astype(float)
+    estimates, covered = [], []
+    for _ in range(300):
+        ref = np.zeros_like(truth)
+        for k in (1, 2, 3):  # 60 random reference pixels inside each map class
+            idx = rng.choice(np.flatnonzero(cls.ravel() == k), size=60, replace=False)
+            ref.ravel()[idx] = truth.ravel()[idx]
+        acc = assess_map(cls, ref, ["a", "b", "c"])
+        out = acc.adjusted_areas()
+        assert out is not None
+        p, se = out
+        est = p * cls.size
+        estimates.append(est)
+        covered.append(np.abs(est - true_px) <= 1.959964 * se * cls.size)
+    mean = np.mean(estimates, axis=0)
+    np.testing.assert_allclose(mean, true_px, rtol=0.02)  # unbiased (a few % of 300 draws' noise)
+    assert np.all(np.abs(mapped_px - true_px)[1:] / true_px[1:] > 0.05)  # while pixel counting is off by 7-13 %
+    coverage = np.mean(covered, axis=0)
+    assert np.all((coverage > 0.90) & (coverage < 0.99)), coverage
+
+
+def test_no_adjusted_area_when_a_mapped_class_has_no_reference() -> None:
+    cls = np.array([[1, 1, 2, 2, 3]])
+    ref = np.array([[1, 1, 2, 2, 0]])
+    acc = assess_map(cls, ref, ["a", "b", "c"])
+    assert acc.adjusted_areas() is None
+    assert "fewer than 2 reference pixels" in acc.to_dict()["adjusted_area_note"]
+
+
+def test_class_names_are_matched_by_name_and_new_reference_classes_are_added() -> None:
+    ref = np.array([[0, 1, 2, 3]])  # reference numbering: 1 crop, 2 water, 3 wetland
+    out, names = merge_class_names(NAMES, ["unlabelled", "crop", "water", "wetland"], ref, 3)
+    assert names == ["water", "forest", "crop", "wetland"]
+    assert out.tolist() == [[0, 3, 1, 4]]
+    same, numbered = merge_class_names(None, None, ref, 2)  # no names: by number
+    assert same is ref and numbered == ["class 1", "class 2", "class 3"]
+
+
+def test_bad_inputs_are_refused() -> None:
+    with pytest.raises(LabelError, match="differ in size"):
+        assess_map(np.zeros((2, 3)), np.zeros((3, 2)), ["a"])
+    with pytest.raises(LabelError, match="only 1 classes are named"):
+        assess_map(np.full((2, 2), 2), np.ones((2, 2)), ["a"])
+    with pytest.raises(LabelError, match="no reference pixel lies on a mapped pixel"):
+        assess_map(np.zeros((2, 2), int), np.ones((2, 2), int), ["a"]).scores()
+
+
+def test_pixel_area_in_square_metres() -> None:
+    from rasterio.crs import CRS
+
+    assert pixel_area_m2(T, CRS.from_epsg(32633)) == pytest.approx(900.0)
+    assert pixel_area_m2(from_origin(0, 0, 0.001, 0.001), CRS.from_epsg(4326)) is None
+    assert pixel_area_m2(T, None) is None
+    feet = pixel_area_m2(from_origin(0, 0, 100.0, 100.0), CRS.from_epsg(2227))  # US survey feet
+    assert feet == pytest.approx((100 * 1200 / 3937) ** 2, rel=1e-6)
+
+
+def _map(path: Path) -> np.ndarray:
+    from hsi_app.io.cog import write_class_map
+
+    rng = np.random.default_rng(1)
+    cls = rng.integers(1, 4, size=(60, 80)).astype(np.uint8)
+    cls[:5, :5] = 0
+    write_class_map(path, cls, np.ones(cls.shape, np.float32), crs="EPSG:32633", transform=T, class_names=NAMES)
+    return cls
+
+
+def test_cli_scores_a_map_against_vector_polygons_in_another_crs(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from hsi_app.cli.main import main
+
+    cls = _map(tmp_path / "map.tif")
+    # 10 x 10 px boxes: rows 0-9 / cols 0-9 (top-left 5 x 5 is no-data), rows 20-29 / cols 40-49
+    polys = [box(500000, 4099700, 500300, 4100000), box(501200, 4099100, 501500, 4099400)]
+    gdf = gpd.GeoDataFrame({"class": ["forest", "wetland"]}, geometry=polys, crs="EPSG:32633").to_crs("EPSG:4326")
+    gdf.to_file(tmp_path / "ref.gpkg")
+    code = main(["evaluate", "--map", str(tmp_path / "map.tif"), "--reference", str(tmp_path / "ref.gpkg"),
+                 "--json", str(tmp_path / "r.json"), "--confusion", str(tmp_path / "c.png")])
+    assert code in (0, None)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["class_names"] == ["water", "forest", "crop", "wetland"]
+    forest = cls[:10, :10]
+    assert report["n_unmapped"] == 25
+    assert report["confusion_matrix"][1] == [int((forest == k).sum()) for k in (1, 2, 3)] + [0]
+    wet = cls[20:30, 40:50]
+    assert report["confusion_matrix"][3] == [int((wet == k).sum()) for k in (1, 2, 3)] + [0]
+    assert report["per_class"][3]["producers_accuracy"] == 0.0  # the map has no wetland class
+    assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "OA " in capsys.readouterr().out
+
+
+def test_cli_missing_reference_is_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hsi_app.cli.main import main
+
+    _map(tmp_path / "map.tif")
+    with pytest.raises(SystemExit) as exc:
+        main(["evaluate", "--map", str(tmp_path / "map.tif"), "--reference", str(tmp_path / "nope.gpkg")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nope.gpkg" in err[0] and "not found" in err[0]
+    with rasterio.open(tmp_path / "map.tif") as ds:  # the map is untouched
+        assert ds.count == 2
