@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+import shutil
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -47,6 +48,105 @@ def check_writable(dst: str | os.PathLike[str]) -> Path:
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OutputError(f"{dst}: folder {folder} is not writable; choose another output path or fix its permissions")
     return path
+
+
+PathArg = str | os.PathLike[str] | None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.exists() and b.exists():
+        try:
+            return a.samefile(b)
+        except OSError:
+            return False
+    return a.resolve() == b.resolve()
+
+
+def check_outputs(outputs: Mapping[str, PathArg], inputs: Mapping[str, PathArg]) -> None:
+    """Refuse, before any work, an output that is one of the inputs or another output.
+
+    Args:
+        outputs: option name -> output path (``None`` entries are skipped), e.g.
+            ``{"--out": "map.tif", "--png": None}``.
+        inputs: option name -> input path (built-in names that are not files are harmless).
+
+    Raises:
+        OutputError: naming both options and the path.
+    """
+    outs = [(k, Path(v).expanduser().absolute()) for k, v in outputs.items() if v is not None and str(v) != ""]
+    ins = [(k, Path(v).expanduser().absolute()) for k, v in inputs.items() if v is not None and str(v) != ""]
+    for i, (name, out) in enumerate(outs):
+        for in_name, src in ins:
+            if _same_file(out, src):
+                raise OutputError(f"{out}: {name} would overwrite the {in_name} input; choose another output path")
+        for other, path in outs[i + 1:]:
+            if _same_file(out, path):
+                raise OutputError(f"{out}: {name} and {other} are the same file; give each output its own path")
+
+
+def check_out_dir(out: str | os.PathLike[str]) -> Path:
+    """Check up front that the run folder ``out`` can be created (or reused).
+
+    Returns:
+        ``out`` as an absolute :class:`~pathlib.Path`.
+
+    Raises:
+        OutputError: ``out`` is an existing file, or its nearest existing parent is not a
+            writable folder.
+    """
+    path = Path(out).expanduser().absolute()
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{out}: is an existing file; pass a folder for the run's outputs")
+    parent = path
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputError(f"{out}: {parent} is not a folder; choose another output folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{out}: {parent} is not writable; choose another output folder or fix its permissions")
+    return path
+
+
+@contextmanager
+def staged_run_dir(out: str | os.PathLike[str], protect: Iterable[PathArg] = ()) -> Iterator[Path]:
+    """Yield a fresh hidden folder next to the run folder ``out``; publish it on success.
+
+    Training writes its files (weights, config, split, metrics, maps) into the staging
+    folder. When the block succeeds, each file is moved into ``out`` (created if needed),
+    replacing files of the same name; other files in ``out`` are left alone. When it fails
+    (exception or Ctrl-C), the staging folder is deleted and ``out`` is untouched, so a
+    failed run never leaves a run folder that looks complete or damages a previous one.
+
+    Args:
+        out: the run folder.
+        protect: input files that must not be replaced (a run file with the same path
+            aborts the publication with an error and nothing is moved).
+
+    Raises:
+        OutputError: ``out`` cannot be created, or a run file would replace a protected input.
+    """
+    path = check_out_dir(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}{PARTIAL_MARKER}{secrets.token_hex(4)}")
+    tmp.mkdir()
+    try:
+        yield tmp
+        files = sorted(tmp.iterdir())
+        guarded = [Path(p).expanduser().absolute() for p in protect if p is not None and str(p) != ""]
+        for f in files:
+            for src in guarded:
+                if _same_file(path / f.name, src):
+                    raise OutputError(f"{path / f.name}: the run would overwrite this input; choose another --out")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    path.mkdir(exist_ok=True)
+    for f in files:
+        dst = path / f.name
+        if f.is_dir() and dst.is_dir():
+            shutil.rmtree(dst)
+        os.replace(f, dst)
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def partial_path(dst: str | os.PathLike[str]) -> Path:
