@@ -9,6 +9,7 @@ protocol. Weights are plain tensors in safetensors; nothing is unpickled from fi
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -59,6 +60,18 @@ class RunConfig:
 def json_floats(values: np.ndarray) -> list[float | None]:
     """Float array -> list with ``None`` for NaN (valid JSON)."""
     return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, dtype=np.float64)]
+
+
+def finite_json(obj: Any) -> Any:
+    """``obj`` with every non-finite float (NaN, ±inf) replaced by ``None``, recursively, so
+    that ``json.dumps`` writes strict JSON (e.g. the PSNR of two identical cubes is +inf)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_json(v) for v in obj]
+    return obj
 
 
 def save_run(run_dir: str | os.PathLike[str], config: RunConfig, tensors: dict[str, Any]) -> Path:

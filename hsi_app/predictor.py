@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from hsi_app.checkpoint import RunConfig, load_config, load_tensors
-from hsi_app.errors import BandMismatchError
+from hsi_app.errors import BandMismatchError, ModelLoadError
 from hsi_app.infer import ProbFn
 from hsi_app.io.cube import Cube
 
@@ -119,6 +119,10 @@ class Predictor:
             ft_config, ft_model = load_finetuned(run_dir)
             return cls(ft_config, ft_model.to(dev), dev, tta=tta)
         config = load_config(run_dir)
+        if config.task != "classification":
+            cmd = {"denoise": "hsi denoise", "detect": "hsi detect --method learned"}.get(config.task, "another command")
+            raise ModelLoadError(f"{run_dir}: a {config.task!r} run, not a classifier; use it with `{cmd}` "
+                                 "or pass a run of `hsi train` (classify)")
         tensors = load_tensors(run_dir)
         if config.model_name == "svm":
             from hsi_app.models.svm import SVMBaseline

@@ -35,7 +35,8 @@ def denoise(model: str, source: str, out: str, reference: str | None, key: str |
 
     from hsi_app.data.noise import parse_noise
     from hsi_app.errors import ConfigError
-    from hsi_app.io.atomic import atomic_path, check_writable
+    from hsi_app.checkpoint import finite_json
+    from hsi_app.io.atomic import atomic_path, check_outputs, check_writable
     from hsi_app.io.open import open_cube
     from hsi_app.predictor import run_dir_of
     from hsi_app.tasks.denoise_scene import denoise_cube, scene_baselines
@@ -45,8 +46,10 @@ def denoise(model: str, source: str, out: str, reference: str | None, key: str |
         noise = parse_noise(noise).spec
     if baselines and reference is None:
         raise ConfigError("--baselines needs --reference (a clean scene to score against)")
-    check_writable(out)
     mpath = Path(metrics_path) if metrics_path else Path(out).with_suffix(".metrics.json")
+    check_outputs({"--out": out, "--metrics": mpath if reference is not None else None},
+                  {"--input": source, "--reference": reference})
+    check_writable(out)
     if reference is not None:
         check_writable(mpath)
     den = Denoiser.load(run_dir_of(model), tta=tta)
@@ -72,5 +75,5 @@ def denoise(model: str, source: str, out: str, reference: str | None, key: str |
     for name, s in rows:
         click.echo(f"  {name:<9} PSNR {s['psnr']:7.2f} dB  SSIM {s['ssim']:.4f}  SAM {s['sam']:.4f} rad")
     with atomic_path(mpath) as tmp:
-        Path(tmp).write_text(json.dumps(report, indent=2))
+        Path(tmp).write_text(json.dumps(finite_json(report), indent=2))
     click.echo(f"metrics -> {mpath}")

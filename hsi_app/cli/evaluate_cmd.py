@@ -12,7 +12,7 @@ import click
 @click.option("--map", "map_path", required=True, type=click.Path(), help="Class map GeoTIFF (band 1 = class, 0 = no data).")
 @click.option("--reference", "reference", required=True, type=click.Path(),
               help="Reference labels: GeoTIFF on the map's grid, .npy, .mat, or vector file in any CRS.")
-@click.option("--attribute", default="class", show_default=True, help="Vector attribute holding the class (number or name).")
+@click.option("--label-attribute", "attribute", default="class", show_default=True, help="Vector attribute holding the class (number or name).")
 @click.option("--key", default=None, help=".mat variable holding the reference labels.")
 @click.option("--json", "json_path", default=None, type=click.Path(), help="Write the full report as JSON here.")
 @click.option("--confusion", "png_path", default=None, type=click.Path(), help="Write the confusion matrix as PNG here.")

@@ -39,17 +39,21 @@ def finetune(base: str, data: str, labels: str | None, label_attribute: str, key
     `hsi predict --model OUT` then loads base + adapter.
     """
     from hsi_app.io import open_cube
+    from hsi_app.io.atomic import check_out_dir, check_outputs
     from hsi_app.io.labels import read_labels
     from hsi_app.tasks.finetune import DEFAULT_FINETUNE_LR, FinetuneOptions, finetune as run_finetune
     from hsi_app.tasks.lr_schedules import check_schedule
 
     check_schedule(schedule)
+    check_outputs({"--out": out}, {"--base": base})
+    check_out_dir(out)
     cube = open_cube(data, key=key, labels=labels, label_attribute=label_attribute)
     maps = [read_labels(p, cube, attribute=label_attribute)[0] if p else None for p in (train_labels, test_labels)]
     opts = FinetuneOptions(lora_rank=lora_rank, lora_alpha=lora_alpha, split=split, epochs=epochs, seed=seed,
                            lr=lr if lr is not None else DEFAULT_FINETUNE_LR, schedule=schedule, resample=resample, train_head=train_head,
                            window=window, progress=not quiet)
-    m = run_finetune(cube, base, out, opts, train_labels=maps[0], test_labels=maps[1])
+    m = run_finetune(cube, base, out, opts, train_labels=maps[0], test_labels=maps[1],
+                     protect=[labels, train_labels, test_labels])
     click.echo(
         f"LoRA r={lora_rank} on {m['protocol']}: OA {100 * m['oa']:.2f}%  AA {100 * m['aa']:.2f}%  "
         f"kappa {m['kappa']:.4f}  ({m['n_train']} train / {m['n_test']} test px, {m['train_seconds']:.1f} s)\n"

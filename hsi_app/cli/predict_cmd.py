@@ -20,13 +20,16 @@ def predict(model: str, source: str, out: str, key: str | None, window: int, res
     """Classify every pixel of INPUT window by window (memory bounded by the window)."""
     from hsi_app.errors import ConfigError
     from hsi_app.infer import predict_scene
-    from hsi_app.io.atomic import check_writable
+    from hsi_app.io.atomic import check_outputs, check_writable
     from hsi_app.io.open import open_cube
     from hsi_app.predictor import Predictor, run_dir_of
 
     if window < 1:
         raise ConfigError(f"--window {window}: must be a positive number of pixels, e.g. 512")
-    check_writable(out)
+    check_outputs({"--out": out, "--png": png}, {"--input": source})
+    for dst in (out, png):
+        if dst is not None:
+            check_writable(dst)
     pred = Predictor.load(run_dir_of(model), tta=tta)
     cube = open_cube(source, key=key)
     prob_fn = pred.bind(cube, resample=resample)

@@ -56,14 +56,17 @@ def train(task: str, noise: str, init: str | None, targets: str | None, schedule
         return
     model = model or "ssfcn"
     from hsi_app.io import open_cube
+    from hsi_app.io.atomic import check_out_dir
     from hsi_app.io.labels import read_labels
     from hsi_app.tasks.train_classifier import TrainOptions, train_classifier
 
-    cube = open_cube(data, key=key, labels=labels, label_attribute=label_attribute)
-    maps = [read_labels(p, cube, attribute=label_attribute)[0] if p else None for p in (train_labels, test_labels)]
     opts = TrainOptions(model=model, split=split, epochs=epochs, seed=seed, window=window, progress=not quiet,
                         schedule=schedule, val_fraction=val_fraction, label_smoothing=label_smoothing)
-    metrics = train_classifier(cube, out, opts, train_labels=maps[0], test_labels=maps[1])
+    check_out_dir(out)
+    cube = open_cube(data, key=key, labels=labels, label_attribute=label_attribute)
+    maps = [read_labels(p, cube, attribute=label_attribute)[0] if p else None for p in (train_labels, test_labels)]
+    metrics = train_classifier(cube, out, opts, train_labels=maps[0], test_labels=maps[1],
+                               protect=[labels, train_labels, test_labels])
     leak = " (LEAKY protocol: random pixel split with overlapping patches)" if metrics["leaky"] else ""
     click.echo(
         f"{model} on {metrics['protocol']}{leak}: OA {100 * metrics['oa']:.2f}%  AA {100 * metrics['aa']:.2f}%  "

@@ -126,9 +126,12 @@ def staged_run_dir(out: str | os.PathLike[str], protect: Iterable[PathArg] = ())
         OutputError: ``out`` cannot be created, or a run file would replace a protected input.
     """
     path = check_out_dir(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}{PARTIAL_MARKER}{secrets.token_hex(4)}")
-    tmp.mkdir()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+    except OSError as err:
+        raise OutputError(f"{out}: cannot create the run folder ({err.strerror}); choose another output folder") from err
     try:
         yield tmp
         files = sorted(tmp.iterdir())

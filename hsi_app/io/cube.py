@@ -149,11 +149,15 @@ def make_cube(
     return cube
 
 
+MAX_CLASS_ID = 255  # class maps store classes as uint8, 0 = unlabelled / no data
+
+
 def check_labels(labels: np.ndarray, shape: tuple[int, int], source: str = "") -> np.ndarray:
     """Validate a label raster against a cube grid and return it as ``(H, W)`` int32.
 
     Raises:
-        LabelError: wrong shape, non-integer values or negative classes.
+        LabelError: wrong shape, non-integer values, negative classes or ids above
+            :data:`MAX_CLASS_ID` (typically a fill value such as 65535).
     """
     lab = np.asarray(labels)
     where = f"{source}: " if source else ""
@@ -167,6 +171,12 @@ def check_labels(labels: np.ndarray, shape: tuple[int, int], source: str = "") -
             raise LabelError(f"{where}labels must be whole class numbers (0 = unlabelled)")
     if lab.size and lab.min() < 0:
         raise LabelError(f"{where}labels contain negative values; use 0 for unlabelled")
+    if lab.size and lab.max() > MAX_CLASS_ID:
+        r, c = (int(v) for v in np.unravel_index(int(np.argmax(lab)), lab.shape))
+        raise LabelError(
+            f"{where}label value {lab.max():g} at row {r}, col {c}: class ids go up to {MAX_CLASS_ID} (class maps "
+            "are uint8); set fill values such as 65535 to 0 (unlabelled)"
+        )
     return lab.astype(np.int32)
 
 

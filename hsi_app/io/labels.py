@@ -95,6 +95,8 @@ def read_labels(
     path = Path(path)
     if not path.exists():
         raise DatasetNotFoundError(f"{path}: label file not found; check the path")
+    if path.is_dir():
+        raise LabelError(f"{path}: is a folder; pass a label file (.npy, .mat, GeoTIFF, GeoPackage or Shapefile)")
     _, h, w = like.hsi.shape
     kind = sniff_label_format(path)
     names: list[str] | None = None
@@ -162,13 +164,13 @@ def _read_mat(path: Path, kind: str, key: str | None, shape: tuple[int, int]) ->
     if key is not None:
         if key not in arrays:
             raise UnknownKeyError(
-                f"{path}: no variable {key!r}; keys found: {', '.join(sorted(arrays)) or 'none'}. Pass key=..."
+                f"{path}: no variable {key!r}; keys found: {', '.join(sorted(arrays)) or 'none'}; save the labels alone as .npy or GeoTIFF, or name the array with label_key= in Python"
             )
         return arrays[key]()
     two_d = {k: v for k, v in arrays.items() if len(v.shape) == 2}
     if not two_d:
         raise LabelError(
-            f"{path}: no 2-D array; keys found: {', '.join(sorted(arrays)) or 'none'}. Pass key=..."
+            f"{path}: no 2-D array; keys found: {', '.join(sorted(arrays)) or 'none'}; save the labels alone as .npy or GeoTIFF, or name the array with label_key= in Python"
         )
     if len(two_d) > 1:
         matching = {k: v for k, v in two_d.items() if v.shape == tuple(shape)}
@@ -176,7 +178,7 @@ def _read_mat(path: Path, kind: str, key: str | None, shape: tuple[int, int]) ->
             two_d = matching
         else:
             raise LabelError(
-                f"{path}: several 2-D arrays ({', '.join(sorted(two_d))}); pass key=... to choose the labels"
+                f"{path}: several 2-D arrays ({', '.join(sorted(two_d))}); save the labels alone as .npy or GeoTIFF, or name the array with label_key= in Python"
             )
     return next(iter(two_d.values()))()
 

@@ -93,7 +93,7 @@ def choose_key(path: Path, arrays: dict[str, tuple[int, ...]], key: str | None, 
     keys = ", ".join(sorted(arrays)) or "(none)"
     if key is not None:
         if key not in arrays:
-            raise UnknownKeyError(f"{path}: no variable '{key}'; keys found: {keys}. Pass key=<one of them>")
+            raise UnknownKeyError(f"{path}: no variable '{key}'; keys found: {keys}. Pass --key NAME (key= in Python) with one of them")
         return key
     role = "cube" if ndim == 3 else "labels"
     for k in arrays:
@@ -105,7 +105,7 @@ def choose_key(path: Path, arrays: dict[str, tuple[int, ...]], key: str | None, 
         return candidates[0]
     what = "3-D array (H, W, bands)" if ndim == 3 else "2-D label array"
     found = "no" if not candidates else f"{len(candidates)}"
-    raise CubeReadError(f"{path}: {found} {what} to choose from; keys found: {keys}. Pass key=<name>")
+    raise CubeReadError(f"{path}: {found} {what} to choose from; keys found: {keys}. Pass --key NAME (key= in Python)")
 
 
 def find_labels_file(path: Path) -> Path | None:
@@ -159,7 +159,7 @@ def read_mat(
     if len(shape) != 3:
         raise CubeReadError(
             f"{path}: '{k}' is {len(shape)}-D {shape}; a cube needs (H, W, bands). "
-            "Pass key= naming a 3-D array"
+            "Pass --key NAME (key= in Python) naming a 3-D array"
         )
     version = mat_version(path)
     if version == "7.3":

@@ -141,7 +141,7 @@ def read_vector_labels(
     gdf = _read_layer(path, layer)
     if attribute not in gdf.columns:
         found = ", ".join(str(c) for c in gdf.columns if c != gdf.geometry.name) or "none"
-        raise LabelError(f"{path}: no attribute {attribute!r}; attributes found: {found}. Pass attribute=...")
+        raise LabelError(f"{path}: no attribute {attribute!r}; attributes found: {found}. Pass --label-attribute NAME (attribute= in Python)")
     gdf = gdf[~(gdf.geometry.isna() | gdf.geometry.is_empty)]
     if len(gdf) == 0:
         raise LabelError(f"{path}: the layer has no geometries; draw label polygons or points first")

@@ -49,11 +49,11 @@ def _first_doc_line(fn: Builder) -> str:
 def register_model(fn: F | None = None, *, task: str = "classification") -> F | Callable[[F], F]:
     """Register a model builder under its function name.
 
-    Usable bare (``@register_model``) or with options (``@register_model(task="denoising")``).
+    Usable bare (``@register_model``) or with options (``@register_model(task="denoise")``).
 
     Args:
         fn: builder ``fn(in_chans, num_classes, wavelengths=None, **kw) -> nn.Module``.
-        task: what the model's output means ("classification", "denoising", ...).
+        task: what the model's output means ("classification", "denoise" or "detect").
 
     Returns:
         The builder itself, unchanged.

@@ -35,7 +35,12 @@ def run_demo(
     from hsi_app.io import open_cube
     from hsi_app.tasks.train_classifier import TrainOptions, protocol_split, receptive_radius, train_classifier
 
+    from hsi_app.io.atomic import check_out_dir
+
+    check_out_dir(out)
     root = Path(out)
+    for model in models:  # bad settings (e.g. epochs < 1) fail before the scene is loaded
+        TrainOptions(model=model, seed=seed, epochs=epochs, progress=progress)
     cube = open_cube(data)
     radius = max(receptive_radius(m) for m in models)
     rows = []

@@ -27,7 +27,7 @@ import numpy as np
 from hsi_app.errors import BandMismatchError, HSIWarning, InvalidDataError
 from hsi_app.io.cube import Cube
 from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS, AdaptResult, adapt_on_crops, check_adapt
-from hsi_app.tasks.denoising import Denoiser
+from hsi_app.tasks.denoising import MIN_BANDS, Denoiser
 
 WAVELENGTH_TOLERANCE_NM = 2.0
 
@@ -140,6 +140,8 @@ def denoise_cube(
     good = np.flatnonzero(~np.asarray(cube.coords["bad_band"].values, dtype=bool))
     if good.size == 0:
         raise InvalidDataError(f"{source}: every band is flagged bad; nothing to denoise")
+    if good.size < MIN_BANDS:
+        raise InvalidDataError(f"{source}: {good.size} good band(s); spectral denoising needs at least {MIN_BANDS} bands")
     if denoiser.fixed_bands is not None and good.size != denoiser.fixed_bands:
         raise BandMismatchError(
             f"{source}: {good.size} good bands, but {denoiser.config.model_name} was trained on "

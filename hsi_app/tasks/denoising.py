@@ -45,6 +45,7 @@ DEFAULT_BAND_CHUNK = 32
 DEFAULT_LR = 2e-3
 HOLDOUT_FRACTION = 1.0 / 3.0
 EVAL_SEED_OFFSET = 10_000
+MIN_BANDS = 2  # a spectrum: SAM and the spectral attention are undefined on one band
 
 
 @dataclass
@@ -265,25 +266,38 @@ def warm_start_weights(run_dir: str | os.PathLike[str], model: str, model_args: 
 def train_denoiser(cube: Cube, out: str | os.PathLike[str], opts: DenoiseOptions) -> dict[str, Any]:
     """Train on a clean scene, save the run, score the held-out block; write ``metrics.json``.
 
+    The files are staged and moved into ``out`` only on success (as for ``hsi train``).
+
     Args:
-        cube: clean scene (its good bands are used).
+        cube: clean scene (its good bands are used, at least :data:`MIN_BANDS`).
         out: run folder (created).
         opts: options.
 
     Returns:
         The metrics dict written to ``OUT/metrics.json``.
     """
-    from hsi_app.checkpoint import RunConfig, json_floats, save_run
-    from hsi_app.io.atomic import atomic_path, check_writable
+    from hsi_app.io.atomic import check_out_dir, staged_run_dir
     from hsi_app.tasks.train_classifier import scene_in_memory
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    check_writable(out / "metrics.json")
+    check_out_dir(out)
     image, bands, valid = scene_in_memory(cube)
     source = str(cube.attrs.get("source", ""))
     if not valid.any():
         raise InvalidDataError(f"{source}: every pixel is no-data; nothing to train on")
+    c, h, w = image.shape
+    if c < MIN_BANDS:
+        raise InvalidDataError(f"{source}: {c} good band(s); spectral denoising needs at least {MIN_BANDS} bands")
+    # written to a staging folder, published into ``out`` only when everything succeeded
+    with staged_run_dir(out, protect=[source]) as stage:
+        return _train_denoiser_into(stage, cube, opts, image, bands, source)
+
+
+def _train_denoiser_into(out: Path, cube: Cube, opts: DenoiseOptions, image: np.ndarray, bands: np.ndarray,
+                         source: str) -> dict[str, Any]:
+    """Fit, save and score into the (staging) run folder ``out``; return the metrics."""
+    from hsi_app.checkpoint import RunConfig, json_floats, save_run
+    from hsi_app.io.atomic import atomic_path
+
     c, h, w = image.shape
     probe = _probe(opts.model, c, opts.model_args)
     c0 = holdout_columns(w, probe.spatial_multiple)

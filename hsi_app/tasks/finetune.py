@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -278,31 +279,41 @@ def finetune(
     train_labels: np.ndarray | None = None,
     test_labels: np.ndarray | None = None,
     split: Any = None,
+    protect: Sequence[str | os.PathLike[str] | None] = (),
 ) -> dict[str, Any]:
     """LoRA-adapt the run ``base_dir`` to ``cube``; write the adapter run folder ``out``.
 
+    Like ``hsi train``, the files are staged and moved into ``out`` only on success.
+
     Args:
         cube: the new scene with labels (or pass ``train_labels``/``test_labels``).
-        base_dir: run folder of ``hsi train`` (left untouched).
+        base_dir: run folder of ``hsi train`` (left untouched; ``out`` may not be it).
         out: folder for the adapter, config, metrics and maps.
         opts: rank, split, epochs, schedule...
         split: a ready Split to use instead of ``opts.split``.
+        protect: input files (label files) that a run file must not replace.
 
     Returns:
         The metrics written to ``metrics.json``.
     """
     import torch
 
-    from hsi_app.io.atomic import atomic_path, check_writable
+    from hsi_app.io.atomic import atomic_path, check_out_dir, check_outputs, staged_run_dir
     from hsi_app.tasks.classification import fit_dense
-    from hsi_app.tasks.train_classifier import TrainOptions, _band_stats, _split_for, evaluate_run, scene_in_memory
+    from hsi_app.tasks.train_classifier import (
+        TrainOptions,
+        _band_stats,
+        _split_for,
+        check_split_pixels,
+        evaluate_run,
+        scene_in_memory,
+    )
 
     if opts.lora_rank < 1:
         raise ConfigError(f"--lora-rank {opts.lora_rank}: use a rank >= 1, e.g. 4 or 8")
     base_path, base = _base_dir_checked(base_dir)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    check_writable(out / "metrics.json")
+    check_outputs({"--out": out}, {"--base": base_path})
+    final_out = check_out_dir(out)
     image, bands, valid = scene_in_memory(cube)
     wl, fwhm = cube.hsi.wavelengths[bands], cube.hsi.fwhm[bands]
     matrix, kind = band_matrix(base, wl, fwhm, resample=opts.resample)
@@ -323,64 +334,67 @@ def finetune(
                            train_labels, test_labels)
     split.train[~valid] = 0
     split.test[~valid] = 0
-    split.save(out / "split.npz")
-    if opts.progress:
-        print(split.describe())
-    mean, std = _band_stats(image, split.train > 0)
+    check_split_pixels(split, str(cube.attrs.get("source", "input")))
+    # written to a staging folder, published into ``out`` only when everything succeeded
+    with staged_run_dir(final_out, protect=[cube.attrs.get("source"), *protect]) as out:
+        split.save(out / "split.npz")
+        if opts.progress:
+            print(split.describe())
+        mean, std = _band_stats(image, split.train > 0)
 
-    torch.manual_seed(opts.seed)
-    new_head = num_classes != base.num_classes
-    probe = _probe_net(base)
-    lcfg = lora_config(probe, opts.lora_rank, opts.lora_alpha, new_head or opts.train_head)
-    model, net = build_adapted(base_path, base, matrix, mean, std, num_classes, lcfg)
-    trainable, total = (int(v) for v in net.get_nb_trainable_parameters())
-    if trainable >= MAX_TRAINABLE_FRACTION * total:
-        import warnings
+        torch.manual_seed(opts.seed)
+        new_head = num_classes != base.num_classes
+        probe = _probe_net(base)
+        lcfg = lora_config(probe, opts.lora_rank, opts.lora_alpha, new_head or opts.train_head)
+        model, net = build_adapted(base_path, base, matrix, mean, std, num_classes, lcfg)
+        trainable, total = (int(v) for v in net.get_nb_trainable_parameters())
+        if trainable >= MAX_TRAINABLE_FRACTION * total:
+            import warnings
 
-        warnings.warn(f"LoRA rank {opts.lora_rank}: {trainable:,} of {total:,} parameters are trainable "
-                      f"(>= {MAX_TRAINABLE_FRACTION:.0%}); lower --lora-rank", HSIWarning, stacklevel=2)
+            warnings.warn(f"LoRA rank {opts.lora_rank}: {trainable:,} of {total:,} parameters are trainable "
+                          f"(>= {MAX_TRAINABLE_FRACTION:.0%}); lower --lora-rank", HSIWarning, stacklevel=2)
 
-    norm = np.nan_to_num(BandStats(mean, std).apply(image))  # (C, H, W) float32
-    t0 = time.perf_counter()
-    extra_fit: dict[str, Any] = {"tiles_per_epoch": opts.tiles_per_epoch} if opts.tiles_per_epoch else {}
-    fitted, history = fit_dense(
-        norm, split.train, None, model_name=base.model_name, num_classes=num_classes, wavelengths=wl,
-        epochs=opts.epochs or DEFAULT_FINETUNE_EPOCHS, lr=opts.lr, seed=opts.seed, progress=opts.progress,
-        schedule=opts.schedule, model=model, **extra_fit,
-    )
-    train_seconds = time.perf_counter() - t0
-    from peft import get_peft_model_state_dict
-    from safetensors.numpy import save_file
+        norm = np.nan_to_num(BandStats(mean, std).apply(image))  # (C, H, W) float32
+        t0 = time.perf_counter()
+        extra_fit: dict[str, Any] = {"tiles_per_epoch": opts.tiles_per_epoch} if opts.tiles_per_epoch else {}
+        fitted, history = fit_dense(
+            norm, split.train, None, model_name=base.model_name, num_classes=num_classes, wavelengths=wl,
+            epochs=opts.epochs or DEFAULT_FINETUNE_EPOCHS, lr=opts.lr, seed=opts.seed, progress=opts.progress,
+            schedule=opts.schedule, model=model, **extra_fit,
+        )
+        train_seconds = time.perf_counter() - t0
+        from peft import get_peft_model_state_dict
+        from safetensors.numpy import save_file
 
-    adapter = {k: v.detach().cpu().contiguous().numpy() for k, v in get_peft_model_state_dict(fitted.net).items()}
-    with atomic_path(out / ADAPTER_NAME) as tmp:
-        save_file(adapter, str(tmp))
-    with atomic_path(out / ADAPTER_CONFIG_NAME) as tmp:
-        Path(tmp).write_text(json.dumps(_json_safe(lcfg.to_dict()), indent=2))
-    config = RunConfig(
-        task="classification", model_name=base.model_name, model_args=dict(base.model_args), in_chans=int(bands.size),
-        num_classes=num_classes, class_names=class_names, wavelengths=json_floats(wl), fwhm=json_floats(fwhm),
-        band_indices=[int(b) for b in bands], source_bands=cube.hsi.shape[0], mean=[float(v) for v in mean],
-        std=[float(v) for v in std], receptive_radius=base.receptive_radius,
-        split={"protocol": split.protocol, "seed": split.seed, "leaky": split.leaky, "radius": split.radius},
-        data=str(cube.attrs.get("source", "")),
-        extra={"schedule": opts.schedule, "finetune": {
-            "base_run": str(base_path), "base_sha256": file_sha256(base_path / WEIGHTS_NAME),
-            "base_num_classes": base.num_classes, "base_in_chans": base.in_chans, "band_map": kind,
-            "edge_coverage_fwhm": EDGE_COVERAGE_FWHM, "new_head": new_head, "train_head": new_head or opts.train_head,
-            "lora_rank": opts.lora_rank,
-            "lora_alpha": float(lcfg.lora_alpha), "target_modules": sorted(lcfg.target_modules),
-        }},
-    )
-    with atomic_path(out / "config.json") as tmp:
-        Path(tmp).write_text(json.dumps(asdict(config), indent=2))
-    metrics = evaluate_run(out, cube, split, train_seconds, history, window=opts.window, progress=opts.progress)
-    metrics.update(trainable_params=trainable, total_params=total,
-                   trainable_fraction=round(trainable / max(total, 1), 5),
-                   adapter_bytes=(out / ADAPTER_NAME).stat().st_size, base_run=str(base_path),
-                   lora_rank=opts.lora_rank, band_map=kind, schedule=opts.schedule)
-    with atomic_path(out / "metrics.json") as tmp:
-        Path(tmp).write_text(json.dumps(metrics, indent=2))
+        adapter = {k: v.detach().cpu().contiguous().numpy() for k, v in get_peft_model_state_dict(fitted.net).items()}
+        with atomic_path(out / ADAPTER_NAME) as tmp:
+            save_file(adapter, str(tmp))
+        with atomic_path(out / ADAPTER_CONFIG_NAME) as tmp:
+            Path(tmp).write_text(json.dumps(_json_safe(lcfg.to_dict()), indent=2))
+        config = RunConfig(
+            task="classification", model_name=base.model_name, model_args=dict(base.model_args), in_chans=int(bands.size),
+            num_classes=num_classes, class_names=class_names, wavelengths=json_floats(wl), fwhm=json_floats(fwhm),
+            band_indices=[int(b) for b in bands], source_bands=cube.hsi.shape[0], mean=[float(v) for v in mean],
+            std=[float(v) for v in std], receptive_radius=base.receptive_radius,
+            split={"protocol": split.protocol, "seed": split.seed, "leaky": split.leaky, "radius": split.radius},
+            data=str(cube.attrs.get("source", "")),
+            extra={"schedule": opts.schedule, "finetune": {
+                "base_run": str(base_path), "base_sha256": file_sha256(base_path / WEIGHTS_NAME),
+                "base_num_classes": base.num_classes, "base_in_chans": base.in_chans, "band_map": kind,
+                "edge_coverage_fwhm": EDGE_COVERAGE_FWHM, "new_head": new_head, "train_head": new_head or opts.train_head,
+                "lora_rank": opts.lora_rank,
+                "lora_alpha": float(lcfg.lora_alpha), "target_modules": sorted(lcfg.target_modules),
+            }},
+        )
+        with atomic_path(out / "config.json") as tmp:
+            Path(tmp).write_text(json.dumps(asdict(config), indent=2))
+        metrics = evaluate_run(out, cube, split, train_seconds, history, window=opts.window, progress=opts.progress)
+        metrics.update(trainable_params=trainable, total_params=total,
+                       trainable_fraction=round(trainable / max(total, 1), 5),
+                       adapter_bytes=(out / ADAPTER_NAME).stat().st_size, base_run=str(base_path),
+                       lora_rank=opts.lora_rank, band_map=kind, schedule=opts.schedule)
+        with atomic_path(out / "metrics.json") as tmp:
+            Path(tmp).write_text(json.dumps(metrics, indent=2))
     return metrics
 
 

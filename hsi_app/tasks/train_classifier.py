@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,27 @@ class TrainOptions:
     model_args: dict[str, Any] | None = None
     schedule: str | None = None  # learning-rate schedule name; None = the model's default
 
+    def __post_init__(self) -> None:
+        """Refuse impossible settings before any data is read.
+
+        Raises:
+            ConfigError: ``epochs`` or ``window`` below 1, or a model that is not a classifier.
+        """
+        from hsi_app.errors import ConfigError
+
+        if self.epochs is not None and self.epochs < 1:
+            raise ConfigError(f"--epochs {self.epochs}: must be at least 1")
+        if self.window < 1:
+            raise ConfigError(f"--window {self.window}: must be a positive number of pixels, e.g. 512")
+        if self.model != "svm":
+            from hsi_app.models.registry import model_info
+
+            task = model_info(self.model)["task"]
+            if task != "classification":
+                hint = {"denoise": "--task denoise", "detect": "--task detect"}.get(task, "another model")
+                raise ConfigError(f"--model {self.model} is a {task} model; pick a classification model "
+                                  f"(`hsi models list`) or use {hint}")
+
 
 def scene_in_memory(cube: Cube) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Load the good bands of a cube: image ``(C, H, W)`` float32 (no data -> NaN), band indices, valid ``(H, W)``."""
@@ -66,11 +88,11 @@ def protocol_split(cube: Cube, protocol: str, *, seed: int = 0, radius: int = 0)
     from hsi_app.data.splits import make_split, parse_split
 
     labels = cube.hsi.labels
-    if labels is None or not (labels > 0).any():
-        raise LabelError(
-            f"{cube.attrs.get('source', 'input')}: no labels; pass --labels (raster or vector) "
-            "or --train-labels/--test-labels"
-        )
+    source = cube.attrs.get("source", "input")
+    if labels is None:
+        raise LabelError(f"{source}: no labels; pass --labels (raster or vector) or --train-labels/--test-labels")
+    if not (labels > 0).any():
+        raise LabelError(f"{source}: its label map has no labelled pixel (all 0); pass labels with classes 1..K")
     spec = parse_split(protocol)
     return make_split(labels, spec, seed=seed, radius=radius if spec.kind == "disjoint" else 0)
 
@@ -102,8 +124,13 @@ def train_classifier(
     train_labels: np.ndarray | None = None,
     test_labels: np.ndarray | None = None,
     split: Any = None,
+    protect: Sequence[str | os.PathLike[str] | None] = (),
 ) -> dict[str, Any]:
     """Train, evaluate and map one scene; write the run folder ``out``.
+
+    The files are written to a hidden staging folder next to ``out`` and moved into it
+    only when everything succeeded, so a failed or interrupted run leaves an earlier run
+    in ``out`` as it was (:func:`~hsi_app.io.atomic.staged_run_dir`).
 
     Args:
         cube: scene with ``label`` (or pass ``train_labels``/``test_labels``, (H, W) int).
@@ -111,15 +138,19 @@ def train_classifier(
         opts: model, split and training options.
         split: a ready :class:`~hsi_app.data.splits.Split` to use as is (so that several
             models are scored on exactly the same test pixels); overrides ``opts.split``.
+        protect: input files (label files) that a run file must not replace; the scene's
+            own file is always protected.
+
+    Raises:
+        LabelError: no usable training or test pixels (checked before training).
+        OutputError: ``out`` cannot be created, or a run file would replace an input.
 
     Returns:
         The metrics dict written to ``metrics.json``.
     """
-    from hsi_app.io.atomic import check_writable
+    from hsi_app.io.atomic import check_out_dir, staged_run_dir
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    check_writable(out / "metrics.json")
+    check_out_dir(out)
     image, bands, valid = scene_in_memory(cube)
     k_names = cube.hsi.class_names
     label_maps = [m for m in (cube.hsi.labels, train_labels, test_labels) if m is not None]
@@ -137,6 +168,33 @@ def train_classifier(
         )
     split.train[~valid] = 0
     split.test[~valid] = 0
+    check_split_pixels(split, str(cube.attrs.get("source", "input")))
+    # everything is written to a staging folder and published into ``out`` only on success
+    with staged_run_dir(out, protect=[cube.attrs.get("source"), *protect]) as stage:
+        metrics = _train_into(stage, cube, opts, split, image, bands, num_classes, class_names, radius)
+    return metrics
+
+
+def check_split_pixels(split: Any, source: str) -> None:
+    """Refuse a split that cannot train or be scored, before any training.
+
+    Raises:
+        LabelError: no training pixel on valid data, a single training class, or no test pixel.
+    """
+    train_classes = np.unique(split.train[split.train > 0])
+    if train_classes.size == 0:
+        raise LabelError(f"{source}: no training pixel lies on valid data; check the labels and the scene's no-data")
+    if train_classes.size < 2:
+        raise LabelError(f"{source}: every training pixel is class {int(train_classes[0])}; a classifier needs "
+                         "at least 2 labelled classes")
+    if not (split.test > 0).any():
+        raise LabelError(f"{source}: split {split.protocol} leaves no test pixel on valid data; use a smaller "
+                         "training share, a larger scene, or --train-labels/--test-labels")
+
+
+def _train_into(out: Path, cube: Cube, opts: TrainOptions, split: Any, image: np.ndarray, bands: np.ndarray,
+                num_classes: int, class_names: list[str], radius: int) -> dict[str, Any]:
+    """Fit, save and evaluate into the (staging) run folder ``out``; return the metrics."""
     split.save(out / "split.npz")
     if opts.progress:
         print(split.describe())

@@ -139,13 +139,11 @@ def train_detector(image: np.ndarray, spectra: np.ndarray, names: list[str], out
 
     from hsi_app.checkpoint import RunConfig, json_floats, save_run
     from hsi_app.data.normalize import BandStats
-    from hsi_app.io.atomic import atomic_path, check_writable
+    from hsi_app.io.atomic import atomic_path, check_out_dir, staged_run_dir
     from hsi_app.models import create_model
     from hsi_app.tasks.detector_infer import LearnedDetector, decode
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    check_writable(out / "metrics.json")
+    final_out = check_out_dir(out)
     torch.manual_seed(opts.seed)
     c, h, w = image.shape
     k = len(names)
@@ -201,24 +199,26 @@ def train_detector(image: np.ndarray, spectra: np.ndarray, names: list[str], out
         extra={"target_spectra": np.asarray(spectra, float).tolist(), **(extra or {}),
                "train": {k_: v for k_, v in asdict(opts).items() if k_ != "progress"}},
     )
-    save_run(out, config, model.state_dict())
+    # written to a staging folder, published into ``out`` only when everything succeeded
+    with staged_run_dir(final_out, protect=[str(data)]) as out:
+        save_run(out, config, model.state_dict())
 
-    det = LearnedDetector(config, model)
-    seeds = [TEST_SEED_BASE + i for i in range(opts.n_test_scenes)]
-    scenes = test_scenes(image, spectra, names, regions.test, seeds=seeds, options=SimOptions(scale=1.0))
+        det = LearnedDetector(config, model)
+        seeds = [TEST_SEED_BASE + i for i in range(opts.n_test_scenes)]
+        scenes = test_scenes(image, spectra, names, regions.test, seeds=seeds, options=SimOptions(scale=1.0))
 
-    def learned(img: np.ndarray) -> tuple[np.ndarray, Any]:
-        o = det.predict_image(img)
-        return o.heat, decode(o, threshold=0.01)
+        def learned(img: np.ndarray) -> tuple[np.ndarray, Any]:
+            o = det.predict_image(img)
+            return o.heat, decode(o, threshold=0.01)
 
-    metrics: dict[str, Any] = {
-        "task": "detect", "model": opts.model, "data": str(data),
-        "protocol": (f"targets simulated into the background; training crops from columns < "
-                     f"{regions.split_col - regions.buffer}, test targets in columns >= {regions.split_col}; "
-                     f"test seeds {seeds[0]}..{seeds[-1]} (never used in training)"),
-        "train_seconds": train_seconds, "steps": total, "classes": names,
-        **evaluate(learned, scenes, regions.test),
-    }
-    with atomic_path(out / "metrics.json") as tmp:
-        Path(tmp).write_text(json.dumps(metrics, indent=2, default=float))
+        metrics: dict[str, Any] = {
+            "task": "detect", "model": opts.model, "data": str(data),
+            "protocol": (f"targets simulated into the background; training crops from columns < "
+                         f"{regions.split_col - regions.buffer}, test targets in columns >= {regions.split_col}; "
+                         f"test seeds {seeds[0]}..{seeds[-1]} (never used in training)"),
+            "train_seconds": train_seconds, "steps": total, "classes": names,
+            **evaluate(learned, scenes, regions.test),
+        }
+        with atomic_path(out / "metrics.json") as tmp:
+            Path(tmp).write_text(json.dumps(metrics, indent=2, default=float))
     return metrics

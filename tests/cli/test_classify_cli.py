@@ -224,3 +224,118 @@ def test_predict_routes_a_band_subset_to_channel_vit(scene: dict[str, Path], tra
     code, _, err = run_main(capsys, "predict", "--model", str(trained), "--input", str(subset),
                             "--out", str(tmp_path / "refused.tif"), "--quiet")
     assert code != 0 and "do not match the model's 30 bands" in err and not (tmp_path / "refused.tif").exists()
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_outputs_that_are_inputs_are_refused(trained: Path, scene: dict[str, Path], tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    src = tmp_path / "copy.tif"
+    shutil.copy(scene["cube"], src)
+    before = src.read_bytes()
+    cases = [
+        (["predict", "--model", str(trained), "--input", str(src), "--out", str(src)], "--out would overwrite the --input"),
+        (["predict", "--model", str(trained), "--input", str(src), "--out", str(tmp_path / "m.tif"), "--png",
+          str(tmp_path / "m.tif")], "--out and --png are the same file"),
+        (["finetune", "--base", str(trained), "--data", str(src), "--labels", str(scene["labels"]), "--lora-rank", "2",
+          "--out", str(trained)], "--out would overwrite the --base input"),
+        (["train", "--data", str(src), "--labels", str(scene["labels"]), "--model", "svm", "--out", str(src)],
+         "is an existing file; pass a folder"),
+    ]
+    run_before = _snapshot(trained)
+    for args, needle in cases:
+        code, _, err = run_main(capsys, *args, "--quiet")
+        lines = [ln for ln in err.strip().splitlines() if ln.startswith("hsi: error")]
+        assert code == 2 and len(lines) == 1 and needle in lines[0], (args, err)
+    assert src.read_bytes() == before and _snapshot(trained) == run_before
+    assert not (tmp_path / "m.tif").exists()
+
+
+def test_a_run_file_never_replaces_an_input_in_the_run_folder(scene: dict[str, Path], tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    folder = tmp_path / "work"
+    folder.mkdir()
+    data = folder / "map.tif"  # the name of the run's own class map
+    shutil.copy(scene["cube"], data)
+    before = data.read_bytes()
+    code, _, err = run_main(capsys, "train", "--data", str(data), "--labels", str(scene["labels"]), "--model", "svm",
+                            "--out", str(folder), "--quiet")
+    assert code == 2 and "the run would overwrite this input" in err
+    assert data.read_bytes() == before and sorted(p.name for p in folder.iterdir()) == ["map.tif"]
+
+
+def test_a_failed_training_leaves_the_previous_run_as_it_was(trained: Path, scene: dict[str, Path], tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run is staged: an error after the weights were saved (here: while mapping) publishes nothing."""
+    import shutil
+
+    from hsi_app.io import open_cube
+    from hsi_app.tasks import train_classifier as tc
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    before = _snapshot(run)
+
+    def boom(*args: object, **kwargs: object) -> None:
+        assert (Path(str(args[0])) / "model.safetensors").is_file()  # weights were written (to the staging folder)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tc, "evaluate_run", boom)
+    cube = open_cube(scene["cube"], labels=scene["labels"])
+    with pytest.raises(KeyboardInterrupt):
+        tc.train_classifier(cube, run, tc.TrainOptions(model="svm", split="random:0.3", progress=False))
+    assert _snapshot(run) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no staging folder left behind
+
+
+@pytest.mark.parametrize(
+    ("extra", "labels", "needle"),
+    [
+        (["--model", "hsdt_s"], None, "--model hsdt_s is a denoise model"),
+        (["--epochs", "0"], None, "--epochs 0: must be at least 1"),
+        (["--window", "0"], None, "--window 0: must be a positive"),
+        (["--model", "svm"], "one_class", "every training pixel is class 2"),
+        (["--model", "svm"], "zeros", "has no labelled pixel"),
+        (["--model", "svm"], "fill", "label value 65535 at row 0, col 0"),
+        (["--model", "svm", "--train-labels", "LABELS", "--test-labels", "ZEROS"], None, "leaves no test pixel"),
+    ],
+)
+def test_training_inputs_are_checked_before_training(extra: list[str], labels: str | None, needle: str,
+                                                     scene: dict[str, Path], tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    lab_path = scene["labels"]
+    if labels is not None:
+        with rasterio.open(scene["labels"]) as ds:
+            lab = ds.read(1).astype(np.int64)
+        lab = {"one_class": np.where(lab > 0, 2, 0), "zeros": np.zeros_like(lab),
+               "fill": np.where(lab > 0, lab, 65535)}[labels]
+        lab_path = tmp_path / f"{labels}.npy"
+        np.save(lab_path, lab)
+    zeros = tmp_path / "no_test.npy"
+    np.save(zeros, np.zeros((40, 36), np.int64))
+    extra = [{"LABELS": str(scene["labels"]), "ZEROS": str(zeros)}.get(a, a) for a in extra]
+    code, _, err = run_main(capsys, "train", "--data", str(scene["cube"]), "--labels", str(lab_path), *extra,
+                            "--out", str(tmp_path / "run"), "--quiet")
+    lines = [ln for ln in err.strip().splitlines() if ln.startswith("hsi: error")]
+    assert code == 2 and len(lines) == 1 and needle in lines[0], err
+    assert not (tmp_path / "run").exists()
+
+
+def test_predict_refuses_a_run_of_another_task(scene: dict[str, Path], tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from hsi_app.checkpoint import RunConfig, save_run
+
+    run = save_run(tmp_path / "dn", RunConfig(task="denoise", model_name="test_hsdt", model_args={}, in_chans=30,
+                                              num_classes=1, class_names=[], wavelengths=[None] * 30,
+                                              fwhm=[None] * 30, band_indices=list(range(30)), source_bands=30,
+                                              mean=[0.0] * 30, std=[1.0] * 30, receptive_radius=4), {})
+    code, _, err = run_main(capsys, "predict", "--model", str(run), "--input", str(scene["cube"]),
+                            "--out", str(tmp_path / "p.tif"), "--quiet")
+    assert code == 2 and "a 'denoise' run, not a classifier" in err and "hsi denoise" in err
+    assert not (tmp_path / "p.tif").exists()

@@ -155,3 +155,38 @@ def test_adapt_sigma_fine_tunes_on_the_input_without_touching_the_run(trained: t
                         "--adapt-sigma", "0", "--quiet"], capsys)
     assert "--adapt-sigma 0.0: must be a positive" in line
     assert not (tmp_path / "z.tif").exists()
+
+
+def test_outputs_that_are_inputs_and_single_bands_are_refused(trained: tuple[Path, Path], tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    clean, run = trained
+    src = tmp_path / "in.tif"
+    shutil.copy(clean, src)
+    before = src.read_bytes()
+    base = ["denoise", "--model", str(run), "--quiet", "--input", str(src)]
+    assert "--out would overwrite the --input" in _error_line([*base, "--out", str(src)], capsys)
+    line = _error_line([*base, "--out", str(tmp_path / "o.tif"), "--reference", str(clean), "--metrics", str(src)], capsys)
+    assert "--metrics would overwrite the --input" in line
+    assert src.read_bytes() == before
+    one = _tif(tmp_path / "one.tif", c=1)
+    line = _error_line([*base[:-1], str(one), "--out", str(tmp_path / "o1.tif")], capsys)
+    assert "one.tif: 1 good band(s); spectral denoising needs at least 2 bands" in line
+    line = _error_line(["train", "--task", "denoise", "--data", str(one), "--model", "test_hsdt", "--epochs", "1",
+                        "--out", str(tmp_path / "r1"), "--quiet"], capsys)
+    assert "needs at least 2 bands" in line and not (tmp_path / "r1").exists()
+
+
+def test_metrics_json_is_strict_when_the_input_equals_the_reference(trained: tuple[Path, Path], tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    clean, run = trained
+    main(["denoise", "--model", str(run), "--input", str(clean), "--reference", str(clean), "--out",
+          str(tmp_path / "d.tif"), "--quiet"])
+
+    def refuse(token: str) -> None:
+        raise AssertionError(f"non-standard JSON constant {token}")
+
+    report = json.loads((tmp_path / "d.metrics.json").read_text(), parse_constant=refuse)
+    assert report["input"]["psnr"] is None  # +inf: the input is the reference
+    assert report["denoised"]["psnr"] > 0

@@ -45,7 +45,7 @@ def test_v73_is_read_lazily_and_transposed(mat_fixtures: dict) -> None:
 
 
 def test_ambiguous_file_lists_keys_and_key_option(mat_fixtures: dict) -> None:
-    with pytest.raises(CubeReadError, match=r"two_cubes.mat: .*keys found: first, mask, second\. Pass key="):
+    with pytest.raises(CubeReadError, match=r"two_cubes.mat: .*keys found: first, mask, second\. Pass --key NAME"):
         open_cube(mat_fixtures["two_cubes"])
     cube = open_cube(mat_fixtures["two_cubes"], key="second")
     assert cube.hsi.shape[0] == 10

@@ -1,0 +1,69 @@
+"""Output guards: an output is never an input, run folders are published only on success."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hsi_app.errors import OutputError
+from hsi_app.io.atomic import check_out_dir, check_outputs, staged_run_dir
+
+
+def test_check_outputs_sees_the_same_file_through_links_and_relative_paths(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    src = tmp_path / "scene.tif"
+    src.write_bytes(b"data")
+    (tmp_path / "link.tif").symlink_to(src)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(OutputError, match="--out would overwrite the --input input"):
+        check_outputs({"--out": "link.tif"}, {"--input": str(src)})
+    with pytest.raises(OutputError, match="--out and --points are the same file"):
+        check_outputs({"--out": "new.tif", "--points": str(tmp_path / "new.tif")}, {"--input": "scene.tif"})
+    check_outputs({"--out": "new.tif", "--png": None}, {"--input": "scene.tif", "--labels": None})  # fine
+    check_outputs({"--out": "indian_pines.tif"}, {"--input": "indian_pines"})  # a built-in name is not a file
+
+
+def test_check_out_dir(tmp_path: Path) -> None:
+    (tmp_path / "file.tif").write_bytes(b"x")
+    with pytest.raises(OutputError, match="is an existing file; pass a folder"):
+        check_out_dir(tmp_path / "file.tif")
+    with pytest.raises(OutputError, match="is not a folder"):
+        check_out_dir(tmp_path / "file.tif" / "run")
+    with pytest.raises(OutputError, match="cannot create the run folder"):  # /proc refuses even root
+        with staged_run_dir("/proc/hsi_run"):
+            pass
+    assert check_out_dir(tmp_path / "a" / "b") == tmp_path / "a" / "b"
+    assert not (tmp_path / "a").exists()  # checking creates nothing
+
+
+def test_staged_run_dir_publishes_on_success_and_keeps_other_files(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text("old")
+    (run / "notes.txt").write_text("mine")
+    with staged_run_dir(run) as stage:
+        assert stage.parent == tmp_path and stage.name.startswith(".run.partial-")
+        assert (run / "config.json").read_text() == "old"  # nothing visible until the end
+        (stage / "config.json").write_text("new")
+        (stage / "model.safetensors").write_bytes(b"w")
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == {
+        "config.json": b"new", "model.safetensors": b"w", "notes.txt": b"mine"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_staged_run_dir_failure_changes_nothing(tmp_path: Path, error: type[BaseException]) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text("old")
+    with pytest.raises(error):
+        with staged_run_dir(run) as stage:
+            (stage / "config.json").write_text("half")
+            raise error()
+    assert (run / "config.json").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    with pytest.raises(OutputError, match="would overwrite this input"):
+        with staged_run_dir(run, protect=[run / "config.json"]) as stage:
+            (stage / "config.json").write_text("new")
+    assert (run / "config.json").read_text() == "old"
