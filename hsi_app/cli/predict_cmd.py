@@ -34,7 +34,8 @@ def predict(model: str, source: str, out: str, key: str | None, window: int, res
     cube = open_cube(source, key=key)
     prob_fn = pred.bind(cube, resample=resample)
     _, h, w = cube.hsi.shape
-    if window > max(h, w):
+    explicit = click.get_current_context().get_parameter_source("window") != click.core.ParameterSource.DEFAULT
+    if window > max(h, w) and explicit:
         click.echo(f"hsi: warning: --window {window} is larger than the scene ({h} x {w}); using one window", err=True)
     result = predict_scene(
         prob_fn, cube, num_classes=pred.num_classes, halo=pred.receptive_radius, out=out, window=window,

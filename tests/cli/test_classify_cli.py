@@ -197,6 +197,9 @@ def test_window_larger_than_scene_warns_and_works(trained: Path, scene: dict[str
     code, _, err = run_main(capsys, "predict", "--model", str(trained), "--input", str(scene["cube"]),
                             "--out", str(tmp_path / "w.tif"), "--window", "4096", "--quiet")
     assert code == 0 and "larger than the scene" in err
+    code, _, err = run_main(capsys, "predict", "--model", str(trained), "--input", str(scene["cube"]),
+                            "--out", str(tmp_path / "d.tif"), "--quiet")  # the default 512 on a small scene: no noise
+    assert code == 0 and "larger than the scene" not in err
 
 
 def test_predict_routes_a_band_subset_to_channel_vit(scene: dict[str, Path], trained: Path, tmp_path: Path,
