@@ -106,14 +106,29 @@ class LearnedDetector:
         Raises:
             ModelLoadError: missing files, or the run is not a detection run.
         """
-        from hsi_app.predictor import Predictor, run_dir_of
+        import torch
 
-        pred = Predictor.load(run_dir_of(run_dir), device=device)
-        if pred.config.task != "detect":
+        from hsi_app.checkpoint import load_config, load_tensors
+        from hsi_app.models import create_model
+        from hsi_app.predictor import run_dir_of
+
+        folder = run_dir_of(run_dir)
+        config = load_config(folder)
+        if config.task != "detect":  # checked before the weights are read
             raise ModelLoadError(
-                f"{run_dir}: a {pred.config.task!r} run, not a detector; train one with `hsi train --task detect`"
+                f"{run_dir}: a {config.task!r} run, not a detector; train one with `hsi train --task detect`"
             )
-        return cls(pred.config, pred.model, pred.device)
+        tensors = load_tensors(folder)
+        dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        model = create_model(config.model_name, in_chans=config.in_chans, num_classes=config.num_classes,
+                             wavelengths=config.wavelength_array, **config.model_args)
+        try:
+            model.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()})
+        except RuntimeError as err:  # shapes/keys that do not fit the config
+            raise ModelLoadError(f"{folder}: weights do not match config.json ({str(err).splitlines()[0]}); "
+                                 "retrain the run or restore its files") from err
+        model.eval().to(dev)
+        return cls(config, model, dev)
 
     def predict_image(self, image: np.ndarray, *, window: int = 256) -> DenseOutput:
         """``(C_model, H, W)`` raw values (NaN = no data) -> :class:`DenseOutput`."""
