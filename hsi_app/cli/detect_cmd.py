@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import click
 
 
@@ -23,6 +28,45 @@ def _window(value: str) -> tuple[int, int]:
     except ValueError:
         raise ConfigError(f"--rx-window {value!r}: use INNER,OUTER odd sizes, e.g. 5,21") from None
     return inner, outer
+
+
+def _header_of(option: str, path: str | None) -> dict[str, str]:
+    """The ENVI header next to an input (``x.sli``/``x.img`` -> ``x.hdr``), which an output must not replace either."""
+    if not path:
+        return {}
+    hdr = Path(path).with_suffix(".hdr")
+    return {f"{option} header": str(hdr)} if hdr.is_file() and hdr != Path(path) else {}
+
+
+@contextmanager
+def _publish_together(outputs: dict[str, str | None]) -> Iterator[dict[str, Path]]:
+    """Hidden temporary names for several outputs; they replace their destinations only if the block succeeds.
+
+    A failure anywhere (exception, Ctrl-C) deletes the temporary files and leaves every
+    destination as it was, so ``--out``, ``--points`` and ``--metrics`` are never left half
+    updated. ``None`` outputs are skipped.
+    """
+    from hsi_app.errors import OutputError
+    from hsi_app.io.atomic import check_writable, partial_path, remove_quietly
+
+    final = {k: check_writable(v) for k, v in outputs.items() if v}
+    tmps = {k: partial_path(v) for k, v in final.items()}
+    try:
+        yield tmps
+        missing = [str(final[k]) for k, t in tmps.items() if not t.exists()]
+        if missing:
+            raise OutputError(f"{missing[0]}: the writer produced no file; nothing was written")
+    except BaseException:
+        for t in tmps.values():
+            remove_quietly(t)
+        raise
+    for k, t in tmps.items():
+        try:
+            os.replace(t, final[k])
+        except OSError as err:
+            for rest in tmps.values():
+                remove_quietly(rest)
+            raise OutputError(f"{final[k]}: cannot replace the output file ({err.strerror}); check the path") from err
 
 
 @click.command("detect")
@@ -49,12 +93,15 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
 
     import numpy as np
 
-    from hsi_app.io.atomic import atomic_path, check_writable
+    from hsi_app.errors import ConfigError
+    from hsi_app.io.atomic import check_outputs, check_writable
     from hsi_app.io.open import open_cube
     from hsi_app.tasks.detect_metrics import detection_report, pixel_auroc
     from hsi_app.tasks.detection import (
+        check_scale,
         detect_scene,
         read_detections,
+        read_points,
         select_points,
         target_spectra,
         write_detections,
@@ -62,27 +109,37 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
     )
     from hsi_app.tasks.detectors_classical import TARGET_METHODS, check_method
 
+    # Every option is checked before the scene is read: nothing is computed or written for a bad command.
     m = check_method(method)
     window = _window(rx_window)
     pixels = [_pixel(p) for p in target_pixels]
+    check_scale(scale)
+    if max_points < 1:
+        raise ConfigError(f"--max-points {max_points}: must be >= 1 (the most points kept per class)")
+    if metrics_out and not truth:
+        raise ConfigError(f"--metrics {metrics_out}: metrics need --truth POINTS (e.g. targets.gpkg of simulate-targets)")
+    check_outputs({"--out": out, "--points": points, "--metrics": metrics_out},
+                  {"--input": source, **_header_of("--input", source), "--targets": targets,
+                   **_header_of("--targets", targets), "--model": model, "--truth": truth})
     for path in (out, points, metrics_out):
         if path:
             check_writable(path)
+    gt_points = read_points(truth) if truth else None
     cube = open_cube(source, key=key)
     spectra, names = None, None
     if m in TARGET_METHODS:
-        spectra, names = target_spectra(cube, library=targets, pixels=pixels, names=list(materials) or None, scale=scale)
+        spectra, names = target_spectra(cube, library=targets, pixels=pixels, names=list(materials) or None,
+                                        scale=scale, alternative="or pass --target-pixel ROW,COL (a pixel of a target)")
+    gt = None
+    if gt_points is not None and m != "learned":  # classes known before the (expensive) detection
+        gt = read_detections(gt_points, cube, ["anomaly"] if m.startswith("rx") else names)
     res = detect_scene(cube, m, spectra=spectra, names=names, model=model, window=window,
                        threshold=0.0 if m == "learned" else None)
-    write_score_map(out, res.scores, cube, res.names, m)
-    msg = f"{out}: {m} scores, {res.scores.shape[0]} band(s) ({', '.join(res.names)})"
-    if points:
-        sel = select_points(res.detections, threshold, max_points)
-        write_detections(points, sel, cube, res.names)
-        msg += f"; {len(sel)} points -> {points}"
-    click.echo(msg)
-    if truth:
-        gt = read_detections(truth, cube, res.names)
+    if gt_points is not None and gt is None:
+        gt = read_detections(gt_points, cube, res.names)
+    sel = select_points(res.detections, threshold, max_points) if points else None
+    report = None
+    if gt is not None:
         agnostic = m.startswith("rx")
         report = detection_report(res.detections, gt, class_agnostic=agnostic)
         mask = np.zeros(res.scores.shape[1:], bool)
@@ -92,11 +149,19 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
             mask[max(r0, 0):r1, max(c0, 0):c1] = True
         report["auroc"] = pixel_auroc(np.nanmax(res.scores, axis=0), mask)
         report["n_targets"] = float(len(gt))
+    with _publish_together({"out": out, "points": points, "metrics": metrics_out}) as tmp:
+        write_score_map(tmp["out"], res.scores, cube, res.names, m)
+        if sel is not None:
+            write_detections(tmp["points"], sel, cube, res.names)
+        if report is not None and metrics_out:
+            tmp["metrics"].write_text(json.dumps({"method": m, "truth": str(truth), **report}, indent=2, default=float))
+    msg = f"{out}: {m} scores, {res.scores.shape[0]} band(s) ({', '.join(res.names)})"
+    if sel is not None:
+        msg += f"; {len(sel)} points -> {points}"
+    click.echo(msg)
+    if report is not None and gt is not None:
         click.echo(
-            f"vs {truth} ({len(gt)} targets{', class-agnostic' if agnostic else ''}): "
+            f"vs {truth} ({len(gt)} targets{', class-agnostic' if m.startswith('rx') else ''}): "
             + "  ".join(f"{k} {report[k]:.3f}" for k in ("mAP@1px", "mAP@2px", "mAP@3px", "mAP25", "mAP50", "auroc")
                         if k in report)
         )
-        if metrics_out:
-            with atomic_path(metrics_out) as tmp:
-                tmp.write_text(json.dumps({"method": m, "truth": str(truth), **report}, indent=2, default=float))

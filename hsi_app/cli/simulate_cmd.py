@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import click
 
+OUTPUTS = ("scene.tif", "targets.gpkg", "abundance.tif")
+"""The files written into ``--out``."""
+
 
 @click.command("simulate-targets")
 @click.option("--background", required=True, help="Background scene: a file, EnMAP product, or built-in name.")
@@ -28,6 +31,7 @@ import click
 def simulate_targets(background: str, targets: str, seed: int, out: str, density: float, n_targets: int | None,
                      min_distance: float, materials: tuple[str, ...], scale: float | None, key: str | None) -> None:
     """Implant 1-3-material point targets (sub-pixel to 16 px) into BACKGROUND; write scene, points and abundance."""
+    import math
     from pathlib import Path
 
     import numpy as np
@@ -35,16 +39,29 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
     from hsi_app.data.targets import SimOptions
     from hsi_app.data.targets import simulate_targets as simulate
     from hsi_app.errors import ConfigError
+    from hsi_app.io.atomic import check_out_dir, check_outputs, staged_run_dir
     from hsi_app.io.cog import StreamingCOGWriter, write_cube
     from hsi_app.io.cube import make_cube
     from hsi_app.io.open import open_cube
     from hsi_app.tasks.detect_eval import ground_truth
-    from hsi_app.tasks.detection import scene_image, target_spectra, write_detections
+    from hsi_app.tasks.detection import check_scale, scene_image, target_spectra, write_detections
 
-    if density <= 0 or min_distance <= 0:
-        raise ConfigError(f"--density {density} / --min-distance {min_distance}: both must be positive")
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
+    # Every option is checked before the background is read; nothing is written for a bad command.
+    for name, value in (("--density", density), ("--min-distance", min_distance)):
+        if not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"{name} {value:g}: must be a positive number")
+    if n_targets is not None and n_targets < 1:
+        raise ConfigError(f"--n-targets {n_targets}: must be at least 1 (or omit it to place targets by --density)")
+    if seed < 0:
+        raise ConfigError(f"--seed {seed}: must be 0 or more")
+    check_scale(scale)
+    folder = check_out_dir(out)
+    inputs = {"--background": background, "--targets": targets}
+    for option, path in list(inputs.items()):
+        hdr = Path(path).with_suffix(".hdr")  # an ENVI cube's or library's header is an input too
+        if hdr.is_file() and hdr != Path(path):
+            inputs[f"{option} header"] = str(hdr)
+    check_outputs({f"--out {out} ({name})": folder / name for name in OUTPUTS}, inputs)
     cube = open_cube(background, key=key)
     spectra, names = target_spectra(cube, library=targets, names=list(materials) or None, scale=scale)
     image = scene_image(cube)
@@ -55,16 +72,19 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
     transform = cube.rio.transform() if crs is not None else None
     scene = make_cube(sim.image, wavelength=good.hsi.wavelengths, fwhm=good.hsi.fwhm, x=good.x.values,
                       y=good.y.values, crs=crs, transform=transform, fmt="simulated", source=str(background))
-    write_cube(folder / "scene.tif", scene)
     _, h, w = sim.image.shape
-    with StreamingCOGWriter(folder / "abundance.tif", height=h, width=w, count=2, dtype="float32", crs=crs,
-                            transform=transform, band_descriptions=["abundance", "class"],
-                            tags={"CLASS_NAMES": ",".join(["none", *names])}) as wr:
-        wr.write_window(np.stack([sim.abundance, sim.class_map.astype(np.float32)]), 0, 0)
     table = sim.table()
     gt = ground_truth(sim)
     extra = {k: table[k] for k in ("area", "size_bin", "gain", "materials", "proportions", "peak_abundance")
              if k in table and len(table[k]) == len(gt)}
-    write_detections(folder / "targets.gpkg", gt, cube, names, extra=extra)
-    click.echo(f"{folder}: {len(sim.targets)} targets ({', '.join(names)}) in {h} x {w} px, seed {seed} "
+    # The three files are written into a hidden staging folder and moved into OUT together at the end:
+    # a failure leaves OUT as it was (no mix of new and old files), and no input is ever replaced.
+    with staged_run_dir(folder, protect=inputs.values()) as stage:
+        write_cube(stage / "scene.tif", scene)
+        with StreamingCOGWriter(stage / "abundance.tif", height=h, width=w, count=2, dtype="float32", crs=crs,
+                                transform=transform, band_descriptions=["abundance", "class"],
+                                tags={"CLASS_NAMES": ",".join(["none", *names])}) as wr:
+            wr.write_window(np.stack([sim.abundance, sim.class_map.astype(np.float32)]), 0, 0)
+        write_detections(stage / "targets.gpkg", gt, cube, names, extra=extra)
+    click.echo(f"{out}: {len(sim.targets)} targets ({', '.join(names)}) in {h} x {w} px, seed {seed} "
                "-> scene.tif, targets.gpkg, abundance.tif")

@@ -73,7 +73,7 @@ class SpectralLibrary:
         if dst.size == 0 or not np.isfinite(dst).all():
             raise BandMismatchError(
                 f"{self.source}: the cube's band wavelengths are unknown; a library can only be matched "
-                "to a cube with wavelengths (or use --target-pixel)"
+                "to a cube whose file records its band wavelengths"
             )
         width = _fill_fwhm(dst, None if fwhm is None else np.asarray(fwhm, dtype=np.float64))
         lo, hi = float(self.wavelengths.min()), float(self.wavelengths.max())

@@ -114,9 +114,22 @@ def scene_image(cube: Cube) -> np.ndarray:
     return scene_in_memory(cube)[0]
 
 
+def check_scale(scale: float | None, option: str = "--scale") -> None:
+    """Refuse a reflectance-to-cube factor that is not a positive finite number.
+
+    Raises:
+        ConfigError: ``scale`` is 0, negative, NaN or infinite.
+    """
+    import math
+
+    if scale is not None and not (math.isfinite(scale) and scale > 0):
+        raise ConfigError(f"{option} {scale:g}: must be a positive number (e.g. 10000 for a cube stored as "
+                          "reflectance x 10000); omit it to guess")
+
+
 def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | None = None,
                    pixels: list[tuple[int, int]] | None = None, names: list[str] | None = None,
-                   scale: float | None = None) -> tuple[np.ndarray, list[str]]:
+                   scale: float | None = None, alternative: str = "") -> tuple[np.ndarray, list[str]]:
     """Target spectra ``(K, C)`` at the cube's good bands, in the cube's units, and names.
 
     Args:
@@ -125,15 +138,31 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | None = None,
         pixels: ``(row, col)`` pixels whose spectra are targets.
         names: only these library materials.
         scale: reflectance-to-cube factor (default: guessed, :func:`reflectance_scale`).
+        alternative: what else the caller could do when the cube has no wavelengths
+            (``hsi detect``: ``"or pass --target-pixel ROW,COL"``), appended to that error.
+
+    Raises:
+        ConfigError: a non-positive ``scale``, no targets, a pixel outside the scene.
+        BandMismatchError: a library with a cube whose band wavelengths are unknown.
     """
+    from hsi_app.errors import BandMismatchError
     from hsi_app.io.spectral_library import read_library, reflectance_scale
 
+    check_scale(scale)
     good = cube.hsi.good_bands()
     image = None
     spectra: list[np.ndarray] = []
     labels: list[str] = []
     if library is not None:
         lib = read_library(library).select(names)
+        wl = np.asarray(good.hsi.wavelengths, dtype=np.float64)
+        if wl.size == 0 or not np.isfinite(wl).all():
+            src = cube.attrs.get("source") or "the scene"
+            raise BandMismatchError(
+                f"{src}: the cube has no band wavelengths, so the library {library} cannot be matched to its bands; "
+                "use a file that records them (GeoTIFF 'wavelength' tags, ENVI header 'wavelength' list)"
+                + (f", {alternative}" if alternative else "")
+            )
         if scale is None:
             image = scene_image(cube)
             scale = reflectance_scale(image[:, ::4, ::4])
@@ -179,6 +208,13 @@ def detect_scene(cube: Cube, method: str, *, spectra: np.ndarray | None = None, 
         det = det_model.decode(out, threshold=0.1 if threshold is None else threshold, max_per_class=max_per_class)
         return DetectionResult(out.heat, det_model.class_names, det, m)
     image = scene_image(cube)
+    n_valid = int(np.isfinite(image).all(axis=0).sum())
+    if n_valid < 2:
+        src = cube.attrs.get("source") or "the scene"
+        raise InvalidDataError(
+            f"{src}: {n_valid} valid pixels (all no-data?); {m} needs at least 2 for the background "
+            "statistics: check the file's no-data value, or pass a scene with data"
+        )
     scores = classical_scores(m, image, spectra, window=window)
     det = find_peaks(scores, threshold=-np.inf if threshold is None else threshold, max_per_class=max_per_class)
     det.box = peak_boxes(scores, det)
@@ -227,22 +263,60 @@ def write_detections(dst: str | os.PathLike[str], det: Detections, cube: Cube, n
     write_points(dst, xs, ys, attrs, cube.rio.crs)
 
 
-def read_detections(path: str | os.PathLike[str], cube: Cube, names: list[str] | None = None) -> Detections:
+def read_points(path: str | os.PathLike[str]) -> Any:
+    """Read a points file (GeoPackage or any vector format GDAL reads) as a GeoDataFrame, checked.
+
+    Raises:
+        DatasetNotFoundError: the file does not exist.
+        LabelError: it is not a readable vector file, or its geometries are not points.
+    """
+    import geopandas as gpd
+
+    from hsi_app.errors import DatasetNotFoundError, LabelError
+
+    p = os.fspath(path)
+    if not os.path.exists(p):
+        raise DatasetNotFoundError(f"{p}: points file not found; check the path")
+    if os.path.isdir(p):
+        raise LabelError(f"{p}: is a folder; pass the points file itself (e.g. targets.gpkg from simulate-targets)")
+    try:
+        gdf = gpd.read_file(p)
+    except Exception as err:  # pyogrio/fiona raise DataSourceError, OSError, ValueError... (--debug shows it)
+        raise LabelError(f"{p}: not a readable vector file; pass a GeoPackage of points, "
+                         "e.g. targets.gpkg from `hsi simulate-targets`") from err
+    kinds = sorted({str(t) for t in gdf.geometry.geom_type.dropna().unique()} - {"Point"})
+    if kinds or gdf.geometry.isna().any():
+        found = ", ".join(kinds) if kinds else "empty geometries"
+        raise LabelError(f"{p}: holds {found}, not points; pass one point per target (e.g. from simulate-targets)")
+    gdf.attrs["source"] = p
+    return gdf
+
+
+def read_detections(path: str | os.PathLike[str] | Any, cube: Cube, names: list[str] | None = None) -> Detections:
     """Read points (e.g. ground truth from ``hsi simulate-targets``) back onto the cube's pixel grid.
 
     Classes come from ``class`` names looked up in ``names`` (when they match), else from
     ``class_id``; without either every point is class 1.
     Rows/cols are recomputed from the geometry; ``score`` defaults to 1.
+
+    Args:
+        path: the points file, or a GeoDataFrame already read by :func:`read_points`
+            (its ``attrs["source"]`` names it in errors).
+        cube: the scene whose pixel grid the points are mapped to.
+        names: class names of the score maps.
     """
     import geopandas as gpd
 
-    from hsi_app.errors import DatasetNotFoundError, LabelError
+    from hsi_app.errors import LabelError
     from hsi_app.io.vector import Grid, _align_crs
 
-    p = os.fspath(path)
-    if not os.path.exists(p):
-        raise DatasetNotFoundError(f"{p}: points file not found; check the path")
-    gdf = _align_crs(gpd.read_file(p), Grid.of(cube), p)  # type: ignore[arg-type]
+    if isinstance(path, gpd.GeoDataFrame):
+        gdf = path
+        p = str(gdf.attrs.get("source", "points"))
+    else:
+        p = os.fspath(path)
+        gdf = read_points(p)
+    gdf = _align_crs(gdf, Grid.of(cube), p)  # type: ignore[arg-type]
     inv = ~Grid.of(cube).transform
     cols, rows = inv * (gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy())
     if "class" in gdf.columns and names and set(map(str, gdf["class"])) & set(names):
