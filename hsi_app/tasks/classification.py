@@ -413,7 +413,7 @@ class _BestState(L.Callback):
 
 
 @contextmanager
-def _quiet_lightning() -> Iterator[None]:
+def quiet_lightning() -> Iterator[None]:
     """Silence Lightning's banner/info messages and restore global torch flags afterwards."""
     names = ["lightning.pytorch", "lightning.fabric", "lightning"]
     old_levels = [logging.getLogger(n).level for n in names]
@@ -572,7 +572,7 @@ def fit_dense(
     best = _BestState(patience)
     train_loader = DataLoader(tiles, batch_size=batch_size, shuffle=False, num_workers=0)
     val_loader = DataLoader(_OneItem(), batch_size=1) if va is not None else None
-    with _quiet_lightning():
+    with quiet_lightning():
         trainer = L.Trainer(
             max_epochs=epochs,
             accelerator=accelerator,

@@ -215,18 +215,19 @@ def fit_denoiser(clean: np.ndarray, opts: DenoiseOptions) -> tuple[Any, dict[str
     max_seconds = 60.0 * opts.max_minutes if opts.max_minutes else None
     module = _lightning_module()(net, opts.lr, epochs * steps, data, max_seconds)
     accel = "gpu" if (opts.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda") else "cpu"
-    trainer = L.Trainer(
-        max_epochs=epochs, accelerator=accel, devices=1, logger=False, enable_checkpointing=False,
-        enable_progress_bar=opts.progress, enable_model_summary=False, gradient_clip_val=1.0,
-        max_time={"seconds": max_seconds} if max_seconds else None,
-    )
+    from hsi_app.tasks.classification import quiet_lightning
+
     threads = torch.get_num_threads()
     if opts.threads:
         torch.set_num_threads(opts.threads)
     try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", ".*does not have many workers.*")
+        with quiet_lightning(), warnings.catch_warnings():  # no banner, tips or worker warnings
             warnings.filterwarnings("ignore", ".*GPU available but not used.*")
+            trainer = L.Trainer(
+                max_epochs=epochs, accelerator=accel, devices=1, logger=False, enable_checkpointing=False,
+                enable_progress_bar=opts.progress, enable_model_summary=False, gradient_clip_val=1.0,
+                max_time={"seconds": max_seconds} if max_seconds else None,
+            )
             trainer.fit(module, loader)
     finally:
         torch.set_num_threads(threads)
