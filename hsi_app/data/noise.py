@@ -203,7 +203,9 @@ def parse_noise(spec: str) -> NoiseModel:
         ConfigError: unknown kind or malformed numbers.
     """
     text = str(spec).strip().lower()
-    name, _, arg = text.partition(":")
+    name, colon, arg = text.partition(":")
+    if colon and not arg.strip():
+        raise ConfigError(f"--noise {spec!r}: nothing after ':'; e.g. gaussian:50, or {name} alone for its default")
     if name not in KINDS:
         raise ConfigError(f"--noise {spec!r}: unknown noise model; use {_SPEC_HELP}")
     try:

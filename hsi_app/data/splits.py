@@ -129,8 +129,9 @@ def parse_split(spec: str) -> SplitSpec:
     try:
         value: float | int = int(raw) if kind == "fixed" else float(raw)
     except ValueError as err:
+        what = "a whole number of pixels per class" if kind == "fixed" else "a number"
         raise ConfigError(
-            f"bad split spec {text!r}: {raw!r} is not a number; accepted forms: {ACCEPTED_FORMS}"
+            f"bad split spec {text!r}: {raw!r} is not {what}; accepted forms: {ACCEPTED_FORMS}"
         ) from err
     if kind != "fixed" and not math.isfinite(value):
         raise ConfigError(

@@ -100,7 +100,7 @@ def test_windows_get_the_same_noise_as_the_scene() -> None:
     np.testing.assert_array_equal(win, full[:, r : r + h, c : c + w])
 
 
-@pytest.mark.parametrize("spec", ["poisson", "gaussian:abc", "gaussian:0", "noniid:70-10", "stripe:3"])
+@pytest.mark.parametrize("spec", ["poisson", "gaussian:abc", "gaussian:0", "noniid:70-10", "stripe:3", "gaussian:", "blind: "])
 def test_bad_specs(spec: str) -> None:
     with pytest.raises(ConfigError, match="--noise"):
         parse_noise(spec)

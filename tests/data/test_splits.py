@@ -369,3 +369,8 @@ def test_indian_pines_disjoint_buffer_holds() -> None:
     assert 0.35 < split.n_train / (labels > 0).sum() < 0.65
     assert split.n_test > 1000
     assert elapsed < 30
+
+
+def test_fixed_split_names_whole_pixel_counts() -> None:
+    with pytest.raises(ConfigError, match="'1.5' is not a whole number of pixels per class"):
+        parse_split("fixed:1.5")
