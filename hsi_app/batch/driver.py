@@ -22,8 +22,9 @@ from hsi_app.batch.run import (
     submit_split,
 )
 from hsi_app.batch.state import SceneReport, clean_partials, input_fingerprint, is_done, model_hash, write_reports
-from hsi_app.batch.tasks import TaskAdapter, get_task
-from hsi_app.errors import ConfigError
+from hsi_app.batch.tasks import TaskAdapter, check_run_task, get_task
+from hsi_app.errors import ConfigError, OutputError
+from hsi_app.io.atomic import check_out_dir
 
 
 @dataclass
@@ -83,6 +84,7 @@ def run_batch(
     t_start = time.perf_counter()
     if window < 1:
         raise ConfigError(f"--window {window}: must be a positive number of pixels, e.g. 512")
+    out = check_out_dir(out_dir)
     adapter = get_task(task) if isinstance(task, str) else task
     if adapter.identity is not None:  # e.g. classical detection: no run folder, hash of method + options
         run_dir, sha = adapter.identity(model)
@@ -91,10 +93,13 @@ def run_batch(
     else:
         run_dir = str(run_dir_of(model).absolute())
         sha = model_hash(run_dir)
-    out = Path(out_dir).absolute()
-    out.mkdir(parents=True, exist_ok=True)
+    check_run_task(adapter.name, model)  # a run of another task fails here, not once per scene
     items = expand_inputs(list(inputs), out)
     check_unique_outputs(items, out, adapter.suffix)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(f"--out-dir {out_dir}: cannot create the folder ({err.strerror}); choose another --out-dir") from err
     settings = BatchSettings(adapter, run_dir, sha, window, resample,
                              SPLIT_WINDOWS if split_windows is None else split_windows)
 

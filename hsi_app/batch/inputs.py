@@ -80,7 +80,8 @@ def _is_candidate(path: Path) -> bool:
     return not name.endswith(SKIP_SUFFIXES)
 
 
-def _expand_one(pattern: str, out_dir: Path | None) -> list[SceneInput]:
+def _expand_one(pattern: str, out_dir: Path | None, excluded: list[Path] | None = None) -> list[SceneInput]:
+    """The scenes of one pattern; those inside ``out_dir`` are skipped (and appended to ``excluded``)."""
     root = pattern_root(pattern).absolute()
     matches = [Path(m).absolute() for m in sorted(glob.glob(pattern, recursive=True))]
     if not matches and not any(ch in pattern for ch in GLOB_CHARS):
@@ -99,6 +100,8 @@ def _expand_one(pattern: str, out_dir: Path | None) -> list[SceneInput]:
     items = []
     for path in found:
         if out_dir is not None and (path == out_dir or out_dir in path.parents):
+            if excluded is not None:
+                excluded.append(path)
             continue  # never treat our own outputs as inputs
         rel = path.relative_to(root) if root in path.parents else Path(path.name)
         items.append(SceneInput(path, rel))
@@ -118,9 +121,17 @@ def expand_inputs(patterns: list[str], out_dir: str | os.PathLike[str] | None = 
     """
     out = Path(out_dir).absolute() if out_dir is not None else None
     seen: dict[Path, SceneInput] = {}
+    excluded: list[Path] = []
     for pattern in patterns:
-        for item in _expand_one(pattern, out):
+        for item in _expand_one(pattern, out, excluded):
             seen.setdefault(item.source, item)
+    if not seen and excluded:
+        n = len(set(excluded))
+        raise ConfigError(
+            f"--inputs {' '.join(patterns)}: {'all ' + str(n) + ' matching scenes lie' if n > 1 else 'the matching scene lies'} "
+            f"inside --out-dir {out_dir}, "
+            "whose files are never taken as inputs; choose an --out-dir outside the input folders"
+        )
     if not seen:
         raise ConfigError(f"--inputs {' '.join(patterns)}: matched no scene; quote globs so the shell does not expand them")
     return list(seen.values())

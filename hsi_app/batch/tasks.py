@@ -407,6 +407,41 @@ def points_path(scores_out: Path) -> Path:
     return scores_out.with_name(stem + POINTS_SUFFIX)
 
 
+RUN_TASKS: dict[str, tuple[str, str]] = {
+    "classify": ("classification", "hsi train"),
+    "denoise": ("denoise", "hsi train --task denoise"),
+    "detect": ("detect", "hsi train --task detect"),
+}
+"""Batch task -> (``task`` recorded in a run's config.json, the command that trains such a run)."""
+
+
+def check_run_task(task: str, model: Any) -> None:
+    """Refuse, before any cluster starts, a ``--model`` run trained for another task.
+
+    ``config.json`` records ``"task"``: ``classification``, ``denoise`` or ``detect``.
+    A missing or malformed config is left to the loaders, which say so.
+
+    Raises:
+        ModelLoadError: the run's task does not match ``task``.
+    """
+    import json
+
+    from hsi_app.errors import ModelLoadError
+    from hsi_app.predictor import run_dir_of
+
+    if model is None or task not in RUN_TASKS:
+        return
+    try:
+        got = json.loads((run_dir_of(model) / "config.json").read_text()).get("task")
+    except (OSError, ValueError, AttributeError):
+        return
+    want, how = RUN_TASKS[task]
+    if got and got != want:
+        other = next((k for k, (t, _) in RUN_TASKS.items() if t == got), None)
+        hint = f", or run this one with --task {other}" if other else ""
+        raise ModelLoadError(f"--model {model}: a {got!r} run, but --task {task} needs a run of `{how}`{hint}")
+
+
 TASKS: dict[str, TaskAdapter] = {"classify": CLASSIFY, "denoise": DENOISE}
 OPTIONED = ("detect",)  # built from options: ``detect_adapter(DetectOptions(...))``; by name: learned
 PLANNED: tuple[str, ...] = ()

@@ -12,6 +12,30 @@ from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS
 EXIT_SOME_FAILED = 1
 
 
+def check_memory_limit(value: str) -> None:
+    """Refuse a ``--memory-limit`` that dask cannot read (``4GB``, ``512MiB``, ``auto``, ``0`` = none, 0-1 = share of RAM).
+
+    Raises:
+        ConfigError: not a size, or negative.
+    """
+    from dask.utils import parse_bytes
+
+    from hsi_app.errors import ConfigError
+
+    text = str(value).strip()
+    if text.lower() == "auto":
+        return
+    try:
+        size = float(text)
+    except ValueError:
+        try:
+            size = float(parse_bytes(text))
+        except (ValueError, TypeError):
+            size = float("nan")
+    if not size >= 0:  # NaN (unreadable) or negative
+        raise ConfigError(f"--memory-limit {value!r}: not a memory size; use e.g. 4GB, 512MB or auto")
+
+
 @click.command("batch")
 @click.option("--task", "task", default="classify", show_default=True, help="classify, denoise or detect.")
 @click.option("--model", "model", default=None, type=click.Path(),
@@ -57,6 +81,21 @@ def batch(task: str, model: str | None, inputs: tuple[str, ...], out_dir: str, s
     from hsi_app.batch.tasks import DenoiseOptions, DetectOptions, default_detect_method, denoise_adapter, detect_adapter
     from hsi_app.errors import ConfigError
 
+    from hsi_app.errors import OutputError
+    from hsi_app.io.atomic import check_out_dir
+
+    # Cluster and output options are checked before anything is read, hashed or started.
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers {workers}: must be at least 1 (or omit it to use one per CPU core)")
+    if threads_per_worker < 1:
+        raise ConfigError(f"--threads-per-worker {threads_per_worker}: must be at least 1")
+    check_memory_limit(memory_limit)
+    if max_points < 1:
+        raise ConfigError(f"--max-points {max_points}: must be >= 1 (the most points kept per class)")
+    try:
+        check_out_dir(out_dir)
+    except OutputError as err:
+        raise OutputError(f"--out-dir {err}") from None
     only = {"detect": {"--method": method, "--targets": targets, "--material": materials or None, "--threshold": threshold},
             "denoise": {"--adapt-sigma": adapt_sigma, "--adapt-steps": adapt_steps, "--fill-nan": fill_nan or None}}
     for owner, flags in only.items():
