@@ -1,0 +1,28 @@
+"""``hsi vectorize --map MAP --out POLYGONS.gpkg``: class map to polygons with a minimum mapping unit."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("vectorize")
+@click.option("--map", "map_path", required=True, type=click.Path(), help="Class map GeoTIFF (band 1 = class, 0 = no data).")
+@click.option("--out", "out", required=True, type=click.Path(), help="GeoPackage of polygons to write.")
+@click.option("--min-pixels", type=int, default=1, show_default=True,
+              help="Minimum mapping unit: smaller patches merge into their largest-border neighbour.")
+@click.option("--min-area", "min_area", type=float, default=None,
+              help="Minimum mapping unit in hectares (projected CRS); overrides --min-pixels.")
+@click.option("--connectivity", type=int, default=4, show_default=True, help="Pixel neighbourhood of a patch: 4 or 8.")
+def vectorize(map_path: str, out: str, min_pixels: int, min_area: float | None, connectivity: int) -> None:
+    """One polygon per connected patch of MAP, with class, area and mean confidence, in the map's CRS."""
+    from hsi_app.io.atomic import check_outputs, check_writable
+    from hsi_app.tasks.map_polygons import vectorize_map
+
+    check_outputs({"--out": out}, {"--map": map_path})
+    check_writable(out)
+    res = vectorize_map(map_path, out, min_pixels=min_pixels, min_area_ha=min_area, connectivity=connectivity)
+    unit = f"{res['min_pixels']} px" + (f" ({res['min_pixels'] * res['pixel_area_m2'] / 1e4:g} ha)"
+                                        if res["pixel_area_m2"] else "")
+    per_class = ", ".join(f"{k} {v}" for k, v in res["per_class"].items())
+    click.echo(f"{out}: {res['polygons']} polygons ({per_class}); minimum mapping unit {unit}, "
+               f"{res['sieved_pixels']} pixels re-classed by the sieve")

@@ -1,0 +1,98 @@
+"""`hsi vectorize`: polygons follow pixel edges in map coordinates, the sieve enforces the mapping unit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rasterio.transform import Affine, from_origin
+
+from hsi_app.errors import ConfigError
+from hsi_app.io.cog import write_class_map
+from hsi_app.tasks.map_polygons import label_patches, sieve_classes, vectorize_map
+
+T = from_origin(500000.0, 4100000.0, 10.0, 10.0)
+NAMES = ["unlabelled", "water", "forest"]
+
+
+def _scene() -> tuple[np.ndarray, np.ndarray]:
+    """20 x 30: water left half, forest right half, a 2-px forest speck in the water, a no-data corner."""
+    cls = np.ones((20, 30), np.uint8)
+    cls[:, 15:] = 2
+    cls[5, 4:6] = 2  # speck
+    cls[:3, :3] = 0  # no data
+    conf = np.where(cls == 2, 0.8, 0.6).astype(np.float32)
+    return cls, conf
+
+
+def test_sieve_merges_small_patches_and_leaves_no_data() -> None:
+    cls, _ = _scene()
+    out = sieve_classes(cls, 3)
+    assert out[5, 4] == 1 and out[5, 5] == 1  # the 2-px speck took the surrounding class
+    assert (out[:3, :3] == 0).all() and ((out == 0) == (cls == 0)).all()
+    assert (sieve_classes(cls, 1) == cls).all()
+
+
+def test_label_patches_counts_each_connected_patch() -> None:
+    cls, _ = _scene()
+    p = label_patches(cls)
+    assert sorted(zip(p.classes.tolist(), p.pixels.tolist())) == [(1, 15 * 20 - 9 - 2), (2, 2), (2, 15 * 20)]
+    diag = np.array([[1, 0], [0, 1]], np.uint8)
+    assert label_patches(diag, 4).pixels.tolist() == [1, 1]
+    assert label_patches(diag, 8).pixels.tolist() == [2]
+
+
+def test_vectorize_writes_exact_polygons_in_map_coordinates(tmp_path: Path) -> None:
+    import geopandas as gpd
+
+    cls, conf = _scene()
+    write_class_map(tmp_path / "map.tif", cls, conf, crs="EPSG:32633", transform=T, class_names=NAMES)
+    res = vectorize_map(tmp_path / "map.tif", tmp_path / "p.gpkg", min_area_ha=0.03)  # 3 px of 100 m²
+    assert res["min_pixels"] == 3 and res["sieved_pixels"] == 2 and res["polygons"] == 2
+    gdf = gpd.read_file(tmp_path / "p.gpkg").sort_values("class_id").reset_index(drop=True)
+    assert gdf.crs.to_epsg() == 32633 and list(gdf["class"]) == ["water", "forest"]
+    assert gdf["pixels"].tolist() == [15 * 20 - 9, 15 * 20]
+    assert gdf["area_ha"].tolist() == pytest.approx([291 * 100 / 1e4, 300 * 100 / 1e4])
+    assert gdf.geometry.area.tolist() == pytest.approx([291 * 100.0, 300 * 100.0])  # traced along pixel edges
+    assert gdf.geometry[1].bounds == pytest.approx((500150.0, 4099800.0, 500300.0, 4100000.0))
+    # the speck is forest-confidence pixels now inside the water polygon: (289 * 0.6 + 2 * 0.8) / 291
+    assert gdf["mean_confidence"].tolist() == pytest.approx([(289 * 0.6 + 2 * 0.8) / 291, 0.8], abs=2e-3)
+
+
+def test_rotated_map_polygons_follow_the_transform(tmp_path: Path) -> None:
+    import geopandas as gpd
+
+    cls = np.zeros((10, 10), np.uint8)
+    cls[2:4, 3:8] = 1
+    t = Affine.translation(500000.0, 4100000.0) * Affine.rotation(-30.0) * Affine.scale(10.0, -10.0)
+    write_class_map(tmp_path / "rot.tif", cls, None, crs="EPSG:32633", transform=t, class_names=NAMES[:2])
+    vectorize_map(tmp_path / "rot.tif", tmp_path / "r.gpkg")
+    poly = gpd.read_file(tmp_path / "r.gpkg").geometry[0]
+    corners = [t * (3, 2), t * (8, 2), t * (8, 4), t * (3, 4)]
+    for x, y in corners:
+        assert poly.exterior.distance(gpd.points_from_xy([x], [y])[0]) < 1e-6
+    assert poly.area == pytest.approx(10 * 100.0)
+
+
+def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hsi_app.cli.main import main
+
+    cls, conf = _scene()
+    write_class_map(tmp_path / "geo.tif", cls, conf, crs="EPSG:4326", transform=from_origin(10, 50, 1e-4, 1e-4),
+                    class_names=NAMES)
+    cases = [
+        (["--map", str(tmp_path / "geo.tif"), "--out", str(tmp_path / "a.gpkg"), "--min-area", "1"],
+         "--min-area needs a projected CRS"),
+        (["--map", str(tmp_path / "geo.tif"), "--out", str(tmp_path / "geo.tif")], "--out would overwrite the --map"),
+        (["--map", str(tmp_path / "geo.tif"), "--out", str(tmp_path / "a.gpkg"), "--connectivity", "6"], "use 4 or 8"),
+        (["--map", str(tmp_path / "geo.tif"), "--out", str(tmp_path / "a.gpkg"), "--min-pixels", "0"], "at least 1"),
+    ]
+    for args, needle in cases:
+        with pytest.raises(SystemExit) as exc:
+            main(["vectorize", *args])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert exc.value.code == 2 and len(err) == 1 and needle in err[0], (args, err)
+    assert not (tmp_path / "a.gpkg").exists()
+    main(["vectorize", "--map", str(tmp_path / "geo.tif"), "--out", str(tmp_path / "b.gpkg"), "--connectivity", "8"])
+    assert "polygons" in capsys.readouterr().out
