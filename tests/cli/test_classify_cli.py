@@ -342,3 +342,19 @@ def test_predict_refuses_a_run_of_another_task(scene: dict[str, Path], tmp_path:
                             "--out", str(tmp_path / "p.tif"), "--quiet")
     assert code == 2 and "a 'denoise' run, not a classifier" in err and "hsi denoise" in err
     assert not (tmp_path / "p.tif").exists()
+
+
+def test_evaluate_on_the_runs_test_pixels_reproduces_its_metrics(trained: Path, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """`hsi evaluate` (numpy) on map.tif against split.npz's test pixels = metrics.json (torchmetrics)."""
+    from hsi_app.data.splits import Split
+
+    split = Split.load(trained / "split.npz")
+    np.save(tmp_path / "test.npy", split.test)
+    code, _, _ = run_main(capsys, "evaluate", "--map", str(trained / "map.tif"), "--reference",
+                          str(tmp_path / "test.npy"), "--json", str(tmp_path / "acc.json"))
+    got = json.loads((tmp_path / "acc.json").read_text())
+    want = json.loads((trained / "metrics.json").read_text())
+    assert code == 0
+    assert got["oa"] == pytest.approx(want["oa"]) and got["kappa"] == pytest.approx(want["kappa"], abs=1e-6)
+    assert got["confusion_matrix"] == want["confusion_matrix"] and got["n_reference"] == want["n_test"]
