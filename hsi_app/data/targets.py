@@ -213,6 +213,10 @@ def simulate_targets(
         raise ConfigError(f"simulate_targets: {lib.shape[0]} spectra but {len(class_names)} class names")
     if not 1 <= opts.max_materials <= 3 or not 0 <= opts.gain < 1:
         raise ConfigError(f"simulate_targets: max_materials={opts.max_materials} (1-3), gain={opts.gain} (0-1)")
+    if opts.n_targets is not None and opts.n_targets < 0:
+        raise ConfigError(f"simulate_targets: n_targets={opts.n_targets}; must be 0 or more (--n-targets >= 1)")
+    if not (np.isfinite(opts.density) and opts.density >= 0) or not (np.isfinite(opts.min_distance) and opts.min_distance >= 0):
+        raise ConfigError(f"simulate_targets: density={opts.density}, min_distance={opts.min_distance}; both must be >= 0")
     bins = {k: float(v) for k, v in opts.bins.items() if v > 0}
     if not bins or any(k not in SIZE_BINS for k in bins):
         raise ConfigError(f"simulate_targets: size bins {list(opts.bins)}; use {list(SIZE_BINS)}")

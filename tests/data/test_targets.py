@@ -90,3 +90,10 @@ def test_bad_options() -> None:
         simulate_targets(_flat_background(), _library()[:, :3], ["a", "b", "c"], seed=0)
     with pytest.raises(ConfigError, match="size bins"):
         simulate_targets(_flat_background(), _library(), ["a", "b", "c"], seed=0, options=SimOptions(bins={"huge": 1.0}))
+
+
+@pytest.mark.parametrize("opts", [SimOptions(n_targets=-5), SimOptions(density=float("nan")), SimOptions(density=-1.0),
+                                  SimOptions(min_distance=-2.0)])
+def test_negative_counts_are_bad_options_not_a_full_region(opts: SimOptions) -> None:
+    with pytest.raises(ConfigError, match="n_targets|density"):
+        simulate_targets(_flat_background(), _library(), ["a", "b", "c"], seed=0, options=opts)
