@@ -77,6 +77,36 @@ def plan_bands(config: RunConfig, cube: Cube, *, resample: bool = False) -> Band
     )
 
 
+
+def load_run_model(run_dir: str | os.PathLike[str], config: RunConfig, device: str | None = None) -> tuple[Any, str]:
+    """Build the registered model of a run from its ``config`` and load its weights.
+
+    Args:
+        run_dir: the run folder (``model.safetensors``).
+        config: its :class:`~hsi_app.checkpoint.RunConfig` (task already checked by the caller).
+        device: ``"cpu"``, ``"cuda"``... (default: CUDA when present).
+
+    Returns:
+        ``(model in eval mode on the device, device name)``.
+
+    Raises:
+        ModelLoadError: weights whose names or shapes do not fit the config.
+    """
+    import torch
+
+    from hsi_app.models import create_model
+
+    tensors = load_tensors(run_dir)
+    dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model = create_model(config.model_name, in_chans=config.in_chans, num_classes=config.num_classes,
+                         wavelengths=config.wavelength_array, **config.model_args)
+    try:
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()})
+    except RuntimeError as err:  # missing/unexpected keys or shapes that do not fit the config
+        raise ModelLoadError(f"{run_dir}: weights do not match config.json ({str(err).splitlines()[0]}); "
+                             "retrain the run or restore its files") from err
+    return model.eval().to(dev), dev
+
 class Predictor:
     """A loaded run: config + model, ready to bind to cubes.
 
@@ -123,25 +153,11 @@ class Predictor:
             cmd = {"denoise": "hsi denoise", "detect": "hsi detect --method learned"}.get(config.task, "another command")
             raise ModelLoadError(f"{run_dir}: a {config.task!r} run, not a classifier; use it with `{cmd}` "
                                  "or pass a run of `hsi train` (classify)")
-        tensors = load_tensors(run_dir)
         if config.model_name == "svm":
             from hsi_app.models.svm import SVMBaseline
 
-            return cls(config, SVMBaseline.from_state_dict(tensors), "cpu")
-        import torch
-
-        from hsi_app.models import create_model
-
-        dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        model = create_model(
-            config.model_name,
-            in_chans=config.in_chans,
-            num_classes=config.num_classes,
-            wavelengths=config.wavelength_array,
-            **config.model_args,
-        )
-        model.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()})
-        model.eval().to(dev)
+            return cls(config, SVMBaseline.from_state_dict(load_tensors(run_dir)), "cpu")
+        model, dev = load_run_model(run_dir, config, device)
         return cls(config, model, dev, tta=tta)
 
     def probs(self, image: np.ndarray) -> np.ndarray:

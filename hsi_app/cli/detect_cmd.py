@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-
 import click
 
 
@@ -28,45 +23,6 @@ def _window(value: str) -> tuple[int, int]:
     except ValueError:
         raise ConfigError(f"--rx-window {value!r}: use INNER,OUTER odd sizes, e.g. 5,21") from None
     return inner, outer
-
-
-def _header_of(option: str, path: str | None) -> dict[str, str]:
-    """The ENVI header next to an input (``x.sli``/``x.img`` -> ``x.hdr``), which an output must not replace either."""
-    if not path:
-        return {}
-    hdr = Path(path).with_suffix(".hdr")
-    return {f"{option} header": str(hdr)} if hdr.is_file() and hdr != Path(path) else {}
-
-
-@contextmanager
-def _publish_together(outputs: dict[str, str | None]) -> Iterator[dict[str, Path]]:
-    """Hidden temporary names for several outputs; they replace their destinations only if the block succeeds.
-
-    A failure anywhere (exception, Ctrl-C) deletes the temporary files and leaves every
-    destination as it was, so ``--out``, ``--points`` and ``--metrics`` are never left half
-    updated. ``None`` outputs are skipped.
-    """
-    from hsi_app.errors import OutputError
-    from hsi_app.io.atomic import check_writable, partial_path, remove_quietly
-
-    final = {k: check_writable(v) for k, v in outputs.items() if v}
-    tmps = {k: partial_path(v) for k, v in final.items()}
-    try:
-        yield tmps
-        missing = [str(final[k]) for k, t in tmps.items() if not t.exists()]
-        if missing:
-            raise OutputError(f"{missing[0]}: the writer produced no file; nothing was written")
-    except BaseException:
-        for t in tmps.values():
-            remove_quietly(t)
-        raise
-    for k, t in tmps.items():
-        try:
-            os.replace(t, final[k])
-        except OSError as err:
-            for rest in tmps.values():
-                remove_quietly(rest)
-            raise OutputError(f"{final[k]}: cannot replace the output file ({err.strerror}); check the path") from err
 
 
 @click.command("detect")
@@ -94,7 +50,7 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
     import numpy as np
 
     from hsi_app.errors import ConfigError
-    from hsi_app.io.atomic import check_outputs, check_writable
+    from hsi_app.io.atomic import atomic_paths, check_outputs, check_writable
     from hsi_app.io.open import open_cube
     from hsi_app.tasks.detect_metrics import detection_report, pixel_auroc
     from hsi_app.tasks.detection import (
@@ -119,8 +75,7 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
     if metrics_out and not truth:
         raise ConfigError(f"--metrics {metrics_out}: metrics need --truth POINTS (e.g. targets.gpkg of simulate-targets)")
     check_outputs({"--out": out, "--points": points, "--metrics": metrics_out},
-                  {"--input": source, **_header_of("--input", source), "--targets": targets,
-                   **_header_of("--targets", targets), "--model": model, "--truth": truth})
+                  {"--input": source, "--targets": targets, "--model": model, "--truth": truth})
     for path in (out, points, metrics_out):
         if path:
             check_writable(path)
@@ -149,7 +104,7 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
             mask[max(r0, 0):r1, max(c0, 0):c1] = True
         report["auroc"] = pixel_auroc(np.nanmax(res.scores, axis=0), mask)
         report["n_targets"] = float(len(gt))
-    with _publish_together({"out": out, "points": points, "metrics": metrics_out}) as tmp:
+    with atomic_paths({"out": out, "points": points, "metrics": metrics_out}) as tmp:
         write_score_map(tmp["out"], res.scores, cube, res.names, m)
         if sel is not None:
             write_detections(tmp["points"], sel, cube, res.names)

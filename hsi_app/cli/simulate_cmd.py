@@ -32,7 +32,6 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
                      min_distance: float, materials: tuple[str, ...], scale: float | None, key: str | None) -> None:
     """Implant 1-3-material point targets (sub-pixel to 16 px) into BACKGROUND; write scene, points and abundance."""
     import math
-    from pathlib import Path
 
     import numpy as np
 
@@ -57,10 +56,6 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
     check_scale(scale)
     folder = check_out_dir(out)
     inputs = {"--background": background, "--targets": targets}
-    for option, path in list(inputs.items()):
-        hdr = Path(path).with_suffix(".hdr")  # an ENVI cube's or library's header is an input too
-        if hdr.is_file() and hdr != Path(path):
-            inputs[f"{option} header"] = str(hdr)
     check_outputs({f"--out {out} ({name})": folder / name for name in OUTPUTS}, inputs)
     cube = open_cube(background, key=key)
     spectra, names = target_spectra(cube, library=targets, names=list(materials) or None, scale=scale)

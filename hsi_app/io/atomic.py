@@ -68,13 +68,18 @@ def check_outputs(outputs: Mapping[str, PathArg], inputs: Mapping[str, PathArg])
     Args:
         outputs: option name -> output path (``None`` entries are skipped), e.g.
             ``{"--out": "map.tif", "--png": None}``.
-        inputs: option name -> input path (built-in names that are not files are harmless).
+        inputs: option name -> input path (built-in names that are not files are harmless);
+            the ``.hdr`` next to an input (ENVI) is protected as well.
 
     Raises:
         OutputError: naming both options and the path.
     """
     outs = [(k, Path(v).expanduser().absolute()) for k, v in outputs.items() if v is not None and str(v) != ""]
     ins = [(k, Path(v).expanduser().absolute()) for k, v in inputs.items() if v is not None and str(v) != ""]
+    for k, src in list(ins):  # an ENVI cube's or library's header (x.img / x.sli -> x.hdr) is an input too
+        hdr = src.with_suffix(".hdr")
+        if hdr != src and hdr.is_file():
+            ins.append((f"{k} header", hdr))
     for i, (name, out) in enumerate(outs):
         for in_name, src in ins:
             if _same_file(out, src):
@@ -202,3 +207,35 @@ def atomic_path(dst: str | os.PathLike[str]) -> Iterator[Path]:
     except OSError as err:
         remove_quietly(tmp)
         raise OutputError(f"{dst}: cannot replace the output file ({err.strerror}); check the path") from err
+
+
+@contextmanager
+def atomic_paths(outputs: Mapping[str, PathArg]) -> Iterator[dict[str, Path]]:
+    """:func:`atomic_path` for several outputs that must change together.
+
+    Yields temporary paths (same keys; ``None`` outputs are skipped). Only when the block
+    succeeds and every temporary file exists are they renamed onto their destinations; on
+    any failure (Ctrl-C included) all are deleted and every destination is left as it was.
+
+    Raises:
+        OutputError: a destination is not writable (checked first), a writer produced no
+            file, or a rename failed.
+    """
+    final = {k: check_writable(v) for k, v in outputs.items() if v is not None and str(v) != ""}
+    tmps = {k: partial_path(v) for k, v in final.items()}
+    try:
+        yield tmps
+        missing = [str(final[k]) for k, t in tmps.items() if not t.exists()]
+        if missing:
+            raise OutputError(f"{missing[0]}: the writer produced no file; nothing was written")
+    except BaseException:
+        for t in tmps.values():
+            remove_quietly(t)
+        raise
+    for k, t in tmps.items():
+        try:
+            os.replace(t, final[k])
+        except OSError as err:
+            for rest in tmps.values():
+                remove_quietly(rest)
+            raise OutputError(f"{final[k]}: cannot replace the output file ({err.strerror}); check the path") from err

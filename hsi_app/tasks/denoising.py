@@ -393,18 +393,14 @@ class Denoiser:
         Raises:
             ModelLoadError: missing files, or the run is not a denoising run.
         """
-        import torch
-
-        from hsi_app.checkpoint import load_config, load_tensors
-        from hsi_app.models import create_model
+        from hsi_app.checkpoint import load_config
+        from hsi_app.predictor import load_run_model
 
         config = load_config(run_dir)
         if config.task != "denoise":
             raise ModelLoadError(f"{run_dir}: a {config.task!r} run, not a denoiser; train one with `hsi train --task denoise`")
-        dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        model = create_model(config.model_name, in_chans=config.in_chans, num_classes=1, **config.model_args)
-        model.load_state_dict({k: torch.from_numpy(v) for k, v in load_tensors(run_dir).items()})
-        return cls(config, model.eval().to(dev), dev, tta=tta)
+        model, dev = load_run_model(run_dir, config, device)
+        return cls(config, model, dev, tta=tta)
 
     @property
     def needs_subspace(self) -> bool:

@@ -106,11 +106,8 @@ class LearnedDetector:
         Raises:
             ModelLoadError: missing files, or the run is not a detection run.
         """
-        import torch
-
-        from hsi_app.checkpoint import load_config, load_tensors
-        from hsi_app.models import create_model
-        from hsi_app.predictor import run_dir_of
+        from hsi_app.checkpoint import load_config
+        from hsi_app.predictor import load_run_model, run_dir_of
 
         folder = run_dir_of(run_dir)
         config = load_config(folder)
@@ -118,16 +115,7 @@ class LearnedDetector:
             raise ModelLoadError(
                 f"{run_dir}: a {config.task!r} run, not a detector; train one with `hsi train --task detect`"
             )
-        tensors = load_tensors(folder)
-        dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        model = create_model(config.model_name, in_chans=config.in_chans, num_classes=config.num_classes,
-                             wavelengths=config.wavelength_array, **config.model_args)
-        try:
-            model.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()})
-        except RuntimeError as err:  # shapes/keys that do not fit the config
-            raise ModelLoadError(f"{folder}: weights do not match config.json ({str(err).splitlines()[0]}); "
-                                 "retrain the run or restore its files") from err
-        model.eval().to(dev)
+        model, dev = load_run_model(folder, config, device)
         return cls(config, model, dev)
 
     def predict_image(self, image: np.ndarray, *, window: int = 256) -> DenseOutput:
