@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from rasterio.transform import Affine, from_origin
 
-from hsi_app.errors import ConfigError
 from hsi_app.io.cog import write_class_map
 from hsi_app.tasks.map_polygons import label_patches, sieve_classes, vectorize_map
 

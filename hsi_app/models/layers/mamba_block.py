@@ -94,7 +94,6 @@ class MambaBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x (L, T, D)`` -> ``(L, T, D)``."""
-        t = x.shape[1]
         xz = self.in_proj(self.norm(x)).transpose(1, 2)  # (L, 2E, T)
         u, z = xz.chunk(2, dim=1)
         u = F.silu(self._causal_conv(u))
