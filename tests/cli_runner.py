@@ -16,3 +16,12 @@ def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, 
         code = int(exc.code or 0)
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def assert_one_error_line(code: int, err: str, *words: str) -> None:
+    """Status 2 and exactly one ``hsi: error:`` line on stderr (no traceback, no "unexpected"), containing ``words``."""
+    assert code == 2, err
+    assert err.count("\n") == 1 and err.startswith("hsi: error: "), err
+    assert "Traceback" not in err and "unexpected" not in err
+    for w in words:
+        assert w in err, (w, err)

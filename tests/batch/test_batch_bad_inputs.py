@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_runner import run_main
+from cli_runner import assert_one_error_line, run_main
 
 
 @pytest.fixture
@@ -33,21 +33,13 @@ def _batch(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     return code, err
 
 
-def _one_line(code: int, err: str, *words: str) -> None:
-    assert code == 2, err
-    assert err.count("\n") == 1 and err.startswith("hsi: error: "), err
-    assert "unexpected" not in err and "Traceback" not in err
-    for w in words:
-        assert w in err, (w, err)
-
-
 @pytest.mark.parametrize("value", ["banana", "-1GB", "4XB"])
 def test_memory_limit_is_parsed_up_front(scenes: Path, run_dir: Path, tmp_path: Path, value: str,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
     code, err = _batch(capsys, "--model", str(run_dir), "--inputs", str(scenes), "--out-dir", str(out),
                        "--memory-limit", value)
-    _one_line(code, err, "--memory-limit", "4GB")
+    assert_one_error_line(code, err, "--memory-limit", "4GB")
     assert not out.exists()
 
 
@@ -63,7 +55,7 @@ def test_workers_at_least_one(scenes: Path, run_dir: Path, tmp_path: Path, args:
                               capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
     code, err = _batch(capsys, "--model", str(run_dir), "--inputs", str(scenes), "--out-dir", str(out), *args)
-    _one_line(code, err, args[0], "at least 1")
+    assert_one_error_line(code, err, args[0], "at least 1")
     assert not out.exists()
 
 
@@ -73,11 +65,11 @@ def test_out_dir_that_is_a_file_or_cannot_be_created(scenes: Path, run_dir: Path
     before = scene.read_bytes()
     for out in (scene, scene / "sub"):
         code, err = _batch(capsys, "--model", str(run_dir), "--inputs", str(scenes), "--out-dir", str(out))
-        _one_line(code, err, "--out-dir", "a.tif")
+        assert_one_error_line(code, err, "--out-dir", "a.tif")
     assert scene.read_bytes() == before
     if os.path.isdir("/proc"):  # a folder nobody can create a folder in, even root
         code, err = _batch(capsys, "--model", str(run_dir), "--inputs", str(scenes), "--out-dir", "/proc/hsi_batch_out")
-        _one_line(code, err, "--out-dir", "/proc/hsi_batch_out")
+        assert_one_error_line(code, err, "--out-dir", "/proc/hsi_batch_out")
 
 
 @pytest.mark.parametrize(("task", "run_task", "hint"), [
@@ -92,12 +84,12 @@ def test_run_of_another_task_is_refused_before_the_cluster(scenes: Path, run_dir
     out = tmp_path / "out"
     code, err = _batch(capsys, "--task", task, "--model", str(model), "--inputs", str(scenes), "--out-dir", str(out),
                        "--workers", "1")
-    _one_line(code, err, str(model), repr(run_task), f"--task {task}", hint)
+    assert_one_error_line(code, err, str(model), repr(run_task), f"--task {task}", hint)
     assert not out.exists()  # nothing started, nothing written, no report
 
 
 def test_scenes_only_inside_out_dir_say_so(scenes: Path, run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, err = _batch(capsys, "--model", str(run_dir), "--inputs", str(scenes / "*.tif"), "--out-dir", str(scenes))
-    _one_line(code, err, "inside --out-dir", "outside")
+    assert_one_error_line(code, err, "inside --out-dir", "outside")
     assert "quote globs" not in err
     assert sorted(p.name for p in scenes.iterdir()) == ["a.tif", "b.tif"]

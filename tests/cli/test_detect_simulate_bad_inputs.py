@@ -13,7 +13,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from cli_runner import run_main
+from cli_runner import assert_one_error_line, run_main
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +36,6 @@ def kit(tmp_path_factory: pytest.TempPathFactory, load_fixture) -> dict[str, Pat
     return {"bg": bg, "nodata": nodata, "nowl": nowl, "text": text, "lib": speclib.write_csv(d / "lib.csv")}
 
 
-def _one_line(code: int, err: str, *words: str) -> None:
-    assert code == 2, err
-    assert err.count("\n") == 1 and err.startswith("hsi: error: "), err
-    assert "Traceback" not in err and "unexpected" not in err
-    for w in words:
-        assert w in err, (w, err)
-
-
 def _copy(src: Path, dst: Path) -> Path:
     shutil.copy(src, dst)
     return dst
@@ -57,7 +49,7 @@ def test_detect_out_equal_to_input_is_refused_and_input_kept(kit: dict[str, Path
     scene = _copy(kit["bg"], tmp_path / "in5.tif")
     before = scene.read_bytes()
     code, _, err = run_main(capsys, "detect", "--input", str(scene), "--method", "rx", "--out", str(scene))
-    _one_line(code, err, "--out", "--input", "in5.tif")
+    assert_one_error_line(code, err, "--out", "--input", "in5.tif")
     assert scene.read_bytes() == before
 
 
@@ -67,7 +59,7 @@ def test_detect_points_equal_to_input_is_refused(kit: dict[str, Path], tmp_path:
     before = scene.read_bytes()
     code, _, err = run_main(capsys, "detect", "--input", str(scene), "--method", "rx", "--out",
                             str(tmp_path / "r3.tif"), "--points", str(scene))
-    _one_line(code, err, "--points", "--input")
+    assert_one_error_line(code, err, "--points", "--input")
     assert scene.read_bytes() == before and not (tmp_path / "r3.tif").exists()
 
 
@@ -76,7 +68,7 @@ def test_detect_two_outputs_on_one_path_are_refused(kit: dict[str, Path], tmp_pa
     out = tmp_path / "r4.tif"
     code, _, err = run_main(capsys, "detect", "--input", str(kit["bg"]), "--method", "rx", "--out", str(out),
                             "--points", str(out))
-    _one_line(code, err, "--out", "--points")
+    assert_one_error_line(code, err, "--out", "--points")
     assert not out.exists()
 
 
@@ -86,7 +78,7 @@ def test_detect_out_equal_to_library_or_truth_is_refused(kit: dict[str, Path], t
     before = lib.read_bytes()
     code, _, err = run_main(capsys, "detect", "--input", str(kit["bg"]), "--method", "ace", "--targets", str(lib),
                             "--out", str(tmp_path / "a.tif"), "--metrics", str(lib), "--truth", str(tmp_path / "t.gpkg"))
-    _one_line(code, err, "--metrics", "--targets")
+    assert_one_error_line(code, err, "--metrics", "--targets")
     assert lib.read_bytes() == before
 
 
@@ -98,7 +90,7 @@ def test_simulate_into_the_background_folder_is_refused(kit: dict[str, Path], tm
     before = scene.read_bytes()
     code, _, err = run_main(capsys, "simulate-targets", "--background", str(scene), "--targets", str(kit["lib"]),
                             "--n-targets", "3", "--out", str(folder))
-    _one_line(code, err, "--background", "scene.tif")
+    assert_one_error_line(code, err, "--background", "scene.tif")
     assert scene.read_bytes() == before
     assert sorted(p.name for p in folder.iterdir()) == ["scene.tif"]  # no targets.gpkg / abundance.tif either
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bg"]  # no staging folder left
@@ -110,7 +102,7 @@ def test_simulate_over_the_library_is_refused(kit: dict[str, Path], tmp_path: Pa
     before = lib.read_bytes()
     code, _, err = run_main(capsys, "simulate-targets", "--background", str(kit["bg"]), "--targets", str(lib),
                             "--n-targets", "3", "--out", str(tmp_path))
-    _one_line(code, err, "--targets")
+    assert_one_error_line(code, err, "--targets")
     assert lib.read_bytes() == before and not (tmp_path / "scene.tif").exists()
 
 
@@ -120,7 +112,7 @@ def test_simulate_out_that_is_a_file_is_refused(kit: dict[str, Path], tmp_path: 
     f.write_text("keep me")
     code, _, err = run_main(capsys, "simulate-targets", "--background", str(kit["bg"]), "--targets", str(kit["lib"]),
                             "--out", str(f))
-    _one_line(code, err, "x.tif")
+    assert_one_error_line(code, err, "x.tif")
     assert f.read_text() == "keep me"
 
 
@@ -134,7 +126,7 @@ def test_bad_truth_is_refused_before_any_output(kit: dict[str, Path], tmp_path: 
     out = tmp_path / "r6.tif"
     code, _, err = run_main(capsys, "detect", "--input", str(kit["bg"]), "--method", "rx", "--out", str(out),
                             "--points", str(tmp_path / "r6.gpkg"), "--truth", str(path))
-    _one_line(code, err, path.name)
+    assert_one_error_line(code, err, path.name)
     assert not out.exists() and not (tmp_path / "r6.gpkg").exists()
 
 
@@ -142,7 +134,7 @@ def test_metrics_without_truth_is_refused(kit: dict[str, Path], tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_main(capsys, "detect", "--input", str(kit["bg"]), "--method", "rx", "--out",
                             str(tmp_path / "r.tif"), "--metrics", str(tmp_path / "m.json"))
-    _one_line(code, err, "--metrics", "--truth")
+    assert_one_error_line(code, err, "--metrics", "--truth")
     assert not (tmp_path / "r.tif").exists()
 
 
@@ -153,7 +145,7 @@ def test_all_nodata_scene_names_the_file(kit: dict[str, Path], tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_main(capsys, "detect", "--input", str(kit["nodata"]), "--method", "rx", "--out",
                             str(tmp_path / "r7.tif"))
-    _one_line(code, err, "nodata.tif", "no-data")
+    assert_one_error_line(code, err, "nodata.tif", "no-data")
     assert not (tmp_path / "r7.tif").exists()
 
 
@@ -162,7 +154,7 @@ def test_detect_scale_must_be_positive(kit: dict[str, Path], tmp_path: Path, sca
                                        capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_main(capsys, "detect", "--input", str(kit["bg"]), "--method", "cem", "--targets",
                             str(kit["lib"]), "--scale", scale, "--out", str(tmp_path / "r9.tif"))
-    _one_line(code, err, "--scale", "positive")
+    assert_one_error_line(code, err, "--scale", "positive")
     assert not (tmp_path / "r9.tif").exists()
 
 
@@ -171,7 +163,7 @@ def test_simulate_scale_must_be_positive(kit: dict[str, Path], tmp_path: Path, s
                                          capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_main(capsys, "simulate-targets", "--background", str(kit["bg"]), "--targets", str(kit["lib"]),
                             "--scale", scale, "--out", str(tmp_path / "sim"))
-    _one_line(code, err, "--scale", "positive")
+    assert_one_error_line(code, err, "--scale", "positive")
     assert not (tmp_path / "sim").exists()
 
 
@@ -180,7 +172,7 @@ def test_detect_max_points_at_least_one(kit: dict[str, Path], tmp_path: Path, n:
                                         capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_main(capsys, "detect", "--input", str(kit["bg"]), "--method", "rx", "--max-points", n,
                             "--out", str(tmp_path / "r10.tif"), "--points", str(tmp_path / "r10.gpkg"))
-    _one_line(code, err, "--max-points", ">= 1")
+    assert_one_error_line(code, err, "--max-points", ">= 1")
     assert not (tmp_path / "r10.tif").exists()
 
 
@@ -190,7 +182,7 @@ def test_simulate_counts_checked_up_front(kit: dict[str, Path], tmp_path: Path, 
                                           capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_main(capsys, "simulate-targets", "--background", str(kit["bg"]), "--targets", str(kit["lib"]),
                             *args, "--out", str(tmp_path / "sim"))
-    _one_line(code, err, args[0])
+    assert_one_error_line(code, err, args[0])
     assert "no room" not in err
     assert not (tmp_path / "sim").exists()
 
@@ -202,7 +194,7 @@ def test_no_wavelengths_detect_suggests_target_pixel(kit: dict[str, Path], tmp_p
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_main(capsys, "detect", "--input", str(kit["nowl"]), "--method", "ace", "--targets",
                             str(kit["lib"]), "--out", str(tmp_path / "r.tif"))
-    _one_line(code, err, "nowl.tif", "no band wavelengths", "--target-pixel")
+    assert_one_error_line(code, err, "nowl.tif", "no band wavelengths", "--target-pixel")
     assert err.startswith(f"hsi: error: {kit['nowl']}")  # the cube is at fault, not the library
 
 
@@ -213,7 +205,7 @@ def test_no_wavelengths_blames_the_cube_without_detect_options(kit: dict[str, Pa
             else ["train", "--task", "detect", "--epochs", "1", "--data"])
     code, _, err = run_main(capsys, *args, str(kit["nowl"]), "--targets", str(kit["lib"]),
                             "--out", str(tmp_path / "o"))
-    _one_line(code, err, "nowl.tif", "no band wavelengths")
+    assert_one_error_line(code, err, "nowl.tif", "no band wavelengths")
     assert "--target-pixel" not in err and err.startswith(f"hsi: error: {kit['nowl']}")
     assert not (tmp_path / "o").exists()
 
@@ -224,5 +216,5 @@ def test_train_detect_out_over_an_input_is_refused(kit: dict[str, Path], tmp_pat
     before = lib.read_bytes()
     code, _, err = run_main(capsys, "train", "--task", "detect", "--data", str(kit["bg"]), "--targets", str(lib),
                             "--epochs", "1", "--out", str(lib))
-    _one_line(code, err, "lib.csv")
+    assert_one_error_line(code, err, "lib.csv")
     assert lib.read_bytes() == before
