@@ -37,6 +37,8 @@ def check_writable(dst: str | os.PathLike[str]) -> Path:
         OutputError: the folder does not exist, is not a folder, is not writable, or
             ``dst`` itself is an existing folder.
     """
+    if not str(dst).strip():
+        raise OutputError("empty output path; pass a file name for the output")
     path = Path(dst).expanduser().absolute()
     folder = path.parent
     if path.is_dir():
@@ -47,6 +49,13 @@ def check_writable(dst: str | os.PathLike[str]) -> Path:
         raise OutputError(f"{dst}: {folder} is not a folder; choose another output path")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OutputError(f"{dst}: folder {folder} is not writable; choose another output path or fix its permissions")
+    probe = partial_path(path)  # os.access says yes to root everywhere; /proc or a read-only mount still refuse
+    try:
+        with open(probe, "xb"):
+            pass
+    except OSError as err:
+        raise OutputError(f"{dst}: cannot create files in {folder} ({err.strerror}); choose another output path") from err
+    remove_quietly(probe)
     return path
 
 

@@ -62,6 +62,9 @@ def sniff_label_format(path: Path) -> str:
         return "vector"
     if path.suffix.lower() in VECTOR_SUFFIXES:
         return "vector"
+    if path.suffix.lower() in (".npy", ".mat", ".tif", ".tiff"):
+        raise LabelError(f"{path}: not a valid {path.suffix.lower()} file (its header is missing or damaged); "
+                         "re-export the labels")
     raise LabelError(
         f"{path}: unrecognised label format; use .npy, .mat, GeoTIFF, GeoPackage or Shapefile"
     )

@@ -79,6 +79,8 @@ def open_cube(
     """
     from hsi_app.io.builtin import is_builtin, load_builtin
 
+    if not str(path).strip():
+        raise DatasetNotFoundError("empty input path; pass a file, an EnMAP product folder/zip, or a built-in name (indian_pines)")
     if isinstance(path, str) and is_builtin(path) and not Path(path).exists():
         cube = load_builtin(path)
     else:

@@ -67,3 +67,22 @@ def test_staged_run_dir_failure_changes_nothing(tmp_path: Path, error: type[Base
         with staged_run_dir(run, protect=[run / "config.json"]) as stage:
             (stage / "config.json").write_text("new")
     assert (run / "config.json").read_text() == "old"
+
+
+def test_check_writable_tries_the_folder_and_refuses_empty_paths(tmp_path: Path) -> None:
+    from hsi_app.errors import DatasetNotFoundError, LabelError
+    from hsi_app.io import open_cube
+    from hsi_app.io.atomic import check_writable
+    from hsi_app.io.labels import sniff_label_format
+
+    with pytest.raises(OutputError, match="cannot create files in /proc"):  # refused even for root
+        check_writable("/proc/map.tif")
+    with pytest.raises(OutputError, match="empty output path"):
+        check_writable("")
+    assert check_writable(tmp_path / "ok.tif") == tmp_path / "ok.tif"
+    assert list(tmp_path.iterdir()) == []  # the probe file is gone
+    with pytest.raises(DatasetNotFoundError, match="empty input path"):
+        open_cube("")
+    (tmp_path / "bad.npy").write_bytes(b"garbage")
+    with pytest.raises(LabelError, match="not a valid .npy file"):
+        sniff_label_format(tmp_path / "bad.npy")
