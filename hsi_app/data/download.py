@@ -264,6 +264,10 @@ def fetch(
         return dst
 
     reference = expected or (None if overwrite else read_sums(dst.parent).get(dst.name))
+    created = dst.parent.absolute()  # the top folder this call creates, removed again if the download fails
+    while not created.parent.exists():
+        created = created.parent
+    created = created if not created.exists() else None  # type: ignore[assignment]
     try:
         dst.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -283,9 +287,24 @@ def fetch(
         os.replace(part, dst)
     except BaseException:
         part.unlink(missing_ok=True)
+        _remove_empty_folders(dst.parent.absolute(), created)
         raise
     record_sum(dst.parent, dst.name, actual)
     return dst
+
+
+def _remove_empty_folders(folder: Path, top: Path | None) -> None:
+    """Remove ``folder`` and its parents up to ``top`` (folders a failed download created) while empty."""
+    if top is None:
+        return
+    while True:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        if folder == top:
+            return
+        folder = folder.parent
 
 
 # ---------------------------------------------------------------------------- datasets

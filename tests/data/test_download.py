@@ -175,7 +175,11 @@ def test_missing_source_is_a_download_error(tmp_path: Path) -> None:
         fetch(url, tmp_path / "out" / "x.mat", progress=False)
     assert str(info.value).startswith(f"{url}: cannot read source file") and "check the URL" in str(info.value)
     assert isinstance(info.value, OSError) and isinstance(info.value, HSIError)
-    assert not (tmp_path / "out" / "x.mat").exists()
+    assert not (tmp_path / "out").exists()  # the folders this call created are removed again
+    (tmp_path / "kept").mkdir()  # ... but never a folder that was there before
+    with pytest.raises(DownloadError):
+        fetch(url, tmp_path / "kept" / "a" / "b" / "x.mat", progress=False)
+    assert (tmp_path / "kept").is_dir() and list((tmp_path / "kept").iterdir()) == []
 
 
 @pytest.mark.parametrize(
