@@ -33,9 +33,12 @@ def check_writable(dst: str | os.PathLike[str]) -> Path:
     Returns:
         ``dst`` as an absolute :class:`~pathlib.Path`.
 
+    A probe file is created and removed in the folder, because permission bits do not
+    tell everything (root passes ``os.access`` on ``/proc`` and on read-only mounts).
+
     Raises:
-        OutputError: the folder does not exist, is not a folder, is not writable, or
-            ``dst`` itself is an existing folder.
+        OutputError: an empty path; the folder does not exist, is not a folder, is not
+            writable or refuses new files; or ``dst`` itself is an existing folder.
     """
     if not str(dst).strip():
         raise OutputError("empty output path; pass a file name for the output")
