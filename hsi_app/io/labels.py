@@ -215,10 +215,9 @@ def _mat5_arrays(path: Path) -> dict[str, _Lazy]:
 def _mat73_arrays(path: Path) -> dict[str, _Lazy]:
     import h5py
 
-    try:
-        fh = h5py.File(path, "r")
-    except OSError as err:
-        raise LabelError(f"{path}: not a readable MATLAB v7.3 file ({err}); save it again with MATLAB") from err
+    from hsi_app.io.mat import open_hdf5
+
+    fh = open_hdf5(path)
     out: dict[str, _Lazy] = {}
     with fh:
         for name, obj in fh.items():
@@ -234,7 +233,7 @@ def _mat73_arrays(path: Path) -> dict[str, _Lazy]:
 
 
 def _load_h5(path: Path, name: str) -> np.ndarray:
-    import h5py
+    from hsi_app.io.mat import open_hdf5
 
-    with h5py.File(path, "r") as fh:
+    with open_hdf5(path) as fh:
         return np.asarray(fh[name][()]).T

@@ -35,13 +35,55 @@ def mat_version(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
+def open_hdf5(path: str | os.PathLike[str]) -> Any:
+    """Open a MATLAB v7.3 (HDF5) file read-only, refusing data that lives outside it.
+
+    HDF5 lets a dataset keep its bytes in other files (external storage), point into
+    another HDF5 file (external links) or assemble itself from other files (virtual
+    datasets). A ``.mat`` from a user could then make the reader return any file on the
+    machine as pixel values (the web viewer shows them), so all three are refused.
+
+    Returns:
+        The open ``h5py.File`` (the caller closes it).
+
+    Raises:
+        CubeReadError: unreadable file, or data stored outside it.
+    """
+    import h5py
+
+    try:
+        fh = h5py.File(path, "r")
+    except OSError as err:
+        raise CubeReadError(f"{path}: not a readable MATLAB v7.3 (HDF5) file ({err}); save it again with MATLAB") from err
+    outside: list[str] = []
+
+    def visit(name: str, link: Any) -> None:
+        if isinstance(link, h5py.ExternalLink):
+            outside.append(f"{name} links to {link.filename}")
+            return
+        if isinstance(link, h5py.HardLink):
+            obj = fh[name]
+            if isinstance(obj, h5py.Dataset) and (obj.external or obj.is_virtual):
+                outside.append(f"{name} stores its data in other files")
+
+    try:
+        fh.visititems_links(visit)
+    except Exception:
+        fh.close()
+        raise
+    if outside:
+        fh.close()
+        raise CubeReadError(f"{path}: {outside[0]}; only self-contained .mat files are read (save it again with MATLAB)")
+    return fh
+
+
 def list_arrays(path: Path) -> dict[str, tuple[int, ...]]:
     """Names and MATLAB-order shapes ``(H, W, C)`` of the numeric arrays in a ``.mat`` file."""
     try:
         if mat_version(path) == "7.3":
             import h5py
 
-            with h5py.File(path, "r") as fh:
+            with open_hdf5(path) as fh:
                 return {
                     k: tuple(reversed(v.shape))
                     for k, v in fh.items()
@@ -50,6 +92,8 @@ def list_arrays(path: Path) -> dict[str, tuple[int, ...]]:
         from scipy.io import whosmat
 
         return {name: tuple(shape) for name, shape, cls in whosmat(path) if cls != "struct"}
+    except CubeReadError:
+        raise
     except (OSError, ValueError, TypeError, KeyError, IndexError) as err:
         raise CubeReadError(
             f"{path}: not a readable MATLAB file ({err}); the file may be truncated or "
@@ -71,18 +115,15 @@ def _load_v5(path: Path, key: str) -> np.ndarray:
 def _load_v73_lazy(path: Path, key: str, chunks: int) -> Any:
     """``(C, H, W)`` dask array over an h5py dataset stored as ``(C, W, H)``."""
     import dask.array as da
-    import h5py
 
-    fh = h5py.File(path, "r")
+    fh = open_hdf5(path)
     dset = fh[key]
     arr = da.from_array(dset, chunks=(-1, chunks, chunks), lock=True)
     return arr.transpose(0, 2, 1)
 
 
 def _load_v73_2d(path: Path, key: str) -> np.ndarray:
-    import h5py
-
-    with h5py.File(path, "r") as fh:
+    with open_hdf5(path) as fh:
         return np.asarray(fh[key][()]).T
 
 

@@ -86,3 +86,46 @@ def test_nan_pixels_are_invalid_with_a_warning(mat_fixtures: dict) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no such file"):
         open_cube(tmp_path / "nothing.mat")
+
+
+def _mat73(path: Path, build) -> None:  # noqa: ANN001
+    """An HDF5 file with MATLAB's 512-byte v7.3 header."""
+    import h5py
+
+    with h5py.File(path, "w", userblock_size=512) as f:
+        build(f)
+    with open(path, "r+b") as fh:
+        fh.write(b"MATLAB 7.3 MAT-file".ljust(116) + b"\x00" * 8 + b"\x00\x02IM")
+
+
+def test_v73_data_outside_the_file_is_refused(tmp_path: Path) -> None:
+    """External storage, external links and virtual datasets could expose any file on the machine."""
+    import h5py
+
+    from hsi_app.io.labels import read_labels
+
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(bytes(range(256)) * 4)
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as f:
+        f["data"] = np.arange(60, dtype=np.float32).reshape(3, 4, 5)
+
+    def vds(f) -> None:  # noqa: ANN001
+        layout = h5py.VirtualLayout(shape=(3, 4, 5), dtype="f4")
+        layout[:] = h5py.VirtualSource(str(other), "data", shape=(3, 4, 5))
+        f.create_virtual_dataset("cube", layout)
+
+    builders = {
+        "external.mat": lambda f: f.create_dataset("cube", shape=(4, 4, 64), dtype="u1",
+                                                   external=[(str(secret), 0, 1024)]),
+        "link.mat": lambda f: f.__setitem__("cube", h5py.ExternalLink(str(other), "/data")),
+        "virtual.mat": vds,
+    }
+    for name, build in builders.items():
+        _mat73(tmp_path / name, build)
+        with pytest.raises(CubeReadError, match="only self-contained .mat files are read"):
+            open_cube(tmp_path / name)
+    _mat73(tmp_path / "plain.mat", lambda f: f.create_dataset("cube", data=np.ones((3, 4, 5), np.float32)))
+    assert open_cube(tmp_path / "plain.mat").shape == (3, 5, 4)
+    with pytest.raises(CubeReadError, match="only self-contained"):
+        read_labels(tmp_path / "link.mat", open_cube(tmp_path / "plain.mat"))
