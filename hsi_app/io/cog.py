@@ -49,6 +49,7 @@ import numpy as np
 from hsi_app.errors import InvalidDataError, OutputError
 from hsi_app.io.atomic import atomic_path, check_writable, partial_path, remove_quietly
 from hsi_app.io.cube import Cube
+from hsi_app.io.geotiff import TIFF_ONLY
 from hsi_app.io.quicklook import as_palette
 
 CONFIDENCE_SCALE = 1.0 / 255.0
@@ -385,7 +386,7 @@ def read_class_map(path: str | os.PathLike[str]) -> ClassMap:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            with rasterio.open(path) as ds:
+            with rasterio.open(path, driver=TIFF_ONLY) as ds:
                 classes = ds.read(1)
                 confidence = None
                 if ds.count >= 2:

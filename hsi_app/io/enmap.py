@@ -22,6 +22,7 @@ import numpy as np
 
 from hsi_app.errors import BandMismatchError, ConfigError, CubeReadError, DatasetNotFoundError
 from hsi_app.io.cube import Cube, make_cube
+from hsi_app.io.geotiff import TIFF_ONLY
 
 FORMAT = "enmap_l2a"
 NODATA = -32768
@@ -254,7 +255,7 @@ def scan_spectral_image(gdal_path: str, label: str, block_bytes: int = SCAN_BYTE
     from rasterio.windows import Window
 
     try:
-        with rasterio.open(gdal_path) as ds:
+        with rasterio.open(gdal_path, driver=TIFF_ONLY) as ds:
             c, h, w = ds.count, ds.height, ds.width
             nodata = float(ds.nodata) if ds.nodata is not None else float(NODATA)
             item = np.dtype(ds.dtypes[0]).itemsize
@@ -286,7 +287,7 @@ def _read_mask(gdal_path: str, label: str, shape: tuple[int, int]) -> np.ndarray
     import rasterio
 
     try:
-        with rasterio.open(gdal_path) as ds:
+        with rasterio.open(gdal_path, driver=TIFF_ONLY) as ds:
             layer = ds.read(1)
     except rasterio.errors.RasterioError as err:
         raise CubeReadError(f"{label}: quality layer cannot be read ({err}); download the product again") from err
@@ -353,6 +354,7 @@ def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
             chunks={"band": -1, "y": chunks, "x": chunks},
             lock=False,
             masked=False,
+            driver=TIFF_ONLY,
         )
     except (RasterioError, OSError, ValueError) as err:
         raise CubeReadError(f"{spectral_label}: cannot be opened ({err}); download the product again") from err

@@ -19,6 +19,10 @@ import numpy as np
 from hsi_app.errors import CubeReadError, HSIWarning
 from hsi_app.io.cube import Cube, make_cube
 
+TIFF_ONLY = "GTiff"
+"""The only GDAL driver used to read rasters from users: GDAL would otherwise open, by
+content, a VRT (XML) saved under a ``.tif`` name, which can read any file on the machine."""
+
 _NUM_UNIT = re.compile(r"([-+]?\d+(?:\.\d+)?)\s*(nm|nanometers?|um|µm|micrometers?|microns?)\b", re.I)
 _UM_UNITS = ("um", "µm", "micrometer", "micrometers", "micron", "microns")
 
@@ -132,7 +136,7 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            with rasterio.open(path) as ds:
+            with rasterio.open(path, driver=TIFF_ONLY) as ds:
                 wl, fw = band_wavelengths(ds)
                 bad = bad_band_tag(ds, path)
                 crs, transform, nodata = ds.crs, ds.transform, ds.nodata
@@ -140,7 +144,7 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
                 descriptions = list(ds.descriptions)
                 _probe(ds, path)
             arr = rioxarray.open_rasterio(
-                path, chunks={"band": -1, "y": chunks, "x": chunks}, lock=False, masked=False
+                path, chunks={"band": -1, "y": chunks, "x": chunks}, lock=False, masked=False, driver=TIFF_ONLY
             )
     except RasterioIOError as err:
         raise CubeReadError(f"{path}: not a readable GeoTIFF ({err}); check the file or re-export it") from err

@@ -29,6 +29,7 @@ import numpy as np
 
 from hsi_app.errors import DatasetNotFoundError, LabelError, UnknownKeyError
 from hsi_app.io.cube import Cube, check_labels
+from hsi_app.io.geotiff import TIFF_ONLY
 
 NPY_MAGIC = b"\x93NUMPY"
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -135,7 +136,7 @@ def _read_tiff(path: Path, like: Cube) -> tuple[np.ndarray, list[str] | None]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            with rasterio.open(path) as ds:
+            with rasterio.open(path, driver=TIFF_ONLY) as ds:
                 band = ds.read(1)
                 nodata, crs, transform = ds.nodata, ds.crs, ds.transform
                 names_json = ds.tags().get("CLASS_NAMES")

@@ -9,7 +9,7 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from hsi_app.errors import CubeReadError, HSIWarning, InvalidDataError
+from hsi_app.errors import CubeReadError, HSIError, HSIWarning, InvalidDataError
 from hsi_app.io import open_cube
 from hsi_app.io.summary import summarize
 
@@ -141,3 +141,28 @@ def test_unrecognised_content(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(CubeReadError, match="unrecognised file content; supported"):
         open_cube(tmp_path / "notes.txt")
+
+
+def test_a_vrt_saved_as_tif_is_never_opened(tmp_path: Path) -> None:
+    """GDAL opens by content: a VRT named .tif could read any file (here a secret) as pixels."""
+    from hsi_app.io.cog import read_class_map
+    from hsi_app.io.cube import make_cube
+    from hsi_app.io.geotiff import read_geotiff
+    from hsi_app.io.labels import read_labels
+
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"password=hunter2\n" * 8)
+    vrt = (f'<VRTDataset rasterXSize="16" rasterYSize="8"><VRTRasterBand dataType="Byte" band="1" '
+           f'subClass="VRTRawRasterBand"><SourceFilename relativetoVRT="0">{secret}</SourceFilename>'
+           '<ImageOffset>0</ImageOffset><PixelOffset>1</PixelOffset><LineOffset>16</LineOffset>'
+           '</VRTRasterBand></VRTDataset>')
+    fake = tmp_path / "scene.tif"
+    fake.write_text(vrt)
+    with rasterio.open(fake) as ds:  # what GDAL would do unrestricted
+        assert ds.read(1).tobytes()[:8] == b"password"
+    with pytest.raises(CubeReadError):
+        read_geotiff(fake)
+    with pytest.raises(HSIError):
+        read_class_map(fake)
+    with pytest.raises(HSIError):
+        read_labels(fake, make_cube(np.zeros((1, 8, 16), np.float32)))
