@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from hsi_app.errors import ConfigError, CubeReadError, DatasetNotFoundError
+from hsi_app.errors import ConfigError, CubeReadError, DatasetNotFoundError, HSIWarning
 from hsi_app.io.cube import Cube, make_cube, valid_from_data
 
 FORMAT = "envi"
@@ -162,6 +162,8 @@ def parse_map_info(map_info: list[str], header: Path, *, warn_crs: bool = True) 
         datum = rest[2].lower() if len(rest) > 2 else "wgs-84"
         codes = _DATUM_UTM.get(datum)
         code = None if codes is None else codes[0 if north else 1]
+        if not 1 <= zone <= 60:
+            raise CubeReadError(f"{header}: 'map info' gives UTM zone {zone}; zones are 1-60, fix the .hdr")
         if code is not None:
             crs = CRS.from_epsg(code + zone)
     elif proj.startswith("geographic"):
@@ -206,8 +208,14 @@ class _EnviArray:
         self._mm: np.ndarray | None = None
 
     def attach(self, img: Any) -> None:
-        """Use the memory map of an already opened SPy image (``SpyFile``)."""
+        """Use the memory map of an already opened SPy image (``SpyFile``).
+
+        Raises:
+            ValueError: the file cannot be memory-mapped (SPy returns ``None`` then).
+        """
         self._mm = img.open_memmap(interleave="bsq", writable=False)  # (bands, rows, cols) view
+        if self._mm is None:
+            raise ValueError("Spectral Python could not memory-map it")
 
     def _memmap(self) -> np.ndarray:
         if self._mm is None:
@@ -273,6 +281,12 @@ def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
         raise CubeReadError(
             f"{header}: ENVI data type {code} is not supported (complex or unknown); convert to a real type"
         )
+    interleave = str(h["interleave"]).strip().lower()
+    if order not in (0, 1) or interleave not in ("bsq", "bil", "bip") or offset < 0:
+        raise CubeReadError(
+            f"{header}: byte order {order}, interleave {interleave!r}, header offset {offset}; ENVI allows "
+            "byte order 0 or 1, interleave bsq/bil/bip and an offset >= 0: fix the .hdr"
+        )
     dtype = np.dtype(ENVI_DTYPES[code])
     need = offset + c * rows * cols * dtype.itemsize
     have = data.stat().st_size
@@ -281,6 +295,13 @@ def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
             f"{data}: {have} bytes but the header describes {need} ({c} bands x {rows} lines x {cols} samples, "
             f"{dtype.name}, byte order {order}); the file is truncated, copy or export it again"
         )
+    if have > need:  # a wrong data type or band count reads garbage; a few spare bytes are common
+        extra = have - need
+        msg = (f"{data}: {have} bytes but the header describes {need} ({c} bands x {rows} lines x {cols} samples, "
+               f"{dtype.name})")
+        if extra % (rows * cols) == 0 or extra >= need - offset:
+            raise CubeReadError(f"{msg}; the header's data type or band count does not match the file: fix the .hdr")
+        warnings.warn(f"{msg}; ignoring the {extra} bytes at the end", HSIWarning, stacklevel=2)
     src = _EnviArray(header, data, (c, rows, cols), dtype)
     try:
         img = envi.open(str(header), image=str(data))

@@ -201,6 +201,35 @@ def test_truncated_data_file_raises(tmp_path: Path) -> None:
     _raises(CubeReadError, hdr, "truncated", data.name)
 
 
+def test_oversized_data_file_means_a_wrong_header(tmp_path: Path) -> None:
+    """A header whose data type or band count is wrong reads garbage: refused, not read."""
+    hdr = fx.make(tmp_path)
+    data = data_of(hdr)
+    raw = data.read_bytes()
+    data.write_bytes(raw + raw)  # e.g. float32 data described as int16
+    _raises(CubeReadError, hdr, "data type or band count does not match", data.name)
+    data.write_bytes(raw + b"\0" * 3)  # a few spare bytes at the end: read, with a warning
+    with pytest.warns(UserWarning, match="ignoring the 3 bytes"):
+        np.testing.assert_array_equal(read_envi(hdr).values, EXPECTED)
+
+
+@pytest.mark.parametrize(("key", "value"), [("byte order", "2"), ("interleave", "xyz"), ("header offset", "-10")])
+def test_impossible_layout_keys_are_refused(tmp_path: Path, key: str, value: str) -> None:
+    hdr = fx.make(tmp_path)
+    lines = [ln for ln in hdr.read_text().splitlines() if not ln.lower().startswith(key)]
+    hdr.write_text("\n".join([*lines, f"{key} = {value}"]) + "\n")
+    _raises(CubeReadError, hdr, "byte order 0 or 1, interleave bsq/bil/bip", "fix the .hdr")
+
+
+def test_utm_zone_out_of_range_is_refused(tmp_path: Path) -> None:
+    hdr = fx.make(tmp_path, georef="utm")
+    text = hdr.read_text()
+    zone = f", {fx.UTM['zone']}, North"
+    assert zone in text
+    hdr.write_text(text.replace(zone, ", 61, North"))
+    _raises(CubeReadError, hdr, "UTM zone 61; zones are 1-60")
+
+
 def test_missing_data_file_raises(tmp_path: Path) -> None:
     hdr = fx.make(tmp_path)
     data_of(hdr).unlink()
