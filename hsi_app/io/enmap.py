@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,26 @@ class _Product:
         """Display form of ``part`` for messages (``archive.zip!member`` inside zips)."""
         return part if self.zip_path is None else f"{self.zip_path}!{part}"
 
+    def verify_zip(self) -> None:
+        """Check the CRC of the raster members of a zipped product (GDAL's ``/vsizip/`` does not).
+
+        Decompresses each member once, in 16 MiB pieces; a damaged member would otherwise be
+        read as wrong reflectance without any error.
+
+        Raises:
+            CubeReadError: a member whose bytes do not match its CRC.
+        """
+        if self.zip_path is None:
+            return
+        with zipfile.ZipFile(self.zip_path) as zf:
+            for part in (self.spectral, *self.quality.values()):
+                try:
+                    with zf.open(part) as fh:
+                        while fh.read(16 * 2**20):
+                            pass
+                except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as err:
+                    raise CubeReadError(f"{self.label(part)}: damaged inside the zip ({err}); download the product again") from err
+
     def read_metadata(self) -> bytes:
         """Bytes of the METADATA.XML (read from the zip without extracting)."""
         assert self.metadata is not None
@@ -102,16 +123,32 @@ def _assemble(spectral: str, siblings: list[str], zip_path: Path | None = None) 
     return _Product(base[:cut], spectral, meta[0] if meta else None, quality, zip_path)
 
 
+def _is_resource_fork(name: str) -> bool:
+    """macOS zip/copy debris (``__MACOSX/...``, ``._NAME``), never a product part."""
+    return name.startswith("__MACOSX/") or "/__MACOSX/" in name or os.path.basename(name).startswith("._")
+
+
+def locate_product(path: str | os.PathLike[str]) -> None:
+    """Check that ``path`` holds exactly one EnMAP L2A product (by names only).
+
+    Raises:
+        CubeReadError: with the reason (no SPECTRAL_IMAGE, several products, damaged zip...).
+    """
+    _locate(path)
+
+
 def _locate(path: str | os.PathLike[str]) -> _Product:
     """Find the parts of the product at ``path`` (folder, zip, SPECTRAL_IMAGE or XML)."""
     p = Path(path)
     if not p.exists():
         raise DatasetNotFoundError(f"{p}: no such file or folder; {_HOWTO}")
     if p.is_dir():
-        found = _match([str(f) for f in p.iterdir() if f.is_file()], SPECTRAL_SUFFIX)
+        found = _match([str(f) for f in p.iterdir() if f.is_file() and not _is_resource_fork(f.name)],
+                       SPECTRAL_SUFFIX)
         if not found:  # the folder one level up from the product, or an unzipped archive
             subs = [d for d in p.iterdir() if d.is_dir()]
-            found = [f for d in subs for f in _match([str(x) for x in d.iterdir()], SPECTRAL_SUFFIX)]
+            found = [f for d in subs if d.name != "__MACOSX"
+                     for f in _match([str(x) for x in d.iterdir() if not _is_resource_fork(x.name)], SPECTRAL_SUFFIX)]
         if not found:
             raise CubeReadError(
                 f"{p}: no *{SPECTRAL_SUFFIX} in this folder, so it is not an EnMAP L2A product; {_HOWTO}"
@@ -135,7 +172,7 @@ def _locate(path: str | os.PathLike[str]) -> _Product:
 def _locate_zip(p: Path) -> _Product:
     try:
         with zipfile.ZipFile(p) as zf:
-            names = [n for n in zf.namelist() if not n.endswith("/")]
+            names = [n for n in zf.namelist() if not n.endswith("/") and not _is_resource_fork(n)]
     except (zipfile.BadZipFile, OSError) as err:
         raise CubeReadError(f"{p}: damaged zip archive ({err}); download the product again") from err
     found = _match(names, SPECTRAL_SUFFIX)
@@ -326,6 +363,7 @@ def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     if chunks <= 0:
         raise ConfigError(f"chunks must be a positive number of pixels, got {chunks}")
     prod = _locate(path)
+    prod.verify_zip()
     spectral_label = prod.label(prod.spectral)
     if prod.metadata is None:
         raise CubeReadError(

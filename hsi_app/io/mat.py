@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from hsi_app.errors import CubeReadError, HSIWarning, UnknownKeyError
-from hsi_app.io.cube import Cube, make_cube
+from hsi_app.errors import CubeReadError, HSIError, HSIWarning, UnknownKeyError
+from hsi_app.io.cube import Cube, check_labels, make_cube
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -144,9 +144,11 @@ def choose_key(path: Path, arrays: dict[str, tuple[int, ...]], key: str | None, 
     candidates = [k for k, shp in arrays.items() if len(shp) == ndim]
     if len(candidates) == 1:
         return candidates[0]
-    what = "3-D array (H, W, bands)" if ndim == 3 else "2-D label array"
+    what = "3-D arrays (H, W, bands)" if ndim == 3 else "2-D label arrays"
     found = "no" if not candidates else f"{len(candidates)}"
-    raise CubeReadError(f"{path}: {found} {what} to choose from; keys found: {keys}. Pass --key NAME (key= in Python)")
+    fix = ("Pass --key NAME (key= in Python)" if ndim == 3
+           else "Save the labels alone as .npy or GeoTIFF and pass them with --labels (label_key= in Python)")
+    raise CubeReadError(f"{path}: {found} {what} to choose from; keys found: {keys}. {fix}")
 
 
 def find_labels_file(path: Path) -> Path | None:
@@ -185,7 +187,8 @@ def read_mat(
         path: the ``.mat`` file (v5 or v7.3).
         key: variable holding the ``(H, W, bands)`` cube; default: a known key, else the only 3-D array.
         labels_key: variable in the sibling ``*_gt.mat`` holding labels.
-        find_labels: look for ``*_gt.mat`` next to the cube and attach it as ``label``.
+        find_labels: look for ``*_gt.mat`` next to the cube and attach it as ``label`` (a
+            ground truth that cannot be read or does not fit gives a warning, not an error).
         chunks: spatial chunk size for lazy (v7.3) reads.
 
     Returns:
@@ -220,10 +223,13 @@ def read_mat(
     wavelength = default_wavelengths(entry) if entry and entry.bands == shape[2] else None
     class_names = ["unlabelled", *entry.class_names] if entry else None
     labels = None
-    if find_labels:
-        gt = find_labels_file(path)
-        if gt is not None:
-            labels = read_mat_labels(gt, labels_key)
+    gt = find_labels_file(path) if find_labels else None
+    if gt is not None:  # a broken ground truth must not hide the cube: warn and go on without it
+        try:
+            labels = check_labels(read_mat_labels(gt, labels_key), (shape[0], shape[1]), str(gt))
+        except HSIError as err:
+            warnings.warn(f"labels not attached: {err}; pass --labels FILE to give them another way",
+                          HSIWarning, stacklevel=2)
     return make_cube(
         data,
         wavelength=wavelength,

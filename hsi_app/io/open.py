@@ -29,12 +29,15 @@ def sniff(path: Path) -> str:
     Raises:
         CubeReadError: the content matches no supported format.
     """
-    from hsi_app.io.enmap import is_enmap_product
+    from hsi_app.io.enmap import METADATA_SUFFIX, is_enmap_product, locate_product
 
     if path.is_dir() or zipfile.is_zipfile(path):
-        if is_enmap_product(path):
-            return "enmap"
-        raise CubeReadError(f"{path}: folder/zip is not an EnMAP L2A product; supported: {SUPPORTED}")
+        locate_product(path)  # folders and zips are EnMAP products; raises the precise reason if not
+        return "enmap"
+    if path.suffix.lower() == ".zip":
+        raise CubeReadError(f"{path}: damaged or truncated zip archive; download it again")
+    if path.name.upper().endswith(METADATA_SUFFIX) and is_enmap_product(path):
+        return "enmap"
     with open(path, "rb") as fh:
         head = fh.read(520)
     if not head:
@@ -89,7 +92,10 @@ def open_cube(
             raise DatasetNotFoundError(
                 f"{p}: no such file or folder; check the path, or use a built-in name (indian_pines)"
             )
-        cube = _read(p, sniff(p), key=key, chunks=chunks, **options)
+        fmt = sniff(p)
+        if fmt == "mat" and labels is not None:  # given labels replace the sibling *_gt.mat: do not read it
+            options.setdefault("find_labels", False)
+        cube = _read(p, fmt, key=key, chunks=chunks, **options)
     if labels is not None:
         from hsi_app.io.labels import read_labels
 

@@ -277,3 +277,37 @@ def test_zip_that_is_not_a_product_raises(tmp_path: Path, product: tuple[Path, P
 def test_bad_chunks_raise(product: tuple[Path, Path]) -> None:
     with pytest.raises(ConfigError):
         read_enmap(product[0], chunks=0)
+
+
+def test_damaged_zip_member_and_truncated_zip_are_named(tmp_path: Path, product: tuple[Path, Path]) -> None:
+    """GDAL's /vsizip/ does not check CRCs: a damaged member would be read as wrong reflectance."""
+    from hsi_app.io import open_cube
+
+    _, zpath = product
+    with zipfile.ZipFile(zpath) as zf:
+        info = next(i for i in zf.infolist() if i.filename.upper().endswith("SPECTRAL_IMAGE.TIF"))
+        start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    damaged = tmp_path / zpath.name
+    data = bytearray(zpath.read_bytes())
+    mid = start + info.compress_size // 2
+    data[mid:mid + 64] = bytes(64)  # zero 64 bytes inside the stored member
+    damaged.write_bytes(bytes(data))
+    _raises(CubeReadError, damaged, "SPECTRAL_IMAGE.TIF", "damaged inside the zip", "download the product again")
+    truncated = tmp_path / "cut" / zpath.name
+    truncated.parent.mkdir()
+    truncated.write_bytes(zpath.read_bytes()[: len(data) // 2])
+    with pytest.raises(CubeReadError, match="damaged or truncated zip archive"):
+        open_cube(truncated)
+
+
+def test_macos_resource_forks_in_a_zip_are_ignored(tmp_path: Path, product: tuple[Path, Path],
+                                                  cube: xr.DataArray) -> None:
+    _, zpath = product
+    mac = tmp_path / zpath.name
+    with zipfile.ZipFile(zpath) as src, zipfile.ZipFile(mac, "w") as dst:
+        for i in src.infolist():
+            dst.writestr(i, src.read(i))
+            if i.filename.upper().endswith("SPECTRAL_IMAGE.TIF"):
+                folder, _, base = i.filename.rpartition("/")
+                dst.writestr(f"__MACOSX/{folder}/._{base}", b"\x00\x05\x16\x07" + bytes(60))
+    _same(read_enmap(mac), cube)

@@ -60,7 +60,7 @@ def test_single_unknown_3d_array_is_used(mat_fixtures: dict) -> None:
 
 
 def test_2d_only_file_is_rejected(mat_fixtures: dict) -> None:
-    with pytest.raises(CubeReadError, match=r"flat.mat: no 3-D array"):
+    with pytest.raises(CubeReadError, match=r"flat.mat: no 3-D arrays"):
         open_cube(mat_fixtures["flat"])
     with pytest.raises(CubeReadError, match=r"'image' is 2-D"):
         open_cube(mat_fixtures["flat"], key="image")
@@ -129,3 +129,23 @@ def test_v73_data_outside_the_file_is_refused(tmp_path: Path) -> None:
     assert open_cube(tmp_path / "plain.mat").shape == (3, 5, 4)
     with pytest.raises(CubeReadError, match="only self-contained"):
         read_labels(tmp_path / "link.mat", open_cube(tmp_path / "plain.mat"))
+
+
+def test_a_broken_ground_truth_warns_and_given_labels_replace_it(tmp_path: Path) -> None:
+    from scipy.io import savemat
+
+    from hsi_app.errors import HSIWarning
+
+    cube = np.random.default_rng(0).uniform(size=(6, 5, 4)).astype(np.float32)
+    savemat(tmp_path / "scene.mat", {"mycube": cube})
+    savemat(tmp_path / "scene_gt.mat", {"labels": np.ones((6, 5), np.uint8), "mask": np.zeros((6, 5), np.uint8)})
+    with pytest.warns(HSIWarning, match="labels not attached: .*scene_gt.mat: 2 2-D label arrays"):
+        opened = open_cube(tmp_path / "scene.mat")
+    assert opened.hsi.labels is None and opened.hsi.shape == (4, 6, 5)
+    np.save(tmp_path / "mine.npy", np.full((6, 5), 2, np.int32))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HSIWarning)  # the sibling is not even read
+        given = open_cube(tmp_path / "scene.mat", labels=tmp_path / "mine.npy")
+    assert (given.hsi.labels == 2).all()
