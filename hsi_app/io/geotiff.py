@@ -1,7 +1,8 @@
 """Multi-band GeoTIFFs through ``rasterio``/``rioxarray``, read lazily window by window.
 
-Band centres are taken, in this order, from GDAL's ``IMAGERY`` metadata domain
-(``CENTRAL_WAVELENGTH_UM``/``FWHM_UM``), per-band ``wavelength``/``fwhm`` tags, a
+Band centres are taken, in this order, from per-band ``wavelength``/``fwhm`` tags, GDAL's
+``IMAGERY`` metadata domain (``CENTRAL_WAVELENGTH_UM``/``FWHM_UM``, rounded by GDAL to
+1 nm when it converts ENVI files, so the tags win when both are there), a
 dataset-level ``wavelength`` list (ENVI-style, as GDAL exposes ENVI headers) and
 finally numbers in band descriptions such as ``"band 12 (551.3 nm)"``.
 """
@@ -23,7 +24,7 @@ TIFF_ONLY = "GTiff"
 """The only GDAL driver used to read rasters from users: GDAL would otherwise open, by
 content, a VRT (XML) saved under a ``.tif`` name, which can read any file on the machine."""
 
-_NUM_UNIT = re.compile(r"([-+]?\d+(?:\.\d+)?)\s*(nm|nanometers?|um|µm|micrometers?|microns?)\b", re.I)
+_NUM_UNIT = re.compile(r"([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*(nm|nanometers?|um|µm|micrometers?|microns?)\b", re.I)
 _UM_UNITS = ("um", "µm", "micrometer", "micrometers", "micron", "microns")
 
 
@@ -48,16 +49,16 @@ def band_wavelengths(ds: Any) -> tuple[np.ndarray, np.ndarray]:
     for i in range(1, n + 1):
         img = ds.tags(i, ns="IMAGERY")
         tags = {k.lower(): v for k, v in ds.tags(i).items()}
-        try:
-            if "CENTRAL_WAVELENGTH_UM" in img:
-                wl[i - 1] = float(img["CENTRAL_WAVELENGTH_UM"]) * 1000.0
-                if "FWHM_UM" in img:
-                    fw[i - 1] = float(img["FWHM_UM"]) * 1000.0
-            elif "wavelength" in tags:
+        try:  # per-band tags first: GDAL rounds the IMAGERY values to 3 decimals in micrometres
+            if "wavelength" in tags:
                 units = tags.get("wavelength_units") or ds.tags().get("wavelength_units")
                 wl[i - 1] = to_nm(np.array([float(tags["wavelength"])]), units)[0]
                 if "fwhm" in tags:
                     fw[i - 1] = to_nm(np.array([float(tags["fwhm"])]), units)[0]
+            elif "CENTRAL_WAVELENGTH_UM" in img:
+                wl[i - 1] = float(img["CENTRAL_WAVELENGTH_UM"]) * 1000.0
+            if np.isnan(fw[i - 1]) and "FWHM_UM" in img:
+                fw[i - 1] = float(img["FWHM_UM"]) * 1000.0
         except ValueError:
             continue
     if np.isnan(wl).all():

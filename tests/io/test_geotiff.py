@@ -91,6 +91,25 @@ def test_wavelengths_from_descriptions(tmp_path: Path, cube_array: np.ndarray) -
     np.testing.assert_allclose(cube.hsi.wavelengths, 500.5 + 10 * np.arange(6))
 
 
+def test_scientific_notation_in_descriptions(tmp_path: Path, cube_array: np.ndarray) -> None:
+    desc = [f"Band {i + 1} ({450 + 10 * i:.3e} nm)" for i in range(6)]  # "4.500e+02 nm"
+    cube = open_cube(_write(tmp_path / "e.tif", cube_array, descriptions=desc))
+    np.testing.assert_allclose(cube.hsi.wavelengths, 450 + 10 * np.arange(6))
+
+
+def test_precise_band_tags_win_over_gdal_rounded_imagery(tmp_path: Path, cube_array: np.ndarray) -> None:
+    """GDAL's ENVI->GTiff conversion writes IMAGERY values rounded to 1 nm next to the exact tags."""
+    wl = 404.42 + 38.44 * np.arange(6)
+    path = _write(tmp_path / "g.tif", cube_array,
+                  band_tags=[{"wavelength": f"{w / 1000:.6f}", "wavelength_units": "Micrometers"} for w in wl])
+    with rasterio.open(path, "r+") as ds:
+        for i, w in enumerate(wl, start=1):
+            ds.update_tags(i, ns="IMAGERY", CENTRAL_WAVELENGTH_UM=f"{w / 1000:.3f}", FWHM_UM="0.009")
+    cube = open_cube(path)
+    np.testing.assert_allclose(cube.hsi.wavelengths, wl, atol=1e-6)
+    np.testing.assert_allclose(cube.hsi.fwhm, 9.0)  # only the IMAGERY FWHM exists
+
+
 def test_no_georeference_warns_and_uses_pixel_coordinates(tmp_path: Path, cube_array: np.ndarray) -> None:
     with pytest.warns(HSIWarning, match="no georeference"):
         cube = open_cube(_write(tmp_path / "plain.tif", cube_array, crs=None))
