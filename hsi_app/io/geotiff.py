@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from hsi_app.errors import CubeReadError, HSIWarning
-from hsi_app.io.cube import Cube, make_cube
+from hsi_app.io.cube import Cube, make_cube, valid_from_data
 
 TIFF_ONLY = "GTiff"
 """The only GDAL driver used to read rasters from users: GDAL would otherwise open, by
@@ -126,8 +126,12 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     EnMAP or ENVI cube keeps its flags when it is read again.
 
     Returns:
-        Cube ``(bands, y, x)`` in the file's dtype with CRS/transform; a TIFF with no
-        georeference gets pixel coordinates and a warning.
+        Cube ``(bands, y, x)`` in the file's dtype with CRS/transform (float32 physical values
+        ``raw * scale + offset``, no-data as NaN, when the bands carry a GDAL scale/offset);
+        a TIFF with no georeference gets pixel coordinates and a warning.
+
+    Raises:
+        CubeReadError: unreadable, truncated or complex-valued file.
     """
     import rasterio
     import rioxarray
@@ -143,6 +147,10 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
                 crs, transform, nodata = ds.crs, ds.transform, ds.nodata
                 gcps, gcp_crs = ds.gcps
                 descriptions = list(ds.descriptions)
+                scales, offsets = np.asarray(ds.scales, np.float64), np.asarray(ds.offsets, np.float64)
+                if np.dtype(ds.dtypes[0]).kind == "c":
+                    raise CubeReadError(f"{path}: complex pixel values ({ds.dtypes[0]}); save the magnitude "
+                                        "or the real part as a real-valued GeoTIFF")
                 _probe(ds, path)
             arr = rioxarray.open_rasterio(
                 path, chunks={"band": -1, "y": chunks, "x": chunks}, lock=False, masked=False, driver=TIFF_ONLY
@@ -164,8 +172,18 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
             f"{path}: no georeference (CRS); using pixel coordinates", HSIWarning, stacklevel=2
         )
     data = arr.data
+    valid = None
+    if not (np.all(scales == 1.0) and np.all(offsets == 0.0)):  # GDAL band scale/offset: physical values
+        import dask.array as da
+
+        valid = valid_from_data(data, nodata, np.isin(np.arange(data.shape[0]), bad))
+        scaled = data.astype(np.float32) * scales.astype(np.float32)[:, None, None] + offsets.astype(np.float32)[:, None, None]
+        data = scaled if nodata is None else da.where(data == nodata, np.float32(np.nan), scaled)
+        nodata = None
+        attrs["scale_offset"] = "applied"
     return make_cube(
         data,
+        valid=valid,
         wavelength=wl,
         fwhm=fw,
         bad_bands=bad,

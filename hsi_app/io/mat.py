@@ -218,6 +218,8 @@ def read_mat(
                     HSIWarning,
                     stacklevel=2,
                 )
+    if data.dtype.kind in "cV":  # complex (v5), or MATLAB's {real, imag} compound type (v7.3)
+        raise CubeReadError(f"{path}: '{k}' holds complex values; save abs() or real() of the cube instead")
     hit = entry_for_mat_key(k)
     entry = hit[0] if hit else None
     wavelength = default_wavelengths(entry) if entry and entry.bands == shape[2] else None

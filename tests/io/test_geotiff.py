@@ -185,3 +185,27 @@ def test_a_vrt_saved_as_tif_is_never_opened(tmp_path: Path) -> None:
         read_class_map(fake)
     with pytest.raises(HSIError):
         read_labels(fake, make_cube(np.zeros((1, 8, 16), np.float32)))
+
+
+def test_band_scale_and_offset_give_physical_values(tmp_path: Path, cube_array: np.ndarray) -> None:
+    """As ENVI's reflectance scale factor and EnMAP's gain are applied, so is GDAL's scale/offset."""
+    data = cube_array.copy()
+    data[:, 2, 3] = -9999
+    path = _write(tmp_path / "s.tif", data, nodata=-9999)
+    with rasterio.open(path, "r+") as ds:
+        ds.scales = [1e-4] * 6
+        ds.offsets = [0.01] * 6
+    cube = open_cube(path)
+    values = cube.values
+    expected = cube_array.astype(np.float32) * np.float32(1e-4) + np.float32(0.01)
+    keep = np.ones((40, 33), bool)
+    keep[2, 3] = False
+    np.testing.assert_allclose(values[:, keep], expected[:, keep], rtol=1e-6)
+    assert np.isnan(values[:, 2, 3]).all() and not bool(cube.hsi.valid[2, 3]) and bool(cube.hsi.valid[0, 0])
+    assert cube.dtype == np.float32
+
+
+def test_complex_geotiff_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path / "c.tif", (np.ones((2, 8, 8)) + 1j).astype(np.complex64))
+    with pytest.raises(CubeReadError, match="complex pixel values"):
+        open_cube(path)

@@ -149,3 +149,15 @@ def test_a_broken_ground_truth_warns_and_given_labels_replace_it(tmp_path: Path)
         warnings.simplefilter("error", HSIWarning)  # the sibling is not even read
         given = open_cube(tmp_path / "scene.mat", labels=tmp_path / "mine.npy")
     assert (given.hsi.labels == 2).all()
+
+
+def test_complex_cubes_are_refused(tmp_path: Path) -> None:
+    from scipy.io import savemat
+
+    savemat(tmp_path / "c.mat", {"cube": (np.ones((4, 5, 3)) + 1j).astype(np.complex64)})
+    with pytest.raises(CubeReadError, match="complex values"):
+        open_cube(tmp_path / "c.mat")
+    _mat73(tmp_path / "c73.mat", lambda f: f.create_dataset(
+        "cube", data=np.zeros((3, 5, 4), dtype=[("real", "<f4"), ("imag", "<f4")])))
+    with pytest.raises(CubeReadError, match="complex values"):
+        open_cube(tmp_path / "c73.mat")
