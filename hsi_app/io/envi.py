@@ -26,8 +26,8 @@ FORMAT = "envi"
 DATA_EXTS = ("", ".img", ".dat", ".bsq", ".bil", ".bip", ".raw")
 REQUIRED = ("samples", "lines", "bands", "data type", "interleave", "byte order")
 ENVI_DTYPES = {1: "u1", 2: "i2", 3: "i4", 4: "f4", 5: "f8", 12: "u2", 13: "u4", 14: "i8", 15: "u8"}
-_UM = {"micrometers", "micrometer", "microns", "micron", "um", "µm"}
-_NM = {"nanometers", "nanometer", "nm"}
+_UM = {"micrometers", "micrometer", "micrometres", "micrometre", "microns", "micron", "um", "µm"}
+_NM = {"nanometers", "nanometer", "nanometres", "nanometre", "nm"}
 _DATUM_UTM = {"wgs-84": (32600, 32700), "nad-83": (26900, None), "nad-27": (26700, None)}
 _DATUM_GEO = {"wgs-84": 4326, "nad-83": 4269, "nad-27": 4267}
 
@@ -337,6 +337,11 @@ def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     factor = nm_per_unit(wl, units) if wl is not None else None
     if wl is not None and factor is None:
         warnings.warn(f"{header}: wavelength units {units!r} are not a length; wavelengths unknown", stacklevel=2)
+    if factor == 1000.0 and wl is not None and np.nanmin(wl, initial=np.inf) > 100:  # nm values labelled µm
+        warnings.warn(f"{header}: wavelength units {units!r} but values {np.nanmin(wl):g}-{np.nanmax(wl):g} "
+                      "look like nanometres; reading them as nm (fix 'wavelength units' in the .hdr)",
+                      HSIWarning, stacklevel=2)
+        factor = 1.0
     wl_nm = wl * factor if wl is not None and factor is not None else None
     fw_nm = fw * factor if fw is not None and factor is not None else None  # same units as wavelength
 

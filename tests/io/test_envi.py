@@ -251,3 +251,19 @@ def test_unsupported_data_type_and_non_envi_header_raise(tmp_path: Path) -> None
     _raises(CubeReadError, hdr, "data type 6")
     hdr.write_text("samples = 3\nlines = 2\n")
     _raises(CubeReadError, hdr, "ENVI", hdr.name)
+
+
+def test_nanometre_values_labelled_micrometres_and_british_spelling(tmp_path: Path) -> None:
+    hdr = fx.make(tmp_path, units="nm")
+    text = hdr.read_text()
+    um = hdr.with_name("um.hdr")
+    um.write_text(text.replace("wavelength units = Nanometers", "wavelength units = Micrometers"))
+    data_of(hdr).rename(data_of(um))
+    assert "Micrometers" in um.read_text()
+    with pytest.warns(UserWarning, match="look like nanometres"):
+        cube = read_envi(um)
+    assert 300 < cube.hsi.wavelengths.min() < cube.hsi.wavelengths.max() < 2600
+    br = hdr.with_name("br.hdr")
+    br.write_text(text.replace("wavelength units = Nanometers", "wavelength units = nanometres"))
+    data_of(um).rename(data_of(br))
+    np.testing.assert_allclose(read_envi(br).hsi.wavelengths, cube.hsi.wavelengths)
