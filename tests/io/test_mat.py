@@ -161,3 +161,12 @@ def test_complex_cubes_are_refused(tmp_path: Path) -> None:
         "cube", data=np.zeros((3, 5, 4), dtype=[("real", "<f4"), ("imag", "<f4")])))
     with pytest.raises(CubeReadError, match="complex values"):
         open_cube(tmp_path / "c73.mat")
+
+
+def test_plain_hdf5_mat_without_matlab_header(tmp_path: Path) -> None:
+    import h5py
+
+    with h5py.File(tmp_path / "plain.mat", "w") as f:
+        f["cube"] = np.arange(60, dtype=np.float32).reshape(3, 5, 4)  # MATLAB (4, 5, 3) stored transposed
+    assert mat_version(tmp_path / "plain.mat") == "7.3"
+    assert open_cube(tmp_path / "plain.mat").hsi.shape == (3, 4, 5)
