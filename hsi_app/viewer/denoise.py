@@ -14,11 +14,14 @@ from typing import Any
 
 import numpy as np
 
+from hsi_app.errors import InvalidDataError
 from hsi_app.io.cube import Cube
 from hsi_app.viewer.classify import write_json
 from hsi_app.viewer.models import DEFAULT_CACHE, ModelCache, resolve_model
 from hsi_app.viewer.scene import composite, pixel_spectrum, zoom
-from hsi_app.viewer.session import ViewerSession
+from hsi_app.viewer.session import ViewerSession, whole_number
+
+MAX_SEED = 2**32 - 1
 
 
 @dataclass
@@ -58,24 +61,39 @@ def denoise(
     model_key: str,
     *,
     noise: str | None = None,
-    seed: int = 0,
+    seed: int | float | None = 0,
     window: int = 256,
     cache: ModelCache = DEFAULT_CACHE,
 ) -> DenoiseView:
     """Denoise the open scene with an offered ``denoise`` run.
 
     Afterwards, clicking a pixel also plots its denoised (and noisy) spectrum.
+
+    Args:
+        seed: seed of the added noise, a whole number 0..2**32-1 (``None``: 0).
+
+    Raises:
+        ConfigError: bad seed.
+        ModelLoadError: the run's model is not a denoiser.
+        InvalidDataError: the model failed on this scene.
     """
     from hsi_app.io.open import open_cube
     from hsi_app.tasks.denoise_scene import denoise_cube
 
     cube = session.require_cube()
+    seed = 0 if seed is None else whole_number(seed, "noise seed", f"enter a whole number from 0 to {MAX_SEED}",
+                                               minimum=0, maximum=MAX_SEED)
     den = cache.get(resolve_model(model_key, session.config, task="denoise"), "denoise")
     noise = (noise or "").strip() or None
     noisy = noisy_copy(cube, den, noise, seed) if noise else None
     out = session.workdir / "denoised.tif"
-    res = denoise_cube(den, cube, out, window=window, reference=cube if noise else None, noise=noise, seed=seed,
-                       fill_nan=True, progress=True)
+    try:
+        res = denoise_cube(den, cube, out, window=window, reference=cube if noise else None, noise=noise, seed=seed,
+                           fill_nan=True, progress=True)
+    except RuntimeError as err:  # torch shape/memory errors deep in the model
+        first = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+        raise InvalidDataError(f"{model_key}: the model failed on this scene ({first}); "
+                               "check that the run is a denoiser for scenes like this one") from err
     import warnings
 
     from hsi_app.errors import HSIWarning

@@ -17,7 +17,7 @@ from hsi_app.errors import ConfigError, InvalidDataError
 from hsi_app.viewer.classify import write_json
 from hsi_app.viewer.models import DEFAULT_CACHE, ModelCache, resolve_model
 from hsi_app.viewer.scene import zoom
-from hsi_app.viewer.session import ViewerSession
+from hsi_app.viewer.session import ViewerSession, whole_number
 
 METHODS = ("rx", "rx-local", "mf", "ace", "cem", "learned")
 TARGET_METHODS = ("mf", "ace", "cem")
@@ -84,7 +84,7 @@ def detect(
     method: str,
     *,
     quantile: float = 99.9,
-    max_points: int = 50,
+    max_points: int | float = 50,
     rx_window: tuple[int, int] = (5, 21),
     model_key: str | None = None,
     cache: ModelCache = DEFAULT_CACHE,
@@ -108,8 +108,14 @@ def detect(
     cube = session.require_cube()
     if method not in METHODS:
         raise ConfigError(f"detection method {method!r}: pick one of {', '.join(METHODS)}")
+    try:
+        quantile = float(quantile)
+    except (TypeError, ValueError):
+        raise ConfigError("threshold percentile is empty: set a percentile from 0 to 100 (e.g. 99.9)") from None
     if not 0.0 <= quantile < 100.0:
         raise ConfigError(f"threshold percentile {quantile}: must be in 0..100")
+    max_points = whole_number(max_points, "most points per class", "enter a whole number of at least 1 (e.g. 50)",
+                              minimum=1)
     if method == "learned":
         if not model_key:
             raise ConfigError("the learned detector needs a detect run: train one with `hsi train --task detect`")

@@ -146,7 +146,37 @@ class ModelCache:
         return model
 
 
+_TASK_VERB = {"classification": "classify", "denoise": "denoise", "detect": "detect"}
+
+
+def check_model_task(path: Path, task: str) -> None:
+    """Refuse a run whose model architecture does another task than ``task``.
+
+    A run's ``config.json`` can say ``task=denoise`` while naming a classifier (edited or
+    mixed-up runs); loading it would only fail deep inside the first forward pass.
+
+    Raises:
+        ModelLoadError: the registered task of the run's model differs from ``task``.
+    """
+    from hsi_app.checkpoint import load_config
+    from hsi_app.errors import HSIError
+    from hsi_app.models.registry import model_info
+
+    cfg = load_config(path)
+    try:
+        kind = model_info(cfg.model_name)["task"]
+    except HSIError:
+        return  # not a registered model: the loader says what is wrong
+    if kind != task:
+        raise ModelLoadError(
+            f"run {path.name}: its config.json says task={cfg.task}, but its model {cfg.model_name} is a {kind} "
+            f"model and cannot {_TASK_VERB.get(task, task)}; pick another run or retrain it with "
+            f"`hsi train --task {task}`"
+        )
+
+
 def _load(path: Path, task: str) -> Any:
+    check_model_task(path, task)
     if task == "classification":
         from hsi_app.predictor import Predictor
 

@@ -61,8 +61,11 @@ def load_scene(name: str, scenes_dir: str | os.PathLike[str] | None = None) -> C
     return open_cube(resolve_scene(name, scenes_dir))
 
 
-def describe_scene(cube: Cube) -> str:
-    """A few Markdown lines: size, bands, wavelength range, CRS, labels."""
+def describe_scene(cube: Cube, name: str | None = None) -> str:
+    """A few Markdown lines: size, bands, wavelength range, CRS, labels.
+
+    ``name`` is the display name (default: the file name of the scene's source).
+    """
     c, h, w = cube.hsi.shape
     wl = cube.hsi.wavelengths
     wl_text = f"{np.nanmin(wl):.0f}–{np.nanmax(wl):.0f} nm" if np.isfinite(wl).any() else "unknown wavelengths"
@@ -70,7 +73,7 @@ def describe_scene(cube: Cube) -> str:
     where = f"CRS {crs.to_string()}" if crs is not None else "pixel coordinates (no CRS)"
     names = cube.hsi.class_names
     labels = f", {len(names) - 1} reference classes" if names and cube.hsi.labels is not None else ""
-    source = Path(str(cube.attrs.get("source", "scene"))).name
+    source = name or Path(str(cube.attrs.get("source", "scene"))).name
     return (f"**{source}**: {h} × {w} px, {c} bands ({wl_text}, {len(cube.hsi.bad_bands)} flagged bad), "
             f"{where}{labels}")
 
@@ -152,7 +155,10 @@ def pixel_from_click(index: Sequence[int], scale: int, shape: tuple[int, int]) -
     Raises:
         InvalidDataError: the click is outside the scene.
     """
-    x, y = int(index[0]), int(index[1])
+    try:
+        x, y = int(index[0]), int(index[1])
+    except (TypeError, ValueError, OverflowError, IndexError):
+        raise InvalidDataError("the click did not say which pixel: click inside the scene image") from None
     row, col = y // max(scale, 1), x // max(scale, 1)
     if not (0 <= row < shape[0] and 0 <= col < shape[1]):
         raise InvalidDataError(f"pixel ({row}, {col}) is outside the {shape[0]} × {shape[1]} scene")

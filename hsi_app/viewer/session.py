@@ -3,14 +3,22 @@
 A session owns a private temporary folder (uploads, ``map.tif``, ``metrics.json``,
 ``points.gpkg``); :meth:`ViewerSession.close` deletes it, and so does garbage
 collection or interpreter exit (``weakref.finalize``) if ``close`` is never called.
-The functions here are what the web app's events call; notebooks can call them too.
+:func:`remove_session_folders` deletes the folders of every session of this process
+(the web server calls it at exit and on SIGTERM); folders of other processes are never
+touched. The functions here are what the web app's events call; notebooks can call them too.
+
+Widget values arrive as whatever the browser sent (``None`` for an empty box, NaN,
+infinities): the functions here check them and raise :class:`~hsi_app.errors.ConfigError`
+with what to enter, never a bare ``TypeError``/``ValueError``.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
+import threading
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from hsi_app.errors import InvalidDataError
+from hsi_app.errors import ConfigError, InvalidDataError
 from hsi_app.io.cube import Cube
 from hsi_app.viewer import scene as _scene
 from hsi_app.viewer.classify import (
@@ -32,7 +40,57 @@ from hsi_app.viewer.classify import (
 )
 from hsi_app.viewer.config import ViewerConfig
 from hsi_app.viewer.models import DEFAULT_CACHE, ModelCache, resolve_model
-from hsi_app.viewer.uploads import stage_upload
+from hsi_app.viewer.uploads import open_staged_upload
+
+UPLOAD_FOLDERS = ("upload", "upload_next")
+"""A new upload is staged in the folder the open scene does not use; the other goes once it is shown."""
+
+_FOLDERS: dict[str, weakref.finalize] = {}
+_FOLDERS_LOCK = threading.Lock()
+
+
+def _remove_folder(path: str) -> None:
+    with _FOLDERS_LOCK:
+        _FOLDERS.pop(path, None)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_session_folders() -> int:
+    """Delete the temporary folder of every session this process created and has not closed.
+
+    Folders of other processes (another ``hsi serve``) are never touched: only folders
+    registered by :class:`ViewerSession` objects of this interpreter are removed.
+
+    Returns:
+        How many folders were removed.
+    """
+    with _FOLDERS_LOCK:
+        finalizers = list(_FOLDERS.values())
+    for fin in finalizers:
+        fin()
+    return len(finalizers)
+
+
+def whole_number(value: object, what: str, hint: str, *, minimum: int | None = 0,
+                 maximum: int | None = None) -> int:
+    """``value`` (a widget number: int, float, numpy scalar, ``None``...) as an ``int``.
+
+    Raises:
+        ConfigError: empty, not a number, NaN, infinite, fractional or out of range;
+            the message says what to enter (``hint``).
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ConfigError(f"{what} is empty: {hint}")
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ConfigError(f"{what} {value!r} is not a number: {hint}") from None
+    if not math.isfinite(number) or number != int(number):
+        raise ConfigError(f"{what} {value!r} is not a whole number: {hint}")
+    out = int(number)
+    if (minimum is not None and out < minimum) or (maximum is not None and out > maximum):
+        raise ConfigError(f"{what} {out} is out of range: {hint}")
+    return out
 
 
 @dataclass
@@ -63,7 +121,11 @@ class ViewerSession:
     extras: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.workdir), True)
+        path = str(self.workdir)
+        self._finalizer = weakref.finalize(self, _remove_folder, path)
+        self._upload_folder: str | None = None  # which of UPLOAD_FOLDERS holds the open scene
+        with _FOLDERS_LOCK:
+            _FOLDERS[path] = self._finalizer
 
     def __deepcopy__(self, memo: dict[int, Any]) -> ViewerSession:
         """A session is a handle on a folder: copies share it (web frameworks copy state)."""
@@ -74,6 +136,11 @@ class ViewerSession:
         self._finalizer()
         self.cube = self.result = self.rgb = None
         self.points = []
+
+    @property
+    def upload_folder(self) -> str | None:
+        """The sub-folder of :attr:`workdir` (one of :data:`UPLOAD_FOLDERS`) holding the open upload, if any."""
+        return self._upload_folder
 
     @property
     def closed(self) -> bool:
@@ -99,40 +166,85 @@ class ViewerSession:
         return _scene.display_scale(h, w)
 
 
-def _set_cube(session: ViewerSession, cube: Cube, name: str) -> None:
-    session.cube = cube
-    session.name = name
-    session.bands = _scene.default_rgb_bands(cube)
-    session.rgb = _scene.composite(cube, session.bands)
+def _with_computed_valid(cube: Cube) -> Cube:
+    """``cube`` with its valid-pixel mask computed once (an in-memory ``(H, W)`` bool).
+
+    The mask depends on every good band, so computing it reads the whole scene; done
+    lazily, every band change, classification window and click would read it again.
+    """
+    valid = cube.coords["valid"]
+    if isinstance(valid.data, np.ndarray):
+        return cube
+    return cube.assign_coords(valid=(valid.dims, np.asarray(valid.values, dtype=bool)))
+
+
+def _set_cube(session: ViewerSession, cube: Cube, name: str, upload_folder: str | None = None) -> None:
+    """Show ``cube``: everything is computed first, then the session changes all at once.
+
+    If the composite cannot be made, the exception propagates and the session still
+    shows its previous scene (with its map and points) unchanged.
+    """
+    cube = _with_computed_valid(cube)
+    bands = _scene.default_rgb_bands(cube)
+    rgb = _scene.composite(cube, bands)
+    session.cube, session.name, session.bands, session.rgb = cube, name, bands, rgb
     session.result = None
     session.points = []
     session.selected = None
     session.extras = {}
+    session._upload_folder = upload_folder
     for stale in ("map.tif", "metrics.json", "points.gpkg"):
         (session.workdir / stale).unlink(missing_ok=True)
+    for folder in UPLOAD_FOLDERS:  # the previous upload is no longer shown
+        if folder != upload_folder:
+            shutil.rmtree(session.workdir / folder, ignore_errors=True)
 
 
 def open_scene(session: ViewerSession, name: str) -> Cube:
     """Open a listed scene (built-in or from the scenes folder) into the session."""
     cube = _scene.load_scene(name, session.config.scenes_dir)
     _set_cube(session, cube, name)
-    return cube
+    assert session.cube is not None
+    return session.cube
 
 
-def open_upload(session: ViewerSession, path: str | os.PathLike[str]) -> Cube:
-    """Validate and open an uploaded file (see :func:`hsi_app.viewer.uploads.stage_upload`)."""
-    from hsi_app.io.open import open_cube
+def open_upload(session: ViewerSession, path: str | os.PathLike[str], name: str | None = None) -> Cube:
+    """Validate and open an uploaded file (see :func:`hsi_app.viewer.uploads.stage_upload`).
 
-    staged = stage_upload(path, session.workdir, session.config.max_upload_bytes)
-    cube = open_cube(staged)
-    _set_cube(session, cube, "upload")
-    return cube
+    Args:
+        session: the session.
+        path: the uploaded file (server side).
+        name: its display name (default: the file name of ``path``).
+
+    A refused upload leaves the session (and the scene it shows) as it was, and leaves
+    no file behind.
+    """
+    folder = UPLOAD_FOLDERS[1] if session._upload_folder == UPLOAD_FOLDERS[0] else UPLOAD_FOLDERS[0]
+    _, cube = open_staged_upload(path, session.workdir, session.config.max_upload_bytes, folder=folder)
+    try:
+        _set_cube(session, cube, name or Path(path).name or "the uploaded scene", upload_folder=folder)
+    except BaseException:
+        del cube
+        shutil.rmtree(session.workdir / folder, ignore_errors=True)
+        raise
+    assert session.cube is not None
+    return session.cube
 
 
 def set_display(session: ViewerSession, bands: Sequence[int] | None, stretch: tuple[float, float]) -> None:
     """Recompute the composite from three band indices (``None`` = true colour) and a stretch."""
     cube = session.require_cube()
-    chosen = tuple(int(b) for b in bands) if bands is not None else _scene.default_rgb_bands(cube)
+    c = cube.hsi.shape[0]
+    if bands is None:
+        chosen = _scene.default_rgb_bands(cube)
+    else:
+        if len(bands) != 3:
+            raise ConfigError("pick one band in each of the red, green and blue lists")
+        chosen = tuple(whole_number(b, f"{colour} band", f"pick one in the {colour} band list (1 to {c})",
+                                    minimum=None)
+                       for colour, b in zip(("red", "green", "blue"), bands))
+    if stretch is None or len(stretch) != 2 or any(v is None for v in stretch):
+        raise ConfigError("stretch: set both the low and the high percentile (e.g. 2 and 98)")
     session.rgb = _scene.composite(cube, chosen, stretch)
     session.bands = (chosen[0], chosen[1], chosen[2])
 
@@ -145,6 +257,12 @@ def render(session: ViewerSession, opacity: float = 0.6, show_map: bool = True) 
     """
     session.require_cube()
     assert session.rgb is not None
+    try:
+        opacity = float(opacity)
+    except (TypeError, ValueError):
+        raise ConfigError("map opacity: set it between 0 and 1") from None
+    if not math.isfinite(opacity):
+        raise ConfigError(f"map opacity {opacity}: set it between 0 and 1")
     img = session.rgb
     if show_map and session.result is not None:
         img = overlay(img, session.result.classes, session.result.palette, opacity)
@@ -163,13 +281,26 @@ def select_pixel(session: ViewerSession, index: Sequence[int]) -> dict[str, Any]
     """
     cube = session.require_cube()
     _, h, w = cube.hsi.shape
-    row, col = _scene.pixel_from_click(index, session.scale, (h, w))
+    if index is None or isinstance(index, (str, bytes)) or len(index) != 2:
+        raise ConfigError("the click did not say which pixel: click inside the scene image, "
+                          "or type a row and col and press 'Show pixel'")
+    x = whole_number(index[0], "clicked x", "click inside the scene image", minimum=None)
+    y = whole_number(index[1], "clicked y", "click inside the scene image", minimum=None)
+    row, col = _scene.pixel_from_click((x, y), session.scale, (h, w))
     return select_row_col(session, row, col)
 
 
-def select_row_col(session: ViewerSession, row: int, col: int) -> dict[str, Any]:
-    """Like :func:`select_pixel` but with scene pixel coordinates."""
+def select_row_col(session: ViewerSession, row: int | float | None, col: int | float | None) -> dict[str, Any]:
+    """Like :func:`select_pixel` but with scene pixel coordinates.
+
+    Raises:
+        ConfigError: ``row``/``col`` empty, NaN, infinite or fractional.
+        InvalidDataError: outside the scene.
+    """
     cube = session.require_cube()
+    _, h, w = cube.hsi.shape
+    row = whole_number(row, "row", f"enter a row between 0 and {h - 1}", minimum=None)
+    col = whole_number(col, "col", f"enter a col between 0 and {w - 1}", minimum=None)
     loc = _scene.pixel_location(cube, row, col)
     session.selected = (row, col)
     pred = pixel_prediction(session.result, row, col) if session.result is not None else None
@@ -193,11 +324,13 @@ def classify(
     """Classify the open scene with an offered model (see :func:`list_model_runs`)."""
     cube = session.require_cube()
     run = resolve_model(model_key, session.config)
+    result = classify_scene(cube, run, session.workdir, cache=cache, progress=progress,
+                            resample=resample, model_name=model_key)
+    # the clicked points belong to the previous map: drop them only now that the new one exists
     (session.workdir / "points.gpkg").unlink(missing_ok=True)
     session.points = []
-    session.result = classify_scene(cube, run, session.workdir, cache=cache, progress=progress,
-                                    resample=resample, model_name=model_key)
-    return session.result
+    session.result = result
+    return result
 
 
 def points_download(session: ViewerSession) -> Path:

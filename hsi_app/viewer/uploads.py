@@ -8,9 +8,20 @@ Accepted: a GeoTIFF, a MATLAB ``.mat`` (v5 or v7.3/HDF5), a zip holding an ENVI 
 3. zips: no absolute names, no ``..``, no links, bounded member count and uncompressed
    size (zip bombs); ENVI pairs are extracted member by member into a fresh folder under
    sanitised base names; EnMAP zips are read in place (GDAL ``/vsizip/``), not extracted;
-4. finally the staged file must open with :func:`hsi_app.io.open.open_cube`.
+4. the scene's *declared* size (bytes of its pixels once decompressed: width x height x
+   bands x bytes per value, summed over the arrays of a ``.mat``), read from the headers
+   only (GeoTIFF and EnMAP spectral image: GDAL header; ``.mat`` v5:
+   :func:`scipy.io.whosmat`; v7.3: HDF5 dataset shapes; ENVI: the ``.hdr``), against the
+   same limit. A small, well-compressed file (a sparse GeoTIFF, a ``.mat`` of compressed
+   zeros) may not declare more pixels than an upload of the limit's size could hold, since
+   displaying a scene reads its bands;
+5. finally the staged file must open with :func:`hsi_app.io.open.open_cube`.
 
-Nothing outside the session folder is written, and no path from the user is used.
+One rule bounds everything: nothing the upload makes the viewer hold (the file, a zip's
+unpacked members, the decompressed pixels) may exceed ``max_bytes``
+(``hsi serve --max-upload`` / ``HSI_MAX_UPLOAD``). A refused upload leaves nothing behind
+in the session folder. Nothing outside the session folder is written, and no path from
+the user is used.
 """
 
 from __future__ import annotations
@@ -22,9 +33,16 @@ import stat
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from typing import TYPE_CHECKING
+
+import numpy as np
+
 from hsi_app.errors import HSIError
 from hsi_app.io.open import TIFF_MAGIC
 from hsi_app.viewer.config import format_size
+
+if TYPE_CHECKING:
+    from hsi_app.io.cube import Cube
 
 MAX_ZIP_MEMBERS = 2000
 ZIP_MAGIC = b"PK\x03\x04"
@@ -123,21 +141,33 @@ def extract_zip(path: Path, dest: Path, files: list[zipfile.ZipInfo], max_bytes:
                     dst.write(chunk)
 
 
-def stage_upload(src: str | os.PathLike[str], workdir: str | os.PathLike[str], max_bytes: int) -> Path:
+def stage_upload(
+    src: str | os.PathLike[str], workdir: str | os.PathLike[str], max_bytes: int, *, folder: str = "upload"
+) -> Path:
     """Validate an upload and place it in ``workdir``; return the path to open.
 
     Args:
         src: the server-side temporary file the web framework saved.
-        workdir: the session's private folder (emptied of any earlier upload first).
-        max_bytes: size limit of the upload (and of a zip's unpacked content).
+        workdir: the session's private folder.
+        max_bytes: size limit of the upload, of a zip's unpacked content and of the
+            scene's declared (decompressed) pixel bytes.
+        folder: sub-folder of ``workdir`` to stage into (emptied of any earlier upload first).
 
     Returns:
         The staged scene: ``scene.tif``, ``scene.mat``, an EnMAP ``scene.zip`` or an
         extracted ENVI ``.hdr``. It is known to open with ``open_cube``.
 
     Raises:
-        UploadError: refused; the message says why and what is accepted.
+        UploadError: refused; the message says why and what is accepted. Nothing is
+            left in ``workdir/folder``.
     """
+    return open_staged_upload(src, workdir, max_bytes, folder=folder)[0]
+
+
+def open_staged_upload(
+    src: str | os.PathLike[str], workdir: str | os.PathLike[str], max_bytes: int, *, folder: str = "upload"
+) -> tuple[Path, Cube]:
+    """Like :func:`stage_upload`, and also return the opened scene (read once, not twice)."""
     from hsi_app.io.open import open_cube
 
     source = Path(src)
@@ -150,20 +180,240 @@ def stage_upload(src: str | os.PathLike[str], workdir: str | os.PathLike[str], m
             "(raise it with hsi serve --max-upload)"
         )
     kind = sniff_upload(source)
-    stage = Path(workdir) / "upload"
+    stage = Path(workdir) / folder
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
-    target = _stage(source, stage, kind, max_bytes)
     try:
-        cube = open_cube(target)
+        target = _stage(source, stage, kind, max_bytes)
+        check_declared_size(target, max_bytes)
+        try:
+            cube = open_cube(target)
+        except HSIError as err:
+            raise UploadError(f"the upload could not be read as a scene: {_strip_path(str(err), stage)}") from err
+        except Exception as err:  # noqa: BLE001 - any reader failure is a refused upload
+            raise UploadError(f"the upload could not be read as a scene ({type(err).__name__}); {ACCEPTED}") from err
+    except UploadError:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
     except HSIError as err:
         shutil.rmtree(stage, ignore_errors=True)
-        raise UploadError(f"the upload could not be read as a scene: {_strip_path(str(err), stage)}") from err
-    except Exception as err:  # noqa: BLE001 - any reader failure is a refused upload
+        raise UploadError(f"the upload is refused: {_strip_path(str(err), stage)}") from err
+    except Exception as err:  # noqa: BLE001 - damaged zip members (CRC, zlib), full disk...
         shutil.rmtree(stage, ignore_errors=True)
-        raise UploadError(f"the upload could not be read as a scene ({type(err).__name__}); {ACCEPTED}") from err
-    del cube
-    return target
+        raise UploadError(f"the upload could not be staged ({type(err).__name__}); upload it again") from err
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    return target, cube
+
+
+_MAT5_CLASSES = {1: "cell", 2: "struct", 3: "object", 4: "char", 5: "sparse", 6: "double", 7: "single",
+                 8: "int8", 9: "uint8", 10: "int16", 11: "uint16", 12: "int32", 13: "uint32", 14: "int64",
+                 15: "uint64", 16: "function", 17: "opaque"}
+_MAT5_HEAD_BYTES = 4096  # array flags + dimensions + name of one variable fit easily
+
+
+def mat5_variables(path: Path) -> list[tuple[str, tuple[int, ...], str]]:
+    """``(name, shape, class)`` of each variable of a MATLAB v5 file, like :func:`scipy.io.whosmat`.
+
+    Only the first few KB of each (possibly zlib-compressed) variable are inflated:
+    ``whosmat`` inflates a compressed variable entirely, which is what a ``.mat`` bomb
+    exploits. Complex arrays are reported as class ``"complex double"`` etc.
+
+    Raises:
+        ValueError: not a readable v5 file.
+    """
+    import struct
+    import zlib
+
+    out: list[tuple[str, tuple[int, ...], str]] = []
+    with open(path, "rb") as fh:
+        header = fh.read(128)
+        if len(header) < 128 or header[:6] != b"MATLAB":
+            raise ValueError("no MATLAB v5 header")
+        endian = "<" if header[126:128] == b"IM" else ">"
+        fh.seek(0, os.SEEK_END)
+        end = fh.tell()
+        pos = 128
+        while pos + 8 <= end:
+            fh.seek(pos)
+            mdtype, nbytes = struct.unpack(endian + "II", fh.read(8))
+            pos += 8 + nbytes  # miMATRIX sizes include their padding; compressed ones are not padded
+            if mdtype == 15:  # miCOMPRESSED: inflate only the head of the variable
+                inflater = zlib.decompressobj()
+                head = b""
+                remaining = nbytes
+                while len(head) < _MAT5_HEAD_BYTES and remaining > 0 and not inflater.eof:
+                    chunk = fh.read(min(remaining, 1 << 16))
+                    if not chunk:
+                        break
+                    remaining -= len(chunk)
+                    head += inflater.decompress(chunk, _MAT5_HEAD_BYTES - len(head))
+                    while inflater.unconsumed_tail and len(head) < _MAT5_HEAD_BYTES:
+                        head += inflater.decompress(inflater.unconsumed_tail, _MAT5_HEAD_BYTES - len(head))
+                if len(head) < 8:
+                    raise ValueError("damaged compressed variable")
+                mdtype, inner = struct.unpack(endian + "II", head[:8])
+                body = head[8:]
+            else:
+                body = fh.read(min(nbytes, _MAT5_HEAD_BYTES))
+            if mdtype != 14:  # miMATRIX
+                continue
+            out.append(_mat5_matrix_header(body, endian))
+    return out
+
+
+def _mat5_matrix_header(body: bytes, endian: str) -> tuple[str, tuple[int, ...], str]:
+    import struct
+
+    def element(at: int) -> tuple[int, bytes, int]:
+        first, second = struct.unpack(endian + "II", body[at:at + 8])
+        if first >> 16:  # small data element: 2-byte size, 2-byte type, 4 bytes of data
+            size, kind = first >> 16, first & 0xFFFF
+            return kind, body[at + 4:at + 4 + size], at + 8
+        data = body[at + 8:at + 8 + second]
+        if len(data) < second:
+            raise ValueError("variable header longer than expected")
+        return first, data, at + 8 + second + (-second % 8)
+
+    _, flags, at = element(0)
+    word = struct.unpack(endian + "I", flags[:4])[0]
+    cls = _MAT5_CLASSES.get(word & 0xFF, "unknown")
+    _, dims, at = element(at)
+    shape = tuple(int(v) for v in struct.unpack(endian + f"{len(dims) // 4}i", dims[: len(dims) // 4 * 4]))
+    if any(v < 0 for v in shape):
+        raise ValueError("negative dimension")
+    _, name, _ = element(at)
+    if word & 0x800 and cls in _MAT_ITEMSIZE:
+        cls = "complex " + cls
+    if word & 0x200:
+        cls = "logical"
+    return name.decode("latin1").rstrip("\x00"), shape, cls
+
+
+# bytes per value of the MATLAB classes
+_MAT_ITEMSIZE = {"double": 8, "single": 4, "int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4,
+                 "uint32": 4, "int64": 8, "uint64": 8, "logical": 1, "char": 4, "sparse": 0}
+_MAT_ITEMSIZE.update({f"complex {k}": 2 * v for k, v in _MAT_ITEMSIZE.items() if k not in ("logical", "char")})
+
+
+def declared_size(path: Path) -> tuple[int, str]:
+    """Bytes the staged scene's pixels take once decompressed, from its headers only.
+
+    Args:
+        path: a staged scene (what :func:`_stage` returns).
+
+    Returns:
+        ``(bytes, description)``, e.g. ``(8e12, "100000 x 100000 px x 200 bands of float32")``.
+        No pixel data is read or decompressed.
+
+    Raises:
+        UploadError: the header cannot be read, or a ``.mat`` holds a 3-D array that
+            is not numeric (its size cannot be known without unpacking it).
+    """
+    head = _head(path)
+    if path.suffix.lower() == ".hdr":
+        return _envi_size(path)
+    if head[:4] == ZIP_MAGIC:
+        return _enmap_size(path)
+    if head[:4] in TIFF_MAGIC:
+        return _gdal_size(str(path))
+    return _mat_size(path)
+
+
+def check_declared_size(path: Path, max_bytes: int) -> None:
+    """Refuse a staged scene that declares more pixel bytes than ``max_bytes`` (see :func:`declared_size`)."""
+    nbytes, what = declared_size(path)
+    if nbytes > max_bytes:
+        raise UploadError(
+            f"the scene holds {what} = {format_size(nbytes)} once decompressed, over the "
+            f"{format_size(max_bytes)} upload limit (hsi serve --max-upload); upload a smaller scene or a subset"
+        )
+
+
+def _head(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(520)
+
+
+def _gdal_size(gdal_path: str) -> tuple[int, str]:
+    import rasterio
+
+    try:
+        with rasterio.open(gdal_path) as ds:
+            itemsize = max(np.dtype(d).itemsize for d in ds.dtypes)
+            h, w, c = int(ds.height), int(ds.width), int(ds.count)
+            dtype = ds.dtypes[0]
+    except Exception as err:  # noqa: BLE001 - rasterio raises several types on damaged headers
+        raise UploadError(f"the upload could not be read as a scene (damaged image header); {ACCEPTED}") from err
+    return h * w * c * itemsize, f"{h} x {w} px x {c} bands of {dtype}"
+
+
+def _enmap_size(path: Path) -> tuple[int, str]:
+    from hsi_app.io.enmap import SPECTRAL_SUFFIX
+
+    with zipfile.ZipFile(path) as zf:
+        names = [n for n in zf.namelist() if n.upper().endswith((SPECTRAL_SUFFIX, SPECTRAL_SUFFIX + "F"))]
+    if len(names) != 1:
+        raise UploadError("the zip is not one EnMAP L2A product (one *-SPECTRAL_IMAGE.TIF); zip one product")
+    return _gdal_size(f"/vsizip/{path.resolve().as_posix()}/{names[0]}")
+
+
+def _envi_size(header: Path) -> tuple[int, str]:
+    from hsi_app.io.envi import ENVI_DTYPES, read_header
+
+    try:
+        h = read_header(header)
+        c, rows, cols, code = int(h["bands"]), int(h["lines"]), int(h["samples"]), int(h["data type"])
+    except HSIError as err:
+        raise UploadError(f"the ENVI header in the zip is not readable: {_strip_path(str(err), header.parent)}") from err
+    except (TypeError, ValueError) as err:
+        raise UploadError("the ENVI header in the zip has non-integer samples/lines/bands/data type") from err
+    itemsize = np.dtype(ENVI_DTYPES[code]).itemsize if code in ENVI_DTYPES else 8
+    if min(c, rows, cols) < 0:
+        raise UploadError("the ENVI header in the zip has negative samples/lines/bands")
+    return c * rows * cols * itemsize, f"{rows} x {cols} px x {c} bands of {np.dtype(ENVI_DTYPES.get(code, 'f8')).name}"
+
+
+def _mat_size(path: Path) -> tuple[int, str]:
+    from hsi_app.io.mat import mat_version
+
+    total, parts = 0, []
+    try:
+        if mat_version(path) == "7.3":
+            import h5py
+
+            with h5py.File(path, "r") as fh:
+                for name in fh:
+                    link = fh.get(name, getlink=True)
+                    if not isinstance(link, h5py.HardLink):
+                        continue  # external/soft links: the reader refuses or skips them
+                    obj = fh[name]
+                    if isinstance(obj, h5py.Dataset) and obj.shape is not None:
+                        n = int(np.prod(obj.shape, dtype=np.float64)) * obj.dtype.itemsize
+                        total += n
+                        parts.append((n, name, tuple(reversed(obj.shape)), obj.dtype.name))
+        else:
+            for name, shape, cls in mat5_variables(path):
+                if cls not in _MAT_ITEMSIZE:
+                    if len(shape) == 3:
+                        raise UploadError(f"the .mat variable {name!r} is a MATLAB {cls}; save the cube as a "
+                                          "numeric (H, W, bands) array")
+                    continue
+                n = int(np.prod(shape, dtype=np.float64)) * _MAT_ITEMSIZE[cls]
+                total += n
+                parts.append((n, name, tuple(shape), cls))
+    except UploadError:
+        raise
+    except Exception as err:  # noqa: BLE001 - scipy/h5py raise many types on damaged files
+        raise UploadError(f"the upload could not be read as a scene (damaged .mat header); {ACCEPTED}") from err
+    if not parts:
+        return 0, "no arrays"
+    n, name, shape, cls = max(parts)
+    what = f"array {name!r} of {' x '.join(str(v) for v in shape)} {cls}"
+    if len(parts) > 1:
+        what += f" (and {len(parts) - 1} more)"
+    return total, what
 
 
 def _stage(source: Path, stage: Path, kind: str, max_bytes: int) -> Path:

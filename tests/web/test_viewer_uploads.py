@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import stat
 import zipfile
 from pathlib import Path
@@ -126,3 +127,114 @@ def test_session_upload_and_cleanup(tmp_path: Path) -> None:
     assert (work / "upload" / "scene.tif").is_file()
     session.close()
     assert not work.exists() and session.closed
+
+
+def test_sparse_geotiff_declaring_a_huge_scene_is_refused(tmp_path: Path) -> None:
+    import rasterio
+    from rasterio.transform import from_origin
+
+    huge = tmp_path / "sparse.tif"
+    with rasterio.open(huge, "w", driver="GTiff", height=4000, width=4000, count=20, dtype="float32",
+                       crs="EPSG:32633", transform=from_origin(500000, 4200000, 10, 10), tiled=True,
+                       blockxsize=512, blockysize=512, sparse_ok=True, compress="deflate"):
+        pass  # no tile is written: a few KB on disk, 1.2 GB of pixels declared
+    assert huge.stat().st_size < MB
+    with pytest.raises(UploadError, match=r"4000 x 4000 px x 20 bands of float32 = 1\.2 GB once decompressed, "
+                                          r"over the 5\.0 MB upload limit"):
+        stage_upload(huge, tmp_path / "work", 5 * MB)
+    assert not (tmp_path / "work" / "upload").exists()
+
+
+def test_compressed_mat_bombs_are_refused_from_their_headers(tmp_path: Path) -> None:
+    import h5py
+    from scipy.io import savemat
+
+    v5 = tmp_path / "bomb5.mat"
+    savemat(v5, {"cube": np.zeros((200, 200, 40))}, do_compression=True)  # 12.2 MB of zeros, ~15 KB on disk
+    assert v5.stat().st_size < MB
+    with pytest.raises(UploadError, match=r"array 'cube' of 200 x 200 x 40 double = 12\.2 MB once decompressed"):
+        stage_upload(v5, tmp_path / "work", 5 * MB)
+    v73 = tmp_path / "bomb73.mat"
+    with h5py.File(v73, "w") as fh:  # MATLAB order: (bands, W, H)
+        fh.create_dataset("cube", shape=(40, 200, 200), dtype="f8", compression="gzip", fillvalue=0.0)
+    with pytest.raises(UploadError, match=r"200 x 200 x 40 float64 = 12\.2 MB once decompressed"):
+        stage_upload(v73, tmp_path / "work", 5 * MB)
+    assert not (tmp_path / "work" / "upload").exists()
+
+
+def test_mat5_header_reader_matches_whosmat_without_inflating(tmp_path: Path) -> None:
+    from scipy.io import savemat, whosmat
+
+    from hsi_app.viewer.uploads import declared_size, mat5_variables
+
+    arrays = {"cube": np.zeros((3, 4, 5), np.float32), "labels": np.ones((3, 4), np.uint8),
+              "flags": np.ones((2, 3), bool), "z": np.ones((2, 2), complex), "tag": "hello"}
+    for compressed in (False, True):
+        savemat(tmp_path / "m.mat", arrays, do_compression=compressed)
+        mine = mat5_variables(tmp_path / "m.mat")
+        theirs = whosmat(tmp_path / "m.mat")
+        assert [(n, s) for n, s, _ in mine if n != "tag"] == [(n, s) for n, s, _ in theirs if n != "tag"]
+        assert dict((n, c) for n, _, c in mine)["z"] == "complex double"
+        assert declared_size(tmp_path / "m.mat")[0] == 3 * 4 * 5 * 4 + 12 + 6 + 4 * 16 + 5 * 4
+
+
+def test_envi_and_enmap_declared_sizes(tmp_path: Path, envi_scene: Path, load_fixture) -> None:  # noqa: ANN001
+    import rasterio
+
+    from hsi_app.viewer.uploads import declared_size
+
+    cube = open_cube(envi_scene)
+    c, h, w = cube.hsi.shape
+    data = next(p for p in envi_scene.parent.iterdir() if p.suffix == ".img")
+    assert declared_size(envi_scene)[0] == data.stat().st_size  # raw ENVI: header says exactly the file
+    lying = tmp_path / "lying"
+    lying.mkdir()
+    text = envi_scene.read_text()
+    (lying / "x.hdr").write_text(re.sub(r"(?m)^lines\s*=\s*\d+", "lines = 900000", text))
+    assert "lines = 900000" in (lying / "x.hdr").read_text()
+    (lying / "x.img").write_bytes(data.read_bytes())
+    z = _zip(tmp_path / "lying.zip", {"x.hdr": lying / "x.hdr", "x.img": lying / "x.img"})
+    with pytest.raises(UploadError, match="900000 x .* once decompressed"):
+        stage_upload(z, tmp_path / "work", 5 * MB)
+    assert not (tmp_path / "work" / "upload").exists()
+    product_zip = load_fixture("enmap_l2a").make(tmp_path / "enmap", height=12, width=16, zip_it=True)
+    nbytes, what = declared_size(product_zip)
+    with rasterio.open(f"/vsizip/{product_zip}/{next(n for n in zipfile.ZipFile(product_zip).namelist() if 'SPECTRAL' in n)}") as ds:
+        assert nbytes == ds.width * ds.height * ds.count * np.dtype(ds.dtypes[0]).itemsize
+    assert what.startswith("12 x 16 px")
+
+
+def test_a_zip_refused_after_extraction_leaves_nothing(tmp_path: Path) -> None:
+    z = tmp_path / "noheader.zip"
+    with zipfile.ZipFile(z, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("data/blob.img", b"\0" * (2 * MB))
+    with pytest.raises(UploadError, match="no ENVI header"):
+        stage_upload(z, tmp_path / "work", 5 * MB)
+    assert not (tmp_path / "work" / "upload").exists()
+    assert [p for p in (tmp_path / "work").rglob("*") if p.is_file()] == []
+
+
+def test_a_refused_upload_keeps_the_open_scene_and_its_map(tmp_path: Path) -> None:
+    import rasterio
+    from rasterio.transform import from_origin
+
+    session = viewer.ViewerSession(config=viewer.ViewerConfig(max_upload_bytes=5 * MB))
+    viewer.open_upload(session, _geotiff(tmp_path / "first.tif"))
+    before = (session.cube, session.rgb, session.name)
+    assert session.name == "first.tif"
+    marker = session.workdir / "map.tif"
+    marker.write_bytes(b"old map")
+    allbad = tmp_path / "allbad.tif"  # opens, but every band is flagged bad: no composite
+    with rasterio.open(allbad, "w", driver="GTiff", height=3, width=4, count=3, dtype="float32",
+                       crs="EPSG:32633", transform=from_origin(500000, 4200000, 30, 30)) as ds:
+        ds.write(np.ones((3, 3, 4), np.float32))
+        ds.update_tags(bad_bands="0,1,2")
+    with pytest.raises(viewer.UploadError.__mro__[1]):  # an HSIError
+        viewer.open_upload(session, allbad)
+    assert (session.cube, session.rgb, session.name) == before
+    assert marker.read_bytes() == b"old map"
+    assert session.cube.hsi.shape == (4, 8, 9) and float(session.cube.values.sum()) > 0  # still readable
+    assert not (session.workdir / viewer.UPLOAD_FOLDERS[1]).exists()
+    viewer.open_upload(session, _geotiff(tmp_path / "second.tif"))  # the next one replaces the first
+    assert session.name == "second.tif" and not (session.workdir / viewer.UPLOAD_FOLDERS[0]).exists()
+    session.close()
