@@ -6,10 +6,17 @@ Start it with ``hsi serve`` (or ``make web``); ``python web/app.py`` works too a
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
+import os
+import re
+import signal
+import tempfile
+import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -25,26 +32,90 @@ POINT_HEADERS = ["class", "score", "row", "col", "x", "y"]
 SESSION_TTL_S = 4 * 3600
 
 
-def ui_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Show library errors as readable pop-ups (never a traceback) and hsi warnings as toasts."""
+_CTX = threading.local()
+"""Per event (each runs on one worker thread): server paths the user knows by another name."""
+
+
+def shown_as(path: str | os.PathLike[str] | None, name: str) -> None:
+    """Within the current event, show the server path ``path`` (and paths under it) as ``name``."""
+    if path:
+        names = getattr(_CTX, "names", None)
+        if names is None:
+            names = _CTX.names = {}
+        names[str(path)] = name
+
+
+def _temp_roots() -> list[str]:
+    roots = {tempfile.gettempdir(), os.path.realpath(tempfile.gettempdir())}
+    return sorted(roots, key=len, reverse=True)
+
+
+def public_text(text: str, folders: Sequence[tuple[str | os.PathLike[str] | None, str]] = ()) -> str:
+    """``text`` without server paths: what a pop-up may show.
+
+    * paths registered with :func:`shown_as` in this event (the uploaded file, the
+      session folder) become their display names;
+    * any other viewer session folder (``<tmp>/hsi_viewer_*``): its uploads become "the
+      uploaded scene", other files their base name;
+    * Gradio's upload cache (``<tmp>/gradio/<hash>/name``): the file name;
+    * each ``(folder, label)`` of ``folders`` (the ``--runs``/``--scenes``/models
+      folders): ``folder/x`` becomes ``label/x`` and ``folder`` alone ``label``.
+    """
+    out = str(text)
+    for path, name in sorted(getattr(_CTX, "names", {}).items(), key=lambda kv: len(kv[0]), reverse=True):
+        out = re.sub(re.escape(path) + r"(?:/[^\s:'\",;()]*)?", lambda _m, n=name: n, out)
+    for folder, label in folders:
+        if folder:
+            for f in {str(folder), os.path.realpath(folder)}:
+                out = out.replace(f + os.sep, label.rstrip("/") + "/").replace(f, label)
+    for root in _temp_roots():
+        out = re.sub(re.escape(root) + r"/hsi_viewer_[^/\s:'\",;()]+((?:/[^\s:'\",;()]*)?)", _session_path, out)
+        gradio_dir = re.escape(os.environ.get("GRADIO_TEMP_DIR") or os.path.join(root, "gradio"))
+        out = re.sub(gradio_dir + r"(?:/[^/\s:'\",;()]+)*/([^/\s:'\",;()]+)", r"\1", out)
+    return out
+
+
+def _session_path(match: re.Match[str]) -> str:
+    rest = match.group(1).strip("/")
+    if not rest:
+        return "the session folder"
+    if rest.split("/")[0] in viewer.UPLOAD_FOLDERS:
+        return "the uploaded scene"
+    return Path(rest).name
+
+
+def ui_errors(fn: Callable[..., Any] | None = None, *,
+              folders: Sequence[tuple[str | os.PathLike[str] | None, str]] = ()) -> Any:
+    """Show library errors as readable pop-ups (never a traceback) and hsi warnings as toasts.
+
+    Both go through :func:`public_text`, so no server path reaches the browser. Usable
+    bare (``@ui_errors``) or with the configured folders (``@ui_errors(folders=...)``).
+    """
+    if fn is None:
+        return functools.partial(ui_errors, folders=folders)
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", HSIWarning)
-            try:
-                out = fn(*args, **kwargs)
-            except gr.Error:
-                raise
-            except HSIError as err:
-                raise gr.Error(str(err), print_exception=False) from None
-            except Exception as err:  # noqa: BLE001 - the UI shows one line; the log keeps the traceback
-                log.exception("viewer error")
-                raise gr.Error(f"unexpected {type(err).__name__}: {err}", print_exception=False) from None
-        for w in caught:
-            if issubclass(w.category, HSIWarning):
-                gr.Warning(str(w.message))
-        return out
+        _CTX.names = {}
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", HSIWarning)
+                try:
+                    out = fn(*args, **kwargs)
+                except gr.Error as err:
+                    raise gr.Error(public_text(str(err.message), folders), print_exception=False) from None
+                except HSIError as err:
+                    raise gr.Error(public_text(str(err), folders), print_exception=False) from None
+                except Exception as err:  # noqa: BLE001 - the UI shows one line; the log keeps the traceback
+                    log.exception("viewer error")
+                    raise gr.Error(public_text(f"unexpected {type(err).__name__}: {err}", folders),
+                                   print_exception=False) from None
+            for w in caught:
+                if issubclass(w.category, HSIWarning):
+                    gr.Warning(public_text(str(w.message), folders))
+            return out
+        finally:
+            _CTX.names = {}
 
     return wrapper
 
@@ -54,14 +125,20 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
     cfg = config or viewer.ViewerConfig.create()
     models = cache or viewer.DEFAULT_CACHE
 
+    folders = [(cfg.runs_dir, "runs"), (cfg.models_dir, "models"), (cfg.scenes_dir, "scenes")]
+    guard = ui_errors(folders=folders)
+
     def session_of(state: viewer.ViewerSession | None) -> viewer.ViewerSession:
-        return state if state is not None else viewer.ViewerSession(config=cfg)
+        s = state if state is not None else viewer.ViewerSession(config=cfg)
+        for folder in viewer.UPLOAD_FOLDERS:
+            shown_as(s.workdir / folder, s.name if s.upload_folder == folder else "the uploaded scene")
+        return s
 
     def scene_outputs(s: viewer.ViewerSession) -> tuple[Any, ...]:
         assert s.cube is not None
         choices = viewer.band_choices(s.cube)
         r, g, b = s.bands
-        return (s, viewer.render(s), viewer.describe_scene(s.cube),
+        return (s, viewer.render(s), viewer.describe_scene(s.cube, s.name),
                 gr.Dropdown(choices=choices, value=r), gr.Dropdown(choices=choices, value=g),
                 gr.Dropdown(choices=choices, value=b), None, "", "", [], None, None, None)
 
@@ -72,28 +149,32 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
     def model_choices() -> tuple[gr.Dropdown, gr.Dropdown, gr.Dropdown]:
         return choices_for("classification"), choices_for("denoise"), choices_for("detect")
 
-    @ui_errors
+    @guard
     def open_listed(state: viewer.ViewerSession | None, name: str) -> tuple[Any, ...]:
         s = session_of(state)
         viewer.open_scene(s, name)
         return scene_outputs(s)
 
-    @ui_errors
+    @guard
     def open_uploaded(state: viewer.ViewerSession | None, path: str | None) -> tuple[Any, ...]:
         if not path:
             raise gr.Error("no file was uploaded", print_exception=False)
+        name = Path(path).name or "the uploaded scene"
+        shown_as(path, name)
         s = session_of(state)
-        viewer.open_upload(s, path)
+        for folder in viewer.UPLOAD_FOLDERS:  # the new upload's messages name it
+            shown_as(s.workdir / folder, name)
+        viewer.open_upload(s, path, name=name)
         return scene_outputs(s)
 
-    @ui_errors
+    @guard
     def redisplay(state: viewer.ViewerSession | None, r: int, g: int, b: int, lo: float, hi: float,
                   opacity: float, show_map: bool) -> Any:
         s = session_of(state)
         viewer.set_display(s, (r, g, b), (lo, hi))
         return viewer.render(s, opacity, show_map)
 
-    @ui_errors
+    @guard
     def true_colour(state: viewer.ViewerSession | None, lo: float, hi: float, opacity: float,
                     show_map: bool) -> tuple[Any, ...]:
         s = session_of(state)
@@ -101,7 +182,7 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
         r, g, b = s.bands
         return viewer.render(s, opacity, show_map), r, g, b
 
-    @ui_errors
+    @guard
     def restyle(state: viewer.ViewerSession | None, opacity: float, show_map: bool) -> Any:
         s = session_of(state)
         return viewer.render(s, opacity, show_map)
@@ -113,19 +194,19 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
             text += f"  \n**Predicted** {pred['class']} (confidence {100 * pred['confidence']:.1f} %)"
         return viewer.render(s, opacity, show_map), text, info["figure"], info["row"], info["col"]
 
-    @ui_errors
+    @guard
     def clicked(state: viewer.ViewerSession | None, opacity: float, show_map: bool,
                 evt: gr.SelectData) -> tuple[Any, ...]:
         s = session_of(state)
-        return pixel_outputs(s, viewer.select_pixel(s, evt.index), opacity, show_map)
+        return pixel_outputs(s, viewer.select_pixel(s, getattr(evt, "index", None)), opacity, show_map)
 
-    @ui_errors
+    @guard
     def goto_pixel(state: viewer.ViewerSession | None, row: float, col: float, opacity: float,
                    show_map: bool) -> tuple[Any, ...]:
         s = session_of(state)
-        return pixel_outputs(s, viewer.select_row_col(s, int(row), int(col)), opacity, show_map)
+        return pixel_outputs(s, viewer.select_row_col(s, row, col), opacity, show_map)
 
-    @ui_errors
+    @guard
     def run_classify(state: viewer.ViewerSession | None, model_key: str | None, resample: bool, opacity: float,
                      progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - gradio idiom
         s = session_of(state)
@@ -141,17 +222,17 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
         return (viewer.render(s, opacity, True), viewer.legend_html(res), viewer.area_rows(res),
                 str(map_path), str(metrics_path), status, True)
 
-    @ui_errors
+    @guard
     def run_denoise(state: viewer.ViewerSession | None, model_key: str | None, noise: str, seed: float,
                     progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[Any, ...]:  # noqa: B008
         s = session_of(state)
         if not model_key:
             raise gr.Error("no denoising run to use: train one with `hsi train --task denoise`, then "
                            "start `hsi serve --runs DIR`", print_exception=False)
-        view = vdenoise.denoise(s, model_key, noise=noise, seed=int(seed or 0), cache=models)
+        view = vdenoise.denoise(s, model_key, noise=noise, seed=seed, cache=models)
         return view.before, view.after, view.summary, str(view.path), str(view.metrics_path)
 
-    @ui_errors
+    @guard
     def run_detect(state: viewer.ViewerSession | None, method: str, quantile: float, max_points: float,
                    rx_window: str, model_key: str | None,
                    progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[Any, ...]:  # noqa: B008
@@ -160,12 +241,12 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
             inner, outer = (int(v) for v in str(rx_window).split(","))
         except ValueError:
             raise gr.Error(f"RX window {rx_window!r}: write INNER,OUTER, e.g. 5,21", print_exception=False) from None
-        view = vdetect.detect(s, method, quantile=quantile, max_points=int(max_points), rx_window=(inner, outer),
+        view = vdetect.detect(s, method, quantile=quantile, max_points=max_points, rx_window=(inner, outer),
                               model_key=model_key, cache=models)
         points = str(view.points_path) if view.points_path.is_file() else None
         return view.heat, view.rows, view.summary, str(view.scores_path), points, str(view.metrics_path)
 
-    @ui_errors
+    @guard
     def points_file(state: viewer.ViewerSession | None) -> str:
         s = session_of(state)
         return str(viewer.points_download(s))
@@ -280,10 +361,34 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
     return demo
 
 
+def remove_folders_at_exit() -> None:
+    """Delete this process's session folders at interpreter exit and on SIGTERM.
+
+    SIGTERM (``kill``, service managers) would otherwise end the process without running
+    ``atexit``; the handler removes the folders and exits with status 0. Ctrl-C ends
+    through ``atexit``. Only folders of this process's sessions are removed
+    (:func:`hsi_app.viewer.remove_session_folders`).
+    """
+    atexit.register(viewer.remove_session_folders)
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal handlers can only be set from the main thread
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        viewer.remove_session_folders()
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
 def launch(config: viewer.ViewerConfig | None = None, host: str = "127.0.0.1", port: int = 7860,
            **kwargs: Any) -> Any:
-    """Build and launch the viewer (blocking unless ``prevent_thread_lock=True``)."""
+    """Build and launch the viewer (blocking unless ``prevent_thread_lock=True``).
+
+    The session folders of this server are removed when it stops (see
+    :func:`remove_folders_at_exit`).
+    """
     cfg = config or viewer.ViewerConfig.create()
+    remove_folders_at_exit()
     demo = build_app(cfg)
     demo.queue(default_concurrency_limit=2)
     return demo.launch(server_name=host, server_port=port, max_file_size=cfg.max_upload_bytes,
