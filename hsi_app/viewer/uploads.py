@@ -11,8 +11,8 @@ Accepted: a GeoTIFF, a MATLAB ``.mat`` (v5 or v7.3/HDF5), a zip holding an ENVI 
 4. the scene's *declared* size (bytes of its pixels once decompressed: width x height x
    bands x bytes per value, summed over the arrays of a ``.mat``), read from the headers
    only (GeoTIFF and EnMAP spectral image: GDAL header; ``.mat`` v5:
-   :func:`scipy.io.whosmat`; v7.3: HDF5 dataset shapes; ENVI: the ``.hdr``), against the
-   same limit. A small, well-compressed file (a sparse GeoTIFF, a ``.mat`` of compressed
+   :func:`mat5_variables`, which inflates only the variable headers; v7.3: HDF5
+   dataset shapes; ENVI: the ``.hdr``), against the same limit. A small, well-compressed file (a sparse GeoTIFF, a ``.mat`` of compressed
    zeros) may not declare more pixels than an upload of the limit's size could hold, since
    displaying a scene reads its bands;
 5. finally the staged file must open with :func:`hsi_app.io.open.open_cube`.
@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hsi_app.errors import HSIError
+from hsi_app.io.geotiff import TIFF_ONLY
 from hsi_app.io.open import TIFF_MAGIC
 from hsi_app.viewer.config import format_size
 
@@ -340,7 +341,7 @@ def _gdal_size(gdal_path: str) -> tuple[int, str]:
     import rasterio
 
     try:
-        with rasterio.open(gdal_path) as ds:
+        with rasterio.open(gdal_path, driver=TIFF_ONLY) as ds:
             itemsize = max(np.dtype(d).itemsize for d in ds.dtypes)
             h, w, c = int(ds.height), int(ds.width), int(ds.count)
             dtype = ds.dtypes[0]
@@ -376,14 +377,14 @@ def _envi_size(header: Path) -> tuple[int, str]:
 
 
 def _mat_size(path: Path) -> tuple[int, str]:
-    from hsi_app.io.mat import mat_version
+    from hsi_app.io.mat import mat_version, open_hdf5
 
     total, parts = 0, []
     try:
         if mat_version(path) == "7.3":
             import h5py
 
-            with h5py.File(path, "r") as fh:
+            with open_hdf5(path) as fh:  # refuses data stored outside the file
                 for name in fh:
                     link = fh.get(name, getlink=True)
                     if not isinstance(link, h5py.HardLink):
@@ -405,6 +406,8 @@ def _mat_size(path: Path) -> tuple[int, str]:
                 parts.append((n, name, tuple(shape), cls))
     except UploadError:
         raise
+    except HSIError as err:
+        raise UploadError(f"the upload is refused: {err}") from err
     except Exception as err:  # noqa: BLE001 - scipy/h5py raise many types on damaged files
         raise UploadError(f"the upload could not be read as a scene (damaged .mat header); {ACCEPTED}") from err
     if not parts:
