@@ -138,3 +138,14 @@ def denoise_run() -> Callable[..., Path]:
         return save_run(out, cfg, dict(net.state_dict()))
 
     return make
+
+
+@pytest.fixture()
+def envi_session(envi_scene: Path):  # noqa: ANN201
+    """A viewer session with the ENVI fixture scene open (closed afterwards)."""
+    from hsi_app import viewer
+
+    s = viewer.ViewerSession(config=viewer.ViewerConfig(scenes_dir=envi_scene.parent))
+    viewer.open_scene(s, envi_scene.name)
+    yield s
+    s.close()

@@ -20,14 +20,6 @@ from hsi_app.viewer import detect as vdetect
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture()
-def envi_session(envi_scene: Path):  # noqa: ANN201
-    s = viewer.ViewerSession(config=viewer.ViewerConfig(scenes_dir=envi_scene.parent))
-    viewer.open_scene(s, envi_scene.name)
-    yield s
-    s.close()
-
-
 @pytest.mark.parametrize(("row", "col", "match"), [
     (None, 3, "row is empty: enter a row between 0 and 23"),
     (float("nan"), 3, "row nan is not a whole number"),

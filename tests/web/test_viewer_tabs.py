@@ -15,14 +15,6 @@ from hsi_app.viewer import denoise as vdenoise
 from hsi_app.viewer import detect as vdetect
 
 
-@pytest.fixture()
-def envi_session(envi_scene: Path):  # noqa: ANN201
-    s = viewer.ViewerSession(config=viewer.ViewerConfig(scenes_dir=envi_scene.parent))
-    viewer.open_scene(s, envi_scene.name)
-    yield s
-    s.close()
-
-
 def test_rx_heat_map_points_and_downloads(envi_session) -> None:  # noqa: ANN001
     import geopandas as gpd
     import rasterio
