@@ -119,6 +119,26 @@ def _probe(ds: Any, path: Path) -> None:
         raise CubeReadError(f"{path}: data cannot be read ({err}); the file is truncated or corrupt") from err
 
 
+class _MaskWindows:
+    """``(H, W)`` bool view of a GeoTIFF's internal dataset mask, read window
+    by window by dask (``True`` = data). Holds only the path, so it pickles."""
+
+    def __init__(self, path: str, shape: tuple[int, int]) -> None:
+        self.path, self.shape, self.dtype, self.ndim = path, shape, np.dtype(bool), 2
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        import rasterio
+        from rasterio.windows import Window
+
+        rows, cols = (k if isinstance(k, slice) else slice(k, k + 1) for k in key)
+        r0, r1, _ = rows.indices(self.shape[0])
+        c0, c1, _ = cols.indices(self.shape[1])
+        with rasterio.open(self.path, driver=TIFF_ONLY) as ds:
+            m = ds.dataset_mask(window=Window(c0, r0, max(c1 - c0, 0), max(r1 - r0, 0)))
+        out = m > 0
+        return out[tuple(0 if not isinstance(k, slice) else slice(None) for k in key)]
+
+
 def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     """Read a multi-band GeoTIFF lazily (dask, one chunk per window of ``chunks`` pixels).
 
@@ -135,6 +155,7 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     """
     import rasterio
     import rioxarray
+    from rasterio.enums import ColorInterp, MaskFlags
     from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 
     path = Path(path)
@@ -148,6 +169,8 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
                 gcps, gcp_crs = ds.gcps
                 descriptions = list(ds.descriptions)
                 scales, offsets = np.asarray(ds.scales, np.float64), np.asarray(ds.offsets, np.float64)
+                alpha = np.array([ci == ColorInterp.alpha for ci in ds.colorinterp], dtype=bool)
+                masked = MaskFlags.per_dataset in ds.mask_flag_enums[0] and MaskFlags.alpha not in ds.mask_flag_enums[0]
                 if np.dtype(ds.dtypes[0]).kind == "c":
                     raise CubeReadError(f"{path}: complex pixel values ({ds.dtypes[0]}); save the magnitude "
                                         "or the real part as a real-valued GeoTIFF")
@@ -173,6 +196,15 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
         )
     data = arr.data
     valid = None
+    opaque = None
+    if alpha.any() and not alpha.all():  # an alpha band is a mask (0 = no data), not a spectral band
+        opaque = (data[np.flatnonzero(alpha)] > 0).all(axis=0)
+        keep = np.flatnonzero(~alpha)
+        data, wl, fw = data[keep], wl[keep], fw[keep]
+        scales, offsets = scales[keep], offsets[keep]
+        bad = [int(np.searchsorted(keep, b)) for b in bad if b in set(keep.tolist())]
+        attrs["band_descriptions"] = [attrs["band_descriptions"][i] for i in keep]
+        attrs["alpha_bands"] = [int(i) + 1 for i in np.flatnonzero(alpha)]
     if not (np.all(scales == 1.0) and np.all(offsets == 0.0)):  # GDAL band scale/offset: physical values
         import dask.array as da
 
@@ -181,6 +213,14 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
         data = scaled if nodata is None else da.where(data == nodata, np.float32(np.nan), scaled)
         nodata = None
         attrs["scale_offset"] = "applied"
+    if masked:  # GDAL's internal (per-dataset) mask: 0 = no data
+        import dask.array as da
+
+        mask = da.from_array(_MaskWindows(str(path), (data.shape[1], data.shape[2])), chunks=(chunks, chunks))
+        base = valid if valid is not None else valid_from_data(data, nodata, np.isin(np.arange(data.shape[0]), bad))
+        valid = base & mask
+    if opaque is not None:
+        valid = (valid if valid is not None else valid_from_data(data, nodata, np.isin(np.arange(data.shape[0]), bad))) & opaque
     return make_cube(
         data,
         valid=valid,

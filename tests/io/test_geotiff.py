@@ -209,3 +209,25 @@ def test_complex_geotiff_is_refused(tmp_path: Path) -> None:
     path = _write(tmp_path / "c.tif", (np.ones((2, 8, 8)) + 1j).astype(np.complex64))
     with pytest.raises(CubeReadError, match="complex pixel values"):
         open_cube(path)
+
+
+def test_internal_mask_and_alpha_band_mark_no_data(tmp_path: Path, cube_array: np.ndarray) -> None:
+    """GDAL's internal (per-dataset) mask and an alpha band say which pixels hold data."""
+    hidden = np.zeros((40, 33), bool)
+    hidden[:10] = True  # 25 % of the rows
+    path = _write(tmp_path / "m.tif", cube_array)
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(path, "r+") as ds:
+        ds.write_mask(np.where(hidden, 0, 255).astype(np.uint8))
+    cube = open_cube(path)
+    np.testing.assert_array_equal(np.asarray(cube.hsi.valid), ~hidden)
+    assert summarize(cube)["valid_fraction"] == pytest.approx(0.75)
+
+    rgba = np.concatenate([cube_array[:3], np.where(hidden, 0, 255)[None].astype(np.int16)])
+    path = _write(tmp_path / "a.tif", rgba, tags={"wavelength": "450,550,650,0", "wavelength_units": "nm"})
+    with rasterio.open(path, "r+") as ds:
+        ds.colorinterp = [rasterio.enums.ColorInterp.red, rasterio.enums.ColorInterp.green,
+                          rasterio.enums.ColorInterp.blue, rasterio.enums.ColorInterp.alpha]
+    cube = open_cube(path)
+    assert cube.hsi.shape == (3, 40, 33) and cube.attrs["alpha_bands"] == [4]
+    np.testing.assert_array_equal(cube.values, cube_array[:3])
+    np.testing.assert_array_equal(np.asarray(cube.hsi.valid), ~hidden)
