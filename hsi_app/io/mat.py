@@ -112,13 +112,33 @@ def _load_v5(path: Path, key: str) -> np.ndarray:
         ) from err
 
 
+class _H5Dataset:
+    """Array view of one dataset of a v7.3 file for dask: it holds the path and key, opens the
+    file (checked by :func:`open_hdf5`) on first read, and pickles without the open handle,
+    so the graph can go to other processes (dask workers)."""
+
+    def __init__(self, path: str, key: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        self.path, self.key, self.shape, self.dtype, self.ndim = path, key, shape, np.dtype(dtype), len(shape)
+        self._fh: Any = None
+
+    def __getitem__(self, item: Any) -> np.ndarray:
+        if self._fh is None:
+            self._fh = open_hdf5(self.path)
+        return np.asarray(self._fh[self.key][item])
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_fh": None}
+
+
 def _load_v73_lazy(path: Path, key: str, chunks: int) -> Any:
     """``(C, H, W)`` dask array over an h5py dataset stored as ``(C, W, H)``."""
     import dask.array as da
 
-    fh = open_hdf5(path)
-    dset = fh[key]
-    arr = da.from_array(dset, chunks=(-1, chunks, chunks), lock=True)
+    with open_hdf5(path) as fh:
+        dset = fh[key]
+        shape, dtype = tuple(dset.shape), dset.dtype
+    arr = da.from_array(_H5Dataset(str(path), key, shape, dtype), chunks=(-1, chunks, chunks), lock=True,
+                        meta=np.empty((0, 0, 0), dtype))
     return arr.transpose(0, 2, 1)
 
 

@@ -170,3 +170,14 @@ def test_plain_hdf5_mat_without_matlab_header(tmp_path: Path) -> None:
         f["cube"] = np.arange(60, dtype=np.float32).reshape(3, 5, 4)  # MATLAB (4, 5, 3) stored transposed
     assert mat_version(tmp_path / "plain.mat") == "7.3"
     assert open_cube(tmp_path / "plain.mat").hsi.shape == (3, 4, 5)
+
+
+def test_lazy_v73_cube_pickles_for_dask_workers(tmp_path: Path) -> None:
+    import pickle
+
+    data = np.arange(60, dtype=np.float32).reshape(3, 5, 4)
+    _mat73(tmp_path / "lazy.mat", lambda f: f.create_dataset("cube", data=data))
+    cube = open_cube(tmp_path / "lazy.mat")
+    again = pickle.loads(pickle.dumps(cube))
+    np.testing.assert_array_equal(again.values, data.transpose(0, 2, 1))
+    np.testing.assert_array_equal(cube.hsi.window(1, 2, 2, 3).values, data.transpose(0, 2, 1)[:, 1:3, 2:5])
