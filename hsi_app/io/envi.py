@@ -78,9 +78,11 @@ def read_header(header: Path) -> dict[str, Any]:
             warnings.simplefilter("ignore", UserWarning)  # SPy: upper-case keys lowered
             h = envi.read_envi_header(str(header))
     except (envi.EnviException, OSError, UnicodeDecodeError) as err:
-        raise CubeReadError(
-            f"{header}: not a readable ENVI header ({err}); check that it starts with 'ENVI'"
-        ) from err
+        with open(header, "rb") as fh:
+            bom = fh.read(3) == b"\xef\xbb\xbf"
+        why = "it starts with a UTF-8 byte-order mark; save it as plain ASCII/UTF-8 without BOM" if bom \
+            else "check that it starts with 'ENVI'"
+        raise CubeReadError(f"{header}: not a readable ENVI header ({err}); {why}") from err
     missing = [k for k in REQUIRED if k not in h]
     if missing:
         raise CubeReadError(
@@ -145,6 +147,10 @@ def parse_map_info(map_info: list[str], header: Path, *, warn_crs: bool = True) 
         rx, ry, mx, my, px, py = (float(v) for v in items[1:7])
     except (IndexError, ValueError):
         warnings.warn(f"{header}: unreadable 'map info'; using pixel coordinates", stacklevel=3)
+        return None, None
+    if px <= 0 or py <= 0 or not (math.isfinite(px) and math.isfinite(py)):
+        warnings.warn(f"{header}: 'map info' pixel size {px:g} x {py:g} is not positive; using pixel coordinates",
+                      stacklevel=3)
         return None, None
     rest = [v for v in items[7:] if "=" not in v]
     opts = {k.strip().lower(): v.strip() for k, _, v in (v.partition("=") for v in items[7:] if "=" in v)}
@@ -281,6 +287,8 @@ def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
         raise CubeReadError(
             f"{header}: ENVI data type {code} is not supported (complex or unknown); convert to a real type"
         )
+    if min(c, rows, cols) < 1:
+        raise CubeReadError(f"{header}: {c} bands x {rows} lines x {cols} samples; every size must be >= 1, fix the .hdr")
     interleave = str(h["interleave"]).strip().lower()
     if order not in (0, 1) or interleave not in ("bsq", "bil", "bip") or offset < 0:
         raise CubeReadError(

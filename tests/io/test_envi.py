@@ -267,3 +267,20 @@ def test_nanometre_values_labelled_micrometres_and_british_spelling(tmp_path: Pa
     br.write_text(text.replace("wavelength units = Nanometers", "wavelength units = nanometres"))
     data_of(um).rename(data_of(br))
     np.testing.assert_allclose(read_envi(br).hsi.wavelengths, cube.hsi.wavelengths)
+
+
+def test_zero_sizes_bom_and_zero_pixel_size(tmp_path: Path) -> None:
+    hdr = fx.make(tmp_path / "a")
+    text = hdr.read_text()
+    assert f"lines   = {fx.LINES}" in text
+    hdr.write_text(text.replace(f"lines   = {fx.LINES}", "lines   = 0"))
+    _raises(CubeReadError, hdr, "every size must be >= 1")
+    hdr = fx.make(tmp_path / "b")
+    hdr.write_bytes(b"\xef\xbb\xbf" + hdr.read_bytes())
+    _raises(CubeReadError, hdr, "byte-order mark")
+    hdr = fx.make(tmp_path / "c", georef="utm")
+    px = f"{fx.UTM['pixel']:.7e}"
+    hdr.write_text(hdr.read_text().replace(f"{px}, {px}", f"0, {px}"))
+    with pytest.warns(UserWarning, match="pixel size 0"):
+        cube = read_envi(hdr)
+    assert not cube.hsi.georeferenced
