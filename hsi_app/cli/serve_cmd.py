@@ -86,9 +86,8 @@ def check_address(host: str, port: int) -> None:
 @click.option("--max-upload", default=None, help="Largest accepted upload, e.g. 2GB (default: $HSI_MAX_UPLOAD or 2GB).")
 def serve(host: str, port: int, scenes: str | None, runs: str | None, max_upload: str | None) -> None:
     """Open the map viewer: scenes, RGB composites, spectra, land-cover maps, downloads."""
-    from hsi_app.viewer import ViewerConfig, format_size
-
     from hsi_app.errors import ConfigError
+    from hsi_app.viewer import ViewerConfig, format_size
 
     config = ViewerConfig.create(scenes=scenes, runs=runs, max_upload=max_upload)
     check_address(host, port)  # before the app is built and before the URL is announced
