@@ -195,8 +195,11 @@ def _wkt_crs(h: dict[str, Any], header: Path) -> Any:
         return None
     wkt = ",".join(raw) if isinstance(raw, list) else str(raw).strip("{} ")
     try:
+        import pyproj
+
+        pyproj.CRS.from_wkt(wkt)  # checked quietly first: GDAL prints its own "ERROR 1" line on bad WKT
         return CRS.from_wkt(wkt)
-    except CRSError:
+    except (CRSError, pyproj.exceptions.CRSError):
         warnings.warn(f"{header}: unreadable 'coordinate system string'; using 'map info'", stacklevel=3)
         return None
 

@@ -284,3 +284,12 @@ def test_zero_sizes_bom_and_zero_pixel_size(tmp_path: Path) -> None:
     with pytest.warns(UserWarning, match="pixel size 0"):
         cube = read_envi(hdr)
     assert not cube.hsi.georeferenced
+
+
+def test_bad_coordinate_system_string_warns_quietly(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    hdr = fx.make(tmp_path, georef="utm")
+    hdr.write_text(hdr.read_text() + 'coordinate system string = {PROJCS["bad", GEOGCS}\n')
+    with pytest.warns(UserWarning, match="unreadable 'coordinate system string'; using 'map info'"):
+        cube = read_envi(hdr)
+    assert cube.rio.crs.to_epsg() == 32600 + fx.UTM["zone"]
+    assert "ERROR" not in capfd.readouterr().err  # no raw GDAL/PROJ line next to the warning
