@@ -173,6 +173,11 @@ def _read_layer(path: Path, layer: str | int | None) -> Any:
 
     if not path.exists():
         raise DatasetNotFoundError(f"{path}: label file not found; check the path")
+    if path.is_file():
+        with open(path, "rb") as fh:
+            head = fh.read(4096).lower()
+        if b"<ogrvrtdatasource" in head:  # an OGR VRT can make GDAL read other files on this machine
+            raise LabelError(f"{path}: OGR virtual (VRT) files are not read; export the labels as a GeoPackage or Shapefile")
     try:
         return gpd.read_file(path, layer=layer) if layer is not None else gpd.read_file(path)
     except Exception as err:  # pyogrio raises DataSourceError / DataLayerError / ValueError

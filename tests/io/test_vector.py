@@ -7,7 +7,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pytest
-from rasterio.transform import from_origin
+from rasterio.transform import Affine, from_origin
 from shapely.geometry import Point, box
 
 from hsi_app.errors import DatasetNotFoundError, InvalidDataError, LabelError, OutputError
@@ -168,3 +168,14 @@ def test_write_points_checks_lengths_and_folder(tmp_path: Path) -> None:
     with pytest.raises(OutputError):
         write_points(tmp_path / "no" / "a.gpkg", [1.0], [1.0], {}, crs=None)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_ogr_vrt_is_never_read(tmp_path: Path) -> None:
+    """An OGR VRT (XML) may point GDAL at any file on the machine: refused by content, whatever its name."""
+    secret = tmp_path / "secret.csv"
+    secret.write_text("class,WKT\n1,POINT (0 0)\n")
+    vrt = tmp_path / "labels.gpkg"
+    vrt.write_text(f'<OGRVRTDataSource><OGRVRTLayer name="secret"><SrcDataSource>{secret}</SrcDataSource>'
+                   "</OGRVRTLayer></OGRVRTDataSource>")
+    with pytest.raises(LabelError, match="OGR virtual"):
+        read_vector_labels(vrt, Grid(4, 4, Affine.identity()))
