@@ -21,7 +21,16 @@ from hsi_app.batch.run import (
     scene_task,
     submit_split,
 )
-from hsi_app.batch.state import SceneReport, clean_partials, input_fingerprint, is_done, model_hash, write_reports
+from hsi_app.batch.state import (
+    SceneReport,
+    clean_partials,
+    input_fingerprint,
+    is_done,
+    model_hash,
+    out_dir_lock,
+    remove_temporaries,
+    write_reports,
+)
 from hsi_app.batch.tasks import TaskAdapter, check_run_task, get_task
 from hsi_app.errors import ConfigError, OutputError
 from hsi_app.io.atomic import check_out_dir
@@ -100,39 +109,42 @@ def run_batch(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise OutputError(f"--out-dir {out_dir}: cannot create the folder ({err.strerror}); choose another --out-dir") from err
-    settings = BatchSettings(adapter, run_dir, sha, window, resample,
-                             SPLIT_WINDOWS if split_windows is None else split_windows)
+    with out_dir_lock(out):  # one batch at a time per output folder (see state.out_dir_lock)
+        settings = BatchSettings(adapter, run_dir, sha, window, resample,
+                                 SPLIT_WINDOWS if split_windows is None else split_windows)
 
-    rows: list[SceneReport | None] = [None] * len(items)
-    todo: list[tuple[int, SceneInput, Path, dict[str, int]]] = []
-    for i, item in enumerate(items):
-        dst = item.output_path(out, adapter.suffix)
-        fp = input_fingerprint(item.source)
-        side = None if overwrite else is_done(dst, task=adapter.name, model_sha=sha, source=item.source)
-        if side is not None:
-            rows[i] = SceneReport(str(item.source), "skipped", 0.0, str(dst), int(side.get("height", 0)),
-                                  int(side.get("width", 0)), int(side.get("windows", 0)),
-                                  class_counts=dict(side.get("class_counts", {})))
-            continue
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        clean_partials(dst)
-        todo.append((i, item, dst, fp))
-    say(f"hsi batch: {len(items)} inputs, {len(items) - len(todo)} already done, {len(todo)} to do -> {out}")
+        rows: list[SceneReport | None] = [None] * len(items)
+        todo: list[tuple[int, SceneInput, Path, dict[str, int]]] = []
+        for i, item in enumerate(items):
+            dst = item.output_path(out, adapter.suffix)
+            fp = input_fingerprint(item.source)
+            side = None if overwrite else is_done(dst, task=adapter.name, model_sha=sha, source=item.source)
+            if side is not None:
+                rows[i] = SceneReport(str(item.source), "skipped", 0.0, str(dst), int(side.get("height", 0)),
+                                      int(side.get("width", 0)), int(side.get("windows", 0)),
+                                      class_counts=dict(side.get("class_counts", {})))
+                continue
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            clean_partials(dst)
+            todo.append((i, item, dst, fp))
+        say(f"hsi batch: {len(items)} inputs, {len(items) - len(todo)} already done, {len(todo)} to do -> {out}")
 
-    dash = None
-    if todo:
-        copts = cluster or ClusterOptions()
-        with open_client(copts) as client:
-            dash = dashboard_link(client, copts)
-            n_workers = len(client.scheduler_info().get("workers", {}))
-            why = "off (--no-dashboard)" if not copts.scheduler and not copts.dashboard else "unavailable (pip install bokeh)"
-            say(f"hsi batch: {n_workers} workers, dashboard: {dash or why}")
-            _collect(client, settings, todo, rows, progress)
-    done_rows = [r for r in rows if r is not None]
-    meta = {"task": adapter.name, "options": adapter.options, "model": run_dir, "model_hash": sha, "out_dir": str(out),
-            "window": window, "seconds": time.perf_counter() - t_start, "dashboard": dash,
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    js, cs = write_reports(out, done_rows, meta)
+        dash = None
+        if todo:
+            copts = cluster or ClusterOptions()
+            with open_client(copts) as client:
+                dash = dashboard_link(client, copts)
+                n_workers = len(client.scheduler_info().get("workers", {}))
+                why = "off (--no-dashboard)" if not copts.scheduler and not copts.dashboard else "unavailable (pip install bokeh)"
+                say(f"hsi batch: {n_workers} workers, dashboard: {dash or why}")
+                _collect(client, settings, todo, rows, progress)
+        done_rows = [r for r in rows if r is not None]
+        meta = {"task": adapter.name, "options": adapter.options, "model": run_dir, "model_hash": sha, "out_dir": str(out),
+                "window": window, "seconds": time.perf_counter() - t_start, "dashboard": dash,
+                "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        js, cs = write_reports(out, done_rows, meta)
+        for item in items:  # temporaries of killed or retried tasks (a finished scene's are already gone)
+            remove_temporaries(item.output_path(out, adapter.suffix))
     return BatchResult(done_rows, js, cs, dash, meta["seconds"])
 
 

@@ -23,6 +23,8 @@ import io
 import json
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,11 +67,23 @@ def model_hash(run_dir: str | os.PathLike[str]) -> str:
 
 
 def input_fingerprint(path: str | os.PathLike[str]) -> dict[str, int]:
-    """Size and newest mtime of a scene (a folder: summed over its files), to notice changed inputs."""
+    """Size and newest mtime of a scene, to notice changed inputs.
+
+    A folder counts all its files; an ENVI file counts its header and data file together,
+    since the header holds the georeference, wavelengths and no-data value.
+    """
     p = Path(path)
-    files = [f for f in p.rglob("*") if f.is_file()] if p.is_dir() else [p]
+    files = [f for f in p.rglob("*") if f.is_file()] if p.is_dir() else [p, *_companions(p)]
     stats = [f.stat() for f in files]
     return {"bytes": sum(s.st_size for s in stats), "mtime_ns": max((s.st_mtime_ns for s in stats), default=0)}
+
+
+def _companions(path: Path) -> list[Path]:
+    """The other file of an ENVI pair (the header of a data file, the data file of a header)."""
+    from hsi_app.io.envi import find_data, find_header
+
+    other = find_data(path) if path.suffix.lower() == ".hdr" else find_header(path)
+    return [other] if other is not None and other != path and other.is_file() else []
 
 
 def sidecar_path(output: str | os.PathLike[str]) -> Path:
@@ -114,8 +128,8 @@ def is_done(output: str | os.PathLike[str], *, task: str, model_sha: str, source
     return side if ok else None
 
 
-def clean_partials(output: str | os.PathLike[str]) -> list[Path]:
-    """Before (re)doing an output: delete its stale sidecar and hidden temporary/staging files.
+def remove_temporaries(output: str | os.PathLike[str]) -> list[Path]:
+    """Delete the hidden temporary/staging files of an output (left by killed or retried tasks).
 
     Returns:
         The paths removed.
@@ -130,6 +144,17 @@ def clean_partials(output: str | os.PathLike[str]) -> list[Path]:
         if f.name.startswith(stems):
             remove_quietly(f)
             removed.append(f)
+    return removed
+
+
+def clean_partials(output: str | os.PathLike[str]) -> list[Path]:
+    """Before (re)doing an output: delete its stale sidecar and hidden temporary/staging files.
+
+    Returns:
+        The paths removed.
+    """
+    out = Path(output)
+    removed = remove_temporaries(out)
     side = sidecar_path(out)
     if side.exists():
         remove_quietly(side)
@@ -172,3 +197,51 @@ def write_reports(out_dir: str | os.PathLike[str], rows: list[SceneReport], meta
     with atomic_path(csv_path) as tmp:
         Path(tmp).write_text(buf.getvalue())
     return json_path, csv_path
+
+
+LOCK_NAME = ".hsi_batch.lock"
+
+
+@contextmanager
+def out_dir_lock(out: Path) -> Iterator[Path]:
+    """Hold ``OUT/.hsi_batch.lock`` (this process's pid) while a batch writes into ``out``.
+
+    A second batch on the same folder would delete the first one's temporary files and
+    overwrite its report. A lock left by a process that no longer runs is taken over.
+
+    Raises:
+        ConfigError: another running ``hsi batch`` holds the folder.
+    """
+    from hsi_app.errors import ConfigError
+
+    lock = out / LOCK_NAME
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text().strip() or 0)
+            except (OSError, ValueError):
+                pid = 0
+            if pid > 0 and pid != os.getpid() and _alive(pid):
+                raise ConfigError(f"--out-dir {out}: another `hsi batch` (pid {pid}) is writing there; wait for it "
+                                  f"or choose another --out-dir (delete {lock} if that process is gone)") from None
+            remove_quietly(lock)  # stale: its process has ended
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(str(os.getpid()))
+        break
+    try:
+        yield lock
+    finally:
+        remove_quietly(lock)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

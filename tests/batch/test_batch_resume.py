@@ -60,3 +60,58 @@ def test_kill_minus_nine_then_rerun(run_dir: Path, kit, tmp_path: Path) -> None:
                             keep_map=True, progress=False).classes
         with rasterio.open(o) as ds:
             np.testing.assert_array_equal(ds.read(1), ref)
+
+
+def _local() -> ClusterOptions:
+    return ClusterOptions(workers=1, processes=False, dashboard=False)
+
+
+def test_one_batch_per_output_folder_and_stale_locks_are_taken_over(run_dir: Path, kit, tmp_path: Path) -> None:  # noqa: ANN001
+    import pytest
+
+    from hsi_app.batch.state import LOCK_NAME, out_dir_lock
+    from hsi_app.errors import ConfigError
+
+    kit.write_scene(tmp_path / "in" / "a.tif", 20, 24, 1)
+    out = tmp_path / "out"
+    out.mkdir()
+    with out_dir_lock(out):  # another batch (this process) holds the folder ...
+        (out / LOCK_NAME).write_text("1")  # ... as a live pid (init) would
+        with pytest.raises(ConfigError, match="another `hsi batch` \\(pid 1\\) is writing there"):
+            run_batch("classify", run_dir, [str(tmp_path / "in")], out, progress=False, echo=lambda s: None,
+                      cluster=_local())
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    (out / LOCK_NAME).write_text(str(ended.pid))  # a lock left by a process that has ended
+    res = run_batch("classify", run_dir, [str(tmp_path / "in")], out, progress=False, echo=lambda s: None,
+                    cluster=_local())
+    assert [r.status for r in res.rows] == ["done"] and not (out / LOCK_NAME).exists()
+
+
+def test_leftover_temporaries_are_swept_and_envi_header_edits_redo_the_scene(run_dir: Path, kit,  # noqa: ANN001
+                                                                            tmp_path: Path) -> None:
+    from hsi_app.batch.state import input_fingerprint
+    from hsi_app.io.open import open_cube
+
+    kit.write_scene(tmp_path / "in" / "a.tif", 20, 24, 1)
+    out = tmp_path / "out"
+    run_batch("classify", run_dir, [str(tmp_path / "in")], out, progress=False, echo=lambda s: None, cluster=_local())
+    junk = out / ".a_classes.stage.tif.partial-deadbeef.tif"  # what a killed worker's attempt leaves
+    junk.write_bytes(b"half")
+    res = run_batch("classify", run_dir, [str(tmp_path / "in")], out, progress=False, echo=lambda s: None,
+                    cluster=_local())
+    assert [r.status for r in res.rows] == ["skipped"] and not junk.exists()
+
+    envi = tmp_path / "envi"
+    envi.mkdir()
+    import spectral.io.envi as spy
+
+    cube = open_cube(tmp_path / "in" / "a.tif")
+    spy.save_image(str(envi / "b.hdr"), np.asarray(cube.values).transpose(1, 2, 0), interleave="bsq",
+                   metadata={"wavelength": [f"{w:.2f}" for w in cube.hsi.wavelengths]})
+    before = input_fingerprint(envi / "b.img")
+    hdr = envi / "b.hdr"
+    time.sleep(0.01)
+    hdr.write_text(hdr.read_text() + "description = {edited}\n")  # only the header changes
+    assert input_fingerprint(envi / "b.img") != before
+    assert input_fingerprint(hdr) == input_fingerprint(envi / "b.img")  # the pair, whichever file is named
