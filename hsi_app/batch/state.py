@@ -95,7 +95,9 @@ def sidecar_path(output: str | os.PathLike[str]) -> Path:
 def write_sidecar(output: str | os.PathLike[str], record: dict[str, Any]) -> Path:
     """Write the sidecar of a finished output (after the output's rename). Adds the output size."""
     out = Path(output)
-    data = {"version": SIDECAR_VERSION, **record, "output": str(out), "output_bytes": out.stat().st_size,
+    st = out.stat()
+    data = {"version": SIDECAR_VERSION, **record, "output": str(out), "output_bytes": st.st_size,
+            "output_mtime_ns": st.st_mtime_ns,
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     dst = sidecar_path(out)
     with atomic_path(dst) as tmp:
@@ -113,7 +115,11 @@ def read_sidecar(output: str | os.PathLike[str]) -> dict[str, Any] | None:
 
 
 def is_done(output: str | os.PathLike[str], *, task: str, model_sha: str, source: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The sidecar when ``output`` is complete and matches this model and input, else ``None``."""
+    """The sidecar when ``output`` is complete and matches this model and input, else ``None``.
+
+    Complete means the size and modification time recorded when it was finished (an output
+    changed in place, even at the same size, is redone; older sidecars have no time).
+    """
     out = Path(output)
     side = read_sidecar(out)
     if side is None or not out.is_file():
@@ -123,6 +129,7 @@ def is_done(output: str | os.PathLike[str], *, task: str, model_sha: str, source
         and side.get("task") == task
         and side.get("model_hash") == model_sha
         and side.get("output_bytes") == out.stat().st_size
+        and side.get("output_mtime_ns", out.stat().st_mtime_ns) == out.stat().st_mtime_ns  # rewritten in place?
         and side.get("input_fingerprint") == input_fingerprint(source)
     )
     return side if ok else None

@@ -115,3 +115,20 @@ def test_leftover_temporaries_are_swept_and_envi_header_edits_redo_the_scene(run
     hdr.write_text(hdr.read_text() + "description = {edited}\n")  # only the header changes
     assert input_fingerprint(envi / "b.img") != before
     assert input_fingerprint(hdr) == input_fingerprint(envi / "b.img")  # the pair, whichever file is named
+
+
+def test_an_output_damaged_in_place_at_the_same_size_is_redone(run_dir: Path, kit, tmp_path: Path) -> None:  # noqa: ANN001
+    kit.write_scene(tmp_path / "in" / "a.tif", 20, 24, 1)
+    out = tmp_path / "out"
+    run_batch("classify", run_dir, [str(tmp_path / "in")], out, progress=False, echo=lambda s: None, cluster=_local())
+    dst = out / "a_classes.tif"
+    good = dst.read_bytes()
+    damaged = bytearray(good)
+    damaged[8:16] = bytes(8)  # same size, broken header
+    time.sleep(0.01)
+    dst.write_bytes(bytes(damaged))
+    res = run_batch("classify", run_dir, [str(tmp_path / "in")], out, progress=False, echo=lambda s: None,
+                    cluster=_local())
+    assert [r.status for r in res.rows] == ["done"]
+    with rasterio.open(dst) as ds:
+        assert ds.read(1).shape == (20, 24)
