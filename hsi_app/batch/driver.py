@@ -130,18 +130,27 @@ def run_batch(
         say(f"hsi batch: {len(items)} inputs, {len(items) - len(todo)} already done, {len(todo)} to do -> {out}")
 
         dash = None
-        if todo:
-            copts = cluster or ClusterOptions()
-            with open_client(copts) as client:
-                dash = dashboard_link(client, copts)
-                n_workers = len(client.scheduler_info().get("workers", {}))
-                why = "off (--no-dashboard)" if not copts.scheduler and not copts.dashboard else "unavailable (pip install bokeh)"
-                say(f"hsi batch: {n_workers} workers, dashboard: {dash or why}")
-                _collect(client, settings, todo, rows, progress)
+        meta: dict[str, Any] = {"task": adapter.name, "options": adapter.options, "model": run_dir,
+                                "model_hash": sha, "out_dir": str(out), "window": window}
+        try:
+            if todo:
+                copts = cluster or ClusterOptions()
+                with open_client(copts) as client:
+                    dash = dashboard_link(client, copts)
+                    n_workers = len(client.scheduler_info().get("workers", {}))
+                    why = "off (--no-dashboard)" if not copts.scheduler and not copts.dashboard else "unavailable (pip install bokeh)"
+                    say(f"hsi batch: {n_workers} workers, dashboard: {dash or why}")
+                    _collect(client, settings, todo, rows, progress)
+        except BaseException:  # Ctrl-C, SIGTERM: report what finished (the rest is redone next time)
+            unfinished = sum(r is None for r in rows)
+            write_reports(out, [r for r in rows if r is not None],
+                          {**meta, "seconds": time.perf_counter() - t_start, "dashboard": dash,
+                           "interrupted": True, "unfinished": unfinished,
+                           "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+            raise
         done_rows = [r for r in rows if r is not None]
-        meta = {"task": adapter.name, "options": adapter.options, "model": run_dir, "model_hash": sha, "out_dir": str(out),
-                "window": window, "seconds": time.perf_counter() - t_start, "dashboard": dash,
-                "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        meta.update(seconds=time.perf_counter() - t_start, dashboard=dash,
+                    finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         js, cs = write_reports(out, done_rows, meta)
         for item in items:  # temporaries of killed or retried tasks (a finished scene's are already gone)
             remove_temporaries(item.output_path(out, adapter.suffix))

@@ -77,6 +77,23 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
         click.echo(f"hsi: warning: {message}", err=True)
 
 
+def _terminate_like_ctrl_c() -> None:
+    """Make SIGTERM (``kill``, job schedulers) clean up like Ctrl-C: partial files removed, a
+    batch report written, one "interrupted" line. Only from the main thread, and never over
+    a handler someone else installed (``hsi serve`` installs its own)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Run the CLI, turning library errors into one readable line and an exit status."""
     import warnings
@@ -87,6 +104,7 @@ def main(argv: list[str] | None = None) -> Any:
     debug = "--debug" in args
     if not debug:
         warnings.showwarning = _show_warning
+    _terminate_like_ctrl_c()
     try:
         return cli.main(args=args, prog_name="hsi", standalone_mode=False)
     except click.exceptions.Abort:

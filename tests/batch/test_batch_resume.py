@@ -132,3 +132,38 @@ def test_an_output_damaged_in_place_at_the_same_size_is_redone(run_dir: Path, ki
     assert [r.status for r in res.rows] == ["done"]
     with rasterio.open(dst) as ds:
         assert ds.read(1).shape == (20, 24)
+
+
+def test_an_interrupted_batch_still_writes_its_report(run_dir: Path, kit, tmp_path: Path,  # noqa: ANN001
+                                                      monkeypatch) -> None:  # noqa: ANN001
+    import json
+
+    import pytest
+
+    from hsi_app.batch import driver
+
+    for i in range(2):
+        kit.write_scene(tmp_path / "in" / f"s{i}.tif", 20, 24, i + 1)
+    out = tmp_path / "out"
+
+    def first_then_ctrl_c(client, settings, todo, rows, progress) -> None:  # noqa: ANN001
+        rows[todo[0][0]] = driver.SceneReport(str(todo[0][1].source), "done", 1.0, str(todo[0][2]), 20, 24, 1)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(driver, "_collect", first_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        run_batch("classify", run_dir, [str(tmp_path / "in")], out, progress=False, echo=lambda s: None,
+                  cluster=_local())
+    report = json.loads((out / "report.json").read_text())
+    assert report["interrupted"] is True and report["unfinished"] == 1 and report["summary"]["done"] == 1
+    assert not (out / ".hsi_batch.lock").exists()
+
+
+def test_sigterm_is_handled_like_ctrl_c() -> None:
+    """`kill` a running hsi command: one 'interrupted' line and exit 130, like Ctrl-C."""
+    code = ("import os, signal, sys, threading; sys.argv = ['hsi', 'info', 'indian_pines'];"
+            "threading.Timer(0.05, lambda: os.kill(os.getpid(), signal.SIGTERM)).start();"
+            "import time; from hsi_app.cli import main as m;"
+            "orig = m.cli.main; m.cli.main = lambda **kw: time.sleep(30); m.main()")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 130 and "hsi: interrupted" in proc.stderr, (proc.returncode, proc.stderr)
