@@ -25,3 +25,12 @@ def assert_one_error_line(code: int, err: str, *words: str) -> None:
     assert "Traceback" not in err and "unexpected" not in err
     for w in words:
         assert w in err, (w, err)
+
+
+def assert_cli_errors(capsys: pytest.CaptureFixture[str], cases: list[tuple[list[str], str]], *common: str) -> None:
+    """Each ``(args, message)``: ``hsi ARGS COMMON`` exits non-zero with ``message`` on stderr."""
+    for args, msg in cases:
+        with pytest.raises(SystemExit) as exc:
+            main([*args, *common])
+        assert exc.value.code != 0
+        assert msg in capsys.readouterr().err, args

@@ -195,32 +195,32 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
             f"{path}: no georeference (CRS); using pixel coordinates", HSIWarning, stacklevel=2
         )
     data = arr.data
-    valid = None
-    opaque = None
+    limits = []  # (H, W) bool masks that further restrict the valid pixels
     if alpha.any() and not alpha.all():  # an alpha band is a mask (0 = no data), not a spectral band
-        opaque = (data[np.flatnonzero(alpha)] > 0).all(axis=0)
+        limits.append((data[np.flatnonzero(alpha)] > 0).all(axis=0))
         keep = np.flatnonzero(~alpha)
         data, wl, fw = data[keep], wl[keep], fw[keep]
         scales, offsets = scales[keep], offsets[keep]
         bad = [int(np.searchsorted(keep, b)) for b in bad if b in set(keep.tolist())]
         attrs["band_descriptions"] = [attrs["band_descriptions"][i] for i in keep]
         attrs["alpha_bands"] = [int(i) + 1 for i in np.flatnonzero(alpha)]
-    if not (np.all(scales == 1.0) and np.all(offsets == 0.0)):  # GDAL band scale/offset: physical values
+    if masked:  # GDAL's internal (per-dataset) mask: 0 = no data
         import dask.array as da
 
+        limits.append(da.from_array(_MaskWindows(str(path), (data.shape[1], data.shape[2])), chunks=(chunks, chunks)))
+    rescale = not (np.all(scales == 1.0) and np.all(offsets == 0.0))
+    valid = None
+    if rescale or limits:  # the valid mask comes from the raw values (before any rescaling)
         valid = valid_from_data(data, nodata, np.isin(np.arange(data.shape[0]), bad))
+        for limit in limits:
+            valid = valid & limit
+    if rescale:  # GDAL band scale/offset: physical values
+        import dask.array as da
+
         scaled = data.astype(np.float32) * scales.astype(np.float32)[:, None, None] + offsets.astype(np.float32)[:, None, None]
         data = scaled if nodata is None else da.where(data == nodata, np.float32(np.nan), scaled)
         nodata = None
         attrs["scale_offset"] = "applied"
-    if masked:  # GDAL's internal (per-dataset) mask: 0 = no data
-        import dask.array as da
-
-        mask = da.from_array(_MaskWindows(str(path), (data.shape[1], data.shape[2])), chunks=(chunks, chunks))
-        base = valid if valid is not None else valid_from_data(data, nodata, np.isin(np.arange(data.shape[0]), bad))
-        valid = base & mask
-    if opaque is not None:
-        valid = (valid if valid is not None else valid_from_data(data, nodata, np.isin(np.arange(data.shape[0]), bad))) & opaque
     return make_cube(
         data,
         valid=valid,

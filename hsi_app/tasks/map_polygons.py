@@ -22,8 +22,7 @@ from typing import Any
 import numpy as np
 
 from hsi_app.errors import ConfigError, InvalidDataError
-
-M2_PER_HA = 10_000.0
+from hsi_app.tasks.map_accuracy import M2_PER_HA, pixel_area_m2
 
 
 @dataclass(frozen=True)
@@ -121,7 +120,6 @@ def vectorize_map(
 
     from hsi_app.io.atomic import atomic_path
     from hsi_app.io.cog import read_class_map
-    from hsi_app.tasks.map_accuracy import pixel_area_m2
 
     if connectivity not in (4, 8):
         raise ConfigError(f"--connectivity {connectivity}: use 4 or 8")

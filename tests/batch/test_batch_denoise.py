@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import rasterio
 
+from cli_runner import assert_cli_errors
 from hsi_app.batch import ClusterOptions, run_batch
 from hsi_app.batch.state import sidecar_path
 
@@ -92,7 +93,6 @@ def test_batch_adapt_options_change_the_hash_and_are_checked(tmp_path: Path, kit
                                                               capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
     from hsi_app.batch.state import model_hash
     from hsi_app.batch.tasks import DENOISE, DenoiseOptions, denoise_adapter
-    from hsi_app.cli.main import main
     from hsi_app.errors import ConfigError
 
     run = _denoise_run(tmp_path, kit.BANDS)
@@ -116,11 +116,8 @@ def test_batch_adapt_options_change_the_hash_and_are_checked(tmp_path: Path, kit
         (["--task", "denoise", "--model", str(run), "--adapt-sigma", "-3"], "must be a positive"),
         (["--task", "denoise", "--adapt-sigma", "50"], "needs --model"),
     ]
-    for args, msg in cases:
-        with pytest.raises(SystemExit) as exc:
-            main(["batch", *args, "--inputs", str(tmp_path), "--out-dir", str(tmp_path / "o"), "--quiet"])
-        assert exc.value.code != 0
-        assert msg in capsys.readouterr().err, args
+    assert_cli_errors(capsys, [(["batch", *args], msg) for args, msg in cases],
+                      "--inputs", str(tmp_path), "--out-dir", str(tmp_path / "o"), "--quiet")
 
 
 def test_batch_fill_nan_denoises_scenes_with_no_data_and_keeps_done_ones(tmp_path: Path, kit) -> None:  # noqa: ANN001

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import rasterio
 
+from cli_runner import assert_cli_errors
 from hsi_app.batch import ClusterOptions, run_batch
 from hsi_app.batch.state import sidecar_path
 from hsi_app.batch.tasks import DetectOptions, detect_adapter
@@ -123,11 +124,8 @@ def test_batch_detect_option_errors(tmp_path: Path, kit, run_dir: Path, capsys: 
         (["--task", "classify", "--method", "rx", "--model", str(run_dir)], "only used with --task detect"),
         (["--task", "classify"], "needs --model"),
     ]
-    for args, msg in cases:
-        with pytest.raises(SystemExit) as exc:
-            main(["batch", *args, "--inputs", str(tmp_path), "--out-dir", str(tmp_path / "o"), "--quiet"])
-        assert exc.value.code != 0
-        assert msg in capsys.readouterr().err, args
+    assert_cli_errors(capsys, [(["batch", *args], msg) for args, msg in cases],
+                      "--inputs", str(tmp_path), "--out-dir", str(tmp_path / "o"), "--quiet")
 
 
 def _detect_run(tmp: Path, kit) -> Path:  # noqa: ANN001
