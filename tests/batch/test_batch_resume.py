@@ -161,9 +161,9 @@ def test_an_interrupted_batch_still_writes_its_report(run_dir: Path, kit, tmp_pa
 
 def test_sigterm_is_handled_like_ctrl_c() -> None:
     """`kill` a running hsi command: one 'interrupted' line and exit 130, like Ctrl-C."""
-    code = ("import os, signal, sys, threading; sys.argv = ['hsi', 'info', 'indian_pines'];"
-            "threading.Timer(0.05, lambda: os.kill(os.getpid(), signal.SIGTERM)).start();"
-            "import time; from hsi_app.cli import main as m;"
-            "orig = m.cli.main; m.cli.main = lambda **kw: time.sleep(30); m.main()")
+    # the command itself sends the signal, so it always arrives after main() set its handler
+    code = ("import os, signal, sys, time; sys.argv = ['hsi', 'info', 'indian_pines'];"
+            "from hsi_app.cli import main as m;"
+            "m.cli.main = lambda **kw: (os.kill(os.getpid(), signal.SIGTERM), time.sleep(30)); m.main()")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 130 and "hsi: interrupted" in proc.stderr, (proc.returncode, proc.stderr)
