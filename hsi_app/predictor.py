@@ -27,10 +27,13 @@ WAVELENGTH_TOLERANCE_NM = 2.0
 
 @dataclass(frozen=True)
 class BandPlan:
-    """How to turn a cube's bands into the model's: pick ``indices`` or apply ``matrix``."""
+    """How to turn a cube's bands into the model's: pick ``indices`` or apply ``matrix``
+    to the cube bands ``sources`` (its good bands: one all-NaN bad band would otherwise
+    turn every resampled value into NaN)."""
 
     indices: np.ndarray | None  # (C_model,) indices into the cube's bands
-    matrix: np.ndarray | None  # (C_model, C_cube) resampling weights
+    matrix: np.ndarray | None  # (C_model, C_src) resampling weights
+    sources: np.ndarray | None = None  # (C_src,) cube bands the matrix reads (None: all)
 
     def apply(self, image: np.ndarray) -> np.ndarray:
         """``(C_cube, h, w)`` -> ``(C_model, h, w)`` float32."""
@@ -39,7 +42,7 @@ class BandPlan:
         from hsi_app.data.resample import resample_cube
 
         assert self.matrix is not None
-        return resample_cube(image, self.matrix)
+        return resample_cube(image if self.sources is None else image[self.sources], self.matrix)
 
 
 def _range(wl: np.ndarray) -> str:
@@ -66,10 +69,11 @@ def plan_bands(config: RunConfig, cube: Cube, *, resample: bool = False) -> Band
     elif c == config.in_chans:
         return BandPlan(indices=np.arange(c), matrix=None)
     source = cube.attrs.get("source", "input")
-    if resample and known:
+    good = np.setdiff1d(np.arange(c), cube.hsi.bad_bands)
+    if resample and known and good.size:
         from hsi_app.data.resample import resampling_matrix
 
-        return BandPlan(indices=None, matrix=resampling_matrix(cube_wl, model_wl, config.fwhm_array))
+        return BandPlan(indices=None, matrix=resampling_matrix(cube_wl[good], model_wl, config.fwhm_array), sources=good)
     hint = "pass --resample to resample spectrally" if known else "the cube or the model lacks wavelengths, so bands cannot be resampled"
     raise BandMismatchError(
         f"{source}: {c} bands ({_range(cube_wl)}) do not match the model's {config.in_chans} bands "

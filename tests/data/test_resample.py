@@ -44,3 +44,25 @@ def test_no_overlap_and_unknown_wavelengths_are_refused() -> None:
         resampling_matrix(np.linspace(400, 900, 50), np.linspace(1000, 2000, 10))
     with pytest.raises(BandMismatchError, match="known wavelengths"):
         resampling_matrix(np.array([np.nan, 500.0]), np.array([500.0]))
+
+
+def test_model_bands_are_resampled_from_the_good_bands_only() -> None:
+    """An all-NaN bad band (EnMAP water vapour) must not turn every resampled value into NaN."""
+    from hsi_app.checkpoint import RunConfig
+    from hsi_app.io.cube import make_cube
+    from hsi_app.predictor import plan_bands
+
+    src = np.linspace(400.0, 1000.0, 61)  # 10 nm bands
+    data = np.broadcast_to((src / 1000.0)[:, None, None], (61, 3, 4)).astype(np.float32).copy()
+    bad = [30, 31]  # 700 and 710 nm: unusable, filled with NaN as the readers do
+    data[bad] = np.nan
+    cube = make_cube(data, wavelength=src, fwhm=np.full(61, 10.0), bad_bands=bad)
+    dst = np.array([600.0, 705.0, 800.0])
+    cfg = RunConfig(task="classification", model_name="ssfcn", model_args={}, in_chans=3, num_classes=2,
+                    class_names=["u", "a", "b"], wavelengths=dst.tolist(), fwhm=[20.0] * 3, band_indices=[0, 1, 2],
+                    source_bands=3, mean=[0.0] * 3, std=[1.0] * 3, receptive_radius=0)
+    out = plan_bands(cfg, cube, resample=True).apply(data)
+    assert out.shape == (3, 3, 4) and np.isfinite(out).all()
+    # a linear spectrum sampled symmetrically around 600 / 800 nm stays linear: the value at the centre;
+    # at 705 nm the two missing bands sit on both sides, so the good neighbours still average to ~0.705
+    np.testing.assert_allclose(out[:, 0, 0], [0.600, 0.705, 0.800], atol=2e-3)
