@@ -374,8 +374,13 @@ def write_class_map(
             out.write_window(encode_class_window(cls[r:r + hh, c:c + ww], conf), r, c)
 
 
-def read_class_map(path: str | os.PathLike[str]) -> ClassMap:
+def read_class_map(path: str | os.PathLike[str], *, confidence: bool = True) -> ClassMap:
     """Read a class map written by :func:`write_class_map` (or any paletted GeoTIFF).
+
+    Args:
+        path: the GeoTIFF.
+        confidence: read band 2 as float32 confidence (``False`` saves 4 bytes per pixel
+            when only the classes are needed; ``ClassMap.confidence`` is then ``None``).
 
     Returns:
         :class:`ClassMap` ``(classes, confidence, class_names, colormap, crs, transform)``.
@@ -388,11 +393,12 @@ def read_class_map(path: str | os.PathLike[str]) -> ClassMap:
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with rasterio.open(path, driver=TIFF_ONLY) as ds:
                 classes = ds.read(1)
-                confidence = None
-                if ds.count >= 2:
+                conf = None
+                if confidence and ds.count >= 2:
                     scale = ds.scales[1] if ds.scales[1] else 1.0
-                    raw = ds.read(2).astype(np.float32)
-                    confidence = (raw * np.float32(scale) + np.float32(ds.offsets[1] or 0.0)).astype(np.float32)
+                    conf = ds.read(2, out_dtype=np.float32)
+                    conf *= np.float32(scale)
+                    conf += np.float32(ds.offsets[1] or 0.0)
                 names_json = ds.tags().get(CLASS_NAMES_TAG)
                 try:
                     cmap = ds.colormap(1)
@@ -406,7 +412,7 @@ def read_class_map(path: str | os.PathLike[str]) -> ClassMap:
     if cmap:
         n = len(names) if names else 256
         colormap = np.array([cmap.get(i, (0, 0, 0, 0)) for i in range(n)], dtype=np.uint8)
-    return ClassMap(classes, confidence, names, colormap, crs, transform)
+    return ClassMap(classes, conf, names, colormap, crs, transform)
 
 
 # --------------------------------------------------------------------------- cubes

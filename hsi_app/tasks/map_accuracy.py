@@ -32,6 +32,7 @@ from hsi_app.errors import LabelError
 
 M2_PER_HA = 10_000.0
 Z95 = 1.959964
+ASSESS_BLOCK_PX = 1 << 22  # pixels per block of the confusion count (about 32 MB of int64)
 SAMPLING_NOTE = (
     "error-adjusted areas assume the reference pixels are a random sample within each map class "
     "(Olofsson et al. 2014); hand-drawn reference polygons are clustered, so read them as indicative"
@@ -163,8 +164,7 @@ def assess_map(
     Raises:
         LabelError: different shapes, negative ids, or ids above ``len(class_names)``.
     """
-    cls = np.asarray(classes).astype(np.int64, copy=False)
-    ref = np.asarray(reference).astype(np.int64, copy=False)
+    cls, ref = np.asarray(classes), np.asarray(reference)
     if cls.shape != ref.shape:
         raise LabelError(f"reference {ref.shape} and map {cls.shape} differ in size; put the reference on the map's grid")
     k = len(class_names)
@@ -172,11 +172,17 @@ def assess_map(
         lo, hi = int(arr.min(initial=0)), int(arr.max(initial=0))
         if lo < 0 or hi > k:
             raise LabelError(f"{what} class ids span {lo}..{hi} but only {k} classes are named; pass all class names")
-    on_map = (ref > 0) & (cls > 0)
-    confusion = np.bincount((ref[on_map] - 1) * k + (cls[on_map] - 1), minlength=k * k).reshape(k, k)
-    unmapped = np.bincount(ref[(ref > 0) & (cls == 0)] - 1, minlength=k)
-    mapped = np.bincount(cls[cls > 0].ravel() - 1, minlength=k)
-    return MapAccuracy(list(class_names), confusion, unmapped, mapped, pixel_area_m2)
+    # one joint histogram of (reference, map) pairs, 0 included, row block by row block so
+    # the temporaries stay small: joint[r, c] counts reference r against map class c
+    joint = np.zeros((k + 1) * (k + 1), dtype=np.int64)
+    flat_cls, flat_ref = cls.reshape(-1), ref.reshape(-1)
+    for i in range(0, flat_cls.size, ASSESS_BLOCK_PX):
+        pair = flat_ref[i:i + ASSESS_BLOCK_PX].astype(np.int64) * (k + 1)
+        pair += flat_cls[i:i + ASSESS_BLOCK_PX]
+        joint += np.bincount(pair, minlength=joint.size)
+    joint = joint.reshape(k + 1, k + 1)
+    return MapAccuracy(list(class_names), joint[1:, 1:].copy(), joint[1:, 0].copy(), joint[:, 1:].sum(axis=0),
+                       pixel_area_m2)
 
 
 def pixel_area_m2(transform: Any, crs: Any) -> float | None:
@@ -206,7 +212,7 @@ def merge_class_names(map_names: list[str] | None, ref_names: list[str] | None, 
         return ref, names
     names = list(map_names[1:])
     lookup = {n: i + 1 for i, n in enumerate(names)}
-    table = np.zeros(max(len(ref_names), int(ref.max(initial=0)) + 1), dtype=np.int64)
+    table = np.zeros(max(len(ref_names), int(ref.max(initial=0)) + 1), dtype=np.int32)
     for rid, name in enumerate(ref_names):
         if rid == 0:
             continue
@@ -246,7 +252,7 @@ def evaluate_map(
     from hsi_app.io.cube import make_cube
     from hsi_app.io.labels import read_labels
 
-    cmap = read_class_map(map_path)
+    cmap = read_class_map(map_path, confidence=False)
     grid = make_cube(cmap.classes[None], crs=cmap.crs, transform=cmap.transform if cmap.crs is not None else None,
                      source=str(map_path))
     ref, ref_names = read_labels(Path(reference_path), grid, key=key, attribute=attribute)

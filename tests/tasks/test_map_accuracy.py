@@ -51,6 +51,24 @@ def test_scores_equal_the_torchmetrics_implementation() -> None:
     assert acc.unmapped.sum() == ((ref > 0) & (cls == 0)).sum()
 
 
+def test_counts_in_small_blocks_equal_a_direct_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large maps are counted block by block; a block edge inside a row changes nothing."""
+    from hsi_app.tasks import map_accuracy
+
+    rng = np.random.default_rng(9)
+    cls = rng.integers(0, 5, size=(37, 23)).astype(np.uint8)
+    ref = rng.integers(0, 5, size=cls.shape).astype(np.int32)
+    monkeypatch.setattr(map_accuracy, "ASSESS_BLOCK_PX", 50)  # 17 blocks, edges mid-row
+    acc = assess_map(cls, ref, ["a", "b", "c", "d"])
+    want = np.zeros((4, 4), np.int64)
+    for r, c in zip(ref.ravel(), cls.ravel(), strict=True):
+        if r > 0 and c > 0:
+            want[r - 1, c - 1] += 1
+    np.testing.assert_array_equal(acc.confusion, want)
+    assert acc.unmapped.tolist() == [int(((ref == k) & (cls == 0)).sum()) for k in range(1, 5)]
+    assert acc.mapped_pixels.tolist() == [int((cls == k).sum()) for k in range(1, 5)]
+
+
 def test_adjusted_area_is_unbiased_with_nominal_coverage_under_stratified_sampling() -> None:
     """Olofsson et al. (2014): with a stratified random sample per map class the estimate of each
     true class area is unbiased and its 95 % interval covers the truth about 95 % of the time."""
