@@ -68,7 +68,11 @@ class Detections:
 
 
 def pixel_auroc(scores: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None) -> float:
-    """Per-pixel AUROC (torchmetrics) of a score map against a target mask.
+    """Per-pixel AUROC of a score map against a target mask.
+
+    Computed exactly in float64 as the Mann-Whitney statistic: the chance that a random
+    target pixel scores above a random background pixel, ties counting one half (so a
+    constant or saturated map scores 0.5, wherever its targets lie).
 
     Args:
         scores: ``(H, W)`` scores (higher = more target-like; NaN pixels are skipped).
@@ -78,18 +82,18 @@ def pixel_auroc(scores: np.ndarray, truth: np.ndarray, mask: np.ndarray | None =
     Returns:
         AUROC in [0, 1]; NaN when only one class is present.
     """
-    import torch
-    from torchmetrics.functional.classification import binary_auroc
+    from scipy.stats import rankdata
 
     s = np.asarray(scores, dtype=np.float64).reshape(-1)
     t = np.asarray(truth, dtype=bool).reshape(-1)
     keep = np.isfinite(s) if mask is None else (np.isfinite(s) & np.asarray(mask, bool).reshape(-1))
     s, t = s[keep], t[keep]
-    if t.all() or not t.any():
+    n_pos = int(t.sum())
+    n_neg = t.size - n_pos
+    if n_pos == 0 or n_neg == 0:
         return float("nan")
-    # rank-transform so that the float32 inside torchmetrics cannot tie distinct scores
-    ranks = np.argsort(np.argsort(s, kind="stable"), kind="stable").astype(np.float64)
-    return float(binary_auroc(torch.from_numpy(ranks / max(len(ranks) - 1, 1)), torch.from_numpy(t.astype(np.int64))))
+    ranks = rankdata(s, method="average")  # 1..N, tied scores share their mean rank
+    return float((ranks[t].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
 def average_precision(scores: np.ndarray, tp: np.ndarray, n_gt: int) -> float:

@@ -75,3 +75,16 @@ def test_pixel_auroc_known_value() -> None:
     # pairs (pos, neg): (0.35, 0.1) win, (0.35, 0.4) lose, (0.8, *) win -> 3/4
     assert pixel_auroc(scores, truth) == pytest.approx(0.75)
     assert np.isnan(pixel_auroc(scores, np.zeros((2, 2), bool)))
+
+
+def test_pixel_auroc_counts_ties_as_one_half() -> None:
+    """A constant (saturated) map is uninformative: 0.5 wherever the targets lie, not 0 or 1."""
+    flat = np.ones((4, 5))
+    first_row = np.zeros((4, 5), bool)
+    first_row[0] = True
+    assert pixel_auroc(flat, first_row) == pytest.approx(0.5)
+    assert pixel_auroc(flat, first_row[::-1]) == pytest.approx(0.5)
+    # targets 0.9, 0.5; background 0.5, 0.5, 0.1: pairs won 3 + 1, tied 0 + 2 (half each), lost 0 -> 5/6
+    scores = np.array([[0.9, 0.5, 0.5, 0.5, 0.1]])
+    truth = np.array([[True, True, False, False, False]])
+    assert pixel_auroc(scores, truth) == pytest.approx(5 / 6)
