@@ -96,9 +96,14 @@ def background_stats(image: np.ndarray, mask: np.ndarray | None = None) -> Any:
     return GaussianStats(mean=mean, cov=cov, nsamples=pix.shape[0], inv_cov=np.linalg.inv(cov))
 
 
-def _hwc(image: np.ndarray) -> np.ndarray:
-    """``(C, H, W)`` -> ``(H, W, C)`` float64 with NaN replaced by 0 (scores there are masked later)."""
-    return np.nan_to_num(np.moveaxis(np.asarray(image, dtype=np.float64), 0, -1))
+def _hwc(image: np.ndarray, fill: np.ndarray | None = None) -> np.ndarray:
+    """``(C, H, W)`` -> ``(H, W, C)`` float64; pixels with no data get the spectrum ``fill``
+    ``(C,)`` (default 0). Their own scores are masked later, but local windows average them
+    into their neighbours' background, so local RX fills them with the background mean."""
+    x = np.moveaxis(np.asarray(image, dtype=np.float64), 0, -1).copy()
+    bad = ~np.isfinite(x).all(axis=-1)
+    x[bad] = 0.0 if fill is None else fill
+    return x
 
 
 def _finish(scores: np.ndarray, image: np.ndarray) -> np.ndarray:
@@ -125,10 +130,10 @@ def rx(image: np.ndarray, *, window: tuple[int, int] | None = None, stats: Any =
     import spectral
 
     bg = stats if stats is not None else background_stats(image)
-    x = _hwc(image)
     if window is None:
-        return _finish(spectral.rx(x, background=bg), image)
+        return _finish(spectral.rx(_hwc(image), background=bg), image)
     inner, outer = _check_window(window, image.shape[1:])
+    x = _hwc(image, fill=np.asarray(bg.mean))
     return _finish(spectral.rx(x, window=(inner, outer), cov=bg.cov), image)
 
 

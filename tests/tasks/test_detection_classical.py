@@ -44,6 +44,21 @@ def test_nodata_pixels_score_nan(scene: tuple[np.ndarray, np.ndarray]) -> None:
     assert np.isnan(scores[0, 0, 0]) and np.isfinite(scores[0, 1:, 1:]).all()
 
 
+def test_local_rx_next_to_a_nodata_hole_matches_the_complete_scene(scene: tuple[np.ndarray, np.ndarray]) -> None:
+    """No-data pixels must not enter their neighbours' local background as zero spectra."""
+    image = scene[0]
+    full = classical_scores("rx-local", image, window=(3, 11))[0]
+    holed = image.copy()
+    holed[:, 4:6, 17:19] = np.nan
+    got = classical_scores("rx-local", holed, window=(3, 11))[0]
+    near = np.zeros((H, W), bool)
+    near[0:11, 12:24] = True  # every pixel whose outer window holds the hole
+    near[4:6, 17:19] = False
+    assert np.isnan(got[4:6, 17:19]).all()
+    rel = np.abs(got[near] - full[near]) / full[near]
+    assert rel.max() < 0.1, rel.max()  # zeros in the window put some scores off by 7x
+
+
 def test_singular_covariance_is_regularised_with_a_warning(scene: tuple[np.ndarray, np.ndarray]) -> None:
     image, target = scene
     image = image.copy()
