@@ -128,6 +128,24 @@ def predict_dense(
     return d4_mean(lambda xt: torch.softmax(dense_logits(model, xt, window=window), dim=0).cpu(), x).numpy()
 
 
+def average_accuracy(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """AA as :func:`classification_metrics` defines it: the mean recall over the classes
+    present in ``target`` (torchmetrics' macro average also counts predicted-only classes
+    as recall 0).
+
+    Args:
+        pred, target: ``(N,)`` int64 0-based classes.
+        num_classes: K.
+
+    Returns:
+        0-d float tensor in [0, 1] (NaN when ``target`` is empty).
+    """
+    support = torch.bincount(target, minlength=num_classes)
+    hits = torch.bincount(target[pred == target], minlength=num_classes)
+    present = support > 0
+    return (hits[present].float() / support[present]).mean()
+
+
 def classification_metrics(
     y_true: np.ndarray | Sequence[int], y_pred: np.ndarray | Sequence[int], num_classes: int
 ) -> dict[str, Any]:
@@ -307,7 +325,7 @@ class DenseClassifier(L.LightningModule):
         k = self.num_classes
         self.log("val_loss", F.cross_entropy(picked, target), batch_size=1)
         self.log("val_oa", multiclass_accuracy(pred, target, k, average="micro"), prog_bar=True, batch_size=1)
-        self.log("val_aa", multiclass_accuracy(pred, target, k, average="macro"), batch_size=1)
+        self.log("val_aa", average_accuracy(pred, target, k), batch_size=1)
         self.log("val_kappa", multiclass_cohen_kappa(pred, target, k), batch_size=1)
 
     def configure_optimizers(self) -> Any:

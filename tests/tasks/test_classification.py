@@ -9,7 +9,13 @@ import torch.nn.functional as F
 
 from hsi_app.errors import ConfigError, LabelError
 from hsi_app.models import create_model
-from hsi_app.tasks.classification import classification_metrics, fit_dense, masked_cross_entropy, predict_dense
+from hsi_app.tasks.classification import (
+    average_accuracy,
+    classification_metrics,
+    fit_dense,
+    masked_cross_entropy,
+    predict_dense,
+)
 
 
 def test_masked_loss_ignores_unlabelled_pixels() -> None:
@@ -73,6 +79,13 @@ def test_metrics_on_a_hand_made_case() -> None:
     assert m["per_class_accuracy"][3] is None
     # p_o = 0.7, p_e = (4*4 + 2*2 + 4*4) / 100 = 0.36
     assert m["kappa"] == pytest.approx((0.7 - 0.36) / (1 - 0.36))
+
+
+def test_validation_aa_averages_over_classes_present_only() -> None:
+    """The logged val_aa is the AA of metrics.json: a class that is only predicted does not count."""
+    y_true = torch.tensor([0, 0, 0, 0, 1, 1, 2, 2, 2, 2])
+    y_pred = torch.tensor([0, 0, 0, 1, 1, 3, 2, 2, 2, 0])  # class 3 predicted once, never true
+    assert float(average_accuracy(y_pred, y_true, 4)) == pytest.approx((0.75 + 0.5 + 0.75) / 3)
 
 
 def test_metrics_perfect_and_errors() -> None:
