@@ -32,6 +32,7 @@ from hsi_app.errors import LabelError
 
 M2_PER_HA = 10_000.0
 Z95 = 1.959964
+AREA_DISTORTION_LIMIT = 0.02  # larger differences between map-unit and ground areas are reported
 ASSESS_BLOCK_PX = 1 << 22  # pixels per block of the confusion count (about 32 MB of int64)
 SAMPLING_NOTE = (
     "error-adjusted areas assume the reference pixels are a random sample within each map class "
@@ -185,12 +186,50 @@ def assess_map(
                        pixel_area_m2)
 
 
-def pixel_area_m2(transform: Any, crs: Any) -> float | None:
-    """Area of one pixel in m² for a projected CRS (any linear unit), else ``None``."""
+def pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int] | None = None) -> float | None:
+    """Area of one pixel in m² for a projected CRS (any linear unit), else ``None``.
+
+    Map units are ground metres only where the projection keeps area (UTM to within 0.1 %).
+    With ``shape`` ``(H, W)`` the pixel at the map centre is also measured on the ellipsoid;
+    where that differs by more than :data:`AREA_DISTORTION_LIMIT` (Web Mercator: 2.4x at
+    50° N), an :class:`~hsi_app.errors.HSIWarning` says so and the ground area is returned.
+    """
     if crs is None or not getattr(crs, "is_projected", False):
         return None
     factor = float(crs.linear_units_factor[1])
-    return abs(transform.a * transform.e - transform.b * transform.d) * factor**2
+    planar = abs(transform.a * transform.e - transform.b * transform.d) * factor**2
+    if shape is None:
+        return planar
+    ground = _ground_pixel_area_m2(transform, crs, shape)
+    if ground is None or abs(ground / planar - 1.0) <= AREA_DISTORTION_LIMIT:
+        return planar
+    import warnings
+
+    from hsi_app.errors import HSIWarning
+
+    warnings.warn(
+        f"{crs.to_string()} does not keep area: a pixel at the map centre covers {ground:,.4g} m² on the ground "
+        f"but {planar:,.4g} m² in map units; areas use the ground value at the centre, which varies across the "
+        "map. Reproject the map to an equal-area or UTM CRS for exact areas", HSIWarning, stacklevel=2)
+    return ground
+
+
+def _ground_pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int]) -> float | None:
+    """Ellipsoidal area in m² of the pixel at the centre of an ``(H, W)`` grid, or ``None``."""
+    from pyproj import CRS, Geod, Transformer
+
+    try:
+        proj = CRS.from_wkt(crs.to_wkt())
+        to_lonlat = Transformer.from_crs(proj, proj.geodetic_crs, always_xy=True)
+        r, c = shape[0] // 2, shape[1] // 2
+        corners = [transform @ (c + dc, r + dr) for dc, dr in ((0, 0), (1, 0), (1, 1), (0, 1))]
+        lon, lat = to_lonlat.transform([p[0] for p in corners], [p[1] for p in corners])
+        ellipsoid = proj.geodetic_crs.ellipsoid
+        geod = Geod(a=ellipsoid.semi_major_metre, rf=ellipsoid.inverse_flattening or 0.0)
+        area = abs(geod.polygon_area_perimeter(lon, lat)[0])
+    except Exception:  # noqa: BLE001 - no inverse projection here: keep the planar area
+        return None
+    return area if np.isfinite(area) and area > 0 else None
 
 
 def merge_class_names(map_names: list[str] | None, ref_names: list[str] | None, ref: np.ndarray,
@@ -257,7 +296,8 @@ def evaluate_map(
                      source=str(map_path))
     ref, ref_names = read_labels(Path(reference_path), grid, key=key, attribute=attribute)
     ref, names = merge_class_names(cmap.class_names, ref_names, ref, int(cmap.classes.max(initial=0)))
-    return assess_map(cmap.classes, ref, names, pixel_area_m2=pixel_area_m2(cmap.transform, cmap.crs))
+    return assess_map(cmap.classes, ref, names,
+                      pixel_area_m2=pixel_area_m2(cmap.transform, cmap.crs, cmap.classes.shape))
 
 
 def format_report(report: dict[str, Any]) -> str:

@@ -124,7 +124,7 @@ def vectorize_map(
     if connectivity not in (4, 8):
         raise ConfigError(f"--connectivity {connectivity}: use 4 or 8")
     cmap = read_class_map(map_path)
-    area = pixel_area_m2(cmap.transform, cmap.crs)
+    area = pixel_area_m2(cmap.transform, cmap.crs, cmap.classes.shape)
     if min_area_ha is not None:
         if area is None:
             raise ConfigError(f"{map_path}: --min-area needs a projected CRS; use --min-pixels instead")

@@ -134,6 +134,27 @@ def test_pixel_area_in_square_metres() -> None:
     assert feet == pytest.approx((100 * 1200 / 3937) ** 2, rel=1e-6)
 
 
+def test_pixel_area_on_the_ground_where_the_projection_distorts_area() -> None:
+    """Web Mercator at 50° N: a 30 m map-unit pixel covers 900 cos²(50°) m² on the ground."""
+    import math
+
+    from pyproj import Transformer
+    from rasterio.crs import CRS
+
+    from hsi_app.errors import HSIWarning
+
+    x, y = Transformer.from_crs(4326, 3857, always_xy=True).transform(10.0, 50.0)
+    grid = from_origin(x - 30.0, y + 30.0, 30.0, 30.0)  # 2 x 2 px centred on 50° N
+    with pytest.warns(HSIWarning, match="does not keep area"):
+        area = pixel_area_m2(grid, CRS.from_epsg(3857), (2, 2))
+    assert area == pytest.approx(900.0 * math.cos(math.radians(50.0)) ** 2, rel=0.01)  # ellipsoid vs sphere
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HSIWarning)  # UTM keeps area to 0.1 %: no warning, map units
+        assert pixel_area_m2(T, CRS.from_epsg(32633), (100, 100)) == 900.0
+
+
 def _map(path: Path) -> np.ndarray:
     from hsi_app.io.cog import write_class_map
 
