@@ -10,7 +10,9 @@ Reported, all in plain numpy (no torch import):
 * the pixel confusion matrix (rows = reference, columns = map; reference pixels where the
   map has no data are counted apart as ``unmapped``), overall accuracy, average accuracy
   (mean producer's accuracy over the reference classes present), Cohen's kappa, and per
-  class the producer's accuracy (recall), user's accuracy (precision) and F1;
+  class the producer's accuracy (recall), user's accuracy (precision) and F1, all from
+  counts of reference pixels; with a stratified sample the area-weighted OA and producer's
+  accuracy (Olofsson et al. 2014, eq. 1-3) are the map's, and are reported beside them;
 * mapped area per class (pixel count x pixel area, in hectares when the CRS is projected);
 * the error-adjusted area estimate with a 95 % interval (Olofsson et al. 2014, "Good
   practices for estimating area and assessing accuracy of land change", eq. 9-11 with the
@@ -95,23 +97,52 @@ class MapAccuracy:
             a mapped class has fewer than two reference pixels (its stratum cannot be
             estimated).
         """
+        strata = self._strata()
+        if strata is None:
+            return None
+        weights, share, n_i = strata
+        p = (weights[:, None] * share).sum(axis=0)
+        var_terms = np.divide(weights[:, None] ** 2 * share * (1.0 - share), (n_i - 1)[:, None],
+                              out=np.zeros_like(share), where=(n_i > 1)[:, None])
+        return p, np.sqrt(var_terms.sum(axis=0))
+
+    def adjusted_accuracy(self) -> tuple[float, list[float | None]] | None:
+        """Overall and producer's accuracy estimated for the whole map (Olofsson et al. 2014,
+        eq. 1-3): each map class's sample counts weighted by its mapped share,
+        ``p_ij = W_i n_ij / n_i``. The plain :meth:`scores` count reference pixels, which
+        over-weights rare map classes when they were sampled more densely. User's accuracy
+        is the same either way.
+
+        Returns:
+            ``(OA, producer's accuracy per class (None where the estimated area is 0))``, or
+            ``None`` as for :meth:`adjusted_areas`.
+        """
+        strata = self._strata()
+        if strata is None:
+            return None
+        weights, share, _ = strata
+        p = weights[:, None] * share  # (map i, reference j) estimated area proportions
+        diag, ref_share = np.diag(p), p.sum(axis=0)
+        producers = np.divide(diag, ref_share, out=np.full_like(diag, np.nan), where=ref_share > 0)
+        return float(diag.sum()), _floats(producers)
+
+    def _strata(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """``(W_i (K,), n_ij / n_i (K, K) with rows = map class, n_i (K,))``, or ``None`` when a
+        mapped class has fewer than two reference pixels."""
         counts = self.confusion.T.astype(np.float64)  # rows = map class (strata), columns = reference
         n_i = counts.sum(axis=1)
         weights = self.mapped_pixels / max(self.mapped_pixels.sum(), 1)
-        strata = weights > 0
-        if np.any(n_i[strata] < 2):
+        if np.any(n_i[weights > 0] < 2):
             return None
         share = np.divide(counts, n_i[:, None], out=np.zeros_like(counts), where=n_i[:, None] > 0)
-        p = (weights[:, None] * share).sum(axis=0)
-        var_terms = np.divide(weights[:, None] ** 2 * share * (1.0 - share), (n_i - 1)[:, None],
-                              out=np.zeros_like(counts), where=(n_i > 1)[:, None])
-        return p, np.sqrt(var_terms.sum(axis=0))
+        return weights, share, n_i
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly report: scores, confusion matrix, per-class rows, areas and the sampling note."""
         s = self.scores()
         unit = 1.0 / M2_PER_HA if self.pixel_area_m2 is not None else None
         adjusted = self.adjusted_areas()
+        adjusted_acc = self.adjusted_accuracy()
         total = float(self.mapped_pixels.sum())
         rows = []
         for k, name in enumerate(self.class_names):
@@ -123,7 +154,8 @@ class MapAccuracy:
             }
             if unit is not None and self.pixel_area_m2 is not None:
                 row["mapped_area_ha"] = float(self.mapped_pixels[k] * self.pixel_area_m2 * unit)
-            if adjusted is not None:
+            if adjusted is not None and adjusted_acc is not None:
+                row["producers_accuracy_adjusted"] = adjusted_acc[1][k]
                 p, se = adjusted
                 row["adjusted_pixels"] = float(p[k] * total)
                 row["adjusted_pixels_ci95"] = float(Z95 * se[k] * total)
@@ -132,7 +164,8 @@ class MapAccuracy:
                     row["adjusted_area_ci95_ha"] = float(Z95 * se[k] * total * self.pixel_area_m2 * unit)
             rows.append(row)
         return {
-            "oa": s["oa"], "aa": s["aa"], "kappa": s["kappa"], "n_reference": self.n_reference,
+            "oa": s["oa"], "aa": s["aa"], "kappa": s["kappa"],
+            "oa_adjusted": adjusted_acc[0] if adjusted_acc is not None else None, "n_reference": self.n_reference,
             "n_unmapped": int(self.unmapped.sum()), "class_names": self.class_names,
             "confusion_matrix": self.confusion.tolist(), "per_class": rows, "pixel_area_m2": self.pixel_area_m2,
             "adjusted_area_note": SAMPLING_NOTE if adjusted is not None else
@@ -305,10 +338,14 @@ def format_report(report: dict[str, Any]) -> str:
     has_area = report["pixel_area_m2"] is not None
     unit = "ha" if has_area else "px"
     width = max([5, *(len(r["class"]) for r in report["per_class"])])
+    adjusted = report.get("oa_adjusted")
     lines = [
         f"OA {100 * report['oa']:.2f}%  AA {100 * report['aa']:.2f}%  kappa {report['kappa']:.4f}  "
-        f"({report['n_reference']} reference pixels on the map, {report['n_unmapped']} on no-data)",
-        f"{'class':<{width}}  {'ref px':>8}  {'producer':>8}  {'user':>7}  {'mapped ' + unit:>12}  "
+        f"({report['n_reference']} reference pixels on the map, {report['n_unmapped']} on no-data; "
+        "counts of reference pixels)",
+        *([f"area-weighted OA {100 * adjusted:.2f}% (Olofsson et al. 2014; producer's accuracy in brackets)"]
+          if adjusted is not None else []),
+        f"{'class':<{width}}  {'ref px':>8}  {'producer [area-wt]':>19}  {'user':>7}  {'mapped ' + unit:>12}  "
         f"{'adjusted ' + unit + ' (95% CI)':>26}",
     ]
 
@@ -320,7 +357,10 @@ def format_report(report: dict[str, Any]) -> str:
         adj = r.get("adjusted_area_ha", r.get("adjusted_pixels"))
         ci = r.get("adjusted_area_ci95_ha", r.get("adjusted_pixels_ci95"))
         adj_text = "-" if adj is None else f"{adj:,.1f} ± {ci:,.1f}"
-        lines.append(f"{r['class']:<{width}}  {r['reference_pixels']:>8}  {pct(r['producers_accuracy']):>8}  "
+        producer = pct(r["producers_accuracy"])
+        if "producers_accuracy_adjusted" in r:
+            producer += f" [{pct(r['producers_accuracy_adjusted'])}]"
+        lines.append(f"{r['class']:<{width}}  {r['reference_pixels']:>8}  {producer:>19}  "
                      f"{pct(r['users_accuracy']):>7}  {mapped:>12,.1f}  {adj_text:>26}")
     lines.append(f"note: {report['adjusted_area_note']}")
     return "\n".join(lines)
