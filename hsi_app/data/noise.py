@@ -12,8 +12,9 @@ Spec strings (``parse_noise``):
 ``stripe``           non-i.i.d. Gaussian + stripes on a third of the bands
 ``deadline``         non-i.i.d. Gaussian + dead lines on a third of the bands
 ``impulse``          non-i.i.d. Gaussian + salt-and-pepper on a third of the bands
-``mixture``          non-i.i.d. Gaussian + stripes, dead lines and impulse, each on its own
-                     random third of the bands
+``mixture``          non-i.i.d. Gaussian on every band + stripes, dead lines and impulse on
+                     three disjoint thirds of the bands (one seeded permutation cut into
+                     consecutive thirds, sizes differing by at most one band)
 ===================  =========================================================================
 
 Stripes add one offset from U[-0.25, 0.25] to every pixel of 5–15 % of the columns of a
@@ -90,9 +91,7 @@ class NoiseModel:
         plan = NoisePlan(shape=(c, h, w), seed=int(seed), sigmas=sigmas.astype(np.float32))
         extras = {"stripe": ("stripe",), "deadline": ("deadline",), "impulse": ("impulse",),
                   "mixture": ("stripe", "deadline", "impulse")}.get(self.kind, ())
-        n_sel = max(1, int(round(c / 3))) if c else 0
-        for name in extras:
-            bands = np.sort(rng.choice(c, size=n_sel, replace=False))
+        for name, bands in zip(extras, _band_sets(rng, c, len(extras)), strict=True):
             if name == "impulse":
                 plan.impulse = {int(b): float(rng.choice(IMPULSE_AMOUNTS)) for b in bands}
                 continue
@@ -187,6 +186,21 @@ class NoisePlan:
                 out[b][hit] = 0.0
                 out[b][salt] = 1.0
         return out
+
+
+def _band_sets(rng: np.random.Generator, c: int, kinds: int) -> list[np.ndarray]:
+    """Sorted band indices for each of ``kinds`` extra noise types on ``c`` bands.
+
+    One type: ``round(c / 3)`` random bands (at least one). Several (``mixture``): one
+    permutation of the bands cut into consecutive, near-equal parts (sizes differ by at most
+    one), so the sets are disjoint and together cover every band, as in QRNN3D / HSDT
+    (which leave the ``c mod 3`` remaining bands with Gaussian noise only).
+    """
+    if kinds == 0 or c == 0:
+        return [np.empty(0, dtype=np.int64)] * kinds
+    if kinds == 1:
+        return [np.sort(rng.choice(c, size=max(1, int(round(c / 3))), replace=False))]
+    return [np.sort(part) for part in np.array_split(rng.permutation(c), kinds)]
 
 
 def _local_columns(cols: np.ndarray, offsets: np.ndarray | None, col_off: int, w: int) -> tuple[np.ndarray, np.ndarray]:

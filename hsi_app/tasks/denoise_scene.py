@@ -8,9 +8,12 @@ Bad bands are copied through unchanged. Models whose spectral basis comes from t
 whole scene (memory ``O(bands²)``), so every window uses the same one. With ``adapt_sigma``
 the weights are then fine-tuned on random crops of the input by SURE (no clean data;
 :mod:`hsi_app.tasks.denoise_adapt`) before any window is written. CRS, transform, wavelengths and FWHM are kept
-(:func:`hsi_app.io.cog.cube_band_metadata`). With a reference cube, PSNR / SSIM / SAM
-of the output and of the input are accumulated window by window
-(:class:`~hsi_app.tasks.denoise_metrics.RestorationScores`).
+(:func:`hsi_app.io.cog.cube_band_metadata`). With a reference cube, PSNR (global MSE),
+MPSNR (mean of per-band PSNR), SSIM and SAM of the output and of the input are accumulated
+window by window (:class:`~hsi_app.tasks.denoise_metrics.RestorationScores`): each window is
+scored on its core, with its halo as SSIM context, and only on entries whose reference is
+valid (finite, not no-data) and whose input was not filled (``fill_nan``); SAM only on pixels
+with every band valid.
 """
 
 from __future__ import annotations
@@ -82,6 +85,17 @@ def _read(cube: Cube, r: int, c: int, h: int, w: int) -> np.ndarray:
     if nodata is not None and np.isfinite(nodata):
         block[block == np.float32(nodata)] = np.nan
     return block
+
+
+def _scored(ref: np.ndarray, bad_px: np.ndarray, crop: tuple[slice, slice]) -> np.ndarray:
+    """``(C, hh, ww)`` bool: the entries of a read window that are scored.
+
+    Those of the core (``crop``) whose reference is finite (not no-data) and whose input
+    value was not filled (``bad_px``).
+    """
+    core = np.zeros(ref.shape[1:], dtype=bool)
+    core[crop] = True
+    return core & np.isfinite(ref) & ~bad_px
 
 
 def denoise_cube(
@@ -197,11 +211,11 @@ def denoise_cube(
             block[good] = den
             writer.write_window(block, win.row, win.col)
             if scores is not None and reference is not None:
-                ref = (_read(reference, win.row, win.col, win.height, win.width)[good] - off) / sc
-                keep = np.isfinite(ref) & ~bad_px[core]
-                zero = np.float32(0.0)
-                scores[0].update(np.where(keep, y[core], zero), np.where(keep, ref, zero))
-                scores[1].update(np.where(keep, x[core], zero), np.where(keep, ref, zero))
+                # the whole read window, scored on its core only: the halo is SSIM context
+                ref = (_read(reference, win.read_row, win.read_col, win.read_height, win.read_width)[good] - off) / sc
+                keep = _scored(ref, bad_px, win.crop)
+                scores[0].update(y, ref, keep)
+                scores[1].update(x, ref, keep)
     if filled:
         warnings.warn(f"{source}: {filled} NaN/no-data values were filled before denoising and left NaN in {out}",
                       HSIWarning, stacklevel=2)
@@ -213,17 +227,20 @@ def denoise_cube(
 def scene_baselines(cube: Cube, reference: Cube, denoiser: Denoiser, *, noise: str | None, seed: int) -> dict[str, Any]:
     """Classical baselines on the whole (in-memory) scene, scored against ``reference``.
 
-    Uses the same normalisation and the same seeded noise as :func:`denoise_cube`.
+    Uses the same normalisation, the same seeded noise and the same scored entries (reference
+    and input both valid) as :func:`denoise_cube`.
     Memory: the whole scene, a few times over.
     """
     from hsi_app.data.noise import parse_noise
-    from hsi_app.tasks.denoise_baselines import best_baselines
+    from hsi_app.tasks.denoising import score_baselines
 
     good = np.flatnonzero(~np.asarray(cube.coords["bad_band"].values, dtype=bool))
     _, h, w = cube.hsi.shape
     off, sc = denoiser.offset, denoiser.scale
-    x = np.nan_to_num((_read(cube, 0, 0, h, w)[good] - off) / sc)
-    ref = np.nan_to_num((_read(reference, 0, 0, h, w)[good] - off) / sc)
+    raw_x = (_read(cube, 0, 0, h, w)[good] - off) / sc
+    raw_ref = (_read(reference, 0, 0, h, w)[good] - off) / sc
+    mask = np.isfinite(raw_x) & np.isfinite(raw_ref)
+    x, ref = np.nan_to_num(raw_x), np.nan_to_num(raw_ref)
     if noise:
         x = parse_noise(noise).plan(x.shape, seed).apply(x)  # type: ignore[arg-type]
-    return best_baselines(x, ref, offset=off, scale=sc)
+    return score_baselines(x, ref, offset=off, scale=sc, mask=mask)

@@ -69,6 +69,9 @@ def test_denoise_with_reference_writes_cube_and_metrics(trained: tuple[Path, Pat
     report = json.loads((tmp_path / "den.metrics.json").read_text())
     assert report["noise"] == "gaussian:50" and set(report["baselines"]) == {"pca", "mnf", "gaussian", "median", "subspace_gaussian"}
     assert report["input"]["psnr"] == pytest.approx(20 * np.log10(255 / 50), abs=0.7)
+    # i.i.d. noise: every band's PSNR is about the same, so their mean (MPSNR) is too
+    assert report["input"]["mpsnr"] == pytest.approx(20 * np.log10(255 / 50), abs=0.7)
+    assert all({"psnr", "mpsnr", "ssim", "sam"} <= set(r) for r in [report["denoised"], *report["baselines"].values()])
     assert "denoised" in res.output and "PSNR" in res.output
     with rasterio.open(clean) as a, rasterio.open(out) as b:
         assert (b.crs, b.transform, b.count, b.dtypes[0]) == (a.crs, a.transform, 6, "float32")

@@ -83,6 +83,56 @@ def test_mixture_uses_every_component() -> None:
     assert len({len(plan.stripes), len(plan.deadlines), len(plan.impulse)}) == 1
 
 
+def _extra_noise_per_band(noisy: np.ndarray, gauss: np.ndarray) -> list[set[str]]:
+    """Which extra noise types each band of ``noisy`` shows, read from the values (clean = 0.5).
+
+    ``gauss`` is the same seed's ``noniid`` output (the Gaussian part alone): stripes are a
+    difference constant down each column, dead lines whole columns of exact 0, impulse
+    noise exact 1.0 values (salt; Gaussian noise never lands exactly on 1.0).
+    """
+    found = []
+    for b in range(noisy.shape[0]):
+        diff = noisy[b] - gauss[b]
+        kinds = set()
+        if (noisy[b] == 1.0).any():
+            kinds.add("impulse")
+        if np.all(noisy[b] == 0.0, axis=0).any():
+            kinds.add("deadline")
+        if np.abs(diff).max() > 1e-6 and np.allclose(diff, diff[:1], atol=1e-6):
+            kinds.add("stripe")
+        found.append(kinds)
+    return found
+
+
+@pytest.mark.parametrize(("bands", "sizes"), [(30, [10, 10, 10]), (31, [11, 10, 10]), (32, [11, 11, 10])])
+def test_mixture_thirds_are_disjoint_and_cover_every_band(bands: int, sizes: list[int]) -> None:
+    # QRNN3D / HSDT: one permutation of the bands cut into consecutive thirds, so no band gets
+    # two extra noise types; here the thirds differ by at most one band and cover every band
+    shape = (bands, 80, 90)
+    clean = np.full(shape, 0.5, dtype=np.float32)
+    for seed in (0, 1, 2):
+        found = _extra_noise_per_band(parse_noise("mixture").plan(shape, seed).apply(clean),
+                                      parse_noise("noniid").plan(shape, seed).apply(clean))
+        assert all(len(kinds) == 1 for kinds in found), found  # disjoint, and every band covered
+        counts = [sum(kind in kinds for kinds in found) for kind in ("stripe", "deadline", "impulse")]
+        assert sorted(counts, reverse=True) == sizes
+
+
+def test_mixture_band_sets_are_seeded() -> None:
+    def sets(seed: int) -> list[list[int]]:
+        plan = _plan("mixture", seed)
+        return [sorted(plan.stripes), sorted(plan.deadlines), sorted(plan.impulse)]
+
+    assert sets(5) == sets(5)
+    assert sets(5) != sets(6)
+    # over many seeds every band lands in each third sometimes: the split is random, not fixed
+    seen = {kind: set() for kind in range(3)}  # type: dict[int, set[int]]
+    for seed in range(40):
+        for kind, chosen in enumerate(sets(seed)):
+            seen[kind].update(chosen)
+    assert all(len(v) == SHAPE[0] for v in seen.values())
+
+
 def test_seeded_and_reproducible() -> None:
     a = add_noise(_clean(), "mixture", seed=7)
     b = add_noise(_clean(), "mixture", seed=7)
