@@ -145,7 +145,8 @@ def run_case(cube: Any, noise: str, args: argparse.Namespace) -> dict[str, Any]:
         rows.update(_adapted_rows(out, noisy, clean, norm, args, mask))
     rows["noisy input"] = {**score(noisy), "seconds": 0.0, "peak_mib": 0.0, "param": ""}
     # a run folder without metrics.json (a shipped model): pick the oracle baselines here
-    baselines = metrics.get("baselines") or score_baselines(noisy, clean, offset=norm[0], scale=norm[1], mask=mask)
+    baselines = (metrics.get("baselines") if args.select == "psnr" else None) or \
+        score_baselines(noisy, clean, offset=norm[0], scale=norm[1], mask=mask, select=args.select)
     for name, best in baselines.items():
         fn = BASELINES[name][0]
         value = next(iter(best["param"].values()))
@@ -227,18 +228,20 @@ def table(case: dict[str, Any]) -> str:
     for name in models:
         model = case["rows"][name]
         for label, group in (("the issue's named baselines", named), ("every classical baseline", classical)):
-            if not group:
-                continue
-            best_name, best = max(group.items(), key=lambda kv: kv[1]["psnr"])
-            gain = model["psnr"] - best["psnr"]
-            ok = gain >= 3.0 and model["sam"] < best["sam"]
-            lines.append(f"{name} - best of {label} ({best_name}): {gain:+.2f} dB PSNR, SAM {model['sam']:.4f} vs "
-                         f"{best['sam']:.4f}: >= +3 dB and lower SAM {'MET' if ok else 'NOT met'}")
-    lines.append("(the issue's target counts every classical baseline, subspace_gaussian included when present)")
+            for key, metric in (("psnr", "PSNR"), ("mpsnr", "MPSNR")):
+                if not group:
+                    continue
+                best_name, best = max(group.items(), key=lambda kv, key=key: kv[1][key])
+                gain = model[key] - best[key]
+                ok = gain >= 3.0 and model["sam"] < best["sam"]
+                lines.append(f"{name} - best of {label} ({best_name}): {gain:+.2f} dB {metric}, SAM {model['sam']:.4f} "
+                             f"vs {best['sam']:.4f}: >= +3 dB and lower SAM {'MET' if ok else 'NOT met'}")
+    lines.append("(the issue's target counts every classical baseline, subspace_gaussian included when present; "
+                 "the baselines' oracle maximised --select, so read the verdict in that metric)")
     return "\n".join(lines)
 
 
-def baselines_table(cube: Any, noise: str, seed: int) -> str:
+def baselines_table(cube: Any, noise: str, seed: int, select: str = "psnr") -> str:
     """Markdown table of the oracle-tuned baselines alone on the held-out block (what a full run scores them on)."""
     from hsi_app.data.noise import add_noise
     from hsi_app.tasks.denoise_metrics import restoration_metrics
@@ -255,7 +258,7 @@ def baselines_table(cube: Any, noise: str, seed: int) -> str:
     lines = [f"\n**{noise}** baselines only (held-out cols [{c0}, {image.shape[2]}])\n",
              f"| method | {SCORE_HEAD} | seconds | parameter |", "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
              f"| noisy input | {_scores(noisy_scores)} | - | |"]
-    for name, r in score_baselines(noisy, clean, offset=lo, scale=hi - lo, mask=mask).items():
+    for name, r in score_baselines(noisy, clean, offset=lo, scale=hi - lo, mask=mask, select=select).items():
         lines.append(f"| {name} | {_scores(r)} | {r['seconds']:.2f} | "
                      f"{next(iter(r['param']))}={next(iter(r['param'].values()))} (oracle) |")
     return "\n".join(lines)
@@ -289,6 +292,8 @@ def main() -> None:
                    "models/indian_pines_hsdt_subspace_g50) instead of OUT/<noise>")
     p.add_argument("--baselines-only", action="store_true", help="no training: score the classical baselines on the "
                    "held-out block (same normalisation, noise seed and block as a full run)")
+    p.add_argument("--select", choices=("psnr", "mpsnr"), default="psnr", help="the score the baselines' oracle "
+                   "grid search maximises (compare in MPSNR with baselines picked by MPSNR)")
     p.add_argument("--npz", default=None, help="read the scene from an .npz (image (C,H,W), wavelength) instead of "
                    "the built-in indian_pines (for machines without tensorly)")
     args = p.parse_args()
@@ -310,7 +315,7 @@ def main() -> None:
     print(f"Indian Pines {cube.hsi.shape}, device: {device}, args: {vars(args)}")
     if args.baselines_only:
         for noise in args.noise:
-            print(baselines_table(cube, noise, args.seed), flush=True)
+            print(baselines_table(cube, noise, args.seed, args.select), flush=True)
         return
     cases = []
     for noise in args.noise:

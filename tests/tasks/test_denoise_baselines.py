@@ -42,3 +42,25 @@ def test_grid_skips_ranks_above_the_band_count() -> None:
     noisy = clean + 0.05 * np.random.default_rng(3).standard_normal(clean.shape).astype(np.float32)
     best = best_baselines(noisy, clean, names=("subspace_gaussian",))
     assert best["subspace_gaussian"]["param"]["k,sigma_lead,sigma_rest"][0] == 2
+
+
+def test_oracle_picks_the_grid_value_best_in_the_selected_score() -> None:
+    """select="mpsnr" keeps, per baseline, the grid value with the highest mean per-band PSNR."""
+    import pytest
+
+    from hsi_app.tasks.denoise_baselines import BASELINES
+
+    clean = smooth_low_rank()
+    scale = np.linspace(0.02, 0.2, clean.shape[0])[:, None, None]  # non-i.i.d.: PSNR and MPSNR can disagree
+    noisy = clean + (scale * np.random.default_rng(3).standard_normal(clean.shape)).astype(np.float32)
+    for select in ("psnr", "mpsnr"):
+        best = best_baselines(noisy, clean, names=("gaussian",), select=select)["gaussian"]
+        fn, grid, pname = BASELINES["gaussian"]
+        per_value = {}
+        for v in grid:  # the score by hand: global MSE, or the mean of per-band PSNRs
+            err = (fn(noisy, v).astype(np.float64) - clean) ** 2
+            per_value[v] = -10 * np.log10(err.mean()) if select == "psnr" else np.mean(-10 * np.log10(err.mean(axis=(1, 2))))
+        assert best["param"][pname] == max(per_value, key=per_value.get), select
+        assert best[select] == pytest.approx(max(per_value.values()), abs=1e-3)
+    with pytest.raises(ValueError, match="select"):
+        best_baselines(noisy, clean, names=("gaussian",), select="ssim")
