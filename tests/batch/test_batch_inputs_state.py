@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -101,6 +102,12 @@ def test_done_only_with_output_and_matching_sidecar(tmp_path: Path, kit) -> None
     assert is_done(out, task="classify", model_sha="other", source=src) is None  # another model
     assert is_done(out, task="denoise", model_sha="abc", source=src) is None
     out.write_bytes(b"a different, longer output file")  # output replaced after the sidecar
+    assert is_done(out, task="classify", model_sha="abc", source=src) is None
+    write_sidecar(out, record)
+    assert is_done(out, task="classify", model_sha="abc", source=src)
+    out.write_bytes(b"A DIFFERENT, LONGER OUTPUT FILE")  # rewritten in place at the same size, later
+    st = out.stat()
+    os.utime(out, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     assert is_done(out, task="classify", model_sha="abc", source=src) is None
     write_sidecar(out, record)
     kit.write_scene(src, 8, 9, 1)  # the input changed

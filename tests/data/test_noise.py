@@ -17,9 +17,11 @@ def _clean() -> np.ndarray:
 
 @pytest.mark.parametrize("sigma", [30, 50, 70])
 def test_measured_sigma_matches_requested(sigma: int) -> None:
+    """Gaussian noise has the requested sigma on the 0-255 scale, to within its sampling error."""
     noisy = add_noise(_clean(), f"gaussian:{sigma}", seed=1)
     measured = float(np.std(noisy - 0.5)) * 255
-    assert measured == pytest.approx(sigma, rel=0.02)
+    # 216,000 samples: the standard error of the sigma estimate is ~0.15 %, so a 2 % scale error fails
+    assert measured == pytest.approx(sigma, rel=0.005)
     assert float(np.mean(noisy - 0.5)) == pytest.approx(0.0, abs=0.01)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hsi_app.data.resample import FWHM_TO_SIGMA, resample_cube, resampling_matrix
+from hsi_app.data.resample import resample_cube, resampling_matrix
 from hsi_app.errors import BandMismatchError
 
 
@@ -19,9 +19,10 @@ def test_rows_sum_to_one_and_constant_spectra_stay_constant() -> None:
 
 
 def test_weights_are_the_gaussian_response() -> None:
+    """Weights are a normalised Gaussian of the band's FWHM, centred on the band."""
     src = np.array([500.0, 510.0, 520.0])
     m = resampling_matrix(src, np.array([510.0]), np.array([20.0]))
-    sigma = 20.0 * FWHM_TO_SIGMA
+    sigma = 20.0 / 2.354820045  # FWHM = 2 sqrt(2 ln 2) sigma
     w = np.exp(-0.5 * ((src - 510.0) / sigma) ** 2)
     np.testing.assert_allclose(m[0], w / w.sum())
 

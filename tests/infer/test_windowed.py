@@ -102,12 +102,28 @@ def test_interrupt_leaves_no_output(cube, tmp_path: Path) -> None:  # noqa: ANN0
 
 
 def test_confusion_counts_labelled_valid_pixels(cube) -> None:  # noqa: ANN001
+    """Rows are the reference class, columns the predicted one, over labelled pixels with data."""
     expected, _ = one_shot(cube)
     res = predict_scene(box_model, cube, num_classes=K, halo=RADIUS, window=8, progress=False)
-    labels = cube.hsi.labels
+    labels = np.asarray(cube.hsi.labels)
     sel = (labels > 0) & (expected > 0)
-    assert res.confusion.sum() == sel.sum()
-    assert np.trace(res.confusion) == (labels[sel] == expected[sel]).sum()
+    want = np.zeros((K, K), dtype=np.int64)
+    for t, p in zip(labels[sel], expected[sel]):
+        want[t - 1, p - 1] += 1
+    assert not np.array_equal(want, want.T)  # a transposed matrix would be caught
+    np.testing.assert_array_equal(res.confusion, want)
+
+
+def test_scene_confusion_rows_are_the_reference_class() -> None:
+    """Every pixel labelled 2 but predicted 1 lands in row 2, column 1."""
+    labels = np.full((6, 7), 2, np.int32)
+    cube = make_cube(np.zeros((3, 6, 7), np.float32), labels=labels)
+
+    def always_class_1(image: np.ndarray) -> np.ndarray:
+        return np.stack([np.ones(image.shape[1:]), np.zeros(image.shape[1:])]).astype(np.float32)
+
+    res = predict_scene(always_class_1, cube, num_classes=2, halo=0, window=4, progress=False)
+    np.testing.assert_array_equal(res.confusion, [[0, 0], [42, 0]])
 
 
 def test_dask_map_overlap_equals_one_shot(cube) -> None:  # noqa: ANN001

@@ -12,7 +12,7 @@ import rasterio
 from rasterio.transform import Affine, from_origin
 
 from hsi_app.errors import InvalidDataError, OutputError
-from hsi_app.io.atomic import atomic_path, check_writable
+from hsi_app.io.atomic import atomic_path, atomic_paths, check_writable
 from hsi_app.io.cog import (
     StreamingCOGWriter,
     class_map_profile,
@@ -68,6 +68,8 @@ def test_class_map_round_trip(tmp_path: Path) -> None:
         assert ds.dtypes == ("uint8", "uint8") and ds.nodata == 0
         assert ds.scales[1] == pytest.approx(1 / 255)
         assert ds.overviews(1), "a 300x280 COG with 256-pixel tiles must carry an overview"
+        # nearest-neighbour overview: every pixel is a class id of the full map, never a blend of ids
+        np.testing.assert_array_equal(ds.read(1, out_shape=(150, 140)), classes[::2, ::2])
         assert ds.profile["compress"].lower() == "deflate"
     assert _files(tmp_path) == ["map.tif"]
 
@@ -251,6 +253,26 @@ def test_atomic_path_renames_on_success_and_cleans_on_error(tmp_path: Path) -> N
             tmp.write_text("half")
             raise _Boom()
     assert dst.read_text() == "new" and _files(tmp_path) == ["out.txt"]
+
+
+def test_atomic_paths_change_all_outputs_or_none(tmp_path: Path) -> None:
+    """A failing block, or a writer that wrote nothing, leaves every destination as it was and no temp file."""
+    a, b = tmp_path / "a.tif", tmp_path / "b.gpkg"
+    a.write_text("old a")
+    with pytest.raises(_Boom):
+        with atomic_paths({"a": a, "b": b}) as tmp:
+            tmp["a"].write_text("new a")
+            tmp["b"].write_text("new b")
+            raise _Boom()
+    assert _files(tmp_path) == ["a.tif"] and a.read_text() == "old a"
+    with pytest.raises(OutputError, match="produced no file"):
+        with atomic_paths({"a": a, "b": b}) as tmp:
+            tmp["a"].write_text("new a")  # b's writer silently wrote nothing
+    assert _files(tmp_path) == ["a.tif"] and a.read_text() == "old a"
+    with atomic_paths({"a": a, "b": b}) as tmp:
+        tmp["a"].write_text("new a")
+        tmp["b"].write_text("new b")
+    assert _files(tmp_path) == ["a.tif", "b.gpkg"] and (a.read_text(), b.read_text()) == ("new a", "new b")
 
 
 def test_unwritable_destinations_raise_output_error(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import xarray as xr
 
 from fixture_loader import fixture_module
 from hsi_app.errors import BandMismatchError, ConfigError, CubeReadError, DatasetNotFoundError, HSIError
-from hsi_app.io.enmap import is_enmap_product, read_enmap, scan_spectral_image
+from hsi_app.io.enmap import is_enmap_product, parse_band_table, read_enmap, scan_spectral_image
 
 
 fx = fixture_module("enmap_l2a")
@@ -79,6 +79,19 @@ def test_band_table_is_per_scene(tmp_path: Path, cube: xr.DataArray) -> None:
     other = read_enmap(fx.make(tmp_path, seed=1))
     assert not np.array_equal(other.hsi.wavelengths, cube.hsi.wavelengths)
     np.testing.assert_array_equal(other.hsi.wavelengths, xml_bands(tmp_path / P)["wavelengthCenterOfBand"])
+
+
+def test_band_table_follows_band_numbers_not_document_order() -> None:
+    """bandID elements listed as 2, 1, 3 give the table of bands 1, 2, 3 (every column)."""
+    entries = ((2, 500.0, 7.0, 2e-4), (1, 420.0, 6.0, 1e-4), (3, 580.0, 8.0, 3e-4))
+    rows = "".join(f'<bandID number="{n}"><wavelengthCenterOfBand>{wl}</wavelengthCenterOfBand>'
+                   f"<FWHMOfBand>{fw}</FWHMOfBand><GainOfBand>{g}</GainOfBand><OffsetOfBand>0</OffsetOfBand></bandID>"
+                   for n, wl, fw, g in entries)
+    xml = f"<level_X><specific><bandCharacterisation>{rows}</bandCharacterisation></specific></level_X>".encode()
+    table = parse_band_table(xml)
+    np.testing.assert_array_equal(table.wavelength, [420.0, 500.0, 580.0])
+    np.testing.assert_array_equal(table.fwhm, [6.0, 7.0, 8.0])
+    np.testing.assert_array_equal(table.gain, [1e-4, 2e-4, 3e-4])
 
 
 def test_reflectance_is_raw_times_gain_plus_offset(tmp_path: Path) -> None:

@@ -111,8 +111,10 @@ def test_geotiff_labels_with_class_names(tmp_path: Path) -> None:
     assert got_names == names
 
 
-def test_geotiff_on_another_grid_is_refused(tmp_path: Path) -> None:
-    shifted = from_origin(600300.0, 5100000.0, 30.0, 30.0)
+@pytest.mark.parametrize("shift_m", [300.0, 15.0])
+def test_geotiff_on_another_grid_is_refused(shift_m: float, tmp_path: Path) -> None:
+    """A label raster shifted by 10 pixels, or by only half a 30 m pixel, is not silently used."""
+    shifted = from_origin(600000.0 + shift_m, 5100000.0, 30.0, 30.0)
     write_class_map(tmp_path / "gt.tif", _labels(), None, crs=CRS, transform=shifted,
                     class_names=[f"c{i}" for i in range(6)])
     with pytest.raises(LabelError, match="not on the cube's grid"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -117,6 +118,15 @@ def test_window_smaller_than_receptive_field(tmp_path: Path) -> None:
     den = Denoiser.load(untrained_run(tmp_path), device="cpu")
     with pytest.raises(ConfigError, match="receptive field"):
         den.denoise_windows(np.zeros((8, 80, 80), np.float32), window=16)
+
+
+@pytest.mark.parametrize(("radius", "multiple", "halo"), [(58, 4, 60), (24, 2, 24), (5, 4, 8), (3, 1, 3)])
+def test_halo_is_the_radius_rounded_up_to_the_spatial_multiple(radius: int, multiple: int, halo: int) -> None:
+    """The halo covers the whole receptive radius and keeps windows on the model's stride (hsdt: 58, 4 -> 60)."""
+    config = SimpleNamespace(extra={"normalisation": {"offset": 0.0, "scale": 1.0}}, mean=[0.0], std=[1.0],
+                             receptive_radius=radius)
+    den = Denoiser(config, SimpleNamespace(spatial_multiple=multiple))
+    assert (den.halo, den.multiple) == (halo, multiple)
 
 
 @pytest.mark.parametrize("model", ["test_hsdt", "test_hsdt_subspace"])
