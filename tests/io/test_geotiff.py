@@ -110,6 +110,17 @@ def test_precise_band_tags_win_over_gdal_rounded_imagery(tmp_path: Path, cube_ar
     np.testing.assert_allclose(cube.hsi.fwhm, 9.0)  # only the IMAGERY FWHM exists
 
 
+def test_wavelengths_from_the_imagery_domain_alone_keep_band_order(tmp_path: Path, cube_array: np.ndarray) -> None:
+    """A GDAL-converted file with only IMAGERY/CENTRAL_WAVELENGTH_UM gives band i its own wavelength."""
+    path = _write(tmp_path / "imagery.tif", cube_array)
+    with rasterio.open(path, "r+") as ds:
+        for i in range(1, 7):
+            ds.update_tags(i, ns="IMAGERY", CENTRAL_WAVELENGTH_UM=f"{0.35 + 0.1 * i:.2f}", FWHM_UM=f"{0.005 * i:.3f}")
+    cube = open_cube(path)
+    np.testing.assert_allclose(cube.hsi.wavelengths, [450, 550, 650, 750, 850, 950])
+    np.testing.assert_allclose(cube.hsi.fwhm, [5, 10, 15, 20, 25, 30])
+
+
 def test_no_georeference_warns_and_uses_pixel_coordinates(tmp_path: Path, cube_array: np.ndarray) -> None:
     with pytest.warns(HSIWarning, match="no georeference"):
         cube = open_cube(_write(tmp_path / "plain.tif", cube_array, crs=None))
@@ -229,5 +240,21 @@ def test_internal_mask_and_alpha_band_mark_no_data(tmp_path: Path, cube_array: n
                           rasterio.enums.ColorInterp.blue, rasterio.enums.ColorInterp.alpha]
     cube = open_cube(path)
     assert cube.hsi.shape == (3, 40, 33) and cube.attrs["alpha_bands"] == [4]
+    np.testing.assert_array_equal(cube.values, cube_array[:3])
+    np.testing.assert_array_equal(np.asarray(cube.hsi.valid), ~hidden)
+
+
+def test_bad_bands_are_renumbered_after_a_leading_alpha_band(tmp_path: Path, cube_array: np.ndarray) -> None:
+    """Alpha as file band 1 and bad_bands "2" (0-based, the file's 2nd spectral band) -> cube band 1 is bad."""
+    hidden = np.zeros((40, 33), bool)
+    hidden[:, :5] = True
+    data = np.concatenate([np.where(hidden, 0, 255)[None].astype(np.int16), cube_array[:3]])
+    path = _write(tmp_path / "alpha_first.tif", data, tags={"bad_bands": "2"})
+    with rasterio.open(path, "r+") as ds:
+        ds.colorinterp = [rasterio.enums.ColorInterp.alpha, rasterio.enums.ColorInterp.gray,
+                          rasterio.enums.ColorInterp.undefined, rasterio.enums.ColorInterp.undefined]
+    cube = open_cube(path)
+    assert cube.hsi.shape == (3, 40, 33) and cube.attrs["alpha_bands"] == [1]
+    assert list(cube.hsi.bad_bands) == [1]
     np.testing.assert_array_equal(cube.values, cube_array[:3])
     np.testing.assert_array_equal(np.asarray(cube.hsi.valid), ~hidden)

@@ -92,6 +92,19 @@ def test_perfect_estimate() -> None:
     assert m["sam"] < 1e-6  # float64 angles: no float32 arccos floor
 
 
+def test_constant_bands_give_closed_form_scores() -> None:
+    """Constant bands: SAM on raw values (offset 1), SSIM = its luminance term with data_range 1."""
+    est = np.full((2, 11, 11), 0.25, np.float32)
+    ref = np.zeros((2, 11, 11), np.float32)
+    ref[0] = 0.5
+    m = restoration_metrics(est, ref, offset=1.0, scale=1.0)  # raw estimate (1.25, 1.25), raw reference (1.5, 1.0)
+    assert m["sam"] == pytest.approx(np.arccos(3.125 / (1.25 * np.sqrt(2) * np.sqrt(3.25))), abs=1e-5)  # 0.19740
+    assert m["psnr"] == pytest.approx(12.0412, abs=1e-4) and m["mpsnr"] == pytest.approx(12.0412, abs=1e-4)
+    c1 = 0.01**2  # (K1 * data_range)^2; no variance or covariance, so the contrast-structure term is 1
+    want = ((2 * 0.25 * 0.5 + c1) / (0.25**2 + 0.5**2 + c1) + c1 / (0.25**2 + c1)) / 2
+    assert m["ssim"] == pytest.approx(want, abs=1e-5)  # 0.40083
+
+
 # --------------------------------------------------------------------------- masks, SAM
 
 

@@ -58,6 +58,17 @@ def test_box_iou_and_box_map() -> None:
     assert mean_ap(pred, gt, kind="box", threshold=0.7) == pytest.approx(0.5)
 
 
+def test_thresholds_are_inclusive_at_the_boundary() -> None:
+    """A hit exactly 1 px away counts at threshold 1 px; a box with IoU exactly 0.5 counts at 0.5."""
+    gt = _det([10.5], [10.5], [1], [1], boxes=[[0, 0, 2, 2]])
+    pred = _det([11.5], [10.5], [1], [0.9], boxes=[[0, 0, 2, 4]])  # overlap 4, union 8
+    np.testing.assert_allclose(box_iou(np.array([[0, 0, 2, 2]]), np.array([[0, 0, 2, 4]])), [[0.5]])
+    assert mean_ap(pred, gt, kind="point", threshold=1.0) == pytest.approx(1.0)
+    assert mean_ap(pred, gt, kind="box", threshold=0.5) == pytest.approx(1.0)
+    assert mean_ap(pred, gt, kind="point", threshold=0.99) == pytest.approx(0.0)
+    assert mean_ap(pred, gt, kind="box", threshold=0.51) == pytest.approx(0.0)
+
+
 def test_size_bins_ignore_other_truth() -> None:
     gt = _det([5.5, 20.5], [5.5, 20.5], [1, 1], [1, 1], bins=["sub-pixel", "6-16"])
     pred = _det([20.5, 5.5, 40.0], [20.5, 5.5, 40.0], [1, 1, 1], [0.9, 0.8, 0.7])
