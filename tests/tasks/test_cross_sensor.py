@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 
 from hsi_app.io.cube import make_cube
-from hsi_app.tasks.cross_sensor import enmap_like_bands, enmap_like_target, few_labels
+from hsi_app.tasks.cross_sensor import enmap_like_bands, enmap_like_target, few_labels, train_base
 
 
 def test_enmap_like_band_table() -> None:
@@ -44,3 +47,22 @@ def test_target_is_the_right_part_resampled() -> None:
     inside = (target.wavelengths > 450) & (target.wavelengths < 2450)
     expected = 1000 + 500 * np.sin(target.wavelengths[inside] / 300.0)
     np.testing.assert_allclose(target.image[inside, 0, 0], expected, rtol=0.02)
+
+
+
+def test_base_statistics_are_those_of_the_labelled_pixels_left_of_the_split(tmp_path: Path) -> None:
+    """train_base's mean/std: labelled pixels of columns < split_col only (no unlabelled, no held-out pixel)."""
+    rng = np.random.default_rng(0)
+    c, h, w, split_col = 8, 16, 30, 15
+    data = rng.normal(100.0, 20.0, size=(c, h, w)).astype(np.float32)
+    labels = np.zeros((h, w), np.int32)
+    labels[2:14, 1:12] = rng.integers(1, 3, size=(12, 11))  # 132 labelled pixels left of the split
+    labels[:, 20:] = 1  # labelled, but held out
+    scene = make_cube(data, wavelength=np.linspace(450, 900, c), fwhm=np.full(c, 10.0), labels=labels,
+                      class_names=["u", "a", "b"])
+    train_base(scene, tmp_path / "base", model="test_spectral_vit", epochs=1, tiles=1, split_col=split_col)
+    cfg = json.loads((tmp_path / "base" / "config.json").read_text())
+    seen = data[:, 2:14, 1:12].reshape(c, -1).astype(np.float64)
+    np.testing.assert_allclose(cfg["mean"], seen.mean(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(cfg["std"], seen.std(axis=1), rtol=1e-4)
+    assert cfg["in_chans"] == c and cfg["num_classes"] == 2

@@ -78,3 +78,28 @@ def test_tiny_training_run_saves_and_reloads(tmp_path: Path, load_fixture) -> No
     det = LearnedDetector.load(tmp_path / "run")
     out = det.predict_image(image)
     assert out.heat.shape == (3, 32, 48) and np.all((out.heat >= 0) & (out.heat <= 1))
+
+
+@pytest.mark.filterwarnings("ignore:All-NaN slice:RuntimeWarning")  # test-scene scores over the no-data block
+def test_band_statistics_come_from_valid_training_columns_only(tmp_path: Path, load_fixture) -> None:  # noqa: ANN001
+    """The stored mean/std use the valid pixels left of the buffer before the held-out test columns."""
+    speclib: ModuleType = load_fixture("speclib")
+    image = speclib.background(1).copy()
+    image[:, 2:6, 3:9] = np.nan  # a no-data block inside the training columns
+    from hsi_app.io.spectral_library import read_library
+
+    lib = read_library(speclib.write_csv(tmp_path / "lib.csv"))
+    opts = DetectTrainOptions(model="test_point_detector", epochs=1, steps_per_epoch=2, batch=2, n_test_scenes=1,
+                              progress=False)
+    train_detector(image, lib.resample(speclib.WAVELENGTHS), lib.names, tmp_path / "run", opts,
+                   wavelengths=speclib.WAVELENGTHS, fwhm=np.full(speclib.BANDS, np.nan),
+                   band_indices=np.arange(speclib.BANDS), source_bands=speclib.BANDS, data="fixture")
+    c, h, w = image.shape
+    radius = int(create_model("test_point_detector", in_chans=c, num_classes=len(lib.names)).receptive_radius)
+    first_test_col = round(w * (1 - opts.test_fraction))
+    train = image[:, :, : first_test_col - radius].reshape(c, -1).astype(np.float64)
+    train = train[:, np.isfinite(train).all(axis=0)]
+    assert train.shape[1] == h * (first_test_col - radius) - 4 * 6  # the no-data block is left out
+    cfg = json.loads((tmp_path / "run" / "config.json").read_text())
+    np.testing.assert_allclose(cfg["mean"], train.mean(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(cfg["std"], train.std(axis=1), rtol=1e-4)

@@ -117,6 +117,21 @@ def test_only_lora_parameters_train_and_under_20_percent(runs: dict) -> None:
     assert metrics["n_train"] == 4 * 5
 
 
+def test_normalisation_comes_from_the_targets_training_pixels_only(runs: dict) -> None:
+    """The adapted run's mean/std are those of its own split's training pixels on the new sensor."""
+    from hsi_app.data.splits import Split
+
+    ft: Path = runs["ft"]
+    with rasterio.open(runs["scene"]) as ds:
+        scene = ds.read().astype(np.float64)  # (41, H, W): the target sensor's bands
+    split = Split.load(ft / "split.npz")
+    assert (split.train > 0).sum() == 4 * 5 and (split.test > 0).sum() > 100
+    cfg = json.loads((ft / "config.json").read_text())
+    train = scene[:, split.train > 0]
+    np.testing.assert_allclose(cfg["mean"], train.mean(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(cfg["std"], train.std(axis=1), rtol=1e-4)
+
+
 def test_adapter_only_is_saved(runs: dict) -> None:
     from safetensors.numpy import load_file
 
