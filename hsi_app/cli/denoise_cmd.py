@@ -68,12 +68,14 @@ def denoise(model: str, source: str, out: str, reference: str | None, key: str |
         return
     report = {"model": den.config.model_name, "tta": tta, "adapt": adapt, "input": str(source), "reference": str(reference), "noise": noise,
               "seed": seed if noise else None, "window": res.window, "halo": res.halo, "seconds": round(res.seconds, 3),
-              "scale": "PSNR/SSIM on the model's [0, 1] normalised scale; SAM in radians on raw values", **res.metrics}
+              "scale": "PSNR (one MSE over all bands) / MPSNR (mean of per-band PSNR) / SSIM on the model's [0, 1] "
+                       "normalised scale; SAM in radians on raw values", **res.metrics}
     if baselines:
         report["baselines"] = scene_baselines(cube, ref, den, noise=noise, seed=seed)
     rows = [("denoised", res.metrics["denoised"]), ("input", res.metrics["input"]), *report.get("baselines", {}).items()]
     for name, s in rows:
-        click.echo(f"  {name:<9} PSNR {s['psnr']:7.2f} dB  SSIM {s['ssim']:.4f}  SAM {s['sam']:.4f} rad")
+        click.echo(f"  {name:<9} PSNR {s['psnr']:7.2f} dB  MPSNR {s['mpsnr']:7.2f} dB  SSIM {s['ssim']:.4f}  "
+                   f"SAM {s['sam']:.4f} rad")
     with atomic_path(mpath) as tmp:
         Path(tmp).write_text(json.dumps(finite_json(report), indent=2))
     click.echo(f"metrics -> {mpath}")

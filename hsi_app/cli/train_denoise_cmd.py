@@ -50,7 +50,8 @@ def run(
     d, n = m["denoised"], m["noisy"]
     best = max(m.get("baselines", {}).items(), key=lambda kv: kv[1]["psnr"], default=None)
     line = (f"{name} on {spec}, held-out cols {m['heldout']['cols'][0]}-{m['heldout']['cols'][1]}: "
-            f"PSNR {d['psnr']:.2f} dB (noisy {n['psnr']:.2f}) SSIM {d['ssim']:.4f} SAM {d['sam']:.4f} rad")
+            f"PSNR {d['psnr']:.2f} dB (noisy {n['psnr']:.2f}) MPSNR {d['mpsnr']:.2f} dB SSIM {d['ssim']:.4f} "
+            f"SAM {d['sam']:.4f} rad")
     if best is not None:
         line += f"; best baseline {best[0]} {best[1]['psnr']:.2f} dB"
     click.echo(f"{line}  ({m['train_seconds']:.0f} s) -> {out}")

@@ -149,7 +149,7 @@ def best_baselines(
             maximises, so that a comparison in MPSNR gives the baselines their best MPSNR.
 
     Returns:
-        ``{name: {"psnr", "ssim", "sam", "param": {name: value}, "seconds", "selection"}}``;
+        ``{name: {"psnr", "mpsnr", "ssim", "sam", "param": {name: value}, "seconds", "selection"}}``;
         ``seconds`` is the time of one run with the chosen parameter.
     """
     from hsi_app.tasks.denoise_metrics import restoration_metrics
