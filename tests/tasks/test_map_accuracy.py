@@ -225,3 +225,25 @@ def test_cli_missing_reference_is_one_error_line(tmp_path: Path, capsys: pytest.
     assert len(err) == 1 and "nope.gpkg" in err[0] and "not found" in err[0]
     with rasterio.open(tmp_path / "map.tif") as ds:  # the map is untouched
         assert ds.count == 2
+
+
+@pytest.mark.parametrize("flag", ["--json", "--confusion"])
+def test_cli_refuses_to_overwrite_its_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str) -> None:
+    """An output that is the map or the reference, or both outputs on one path, is refused before any work."""
+    from hsi_app.cli.main import main
+
+    cls = _map(tmp_path / "map.tif")
+    ref = tmp_path / "ref.npy"
+    np.save(ref, cls.astype(np.int32))
+    before = {p: p.read_bytes() for p in (tmp_path / "map.tif", ref)}
+    for target, word in ((tmp_path / "map.tif", "--map"), (ref, "--reference")):
+        with pytest.raises(SystemExit) as exc:
+            main(["evaluate", "--map", str(tmp_path / "map.tif"), "--reference", str(ref), flag, str(target)])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"would overwrite the {word} input" in err[0]
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--map", str(tmp_path / "map.tif"), "--reference", str(ref),
+              "--json", str(tmp_path / "same"), "--confusion", str(tmp_path / "same")])
+    assert "same file" in capsys.readouterr().err
+    assert all(p.read_bytes() == data for p, data in before.items()) and not (tmp_path / "same").exists()
