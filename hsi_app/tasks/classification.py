@@ -430,6 +430,30 @@ class _BestState(L.Callback):
             trainer.should_stop = True
 
 
+def fit_interruptible(trainer: L.Trainer, *args: Any) -> None:
+    """``trainer.fit(*args)``, with Ctrl-C and SIGTERM still a :class:`KeyboardInterrupt`.
+
+    Lightning catches the interrupt, shuts down, ignores SIGINT from then on and calls
+    ``sys.exit(1)``, which the CLI would report as a silent crash (exit 1) instead of one
+    "interrupted" line and status 130. Here the interrupt is raised again and the SIGINT
+    handler restored (a notebook or the viewer keeps its Ctrl-C).
+    """
+    import signal
+    import threading
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    old = signal.getsignal(signal.SIGINT) if main_thread else None
+    try:
+        trainer.fit(*args)
+    except SystemExit:
+        if trainer.interrupted:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        if main_thread and old is not None:
+            signal.signal(signal.SIGINT, old)
+
+
 @contextmanager
 def quiet_lightning() -> Iterator[None]:
     """Silence Lightning's banner/info messages and restore global torch flags afterwards."""
@@ -606,7 +630,7 @@ def fit_dense(
             callbacks=[_EpochSetter(tiles), best],
         )
         t0 = time.perf_counter()
-        trainer.fit(module, train_loader, val_loader)
+        fit_interruptible(trainer, module, train_loader, val_loader)
         seconds = time.perf_counter() - t0
     model = module.eval_model.cpu()
     if best.state is not None:

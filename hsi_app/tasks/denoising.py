@@ -219,7 +219,7 @@ def fit_denoiser(clean: np.ndarray, opts: DenoiseOptions) -> tuple[Any, dict[str
     max_seconds = 60.0 * opts.max_minutes if opts.max_minutes else None
     module = _lightning_module()(net, opts.lr, epochs * steps, data, max_seconds)
     accel = "gpu" if (opts.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda") else "cpu"
-    from hsi_app.tasks.classification import quiet_lightning
+    from hsi_app.tasks.classification import fit_interruptible, quiet_lightning
 
     threads = torch.get_num_threads()
     if opts.threads:
@@ -232,7 +232,7 @@ def fit_denoiser(clean: np.ndarray, opts: DenoiseOptions) -> tuple[Any, dict[str
                 enable_progress_bar=opts.progress, enable_model_summary=False, gradient_clip_val=1.0,
                 max_time={"seconds": max_seconds} if max_seconds else None,
             )
-            trainer.fit(module, loader)
+            fit_interruptible(trainer, module, loader)
     finally:
         torch.set_num_threads(threads)
     loss = trainer.callback_metrics.get("loss")

@@ -228,3 +228,35 @@ def test_epoch_selection_prefers_later_epochs_within_one_standard_error() -> Non
     assert cb.best_epoch == 6 and cb.selected_oa == pytest.approx(0.945)  # 0.945 >= 0.96 - 0.0196, 0.93 is not
     assert cb.state is not None and float(cb.state["weight"][0, 0]) == 6.0
     assert stopped_at == 5  # no OA or loss improvement since epoch 2
+
+
+def test_an_interrupt_during_training_stays_an_interrupt() -> None:
+    """Lightning turns Ctrl-C into sys.exit(1) and ignores SIGINT afterwards; fit_interruptible
+    raises KeyboardInterrupt again (the CLI then exits 130) and restores the SIGINT handler."""
+    import signal
+
+    import lightning as L
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from hsi_app.tasks.classification import fit_interruptible
+
+    class Interrupted(L.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def training_step(self, batch, batch_idx):  # noqa: ANN001, ANN201
+            if batch_idx == 2:
+                raise KeyboardInterrupt  # what the SIGTERM handler of `hsi` raises mid-epoch
+            return (self.w - batch[0]).pow(2).mean()
+
+        def configure_optimizers(self):  # noqa: ANN201
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    handler = signal.getsignal(signal.SIGINT)
+    trainer = L.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False)
+    with pytest.raises(KeyboardInterrupt):
+        fit_interruptible(trainer, Interrupted(), DataLoader(TensorDataset(torch.ones(8, 1)), batch_size=2))
+    assert trainer.interrupted
+    assert signal.getsignal(signal.SIGINT) is handler
