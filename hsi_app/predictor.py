@@ -71,9 +71,18 @@ def plan_bands(config: RunConfig, cube: Cube, *, resample: bool = False) -> Band
     source = cube.attrs.get("source", "input")
     good = np.setdiff1d(np.arange(c), cube.hsi.bad_bands)
     if resample and known and good.size:
-        from hsi_app.data.resample import resampling_matrix
+        from hsi_app.data.resample import EDGE_COVERAGE_FWHM, edge_bands, resampling_matrix
 
-        return BandPlan(indices=None, matrix=resampling_matrix(cube_wl[good], model_wl, config.fwhm_array), sources=good)
+        matrix = resampling_matrix(cube_wl[good], model_wl, config.fwhm_array, min_coverage=EDGE_COVERAGE_FWHM)
+        n_edge = edge_bands(cube_wl[good], model_wl, config.fwhm_array)
+        if n_edge:
+            import warnings
+
+            from hsi_app.errors import HSIWarning
+
+            warnings.warn(f"{source}: {n_edge} of the model's bands lie beyond the cube's range "
+                          f"({_range(cube_wl[good])}) and copy its nearest edge band", HSIWarning, stacklevel=2)
+        return BandPlan(indices=None, matrix=matrix, sources=good)
     hint = "pass --resample to resample spectrally" if known else "the cube or the model lacks wavelengths, so bands cannot be resampled"
     raise BandMismatchError(
         f"{source}: {c} bands ({_range(cube_wl)}) do not match the model's {config.in_chans} bands "

@@ -27,6 +27,18 @@ def _fill_fwhm(centres: np.ndarray, fwhm: np.ndarray | None) -> np.ndarray:
     return out
 
 
+EDGE_COVERAGE_FWHM = 6.0  # target bands up to this many FWHM outside the source range copy the nearest edge band
+
+
+def edge_bands(src_wavelengths: np.ndarray, dst_wavelengths: np.ndarray, dst_fwhm: np.ndarray | None = None) -> int:
+    """How many target bands lie more than half an FWHM outside the source range (extrapolated
+    from the nearest source band by :func:`resampling_matrix` with a wide ``min_coverage``)."""
+    src = np.asarray(src_wavelengths, dtype=np.float64)
+    dst = np.asarray(dst_wavelengths, dtype=np.float64)
+    half = 0.5 * _fill_fwhm(dst, dst_fwhm)
+    return int(((dst < src.min() - half) | (dst > src.max() + half)).sum())
+
+
 def resampling_matrix(
     src_wavelengths: np.ndarray,
     dst_wavelengths: np.ndarray,

@@ -38,11 +38,11 @@ import numpy as np
 from hsi_app.checkpoint import WEIGHTS_NAME, RunConfig, json_floats, load_config, load_tensors
 from hsi_app.errors import BandMismatchError, ConfigError, HSIWarning, ModelLoadError
 from hsi_app.data.normalize import BandStats
+from hsi_app.data.resample import EDGE_COVERAGE_FWHM  # base bands this many FWHM outside the new range copy its edge band
 from hsi_app.io.cube import Cube
 
 ADAPTER_NAME = "adapter.safetensors"
 ADAPTER_CONFIG_NAME = "adapter_config.json"
-EDGE_COVERAGE_FWHM = 6.0  # base bands up to this many FWHM outside the new sensor's range copy its nearest edge band
 MAX_TRAINABLE_FRACTION = 0.2
 DEFAULT_FINETUNE_EPOCHS = 30
 DEFAULT_FINETUNE_LR = 5e-3

@@ -67,3 +67,26 @@ def test_model_bands_are_resampled_from_the_good_bands_only() -> None:
     # a linear spectrum sampled symmetrically around 600 / 800 nm stays linear: the value at the centre;
     # at 705 nm the two missing bands sit on both sides, so the good neighbours still average to ~0.705
     np.testing.assert_allclose(out[:, 0, 0], [0.600, 0.705, 0.800], atol=2e-3)
+
+
+def test_model_bands_just_beyond_the_cube_copy_its_edge_band_with_a_warning() -> None:
+    """Every other band of a model's sensor ends one band short: the last model band is
+    extrapolated from the cube's edge band (as `hsi finetune` does), and a warning says so."""
+    from hsi_app.checkpoint import RunConfig
+    from hsi_app.errors import HSIWarning
+    from hsi_app.io.cube import make_cube
+    from hsi_app.predictor import plan_bands
+
+    model_wl = np.linspace(400.0, 500.0, 11)  # 10 nm bands, FWHM 10 nm
+    cube_wl = model_wl[::2][:-1]  # 400, 420, ..., 480: 500 nm lies 2 FWHM beyond
+    data = np.broadcast_to((cube_wl / 1000.0)[:, None, None], (cube_wl.size, 2, 2)).astype(np.float32).copy()
+    cube = make_cube(data, wavelength=cube_wl, fwhm=np.full(cube_wl.size, 10.0))
+    cfg = RunConfig(task="classification", model_name="ssfcn", model_args={}, in_chans=11, num_classes=2,
+                    class_names=["u", "a", "b"], wavelengths=model_wl.tolist(), fwhm=[10.0] * 11,
+                    band_indices=list(range(11)), source_bands=11, mean=[0.0] * 11, std=[1.0] * 11,
+                    receptive_radius=0)
+    with pytest.warns(HSIWarning, match="2 of the model's bands lie beyond"):
+        out = plan_bands(cfg, cube, resample=True).apply(data)
+    assert np.isfinite(out).all()
+    assert out[-1, 0, 0] == pytest.approx(0.480, abs=1e-6) and out[-2, 0, 0] == pytest.approx(0.480, abs=1e-6)
+    np.testing.assert_allclose(out[:9:2, 0, 0], cube_wl / 1000.0, atol=2e-3)  # the shared centres
