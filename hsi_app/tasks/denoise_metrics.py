@@ -36,8 +36,6 @@ context the 11 x 11 window needs).
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from hsi_app.errors import InvalidDataError
