@@ -225,3 +225,28 @@ def test_context_around_a_scored_core_reproduces_one_shot_ssim() -> None:
         core[r0 : r0 + 20, c0 : c0 + 20] = True
         scores.update(noisy[:, rr, cc], clean[:, rr, cc], core[rr, cc])
     assert scores.compute()["ssim"] == pytest.approx(np_ssim_map(noisy, clean, 11, 1.5).mean(), abs=2e-5)
+
+
+def test_unmasked_scores_equal_the_torchmetrics_implementations() -> None:
+    """Without a mask the numpy accumulation gives torchmetrics' PSNR (data range 1), the mean of its
+    per-band PSNRs, its SSIM (Gaussian 11 x 11, σ 1.5) and its SAM on raw values. numpy does the
+    accumulation because torchmetrics takes no mask and returns NaN for one zero-norm spectrum."""
+    import torch
+    from torchmetrics.functional.image import (
+        peak_signal_noise_ratio,
+        spectral_angle_mapper,
+        structural_similarity_index_measure,
+    )
+
+    rng = np.random.default_rng(21)
+    ref = rng.uniform(0.1, 0.9, size=(6, 24, 20)).astype(np.float32)
+    est = (ref + rng.normal(0, 0.05, size=ref.shape) * np.linspace(0.5, 2, 6)[:, None, None]).astype(np.float32)
+    got = restoration_metrics(est, ref, offset=0.2, scale=3.0)
+    e, r = torch.from_numpy(est), torch.from_numpy(ref)
+    assert got["psnr"] == pytest.approx(float(peak_signal_noise_ratio(e, r, data_range=1.0)), abs=1e-4)
+    per_band = [float(peak_signal_noise_ratio(e[b], r[b], data_range=1.0)) for b in range(6)]
+    assert got["mpsnr"] == pytest.approx(np.mean(per_band), abs=1e-4)
+    ssim = structural_similarity_index_measure(e[:, None], r[:, None], data_range=1.0)  # bands as images
+    assert got["ssim"] == pytest.approx(float(ssim), abs=1e-4)
+    sam = spectral_angle_mapper((e * 3.0 + 0.2)[None].double(), (r * 3.0 + 0.2)[None].double())
+    assert got["sam"] == pytest.approx(float(sam), abs=1e-5)  # scores are rounded to 5 decimals
