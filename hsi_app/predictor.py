@@ -11,6 +11,7 @@ resampled with Gaussian responses (``resample=True``) or refused with a
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from hsi_app.checkpoint import RunConfig, load_config, load_tensors
-from hsi_app.errors import BandMismatchError, ModelLoadError
+from hsi_app.errors import BandMismatchError, HSIWarning, ModelLoadError
 from hsi_app.infer import ProbFn
 from hsi_app.io.cube import Cube
 
@@ -76,10 +77,6 @@ def plan_bands(config: RunConfig, cube: Cube, *, resample: bool = False) -> Band
         matrix = resampling_matrix(cube_wl[good], model_wl, config.fwhm_array, min_coverage=EDGE_COVERAGE_FWHM)
         n_edge = edge_bands(cube_wl[good], model_wl, config.fwhm_array)
         if n_edge:
-            import warnings
-
-            from hsi_app.errors import HSIWarning
-
             warnings.warn(f"{source}: {n_edge} of the model's bands lie beyond the cube's range "
                           f"({_range(cube_wl[good])}) and copy its nearest edge band", HSIWarning, stacklevel=2)
         return BandPlan(indices=None, matrix=matrix, sources=good)
