@@ -101,7 +101,8 @@ def run_case(cube: Any, noise: str, args: argparse.Namespace) -> dict[str, Any]:
     from hsi_app.data.noise import add_noise
     from hsi_app.tasks.denoise_baselines import BASELINES
     from hsi_app.tasks.denoise_metrics import restoration_metrics
-    from hsi_app.tasks.denoising import EVAL_SEED_OFFSET, DenoiseOptions, Denoiser, score_baselines, train_denoiser
+    from hsi_app.tasks.denoise_baselines import best_baselines
+    from hsi_app.tasks.denoising import EVAL_SEED_OFFSET, DenoiseOptions, Denoiser, train_denoiser
     from hsi_app.tasks.train_classifier import scene_in_memory
 
     out = Path(args.run) if args.run else Path(args.out) / noise.replace(":", "")
@@ -146,7 +147,7 @@ def run_case(cube: Any, noise: str, args: argparse.Namespace) -> dict[str, Any]:
     rows["noisy input"] = {**score(noisy), "seconds": 0.0, "peak_mib": 0.0, "param": ""}
     # a run folder without metrics.json (a shipped model): pick the oracle baselines here
     baselines = (metrics.get("baselines") if args.select == "psnr" else None) or \
-        score_baselines(noisy, clean, offset=norm[0], scale=norm[1], mask=mask, select=args.select)
+        best_baselines(noisy, clean, offset=norm[0], scale=norm[1], mask=mask, select=args.select)
     for name, best in baselines.items():
         fn = BASELINES[name][0]
         value = next(iter(best["param"].values()))
@@ -245,7 +246,8 @@ def baselines_table(cube: Any, noise: str, seed: int, select: str = "psnr") -> s
     """Markdown table of the oracle-tuned baselines alone on the held-out block (what a full run scores them on)."""
     from hsi_app.data.noise import add_noise
     from hsi_app.tasks.denoise_metrics import restoration_metrics
-    from hsi_app.tasks.denoising import EVAL_SEED_OFFSET, holdout_columns, score_baselines
+    from hsi_app.tasks.denoise_baselines import best_baselines
+    from hsi_app.tasks.denoising import EVAL_SEED_OFFSET, holdout_columns
     from hsi_app.tasks.train_classifier import scene_in_memory
 
     image, _, _ = scene_in_memory(cube)
@@ -258,7 +260,7 @@ def baselines_table(cube: Any, noise: str, seed: int, select: str = "psnr") -> s
     lines = [f"\n**{noise}** baselines only (held-out cols [{c0}, {image.shape[2]}])\n",
              f"| method | {SCORE_HEAD} | seconds | parameter |", "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
              f"| noisy input | {_scores(noisy_scores)} | - | |"]
-    for name, r in score_baselines(noisy, clean, offset=lo, scale=hi - lo, mask=mask, select=select).items():
+    for name, r in best_baselines(noisy, clean, offset=lo, scale=hi - lo, mask=mask, select=select).items():
         lines.append(f"| {name} | {_scores(r)} | {r['seconds']:.2f} | "
                      f"{next(iter(r['param']))}={next(iter(r['param'].values()))} (oracle) |")
     return "\n".join(lines)

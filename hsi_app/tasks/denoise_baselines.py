@@ -138,6 +138,7 @@ def best_baselines(
     scale: float = 1.0,
     names: Sequence[str] = tuple(BASELINES),
     select: str = "psnr",
+    mask: np.ndarray | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Run every baseline over its grid; keep, per baseline, the best ``select`` score against ``clean``.
 
@@ -147,6 +148,8 @@ def best_baselines(
         names: baselines to run (keys of :data:`BASELINES`).
         select: ``"psnr"`` (global) or ``"mpsnr"`` (mean per band): the score the oracle
             maximises, so that a comparison in MPSNR gives the baselines their best MPSNR.
+        mask: ``(C, H, W)`` or ``(H, W)`` bool entries to score (no-data False; default all):
+            the oracle picks and reports on the same entries as the model is scored on.
 
     Returns:
         ``{name: {"psnr", "mpsnr", "ssim", "sam", "param": {name: value}, "seconds", "selection"}}``;
@@ -166,7 +169,7 @@ def best_baselines(
             t0 = time.perf_counter()
             est = fn(noisy, value)
             seconds = time.perf_counter() - t0
-            scores = restoration_metrics(est, clean, offset=offset, scale=scale)
+            scores = restoration_metrics(est, clean, offset=offset, scale=scale, mask=mask)
             if best is None or scores[select] > best[select]:
                 best = {**scores, "param": {pname: value}, "seconds": round(seconds, 3),
                         "selection": f"oracle: best {select.upper()} against the clean reference over a grid"}

@@ -232,7 +232,7 @@ def scene_baselines(cube: Cube, reference: Cube, denoiser: Denoiser, *, noise: s
     Memory: the whole scene, a few times over.
     """
     from hsi_app.data.noise import parse_noise
-    from hsi_app.tasks.denoising import score_baselines
+    from hsi_app.tasks.denoise_baselines import best_baselines
 
     good = np.flatnonzero(~np.asarray(cube.coords["bad_band"].values, dtype=bool))
     _, h, w = cube.hsi.shape
@@ -243,4 +243,4 @@ def scene_baselines(cube: Cube, reference: Cube, denoiser: Denoiser, *, noise: s
     x, ref = np.nan_to_num(raw_x), np.nan_to_num(raw_ref)
     if noise:
         x = parse_noise(noise).plan(x.shape, seed).apply(x)  # type: ignore[arg-type]
-    return score_baselines(x, ref, offset=off, scale=sc, mask=mask)
+    return best_baselines(x, ref, offset=off, scale=sc, mask=mask)

@@ -366,32 +366,10 @@ def evaluate_holdout(run_dir: Path, clean: np.ndarray, opts: DenoiseOptions, off
         "denoised": model_scores, "noisy": restoration_metrics(noisy, clean, offset=offset, scale=scale, mask=mask),
     }
     if opts.baselines:
-        result["baselines"] = score_baselines(noisy, clean, offset=offset, scale=scale, mask=mask)
+        from hsi_app.tasks.denoise_baselines import best_baselines
+
+        result["baselines"] = best_baselines(noisy, clean, offset=offset, scale=scale, mask=mask)
     return result
-
-
-def score_baselines(noisy: np.ndarray, clean: np.ndarray, *, offset: float, scale: float,
-                    mask: np.ndarray | None = None, select: str = "psnr") -> dict[str, dict[str, Any]]:
-    """The oracle-tuned classical baselines on ``(C, h, w)`` normalised arrays, scored on ``mask`` only.
-
-    :func:`~hsi_app.tasks.denoise_baselines.best_baselines` picks each baseline's parameter
-    over its grid (on every entry, maximising ``select``: ``"psnr"`` or ``"mpsnr"``); when
-    ``mask`` leaves entries out, the chosen output is
-    scored again on the masked entries, so the baselines are scored like the model.
-
-    Returns:
-        ``{name: {"psnr", "mpsnr", "ssim", "sam", "param", "seconds", "selection"}}``.
-    """
-    from hsi_app.tasks.denoise_baselines import BASELINES, best_baselines
-    from hsi_app.tasks.denoise_metrics import restoration_metrics
-
-    best = best_baselines(noisy, clean, offset=offset, scale=scale, select=select)
-    if mask is None or np.all(mask):
-        return best
-    for name, row in best.items():
-        est = BASELINES[name][0](noisy, next(iter(row["param"].values())))
-        row.update(restoration_metrics(est, clean, offset=offset, scale=scale, mask=mask))
-    return best
 
 
 # --------------------------------------------------------------------------- inference

@@ -24,13 +24,14 @@ Reported, all in plain numpy (no torch import):
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hsi_app.errors import LabelError
+from hsi_app.errors import HSIWarning, LabelError
 
 M2_PER_HA = 10_000.0
 Z95 = 1.959964
@@ -236,10 +237,6 @@ def pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int] | None = None
     ground = _ground_pixel_area_m2(transform, crs, shape)
     if ground is None or abs(ground / planar - 1.0) <= AREA_DISTORTION_LIMIT:
         return planar
-    import warnings
-
-    from hsi_app.errors import HSIWarning
-
     warnings.warn(
         f"{crs.to_string()} does not keep area: a pixel at the map centre covers {ground:,.4g} m² on the ground "
         f"but {planar:,.4g} m² in map units; areas use the ground value at the centre, which varies across the "
