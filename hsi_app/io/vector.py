@@ -138,7 +138,7 @@ def read_vector_labels(
 
     path = Path(path)
     grid = cube_or_grid if isinstance(cube_or_grid, Grid) else Grid.of(cube_or_grid)
-    gdf = _read_layer(path, layer)
+    gdf = read_layer(path, layer)
     if attribute not in gdf.columns:
         found = ", ".join(str(c) for c in gdf.columns if c != gdf.geometry.name) or "none"
         raise LabelError(f"{path}: no attribute {attribute!r}; attributes found: {found}. Pass --label-attribute NAME (attribute= in Python)")
@@ -168,20 +168,38 @@ def read_vector_labels(
     return labels, names
 
 
-def _read_layer(path: Path, layer: str | int | None) -> Any:
+def read_layer(path: str | os.PathLike[str], layer: str | int | None = None, *, what: str = "label file",
+               hint: str = "export it as GeoPackage or Shapefile", folder_hint: str | None = None) -> Any:
+    """Read one layer of a vector file as a GeoDataFrame, refusing files that make GDAL read others.
+
+    Args:
+        path: the vector file (GeoPackage, Shapefile, GeoJSON, ... anything GDAL reads).
+        layer: layer name or index; ``None`` reads the first.
+        what: what the file is, for the error line (``"label file"``, ``"points file"``).
+        hint: the fix the error line suggests when the file cannot be read.
+        folder_hint: when given, a folder is refused with this fix; otherwise a folder is read as
+            GDAL does (a folder of Shapefiles, a FileGDB).
+
+    Raises:
+        DatasetNotFoundError: the path does not exist.
+        LabelError: a folder, an OGR VRT (it can point GDAL at any file on the machine), or unreadable.
+    """
     import geopandas as gpd
 
+    path = Path(path)
     if not path.exists():
-        raise DatasetNotFoundError(f"{path}: label file not found; check the path")
+        raise DatasetNotFoundError(f"{path}: {what} not found; check the path")
     if path.is_file():
         with open(path, "rb") as fh:
-            head = fh.read(4096).lower()
+            head = fh.read(1 << 16).lower()
         if b"<ogrvrtdatasource" in head:  # an OGR VRT can make GDAL read other files on this machine
-            raise LabelError(f"{path}: OGR virtual (VRT) files are not read; export the labels as a GeoPackage or Shapefile")
+            raise LabelError(f"{path}: OGR virtual (VRT) files are not read; {hint}")
+    elif folder_hint is not None:
+        raise LabelError(f"{path}: is a folder; {folder_hint}")
     try:
         return gpd.read_file(path, layer=layer) if layer is not None else gpd.read_file(path)
     except Exception as err:  # pyogrio raises DataSourceError / DataLayerError / ValueError
-        raise LabelError(f"{path}: not a readable vector file ({err}); export it as GeoPackage or Shapefile") from err
+        raise LabelError(f"{path}: not a readable vector file ({err}); {hint}") from err
 
 
 def _align_crs(gdf: Any, grid: Grid, path: Path) -> Any:

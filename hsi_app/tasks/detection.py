@@ -270,20 +270,13 @@ def read_points(path: str | os.PathLike[str]) -> Any:
         DatasetNotFoundError: the file does not exist.
         LabelError: it is not a readable vector file, or its geometries are not points.
     """
-    import geopandas as gpd
-
-    from hsi_app.errors import DatasetNotFoundError, LabelError
+    from hsi_app.errors import LabelError
+    from hsi_app.io.vector import read_layer
 
     p = os.fspath(path)
-    if not os.path.exists(p):
-        raise DatasetNotFoundError(f"{p}: points file not found; check the path")
-    if os.path.isdir(p):
-        raise LabelError(f"{p}: is a folder; pass the points file itself (e.g. targets.gpkg from simulate-targets)")
-    try:
-        gdf = gpd.read_file(p)
-    except Exception as err:  # pyogrio/fiona raise DataSourceError, OSError, ValueError... (--debug shows it)
-        raise LabelError(f"{p}: not a readable vector file; pass a GeoPackage of points, "
-                         "e.g. targets.gpkg from `hsi simulate-targets`") from err
+    gdf = read_layer(p, what="points file", hint="pass a GeoPackage of points, e.g. targets.gpkg from "
+                     "`hsi simulate-targets`", folder_hint="pass the points file itself (e.g. targets.gpkg from "
+                     "simulate-targets)")
     kinds = sorted({str(t) for t in gdf.geometry.geom_type.dropna().unique()} - {"Point"})
     if kinds or gdf.geometry.isna().any():
         found = ", ".join(kinds) if kinds else "empty geometries"

@@ -170,12 +170,19 @@ def test_write_points_checks_lengths_and_folder(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_ogr_vrt_is_never_read(tmp_path: Path) -> None:
-    """An OGR VRT (XML) may point GDAL at any file on the machine: refused by content, whatever its name."""
+@pytest.mark.parametrize("reader", ["labels", "points"])
+def test_ogr_vrt_is_never_read(tmp_path: Path, reader: str) -> None:
+    """An OGR VRT (XML) may point GDAL at any file on the machine: refused by content, whatever its
+    name, by the label reader and by the detection points reader, even after 8 KB of padding."""
+    from hsi_app.tasks.detection import read_points
+
     secret = tmp_path / "secret.csv"
     secret.write_text("class,WKT\n1,POINT (0 0)\n")
     vrt = tmp_path / "labels.gpkg"
-    vrt.write_text(f'<OGRVRTDataSource><OGRVRTLayer name="secret"><SrcDataSource>{secret}</SrcDataSource>'
-                   "</OGRVRTLayer></OGRVRTDataSource>")
+    vrt.write_text(" " * 8192 + f'<OGRVRTDataSource><OGRVRTLayer name="secret"><SrcDataSource>{secret}'
+                   "</SrcDataSource></OGRVRTLayer></OGRVRTDataSource>")
     with pytest.raises(LabelError, match="OGR virtual"):
-        read_vector_labels(vrt, Grid(4, 4, Affine.identity()))
+        if reader == "labels":
+            read_vector_labels(vrt, Grid(4, 4, Affine.identity()))
+        else:
+            read_points(vrt)
