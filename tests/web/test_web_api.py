@@ -46,8 +46,8 @@ def test_scene_classify_pixel_and_downloads(client) -> None:  # noqa: ANN001
     assert Path(image).is_file()
     classify_models, denoise_models, detect_models = client.predict(api_name="/models")
     assert ["runs/tiny", "runs/tiny"] in classify_models["choices"]
-    shipped = "models/indian_pines_hsdt_subspace_g50"  # the one shipped denoiser; no detector ships
-    assert denoise_models["choices"] == [[shipped, shipped]] and detect_models["choices"] == []
+    shipped = ["models/indian_pines_hsdt_s_mixture", "models/indian_pines_hsdt_subspace_g50"]  # no detector ships
+    assert denoise_models["choices"] == [[m, m] for m in shipped] and detect_models["choices"] == []
     img, legend, areas, map_file, metrics_file, status, show = client.predict(
         "runs/tiny", False, 0.6, api_name="/classify")
     assert 'class="hsi-legend-item"' in legend and "runs/tiny" in status
