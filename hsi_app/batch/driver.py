@@ -20,6 +20,7 @@ from hsi_app.batch.run import (
     open_client,
     scene_task,
     submit_split,
+    window_count,
 )
 from hsi_app.batch.state import (
     SceneReport,
@@ -184,7 +185,9 @@ def _collect(client: Any, settings: BatchSettings, todo: list[tuple[int, SceneIn
                     try:
                         job, placed = submit_split(client, settings, i, item, dst, fp)
                     except Exception as err:  # noqa: BLE001 - e.g. band mismatch found on the client
-                        res = {"status": "failed", "error": one_line_error(err)}
+                        h, w = int(res.get("height", 0)), int(res.get("width", 0))
+                        res = {"status": "failed", "error": one_line_error(err), "split": True, "height": h,
+                               "width": w, "windows": window_count(h, w, settings.window)}
                     else:
                         jobs[i] = job
                         for f, r0, c0 in placed:
@@ -234,6 +237,6 @@ def _row(item: SceneInput, dst: Path, res: dict[str, Any]) -> SceneReport:
     return SceneReport(
         input=str(item.source), status="done" if ok else "failed", seconds=float(res.get("seconds", 0.0)),
         output=str(dst) if ok else "", height=int(res.get("height", 0)), width=int(res.get("width", 0)),
-        windows=int(res.get("windows", 0)), class_counts=dict(res.get("class_counts", {})),
-        error=str(res.get("error", "")),
+        windows=int(res.get("windows", 0)), split=bool(res.get("split", False)),
+        class_counts=dict(res.get("class_counts", {})), error=str(res.get("error", "")),
     )

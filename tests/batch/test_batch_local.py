@@ -114,3 +114,19 @@ def test_scene_reads_run_in_the_task_not_on_the_cluster(run_dir: Path, kit, tmp_
     assert [r.status for r in res.rows] == ["done"] * 4
     kinds = {str(t["key"]).split("-")[0] for t in stream.data}
     assert kinds == {"scene", "window_task"}, kinds  # window_task: big.tif is split
+
+
+def test_split_scene_refused_on_the_client_is_reported_as_split(tmp_path: Path, run_dir: Path, kit) -> None:  # noqa: ANN001
+    """A big scene whose bands do not match the model is found out when the client plans its windows:
+    its failed row still says split, with the scene's size and window count, and names the mismatch."""
+    big = kit.write_scene(tmp_path / "scenes" / "shifted.tif", 70, 60, 5)
+    with rasterio.open(big, "r+") as ds:  # same band count, every centre 400 nm longer: no band matches
+        shifted = np.linspace(450.0, 2300.0, kit.BANDS) + 400.0
+        ds.update_tags(wavelength=",".join(f"{v:.2f}" for v in shifted))
+    result = run_batch("classify", run_dir, [str(big)], tmp_path / "out", cluster=THREADS, window=WINDOW,
+                       progress=False, echo=lambda s: None)
+    [row] = result.rows
+    assert row.status == "failed" and row.split is True
+    assert (row.height, row.width, row.windows) == (70, 60, 20)
+    assert "shifted.tif" in row.error and "--resample" in row.error
+    assert not (tmp_path / "out" / "shifted_classes.tif").exists()
