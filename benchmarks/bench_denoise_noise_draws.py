@@ -45,8 +45,8 @@ def main() -> None:
     den = Denoiser.load(args.run, device="cpu")
     image, _, _ = scene_in_memory(open_cube(den.config.data or "indian_pines"))
     c0, c1 = den.config.split["test_cols"]
-    clean = np.nan_to_num((image[:, :, c0:c1] - den.offset) / den.scale).astype(np.float32)
-    norm = {"offset": den.offset, "scale": den.scale}
+    clean, mask = den.heldout_block(image)  # no-data entries are not scored
+    score_kw = {"offset": den.offset, "scale": den.scale, "mask": mask}
     print(f"{args.run} on held-out columns [{c0}, {c1}), noise {args.noise}\n")
     print("| noise seed | model PSNR | model MPSNR | best baseline by MPSNR | its MPSNR | MPSNR gain "
           "| best baseline by PSNR | its PSNR | PSNR gain | SAM: model / lowest baseline |")
@@ -54,9 +54,9 @@ def main() -> None:
     gains = []
     for seed in args.seeds:
         noisy = add_noise(clean, args.noise, seed)
-        got = restoration_metrics(den.denoise_windows(noisy, 512), clean, **norm)
-        by_m = best_baselines(noisy, clean, **norm, select="mpsnr")
-        by_p = best_baselines(noisy, clean, **norm, select="psnr")
+        got = restoration_metrics(den.denoise_windows(noisy, 512), clean, **score_kw)
+        by_m = best_baselines(noisy, clean, **score_kw, select="mpsnr")
+        by_p = best_baselines(noisy, clean, **score_kw, select="psnr")
         m = max(by_m, key=lambda k: by_m[k]["mpsnr"])
         q = max(by_p, key=lambda k: by_p[k]["psnr"])
         gm, gp = got["mpsnr"] - by_m[m]["mpsnr"], got["psnr"] - by_p[q]["psnr"]

@@ -119,13 +119,10 @@ def run_case(cube: Any, noise: str, args: argparse.Namespace) -> dict[str, Any]:
     wall = time.perf_counter() - t0
     # re-run every method once more under the memory/time probe, on the same noisy block
     image, _, _ = scene_in_memory(cube)
-    c0, w = metrics["heldout"]["cols"]
-    norm = metrics_norm(out)
-    block = image[:, :, c0:w]
-    mask = np.isfinite(block)  # no-data entries are not scored
-    clean = np.nan_to_num((block - norm[0]) / norm[1]).astype(np.float32)
-    noisy = add_noise(clean, noise, args.seed + EVAL_SEED_OFFSET)
     den = Denoiser.load(out)
+    norm = (den.offset, den.scale)
+    clean, mask = den.heldout_block(image)  # no-data entries are not scored
+    noisy = add_noise(clean, noise, args.seed + EVAL_SEED_OFFSET)
 
     def score(est: np.ndarray) -> dict[str, float]:
         return restoration_metrics(est, clean, offset=norm[0], scale=norm[1], mask=mask)
@@ -194,14 +191,6 @@ def _adapted_rows(run: Path, noisy: np.ndarray, clean: np.ndarray, norm: tuple[f
                       "seconds": sec + adapt_s,
                       "peak_mib": mem.rss_mib, "cuda_peak_mib": mem.cuda_mib, "param": param}
     return rows
-
-
-def metrics_norm(run_dir: Path) -> tuple[float, float]:
-    """``(offset, scale)`` stored in a run's config."""
-    from hsi_app.checkpoint import load_config
-
-    n = load_config(run_dir).extra["normalisation"]
-    return float(n["offset"]), float(n["scale"])
 
 
 SCORE_HEAD = "PSNR (dB) | MPSNR (dB) | SSIM | SAM (rad)"

@@ -40,7 +40,7 @@ def denoise(model: str, source: str, out: str, reference: str | None, key: str |
     from hsi_app.io.open import open_cube
     from hsi_app.predictor import run_dir_of
     from hsi_app.tasks.denoise_scene import denoise_cube, scene_baselines
-    from hsi_app.tasks.denoising import Denoiser
+    from hsi_app.tasks.denoising import SCORES_NOTE, Denoiser
 
     if noise:
         noise = parse_noise(noise).spec
@@ -68,8 +68,7 @@ def denoise(model: str, source: str, out: str, reference: str | None, key: str |
         return
     report = {"model": den.config.model_name, "tta": tta, "adapt": adapt, "input": str(source), "reference": str(reference), "noise": noise,
               "seed": seed if noise else None, "window": res.window, "halo": res.halo, "seconds": round(res.seconds, 3),
-              "scale": "PSNR (one MSE over all bands) / MPSNR (mean of per-band PSNR) / SSIM on the model's [0, 1] "
-                       "normalised scale; SAM in radians on raw values", **res.metrics}
+              "scale": SCORES_NOTE, **res.metrics}
     if baselines:
         report["baselines"] = scene_baselines(cube, ref, den, noise=noise, seed=seed)
     rows = [("denoised", res.metrics["denoised"]), ("input", res.metrics["input"]), *report.get("baselines", {}).items()]

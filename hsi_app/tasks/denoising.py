@@ -416,6 +416,20 @@ class Denoiser:
         model, dev = load_run_model(run_dir, config, device)
         return cls(config, model, dev, tta=tta)
 
+    def heldout_block(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The run's held-out block of its training scene, as it was scored.
+
+        Args:
+            image: ``(C, H, W)`` raw values of the scene the run was trained on (NaN = no data).
+
+        Returns:
+            ``(clean (C, H, w) float32 on the normalised scale with no-data set to 0,
+            mask (C, H, w) bool, True = scored)`` for the columns in ``config.split["test_cols"]``.
+        """
+        c0, c1 = self.config.split["test_cols"]
+        block = np.asarray(image)[:, :, c0:c1]
+        return np.nan_to_num((block - self.offset) / self.scale).astype(np.float32), np.isfinite(block)
+
     @property
     def needs_subspace(self) -> bool:
         """True for models whose spectral basis comes from the input (``hsdt_subspace``): fit one per scene first."""

@@ -18,18 +18,27 @@ RUN = Path(__file__).resolve().parents[2] / "models" / "indian_pines_hsdt_subspa
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def test_shipped_denoiser_matches_its_card() -> None:
+def _score_shipped(run: Path, noise: str) -> tuple[Denoiser, np.ndarray, np.ndarray, dict[str, float]]:
+    """Verify a shipped run's checksums, add its card's noise to its held-out block and score it.
+
+    Returns:
+        ``(denoiser, clean (C, H, w), noisy (C, H, w), the model's scores)``.
+    """
     pytest.importorskip("tensorly")
     from hsi_app.io import open_cube
     from hsi_app.tasks.train_classifier import scene_in_memory
 
-    verify_manifest(RUN)  # sha256 of config and weights as listed in models/manifest.json
-    den = Denoiser.load(RUN, device="cpu")
+    verify_manifest(run)  # sha256 of config and weights as listed in models/manifest.json
+    den = Denoiser.load(run, device="cpu")
     image, _, _ = scene_in_memory(open_cube("indian_pines"))
-    c0 = den.config.split["test_cols"][0]
-    clean = np.nan_to_num((image[:, :, c0:] - den.offset) / den.scale).astype(np.float32)
-    noisy = add_noise(clean, "gaussian:50", EVAL_SEED_OFFSET)  # the card's noisy block (seed 0 + offset)
+    clean, _ = den.heldout_block(image)
+    noisy = add_noise(clean, noise, EVAL_SEED_OFFSET)  # the card's noisy block (seed 0 + offset)
     got = restoration_metrics(den.denoise_windows(noisy, 512), clean, offset=den.offset, scale=den.scale)
+    return den, clean, noisy, got
+
+
+def test_shipped_denoiser_matches_its_card() -> None:
+    den, clean, noisy, got = _score_shipped(RUN, "gaussian:50")
     pca = restoration_metrics(BASELINES["pca"][0](noisy, 2), clean, offset=den.offset, scale=den.scale)
     assert got["psnr"] == pytest.approx(34.91, abs=0.05)  # MODEL_CARD.md
     assert got["mpsnr"] == pytest.approx(41.81, abs=0.05)
@@ -46,19 +55,10 @@ MIXTURE_RUN = RUN.parent / "indian_pines_hsdt_s_mixture"
 def test_shipped_mixture_denoiser_matches_its_card() -> None:
     """The mixture denoiser (stripes, dead lines, impulses, Gaussian) reproduces its card and
     beats every classical baseline, each at its MPSNR-best grid value, by >= 3 dB MPSNR."""
-    pytest.importorskip("tensorly")
-    from hsi_app.io import open_cube
     from hsi_app.tasks.denoise_baselines import best_baselines
-    from hsi_app.tasks.train_classifier import scene_in_memory
 
-    verify_manifest(MIXTURE_RUN)
-    den = Denoiser.load(MIXTURE_RUN, device="cpu")
+    den, clean, noisy, got = _score_shipped(MIXTURE_RUN, "mixture")
     assert den.config.extra["noise"] == "mixture"
-    image, _, _ = scene_in_memory(open_cube("indian_pines"))
-    c0 = den.config.split["test_cols"][0]
-    clean = np.nan_to_num((image[:, :, c0:] - den.offset) / den.scale).astype(np.float32)
-    noisy = add_noise(clean, "mixture", EVAL_SEED_OFFSET)  # the card's noisy block (seed 0 + offset)
-    got = restoration_metrics(den.denoise_windows(noisy, 512), clean, offset=den.offset, scale=den.scale)
     assert got["psnr"] == pytest.approx(29.86, abs=0.05)  # MODEL_CARD.md
     assert got["mpsnr"] == pytest.approx(33.26, abs=0.05)
     base = best_baselines(noisy, clean, offset=den.offset, scale=den.scale, select="mpsnr")
