@@ -151,6 +151,9 @@ def main() -> None:
     parser.add_argument("--progress", action="store_true", help="Show the training progress bars.")
     parser.add_argument("--out", default=None, help="Keep run folders here (default: temp dir).")
     parser.add_argument("--json", default=None, help="Also write all per-run metrics to this JSON file.")
+    parser.add_argument("--radius", type=int, default=None,
+                        help="Disjoint buffer in pixels (default: the largest receptive radius of the models "
+                             "run; give 11 to reuse the splits of the tables made with the ssfcn in the run).")
     args = parser.parse_args()
 
     from hsi_app.io import open_cube
@@ -158,7 +161,10 @@ def main() -> None:
 
     models = available(args.models)
     cube = open_cube("indian_pines")
-    radius = max(receptive_radius(m) for m in models)
+    radius = max(receptive_radius(m) for m in models) if args.radius is None else args.radius
+    if radius < max(receptive_radius(m) for m in models):
+        raise SystemExit(f"--radius {radius} is below a model's receptive radius: its test pixels would see "
+                         "training pixels")
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(args.out or tmp)

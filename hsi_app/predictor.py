@@ -36,6 +36,11 @@ class BandPlan:
     matrix: np.ndarray | None  # (C_model, C_src) resampling weights
     sources: np.ndarray | None = None  # (C_src,) cube bands the matrix reads (None: all)
 
+    @property
+    def resampled(self) -> bool:
+        """True when the cube's bands are resampled, not picked (the output depends on ``--resample``)."""
+        return self.matrix is not None
+
     def apply(self, image: np.ndarray) -> np.ndarray:
         """``(C_cube, h, w)`` -> ``(C_model, h, w)`` float32."""
         if self.indices is not None:

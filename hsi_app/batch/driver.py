@@ -119,7 +119,8 @@ def run_batch(
         for i, item in enumerate(items):
             dst = item.output_path(out, adapter.suffix)
             fp = input_fingerprint(item.source)
-            side = None if overwrite else is_done(dst, task=adapter.name, model_sha=sha, source=item.source)
+            side = None if overwrite else is_done(dst, task=adapter.name, model_sha=sha, source=item.source,
+                                                     resample=resample)
             if side is not None:
                 rows[i] = SceneReport(str(item.source), "skipped", 0.0, str(dst), int(side.get("height", 0)),
                                       int(side.get("width", 0)), int(side.get("windows", 0)),

@@ -195,6 +195,7 @@ class SplitJob:
     t0: float
     height: int
     width: int
+    resampled: bool
     counts: np.ndarray = field(default_factory=lambda: np.zeros(256, dtype=np.int64))
 
 
@@ -223,7 +224,8 @@ def submit_split(client: Any, settings: BatchSettings, index: int, item: SceneIn
     ]
     writer = adapter.open_writer(model, cube, out)
     writer.__enter__()
-    job = SplitJob(index, item, out, fingerprint, writer, model, len(placed), time.perf_counter(), h, w)
+    job = SplitJob(index, item, out, fingerprint, writer, model, len(placed), time.perf_counter(), h, w,
+                   bool(getattr(plan, "resampled", False)))
     return job, placed
 
 
@@ -245,7 +247,7 @@ def finish_split(settings: BatchSettings, job: SplitJob, error: BaseException | 
         report.error = one_line_error(error)
         return report
     assert settings.adapter.stats is not None
-    stats = {"height": job.height, "width": job.width, "windows": report.windows,
+    stats = {"height": job.height, "width": job.width, "windows": report.windows, "resampled": job.resampled,
              **settings.adapter.stats(job.model, job.counts)}
     write_sidecar(job.out, _sidecar_record(settings, job.item, job.fingerprint, stats, report.seconds))
     report.status, report.output = "done", str(job.out)

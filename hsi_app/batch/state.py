@@ -114,11 +114,15 @@ def read_sidecar(output: str | os.PathLike[str]) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def is_done(output: str | os.PathLike[str], *, task: str, model_sha: str, source: str | os.PathLike[str]) -> dict[str, Any] | None:
+def is_done(output: str | os.PathLike[str], *, task: str, model_sha: str, source: str | os.PathLike[str],
+            resample: bool = False) -> dict[str, Any] | None:
     """The sidecar when ``output`` is complete and matches this model and input, else ``None``.
 
     Complete means the size and modification time recorded when it was finished (an output
-    changed in place, even at the same size, is redone; older sidecars have no time).
+    changed in place, even at the same size, is redone; older sidecars have no time). An
+    output made by spectral resampling (sidecar ``resampled``) counts only when ``resample``
+    is allowed now: without it the scene is redone and fails with the band mismatch, as a
+    fresh run would. Outputs whose bands matched are kept whatever ``resample`` says.
     """
     out = Path(output)
     side = read_sidecar(out)
@@ -131,6 +135,7 @@ def is_done(output: str | os.PathLike[str], *, task: str, model_sha: str, source
         and side.get("output_bytes") == out.stat().st_size
         and side.get("output_mtime_ns", out.stat().st_mtime_ns) == out.stat().st_mtime_ns  # rewritten in place?
         and side.get("input_fingerprint") == input_fingerprint(source)
+        and (resample or not side.get("resampled", False))
     )
     return side if ok else None
 

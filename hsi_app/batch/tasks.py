@@ -79,11 +79,13 @@ def _classify_run_scene(pred: Any, cube: Cube, out: Path, window: int, resample:
     """Exactly what ``hsi predict`` does (same function, same arguments)."""
     from hsi_app.infer import predict_scene
 
+    resampled = _classify_plan(pred, cube, resample).resampled
     res = predict_scene(
         pred.bind(cube, resample=resample), cube, num_classes=pred.num_classes, halo=pred.receptive_radius,
         out=out, window=window, class_names=pred.class_names, progress=False,
     )
-    return {"height": res.height, "width": res.width, "windows": res.windows, **_classify_counts(pred, res.class_counts)}
+    return {"height": res.height, "width": res.width, "windows": res.windows, "resampled": resampled,
+            **_classify_counts(pred, res.class_counts)}
 
 
 def _classify_plan(pred: Any, cube: Cube, resample: bool) -> Any:
@@ -382,7 +384,11 @@ def _detect_run_scene(opts: DetectOptions, det_model: Any, cube: Cube, out: Path
     from hsi_app.tasks.detectors_classical import TARGET_METHODS
 
     m = opts.method
+    resampled = False
     if m == "learned":  # detect_scene's learned branch, with the cached model (threshold 0 as in `hsi detect`)
+        from hsi_app.predictor import plan_bands
+
+        resampled = plan_bands(det_model.config, cube, resample=resample).resampled
         dense = det_model.predict_cube(cube, resample=resample)
         res = DetectionResult(dense.heat, det_model.class_names, det_model.decode(dense, threshold=0.0), m)
     else:
@@ -397,7 +403,7 @@ def _detect_run_scene(opts: DetectOptions, det_model: Any, cube: Cube, out: Path
     per_class = {n: int((ids == k).sum()) for k, n in enumerate(res.names, start=1)}
     _, h, w = res.scores.shape
     return {"height": h, "width": w, "windows": 1, "points": len(sel), "points_file": str(points_path(out)),
-            "class_counts": per_class}
+            "resampled": resampled, "class_counts": per_class}
 
 
 def points_path(scores_out: Path) -> Path:

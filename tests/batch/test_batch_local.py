@@ -130,3 +130,33 @@ def test_split_scene_refused_on_the_client_is_reported_as_split(tmp_path: Path, 
     assert (row.height, row.width, row.windows) == (70, 60, 20)
     assert "shifted.tif" in row.error and "--resample" in row.error
     assert not (tmp_path / "out" / "shifted_classes.tif").exists()
+
+
+def test_resampled_outputs_count_as_done_only_while_resample_is_allowed(tmp_path: Path, run_dir: Path, kit) -> None:  # noqa: ANN001
+    """A scene classified through spectral resampling is redone (and refused, as a fresh run would be) when the
+    rerun drops --resample; a scene whose bands matched is skipped either way. Covers whole and split scenes."""
+    scenes = tmp_path / "scenes"
+    kit.write_scene(scenes / "match.tif", 20, 18, 1)
+    for name, (h, w) in {"shifted.tif": (20, 18), "shifted_big.tif": (70, 60)}.items():
+        path = kit.write_scene(scenes / name, h, w, 6)
+        with rasterio.open(path, "r+") as ds:  # every centre 20 nm longer: no band within tolerance
+            ds.update_tags(wavelength=",".join(f"{v:.2f}" for v in np.linspace(450.0, 2300.0, kit.BANDS) + 20.0))
+    out = tmp_path / "out"
+
+    def run(resample: bool) -> dict[str, object]:
+        res = run_batch("classify", run_dir, [str(scenes)], out, cluster=THREADS, window=WINDOW, resample=resample,
+                        progress=False, echo=lambda s: None)
+        return _by_name(res.rows)
+
+    first = run(True)
+    assert {n: r.status for n, r in first.items()} == {"match.tif": "done", "shifted.tif": "done",
+                                                       "shifted_big.tif": "done"}
+    assert first["shifted_big.tif"].split is True
+    flags = {n: json.loads(sidecar_path(out / n.replace(".tif", "_classes.tif")).read_text())["resampled"]
+             for n in first}
+    assert flags == {"match.tif": False, "shifted.tif": True, "shifted_big.tif": True}
+    assert {n: r.status for n, r in run(True).items()} == dict.fromkeys(first, "skipped")
+    again = run(False)
+    assert again["match.tif"].status == "skipped"
+    for name in ("shifted.tif", "shifted_big.tif"):
+        assert again[name].status == "failed" and "--resample" in again[name].error
