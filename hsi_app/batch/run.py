@@ -306,13 +306,32 @@ def local_cluster(opts: ClusterOptions) -> Any:
 
     if opts.workers < 1 or opts.threads_per_worker < 1:
         raise ConfigError(f"--workers {opts.workers} --threads-per-worker {opts.threads_per_worker}: both must be >= 1")
+    if opts.processes:
+        _quiet_resource_tracker()
     return LocalCluster(
         n_workers=opts.workers, threads_per_worker=opts.threads_per_worker, memory_limit=opts.memory_limit,
         processes=opts.processes, dashboard_address=":8787" if opts.dashboard else None,
         # without a dashboard the scheduler still serves /health: on any free port, not 8787
         scheduler_kwargs=None if opts.dashboard else {"dashboard_address": ":0"},
-        silence_logs=logging.ERROR,
+        # a worker killed mid-task makes the scheduler log ERROR lines ("Couldn't gather keys") before the
+        # task is retried; every scene's real outcome reaches the report and the summary line instead
+        silence_logs=logging.CRITICAL,
     )
+
+
+_TRACKER_FILTER = "ignore:resource_tracker:UserWarning"
+
+
+def _quiet_resource_tracker() -> None:
+    """Silence the resource tracker's "leaked semaphore" warning after a worker is killed.
+
+    The tracker frees what a dead worker left behind, as it should, then prints a
+    ``UserWarning`` from its own process; the retry is already reported in the batch report,
+    and only the environment reaches that process (it starts with the first worker).
+    """
+    current = os.environ.get("PYTHONWARNINGS", "")
+    if _TRACKER_FILTER not in current.split(","):
+        os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [current, _TRACKER_FILTER]))
 
 
 def dashboard_link(client: Any, opts: ClusterOptions) -> str | None:
