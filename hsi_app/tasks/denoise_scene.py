@@ -29,10 +29,9 @@ import numpy as np
 
 from hsi_app.errors import BandMismatchError, HSIWarning, InvalidDataError
 from hsi_app.io.cube import Cube
+from hsi_app.predictor import WAVELENGTH_TOLERANCE_NM
 from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS, AdaptResult, adapt_on_crops, check_adapt
 from hsi_app.tasks.denoising import MIN_BANDS, Denoiser
-
-WAVELENGTH_TOLERANCE_NM = 2.0
 
 
 @dataclass
