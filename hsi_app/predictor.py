@@ -51,6 +51,16 @@ class BandPlan:
         return resample_cube(image if self.sources is None else image[self.sources], self.matrix)
 
 
+@dataclass(frozen=True)
+class SubsetPlan:
+    """A wavelength-aware model reading only some of its training bands: cube bands ``keep``
+    ``(C',)`` are the training bands ``training`` ``(C',)`` (never resampled)."""
+
+    keep: np.ndarray
+    training: np.ndarray
+    resampled = False
+
+
 def _range(wl: np.ndarray) -> str:
     return "unknown wavelengths" if np.isnan(wl).all() else f"{np.nanmin(wl):.0f}-{np.nanmax(wl):.0f} nm"
 
@@ -202,26 +212,22 @@ class Predictor:
         """Whether the model is wavelength-aware (``channel_vit``): it accepts any subset of its bands."""
         return hasattr(self.model, "with_bands")
 
-    def bind(self, cube: Cube, *, resample: bool = False) -> ProbFn:
-        """The per-window function for :func:`hsi_app.infer.predict_scene` on ``cube``.
+    def plan(self, cube: Cube, *, resample: bool = False) -> BandPlan | SubsetPlan:
+        """How this model reads ``cube``'s bands: picked or resampled (:func:`plan_bands`), or,
+        for a wavelength-aware model given only some of its training bands, that subset.
 
-        A wavelength-aware model given a cube with only some of its training bands is
-        bound to those bands (:meth:`bind_subset`) instead of refusing the cube.
+        Raises:
+            BandMismatchError: the bands cannot be matched, resampled or used as a subset.
         """
         try:
-            plan = plan_bands(self.config, cube, resample=resample)
+            return plan_bands(self.config, cube, resample=resample)
         except BandMismatchError:
             if not self.takes_band_subsets or resample:
                 raise
-            return self.bind_subset(cube)
+            return self.subset_plan(cube)
 
-        def prob_fn(image: np.ndarray) -> np.ndarray:
-            return self.probs(plan.apply(image))
-
-        return prob_fn
-
-    def bind_subset(self, cube: Cube) -> ProbFn:
-        """Bind a wavelength-aware model to the cube's bands that match training bands.
+    def subset_plan(self, cube: Cube) -> SubsetPlan:
+        """The cube bands a wavelength-aware model can use, each paired with its training band.
 
         Each cube band within 2 nm of a training band is normalised with that band's
         training statistics; the model is told the wavelengths (and training FWHM) of the
@@ -240,11 +246,21 @@ class Predictor:
             )
         good = ~np.asarray(cube.coords["bad_band"].values, dtype=bool)
         keep, idx = matching_bands(self.config.wavelength_array, cube.hsi.wavelengths, source, usable=good)
-        mean, std = self._mean[idx], self._std[idx]
-        bound = self.model.with_bands(self.config.wavelength_array[idx])  # FWHM: the training bands'
+        return SubsetPlan(keep=keep, training=idx)
+
+    def apply_plan(self, plan: BandPlan | SubsetPlan, image: np.ndarray) -> np.ndarray:
+        """``(C_cube, h, w)`` raw values of a window (NaN = no data) -> ``(K, h, w)`` probabilities."""
+        if isinstance(plan, SubsetPlan):
+            bound = self.model.with_bands(self.config.wavelength_array[plan.training])  # FWHM: the training bands'
+            return self._softmax(bound, image[plan.keep], self._mean[plan.training], self._std[plan.training])
+        return self.probs(plan.apply(image))
+
+    def bind(self, cube: Cube, *, resample: bool = False) -> ProbFn:
+        """The per-window function for :func:`hsi_app.infer.predict_scene` on ``cube`` (see :meth:`plan`)."""
+        plan = self.plan(cube, resample=resample)
 
         def prob_fn(image: np.ndarray) -> np.ndarray:
-            return self._softmax(bound, image[keep], mean, std)
+            return self.apply_plan(plan, image)
 
         return prob_fn
 

@@ -21,6 +21,7 @@ denoising or detection. A task is a :class:`TaskAdapter` registered in :data:`TA
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -79,24 +80,23 @@ def _classify_run_scene(pred: Any, cube: Cube, out: Path, window: int, resample:
     """Exactly what ``hsi predict`` does (same function, same arguments)."""
     from hsi_app.infer import predict_scene
 
-    resampled = _classify_plan(pred, cube, resample).resampled
+    plan = _classify_plan(pred, cube, resample)
     res = predict_scene(
-        pred.bind(cube, resample=resample), cube, num_classes=pred.num_classes, halo=pred.receptive_radius,
+        partial(_classify_apply, pred, plan), cube, num_classes=pred.num_classes, halo=pred.receptive_radius,
         out=out, window=window, class_names=pred.class_names, progress=False,
     )
-    return {"height": res.height, "width": res.width, "windows": res.windows, "resampled": resampled,
+    return {"height": res.height, "width": res.width, "windows": res.windows, "resampled": plan.resampled,
             **_classify_counts(pred, res.class_counts)}
 
 
 def _classify_plan(pred: Any, cube: Cube, resample: bool) -> Any:
-    from hsi_app.predictor import plan_bands
-
-    return plan_bands(pred.config, cube, resample=resample)
+    """The predictor's band plan for ``cube`` (picked, resampled, or a band subset), as ``hsi predict`` makes it."""
+    return pred.plan(cube, resample=resample)
 
 
 def _classify_apply(pred: Any, plan: Any, image: np.ndarray) -> np.ndarray:
     """``(C_cube, h, w)`` raw (NaN = no data) -> ``(K, h, w)`` probabilities."""
-    return pred.probs(plan.apply(image))
+    return pred.apply_plan(plan, image)
 
 
 def _classify_writer(pred: Any, cube: Cube, out: Path) -> Any:
@@ -370,6 +370,20 @@ def _detect_load(opts: DetectOptions, run_dir: Path) -> Any:
     return LearnedDetector.load(run_dir, device="cpu")
 
 
+def _resampled(config: Any, cube: Cube, resample: bool) -> bool:
+    """Whether a finished learned-detection scene's bands were resampled (its output then depends on
+    ``--resample``). Called after the scene ran with the same arguments, so planning cannot fail
+    here; the edge-band warning was already given once.
+    """
+    if not resample:
+        return False
+    from hsi_app.predictor import plan_bands
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return plan_bands(config, cube, resample=True).resampled
+
+
 def _detect_run_scene(opts: DetectOptions, det_model: Any, cube: Cube, out: Path, window: int,
                       resample: bool) -> StatsDict:
     """Exactly what ``hsi detect --out OUT --points P`` writes, with the model loaded once per worker."""
@@ -386,11 +400,9 @@ def _detect_run_scene(opts: DetectOptions, det_model: Any, cube: Cube, out: Path
     m = opts.method
     resampled = False
     if m == "learned":  # detect_scene's learned branch, with the cached model (threshold 0 as in `hsi detect`)
-        from hsi_app.predictor import plan_bands
-
-        resampled = plan_bands(det_model.config, cube, resample=resample).resampled
         dense = det_model.predict_cube(cube, resample=resample)
         res = DetectionResult(dense.heat, det_model.class_names, det_model.decode(dense, threshold=0.0), m)
+        resampled = _resampled(det_model.config, cube, resample)
     else:
         spectra, names = None, None
         if m in TARGET_METHODS:

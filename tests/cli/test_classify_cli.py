@@ -224,6 +224,15 @@ def test_predict_routes_a_band_subset_to_channel_vit(scene: dict[str, Path], tra
     image, _, _ = scene_in_memory(open_cube(subset))
     expected = predict_band_subset(run, image, wl[keep]).argmax(axis=0) + 1
     assert (classes == expected).mean() > 0.99  # same model, same bands; only float rounding may differ
+    from hsi_app.batch import ClusterOptions, run_batch
+
+    for window, folder in ((512, "whole"), (16, "split")):  # one task for the scene / one per 16 px window
+        batch = run_batch("classify", run, [str(subset)], tmp_path / folder, progress=False, echo=lambda s: None,
+                          cluster=ClusterOptions(workers=1, processes=False, dashboard=False), window=window,
+                          split_windows=1)
+        [row] = batch.rows
+        assert (row.status, row.split) == ("done", folder == "split"), row.error
+        np.testing.assert_array_equal(read_class_map(tmp_path / folder / "half_classes.tif").classes, classes)
     code, _, err = run_main(capsys, "predict", "--model", str(trained), "--input", str(subset),
                             "--out", str(tmp_path / "refused.tif"), "--quiet")
     assert code != 0 and "do not match the model's 30 bands" in err and not (tmp_path / "refused.tif").exists()
