@@ -161,8 +161,9 @@ def main() -> None:
 
     models = available(args.models)
     cube = open_cube("indian_pines")
-    radius = max(receptive_radius(m) for m in models) if args.radius is None else args.radius
-    if radius < max(receptive_radius(m) for m in models):
+    needed = max(receptive_radius(m) for m in models)
+    radius = needed if args.radius is None else args.radius
+    if radius < needed:
         raise SystemExit(f"--radius {radius} is below a model's receptive radius: its test pixels would see "
                          "training pixels")
     runs: list[dict[str, Any]] = []

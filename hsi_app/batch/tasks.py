@@ -21,7 +21,6 @@ denoising or detection. A task is a :class:`TaskAdapter` registered in :data:`TA
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -370,20 +369,6 @@ def _detect_load(opts: DetectOptions, run_dir: Path) -> Any:
     return LearnedDetector.load(run_dir, device="cpu")
 
 
-def _resampled(config: Any, cube: Cube, resample: bool) -> bool:
-    """Whether a finished learned-detection scene's bands were resampled (its output then depends on
-    ``--resample``). Called after the scene ran with the same arguments, so planning cannot fail
-    here; the edge-band warning was already given once.
-    """
-    if not resample:
-        return False
-    from hsi_app.predictor import plan_bands
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return plan_bands(config, cube, resample=True).resampled
-
-
 def _detect_run_scene(opts: DetectOptions, det_model: Any, cube: Cube, out: Path, window: int,
                       resample: bool) -> StatsDict:
     """Exactly what ``hsi detect --out OUT --points P`` writes, with the model loaded once per worker."""
@@ -402,7 +387,7 @@ def _detect_run_scene(opts: DetectOptions, det_model: Any, cube: Cube, out: Path
     if m == "learned":  # detect_scene's learned branch, with the cached model (threshold 0 as in `hsi detect`)
         dense = det_model.predict_cube(cube, resample=resample)
         res = DetectionResult(dense.heat, det_model.class_names, det_model.decode(dense, threshold=0.0), m)
-        resampled = _resampled(det_model.config, cube, resample)
+        resampled = dense.resampled
     else:
         spectra, names = None, None
         if m in TARGET_METHODS:

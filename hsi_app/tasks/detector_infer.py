@@ -28,11 +28,13 @@ class DenseOutput:
         heat: ``(K, H, W)`` float32 heat maps in [0, 1] (NaN = no data).
         offset: ``(2, H, W)`` float32 ``(dy, dx)`` of the object centre from the pixel centre.
         size: ``(2, H, W)`` float32 box height and width in pixels.
+        resampled: the cube's bands were resampled to the model's (not picked).
     """
 
     heat: np.ndarray
     offset: np.ndarray
     size: np.ndarray
+    resampled: bool = False
 
 
 def dense_forward(model: Any, x: np.ndarray, *, halo: int, window: int = 256, device: str = "cpu") -> np.ndarray:
@@ -132,7 +134,9 @@ class LearnedDetector:
         plan = plan_bands(self.config, cube, resample=resample)
         image = np.asarray(cube.values, dtype=np.float32)
         image[:, ~np.asarray(cube.hsi.valid.values, bool)] = np.nan
-        return self.predict_image(plan.apply(image), window=window)
+        out = self.predict_image(plan.apply(image), window=window)
+        out.resampled = plan.resampled
+        return out
 
     def decode(self, out: DenseOutput, *, threshold: float = 0.1, max_per_class: int = 500,
                mask: np.ndarray | None = None) -> Detections:
