@@ -82,7 +82,8 @@ def read_header(header: Path) -> dict[str, Any]:
             bom = fh.read(3) == b"\xef\xbb\xbf"
         why = "it starts with a UTF-8 byte-order mark; save it as plain ASCII/UTF-8 without BOM" if bom \
             else "check that it starts with 'ENVI'"
-        raise CubeReadError(f"{header}: not a readable ENVI header ({err}); {why}") from err
+        detail = " ".join(str(err).split())  # SPy pads its message with runs of spaces
+        raise CubeReadError(f"{header}: not a readable ENVI header ({detail}); {why}") from err
     missing = [k for k in REQUIRED if k not in h]
     if missing:
         raise CubeReadError(

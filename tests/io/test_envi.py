@@ -251,6 +251,9 @@ def test_unsupported_data_type_and_non_envi_header_raise(tmp_path: Path) -> None
     _raises(CubeReadError, hdr, "data type 6")
     hdr.write_text("samples = 3\nlines = 2\n")
     _raises(CubeReadError, hdr, "ENVI", hdr.name)
+    with pytest.raises(CubeReadError) as info:
+        read_envi(hdr)
+    assert "  " not in str(info.value), "the reader's padded message is passed on with its runs of spaces"
 
 
 def test_nanometre_values_labelled_micrometres_and_british_spelling(tmp_path: Path) -> None:
