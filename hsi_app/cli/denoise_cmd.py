@@ -36,7 +36,7 @@ def denoise(model: str, source: str, out: str, reference: str | None, key: str |
     from hsi_app.data.noise import parse_noise
     from hsi_app.errors import ConfigError
     from hsi_app.checkpoint import finite_json
-    from hsi_app.io.atomic import atomic_path, check_outputs, check_writable
+    from hsi_app.io.atomic import TIF_SUFFIXES, atomic_path, check_outputs, check_suffix, check_writable
     from hsi_app.io.open import open_cube
     from hsi_app.predictor import run_dir_of
     from hsi_app.tasks.denoise_scene import denoise_cube, scene_baselines
@@ -49,6 +49,7 @@ def denoise(model: str, source: str, out: str, reference: str | None, key: str |
     mpath = Path(metrics_path) if metrics_path else Path(out).with_suffix(".metrics.json")
     check_outputs({"--out": out, "--metrics": mpath if reference is not None else None},
                   {"--input": source, "--reference": reference})
+    check_suffix("--out", out, TIF_SUFFIXES, "a float32 Cloud-Optimized GeoTIFF")
     check_writable(out)
     if reference is not None:
         check_writable(mpath)

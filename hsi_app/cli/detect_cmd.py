@@ -50,7 +50,7 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
     import numpy as np
 
     from hsi_app.errors import ConfigError
-    from hsi_app.io.atomic import atomic_paths, check_outputs, check_writable
+    from hsi_app.io.atomic import TIF_SUFFIXES, atomic_paths, check_outputs, check_suffix, check_writable
     from hsi_app.io.open import open_cube
     from hsi_app.tasks.detect_metrics import detection_report, pixel_auroc
     from hsi_app.tasks.detection import (
@@ -76,6 +76,8 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
         raise ConfigError(f"--metrics {metrics_out}: metrics need --truth POINTS (e.g. targets.gpkg of simulate-targets)")
     check_outputs({"--out": out, "--points": points, "--metrics": metrics_out},
                   {"--input": source, "--targets": targets, "--model": model, "--truth": truth})
+    check_suffix("--out", out, TIF_SUFFIXES, "score maps as a Cloud-Optimized GeoTIFF")
+    check_suffix("--points", points, (".gpkg",), "a GeoPackage")
     for path in (out, points, metrics_out):
         if path:
             check_writable(path)

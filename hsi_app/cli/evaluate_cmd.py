@@ -24,10 +24,11 @@ def evaluate(map_path: str, reference: str, attribute: str, key: str | None, jso
     hectares for projected CRSs; the error-adjusted areas (Olofsson et al. 2014) assume the
     reference pixels are a random sample within each map class.
     """
-    from hsi_app.io.atomic import atomic_path, check_outputs, check_writable
+    from hsi_app.io.atomic import atomic_path, check_outputs, check_suffix, check_writable
     from hsi_app.tasks.map_accuracy import evaluate_map, format_report
 
     check_outputs({"--json": json_path, "--confusion": png_path}, {"--map": map_path, "--reference": reference})
+    check_suffix("--confusion", png_path, (".png",), "a PNG image")
     for out in (json_path, png_path):
         if out is not None:
             check_writable(out)

@@ -20,13 +20,15 @@ def predict(model: str, source: str, out: str, key: str | None, window: int, res
     """Classify every pixel of INPUT window by window (memory bounded by the window)."""
     from hsi_app.errors import ConfigError
     from hsi_app.infer import predict_scene
-    from hsi_app.io.atomic import check_outputs, check_writable
+    from hsi_app.io.atomic import TIF_SUFFIXES, check_outputs, check_suffix, check_writable
     from hsi_app.io.open import open_cube
     from hsi_app.predictor import Predictor, run_dir_of
 
     if window < 1:
         raise ConfigError(f"--window {window}: must be a positive number of pixels, e.g. 512")
     check_outputs({"--out": out, "--png": png}, {"--input": source})
+    check_suffix("--out", out, TIF_SUFFIXES, "a Cloud-Optimized GeoTIFF", " (--png FILE also writes a PNG quick-look)")
+    check_suffix("--png", png, (".png",), "a PNG quick-look")
     for dst in (out, png):
         if dst is not None:
             check_writable(dst)

@@ -15,10 +15,11 @@ import click
 @click.option("--connectivity", type=int, default=4, show_default=True, help="Pixel neighbourhood of a patch: 4 or 8.")
 def vectorize(map_path: str, out: str, min_pixels: int, min_area: float | None, connectivity: int) -> None:
     """One polygon per connected patch of MAP, with class, area and mean confidence, in the map's CRS."""
-    from hsi_app.io.atomic import check_outputs, check_writable
+    from hsi_app.io.atomic import check_outputs, check_suffix, check_writable
     from hsi_app.tasks.map_polygons import vectorize_map
 
     check_outputs({"--out": out}, {"--map": map_path})
+    check_suffix("--out", out, (".gpkg",), "a GeoPackage")
     check_writable(out)
     res = vectorize_map(map_path, out, min_pixels=min_pixels, min_area_ha=min_area, connectivity=connectivity)
     unit = f"{res['min_pixels']} px" + (f" ({res['min_pixels'] * res['pixel_area_m2'] / 1e4:g} ha)"

@@ -22,6 +22,7 @@ from pathlib import Path
 from hsi_app.errors import OutputError
 
 PARTIAL_MARKER = ".partial-"
+TIF_SUFFIXES = (".tif", ".tiff")  # what GeoTIFF outputs may be called
 
 
 def check_writable(dst: str | os.PathLike[str]) -> Path:
@@ -99,6 +100,29 @@ def check_outputs(outputs: Mapping[str, PathArg], inputs: Mapping[str, PathArg])
         for other, path in outs[i + 1:]:
             if _same_file(out, path):
                 raise OutputError(f"{out}: {name} and {other} are the same file; give each output its own path")
+
+
+def check_suffix(option: str, dst: PathArg, suffixes: tuple[str, ...], what: str, hint: str = "") -> None:
+    """Refuse an output name whose extension promises another format than the one written.
+
+    A class map saved as ``map.png`` would be a GeoTIFF under a PNG name: viewers and GIS
+    software pick the decoder from the extension, so the file would look broken.
+
+    Args:
+        option: the CLI option, for the message (``"--out"``).
+        dst: the output path (``None`` or empty: nothing to check).
+        suffixes: accepted extensions, lower case with the dot (``(".tif", ".tiff")``).
+        what: the format written, e.g. ``"a Cloud-Optimized GeoTIFF"``.
+        hint: an extra sentence for the message, e.g. pointing at the option that writes PNG.
+
+    Raises:
+        OutputError: naming the path, the format and the accepted extensions.
+    """
+    if dst is None or not str(dst).strip():
+        return
+    if Path(dst).suffix.lower() not in suffixes:
+        names = " or ".join(suffixes)
+        raise OutputError(f"{dst}: {option} writes {what}; give it a {names} name{hint}")
 
 
 def check_out_dir(out: str | os.PathLike[str]) -> Path:

@@ -267,6 +267,30 @@ def test_outputs_that_are_inputs_are_refused(trained: Path, scene: dict[str, Pat
     assert not (tmp_path / "m.tif").exists()
 
 
+def test_output_names_whose_extension_promises_another_format_are_refused(
+        trained: Path, scene: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = str(scene["cube"])
+    cases = [
+        (["predict", "--model", str(trained), "--input", src, "--out", str(tmp_path / "map.png")], "map.png", ".tif or .tiff"),
+        (["predict", "--model", str(trained), "--input", src, "--out", str(tmp_path / "m.tif"), "--png",
+          str(tmp_path / "q.jpg")], "q.jpg", ".png name"),
+        (["detect", "--input", src, "--method", "rx", "--out", str(tmp_path / "rx.png")], "rx.png", ".tif or .tiff"),
+        (["detect", "--input", src, "--method", "rx", "--out", str(tmp_path / "rx.tif"), "--points",
+          str(tmp_path / "pts.shp")], "pts.shp", ".gpkg name"),
+        (["vectorize", "--map", src, "--out", str(tmp_path / "p.shp")], "p.shp", ".gpkg name"),
+        (["evaluate", "--map", src, "--reference", str(scene["labels"]), "--confusion", str(tmp_path / "c.pdf")],
+         "c.pdf", ".png name"),
+    ]
+    for args, name, needle in cases:
+        code, _, err = run_main(capsys, *args, "--quiet") if args[0] == "predict" else run_main(capsys, *args)
+        lines = [ln for ln in err.strip().splitlines() if ln.startswith("hsi: error")]
+        assert code == 2 and len(lines) == 1 and name in lines[0] and needle in lines[0], (args, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    upper = tmp_path / "MAP.TIFF"  # the extension is matched without regard to case
+    code, _, err = run_main(capsys, "predict", "--model", str(trained), "--input", src, "--out", str(upper), "--quiet")
+    assert code == 0 and upper.is_file(), err
+
+
 def test_a_run_file_never_replaces_an_input_in_the_run_folder(scene: dict[str, Path], tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     import shutil
