@@ -40,7 +40,7 @@ def check_memory_limit(value: str) -> None:
 @click.option("--task", "task", default="classify", show_default=True, help="classify, denoise or detect.")
 @click.option("--model", "model", default=None, type=click.Path(),
               help="Run folder written by `hsi train` (detect: only for --method learned).")
-@click.option("--inputs", "inputs", required=True, multiple=True,
+@click.option("--inputs", "inputs", multiple=True,
               help="Glob, file or folder of scenes; repeatable. Quote globs: 'scenes/**/*.tif'.")
 @click.option("--out-dir", "out_dir", required=True, type=click.Path(), help="Output root (mirrors the input folders).")
 @click.option("--scheduler", default=None, help="Address of a running dask scheduler, e.g. tcp://host:8786.")
@@ -65,12 +65,16 @@ def check_memory_limit(value: str) -> None:
                    "of this std (0-255 scale), as `hsi denoise --adapt-sigma`.")
 @click.option("--adapt-steps", type=int, default=None, help=f"denoise: optimisation steps of --adapt-sigma [default: {DEFAULT_ADAPT_STEPS}].")
 @click.option("--fill-nan", is_flag=True, help="denoise: fill NaN/no-data values first (they stay NaN in the output), as `hsi denoise --fill-nan`.")
-def batch(task: str, model: str | None, inputs: tuple[str, ...], out_dir: str, scheduler: str | None,
+@click.argument("scenes", nargs=-1, type=click.Path())
+def batch(task: str, model: str | None, inputs: tuple[str, ...], scenes: tuple[str, ...], out_dir: str, scheduler: str | None,
           workers: int | None, threads_per_worker: int, memory_limit: str, window: int, split_windows: int | None,
           overwrite: bool, resample: bool, dashboard: bool, quiet: bool, method: str | None, targets: str | None,
           materials: tuple[str, ...], threshold: float | None, max_points: int, adapt_sigma: float | None,
           adapt_steps: int | None, fill_nan: bool) -> None:
-    """Run TASK with MODEL over every scene in INPUTS; one COG per scene under OUT_DIR.
+    """Run TASK with MODEL over every scene in INPUTS (and SCENES); one COG per scene under OUT_DIR.
+
+    SCENES are more files or folders after the options, so an unquoted glob that the shell
+    expanded (`--inputs data/*.tif`) is taken whole.
 
     Reruns skip scenes already done with the same model (see OUT_DIR/report.json);
     exit status 0 when every scene succeeded, 1 when some failed. --task detect writes
@@ -85,6 +89,9 @@ def batch(task: str, model: str | None, inputs: tuple[str, ...], out_dir: str, s
     from hsi_app.io.atomic import check_out_dir
 
     # Cluster and output options are checked before anything is read, hashed or started.
+    inputs = (*inputs, *scenes)
+    if not inputs:
+        raise ConfigError("no scenes: pass --inputs GLOB (quoted, e.g. 'scenes/**/*.tif') or scene files")
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers {workers}: must be at least 1 (or omit it to use one per CPU core)")
     if threads_per_worker < 1:

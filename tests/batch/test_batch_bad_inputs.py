@@ -93,3 +93,20 @@ def test_scenes_only_inside_out_dir_say_so(scenes: Path, run_dir: Path, capsys: 
     assert_one_error_line(code, err, "inside --out-dir", "outside")
     assert "quote globs" not in err
     assert sorted(p.name for p in scenes.iterdir()) == ["a.tif", "b.tif"]
+
+
+def test_no_scenes_at_all_is_one_line(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = _batch(capsys, "--model", str(run_dir), "--out-dir", str(tmp_path / "out"))
+    assert_one_error_line(code, err, "no scenes", "--inputs")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_glob_the_shell_expanded_is_taken_whole(scenes: Path, run_dir: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """`--inputs sc/*.tif` unquoted reaches us as `--inputs sc/a.tif sc/b.tif`: both scenes run."""
+    out = tmp_path / "out"
+    code, err = _batch(capsys, "--model", str(run_dir), "--inputs", str(scenes / "a.tif"), str(scenes / "b.tif"),
+                       "--out-dir", str(out), "--workers", "1")
+    assert code == 0, err
+    rows = json.loads((out / "report.json").read_text())["inputs"]
+    assert sorted((Path(r["input"]).name, r["status"]) for r in rows) == [("a.tif", "done"), ("b.tif", "done")]
