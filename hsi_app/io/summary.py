@@ -90,7 +90,7 @@ def format_summary(info: dict[str, Any]) -> str:
     lines = [
         f"source       {info['source']}",
         f"format       {info['format']}",
-        f"size         {info['bands']} bands x {info['height']} rows x {info['width']} cols ({info['dtype']})",
+        f"size         {info['bands']} band{'s' if info['bands'] != 1 else ''} x {info['height']} rows x {info['width']} cols ({info['dtype']})",
         f"wavelengths  {'unknown' if wr is None else f'{wr[0]:.1f}-{wr[1]:.1f} nm'}",
         f"bad bands    {len(info['bad_bands'])}"
         + (f" ({', '.join(map(str, info['bad_bands'][:20]))}{' ...' if len(info['bad_bands']) > 20 else ''})" if info["bad_bands"] else ""),
