@@ -14,7 +14,18 @@ import click
 @click.option("--labels", "labels", default=None, type=click.Path(), help="Label raster or vector file to attach.")
 @click.option("--label-attribute", default="class", show_default=True, help="Vector attribute holding the class.")
 def info(source: str, as_json: bool, key: str | None, labels: str | None, label_attribute: str) -> None:
-    """Describe SOURCE (a file, EnMAP product, or built-in name such as indian_pines)."""
+    """Describe SOURCE (a file, EnMAP product, or built-in name such as indian_pines).
+
+    A class map (the GeoTIFF of `hsi predict`, or any paletted one-band GeoTIFF) is described
+    by its classes instead: pixels, share, area in hectares and mean confidence per class.
+    """
+    from hsi_app.tasks.map_summary import format_class_map_summary, is_class_map, summarize_class_map
+
+    if labels is None and key is None and is_class_map(source):
+        summary = summarize_class_map(source)
+        click.echo(json.dumps(summary) if as_json else format_class_map_summary(summary))
+        return
+
     from hsi_app.io import open_cube
     from hsi_app.io.summary import format_summary, summarize
 

@@ -1,0 +1,145 @@
+"""What ``hsi info`` says about a class map: pixels, share, area and mean confidence per class.
+
+A class map is the GeoTIFF that ``hsi predict`` / ``hsi batch`` write (band 1 class with a
+colour table and class names, band 2 confidence), or any single-band paletted integer
+GeoTIFF. Describing it as a one-band cube with unknown wavelengths would say nothing
+useful, so ``hsi info`` routes it here. The map is read block by block, so memory follows
+the GeoTIFF's block size, not the map size.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from typing import Any
+
+import numpy as np
+
+from hsi_app.io.cog import CLASS_NAMES_TAG
+from hsi_app.io.geotiff import TIFF_ONLY
+from hsi_app.tasks.map_accuracy import M2_PER_HA, pixel_area_m2
+
+
+def is_class_map(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a class map GeoTIFF (not a spectral cube).
+
+    True for a readable GeoTIFF that carries the class-name tag written by
+    :func:`hsi_app.io.cog.write_class_map`, or whose first band is an unsigned-integer band
+    with a colour table (palette) and which has at most two bands. Anything else (other
+    formats, built-in names, unreadable files) is False, so the caller's cube reader gives
+    its own error line.
+    """
+    import rasterio
+    from rasterio.enums import ColorInterp
+    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+
+    if not os.path.isfile(path):
+        return False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(path, driver=TIFF_ONLY) as ds:
+                if CLASS_NAMES_TAG in ds.tags():
+                    return True
+                return (ds.count <= 2 and np.dtype(ds.dtypes[0]).kind == "u"
+                        and ds.colorinterp[0] == ColorInterp.palette)
+    except (RasterioIOError, OSError, ValueError):
+        return False
+
+
+def summarize_class_map(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Per-class pixels, share of the mapped pixels, area and mean confidence of a class map.
+
+    Args:
+        path: a class map GeoTIFF (see :func:`is_class_map`); class 0 is no data.
+
+    Returns:
+        dict with ``format`` (``"class map"``), ``source``, ``height``, ``width``, ``crs``,
+        ``resolution`` (``None`` without CRS), ``pixel_area_m2`` (``None`` unless the CRS is
+        projected), ``mapped_pixels`` (class > 0), ``nodata_pixels``, ``has_confidence`` and
+        ``classes``: one dict per class present, in class order, with ``class`` (number),
+        ``name``, ``pixels``, ``fraction`` (of the mapped pixels), ``area_ha`` (or ``None``)
+        and ``mean_confidence`` (or ``None`` without a confidence band).
+    """
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+
+    counts = np.zeros(256, np.int64)
+    conf_sum = np.zeros(256, np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(path, driver=TIFF_ONLY) as ds:
+            names_json = ds.tags().get(CLASS_NAMES_TAG)
+            has_conf = ds.count >= 2
+            scale = float(ds.scales[1] or 1.0) if has_conf else 1.0
+            offset = float(ds.offsets[1] or 0.0) if has_conf else 0.0
+            crs, transform, h, w = ds.crs, ds.transform, ds.height, ds.width
+            for _, window in ds.block_windows(1):
+                classes = ds.read(1, window=window).ravel().astype(np.int64)
+                if classes.size and classes.max() >= counts.size:
+                    grow = int(classes.max()) + 1
+                    counts = np.pad(counts, (0, grow - counts.size))
+                    conf_sum = np.pad(conf_sum, (0, grow - conf_sum.size))
+                counts += np.bincount(classes, minlength=counts.size)
+                if has_conf:
+                    conf = ds.read(2, window=window, out_dtype=np.float64).ravel() * scale + offset
+                    conf_sum += np.bincount(classes, weights=conf, minlength=conf_sum.size)
+    names = [str(n) for n in json.loads(names_json)] if names_json else []
+    area = pixel_area_m2(transform, crs, (h, w))
+    mapped = int(counts[1:].sum())
+    rows = []
+    for k in np.flatnonzero(counts[1:]) + 1:
+        n = int(counts[k])
+        rows.append({
+            "class": int(k),
+            "name": names[k] if k < len(names) else f"class {k}",
+            "pixels": n,
+            "fraction": n / mapped,
+            "area_ha": n * area / M2_PER_HA if area is not None else None,
+            "mean_confidence": float(conf_sum[k] / n) if has_conf else None,
+        })
+    return {
+        "format": "class map",
+        "source": str(path),
+        "height": h,
+        "width": w,
+        "crs": crs.to_string() if crs is not None else None,
+        "resolution": [abs(float(transform.a)), abs(float(transform.e))] if crs is not None else None,
+        "pixel_area_m2": area,
+        "mapped_pixels": mapped,
+        "nodata_pixels": int(counts[0]),
+        "has_confidence": has_conf,
+        "classes": rows,
+    }
+
+
+def format_class_map_summary(info: dict[str, Any]) -> str:
+    """Human-readable rendering of :func:`summarize_class_map`'s dict."""
+    total = info["height"] * info["width"]
+    lines = [
+        f"source       {info['source']}",
+        f"format       {info['format']} ({'class + confidence bands' if info['has_confidence'] else 'class band'})",
+        f"size         {info['height']} rows x {info['width']} cols",
+        f"crs          {info['crs'] or 'none (pixel coordinates)'}",
+    ]
+    if info["resolution"]:
+        lines.append(f"resolution   {info['resolution'][0]:g} x {info['resolution'][1]:g}")
+    lines.append(f"mapped       {info['mapped_pixels']} pixels ({100 * info['mapped_pixels'] / max(total, 1):.2f}%), "
+                 f"{info['nodata_pixels']} no-data")
+    rows = info["classes"]
+    lines.append(f"classes      {len(rows)}")
+    if not rows:
+        return "\n".join(lines)
+    width = max(len(r["name"]) for r in rows)
+    head = f"  {'class':<{width}}  {'pixels':>9}  {'share':>7}"
+    has_area = info["pixel_area_m2"] is not None
+    head += f"  {'area ha':>10}" if has_area else ""
+    head += f"  {'confidence':>10}" if info["has_confidence"] else ""
+    lines.append(head)
+    for r in rows:
+        line = f"  {r['name']:<{width}}  {r['pixels']:>9}  {100 * r['fraction']:>6.2f}%"
+        line += f"  {r['area_ha']:>10.2f}" if has_area else ""
+        line += f"  {r['mean_confidence']:>10.3f}" if info["has_confidence"] else ""
+        lines.append(line)
+    return "\n".join(lines)
