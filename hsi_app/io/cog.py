@@ -384,6 +384,11 @@ def read_class_map(path: str | os.PathLike[str], *, confidence: bool = True) -> 
 
     Returns:
         :class:`ClassMap` ``(classes, confidence, class_names, colormap, crs, transform)``.
+
+    Raises:
+        OutputError: not a readable GeoTIFF.
+        InvalidDataError: band 1 is not integer, or there are more than two bands (an image
+            cube rather than a map).
     """
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
@@ -392,6 +397,14 @@ def read_class_map(path: str | os.PathLike[str], *, confidence: bool = True) -> 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with rasterio.open(path, driver=TIFF_ONLY) as ds:
+                if ds.count > 2:
+                    raise InvalidDataError(
+                        f"{path}: {ds.count} bands, so an image rather than a class map (band 1 class, optional "
+                        "band 2 confidence); classify it first with hsi predict")
+                if np.dtype(ds.dtypes[0]).kind not in "iu":
+                    raise InvalidDataError(
+                        f"{path}: band 1 holds {ds.dtypes[0]} values, not class numbers; pass a class map "
+                        "(integer classes in band 1, e.g. the map.tif of hsi predict)")
                 classes = ds.read(1)
                 conf = None
                 if confidence and ds.count >= 2:

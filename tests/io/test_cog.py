@@ -295,3 +295,16 @@ def test_read_only_folder_raises_output_error(tmp_path: Path, monkeypatch: pytes
     with pytest.raises(OutputError, match="not writable"):
         StreamingCOGWriter(ro / "map.tif", height=2, width=2, count=1, dtype="uint8", crs=None, transform=None)
     assert _files(ro) == []
+
+
+@pytest.mark.parametrize(("count", "dtype", "needle"), [(1, "float32", "float32 values, not class numbers"),
+                                                       (3, "uint16", "3 bands, so an image")])
+def test_an_image_is_not_read_as_a_class_map(tmp_path: Path, count: int, dtype: str, needle: str) -> None:
+    """Vectorizing or scoring a reflectance cube as if it were classes would give nonsense polygons and accuracies."""
+    path = tmp_path / "img.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=6, height=4, count=count, dtype=dtype,
+                       crs="EPSG:32633", transform=from_origin(0, 0, 10, 10)) as ds:
+        ds.write(np.ones((count, 4, 6), dtype=dtype))
+    with pytest.raises(InvalidDataError, match=needle) as info:
+        read_class_map(path)
+    assert str(path) in str(info.value) and "hsi predict" in str(info.value)
