@@ -75,8 +75,11 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
-def band_matrix(base: RunConfig, wavelengths: np.ndarray, fwhm: np.ndarray, *, resample: bool = True) -> tuple[np.ndarray, str]:
+def band_matrix(base: RunConfig, wavelengths: np.ndarray, fwhm: np.ndarray, *, resample: bool = True,
+                source: str = "new scene") -> tuple[np.ndarray, str]:
     """Weights ``(C_base, C_new)`` taking new-sensor spectra to the base model's bands.
+
+    ``source`` names the new scene (its file) in the error line.
 
     Returns:
         ``(matrix, kind)``, kind ``"select"`` (every base band has a new band within
@@ -100,7 +103,7 @@ def band_matrix(base: RunConfig, wavelengths: np.ndarray, fwhm: np.ndarray, *, r
     if not (known and resample):
         why = "resampling was turned off (--no-resample)" if known else "wavelengths are unknown"
         raise BandMismatchError(
-            f"new scene has {new_wl.size} bands, the base model {base.in_chans}, and {why}; "
+            f"{source}: {new_wl.size} bands, the base model {base.in_chans}, and {why}; "
             "give both band sets wavelengths (and allow resampling) or use a scene from the base sensor"
         )
     from hsi_app.data.resample import resampling_matrix
@@ -316,7 +319,7 @@ def finetune(
     final_out = check_out_dir(out)
     image, bands, valid = scene_in_memory(cube)
     wl, fwhm = cube.hsi.wavelengths[bands], cube.hsi.fwhm[bands]
-    matrix, kind = band_matrix(base, wl, fwhm, resample=opts.resample)
+    matrix, kind = band_matrix(base, wl, fwhm, resample=opts.resample, source=str(cube.attrs.get("source") or "new scene"))
     if opts.progress and kind == "gaussian":
         print(f"resampling {bands.size} bands to the base model's {base.in_chans} bands (Gaussian responses)")
 

@@ -207,3 +207,16 @@ def test_finetune_cli_error_is_one_line(runs: dict, capsys: pytest.CaptureFixtur
     code, text = _run(capsys, "finetune", "--base", str(runs["base"]), "--data", str(runs["scene"]), "--lora-rank", "0",
                       "--out", str(runs["root"] / "bad"))
     assert code == 2 and "--lora-rank 0" in text and "Traceback" not in text
+
+
+def test_a_scene_without_wavelengths_is_named_in_the_error(runs: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    """41 bands with no wavelengths cannot be mapped to the base's 30: the line names the file and the fix."""
+    new, labels = _scene(NEW_WL)
+    scene = _write_tif(runs["root"] / "no_wl.tif", new)
+    lab = runs["root"] / "labels.tif"
+    code, text = _run(capsys, "finetune", "--base", str(runs["base"]), "--data", str(scene), "--labels", str(lab),
+                      "--lora-rank", "2", "--out", str(runs["root"] / "refused"), "--quiet")
+    errors = [ln for ln in text.splitlines() if ln.startswith("hsi: error")]
+    assert code == 2 and len(errors) == 1, text
+    assert f"{scene}: 41 bands, the base model 30" in errors[0] and "wavelengths are unknown" in errors[0]
+    assert not (runs["root"] / "refused").exists()
