@@ -65,6 +65,11 @@ def is_envi(path: str | os.PathLike[str]) -> bool:
         return False
 
 
+def spy_message(err: BaseException) -> str:
+    """Spectral Python's error text on one line (it pads some messages with runs of spaces)."""
+    return " ".join(str(err).split())
+
+
 def read_header(header: Path) -> dict[str, Any]:
     """Parse an ENVI header with SPy; keys lower-case, ``{...}`` values as lists of strings.
 
@@ -82,8 +87,7 @@ def read_header(header: Path) -> dict[str, Any]:
             bom = fh.read(3) == b"\xef\xbb\xbf"
         why = "it starts with a UTF-8 byte-order mark; save it as plain ASCII/UTF-8 without BOM" if bom \
             else "check that it starts with 'ENVI'"
-        detail = " ".join(str(err).split())  # SPy pads its message with runs of spaces
-        raise CubeReadError(f"{header}: not a readable ENVI header ({detail}); {why}") from err
+        raise CubeReadError(f"{header}: not a readable ENVI header ({spy_message(err)}); {why}") from err
     missing = [k for k in REQUIRED if k not in h]
     if missing:
         raise CubeReadError(

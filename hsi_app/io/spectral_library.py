@@ -170,7 +170,11 @@ def _read_sli(path: Path) -> SpectralLibrary:
     try:
         lib = envi.open(str(hdr), str(path) if path.suffix.lower() == ".sli" else None)
     except Exception as err:  # spectral raises EnviException / FileNotFoundError / ValueError
-        raise InvalidDataError(f"{path}: not a readable ENVI spectral library ({err})") from err
+        from hsi_app.io.envi import spy_message
+
+        raise InvalidDataError(f"{path}: not a readable ENVI spectral library ({spy_message(err)}); "
+                               "export it again from ENVI or use a CSV library (wavelength column, one column per "
+                               "material)") from err
     spectra = np.asarray(getattr(lib, "spectra", None), dtype=np.float64)
     if spectra.ndim != 2:
         raise InvalidDataError(f"{path}: the ENVI file is an image, not a spectral library; pass a .sli")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from hsi_app.errors import BandMismatchError, HSIWarning, UnknownKeyError
+from hsi_app.errors import BandMismatchError, HSIWarning, InvalidDataError, UnknownKeyError
 from hsi_app.io.open import open_cube
 from hsi_app.io.spectral_library import read_library, reflectance_scale
 from hsi_app.tasks.detect_metrics import Detections
@@ -30,6 +30,16 @@ def test_csv_and_sli_libraries_agree(tmp_path: Path, speclib: ModuleType) -> Non
         assert lib.names == speclib.NAMES
         np.testing.assert_allclose(lib.wavelengths, speclib.LIB_WL)
         np.testing.assert_allclose(lib.spectra, speclib.library_spectra(), atol=1e-5)
+
+
+def test_a_broken_sli_header_is_one_line_with_a_fix(tmp_path: Path, speclib: ModuleType) -> None:
+    sli = speclib.write_sli(tmp_path / "lib.sli")
+    sli.with_suffix(".hdr").write_text("not an ENVI header\n")
+    with pytest.raises(InvalidDataError) as info:
+        read_library(sli)
+    msg = str(info.value)
+    assert msg.startswith(f"{sli}: not a readable ENVI spectral library") and "CSV library" in msg
+    assert "\n" not in msg and "  " not in msg  # Spectral Python's padded text is passed on as one clean line
 
 
 def test_resampling_to_cube_bands(tmp_path: Path, speclib: ModuleType) -> None:
