@@ -41,9 +41,11 @@ def _window(value: str) -> tuple[int, int]:
 @click.option("--metrics", "metrics_out", default=None, type=click.Path(), help="Write the metrics against --truth as JSON.")
 @click.option("--rx-window", default="5,21", show_default=True, help="rx-local: INNER,OUTER window sizes.")
 @click.option("--key", default=None, help=".mat variable holding the cube.")
+@click.option("--quiet", is_flag=True, help="No progress bar (rx-local and learned show one).")
 def detect(source: str, method: str, targets: str | None, materials: tuple[str, ...], target_pixels: tuple[str, ...],
            scale: float | None, model: str | None, out: str, points: str | None, threshold: float | None,
-           max_points: int, truth: str | None, metrics_out: str | None, rx_window: str, key: str | None) -> None:
+           max_points: int, truth: str | None, metrics_out: str | None, rx_window: str, key: str | None,
+           quiet: bool) -> None:
     """Score every pixel of INPUT with a detector; optionally extract points and score them against truth."""
     import json
 
@@ -91,7 +93,7 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
     if gt_points is not None and m != "learned":  # classes known before the (expensive) detection
         gt = read_detections(gt_points, cube, ["anomaly"] if m.startswith("rx") else names)
     res = detect_scene(cube, m, spectra=spectra, names=names, model=model, window=window,
-                       threshold=0.0 if m == "learned" else None)
+                       threshold=0.0 if m == "learned" else None, progress=not quiet)
     if gt_points is not None and gt is None:
         gt = read_detections(gt_points, cube, res.names)
     sel = select_points(res.detections, threshold, max_points) if points else None

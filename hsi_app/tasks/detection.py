@@ -184,7 +184,7 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | None = None,
 
 def detect_scene(cube: Cube, method: str, *, spectra: np.ndarray | None = None, names: list[str] | None = None,
                  model: str | os.PathLike[str] | None = None, window: tuple[int, int] = (5, 21),
-                 threshold: float | None = None, max_per_class: int = 500) -> DetectionResult:
+                 threshold: float | None = None, max_per_class: int = 500, progress: bool = False) -> DetectionResult:
     """Score maps and detected peaks of one method on a cube.
 
     Args:
@@ -196,6 +196,7 @@ def detect_scene(cube: Cube, method: str, *, spectra: np.ndarray | None = None, 
         window: ``(inner, outer)`` of ``rx-local``.
         threshold: keep peaks above it (default: all peaks, 0.1 for ``learned``).
         max_per_class: most peaks kept per class.
+        progress: show a progress bar for the slow methods (``rx-local``'s strips, ``learned``'s windows).
     """
     m = check_method(method)
     if m == "learned":
@@ -204,7 +205,7 @@ def detect_scene(cube: Cube, method: str, *, spectra: np.ndarray | None = None, 
         from hsi_app.tasks.detector_infer import LearnedDetector
 
         det_model = LearnedDetector.load(model)
-        out = det_model.predict_cube(cube)
+        out = det_model.predict_cube(cube, progress=progress)
         det = det_model.decode(out, threshold=0.1 if threshold is None else threshold, max_per_class=max_per_class)
         return DetectionResult(out.heat, det_model.class_names, det, m)
     image = scene_image(cube)
@@ -215,7 +216,7 @@ def detect_scene(cube: Cube, method: str, *, spectra: np.ndarray | None = None, 
             f"{src}: {n_valid} valid pixels (all no-data?); {m} needs at least 2 for the background "
             "statistics: check the file's no-data value, or pass a scene with data"
         )
-    scores = classical_scores(m, image, spectra, window=window)
+    scores = classical_scores(m, image, spectra, window=window, progress=progress)
     det = find_peaks(scores, threshold=-np.inf if threshold is None else threshold, max_per_class=max_per_class)
     det.box = peak_boxes(scores, det)
     label = ["anomaly"] if m in ("rx", "rx-local") else list(names or [f"target_{i + 1}" for i in range(scores.shape[0])])

@@ -37,16 +37,19 @@ class DenseOutput:
     resampled: bool = False
 
 
-def dense_forward(model: Any, x: np.ndarray, *, halo: int, window: int = 256, device: str = "cpu") -> np.ndarray:
+def dense_forward(model: Any, x: np.ndarray, *, halo: int, window: int = 256, device: str = "cpu",
+                  progress: bool = False) -> np.ndarray:
     """Run ``model`` on a normalised ``(C, H, W)`` image window by window: ``(K + 4, H, W)`` float32."""
     import torch
+    from tqdm.auto import tqdm
 
     from hsi_app.infer import iter_windows
 
     _, h, w = x.shape
     out: np.ndarray | None = None
+    wins = list(iter_windows(h, w, window, halo))
     with torch.inference_mode():
-        for win in iter_windows(h, w, window, halo):
+        for win in tqdm(wins, desc="detect", unit="win", disable=not progress, leave=False):
             t = torch.from_numpy(np.ascontiguousarray(
                 x[:, win.read_row:win.read_row + win.read_height, win.read_col:win.read_col + win.read_width]))
             y = model(t[None].to(device))[0].float().cpu().numpy()
@@ -120,21 +123,23 @@ class LearnedDetector:
         model, dev = load_run_model(folder, config, device)
         return cls(config, model, dev)
 
-    def predict_image(self, image: np.ndarray, *, window: int = 256) -> DenseOutput:
-        """``(C_model, H, W)`` raw values (NaN = no data) -> :class:`DenseOutput`."""
+    def predict_image(self, image: np.ndarray, *, window: int = 256, progress: bool = False) -> DenseOutput:
+        """``(C_model, H, W)`` raw values (NaN = no data) -> :class:`DenseOutput` (progress bar over windows)."""
         valid = np.isfinite(image).all(axis=0)
         x = np.nan_to_num((image - self.mean) / self.std, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
-        raw = dense_forward(self.model, x, halo=self.config.receptive_radius, window=window, device=self.device)
+        raw = dense_forward(self.model, x, halo=self.config.receptive_radius, window=window, device=self.device,
+                            progress=progress)
         return split_output(raw, self.config.num_classes, valid)
 
-    def predict_cube(self, cube: Cube, *, resample: bool = False, window: int = 256) -> DenseOutput:
+    def predict_cube(self, cube: Cube, *, resample: bool = False, window: int = 256,
+                     progress: bool = False) -> DenseOutput:
         """Dense output on a whole cube (bands matched to the model's)."""
         from hsi_app.predictor import plan_bands
 
         plan = plan_bands(self.config, cube, resample=resample)
         image = np.asarray(cube.values, dtype=np.float32)
         image[:, ~np.asarray(cube.hsi.valid.values, bool)] = np.nan
-        out = self.predict_image(plan.apply(image), window=window)
+        out = self.predict_image(plan.apply(image), window=window, progress=progress)
         out.resampled = plan.resampled
         return out
 

@@ -28,6 +28,7 @@ METHODS = ("rx", "rx-local", "mf", "ace", "cem", "learned")
 TARGET_METHODS = ("mf", "ace", "cem")
 MAX_CONDITION = 1e10
 RIDGE = 1e-6
+LOCAL_RX_STRIP_ROWS = 64  # rows per progress step of local RX
 
 
 def check_method(method: str) -> str:
@@ -114,7 +115,8 @@ def _finish(scores: np.ndarray, image: np.ndarray) -> np.ndarray:
     return s
 
 
-def rx(image: np.ndarray, *, window: tuple[int, int] | None = None, stats: Any = None) -> np.ndarray:
+def rx(image: np.ndarray, *, window: tuple[int, int] | None = None, stats: Any = None, progress: bool = False,
+       strip_rows: int = LOCAL_RX_STRIP_ROWS) -> np.ndarray:
     """RX anomaly scores (squared Mahalanobis distance to the background).
 
     Args:
@@ -123,6 +125,12 @@ def rx(image: np.ndarray, *, window: tuple[int, int] | None = None, stats: Any =
             the outer window minus the inner one, the covariance is the scene's
             (regularised) one. ``None``: global RX.
         stats: background statistics (default: :func:`background_stats` of the image).
+        progress: local RX only (the slow one, a window per pixel): run it in strips of
+            ``strip_rows`` rows, each with half the outer window of extra rows above and
+            below, and show a progress bar over the strips. The scores are the same as in
+            one pass: every pixel's window lies inside its strip or is shifted by the same
+            image edge.
+        strip_rows: rows per strip when ``progress`` is set.
 
     Returns:
         ``(1, H, W)`` float32 scores.
@@ -134,7 +142,21 @@ def rx(image: np.ndarray, *, window: tuple[int, int] | None = None, stats: Any =
         return _finish(spectral.rx(_hwc(image), background=bg), image)
     inner, outer = _check_window(window, image.shape[1:])
     x = _hwc(image, fill=np.asarray(bg.mean))
-    return _finish(spectral.rx(x, window=(inner, outer), cov=bg.cov), image)
+    h = x.shape[0]
+    if not progress:
+        return _finish(spectral.rx(x, window=(inner, outer), cov=bg.cov), image)
+    from tqdm.auto import tqdm
+
+    halo, step = outer // 2, max(int(strip_rows), 1)
+    scores = np.empty(x.shape[:2], np.float64)
+    for top in tqdm(range(0, h, step), desc="rx-local", unit="strip", leave=False):
+        bottom = min(top + step, h)
+        lo, hi = max(top - halo, 0), min(bottom + halo, h)
+        if hi - lo < outer:  # a strip shorter than the window: widen it inside the image
+            lo, hi = max(min(lo, h - outer), 0), min(max(hi, outer), h)
+        part = spectral.rx(x[lo:hi], window=(inner, outer), cov=bg.cov)
+        scores[top:bottom] = part[top - lo:bottom - lo]
+    return _finish(scores, image)
 
 
 def _check_window(window: tuple[int, int], shape: tuple[int, ...]) -> tuple[int, int]:
@@ -221,7 +243,7 @@ def _targets(targets: np.ndarray, image: np.ndarray) -> np.ndarray:
 
 
 def classical_scores(method: str, image: np.ndarray, targets: np.ndarray | None = None, *,
-                     window: tuple[int, int] = (5, 21)) -> np.ndarray:
+                     window: tuple[int, int] = (5, 21), progress: bool = False) -> np.ndarray:
     """Score maps of a classical method.
 
     Args:
@@ -229,6 +251,7 @@ def classical_scores(method: str, image: np.ndarray, targets: np.ndarray | None 
         image: ``(C, H, W)`` cube.
         targets: ``(K, C)`` target spectra (target methods only).
         window: ``(inner, outer)`` of ``rx-local``.
+        progress: show a progress bar for ``rx-local`` (the others are single matrix passes).
 
     Returns:
         ``(K, H, W)`` float32 (``K = 1`` for RX).
@@ -243,7 +266,7 @@ def classical_scores(method: str, image: np.ndarray, targets: np.ndarray | None 
         raise ConfigError(f"detection method {m!r} needs target spectra; pass --targets LIB or --target-pixel ROW,COL")
     fns: dict[str, Callable[[], np.ndarray]] = {
         "rx": lambda: rx(image),
-        "rx-local": lambda: rx(image, window=window),
+        "rx-local": lambda: rx(image, window=window, progress=progress),
         "mf": lambda: matched_filter(image, targets),  # type: ignore[arg-type]
         "ace": lambda: ace(image, targets),  # type: ignore[arg-type]
         "cem": lambda: cem(image, targets),  # type: ignore[arg-type]

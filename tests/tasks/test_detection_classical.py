@@ -59,6 +59,19 @@ def test_local_rx_next_to_a_nodata_hole_matches_the_complete_scene(scene: tuple[
     assert rel.max() < 0.1, rel.max()  # zeros in the window put some scores off by 7x
 
 
+@pytest.mark.parametrize("strip_rows", [1, 5, 7, 23])
+def test_local_rx_in_strips_equals_one_pass(scene: tuple[np.ndarray, np.ndarray], strip_rows: int) -> None:
+    """The progress-bar path (strips with halo rows) gives the one-pass scores, also in short last strips."""
+    from hsi_app.tasks.detectors_classical import rx
+
+    image = scene[0].copy()
+    image[:, 2, 3] = np.nan
+    one = rx(image, window=(3, 11))
+    strips = rx(image, window=(3, 11), progress=True, strip_rows=strip_rows)
+    np.testing.assert_allclose(strips, one, rtol=1e-6)
+    assert np.isnan(strips[0, 2, 3]) and np.isfinite(np.delete(strips[0].ravel(), 2 * W + 3)).all()
+
+
 def test_singular_covariance_is_regularised_with_a_warning(scene: tuple[np.ndarray, np.ndarray]) -> None:
     image, target = scene
     image = image.copy()
