@@ -61,20 +61,35 @@ class ClassifyResult:
 def pixel_area(cube: Cube) -> tuple[float | None, str]:
     """Ground area of one pixel in m² and a note on where it comes from.
 
-    Projected CRS: ``|det(transform)|`` times the squared linear unit. No CRS but a
-    nominal ground sampling distance in ``attrs['gsd_m']`` (built-in scenes): ``gsd²``.
-    Geographic CRS or nothing known: ``None``.
+    Projected CRS: as ``hsi evaluate`` and ``hsi vectorize`` measure it
+    (:func:`hsi_app.tasks.map_accuracy.pixel_area_m2`): ``|det(transform)|`` times the squared
+    linear unit, or the ground area of the centre pixel where the projection does not keep
+    area (Web Mercator), which the note then says. No CRS but a nominal ground sampling
+    distance in ``attrs['gsd_m']`` (built-in scenes): ``gsd²``. Geographic CRS or nothing
+    known: ``None``.
     """
+    import warnings
+
+    from hsi_app.errors import HSIWarning
+    from hsi_app.tasks.map_accuracy import pixel_area_m2
+
     crs = cube.rio.crs
     if crs is not None:
         if crs.is_geographic:
             return None, "geographic CRS (degrees): areas in pixels only"
         t = cube.rio.transform()
         try:
-            factor = float(crs.linear_units_factor[1])
-        except Exception:  # noqa: BLE001 - unknown units: assume metres, say so
-            factor = 1.0
-        return abs(t.a * t.e - t.b * t.d) * factor**2, f"from the map transform ({crs.to_string()})"
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", HSIWarning)
+                area = pixel_area_m2(t, crs, (cube.sizes["y"], cube.sizes["x"]))
+        except Exception:  # noqa: BLE001 - unknown linear units: assume metres, say so
+            return abs(t.a * t.e - t.b * t.d), f"from the map transform ({crs.to_string()}; units unknown, taken as metres)"
+        if area is None:
+            return None, f"{crs.to_string()} is not a projected CRS: areas in pixels only"
+        if any(issubclass(w.category, HSIWarning) for w in caught):
+            return area, (f"ground area of the centre pixel: {crs.to_string()} does not keep area, so areas are "
+                          "approximate; reproject the scene to UTM or an equal-area CRS for exact ones")
+        return area, f"from the map transform ({crs.to_string()})"
     gsd = cube.attrs.get("gsd_m")
     if gsd:
         return float(gsd) ** 2, f"nominal {float(gsd):g} m pixels (scene has no CRS)"

@@ -180,3 +180,24 @@ def test_session_flow_points_download(tmp_path: Path, envi_scene: Path, envi_run
     finally:
         s.close()
     assert not s.workdir.exists()
+
+
+def test_pixel_area_agrees_with_hsi_evaluate_and_corrects_web_mercator() -> None:
+    """The viewer's hectares use the same pixel area as `hsi evaluate` / `hsi vectorize`."""
+    import math
+
+    from pyproj import Transformer
+    from rasterio.crs import CRS
+    from rasterio.transform import from_origin
+
+    data = np.ones((3, 4, 4), np.float32)
+    utm = make_cube(data, crs=CRS.from_epsg(32633), transform=from_origin(500_000, 5_000_000, 30, 30))
+    area, note = viewer.pixel_area(utm)
+    assert area == pytest.approx(900.0) and "EPSG:32633" in note
+    x, y = Transformer.from_crs(4326, 3857, always_xy=True).transform(10.0, 50.0)
+    merc = make_cube(data, crs=CRS.from_epsg(3857), transform=from_origin(x - 60, y + 60, 30, 30))
+    area, note = viewer.pixel_area(merc)
+    assert area == pytest.approx(900 * math.cos(math.radians(50)) ** 2, rel=0.01)  # not the 900 m² of map units
+    assert "does not keep area" in note
+    geo = make_cube(data, crs=CRS.from_epsg(4326), transform=from_origin(10, 50, 0.001, 0.001))
+    assert viewer.pixel_area(geo)[0] is None
