@@ -96,8 +96,9 @@ def plan_bands(config: RunConfig, cube: Cube, *, resample: bool = False) -> Band
                           f"({_range(cube_wl[good])}) and copy its nearest edge band", HSIWarning, stacklevel=2)
         return BandPlan(indices=None, matrix=matrix, sources=good)
     hint = "pass --resample to resample spectrally" if known else "the cube or the model lacks wavelengths, so bands cannot be resampled"
+    bands = f"{c} bands ({_range(cube_wl)}) do" if c != 1 else f"1 band ({_range(cube_wl)}) does"
     raise BandMismatchError(
-        f"{source}: {c} band{'s' if c != 1 else ''} ({_range(cube_wl)}) {'do' if c != 1 else 'does'} not match the model's {config.in_chans} bands "
+        f"{source}: {bands} not match the model's {config.in_chans} bands "
         f"({_range(model_wl)}); {hint}, or use a model trained on this sensor"
     )
 
