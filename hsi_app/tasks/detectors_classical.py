@@ -29,6 +29,7 @@ TARGET_METHODS = ("mf", "ace", "cem")
 MAX_CONDITION = 1e10
 RIDGE = 1e-6
 LOCAL_RX_STRIP_ROWS = 64  # rows per progress step of local RX
+SPY_MIN_ROWS = 10  # SPy's windowed mapper fails on fewer rows (its progress step is rows // 10)
 
 
 def check_method(method: str) -> str:
@@ -125,12 +126,10 @@ def rx(image: np.ndarray, *, window: tuple[int, int] | None = None, stats: Any =
             the outer window minus the inner one, the covariance is the scene's
             (regularised) one. ``None``: global RX.
         stats: background statistics (default: :func:`background_stats` of the image).
-        progress: local RX only (the slow one, a window per pixel): run it in strips of
-            ``strip_rows`` rows, each with half the outer window of extra rows above and
-            below, and show a progress bar over the strips. The scores are the same as in
-            one pass: every pixel's window lies inside its strip or is shifted by the same
-            image edge.
-        strip_rows: rows per strip when ``progress`` is set.
+        progress: local RX only (the slow one, a window per pixel): show a progress bar over
+            strips of rows.
+        strip_rows: local RX is scored in strips of this many rows (at least 10), each by
+            SPy's own windowed mapper restricted to those rows, so the scores equal one pass.
 
     Returns:
         ``(1, H, W)`` float32 scores.
@@ -142,21 +141,45 @@ def rx(image: np.ndarray, *, window: tuple[int, int] | None = None, stats: Any =
         return _finish(spectral.rx(_hwc(image), background=bg), image)
     inner, outer = _check_window(window, image.shape[1:])
     x = _hwc(image, fill=np.asarray(bg.mean))
-    h = x.shape[0]
-    if not progress:
-        return _finish(spectral.rx(x, window=(inner, outer), cov=bg.cov), image)
+    transposed = x.shape[0] < SPY_MIN_ROWS  # square windows: scoring the transposed image is the same
+    if transposed:
+        x = x.transpose(1, 0, 2)
+    if x.shape[0] < SPY_MIN_ROWS:
+        raise ConfigError(f"local RX: the scene {image.shape[1:]} is smaller than {SPY_MIN_ROWS} pixels both ways; "
+                          "use global rx (--method rx) on scenes this small")
+    scores = _local_rx_rows(x, inner, outer, bg.cov, progress=progress, strip_rows=strip_rows)
+    return _finish(scores.T if transposed else scores, image)
+
+
+def _local_rx_rows(x: np.ndarray, inner: int, outer: int, cov: np.ndarray, *, progress: bool,
+                   strip_rows: int) -> np.ndarray:
+    """``(H, W, C)`` -> ``(H, W)`` local RX scores, computed strip by strip with SPy's windowed mapper.
+
+    ``map_outer_window_stats(..., rslice=(top, bottom))`` scores only those rows, with windows
+    over the whole image, which is what ``spectral.rx(x, window=..., cov=...)`` computes for
+    every row. Each strip has at least :data:`SPY_MIN_ROWS` rows: SPy's own progress
+    arithmetic divides by a tenth of the rows it is given.
+    """
+    from spectral.algorithms.detectors import RX
+    from spectral.algorithms.spatial import map_outer_window_stats
     from tqdm.auto import tqdm
 
-    halo, step = outer // 2, max(int(strip_rows), 1)
+    h = x.shape[0]
+    step = max(int(strip_rows), SPY_MIN_ROWS)
+    tops = list(range(0, h, step))
+    if len(tops) > 1 and h - tops[-1] < SPY_MIN_ROWS:
+        tops.pop()  # the short remainder joins the strip before it
+    bounds = list(zip(tops, [*tops[1:], h], strict=True))
+    detector = RX()
+
+    def score(background: Any, pixel: np.ndarray) -> Any:
+        detector.set_background(background)
+        return detector(pixel)
+
     scores = np.empty(x.shape[:2], np.float64)
-    for top in tqdm(range(0, h, step), desc="rx-local", unit="strip", leave=False):
-        bottom = min(top + step, h)
-        lo, hi = max(top - halo, 0), min(bottom + halo, h)
-        if hi - lo < outer:  # a strip shorter than the window: widen it inside the image
-            lo, hi = max(min(lo, h - outer), 0), min(max(hi, outer), h)
-        part = spectral.rx(x[lo:hi], window=(inner, outer), cov=bg.cov)
-        scores[top:bottom] = part[top - lo:bottom - lo]
-    return _finish(scores, image)
+    for top, bottom in tqdm(bounds, desc="rx-local", unit="strip", disable=not progress, leave=False):
+        scores[top:bottom] = map_outer_window_stats(score, x, inner, outer, dim_out=1, cov=cov, rslice=(top, bottom))
+    return scores
 
 
 def _check_window(window: tuple[int, int], shape: tuple[int, ...]) -> tuple[int, int]:

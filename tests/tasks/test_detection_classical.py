@@ -59,17 +59,34 @@ def test_local_rx_next_to_a_nodata_hole_matches_the_complete_scene(scene: tuple[
     assert rel.max() < 0.1, rel.max()  # zeros in the window put some scores off by 7x
 
 
-@pytest.mark.parametrize("strip_rows", [1, 5, 7, 23])
-def test_local_rx_in_strips_equals_one_pass(scene: tuple[np.ndarray, np.ndarray], strip_rows: int) -> None:
-    """The progress-bar path (strips with halo rows) gives the one-pass scores, also in short last strips."""
-    from hsi_app.tasks.detectors_classical import rx
+@pytest.mark.parametrize("strip_rows", [1, 10, 13, 23, 64])
+def test_local_rx_in_strips_equals_spy_in_one_pass(scene: tuple[np.ndarray, np.ndarray], strip_rows: int) -> None:
+    """Strips (the progress-bar steps, short remainders merged) give exactly `spectral.rx` over the whole scene."""
+    import spectral
+
+    from hsi_app.tasks.detectors_classical import _hwc, background_stats, rx
 
     image = scene[0].copy()
     image[:, 2, 3] = np.nan
-    one = rx(image, window=(3, 11))
-    strips = rx(image, window=(3, 11), progress=True, strip_rows=strip_rows)
-    np.testing.assert_allclose(strips, one, rtol=1e-6)
-    assert np.isnan(strips[0, 2, 3]) and np.isfinite(np.delete(strips[0].ravel(), 2 * W + 3)).all()
+    bg = background_stats(image)
+    reference = spectral.rx(_hwc(image, fill=np.asarray(bg.mean)), window=(3, 11), cov=bg.cov)
+    got = rx(image, window=(3, 11), progress=True, strip_rows=strip_rows)[0]
+    valid = np.isfinite(image).all(axis=0)
+    np.testing.assert_allclose(got[valid], reference[valid], rtol=1e-6)
+    assert np.isnan(got[2, 3]) and valid.sum() == H * W - 1
+
+
+def test_local_rx_on_a_scene_under_ten_rows(scene: tuple[np.ndarray, np.ndarray]) -> None:
+    """SPy's windowed mapper divides by rows // 10; a short wide scene is scored through its transpose."""
+    from hsi_app.tasks.detectors_classical import rx
+
+    short = scene[0][:, 8:16, :]  # 8 rows x 24 columns, the planted pixel at row 5
+    got = rx(short, window=(3, 7))[0]
+    tall = rx(np.ascontiguousarray(short.transpose(0, 2, 1)), window=(3, 7))[0]  # 24 x 8: the ordinary path
+    np.testing.assert_allclose(got, tall.T, rtol=1e-6)
+    assert np.unravel_index(np.argmax(got), got.shape) == (PLANT[0] - 8, PLANT[1])
+    with pytest.raises(ConfigError, match="smaller than 10 pixels both ways"):
+        rx(scene[0][:, :8, :8], window=(3, 7))
 
 
 def test_singular_covariance_is_regularised_with_a_warning(scene: tuple[np.ndarray, np.ndarray]) -> None:
