@@ -83,3 +83,7 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
         write_detections(stage / "targets.gpkg", gt, cube, names, extra=extra)
     click.echo(f"{out}: {len(sim.targets)} targets ({', '.join(names)}) in {h} x {w} px, seed {seed} "
                "-> scene.tif, targets.gpkg, abundance.tif")
+    if n_targets is not None and len(sim.targets) < n_targets:
+        click.echo(f"hsi: warning: --n-targets {n_targets}: only {len(sim.targets)} fit with centres "
+                   f"--min-distance {min_distance:g} px apart in this scene; lower --min-distance or use a larger scene",
+                   err=True)

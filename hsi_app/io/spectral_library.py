@@ -146,7 +146,8 @@ def _read_csv(path: Path) -> SpectralLibrary:
     if df.shape[1] < 2 or len(df) < 2:
         raise InvalidDataError(
             f"{path}: need a wavelength column and at least one spectrum column with 2+ rows; "
-            f"found {df.shape[1]} columns and {len(df)} rows"
+            f"found {df.shape[1]} columns and {len(df)} rows; pass a CSV library (header row, wavelength column, "
+            "one column per material) or an ENVI .sli"
         )
     cols = [str(c) for c in df.columns]
     wcol = next((c for c in cols if c.strip().lower().startswith(WAVE_PREFIXES)), cols[0])

@@ -187,6 +187,21 @@ def test_simulate_counts_checked_up_front(kit: dict[str, Path], tmp_path: Path, 
     assert not (tmp_path / "sim").exists()
 
 
+def test_simulate_says_when_fewer_targets_fit_than_asked(kit: dict[str, Path], tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    import geopandas as gpd
+
+    code, out, err = run_main(capsys, "simulate-targets", "--background", str(kit["bg"]), "--targets", str(kit["lib"]),
+                              "--n-targets", "10000", "--out", str(tmp_path / "sim"))
+    placed = len(gpd.read_file(tmp_path / "sim" / "targets.gpkg"))
+    assert code == 0 and 0 < placed < 10000, err
+    warning = [ln for ln in err.splitlines() if ln.startswith("hsi: warning")]
+    assert len(warning) == 1 and f"only {placed} fit" in warning[0] and "--min-distance" in warning[0]
+    code, out, err = run_main(capsys, "simulate-targets", "--background", str(kit["bg"]), "--targets", str(kit["lib"]),
+                              "--n-targets", "1", "--out", str(tmp_path / "one"))
+    assert code == 0 and "hsi: warning" not in err
+
+
 # --------------------------------------------------------------------------- a cube without wavelengths
 
 
