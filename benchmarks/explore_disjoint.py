@@ -1,4 +1,4 @@
-"""Exploration: can augmentation, self-training, spatial validation, class weights, weight averaging or PCA inputs lift a model on ``disjoint``?
+"""Exploration: can augmentation, dropout, self-training, spatial validation, class weights, weight averaging or PCA inputs lift a model on ``disjoint``?
 
 Not a benchmark of a shipped feature: it records the ideas that were tried against the
 issue-3 target (default model >= SVM-RBF + 10 OA points on a spatially disjoint split)
@@ -24,6 +24,9 @@ Variants:
     ``swa:S``                  stochastic weight averaging: all epochs, and the returned weights
                                are the uniform mean of the weights after every optimiser step
                                from fraction ``S`` of the run on (flatter minima are said to transfer better).
+    ``arch:KEY=V:...``         the ssfcn with other constructor arguments, e.g. ``arch:band_drop=0.2:drop=0.2``
+                               (whole input bands dropped at random, dropout in the stem and head):
+                               regularisation that the random-split tuning rejected, tried on unseen fields.
     ``pca:K``                  fewer input features: the normalised spectra are projected on the
                                ``K`` leading principal components of the training pixels (each
                                component rescaled to unit variance) and the model sees ``K`` bands.
@@ -148,6 +151,8 @@ def run(variant: str, seed: int) -> float:
         w = np.where(counts > 0, np.maximum(counts, 1.0) ** -float(parts[1]), 0.0)  # absent class: 0
         kw["class_weights"] = (w * (counts > 0).sum() / w.sum()).tolist()
         kw["model_name"] = parts[2] if len(parts) > 2 else "ssfcn"
+    if variant.startswith("arch"):
+        kw["model_args"] = {k: float(v) for k, v in (part.split("=") for part in variant.split(":")[1:])}
     if variant.startswith("aug"):
         p = dict(part.split("=") for part in variant.split(":")[1:])
         kw["tiles"] = SpectralAugTiles(norm, train, tile_size=145, tiles_per_epoch=8, seed=seed, mean_over_std=mean / std,
