@@ -375,7 +375,8 @@ def write_class_map(
 
 
 def read_class_map(path: str | os.PathLike[str], *, confidence: bool = True) -> ClassMap:
-    """Read a class map written by :func:`write_class_map` (or any paletted GeoTIFF).
+    """Read a class map written by :func:`write_class_map` (or any paletted GeoTIFF), or an
+    ENVI classification file (:func:`read_envi_class_map`).
 
     Args:
         path: the GeoTIFF.
@@ -393,6 +394,10 @@ def read_class_map(path: str | os.PathLike[str], *, confidence: bool = True) -> 
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 
+    from hsi_app.io.envi import is_envi
+
+    if is_envi(path):
+        return read_envi_class_map(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
@@ -426,6 +431,52 @@ def read_class_map(path: str | os.PathLike[str], *, confidence: bool = True) -> 
         n = len(names) if names else 256
         colormap = np.array([cmap.get(i, (0, 0, 0, 0)) for i in range(n)], dtype=np.uint8)
     return ClassMap(classes, conf, names, colormap, crs, transform)
+
+
+def read_envi_class_map(path: str | os.PathLike[str]) -> ClassMap:
+    """Read an ENVI classification file (``file type = ENVI Classification``) as a class map.
+
+    ENVI stores class 0 as "Unclassified", the same convention as :func:`write_class_map`
+    (0 = no data). ``class names`` and ``class lookup`` (RGB triples) give the names and the
+    colour table; ``map info`` the CRS and transform. There is no confidence band.
+
+    Args:
+        path: the ``.hdr`` or the data file next to it.
+
+    Raises:
+        InvalidDataError: not a classification file (an image), more than one band, or
+            values outside ``0..classes-1``.
+    """
+    from hsi_app.io.envi import find_header, read_envi, read_header
+
+    header = find_header(path)
+    h = read_header(header) if header is not None else {}
+    if "classification" not in str(h.get("file type", "")).lower():
+        raise InvalidDataError(f"{path}: an ENVI image, not an ENVI classification; pass a class map "
+                               "(ENVI 'file type = ENVI Classification', or the map.tif of hsi predict)")
+    cube = read_envi(path)
+    if cube.sizes["band"] != 1:
+        raise InvalidDataError(f"{path}: ENVI classification with {cube.sizes['band']} bands; a class map has one")
+    values = np.asarray(cube.values[0])
+    values = np.where(np.isfinite(values), values, 0)
+    n = int(h.get("classes", int(values.max(initial=0)) + 1))
+    if values.size and (values.min() < 0 or values.max() >= min(n, 256) or np.any(values != np.round(values))):
+        raise InvalidDataError(f"{path}: class values outside 0..{min(n, 256) - 1} (header 'classes = {n}'); "
+                               "fix the header's class count or the data")
+    names = [str(v).strip() for v in h.get("class names", [])] or None
+    if names is not None and len(names) != n:
+        names = None  # a header that disagrees with itself: fall back to class numbers
+    lookup = h.get("class lookup")
+    colormap = None
+    if lookup is not None and len(lookup) == 3 * n:
+        rgb = np.asarray([float(v) for v in lookup], np.float64).reshape(n, 3).clip(0, 255).astype(np.uint8)
+        colormap = np.concatenate([rgb, np.full((n, 1), 255, np.uint8)], axis=1)
+        colormap[0, 3] = 0  # class 0 (unclassified) is transparent, as in write_class_map
+    from rasterio.transform import Affine
+
+    crs = cube.rio.crs
+    return ClassMap(values.astype(np.uint8), None, names, colormap, crs,
+                    cube.rio.transform() if crs is not None else Affine.identity())
 
 
 # --------------------------------------------------------------------------- cubes

@@ -1,10 +1,10 @@
 """What ``hsi info`` says about a class map: pixels, share, area and mean confidence per class.
 
 A class map is the GeoTIFF that ``hsi predict`` / ``hsi batch`` write (band 1 class with a
-colour table and class names, band 2 confidence), or any single-band paletted integer
-GeoTIFF. Describing it as a one-band cube with unknown wavelengths would say nothing
-useful, so ``hsi info`` routes it here. The map is read block by block, so memory follows
-the GeoTIFF's block size, not the map size.
+colour table and class names, band 2 confidence), any single-band paletted integer
+GeoTIFF, or an ENVI classification file. Describing it as a one-band cube with unknown
+wavelengths would say nothing useful, so ``hsi info`` routes it here. A GeoTIFF is read
+block by block, so memory follows its block size, not the map size.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,8 @@ def is_class_map(path: str | os.PathLike[str]) -> bool:
 
     True for a readable GeoTIFF that carries the class-name tag written by
     :func:`hsi_app.io.cog.write_class_map`, or whose first band is an unsigned-integer band
-    with a colour table (palette) and which has at most two bands. Anything else (other
+    with a colour table (palette) and which has at most two bands; and for an ENVI header
+    (or its data file) that says ``file type = ENVI Classification``. Anything else (other
     formats, built-in names, unreadable files) is False, so the caller's cube reader gives
     its own error line.
     """
@@ -34,8 +36,16 @@ def is_class_map(path: str | os.PathLike[str]) -> bool:
     from rasterio.enums import ColorInterp
     from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 
+    from hsi_app.errors import HSIError
+    from hsi_app.io.envi import find_header, is_envi, read_header
+
     if not os.path.isfile(path):
         return False
+    if is_envi(path):
+        try:
+            return "classification" in str(read_header(find_header(path)).get("file type", "")).lower()  # type: ignore[arg-type]
+        except HSIError:
+            return False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
@@ -62,30 +72,17 @@ def summarize_class_map(path: str | os.PathLike[str]) -> dict[str, Any]:
         ``name``, ``pixels``, ``fraction`` (of the mapped pixels), ``area_ha`` (or ``None``)
         and ``mean_confidence`` (or ``None`` without a confidence band).
     """
-    import rasterio
-    from rasterio.errors import NotGeoreferencedWarning
+    from hsi_app.io.envi import is_envi
 
-    counts = np.zeros(256, np.int64)
-    conf_sum = np.zeros(256, np.float64)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with rasterio.open(path, driver=TIFF_ONLY) as ds:
-            names_json = ds.tags().get(CLASS_NAMES_TAG)
-            has_conf = ds.count >= 2
-            scale = float(ds.scales[1] or 1.0) if has_conf else 1.0
-            offset = float(ds.offsets[1] or 0.0) if has_conf else 0.0
-            crs, transform, h, w = ds.crs, ds.transform, ds.height, ds.width
-            for _, window in ds.block_windows(1):
-                classes = ds.read(1, window=window).ravel().astype(np.int64)
-                if classes.size and classes.max() >= counts.size:
-                    grow = int(classes.max()) + 1
-                    counts = np.pad(counts, (0, grow - counts.size))
-                    conf_sum = np.pad(conf_sum, (0, grow - conf_sum.size))
-                counts += np.bincount(classes, minlength=counts.size)
-                if has_conf:
-                    conf = ds.read(2, window=window, out_dtype=np.float64).ravel() * scale + offset
-                    conf_sum += np.bincount(classes, weights=conf, minlength=conf_sum.size)
-    names = [str(n) for n in json.loads(names_json)] if names_json else []
+    if is_envi(path):
+        from hsi_app.io.cog import read_class_map
+
+        cmap = read_class_map(path)
+        names, has_conf = list(cmap.class_names or []), False
+        crs, transform, (h, w) = cmap.crs, cmap.transform, cmap.classes.shape
+        counts, conf_sum = _tally(iter([(cmap.classes, None)]))
+    else:
+        names, has_conf, crs, transform, h, w, counts, conf_sum = _tally_geotiff(path)
     area = pixel_area_m2(transform, crs, (h, w))
     mapped = int(counts[1:].sum())
     rows = []
@@ -112,6 +109,44 @@ def summarize_class_map(path: str | os.PathLike[str]) -> dict[str, Any]:
         "has_confidence": has_conf,
         "classes": rows,
     }
+
+
+def _tally(blocks: Iterator[tuple[np.ndarray, np.ndarray | None]]) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels and summed confidence per class over ``(classes, confidence | None)`` blocks."""
+    counts = np.zeros(256, np.int64)
+    conf_sum = np.zeros(256, np.float64)
+    for classes, conf in blocks:
+        cls = np.asarray(classes).ravel().astype(np.int64)
+        if cls.size and cls.max() >= counts.size:
+            grow = int(cls.max()) + 1
+            counts, conf_sum = np.pad(counts, (0, grow - counts.size)), np.pad(conf_sum, (0, grow - conf_sum.size))
+        counts += np.bincount(cls, minlength=counts.size)
+        if conf is not None:
+            conf_sum += np.bincount(cls, weights=np.asarray(conf, np.float64).ravel(), minlength=conf_sum.size)
+    return counts, conf_sum
+
+
+def _tally_geotiff(path: str | os.PathLike[str]) -> tuple[Any, ...]:
+    """``(names, has_confidence, crs, transform, H, W, counts, conf_sum)`` of a GeoTIFF, block by block."""
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(path, driver=TIFF_ONLY) as ds:
+            names_json = ds.tags().get(CLASS_NAMES_TAG)
+            has_conf = ds.count >= 2
+            scale = float(ds.scales[1] or 1.0) if has_conf else 1.0
+            offset = float(ds.offsets[1] or 0.0) if has_conf else 0.0
+
+            def blocks() -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+                for _, window in ds.block_windows(1):
+                    conf = ds.read(2, window=window, out_dtype=np.float64) * scale + offset if has_conf else None
+                    yield ds.read(1, window=window), conf
+
+            counts, conf_sum = _tally(blocks())
+            names = [str(n) for n in json.loads(names_json)] if names_json else []
+            return names, has_conf, ds.crs, ds.transform, ds.height, ds.width, counts, conf_sum
 
 
 def format_class_map_summary(info: dict[str, Any]) -> str:
