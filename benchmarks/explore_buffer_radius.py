@@ -12,6 +12,9 @@ per (pools, seed) and the mean margin per setting.
 Settings are given as ``5,11,17`` (the default ssfcn, radius 11), ``5,11`` (radius 8),
 ``5`` (radius 5) or ``none`` (no context boxes, radius 3).
 
+``--radius R`` buffers every split by ``R`` instead (at least the model's radius), so the settings
+compare like for like on the same test pixels, e.g. ``--radius 11`` reuses the default's splits.
+
 Usage: ``.venv/bin/python benchmarks/explore_buffer_radius.py --pools 5,11,17 5,11 5 none --seeds 0 1 2``
 """
 
@@ -31,12 +34,19 @@ def parse_pools(text: str) -> tuple[int, ...]:
     return () if text == "none" else tuple(int(p) for p in text.split(","))
 
 
-def run_pair(cube: Any, pools: tuple[int, ...], seed: int, epochs: int | None = None) -> dict[str, Any]:
-    """Train the ssfcn with ``pools`` and the SVM on the disjoint split buffered by the ssfcn's radius."""
+def run_pair(cube: Any, pools: tuple[int, ...], seed: int, epochs: int | None = None,
+             buffer: int | None = None) -> dict[str, Any]:
+    """Train the ssfcn with ``pools`` and the SVM on the disjoint split buffered by the ssfcn's radius
+    (or by ``buffer`` px, which must not be smaller)."""
     from hsi_app.tasks.train_classifier import TrainOptions, protocol_split, receptive_radius, train_classifier
 
     args = {"pools": pools}
     radius = receptive_radius("ssfcn", 200, 16, args)
+    if buffer is not None:
+        if buffer < radius:
+            raise SystemExit(f"--radius {buffer}: below the model's receptive radius {radius}; test pixels would "
+                             "see training pixels")
+        radius = buffer
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # classes absent from the test set are listed by the split itself
         split = protocol_split(cube, "disjoint:0.5", seed=seed, radius=radius)
@@ -57,6 +67,8 @@ def main() -> None:
     parser.add_argument("--pools", nargs="+", default=["5,11,17", "5,11", "5", "none"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=None, help="Training epochs (default: the trainer's).")
+    parser.add_argument("--radius", type=int, default=None,
+                        help="Buffer every split by this many px (default: each model's own radius).")
     args = parser.parse_args()
 
     from hsi_app.io import open_cube
@@ -68,7 +80,7 @@ def main() -> None:
     for text in args.pools:
         for seed in args.seeds:
             t0 = time.perf_counter()
-            r = run_pair(cube, parse_pools(text), seed, args.epochs)
+            r = run_pair(cube, parse_pools(text), seed, args.epochs, args.radius)
             rows.append(r)
             print(f"| {text} | {r['radius']} | {seed} | {r['n_train']} / {r['n_test']} | {r['svm']:.2f} | "
                   f"{r['ssfcn']:.2f} | {r['margin']:+.2f} | {time.perf_counter() - t0:.0f} |", flush=True)

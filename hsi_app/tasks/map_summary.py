@@ -23,7 +23,7 @@ from hsi_app.tasks.map_accuracy import M2_PER_HA, pixel_area_m2
 
 
 def is_class_map(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` is a class map GeoTIFF (not a spectral cube).
+    """Whether ``path`` is a class map (GeoTIFF or ENVI classification), not a spectral cube.
 
     True for a readable GeoTIFF that carries the class-name tag written by
     :func:`hsi_app.io.cog.write_class_map`, or whose first band is an unsigned-integer band
@@ -41,9 +41,10 @@ def is_class_map(path: str | os.PathLike[str]) -> bool:
 
     if not os.path.isfile(path):
         return False
-    if is_envi(path):
+    header = find_header(path) if is_envi(path) else None
+    if header is not None:
         try:
-            return "classification" in str(read_header(find_header(path)).get("file type", "")).lower()  # type: ignore[arg-type]
+            return "classification" in str(read_header(header).get("file type", "")).lower()
         except HSIError:
             return False
     try:
@@ -62,7 +63,8 @@ def summarize_class_map(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Per-class pixels, share of the mapped pixels, area and mean confidence of a class map.
 
     Args:
-        path: a class map GeoTIFF (see :func:`is_class_map`); class 0 is no data.
+        path: a class map GeoTIFF or ENVI classification (see :func:`is_class_map`); class 0 is
+            no data (ENVI's "Unclassified").
 
     Returns:
         dict with ``format`` (``"class map"``), ``source``, ``height``, ``width``, ``crs``,
