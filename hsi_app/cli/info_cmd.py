@@ -16,8 +16,9 @@ import click
 def info(source: str, as_json: bool, key: str | None, labels: str | None, label_attribute: str) -> None:
     """Describe SOURCE (a file, EnMAP product, or built-in name such as indian_pines).
 
-    A class map (the GeoTIFF of `hsi predict`, or any paletted one-band GeoTIFF) is described
-    by its classes instead: pixels, share, area in hectares and mean confidence per class.
+    A class map (the GeoTIFF of `hsi predict`, any paletted one-band GeoTIFF, or an ENVI
+    classification) is described by its classes instead: pixels, share, area in hectares and
+    mean confidence per class.
     """
     from hsi_app.tasks.map_summary import format_class_map_summary, is_class_map, summarize_class_map
 

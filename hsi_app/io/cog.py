@@ -379,7 +379,7 @@ def read_class_map(path: str | os.PathLike[str], *, confidence: bool = True) -> 
     ENVI classification file (:func:`read_envi_class_map`).
 
     Args:
-        path: the GeoTIFF.
+        path: the GeoTIFF, or an ENVI classification's ``.hdr`` or data file.
         confidence: read band 2 as float32 confidence (``False`` saves 4 bytes per pixel
             when only the classes are needed; ``ClassMap.confidence`` is then ``None``).
 
@@ -389,7 +389,7 @@ def read_class_map(path: str | os.PathLike[str], *, confidence: bool = True) -> 
     Raises:
         OutputError: not a readable GeoTIFF.
         InvalidDataError: band 1 is not integer, or there are more than two bands (an image
-            cube rather than a map).
+            cube rather than a map); for ENVI, see :func:`read_envi_class_map`.
     """
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
@@ -447,6 +447,8 @@ def read_envi_class_map(path: str | os.PathLike[str]) -> ClassMap:
         InvalidDataError: not a classification file (an image), more than one band, or
             values outside ``0..classes-1``.
     """
+    from rasterio.transform import Affine
+
     from hsi_app.io.envi import find_header, read_envi, read_header
 
     header = find_header(path)
@@ -472,8 +474,6 @@ def read_envi_class_map(path: str | os.PathLike[str]) -> ClassMap:
         rgb = np.asarray([float(v) for v in lookup], np.float64).reshape(n, 3).clip(0, 255).astype(np.uint8)
         colormap = np.concatenate([rgb, np.full((n, 1), 255, np.uint8)], axis=1)
         colormap[0, 3] = 0  # class 0 (unclassified) is transparent, as in write_class_map
-    from rasterio.transform import Affine
-
     crs = cube.rio.crs
     return ClassMap(values.astype(np.uint8), None, names, colormap, crs,
                     cube.rio.transform() if crs is not None else Affine.identity())
