@@ -449,11 +449,11 @@ def read_envi_class_map(path: str | os.PathLike[str]) -> ClassMap:
     """
     from rasterio.transform import Affine
 
-    from hsi_app.io.envi import find_header, read_envi, read_header
+    from hsi_app.io.envi import find_header, is_classification, read_envi, read_header
 
     header = find_header(path)
     h = read_header(header) if header is not None else {}
-    if "classification" not in str(h.get("file type", "")).lower():
+    if not is_classification(h):
         raise InvalidDataError(f"{path}: an ENVI image, not an ENVI classification; pass a class map "
                                "(ENVI 'file type = ENVI Classification', or the map.tif of hsi predict)")
     cube = read_envi(path)

@@ -65,6 +65,11 @@ def is_envi(path: str | os.PathLike[str]) -> bool:
         return False
 
 
+def is_classification(header: dict[str, Any]) -> bool:
+    """Whether a parsed ENVI header (:func:`read_header`) says ``file type = ENVI Classification``."""
+    return "classification" in str(header.get("file type", "")).lower()
+
+
 def spy_message(err: BaseException) -> str:
     """Spectral Python's error text on one line (it pads some messages with runs of spaces)."""
     return " ".join(str(err).split())

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -37,14 +37,14 @@ def is_class_map(path: str | os.PathLike[str]) -> bool:
     from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 
     from hsi_app.errors import HSIError
-    from hsi_app.io.envi import find_header, is_envi, read_header
+    from hsi_app.io.envi import find_header, is_classification, is_envi, read_header
 
     if not os.path.isfile(path):
         return False
     header = find_header(path) if is_envi(path) else None
     if header is not None:
         try:
-            return "classification" in str(read_header(header).get("file type", "")).lower()
+            return is_classification(read_header(header))
         except HSIError:
             return False
     try:
@@ -76,44 +76,60 @@ def summarize_class_map(path: str | os.PathLike[str]) -> dict[str, Any]:
     """
     from hsi_app.io.envi import is_envi
 
-    if is_envi(path):
-        from hsi_app.io.cog import read_class_map
-
-        cmap = read_class_map(path)
-        names, has_conf = list(cmap.class_names or []), False
-        crs, transform, (h, w) = cmap.crs, cmap.transform, cmap.classes.shape
-        counts, conf_sum = _tally(iter([(cmap.classes, None)]))
-    else:
-        names, has_conf, crs, transform, h, w, counts, conf_sum = _tally_geotiff(path)
-    area = pixel_area_m2(transform, crs, (h, w))
+    t = _tally_envi(path) if is_envi(path) else _tally_geotiff(path)
+    crs, transform, counts = t.crs, t.transform, t.counts
+    area = pixel_area_m2(transform, crs, (t.height, t.width))
     mapped = int(counts[1:].sum())
     rows = []
     for k in np.flatnonzero(counts[1:]) + 1:
         n = int(counts[k])
         rows.append({
             "class": int(k),
-            "name": names[k] if k < len(names) else f"class {k}",
+            "name": t.names[k] if k < len(t.names) else f"class {k}",
             "pixels": n,
             "fraction": n / mapped,
             "area_ha": n * area / M2_PER_HA if area is not None else None,
-            "mean_confidence": float(conf_sum[k] / n) if has_conf else None,
+            "mean_confidence": float(t.conf_sum[k] / n) if t.has_confidence else None,
         })
     return {
         "format": "class map",
         "source": str(path),
-        "height": h,
-        "width": w,
+        "height": t.height,
+        "width": t.width,
         "crs": crs.to_string() if crs is not None else None,
         "resolution": [abs(float(transform.a)), abs(float(transform.e))] if crs is not None else None,
         "pixel_area_m2": area,
         "mapped_pixels": mapped,
         "nodata_pixels": int(counts[0]),
-        "has_confidence": has_conf,
+        "has_confidence": t.has_confidence,
         "classes": rows,
     }
 
 
-def _tally(blocks: Iterator[tuple[np.ndarray, np.ndarray | None]]) -> tuple[np.ndarray, np.ndarray]:
+class _Tally(NamedTuple):
+    """Per-class totals of a class map and the grid they came from."""
+
+    names: list[str]  # class names for 0..K (empty when the file has none)
+    has_confidence: bool
+    crs: Any
+    transform: Any
+    height: int
+    width: int
+    counts: np.ndarray  # (n,) int64 pixels per class value
+    conf_sum: np.ndarray  # (n,) float64 summed confidence per class value
+
+
+def _tally_envi(path: str | os.PathLike[str]) -> _Tally:
+    """Totals of an ENVI classification (read whole; it has no confidence band)."""
+    from hsi_app.io.cog import read_envi_class_map
+
+    cmap = read_envi_class_map(path)
+    counts, conf_sum = _tally([(cmap.classes, None)])
+    h, w = cmap.classes.shape
+    return _Tally(list(cmap.class_names or []), False, cmap.crs, cmap.transform, h, w, counts, conf_sum)
+
+
+def _tally(blocks: Iterable[tuple[np.ndarray, np.ndarray | None]]) -> tuple[np.ndarray, np.ndarray]:
     """Pixels and summed confidence per class over ``(classes, confidence | None)`` blocks."""
     counts = np.zeros(256, np.int64)
     conf_sum = np.zeros(256, np.float64)
@@ -128,8 +144,8 @@ def _tally(blocks: Iterator[tuple[np.ndarray, np.ndarray | None]]) -> tuple[np.n
     return counts, conf_sum
 
 
-def _tally_geotiff(path: str | os.PathLike[str]) -> tuple[Any, ...]:
-    """``(names, has_confidence, crs, transform, H, W, counts, conf_sum)`` of a GeoTIFF, block by block."""
+def _tally_geotiff(path: str | os.PathLike[str]) -> _Tally:
+    """Totals of a class-map GeoTIFF, read block by block."""
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning
 
@@ -148,7 +164,7 @@ def _tally_geotiff(path: str | os.PathLike[str]) -> tuple[Any, ...]:
 
             counts, conf_sum = _tally(blocks())
             names = [str(n) for n in json.loads(names_json)] if names_json else []
-            return names, has_conf, ds.crs, ds.transform, ds.height, ds.width, counts, conf_sum
+            return _Tally(names, has_conf, ds.crs, ds.transform, ds.height, ds.width, counts, conf_sum)
 
 
 def format_class_map_summary(info: dict[str, Any]) -> str:
