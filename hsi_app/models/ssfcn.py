@@ -3,7 +3,9 @@
 Architecture (all convolutions zero-padded and size-preserving):
 
 1. **Spectral stem**, per pixel: optional band dropout (whole input bands zeroed at
-   random while training), Linear ``C -> stem_hidden`` -> LayerNorm -> GELU ->
+   random while training), the stem's inputs (``inputs``: the normalised bands, and / or
+   the per-pixel standard normal variate of the raw spectrum,
+   :class:`~hsi_app.models.layers.SNVFeatures`), Linear ``-> stem_hidden`` -> LayerNorm -> GELU ->
    (dropout) -> Linear ``-> width``. No spatial mixing, so it works on any band count.
 2. **Spatial blocks**: residual :class:`~hsi_app.models.layers.SpatialBlock` s, one per
    entry of ``dilations``; block ``i`` adds ``dilations[i] * (kernel - 1) // 2`` pixels of
@@ -26,13 +28,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from hsi_app.errors import ConfigError
-from hsi_app.models.layers import BoxContext, SpatialBlock
+from hsi_app.models.layers import BoxContext, SNVFeatures, SpatialBlock
 from hsi_app.models.registry import register_model
+
+
+INPUTS = ("bands", "snv", "bands+snv")
 
 
 class SSFCN(nn.Module):
@@ -57,6 +63,10 @@ class SSFCN(nn.Module):
         pools: odd box sizes; the classifier also sees the ``k x k`` local means of the
             features (adds ``max(pools) // 2`` to the receptive radius).
         head_hidden: hidden width of a two-layer per-pixel classifier (0: one Linear).
+        inputs: what the stem sees per pixel: ``"bands"`` (the normalised bands), ``"snv"``
+            (the standardised SNV of the raw spectrum: its shape, brightness and offset
+            removed) or ``"bands+snv"`` (both, ``2C`` values); the SNV statistics are set by
+            :meth:`fit_inputs` before training.
         wavelengths: ``(C,)`` band centres in nm; stored, not used by this family.
 
     Shapes:
@@ -81,6 +91,7 @@ class SSFCN(nn.Module):
         block_drop: float = 0.0,
         pools: Sequence[int] = (5, 11, 17),
         head_hidden: int = 0,
+        inputs: str = "bands",
         wavelengths: Sequence[float] | None = None,
     ) -> None:
         super().__init__()
@@ -90,8 +101,11 @@ class SSFCN(nn.Module):
             raise ConfigError(f"ssfcn: dropout rates {band_drop}, {drop}, {block_drop}; each must be in [0, 1)")
         self.wavelengths = None if wavelengths is None else [float(w) for w in wavelengths]
         self.band_drop = band_drop
+        if inputs not in INPUTS:
+            raise ConfigError(f"ssfcn: inputs={inputs!r}; use one of {', '.join(INPUTS)}")
+        self.snv = SNVFeatures(in_chans, keep_bands=inputs == "bands+snv") if inputs != "bands" else None
         self.stem = nn.Sequential(
-            nn.Linear(in_chans, stem_hidden),
+            nn.Linear(in_chans if self.snv is None else self.snv.out_dim, stem_hidden),
             nn.LayerNorm(stem_hidden),
             nn.GELU(),
             nn.Dropout(drop),
@@ -118,8 +132,21 @@ class SSFCN(nn.Module):
         """``x (B, C, h, w)`` normalised bands -> ``(B, K, h, w)`` logits."""
         if self.training and self.band_drop > 0:
             x = F.dropout2d(x, self.band_drop, training=True)  # zeroes whole bands per sample
-        f = self.context(self.feat_drop(self.blocks(self.stem(x.permute(0, 2, 3, 1)))))
+        x = x.permute(0, 2, 3, 1)
+        if self.snv is not None:
+            x = self.snv(x)
+        f = self.context(self.feat_drop(self.blocks(self.stem(x))))
         return self.head(f).permute(0, 3, 1, 2)
+
+    def fit_inputs(self, pixels: np.ndarray, band_mean: np.ndarray, band_std: np.ndarray) -> None:
+        """Fit input statistics on the training pixels (the SNV's; nothing for ``inputs="bands"``).
+
+        Args:
+            pixels: ``(N, C)`` normalised spectra of the training pixels.
+            band_mean, band_std: ``(C,)`` statistics of the run's normalisation.
+        """
+        if self.snv is not None:
+            self.snv.fit(pixels, band_mean, band_std)
 
 
 @register_model
@@ -128,6 +155,16 @@ def ssfcn(
 ) -> SSFCN:
     """Default dense spectral-spatial FCN (64 wide, multi-scale context, receptive radius 11 px)."""
     return SSFCN(in_chans, num_classes, wavelengths=wavelengths, **kw)  # type: ignore[arg-type]
+
+
+@register_model
+def ssfcn_snv(
+    in_chans: int, num_classes: int, wavelengths: Sequence[float] | None = None, **kw: object
+) -> SSFCN:
+    """The default SSFCN on each pixel's SNV spectrum (its shape: brightness and offset removed)."""
+    args: dict[str, object] = {"inputs": "snv"}
+    args.update(kw)
+    return SSFCN(in_chans, num_classes, wavelengths=wavelengths, **args)  # type: ignore[arg-type]
 
 
 @register_model

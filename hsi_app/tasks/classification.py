@@ -503,6 +503,20 @@ def _check_labels(name: str, labels: np.ndarray, shape: tuple[int, int], num_cla
     return lab
 
 
+def _new_model(name: str, image: np.ndarray, train: np.ndarray, num_classes: int, wavelengths: Sequence[float] | None,
+               model_args: dict[str, Any] | None, band_stats: tuple[np.ndarray, np.ndarray] | None) -> nn.Module:
+    """Build ``name`` for a ``(C, H, W)`` normalised image; fit its input statistics on the ``train > 0`` pixels."""
+    from hsi_app.models import create_model
+
+    c = image.shape[0]
+    net = create_model(name, in_chans=c, num_classes=num_classes, wavelengths=wavelengths, **(model_args or {}))
+    fit_inputs = getattr(net, "fit_inputs", None)
+    if callable(fit_inputs):
+        mean, std = band_stats if band_stats is not None else (np.zeros(c, np.float32), np.ones(c, np.float32))
+        fit_inputs(image[:, train > 0].T, mean, std)
+    return net
+
+
 def fit_dense(
     image: np.ndarray,
     train: np.ndarray,
@@ -528,6 +542,7 @@ def fit_dense(
     schedule: str = "cosine",
     model: nn.Module | None = None,
     class_weights: Sequence[float] | None = None,
+    band_stats: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Train a dense classifier on one normalised in-memory scene.
 
@@ -563,6 +578,10 @@ def fit_dense(
             restarts) or ``triangular`` (see :mod:`hsi_app.tasks.lr_schedules`).
         model: train this module (e.g. a peft LoRA wrapper) instead of a new ``model_name``.
         class_weights: optional ``(K,)`` per-class weights of the training loss.
+        band_stats: ``(mean, std)``, each ``(C,)``, that normalised ``image``; a new model
+            with a ``fit_inputs(pixels, mean, std)`` method (e.g. ``ssfcn`` with ``snv``)
+            gets them with the training pixels' spectra before training. None: the image
+            is taken as it is (mean 0, std 1).
 
     Returns:
         ``(model, history)``: the selected model (the latest epoch within one standard
@@ -594,6 +613,8 @@ def fit_dense(
             img, tr, tile_size=tile, tiles_per_epoch=tiles_per_epoch, wavelengths=wavelengths, seed=seed
         )
     steps = epochs * math.ceil(tiles_per_epoch / batch_size)
+    if model is None:
+        model = _new_model(model_name, img, tr, num_classes, wavelengths, model_args, band_stats)
     module = DenseClassifier(
         model_name,
         in_chans=c,

@@ -303,7 +303,8 @@ def _fit(
 
     train, val = split.validation(opts.val_fraction, seed=opts.seed) if opts.val_fraction > 0 else (split.train, None)
     norm = np.nan_to_num(BandStats(mean, std).apply(image))  # (C, H, W) float32
-    kwargs: dict[str, Any] = {"seed": opts.seed, "progress": opts.progress, "model_args": opts.model_args}
+    kwargs: dict[str, Any] = {"seed": opts.seed, "progress": opts.progress, "model_args": opts.model_args,
+                              "band_stats": (mean, std)}
     if geo_tiles is not None:
         kwargs["tiles"] = geo_tiles(train, mean, std)
     if opts.epochs is not None:

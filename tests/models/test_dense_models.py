@@ -14,7 +14,7 @@ from hsi_app.tasks.classification import dense_logits
 
 C, K = 12, 4
 # Our own families: their declared radius must be tight (reached exactly).
-TIGHT = {"ssfcn", "ssfcn_small", "test_ssfcn", "cnn3d", "test_cnn3d"}
+TIGHT = {"ssfcn", "ssfcn_snv", "ssfcn_small", "test_ssfcn", "cnn3d", "test_cnn3d"}
 # Dense classifiers only; denoisers and detectors have their own output contracts and tests.
 ALL_CLASSIFIERS = [n for n in list_models() if model_info(n)["task"] == "classification"]
 CLASSIFIERS = [n for n in ALL_CLASSIFIERS if n in TIGHT or n.startswith("test_")]

@@ -9,7 +9,7 @@ from hsi_app.errors import ConfigError, UnknownKeyError
 from hsi_app.models import create_model, list_models, model_info, register_model
 from hsi_app.models import registry as reg
 
-OWN = {"ssfcn", "ssfcn_small", "test_ssfcn", "cnn3d", "test_cnn3d"}
+OWN = {"ssfcn", "ssfcn_small", "ssfcn_snv", "test_ssfcn", "cnn3d", "test_cnn3d"}
 
 
 def test_family_models_are_registered() -> None:
@@ -21,7 +21,7 @@ def test_pattern_filters_names() -> None:
     tiny = list_models("test_*")
     assert {"test_ssfcn", "test_cnn3d"} <= set(tiny)
     assert all(n.startswith("test_") for n in tiny)
-    assert list_models("ssfcn*") == ["ssfcn", "ssfcn_small"]
+    assert list_models("ssfcn*") == ["ssfcn", "ssfcn_small", "ssfcn_snv"]
     assert list_models("no_such_*") == []
 
 

@@ -1,0 +1,98 @@
+"""Per-pixel standard normal variate (SNV) of the spectra, appended to the normalised bands.
+
+SNV divides each pixel's spectrum, minus its mean over the bands, by its standard
+deviation over the bands. That removes a pixel's overall brightness and offset (sun and
+view angle, soil moisture, canopy density), which change from field to field while the
+shape of the spectrum stays. A model that also sees the SNV spectrum can lean on the shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from hsi_app.errors import ConfigError, InvalidDataError
+
+_EPS = 1e-6
+
+
+class SNVFeatures(nn.Module):
+    """The SNV of the raw spectrum, after (or instead of) channels-last normalised bands.
+
+    The input is in the normalised space of the run (``z = (r - band_mean) / band_std``,
+    the statistics of the training pixels); the raw spectrum ``r`` is recovered with the
+    stored statistics, its SNV is taken over the bands and then standardised per band
+    with statistics of the training pixels (``snv_mean``, ``snv_std``), so both halves
+    of the output have the same scale. All four ``(C,)`` vectors are buffers saved with
+    the weights; :meth:`fit` sets them before training. Until then they are 0 / 1, so
+    the layer takes the SNV of its input as it is.
+
+    The operation is per pixel: windowed inference with a halo stays exact.
+
+    Args:
+        bands: number of input bands ``C``.
+        keep_bands: output the input bands too, followed by the SNV (else the SNV alone).
+
+    Shapes:
+        ``(B, h, w, C) -> (B, h, w, 2C)`` (input first) with ``keep_bands``, else ``(B, h, w, C)``.
+    """
+
+    band_mean: torch.Tensor
+    band_std: torch.Tensor
+    snv_mean: torch.Tensor
+    snv_std: torch.Tensor
+
+    def __init__(self, bands: int, *, keep_bands: bool = True) -> None:
+        super().__init__()
+        if bands < 2:
+            raise ConfigError(f"SNVFeatures: {bands} band(s); the SNV needs at least 2 bands (use the bands alone)")
+        self.bands = int(bands)
+        self.keep_bands = bool(keep_bands)
+        for name, value in (("band_mean", 0.0), ("band_std", 1.0), ("snv_mean", 0.0), ("snv_std", 1.0)):
+            self.register_buffer(name, torch.full((bands,), value))
+
+    @staticmethod
+    def snv(raw: torch.Tensor) -> torch.Tensor:
+        """``(..., C)`` spectra -> ``(..., C)`` their SNV (a flat spectrum gives zeros)."""
+        centred = raw - raw.mean(-1, keepdim=True)
+        return centred / centred.square().mean(-1, keepdim=True).sqrt().clamp_min(_EPS)
+
+    @property
+    def out_dim(self) -> int:
+        """Output channels: ``2C`` with the bands kept, else ``C``."""
+        return 2 * self.bands if self.keep_bands else self.bands
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """``(B, h, w, C)`` normalised bands -> ``(B, h, w, out_dim)`` [bands and] standardised SNV."""
+        s = (self.snv(z * self.band_std + self.band_mean) - self.snv_mean) / self.snv_std
+        return torch.cat([z, s], dim=-1) if self.keep_bands else s
+
+    @torch.no_grad()
+    def fit(self, pixels: np.ndarray, band_mean: np.ndarray, band_std: np.ndarray) -> None:
+        """Set the statistics from the training pixels.
+
+        Args:
+            pixels: ``(N, C)`` normalised spectra of the training pixels.
+            band_mean: ``(C,)`` band means of the run's normalisation.
+            band_std: ``(C,)`` band standard deviations of the run's normalisation.
+
+        Raises:
+            InvalidDataError: wrong sizes, no pixel, or non-finite values.
+        """
+        x = np.asarray(pixels, dtype=np.float64)
+        mean = np.asarray(band_mean, dtype=np.float64).reshape(-1)
+        std = np.asarray(band_std, dtype=np.float64).reshape(-1)
+        if x.ndim != 2 or x.shape[1] != self.bands or x.shape[0] == 0 or mean.size != self.bands or std.size != self.bands:
+            raise InvalidDataError(
+                f"SNVFeatures.fit: pixels {x.shape}, statistics {mean.size}/{std.size} for {self.bands} bands; "
+                "pass (N, C) training spectra with N > 0 and (C,) statistics"
+            )
+        if not (np.isfinite(x).all() and np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
+            raise InvalidDataError("SNVFeatures.fit: non-finite spectra or statistics; mask nodata before training")
+        s = self.snv(torch.from_numpy(x * std + mean)).numpy()  # (N, C) float64
+        s_std = s.std(0)
+        self.band_mean.copy_(torch.from_numpy(mean))
+        self.band_std.copy_(torch.from_numpy(std))
+        self.snv_mean.copy_(torch.from_numpy(s.mean(0)))
+        self.snv_std.copy_(torch.from_numpy(np.where(s_std > _EPS, s_std, 1.0)))

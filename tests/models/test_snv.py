@@ -1,0 +1,116 @@
+"""SNVFeatures and ssfcn_snv: known values, brightness invariance, training statistics, checkpoints."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from hsi_app.errors import ConfigError, InvalidDataError
+from hsi_app.io.cube import make_cube
+from hsi_app.models import create_model
+from hsi_app.models.layers import SNVFeatures
+from hsi_app.predictor import Predictor
+from hsi_app.tasks.classification import fit_dense
+from hsi_app.tasks.train_classifier import TrainOptions, train_classifier
+
+
+def test_snv_of_a_known_spectrum() -> None:
+    # [1, 2, 3]: mean 2, population std sqrt(2/3) -> [-sqrt(3/2), 0, sqrt(3/2)]
+    out = SNVFeatures.snv(torch.tensor([[1.0, 2.0, 3.0], [5.0, 5.0, 5.0]], dtype=torch.float64))
+    r = np.sqrt(1.5)
+    np.testing.assert_allclose(out[0].numpy(), [-r, 0.0, r], rtol=1e-12)
+    np.testing.assert_array_equal(out[1].numpy(), [0.0, 0.0, 0.0])  # a flat spectrum has no shape
+
+
+def test_fitted_layer_removes_gain_and_offset_of_the_raw_spectrum() -> None:
+    rng = np.random.default_rng(0)
+    mean, std = rng.uniform(500, 3000, 6), rng.uniform(50, 400, 6)
+    raw = rng.uniform(200, 5000, (40, 6))
+    layer = SNVFeatures(6)
+    layer.fit((raw - mean) / std, mean, std)
+    brighter = 1.7 * raw[:5] + 250.0  # another field: same spectral shape, other illumination
+    z = torch.from_numpy(np.stack([(raw[:5] - mean) / std, (brighter - mean) / std])).float()  # (2, 5, 6)
+    out = layer(z[:, None])  # (2, 1, 5, 12)
+    assert out.shape == (2, 1, 5, 12)
+    torch.testing.assert_close(out[..., :6], z[:, None])  # the normalised bands pass unchanged
+    torch.testing.assert_close(out[0, ..., 6:], out[1, ..., 6:], atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(z[0], z[1], atol=1e-2)
+
+
+def test_snv_channels_are_standardised_on_the_training_pixels() -> None:
+    rng = np.random.default_rng(1)
+    mean, std = np.full(5, 1000.0), np.full(5, 100.0)
+    raw = rng.normal(1000, 100, (200, 5)) * rng.uniform(0.5, 2.0, (200, 1))
+    layer = SNVFeatures(5)
+    layer.fit((raw - mean) / std, mean, std)
+    z = torch.from_numpy((raw - mean) / std).float()[None, None]  # (1, 1, 200, 5)
+    s = layer(z)[0, 0, :, 5:].double().numpy()
+    np.testing.assert_allclose(s.mean(0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(s.std(0), 1.0, rtol=1e-4)
+
+
+def test_snv_alone_replaces_the_bands() -> None:
+    z = torch.randn(2, 3, 4, 7)
+    both, alone = SNVFeatures(7), SNVFeatures(7, keep_bands=False)
+    assert (both.out_dim, alone.out_dim) == (14, 7)
+    torch.testing.assert_close(alone(z), both(z)[..., 7:])
+    torch.testing.assert_close(alone(z), SNVFeatures.snv(z))  # unfitted: the SNV of the input as it is
+    for inputs, stem_in in (("bands", 7), ("snv", 7), ("bands+snv", 14)):
+        net = create_model("ssfcn", in_chans=7, num_classes=3, inputs=inputs)
+        assert net.stem[0].in_features == stem_in
+        assert net(z.permute(0, 3, 1, 2)).shape == (2, 3, 3, 4)
+
+
+def test_bad_inputs_are_refused() -> None:
+    with pytest.raises(ConfigError, match="at least 2 bands"):
+        SNVFeatures(1)
+    with pytest.raises(ConfigError, match="inputs='pca'"):
+        create_model("ssfcn", in_chans=7, num_classes=3, inputs="pca")
+    layer = SNVFeatures(3)
+    with pytest.raises(InvalidDataError, match="pixels"):
+        layer.fit(np.zeros((0, 3)), np.zeros(3), np.ones(3))
+    with pytest.raises(InvalidDataError, match="non-finite"):
+        layer.fit(np.full((4, 3), np.nan), np.zeros(3), np.ones(3))
+
+
+def test_fit_dense_fits_the_snv_statistics_from_the_training_pixels() -> None:
+    rng = np.random.default_rng(2)
+    raw = rng.uniform(100, 900, (4, 12, 12)).astype(np.float32)
+    train = np.zeros((12, 12), np.int64)
+    train[:4, :4], train[8:, 8:] = 1, 2
+    mean, std = raw[:, train > 0].mean(1), raw[:, train > 0].std(1)
+    norm = (raw - mean[:, None, None]) / std[:, None, None]
+    net, _ = fit_dense(norm, train, None, model_name="ssfcn_snv", num_classes=2, epochs=1, tiles_per_epoch=2,
+                       tile_size=12, progress=False, band_stats=(mean, std), model_args={"width": 4, "stem_hidden": 4})
+    np.testing.assert_allclose(net.snv.band_mean.numpy(), mean, rtol=1e-6)
+    np.testing.assert_allclose(net.snv.band_std.numpy(), std, rtol=1e-6)
+    expected = SNVFeatures.snv(torch.from_numpy(raw[:, train > 0].T.astype(np.float64))).numpy()
+    np.testing.assert_allclose(net.snv.snv_mean.numpy(), expected.mean(0), atol=1e-5)
+    np.testing.assert_allclose(net.snv.snv_std.numpy(), expected.std(0), rtol=1e-4)
+
+
+def test_trained_run_stores_the_snv_statistics_and_predicts_the_same_map(tmp_path: Path) -> None:
+    """hsi train -> model.safetensors keeps the buffers; a fresh Predictor reproduces the saved map."""
+    rng = np.random.default_rng(3)
+    labels = np.repeat(np.arange(1, 4), 8 * 18).reshape(24, 18).astype(np.int32)
+    data = (rng.normal(0, 5, (6, 24, 18)) + 100 * labels[None] * np.arange(1, 7)[:, None, None]).astype(np.float32)
+    cube = make_cube(data, wavelength=[450.0 + 50 * i for i in range(6)], labels=labels)
+    out = tmp_path / "run"
+    opts = TrainOptions(model="ssfcn_snv", split="random:0.3", epochs=2, progress=False,
+                        model_args={"width": 8, "stem_hidden": 8})
+    train_classifier(cube, out, opts)
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["model_name"] == "ssfcn_snv"
+    predictor = Predictor.load(out)
+    np.testing.assert_allclose(predictor.model.snv.band_mean.numpy(), cfg["mean"], rtol=1e-6)
+    classes = predictor.probs(data).argmax(0) + 1  # (H, W) classes 1..K
+    import rasterio
+
+    with rasterio.open(out / "map.tif") as ds:
+        np.testing.assert_array_equal(classes, ds.read(1))
+    fresh = create_model("ssfcn_snv", in_chans=6, num_classes=3, width=8, stem_hidden=8)
+    assert torch.equal(fresh.snv.band_std, torch.ones(6))  # defaults, until fitted or loaded
