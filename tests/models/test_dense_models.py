@@ -44,16 +44,17 @@ def test_receptive_radius_is_honest(name: str) -> None:
     s = 2 * r + 9
     c = s // 2
     x = torch.randn(1, C, s, s)
+    bump = 10.0 * torch.linspace(0.5, 1.5, C)  # not flat: an SNV input (ssfcn_snv) ignores a constant offset
     with torch.no_grad():
         base = net(x)[0, :, c, c]
         for dy, dx in [(r + 1, 0), (0, -(r + 1)), (r + 1, r + 1), (-(r + 1), 2), (r + 3, -(r + 2))]:
             z = x.clone()
-            z[0, :, c + dy, c + dx] += 10.0
+            z[0, :, c + dy, c + dx] += bump
             assert torch.allclose(net(z)[0, :, c, c], base, atol=1e-5), (name, dy, dx)
         if name in TIGHT:  # the declared radius is reached, not just an upper bound
             for dy, dx in [(r, 0), (0, -r), (r, r)]:
                 z = x.clone()
-                z[0, :, c + dy, c + dx] += 10.0
+                z[0, :, c + dy, c + dx] += bump
                 assert not torch.allclose(net(z)[0, :, c, c], base, atol=1e-5), (name, dy, dx)
 
 
