@@ -54,11 +54,12 @@ def train(task: str, noise: str, init: str | None, targets: str | None, schedule
         params: dict[str, Any] = dict(click.get_current_context().params)
         importlib.import_module(TASK_RUNNERS[task]).run(**params)
         return
-    model = model or "ssfcn"
     from hsi_app.io import open_cube
     from hsi_app.io.atomic import check_out_dir
     from hsi_app.io.labels import read_labels
-    from hsi_app.tasks.train_classifier import TrainOptions, train_classifier
+    from hsi_app.tasks.train_classifier import DEFAULT_CLASSIFIER, TrainOptions, train_classifier
+
+    model = model or DEFAULT_CLASSIFIER
 
     opts = TrainOptions(model=model, split=split, epochs=epochs, seed=seed, window=window, progress=not quiet,
                         schedule=schedule, val_fraction=val_fraction, label_smoothing=label_smoothing)

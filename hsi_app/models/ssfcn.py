@@ -103,6 +103,9 @@ class SSFCN(nn.Module):
         self.band_drop = band_drop
         if inputs not in INPUTS:
             raise ConfigError(f"ssfcn: inputs={inputs!r}; use one of {', '.join(INPUTS)}")
+        if inputs != "bands" and in_chans < 2:
+            raise ConfigError(f"ssfcn inputs={inputs!r}: the SNV of a spectrum needs >= 2 bands, the data has "
+                              f"{in_chans}; train `--model ssfcn` (the bands as they are) instead")
         self.snv = SNVFeatures(in_chans, keep_bands=inputs == "bands+snv") if inputs != "bands" else None
         self.stem = nn.Sequential(
             nn.Linear(in_chans if self.snv is None else self.snv.out_dim, stem_hidden),

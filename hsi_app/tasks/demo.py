@@ -13,8 +13,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from hsi_app.tasks.train_classifier import DEFAULT_CLASSIFIER
+
 DEFAULT_PROTOCOLS = ("random:0.1", "disjoint:0.5")
-DEFAULT_MODELS = ("ssfcn", "svm")
+DEFAULT_MODELS = (DEFAULT_CLASSIFIER, "svm")
 
 
 def run_demo(
@@ -54,7 +56,7 @@ def run_demo(
             metrics = train_classifier(cube, run, opts, split=split)
             rows.append({**metrics, "run_dir": str(run)})
             if progress:
-                print(f"  {model:<8} {protocol:<14} OA {100 * metrics['oa']:6.2f}%  ({metrics['train_seconds']:.0f} s)")
+                print(f"  {model:<10} {protocol:<14} OA {100 * metrics['oa']:6.2f}%  ({metrics['train_seconds']:.0f} s)")
     root.mkdir(parents=True, exist_ok=True)
     keep = ("model", "protocol", "leaky", "oa", "aa", "kappa", "n_train", "n_test", "train_seconds", "run_dir")
     (root / "summary.json").write_text(json.dumps([{k: r[k] for k in keep} for r in rows], indent=2))

@@ -32,11 +32,16 @@ from hsi_app.data.normalize import BandStats
 from hsi_app.io.cube import Cube
 
 
+# The default dense model sees each pixel's SNV spectrum: over five Indian Pines seeds it beat the
+# plain-band ssfcn on both protocols (random:0.1 98.80 vs 98.44 % OA, disjoint:0.5 51.13 vs 44.32 %).
+DEFAULT_CLASSIFIER = "ssfcn_snv"
+
+
 @dataclass
 class TrainOptions:
     """Knobs of a classification run (defaults are the tuned ones)."""
 
-    model: str = "ssfcn"
+    model: str = DEFAULT_CLASSIFIER
     split: str = "random:0.1"
     epochs: int | None = None
     seed: int = 0

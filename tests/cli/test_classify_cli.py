@@ -67,6 +67,22 @@ def main_code(*args: str) -> int:
     return 0
 
 
+def test_train_without_model_uses_the_snv_default(scene: dict[str, Path], tmp_path: Path) -> None:
+    """No --model: ssfcn_snv, whose SNV statistics are those of this run's training pixels (from torchgeo tiles)."""
+    from safetensors.numpy import load_file
+
+    out = tmp_path / "default"
+    code = main_code("train", "--data", str(scene["cube"]), "--labels", str(scene["labels"]), "--split", "random:0.2",
+                     "--epochs", "1", "--out", str(out), "--quiet")
+    assert code == 0
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["model_name"] == "ssfcn_snv" and cfg["in_chans"] == 30
+    weights = load_file(str(out / "model.safetensors"))
+    np.testing.assert_allclose(weights["snv.band_mean"], cfg["mean"], rtol=1e-6)
+    np.testing.assert_allclose(weights["snv.band_std"], cfg["std"], rtol=1e-6)
+    assert np.all(weights["snv.snv_std"] > 0) and not np.allclose(weights["snv.snv_mean"], 0.0)
+
+
 def test_train_writes_the_run_folder(trained: Path) -> None:
     for name in ("model.safetensors", "config.json", "metrics.json", "split.npz", "confusion.png", "map.tif", "map.png"):
         assert (trained / name).is_file(), name

@@ -70,6 +70,8 @@ def test_bad_inputs_are_refused() -> None:
         SNVFeatures(1)
     with pytest.raises(ConfigError, match="inputs='pca'"):
         create_model("ssfcn", in_chans=7, num_classes=3, inputs="pca")
+    with pytest.raises(ConfigError, match="needs >= 2 bands.*--model ssfcn"):
+        create_model("ssfcn_snv", in_chans=1, num_classes=3)
     layer = SNVFeatures(3)
     with pytest.raises(InvalidDataError, match="pixels"):
         layer.fit(np.zeros((0, 3)), np.zeros(3), np.ones(3))
