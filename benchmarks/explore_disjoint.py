@@ -26,7 +26,18 @@ Variants:
                                from fraction ``S`` of the run on (flatter minima are said to transfer better).
     ``arch:KEY=V:...``         the ssfcn with other constructor arguments, e.g. ``arch:band_drop=0.2:drop=0.2``
                                (whole input bands dropped at random, dropout in the stem and head):
-                               regularisation that the random-split tuning rejected, tried on unseen fields.
+                               regularisation that the random-split tuning rejected, tried on unseen fields;
+                               ``arch:inputs=snv:pools=5/11`` (tuples as ``a/b``) is ``ssfcn_snv`` with smaller boxes.
+    ``snv[:MODEL]`` / ``snvonly[:MODEL]``  per-pixel standard normal variate (each spectrum minus its mean
+                               over bands, divided by its std over bands) removes a pixel's overall brightness
+                               and offset; ``snv`` appends those C channels to the normalised spectra (2C
+                               bands), ``snvonly`` replaces them (what ``ssfcn_snv`` does inside the model).
+                               Both are standardised on the training pixels. ``MODEL``: another family.
+    ``fit:KEY=V:...``          other ``fit_dense`` settings, e.g. ``fit:weight_decay=0.5`` (stronger
+                               AdamW decay) or ``fit:epochs=20``.
+    ``svm:FEATURES``           the SVM-RBF baseline (its usual C / gamma grid search) on other per-pixel
+                               features: ``raw`` (what ``hsi train --model svm`` sees), ``snv`` or
+                               ``raw+snv``; the SVM standardises each feature on the training pixels.
     ``pca:K``                  fewer input features: the normalised spectra are projected on the
                                ``K`` leading principal components of the training pixels (each
                                component rescaled to unit variance) and the model sees ``K`` bands.
@@ -43,6 +54,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -119,10 +131,43 @@ def _project_on_components(norm: np.ndarray, train: np.ndarray, k: int) -> np.nd
     return scores.reshape(k, h, w).astype(np.float32)
 
 
+def _arg(text: str) -> object:
+    """A model argument from the variant text: ``5/11`` -> (5, 11), ``64`` -> 64, ``0.2`` -> 0.2, else the text."""
+    if "/" in text:
+        return tuple(int(v) for v in text.split("/"))
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _snv(image: np.ndarray) -> np.ndarray:
+    """(C, H, W) raw cube -> (C, H, W) per-pixel standard normal variate over the bands."""
+    x = np.nan_to_num(image).astype(np.float64)
+    return ((x - x.mean(0)) / np.maximum(x.std(0), 1e-9)).astype(np.float32)
+
+
+def _svm_on_features(image: np.ndarray, split: Any, features: str, variant: str, seed: int) -> float:
+    """SVM-RBF (grid search) on ``raw``, ``snv`` or ``raw+snv`` spectra of the split; print and return the test OA."""
+    from hsi_app.models.svm import SVMBaseline
+
+    parts = {"raw": np.nan_to_num(image), "snv": _snv(image)}
+    x = np.concatenate([parts[f] for f in features.split("+")])  # (F, H, W)
+    t0 = time.time()
+    svm = SVMBaseline().fit(x, split.train, seed=seed)
+    sel = split.test > 0
+    pred = svm.predict_proba(x[:, sel].T).argmax(1)
+    m = classification_metrics(split.test[sel] - 1, pred, K)
+    print(f"{variant} seed {seed}: OA {100 * m['oa']:.2f} AA {100 * m['aa']:.2f} ({time.time() - t0:.0f} s)", flush=True)
+    return float(m["oa"])
+
+
 def run(variant: str, seed: int) -> float:
     """Train one variant on one seed's split; print and return the test OA."""
     cube = open_cube("indian_pines")
-    image, _, valid = scene_in_memory(cube)
+    image, bands, valid = scene_in_memory(cube)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         split = protocol_split(cube, "disjoint:0.5", seed=seed, radius=11)
@@ -130,8 +175,23 @@ def run(variant: str, seed: int) -> float:
     split.test[~valid] = 0
     mean, std = _band_stats(image, split.train > 0)
     norm = np.nan_to_num((image - mean[:, None, None]) / std[:, None, None]).astype(np.float32)
-    kw: dict[str, object] = {}
+    if variant.startswith("svm:"):
+        return _svm_on_features(image, split, variant.split(":")[1], variant, seed)
+    # what `hsi train` passes: the band statistics (ssfcn_snv) and centres (channel_vit)
+    kw: dict[str, object] = {"band_stats": (mean, std), "wavelengths": np.asarray(cube.hsi.wavelengths)[bands]}
+    if variant.split(":")[0] in ("snv", "snvonly"):
+        snv = _snv(image)
+        s_mean, s_std = _band_stats(snv, split.train > 0)
+        snv = ((snv - s_mean[:, None, None]) / s_std[:, None, None]).astype(np.float32)
+        norm = snv if variant.startswith("snvonly") else np.concatenate([norm, snv])
+        kw.pop("band_stats")
+        if not variant.startswith("snvonly"):
+            kw.pop("wavelengths")
+        if ":" in variant:
+            kw["model_name"] = variant.split(":")[1]
     if variant.startswith("pca"):
+        kw.pop("band_stats")  # the inputs are no longer the normalised bands
+        kw.pop("wavelengths")
         norm = _project_on_components(norm, split.train > 0, int(variant.split(":")[1]))
     if variant.startswith("sval"):
         _, frac, rad = variant.split(":")[:3]
@@ -152,7 +212,9 @@ def run(variant: str, seed: int) -> float:
         kw["class_weights"] = (w * (counts > 0).sum() / w.sum()).tolist()
         kw["model_name"] = parts[2] if len(parts) > 2 else "ssfcn"
     if variant.startswith("arch"):
-        kw["model_args"] = {k: float(v) for k, v in (part.split("=") for part in variant.split(":")[1:])}
+        kw["model_args"] = {k: _arg(v) for k, v in (part.split("=") for part in variant.split(":")[1:])}
+    if variant.startswith("fit:"):
+        kw.update({k: (int(v) if k == "epochs" else float(v)) for k, v in (part.split("=") for part in variant.split(":")[1:])})
     if variant.startswith("aug"):
         p = dict(part.split("=") for part in variant.split(":")[1:])
         kw["tiles"] = SpectralAugTiles(norm, train, tile_size=145, tiles_per_epoch=8, seed=seed, mean_over_std=mean / std,
