@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hsi_app.errors import ConfigError
-from hsi_app.models.layers import BoxContext
+from hsi_app.models.layers import BoxContext, FitsInputs, input_layer
 from hsi_app.models.layers.mamba_block import MambaBlock
 from hsi_app.models.registry import register_model
 
@@ -190,7 +190,7 @@ class CentreGuidedEnhancement(nn.Module):
         return t + self.out(enhanced).unsqueeze(3)
 
 
-class SpectralMamba(nn.Module):
+class SpectralMamba(FitsInputs, nn.Module):
     """Dense MorpMamba-style classifier.
 
     Args:
@@ -205,6 +205,9 @@ class SpectralMamba(nn.Module):
         centre_kernel: neighbourhood of the centre-guided enhancement.
         pools: odd box sizes of the head's local means (``()`` for none).
         drop: dropout before the head.
+        inputs: ``"bands"`` (the normalised bands) or ``"snv"`` (each pixel's standardised
+            standard normal variate instead: :class:`~hsi_app.models.layers.SNVFeatures`,
+            statistics set by ``fit_inputs`` before training).
         wavelengths: ``(C,)`` band centres in nm; stored, not used by this family.
 
     Shapes:
@@ -227,6 +230,7 @@ class SpectralMamba(nn.Module):
         centre_kernel: int = 3,
         pools: Sequence[int] = (5, 11),
         drop: float = 0.0,
+        inputs: str = "bands",
         wavelengths: Sequence[float] | None = None,
     ) -> None:
         super().__init__()
@@ -235,6 +239,7 @@ class SpectralMamba(nn.Module):
         if not 0.0 <= drop < 1.0:
             raise ConfigError(f"spectral_mamba: drop={drop}; use a rate in [0, 1)")
         self.wavelengths = None if wavelengths is None else [float(v) for v in wavelengths]
+        self.snv = input_layer(inputs, in_chans, "spectral_mamba")
         self.tokens = TokenGenerator(in_chans, dim, groups)
         self.morph = MorphBlock(dim, self.tokens.tokens, morph_kernel)
         self.centre = CentreGuidedEnhancement(dim, centre_kernel)
@@ -248,6 +253,8 @@ class SpectralMamba(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x (B, C, H, W)`` normalised bands -> ``(B, K, H, W)`` logits."""
+        if self.snv is not None:
+            x = self.snv.channels_first(x)
         b, _, h, w = x.shape
         t = self.centre(self.morph(self.tokens(x)))  # (B, H, W, T, D)
         n, d = t.shape[3], t.shape[4]

@@ -53,6 +53,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hsi_app.errors import ConfigError
+from hsi_app.models.layers import FitsInputs, input_layer
 from hsi_app.models.layers.context import BoxContext
 from hsi_app.models.registry import register_model
 
@@ -214,7 +215,7 @@ class LocalBlock(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
-class SpectralViT(nn.Module):
+class SpectralViT(FitsInputs, nn.Module):
     """LoLA-SpecViT as a dense per-pixel classifier.
 
     Args:
@@ -231,6 +232,9 @@ class SpectralViT(nn.Module):
         spatial_kernel: spatial kernel of the first Conv3d.
         pools: odd box sizes of local means appended to the normed features before the
             head (:class:`~hsi_app.models.layers.context.BoxContext`; ``()`` for none).
+        inputs: ``"bands"`` (the normalised bands) or ``"snv"`` (each pixel's standardised
+            standard normal variate instead: :class:`~hsi_app.models.layers.SNVFeatures`,
+            statistics set by ``fit_inputs`` before training).
         wavelengths: ``(C,)`` band centres in nm; stored, not used by this family.
 
     Shapes:
@@ -255,12 +259,14 @@ class SpectralViT(nn.Module):
         spectral_stride: int = 4,
         spatial_kernel: int = 3,
         pools: Sequence[int] = (),
+        inputs: str = "bands",
         wavelengths: Sequence[float] | None = None,
     ) -> None:
         super().__init__()
         if embed_dim < 1 or depth < 1:
             raise ConfigError(f"spectral_vit: embed_dim={embed_dim}, depth={depth}; both must be >= 1")
         self.wavelengths = None if wavelengths is None else [float(v) for v in wavelengths]
+        self.snv = input_layer(inputs, in_chans, "spectral_vit")
         self.frontend = SpectralFrontEnd(
             in_chans, embed_dim, conv_channels=conv_channels, spectral_kernel=spectral_kernel,
             spectral_stride=spectral_stride, spatial_kernel=spatial_kernel,
@@ -273,6 +279,8 @@ class SpectralViT(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x (B, C, h, w)`` normalised bands -> ``(B, K, h, w)`` logits."""
+        if self.snv is not None:
+            x = self.snv.channels_first(x)
         f = self.frontend(x)
         for blk in self.blocks:
             f = blk(f)

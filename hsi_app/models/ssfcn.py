@@ -28,20 +28,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from hsi_app.errors import ConfigError
-from hsi_app.models.layers import BoxContext, SNVFeatures, SpatialBlock
+from hsi_app.models.layers import BoxContext, FitsInputs, SpatialBlock, input_layer
 from hsi_app.models.registry import register_model
 
 
-INPUTS = ("bands", "snv", "bands+snv")
-
-
-class SSFCN(nn.Module):
+class SSFCN(FitsInputs, nn.Module):
     """Spectral stem + residual spatial blocks + per-pixel classifier.
 
     Internally features are channels-last ``(B, h, w, D)`` so that per-pixel layers are
@@ -101,12 +97,7 @@ class SSFCN(nn.Module):
             raise ConfigError(f"ssfcn: dropout rates {band_drop}, {drop}, {block_drop}; each must be in [0, 1)")
         self.wavelengths = None if wavelengths is None else [float(w) for w in wavelengths]
         self.band_drop = band_drop
-        if inputs not in INPUTS:
-            raise ConfigError(f"ssfcn: inputs={inputs!r}; use one of {', '.join(INPUTS)}")
-        if inputs != "bands" and in_chans < 2:
-            raise ConfigError(f"ssfcn inputs={inputs!r}: the SNV of a spectrum needs >= 2 bands, the data has "
-                              f"{in_chans}; train `--model ssfcn` (the bands as they are) instead")
-        self.snv = SNVFeatures(in_chans, keep_bands=inputs == "bands+snv") if inputs != "bands" else None
+        self.snv = input_layer(inputs, in_chans, "ssfcn", both=True)
         self.stem = nn.Sequential(
             nn.Linear(in_chans if self.snv is None else self.snv.out_dim, stem_hidden),
             nn.LayerNorm(stem_hidden),
@@ -140,16 +131,6 @@ class SSFCN(nn.Module):
             x = self.snv(x)
         f = self.context(self.feat_drop(self.blocks(self.stem(x))))
         return self.head(f).permute(0, 3, 1, 2)
-
-    def fit_inputs(self, pixels: np.ndarray, band_mean: np.ndarray, band_std: np.ndarray) -> None:
-        """Fit input statistics on the training pixels (the SNV's; nothing for ``inputs="bands"``).
-
-        Args:
-            pixels: ``(N, C)`` normalised spectra of the training pixels.
-            band_mean, band_std: ``(C,)`` statistics of the run's normalisation.
-        """
-        if self.snv is not None:
-            self.snv.fit(pixels, band_mean, band_std)
 
 
 @register_model

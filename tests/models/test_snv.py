@@ -116,3 +116,30 @@ def test_trained_run_stores_the_snv_statistics_and_predicts_the_same_map(tmp_pat
         np.testing.assert_array_equal(classes, ds.read(1))
     fresh = create_model("ssfcn_snv", in_chans=6, num_classes=3, width=8, stem_hidden=8)
     assert torch.equal(fresh.snv.band_std, torch.ones(6))  # defaults, until fitted or loaded
+
+
+@pytest.mark.parametrize("name", ["ssfcn", "test_ssfcn", "test_spectral_vit", "test_spectral_mamba"])
+def test_snv_models_ignore_a_pixel_gain_and_offset(name: str) -> None:
+    """With inputs="snv", a pixel whose raw spectrum is scaled and shifted gets the same logits."""
+    rng = np.random.default_rng(4)
+    c = 9
+    mean, std = rng.uniform(500, 3000, c), rng.uniform(50, 400, c)
+    raw = rng.uniform(200, 5000, (c, 7, 8))
+    torch.manual_seed(0)
+    net = create_model(name, in_chans=c, num_classes=3, inputs="snv").eval()
+    net.fit_inputs(((raw.reshape(c, -1).T - mean) / std), mean, std)
+    other = raw.copy()
+    other[:, 3, 4] = 0.6 * raw[:, 3, 4] + 400.0  # the same material under other illumination
+    z = [torch.from_numpy((r - mean[:, None, None]) / std[:, None, None]).float()[None] for r in (raw, other)]
+    with torch.no_grad():
+        a, b = net(z[0]), net(z[1])
+    assert a.shape == (1, 3, 7, 8)
+    torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+    plain = create_model(name, in_chans=c, num_classes=3).eval()
+    with torch.no_grad():
+        assert not torch.allclose(plain(z[0]), plain(z[1]), atol=1e-4)  # the bands themselves do change
+
+
+def test_families_without_room_for_2c_inputs_refuse_bands_plus_snv() -> None:
+    with pytest.raises(ConfigError, match="spectral_vit: inputs='bands\\+snv'; use one of bands, snv"):
+        create_model("spectral_vit", in_chans=8, num_classes=3, inputs="bands+snv")

@@ -2,6 +2,6 @@
 
 from hsi_app.models.layers.blocks import SpatialBlock
 from hsi_app.models.layers.context import BoxContext
-from hsi_app.models.layers.snv import SNVFeatures
+from hsi_app.models.layers.snv import INPUTS, FitsInputs, SNVFeatures, input_layer
 
-__all__ = ["BoxContext", "SNVFeatures", "SpatialBlock"]
+__all__ = ["INPUTS", "BoxContext", "FitsInputs", "SNVFeatures", "SpatialBlock", "input_layer"]

@@ -96,3 +96,50 @@ class SNVFeatures(nn.Module):
         self.band_std.copy_(torch.from_numpy(std))
         self.snv_mean.copy_(torch.from_numpy(s.mean(0)))
         self.snv_std.copy_(torch.from_numpy(np.where(s_std > _EPS, s_std, 1.0)))
+
+    def channels_first(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C, h, w)`` normalised bands -> ``(B, out_dim, h, w)``."""
+        return self(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+INPUTS = ("bands", "snv", "bands+snv")
+
+
+def input_layer(inputs: str, bands: int, family: str, *, both: bool = False) -> SNVFeatures | None:
+    """The layer a model family puts before its first layer for ``inputs``.
+
+    Args:
+        inputs: ``"bands"`` (the normalised bands: no layer), ``"snv"`` (the standardised
+            SNV instead of the bands) or, where ``both``, ``"bands+snv"`` (``2C`` channels).
+        bands: input bands ``C``.
+        family: the model family's name, for messages.
+        both: whether the family can take ``2C`` channels.
+
+    Raises:
+        ConfigError: an unknown ``inputs``, or an SNV of fewer than 2 bands.
+    """
+    allowed = INPUTS if both else INPUTS[:2]
+    if inputs not in allowed:
+        raise ConfigError(f"{family}: inputs={inputs!r}; use one of {', '.join(allowed)}")
+    if inputs == "bands":
+        return None
+    if bands < 2:
+        raise ConfigError(f"{family} inputs={inputs!r}: the SNV of a spectrum needs >= 2 bands, the data has "
+                          f"{bands}; train `--model {family}` (the bands as they are) instead")
+    return SNVFeatures(bands, keep_bands=inputs == "bands+snv")
+
+
+class FitsInputs:
+    """Mixin for a model with an optional :class:`SNVFeatures` ``snv`` input layer."""
+
+    snv: SNVFeatures | None
+
+    def fit_inputs(self, pixels: np.ndarray, band_mean: np.ndarray, band_std: np.ndarray) -> None:
+        """Fit the input layer's statistics on the training pixels (nothing for ``inputs="bands"``).
+
+        Args:
+            pixels: ``(N, C)`` normalised spectra of the training pixels.
+            band_mean, band_std: ``(C,)`` statistics of the run's normalisation.
+        """
+        if self.snv is not None:
+            self.snv.fit(pixels, band_mean, band_std)
