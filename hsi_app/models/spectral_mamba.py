@@ -284,6 +284,16 @@ def spectral_mamba_wide(
 
 
 @register_model
+def spectral_mamba_snv(
+    in_chans: int, num_classes: int, wavelengths: Sequence[float] | None = None, **kw: object
+) -> SpectralMamba:
+    """spectral_mamba on each pixel's SNV spectrum (its shape: brightness and offset removed)."""
+    args: dict[str, object] = {"inputs": "snv"}
+    args.update(kw)
+    return SpectralMamba(in_chans, num_classes, wavelengths=wavelengths, **args)  # type: ignore[arg-type]
+
+
+@register_model
 def test_spectral_mamba(
     in_chans: int, num_classes: int, wavelengths: Sequence[float] | None = None, **kw: object
 ) -> SpectralMamba:

@@ -296,6 +296,16 @@ def spectral_vit(
 
 
 @register_model
+def spectral_vit_snv(
+    in_chans: int, num_classes: int, wavelengths: Sequence[float] | None = None, **kw: object
+) -> SpectralViT:
+    """spectral_vit on each pixel's SNV spectrum (its shape: brightness and offset removed)."""
+    args: dict[str, object] = {"inputs": "snv"}
+    args.update(kw)
+    return SpectralViT(in_chans, num_classes, wavelengths=wavelengths, **args)  # type: ignore[arg-type]
+
+
+@register_model
 def test_spectral_vit(
     in_chans: int, num_classes: int, wavelengths: Sequence[float] | None = None, **kw: object
 ) -> SpectralViT:

@@ -26,7 +26,7 @@ def test_list_shows_task_and_parameter_count(capsys: pytest.CaptureFixture[str])
 def test_pattern_filters(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "models", "list", "spectral_v*")
     names = [line.split()[0] for line in out.splitlines()[1:]]
-    assert code == 0 and names == ["spectral_vit", "spectral_vit_wide"]
+    assert code == 0 and names == ["spectral_vit", "spectral_vit_snv", "spectral_vit_wide"]
     code, out, _ = run(capsys, "models", "list", "vit")  # bare word = substring
     assert {"spectral_vit", "test_spectral_vit"} <= {line.split()[0] for line in out.splitlines()[1:]}
 
