@@ -220,3 +220,31 @@ def test_a_scene_without_wavelengths_is_named_in_the_error(runs: dict, capsys: p
     assert code == 2 and len(errors) == 1, text
     assert f"{scene}: 41 bands, the base model 30" in errors[0] and "wavelengths are unknown" in errors[0]
     assert not (runs["root"] / "refused").exists()
+
+
+def test_the_default_snv_model_is_lora_tuned_on_another_sensor(tmp_path: Path) -> None:
+    """ssfcn_snv: LoRA leaves its SNV statistics (base normalisation) in place; the tuned run predicts."""
+    from hsi_app.checkpoint import load_tensors
+    from hsi_app.io.cube import make_cube
+    from hsi_app.predictor import Predictor
+    from hsi_app.tasks.train_classifier import TrainOptions, train_classifier
+
+    data, labels = _scene(BASE_WL)
+    cube = make_cube(data, wavelength=BASE_WL, labels=labels.astype(np.int32))
+    base = tmp_path / "base"
+    train_classifier(cube, base, TrainOptions(model="ssfcn_snv", split="random:0.3", epochs=2, progress=False,
+                                              model_args={"width": 8, "stem_hidden": 8}))
+    new, _ = _scene(NEW_WL)
+    scene, lab = _write_tif(tmp_path / "new.tif", new, NEW_WL), _write_tif(tmp_path / "labels.tif", labels[None])
+    ft = tmp_path / "ft"
+    main_args = ["finetune", "--base", str(base), "--data", str(scene), "--labels", str(lab), "--split", "fixed:5",
+                 "--lora-rank", "2", "--epochs", "2", "--out", str(ft), "--quiet"]
+    try:
+        main(main_args)
+    except SystemExit as exc:
+        assert not exc.code
+    _, model = _loaded(ft)
+    snv = model.net.get_base_model().snv
+    np.testing.assert_array_equal(snv.band_mean.numpy(), load_tensors(base)["snv.band_mean"])
+    probs = Predictor.load(ft, device="cpu").probs(new)  # (K, H, W) on the 41-band sensor
+    assert probs.shape == (4, 24, 22) and np.allclose(probs.sum(0), 1.0, atol=1e-5)
