@@ -1,8 +1,8 @@
-"""Exploration: can augmentation, dropout, self-training, spatial validation, class weights, weight averaging or PCA inputs lift a model on ``disjoint``?
+"""Exploration: can augmentation, dropout, self-training, spatial validation, class weights, weight averaging, PCA or SNV inputs lift a model on ``disjoint``?
 
-Not a benchmark of a shipped feature: it records the ideas that were tried against the
-issue-3 target (default model >= SVM-RBF + 10 OA points on a spatially disjoint split)
-and did not help. Same data, split (``disjoint:0.5``, buffer 11 px), normalisation,
+It records the ideas that were tried against the issue-3 target (default model >= SVM-RBF
++ 10 OA points on a spatially disjoint split). Most did not help; per-pixel SNV inputs
+(``snvonly``) did, and became the default model ``ssfcn_snv`` (BENCHMARKS.md, "SNV inputs"). Same data, split (``disjoint:0.5``, buffer 11 px), normalisation,
 validation pixels and trainer as ``hsi train``; only the training tiles or labels change.
 
 Variants:

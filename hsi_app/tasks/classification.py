@@ -580,7 +580,7 @@ def fit_dense(
         model: train this module (e.g. a peft LoRA wrapper) instead of a new ``model_name``.
         class_weights: optional ``(K,)`` per-class weights of the training loss.
         band_stats: ``(mean, std)``, each ``(C,)``, that normalised ``image``; a new model
-            with a ``fit_inputs(pixels, mean, std)`` method (e.g. ``ssfcn`` with ``snv``)
+            with a ``fit_inputs(pixels, mean, std)`` method (e.g. ``ssfcn_snv``)
             gets them with the training pixels' spectra before training. None: the image
             is taken as it is (mean 0, std 1).
 
