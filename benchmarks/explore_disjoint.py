@@ -62,6 +62,7 @@ import torch
 from hsi_app.data.splits import make_split
 from hsi_app.data.tiles import SceneTiles
 from hsi_app.io import open_cube
+from hsi_app.models.layers import SNVFeatures
 from hsi_app.tasks.classification import classification_metrics, fit_dense, predict_dense
 from hsi_app.tasks.train_classifier import _band_stats, protocol_split, scene_in_memory
 
@@ -144,9 +145,9 @@ def _arg(text: str) -> object:
 
 
 def _snv(image: np.ndarray) -> np.ndarray:
-    """(C, H, W) raw cube -> (C, H, W) per-pixel standard normal variate over the bands."""
-    x = np.nan_to_num(image).astype(np.float64)
-    return ((x - x.mean(0)) / np.maximum(x.std(0), 1e-9)).astype(np.float32)
+    """(C, H, W) raw cube -> (C, H, W) per-pixel standard normal variate over the bands (``SNVFeatures.snv``)."""
+    x = torch.from_numpy(np.nan_to_num(image).astype(np.float64)).permute(1, 2, 0)  # (H, W, C)
+    return SNVFeatures.snv(x).permute(2, 0, 1).numpy().astype(np.float32)
 
 
 def _svm_on_features(image: np.ndarray, split: Any, features: str, variant: str, seed: int) -> float:

@@ -1,4 +1,4 @@
-"""Per-pixel standard normal variate (SNV) of the spectra, appended to the normalised bands.
+"""Per-pixel standard normal variate (SNV) of the spectra, instead of or beside the normalised bands.
 
 SNV divides each pixel's spectrum, minus its mean over the bands, by its standard
 deviation over the bands. That removes a pixel's overall brightness and offset (sun and
@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from hsi_app.data.normalize import BandStats
 from hsi_app.errors import ConfigError, InvalidDataError
 
 _EPS = 1e-6
@@ -91,11 +92,11 @@ class SNVFeatures(nn.Module):
         if not (np.isfinite(x).all() and np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
             raise InvalidDataError("SNVFeatures.fit: non-finite spectra or statistics; mask nodata before training")
         s = self.snv(torch.from_numpy(x * std + mean)).numpy()  # (N, C) float64
-        s_std = s.std(0)
+        stats = BandStats.fit(s.T[:, :, None], np.ones((s.shape[0], 1), bool))  # per band, constant bands get 1
         self.band_mean.copy_(torch.from_numpy(mean))
         self.band_std.copy_(torch.from_numpy(std))
-        self.snv_mean.copy_(torch.from_numpy(s.mean(0)))
-        self.snv_std.copy_(torch.from_numpy(np.where(s_std > _EPS, s_std, 1.0)))
+        self.snv_mean.copy_(torch.from_numpy(stats.mean))
+        self.snv_std.copy_(torch.from_numpy(stats.std))
 
     def channels_first(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, C, h, w)`` normalised bands -> ``(B, out_dim, h, w)``."""
