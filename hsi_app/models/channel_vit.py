@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hsi_app.errors import BandMismatchError, ConfigError
-from hsi_app.models.layers import BoxContext
+from hsi_app.models.layers import BoxContext, FitsInputs, WavelengthSNV
 from hsi_app.models.registry import register_model
 
 PSEUDO_RANGE_NM = (400.0, 2500.0)
@@ -131,7 +131,7 @@ class ChannelBlock(nn.Module):
         return t + self.mlp(self.norm3(t))
 
 
-class ChannelViT(nn.Module):
+class ChannelViT(FitsInputs, nn.Module):
     """Dense ChannelViT over wavelength-binned band groups.
 
     Args:
@@ -154,6 +154,9 @@ class ChannelViT(nn.Module):
         wavelengths: ``(C,)`` band centres in nm (default: evenly spaced over
             400-2500 nm, for data without wavelengths).
         fwhm: ``(C,)`` band widths in nm (default: the band spacing).
+        inputs: ``"bands"`` (the normalised bands) or ``"snv"`` (each pixel's SNV over the
+            bands it is given, after HCS; :class:`~hsi_app.models.layers.WavelengthSNV`,
+            statistics set by ``fit_inputs`` before training).
 
     Shapes:
         ``(B, C', H, W) float32 -> (B, K, H, W)`` logits, for any band count ``C'``
@@ -181,8 +184,14 @@ class ChannelViT(nn.Module):
         drop: float = 0.0,
         wavelengths: Sequence[float] | np.ndarray | None = None,
         fwhm: Sequence[float] | np.ndarray | None = None,
+        inputs: str = "bands",
     ) -> None:
         super().__init__()
+        if inputs not in ("bands", "snv"):
+            raise ConfigError(f"channel_vit: inputs={inputs!r}; use bands or snv")
+        if inputs == "snv" and in_chans < 2:
+            raise ConfigError(f"channel_vit inputs='snv': the SNV of a spectrum needs >= 2 bands, the data has "
+                              f"{in_chans}; train `--model channel_vit` (the bands as they are) instead")
         if patch < 1 or patch % 2 != 1 or kernel < 1 or kernel % 2 != 1:
             raise ConfigError(f"channel_vit: patch={patch}, kernel={kernel}; use odd sizes >= 1")
         if group_nm <= 0 or (group_size is not None and group_size < 1):
@@ -198,6 +207,7 @@ class ChannelViT(nn.Module):
         self.register_buffer("band_wavelengths", torch.tensor(wl, dtype=torch.float32), persistent=False)
         self.register_buffer("band_fwhm", torch.tensor(fw, dtype=torch.float32), persistent=False)
         self.group_nm, self.group_size = float(group_nm), group_size
+        self.snv = WavelengthSNV(wl) if inputs == "snv" else None
         self.hcs, self.hcs_min = hcs, float(hcs_min)
         self.band_gain = FourierMLP(embed_dim)
         self.channel_embed = FourierMLP(embed_dim)
@@ -304,6 +314,8 @@ class ChannelViT(nn.Module):
                 fw = torch.as_tensor(_as_vector(fwhm, c, "FWHM values"), dtype=torch.float32, device=x.device)
         if self.training and self.hcs:
             x, wl, fw = self._hcs(x, wl, fw)
+        if self.snv is not None:
+            x = self.snv(x, wl)
         t = self.tokens(x, wl, fw)
         for blk in self.blocks:
             t = blk(t)
@@ -355,6 +367,14 @@ def channel_vit(
 ) -> ChannelViT:
     """Wavelength-aware dense ChannelViT (200 nm band groups, 24 wide, 2 blocks, HCS, radius 8 px)."""
     return _build(in_chans, num_classes, wavelengths, {}, kw)
+
+
+@register_model
+def channel_vit_snv(
+    in_chans: int, num_classes: int, wavelengths: Sequence[float] | None = None, **kw: object
+) -> ChannelViT:
+    """channel_vit on each pixel's SNV over the bands it is given (brightness and offset removed)."""
+    return _build(in_chans, num_classes, wavelengths, {"inputs": "snv"}, kw)
 
 
 @register_model

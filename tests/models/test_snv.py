@@ -1,4 +1,4 @@
-"""SNVFeatures and ssfcn_snv: known values, brightness invariance, training statistics, checkpoints."""
+"""SNVFeatures, WavelengthSNV and the *_snv models: known values, brightness invariance, training statistics, checkpoints."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import torch
 from hsi_app.errors import ConfigError, InvalidDataError
 from hsi_app.io.cube import make_cube
 from hsi_app.models import create_model
-from hsi_app.models.layers import SNVFeatures
+from hsi_app.models.layers import SNVFeatures, WavelengthSNV
 from hsi_app.predictor import Predictor
 from hsi_app.tasks.classification import fit_dense
 from hsi_app.tasks.train_classifier import TrainOptions, train_classifier
@@ -118,7 +118,7 @@ def test_trained_run_stores_the_snv_statistics_and_predicts_the_same_map(tmp_pat
     assert torch.equal(fresh.snv.band_std, torch.ones(6))  # defaults, until fitted or loaded
 
 
-@pytest.mark.parametrize("name", ["ssfcn", "test_ssfcn", "test_spectral_vit", "test_spectral_mamba"])
+@pytest.mark.parametrize("name", ["ssfcn", "test_ssfcn", "test_spectral_vit", "test_spectral_mamba", "test_channel_vit"])
 def test_snv_models_ignore_a_pixel_gain_and_offset(name: str) -> None:
     """With inputs="snv", a pixel whose raw spectrum is scaled and shifted gets the same logits."""
     rng = np.random.default_rng(4)
@@ -143,3 +143,48 @@ def test_snv_models_ignore_a_pixel_gain_and_offset(name: str) -> None:
 def test_families_without_room_for_2c_inputs_refuse_bands_plus_snv() -> None:
     with pytest.raises(ConfigError, match="spectral_vit: inputs='bands\\+snv'; use one of bands, snv"):
         create_model("spectral_vit", in_chans=8, num_classes=3, inputs="bands+snv")
+
+
+def test_wavelength_snv_of_a_band_subset_uses_that_subset_and_its_statistics() -> None:
+    """The SNV is taken over the bands given; each band's statistics are looked up by wavelength."""
+    rng = np.random.default_rng(5)
+    wl = np.array([900.0, 450.0, 600.0, 1200.0, 750.0, 1500.0])  # unsorted on purpose
+    mean, std = rng.uniform(500, 3000, 6), rng.uniform(50, 400, 6)
+    raw = rng.uniform(200, 5000, (30, 6))
+    layer = WavelengthSNV(wl)
+    layer.fit((raw - mean) / std, mean, std)
+    full = SNVFeatures(6, keep_bands=False)
+    full.fit((raw - mean) / std, mean, std)
+    pick = np.array([4, 0, 5])  # 750, 900, 1500 nm in another order
+    z = torch.from_numpy((raw[:3, pick] - mean[pick]) / std[pick]).float().T[None, :, :, None]  # (1, 3, 3, 1)
+    out = layer(z, torch.tensor(wl[pick]))[0, :, :, 0].T.double().numpy()  # (3 px, 3 bands)
+    r = raw[:3, pick]
+    s = (r - r.mean(1, keepdims=True)) / r.std(1, keepdims=True)
+    expected = (s - full.snv_mean.numpy()[pick]) / full.snv_std.numpy()[pick]
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
+    between = layer.stats_at(torch.tensor([675.0]))[:, 0]  # (4,) halfway between 600 and 750 nm
+    np.testing.assert_allclose(between.numpy(), (layer.stats_at(torch.tensor([600.0, 750.0])).mean(1)).numpy(), rtol=1e-5)
+    with pytest.raises(InvalidDataError, match="needs >= 2 bands"):
+        layer(z[:, :1], torch.tensor(wl[:1]))
+
+
+def test_channel_vit_snv_run_keeps_its_statistics_and_takes_half_the_bands(tmp_path: Path) -> None:
+    """hsi train -> the buffers are in the checkpoint; the run predicts from every other band too."""
+    from hsi_app.tasks.band_subset import predict_band_subset
+
+    rng = np.random.default_rng(6)
+    labels = np.repeat(np.arange(1, 4), 8 * 18).reshape(24, 18).astype(np.int32)
+    data = (rng.normal(0, 5, (8, 24, 18)) + 100 * labels[None] * np.arange(1, 9)[:, None, None]).astype(np.float32)
+    wl = [450.0 + 50 * i for i in range(8)]
+    cube = make_cube(data, wavelength=wl, labels=labels)
+    out = tmp_path / "run"
+    train_classifier(cube, out, TrainOptions(model="test_channel_vit", split="random:0.3", epochs=2, progress=False,
+                                             model_args={"inputs": "snv"}))
+    cfg = json.loads((out / "config.json").read_text())
+    predictor = Predictor.load(out)
+    np.testing.assert_allclose(predictor.model.snv.inner.band_mean.numpy(), cfg["mean"], rtol=1e-6)
+    half = predict_band_subset(out, data[::2], np.asarray(wl[::2]))
+    assert half.shape == (3, 24, 18)
+    np.testing.assert_allclose(half.sum(0), 1.0, rtol=1e-5)
+    with pytest.raises(ConfigError, match="--model channel_vit"):
+        create_model("channel_vit_snv", in_chans=1, num_classes=3)

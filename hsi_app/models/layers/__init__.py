@@ -2,6 +2,6 @@
 
 from hsi_app.models.layers.blocks import SpatialBlock
 from hsi_app.models.layers.context import BoxContext
-from hsi_app.models.layers.snv import INPUTS, FitsInputs, SNVFeatures, input_layer
+from hsi_app.models.layers.snv import INPUTS, FitsInputs, SNVFeatures, WavelengthSNV, input_layer
 
-__all__ = ["INPUTS", "BoxContext", "FitsInputs", "SNVFeatures", "SpatialBlock", "input_layer"]
+__all__ = ["INPUTS", "BoxContext", "FitsInputs", "SNVFeatures", "SpatialBlock", "WavelengthSNV", "input_layer"]

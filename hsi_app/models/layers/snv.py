@@ -103,6 +103,50 @@ class SNVFeatures(nn.Module):
         return self(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
 
+class WavelengthSNV(nn.Module):
+    """:class:`SNVFeatures` (SNV alone) for a model that takes any subset of its bands.
+
+    The four statistics are kept for the construction bands; at call time they are looked
+    up for the bands actually passed by linear interpolation in wavelength (exact for a
+    construction band), and the SNV is taken over those bands only. A band subset that
+    spans the spectrum (hierarchical channel sampling, every other band) gives close to
+    the SNV of the full spectrum; the per-band standardisation of the full set is reused.
+
+    Args:
+        wavelengths: ``(C,)`` centres (nm) of the construction bands.
+
+    Shapes:
+        ``(B, C', h, w)`` normalised bands and ``(C',)`` their wavelengths -> ``(B, C', h, w)``.
+    """
+
+    def __init__(self, wavelengths: np.ndarray) -> None:
+        super().__init__()
+        wl = np.asarray(wavelengths, dtype=np.float64).reshape(-1)
+        self.inner = SNVFeatures(wl.size, keep_bands=False)
+        self._order = np.argsort(wl, kind="stable")
+        self._sorted_wl = wl[self._order]
+
+    def fit(self, pixels: np.ndarray, band_mean: np.ndarray, band_std: np.ndarray) -> None:
+        """Set the statistics from ``(N, C)`` normalised training spectra (see :meth:`SNVFeatures.fit`)."""
+        self.inner.fit(pixels, band_mean, band_std)
+
+    def stats_at(self, wavelengths: torch.Tensor) -> torch.Tensor:
+        """``(C',)`` nm -> ``(4, C')``: band mean, band std, SNV mean, SNV std at those wavelengths."""
+        table = torch.stack([self.inner.band_mean, self.inner.band_std, self.inner.snv_mean, self.inner.snv_std])
+        query = wavelengths.detach().cpu().double().numpy()
+        rows = table.detach().cpu().double().numpy()[:, self._order]
+        looked = np.stack([np.interp(query, self._sorted_wl, r) for r in rows])
+        return torch.as_tensor(looked, dtype=table.dtype, device=table.device)
+
+    def forward(self, z: torch.Tensor, wavelengths: torch.Tensor) -> torch.Tensor:
+        """``z (B, C', h, w)`` normalised bands, ``wavelengths (C',)`` nm -> ``(B, C', h, w)`` standardised SNV."""
+        if z.shape[1] < 2:
+            raise InvalidDataError(f"SNV inputs: {z.shape[1]} band(s) given; the SNV of a spectrum needs >= 2 bands")
+        mean, std, s_mean, s_std = (v[None, :, None, None] for v in self.stats_at(wavelengths))
+        s = SNVFeatures.snv((z * std + mean).movedim(1, -1)).movedim(-1, 1)
+        return (s - s_mean) / s_std
+
+
 INPUTS = ("bands", "snv", "bands+snv")
 
 
