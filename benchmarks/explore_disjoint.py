@@ -27,7 +27,8 @@ Variants:
     ``arch:KEY=V:...``         the ssfcn with other constructor arguments, e.g. ``arch:band_drop=0.2:drop=0.2``
                                (whole input bands dropped at random, dropout in the stem and head):
                                regularisation that the random-split tuning rejected, tried on unseen fields;
-                               ``arch:inputs=snv:pools=5/11`` (tuples as ``a/b``) is ``ssfcn_snv`` with smaller boxes.
+                               ``arch:inputs=snv:pools=5/11`` (tuples as ``a/b``) is ``ssfcn_snv`` with smaller boxes;
+                               ``model=NAME`` picks another family (``arch:model=channel_vit_snv:hcs=False``).
     ``snv[:MODEL]`` / ``snvonly[:MODEL]``  per-pixel standard normal variate (each spectrum minus its mean
                                over bands, divided by its std over bands) removes a pixel's overall brightness
                                and offset; ``snv`` appends those C channels to the normalised spectra (2C
@@ -133,7 +134,9 @@ def _project_on_components(norm: np.ndarray, train: np.ndarray, k: int) -> np.nd
 
 
 def _arg(text: str) -> object:
-    """A model argument from the variant text: ``5/11`` -> (5, 11), ``64`` -> 64, ``0.2`` -> 0.2, else the text."""
+    """A model argument from the variant text: ``5/11`` -> (5, 11), ``64`` -> 64, ``0.2`` -> 0.2, ``False``, else the text."""
+    if text in ("True", "False"):
+        return text == "True"
     if "/" in text:
         return tuple(int(v) for v in text.split("/"))
     for kind in (int, float):
@@ -214,6 +217,7 @@ def run(variant: str, seed: int) -> float:
         kw["model_name"] = parts[2] if len(parts) > 2 else "ssfcn"
     if variant.startswith("arch"):
         kw["model_args"] = {k: _arg(v) for k, v in (part.split("=") for part in variant.split(":")[1:])}
+        kw["model_name"] = kw["model_args"].pop("model", "ssfcn")
     if variant.startswith("fit:"):
         kw.update({k: (int(v) if k == "epochs" else float(v)) for k, v in (part.split("=") for part in variant.split(":")[1:])})
     if variant.startswith("aug"):

@@ -124,11 +124,11 @@ class SSFCN(FitsInputs, nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x (B, C, h, w)`` normalised bands -> ``(B, K, h, w)`` logits."""
+        if self.snv is not None:  # before band dropout, which would distort the rebuilt raw spectrum
+            x = self.snv.channels_first(x)
         if self.training and self.band_drop > 0:
-            x = F.dropout2d(x, self.band_drop, training=True)  # zeroes whole bands per sample
+            x = F.dropout2d(x, self.band_drop, training=True)  # zeroes whole input channels per sample
         x = x.permute(0, 2, 3, 1)
-        if self.snv is not None:
-            x = self.snv(x)
         f = self.context(self.feat_drop(self.blocks(self.stem(x))))
         return self.head(f).permute(0, 3, 1, 2)
 

@@ -188,3 +188,20 @@ def test_channel_vit_snv_run_keeps_its_statistics_and_takes_half_the_bands(tmp_p
     np.testing.assert_allclose(half.sum(0), 1.0, rtol=1e-5)
     with pytest.raises(ConfigError, match="--model channel_vit"):
         create_model("channel_vit_snv", in_chans=1, num_classes=3)
+
+
+def test_band_dropout_acts_on_the_snv_channels_not_on_the_spectrum_they_come_from() -> None:
+    """In training mode with band_drop, a scaled and shifted pixel still gets the same logits
+    under the same dropout mask: the SNV is taken first, then whole SNV channels are dropped."""
+    rng = np.random.default_rng(7)
+    c = 9
+    mean, std = rng.uniform(500, 3000, c), rng.uniform(50, 400, c)
+    raw = rng.uniform(200, 5000, (c, 6, 6))
+    net = create_model("test_ssfcn", in_chans=c, num_classes=3, inputs="snv", band_drop=0.5).train()
+    net.fit_inputs(((raw.reshape(c, -1).T - mean) / std), mean, std)
+    z = [torch.from_numpy((r - mean[:, None, None]) / std[:, None, None]).float()[None] for r in (raw, 0.6 * raw + 400)]
+    outs = []
+    for x in z:
+        torch.manual_seed(11)
+        outs.append(net(x))
+    torch.testing.assert_close(outs[0], outs[1], atol=1e-4, rtol=1e-4)
