@@ -148,6 +148,8 @@ def main() -> None:
     parser.add_argument("--label-smoothing", type=float, default=None,
                         help="Label smoothing of the training loss (default: the trainer's 0.1).")
     parser.add_argument("--tta", action="store_true", help="Also score each run with D4 test-time augmentation.")
+    parser.add_argument("--model-args", type=json.loads, default=None,
+                        help='Constructor arguments for every model, as JSON, e.g. \'{"hcs": false}\'.')
     parser.add_argument("--no-band-drop", action="store_true", help="Skip the channel_vit half-band test.")
     parser.add_argument("--progress", action="store_true", help="Show the training progress bars.")
     parser.add_argument("--out", default=None, help="Keep run folders here (default: temp dir).")
@@ -178,7 +180,7 @@ def main() -> None:
                     t0 = time.perf_counter()
                     opts = TrainOptions(model=model, split=protocol, seed=seed, epochs=args.epochs,
                                         progress=args.progress, val_fraction=args.val_fraction,
-                                        label_smoothing=args.label_smoothing)
+                                        label_smoothing=args.label_smoothing, model_args=args.model_args)
                     m = train_classifier(cube, run, opts, split=split)
                     m["run_dir"] = str(run)
                     msg = ""
@@ -197,7 +199,8 @@ def main() -> None:
     epochs = f"{args.epochs} epochs" if args.epochs else "default epochs"
     val = f"validation fraction {args.val_fraction:g}" if args.val_fraction else "no validation (final weights)"
     smooth = "" if args.label_smoothing is None else f", label smoothing {args.label_smoothing:g}"
-    print(f"\nIndian Pines, {args.seeds} seed(s), {epochs}, {val}{smooth}; disjoint buffer {radius} px\n")
+    extra = f", model arguments {json.dumps(args.model_args)}" if args.model_args else ""
+    print(f"\nIndian Pines, {args.seeds} seed(s), {epochs}, {val}{smooth}{extra}; disjoint buffer {radius} px\n")
     print(table(runs, args.protocols, models))
     drops = drop_table(runs)
     if drops:
