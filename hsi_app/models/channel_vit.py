@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hsi_app.errors import BandMismatchError, ConfigError
-from hsi_app.models.layers import BoxContext, FitsInputs, WavelengthSNV
+from hsi_app.models.layers import BoxContext, FitsInputs, input_layer
 from hsi_app.models.registry import register_model
 
 PSEUDO_RANGE_NM = (400.0, 2500.0)
@@ -187,11 +187,6 @@ class ChannelViT(FitsInputs, nn.Module):
         inputs: str = "bands",
     ) -> None:
         super().__init__()
-        if inputs not in ("bands", "snv"):
-            raise ConfigError(f"channel_vit: inputs={inputs!r}; use bands or snv")
-        if inputs == "snv" and in_chans < 2:
-            raise ConfigError(f"channel_vit inputs='snv': the SNV of a spectrum needs >= 2 bands, the data has "
-                              f"{in_chans}; train `--model channel_vit` (the bands as they are) instead")
         if patch < 1 or patch % 2 != 1 or kernel < 1 or kernel % 2 != 1:
             raise ConfigError(f"channel_vit: patch={patch}, kernel={kernel}; use odd sizes >= 1")
         if group_nm <= 0 or (group_size is not None and group_size < 1):
@@ -207,7 +202,7 @@ class ChannelViT(FitsInputs, nn.Module):
         self.register_buffer("band_wavelengths", torch.tensor(wl, dtype=torch.float32), persistent=False)
         self.register_buffer("band_fwhm", torch.tensor(fw, dtype=torch.float32), persistent=False)
         self.group_nm, self.group_size = float(group_nm), group_size
-        self.snv = WavelengthSNV(wl) if inputs == "snv" else None
+        self.snv = input_layer(inputs, in_chans, "channel_vit", wavelengths=wl)
         self.hcs, self.hcs_min = hcs, float(hcs_min)
         self.band_gain = FourierMLP(embed_dim)
         self.channel_embed = FourierMLP(embed_dim)

@@ -70,6 +70,8 @@ def test_bad_inputs_are_refused() -> None:
         SNVFeatures(1)
     with pytest.raises(ConfigError, match="inputs='pca'"):
         create_model("ssfcn", in_chans=7, num_classes=3, inputs="pca")
+    with pytest.raises(ConfigError, match="channel_vit: inputs='bands\\+snv'; use one of bands, snv"):
+        create_model("channel_vit", in_chans=7, num_classes=3, inputs="bands+snv")
     with pytest.raises(ConfigError, match="needs >= 2 bands.*--model ssfcn"):
         create_model("ssfcn_snv", in_chans=1, num_classes=3)
     layer = SNVFeatures(3)

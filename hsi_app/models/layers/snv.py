@@ -150,7 +150,9 @@ class WavelengthSNV(nn.Module):
 INPUTS = ("bands", "snv", "bands+snv")
 
 
-def input_layer(inputs: str, bands: int, family: str, *, both: bool = False) -> SNVFeatures | None:
+def input_layer(
+    inputs: str, bands: int, family: str, *, both: bool = False, wavelengths: np.ndarray | None = None
+) -> SNVFeatures | WavelengthSNV | None:
     """The layer a model family puts before its first layer for ``inputs``.
 
     Args:
@@ -159,6 +161,8 @@ def input_layer(inputs: str, bands: int, family: str, *, both: bool = False) -> 
         bands: input bands ``C``.
         family: the model family's name, for messages.
         both: whether the family can take ``2C`` channels.
+        wavelengths: ``(C,)`` nm, for a family that takes band subsets: the SNV layer is
+            then a :class:`WavelengthSNV` (called with the wavelengths of the bands given).
 
     Raises:
         ConfigError: an unknown ``inputs``, or an SNV of fewer than 2 bands.
@@ -171,13 +175,15 @@ def input_layer(inputs: str, bands: int, family: str, *, both: bool = False) -> 
     if bands < 2:
         raise ConfigError(f"{family} inputs={inputs!r}: the SNV of a spectrum needs >= 2 bands, the data has "
                           f"{bands}; train `--model {family}` (the bands as they are) instead")
+    if wavelengths is not None:
+        return WavelengthSNV(wavelengths)
     return SNVFeatures(bands, keep_bands=inputs == "bands+snv")
 
 
 class FitsInputs:
     """Mixin for a model with an optional :class:`SNVFeatures` ``snv`` input layer."""
 
-    snv: SNVFeatures | None
+    snv: SNVFeatures | WavelengthSNV | None
 
     def fit_inputs(self, pixels: np.ndarray, band_mean: np.ndarray, band_std: np.ndarray) -> None:
         """Fit the input layer's statistics on the training pixels (nothing for ``inputs="bands"``).
