@@ -121,22 +121,30 @@ class WavelengthSNV(nn.Module):
 
     def __init__(self, wavelengths: np.ndarray) -> None:
         super().__init__()
-        wl = np.asarray(wavelengths, dtype=np.float64).reshape(-1)
-        self.inner = SNVFeatures(wl.size, keep_bands=False)
-        self._order = np.argsort(wl, kind="stable")
-        self._sorted_wl = wl[self._order]
+        wl = torch.as_tensor(np.asarray(wavelengths, dtype=np.float64).reshape(-1))
+        self.inner = SNVFeatures(wl.numel(), keep_bands=False)
+        sorted_wl, order = torch.sort(wl, stable=True)
+        self.register_buffer("sorted_wl", sorted_wl.float(), persistent=False)
+        self.register_buffer("order", order, persistent=False)
 
     def fit(self, pixels: np.ndarray, band_mean: np.ndarray, band_std: np.ndarray) -> None:
         """Set the statistics from ``(N, C)`` normalised training spectra (see :meth:`SNVFeatures.fit`)."""
         self.inner.fit(pixels, band_mean, band_std)
 
     def stats_at(self, wavelengths: torch.Tensor) -> torch.Tensor:
-        """``(C',)`` nm -> ``(4, C')``: band mean, band std, SNV mean, SNV std at those wavelengths."""
-        table = torch.stack([self.inner.band_mean, self.inner.band_std, self.inner.snv_mean, self.inner.snv_std])
-        query = wavelengths.detach().cpu().double().numpy()
-        rows = table.detach().cpu().double().numpy()[:, self._order]
-        looked = np.stack([np.interp(query, self._sorted_wl, r) for r in rows])
-        return torch.as_tensor(looked, dtype=table.dtype, device=table.device)
+        """``(C',)`` nm -> ``(4, C')``: band mean, band std, SNV mean, SNV std at those wavelengths.
+
+        Linear interpolation over the sorted construction wavelengths, held constant beyond
+        the ends; computed on the layer's device (no host round trip on the forward path).
+        """
+        rows = torch.stack([self.inner.band_mean, self.inner.band_std, self.inner.snv_mean, self.inner.snv_std])
+        rows = rows[:, self.order]  # (4, C) in wavelength order
+        xp = self.sorted_wl  # >= 2 bands (SNVFeatures refuses fewer)
+        q = wavelengths.to(device=xp.device, dtype=xp.dtype)
+        hi = torch.searchsorted(xp, q).clamp(1, xp.numel() - 1)
+        x0, x1 = xp[hi - 1], xp[hi]
+        t = ((q - x0) / (x1 - x0).clamp_min(1e-12)).clamp(0.0, 1.0)
+        return rows[:, hi - 1] + t * (rows[:, hi] - rows[:, hi - 1])
 
     def forward(self, z: torch.Tensor, wavelengths: torch.Tensor) -> torch.Tensor:
         """``z (B, C', h, w)`` normalised bands, ``wavelengths (C',)`` nm -> ``(B, C', h, w)`` standardised SNV."""
