@@ -6,7 +6,7 @@ buffered by the largest receptive radius among them); each model is trained exac
 table gives OA / AA / kappa (mean ± std over seeds), total and trainable parameters,
 training time and whole-scene inference pixels per second.
 
-Band drop (``channel_vit``, ``random`` protocols): the run trained on all bands is
+Band drop (``channel_vit`` models, every protocol): the run trained on all bands is
 applied to the scene with every other band removed
 (:func:`hsi_app.tasks.band_subset.predict_band_subset`) and scored on the same test
 pixels; the target is an OA drop of at most 5 points.
@@ -184,7 +184,7 @@ def main() -> None:
                     m = train_classifier(cube, run, opts, split=split)
                     m["run_dir"] = str(run)
                     msg = ""
-                    if "channel_vit" in model and protocol.startswith("random") and not args.no_band_drop:
+                    if "channel_vit" in model and not args.no_band_drop:
                         m["band_drop"] = band_drop(run, cube, split)
                         msg = f"  half bands OA {100 * m['band_drop']['oa']:.2f}"
                     if args.tta and model != "svm":

@@ -75,16 +75,18 @@ def spacing_fwhm(wavelengths: np.ndarray) -> np.ndarray:
 class FourierMLP(nn.Module):
     """Learned function of (wavelength, width) in nm: Fourier features -> MLP.
 
-    Wavelength features use periods from 4000 nm down to 10 nm (geometric); widths enter
-    through ``log(width / 10 nm)`` and its sines/cosines.
+    Wavelength features use periods from 4000 nm down to ``min_period_nm`` (geometric);
+    widths enter through ``log(width / 10 nm)`` and its sines/cosines. The shortest period
+    bounds how fast the function can change with wavelength: above twice the band spacing
+    of a subset, the subset samples the function without aliasing.
 
     Shapes:
         ``(n,)`` wavelengths, ``(n,)`` widths -> ``(n, dim)``.
     """
 
-    def __init__(self, dim: int, *, n_freq: int = 16, hidden: int = 64) -> None:
+    def __init__(self, dim: int, *, n_freq: int = 16, hidden: int = 64, min_period_nm: float = 10.0) -> None:
         super().__init__()
-        periods = torch.logspace(math.log10(4000.0), math.log10(10.0), n_freq)
+        periods = torch.logspace(math.log10(4000.0), math.log10(min_period_nm), n_freq)
         self.register_buffer("freqs", 2 * math.pi / periods, persistent=False)
         self.register_buffer("wfreqs", torch.tensor([0.5, 1.0, 2.0, 4.0]), persistent=False)
         self.mlp = nn.Sequential(nn.Linear(2 * n_freq + 9, hidden), nn.GELU(), nn.Linear(hidden, dim))
@@ -150,6 +152,9 @@ class ChannelViT(FitsInputs, nn.Module):
         pools: odd box sizes of the head's local means (``()`` for none).
         hcs: Hierarchical Channel Sampling in training mode.
         hcs_min: smallest fraction of the bands HCS keeps.
+        min_period_nm: shortest Fourier period (nm) of the band-gain and channel-embedding
+            functions of wavelength; longer periods make them smoother, so a band subset
+            (every other band) sees nearly the same group tokens.
         drop: dropout before the head.
         wavelengths: ``(C,)`` band centres in nm (default: evenly spaced over
             400-2500 nm, for data without wavelengths).
@@ -181,6 +186,7 @@ class ChannelViT(FitsInputs, nn.Module):
         pools: Sequence[int] = (5, 11),
         hcs: bool = True,
         hcs_min: float = 0.25,
+        min_period_nm: float = 10.0,
         drop: float = 0.0,
         wavelengths: Sequence[float] | np.ndarray | None = None,
         fwhm: Sequence[float] | np.ndarray | None = None,
@@ -193,6 +199,8 @@ class ChannelViT(FitsInputs, nn.Module):
             raise ConfigError(f"channel_vit: group_nm={group_nm}, group_size={group_size}; both must be positive")
         if not 0.0 < hcs_min <= 1.0 or not 0.0 <= drop < 1.0:
             raise ConfigError(f"channel_vit: hcs_min={hcs_min} must be in (0, 1], drop={drop} in [0, 1)")
+        if not 0.0 < min_period_nm < 4000.0:
+            raise ConfigError(f"channel_vit: min_period_nm={min_period_nm} must be in (0, 4000) nm")
         wl = _as_vector(wavelengths, in_chans, "wavelengths")
         if wl is None or not np.isfinite(wl).all():
             wl = np.linspace(*PSEUDO_RANGE_NM, in_chans) if in_chans > 1 else np.array([PSEUDO_RANGE_NM[0]])
@@ -204,8 +212,8 @@ class ChannelViT(FitsInputs, nn.Module):
         self.group_nm, self.group_size = float(group_nm), group_size
         self.snv = input_layer(inputs, in_chans, "channel_vit", wavelengths=wl)
         self.hcs, self.hcs_min = hcs, float(hcs_min)
-        self.band_gain = FourierMLP(embed_dim)
-        self.channel_embed = FourierMLP(embed_dim)
+        self.band_gain = FourierMLP(embed_dim, min_period_nm=min_period_nm)
+        self.channel_embed = FourierMLP(embed_dim, min_period_nm=min_period_nm)
         self.patch_proj = nn.Conv2d(embed_dim, embed_dim, patch, padding=patch // 2, groups=embed_dim)
         self.blocks = nn.ModuleList(ChannelBlock(embed_dim, heads, mlp_ratio, kernel) for _ in range(depth))
         self.norm = nn.LayerNorm(embed_dim)

@@ -174,3 +174,36 @@ def test_hcs_training_keeps_accuracy_on_half_the_bands() -> None:
         half = (net(test_image[None, keep], wavelengths=WL[keep]).argmax(1)[0] == test_labels).float().mean()
     assert full >= 0.9
     assert half >= full - 0.05
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_long_min_period_makes_every_other_band_give_the_same_tokens(seed: int) -> None:
+    # 10 nm bands, as AVIRIS; every other band is a 20 nm grid. With functions of
+    # wavelength no faster than an 80 nm period the group tokens barely change; with the
+    # 10 nm default (a period the 20 nm grid aliases) they change by a large fraction.
+    wl = np.arange(400.0, 2400.0, 10.0)
+    spectrum = np.exp(-0.5 * ((wl - 1200.0) / 300.0) ** 2) + 0.3 * np.sin(wl / 150.0)
+    x = torch.tensor(spectrum, dtype=torch.float32)[None, :, None, None].repeat(1, 1, 3, 3)
+    keep = np.arange(0, wl.size, 2)
+
+    def change(period: float) -> float:
+        torch.manual_seed(seed)
+        net = create_model("test_channel_vit", in_chans=wl.size, num_classes=K, wavelengths=wl,
+                           min_period_nm=period).eval()
+        with torch.no_grad():
+            full = net.tokens(x, net.band_wavelengths, net.band_fwhm)
+            half = net.tokens(x[:, keep], net.band_wavelengths[keep], net.band_fwhm[keep])
+        return float((full - half).norm() / full.norm())
+
+    assert change(80.0) < 0.1
+    assert change(10.0) > 2 * change(80.0)
+
+
+def test_min_period_sets_the_shortest_fourier_period() -> None:
+    net = _model(min_period_nm=80.0)
+    for fn in (net.band_gain, net.channel_embed):
+        periods = 2 * math.pi / fn.freqs
+        assert periods.min().item() == pytest.approx(80.0, rel=1e-5)
+        assert periods.max().item() == pytest.approx(4000.0, rel=1e-5)
+    with pytest.raises(ConfigError, match="min_period_nm"):
+        _model(min_period_nm=0.0)
