@@ -72,6 +72,40 @@ def spacing_fwhm(wavelengths: np.ndarray) -> np.ndarray:
     return np.maximum(est, 1.0)
 
 
+def group_quadrature(
+    wavelengths: torch.Tensor, fwhm: torch.Tensor, lo: float = -math.inf, hi: float = math.inf
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Quadrature weights of one band group over the wavelength range ``[lo, hi)`` it may cover.
+
+    Each band stands for the stretch of wavelength between the midpoints to its
+    neighbours (so a band beside an absorption gap stands for half the gap); the first and
+    last bands reach one band spacing outward, clipped to ``[lo, hi)``. Every other band
+    of a regular grid, or a random half of it, then covers the same range as the full
+    grid, and the weighted sum estimates the same integral.
+
+    Args:
+        wavelengths: ``(n,)`` nm of the group's bands.
+        fwhm: ``(n,)`` nm.
+        lo, hi: the group's wavelength bin (nm); infinite for count-based groups.
+
+    Returns:
+        ``(n,)`` weights in nm, the weighted centre (nm) and the covered width (nm, the sum).
+    """
+    if wavelengths.numel() == 1:
+        share = fwhm.clamp(min=1e-3)
+    else:
+        order = torch.argsort(wavelengths)
+        sw = wavelengths[order]
+        first = (sw[0] - (sw[1] - sw[0])).clamp(min=lo)
+        last = (sw[-1] + (sw[-1] - sw[-2])).clamp(max=hi)
+        edges = torch.cat([first[None], (sw[1:] + sw[:-1]) / 2, last[None]])
+        share = torch.empty_like(wavelengths)
+        share[order] = edges[1:] - edges[:-1]
+        share = share.clamp(min=1e-3)
+    total = share.sum()
+    return share, (share * wavelengths).sum() / total, total
+
+
 class FourierMLP(nn.Module):
     """Learned function of (wavelength, width) in nm: Fourier features -> MLP.
 
@@ -152,6 +186,12 @@ class ChannelViT(FitsInputs, nn.Module):
         pools: odd box sizes of the head's local means (``()`` for none).
         hcs: Hierarchical Channel Sampling in training mode.
         hcs_min: smallest fraction of the bands HCS keeps.
+        hcs_prob: probability that a training forward call samples bands (the others
+            see all bands).
+        quadrature: weight each band of a group by its share of the group's wavelength
+            range (:func:`group_quadrature`) instead of equally, and describe the group to
+            the channel embedding by the weighted centre and the covered width, so a group
+            token estimates the same spectral integral from any band subset.
         min_period_nm: shortest Fourier period (nm) of the band-gain and channel-embedding
             functions of wavelength; longer periods make them smoother, so a band subset
             (every other band) sees nearly the same group tokens.
@@ -186,6 +226,8 @@ class ChannelViT(FitsInputs, nn.Module):
         pools: Sequence[int] = (5, 11),
         hcs: bool = True,
         hcs_min: float = 0.25,
+        hcs_prob: float = 1.0,
+        quadrature: bool = False,
         min_period_nm: float = 10.0,
         drop: float = 0.0,
         wavelengths: Sequence[float] | np.ndarray | None = None,
@@ -199,6 +241,8 @@ class ChannelViT(FitsInputs, nn.Module):
             raise ConfigError(f"channel_vit: group_nm={group_nm}, group_size={group_size}; both must be positive")
         if not 0.0 < hcs_min <= 1.0 or not 0.0 <= drop < 1.0:
             raise ConfigError(f"channel_vit: hcs_min={hcs_min} must be in (0, 1], drop={drop} in [0, 1)")
+        if not 0.0 <= hcs_prob <= 1.0:
+            raise ConfigError(f"channel_vit: hcs_prob={hcs_prob} must be in [0, 1]")
         if not 0.0 < min_period_nm < 4000.0:
             raise ConfigError(f"channel_vit: min_period_nm={min_period_nm} must be in (0, 4000) nm")
         wl = _as_vector(wavelengths, in_chans, "wavelengths")
@@ -211,7 +255,8 @@ class ChannelViT(FitsInputs, nn.Module):
         self.register_buffer("band_fwhm", torch.tensor(fw, dtype=torch.float32), persistent=False)
         self.group_nm, self.group_size = float(group_nm), group_size
         self.snv = input_layer(inputs, in_chans, "channel_vit", wavelengths=wl)
-        self.hcs, self.hcs_min = hcs, float(hcs_min)
+        self.hcs, self.hcs_min, self.hcs_prob = hcs, float(hcs_min), float(hcs_prob)
+        self.quadrature = quadrature
         self.band_gain = FourierMLP(embed_dim, min_period_nm=min_period_nm)
         self.channel_embed = FourierMLP(embed_dim, min_period_nm=min_period_nm)
         self.patch_proj = nn.Conv2d(embed_dim, embed_dim, patch, padding=patch // 2, groups=embed_dim)
@@ -254,6 +299,13 @@ class ChannelViT(FitsInputs, nn.Module):
         bins = torch.floor(wl.double() / self.group_nm).long()
         return [torch.nonzero(bins == v).flatten() for v in torch.unique(bins)]
 
+    def group_range(self, wavelengths: torch.Tensor) -> tuple[float, float]:
+        """The wavelength bin ``[lo, hi)`` (nm) of a group's bands; unbounded for count-based groups."""
+        if self.group_size is not None:
+            return -math.inf, math.inf
+        v = math.floor(float(wavelengths[0]) / self.group_nm)
+        return v * self.group_nm, (v + 1) * self.group_nm
+
     def _hcs(self, x: torch.Tensor, wl: torch.Tensor, fw: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Hierarchical Channel Sampling: a random band count, then a random band subset."""
         c = x.shape[1]
@@ -270,11 +322,16 @@ class ChannelViT(FitsInputs, nn.Module):
         mixes, centres, widths = [], [], []
         for idx in groups:
             idx = idx.to(x.device)
-            mixes.append(torch.einsum("bchw,cd->bdhw", x.index_select(1, idx), gain[idx]) / idx.numel())
-            lo = (wl[idx] - fw[idx] / 2).min()
-            hi = (wl[idx] + fw[idx] / 2).max()
-            centres.append(wl[idx].mean())
-            widths.append(hi - lo)
+            if self.quadrature:  # the integral of gain * spectrum over the group's wavelength range
+                lo, hi = self.group_range(wl[idx])
+                q, centre, width = group_quadrature(wl[idx], fw[idx], lo, hi)
+                mixes.append(torch.einsum("bchw,cd->bdhw", x.index_select(1, idx), gain[idx] * q[:, None]) / width)
+            else:
+                mixes.append(torch.einsum("bchw,cd->bdhw", x.index_select(1, idx), gain[idx]) / idx.numel())
+                centre = wl[idx].mean()
+                width = (wl[idx] + fw[idx] / 2).max() - (wl[idx] - fw[idx] / 2).min()
+            centres.append(centre)
+            widths.append(width)
         b, _, h, w = x.shape
         g, d = len(groups), gain.shape[1]
         maps = self.patch_proj(torch.stack(mixes, dim=1).reshape(b * g, d, h, w))  # shared over groups
@@ -315,7 +372,7 @@ class ChannelViT(FitsInputs, nn.Module):
                 fw = self.band_widths(wl)
             else:
                 fw = torch.as_tensor(_as_vector(fwhm, c, "FWHM values"), dtype=torch.float32, device=x.device)
-        if self.training and self.hcs:
+        if self.training and self.hcs and (self.hcs_prob >= 1.0 or float(torch.rand(())) < self.hcs_prob):
             x, wl, fw = self._hcs(x, wl, fw)
         if self.snv is not None:
             x = self.snv(x, wl)

@@ -12,7 +12,7 @@ from safetensors.torch import load_file, save_file
 
 from hsi_app.errors import BandMismatchError, ConfigError
 from hsi_app.models import create_model
-from hsi_app.models.channel_vit import ChannelViT
+from hsi_app.models.channel_vit import ChannelViT, group_quadrature
 from hsi_app.tasks.classification import dense_logits
 
 C, K = 24, 3
@@ -207,3 +207,56 @@ def test_min_period_sets_the_shortest_fourier_period() -> None:
         assert periods.max().item() == pytest.approx(4000.0, rel=1e-5)
     with pytest.raises(ConfigError, match="min_period_nm"):
         _model(min_period_nm=0.0)
+
+
+def test_group_quadrature_covers_the_bin_from_the_full_grid_and_every_other_band() -> None:
+    wl = torch.arange(400.0, 600.0, 10.0)  # one 200 nm bin, 10 nm bands
+    fw = torch.full_like(wl, 10.0)
+    q, centre, width = group_quadrature(wl, fw, 400.0, 600.0)
+    # interior bands stand for 10 nm; the first reaches down to the bin edge, the last one spacing up
+    assert torch.allclose(q[1:-1], torch.full((18,), 10.0))
+    assert q[0].item() == pytest.approx(5.0) and q[-1].item() == pytest.approx(15.0)
+    assert width.item() == pytest.approx(200.0) and centre.item() == pytest.approx((q * wl).sum().item() / 200.0)
+    q2, centre2, width2 = group_quadrature(wl[::2], fw[::2], 400.0, 600.0)
+    assert width2.item() == pytest.approx(200.0)
+    assert q2.sum().item() == pytest.approx(200.0) and torch.allclose(q2[1:-1], torch.full((8,), 20.0))
+    # either grid estimates the integral of a linear function over the bin (3 * 200 + 0.005 * (600^2 - 400^2))
+    f = lambda w: 3.0 + 0.01 * w  # noqa: E731
+    assert (q * f(wl)).sum().item() == pytest.approx(1600.0, rel=2e-3)
+    assert (q2 * f(wl[::2])).sum().item() == pytest.approx(1600.0, rel=2e-3)
+    # a gap: the bands beside it split it between them
+    gap = torch.tensor([400.0, 410.0, 470.0, 480.0])
+    qg, _, wg = group_quadrature(gap, torch.full_like(gap, 10.0))
+    assert qg.tolist() == pytest.approx([15.0, 35.0, 35.0, 15.0]) and wg.item() == pytest.approx(100.0)
+
+
+def test_quadrature_tokens_hardly_change_on_every_other_band() -> None:
+    wl = np.arange(400.0, 2400.0, 10.0)
+    x = torch.tensor(np.exp(-0.5 * ((wl - 1200.0) / 300.0) ** 2) + 0.5, dtype=torch.float32)
+    x = x[None, :, None, None].repeat(1, 1, 3, 3)
+    keep = np.arange(0, wl.size, 2)
+
+    def change(quadrature: bool) -> float:
+        torch.manual_seed(0)
+        net = create_model("channel_vit", in_chans=wl.size, num_classes=K, wavelengths=wl, min_period_nm=80.0,
+                           quadrature=quadrature).eval()
+        with torch.no_grad():
+            full = net.tokens(x, net.band_wavelengths, net.band_fwhm)
+            half = net.tokens(x[:, keep], net.band_wavelengths[keep], net.band_fwhm[keep])
+        return float((full - half).norm() / full.norm())
+
+    # plain group means see the group centre and extent move by half a band at each end
+    assert change(True) < 0.03 < change(False)
+
+
+@pytest.mark.parametrize(("prob", "expected"), [(0.0, {C}), (1.0, None)])
+def test_hcs_prob_sets_how_often_training_samples_bands(prob: float, expected: set[int] | None) -> None:
+    torch.manual_seed(0)
+    net = _model(hcs_prob=prob, hcs_min=0.3).train()
+    seen = set(_band_counts(net, 30))
+    if expected is not None:
+        assert seen == expected
+    else:
+        assert len(seen) > 5 and max(seen) <= C
+    with pytest.raises(ConfigError, match="hcs_prob"):
+        _model(hcs_prob=1.5)
