@@ -23,9 +23,14 @@ with any subset of channels. Here, for hyperspectral cubes and dense output:
   shared ``3 x 3`` depthwise conv for spatial mixing of every token map, and an MLP.
 * **Head**: mean over channel tokens (invariant to band order), local box means
   (:class:`~hsi_app.models.layers.BoxContext`), LayerNorm and a linear classifier.
-* **HCS** (training mode, ``hcs=True``): each forward call draws ``m`` uniformly from
-  ``[ceil(hcs_min * C), C]``, then a random subset of ``m`` bands, and runs on those
-  bands with their wavelengths. The trainer needs no change.
+* **HCS** (training mode, ``hcs=True``): each forward call (a fraction ``hcs_prob`` of
+  them) draws ``m`` uniformly from ``[ceil(hcs_min * C), C]``, then a random subset of
+  ``m`` bands, and runs on those bands with their wavelengths. The trainer needs no change.
+* **Band-subset robustness by construction** (options): ``min_period_nm`` bounds how fast
+  the band gain and channel embedding may vary with wavelength (with 10 nm bands, a
+  10 nm period lets the gain alternate between neighbours, which every other band
+  aliases); ``quadrature=True`` weights each band by its share of the group's wavelength
+  bin, so a group token is an integral estimate that a band subset reproduces.
 
 Every spatial operation is a zero-padded local conv or box mean and normalisation is
 per token, so windowed inference with a halo of :attr:`ChannelViT.receptive_radius`
