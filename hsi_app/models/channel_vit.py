@@ -30,7 +30,8 @@ with any subset of channels. Here, for hyperspectral cubes and dense output:
   the band gain and channel embedding may vary with wavelength (with 10 nm bands, a
   10 nm period lets the gain alternate between neighbours, which every other band
   aliases); ``quadrature=True`` weights each band by its share of the group's wavelength
-  bin, so a group token is an integral estimate that a band subset reproduces.
+  bin, so a group token is an integral estimate that every other band reproduces
+  closely. None of the three is on in a registered model (BENCHMARKS.md, session 30).
 
 Every spatial operation is a zero-padded local conv or box mean and normalisation is
 per token, so windowed inference with a halo of :attr:`ChannelViT.receptive_radius`
@@ -85,8 +86,9 @@ def group_quadrature(
     Each band stands for the stretch of wavelength between the midpoints to its
     neighbours (so a band beside an absorption gap stands for half the gap); the first and
     last bands reach one band spacing outward, clipped to ``[lo, hi)``. Every other band
-    of a regular grid, or a random half of it, then covers the same range as the full
-    grid, and the weighted sum estimates the same integral.
+    of a regular grid then covers the same range as the full grid, and the weighted sum
+    estimates the same integral; an irregular subset gets close where its bands reach
+    the bin's ends.
 
     Args:
         wavelengths: ``(n,)`` nm of the group's bands.
@@ -196,7 +198,7 @@ class ChannelViT(FitsInputs, nn.Module):
         quadrature: weight each band of a group by its share of the group's wavelength
             range (:func:`group_quadrature`) instead of equally, and describe the group to
             the channel embedding by the weighted centre and the covered width, so a group
-            token estimates the same spectral integral from any band subset.
+            token estimates the same spectral integral from a band subset.
         min_period_nm: shortest Fourier period (nm) of the band-gain and channel-embedding
             functions of wavelength; longer periods make them smoother, so a band subset
             (every other band) sees nearly the same group tokens.
