@@ -444,7 +444,7 @@ def channel_vit_snv(
 
     With SNV inputs, hierarchical channel sampling cost 11-19 OA points on Indian Pines
     (random:0.1 seed 0, disjoint seeds 0-1), so it is off; the price is band-subset
-    robustness (half the bands: -15.2 points, seeds 0-2). For band subsets use ``channel_vit``, or
+    robustness (half the bands: -16.1 points, random:0.1 seeds 0-4). For band subsets use ``channel_vit``, or
     pass ``hcs=True``.
     """
     return _build(in_chans, num_classes, wavelengths, {"inputs": "snv", "hcs": False}, kw)
