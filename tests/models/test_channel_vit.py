@@ -176,24 +176,32 @@ def test_hcs_training_keeps_accuracy_on_half_the_bands() -> None:
     assert half >= full - 0.05
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_long_min_period_makes_every_other_band_give_the_same_tokens(seed: int) -> None:
-    # 10 nm bands, as AVIRIS; every other band is a 20 nm grid. With functions of
-    # wavelength no faster than an 80 nm period the group tokens barely change; with the
-    # 10 nm default (a period the 20 nm grid aliases) they change by a large fraction.
-    wl = np.arange(400.0, 2400.0, 10.0)
-    spectrum = np.exp(-0.5 * ((wl - 1200.0) / 300.0) ** 2) + 0.3 * np.sin(wl / 150.0)
+AVIRIS_GRID = np.arange(400.0, 2400.0, 10.0)  # 200 bands 10 nm apart; every other band is a 20 nm grid
+
+
+def _every_other_band_change(spectrum: np.ndarray, seed: int, name: str, **kw: object) -> float:
+    """Relative change of an untrained model's group tokens when it gets every other band of
+    ``spectrum`` (on :data:`AVIRIS_GRID`, one 3x3 tile) instead of all of them."""
+    wl = AVIRIS_GRID
     x = torch.tensor(spectrum, dtype=torch.float32)[None, :, None, None].repeat(1, 1, 3, 3)
     keep = np.arange(0, wl.size, 2)
+    torch.manual_seed(seed)
+    net = create_model(name, in_chans=wl.size, num_classes=K, wavelengths=wl, **kw).eval()
+    with torch.no_grad():
+        full = net.tokens(x, net.band_wavelengths, net.band_fwhm)
+        half = net.tokens(x[:, keep], net.band_wavelengths[keep], net.band_fwhm[keep])
+    return float((full - half).norm() / full.norm())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_long_min_period_makes_every_other_band_give_the_same_tokens(seed: int) -> None:
+    # With functions of wavelength no faster than an 80 nm period the group tokens barely
+    # change; with the 10 nm default (a period the 20 nm grid aliases) they change by a
+    # large fraction.
+    spectrum = np.exp(-0.5 * ((AVIRIS_GRID - 1200.0) / 300.0) ** 2) + 0.3 * np.sin(AVIRIS_GRID / 150.0)
 
     def change(period: float) -> float:
-        torch.manual_seed(seed)
-        net = create_model("test_channel_vit", in_chans=wl.size, num_classes=K, wavelengths=wl,
-                           min_period_nm=period).eval()
-        with torch.no_grad():
-            full = net.tokens(x, net.band_wavelengths, net.band_fwhm)
-            half = net.tokens(x[:, keep], net.band_wavelengths[keep], net.band_fwhm[keep])
-        return float((full - half).norm() / full.norm())
+        return _every_other_band_change(spectrum, seed, "test_channel_vit", min_period_nm=period)
 
     assert change(80.0) < 0.1
     assert change(10.0) > 2 * change(80.0)
@@ -231,19 +239,10 @@ def test_group_quadrature_covers_the_bin_from_the_full_grid_and_every_other_band
 
 
 def test_quadrature_tokens_hardly_change_on_every_other_band() -> None:
-    wl = np.arange(400.0, 2400.0, 10.0)
-    x = torch.tensor(np.exp(-0.5 * ((wl - 1200.0) / 300.0) ** 2) + 0.5, dtype=torch.float32)
-    x = x[None, :, None, None].repeat(1, 1, 3, 3)
-    keep = np.arange(0, wl.size, 2)
+    spectrum = np.exp(-0.5 * ((AVIRIS_GRID - 1200.0) / 300.0) ** 2) + 0.5
 
     def change(quadrature: bool) -> float:
-        torch.manual_seed(0)
-        net = create_model("channel_vit", in_chans=wl.size, num_classes=K, wavelengths=wl, min_period_nm=80.0,
-                           quadrature=quadrature).eval()
-        with torch.no_grad():
-            full = net.tokens(x, net.band_wavelengths, net.band_fwhm)
-            half = net.tokens(x[:, keep], net.band_wavelengths[keep], net.band_fwhm[keep])
-        return float((full - half).norm() / full.norm())
+        return _every_other_band_change(spectrum, 0, "channel_vit", min_period_nm=80.0, quadrature=quadrature)
 
     # plain group means see the group centre and extent move by half a band at each end
     assert change(True) < 0.03 < change(False)
