@@ -24,7 +24,7 @@ with any subset of channels. Here, for hyperspectral cubes and dense output:
 * **Head**: mean over channel tokens (invariant to band order), local box means
   (:class:`~hsi_app.models.layers.BoxContext`), LayerNorm and a linear classifier.
 * **HCS** (training mode, ``hcs=True``): each forward call (a fraction ``hcs_prob`` of
-  them) draws ``m`` uniformly from ``[ceil(hcs_min * C), C]``, then a random subset of
+  them, from fraction ``hcs_start`` of the run on) draws ``m`` uniformly from ``[ceil(hcs_min * C), C]``, then a random subset of
   ``m`` bands, and runs on those bands with their wavelengths. The trainer needs no change.
 * **Band-subset robustness by construction** (options): ``min_period_nm`` bounds how fast
   the band gain and channel embedding may vary with wavelength (with 10 nm bands, a
@@ -51,6 +51,7 @@ from torch import nn
 
 from hsi_app.errors import BandMismatchError, ConfigError
 from hsi_app.models.layers import BoxContext, FitsInputs, input_layer
+from hsi_app.models.layers.quadrature import group_quadrature
 from hsi_app.models.registry import register_model
 
 PSEUDO_RANGE_NM = (400.0, 2500.0)
@@ -76,41 +77,6 @@ def spacing_fwhm(wavelengths: np.ndarray) -> np.ndarray:
     est = np.empty_like(wl)
     est[order] = np.abs(np.gradient(wl[order]))
     return np.maximum(est, 1.0)
-
-
-def group_quadrature(
-    wavelengths: torch.Tensor, fwhm: torch.Tensor, lo: float = -math.inf, hi: float = math.inf
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Quadrature weights of one band group over the wavelength range ``[lo, hi)`` it may cover.
-
-    Each band stands for the stretch of wavelength between the midpoints to its
-    neighbours (so a band beside an absorption gap stands for half the gap); the first and
-    last bands reach one band spacing outward, clipped to ``[lo, hi)``. Every other band
-    of a regular grid then covers the same range as the full grid, and the weighted sum
-    estimates the same integral; an irregular subset gets close where its bands reach
-    the bin's ends.
-
-    Args:
-        wavelengths: ``(n,)`` nm of the group's bands.
-        fwhm: ``(n,)`` nm.
-        lo, hi: the group's wavelength bin (nm); infinite for count-based groups.
-
-    Returns:
-        ``(n,)`` weights in nm, the weighted centre (nm) and the covered width (nm, the sum).
-    """
-    if wavelengths.numel() == 1:
-        share = fwhm.clamp(min=1e-3)
-    else:
-        order = torch.argsort(wavelengths)
-        sw = wavelengths[order]
-        first = (sw[0] - (sw[1] - sw[0])).clamp(min=lo)
-        last = (sw[-1] + (sw[-1] - sw[-2])).clamp(max=hi)
-        edges = torch.cat([first[None], (sw[1:] + sw[:-1]) / 2, last[None]])
-        share = torch.empty_like(wavelengths)
-        share[order] = edges[1:] - edges[:-1]
-        share = share.clamp(min=1e-3)
-    total = share.sum()
-    return share, (share * wavelengths).sum() / total, total
 
 
 class FourierMLP(nn.Module):
@@ -195,6 +161,10 @@ class ChannelViT(FitsInputs, nn.Module):
         hcs_min: smallest fraction of the bands HCS keeps.
         hcs_prob: probability that a training forward call samples bands (the others
             see all bands).
+        hcs_start: fraction of the training run after which HCS starts (0: from the
+            first step). The trainer reports its progress through
+            :meth:`set_training_progress`; a model trained by another loop is taken to be
+            at the end of its run, so HCS is on there whenever ``hcs`` is.
         quadrature: weight each band of a group by its share of the group's wavelength
             range (:func:`group_quadrature`) instead of equally, and describe the group to
             the channel embedding by the weighted centre and the covered width, so a group
@@ -209,6 +179,9 @@ class ChannelViT(FitsInputs, nn.Module):
         inputs: ``"bands"`` (the normalised bands) or ``"snv"`` (each pixel's SNV over the
             bands it is given, after HCS; :class:`~hsi_app.models.layers.WavelengthSNV`,
             statistics set by ``fit_inputs`` before training).
+        weighted_snv: with SNV inputs, take a pixel's mean and spread over wavelength
+            (bands weighted by their share of it) instead of over the bands, so a band
+            subset gives nearly the same SNV (:class:`~hsi_app.models.layers.WavelengthSNV`).
 
     Shapes:
         ``(B, C', H, W) float32 -> (B, K, H, W)`` logits, for any band count ``C'``
@@ -234,12 +207,14 @@ class ChannelViT(FitsInputs, nn.Module):
         hcs: bool = True,
         hcs_min: float = 0.25,
         hcs_prob: float = 1.0,
+        hcs_start: float = 0.0,
         quadrature: bool = False,
         min_period_nm: float = 10.0,
         drop: float = 0.0,
         wavelengths: Sequence[float] | np.ndarray | None = None,
         fwhm: Sequence[float] | np.ndarray | None = None,
         inputs: str = "bands",
+        weighted_snv: bool = False,
     ) -> None:
         super().__init__()
         if patch < 1 or patch % 2 != 1 or kernel < 1 or kernel % 2 != 1:
@@ -248,8 +223,8 @@ class ChannelViT(FitsInputs, nn.Module):
             raise ConfigError(f"channel_vit: group_nm={group_nm}, group_size={group_size}; both must be positive")
         if not 0.0 < hcs_min <= 1.0 or not 0.0 <= drop < 1.0:
             raise ConfigError(f"channel_vit: hcs_min={hcs_min} must be in (0, 1], drop={drop} in [0, 1)")
-        if not 0.0 <= hcs_prob <= 1.0:
-            raise ConfigError(f"channel_vit: hcs_prob={hcs_prob} must be in [0, 1]")
+        if not 0.0 <= hcs_prob <= 1.0 or not 0.0 <= hcs_start < 1.0:
+            raise ConfigError(f"channel_vit: hcs_prob={hcs_prob} must be in [0, 1], hcs_start={hcs_start} in [0, 1)")
         if not 0.0 < min_period_nm < 4000.0:
             raise ConfigError(f"channel_vit: min_period_nm={min_period_nm} must be in (0, 4000) nm")
         wl = _as_vector(wavelengths, in_chans, "wavelengths")
@@ -261,8 +236,9 @@ class ChannelViT(FitsInputs, nn.Module):
         self.register_buffer("band_wavelengths", torch.tensor(wl, dtype=torch.float32), persistent=False)
         self.register_buffer("band_fwhm", torch.tensor(fw, dtype=torch.float32), persistent=False)
         self.group_nm, self.group_size = float(group_nm), group_size
-        self.snv = input_layer(inputs, in_chans, "channel_vit", wavelengths=wl)
+        self.snv = input_layer(inputs, in_chans, "channel_vit", wavelengths=wl, weighted=weighted_snv)
         self.hcs, self.hcs_min, self.hcs_prob = hcs, float(hcs_min), float(hcs_prob)
+        self.hcs_start, self.training_progress = float(hcs_start), 1.0
         self.quadrature = quadrature
         self.band_gain = FourierMLP(embed_dim, min_period_nm=min_period_nm)
         self.channel_embed = FourierMLP(embed_dim, min_period_nm=min_period_nm)
@@ -322,6 +298,16 @@ class ChannelViT(FitsInputs, nn.Module):
         return x.index_select(1, keep), wl[keep], fw[keep]
 
     # ---------------------------------------------------------------- forward
+    def set_training_progress(self, fraction: float) -> None:
+        """Record how far the training run is (``0`` first step .. ``1`` end); gates ``hcs_start``."""
+        self.training_progress = float(fraction)
+
+    def samples_bands(self) -> bool:
+        """Whether this forward call applies HCS (training mode, past ``hcs_start``, drawn with ``hcs_prob``)."""
+        if not (self.training and self.hcs and self.training_progress >= self.hcs_start):
+            return False
+        return self.hcs_prob >= 1.0 or float(torch.rand(())) < self.hcs_prob
+
     def tokens(self, x: torch.Tensor, wl: torch.Tensor, fw: torch.Tensor) -> torch.Tensor:
         """Group tokens with channel embeddings: ``(B, C', H, W) -> (B, H, W, G, D)``."""
         gain = self.band_gain(wl, fw)  # (C', D)
@@ -379,7 +365,7 @@ class ChannelViT(FitsInputs, nn.Module):
                 fw = self.band_widths(wl)
             else:
                 fw = torch.as_tensor(_as_vector(fwhm, c, "FWHM values"), dtype=torch.float32, device=x.device)
-        if self.training and self.hcs and (self.hcs_prob >= 1.0 or float(torch.rand(())) < self.hcs_prob):
+        if self.samples_bands():
             x, wl, fw = self._hcs(x, wl, fw)
         if self.snv is not None:
             x = self.snv(x, wl)

@@ -300,7 +300,14 @@ class DenseClassifier(L.LightningModule):
         return self.model(x)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        """Masked cross-entropy of one batch of tiles."""
+        """Masked cross-entropy of one batch of tiles.
+
+        A model with ``set_training_progress(fraction)`` (e.g. ChannelViT's late HCS) is
+        told the fraction of the run's optimiser steps done before each step.
+        """
+        report = getattr(self.model, "set_training_progress", None)
+        if callable(report):
+            report(self.global_step / self.total_steps)
         loss = masked_cross_entropy(
             self.model(batch["image"]), batch["label"], label_smoothing=self.label_smoothing,
             class_weights=self.class_weights,

@@ -12,7 +12,8 @@ from safetensors.torch import load_file, save_file
 
 from hsi_app.errors import BandMismatchError, ConfigError
 from hsi_app.models import create_model
-from hsi_app.models.channel_vit import ChannelViT, group_quadrature
+from hsi_app.models.channel_vit import ChannelViT
+from hsi_app.models.layers.quadrature import group_quadrature
 from hsi_app.tasks.classification import dense_logits
 
 C, K = 24, 3
@@ -259,3 +260,41 @@ def test_hcs_prob_sets_how_often_training_samples_bands(prob: float, expected: s
         assert len(seen) > 5 and max(seen) <= C
     with pytest.raises(ConfigError, match="hcs_prob"):
         _model(hcs_prob=1.5)
+
+
+def test_hcs_start_keeps_all_bands_until_that_fraction_of_the_run() -> None:
+    torch.manual_seed(0)
+    net = _model(hcs_start=0.5, hcs_min=0.3).train()
+    net.set_training_progress(0.25)
+    assert set(_band_counts(net, 10)) == {C}
+    net.set_training_progress(0.5)
+    assert len(set(_band_counts(net, 20))) > 3
+    with pytest.raises(ConfigError, match="hcs_start"):
+        _model(hcs_start=1.0)
+
+
+def test_trainer_reports_progress_so_hcs_starts_half_way() -> None:
+    from hsi_app.tasks.classification import fit_dense
+
+    rng = np.random.default_rng(0)
+    image = rng.normal(size=(C, 12, 12)).astype(np.float32)
+    labels = rng.integers(1, K + 1, size=(12, 12))
+    net = _model(hcs_start=0.5).train()
+    progress_at_hcs: list[float] = []
+    progress_seen: list[float] = []
+    original_hcs, original_report = net._hcs, net.set_training_progress
+
+    def spy_hcs(x: torch.Tensor, wl: torch.Tensor, fw: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        progress_at_hcs.append(net.training_progress)
+        return original_hcs(x, wl, fw)
+
+    def spy_report(fraction: float) -> None:
+        progress_seen.append(fraction)
+        original_report(fraction)
+
+    net._hcs = spy_hcs  # type: ignore[method-assign]
+    net.set_training_progress = spy_report  # type: ignore[method-assign]
+    fit_dense(image, labels, None, model=net, num_classes=K, epochs=4, tiles_per_epoch=2, tile_size=12,
+              progress=False, ema_decay=None, seed=0)
+    assert progress_seen == [step / 8 for step in range(8)]  # 4 epochs x 2 steps, before each step
+    assert progress_at_hcs == [0.5, 0.625, 0.75, 0.875]  # exactly the second half of the steps

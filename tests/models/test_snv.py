@@ -170,6 +170,44 @@ def test_wavelength_snv_of_a_band_subset_uses_that_subset_and_its_statistics() -
         layer(z[:, :1], torch.tensor(wl[:1]))
 
 
+def test_weighted_snv_of_a_known_spectrum() -> None:
+    # weights 1, 1, 2 on [1, 2, 4]: mean (1 + 2 + 8) / 4 = 2.75, variance (3.0625 + 0.5625 + 2 * 1.5625) / 4 = 1.6875
+    out = SNVFeatures.snv(torch.tensor([[1.0, 2.0, 4.0]], dtype=torch.float64), torch.tensor([1.0, 1.0, 2.0]))
+    np.testing.assert_allclose(out[0].numpy(), (np.array([1.0, 2.0, 4.0]) - 2.75) / np.sqrt(1.6875), rtol=1e-12)
+    same = SNVFeatures.snv(torch.tensor([[1.0, 2.0, 4.0]]), torch.ones(3))
+    np.testing.assert_allclose(same.numpy(), SNVFeatures.snv(torch.tensor([[1.0, 2.0, 4.0]])).numpy(), rtol=1e-6)
+
+
+def _smooth_spectra(wl: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """``(n, C)`` smooth positive spectra (six Gaussian bumps) with a random gain and offset each."""
+    rng = np.random.default_rng(seed)
+    c, w, a = rng.uniform(400, 2400, (n, 6)), rng.uniform(30, 300, (n, 6)), rng.uniform(-1, 1, (n, 6))
+    raw = 3 + (a[:, :, None] * np.exp(-0.5 * ((wl - c[:, :, None]) / w[:, :, None]) ** 2)).sum(1)
+    return raw * rng.uniform(0.5, 2, (n, 1)) + rng.uniform(-1, 1, (n, 1))
+
+
+def test_weighted_snv_of_band_subsets_stays_close_to_the_full_set() -> None:
+    """Means over wavelength, not over bands: random halves and every other band move the SNV far less."""
+    wl = np.linspace(400.0, 2390.0, 200)
+    raw = _smooth_spectra(wl, 300, seed=0)
+    mean, std = raw.mean(0), raw.std(0)
+    z = torch.from_numpy((raw - mean) / std).float().T[None, :, :, None]  # (1, C, 300 px, 1)
+    rng = np.random.default_rng(1)
+    subsets = [np.sort(rng.choice(200, 100, replace=False)) for _ in range(5)] + [np.arange(0, 200, 2)]
+    change = {}
+    for weighted in (False, True):
+        layer = WavelengthSNV(wl, weighted=weighted)
+        layer.fit(z[0, :, :, 0].T.numpy(), mean, std)
+        full = layer(z, torch.tensor(wl))
+        change[weighted] = [float((layer(z[:, k], torch.tensor(wl[k])) - full[:, k]).square().mean().sqrt())
+                            for k in subsets]
+    assert np.mean(change[True][:5]) < 0.3 * np.mean(change[False][:5])  # random halves (measured: 5x less on average)
+    assert change[True][5] < 0.3 * change[False][5]  # every other band
+    assert max(change[True]) < 0.05  # in units of each band's training spread
+    net = create_model("test_channel_vit", in_chans=200, num_classes=3, wavelengths=wl, inputs="snv", weighted_snv=True)
+    assert isinstance(net.snv, WavelengthSNV) and net.snv.weighted
+
+
 def test_channel_vit_snv_run_keeps_its_statistics_and_takes_half_the_bands(tmp_path: Path) -> None:
     """hsi train -> the buffers are in the checkpoint; the run predicts from every other band too."""
     from hsi_app.tasks.band_subset import predict_band_subset
