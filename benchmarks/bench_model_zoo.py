@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_classification import n_params, stat  # noqa: E402  (shared table helpers)
 
 ZOO = ("svm", "cnn3d", "ssfcn", "ssfcn_snv", "spectral_vit", "spectral_vit_snv", "spectral_vit_wide", "channel_vit",
-       "channel_vit_snv", "spectral_mamba", "spectral_mamba_snv", "spectral_mamba_wide")
+       "channel_vit_snv", "channel_vit_hcs_snv", "spectral_mamba", "spectral_mamba_snv", "spectral_mamba_wide")
 BAND_DROP_TARGET = 0.05
 
 

@@ -437,6 +437,22 @@ def channel_vit_snv(
 
 
 @register_model
+def channel_vit_hcs_snv(
+    in_chans: int, num_classes: int, wavelengths: Sequence[float] | None = None, **kw: object
+) -> ChannelViT:
+    """channel_vit on SNV inputs, trained with HCS (down to half the bands), built so band subsets change little.
+
+    The SNV mean and spread are taken over wavelength (``weighted_snv``), the functions
+    of wavelength vary no faster than an 80 nm period, and group tokens weight each band
+    by its share of the group's bin (``quadrature``). Without the weighted SNV, HCS with
+    SNV inputs cost 12-19 OA points on unseen fields; see BENCHMARKS.md (session 31).
+    """
+    defaults: dict[str, object] = {"inputs": "snv", "hcs": True, "hcs_min": 0.5, "min_period_nm": 80.0,
+                                   "quadrature": True, "weighted_snv": True}
+    return _build(in_chans, num_classes, wavelengths, defaults, kw)
+
+
+@register_model
 def test_channel_vit(
     in_chans: int, num_classes: int, wavelengths: Sequence[float] | None = None, **kw: object
 ) -> ChannelViT:

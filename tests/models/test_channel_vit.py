@@ -298,3 +298,27 @@ def test_trainer_reports_progress_so_hcs_starts_half_way() -> None:
               progress=False, ema_decay=None, seed=0)
     assert progress_seen == [step / 8 for step in range(8)]  # 4 epochs x 2 steps, before each step
     assert progress_at_hcs == [0.5, 0.625, 0.75, 0.875]  # exactly the second half of the steps
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_registered_hcs_snv_model_gives_nearly_the_same_logits_from_band_subsets(seed: int) -> None:
+    # channel_vit_hcs_snv (weighted SNV, 80 nm, quadrature) against channel_vit_snv, untrained,
+    # on 100 smooth spectra: every other band and random halves against all 200 bands.
+    rng = np.random.default_rng(seed)
+    c, w, a = rng.uniform(400, 2400, (100, 6)), rng.uniform(30, 300, (100, 6)), rng.uniform(-1, 1, (100, 6))
+    raw = 3 + (a[:, :, None] * np.exp(-0.5 * ((AVIRIS_GRID - c[:, :, None]) / w[:, :, None]) ** 2)).sum(1)
+    x = torch.tensor(raw.T.reshape(1, AVIRIS_GRID.size, 10, 10), dtype=torch.float32)
+    subsets = [np.arange(0, AVIRIS_GRID.size, 2)] + [np.sort(rng.choice(AVIRIS_GRID.size, 100, replace=False))
+                                                     for _ in range(3)]
+
+    def changes(name: str) -> list[float]:
+        torch.manual_seed(seed)
+        net = create_model(name, in_chans=AVIRIS_GRID.size, num_classes=K, wavelengths=AVIRIS_GRID).eval()
+        with torch.no_grad():
+            full = net(x)
+            return [float((net(x[:, k], wavelengths=AVIRIS_GRID[k]) - full).norm() / full.norm()) for k in subsets]
+
+    robust, plain = changes("channel_vit_hcs_snv"), changes("channel_vit_snv")
+    assert robust[0] < 0.02 and robust[0] < 0.1 * plain[0]  # every other band (measured 0.2-0.6 %)
+    assert np.mean(robust[1:]) < 0.5 * np.mean(plain[1:])  # random halves
+    assert create_model("channel_vit_hcs_snv", in_chans=4, num_classes=K).hcs  # trained with HCS
