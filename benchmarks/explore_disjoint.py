@@ -34,6 +34,10 @@ Variants:
                                and offset; ``snv`` appends those C channels to the normalised spectra (2C
                                bands), ``snvonly`` replaces them (what ``ssfcn_snv`` does inside the model).
                                Both are standardised on the training pixels. ``MODEL``: another family.
+    ``snvd[:MODEL]``           the SNV and its first derivative along wavelength (``np.gradient``
+                               per step over the bands sorted by centre; 2C channels, each standardised on the training
+                               pixels): derivative spectra stress absorption edges (red edge, water),
+                               the other classic brightness-free feature of vegetation spectroscopy.
     ``fit:KEY=V:...``          other ``fit_dense`` settings, e.g. ``fit:weight_decay=0.5`` (stronger
                                AdamW decay) or ``fit:epochs=20``.
     ``svm:FEATURES``           the SVM-RBF baseline (its usual C / gamma grid search) on other per-pixel
@@ -183,13 +187,19 @@ def run(variant: str, seed: int) -> float:
         return _svm_on_features(image, split, variant.split(":")[1], variant, seed)
     # what `hsi train` passes: the band statistics (ssfcn_snv) and centres (channel_vit)
     kw: dict[str, object] = {"band_stats": (mean, std), "wavelengths": np.asarray(cube.hsi.wavelengths)[bands]}
-    if variant.split(":")[0] in ("snv", "snvonly"):
+    if variant.split(":")[0] in ("snv", "snvonly", "snvd"):
         snv = _snv(image)
+        if variant.startswith("snvd"):
+            wl = np.asarray(cube.hsi.wavelengths)[bands]
+            order = np.argsort(wl, kind="stable")  # AVIRIS's spectrometers overlap: bands are not in wavelength order
+            deriv = np.empty_like(snv)
+            deriv[order] = np.gradient(snv[order], axis=0)  # per band step: two bands lie 0.02 nm apart
+            snv = np.concatenate([snv, deriv])
         s_mean, s_std = _band_stats(snv, split.train > 0)
         snv = ((snv - s_mean[:, None, None]) / s_std[:, None, None]).astype(np.float32)
-        norm = snv if variant.startswith("snvonly") else np.concatenate([norm, snv])
+        norm = snv if variant.split(":")[0] != "snv" else np.concatenate([norm, snv])
         kw.pop("band_stats")
-        if not variant.startswith("snvonly"):
+        if variant.split(":")[0] != "snvonly":
             kw.pop("wavelengths")
         if ":" in variant:
             kw["model_name"] = variant.split(":")[1]

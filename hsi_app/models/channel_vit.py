@@ -31,7 +31,9 @@ with any subset of channels. Here, for hyperspectral cubes and dense output:
   10 nm period lets the gain alternate between neighbours, which every other band
   aliases); ``quadrature=True`` weights each band by its share of the group's wavelength
   bin, so a group token is an integral estimate that every other band reproduces
-  closely. None of the three is on in a registered model (BENCHMARKS.md, session 30).
+  closely; ``weighted_snv=True`` takes an SNV input's mean and spread over wavelength, so
+  a band subset barely moves the inputs. ``channel_vit_hcs_snv`` turns all three on with
+  HCS; ``channel_vit`` and ``channel_vit_snv`` keep the defaults (BENCHMARKS.md, sessions 30-31).
 
 Every spatial operation is a zero-padded local conv or box mean and normalisation is
 per token, so windowed inference with a halo of :attr:`ChannelViT.receptive_radius`
@@ -430,8 +432,8 @@ def channel_vit_snv(
 
     With SNV inputs, hierarchical channel sampling cost 11-19 OA points on Indian Pines
     (random:0.1 seed 0, disjoint seeds 0-1), so it is off; the price is band-subset
-    robustness (half the bands: -16.1 points, random:0.1 seeds 0-4). For band subsets use ``channel_vit``, or
-    pass ``hcs=True``.
+    robustness (half the bands: -16.1 points, random:0.1 seeds 0-4). For band subsets use
+    ``channel_vit_hcs_snv`` (HCS with an SNV taken over wavelength).
     """
     return _build(in_chans, num_classes, wavelengths, {"inputs": "snv", "hcs": False}, kw)
 
@@ -445,7 +447,8 @@ def channel_vit_hcs_snv(
     The SNV mean and spread are taken over wavelength (``weighted_snv``), the functions
     of wavelength vary no faster than an 80 nm period, and group tokens weight each band
     by its share of the group's bin (``quadrature``). Without the weighted SNV, HCS with
-    SNV inputs cost 12-19 OA points on unseen fields; see BENCHMARKS.md (session 31).
+    SNV inputs cost 12-19 OA points on unseen fields; with it, Indian Pines disjoint:0.5
+    43.44 % (SVM 42.77) and -1.2 points with every other band on random:0.1 (BENCHMARKS.md, session 31).
     """
     defaults: dict[str, object] = {"inputs": "snv", "hcs": True, "hcs_min": 0.5, "min_period_nm": 80.0,
                                    "quadrature": True, "weighted_snv": True}
