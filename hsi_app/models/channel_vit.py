@@ -25,7 +25,8 @@ with any subset of channels. Here, for hyperspectral cubes and dense output:
   (:class:`~hsi_app.models.layers.BoxContext`), LayerNorm and a linear classifier.
 * **HCS** (training mode, ``hcs=True``): each forward call (a fraction ``hcs_prob`` of
   them, from fraction ``hcs_start`` of the run on) draws ``m`` uniformly from ``[ceil(hcs_min * C), C]``, then a random subset of
-  ``m`` bands, and runs on those bands with their wavelengths. The trainer needs no change.
+  ``m`` bands, and runs on those bands with their wavelengths. The trainer only reports
+  its progress (for ``hcs_start``).
 * **Band-subset robustness by construction** (options): ``min_period_nm`` bounds how fast
   the band gain and channel embedding may vary with wavelength (with 10 nm bands, a
   10 nm period lets the gain alternate between neighbours, which every other band
