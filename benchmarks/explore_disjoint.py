@@ -187,9 +187,10 @@ def run(variant: str, seed: int) -> float:
         return _svm_on_features(image, split, variant.split(":")[1], variant, seed)
     # what `hsi train` passes: the band statistics (ssfcn_snv) and centres (channel_vit)
     kw: dict[str, object] = {"band_stats": (mean, std), "wavelengths": np.asarray(cube.hsi.wavelengths)[bands]}
-    if variant.split(":")[0] in ("snv", "snvonly", "snvd"):
+    kind = variant.split(":")[0]
+    if kind in ("snv", "snvonly", "snvd"):
         snv = _snv(image)
-        if variant.startswith("snvd"):
+        if kind == "snvd":
             wl = np.asarray(cube.hsi.wavelengths)[bands]
             order = np.argsort(wl, kind="stable")  # AVIRIS's spectrometers overlap: bands are not in wavelength order
             deriv = np.empty_like(snv)
@@ -197,9 +198,9 @@ def run(variant: str, seed: int) -> float:
             snv = np.concatenate([snv, deriv])
         s_mean, s_std = _band_stats(snv, split.train > 0)
         snv = ((snv - s_mean[:, None, None]) / s_std[:, None, None]).astype(np.float32)
-        norm = snv if variant.split(":")[0] != "snv" else np.concatenate([norm, snv])
+        norm = snv if kind != "snv" else np.concatenate([norm, snv])
         kw.pop("band_stats")
-        if variant.split(":")[0] != "snvonly":
+        if kind != "snvonly":
             kw.pop("wavelengths")
         if ":" in variant:
             kw["model_name"] = variant.split(":")[1]

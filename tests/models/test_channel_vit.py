@@ -15,6 +15,7 @@ from hsi_app.models import create_model
 from hsi_app.models.channel_vit import ChannelViT
 from hsi_app.models.layers.quadrature import group_quadrature
 from hsi_app.tasks.classification import dense_logits
+from synthetic_spectra import smooth_spectra
 
 C, K = 24, 3
 WL = np.linspace(420.0, 2450.0, C)
@@ -305,8 +306,7 @@ def test_registered_hcs_snv_model_gives_nearly_the_same_logits_from_band_subsets
     # channel_vit_hcs_snv (weighted SNV, 80 nm, quadrature) against channel_vit_snv, untrained,
     # on 100 smooth spectra: every other band and random halves against all 200 bands.
     rng = np.random.default_rng(seed)
-    c, w, a = rng.uniform(400, 2400, (100, 6)), rng.uniform(30, 300, (100, 6)), rng.uniform(-1, 1, (100, 6))
-    raw = 3 + (a[:, :, None] * np.exp(-0.5 * ((AVIRIS_GRID - c[:, :, None]) / w[:, :, None]) ** 2)).sum(1)
+    raw = smooth_spectra(AVIRIS_GRID, 100, rng)
     x = torch.tensor(raw.T.reshape(1, AVIRIS_GRID.size, 10, 10), dtype=torch.float32)
     subsets = [np.arange(0, AVIRIS_GRID.size, 2)] + [np.sort(rng.choice(AVIRIS_GRID.size, 100, replace=False))
                                                      for _ in range(3)]

@@ -16,6 +16,7 @@ from hsi_app.models.layers import SNVFeatures, WavelengthSNV
 from hsi_app.predictor import Predictor
 from hsi_app.tasks.classification import fit_dense
 from hsi_app.tasks.train_classifier import TrainOptions, train_classifier
+from synthetic_spectra import smooth_spectra
 
 
 def test_snv_of_a_known_spectrum() -> None:
@@ -178,18 +179,11 @@ def test_weighted_snv_of_a_known_spectrum() -> None:
     np.testing.assert_allclose(same.numpy(), SNVFeatures.snv(torch.tensor([[1.0, 2.0, 4.0]])).numpy(), rtol=1e-6)
 
 
-def _smooth_spectra(wl: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """``(n, C)`` smooth positive spectra (six Gaussian bumps) with a random gain and offset each."""
-    rng = np.random.default_rng(seed)
-    c, w, a = rng.uniform(400, 2400, (n, 6)), rng.uniform(30, 300, (n, 6)), rng.uniform(-1, 1, (n, 6))
-    raw = 3 + (a[:, :, None] * np.exp(-0.5 * ((wl - c[:, :, None]) / w[:, :, None]) ** 2)).sum(1)
-    return raw * rng.uniform(0.5, 2, (n, 1)) + rng.uniform(-1, 1, (n, 1))
-
-
 def test_weighted_snv_of_band_subsets_stays_close_to_the_full_set() -> None:
     """Means over wavelength, not over bands: random halves and every other band move the SNV far less."""
     wl = np.linspace(400.0, 2390.0, 200)
-    raw = _smooth_spectra(wl, 300, seed=0)
+    rng = np.random.default_rng(0)
+    raw = smooth_spectra(wl, 300, rng) * rng.uniform(0.5, 2, (300, 1)) + rng.uniform(-1, 1, (300, 1))  # gain, offset
     mean, std = raw.mean(0), raw.std(0)
     z = torch.from_numpy((raw - mean) / std).float().T[None, :, :, None]  # (1, C, 300 px, 1)
     rng = np.random.default_rng(1)
