@@ -1,4 +1,4 @@
-"""Exploration: can augmentation, dropout, self-training, spatial validation, class weights, weight averaging, PCA or SNV inputs lift a model on ``disjoint``?
+"""Exploration: can augmentation, dropout, self-training, spatial validation, class weights, weight averaging, PCA, SNV inputs, ensembles or trainer settings lift a model on ``disjoint``?
 
 It records the ideas that were tried against the issue-3 target (default model >= SVM-RBF
 + 10 OA points on a spatially disjoint split). Most did not help; per-pixel SNV inputs
@@ -6,7 +6,7 @@ It records the ideas that were tried against the issue-3 target (default model >
 validation pixels and trainer as ``hsi train``; only the training tiles or labels change.
 
 Variants:
-    ``base``                   the default ``ssfcn`` run.
+    ``base``                   the default model's run (``ssfcn_snv`` since session 28; ``ssfcn`` before).
     ``aug:g=G:t=T:p=P``        spectral augmentation of every training tile, applied to the
                                raw values: one gain in ``1 +- G`` per tile, a linear spectral
                                tilt ``+- T`` across the bands, and per-pixel gain noise ``P``.
@@ -38,8 +38,15 @@ Variants:
                                per step over the bands sorted by centre; 2C channels, each standardised on the training
                                pixels): derivative spectra stress absorption edges (red edge, water),
                                the other classic brightness-free feature of vegetation spectroscopy.
+    ``snvdt:DEG[:MODEL]``      the SNV detrended (Barnes et al. 1989, "SNV-DT"): a polynomial of degree ``DEG``
+                               in wavelength is least-squares fitted to each pixel's SNV and subtracted, removing
+                               a smooth baseline (tilt, curvature from scattering or soil background) beyond
+                               the offset and scale the SNV removes; C channels, standardised on the training pixels.
     ``fit:KEY=V:...``          other ``fit_dense`` settings, e.g. ``fit:weight_decay=0.5`` (stronger
                                AdamW decay) or ``fit:epochs=20``.
+    ``ens:N[:from=I][:KEY=V...]``  a deep ensemble of the default model: members ``I..N-1`` differ only in their
+                               training seed (weights, tile order); prints every member and the ensembles so far.
+                               ``KEY=V``: ``fit_dense`` settings for every member, e.g. ``ens:3:from=1:lr=0.002``.
     ``svm:FEATURES``           the SVM-RBF baseline (its usual C / gamma grid search) on other per-pixel
                                features: ``raw`` (what ``hsi train --model svm`` sees), ``snv`` or
                                ``raw+snv``; the SVM standardises each feature on the training pixels.
@@ -157,6 +164,15 @@ def _snv(image: np.ndarray) -> np.ndarray:
     return SNVFeatures.snv(x).permute(2, 0, 1).numpy().astype(np.float32)
 
 
+def _detrend(snv: np.ndarray, wavelengths: np.ndarray, degree: int) -> np.ndarray:
+    """(C, H, W) spectra minus their least-squares polynomial of ``degree`` in wavelength, per pixel."""
+    x = (wavelengths - wavelengths.min()) / np.ptp(wavelengths) * 2 - 1  # (C,) in [-1, 1]
+    basis = np.stack([x**k for k in range(degree + 1)], axis=1)  # (C, D+1)
+    q, _ = np.linalg.qr(basis)  # orthonormal columns span the polynomials
+    flat = snv.reshape(snv.shape[0], -1).astype(np.float64)  # (C, H*W)
+    return (flat - q @ (q.T @ flat)).reshape(snv.shape).astype(np.float32)
+
+
 def _svm_on_features(image: np.ndarray, split: Any, features: str, variant: str, seed: int) -> float:
     """SVM-RBF (grid search) on ``raw``, ``snv`` or ``raw+snv`` spectra of the split; print and return the test OA."""
     from hsi_app.models.svm import SVMBaseline
@@ -170,6 +186,28 @@ def _svm_on_features(image: np.ndarray, split: Any, features: str, variant: str,
     m = classification_metrics(split.test[sel] - 1, pred, K)
     print(f"{variant} seed {seed}: OA {100 * m['oa']:.2f} AA {100 * m['aa']:.2f} ({time.time() - t0:.0f} s)", flush=True)
     return float(m["oa"])
+
+
+def _ensemble(norm: np.ndarray, train: np.ndarray, val: np.ndarray, test: np.ndarray, members: range, seed: int,
+              kw: dict[str, object]) -> float:
+    """Train default models that differ only in their training seed; print each member's OA and the OA of the
+    mean probabilities of the members so far; return the full ensemble's OA.
+
+    Member ``i`` trains with seed ``seed + 1000 i`` (member 0 is ``base``): initial weights and tile order change,
+    the split, validation pixels and inputs do not.
+    """
+    sel = test > 0
+    total = np.zeros((K, int(sel.sum())))
+    oa = 0.0
+    for i in members:
+        net, _ = fit_dense(norm, train, val, num_classes=K, seed=seed + 1000 * i, progress=False, **kw)  # type: ignore[arg-type]
+        prob = predict_dense(net, norm)[:, sel]  # (K, N test)
+        total += prob
+        one = float((prob.argmax(0) == test[sel] - 1).mean())
+        oa = float((total.argmax(0) == test[sel] - 1).mean())
+        print(f"ens seed {seed} member {i}: OA {100 * one:.2f}; mean of members {members[0]}..{i}: OA {100 * oa:.2f}",
+              flush=True)
+    return oa
 
 
 def run(variant: str, seed: int) -> float:
@@ -188,8 +226,10 @@ def run(variant: str, seed: int) -> float:
     # what `hsi train` passes: the band statistics (ssfcn_snv) and centres (channel_vit)
     kw: dict[str, object] = {"band_stats": (mean, std), "wavelengths": np.asarray(cube.hsi.wavelengths)[bands]}
     kind = variant.split(":")[0]
-    if kind in ("snv", "snvonly", "snvd"):
+    if kind in ("snv", "snvonly", "snvd", "snvdt"):
         snv = _snv(image)
+        if kind == "snvdt":
+            snv = _detrend(snv, np.asarray(cube.hsi.wavelengths)[bands], int(variant.split(":")[1]))
         if kind == "snvd":
             wl = np.asarray(cube.hsi.wavelengths)[bands]
             order = np.argsort(wl, kind="stable")  # AVIRIS's spectrometers overlap: bands are not in wavelength order
@@ -198,12 +238,13 @@ def run(variant: str, seed: int) -> float:
             snv = np.concatenate([snv, deriv])
         s_mean, s_std = _band_stats(snv, split.train > 0)
         snv = ((snv - s_mean[:, None, None]) / s_std[:, None, None]).astype(np.float32)
-        norm = snv if kind != "snv" else np.concatenate([norm, snv])
+        norm = np.concatenate([norm, snv]) if kind == "snv" else snv
         kw.pop("band_stats")
-        if kind != "snvonly":
+        if kind not in ("snvonly", "snvdt"):
             kw.pop("wavelengths")
-        if ":" in variant:
-            kw["model_name"] = variant.split(":")[1]
+        model_at = 2 if kind == "snvdt" else 1
+        # the features are computed here, so the plain ssfcn (not the default ssfcn_snv, which would take the SNV again)
+        kw["model_name"] = variant.split(":")[model_at] if variant.count(":") >= model_at else "ssfcn"
     if variant.startswith("pca"):
         kw.pop("band_stats")  # the inputs are no longer the normalised bands
         kw.pop("wavelengths")
@@ -241,6 +282,11 @@ def run(variant: str, seed: int) -> float:
     if variant.startswith("swa"):
         averaged, remove = _average_weights(kw, float(variant.split(":")[1]), norm.shape[0], seed)
     t0 = time.time()
+    if variant.startswith("ens:"):
+        opts = dict(part.split("=") for part in variant.split(":")[2:])
+        first = int(opts.pop("from", 0))
+        kw.update({k: (int(v) if k == "epochs" else float(v)) for k, v in opts.items()})
+        return _ensemble(norm, train, val, split.test, range(first, int(variant.split(":")[1])), seed, kw)
     net, _ = fit_dense(norm, train, val, num_classes=K, seed=seed, progress=False, **kw)  # type: ignore[arg-type]
     if averaged is not None:
         remove()
