@@ -158,6 +158,11 @@ def _arg(text: str) -> object:
     return text
 
 
+def _fit_settings(parts: list[str]) -> dict[str, float | int]:
+    """``["epochs=20", "lr=0.002"]`` -> ``fit_dense`` keyword arguments (``epochs`` an int, the rest floats)."""
+    return {k: (int(v) if k == "epochs" else float(v)) for k, v in (part.split("=") for part in parts)}
+
+
 def _snv(image: np.ndarray) -> np.ndarray:
     """(C, H, W) raw cube -> (C, H, W) per-pixel standard normal variate over the bands (``SNVFeatures.snv``)."""
     x = torch.from_numpy(np.nan_to_num(image).astype(np.float64)).permute(1, 2, 0)  # (H, W, C)
@@ -224,14 +229,14 @@ def run(variant: str, seed: int) -> float:
     if variant.startswith("svm:"):
         return _svm_on_features(image, split, variant.split(":")[1], variant, seed)
     # what `hsi train` passes: the band statistics (ssfcn_snv) and centres (channel_vit)
-    kw: dict[str, object] = {"band_stats": (mean, std), "wavelengths": np.asarray(cube.hsi.wavelengths)[bands]}
+    wl = np.asarray(cube.hsi.wavelengths)[bands]
+    kw: dict[str, object] = {"band_stats": (mean, std), "wavelengths": wl}
     kind = variant.split(":")[0]
     if kind in ("snv", "snvonly", "snvd", "snvdt"):
         snv = _snv(image)
         if kind == "snvdt":
-            snv = _detrend(snv, np.asarray(cube.hsi.wavelengths)[bands], int(variant.split(":")[1]))
+            snv = _detrend(snv, wl, int(variant.split(":")[1]))
         if kind == "snvd":
-            wl = np.asarray(cube.hsi.wavelengths)[bands]
             order = np.argsort(wl, kind="stable")  # AVIRIS's spectrometers overlap: bands are not in wavelength order
             deriv = np.empty_like(snv)
             deriv[order] = np.gradient(snv[order], axis=0)  # per band step: two bands lie 0.02 nm apart
@@ -271,7 +276,7 @@ def run(variant: str, seed: int) -> float:
         kw["model_args"] = {k: _arg(v) for k, v in (part.split("=") for part in variant.split(":")[1:])}
         kw["model_name"] = kw["model_args"].pop("model", "ssfcn")
     if variant.startswith("fit:"):
-        kw.update({k: (int(v) if k == "epochs" else float(v)) for k, v in (part.split("=") for part in variant.split(":")[1:])})
+        kw.update(_fit_settings(variant.split(":")[1:]))
     if variant.startswith("aug"):
         p = dict(part.split("=") for part in variant.split(":")[1:])
         kw["tiles"] = SpectralAugTiles(norm, train, tile_size=145, tiles_per_epoch=8, seed=seed, mean_over_std=mean / std,
@@ -283,9 +288,9 @@ def run(variant: str, seed: int) -> float:
         averaged, remove = _average_weights(kw, float(variant.split(":")[1]), norm.shape[0], seed)
     t0 = time.time()
     if variant.startswith("ens:"):
-        opts = dict(part.split("=") for part in variant.split(":")[2:])
-        first = int(opts.pop("from", 0))
-        kw.update({k: (int(v) if k == "epochs" else float(v)) for k, v in opts.items()})
+        parts = variant.split(":")[2:]
+        first = int(dict(part.split("=") for part in parts).get("from", 0))
+        kw.update(_fit_settings([part for part in parts if not part.startswith("from=")]))
         return _ensemble(norm, train, val, split.test, range(first, int(variant.split(":")[1])), seed, kw)
     net, _ = fit_dense(norm, train, val, num_classes=K, seed=seed, progress=False, **kw)  # type: ignore[arg-type]
     if averaged is not None:
