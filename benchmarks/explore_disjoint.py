@@ -46,7 +46,8 @@ Variants:
                                AdamW decay) or ``fit:epochs=20``.
     ``ens:N[:from=I][:KEY=V...]``  a deep ensemble of the default model: members ``I..N-1`` differ only in their
                                training seed (weights, tile order); prints every member and the ensembles so far.
-                               ``KEY=V``: ``fit_dense`` settings for every member, e.g. ``ens:3:from=1:lr=0.002``.
+                               ``KEY=V``: ``fit_dense`` settings for every member, e.g. ``ens:3:from=1:lr=0.002``;
+                               ``val=0`` (also for ``fit:``) trains on every training pixel and keeps the final weights.
     ``svm:FEATURES``           the SVM-RBF baseline (its usual C / gamma grid search) on other per-pixel
                                features: ``raw`` (what ``hsi train --model svm`` sees), ``snv`` or
                                ``raw+snv``; the SVM standardises each feature on the training pixels.
@@ -160,7 +161,8 @@ def _arg(text: str) -> object:
 
 def _fit_settings(parts: list[str]) -> dict[str, float | int]:
     """``["epochs=20", "lr=0.002"]`` -> ``fit_dense`` keyword arguments (``epochs`` an int, the rest floats)."""
-    return {k: (int(v) if k == "epochs" else float(v)) for k, v in (part.split("=") for part in parts)}
+    pairs = (part.split("=") for part in parts)
+    return {k: (int(v) if k == "epochs" else float(v)) for k, v in pairs if k != "val"}  # val: handled by run()
 
 
 def _snv(image: np.ndarray) -> np.ndarray:
@@ -266,6 +268,8 @@ def run(variant: str, seed: int) -> float:
         kw["model_name"] = model
     else:
         train, val = split.validation(0.1, seed=seed)
+        if kind in ("fit", "ens") and ":val=0" in variant:  # every training pixel trains, final weights kept
+            train, val = split.train, None
     if variant.startswith("cw"):
         parts = variant.split(":")
         counts = np.bincount(train[train > 0], minlength=K + 1)[1:].astype(np.float64)
