@@ -159,10 +159,10 @@ def _arg(text: str) -> object:
     return text
 
 
-def _fit_settings(parts: list[str]) -> dict[str, float | int]:
-    """``["epochs=20", "lr=0.002"]`` -> ``fit_dense`` keyword arguments (``epochs`` an int, the rest floats)."""
-    pairs = (part.split("=") for part in parts)
-    return {k: (int(v) if k == "epochs" else float(v)) for k, v in pairs if k != "val"}  # val: handled by run()
+def _fit_settings(settings: dict[str, str]) -> dict[str, float | int]:
+    """``{"epochs": "20", "lr": "0.002", "val": "0"}`` -> ``fit_dense`` keyword arguments (``epochs`` an int, the
+    rest floats); ``val`` and ``from`` are the script's own options, which ``run`` reads."""
+    return {k: (int(v) if k == "epochs" else float(v)) for k, v in settings.items() if k not in ("val", "from")}
 
 
 def _snv(image: np.ndarray) -> np.ndarray:
@@ -204,14 +204,15 @@ def _ensemble(norm: np.ndarray, train: np.ndarray, val: np.ndarray, test: np.nda
     the split, validation pixels and inputs do not.
     """
     sel = test > 0
-    total = np.zeros((K, int(sel.sum())))
+    truth = test[sel] - 1  # (N test,) class indices
+    total = np.zeros((K, truth.size))
     oa = 0.0
     for i in members:
         net, _ = fit_dense(norm, train, val, num_classes=K, seed=seed + 1000 * i, progress=False, **kw)  # type: ignore[arg-type]
         prob = predict_dense(net, norm)[:, sel]  # (K, N test)
         total += prob
-        one = float((prob.argmax(0) == test[sel] - 1).mean())
-        oa = float((total.argmax(0) == test[sel] - 1).mean())
+        one = float((prob.argmax(0) == truth).mean())
+        oa = float((total.argmax(0) == truth).mean())
         print(f"ens seed {seed} member {i}: OA {100 * one:.2f}; mean of members {members[0]}..{i}: OA {100 * oa:.2f}",
               flush=True)
     return oa
@@ -234,6 +235,8 @@ def run(variant: str, seed: int) -> float:
     wl = np.asarray(cube.hsi.wavelengths)[bands]
     kw: dict[str, object] = {"band_stats": (mean, std), "wavelengths": wl}
     kind = variant.split(":")[0]
+    # ``fit:`` / ``ens:`` options as text: fit_dense settings, plus ``val`` and ``from``
+    settings = dict(part.split("=") for part in variant.split(":")[1:] if "=" in part) if kind in ("fit", "ens") else {}
     if kind in ("snv", "snvonly", "snvd", "snvdt"):
         snv = _snv(image)
         if kind == "snvdt":
@@ -268,7 +271,7 @@ def run(variant: str, seed: int) -> float:
         kw["model_name"] = model
     else:
         train, val = split.validation(0.1, seed=seed)
-        if kind in ("fit", "ens") and ":val=0" in variant:  # every training pixel trains, final weights kept
+        if float(settings.get("val", 0.1)) == 0:  # every training pixel trains, final weights kept
             train, val = split.train, None
     if variant.startswith("cw"):
         parts = variant.split(":")
@@ -280,7 +283,7 @@ def run(variant: str, seed: int) -> float:
         kw["model_args"] = {k: _arg(v) for k, v in (part.split("=") for part in variant.split(":")[1:])}
         kw["model_name"] = kw["model_args"].pop("model", "ssfcn")
     if variant.startswith("fit:"):
-        kw.update(_fit_settings(variant.split(":")[1:]))
+        kw.update(_fit_settings(settings))
     if variant.startswith("aug"):
         p = dict(part.split("=") for part in variant.split(":")[1:])
         kw["tiles"] = SpectralAugTiles(norm, train, tile_size=145, tiles_per_epoch=8, seed=seed, mean_over_std=mean / std,
@@ -292,10 +295,9 @@ def run(variant: str, seed: int) -> float:
         averaged, remove = _average_weights(kw, float(variant.split(":")[1]), norm.shape[0], seed)
     t0 = time.time()
     if variant.startswith("ens:"):
-        parts = variant.split(":")[2:]
-        first = int(dict(part.split("=") for part in parts).get("from", 0))
-        kw.update(_fit_settings([part for part in parts if not part.startswith("from=")]))
-        return _ensemble(norm, train, val, split.test, range(first, int(variant.split(":")[1])), seed, kw)
+        kw.update(_fit_settings(settings))
+        members = range(int(settings.get("from", 0)), int(variant.split(":")[1]))
+        return _ensemble(norm, train, val, split.test, members, seed, kw)
     net, _ = fit_dense(norm, train, val, num_classes=K, seed=seed, progress=False, **kw)  # type: ignore[arg-type]
     if averaged is not None:
         remove()
