@@ -10,7 +10,7 @@ overlap test pixels); ``disjoint:0.5`` uses spatial blocks and drops test pixels
 the largest receptive radius of the compared models of any training pixel; all models of
 one (protocol, seed) share the split, so they are scored on the same test pixels.
 
-Run: ``.venv/bin/python benchmarks/bench_classification.py [--seeds 5] [--models ssfcn svm]``
+Run: ``.venv/bin/python benchmarks/bench_classification.py [--seeds 5] [--first-seed 0] [--models ssfcn svm]``
 """
 
 from __future__ import annotations
@@ -46,10 +46,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--disjoint-seeds", type=int, default=None, help="Seeds for disjoint (default: --seeds).")
+    parser.add_argument("--first-seed", type=int, default=0, help="Seeds run from this one (split a sweep over processes).")
     parser.add_argument("--models", nargs="+", default=["ssfcn", "cnn3d", "svm"])
     parser.add_argument("--protocols", nargs="+", default=["random:0.1", "disjoint:0.5"])
     parser.add_argument("--out", default=None, help="Keep run folders here (default: temp dir).")
     parser.add_argument("--json", default=None, help="Also write all per-run metrics to this JSON file.")
+    parser.add_argument("--legacy-grid", action="store_true",
+                        help="Disjoint blocks on the unshifted grid: the splits of the tables up to session 32.")
     args = parser.parse_args()
 
     from hsi_app.io import open_cube
@@ -63,9 +66,11 @@ def main() -> None:
         for protocol in args.protocols:
             n_seeds = args.disjoint_seeds if protocol.startswith("disjoint") and args.disjoint_seeds else args.seeds
             # every model of a (protocol, seed) is scored on the same split and test pixels
-            splits = [protocol_split(cube, protocol, seed=seed, radius=radius) for seed in range(n_seeds)]
+            seeds = range(args.first_seed, args.first_seed + n_seeds)
+            splits = {seed: protocol_split(cube, protocol, seed=seed, radius=radius, shift_grid=not args.legacy_grid)
+                      for seed in seeds}
             for model in args.models:
-                for seed in range(n_seeds):
+                for seed in seeds:
                     t0 = time.perf_counter()
                     m = train_classifier(cube, root / f"{protocol.replace(':', '_')}_{model}_{seed}",
                                          TrainOptions(model=model, split=protocol, seed=seed, progress=False),

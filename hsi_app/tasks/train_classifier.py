@@ -83,12 +83,13 @@ def scene_in_memory(cube: Cube) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return image, bands, valid
 
 
-def protocol_split(cube: Cube, protocol: str, *, seed: int = 0, radius: int = 0) -> Any:
+def protocol_split(cube: Cube, protocol: str, *, seed: int = 0, radius: int = 0, shift_grid: bool = True) -> Any:
     """The :class:`~hsi_app.data.splits.Split` of ``protocol`` on the cube's labels.
 
     Only ``disjoint`` buffers by ``radius`` (the receptive radius of the model, or the
     largest one when several models are compared on one split); ``random``/``fixed`` are
-    the literature's leaky pixel protocols and are reported as such.
+    the literature's leaky pixel protocols and are reported as such. ``shift_grid=False``
+    gives the ``disjoint`` block layouts of sessions up to 32 (:func:`~hsi_app.data.splits.make_split`).
     """
     from hsi_app.data.splits import make_split, parse_split
 
@@ -99,7 +100,9 @@ def protocol_split(cube: Cube, protocol: str, *, seed: int = 0, radius: int = 0)
     if not (labels > 0).any():
         raise LabelError(f"{source}: its label map has no labelled pixel (all 0); pass labels with classes 1..K")
     spec = parse_split(protocol)
-    return make_split(labels, spec, seed=seed, radius=radius if spec.kind == "disjoint" else 0)
+    if spec.kind != "disjoint":
+        return make_split(labels, spec, seed=seed)
+    return make_split(labels, spec, seed=seed, radius=radius, shift_grid=shift_grid)
 
 
 def receptive_radius(model: str, in_chans: int = 8, num_classes: int = 2, model_args: dict[str, Any] | None = None) -> int:

@@ -177,19 +177,47 @@ def test_disjoint_buffer_holds_by_brute_force(radius: int) -> None:
     check_split(split, labels)
 
 
+def whole_block_origins(labels: np.ndarray, train: np.ndarray, block: int) -> list[tuple[int, int]]:
+    """Grid origins ``(oy, ox)`` (block ``(i, j)`` starts at row ``i b - oy``) for which every
+    block holds either none or all of its labelled pixels in ``train``."""
+    found = []
+    h, w = labels.shape
+    for oy in range(block):
+        for ox in range(block):
+            ok = True
+            for y0 in range(-oy, h, block):
+                for x0 in range(-ox, w, block):
+                    sl = (slice(max(y0, 0), y0 + block), slice(max(x0, 0), x0 + block))
+                    tr, lab = train[sl] > 0, labels[sl] > 0
+                    ok = ok and (not tr.any() or np.array_equal(tr, lab))
+            if ok:
+                found.append((oy, ox))
+    return found
+
+
 def test_disjoint_assigns_whole_blocks_near_target_fraction() -> None:
     labels = field_labels(60, 60, n_classes=4, seed=7)
     block = 6
     split = make_split(labels, "disjoint:0.3", seed=2, block=block)
-    for by in range(0, 60, block):
-        for bx in range(0, 60, block):
-            lab = labels[by : by + block, bx : bx + block] > 0
-            tr = split.train[by : by + block, bx : bx + block] > 0
-            assert not tr.any() or np.array_equal(tr, lab), (by, bx)
+    assert whole_block_origins(labels, split.train, block)  # whole blocks of some shifted grid
     for cls in range(1, 5):
         share = (split.train == cls).sum() / (labels == cls).sum()
         assert abs(share - 0.3) < 0.08, (cls, share)
         assert (split.test == cls).any()
+
+
+def test_disjoint_seeds_shift_the_grid_and_give_different_layouts() -> None:
+    labels = field_labels(60, 60, n_classes=4, seed=7)
+    block = 6
+    trains = [make_split(labels, "disjoint:0.5", seed=s, block=block, radius=1).train > 0 for s in range(6)]
+    for i in range(6):
+        for j in range(i):  # no two seeds share most of their training pixels
+            jaccard = (trains[i] & trains[j]).sum() / (trains[i] | trains[j]).sum()
+            assert jaccard < 0.8, (i, j, jaccard)
+    origins = {o for t in trains for o in whole_block_origins(labels, t, block)}
+    assert len(origins) > 1  # the seeds use different grid origins
+    legacy = make_split(labels, "disjoint:0.5", seed=3, block=block, shift_grid=False)
+    assert (0, 0) in whole_block_origins(labels, legacy.train, block)  # the grid of session <= 32
 
 
 def test_disjoint_buffer_removes_all_pixels_of_every_training_patch() -> None:
@@ -205,7 +233,7 @@ def test_disjoint_buffer_removes_all_pixels_of_every_training_patch() -> None:
 def test_disjoint_warns_for_class_in_a_single_block() -> None:
     labels = field_labels(40, 40, n_classes=3, seed=6)
     labels[labels == 3] = 0
-    labels[1:3, 1:3] = 3  # class 3 lives in one 10x10 block only
+    labels[5, 5] = 3  # class 3 is one pixel, so it lies in one block whatever the grid's origin
     with pytest.warns(SplitWarning, match="class 3 is absent"):
         split = make_split(labels, "disjoint:0.5", seed=0, block=10)
     for cls in (1, 2):
