@@ -51,8 +51,8 @@ def main() -> None:
     parser.add_argument("--protocols", nargs="+", default=["random:0.1", "disjoint:0.5"])
     parser.add_argument("--out", default=None, help="Keep run folders here (default: temp dir).")
     parser.add_argument("--json", default=None, help="Also write all per-run metrics to this JSON file.")
-    parser.add_argument("--legacy-grid", action="store_true",
-                        help="Disjoint blocks on the unshifted grid: the splits of the tables up to session 32.")
+    parser.add_argument("--legacy-blocks", action="store_true",
+                        help="Disjoint block layouts of the tables up to session 32 (make_split legacy_blocks).")
     args = parser.parse_args()
 
     from hsi_app.io import open_cube
@@ -67,7 +67,7 @@ def main() -> None:
             n_seeds = args.disjoint_seeds if protocol.startswith("disjoint") and args.disjoint_seeds else args.seeds
             # every model of a (protocol, seed) is scored on the same split and test pixels
             seeds = range(args.first_seed, args.first_seed + n_seeds)
-            splits = {seed: protocol_split(cube, protocol, seed=seed, radius=radius, shift_grid=not args.legacy_grid)
+            splits = {seed: protocol_split(cube, protocol, seed=seed, radius=radius, legacy_blocks=args.legacy_blocks)
                       for seed in seeds}
             for model in args.models:
                 for seed in seeds:

@@ -157,8 +157,8 @@ def main() -> None:
     parser.add_argument("--radius", type=int, default=None,
                         help="Disjoint buffer in pixels (default: the largest receptive radius of the models "
                              "run; give 11 to reuse the splits of the tables made with the ssfcn in the run).")
-    parser.add_argument("--legacy-grid", action="store_true",
-                        help="Disjoint blocks on the unshifted grid: the splits of the tables up to session 32.")
+    parser.add_argument("--legacy-blocks", action="store_true",
+                        help="Disjoint block layouts of the tables up to session 32 (make_split legacy_blocks).")
     args = parser.parse_args()
 
     from hsi_app.io import open_cube
@@ -176,7 +176,7 @@ def main() -> None:
         root = Path(args.out or tmp)
         for protocol in args.protocols:
             for seed in range(args.first_seed, args.first_seed + args.seeds):
-                split = protocol_split(cube, protocol, seed=seed, radius=radius, shift_grid=not args.legacy_grid)
+                split = protocol_split(cube, protocol, seed=seed, radius=radius, legacy_blocks=args.legacy_blocks)
                 for model in models:
                     run = root / f"{protocol.replace(':', '_')}_{model}_{seed}"
                     t0 = time.perf_counter()

@@ -29,12 +29,14 @@ it, the search below led different seeds to the same few layouts: on Indian Pine
 5 and 9 gave one split, 2, 6 and 8 another, and 1 and 3 shared 98 % of their training pixels).
 The cost of an assignment is::
 
-    sum_c ((t_c - F n_c) / n_c)^2  +  0.1 * sum_c d_c / n_c  +  P * violations
+    sum_c ((t_c - F n_c) / n_c)^2  +  0.1 * sum_c d_c / n_c  +  U * untrained  +  P * violations
 
 where ``t_c`` is the number of training pixels of class ``c``, ``d_c`` the number of its
-test pixels the buffer would drop, and a *violation* is a class occupying two or more
-blocks that ends up with no training or no (surviving) test pixel; ``P`` exceeds any
-attainable value of the other terms. Blocks are visited in a seeded random order and added
+test pixels the buffer would drop, *untrained* counts the classes with no training pixel
+(``U = 1``, more than any one class's first term, so a class confined to one block goes to
+training: test pixels of a class the model never saw would only score as errors), and a
+*violation* is a class occupying two or more blocks that ends up with no training or no
+(surviving) test pixel; ``P`` exceeds any attainable value of the other terms. Blocks are visited in a seeded random order and added
 to training whenever that lowers the cost; a best-improvement local search over
 single-block toggles and train/test block swaps then runs until no move lowers it.
 Different seeds give different, locally optimal, layouts. Classes confined to one block
@@ -70,6 +72,7 @@ _FORMAT_VERSION = 1
 _BLOCKS_PER_SIDE = 10  # block edge = ceil(sqrt(H * W) / 10): about 10 blocks per side
 _MAX_SWAPS = 2_000  # swap moves examined per local-search step (a seeded sample beyond)
 _DROP_WEIGHT = 0.1  # cost per unit share of a class lost to the buffer
+_UNTRAINED_WEIGHT = 1.0  # cost per class without a training pixel (> any class's deviation term)
 
 
 class SplitWarning(UserWarning):
@@ -342,8 +345,10 @@ class _BlockProblem:
     ``radius < block``; the buffer itself is always applied exactly afterwards.
     """
 
-    def __init__(self, labels: np.ndarray, block: int, radius: int, offset: tuple[int, int] = (0, 0)) -> None:
-        self.labels, self.block, self.offset = labels, block, offset
+    def __init__(
+        self, labels: np.ndarray, block: int, radius: int, offset: tuple[int, int], untrained_weight: float
+    ) -> None:
+        self.labels, self.block, self.offset, self.untrained_weight = labels, block, offset, untrained_weight
         h, w = labels.shape
         oy, ox = offset  # block (i, j) covers rows [i b - oy, (i + 1) b - oy), columns likewise
         nby, nbx = -(-(h + oy) // block), -(-(w + ox) // block)
@@ -413,7 +418,9 @@ class _BlockProblem:
         multi = (self.counts > 0).sum(axis=0) >= 2
         viol = multi & ((t <= 0) | (total - t - d <= 0))
         dev = (((t - fraction * total) / total) ** 2).sum(axis=1)
-        return dev + _DROP_WEIGHT * (d / total).sum(axis=1) + (total.size + 1) * viol.sum(axis=1)
+        untrained = self.untrained_weight * (t <= 0).sum(axis=1)
+        penalty = (total.size * (1 + self.untrained_weight) + 1) * viol.sum(axis=1)
+        return dev + _DROP_WEIGHT * (d / total).sum(axis=1) + untrained + penalty
 
     def assign(self, fraction: float, rng: np.random.Generator) -> np.ndarray:
         """(B,) bool training blocks: seeded greedy pass, then best-improvement local search."""
@@ -484,7 +491,7 @@ def make_split(
     seed: int = 0,
     radius: int = 0,
     block: int | None = None,
-    shift_grid: bool = True,
+    legacy_blocks: bool = False,
 ) -> Split:
     """Split the labelled pixels of a scene into train and test.
 
@@ -497,10 +504,9 @@ def make_split(
             training pixel are dropped (any protocol; meant for ``disjoint``). Use at least
             the model's receptive radius (5 for 11x11 patches).
         block: block edge in pixels for ``disjoint`` (default :func:`default_block`).
-        shift_grid: ``disjoint`` only: move the block grid's origin by a seeded offset in
-            ``[0, block)`` per axis, so that seeds give different block layouts. ``False``
-            keeps the origin at pixel (0, 0), as hsi_app did up to session 32 (its saved
-            splits and benchmark tables used that grid).
+        legacy_blocks: ``disjoint`` only: ``True`` reproduces the block layouts of hsi_app
+            up to session 32 (and their saved splits and benchmark tables): the grid's origin
+            at pixel (0, 0) for every seed, and no cost for classes without training pixels.
 
     Returns:
         The :class:`Split`. Warns :class:`SplitWarning` for classes missing from a side.
@@ -520,8 +526,8 @@ def make_split(
         if edge < 1:
             raise ConfigError(f"disjoint block size {block} must be >= 1 pixel")
         rng = np.random.default_rng(seed)
-        offset = (int(rng.integers(edge)), int(rng.integers(edge))) if shift_grid else (0, 0)
-        problem = _BlockProblem(lab, edge, int(radius), offset)
+        offset = (0, 0) if legacy_blocks else (int(rng.integers(edge)), int(rng.integers(edge)))
+        problem = _BlockProblem(lab, edge, int(radius), offset, untrained_weight=0.0 if legacy_blocks else _UNTRAINED_WEIGHT)
         fraction = float(spec.value)  # type: ignore[arg-type]
         chosen = problem.assign(fraction, rng)
         train = problem.train_map(chosen)

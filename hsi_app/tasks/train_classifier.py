@@ -83,12 +83,12 @@ def scene_in_memory(cube: Cube) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return image, bands, valid
 
 
-def protocol_split(cube: Cube, protocol: str, *, seed: int = 0, radius: int = 0, shift_grid: bool = True) -> Any:
+def protocol_split(cube: Cube, protocol: str, *, seed: int = 0, radius: int = 0, legacy_blocks: bool = False) -> Any:
     """The :class:`~hsi_app.data.splits.Split` of ``protocol`` on the cube's labels.
 
     Only ``disjoint`` buffers by ``radius`` (the receptive radius of the model, or the
     largest one when several models are compared on one split); ``random``/``fixed`` are
-    the literature's leaky pixel protocols and are reported as such. ``shift_grid=False``
+    the literature's leaky pixel protocols and are reported as such. ``legacy_blocks=True``
     gives the ``disjoint`` block layouts of sessions up to 32 (:func:`~hsi_app.data.splits.make_split`).
     """
     from hsi_app.data.splits import make_split, parse_split
@@ -102,7 +102,7 @@ def protocol_split(cube: Cube, protocol: str, *, seed: int = 0, radius: int = 0,
     spec = parse_split(protocol)
     if spec.kind != "disjoint":
         return make_split(labels, spec, seed=seed)
-    return make_split(labels, spec, seed=seed, radius=radius, shift_grid=shift_grid)
+    return make_split(labels, spec, seed=seed, radius=radius, legacy_blocks=legacy_blocks)
 
 
 def receptive_radius(model: str, in_chans: int = 8, num_classes: int = 2, model_args: dict[str, Any] | None = None) -> int:

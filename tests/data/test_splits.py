@@ -216,7 +216,7 @@ def test_disjoint_seeds_shift_the_grid_and_give_different_layouts() -> None:
             assert jaccard < 0.8, (i, j, jaccard)
     origins = {o for t in trains for o in whole_block_origins(labels, t, block)}
     assert len(origins) > 1  # the seeds use different grid origins
-    legacy = make_split(labels, "disjoint:0.5", seed=3, block=block, shift_grid=False)
+    legacy = make_split(labels, "disjoint:0.5", seed=3, block=block, legacy_blocks=True)
     assert (0, 0) in whole_block_origins(labels, legacy.train, block)  # the grid of session <= 32
 
 
@@ -234,8 +234,10 @@ def test_disjoint_warns_for_class_in_a_single_block() -> None:
     labels = field_labels(40, 40, n_classes=3, seed=6)
     labels[labels == 3] = 0
     labels[5, 5] = 3  # class 3 is one pixel, so it lies in one block whatever the grid's origin
-    with pytest.warns(SplitWarning, match="class 3 is absent"):
-        split = make_split(labels, "disjoint:0.5", seed=0, block=10)
+    for seed in range(4):  # it goes to training (whichever grid origin), where the model can learn it
+        with pytest.warns(SplitWarning, match="class 3 is absent from test"):
+            split = make_split(labels, "disjoint:0.5", seed=seed, block=10)
+        assert split.train[5, 5] == 3
     for cls in (1, 2):
         assert (split.train == cls).any() and (split.test == cls).any()
 
