@@ -36,9 +36,10 @@ test pixels the buffer would drop, *untrained* counts the classes with no traini
 (``U = 1``, more than any one class's first term, so a class confined to one block goes to
 training: test pixels of a class the model never saw would only score as errors), and a
 *violation* is a class occupying two or more blocks that ends up with no training or no
-(surviving) test pixel; ``P`` exceeds any attainable value of the other terms. Blocks are visited in a seeded random order and added
-to training whenever that lowers the cost; a best-improvement local search over
-single-block toggles and train/test block swaps then runs until no move lowers it.
+(surviving) test pixel; ``P`` exceeds any attainable value of the other terms. Blocks are
+visited in a seeded random order and added to training whenever that lowers the cost; a
+best-improvement local search over single-block toggles and train/test block swaps then
+runs until no move lowers it.
 Different seeds give different, locally optimal, layouts. Classes confined to one block
 (or whose test pixels all fall in the buffer) cannot be on both sides: a
 :class:`SplitWarning` names them.
@@ -527,7 +528,8 @@ def make_split(
             raise ConfigError(f"disjoint block size {block} must be >= 1 pixel")
         rng = np.random.default_rng(seed)
         offset = (0, 0) if legacy_blocks else (int(rng.integers(edge)), int(rng.integers(edge)))
-        problem = _BlockProblem(lab, edge, int(radius), offset, untrained_weight=0.0 if legacy_blocks else _UNTRAINED_WEIGHT)
+        untrained = 0.0 if legacy_blocks else _UNTRAINED_WEIGHT
+        problem = _BlockProblem(lab, edge, int(radius), offset, untrained_weight=untrained)
         fraction = float(spec.value)  # type: ignore[arg-type]
         chosen = problem.assign(fraction, rng)
         train = problem.train_map(chosen)

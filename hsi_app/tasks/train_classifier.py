@@ -33,7 +33,8 @@ from hsi_app.io.cube import Cube
 
 
 # The default dense model sees each pixel's SNV spectrum: over five Indian Pines seeds it beat the
-# plain-band ssfcn on both protocols (random:0.1 98.80 vs 98.44 % OA, disjoint:0.5 51.13 vs 44.32 %).
+# plain-band ssfcn on both protocols (random:0.1 98.80 vs 98.44 % OA, disjoint:0.5 51.13 vs 44.32 % on the
+# block layouts of sessions up to 32); on the ten layouts of session 33 it is 10.2 points above SVM-RBF.
 DEFAULT_CLASSIFIER = "ssfcn_snv"
 
 
