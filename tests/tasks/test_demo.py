@@ -11,19 +11,38 @@ from hsi_app.data.splits import Split
 from hsi_app.tasks.demo import format_table, run_demo
 
 
-def test_models_share_one_split_per_protocol(mat_fixtures: dict, tmp_path: Path) -> None:
-    rows = run_demo(tmp_path, protocols=("random:0.3", "disjoint:0.5"), models=("test_ssfcn", "svm"), epochs=2,
-                    progress=False, data=str(mat_fixtures["paviaU"]))
+def striped_pavia(root: Path) -> Path:
+    """A PaviaU-format scene (24 x 20 x 103 uint16, 9 classes) whose classes are full-height stripes, so
+    each spans several ``disjoint`` blocks and can be on both sides of the split."""
+    from scipy.io import savemat
+
+    rng = np.random.default_rng(0)
+    labels = np.zeros((24, 20), dtype=np.uint8)
+    labels[:, :18] = np.repeat(np.arange(1, 10), 2)[None, :]
+    x = np.linspace(0, 1, 103)
+    spectra = np.stack([0.3 + 0.2 * np.sin(2 * np.pi * x * (k % 5 + 1) + k) for k in range(10)])
+    cube = (3000 * (spectra[labels] + 0.01 * rng.standard_normal((24, 20, 103)))).astype(np.uint16)
+    root.mkdir()
+    savemat(root / "PaviaU.mat", {"paviaU": cube})
+    savemat(root / "PaviaU_gt.mat", {"paviaU_gt": labels})
+    return root / "PaviaU.mat"
+
+
+def test_models_share_one_split_per_protocol(tmp_path: Path) -> None:
+    data = striped_pavia(tmp_path / "scene")
+    out = tmp_path / "out"
+    rows = run_demo(out, protocols=("random:0.3", "disjoint:0.5"), models=("test_ssfcn", "svm"), epochs=2,
+                    progress=False, data=str(data))
     assert len(rows) == 4
     for protocol in ("random_0.3", "disjoint_0.5"):
-        a = Split.load(tmp_path / protocol / "test_ssfcn" / "split.npz")
-        b = Split.load(tmp_path / protocol / "svm" / "split.npz")
+        a = Split.load(out / protocol / "test_ssfcn" / "split.npz")
+        b = Split.load(out / protocol / "svm" / "split.npz")
         np.testing.assert_array_equal(a.test, b.test)
         np.testing.assert_array_equal(a.train, b.train)
     disjoint = [r for r in rows if r["protocol"].startswith("disjoint")]
     assert {r["buffer_radius"] for r in disjoint} == {3}  # test_ssfcn's radius, applied to the SVM too
     assert disjoint[0]["n_test"] == disjoint[1]["n_test"]
-    summary = json.loads((tmp_path / "summary.json").read_text())
+    summary = json.loads((out / "summary.json").read_text())
     assert [s["model"] for s in summary] == ["test_ssfcn", "svm", "test_ssfcn", "svm"]
     table = format_table(rows)
     assert "random:0.3 (leaky)" in table and "| disjoint:0.5 |" in table
