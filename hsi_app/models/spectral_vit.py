@@ -202,17 +202,18 @@ class SwiGLU(nn.Module):
 class LocalBlock(nn.Module):
     """Pre-norm transformer block: local attention then SwiGLU, both residual. ``(B, h, w, D)``."""
 
-    def __init__(self, dim: int, heads: int, window: int, mlp_ratio: float) -> None:
+    def __init__(self, dim: int, heads: int, window: int, mlp_ratio: float, drop: float = 0.0) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
         self.attn = LocalAttention(dim, heads, window)
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = SwiGLU(dim, max(1, int(round(dim * mlp_ratio))))
+        self.drop = nn.Dropout(drop) if drop > 0 else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, h, w, D) -> (B, h, w, D)``."""
-        x = x + self.attn(self.norm1(x))
-        return x + self.mlp(self.norm2(x))
+        x = x + self.drop(self.attn(self.norm1(x)))
+        return x + self.drop(self.mlp(self.norm2(x)))
 
 
 class SpectralViT(FitsInputs, nn.Module):
@@ -235,6 +236,8 @@ class SpectralViT(FitsInputs, nn.Module):
         inputs: ``"bands"`` (the normalised bands) or ``"snv"`` (each pixel's standardised
             standard normal variate instead: :class:`~hsi_app.models.layers.SNVFeatures`,
             statistics set by ``fit_inputs`` before training).
+        drop: dropout probability on the output of every attention and SwiGLU branch,
+            element-wise, in training only (timm's ``proj_drop``); 0 adds no layer.
         wavelengths: ``(C,)`` band centres in nm; stored, not used by this family.
 
     Shapes:
@@ -260,18 +263,21 @@ class SpectralViT(FitsInputs, nn.Module):
         spatial_kernel: int = 3,
         pools: Sequence[int] = (),
         inputs: str = "bands",
+        drop: float = 0.0,
         wavelengths: Sequence[float] | None = None,
     ) -> None:
         super().__init__()
         if embed_dim < 1 or depth < 1:
             raise ConfigError(f"spectral_vit: embed_dim={embed_dim}, depth={depth}; both must be >= 1")
+        if not 0.0 <= drop < 1.0:
+            raise ConfigError(f"spectral_vit: drop={drop}; pass a probability in [0, 1)")
         self.wavelengths = None if wavelengths is None else [float(v) for v in wavelengths]
         self.snv = input_layer(inputs, in_chans, "spectral_vit")
         self.frontend = SpectralFrontEnd(
             in_chans, embed_dim, conv_channels=conv_channels, spectral_kernel=spectral_kernel,
             spectral_stride=spectral_stride, spatial_kernel=spatial_kernel,
         )
-        self.blocks = nn.ModuleList(LocalBlock(embed_dim, heads, window, mlp_ratio) for _ in range(depth))
+        self.blocks = nn.ModuleList(LocalBlock(embed_dim, heads, window, mlp_ratio, drop) for _ in range(depth))
         self.norm = nn.LayerNorm(embed_dim)
         self.context = BoxContext(pools)
         self.head = nn.Linear(self.context.out_dim(embed_dim), num_classes)

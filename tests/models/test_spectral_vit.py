@@ -144,3 +144,21 @@ def test_bad_sizes_raise_config_error() -> None:
         create_model("spectral_vit", in_chans=10, num_classes=2, window=4)
     with pytest.raises(ConfigError, match="divisible"):
         create_model("spectral_vit", in_chans=10, num_classes=2, embed_dim=30, heads=4)
+    with pytest.raises(ConfigError, match="drop"):
+        create_model("spectral_vit", in_chans=10, num_classes=2, drop=1.0)
+
+
+def test_branch_dropout_acts_in_training_only_and_keeps_the_state_dict() -> None:
+    """drop > 0: two training passes differ, eval passes agree and equal the drop=0 model with the same weights."""
+    torch.manual_seed(3)
+    plain = create_model("test_spectral_vit", in_chans=12, num_classes=3)
+    dropped = create_model("test_spectral_vit", in_chans=12, num_classes=3, drop=0.3)
+    assert dropped.state_dict().keys() == plain.state_dict().keys()  # old checkpoints still load
+    dropped.load_state_dict(plain.state_dict())
+    x = torch.randn(1, 12, 9, 9)
+    dropped.train()
+    assert not torch.allclose(dropped(x), dropped(x))
+    dropped.eval()
+    plain.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(dropped(x), plain(x))
