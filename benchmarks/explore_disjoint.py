@@ -18,7 +18,7 @@ Variants:
     ``sval:F:R[:MODEL]``       validation on whole training blocks instead of random training
                                pixels: the training area is split again with ``disjoint:(1-F)``
                                and an ``R``-px buffer; early stopping watches the held-out blocks.
-    ``cw:P[:MODEL]``           class-weighted loss: class ``k`` weighs ``n_k ** -P`` (training
+    ``cw:P[:MODEL]``           class-weighted loss (``hsi train --class-weights P``): class ``k`` weighs ``n_k ** -P`` (training
                                pixels), scaled to mean 1; ``P = 0.5`` is inverse-sqrt frequency.
     ``last``                   no validation-based selection: all epochs, the final weights.
     ``swa:S``                  stochastic weight averaging: all epochs, and the returned weights
@@ -79,7 +79,7 @@ from hsi_app.data.splits import make_split
 from hsi_app.data.tiles import SceneTiles
 from hsi_app.io import open_cube
 from hsi_app.models.layers import SNVFeatures
-from hsi_app.tasks.classification import classification_metrics, fit_dense, predict_dense
+from hsi_app.tasks.classification import balanced_class_weights, classification_metrics, fit_dense, predict_dense
 from hsi_app.tasks.train_classifier import _band_stats, protocol_split, scene_in_memory
 
 K = 16
@@ -278,9 +278,7 @@ def run(variant: str, seed: int, legacy_blocks: bool = False) -> float:
             train, val = split.train, None
     if variant.startswith("cw"):
         parts = variant.split(":")
-        counts = np.bincount(train[train > 0], minlength=K + 1)[1:].astype(np.float64)
-        w = np.where(counts > 0, np.maximum(counts, 1.0) ** -float(parts[1]), 0.0)  # absent class: 0
-        kw["class_weights"] = (w * (counts > 0).sum() / w.sum()).tolist()
+        kw["class_weights"] = balanced_class_weights(train, K, float(parts[1]))  # what `hsi train --class-weights P` uses
         kw["model_name"] = parts[2] if len(parts) > 2 else "ssfcn"
     if variant.startswith("arch"):
         kw["model_args"] = {k: _arg(v) for k, v in (part.split("=") for part in variant.split(":")[1:])}

@@ -37,13 +37,16 @@ TASK_RUNNERS = {"denoise": "hsi_app.cli.train_denoise_cmd", "detect": "hsi_app.c
                    "0 = train every epoch on all training pixels and keep the final weights.")
 @click.option("--label-smoothing", type=click.FloatRange(0.0, 1.0, max_open=True), default=None,
               help="Classify: label smoothing of the training loss (default 0.1; 0 = plain cross-entropy).")
+@click.option("--class-weights", "class_weights", type=float, default=0.0, show_default=True,
+              help="Classify: weigh class k's loss by n_k^-P (n_k = its training pixels, mean weight 1); "
+                   "0 = unweighted, 0.5 = inverse square-root frequency, 1 = inverse frequency.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--window", type=int, default=512, show_default=True, help="Window size of the whole-scene map.")
 @click.option("--out", "out", required=True, type=click.Path(), help="Run folder to write.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train(task: str, noise: str, init: str | None, targets: str | None, schedule: str | None, data: str, labels: str | None,
           label_attribute: str, key: str | None, model: str | None, split: str, train_labels: str | None,
-          test_labels: str | None, epochs: int | None, val_fraction: float, label_smoothing: float | None, seed: int,
+          test_labels: str | None, epochs: int | None, val_fraction: float, label_smoothing: float | None, class_weights: float, seed: int,
           window: int, out: str, quiet: bool) -> None:
     """Train a model and write weights, config, metrics and full-scene outputs to OUT."""
     if init is not None and task != "denoise":
@@ -62,7 +65,8 @@ def train(task: str, noise: str, init: str | None, targets: str | None, schedule
     model = model or DEFAULT_CLASSIFIER
 
     opts = TrainOptions(model=model, split=split, epochs=epochs, seed=seed, window=window, progress=not quiet,
-                        schedule=schedule, val_fraction=val_fraction, label_smoothing=label_smoothing)
+                        schedule=schedule, val_fraction=val_fraction, label_smoothing=label_smoothing,
+                        class_weight_power=class_weights)
     check_out_dir(out)
     cube = open_cube(data, key=key, labels=labels, label_attribute=label_attribute)
     maps = [read_labels(p, cube, attribute=label_attribute)[0] if p else None for p in (train_labels, test_labels)]

@@ -71,6 +71,33 @@ def masked_cross_entropy(
     return F.cross_entropy(picked, labels[valid] - 1, weight=class_weights, label_smoothing=label_smoothing)
 
 
+def balanced_class_weights(train: np.ndarray, num_classes: int, power: float) -> list[float]:
+    """Per-class loss weights ``n_k ** -power`` from the training pixel counts, scaled to mean 1.
+
+    ``power = 0.5`` is inverse square-root frequency, ``1`` inverse frequency, ``0`` all ones.
+    A class with no training pixel gets weight 0 (it never appears in the loss anyway) and
+    the mean is taken over the classes that have pixels.
+
+    Args:
+        train: ``(H, W)`` int training labels (0 = unused, ``1..K``).
+        num_classes: ``K``.
+        power: exponent, in ``[0, 1]``.
+
+    Returns:
+        ``K`` floats.
+
+    Raises:
+        ConfigError: ``power`` outside ``[0, 1]``.
+    """
+    if not 0.0 <= power <= 1.0:
+        raise ConfigError(f"--class-weights {power}: the exponent must be in [0, 1] (0.5 = inverse square-root frequency)")
+    labels = np.asarray(train).ravel()
+    counts = np.bincount(labels[labels > 0], minlength=num_classes + 1)[1 : num_classes + 1].astype(np.float64)
+    present = counts > 0
+    weights = np.where(present, np.maximum(counts, 1.0) ** -power, 0.0)
+    return (weights * present.sum() / max(weights.sum(), 1e-12)).tolist()
+
+
 @torch.no_grad()
 def dense_logits(model: nn.Module, image: torch.Tensor, *, window: int = VAL_WINDOW) -> torch.Tensor:
     """Logits of a whole scene, in windows with a halo of the model's receptive radius.

@@ -52,6 +52,7 @@ class TrainOptions:
     progress: bool = True
     model_args: dict[str, Any] | None = None
     schedule: str | None = None  # learning-rate schedule name; None = the model's default
+    class_weight_power: float = 0.0  # loss weight n_k ** -power per class; 0 = unweighted
 
     def __post_init__(self) -> None:
         """Refuse impossible settings before any data is read.
@@ -65,6 +66,11 @@ class TrainOptions:
             raise ConfigError(f"--epochs {self.epochs}: must be at least 1")
         if self.window < 1:
             raise ConfigError(f"--window {self.window}: must be a positive number of pixels, e.g. 512")
+        if not 0.0 <= self.class_weight_power <= 1.0:
+            raise ConfigError(f"--class-weights {self.class_weight_power}: the exponent must be in [0, 1] "
+                              "(0 = unweighted, 0.5 = inverse square-root frequency)")
+        if self.class_weight_power and self.model == "svm":
+            raise ConfigError("--class-weights weights the loss of the neural models; the SVM baseline does not take it")
         if self.model != "svm":
             from hsi_app.models.registry import model_info
 
@@ -242,7 +248,8 @@ def _training_extra(opts: TrainOptions) -> dict[str, Any]:
     from hsi_app.tasks.classification import DEFAULT_LABEL_SMOOTHING
 
     smoothing = DEFAULT_LABEL_SMOOTHING if opts.label_smoothing is None else opts.label_smoothing
-    return {"schedule": opts.schedule or "cosine", "val_fraction": opts.val_fraction, "label_smoothing": smoothing}
+    return {"schedule": opts.schedule or "cosine", "val_fraction": opts.val_fraction, "label_smoothing": smoothing,
+            "class_weight_power": opts.class_weight_power}
 
 
 def _geo_tiles_factory(cube: Cube, out: Path, bands: np.ndarray, seed: int) -> Any:
@@ -308,7 +315,7 @@ def _fit(
         svm = SVMBaseline()
         svm.fit(np.nan_to_num(image), split.train, seed=opts.seed)
         return svm.state_dict(), {}, {"epochs": 0}
-    from hsi_app.tasks.classification import fit_dense
+    from hsi_app.tasks.classification import balanced_class_weights, fit_dense
 
     train, val = split.validation(opts.val_fraction, seed=opts.seed) if opts.val_fraction > 0 else (split.train, None)
     norm = np.nan_to_num(BandStats(mean, std).apply(image))  # (C, H, W) float32
@@ -322,6 +329,8 @@ def _fit(
         kwargs["schedule"] = opts.schedule
     if opts.label_smoothing is not None:
         kwargs["label_smoothing"] = opts.label_smoothing
+    if opts.class_weight_power:
+        kwargs["class_weights"] = balanced_class_weights(train, num_classes, opts.class_weight_power)
     net, history = fit_dense(norm, train, val, model_name=opts.model, num_classes=num_classes, wavelengths=wavelengths, **kwargs)
     return dict(net.state_dict()), dict(opts.model_args or {}), history
 

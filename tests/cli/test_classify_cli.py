@@ -164,6 +164,33 @@ def test_label_smoothing_reaches_the_training_loss(scene: dict[str, Path], tmp_p
     assert code != 0 and "--label-smoothing" in err
 
 
+def test_class_weights_reach_the_training_loss(scene: dict[str, Path], tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    with rasterio.open(scene["labels"]) as ds:
+        labels = ds.read(1)
+    train = labels.copy()  # class 1 keeps its whole block, classes 2-4 keep 10 pixels each
+    for k in (2, 3, 4):
+        rows, cols = np.nonzero(labels == k)
+        train[rows[10:], cols[10:]] = 0
+    test = np.where(train == 0, labels, 0).astype(np.uint8)
+    paths = [_write_tif(tmp_path / f"{n}.tif", m[None].astype(np.uint8)) for n, m in (("tr", train), ("te", test))]
+    losses = {}
+    for power in ("0", "1"):
+        out = tmp_path / f"cw{power}"
+        code, _, err = run_main(capsys, "train", "--data", str(scene["cube"]), "--train-labels", str(paths[0]),
+                                "--test-labels", str(paths[1]), "--model", "test_ssfcn", "--epochs", "2",
+                                "--val-fraction", "0", "--class-weights", power, "--out", str(out), "--quiet")
+        assert code == 0, err
+        assert json.loads((out / "config.json").read_text())["extra"]["class_weight_power"] == float(power)
+        losses[power] = [e["train_loss"] for e in json.loads((out / "metrics.json").read_text())["epochs"]]
+    # same seed, tiles and initial weights: the class sizes differ (168 / 10 / 10 / 10), so reweighting changes the loss
+    assert losses["0"] != losses["1"]
+    for bad, flag in ((("--class-weights", "1.5"), "--class-weights"), (("--model", "svm", "--class-weights", "0.5"), "SVM")):
+        code, _, err = run_main(capsys, "train", "--data", str(scene["cube"]), "--labels", str(scene["labels"]),
+                                *bad, "--out", str(tmp_path / "bad"), "--quiet")
+        assert code != 0 and flag in err and not (tmp_path / "bad").exists()
+
+
 def test_svm_baseline_same_metrics_schema(scene: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, stdout, err = run_main(capsys, "train", "--data", str(scene["cube"]), "--labels", str(scene["labels"]),
                                  "--model", "svm", "--split", "fixed:10", "--out", str(tmp_path / "svm"), "--quiet")

@@ -11,6 +11,7 @@ from hsi_app.errors import ConfigError, LabelError
 from hsi_app.models import create_model
 from hsi_app.tasks.classification import (
     average_accuracy,
+    balanced_class_weights,
     classification_metrics,
     fit_dense,
     masked_cross_entropy,
@@ -34,6 +35,23 @@ def test_masked_loss_ignores_unlabelled_pixels() -> None:
     other = logits.detach().clone()
     other[labels.unsqueeze(1).expand_as(other) == 0] = 50.0
     assert torch.allclose(masked_cross_entropy(other, labels), loss)
+
+
+def test_balanced_class_weights_equalise_the_classes_share_of_the_loss() -> None:
+    train = np.zeros((10, 20), dtype=np.int64)
+    train.flat[:90] = 1
+    train.flat[90:130] = 2
+    train.flat[130:140] = 4  # class 3 has no training pixel
+    counts = np.array([90.0, 40.0, 0.0, 10.0])
+    inverse = np.array(balanced_class_weights(train, 4, 1.0))
+    assert inverse[2] == 0.0 and np.isclose(inverse[[0, 1, 3]].mean(), 1.0)
+    weighted = inverse * counts
+    assert np.allclose(weighted[[0, 1, 3]], weighted[0])  # power 1: every class weighs the same in total
+    root = np.array(balanced_class_weights(train, 4, 0.5))
+    assert np.isclose(root[1] / root[0], 1.5) and np.isclose(root[3] / root[0], 3.0)  # sqrt(90/40), sqrt(90/10)
+    assert np.allclose(balanced_class_weights(train, 4, 0.0), [1.0, 1.0, 0.0, 1.0])
+    with pytest.raises(ConfigError, match="class-weights"):
+        balanced_class_weights(train, 4, -0.5)
 
 
 def test_masked_loss_without_labels_is_zero_and_differentiable() -> None:
