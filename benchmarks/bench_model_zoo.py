@@ -147,6 +147,8 @@ def main() -> None:
                         help="Training pixels held out for epoch selection (0: none, final weights).")
     parser.add_argument("--label-smoothing", type=float, default=None,
                         help="Label smoothing of the training loss (default: the trainer's 0.1).")
+    parser.add_argument("--class-weights", type=float, default=0.0,
+                        help="Class-balanced loss n_k^-P for the neural models (0: none; the SVM is never weighted).")
     parser.add_argument("--tta", action="store_true", help="Also score each run with D4 test-time augmentation.")
     parser.add_argument("--model-args", type=json.loads, default=None,
                         help='Constructor arguments for every model, as JSON, e.g. \'{"hcs": false}\'.')
@@ -182,7 +184,8 @@ def main() -> None:
                     t0 = time.perf_counter()
                     opts = TrainOptions(model=model, split=protocol, seed=seed, epochs=args.epochs,
                                         progress=args.progress, val_fraction=args.val_fraction,
-                                        label_smoothing=args.label_smoothing, model_args=args.model_args)
+                                        label_smoothing=args.label_smoothing, model_args=args.model_args,
+                                        class_weight_power=0.0 if model == "svm" else args.class_weights)
                     m = train_classifier(cube, run, opts, split=split)
                     m["run_dir"] = str(run)
                     msg = ""
@@ -202,6 +205,7 @@ def main() -> None:
     val = f"validation fraction {args.val_fraction:g}" if args.val_fraction else "no validation (final weights)"
     smooth = "" if args.label_smoothing is None else f", label smoothing {args.label_smoothing:g}"
     extra = f", model arguments {json.dumps(args.model_args)}" if args.model_args else ""
+    extra += f", class weights n^-{args.class_weights:g}" if args.class_weights else ""
     print(f"\nIndian Pines, {args.seeds} seed(s), {epochs}, {val}{smooth}{extra}; disjoint buffer {radius} px\n")
     print(table(runs, args.protocols, models))
     drops = drop_table(runs)
