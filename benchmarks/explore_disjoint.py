@@ -194,7 +194,8 @@ def _svm_on_features(image: np.ndarray, split: Any, features: str, variant: str,
     sel = split.test > 0
     pred = svm.predict_proba(x[:, sel].T).argmax(1)
     m = classification_metrics(split.test[sel] - 1, pred, K)
-    print(f"{variant} seed {seed}: OA {100 * m['oa']:.2f} AA {100 * m['aa']:.2f} ({time.time() - t0:.0f} s)", flush=True)
+    print(f"{variant} seed {seed}: OA {100 * m['oa']:.2f} AA {100 * m['aa']:.2f} kappa {m['kappa']:.4f} "
+          f"({time.time() - t0:.0f} s)", flush=True)
     return float(m["oa"])
 
 
@@ -316,7 +317,8 @@ def run(variant: str, seed: int, legacy_blocks: bool = False) -> float:
             prob = predict_dense(net, norm)
     sel = split.test > 0
     m = classification_metrics(split.test[sel] - 1, prob.argmax(0)[sel], K)
-    print(f"{variant} seed {seed}: OA {100 * m['oa']:.2f} AA {100 * m['aa']:.2f} ({time.time() - t0:.0f} s)", flush=True)
+    print(f"{variant} seed {seed}: OA {100 * m['oa']:.2f} AA {100 * m['aa']:.2f} kappa {m['kappa']:.4f} "
+          f"({time.time() - t0:.0f} s)", flush=True)
     return float(m["oa"])
 
 
