@@ -66,9 +66,7 @@ class TrainOptions:
             raise ConfigError(f"--epochs {self.epochs}: must be at least 1")
         if self.window < 1:
             raise ConfigError(f"--window {self.window}: must be a positive number of pixels, e.g. 512")
-        if not 0.0 <= self.class_weight_power <= 1.0:
-            raise ConfigError(f"--class-weights {self.class_weight_power}: the exponent must be in [0, 1] "
-                              "(0 = unweighted, 0.5 = inverse square-root frequency)")
+        check_class_weight_power(self.class_weight_power)
         if self.class_weight_power and self.model == "svm":
             raise ConfigError("--class-weights weights the loss of the neural models; the SVM baseline does not take it")
         if self.model != "svm":
@@ -79,6 +77,19 @@ class TrainOptions:
                 hint = {"denoise": "--task denoise", "detect": "--task detect"}.get(task, "another model")
                 raise ConfigError(f"--model {self.model} is a {task} model; pick a classification model "
                                   f"(`hsi models list`) or use {hint}")
+
+
+def check_class_weight_power(power: float) -> None:
+    """Refuse a class-weight exponent outside ``[0, 1]`` (``--class-weights``).
+
+    Raises:
+        ConfigError: one line naming the option and the valid range.
+    """
+    if not 0.0 <= power <= 1.0:
+        from hsi_app.errors import ConfigError
+
+        raise ConfigError(f"--class-weights {power}: the exponent must be in [0, 1] "
+                          "(0 = unweighted, 0.5 = inverse square-root frequency)")
 
 
 def scene_in_memory(cube: Cube) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
