@@ -21,8 +21,11 @@ with any subset of channels. Here, for hyperspectral cubes and dense output:
   WHU-Hi (270), EnMAP (224) or any subset, given their wavelengths.
 * **Blocks**: pre-norm multi-head attention across the channel tokens of each pixel, a
   shared ``3 x 3`` depthwise conv for spatial mixing of every token map, and an MLP.
-* **Head**: mean over channel tokens (invariant to band order), local box means
-  (:class:`~hsi_app.models.layers.BoxContext`), LayerNorm and a linear classifier.
+* **Head**: mean over channel tokens (invariant to band order; with
+  ``token_pool="meanmax"`` also their maximum, so ``2D`` features), optional residual
+  spatial blocks on those per-pixel features (``trunk``: one
+  :class:`~hsi_app.models.layers.SpatialBlock` per dilation, as in the ssfcn), local box
+  means (:class:`~hsi_app.models.layers.BoxContext`), LayerNorm and a linear classifier.
 * **HCS** (training mode, ``hcs=True``): each forward call (a fraction ``hcs_prob`` of
   them, from fraction ``hcs_start`` of the run on) draws ``m`` uniformly from ``[ceil(hcs_min * C), C]``, then a random subset of
   ``m`` bands, and runs on those bands with their wavelengths. The trainer only reports
@@ -53,7 +56,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hsi_app.errors import BandMismatchError, ConfigError
-from hsi_app.models.layers import BoxContext, FitsInputs, input_layer
+from hsi_app.models.layers import BoxContext, FitsInputs, SpatialBlock, input_layer
 from hsi_app.models.layers.quadrature import group_quadrature
 from hsi_app.models.registry import register_model
 
@@ -176,6 +179,11 @@ class ChannelViT(FitsInputs, nn.Module):
             functions of wavelength; longer periods make them smoother, so a band subset
             (every other band) sees nearly the same group tokens.
         drop: dropout before the head.
+        token_pool: how the head summarises a pixel's channel tokens: ``"mean"`` (``D``
+            features) or ``"meanmax"`` (their mean and maximum, ``2D``); both ignore band order.
+        trunk: dilations of residual ``3 x 3`` depthwise spatial blocks applied to the pooled
+            per-pixel features before the box means (``()``: none; each adds its dilation
+            to the receptive radius).
         wavelengths: ``(C,)`` band centres in nm (default: evenly spaced over
             400-2500 nm, for data without wavelengths).
         fwhm: ``(C,)`` band widths in nm (default: the band spacing).
@@ -214,6 +222,8 @@ class ChannelViT(FitsInputs, nn.Module):
         quadrature: bool = False,
         min_period_nm: float = 10.0,
         drop: float = 0.0,
+        token_pool: str = "mean",
+        trunk: Sequence[int] = (),
         wavelengths: Sequence[float] | np.ndarray | None = None,
         fwhm: Sequence[float] | np.ndarray | None = None,
         inputs: str = "bands",
@@ -230,6 +240,8 @@ class ChannelViT(FitsInputs, nn.Module):
             raise ConfigError(f"channel_vit: hcs_prob={hcs_prob} must be in [0, 1], hcs_start={hcs_start} in [0, 1)")
         if not 0.0 < min_period_nm < 4000.0:
             raise ConfigError(f"channel_vit: min_period_nm={min_period_nm} must be in (0, 4000) nm")
+        if token_pool not in ("mean", "meanmax"):
+            raise ConfigError(f"channel_vit: token_pool={token_pool!r}; use 'mean' or 'meanmax'")
         wl = _as_vector(wavelengths, in_chans, "wavelengths")
         if wl is None or not np.isfinite(wl).all():
             wl = np.linspace(*PSEUDO_RANGE_NM, in_chans) if in_chans > 1 else np.array([PSEUDO_RANGE_NM[0]])
@@ -247,13 +259,19 @@ class ChannelViT(FitsInputs, nn.Module):
         self.channel_embed = FourierMLP(embed_dim, min_period_nm=min_period_nm)
         self.patch_proj = nn.Conv2d(embed_dim, embed_dim, patch, padding=patch // 2, groups=embed_dim)
         self.blocks = nn.ModuleList(ChannelBlock(embed_dim, heads, mlp_ratio, kernel) for _ in range(depth))
-        self.norm = nn.LayerNorm(embed_dim)
+        self.token_pool = token_pool
+        pooled = embed_dim * (2 if token_pool == "meanmax" else 1)
+        self.norm = nn.LayerNorm(pooled)
+        self.trunk = nn.Sequential(*(SpatialBlock(pooled, dilation=int(d)) for d in trunk))
         self.drop = nn.Dropout(drop)
         self.context = BoxContext(pools)
-        feat = self.context.out_dim(embed_dim)
+        feat = self.context.out_dim(pooled)
         self.head = nn.Sequential(nn.LayerNorm(feat), nn.Linear(feat, num_classes))
         self.receptive_radius: int = (
-            patch // 2 + sum(blk.radius for blk in self.blocks) + (self.context.radius if pools else 0)
+            patch // 2
+            + sum(blk.radius for blk in self.blocks)
+            + sum(blk.radius for blk in self.trunk)
+            + (self.context.radius if pools else 0)
         )
 
     # ------------------------------------------------------------------ bands
@@ -375,8 +393,17 @@ class ChannelViT(FitsInputs, nn.Module):
         t = self.tokens(x, wl, fw)
         for blk in self.blocks:
             t = blk(t)
-        f = self.norm(t.mean(dim=3))  # (B, H, W, D)
-        return self.head(self.context(self.drop(f))).permute(0, 3, 1, 2)
+        return self.head(self.context(self.drop(self.pixel_features(t)))).permute(0, 3, 1, 2)
+
+    def pixel_features(self, t: torch.Tensor) -> torch.Tensor:
+        """Pool each pixel's channel tokens, normalise, apply the trunk: ``(B, H, W, G, D) -> (B, H, W, D')``.
+
+        ``D' = D`` for ``token_pool="mean"`` and ``2D`` for ``"meanmax"``.
+        """
+        f = t.mean(dim=3)
+        if self.token_pool == "meanmax":
+            f = torch.cat([f, t.amax(dim=3)], dim=-1)
+        return self.trunk(self.norm(f))
 
     def with_bands(
         self, wavelengths: Sequence[float] | np.ndarray, fwhm: Sequence[float] | np.ndarray | None = None

@@ -322,3 +322,39 @@ def test_registered_hcs_snv_model_gives_nearly_the_same_logits_from_band_subsets
     assert robust[0] < 0.02 and robust[0] < 0.1 * plain[0]  # every other band (measured 0.2-0.6 %)
     assert np.mean(robust[1:]) < 0.5 * np.mean(plain[1:])  # random halves
     assert create_model("channel_vit_hcs_snv", in_chans=4, num_classes=K).hcs  # trained with HCS
+
+
+def test_meanmax_pool_and_trunk_keep_band_order_invariance_and_windowing() -> None:
+    net = _model(seed=5, token_pool="meanmax", trunk=(1, 2))
+    assert net.receptive_radius == 3 + 1 + 2  # each trunk block adds its dilation
+    assert net.norm.normalized_shape == (16,)  # mean and max of 8-wide tokens
+    x = torch.randn(1, C, 9, 9)
+    perm = np.random.default_rng(1).permutation(C)
+    with torch.no_grad():
+        assert net(x).shape == (1, K, 9, 9)
+        torch.testing.assert_close(net(x[:, perm], wavelengths=WL[perm]), net(x), atol=1e-5, rtol=1e-5)
+    image = torch.randn(C, 23, 17)
+    torch.testing.assert_close(dense_logits(net, image, window=8), dense_logits(net, image, window=64),
+                               atol=1e-5, rtol=1e-5)
+
+
+def test_max_over_tokens_reaches_the_head_only_with_meanmax() -> None:
+    plain, pooled = _model(seed=6), _model(seed=6, token_pool="meanmax")
+    t = torch.randn(1, 2, 2, 4, 8)  # (B, H, W, G, D) tokens
+    moved = t.clone()
+    moved[..., 0, :] += 5.0  # one token raised, the other three lowered: same mean, larger maximum
+    moved[..., 1:, :] -= 5.0 / 3
+    torch.testing.assert_close(moved.mean(dim=3), t.mean(dim=3))
+    with torch.no_grad():
+        torch.testing.assert_close(plain.pixel_features(moved), plain.pixel_features(t), atol=1e-5, rtol=1e-5)
+        assert pooled.pixel_features(t).shape == (1, 2, 2, 16)
+        assert not torch.allclose(pooled.pixel_features(moved), pooled.pixel_features(t), atol=1e-3)
+
+
+def test_default_state_dict_is_unchanged_by_the_head_options() -> None:
+    keys = set(_model().state_dict())
+    assert not any(k.startswith("trunk.") for k in keys)  # saved runs of the default still load strictly
+    trunk_keys = set(_model(trunk=(1,)).state_dict()) - keys
+    assert trunk_keys and all(k.startswith("trunk.0.") for k in trunk_keys)
+    with pytest.raises(ConfigError, match="token_pool"):
+        _model(token_pool="median")
