@@ -25,13 +25,15 @@ from typing import Any
 import numpy as np
 
 
-def n_params(model: str, in_chans: int = 200, classes: int = 16) -> tuple[str, str]:
-    """(total, trainable) parameter counts as strings; the SVM has none."""
+def n_params(
+    model: str, in_chans: int = 200, classes: int = 16, model_args: dict[str, Any] | None = None
+) -> tuple[str, str]:
+    """(total, trainable) parameter counts as strings, of ``model`` built with ``model_args``; the SVM has none."""
     if model == "svm":
         return "-", "-"
     from hsi_app.models import create_model
 
-    net = create_model(model, in_chans=in_chans, num_classes=classes)
+    net = create_model(model, in_chans=in_chans, num_classes=classes, **(model_args or {}))
     total = sum(p.numel() for p in net.parameters())
     train = sum(p.numel() for p in net.parameters() if p.requires_grad)
     return f"{total:,}", f"{train:,}"

@@ -38,7 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_classification import n_params, stat  # noqa: E402  (shared table helpers)
 
 ZOO = ("svm", "cnn3d", "ssfcn", "ssfcn_snv", "spectral_vit", "spectral_vit_snv", "spectral_vit_wide", "channel_vit",
-       "channel_vit_snv", "channel_vit_hcs_snv", "spectral_mamba", "spectral_mamba_snv", "spectral_mamba_wide")
+       "channel_vit_snv", "channel_vit_hcs_snv", "channel_vit_hcs_snv_trunk", "spectral_mamba", "spectral_mamba_snv",
+       "spectral_mamba_wide")
 BAND_DROP_TARGET = 0.05
 
 
@@ -98,8 +99,10 @@ def tta_table(runs: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def table(runs: list[dict[str, Any]], protocols: list[str], models: list[str]) -> str:
-    """The markdown zoo table."""
+def table(
+    runs: list[dict[str, Any]], protocols: list[str], models: list[str], model_args: dict[str, Any] | None = None
+) -> str:
+    """The markdown zoo table; parameters are counted on the models as built with ``model_args``."""
     lines = [
         "| protocol | model | seeds | OA % | AA % | kappa ×100 | params (total / trainable) | train s | inference px/s |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -109,7 +112,7 @@ def table(runs: list[dict[str, Any]], protocols: list[str], models: list[str]) -
             rs = [r for r in runs if r["protocol"] == protocol and r["model"] == model]
             if not rs:
                 continue
-            total, trainable = n_params(model)
+            total, trainable = n_params(model, model_args=model_args)
             label = f"{protocol} (leaky)" if rs[0]["leaky"] else protocol
             lines.append(
                 f"| {label} | {model} | {len(rs)} | {stat([r['oa'] for r in rs])} | {stat([r['aa'] for r in rs])} | "
@@ -207,7 +210,7 @@ def main() -> None:
     extra = f", model arguments {json.dumps(args.model_args)}" if args.model_args else ""
     extra += f", class weights n^-{args.class_weights:g}" if args.class_weights else ""
     print(f"\nIndian Pines, {args.seeds} seed(s), {epochs}, {val}{smooth}{extra}; disjoint buffer {radius} px\n")
-    print(table(runs, args.protocols, models))
+    print(table(runs, args.protocols, models, args.model_args))
     drops = drop_table(runs)
     if drops:
         print("\nBand drop (channel_vit trained on all bands, tested on every other band):\n")

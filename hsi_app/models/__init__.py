@@ -6,7 +6,7 @@ Importing this package imports every family module, which registers its models::
     net = create_model("ssfcn", in_chans=200, num_classes=16)
 """
 
-from hsi_app.models import channel_vit as _channel_vit  # noqa: F401  (registers channel_vit, channel_vit_snv, channel_vit_hcs_snv, test_channel_vit)
+from hsi_app.models import channel_vit as _channel_vit  # noqa: F401  (registers channel_vit, channel_vit_snv, channel_vit_hcs_snv, channel_vit_hcs_snv_trunk, test_channel_vit)
 from hsi_app.models import cnn3d as _cnn3d  # noqa: F401  (registers cnn3d, test_cnn3d)
 from hsi_app.models import hsdt as _hsdt  # noqa: F401  (registers hsdt, hsdt_s, hsdt_m, test_hsdt)
 from hsi_app.models import hsdt_subspace as _hsdt_subspace  # noqa: F401  (registers hsdt_subspace, test_hsdt_subspace)

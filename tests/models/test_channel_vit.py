@@ -358,3 +358,16 @@ def test_default_state_dict_is_unchanged_by_the_head_options() -> None:
     assert trunk_keys and all(k.startswith("trunk.0.") for k in trunk_keys)
     with pytest.raises(ConfigError, match="token_pool"):
         _model(token_pool="median")
+
+
+def test_registered_trunk_variant_is_the_hcs_snv_model_with_the_wider_head() -> None:
+    aviris = np.linspace(400.0, 2500.0, 200)
+    torch.manual_seed(7)
+    named = create_model("channel_vit_hcs_snv_trunk", in_chans=200, num_classes=16, wavelengths=aviris)
+    torch.manual_seed(7)
+    spelled = create_model("channel_vit_hcs_snv", in_chans=200, num_classes=16, wavelengths=aviris,
+                           token_pool="meanmax", trunk=(1, 2))  # what the session-36 benchmark ran
+    a, b = named.state_dict(), spelled.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert named.hcs and named.hcs_min == 0.5 and named.quadrature and named.receptive_radius == 11
+    assert sum(p.numel() for p in named.parameters()) == 41_632
