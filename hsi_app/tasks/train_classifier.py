@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from hsi_app.checkpoint import RunConfig, json_floats, save_run
-from hsi_app.errors import LabelError
+from hsi_app.errors import ConfigError, LabelError
 from hsi_app.data.normalize import BandStats
 from hsi_app.io.cube import Cube
 
@@ -60,8 +60,6 @@ class TrainOptions:
         Raises:
             ConfigError: ``epochs`` or ``window`` below 1, or a model that is not a classifier.
         """
-        from hsi_app.errors import ConfigError
-
         if self.epochs is not None and self.epochs < 1:
             raise ConfigError(f"--epochs {self.epochs}: must be at least 1")
         if self.window < 1:
@@ -86,8 +84,6 @@ def check_class_weight_power(power: float) -> None:
         ConfigError: one line naming the option and the valid range.
     """
     if not 0.0 <= power <= 1.0:
-        from hsi_app.errors import ConfigError
-
         raise ConfigError(f"--class-weights {power}: the exponent must be in [0, 1] "
                           "(0 = unweighted, 0.5 = inverse square-root frequency)")
 
