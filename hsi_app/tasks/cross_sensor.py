@@ -12,7 +12,9 @@ The workflow of the model-zoo issue, as library functions shared by
 3. :func:`adapt_lora`, :func:`adapt_full`, :func:`train_scratch`: LoRA (base frozen,
    adapter only, through :func:`hsi_app.tasks.finetune.finetune`), a full fine-tune of
    the base, and the same architecture trained from scratch, each scored on the same
-   test pixels (:func:`score`).
+   test pixels (:func:`score`); :func:`train_svm` is the SVM-RBF baseline on the same
+   few labels.
+4. :func:`summarize`: mean and spread of each method over several few-label draws.
 """
 
 from __future__ import annotations
@@ -228,6 +230,61 @@ def train_scratch(target: Target, *, model: str, epochs: int = 20, tiles: int = 
     n = sum(p.numel() for p in net.parameters())
     return {"method": "from scratch (224 bands)", **score(net, target, z), "trainable": n, "total": n,
             "seconds": round(seconds, 1)}
+
+
+def train_svm(target: Target, *, seed: int = 0) -> dict[str, Any]:
+    """SVM-RBF on the 224 EnMAP-like spectra of the few training labels (the classical baseline).
+
+    :class:`~hsi_app.models.svm.SVMBaseline` standardises with the training pixels' statistics
+    and grid-searches ``C``/``gamma`` when every class has at least 3 training pixels.
+    """
+    from hsi_app.models.svm import SVMBaseline
+    from hsi_app.tasks.classification import classification_metrics
+
+    k = int(target.cube.hsi.labels.max())
+    t0 = time.perf_counter()
+    svm = SVMBaseline().fit(target.image, target.train, seed=seed, num_classes=k)
+    seconds = time.perf_counter() - t0
+    pred, _ = svm.predict_image(target.image)
+    sel = target.test > 0
+    m = classification_metrics(target.test[sel] - 1, pred[sel].astype(np.int64) - 1, k)
+    return {"method": "SVM-RBF (224 bands)", "oa": m["oa"], "aa": m["aa"], "kappa": m["kappa"], "trainable": 0,
+            "total": 0, "seconds": round(seconds, 1), "map": pred.astype(np.uint8)}
+
+
+def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean and population standard deviation of each method's scores over few-label draws.
+
+    Args:
+        rows: result rows (``method, oa, aa, kappa, trainable, total, seconds``), any number
+            per method, e.g. one per draw.
+
+    Returns:
+        One row per method, in order of first appearance: ``method, n, oa, oa_std, aa,
+        aa_std, kappa, kappa_std, trainable, total, seconds`` (the last three are means).
+    """
+    out: list[dict[str, Any]] = []
+    for method in dict.fromkeys(r["method"] for r in rows):
+        group = [r for r in rows if r["method"] == method]
+        row: dict[str, Any] = {"method": method, "n": len(group)}
+        for key in ("oa", "aa", "kappa"):
+            vals = np.array([float(r[key]) for r in group])
+            row[key], row[f"{key}_std"] = float(vals.mean()), float(vals.std())
+        for key in ("trainable", "total", "seconds"):
+            row[key] = float(np.mean([float(r[key]) for r in group]))
+        out.append(row)
+    return out
+
+
+def summary_table(summary: list[dict[str, Any]]) -> str:
+    """:func:`summarize` rows as Markdown (OA/AA in %, kappa x 100, mean ± std over the draws)."""
+    lines = ["| method | draws | OA % | AA % | kappa ×100 | trainable params | train s (mean) |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in summary:
+        cells = [f"{100 * r[k]:.2f} ± {100 * r[k + '_std']:.2f}" for k in ("oa", "aa", "kappa")]
+        lines.append(f"| {r['method']} | {r['n']} | {' | '.join(cells)} | {int(round(r['trainable'])):,} | "
+                     f"{r['seconds']:.1f} |")
+    return "\n".join(lines)
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:

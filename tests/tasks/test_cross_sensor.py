@@ -8,7 +8,15 @@ from pathlib import Path
 import numpy as np
 
 from hsi_app.io.cube import make_cube
-from hsi_app.tasks.cross_sensor import enmap_like_bands, enmap_like_target, few_labels, train_base
+from hsi_app.tasks.cross_sensor import (
+    enmap_like_bands,
+    enmap_like_target,
+    few_labels,
+    summarize,
+    summary_table,
+    train_base,
+    train_svm,
+)
 
 
 def test_enmap_like_band_table() -> None:
@@ -66,3 +74,37 @@ def test_base_statistics_are_those_of_the_labelled_pixels_left_of_the_split(tmp_
     np.testing.assert_allclose(cfg["mean"], seen.mean(axis=1), rtol=1e-5)
     np.testing.assert_allclose(cfg["std"], seen.std(axis=1), rtol=1e-4)
     assert cfg["in_chans"] == c and cfg["num_classes"] == 2
+
+
+def test_summarize_gives_mean_and_population_std_per_method_in_order() -> None:
+    rows = [
+        {"method": "LoRA", "oa": 0.6, "aa": 0.5, "kappa": 0.4, "trainable": 10, "total": 100, "seconds": 2.0},
+        {"method": "SVM", "oa": 0.5, "aa": 0.5, "kappa": 0.3, "trainable": 0, "total": 0, "seconds": 1.0},
+        {"method": "LoRA", "oa": 0.8, "aa": 0.7, "kappa": 0.6, "trainable": 10, "total": 100, "seconds": 4.0},
+    ]
+    out = summarize(rows)
+    assert [r["method"] for r in out] == ["LoRA", "SVM"]
+    lora, svm = out
+    assert lora["n"] == 2 and svm["n"] == 1
+    np.testing.assert_allclose([lora["oa"], lora["oa_std"], lora["aa"], lora["kappa_std"]], [0.7, 0.1, 0.6, 0.1])
+    assert lora["seconds"] == 3.0 and svm["oa_std"] == 0.0
+    table = summary_table(out)
+    assert "| LoRA | 2 | 70.00 ± 10.00 | 60.00 ± 10.00 | 50.00 ± 10.00 | 10 | 3.0 |" in table
+
+
+def test_svm_arm_separates_classes_with_distinct_spectra() -> None:
+    """Two classes whose resampled spectra differ everywhere: the SVM on 4 labels each scores every test pixel right."""
+    rng = np.random.default_rng(0)
+    c, h, w = 300, 10, 40
+    wl = np.linspace(400, 2500, c)
+    labels = rng.integers(1, 3, size=(h, w)).astype(np.int32)
+    level = np.where(labels == 1, 1000.0, 2000.0)
+    data = (level[None] * (1 + 0.2 * np.sin(wl / 200.0))[:, None, None]).astype(np.float32)
+    data += rng.normal(0, 5, size=data.shape).astype(np.float32)
+    scene = make_cube(data, wavelength=wl, fwhm=np.full(c, 5.0), labels=labels, class_names=["u", "a", "b"])
+    target = enmap_like_target(scene, radius=2, per_class=4, seed=0, split_col=10)
+    row = train_svm(target, seed=0)
+    assert row["oa"] == 1.0 and row["aa"] == 1.0 and row["kappa"] == 1.0
+    assert row["map"].shape == target.test.shape
+    np.testing.assert_array_equal(row["map"], labels[:, 12:])
+
