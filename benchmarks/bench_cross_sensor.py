@@ -9,7 +9,8 @@
 3. Adapt with 10 labelled pixels per class of the right part, three ways, on the same
    split: LoRA (``hsi_app.tasks.finetune.finetune``, base frozen, adapter only), a full
    fine-tune of the base (all weights trainable, same input band map), and the same model
-   trained from scratch on the 224 bands; and SVM-RBF on the same spectra, the baseline.
+   trained from scratch on the 224 bands; only the head of the frozen base (the ablation of
+   LoRA's adapters); and SVM-RBF on the same spectra, the baseline (``--arms`` picks a subset).
 4. Repeat step 3 for ``--draws`` few-label draws (the base is trained once) and print one
    table per draw and a summary (mean ± std of OA / AA / kappa on the remaining labelled
    right-part pixels, trainable parameters, seconds).
@@ -30,6 +31,9 @@ import tempfile
 from pathlib import Path
 
 
+ARMS = ("lora", "full", "scratch", "head", "svm")
+
+
 def main() -> None:
     """Run the benchmark and print the table."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -45,7 +49,14 @@ def main() -> None:
                          "mean ± std over them")
     ap.add_argument("--out", default=None, help="folder for the runs (default: a temporary one)")
     ap.add_argument("--json", default=None, help="also write the rows as JSON here")
+    ap.add_argument("--base", default=None,
+                    help="reuse this trained base run folder (from an earlier --out DIR: DIR/base) instead of training one")
+    ap.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated subset of {','.join(ARMS)}")
     args = ap.parse_args()
+    arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+    unknown = sorted(set(arms) - set(ARMS))
+    if unknown:
+        ap.error(f"--arms: unknown {unknown}; choose from {','.join(ARMS)}")
 
     from hsi_app.io.builtin import load_indian_pines
     from hsi_app.tasks import cross_sensor as xs
@@ -53,31 +64,39 @@ def main() -> None:
     root = Path(args.out or tempfile.mkdtemp(prefix="bench_cross_"))
     root.mkdir(parents=True, exist_ok=True)
     scene = load_indian_pines()
-    base = xs.train_base(scene, root / "base", model=args.model, epochs=args.base_epochs, tiles=args.tiles,
-                         seed=args.seed)
-    print(f"base trained in {base['seconds']:.0f} s", flush=True)
+    if args.base:
+        base = xs.describe_base(args.base)
+        args.model = base["model"]
+        print(f"reusing the base {args.base} ({args.model})", flush=True)
+    else:
+        base = xs.train_base(scene, root / "base", model=args.model, epochs=args.base_epochs, tiles=args.tiles,
+                             seed=args.seed)
+        print(f"base trained in {base['seconds']:.0f} s", flush=True)
+        base["seconds_text"] = f"{args.base_epochs} epochs, {base['seconds']:.0f} s"
     rows = []
     for draw in range(args.seed, args.seed + args.draws):
         target = xs.enmap_like_target(scene, radius=base["radius"], per_class=args.per_class, seed=draw)
         common = {"epochs": args.epochs, "tiles": args.tiles, "seed": draw}
-        for run in (lambda: xs.adapt_lora(base["run_dir"], target, root / f"lora_{draw}", rank=args.rank, **common),
-                    lambda: xs.adapt_full(base["run_dir"], target, model=args.model, **common),
-                    lambda: xs.train_scratch(target, model=args.model, **common),
-                    lambda: xs.train_svm(target, seed=draw)):
-            row = {"draw": draw, **run()}
+        runs = {"lora": lambda: xs.adapt_lora(base["run_dir"], target, root / f"lora_{draw}", rank=args.rank, **common),
+                "full": lambda: xs.adapt_full(base["run_dir"], target, model=args.model, **common),
+                "scratch": lambda: xs.train_scratch(target, model=args.model, **common),
+                "head": lambda: xs.adapt_head(base["run_dir"], target, **common),
+                "svm": lambda: xs.train_svm(target, seed=draw)}
+        for arm in arms:
+            row = {"draw": draw, **runs[arm]()}
             row.pop("map")
             rows.append(row)
             print(row, flush=True)
         print(f"\nDraw {draw}:\n" + xs.markdown_table([r for r in rows if r["draw"] == draw]), flush=True)
 
     print(f"\nCross-sensor: {args.model} base on Indian Pines columns < {xs.SPLIT_COL} ({base['params']:,} params, "
-          f"{args.base_epochs} epochs, {base['seconds']:.0f} s); target = columns >= {target.first_col} resampled to "
+          f"{base['seconds_text']}); target = columns >= {target.first_col} resampled to "
           f"224 EnMAP-like bands; {int((target.train > 0).sum())} training px ({args.per_class}/class), "
           f"{int((target.test > 0).sum())} test px; {args.epochs} epochs per adaptation; "
           f"few-label draws {args.seed}..{args.seed + args.draws - 1} (mean ± population std)")
     print(xs.summary_table(xs.summarize(rows)))
     if args.json:
-        Path(args.json).write_text(json.dumps({"args": vars(args), "rows": rows, "base_seconds": base["seconds"],
+        Path(args.json).write_text(json.dumps({"args": vars(args), "rows": rows, "base_seconds": base.get("seconds"),
                                                "summary": xs.summarize(rows)}, indent=2, default=str))
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ The workflow of the model-zoo issue, as library functions shared by
 3. :func:`adapt_lora`, :func:`adapt_full`, :func:`train_scratch`: LoRA (base frozen,
    adapter only, through :func:`hsi_app.tasks.finetune.finetune`), a full fine-tune of
    the base, and the same architecture trained from scratch, each scored on the same
-   test pixels (:func:`score`); :func:`train_svm` is the SVM-RBF baseline on the same
+   test pixels (:func:`score`); :func:`adapt_head` trains only the head of the frozen base
+   (what LoRA adds beyond it), and :func:`train_svm` is the SVM-RBF baseline on the same
    few labels.
 4. :func:`summarize`: mean and spread of each method over several few-label draws.
 """
@@ -128,6 +129,23 @@ def train_base(
             "radius": radius}
 
 
+def describe_base(run_dir: str | Path) -> dict[str, Any]:
+    """The :func:`train_base` summary of an existing base run folder, to adapt it again.
+
+    Returns:
+        ``{"run_dir", "model", "params", "radius", "seconds": None, "seconds_text"}``.
+    """
+    from hsi_app.checkpoint import load_config
+    from hsi_app.models import create_model
+
+    cfg = load_config(run_dir)
+    net = create_model(cfg.model_name, in_chans=cfg.in_chans, num_classes=cfg.num_classes,
+                       wavelengths=cfg.wavelength_array, **cfg.model_args)
+    params = sum(p.numel() for p in net.parameters())
+    return {"run_dir": Path(run_dir), "model": cfg.model_name, "params": params, "radius": int(cfg.receptive_radius),
+            "seconds": None, "seconds_text": f"reused base {run_dir}"}
+
+
 def enmap_like_target(
     scene: Cube, *, radius: int, per_class: int = 10, seed: int = 0, split_col: int = SPLIT_COL,
 ) -> Target:
@@ -215,6 +233,38 @@ def adapt_full(
     n = sum(p.numel() for p in net.parameters())
     return {"method": "full fine-tune", **score(net, target, z), "trainable": n, "total": n,
             "seconds": round(seconds, 1)}
+
+
+def adapt_head(
+    base_dir: str | Path, target: Target, *, epochs: int = 20, tiles: int = 8, seed: int = 0, lr: float | None = None,
+) -> dict[str, Any]:
+    """Only the classifier head of the frozen base trains (same band map, lr and schedule as LoRA).
+
+    The ablation of :func:`adapt_lora`: with the same budget and optimiser settings, what the
+    frozen base's features give without the low-rank adapters.
+    """
+    import torch
+
+    from hsi_app.checkpoint import load_config
+    from hsi_app.tasks.classification import fit_dense
+    from hsi_app.tasks.finetune import DEFAULT_FINETUNE_LR, band_matrix, build_adapted
+
+    z, stats = _norm(target.image, target.train > 0)
+    base_cfg = load_config(base_dir)
+    matrix, _ = band_matrix(base_cfg, target.wavelengths, target.fwhm)
+    k = base_cfg.num_classes
+    torch.manual_seed(seed)
+    model, net = build_adapted(base_dir, base_cfg, matrix, stats.mean, stats.std, k, None)
+    for name, p in model.named_parameters():
+        p.requires_grad_(name.startswith("net.head."))
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    t0 = time.perf_counter()
+    model, _ = fit_dense(z, target.train, None, model_name=base_cfg.model_name, num_classes=k, epochs=epochs,
+                         tiles_per_epoch=tiles, seed=seed, progress=False, model=model, schedule="cyclic-cosine",
+                         lr=DEFAULT_FINETUNE_LR if lr is None else lr)
+    seconds = time.perf_counter() - t0
+    return {"method": "head only (base frozen)", **score(model, target, z), "trainable": trainable,
+            "total": sum(p.numel() for p in net.parameters()), "seconds": round(seconds, 1)}
 
 
 def train_scratch(target: Target, *, model: str, epochs: int = 20, tiles: int = 8, seed: int = 0) -> dict[str, Any]:

@@ -6,9 +6,12 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from hsi_app.io.cube import make_cube
 from hsi_app.tasks.cross_sensor import (
+    adapt_head,
+    describe_base,
     enmap_like_bands,
     enmap_like_target,
     few_labels,
@@ -107,4 +110,48 @@ def test_svm_arm_separates_classes_with_distinct_spectra() -> None:
     assert row["oa"] == 1.0 and row["aa"] == 1.0 and row["kappa"] == 1.0
     assert row["map"].shape == target.test.shape
     np.testing.assert_array_equal(row["map"], labels[:, 12:])
+
+
+def test_head_only_arm_trains_the_head_and_leaves_the_base_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """adapt_head: only ``head`` weights move; the base run's file and the body weights stay as saved."""
+    import torch
+
+    from hsi_app.checkpoint import load_tensors
+    from hsi_app.tasks import cross_sensor as xs
+
+    rng = np.random.default_rng(0)
+    c, h, w = 60, 16, 44
+    wl = np.linspace(400, 2500, c)
+    labels = rng.integers(1, 3, size=(h, w)).astype(np.int32)
+    data = (np.where(labels == 1, 1000.0, 1500.0)[None] * np.ones((c, 1, 1))).astype(np.float32)
+    data += rng.normal(0, 20, size=data.shape).astype(np.float32)
+    scene = make_cube(data, wavelength=wl, fwhm=np.full(c, 30.0), labels=labels, class_names=["u", "a", "b"])
+    base = train_base(scene, tmp_path / "base", model="test_spectral_vit", epochs=1, tiles=1, split_col=20)
+    before = load_tensors(base["run_dir"])
+    info = describe_base(base["run_dir"])
+    assert info["model"] == "test_spectral_vit" and info["radius"] == base["radius"]
+    assert info["params"] == base["params"]
+
+    captured: dict[str, torch.nn.Module] = {}
+    real_score = xs.score
+
+    def keep_model(model: torch.nn.Module, target: xs.Target, z: np.ndarray) -> dict:
+        captured["model"] = model
+        return real_score(model, target, z)
+
+    monkeypatch.setattr(xs, "score", keep_model)
+    target = enmap_like_target(scene, radius=base["radius"], per_class=5, seed=0, split_col=20)
+    row = adapt_head(base["run_dir"], target, epochs=2, tiles=2, seed=0)
+    after = {k: v.detach().numpy() for k, v in captured["model"].net.state_dict().items()}
+    heads = [k for k in before if k.startswith("head.")]
+    assert heads and any(not np.array_equal(before[k], after[k]) for k in heads)
+    for k in before:
+        if not k.startswith("head."):
+            np.testing.assert_array_equal(before[k], after[k], err_msg=k)
+    assert row["trainable"] == sum(before[k].size for k in heads) < row["total"] == base["params"]
+    assert set(load_tensors(base["run_dir"])) == set(before)
+    for k, v in load_tensors(base["run_dir"]).items():
+        np.testing.assert_array_equal(v, before[k])
 
