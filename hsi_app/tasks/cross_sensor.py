@@ -179,9 +179,10 @@ def score(model: Any, target: Target, z: np.ndarray) -> dict[str, Any]:
     """
     from hsi_app.tasks.classification import classification_metrics, predict_dense
 
-    pred = predict_dense(model, z).argmax(0) + 1
+    probs = predict_dense(model, z)  # (K_model, H, W'): K_model can exceed the region's largest label
+    pred = probs.argmax(0) + 1
     sel = target.test > 0
-    k = int(target.cube.hsi.labels.max())
+    k = max(int(probs.shape[0]), int(target.cube.hsi.labels.max()))
     m = classification_metrics(target.test[sel] - 1, pred[sel] - 1, k)
     return {"oa": m["oa"], "aa": m["aa"], "kappa": m["kappa"], "map": pred.astype(np.uint8)}
 

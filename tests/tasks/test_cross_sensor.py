@@ -12,6 +12,7 @@ from hsi_app.io.cube import make_cube
 from hsi_app.tasks.cross_sensor import (
     adapt_head,
     describe_base,
+    score,
     enmap_like_bands,
     enmap_like_target,
     few_labels,
@@ -154,4 +155,33 @@ def test_head_only_arm_trains_the_head_and_leaves_the_base_unchanged(
     assert set(load_tensors(base["run_dir"])) == set(before)
     for k, v in load_tensors(base["run_dir"]).items():
         np.testing.assert_array_equal(v, before[k])
+
+
+def test_score_counts_predictions_of_classes_the_region_lacks() -> None:
+    """A base with more classes than the held-out region may predict an absent class: scored as an error."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    c, h, w = 300, 6, 30
+    wl = np.linspace(400, 2500, c)
+    labels = rng.integers(1, 3, size=(h, w)).astype(np.int32)  # the region has classes 1 and 2 only
+    scene = make_cube(np.ones((c, h, w), np.float32), wavelength=wl, fwhm=np.full(c, 5.0), labels=labels,
+                      class_names=["u", "a", "b", "c"])
+    target = enmap_like_target(scene, radius=1, per_class=2, seed=0, split_col=10)
+
+    class AlwaysThree(torch.nn.Module):
+        """(B, C, h, w) -> (B, 3, h, w) logits that always pick class 3 (index 2)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.unused = torch.nn.Parameter(torch.zeros(()))  # predict_dense reads the device from a parameter
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            logits = torch.zeros(x.shape[0], 3, *x.shape[2:])
+            logits[:, 2] = 1.0
+            return logits
+
+    row = score(AlwaysThree(), target, target.image)
+    assert row["oa"] == 0.0 and row["aa"] == 0.0
+    assert (row["map"] == 3).all()
 
