@@ -99,5 +99,6 @@ def main() -> None:
         Path(args.json).write_text(json.dumps({"args": vars(args), "rows": rows, "base_seconds": base.get("seconds"),
                                                "summary": xs.summarize(rows)}, indent=2, default=str))
 
+
 if __name__ == "__main__":
     main()

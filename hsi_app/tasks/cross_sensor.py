@@ -177,13 +177,24 @@ def score(model: Any, target: Target, z: np.ndarray) -> dict[str, Any]:
 
     ``z`` is the target image ``(C, H, W')`` normalised the way the model was trained.
     """
-    from hsi_app.tasks.classification import classification_metrics, predict_dense
+    from hsi_app.tasks.classification import predict_dense
 
     probs = predict_dense(model, z)  # (K_model, H, W'): K_model can exceed the region's largest label
-    pred = probs.argmax(0) + 1
+    return score_map(target, probs.argmax(0) + 1, int(probs.shape[0]))
+
+
+def score_map(target: Target, pred: np.ndarray, num_classes: int) -> dict[str, Any]:
+    """OA / AA / kappa of a ``(H, W')`` class map (1..K) on the target's test pixels, plus the map.
+
+    Args:
+        num_classes: the classes the classifier can output; raised to the region's largest
+            label if smaller.
+    """
+    from hsi_app.tasks.classification import classification_metrics
+
     sel = target.test > 0
-    k = max(int(probs.shape[0]), int(target.cube.hsi.labels.max()))
-    m = classification_metrics(target.test[sel] - 1, pred[sel] - 1, k)
+    k = max(int(num_classes), int(target.cube.hsi.labels.max()))
+    m = classification_metrics(target.test[sel] - 1, pred[sel].astype(np.int64) - 1, k)
     return {"oa": m["oa"], "aa": m["aa"], "kappa": m["kappa"], "map": pred.astype(np.uint8)}
 
 
@@ -211,22 +222,35 @@ def adapt_lora(
             "map": classes.astype(np.uint8)}
 
 
-def adapt_full(
-    base_dir: str | Path, target: Target, *, model: str, epochs: int = 20, tiles: int = 8, seed: int = 0,
-) -> dict[str, Any]:
-    """Full fine-tune of the base: the same input band map as LoRA, every weight trainable."""
+def _base_behind_band_map(base_dir: str | Path, target: Target, seed: int) -> tuple[np.ndarray, Any, Any, Any]:
+    """The base network (all weights loaded and trainable) behind the fixed EnMAP -> AVIRIS band map.
+
+    Returns:
+        ``(z, config, model, net)``: the target image ``(224, H, W')`` normalised with its
+        training pixels' statistics, the base's RunConfig (K classes), the ``(B, 224, h, w) -> (B, K, h, w)``
+        :class:`~hsi_app.tasks.finetune.AdaptedModel` and the base network inside it.
+    """
     import torch
 
     from hsi_app.checkpoint import load_config
-    from hsi_app.tasks.classification import fit_dense
     from hsi_app.tasks.finetune import band_matrix, build_adapted
 
     z, stats = _norm(target.image, target.train > 0)
     base_cfg = load_config(base_dir)
     matrix, _ = band_matrix(base_cfg, target.wavelengths, target.fwhm)
-    k = base_cfg.num_classes
     torch.manual_seed(seed)
-    net, _ = build_adapted(base_dir, base_cfg, matrix, stats.mean, stats.std, k, None)
+    model, net = build_adapted(base_dir, base_cfg, matrix, stats.mean, stats.std, base_cfg.num_classes, None)
+    return z, base_cfg, model, net
+
+
+def adapt_full(
+    base_dir: str | Path, target: Target, *, model: str, epochs: int = 20, tiles: int = 8, seed: int = 0,
+) -> dict[str, Any]:
+    """Full fine-tune of the base: the same input band map as LoRA, every weight trainable."""
+    from hsi_app.tasks.classification import fit_dense
+
+    z, base_cfg, net, _ = _base_behind_band_map(base_dir, target, seed)
+    k = base_cfg.num_classes
     t0 = time.perf_counter()
     net, _ = fit_dense(z, target.train, None, model_name=model, num_classes=k, epochs=epochs, tiles_per_epoch=tiles,
                        seed=seed, progress=False, model=net, schedule="cyclic-cosine")
@@ -244,18 +268,11 @@ def adapt_head(
     The ablation of :func:`adapt_lora`: with the same budget and optimiser settings, what the
     frozen base's features give without the low-rank adapters.
     """
-    import torch
-
-    from hsi_app.checkpoint import load_config
     from hsi_app.tasks.classification import fit_dense
-    from hsi_app.tasks.finetune import DEFAULT_FINETUNE_LR, band_matrix, build_adapted
+    from hsi_app.tasks.finetune import DEFAULT_FINETUNE_LR
 
-    z, stats = _norm(target.image, target.train > 0)
-    base_cfg = load_config(base_dir)
-    matrix, _ = band_matrix(base_cfg, target.wavelengths, target.fwhm)
+    z, base_cfg, model, net = _base_behind_band_map(base_dir, target, seed)
     k = base_cfg.num_classes
-    torch.manual_seed(seed)
-    model, net = build_adapted(base_dir, base_cfg, matrix, stats.mean, stats.std, k, None)
     for name, p in model.named_parameters():
         p.requires_grad_(name.startswith("net.head."))
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -290,17 +307,14 @@ def train_svm(target: Target, *, seed: int = 0) -> dict[str, Any]:
     and grid-searches ``C``/``gamma`` when every class has at least 3 training pixels.
     """
     from hsi_app.models.svm import SVMBaseline
-    from hsi_app.tasks.classification import classification_metrics
 
     k = int(target.cube.hsi.labels.max())
     t0 = time.perf_counter()
     svm = SVMBaseline().fit(target.image, target.train, seed=seed, num_classes=k)
     seconds = time.perf_counter() - t0
     pred, _ = svm.predict_image(target.image)
-    sel = target.test > 0
-    m = classification_metrics(target.test[sel] - 1, pred[sel].astype(np.int64) - 1, k)
-    return {"method": "SVM-RBF (224 bands)", "oa": m["oa"], "aa": m["aa"], "kappa": m["kappa"], "trainable": 0,
-            "total": 0, "seconds": round(seconds, 1), "map": pred.astype(np.uint8)}
+    return {"method": "SVM-RBF (224 bands)", **score_map(target, pred, k), "trainable": 0, "total": 0,
+            "seconds": round(seconds, 1)}
 
 
 def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
