@@ -43,7 +43,8 @@ def main() -> None:
     ap.add_argument("--tiles", type=int, default=8, help="training tiles per epoch")
     ap.add_argument("--rank", type=int, default=4)
     ap.add_argument("--per-class", type=int, default=10)
-    ap.add_argument("--seed", type=int, default=0, help="seed of the base and of the first few-label draw")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the first few-label draw (and of the base)")
+    ap.add_argument("--base-seed", type=int, default=None, help="seed of the base's training (default: --seed)")
     ap.add_argument("--draws", type=int, default=1,
                     help="few-label draws (seeds SEED, SEED+1, ...) adapted from the one base; the table gives "
                          "mean ± std over them")
@@ -69,10 +70,11 @@ def main() -> None:
         args.model = base["model"]
         print(f"reusing the base {args.base} ({args.model})", flush=True)
     else:
+        base_seed = args.seed if args.base_seed is None else args.base_seed
         base = xs.train_base(scene, root / "base", model=args.model, epochs=args.base_epochs, tiles=args.tiles,
-                             seed=args.seed)
+                             seed=base_seed)
         print(f"base trained in {base['seconds']:.0f} s", flush=True)
-        base["seconds_text"] = f"{args.base_epochs} epochs, {base['seconds']:.0f} s"
+        base["seconds_text"] = f"{args.base_epochs} epochs, seed {base_seed}, {base['seconds']:.0f} s"
     rows = []
     for draw in range(args.seed, args.seed + args.draws):
         target = xs.enmap_like_target(scene, radius=base["radius"], per_class=args.per_class, seed=draw)
