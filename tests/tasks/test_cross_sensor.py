@@ -12,10 +12,10 @@ from hsi_app.io.cube import make_cube
 from hsi_app.tasks.cross_sensor import (
     adapt_head,
     describe_base,
-    score,
     enmap_like_bands,
     enmap_like_target,
     few_labels,
+    score,
     summarize,
     summary_table,
     train_base,
