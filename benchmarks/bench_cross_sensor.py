@@ -96,10 +96,11 @@ def main() -> None:
           f"224 EnMAP-like bands; {int((target.train > 0).sum())} training px ({args.per_class}/class), "
           f"{int((target.test > 0).sum())} test px; {args.epochs} epochs per adaptation; "
           f"few-label draws {args.seed}..{args.seed + args.draws - 1} (mean ± population std)")
-    print(xs.summary_table(xs.summarize(rows)))
+    summary = xs.summarize(rows)
+    print(xs.summary_table(summary))
     if args.json:
         Path(args.json).write_text(json.dumps({"args": vars(args), "rows": rows, "base_seconds": base.get("seconds"),
-                                               "summary": xs.summarize(rows)}, indent=2, default=str))
+                                               "summary": summary}, indent=2, default=str))
 
 
 if __name__ == "__main__":
