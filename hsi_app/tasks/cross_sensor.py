@@ -172,6 +172,36 @@ def enmap_like_target(
     return Target(right, ewl, efwhm, train, test, cube, c0)
 
 
+def base_classes(scene: Cube, split_col: int = SPLIT_COL) -> list[int]:
+    """The classes (1..K) labelled in columns ``< split_col``: the ones the base model was trained on."""
+    labels = np.asarray(scene.hsi.labels)[:, :split_col]
+    return [int(k) for k in np.unique(labels[labels > 0])]
+
+
+def seen_unseen_scores(target: Target, pred: np.ndarray, seen: list[int]) -> dict[str, Any]:
+    """Accuracy of a class map on the test pixels of the classes the base saw and of those it never saw.
+
+    Args:
+        pred: ``(H, W')`` class map (1..K).
+        seen: classes the base was trained on (:func:`base_classes`).
+
+    Returns:
+        ``oa_seen`` and ``oa_unseen`` (pixel accuracy over the test pixels whose reference class
+        is / is not in ``seen``; None when there are none) and ``per_class``
+        (``{class: accuracy}`` over the classes with test pixels).
+    """
+    test = target.test
+    hit = (pred == test) & (test > 0)
+    seen_mask = np.isin(test, seen) & (test > 0)
+    unseen_mask = (test > 0) & ~seen_mask
+
+    def acc(mask: np.ndarray) -> float | None:
+        return float(hit[mask].mean()) if mask.any() else None
+
+    per_class = {int(k): acc(test == k) for k in np.unique(test[test > 0])}
+    return {"oa_seen": acc(seen_mask), "oa_unseen": acc(unseen_mask), "per_class": per_class}
+
+
 def score(model: Any, target: Target, z: np.ndarray) -> dict[str, Any]:
     """OA / AA / kappa of ``model`` on the target's test pixels, plus its ``(H, W')`` class map (1..K).
 
@@ -326,13 +356,16 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
     Returns:
         One row per method, in order of first appearance: ``method, n, oa, oa_std, aa,
-        aa_std, kappa, kappa_std, trainable, total, seconds`` (the last three are means).
+        aa_std, kappa, kappa_std, trainable, total, seconds`` (the last three are means),
+        plus ``oa_seen(_std)`` and ``oa_unseen(_std)`` when every row of the method has them.
     """
     out: list[dict[str, Any]] = []
     for method in dict.fromkeys(r["method"] for r in rows):
         group = [r for r in rows if r["method"] == method]
         row: dict[str, Any] = {"method": method, "n": len(group)}
-        for key in ("oa", "aa", "kappa"):
+        for key in ("oa", "aa", "kappa", "oa_seen", "oa_unseen"):
+            if any(r.get(key) is None for r in group):
+                continue  # the seen / unseen split is optional
             vals = np.array([float(r[key]) for r in group])
             row[key], row[f"{key}_std"] = float(vals.mean()), float(vals.std())
         for key in ("trainable", "total", "seconds"):
@@ -342,11 +375,19 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def summary_table(summary: list[dict[str, Any]]) -> str:
-    """:func:`summarize` rows as Markdown (OA/AA in %, kappa x 100, mean ± std over the draws)."""
-    lines = ["| method | draws | OA % | AA % | kappa ×100 | trainable params | train s (mean) |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    """:func:`summarize` rows as Markdown (OA/AA in %, kappa x 100, mean ± std over the draws).
+
+    The accuracy on the classes the base saw and on those it never saw are two more columns
+    when every row has them.
+    """
+    keys = ["oa", "aa", "kappa"]
+    head = "| method | draws | OA % | AA % | kappa ×100 |"
+    if summary and all("oa_seen" in r and "oa_unseen" in r for r in summary):
+        keys += ["oa_seen", "oa_unseen"]
+        head += " OA seen classes % | OA unseen classes % |"
+    lines = [head + " trainable params | train s (mean) |", "|---|" + "---:|" * (len(keys) + 3)]
     for r in summary:
-        cells = [f"{100 * r[k]:.2f} ± {100 * r[k + '_std']:.2f}" for k in ("oa", "aa", "kappa")]
+        cells = [f"{100 * r[k]:.2f} ± {100 * r[k + '_std']:.2f}" for k in keys]
         lines.append(f"| {r['method']} | {r['n']} | {' | '.join(cells)} | {int(round(r['trainable'])):,} | "
                      f"{r['seconds']:.1f} |")
     return "\n".join(lines)

@@ -10,12 +10,15 @@ import pytest
 
 from hsi_app.io.cube import make_cube
 from hsi_app.tasks.cross_sensor import (
+    Target,
     adapt_head,
+    base_classes,
     describe_base,
     enmap_like_bands,
     enmap_like_target,
     few_labels,
     score,
+    seen_unseen_scores,
     summarize,
     summary_table,
     train_base,
@@ -94,6 +97,41 @@ def test_summarize_gives_mean_and_population_std_per_method_in_order() -> None:
     assert lora["seconds"] == 3.0 and svm["oa_std"] == 0.0
     table = summary_table(out)
     assert "| LoRA | 2 | 70.00 ± 10.00 | 60.00 ± 10.00 | 50.00 ± 10.00 | 10 | 3.0 |" in table
+
+
+def test_summarize_and_table_carry_the_seen_and_unseen_accuracy() -> None:
+    rows = [
+        {"method": "LoRA", "oa": 0.6, "aa": 0.5, "kappa": 0.4, "oa_seen": 0.9, "oa_unseen": 0.2,
+         "trainable": 10, "total": 100, "seconds": 2.0},
+        {"method": "LoRA", "oa": 0.8, "aa": 0.7, "kappa": 0.6, "oa_seen": 0.7, "oa_unseen": 0.4,
+         "trainable": 10, "total": 100, "seconds": 4.0},
+    ]
+    (lora,) = summarize(rows)
+    np.testing.assert_allclose([lora["oa_seen"], lora["oa_seen_std"], lora["oa_unseen"], lora["oa_unseen_std"]],
+                               [0.8, 0.1, 0.3, 0.1])
+    assert ("| LoRA | 2 | 70.00 ± 10.00 | 60.00 ± 10.00 | 50.00 ± 10.00 | 80.00 ± 10.00 | 30.00 ± 10.00 | 10 | 3.0 |"
+            in summary_table([lora]))
+    rows[1]["oa_unseen"] = None  # a draw without unseen test pixels: the split is left out, not averaged wrongly
+    assert "oa_unseen" not in summarize(rows)[0] and "unseen" not in summary_table(summarize(rows))
+
+
+def test_base_classes_are_those_labelled_left_of_the_split() -> None:
+    labels = np.zeros((4, 10), np.int32)
+    labels[0, :3] = [2, 5, 2]
+    labels[1, 6:] = [1, 3, 3, 4]  # right of the split: never seen by the base
+    labels[2, 4] = 3  # class 3 also occurs left of the split
+    scene = make_cube(np.ones((3, 4, 10), np.float32), wavelength=[500.0, 600.0, 700.0], labels=labels)
+    assert base_classes(scene, split_col=5) == [2, 3, 5]
+
+
+def test_seen_unseen_scores_split_the_test_pixels_by_class() -> None:
+    test = np.array([[1, 1, 2, 2], [3, 3, 3, 0]])
+    pred = np.array([[1, 2, 2, 2], [3, 1, 1, 3]])  # class 1: 1/2, class 2: 2/2, class 3: 1/3; the 0 is ignored
+    target = Target(np.zeros((1, 2, 4), np.float32), np.ones(1), np.ones(1), np.zeros_like(test), test, None, 0)
+    out = seen_unseen_scores(target, pred, seen=[1, 2])
+    assert out["per_class"] == {1: 0.5, 2: 1.0, 3: pytest.approx(1 / 3)}
+    assert out["oa_seen"] == 0.75 and out["oa_unseen"] == pytest.approx(1 / 3)
+    assert seen_unseen_scores(target, pred, seen=[1, 2, 3])["oa_unseen"] is None
 
 
 def test_svm_arm_separates_classes_with_distinct_spectra() -> None:
