@@ -315,18 +315,26 @@ def adapt_head(
             "total": sum(p.numel() for p in net.parameters()), "seconds": round(seconds, 1)}
 
 
-def train_scratch(target: Target, *, model: str, epochs: int = 20, tiles: int = 8, seed: int = 0) -> dict[str, Any]:
-    """The same architecture trained from scratch on the 224 EnMAP-like bands and the few labels."""
+def train_scratch(
+    target: Target, *, model: str, epochs: int = 20, tiles: int = 8, seed: int = 0, schedule: str = "cosine",
+) -> dict[str, Any]:
+    """The same architecture trained from scratch on the 224 EnMAP-like bands and the few labels.
+
+    Args:
+        schedule: ``"cosine"`` (``hsi train``'s default) or ``"cyclic-cosine"`` (the LoRA and
+            full fine-tune arms' schedule; their lr and weight decay are the defaults here too).
+    """
     from hsi_app.tasks.classification import fit_dense
 
     z, _ = _norm(target.image, target.train > 0)
     k = int(target.cube.hsi.labels.max())
     t0 = time.perf_counter()
     net, _ = fit_dense(z, target.train, None, model_name=model, num_classes=k, wavelengths=target.wavelengths,
-                       epochs=epochs, tiles_per_epoch=tiles, seed=seed, progress=False)
+                       epochs=epochs, tiles_per_epoch=tiles, seed=seed, progress=False, schedule=schedule)
     seconds = time.perf_counter() - t0
     n = sum(p.numel() for p in net.parameters())
-    return {"method": "from scratch (224 bands)", **score(net, target, z), "trainable": n, "total": n,
+    method = "from scratch (224 bands)" if schedule == "cosine" else f"from scratch, {schedule} (224 bands)"
+    return {"method": method, **score(net, target, z), "trainable": n, "total": n,
             "seconds": round(seconds, 1)}
 
 

@@ -223,3 +223,31 @@ def test_score_counts_predictions_of_classes_the_region_lacks() -> None:
     assert row["oa"] == 0.0 and row["aa"] == 0.0
     assert (row["map"] == 3).all()
 
+
+
+@pytest.mark.parametrize("schedule, method", [("cosine", "from scratch (224 bands)"),
+                                              ("cyclic-cosine", "from scratch, cyclic-cosine (224 bands)")])
+def test_scratch_arm_trains_with_the_schedule_it_is_given(
+    schedule: str, method: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The scratch arm passes its schedule to fit_dense and names it in the row (the equal-optimiser check)."""
+    from hsi_app.tasks import classification
+    from hsi_app.tasks.cross_sensor import train_scratch
+
+    seen: list[str] = []
+    real = classification.fit_dense
+
+    def spy(*args, **kw):  # noqa: ANN002, ANN003, ANN202 - a pass-through spy
+        seen.append(kw["schedule"])
+        return real(*args, **kw)
+
+    monkeypatch.setattr(classification, "fit_dense", spy)
+    rng = np.random.default_rng(0)
+    c, h, w = 300, 8, 24
+    labels = rng.integers(1, 3, size=(h, w)).astype(np.int32)
+    scene = make_cube(rng.normal(1000, 50, size=(c, h, w)).astype(np.float32), wavelength=np.linspace(400, 2500, c),
+                      fwhm=np.full(c, 5.0), labels=labels, class_names=["u", "a", "b"])
+    target = enmap_like_target(scene, radius=1, per_class=3, seed=0, split_col=8)
+    row = train_scratch(target, model="test_spectral_vit", epochs=1, tiles=1, schedule=schedule)
+    assert seen == [schedule] and row["method"] == method
+    assert row["map"].shape == target.test.shape and 0.0 <= row["oa"] <= 1.0
