@@ -4,8 +4,9 @@
 2. Build an EnMAP-like cube of the RIGHT part (columns >= 70 + the model's receptive radius):
    the AVIRIS spectra are resampled with Gaussian spectral responses to 224 EnMAP-like
    bands. The real EnMAP band table comes from each product's METADATA.XML, which is not
-   shipped here, so the centres are synthesised: 91 VNIR bands 418-993 nm (FWHM 6.5 nm)
-   and 133 SWIR bands 902-2445 nm (FWHM 10 nm).
+   shipped here, so by default the centres are synthesised: 91 VNIR bands 418-993 nm
+   (FWHM 6.5 nm) and 133 SWIR bands 902-2445 nm (FWHM 10 nm); ``--enmap-metadata PATH``
+   uses a real product's table instead.
 3. Adapt with 10 labelled pixels per class of the right part, three ways, on the same
    split: LoRA (``hsi_app.tasks.finetune.finetune``, base frozen, adapter only), a full
    fine-tune of the base (all weights trainable, same input band map), and the same model
@@ -55,6 +56,9 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="also write the rows as JSON here")
     ap.add_argument("--base", default=None,
                     help="reuse this trained base run folder (from an earlier --out DIR: DIR/base) instead of training one")
+    ap.add_argument("--enmap-metadata", default=None,
+                    help="resample to the band table of this EnMAP L2A product (its METADATA.XML, folder or .zip) "
+                         "instead of the synthetic EnMAP-like one")
     ap.add_argument("--arms", default=",".join(ARMS[:5]), help=f"comma-separated subset of {','.join(ARMS)}")
     args = ap.parse_args()
     arms = [a.strip() for a in args.arms.split(",") if a.strip()]
@@ -68,6 +72,13 @@ def main() -> None:
     root = Path(args.out or tempfile.mkdtemp(prefix="bench_cross_"))
     root.mkdir(parents=True, exist_ok=True)
     scene = load_indian_pines()
+    bands = None
+    if args.enmap_metadata:
+        from hsi_app.io.enmap import read_band_table
+
+        table = read_band_table(args.enmap_metadata)
+        bands = (table.wavelength, table.fwhm)
+        print(f"target bands: {table.wavelength.size} from {args.enmap_metadata}", flush=True)
     if args.base:
         base = xs.describe_base(args.base)
         args.model = base["model"]
@@ -81,12 +92,14 @@ def main() -> None:
     seen = xs.base_classes(scene)
     rows = []
     for draw in range(args.seed, args.seed + args.draws):
-        target = xs.enmap_like_target(scene, radius=base["radius"], per_class=args.per_class, seed=draw)
+        target = xs.enmap_like_target(scene, radius=base["radius"], per_class=args.per_class, seed=draw,
+                                     bands=bands)
         common = {"epochs": args.epochs, "tiles": args.tiles, "seed": draw}
         runs = {"lora": lambda: xs.adapt_lora(base["run_dir"], target, root / f"lora_{draw}", rank=args.rank, **common),
                 "full": lambda: xs.adapt_full(base["run_dir"], target, model=args.model, **common),
                 "scratch": lambda: xs.train_scratch(target, model=args.model, **common),
-                "scratch_cyclic": lambda: xs.train_scratch(target, model=args.model, schedule="cyclic-cosine", **common),
+                "scratch_cyclic": lambda: xs.train_scratch(target, model=args.model, schedule="cyclic-cosine",
+                                                           **common),
                 "head": lambda: xs.adapt_head(base["run_dir"], target, **common),
                 "svm": lambda: xs.train_svm(target, seed=draw)}
         for arm in arms:
@@ -98,7 +111,8 @@ def main() -> None:
 
     print(f"\nCross-sensor: {args.model} base on Indian Pines columns < {xs.SPLIT_COL} ({base['params']:,} params, "
           f"{base['seconds_text']}); target = columns >= {target.first_col} resampled to "
-          f"224 EnMAP-like bands; {int((target.train > 0).sum())} training px ({args.per_class}/class), "
+          f"{target.wavelengths.size} {'EnMAP' if bands is not None else 'EnMAP-like'} bands; "
+          f"{int((target.train > 0).sum())} training px ({args.per_class}/class), "
           f"{int((target.test > 0).sum())} test px; {args.epochs} epochs per adaptation; "
           f"few-label draws {args.seed}..{args.seed + args.draws - 1} (mean ± population std); the base saw "
           f"classes {seen}, the others are unseen")

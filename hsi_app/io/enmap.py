@@ -336,6 +336,46 @@ def _read_mask(gdal_path: str, label: str, shape: tuple[int, int]) -> np.ndarray
     return layer == 1
 
 
+def _product_band_table(prod: _Product) -> tuple[BandTable, str]:
+    """``(band table, label of its METADATA.XML)`` of a located product.
+
+    Raises:
+        CubeReadError: the METADATA.XML is missing, unreadable or malformed.
+    """
+    if prod.metadata is None:
+        raise CubeReadError(
+            f"{prod.label(prod.spectral)}: no {prod.name}{METADATA_SUFFIX} next to it; "
+            "copy the METADATA.XML of this product into the same folder"
+        )
+    meta_label = prod.label(prod.metadata)
+    try:
+        xml = prod.read_metadata()
+    except (OSError, zipfile.BadZipFile) as err:
+        raise CubeReadError(f"{meta_label}: cannot be read ({err}); download the product again") from err
+    return parse_band_table(xml, meta_label), meta_label
+
+
+def read_band_table(path: str | os.PathLike[str]) -> BandTable:
+    """The band table (centres, FWHM, gains, offsets; ``(224,)`` each) of an EnMAP L2A product.
+
+    Args:
+        path: the product's ``*-METADATA.XML`` itself, or anything :func:`read_enmap`
+            accepts (product folder, its ``.zip``, its ``*-SPECTRAL_IMAGE.TIF``). Only the
+            XML is read.
+
+    Raises:
+        CubeReadError: no readable METADATA.XML with a band characterisation.
+    """
+    p = Path(path)
+    if p.is_file() and p.suffix.lower() == ".xml":
+        try:
+            xml = p.read_bytes()
+        except OSError as err:
+            raise CubeReadError(f"{p}: cannot be read ({err}); check the path and its permissions") from err
+        return parse_band_table(xml, str(p))
+    return _product_band_table(_locate(p))[0]
+
+
 def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     """Read an EnMAP L2A product lazily as reflectance.
 
@@ -365,17 +405,7 @@ def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     prod = _locate(path)
     prod.verify_zip()
     spectral_label = prod.label(prod.spectral)
-    if prod.metadata is None:
-        raise CubeReadError(
-            f"{spectral_label}: no {prod.name}{METADATA_SUFFIX} next to it; "
-            "copy the METADATA.XML of this product into the same folder"
-        )
-    meta_label = prod.label(prod.metadata)
-    try:
-        xml = prod.read_metadata()
-    except (OSError, zipfile.BadZipFile) as err:
-        raise CubeReadError(f"{meta_label}: cannot be read ({err}); download the product again") from err
-    table = parse_band_table(xml, meta_label)
+    table, meta_label = _product_band_table(prod)
     scan = scan_spectral_image(prod.gdal(prod.spectral), spectral_label)
     c, h, w = scan.shape
     if table.wavelength.size != c:

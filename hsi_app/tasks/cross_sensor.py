@@ -148,6 +148,7 @@ def describe_base(run_dir: str | Path) -> dict[str, Any]:
 
 def enmap_like_target(
     scene: Cube, *, radius: int, per_class: int = 10, seed: int = 0, split_col: int = SPLIT_COL,
+    bands: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Target:
     """Resample the held-out right part of the scene to EnMAP-like bands and split its labels.
 
@@ -156,6 +157,9 @@ def enmap_like_target(
         radius: the base model's receptive radius; the region starts ``radius`` columns
             after ``split_col`` so that no base training tile saw any of it.
         per_class: training labels per class for the adaptation.
+        bands: ``(centres, fwhm)`` in nm, each ``(C',)``: the target sensor's band table, e.g.
+            a real product's (:func:`hsi_app.io.enmap.read_band_table`); default
+            :func:`enmap_like_bands`.
     """
     from hsi_app.data.resample import resample_cube, resampling_matrix
     from hsi_app.io.cube import make_cube
@@ -163,7 +167,7 @@ def enmap_like_target(
     image = np.asarray(scene.values, dtype=np.float32)
     labels = np.asarray(scene.hsi.labels, dtype=np.int64)
     c0 = split_col + radius
-    ewl, efwhm = enmap_like_bands()
+    ewl, efwhm = enmap_like_bands() if bands is None else (np.asarray(bands[0], float), np.asarray(bands[1], float))
     right = resample_cube(image[:, :, c0:], resampling_matrix(scene.hsi.wavelengths, ewl, efwhm))
     right_lab = labels[:, c0:]
     train, test = few_labels(right_lab, per_class, seed)
@@ -333,7 +337,8 @@ def train_scratch(
                        epochs=epochs, tiles_per_epoch=tiles, seed=seed, progress=False, schedule=schedule)
     seconds = time.perf_counter() - t0
     n = sum(p.numel() for p in net.parameters())
-    method = "from scratch (224 bands)" if schedule == "cosine" else f"from scratch, {schedule} (224 bands)"
+    c = target.image.shape[0]
+    method = f"from scratch ({c} bands)" if schedule == "cosine" else f"from scratch, {schedule} ({c} bands)"
     return {"method": method, **score(net, target, z), "trainable": n, "total": n,
             "seconds": round(seconds, 1)}
 
@@ -351,8 +356,8 @@ def train_svm(target: Target, *, seed: int = 0) -> dict[str, Any]:
     svm = SVMBaseline().fit(target.image, target.train, seed=seed, num_classes=k)
     seconds = time.perf_counter() - t0
     pred, _ = svm.predict_image(target.image)
-    return {"method": "SVM-RBF (224 bands)", **score_map(target, pred, k), "trainable": 0, "total": 0,
-            "seconds": round(seconds, 1)}
+    return {"method": f"SVM-RBF ({target.image.shape[0]} bands)", **score_map(target, pred, k), "trainable": 0,
+            "total": 0, "seconds": round(seconds, 1)}
 
 
 def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ import xarray as xr
 
 from fixture_loader import fixture_module
 from hsi_app.errors import BandMismatchError, ConfigError, CubeReadError, DatasetNotFoundError, HSIError
-from hsi_app.io.enmap import is_enmap_product, parse_band_table, read_enmap, scan_spectral_image
+from hsi_app.io.enmap import is_enmap_product, parse_band_table, read_band_table, read_enmap, scan_spectral_image
 
 
 fx = fixture_module("enmap_l2a")
@@ -324,3 +324,22 @@ def test_macos_resource_forks_in_a_zip_are_ignored(tmp_path: Path, product: tupl
                 folder, _, base = i.filename.rpartition("/")
                 dst.writestr(f"__MACOSX/{folder}/._{base}", b"\x00\x05\x16\x07" + bytes(60))
     _same(read_enmap(mac), cube)
+
+
+def test_band_table_is_read_from_the_xml_folder_or_zip(tmp_path: Path, product: tuple[Path, Path]) -> None:
+    """read_band_table gives the fixture's own table from the XML, the folder and the zip alike."""
+    folder, zpath = product
+    wl, fwhm = fx.band_table(seed=0)
+    for path in (part(folder, "METADATA.XML"), folder, zpath):
+        table = read_band_table(path)
+        np.testing.assert_allclose(table.wavelength, wl)
+        np.testing.assert_allclose(table.fwhm, fwhm)
+    lonely = tmp_path / folder.name
+    shutil.copytree(folder, lonely)
+    part(lonely, "METADATA.XML").unlink()
+    with pytest.raises(CubeReadError, match="SPECTRAL_IMAGE.TIF: no .*METADATA.XML next to it; copy the METADATA.XML"):
+        read_band_table(lonely)
+    bad = tmp_path / "broken-METADATA.XML"
+    bad.write_text("<level_X><specific>")
+    with pytest.raises(CubeReadError, match="broken-METADATA.XML: not valid XML"):
+        read_band_table(bad)

@@ -62,6 +62,14 @@ def test_target_is_the_right_part_resampled() -> None:
     inside = (target.wavelengths > 450) & (target.wavelengths < 2450)
     expected = 1000 + 500 * np.sin(target.wavelengths[inside] / 300.0)
     np.testing.assert_allclose(target.image[inside, 0, 0], expected, rtol=0.02)
+    # a sensor's own band table (e.g. from a product's METADATA.XML) replaces the synthetic one
+    own_wl, own_fwhm = np.linspace(500, 2300, 50), np.full(50, 12.0)
+    own = enmap_like_target(scene, radius=3, per_class=4, seed=0, split_col=20, bands=(own_wl, own_fwhm))
+    assert own.image.shape == (50, h, w - 23)
+    np.testing.assert_array_equal(own.wavelengths, own_wl)
+    np.testing.assert_array_equal(own.fwhm, own_fwhm)
+    np.testing.assert_allclose(own.image[:, 0, 0], 1000 + 500 * np.sin(own_wl / 300.0), rtol=0.02)
+    np.testing.assert_array_equal(own.train, target.train)  # same labels, same draw
 
 
 
