@@ -13,8 +13,9 @@ The workflow of the model-zoo issue, as library functions shared by
    adapter only, through :func:`hsi_app.tasks.finetune.finetune`), a full fine-tune of
    the base, and the same architecture trained from scratch, each scored on the same
    test pixels (:func:`score`); :func:`adapt_head` trains only the head of the frozen base
-   (what LoRA adds beyond it), and :func:`train_svm` is the SVM-RBF baseline on the same
-   few labels.
+   (what LoRA adds beyond it), :func:`train_svm` is the SVM-RBF baseline on the same
+   few labels, and :func:`zero_shot` applies the base with no adaptation at all (through
+   the band map, or on the target's own bands for a wavelength-aware base).
 4. :func:`summarize`: mean and spread of each method over several few-label draws.
 """
 
@@ -115,7 +116,7 @@ def train_base(
     z, stats = _norm(left, left_lab > 0)
     t0 = time.perf_counter()
     net, _ = fit_dense(z, left_lab, None, model_name=model, num_classes=k, wavelengths=wl, epochs=epochs,
-                       tiles_per_epoch=tiles, seed=seed, progress=progress)
+                       tiles_per_epoch=tiles, seed=seed, progress=progress, band_stats=(stats.mean, stats.std))
     seconds = time.perf_counter() - t0
     radius = receptive_radius(model, c, k)
     run_dir = save_run(Path(out), RunConfig(
@@ -319,6 +320,50 @@ def adapt_head(
             "total": sum(p.numel() for p in net.parameters()), "seconds": round(seconds, 1)}
 
 
+def zero_shot(base_dir: str | Path, target: Target, *, native: bool = False) -> dict[str, Any]:
+    """The base applied to the target as it is: no training, none of the few labels' classes.
+
+    Only the classes the base was trained on can be right, so its accuracy on those
+    (``oa_seen`` of :func:`seen_unseen_scores`) is the number to read.
+
+    Args:
+        native: False: through the fixed EnMAP -> AVIRIS band map (Gaussian responses of the
+            base's bands), normalised with the training pixels' statistics, exactly as the
+            adapted arms see the target. True (wavelength-aware
+            models such as ``channel_vit``): the target's own bands go in with their centres
+            and FWHM, normalised by the base's statistics interpolated at those centres.
+
+    Returns:
+        A result row (``method, oa, aa, kappa, map, trainable 0, total, seconds``).
+
+    Raises:
+        ConfigError: ``native`` for a model that cannot take another band set.
+    """
+    from hsi_app.checkpoint import load_config
+    from hsi_app.errors import ConfigError
+    from hsi_app.predictor import load_run_model
+
+    t0 = time.perf_counter()
+    if native:
+        cfg = load_config(base_dir)
+        net, _ = load_run_model(base_dir, cfg, "cpu")
+        if not callable(getattr(net, "with_bands", None)):
+            raise ConfigError(f"{base_dir}: {cfg.model_name} takes only its own bands; use a wavelength-aware base "
+                              "(channel_vit*) for the native arm, or the band-map arm")
+        wl = cfg.wavelength_array
+        order = np.argsort(wl)
+        mean = np.interp(target.wavelengths, wl[order], np.asarray(cfg.mean, np.float64)[order])
+        std = np.interp(target.wavelengths, wl[order], np.asarray(cfg.std, np.float64)[order])
+        z = np.nan_to_num((target.image - mean[:, None, None]) / std[:, None, None]).astype(np.float32)
+        model, method = net.with_bands(target.wavelengths, target.fwhm), "zero-shot, native bands"
+        total = sum(p.numel() for p in net.parameters())
+    else:
+        z, _, model, net = _base_behind_band_map(base_dir, target, seed=0)
+        method, total = "zero-shot, band map", sum(p.numel() for p in net.parameters())
+    row = score(model, target, z)
+    return {"method": method, **row, "trainable": 0, "total": total, "seconds": round(time.perf_counter() - t0, 1)}
+
+
 def train_scratch(
     target: Target, *, model: str, epochs: int = 20, tiles: int = 8, seed: int = 0, schedule: str = "cosine",
 ) -> dict[str, Any]:
@@ -330,11 +375,12 @@ def train_scratch(
     """
     from hsi_app.tasks.classification import fit_dense
 
-    z, _ = _norm(target.image, target.train > 0)
+    z, stats = _norm(target.image, target.train > 0)
     k = int(target.cube.hsi.labels.max())
     t0 = time.perf_counter()
     net, _ = fit_dense(z, target.train, None, model_name=model, num_classes=k, wavelengths=target.wavelengths,
-                       epochs=epochs, tiles_per_epoch=tiles, seed=seed, progress=False, schedule=schedule)
+                       epochs=epochs, tiles_per_epoch=tiles, seed=seed, progress=False, schedule=schedule,
+                       band_stats=(stats.mean, stats.std))
     seconds = time.perf_counter() - t0
     n = sum(p.numel() for p in net.parameters())
     c = target.image.shape[0]

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hsi_app.io.cube import make_cube
+from hsi_app.io.cube import Cube, make_cube
 from hsi_app.tasks.cross_sensor import (
     Target,
     adapt_head,
@@ -259,3 +259,76 @@ def test_scratch_arm_trains_with_the_schedule_it_is_given(
     row = train_scratch(target, model="test_spectral_vit", epochs=1, tiles=1, schedule=schedule)
     assert seen == [schedule] and row["method"] == method
     assert row["map"].shape == target.test.shape and 0.0 <= row["oa"] <= 1.0
+
+
+def _two_class_scene(c: int = 60, h: int = 10, w: int = 40) -> Cube:
+    """Two classes with different spectral shapes over 400-2500 nm (labels everywhere)."""
+    rng = np.random.default_rng(0)
+    wl = np.linspace(400, 2500, c)
+    labels = rng.integers(1, 3, size=(h, w)).astype(np.int32)
+    shape = np.where(labels == 1, 1.0, -1.0)[None] * np.sin(wl / 250.0)[:, None, None]
+    data = (1000 * (1.5 + 0.3 * shape) + rng.normal(0, 10, size=(c, h, w))).astype(np.float32)
+    return make_cube(data, wavelength=wl, fwhm=np.full(c, 35.0), labels=labels, class_names=["u", "a", "b"])
+
+
+def test_zero_shot_native_on_the_base_bands_is_the_base_prediction(tmp_path: Path) -> None:
+    """Given the base's own band table, the native arm normalises with the base's statistics and
+    predicts what the base predicts; the band-map arm needs no labels either."""
+    import torch
+
+    from hsi_app.checkpoint import load_config
+    from hsi_app.predictor import load_run_model
+    from hsi_app.tasks.classification import predict_dense
+    from hsi_app.tasks.cross_sensor import zero_shot
+
+    scene = _two_class_scene()
+    base = train_base(scene, tmp_path / "base", model="test_channel_vit", epochs=2, tiles=2, split_col=15)
+    cfg = load_config(base["run_dir"])
+    target = enmap_like_target(scene, radius=base["radius"], per_class=3, seed=0, split_col=15,
+                               bands=(scene.hsi.wavelengths, scene.hsi.fwhm))
+    row = zero_shot(base["run_dir"], target, native=True)
+    assert row["method"] == "zero-shot, native bands" and row["trainable"] == 0
+    net, _ = load_run_model(base["run_dir"], cfg, "cpu")
+    z = (target.image - np.asarray(cfg.mean)[:, None, None]) / np.asarray(cfg.std)[:, None, None]
+    with torch.no_grad():
+        expected = predict_dense(net, z.astype(np.float32)).argmax(0) + 1
+    np.testing.assert_array_equal(row["map"], expected)
+    mapped = zero_shot(base["run_dir"], target)  # 60 -> 60 bands through the band map
+    assert mapped["method"] == "zero-shot, band map" and mapped["map"].shape == target.test.shape
+
+
+def test_zero_shot_native_refuses_a_base_that_takes_only_its_own_bands(tmp_path: Path) -> None:
+    from hsi_app.errors import ConfigError
+    from hsi_app.tasks.cross_sensor import zero_shot
+
+    scene = _two_class_scene()
+    base = train_base(scene, tmp_path / "base", model="test_spectral_vit", epochs=1, tiles=1, split_col=15)
+    target = enmap_like_target(scene, radius=base["radius"], per_class=3, seed=0, split_col=15)
+    with pytest.raises(ConfigError, match="takes only its own bands; use a wavelength-aware base") as info:
+        zero_shot(base["run_dir"], target, native=True)
+    assert "\n" not in str(info.value)
+
+
+def test_base_and_scratch_give_their_normalisation_to_snv_inputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An SNV model's input layer needs the band statistics that normalised its image (else it
+    takes the z-scores for reflectance): train_base and train_scratch pass them to fit_dense."""
+    from hsi_app.tasks import classification
+    from hsi_app.tasks.cross_sensor import train_scratch
+
+    given: list[tuple[np.ndarray, np.ndarray]] = []
+    real = classification.fit_dense
+
+    def spy(*args, **kw):  # noqa: ANN002, ANN003, ANN202 - a pass-through spy
+        given.append(kw["band_stats"])
+        return real(*args, **kw)
+
+    monkeypatch.setattr(classification, "fit_dense", spy)
+    scene = _two_class_scene()
+    base = train_base(scene, tmp_path / "base", model="test_spectral_vit", epochs=1, tiles=1, split_col=15)
+    cfg = json.loads((base["run_dir"] / "config.json").read_text())
+    np.testing.assert_allclose(given[0][0], cfg["mean"], rtol=1e-6)
+    np.testing.assert_allclose(given[0][1], cfg["std"], rtol=1e-6)
+    target = enmap_like_target(scene, radius=base["radius"], per_class=3, seed=0, split_col=15)
+    train_scratch(target, model="test_spectral_vit", epochs=1, tiles=1)
+    expected = target.image[:, target.train > 0].astype(np.float64)
+    np.testing.assert_allclose(given[1][0], expected.mean(axis=1), rtol=1e-4)
