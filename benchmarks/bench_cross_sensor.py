@@ -17,7 +17,8 @@
    ``scratch_cyclic`` (not run by default) trains from scratch with the cyclic cosine too.
    ``zero_shot`` and ``zero_shot_native`` (not run by default) apply the base with no
    adaptation: through the band map, or (wavelength-aware bases: ``channel_vit*``) on the
-   target's own 224 bands; read their accuracy on the classes the base saw.
+   target's own 224 bands; ``zero_shot_source`` applies it to the region's original AVIRIS
+   bands (what new fields alone cost); read their accuracy on the classes the base saw.
 4. Repeat step 3 for ``--draws`` few-label draws (the base is trained once) and print one
    table per draw and a summary (mean ± std of OA / AA / kappa on the remaining labelled
    right-part pixels, the accuracy on the classes the base saw and on the ones it never
@@ -38,7 +39,7 @@ import json
 import tempfile
 from pathlib import Path
 
-ARMS = ("lora", "full", "scratch", "head", "svm", "scratch_cyclic", "zero_shot", "zero_shot_native")
+ARMS = ("lora", "full", "scratch", "head", "svm", "scratch_cyclic", "zero_shot", "zero_shot_native", "zero_shot_source")
 
 
 def main() -> None:
@@ -106,7 +107,8 @@ def main() -> None:
                 "head": lambda: xs.adapt_head(base["run_dir"], target, **common),
                 "svm": lambda: xs.train_svm(target, seed=draw),
                 "zero_shot": lambda: xs.zero_shot(base["run_dir"], target),
-                "zero_shot_native": lambda: xs.zero_shot(base["run_dir"], target, native=True)}
+                "zero_shot_native": lambda: xs.zero_shot(base["run_dir"], target, native=True),
+                "zero_shot_source": lambda: xs.zero_shot_source(base["run_dir"], scene, target)}
         for arm in arms:
             row = {"draw": draw, **runs[arm]()}
             row.update(xs.seen_unseen_scores(target, row.pop("map"), seen))

@@ -364,6 +364,28 @@ def zero_shot(base_dir: str | Path, target: Target, *, native: bool = False) -> 
     return {"method": method, **row, "trainable": 0, "total": total, "seconds": round(time.perf_counter() - t0, 1)}
 
 
+def zero_shot_source(base_dir: str | Path, scene: Cube, target: Target) -> dict[str, Any]:
+    """The base on the target region as its own sensor recorded it (the scene's bands), no training.
+
+    The reference for :func:`zero_shot`: what is lost to new fields alone, before any
+    change of sensor. The base's own statistics normalise the scene's bands.
+
+    Returns:
+        A result row (``method, oa, aa, kappa, map, trainable 0, total, seconds``).
+    """
+    from hsi_app.checkpoint import load_config
+    from hsi_app.predictor import load_run_model
+
+    t0 = time.perf_counter()
+    cfg = load_config(base_dir)
+    net, _ = load_run_model(base_dir, cfg, "cpu")
+    image = np.asarray(scene.values, dtype=np.float32)[:, :, target.first_col:]
+    z = np.nan_to_num((image - np.asarray(cfg.mean)[:, None, None]) / np.asarray(cfg.std)[:, None, None])
+    row = score(net, target, z.astype(np.float32))
+    return {"method": f"zero-shot, source sensor ({image.shape[0]} bands)", **row, "trainable": 0,
+            "total": sum(p.numel() for p in net.parameters()), "seconds": round(time.perf_counter() - t0, 1)}
+
+
 def train_scratch(
     target: Target, *, model: str, epochs: int = 20, tiles: int = 8, seed: int = 0, schedule: str = "cosine",
 ) -> dict[str, Any]:

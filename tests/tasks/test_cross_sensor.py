@@ -332,3 +332,18 @@ def test_base_and_scratch_give_their_normalisation_to_snv_inputs(tmp_path: Path,
     train_scratch(target, model="test_spectral_vit", epochs=1, tiles=1)
     expected = target.image[:, target.train > 0].astype(np.float64)
     np.testing.assert_allclose(given[1][0], expected.mean(axis=1), rtol=1e-4)
+
+
+def test_zero_shot_source_is_the_base_on_the_scene_bands_of_the_region(tmp_path: Path) -> None:
+    from hsi_app.predictor import Predictor
+    from hsi_app.tasks.cross_sensor import zero_shot_source
+
+    scene = _two_class_scene()
+    base = train_base(scene, tmp_path / "base", model="test_spectral_vit", epochs=2, tiles=2, split_col=15)
+    target = enmap_like_target(scene, radius=base["radius"], per_class=3, seed=0, split_col=15)
+    row = zero_shot_source(base["run_dir"], scene, target)
+    assert row["method"] == "zero-shot, source sensor (60 bands)" and row["trainable"] == 0
+    whole = Predictor.load(base["run_dir"], "cpu").probs(np.asarray(scene.values)).argmax(0) + 1
+    r = base["radius"]  # pixels nearer the region's left edge than that see the scene's context only in `whole`
+    assert 0 < r < row["map"].shape[1] // 2
+    np.testing.assert_array_equal(row["map"][:, r:], whole[:, target.first_col + r:])
