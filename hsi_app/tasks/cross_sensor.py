@@ -320,18 +320,34 @@ def adapt_head(
             "total": sum(p.numel() for p in net.parameters()), "seconds": round(seconds, 1)}
 
 
+def _load_base(base_dir: str | Path) -> tuple[Any, Any, int]:
+    """``(RunConfig, network in eval mode on the CPU, its parameter count)`` of a base run folder."""
+    from hsi_app.checkpoint import load_config
+    from hsi_app.predictor import load_run_model
+
+    cfg = load_config(base_dir)
+    net, _ = load_run_model(base_dir, cfg, "cpu")
+    return cfg, net, sum(p.numel() for p in net.parameters())
+
+
+def _zscore(image: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """``(C, H, W)`` raw values normalised with per-band ``(C,)`` statistics; NaN -> 0; float32."""
+    mean, std = np.asarray(mean, np.float64)[:, None, None], np.asarray(std, np.float64)[:, None, None]
+    return np.nan_to_num((image - mean) / std).astype(np.float32)
+
+
 def zero_shot(base_dir: str | Path, target: Target, *, native: bool = False) -> dict[str, Any]:
-    """The base applied to the target as it is: no training, none of the few labels' classes.
+    """The base applied to the target as it is: no training, no label used.
 
     Only the classes the base was trained on can be right, so its accuracy on those
     (``oa_seen`` of :func:`seen_unseen_scores`) is the number to read.
 
     Args:
         native: False: through the fixed EnMAP -> AVIRIS band map (Gaussian responses of the
-            base's bands), normalised with the training pixels' statistics, exactly as the
-            adapted arms see the target. True (wavelength-aware
-            models such as ``channel_vit``): the target's own bands go in with their centres
-            and FWHM, normalised by the base's statistics interpolated at those centres.
+            base's bands), normalised with the training pixels' band statistics, exactly as
+            the adapted arms see the target. True (wavelength-aware models such as
+            ``channel_vit``): the target's own bands go in with their centres and FWHM,
+            normalised by the base's statistics interpolated at those centres.
 
     Returns:
         A result row (``method, oa, aa, kappa, map, trainable 0, total, seconds``).
@@ -339,29 +355,24 @@ def zero_shot(base_dir: str | Path, target: Target, *, native: bool = False) -> 
     Raises:
         ConfigError: ``native`` for a model that cannot take another band set.
     """
-    from hsi_app.checkpoint import load_config
     from hsi_app.errors import ConfigError
-    from hsi_app.predictor import load_run_model
 
     t0 = time.perf_counter()
     if native:
-        cfg = load_config(base_dir)
-        net, _ = load_run_model(base_dir, cfg, "cpu")
+        cfg, net, total = _load_base(base_dir)
         if not callable(getattr(net, "with_bands", None)):
             raise ConfigError(f"{base_dir}: {cfg.model_name} takes only its own bands; use a wavelength-aware base "
                               "(channel_vit*) for the native arm, or the band-map arm")
         wl = cfg.wavelength_array
         order = np.argsort(wl)
-        mean = np.interp(target.wavelengths, wl[order], np.asarray(cfg.mean, np.float64)[order])
-        std = np.interp(target.wavelengths, wl[order], np.asarray(cfg.std, np.float64)[order])
-        z = np.nan_to_num((target.image - mean[:, None, None]) / std[:, None, None]).astype(np.float32)
+        z = _zscore(target.image, np.interp(target.wavelengths, wl[order], np.asarray(cfg.mean)[order]),
+                    np.interp(target.wavelengths, wl[order], np.asarray(cfg.std)[order]))
         model, method = net.with_bands(target.wavelengths, target.fwhm), "zero-shot, native bands"
-        total = sum(p.numel() for p in net.parameters())
     else:
         z, _, model, net = _base_behind_band_map(base_dir, target, seed=0)
         method, total = "zero-shot, band map", sum(p.numel() for p in net.parameters())
-    row = score(model, target, z)
-    return {"method": method, **row, "trainable": 0, "total": total, "seconds": round(time.perf_counter() - t0, 1)}
+    return {"method": method, **score(model, target, z), "trainable": 0, "total": total,
+            "seconds": round(time.perf_counter() - t0, 1)}
 
 
 def zero_shot_source(base_dir: str | Path, scene: Cube, target: Target) -> dict[str, Any]:
@@ -373,17 +384,12 @@ def zero_shot_source(base_dir: str | Path, scene: Cube, target: Target) -> dict[
     Returns:
         A result row (``method, oa, aa, kappa, map, trainable 0, total, seconds``).
     """
-    from hsi_app.checkpoint import load_config
-    from hsi_app.predictor import load_run_model
-
     t0 = time.perf_counter()
-    cfg = load_config(base_dir)
-    net, _ = load_run_model(base_dir, cfg, "cpu")
+    cfg, net, total = _load_base(base_dir)
     image = np.asarray(scene.values, dtype=np.float32)[:, :, target.first_col:]
-    z = np.nan_to_num((image - np.asarray(cfg.mean)[:, None, None]) / np.asarray(cfg.std)[:, None, None])
-    row = score(net, target, z.astype(np.float32))
-    return {"method": f"zero-shot, source sensor ({image.shape[0]} bands)", **row, "trainable": 0,
-            "total": sum(p.numel() for p in net.parameters()), "seconds": round(time.perf_counter() - t0, 1)}
+    return {"method": f"zero-shot, source sensor ({image.shape[0]} bands)",
+            **score(net, target, _zscore(image, cfg.mean, cfg.std)), "trainable": 0, "total": total,
+            "seconds": round(time.perf_counter() - t0, 1)}
 
 
 def train_scratch(
