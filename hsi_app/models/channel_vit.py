@@ -287,6 +287,13 @@ class ChannelViT(FitsInputs, nn.Module):
         fw = np.where(known, self.band_fwhm.detach().cpu().numpy()[near], est)
         return torch.tensor(fw, dtype=torch.float32, device=wavelengths.device)
 
+    def _given_widths(self, wavelengths: torch.Tensor, fwhm: Sequence[float] | np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Given FWHM ``(C',)`` nm as a tensor; unknown entries (NaN, <= 0) fall back to :meth:`band_widths`."""
+        fw = torch.as_tensor(_as_vector(fwhm, wavelengths.numel(), "FWHM values"), dtype=torch.float32,
+                             device=wavelengths.device)
+        bad = ~torch.isfinite(fw) | (fw <= 0)
+        return torch.where(bad, self.band_widths(wavelengths), fw) if bool(bad.any()) else fw
+
     def band_groups(self, wavelengths: torch.Tensor) -> list[torch.Tensor]:
         """Indices of the bands of each group, groups ordered by wavelength.
 
@@ -379,13 +386,10 @@ class ChannelViT(FitsInputs, nn.Module):
                 )
             wl, fw = self.band_wavelengths, self.band_fwhm
             if fwhm is not None:
-                fw = torch.as_tensor(_as_vector(fwhm, c, "FWHM values"), dtype=torch.float32, device=x.device)
+                fw = self._given_widths(wl, fwhm)
         else:
             wl = torch.as_tensor(_as_vector(wavelengths, c, "wavelengths"), dtype=torch.float32, device=x.device)
-            if fwhm is None:
-                fw = self.band_widths(wl)
-            else:
-                fw = torch.as_tensor(_as_vector(fwhm, c, "FWHM values"), dtype=torch.float32, device=x.device)
+            fw = self.band_widths(wl) if fwhm is None else self._given_widths(wl, fwhm)
         if self.samples_bands():
             x, wl, fw = self._hcs(x, wl, fw)
         if self.snv is not None:

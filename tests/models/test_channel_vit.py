@@ -72,6 +72,20 @@ def test_band_subset_runs_with_its_wavelengths() -> None:
         net(x[:, keep], wavelengths=WL)
 
 
+def test_unknown_fwhm_values_fall_back_to_the_widths_the_model_would_use() -> None:
+    """A sensor without FWHM (Indian Pines: all NaN) passed explicitly must not turn the logits into NaN."""
+    net = _model()
+    x = torch.randn(1, C, 5, 5)
+    keep = np.arange(0, C, 2)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x, wavelengths=WL, fwhm=np.full(C, np.nan)), net(x))
+        sub = net(x[:, keep], wavelengths=WL[keep])
+        torch.testing.assert_close(net.with_bands(WL[keep], np.full(keep.size, np.nan))(x[:, keep]), sub)
+        partly = np.full(keep.size, np.nan)
+        partly[0] = 30.0  # a known width is used as given
+        assert not torch.allclose(net(x[:, keep], wavelengths=WL[keep], fwhm=partly), sub, atol=1e-5)
+
+
 def test_output_depends_on_wavelengths() -> None:
     net = _model()
     x = torch.randn(1, C, 5, 5)
