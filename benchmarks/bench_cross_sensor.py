@@ -17,8 +17,10 @@
    ``scratch_cyclic`` (not run by default) trains from scratch with the cyclic cosine too.
    ``zero_shot`` and ``zero_shot_native`` (not run by default) apply the base with no
    adaptation: through the band map, or (wavelength-aware bases: ``channel_vit*``) on the
-   target's own 224 bands; ``zero_shot_source`` applies it to the region's original AVIRIS
-   bands (what new fields alone cost); read their accuracy on the classes the base saw.
+   target's own 224 bands, with the base's band statistics; ``zero_shot_target`` and
+   ``zero_shot_native_target`` normalise with the target's own (label-free) statistics
+   instead; ``zero_shot_source`` applies the base to the region's original AVIRIS bands
+   (what new fields alone cost). Read their accuracy on the classes the base saw.
 4. Repeat step 3 for ``--draws`` few-label draws (the base is trained once) and print one
    table per draw and a summary (mean ± std of OA / AA / kappa on the remaining labelled
    right-part pixels, the accuracy on the classes the base saw and on the ones it never
@@ -39,7 +41,8 @@ import json
 import tempfile
 from pathlib import Path
 
-ARMS = ("lora", "full", "scratch", "head", "svm", "scratch_cyclic", "zero_shot", "zero_shot_native", "zero_shot_source")
+ARMS = ("lora", "full", "scratch", "head", "svm", "scratch_cyclic", "zero_shot", "zero_shot_native", "zero_shot_source",
+        "zero_shot_target", "zero_shot_native_target")
 
 
 def main() -> None:
@@ -108,6 +111,8 @@ def main() -> None:
                 "svm": lambda: xs.train_svm(target, seed=draw),
                 "zero_shot": lambda: xs.zero_shot(base["run_dir"], target),
                 "zero_shot_native": lambda: xs.zero_shot(base["run_dir"], target, native=True),
+                "zero_shot_target": lambda: xs.zero_shot(base["run_dir"], target, stats="target"),
+                "zero_shot_native_target": lambda: xs.zero_shot(base["run_dir"], target, native=True, stats="target"),
                 "zero_shot_source": lambda: xs.zero_shot_source(base["run_dir"], scene, target)}
         for arm in arms:
             row = {"draw": draw, **runs[arm]()}

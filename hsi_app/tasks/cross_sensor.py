@@ -336,41 +336,52 @@ def _zscore(image: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     return np.nan_to_num((image - mean) / std).astype(np.float32)
 
 
-def zero_shot(base_dir: str | Path, target: Target, *, native: bool = False) -> dict[str, Any]:
+def zero_shot(
+    base_dir: str | Path, target: Target, *, native: bool = False, stats: str = "base",
+) -> dict[str, Any]:
     """The base applied to the target as it is: no training, no label used.
 
     Only the classes the base was trained on can be right, so its accuracy on those
     (``oa_seen`` of :func:`seen_unseen_scores`) is the number to read.
 
     Args:
-        native: False: through the fixed EnMAP -> AVIRIS band map (Gaussian responses of the
-            base's bands), normalised with the training pixels' band statistics, exactly as
-            the adapted arms see the target. True (wavelength-aware models such as
-            ``channel_vit``): the target's own bands go in with their centres and FWHM,
-            normalised by the base's statistics interpolated at those centres.
+        native: False: the target's bands go through the fixed band map (Gaussian
+            responses of the base's bands, :func:`hsi_app.tasks.finetune.band_matrix`),
+            as every adapted arm sees them. True (wavelength-aware models such as
+            ``channel_vit``): the target's own bands go in with their centres and FWHM.
+        stats: how the model's input is normalised: ``"base"``, the base's band
+            statistics (interpolated at the target's centres when ``native``), as in
+            deployment on the base's own sensor; ``"target"``, the target's own band
+            statistics over its training pixels (their spectra only, not their classes),
+            as the adapted arms normalise.
 
     Returns:
         A result row (``method, oa, aa, kappa, map, trainable 0, total, seconds``).
 
     Raises:
-        ConfigError: ``native`` for a model that cannot take another band set.
+        ConfigError: ``native`` for a model that cannot take another band set, or an unknown ``stats``.
     """
+    from hsi_app.data.resample import resample_cube
     from hsi_app.errors import ConfigError
+    from hsi_app.tasks.finetune import band_matrix
 
+    if stats not in ("base", "target"):
+        raise ConfigError(f"zero_shot: stats={stats!r}; use 'base' or 'target'")
     t0 = time.perf_counter()
+    cfg, net, total = _load_base(base_dir)
+    wl, mean, std = cfg.wavelength_array, np.asarray(cfg.mean, np.float64), np.asarray(cfg.std, np.float64)
     if native:
-        cfg, net, total = _load_base(base_dir)
         if not callable(getattr(net, "with_bands", None)):
             raise ConfigError(f"{base_dir}: {cfg.model_name} takes only its own bands; use a wavelength-aware base "
                               "(channel_vit*) for the native arm, or the band-map arm")
-        wl = cfg.wavelength_array
+        image, model = target.image, net.with_bands(target.wavelengths, target.fwhm)
         order = np.argsort(wl)
-        z = _zscore(target.image, np.interp(target.wavelengths, wl[order], np.asarray(cfg.mean)[order]),
-                    np.interp(target.wavelengths, wl[order], np.asarray(cfg.std)[order]))
-        model, method = net.with_bands(target.wavelengths, target.fwhm), "zero-shot, native bands"
+        mean = np.interp(target.wavelengths, wl[order], mean[order])
+        std = np.interp(target.wavelengths, wl[order], std[order])
     else:
-        z, _, model, net = _base_behind_band_map(base_dir, target, seed=0)
-        method, total = "zero-shot, band map", sum(p.numel() for p in net.parameters())
+        image, model = resample_cube(target.image, band_matrix(cfg, target.wavelengths, target.fwhm)[0]), net
+    z = _zscore(image, mean, std) if stats == "base" else _norm(image, target.train > 0)[0]
+    method = f"zero-shot, {'native bands' if native else 'band map'}, {stats} statistics"
     return {"method": method, **score(model, target, z), "trainable": 0, "total": total,
             "seconds": round(time.perf_counter() - t0, 1)}
 

@@ -287,14 +287,41 @@ def test_zero_shot_native_on_the_base_bands_is_the_base_prediction(tmp_path: Pat
     target = enmap_like_target(scene, radius=base["radius"], per_class=3, seed=0, split_col=15,
                                bands=(scene.hsi.wavelengths, scene.hsi.fwhm))
     row = zero_shot(base["run_dir"], target, native=True)
-    assert row["method"] == "zero-shot, native bands" and row["trainable"] == 0
+    assert row["method"] == "zero-shot, native bands, base statistics" and row["trainable"] == 0
     net, _ = load_run_model(base["run_dir"], cfg, "cpu")
     z = (target.image - np.asarray(cfg.mean)[:, None, None]) / np.asarray(cfg.std)[:, None, None]
     with torch.no_grad():
         expected = predict_dense(net, z.astype(np.float32)).argmax(0) + 1
     np.testing.assert_array_equal(row["map"], expected)
-    mapped = zero_shot(base["run_dir"], target)  # 60 -> 60 bands through the band map
-    assert mapped["method"] == "zero-shot, band map" and mapped["map"].shape == target.test.shape
+    own = zero_shot(base["run_dir"], target, native=True, stats="target")
+    z_own = (target.image - target.image[:, target.train > 0].mean(1)[:, None, None]) / \
+        target.image[:, target.train > 0].std(1)[:, None, None]
+    with torch.no_grad():
+        expected_own = predict_dense(net, z_own.astype(np.float32)).argmax(0) + 1
+    assert own["method"] == "zero-shot, native bands, target statistics"
+    np.testing.assert_array_equal(own["map"], expected_own)
+
+
+def test_zero_shot_through_the_band_map_is_what_the_adapted_arms_start_from(tmp_path: Path) -> None:
+    """With the base's statistics, the band-map arm predicts what the untrained adapted model
+    (band map + re-normalisation + base network, as LoRA / full / head-only start) predicts."""
+    import torch
+
+    from hsi_app.errors import ConfigError
+    from hsi_app.tasks.classification import predict_dense
+    from hsi_app.tasks.cross_sensor import _base_behind_band_map, zero_shot
+
+    scene = _two_class_scene()
+    base = train_base(scene, tmp_path / "base", model="test_spectral_vit", epochs=2, tiles=2, split_col=15)
+    target = enmap_like_target(scene, radius=base["radius"], per_class=3, seed=0, split_col=15)
+    row = zero_shot(base["run_dir"], target)
+    assert row["method"] == "zero-shot, band map, base statistics"
+    z, _, adapted, _ = _base_behind_band_map(base["run_dir"], target, seed=0)
+    with torch.no_grad():
+        expected = predict_dense(adapted, z).argmax(0) + 1
+    assert (row["map"] == expected).mean() > 0.99  # float32 round-off may flip a near-tie
+    with pytest.raises(ConfigError, match="stats='train'; use 'base' or 'target'"):
+        zero_shot(base["run_dir"], target, stats="train")
 
 
 def test_zero_shot_native_refuses_a_base_that_takes_only_its_own_bands(tmp_path: Path) -> None:
