@@ -41,8 +41,9 @@ import json
 import tempfile
 from pathlib import Path
 
-ARMS = ("lora", "full", "scratch", "head", "svm", "scratch_cyclic", "zero_shot", "zero_shot_native", "zero_shot_source",
-        "zero_shot_target", "zero_shot_native_target")
+DEFAULT_ARMS = ("lora", "full", "scratch", "head", "svm")
+ARMS = DEFAULT_ARMS + ("scratch_cyclic", "zero_shot", "zero_shot_target", "zero_shot_native", "zero_shot_native_target",
+                       "zero_shot_source")
 
 
 def main() -> None:
@@ -66,7 +67,7 @@ def main() -> None:
     ap.add_argument("--enmap-metadata", default=None,
                     help="resample to the band table of this EnMAP L2A product (its METADATA.XML, folder or .zip) "
                          "instead of the synthetic EnMAP-like one")
-    ap.add_argument("--arms", default=",".join(ARMS[:5]), help=f"comma-separated subset of {','.join(ARMS)}")
+    ap.add_argument("--arms", default=",".join(DEFAULT_ARMS), help=f"comma-separated subset of {','.join(ARMS)}")
     args = ap.parse_args()
     arms = [a.strip() for a in args.arms.split(",") if a.strip()]
     unknown = sorted(set(arms) - set(ARMS))
@@ -81,9 +82,13 @@ def main() -> None:
     scene = load_indian_pines()
     bands = None
     if args.enmap_metadata:
+        from hsi_app.errors import HSIError
         from hsi_app.io.enmap import read_band_table
 
-        table = read_band_table(args.enmap_metadata)
+        try:
+            table = read_band_table(args.enmap_metadata)
+        except HSIError as err:
+            ap.error(f"--enmap-metadata: {err}")
         bands = (table.wavelength, table.fwhm)
         print(f"target bands: {table.wavelength.size} from {args.enmap_metadata}", flush=True)
     if args.base:
