@@ -330,10 +330,9 @@ def _load_base(base_dir: str | Path) -> tuple[Any, Any, int]:
     return cfg, net, sum(p.numel() for p in net.parameters())
 
 
-def _zscore(image: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """``(C, H, W)`` raw values normalised with per-band ``(C,)`` statistics; NaN -> 0; float32."""
-    mean, std = np.asarray(mean, np.float64)[:, None, None], np.asarray(std, np.float64)[:, None, None]
-    return np.nan_to_num((image - mean) / std).astype(np.float32)
+def _zscore(image: np.ndarray, mean: Any, std: Any) -> np.ndarray:
+    """``(C, H, W)`` raw values normalised with per-band ``(C,)`` statistics (:class:`BandStats`); NaN -> 0."""
+    return np.nan_to_num(BandStats(np.asarray(mean), np.asarray(std)).apply(image))
 
 
 def zero_shot(
