@@ -136,13 +136,7 @@ def describe_base(run_dir: str | Path) -> dict[str, Any]:
     Returns:
         ``{"run_dir", "model", "params", "radius", "seconds": None, "seconds_text"}``.
     """
-    from hsi_app.checkpoint import load_config
-    from hsi_app.models import create_model
-
-    cfg = load_config(run_dir)
-    net = create_model(cfg.model_name, in_chans=cfg.in_chans, num_classes=cfg.num_classes,
-                       wavelengths=cfg.wavelength_array, **cfg.model_args)
-    params = sum(p.numel() for p in net.parameters())
+    cfg, _, params = _load_base(run_dir)  # also checks that its weights load
     return {"run_dir": Path(run_dir), "model": cfg.model_name, "params": params, "radius": int(cfg.receptive_radius),
             "seconds": None, "seconds_text": f"reused base {run_dir}"}
 
