@@ -6,7 +6,10 @@
    bands. The real EnMAP band table comes from each product's METADATA.XML, which is not
    shipped here, so by default the centres are synthesised: 91 VNIR bands 418-993 nm
    (FWHM 6.5 nm) and 133 SWIR bands 902-2445 nm (FWHM 10 nm); ``--enmap-metadata PATH``
-   uses a real product's table instead.
+   uses a real product's table instead. ``--gaps nodata`` makes the target bands that fall
+   in the AVIRIS water-vapour gaps (1353-1422 and 1819-1953 nm) no-data, as an EnMAP L2A
+   product has none there; every arm then uses the remaining bands (the default, ``fill``,
+   interpolates them from the gap edges).
 3. Adapt with 10 labelled pixels per class of the right part, three ways, on the same
    split: LoRA (``hsi_app.tasks.finetune.finetune``, base frozen, adapter only), a full
    fine-tune of the base (all weights trainable, same input band map), and the same model
@@ -67,6 +70,9 @@ def main() -> None:
     ap.add_argument("--enmap-metadata", default=None,
                     help="resample to the band table of this EnMAP L2A product (its METADATA.XML, folder or .zip) "
                          "instead of the synthetic EnMAP-like one")
+    ap.add_argument("--gaps", default="fill", choices=("fill", "nodata"),
+                    help="target bands in the AVIRIS water-vapour gaps: interpolated from the gap edges (fill, "
+                         "sessions up to 38) or no-data and left out by every arm, as in an EnMAP L2A product")
     ap.add_argument("--arms", default=",".join(DEFAULT_ARMS), help=f"comma-separated subset of {','.join(ARMS)}")
     args = ap.parse_args()
     arms = [a.strip() for a in args.arms.split(",") if a.strip()]
@@ -105,7 +111,7 @@ def main() -> None:
     rows = []
     for draw in range(args.seed, args.seed + args.draws):
         target = xs.enmap_like_target(scene, radius=base["radius"], per_class=args.per_class, seed=draw,
-                                     bands=bands)
+                                     bands=bands, gaps=args.gaps)
         common = {"epochs": args.epochs, "tiles": args.tiles, "seed": draw}
         runs = {"lora": lambda: xs.adapt_lora(base["run_dir"], target, root / f"lora_{draw}", rank=args.rank, **common),
                 "full": lambda: xs.adapt_full(base["run_dir"], target, model=args.model, **common),
@@ -128,7 +134,8 @@ def main() -> None:
 
     print(f"\nCross-sensor: {args.model} base on Indian Pines columns < {xs.SPLIT_COL} ({base['params']:,} params, "
           f"{base['seconds_text']}); target = columns >= {target.first_col} resampled to "
-          f"{target.wavelengths.size} {'EnMAP' if bands is not None else 'EnMAP-like'} bands; "
+          f"{target.cube.hsi.shape[0]} {'EnMAP' if bands is not None else 'EnMAP-like'} bands "
+          f"({len(target.cube.hsi.bad_bands)} no-data, gaps={args.gaps}); "
           f"{int((target.train > 0).sum())} training px ({args.per_class}/class), "
           f"{int((target.test > 0).sum())} test px; {args.epochs} epochs per adaptation; "
           f"few-label draws {args.seed}..{args.seed + args.draws - 1} (mean ± population std); the base saw "

@@ -39,6 +39,24 @@ def edge_bands(src_wavelengths: np.ndarray, dst_wavelengths: np.ndarray, dst_fwh
     return int(((dst < src.min() - half) | (dst > src.max() + half)).sum())
 
 
+def uncovered_bands(
+    src_wavelengths: np.ndarray, dst_wavelengths: np.ndarray, dst_fwhm: np.ndarray | None = None, *,
+    max_distance_fwhm: float = 1.0,
+) -> np.ndarray:
+    """Target bands that fall in a gap of the source sampling: ``(C_dst,)`` bool.
+
+    A target band is uncovered when no source band lies within ``max_distance_fwhm`` of its
+    FWHM from its centre, e.g. an EnMAP band inside the water-vapour gaps that AVIRIS
+    Indian Pines leaves out (1353-1422 and 1819-1953 nm). :func:`resampling_matrix` still
+    gives such a band a value, interpolated from the gap's edges; a simulation of a product
+    that has no data there (EnMAP L2A) marks it no-data instead.
+    """
+    src = np.asarray(src_wavelengths, dtype=np.float64)
+    dst = np.asarray(dst_wavelengths, dtype=np.float64)
+    nearest = np.abs(dst[:, None] - src[None, :]).min(axis=1)
+    return nearest > max_distance_fwhm * _fill_fwhm(dst, dst_fwhm)
+
+
 def resampling_matrix(
     src_wavelengths: np.ndarray,
     dst_wavelengths: np.ndarray,

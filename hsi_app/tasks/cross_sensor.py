@@ -8,7 +8,8 @@ The workflow of the model-zoo issue, as library functions shared by
 2. :func:`enmap_like_target`: the right part (columns ``>= split_col + radius``, so no
    training tile reaches it) resampled with Gaussian spectral responses to 224
    EnMAP-like bands (:func:`enmap_like_bands`), with a few labels per class for training
-   and the remaining labelled pixels for testing.
+   and the remaining labelled pixels for testing. Optionally the bands in the scene's
+   water-vapour gaps are no-data, as in an EnMAP L2A product (``gaps="nodata"``).
 3. :func:`adapt_lora`, :func:`adapt_full`, :func:`train_scratch`: LoRA (base frozen,
    adapter only, through :func:`hsi_app.tasks.finetune.finetune`), a full fine-tune of
    the base, and the same architecture trained from scratch, each scored on the same
@@ -32,6 +33,7 @@ from hsi_app.data.normalize import BandStats
 from hsi_app.io.cube import Cube
 
 SPLIT_COL = 70  # the base model sees columns < 70 of Indian Pines
+GAP_RULES = ("fill", "nodata")  # what enmap_like_target does with target bands in the scene's band gaps
 
 
 def enmap_like_bands() -> tuple[np.ndarray, np.ndarray]:
@@ -70,10 +72,12 @@ class Target:
     """The EnMAP-like held-out region and its few-label split.
 
     Attributes:
-        image: ``(224, H, W')`` float32 resampled reflectance.
-        wavelengths, fwhm: ``(224,)`` nm.
+        image: ``(C, H, W')`` float32 resampled reflectance of the usable bands (C = 224, or
+            fewer when the bands in the source's gaps are no-data).
+        wavelengths, fwhm: ``(C,)`` nm.
         train, test: ``(H, W')`` int labels (0 = not in the set).
-        cube: the same data as a :class:`~hsi_app.io.cube.Cube` (with all labels).
+        cube: the product as a :class:`~hsi_app.io.cube.Cube`: every band of the table (no-data
+            bands NaN and flagged bad) and all labels.
         first_col: the Indian Pines column of the region's first column.
     """
 
@@ -143,7 +147,7 @@ def describe_base(run_dir: str | Path) -> dict[str, Any]:
 
 def enmap_like_target(
     scene: Cube, *, radius: int, per_class: int = 10, seed: int = 0, split_col: int = SPLIT_COL,
-    bands: tuple[np.ndarray, np.ndarray] | None = None,
+    bands: tuple[np.ndarray, np.ndarray] | None = None, gaps: str = "fill",
 ) -> Target:
     """Resample the held-out right part of the scene to EnMAP-like bands and split its labels.
 
@@ -155,20 +159,34 @@ def enmap_like_target(
         bands: ``(centres, fwhm)`` in nm, each ``(C',)``: the target sensor's band table, e.g.
             a real product's (:func:`hsi_app.io.enmap.read_band_table`); default
             :func:`enmap_like_bands`.
+        gaps: target bands that fall in a gap of the scene's bands (the water-vapour gaps of
+            Indian Pines, :func:`hsi_app.data.resample.uncovered_bands`): ``"fill"`` gives them
+            the value the Gaussian responses interpolate from the gap's edges (sessions up to
+            38); ``"nodata"`` makes them no-data, as in an EnMAP L2A product: NaN and flagged
+            bad in ``cube``, and left out of ``image``, ``wavelengths`` and ``fwhm``.
+
+    Raises:
+        ConfigError: an unknown ``gaps``.
     """
-    from hsi_app.data.resample import resample_cube, resampling_matrix
+    from hsi_app.data.resample import resample_cube, resampling_matrix, uncovered_bands
+    from hsi_app.errors import ConfigError
     from hsi_app.io.cube import make_cube
 
+    if gaps not in GAP_RULES:
+        raise ConfigError(f"enmap_like_target: gaps={gaps!r}; use one of {', '.join(GAP_RULES)}")
     image = np.asarray(scene.values, dtype=np.float32)
     labels = np.asarray(scene.hsi.labels, dtype=np.int64)
     c0 = split_col + radius
     ewl, efwhm = enmap_like_bands() if bands is None else (np.asarray(bands[0], float), np.asarray(bands[1], float))
     right = resample_cube(image[:, :, c0:], resampling_matrix(scene.hsi.wavelengths, ewl, efwhm))
+    bad = uncovered_bands(scene.hsi.wavelengths, ewl, efwhm) if gaps == "nodata" else np.zeros(ewl.size, bool)
+    right[bad] = np.nan
     right_lab = labels[:, c0:]
     train, test = few_labels(right_lab, per_class, seed)
-    cube = make_cube(right, wavelength=ewl, fwhm=efwhm, labels=right_lab.astype(np.int32),
+    cube = make_cube(right, wavelength=ewl, fwhm=efwhm, bad_bands=np.flatnonzero(bad), labels=right_lab.astype(np.int32),
                      class_names=scene.hsi.class_names, source="indian_pines-right-enmap-like")
-    return Target(right, ewl, efwhm, train, test, cube, c0)
+    good = ~bad
+    return Target(right[good], ewl[good], efwhm[good], train, test, cube, c0)
 
 
 def base_classes(scene: Cube, split_col: int = SPLIT_COL) -> list[int]:
@@ -255,8 +273,8 @@ def _base_behind_band_map(base_dir: str | Path, target: Target, seed: int) -> tu
     """The base network (all weights loaded and trainable) behind the fixed EnMAP -> AVIRIS band map.
 
     Returns:
-        ``(z, config, model, net)``: the target image ``(224, H, W')`` normalised with its
-        training pixels' statistics, the base's RunConfig (K classes), the ``(B, 224, h, w) -> (B, K, h, w)``
+        ``(z, config, model, net)``: the target image ``(C, H, W')`` normalised with its
+        training pixels' statistics, the base's RunConfig (K classes), the ``(B, C, h, w) -> (B, K, h, w)``
         :class:`~hsi_app.tasks.finetune.AdaptedModel` and the base network inside it.
     """
     import torch
@@ -399,7 +417,7 @@ def zero_shot_source(base_dir: str | Path, scene: Cube, target: Target) -> dict[
 def train_scratch(
     target: Target, *, model: str, epochs: int = 20, tiles: int = 8, seed: int = 0, schedule: str = "cosine",
 ) -> dict[str, Any]:
-    """The same architecture trained from scratch on the 224 EnMAP-like bands and the few labels.
+    """The same architecture trained from scratch on the target's usable bands and the few labels.
 
     Args:
         schedule: ``"cosine"`` (``hsi train``'s default) or ``"cyclic-cosine"`` (the LoRA and
@@ -422,7 +440,7 @@ def train_scratch(
 
 
 def train_svm(target: Target, *, seed: int = 0) -> dict[str, Any]:
-    """SVM-RBF on the 224 EnMAP-like spectra of the few training labels (the classical baseline).
+    """SVM-RBF on the target's spectra (usable bands) of the few training labels (the classical baseline).
 
     :class:`~hsi_app.models.svm.SVMBaseline` standardises with the training pixels' statistics
     and grid-searches ``C``/``gamma`` when every class has at least 3 training pixels.

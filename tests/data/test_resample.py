@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hsi_app.data.resample import resample_cube, resampling_matrix
+from hsi_app.data.resample import resample_cube, resampling_matrix, uncovered_bands
 from hsi_app.errors import BandMismatchError
 
 
@@ -45,6 +45,20 @@ def test_no_overlap_and_unknown_wavelengths_are_refused() -> None:
         resampling_matrix(np.linspace(400, 900, 50), np.linspace(1000, 2000, 10))
     with pytest.raises(BandMismatchError, match="known wavelengths"):
         resampling_matrix(np.array([np.nan, 500.0]), np.array([500.0]))
+
+
+def test_bands_in_a_gap_of_the_source_sampling_are_uncovered() -> None:
+    """10-nm source sampling with a 1350-1450 nm gap; 10-nm-wide target bands every 5 nm."""
+    src = np.concatenate([np.arange(1000.0, 1351.0, 10.0), np.arange(1450.0, 1801.0, 10.0)])
+    dst = np.arange(1300.0, 1501.0, 5.0)
+    gap = uncovered_bands(src, dst, np.full(dst.size, 10.0))
+    # farther than one FWHM (10 nm) from 1350 and from 1450: 1365 ... 1435
+    np.testing.assert_array_equal(dst[gap], np.arange(1365.0, 1436.0, 5.0))
+    # a looser rule (two FWHM) keeps 1365-1370 and 1430-1435 as covered
+    loose = uncovered_bands(src, dst, np.full(dst.size, 10.0), max_distance_fwhm=2.0)
+    np.testing.assert_array_equal(dst[loose], np.arange(1375.0, 1426.0, 5.0))
+    # unknown widths fall back to the target spacing (5 nm): 1360 ... 1440
+    np.testing.assert_array_equal(dst[uncovered_bands(src, dst)], np.arange(1360.0, 1441.0, 5.0))
 
 
 def test_model_bands_are_resampled_from_the_good_bands_only() -> None:

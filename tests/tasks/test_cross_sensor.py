@@ -73,6 +73,42 @@ def test_target_is_the_right_part_resampled() -> None:
 
 
 
+def test_target_bands_in_the_source_gaps_can_be_no_data_as_in_an_l2a_product() -> None:
+    """``gaps="nodata"``: the EnMAP-like bands that fall in a gap of the source bands are NaN and
+    flagged bad in the cube; the usable bands are those of ``gaps="fill"`` unchanged, and they
+    are exactly what the LoRA arm reads from the cube (``scene_in_memory``)."""
+    from hsi_app.errors import ConfigError
+    from hsi_app.tasks.train_classifier import scene_in_memory
+
+    rng = np.random.default_rng(0)
+    wl = np.concatenate([np.arange(400.0, 1351.0, 10.0), np.arange(1450.0, 1801.0, 10.0),
+                         np.arange(1960.0, 2501.0, 10.0)])  # the two water-vapour gaps of AVIRIS scenes
+    c, h, w = wl.size, 8, 30
+    data = (1000 + 300 * np.sin(wl / 200.0))[:, None, None] + rng.normal(0, 5, (c, h, w))
+    scene = make_cube(data.astype(np.float32), wavelength=wl, fwhm=np.full(c, 10.0),
+                      labels=rng.integers(1, 3, size=(h, w)).astype(np.int32), class_names=["u", "a", "b"])
+    filled = enmap_like_target(scene, radius=2, per_class=3, seed=0, split_col=12)
+    nodata = enmap_like_target(scene, radius=2, per_class=3, seed=0, split_col=12, gaps="nodata")
+    ewl, efwhm = enmap_like_bands()
+    bad = np.asarray(nodata.cube.hsi.bad_bands)
+    nearest = np.abs(ewl[:, None] - wl[None, :]).min(axis=1)
+    np.testing.assert_array_equal(bad, np.flatnonzero(nearest > efwhm))  # more than one FWHM from any source band
+    assert ((ewl[bad] > 1350) & (ewl[bad] < 1450) | (ewl[bad] > 1800) & (ewl[bad] < 1960)).all() and bad.size >= 10
+    assert nodata.cube.hsi.shape == (224, h, w - 14) and np.isnan(nodata.cube.values[bad]).all()
+    assert bool(nodata.cube.hsi.valid.values.all())  # no-data bands do not make pixels invalid
+    good = np.setdiff1d(np.arange(224), bad)
+    np.testing.assert_array_equal(nodata.image, filled.image[good])
+    np.testing.assert_array_equal(nodata.wavelengths, ewl[good])
+    np.testing.assert_array_equal(nodata.fwhm, efwhm[good])
+    np.testing.assert_array_equal(nodata.train, filled.train)
+    image, bands, _ = scene_in_memory(nodata.cube)
+    np.testing.assert_array_equal(bands, good)
+    np.testing.assert_array_equal(image, nodata.image)
+    assert not filled.cube.hsi.bad_bands and filled.image.shape[0] == 224
+    with pytest.raises(ConfigError, match="gaps='drop'; use one of fill, nodata"):
+        enmap_like_target(scene, radius=2, per_class=3, seed=0, split_col=12, gaps="drop")
+
+
 def test_base_statistics_are_those_of_the_labelled_pixels_left_of_the_split(tmp_path: Path) -> None:
     """train_base's mean/std: labelled pixels of columns < split_col only (no unlabelled, no held-out pixel)."""
     rng = np.random.default_rng(0)
