@@ -44,6 +44,8 @@ import json
 import tempfile
 from pathlib import Path
 
+from hsi_app.tasks.cross_sensor import GAP_RULES  # light: numpy and xarray, no torch
+
 DEFAULT_ARMS = ("lora", "full", "scratch", "head", "svm")
 ARMS = DEFAULT_ARMS + ("scratch_cyclic", "zero_shot", "zero_shot_target", "zero_shot_native", "zero_shot_native_target",
                        "zero_shot_source")
@@ -70,7 +72,7 @@ def main() -> None:
     ap.add_argument("--enmap-metadata", default=None,
                     help="resample to the band table of this EnMAP L2A product (its METADATA.XML, folder or .zip) "
                          "instead of the synthetic EnMAP-like one")
-    ap.add_argument("--gaps", default="fill", choices=("fill", "nodata"),
+    ap.add_argument("--gaps", default="fill", choices=GAP_RULES,
                     help="target bands in the AVIRIS water-vapour gaps: interpolated from the gap edges (fill, "
                          "sessions up to 38) or no-data and left out by every arm, as in an EnMAP L2A product")
     ap.add_argument("--arms", default=",".join(DEFAULT_ARMS), help=f"comma-separated subset of {','.join(ARMS)}")
