@@ -72,7 +72,6 @@ def test_target_is_the_right_part_resampled() -> None:
     np.testing.assert_array_equal(own.train, target.train)  # same labels, same draw
 
 
-
 def test_target_bands_in_the_source_gaps_can_be_no_data_as_in_an_l2a_product() -> None:
     """``gaps="nodata"``: the EnMAP-like bands that fall in a gap of the source bands are NaN and
     flagged bad in the cube; the usable bands are those of ``gaps="fill"`` unchanged, and they
