@@ -1,4 +1,4 @@
-"""``hsi datasets list`` and ``hsi datasets fetch NAME``.
+"""``hsi datasets list``, ``hsi datasets fetch NAME`` and ``hsi datasets fetch-library NAME``.
 
 Library errors (:class:`~hsi_app.errors.HSIError`) propagate to ``hsi_app.cli.main``,
 which prints them as one line (or a traceback with ``--debug``).
@@ -39,7 +39,7 @@ def format_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
 
 @click.group("datasets")
 def datasets() -> None:
-    """List the benchmark dataset catalog or download a dataset."""
+    """List the benchmark dataset catalog, download a dataset or a measured spectral library."""
 
 
 @datasets.command("list")
@@ -86,3 +86,31 @@ def fetch_cmd(name: str, root: Path, no_progress: bool, force: bool, catalog_pat
     dest = fetch_dataset(entry.name, root, progress=not no_progress, catalog=entries, overwrite=force)
     names = ", ".join(f.filename for f in entry.files)
     click.echo(f"{entry.name}: {names} in {dest} (sha256 recorded in {SUMS_FILENAME})")
+
+
+@datasets.command("fetch-library")
+@click.argument("name", required=False)
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("data"),
+    show_default=True,
+    help="Data folder; the archive and NAME.csv go to ROOT/NAME/.",
+)
+@click.option("--url", default=None, help="Fetch from this mirror or file:// copy (the sha256 is checked all the same).")
+@click.option("--no-progress", is_flag=True, help="Hide the download progress bar.")
+@click.option("--force", is_flag=True, help="Download again even if the archive is present.")
+def fetch_library_cmd(name: str | None, root: Path, url: str | None, no_progress: bool, force: bool) -> None:
+    """Download measured spectral library NAME and write ROOT/NAME/NAME.csv (no NAME: list them).
+
+    The CSV is a library for --targets (hsi detect, hsi simulate, hsi train --task detect).
+    """
+    from hsi_app.data.library_sources import SOURCES, fetch_library, get_source
+
+    if name is None:
+        rows = [(s.name, str(len(s.members)), s.title) for s in SOURCES.values()]
+        click.echo(format_table(rows, ("name", "spectra", "what")))
+        return
+    source = get_source(name)
+    csv = fetch_library(source.name, root, progress=not no_progress, overwrite=force, url=url)
+    click.echo(f"{source.name}: {', '.join(source.members)} in {csv} ({source.license_note}; cite {source.citation})")
