@@ -6,9 +6,13 @@ which prints them as one line (or a traceback with ``--debug``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _CATALOG_OPTION = click.option(
     "--catalog",
@@ -17,6 +21,20 @@ _CATALOG_OPTION = click.option(
     default=None,
     help="Catalog JSON to use instead of datasets/catalog.json (or $HSI_CATALOG).",
 )
+
+
+def _download_options(where: str) -> Callable[[F], F]:
+    """``--root`` (default ``data``), ``--no-progress`` and ``--force``, shared by the fetch commands."""
+
+    def add(f: F) -> F:
+        f = click.option("--force", is_flag=True, help="Download again even if the files are present.")(f)
+        f = click.option("--no-progress", is_flag=True, help="Hide the download progress bars.")(f)
+        return click.option(
+            "--root", type=click.Path(file_okay=False, path_type=Path), default=Path("data"),
+            show_default=True, help=f"Data folder; {where}.",
+        )(f)
+
+    return add
 
 
 def _format_gsd(gsd_m: float | None) -> str:
@@ -66,15 +84,7 @@ def list_cmd(catalog_path: Path | None) -> None:
 
 @datasets.command("fetch")
 @click.argument("name")
-@click.option(
-    "--root",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("data"),
-    show_default=True,
-    help="Data folder; files go to ROOT/NAME/.",
-)
-@click.option("--no-progress", is_flag=True, help="Hide the download progress bars.")
-@click.option("--force", is_flag=True, help="Download again even if the files are present.")
+@_download_options("files go to ROOT/NAME/")
 @_CATALOG_OPTION
 def fetch_cmd(name: str, root: Path, no_progress: bool, force: bool, catalog_path: Path | None) -> None:
     """Download dataset NAME (see `hsi datasets list`) into ROOT/NAME/, verifying checksums."""
@@ -90,16 +100,8 @@ def fetch_cmd(name: str, root: Path, no_progress: bool, force: bool, catalog_pat
 
 @datasets.command("fetch-library")
 @click.argument("name", required=False)
-@click.option(
-    "--root",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("data"),
-    show_default=True,
-    help="Data folder; the archive and NAME.csv go to ROOT/NAME/.",
-)
+@_download_options("the archive and NAME.csv go to ROOT/NAME/")
 @click.option("--url", default=None, help="Fetch from this mirror or file:// copy (the sha256 is checked all the same).")
-@click.option("--no-progress", is_flag=True, help="Hide the download progress bar.")
-@click.option("--force", is_flag=True, help="Download again even if the archive is present.")
 def fetch_library_cmd(name: str | None, root: Path, url: str | None, no_progress: bool, force: bool) -> None:
     """Download measured spectral library NAME and write ROOT/NAME/NAME.csv (no NAME: list them).
 
