@@ -135,6 +135,12 @@ def portable_scan() -> Iterator[None]:
         yield
 
 
+@contextmanager
+def _no_patch() -> Iterator[None]:
+    """The scan as dispatched: the fused kernel for CUDA tensors where it imports."""
+    yield
+
+
 def _train_steps(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int) -> list[float]:
     """Seconds of each of ``steps`` AdamW steps after one untimed step (synchronised on CUDA)."""
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
@@ -190,11 +196,6 @@ def model_paths(device: torch.device, side: int, steps: int,
     if device.type != "cpu":
         times.insert(0, ("portable (cpu)", statistics.median(_train_steps(cpu, x_cpu, y_cpu, steps))))
     return found, times
-
-
-@contextmanager
-def _no_patch() -> Iterator[None]:
-    yield
 
 
 def run(device: torch.device, side: int, steps: int) -> tuple[dict[str, object], list[Agreement], list[tuple[str, float]]]:
