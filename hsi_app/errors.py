@@ -8,7 +8,9 @@ for example ``"x.mat: no 3-D array; keys found: a, b. Pass key=..."``.
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Iterable
 
 
 class HSIError(Exception):
@@ -65,3 +67,12 @@ def describe_path(path: str | os.PathLike[str]) -> str:
 
 class HSIWarning(UserWarning):
     """A recoverable problem worth telling the user (no georeference, NaNs masked...)."""
+
+
+def did_you_mean(name: str, choices: Iterable[str], otherwise: str = "", *, cutoff: float = 0.6) -> str:
+    """``"did you mean a, b?"`` with up to three close matches of ``name``, else ``otherwise``.
+
+    The hint of an :class:`UnknownKeyError` message (model, method, material or library names).
+    """
+    close = difflib.get_close_matches(name, list(choices), n=3, cutoff=cutoff)
+    return f"did you mean {', '.join(close)}?" if close else otherwise

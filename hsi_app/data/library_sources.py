@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hsi_app.errors import InvalidDataError, UnknownKeyError
+from hsi_app.errors import InvalidDataError, UnknownKeyError, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -81,10 +81,7 @@ def get_source(name: str) -> LibrarySource:
     """
     if name in SOURCES:
         return SOURCES[name]
-    import difflib
-
-    close = difflib.get_close_matches(name, SOURCES, n=3, cutoff=0.5)
-    hint = f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(sorted(SOURCES))}"
+    hint = did_you_mean(name, SOURCES, f"known: {', '.join(sorted(SOURCES))}", cutoff=0.5)
     raise UnknownKeyError(f"no downloadable spectral library {name!r}; {hint}")
 
 

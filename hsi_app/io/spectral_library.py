@@ -105,15 +105,12 @@ class SpectralLibrary:
         """
         if not names:
             return self
-        import difflib
-
-        from hsi_app.errors import UnknownKeyError
+        from hsi_app.errors import UnknownKeyError, did_you_mean
 
         idx = []
         for n in names:
             if n not in self.names:
-                close = difflib.get_close_matches(n, self.names, n=3)
-                hint = f"did you mean {', '.join(close)}?" if close else f"materials: {', '.join(self.names)}"
+                hint = did_you_mean(n, self.names, f"materials: {', '.join(self.names)}")
                 raise UnknownKeyError(f"{self.source}: no material {n!r}; {hint}")
             idx.append(self.names.index(n))
         return SpectralLibrary([self.names[i] for i in idx], self.wavelengths, self.spectra[idx], self.source)

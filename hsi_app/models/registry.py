@@ -14,14 +14,13 @@ Registration happens when the family module is imported; importing
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from hsi_app.errors import ConfigError, UnknownKeyError
+from hsi_app.errors import ConfigError, UnknownKeyError, did_you_mean
 
 Builder = Callable[..., Any]
 F = TypeVar("F", bound=Builder)
@@ -80,8 +79,7 @@ def _entry(name: str) -> _Entry:
     try:
         return _REGISTRY[name]
     except KeyError:
-        close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.5)
-        hint = f"did you mean {', '.join(close)}?" if close else "run `hsi models` to list them"
+        hint = did_you_mean(name, _REGISTRY, "run `hsi models` to list them", cutoff=0.5)
         raise UnknownKeyError(f"model {name!r}: not registered; {hint}") from None
 
 

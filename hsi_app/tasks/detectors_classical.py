@@ -15,14 +15,13 @@ Inputs are cubes ``(C, H, W)`` as elsewhere in hsi_app; SPy works on ``(H, W, C)
 
 from __future__ import annotations
 
-import difflib
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from hsi_app.errors import ConfigError, HSIWarning, InvalidDataError, UnknownKeyError
+from hsi_app.errors import ConfigError, HSIWarning, InvalidDataError, UnknownKeyError, did_you_mean
 
 METHODS = ("rx", "rx-local", "mf", "ace", "cem", "learned")
 TARGET_METHODS = ("mf", "ace", "cem")
@@ -40,8 +39,7 @@ def check_method(method: str) -> str:
     """
     m = str(method).strip().lower()
     if m not in METHODS:
-        close = difflib.get_close_matches(m, METHODS, n=3, cutoff=0.4)
-        hint = f"did you mean {', '.join(close)}?" if close else ""
+        hint = did_you_mean(m, METHODS, cutoff=0.4)
         raise UnknownKeyError(f"detection method {method!r}: unknown; choose one of {', '.join(METHODS)}. {hint}".strip())
     return m
 
