@@ -113,7 +113,7 @@ def library_table(archive: str | os.PathLike[str], source: LibrarySource) -> tup
     Every member is put on the first member's wavelengths, cut to the range all members cover.
 
     Raises:
-        InvalidDataError: the archive is not a zip or lacks a member.
+        InvalidDataError: the archive is not a zip, lacks a member, or its spectra share no range.
     """
     curves = []
     try:
@@ -132,6 +132,8 @@ def library_table(archive: str | os.PathLike[str], source: LibrarySource) -> tup
     hi = min(wl[-1] for wl, _ in curves)
     grid = curves[0][0]
     grid = grid[(grid >= lo) & (grid <= hi)]
+    if grid.size < 2:
+        raise InvalidDataError(f"{archive}: the spectra of {source.name} share no wavelength range; check its members")
     return grid, np.stack([np.interp(grid, wl, refl) for wl, refl in curves])
 
 

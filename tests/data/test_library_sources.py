@@ -80,6 +80,12 @@ def test_archive_without_a_member_names_it(archive: Path, source: library_source
         library_table(archive, broken)
 
 
+def test_spectra_without_a_common_range_are_refused(tmp_path: Path, source: library_sources.LibrarySource) -> None:
+    apart = _zip(tmp_path / "apart.whl", {MEMBERS["flat"]: "400,0.1\n500,0.1\n", MEMBERS["ramp"]: "900,0.1\n1000,0.2\n"})
+    with pytest.raises(InvalidDataError, match="share no wavelength range"):
+        library_table(apart, source)
+
+
 def test_not_a_zip(tmp_path: Path, source: library_sources.LibrarySource) -> None:
     bad = tmp_path / "x.whl"
     bad.write_bytes(b"not a zip")
