@@ -19,7 +19,7 @@ It prints four tables and exits 1 when any agreement check fails:
    CPU's, and how many pixels keep their class.
 4. **Training-step time** per path on that tile (forward, cross-entropy on every pixel,
    backward, AdamW), median of ``--steps`` after one untimed step, with the ratio to the
-   CPU's, measured in this run.
+   CPU's, measured in this run, and the peak GPU memory of the steps.
 
 ``mamba_ssm`` is the optional extra ``pip install -e .[cuda]``; it compiles or fetches its
 kernels at install time, so on a machine without network install a wheel built elsewhere
@@ -141,10 +141,21 @@ def _no_patch() -> Iterator[None]:
     yield
 
 
-def _train_steps(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int) -> list[float]:
-    """Seconds of each of ``steps`` AdamW steps after one untimed step (synchronised on CUDA)."""
+@dataclass
+class StepTime:
+    """Training-step cost of one path: median seconds, and peak GPU memory (None on the CPU)."""
+
+    path: str
+    seconds: float
+    peak_gpu_mib: float | None
+
+
+def _train_steps(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, path: str) -> StepTime:
+    """Median of ``steps`` AdamW steps after one untimed step (synchronised on CUDA)."""
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
     sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
+    if x.is_cuda:
+        torch.cuda.reset_peak_memory_stats(x.device)
     net.train()
     times = []
     for i in range(steps + 1):
@@ -156,26 +167,27 @@ def _train_steps(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: 
         sync()
         if i:
             times.append(time.perf_counter() - t0)
-    return times
+    peak = torch.cuda.max_memory_allocated(x.device) / 2**20 if x.is_cuda else None
+    return StepTime(path, statistics.median(times), peak)
 
 
 def model_paths(device: torch.device, side: int, steps: int,
-                kernel_ok: bool) -> tuple[list[Agreement], list[tuple[str, float]]]:
+                kernel_ok: bool) -> tuple[list[Agreement], list[StepTime]]:
     """Train spectral_mamba on ``device``, then score and time the same weights on every path.
 
     Returns the logit agreements (against the CPU copy loaded from safetensors) and the
-    median training-step seconds per path.
+    training-step cost per path.
     """
     torch.manual_seed(0)
     x_cpu = torch.randn(1, BANDS, side, side)
     y_cpu = torch.randint(0, CLASSES, (1, side, side))
     net = create_model("spectral_mamba", in_chans=BANDS, num_classes=CLASSES).to(device)
     x, y = x_cpu.to(device), y_cpu.to(device)
-    times: list[tuple[str, float]] = []
+    times: list[StepTime] = []
     paths = [("portable", portable_scan)] + ([("kernel", _no_patch)] if kernel_ok else [])
     for name, ctx in reversed(paths):  # train on the kernel when there is one
         with ctx():
-            times.append((f"{name} ({device.type})", statistics.median(_train_steps(net, x, y, steps))))
+            times.append(_train_steps(net, x, y, steps, f"{name} ({device.type})"))
     with tempfile.TemporaryDirectory() as tmp:
         file = Path(tmp) / "spectral_mamba.safetensors"
         save_file({k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}, str(file))
@@ -194,12 +206,12 @@ def model_paths(device: torch.device, side: int, steps: int,
             found.append(Agreement(f"spectral_mamba logits, {side}x{side} px ({same:.2%} same class)",
                                    f"{name} ({device.type})", err, float("nan"), err < LOGIT_TOL))
     if device.type != "cpu":
-        times.insert(0, ("portable (cpu)", statistics.median(_train_steps(cpu, x_cpu, y_cpu, steps))))
+        times.insert(0, _train_steps(cpu, x_cpu, y_cpu, steps, "portable (cpu)"))
     return found, times
 
 
-def run(device: torch.device, side: int, steps: int) -> tuple[dict[str, object], list[Agreement], list[tuple[str, float]]]:
-    """All checks on ``device``: (environment, agreements, training-step seconds per path)."""
+def run(device: torch.device, side: int, steps: int) -> tuple[dict[str, object], list[Agreement], list[StepTime]]:
+    """All checks on ``device``: (environment, agreements, training-step cost per path)."""
     kernel_ok = device.type == "cuda" and _cuda_scan_fn() is not None
     # TF32 convolutions and matmuls (cuDNN's default on Ampere and later) differ from float32
     # by ~1e-3 and would hide or fake a scan error: compare and time in full float32.
@@ -231,15 +243,16 @@ def main(argv: list[str] | None = None) -> int:
     for c in checks:
         grad = "–" if c.grad_err != c.grad_err else f"{c.grad_err:.2e}"  # NaN: no gradient compared
         print(f"| {c.what} | {c.path} | {c.out_err:.2e} | {grad} | {'yes' if c.ok else '**NO**'} |")
-    base = times[0][1]
-    print("\n| training step | s (median) | ratio to first row |")
-    print("|---|---:|---:|")
-    for path, sec in times:
-        print(f"| {path} | {sec:.3f} | {sec / base:.2f} |")
+    base = times[0].seconds
+    print("\n| training step | s (median) | ratio to first row | peak GPU MiB |")
+    print("|---|---:|---:|---:|")
+    for t in times:
+        peak = "–" if t.peak_gpu_mib is None else f"{t.peak_gpu_mib:,.0f}"
+        print(f"| {t.path} | {t.seconds:.3f} | {t.seconds / base:.2f} | {peak} |")
     if args.json:
         Path(args.json).write_text(json.dumps(
             {"env": env, "checks": [asdict(c) | {"grad_err": None if c.grad_err != c.grad_err else c.grad_err}
-                                    for c in checks], "step_s": dict(times)}, indent=1))
+                                    for c in checks], "steps": [asdict(t) for t in times]}, indent=1))
     failed = [c for c in checks if not c.ok]
     if failed:
         print(f"FAILED: {len(failed)} check(s) above the tolerance", file=sys.stderr)
