@@ -93,7 +93,7 @@ def scan_inputs(length: int, *, batch: int = 3, inner: int = 16, state: int = 4,
     }
 
 
-def _run_scan(fn: ScanFn, args: dict[str, torch.Tensor], device: torch.device,
+def run_scan(fn: ScanFn, args: dict[str, torch.Tensor], device: torch.device,
               dtype: torch.dtype) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Output and gradients (of ``sum(y * w)`` for a fixed ``w``) of ``fn``, returned as float64 CPU tensors."""
     leaves = {k: v.detach().to(device=device, dtype=dtype).clone().requires_grad_(True) for k, v in args.items()}
@@ -105,17 +105,18 @@ def _run_scan(fn: ScanFn, args: dict[str, torch.Tensor], device: torch.device,
     return y.detach().to("cpu", torch.float64), grads
 
 
-def _rel(a: torch.Tensor, ref: torch.Tensor) -> float:
+def relative_error(a: torch.Tensor, ref: torch.Tensor) -> float:
+    """Largest |a - ref| over the largest |ref|."""
     return float((a - ref).abs().max() / ref.abs().max().clamp_min(1e-12))
 
 
 def compare_scan(fn: ScanFn, path: str, length: int, device: torch.device, tol: float = SCAN_TOL) -> Agreement:
     """``fn`` in float32 on ``device`` against :func:`selective_scan_ref` in float64 on the CPU."""
     args = scan_inputs(length)
-    y_ref, g_ref = _run_scan(selective_scan_ref, args, torch.device("cpu"), torch.float64)
-    y, g = _run_scan(fn, args, device, torch.float32)
-    out_err = _rel(y, y_ref)
-    grad_err = max(_rel(g[k], g_ref[k]) for k in g_ref)
+    y_ref, g_ref = run_scan(selective_scan_ref, args, torch.device("cpu"), torch.float64)
+    y, g = run_scan(fn, args, device, torch.float32)
+    out_err = relative_error(y, y_ref)
+    grad_err = max(relative_error(g[k], g_ref[k]) for k in g_ref)
     return Agreement(f"scan, T={length}", path, out_err, grad_err, out_err < tol and grad_err < tol)
 
 
@@ -202,7 +203,7 @@ def model_paths(device: torch.device, side: int, steps: int,
             with ctx():
                 logits = net(x).cpu()
             same = float((logits.argmax(1) == ref.argmax(1)).float().mean())
-            err = _rel(logits.double(), ref.double())
+            err = relative_error(logits.double(), ref.double())
             found.append(Agreement(f"spectral_mamba logits, {side}x{side} px ({same:.2%} same class)",
                                    f"{name} ({device.type})", err, float("nan"), err < LOGIT_TOL))
     if device.type != "cpu":

@@ -40,7 +40,7 @@ from hsi_app.models.layers.mamba_block import MambaBlock
 from hsi_app.models.layers.selective_scan import selective_scan_parallel, selective_scan_ref
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from check_cuda import SCAN_LENGTHS, SCAN_TOL, _rel, _run_scan, scan_inputs  # noqa: E402
+from check_cuda import SCAN_LENGTHS, SCAN_TOL, relative_error, run_scan, scan_inputs  # noqa: E402
 
 
 def import_mamba_ssm(src: Path) -> tuple[Any, Any, str]:
@@ -62,10 +62,10 @@ def scan_rows(reference: Any) -> list[tuple[str, float, float]]:
     rows = []
     for length in SCAN_LENGTHS:
         args = scan_inputs(length)
-        y_ref, g_ref = _run_scan(reference, args, torch.device("cpu"), torch.float32)
+        y_ref, g_ref = run_scan(reference, args, torch.device("cpu"), torch.float32)
         for name, fn in (("parallel", selective_scan_parallel), ("sequential", selective_scan_ref)):
-            y, g = _run_scan(fn, args, torch.device("cpu"), torch.float32)
-            rows.append((f"scan {name}, T={length}", _rel(y, y_ref), max(_rel(g[k], g_ref[k]) for k in g_ref)))
+            y, g = run_scan(fn, args, torch.device("cpu"), torch.float32)
+            rows.append((f"scan {name}, T={length}", relative_error(y, y_ref), max(relative_error(g[k], g_ref[k]) for k in g_ref)))
     return rows
 
 
@@ -88,7 +88,7 @@ def block_rows(simple: Any, seed: int = 0) -> list[tuple[str, float, float]]:
         w = torch.randn_like(ours)
         g_ours = torch.autograd.grad((ours * w).sum(), x)[0]
         g_ref = torch.autograd.grad((ref * w).sum(), x)[0]
-        rows.append((f"spectral_mamba block {i} (5 tokens)", _rel(ours.detach(), ref.detach()), _rel(g_ours, g_ref)))
+        rows.append((f"spectral_mamba block {i} (5 tokens)", relative_error(ours.detach(), ref.detach()), relative_error(g_ours, g_ref)))
     return rows
 
 
