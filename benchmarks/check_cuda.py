@@ -120,13 +120,12 @@ def compare_scan(fn: ScanFn, path: str, length: int, device: torch.device, tol: 
     return Agreement(f"scan, T={length}", path, out_err, grad_err, out_err < tol and grad_err < tol)
 
 
-def scan_paths(device: torch.device) -> dict[str, ScanFn | None]:
-    """The scan implementations to check on ``device``; None marks one that is not available."""
-    kernel = _cuda_scan_fn() if device.type == "cuda" else None
-    return {
-        f"parallel ({device.type})": selective_scan_parallel,
-        f"mamba_ssm kernel ({device.type})": None if kernel is None else partial(selective_scan, use_cuda_kernel=True),
-    }
+def scan_paths(device: torch.device) -> dict[str, ScanFn]:
+    """The scan implementations available on ``device``: the portable one, and the fused kernel on CUDA."""
+    paths: dict[str, ScanFn] = {f"parallel ({device.type})": selective_scan_parallel}
+    if device.type == "cuda" and _cuda_scan_fn() is not None:
+        paths[f"mamba_ssm kernel ({device.type})"] = partial(selective_scan, use_cuda_kernel=True)
+    return paths
 
 
 @contextmanager
@@ -223,8 +222,7 @@ def run(device: torch.device, side: int, steps: int) -> tuple[dict[str, object],
            "mamba_ssm": _cuda_scan_fn() is not None, "threads": torch.get_num_threads()}
     checks = []
     for path, fn in scan_paths(device).items():
-        if fn is not None:
-            checks += [compare_scan(fn, path, n, device) for n in SCAN_LENGTHS]
+        checks += [compare_scan(fn, path, n, device) for n in SCAN_LENGTHS]
     model_checks, times = model_paths(device, side, steps, kernel_ok)
     return env, checks + model_checks, times
 

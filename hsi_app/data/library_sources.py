@@ -52,7 +52,7 @@ class LibrarySource:
     @property
     def archive_name(self) -> str:
         """File name of the downloaded archive (the URL's last part)."""
-        return self.url.rsplit("/", 1)[-1].split("#", 1)[0]
+        return self.url.rsplit("/", 1)[-1]
 
 
 _HYLITE_PVC = "hylite/reference/spectra/pvc/PVC_{}.txt"
