@@ -6,7 +6,8 @@ import click
 
 
 @click.command("predict")
-@click.option("--model", "model", required=True, type=click.Path(), help="Run folder written by `hsi train`.")
+@click.option("--model", "models", required=True, multiple=True, type=click.Path(),
+              help="Run folder written by `hsi train`; repeat it to average several runs' probabilities (a deep ensemble).")
 @click.option("--input", "source", required=True, help="Scene: a file, EnMAP product, or built-in name.")
 @click.option("--out", "out", required=True, type=click.Path(), help="Output COG (band 1 class, band 2 confidence).")
 @click.option("--key", default=None, help=".mat variable holding the cube.")
@@ -15,14 +16,18 @@ import click
 @click.option("--png", "png", default=None, type=click.Path(), help="Also write a PNG quick-look of the map.")
 @click.option("--tta", is_flag=True, help="Average over the 8 flips / 90-degree rotations of each window (8x the time).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def predict(model: str, source: str, out: str, key: str | None, window: int, resample: bool, png: str | None, tta: bool,
+def predict(models: tuple[str, ...], source: str, out: str, key: str | None, window: int, resample: bool, png: str | None, tta: bool,
             quiet: bool) -> None:
-    """Classify every pixel of INPUT window by window (memory bounded by the window)."""
+    """Classify every pixel of INPUT window by window (memory bounded by the window).
+
+    With several --model runs the map is their ensemble: the mean of their class probabilities
+    (band 2, the confidence, is the mean probability of the chosen class).
+    """
     from hsi_app.errors import ConfigError
     from hsi_app.infer import predict_scene
     from hsi_app.io.atomic import TIF_SUFFIXES, check_outputs, check_suffix, check_writable
     from hsi_app.io.open import open_cube
-    from hsi_app.predictor import Predictor, run_dir_of
+    from hsi_app.ensemble import load_classifier
 
     if window < 1:
         raise ConfigError(f"--window {window}: must be a positive number of pixels, e.g. 512")
@@ -32,7 +37,7 @@ def predict(model: str, source: str, out: str, key: str | None, window: int, res
     for dst in (out, png):
         if dst is not None:
             check_writable(dst)
-    pred = Predictor.load(run_dir_of(model), tta=tta)
+    pred = load_classifier(models, tta=tta)
     cube = open_cube(source, key=key)
     prob_fn = pred.bind(cube, resample=resample)
     _, h, w = cube.hsi.shape

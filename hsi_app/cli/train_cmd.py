@@ -40,19 +40,26 @@ TASK_RUNNERS = {"denoise": "hsi_app.cli.train_denoise_cmd", "detect": "hsi_app.c
 @click.option("--class-weights", "class_weights", type=float, default=0.0, show_default=True,
               help="Classify: weigh class k's loss by n_k^-P (n_k = its training pixels, mean weight 1); "
                    "0 = unweighted, 0.5 = inverse square-root frequency, 1 = inverse frequency.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split (and of the model unless --init-seed).")
+@click.option("--init-seed", type=int, default=None,
+              help="Classify: seed of the initial weights, tile order and dropout (default: --seed). Runs on one split "
+                   "that differ only here are the members of a deep ensemble (`hsi predict --model A --model B`).")
 @click.option("--window", type=int, default=512, show_default=True, help="Window size of the whole-scene map.")
 @click.option("--out", "out", required=True, type=click.Path(), help="Run folder to write.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train(task: str, noise: str, init: str | None, targets: str | None, schedule: str | None, data: str, labels: str | None,
           label_attribute: str, key: str | None, model: str | None, split: str, train_labels: str | None,
           test_labels: str | None, epochs: int | None, val_fraction: float, label_smoothing: float | None, class_weights: float, seed: int,
-          window: int, out: str, quiet: bool) -> None:
+          init_seed: int | None, window: int, out: str, quiet: bool) -> None:
     """Train a model and write weights, config, metrics and full-scene outputs to OUT."""
     if init is not None and task != "denoise":
         from hsi_app.errors import ConfigError
 
         raise ConfigError("--init warm-starts denoisers only; use `hsi finetune` to adapt a classifier run")
+    if init_seed is not None and task != "classify":
+        from hsi_app.errors import ConfigError
+
+        raise ConfigError(f"--init-seed makes classifier ensemble members; a {task} run is seeded by --seed alone")
     if task != "classify":
         params: dict[str, Any] = dict(click.get_current_context().params)
         importlib.import_module(TASK_RUNNERS[task]).run(**params)
@@ -64,7 +71,7 @@ def train(task: str, noise: str, init: str | None, targets: str | None, schedule
 
     model = model or DEFAULT_CLASSIFIER
 
-    opts = TrainOptions(model=model, split=split, epochs=epochs, seed=seed, window=window, progress=not quiet,
+    opts = TrainOptions(model=model, split=split, epochs=epochs, seed=seed, init_seed=init_seed, window=window, progress=not quiet,
                         schedule=schedule, val_fraction=val_fraction, label_smoothing=label_smoothing,
                         class_weight_power=class_weights)
     check_out_dir(out)

@@ -45,7 +45,8 @@ class TrainOptions:
     model: str = DEFAULT_CLASSIFIER
     split: str = "random:0.1"
     epochs: int | None = None
-    seed: int = 0
+    seed: int = 0  # the split's seed, and the model's too unless init_seed is given
+    init_seed: int | None = None  # model weights, tile order, dropout (and the SVM's fit); None = seed
     val_fraction: float = 0.1
     label_smoothing: float | None = None  # None = the trainer's default (0.1)
     window: int = 512
@@ -53,6 +54,15 @@ class TrainOptions:
     model_args: dict[str, Any] | None = None
     schedule: str | None = None  # learning-rate schedule name; None = the model's default
     class_weight_power: float = 0.0  # loss weight n_k ** -power per class; 0 = unweighted
+
+    @property
+    def model_seed(self) -> int:
+        """Seed of everything random in fitting: ``init_seed``, or ``seed`` when that is not given.
+
+        Runs on one split that differ only in it are the members of a deep ensemble
+        (:class:`hsi_app.ensemble.EnsemblePredictor`).
+        """
+        return self.seed if self.init_seed is None else self.init_seed
 
     def __post_init__(self) -> None:
         """Refuse impossible settings before any data is read.
@@ -223,7 +233,7 @@ def _train_into(out: Path, cube: Cube, opts: TrainOptions, split: Any, image: np
 
     mean, std = _band_stats(image, split.train > 0)
     t0 = time.perf_counter()
-    geo = _geo_tiles_factory(cube, out, bands, opts.seed) if opts.model != "svm" else None
+    geo = _geo_tiles_factory(cube, out, bands, opts.model_seed) if opts.model != "svm" else None
     tensors, model_args, history = _fit(opts, image, mean, std, split, num_classes, cube.hsi.wavelengths[bands], geo)
     train_seconds = time.perf_counter() - t0
     config = RunConfig(
@@ -251,12 +261,12 @@ def _train_into(out: Path, cube: Cube, opts: TrainOptions, split: Any, image: np
 def _training_extra(opts: TrainOptions) -> dict[str, Any]:
     """Training settings stored in ``config.json`` ``extra`` (none for the SVM)."""
     if opts.model == "svm":
-        return {}
+        return {"init_seed": opts.model_seed}
     from hsi_app.tasks.classification import DEFAULT_LABEL_SMOOTHING
 
     smoothing = DEFAULT_LABEL_SMOOTHING if opts.label_smoothing is None else opts.label_smoothing
     return {"schedule": opts.schedule or "cosine", "val_fraction": opts.val_fraction, "label_smoothing": smoothing,
-            "class_weight_power": opts.class_weight_power}
+            "class_weight_power": opts.class_weight_power, "init_seed": opts.model_seed}
 
 
 def _geo_tiles_factory(cube: Cube, out: Path, bands: np.ndarray, seed: int) -> Any:
@@ -320,13 +330,13 @@ def _fit(
         from hsi_app.models.svm import SVMBaseline
 
         svm = SVMBaseline()
-        svm.fit(np.nan_to_num(image), split.train, seed=opts.seed)
+        svm.fit(np.nan_to_num(image), split.train, seed=opts.model_seed)
         return svm.state_dict(), {}, {"epochs": 0}
     from hsi_app.tasks.classification import balanced_class_weights, fit_dense
 
     train, val = split.validation(opts.val_fraction, seed=opts.seed) if opts.val_fraction > 0 else (split.train, None)
     norm = np.nan_to_num(BandStats(mean, std).apply(image))  # (C, H, W) float32
-    kwargs: dict[str, Any] = {"seed": opts.seed, "progress": opts.progress, "model_args": opts.model_args,
+    kwargs: dict[str, Any] = {"seed": opts.model_seed, "progress": opts.progress, "model_args": opts.model_args,
                               "band_stats": (mean, std)}
     if geo_tiles is not None:
         kwargs["tiles"] = geo_tiles(train, mean, std)

@@ -434,3 +434,93 @@ def test_evaluate_on_the_runs_test_pixels_reproduces_its_metrics(trained: Path, 
     assert code == 0
     assert got["oa"] == pytest.approx(want["oa"]) and got["kappa"] == pytest.approx(want["kappa"], abs=1e-6)
     assert got["confusion_matrix"] == want["confusion_matrix"] and got["n_reference"] == want["n_test"]
+
+
+@pytest.fixture(scope="module")
+def second_member(trained: Path, scene: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``trained``'s split (seed 0) with another initialisation seed: an ensemble member."""
+    out = tmp_path_factory.mktemp("member") / "member"
+    code = main_code("train", "--data", str(scene["cube"]), "--labels", str(scene["labels"]), "--model", "test_ssfcn",
+                     "--split", "random:0.2", "--epochs", "3", "--init-seed", "7", "--out", str(out), "--quiet")
+    assert code == 0
+    return out
+
+
+def test_init_seed_changes_the_model_not_the_split(trained: Path, second_member: Path) -> None:
+    from safetensors.numpy import load_file
+
+    from hsi_app.data.splits import Split
+
+    a, b = Split.load(trained / "split.npz"), Split.load(second_member / "split.npz")
+    np.testing.assert_array_equal(a.train, b.train)
+    np.testing.assert_array_equal(a.test, b.test)
+    assert json.loads((trained / "config.json").read_text())["extra"]["init_seed"] == 0
+    assert json.loads((second_member / "config.json").read_text())["extra"]["init_seed"] == 7
+    wa, wb = load_file(str(trained / "model.safetensors")), load_file(str(second_member / "model.safetensors"))
+    assert wa.keys() == wb.keys()
+    assert any(not np.array_equal(wa[k], wb[k]) for k in wa)
+
+
+def test_predict_with_two_runs_maps_their_mean_probabilities(trained: Path, second_member: Path,
+                                                            scene: dict[str, Path], tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """The ensemble map = argmax of the mean of each run's own probabilities; windowing does not change it."""
+    from hsi_app.io import open_cube
+    from hsi_app.predictor import Predictor
+
+    maps = {}
+    for window in ("12", "512"):
+        out = tmp_path / f"ens{window}.tif"
+        code, stdout, err = run_main(capsys, "predict", "--model", str(trained), "--model", str(second_member),
+                                     "--input", str(scene["cube"]), "--out", str(out), "--window", window, "--quiet")
+        assert code == 0, err
+        maps[window] = read_class_map(out)
+    cube = open_cube(str(scene["cube"]))
+    image = np.asarray(cube.values, dtype=np.float32)
+    probs = [Predictor.load(run).bind(cube)(image) for run in (trained, second_member)]
+    mean = (probs[0] + probs[1]) / 2
+    assert not np.array_equal(probs[0].argmax(0), probs[1].argmax(0)) or not np.allclose(probs[0], probs[1])
+    got = maps["512"]
+    np.testing.assert_array_equal(got.classes, mean.argmax(0) + 1)
+    np.testing.assert_allclose(got.confidence, mean.max(0), atol=1 / 255)  # the COG stores it in steps of 1/255
+    np.testing.assert_array_equal(maps["12"].classes, got.classes)
+    assert got.crs.to_epsg() == 32616 and got.transform == TRANSFORM
+
+
+def test_ensemble_of_runs_on_different_splits_warns(trained: Path, scene: dict[str, Path], tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    other = tmp_path / "seed1"
+    assert main_code("train", "--data", str(scene["cube"]), "--labels", str(scene["labels"]), "--model", "test_ssfcn",
+                     "--split", "random:0.2", "--seed", "1", "--epochs", "1", "--out", str(other), "--quiet") == 0
+    capsys.readouterr()
+    code, _, err = run_main(capsys, "predict", "--model", str(trained), "--model", str(other), "--input",
+                            str(scene["cube"]), "--out", str(tmp_path / "e.tif"), "--quiet")
+    assert code == 0, err
+    assert "different splits" in err and "random:0.2 seed 0" in err and "random:0.2 seed 1" in err
+
+
+def test_ensemble_faults_give_one_line(trained: Path, scene: dict[str, Path], tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from cli_runner import assert_one_error_line
+
+    # the same run twice (once through its config.json) is not an ensemble
+    code, _, err = run_main(capsys, "predict", "--model", str(trained), "--model", str(trained / "config.json"),
+                            "--input", str(scene["cube"]), "--out", str(tmp_path / "a.tif"), "--quiet")
+    assert_one_error_line(code, err, "given twice")
+    # a run with other classes
+    labels3 = tmp_path / "labels3.tif"
+    with rasterio.open(scene["labels"]) as ds:
+        lab = ds.read(1)
+    _write_tif(labels3, np.where(lab == 4, 0, lab).astype(np.uint8)[None])
+    three = tmp_path / "three"
+    assert main_code("train", "--data", str(scene["cube"]), "--labels", str(labels3), "--model", "test_ssfcn",
+                     "--split", "random:0.2", "--epochs", "1", "--out", str(three), "--quiet") == 0
+    capsys.readouterr()
+    code, _, err = run_main(capsys, "predict", "--model", str(trained), "--model", str(three),
+                            "--input", str(scene["cube"]), "--out", str(tmp_path / "b.tif"), "--quiet")
+    assert_one_error_line(code, err, str(three), "classes", "same classes")
+    assert not (tmp_path / "a.tif").exists() and not (tmp_path / "b.tif").exists()
+    # --init-seed belongs to classification
+    code, _, err = run_main(capsys, "train", "--task", "denoise", "--data", str(scene["cube"]), "--init-seed", "3",
+                            "--out", str(tmp_path / "dn"), "--quiet")
+    assert_one_error_line(code, err, "--init-seed", "--seed")
