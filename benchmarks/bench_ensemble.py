@@ -30,6 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_classification import stat  # noqa: E402  (shared table helpers)
+from bench_model_zoo import predictor_scores  # noqa: E402
 
 INIT_SEED_STRIDE = 1000
 
@@ -63,15 +64,8 @@ def train_member(cube: Any, split: Any, run: Path, args: argparse.Namespace, see
 def score_runs(runs: list[Path], cube: Any, split: Any, *, tta: bool = False) -> dict[str, float]:
     """OA / AA / kappa of the runs predicted together (mean probabilities) on the split's test pixels."""
     from hsi_app.ensemble import EnsemblePredictor
-    from hsi_app.infer import predict_scene
-    from hsi_app.tasks.train_classifier import score_class_map
 
-    ens = EnsemblePredictor.load(runs, tta=tta)
-    res = predict_scene(ens.bind(cube), cube, num_classes=ens.num_classes, halo=ens.receptive_radius,
-                        keep_map=True, progress=False)
-    assert res.classes is not None
-    m, _ = score_class_map(split.test, res.classes, ens.num_classes)
-    return {"oa": m["oa"], "aa": m["aa"], "kappa": m["kappa"]}
+    return predictor_scores(EnsemblePredictor.load(runs, tta=tta), cube, split)
 
 
 def table(rows: list[dict[str, Any]], members: int) -> str:

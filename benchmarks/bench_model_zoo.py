@@ -71,11 +71,16 @@ def band_drop(run_dir: Path, cube: Any, split: Any, step: int = 2) -> dict[str, 
 
 def tta_scores(run_dir: Path, cube: Any, split: Any) -> dict[str, float]:
     """OA / AA / kappa of a saved run re-predicted with D4 test-time augmentation."""
-    from hsi_app.infer import predict_scene
     from hsi_app.predictor import Predictor
+
+    return predictor_scores(Predictor.load(run_dir, tta=True), cube, split)
+
+
+def predictor_scores(pred: Any, cube: Any, split: Any) -> dict[str, float]:
+    """OA / AA / kappa of a loaded predictor (one run or an ensemble) on the split's test pixels."""
+    from hsi_app.infer import predict_scene
     from hsi_app.tasks.train_classifier import score_class_map
 
-    pred = Predictor.load(run_dir, tta=True)
     res = predict_scene(pred.bind(cube), cube, num_classes=pred.num_classes, halo=pred.receptive_radius,
                         keep_map=True, progress=False)
     assert res.classes is not None
