@@ -7,6 +7,11 @@
 largest receptive radius among the members, so windowed output equals a one-shot pass for
 every member. Members must predict the same classes (same ``class_names``).
 
+``hsi ensemble --model RUN_A --model RUN_B --out DIR`` writes an *ensemble folder*: one
+``ensemble.json`` naming the member runs (paths relative to the folder) with the sha256 of
+each member's files (:func:`hsi_app.batch.state.model_hash`). ``hsi predict --model DIR`` and
+``hsi batch --model DIR`` load it like a run; a member that changed since is refused.
+
 Members of one ensemble are normally runs on the same split that differ only in their
 initialisation seed (``hsi train --init-seed``). Members trained on different splits are
 allowed but warned about: each one has seen some of the other's test pixels, so no split's
@@ -15,21 +20,42 @@ test pixels score the ensemble fairly.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from hsi_app.errors import BandMismatchError, ConfigError, HSIWarning, ModelLoadError
 from hsi_app.infer import ProbFn
 from hsi_app.io.cube import Cube
-from hsi_app.predictor import Predictor, run_dir_of
+from hsi_app.predictor import BandPlan, Predictor, SubsetPlan, run_dir_of
+
+ENSEMBLE_NAME = "ensemble.json"
+ENSEMBLE_FORMAT = "hsi_app ensemble"
+
+
+@dataclass(frozen=True)
+class EnsemblePlan:
+    """Each member's band plan for one cube (picklable, like the members' own plans)."""
+
+    members: tuple[BandPlan | SubsetPlan, ...]
+
+    @property
+    def resampled(self) -> bool:
+        """True when any member resamples the cube's bands."""
+        return any(p.resampled for p in self.members)
 
 
 class EnsemblePredictor:
-    """Predictors of several runs with the :class:`~hsi_app.predictor.Predictor` interface used by ``hsi predict``.
+    """Predictors of several runs, with the interface of :class:`~hsi_app.predictor.Predictor` that
+    ``hsi predict`` and ``hsi batch`` use (``bind``, ``plan``, ``apply_plan``, ``num_classes``,
+    ``class_names``, ``receptive_radius``).
 
     Args:
         members: loaded runs (at least one), all with the same class names.
@@ -61,12 +87,13 @@ class EnsemblePredictor:
             ModelLoadError: a run cannot be loaded, is not a classifier, or has other classes.
         """
         folders = [run_dir_of(p) for p in run_dirs]
-        seen: dict[Path, str] = {}
+        seen: set[Path] = set()
         for folder in folders:
-            key = folder.resolve()
-            if key in seen:
+            if (folder / ENSEMBLE_NAME).is_file():
+                raise ConfigError(f"{folder}: an ensemble folder; its members go in as runs, not ensembles in ensembles")
+            if folder.resolve() in seen:
                 raise ConfigError(f"{folder}: given twice as --model; each ensemble member is a different run")
-            seen[key] = str(folder)
+            seen.add(folder.resolve())
         members = [Predictor.load(folder, device, tta=tta) for folder in folders]
         ens = cls(members, folders)
         splits = {_split_key(m) for m in members}
@@ -91,24 +118,45 @@ class EnsemblePredictor:
         """The largest member radius: the halo every window needs."""
         return max(m.receptive_radius for m in self.members)
 
-    def bind(self, cube: Cube, *, resample: bool = False) -> ProbFn:
-        """Per-window function: ``(C_cube, h, w)`` raw values -> ``(K, h, w)`` mean member probabilities.
+    @property
+    def model_name(self) -> str:
+        """``ensemble of N (model names)``, for metrics and messages."""
+        names = list(dict.fromkeys(m.model_name for m in self.members))
+        return f"ensemble of {len(self.members)} ({', '.join(names)})"
+
+    @property
+    def data(self) -> str:
+        """The scene every member was trained on ('' when they differ)."""
+        scenes = {m.data for m in self.members}
+        return scenes.pop() if len(scenes) == 1 else ""
+
+    def plan(self, cube: Cube, *, resample: bool = False) -> EnsemblePlan:
+        """Every member's band plan for ``cube`` (:meth:`Predictor.plan <hsi_app.predictor.Predictor.plan>`).
 
         Raises:
             BandMismatchError: a member cannot use the cube's bands (the message names that run).
         """
-        fns = []
+        plans = []
         for member, src in zip(self.members, self.sources):
             try:
-                fns.append(member.bind(cube, resample=resample))
+                plans.append(member.plan(cube, resample=resample))
             except BandMismatchError as exc:
                 raise BandMismatchError(f"ensemble member {src}: {exc}") from exc
+        return EnsemblePlan(tuple(plans))
+
+    def apply_plan(self, plan: EnsemblePlan, image: np.ndarray) -> np.ndarray:
+        """``(C_cube, h, w)`` raw values of a window -> ``(K, h, w)`` mean of the members' probabilities."""
+        total = self.members[0].apply_plan(plan.members[0], image).astype(np.float32, copy=True)
+        for member, member_plan in zip(self.members[1:], plan.members[1:]):
+            total += member.apply_plan(member_plan, image)
+        return total / np.float32(len(self.members))
+
+    def bind(self, cube: Cube, *, resample: bool = False) -> ProbFn:
+        """The per-window function for :func:`hsi_app.infer.predict_scene` on ``cube`` (see :meth:`plan`)."""
+        plan = self.plan(cube, resample=resample)
 
         def prob_fn(image: np.ndarray) -> np.ndarray:
-            total = fns[0](image).astype(np.float32, copy=True)
-            for fn in fns[1:]:
-                total += fn(image)
-            return total / np.float32(len(fns))
+            return self.apply_plan(plan, image)
 
         return prob_fn
 
@@ -121,9 +169,149 @@ def _split_key(pred: Predictor) -> str:
     return f"{split.get('protocol', '?')} seed {split.get('seed', '?')}"
 
 
+def is_ensemble_dir(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is an ensemble folder written by :func:`write_ensemble`."""
+    return (Path(path) / ENSEMBLE_NAME).is_file()
+
+
+def write_ensemble(out: str | os.PathLike[str], run_dirs: Sequence[str | os.PathLike[str]]) -> Path:
+    """Check that the runs make an ensemble, then write ``out/ensemble.json``.
+
+    Member paths are stored relative to ``out`` (so the folder can move together with its
+    runs) with the :func:`~hsi_app.batch.state.model_hash` of each member.
+
+    Raises:
+        ConfigError: fewer than two runs, or a run given twice.
+        ModelLoadError: a run cannot be loaded or has other classes.
+        OutputError: ``out`` is a training run's folder or cannot be written.
+    """
+    from hsi_app.batch.state import model_hash
+    from hsi_app.checkpoint import CONFIG_NAME, WEIGHTS_NAME
+    from hsi_app.errors import OutputError
+    from hsi_app.io.atomic import atomic_path, check_out_dir
+
+    if len(run_dirs) < 2:
+        raise ConfigError("an ensemble needs at least two runs; pass --model RUN_DIR two or more times")
+    folder = check_out_dir(out)
+    if any((folder / name).exists() for name in (CONFIG_NAME, WEIGHTS_NAME)):
+        raise OutputError(f"{out}: holds a training run; write the ensemble to a folder of its own")
+    ens = EnsemblePredictor.load(run_dirs, device="cpu")
+    members = [{"path": os.path.relpath(Path(src).absolute(), folder), "sha256": model_hash(src)} for src in ens.sources]
+    doc = {"format": ENSEMBLE_FORMAT, "version": 1, "members": members, "class_names": ens.class_names,
+           "receptive_radius": ens.receptive_radius}
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_path(folder / ENSEMBLE_NAME) as tmp:
+        Path(tmp).write_text(json.dumps(doc, indent=2))
+    return folder / ENSEMBLE_NAME
+
+
+def ensemble_members(folder: str | os.PathLike[str], *, verify: bool = True) -> list[Path]:
+    """The member run folders of an ensemble folder, checked against their recorded hashes.
+
+    Raises:
+        ModelLoadError: ``ensemble.json`` is unreadable, a member is missing, or a member's
+            files changed since the ensemble was written.
+    """
+    from hsi_app.batch.state import model_hash
+
+    path = Path(folder) / ENSEMBLE_NAME
+    try:
+        doc = json.loads(path.read_text())
+        entries = [(str(m["path"]), str(m["sha256"])) for m in doc["members"]]
+        if doc.get("format") != ENSEMBLE_FORMAT or not entries:
+            raise ValueError("not an ensemble description")
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ModelLoadError(f"{path}: unreadable ensemble ({err}); write it again with `hsi ensemble`") from err
+    runs = []
+    for rel, sha in entries:
+        run = Path(folder) / rel
+        if not run.is_dir():
+            raise ModelLoadError(f"{path}: member {rel} is missing ({run}); restore it or run `hsi ensemble` again")
+        if verify and model_hash(run) != sha:
+            raise ModelLoadError(f"{path}: member {rel} changed since the ensemble was written; run `hsi ensemble` "
+                                 "again to use the new weights")
+        runs.append(run)
+    return runs
+
+
+def ensemble_hash(folder: str | os.PathLike[str]) -> str:
+    """sha256 (hex) over ``ensemble.json``, which pins every member's run hash (what ``hsi batch`` keys
+    reruns on).
+
+    Raises:
+        ModelLoadError: see :func:`ensemble_members` (a changed member is refused here, before
+            any batch work starts).
+    """
+    ensemble_members(folder)
+    return hashlib.sha256((Path(folder) / ENSEMBLE_NAME).read_bytes()).hexdigest()
+
+
 def load_classifier(run_dirs: Sequence[str | os.PathLike[str]], device: str | None = None, *,
-                    tta: bool = False) -> Predictor | EnsemblePredictor:
-    """One run: its :class:`~hsi_app.predictor.Predictor`; several: their :class:`EnsemblePredictor`."""
+                    tta: bool = False) -> Any:
+    """One run: its :class:`~hsi_app.predictor.Predictor`; several runs, or one ensemble folder: an
+    :class:`EnsemblePredictor`.
+
+    Raises:
+        ModelLoadError: see :meth:`EnsemblePredictor.load` and :func:`ensemble_members`.
+    """
     if len(run_dirs) == 1:
-        return Predictor.load(run_dir_of(run_dirs[0]), device, tta=tta)
+        folder = run_dir_of(run_dirs[0])
+        if not is_ensemble_dir(folder):
+            return Predictor.load(folder, device, tta=tta)
+        return EnsemblePredictor.load(ensemble_members(folder), device, tta=tta)
     return EnsemblePredictor.load(run_dirs, device, tta=tta)
+
+
+def common_split(runs: Sequence[str | os.PathLike[str]]) -> Any:
+    """The :class:`~hsi_app.data.splits.Split` every run was trained on, or ``None`` when they differ
+    (or one has no ``split.npz``)."""
+    from hsi_app.data.splits import Split
+
+    splits = []
+    for run in runs:
+        path = Path(run) / "split.npz"
+        if not path.is_file():
+            return None
+        splits.append(Split.load(path))
+    first = splits[0]
+    same = all(s.protocol == first.protocol and np.array_equal(s.train, first.train) and np.array_equal(s.test, first.test)
+               for s in splits[1:])
+    return first if same else None
+
+
+def evaluate_ensemble(folder: str | os.PathLike[str], *, data: str | None = None, window: int = 512,
+                      progress: bool = True) -> dict[str, Any] | None:
+    """Score an ensemble folder on its members' common split, as ``hsi train`` scores a run.
+
+    Writes ``map.tif`` (class + confidence COG), ``map.png``, ``confusion.png`` and
+    ``metrics.json`` (with each member's own OA) into ``folder``.
+
+    Args:
+        data: the scene (default: the one the members were trained on).
+
+    Returns:
+        The metrics, or ``None`` when the members were not trained on one split (there are
+        then no test pixels that none of them has seen).
+
+    Raises:
+        ConfigError: no scene given and the members do not name one scene.
+    """
+    from hsi_app.io.open import open_cube
+    from hsi_app.tasks.train_classifier import evaluate_run
+
+    runs = ensemble_members(folder)
+    split = common_split(runs)
+    if split is None:
+        return None
+    ens = EnsemblePredictor.load(runs)
+    source = data or ens.data
+    if not source:
+        raise ConfigError(f"{folder}: the members were trained on different scenes; pass --data SCENE to score it")
+    members = []
+    for run in runs:
+        m = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").is_file() else {}
+        members.append({"path": str(run), "oa": m.get("oa"), "aa": m.get("aa"), "kappa": m.get("kappa"),
+                        "train_seconds": m.get("train_seconds")})
+    train_s = sum(float(m["train_seconds"] or 0.0) for m in members)
+    return evaluate_run(Path(folder), open_cube(source), split, train_s, {"epochs": None}, window=window,
+                        progress=progress, pred=ens, extra={"members": members})

@@ -163,6 +163,16 @@ class Predictor:
         """Names for 0..K."""
         return self.config.class_names
 
+    @property
+    def model_name(self) -> str:
+        """The registered model name (or ``svm``)."""
+        return self.config.model_name
+
+    @property
+    def data(self) -> str:
+        """The scene the run was trained on, as given to ``hsi train``."""
+        return self.config.data
+
     @classmethod
     def load(cls, run_dir: str | os.PathLike[str], device: str | None = None, *, tta: bool = False) -> Predictor:
         """Load ``config.json`` + weights (+ LoRA adapter when present) from a run directory."""
@@ -267,6 +277,6 @@ class Predictor:
 
 
 def run_dir_of(path: str | os.PathLike[str]) -> Path:
-    """Normalise a ``--model`` argument (a run dir, or its config.json) to the run directory."""
+    """Normalise a ``--model`` argument (a run dir, its config.json, or an ensemble's ensemble.json) to the folder."""
     p = Path(path)
-    return p.parent if p.name == "config.json" else p
+    return p.parent if p.name in ("config.json", "ensemble.json") else p

@@ -44,12 +44,18 @@ def model_hash(run_dir: str | os.PathLike[str]) -> str:
 
     ``model.safetensors`` and ``config.json``; for a fine-tune folder also
     ``adapter.safetensors`` and ``adapter_config.json`` (its config.json pins the base
-    run's weights by their sha256, so a changed base changes this hash too).
+    run's weights by their sha256, so a changed base changes this hash too). For an
+    ensemble folder: its ``ensemble.json`` and every member's hash
+    (:func:`hsi_app.ensemble.ensemble_hash`).
 
     Raises:
         ModelLoadError: no config.json, or no weights at all.
     """
     run = Path(run_dir)
+    from hsi_app.ensemble import ensemble_hash, is_ensemble_dir
+
+    if is_ensemble_dir(run):
+        return ensemble_hash(run)
     if not (run / CONFIG_NAME).is_file():
         raise ModelLoadError(f"{run_dir}: no {CONFIG_NAME}; pass the output folder of `hsi train` as --model")
     if not (run / WEIGHTS_NAME).is_file() and not (run / ADAPTER_NAME).is_file():

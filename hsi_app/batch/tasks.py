@@ -65,9 +65,10 @@ class TaskAdapter:
 
 
 def _classify_load(run_dir: Path) -> Any:
-    from hsi_app.predictor import Predictor
+    """A run's :class:`~hsi_app.predictor.Predictor`, or an ensemble folder's members together."""
+    from hsi_app.ensemble import load_classifier
 
-    return Predictor.load(run_dir, device="cpu")
+    return load_classifier([run_dir], device="cpu")
 
 
 def _classify_counts(pred: Any, counts: np.ndarray) -> StatsDict:
@@ -434,6 +435,10 @@ def check_run_task(task: str, model: Any) -> None:
 
     if model is None or task not in RUN_TASKS:
         return
+    from hsi_app.ensemble import is_ensemble_dir
+
+    if is_ensemble_dir(run_dir_of(model)) and task != "classify":
+        raise ModelLoadError(f"--model {model}: an ensemble of classifiers; run it with --task classify")
     try:
         got = json.loads((run_dir_of(model) / "config.json").read_text()).get("task")
     except (OSError, ValueError, AttributeError):

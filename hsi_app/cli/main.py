@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "datasets": ("hsi_app.cli.datasets_cmd", "datasets", "List the dataset catalog or download a dataset."),
     "train": ("hsi_app.cli.train_cmd", "train", "Train a classifier (or the SVM baseline), a denoiser (--task denoise) or a detector (--task detect)."),
     "predict": ("hsi_app.cli.predict_cmd", "predict", "Whole-scene class map from a trained run, streamed to a COG."),
+    "ensemble": ("hsi_app.cli.ensemble_cmd", "ensemble", "Combine runs of one split into an ensemble folder (mean probabilities), mapped and scored."),
     "evaluate": ("hsi_app.cli.evaluate_cmd", "evaluate", "Accuracy (OA, AA, kappa, producer's/user's) and class areas of a map against reference labels."),
     "finetune": ("hsi_app.cli.finetune_cmd", "finetune", "LoRA-adapt a trained run to a new scene or sensor (adapter saved alone)."),
     "models": ("hsi_app.cli.models_cmd", "models", "List registered models: name, task, parameter count, description."),

@@ -379,13 +379,21 @@ def evaluate_run(
     *,
     window: int = 512,
     progress: bool = True,
+    pred: Any = None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Predict the whole scene from the saved run, score the test pixels, write maps and metrics."""
+    """Predict the whole scene from the saved run, score the test pixels, write maps and metrics.
+
+    Args:
+        pred: the predictor to score (default: the run folder's own); e.g. an
+            :class:`~hsi_app.ensemble.EnsemblePredictor` for an ensemble folder.
+        extra: more entries for ``metrics.json``.
+    """
     from hsi_app.infer import predict_scene
     from hsi_app.io.quicklook import save_class_map_png, save_confusion_png
     from hsi_app.predictor import Predictor
 
-    pred = Predictor.load(run_dir)
+    pred = Predictor.load(run_dir) if pred is None else pred
     t0 = time.perf_counter()
     result = predict_scene(
         pred.bind(cube),
@@ -402,7 +410,7 @@ def evaluate_run(
     metrics, sel = score_class_map(split.test, result.classes, pred.num_classes)
     h, w = result.height, result.width
     metrics.update(
-        model=pred.config.model_name,
+        model=pred.model_name,
         protocol=split.protocol,
         leaky=bool(split.leaky),
         seed=int(split.seed),
@@ -415,7 +423,8 @@ def evaluate_run(
         pixels_per_second=round(h * w / max(result.seconds, 1e-9), 1),
         epochs=history.get("epochs"),
         class_names=pred.class_names[1:],
-        data=pred.config.data,
+        data=pred.data,
+        **(extra or {}),
     )
     save_confusion_png(run_dir / "confusion.png", np.asarray(metrics["confusion_matrix"]), pred.class_names[1:])
     save_class_map_png(run_dir / "map.png", result.classes, pred.class_names, None)

@@ -160,3 +160,36 @@ def test_resampled_outputs_count_as_done_only_while_resample_is_allowed(tmp_path
     assert again["match.tif"].status == "skipped"
     for name in ("shifted.tif", "shifted_big.tif"):
         assert again[name].status == "failed" and "--resample" in again[name].error
+
+
+def test_an_ensemble_folder_runs_like_hsi_predict(tmp_path: Path, run_dir: Path, kit) -> None:  # noqa: ANN001
+    """An `hsi ensemble` folder in a batch: whole and split scenes equal `hsi predict` with the member runs."""
+    from hsi_app.batch.state import model_hash
+    from hsi_app.ensemble import write_ensemble
+    from hsi_app.errors import ModelLoadError
+
+    other = kit.make_run(tmp_path / "other", seed=7)
+    ens = tmp_path / "ens"
+    write_ensemble(ens, [run_dir, other])
+    scenes = kit.make_scenes(tmp_path / "scenes", corrupt=False, big=True)
+    out = tmp_path / "out"
+    res = run_batch("classify", ens, [str(scenes["a"]), str(scenes["big"])], out, cluster=THREADS, window=WINDOW,
+                    progress=False, echo=lambda s: None)
+    assert [r.status for r in res.rows] == ["done", "done"] and res.rows[1].split is True
+    for name in ("a", "big"):
+        ref = tmp_path / f"{name}_members.tif"
+        main(["predict", "--model", str(run_dir), "--model", str(other), "--input", str(scenes[name]),
+              "--out", str(ref), "--window", str(WINDOW), "--quiet"])
+        with rasterio.open(ref) as a, rasterio.open(out / f"{name}_classes.tif") as b:
+            np.testing.assert_array_equal(a.read(), b.read())
+    side = json.loads(sidecar_path(out / "a_classes.tif").read_text())
+    assert side["model_hash"] == model_hash(ens) != model_hash(run_dir)
+    with pytest.raises(ModelLoadError, match="ensemble of classifiers"):
+        run_batch("denoise", ens, [str(scenes["a"])], tmp_path / "out3", cluster=THREADS, window=WINDOW,
+                  progress=False, echo=lambda s: None)
+    # a member retrained (here: other weights written over it) is refused before any scene is read
+    kit.make_run(other, seed=8)
+    with pytest.raises(ModelLoadError, match="changed since the ensemble was written"):
+        run_batch("classify", ens, [str(scenes["a"])], tmp_path / "out2", cluster=THREADS, window=WINDOW,
+                  progress=False, echo=lambda s: None)
+    assert not (tmp_path / "out2" / "a_classes.tif").exists()

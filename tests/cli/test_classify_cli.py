@@ -487,16 +487,28 @@ def test_predict_with_two_runs_maps_their_mean_probabilities(trained: Path, seco
     assert got.crs.to_epsg() == 32616 and got.transform == TRANSFORM
 
 
-def test_ensemble_of_runs_on_different_splits_warns(trained: Path, scene: dict[str, Path], tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    other = tmp_path / "seed1"
+@pytest.fixture(scope="module")
+def other_split_run(scene: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run on another random:0.2 split (seed 1) of the same scene."""
+    out = tmp_path_factory.mktemp("seed1") / "seed1"
     assert main_code("train", "--data", str(scene["cube"]), "--labels", str(scene["labels"]), "--model", "test_ssfcn",
-                     "--split", "random:0.2", "--seed", "1", "--epochs", "1", "--out", str(other), "--quiet") == 0
+                     "--split", "random:0.2", "--seed", "1", "--epochs", "1", "--out", str(out), "--quiet") == 0
+    return out
+
+
+def test_ensembles_of_runs_on_different_splits_warn_and_are_not_scored(
+        trained: Path, other_split_run: Path, scene: dict[str, Path], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
-    code, _, err = run_main(capsys, "predict", "--model", str(trained), "--model", str(other), "--input",
+    code, _, err = run_main(capsys, "predict", "--model", str(trained), "--model", str(other_split_run), "--input",
                             str(scene["cube"]), "--out", str(tmp_path / "e.tif"), "--quiet")
     assert code == 0, err
     assert "different splits" in err and "random:0.2 seed 0" in err and "random:0.2 seed 1" in err
+    code, stdout, err = run_main(capsys, "ensemble", "--model", str(trained), "--model", str(other_split_run),
+                                 "--out", str(tmp_path / "ens"), "--quiet")
+    assert code == 0, err
+    assert "different splits" in err and "not scored" in stdout
+    assert (tmp_path / "ens" / "ensemble.json").is_file() and not (tmp_path / "ens" / "metrics.json").exists()
 
 
 def test_ensemble_faults_give_one_line(trained: Path, scene: dict[str, Path], tmp_path: Path,
@@ -524,3 +536,75 @@ def test_ensemble_faults_give_one_line(trained: Path, scene: dict[str, Path], tm
     code, _, err = run_main(capsys, "train", "--task", "denoise", "--data", str(scene["cube"]), "--init-seed", "3",
                             "--out", str(tmp_path / "dn"), "--quiet")
     assert_one_error_line(code, err, "--init-seed", "--seed")
+
+
+def test_ensemble_folder_is_scored_on_the_members_split(trained: Path, second_member: Path, scene: dict[str, Path],
+                                                        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`hsi ensemble` = the two runs averaged: its map is `hsi predict` with both runs, and its metrics score that
+    map on the shared split's test pixels (checked through `hsi evaluate`)."""
+    from hsi_app.data.splits import Split
+
+    ens = tmp_path / "runs" / "ens"
+    code, stdout, err = run_main(capsys, "ensemble", "--model", str(trained), "--model", str(second_member),
+                                 "--out", str(ens), "--quiet")
+    assert code == 0, err
+    doc = json.loads((ens / "ensemble.json").read_text())
+    assert [(ens / m["path"]).resolve() for m in doc["members"]] == [trained.resolve(), second_member.resolve()]
+    assert all(not Path(m["path"]).is_absolute() for m in doc["members"])
+    metrics = json.loads((ens / "metrics.json").read_text())
+    assert metrics["model"] == "ensemble of 2 (test_ssfcn)" and metrics["protocol"] == "random:0.2"
+    assert [m["oa"] for m in metrics["members"]] == [json.loads((r / "metrics.json").read_text())["oa"]
+                                                     for r in (trained, second_member)]
+    assert f"OA {100 * metrics['oa']:.2f}%" in stdout and "LEAKY" in stdout
+    # the map equals predicting with the two runs, and with the folder
+    for args, name in (([str(trained), str(second_member)], "two"), ([str(ens)], "folder")):
+        code, _, err = run_main(capsys, "predict", *[a for m in args for a in ("--model", m)], "--input",
+                                str(scene["cube"]), "--out", str(tmp_path / f"{name}.tif"), "--quiet")
+        assert code == 0, err
+        np.testing.assert_array_equal(read_class_map(tmp_path / f"{name}.tif").classes, read_class_map(ens / "map.tif").classes)
+    np.save(tmp_path / "test.npy", Split.load(trained / "split.npz").test)
+    code, _, _ = run_main(capsys, "evaluate", "--map", str(ens / "map.tif"), "--reference", str(tmp_path / "test.npy"),
+                          "--json", str(tmp_path / "acc.json"))
+    assert code == 0
+    assert json.loads((tmp_path / "acc.json").read_text())["oa"] == pytest.approx(metrics["oa"])
+    # the folder moves with its runs: member paths are relative
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for src in (trained, second_member):
+        (moved / src.parent.name).symlink_to(src.parent.resolve(), target_is_directory=True)
+    doc["members"] = [{**m, "path": str(Path("..") / Path(m["path"]).parent.name / Path(m["path"]).name)}
+                      for m in doc["members"]]
+    (moved / "ens").mkdir()
+    (moved / "ens" / "ensemble.json").write_text(json.dumps(doc))
+    code, _, err = run_main(capsys, "predict", "--model", str(moved / "ens" / "ensemble.json"), "--input",
+                            str(scene["cube"]), "--out", str(tmp_path / "moved.tif"), "--quiet")
+    assert code == 0, err
+
+
+def test_ensemble_command_faults(trained: Path, second_member: Path, scene: dict[str, Path], tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from cli_runner import assert_one_error_line
+
+    code, _, err = run_main(capsys, "ensemble", "--model", str(trained), "--out", str(tmp_path / "one"))
+    assert_one_error_line(code, err, "at least two runs")
+    code, _, err = run_main(capsys, "ensemble", "--model", str(trained), "--model", str(second_member),
+                            "--out", str(trained))
+    assert_one_error_line(code, err, "holds a training run")
+    assert not (trained / "ensemble.json").exists()
+    # an ensemble whose member changed afterwards is refused by name
+    ens = tmp_path / "ens"
+    member = tmp_path / "member_copy"
+    import shutil
+
+    shutil.copytree(second_member, member)
+    assert run_main(capsys, "ensemble", "--model", str(trained), "--model", str(member), "--out", str(ens),
+                    "--quiet")[0] == 0
+    shutil.copy(trained / "model.safetensors", member / "model.safetensors")
+    code, _, err = run_main(capsys, "predict", "--model", str(ens), "--input", str(scene["cube"]),
+                            "--out", str(tmp_path / "p.tif"), "--quiet")
+    assert_one_error_line(code, err, "member_copy", "changed since the ensemble was written", "hsi ensemble")
+    shutil.rmtree(member)
+    code, _, err = run_main(capsys, "predict", "--model", str(ens), "--input", str(scene["cube"]),
+                            "--out", str(tmp_path / "p.tif"), "--quiet")
+    assert_one_error_line(code, err, "member_copy is missing")
+    assert not (tmp_path / "p.tif").exists()

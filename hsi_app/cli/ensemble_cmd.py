@@ -1,0 +1,37 @@
+"""``hsi ensemble``: combine trained classification runs into one ensemble folder, and score it."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("ensemble")
+@click.option("--model", "models", required=True, multiple=True, type=click.Path(),
+              help="Run folder written by `hsi train`; give two or more (members of one split: `--init-seed`).")
+@click.option("--out", "out", required=True, type=click.Path(), help="Ensemble folder to write (ensemble.json, map, metrics).")
+@click.option("--data", default=None, help="Scene to score on (default: the one the members were trained on).")
+@click.option("--window", type=int, default=512, show_default=True, help="Window size of the whole-scene map.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def ensemble(models: tuple[str, ...], out: str, data: str | None, window: int, quiet: bool) -> None:
+    """Write OUT/ensemble.json naming the runs, then map and score OUT like `hsi train` does.
+
+    `hsi predict --model OUT` and `hsi batch --model OUT` then average the members' class
+    probabilities. The ensemble is scored on the test pixels of the members' split when they
+    share one; members trained on different splits are combined but not scored.
+    """
+    from hsi_app.ensemble import evaluate_ensemble, write_ensemble
+    from hsi_app.errors import ConfigError
+
+    if window < 1:
+        raise ConfigError(f"--window {window}: must be a positive number of pixels, e.g. 512")
+    path = write_ensemble(out, models)
+    click.echo(f"{path}: {len(models)} members")
+    metrics = evaluate_ensemble(out, data=data, window=window, progress=not quiet)
+    if metrics is None:
+        click.echo("not scored: the members were trained on different splits, so every test pixel was some "
+                   "member's training pixel; score its map with `hsi evaluate` on independent labels")
+        return
+    leak = " (LEAKY protocol: random pixel split with overlapping patches)" if metrics["leaky"] else ""
+    each = ", ".join(f"{100 * m['oa']:.2f}" for m in metrics["members"] if m["oa"] is not None)
+    click.echo(f"{metrics['model']} on {metrics['protocol']}{leak}: OA {100 * metrics['oa']:.2f}%  "
+               f"AA {100 * metrics['aa']:.2f}%  kappa {metrics['kappa']:.4f}  (members: OA {each})  -> {out}")
