@@ -81,12 +81,18 @@ def table(rows: list[dict[str, Any]], members: int) -> str:
     lines.append("| mean ± std | " + " | ".join(stat(c) for c in cols) + " |")
     gains = [paired_gain(rows, k) for k in range(2, members + 1)]
     lines.append("| ensemble − member 0, points | " + " | ".join([""] * members + gains) + " |")
+    gains = [paired_gain(rows, k, against="mean") for k in range(2, members + 1)]
+    lines.append("| ensemble − mean of its members, points | " + " | ".join([""] * members + gains) + " |")
     return "\n".join(lines)
 
 
-def paired_gain(rows: list[dict[str, Any]], k: int, key: str = "oa") -> str:
-    """Mean paired difference (points) of the k-member ensemble over member 0, with its standard error."""
-    d = np.array([r["ensembles"][k][key] - r["members"][0][key] for r in rows]) * 100
+def paired_gain(rows: list[dict[str, Any]], k: int, key: str = "oa", against: str = "first") -> str:
+    """Mean paired difference (points) of the k-member ensemble over member 0 (``against="first"``) or over
+    the mean of its k members (``"mean"``), with its standard error over the split seeds."""
+    def base(r: dict[str, Any]) -> float:
+        return r["members"][0][key] if against == "first" else float(np.mean([m[key] for m in r["members"][:k]]))
+
+    d = np.array([r["ensembles"][k][key] - base(r) for r in rows]) * 100
     se = d.std(ddof=1) / np.sqrt(d.size) if d.size > 1 else float("nan")
     return f"{d.mean():+.2f} (se {se:.2f})"
 

@@ -38,6 +38,8 @@ def test_paired_gain_and_tables(bench: ModuleType) -> None:
     rows = [_row(0, [0.980, 0.985], 0.990), _row(1, [0.990, 0.980], 0.992), _row(2, [0.985, 0.990], 0.987)]
     # gains 1.0, 0.2, 0.2 points: mean 0.4667, sample sd 0.4619, se 0.2667
     assert bench.paired_gain(rows, 2) == "+0.47 (se 0.27)"
+    # against the members' mean: 0.75, 0.70, -0.05 points: mean 0.4667, sample sd 0.4481, se 0.2587
+    assert bench.paired_gain(rows, 2, against="mean") == "+0.47 (se 0.26)"
     text = bench.table(rows, 2)
     assert "| 1 | 99.00 | 98.00 | 99.20 |" in text
     assert "| mean ± std | 98.50 ± 0.41 | 98.50 ± 0.41 | 98.97 ± 0.21 |" in text
