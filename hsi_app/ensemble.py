@@ -279,7 +279,7 @@ def common_split(runs: Sequence[str | os.PathLike[str]]) -> Any:
     return first if same else None
 
 
-def evaluate_ensemble(folder: str | os.PathLike[str], *, data: str | None = None, window: int = 512,
+def evaluate_ensemble(folder: str | os.PathLike[str], *, data: str | Cube | None = None, window: int = 512,
                       progress: bool = True) -> dict[str, Any] | None:
     """Score an ensemble folder on its members' common split, as ``hsi train`` scores a run.
 
@@ -287,7 +287,8 @@ def evaluate_ensemble(folder: str | os.PathLike[str], *, data: str | None = None
     ``metrics.json`` (with each member's own OA) into ``folder``.
 
     Args:
-        data: the scene (default: the one the members were trained on).
+        data: the scene, as a name or path or as an opened cube (default: the one the members
+            were trained on).
 
     Returns:
         The metrics, or ``None`` when the members were not trained on one split (there are
@@ -304,14 +305,19 @@ def evaluate_ensemble(folder: str | os.PathLike[str], *, data: str | None = None
     if split is None:
         return None
     ens = EnsemblePredictor.load(runs)
-    source = data or ens.data
-    if not source:
+    source = ens.data if data is None else data
+    if isinstance(source, str) and not source:
         raise ConfigError(f"{folder}: the members were trained on different scenes; pass --data SCENE to score it")
+    cube = open_cube(source) if isinstance(source, str) else source
+    if tuple(cube.hsi.shape[1:]) != split.test.shape:
+        raise ConfigError(f"{cube.attrs.get('source', 'the scene')}: {cube.hsi.shape[1]} x {cube.hsi.shape[2]} px, but "
+                          f"the members' split is {split.test.shape[0]} x {split.test.shape[1]}; pass the scene they "
+                          "were trained on with --data")
     members = []
     for run in runs:
         m = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").is_file() else {}
         members.append({"path": str(run), "oa": m.get("oa"), "aa": m.get("aa"), "kappa": m.get("kappa"),
                         "train_seconds": m.get("train_seconds")})
     train_s = sum(float(m["train_seconds"] or 0.0) for m in members)
-    return evaluate_run(Path(folder), open_cube(source), split, train_s, {"epochs": None}, window=window,
+    return evaluate_run(Path(folder), cube, split, train_s, {"epochs": None}, window=window,
                         progress=progress, pred=ens, extra={"members": members})

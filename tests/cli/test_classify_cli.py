@@ -591,6 +591,11 @@ def test_ensemble_command_faults(trained: Path, second_member: Path, scene: dict
                             "--out", str(trained))
     assert_one_error_line(code, err, "holds a training run")
     assert not (trained / "ensemble.json").exists()
+    with rasterio.open(scene["cube"]) as ds:  # the members' bands, but not their scene's size
+        small = _write_tif(tmp_path / "small.tif", ds.read()[:, :20, :18], wavelengths=np.linspace(420, 2400, 30))
+    code, _, err = run_main(capsys, "ensemble", "--model", str(trained), "--model", str(second_member),
+                            "--out", str(tmp_path / "ens_small"), "--data", str(small), "--quiet")
+    assert_one_error_line(code, err, "20 x 18 px", "40 x 36", "--data")
     # an ensemble whose member changed afterwards is refused by name
     ens = tmp_path / "ens"
     member = tmp_path / "member_copy"
