@@ -3,7 +3,8 @@
 Two sources: the shipped ``models/`` folder (one folder per run, checked against the
 sha256 sums in ``models/manifest.json``) and a folder of ``hsi train`` outputs
 (``hsi serve --runs DIR``). Choices are keys like ``models/indian_pines_ssfcn_small``
-or ``runs/exp1``; a key is only resolved through this listing, never as a path.
+or ``runs/exp1``; a key is only resolved through this listing, never as a path. An
+``hsi ensemble`` folder under either is offered as a classifier like a run.
 """
 
 from __future__ import annotations
@@ -31,15 +32,17 @@ def _task_of(run: Path) -> str | None:
 
 
 def _runs_under(root: Path, task: str | None) -> list[Path]:
+    """Run folders (config.json + weights) and, for classification, ``hsi ensemble`` folders below ``root``."""
+    from hsi_app.ensemble import ENSEMBLE_NAME
+
     found = []
-    for config in sorted(root.rglob(CONFIG_NAME)):
-        run = config.parent
+    marks = [*root.rglob(CONFIG_NAME)] + ([*root.rglob(ENSEMBLE_NAME)] if task in (None, "classification") else [])
+    for mark in sorted(marks):
+        run = mark.parent
         depth = len(run.relative_to(root).parts)
-        if depth == 0 or depth > MAX_RUN_DEPTH or not (run / WEIGHTS_NAME).is_file():
+        if depth == 0 or depth > MAX_RUN_DEPTH or any(p.startswith(".") for p in run.relative_to(root).parts):
             continue
-        if any(p.startswith(".") for p in run.relative_to(root).parts):
-            continue
-        if task is None or _task_of(run) == task:
+        if mark.name == ENSEMBLE_NAME or ((run / WEIGHTS_NAME).is_file() and (task is None or _task_of(run) == task)):
             found.append(run)
     return found
 
@@ -126,10 +129,7 @@ class ModelCache:
                 (a :class:`~hsi_app.tasks.detector_infer.LearnedDetector`).
         """
         path = Path(run).resolve()
-        weights = path / WEIGHTS_NAME
-        if not weights.is_file():
-            raise ModelLoadError(f"{path}: no {WEIGHTS_NAME}; the run is incomplete, retrain it")
-        key = (str(path), weights.stat().st_mtime, task)
+        key = (str(path), _weights_mtime(path), task)
         with self._lock:
             if key in self._items:
                 self.hits += 1
@@ -144,6 +144,23 @@ class ModelCache:
             while len(self._items) > self.capacity:
                 self._items.popitem(last=False)
         return model
+
+
+def _weights_mtime(path: Path) -> float:
+    """Latest modification time of the weights a run (or an ensemble folder's members) loads.
+
+    Raises:
+        ModelLoadError: a run without weights, or an ensemble member missing.
+    """
+    from hsi_app.ensemble import ENSEMBLE_NAME, ensemble_members, is_ensemble_dir
+
+    if is_ensemble_dir(path):
+        members = ensemble_members(path, verify=False)
+        return max([(path / ENSEMBLE_NAME).stat().st_mtime, *(_weights_mtime(m) for m in members)])
+    weights = path / WEIGHTS_NAME
+    if not weights.is_file():
+        raise ModelLoadError(f"{path}: no {WEIGHTS_NAME}; the run is incomplete, retrain it")
+    return weights.stat().st_mtime
 
 
 _TASK_VERB = {"classification": "classify", "denoise": "denoise", "detect": "detect"}
@@ -176,6 +193,12 @@ def check_model_task(path: Path, task: str) -> None:
 
 
 def _load(path: Path, task: str) -> Any:
+    from hsi_app.ensemble import is_ensemble_dir, load_classifier
+
+    if is_ensemble_dir(path):
+        if task != "classification":
+            raise ModelLoadError(f"run {path.name}: an ensemble of classifiers; it cannot {_TASK_VERB.get(task, task)}")
+        return load_classifier([path])
     check_model_task(path, task)
     if task == "classification":
         from hsi_app.predictor import Predictor

@@ -201,3 +201,41 @@ def test_pixel_area_agrees_with_hsi_evaluate_and_corrects_web_mercator() -> None
     assert "does not keep area" in note
     geo = make_cube(data, crs=CRS.from_epsg(4326), transform=from_origin(10, 50, 0.001, 0.001))
     assert viewer.pixel_area(geo)[0] is None
+
+
+def test_an_ensemble_folder_is_offered_and_maps_the_mean_of_its_members(tmp_path: Path, envi_cube,  # noqa: ANN001
+                                                                         random_run) -> None:  # noqa: ANN001
+    import torch
+
+    from hsi_app.ensemble import write_ensemble
+    from hsi_app.errors import ModelLoadError
+    from hsi_app.predictor import Predictor
+
+    runs = tmp_path / "runs"
+    a = random_run(runs / "a", envi_cube, num_classes=3)
+    b = random_run(runs / "b", envi_cube, num_classes=3)
+    from safetensors.torch import load_file, save_file
+
+    weights = {k: v + 0.05 * torch.randn_like(v) if v.is_floating_point() else v
+               for k, v in load_file(str(b / "model.safetensors")).items()}
+    save_file(weights, str(b / "model.safetensors"))  # random_run seeds every run alike: make b differ
+    write_ensemble(runs / "ens", [a, b])
+    cfg = viewer.ViewerConfig(runs_dir=runs)
+    assert set(viewer.list_model_runs(cfg)) == {"runs/a", "runs/b", "runs/ens"}
+    assert "runs/ens" not in viewer.list_model_runs(cfg, task="denoise")
+    cache = viewer.ModelCache()
+    res = viewer.classify_scene(envi_cube, viewer.resolve_model("runs/ens", cfg), tmp_path / "out", cache=cache)
+    image = np.asarray(envi_cube.values, dtype=np.float32)
+    valid = np.asarray(envi_cube.hsi.valid.values, dtype=bool)
+    image[:, ~valid] = np.nan
+    pa, pb = (Predictor.load(r, device="cpu").bind(envi_cube)(image) for r in (a, b))
+    assert not np.allclose(pa, pb)
+    np.testing.assert_array_equal(res.classes, np.where(valid, ((pa + pb) / 2).argmax(0) + 1, 0))
+    # retraining a member reloads the ensemble, which then refuses the changed member
+    st = (b / "model.safetensors").stat()
+    save_file({k: v * 1.01 if v.is_floating_point() else v for k, v in weights.items()}, str(b / "model.safetensors"))
+    os.utime(b / "model.safetensors", (st.st_atime, st.st_mtime + 10))
+    with pytest.raises(ModelLoadError, match="changed since the ensemble was written"):
+        cache.get(runs / "ens")
+    with pytest.raises(ModelLoadError, match="ensemble of classifiers"):
+        cache.get(runs / "ens", task="denoise")
