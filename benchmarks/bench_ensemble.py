@@ -97,17 +97,23 @@ def paired_gain(rows: list[dict[str, Any]], k: int, key: str = "oa", against: st
     return f"{d.mean():+.2f} (se {se:.2f})"
 
 
+def px_per_s(scores: list[dict[str, Any]]) -> str:
+    """Mean whole-scene pixels per second of the scored predictions ('-' when not recorded)."""
+    rates = [s["pixels_per_second"] for s in scores if s.get("pixels_per_second")]
+    return f"{np.mean(rates):,.0f}" if rates else "-"
+
+
 def summary(rows: list[dict[str, Any]], members: int) -> str:
     """Markdown: OA / AA / kappa (mean ± std over seeds) of member 0 and each ensemble, with TTA when scored."""
-    lines = ["| model | OA % | AA % | kappa ×100 | OA % with TTA |", "|---|---:|---:|---:|---:|"]
+    lines = ["| model | OA % | AA % | kappa ×100 | OA % with TTA | inference px/s |", "|---|---:|---:|---:|---:|---:|"]
     single = [r["members"][0] for r in rows]
     lines.append(f"| member 0 (single run) | {stat([m['oa'] for m in single])} | {stat([m['aa'] for m in single])} | "
-                 f"{stat([m['kappa'] for m in single])} | - |")
+                 f"{stat([m['kappa'] for m in single])} | - | {px_per_s(single)} |")
     for k in range(2, members + 1):
         ens = [r["ensembles"][k] for r in rows]
         tta = stat([e["tta"]["oa"] for e in ens]) if all("tta" in e for e in ens) else "-"
         lines.append(f"| ensemble of {k} | {stat([e['oa'] for e in ens])} | {stat([e['aa'] for e in ens])} | "
-                     f"{stat([e['kappa'] for e in ens])} | {tta} |")
+                     f"{stat([e['kappa'] for e in ens])} | {tta} | {px_per_s(ens)} |")
     return "\n".join(lines)
 
 
@@ -146,7 +152,8 @@ def main() -> None:
         if args.train_only:
             continue
         runs = [member_dir(root, args.protocol, args.model, seed, m) for m in members]
-        row: dict[str, Any] = {"seed": seed, "members": [{k: m[k] for k in ("oa", "aa", "kappa")} for m in metrics],
+        row: dict[str, Any] = {"seed": seed, "members": [{k: m.get(k) for k in ("oa", "aa", "kappa", "pixels_per_second",
+                                                                             "train_seconds")} for m in metrics],
                                "ensembles": {}}
         for k in range(2, len(runs) + 1):
             row["ensembles"][k] = score_runs(runs[:k], cube, split)

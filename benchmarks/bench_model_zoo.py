@@ -85,7 +85,8 @@ def predictor_scores(pred: Any, cube: Any, split: Any) -> dict[str, float]:
                         keep_map=True, progress=False)
     assert res.classes is not None
     m, _ = score_class_map(split.test, res.classes, pred.num_classes)
-    return {"oa": m["oa"], "aa": m["aa"], "kappa": m["kappa"]}
+    return {"oa": m["oa"], "aa": m["aa"], "kappa": m["kappa"],
+            "pixels_per_second": res.height * res.width / max(res.seconds, 1e-9)}
 
 
 def tta_table(runs: list[dict[str, Any]]) -> str:

@@ -44,8 +44,11 @@ def test_paired_gain_and_tables(bench: ModuleType) -> None:
     assert "| 1 | 99.00 | 98.00 | 99.20 |" in text
     assert "| mean ± std | 98.50 ± 0.41 | 98.50 ± 0.41 | 98.97 ± 0.21 |" in text
     summary = bench.summary(rows, 2)
-    assert "| member 0 (single run) | 98.50 ± 0.41 | 97.50 ± 0.41 | 96.50 ± 0.41 | - |" in summary
-    assert "| ensemble of 2 | 98.97 ± 0.21 |" in summary and summary.rstrip().endswith("| - |")
+    assert "| member 0 (single run) | 98.50 ± 0.41 | 97.50 ± 0.41 | 96.50 ± 0.41 | - | - |" in summary
+    assert "| ensemble of 2 | 98.97 ± 0.21 |" in summary and summary.rstrip().endswith("| - | - |")
+    for i, r in enumerate(rows):
+        r["ensembles"][2]["pixels_per_second"] = 1000.0 * (i + 1)
+    assert bench.summary(rows, 2).rstrip().endswith("| - | 2,000 |")
 
 
 @pytest.mark.slow
