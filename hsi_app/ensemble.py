@@ -247,7 +247,7 @@ def ensemble_hash(folder: str | os.PathLike[str]) -> str:
 
 
 def load_classifier(run_dirs: Sequence[str | os.PathLike[str]], device: str | None = None, *,
-                    tta: bool = False) -> Any:
+                    tta: bool = False) -> Predictor | EnsemblePredictor:
     """One run: its :class:`~hsi_app.predictor.Predictor`; several runs, or one ensemble folder: an
     :class:`EnsemblePredictor`.
 

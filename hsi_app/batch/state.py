@@ -45,8 +45,8 @@ def model_hash(run_dir: str | os.PathLike[str]) -> str:
     ``model.safetensors`` and ``config.json``; for a fine-tune folder also
     ``adapter.safetensors`` and ``adapter_config.json`` (its config.json pins the base
     run's weights by their sha256, so a changed base changes this hash too). For an
-    ensemble folder: its ``ensemble.json`` and every member's hash
-    (:func:`hsi_app.ensemble.ensemble_hash`).
+    ensemble folder: its ``ensemble.json``, which pins every member's hash; a member
+    that changed since is refused (:func:`hsi_app.ensemble.ensemble_hash`).
 
     Raises:
         ModelLoadError: no config.json, or no weights at all.

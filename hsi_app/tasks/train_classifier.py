@@ -259,7 +259,7 @@ def _train_into(out: Path, cube: Cube, opts: TrainOptions, split: Any, image: np
 
 
 def _training_extra(opts: TrainOptions) -> dict[str, Any]:
-    """Training settings stored in ``config.json`` ``extra`` (none for the SVM)."""
+    """Training settings stored in ``config.json`` ``extra`` (for the SVM only its ``init_seed``)."""
     if opts.model == "svm":
         return {"init_seed": opts.model_seed}
     from hsi_app.tasks.classification import DEFAULT_LABEL_SMOOTHING
