@@ -206,6 +206,7 @@ def test_pixel_area_agrees_with_hsi_evaluate_and_corrects_web_mercator() -> None
 def test_an_ensemble_folder_is_offered_and_maps_the_mean_of_its_members(tmp_path: Path, envi_cube,  # noqa: ANN001
                                                                          random_run) -> None:  # noqa: ANN001
     import torch
+    from safetensors.torch import load_file, save_file
 
     from hsi_app.ensemble import write_ensemble
     from hsi_app.errors import ModelLoadError
@@ -214,8 +215,6 @@ def test_an_ensemble_folder_is_offered_and_maps_the_mean_of_its_members(tmp_path
     runs = tmp_path / "runs"
     a = random_run(runs / "a", envi_cube, num_classes=3)
     b = random_run(runs / "b", envi_cube, num_classes=3)
-    from safetensors.torch import load_file, save_file
-
     weights = {k: v + 0.05 * torch.randn_like(v) if v.is_floating_point() else v
                for k, v in load_file(str(b / "model.safetensors")).items()}
     save_file(weights, str(b / "model.safetensors"))  # random_run seeds every run alike: make b differ
