@@ -89,7 +89,7 @@ class EnsemblePredictor:
         folders = [run_dir_of(p) for p in run_dirs]
         seen: set[Path] = set()
         for folder in folders:
-            if (folder / ENSEMBLE_NAME).is_file():
+            if is_ensemble_dir(folder):
                 raise ConfigError(f"{folder}: an ensemble folder; its members go in as runs, not ensembles in ensembles")
             if folder.resolve() in seen:
                 raise ConfigError(f"{folder}: given twice as --model; each ensemble member is a different run")
@@ -174,11 +174,15 @@ def is_ensemble_dir(path: str | os.PathLike[str]) -> bool:
     return (Path(path) / ENSEMBLE_NAME).is_file()
 
 
-def write_ensemble(out: str | os.PathLike[str], run_dirs: Sequence[str | os.PathLike[str]]) -> Path:
+def write_ensemble(out: str | os.PathLike[str], run_dirs: Sequence[str | os.PathLike[str]]) -> EnsemblePredictor:
     """Check that the runs make an ensemble, then write ``out/ensemble.json``.
 
     Member paths are stored relative to ``out`` (so the folder can move together with its
     runs) with the :func:`~hsi_app.batch.state.model_hash` of each member.
+
+    Returns:
+        The members as loaded for the check (pass it to :func:`evaluate_ensemble` as ``pred``
+        instead of loading and hashing them again).
 
     Raises:
         ConfigError: fewer than two runs, or a run given twice.
@@ -202,7 +206,7 @@ def write_ensemble(out: str | os.PathLike[str], run_dirs: Sequence[str | os.Path
     folder.mkdir(parents=True, exist_ok=True)
     with atomic_path(folder / ENSEMBLE_NAME) as tmp:
         Path(tmp).write_text(json.dumps(doc, indent=2))
-    return folder / ENSEMBLE_NAME
+    return ens
 
 
 def ensemble_members(folder: str | os.PathLike[str], *, verify: bool = True) -> list[Path]:
@@ -280,7 +284,7 @@ def common_split(runs: Sequence[str | os.PathLike[str]]) -> Any:
 
 
 def evaluate_ensemble(folder: str | os.PathLike[str], *, data: str | Cube | None = None, window: int = 512,
-                      progress: bool = True) -> dict[str, Any] | None:
+                      progress: bool = True, pred: EnsemblePredictor | None = None) -> dict[str, Any] | None:
     """Score an ensemble folder on its members' common split, as ``hsi train`` scores a run.
 
     Writes ``map.tif`` (class + confidence COG), ``map.png``, ``confusion.png`` and
@@ -289,6 +293,8 @@ def evaluate_ensemble(folder: str | os.PathLike[str], *, data: str | Cube | None
     Args:
         data: the scene, as a name or path or as an opened cube (default: the one the members
             were trained on).
+        pred: the members already loaded (what :func:`write_ensemble` returns); default:
+            loaded from the folder, after checking their hashes.
 
     Returns:
         The metrics, or ``None`` when the members were not trained on one split (there are
@@ -300,11 +306,11 @@ def evaluate_ensemble(folder: str | os.PathLike[str], *, data: str | Cube | None
     from hsi_app.io.open import open_cube
     from hsi_app.tasks.train_classifier import evaluate_run
 
-    runs = ensemble_members(folder)
+    runs = ensemble_members(folder) if pred is None else [Path(s) for s in pred.sources]
     split = common_split(runs)
     if split is None:
         return None
-    ens = EnsemblePredictor.load(runs)
+    ens = EnsemblePredictor.load(runs) if pred is None else pred
     source = ens.data if data is None else data
     if isinstance(source, str) and not source:
         raise ConfigError(f"{folder}: the members were trained on different scenes; pass --data SCENE to score it")

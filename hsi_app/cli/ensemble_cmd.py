@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 
@@ -19,14 +21,14 @@ def ensemble(models: tuple[str, ...], out: str, data: str | None, window: int, q
     probabilities. The ensemble is scored on the test pixels of the members' split when they
     share one; members trained on different splits are combined but not scored.
     """
-    from hsi_app.ensemble import evaluate_ensemble, write_ensemble
+    from hsi_app.ensemble import ENSEMBLE_NAME, evaluate_ensemble, write_ensemble
     from hsi_app.errors import ConfigError
 
     if window < 1:
         raise ConfigError(f"--window {window}: must be a positive number of pixels, e.g. 512")
-    path = write_ensemble(out, models)
-    click.echo(f"{path}: {len(models)} members")
-    metrics = evaluate_ensemble(out, data=data, window=window, progress=not quiet)
+    ens = write_ensemble(out, models)  # loaded once: evaluate_ensemble reuses the members
+    click.echo(f"{Path(out) / ENSEMBLE_NAME}: {len(models)} members")
+    metrics = evaluate_ensemble(out, data=data, window=window, progress=not quiet, pred=ens)
     if metrics is None:
         click.echo("not scored: the members were trained on different splits, so every test pixel was some "
                    "member's training pixel; score its map with `hsi evaluate` on independent labels")
