@@ -61,6 +61,16 @@ def iter_windows(height: int, width: int, size: int, halo: int) -> Iterator[Wind
             yield Window(r, c, h, w, r0, c0, r1 - r0, c1 - c0)
 
 
+def read_window(cube: Cube, win: Window) -> tuple[np.ndarray, np.ndarray]:
+    """The halo'd read of ``win``: ``(C, h, w)`` float32 values (no data -> NaN) and its ``(h, w)`` valid mask."""
+    block = cube.isel(y=slice(win.read_row, win.read_row + win.read_height),
+                      x=slice(win.read_col, win.read_col + win.read_width))
+    image = np.asarray(block.values, dtype=np.float32)
+    valid = np.asarray(block.coords["valid"].values, dtype=bool)
+    image[:, ~valid] = np.nan
+    return image, valid
+
+
 def classify_probs(probs: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(K, h, w)`` probabilities -> class ``(h, w)`` uint8 (1..K, 0 = no data) and confidence float32."""
     cls = (np.argmax(probs, axis=0) + 1).astype(np.uint8)
@@ -136,13 +146,7 @@ def predict_scene(
     with ExitStack() as stack:
         writer = stack.enter_context(class_map_writer(out, cube, num_classes, class_names)) if out is not None else None
         for win in tqdm(wins, desc="predict", unit="win", disable=not progress, leave=False):
-            block = cube.isel(
-                y=slice(win.read_row, win.read_row + win.read_height),
-                x=slice(win.read_col, win.read_col + win.read_width),
-            )
-            image = np.asarray(block.values, dtype=np.float32)
-            valid = np.asarray(block.coords["valid"].values, dtype=bool)
-            image[:, ~valid] = np.nan
+            image, valid = read_window(cube, win)
             probs = prob_fn(image)
             cls, conf = classify_probs(probs[(slice(None), *win.crop)], valid[win.crop])
             any_valid |= bool(valid[win.crop].any())

@@ -35,6 +35,9 @@ class SceneTiles(Dataset):
         augment: random flips and 90-degree rotations.
         label_bias: probability that a tile is placed to contain a randomly chosen
             labelled pixel (otherwise the position is uniform over the scene).
+        soft_targets: optional ``(K, H, W)`` float32 class probabilities of a teacher
+            (knowledge distillation); a pixel whose values sum to 0 has no target. Tiles
+            then carry them as ``"soft"`` ``(K, t, t)``, cropped, padded and flipped with the image.
 
     Raises:
         LabelError: labels shape differs from the image grid, or no pixel is labelled.
@@ -52,6 +55,7 @@ class SceneTiles(Dataset):
         seed: int = 0,
         augment: bool = True,
         label_bias: float = 0.9,
+        soft_targets: np.ndarray | None = None,
     ) -> None:
         img = torch.as_tensor(np.asarray(image, dtype=np.float32))
         lab = torch.as_tensor(np.asarray(labels).astype(np.int64))
@@ -67,10 +71,18 @@ class SceneTiles(Dataset):
         if not 0.0 <= label_bias <= 1.0:
             raise ConfigError(f"SceneTiles: label_bias={label_bias}; use a probability in [0, 1]")
         c, h, w = img.shape
+        soft = None
+        if soft_targets is not None:
+            soft = torch.as_tensor(np.asarray(soft_targets, dtype=np.float32))
+            if soft.ndim != 3 or tuple(soft.shape[1:]) != (h, w):
+                raise ConfigError(f"SceneTiles: soft targets {tuple(soft.shape)} do not match image {tuple(img.shape)}; "
+                                  "pass (K, H, W) probabilities on the image grid")
         ph, pw = max(0, tile_size - h), max(0, tile_size - w)
         if ph or pw:  # scene smaller than the tile: centre it on a zero canvas
-            img = torch.nn.functional.pad(img, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
-            lab = torch.nn.functional.pad(lab, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
+            pad = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
+            img, lab = torch.nn.functional.pad(img, pad), torch.nn.functional.pad(lab, pad)
+            soft = None if soft is None else torch.nn.functional.pad(soft, pad)
+        self.soft = None if soft is None else soft.contiguous()
         self.image = img.contiguous()
         self.labels = lab.contiguous()
         self.labelled = np.argwhere(self.labels.numpy() > 0)  # (N, 2) rows, cols
@@ -113,7 +125,8 @@ class SceneTiles(Dataset):
         """Tile ``index`` of the current epoch.
 
         Returns:
-            ``{"image": (C, t, t) float32, "label": (t, t) int64, "wavelength": (C,) float32}``.
+            ``{"image": (C, t, t) float32, "label": (t, t) int64, "wavelength": (C,) float32}``,
+            plus ``"soft": (K, t, t) float32`` when the dataset has soft targets.
         """
         if not 0 <= index < self.tiles_per_epoch:
             raise IndexError(index)
@@ -121,11 +134,20 @@ class SceneTiles(Dataset):
         top, left = self._origin(rng)
         t = self.tile_size
         img = self.image[:, top : top + t, left : left + t]
-        lab = self.labels[top : top + t, left : left + t]
+        lab = self.labels[None, top : top + t, left : left + t]
+        soft = None if self.soft is None else self.soft[:, top : top + t, left : left + t]
         if self.augment:
             k = int(rng.integers(4))
-            if k:
-                img, lab = torch.rot90(img, k, (1, 2)), torch.rot90(lab, k, (0, 1))
-            if rng.random() < 0.5:
-                img, lab = torch.flip(img, (2,)), torch.flip(lab, (1,))
-        return {"image": img.contiguous(), "label": lab.contiguous(), "wavelength": self.wavelength.clone()}
+            flip = rng.random() < 0.5
+            img, lab = _d4(img, k, flip), _d4(lab, k, flip)
+            soft = None if soft is None else _d4(soft, k, flip)
+        out = {"image": img.contiguous(), "label": lab[0].contiguous(), "wavelength": self.wavelength.clone()}
+        if soft is not None:
+            out["soft"] = soft.contiguous()
+        return out
+
+
+def _d4(x: torch.Tensor, k: int, flip: bool) -> torch.Tensor:
+    """``(N, t, t)`` rotated by ``k`` quarter turns, then mirrored left-right when ``flip``."""
+    x = torch.rot90(x, k, (1, 2)) if k else x
+    return torch.flip(x, (2,)) if flip else x

@@ -71,6 +71,26 @@ def masked_cross_entropy(
     return F.cross_entropy(picked, labels[valid] - 1, weight=class_weights, label_smoothing=label_smoothing)
 
 
+def soft_cross_entropy(logits: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy to a teacher's class probabilities, over the pixels that have them.
+
+    Equal to the KL divergence ``KL(teacher || student)`` plus the teacher's entropy, so its
+    gradient is the distillation gradient of Hinton et al. at temperature 1.
+
+    Args:
+        logits: ``(B, K, h, w)`` student class scores.
+        soft: ``(B, K, h, w)`` teacher probabilities; a pixel whose values sum to 0 has no target.
+
+    Returns:
+        Scalar mean over the pixels with a target (0, still attached to the graph, when none has).
+    """
+    has = soft.sum(dim=1) > 0  # (B, h, w)
+    if not bool(has.any()):
+        return logits.sum() * 0.0
+    logp = F.log_softmax(logits, dim=1).permute(0, 2, 3, 1)[has]  # (N, K)
+    return -(soft.permute(0, 2, 3, 1)[has] * logp).sum(dim=1).mean()
+
+
 def balanced_class_weights(train: np.ndarray, num_classes: int, power: float) -> list[float]:
     """Per-class loss weights ``n_k ** -power`` from the training pixel counts, scaled to mean 1.
 
@@ -256,6 +276,8 @@ class DenseClassifier(L.LightningModule):
         model: a ready module to train instead of building ``model_name`` (e.g. a peft
             LoRA wrapper; only its parameters with ``requires_grad`` are optimised).
         class_weights: optional ``(K,)`` loss weight per class (default: all 1).
+        distill_weight: weight of :func:`soft_cross_entropy` to the tiles' ``"soft"``
+            teacher probabilities, added to the cross-entropy of the labels.
     """
 
     def __init__(
@@ -277,6 +299,7 @@ class DenseClassifier(L.LightningModule):
         schedule: str = "cosine",
         model: nn.Module | None = None,
         class_weights: Sequence[float] | None = None,
+        distill_weight: float = 1.0,
     ) -> None:
         super().__init__()
         from hsi_app.models import create_model
@@ -298,6 +321,7 @@ class DenseClassifier(L.LightningModule):
             "class_weights", None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)
         )
         self.lr, self.weight_decay, self.label_smoothing = lr, weight_decay, label_smoothing
+        self.distill_weight = float(distill_weight)
         self.total_steps, self.warmup_frac = max(1, int(total_steps)), warmup_frac
         self._val_image = val_image
         self._val_labels = val_labels
@@ -326,7 +350,8 @@ class DenseClassifier(L.LightningModule):
         return self.model(x)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        """Masked cross-entropy of one batch of tiles.
+        """Masked cross-entropy of one batch of tiles (plus the distillation term when the
+        tiles carry a teacher's ``"soft"`` probabilities).
 
         A model with ``set_training_progress(fraction)`` (e.g. ChannelViT's late HCS) is
         told the fraction of the run's optimiser steps done before each step.
@@ -334,10 +359,12 @@ class DenseClassifier(L.LightningModule):
         report = getattr(self.model, "set_training_progress", None)
         if callable(report):
             report(self.global_step / self.total_steps)
+        logits = self.model(batch["image"])
         loss = masked_cross_entropy(
-            self.model(batch["image"]), batch["label"], label_smoothing=self.label_smoothing,
-            class_weights=self.class_weights,
+            logits, batch["label"], label_smoothing=self.label_smoothing, class_weights=self.class_weights,
         )
+        if "soft" in batch:
+            loss = loss + self.distill_weight * soft_cross_entropy(logits, batch["soft"])
         self.epoch_loss_sum += float(loss.detach())
         self.epoch_loss_count += 1
         self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(batch["image"]))
@@ -576,6 +603,8 @@ def fit_dense(
     model: nn.Module | None = None,
     class_weights: Sequence[float] | None = None,
     band_stats: tuple[np.ndarray, np.ndarray] | None = None,
+    soft_targets: np.ndarray | None = None,
+    distill_weight: float = 1.0,
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Train a dense classifier on one normalised in-memory scene.
 
@@ -615,6 +644,10 @@ def fit_dense(
             with a ``fit_inputs(pixels, mean, std)`` method (e.g. ``ssfcn_snv``)
             gets them with the training pixels' spectra before training. None: the image
             is taken as it is (mean 0, std 1).
+        soft_targets: ``(K, H, W)`` float32 probabilities of a teacher (knowledge
+            distillation; :mod:`hsi_app.tasks.distill`); pixels summing to 0 get no target.
+            Only with the default in-memory tiles.
+        distill_weight: weight of the distillation loss against the labels' cross-entropy.
 
     Returns:
         ``(model, history)``: the selected model (the latest epoch within one standard
@@ -638,12 +671,15 @@ def fit_dense(
     if va is not None and not (va > 0).any():
         va = None
     accelerator, devices = _accelerator(device)
+    if soft_targets is not None and tiles is not None:
+        raise ConfigError("fit_dense: soft_targets need the in-memory tiles; pass either tiles or soft_targets")
 
     L.seed_everything(seed, workers=True, verbose=False)
     tile = min(tile_size, max(h, w))  # no padding beyond what the scene needs
     if tiles is None:
         tiles = SceneTiles(
-            img, tr, tile_size=tile, tiles_per_epoch=tiles_per_epoch, wavelengths=wavelengths, seed=seed
+            img, tr, tile_size=tile, tiles_per_epoch=tiles_per_epoch, wavelengths=wavelengths, seed=seed,
+            soft_targets=soft_targets,
         )
     steps = epochs * math.ceil(tiles_per_epoch / batch_size)
     if model is None:
@@ -664,6 +700,7 @@ def fit_dense(
         schedule=schedule,
         model=model,
         class_weights=class_weights,
+        distill_weight=distill_weight,
     )
     best = _BestState(patience)
     train_loader = DataLoader(tiles, batch_size=batch_size, shuffle=False, num_workers=0)

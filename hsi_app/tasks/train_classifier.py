@@ -54,6 +54,8 @@ class TrainOptions:
     model_args: dict[str, Any] | None = None
     schedule: str | None = None  # learning-rate schedule name; None = the model's default
     class_weight_power: float = 0.0  # loss weight n_k ** -power per class; 0 = unweighted
+    teacher: tuple[str, ...] = ()  # run/ensemble folders to distil from (hsi_app.tasks.distill)
+    distill_weight: float = 1.0  # weight of the distillation loss (with a teacher)
 
     @property
     def model_seed(self) -> int:
@@ -77,6 +79,12 @@ class TrainOptions:
         check_class_weight_power(self.class_weight_power)
         if self.class_weight_power and self.model == "svm":
             raise ConfigError("--class-weights weights the loss of the neural models; the SVM baseline does not take it")
+        if self.teacher:
+            from hsi_app.tasks.distill import check_distill_weight
+
+            check_distill_weight(self.distill_weight)
+            if self.model == "svm":
+                raise ConfigError("--teacher distils into a neural model; the SVM baseline does not take it")
         if self.model != "svm":
             from hsi_app.models.registry import model_info
 
@@ -201,6 +209,10 @@ def train_classifier(
     split.train[~valid] = 0
     split.test[~valid] = 0
     check_split_pixels(split, str(cube.attrs.get("source", "input")))
+    if opts.teacher:
+        from hsi_app.tasks.distill import check_teacher
+
+        check_teacher(opts.teacher, _held_out(opts, split), num_classes)
     # everything is written to a staging folder and published into ``out`` only on success
     with staged_run_dir(out, protect=[cube.attrs.get("source"), *protect]) as stage:
         metrics = _train_into(stage, cube, opts, split, image, bands, num_classes, class_names, radius)
@@ -233,8 +245,17 @@ def _train_into(out: Path, cube: Cube, opts: TrainOptions, split: Any, image: np
 
     mean, std = _band_stats(image, split.train > 0)
     t0 = time.perf_counter()
-    geo = _geo_tiles_factory(cube, out, bands, opts.model_seed) if opts.model != "svm" else None
-    tensors, model_args, history = _fit(opts, image, mean, std, split, num_classes, cube.hsi.wavelengths[bands], geo)
+    extra = _training_extra(opts)
+    soft = None
+    if opts.teacher:  # distillation trains on in-memory tiles, which carry the teacher's targets
+        from hsi_app.tasks.distill import distill_targets, teacher_probs, teacher_record
+
+        soft = distill_targets(teacher_probs(opts.teacher, cube, window=opts.window, progress=opts.progress),
+                               _held_out(opts, split))
+        extra["teacher"] = teacher_record(opts.teacher, opts.distill_weight, int((soft.sum(axis=0) > 0).sum()))
+    geo = _geo_tiles_factory(cube, out, bands, opts.model_seed) if opts.model != "svm" and soft is None else None
+    tensors, model_args, history = _fit(opts, image, mean, std, split, num_classes, cube.hsi.wavelengths[bands], geo,
+                                        soft)
     train_seconds = time.perf_counter() - t0
     config = RunConfig(
         task="classification",
@@ -252,7 +273,7 @@ def _train_into(out: Path, cube: Cube, opts: TrainOptions, split: Any, image: np
         receptive_radius=radius,
         split={"protocol": split.protocol, "seed": split.seed, "leaky": split.leaky, "radius": split.radius},
         data=str(cube.attrs.get("source", "")),
-        extra=_training_extra(opts),
+        extra=extra,
     )
     save_run(out, config, tensors)
     return evaluate_run(out, cube, split, train_seconds, history, window=opts.window, progress=opts.progress)
@@ -267,6 +288,17 @@ def _training_extra(opts: TrainOptions) -> dict[str, Any]:
     smoothing = DEFAULT_LABEL_SMOOTHING if opts.label_smoothing is None else opts.label_smoothing
     return {"schedule": opts.schedule or "cosine", "val_fraction": opts.val_fraction, "label_smoothing": smoothing,
             "class_weight_power": opts.class_weight_power, "init_seed": opts.model_seed}
+
+
+def _validation_split(opts: TrainOptions, split: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(train, val)`` label maps: ``--val-fraction`` of the training pixels held out (on the split's seed)."""
+    return split.validation(opts.val_fraction, seed=opts.seed) if opts.val_fraction > 0 else (split.train, None)
+
+
+def _held_out(opts: TrainOptions, split: Any) -> np.ndarray:
+    """``(H, W)`` bool: the test pixels and the validation pixels, which never get a teacher target."""
+    _, val = _validation_split(opts, split)
+    return (split.test > 0) if val is None else (split.test > 0) | (val > 0)
 
 
 def _geo_tiles_factory(cube: Cube, out: Path, bands: np.ndarray, seed: int) -> Any:
@@ -320,11 +352,13 @@ def _fit(
     num_classes: int,
     wavelengths: np.ndarray,
     geo_tiles: Any = None,
+    soft: np.ndarray | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Fit the model; return (weights, model args to store, history).
 
     ``geo_tiles(train_labels, mean, std)`` builds a torchgeo tile dataset for georeferenced
-    GeoTIFF scenes; in-memory scenes (``None``) are tiled by :class:`SceneTiles`.
+    GeoTIFF scenes; in-memory scenes (``None``) are tiled by :class:`SceneTiles`. ``soft``:
+    ``(K, H, W)`` teacher targets for distillation (see :mod:`hsi_app.tasks.distill`).
     """
     if opts.model == "svm":
         from hsi_app.models.svm import SVMBaseline
@@ -334,7 +368,7 @@ def _fit(
         return svm.state_dict(), {}, {"epochs": 0}
     from hsi_app.tasks.classification import balanced_class_weights, fit_dense
 
-    train, val = split.validation(opts.val_fraction, seed=opts.seed) if opts.val_fraction > 0 else (split.train, None)
+    train, val = _validation_split(opts, split)
     norm = np.nan_to_num(BandStats(mean, std).apply(image))  # (C, H, W) float32
     kwargs: dict[str, Any] = {"seed": opts.model_seed, "progress": opts.progress, "model_args": opts.model_args,
                               "band_stats": (mean, std)}
@@ -348,6 +382,8 @@ def _fit(
         kwargs["label_smoothing"] = opts.label_smoothing
     if opts.class_weight_power:
         kwargs["class_weights"] = balanced_class_weights(train, num_classes, opts.class_weight_power)
+    if soft is not None:
+        kwargs.update(soft_targets=soft, distill_weight=opts.distill_weight)
     net, history = fit_dense(norm, train, val, model_name=opts.model, num_classes=num_classes, wavelengths=wavelengths, **kwargs)
     return dict(net.state_dict()), dict(opts.model_args or {}), history
 
