@@ -44,13 +44,19 @@ TASK_RUNNERS = {"denoise": "hsi_app.cli.train_denoise_cmd", "detect": "hsi_app.c
 @click.option("--init-seed", type=int, default=None,
               help="Classify: seed of the initial weights, tile order and dropout (default: --seed). Runs on one split "
                    "that differ only here are the members of a deep ensemble (`hsi predict --model A --model B`).")
+@click.option("--teacher", "teacher", multiple=True, type=click.Path(exists=True, file_okay=False),
+              help="Classify: distil from this run or ensemble folder (repeat to average runs): the loss adds the "
+                   "cross-entropy to its probabilities at every pixel that is not a test or validation pixel.")
+@click.option("--distill-weight", type=float, default=1.0, show_default=True,
+              help="Classify: weight of the distillation loss (with --teacher).")
 @click.option("--window", type=int, default=512, show_default=True, help="Window size of the whole-scene map.")
 @click.option("--out", "out", required=True, type=click.Path(), help="Run folder to write.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train(task: str, noise: str, init: str | None, targets: str | None, schedule: str | None, data: str, labels: str | None,
           label_attribute: str, key: str | None, model: str | None, split: str, train_labels: str | None,
           test_labels: str | None, epochs: int | None, val_fraction: float, label_smoothing: float | None, class_weights: float, seed: int,
-          init_seed: int | None, window: int, out: str, quiet: bool) -> None:
+          init_seed: int | None, teacher: tuple[str, ...], distill_weight: float, window: int, out: str,
+          quiet: bool) -> None:
     """Train a model and write weights, config, metrics and full-scene outputs to OUT."""
     if init is not None and task != "denoise":
         from hsi_app.errors import ConfigError
@@ -60,6 +66,10 @@ def train(task: str, noise: str, init: str | None, targets: str | None, schedule
         from hsi_app.errors import ConfigError
 
         raise ConfigError(f"--init-seed makes classifier ensemble members; a {task} run is seeded by --seed alone")
+    if teacher and task != "classify":
+        from hsi_app.errors import ConfigError
+
+        raise ConfigError(f"--teacher distils classifiers; a {task} run does not take it")
     if task != "classify":
         params: dict[str, Any] = dict(click.get_current_context().params)
         importlib.import_module(TASK_RUNNERS[task]).run(**params)
@@ -73,7 +83,7 @@ def train(task: str, noise: str, init: str | None, targets: str | None, schedule
 
     opts = TrainOptions(model=model, split=split, epochs=epochs, seed=seed, init_seed=init_seed, window=window, progress=not quiet,
                         schedule=schedule, val_fraction=val_fraction, label_smoothing=label_smoothing,
-                        class_weight_power=class_weights)
+                        class_weight_power=class_weights, teacher=tuple(teacher), distill_weight=distill_weight)
     check_out_dir(out)
     cube = open_cube(data, key=key, labels=labels, label_attribute=label_attribute)
     maps = [read_labels(p, cube, attribute=label_attribute)[0] if p else None for p in (train_labels, test_labels)]

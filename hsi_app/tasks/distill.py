@@ -38,17 +38,21 @@ def teacher_runs(teachers: Sequence[str | os.PathLike[str]]) -> list[Path]:
     return runs
 
 
-def check_teacher(teachers: Sequence[str | os.PathLike[str]], held_out: np.ndarray, num_classes: int) -> None:
-    """Refuse a teacher that could leak the student's held-out pixels, or that maps other classes.
+def check_teacher(teachers: Sequence[str | os.PathLike[str]], test: np.ndarray, num_classes: int) -> None:
+    """Refuse a teacher that was trained on any of the student's test pixels, or that maps other classes.
+
+    The student's validation pixels (``--val-fraction``) are training pixels of its split, so
+    a teacher on the same split has them among its training pixels; they only pick the
+    student's epoch and are not checked here (they get no teacher target either).
 
     Args:
         teachers: ``--teacher`` run or ensemble folders.
-        held_out: ``(H, W)`` bool, the student's test (and validation) pixels.
+        test: ``(H, W)`` bool, the student's test pixels.
         num_classes: the student's ``K``.
 
     Raises:
         LabelError: a teacher run has no ``split.npz``, was trained on another grid, or
-            trained on any held-out pixel.
+            trained on any test pixel.
         ConfigError: a teacher with another number of classes.
     """
     from hsi_app.checkpoint import load_config
@@ -64,12 +68,12 @@ def check_teacher(teachers: Sequence[str | os.PathLike[str]], held_out: np.ndarr
             raise LabelError(f"--teacher {run}: no split.npz, so its training pixels are unknown; "
                              "use a run written by `hsi train`")
         train = Split.load(path).train
-        if train.shape != held_out.shape:
+        if train.shape != test.shape:
             raise LabelError(f"--teacher {run}: trained on a {train.shape[0]} x {train.shape[1]} grid, this scene is "
-                             f"{held_out.shape[0]} x {held_out.shape[1]}; distil on the scene the teacher was trained on")
-        leaked = int(((train > 0) & held_out).sum())
+                             f"{test.shape[0]} x {test.shape[1]}; distil on the scene the teacher was trained on")
+        leaked = int(((train > 0) & test).sum())
         if leaked:
-            raise LabelError(f"--teacher {run}: trained on {leaked} of this run's test/validation pixels; train the "
+            raise LabelError(f"--teacher {run}: trained on {leaked} of this run's test pixels; train the "
                              "teacher on the same split (the same --split and --seed)")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -609,3 +610,112 @@ def test_ensemble_command_faults(trained: Path, second_member: Path, scene: dict
                             "--out", str(tmp_path / "p.tif"), "--quiet")
     assert_one_error_line(code, err, "member_copy is missing")
     assert not (tmp_path / "p.tif").exists()
+
+
+def _weights(run: Path) -> dict[str, np.ndarray]:
+    from safetensors.numpy import load_file
+
+    return load_file(str(run / "model.safetensors"))
+
+
+@pytest.fixture(scope="module")
+def student(trained: Path, second_member: Path, scene: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``trained``'s split and initialisation, distilled from the ensemble of ``trained`` and ``second_member``."""
+    out = tmp_path_factory.mktemp("student") / "student"
+    assert main_code("train", "--data", str(scene["cube"]), "--labels", str(scene["labels"]), "--model", "test_ssfcn",
+                     "--split", "random:0.2", "--epochs", "3", "--teacher", str(trained), "--teacher",
+                     str(second_member), "--out", str(out), "--quiet") == 0
+    return out
+
+
+def test_distilled_run_records_its_teacher_and_learns_from_it(student: Path, trained: Path, second_member: Path) -> None:
+    from hsi_app.batch.state import model_hash
+    from hsi_app.data.splits import Split
+
+    extra = json.loads((student / "config.json").read_text())["extra"]
+    split = Split.load(student / "split.npz")
+    np.testing.assert_array_equal(split.test, Split.load(trained / "split.npz").test)
+    assert extra["init_seed"] == 0
+    teacher = extra["teacher"]
+    assert teacher["runs"] == [str(trained.absolute()), str(second_member.absolute())]
+    assert teacher["sha256"] == [model_hash(trained), model_hash(second_member)]
+    assert teacher["weight"] == 1.0 and teacher["temperature"] == 1.0
+    _, val = split.validation(0.1, seed=0)  # the default --val-fraction's pixels
+    assert teacher["pixels"] == 40 * 36 - int((split.test > 0).sum()) - int((val > 0).sum()) > 40 * 36 // 2
+    # same split, initial weights and tiles as `trained`: only the teacher's loss term differs
+    wa, wb = _weights(trained), _weights(student)
+    assert wa.keys() == wb.keys() and any(not np.array_equal(wa[k], wb[k]) for k in wa)
+    metrics = json.loads((student / "metrics.json").read_text())
+    assert metrics["n_test"] == int((split.test > 0).sum()) and 0.0 <= metrics["oa"] <= 1.0
+
+
+def test_teacher_targets_at_test_pixels_do_not_reach_the_student(trained: Path, scene: dict[str, Path], tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two teachers that differ only at the split's test pixels train bit-identical students."""
+    import hsi_app.tasks.distill as distill
+    from hsi_app.data.splits import Split
+
+    test = Split.load(trained / "split.npz").test > 0
+    real = distill.teacher_probs
+
+    def scrambled(teachers: Any, cube: Any, **kw: Any) -> np.ndarray:
+        probs = real(teachers, cube, **kw)
+        probs[:, test] = probs[::-1][:, test]  # other classes at the test pixels only
+        return probs
+
+    runs = {}
+    for name, fn in (("real", real), ("scrambled", scrambled)):
+        monkeypatch.setattr(distill, "teacher_probs", fn)
+        runs[name] = tmp_path / name
+        assert main_code("train", "--data", str(scene["cube"]), "--labels", str(scene["labels"]), "--model",
+                         "test_ssfcn", "--split", "random:0.2", "--epochs", "2", "--teacher", str(trained),
+                         "--out", str(runs[name]), "--quiet") == 0
+    wa, wb = _weights(runs["real"]), _weights(runs["scrambled"])
+    assert all(np.array_equal(wa[k], wb[k]) for k in wa)
+
+
+def test_a_heavy_teacher_moves_the_unlabelled_pixels_to_its_class(trained: Path, scene: dict[str, Path], tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A teacher that calls every pixel class 3, weighted heavily, makes the student map the unlabelled
+    background (which no label constrains) as class 3; without it the background is not class 3."""
+    import hsi_app.tasks.distill as distill
+
+    def class3(teachers: Any, cube: Any, **kw: Any) -> np.ndarray:
+        probs = np.zeros((4, 40, 36), np.float32)
+        probs[2] = 1.0
+        return probs
+
+    monkeypatch.setattr(distill, "teacher_probs", class3)
+    out = tmp_path / "heavy"
+    assert main_code("train", "--data", str(scene["cube"]), "--labels", str(scene["labels"]), "--model", "test_ssfcn",
+                     "--split", "random:0.2", "--epochs", "3", "--teacher", str(trained), "--distill-weight", "5",
+                     "--out", str(out), "--quiet") == 0
+    with rasterio.open(scene["labels"]) as ds:
+        background = ds.read(1) == 0
+    heavy, plain = read_class_map(out / "map.tif").classes, read_class_map(trained / "map.tif").classes
+    assert (heavy[background] == 3).mean() > 0.9
+    assert (plain[background] == 3).mean() < 0.5
+
+
+def test_teacher_faults_give_one_line(trained: Path, other_split_run: Path, scene: dict[str, Path], tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["train", "--data", str(scene["cube"]), "--labels", str(scene["labels"]), "--split", "random:0.2",
+            "--epochs", "1", "--quiet"]
+    # a teacher trained on another split has seen some of this split's test pixels
+    code, _, err = run_main(capsys, *base, "--model", "test_ssfcn", "--teacher", str(other_split_run),
+                            "--out", str(tmp_path / "a"))
+    assert_one_error_line(code, err, "seed1", "of this run's test pixels", "same split")
+    code, _, err = run_main(capsys, *base, "--model", "test_ssfcn", "--teacher", str(trained), "--distill-weight", "0",
+                            "--out", str(tmp_path / "b"))
+    assert_one_error_line(code, err, "--distill-weight 0.0")
+    code, _, err = run_main(capsys, *base, "--model", "svm", "--teacher", str(trained), "--out", str(tmp_path / "c"))
+    assert_one_error_line(code, err, "SVM baseline does not take it")
+    code, _, err = run_main(capsys, "train", "--task", "denoise", "--data", str(scene["cube"]), "--teacher", str(trained),
+                            "--out", str(tmp_path / "d"), "--quiet")
+    assert_one_error_line(code, err, "--teacher distils classifiers")
+    bare = tmp_path / "bare"
+    shutil.copytree(trained, bare)
+    (bare / "split.npz").unlink()
+    code, _, err = run_main(capsys, *base, "--model", "test_ssfcn", "--teacher", str(bare), "--out", str(tmp_path / "e"))
+    assert_one_error_line(code, err, "no split.npz")
+    assert not any((tmp_path / n).exists() for n in "abcde")
