@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_classification import stat  # noqa: E402  (shared table helpers)
-from bench_ensemble import member_dir, score_runs, train_member  # noqa: E402
+from bench_ensemble import add_run_args, member_dir, score_runs, train_member  # noqa: E402
 from bench_model_zoo import predictor_scores  # noqa: E402
 
 
@@ -90,21 +90,10 @@ def summary(rows: list[dict[str, Any]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="spectral_vit_wide")
-    parser.add_argument("--protocol", default="random:0.1")
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--first-seed", type=int, default=0)
-    parser.add_argument("--seed", type=int, default=None, help="Only this split seed (e.g. with --train-only).")
-    parser.add_argument("--members", type=int, default=2, help="Ensemble members that make the teacher.")
-    parser.add_argument("--train-only", action="store_true", help="Train the missing runs; do not score.")
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--val-fraction", type=float, default=0.1)
-    parser.add_argument("--label-smoothing", type=float, default=None)
+    add_run_args(parser)  # --members: the ensemble members that make the teacher
     parser.add_argument("--distill-weight", type=float, default=1.0)
-    parser.add_argument("--progress", action="store_true")
     parser.add_argument("--teachers", required=True, help="bench_ensemble.py's --out: the members (reused, or trained).")
     parser.add_argument("--out", required=True, help="Student run folders live here (kept, reused).")
-    parser.add_argument("--json", default=None)
     args = parser.parse_args()
 
     from hsi_app.io import open_cube

@@ -117,23 +117,28 @@ def summary(rows: list[dict[str, Any]], members: int) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_run_args(parser: argparse.ArgumentParser) -> None:
+    """The options this script shares with ``bench_distill.py``: model, protocol, seeds, members, recipe, output."""
     parser.add_argument("--model", default="spectral_vit_wide")
     parser.add_argument("--protocol", default="random:0.1")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=None, help="Only this split seed (e.g. with --train-only).")
     parser.add_argument("--members", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=None, help="Only this split seed (with --member, --train-only).")
-    parser.add_argument("--member", type=int, default=None, help="Only this member.")
-    parser.add_argument("--train-only", action="store_true", help="Train the missing members; do not score.")
+    parser.add_argument("--train-only", action="store_true", help="Train the missing runs; do not score.")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--val-fraction", type=float, default=0.1)
     parser.add_argument("--label-smoothing", type=float, default=None)
-    parser.add_argument("--tta", action="store_true", help="Also score the ensembles with D4 test-time augmentation.")
     parser.add_argument("--progress", action="store_true")
-    parser.add_argument("--out", required=True, help="Member run folders live here (kept, reused).")
     parser.add_argument("--json", default=None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_run_args(parser)
+    parser.add_argument("--member", type=int, default=None, help="Only this member.")
+    parser.add_argument("--tta", action="store_true", help="Also score the ensembles with D4 test-time augmentation.")
+    parser.add_argument("--out", required=True, help="Member run folders live here (kept, reused).")
     args = parser.parse_args()
 
     from hsi_app.io import open_cube

@@ -6,28 +6,19 @@ tests run it that way and make sure that a wrong scan makes it fail.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 import torch
 
+from fixture_loader import benchmark_module
 from hsi_app.models.layers.selective_scan import selective_scan_parallel
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "check_cuda.py"
-
 
 @pytest.fixture(scope="module")
 def check() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("check_cuda", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_module("check_cuda")
 
 
 def _scan_without_skip(**kw: torch.Tensor) -> torch.Tensor:
