@@ -38,7 +38,7 @@ def teacher_runs(teachers: Sequence[str | os.PathLike[str]]) -> list[Path]:
     return runs
 
 
-def check_teacher(teachers: Sequence[str | os.PathLike[str]], test: np.ndarray, num_classes: int) -> None:
+def check_teacher(teachers: Sequence[str | os.PathLike[str]], test: np.ndarray, class_names: Sequence[str]) -> None:
     """Refuse a teacher that was trained on any of the student's test pixels, or that maps other classes.
 
     The student's validation pixels (``--val-fraction``) are training pixels of its split, so
@@ -48,21 +48,22 @@ def check_teacher(teachers: Sequence[str | os.PathLike[str]], test: np.ndarray, 
     Args:
         teachers: ``--teacher`` run or ensemble folders.
         test: ``(H, W)`` bool, the student's test pixels.
-        num_classes: the student's ``K``.
+        class_names: the student's names of classes ``0..K`` (0 = unlabelled).
 
     Raises:
         LabelError: a teacher run has no ``split.npz``, was trained on another grid, or
             trained on any test pixel.
-        ConfigError: a teacher with another number of classes.
+        ConfigError: a teacher with other classes (another number, or other names).
     """
     from hsi_app.checkpoint import load_config
     from hsi_app.data.splits import Split
 
     for run in teacher_runs(teachers):
-        k = load_config(run).num_classes
-        if k != num_classes:
-            raise ConfigError(f"--teacher {run}: maps {k} classes, this scene has {num_classes}; "
-                              "distil from a run trained on the same classes")
+        names = load_config(run).class_names
+        if list(names[1:]) != list(class_names[1:]):
+            raise ConfigError(f"--teacher {run}: maps {len(names) - 1} classes ({', '.join(names[1:4])}, ...), this "
+                              f"scene has {len(class_names) - 1} ({', '.join(class_names[1:4])}, ...); distil from a run "
+                              "trained on the same classes")
         path = run / "split.npz"
         if not path.is_file():
             raise LabelError(f"--teacher {run}: no split.npz, so its training pixels are unknown; "

@@ -212,7 +212,7 @@ def train_classifier(
     if opts.teacher:
         from hsi_app.tasks.distill import check_teacher
 
-        check_teacher(opts.teacher, split.test > 0, num_classes)
+        check_teacher(opts.teacher, split.test > 0, class_names)
     # everything is written to a staging folder and published into ``out`` only on success
     with staged_run_dir(out, protect=[cube.attrs.get("source"), *protect]) as stage:
         metrics = _train_into(stage, cube, opts, split, image, bands, num_classes, class_names, radius)

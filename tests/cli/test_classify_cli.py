@@ -718,4 +718,12 @@ def test_teacher_faults_give_one_line(trained: Path, other_split_run: Path, scen
     (bare / "split.npz").unlink()
     code, _, err = run_main(capsys, *base, "--model", "test_ssfcn", "--teacher", str(bare), "--out", str(tmp_path / "e"))
     assert_one_error_line(code, err, "no split.npz")
-    assert not any((tmp_path / n).exists() for n in "abcde")
+    renamed = tmp_path / "renamed"  # a teacher whose classes are others (here: one renamed)
+    shutil.copytree(trained, renamed)
+    config = json.loads((renamed / "config.json").read_text())
+    config["class_names"][2] = "water"
+    (renamed / "config.json").write_text(json.dumps(config))
+    code, _, err = run_main(capsys, *base, "--model", "test_ssfcn", "--teacher", str(renamed),
+                            "--out", str(tmp_path / "f"))
+    assert_one_error_line(code, err, "renamed", "water", "same classes")
+    assert not any((tmp_path / n).exists() for n in "abcdef")
