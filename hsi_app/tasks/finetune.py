@@ -264,7 +264,12 @@ def _json_safe(obj: Any) -> Any:
 
 
 def _base_dir_checked(base_dir: str | os.PathLike[str]) -> tuple[Path, RunConfig]:
+    from hsi_app.ensemble import is_ensemble_dir
+
     base_path = Path(base_dir).resolve()
+    if is_ensemble_dir(base_path):
+        raise ConfigError(f"{base_path}: is an ensemble; LoRA adapts one run: pass one of its members, or distil the "
+                          "ensemble into one run first (`hsi train --teacher ENSEMBLE_DIR`) and fine-tune that")
     base = load_config(base_path)
     if base.model_name == "svm" or base.task != "classification":
         raise ConfigError(f"{base_path}: a {base.model_name} {base.task} run cannot be LoRA-tuned; pass a dense classifier run")

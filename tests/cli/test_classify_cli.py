@@ -727,3 +727,14 @@ def test_teacher_faults_give_one_line(trained: Path, other_split_run: Path, scen
                             "--out", str(tmp_path / "f"))
     assert_one_error_line(code, err, "renamed", "water", "same classes")
     assert not any((tmp_path / n).exists() for n in "abcdef")
+
+
+def test_finetune_of_an_ensemble_points_to_distillation(trained: Path, second_member: Path, scene: dict[str, Path],
+                                                        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ens = tmp_path / "ens"
+    assert run_main(capsys, "ensemble", "--model", str(trained), "--model", str(second_member), "--out", str(ens),
+                    "--quiet")[0] == 0
+    code, _, err = run_main(capsys, "finetune", "--base", str(ens), "--data", str(scene["cube"]), "--labels",
+                            str(scene["labels"]), "--lora-rank", "2", "--out", str(tmp_path / "ft"), "--quiet")
+    assert_one_error_line(code, err, "is an ensemble", "--teacher")
+    assert not (tmp_path / "ft").exists()
