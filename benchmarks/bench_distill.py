@@ -56,6 +56,14 @@ def train_student(cube: Any, split: Any, run: Path, teachers: list[Path], args: 
     return m
 
 
+def add_agreement(row: dict[str, Any], test: np.ndarray) -> None:
+    """Replace the class maps in ``row`` by the share of test pixels where member 0 and the student each
+    give the ensemble's class (``"agrees"``): how much of the teacher's function the student took on."""
+    ens = row["ensemble"].pop("classes")[test]
+    for key in ("member0", "student"):
+        row[key]["agrees"] = float(np.mean(row[key].pop("classes")[test] == ens))
+
+
 def gain(rows: list[dict[str, Any]], key: str, against: str) -> str:
     """Mean paired difference (points) of the student over ``against`` (``member0`` or ``ensemble``), with its
     standard error over the split seeds."""
@@ -77,14 +85,17 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def summary(rows: list[dict[str, Any]]) -> str:
-    """Markdown: OA / AA / kappa (mean ± std over seeds) and whole-scene px/s of the three models."""
-    lines = ["| model | OA % | AA % | kappa ×100 | inference px/s |", "|---|---:|---:|---:|---:|"]
+    """Markdown: OA / AA / kappa (mean ± std over seeds), agreement with the ensemble on the test pixels and
+    whole-scene px/s of the three models."""
+    lines = ["| model | OA % | AA % | kappa ×100 | test pixels with the ensemble's class % | inference px/s |",
+             "|---|---:|---:|---:|---:|---:|"]
     for key, name in (("member0", "member 0 (single run)"), ("ensemble", "ensemble of the members"),
                       ("student", "student (one run, distilled)")):
         got = [r[key] for r in rows]
         rate = np.mean([g["pixels_per_second"] for g in got])
+        agrees = stat([g["agrees"] for g in got]) if all("agrees" in g for g in got) else "-"
         lines.append(f"| {name} | {stat([g['oa'] for g in got])} | {stat([g['aa'] for g in got])} | "
-                     f"{stat([g['kappa'] for g in got])} | {rate:,.0f} |")
+                     f"{stat([g['kappa'] for g in got])} | {agrees} | {rate:,.0f} |")
     return "\n".join(lines)
 
 
@@ -113,9 +124,10 @@ def main() -> None:
         train_student(cube, split, student, teachers, args, seed)
         if args.train_only:
             continue
-        row = {"seed": seed, "member0": predictor_scores(Predictor.load(teachers[0]), cube, split),
-               "ensemble": score_runs(teachers, cube, split),
-               "student": predictor_scores(Predictor.load(student), cube, split)}
+        row = {"seed": seed, "member0": predictor_scores(Predictor.load(teachers[0]), cube, split, keep_classes=True),
+               "ensemble": score_runs(teachers, cube, split, keep_classes=True),
+               "student": predictor_scores(Predictor.load(student), cube, split, keep_classes=True)}
+        add_agreement(row, split.test > 0)
         print(f"seed {seed}: member 0 {100 * row['member0']['oa']:.2f}, ensemble {100 * row['ensemble']['oa']:.2f}, "
               f"student {100 * row['student']['oa']:.2f}", flush=True)
         rows.append(row)

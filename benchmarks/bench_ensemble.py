@@ -61,11 +61,11 @@ def train_member(cube: Any, split: Any, run: Path, args: argparse.Namespace, see
     return m
 
 
-def score_runs(runs: list[Path], cube: Any, split: Any, *, tta: bool = False) -> dict[str, float]:
+def score_runs(runs: list[Path], cube: Any, split: Any, *, tta: bool = False, keep_classes: bool = False) -> dict[str, Any]:
     """OA / AA / kappa of the runs predicted together (mean probabilities) on the split's test pixels."""
     from hsi_app.ensemble import EnsemblePredictor
 
-    return predictor_scores(EnsemblePredictor.load(runs, tta=tta), cube, split)
+    return predictor_scores(EnsemblePredictor.load(runs, tta=tta), cube, split, keep_classes=keep_classes)
 
 
 def table(rows: list[dict[str, Any]], members: int) -> str:

@@ -76,8 +76,9 @@ def tta_scores(run_dir: Path, cube: Any, split: Any) -> dict[str, float]:
     return predictor_scores(Predictor.load(run_dir, tta=True), cube, split)
 
 
-def predictor_scores(pred: Any, cube: Any, split: Any) -> dict[str, float]:
-    """OA / AA / kappa of a loaded predictor (one run or an ensemble) on the split's test pixels."""
+def predictor_scores(pred: Any, cube: Any, split: Any, *, keep_classes: bool = False) -> dict[str, Any]:
+    """OA / AA / kappa of a loaded predictor (one run or an ensemble) on the split's test pixels, and whole-scene
+    pixels per second; with ``keep_classes`` also its ``(H, W)`` class map as ``"classes"``."""
     from hsi_app.infer import predict_scene
     from hsi_app.tasks.train_classifier import score_class_map
 
@@ -85,8 +86,11 @@ def predictor_scores(pred: Any, cube: Any, split: Any) -> dict[str, float]:
                         keep_map=True, progress=False)
     assert res.classes is not None
     m, _ = score_class_map(split.test, res.classes, pred.num_classes)
-    return {"oa": m["oa"], "aa": m["aa"], "kappa": m["kappa"],
-            "pixels_per_second": res.height * res.width / max(res.seconds, 1e-9)}
+    out: dict[str, Any] = {"oa": m["oa"], "aa": m["aa"], "kappa": m["kappa"],
+                           "pixels_per_second": res.height * res.width / max(res.seconds, 1e-9)}
+    if keep_classes:
+        out["classes"] = res.classes
+    return out
 
 
 def tta_table(runs: list[dict[str, Any]]) -> str:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 
 from fixture_loader import benchmark_module
@@ -39,8 +40,18 @@ def test_gains_and_tables(bench: ModuleType) -> None:
     assert "| 1 | 99.00 | 99.20 | 99.40 | +0.40 | +0.20 |" in text
     assert "| mean ± std | 98.50 ± 0.41 | 98.97 ± 0.21 | 98.77 ± 0.45 | +0.27 (se 0.19) | -0.20 (se 0.21) |" in text
     summary = bench.summary(rows)
-    assert "| student (one run, distilled) | 98.77 ± 0.45 | 97.77 ± 0.45 | 96.77 ± 0.45 | 110 |" in summary
-    assert "| ensemble of the members | 98.97 ± 0.21 |" in summary and "| 50 |" in summary
+    assert "| student (one run, distilled) | 98.77 ± 0.45 | 97.77 ± 0.45 | 96.77 ± 0.45 | - | 110 |" in summary
+    assert "| ensemble of the members | 98.97 ± 0.21 |" in summary and "| - | 50 |" in summary
+
+
+def test_agreement_with_the_ensemble_on_test_pixels(bench: ModuleType) -> None:
+    test = np.array([[True, True, False], [True, True, False]])
+    ens = np.array([[1, 2, 3], [4, 1, 2]])
+    row = {"member0": {"classes": np.array([[1, 1, 3], [4, 2, 9]])}, "ensemble": {"classes": ens},
+           "student": {"classes": np.array([[1, 2, 1], [4, 1, 1]])}}
+    bench.add_agreement(row, test)
+    assert row["member0"] == {"agrees": 0.5} and row["student"] == {"agrees": 1.0}  # non-test pixels do not count
+    assert "classes" not in row["ensemble"]
 
 
 @pytest.mark.slow
