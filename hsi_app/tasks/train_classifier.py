@@ -246,16 +246,17 @@ def _train_into(out: Path, cube: Cube, opts: TrainOptions, split: Any, image: np
     mean, std = _band_stats(image, split.train > 0)
     t0 = time.perf_counter()
     extra = _training_extra(opts)
+    train, val = _validation_split(opts, split) if opts.model != "svm" else (split.train, None)
     soft = None
     if opts.teacher:  # distillation trains on in-memory tiles, which carry the teacher's targets
         from hsi_app.tasks.distill import distill_targets, teacher_probs, teacher_record
 
-        soft = distill_targets(teacher_probs(opts.teacher, cube, window=opts.window, progress=opts.progress),
-                               _held_out(opts, split))
+        held_out = (split.test > 0) if val is None else (split.test > 0) | (val > 0)  # never given a target
+        soft = distill_targets(teacher_probs(opts.teacher, cube, window=opts.window, progress=opts.progress), held_out)
         extra["teacher"] = teacher_record(opts.teacher, opts.distill_weight, int((soft.sum(axis=0) > 0).sum()))
     geo = _geo_tiles_factory(cube, out, bands, opts.model_seed) if opts.model != "svm" and soft is None else None
-    tensors, model_args, history = _fit(opts, image, mean, std, split, num_classes, cube.hsi.wavelengths[bands], geo,
-                                        soft)
+    tensors, model_args, history = _fit(opts, image, mean, std, split, (train, val), num_classes,
+                                        cube.hsi.wavelengths[bands], geo, soft)
     train_seconds = time.perf_counter() - t0
     config = RunConfig(
         task="classification",
@@ -293,12 +294,6 @@ def _training_extra(opts: TrainOptions) -> dict[str, Any]:
 def _validation_split(opts: TrainOptions, split: Any) -> tuple[np.ndarray, np.ndarray | None]:
     """``(train, val)`` label maps: ``--val-fraction`` of the training pixels held out (on the split's seed)."""
     return split.validation(opts.val_fraction, seed=opts.seed) if opts.val_fraction > 0 else (split.train, None)
-
-
-def _held_out(opts: TrainOptions, split: Any) -> np.ndarray:
-    """``(H, W)`` bool: the test pixels and the validation pixels, which never get a teacher target."""
-    _, val = _validation_split(opts, split)
-    return (split.test > 0) if val is None else (split.test > 0) | (val > 0)
 
 
 def _geo_tiles_factory(cube: Cube, out: Path, bands: np.ndarray, seed: int) -> Any:
@@ -349,12 +344,16 @@ def _fit(
     mean: np.ndarray,
     std: np.ndarray,
     split: Any,
+    train_val: tuple[np.ndarray, np.ndarray | None],
     num_classes: int,
     wavelengths: np.ndarray,
     geo_tiles: Any = None,
     soft: np.ndarray | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Fit the model; return (weights, model args to store, history).
+
+    ``train_val``: the neural models' ``(train, val)`` label maps (:func:`_validation_split`);
+    the SVM fits every training pixel of ``split``.
 
     ``geo_tiles(train_labels, mean, std)`` builds a torchgeo tile dataset for georeferenced
     GeoTIFF scenes; in-memory scenes (``None``) are tiled by :class:`SceneTiles`. ``soft``:
@@ -368,7 +367,7 @@ def _fit(
         return svm.state_dict(), {}, {"epochs": 0}
     from hsi_app.tasks.classification import balanced_class_weights, fit_dense
 
-    train, val = _validation_split(opts, split)
+    train, val = train_val
     norm = np.nan_to_num(BandStats(mean, std).apply(image))  # (C, H, W) float32
     kwargs: dict[str, Any] = {"seed": opts.model_seed, "progress": opts.progress, "model_args": opts.model_args,
                               "band_stats": (mean, std)}
