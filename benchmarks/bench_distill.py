@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_classification import stat  # noqa: E402  (shared table helpers)
-from bench_ensemble import add_run_args, member_dir, score_runs, train_member  # noqa: E402
+from bench_ensemble import add_run_args, mean_se, member_dir, score_runs, train_member  # noqa: E402
 from bench_model_zoo import predictor_scores  # noqa: E402
 
 
@@ -67,9 +67,7 @@ def add_agreement(row: dict[str, Any], test: np.ndarray) -> None:
 def gain(rows: list[dict[str, Any]], key: str, against: str) -> str:
     """Mean paired difference (points) of the student over ``against`` (``member0`` or ``ensemble``), with its
     standard error over the split seeds."""
-    d = np.array([r["student"][key] - r[against][key] for r in rows]) * 100
-    se = d.std(ddof=1) / np.sqrt(d.size) if d.size > 1 else float("nan")
-    return f"{d.mean():+.2f} (se {se:.2f})"
+    return mean_se(np.array([r["student"][key] - r[against][key] for r in rows]) * 100)
 
 
 def table(rows: list[dict[str, Any]]) -> str:

@@ -92,7 +92,11 @@ def paired_gain(rows: list[dict[str, Any]], k: int, key: str = "oa", against: st
     def base(r: dict[str, Any]) -> float:
         return r["members"][0][key] if against == "first" else float(np.mean([m[key] for m in r["members"][:k]]))
 
-    d = np.array([r["ensembles"][k][key] - base(r) for r in rows]) * 100
+    return mean_se(np.array([r["ensembles"][k][key] - base(r) for r in rows]) * 100)
+
+
+def mean_se(d: np.ndarray) -> str:
+    """``"+m.mm (se s.ss)"``: the mean of paired differences and its standard error (nan for one seed)."""
     se = d.std(ddof=1) / np.sqrt(d.size) if d.size > 1 else float("nan")
     return f"{d.mean():+.2f} (se {se:.2f})"
 
