@@ -12,6 +12,19 @@ from typing import Any
 
 import click
 
+from hsi_app.errors import ConfigError
+
+
+def _check_task_options(task: str, init: str | None, init_seed: int | None, teacher: tuple[str, ...]) -> None:
+    """Refuse, with one line, an option that belongs to another ``--task``."""
+    if init is not None and task != "denoise":
+        raise ConfigError("--init warm-starts denoisers only; use `hsi finetune` to adapt a classifier run")
+    if init_seed is not None and task != "classify":
+        raise ConfigError(f"--init-seed makes classifier ensemble members; a {task} run is seeded by --seed alone")
+    if teacher and task != "classify":
+        raise ConfigError(f"--teacher distils classifiers; a {task} run does not take it")
+
+
 TASK_RUNNERS = {"denoise": "hsi_app.cli.train_denoise_cmd", "detect": "hsi_app.cli.train_detect_cmd"}
 
 
@@ -58,18 +71,7 @@ def train(task: str, noise: str, init: str | None, targets: str | None, schedule
           init_seed: int | None, teacher: tuple[str, ...], distill_weight: float, window: int, out: str,
           quiet: bool) -> None:
     """Train a model and write weights, config, metrics and full-scene outputs to OUT."""
-    if init is not None and task != "denoise":
-        from hsi_app.errors import ConfigError
-
-        raise ConfigError("--init warm-starts denoisers only; use `hsi finetune` to adapt a classifier run")
-    if init_seed is not None and task != "classify":
-        from hsi_app.errors import ConfigError
-
-        raise ConfigError(f"--init-seed makes classifier ensemble members; a {task} run is seeded by --seed alone")
-    if teacher and task != "classify":
-        from hsi_app.errors import ConfigError
-
-        raise ConfigError(f"--teacher distils classifiers; a {task} run does not take it")
+    _check_task_options(task, init, init_seed, teacher)
     if task != "classify":
         params: dict[str, Any] = dict(click.get_current_context().params)
         importlib.import_module(TASK_RUNNERS[task]).run(**params)
