@@ -76,14 +76,16 @@ def tta_scores(run_dir: Path, cube: Any, split: Any) -> dict[str, float]:
     return predictor_scores(Predictor.load(run_dir, tta=True), cube, split)
 
 
-def predictor_scores(pred: Any, cube: Any, split: Any, *, keep_classes: bool = False) -> dict[str, Any]:
+def predictor_scores(pred: Any, cube: Any, split: Any, *, keep_classes: bool = False, smooth: Any = None) -> dict[str, Any]:
     """OA / AA / kappa of a loaded predictor (one run or an ensemble) on the split's test pixels, and whole-scene
-    pixels per second; with ``keep_classes`` also its ``(H, W)`` class map as ``"classes"``."""
+    pixels per second; with ``keep_classes`` also its ``(H, W)`` class map as ``"classes"``; with ``smooth`` (a
+    :class:`~hsi_app.tasks.prob_smoothing.SmoothSpec`) of its guided-filtered map, as ``hsi predict --smooth``."""
     from hsi_app.infer import predict_scene
+    from hsi_app.tasks.prob_smoothing import with_smoothing
     from hsi_app.tasks.train_classifier import score_class_map
 
-    res = predict_scene(pred.bind(cube), cube, num_classes=pred.num_classes, halo=pred.receptive_radius,
-                        keep_map=True, progress=False)
+    prob_fn, halo = with_smoothing(pred.bind(cube), pred.receptive_radius, cube, smooth)
+    res = predict_scene(prob_fn, cube, num_classes=pred.num_classes, halo=halo, keep_map=True, progress=False)
     assert res.classes is not None
     m, _ = score_class_map(split.test, res.classes, pred.num_classes)
     out: dict[str, Any] = {"oa": m["oa"], "aa": m["aa"], "kappa": m["kappa"],

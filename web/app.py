@@ -208,13 +208,13 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
 
     @guard
     def run_classify(state: viewer.ViewerSession | None, model_key: str | None, resample: bool, opacity: float,
-                     progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - gradio idiom
+                     smooth: bool = False, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
         s = session_of(state)
         if not model_key:
             raise gr.Error("no model to run: train one (`hsi train`) and start `hsi serve --runs DIR`",
                            print_exception=False)
         progress(0.0, desc="loading model")
-        res = viewer.classify(s, model_key, cache=models, resample=resample,
+        res = viewer.classify(s, model_key, cache=models, resample=resample, smooth=bool(smooth),
                               progress=lambda d, t: progress((d, t), desc="classifying", unit="windows"))
         map_path, metrics_path = viewer.map_download(s)
         status = (f"{res.model}: {res.classes.shape[0]} × {res.classes.shape[1]} px in {res.seconds:.1f} s; "
@@ -286,6 +286,7 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
                     model = gr.Dropdown(label="Model (models/ or --runs)", elem_id="hsi-model", scale=3)
                     refresh = gr.Button("↻ models", scale=0, min_width=90)
                     resample = gr.Checkbox(label="resample bands to the model's", value=False)
+                    smooth = gr.Checkbox(label="smooth map (guided filter)", value=False, elem_id="hsi-smooth")
                 run_btn = gr.Button("Classify scene", variant="primary", elem_id="hsi-classify")
                 with gr.Row():
                     opacity = gr.Slider(0, 1, value=0.6, step=0.05, label="map opacity", elem_id="hsi-opacity")
@@ -349,7 +350,7 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
         pixel_outs = [image, pixel, spectrum, row, col]
         image.select(clicked, [state, opacity, show_map], pixel_outs, api_visibility="private")
         pixel_btn.click(goto_pixel, [state, row, col, opacity, show_map], pixel_outs, api_name="pixel")
-        run_btn.click(run_classify, [state, model, resample, opacity],
+        run_btn.click(run_classify, [state, model, resample, opacity, smooth],
                       [image, legend, areas, map_file, metrics_file, status, show_map], api_name="classify")
         points_btn.click(points_file, [state], points_out, api_name="points")
         dn_btn.click(run_denoise, [state, dn_model, dn_noise, dn_seed],

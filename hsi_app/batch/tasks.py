@@ -22,16 +22,19 @@ denoising or detection. A task is a :class:`TaskAdapter` registered in :data:`TA
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hsi_app.errors import UnknownKeyError
 from hsi_app.io.cube import Cube
 from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS, check_adapt
+
+if TYPE_CHECKING:
+    from hsi_app.tasks.prob_smoothing import SmoothSpec
 
 StatsDict = dict[str, Any]
 
@@ -76,13 +79,16 @@ def _classify_counts(pred: Any, counts: np.ndarray) -> StatsDict:
     return {"class_counts": {str(n): int(c) for n, c in zip(names, counts)}}
 
 
-def _classify_run_scene(pred: Any, cube: Cube, out: Path, window: int, resample: bool) -> StatsDict:
-    """Exactly what ``hsi predict`` does (same function, same arguments)."""
+def _classify_run_scene(smooth: SmoothSpec | None, pred: Any, cube: Cube, out: Path, window: int,
+                        resample: bool) -> StatsDict:
+    """Exactly what ``hsi predict [--smooth]`` does (same function, same arguments)."""
     from hsi_app.infer import predict_scene
+    from hsi_app.tasks.prob_smoothing import with_smoothing
 
     plan = _classify_plan(pred, cube, resample)
+    prob_fn, halo = with_smoothing(partial(_classify_apply, pred, plan), pred.receptive_radius, cube, smooth)
     res = predict_scene(
-        partial(_classify_apply, pred, plan), cube, num_classes=pred.num_classes, halo=pred.receptive_radius,
+        prob_fn, cube, num_classes=pred.num_classes, halo=halo,
         out=out, window=window, class_names=pred.class_names, progress=False,
     )
     return {"height": res.height, "width": res.width, "windows": res.windows, "resampled": plan.resampled,
@@ -126,13 +132,44 @@ CLASSIFY = TaskAdapter(
     suffix="_classes.tif",
     load=_classify_load,
     halo=lambda pred: int(pred.receptive_radius),
-    run_scene=_classify_run_scene,
+    run_scene=partial(_classify_run_scene, None),
     plan=_classify_plan,
     apply=_classify_apply,
     finish=_classify_finish,
     open_writer=_classify_writer,
     stats=_classify_stats,
 )
+
+
+def _smoothed_halo(smooth: SmoothSpec, pred: Any) -> int:
+    return int(pred.receptive_radius) + smooth.halo
+
+
+def _smoothed_plan(pred: Any, cube: Cube, resample: bool) -> tuple[Any, Any]:
+    """The band plan and the scene's guide (:func:`~hsi_app.tasks.prob_smoothing.fit_guide`), made once on the client."""
+    from hsi_app.tasks.prob_smoothing import fit_guide
+
+    return _classify_plan(pred, cube, resample), fit_guide(cube)
+
+
+def _smoothed_apply(smooth: SmoothSpec, pred: Any, plan: tuple[Any, Any], image: np.ndarray) -> np.ndarray:
+    """``(C_cube, h, w)`` raw -> ``(K, h, w)`` guided-filtered probabilities (the window carries the wider halo)."""
+    from hsi_app.tasks.prob_smoothing import smoothed
+
+    bands, guide = plan
+    return smoothed(partial(_classify_apply, pred, bands), guide, smooth)(image)
+
+
+def classify_adapter(smooth: SmoothSpec | None = None) -> TaskAdapter:
+    """The ``classify`` task: the plain :data:`CLASSIFY`, or one whose maps are guided-filtered
+    as ``hsi predict --smooth`` (each window read with ``smooth.halo`` more pixels; the guide is
+    fitted once per scene). The setting is hashed with the run, so changing it redoes the scenes."""
+    if smooth is None:
+        return CLASSIFY
+    return replace(CLASSIFY, halo=partial(_smoothed_halo, smooth), run_scene=partial(_classify_run_scene, smooth),
+                   plan=_smoothed_plan, apply=partial(_smoothed_apply, smooth),
+                   identity=partial(_options_identity, "classify", "", {"smooth": str(smooth)}),
+                   options={"smooth": str(smooth)})
 
 # --------------------------------------------------------------------------- denoise
 
@@ -220,13 +257,13 @@ def denoise_adapter(opts: DenoiseOptions) -> TaskAdapter:
     identity = None  # --fill-nan alone: the run folder's hash, as for the plain task
     if opts.adapt_sigma is not None:
         check_adapt(opts.adapt_sigma, opts.adapt_steps)
-        identity = partial(_denoise_identity, opts)
+        identity = partial(_options_identity, "denoise", " --task denoise", opts.identity_fields())
     return TaskAdapter(name="denoise", suffix=DENOISE.suffix, load=_denoise_load, halo=_denoise_halo,
                        run_scene=partial(_denoise_run_scene, opts), identity=identity, options=asdict(opts))
 
 
-def _denoise_identity(opts: DenoiseOptions, model: Any) -> tuple[str, str]:
-    """``(run folder, hash of the run + the adaptation options)``."""
+def _options_identity(task: str, train_flags: str, fields: dict[str, Any], model: Any) -> tuple[str, str]:
+    """``(run folder, hash of the run + the options that change the output)``."""
     import hashlib
     import json
 
@@ -235,10 +272,10 @@ def _denoise_identity(opts: DenoiseOptions, model: Any) -> tuple[str, str]:
     from hsi_app.predictor import run_dir_of
 
     if model is None:
-        raise ConfigError("--task denoise needs --model RUN_DIR (the output folder of `hsi train --task denoise`)")
+        raise ConfigError(f"--task {task} needs --model RUN_DIR (the output folder of `hsi train{train_flags}`)")
     run_dir = run_dir_of(model).absolute()
     h = hashlib.sha256(model_hash(run_dir).encode())
-    h.update(json.dumps(opts.identity_fields(), sort_keys=True).encode())
+    h.update(json.dumps(fields, sort_keys=True).encode())
     return str(run_dir), h.hexdigest()
 
 

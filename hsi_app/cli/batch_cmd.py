@@ -65,12 +65,14 @@ def check_memory_limit(value: str) -> None:
                    "of this std (0-255 scale), as `hsi denoise --adapt-sigma`.")
 @click.option("--adapt-steps", type=int, default=None, help=f"denoise: optimisation steps of --adapt-sigma [default: {DEFAULT_ADAPT_STEPS}].")
 @click.option("--fill-nan", is_flag=True, help="denoise: fill NaN/no-data values first (they stay NaN in the output), as `hsi denoise --fill-nan`.")
+@click.option("--smooth", default="none", show_default=True,
+              help="classify: guided-filter the class probabilities, as `hsi predict --smooth` (none | guided | guided:R,EPS).")
 @click.argument("scenes", nargs=-1, type=click.Path())
 def batch(task: str, model: str | None, inputs: tuple[str, ...], scenes: tuple[str, ...], out_dir: str, scheduler: str | None,
           workers: int | None, threads_per_worker: int, memory_limit: str, window: int, split_windows: int | None,
           overwrite: bool, resample: bool, dashboard: bool, quiet: bool, method: str | None, targets: str | None,
           materials: tuple[str, ...], threshold: float | None, max_points: int, adapt_sigma: float | None,
-          adapt_steps: int | None, fill_nan: bool) -> None:
+          adapt_steps: int | None, fill_nan: bool, smooth: str) -> None:
     """Run TASK with MODEL over every scene in INPUTS (and SCENES); one COG per scene under OUT_DIR.
 
     SCENES are more files or folders after the options, so an unquoted glob that the shell
@@ -82,7 +84,15 @@ def batch(task: str, model: str | None, inputs: tuple[str, ...], scenes: tuple[s
     """
     from hsi_app.batch import ClusterOptions, run_batch
     from hsi_app.batch.run import default_workers
-    from hsi_app.batch.tasks import DenoiseOptions, DetectOptions, default_detect_method, denoise_adapter, detect_adapter
+    from hsi_app.batch.tasks import (
+        DenoiseOptions,
+        DetectOptions,
+        classify_adapter,
+        default_detect_method,
+        denoise_adapter,
+        detect_adapter,
+    )
+    from hsi_app.tasks.prob_smoothing import parse_smooth
     from hsi_app.errors import ConfigError
 
     from hsi_app.errors import OutputError
@@ -104,13 +114,16 @@ def batch(task: str, model: str | None, inputs: tuple[str, ...], scenes: tuple[s
     except OutputError as err:
         raise OutputError(f"--out-dir {err}") from None
     only = {"detect": {"--method": method, "--targets": targets, "--material": materials or None, "--threshold": threshold},
-            "denoise": {"--adapt-sigma": adapt_sigma, "--adapt-steps": adapt_steps, "--fill-nan": fill_nan or None}}
+            "denoise": {"--adapt-sigma": adapt_sigma, "--adapt-steps": adapt_steps, "--fill-nan": fill_nan or None},
+            "classify": {"--smooth": parse_smooth(smooth)}}
     for owner, flags in only.items():
         used = ", ".join(k for k, v in flags.items() if v is not None)
         if used and task != owner:
             raise ConfigError(f"{used}: only used with --task {owner} (this run is --task {task})")
     job: Any = task
-    if task == "detect":
+    if task == "classify":
+        job = classify_adapter(parse_smooth(smooth))
+    elif task == "detect":
         job = detect_adapter(DetectOptions(method or default_detect_method(model), targets, materials, threshold,
                                            max_points))
     elif task == "denoise":

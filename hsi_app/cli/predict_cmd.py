@@ -15,19 +15,26 @@ import click
 @click.option("--resample", is_flag=True, help="Resample the scene's bands to the model's (Gaussian responses).")
 @click.option("--png", "png", default=None, type=click.Path(), help="Also write a PNG quick-look of the map.")
 @click.option("--tta", is_flag=True, help="Average over the 8 flips / 90-degree rotations of each window (8x the time).")
+@click.option("--smooth", default="none", show_default=True,
+              help="Edge-preserving smoothing of the class probabilities: none | guided (radius 2, eps 1e-4) | "
+                   "guided:R,EPS. A guided filter with the scene's first principal component as the guide; no labels.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def predict(models: tuple[str, ...], source: str, out: str, key: str | None, window: int, resample: bool, png: str | None, tta: bool,
-            quiet: bool) -> None:
+            smooth: str, quiet: bool) -> None:
     """Classify every pixel of INPUT window by window (memory bounded by the window).
 
     With several --model runs the map is their ensemble: the mean of their class probabilities
-    (band 2, the confidence, is the mean probability of the chosen class).
+    (band 2, the confidence, is the mean probability of the chosen class). With --smooth guided
+    the probabilities are guided-filtered before the class is picked (band 2 is then the filtered
+    probability); each window is read with 2R more pixels of context, so the map still equals a
+    one-shot prediction of the whole scene.
     """
     from hsi_app.errors import ConfigError
     from hsi_app.infer import predict_scene
     from hsi_app.io.atomic import TIF_SUFFIXES, check_outputs, check_suffix, check_writable
     from hsi_app.io.open import open_cube
     from hsi_app.ensemble import load_classifier
+    from hsi_app.tasks.prob_smoothing import parse_smooth, with_smoothing
 
     if window < 1:
         raise ConfigError(f"--window {window}: must be a positive number of pixels, e.g. 512")
@@ -37,15 +44,16 @@ def predict(models: tuple[str, ...], source: str, out: str, key: str | None, win
     for dst in (out, png):
         if dst is not None:
             check_writable(dst)
+    spec = parse_smooth(smooth)
     pred = load_classifier(models, tta=tta)
     cube = open_cube(source, key=key)
-    prob_fn = pred.bind(cube, resample=resample)
+    prob_fn, halo = with_smoothing(pred.bind(cube, resample=resample), pred.receptive_radius, cube, spec)
     _, h, w = cube.hsi.shape
     explicit = click.get_current_context().get_parameter_source("window") != click.core.ParameterSource.DEFAULT
     if window > max(h, w) and explicit:
         click.echo(f"hsi: warning: --window {window} is larger than the scene ({h} x {w}); using one window", err=True)
     result = predict_scene(
-        prob_fn, cube, num_classes=pred.num_classes, halo=pred.receptive_radius, out=out, window=window,
+        prob_fn, cube, num_classes=pred.num_classes, halo=halo, out=out, window=window,
         class_names=pred.class_names, keep_map=png is not None, progress=not quiet,
     )
     if png is not None and result.classes is not None:

@@ -106,6 +106,7 @@ def classify_scene(
     resample: bool = False,
     window: int = 256,
     model_name: str | None = None,
+    smooth: bool = False,
 ) -> ClassifyResult:
     """Classify every pixel of ``cube`` with the run in ``run_dir``.
 
@@ -118,6 +119,7 @@ def classify_scene(
         resample: resample the scene's bands to the model's when they differ.
         window: core window size in pixels.
         model_name: display name of the model (default: the run folder's name).
+        smooth: guided-filter the class probabilities (``hsi predict --smooth guided``).
 
     Returns:
         :class:`ClassifyResult`.
@@ -128,12 +130,14 @@ def classify_scene(
     """
     from hsi_app.infer import iter_windows, predict_scene
     from hsi_app.io.cog import read_class_map
+    from hsi_app.tasks.prob_smoothing import SmoothSpec, with_smoothing
 
     pred = cache.get(run_dir)
-    prob_fn = pred.bind(cube, resample=resample)
+    spec = SmoothSpec() if smooth else None
+    prob_fn, halo = with_smoothing(pred.bind(cube, resample=resample), pred.receptive_radius, cube, spec)
     _, h, w = cube.hsi.shape
     win = min(int(window), max(h, w))
-    total = sum(1 for _ in iter_windows(h, w, win, pred.receptive_radius))
+    total = sum(1 for _ in iter_windows(h, w, win, halo))
     done = [0]
 
     def counted(image: np.ndarray) -> np.ndarray:
@@ -146,7 +150,7 @@ def classify_scene(
     out_dir = Path(workdir)
     out_dir.mkdir(parents=True, exist_ok=True)
     map_path = out_dir / "map.tif"
-    result = predict_scene(counted, cube, num_classes=pred.num_classes, halo=pred.receptive_radius, out=map_path,
+    result = predict_scene(counted, cube, num_classes=pred.num_classes, halo=halo, out=map_path,
                            window=win, class_names=pred.class_names, keep_map=False, progress=False)
     cmap = read_class_map(map_path)
     conf = cmap.confidence if cmap.confidence is not None else np.zeros(cmap.classes.shape, np.float32)
@@ -159,6 +163,8 @@ def classify_scene(
         seconds=result.seconds,
     )
     res.metrics = scene_metrics(res, cube)
+    if spec is not None:
+        res.metrics["smooth"] = str(spec)
     write_json(out_dir / "metrics.json", res.metrics)
     return res
 

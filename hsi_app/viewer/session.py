@@ -320,12 +320,14 @@ def classify(
     cache: ModelCache = DEFAULT_CACHE,
     progress: ProgressFn | None = None,
     resample: bool = False,
+    smooth: bool = False,
 ) -> ClassifyResult:
-    """Classify the open scene with an offered model (see :func:`list_model_runs`)."""
+    """Classify the open scene with an offered model (see :func:`list_model_runs`); ``smooth``
+    guided-filters its class probabilities (:mod:`hsi_app.tasks.prob_smoothing`)."""
     cube = session.require_cube()
     run = resolve_model(model_key, session.config)
     result = classify_scene(cube, run, session.workdir, cache=cache, progress=progress,
-                            resample=resample, model_name=model_key)
+                            resample=resample, model_name=model_key, smooth=smooth)
     # the clicked points belong to the previous map: drop them only now that the new one exists
     (session.workdir / "points.gpkg").unlink(missing_ok=True)
     session.points = []

@@ -110,3 +110,15 @@ def test_a_glob_the_shell_expanded_is_taken_whole(scenes: Path, run_dir: Path, t
     assert code == 0, err
     rows = json.loads((out / "report.json").read_text())["inputs"]
     assert sorted((Path(r["input"]).name, r["status"]) for r in rows) == [("a.tif", "done"), ("b.tif", "done")]
+
+
+@pytest.mark.parametrize(("args", "needles"), [
+    (("--smooth", "median"), ("--smooth 'median'", "guided:R,EPS")),
+    (("--smooth", "guided", "--task", "denoise"), ("--smooth", "only used with --task classify", "--task denoise")),
+])
+def test_smooth_is_checked_before_the_cluster(scenes: Path, run_dir: Path, tmp_path: Path, args: tuple[str, ...],
+                                              needles: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    code, err = _batch(capsys, "--model", str(run_dir), "--inputs", str(scenes), "--out-dir", str(out), *args)
+    assert_one_error_line(code, err, *needles)
+    assert not out.exists()

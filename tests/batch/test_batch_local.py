@@ -193,3 +193,38 @@ def test_an_ensemble_folder_runs_like_hsi_predict(tmp_path: Path, run_dir: Path,
         run_batch("classify", ens, [str(scenes["a"])], tmp_path / "out2", cluster=THREADS, window=WINDOW,
                   progress=False, echo=lambda s: None)
     assert not (tmp_path / "out2" / "a_classes.tif").exists()
+
+
+
+def test_smoothed_batch_equals_hsi_predict_smooth_and_is_redone_when_the_setting_changes(
+        tmp_path: Path, run_dir: Path, kit) -> None:  # noqa: ANN001
+    """`hsi batch --smooth`: whole and split scenes equal `hsi predict --smooth`; the setting is part of the identity."""
+    from hsi_app.batch.state import model_hash
+    from hsi_app.batch.tasks import CLASSIFY, classify_adapter
+    from hsi_app.tasks.prob_smoothing import SmoothSpec
+
+    assert classify_adapter(None) is CLASSIFY
+    scenes = kit.make_scenes(tmp_path / "scenes", corrupt=False, big=True)
+    out = tmp_path / "out"
+    inputs = [str(scenes["a"]), str(scenes["big"])]
+    res = run_batch(classify_adapter(SmoothSpec(2, 0.01)), run_dir, inputs, out, cluster=THREADS, window=WINDOW,
+                    progress=False, echo=lambda s: None)
+    assert [r.status for r in res.rows] == ["done", "done"] and res.rows[1].split is True
+    for name in ("a", "big"):
+        smoothed, plain = tmp_path / f"{name}_smooth.tif", tmp_path / f"{name}_plain.tif"
+        for dst, flag in ((smoothed, "guided:2,0.01"), (plain, "none")):
+            main(["predict", "--model", str(run_dir), "--input", str(scenes[name]), "--out", str(dst),
+                  "--window", str(WINDOW), "--smooth", flag, "--quiet"])
+        with rasterio.open(smoothed) as a, rasterio.open(out / f"{name}_classes.tif") as b, rasterio.open(plain) as c:
+            got = b.read()
+            np.testing.assert_array_equal(a.read(), got)
+            assert (c.read(2) != got[1]).any()  # the filtered confidence, not the model's own
+    side = json.loads(sidecar_path(out / "a_classes.tif").read_text())
+    assert side["model_hash"] != model_hash(run_dir)
+    assert json.loads((out / "report.json").read_text())["options"] == {"smooth": "guided:2,0.01"}
+    again = run_batch(classify_adapter(SmoothSpec(2, 0.01)), run_dir, inputs, out, cluster=THREADS, window=WINDOW,
+                      progress=False, echo=lambda s: None)
+    assert [r.status for r in again.rows] == ["skipped", "skipped"]
+    other = run_batch(classify_adapter(SmoothSpec(1, 0.01)), run_dir, inputs, out, cluster=THREADS, window=WINDOW,
+                      progress=False, echo=lambda s: None)
+    assert [r.status for r in other.rows] == ["done", "done"]

@@ -130,6 +130,23 @@ def test_predict_tta_is_window_independent(trained: Path, scene: dict[str, Path]
     assert np.abs(bands["whole"][1] - bands["plain"][1]).max() > 1e-3  # the averaged confidence is a different number
 
 
+def test_predict_smooth_is_window_independent_and_keeps_georeference(trained: Path, scene: dict[str, Path],
+                                                                   tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bands = {}
+    for name, window, smooth in (("small", "8", "guided:2,0.01"), ("whole", "512", "guided:2,0.01"), ("plain", "512", "none")):
+        code, _, err = run_main(capsys, "predict", "--model", str(trained), "--input", str(scene["cube"]),
+                                "--out", str(tmp_path / f"{name}.tif"), "--window", window, "--smooth", smooth, "--quiet")
+        assert code == 0, err
+        with rasterio.open(tmp_path / f"{name}.tif") as ds:
+            bands[name] = ds.read().astype(np.float64)
+            assert ds.crs.to_epsg() == 32616 and ds.transform == TRANSFORM
+    # each 8-px window is read with the model's halo plus 2R: the filtered map equals the one-window map
+    np.testing.assert_array_equal(bands["small"][0], bands["whole"][0])
+    np.testing.assert_allclose(bands["small"][1], bands["whole"][1], atol=1)  # uint8 confidence, 255 = 1
+    # band 2 is the filtered probability of the chosen class: a different number from the model's own
+    assert np.abs(bands["whole"][1] - bands["plain"][1]).max() >= 2
+
+
 def test_val_fraction_zero_trains_every_epoch_without_validation(scene: dict[str, Path], tmp_path: Path,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "noval"
@@ -210,6 +227,7 @@ def test_svm_baseline_same_metrics_schema(scene: dict[str, Path], tmp_path: Path
         ("unwritable", "does not exist; create it first"),
         ("bad_window", "--window 0"),
         ("missing_model", "no config.json"),
+        ("bad_smooth", "--smooth 'gaussian': use none, guided, or guided:R,EPS"),
     ],
 )
 def test_faults_give_one_line(case: str, needle: str, trained: Path, scene: dict[str, Path], tmp_path: Path,
@@ -223,6 +241,8 @@ def test_faults_give_one_line(case: str, needle: str, trained: Path, scene: dict
         args["window"] = "0"
     elif case == "missing_model":
         args["model"] = str(tmp_path)
+    elif case == "bad_smooth":
+        args["smooth"] = "gaussian"
     code, _, err = run_main(capsys, "predict", *[f"--{k}={v}" for k, v in args.items()], "--quiet")
     lines = [ln for ln in err.strip().splitlines() if ln.startswith("hsi: error")]
     assert code == 2 and len(lines) == 1 and needle in lines[0], err

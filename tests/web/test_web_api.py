@@ -56,10 +56,16 @@ def test_scene_classify_pixel_and_downloads(client) -> None:  # noqa: ANN001
     # built-in Indian Pines: no CRS, nominal 20 m pixels -> 0.04 ha per pixel
     assert metrics["pixel_area_m2"] == pytest.approx(400.0)
     assert all(c["hectares"] == pytest.approx(round(c["pixels"] * 0.04, 2)) for c in metrics["classes"])
-    assert "reference_agreement" in metrics
+    assert "reference_agreement" in metrics and "smooth" not in metrics
     from hsi_app.io.cog import read_class_map
 
-    cmap = read_class_map(map_file)
+    plain = read_class_map(map_file)
+    _, _, _, smooth_file, smooth_metrics, _, _ = client.predict("runs/tiny", False, 0.6, True, api_name="/classify")
+    assert json.loads(Path(smooth_metrics).read_text())["smooth"] == "guided:2,0.0001"
+    smoothed = read_class_map(smooth_file)
+    assert smoothed.classes.shape == (145, 145) and (smoothed.classes > 0).all()
+    assert (smoothed.classes != plain.classes).any()  # the guided filter changed the map
+    cmap = smoothed
     assert cmap.classes.shape == (145, 145) and cmap.class_names[1] == "Alfalfa"
     _, text, plot, row, col = client.predict(10, 20, 0.6, True, api_name="/pixel")
     k = int(cmap.classes[10, 20])

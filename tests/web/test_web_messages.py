@@ -73,7 +73,7 @@ def test_run_errors_name_the_run_not_the_runs_folder(app, tmp_path: Path, envi_s
     h = _handlers(app, cfg)
     state = viewer.ViewerSession(config=cfg)
     viewer.open_scene(state, envi_scene.name)
-    msg = _message(h["run_classify"], state, "runs/broken", False, 0.6, lambda *a, **k: None)
+    msg = _message(h["run_classify"], state, "runs/broken", False, 0.6, False, lambda *a, **k: None)
     assert "runs/broken/config.json" in msg and str(runs) not in msg and "private" not in msg
     msg = _message(h["goto_pixel"], state, float("nan"), 1, 0.6, True)
     assert msg.startswith("row nan is not a whole number") and "unexpected" not in msg

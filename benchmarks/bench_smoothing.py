@@ -1,0 +1,95 @@
+"""Guided filtering of saved classification runs: each run scored on its own test pixels, plain and smoothed.
+
+Every run folder (``hsi train`` output with its ``split.npz``) is loaded once and its scene
+predicted twice through the code of ``hsi predict``: as it is, and with ``--smooth``
+(:mod:`hsi_app.tasks.prob_smoothing`: a guided filter of the class probabilities, guided by
+the scene's first principal component; no labels). The table gives both scores per run and
+the paired change; runs named with ``--tuning`` (the ones the filter's setting was chosen on)
+are marked and left out of a second, held-out summary line.
+
+Run: ``.venv/bin/python benchmarks/bench_smoothing.py RUN [RUN ...] [--smooth guided:2,1e-4]
+[--tuning RUN ...] [--json out.json]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_classification import stat  # noqa: E402  (shared table helpers)
+from bench_ensemble import mean_se  # noqa: E402
+from bench_model_zoo import predictor_scores  # noqa: E402
+
+
+def score_run(run: Path, smooth: Any, cubes: dict[str, Any]) -> dict[str, Any]:
+    """Plain and smoothed OA / AA / kappa (and px/s) of one run on its split's test pixels."""
+    from hsi_app.data.splits import Split
+    from hsi_app.io.open import open_cube
+    from hsi_app.predictor import Predictor
+
+    pred = Predictor.load(run)
+    split = Split.load(run / "split.npz")
+    if pred.data not in cubes:
+        cubes[pred.data] = open_cube(pred.data)
+    cube = cubes[pred.data]
+    return {"run": str(run), "model": pred.model_name, "protocol": split.protocol, "seed": int(split.seed),
+            "plain": predictor_scores(pred, cube, split), "smoothed": predictor_scores(pred, cube, split, smooth=smooth)}
+
+
+def summary_line(label: str, rows: list[dict[str, Any]]) -> str:
+    """One markdown row: mean ± std of the plain and smoothed scores and the paired OA change."""
+    if not rows:
+        return ""
+    d = np.array([r["smoothed"]["oa"] - r["plain"]["oa"] for r in rows]) * 100
+    cols = [stat([r[k][m] for r in rows]) for m in ("oa", "aa", "kappa") for k in ("plain", "smoothed")]
+    return f"| {label} ({len(rows)} runs) | " + " | ".join(cols) + f" | {mean_se(d)}, up on {(d > 0).sum()} of {d.size} |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="Run folders written by `hsi train`.")
+    parser.add_argument("--smooth", default="guided", help="As `hsi predict --smooth` (default: guided).")
+    parser.add_argument("--tuning", nargs="*", type=Path, default=[],
+                        help="Runs whose test pixels chose the filter's setting (marked; left out of the held-out line).")
+    parser.add_argument("--json", default=None, help="Also write every score to this JSON file.")
+    args = parser.parse_args()
+
+    from hsi_app.tasks.prob_smoothing import parse_smooth
+
+    spec = parse_smooth(args.smooth)
+    if spec is None:
+        parser.error("--smooth none leaves nothing to compare; pass guided or guided:R,EPS")
+    tuning = {p.resolve() for p in args.tuning}
+    cubes: dict[str, Any] = {}
+    rows = []
+    print(f"| run | protocol | seed | OA % | OA % with {spec} | change | AA % | AA % with {spec} |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for run in args.runs:
+        r = score_run(run, spec, cubes)
+        r["tuning"] = run.resolve() in tuning
+        rows.append(r)
+        p, s = r["plain"], r["smoothed"]
+        mark = " (tuning)" if r["tuning"] else ""
+        print(f"| {run}{mark} | {r['protocol']} | {r['seed']} | {100 * p['oa']:.2f} | {100 * s['oa']:.2f} | "
+              f"{100 * (s['oa'] - p['oa']):+.2f} | {100 * p['aa']:.2f} | {100 * s['aa']:.2f} |", flush=True)
+    print()
+    print("| runs | OA % | OA % smoothed | AA % | AA % smoothed | kappa ×100 | kappa ×100 smoothed | OA change (paired) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print(summary_line("all", rows))
+    held = [r for r in rows if not r["tuning"]]
+    if tuning and held:
+        print(summary_line("held out", held))
+    rates = [(r["plain"]["pixels_per_second"], r["smoothed"]["pixels_per_second"]) for r in rows]
+    print(f"\nwhole-scene px/s: plain {np.mean([a for a, _ in rates]):,.0f}, smoothed {np.mean([b for _, b in rates]):,.0f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()

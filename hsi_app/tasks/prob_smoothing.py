@@ -1,0 +1,210 @@
+"""Edge-preserving smoothing of class probabilities with a guided filter (``hsi predict --smooth``).
+
+A classifier's map is speckled where neighbouring pixels of one field get different
+classes. The guided filter (He, Sun & Tang, ECCV 2010) smooths each class's probability
+image only where a *guide* image is flat, so field boundaries stay where the scene has
+edges; Kang, Li & Benediktsson (IEEE TGRS 2014, "EPF") use it this way on hyperspectral
+maps, with the first principal component of the scene as the guide. No labels are used.
+
+Inside each ``(2r+1)^2`` window the filter fits the probabilities as a linear function of
+the guide, ``q = a * I + b``, with ridge ``eps`` on ``a``, then averages the coefficients
+of every window that covers a pixel. Means are taken over the valid pixels of the scene
+only (no-data pixels neither receive nor give probability), so the output at a pixel
+depends on inputs within ``2r`` pixels: windowed inference adds :attr:`SmoothSpec.halo` to
+the model's own halo and still equals a one-shot run of the whole scene.
+
+The guide is a fixed linear projection of the spectra (:class:`GuideProjection`), fitted
+once per scene on a strided sample of its pixels, so every window sees the same guide.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hsi_app.errors import ConfigError, InvalidDataError
+from hsi_app.infer import ProbFn
+from hsi_app.io.cube import Cube
+
+DEFAULT_RADIUS = 2
+"""Window radius ``r`` in pixels (chosen on Indian Pines, see BENCHMARKS.md "Guided filtering")."""
+DEFAULT_EPS = 1e-4
+"""Ridge ``eps`` on the slope, for a guide scaled to [0, 1]; smaller keeps more edges."""
+GUIDE_SAMPLE_PIXELS = 250_000
+"""At most this many pixels (a regular grid of rows and columns) fit the guide projection."""
+
+
+@dataclass(frozen=True)
+class SmoothSpec:
+    """Settings of the guided filter: window radius ``radius`` (px) and ridge ``eps``."""
+
+    radius: int = DEFAULT_RADIUS
+    eps: float = DEFAULT_EPS
+
+    @property
+    def halo(self) -> int:
+        """Extra context in pixels that the filter needs around a window (two box means)."""
+        return 2 * self.radius
+
+    def __str__(self) -> str:
+        return f"guided:{self.radius},{self.eps:g}"
+
+
+def parse_smooth(text: str | None) -> SmoothSpec | None:
+    """Parse ``--smooth``: ``none`` (or empty) -> ``None``; ``guided`` -> the defaults;
+    ``guided:R,EPS`` -> radius ``R`` >= 1 and ``EPS`` > 0.
+
+    Raises:
+        ConfigError: any other text.
+    """
+    value = (text or "none").strip().lower()
+    if value == "none":
+        return None
+    hint = f"--smooth {text!r}: use none, guided, or guided:R,EPS (e.g. guided:{DEFAULT_RADIUS},{DEFAULT_EPS:g})"
+    if value == "guided":
+        return SmoothSpec()
+    kind, _, args = value.partition(":")
+    parts = args.split(",")
+    if kind != "guided" or len(parts) != 2:
+        raise ConfigError(hint)
+    try:
+        radius, eps = int(parts[0]), float(parts[1])
+    except ValueError:
+        raise ConfigError(hint) from None
+    if radius < 1 or not eps > 0 or not np.isfinite(eps):
+        raise ConfigError(f"{hint}; R must be >= 1 and EPS > 0")
+    return SmoothSpec(radius, eps)
+
+
+def box_mean(x: np.ndarray, weight: np.ndarray, radius: int) -> np.ndarray:
+    """Mean of ``x`` over the pixels with ``weight`` 1 in each ``(2r+1)^2`` window (clipped at the edges).
+
+    Args:
+        x: ``(..., H, W)`` values.
+        weight: ``(H, W)`` 0/1 mask of the pixels that count.
+        radius: window radius ``r``.
+
+    Returns:
+        ``(..., H, W)`` float64 means; 0 where a window holds no counted pixel.
+    """
+    w = weight.astype(np.float64)
+    num = _box_sum(np.asarray(x, dtype=np.float64) * w, radius)
+    den = _box_sum(w, radius)
+    return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+
+
+def _box_sum(x: np.ndarray, r: int) -> np.ndarray:
+    """Sum over each ``(2r+1)^2`` window of the last two axes (zero outside), via integral images."""
+    h, w = x.shape[-2:]
+    pad = [(0, 0)] * (x.ndim - 2) + [(1, 0), (1, 0)]
+    s = np.pad(x, pad).cumsum(-2).cumsum(-1)  # s[i, j] = sum of x[:i, :j]
+    r0, r1 = np.clip(np.arange(h) - r, 0, h), np.clip(np.arange(h) + r + 1, 0, h)
+    c0, c1 = np.clip(np.arange(w) - r, 0, w), np.clip(np.arange(w) + r + 1, 0, w)
+    rows = s[..., r1, :] - s[..., r0, :]
+    return rows[..., c1] - rows[..., c0]
+
+
+def guided_filter(probs: np.ndarray, guide: np.ndarray, valid: np.ndarray, spec: SmoothSpec) -> np.ndarray:
+    """Guided filter of each class's probabilities, renormalised to a distribution per pixel.
+
+    Args:
+        probs: ``(K, H, W)`` class probabilities.
+        guide: ``(H, W)`` guide image, about [0, 1].
+        valid: ``(H, W)`` bool; other pixels are ignored (their output is the input).
+        spec: radius and ridge.
+
+    Returns:
+        ``(K, H, W)`` float32 probabilities (non-negative, summing to 1 at valid pixels).
+    """
+    r, m = spec.radius, valid.astype(bool)
+    g = np.where(m, guide, 0.0).astype(np.float64)
+    p = np.where(m, probs, 0.0).astype(np.float64)
+    mean_g = box_mean(g, m, r)
+    var_g = box_mean(g * g, m, r) - mean_g**2
+    mean_p = box_mean(p, m, r)
+    a = (box_mean(p * g, m, r) - mean_g * mean_p) / (var_g + spec.eps)
+    b = mean_p - a * mean_g
+    q = np.clip(box_mean(a, m, r) * g + box_mean(b, m, r), 0.0, None)
+    total = q.sum(axis=0, keepdims=True)
+    q = np.divide(q, total, out=np.zeros_like(q), where=total > 0)
+    return np.where(m, q, probs).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class GuideProjection:
+    """The guide image: the first principal component of per-band standardised spectra, scaled to [0, 1].
+
+    Attributes:
+        bands: ``(C_used,)`` indices of the bands it reads (finite and not constant in the sample).
+        mean, scale: ``(C_used,)`` per-band standardisation.
+        vector: ``(C_used,)`` unit first principal axis of the standardised sample.
+        low, high: range of the sample's projections (mapped to 0 and 1).
+    """
+
+    bands: np.ndarray
+    mean: np.ndarray
+    scale: np.ndarray
+    vector: np.ndarray
+    low: float
+    high: float
+
+    @classmethod
+    def fit(cls, spectra: np.ndarray, source: str = "input") -> GuideProjection:
+        """Fit on ``(C, N)`` spectra (NaN = no data; pixels without a finite band are skipped).
+
+        Raises:
+            InvalidDataError: no valid pixel, or no band that varies.
+        """
+        x = np.asarray(spectra, dtype=np.float64)
+        x = x[:, np.isfinite(x).any(axis=0)]
+        if x.shape[1] == 0:
+            raise InvalidDataError(f"{source}: every pixel is no-data; nothing to smooth")
+        finite = np.isfinite(x).all(axis=1)
+        std = np.zeros(x.shape[0])
+        std[finite] = x[finite].std(axis=1)
+        bands = np.flatnonzero(finite & (std > 0))
+        if bands.size == 0:
+            raise InvalidDataError(f"{source}: no band varies across the scene; --smooth guided needs an image with edges")
+        z = (x[bands] - x[bands].mean(axis=1, keepdims=True)) / std[bands, None]
+        _, _, vt = np.linalg.svd(z.T, full_matrices=False)
+        proj = vt[0] @ z
+        return cls(bands, x[bands].mean(axis=1), std[bands], vt[0], float(proj.min()), float(proj.max()))
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """``(C, h, w)`` raw values (NaN = no data) -> ``(h, w)`` float32 guide, clipped to [0, 1]."""
+        z = (np.asarray(image, dtype=np.float64)[self.bands] - self.mean[:, None, None]) / self.scale[:, None, None]
+        proj = np.tensordot(self.vector, np.nan_to_num(z), axes=1)
+        span = max(self.high - self.low, 1e-12)
+        return np.clip((proj - self.low) / span, 0.0, 1.0).astype(np.float32)
+
+
+def fit_guide(cube: Cube, max_pixels: int = GUIDE_SAMPLE_PIXELS) -> GuideProjection:
+    """:class:`GuideProjection` of ``cube``, fitted on every ``s``-th row and column (``s`` keeps it under ``max_pixels``)."""
+    _, h, w = cube.hsi.shape
+    step = max(1, int(np.ceil(np.sqrt(h * w / max_pixels))))
+    block = cube.isel(y=slice(None, None, step), x=slice(None, None, step))
+    sample = np.asarray(block.values, dtype=np.float64)
+    sample[:, ~np.asarray(block.coords["valid"].values, dtype=bool)] = np.nan
+    return GuideProjection.fit(sample.reshape(sample.shape[0], -1), str(cube.attrs.get("source", "input")))
+
+
+def smoothed(prob_fn: ProbFn, guide: GuideProjection, spec: SmoothSpec) -> ProbFn:
+    """Wrap a per-window probability function so that its output is guided-filtered.
+
+    The caller reads windows with ``spec.halo`` more pixels of context (see module docstring).
+    """
+
+    def fn(image: np.ndarray) -> np.ndarray:
+        valid = np.isfinite(image).any(axis=0)
+        return guided_filter(prob_fn(image), guide(image), valid, spec)
+
+    return fn
+
+
+def with_smoothing(prob_fn: ProbFn, halo: int, cube: Cube, spec: SmoothSpec | None) -> tuple[ProbFn, int]:
+    """``(prob_fn, halo)`` for :func:`hsi_app.infer.predict_scene` on ``cube``, guided-filtered when
+    ``spec`` is given (the guide fitted on ``cube``, the halo widened by ``spec.halo``)."""
+    if spec is None:
+        return prob_fn, halo
+    return smoothed(prob_fn, fit_guide(cube), spec), halo + spec.halo

@@ -1,0 +1,183 @@
+"""Guided filtering of class probabilities: box means, the filter against a direct
+implementation, its invariants, edge preservation, the guide, and windowed = one-shot."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rasterio.transform import from_origin
+
+from hsi_app.errors import ConfigError, InvalidDataError
+from hsi_app.infer import predict_scene
+from hsi_app.io.cube import make_cube
+from hsi_app.tasks.prob_smoothing import (
+    GuideProjection,
+    SmoothSpec,
+    box_mean,
+    fit_guide,
+    guided_filter,
+    parse_smooth,
+    with_smoothing,
+)
+
+
+def brute_mean(x: np.ndarray, mask: np.ndarray, r: int) -> np.ndarray:
+    """Mean over the masked pixels of each clipped (2r+1)^2 window, one pixel at a time."""
+    h, w = x.shape[-2:]
+    out = np.zeros(x.shape, dtype=np.float64)
+    for i in range(h):
+        for j in range(w):
+            sl = (slice(max(0, i - r), i + r + 1), slice(max(0, j - r), j + r + 1))
+            m = mask[sl]
+            if m.any():
+                out[..., i, j] = x[(..., *sl)][..., m].mean(axis=-1)
+    return out
+
+
+def direct_guided(p: np.ndarray, g: np.ndarray, r: int, eps: float) -> np.ndarray:
+    """He et al.'s filter written window by window: fit q = a g + b in every window, average over windows."""
+    h, w = g.shape
+    a_sum = np.zeros_like(p, dtype=np.float64)
+    b_sum = np.zeros_like(p, dtype=np.float64)
+    count = np.zeros((h, w))
+    for i in range(h):
+        for j in range(w):
+            sl = (slice(max(0, i - r), i + r + 1), slice(max(0, j - r), j + r + 1))
+            gw = g[sl].ravel()
+            for k in range(p.shape[0]):
+                pw = p[k][sl].ravel()
+                a = (np.mean(gw * pw) - gw.mean() * pw.mean()) / (gw.var() + eps)
+                a_sum[k][sl] += a
+                b_sum[k][sl] += pw.mean() - a * gw.mean()
+            count[sl] += 1
+    q = np.clip(a_sum / count * g + b_sum / count, 0, None)
+    return q / q.sum(axis=0, keepdims=True)
+
+
+def random_probs(rng: np.random.Generator, k: int, h: int, w: int) -> np.ndarray:
+    e = np.exp(2 * rng.normal(size=(k, h, w)))
+    return (e / e.sum(axis=0)).astype(np.float32)
+
+
+@pytest.mark.parametrize("r", [1, 2, 3])
+def test_box_mean_is_the_mean_over_valid_pixels_of_each_clipped_window(r: int) -> None:
+    rng = np.random.default_rng(r)
+    x = rng.normal(size=(2, 9, 11))
+    mask = rng.random((9, 11)) > 0.3
+    np.testing.assert_allclose(box_mean(x, mask, r), brute_mean(x, mask, r), atol=1e-12)
+
+
+def test_guided_filter_matches_a_direct_window_by_window_implementation() -> None:
+    rng = np.random.default_rng(0)
+    p, g = random_probs(rng, 3, 10, 12), rng.random((10, 12))
+    got = guided_filter(p, g, np.ones((10, 12), bool), SmoothSpec(2, 1e-2))
+    np.testing.assert_allclose(got, direct_guided(p.astype(np.float64), g, 2, 1e-2), atol=1e-6)
+
+
+def test_output_is_a_distribution_and_no_data_pixels_are_left_alone() -> None:
+    rng = np.random.default_rng(1)
+    p, g = random_probs(rng, 4, 15, 13), rng.random((15, 13))
+    valid = np.ones((15, 13), bool)
+    valid[:5, :6] = False
+    p_bad = p.copy()
+    p_bad[:, ~valid] = 0.9  # junk at no-data pixels must not leak into their neighbours
+    q = guided_filter(p_bad, g, valid, SmoothSpec(2, 1e-3))
+    assert q.dtype == np.float32 and (q >= 0).all()
+    np.testing.assert_allclose(q[:, valid].sum(axis=0), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(q[:, ~valid], p_bad[:, ~valid])
+    p_other = p.copy()
+    p_other[:, ~valid] = 0.1
+    np.testing.assert_allclose(guided_filter(p_other, g, valid, SmoothSpec(2, 1e-3))[:, valid], q[:, valid], atol=1e-6)
+
+
+def test_constant_probabilities_and_affine_guides_change_nothing() -> None:
+    rng = np.random.default_rng(2)
+    g = rng.random((12, 12))
+    flat = np.broadcast_to(np.array([0.2, 0.5, 0.3], np.float32)[:, None, None], (3, 12, 12))
+    np.testing.assert_allclose(guided_filter(flat, g, np.ones((12, 12), bool), SmoothSpec(2, 1e-4)), flat, atol=1e-6)
+    # the filter is equivariant to g -> c - g (eps is defined for the guide's scale, so no rescaling)
+    p = random_probs(rng, 3, 12, 12)
+    one = np.ones((12, 12), bool)
+    np.testing.assert_allclose(guided_filter(p, 1 - g, one, SmoothSpec(2, 1e-4)),
+                               guided_filter(p, g, one, SmoothSpec(2, 1e-4)), atol=1e-5)
+
+
+def test_speckle_is_removed_and_a_narrow_field_in_the_guide_is_kept() -> None:
+    """A 2-px-wide field (columns 9-10) in another class; the classifier is right with 0.7 except at speckle pixels."""
+    h, w = 20, 20
+    truth = ((np.arange(w) >= 9) & (np.arange(w) <= 10))[None, :].repeat(h, axis=0).astype(int)
+    guide = truth.astype(np.float64) + 0.01 * np.random.default_rng(3).normal(size=(h, w))
+    p = np.where(truth[None] == np.arange(2)[:, None, None], 0.7, 0.3).astype(np.float32)
+    speckle = [(3, 4), (12, 15), (16, 2), (7, 9), (14, 11)]  # one inside the narrow field, one next to it
+    for i, j in speckle:
+        p[:, i, j] = p[::-1, i, j]
+    assert (p.argmax(0) != truth).sum() == len(speckle)
+    one = np.ones((h, w), bool)
+    q = guided_filter(p, guide, one, SmoothSpec(2, 1e-4))
+    np.testing.assert_array_equal(q.argmax(0), truth)
+    # a flat guide makes it a 5 x 5 box filter, which erases the narrow field
+    flat = guided_filter(p, np.zeros((h, w)), one, SmoothSpec(2, 1e-4))
+    assert (flat.argmax(0)[:, 9:11] == 0).all()
+
+
+def test_guide_is_the_first_principal_component_scaled_to_unit_range() -> None:
+    rng = np.random.default_rng(4)
+    h, w, c = 16, 18, 12
+    brightness = rng.random((h, w))
+    spectra = 1000 + 500 * brightness[None] * np.linspace(1, 2, c)[:, None, None] + rng.normal(size=(c, h, w))
+    spectra[3] = np.nan  # a bad band is left out, not propagated
+    spectra[:, 0, 0] = np.nan  # a no-data pixel
+    proj = GuideProjection.fit(spectra.reshape(c, -1))
+    assert 3 not in proj.bands and proj.bands.size == c - 1
+    g = proj(spectra)
+    assert np.isfinite(g).all() and g.min() >= 0.0 and g.max() <= 1.0
+    ok = np.isfinite(spectra[0])
+    assert abs(np.corrcoef(g[ok], brightness[ok])[0, 1]) > 0.999
+    assert {round(float(g[ok].min()), 6), round(float(g[ok].max()), 6)} == {0.0, 1.0}
+    with pytest.raises(InvalidDataError, match="every pixel is no-data"):
+        GuideProjection.fit(np.full((c, 10), np.nan))
+    with pytest.raises(InvalidDataError, match="no band varies"):
+        GuideProjection.fit(np.ones((c, 10)))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [(None, None), ("none", None), ("NONE", None), ("guided", SmoothSpec(2, 1e-4)), ("guided:3,0.01", SmoothSpec(3, 0.01))],
+)
+def test_parse_smooth(text: str | None, expected: SmoothSpec | None) -> None:
+    assert parse_smooth(text) == expected
+
+
+@pytest.mark.parametrize("text", ["gaussian", "guided:2", "guided:0,0.1", "guided:2,-1", "guided:a,b", "guided:2,nan"])
+def test_parse_smooth_refuses_other_text_with_the_accepted_forms(text: str) -> None:
+    with pytest.raises(ConfigError, match="use none, guided, or guided:R,EPS"):
+        parse_smooth(text)
+
+
+def pixel_model(image: np.ndarray) -> np.ndarray:
+    """A per-pixel 'model' (receptive radius 0): softmax of three band combinations."""
+    x = np.nan_to_num(image)
+    logits = np.stack([x[0], x[1] - x[2], 0.5 * x[2]])
+    e = np.exp(logits - logits.max(axis=0))
+    return (e / e.sum(axis=0)).astype(np.float32)
+
+
+@pytest.mark.parametrize("window", [4, 7, 64])
+def test_windowed_smoothing_equals_one_shot_smoothing(window: int) -> None:
+    rng = np.random.default_rng(5)
+    data = rng.normal(size=(3, 23, 19)).astype(np.float32)
+    data[:, 18:, :5] = np.nan  # a no-data corner
+    t = from_origin(500000.0, 4000000.0, 30.0, 30.0)
+    cube = make_cube(data, x=500015.0 + 30.0 * np.arange(19), y=3999985.0 - 30.0 * np.arange(23), crs="EPSG:32633",
+                     transform=t)
+    spec = SmoothSpec(2, 1e-3)
+    fn, halo = with_smoothing(pixel_model, 0, cube, spec)
+    assert halo == 4
+    got = predict_scene(fn, cube, num_classes=3, halo=halo, window=window, keep_map=True, progress=False).classes
+    image = np.asarray(cube.values, dtype=np.float32)
+    valid = np.isfinite(image).all(axis=0)
+    ref = guided_filter(pixel_model(image), fit_guide(cube)(image), valid, spec).argmax(0) + 1
+    ref[~valid] = 0
+    np.testing.assert_array_equal(got, ref)
+    plain = predict_scene(pixel_model, cube, num_classes=3, halo=0, window=window, keep_map=True, progress=False).classes
+    assert (plain != got).any()  # the filter did change the map
