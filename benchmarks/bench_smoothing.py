@@ -1,7 +1,8 @@
 """Guided filtering of saved classification runs: each run scored on its own test pixels, plain and smoothed.
 
-Every run folder (``hsi train`` output with its ``split.npz``) is loaded once and its scene
-predicted twice through the code of ``hsi predict``: as it is, and with ``--smooth``
+Every run folder (``hsi train`` output with its ``split.npz``, or an ``hsi ensemble`` folder of
+runs on one split) is loaded once and its scene predicted twice through the code of ``hsi
+predict``: as it is, and with ``--smooth``
 (:mod:`hsi_app.tasks.prob_smoothing`: a guided filter of the class probabilities, guided by
 the scene's first principal component; no labels). The table gives both scores per run and
 the paired change; runs named with ``--tuning`` (the ones the filter's setting was chosen on)
@@ -28,13 +29,15 @@ from bench_model_zoo import predictor_scores  # noqa: E402
 
 
 def score_run(run: Path, smooth: Any, cubes: dict[str, Any]) -> dict[str, Any]:
-    """Plain and smoothed OA / AA / kappa (and px/s) of one run on its split's test pixels."""
-    from hsi_app.data.splits import Split
+    """Plain and smoothed OA / AA / kappa (and px/s) of one run, or one ``hsi ensemble`` folder, on its split's test pixels."""
+    from hsi_app.ensemble import common_split, ensemble_members, is_ensemble_dir, load_classifier
+    from hsi_app.errors import ConfigError
     from hsi_app.io.open import open_cube
-    from hsi_app.predictor import Predictor
 
-    pred = Predictor.load(run)
-    split = Split.load(run / "split.npz")
+    pred = load_classifier([run])
+    split = common_split(ensemble_members(run) if is_ensemble_dir(run) else [run])
+    if split is None:
+        raise ConfigError(f"{run}: no split.npz common to its runs, so no test pixels to score")
     if pred.data not in cubes:
         cubes[pred.data] = open_cube(pred.data)
     cube = cubes[pred.data]
@@ -53,7 +56,7 @@ def summary_line(label: str, rows: list[dict[str, Any]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", type=Path, help="Run folders written by `hsi train`.")
+    parser.add_argument("runs", nargs="+", type=Path, help="Run folders written by `hsi train` (or `hsi ensemble` folders).")
     parser.add_argument("--smooth", default="guided", help="As `hsi predict --smooth` (default: guided).")
     parser.add_argument("--tuning", nargs="*", type=Path, default=[],
                         help="Runs whose test pixels chose the filter's setting (marked; left out of the held-out line).")
