@@ -31,7 +31,7 @@ DEFAULT_RADIUS = 2
 """Window radius ``r`` in pixels (chosen on Indian Pines, see BENCHMARKS.md "Guided filtering")."""
 DEFAULT_EPS = 1e-4
 """Ridge ``eps`` on the slope, for a guide scaled to [0, 1]; smaller keeps more edges."""
-GUIDE_SAMPLE_PIXELS = 250_000
+GUIDE_SAMPLE_PIXELS = 100_000
 """At most this many pixels (a regular grid of rows and columns) fit the guide projection."""
 
 
@@ -119,13 +119,15 @@ def guided_filter(probs: np.ndarray, guide: np.ndarray, valid: np.ndarray, spec:
     """
     r, m = spec.radius, valid.astype(bool)
     g = np.where(m, guide, 0.0).astype(np.float64)
-    p = np.where(m, probs, 0.0).astype(np.float64)
     mean_g = box_mean(g, m, r)
     var_g = box_mean(g * g, m, r) - mean_g**2
-    mean_p = box_mean(p, m, r)
-    a = (box_mean(p * g, m, r) - mean_g * mean_p) / (var_g + spec.eps)
-    b = mean_p - a * mean_g
-    q = np.clip(box_mean(a, m, r) * g + box_mean(b, m, r), 0.0, None)
+    q = np.empty(probs.shape, dtype=np.float64)
+    for k in range(probs.shape[0]):  # one class at a time: memory of a few (H, W) images, not K of them
+        p = np.where(m, probs[k], 0.0).astype(np.float64)
+        mean_p = box_mean(p, m, r)
+        a = (box_mean(p * g, m, r) - mean_g * mean_p) / (var_g + spec.eps)
+        b = mean_p - a * mean_g
+        q[k] = np.clip(box_mean(a, m, r) * g + box_mean(b, m, r), 0.0, None)
     total = q.sum(axis=0, keepdims=True)
     q = np.divide(q, total, out=np.zeros_like(q), where=total > 0)
     return np.where(m, q, probs).astype(np.float32)
@@ -156,20 +158,22 @@ class GuideProjection:
         Raises:
             InvalidDataError: no valid pixel, or no band that varies.
         """
-        x = np.asarray(spectra, dtype=np.float64)
+        x = np.asarray(spectra, dtype=np.float32)
         x = x[:, np.isfinite(x).any(axis=0)]
         if x.shape[1] == 0:
             raise InvalidDataError(f"{source}: every pixel is no-data; nothing to smooth")
         finite = np.isfinite(x).all(axis=1)
-        std = np.zeros(x.shape[0])
-        std[finite] = x[finite].std(axis=1)
+        mean, std = np.zeros(x.shape[0]), np.zeros(x.shape[0])
+        mean[finite] = x[finite].mean(axis=1, dtype=np.float64)
+        std[finite] = x[finite].std(axis=1, dtype=np.float64)
         bands = np.flatnonzero(finite & (std > 0))
         if bands.size == 0:
             raise InvalidDataError(f"{source}: no band varies across the scene; --smooth guided needs an image with edges")
-        z = (x[bands] - x[bands].mean(axis=1, keepdims=True)) / std[bands, None]
-        _, _, vt = np.linalg.svd(z.T, full_matrices=False)
-        proj = vt[0] @ z
-        return cls(bands, x[bands].mean(axis=1), std[bands], vt[0], float(proj.min()), float(proj.max()))
+        z = ((x[bands] - mean[bands, None]) / std[bands, None]).astype(np.float32)  # (C_used, N)
+        _, vecs = np.linalg.eigh((z @ z.T).astype(np.float64) / z.shape[1])  # band correlation matrix
+        vector = vecs[:, -1] * (1.0 if vecs[:, -1].sum() >= 0 else -1.0)  # largest eigenvalue; sign fixed
+        proj = vector.astype(np.float32) @ z
+        return cls(bands, mean[bands], std[bands], vector, float(proj.min()), float(proj.max()))
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """``(C, h, w)`` raw values (NaN = no data) -> ``(h, w)`` float32 guide, clipped to [0, 1]."""
@@ -184,7 +188,7 @@ def fit_guide(cube: Cube, max_pixels: int = GUIDE_SAMPLE_PIXELS) -> GuideProject
     _, h, w = cube.hsi.shape
     step = max(1, int(np.ceil(np.sqrt(h * w / max_pixels))))
     block = cube.isel(y=slice(None, None, step), x=slice(None, None, step))
-    sample = np.asarray(block.values, dtype=np.float64)
+    sample = np.asarray(block.values, dtype=np.float32)
     sample[:, ~np.asarray(block.coords["valid"].values, dtype=bool)] = np.nan
     return GuideProjection.fit(sample.reshape(sample.shape[0], -1), str(cube.attrs.get("source", "input")))
 
