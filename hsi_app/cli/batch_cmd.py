@@ -113,16 +113,17 @@ def batch(task: str, model: str | None, inputs: tuple[str, ...], scenes: tuple[s
         check_out_dir(out_dir)
     except OutputError as err:
         raise OutputError(f"--out-dir {err}") from None
+    smooth_spec = parse_smooth(smooth)
     only = {"detect": {"--method": method, "--targets": targets, "--material": materials or None, "--threshold": threshold},
             "denoise": {"--adapt-sigma": adapt_sigma, "--adapt-steps": adapt_steps, "--fill-nan": fill_nan or None},
-            "classify": {"--smooth": parse_smooth(smooth)}}
+            "classify": {"--smooth": smooth_spec}}
     for owner, flags in only.items():
         used = ", ".join(k for k, v in flags.items() if v is not None)
         if used and task != owner:
             raise ConfigError(f"{used}: only used with --task {owner} (this run is --task {task})")
     job: Any = task
     if task == "classify":
-        job = classify_adapter(parse_smooth(smooth))
+        job = classify_adapter(smooth_spec)
     elif task == "detect":
         job = detect_adapter(DetectOptions(method or default_detect_method(model), targets, materials, threshold,
                                            max_points))

@@ -176,21 +176,33 @@ class GuideProjection:
         return cls(bands, mean[bands], std[bands], vector, float(proj.min()), float(proj.max()))
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
-        """``(C, h, w)`` raw values (NaN = no data) -> ``(h, w)`` float32 guide, clipped to [0, 1]."""
-        z = (np.asarray(image, dtype=np.float64)[self.bands] - self.mean[:, None, None]) / self.scale[:, None, None]
-        proj = np.tensordot(self.vector, np.nan_to_num(z), axes=1)
+        """``(C, h, w)`` raw values (NaN = no data) -> ``(h, w)`` float32 guide, clipped to [0, 1].
+
+        Band by band, so no copy of the window is made; a NaN value counts as its band's mean.
+        """
+        proj = np.zeros(image.shape[1:], dtype=np.float64)
+        for band, mean, weight in zip(self.bands, self.mean, self.vector / self.scale):
+            z = (image[band] - mean) * weight
+            proj += np.where(np.isfinite(z), z, 0.0)
         span = max(self.high - self.low, 1e-12)
         return np.clip((proj - self.low) / span, 0.0, 1.0).astype(np.float32)
 
 
-def fit_guide(cube: Cube, max_pixels: int = GUIDE_SAMPLE_PIXELS) -> GuideProjection:
-    """:class:`GuideProjection` of ``cube``, fitted on every ``s``-th row and column (``s`` keeps it under ``max_pixels``)."""
-    _, h, w = cube.hsi.shape
+def fit_guide(cube: Cube, max_pixels: int = GUIDE_SAMPLE_PIXELS, window: int = 512) -> GuideProjection:
+    """:class:`GuideProjection` of ``cube``, fitted on every ``s``-th row and column (``s`` keeps it under ``max_pixels``).
+
+    The scene is read window by window, as :func:`hsi_app.infer.predict_scene` reads it, so a
+    lazy cube is never loaded whole and the fit adds nothing to the prediction's peak memory.
+    """
+    from hsi_app.infer import iter_windows, read_window
+
+    c, h, w = cube.hsi.shape
     step = max(1, int(np.ceil(np.sqrt(h * w / max_pixels))))
-    block = cube.isel(y=slice(None, None, step), x=slice(None, None, step))
-    sample = np.asarray(block.values, dtype=np.float32)
-    sample[:, ~np.asarray(block.coords["valid"].values, dtype=bool)] = np.nan
-    return GuideProjection.fit(sample.reshape(sample.shape[0], -1), str(cube.attrs.get("source", "input")))
+    parts = []
+    for win in iter_windows(h, w, min(window, max(h, w)), 0):
+        image, _ = read_window(cube, win)  # (C, h, w) float32, NaN = no data
+        parts.append(image[:, (-win.row) % step :: step, (-win.col) % step :: step].reshape(c, -1))
+    return GuideProjection.fit(np.concatenate(parts, axis=1), str(cube.attrs.get("source", "input")))
 
 
 def smoothed(prob_fn: ProbFn, guide: GuideProjection, spec: SmoothSpec) -> ProbFn:

@@ -140,6 +140,38 @@ def test_guide_is_the_first_principal_component_scaled_to_unit_range() -> None:
         GuideProjection.fit(np.ones((c, 10)))
 
 
+def small_cube(seed: int = 5, h: int = 23, w: int = 19, c: int = 3):  # noqa: ANN201
+    rng = np.random.default_rng(seed)
+    data = rng.normal(size=(c, h, w)).astype(np.float32)
+    data[:, h - 5 :, :5] = np.nan  # a no-data corner
+    t = from_origin(500000.0, 4000000.0, 30.0, 30.0)
+    return make_cube(data, x=500015.0 + 30.0 * np.arange(w), y=3999985.0 - 30.0 * np.arange(h), crs="EPSG:32633",
+                     transform=t)
+
+
+def test_fit_guide_reads_window_by_window_the_same_strided_sample() -> None:
+    cube = small_cube(6, 41, 37, 5)
+    data = np.asarray(cube.values, dtype=np.float32)
+    step = 3  # ceil(sqrt(41 * 37 / 200))
+    ref = GuideProjection.fit(data[:, ::step, ::step].reshape(5, -1))
+    got = fit_guide(cube, max_pixels=200, window=8)  # many windows, none aligned with the step
+    np.testing.assert_array_equal(got.bands, ref.bands)
+    np.testing.assert_allclose(got.vector, ref.vector, atol=1e-6)
+    np.testing.assert_allclose([got.low, got.high], [ref.low, ref.high], atol=1e-5)
+    np.testing.assert_allclose(got(data), ref(data), atol=1e-6)
+
+
+def test_a_missing_value_in_one_band_counts_as_that_bands_mean() -> None:
+    rng = np.random.default_rng(7)
+    spectra = rng.normal(size=(4, 6, 5)) + np.arange(4)[:, None, None]
+    proj = GuideProjection.fit(spectra.reshape(4, -1))
+    holed = spectra.copy()
+    holed[2, 3, 1] = np.nan
+    filled = spectra.copy()
+    filled[2, 3, 1] = proj.mean[2]
+    np.testing.assert_allclose(proj(holed), np.clip(proj(filled), 0, 1), atol=1e-6)
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [(None, None), ("none", None), ("NONE", None), ("guided", SmoothSpec(2, 1e-4)), ("guided:3,0.01", SmoothSpec(3, 0.01))],
@@ -164,12 +196,7 @@ def pixel_model(image: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("window", [4, 7, 64])
 def test_windowed_smoothing_equals_one_shot_smoothing(window: int) -> None:
-    rng = np.random.default_rng(5)
-    data = rng.normal(size=(3, 23, 19)).astype(np.float32)
-    data[:, 18:, :5] = np.nan  # a no-data corner
-    t = from_origin(500000.0, 4000000.0, 30.0, 30.0)
-    cube = make_cube(data, x=500015.0 + 30.0 * np.arange(19), y=3999985.0 - 30.0 * np.arange(23), crs="EPSG:32633",
-                     transform=t)
+    cube = small_cube()
     spec = SmoothSpec(2, 1e-3)
     fn, halo = with_smoothing(pixel_model, 0, cube, spec)
     assert halo == 4
