@@ -22,7 +22,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -31,8 +31,6 @@ from hsi_app.errors import ConfigError, LabelError
 from hsi_app.data.normalize import BandStats
 from hsi_app.io.cube import Cube
 
-if TYPE_CHECKING:
-    from hsi_app.tasks.prob_smoothing import SmoothSpec
 
 # The default dense model sees each pixel's SNV spectrum: over five Indian Pines seeds it beat the
 # plain-band ssfcn on both protocols (random:0.1 98.80 vs 98.44 % OA, disjoint:0.5 51.13 vs 44.32 % on the
@@ -418,7 +416,6 @@ def evaluate_run(
     progress: bool = True,
     pred: Any = None,
     extra: dict[str, Any] | None = None,
-    smooth: SmoothSpec | None = None,
 ) -> dict[str, Any]:
     """Predict the whole scene from the saved run, score the test pixels, write maps and metrics.
 
@@ -426,22 +423,18 @@ def evaluate_run(
         pred: the predictor to score (default: the run folder's own); e.g. an
             :class:`~hsi_app.ensemble.EnsemblePredictor` for an ensemble folder.
         extra: more entries for ``metrics.json``.
-        smooth: guided-filter the probabilities before scoring (recorded as
-            ``metrics["smooth"]``); ``None`` scores the model's own map.
     """
     from hsi_app.infer import predict_scene
     from hsi_app.io.quicklook import save_class_map_png, save_confusion_png
     from hsi_app.predictor import Predictor
-    from hsi_app.tasks.prob_smoothing import with_smoothing
 
     pred = Predictor.load(run_dir) if pred is None else pred
     t0 = time.perf_counter()
-    prob_fn, halo = with_smoothing(pred.bind(cube), pred.receptive_radius, cube, smooth)
     result = predict_scene(
-        prob_fn,
+        pred.bind(cube),
         cube,
         num_classes=pred.num_classes,
-        halo=halo,
+        halo=pred.receptive_radius,
         out=run_dir / "map.tif",
         window=window,
         class_names=pred.class_names,
@@ -466,7 +459,6 @@ def evaluate_run(
         epochs=history.get("epochs"),
         class_names=pred.class_names[1:],
         data=pred.data,
-        **({} if smooth is None else {"smooth": str(smooth)}),
         **(extra or {}),
     )
     save_confusion_png(run_dir / "confusion.png", np.asarray(metrics["confusion_matrix"]), pred.class_names[1:])
