@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hsi_app.errors import ConfigError, InvalidDataError
-from hsi_app.infer import ProbFn
+from hsi_app.infer import ProbFn, iter_windows, read_window
 from hsi_app.io.cube import Cube
 
 DEFAULT_RADIUS = 2
@@ -194,8 +194,6 @@ def fit_guide(cube: Cube, max_pixels: int = GUIDE_SAMPLE_PIXELS, window: int = 5
     The scene is read window by window, as :func:`hsi_app.infer.predict_scene` reads it, so a
     lazy cube is never loaded whole and the fit adds nothing to the prediction's peak memory.
     """
-    from hsi_app.infer import iter_windows, read_window
-
     c, h, w = cube.hsi.shape
     step = max(1, int(np.ceil(np.sqrt(h * w / max_pixels))))
     parts = []
