@@ -19,6 +19,7 @@ once per scene on a strided sample of its pixels, so every window sees the same 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,10 +89,21 @@ def box_mean(x: np.ndarray, weight: np.ndarray, radius: int) -> np.ndarray:
     Returns:
         ``(..., H, W)`` float64 means; 0 where a window holds no counted pixel.
     """
+    return masked_box_mean(weight, radius)(x)
+
+
+def masked_box_mean(weight: np.ndarray, radius: int) -> Callable[[np.ndarray], np.ndarray]:
+    """:func:`box_mean` with ``weight`` and ``radius`` fixed: the per-window pixel counts are
+    summed once, not again for every image averaged over the same mask."""
     w = weight.astype(np.float64)
-    num = _box_sum(np.asarray(x, dtype=np.float64) * w, radius)
     den = _box_sum(w, radius)
-    return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+    counted = den > 0
+
+    def mean(x: np.ndarray) -> np.ndarray:
+        num = _box_sum(np.asarray(x, dtype=np.float64) * w, radius)
+        return np.divide(num, den, out=np.zeros_like(num), where=counted)
+
+    return mean
 
 
 def _box_sum(x: np.ndarray, r: int) -> np.ndarray:
@@ -117,17 +129,18 @@ def guided_filter(probs: np.ndarray, guide: np.ndarray, valid: np.ndarray, spec:
     Returns:
         ``(K, H, W)`` float32 probabilities (non-negative, summing to 1 at valid pixels).
     """
-    r, m = spec.radius, valid.astype(bool)
+    m = valid.astype(bool)
+    mean = masked_box_mean(m, spec.radius)
     g = np.where(m, guide, 0.0).astype(np.float64)
-    mean_g = box_mean(g, m, r)
-    var_g = box_mean(g * g, m, r) - mean_g**2
+    mean_g = mean(g)
+    var_g = mean(g * g) - mean_g**2
     q = np.empty(probs.shape, dtype=np.float64)
     for k in range(probs.shape[0]):  # one class at a time: memory of a few (H, W) images, not K of them
         p = np.where(m, probs[k], 0.0).astype(np.float64)
-        mean_p = box_mean(p, m, r)
-        a = (box_mean(p * g, m, r) - mean_g * mean_p) / (var_g + spec.eps)
+        mean_p = mean(p)
+        a = (mean(p * g) - mean_g * mean_p) / (var_g + spec.eps)
         b = mean_p - a * mean_g
-        q[k] = np.clip(box_mean(a, m, r) * g + box_mean(b, m, r), 0.0, None)
+        q[k] = np.clip(mean(a) * g + mean(b), 0.0, None)
     total = q.sum(axis=0, keepdims=True)
     q = np.divide(q, total, out=np.zeros_like(q), where=total > 0)
     return np.where(m, q, probs).astype(np.float32)
