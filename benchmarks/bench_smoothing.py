@@ -4,11 +4,11 @@ Every run folder (``hsi train`` output with its ``split.npz``, or an ``hsi ensem
 runs on one split) is loaded once and its scene predicted twice through the code of ``hsi
 predict``: as it is, and with ``--smooth``
 (:mod:`hsi_app.tasks.prob_smoothing`: a guided filter of the class probabilities, guided by
-the scene's first principal component; no labels). The table gives both scores per run and
+the scene's leading principal components; no labels). The table gives both scores per run and
 the paired change; runs named with ``--tuning`` (the ones the filter's setting was chosen on)
 are marked and left out of a second, held-out summary line.
 
-Run: ``.venv/bin/python benchmarks/bench_smoothing.py RUN [RUN ...] [--smooth guided:2,1e-4]
+Run: ``.venv/bin/python benchmarks/bench_smoothing.py RUN [RUN ...] [--smooth guided:2,1e-3,3]
 [--tuning RUN ...] [--json out.json]``
 """
 
@@ -67,7 +67,7 @@ def main() -> None:
 
     spec = parse_smooth(args.smooth)
     if spec is None:
-        parser.error("--smooth none leaves nothing to compare; pass guided or guided:R,EPS")
+        parser.error("--smooth none leaves nothing to compare; pass guided or guided:R,EPS[,K]")
     tuning = {p.resolve() for p in args.tuning}
     cubes: dict[str, Any] = {}
     rows = []

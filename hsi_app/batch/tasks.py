@@ -145,11 +145,11 @@ def _smoothed_halo(smooth: SmoothSpec, pred: Any) -> int:
     return int(pred.receptive_radius) + smooth.halo
 
 
-def _smoothed_plan(pred: Any, cube: Cube, resample: bool) -> tuple[Any, Any]:
+def _smoothed_plan(smooth: SmoothSpec, pred: Any, cube: Cube, resample: bool) -> tuple[Any, Any]:
     """The band plan and the scene's guide (:func:`~hsi_app.tasks.prob_smoothing.fit_guide`), made once on the client."""
     from hsi_app.tasks.prob_smoothing import fit_guide
 
-    return _classify_plan(pred, cube, resample), fit_guide(cube)
+    return _classify_plan(pred, cube, resample), fit_guide(cube, smooth.components)
 
 
 def _smoothed_apply(smooth: SmoothSpec, pred: Any, plan: tuple[Any, Any], image: np.ndarray) -> np.ndarray:
@@ -167,7 +167,7 @@ def classify_adapter(smooth: SmoothSpec | None = None) -> TaskAdapter:
     if smooth is None:
         return CLASSIFY
     return replace(CLASSIFY, halo=partial(_smoothed_halo, smooth), run_scene=partial(_classify_run_scene, smooth),
-                   plan=_smoothed_plan, apply=partial(_smoothed_apply, smooth),
+                   plan=partial(_smoothed_plan, smooth), apply=partial(_smoothed_apply, smooth),
                    identity=partial(_options_identity, "classify", "", {"smooth": str(smooth)}),
                    options={"smooth": str(smooth)})
 

@@ -66,7 +66,7 @@ def check_memory_limit(value: str) -> None:
 @click.option("--adapt-steps", type=int, default=None, help=f"denoise: optimisation steps of --adapt-sigma [default: {DEFAULT_ADAPT_STEPS}].")
 @click.option("--fill-nan", is_flag=True, help="denoise: fill NaN/no-data values first (they stay NaN in the output), as `hsi denoise --fill-nan`.")
 @click.option("--smooth", default="none", show_default=True,
-              help="classify: guided-filter the class probabilities, as `hsi predict --smooth` (none | guided | guided:R,EPS).")
+              help="classify: guided-filter the class probabilities, as `hsi predict --smooth` (none | guided | guided:R,EPS[,K]).")
 @click.argument("scenes", nargs=-1, type=click.Path())
 def batch(task: str, model: str | None, inputs: tuple[str, ...], scenes: tuple[str, ...], out_dir: str, scheduler: str | None,
           workers: int | None, threads_per_worker: int, memory_limit: str, window: int, split_windows: int | None,

@@ -16,8 +16,9 @@ import click
 @click.option("--png", "png", default=None, type=click.Path(), help="Also write a PNG quick-look of the map.")
 @click.option("--tta", is_flag=True, help="Average over the 8 flips / 90-degree rotations of each window (8x the time).")
 @click.option("--smooth", default="none", show_default=True,
-              help="Edge-preserving smoothing of the class probabilities: none | guided (radius 2, eps 1e-4) | "
-                   "guided:R,EPS. A guided filter with the scene's first principal component as the guide; no labels.")
+              help="Edge-preserving smoothing of the class probabilities: none | guided (radius 2, eps 1e-3, "
+                   "3 components) | guided:R,EPS[,K]. A guided filter whose guide is the scene's first K principal "
+                   "components; no labels.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def predict(models: tuple[str, ...], source: str, out: str, key: str | None, window: int, resample: bool, png: str | None, tta: bool,
             smooth: str, quiet: bool) -> None:

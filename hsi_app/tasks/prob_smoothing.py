@@ -4,11 +4,13 @@ A classifier's map is speckled where neighbouring pixels of one field get differ
 classes. The guided filter (He, Sun & Tang, ECCV 2010) smooths each class's probability
 image only where a *guide* image is flat, so field boundaries stay where the scene has
 edges; Kang, Li & Benediktsson (IEEE TGRS 2014, "EPF") use it this way on hyperspectral
-maps, with the first principal component of the scene as the guide. No labels are used.
+maps, with the leading principal components of the scene as the guide. No labels are used.
 
 Inside each ``(2r+1)^2`` window the filter fits the probabilities as a linear function of
-the guide, ``q = a * I + b``, with ridge ``eps`` on ``a``, then averages the coefficients
-of every window that covers a pixel. Means are taken over the valid pixels of the scene
+the guide, ``q = a . I + b``, with ridge ``eps`` on ``a``, then averages the coefficients
+of every window that covers a pixel. The guide may have several channels (the first ``K``
+principal components; He et al.'s colour guided filter, Kang et al.'s EPF-G-c with three):
+``a`` is then the ``K``-vector ``(Sigma + eps U)^-1 cov(I, p)`` of each window. Means are taken over the valid pixels of the scene
 only (no-data pixels neither receive nor give probability), so the output at a pixel
 depends on inputs within ``2r`` pixels: windowed inference adds :attr:`SmoothSpec.halo` to
 the model's own halo and still equals a one-shot run of the whole scene.
@@ -30,18 +32,24 @@ from hsi_app.io.cube import Cube
 
 DEFAULT_RADIUS = 2
 """Window radius ``r`` in pixels (chosen on Indian Pines, see BENCHMARKS.md "Guided filtering")."""
-DEFAULT_EPS = 1e-4
-"""Ridge ``eps`` on the slope, for a guide scaled to [0, 1]; smaller keeps more edges."""
+DEFAULT_EPS = 1e-3
+"""Ridge ``eps`` on the slope, for guide channels scaled to [0, 1]; smaller keeps more edges."""
+DEFAULT_COMPONENTS = 3
+"""Principal components in the guide (chosen on Indian Pines: three keep small fields that one erases)."""
+MAX_COMPONENTS = 8
+"""Most principal components a guide may have (``guided:R,EPS,K``)."""
 GUIDE_SAMPLE_PIXELS = 100_000
 """At most this many pixels (a regular grid of rows and columns) fit the guide projection."""
 
 
 @dataclass(frozen=True)
 class SmoothSpec:
-    """Settings of the guided filter: window radius ``radius`` (px) and ridge ``eps``."""
+    """Settings of the guided filter: window radius ``radius`` (px), ridge ``eps`` and the
+    number of principal components ``components`` that make the guide."""
 
     radius: int = DEFAULT_RADIUS
     eps: float = DEFAULT_EPS
+    components: int = DEFAULT_COMPONENTS
 
     @property
     def halo(self) -> int:
@@ -49,12 +57,14 @@ class SmoothSpec:
         return 2 * self.radius
 
     def __str__(self) -> str:
-        return f"guided:{self.radius},{self.eps:g}"
+        return f"guided:{self.radius},{self.eps:g},{self.components}"
 
 
 def parse_smooth(text: str | None) -> SmoothSpec | None:
     """Parse ``--smooth``: ``none`` (or empty) -> ``None``; ``guided`` -> the defaults;
-    ``guided:R,EPS`` -> radius ``R`` >= 1 and ``EPS`` > 0.
+    ``guided:R,EPS[,K]`` -> radius ``R`` >= 1, ridge ``EPS`` > 0 and a guide of the first
+    ``K`` principal components (1 to :data:`MAX_COMPONENTS`; default :data:`DEFAULT_COMPONENTS`).
+    ``guided:2,1e-4,1`` is the one-component filter of releases before the default became three.
 
     Raises:
         ConfigError: any other text.
@@ -62,20 +72,22 @@ def parse_smooth(text: str | None) -> SmoothSpec | None:
     value = (text or "none").strip().lower()
     if value == "none":
         return None
-    hint = f"--smooth {text!r}: use none, guided, or guided:R,EPS (e.g. guided:{DEFAULT_RADIUS},{DEFAULT_EPS:g})"
+    hint = (f"--smooth {text!r}: use none, guided, guided:R,EPS or guided:R,EPS,K "
+            f"(e.g. {SmoothSpec()})")
     if value == "guided":
         return SmoothSpec()
     kind, _, args = value.partition(":")
     parts = args.split(",")
-    if kind != "guided" or len(parts) != 2:
+    if kind != "guided" or len(parts) not in (2, 3):
         raise ConfigError(hint)
     try:
         radius, eps = int(parts[0]), float(parts[1])
+        components = int(parts[2]) if len(parts) == 3 else DEFAULT_COMPONENTS
     except ValueError:
         raise ConfigError(hint) from None
-    if radius < 1 or not eps > 0 or not np.isfinite(eps):
-        raise ConfigError(f"{hint}; R must be >= 1 and EPS > 0")
-    return SmoothSpec(radius, eps)
+    if radius < 1 or not eps > 0 or not np.isfinite(eps) or not 1 <= components <= MAX_COMPONENTS:
+        raise ConfigError(f"{hint}; R must be >= 1, EPS > 0 and K from 1 to {MAX_COMPONENTS}")
+    return SmoothSpec(radius, eps, components)
 
 
 def box_mean(x: np.ndarray, weight: np.ndarray, radius: int) -> np.ndarray:
@@ -122,25 +134,30 @@ def guided_filter(probs: np.ndarray, guide: np.ndarray, valid: np.ndarray, spec:
 
     Args:
         probs: ``(K, H, W)`` class probabilities.
-        guide: ``(H, W)`` guide image, about [0, 1].
+        guide: ``(H, W)`` guide image, or ``(G, H, W)`` guide channels, each about [0, 1].
         valid: ``(H, W)`` bool; other pixels are ignored (their output is the input).
-        spec: radius and ridge.
+        spec: radius and ridge (``spec.components`` is not read: the guide's channels count).
 
     Returns:
         ``(K, H, W)`` float32 probabilities (non-negative, summing to 1 at valid pixels).
     """
     m = valid.astype(bool)
     mean = masked_box_mean(m, spec.radius)
-    g = np.where(m, guide, 0.0).astype(np.float64)
+    g = np.where(m, guide if guide.ndim == 3 else guide[None], 0.0).astype(np.float64)  # (G, H, W)
     mean_g = mean(g)
-    var_g = mean(g * g) - mean_g**2
+    if g.shape[0] == 1:  # the grey-guide case: a division instead of G x G solves
+        inv = 1.0 / (mean(g * g) - mean_g**2 + spec.eps)[None, None]
+    else:
+        cov = mean(g[:, None] * g[None]) - mean_g[:, None] * mean_g[None]  # (G, G, H, W) guide covariance
+        cov += spec.eps * np.eye(g.shape[0])[:, :, None, None]
+        inv = np.moveaxis(np.linalg.inv(np.moveaxis(cov, (0, 1), (-2, -1))), (-2, -1), (0, 1))
     q = np.empty(probs.shape, dtype=np.float64)
-    for k in range(probs.shape[0]):  # one class at a time: memory of a few (H, W) images, not K of them
+    for k in range(probs.shape[0]):  # one class at a time: memory of a few (G, H, W) images, not K of them
         p = np.where(m, probs[k], 0.0).astype(np.float64)
         mean_p = mean(p)
-        a = (mean(p * g) - mean_g * mean_p) / (var_g + spec.eps)
-        b = mean_p - a * mean_g
-        q[k] = np.clip(mean(a) * g + mean(b), 0.0, None)
+        a = (inv * (mean(g * p) - mean_g * mean_p)[None]).sum(axis=1)  # (G, H, W) slopes of each window
+        b = mean_p - (a * mean_g).sum(axis=0)
+        q[k] = np.clip((mean(a) * g).sum(axis=0) + mean(b), 0.0, None)
     total = q.sum(axis=0, keepdims=True)
     q = np.divide(q, total, out=np.zeros_like(q), where=total > 0)
     return np.where(m, q, probs).astype(np.float32)
@@ -148,25 +165,27 @@ def guided_filter(probs: np.ndarray, guide: np.ndarray, valid: np.ndarray, spec:
 
 @dataclass(frozen=True)
 class GuideProjection:
-    """The guide image: the first principal component of per-band standardised spectra, scaled to [0, 1].
+    """The guide: the first principal components of per-band standardised spectra, each scaled to [0, 1].
 
     Attributes:
         bands: ``(C_used,)`` indices of the bands it reads (finite and not constant in the sample).
         mean, scale: ``(C_used,)`` per-band standardisation.
-        vector: ``(C_used,)`` unit first principal axis of the standardised sample.
-        low, high: range of the sample's projections (mapped to 0 and 1).
+        vectors: ``(G, C_used)`` unit principal axes of the standardised sample, largest variance first.
+        low, high: ``(G,)`` range of the sample's projections (mapped to 0 and 1).
     """
 
     bands: np.ndarray
     mean: np.ndarray
     scale: np.ndarray
-    vector: np.ndarray
-    low: float
-    high: float
+    vectors: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
 
     @classmethod
-    def fit(cls, spectra: np.ndarray, source: str = "input") -> GuideProjection:
+    def fit(cls, spectra: np.ndarray, source: str = "input", components: int = 1) -> GuideProjection:
         """Fit on ``(C, N)`` spectra (NaN = no data; pixels without a finite band are skipped).
+
+        ``components`` principal axes are kept, or as many as there are usable bands.
 
         Raises:
             InvalidDataError: no valid pixel, or no band that varies.
@@ -184,25 +203,29 @@ class GuideProjection:
             raise InvalidDataError(f"{source}: no band varies across the scene; --smooth guided needs an image with edges")
         z = ((x[bands] - mean[bands, None]) / std[bands, None]).astype(np.float32)  # (C_used, N)
         _, vecs = np.linalg.eigh((z @ z.T).astype(np.float64) / z.shape[1])  # band correlation matrix
-        vector = vecs[:, -1] * (1.0 if vecs[:, -1].sum() >= 0 else -1.0)  # largest eigenvalue; sign fixed
-        proj = vector.astype(np.float32) @ z
-        return cls(bands, mean[bands], std[bands], vector, float(proj.min()), float(proj.max()))
+        vectors = vecs[:, ::-1][:, : min(components, bands.size)].T  # largest eigenvalues first
+        vectors = vectors * np.where(vectors.sum(axis=1, keepdims=True) >= 0, 1.0, -1.0)  # signs fixed
+        proj = vectors.astype(np.float32) @ z  # (G, N)
+        return cls(bands, mean[bands], std[bands], vectors, proj.min(axis=1).astype(np.float64),
+                   proj.max(axis=1).astype(np.float64))
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
-        """``(C, h, w)`` raw values (NaN = no data) -> ``(h, w)`` float32 guide, clipped to [0, 1].
+        """``(C, h, w)`` raw values (NaN = no data) -> ``(G, h, w)`` float32 guide, clipped to [0, 1].
 
         Band by band, so no copy of the window is made; a NaN value counts as its band's mean.
         """
-        proj = np.zeros(image.shape[1:], dtype=np.float64)
-        for band, mean, weight in zip(self.bands, self.mean, self.vector / self.scale):
-            z = (image[band] - mean) * weight
-            proj += np.where(np.isfinite(z), z, 0.0)
-        span = max(self.high - self.low, 1e-12)
-        return np.clip((proj - self.low) / span, 0.0, 1.0).astype(np.float32)
+        proj = np.zeros((self.vectors.shape[0], *image.shape[1:]), dtype=np.float64)
+        for band, mean, weights in zip(self.bands, self.mean, (self.vectors / self.scale).T):
+            z = image[band] - mean
+            proj += weights[:, None, None] * np.where(np.isfinite(z), z, 0.0)[None]
+        span = np.maximum(self.high - self.low, 1e-12)[:, None, None]
+        return np.clip((proj - self.low[:, None, None]) / span, 0.0, 1.0).astype(np.float32)
 
 
-def fit_guide(cube: Cube, max_pixels: int = GUIDE_SAMPLE_PIXELS, window: int = 512) -> GuideProjection:
-    """:class:`GuideProjection` of ``cube``, fitted on every ``s``-th row and column (``s`` keeps it under ``max_pixels``).
+def fit_guide(cube: Cube, components: int = 1, max_pixels: int = GUIDE_SAMPLE_PIXELS,
+              window: int = 512) -> GuideProjection:
+    """:class:`GuideProjection` of ``cube`` (``components`` principal axes), fitted on every
+    ``s``-th row and column (``s`` keeps it under ``max_pixels``).
 
     The scene is read window by window, as :func:`hsi_app.infer.predict_scene` reads it, so a
     lazy cube is never loaded whole and the fit adds nothing to the prediction's peak memory.
@@ -213,7 +236,7 @@ def fit_guide(cube: Cube, max_pixels: int = GUIDE_SAMPLE_PIXELS, window: int = 5
     for win in iter_windows(h, w, min(window, max(h, w)), 0):
         image, _ = read_window(cube, win)  # (C, h, w) float32, NaN = no data
         parts.append(image[:, (-win.row) % step :: step, (-win.col) % step :: step].reshape(c, -1))
-    return GuideProjection.fit(np.concatenate(parts, axis=1), str(cube.attrs.get("source", "input")))
+    return GuideProjection.fit(np.concatenate(parts, axis=1), str(cube.attrs.get("source", "input")), components)
 
 
 def smoothed(prob_fn: ProbFn, guide: GuideProjection, spec: SmoothSpec) -> ProbFn:
@@ -234,4 +257,4 @@ def with_smoothing(prob_fn: ProbFn, halo: int, cube: Cube, spec: SmoothSpec | No
     ``spec`` is given (the guide fitted on ``cube``, the halo widened by ``spec.halo``)."""
     if spec is None:
         return prob_fn, halo
-    return smoothed(prob_fn, fit_guide(cube), spec), halo + spec.halo
+    return smoothed(prob_fn, fit_guide(cube, spec.components), spec), halo + spec.halo

@@ -221,7 +221,7 @@ def test_smoothed_batch_equals_hsi_predict_smooth_and_is_redone_when_the_setting
             assert (c.read(2) != got[1]).any()  # the filtered confidence, not the model's own
     side = json.loads(sidecar_path(out / "a_classes.tif").read_text())
     assert side["model_hash"] != model_hash(run_dir)
-    assert json.loads((out / "report.json").read_text())["options"] == {"smooth": "guided:2,0.01"}
+    assert json.loads((out / "report.json").read_text())["options"] == {"smooth": "guided:2,0.01,3"}
     again = run_batch(classify_adapter(SmoothSpec(2, 0.01)), run_dir, inputs, out, cluster=THREADS, window=WINDOW,
                       progress=False, echo=lambda s: None)
     assert [r.status for r in again.rows] == ["skipped", "skipped"]

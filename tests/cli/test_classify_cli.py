@@ -227,7 +227,7 @@ def test_svm_baseline_same_metrics_schema(scene: dict[str, Path], tmp_path: Path
         ("unwritable", "does not exist; create it first"),
         ("bad_window", "--window 0"),
         ("missing_model", "no config.json"),
-        ("bad_smooth", "--smooth 'gaussian': use none, guided, or guided:R,EPS"),
+        ("bad_smooth", "--smooth 'gaussian': use none, guided, guided:R,EPS or guided:R,EPS,K"),
     ],
 )
 def test_faults_give_one_line(case: str, needle: str, trained: Path, scene: dict[str, Path], tmp_path: Path,

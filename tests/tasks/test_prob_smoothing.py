@@ -54,6 +54,28 @@ def direct_guided(p: np.ndarray, g: np.ndarray, r: int, eps: float) -> np.ndarra
     return q / q.sum(axis=0, keepdims=True)
 
 
+def direct_colour_guided(p: np.ndarray, g: np.ndarray, r: int, eps: float) -> np.ndarray:
+    """He et al.'s colour filter window by window: a ridge regression of p on the G guide channels in every window."""
+    n, h, w = g.shape
+    a_sum = np.zeros((p.shape[0], n, h, w))
+    b_sum = np.zeros_like(p, dtype=np.float64)
+    count = np.zeros((h, w))
+    for i in range(h):
+        for j in range(w):
+            sl = (slice(max(0, i - r), i + r + 1), slice(max(0, j - r), j + r + 1))
+            gw = g[(slice(None), *sl)].reshape(n, -1)
+            centred = gw - gw.mean(axis=1, keepdims=True)
+            sigma = centred @ centred.T / gw.shape[1]
+            for k in range(p.shape[0]):
+                pw = p[k][sl].ravel()
+                a = np.linalg.solve(sigma + eps * np.eye(n), centred @ (pw - pw.mean()) / gw.shape[1])
+                a_sum[k][(slice(None), *sl)] += a[:, None, None]
+                b_sum[k][sl] += pw.mean() - a @ gw.mean(axis=1)
+            count[sl] += 1
+    q = np.clip((a_sum / count * g[None]).sum(axis=1) + b_sum / count, 0, None)
+    return q / q.sum(axis=0, keepdims=True)
+
+
 def random_probs(rng: np.random.Generator, k: int, h: int, w: int) -> np.ndarray:
     e = np.exp(2 * rng.normal(size=(k, h, w)))
     return (e / e.sum(axis=0)).astype(np.float32)
@@ -72,6 +94,42 @@ def test_guided_filter_matches_a_direct_window_by_window_implementation() -> Non
     p, g = random_probs(rng, 3, 10, 12), rng.random((10, 12))
     got = guided_filter(p, g, np.ones((10, 12), bool), SmoothSpec(2, 1e-2))
     np.testing.assert_allclose(got, direct_guided(p.astype(np.float64), g, 2, 1e-2), atol=1e-6)
+
+
+@pytest.mark.parametrize("channels", [2, 3])
+def test_colour_guided_filter_matches_window_by_window_ridge_regressions(channels: int) -> None:
+    rng = np.random.default_rng(10 + channels)
+    p, g = random_probs(rng, 3, 9, 11), rng.random((channels, 9, 11))
+    got = guided_filter(p, g, np.ones((9, 11), bool), SmoothSpec(2, 1e-2, channels))
+    np.testing.assert_allclose(got, direct_colour_guided(p.astype(np.float64), g, 2, 1e-2), atol=1e-6)
+    # one channel given as (1, H, W) is the grey filter
+    np.testing.assert_allclose(guided_filter(p, g[:1], np.ones((9, 11), bool), SmoothSpec(2, 1e-2)),
+                               direct_guided(p.astype(np.float64), g[0], 2, 1e-2), atol=1e-6)
+
+
+def test_flipping_one_guide_channel_changes_nothing() -> None:
+    rng = np.random.default_rng(12)
+    p, g = random_probs(rng, 4, 12, 10), rng.random((3, 12, 10))
+    flipped = g.copy()
+    flipped[1] = 1 - flipped[1]
+    one = np.ones((12, 10), bool)
+    np.testing.assert_allclose(guided_filter(p, flipped, one, SmoothSpec(2, 1e-3, 3)),
+                               guided_filter(p, g, one, SmoothSpec(2, 1e-3, 3)), atol=1e-5)
+
+
+def test_a_field_seen_only_by_the_second_guide_channel_is_kept_by_a_two_channel_guide() -> None:
+    """A 2-px field (columns 9-10) that is flat in guide channel 0 (e.g. PC1) and bright in channel 1."""
+    h, w = 20, 20
+    truth = ((np.arange(w) >= 9) & (np.arange(w) <= 10))[None, :].repeat(h, axis=0).astype(int)
+    rng = np.random.default_rng(13)
+    first = 0.5 + 0.01 * rng.normal(size=(h, w))  # blind to the field
+    second = truth + 0.01 * rng.normal(size=(h, w))
+    p = np.where(truth[None] == np.arange(2)[:, None, None], 0.7, 0.3).astype(np.float32)
+    one = np.ones((h, w), bool)
+    grey = guided_filter(p, first, one, SmoothSpec(2, 1e-4))
+    assert (grey.argmax(0)[:, 9:11] == 0).all()  # erased
+    colour = guided_filter(p, np.stack([first, second]), one, SmoothSpec(2, 1e-4, 2))
+    np.testing.assert_array_equal(colour.argmax(0), truth)
 
 
 def test_output_is_a_distribution_and_no_data_pixels_are_left_alone() -> None:
@@ -129,7 +187,7 @@ def test_guide_is_the_first_principal_component_scaled_to_unit_range() -> None:
     spectra[:, 0, 0] = np.nan  # a no-data pixel
     proj = GuideProjection.fit(spectra.reshape(c, -1))
     assert 3 not in proj.bands and proj.bands.size == c - 1
-    g = proj(spectra)
+    g = proj(spectra)[0]
     assert np.isfinite(g).all() and g.min() >= 0.0 and g.max() <= 1.0
     ok = np.isfinite(spectra[0])
     assert abs(np.corrcoef(g[ok], brightness[ok])[0, 1]) > 0.999
@@ -149,14 +207,35 @@ def small_cube(seed: int = 5, h: int = 23, w: int = 19, c: int = 3):  # noqa: AN
                      transform=t)
 
 
+def test_guide_components_are_the_leading_principal_axes() -> None:
+    rng = np.random.default_rng(14)
+    c, n = 9, 400
+    latent = rng.normal(size=(3, n)) * np.array([5.0, 2.0, 1.0])[:, None]
+    spectra = rng.normal(size=(c, 3)) @ latent + 0.01 * rng.normal(size=(c, n)) + 100
+    three = GuideProjection.fit(spectra, components=3)
+    assert three.vectors.shape == (3, c) and three.low.shape == three.high.shape == (3,)
+    np.testing.assert_allclose(three.vectors @ three.vectors.T, np.eye(3), atol=1e-8)
+    np.testing.assert_allclose(three.vectors[0], GuideProjection.fit(spectra).vectors[0], atol=1e-8)
+    g = three(spectra[:, :, None])[:, :, 0]  # (3, n), each scaled to [0, 1]
+    np.testing.assert_allclose(g.min(axis=1), 0, atol=1e-6)
+    np.testing.assert_allclose(g.max(axis=1), 1, atol=1e-6)
+    corr = np.corrcoef(g)
+    np.testing.assert_allclose(corr[~np.eye(3, dtype=bool)], 0, atol=1e-5)  # principal components: uncorrelated
+    z = (spectra - spectra.mean(axis=1, keepdims=True)) / spectra.std(axis=1, keepdims=True)
+    variance = [np.var(v @ z) for v in three.vectors]
+    assert variance[0] > variance[1] > variance[2]
+    assert GuideProjection.fit(spectra[:2], components=3).vectors.shape == (2, 2)  # no more axes than bands
+
+
 def test_fit_guide_reads_window_by_window_the_same_strided_sample() -> None:
     cube = small_cube(6, 41, 37, 5)
     data = np.asarray(cube.values, dtype=np.float32)
     step = 3  # ceil(sqrt(41 * 37 / 200))
-    ref = GuideProjection.fit(data[:, ::step, ::step].reshape(5, -1))
-    got = fit_guide(cube, max_pixels=200, window=8)  # many windows, none aligned with the step
+    ref = GuideProjection.fit(data[:, ::step, ::step].reshape(5, -1), components=3)
+    got = fit_guide(cube, 3, max_pixels=200, window=8)  # many windows, none aligned with the step
     np.testing.assert_array_equal(got.bands, ref.bands)
-    np.testing.assert_allclose(got.vector, ref.vector, atol=1e-6)
+    assert got.vectors.shape == (3, 5)
+    np.testing.assert_allclose(got.vectors, ref.vectors, atol=1e-6)
     np.testing.assert_allclose([got.low, got.high], [ref.low, ref.high], atol=1e-5)
     np.testing.assert_allclose(got(data), ref(data), atol=1e-6)
 
@@ -174,15 +253,27 @@ def test_a_missing_value_in_one_band_counts_as_that_bands_mean() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [(None, None), ("none", None), ("NONE", None), ("guided", SmoothSpec(2, 1e-4)), ("guided:3,0.01", SmoothSpec(3, 0.01))],
+    [(None, None), ("none", None), ("NONE", None), ("guided", SmoothSpec(2, 1e-3, 3)),
+     ("guided:3,0.01", SmoothSpec(3, 0.01, 3)), ("guided:2,1e-4,1", SmoothSpec(2, 1e-4, 1)),
+     ("guided:1,0.1,5", SmoothSpec(1, 0.1, 5))],
 )
 def test_parse_smooth(text: str | None, expected: SmoothSpec | None) -> None:
     assert parse_smooth(text) == expected
+    if expected is not None:
+        assert parse_smooth(str(expected)) == expected  # the text that report.json records reads back
 
 
-@pytest.mark.parametrize("text", ["gaussian", "guided:2", "guided:0,0.1", "guided:2,-1", "guided:a,b", "guided:2,nan"])
+def test_the_printed_setting_names_all_three_numbers() -> None:
+    """``hsi batch`` hashes ``str(spec)`` into its outputs' identity, so the text must name the
+    guide's components: outputs of the older one-component default (printed without them) are redone."""
+    assert str(SmoothSpec()) == "guided:2,0.001,3"
+    assert str(SmoothSpec(2, 1e-4, 1)) == "guided:2,0.0001,1" != "guided:2,0.0001"
+
+
+@pytest.mark.parametrize("text", ["gaussian", "guided:2", "guided:0,0.1", "guided:2,-1", "guided:a,b", "guided:2,nan",
+                                  "guided:2,0.1,0", "guided:2,0.1,9", "guided:2,0.1,x", "guided:2,0.1,3,4"])
 def test_parse_smooth_refuses_other_text_with_the_accepted_forms(text: str) -> None:
-    with pytest.raises(ConfigError, match="use none, guided, or guided:R,EPS"):
+    with pytest.raises(ConfigError, match="use none, guided, guided:R,EPS or guided:R,EPS,K"):
         parse_smooth(text)
 
 
@@ -194,16 +285,16 @@ def pixel_model(image: np.ndarray) -> np.ndarray:
     return (e / e.sum(axis=0)).astype(np.float32)
 
 
-@pytest.mark.parametrize("window", [4, 7, 64])
-def test_windowed_smoothing_equals_one_shot_smoothing(window: int) -> None:
+@pytest.mark.parametrize(("window", "components"), [(4, 1), (7, 1), (64, 1), (5, 3)])
+def test_windowed_smoothing_equals_one_shot_smoothing(window: int, components: int) -> None:
     cube = small_cube()
-    spec = SmoothSpec(2, 1e-3)
+    spec = SmoothSpec(2, 1e-3, components)
     fn, halo = with_smoothing(pixel_model, 0, cube, spec)
     assert halo == 4
     got = predict_scene(fn, cube, num_classes=3, halo=halo, window=window, keep_map=True, progress=False).classes
     image = np.asarray(cube.values, dtype=np.float32)
     valid = np.isfinite(image).all(axis=0)
-    ref = guided_filter(pixel_model(image), fit_guide(cube)(image), valid, spec).argmax(0) + 1
+    ref = guided_filter(pixel_model(image), fit_guide(cube, components)(image), valid, spec).argmax(0) + 1
     ref[~valid] = 0
     np.testing.assert_array_equal(got, ref)
     plain = predict_scene(pixel_model, cube, num_classes=3, halo=0, window=window, keep_map=True, progress=False).classes

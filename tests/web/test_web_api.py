@@ -61,7 +61,7 @@ def test_scene_classify_pixel_and_downloads(client) -> None:  # noqa: ANN001
 
     plain = read_class_map(map_file)
     _, _, _, smooth_file, smooth_metrics, _, _ = client.predict("runs/tiny", False, 0.6, True, api_name="/classify")
-    assert json.loads(Path(smooth_metrics).read_text())["smooth"] == "guided:2,0.0001"
+    assert json.loads(Path(smooth_metrics).read_text())["smooth"] == "guided:2,0.001,3"
     smoothed = read_class_map(smooth_file)
     assert smoothed.classes.shape == (145, 145) and (smoothed.classes > 0).all()
     assert (smoothed.classes != plain.classes).any()  # the guided filter changed the map
