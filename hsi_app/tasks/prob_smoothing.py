@@ -10,10 +10,11 @@ Inside each ``(2r+1)^2`` window the filter fits the probabilities as a linear fu
 the guide, ``q = a . I + b``, with ridge ``eps`` on ``a``, then averages the coefficients
 of every window that covers a pixel. The guide may have several channels (the first ``K``
 principal components; He et al.'s colour guided filter, Kang et al.'s EPF-G-c with three):
-``a`` is then the ``K``-vector ``(Sigma + eps U)^-1 cov(I, p)`` of each window. Means are taken over the valid pixels of the scene
-only (no-data pixels neither receive nor give probability), so the output at a pixel
-depends on inputs within ``2r`` pixels: windowed inference adds :attr:`SmoothSpec.halo` to
-the model's own halo and still equals a one-shot run of the whole scene.
+``a`` is then the ``K``-vector ``(Sigma + eps U)^-1 cov(I, p)`` of each window. Means are
+taken over the valid pixels of the scene only (no-data pixels neither receive nor give
+probability), so the output at a pixel depends on inputs within ``2r`` pixels: windowed
+inference adds :attr:`SmoothSpec.halo` to the model's own halo and still equals a one-shot
+run of the whole scene.
 
 The guide is a fixed linear projection of the spectra (:class:`GuideProjection`), fitted
 once per scene on a strided sample of its pixels, so every window sees the same guide.
@@ -109,12 +110,13 @@ def masked_box_mean(weight: np.ndarray, radius: int) -> Callable[[np.ndarray], n
     """:func:`box_mean` with ``weight`` and ``radius`` fixed: the per-window pixel counts are
     summed once, not again for every image averaged over the same mask."""
     w = weight.astype(np.float64)
-    den = _box_average(w, radius)  # exact: running sums of 0/1 values; 0 where no pixel counts
-    counted = den > 0
+    size = (2 * radius + 1) ** 2
+    count = np.rint(_box_average(w, radius) * size)  # pixels counted per window; rounding removes
+    counted = count > 0  # the running sums' residue (~1e-16) where a window holds none
 
     def mean(x: np.ndarray) -> np.ndarray:
-        num = _box_average(np.asarray(x, dtype=np.float64) * w, radius)
-        return np.divide(num, den, out=np.zeros_like(num), where=counted)
+        num = _box_average(np.asarray(x, dtype=np.float64) * w, radius) * size
+        return np.divide(num, count, out=np.zeros_like(num), where=counted)
 
     return mean
 

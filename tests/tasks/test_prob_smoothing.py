@@ -81,12 +81,18 @@ def random_probs(rng: np.random.Generator, k: int, h: int, w: int) -> np.ndarray
     return (e / e.sum(axis=0)).astype(np.float32)
 
 
-@pytest.mark.parametrize("r", [1, 2, 3])
-def test_box_mean_is_the_mean_over_valid_pixels_of_each_clipped_window(r: int) -> None:
+@pytest.mark.parametrize(("r", "kept"), [(1, 0.7), (2, 0.7), (3, 0.7), (1, 0.05), (2, 0.03)])
+def test_box_mean_is_the_mean_over_valid_pixels_of_each_clipped_window(r: int, kept: float) -> None:
+    """Sparse masks leave windows with no counted pixel: their mean must be exactly 0."""
     rng = np.random.default_rng(r)
-    x = rng.normal(size=(2, 9, 11))
-    mask = rng.random((9, 11)) > 0.3
-    np.testing.assert_allclose(box_mean(x, mask, r), brute_mean(x, mask, r), atol=1e-12)
+    x = rng.normal(size=(2, 40, 45))
+    mask = rng.random((40, 45)) < kept
+    want = brute_mean(x, mask, r)
+    got = box_mean(x, mask, r)
+    np.testing.assert_allclose(got, want, atol=1e-12)
+    empty = brute_mean(np.ones((40, 45)), mask, r) == 0
+    assert empty.any() == (kept < 0.5)
+    np.testing.assert_array_equal(got[:, empty], 0.0)
 
 
 def test_guided_filter_matches_a_direct_window_by_window_implementation() -> None:
