@@ -186,7 +186,7 @@ class GuideProjection:
     high: np.ndarray
 
     @classmethod
-    def fit(cls, spectra: np.ndarray, source: str = "input", components: int = 1) -> GuideProjection:
+    def fit(cls, spectra: np.ndarray, source: str = "input", components: int = DEFAULT_COMPONENTS) -> GuideProjection:
         """Fit on ``(C, N)`` spectra (NaN = no data; pixels without a finite band are skipped).
 
         ``components`` principal axes are kept, or as many as there are usable bands.
@@ -229,7 +229,7 @@ class GuideProjection:
         return np.clip((proj - self.low[:, None, None]) / span, 0.0, 1.0).astype(np.float32)
 
 
-def fit_guide(cube: Cube, components: int = 1, max_pixels: int = GUIDE_SAMPLE_PIXELS,
+def fit_guide(cube: Cube, components: int = DEFAULT_COMPONENTS, max_pixels: int = GUIDE_SAMPLE_PIXELS,
               window: int = 512) -> GuideProjection:
     """:class:`GuideProjection` of ``cube`` (``components`` principal axes), fitted on every
     ``s``-th row and column (``s`` keeps it under ``max_pixels``).
