@@ -6,10 +6,11 @@ predict``: as it is, and with ``--smooth``
 (:mod:`hsi_app.tasks.prob_smoothing`: a guided filter of the class probabilities, guided by
 the scene's leading principal components; no labels). The table gives both scores per run and
 the paired change; runs named with ``--tuning`` (the ones the filter's setting was chosen on)
-are marked and left out of a second, held-out summary line.
+are marked and left out of a second, held-out summary line. ``--versus SETTING`` also maps every
+run with a second setting and adds the paired OA and AA change between the two settings.
 
 Run: ``.venv/bin/python benchmarks/bench_smoothing.py RUN [RUN ...] [--smooth guided:2,1e-3,3]
-[--tuning RUN ...] [--json out.json]``
+[--versus guided:2,1e-4,1] [--tuning RUN ...] [--json out.json]``
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from bench_ensemble import mean_se  # noqa: E402
 from bench_model_zoo import predictor_scores  # noqa: E402
 
 
-def score_run(run: Path, smooth: Any, cubes: dict[str, Any]) -> dict[str, Any]:
-    """Plain and smoothed OA / AA / kappa (and px/s) of one run, or one ``hsi ensemble`` folder, on its split's test pixels."""
+def score_run(run: Path, smooth: Any, cubes: dict[str, Any], versus: Any = None) -> dict[str, Any]:
+    """Plain and smoothed OA / AA / kappa (and px/s) of one run, or one ``hsi ensemble`` folder, on its split's test
+    pixels; with ``versus`` (another setting) also ``"versus"``, the scores of the map filtered that way."""
     from hsi_app.ensemble import common_split, ensemble_members, is_ensemble_dir, load_classifier
     from hsi_app.errors import ConfigError
     from hsi_app.io.open import open_cube
@@ -41,8 +43,11 @@ def score_run(run: Path, smooth: Any, cubes: dict[str, Any]) -> dict[str, Any]:
     if pred.data not in cubes:
         cubes[pred.data] = open_cube(pred.data)
     cube = cubes[pred.data]
-    return {"run": str(run), "model": pred.model_name, "protocol": split.protocol, "seed": int(split.seed),
-            "plain": predictor_scores(pred, cube, split), "smoothed": predictor_scores(pred, cube, split, smooth=smooth)}
+    row = {"run": str(run), "model": pred.model_name, "protocol": split.protocol, "seed": int(split.seed),
+           "plain": predictor_scores(pred, cube, split), "smoothed": predictor_scores(pred, cube, split, smooth=smooth)}
+    if versus is not None:
+        row["versus"] = predictor_scores(pred, cube, split, smooth=versus)
+    return row
 
 
 def summary_line(label: str, rows: list[dict[str, Any]]) -> str:
@@ -54,12 +59,25 @@ def summary_line(label: str, rows: list[dict[str, Any]]) -> str:
     return f"| {label} ({len(rows)} runs) | " + " | ".join(cols) + f" | {mean_se(d)}, up on {(d > 0).sum()} of {d.size} |"
 
 
+def versus_line(label: str, rows: list[dict[str, Any]]) -> str:
+    """One markdown row: the paired OA and AA change, in points, from the ``--versus`` setting to ``--smooth``."""
+    if not rows:
+        return ""
+    cells = []
+    for metric in ("oa", "aa"):
+        d = np.array([r["smoothed"][metric] - r["versus"][metric] for r in rows]) * 100
+        cells.append(f"{mean_se(d)}, up on {(d > 0).sum()} of {d.size}")
+    return f"| {label} ({len(rows)} runs) | " + " | ".join(cells) + " |"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="Run folders written by `hsi train` (or `hsi ensemble` folders).")
     parser.add_argument("--smooth", default="guided", help="As `hsi predict --smooth` (default: guided).")
     parser.add_argument("--tuning", nargs="*", type=Path, default=[],
                         help="Runs whose test pixels chose the filter's setting (marked; left out of the held-out line).")
+    parser.add_argument("--versus", default=None,
+                        help="A second --smooth setting to compare with, run by run (e.g. guided:2,1e-4,1).")
     parser.add_argument("--json", default=None, help="Also write every score to this JSON file.")
     args = parser.parse_args()
 
@@ -68,13 +86,14 @@ def main() -> None:
     spec = parse_smooth(args.smooth)
     if spec is None:
         parser.error("--smooth none leaves nothing to compare; pass guided or guided:R,EPS[,K]")
+    versus = parse_smooth(args.versus)
     tuning = {p.resolve() for p in args.tuning}
     cubes: dict[str, Any] = {}
     rows = []
     print(f"| run | protocol | seed | OA % | OA % with {spec} | change | AA % | AA % with {spec} |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for run in args.runs:
-        r = score_run(run, spec, cubes)
+        r = score_run(run, spec, cubes, versus)
         r["tuning"] = run.resolve() in tuning
         rows.append(r)
         p, s = r["plain"], r["smoothed"]
@@ -88,6 +107,12 @@ def main() -> None:
     held = [r for r in rows if not r["tuning"]]
     if tuning and held:
         print(summary_line("held out", held))
+    if versus is not None:
+        print(f"\n| runs | OA change, {versus} -> {spec} | AA change, {versus} -> {spec} |")
+        print("|---|---:|---:|")
+        print(versus_line("all", rows))
+        if tuning and held:
+            print(versus_line("held out", held))
     rates = [(r["plain"]["pixels_per_second"], r["smoothed"]["pixels_per_second"]) for r in rows]
     print(f"\nwhole-scene px/s: plain {np.mean([a for a, _ in rates]):,.0f}, smoothed {np.mean([b for _, b in rates]):,.0f}")
     if args.json:

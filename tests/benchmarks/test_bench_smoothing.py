@@ -35,16 +35,26 @@ def test_summary_line_gives_means_and_the_paired_change(bench: ModuleType) -> No
     assert bench.summary_line("held out", []) == ""
 
 
+def test_versus_line_gives_the_paired_change_between_two_settings(bench: ModuleType) -> None:
+    rows = [dict(_row(0.980, 0.990), versus={"oa": 0.989, "aa": 0.970}),
+            dict(_row(0.990, 0.992), versus={"oa": 0.989, "aa": 0.975})]
+    # OA changes +0.1, +0.3 points: mean 0.2, se 0.1; AA (smoothed OA - 1) changes 98.0 - 97.0, 98.2 - 97.5 = +1.0, +0.7:
+    # mean 0.85, se 0.15
+    assert bench.versus_line("all", rows) == "| all (2 runs) | +0.20 (se 0.10), up on 2 of 2 | +0.85 (se 0.15), up on 2 of 2 |"
+    assert bench.versus_line("held out", []) == ""
+
+
 @pytest.mark.slow
 def test_a_real_run_scores_as_hsi_train_did(tmp_path: Path) -> None:
     """End to end on Indian Pines: the plain score is the run's own metrics.json; smoothing is scored beside it."""
     run = tmp_path / "run"
     subprocess.run([sys.executable, "-m", "hsi_app.cli.main", "train", "--data", "indian_pines", "--model", "test_ssfcn",
                     "--epochs", "2", "--out", str(run), "--quiet"], check=True, capture_output=True)
-    out = subprocess.run([sys.executable, str(SCRIPT), str(run), "--tuning", str(run), "--json", str(tmp_path / "s.json")],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run([sys.executable, str(SCRIPT), str(run), "--tuning", str(run), "--versus", "guided:2,1e-4,1",
+                          "--json", str(tmp_path / "s.json")], check=True, capture_output=True, text=True).stdout
     rows = json.loads((tmp_path / "s.json").read_text())
     own = json.loads((run / "metrics.json").read_text())
     assert rows[0]["plain"]["oa"] == pytest.approx(own["oa"], abs=1e-9) and rows[0]["tuning"] is True
     assert rows[0]["smoothed"]["oa"] != rows[0]["plain"]["oa"]
     assert "(tuning)" in out and "| all (1 runs) |" in out and "| held out" not in out
+    assert "guided:2,0.0001,1 -> guided:2,0.001,3" in out and "versus" in rows[0]
