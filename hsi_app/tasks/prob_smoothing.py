@@ -111,8 +111,9 @@ def masked_box_mean(weight: np.ndarray, radius: int) -> Callable[[np.ndarray], n
     summed once, not again for every image averaged over the same mask."""
     w = weight.astype(np.float64)
     size = (2 * radius + 1) ** 2
-    count = np.rint(_box_average(w, radius) * size)  # pixels counted per window; rounding removes
-    counted = count > 0  # the running sums' residue (~1e-16) where a window holds none
+    # pixels counted per window, rounded: the running sums leave a ~1e-16 residue where a window holds none
+    count = np.rint(_box_average(w, radius) * size)
+    counted = count > 0
 
     def mean(x: np.ndarray) -> np.ndarray:
         num = _box_average(np.asarray(x, dtype=np.float64) * w, radius) * size
