@@ -111,13 +111,14 @@ def masked_box_mean(weight: np.ndarray, radius: int) -> Callable[[np.ndarray], n
     summed once, not again for every image averaged over the same mask."""
     w = weight.astype(np.float64)
     size = (2 * radius + 1) ** 2
-    # pixels counted per window, rounded: the running sums leave a ~1e-16 residue where a window holds none
-    count = np.rint(_box_average(w, radius) * size)
-    counted = count > 0
+    # the share of counted pixels per window, snapped to whole pixels: the running sums leave a
+    # ~1e-16 residue where a window holds none
+    den = np.rint(_box_average(w, radius) * size) / size
+    counted = den > 0
 
     def mean(x: np.ndarray) -> np.ndarray:
-        num = _box_average(np.asarray(x, dtype=np.float64) * w, radius) * size
-        return np.divide(num, count, out=np.zeros_like(num), where=counted)
+        num = _box_average(np.asarray(x, dtype=np.float64) * w, radius)
+        return np.divide(num, den, out=np.zeros_like(num), where=counted)
 
     return mean
 
@@ -149,11 +150,11 @@ def guided_filter(probs: np.ndarray, guide: np.ndarray, valid: np.ndarray, spec:
     mean = masked_box_mean(m, spec.radius)
     g = np.where(m, guide if guide.ndim == 3 else guide[None], 0.0).astype(np.float64)  # (G, H, W)
     mean_g = mean(g)
-    if g.shape[0] == 1:  # the grey-guide case: a division instead of G x G solves
-        inv = 1.0 / (mean(g * g) - mean_g**2 + spec.eps)[None]  # (1, 1, H, W)
+    cov = mean(g[:, None] * g[None]) - mean_g[:, None] * mean_g[None]  # (G, G, H, W) guide covariance
+    cov += spec.eps * np.eye(g.shape[0])[:, :, None, None]
+    if g.shape[0] == 1:  # a grey guide: 1 / x, the same values as a batched 1 x 1 inverse, 30x faster
+        inv = 1.0 / cov
     else:
-        cov = mean(g[:, None] * g[None]) - mean_g[:, None] * mean_g[None]  # (G, G, H, W) guide covariance
-        cov += spec.eps * np.eye(g.shape[0])[:, :, None, None]
         inv = np.linalg.inv(np.moveaxis(cov, (0, 1), (-2, -1)))  # (H, W, G, G)
         inv = np.ascontiguousarray(np.moveaxis(inv, (-2, -1), (0, 1)))  # planes contiguous again
     q = np.empty(probs.shape, dtype=np.float64)
