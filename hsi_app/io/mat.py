@@ -6,7 +6,9 @@ come from the dataset catalog, which also supplies class names and approximate b
 centres (the files carry no wavelengths).
 
 MATLAB v7.3 files store arrays in column-major order, so an ``(H, W, C)`` MATLAB array
-appears to h5py as ``(C, W, H)``; swapping the last two axes gives ``(band, y, x)``.
+appears to h5py as ``(C, W, H)``; swapping the last two axes gives ``(band, y, x)``. A plain
+HDF5 file (no MATLAB text header, no ``MATLAB_class`` attributes) gives no way to tell which
+order it was written in, so it is refused rather than read with its axes possibly swapped.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from hsi_app.errors import CubeReadError, HSIError, HSIWarning, UnknownKeyError
 from hsi_app.io.cube import Cube, check_labels, make_cube
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+MATLAB_73_HEADER = b"MATLAB 7.3"
 
 
 def mat_version(path: str | os.PathLike[str]) -> str | None:
@@ -74,7 +77,29 @@ def open_hdf5(path: str | os.PathLike[str]) -> Any:
     if outside:
         fh.close()
         raise CubeReadError(f"{path}: {outside[0]}; only self-contained .mat files are read (save it again with MATLAB)")
+    if not _written_by_matlab(path, fh):
+        fh.close()
+        raise CubeReadError(
+            f"{path}: a plain HDF5 file (no MATLAB v7.3 header or MATLAB_class attributes), so the axis order of its"
+            " arrays is unknown; save it with MATLAB (save(..., '-v7.3')) or write the cube as GeoTIFF or ENVI"
+        )
     return fh
+
+
+def _written_by_matlab(path: str | os.PathLike[str], fh: Any) -> bool:
+    """True when an HDF5 file carries MATLAB's marks: the v7.3 text header in its 512-byte user
+    block, or a ``MATLAB_class`` attribute on a top-level dataset (as written by MATLAB and by
+    MATLAB-compatible writers such as hdf5storage). Only then is its column-major order known."""
+    import h5py
+
+    with open(path, "rb") as raw:
+        if raw.read(len(MATLAB_73_HEADER)) == MATLAB_73_HEADER:
+            return True
+    for name in fh:
+        link = fh.get(name, getlink=True)
+        if isinstance(link, h5py.HardLink) and "MATLAB_class" in fh[name].attrs:
+            return True
+    return False
 
 
 def list_arrays(path: Path) -> dict[str, tuple[int, ...]]:

@@ -44,7 +44,7 @@ def sniff(path: Path) -> str:
         raise CubeReadError(f"{path}: file is empty; download or export it again")
     if head[:4] in TIFF_MAGIC:
         return "enmap" if is_enmap_product(path) else "geotiff"
-    if head[:6] == b"MATLAB" or b"\x89HDF\r\n\x1a\n" in (head[:8], head[512:520]):  # v5, v7.3, plain HDF5
+    if head[:6] == b"MATLAB" or b"\x89HDF\r\n\x1a\n" in (head[:8], head[512:520]):  # v5, v7.3 (plain HDF5: refused by the reader)
         return "mat"
     if head[:4] == b"ENVI" or has_envi_header(path):
         return "envi"

@@ -407,7 +407,7 @@ def _mat_size(path: Path) -> tuple[int, str]:
     except UploadError:
         raise
     except HSIError as err:
-        raise UploadError(f"the upload is refused: {err}") from err
+        raise UploadError(f"the upload is refused: {_strip_path(str(err), path.parent)}") from err
     except Exception as err:  # noqa: BLE001 - scipy/h5py raise many types on damaged files
         raise UploadError(f"the upload could not be read as a scene (damaged .mat header); {ACCEPTED}") from err
     if not parts:

@@ -163,13 +163,36 @@ def test_complex_cubes_are_refused(tmp_path: Path) -> None:
         open_cube(tmp_path / "c73.mat")
 
 
-def test_plain_hdf5_mat_without_matlab_header(tmp_path: Path) -> None:
+def test_hdf5_with_matlab_class_attributes_but_no_header_reads_column_major(tmp_path: Path) -> None:
+    """MATLAB-compatible writers mark their datasets with MATLAB_class; that fixes the order."""
     import h5py
 
-    with h5py.File(tmp_path / "plain.mat", "w") as f:
-        f["cube"] = np.arange(60, dtype=np.float32).reshape(3, 5, 4)  # MATLAB (4, 5, 3) stored transposed
-    assert mat_version(tmp_path / "plain.mat") == "7.3"
-    assert open_cube(tmp_path / "plain.mat").hsi.shape == (3, 4, 5)
+    data = np.arange(60, dtype=np.float32).reshape(3, 5, 4)  # MATLAB (4, 5, 3) stored transposed
+    with h5py.File(tmp_path / "marked.mat", "w") as f:
+        f["cube"] = data
+        f["cube"].attrs["MATLAB_class"] = np.bytes_("single")
+    assert mat_version(tmp_path / "marked.mat") == "7.3"
+    np.testing.assert_array_equal(open_cube(tmp_path / "marked.mat").values, data.transpose(0, 2, 1))
+
+
+def test_plain_hdf5_without_matlab_marks_is_refused_not_read_transposed(tmp_path: Path) -> None:
+    """An (H, W, C) array saved with h5py looks exactly like a MATLAB (C, W, H) one: refuse it."""
+    import h5py
+
+    from hsi_app.io.labels import read_labels
+
+    for name in ("plain.mat", "plain.h5"):
+        with h5py.File(tmp_path / name, "w") as f:
+            f["cube"] = np.zeros((11, 6, 30), np.float32)
+        with pytest.raises(CubeReadError, match=r"plain HDF5 file .*axis order .* unknown; save it with MATLAB"):
+            open_cube(tmp_path / name)
+    from scipy.io import savemat
+
+    savemat(tmp_path / "cube5.mat", {"cube": np.zeros((6, 11, 30), np.float32)})
+    with h5py.File(tmp_path / "gt.mat", "w") as f:
+        f["gt"] = np.zeros((11, 6), np.uint8)  # MATLAB order would make it a (6, 11) map
+    with pytest.raises(CubeReadError, match="plain HDF5 file"):
+        read_labels(tmp_path / "gt.mat", like=open_cube(tmp_path / "cube5.mat"))
 
 
 def test_lazy_v73_cube_pickles_for_dask_workers(tmp_path: Path) -> None:

@@ -157,8 +157,15 @@ def test_compressed_mat_bombs_are_refused_from_their_headers(tmp_path: Path) -> 
     v73 = tmp_path / "bomb73.mat"
     with h5py.File(v73, "w") as fh:  # MATLAB order: (bands, W, H)
         fh.create_dataset("cube", shape=(40, 200, 200), dtype="f8", compression="gzip", fillvalue=0.0)
+        fh["cube"].attrs["MATLAB_class"] = np.bytes_("double")
     with pytest.raises(UploadError, match=r"200 x 200 x 40 float64 = 12\.2 MB once decompressed"):
         stage_upload(v73, tmp_path / "work", 5 * MB)
+    plain = tmp_path / "plain.mat"  # no MATLAB marks: refused, and the message names no server folder
+    with h5py.File(plain, "w") as fh:
+        fh["cube"] = np.zeros((4, 5, 6))
+    with pytest.raises(UploadError, match="plain HDF5 file") as refused:
+        stage_upload(plain, tmp_path / "work", 5 * MB)
+    assert str(tmp_path) not in str(refused.value)
     assert not (tmp_path / "work" / "upload").exists()
 
 
