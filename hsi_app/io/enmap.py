@@ -325,14 +325,14 @@ def _read_mask(gdal_path: str, label: str, shape: tuple[int, int]) -> np.ndarray
 
     try:
         with rasterio.open(gdal_path, driver=TIFF_ONLY) as ds:
+            if ds.shape != shape:  # checked from the header, before any pixel is decompressed
+                raise CubeReadError(
+                    f"{label}: quality layer is {ds.shape} but the spectral image is {shape}; "
+                    "the layer belongs to another product"
+                )
             layer = ds.read(1)
     except rasterio.errors.RasterioError as err:
         raise CubeReadError(f"{label}: quality layer cannot be read ({err}); download the product again") from err
-    if layer.shape != shape:
-        raise CubeReadError(
-            f"{label}: quality layer is {layer.shape} but the spectral image is {shape}; "
-            "the layer belongs to another product"
-        )
     return layer == 1
 
 

@@ -276,6 +276,26 @@ def test_quality_layer_of_another_grid_raises(tmp_path: Path) -> None:
     _raises(CubeReadError, folder, "QL_QUALITY_CLOUD", "another product")
 
 
+def test_quality_layer_shape_is_checked_before_its_pixels_are_read(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A few-kB mask that declares 20000 x 20000 px (an upload could carry one) is refused from its header."""
+    folder = fx.make(tmp_path)
+    with rasterio.open(part(folder, "QL_QUALITY_CLOUD.TIF"), "w", driver="GTiff", width=20000, height=20000,
+                       count=1, dtype="uint8", compress="deflate", tiled=True) as ds:
+        pass  # nothing written: empty tiles, 400 MB once read
+    assert part(folder, "QL_QUALITY_CLOUD.TIF").stat().st_size < 5_000_000
+    reads: list[str] = []
+    real_read = rasterio.io.DatasetReader.read
+
+    def spy(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        reads.append(self.name)
+        return real_read(self, *args, **kwargs)
+
+    monkeypatch.setattr(rasterio.io.DatasetReader, "read", spy)
+    _raises(CubeReadError, folder, "QL_QUALITY_CLOUD", "(20000, 20000)", "another product")
+    assert not [name for name in reads if "QL_QUALITY_CLOUD" in name]
+
+
 def test_zip_that_is_not_a_product_raises(tmp_path: Path, product: tuple[Path, Path]) -> None:
     other = tmp_path / "scene.zip"
     with zipfile.ZipFile(other, "w") as zf:
