@@ -11,7 +11,9 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from hsi_app.errors import CubeReadError, DatasetNotFoundError
+import numpy as np
+
+from hsi_app.errors import CubeReadError, DatasetNotFoundError, HSIError
 from hsi_app.io.cube import Cube
 
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
@@ -19,8 +21,32 @@ SUPPORTED = "EnMAP L2A (folder/zip), .mat (v5/v7.3), ENVI (.hdr + data), GeoTIFF
 
 
 def has_envi_header(path: Path) -> bool:
-    """True when an ENVI header sits next to the data file ``path`` (``x.hdr`` or ``x.img.hdr``)."""
-    return path.with_suffix(".hdr").exists() or Path(str(path) + ".hdr").exists()
+    """True when an ENVI header sits next to the data file ``path`` (``x.hdr``/``x.HDR`` or ``x.img.hdr``)."""
+    from hsi_app.io.envi import find_header
+
+    return path.suffix.lower() != ".hdr" and find_header(path) is not None
+
+
+def is_raw_envi_data(path: Path) -> bool:
+    """True when ``path`` is the raw data that an ENVI header beside it describes: the header is
+    not one ENVI writes to annotate a TIFF (``file type = TIFF``) and the file's size is exactly
+    its ``header offset`` + samples × lines × bands × item size. Raw pixels may begin with the four
+    bytes of a TIFF signature; a GeoTIFF beside another file's header (``x.img`` + ``x.hdr`` +
+    ``x.tif`` from gdal_translate) never has that size, so it stays a GeoTIFF."""
+    from hsi_app.io.envi import ENVI_DTYPES, find_header, read_header
+
+    header = find_header(path)
+    if header is None or header == path:
+        return False
+    try:
+        h = read_header(header)
+        if "tif" in str(h.get("file type", "")).lower():
+            return False
+        pixels = int(h["samples"]) * int(h["lines"]) * int(h["bands"])
+        expected = int(h.get("header offset", 0)) + pixels * np.dtype(ENVI_DTYPES[int(h["data type"])]).itemsize
+        return path.stat().st_size == expected
+    except (HSIError, OSError, KeyError, TypeError, ValueError):
+        return False
 
 
 def sniff(path: Path) -> str:
@@ -42,7 +68,7 @@ def sniff(path: Path) -> str:
         head = fh.read(520)
     if not head:
         raise CubeReadError(f"{path}: file is empty; download or export it again")
-    if head[:4] in TIFF_MAGIC:
+    if head[:4] in TIFF_MAGIC and not is_raw_envi_data(path):  # raw pixels may begin with these bytes
         return "enmap" if is_enmap_product(path) else "geotiff"
     if head[:6] == b"MATLAB" or b"\x89HDF\r\n\x1a\n" in (head[:8], head[512:520]):  # v5, v7.3 (plain HDF5: refused by the reader)
         return "mat"

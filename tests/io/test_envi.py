@@ -185,6 +185,38 @@ def test_is_envi_is_content_based(tmp_path: Path) -> None:
     assert not is_envi(tif)
 
 
+def test_open_cube_routes_raw_data_with_tiff_bytes_and_upper_case_headers_to_envi(tmp_path: Path) -> None:
+    """Raw pixels that begin with a TIFF signature, and an ``X.HDR`` header, still open as ENVI."""
+    from hsi_app.io import open_cube
+
+    hdr = fx.make(tmp_path / "magic", header_offset=4)
+    data = data_of(hdr)
+    with open(data, "r+b") as fh:  # the embedded header's four bytes become "II*\0"
+        fh.write(b"II*\x00")
+    cube = open_cube(data)
+    assert cube.attrs["format"] == "envi"
+    np.testing.assert_array_equal(cube.values, EXPECTED)
+    hdr = fx.make(tmp_path / "upper")
+    hdr.rename(hdr.with_suffix(".HDR"))
+    np.testing.assert_array_equal(open_cube(data_of(hdr)).values, EXPECTED)
+
+
+def test_geotiff_beside_another_files_envi_header_stays_a_geotiff(tmp_path: Path) -> None:
+    """``x.img`` + ``x.hdr`` + ``x.tif`` (as gdal_translate leaves them): ``x.tif`` is its own GeoTIFF."""
+    from hsi_app.io import open_cube
+
+    hdr = fx.make(tmp_path)
+    tif = hdr.with_suffix(".tif")
+    values = np.arange(2 * 5 * 4, dtype=np.float32).reshape(2, 5, 4)
+    profile = {"driver": "GTiff", "width": 4, "height": 5, "count": 2, "dtype": "float32"}
+    with rasterio.open(tif, "w", crs="EPSG:32611", transform=Affine(30, 0, 0, 0, -30, 0), **profile) as ds:
+        ds.write(values)
+    cube = open_cube(tif)
+    assert cube.attrs["format"] != "envi"
+    np.testing.assert_array_equal(cube.values, values)
+    np.testing.assert_array_equal(open_cube(data_of(hdr)).values, EXPECTED)
+
+
 def _raises(exc: type[HSIError], path: Path, *words: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
