@@ -6,7 +6,8 @@ array, so only the windows that are used are read. The header gives the band cen
 widths (``wavelength``, ``fwhm``, converted to nm with ``wavelength units``),
 ``data ignore value`` (-> NaN), ``bbl`` (0 = bad band), ``band names`` and
 ``reflectance scale factor`` (applied). The georeference comes from ``coordinate system
-string`` (WKT) when present, otherwise from ``map info`` (UTM and Geographic Lat/Lon).
+string`` (WKT) when present, otherwise from ``map info`` (UTM and Geographic Lat/Lon; a
+``rotation`` gives a rotated grid, whose map positions ``cube.hsi.map_coords`` returns).
 """
 
 from __future__ import annotations
@@ -139,17 +140,35 @@ def to_nanometres(values: np.ndarray, units: str | None) -> np.ndarray | None:
     return None if factor is None else values * factor
 
 
+def rotated_grid(rx: float, ry: float, mx: float, my: float, px: float, py: float, theta: float) -> Any:
+    """The affine transform of an ENVI grid: pixel steps ``px`` along a row and ``py`` down a
+    column, turned counter-clockwise by ``theta`` radians, with the corner of the 1-based
+    reference pixel ``(rx, ry)`` at map position ``(mx, my)``.
+
+    With ``theta = 0`` this is the usual north-up grid. For square pixels referenced at
+    (1, 1), the form rotated products use (AVIRIS-NG), it equals GDAL's reading of the same
+    header; GDAL turns a non-square pixel's sides and a reference pixel other than (1, 1)
+    differently (scaling after turning, and shifting the origin without turning), while here
+    the pixel stays a rectangle and the reference pixel keeps the coordinates the header gives.
+    """
+    from rasterio.transform import Affine
+
+    cos, sin = math.cos(theta), math.sin(theta)
+    a, b, d, e = cos * px, sin * py, sin * px, -cos * py
+    return Affine(a, b, mx - (rx - 1.0) * a - (ry - 1.0) * b, d, e, my - (rx - 1.0) * d - (ry - 1.0) * e)
+
+
 def parse_map_info(map_info: list[str], header: Path, *, warn_crs: bool = True) -> tuple[Any, Any]:
     """``(crs, transform)`` from an ENVI ``map info`` list.
 
     The reference pixel is 1-based with (1, 1) the upper-left corner of the first pixel.
     UTM (zone, North/South; WGS-84 -> EPSG:326zz/327zz, NAD-83/NAD-27 north) and
     ``Geographic Lat/Lon`` get a CRS; other projections get ``crs=None`` (pass a WKT in
-    ``coordinate system string``; ``warn_crs=False`` when it is there). Rotated grids
-    are not supported: ``(None, None)`` with a warning.
+    ``coordinate system string``; ``warn_crs=False`` when it is there). ``rotation=θ``
+    (degrees, counter-clockwise, as AVIRIS-NG flight lines carry it) gives a rotated
+    transform: see :func:`rotated_grid`.
     """
     from rasterio.crs import CRS
-    from rasterio.transform import Affine
 
     items = [str(v).strip() for v in map_info]
     try:
@@ -164,14 +183,12 @@ def parse_map_info(map_info: list[str], header: Path, *, warn_crs: bool = True) 
         return None, None
     rest = [v for v in items[7:] if "=" not in v]
     opts = {k.strip().lower(): v.strip() for k, _, v in (v.partition("=") for v in items[7:] if "=" in v)}
-    rotation = float(opts.get("rotation", "0") or 0)
-    if not math.isclose(rotation, 0.0, abs_tol=1e-9):
-        warnings.warn(
-            f"{header}: rotated 'map info' (rotation={rotation}) is not supported; using pixel coordinates",
-            stacklevel=3,
-        )
+    try:
+        theta = math.radians(float(opts.get("rotation", "0") or 0))
+    except ValueError:
+        warnings.warn(f"{header}: unreadable 'map info' rotation; using pixel coordinates", stacklevel=3)
         return None, None
-    transform = Affine(px, 0.0, mx - (rx - 1.0) * px, 0.0, -py, my + (ry - 1.0) * py)
+    transform = rotated_grid(rx, ry, mx, my, px, py, theta)
     crs = None
     if proj == "utm" and len(rest) >= 2:
         zone, north = int(float(rest[0])), rest[1].lower().startswith("n")
@@ -372,10 +389,6 @@ def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
         crs, transform = parse_map_info(h["map info"], header, warn_crs=wkt_crs is None)
         if transform is not None and wkt_crs is not None:
             crs = wkt_crs
-    x = y = None
-    if transform is not None:
-        x = transform.c + (np.arange(cols) + 0.5) * transform.a
-        y = transform.f + (np.arange(rows) + 0.5) * transform.e
     attrs: dict[str, Any] = {"scale_factor": scale, "interleave": str(h["interleave"]).lower()}
     names = h.get("band names")
     if isinstance(names, list) and len(names) == c:
@@ -387,8 +400,6 @@ def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
         wavelength=wl_nm,
         fwhm=fw_nm,
         bad_bands=np.flatnonzero(bad),
-        x=x,
-        y=y,
         crs=crs,
         transform=transform,
         nodata=None,

@@ -129,13 +129,40 @@ def test_no_map_info_gives_pixel_coordinates(tmp_path: Path) -> None:
     np.testing.assert_array_equal(cube.x.values, np.arange(fx.SAMPLES) + 0.5)
 
 
-def test_rotated_map_info_warns_and_drops_georeference(tmp_path: Path) -> None:
+@pytest.mark.parametrize("rotation", [-66.0, 12.5, 90.0])
+def test_rotated_map_info_matches_gdal_for_square_pixels_at_the_first_pixel(tmp_path: Path, rotation: float) -> None:
+    """AVIRIS-NG flight lines: square pixels referenced at (1, 1), rotation=-66; GDAL is the reference."""
     hdr = fx.make(tmp_path)
-    text = hdr.read_text().replace("units=Meters}", "units=Meters, rotation=12.5}")
-    hdr.write_text(text)
-    with pytest.warns(UserWarning, match="rotat"):
-        cube = read_envi(hdr)
-    assert cube.rio.crs is None
+    text = hdr.read_text()
+    start = text.index("map info")
+    end = text.index("}", start) + 1
+    hdr.write_text(text[:start] + "map info = {UTM, 1.000, 1.000, 736600.089, 4078126.750, 2.7, 2.7, 12, North, "
+                   f"WGS-84, units=Meters, rotation={rotation}}}" + text[end:])
+    cube = read_envi(hdr)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(data_of(hdr)) as ds:
+            gdal_transform, gdal_crs = ds.transform, ds.crs
+    assert cube.rio.crs == gdal_crs == rasterio.crs.CRS.from_epsg(32612)
+    np.testing.assert_allclose(tuple(cube.rio.transform())[:6], tuple(gdal_transform)[:6], rtol=0, atol=1e-6)
+    x, y = cube.hsi.map_coords(7, 3)
+    assert (x, y) == pytest.approx(gdal_transform * (3 + 0.5, 7 + 0.5), abs=1e-6)
+    if rotation % 90:  # a turned grid has no per-axis coordinates: x/y stay pixel-centre indices
+        np.testing.assert_array_equal(cube.x.values, np.arange(cube.sizes["x"]) + 0.5)
+
+
+def test_rotated_map_info_keeps_the_reference_pixel_and_rectangular_pixels(tmp_path: Path) -> None:
+    """Non-square pixels and a reference pixel inside the grid: invariants of a turned rectangle grid."""
+    from hsi_app.io.envi import rotated_grid
+
+    theta = np.radians(30.0)
+    t = rotated_grid(2.5, 3.5, 500000.0, 4200000.0, 30.0, 20.0, theta)
+    assert t * (1.5, 2.5) == pytest.approx((500000.0, 4200000.0))  # 1-based (2.5, 3.5) is 0-based (1.5, 2.5)
+    col, row = np.array([t.a, t.d]), np.array([t.b, t.e])
+    assert np.linalg.norm(col) == pytest.approx(30.0) and np.linalg.norm(row) == pytest.approx(20.0)
+    assert col @ row == pytest.approx(0.0, abs=1e-9)
+    assert np.degrees(np.arctan2(col[1], col[0])) == pytest.approx(30.0)  # rows run 30 degrees north of east
+    assert tuple(rotated_grid(1, 1, 10.0, 20.0, 3.0, 4.0, 0.0))[:6] == (3.0, 0.0, 10.0, 0.0, -4.0, 20.0)
 
 
 @pytest.mark.parametrize("ext", ["", ".img", ".dat", ".bsq", ".raw"])
