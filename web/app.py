@@ -251,7 +251,8 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
         s = session_of(state)
         return str(viewer.points_download(s))
 
-    with gr.Blocks(title="hsi viewer", delete_cache=(3600, 3600)) as demo:
+    # analytics off: a viewer bound to this machine sends no usage reports to Gradio
+    with gr.Blocks(title="hsi viewer", delete_cache=(3600, 3600), analytics_enabled=False) as demo:
         state = gr.State(None, time_to_live=SESSION_TTL_S,
                          delete_callback=lambda s: s.close() if s is not None else None)
         gr.Markdown("## hsi viewer: hyperspectral scenes, land-cover maps, spectra")

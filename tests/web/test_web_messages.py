@@ -78,3 +78,10 @@ def test_run_errors_name_the_run_not_the_runs_folder(app, tmp_path: Path, envi_s
     msg = _message(h["goto_pixel"], state, float("nan"), 1, 0.6, True)
     assert msg.startswith("row nan is not a whole number") and "unexpected" not in msg
     state.close()
+
+
+def test_the_viewer_sends_no_usage_reports(app) -> None:  # noqa: ANN001
+    """Bound to localhost and private: Gradio's analytics are off for the viewer's Blocks."""
+    demo = app.build_app(viewer.ViewerConfig(), viewer.ModelCache())
+    assert demo.analytics_enabled is False
+    assert demo.get_config_file()["analytics_enabled"] is False
