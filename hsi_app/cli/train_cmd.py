@@ -77,7 +77,7 @@ def train(task: str, noise: str, init: str | None, targets: str | None, schedule
         importlib.import_module(TASK_RUNNERS[task]).run(**params)
         return
     from hsi_app.io import open_cube
-    from hsi_app.io.atomic import check_out_dir
+    from hsi_app.io.atomic import OTHER_THAN_TRAINING, check_out_dir
     from hsi_app.io.labels import read_labels
     from hsi_app.tasks.train_classifier import DEFAULT_CLASSIFIER, TrainOptions, train_classifier
 
@@ -86,7 +86,7 @@ def train(task: str, noise: str, init: str | None, targets: str | None, schedule
     opts = TrainOptions(model=model, split=split, epochs=epochs, seed=seed, init_seed=init_seed, window=window, progress=not quiet,
                         schedule=schedule, val_fraction=val_fraction, label_smoothing=label_smoothing,
                         class_weight_power=class_weights, teacher=tuple(teacher), distill_weight=distill_weight)
-    check_out_dir(out)
+    check_out_dir(out, other_runs=OTHER_THAN_TRAINING)
     cube = open_cube(data, key=key, labels=labels, label_attribute=label_attribute)
     maps = [read_labels(p, cube, attribute=label_attribute)[0] if p else None for p in (train_labels, test_labels)]
     metrics = train_classifier(cube, out, opts, train_labels=maps[0], test_labels=maps[1],

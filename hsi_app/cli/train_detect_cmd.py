@@ -37,7 +37,7 @@ def run(*, data: str, targets: str | None, out: str, model: str | None = None, e
 
     from hsi_app.errors import ConfigError, HSIWarning
     from hsi_app.io import open_cube
-    from hsi_app.io.atomic import check_out_dir, check_outputs
+    from hsi_app.io.atomic import OTHER_THAN_TRAINING, check_out_dir, check_outputs
     from hsi_app.tasks.detection import scene_image, target_spectra
     from hsi_app.tasks.train_detector import DetectTrainOptions, train_detector
 
@@ -50,7 +50,7 @@ def run(*, data: str, targets: str | None, out: str, model: str | None = None, e
         raise ConfigError(f"--epochs {epochs}: must be at least 1")
     if seed < 0:
         raise ConfigError(f"--seed {seed}: must be 0 or more")
-    check_out_dir(out)  # before the scene is read, not after training
+    check_out_dir(out, other_runs=OTHER_THAN_TRAINING)  # before the scene is read, not after training
     check_outputs({"--out": out}, {"--data": data, "--targets": targets})
     ignored = [f"--{k.replace('_', '-')}" for k in ("labels", "train_labels", "test_labels", "schedule")
                if params.get(k)]

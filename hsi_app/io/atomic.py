@@ -25,6 +25,19 @@ PARTIAL_MARKER = ".partial-"
 TIF_SUFFIXES = (".tif", ".tiff")  # what GeoTIFF outputs may be called
 
 
+def _process_umask() -> int:
+    """The process's umask, read once at import (setting it back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# Permission bits of a new output file, as ``open()`` would give it. Some writers (safetensors)
+# create private 0600 files, which other users of a shared run folder, or batch workers
+# running as another user, could not read.
+FILE_MODE = 0o666 & ~_process_umask()
+
+
 def check_writable(dst: str | os.PathLike[str]) -> Path:
     """Check up front that ``dst`` can be created, before any expensive work.
 
@@ -125,15 +138,40 @@ def check_suffix(option: str, dst: PathArg, suffixes: tuple[str, ...], what: str
         raise OutputError(f"{dst}: {option} writes {what}; give it a {names} name{hint}")
 
 
-def check_out_dir(out: str | os.PathLike[str]) -> Path:
+RUN_KINDS = {  # a file that makes a folder load as one kind of run -> what the folder holds
+    "model.safetensors": "a trained model",
+    "adapter.safetensors": "an `hsi finetune` adapter",
+    "ensemble.json": "an `hsi ensemble`",
+}
+OTHER_THAN_TRAINING = ("adapter.safetensors", "ensemble.json")  # other_runs for `hsi train` (any task)
+OTHER_THAN_FINETUNE = ("model.safetensors", "ensemble.json")  # other_runs for `hsi finetune`
+
+
+def check_out_dir(
+    out: str | os.PathLike[str],
+    *,
+    other_runs: Iterable[str] = (),
+    protect: Iterable[PathArg] = (),
+    writes: Iterable[str] = (),
+) -> Path:
     """Check up front that the run folder ``out`` can be created (or reused).
+
+    Args:
+        out: the run folder.
+        other_runs: names from :data:`RUN_KINDS` that mark a run of another kind. A folder
+            holding one is refused: the loaders go by those files (an ``ensemble.json``
+            makes ``--model DIR`` an ensemble), so a new run published beside them would
+            be shadowed by the old one, or fail to load.
+        protect: input files (scene, labels) that the run must not replace.
+        writes: the file names the run will write into ``out``, checked against ``protect``.
 
     Returns:
         ``out`` as an absolute :class:`~pathlib.Path`.
 
     Raises:
-        OutputError: ``out`` is an existing file, or its nearest existing parent is not a
-            writable folder.
+        OutputError: ``out`` is an existing file, its nearest existing parent is not a
+            writable folder, it holds another kind of run, or a run file would replace
+            an input.
     """
     path = Path(out).expanduser().absolute()
     if path.exists() and not path.is_dir():
@@ -145,23 +183,42 @@ def check_out_dir(out: str | os.PathLike[str]) -> Path:
         raise OutputError(f"{out}: {parent} is not a folder; choose another output folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"{out}: {parent} is not writable; choose another output folder or fix its permissions")
+    for name in other_runs:
+        if (path / name).exists():
+            raise OutputError(f"{out}: holds {RUN_KINDS[name]} ({name}); write this run to a folder of its own")
+    _check_protected(path, writes, protect)
     return path
 
 
+def _check_protected(path: Path, names: Iterable[str], protect: Iterable[PathArg]) -> None:
+    """Refuse when ``path / name`` (a run file) is one of the ``protect`` inputs."""
+    guarded = [Path(p).expanduser().absolute() for p in protect if p is not None and str(p) != ""]
+    for name in names:
+        for src in guarded:
+            if _same_file(path / name, src):
+                raise OutputError(f"{path / name}: the run would overwrite this input; choose another --out")
+
+
 @contextmanager
-def staged_run_dir(out: str | os.PathLike[str], protect: Iterable[PathArg] = ()) -> Iterator[Path]:
+def staged_run_dir(
+    out: str | os.PathLike[str], protect: Iterable[PathArg] = (), *, replaces: Iterable[str] = ()
+) -> Iterator[Path]:
     """Yield a fresh hidden folder next to the run folder ``out``; publish it on success.
 
     Training writes its files (weights, config, split, metrics, maps) into the staging
     folder. When the block succeeds, each file is moved into ``out`` (created if needed),
-    replacing files of the same name; other files in ``out`` are left alone. When it fails
-    (exception or Ctrl-C), the staging folder is deleted and ``out`` is untouched, so a
-    failed run never leaves a run folder that looks complete or damages a previous one.
+    replacing files of the same name; the files named in ``replaces`` that this run did not
+    write (an earlier run's optional outputs) are removed; other files in ``out`` are left
+    alone. When it fails (exception or Ctrl-C), the staging folder is deleted and ``out`` is
+    untouched, so a failed run never leaves a run folder that looks complete or damages a
+    previous one.
 
     Args:
         out: the run folder.
         protect: input files that must not be replaced (a run file with the same path
-            aborts the publication with an error and nothing is moved).
+            aborts the publication with an error and nothing is moved; callers check the
+            names they know up front with :func:`check_out_dir`).
+        replaces: optional run files of an earlier run of this kind, e.g. ``train_labels.tif``.
 
     Raises:
         OutputError: ``out`` cannot be created, or a run file would replace a protected input.
@@ -176,11 +233,7 @@ def staged_run_dir(out: str | os.PathLike[str], protect: Iterable[PathArg] = ())
     try:
         yield tmp
         files = sorted(tmp.iterdir())
-        guarded = [Path(p).expanduser().absolute() for p in protect if p is not None and str(p) != ""]
-        for f in files:
-            for src in guarded:
-                if _same_file(path / f.name, src):
-                    raise OutputError(f"{path / f.name}: the run would overwrite this input; choose another --out")
+        _check_protected(path, [f.name for f in files], protect)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -190,6 +243,10 @@ def staged_run_dir(out: str | os.PathLike[str], protect: Iterable[PathArg] = ())
         if f.is_dir() and dst.is_dir():
             shutil.rmtree(dst)
         os.replace(f, dst)
+    written = {f.name for f in files}
+    for name in replaces:
+        if name not in written:
+            remove_quietly(path / name)
     shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -239,6 +296,8 @@ def atomic_path(dst: str | os.PathLike[str]) -> Iterator[Path]:
     if not tmp.exists():
         raise OutputError(f"{dst}: the writer produced no file; nothing was written")
     try:
+        if tmp.is_file():
+            os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except OSError as err:
         remove_quietly(tmp)
@@ -270,6 +329,8 @@ def atomic_paths(outputs: Mapping[str, PathArg]) -> Iterator[dict[str, Path]]:
         raise
     for k, t in tmps.items():
         try:
+            if t.is_file():
+                os.chmod(t, FILE_MODE)
             os.replace(t, final[k])
         except OSError as err:
             for rest in tmps.values():

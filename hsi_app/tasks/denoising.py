@@ -281,12 +281,13 @@ def train_denoiser(cube: Cube, out: str | os.PathLike[str], opts: DenoiseOptions
     Returns:
         The metrics dict written to ``OUT/metrics.json``.
     """
-    from hsi_app.io.atomic import check_out_dir, staged_run_dir
+    from hsi_app.io.atomic import OTHER_THAN_TRAINING, check_out_dir, staged_run_dir
     from hsi_app.tasks.train_classifier import scene_in_memory
 
-    check_out_dir(out)
-    image, bands, valid = scene_in_memory(cube)
     source = str(cube.attrs.get("source", ""))
+    check_out_dir(out, other_runs=OTHER_THAN_TRAINING, protect=[source],
+                  writes=("config.json", "model.safetensors", "metrics.json"))
+    image, bands, valid = scene_in_memory(cube)
     if not valid.any():
         raise InvalidDataError(f"{source}: every pixel is no-data; nothing to train on")
     c, h, w = image.shape

@@ -306,9 +306,10 @@ def finetune(
     """
     import torch
 
-    from hsi_app.io.atomic import atomic_path, check_out_dir, check_outputs, staged_run_dir
+    from hsi_app.io.atomic import OTHER_THAN_FINETUNE, atomic_path, check_out_dir, check_outputs, staged_run_dir
     from hsi_app.tasks.classification import fit_dense
     from hsi_app.tasks.train_classifier import (
+        RUN_FILES,
         TrainOptions,
         _band_stats,
         _split_for,
@@ -321,7 +322,9 @@ def finetune(
         raise ConfigError(f"--lora-rank {opts.lora_rank}: use a rank >= 1, e.g. 4 or 8")
     base_path, base = _base_dir_checked(base_dir)
     check_outputs({"--out": out}, {"--base": base_path})
-    final_out = check_out_dir(out)
+    inputs = [cube.attrs.get("source"), *protect]
+    final_out = check_out_dir(out, other_runs=OTHER_THAN_FINETUNE, protect=inputs,
+                              writes=(*RUN_FILES, ADAPTER_NAME, ADAPTER_CONFIG_NAME))
     image, bands, valid = scene_in_memory(cube)
     wl, fwhm = cube.hsi.wavelengths[bands], cube.hsi.fwhm[bands]
     matrix, kind = band_matrix(base, wl, fwhm, resample=opts.resample, source=str(cube.attrs.get("source") or "new scene"))
@@ -344,7 +347,7 @@ def finetune(
     split.test[~valid] = 0
     check_split_pixels(split, str(cube.attrs.get("source", "input")))
     # written to a staging folder, published into ``out`` only when everything succeeded
-    with staged_run_dir(final_out, protect=[cube.attrs.get("source"), *protect]) as out:
+    with staged_run_dir(final_out, protect=inputs) as out:
         split.save(out / "split.npz")
         if opts.progress:
             print(split.describe())

@@ -28,6 +28,9 @@ import numpy as np
 
 from hsi_app.checkpoint import RunConfig, json_floats, save_run
 from hsi_app.errors import ConfigError, LabelError
+
+RUN_FILES = ("config.json", "model.safetensors", "split.npz", "metrics.json", "confusion.png", "map.tif", "map.png",
+             "train_labels.tif")  # what a classification run writes into OUT (the last only for GeoTIFF scenes)
 from hsi_app.data.normalize import BandStats
 from hsi_app.io.cube import Cube
 
@@ -115,6 +118,18 @@ def scene_in_memory(cube: Cube) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return image, bands, valid
 
 
+def check_has_labels(source: str, label_maps: Sequence[np.ndarray]) -> None:
+    """Refuse a scene without labels, or whose ``(H, W)`` label maps hold no labelled pixel.
+
+    Raises:
+        LabelError: naming ``source`` and what to pass.
+    """
+    if not label_maps:
+        raise LabelError(f"{source}: no labels; pass --labels (raster or vector) or --train-labels/--test-labels")
+    if not any((m > 0).any() for m in label_maps):
+        raise LabelError(f"{source}: its label map has no labelled pixel (all 0); pass labels with classes 1..K")
+
+
 def protocol_split(cube: Cube, protocol: str, *, seed: int = 0, radius: int = 0, legacy_blocks: bool = False) -> Any:
     """The :class:`~hsi_app.data.splits.Split` of ``protocol`` on the cube's labels.
 
@@ -126,11 +141,7 @@ def protocol_split(cube: Cube, protocol: str, *, seed: int = 0, radius: int = 0,
     from hsi_app.data.splits import make_split, parse_split
 
     labels = cube.hsi.labels
-    source = cube.attrs.get("source", "input")
-    if labels is None:
-        raise LabelError(f"{source}: no labels; pass --labels (raster or vector) or --train-labels/--test-labels")
-    if not (labels > 0).any():
-        raise LabelError(f"{source}: its label map has no labelled pixel (all 0); pass labels with classes 1..K")
+    check_has_labels(cube.attrs.get("source", "input"), [labels] if labels is not None else [])
     spec = parse_split(protocol)
     if spec.kind != "disjoint":
         return make_split(labels, spec, seed=seed)
@@ -188,12 +199,14 @@ def train_classifier(
     Returns:
         The metrics dict written to ``metrics.json``.
     """
-    from hsi_app.io.atomic import check_out_dir, staged_run_dir
+    from hsi_app.io.atomic import OTHER_THAN_TRAINING, check_out_dir, staged_run_dir
 
-    check_out_dir(out)
+    inputs = [cube.attrs.get("source"), *protect]
+    check_out_dir(out, other_runs=OTHER_THAN_TRAINING, protect=inputs, writes=RUN_FILES)
     image, bands, valid = scene_in_memory(cube)
     k_names = cube.hsi.class_names
     label_maps = [m for m in (cube.hsi.labels, train_labels, test_labels) if m is not None]
+    check_has_labels(str(cube.attrs.get("source", "input")), label_maps)  # before a model is built for K classes
     labels_max = max((int(np.max(m)) for m in label_maps), default=0)
     num_classes = max(labels_max, len(k_names) - 1 if k_names else 0)
     class_names = k_names if k_names and len(k_names) == num_classes + 1 else ["unlabelled", *[f"class {i}" for i in range(1, num_classes + 1)]]
@@ -214,7 +227,7 @@ def train_classifier(
 
         check_teacher(opts.teacher, split.test > 0, class_names)
     # everything is written to a staging folder and published into ``out`` only on success
-    with staged_run_dir(out, protect=[cube.attrs.get("source"), *protect]) as stage:
+    with staged_run_dir(out, protect=inputs, replaces=("train_labels.tif",)) as stage:
         metrics = _train_into(stage, cube, opts, split, image, bands, num_classes, class_names, radius)
     return metrics
 

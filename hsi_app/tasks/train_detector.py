@@ -139,11 +139,12 @@ def train_detector(image: np.ndarray, spectra: np.ndarray, names: list[str], out
 
     from hsi_app.checkpoint import RunConfig, json_floats, save_run
     from hsi_app.data.normalize import BandStats
-    from hsi_app.io.atomic import atomic_path, check_out_dir, staged_run_dir
+    from hsi_app.io.atomic import OTHER_THAN_TRAINING, atomic_path, check_out_dir, staged_run_dir
     from hsi_app.models import create_model
     from hsi_app.tasks.detector_infer import LearnedDetector, decode
 
-    final_out = check_out_dir(out)
+    final_out = check_out_dir(out, other_runs=OTHER_THAN_TRAINING, protect=[str(data)],
+                              writes=("config.json", "model.safetensors", "metrics.json"))
     torch.manual_seed(opts.seed)
     c, h, w = image.shape
     k = len(names)

@@ -357,7 +357,8 @@ def test_output_names_whose_extension_promises_another_format_are_refused(
 
 
 def test_a_run_file_never_replaces_an_input_in_the_run_folder(scene: dict[str, Path], tmp_path: Path,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+                                                             capsys: pytest.CaptureFixture[str],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     import shutil
 
     folder = tmp_path / "work"
@@ -365,10 +366,71 @@ def test_a_run_file_never_replaces_an_input_in_the_run_folder(scene: dict[str, P
     data = folder / "map.tif"  # the name of the run's own class map
     shutil.copy(scene["cube"], data)
     before = data.read_bytes()
+
+    def no_training(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the clash is found before training starts")
+
+    monkeypatch.setattr("hsi_app.tasks.train_classifier._train_into", no_training)
     code, _, err = run_main(capsys, "train", "--data", str(data), "--labels", str(scene["labels"]), "--model", "svm",
                             "--out", str(folder), "--quiet")
-    assert code == 2 and "the run would overwrite this input" in err
+    assert_one_error_line(code, err, "map.tif: the run would overwrite this input")
     assert data.read_bytes() == before and sorted(p.name for p in folder.iterdir()) == ["map.tif"]
+
+
+def test_a_folder_holding_another_kind_of_run_is_refused_before_training(
+        trained: Path, second_member: Path, scene: dict[str, Path], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """An ensemble.json or adapter left beside a new run would make `--model DIR` load the old one."""
+    ens = tmp_path / "ens"
+    assert run_main(capsys, "ensemble", "--model", str(trained), "--model", str(second_member), "--out", str(ens),
+                    "--quiet")[0] == 0
+    adapter = tmp_path / "ft"
+    adapter.mkdir()
+    (adapter / "adapter.safetensors").write_bytes(b"x")
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    folders = {f: _snapshot(f) for f in (ens, adapter, run)}
+
+    def no_training(*args: object, **kwargs: object) -> None:
+        raise AssertionError("refused before training")
+
+    monkeypatch.setattr("hsi_app.tasks.train_classifier._train_into", no_training)
+    train = ["train", "--data", str(scene["cube"]), "--labels", str(scene["labels"]), "--model", "svm", "--quiet"]
+    code, _, err = run_main(capsys, *train, "--out", str(ens))
+    assert_one_error_line(code, err, f"{ens}: holds an `hsi ensemble` (ensemble.json)", "folder of its own")
+    code, _, err = run_main(capsys, *train, "--out", str(adapter))
+    assert_one_error_line(code, err, "holds an `hsi finetune` adapter (adapter.safetensors)")
+    code, _, err = run_main(capsys, "finetune", "--base", str(trained), "--data", str(scene["cube"]), "--labels",
+                            str(scene["labels"]), "--lora-rank", "2", "--out", str(run), "--quiet")
+    assert_one_error_line(code, err, "holds a trained model (model.safetensors)")
+    assert {f: _snapshot(f) for f in folders} == folders
+
+
+def test_retraining_removes_the_earlier_runs_training_labels(trained: Path, scene: dict[str, Path], tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """The folder holds the new run whole: no train_labels.tif of a run that is gone."""
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    assert (run / "train_labels.tif").is_file()  # the dense GeoTIFF run sampled its tiles against it
+    (run / "notes.txt").write_text("mine")
+    code, _, err = run_main(capsys, "train", "--data", str(scene["cube"]), "--labels", str(scene["labels"]),
+                            "--model", "svm", "--out", str(run), "--quiet")
+    assert code == 0, err
+    assert sorted(p.name for p in run.iterdir()) == sorted(
+        ["config.json", "model.safetensors", "split.npz", "metrics.json", "confusion.png", "map.tif", "map.png",
+         "notes.txt"])
+
+
+def test_a_scene_without_labels_is_named(scene: dict[str, Path], tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_main(capsys, "train", "--data", str(scene["cube"]), "--out", str(tmp_path / "run"), "--quiet")
+    assert_one_error_line(code, err, f"{scene['cube']}: no labels; pass --labels")
+    assert not (tmp_path / "run").exists()
+
+
+def test_weights_get_the_same_permissions_as_the_other_run_files(trained: Path) -> None:
+    mode = {p.name: p.stat().st_mode & 0o777 for p in trained.iterdir()}
+    assert mode["model.safetensors"] == mode["config.json"] == mode["metrics.json"]
 
 
 def test_a_failed_training_leaves_the_previous_run_as_it_was(trained: Path, scene: dict[str, Path], tmp_path: Path,

@@ -86,3 +86,48 @@ def test_check_writable_tries_the_folder_and_refuses_empty_paths(tmp_path: Path)
     (tmp_path / "bad.npy").write_bytes(b"garbage")
     with pytest.raises(LabelError, match="not a valid .npy file"):
         sniff_label_format(tmp_path / "bad.npy")
+
+
+def test_outputs_get_the_umask_permissions_even_from_private_writers(tmp_path: Path) -> None:
+    """safetensors writes 0600 files; a run folder others read must not hide its weights."""
+    import os
+
+    from hsi_app.io.atomic import FILE_MODE, atomic_path, atomic_paths
+
+    mask = os.umask(0)
+    os.umask(mask)
+    assert FILE_MODE == 0o666 & ~mask
+    with atomic_path(tmp_path / "w.safetensors") as tmp:
+        tmp.write_bytes(b"x")
+        os.chmod(tmp, 0o600)
+    with atomic_paths({"a": tmp_path / "a.bin"}) as tmps:
+        tmps["a"].write_bytes(b"y")
+        os.chmod(tmps["a"], 0o600)
+    assert {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()} == {
+        "w.safetensors": FILE_MODE, "a.bin": FILE_MODE}
+
+
+def test_check_out_dir_refuses_another_kind_of_run_and_run_files_over_inputs(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "ensemble.json").write_text("{}")
+    with pytest.raises(OutputError, match=r"holds an `hsi ensemble` \(ensemble.json\); write this run to a folder"):
+        check_out_dir(run, other_runs=("adapter.safetensors", "ensemble.json"))
+    assert check_out_dir(run, other_runs=("model.safetensors",)) == run
+    (run / "map.tif").write_bytes(b"scene")
+    with pytest.raises(OutputError, match="map.tif: the run would overwrite this input"):
+        check_out_dir(run, protect=[run / "map.tif"], writes=("config.json", "map.tif"))
+    assert check_out_dir(run, protect=[run / "map.tif"], writes=("config.json",)) == run
+
+
+def test_staged_run_dir_removes_the_optional_files_of_an_earlier_run(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("train_labels.tif", "config.json", "notes.txt"):
+        (run / name).write_text("old")
+    with staged_run_dir(run, replaces=("train_labels.tif", "absent.tif")) as stage:
+        (stage / "config.json").write_text("new")
+    assert {p.name: p.read_text() for p in run.iterdir()} == {"config.json": "new", "notes.txt": "old"}
+    with staged_run_dir(run, replaces=("config.json",)) as stage:
+        (stage / "config.json").write_text("newer")  # written again: kept
+    assert (run / "config.json").read_text() == "newer"
