@@ -281,7 +281,7 @@ def test_quality_layer_shape_is_checked_before_its_pixels_are_read(tmp_path: Pat
     """A few-kB mask that declares 20000 x 20000 px (an upload could carry one) is refused from its header."""
     folder = fx.make(tmp_path)
     with rasterio.open(part(folder, "QL_QUALITY_CLOUD.TIF"), "w", driver="GTiff", width=20000, height=20000,
-                       count=1, dtype="uint8", compress="deflate", tiled=True) as ds:
+                       count=1, dtype="uint8", compress="deflate", tiled=True):
         pass  # nothing written: empty tiles, 400 MB once read
     assert part(folder, "QL_QUALITY_CLOUD.TIF").stat().st_size < 5_000_000
     reads: list[str] = []
