@@ -62,6 +62,8 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
         read_points,
         select_points,
         target_spectra,
+        truth_mask,
+        truth_on_scene,
         write_detections,
         write_score_map,
     )
@@ -85,6 +87,8 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
             check_writable(path)
     gt_points = read_points(truth) if truth else None
     cube = open_cube(source, key=key)
+    if gt_points is not None:  # truth for another place is refused before the (expensive) detection
+        gt_points = truth_on_scene(gt_points, cube)
     spectra, names = None, None
     if m in TARGET_METHODS:
         spectra, names = target_spectra(cube, library=targets, pixels=pixels, names=list(materials) or None,
@@ -101,12 +105,7 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
     if gt is not None:
         agnostic = m.startswith("rx")
         report = detection_report(res.detections, gt, class_agnostic=agnostic)
-        mask = np.zeros(res.scores.shape[1:], bool)
-        boxes = gt.box if gt.box is not None else np.stack([np.floor(gt.row), np.floor(gt.col),
-                                                             np.floor(gt.row) + 1, np.floor(gt.col) + 1], 1)
-        for r0, c0, r1, c1 in np.asarray(boxes, int):
-            mask[max(r0, 0):r1, max(c0, 0):c1] = True
-        report["auroc"] = pixel_auroc(np.nanmax(res.scores, axis=0), mask)
+        report["auroc"] = pixel_auroc(np.nanmax(res.scores, axis=0), truth_mask(gt, res.scores.shape[1:]))
         report["n_targets"] = float(len(gt))
     with atomic_paths({"out": out, "points": points, "metrics": metrics_out}) as tmp:
         write_score_map(tmp["out"], res.scores, cube, res.names, m)

@@ -149,12 +149,7 @@ def read_vector_labels(
     values, names = _class_values(gdf[attribute], class_names, path, attribute)
     on_grid = gdf.intersects(_grid_box(grid))
     if not on_grid.any():
-        minx, miny, maxx, maxy = gdf.total_bounds
-        raise LabelError(
-            f"{path}: none of the {len(gdf)} features overlaps the cube (layer bounds "
-            f"{minx:.6g}, {miny:.6g}, {maxx:.6g}, {maxy:.6g}; cube bounds "
-            f"{', '.join(f'{b:.6g}' for b in grid.bounds)}); check the layer's CRS and location"
-        )
+        raise no_overlap_error(path, gdf, grid)
     if not on_grid.all():
         warnings.warn(
             f"{path}: {int((~on_grid).sum())} of {len(gdf)} features lie outside the cube and are ignored",
@@ -166,6 +161,26 @@ def read_vector_labels(
         labels = rasterize(shapes, out_shape=(grid.height, grid.width), transform=grid.transform,
                            fill=0, dtype="int32")
     return labels, names
+
+
+def no_overlap_error(path: str | os.PathLike[str], gdf: Any, grid: Grid, *, what: str = "features",
+                     target: str = "the cube", fix: str = "check the layer's CRS and location") -> LabelError:
+    """The one-line error for a layer none of whose features lies on the grid.
+
+    Args:
+        path: the vector file (named first).
+        gdf: its features, already in the grid's CRS (their bounds are quoted).
+        grid: the raster grid (its bounds are quoted).
+        what: what the features are (``"features"``, ``"points"``).
+        target: what they miss (``"the cube"``, ``"the scene scene.tif"``).
+        fix: the fix the line ends with.
+    """
+    minx, miny, maxx, maxy = gdf.total_bounds
+    return LabelError(
+        f"{path}: none of the {len(gdf)} {what} overlaps {target} (layer bounds "
+        f"{minx:.6g}, {miny:.6g}, {maxx:.6g}, {maxy:.6g}; cube bounds "
+        f"{', '.join(f'{b:.6g}' for b in grid.bounds)}); {fix}"
+    )
 
 
 def read_layer(path: str | os.PathLike[str], layer: str | int | None = None, *, what: str = "label file",

@@ -286,33 +286,151 @@ def read_points(path: str | os.PathLike[str]) -> Any:
     return gdf
 
 
+def truth_on_scene(points: Any, cube: Cube) -> Any:
+    """The targets of a truth file that lie on the scene, in the scene's CRS.
+
+    A target is on the scene when its footprint reaches into it: its box
+    (``box_row0..box_col1``, moved to this grid as in :func:`read_detections`), or the pixel
+    of its point when the file has no boxes. So a crop of the scene the truth was made for is
+    scored on the targets it holds, whole or cut at its edge (a cut target keeps its point,
+    which may lie just outside, and its box clipped to the scene), and its target pixels are
+    exactly the full scene's cut to the crop. The targets left out are counted in one warning;
+    none on the scene is an error, so truth for another place is never scored.
+
+    Args:
+        points: a GeoDataFrame from :func:`read_points` (its ``attrs["source"]`` names it).
+        cube: the scene.
+
+    Returns:
+        The GeoDataFrame reprojected to the scene's CRS, only the targets on the scene.
+
+    Raises:
+        LabelError: no target on the scene, or the CRS cannot be matched.
+    """
+    import warnings
+
+    from hsi_app.errors import HSIWarning
+    from hsi_app.io.vector import Grid, _align_crs, no_overlap_error
+
+    p = str(points.attrs.get("source", "points"))
+    grid = Grid.of(cube)
+    gdf = _align_crs(points, grid, p)  # type: ignore[arg-type]
+    rows, cols = _grid_rows_cols(gdf, grid)
+    box = _truth_boxes(gdf, rows, cols)
+    if box is None:
+        box = np.column_stack([np.floor(rows), np.floor(cols), np.floor(rows) + 1, np.floor(cols) + 1])
+    inside = (box[:, 0] < grid.height) & (box[:, 2] > 0) & (box[:, 1] < grid.width) & (box[:, 3] > 0)
+    scene = f"the scene {cube.attrs.get('source') or ''}".rstrip()
+    if not inside.any():
+        raise no_overlap_error(p, gdf, grid, what="points", target=scene,
+                               fix="check the truth file's CRS, or pass the scene it was made for")
+    if not inside.all():
+        warnings.warn(f"{p}: {int((~inside).sum())} of {len(gdf)} targets lie outside {scene} and are left out "
+                      "of the metrics", HSIWarning, stacklevel=2)
+    out = gdf[inside].copy()
+    out.attrs["source"] = p
+    return out
+
+
+def _grid_rows_cols(gdf: Any, grid: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(N,)`` continuous rows and cols of point geometries on a grid."""
+    cols, rows = ~grid.transform * (gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy())
+    return np.asarray(rows, float), np.asarray(cols, float)
+
+
+def _grid_linear(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """``(2, 2)`` linear part of the affine from the grid a file was written for to this grid.
+
+    Args:
+        old: ``(N, 2)`` (row, col) of the points in the grid the file was written for.
+        new: ``(N, 2)`` (row, col) of the same points in this scene's grid.
+
+    Returns:
+        Identity for a shifted grid (a crop or window of the same grid), for fewer than 3
+        non-collinear points, or when the stored coordinates fit no single affine;
+        otherwise the scale/rotation between the grids (e.g. 0.5 for pixels twice as large).
+    """
+    eye = np.eye(2)
+    a = np.column_stack([old, np.ones(len(old))])
+    if len(old) < 3 or np.linalg.matrix_rank(a) < 3:
+        return eye
+    sol = np.linalg.lstsq(a, new, rcond=None)[0]  # (3, 2)
+    if np.abs(a @ sol - new).max() > 1e-2:
+        return eye
+    lin = sol[:2].T
+    return eye if np.allclose(lin, eye, atol=1e-6) else lin
+
+
+def _move_boxes(box: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Boxes written for another grid, moved onto this one.
+
+    Each box keeps its place relative to its own point: its corners are moved with the
+    point from ``old`` to ``new`` (scaled/rotated by :func:`_grid_linear` when the grids
+    differ in more than a shift). Edges within 1e-6 of a whole pixel are snapped to it.
+
+    Args:
+        box: ``(N, 4)`` (row0, col0, row1, col1) in the grid the file was written for.
+        old: ``(N, 2)`` (row, col) of the points in that grid.
+        new: ``(N, 2)`` (row, col) of the points in this grid.
+
+    Returns:
+        ``(N, 4)`` boxes on this grid (not clipped to it).
+    """
+    lin = _grid_linear(old, new)
+    corners = box[:, [[0, 1], [0, 3], [2, 1], [2, 3]]]  # (N, 4 corners, (row, col))
+    moved = new[:, None, :] + (corners - old[:, None, :]) @ lin.T
+    out = np.concatenate([moved.min(axis=1), moved.max(axis=1)], axis=1)
+    snapped = np.round(out)
+    return np.where(np.abs(out - snapped) < 1e-6, snapped, out)
+
+
+def _truth_boxes(gdf: Any, rows: np.ndarray, cols: np.ndarray) -> np.ndarray | None:
+    """``(N, 4)`` boxes of a points file on this scene's grid (not clipped), or ``None`` without box columns.
+
+    The ``box_*`` columns are pixel edges in the grid the file was written for (the grid of
+    its ``row``/``col`` columns); they are moved with each point's offset between that grid
+    and this one. Without ``row``/``col`` columns they are taken to be on this grid already.
+    """
+    names = ["box_row0", "box_col0", "box_row1", "box_col1"]
+    if not set(names) <= set(gdf.columns):
+        return None
+    box = gdf[names].to_numpy(float)
+    new = np.column_stack([rows, cols])
+    old = gdf[["row", "col"]].to_numpy(float) if {"row", "col"} <= set(gdf.columns) else new
+    ok = np.isfinite(old).all(axis=1)
+    old = np.where(ok[:, None], old, new)
+    return _move_boxes(box, old, new)
+
+
 def read_detections(path: str | os.PathLike[str] | Any, cube: Cube, names: list[str] | None = None) -> Detections:
     """Read points (e.g. ground truth from ``hsi simulate-targets``) back onto the cube's pixel grid.
 
     Classes come from ``class`` names looked up in ``names`` (when they match), else from
     ``class_id``; without either every point is class 1.
-    Rows/cols are recomputed from the geometry; ``score`` defaults to 1.
+    Rows/cols are recomputed from the geometry; ``score`` defaults to 1. Boxes
+    (``box_row0..box_col1``, pixel edges in the grid of the file's ``row``/``col`` columns)
+    move with their points onto the cube's grid and are clipped to it, so a crop of the scene
+    the file was made for scores its targets as the whole scene does. Targets wholly outside
+    the cube are left out with a warning; none on it is an error (:func:`truth_on_scene`).
 
     Args:
         path: the points file, or a GeoDataFrame already read by :func:`read_points`
             (its ``attrs["source"]`` names it in errors).
         cube: the scene whose pixel grid the points are mapped to.
         names: class names of the score maps.
+
+    Raises:
+        LabelError: no point on the cube, unknown class names.
     """
     import geopandas as gpd
 
     from hsi_app.errors import LabelError
-    from hsi_app.io.vector import Grid, _align_crs
+    from hsi_app.io.vector import Grid
 
-    if isinstance(path, gpd.GeoDataFrame):
-        gdf = path
-        p = str(gdf.attrs.get("source", "points"))
-    else:
-        p = os.fspath(path)
-        gdf = read_points(p)
-    gdf = _align_crs(gdf, Grid.of(cube), p)  # type: ignore[arg-type]
-    inv = ~Grid.of(cube).transform
-    cols, rows = inv * (gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy())
+    gdf = truth_on_scene(path if isinstance(path, gpd.GeoDataFrame) else read_points(path), cube)
+    p = str(gdf.attrs.get("source", "points"))
+    grid = Grid.of(cube)
+    rows, cols = _grid_rows_cols(gdf, grid)
     if "class" in gdf.columns and names and set(map(str, gdf["class"])) & set(names):
         lookup = {n: i + 1 for i, n in enumerate(names)}
         unknown = sorted(set(map(str, gdf["class"])) - set(lookup))
@@ -323,12 +441,32 @@ def read_detections(path: str | os.PathLike[str] | Any, cube: Cube, names: list[
         cls = gdf["class_id"].to_numpy(int)
     else:
         cls = np.ones(len(gdf), int)
-    box = None
-    if {"box_row0", "box_col0", "box_row1", "box_col1"} <= set(gdf.columns):
-        box = gdf[["box_row0", "box_col0", "box_row1", "box_col1"]].to_numpy(float)
+    box = _truth_boxes(gdf, rows, cols)
+    if box is not None:
+        box = np.clip(box, 0, [grid.height, grid.width, grid.height, grid.width])
     score = gdf["score"].to_numpy(float) if "score" in gdf.columns else np.ones(len(gdf))
     bins = gdf["size_bin"].to_numpy(str) if "size_bin" in gdf.columns else None
-    return Detections(np.asarray(rows, float), np.asarray(cols, float), cls, score, box, bins)
+    return Detections(rows, cols, cls, score, box, bins)
+
+
+def truth_mask(gt: Detections, shape: tuple[int, int]) -> np.ndarray:
+    """``(H, W)`` bool target pixels of ground truth: inside its boxes, else the pixel of each point.
+
+    Boxes are pixel edges (``row0, col0, row1, col1``, exclusive ends); fractional edges
+    take every pixel the box touches. The mask is what ``hsi detect --truth`` scores AUROC on.
+    """
+    h, w = shape
+    mask = np.zeros((h, w), bool)
+    if gt.box is not None:
+        boxes = np.asarray(gt.box, float).reshape(-1, 4)
+    else:
+        r, c = np.floor(gt.row), np.floor(gt.col)
+        boxes = np.stack([r, c, r + 1, c + 1], 1)
+    lo = np.maximum(np.floor(boxes[:, :2]), 0).astype(int)
+    hi = np.maximum(np.ceil(boxes[:, 2:]), 0).astype(int)
+    for (r0, c0), (r1, c1) in zip(lo, hi, strict=True):
+        mask[r0:r1, c0:c1] = True
+    return mask
 
 
 def select_points(det: Detections, threshold: float | None, max_points: int) -> Detections:

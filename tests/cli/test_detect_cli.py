@@ -91,3 +91,72 @@ def test_train_detect_then_learned_detect(files: dict[str, Path], capsys: pytest
         heat = ds.read()
         assert ds.count == 3 and ds.crs.to_epsg() == 32616
     assert np.nanmin(heat) >= 0 and np.nanmax(heat) <= 1
+
+
+def _crop_rows(src: Path, dst: Path, first: int) -> Path:
+    """``src`` without its first rows, georeferenced where those pixels lie (a window of the same grid)."""
+    from rasterio.windows import Window
+
+    with rasterio.open(src) as ds:
+        win = Window(0, first, ds.width, ds.height - first)
+        profile = {**ds.profile, "driver": "GTiff", "height": ds.height - first, "transform": ds.window_transform(win)}
+        for key in ("blockxsize", "blockysize", "tiled", "compress", "interleave"):
+            profile.pop(key, None)
+        with rasterio.open(dst, "w", **profile) as out:
+            out.write(ds.read(window=win))
+            out.update_tags(**ds.tags())
+            for i in range(1, ds.count + 1):
+                out.update_tags(i, **ds.tags(i))
+    return dst
+
+
+def test_truth_on_a_cropped_scene_is_scored_on_its_grid(files: dict[str, Path], tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    import geopandas as gpd
+
+    from hsi_app.io.open import open_cube
+    from hsi_app.tasks.detect_metrics import pixel_auroc
+    from hsi_app.tasks.detection import read_detections, truth_mask
+
+    sim = tmp_path / "sim"
+    code, _, err = run_main(capsys, "simulate-targets", "--background", str(files["bg"]), "--targets",
+                            str(files["lib"]), "--seed", "4", "--n-targets", "6", "--out", str(sim))
+    assert code == 0, err
+    crop = _crop_rows(sim / "scene.tif", tmp_path / "crop.tif", 6)
+    gpkg = sim / "targets.gpkg"
+    code, out, err = run_main(capsys, "detect", "--input", str(crop), "--method", "ace", "--targets", str(files["lib"]),
+                              "--out", str(tmp_path / "crop_ace.tif"), "--truth", str(gpkg),
+                              "--metrics", str(tmp_path / "m.json"))
+    assert code == 0, err
+    rows = gpd.read_file(gpkg)["box_row1"].to_numpy()  # last row (exclusive) of each target's footprint
+    left_out = int((rows <= 6).sum())
+    assert (f"{left_out} of {len(rows)} targets lie outside the scene {crop}" in err) == (left_out > 0)
+    assert "All-NaN" not in err
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["n_targets"] == len(rows) - left_out
+    # AUROC against the full scene's truth pixels, cut to the crop's rows (the truth boxes on the full grid)
+    full = read_detections(gpkg, open_cube(sim / "scene.tif"), ["alpha", "beta", "gamma"])
+    with rasterio.open(tmp_path / "crop_ace.tif") as ds:
+        best = ds.read().max(axis=0)
+    assert metrics["auroc"] == pytest.approx(pixel_auroc(best, truth_mask(full, (32, 48))[6:]))
+    assert metrics["auroc"] > 0.8
+
+
+def test_truth_for_another_place_is_one_error_line(files: dict[str, Path], tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import geopandas as gpd
+
+    from cli_runner import assert_one_error_line
+
+    sim = tmp_path / "sim"
+    code, _, err = run_main(capsys, "simulate-targets", "--background", str(files["bg"]), "--targets",
+                            str(files["lib"]), "--seed", "4", "--n-targets", "6", "--out", str(sim))
+    assert code == 0, err
+    far = gpd.read_file(sim / "targets.gpkg")
+    far.geometry = far.geometry.translate(14000.0, 0.0)  # 14 km east of the scene
+    far.to_file(tmp_path / "far.gpkg", driver="GPKG")
+    code, out, err = run_main(capsys, "detect", "--input", str(sim / "scene.tif"), "--method", "rx",
+                              "--out", str(tmp_path / "rx.tif"), "--truth", str(tmp_path / "far.gpkg"))
+    assert_one_error_line(code, err, f"{tmp_path / 'far.gpkg'}: none of the {len(far)} points overlaps the scene",
+                          str(sim / "scene.tif"), "CRS")
+    assert not (tmp_path / "rx.tif").exists()
