@@ -49,12 +49,11 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
     """Score every pixel of INPUT with a detector; optionally extract points and score them against truth."""
     import json
 
-    import numpy as np
 
     from hsi_app.errors import ConfigError
     from hsi_app.io.atomic import TIF_SUFFIXES, atomic_paths, check_outputs, check_suffix, check_writable
     from hsi_app.io.open import open_cube
-    from hsi_app.tasks.detect_metrics import detection_report, pixel_auroc
+    from hsi_app.tasks.detect_metrics import best_score, detection_report, pixel_auroc
     from hsi_app.tasks.detection import (
         check_scale,
         detect_scene,
@@ -105,7 +104,7 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
     if gt is not None:
         agnostic = m.startswith("rx")
         report = detection_report(res.detections, gt, class_agnostic=agnostic)
-        report["auroc"] = pixel_auroc(np.nanmax(res.scores, axis=0), truth_mask(gt, res.scores.shape[1:]))
+        report["auroc"] = pixel_auroc(best_score(res.scores), truth_mask(gt, res.scores.shape[1:]))
         report["n_targets"] = float(len(gt))
     with atomic_paths({"out": out, "points": points, "metrics": metrics_out}) as tmp:
         write_score_map(tmp["out"], res.scores, cube, res.names, m)

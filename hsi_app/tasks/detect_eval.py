@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hsi_app.data.targets import SimOptions, SimulatedScene, simulate_targets
-from hsi_app.tasks.detect_metrics import Detections, detection_report, pixel_auroc
+from hsi_app.tasks.detect_metrics import Detections, best_score, detection_report, pixel_auroc
 
 TEST_SEED_BASE = 10_000
 
@@ -79,7 +79,7 @@ def evaluate(method: ScoreFn, scenes: Sequence[SimulatedScene], region: np.ndarr
                                 None if det.box is None else np.asarray(det.box)[inside]))
         gts.append(ground_truth(sc))
         offs.append(i * 10.0 * region.shape[1])
-        best = np.nanmax(maps, axis=0)
+        best = best_score(maps)
         scores.append(best[region])
         truth.append(sc.abundance[region] > 0)
     rep = detection_report(Detections.concat(preds, offsets=offs), Detections.concat(gts, offsets=offs),

@@ -67,6 +67,21 @@ class Detections:
         )
 
 
+def best_score(scores: np.ndarray) -> np.ndarray:
+    """Per-pixel maximum over score maps, NaN where every map is NaN (no data), without warnings.
+
+    Args:
+        scores: ``(K, H, W)`` score maps (NaN = no data).
+
+    Returns:
+        ``(H, W)`` float maximum over the finite-or-inf scores of each pixel.
+    """
+    s = np.asarray(scores)
+    empty = np.isnan(s).all(axis=0)
+    best = np.where(np.isnan(s), -np.inf, s).max(axis=0)
+    return np.where(empty, np.nan, best)
+
+
 def pixel_auroc(scores: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None) -> float:
     """Per-pixel AUROC of a score map against a target mask.
 

@@ -160,3 +160,24 @@ def test_truth_for_another_place_is_one_error_line(files: dict[str, Path], tmp_p
     assert_one_error_line(code, err, f"{tmp_path / 'far.gpkg'}: none of the {len(far)} points overlaps the scene",
                           str(sim / "scene.tif"), "CRS")
     assert not (tmp_path / "rx.tif").exists()
+
+
+def test_no_data_pixels_give_no_numpy_warning(files: dict[str, Path], tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str], load_fixture) -> None:  # noqa: ANN001
+    speclib: ModuleType = load_fixture("speclib")
+    image = speclib.background(3)
+    image[:, :4, :] = np.nan  # a strip of no-data (NaN in every band), as at a flight line's edge
+    scene = speclib.write_geotiff(tmp_path / "holes.tif", image)
+    sim = tmp_path / "sim"
+    code, _, err = run_main(capsys, "simulate-targets", "--background", str(scene), "--targets", str(files["lib"]),
+                            "--seed", "4", "--n-targets", "6", "--out", str(sim))
+    assert code == 0, err
+    code, out, err = run_main(capsys, "detect", "--input", str(sim / "scene.tif"), "--method", "rx",
+                              "--out", str(tmp_path / "rx.tif"), "--truth", str(sim / "targets.gpkg"))
+    assert code == 0, err
+    assert "auroc" in out and err == ""
+    code, out, err = run_main(capsys, "train", "--task", "detect", "--data", str(scene), "--targets", str(files["lib"]),
+                              "--model", "test_point_detector", "--epochs", "1", "--seed", "1", "--quiet",
+                              "--out", str(tmp_path / "run"))
+    assert code == 0, err
+    assert "AUROC" in out and "All-NaN" not in err

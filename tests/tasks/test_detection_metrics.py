@@ -8,6 +8,7 @@ import pytest
 from hsi_app.tasks.detect_metrics import (
     Detections,
     average_precision,
+    best_score,
     box_iou,
     detection_report,
     mean_ap,
@@ -99,3 +100,15 @@ def test_pixel_auroc_counts_ties_as_one_half() -> None:
     scores = np.array([[0.9, 0.5, 0.5, 0.5, 0.1]])
     truth = np.array([[True, True, False, False, False]])
     assert pixel_auroc(scores, truth) == pytest.approx(5 / 6)
+
+
+def test_best_score_keeps_no_data_pixels_nan_without_a_warning() -> None:
+    import warnings
+
+    nan = np.nan
+    scores = np.array([[[1.0, nan, nan], [-np.inf, 2.0, nan]],
+                       [[3.0, 5.0, nan], [nan, 1.0, nan]]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "All-NaN slice encountered" would fail here
+        best = best_score(scores)
+    np.testing.assert_array_equal(best, [[3.0, 5.0, nan], [-np.inf, 2.0, nan]])
