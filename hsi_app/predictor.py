@@ -89,7 +89,10 @@ def plan_bands(config: RunConfig, cube: Cube, *, resample: bool = False) -> Band
     if resample and known and good.size:
         from hsi_app.data.resample import EDGE_COVERAGE_FWHM, edge_bands, resampling_matrix
 
-        matrix = resampling_matrix(cube_wl[good], model_wl, config.fwhm_array, min_coverage=EDGE_COVERAGE_FWHM)
+        try:
+            matrix = resampling_matrix(cube_wl[good], model_wl, config.fwhm_array, min_coverage=EDGE_COVERAGE_FWHM)
+        except BandMismatchError as err:  # the resampler knows band sets, not files: name the input here
+            raise BandMismatchError(f"{source}: {err}; use a model trained on this sensor's range") from err
         n_edge = edge_bands(cube_wl[good], model_wl, config.fwhm_array)
         if n_edge:
             warnings.warn(f"{source}: {n_edge} of the model's bands lie beyond the cube's range "

@@ -255,6 +255,7 @@ def test_resample_lets_other_bands_through(trained: Path, scene: dict[str, Path]
     code, _, err = run_main(capsys, "predict", "--model", str(trained), "--input", str(scene["other_bands"]),
                             "--out", str(tmp_path / "r.tif"), "--resample", "--quiet")
     assert code == 2 and "no spectral overlap" in err
+    assert err.startswith(f"hsi: error: {scene['other_bands']}: ") and err.count("\n") == 1  # names the input
 
 
 def test_window_larger_than_scene_warns_and_works(trained: Path, scene: dict[str, Path], tmp_path: Path,
