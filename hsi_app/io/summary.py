@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,31 @@ def _compute(arr: Any, progress: bool) -> Any:
     return arr.compute()
 
 
+def pixel_sides(transform: Any) -> tuple[float, float]:
+    """Pixel side lengths ``(along a row, along a column)`` of an affine grid, in map units.
+
+    ``hypot(a, d)`` and ``hypot(b, e)``: the lengths of the steps one column and one row
+    make on the map, right for rotated grids too (where ``|a|`` and ``|e|`` are not).
+    """
+    return math.hypot(transform.a, transform.d), math.hypot(transform.b, transform.e)
+
+
+def grid_rotation(transform: Any) -> float | None:
+    """Rotation of a grid in degrees, counterclockwise on the map (as ENVI's ``rotation``
+    and ``Affine.rotation``), or ``None`` for a north-up grid (``b == d == 0``)."""
+    a, b, d = transform.a, transform.b, transform.d
+    if b == 0 and d == 0:
+        return None
+    return math.degrees(math.atan2(d, a))
+
+
+def _rotation_note(rotation: float | None) -> str:
+    """`` (grid rotated 30.0° clockwise)`` for a rotated grid, ``""`` for a north-up one."""
+    if rotation is None:
+        return ""
+    return f" (grid rotated {abs(rotation):.1f}° {'counterclockwise' if rotation > 0 else 'clockwise'})"
+
+
 def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
     """Describe a cube: format, shape, dtype, wavelengths, bad bands, CRS, validity, classes.
 
@@ -33,8 +59,10 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
     Returns:
         dict with keys ``format``, ``source``, ``bands``, ``height``, ``width``, ``dtype``,
         ``wavelengths_nm``, ``fwhm_nm``, ``wavelength_range_nm``, ``bad_bands``, ``crs``,
-        ``resolution``, ``valid_fraction``, ``class_counts`` (name -> pixels; only with
-        labels) and ``masks`` (name -> flagged fraction).
+        ``resolution`` (pixel side lengths in map units, :func:`pixel_sides`),
+        ``grid_rotation_deg`` (only for a rotated grid, :func:`grid_rotation`),
+        ``valid_fraction``, ``class_counts`` (name -> pixels; only with labels) and
+        ``masks`` (name -> flagged fraction).
 
     Raises:
         InvalidDataError: every pixel is no-data.
@@ -65,9 +93,12 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
         "bad_bands": cube.hsi.bad_bands,
         "crs": crs.to_string() if crs is not None else None,
         "gcps": cube.attrs.get("gcps"),
-        "resolution": [abs(float(v)) for v in cube.rio.resolution()] if crs is not None else None,
+        "resolution": [float(v) for v in pixel_sides(cube.rio.transform())] if crs is not None else None,
         "valid_fraction": frac,
     }
+    rotation = grid_rotation(cube.rio.transform()) if crs is not None else None
+    if rotation is not None:
+        out["grid_rotation_deg"] = rotation
     labels = cube.hsi.labels
     if labels is not None:
         counts = np.bincount(labels.ravel(), minlength=1)
@@ -99,7 +130,8 @@ def format_summary(info: dict[str, Any]) -> str:
     if info.get("gcps"):
         lines.append(f"gcps         {info['gcps']}, not applied: warp the file to a map grid first")
     if info.get("resolution"):
-        lines.append(f"resolution   {info['resolution'][0]:g} x {info['resolution'][1]:g}")
+        lines.append(f"resolution   {info['resolution'][0]:g} x {info['resolution'][1]:g}"
+                     + _rotation_note(info.get("grid_rotation_deg")))
     lines.append(f"valid pixels {100 * info['valid_fraction']:.2f}%")
     for name, frac in info.get("masks", {}).items():
         lines.append(f"mask {name:<8}{100 * frac:.2f}% flagged")

@@ -128,6 +128,36 @@ def test_no_georeference_warns_and_uses_pixel_coordinates(tmp_path: Path, cube_a
     np.testing.assert_array_equal(cube.x.values[:3], [0.5, 1.5, 2.5])
 
 
+@pytest.mark.parametrize("angle", [-30.0, 30.0])
+def test_info_of_a_rotated_grid_gives_the_pixel_sides_and_the_turn(tmp_path: Path, cube_array: np.ndarray,
+                                                                    angle: float) -> None:
+    """30 x 20 m pixels turned 30 degrees: |a| and |e| of the affine (25.98 x 17.32) are not the pixel size."""
+    from rasterio.transform import Affine
+
+    from hsi_app.io.summary import format_summary
+
+    t = Affine.translation(500000.0, 4100000.0) * Affine.rotation(angle) * Affine.scale(30.0, -20.0)
+    path = tmp_path / "rot.tif"
+    c, h, w = cube_array.shape
+    with rasterio.open(path, "w", driver="GTiff", height=h, width=w, count=c, dtype="int16", crs="EPSG:32633",
+                       transform=t) as ds:
+        ds.write(cube_array)
+    info = summarize(open_cube(path))
+    assert info["resolution"] == pytest.approx([30.0, 20.0])
+    assert info["grid_rotation_deg"] == pytest.approx(angle)  # counterclockwise, as Affine.rotation
+    turn = "clockwise" if angle < 0 else "counterclockwise"
+    assert "\nresolution   30 x 20 (grid rotated 30.0° " + turn + ")\n" in format_summary(info)
+
+
+def test_info_of_a_north_up_grid_is_unchanged(tmp_path: Path, cube_array: np.ndarray) -> None:
+    from hsi_app.io.summary import format_summary
+
+    path = _write(tmp_path / "north.tif", cube_array)  # 30 m pixels, north-up
+    info = summarize(open_cube(path))
+    assert info["resolution"] == [30.0, 30.0] and "grid_rotation_deg" not in info
+    assert "\nresolution   30 x 30\n" in format_summary(info)
+
+
 def test_gcp_georeference_is_named_not_reported_missing(tmp_path: Path, cube_array: np.ndarray) -> None:
     from rasterio.control import GroundControlPoint
 
