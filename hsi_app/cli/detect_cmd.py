@@ -49,7 +49,6 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
     """Score every pixel of INPUT with a detector; optionally extract points and score them against truth."""
     import json
 
-
     from hsi_app.errors import ConfigError
     from hsi_app.io.atomic import TIF_SUFFIXES, atomic_paths, check_outputs, check_suffix, check_writable
     from hsi_app.io.open import open_cube

@@ -19,6 +19,7 @@ import numpy as np
 
 from hsi_app.io.cog import CLASS_NAMES_TAG
 from hsi_app.io.geotiff import TIFF_ONLY
+from hsi_app.io.summary import pixel_sides
 from hsi_app.tasks.map_accuracy import M2_PER_HA, pixel_area_m2
 
 
@@ -97,7 +98,7 @@ def summarize_class_map(path: str | os.PathLike[str]) -> dict[str, Any]:
         "height": t.height,
         "width": t.width,
         "crs": crs.to_string() if crs is not None else None,
-        "resolution": [abs(float(transform.a)), abs(float(transform.e))] if crs is not None else None,
+        "resolution": [float(v) for v in pixel_sides(transform)] if crs is not None else None,
         "pixel_area_m2": area,
         "mapped_pixels": mapped,
         "nodata_pixels": int(counts[0]),

@@ -51,6 +51,18 @@ def test_counts_areas_and_confidence_match_the_pixels(tmp_path: Path) -> None:
     assert "class map" in text and "area ha" in text and "water" in text and "forest" not in text
 
 
+def test_a_rotated_class_map_reports_its_pixel_sides(tmp_path: Path) -> None:
+    """30 x 20 m pixels turned 30 degrees: the sides, not |a| and |e| of the affine (25.98, 17.32)."""
+    from rasterio.transform import Affine
+
+    turned = Affine.translation(500_000, 5_000_000) * Affine.rotation(30) * Affine.scale(30, -20)
+    classes = np.ones((8, 6), np.uint8)
+    write_class_map(tmp_path / "map.tif", classes, None, crs=UTM, transform=turned, class_names=NAMES)
+    s = summarize_class_map(tmp_path / "map.tif")
+    assert s["resolution"] == pytest.approx([30.0, 20.0])
+    assert s["pixel_area_m2"] == pytest.approx(600.0)
+
+
 def test_without_crs_there_are_no_areas(tmp_path: Path) -> None:
     path, _, _ = _map(tmp_path, crs=None)
     s = summarize_class_map(path)
