@@ -157,3 +157,25 @@ def test_batch_fill_nan_denoises_scenes_with_no_data_and_keeps_done_ones(tmp_pat
         got = a.read()
         np.testing.assert_array_equal(got, b.read())
     assert np.isnan(got[:, -3:, :4]).all() and np.isfinite(got[:, :-3]).all()
+
+
+def test_batch_denoise_treats_an_internal_mask_as_no_data(tmp_path: Path, kit) -> None:  # noqa: ANN001
+    """Pixels hidden by a GeoTIFF's internal mask fail the scene without --fill-nan, and are NaN in every band with it."""
+    from hsi_app.batch.tasks import DenoiseOptions, denoise_adapter
+
+    run = _denoise_run(tmp_path, kit.BANDS)
+    scene = kit.write_scene(tmp_path / "in" / "m.tif", 24, 28, 5, nodata_corner=False)
+    hidden = np.zeros((24, 28), bool)
+    hidden[4:8, 10:14] = True
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(scene, "r+") as ds:
+        ds.write_mask(np.where(hidden, 0, 255).astype(np.uint8))
+    cluster = ClusterOptions(workers=1, processes=False, dashboard=False)
+    first = run_batch("denoise", run, [str(scene)], tmp_path / "out", window=512, progress=False,
+                      echo=lambda s: None, cluster=cluster)
+    assert [r.status for r in first.rows] == ["failed"] and "--fill-nan" in first.rows[0].error
+    second = run_batch(denoise_adapter(DenoiseOptions(fill_nan=True)), run, [str(scene)], tmp_path / "out", window=512,
+                       progress=False, echo=lambda s: None, cluster=cluster)
+    assert [r.status for r in second.rows] == ["done"], [r.error for r in second.rows]
+    with rasterio.open(tmp_path / "out" / "m_denoised.tif") as ds:
+        got = ds.read()
+    np.testing.assert_array_equal(np.isnan(got), np.broadcast_to(hidden, got.shape))

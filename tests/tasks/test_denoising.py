@@ -174,6 +174,56 @@ def test_nan_input_is_refused_or_filled(tmp_path: Path) -> None:
     assert np.isnan(out[2, 5, 7]) and np.isfinite(np.delete(out.ravel(), 2 * 32 * 40 + 5 * 40 + 7)).all()
 
 
+def _masked_geotiff(path: Path, data: np.ndarray, hidden: np.ndarray) -> Path:
+    """``data`` as a GeoTIFF (no nodata value) whose GDAL internal mask hides ``hidden`` ``(H, W)``."""
+    geotiff(path, data)
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(path, "r+", IGNORE_COG_LAYOUT_BREAK="YES") as ds:
+        ds.write_mask(np.where(hidden, 0, 255).astype(np.uint8))
+    return path
+
+
+def test_internal_mask_is_no_data_like_nan_values(tmp_path: Path) -> None:
+    """Pixels hidden by a GeoTIFF's internal mask are refused or filled as NaN pixels, NaN in every output band."""
+    den = Denoiser.load(untrained_run(tmp_path), device="cpu")
+    data = smooth_cube()
+    hidden = np.zeros((32, 40), bool)
+    hidden[10:14, 10:14] = True  # 16 px, real values underneath
+    src = _masked_geotiff(tmp_path / "masked.tif", data, hidden)
+    assert not np.isnan(rasterio.open(src).read()).any()
+    with pytest.raises(InvalidDataError, match=r"masked\.tif: NaN or no-data.*band 1, row 10, col 10.*--fill-nan"):
+        denoise_cube(den, open_cube(src), tmp_path / "a.tif", progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", HSIWarning)
+        res = denoise_cube(den, open_cube(src), tmp_path / "b.tif", fill_nan=True, progress=False)
+        nan_data = np.where(hidden, np.nan, data).astype(np.float32)
+        nan_src = geotiff(tmp_path / "nan.tif", nan_data)
+        denoise_cube(den, open_cube(nan_src), tmp_path / "c.tif", fill_nan=True, progress=False)
+    assert res.filled == 8 * 16
+    with rasterio.open(tmp_path / "b.tif") as b, rasterio.open(tmp_path / "c.tif") as c:
+        out = b.read()
+        np.testing.assert_array_equal(out, c.read())  # exactly as if those pixels were NaN
+    np.testing.assert_array_equal(np.isnan(out), np.broadcast_to(hidden, out.shape))
+    np.testing.assert_array_equal(np.asarray(open_cube(tmp_path / "b.tif").hsi.valid), ~hidden)
+
+
+def test_masked_reference_pixels_are_not_scored(tmp_path: Path) -> None:
+    """A reference's internal mask excludes its pixels from the scores, like NaN values there."""
+    den = Denoiser.load(untrained_run(tmp_path), device="cpu")
+    clean = smooth_cube()
+    hidden = np.zeros((32, 40), bool)
+    hidden[3:9, 20:30] = True
+    src = geotiff(tmp_path / "in.tif", clean)
+    masked = _masked_geotiff(tmp_path / "ref_masked.tif", clean, hidden)
+    nan_ref = geotiff(tmp_path / "ref_nan.tif", np.where(hidden, np.nan, clean).astype(np.float32))
+    kw = {"noise": "gaussian:30", "seed": 1, "progress": False}
+    a = denoise_cube(den, open_cube(src), tmp_path / "a.tif", reference=open_cube(masked), **kw)
+    b = denoise_cube(den, open_cube(src), tmp_path / "b.tif", reference=open_cube(nan_ref), **kw)
+    full = denoise_cube(den, open_cube(src), tmp_path / "c.tif", reference=open_cube(src), **kw)
+    assert a.metrics == b.metrics
+    assert a.metrics is not None and full.metrics is not None
+    assert a.metrics["input"]["psnr"] != pytest.approx(full.metrics["input"]["psnr"], abs=1e-6)
+
+
 def test_bad_reference(tmp_path: Path) -> None:
     den = Denoiser.load(untrained_run(tmp_path), device="cpu")
     src = open_cube(geotiff(tmp_path / "in.tif", smooth_cube()))
