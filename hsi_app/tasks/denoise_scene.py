@@ -56,7 +56,7 @@ def check_reference(cube: Cube, reference: Cube) -> None:
 
     Raises:
         BandMismatchError: different band count or wavelengths.
-        InvalidDataError: different height/width.
+        InvalidDataError: different height/width, or (both georeferenced) another CRS or transform.
     """
     src = reference.attrs.get("source", "reference")
     c, h, w = cube.hsi.shape
@@ -65,6 +65,7 @@ def check_reference(cube: Cube, reference: Cube) -> None:
         raise InvalidDataError(
             f"{src}: reference is {rh} x {rw} px but the input is {h} x {w}; pass a reference on the input's grid"
         )
+    check_reference_grid(cube, reference)
     if rc != c:
         raise BandMismatchError(f"{src}: reference has {rc} bands but the input has {c}; pass a reference with the same bands")
     a, b = cube.hsi.wavelengths, reference.hsi.wavelengths
@@ -74,6 +75,44 @@ def check_reference(cube: Cube, reference: Cube) -> None:
         raise BandMismatchError(
             f"{src}: band {i + 1} is at {b[i]:.1f} nm in the reference but {a[i]:.1f} nm in the input; "
             "pass a reference with the same bands"
+        )
+
+
+GRID_TOLERANCE_PX = 0.01
+"""How far (in input pixels) a reference's grid corners may lie from the input's: float noise only."""
+
+
+def check_reference_grid(cube: Cube, reference: Cube) -> None:
+    """Refuse a georeferenced reference in another CRS or at another place than a georeferenced input.
+
+    Both ``(C, H, W)`` cubes have the same ``H, W`` (checked before). The grids match when the
+    CRSs are equal and the reference's four outer corners map within :data:`GRID_TOLERANCE_PX`
+    of the input's own corners in the input's pixel space (rotated grids included). A cube
+    without a CRS is not compared.
+
+    Raises:
+        InvalidDataError: another CRS, or another origin, pixel size or rotation.
+    """
+    if not (cube.hsi.georeferenced and reference.hsi.georeferenced):
+        return
+    src, ref = cube.attrs.get("source", "input"), reference.attrs.get("source", "reference")
+    crs, rcrs = cube.rio.crs, reference.rio.crs
+    if crs != rcrs:
+        raise InvalidDataError(
+            f"{ref}: reference is in {rcrs.to_string()} but the input {src} is in {crs.to_string()}; "
+            "pass a reference on the input's grid"
+        )
+    t, rt = cube.rio.transform(), reference.rio.transform()
+    _, h, w = cube.hsi.shape
+    corners = np.array([(0, 0), (w, 0), (0, h), (w, h)], dtype=np.float64)
+    inv = ~t
+    moved = np.array([inv * (rt * (cc, rr)) for cc, rr in corners])
+    off = float(np.max(np.abs(moved - corners)))
+    if off > GRID_TOLERANCE_PX:
+        raise InvalidDataError(
+            f"{ref}: reference grid (origin {rt.c:.10g}, {rt.f:.10g}; pixel {rt.a:.6g} x {rt.e:.6g}) is not that of "
+            f"the input {src} (origin {t.c:.10g}, {t.f:.10g}; pixel {t.a:.6g} x {t.e:.6g}), corners up to {off:.4g} px "
+            "apart; pass a reference on the input's grid"
         )
 
 

@@ -22,12 +22,12 @@ WL = np.linspace(450.0, 900.0, 6)
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def _tif(path: Path, c: int = 6, h: int = 28, w: int = 36, nan: bool = False) -> Path:
+def _tif(path: Path, c: int = 6, h: int = 28, w: int = 36, nan: bool = False, x0: float = 300000) -> Path:
     yy, xx = np.mgrid[0:h, 0:w] / 6.0
     data = np.stack([(k + 2) * 300 * (np.sin(yy + k) + np.cos(xx) + 3) for k in range(c)]).astype(np.float32)
     if nan:
         data[1, 3, 4] = np.nan
-    cube = make_cube(data, wavelength=WL[:c], crs="EPSG:32633", transform=from_origin(300000, 5000000, 30, 30))
+    cube = make_cube(data, wavelength=WL[:c], crs="EPSG:32633", transform=from_origin(x0, 5000000, 30, 30))
     write_cube(path, cube)
     return path
 
@@ -112,6 +112,10 @@ def test_bad_inputs_give_one_clear_line(trained: tuple[Path, Path], tmp_path: Pa
     base = ["denoise", "--model", str(run), "--quiet"]
     line = _error_line([*base, "--input", str(clean), "--out", str(tmp_path / "a.tif"), "--reference", str(fewer)], capsys)
     assert "fewer.tif: reference has 4 bands" in line
+    far = _tif(tmp_path / "far.tif", x0=310000)  # same size and bands, 10 km east
+    line = _error_line([*base, "--input", str(clean), "--out", str(tmp_path / "a.tif"), "--reference", str(far)], capsys)
+    assert f"far.tif: reference grid (origin 310000, 5000000; pixel 30 x -30) is not that of the input {clean} " in line
+    assert "pass a reference on the input's grid" in line
     line = _error_line([*base, "--input", str(nan), "--out", str(tmp_path / "b.tif")], capsys)
     assert "nan.tif: NaN" in line and "--fill-nan" in line
     line = _error_line([*base, "--input", str(big), "--out", str(tmp_path / "c.tif"), "--window", "8"], capsys)

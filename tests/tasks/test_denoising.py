@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -11,13 +12,13 @@ import numpy as np
 import pytest
 import rasterio
 import torch
-from rasterio.transform import from_origin
+from rasterio.transform import Affine, from_origin
 
 from hsi_app.checkpoint import RunConfig, load_config, save_run
 from hsi_app.errors import BandMismatchError, ConfigError, HSIWarning, InvalidDataError, ModelLoadError
 from hsi_app.io import open_cube
 from hsi_app.io.cog import write_cube
-from hsi_app.io.cube import make_cube
+from hsi_app.io.cube import Cube, make_cube
 from hsi_app.models import create_model
 from hsi_app.tasks.denoise_metrics import restoration_metrics
 from hsi_app.tasks.denoise_scene import denoise_cube
@@ -236,6 +237,39 @@ def test_bad_reference(tmp_path: Path) -> None:
         denoise_cube(den, src, tmp_path / "o.tif", reference=fewer, progress=False)
     with pytest.raises(BandMismatchError, match=r"shifted\.tif: band 1 is at 460\.0 nm"):
         denoise_cube(den, src, tmp_path / "o.tif", reference=shifted, progress=False)
+
+
+def _georef(path: Path, data: np.ndarray, crs: str, transform: Affine) -> Cube:
+    """``data`` written as a COG on ``crs`` / ``transform`` and opened again."""
+    write_cube(path, make_cube(data, wavelength=WL, crs=crs, transform=transform))
+    return open_cube(path)
+
+
+def test_reference_on_another_map_grid_is_refused(tmp_path: Path) -> None:
+    """Same size and bands but another place, pixel size or CRS: one line naming both files; float noise passes."""
+    den = Denoiser.load(untrained_run(tmp_path), device="cpu")
+    data = smooth_cube()
+    src = open_cube(geotiff(tmp_path / "in.tif", data))  # EPSG:32616, origin (500000, 4500000), 20 m
+    bad = {
+        "far": ("EPSG:32616", from_origin(510000, 4500000, 20, 20), r"\(origin 510000, 4500000; .*\(origin 500000, 4500000; .*500 px apart"),
+        "half_px": ("EPSG:32616", from_origin(500010, 4500000, 20, 20), r"0\.5 px apart"),
+        "finer": ("EPSG:32616", from_origin(500000, 4500000, 10, 10), r"pixel 10 x -10\).*pixel 20 x -20"),
+        "other_crs": ("EPSG:32617", from_origin(500000, 4500000, 20, 20), r"reference is in EPSG:32617 but the input .* is in EPSG:32616"),
+    }
+    for name, (crs, transform, detail) in bad.items():
+        ref = _georef(tmp_path / f"{name}.tif", data, crs, transform)
+        with pytest.raises(InvalidDataError) as err:
+            denoise_cube(den, src, tmp_path / "o.tif", reference=ref, progress=False)
+        msg = str(err.value)
+        assert msg.startswith(f"{tmp_path / name}.tif: ") and f"input {tmp_path / 'in.tif'}" in msg, msg
+        assert msg.endswith("; pass a reference on the input's grid") and "\n" not in msg, msg
+        assert re.search(detail, msg), msg
+        assert not (tmp_path / "o.tif").exists()
+    noisy = _georef(tmp_path / "noise.tif", data, "EPSG:32616", from_origin(500000.0001, 4499999.9999, 20.000001, 20))
+    plain = make_cube(data, wavelength=WL, source="plain.npy")  # no CRS: not compared
+    for ref in (noisy, plain):
+        res = denoise_cube(den, src, tmp_path / "o.tif", reference=ref, progress=False)
+        assert res.metrics is not None and res.metrics["input"]["psnr"] == float("inf")
 
 
 def test_training_basis_model_refuses_other_band_sets(tmp_path: Path) -> None:
