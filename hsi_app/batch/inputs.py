@@ -5,6 +5,9 @@ A *scene* is anything :func:`hsi_app.io.open.open_cube` reads as one cube: a fil
 folder. Globs are expanded with ``**`` recursion; a match that lies *inside* an EnMAP
 product folder (its ``*_SPECTRAL_IMAGE.TIF``, masks, XML) collapses into the product
 folder, so a product is always one input. A plain folder stands for every scene below it.
+An ENVI header stands for its data file (so a pair is one input, whichever file matched); a
+header whose data file is missing is an input of its own, so that the batch reports it as
+failed with the reader's reason instead of dropping it.
 
 Outputs mirror the folder layout below the pattern's fixed prefix: with
 ``--inputs 'scenes/**/*.tif'``, ``scenes/2024/a.tif`` -> ``OUT/2024/a_classes.tif``.
@@ -19,8 +22,9 @@ from pathlib import Path
 
 from hsi_app.errors import ConfigError, DatasetNotFoundError
 
-# Files that never are scenes on their own (headers, sidecars, GDAL aux files, archives of metadata).
-SKIP_SUFFIXES = (".hdr", ".json", ".xml", ".aux.xml", ".ovr", ".csv", ".txt", ".md", ".png", ".jpg", ".npy", ".gpkg")
+# Files that never are scenes on their own (sidecars, GDAL aux files, archives of metadata).
+# ENVI headers (.hdr) are resolved to their data file by _header_scene.
+SKIP_SUFFIXES = (".json", ".xml", ".aux.xml", ".ovr", ".csv", ".txt", ".md", ".png", ".jpg", ".npy", ".gpkg")
 GLOB_CHARS = "*?["
 
 
@@ -39,7 +43,7 @@ class SceneInput:
     def output_path(self, out_dir: str | os.PathLike[str], suffix: str) -> Path:
         """``OUT/<rel folder>/<scene stem><suffix>`` (``suffix`` like ``"_classes.tif"``)."""
         name = self.rel.name
-        for ext in (".tif", ".tiff", ".zip", ".mat", ".img", ".dat", ".bsq", ".bil", ".bip"):
+        for ext in (".tif", ".tiff", ".zip", ".mat", ".img", ".dat", ".bsq", ".bil", ".bip", ".hdr"):
             if name.lower().endswith(ext):
                 name = name[: -len(ext)]
                 break
@@ -74,29 +78,62 @@ def _enmap_product_of(path: Path, root: Path) -> Path | None:
 
 
 def _is_candidate(path: Path) -> bool:
+    """Whether a file may be a scene by itself (not hidden, not a header, sidecar or aux file)."""
     name = path.name.lower()
     if name.startswith("."):  # hidden: our own partial/staging files, editor droppings
         return False
-    return not name.endswith(SKIP_SUFFIXES)
+    return not name.endswith(SKIP_SUFFIXES) and not _is_header(path)
+
+
+def _is_header(path: Path) -> bool:
+    """A visible ``*.hdr`` / ``*.HDR`` file (an ENVI header, or another file's sidecar header)."""
+    return path.name.lower().endswith(".hdr") and not path.name.startswith(".")
+
+
+def _header_scene(header: Path, *, literal: bool) -> Path:
+    """The scene an ENVI ``header`` stands for.
+
+    Its data file when there is one (``x.hdr`` -> ``x.img``, so a pair counts once); a header
+    named literally otherwise stays itself, as in every other command; a matched header that
+    is a sibling's header (``x.tif`` beside ``x.hdr``) stands for that sibling; a header with no
+    file at all stays itself, so that reading it fails and the report names the missing data file.
+    """
+    from hsi_app.io.envi import find_data, find_header
+
+    data = find_data(header)
+    if data is not None or literal:
+        return data or header
+    for sib in sorted(header.parent.iterdir()):
+        if sib != header and sib.is_file() and _is_candidate(sib) and find_header(sib) == header:
+            return sib
+    return header
+
+
+def _scene_of(path: Path, root: Path, *, literal: bool = False) -> Path | None:
+    """The scene a matched file belongs to (EnMAP product, ENVI data file, itself) or ``None`` (not a scene)."""
+    product = _enmap_product_of(path, root)
+    if product is not None:
+        return product
+    if _is_header(path):
+        return _header_scene(path, literal=literal)
+    return path if _is_candidate(path) else None
 
 
 def _expand_one(pattern: str, out_dir: Path | None, excluded: list[Path] | None = None) -> list[SceneInput]:
     """The scenes of one pattern; those inside ``out_dir`` are skipped (and appended to ``excluded``)."""
     root = pattern_root(pattern).absolute()
     matches = [Path(m).absolute() for m in sorted(glob.glob(pattern, recursive=True))]
-    if not matches and not any(ch in pattern for ch in GLOB_CHARS):
+    literal = not any(ch in pattern for ch in GLOB_CHARS)
+    if not matches and literal:
         raise DatasetNotFoundError(f"{pattern}: no such file or folder; check the --inputs path")
     found: dict[Path, None] = {}
     for m in matches:
-        product = _enmap_product_of(m, root)
-        if product is not None:
-            found[product] = None
-        elif m.is_dir():
-            for sub in sorted(m.rglob("*")):
-                if sub.is_file() and _is_candidate(sub):
-                    found[_enmap_product_of(sub, m) or sub] = None
-        elif _is_candidate(m):
-            found[m] = None
+        if m.is_dir() and _enmap_product_of(m, root) is None:
+            scenes = [_scene_of(sub, m) for sub in sorted(m.rglob("*"))
+                      if sub.is_file() and (_is_candidate(sub) or _is_header(sub))]
+        else:
+            scenes = [_scene_of(m, root, literal=literal)]
+        found.update((s, None) for s in scenes if s is not None)
     items = []
     for path in found:
         if out_dir is not None and (path == out_dir or out_dir in path.parents):

@@ -135,3 +135,32 @@ def test_reports_round_trip(tmp_path: Path) -> None:
     table = list(csv.DictReader(cs.open()))
     assert [r["status"] for r in table] == ["done", "failed"]
     assert json.loads(table[0]["class_counts"]) == {"water": 12} and table[1]["error"].startswith("b.tif")
+
+
+def _envi_folder(root: Path) -> Path:
+    """ENVI pairs in every naming style, a header with no data file, and a GeoTIFF with a sidecar ``.hdr``."""
+    root.mkdir(parents=True)
+    for name in ("a.hdr", "a.img", "b.img.hdr", "b.img", "C.HDR", "C.dat", "orphan.hdr", "g.tif", "g.hdr"):
+        (root / name).write_bytes(b"ENVI\n" if name.lower().endswith(".hdr") else b"II*\x00")
+    return root
+
+
+def test_envi_headers_are_scenes_counted_once(tmp_path: Path) -> None:
+    """A header stands for its data file (one input per pair, however it is named or globbed)."""
+    envi = _envi_folder(tmp_path / "envi")
+
+    def names(*patterns: str) -> list[str]:
+        return [i.source.name for i in expand_inputs([str(envi / p) if p else str(envi) for p in patterns], tmp_path / "o")]
+
+    pairs = ["C.dat", "a.img", "b.img", "g.tif"]
+    assert sorted(names("a.hdr")) == ["a.img"]
+    assert sorted(names("b.img.hdr")) == ["b.img"]
+    assert sorted(names("*.hdr")) == ["a.img", "b.img", "g.tif", "orphan.hdr"]  # g.hdr is g.tif's sidecar
+    assert sorted(names("*.HDR")) == ["C.dat"]
+    assert sorted(names("a.hdr", "a.img", "*", "")) == sorted([*pairs, "orphan.hdr"])
+    # a header without its data file is an input (the batch reports why it fails), named or not
+    assert sorted(names("")) == sorted([*pairs, "orphan.hdr"])
+    assert names("orphan.hdr") == ["orphan.hdr"]
+    assert names("g.hdr") == ["g.hdr"]  # named literally: read as the header it is, like `hsi predict --input g.hdr`
+    item = expand_inputs([str(envi / "orphan.hdr")])[0]
+    assert item.output_path(tmp_path / "o", SUFFIX) == tmp_path / "o" / f"orphan{SUFFIX}"

@@ -228,3 +228,32 @@ def test_smoothed_batch_equals_hsi_predict_smooth_and_is_redone_when_the_setting
     other = run_batch(classify_adapter(SmoothSpec(1, 0.01)), run_dir, inputs, out, cluster=THREADS, window=WINDOW,
                       progress=False, echo=lambda s: None)
     assert [r.status for r in other.rows] == ["done", "done"]
+
+
+def test_envi_header_inputs_and_a_header_without_data(tmp_path: Path, run_dir: Path, kit) -> None:  # noqa: ANN001
+    """`--inputs x.hdr` (named or globbed) runs the pair once, as `hsi predict --input x.hdr`; a header whose
+    data file is missing is reported failed with the reader's reason instead of being dropped."""
+    import spectral.io.envi as spy
+
+    from hsi_app.io.open import open_cube
+
+    envi = tmp_path / "envi"
+    envi.mkdir()
+    cube = open_cube(kit.write_scene(tmp_path / "a.tif", 20, 24, 1))
+    spy.save_image(str(envi / "s.hdr"), np.asarray(cube.values).transpose(1, 2, 0), interleave="bsq",
+                   metadata={"wavelength": [f"{w:.2f}" for w in cube.hsi.wavelengths]})
+    (envi / "lost.hdr").write_text((envi / "s.hdr").read_text())  # its data file was never copied
+    ref = tmp_path / "predict.tif"
+    main(["predict", "--model", str(run_dir), "--input", str(envi / "s.hdr"), "--out", str(ref), "--quiet"])
+    for pattern in (str(envi / "s.hdr"), str(envi / "s.*")):
+        out = tmp_path / f"out{len(pattern)}"
+        res = run_batch("classify", run_dir, [pattern], out, cluster=THREADS, progress=False, echo=lambda s: None)
+        assert [(Path(r.input).name, r.status) for r in res.rows] == [("s.img", "done")], [r.error for r in res.rows]
+        with rasterio.open(ref) as a, rasterio.open(out / "s_classes.tif") as b:
+            np.testing.assert_array_equal(a.read(), b.read())
+    res = run_batch("classify", run_dir, [str(envi)], tmp_path / "all", cluster=THREADS, progress=False,
+                    echo=lambda s: None)
+    rows = _by_name(res.rows)
+    assert sorted(rows) == ["lost.hdr", "s.img"] and rows["s.img"].status == "done"
+    assert rows["lost.hdr"].status == "failed" and res.failed == 1
+    assert rows["lost.hdr"].error.startswith(f"{envi / 'lost.hdr'}: no data file next to the header"), rows["lost.hdr"].error
