@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from hsi_app.batch.inputs import SceneInput, check_unique_outputs, expand_inputs
+from hsi_app.batch.relay import reissue
 from hsi_app.batch.run import (
     RETRIES,
     BatchSettings,
@@ -182,6 +183,7 @@ def _collect(client: Any, settings: BatchSettings, todo: list[tuple[int, SceneIn
             if tag[0] == "scene":
                 _, i, item, dst, fp = tag
                 res = _result(fut)
+                reissue(res.pop("warnings", ()))  # a worker process's warnings, shown as the client shows its own
                 if res.get("status") == "split":
                     try:
                         job, placed = submit_split(client, settings, i, item, dst, fp)

@@ -67,6 +67,7 @@ class BatchSettings:
     window: int = 512
     resample: bool = False
     split_windows: int = SPLIT_WINDOWS
+    client_pid: int = field(default_factory=os.getpid)  # tasks in other processes send their warnings back
 
 
 def cached_model(settings: BatchSettings) -> Any:
@@ -131,7 +132,18 @@ def scene_task(settings: BatchSettings, item: SceneInput, out: str, fingerprint:
 
     Errors in the scene (corrupt file, band mismatch, no valid pixel...) are returned as
     ``{"status": "failed", "error": ...}`` rather than raised, so they are not retried.
+    In a worker process, the scene's warnings come back under ``"warnings"``
+    (:mod:`hsi_app.batch.relay`; the client issues them again).
     """
+    from hsi_app.batch.relay import recording
+
+    with recording(os.getpid() != settings.client_pid) as caught:
+        res = _run_scene(settings, item, out, fingerprint)
+    return {**res, "warnings": caught} if caught else res
+
+
+def _run_scene(settings: BatchSettings, item: SceneInput, out: str, fingerprint: dict[str, int]) -> dict[str, Any]:
+    """:func:`scene_task` without the warning relay."""
     t0 = time.perf_counter()
     try:
         with reads_in_this_thread():

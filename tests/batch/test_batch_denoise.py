@@ -179,3 +179,56 @@ def test_batch_denoise_treats_an_internal_mask_as_no_data(tmp_path: Path, kit) -
     with rasterio.open(tmp_path / "out" / "m_denoised.tif") as ds:
         got = ds.read()
     np.testing.assert_array_equal(np.isnan(got), np.broadcast_to(hidden, got.shape))
+
+
+def test_worker_process_warnings_print_as_one_hsi_line(tmp_path: Path, kit) -> None:  # noqa: ANN001
+    """`hsi batch --fill-nan --quiet` on worker processes: the filled-values warning reaches stderr as the CLI's
+    one `hsi: warning:` line (relayed to the client), not as Python's `file:line: HSIWarning:` plus source line."""
+    import subprocess
+    import sys
+
+    run = _denoise_run(tmp_path, kit.BANDS)
+    kit.write_scene(tmp_path / "in" / "clean.tif", 24, 28, 5, nodata_corner=False)
+    holes = kit.write_scene(tmp_path / "in" / "holes.tif", 24, 28, 6)  # a 3 x 4 px -9999 corner
+    out = tmp_path / "out"
+    hsi = Path(sys.executable).parent / "hsi"
+    proc = subprocess.run([str(hsi), "batch", "--task", "denoise", "--model", str(run), "--inputs", str(tmp_path / "in"),
+                           "--out-dir", str(out), "--workers", "1", "--no-dashboard", "--fill-nan", "--quiet"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    expected = (f"hsi: warning: {holes}: {3 * 4 * kit.BANDS} NaN/no-data values were filled before denoising and left "
+                f"NaN in {out / 'holes_denoised.tif'}")
+    assert proc.stderr.splitlines() == [expected], proc.stderr
+
+
+def test_relay_records_per_thread_and_reissues_at_the_original_line() -> None:
+    """Two threads recording at once keep their own warnings; re-issued ones keep category, file and line."""
+    import threading
+    import warnings
+
+    from hsi_app.batch.relay import recording, reissue
+    from hsi_app.errors import HSIWarning
+
+    boxes: dict[str, list] = {}
+    ready = threading.Barrier(2)
+
+    def task(name: str) -> None:
+        with recording() as caught:
+            ready.wait()
+            warnings.warn(f"{name}: filled", HSIWarning, stacklevel=1)
+            ready.wait()
+        boxes[name] = caught
+
+    threads = [threading.Thread(target=task, args=(n,)) for n in ("a.tif", "b.tif")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [m for m, *_ in boxes["a.tif"]] == ["a.tif: filled"] and [m for m, *_ in boxes["b.tif"]] == ["b.tif: filled"]
+    _, category, filename, lineno = boxes["a.tif"][0]
+    assert category is HSIWarning and filename == __file__ and lineno > 0
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        reissue(boxes["a.tif"])
+    assert [(str(w.message), w.category, w.filename, w.lineno) for w in shown] == [("a.tif: filled", HSIWarning,
+                                                                                     __file__, lineno)]
