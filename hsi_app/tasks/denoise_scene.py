@@ -151,6 +151,45 @@ def _scored(ref: np.ndarray, bad_px: np.ndarray, crop: tuple[slice, slice]) -> n
     return core & np.isfinite(ref) & ~bad_px
 
 
+UNIT_RATIO_LIMIT = 100.0  # a scene whose value spread is 100x off the training range is in other units
+RANGE_SAMPLE_PX = 256  # side of the central window whose values are checked against the training range
+
+
+def check_value_range(cube: Cube, good: np.ndarray, denoiser: Denoiser) -> None:
+    """Refuse a scene in other units than the denoiser's training scene.
+
+    The denoiser maps values through its training normalisation (``offset``, ``scale``). A
+    scene in reflectance 0-1 given to a model trained on raw counts 0-10000 lands in a
+    sliver of that range and comes back on the counts' scale: plausible-looking numbers that
+    are wrong. The 1st-99th percentile spread of the good bands in a central window of at most
+    :data:`RANGE_SAMPLE_PX` px is compared with ``scale``; more than :data:`UNIT_RATIO_LIMIT`
+    times narrower or wider is refused.
+
+    Args:
+        cube: the scene.
+        good: ``(G,)`` indices of its good bands.
+        denoiser: the loaded run.
+
+    Raises:
+        InvalidDataError: naming the scene, both ranges and the fix.
+    """
+    _, h, w = cube.hsi.shape
+    hh, ww = min(h, RANGE_SAMPLE_PX), min(w, RANGE_SAMPLE_PX)
+    sample = _read(cube, (h - hh) // 2, (w - ww) // 2, hh, ww)[good]
+    values = sample[np.isfinite(sample)]
+    if values.size == 0:
+        return
+    lo, hi = (float(v) for v in np.percentile(values, [1, 99]))
+    ratio = (hi - lo) / denoiser.scale
+    if ratio < 1 / UNIT_RATIO_LIMIT or ratio > UNIT_RATIO_LIMIT:
+        top = denoiser.offset + denoiser.scale
+        raise InvalidDataError(
+            f"{cube.attrs.get('source', 'input')}: values {lo:.4g} to {hi:.4g} (1st-99th percentile) but "
+            f"{denoiser.config.model_name} was trained on {denoiser.offset:.4g} to {top:.4g}, so the scene is in "
+            "other units; convert it to the training scene's units or train a denoiser on it (hsi train --task denoise)"
+        )
+
+
 def denoise_cube(
     denoiser: Denoiser,
     cube: Cube,
@@ -187,7 +226,8 @@ def denoise_cube(
         :class:`DenoiseResult`; ``metrics`` = ``{"denoised": {...}, "input": {...}}`` with a reference.
 
     Raises:
-        InvalidDataError: NaN in the input (without ``fill_nan``), or a reference on another grid.
+        InvalidDataError: NaN in the input (without ``fill_nan``), values in other units than the
+            training scene's (:func:`check_value_range`), or a reference on another grid.
         BandMismatchError: a reference with other bands.
         ConfigError: a window smaller than the receptive field, or a bad ``adapt_sigma`` / ``adapt_steps``.
     """
@@ -214,6 +254,7 @@ def denoise_cube(
             f"{source}: {good.size} good bands, but {denoiser.config.model_name} was trained on "
             f"{denoiser.fixed_bands}; denoise a cube with the training scene's bands"
         )
+    check_value_range(cube, good, denoiser)
     plan = parse_noise(noise).plan((int(good.size), h, w), seed) if noise else None
     off, sc = denoiser.offset, denoiser.scale
     scores = (RestorationScores(offset=off, scale=sc), RestorationScores(offset=off, scale=sc)) if reference is not None else None

@@ -175,6 +175,21 @@ def test_nan_input_is_refused_or_filled(tmp_path: Path) -> None:
     assert np.isnan(out[2, 5, 7]) and np.isfinite(np.delete(out.ravel(), 2 * 32 * 40 + 5 * 40 + 7)).all()
 
 
+def test_a_scene_in_other_units_is_refused(tmp_path: Path) -> None:
+    """Reflectance 0-1 through a model trained on counts 1000-5000: refused, not mapped onto the counts' scale."""
+    den = Denoiser.load(untrained_run(tmp_path), device="cpu")
+    reflectance = geotiff(tmp_path / "refl.tif", smooth_cube() / 10_000)
+    with pytest.raises(InvalidDataError, match=r"refl\.tif: values 0\.\d+ to 0\.\d+ .* trained on 1000 to 5000, so the "
+                                               r"scene is in other units; .*hsi train --task denoise"):
+        denoise_cube(den, open_cube(reflectance), tmp_path / "r.tif", progress=False)
+    assert not (tmp_path / "r.tif").exists()
+    scaled = geotiff(tmp_path / "x1000.tif", smooth_cube() * 1000)  # 1e6-5e6: a thousand times wider
+    with pytest.raises(InvalidDataError, match="other units"):
+        denoise_cube(den, open_cube(scaled), tmp_path / "s.tif", progress=False)
+    darker = geotiff(tmp_path / "dark.tif", smooth_cube() / 5)  # same units, a darker scene: denoised
+    assert denoise_cube(den, open_cube(darker), tmp_path / "d.tif", progress=False).filled == 0
+
+
 def _masked_geotiff(path: Path, data: np.ndarray, hidden: np.ndarray) -> Path:
     """``data`` as a GeoTIFF (no nodata value) whose GDAL internal mask hides ``hidden`` ``(H, W)``."""
     geotiff(path, data)
