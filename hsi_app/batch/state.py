@@ -222,44 +222,51 @@ LOCK_NAME = ".hsi_batch.lock"
 
 @contextmanager
 def out_dir_lock(out: Path) -> Iterator[Path]:
-    """Hold ``OUT/.hsi_batch.lock`` (this process's pid) while a batch writes into ``out``.
+    """Hold ``OUT/.hsi_batch.lock`` while a batch writes into ``out``.
 
     A second batch on the same folder would delete the first one's temporary files and
-    overwrite its report. A lock left by a process that no longer runs is taken over.
+    overwrite its report. The lock is an advisory ``flock`` on the file, which the kernel
+    releases when its process ends, however it ends: a lock file left by a killed batch is
+    simply taken, and one whose owner runs is never taken, even in the moment before the
+    owner has written its pid into it. The file holds the owner's pid, for the message.
 
     Raises:
         ConfigError: another running ``hsi batch`` holds the folder.
     """
-    from hsi_app.errors import ConfigError
-
     lock = out / LOCK_NAME
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            try:
-                pid = int(lock.read_text().strip() or 0)
-            except (OSError, ValueError):
-                pid = 0
-            if pid > 0 and pid != os.getpid() and _alive(pid):
-                raise ConfigError(f"--out-dir {out}: another `hsi batch` (pid {pid}) is writing there; wait for it "
-                                  f"or choose another --out-dir (delete {lock} if that process is gone)") from None
-            remove_quietly(lock)  # stale: its process has ended
-            continue
-        with os.fdopen(fd, "w") as fh:
-            fh.write(str(os.getpid()))
-        break
+    fd = _take_lock(lock, out)
     try:
         yield lock
     finally:
         remove_quietly(lock)
+        os.close(fd)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _take_lock(lock: Path, out: Path) -> int:
+    """Open ``lock`` and hold an exclusive ``flock`` on it; return the open descriptor.
+
+    A lock file removed by its previous owner between our open and our flock is a dead
+    inode: checked by comparing the descriptor's inode with the path's, and opened again.
+    """
+    import fcntl
+
+    from hsi_app.errors import ConfigError
+
+    while True:
+        fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "starting"
+            os.close(fd)
+            raise ConfigError(f"--out-dir {out}: another `hsi batch` (pid {holder}) is writing there; wait for it "
+                              "or choose another --out-dir") from None
+        try:
+            current = os.stat(lock).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+            return fd
+        os.close(fd)

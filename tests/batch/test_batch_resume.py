@@ -88,6 +88,30 @@ def test_one_batch_per_output_folder_and_stale_locks_are_taken_over(run_dir: Pat
     assert [r.status for r in res.rows] == ["done"] and not (out / LOCK_NAME).exists()
 
 
+def test_a_lock_is_held_from_its_first_moment_not_only_once_its_pid_is_written(tmp_path: Path) -> None:
+    """An owner that has created the lock file but not yet written its pid still holds the folder."""
+    import fcntl
+
+    import pytest
+
+    from hsi_app.batch.state import LOCK_NAME, out_dir_lock
+    from hsi_app.errors import ConfigError
+
+    lock = tmp_path / LOCK_NAME
+    fd = os.open(lock, os.O_CREAT | os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # an owner in the moment before it writes its pid
+        with pytest.raises(ConfigError, match=r"another `hsi batch` \(pid starting\) is writing there"):
+            with out_dir_lock(tmp_path):
+                pass
+        assert lock.exists() and lock.read_text() == ""  # the owner's lock is untouched
+    finally:
+        os.close(fd)
+    with out_dir_lock(tmp_path):  # released (as when the owner's process ends): taken
+        assert lock.read_text() == str(os.getpid())
+    assert not lock.exists()
+
+
 def test_leftover_temporaries_are_swept_and_envi_header_edits_redo_the_scene(run_dir: Path, kit,  # noqa: ANN001
                                                                             tmp_path: Path) -> None:
     from hsi_app.batch.state import input_fingerprint
