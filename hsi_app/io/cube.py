@@ -32,7 +32,7 @@ import numpy as np
 import rioxarray  # noqa: F401  (registers the ``.rio`` accessor)
 import xarray as xr
 
-from hsi_app.errors import LabelError
+from hsi_app.errors import ConfigError, LabelError
 
 Cube = xr.DataArray
 """Type alias: a DataArray that follows the conventions of this module."""
@@ -266,8 +266,19 @@ class HSIAccessor:
         """A pixel window (lazy): rows ``row_off:row_off+height``, cols likewise.
 
         Its ``rio.transform()`` is the window's, also for a rotated grid (whose x/y
-        coordinates are pixel indices, from which rioxarray cannot derive it).
+        coordinates are pixel indices, from which rioxarray cannot derive it). A window
+        reaching past the last row or column is cut at the scene's edge.
+
+        Raises:
+            ConfigError: a negative offset (it would count from the far edge, as numpy does),
+                a size below 1, or a window that starts outside the scene.
         """
+        _, h, w = self.shape
+        where = f"window({row_off}, {col_off}, {height}, {width})"
+        if min(row_off, col_off) < 0 or min(height, width) < 1:
+            raise ConfigError(f"{where}: offsets must be 0 or more and sizes 1 or more (row, col, height, width)")
+        if row_off >= h or col_off >= w:
+            raise ConfigError(f"{where}: starts outside the {h} x {w} px scene; rows are 0-{h - 1}, cols 0-{w - 1}")
         out = self._obj.isel(
             y=slice(row_off, row_off + height), x=slice(col_off, col_off + width)
         )

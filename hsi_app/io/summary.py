@@ -134,7 +134,7 @@ def format_summary(info: dict[str, Any]) -> str:
                      + _rotation_note(info.get("grid_rotation_deg")))
     lines.append(f"valid pixels {100 * info['valid_fraction']:.2f}%")
     for name, frac in info.get("masks", {}).items():
-        lines.append(f"mask {name:<8}{100 * frac:.2f}% flagged")
+        lines.append(f"mask {name:<12} {100 * frac:.2f}% flagged")
     if "class_counts" in info:
         lines.append(f"classes      {len(info['class_counts'])} ({info['labelled_pixels']} labelled pixels)")
         width = max(len(k) for k in info["class_counts"]) if info["class_counts"] else 0

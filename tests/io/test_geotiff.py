@@ -55,6 +55,22 @@ def test_lazy_window_read_and_georeference(tmp_path: Path, cube_array: np.ndarra
     assert cube.hsi.window(5, 3, 16, 27).rio.transform() == from_origin(500090.0, 4099850.0, 30.0, 30.0)
 
 
+def test_windows_outside_the_scene_are_refused_and_cut_at_the_far_edge(tmp_path: Path, cube_array: np.ndarray) -> None:
+    """numpy would read window(-5, ...) from the bottom rows and window(50, ...) as empty, silently."""
+    from hsi_app.errors import ConfigError
+
+    cube = open_cube(_write(tmp_path / "scene.tif", cube_array))
+    _, h, w = cube.hsi.shape
+    for args, words in [((-5, 0, 3, 3), "offsets must be 0 or more"), ((0, -1, 3, 3), "offsets must be 0 or more"),
+                        ((0, 0, 0, 3), "sizes 1 or more"), ((h, 0, 5, 5), f"starts outside the {h} x {w} px scene"),
+                        ((0, w + 3, 5, 5), "starts outside")]:
+        with pytest.raises(ConfigError, match=words):
+            cube.hsi.window(*args)
+    edge = cube.hsi.window(h - 2, w - 3, 10, 10)  # reaches past the corner: cut there
+    assert edge.hsi.shape[1:] == (2, 3)
+    np.testing.assert_array_equal(edge.values, cube_array[:, h - 2:, w - 3:])
+
+
 def test_rotated_grid_map_coordinates_and_window_transform(tmp_path: Path, cube_array: np.ndarray) -> None:
     """A 30-degree rotated grid: x/y coordinates cannot describe it, the transform must be used."""
     from rasterio.transform import Affine
@@ -156,6 +172,8 @@ def test_info_of_a_north_up_grid_is_unchanged(tmp_path: Path, cube_array: np.nda
     info = summarize(open_cube(path))
     assert info["resolution"] == [30.0, 30.0] and "grid_rotation_deg" not in info
     assert "\nresolution   30 x 30\n" in format_summary(info)
+    info["masks"] = {"cloud": 0.5, "cloudshadow": 0.0358}  # EnMAP's longest layer name keeps its space
+    assert "\nmask cloud        50.00% flagged\nmask cloudshadow  3.58% flagged" in format_summary(info)
 
 
 def test_gcp_georeference_is_named_not_reported_missing(tmp_path: Path, cube_array: np.ndarray) -> None:
