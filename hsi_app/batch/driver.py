@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from dataclasses import dataclass
@@ -65,6 +66,7 @@ def run_batch(
     overwrite: bool = False,
     resample: bool = False,
     split_windows: int | None = None,
+    exclude_masks: tuple[str, ...] = (),
     progress: bool = True,
     echo: Any = None,
 ) -> BatchResult:
@@ -82,6 +84,8 @@ def run_batch(
         resample: resample scene bands to the model's when they differ.
         split_windows: scenes with more windows than this are spread over workers
             (default :data:`hsi_app.batch.run.SPLIT_WINDOWS`).
+        exclude_masks: quality masks (``("cloud", "cirrus")``, ``("all",)``) whose pixels are
+            no-data in every scene; part of the outputs' identity, so changing it redoes them.
         progress: show a progress bar.
         echo: ``callable(str)`` for status lines (default: ``print``).
 
@@ -104,6 +108,8 @@ def run_batch(
     else:
         run_dir = str(run_dir_of(model).absolute())
         sha = model_hash(run_dir)
+    if exclude_masks:  # outputs made with other masks excluded are not these outputs
+        sha = hashlib.sha256(f"{sha}|exclude-masks:{','.join(exclude_masks)}".encode()).hexdigest()
     check_run_task(adapter.name, model)  # a run of another task fails here, not once per scene
     items = expand_inputs(list(inputs), out)
     check_unique_outputs(items, out, adapter.suffix)
@@ -113,7 +119,8 @@ def run_batch(
         raise OutputError(f"--out-dir {out_dir}: cannot create the folder ({err.strerror}); choose another --out-dir") from err
     with out_dir_lock(out):  # one batch at a time per output folder (see state.out_dir_lock)
         settings = BatchSettings(adapter, run_dir, sha, window, resample,
-                                 SPLIT_WINDOWS if split_windows is None else split_windows)
+                                 SPLIT_WINDOWS if split_windows is None else split_windows,
+                                 exclude_masks=tuple(exclude_masks))
 
         rows: list[SceneReport | None] = [None] * len(items)
         todo: list[tuple[int, SceneInput, Path, dict[str, int]]] = []
@@ -133,7 +140,8 @@ def run_batch(
         say(f"hsi batch: {len(items)} inputs, {len(items) - len(todo)} already done, {len(todo)} to do -> {out}")
 
         dash = None
-        meta: dict[str, Any] = {"task": adapter.name, "options": adapter.options, "model": run_dir,
+        options = {**(adapter.options or {}), "exclude_masks": list(exclude_masks)} if exclude_masks else adapter.options
+        meta: dict[str, Any] = {"task": adapter.name, "options": options, "model": run_dir,
                                 "model_hash": sha, "out_dir": str(out), "window": window}
         try:
             if todo:

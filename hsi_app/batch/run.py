@@ -53,7 +53,7 @@ process, would let a worker's memory grow with the scene as blocks are cached)."
 
 # Per worker process: loaded models and opened cubes, so a worker loads each model once.
 _MODELS: dict[tuple[str, str, str], Any] = {}
-_CUBES: dict[tuple[str, str, int], Any] = {}
+_CUBES: dict[tuple[str, str, int, tuple[str, ...]], Any] = {}
 _LOCK = threading.RLock()
 
 
@@ -68,6 +68,7 @@ class BatchSettings:
     resample: bool = False
     split_windows: int = SPLIT_WINDOWS
     client_pid: int = field(default_factory=os.getpid)  # tasks in other processes send their warnings back
+    exclude_masks: tuple[str, ...] = ()  # quality masks whose pixels are no-data (--exclude-masks)
 
 
 def cached_model(settings: BatchSettings) -> Any:
@@ -79,20 +80,22 @@ def cached_model(settings: BatchSettings) -> Any:
         return _MODELS[key]
 
 
-def cached_cube(source: str, stamp: str, chunks: int = 512) -> Any:
+def cached_cube(source: str, stamp: str, chunks: int = 512, exclude_masks: tuple[str, ...] = ()) -> Any:
     """``open_cube(source, chunks=chunks)``, opened once per process (``stamp`` invalidates on change).
 
     Lazy reads load whole ``chunks`` x ``chunks`` blocks, so the batch opens scenes with
     chunks of the window size: a halo'd window then touches at most 4 window-sized blocks.
+    The pixels flagged by the ``exclude_masks`` quality masks are no-data
+    (:meth:`~hsi_app.io.cube.HSIAccessor.without_masked`, as ``--exclude-masks`` in every command).
     """
     from hsi_app.io.open import open_cube
 
     os.environ.setdefault("GDAL_CACHEMAX", str(GDAL_CACHE_MB))  # read by GDAL when it first caches a block
-    key = (source, stamp, chunks)
+    key = (source, stamp, chunks, exclude_masks)
     with _LOCK:  # a worker may run several threads
         cube = _CUBES.pop(key, None)
         if cube is None:
-            cube = open_cube(source, chunks=chunks)
+            cube = open_cube(source, chunks=chunks).hsi.without_masked(exclude_masks)
         _CUBES[key] = cube  # most recently used last
         while len(_CUBES) > OPEN_CUBES:
             _CUBES.pop(next(iter(_CUBES)))
@@ -147,7 +150,7 @@ def _run_scene(settings: BatchSettings, item: SceneInput, out: str, fingerprint:
     t0 = time.perf_counter()
     try:
         with reads_in_this_thread():
-            cube = cached_cube(str(item.source), str(fingerprint), settings.window)
+            cube = cached_cube(str(item.source), str(fingerprint), settings.window, settings.exclude_masks)
             _, h, w = cube.hsi.shape
             if settings.adapter.can_split and window_count(h, w, settings.window) > settings.split_windows:
                 return {"status": "split", "height": h, "width": w}
@@ -180,7 +183,7 @@ def window_task(settings: BatchSettings, plan: Any, source: str, stamp: str, win
     Returns:
         The stored block ``(bands_out, h, w)`` and the counts to add to the scene's stats.
     """
-    cube = cached_cube(source, stamp, settings.window)
+    cube = cached_cube(source, stamp, settings.window, settings.exclude_masks)
     block = cube.isel(y=slice(win.read_row, win.read_row + win.read_height),
                       x=slice(win.read_col, win.read_col + win.read_width))
     with reads_in_this_thread():
@@ -223,7 +226,7 @@ def submit_split(client: Any, settings: BatchSettings, index: int, item: SceneIn
     adapter = settings.adapter
     assert adapter.plan is not None and adapter.open_writer is not None  # only split when can_split
     stamp = str(fingerprint)
-    cube = cached_cube(str(item.source), stamp, settings.window)  # lazy: only metadata on the client
+    cube = cached_cube(str(item.source), stamp, settings.window, settings.exclude_masks)  # lazy: metadata only
     model = cached_model(settings)
     _, h, w = cube.hsi.shape
     plan = adapter.plan(model, cube, settings.resample)

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from hsi_app.cli.options import exclude_masks_option
 from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS
 
 EXIT_SOME_FAILED = 1
@@ -67,12 +68,13 @@ def check_memory_limit(value: str) -> None:
 @click.option("--fill-nan", is_flag=True, help="denoise: fill NaN/no-data values first (they stay NaN in the output), as `hsi denoise --fill-nan`.")
 @click.option("--smooth", default="none", show_default=True,
               help="classify: guided-filter the class probabilities, as `hsi predict --smooth` (none | guided | guided:R,EPS[,K]).")
+@exclude_masks_option
 @click.argument("scenes", nargs=-1, type=click.Path())
 def batch(task: str, model: str | None, inputs: tuple[str, ...], scenes: tuple[str, ...], out_dir: str, scheduler: str | None,
           workers: int | None, threads_per_worker: int, memory_limit: str, window: int, split_windows: int | None,
           overwrite: bool, resample: bool, dashboard: bool, quiet: bool, method: str | None, targets: str | None,
           materials: tuple[str, ...], threshold: float | None, max_points: int, adapt_sigma: float | None,
-          adapt_steps: int | None, fill_nan: bool, smooth: str) -> None:
+          adapt_steps: int | None, fill_nan: bool, smooth: str, exclude_masks: str | None) -> None:
     """Run TASK with MODEL over every scene in INPUTS (and SCENES); one COG per scene under OUT_DIR.
 
     SCENES are more files or folders after the options, so an unquoted glob that the shell
@@ -97,6 +99,7 @@ def batch(task: str, model: str | None, inputs: tuple[str, ...], scenes: tuple[s
 
     from hsi_app.errors import OutputError
     from hsi_app.io.atomic import check_out_dir
+    from hsi_app.io.cube import parse_mask_names
 
     # Cluster and output options are checked before anything is read, hashed or started.
     inputs = (*inputs, *scenes)
@@ -140,7 +143,7 @@ def batch(task: str, model: str | None, inputs: tuple[str, ...], scenes: tuple[s
     result = run_batch(
         job, model, list(inputs), out_dir,
         cluster=cluster, window=window, overwrite=overwrite, resample=resample,
-        split_windows=split_windows, progress=not quiet, echo=click.echo,
+        split_windows=split_windows, exclude_masks=parse_mask_names(exclude_masks), progress=not quiet, echo=click.echo,
     )
     for row in result.rows:
         if row.status == "failed":

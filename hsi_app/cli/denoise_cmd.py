@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from hsi_app.cli.options import exclude_masks_option
 from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS
 
 
@@ -25,10 +26,11 @@ from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS
               help="First fine-tune the weights on INPUT itself by SURE (no clean data), assuming i.i.d. Gaussian "
                    "noise of this std on the 0-255 scale of the normalised data, e.g. 50. The run folder is unchanged.")
 @click.option("--adapt-steps", type=int, default=DEFAULT_ADAPT_STEPS, show_default=True, help="Optimisation steps of --adapt-sigma (one random crop each, 128 px for subspace models).")
+@exclude_masks_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def denoise(model: str, source: str, out: str, reference: str | None, key: str | None, window: int, noise: str | None,
             seed: int, fill_nan: bool, baselines: bool, metrics_path: str | None, tta: bool, adapt_sigma: float | None,
-            adapt_steps: int, quiet: bool) -> None:
+            adapt_steps: int, exclude_masks: str | None, quiet: bool) -> None:
     """Denoise every band of INPUT with a trained denoiser (memory bounded by the window)."""
     import json
     from pathlib import Path
@@ -37,6 +39,7 @@ def denoise(model: str, source: str, out: str, reference: str | None, key: str |
     from hsi_app.errors import ConfigError
     from hsi_app.checkpoint import finite_json
     from hsi_app.io.atomic import TIF_SUFFIXES, atomic_path, check_outputs, check_suffix, check_writable
+    from hsi_app.io.cube import parse_mask_names
     from hsi_app.io.open import open_cube
     from hsi_app.predictor import run_dir_of
     from hsi_app.tasks.denoise_scene import denoise_cube, scene_baselines
@@ -54,7 +57,7 @@ def denoise(model: str, source: str, out: str, reference: str | None, key: str |
     if reference is not None:
         check_writable(mpath)
     den = Denoiser.load(run_dir_of(model), tta=tta)
-    cube = open_cube(source, key=key)
+    cube = open_cube(source, key=key).hsi.without_masked(parse_mask_names(exclude_masks))
     ref = open_cube(reference, key=key) if reference is not None else None
     res = denoise_cube(den, cube, out, window=window, reference=ref, noise=noise, seed=seed, fill_nan=fill_nan,
                        progress=not quiet, adapt_sigma=adapt_sigma, adapt_steps=adapt_steps)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from hsi_app.cli.options import exclude_masks_option
+
 
 def _pixel(value: str) -> tuple[int, int]:
     from hsi_app.errors import ConfigError
@@ -41,16 +43,18 @@ def _window(value: str) -> tuple[int, int]:
 @click.option("--metrics", "metrics_out", default=None, type=click.Path(), help="Write the metrics against --truth as JSON.")
 @click.option("--rx-window", default="5,21", show_default=True, help="rx-local: INNER,OUTER window sizes.")
 @click.option("--key", default=None, help=".mat variable holding the cube.")
+@exclude_masks_option
 @click.option("--quiet", is_flag=True, help="No progress bar (rx-local and learned show one).")
 def detect(source: str, method: str, targets: str | None, materials: tuple[str, ...], target_pixels: tuple[str, ...],
            scale: float | None, model: str | None, out: str, points: str | None, threshold: float | None,
            max_points: int, truth: str | None, metrics_out: str | None, rx_window: str, key: str | None,
-           quiet: bool) -> None:
+           exclude_masks: str | None, quiet: bool) -> None:
     """Score every pixel of INPUT with a detector; optionally extract points and score them against truth."""
     import json
 
     from hsi_app.errors import ConfigError
     from hsi_app.io.atomic import TIF_SUFFIXES, atomic_paths, check_outputs, check_suffix, check_writable
+    from hsi_app.io.cube import parse_mask_names
     from hsi_app.io.open import open_cube
     from hsi_app.tasks.detect_metrics import best_score, detection_report, pixel_auroc
     from hsi_app.tasks.detection import (
@@ -84,7 +88,7 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
         if path:
             check_writable(path)
     gt_points = read_points(truth) if truth else None
-    cube = open_cube(source, key=key)
+    cube = open_cube(source, key=key).hsi.without_masked(parse_mask_names(exclude_masks))
     if gt_points is not None:  # truth for another place is refused before the (expensive) detection
         gt_points = truth_on_scene(gt_points, cube)
     spectra, names = None, None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from hsi_app.cli.options import exclude_masks_option
+
 
 @click.command("predict")
 @click.option("--model", "models", required=True, multiple=True, type=click.Path(),
@@ -19,9 +21,10 @@ import click
               help="Edge-preserving smoothing of the class probabilities: none | guided (radius 2, eps 1e-3, "
                    "3 components) | guided:R,EPS[,K]. A guided filter whose guide is the scene's first K principal "
                    "components; no labels.")
+@exclude_masks_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def predict(models: tuple[str, ...], source: str, out: str, key: str | None, window: int, resample: bool, png: str | None, tta: bool,
-            smooth: str, quiet: bool) -> None:
+            smooth: str, exclude_masks: str | None, quiet: bool) -> None:
     """Classify every pixel of INPUT window by window (memory bounded by the window).
 
     With several --model runs the map is their ensemble: the mean of their class probabilities
@@ -33,6 +36,7 @@ def predict(models: tuple[str, ...], source: str, out: str, key: str | None, win
     from hsi_app.errors import ConfigError
     from hsi_app.infer import predict_scene
     from hsi_app.io.atomic import TIF_SUFFIXES, check_outputs, check_suffix, check_writable
+    from hsi_app.io.cube import parse_mask_names
     from hsi_app.io.open import open_cube
     from hsi_app.ensemble import load_classifier
     from hsi_app.tasks.prob_smoothing import parse_smooth, with_smoothing
@@ -47,7 +51,7 @@ def predict(models: tuple[str, ...], source: str, out: str, key: str | None, win
             check_writable(dst)
     spec = parse_smooth(smooth)
     pred = load_classifier(models, tta=tta)
-    cube = open_cube(source, key=key)
+    cube = open_cube(source, key=key).hsi.without_masked(parse_mask_names(exclude_masks))
     prob_fn, halo = with_smoothing(pred.bind(cube, resample=resample), pred.receptive_radius, cube, spec)
     _, h, w = cube.hsi.shape
     explicit = click.get_current_context().get_parameter_source("window") != click.core.ParameterSource.DEFAULT

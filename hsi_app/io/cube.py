@@ -41,6 +41,11 @@ DIMS = ("band", "y", "x")
 MASK_PREFIX = "mask_"
 
 
+def parse_mask_names(text: str | None) -> tuple[str, ...]:
+    """``--exclude-masks`` text (``"cloud,cloudshadow"``, ``"all"``, empty) -> mask names."""
+    return tuple(n.strip().lower() for n in (text or "").split(",") if n.strip())
+
+
 def valid_from_data(data: Any, nodata: float | None, bad_band: np.ndarray) -> Any:
     """Valid-pixel mask of a ``(C, H, W)`` array (numpy or dask), lazily for dask.
 
@@ -237,6 +242,29 @@ class HSIAccessor:
             for k, v in self._obj.coords.items()
             if str(k).startswith(MASK_PREFIX)
         }
+
+    def without_masked(self, names: Sequence[str]) -> Cube:
+        """The cube with the pixels flagged by the named quality masks marked invalid.
+
+        Every task treats invalid pixels as no-data: class 0 in a map, NaN in a denoised cube
+        or a score map. ``["all"]`` names every mask the cube has (EnMAP L2A: ``cloud``,
+        ``cloudshadow``, ``haze``, ``snow``, ``cirrus``); ``[]`` returns the cube unchanged.
+
+        Raises:
+            ConfigError: a name the cube has no mask for (the message lists those it has).
+        """
+        masks = self.masks
+        wanted = list(masks) if list(names) == ["all"] else list(names)
+        unknown = [n for n in wanted if n not in masks]
+        if unknown:
+            have = ", ".join(masks) or "none"
+            raise ConfigError(f"{self._obj.attrs.get('source', 'scene')}: no quality mask {unknown[0]!r}; its masks: "
+                              f"{have} (or 'all')")
+        if not wanted:
+            return self._obj
+        flagged = xr.concat([masks[n].astype(bool) for n in wanted], dim="mask").any("mask")
+        valid = self._obj.coords["valid"] & ~flagged
+        return self._obj.assign_coords(valid=(("y", "x"), valid.data))
 
     @property
     def georeferenced(self) -> bool:

@@ -1,0 +1,90 @@
+"""`--exclude-masks`: pixels flagged by a product's quality layers (EnMAP cloud, haze...) are no-data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cli_runner import assert_one_error_line, run_main
+from fixture_loader import fixture_module
+from hsi_app.cli.main import main
+from hsi_app.errors import ConfigError
+from hsi_app.io import open_cube
+from hsi_app.io.cog import read_class_map
+from hsi_app.io.cube import parse_mask_names
+
+fx = fixture_module("enmap_l2a")
+
+
+@pytest.fixture(scope="module")
+def product(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return fx.make(tmp_path_factory.mktemp("enmap"), height=24, width=20)
+
+
+@pytest.fixture(scope="module")
+def svm_run(product: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A per-pixel SVM on the product (labels: four quadrants), so a pixel's class needs no neighbour."""
+    root = tmp_path_factory.mktemp("svm")
+    labels = np.zeros((24, 20), np.int64)
+    labels[:12, :10], labels[:12, 10:], labels[12:, :10], labels[12:, 10:] = 1, 2, 3, 4
+    np.save(root / "labels.npy", labels)
+    out = root / "run"
+    try:
+        main(["train", "--data", str(product), "--labels", str(root / "labels.npy"), "--model", "svm",
+              "--split", "random:0.5", "--out", str(out), "--quiet"])
+    except SystemExit as exc:
+        assert not exc.code
+    return out
+
+
+def test_without_masked_marks_the_flagged_pixels_invalid(product: Path) -> None:
+    cube = open_cube(product)
+    masks = {k: np.asarray(v.values, bool) for k, v in cube.hsi.masks.items()}
+    valid = np.asarray(cube.hsi.valid.values, bool)
+    assert set(masks) == {"cloud", "cloudshadow", "haze", "snow", "cirrus"} and masks["cloud"].any()
+    one = cube.hsi.without_masked(["cloud", "cirrus"])
+    np.testing.assert_array_equal(one.hsi.valid.values, valid & ~masks["cloud"] & ~masks["cirrus"])
+    every = cube.hsi.without_masked(["all"])
+    np.testing.assert_array_equal(every.hsi.valid.values, valid & ~np.any(list(masks.values()), axis=0))
+    np.testing.assert_array_equal(every.values, cube.values)  # the values are untouched, only their validity
+    assert cube.hsi.without_masked([]) is cube
+    with pytest.raises(ConfigError, match="no quality mask 'clouds'; its masks: cloud, cloudshadow, haze, snow, "
+                                          r"cirrus \(or 'all'\)"):
+        cube.hsi.without_masked(["clouds"])
+    assert parse_mask_names(" Cloud, cirrus ,") == ("cloud", "cirrus") and parse_mask_names(None) == ()
+
+
+def test_predict_leaves_masked_pixels_unclassified_and_the_rest_as_it_was(product: Path, svm_run: Path,
+                                                                         tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    plain, masked = tmp_path / "plain.tif", tmp_path / "masked.tif"
+    base = ["predict", "--model", str(svm_run), "--input", str(product), "--quiet"]
+    assert run_main(capsys, *base, "--out", str(plain))[0] == 0
+    assert run_main(capsys, *base, "--out", str(masked), "--exclude-masks", "cloud,haze")[0] == 0
+    cube = open_cube(product)
+    flagged = np.asarray(cube.hsi.masks["cloud"].values | cube.hsi.masks["haze"].values, bool)
+    a, b = read_class_map(plain).classes, read_class_map(masked).classes
+    assert (a[flagged] > 0).any()  # without the option the clouds get a land-cover class
+    np.testing.assert_array_equal(b, np.where(flagged, 0, a))
+    code, _, err = run_main(capsys, *base, "--out", str(tmp_path / "x.tif"), "--exclude-masks", "clouds")
+    assert_one_error_line(code, err, "no quality mask 'clouds'")
+
+
+def test_batch_excludes_the_same_pixels_and_redoes_scenes_made_without(product: Path, svm_run: Path,
+                                                                        tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from hsi_app.batch import ClusterOptions, run_batch
+
+    local = ClusterOptions(workers=1, processes=False, dashboard=False)
+    out = tmp_path / "batch"
+    first = run_batch("classify", svm_run, [str(product)], out, progress=False, echo=lambda s: None, cluster=local)
+    assert [r.status for r in first.rows] == ["done"]
+    again = run_batch("classify", svm_run, [str(product)], out, progress=False, echo=lambda s: None, cluster=local,
+                      exclude_masks=("all",))
+    assert [r.status for r in again.rows] == ["done"]  # not "skipped": made without the exclusion before
+    assert run_main(capsys, "predict", "--model", str(svm_run), "--input", str(product), "--out", str(tmp_path / "p.tif"),
+                    "--exclude-masks", "all", "--quiet")[0] == 0
+    np.testing.assert_array_equal(read_class_map(Path(again.rows[0].output)).classes,
+                                  read_class_map(tmp_path / "p.tif").classes)
