@@ -110,7 +110,21 @@ def _crop_rows(src: Path, dst: Path, first: int) -> Path:
     return dst
 
 
-def test_truth_on_a_cropped_scene_is_scored_on_its_grid(files: dict[str, Path], tmp_path: Path,
+@pytest.fixture(scope="module")
+def simulated(files: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``hsi simulate-targets`` output (scene.tif, targets.gpkg) of six targets in the fixture background."""
+    from hsi_app.cli.main import main
+
+    sim = tmp_path_factory.mktemp("simulated") / "sim"
+    try:
+        main(["simulate-targets", "--background", str(files["bg"]), "--targets", str(files["lib"]), "--seed", "4",
+              "--n-targets", "6", "--out", str(sim)])
+    except SystemExit as exc:
+        assert not exc.code
+    return sim
+
+
+def test_truth_on_a_cropped_scene_is_scored_on_its_grid(files: dict[str, Path], simulated: Path, tmp_path: Path,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     import geopandas as gpd
 
@@ -118,10 +132,7 @@ def test_truth_on_a_cropped_scene_is_scored_on_its_grid(files: dict[str, Path], 
     from hsi_app.tasks.detect_metrics import pixel_auroc
     from hsi_app.tasks.detection import read_detections, truth_mask
 
-    sim = tmp_path / "sim"
-    code, _, err = run_main(capsys, "simulate-targets", "--background", str(files["bg"]), "--targets",
-                            str(files["lib"]), "--seed", "4", "--n-targets", "6", "--out", str(sim))
-    assert code == 0, err
+    sim = simulated
     crop = _crop_rows(sim / "scene.tif", tmp_path / "crop.tif", 6)
     gpkg = sim / "targets.gpkg"
     code, out, err = run_main(capsys, "detect", "--input", str(crop), "--method", "ace", "--targets", str(files["lib"]),
@@ -142,16 +153,13 @@ def test_truth_on_a_cropped_scene_is_scored_on_its_grid(files: dict[str, Path], 
     assert metrics["auroc"] > 0.8
 
 
-def test_truth_for_another_place_is_one_error_line(files: dict[str, Path], tmp_path: Path,
+def test_truth_for_another_place_is_one_error_line(simulated: Path, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     import geopandas as gpd
 
     from cli_runner import assert_one_error_line
 
-    sim = tmp_path / "sim"
-    code, _, err = run_main(capsys, "simulate-targets", "--background", str(files["bg"]), "--targets",
-                            str(files["lib"]), "--seed", "4", "--n-targets", "6", "--out", str(sim))
-    assert code == 0, err
+    sim = simulated
     far = gpd.read_file(sim / "targets.gpkg")
     far.geometry = far.geometry.translate(14000.0, 0.0)  # 14 km east of the scene
     far.to_file(tmp_path / "far.gpkg", driver="GPKG")
