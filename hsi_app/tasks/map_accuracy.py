@@ -262,35 +262,52 @@ def _ground_pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int]) -> f
     return area if np.isfinite(area) and area > 0 else None
 
 
+def _name_key(name: str) -> str:
+    """A class name as matched between a map and its reference: case and spacing ignored."""
+    return " ".join(str(name).split()).casefold()
+
+
 def merge_class_names(map_names: list[str] | None, ref_names: list[str] | None, ref: np.ndarray,
-                      n_map: int) -> tuple[np.ndarray, list[str]]:
+                      n_map: int, *, source: str = "reference") -> tuple[np.ndarray, list[str]]:
     """Renumber reference ids onto the map's classes by name, adding reference-only classes.
+
+    Names match ignoring case and spacing (``corn-notill`` is the map's ``Corn-notill``).
 
     Args:
         map_names: names for map ids ``0..K`` (``None``: numbers only).
         ref_names: names for reference ids ``0..R`` (``None``: numbers only).
         ref: ``(H, W)`` reference ids.
         n_map: largest map class id present.
+        source: the reference file, for messages.
 
     Returns:
         ``(reference ids on the map's numbering, names of classes 1..K')``.
+
+    Raises:
+        LabelError: a reference id without a name, or no reference class in the reference pixels
+            whose name is one of the map's (every pixel would count as an error).
     """
     if map_names is None or ref_names is None:  # match by number
         k = max(n_map, int(ref.max(initial=0)), len(map_names or [""]) - 1)
         names = [(map_names[i] if map_names and i < len(map_names) else f"class {i}") for i in range(1, k + 1)]
         return ref, names
+    if int(ref.max(initial=0)) >= len(ref_names):
+        raise LabelError(f"reference class {int(ref.max())} has no name among its {len(ref_names)} class names")
     names = list(map_names[1:])
-    lookup = {n: i + 1 for i, n in enumerate(names)}
+    lookup = {_name_key(n): i + 1 for i, n in enumerate(names)}
     table = np.zeros(max(len(ref_names), int(ref.max(initial=0)) + 1), dtype=np.int32)
     for rid, name in enumerate(ref_names):
         if rid == 0:
             continue
-        if name not in lookup:
+        if _name_key(name) not in lookup:
             names.append(name)
-            lookup[name] = len(names)
-        table[rid] = lookup[name]
-    if int(ref.max(initial=0)) >= len(ref_names):
-        raise LabelError(f"reference class {int(ref.max())} has no name among its {len(ref_names)} class names")
+            lookup[_name_key(name)] = len(names)
+        table[rid] = lookup[_name_key(name)]
+    used = np.unique(ref[ref > 0])
+    if used.size and not (table[used] <= len(map_names) - 1).any():
+        theirs = ", ".join(str(ref_names[i]) for i in used[:4])
+        raise LabelError(f"{source}: none of its classes ({theirs}{', ...' if used.size > 4 else ''}) is one of the "
+                         f"map's ({', '.join(map_names[1:5])}, ...); name them as the map does, or give class ids")
     return table[ref], names
 
 
@@ -325,7 +342,8 @@ def evaluate_map(
     grid = make_cube(cmap.classes[None], crs=cmap.crs, transform=cmap.transform if cmap.crs is not None else None,
                      source=str(map_path))
     ref, ref_names = read_labels(Path(reference_path), grid, key=key, attribute=attribute)
-    ref, names = merge_class_names(cmap.class_names, ref_names, ref, int(cmap.classes.max(initial=0)))
+    ref, names = merge_class_names(cmap.class_names, ref_names, ref, int(cmap.classes.max(initial=0)),
+                                   source=str(reference_path))
     return assess_map(cmap.classes, ref, names,
                       pixel_area_m2=pixel_area_m2(cmap.transform, cmap.crs, cmap.classes.shape))
 

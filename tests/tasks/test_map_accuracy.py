@@ -137,6 +137,22 @@ def test_class_names_are_matched_by_name_and_new_reference_classes_are_added() -
     assert same is ref and numbered == ["class 1", "class 2", "class 3"]
 
 
+def test_class_names_match_ignoring_case_and_spacing() -> None:
+    ref = np.array([[0, 1, 2, 3]])
+    out, names = merge_class_names(NAMES, ["unlabelled", " CROP", "Water ", "wetland"], ref, 3)
+    assert names == ["water", "forest", "crop", "wetland"] and out.tolist() == [[0, 3, 1, 4]]
+
+
+def test_a_reference_that_names_none_of_the_maps_classes_is_refused() -> None:
+    """Scoring it would give 0 % with every class new: a naming mismatch, named instead."""
+    ref = np.array([[0, 1, 2, 2]])
+    with pytest.raises(LabelError, match=r"ref\.gpkg: none of its classes \(Maize, Lake\) is one of the map's "
+                                         r"\(water, forest, crop, \.\.\.\); name them as the map does"):
+        merge_class_names(NAMES, ["unlabelled", "Maize", "Lake", "water"], ref, 3, source="ref.gpkg")
+    out, _ = merge_class_names(NAMES, ["unlabelled", "Maize", "Lake", "water"], np.array([[0, 1, 3]]), 3)
+    assert out.tolist() == [[0, 4, 1]]  # one shared class is enough: the others are reference-only
+
+
 def test_bad_inputs_are_refused() -> None:
     with pytest.raises(LabelError, match="differ in size"):
         assess_map(np.zeros((2, 3)), np.zeros((3, 2)), ["a"])
