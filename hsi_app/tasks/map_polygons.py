@@ -86,6 +86,26 @@ def label_patches(classes: np.ndarray, connectivity: int = 4) -> Patches:
     return Patches(ids, cls, pixels)
 
 
+def valid_polygon(geom: Any) -> Any:
+    """``geom`` as a valid (multi)polygon of the same area.
+
+    An 8-connected patch whose pixels meet only at a corner is traced as one ring that touches
+    itself there, which OGC validity (and GIS overlay tools) refuses; ``make_valid`` splits it
+    at that corner into a MultiPolygon. Valid geometries are returned unchanged.
+    """
+    from shapely import make_valid
+    from shapely.geometry import MultiPolygon, Polygon
+
+    if geom.is_valid:
+        return geom
+    fixed = make_valid(geom)
+    if isinstance(fixed, Polygon | MultiPolygon):
+        return fixed
+    parts = [g for g in getattr(fixed, "geoms", []) if isinstance(g, Polygon | MultiPolygon)]
+    polys = [q for g in parts for q in (g.geoms if isinstance(g, MultiPolygon) else [g])]
+    return MultiPolygon(polys)
+
+
 def vectorize_map(
     map_path: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -145,7 +165,7 @@ def vectorize_map(
     geoms: list[Any] = [None] * patches.pixels.size
     transform = cmap.transform
     for geom, value in shapes(patches.ids, mask=patches.ids > 0, connectivity=connectivity, transform=transform):
-        geoms[int(value) - 1] = shape(geom)
+        geoms[int(value) - 1] = valid_polygon(shape(geom))
     names = cmap.class_names or []
     columns: dict[str, Any] = {
         "class_id": patches.classes,

@@ -59,6 +59,22 @@ def test_vectorize_writes_exact_polygons_in_map_coordinates(tmp_path: Path) -> N
     assert gdf["mean_confidence"].tolist() == pytest.approx([(289 * 0.6 + 2 * 0.8) / 291, 0.8], abs=2e-3)
 
 
+def test_eight_connected_patches_are_valid_polygons(tmp_path: Path) -> None:
+    """Pixels meeting only at a corner are one 8-connected patch: a valid MultiPolygon, not a pinched ring."""
+    import geopandas as gpd
+
+    cls = np.zeros((6, 6), np.uint8)
+    cls[1, 1] = cls[2, 2] = cls[3, 3] = 1  # a diagonal of three pixels
+    cls[1, 4] = 2
+    write_class_map(tmp_path / "diag.tif", cls, None, crs="EPSG:32633", transform=T, class_names=NAMES)
+    res = vectorize_map(tmp_path / "diag.tif", tmp_path / "d.gpkg", connectivity=8)
+    gdf = gpd.read_file(tmp_path / "d.gpkg").sort_values("class_id").reset_index(drop=True)
+    assert res["polygons"] == 2 and gdf["pixels"].tolist() == [3, 1]
+    assert gdf.geometry.is_valid.all()
+    assert gdf.geometry[0].geom_type == "MultiPolygon" and len(gdf.geometry[0].geoms) == 3
+    assert gdf.geometry.area.tolist() == pytest.approx([300.0, 100.0])
+
+
 def test_rotated_map_polygons_follow_the_transform(tmp_path: Path) -> None:
     import geopandas as gpd
 
