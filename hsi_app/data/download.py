@@ -220,7 +220,7 @@ def _verify_existing(dst: Path, expected: str | None) -> None:
     source = "the published sha256" if expected else f"the digest recorded in {dst.parent / SUMS_FILENAME}"
     raise ChecksumError(
         f"{dst}: local copy does not match {source} (expected {reference}, got {actual}); it is corrupted "
-        "or was modified. Delete it and fetch again (or pass overwrite=True / --force)"
+        "or was modified. Delete it and fetch again (--force in the CLI, overwrite=True in Python)"
     )
 
 
@@ -232,6 +232,7 @@ def fetch(
     progress: bool = True,
     chunk_size: int = 1 << 20,
     overwrite: bool = False,
+    size: int | None = None,
 ) -> Path:
     """Download ``url`` to ``dst`` atomically and verify it.
 
@@ -244,6 +245,7 @@ def fetch(
         chunk_size: bytes per read/write.
         overwrite: download again even if ``dst`` exists; the new file is checked against
             ``sha256`` only (not the old record), and its digest replaces the record.
+        size: expected size in bytes (a catalog's ``size_bytes``), or None when not known.
 
     Returns:
         ``dst`` as a Path.
@@ -277,12 +279,16 @@ def fetch(
         actual, written, total = _stream_to(url, part, progress=progress, chunk_size=chunk_size, desc=dst.name)
         if total is not None and written != total:
             raise DownloadError(f"{url}: received {written} of {total} bytes; the connection dropped, run again")
+        if size is not None and written != size:
+            raise DownloadError(f"{url}: received {written} bytes, the catalog gives {size}; the file is truncated "
+                                "or changed upstream, run again or check the URL")
         if reference is not None and actual != reference:
-            source = "published" if expected else f"recorded in {dst.parent / SUMS_FILENAME}"
+            source, fix = (("published", "check the URL and the catalog's sha256") if expected else
+                           (f"recorded in {dst.parent / SUMS_FILENAME}",
+                            "if the file legitimately changed, remove its line from SHA256SUMS"))
             raise ChecksumError(
                 f"{dst.name}: sha256 of the download from {url} is {actual}, expected {reference} ({source}); "
-                "the file was corrupted in transit or changed upstream. Run again, or check the URL "
-                "(if the file legitimately changed, remove its line from SHA256SUMS)"
+                f"the file was corrupted in transit or changed upstream. Run again, or {fix}"
             )
         os.replace(part, dst)
     except BaseException:
@@ -362,7 +368,8 @@ def fetch_dataset(
             raise DatasetNotFoundError(_manual_message(entry, file, dest))
     for file in entry.files:
         if file.url is not None:
-            fetch(file.url, dest / file.filename, sha256=file.sha256, progress=progress, overwrite=overwrite)
+            fetch(file.url, dest / file.filename, sha256=file.sha256, progress=progress, overwrite=overwrite,
+                  size=file.size_bytes)
         elif not file.is_pattern:
             _verify_existing(dest / file.filename, file.sha256)
     return dest

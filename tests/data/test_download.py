@@ -77,9 +77,18 @@ def test_checksum_mismatch_leaves_nothing(source: Path, tmp_path: Path) -> None:
         fetch(source.as_uri(), dst, sha256=wrong, progress=False)
     msg = str(info.value)
     assert "scene.mat" in msg and wrong in msg and _digest(source) in msg and "check the URL" in msg
+    assert "SHA256SUMS" not in msg  # a published digest: no record to remove
     assert "\n" not in msg and isinstance(info.value, OSError)
     assert not dst.exists() and _leftovers(dst.parent) == []
     assert read_sums(dst.parent) == {}
+
+
+def test_a_download_of_another_size_than_the_catalogs_is_refused(source: Path, tmp_path: Path) -> None:
+    dst = tmp_path / "out" / "scene.mat"
+    with pytest.raises(DownloadError, match=f"received {SIZE} bytes, the catalog gives 123; the file is truncated"):
+        fetch(source.as_uri(), dst, size=123, progress=False)
+    assert not dst.exists() and _leftovers(dst.parent) == []
+    assert fetch(source.as_uri(), dst, size=SIZE, progress=False).read_bytes() == source.read_bytes()
 
 
 def test_existing_verified_file_is_not_downloaded_again(source: Path, tmp_path: Path) -> None:
@@ -94,7 +103,8 @@ def test_corrupted_local_copy_is_detected_via_record(source: Path, tmp_path: Pat
     data = bytearray(dst.read_bytes())
     data[1234] ^= 0xFF
     dst.write_bytes(bytes(data))
-    with pytest.raises(ChecksumError, match=r"scene\.mat: local copy does not match the digest recorded in .*SUMS"):
+    with pytest.raises(ChecksumError, match=r"scene\.mat: local copy does not match the digest recorded in .*SUMS.*"
+                                            r"fetch again \(--force in the CLI, overwrite=True in Python\)"):
         fetch(source.as_uri(), dst, progress=False)
     assert dst.read_bytes() == bytes(data), "a corrupted copy is reported, not silently replaced"
     # overwrite=True repairs it from the source
