@@ -22,6 +22,8 @@ from hsi_app.errors import ModelLoadError
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+ADAPTER_NAME = "adapter.safetensors"  # `hsi finetune` runs: the LoRA adapter instead of weights
+ADAPTER_CONFIG_NAME = "adapter_config.json"
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from hsi_app.checkpoint import RunConfig, load_config, load_tensors
+from hsi_app.checkpoint import ADAPTER_NAME, RunConfig, load_config, load_tensors
 from hsi_app.errors import BandMismatchError, HSIWarning, ModelLoadError
 from hsi_app.infer import ProbFn
 from hsi_app.io.cube import Cube
@@ -179,7 +179,7 @@ class Predictor:
     @classmethod
     def load(cls, run_dir: str | os.PathLike[str], device: str | None = None, *, tta: bool = False) -> Predictor:
         """Load ``config.json`` + weights (+ LoRA adapter when present) from a run directory."""
-        if (Path(run_dir) / "adapter.safetensors").is_file():  # `hsi finetune` output: base run + peft adapter
+        if (Path(run_dir) / ADAPTER_NAME).is_file():  # `hsi finetune` output: base run + peft adapter
             import torch
 
             from hsi_app.tasks.finetune import load_finetuned

@@ -29,12 +29,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hsi_app.checkpoint import CONFIG_NAME, WEIGHTS_NAME
+from hsi_app.checkpoint import ADAPTER_CONFIG_NAME, ADAPTER_NAME, CONFIG_NAME, WEIGHTS_NAME
 from hsi_app.errors import ModelLoadError
 from hsi_app.io.atomic import PARTIAL_MARKER, atomic_path, remove_quietly
 
 SIDECAR_SUFFIX = ".hsi.json"
-ADAPTER_NAME, ADAPTER_CONFIG_NAME = "adapter.safetensors", "adapter_config.json"  # `hsi finetune` runs
 SIDECAR_VERSION = 1
 REPORT_FIELDS = ("input", "status", "seconds", "output", "height", "width", "windows", "split", "class_counts", "error")
 

@@ -35,14 +35,20 @@ from typing import Any
 
 import numpy as np
 
-from hsi_app.checkpoint import WEIGHTS_NAME, RunConfig, json_floats, load_config, load_tensors
+from hsi_app.checkpoint import (
+    ADAPTER_CONFIG_NAME,
+    ADAPTER_NAME,
+    WEIGHTS_NAME,
+    RunConfig,
+    json_floats,
+    load_config,
+    load_tensors,
+)
 from hsi_app.errors import BandMismatchError, ConfigError, HSIWarning, ModelLoadError
 from hsi_app.data.normalize import BandStats
 from hsi_app.data.resample import EDGE_COVERAGE_FWHM  # base bands this many FWHM outside the new range copy its edge band
 from hsi_app.io.cube import Cube
 
-ADAPTER_NAME = "adapter.safetensors"
-ADAPTER_CONFIG_NAME = "adapter_config.json"
 MAX_TRAINABLE_FRACTION = 0.2
 DEFAULT_FINETUNE_EPOCHS = 30
 DEFAULT_FINETUNE_LR = 5e-3

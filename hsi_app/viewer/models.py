@@ -16,7 +16,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from hsi_app.checkpoint import CONFIG_NAME, WEIGHTS_NAME
+from hsi_app.checkpoint import ADAPTER_NAME, CONFIG_NAME, WEIGHTS_NAME
 from hsi_app.errors import ChecksumError, ModelLoadError, UnknownKeyError
 from hsi_app.viewer.config import ViewerConfig
 
@@ -32,7 +32,8 @@ def _task_of(run: Path) -> str | None:
 
 
 def _runs_under(root: Path, task: str | None) -> list[Path]:
-    """Run folders (config.json + weights) and, for classification, ``hsi ensemble`` folders below ``root``."""
+    """Run folders (config.json + weights, or + a LoRA adapter: ``hsi finetune``) and, for classification,
+    ``hsi ensemble`` folders below ``root``."""
     from hsi_app.ensemble import ENSEMBLE_NAME
 
     found = []
@@ -42,7 +43,8 @@ def _runs_under(root: Path, task: str | None) -> list[Path]:
         depth = len(run.relative_to(root).parts)
         if depth == 0 or depth > MAX_RUN_DEPTH or any(p.startswith(".") for p in run.relative_to(root).parts):
             continue
-        if mark.name == ENSEMBLE_NAME or ((run / WEIGHTS_NAME).is_file() and (task is None or _task_of(run) == task)):
+        weights = (run / WEIGHTS_NAME).is_file() or (run / ADAPTER_NAME).is_file()
+        if mark.name == ENSEMBLE_NAME or (weights and (task is None or _task_of(run) == task)):
             found.append(run)
     return found
 
@@ -157,6 +159,13 @@ def _weights_mtime(path: Path) -> float:
     if is_ensemble_dir(path):
         members = ensemble_members(path, verify=False)
         return max([(path / ENSEMBLE_NAME).stat().st_mtime, *(_weights_mtime(m) for m in members)])
+    if (path / ADAPTER_NAME).is_file():  # `hsi finetune`: its adapter and its base run's weights
+        from hsi_app.checkpoint import load_config
+
+        ft = load_config(path).extra.get("finetune")
+        base = Path(str(ft.get("base_run", ""))) / WEIGHTS_NAME if isinstance(ft, dict) else None
+        times = [(path / ADAPTER_NAME).stat().st_mtime]
+        return max(times + ([base.stat().st_mtime] if base is not None and base.is_file() else []))
     weights = path / WEIGHTS_NAME
     if not weights.is_file():
         raise ModelLoadError(f"{path}: no {WEIGHTS_NAME}; the run is incomplete, retrain it")

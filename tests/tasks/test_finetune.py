@@ -248,3 +248,28 @@ def test_the_default_snv_model_is_lora_tuned_on_another_sensor(tmp_path: Path) -
     np.testing.assert_array_equal(snv.band_mean.numpy(), load_tensors(base)["snv.band_mean"])
     probs = Predictor.load(ft, device="cpu").probs(new)  # (K, H, W) on the 41-band sensor
     assert probs.shape == (4, 24, 22) and np.allclose(probs.sum(0), 1.0, atol=1e-5)
+
+
+def test_the_viewer_offers_and_maps_with_a_fine_tuned_run(runs: dict, tmp_path: Path) -> None:
+    """The viewer lists the LoRA folder under --runs and its map equals `hsi predict --model FT`."""
+    import shutil
+
+    from hsi_app import viewer
+    from hsi_app.infer import predict_scene
+    from hsi_app.io import open_cube
+    from hsi_app.predictor import Predictor
+
+    runs_dir = tmp_path / "runs"
+    shutil.copytree(runs["ft"], runs_dir / "ft")  # its config names the base run by absolute path
+    cfg = viewer.ViewerConfig(runs_dir=runs_dir)
+    assert "runs/ft" in viewer.list_model_runs(cfg)
+    cache = viewer.ModelCache()
+    pred = cache.get(runs_dir / "ft")
+    assert cache.get(runs_dir / "ft") is pred and (cache.hits, cache.misses) == (1, 1)
+    cube = open_cube(runs["scene"])
+    ours = predict_scene(pred.bind(cube), cube, num_classes=pred.num_classes, halo=pred.receptive_radius,
+                         keep_map=True, progress=False)
+    ref = Predictor.load(runs["ft"])
+    theirs = predict_scene(ref.bind(cube), cube, num_classes=ref.num_classes, halo=ref.receptive_radius,
+                           keep_map=True, progress=False)
+    np.testing.assert_array_equal(ours.classes, theirs.classes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import os
 from pathlib import Path
 
@@ -124,8 +125,13 @@ def test_model_listing_and_manifest_check(tmp_path: Path, envi_cube, random_run)
     random_run(models / "m1", envi_cube, num_classes=3)
     random_run(runs / "exp" / "r1", envi_cube, num_classes=3)
     random_run(runs / "den", envi_cube, num_classes=3, task="denoising")
+    tuned = runs / "tuned"  # an `hsi finetune` folder: config.json and a LoRA adapter, no model.safetensors
+    shutil.copytree(runs / "exp" / "r1", tuned)
+    (tuned / "model.safetensors").rename(tuned / "adapter.safetensors")
     cfg = viewer.ViewerConfig(models_dir=models, runs_dir=runs)
-    assert set(viewer.list_model_runs(cfg)) == {"models/m1", "runs/exp/r1"}
+    assert set(viewer.list_model_runs(cfg)) == {"models/m1", "runs/exp/r1", "runs/tuned"}
+    assert "runs/tuned" not in viewer.list_model_runs(cfg, "denoise")
+    shutil.rmtree(tuned)
     with pytest.raises(UnknownKeyError, match="available: models/m1"):
         viewer.resolve_model("../../etc", cfg)
     from hsi_app.viewer.models import write_manifest
