@@ -180,6 +180,8 @@ def check_value_range(cube: Cube, good: np.ndarray, denoiser: Denoiser) -> None:
     if values.size == 0:
         return
     lo, hi = (float(v) for v in np.percentile(values, [1, 99]))
+    if hi <= lo:  # a flat sample says nothing about its units
+        return
     ratio = (hi - lo) / denoiser.scale
     if ratio < 1 / UNIT_RATIO_LIMIT or ratio > UNIT_RATIO_LIMIT:
         top = denoiser.offset + denoiser.scale
