@@ -380,6 +380,8 @@ class _BlockProblem:
         self.g_block, self.g_mask = groups // 256, groups % 256
         self.g_counts = np.zeros((groups.size, k), dtype=np.float64)
         np.add.at(self.g_counts, (self.g_class, uniq % k), n.astype(np.float64))
+        present = self.counts.sum(axis=0) > 0  # ids with no pixel (1, 5, 9; a crop without class 1) have no share
+        self.counts, self.g_counts = self.counts[:, present], self.g_counts[:, present]
 
     def _pixel_masks(self, radius: int, by: np.ndarray, bx: np.ndarray) -> np.ndarray:
         """(N,) int neighbour bitmask of every labelled pixel."""

@@ -206,6 +206,20 @@ def test_disjoint_assigns_whole_blocks_near_target_fraction() -> None:
         assert (split.test == cls).any()
 
 
+def test_disjoint_ignores_gaps_in_the_class_numbering() -> None:
+    """Ids 1, 5, 9 (or a crop without class 1): the missing ids have no share to meet, and the split
+    is the one of the same labels numbered 1, 2, 3."""
+    dense = field_labels(60, 60, n_classes=3, seed=7)
+    gappy = np.select([dense == 1, dense == 2, dense == 3], [1, 5, 9], 0).astype(dense.dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no 0/0 on the absent ids
+        a, b = make_split(dense, "disjoint:0.5", seed=3), make_split(gappy, "disjoint:0.5", seed=3)
+    assert (a.train > 0).sum() > 0
+    np.testing.assert_array_equal(a.train > 0, b.train > 0)
+    np.testing.assert_array_equal(a.test > 0, b.test > 0)
+    np.testing.assert_array_equal(b.train[b.train > 0], gappy[b.train > 0])
+
+
 def test_disjoint_seeds_shift_the_grid_and_give_different_layouts() -> None:
     labels = field_labels(60, 60, n_classes=4, seed=7)
     block = 6
