@@ -40,7 +40,7 @@ def finetune(base: str, data: str, labels: str | None, label_attribute: str, key
     """
     from hsi_app.io import open_cube
     from hsi_app.io.atomic import OTHER_THAN_FINETUNE, check_out_dir, check_outputs
-    from hsi_app.io.labels import read_labels
+    from hsi_app.io.labels import read_split_labels
     from hsi_app.tasks.finetune import DEFAULT_FINETUNE_LR, FinetuneOptions, finetune as run_finetune
     from hsi_app.tasks.lr_schedules import check_schedule
 
@@ -48,7 +48,7 @@ def finetune(base: str, data: str, labels: str | None, label_attribute: str, key
     check_outputs({"--out": out}, {"--base": base})
     check_out_dir(out, other_runs=OTHER_THAN_FINETUNE)
     cube = open_cube(data, key=key, labels=labels, label_attribute=label_attribute)
-    maps = [read_labels(p, cube, attribute=label_attribute)[0] if p else None for p in (train_labels, test_labels)]
+    cube, maps = read_split_labels(cube, (train_labels, test_labels), attribute=label_attribute)
     opts = FinetuneOptions(lora_rank=lora_rank, lora_alpha=lora_alpha, split=split, epochs=epochs, seed=seed,
                            lr=lr if lr is not None else DEFAULT_FINETUNE_LR, schedule=schedule, resample=resample, train_head=train_head,
                            window=window, progress=not quiet)

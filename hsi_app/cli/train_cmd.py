@@ -78,7 +78,7 @@ def train(task: str, noise: str, init: str | None, targets: str | None, schedule
         return
     from hsi_app.io import open_cube
     from hsi_app.io.atomic import OTHER_THAN_TRAINING, check_out_dir
-    from hsi_app.io.labels import read_labels
+    from hsi_app.io.labels import read_split_labels
     from hsi_app.tasks.train_classifier import DEFAULT_CLASSIFIER, TrainOptions, train_classifier
 
     model = model or DEFAULT_CLASSIFIER
@@ -88,7 +88,7 @@ def train(task: str, noise: str, init: str | None, targets: str | None, schedule
                         class_weight_power=class_weights, teacher=tuple(teacher), distill_weight=distill_weight)
     check_out_dir(out, other_runs=OTHER_THAN_TRAINING)
     cube = open_cube(data, key=key, labels=labels, label_attribute=label_attribute)
-    maps = [read_labels(p, cube, attribute=label_attribute)[0] if p else None for p in (train_labels, test_labels)]
+    cube, maps = read_split_labels(cube, (train_labels, test_labels), attribute=label_attribute)
     metrics = train_classifier(cube, out, opts, train_labels=maps[0], test_labels=maps[1],
                                protect=[labels, train_labels, test_labels])
     leak = " (LEAKY protocol: random pixel split with overlapping patches)" if metrics["leaky"] else ""

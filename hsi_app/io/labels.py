@@ -120,6 +120,44 @@ def read_labels(
     return check_labels(labels, (h, w), str(path)), names
 
 
+def read_split_labels(
+    cube: Cube, paths: tuple[str | os.PathLike[str] | None, ...], *, attribute: str = "class"
+) -> tuple[Cube, list[np.ndarray | None]]:
+    """Read ``--train-labels`` / ``--test-labels`` files for ``cube`` on one class numbering.
+
+    A vector file with text classes numbers its own names (sorted), so a training file and a
+    test file, each holding a different subset of the classes, would give one name two ids.
+    Every file that carries names is renumbered onto one list: the cube's class names first
+    (its own labels), then names only these files have. Files without names keep their ids.
+
+    Args:
+        cube: the scene (its ``class_names``, if any, lead the list).
+        paths: label files, ``None`` entries kept as ``None``.
+        attribute: class column of vector files.
+
+    Returns:
+        ``(cube, maps)``: the cube with the shared names as its ``class_names`` (unchanged when
+        no file carries names) and the ``(H, W)`` maps on that numbering.
+    """
+    read = [read_labels(p, cube, attribute=attribute) if p else None for p in paths]
+    named = [r for r in read if r is not None and r[1] is not None]
+    if not named:
+        return cube, [r[0] if r is not None else None for r in read]
+    shared = list(cube.hsi.class_names or ["unlabelled"])
+    for _, names in named:
+        shared += [n for n in names[1:] if n not in shared]
+    maps: list[np.ndarray | None] = []
+    for r in read:
+        if r is None or r[1] is None:
+            maps.append(None if r is None else r[0])
+            continue
+        table = np.array([0] + [shared.index(n) for n in r[1][1:]], dtype=np.int32)
+        maps.append(table[r[0]])
+    out = cube.copy(deep=False)
+    out.attrs = {**cube.attrs, "class_names": shared}
+    return out, maps
+
+
 def _read_npy(path: Path) -> np.ndarray:
     try:
         return np.load(path, allow_pickle=False)

@@ -147,3 +147,34 @@ def test_benchmark_ground_truth_files(mat_fixtures: dict, name: str) -> None:
     got, names = read_labels(mat_fixtures[f"{name}_gt"], like)
     np.testing.assert_array_equal(got, expected)
     assert names is None
+
+
+def _points(path: Path, cells: list[tuple[int, int, str]]) -> Path:
+    """Points at the centres of pixels ``(row, col)`` with a text ``crop`` class."""
+    from shapely.geometry import Point
+
+    geoms = [Point(600000.0 + 30 * (c + 0.5), 5100000.0 - 30 * (r + 0.5)) for r, c, _ in cells]
+    gpd.GeoDataFrame({"crop": [n for _, _, n in cells]}, geometry=geoms, crs=CRS).to_file(path, driver="GPKG")
+    return path
+
+
+def test_train_and_test_vector_files_share_one_numbering(tmp_path: Path) -> None:
+    """Each file alone numbers its own names (train: maize 1, wheat 2; test: wheat 1, zucchini 2)."""
+    from hsi_app.io.labels import read_split_labels
+
+    train = _points(tmp_path / "train.gpkg", [(0, 0, "wheat"), (1, 1, "maize")])
+    test = _points(tmp_path / "test.gpkg", [(5, 5, "wheat"), (6, 6, "zucchini")])
+    assert read_labels(train, _cube(True), attribute="crop")[0][0, 0] != read_labels(test, _cube(True),
+                                                                                      attribute="crop")[0][5, 5]
+    cube, (tr, te) = read_split_labels(_cube(True), (train, test), attribute="crop")
+    names = cube.hsi.class_names
+    assert names == ["unlabelled", "maize", "wheat", "zucchini"]
+    assert names[tr[0, 0]] == names[te[5, 5]] == "wheat"
+    assert names[tr[1, 1]] == "maize" and names[te[6, 6]] == "zucchini"
+    assert (tr > 0).sum() == 2 and (te > 0).sum() == 2
+    scene = _cube(True).hsi.with_labels(np.zeros((H, W), np.int32), ["unlabelled", "barley", "rye"])
+    cube, (tr, te) = read_split_labels(scene, (train, None), attribute="crop")  # the scene's names lead
+    assert cube.hsi.class_names == ["unlabelled", "barley", "rye", "maize", "wheat"] and te is None
+    assert tr[0, 0] == 4 and tr[1, 1] == 3
+    plain, maps = read_split_labels(_cube(True), (None, None))
+    assert maps == [None, None] and plain.hsi.class_names is None
