@@ -184,11 +184,27 @@ def _read_sli(path: Path) -> SpectralLibrary:
     if units.startswith(("micro", "um", "µm")):
         wl = wl * 1000.0
     names = [str(n) for n in (getattr(lib, "names", None) or [f"spectrum_{i + 1}" for i in range(len(spectra))])]
+    factor = str((getattr(lib, "metadata", None) or {}).get("reflectance scale factor", "")).strip()
+    try:
+        scale = float(factor) if factor else 0.0
+    except ValueError:
+        raise InvalidDataError(f"{hdr}: 'reflectance scale factor = {factor}' is not a number; fix the header") from None
+    if scale > 0:  # stored reflectance x scale (ENVI's convention, as for images)
+        spectra = spectra / scale
     return SpectralLibrary(names, wl, spectra, str(path))
 
 
+PERCENT_MAX = 150.0
+"""Largest value read as percent; larger values are reflectance x 10000."""
+
+
 def _tidy(lib: SpectralLibrary) -> SpectralLibrary:
-    """Units to nm and 0..1, sorted wavelengths, rows with missing values dropped."""
+    """Units to nm and 0..1, sorted wavelengths, rows with missing values dropped.
+
+    Reflectance is taken as 0..1 when no value exceeds 1.5, as percent up to
+    :data:`PERCENT_MAX`, and as reflectance x 10000 above (ENVI libraries are first divided by
+    their ``reflectance scale factor``).
+    """
     wl = np.asarray(lib.wavelengths, dtype=np.float64)
     sp = np.atleast_2d(np.asarray(lib.spectra, dtype=np.float64))
     keep = np.isfinite(wl) & np.isfinite(sp).all(axis=0)
@@ -197,7 +213,10 @@ def _tidy(lib: SpectralLibrary) -> SpectralLibrary:
         raise InvalidDataError(f"{lib.source}: fewer than 2 complete rows of wavelength and reflectance values")
     if np.nanmax(wl) < 30.0:  # micrometres
         wl = wl * 1000.0
-    if np.nanmax(np.abs(sp)) > 1.5:  # percent
+    top = float(np.nanmax(np.abs(sp)))
+    if top > PERCENT_MAX:  # integer reflectance x 10000, as sensors store it (EnMAP, AVIRIS products)
+        sp = sp / 10_000.0
+    elif top > 1.5:  # percent
         sp = sp / 100.0
     order = np.argsort(wl)
     return SpectralLibrary(list(lib.names), wl[order], sp[:, order], lib.source)

@@ -32,6 +32,26 @@ def test_csv_and_sli_libraries_agree(tmp_path: Path, speclib: ModuleType) -> Non
         np.testing.assert_allclose(lib.spectra, speclib.library_spectra(), atol=1e-5)
 
 
+def test_libraries_stored_as_reflectance_times_10000_are_scaled(tmp_path: Path, speclib: ModuleType) -> None:
+    """A CSV of integer reflectance x 10000 is not percent, and an .sli's reflectance scale factor is applied."""
+    import csv as csvmod
+
+    from spectral.io import envi
+
+    truth = speclib.library_spectra()
+    rows = list(csvmod.reader(speclib.write_csv(tmp_path / "lib.csv").read_text().splitlines()))
+    scaled = tmp_path / "lib_x10000.csv"
+    scaled.write_text("\n".join([",".join(rows[0])] + [",".join([r[0], *(f"{float(v) * 10000:.0f}" for v in r[1:])])
+                                                      for r in rows[1:]]))
+    np.testing.assert_allclose(read_library(scaled).spectra, truth, atol=1e-4)
+    header = {"wavelength": [f"{w / 1000:g}" for w in speclib.LIB_WL], "wavelength units": "Micrometers",
+              "spectra names": speclib.NAMES, "reflectance scale factor": 5000}
+    envi.SpectralLibrary(truth * 5000, header, {}).save(str(tmp_path / "scaled"))
+    lib = read_library(tmp_path / "scaled.sli")
+    np.testing.assert_allclose(lib.spectra, truth, atol=1e-5)
+    np.testing.assert_allclose(lib.wavelengths, speclib.LIB_WL)
+
+
 def test_a_broken_sli_header_is_one_line_with_a_fix(tmp_path: Path, speclib: ModuleType) -> None:
     sli = speclib.write_sli(tmp_path / "lib.sli")
     sli.with_suffix(".hdr").write_text("not an ENVI header\n")
