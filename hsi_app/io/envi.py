@@ -76,6 +76,17 @@ def spy_message(err: BaseException) -> str:
     return " ".join(str(err).split())
 
 
+def described_size(h: dict[str, Any]) -> int:
+    """Bytes of the data file a parsed header (:func:`read_header`) describes: ``header offset``
+    + bands x lines x samples x the item size of its ``data type``.
+
+    Raises:
+        KeyError, TypeError, ValueError: a missing, non-integer or unsupported key.
+    """
+    pixels = int(h["bands"]) * int(h["lines"]) * int(h["samples"])
+    return int(h.get("header offset", 0)) + pixels * np.dtype(ENVI_DTYPES[int(h["data type"])]).itemsize
+
+
 def read_header(header: Path) -> dict[str, Any]:
     """Parse an ENVI header with SPy; keys lower-case, ``{...}`` values as lists of strings.
 
@@ -326,7 +337,7 @@ def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
             "byte order 0 or 1, interleave bsq/bil/bip and an offset >= 0: fix the .hdr"
         )
     dtype = np.dtype(ENVI_DTYPES[code])
-    need = offset + c * rows * cols * dtype.itemsize
+    need = described_size(h)
     have = data.stat().st_size
     if have < need:
         raise CubeReadError(

@@ -11,8 +11,6 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from hsi_app.errors import CubeReadError, DatasetNotFoundError, HSIError
 from hsi_app.io.cube import Cube
 
@@ -33,7 +31,7 @@ def is_raw_envi_data(path: Path) -> bool:
     its ``header offset`` + samples × lines × bands × item size. Raw pixels may begin with the four
     bytes of a TIFF signature; a GeoTIFF beside another file's header (``x.img`` + ``x.hdr`` +
     ``x.tif`` from gdal_translate) never has that size, so it stays a GeoTIFF."""
-    from hsi_app.io.envi import ENVI_DTYPES, find_header, read_header
+    from hsi_app.io.envi import described_size, find_header, read_header
 
     header = find_header(path)
     if header is None or header == path:
@@ -42,9 +40,7 @@ def is_raw_envi_data(path: Path) -> bool:
         h = read_header(header)
         if "tif" in str(h.get("file type", "")).lower():
             return False
-        pixels = int(h["samples"]) * int(h["lines"]) * int(h["bands"])
-        expected = int(h.get("header offset", 0)) + pixels * np.dtype(ENVI_DTYPES[int(h["data type"])]).itemsize
-        return path.stat().st_size == expected
+        return path.stat().st_size == described_size(h)
     except (HSIError, OSError, KeyError, TypeError, ValueError):
         return False
 

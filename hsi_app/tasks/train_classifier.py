@@ -28,11 +28,11 @@ import numpy as np
 
 from hsi_app.checkpoint import RunConfig, json_floats, save_run
 from hsi_app.errors import ConfigError, LabelError
+from hsi_app.data.normalize import BandStats
+from hsi_app.io.cube import Cube
 
 RUN_FILES = ("config.json", "model.safetensors", "split.npz", "metrics.json", "confusion.png", "map.tif", "map.png",
              "train_labels.tif")  # what a classification run writes into OUT (the last only for GeoTIFF scenes)
-from hsi_app.data.normalize import BandStats
-from hsi_app.io.cube import Cube
 
 
 # The default dense model sees each pixel's SNV spectrum: over five Indian Pines seeds it beat the
