@@ -190,6 +190,26 @@ def lora_targets(net: Any) -> list[str]:
     return names
 
 
+def warn_untrained_classes(train: np.ndarray, class_names: Sequence[str], source: str) -> None:
+    """Warn when a new head has classes without a training pixel (ids that skip numbers, say).
+
+    The head still has outputs for them, trained by nothing, and the map can assign them.
+
+    Args:
+        train: ``(H, W)`` training labels (0 = none).
+        class_names: names of classes ``0..K``.
+        source: the scene, for the message.
+    """
+    import warnings
+
+    have = set(np.unique(train[train > 0]).tolist())
+    missing = [k for k in range(1, len(class_names)) if k not in have]
+    if missing:
+        listed = ", ".join(f"{k} ({class_names[k]})" for k in missing[:4]) + (", ..." if len(missing) > 4 else "")
+        warnings.warn(f"{source}: the new head's classes {listed} have no training pixel, yet the map can assign "
+                      "them; number the classes 1..K without gaps, or label them", HSIWarning, stacklevel=2)
+
+
 def replace_head(net: Any, num_classes: int) -> None:
     """Give ``net.head`` (a Linear, or a Sequential ending in one) a new ``num_classes`` output.
 
@@ -352,6 +372,8 @@ def finetune(
     split.train[~valid] = 0
     split.test[~valid] = 0
     check_split_pixels(split, str(cube.attrs.get("source", "input")))
+    if num_classes != base.num_classes:
+        warn_untrained_classes(split.train, class_names, str(cube.attrs.get("source") or "new scene"))
     # written to a staging folder, published into ``out`` only when everything succeeded
     with staged_run_dir(final_out, protect=inputs) as out:
         split.save(out / "split.npz")

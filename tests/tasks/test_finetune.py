@@ -273,3 +273,20 @@ def test_the_viewer_offers_and_maps_with_a_fine_tuned_run(runs: dict, tmp_path: 
     theirs = predict_scene(ref.bind(cube), cube, num_classes=ref.num_classes, halo=ref.receptive_radius,
                            keep_map=True, progress=False)
     np.testing.assert_array_equal(ours.classes, theirs.classes)
+
+
+def test_a_new_head_with_classes_that_have_no_training_pixel_warns() -> None:
+    from hsi_app.errors import HSIWarning
+    from hsi_app.tasks.finetune import warn_untrained_classes
+
+    train = np.zeros((6, 6), np.int32)
+    train[0, :2], train[1, :2], train[2, :2] = 1, 2, 6  # ids 1, 2, 6: 3, 4 and 5 are never trained
+    names = ["unlabelled", *[f"class {k}" for k in range(1, 7)]]
+    with pytest.warns(HSIWarning, match=r"scene.tif: the new head's classes 3 \(class 3\), 4 \(class 4\), "
+                                        r"5 \(class 5\) have no training pixel"):
+        warn_untrained_classes(train, names, "scene.tif")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_untrained_classes(np.where(train == 6, 3, train), names[:4], "scene.tif")  # 1..3 all trained: silent
