@@ -90,20 +90,13 @@ def valid_polygon(geom: Any) -> Any:
     """``geom`` as a valid (multi)polygon of the same area.
 
     An 8-connected patch whose pixels meet only at a corner is traced as one ring that touches
-    itself there, which OGC validity (and GIS overlay tools) refuses; ``make_valid`` splits it
-    at that corner into a MultiPolygon. Valid geometries are returned unchanged.
+    itself there, which OGC validity (and GIS overlay tools) refuses; ``make_valid`` (its
+    polygon-only "structure" method) splits it at that corner into a MultiPolygon. Valid
+    geometries are returned unchanged.
     """
     from shapely import make_valid
-    from shapely.geometry import MultiPolygon, Polygon
 
-    if geom.is_valid:
-        return geom
-    fixed = make_valid(geom)
-    if isinstance(fixed, Polygon | MultiPolygon):
-        return fixed
-    parts = [g for g in getattr(fixed, "geoms", []) if isinstance(g, Polygon | MultiPolygon)]
-    polys = [q for g in parts for q in (g.geoms if isinstance(g, MultiPolygon) else [g])]
-    return MultiPolygon(polys)
+    return geom if geom.is_valid else make_valid(geom, method="structure", keep_collapsed=False)
 
 
 def vectorize_map(

@@ -163,9 +163,9 @@ def _weights_mtime(path: Path) -> float:
         from hsi_app.checkpoint import load_config
 
         ft = load_config(path).extra.get("finetune")
-        base = Path(str(ft.get("base_run", ""))) / WEIGHTS_NAME if isinstance(ft, dict) else None
-        times = [(path / ADAPTER_NAME).stat().st_mtime]
-        return max(times + ([base.stat().st_mtime] if base is not None and base.is_file() else []))
+        base = Path(ft["base_run"]) / WEIGHTS_NAME if isinstance(ft, dict) and ft.get("base_run") else None
+        adapter = (path / ADAPTER_NAME).stat().st_mtime
+        return max(adapter, base.stat().st_mtime) if base is not None and base.is_file() else adapter
     weights = path / WEIGHTS_NAME
     if not weights.is_file():
         raise ModelLoadError(f"{path}: no {WEIGHTS_NAME}; the run is incomplete, retrain it")
