@@ -27,13 +27,17 @@ import click
               help="Resample a scene with other bands to the base model's (Gaussian responses).")
 @click.option("--train-head", is_flag=True,
               help="Also train the classifier head (always done when the class count differs from the base run).")
+@click.option("--classes", "classes", type=click.Choice(["auto", "base", "new"]), default="auto", show_default=True,
+              help="Classes of the map: the base run's (labels renumbered by name, or ids taken as the base's), "
+                   "or new ones with a new head; auto: the base's when every class name is one of its names "
+                   "(or unnamed ids number exactly its classes).")
 @click.option("--window", type=int, default=512, show_default=True, help="Window size of the whole-scene map.")
 @click.option("--out", "out", required=True, type=click.Path(), help="Folder for the adapter, config, metrics and maps.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def finetune(base: str, data: str, labels: str | None, label_attribute: str, key: str | None, split: str,
              train_labels: str | None, test_labels: str | None, lora_rank: int, lora_alpha: float | None,
-             epochs: int | None, lr: float | None, schedule: str, seed: int, resample: bool, train_head: bool, window: int, out: str,
-             quiet: bool) -> None:
+             epochs: int | None, lr: float | None, schedule: str, seed: int, resample: bool, train_head: bool,
+             classes: str, window: int, out: str, quiet: bool) -> None:
     """Freeze the BASE run, train a LoRA adapter on DATA, and write only the adapter to OUT.
 
     `hsi predict --model OUT` then loads base + adapter.
@@ -50,8 +54,8 @@ def finetune(base: str, data: str, labels: str | None, label_attribute: str, key
     cube = open_cube(data, key=key, labels=labels, label_attribute=label_attribute)
     cube, maps = read_split_labels(cube, (train_labels, test_labels), attribute=label_attribute)
     opts = FinetuneOptions(lora_rank=lora_rank, lora_alpha=lora_alpha, split=split, epochs=epochs, seed=seed,
-                           lr=lr if lr is not None else DEFAULT_FINETUNE_LR, schedule=schedule, resample=resample, train_head=train_head,
-                           window=window, progress=not quiet)
+                           lr=lr if lr is not None else DEFAULT_FINETUNE_LR, schedule=schedule, resample=resample,
+                           train_head=train_head, classes=classes, window=window, progress=not quiet)
     m = run_finetune(cube, base, out, opts, train_labels=maps[0], test_labels=maps[1],
                      protect=[labels, train_labels, test_labels])
     click.echo(

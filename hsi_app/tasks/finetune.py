@@ -48,6 +48,7 @@ from hsi_app.errors import BandMismatchError, ConfigError, HSIWarning, ModelLoad
 from hsi_app.data.normalize import BandStats
 from hsi_app.data.resample import EDGE_COVERAGE_FWHM  # base bands this many FWHM outside the new range copy its edge band
 from hsi_app.io.cube import Cube
+from hsi_app.tasks.finetune_classes import plan_classes
 
 MAX_TRAINABLE_FRACTION = 0.2
 DEFAULT_FINETUNE_EPOCHS = 30
@@ -66,7 +67,8 @@ class FinetuneOptions:
     lr: float = DEFAULT_FINETUNE_LR
     schedule: str = "cyclic-cosine"
     resample: bool = True
-    train_head: bool = False  # also train (a copy of) the classifier head; always on when classes differ
+    train_head: bool = False  # also train (a copy of) the classifier head; always on with a new head
+    classes: str = "auto"  # auto | base | new: whose classes the head predicts (finetune_classes)
     tiles_per_epoch: int | None = None  # default: fit_dense's
     window: int = 512
     progress: bool = True
@@ -240,11 +242,14 @@ def build_adapted(
     std: np.ndarray,
     num_classes: int,
     lora: Any | None,
+    new_head: bool | None = None,
 ) -> tuple[Any, Any]:
     """Base network (weights loaded) + new head if needed + LoRA, behind the band map.
 
     Args:
         lora: a ``peft.LoraConfig``, or None for a full fine-tune (everything trainable).
+        new_head: replace the head by a freshly initialised one (``None``: when the class
+            count differs from the base run's).
 
     Returns:
         ``(adapted_model, net)``: the :class:`AdaptedModel` and the (peft-wrapped) network.
@@ -258,7 +263,7 @@ def build_adapted(
                        wavelengths=base.wavelength_array, **base.model_args)
     net.load_state_dict({k: torch.from_numpy(v) for k, v in load_tensors(base_dir).items()})
     radius = int(getattr(net, "receptive_radius", base.receptive_radius))
-    if num_classes != base.num_classes:
+    if new_head or (new_head is None and num_classes != base.num_classes):
         replace_head(net, num_classes)
     if lora is not None:
         from peft import get_peft_model
@@ -357,23 +362,27 @@ def finetune(
     if opts.progress and kind == "gaussian":
         print(f"resampling {bands.size} bands to the base model's {base.in_chans} bands (Gaussian responses)")
 
-    maps = [m for m in (cube.hsi.labels, train_labels, test_labels) if m is not None]
-    num_classes = max((int(np.max(m)) for m in maps), default=0)
-    names = cube.hsi.class_names
-    if names and len(names) == num_classes + 1:
-        class_names = list(names)
-    elif num_classes == base.num_classes:
-        class_names = list(base.class_names)
-    else:
-        class_names = ["unlabelled", *[f"class {i}" for i in range(1, num_classes + 1)]]
+    source = str(cube.attrs.get("source") or "new scene")
+    maps = [m for m in (cube.hsi.labels, train_labels, test_labels, *(() if split is None else (split.train, split.test)))
+            if m is not None]
+    plan = plan_classes(base.class_names, cube.hsi.class_names, maps, opts.classes, source=source)
+    if plan.table is not None:
+        if cube.hsi.labels is not None:
+            cube = cube.hsi.with_labels(plan.relabel(cube.hsi.labels), plan.class_names)
+        train_labels, test_labels = plan.relabel(train_labels), plan.relabel(test_labels)
+        if split is not None:
+            split.train, split.test = plan.relabel(split.train), plan.relabel(split.test)
+    num_classes, class_names = plan.num_classes, plan.class_names
+    if opts.progress:
+        print(f"classes: {plan.how}")
     if split is None:
         split = _split_for(cube, TrainOptions(split=opts.split, seed=opts.seed), base.receptive_radius,
                            train_labels, test_labels)
     split.train[~valid] = 0
     split.test[~valid] = 0
     check_split_pixels(split, str(cube.attrs.get("source", "input")))
-    if num_classes != base.num_classes:
-        warn_untrained_classes(split.train, class_names, str(cube.attrs.get("source") or "new scene"))
+    if plan.new_head:
+        warn_untrained_classes(split.train, class_names, source)
     # written to a staging folder, published into ``out`` only when everything succeeded
     with staged_run_dir(final_out, protect=inputs) as out:
         split.save(out / "split.npz")
@@ -382,10 +391,10 @@ def finetune(
         mean, std = _band_stats(image, split.train > 0)
 
         torch.manual_seed(opts.seed)
-        new_head = num_classes != base.num_classes
+        new_head = plan.new_head
         probe = _probe_net(base)
         lcfg = lora_config(probe, opts.lora_rank, opts.lora_alpha, new_head or opts.train_head)
-        model, net = build_adapted(base_path, base, matrix, mean, std, num_classes, lcfg)
+        model, net = build_adapted(base_path, base, matrix, mean, std, num_classes, lcfg, new_head)
         trainable, total = (int(v) for v in net.get_nb_trainable_parameters())
         if trainable >= MAX_TRAINABLE_FRACTION * total:
             import warnings
@@ -476,7 +485,7 @@ def load_finetuned(run_dir: str | os.PathLike[str]) -> tuple[RunConfig, Any]:
     lcfg = LoraConfig(**{k: v for k, v in raw.items() if k in known and k not in ("peft_type",)})
     matrix, _ = band_matrix(base, config.wavelength_array, config.fwhm_array, resample=True)
     model, net = build_adapted(base_path, base, matrix, np.asarray(config.mean), np.asarray(config.std),
-                               config.num_classes, lcfg)
+                               config.num_classes, lcfg, ft.get("new_head"))
     tensors = load_tensors(run, ADAPTER_NAME)
     result = set_peft_model_state_dict(net, {k: torch.from_numpy(v) for k, v in tensors.items()})
     unused = list(getattr(result, "unexpected_keys", []))

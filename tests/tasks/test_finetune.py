@@ -290,3 +290,50 @@ def test_a_new_head_with_classes_that_have_no_training_pixel_warns() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         warn_untrained_classes(np.where(train == 6, 3, train), names[:4], "scene.tif")  # 1..3 all trained: silent
+
+
+def test_labels_named_in_another_order_train_the_base_classes(runs: dict, tmp_path: Path) -> None:
+    """Labels naming the base's classes in reversed order are renumbered by name; the base head stays."""
+    from hsi_app.data.splits import Split
+    from hsi_app.io.cube import make_cube
+    from hsi_app.predictor import Predictor
+    from hsi_app.tasks.finetune import FinetuneOptions, finetune
+
+    new, labels = _scene(NEW_WL)
+    reversed_ids = np.where(labels > 0, 5 - labels, 0).astype(np.int32)  # "a" (base id 1) is id 4 here
+    cube = make_cube(new, wavelength=NEW_WL, labels=reversed_ids, class_names=["none", "D", "c", "B", "a"])
+    ft = tmp_path / "ft"
+    finetune(cube, runs["base"], ft, FinetuneOptions(lora_rank=2, epochs=1, split="fixed:5", progress=False))
+    cfg = json.loads((ft / "config.json").read_text())
+    assert cfg["class_names"] == ["u", "a", "b", "c", "d"] and cfg["num_classes"] == 4
+    assert cfg["extra"]["finetune"]["new_head"] is False
+    split = Split.load(ft / "split.npz")
+    trained = split.train > 0
+    assert trained.any()
+    np.testing.assert_array_equal(split.train[trained], labels[trained])  # the base's numbering
+    assert Predictor.load(ft, device="cpu").probs(new).shape == (4, 24, 22)
+
+
+def test_classes_new_trains_a_fresh_head_for_as_many_classes(runs: dict, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from hsi_app.checkpoint import load_tensors
+    from hsi_app.predictor import Predictor
+
+    ft = tmp_path / "ft"
+    code, text = _run(capsys, "finetune", "--base", str(runs["base"]), "--data", str(runs["scene"]), "--labels",
+                      str(runs["root"] / "labels.tif"), "--split", "fixed:5", "--lora-rank", "2", "--epochs", "1",
+                      "--classes", "new", "--out", str(ft), "--quiet")
+    assert code == 0, text
+    cfg = json.loads((ft / "config.json").read_text())
+    assert cfg["class_names"][1:] == ["class 1", "class 2", "class 3", "class 4"]
+    assert cfg["extra"]["finetune"]["new_head"] is True
+    head = [k for k in load_tensors(ft, "adapter.safetensors") if "head" in k]
+    assert head, "the new head is saved with the adapter"
+    base_head = load_tensors(runs["base"])
+    saved = load_tensors(ft, "adapter.safetensors")
+    key = next(k for k in head if k.endswith("weight"))
+    base_key = next(k for k in base_head if k.startswith("head") and k.endswith("weight"))
+    assert saved[key].shape == base_head[base_key].shape
+    assert not np.allclose(saved[key], base_head[base_key])
+    new, _ = _scene(NEW_WL)
+    assert Predictor.load(ft, device="cpu").probs(new).shape == (4, 24, 22)

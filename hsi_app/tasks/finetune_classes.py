@@ -1,0 +1,106 @@
+"""Which classes a fine-tune's head predicts: the base run's, or new ones (``hsi finetune --classes``).
+
+Label ids are only numbers; whether id 3 of the new labels is the base run's class 3 can be
+known from names, or from the user. The rule:
+
+* ``base``: the labels are the base run's classes. Named labels are renumbered onto the base's
+  ids by name (case and spacing ignored); unnamed ids are taken as the base's ids. The base
+  head is kept (LoRA adapts the layers before it) and the map keeps the base's class names.
+* ``new``: a new head is trained for the labels' classes ``1..K``, named by the labels or
+  ``class k``.
+* ``auto`` (default): ``base`` when every labelled class has a name that is one of the base's,
+  or when unnamed ids number exactly the base's classes; ``new`` otherwise, with a warning when
+  unnamed ids could be the base's (fewer of them than the base has classes).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from hsi_app.errors import ConfigError, HSIWarning
+
+CLASS_MODES = ("auto", "base", "new")
+
+
+@dataclass(frozen=True)
+class ClassPlan:
+    """The head a fine-tune trains.
+
+    Attributes:
+        num_classes: classes of the head, ``K`` (ids ``1..K``).
+        class_names: names of ids ``0..K``.
+        new_head: a head trained for the labels' classes; False: the base run's head and classes.
+        table: label id -> head id, for the labels' ids ``0..max``; ``None`` keeps the ids.
+        how: one line on the decision, for progress output.
+    """
+
+    num_classes: int
+    class_names: list[str]
+    new_head: bool
+    table: np.ndarray | None
+    how: str
+
+    def relabel(self, labels: np.ndarray | None) -> np.ndarray | None:
+        """``(H, W)`` label ids on the head's numbering (``None`` stays ``None``)."""
+        if labels is None or self.table is None:
+            return labels
+        return self.table[labels]
+
+
+def _key(name: str) -> str:
+    return " ".join(str(name).split()).casefold()
+
+
+def plan_classes(base_names: Sequence[str], label_names: Sequence[str] | None, maps: Sequence[np.ndarray],
+                 mode: str = "auto", *, source: str = "labels") -> ClassPlan:
+    """Decide the fine-tune's classes from the base run's names and the new labels.
+
+    Args:
+        base_names: names of the base run's ids ``0..K_base``.
+        label_names: names of the label ids ``0..`` (``None``: unnamed ids).
+        maps: the ``(H, W)`` label maps (scene, training, test), 0 = unlabelled.
+        mode: ``auto``, ``base`` or ``new`` (module docstring).
+        source: the labels, for messages.
+
+    Returns:
+        The :class:`ClassPlan`.
+
+    Raises:
+        ConfigError: an unknown mode; ``base`` with classes the base run does not have.
+    """
+    if mode not in CLASS_MODES:
+        raise ConfigError(f"--classes {mode}: use one of {', '.join(CLASS_MODES)}")
+    k_base = len(base_names) - 1
+    max_id = max((int(np.max(m)) for m in maps if m.size), default=0)
+    present = sorted(set().union(*(np.unique(m[m > 0]).tolist() for m in maps)))
+    named = label_names is not None and len(label_names) > max_id
+    if named:
+        names = [str(n) for n in label_names[: max_id + 1]]  # type: ignore[index]
+        base_ids = {_key(n): i for i, n in enumerate(base_names) if i > 0}
+        unmatched = [names[i] for i in present if _key(names[i]) not in base_ids]
+        if mode == "base" or (mode == "auto" and not unmatched and present):
+            if unmatched:
+                raise ConfigError(f"{source}: classes {', '.join(unmatched[:4])} are not classes of the base run "
+                                  f"({', '.join(base_names[1:5])}, ...); rename them or pass --classes new")
+            table = np.zeros(max_id + 1, dtype=np.int32)
+            for i in present:
+                table[i] = base_ids[_key(names[i])]
+            keep = None if np.array_equal(table[present], present) else table
+            return ClassPlan(k_base, list(base_names), False, keep,
+                             f"{len(present)} classes matched to the base run's by name")
+        return ClassPlan(max_id, ["unlabelled", *names[1:]] if names else ["unlabelled"], True, None,
+                         f"a new head for {max_id} classes")
+    unnamed = ["unlabelled", *[f"class {i}" for i in range(1, max_id + 1)]]
+    if mode == "base" or (mode == "auto" and max_id == k_base):
+        if max_id > k_base:
+            raise ConfigError(f"{source}: label ids go up to {max_id} but the base run has {k_base} classes; "
+                              "pass --classes new for a new head")
+        return ClassPlan(k_base, list(base_names), False, None, f"ids taken as the base run's {k_base} classes")
+    if mode == "auto" and max_id < k_base:
+        warnings.warn(f"{source}: label ids 1..{max_id} have no class names, so they get a new head; if they are the "
+                      f"base run's classes ({base_names[1]}, ...), pass --classes base", HSIWarning, stacklevel=2)
+    return ClassPlan(max_id, unnamed, True, None, f"a new head for {max_id} classes")

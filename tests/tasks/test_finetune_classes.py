@@ -1,0 +1,92 @@
+"""Whose classes a fine-tune predicts (``hsi finetune --classes``): names, unnamed ids, and the modes."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from hsi_app.errors import ConfigError, HSIWarning
+from hsi_app.tasks.finetune_classes import plan_classes
+
+BASE = ["unlabelled", "Alfalfa", "Corn-notill", "Corn-mintill", "Grass-pasture"]
+
+
+def _labels(*ids: int) -> np.ndarray:
+    """A (2, n) map holding each id once in its first row."""
+    out = np.zeros((2, len(ids)), np.int32)
+    out[0] = ids
+    return out
+
+
+def test_names_in_another_order_are_renumbered_onto_the_base_ids() -> None:
+    names = ["none", "grass-pasture", "ALFALFA", " Corn-notill "]  # another order, case and spacing
+    plan = plan_classes(BASE, names, [_labels(1, 2, 3)])
+    assert not plan.new_head and plan.num_classes == 4 and plan.class_names == BASE
+    np.testing.assert_array_equal(plan.relabel(_labels(1, 2, 3, 0))[0], [4, 1, 2, 0])
+
+
+def test_matching_names_renumber_and_keep_the_base_head() -> None:
+    names = ["none", "Grass-pasture", "Alfalfa"]
+    plan = plan_classes(BASE, names, [_labels(1, 2, 2, 1)])
+    assert not plan.new_head and plan.class_names == BASE
+    np.testing.assert_array_equal(plan.relabel(_labels(0, 1, 2))[0], [0, 4, 1])
+
+
+def test_names_in_the_base_order_keep_their_ids() -> None:
+    plan = plan_classes(BASE, BASE, [_labels(1, 2, 4)])
+    assert plan.table is None and not plan.new_head and plan.num_classes == 4
+
+
+def test_a_name_the_base_lacks_gives_a_new_head_named_by_the_labels() -> None:
+    names = ["none", "Alfalfa", "Soybean"]
+    plan = plan_classes(BASE, names, [_labels(1, 2)])
+    assert plan.new_head and plan.num_classes == 2 and plan.class_names == ["unlabelled", "Alfalfa", "Soybean"]
+    assert plan.table is None
+    with pytest.raises(ConfigError, match=r"scene.tif: classes Soybean are not classes of the base run.*--classes new"):
+        plan_classes(BASE, names, [_labels(1, 2)], "base", source="scene.tif")
+
+
+def test_names_of_absent_classes_do_not_decide() -> None:
+    names = ["none", "Alfalfa", "Soybean"]  # Soybean has no pixel
+    plan = plan_classes(BASE, names, [_labels(1, 1)])
+    assert not plan.new_head and plan.class_names == BASE
+
+
+def test_unnamed_ids_numbering_the_base_classes_are_the_base_classes() -> None:
+    plan = plan_classes(BASE, None, [_labels(1, 4)])
+    assert not plan.new_head and plan.class_names == BASE and plan.table is None
+
+
+def test_fewer_unnamed_ids_get_a_new_head_and_a_warning_naming_the_option() -> None:
+    with pytest.warns(HSIWarning, match=r"scene.tif: label ids 1..2 have no class names.*--classes base"):
+        plan = plan_classes(BASE, None, [_labels(1, 2)], source="scene.tif")
+    assert plan.new_head and plan.class_names == ["unlabelled", "class 1", "class 2"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        based = plan_classes(BASE, None, [_labels(1, 2)], "base")
+    assert not based.new_head and based.num_classes == 4 and based.class_names == BASE
+
+
+def test_more_unnamed_ids_than_the_base_has_cannot_be_its_classes() -> None:
+    plan = plan_classes(BASE, None, [_labels(1, 6)])
+    assert plan.new_head and plan.num_classes == 6
+    with pytest.raises(ConfigError, match=r"ids go up to 6 but the base run has 4 classes; pass --classes new"):
+        plan_classes(BASE, None, [_labels(1, 6)], "base")
+
+
+def test_new_forces_a_new_head_even_when_everything_matches() -> None:
+    plan = plan_classes(BASE, BASE, [_labels(1, 2, 3, 4)], "new")
+    assert plan.new_head and plan.table is None and plan.class_names == BASE
+    assert plan_classes(BASE, None, [_labels(1, 2, 3, 4)], "new").class_names[1] == "class 1"
+
+
+def test_ids_of_every_map_count() -> None:
+    plan = plan_classes(BASE, None, [_labels(1), _labels(5)])  # the test map holds id 5
+    assert plan.new_head and plan.num_classes == 5
+
+
+def test_an_unknown_mode_is_refused() -> None:
+    with pytest.raises(ConfigError, match="--classes same: use one of auto, base, new"):
+        plan_classes(BASE, None, [_labels(1)], "same")
