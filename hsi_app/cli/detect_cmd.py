@@ -94,7 +94,8 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
     spectra, names = None, None
     if m in TARGET_METHODS:
         spectra, names = target_spectra(cube, library=targets, pixels=pixels, names=list(materials) or None,
-                                        scale=scale, alternative="or pass --target-pixel ROW,COL (a pixel of a target)")
+                                        scale=scale, alternative="or pass --target-pixel ROW,COL (a pixel of a target)",
+                                        describe=None if quiet else lambda line: click.echo(line, err=True))
     gt = None
     if gt_points is not None and m != "learned":  # classes known before the (expensive) detection
         gt = read_detections(gt_points, cube, ["anomaly"] if m.startswith("rx") else names)

@@ -43,12 +43,14 @@ class SpectralLibrary:
         wavelengths: ``(L,)`` float64 band centres in nm, increasing.
         spectra: ``(K, L)`` float64 reflectance (0..1).
         source: the file it was read from.
+        stored_as: how the file's values were read, e.g. ``"percent"`` (they were divided by 100).
     """
 
     names: list[str]
     wavelengths: np.ndarray
     spectra: np.ndarray
     source: str = ""
+    stored_as: str = "reflectance 0-1"
 
     def __len__(self) -> int:
         return len(self.names)
@@ -113,7 +115,8 @@ class SpectralLibrary:
                 hint = did_you_mean(n, self.names, f"materials: {', '.join(self.names)}")
                 raise UnknownKeyError(f"{self.source}: no material {n!r}; {hint}")
             idx.append(self.names.index(n))
-        return SpectralLibrary([self.names[i] for i in idx], self.wavelengths, self.spectra[idx], self.source)
+        return SpectralLibrary([self.names[i] for i in idx], self.wavelengths, self.spectra[idx], self.source,
+                               self.stored_as)
 
 
 def read_library(path: str | os.PathLike[str]) -> SpectralLibrary:
@@ -191,6 +194,7 @@ def _read_sli(path: Path) -> SpectralLibrary:
         raise InvalidDataError(f"{hdr}: 'reflectance scale factor = {factor}' is not a number; fix the header") from None
     if scale > 0:  # stored reflectance x scale (ENVI's convention, as for images)
         spectra = spectra / scale
+        return SpectralLibrary(names, wl, spectra, str(path), f"reflectance x {scale:g} (header's scale factor)")
     return SpectralLibrary(names, wl, spectra, str(path))
 
 
@@ -214,12 +218,13 @@ def _tidy(lib: SpectralLibrary) -> SpectralLibrary:
     if np.nanmax(wl) < 30.0:  # micrometres
         wl = wl * 1000.0
     top = float(np.nanmax(np.abs(sp)))
+    stored_as = lib.stored_as
     if top > PERCENT_MAX:  # integer reflectance x 10000, as sensors store it (EnMAP, AVIRIS products)
-        sp = sp / 10_000.0
+        sp, stored_as = sp / 10_000.0, "reflectance x 10000 (values above 150)"
     elif top > 1.5:  # percent
-        sp = sp / 100.0
+        sp, stored_as = sp / 100.0, "percent (values above 1.5)"
     order = np.argsort(wl)
-    return SpectralLibrary(list(lib.names), wl[order], sp[:, order], lib.source)
+    return SpectralLibrary(list(lib.names), wl[order], sp[:, order], lib.source, stored_as)
 
 
 def reflectance_scale(values: np.ndarray) -> float:

@@ -19,6 +19,7 @@ Points are written to a GeoPackage with ``class``, ``class_id``, ``score``, ``ro
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,7 +130,8 @@ def check_scale(scale: float | None, option: str = "--scale") -> None:
 
 def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | None = None,
                    pixels: list[tuple[int, int]] | None = None, names: list[str] | None = None,
-                   scale: float | None = None, alternative: str = "") -> tuple[np.ndarray, list[str]]:
+                   scale: float | None = None, alternative: str = "",
+                   describe: Callable[[str], None] | None = None) -> tuple[np.ndarray, list[str]]:
     """Target spectra ``(K, C)`` at the cube's good bands, in the cube's units, and names.
 
     Args:
@@ -140,6 +142,8 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | None = None,
         scale: reflectance-to-cube factor (default: guessed, :func:`reflectance_scale`).
         alternative: what else the caller could do when the cube has no wavelengths
             (``hsi detect``: ``"or pass --target-pixel ROW,COL"``), appended to that error.
+        describe: called with one line saying how the library's values were read and scaled
+            (``hsi detect`` prints it), so a wrong guess can be seen.
 
     Raises:
         ConfigError: a non-positive ``scale``, no targets, a pixel outside the scene.
@@ -163,10 +167,14 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | None = None,
                 "use a file that records them (GeoTIFF 'wavelength' tags, ENVI header 'wavelength' list)"
                 + (f", {alternative}" if alternative else "")
             )
+        how = "--scale"
         if scale is None:
             image = scene_image(cube)
-            scale = reflectance_scale(image[:, ::4, ::4])
+            scale, how = reflectance_scale(image[:, ::4, ::4]), "guessed from the scene's values; --scale sets it"
         spectra.append(lib.resample(good.hsi.wavelengths, good.hsi.fwhm) * scale)
+        if describe is not None:
+            count = f"{len(lib)} spectr{'um' if len(lib) == 1 else 'a'}"
+            describe(f"{library}: {count} read as {lib.stored_as}, times {scale:g} to the scene's units ({how})")
         labels += lib.names
     for r, c in pixels or []:
         image = scene_image(cube) if image is None else image

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from types import ModuleType
 
@@ -11,7 +12,7 @@ import pytest
 import rasterio
 
 from cli_runner import run_main
-
+from hsi_app.io.spectral_library import reflectance_scale
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +44,11 @@ def test_simulate_then_detect_with_truth(files: dict[str, Path], capsys: pytest.
     )
     assert code == 0, err
     assert "mAP@2px" in out
+    scale = re.search(rf"{re.escape(str(files['lib']))}: 3 spectra read as reflectance 0-1, times (\S+) to the scene's "
+                      r"units \(guessed from the scene's values; --scale sets it\)", err)
+    assert scale is not None, err
+    with rasterio.open(sim / "scene.tif") as ds:
+        assert float(scale.group(1)) == reflectance_scale(ds.read()[:, ::4, ::4])
     metrics = json.loads((files["dir"] / "m.json").read_text())
     assert metrics["n_targets"] == len(truth) and 0.0 <= metrics["mAP50"] <= 1.0 and metrics["auroc"] > 0.8
     pts = gpd.read_file(files["dir"] / "ace.gpkg")

@@ -30,6 +30,8 @@ def test_csv_and_sli_libraries_agree(tmp_path: Path, speclib: ModuleType) -> Non
         assert lib.names == speclib.NAMES
         np.testing.assert_allclose(lib.wavelengths, speclib.LIB_WL)
         np.testing.assert_allclose(lib.spectra, speclib.library_spectra(), atol=1e-5)
+    assert (csv.stored_as, sli.stored_as) == ("reflectance 0-1", "reflectance 0-1")
+    assert um.stored_as.startswith("percent")
 
 
 def test_libraries_stored_as_reflectance_times_10000_are_scaled(tmp_path: Path, speclib: ModuleType) -> None:
@@ -44,12 +46,15 @@ def test_libraries_stored_as_reflectance_times_10000_are_scaled(tmp_path: Path, 
     scaled.write_text("\n".join([",".join(rows[0])] + [",".join([r[0], *(f"{float(v) * 10000:.0f}" for v in r[1:])])
                                                       for r in rows[1:]]))
     np.testing.assert_allclose(read_library(scaled).spectra, truth, atol=1e-4)
+    assert read_library(scaled).stored_as.startswith("reflectance x 10000")
     header = {"wavelength": [f"{w / 1000:g}" for w in speclib.LIB_WL], "wavelength units": "Micrometers",
               "spectra names": speclib.NAMES, "reflectance scale factor": 5000}
     envi.SpectralLibrary(truth * 5000, header, {}).save(str(tmp_path / "scaled"))
     lib = read_library(tmp_path / "scaled.sli")
     np.testing.assert_allclose(lib.spectra, truth, atol=1e-5)
     np.testing.assert_allclose(lib.wavelengths, speclib.LIB_WL)
+    assert lib.stored_as == "reflectance x 5000 (header's scale factor)"
+    assert lib.select([speclib.NAMES[1]]).stored_as == lib.stored_as
 
 
 def test_a_broken_sli_header_is_one_line_with_a_fix(tmp_path: Path, speclib: ModuleType) -> None:
