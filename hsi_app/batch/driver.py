@@ -153,6 +153,8 @@ def run_batch(
                     say(f"hsi batch: {n_workers} workers, dashboard: {dash or why}")
                     _collect(client, settings, todo, rows, progress)
         except BaseException:  # Ctrl-C, SIGTERM: report what finished (the rest is redone next time)
+            for _, _, dst, _ in todo:  # the local workers are stopped by now: their half-written files go
+                remove_temporaries(dst)
             unfinished = sum(r is None for r in rows)
             write_reports(out, [r for r in rows if r is not None],
                           {**meta, "seconds": time.perf_counter() - t_start, "dashboard": dash,

@@ -170,8 +170,14 @@ def test_an_interrupted_batch_still_writes_its_report(run_dir: Path, kit, tmp_pa
         kit.write_scene(tmp_path / "in" / f"s{i}.tif", 20, 24, i + 1)
     out = tmp_path / "out"
 
+    from hsi_app.io.atomic import partial_path
+
+    half_written: list[Path] = []
+
     def first_then_ctrl_c(client, settings, todo, rows, progress) -> None:  # noqa: ANN001
         rows[todo[0][0]] = driver.SceneReport(str(todo[0][1].source), "done", 1.0, str(todo[0][2]), 20, 24, 1)
+        half_written.append(partial_path(todo[1][2]))  # the second scene's worker was writing when the signal came
+        half_written[0].write_bytes(b"II*\x00")
         raise KeyboardInterrupt
 
     monkeypatch.setattr(driver, "_collect", first_then_ctrl_c)
@@ -181,6 +187,7 @@ def test_an_interrupted_batch_still_writes_its_report(run_dir: Path, kit, tmp_pa
     report = json.loads((out / "report.json").read_text())
     assert report["interrupted"] is True and report["unfinished"] == 1 and report["summary"]["done"] == 1
     assert not (out / ".hsi_batch.lock").exists()
+    assert half_written and not half_written[0].exists()
 
 
 def test_sigterm_is_handled_like_ctrl_c() -> None:
