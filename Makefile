@@ -36,8 +36,13 @@ test-all: $(STAMP) browser
 web: $(STAMP)
 	$(VENV)/bin/hsi serve
 
+# The scripts that run on their own (hours on 2 CPU cores). bench_ensemble, bench_distill,
+# bench_smoothing and bench_denoise_noise_draws reuse run folders: BENCHMARKS.md gives their commands.
+SELF_CONTAINED := dense_vs_patch scene_scale classification model_zoo cross_sensor denoising detection \
+	batch map_tools train_step
+
 benchmarks: $(STAMP)
-	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
+	for b in $(SELF_CONTAINED); do $(PY) benchmarks/bench_$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache

@@ -105,7 +105,7 @@ def fetch_cmd(name: str, root: Path, no_progress: bool, force: bool, catalog_pat
 def fetch_library_cmd(name: str | None, root: Path, url: str | None, no_progress: bool, force: bool) -> None:
     """Download measured spectral library NAME and write ROOT/NAME/NAME.csv (no NAME: list them).
 
-    The CSV is a library for --targets (hsi detect, hsi simulate, hsi train --task detect).
+    The CSV is a library for --targets (hsi detect, hsi simulate-targets, hsi train --task detect).
     """
     from hsi_app.data.library_sources import SOURCES, fetch_library, get_source
 
