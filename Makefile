@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PIP    := $(PY) -m pip install --disable-pip-version-check -c constraints.txt
 
-.PHONY: demo test test-all web benchmarks clean install browser
+.PHONY: demo test test-all web benchmarks clean install browser device-prep
 
 install: $(STAMP)
 
@@ -43,6 +43,16 @@ SELF_CONTAINED := dense_vs_patch scene_scale classification model_zoo cross_sens
 
 benchmarks: $(STAMP)
 	for b in $(SELF_CONTAINED); do $(PY) benchmarks/bench_$$b.py || exit 1; done
+
+# Before a GPU check (benchmarks/device_check.sh): mamba-ssm's source, for building its kernel
+# on the GPU machine (PyPI has no wheel; the machine has no network). sha256 checked.
+MAMBA_SDIST := mamba_ssm-2.3.2.post1.tar.gz
+MAMBA_SHA256 := 104cc47e9101e5401a675fa2b784f2952b9b037f3b1dd83b5ac544394e95d028
+device-prep: $(STAMP)
+	mkdir -p .device
+	test -f .device/$(MAMBA_SDIST) || $(PY) -m pip download -q --no-deps --no-build-isolation \
+		mamba-ssm==2.3.2.post1 -d .device
+	echo "$(MAMBA_SHA256)  .device/$(MAMBA_SDIST)" | sha256sum -c -
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache

@@ -2,9 +2,15 @@
 
 Prepared so that a session with a GPU can run it as one command and read one report::
 
-    .venv/bin/python benchmarks/check_cuda.py [--device cuda] [--steps 5] [--side 145] [--json OUT]
+    python3 benchmarks/check_cuda.py [--device cuda] [--require-kernel] [--steps 5] [--side 145] [--json OUT]
 
-It prints four tables and exits 1 when any agreement check fails:
+It needs only torch, numpy, safetensors and tqdm (the repository root is put on ``sys.path``),
+so it runs with a GPU machine's own Python without installing hsi_app there;
+``benchmarks/device_check.sh`` is the whole bounded device run. Each row is printed, and the
+JSON rewritten, as soon as it is measured, so a crash keeps what came before it; a check that
+raises is a failed row with its error. It exits 1 when any agreement check fails, and 2 with
+one line when ``--device cuda`` has no GPU or ``--require-kernel`` has no ``mamba_ssm`` kernel
+(the import error is in the line). The tables:
 
 1. **Environment**: torch, the device, whether ``mamba_ssm``'s fused scan imports.
 2. **Scans**: every available scan path on ``--device`` against the sequential reference
@@ -21,9 +27,10 @@ It prints four tables and exits 1 when any agreement check fails:
    backward, AdamW), median of ``--steps`` after one untimed step, with the ratio to the
    CPU's, measured in this run, and the peak GPU memory of the steps.
 
-``mamba_ssm`` is the optional extra ``pip install -e .[cuda]``; it compiles or fetches its
-kernels at install time, so on a machine without network install a wheel built elsewhere
-first. Without it the kernel rows say "not available" and the portable path is still checked
+``mamba_ssm`` is the optional extra ``[cuda]``. PyPI has only its source, whose build needs
+torch and nvcc: ``pip install --no-build-isolation -e ".[cuda]"`` in an environment that has
+torch (``benchmarks/device_check.sh`` builds it for sm_90 on the GPU machine from a carried
+sdist). Without it the kernel rows say "not available" and the portable path is still checked
 on the GPU. Without CUDA everything runs on the CPU and the agreement checks still run
 (``tests/benchmarks/test_check_cuda.py`` does this).
 """
@@ -47,10 +54,14 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from hsi_app.models import create_model
-from hsi_app.models.layers import mamba_block
-from hsi_app.models.layers.selective_scan import (
+if __package__ in (None, "") and str(Path(__file__).resolve().parents[1]) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # hsi_app from this checkout, uninstalled
+
+from hsi_app.models import create_model  # noqa: E402
+from hsi_app.models.layers import mamba_block  # noqa: E402
+from hsi_app.models.layers.selective_scan import (  # noqa: E402
     _cuda_scan_fn,
+    cuda_kernel_error,
     selective_scan,
     selective_scan_parallel,
     selective_scan_ref,
@@ -72,6 +83,7 @@ class Agreement:
     out_err: float
     grad_err: float
     ok: bool
+    error: str = ""  # the exception, when the check raised instead of measuring
 
 
 def scan_inputs(length: int, *, batch: int = 3, inner: int = 16, state: int = 4, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -210,51 +222,130 @@ def model_paths(device: torch.device, side: int, steps: int,
     return found, times
 
 
-def run(device: torch.device, side: int, steps: int) -> tuple[dict[str, object], list[Agreement], list[StepTime]]:
-    """All checks on ``device``: (environment, agreements, training-step cost per path)."""
-    kernel_ok = device.type == "cuda" and _cuda_scan_fn() is not None
-    # TF32 convolutions and matmuls (cuDNN's default on Ampere and later) differ from float32
-    # by ~1e-3 and would hide or fake a scan error: compare and time in full float32.
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
-    env = {"torch": torch.__version__, "device": str(device),
-           "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-           "mamba_ssm": _cuda_scan_fn() is not None, "threads": torch.get_num_threads()}
-    checks = []
+def environment(device: torch.device) -> dict[str, object]:
+    """Versions and the device: what a reader needs to trust (or doubt) the rows below."""
+    env: dict[str, object] = {"torch": torch.__version__, "torch_cuda": torch.version.cuda, "device": str(device),
+                              "device_name": "cpu", "threads": torch.get_num_threads()}
+    if device.type == "cuda":
+        env["device_name"] = torch.cuda.get_device_name(device)
+        env["capability"] = "sm_%d%d" % torch.cuda.get_device_capability(device)
+    env["mamba_ssm"] = _cuda_scan_fn() is not None
+    if env["mamba_ssm"]:
+        import mamba_ssm
+
+        env["mamba_ssm_version"] = getattr(mamba_ssm, "__version__", "?")
+    else:
+        env["mamba_ssm_error"] = cuda_kernel_error()
+    return env
+
+
+def _one_line(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}".splitlines()[0][:300]
+
+
+class Report:
+    """Prints each row as it is measured and rewrites the JSON after it (a crash keeps the rest)."""
+
+    def __init__(self, json_path: str | None) -> None:
+        self.path = Path(json_path) if json_path else None
+        self.env: dict[str, object] = {}
+        self.checks: list[Agreement] = []
+        self.steps: list[StepTime] = []
+
+    def save(self) -> None:
+        if self.path is None:
+            return
+        checks = [asdict(c) | {k: None if getattr(c, k) != getattr(c, k) else getattr(c, k)  # NaN -> null
+                               for k in ("out_err", "grad_err")} for c in self.checks]
+        self.path.write_text(json.dumps({"env": self.env, "checks": checks,
+                                         "steps": [asdict(t) for t in self.steps]}, indent=1))
+
+    def set_env(self, env: dict[str, object]) -> None:
+        self.env = env
+        print("| " + " | ".join(f"{k}: {v}" for k, v in env.items()) + " |", flush=True)
+        self.save()
+
+    def add_check(self, c: Agreement) -> None:
+        if not self.checks:
+            kernel = "" if self.env.get("mamba_ssm") and str(self.env.get("device", "")).startswith("cuda") \
+                else " (mamba_ssm kernel: not available)"
+            print(f"\n| check{kernel} | path | output rel. error | gradient rel. error | pass |\n|---|---|---:|---:|---|")
+        self.checks.append(c)
+        out = "–" if c.out_err != c.out_err else f"{c.out_err:.2e}"
+        grad = "–" if c.grad_err != c.grad_err else f"{c.grad_err:.2e}"  # NaN: not compared
+        verdict = "yes" if c.ok else (f"**NO**: {c.error}" if c.error else "**NO**")
+        print(f"| {c.what} | {c.path} | {out} | {grad} | {verdict} |", flush=True)
+        self.save()
+
+    def add_steps(self, times: list[StepTime]) -> None:
+        self.steps += times
+        if not self.steps:
+            return
+        base = self.steps[0].seconds
+        print("\n| training step | s (median) | ratio to first row | peak GPU MiB |\n|---|---:|---:|---:|")
+        for t in self.steps:
+            peak = "–" if t.peak_gpu_mib is None else f"{t.peak_gpu_mib:,.0f}"
+            print(f"| {t.path} | {t.seconds:.3f} | {t.seconds / base:.2f} | {peak} |", flush=True)
+        self.save()
+
+
+def run(device: torch.device, side: int, steps: int, report: Report) -> None:
+    """All checks on ``device``, each row reported as it comes; a check that raises becomes a failed row."""
+    report.set_env(environment(device))
     for path, fn in scan_paths(device).items():
-        checks += [compare_scan(fn, path, n, device) for n in SCAN_LENGTHS]
-    model_checks, times = model_paths(device, side, steps, kernel_ok)
-    return env, checks + model_checks, times
+        for n in SCAN_LENGTHS:
+            try:
+                report.add_check(compare_scan(fn, path, n, device))
+            except Exception as err:  # noqa: BLE001 - e.g. "no kernel image is available" from a wrong build
+                report.add_check(Agreement(f"scan, T={n}", path, float("nan"), float("nan"), False, _one_line(err)))
+    kernel_ok = device.type == "cuda" and _cuda_scan_fn() is not None
+    for attempt in ([True, False] if kernel_ok else [False]):
+        try:
+            found, times = model_paths(device, side, steps, attempt)
+        except Exception as err:  # noqa: BLE001 - the kernel path failing must not hide the portable one
+            what = "spectral_mamba training and logits"
+            report.add_check(Agreement(what, f"{'kernel' if attempt else 'portable'} ({device.type})",
+                                       float("nan"), float("nan"), False, _one_line(err)))
+            continue
+        for c in found:
+            report.add_check(c)
+        report.add_steps(times)
+        break
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--require-kernel", action="store_true",
+                        help="Exit 2 (one line, with the import error) when mamba_ssm's kernel cannot be used.")
     parser.add_argument("--side", type=int, default=145, help="Tile side in pixels (145 = Indian Pines).")
     parser.add_argument("--steps", type=int, default=5, help="Timed training steps per path (median).")
-    parser.add_argument("--json", default=None, help="Also write the report to this JSON file.")
+    parser.add_argument("--json", default=None, help="Also write the report to this JSON file (after every row).")
     args = parser.parse_args(argv)
-    env, checks, times = run(torch.device(args.device), args.side, args.steps)
-    print("| " + " | ".join(f"{k}: {v}" for k, v in env.items()) + " |")
-    kernel_rows = "" if env["mamba_ssm"] and args.device.startswith("cuda") else " (mamba_ssm kernel: not available)"
-    print(f"\n| check{kernel_rows} | path | output rel. error | gradient rel. error | pass |")
-    print("|---|---|---:|---:|---|")
-    for c in checks:
-        grad = "–" if c.grad_err != c.grad_err else f"{c.grad_err:.2e}"  # NaN: no gradient compared
-        print(f"| {c.what} | {c.path} | {c.out_err:.2e} | {grad} | {'yes' if c.ok else '**NO**'} |")
-    base = times[0].seconds
-    print("\n| training step | s (median) | ratio to first row | peak GPU MiB |")
-    print("|---|---:|---:|---:|")
-    for t in times:
-        peak = "–" if t.peak_gpu_mib is None else f"{t.peak_gpu_mib:,.0f}"
-        print(f"| {t.path} | {t.seconds:.3f} | {t.seconds / base:.2f} | {peak} |")
-    if args.json:
-        Path(args.json).write_text(json.dumps(
-            {"env": env, "checks": [asdict(c) | {"grad_err": None if c.grad_err != c.grad_err else c.grad_err}
-                                    for c in checks], "steps": [asdict(t) for t in times]}, indent=1))
-    failed = [c for c in checks if not c.ok]
+    if args.steps < 1 or args.side < 4:
+        parser.error("--steps must be >= 1 and --side >= 4")
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        print(f"check_cuda: --device {args.device}, but torch {torch.__version__} (CUDA {torch.version.cuda}) sees no "
+              "GPU; run it on the GPU machine, or pass --device cpu", file=sys.stderr)
+        return 2
+    if args.require_kernel and (device.type != "cuda" or _cuda_scan_fn() is None):
+        why = cuda_kernel_error() or f"--device {args.device} is not CUDA"
+        print(f"check_cuda: --require-kernel, but mamba_ssm's kernel cannot be used ({why}); install the [cuda] extra "
+              "(see benchmarks/device_check.sh)", file=sys.stderr)
+        return 2
+    report = Report(args.json)
+    # TF32 convolutions and matmuls (cuDNN's default on Ampere and later) differ from float32
+    # by ~1e-3 and would hide or fake a scan error: compare and time in full float32.
+    flags = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        run(device, args.side, args.steps, report)
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = flags
+    failed = [c for c in report.checks if not c.ok]
     if failed:
-        print(f"FAILED: {len(failed)} check(s) above the tolerance", file=sys.stderr)
+        print(f"FAILED: {len(failed)} check(s) above the tolerance or raising", file=sys.stderr)
     return 1 if failed else 0
 
 

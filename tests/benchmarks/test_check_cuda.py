@@ -59,3 +59,34 @@ def test_scan_inputs_match_the_mamba_ssm_layout(check: ModuleType) -> None:
     assert shapes == {"u": (2, 5, 7), "delta": (2, 5, 7), "A": (5, 3), "B": (2, 3, 7), "C": (2, 3, 7),
                       "D": (5,), "z": (2, 5, 7), "delta_bias": (5,)}
     assert bool((args["A"] < 0).all())  # a stable system, as a Mamba block's -exp(A_log)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
+def test_cuda_without_a_gpu_and_a_required_missing_kernel_are_one_line(check: ModuleType,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    assert check.main(["--device", "cuda"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "sees no GPU" in err and torch.__version__ in err
+    assert check.main(["--device", "cpu", "--require-kernel"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--require-kernel, but mamba_ssm's kernel cannot be used" in err
+
+
+def test_a_check_that_raises_keeps_the_rows_before_it(check: ModuleType, monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """E.g. 'no kernel image is available' in the model step: the scan rows are printed and saved, the flags restored."""
+    def broken(*args: object) -> None:
+        raise RuntimeError("CUDA error: no kernel image is available for execution on the device\nmore")
+
+    monkeypatch.setattr(check, "model_paths", broken)
+    flags = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    out = tmp_path / "report.json"
+    assert check.main(["--device", "cpu", "--side", "8", "--steps", "1", "--json", str(out)]) == 1
+    assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == flags
+    report = json.loads(out.read_text())
+    assert [c["ok"] for c in report["checks"]] == [True, True, True, False]
+    last = report["checks"][-1]
+    assert last["error"] == "RuntimeError: CUDA error: no kernel image is available for execution on the device"
+    assert last["out_err"] is None and report["steps"] == []
+    assert "**NO**: RuntimeError: CUDA error" in capsys.readouterr().out
+    assert report["env"]["mamba_ssm"] is False and "mamba_ssm_error" in report["env"]

@@ -25,19 +25,69 @@ import torch
 import torch.nn.functional as F
 
 
+KERNEL_DTYPES = (torch.float32, torch.float16, torch.bfloat16)  # what mamba_ssm's kernel computes in
+
+
 @lru_cache(maxsize=1)
-def _cuda_scan_fn() -> Callable[..., torch.Tensor] | None:
-    """``mamba_ssm``'s fused kernel, or None when the package is not installed/importable."""
+def _cuda_scan_import() -> tuple[Callable[..., torch.Tensor] | None, str]:
+    """``(mamba_ssm's fused kernel, "")``, or ``(None, why it cannot be imported)``."""
     try:  # optional extra [cuda]; never required on CPU
         from mamba_ssm.ops.selective_scan_interface import selective_scan_fn
-    except Exception:  # noqa: BLE001  (ImportError, or a broken CUDA build)
-        return None
-    return selective_scan_fn
+    except Exception as err:  # noqa: BLE001  (ImportError, or a broken CUDA build: ABI, glibc)
+        return None, f"{type(err).__name__}: {err}".splitlines()[0]
+    return selective_scan_fn, ""
+
+
+def _cuda_scan_fn() -> Callable[..., torch.Tensor] | None:
+    """``mamba_ssm``'s fused kernel, or None when the package is not installed/importable."""
+    return _cuda_scan_import()[0]
+
+
+def cuda_kernel_error() -> str:
+    """Why ``mamba_ssm``'s kernel cannot be imported (``""`` when it can)."""
+    return _cuda_scan_import()[1]
 
 
 def cuda_kernel_available() -> bool:
     """True when ``mamba_ssm``'s CUDA selective scan can be used."""
     return _cuda_scan_fn() is not None and torch.cuda.is_available()
+
+
+def kernel_arguments(
+    u: torch.Tensor,
+    delta: torch.Tensor,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+    D: torch.Tensor | None,
+    z: torch.Tensor | None,
+    delta_bias: torch.Tensor | None,
+) -> tuple[torch.Tensor | None, ...] | None:
+    """The arguments as ``mamba_ssm``'s kernel checks them, or None when it cannot take them.
+
+    The kernel wants ``u``, ``delta``, ``B``, ``C`` and ``z`` in one input dtype (float32,
+    float16 or bfloat16) with a unit last stride, and ``A``, ``D``, ``delta_bias`` in float32.
+    Under autocast the block's convolution (float32 bias) and its matmuls (half) give mixed
+    dtypes, so all inputs are brought to the widest of theirs. Float64 inputs (the kernel has
+    no double version) return None: the portable scan takes them.
+
+    Returns:
+        ``(u, delta, A, B, C, D, z, delta_bias)`` or None.
+    """
+    dtype = u.dtype
+    for t in (delta, B, C, z):
+        if t is not None:
+            dtype = torch.promote_types(dtype, t.dtype)
+    if dtype not in KERNEL_DTYPES:
+        return None
+
+    def inp(t: torch.Tensor | None) -> torch.Tensor | None:
+        return None if t is None else t.to(dtype).contiguous()
+
+    def f32(t: torch.Tensor | None) -> torch.Tensor | None:
+        return None if t is None else t.float().contiguous()
+
+    return inp(u), inp(delta), f32(A), inp(B), inp(C), f32(D), inp(z), f32(delta_bias)
 
 
 def _discretise(
@@ -206,13 +256,11 @@ def selective_scan(
     """Selective scan on the best available path (arguments as :func:`selective_scan_parallel`).
 
     CUDA tensors go through ``mamba_ssm.selective_scan_fn`` when it is importable (and
-    ``use_cuda_kernel``); everything else through :func:`selective_scan_parallel`.
+    ``use_cuda_kernel``), their dtypes made the kernel's (:func:`kernel_arguments`);
+    everything else (CPU, float64) through :func:`selective_scan_parallel`.
     """
     fn = _cuda_scan_fn() if use_cuda_kernel and u.is_cuda else None
-    if fn is not None:
-        return fn(
-            u.contiguous(), delta.contiguous(), A.contiguous(), B.contiguous(), C.contiguous(),
-            None if D is None else D.float(), None if z is None else z.contiguous(),
-            None if delta_bias is None else delta_bias.float(), delta_softplus,
-        )
+    args = kernel_arguments(u, delta, A, B, C, D, z, delta_bias) if fn is not None else None
+    if fn is not None and args is not None:
+        return fn(*args, delta_softplus)
     return selective_scan_parallel(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
