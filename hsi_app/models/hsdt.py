@@ -77,9 +77,9 @@ class S3Conv(nn.Module):
 class SpectralConv(nn.Module):
     """A ``3x1x1`` convolution along bands (zero-padded), run as a 2-D convolution.
 
-    PyTorch's CPU ``Conv3d`` has no fast path for ``3x1x1`` kernels (about 50x slower
-    than the equivalent ``Conv2d`` over ``(D, H*W)``), so the volume is viewed as
-    ``(B, c, D, H*W)``. A spatial stride is a plain subsampling (the kernel is 1x1 there).
+    PyTorch's CPU ``Conv3d`` has no fast path for ``3x1x1`` kernels (much slower than the
+    equivalent ``Conv2d`` over ``(D, H*W)``; the ratio was not recorded), so the volume is
+    viewed as ``(B, c, D, H*W)``. A spatial stride is a plain subsampling (the kernel is 1x1 there).
 
     Shapes:
         ``(B, in_ch, D, H, W) -> (B, out_ch, D, H / stride, W / stride)``.
