@@ -64,8 +64,11 @@ anchor = "    if FORCE_CXX11_ABI:"
 assert s.count(anchor) == 1, "mamba-ssm's setup.py changed: patch its architecture list by hand"
 keep = ('    cc_flag[:] = [f for f in cc_flag if f != "-gencode" and not f.startswith("arch=")]'
         ' + ["-gencode", "arch=compute_90,code=sm_90"]  # H100/H200 only\n')
-p.write_text(s.replace(anchor, keep + anchor))
-print("setup.py: sm_90 only")
+s = s.replace(anchor, keep + anchor)
+if "-std=c++17" in s:  # torch >= 2.10's headers need C++20 ("C++20 or later compatible compiler is required")
+    s = s.replace("-std=c++17", "-std=c++20")
+p.write_text(s)
+print("setup.py: sm_90 only, C++20")
 EOF
   (cd "$src" && MAMBA_FORCE_BUILD=TRUE MAX_JOBS=$(nproc) NVCC_THREADS=2 TORCH_CUDA_ARCH_LIST=9.0 \
      step mamba-build "$BUILD_LIMIT" "$PY" -m pip wheel -q --no-deps --no-build-isolation --no-index \
