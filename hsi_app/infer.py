@@ -182,7 +182,7 @@ def class_map_writer(out: str | os.PathLike[str], cube: Cube, num_classes: int, 
     _, h, w = cube.hsi.shape
     names = class_names or ["no data", *[f"class {k}" for k in range(1, num_classes + 1)]]
     crs = cube.rio.crs
-    transform = cube.rio.transform() if crs is not None else None
+    transform = cube.hsi.transform
     return StreamingCOGWriter(out, height=h, width=w, crs=crs, transform=transform, **class_map_profile(names))
 
 

@@ -64,7 +64,7 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
                    options=SimOptions(density=density, n_targets=n_targets, min_distance=min_distance, scale=1.0))
     good = cube.hsi.good_bands()
     crs = cube.rio.crs
-    transform = cube.rio.transform() if crs is not None else None
+    transform = cube.hsi.transform
     scene = make_cube(sim.image, wavelength=good.hsi.wavelengths, fwhm=good.hsi.fwhm, x=good.x.values,
                       y=good.y.values, crs=crs, transform=transform, fmt="simulated", source=str(background))
     _, h, w = sim.image.shape

@@ -48,7 +48,7 @@ import numpy as np
 
 from hsi_app.errors import InvalidDataError, OutputError
 from hsi_app.io.atomic import atomic_path, check_writable, partial_path, remove_quietly
-from hsi_app.io.cube import Cube
+from hsi_app.io.cube import Cube, valid_from_data
 from hsi_app.io.geotiff import TIFF_ONLY
 from hsi_app.io.quicklook import as_palette
 
@@ -476,7 +476,7 @@ def read_envi_class_map(path: str | os.PathLike[str]) -> ClassMap:
         colormap[0, 3] = 0  # class 0 (unclassified) is transparent, as in write_class_map
     crs = cube.rio.crs
     return ClassMap(values.astype(np.uint8), None, names, colormap, crs,
-                    cube.rio.transform() if crs is not None else Affine.identity())
+                    cube.hsi.transform or Affine.identity())
 
 
 # --------------------------------------------------------------------------- cubes
@@ -519,8 +519,10 @@ def cube_band_metadata(cube: Cube) -> tuple[list[str], list[dict[str, str]], dic
 def write_cube(dst: str | os.PathLike[str], cube: Cube, *, blocksize: int = 256) -> None:
     """Write a cube as a float32 multi-band COG, tile by tile from a (lazy) cube.
 
-    Values equal to the cube's ``nodata`` become NaN (the file's nodata). CRS and
-    transform are kept; a cube without CRS is written in pixel coordinates.
+    Values equal to the cube's ``nodata`` become NaN, the file's nodata, and so do whole
+    pixels that have data but are invalid by ``cube.hsi.valid`` (a GDAL mask, an alpha band,
+    quality masks applied by ``without_masked``). CRS and transform (``cube.hsi.transform``) are kept; a cube with neither is
+    written in pixel coordinates.
 
     Args:
         dst: output ``.tif`` path.
@@ -531,7 +533,7 @@ def write_cube(dst: str | os.PathLike[str], cube: Cube, *, blocksize: int = 256)
     c, h, w = cube.hsi.shape
     descriptions, band_tags, tags = cube_band_metadata(cube)
     crs = cube.rio.crs
-    transform = cube.rio.transform() if crs is not None else None
+    transform = cube.hsi.transform
     nodata = cube.attrs.get("nodata")
     with StreamingCOGWriter(
         dst, height=h, width=w, count=c, dtype="float32", crs=crs, transform=transform,
@@ -539,9 +541,15 @@ def write_cube(dst: str | os.PathLike[str], cube: Cube, *, blocksize: int = 256)
         blocksize=blocksize, overview_resampling="AVERAGE",
     ) as out:
         for r, col, hh, ww in _read_windows(cube, blocksize):
-            block = np.asarray(cube.hsi.window(r, col, hh, ww).values, dtype=np.float32)
+            win = cube.hsi.window(r, col, hh, ww)
+            raw = np.asarray(win.values)
+            block = raw.astype(np.float32)
             if nodata is not None and np.isfinite(nodata):
-                block[block == np.float32(nodata)] = np.nan
+                block[raw == nodata] = np.nan
+            # pixels with data that a mask, an alpha band or without_masked made invalid: no-data as a whole
+            # (a pixel invalid for a NaN in one band keeps its other bands' values)
+            masked = valid_from_data(raw, nodata, win.coords["bad_band"].values) & ~win.coords["valid"].values
+            block[:, np.asarray(masked, dtype=bool)] = np.nan
             out.write_window(block, r, col)
 
 

@@ -15,9 +15,11 @@ name            dims         meaning
 ``mask_<name>`` ``(y, x)``   named boolean quality masks (EnMAP cloud, haze...)
 ==============  ===========  ==============================================================
 
-CRS and affine transform are carried by ``rioxarray`` (``cube.rio.crs``,
-``cube.rio.transform()``); ``attrs`` hold ``format``, ``source``, ``nodata``,
-``class_names`` (index 0 is "unlabelled") and ``georeferenced``.
+CRS and affine transform are carried by ``rioxarray`` (``cube.rio.crs``); read the transform
+with ``cube.hsi.transform``, which is also right for slices of rotated grids (whose
+``rio.transform()`` stays the scene's) and is ``None`` for plain pixel coordinates.
+``attrs`` hold ``format``, ``source``, ``nodata``, ``class_names`` (index 0 is
+"unlabelled"), ``georeferenced`` (a CRS is known) and, for rotated grids, ``grid_transform``.
 
 Data are usually dask-backed so that slicing reads only the window that is used.
 The :class:`HSIAccessor` (``cube.hsi``) gives typed access to all of the above.
@@ -39,6 +41,7 @@ Cube = xr.DataArray
 
 DIMS = ("band", "y", "x")
 MASK_PREFIX = "mask_"
+GRID_ATTR = "grid_transform"  # a rotated/sheared grid's transform (6 floats), for pixel index + 0.5 coordinates
 
 
 def parse_mask_names(text: str | None) -> tuple[str, ...]:
@@ -92,9 +95,10 @@ def make_cube(
         fwhm: ``(C,)`` band widths in nm; NaN when unknown.
         bad_bands: 0-based indices of unusable bands.
         x, y: pixel-centre coordinates; default: those of a north-up ``transform``, else
-            pixel index + 0.5 (a rotated grid keeps index coordinates; use
-            ``cube.hsi.map_coords`` for its map positions).
-        crs: anything rasterio understands; ``None`` for pixel coordinates.
+            pixel index + 0.5. A rotated or sheared grid always gets index + 0.5, and its
+            transform is kept in ``attrs["grid_transform"]`` (``cube.hsi.transform`` and
+            ``cube.hsi.map_coords`` give map positions, also after ``isel``/``sel``).
+        crs: anything rasterio understands; ``None`` when unknown (a transform is still kept).
         transform: affine transform (``rasterio.Affine``); derived from x/y when omitted.
         nodata: value meaning "no data" in ``data``.
         valid: ``(H, W)`` bool; computed lazily from ``data`` and ``nodata`` when omitted.
@@ -115,9 +119,12 @@ def make_cube(
     bad = np.zeros(c, dtype=bool)
     if bad_bands is not None and len(bad_bands):
         bad[np.asarray(bad_bands, dtype=int)] = True
+    rotated = transform is not None and bool(transform.b or transform.d)
+    if rotated:  # scene pixel index + 0.5, whatever x/y say: cube.hsi.transform derives windows' grids from them
+        x = y = None
     xs = np.arange(w, dtype=np.float64) + 0.5 if x is None else np.asarray(x, dtype=np.float64)
     ys = np.arange(h, dtype=np.float64) + 0.5 if y is None else np.asarray(y, dtype=np.float64)
-    if transform is not None and not (transform.b or transform.d):  # north-up: centres from the transform
+    if transform is not None and not rotated:  # north-up: centres from the transform
         if x is None:
             xs = transform.c + transform.a * xs
         if y is None:
@@ -145,6 +152,8 @@ def make_cube(
     }
     if class_names is not None:
         all_attrs["class_names"] = list(class_names)
+    if rotated:
+        all_attrs[GRID_ATTR] = [float(v) for v in tuple(transform)[:6]]
     all_attrs.update(attrs or {})
     cube = xr.DataArray(data, dims=DIMS, coords=coords, attrs=all_attrs, name="reflectance")
     if transform is not None:
@@ -272,6 +281,31 @@ class HSIAccessor:
         return self._obj.rio.crs is not None
 
     @property
+    def transform(self) -> Any:
+        """The affine transform of this cube's own pixel grid, or None for plain pixel coordinates.
+
+        Right for windows and for ``isel``/``sel`` slices, also on rotated and sheared grids
+        (whose x/y coordinates are the scene's pixel index + 0.5, from which rioxarray cannot
+        derive a transform), and kept for a grid that has a transform but no CRS.
+        """
+        from rasterio.transform import Affine
+
+        full = self._obj.attrs.get(GRID_ATTR)
+        if full is not None:
+            x0 = float(self._obj.x.values[0]) - 0.5 if self._obj.sizes["x"] else 0.0
+            y0 = float(self._obj.y.values[0]) - 0.5 if self._obj.sizes["y"] else 0.0
+            return Affine(*full) * Affine.translation(x0, y0)
+        try:
+            t = self._obj.rio.transform()
+        except Exception:  # noqa: BLE001 - rioxarray cannot derive one (e.g. a single row without a stored transform)
+            t = None
+        if self.georeferenced:
+            return t
+        if t is None or t.almost_equals(Affine.identity()):
+            return None
+        return t
+
+    @property
     def shape(self) -> tuple[int, int, int]:
         """``(C, H, W)``."""
         c, h, w = (int(s) for s in self._obj.shape)
@@ -310,12 +344,11 @@ class HSIAccessor:
         out = self._obj.isel(
             y=slice(row_off, row_off + height), x=slice(col_off, col_off + width)
         )
-        if self.georeferenced:
+        t = self.transform
+        if t is not None and (t.b or t.d):  # for readers of rio.transform(); cube.hsi.transform needs no help
             from rasterio.transform import Affine
 
-            t = self._obj.rio.transform()
-            if t.b or t.d:
-                out = out.rio.write_transform(t * Affine.translation(col_off, row_off))
+            out = out.rio.write_transform(t * Affine.translation(col_off, row_off))
         return out
 
     def map_coords(self, rows: Any, cols: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -326,12 +359,12 @@ class HSIAccessor:
 
         Returns:
             ``(xs, ys)`` float64 ``(N,)``: ``transform * (col + 0.5, row + 0.5)``, right for
-            rotated and sheared grids too; pixel-centre coordinates ``(col + 0.5, row + 0.5)``
-            when the cube has no CRS.
+            rotated and sheared grids and slices of them too; pixel-centre coordinates
+            ``(col + 0.5, row + 0.5)`` when the cube has no transform.
         """
         from rasterio.transform import Affine
 
-        t = self._obj.rio.transform() if self.georeferenced else Affine.identity()
+        t = self.transform or Affine.identity()
         c = np.asarray(cols, dtype=np.float64) + 0.5
         r = np.asarray(rows, dtype=np.float64) + 0.5
         return t.a * c + t.b * r + t.c, t.d * c + t.e * r + t.f

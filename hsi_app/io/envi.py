@@ -217,7 +217,7 @@ def parse_map_info(map_info: list[str], header: Path, *, warn_crs: bool = True) 
     if crs is None and warn_crs:
         warnings.warn(
             f"{header}: map info projection {items[0]!r} ({', '.join(rest)}) is not recognised; "
-            "add a 'coordinate system string' (WKT) to the header to get a CRS",
+            "outputs keep its map grid without a CRS; add a 'coordinate system string' (WKT) to the header to get one",
             stacklevel=3,
         )
     return crs, transform

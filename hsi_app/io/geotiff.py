@@ -181,6 +181,7 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     except RasterioIOError as err:
         raise CubeReadError(f"{path}: not a readable GeoTIFF ({err}); check the file or re-export it") from err
     georef = crs is not None
+    gridded = georef or not transform.is_identity  # a transform without a CRS is kept: the pixel grid is known
     attrs: dict[str, Any] = {"band_descriptions": [d or "" for d in descriptions]}
     if not georef and gcps:
         attrs["gcps"] = f"{len(gcps)} ground control points ({gcp_crs or 'no CRS'})"
@@ -189,6 +190,11 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
             " coordinates: warp it to a map grid first (e.g. gdalwarp -t_srs EPSG:XXXX in.tif out.tif)",
             HSIWarning,
             stacklevel=2,
+        )
+    elif not georef and gridded:
+        warnings.warn(
+            f"{path}: a map transform but no CRS; outputs keep its grid without a CRS: assign one first "
+            "(e.g. gdal_edit.py -a_srs EPSG:XXXX in.tif)", HSIWarning, stacklevel=2
         )
     elif not georef:
         warnings.warn(
@@ -227,10 +233,8 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
         wavelength=wl,
         fwhm=fw,
         bad_bands=bad,
-        x=arr.x.values if georef else None,
-        y=arr.y.values if georef else None,
         crs=crs,
-        transform=transform if georef else None,
+        transform=transform if gridded else None,
         nodata=nodata,
         fmt="geotiff",
         source=str(path),

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from hsi_app.errors import DatasetNotFoundError, LabelError, UnknownKeyError
+from hsi_app.errors import DatasetNotFoundError, HSIWarning, LabelError, UnknownKeyError
 from hsi_app.io.cube import Cube, check_labels
 from hsi_app.io.geotiff import TIFF_ONLY
 
@@ -183,13 +183,17 @@ def _read_tiff(path: Path, like: Cube) -> tuple[np.ndarray, list[str] | None]:
     cube_crs = like.rio.crs
     if crs is not None and cube_crs is not None:
         same_crs = crs == cube_crs
-        same_grid = np.allclose(tuple(transform)[:6], tuple(like.rio.transform())[:6], rtol=0, atol=1e-6 * max(
+        same_grid = np.allclose(tuple(transform)[:6], tuple(like.hsi.transform)[:6], rtol=0, atol=1e-6 * max(
             1.0, abs(transform.a), abs(transform.e)))
         if not (same_crs and same_grid):
             raise LabelError(
                 f"{path}: the label raster is not on the cube's grid (CRS or transform differ); "
                 "resample it to the cube's grid or use vector labels"
             )
+    elif (crs is None) != (cube_crs is None):  # only the size can be checked: say what is assumed
+        lacking = "the label raster" if crs is None else f"the scene {like.attrs.get('source') or ''}".rstrip()
+        warnings.warn(f"{path}: {lacking} has no CRS, so its grid cannot be checked; its pixels are taken as the "
+                      "scene's, row for row", HSIWarning, stacklevel=2)
     if nodata is not None and np.isfinite(nodata) and nodata != 0:
         band = np.where(band == nodata, 0, band)
     names = None

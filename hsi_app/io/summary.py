@@ -70,7 +70,7 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
     c, h, w = cube.hsi.shape
     wl = cube.hsi.wavelengths
     fw = cube.hsi.fwhm
-    crs = cube.rio.crs
+    crs, transform = cube.rio.crs, cube.hsi.transform
     big = progress and c * h * w > LARGE_ELEMENTS
     valid = _compute(cube.hsi.valid.data, big)
     frac = float(np.mean(valid)) if valid.size else 0.0
@@ -93,10 +93,10 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
         "bad_bands": cube.hsi.bad_bands,
         "crs": crs.to_string() if crs is not None else None,
         "gcps": cube.attrs.get("gcps"),
-        "resolution": [float(v) for v in pixel_sides(cube.rio.transform())] if crs is not None else None,
+        "resolution": [float(v) for v in pixel_sides(transform)] if transform is not None else None,
         "valid_fraction": frac,
     }
-    rotation = grid_rotation(cube.rio.transform()) if crs is not None else None
+    rotation = grid_rotation(transform) if transform is not None else None
     if rotation is not None:
         out["grid_rotation_deg"] = rotation
     labels = cube.hsi.labels
@@ -125,7 +125,7 @@ def format_summary(info: dict[str, Any]) -> str:
         f"wavelengths  {'unknown' if wr is None else f'{wr[0]:.1f}-{wr[1]:.1f} nm'}",
         f"bad bands    {len(info['bad_bands'])}"
         + (f" ({', '.join(map(str, info['bad_bands'][:20]))}{' ...' if len(info['bad_bands']) > 20 else ''})" if info["bad_bands"] else ""),
-        f"crs          {info['crs'] or 'none (pixel coordinates)'}",
+        f"crs          {info['crs'] or ('none (a map grid without a CRS)' if info.get('resolution') else 'none (pixel coordinates)')}",
     ]
     if info.get("gcps"):
         lines.append(f"gcps         {info['gcps']}, not applied: warp the file to a map grid first")

@@ -41,12 +41,12 @@ class Grid:
 
     @classmethod
     def of(cls, cube: Cube) -> Grid:
-        """The grid of a Cube (identity transform when it has no CRS)."""
+        """The grid of a Cube (identity transform when it has none)."""
         from rasterio.transform import Affine
 
         _, h, w = cube.hsi.shape
         crs = cube.rio.crs
-        transform = cube.rio.transform() if crs is not None else Affine.identity()
+        transform = cube.hsi.transform or Affine.identity()
         return cls(h, w, transform, crs)
 
     @property

@@ -87,22 +87,26 @@ def check_reference_grid(cube: Cube, reference: Cube) -> None:
 
     Both ``(C, H, W)`` cubes have the same ``H, W`` (checked before). The grids match when the
     CRSs are equal and the reference's four outer corners map within :data:`GRID_TOLERANCE_PX`
-    of the input's own corners in the input's pixel space (rotated grids included). A cube
-    without a CRS is not compared.
+    of the input's own corners in the input's pixel space (rotated grids included). When only
+    one of them has a CRS nothing can be compared, and a warning says so.
 
     Raises:
         InvalidDataError: another CRS, or another origin, pixel size or rotation.
     """
+    src, ref = cube.attrs.get("source", "input"), reference.attrs.get("source", "reference")
+    if cube.hsi.georeferenced != reference.hsi.georeferenced:
+        lacking = "the reference" if cube.hsi.georeferenced else f"the input {src}"
+        warnings.warn(f"{ref}: {lacking} has no CRS, so the grids cannot be compared; the reference's pixels are "
+                      "taken as the input's, row for row", HSIWarning, stacklevel=2)
     if not (cube.hsi.georeferenced and reference.hsi.georeferenced):
         return
-    src, ref = cube.attrs.get("source", "input"), reference.attrs.get("source", "reference")
     crs, rcrs = cube.rio.crs, reference.rio.crs
     if crs != rcrs:
         raise InvalidDataError(
             f"{ref}: reference is in {rcrs.to_string()} but the input {src} is in {crs.to_string()}; "
             "pass a reference on the input's grid"
         )
-    t, rt = cube.rio.transform(), reference.rio.transform()
+    t, rt = cube.hsi.transform, reference.hsi.transform
     _, h, w = cube.hsi.shape
     corners = np.array([(0, 0), (w, 0), (0, h), (w, h)], dtype=np.float64)
     inv = ~t
@@ -263,7 +267,7 @@ def denoise_cube(
     descriptions, band_tags, tags = cube_band_metadata(cube)
     tags = {**tags, "DENOISED_BY": denoiser.config.model_name, **({"NOISE_ADDED": f"{noise} seed {seed}"} if noise else {})}
     crs = cube.rio.crs
-    transform = cube.rio.transform() if crs is not None else None
+    transform = cube.hsi.transform
     wins = list(iter_windows(h, w, window, denoiser.halo))
 
     def prepare(r: int, col: int, hh: int, ww: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -237,7 +237,7 @@ def write_score_map(dst: str | os.PathLike[str], scores: np.ndarray, cube: Cube,
 
     k, h, w = scores.shape
     crs = cube.rio.crs
-    transform = cube.rio.transform() if crs is not None else None
+    transform = cube.hsi.transform
     with StreamingCOGWriter(dst, height=h, width=w, count=k, dtype="float32", crs=crs, transform=transform,
                             nodata=float("nan"), band_descriptions=names, tags={"DETECTION_METHOD": method},
                             overview_resampling="AVERAGE") as wr:

@@ -339,7 +339,7 @@ def evaluate_map(
     from hsi_app.io.labels import read_labels
 
     cmap = read_class_map(map_path, confidence=False)
-    grid = make_cube(cmap.classes[None], crs=cmap.crs, transform=cmap.transform if cmap.crs is not None else None,
+    grid = make_cube(cmap.classes[None], crs=cmap.crs, transform=cmap.transform,
                      source=str(map_path))
     ref, ref_names = read_labels(Path(reference_path), grid, key=key, attribute=attribute)
     ref, names = merge_class_names(cmap.class_names, ref_names, ref, int(cmap.classes.max(initial=0)),

@@ -98,7 +98,7 @@ def summarize_class_map(path: str | os.PathLike[str]) -> dict[str, Any]:
         "height": t.height,
         "width": t.width,
         "crs": crs.to_string() if crs is not None else None,
-        "resolution": [float(v) for v in pixel_sides(transform)] if crs is not None else None,
+        "resolution": [float(v) for v in pixel_sides(transform)] if crs is not None or not transform.is_identity else None,
         "pixel_area_m2": area,
         "mapped_pixels": mapped,
         "nodata_pixels": int(counts[0]),

@@ -14,7 +14,7 @@ import scipy.io
 from rasterio.transform import from_origin
 from shapely.geometry import box
 
-from hsi_app.errors import DatasetNotFoundError, LabelError, UnknownKeyError
+from hsi_app.errors import DatasetNotFoundError, HSIWarning, LabelError, UnknownKeyError
 from hsi_app.io.cog import write_class_map
 from hsi_app.io.cube import Cube, make_cube
 from hsi_app.io.labels import read_labels
@@ -119,6 +119,14 @@ def test_geotiff_on_another_grid_is_refused(shift_m: float, tmp_path: Path) -> N
                     class_names=[f"c{i}" for i in range(6)])
     with pytest.raises(LabelError, match="not on the cube's grid"):
         read_labels(tmp_path / "gt.tif", _cube(georef=True))
+
+
+def test_a_label_raster_without_a_crs_on_a_georeferenced_scene_warns(tmp_path: Path) -> None:
+    lab = _labels(8)
+    write_class_map(tmp_path / "gt.tif", lab, None, crs=None, transform=None, class_names=[f"c{i}" for i in range(6)])
+    with pytest.warns(HSIWarning, match=r"gt.tif: the label raster has no CRS, so its grid cannot be checked"):
+        got, _ = read_labels(tmp_path / "gt.tif", _cube(georef=True))
+    np.testing.assert_array_equal(got, lab)
 
 
 def test_vector_labels_are_dispatched(tmp_path: Path) -> None:

@@ -1,0 +1,96 @@
+"""``cube.hsi.transform``: slices of rotated grids, grids without a CRS, and the writers that use it."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import Affine
+
+from hsi_app.errors import HSIWarning
+from hsi_app.io.cog import write_cube
+from hsi_app.io.geotiff import read_geotiff
+
+ROTATED = Affine.translation(500000.0, 4500000.0) * Affine.rotation(30.0) * Affine.scale(30.0, -30.0)
+SHEARED = Affine(30.0, 5.0, 500000.0, 0.0, -30.0, 4500000.0)
+NORTH_UP = Affine(30.0, 0.0, 500000.0, 0.0, -30.0, 4500000.0)
+
+
+def _tif(path: Path, transform: Affine, crs: str | None = "EPSG:32616", h: int = 12, w: int = 10,
+         mask: np.ndarray | None = None) -> np.ndarray:
+    data = np.arange(3 * h * w, dtype=np.float32).reshape(3, h, w) + 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(path, "w", driver="GTiff", height=h, width=w, count=3, dtype="float32", crs=crs,
+                           transform=transform) as ds:
+            ds.write(data)
+            if mask is not None:
+                ds.write_mask(np.where(mask, 0, 255).astype(np.uint8))
+    return data
+
+
+def _centre(t: Affine, row: int, col: int) -> tuple[float, float]:
+    return t * (col + 0.5, row + 0.5)
+
+
+@pytest.mark.parametrize("transform", [ROTATED, SHEARED, NORTH_UP], ids=["rotated", "sheared", "north-up"])
+def test_a_slice_keeps_its_pixels_map_positions(tmp_path: Path, transform: Affine) -> None:
+    _tif(tmp_path / "s.tif", transform)
+    cube = read_geotiff(tmp_path / "s.tif")
+    assert cube.hsi.transform.almost_equals(transform)
+    crop = cube.isel(y=slice(4, 9), x=slice(3, None))
+    expected = transform * Affine.translation(3, 4)
+    assert crop.hsi.transform.almost_equals(expected)
+    xs, ys = crop.hsi.map_coords([0, 2], [0, 5])
+    np.testing.assert_allclose(np.c_[xs, ys], [_centre(transform, 4, 3), _centre(transform, 6, 8)], atol=1e-6)
+    nested = crop.hsi.window(1, 2, 3, 3)  # a window of a slice moves by both
+    assert nested.hsi.transform.almost_equals(transform * Affine.translation(5, 5))
+    write_cube(tmp_path / "crop.tif", crop)
+    with rasterio.open(tmp_path / "crop.tif") as ds:
+        assert ds.transform.almost_equals(expected) and ds.crs.to_epsg() == 32616
+
+
+def test_a_transform_without_a_crs_is_kept_by_readers_and_writers(tmp_path: Path) -> None:
+    data = _tif(tmp_path / "nocrs.tif", NORTH_UP, crs=None)
+    with pytest.warns(HSIWarning, match=r"nocrs.tif: a map transform but no CRS; outputs keep its grid.*gdal_edit"):
+        cube = read_geotiff(tmp_path / "nocrs.tif")
+    assert cube.rio.crs is None and cube.hsi.transform == NORTH_UP
+    xs, ys = cube.hsi.map_coords([7], [11 - 2])
+    assert (xs[0], ys[0]) == pytest.approx(_centre(NORTH_UP, 7, 9))
+    write_cube(tmp_path / "out.tif", cube)
+    with rasterio.open(tmp_path / "out.tif") as ds:
+        assert ds.crs is None and ds.transform == NORTH_UP
+        np.testing.assert_array_equal(ds.read(), data)
+
+
+def test_plain_pixel_grids_have_no_transform(tmp_path: Path) -> None:
+    from hsi_app.io.cube import make_cube
+
+    cube = make_cube(np.ones((2, 5, 4), np.float32))
+    assert cube.hsi.transform is None
+    assert cube.hsi.map_coords([1], [2]) == (pytest.approx([2.5]), pytest.approx([1.5]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", HSIWarning)
+        _tif(tmp_path / "plain.tif", Affine.identity(), crs=None)
+        assert read_geotiff(tmp_path / "plain.tif").hsi.transform is None
+
+
+def test_masked_pixels_are_written_as_nodata(tmp_path: Path) -> None:
+    """A GDAL internal mask, and quality masks applied with without_masked, stay no-data in write_cube."""
+    mask = np.zeros((12, 10), bool)
+    mask[2:4, 5:8] = True
+    _tif(tmp_path / "m.tif", NORTH_UP, mask=mask)
+    cube = read_geotiff(tmp_path / "m.tif")
+    write_cube(tmp_path / "out.tif", cube)
+    with rasterio.open(tmp_path / "out.tif") as ds:
+        back = ds.read()
+    assert np.isnan(back[:, mask]).all() and np.isfinite(back[:, ~mask]).all()
+    cloud = np.zeros((12, 10), bool)
+    cloud[8:, :2] = True
+    flagged = cube.assign_coords(mask_cloud=(("y", "x"), cloud)).hsi.without_masked(["cloud"])
+    write_cube(tmp_path / "cloud.tif", flagged)
+    with rasterio.open(tmp_path / "cloud.tif") as ds:
+        assert int(np.isnan(ds.read(1)).sum()) == int((mask | cloud).sum())
