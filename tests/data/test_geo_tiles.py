@@ -61,3 +61,22 @@ def test_only_north_up_geotiffs_are_tiled_by_torchgeo(tmp_path: Path) -> None:
                        crs="EPSG:32631", transform=t) as ds:
         ds.write(image)
     assert _geo_tiles_factory(open_cube(rotated_path), tmp_path, np.arange(4), 0) is None
+
+
+def test_a_small_scene_in_degrees_gets_tiles_that_fit(tmp_path: Path) -> None:
+    """40 x 40 px of 0.001 deg: a whole-scene tile did not fit the rounded extent (torch.multinomial failed)."""
+    from hsi_app.io.open import open_cube
+    from hsi_app.tasks.train_classifier import _geo_tiles_factory
+
+    image = np.random.default_rng(0).integers(0, 1000, size=(4, 40, 40)).astype(np.int16)
+    path = tmp_path / "geo.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=40, width=40, count=4, dtype="int16", crs="EPSG:4326",
+                       transform=from_origin(-87.0, 40.02, 0.001, 0.001)) as ds:
+        ds.write(image)
+    build = _geo_tiles_factory(open_cube(path), tmp_path, np.arange(4), 0)
+    assert build is not None
+    train = np.zeros((40, 40), np.int32)
+    train[5:30, 5:30] = 1
+    tiles = build(train, np.zeros(4, np.float32), np.ones(4, np.float32))
+    sample = tiles[0]
+    assert sample["image"].shape == (4, 39, 39) and sample["label"].shape == (39, 39)
