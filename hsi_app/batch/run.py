@@ -25,6 +25,7 @@ import math
 import os
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -180,9 +181,20 @@ def window_task(settings: BatchSettings, plan: Any, source: str, stamp: str, win
     crops back to the core. No task needs a neighbour's data, so a worker holds one halo'd
     window at a time whatever the scene size.
 
+    Its warnings (opening the scene again, in another process) are dropped: the scene task
+    that asked for the split opened the same scene and relayed them once.
+
     Returns:
         The stored block ``(bands_out, h, w)`` and the counts to add to the scene's stats.
     """
+    from hsi_app.batch.relay import recording
+
+    with recording(os.getpid() != settings.client_pid):
+        return _window(settings, plan, source, stamp, win)
+
+
+def _window(settings: BatchSettings, plan: Any, source: str, stamp: str, win: Window) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`window_task` without the warning filter."""
     cube = cached_cube(source, stamp, settings.window, settings.exclude_masks)
     block = cube.isel(y=slice(win.read_row, win.read_row + win.read_height),
                       x=slice(win.read_col, win.read_col + win.read_width))
@@ -226,7 +238,9 @@ def submit_split(client: Any, settings: BatchSettings, index: int, item: SceneIn
     adapter = settings.adapter
     assert adapter.plan is not None and adapter.open_writer is not None  # only split when can_split
     stamp = str(fingerprint)
-    cube = cached_cube(str(item.source), stamp, settings.window, settings.exclude_masks)  # lazy: metadata only
+    with warnings.catch_warnings():  # the scene task that asked for the split relayed the opening's warnings
+        warnings.simplefilter("ignore")
+        cube = cached_cube(str(item.source), stamp, settings.window, settings.exclude_masks)  # lazy: metadata only
     model = cached_model(settings)
     _, h, w = cube.hsi.shape
     plan = adapter.plan(model, cube, settings.resample)

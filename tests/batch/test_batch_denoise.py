@@ -232,3 +232,31 @@ def test_relay_records_per_thread_and_reissues_at_the_original_line() -> None:
         reissue(boxes["a.tif"])
     assert [(str(w.message), w.category, w.filename, w.lineno) for w in shown] == [("a.tif: filled", HSIWarning,
                                                                                      __file__, lineno)]
+
+
+def test_a_split_scene_warns_once(tmp_path: Path, kit, run_dir: Path) -> None:  # noqa: ANN001
+    """A scene split into windows on worker processes: its opening warning is one `hsi: warning:` line, not
+    one per window opened again (raw Python format) plus one from the client opening it for the writer."""
+    import subprocess
+    import sys
+
+    made = kit.write_scene(tmp_path / "made.tif", 40, 36, 7)
+    with rasterio.open(made) as ds:
+        data, profile, tags = ds.read(), ds.profile, ds.tags()
+    scene = tmp_path / "in" / "plain.tif"
+    scene.parent.mkdir()
+    with rasterio.open(scene, "w", **{**profile, "crs": None}) as ds:  # a transform but no CRS: every opening warns
+        ds.write(data)
+        ds.update_tags(**tags)
+    out = tmp_path / "out"
+    hsi = Path(sys.executable).parent / "hsi"
+    proc = subprocess.run([str(hsi), "batch", "--model", str(run_dir), "--inputs", str(tmp_path / "in"),
+                           "--out-dir", str(out), "--workers", "2", "--no-dashboard", "--window", "16",
+                           "--split-windows", "1", "--quiet"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.splitlines() == [f"hsi: warning: {scene}: a map transform but no CRS; outputs keep its grid "
+                                        "without a CRS: assign one first (e.g. gdal_edit.py -a_srs EPSG:XXXX in.tif)"]
+    produced = sorted(p.name for p in out.iterdir())
+    assert "plain_classes.tif" in produced, produced
+    with rasterio.open(out / "plain_classes.tif") as ds, rasterio.open(scene) as src:
+        assert ds.crs is None and ds.transform == src.transform  # the grid is kept
