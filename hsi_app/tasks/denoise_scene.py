@@ -279,8 +279,8 @@ def denoise_cube(
             if not fill_nan:
                 b, rr, cc = (int(v[0]) for v in np.nonzero(bad_px))
                 raise InvalidDataError(
-                    f"{source}: NaN or no-data values in the input (first at band {good[b] + 1}, row "
-                    f"{r + rr}, col {col + cc}); fill them first or pass --fill-nan"
+                    f"{source}: NaN, no-data or masked (GDAL mask, alpha band, --exclude-masks) values in the input "
+                    f"(first at band {good[b] + 1}, row {r + rr}, col {col + cc}); fill them first or pass --fill-nan"
                 )
             med = np.nanmedian(np.where(bad_px, np.nan, x), axis=(1, 2), keepdims=True)
             x = np.where(bad_px, np.nan_to_num(med, nan=0.0), x)

@@ -147,11 +147,13 @@ def detect(
     else:
         points_path.unlink(missing_ok=True)
     from hsi_app.tasks.detection import pixel_to_map
+    from hsi_app.viewer.scene import coordinate_decimals
 
     xs, ys = pixel_to_map(cube, det.row, det.col)
     order = np.argsort(-np.asarray(det.score, float))
+    d = coordinate_decimals(cube.hsi.transform)  # 0.001-degree pixels need more than 2 decimals
     rows = [[names[int(det.class_id[i]) - 1], round(float(det.score[i]), 4), round(float(det.row[i]), 2),
-             round(float(det.col[i]), 2), round(float(xs[i]), 2), round(float(ys[i]), 2)] for i in order]
+             round(float(det.col[i]), 2), round(float(xs[i]), d), round(float(ys[i]), d)] for i in order]
     write_json(metrics_path, {
         "method": method, "targets": names, "threshold_percentile": quantile, "threshold": threshold,
         "points": len(det), "score_min": float(finite.min()), "score_max": float(finite.max()),

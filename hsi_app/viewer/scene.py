@@ -7,6 +7,7 @@ up in that listing, never joined to a path the user typed.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -165,28 +166,39 @@ def pixel_from_click(index: Sequence[int], scale: int, shape: tuple[int, int]) -
     return row, col
 
 
+def coordinate_decimals(transform: Any) -> int:
+    """Decimals that resolve a tenth of a pixel of ``transform`` (2 for metres, 5 for 0.001 degree)."""
+    from hsi_app.io.summary import pixel_sides
+
+    side = min(pixel_sides(transform)) if transform is not None else 1.0
+    return int(min(9, max(2, math.ceil(-math.log10(side)) + 2))) if side > 0 else 2
+
+
 def pixel_location(cube: Cube, row: int, col: int) -> dict[str, Any]:
     """Pixel and map coordinates of ``(row, col)``.
 
     Returns:
-        ``{"row", "col", "x", "y", "crs"}``; ``x``/``y`` are the pixel-centre map
-        coordinates (``None`` with ``crs`` ``None`` when the scene has no CRS).
+        ``{"row", "col", "x", "y", "crs", "decimals"}``; ``x``/``y`` are the pixel-centre map
+        coordinates (``None`` when the scene has no map grid), ``crs`` ``None`` when it has
+        none, and ``decimals`` what resolves a tenth of its pixel.
     """
     _, h, w = cube.hsi.shape
     if not (0 <= row < h and 0 <= col < w):
         raise InvalidDataError(f"pixel ({row}, {col}) is outside the {h} × {w} scene")
-    crs = cube.rio.crs
-    if crs is None:
-        return {"row": int(row), "col": int(col), "x": None, "y": None, "crs": None}
+    transform, crs = cube.hsi.transform, cube.rio.crs
+    if transform is None:
+        return {"row": int(row), "col": int(col), "x": None, "y": None, "crs": None, "decimals": 2}
     x, y = cube.hsi.map_coords(row, col)
-    return {"row": int(row), "col": int(col), "x": float(x), "y": float(y), "crs": crs.to_string()}
+    return {"row": int(row), "col": int(col), "x": float(x), "y": float(y),
+            "crs": crs.to_string() if crs is not None else None, "decimals": coordinate_decimals(transform)}
 
 
 def format_location(loc: Mapping[str, Any]) -> str:
-    """One line: ``row 10, col 20 · x 500010.0, y 4199990.0 (EPSG:32633)``."""
+    """One line: ``row 10, col 20 · x 500010.00, y 4199990.00 (EPSG:32633)``."""
     text = f"row {loc['row']}, col {loc['col']}"
-    if loc.get("crs"):
-        text += f" · x {loc['x']:.2f}, y {loc['y']:.2f} ({loc['crs']})"
+    if loc.get("x") is not None:
+        d = int(loc.get("decimals", 2))
+        text += f" · x {loc['x']:.{d}f}, y {loc['y']:.{d}f} ({loc.get('crs') or 'no CRS'})"
     return text
 
 

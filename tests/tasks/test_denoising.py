@@ -206,7 +206,7 @@ def test_internal_mask_is_no_data_like_nan_values(tmp_path: Path) -> None:
     hidden[10:14, 10:14] = True  # 16 px, real values underneath
     src = _masked_geotiff(tmp_path / "masked.tif", data, hidden)
     assert not np.isnan(rasterio.open(src).read()).any()
-    with pytest.raises(InvalidDataError, match=r"masked\.tif: NaN or no-data.*band 1, row 10, col 10.*--fill-nan"):
+    with pytest.raises(InvalidDataError, match=r"masked\.tif: NaN, no-data or masked \(GDAL mask.*band 1, row 10, col 10.*--fill-nan"):
         denoise_cube(den, open_cube(src), tmp_path / "a.tif", progress=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", HSIWarning)

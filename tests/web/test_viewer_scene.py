@@ -92,7 +92,23 @@ def test_map_coordinates_follow_the_transform(envi_scene: Path) -> None:
     assert loc["crs"] == cube.rio.crs.to_string()
     assert "row 3, col 7" in viewer.format_location(loc) and loc["crs"] in viewer.format_location(loc)
     plain = viewer.pixel_location(_cube(), 1, 2)
-    assert plain == {"row": 1, "col": 2, "x": None, "y": None, "crs": None}
+    assert plain == {"row": 1, "col": 2, "x": None, "y": None, "crs": None, "decimals": 2}
+
+
+def test_coordinates_are_shown_to_a_tenth_of_a_pixel() -> None:
+    """0.001-degree pixels: two decimals put every pixel of a 10 x 10 block on one of 4 points."""
+    from rasterio.transform import from_origin
+
+    from hsi_app.io.cube import make_cube
+
+    geo = make_cube(np.ones((2, 10, 10), np.float32), crs="EPSG:4326", transform=from_origin(-87.0, 40.02, 0.001, 0.001))
+    loc = viewer.pixel_location(geo, 7, 11 - 2)
+    assert loc["decimals"] == 5
+    assert viewer.format_location(loc) == "row 7, col 9 · x -86.99050, y 40.01250 (EPSG:4326)"
+    utm = make_cube(np.ones((2, 4, 4), np.float32), crs="EPSG:32616", transform=from_origin(500000, 4500000, 30, 30))
+    assert viewer.format_location(viewer.pixel_location(utm, 0, 0)) == "row 0, col 0 · x 500015.00, y 4499985.00 (EPSG:32616)"
+    no_crs = make_cube(np.ones((2, 4, 4), np.float32), transform=from_origin(500000, 4500000, 30, 30))
+    assert viewer.format_location(viewer.pixel_location(no_crs, 0, 0)).endswith("y 4499985.00 (no CRS)")
 
 
 def test_rotated_scene_clicks_and_points_use_the_transform(tmp_path: Path) -> None:
