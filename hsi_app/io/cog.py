@@ -486,30 +486,35 @@ def cube_band_metadata(cube: Cube) -> tuple[list[str], list[dict[str, str]], dic
     """Band descriptions, per-band tags and dataset tags that describe a cube's bands.
 
     Returns:
-        ``(descriptions, band_tags, dataset_tags)``: descriptions like
-        ``"band 12 (551.3 nm)"``; band tags ``wavelength``/``fwhm`` (nm) where known;
-        dataset tags ``wavelength``/``fwhm`` (comma lists), ``wavelength_units=nm`` and
-        ``bad_bands`` (0-based indices).
+        ``(descriptions, band_tags, dataset_tags)``: the input's own band descriptions (GeoTIFF
+        descriptions, ENVI band names) where it had them, else like ``"band 12 (551.3 nm)"``;
+        band tags ``wavelength``/``fwhm`` (nm) where known; dataset tags ``wavelength``/``fwhm``
+        (comma lists, 10 significant digits), ``wavelength_units=nm`` and ``bad_bands``
+        (0-based indices).
     """
     wl = cube.hsi.wavelengths
     fw = cube.hsi.fwhm
+    own = cube.attrs.get("band_descriptions") or cube.attrs.get("band_names") or []
+    numbers = np.asarray(cube.coords["band"].values, dtype=int) if "band" in cube.coords else np.arange(1, wl.size + 1)
     descriptions: list[str] = []
     band_tags: list[dict[str, str]] = []
     for i, (w, f) in enumerate(zip(wl, fw, strict=True), start=1):
-        descriptions.append(f"band {i} ({w:.1f} nm)" if np.isfinite(w) else f"band {i}")
+        k = int(numbers[i - 1]) - 1  # the band's number in the file it came from (band subsets keep it)
+        given = str(own[k]).strip() if 0 <= k < len(own) else ""
+        descriptions.append(given or (f"band {i} ({w:.1f} nm)" if np.isfinite(w) else f"band {i}"))
         tags: dict[str, str] = {}
         if np.isfinite(w):
-            tags["wavelength"] = f"{w:g}"
+            tags["wavelength"] = f"{w:.10g}"
             tags["wavelength_units"] = "nm"
         if np.isfinite(f):
-            tags["fwhm"] = f"{f:g}"
+            tags["fwhm"] = f"{f:.10g}"
         band_tags.append(tags)
     dataset: dict[str, str] = {}
     if np.isfinite(wl).any():
-        dataset["wavelength"] = ",".join(f"{w:g}" for w in wl)
+        dataset["wavelength"] = ",".join(f"{w:.10g}" for w in wl)
         dataset["wavelength_units"] = "nm"
     if np.isfinite(fw).any():
-        dataset["fwhm"] = ",".join(f"{f:g}" for f in fw)
+        dataset["fwhm"] = ",".join(f"{f:.10g}" for f in fw)
     bad = cube.hsi.bad_bands
     if bad:
         dataset["bad_bands"] = ",".join(str(b) for b in bad)
