@@ -36,18 +36,52 @@ def pixel_sides(transform: Any) -> tuple[float, float]:
 
 def grid_rotation(transform: Any) -> float | None:
     """Rotation of a grid in degrees, counterclockwise on the map (as ENVI's ``rotation``
-    and ``Affine.rotation``), or ``None`` for a north-up grid (``b == d == 0``)."""
-    a, b, d = transform.a, transform.b, transform.d
-    if b == 0 and d == 0:
+    and ``Affine.rotation``): the direction of a row's steps. ``None`` when rows run along
+    the map's x axis (a north-up grid, or one only sheared)."""
+    a, d = transform.a, transform.d
+    if d == 0 and a >= 0:
         return None
     return math.degrees(math.atan2(d, a))
 
 
-def _rotation_note(rotation: float | None) -> str:
-    """`` (grid rotated 30.0° clockwise)`` for a rotated grid, ``""`` for a north-up one."""
-    if rotation is None:
-        return ""
-    return f" (grid rotated {abs(rotation):.1f}° {'counterclockwise' if rotation > 0 else 'clockwise'})"
+def grid_shear(transform: Any) -> float | None:
+    """How far a grid's columns lean from square to its rows, in degrees (``None``: square)."""
+    a, b, d, e = transform.a, transform.b, transform.d, transform.e
+    norm = math.hypot(a, d) * math.hypot(b, e)
+    if norm == 0:
+        return None
+    lean = math.degrees(math.asin(max(-1.0, min(1.0, (a * b + d * e) / norm))))
+    return lean if abs(lean) > 1e-9 else None
+
+
+def grid_notes(transform: Any) -> dict[str, Any]:
+    """``grid_rotation_deg``, ``grid_shear_deg`` and ``south_up`` entries that apply to ``transform``.
+
+    ``south_up``: rows run the other way round from a north-up image (the pixel grid is a mirror
+    image of the map, as with a positive pixel height ``e``).
+    """
+    out: dict[str, Any] = {}
+    rotation, shear = grid_rotation(transform), grid_shear(transform)
+    if rotation is not None:
+        out["grid_rotation_deg"] = rotation
+    if shear is not None:
+        out["grid_shear_deg"] = shear
+    if transform.a * transform.e - transform.b * transform.d > 0:
+        out["south_up"] = True
+    return out
+
+
+def grid_note(info: dict[str, Any]) -> str:
+    """`` (grid rotated 30.0° clockwise, sheared 9.5°, south-up)`` from :func:`grid_notes`' entries."""
+    parts = []
+    rotation = info.get("grid_rotation_deg")
+    if rotation is not None:
+        parts.append(f"grid rotated {abs(rotation):.1f}° {'counterclockwise' if rotation > 0 else 'clockwise'}")
+    if info.get("grid_shear_deg") is not None:
+        parts.append(f"sheared {info['grid_shear_deg']:.1f}°")
+    if info.get("south_up"):
+        parts.append("south-up: rows run north")
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
@@ -60,7 +94,8 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
         dict with keys ``format``, ``source``, ``bands``, ``height``, ``width``, ``dtype``,
         ``wavelengths_nm``, ``fwhm_nm``, ``wavelength_range_nm``, ``bad_bands``, ``crs``,
         ``resolution`` (pixel side lengths in map units, :func:`pixel_sides`),
-        ``grid_rotation_deg`` (only for a rotated grid, :func:`grid_rotation`),
+        ``grid_rotation_deg``, ``grid_shear_deg``, ``south_up`` (only where they apply,
+        :func:`grid_notes`),
         ``valid_fraction``, ``class_counts`` (name -> pixels; only with labels) and
         ``masks`` (name -> flagged fraction).
 
@@ -96,9 +131,8 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
         "resolution": [float(v) for v in pixel_sides(transform)] if transform is not None else None,
         "valid_fraction": frac,
     }
-    rotation = grid_rotation(transform) if transform is not None else None
-    if rotation is not None:
-        out["grid_rotation_deg"] = rotation
+    if transform is not None:
+        out.update(grid_notes(transform))
     labels = cube.hsi.labels
     if labels is not None:
         counts = np.bincount(labels.ravel(), minlength=1)
@@ -131,7 +165,7 @@ def format_summary(info: dict[str, Any]) -> str:
         lines.append(f"gcps         {info['gcps']}, not applied: warp the file to a map grid first")
     if info.get("resolution"):
         lines.append(f"resolution   {info['resolution'][0]:g} x {info['resolution'][1]:g}"
-                     + _rotation_note(info.get("grid_rotation_deg")))
+                     + grid_note(info))
     lines.append(f"valid pixels {100 * info['valid_fraction']:.2f}%")
     for name, frac in info.get("masks", {}).items():
         lines.append(f"mask {name:<12} {100 * frac:.2f}% flagged")

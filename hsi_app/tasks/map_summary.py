@@ -19,7 +19,7 @@ import numpy as np
 
 from hsi_app.io.cog import CLASS_NAMES_TAG
 from hsi_app.io.geotiff import TIFF_ONLY
-from hsi_app.io.summary import pixel_sides
+from hsi_app.io.summary import grid_note, grid_notes, pixel_sides
 from hsi_app.tasks.map_accuracy import M2_PER_HA, pixel_area_m2
 
 
@@ -79,6 +79,7 @@ def summarize_class_map(path: str | os.PathLike[str]) -> dict[str, Any]:
 
     t = _tally_envi(path) if is_envi(path) else _tally_geotiff(path)
     crs, transform, counts = t.crs, t.transform, t.counts
+    gridded = crs is not None or not transform.is_identity
     area = pixel_area_m2(transform, crs, (t.height, t.width))
     mapped = int(counts[1:].sum())
     rows = []
@@ -98,12 +99,13 @@ def summarize_class_map(path: str | os.PathLike[str]) -> dict[str, Any]:
         "height": t.height,
         "width": t.width,
         "crs": crs.to_string() if crs is not None else None,
-        "resolution": [float(v) for v in pixel_sides(transform)] if crs is not None or not transform.is_identity else None,
+        "resolution": [float(v) for v in pixel_sides(transform)] if gridded else None,
         "pixel_area_m2": area,
         "mapped_pixels": mapped,
         "nodata_pixels": int(counts[0]),
         "has_confidence": t.has_confidence,
         "classes": rows,
+        **(grid_notes(transform) if gridded else {}),
     }
 
 
@@ -175,10 +177,10 @@ def format_class_map_summary(info: dict[str, Any]) -> str:
         f"source       {info['source']}",
         f"format       {info['format']} ({'class + confidence bands' if info['has_confidence'] else 'class band'})",
         f"size         {info['height']} rows x {info['width']} cols",
-        f"crs          {info['crs'] or 'none (pixel coordinates)'}",
+        f"crs          {info['crs'] or ('none (a map grid without a CRS)' if info['resolution'] else 'none (pixel coordinates)')}",
     ]
     if info["resolution"]:
-        lines.append(f"resolution   {info['resolution'][0]:g} x {info['resolution'][1]:g}")
+        lines.append(f"resolution   {info['resolution'][0]:g} x {info['resolution'][1]:g}{grid_note(info)}")
     lines.append(f"mapped       {info['mapped_pixels']} pixels ({100 * info['mapped_pixels'] / max(total, 1):.2f}%), "
                  f"{info['nodata_pixels']} no-data")
     rows = info["classes"]

@@ -165,6 +165,33 @@ def test_info_of_a_rotated_grid_gives_the_pixel_sides_and_the_turn(tmp_path: Pat
     assert "\nresolution   30 x 20 (grid rotated 30.0° " + turn + ")\n" in format_summary(info)
 
 
+@pytest.mark.parametrize(("transform", "note", "keys"), [
+    ((30.0, 5.0, 500000.0, 0.0, -30.0, 4100000.0), " (sheared 9.5°)", {"grid_shear_deg"}),
+    ((30.0, 0.0, 500000.0, 0.0, 30.0, 4100000.0), " (south-up: rows run north)", {"south_up"}),
+], ids=["sheared", "south-up"])
+def test_info_names_sheared_and_south_up_grids(tmp_path: Path, cube_array: np.ndarray, transform: tuple,
+                                               note: str, keys: set[str]) -> None:
+    """A shear is not a 0-degree rotation, and a positive pixel height is not a north-up grid."""
+    from rasterio.transform import Affine
+
+    from hsi_app.io.summary import format_summary
+    from hsi_app.tasks.map_summary import format_class_map_summary, summarize_class_map
+
+    path = tmp_path / "g.tif"
+    c, h, w = cube_array.shape
+    with rasterio.open(path, "w", driver="GTiff", height=h, width=w, count=c, dtype="int16", crs="EPSG:32633",
+                       transform=Affine(*transform)) as ds:
+        ds.write(cube_array)
+    info = summarize(open_cube(path))
+    assert keys <= set(info) and "grid_rotation_deg" not in info
+    assert f"\nresolution   {info['resolution'][0]:g} x {info['resolution'][1]:g}{note}\n" in format_summary(info)
+    classes = tmp_path / "map.tif"
+    with rasterio.open(classes, "w", driver="GTiff", height=h, width=w, count=1, dtype="uint8", crs="EPSG:32633",
+                       transform=Affine(*transform)) as ds:
+        ds.write(np.ones((1, h, w), np.uint8))
+    assert note + "\n" in format_class_map_summary(summarize_class_map(classes))
+
+
 def test_info_of_a_north_up_grid_is_unchanged(tmp_path: Path, cube_array: np.ndarray) -> None:
     from hsi_app.io.summary import format_summary
 
