@@ -10,8 +10,9 @@ become an ``(H, W)`` int32 label raster on the cube's grid:
   text attribute (sorted unique names become classes 1..K, or the positions of the
   names in ``class_names`` when given);
 * layers in another CRS are reprojected to the cube's CRS. A layer without CRS is only
-  accepted on a cube without CRS, where its coordinates are pixel coordinates
-  (x = column, y = row, origin at the top-left corner).
+  accepted on a cube without CRS, where its coordinates are the cube's own: those of its
+  map transform when it has one (a file with a transform but no CRS, as its outputs are
+  written), else pixel coordinates (x = column, y = row, origin at the top-left corner).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from hsi_app.io.cube import Cube
 
 @dataclass(frozen=True)
 class Grid:
-    """A raster grid: size, affine transform and CRS (``None`` = pixel coordinates)."""
+    """A raster grid: size, affine transform (identity: pixel coordinates) and CRS (``None``: unknown)."""
 
     height: int
     width: int
