@@ -7,8 +7,9 @@ Definitions. Values are on the ``[0, 1]`` normalised scale (peak 1) unless said 
   every band. The app's published numbers (README, BENCHMARKS, model cards) are this one.
 * ``mpsnr``: **mean of per-band PSNR**, ``mean_b 10 log10(1 / MSE_b)`` over the bands with a
   scored entry: the MPSNR of the HSDT / QRNN3D papers (their evaluation code averages the
-  per-band PSNR with a peak of 1). ``mpsnr >= psnr`` (Jensen), with equality only when every
-  band has the same MSE: under i.i.d. noise the two agree to about 0.01 dB, under
+  per-band PSNR with a peak of 1). When every band has the same number of scored entries,
+  ``mpsnr >= psnr`` (Jensen), with equality only when every band has the same MSE (a mask
+  that scores bands unequally can reverse it): under i.i.d. noise the two agree to about 0.01 dB, under
   non-i.i.d. noise (noniid, stripe, deadline, impulse, mixture) they differ by several dB.
   Compare paper MPSNR tables with ``mpsnr``. A band with zero error makes it ``inf``.
 * ``ssim``: torchmetrics' SSIM computed per band (each band one image channel): Gaussian
@@ -106,7 +107,8 @@ class RestorationScores:
         keep = self._check(est, ref, mask)
         c = est.shape[0]
         bad = ~(np.isfinite(est) & np.isfinite(ref))
-        if bad.any():  # only in unscored entries (checked): zero both so they add no artificial edge
+        if bad.any():  # only in unscored entries (checked): zero in both; SSIM windows of scored pixels next to
+            # them still see that fill, so SSIM near no-data depends on it slightly (PSNR and SAM do not)
             est, ref = np.where(bad, np.float32(0), est), np.where(bad, np.float32(0), ref)
         if self._sse is None or self._count is None:
             self._sse, self._count = np.zeros(c, dtype=np.float64), np.zeros(c, dtype=np.int64)

@@ -12,9 +12,11 @@ Conventions:
   sampling): ``AP = sum_i (R_i - R_{i-1}) * max_{j >= i} P_j`` over true positives.
 * mAP is the mean AP over classes that have ground truth. ``class_agnostic=True`` pools
   all classes into one (used for RX, which does not name a class).
-* Size bins follow COCO's area ranges: ground truth outside the bin is ignored, and
-  predictions matched to ignored ground truth are dropped (neither TP nor FP);
-  unmatched predictions stay false positives.
+* Size bins follow COCO's area ranges and matching: ground truth outside the bin is
+  ignored; each prediction takes ground truth in the bin when any is free and within the
+  threshold, else ignored ground truth, and is then dropped (neither TP nor FP);
+  unmatched predictions stay false positives. Truth without sizes has no per-bin scores.
+* Predictions with equal scores are taken in their input order (as VOC and COCO do).
 """
 
 from __future__ import annotations
@@ -101,7 +103,7 @@ def pixel_auroc(scores: np.ndarray, truth: np.ndarray, mask: np.ndarray | None =
 
     s = np.asarray(scores, dtype=np.float64).reshape(-1)
     t = np.asarray(truth, dtype=bool).reshape(-1)
-    keep = np.isfinite(s) if mask is None else (np.isfinite(s) & np.asarray(mask, bool).reshape(-1))
+    keep = ~np.isnan(s) if mask is None else (~np.isnan(s) & np.asarray(mask, bool).reshape(-1))  # +-inf rank
     s, t = s[keep], t[keep]
     n_pos = int(t.sum())
     n_neg = t.size - n_pos
@@ -179,27 +181,34 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _class_ap(pred: Detections, gt: Detections, *, kind: str, threshold: float, class_agnostic: bool,
               size_bin: str | None) -> dict[int, float]:
     """AP per class (key 0 when class-agnostic)."""
+    if size_bin is not None and gt.size_bin is None:  # no sizes known: no per-bin score (not the overall one)
+        return {}
     classes = [0] if class_agnostic else sorted({int(c) for c in np.asarray(gt.class_id)})
     out: dict[int, float] = {}
     for k in classes:
         pi = np.arange(len(pred)) if class_agnostic else np.flatnonzero(np.asarray(pred.class_id) == k)
         gi = np.arange(len(gt)) if class_agnostic else np.flatnonzero(np.asarray(gt.class_id) == k)
         if kind == "point":
-            dist = np.hypot(np.asarray(pred.row, float)[pi, None] - np.asarray(gt.row, float)[None, gi],
-                            np.asarray(pred.col, float)[pi, None] - np.asarray(gt.col, float)[None, gi])
-            match = greedy_match(pred.score[pi], dist, dist <= threshold, higher_better=False)
+            quality = np.hypot(np.asarray(pred.row, float)[pi, None] - np.asarray(gt.row, float)[None, gi],
+                               np.asarray(pred.col, float)[pi, None] - np.asarray(gt.col, float)[None, gi])
+            ok, higher = quality <= threshold, False
         else:
             if pred.box is None or gt.box is None:
                 raise ValueError("box mAP needs boxes on both predictions and ground truth")
-            iou = box_iou(np.asarray(pred.box)[pi], np.asarray(gt.box)[gi])
-            match = greedy_match(pred.score[pi], iou, iou >= threshold, higher_better=True)
+            quality = box_iou(np.asarray(pred.box)[pi], np.asarray(gt.box)[gi])
+            ok, higher = quality >= threshold, True
         scores = np.asarray(pred.score, float)[pi]
-        tp = match >= 0
-        n_gt = gi.size
-        if size_bin is not None and gt.size_bin is not None:
+        if size_bin is None:
+            tp = greedy_match(scores, quality, ok, higher_better=higher) >= 0
+            n_gt = gi.size
+        else:  # COCO: ground truth in the bin first; a prediction left only with ignored truth is dropped
             in_bin = np.asarray(gt.size_bin)[gi] == size_bin
-            keep = ~tp | in_bin[np.maximum(match, 0)]
-            scores, tp = scores[keep], tp[keep]
+            tp = greedy_match(scores, quality, ok & in_bin[None, :], higher_better=higher) >= 0
+            rest = np.flatnonzero(~tp)
+            ignored = np.zeros(tp.size, dtype=bool)
+            ignored[rest] = greedy_match(scores[rest], quality[rest], ok[rest] & ~in_bin[None, :],
+                                         higher_better=higher) >= 0
+            scores, tp = scores[~ignored], tp[~ignored]
             n_gt = int(in_bin.sum())
         if n_gt > 0:
             out[k] = average_precision(scores, tp, n_gt)
@@ -221,11 +230,11 @@ def detection_report(pred: Detections, gt: Detections, *, class_agnostic: bool =
 
     Returns:
         ``{"mAP@1px", "mAP@2px", "mAP@3px", "mAP25", "mAP50", "<bin>/mAP@2px", "<bin>/mAP50", ...}``
-        (box entries only when both sides have boxes).
+        (box entries only when both sides have boxes, bin entries only when the truth has sizes).
     """
     rep: dict[str, float] = {}
     has_boxes = pred.box is not None and gt.box is not None
-    for b in (None, *bins):
+    for b in (None, *(bins if gt.size_bin is not None else ())):  # truth without sizes: overall scores only
         pre = "" if b is None else f"{b}/"
         for d in distances:
             rep[f"{pre}mAP@{d:g}px"] = mean_ap(pred, gt, kind="point", threshold=d, class_agnostic=class_agnostic, size_bin=b)

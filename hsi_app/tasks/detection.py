@@ -54,6 +54,9 @@ def find_peaks(scores: np.ndarray, *, threshold: float = -np.inf, size: int = 3,
                mask: np.ndarray | None = None) -> Detections:
     """Local maxima of each score map (non-maximum suppression in a ``size x size`` window).
 
+    Neighbouring pixels with the same maximum (a saturated plateau) give one peak, at the
+    plateau's first pixel in raster order; ``+inf`` is a score, NaN is no data.
+
     Args:
         scores: ``(K, H, W)`` score maps (NaN ignored).
         threshold: keep peaks with score strictly above this.
@@ -64,15 +67,20 @@ def find_peaks(scores: np.ndarray, *, threshold: float = -np.inf, size: int = 3,
     Returns:
         :class:`Detections` at pixel centres (``row + 0.5``, ``col + 0.5``), class ids ``1..K``.
     """
-    from scipy.ndimage import maximum_filter
+    from scipy.ndimage import label, maximum_filter
 
-    s = np.where(np.isfinite(scores), scores, -np.inf).astype(np.float64)
+    s = np.where(np.isnan(scores), -np.inf, scores).astype(np.float64)  # +inf is a (saturated) score
     rows, cols, cls, sc = [], [], [], []
     for k in range(s.shape[0]):
         peak = (s[k] == maximum_filter(s[k], size=size, mode="constant", cval=-np.inf)) & (s[k] > threshold)
-        peak &= np.isfinite(s[k])
         if mask is not None:
             peak &= np.asarray(mask, bool)
+        plateaus, n = label(peak, structure=np.ones((3, 3), bool))  # equal neighbouring maxima: one object
+        if n < int(peak.sum()):
+            ids, at = np.unique(plateaus.ravel(), return_index=True)
+            first = at[ids > 0]  # each plateau's first pixel in raster order
+            peak = np.zeros_like(peak)
+            peak.ravel()[first] = True
         r, c = np.nonzero(peak)
         v = s[k][r, c]
         order = np.argsort(-v, kind="stable")[:max_per_class]

@@ -122,7 +122,8 @@ def rx(image: np.ndarray, *, window: tuple[int, int] | None = None, stats: Any =
         image: ``(C, H, W)`` cube.
         window: ``(inner, outer)`` odd window sizes for local RX: the mean comes from
             the outer window minus the inner one, the covariance is the scene's
-            (regularised) one. ``None``: global RX.
+            (regularised) one; at the image border both windows are shifted inside the
+            image (Spectral Python's windows), not clipped. ``None``: global RX.
         stats: background statistics (default: :func:`background_stats` of the image).
         progress: local RX only (the slow one, a window per pixel): show a progress bar over
             strips of rows.

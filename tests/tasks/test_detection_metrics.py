@@ -112,3 +112,41 @@ def test_best_score_keeps_no_data_pixels_nan_without_a_warning() -> None:
         warnings.simplefilter("error")  # numpy's "All-NaN slice encountered" would fail here
         best = best_score(scores)
     np.testing.assert_array_equal(best, [[3.0, 5.0, nan], [-np.inf, 2.0, nan]])
+
+
+def test_a_prediction_takes_truth_in_the_bin_before_ignored_truth() -> None:
+    """COCO: 1.3 px from a small target and 0.2 px from a big one, the small-bin score counts the small match."""
+    gt = _det([10.0, 10.0], [10.0, 11.5], [1, 1], [1, 1], bins=["1-2", "6-16"])
+    pred = _det([10.0], [11.3], [1], [0.9])
+    rep = detection_report(pred, gt, distances=(2.0,), bins=("1-2", "6-16"))
+    assert rep["1-2/mAP@2px"] == pytest.approx(1.0)
+    assert rep["6-16/mAP@2px"] == pytest.approx(1.0)  # scored per bin: there it takes the big target
+    assert rep["mAP@2px"] == pytest.approx(0.5)  # overall: one prediction, two targets (nearest first)
+
+
+def test_truth_without_sizes_has_no_per_bin_scores() -> None:
+    gt = _det([5.5, 20.5], [5.5, 20.5], [1, 1], [1, 1])  # no size_bin column
+    pred = _det([5.5], [5.5], [1], [0.9])
+    rep = detection_report(pred, gt, bins=("1-2",))
+    assert rep["mAP@2px"] == pytest.approx(0.5)
+    assert not any("/" in k for k in rep)  # the bins were copies of the overall 0.5
+    assert np.isnan(mean_ap(pred, gt, size_bin="1-2"))
+
+
+def test_infinite_scores_are_ranked_not_dropped() -> None:
+    scores = np.array([[np.inf, 0.2], [0.5, np.nan]])
+    truth = np.array([[True, False], [False, False]])
+    assert pixel_auroc(scores, truth) == pytest.approx(1.0)  # the +inf target outranks both background pixels
+
+
+def test_a_saturated_plateau_is_one_peak_and_inf_is_a_peak() -> None:
+    from hsi_app.tasks.detection import find_peaks
+
+    s = np.zeros((1, 9, 9))
+    s[0, 4, 4:6] = 1.0  # two neighbouring pixels at the same maximum: one object
+    s[0, 1, 1] = np.inf
+    s[0, 7, 7] = np.nan
+    det = find_peaks(s, threshold=0.5)
+    assert sorted(zip(det.row.tolist(), det.col.tolist(), strict=True)) == [(1.5, 1.5), (4.5, 4.5)]
+    flat = find_peaks(np.ones((1, 4, 4)), threshold=0.5)  # a constant map: one peak, not sixteen
+    assert len(flat) == 1
