@@ -33,7 +33,9 @@ def ensemble(models: tuple[str, ...], out: str, data: str | None, window: int, q
         click.echo("not scored: the members were trained on different splits, so every test pixel was some "
                    "member's training pixel; score its map with `hsi evaluate` on independent labels")
         return
-    leak = " (LEAKY protocol: random pixel split with overlapping patches)" if metrics["leaky"] else ""
+    from hsi_app.data.splits import leak_note
+
+    leak = leak_note(metrics["leaky"], metrics["protocol"])
     each = ", ".join(f"{100 * m['oa']:.2f}" for m in metrics["members"] if m["oa"] is not None)
     click.echo(f"{metrics['model']} on {metrics['protocol']}{leak}: OA {100 * metrics['oa']:.2f}%  "
                f"AA {100 * metrics['aa']:.2f}%  kappa {metrics['kappa']:.4f}  (members: OA {each})  -> {out}")

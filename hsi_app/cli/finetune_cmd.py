@@ -58,8 +58,10 @@ def finetune(base: str, data: str, labels: str | None, label_attribute: str, key
                            train_head=train_head, classes=classes, window=window, progress=not quiet)
     m = run_finetune(cube, base, out, opts, train_labels=maps[0], test_labels=maps[1],
                      protect=[labels, train_labels, test_labels])
+    from hsi_app.data.splits import leak_note
+
     click.echo(
-        f"LoRA r={lora_rank} on {m['protocol']}: OA {100 * m['oa']:.2f}%  AA {100 * m['aa']:.2f}%  "
+        f"LoRA r={lora_rank} on {m['protocol']}{leak_note(m['leaky'], m['protocol'])}: OA {100 * m['oa']:.2f}%  AA {100 * m['aa']:.2f}%  "
         f"kappa {m['kappa']:.4f}  ({m['n_train']} train / {m['n_test']} test px, {m['train_seconds']:.1f} s)\n"
         f"trainable {m['trainable_params']:,} of {m['total_params']:,} parameters "
         f"({100 * m['trainable_fraction']:.1f}%); adapter.safetensors {m['adapter_bytes'] / 1024:.1f} KiB -> {out}"

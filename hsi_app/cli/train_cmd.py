@@ -91,7 +91,9 @@ def train(task: str, noise: str, init: str | None, targets: str | None, schedule
     cube, maps = read_split_labels(cube, (train_labels, test_labels), attribute=label_attribute)
     metrics = train_classifier(cube, out, opts, train_labels=maps[0], test_labels=maps[1],
                                protect=[labels, train_labels, test_labels])
-    leak = " (LEAKY protocol: random pixel split with overlapping patches)" if metrics["leaky"] else ""
+    from hsi_app.data.splits import leak_note
+
+    leak = leak_note(metrics["leaky"], metrics["protocol"])
     click.echo(
         f"{model} on {metrics['protocol']}{leak}: OA {100 * metrics['oa']:.2f}%  AA {100 * metrics['aa']:.2f}%  "
         f"kappa {metrics['kappa']:.4f}  ({metrics['n_train']} train / {metrics['n_test']} test px, "

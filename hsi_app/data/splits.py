@@ -3,7 +3,8 @@
 Four protocols, all deterministic given ``seed``:
 
 ``random:F``
-    Stratified per class: ``round(F * n_c)`` training pixels per class (at least one, and
+    Stratified per class: ``round(F * n_c)`` training pixels per class (Python's round: halves
+    to even, so 20.5 gives 20 and 126.5 gives 126; at least one, and
     at least one left for testing when ``n_c > 1``). This is the usual literature protocol.
     It **leaks**: training and test pixels are neighbours, so their patches / receptive
     fields overlap, and reported accuracies are optimistic. Splits made this way carry
@@ -69,6 +70,14 @@ SplitKind = Literal["random", "fixed", "disjoint", "maps"]
 
 ACCEPTED_FORMS = "random:F (0<F<1), fixed:N (integer N>=1) or disjoint:F (0<F<1), e.g. random:0.1"
 LEAK_WARNING = "LEAKY: random pixel split with overlapping patches"
+_MAPS_LEAK = "LEAKY: test pixels lie inside the model's reach of training pixels"
+
+
+def leak_note(leaky: bool, protocol: str) -> str:
+    """`` (LEAKY protocol: ...)`` for a leaky split's result line, ``""`` otherwise."""
+    if not leaky:
+        return ""
+    return f" ({(_MAPS_LEAK if protocol == 'maps' else LEAK_WARNING).replace('LEAKY:', 'LEAKY protocol:')})"
 _FORMAT_VERSION = 1
 _BLOCKS_PER_SIDE = 10  # block edge = ceil(sqrt(H * W) / 10): about 10 blocks per side
 _MAX_SWAPS = 2_000  # swap moves examined per local-search step (a seeded sample beyond)
@@ -200,7 +209,7 @@ class Split:
         if self.radius > 0:
             text += f", buffer {self.radius} px dropped {self.dropped} test pixels"
         if self.leaky:
-            text += f" -- {LEAK_WARNING}"
+            text += f" -- {_MAPS_LEAK if self.protocol == 'maps' else LEAK_WARNING}"
         return text
 
     def validation(self, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -555,8 +564,13 @@ def make_split(
     )
 
 
-def split_from_maps(train: np.ndarray, test: np.ndarray) -> Split:
+def split_from_maps(train: np.ndarray, test: np.ndarray, *, radius: int | None = None) -> Split:
     """Build a split from user-supplied train and test label maps (e.g. WHU-Hi Train50/Test).
+
+    With ``radius`` (the model's receptive radius), the maps' own buffer is measured: the
+    split is ``leaky`` when a test pixel lies within ``radius`` px (Chebyshev) of a training
+    pixel, as in a random per-pixel draw (WHU-Hi's Train50, a replayed ``random:F``), and
+    otherwise records the buffer it has (``radius`` = the largest distance it guarantees).
 
     Args:
         train: (H, W) int training labels, 0 elsewhere.
@@ -582,7 +596,13 @@ def split_from_maps(train: np.ndarray, test: np.ndarray) -> Split:
             f"train and test maps overlap at {overlap} pixels; remove them from the test map"
             " (test[train > 0] = 0)"
         )
-    return Split(train=tr.astype(np.int32), test=te.astype(np.int32), protocol="maps", leaky=False)
+    leaky, buffer = False, 0
+    if radius is not None and (tr > 0).any() and (te > 0).any():
+        from scipy.ndimage import distance_transform_cdt
+
+        gap = int(distance_transform_cdt(tr == 0, metric="chessboard")[te > 0].min())  # px to the nearest train px
+        leaky, buffer = gap <= radius, (0 if gap <= radius else gap - 1)
+    return Split(train=tr.astype(np.int32), test=te.astype(np.int32), protocol="maps", leaky=leaky, radius=buffer)
 
 
 def check_split(split: Split, labels: np.ndarray | None = None) -> None:

@@ -336,12 +336,17 @@ def evaluate_map(
     """
     from hsi_app.io.cog import read_class_map
     from hsi_app.io.cube import make_cube
-    from hsi_app.io.labels import read_labels
+    from hsi_app.io.labels import read_labels, sniff_label_format
 
     cmap = read_class_map(map_path, confidence=False)
     grid = make_cube(cmap.classes[None], crs=cmap.crs, transform=cmap.transform,
                      source=str(map_path))
     ref, ref_names = read_labels(Path(reference_path), grid, key=key, attribute=attribute)
+    if cmap.class_names is None and ref_names is not None and sniff_label_format(Path(reference_path)) == "vector":
+        used = ", ".join(str(ref_names[i]) for i in np.unique(ref[ref > 0])[:4])
+        raise LabelError(f"{reference_path}: its classes are names ({used}) but the map {map_path} has none, so "
+                         f"they cannot be matched to its class numbers; give the reference a numeric '{attribute}' "
+                         "(the map's ids) or score a map that names its classes (hsi predict writes them)")
     ref, names = merge_class_names(cmap.class_names, ref_names, ref, int(cmap.classes.max(initial=0)),
                                    source=str(reference_path))
     return assess_map(cmap.classes, ref, names,

@@ -163,7 +163,7 @@ def _split_for(cube: Cube, opts: TrainOptions, radius: int, train_labels: np.nda
     if train_labels is not None or test_labels is not None:
         if train_labels is None or test_labels is None:
             raise LabelError("--train-labels and --test-labels go together; pass both")
-        return split_from_maps(train_labels, test_labels)
+        return split_from_maps(train_labels, test_labels, radius=radius)  # leaky when they are as close as that
     return protocol_split(cube, opts.split, seed=opts.seed, radius=radius)
 
 

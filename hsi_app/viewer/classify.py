@@ -205,7 +205,8 @@ def agreement(truth: np.ndarray, pred: np.ndarray, k: int) -> dict[str, Any]:
     The same definitions as :func:`hsi_app.tasks.classification.classification_metrics`,
     without importing the training stack (lightning) into the web server.
     """
-    cm = np.bincount(truth * k + pred, minlength=k * k).reshape(k, k).astype(np.float64)
+    t, p = np.asarray(truth, np.int64), np.asarray(pred, np.int64)  # uint8 * k would wrap above 16 classes
+    cm = np.bincount(t * k + p, minlength=k * k).reshape(k, k).astype(np.float64)
     n = cm.sum()
     support = cm.sum(axis=1)
     recall = np.divide(np.diag(cm), support, out=np.zeros(k), where=support > 0)

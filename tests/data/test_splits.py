@@ -303,6 +303,25 @@ def test_split_from_maps_accepts_disjoint_maps() -> None:
     check_split(split, labels)
 
 
+def test_replayed_maps_are_leaky_when_test_pixels_are_within_the_models_reach() -> None:
+    """A random:0.1 split saved and given back as --train-labels/--test-labels is as leaky as the original."""
+    from hsi_app.data.splits import leak_note
+
+    labels = field_labels()
+    drawn = make_split(labels, "random:0.1", seed=3)
+    replayed = split_from_maps(drawn.train, drawn.test, radius=5)
+    assert replayed.leaky and replayed.radius == 0 and "LEAKY" in replayed.describe()
+    assert leak_note(replayed.leaky, replayed.protocol).startswith(" (LEAKY protocol: test pixels lie inside")
+    cols = np.arange(labels.shape[1])[None, :]
+    train, test = np.where(cols < 20, labels, 0), np.where(cols >= 32, labels, 0)  # 12 columns apart
+    gap = int(min_chebyshev(test > 0, train > 0).min())
+    apart = split_from_maps(train, test, radius=5)
+    assert not apart.leaky and apart.radius == gap - 1 >= 5
+    check_split(apart, labels)
+    assert split_from_maps(train, test, radius=gap).leaky  # a model that reaches that far sees test pixels
+    assert leak_note(False, "maps") == ""
+
+
 def test_split_from_maps_overlap_names_count_and_fix() -> None:
     train = np.zeros((6, 6), dtype=np.int32)
     test = np.zeros((6, 6), dtype=np.int32)

@@ -324,6 +324,7 @@ def test_classes_new_trains_a_fresh_head_for_as_many_classes(runs: dict, tmp_pat
                       str(runs["root"] / "labels.tif"), "--split", "fixed:5", "--lora-rank", "2", "--epochs", "1",
                       "--classes", "new", "--out", str(ft), "--quiet")
     assert code == 0, text
+    assert "LoRA r=2 on fixed:5 (LEAKY protocol: random pixel split" in text  # as hsi train says it
     cfg = json.loads((ft / "config.json").read_text())
     assert cfg["class_names"][1:] == ["class 1", "class 2", "class 3", "class 4"]
     assert cfg["extra"]["finetune"]["new_head"] is True

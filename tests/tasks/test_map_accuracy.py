@@ -230,6 +230,27 @@ def test_cli_scores_a_map_against_vector_polygons_in_another_crs(tmp_path: Path,
     assert "OA " in capsys.readouterr().out
 
 
+def test_text_reference_classes_on_a_map_without_names_are_refused(tmp_path: Path) -> None:
+    """Names numbered alphabetically (Corn 1, Woods 2) would be paired with the map's ids by chance."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from hsi_app.errors import LabelError
+    from hsi_app.tasks.map_accuracy import evaluate_map
+
+    cls = np.ones((60, 80), np.uint8)
+    cls[:, 40:] = 2
+    with rasterio.open(tmp_path / "map.tif", "w", driver="GTiff", height=60, width=80, count=1, dtype="uint8",
+                       crs="EPSG:32633", transform=T) as ds:  # a class map from elsewhere: no class names
+        ds.write(cls[None])
+    polys = [box(500000, 4099100, 501200, 4100000), box(501200, 4099100, 502400, 4100000)]
+    gpd.GeoDataFrame({"class": ["Woods", "Corn"], "id": [1, 2]}, geometry=polys, crs="EPSG:32633").to_file(
+        tmp_path / "ref.gpkg")
+    with pytest.raises(LabelError, match=r"ref.gpkg: its classes are names \(Corn, Woods\) but the map .* has none"):
+        evaluate_map(tmp_path / "map.tif", tmp_path / "ref.gpkg")
+    assert evaluate_map(tmp_path / "map.tif", tmp_path / "ref.gpkg", attribute="id").scores()["oa"] == 1.0
+
+
 def test_cli_missing_reference_is_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from hsi_app.cli.main import main
 

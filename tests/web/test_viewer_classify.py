@@ -244,3 +244,16 @@ def test_an_ensemble_folder_is_offered_and_maps_the_mean_of_its_members(tmp_path
         cache.get(runs / "ens")
     with pytest.raises(ModelLoadError, match="ensemble of classifiers"):
         cache.get(runs / "ens", task="denoise")
+
+
+def test_agreement_of_uint8_classes_above_sixteen_does_not_wrap() -> None:
+    from sklearn.metrics import accuracy_score, cohen_kappa_score
+
+    from hsi_app.viewer.classify import agreement
+
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 20, 500).astype(np.uint8)
+    pred = np.where(rng.random(500) < 0.7, truth, rng.integers(0, 20, 500)).astype(np.uint8)
+    got = agreement(truth, pred, 20)
+    assert got["oa"] == pytest.approx(accuracy_score(truth, pred))
+    assert got["kappa"] == pytest.approx(cohen_kappa_score(truth, pred))
