@@ -113,20 +113,22 @@ def load_run_model(run_dir: str | os.PathLike[str], config: RunConfig, device: s
     Args:
         run_dir: the run folder (``model.safetensors``).
         config: its :class:`~hsi_app.checkpoint.RunConfig` (task already checked by the caller).
-        device: ``"cpu"``, ``"cuda"``... (default: CUDA when present).
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:N"``... (default: CUDA when present).
 
     Returns:
         ``(model in eval mode on the device, device name)``.
 
     Raises:
+        ConfigError: an unknown device, or CUDA without a GPU (:func:`hsi_app.device.resolve_device`).
         ModelLoadError: weights whose names or shapes do not fit the config.
     """
     import torch
 
+    from hsi_app.device import resolve_device
     from hsi_app.models import create_model
 
+    dev = str(resolve_device(device))
     tensors = load_tensors(run_dir)
-    dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = create_model(config.model_name, in_chans=config.in_chans, num_classes=config.num_classes,
                          wavelengths=config.wavelength_array, **config.model_args)
     try:
@@ -178,13 +180,21 @@ class Predictor:
 
     @classmethod
     def load(cls, run_dir: str | os.PathLike[str], device: str | None = None, *, tta: bool = False) -> Predictor:
-        """Load ``config.json`` + weights (+ LoRA adapter when present) from a run directory."""
-        if (Path(run_dir) / ADAPTER_NAME).is_file():  # `hsi finetune` output: base run + peft adapter
-            import torch
+        """Load ``config.json`` + weights (+ LoRA adapter when present) from a run directory.
 
+        Args:
+            device: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or None (CUDA when present; the SVM always runs on the CPU).
+
+        Raises:
+            ConfigError: an unknown device, or CUDA without a GPU.
+            ModelLoadError: missing or inconsistent run files.
+        """
+        from hsi_app.device import resolve_device
+
+        dev = str(resolve_device(device))
+        if (Path(run_dir) / ADAPTER_NAME).is_file():  # `hsi finetune` output: base run + peft adapter
             from hsi_app.tasks.finetune import load_finetuned
 
-            dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
             ft_config, ft_model = load_finetuned(run_dir)
             return cls(ft_config, ft_model.to(dev), dev, tta=tta)
         config = load_config(run_dir)
@@ -196,7 +206,7 @@ class Predictor:
             from hsi_app.models.svm import SVMBaseline
 
             return cls(config, SVMBaseline.from_state_dict(load_tensors(run_dir)), "cpu")
-        model, dev = load_run_model(run_dir, config, device)
+        model, dev = load_run_model(run_dir, config, dev)
         return cls(config, model, dev, tta=tta)
 
     def probs(self, image: np.ndarray) -> np.ndarray:

@@ -539,16 +539,14 @@ def quiet_lightning() -> Iterator[None]:
 
 def _accelerator(device: str | torch.device | None) -> tuple[str, Any]:
     """Map ``device`` ("cpu", "cuda", "cuda:1", None = auto) to Trainer accelerator/devices."""
+    from hsi_app.device import resolve_device
+
     if device is None:
         return "auto", 1
-    dev = torch.device(device)
-    if dev.type == "cpu":
-        return "cpu", 1
+    dev = resolve_device(device)  # ConfigError for an unknown string or a GPU that is not there
     if dev.type == "cuda":
         return "gpu", [dev.index or 0]
-    if dev.type == "mps":
-        return "mps", 1
-    raise ConfigError(f"fit_dense: device {str(device)!r} is not supported; use cpu, cuda[:N], mps or None")
+    return ("mps", 1) if dev.type == "mps" else ("cpu", 1)
 
 
 def _check_labels(name: str, labels: np.ndarray, shape: tuple[int, int], num_classes: int) -> np.ndarray:

@@ -218,7 +218,9 @@ def fit_denoiser(clean: np.ndarray, opts: DenoiseOptions) -> tuple[Any, dict[str
     loader = DataLoader(data, batch_size=opts.batch_size, shuffle=False, num_workers=0)  # type: ignore[arg-type]
     max_seconds = 60.0 * opts.max_minutes if opts.max_minutes else None
     module = _lightning_module()(net, opts.lr, epochs * steps, data, max_seconds)
-    accel = "gpu" if (opts.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda") else "cpu"
+    from hsi_app.device import resolve_device
+
+    accel = "gpu" if resolve_device(opts.device).type == "cuda" else "cpu"
     from hsi_app.tasks.classification import fit_interruptible, quiet_lightning
 
     threads = torch.get_num_threads()
