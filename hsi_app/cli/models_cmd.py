@@ -43,6 +43,16 @@ def model_rows(pattern: str = "*") -> list[dict[str, object]]:
     return rows
 
 
+def no_match_hint(pattern: str, glob: str) -> str:
+    """What to try when ``hsi models list PATTERN`` (as the shell-style ``glob``) matches no model name."""
+    from hsi_app.errors import did_you_mean
+    from hsi_app.models import list_models
+
+    if glob != glob.lower() and list_models(glob.lower()):
+        return f"names are lower case and matching is case-sensitive: try `hsi models list {pattern.lower()}`"
+    return did_you_mean(pattern, list_models("*"), "run `hsi models` to list them all", cutoff=0.5)
+
+
 def _fmt_params(n: object) -> str:
     return "?" if n is None else f"{int(n):,}"  # type: ignore[call-overload]
 
@@ -64,14 +74,13 @@ def list_cmd(pattern: str) -> None:
     """
     from hsi_app.errors import UnknownKeyError
     from hsi_app.models import list_models
-    from hsi_app.models.registry import model_info
 
     glob = pattern if any(ch in pattern for ch in "*?[") else f"*{pattern}*"
     rows = model_rows(glob)
     if not rows:
         if not list_models("*"):
             raise UnknownKeyError("no models are registered; reinstall hsi_app")
-        model_info(pattern)  # raises with close-match suggestions
+        raise UnknownKeyError(f"no model matches {pattern!r}; {no_match_hint(pattern, glob)}")
     header = ("name", "task", f"params ({COUNT_BANDS} bands, {COUNT_CLASSES} classes)", "description")
     width = [max(len(header[0]), *(len(str(r["name"])) for r in rows)),
              max(len(header[1]), *(len(str(r["task"])) for r in rows)),

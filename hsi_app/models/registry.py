@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import fnmatch
 import inspect
+import numbers
+import re
+import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -108,15 +111,54 @@ def create_model(
         ConfigError: bad sizes or an option the builder does not accept.
     """
     entry = _entry(name)
-    if in_chans < 1 or num_classes < 1:
+    if not (_is_int(in_chans) and _is_int(num_classes)) or in_chans < 1 or num_classes < 1:
         raise ConfigError(
-            f"model {name!r}: in_chans={in_chans}, num_classes={num_classes}; both must be >= 1"
+            f"model {name!r}: in_chans={in_chans!r}, num_classes={num_classes!r}; both must be integers >= 1"
         )
     try:
         model = entry.fn(in_chans=in_chans, num_classes=num_classes, wavelengths=wavelengths, **kwargs)
     except TypeError as err:
-        raise ConfigError(f"model {name!r}: bad model args {sorted(kwargs)} ({err}); check model_args") from err
+        unknown = unknown_model_args(entry.fn, kwargs, err)
+        what = f"unknown model args {unknown}" if unknown else f"bad model args {sorted(kwargs)}"
+        raise ConfigError(f"model {name!r}: {what} ({err}); check model_args") from err
     return model
+
+
+def _is_int(value: Any) -> bool:
+    """An integer (Python or numpy), not a bool, float or string."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _accepted_names(fn: Builder) -> set[str] | None:
+    """Keyword names ``fn`` accepts: its own parameters, plus those of the class it returns when it
+    forwards ``**kw`` to it (the families' builders); None when that cannot be known."""
+    params = inspect.signature(fn).parameters
+    names = {n for n, p in params.items() if p.kind is not p.VAR_KEYWORD}
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return names
+    try:
+        target = typing.get_type_hints(fn).get("return")
+    except Exception:  # noqa: BLE001 - unresolvable annotations: fall back to the error text
+        return None
+    if not inspect.isclass(target):
+        return None
+    inner = inspect.signature(target).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in inner.values()):
+        return None
+    return names | set(inner)
+
+
+def unknown_model_args(fn: Builder, kwargs: dict[str, Any], err: TypeError | None = None) -> list[str]:
+    """The keys of ``kwargs`` that builder ``fn`` does not accept (sorted).
+
+    Read from the signatures of ``fn`` and of the model class it returns; when those
+    cannot tell, the name in ``err`` ("unexpected keyword argument 'x'"), if any.
+    """
+    accepted = _accepted_names(fn)
+    if accepted is not None:
+        return sorted(k for k in kwargs if k not in accepted)
+    named = re.findall(r"unexpected keyword argument '(\w+)'", str(err or ""))
+    return sorted(k for k in kwargs if k in named)
 
 
 def list_models(pattern: str = "*") -> list[str]:

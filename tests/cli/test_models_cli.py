@@ -55,3 +55,15 @@ def test_unbuildable_model_shows_question_mark(monkeypatch: pytest.MonkeyPatch) 
     rows = models_cmd.model_rows("test_spectral_vit")
     models_cmd.parameter_count.cache_clear()
     assert rows[0]["params"] is None and models_cmd._fmt_params(None) == "?"
+
+
+@pytest.mark.parametrize("pattern", ["VIT", "?", "["])
+def test_a_pattern_without_match_says_so(pattern: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "models", "list", pattern)
+    assert code == 2 and f"no model matches {pattern!r}" in err and "not registered" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_an_upper_case_pattern_is_pointed_to_the_lower_case_one(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "models", "list", "VIT")
+    assert code == 2 and "`hsi models list vit`" in err

@@ -95,3 +95,21 @@ def test_register_with_task_option(monkeypatch: pytest.MonkeyPatch) -> None:
         return torch.nn.Identity()
 
     assert model_info("tmp_identity")["task"] == "denoising"
+
+
+def test_bad_model_args_name_only_the_unknown_keys() -> None:
+    """A valid option next to an unknown one: the message lists the unknown one alone."""
+    with pytest.raises(ConfigError) as info:
+        create_model("test_channel_vit", in_chans=4, num_classes=2, wavelengths=[500, 600, 700, 800],
+                     group_nm=100.0, foo=1)
+    msg = str(info.value)
+    assert "unknown model args ['foo']" in msg and "group_nm" not in msg
+    with pytest.raises(ConfigError, match=r"unknown model args \['bar', 'foo'\]"):
+        create_model("test_ssfcn", in_chans=4, num_classes=3, foo=1, bar=2)
+
+
+@pytest.mark.parametrize("sizes", [{"in_chans": "200", "num_classes": 3}, {"in_chans": 4, "num_classes": 2.5},
+                                   {"in_chans": True, "num_classes": 3}])
+def test_sizes_that_are_not_integers_are_one_config_error(sizes: dict) -> None:
+    with pytest.raises(ConfigError, match="both must be integers >= 1"):
+        create_model("test_ssfcn", **sizes)
