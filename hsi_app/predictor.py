@@ -138,6 +138,13 @@ def load_run_model(run_dir: str | os.PathLike[str], config: RunConfig, device: s
                              "retrain the run or restore its files") from err
     return model.eval().to(dev), dev
 
+def model_radius(model: Any, config: RunConfig) -> int:
+    """The halo a run needs: the built model's ``receptive_radius``, or config.json's for a model
+    without one (the SVM). The model's own value cannot be edited out of step with its layers."""
+    radius = getattr(model, "receptive_radius", None)
+    return int(config.receptive_radius if radius is None else radius)
+
+
 class Predictor:
     """A loaded run: config + model, ready to bind to cubes.
 
@@ -160,8 +167,8 @@ class Predictor:
 
     @property
     def receptive_radius(self) -> int:
-        """Pixels of context the model looks at (the minimum halo)."""
-        return self.config.receptive_radius
+        """Pixels of context the model looks at (the minimum halo; see :func:`model_radius`)."""
+        return model_radius(self.model, self.config)
 
     @property
     def class_names(self) -> list[str]:

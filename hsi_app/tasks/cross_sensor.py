@@ -111,7 +111,7 @@ def train_base(
     """
     from hsi_app.checkpoint import RunConfig, json_floats, save_run
     from hsi_app.tasks.classification import fit_dense
-    from hsi_app.tasks.train_classifier import receptive_radius
+    from hsi_app.tasks.train_classifier import receptive_radius, run_class_names
 
     image = np.asarray(scene.values, dtype=np.float32)
     labels = np.asarray(scene.hsi.labels, dtype=np.int64)
@@ -125,7 +125,7 @@ def train_base(
     radius = receptive_radius(model, c, k)
     run_dir = save_run(Path(out), RunConfig(
         task="classification", model_name=model, model_args={}, in_chans=c, num_classes=k,
-        class_names=list(scene.hsi.class_names or []), wavelengths=json_floats(wl), fwhm=json_floats(scene.hsi.fwhm),
+        class_names=run_class_names(scene.hsi.class_names, k), wavelengths=json_floats(wl), fwhm=json_floats(scene.hsi.fwhm),
         band_indices=list(range(c)), source_bands=c, mean=[float(v) for v in stats.mean],
         std=[float(v) for v in stats.std],
         receptive_radius=radius, data=f"{scene.attrs.get('source', 'indian_pines')}[:, :{split_col}]"),

@@ -383,7 +383,8 @@ class Denoiser:
 
     Attributes:
         offset, scale: raw = offset + scale * normalised.
-        halo: pixels read around each window (receptive radius rounded up to ``multiple``).
+        radius: the model's receptive radius (pixels).
+        halo: pixels read around each window (``radius`` rounded up to ``multiple``).
         multiple: window offsets must be multiples of this (model downsampling).
         tta: average every window over its eight flips / 90-degree rotations
             (:mod:`hsi_app.tasks.tta`); eight times the compute.
@@ -395,13 +396,15 @@ class Denoiser:
         self.offset = float(norm.get("offset", config.mean[0]))
         self.scale = float(norm.get("scale", config.std[0]))
         self.multiple = int(getattr(model, "spatial_multiple", 1))
-        r = int(config.receptive_radius)
-        self.halo = int(math.ceil(r / self.multiple) * self.multiple)
+        from hsi_app.predictor import model_radius
+
+        self.radius = model_radius(model, config)
+        self.halo = int(math.ceil(self.radius / self.multiple) * self.multiple)
 
     @property
     def field(self) -> int:
         """Receptive field side in pixels (``2 * radius + 1``)."""
-        return 2 * int(self.config.receptive_radius) + 1
+        return 2 * self.radius + 1
 
     @classmethod
     def load(cls, run_dir: str | os.PathLike[str], device: str | None = None, *, tta: bool = False) -> Denoiser:

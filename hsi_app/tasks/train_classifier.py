@@ -109,6 +109,14 @@ def check_class_weight_power(power: float) -> None:
                           "(0 = unweighted, 0.5 = inverse square-root frequency)")
 
 
+def run_class_names(names: Sequence[str] | None, num_classes: int) -> list[str]:
+    """Names of classes ``0..K`` for a run's config.json: the scene's when there are ``K + 1``
+    of them, else ``unlabelled, class 1, ..., class K``."""
+    if names and len(names) == num_classes + 1:
+        return [str(n) for n in names]
+    return ["unlabelled", *[f"class {i}" for i in range(1, num_classes + 1)]]
+
+
 def scene_in_memory(cube: Cube) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Load the good bands of a cube: image ``(C, H, W)`` float32 (no data -> NaN), band indices, valid ``(H, W)``."""
     bands = np.flatnonzero(~np.asarray(cube.coords["bad_band"].values, dtype=bool))
@@ -209,7 +217,7 @@ def train_classifier(
     check_has_labels(str(cube.attrs.get("source", "input")), label_maps)  # before a model is built for K classes
     labels_max = max((int(np.max(m)) for m in label_maps), default=0)
     num_classes = max(labels_max, len(k_names) - 1 if k_names else 0)
-    class_names = k_names if k_names and len(k_names) == num_classes + 1 else ["unlabelled", *[f"class {i}" for i in range(1, num_classes + 1)]]
+    class_names = run_class_names(k_names, num_classes)
 
     radius = receptive_radius(opts.model, image.shape[0], num_classes, opts.model_args)
     if split is None:

@@ -1,0 +1,97 @@
+"""Checks of a run's ``config.json`` as it is read (:func:`hsi_app.checkpoint.load_config`).
+
+A hand-edited or damaged config.json must be refused with one line that names the file
+and the field, not turned into a silently wrong map (a NaN mean zeroes its band, a short
+class list mislabels the map) or a numpy broadcasting error deep in a prediction.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+from pathlib import Path
+from typing import Any
+
+from hsi_app.errors import ModelLoadError
+
+BAND_LISTS = ("wavelengths", "fwhm", "band_indices", "mean", "std")
+"""Fields with one entry per model band (``in_chans``)."""
+NAMED_CLASS_TASKS = ("classification", "detect")
+"""Tasks whose ``class_names`` name classes ``0..K`` (``num_classes + 1`` entries)."""
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _bad(path: Path, field: str, problem: str) -> ModelLoadError:
+    return ModelLoadError(f"{path}: {field!r} {problem}; retrain the run or restore its config.json")
+
+
+def _show(value: Any) -> str:
+    """``value`` as it reads in the JSON file (``null``, ``NaN``, ``"200"``)."""
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _first_bad(values: list[Any], ok: Any) -> int | None:
+    """Index of the first entry of ``values`` for which ``ok(entry)`` is False (None: all fine)."""
+    return next((i for i, v in enumerate(values) if not ok(v)), None)
+
+
+def check_run_config(raw: dict[str, Any], path: Path) -> None:
+    """Refuse a config whose sizes, band lists, statistics or class names do not fit together.
+
+    Args:
+        raw: the parsed ``config.json`` (every RunConfig field present).
+        path: the file, for the message.
+
+    Raises:
+        ModelLoadError: one line naming ``path`` and the first bad field: ``in_chans``,
+            ``num_classes``, ``source_bands`` not positive integers, ``receptive_radius``
+            not an integer >= 0; a band list (wavelengths, fwhm, band_indices, mean, std)
+            without ``in_chans`` entries; non-numeric wavelengths/FWHM; band indices outside
+            the training cube; a mean that is not finite; a std that is not finite and > 0;
+            ``class_names`` without ``num_classes + 1`` entries (classifiers and detectors).
+    """
+    for name in ("in_chans", "num_classes", "source_bands"):
+        if not _is_int(raw[name]) or raw[name] < 1:
+            raise _bad(path, name, f"is {_show(raw[name])}; it must be a positive integer")
+    radius = raw["receptive_radius"]
+    if not _is_int(radius) or radius < 0:
+        raise _bad(path, "receptive_radius", f"is {_show(radius)}; it must be an integer >= 0")
+    if not isinstance(raw["model_args"], dict):
+        raise _bad(path, "model_args", f"is {type(raw['model_args']).__name__}; it must be a JSON object")
+    c = raw["in_chans"]
+    for name in BAND_LISTS:
+        values = raw[name]
+        if not isinstance(values, list) or len(values) != c:
+            n = f"{len(values)} entries" if isinstance(values, list) else f"a {type(values).__name__}"
+            raise _bad(path, name, f"has {n} for in_chans={c}; it needs one value per band")
+    for name in ("wavelengths", "fwhm"):  # None (or NaN) marks an unknown value
+        i = _first_bad(raw[name], lambda v: v is None or _is_number(v))
+        if i is not None:
+            raise _bad(path, name, f"entry {i} is {_show(raw[name][i])}; use a number of nm or null")
+    i = _first_bad(raw["band_indices"], lambda v: _is_int(v) and 0 <= v < raw["source_bands"])
+    if i is not None:
+        raise _bad(path, "band_indices", f"entry {i} is {_show(raw['band_indices'][i])}; indices must lie in "
+                                         f"0..{raw['source_bands'] - 1} (source_bands={raw['source_bands']})")
+    i = _first_bad(raw["mean"], lambda v: _is_number(v) and math.isfinite(v))
+    if i is not None:
+        raise _bad(path, "mean", f"entry {i} is {_show(raw['mean'][i])}; every band mean must be a finite number")
+    i = _first_bad(raw["std"], lambda v: _is_number(v) and math.isfinite(v) and v > 0)
+    if i is not None:
+        raise _bad(path, "std", f"entry {i} is {_show(raw['std'][i])}; every band std must be a finite number > 0")
+    if raw["task"] in NAMED_CLASS_TASKS:
+        names, k = raw["class_names"], raw["num_classes"]
+        if not isinstance(names, list) or len(names) != k + 1:
+            n = len(names) if isinstance(names, list) else type(names).__name__
+            raise _bad(path, "class_names", f"has {n} entries for num_classes={k}; it needs {k + 1} "
+                                            "(index 0 = unlabelled, then one per class)")
