@@ -120,22 +120,15 @@ def load_run_model(run_dir: str | os.PathLike[str], config: RunConfig, device: s
 
     Raises:
         ConfigError: an unknown device, or CUDA without a GPU (:func:`hsi_app.device.resolve_device`).
-        ModelLoadError: weights whose names or shapes do not fit the config.
+        ModelLoadError: model args the registry refuses, or weights whose names or shapes do not fit the config.
     """
-    import torch
-
     from hsi_app.device import resolve_device
-    from hsi_app.models import create_model
+    from hsi_app.run_weights import build_from_config, load_weights
 
     dev = str(resolve_device(device))
     tensors = load_tensors(run_dir)
-    model = create_model(config.model_name, in_chans=config.in_chans, num_classes=config.num_classes,
-                         wavelengths=config.wavelength_array, **config.model_args)
-    try:
-        model.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()})
-    except RuntimeError as err:  # missing/unexpected keys or shapes that do not fit the config
-        raise ModelLoadError(f"{run_dir}: weights do not match config.json ({str(err).splitlines()[0]}); "
-                             "retrain the run or restore its files") from err
+    model = build_from_config(config, run_dir)
+    load_weights(model, tensors, run_dir)  # missing/unexpected keys or shapes that do not fit the config
     return model.eval().to(dev), dev
 
 def model_radius(model: Any, config: RunConfig) -> int:

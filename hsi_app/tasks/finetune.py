@@ -253,15 +253,15 @@ def build_adapted(
 
     Returns:
         ``(adapted_model, net)``: the :class:`AdaptedModel` and the (peft-wrapped) network.
-    """
-    import torch
 
-    from hsi_app.models import create_model
+    Raises:
+        ModelLoadError: the base run's config.json or weights do not build its model.
+    """
+    from hsi_app.run_weights import build_from_config, load_weights
 
     BandMap, AdaptedModel = _torch_modules()
-    net = create_model(base.model_name, in_chans=base.in_chans, num_classes=base.num_classes,
-                       wavelengths=base.wavelength_array, **base.model_args)
-    net.load_state_dict({k: torch.from_numpy(v) for k, v in load_tensors(base_dir).items()})
+    net = build_from_config(base, base_dir)
+    load_weights(net, load_tensors(base_dir), base_dir)  # ModelLoadError naming the base run's files
     radius = int(getattr(net, "receptive_radius", base.receptive_radius))
     if new_head or (new_head is None and num_classes != base.num_classes):
         replace_head(net, num_classes)
@@ -392,7 +392,7 @@ def finetune(
 
         torch.manual_seed(opts.seed)
         new_head = plan.new_head
-        probe = _probe_net(base)
+        probe = _probe_net(base, base_path)
         lcfg = lora_config(probe, opts.lora_rank, opts.lora_alpha, new_head or opts.train_head)
         model, net = build_adapted(base_path, base, matrix, mean, std, num_classes, lcfg, new_head)
         trainable, total = (int(v) for v in net.get_nb_trainable_parameters())
@@ -446,11 +446,11 @@ def finetune(
     return metrics
 
 
-def _probe_net(base: RunConfig) -> Any:
+def _probe_net(base: RunConfig, base_dir: Path) -> Any:
     """An untrained instance of the base family (to read its LoRA target names)."""
-    from hsi_app.models import create_model
+    from hsi_app.run_weights import build_from_config
 
-    return create_model(base.model_name, in_chans=base.in_chans, num_classes=base.num_classes, **base.model_args)
+    return build_from_config(base, base_dir, wavelengths=None)
 
 
 def load_finetuned(run_dir: str | os.PathLike[str]) -> tuple[RunConfig, Any]:
