@@ -9,7 +9,8 @@ different number of classes, the classifier head is replaced by a new trainable 
     OUT/adapter.safetensors   LoRA matrices (+ the new head, if any): peft's adapter state dict
     OUT/adapter_config.json   the peft LoraConfig
     OUT/config.json           a RunConfig for the NEW bands/classes; ``extra["finetune"]``
-                              names the base run (absolute path + sha256 of its weights)
+                              names the base run (absolute path + sha256 of its weights
+                              and of its config.json)
     OUT/metrics.json          as ``hsi train`` + trainable_params, total_params, adapter_bytes
     OUT/split.npz, map.tif, map.png, confusion.png
 
@@ -38,6 +39,7 @@ import numpy as np
 from hsi_app.checkpoint import (
     ADAPTER_CONFIG_NAME,
     ADAPTER_NAME,
+    CONFIG_NAME,
     WEIGHTS_NAME,
     RunConfig,
     json_floats,
@@ -428,6 +430,7 @@ def finetune(
             data=str(cube.attrs.get("source", "")),
             extra={"schedule": opts.schedule, "finetune": {
                 "base_run": str(base_path), "base_sha256": file_sha256(base_path / WEIGHTS_NAME),
+                "base_config_sha256": file_sha256(base_path / CONFIG_NAME),
                 "base_num_classes": base.num_classes, "base_in_chans": base.in_chans, "band_map": kind,
                 "edge_coverage_fwhm": EDGE_COVERAGE_FWHM, "new_head": new_head, "train_head": new_head or opts.train_head,
                 "lora_rank": opts.lora_rank,
@@ -461,10 +464,10 @@ def load_finetuned(run_dir: str | os.PathLike[str]) -> tuple[RunConfig, Any]:
         (input: the new bands normalised with ``config.mean``/``config.std``).
 
     Raises:
-        ModelLoadError: the base run is missing or its weights changed since fine-tuning.
+        ModelLoadError: the base run is missing, its weights or config.json changed since
+            fine-tuning, or the adapter's tensors are not the ones peft expects.
     """
-    import torch
-    from peft import LoraConfig, set_peft_model_state_dict
+    from peft import LoraConfig
 
     run = Path(run_dir)
     config = load_config(run)
@@ -477,6 +480,11 @@ def load_finetuned(run_dir: str | os.PathLike[str]) -> tuple[RunConfig, Any]:
     if file_sha256(base_path / WEIGHTS_NAME) != ft.get("base_sha256"):
         raise ModelLoadError(f"{run}: the weights of base run {base_path} changed since fine-tuning; "
                              "restore the original run or fine-tune again")
+    config_sha = ft.get("base_config_sha256")  # fine-tunes made before it was stored skip this check
+    if config_sha is not None and (not (base_path / CONFIG_NAME).is_file()
+                                   or file_sha256(base_path / CONFIG_NAME) != config_sha):
+        raise ModelLoadError(f"{run}: the config.json of base run {base_path} changed since fine-tuning; "
+                             "restore the original run or fine-tune again")
     base = load_config(base_path)
     raw = json.loads((run / ADAPTER_CONFIG_NAME).read_text()) if (run / ADAPTER_CONFIG_NAME).is_file() else None
     if raw is None:
@@ -486,9 +494,33 @@ def load_finetuned(run_dir: str | os.PathLike[str]) -> tuple[RunConfig, Any]:
     matrix, _ = band_matrix(base, config.wavelength_array, config.fwhm_array, resample=True)
     model, net = build_adapted(base_path, base, matrix, np.asarray(config.mean), np.asarray(config.std),
                                config.num_classes, lcfg, ft.get("new_head"))
-    tensors = load_tensors(run, ADAPTER_NAME)
-    result = set_peft_model_state_dict(net, {k: torch.from_numpy(v) for k, v in tensors.items()})
-    unused = list(getattr(result, "unexpected_keys", []))
-    if unused:
-        raise ModelLoadError(f"{run / ADAPTER_NAME}: adapter tensors {unused[:3]} do not fit the base model; redo `hsi finetune`")
+    load_adapter(net, load_tensors(run, ADAPTER_NAME), run / ADAPTER_NAME)
     return config, model.eval()
+
+
+def load_adapter(net: Any, tensors: dict[str, np.ndarray], path: Path) -> None:
+    """Put a saved adapter into the peft-wrapped ``net``, after checking that its tensors are
+    exactly the ones peft expects (a missing LoRA matrix would silently stay at its initial
+    value, and a missing new head at random weights).
+
+    Args:
+        net: the peft model built from the fine-tune's adapter_config.json.
+        tensors: the adapter file's name -> array.
+        path: ``adapter.safetensors``, for the message.
+
+    Raises:
+        ModelLoadError: missing or unexpected tensors, or shapes that differ from peft's.
+    """
+    import torch
+    from peft import get_peft_model_state_dict, set_peft_model_state_dict
+
+    from hsi_app.run_weights import state_dict_mismatch
+
+    problem = state_dict_mismatch(get_peft_model_state_dict(net), tensors)
+    if problem is None:
+        try:
+            set_peft_model_state_dict(net, {k: torch.from_numpy(v) for k, v in tensors.items()})
+            return
+        except (RuntimeError, KeyError, ValueError) as err:
+            problem = " ".join(str(err).split())
+    raise ModelLoadError(f"{path}: adapter tensors do not fit the base model ({problem}); redo `hsi finetune`")
