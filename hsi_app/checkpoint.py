@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from hsi_app import __version__
-from hsi_app.errors import ModelLoadError
+from hsi_app.errors import InvalidDataError, ModelLoadError
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -76,10 +76,30 @@ def finite_json(obj: Any) -> Any:
     return obj
 
 
+def check_finite_tensors(arrays: dict[str, np.ndarray], path: str | os.PathLike[str]) -> None:
+    """Refuse to write weights that hold NaN or inf (a diverged training run).
+
+    Args:
+        arrays: name -> array about to be saved.
+        path: the safetensors file, for the message.
+
+    Raises:
+        InvalidDataError: one line naming ``path`` and up to three of the non-finite tensors.
+    """
+    bad = [k for k, v in arrays.items() if np.issubdtype(v.dtype, np.floating) and not np.isfinite(v).all()]
+    if bad:
+        shown = ", ".join(bad[:3]) + (f" (+{len(bad) - 3} more)" if len(bad) > 3 else "")
+        raise InvalidDataError(f"{path}: {len(bad)} of {len(arrays)} tensors hold NaN or inf ({shown}); not saved: "
+                               "training diverged, retrain with a lower learning rate")
+
+
 def save_run(run_dir: str | os.PathLike[str], config: RunConfig, tensors: dict[str, Any]) -> Path:
     """Write ``config.json`` and ``model.safetensors`` into ``run_dir`` (created if needed).
 
     ``tensors`` maps names to torch tensors or numpy arrays.
+
+    Raises:
+        InvalidDataError: a tensor holds NaN or inf (nothing is written).
     """
     from safetensors.numpy import save_file
 
@@ -92,6 +112,7 @@ def save_run(run_dir: str | os.PathLike[str], config: RunConfig, tensors: dict[s
         k: (v.detach().cpu().contiguous().numpy() if hasattr(v, "detach") else np.asarray(v).copy(order="C"))
         for k, v in tensors.items()
     }
+    check_finite_tensors(arrays, run / WEIGHTS_NAME)
     with atomic_path(run / WEIGHTS_NAME) as tmp:
         save_file(arrays, str(tmp))
     with atomic_path(run / CONFIG_NAME) as tmp:

@@ -131,6 +131,23 @@ def load_run_model(run_dir: str | os.PathLike[str], config: RunConfig, device: s
     load_weights(model, tensors, run_dir)  # missing/unexpected keys or shapes that do not fit the config
     return model.eval().to(dev), dev
 
+
+def check_probs(probs: np.ndarray, run: str | os.PathLike[str]) -> np.ndarray:
+    """``probs`` unchanged when finite; the inputs are NaN-free, so NaN or inf can only come
+    from the weights, and argmax would quietly map every such pixel as class 1.
+
+    Args:
+        probs: ``(K, h, w)`` class probabilities.
+        run: the run folder, for the message.
+
+    Raises:
+        ModelLoadError: ``"RUN: weights give non-finite class probabilities; retrain"``.
+    """
+    if not np.isfinite(probs).all():
+        raise ModelLoadError(f"{run}: weights give non-finite class probabilities; retrain")
+    return probs
+
+
 def model_radius(model: Any, config: RunConfig) -> int:
     """The halo a run needs: the built model's ``receptive_radius``, or config.json's for a model
     without one (the SVM). The model's own value cannot be edited out of step with its layers."""
@@ -145,11 +162,13 @@ class Predictor:
     (:mod:`hsi_app.tasks.tta`; eight times the compute; not for the SVM, which sees one pixel).
     """
 
-    def __init__(self, config: RunConfig, model: Any, device: str = "cpu", *, tta: bool = False) -> None:
+    def __init__(self, config: RunConfig, model: Any, device: str = "cpu", *, tta: bool = False,
+                 run_dir: str | os.PathLike[str] | None = None) -> None:
         self.config = config
         self.model = model
         self.device = device
         self.tta = tta
+        self.run_dir = run_dir  # for messages (None: built in memory)
         self._mean = np.asarray(config.mean, dtype=np.float32)[:, None, None]
         self._std = np.asarray(config.std, dtype=np.float32)[:, None, None]
 
@@ -196,7 +215,7 @@ class Predictor:
             from hsi_app.tasks.finetune import load_finetuned
 
             ft_config, ft_model = load_finetuned(run_dir)
-            return cls(ft_config, ft_model.to(dev), dev, tta=tta)
+            return cls(ft_config, ft_model.to(dev), dev, tta=tta, run_dir=run_dir)
         config = load_config(run_dir)
         if config.task != "classification":
             cmd = {"denoise": "hsi denoise", "detect": "hsi detect --method learned"}.get(config.task, "another command")
@@ -205,16 +224,21 @@ class Predictor:
         if config.model_name == "svm":
             from hsi_app.models.svm import SVMBaseline
 
-            return cls(config, SVMBaseline.from_state_dict(load_tensors(run_dir)), "cpu")
+            return cls(config, SVMBaseline.from_state_dict(load_tensors(run_dir)), "cpu", run_dir=run_dir)
         model, dev = load_run_model(run_dir, config, dev)
-        return cls(config, model, dev, tta=tta)
+        return cls(config, model, dev, tta=tta, run_dir=run_dir)
 
     def probs(self, image: np.ndarray) -> np.ndarray:
-        """``(C_model, h, w)`` raw values (NaN = no data) -> ``(K, h, w)`` float32 probabilities."""
+        """``(C_model, h, w)`` raw values (NaN = no data) -> ``(K, h, w)`` float32 probabilities.
+
+        Raises:
+            ModelLoadError: the weights give NaN or inf (see :func:`check_probs`).
+        """
         if self.config.model_name == "svm":
             c, h, w = image.shape
             flat = np.nan_to_num(image.reshape(c, -1).T)
-            return self.model.predict_proba(flat).T.reshape(-1, h, w).astype(np.float32)
+            probs = self.model.predict_proba(flat).T.reshape(-1, h, w).astype(np.float32)
+            return check_probs(probs, self.run_dir or self.model_name)
         return self._softmax(self.model, image, self._mean, self._std)
 
     def _softmax(self, model: Any, image: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
@@ -229,7 +253,8 @@ class Predictor:
         x = np.nan_to_num((image - mean) / std, nan=0.0, posinf=0.0, neginf=0.0)
         with torch.inference_mode():
             t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-            return (d4_mean(run, t) if self.tta else run(t)).numpy()
+            probs = (d4_mean(run, t) if self.tta else run(t)).numpy()
+        return check_probs(probs, self.run_dir or self.model_name)
 
     @property
     def takes_band_subsets(self) -> bool:

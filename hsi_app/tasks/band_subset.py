@@ -130,6 +130,7 @@ def predict_band_subset(
     Returns:
         ``(K, H, W)`` float32 softmax probabilities (class ``k`` is label ``k + 1``).
     """
+    from hsi_app.predictor import check_probs
     from hsi_app.tasks.classification import predict_dense
 
     config, model = load_channel_model(run_dir)
@@ -142,7 +143,7 @@ def predict_band_subset(
     std = np.asarray(config.std, dtype=np.float32)[idx, None, None]
     norm = np.nan_to_num((img - mean) / std, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
     bound = model.with_bands(wl, fwhm)
-    return predict_dense(bound, norm, window=window)
+    return check_probs(predict_dense(bound, norm, window=window), run_dir)
 
 
 def predict_cube_subset(run_dir: str | os.PathLike[str], cube: Cube, *, window: int = 512) -> np.ndarray:

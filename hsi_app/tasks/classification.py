@@ -28,7 +28,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from hsi_app.data.tiles import SceneTiles
-from hsi_app.errors import ConfigError, LabelError
+from hsi_app.errors import ConfigError, InvalidDataError, LabelError
 from hsi_app.tasks.train_classifier import DEFAULT_CLASSIFIER, check_class_weight_power
 
 # Defaults chosen by an Indian Pines tuning run (random:0.1, leaky; whole-scene 145 x 145
@@ -44,6 +44,8 @@ DEFAULT_LABEL_SMOOTHING = 0.1
 DEFAULT_PATIENCE = 20
 DEFAULT_EMA_DECAY: float | None = None
 VAL_WINDOW = 512
+DIVERGED_HINT = "lower the learning rate"
+"""The fix :func:`fit_dense` names when the training loss becomes NaN or infinite (``hsi finetune``: ``lower --lr``)."""
 
 
 def masked_cross_entropy(
@@ -301,6 +303,7 @@ class DenseClassifier(L.LightningModule):
         model: nn.Module | None = None,
         class_weights: Sequence[float] | None = None,
         distill_weight: float = 1.0,
+        diverged_hint: str = DIVERGED_HINT,
     ) -> None:
         super().__init__()
         from hsi_app.models import create_model
@@ -323,6 +326,7 @@ class DenseClassifier(L.LightningModule):
         )
         self.lr, self.weight_decay, self.label_smoothing = lr, weight_decay, label_smoothing
         self.distill_weight = float(distill_weight)
+        self.diverged_hint = diverged_hint
         self.total_steps, self.warmup_frac = max(1, int(total_steps)), warmup_frac
         self._val_image = val_image
         self._val_labels = val_labels
@@ -366,7 +370,11 @@ class DenseClassifier(L.LightningModule):
         )
         if "soft" in batch:
             loss = loss + self.distill_weight * soft_cross_entropy(logits, batch["soft"])
-        self.epoch_loss_sum += float(loss.detach())
+        value = float(loss.detach())
+        if not math.isfinite(value):  # NaN/inf weights would be saved and map every pixel as class 1
+            raise InvalidDataError(f"training diverged at epoch {self.current_epoch + 1} (loss {value}); "
+                                   f"{self.diverged_hint}")
+        self.epoch_loss_sum += value
         self.epoch_loss_count += 1
         self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(batch["image"]))
         return loss
@@ -604,6 +612,7 @@ def fit_dense(
     band_stats: tuple[np.ndarray, np.ndarray] | None = None,
     soft_targets: np.ndarray | None = None,
     distill_weight: float = 1.0,
+    diverged_hint: str = DIVERGED_HINT,
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Train a dense classifier on one normalised in-memory scene.
 
@@ -647,6 +656,7 @@ def fit_dense(
             distillation; :mod:`hsi_app.tasks.distill`); pixels summing to 0 get no target.
             Only with the default in-memory tiles.
         distill_weight: weight of the distillation loss against the labels' cross-entropy.
+        diverged_hint: the fix named when the training loss becomes NaN or infinite.
 
     Returns:
         ``(model, history)``: the selected model (the latest epoch within one standard
@@ -657,13 +667,17 @@ def fit_dense(
 
     Raises:
         LabelError: label maps of the wrong shape or out-of-range classes, no training pixel.
-        ConfigError: bad sizes or device.
+        ConfigError: bad sizes, learning rate or device.
+        InvalidDataError: the training loss became NaN or infinite ("training diverged at epoch E
+            (loss nan); DIVERGED_HINT"); nothing is returned.
     """
     img = np.asarray(image, dtype=np.float32)
     if img.ndim != 3:
         raise ConfigError(f"fit_dense: image has shape {img.shape}; pass (C, H, W)")
     if min(epochs, tiles_per_epoch, tile_size, batch_size) < 1:
         raise ConfigError("fit_dense: epochs, tiles_per_epoch, tile_size and batch_size must all be >= 1")
+    if not (math.isfinite(lr) and lr > 0):
+        raise ConfigError(f"fit_dense: lr={lr}; use a learning rate > 0, e.g. {DEFAULT_LR:g}")
     c, h, w = img.shape
     tr = _check_labels("train", train, (h, w), num_classes)
     va = None if val is None else _check_labels("val", val, (h, w), num_classes)
@@ -700,6 +714,7 @@ def fit_dense(
         model=model,
         class_weights=class_weights,
         distill_weight=distill_weight,
+        diverged_hint=diverged_hint,
     )
     best = _BestState(patience)
     train_loader = DataLoader(tiles, batch_size=batch_size, shuffle=False, num_workers=0)

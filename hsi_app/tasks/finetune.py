@@ -42,6 +42,7 @@ from hsi_app.checkpoint import (
     CONFIG_NAME,
     WEIGHTS_NAME,
     RunConfig,
+    check_finite_tensors,
     json_floats,
     load_config,
     load_tensors,
@@ -410,13 +411,14 @@ def finetune(
         fitted, history = fit_dense(
             norm, split.train, None, model_name=base.model_name, num_classes=num_classes, wavelengths=wl,
             epochs=opts.epochs or DEFAULT_FINETUNE_EPOCHS, lr=opts.lr, seed=opts.seed, progress=opts.progress,
-            schedule=opts.schedule, model=model, **extra_fit,
+            schedule=opts.schedule, model=model, diverged_hint="lower --lr", **extra_fit,
         )
         train_seconds = time.perf_counter() - t0
         from peft import get_peft_model_state_dict
         from safetensors.numpy import save_file
 
         adapter = {k: v.detach().cpu().contiguous().numpy() for k, v in get_peft_model_state_dict(fitted.net).items()}
+        check_finite_tensors(adapter, final_out / ADAPTER_NAME)
         with atomic_path(out / ADAPTER_NAME) as tmp:
             save_file(adapter, str(tmp))
         with atomic_path(out / ADAPTER_CONFIG_NAME) as tmp:

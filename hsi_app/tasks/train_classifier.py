@@ -394,7 +394,8 @@ def _fit(
     train, val = train_val
     norm = np.nan_to_num(BandStats(mean, std).apply(image))  # (C, H, W) float32
     kwargs: dict[str, Any] = {"seed": opts.model_seed, "progress": opts.progress, "model_args": opts.model_args,
-                              "band_stats": (mean, std)}
+                              "band_stats": (mean, std),
+                              "diverged_hint": "check the scene for extreme values, or try another --schedule or --model"}
     if geo_tiles is not None:
         kwargs["tiles"] = geo_tiles(train, mean, std)
     if opts.epochs is not None:
