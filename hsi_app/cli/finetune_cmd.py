@@ -49,13 +49,13 @@ def finetune(base: str, data: str, labels: str | None, label_attribute: str, key
     from hsi_app.tasks.lr_schedules import check_schedule
 
     check_schedule(schedule)
+    opts = FinetuneOptions(lora_rank=lora_rank, lora_alpha=lora_alpha, split=split, epochs=epochs, seed=seed,
+                           lr=lr if lr is not None else DEFAULT_FINETUNE_LR, schedule=schedule, resample=resample,
+                           train_head=train_head, classes=classes, window=window, progress=not quiet)
     check_outputs({"--out": out}, {"--base": base})
     check_out_dir(out, other_runs=OTHER_THAN_FINETUNE)
     cube = open_cube(data, key=key, labels=labels, label_attribute=label_attribute)
     cube, maps = read_split_labels(cube, (train_labels, test_labels), attribute=label_attribute)
-    opts = FinetuneOptions(lora_rank=lora_rank, lora_alpha=lora_alpha, split=split, epochs=epochs, seed=seed,
-                           lr=lr if lr is not None else DEFAULT_FINETUNE_LR, schedule=schedule, resample=resample,
-                           train_head=train_head, classes=classes, window=window, progress=not quiet)
     m = run_finetune(cube, base, out, opts, train_labels=maps[0], test_labels=maps[1],
                      protect=[labels, train_labels, test_labels])
     from hsi_app.data.splits import leak_note

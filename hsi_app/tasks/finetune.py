@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -75,6 +76,21 @@ class FinetuneOptions:
     tiles_per_epoch: int | None = None  # default: fit_dense's
     window: int = 512
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        """Refuse impossible settings before any data is read.
+
+        Raises:
+            ConfigError: ``lora_rank`` or ``epochs`` below 1, or ``lr`` / ``lora_alpha`` not a finite number > 0.
+        """
+        if self.lora_rank < 1:
+            raise ConfigError(f"--lora-rank {self.lora_rank}: use a rank >= 1, e.g. 4 or 8")
+        if self.lora_alpha is not None and not (math.isfinite(self.lora_alpha) and self.lora_alpha > 0):
+            raise ConfigError(f"--lora-alpha {self.lora_alpha:g}: use a scaling > 0 (default: 2 x rank)")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ConfigError(f"--lr {self.lr:g}: use a learning rate > 0, e.g. {DEFAULT_FINETUNE_LR:g}")
+        if self.epochs is not None and self.epochs < 1:
+            raise ConfigError(f"--epochs {self.epochs}: must be at least 1 (default: {DEFAULT_FINETUNE_EPOCHS})")
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -410,7 +426,7 @@ def finetune(
         extra_fit: dict[str, Any] = {"tiles_per_epoch": opts.tiles_per_epoch} if opts.tiles_per_epoch else {}
         fitted, history = fit_dense(
             norm, split.train, None, model_name=base.model_name, num_classes=num_classes, wavelengths=wl,
-            epochs=opts.epochs or DEFAULT_FINETUNE_EPOCHS, lr=opts.lr, seed=opts.seed, progress=opts.progress,
+            epochs=DEFAULT_FINETUNE_EPOCHS if opts.epochs is None else opts.epochs, lr=opts.lr, seed=opts.seed, progress=opts.progress,
             schedule=opts.schedule, model=model, diverged_hint="lower --lr", **extra_fit,
         )
         train_seconds = time.perf_counter() - t0

@@ -136,3 +136,33 @@ def test_older_fine_tunes_without_the_config_hash_still_load(runs: dict[str, Pat
     del cfg["extra"]["finetune"]["base_config_sha256"]
     (ft / "config.json").write_text(json.dumps(cfg))
     assert Predictor.load(ft, device="cpu").num_classes == 3
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--lr", "-1"], "--lr -1: use a learning rate > 0"),
+    (["--lr", "0"], "--lr 0: use a learning rate > 0"),
+    (["--lr", "nan"], "--lr nan: use a learning rate > 0"),
+    (["--lora-alpha", "-3"], "--lora-alpha -3: use a scaling > 0"),
+    (["--lora-alpha", "0"], "--lora-alpha 0: use a scaling > 0"),
+    (["--epochs", "0"], "--epochs 0: must be at least 1"),
+    (["--epochs", "-2"], "--epochs -2: must be at least 1"),
+])
+def test_bad_finetune_options_are_one_line_before_any_work(args: list[str], expected: str, runs: dict[str, Path],
+                                                           tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from cli_runner import run_main
+
+    out = tmp_path / "ft"
+    code, _, err = run_main(capsys, "finetune", "--base", str(runs["base"]), "--data", str(tmp_path / "no_such.tif"),
+                            "--lora-rank", "2", *args, "--out", str(out))
+    assert code == 2 and err.strip().startswith(f"hsi: error: {expected}"), err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
+
+
+@pytest.mark.parametrize("bad", [{"epochs": 0}, {"lr": 0.0}, {"lora_alpha": -1.0}, {"lora_rank": 0}])
+def test_the_library_options_refuse_the_same_values(bad: dict) -> None:
+    """FinetuneOptions(epochs=0) once meant the default 30 epochs; now it is refused like the CLI's --epochs 0."""
+    from hsi_app.errors import ConfigError
+    from hsi_app.tasks.finetune import FinetuneOptions
+
+    with pytest.raises(ConfigError):
+        FinetuneOptions(**{"lora_rank": 2, **bad})
