@@ -48,6 +48,7 @@ the bands actually passed; without them the construction wavelengths are used.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -55,7 +56,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hsi_app.errors import BandMismatchError, ConfigError
+from hsi_app.errors import BandMismatchError, ConfigError, HSIWarning
 from hsi_app.models.layers import BoxContext, FitsInputs, SpatialBlock, input_layer
 from hsi_app.models.layers.quadrature import group_quadrature
 from hsi_app.models.registry import register_model
@@ -66,12 +67,38 @@ MATCH_TOLERANCE_NM = 2.0
 
 
 def _as_vector(values: Sequence[float] | np.ndarray | torch.Tensor | None, n: int, what: str) -> np.ndarray | None:
+    """``(n,)`` float64, C-contiguous (``wl[::-1]`` has a negative stride, which torch refuses), or None.
+
+    Raises:
+        BandMismatchError: not ``n`` values.
+    """
     if values is None:
         return None
-    arr = np.asarray(values.detach().cpu() if isinstance(values, torch.Tensor) else values, dtype=np.float64).reshape(-1)
+    raw = values.detach().cpu() if isinstance(values, torch.Tensor) else values
+    arr = np.ascontiguousarray(np.asarray(raw, dtype=np.float64).reshape(-1))
     if arr.size != n:
         raise BandMismatchError(f"channel_vit: {arr.size} {what} for {n} bands; pass one value per input band")
     return arr
+
+
+_WARNED: set[str] = set()
+"""Partial-wavelength warnings already shown in this process (a run builds its model more than once)."""
+
+
+def warn_partial_wavelengths(wl: np.ndarray | None) -> None:
+    """Warn when some, not all, of ``(C,)`` wavelengths are unknown: the model then uses evenly
+    spaced stand-ins for every band, the known ones included (one line, shown once per process)."""
+    if wl is None:
+        return
+    unknown = int((~np.isfinite(wl)).sum())
+    if 0 < unknown < wl.size:
+        lo, hi = PSEUDO_RANGE_NM
+        message = (f"channel_vit: {unknown} of {wl.size} band wavelengths are unknown, so evenly spaced stand-ins "
+                   f"({lo:.0f}-{hi:.0f} nm) are used for all {wl.size} bands; give every band its wavelength "
+                   "(e.g. in the scene's header) to use the real ones")
+        if message not in _WARNED:  # Python's own once-per-location registry is reset by catch_warnings()
+            _WARNED.add(message)
+            warnings.warn(message, HSIWarning, stacklevel=2)
 
 
 def spacing_fwhm(wavelengths: np.ndarray) -> np.ndarray:
@@ -244,6 +271,7 @@ class ChannelViT(FitsInputs, nn.Module):
             raise ConfigError(f"channel_vit: token_pool={token_pool!r}; use 'mean' or 'meanmax'")
         wl = _as_vector(wavelengths, in_chans, "wavelengths")
         if wl is None or not np.isfinite(wl).all():
+            warn_partial_wavelengths(wl)
             wl = np.linspace(*PSEUDO_RANGE_NM, in_chans) if in_chans > 1 else np.array([PSEUDO_RANGE_NM[0]])
         fw = _as_vector(fwhm, in_chans, "FWHM values")
         est = spacing_fwhm(wl)

@@ -385,3 +385,38 @@ def test_registered_trunk_variant_is_the_hcs_snv_model_with_the_wider_head() -> 
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert named.hcs and named.hcs_min == 0.5 and named.quadrature and named.receptive_radius == 11
     assert sum(p.numel() for p in named.parameters()) == 41_632
+
+
+def test_reversed_wavelength_views_work_like_copies() -> None:
+    """``wl[::-1]`` (a negative-stride view) is accepted by forward, with_bands and as FWHM, and equals its copy."""
+    net = _model()
+    x = torch.randn(1, C, 5, 5)
+    rev = WL[::-1]
+    fwhm = np.full(C, 12.0)[::-1]
+    with torch.no_grad():
+        torch.testing.assert_close(net(x.flip(1), wavelengths=rev), net(x.flip(1), wavelengths=rev.copy()), rtol=0, atol=0)
+        torch.testing.assert_close(net.with_bands(rev, fwhm)(x.flip(1)), net.with_bands(rev.copy(), fwhm.copy())(x.flip(1)),
+                                   rtol=0, atol=0)
+        torch.testing.assert_close(net(x.flip(1), wavelengths=rev), net(x), atol=1e-5, rtol=1e-5)
+
+
+def test_some_unknown_wavelengths_warn_once_that_stand_ins_replace_all_of_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    import warnings
+
+    from hsi_app.errors import HSIWarning
+    from hsi_app.models import channel_vit
+
+    monkeypatch.setattr(channel_vit, "_WARNED", set())
+    wl = WL.copy()
+    wl[[3, 10]] = np.nan
+    with pytest.warns(HSIWarning, match=r"^channel_vit: 2 of 24 band wavelengths are unknown, so evenly spaced "
+                                        r"stand-ins \(400-2500 nm\) are used for all 24 bands; give every band"):
+        net = create_model("test_channel_vit", in_chans=C, num_classes=K, wavelengths=wl)
+    np.testing.assert_allclose(net.band_wavelengths.numpy(), np.linspace(400.0, 2500.0, C), rtol=1e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same model again (training, then the run's evaluation): said once
+        create_model("test_channel_vit", in_chans=C, num_classes=K, wavelengths=wl)
+        # all known or all unknown: nothing to say
+        create_model("test_channel_vit", in_chans=C, num_classes=K, wavelengths=WL)
+        create_model("test_channel_vit", in_chans=C, num_classes=K, wavelengths=np.full(C, np.nan))
+        create_model("test_channel_vit", in_chans=C, num_classes=K)
