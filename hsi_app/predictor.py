@@ -280,12 +280,14 @@ class Predictor:
 
         Each cube band within 2 nm of a training band is normalised with that band's
         training statistics; the model is told the wavelengths (and training FWHM) of the
-        bands it gets. Cube bands with no training band nearby are left out.
+        bands it gets. Cube bands with no training band nearby are left out. When the
+        bands used are fewer than the training bands, one :class:`HSIWarning` line says
+        how many (:func:`hsi_app.tasks.band_subset.subset_warning`).
 
         Raises:
             BandMismatchError: the model is not wavelength-aware, or no band matches.
         """
-        from hsi_app.tasks.band_subset import matching_bands
+        from hsi_app.tasks.band_subset import TOLERANCE_NM, matching_bands, subset_warning
 
         source = str(cube.attrs.get("source", "input"))
         if not self.takes_band_subsets:
@@ -294,8 +296,26 @@ class Predictor:
                 "band subsets need a wavelength-aware model such as channel_vit"
             )
         good = ~np.asarray(cube.coords["bad_band"].values, dtype=bool)
-        keep, idx = matching_bands(self.config.wavelength_array, cube.hsi.wavelengths, source, usable=good)
+        train_wl, cube_wl = self.config.wavelength_array, cube.hsi.wavelengths
+        keep, idx = matching_bands(train_wl, cube_wl, source, usable=good)
+        missing = np.setdiff1d(np.arange(train_wl.size), idx)
+        bad_there = bool((np.abs(cube_wl[~good][:, None] - train_wl[missing][None, :]) <= TOLERANCE_NM).any())
+        few = np.unique(idx).size < 0.5 * train_wl.size
+        note = subset_warning(train_wl, idx, source, str(self.run_dir or self.model_name),
+                              resample_applies=few and self._can_resample(cube), good=bad_there)
+        if note:
+            warnings.warn(note, HSIWarning, stacklevel=2)
         return SubsetPlan(keep=keep, training=idx)
+
+    def _can_resample(self, cube: Cube) -> bool:
+        """Whether ``--resample`` would map ``cube`` onto all the training bands (:func:`plan_bands`)."""
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                plan_bands(self.config, cube, resample=True)
+        except BandMismatchError:
+            return False
+        return True
 
     def apply_plan(self, plan: BandPlan | SubsetPlan, image: np.ndarray) -> np.ndarray:
         """``(C_cube, h, w)`` raw values of a window (NaN = no data) -> ``(K, h, w)`` probabilities."""

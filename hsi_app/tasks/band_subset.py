@@ -9,11 +9,12 @@ and the model is told the wavelengths of the bands it actually gets.
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 import numpy as np
 
-from hsi_app.errors import BandMismatchError, ConfigError
+from hsi_app.errors import BandMismatchError, ConfigError, HSIWarning
 from hsi_app.io.cube import Cube
 
 TOLERANCE_NM = 2.0
@@ -92,6 +93,54 @@ def matching_bands(
     return keep, near[keep]
 
 
+def _longest_missing_range(train_wl: np.ndarray, missing: np.ndarray) -> str:
+    """``"A-B nm"`` (or ``"A nm"``): the widest run of consecutive (in wavelength) training bands in ``missing``."""
+    order = np.argsort(train_wl)
+    flags = missing[order]
+    best, start = (0, 0), None
+    for i, flag in enumerate([*flags, False]):
+        if flag and start is None:
+            start = i
+        elif not flag and start is not None:
+            best = max(best, (start, i), key=lambda r: r[1] - r[0])
+            start = None
+    lo, hi = f"{train_wl[order[best[0]]]:.0f}", f"{train_wl[order[best[1] - 1]]:.0f}"
+    return f"{lo} nm" if lo == hi else f"{lo}-{hi} nm"
+
+
+def subset_warning(train_wl: np.ndarray, used: np.ndarray, scene: str, run: str, *, resample_applies: bool,
+                   good: bool = False) -> str | None:
+    """The one-line warning for a wavelength-aware run that reads only some of its training bands.
+
+    Args:
+        train_wl: ``(N,)`` the run's training wavelengths (nm).
+        used: ``(n,)`` indices of the training bands the scene supplies (repeats allowed).
+        scene: the scene, for the message.
+        run: the run folder, for the message.
+        resample_applies: the caller can resample instead (``--resample``): below half of
+            the bands, say so.
+        good: say "no good band" (some of the scene's bands there are bad bands).
+
+    Returns:
+        ``"SCENE: RUN uses K of its N training bands (the scene has no band within 2 nm of
+        the others, e.g. A-B nm); the map may be less accurate"`` (plus the ``--resample``
+        hint below half), or None when every training band is used.
+    """
+    train_wl = np.asarray(train_wl, dtype=np.float64).reshape(-1)
+    n = train_wl.size
+    k = np.unique(np.asarray(used, dtype=np.int64)).size
+    if k >= n:
+        return None
+    missing = np.ones(n, dtype=bool)
+    missing[np.asarray(used, dtype=np.int64)] = False
+    message = (f"{scene}: {run} uses {k} of its {n} training bands (the scene has no {'good ' if good else ''}band "
+               f"within {TOLERANCE_NM:g} nm of the others, e.g. {_longest_missing_range(train_wl, missing)}); "
+               "the map may be less accurate")
+    if resample_applies and k < 0.5 * n:
+        message += "; below half of them, check the map against the full-band one or pass --resample"
+    return message
+
+
 def load_channel_model(run_dir: str | os.PathLike[str]) -> tuple[Any, Any]:
     """``(RunConfig, model)`` of a run whose model accepts ``forward(x, wavelengths=...)``.
 
@@ -116,8 +165,12 @@ def predict_band_subset(
     *,
     fwhm: np.ndarray | None = None,
     window: int = 512,
+    source: str = "input",
 ) -> np.ndarray:
     """Class probabilities of a scene given only some of the training bands.
+
+    Warns (:class:`~hsi_app.errors.HSIWarning`, one line) when the bands given are fewer
+    than the training bands (:func:`subset_warning`).
 
     Args:
         run_dir: a ``channel_vit`` run (``config.json`` + ``model.safetensors``).
@@ -126,6 +179,7 @@ def predict_band_subset(
         fwhm: ``(C',)`` nm, or None (recommended) for the widths the model was trained
             with (those of the matching training bands).
         window: core window side of the halo'd windowed inference.
+        source: the scene, for the warning.
 
     Returns:
         ``(K, H, W)`` float32 softmax probabilities (class ``k`` is label ``k + 1``).
@@ -139,6 +193,9 @@ def predict_band_subset(
     if img.ndim != 3 or img.shape[0] != wl.size:
         raise BandMismatchError(f"image {img.shape} and {wl.size} wavelengths: pass (C', H, W) and one wavelength per band")
     idx = match_training_bands(config.wavelength_array, wl, str(run_dir))
+    note = subset_warning(config.wavelength_array, idx, source, str(run_dir), resample_applies=False)
+    if note:
+        warnings.warn(note, HSIWarning, stacklevel=2)
     mean = np.asarray(config.mean, dtype=np.float32)[idx, None, None]
     std = np.asarray(config.std, dtype=np.float32)[idx, None, None]
     norm = np.nan_to_num((img - mean) / std, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
@@ -155,7 +212,8 @@ def predict_cube_subset(run_dir: str | os.PathLike[str], cube: Cube, *, window: 
     from hsi_app.tasks.train_classifier import scene_in_memory
 
     image, bands, valid = scene_in_memory(cube)
-    probs = predict_band_subset(run_dir, image, cube.hsi.wavelengths[bands], window=window)
+    probs = predict_band_subset(run_dir, image, cube.hsi.wavelengths[bands], window=window,
+                                source=str(cube.attrs.get("source", "input")))
     classes = (probs.argmax(axis=0) + 1).astype(np.uint8)
     classes[~valid] = 0
     return classes
