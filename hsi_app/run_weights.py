@@ -1,9 +1,9 @@
 """Build a run's model from its config.json and load its weights, with one-line errors.
 
 Used by every loader of a run folder (:func:`hsi_app.predictor.load_run_model`, the base
-run inside a fine-tune): a model argument the registry refuses names the run's
-config.json, and weights that do not fit the model say which tensors are missing or
-unexpected, or which one has another shape, instead of torch's multi-line report.
+run inside a fine-tune, a fine-tune's LoRA adapter): a model argument the registry refuses
+names the run's config.json, and weights that do not fit the model say which tensors are
+missing or unexpected, or which one has another shape, instead of torch's multi-line report.
 """
 
 from __future__ import annotations
@@ -49,8 +49,11 @@ def build_from_config(config: RunConfig, run_dir: str | os.PathLike[str], **over
         raise ModelLoadError(f"{Path(run_dir) / CONFIG_NAME}: {err}") from err
 
 
-def state_dict_mismatch(expected: Mapping[str, Any], tensors: Mapping[str, np.ndarray]) -> str | None:
+def state_dict_mismatch(expected: Mapping[str, Any], tensors: Mapping[str, np.ndarray],
+                        source: str = CONFIG_NAME) -> str | None:
     """How ``tensors`` differ from a model's ``expected`` state dict, in a few words (None: they fit).
+
+    ``source`` names the file the model was built from (for the shape message).
 
     Returns:
         ``"missing: a, b, c (+2 more); unexpected: x"`` (up to three names each), else the
@@ -64,7 +67,7 @@ def state_dict_mismatch(expected: Mapping[str, Any], tensors: Mapping[str, np.nd
     for key, value in expected.items():
         want, got = list(value.shape), list(np.shape(tensors[key]))
         if want != got:
-            return f"{key} is {got} in the file, {want} for config.json"
+            return f"{key} is {got} in the file, {want} for {source}"
     return None
 
 
@@ -90,3 +93,29 @@ def load_weights(model: Any, tensors: Mapping[str, np.ndarray], run_dir: str | o
             problem = " ".join(str(err).split())
     raise ModelLoadError(f"{Path(run_dir) / name}: weights do not match config.json ({problem}); "
                          "retrain the run or restore its files")
+
+
+def load_adapter(net: Any, tensors: dict[str, np.ndarray], path: Path) -> None:
+    """Put a saved adapter into the peft-wrapped ``net``, after checking that its tensors are
+    exactly the ones peft expects (a missing LoRA matrix would silently stay at its initial
+    value, and a missing new head at random weights).
+
+    Args:
+        net: the peft model built from the fine-tune's adapter_config.json.
+        tensors: the adapter file's name -> array.
+        path: ``adapter.safetensors``, for the message.
+
+    Raises:
+        ModelLoadError: missing or unexpected tensors, or shapes that differ from peft's.
+    """
+    import torch
+    from peft import get_peft_model_state_dict, set_peft_model_state_dict
+
+    problem = state_dict_mismatch(get_peft_model_state_dict(net), tensors, "adapter_config.json")
+    if problem is None:
+        try:
+            set_peft_model_state_dict(net, {k: torch.from_numpy(v) for k, v in tensors.items()})
+            return
+        except (RuntimeError, KeyError, ValueError) as err:
+            problem = " ".join(str(err).split())
+    raise ModelLoadError(f"{path}: adapter tensors do not fit the base model ({problem}); redo `hsi finetune`")

@@ -487,6 +487,8 @@ def load_finetuned(run_dir: str | os.PathLike[str]) -> tuple[RunConfig, Any]:
     """
     from peft import LoraConfig
 
+    from hsi_app.run_weights import load_adapter
+
     run = Path(run_dir)
     config = load_config(run)
     ft = config.extra.get("finetune")
@@ -514,31 +516,3 @@ def load_finetuned(run_dir: str | os.PathLike[str]) -> tuple[RunConfig, Any]:
                                config.num_classes, lcfg, ft.get("new_head"))
     load_adapter(net, load_tensors(run, ADAPTER_NAME), run / ADAPTER_NAME)
     return config, model.eval()
-
-
-def load_adapter(net: Any, tensors: dict[str, np.ndarray], path: Path) -> None:
-    """Put a saved adapter into the peft-wrapped ``net``, after checking that its tensors are
-    exactly the ones peft expects (a missing LoRA matrix would silently stay at its initial
-    value, and a missing new head at random weights).
-
-    Args:
-        net: the peft model built from the fine-tune's adapter_config.json.
-        tensors: the adapter file's name -> array.
-        path: ``adapter.safetensors``, for the message.
-
-    Raises:
-        ModelLoadError: missing or unexpected tensors, or shapes that differ from peft's.
-    """
-    import torch
-    from peft import get_peft_model_state_dict, set_peft_model_state_dict
-
-    from hsi_app.run_weights import state_dict_mismatch
-
-    problem = state_dict_mismatch(get_peft_model_state_dict(net), tensors)
-    if problem is None:
-        try:
-            set_peft_model_state_dict(net, {k: torch.from_numpy(v) for k, v in tensors.items()})
-            return
-        except (RuntimeError, KeyError, ValueError) as err:
-            problem = " ".join(str(err).split())
-    raise ModelLoadError(f"{path}: adapter tensors do not fit the base model ({problem}); redo `hsi finetune`")
