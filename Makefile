@@ -46,12 +46,13 @@ benchmarks: $(STAMP)
 
 # Before a GPU check (benchmarks/device_check.sh): mamba-ssm's source, for building its kernel
 # on the GPU machine (PyPI has no wheel; the machine has no network). sha256 checked.
-MAMBA_SDIST := mamba_ssm-2.3.2.post1.tar.gz
+MAMBA_VERSION := 2.3.2.post1
+MAMBA_SDIST := mamba_ssm-$(MAMBA_VERSION).tar.gz
 MAMBA_SHA256 := 104cc47e9101e5401a675fa2b784f2952b9b037f3b1dd83b5ac544394e95d028
 device-prep: $(STAMP)
 	mkdir -p .device
 	test -f .device/$(MAMBA_SDIST) || $(PY) -m pip download -q --no-deps --no-build-isolation \
-		mamba-ssm==2.3.2.post1 -d .device
+		mamba-ssm==$(MAMBA_VERSION) -d .device
 	echo "$(MAMBA_SHA256)  .device/$(MAMBA_SDIST)" | sha256sum -c -
 
 clean:

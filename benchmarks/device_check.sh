@@ -70,6 +70,7 @@ if "-std=c++17" in s:  # torch >= 2.10's headers need C++20 ("C++20 or later com
 p.write_text(s)
 print("setup.py: sm_90 only, C++20")
 EOF
+  [ $? -eq 0 ] || fail "could not patch mamba-ssm's setup.py (see above); nothing was built" 2
   (cd "$src" && MAMBA_FORCE_BUILD=TRUE MAX_JOBS=$(nproc) NVCC_THREADS=2 TORCH_CUDA_ARCH_LIST=9.0 \
      step mamba-build "$BUILD_LIMIT" "$PY" -m pip wheel -q --no-deps --no-build-isolation --no-index \
        -w /tmp/mamba_build/whl .)

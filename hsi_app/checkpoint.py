@@ -127,13 +127,14 @@ def load_config(run_dir: str | os.PathLike[str]) -> RunConfig:
         ModelLoadError: missing or malformed config, or fields that do not fit together
             (:func:`hsi_app.run_config_checks.check_run_config`).
     """
-    from hsi_app.run_config_checks import check_run_config
+    from hsi_app.run_config_checks import check_run_config, fill_class_names
 
     path = Path(run_dir) / CONFIG_NAME
     if not path.is_file():
         raise ModelLoadError(f"{run_dir}: no {CONFIG_NAME}; pass the output folder of `hsi train`")
     try:
         raw = json.loads(path.read_text())
+        fill_class_names(raw, path)
         config = RunConfig(**raw)
     except (json.JSONDecodeError, TypeError) as err:
         raise ModelLoadError(f"{path}: malformed run config ({err}); retrain or restore the file") from err

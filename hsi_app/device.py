@@ -11,7 +11,7 @@ from typing import Any
 
 from hsi_app.errors import ConfigError
 
-CHOICES = "cpu, cuda or cuda:N"
+CHOICES = "cpu, cuda, cuda:N or mps"
 
 
 def resolve_device(device: str | Any | None = None) -> Any:

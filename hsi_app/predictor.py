@@ -132,27 +132,27 @@ def load_run_model(run_dir: str | os.PathLike[str], config: RunConfig, device: s
     return model.eval().to(dev), dev
 
 
+INPUT_CLIP = 1e4
+"""Normalised inputs are clipped to +-this (a fill value such as 9.97e36 would overflow a layer)."""
+
+
 def check_probs(probs: np.ndarray, run: str | os.PathLike[str]) -> np.ndarray:
-    """``probs`` unchanged when finite; the inputs are NaN-free, so NaN or inf can only come
-    from the weights, and argmax would quietly map every such pixel as class 1.
+    """``probs`` unchanged when finite: argmax would quietly map NaN pixels as class 1.
+
+    Weights are checked for NaN/inf when a run is loaded and inputs are cleaned and clipped
+    (:data:`INPUT_CLIP`), so this is the last guard, against a model that overflows anyway.
 
     Args:
         probs: ``(K, h, w)`` class probabilities.
         run: the run folder, for the message.
 
     Raises:
-        ModelLoadError: ``"RUN: weights give non-finite class probabilities; retrain"``.
+        ModelLoadError: one line naming the run.
     """
     if not np.isfinite(probs).all():
-        raise ModelLoadError(f"{run}: weights give non-finite class probabilities; retrain")
+        raise ModelLoadError(f"{run}: the model gave non-finite class probabilities on this scene although its weights "
+                             "are finite; check the scene's values (units, fill values) against the training scene's")
     return probs
-
-
-def model_radius(model: Any, config: RunConfig) -> int:
-    """The halo a run needs: the built model's ``receptive_radius``, or config.json's for a model
-    without one (the SVM). The model's own value cannot be edited out of step with its layers."""
-    radius = getattr(model, "receptive_radius", None)
-    return int(config.receptive_radius if radius is None else radius)
 
 
 class Predictor:
@@ -179,7 +179,9 @@ class Predictor:
 
     @property
     def receptive_radius(self) -> int:
-        """Pixels of context the model looks at (the minimum halo; see :func:`model_radius`)."""
+        """Pixels of context the model looks at (the minimum halo; see :func:`~hsi_app.run_weights.model_radius`)."""
+        from hsi_app.run_weights import model_radius
+
         return model_radius(self.model, self.config)
 
     @property
@@ -210,10 +212,10 @@ class Predictor:
         """
         from hsi_app.device import resolve_device
 
-        dev = str(resolve_device(device))
         if (Path(run_dir) / ADAPTER_NAME).is_file():  # `hsi finetune` output: base run + peft adapter
             from hsi_app.tasks.finetune import load_finetuned
 
+            dev = str(resolve_device(device))
             ft_config, ft_model = load_finetuned(run_dir)
             return cls(ft_config, ft_model.to(dev), dev, tta=tta, run_dir=run_dir)
         config = load_config(run_dir)
@@ -225,7 +227,7 @@ class Predictor:
             from hsi_app.models.svm import SVMBaseline
 
             return cls(config, SVMBaseline.from_state_dict(load_tensors(run_dir)), "cpu", run_dir=run_dir)
-        model, dev = load_run_model(run_dir, config, dev)
+        model, dev = load_run_model(run_dir, config, device)
         return cls(config, model, dev, tta=tta, run_dir=run_dir)
 
     def probs(self, image: np.ndarray) -> np.ndarray:
@@ -250,7 +252,7 @@ class Predictor:
         def run(v: torch.Tensor) -> torch.Tensor:
             return torch.softmax(model(v[None].to(self.device)), dim=1)[0].float().cpu()
 
-        x = np.nan_to_num((image - mean) / std, nan=0.0, posinf=0.0, neginf=0.0)
+        x = np.clip(np.nan_to_num((image - mean) / std, nan=0.0, posinf=0.0, neginf=0.0), -INPUT_CLIP, INPUT_CLIP)
         with torch.inference_mode():
             t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
             probs = (d4_mean(run, t) if self.tta else run(t)).numpy()

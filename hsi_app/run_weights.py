@@ -49,6 +49,13 @@ def build_from_config(config: RunConfig, run_dir: str | os.PathLike[str], **over
         raise ModelLoadError(f"{Path(run_dir) / CONFIG_NAME}: {err}") from err
 
 
+def model_radius(model: Any, config: RunConfig) -> int:
+    """The halo a run needs: the built model's ``receptive_radius``, or config.json's for a model
+    without one (the SVM). The model's own value cannot be edited out of step with its layers."""
+    radius = getattr(model, "receptive_radius", None)
+    return int(config.receptive_radius if radius is None else radius)
+
+
 def state_dict_mismatch(expected: Mapping[str, Any], tensors: Mapping[str, np.ndarray],
                         source: str = CONFIG_NAME) -> str | None:
     """How ``tensors`` differ from a model's ``expected`` state dict, in a few words (None: they fit).
@@ -80,10 +87,15 @@ def load_weights(model: Any, tensors: Mapping[str, np.ndarray], run_dir: str | o
         tensors: name -> array, as read from ``run_dir / name``.
 
     Raises:
-        ModelLoadError: names or shapes that do not fit the model (:func:`state_dict_mismatch`).
+        ModelLoadError: names or shapes that do not fit the model (:func:`state_dict_mismatch`),
+            or weights holding NaN or inf (a diverged run saved by an older version).
     """
     import torch
 
+    bad = [k for k, v in tensors.items() if np.issubdtype(np.asarray(v).dtype, np.floating) and not np.isfinite(v).all()]
+    if bad:
+        raise ModelLoadError(f"{Path(run_dir) / name}: {len(bad)} weight tensors hold NaN or inf ({_few(bad)}); "
+                             "the run diverged: retrain it")
     problem = state_dict_mismatch(model.state_dict(), tensors)
     if problem is None:
         try:

@@ -24,7 +24,7 @@ def test_unknown_strings_are_one_config_error_line(name: str) -> None:
     with pytest.raises(ConfigError) as info:
         resolve_device(name)
     msg = str(info.value)
-    assert f"device {name!r}" in msg and "use cpu, cuda or cuda:N" in msg and "\n" not in msg
+    assert f"device {name!r}" in msg and "use cpu, cuda, cuda:N or mps" in msg and "\n" not in msg
 
 
 def test_cuda_without_a_gpu_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -55,3 +55,20 @@ def test_predictor_load_and_the_trainer_use_it(name: str, tmp_path: Path, monkey
     with pytest.raises(ConfigError, match=f"device {name!r}"):
         _accelerator(name)
     assert Predictor.load(run, device="cpu").device == "cpu"
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks a CPU-only machine")
+def test_an_svm_run_loads_whatever_device_is_asked(tmp_path) -> None:  # noqa: ANN001
+    """The SVM always runs on the CPU, so asking for CUDA on a machine without one is no error for it."""
+    import numpy as np
+
+    from hsi_app.io.cube import make_cube
+    from hsi_app.predictor import Predictor
+    from hsi_app.tasks.train_classifier import TrainOptions, train_classifier
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(1, 4), 40).reshape(12, 10).astype(np.int32)
+    data = (labels[None] * 0.1 + 0.01 * rng.standard_normal((4, 12, 10))).astype(np.float32)
+    cube = make_cube(data, wavelength=np.linspace(450.0, 900.0, 4), labels=labels)
+    train_classifier(cube, tmp_path / "svm", TrainOptions(model="svm", split="random:0.5", progress=False))
+    assert Predictor.load(tmp_path / "svm", device="cuda").device == "cpu"

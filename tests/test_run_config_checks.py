@@ -114,3 +114,12 @@ def test_a_cross_sensor_base_run_has_one_name_per_class(tmp_path: Path) -> None:
                      labels=labels, class_names=["unlabelled", "a", "b", "c"])
     out = train_base(cube, tmp_path / "base", model="test_ssfcn", epochs=1, tiles=1, split_col=12)
     assert load_config(out["run_dir"]).class_names == ["unlabelled", "class 1", "class 2"]
+
+
+def test_an_empty_class_list_written_by_an_older_version_is_named_not_refused(tmp_path: Path) -> None:
+    from hsi_app.errors import HSIWarning
+
+    run = _edit(make_run(tmp_path / "run", in_chans=C), class_names=[])
+    with pytest.warns(HSIWarning, match=r"config.json: no class names; its classes are called class 1\.\."):
+        config = load_config(run)
+    assert config.class_names[0] == "unlabelled" and len(config.class_names) == config.num_classes + 1

@@ -71,18 +71,21 @@ SplitKind = Literal["random", "fixed", "disjoint", "maps"]
 ACCEPTED_FORMS = "random:F (0<F<1), fixed:N (integer N>=1) or disjoint:F (0<F<1), e.g. random:0.1"
 LEAK_WARNING = "LEAKY: random pixel split with overlapping patches"
 _MAPS_LEAK = "LEAKY: test pixels lie inside the model's reach of training pixels"
-
-
-def leak_note(leaky: bool, protocol: str) -> str:
-    """`` (LEAKY protocol: ...)`` for a leaky split's result line, ``""`` otherwise."""
-    if not leaky:
-        return ""
-    return f" ({(_MAPS_LEAK if protocol == 'maps' else LEAK_WARNING).replace('LEAKY:', 'LEAKY protocol:')})"
 _FORMAT_VERSION = 1
 _BLOCKS_PER_SIDE = 10  # block edge = ceil(sqrt(H * W) / 10): about 10 blocks per side
 _MAX_SWAPS = 2_000  # swap moves examined per local-search step (a seeded sample beyond)
 _DROP_WEIGHT = 0.1  # cost per unit share of a class lost to the buffer
 _UNTRAINED_WEIGHT = 1.0  # cost per class without a training pixel (> any class's deviation term)
+
+
+def leak_text(protocol: str) -> str:
+    """Why a leaky split of ``protocol`` leaks (``LEAKY: ...``): user maps, or a random pixel draw."""
+    return _MAPS_LEAK if protocol == "maps" else LEAK_WARNING
+
+
+def leak_note(leaky: bool, protocol: str) -> str:
+    """`` (LEAKY protocol: ...)`` for a leaky split's result line, ``""`` otherwise."""
+    return f" ({leak_text(protocol).replace('LEAKY:', 'LEAKY protocol:')})" if leaky else ""
 
 
 class SplitWarning(UserWarning):
@@ -209,7 +212,7 @@ class Split:
         if self.radius > 0:
             text += f", buffer {self.radius} px dropped {self.dropped} test pixels"
         if self.leaky:
-            text += f" -- {_MAPS_LEAK if self.protocol == 'maps' else LEAK_WARNING}"
+            text += f" -- {leak_text(self.protocol)}"
         return text
 
     def validation(self, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

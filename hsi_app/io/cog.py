@@ -546,15 +546,17 @@ def write_cube(dst: str | os.PathLike[str], cube: Cube, *, blocksize: int = 256)
         blocksize=blocksize, overview_resampling="AVERAGE",
     ) as out:
         for r, col, hh, ww in _read_windows(cube, blocksize):
-            win = cube.hsi.window(r, col, hh, ww)
+            win = cube.hsi.window(r, col, hh, ww).compute()  # data and valid mask in one pass (shared reads)
             raw = np.asarray(win.values)
             block = raw.astype(np.float32)
             if nodata is not None and np.isfinite(nodata):
                 block[raw == nodata] = np.nan
-            # pixels with data that a mask, an alpha band or without_masked made invalid: no-data as a whole
-            # (a pixel invalid for a NaN in one band keeps its other bands' values)
-            masked = valid_from_data(raw, nodata, win.coords["bad_band"].values) & ~win.coords["valid"].values
-            block[:, np.asarray(masked, dtype=bool)] = np.nan
+            invalid = ~np.asarray(win.coords["valid"].values, dtype=bool)
+            if invalid.any():  # pixels with data that a mask, an alpha band or without_masked made invalid go
+                # as a whole (a pixel invalid for a NaN in one band keeps its other bands' values)
+                has_data = valid_from_data(raw[:, invalid][:, :, None], nodata, win.coords["bad_band"].values)[:, 0]
+                rows, cols = np.nonzero(invalid)
+                block[:, rows[has_data], cols[has_data]] = np.nan
             out.write_window(block, r, col)
 
 

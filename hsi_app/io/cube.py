@@ -68,6 +68,12 @@ def valid_from_data(data: Any, nodata: float | None, bad_band: np.ndarray) -> An
     return ok.all(axis=0)
 
 
+def has_map_grid(crs: Any, transform: Any) -> bool:
+    """Whether a raster's pixels sit on a map grid: a CRS, or a transform other than the identity
+    (a file with a transform but no CRS keeps its grid; GDAL's identity means "none")."""
+    return crs is not None or (transform is not None and not transform.is_identity)
+
+
 def make_cube(
     data: Any,
     *,
@@ -149,6 +155,7 @@ def make_cube(
         "source": str(source),
         "nodata": np.nan if nodata is None else float(nodata),
         "georeferenced": crs is not None,
+        "gridded": has_map_grid(crs, transform),  # False: pixel coordinates, also in any slice
     }
     if class_names is not None:
         all_attrs["class_names"] = list(class_names)
@@ -301,8 +308,8 @@ class HSIAccessor:
             t = None
         if self.georeferenced:
             return t
-        if t is None or t.almost_equals(Affine.identity()):
-            return None
+        if self._obj.attrs.get("gridded") is False or t is None or t.almost_equals(Affine.identity()):
+            return None  # a slice of a pixel-coordinate cube has offset coordinates but still no map grid
         return t
 
     @property

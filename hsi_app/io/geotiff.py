@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from hsi_app.errors import CubeReadError, HSIWarning
-from hsi_app.io.cube import Cube, make_cube, valid_from_data
+from hsi_app.io.cube import Cube, has_map_grid, make_cube, valid_from_data
 
 TIFF_ONLY = "GTiff"
 """The only GDAL driver used to read rasters from users: GDAL would otherwise open, by
@@ -181,7 +181,7 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     except RasterioIOError as err:
         raise CubeReadError(f"{path}: not a readable GeoTIFF ({err}); check the file or re-export it") from err
     georef = crs is not None
-    gridded = georef or not transform.is_identity  # a transform without a CRS is kept: the pixel grid is known
+    gridded = has_map_grid(crs, transform)  # a transform without a CRS is kept: the pixel grid is known
     attrs: dict[str, Any] = {"band_descriptions": [d or "" for d in descriptions]}
     if not georef and gcps:
         attrs["gcps"] = f"{len(gcps)} ground control points ({gcp_crs or 'no CRS'})"

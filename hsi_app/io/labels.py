@@ -120,6 +120,12 @@ def read_labels(
     return check_labels(labels, (h, w), str(path)), names
 
 
+def class_name_key(name: str) -> str:
+    """A class name as matched between two label sources: case and spacing ignored
+    (``corn-notill`` and `` Corn-notill `` are one class)."""
+    return " ".join(str(name).split()).casefold()
+
+
 def read_split_labels(
     cube: Cube, paths: tuple[str | os.PathLike[str] | None, ...], *, attribute: str = "class"
 ) -> tuple[Cube, list[np.ndarray | None]]:

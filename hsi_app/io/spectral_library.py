@@ -219,10 +219,11 @@ def _tidy(lib: SpectralLibrary) -> SpectralLibrary:
         wl = wl * 1000.0
     top = float(np.nanmax(np.abs(sp)))
     stored_as = lib.stored_as
+    then = "" if stored_as == SpectralLibrary.stored_as else f"{stored_as}, then "  # a header's factor stays named
     if top > PERCENT_MAX:  # integer reflectance x 10000, as sensors store it (EnMAP, AVIRIS products)
-        sp, stored_as = sp / 10_000.0, "reflectance x 10000 (values above 150)"
+        sp, stored_as = sp / 10_000.0, f"{then}reflectance x 10000 (values above 150)"
     elif top > 1.5:  # percent
-        sp, stored_as = sp / 100.0, "percent (values above 1.5)"
+        sp, stored_as = sp / 100.0, f"{then}percent (values above 1.5)"
     order = np.argsort(wl)
     return SpectralLibrary(list(lib.names), wl[order], sp[:, order], lib.source, stored_as)
 

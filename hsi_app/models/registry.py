@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import fnmatch
 import inspect
-import numbers
 import re
 import typing
 from collections.abc import Callable, Sequence
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from hsi_app.errors import ConfigError, UnknownKeyError, did_you_mean
+from hsi_app.run_config_checks import is_int
 
 Builder = Callable[..., Any]
 F = TypeVar("F", bound=Builder)
@@ -111,7 +111,7 @@ def create_model(
         ConfigError: bad sizes or an option the builder does not accept.
     """
     entry = _entry(name)
-    if not (_is_int(in_chans) and _is_int(num_classes)) or in_chans < 1 or num_classes < 1:
+    if not (is_int(in_chans) and is_int(num_classes)) or in_chans < 1 or num_classes < 1:
         raise ConfigError(
             f"model {name!r}: in_chans={in_chans!r}, num_classes={num_classes!r}; both must be integers >= 1"
         )
@@ -122,11 +122,6 @@ def create_model(
         what = f"unknown model args {unknown}" if unknown else f"bad model args {sorted(kwargs)}"
         raise ConfigError(f"model {name!r}: {what} ({err}); check model_args") from err
     return model
-
-
-def _is_int(value: Any) -> bool:
-    """An integer (Python or numpy), not a bool, float or string."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _accepted_names(fn: Builder) -> set[str] | None:

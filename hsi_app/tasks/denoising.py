@@ -396,7 +396,7 @@ class Denoiser:
         self.offset = float(norm.get("offset", config.mean[0]))
         self.scale = float(norm.get("scale", config.std[0]))
         self.multiple = int(getattr(model, "spatial_multiple", 1))
-        from hsi_app.predictor import model_radius
+        from hsi_app.run_weights import model_radius
 
         self.radius = model_radius(model, config)
         self.halo = int(math.ceil(self.radius / self.multiple) * self.multiple)

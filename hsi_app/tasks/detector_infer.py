@@ -127,7 +127,7 @@ class LearnedDetector:
         """``(C_model, H, W)`` raw values (NaN = no data) -> :class:`DenseOutput` (progress bar over windows)."""
         valid = np.isfinite(image).all(axis=0)
         x = np.nan_to_num((image - self.mean) / self.std, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
-        from hsi_app.predictor import model_radius
+        from hsi_app.run_weights import model_radius
 
         raw = dense_forward(self.model, x, halo=model_radius(self.model, self.config), window=window, device=self.device,
                             progress=progress)

@@ -276,12 +276,12 @@ def build_adapted(
     Raises:
         ModelLoadError: the base run's config.json or weights do not build its model.
     """
-    from hsi_app.run_weights import build_from_config, load_weights
+    from hsi_app.run_weights import build_from_config, load_weights, model_radius
 
     BandMap, AdaptedModel = _torch_modules()
     net = build_from_config(base, base_dir)
     load_weights(net, load_tensors(base_dir), base_dir)  # ModelLoadError naming the base run's files
-    radius = int(getattr(net, "receptive_radius", base.receptive_radius))
+    radius = model_radius(net, base)
     if new_head or (new_head is None and num_classes != base.num_classes):
         replace_head(net, num_classes)
     if lora is not None:
@@ -363,27 +363,29 @@ def finetune(
         TrainOptions,
         _band_stats,
         _split_for,
+        check_has_labels,
         check_split_pixels,
         evaluate_run,
         scene_in_memory,
     )
 
-    if opts.lora_rank < 1:
-        raise ConfigError(f"--lora-rank {opts.lora_rank}: use a rank >= 1, e.g. 4 or 8")
     base_path, base = _base_dir_checked(base_dir)
+    # the base as it is now, before training on it (a later change is refused when the adapter is loaded)
+    base_sha, base_config_sha = file_sha256(base_path / WEIGHTS_NAME), file_sha256(base_path / CONFIG_NAME)
     check_outputs({"--out": out}, {"--base": base_path})
     inputs = [cube.attrs.get("source"), *protect]
     final_out = check_out_dir(out, other_runs=OTHER_THAN_FINETUNE, protect=inputs,
                               writes=(*RUN_FILES, ADAPTER_NAME, ADAPTER_CONFIG_NAME))
     image, bands, valid = scene_in_memory(cube)
     wl, fwhm = cube.hsi.wavelengths[bands], cube.hsi.fwhm[bands]
-    matrix, kind = band_matrix(base, wl, fwhm, resample=opts.resample, source=str(cube.attrs.get("source") or "new scene"))
+    source = str(cube.attrs.get("source") or "new scene")
+    matrix, kind = band_matrix(base, wl, fwhm, resample=opts.resample, source=source)
     if opts.progress and kind == "gaussian":
         print(f"resampling {bands.size} bands to the base model's {base.in_chans} bands (Gaussian responses)")
 
-    source = str(cube.attrs.get("source") or "new scene")
     maps = [m for m in (cube.hsi.labels, train_labels, test_labels, *(() if split is None else (split.train, split.test)))
             if m is not None]
+    check_has_labels(source, maps)  # before the classes are planned from them
     plan = plan_classes(base.class_names, cube.hsi.class_names, maps, opts.classes, source=source)
     if plan.table is not None:
         if cube.hsi.labels is not None:
@@ -447,8 +449,7 @@ def finetune(
             split={"protocol": split.protocol, "seed": split.seed, "leaky": split.leaky, "radius": split.radius},
             data=str(cube.attrs.get("source", "")),
             extra={"schedule": opts.schedule, "finetune": {
-                "base_run": str(base_path), "base_sha256": file_sha256(base_path / WEIGHTS_NAME),
-                "base_config_sha256": file_sha256(base_path / CONFIG_NAME),
+                "base_run": str(base_path), "base_sha256": base_sha, "base_config_sha256": base_config_sha,
                 "base_num_classes": base.num_classes, "base_in_chans": base.in_chans, "band_map": kind,
                 "edge_coverage_fwhm": EDGE_COVERAGE_FWHM, "new_head": new_head, "train_head": new_head or opts.train_head,
                 "lora_rank": opts.lora_rank,

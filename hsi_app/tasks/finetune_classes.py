@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hsi_app.errors import ConfigError, HSIWarning
+from hsi_app.io.labels import class_name_key
 
 CLASS_MODES = ("auto", "base", "new")
 
@@ -51,10 +52,6 @@ class ClassPlan:
         return self.table[labels]
 
 
-def _key(name: str) -> str:
-    return " ".join(str(name).split()).casefold()
-
-
 def plan_classes(base_names: Sequence[str], label_names: Sequence[str] | None, maps: Sequence[np.ndarray],
                  mode: str = "auto", *, source: str = "labels") -> ClassPlan:
     """Decide the fine-tune's classes from the base run's names and the new labels.
@@ -80,20 +77,19 @@ def plan_classes(base_names: Sequence[str], label_names: Sequence[str] | None, m
     named = label_names is not None and len(label_names) > max_id
     if named:
         names = [str(n) for n in label_names[: max_id + 1]]  # type: ignore[index]
-        base_ids = {_key(n): i for i, n in enumerate(base_names) if i > 0}
-        unmatched = [names[i] for i in present if _key(names[i]) not in base_ids]
+        base_ids = {class_name_key(n): i for i, n in enumerate(base_names) if i > 0}
+        unmatched = [names[i] for i in present if class_name_key(names[i]) not in base_ids]
         if mode == "base" or (mode == "auto" and not unmatched and present):
             if unmatched:
                 raise ConfigError(f"{source}: classes {', '.join(unmatched[:4])} are not classes of the base run "
                                   f"({', '.join(base_names[1:5])}, ...); rename them or pass --classes new")
             table = np.zeros(max_id + 1, dtype=np.int32)
             for i in present:
-                table[i] = base_ids[_key(names[i])]
+                table[i] = base_ids[class_name_key(names[i])]
             keep = None if np.array_equal(table[present], present) else table
             return ClassPlan(k_base, list(base_names), False, keep,
                              f"{len(present)} classes matched to the base run's by name")
-        return ClassPlan(max_id, ["unlabelled", *names[1:]] if names else ["unlabelled"], True, None,
-                         f"a new head for {max_id} classes")
+        return ClassPlan(max_id, ["unlabelled", *names[1:]], True, None, f"a new head for {max_id} classes")
     unnamed = ["unlabelled", *[f"class {i}" for i in range(1, max_id + 1)]]
     if mode == "base" or (mode == "auto" and max_id == k_base):
         if max_id > k_base:

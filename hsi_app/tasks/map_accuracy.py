@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from hsi_app.errors import HSIWarning, LabelError
+from hsi_app.io.labels import class_name_key
 
 M2_PER_HA = 10_000.0
 Z95 = 1.959964
@@ -262,11 +263,6 @@ def _ground_pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int]) -> f
     return area if np.isfinite(area) and area > 0 else None
 
 
-def _name_key(name: str) -> str:
-    """A class name as matched between a map and its reference: case and spacing ignored."""
-    return " ".join(str(name).split()).casefold()
-
-
 def merge_class_names(map_names: list[str] | None, ref_names: list[str] | None, ref: np.ndarray,
                       n_map: int, *, source: str = "reference") -> tuple[np.ndarray, list[str]]:
     """Renumber reference ids onto the map's classes by name, adding reference-only classes.
@@ -294,15 +290,15 @@ def merge_class_names(map_names: list[str] | None, ref_names: list[str] | None, 
     if int(ref.max(initial=0)) >= len(ref_names):
         raise LabelError(f"reference class {int(ref.max())} has no name among its {len(ref_names)} class names")
     names = list(map_names[1:])
-    lookup = {_name_key(n): i + 1 for i, n in enumerate(names)}
+    lookup = {class_name_key(n): i + 1 for i, n in enumerate(names)}
     table = np.zeros(max(len(ref_names), int(ref.max(initial=0)) + 1), dtype=np.int32)
     for rid, name in enumerate(ref_names):
         if rid == 0:
             continue
-        if _name_key(name) not in lookup:
+        if class_name_key(name) not in lookup:
             names.append(name)
-            lookup[_name_key(name)] = len(names)
-        table[rid] = lookup[_name_key(name)]
+            lookup[class_name_key(name)] = len(names)
+        table[rid] = lookup[class_name_key(name)]
     used = np.unique(ref[ref > 0])
     if used.size and not (table[used] <= len(map_names) - 1).any():
         theirs = ", ".join(str(ref_names[i]) for i in used[:4])

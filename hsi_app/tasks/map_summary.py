@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from hsi_app.io.cog import CLASS_NAMES_TAG
+from hsi_app.io.cube import has_map_grid
 from hsi_app.io.geotiff import TIFF_ONLY
 from hsi_app.io.summary import grid_note, grid_notes, pixel_sides
 from hsi_app.tasks.map_accuracy import M2_PER_HA, pixel_area_m2
@@ -79,7 +80,7 @@ def summarize_class_map(path: str | os.PathLike[str]) -> dict[str, Any]:
 
     t = _tally_envi(path) if is_envi(path) else _tally_geotiff(path)
     crs, transform, counts = t.crs, t.transform, t.counts
-    gridded = crs is not None or not transform.is_identity
+    gridded = has_map_grid(crs, transform)
     area = pixel_area_m2(transform, crs, (t.height, t.width))
     mapped = int(counts[1:].sum())
     rows = []

@@ -71,6 +71,7 @@ def test_plain_pixel_grids_have_no_transform(tmp_path: Path) -> None:
 
     cube = make_cube(np.ones((2, 5, 4), np.float32))
     assert cube.hsi.transform is None
+    assert cube.isel(x=slice(1, 3), y=slice(2, 4)).hsi.transform is None  # a crop is still in pixel coordinates
     assert cube.hsi.map_coords([1], [2]) == (pytest.approx([2.5]), pytest.approx([1.5]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", HSIWarning)

@@ -54,6 +54,9 @@ def test_libraries_stored_as_reflectance_times_10000_are_scaled(tmp_path: Path, 
     np.testing.assert_allclose(lib.spectra, truth, atol=1e-5)
     np.testing.assert_allclose(lib.wavelengths, speclib.LIB_WL)
     assert lib.stored_as == "reflectance x 5000 (header's scale factor)"
+    envi.SpectralLibrary(truth * 500000, header, {}).save(str(tmp_path / "wrong"))  # the header's factor is 100x off
+    assert read_library(tmp_path / "wrong.sli").stored_as == ("reflectance x 5000 (header's scale factor), then "
+                                                              "percent (values above 1.5)")
     assert lib.select([speclib.NAMES[1]]).stored_as == lib.stored_as
 
 

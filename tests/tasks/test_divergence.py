@@ -77,10 +77,23 @@ def test_a_run_with_nan_weights_refuses_to_predict(tmp_path: Path) -> None:
     from hsi_app.predictor import Predictor
 
     run = _poison(make_run(tmp_path / "run"))
-    pred = Predictor.load(run, device="cpu")
-    with pytest.raises(ModelLoadError) as info:
-        pred.probs(np.ones((5, 6, 7), np.float32))
-    assert str(info.value) == f"{run}: weights give non-finite class probabilities; retrain"
+    with pytest.raises(ModelLoadError) as info:  # refused when loaded, before any scene is read
+        Predictor.load(run, device="cpu")
+    assert str(info.value).startswith(f"{run / 'model.safetensors'}: 1 weight tensors hold NaN or inf (")
+    assert str(info.value).endswith("the run diverged: retrain it")
+
+
+def test_an_extreme_input_value_is_clipped_not_blamed_on_the_weights(tmp_path: Path) -> None:
+    """A fill value of 9.97e36 (netCDF's) used to overflow a layer; now it is one odd pixel, the rest mapped."""
+    from hsi_app.predictor import Predictor, check_probs
+
+    pred = Predictor.load(make_run(tmp_path / "run"), device="cpu")
+    image = np.ones((5, 6, 7), np.float32)
+    image[:, 2, 3] = 9.97e36
+    probs = pred.probs(image)
+    assert np.isfinite(probs).all() and np.allclose(probs.sum(0), 1.0, atol=1e-5)
+    with pytest.raises(ModelLoadError, match=r"run: the model gave non-finite class probabilities .* check the scene"):
+        check_probs(np.full((3, 2, 2), np.nan, np.float32), "run")
 
 
 def test_hsi_predict_with_nan_weights_is_one_error_line_and_no_map(tmp_path: Path,
@@ -93,7 +106,8 @@ def test_hsi_predict_with_nan_weights_is_one_error_line_and_no_map(tmp_path: Pat
     write_cube(scene, make_cube(np.ones((5, 6, 7), np.float32), wavelength=np.linspace(400.0, 800.0, 5)))
     out = tmp_path / "m.tif"
     code, _, err = run_main(capsys, "predict", "--model", str(run), "--input", str(scene), "--out", str(out), "--quiet")
-    assert code == 2 and err.strip().splitlines()[-1] == f"hsi: error: {run}: weights give non-finite class probabilities; retrain"
+    assert code == 2 and err.strip().splitlines()[-1].startswith(f"hsi: error: {run / 'model.safetensors'}: 1 weight "
+                                                                  "tensors hold NaN or inf")
     assert not out.exists()
 
 

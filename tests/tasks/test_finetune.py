@@ -338,3 +338,18 @@ def test_classes_new_trains_a_fresh_head_for_as_many_classes(runs: dict, tmp_pat
     assert not np.allclose(saved[key], base_head[base_key])
     new, _ = _scene(NEW_WL)
     assert Predictor.load(ft, device="cpu").probs(new).shape == (4, 24, 22)
+
+
+def test_a_scene_without_labels_is_refused_before_classes_are_planned(runs: dict, tmp_path: Path) -> None:
+    import warnings
+
+    from hsi_app.errors import LabelError
+    from hsi_app.io.cube import make_cube
+    from hsi_app.tasks.finetune import FinetuneOptions, finetune
+
+    new, _ = _scene(NEW_WL)
+    cube = make_cube(new, wavelength=NEW_WL, source="unlabelled.tif")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "label ids 1..0 have no class names" on the way
+        with pytest.raises(LabelError, match="unlabelled.tif: no labels; pass --labels"):
+            finetune(cube, runs["base"], tmp_path / "ft", FinetuneOptions(lora_rank=2, epochs=1, progress=False))

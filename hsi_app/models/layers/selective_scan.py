@@ -71,6 +71,10 @@ def kernel_arguments(
     dtypes, so all inputs are brought to the widest of theirs. Float64 inputs (the kernel has
     no double version) return None: the portable scan takes them.
 
+    Args:
+        u, delta, z: ``(batch, inner, length)``; A: ``(inner, state)``;
+        B, C: ``(batch, state, length)``; D, delta_bias: ``(inner,)`` (D, z, delta_bias may be None).
+
     Returns:
         ``(u, delta, A, B, C, D, z, delta_bias)`` or None.
     """
