@@ -43,7 +43,7 @@ class GeoRasterTiles(Dataset):
     Args:
         image_path: georeferenced multi-band GeoTIFF.
         label_path: single-band label GeoTIFF on the same grid (0 = unlabelled).
-        tile_size: tile side in pixels.
+        tile_size: tile side in pixels (at least one pixel below the scene's shorter side).
         tiles_per_epoch: tiles drawn per epoch (dataset length).
         band_indices: ``(C,)`` 0-based bands of the image to use.
         mean, std: ``(C,)`` normalisation of the used bands.
@@ -66,9 +66,15 @@ class GeoRasterTiles(Dataset):
         nodata: float | None = None,
         seed: int = 0,
     ) -> None:
+        import rasterio
+
         image_cls, label_cls = _raster_classes()
         self.dataset = image_cls(paths=[os.fspath(image_path)]) & label_cls(paths=[os.fspath(label_path)])
-        self.tile_size = int(tile_size)
+        with rasterio.open(image_path) as ds:
+            side = min(ds.height, ds.width)
+        # a tile as large as the scene may not fit it in map units (40 x 0.001 deg rounds below the extent),
+        # which leaves torchgeo's sampler nothing to draw: such tiles are one pixel smaller
+        self.tile_size = int(tile_size) if int(tile_size) < side else max(1, side - 1)
         self.length = int(tiles_per_epoch)
         self.bands = torch.as_tensor(np.asarray(band_indices, dtype=np.int64))
         self.mean = torch.as_tensor(np.asarray(mean, dtype=np.float32))[:, None, None]

@@ -344,11 +344,8 @@ def _geo_tiles_factory(cube: Cube, out: Path, bands: np.ndarray, seed: int) -> A
         with rasterio.open(labels_path, "w", driver="GTiff", height=h, width=w, count=1, dtype="uint8",
                            crs=cube.rio.crs, transform=cube.rio.transform()) as ds:
             ds.write(train.astype(np.uint8)[None])
-        # a tile as large as the scene may not fit it in map units (40 x 0.001 deg rounds below the
-        # extent), which leaves torchgeo's sampler nothing to draw: small scenes get tiles one pixel smaller
-        side = DEFAULT_TILE_SIZE if min(h, w) > DEFAULT_TILE_SIZE else max(1, min(h, w) - 1)
         return GeoRasterTiles(
-            source, labels_path, tile_size=side, tiles_per_epoch=DEFAULT_TILES_PER_EPOCH,
+            source, labels_path, tile_size=min(DEFAULT_TILE_SIZE, h, w), tiles_per_epoch=DEFAULT_TILES_PER_EPOCH,
             band_indices=bands, mean=mean, std=std, wavelengths=cube.hsi.wavelengths[bands],
             nodata=cube.attrs.get("nodata"), seed=seed,
         )
