@@ -252,7 +252,8 @@ class Predictor:
         def run(v: torch.Tensor) -> torch.Tensor:
             return torch.softmax(model(v[None].to(self.device)), dim=1)[0].float().cpu()
 
-        x = np.clip(np.nan_to_num((image - mean) / std, nan=0.0, posinf=0.0, neginf=0.0), -INPUT_CLIP, INPUT_CLIP)
+        x = np.nan_to_num((image - mean) / std, nan=0.0, posinf=0.0, neginf=0.0)  # a new array: clipped in place
+        np.clip(x, -INPUT_CLIP, INPUT_CLIP, out=x)
         with torch.inference_mode():
             t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
             probs = (d4_mean(run, t) if self.tta else run(t)).numpy()
