@@ -68,6 +68,12 @@ def valid_from_data(data: Any, nodata: float | None, bad_band: np.ndarray) -> An
     return ok.all(axis=0)
 
 
+def class_name_key(name: str) -> str:
+    """A class name as matched between two label sources: case and spacing ignored
+    (``corn-notill`` and `` Corn-notill `` are one class)."""
+    return " ".join(str(name).split()).casefold()
+
+
 def has_map_grid(crs: Any, transform: Any) -> bool:
     """Whether a raster's pixels sit on a map grid: a CRS, or a transform other than the identity
     (a file with a transform but no CRS keeps its grid; GDAL's identity means "none")."""
@@ -298,14 +304,20 @@ class HSIAccessor:
         from rasterio.transform import Affine
 
         full = self._obj.attrs.get(GRID_ATTR)
-        if full is not None:
-            x0 = float(self._obj.x.values[0]) - 0.5 if self._obj.sizes["x"] else 0.0
-            y0 = float(self._obj.y.values[0]) - 0.5 if self._obj.sizes["y"] else 0.0
-            return Affine(*full) * Affine.translation(x0, y0)
-        try:
-            t = self._obj.rio.transform()
-        except Exception:  # noqa: BLE001 - rioxarray cannot derive one (e.g. a single row without a stored transform)
-            t = None
+        if full is not None:  # index coordinates: the slice's first pixel and its step (strided or reversed slices)
+            x, y = self._obj.x.values, self._obj.y.values
+            dx = float(x[1] - x[0]) if x.size > 1 else 1.0
+            dy = float(y[1] - y[0]) if y.size > 1 else 1.0
+            x0 = float(x[0]) - 0.5 * dx if x.size else 0.0
+            y0 = float(y[0]) - 0.5 * dy if y.size else 0.0
+            return Affine(*full) * Affine.translation(x0, y0) * Affine.scale(dx, dy)
+        try:  # recalculated from the coordinates (a strided slice has another step than the stored transform)
+            t = self._obj.rio.transform(recalc=True)
+        except Exception:  # noqa: BLE001 - a single row or column: the stored transform's pixel size
+            try:
+                t = self._obj.rio.transform()
+            except Exception:  # noqa: BLE001 - rioxarray cannot derive one at all
+                t = None
         if self.georeferenced:
             return t
         if self._obj.attrs.get("gridded") is False or t is None or t.almost_equals(Affine.identity()):

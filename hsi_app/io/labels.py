@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from hsi_app.errors import DatasetNotFoundError, HSIWarning, LabelError, UnknownKeyError
-from hsi_app.io.cube import Cube, check_labels
+from hsi_app.io.cube import Cube, check_labels, class_name_key, has_map_grid
 from hsi_app.io.geotiff import TIFF_ONLY
 
 NPY_MAGIC = b"\x93NUMPY"
@@ -120,12 +120,6 @@ def read_labels(
     return check_labels(labels, (h, w), str(path)), names
 
 
-def class_name_key(name: str) -> str:
-    """A class name as matched between two label sources: case and spacing ignored
-    (``corn-notill`` and `` Corn-notill `` are one class)."""
-    return " ".join(str(name).split()).casefold()
-
-
 def read_split_labels(
     cube: Cube, paths: tuple[str | os.PathLike[str] | None, ...], *, attribute: str = "class"
 ) -> tuple[Cube, list[np.ndarray | None]]:
@@ -134,7 +128,10 @@ def read_split_labels(
     A vector file with text classes numbers its own names (sorted), so a training file and a
     test file, each holding a different subset of the classes, would give one name two ids.
     Every file that carries names is renumbered onto one list: the cube's class names first
-    (its own labels), then names only these files have. Files without names keep their ids.
+    (its own labels), then names only these files have; names equal but for case and spacing
+    are one class (the first spelling is kept). Files without names keep their ids. When
+    every path is given (training and test maps), the scene's own labels are dropped: the
+    files replace them, and their ids would otherwise count as classes.
 
     Args:
         cube: the scene (its ``class_names``, if any, lead the list).
@@ -146,18 +143,24 @@ def read_split_labels(
         no file carries names) and the ``(H, W)`` maps on that numbering.
     """
     read = [read_labels(p, cube, attribute=attribute) if p else None for p in paths]
+    if read and all(r is not None for r in read) and "label" in cube.coords:
+        cube = cube.drop_vars("label")  # the files replace the scene's own labels (their ids would count too)
     named = [r for r in read if r is not None and r[1] is not None]
     if not named:
         return cube, [r[0] if r is not None else None for r in read]
     shared = list(cube.hsi.class_names or ["unlabelled"])
+    index = {class_name_key(n): i for i, n in reversed(list(enumerate(shared)))}  # the first spelling wins
     for _, names in named:
-        shared += [n for n in names[1:] if n not in shared]
+        for n in names[1:]:
+            if class_name_key(n) not in index:
+                index[class_name_key(n)] = len(shared)
+                shared.append(n)
     maps: list[np.ndarray | None] = []
     for r in read:
         if r is None or r[1] is None:
             maps.append(None if r is None else r[0])
             continue
-        table = np.array([0] + [shared.index(n) for n in r[1][1:]], dtype=np.int32)
+        table = np.array([0] + [index[class_name_key(n)] for n in r[1][1:]], dtype=np.int32)
         maps.append(table[r[0]])
     out = cube.copy(deep=False)
     out.attrs = {**cube.attrs, "class_names": shared}
@@ -186,10 +189,11 @@ def _read_tiff(path: Path, like: Cube) -> tuple[np.ndarray, list[str] | None]:
                 names_json = ds.tags().get("CLASS_NAMES")
     except RasterioIOError as err:
         raise LabelError(f"{path}: not a readable GeoTIFF ({err}); re-export the label raster") from err
-    cube_crs = like.rio.crs
-    if crs is not None and cube_crs is not None:
+    cube_crs, cube_t = like.rio.crs, like.hsi.transform
+    both_gridded_without_crs = crs is None and cube_crs is None and has_map_grid(None, transform) and cube_t is not None
+    if (crs is not None and cube_crs is not None) or both_gridded_without_crs:  # (no CRS: the grids still compare)
         same_crs = crs == cube_crs
-        same_grid = np.allclose(tuple(transform)[:6], tuple(like.hsi.transform)[:6], rtol=0, atol=1e-6 * max(
+        same_grid = np.allclose(tuple(transform)[:6], tuple(cube_t)[:6], rtol=0, atol=1e-6 * max(
             1.0, abs(transform.a), abs(transform.e)))
         if not (same_crs and same_grid):
             raise LabelError(

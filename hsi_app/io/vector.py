@@ -28,7 +28,7 @@ import numpy as np
 
 from hsi_app.errors import DatasetNotFoundError, InvalidDataError, LabelError
 from hsi_app.io.atomic import atomic_path
-from hsi_app.io.cube import Cube
+from hsi_app.io.cube import Cube, class_name_key
 
 
 @dataclass(frozen=True)
@@ -263,17 +263,21 @@ def _class_values(
     if raw.dtype.kind == "f":
         raise LabelError(f"{path}: attribute {attribute!r} holds fractional numbers; use whole class numbers")
     text = np.array([str(v) for v in raw])
-    if class_names is None:
-        names = ["unlabelled", *sorted(set(text.tolist()))]
+    if class_names is None:  # one class per name, case and spacing ignored (the first spelling, sorted)
+        spelling: dict[str, str] = {}
+        for t in text.tolist():
+            spelling.setdefault(class_name_key(t), t)
+        names = ["unlabelled", *sorted(spelling.values(), key=class_name_key)]
     else:
         names = list(class_names)
-        unknown = sorted(set(text.tolist()) - set(names))
+        known = {class_name_key(n) for n in names}
+        unknown = sorted({t for t in text.tolist() if class_name_key(t) not in known})
         if unknown:
             raise LabelError(
                 f"{path}: classes {', '.join(unknown)} in {attribute!r} are not among the class names given"
             )
-    lookup = {name: i for i, name in enumerate(names)}
-    return np.array([lookup[t] for t in text], dtype=np.int64), names
+    lookup = {class_name_key(name): i for i, name in reversed(list(enumerate(names)))}
+    return np.array([lookup[class_name_key(t)] for t in text], dtype=np.int64), names
 
 
 def _grid_box(grid: Grid) -> Any:

@@ -52,6 +52,23 @@ class ClassPlan:
         return self.table[labels]
 
 
+def _base_id(name: str, base_names: Sequence[str], source: str) -> int | None:
+    """The base run's id of class ``name``: its exact spelling first, else the one name equal but for
+    case and spacing; None when the base has no such class.
+
+    Raises:
+        ConfigError: several base classes equal ``name`` but for case and spacing, none exactly.
+    """
+    exact = [i for i, n in enumerate(base_names) if i > 0 and n == name]
+    if exact:
+        return exact[0]
+    near = [i for i, n in enumerate(base_names) if i > 0 and class_name_key(n) == class_name_key(name)]
+    if len(near) > 1:
+        raise ConfigError(f"{source}: class {name!r} matches several base classes ({', '.join(base_names[i] for i in near)})"
+                          " but for case; spell it as one of them, or pass --classes new")
+    return near[0] if near else None
+
+
 def plan_classes(base_names: Sequence[str], label_names: Sequence[str] | None, maps: Sequence[np.ndarray],
                  mode: str = "auto", *, source: str = "labels") -> ClassPlan:
     """Decide the fine-tune's classes from the base run's names and the new labels.
@@ -77,15 +94,15 @@ def plan_classes(base_names: Sequence[str], label_names: Sequence[str] | None, m
     named = label_names is not None and len(label_names) > max_id
     if named:
         names = [str(n) for n in label_names[: max_id + 1]]  # type: ignore[index]
-        base_ids = {class_name_key(n): i for i, n in enumerate(base_names) if i > 0}
-        unmatched = [names[i] for i in present if class_name_key(names[i]) not in base_ids]
+        base_ids = {i: _base_id(names[i], base_names, source) for i in present}
+        unmatched = [names[i] for i in present if base_ids[i] is None]
         if mode == "base" or (mode == "auto" and not unmatched and present):
             if unmatched:
                 raise ConfigError(f"{source}: classes {', '.join(unmatched[:4])} are not classes of the base run "
                                   f"({', '.join(base_names[1:5])}, ...); rename them or pass --classes new")
             table = np.zeros(max_id + 1, dtype=np.int32)
             for i in present:
-                table[i] = base_ids[class_name_key(names[i])]
+                table[i] = base_ids[i]
             keep = None if np.array_equal(table[present], present) else table
             return ClassPlan(k_base, list(base_names), False, keep,
                              f"{len(present)} classes matched to the base run's by name")

@@ -30,6 +30,7 @@ import numpy as np
 from hsi_app.data.targets import SimOptions, SimulatedScene, simulate_targets
 from hsi_app.errors import ConfigError
 from hsi_app.tasks.detect_eval import TEST_SEED_BASE, Regions, column_regions, evaluate, test_scenes
+from hsi_app.tasks.detect_metrics import json_ready
 
 OFFSET_WEIGHT = 1.0
 EPOCH_COVERAGE = 64  # an epoch draws crops covering the training region this many times
@@ -221,5 +222,6 @@ def train_detector(image: np.ndarray, spectra: np.ndarray, names: list[str], out
             **evaluate(learned, scenes, regions.test),
         }
         with atomic_path(out / "metrics.json") as tmp:
-            Path(tmp).write_text(json.dumps(metrics, indent=2, default=float))
+            Path(tmp).write_text(json.dumps(json_ready({k: (float(v) if isinstance(v, np.floating) else v)
+                                                        for k, v in metrics.items()}), indent=2, default=float))
     return metrics

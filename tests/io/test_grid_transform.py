@@ -95,3 +95,16 @@ def test_masked_pixels_are_written_as_nodata(tmp_path: Path) -> None:
     write_cube(tmp_path / "cloud.tif", flagged)
     with rasterio.open(tmp_path / "cloud.tif") as ds:
         assert int(np.isnan(ds.read(1)).sum()) == int((mask | cloud).sum())
+
+
+@pytest.mark.parametrize("transform", [ROTATED, NORTH_UP], ids=["rotated", "north-up"])
+def test_strided_and_reversed_slices_keep_every_pixel_in_place(tmp_path: Path, transform: Affine) -> None:
+    _tif(tmp_path / "s.tif", transform)
+    cube = read_geotiff(tmp_path / "s.tif")
+    for sl in ((slice(1, None, 2), slice(0, None, 3)), (slice(None, None, -1), slice(None, None, -1))):
+        part = cube.isel(y=sl[0], x=sl[1])
+        rows = np.arange(cube.sizes["y"])[sl[0]]
+        cols = np.arange(cube.sizes["x"])[sl[1]]
+        xs, ys = part.hsi.map_coords([0, 1], [0, 1])
+        want = [_centre(transform, int(rows[0]), int(cols[0])), _centre(transform, int(rows[1]), int(cols[1]))]
+        np.testing.assert_allclose(np.c_[xs, ys], want, atol=1e-6)

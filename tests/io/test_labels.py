@@ -129,6 +129,23 @@ def test_a_label_raster_without_a_crs_on_a_georeferenced_scene_warns(tmp_path: P
     np.testing.assert_array_equal(got, lab)
 
 
+def test_label_rasters_without_a_crs_are_checked_against_a_gridded_scene_without_one(tmp_path: Path) -> None:
+    """Both on map grids without a CRS (kept since session 47): a raster from elsewhere is refused, not used."""
+    from hsi_app.io.cube import make_cube
+
+    lab = _labels(9)
+    h, w = lab.shape
+    cube = make_cube(np.ones((3, h, w), np.float32), transform=TRANSFORM)  # a grid, no CRS
+    names = [f"c{i}" for i in range(6)]
+    write_class_map(tmp_path / "same.tif", lab, None, crs=None, transform=TRANSFORM, class_names=names)
+    got, _ = read_labels(tmp_path / "same.tif", cube)
+    np.testing.assert_array_equal(got, lab)
+    far = from_origin(TRANSFORM.c, TRANSFORM.f - 800.0, TRANSFORM.a, -TRANSFORM.e)
+    write_class_map(tmp_path / "far.tif", lab, None, crs=None, transform=far, class_names=names)
+    with pytest.raises(LabelError, match="not on the cube's grid"):
+        read_labels(tmp_path / "far.tif", cube)
+
+
 def test_vector_labels_are_dispatched(tmp_path: Path) -> None:
     path = tmp_path / "fields.gpkg"
     poly = box(600000.0 + 30 * 2, 5100000.0 - 30 * 5, 600000.0 + 30 * 4, 5100000.0 - 30 * 1)
@@ -186,3 +203,31 @@ def test_train_and_test_vector_files_share_one_numbering(tmp_path: Path) -> None
     assert tr[0, 0] == 4 and tr[1, 1] == 3
     plain, maps = read_split_labels(_cube(True), (None, None))
     assert maps == [None, None] and plain.hsi.class_names is None
+
+
+def test_names_differing_only_in_case_are_one_class(tmp_path: Path) -> None:
+    """Train file 'Corn-notill', test file 'corn-notill ': one class (OA 0.4 % before); within one file too."""
+    from hsi_app.io.labels import read_split_labels
+
+    train = _points(tmp_path / "train.gpkg", [(0, 0, "Corn-notill"), (1, 1, "Oats"), (2, 2, "oats")])
+    test = _points(tmp_path / "test.gpkg", [(5, 5, "corn-notill "), (6, 6, "OATS")])
+    got, names = read_labels(train, _cube(True), attribute="crop")
+    assert names == ["unlabelled", "Corn-notill", "Oats"] and got[1, 1] == got[2, 2] == 2
+    cube, (tr, te) = read_split_labels(_cube(True), (train, test), attribute="crop")
+    assert cube.hsi.class_names == ["unlabelled", "Corn-notill", "Oats"]
+    assert tr[0, 0] == te[5, 5] == 1 and tr[1, 1] == tr[2, 2] == te[6, 6] == 2
+
+
+def test_train_and_test_files_replace_the_scenes_own_labels(tmp_path: Path) -> None:
+    """A scene with its own unnamed ground truth (ids up to 11): only the two files' classes count."""
+    from hsi_app.io.labels import read_split_labels
+
+    own = np.zeros((H, W), np.int32)
+    own[3, 3] = 11
+    scene = _cube(True).hsi.with_labels(own)
+    train = _points(tmp_path / "train.gpkg", [(0, 0, "wheat"), (1, 1, "maize")])
+    test = _points(tmp_path / "test.gpkg", [(5, 5, "wheat")])
+    cube, (tr, te) = read_split_labels(scene, (train, test), attribute="crop")
+    assert cube.hsi.labels is None and cube.hsi.class_names == ["unlabelled", "maize", "wheat"]
+    kept, _ = read_split_labels(scene, (train, None), attribute="crop")  # one file: the scene's labels stay
+    assert kept.hsi.labels is not None and kept.hsi.labels[3, 3] == 11

@@ -150,3 +150,15 @@ def test_a_saturated_plateau_is_one_peak_and_inf_is_a_peak() -> None:
     assert sorted(zip(det.row.tolist(), det.col.tolist(), strict=True)) == [(1.5, 1.5), (4.5, 4.5)]
     flat = find_peaks(np.ones((1, 4, 4)), threshold=0.5)  # a constant map: one peak, not sixteen
     assert len(flat) == 1
+
+
+def test_reports_are_written_as_strict_json() -> None:
+    import json
+
+    from hsi_app.tasks.detect_metrics import json_ready
+
+    gt = _det([5.5], [5.5], [1], [1], bins=["6-16"])
+    rep = detection_report(_det([5.5], [5.5], [1], [0.9]), gt, bins=("1-2", "6-16"))
+    assert np.isnan(rep["1-2/mAP@2px"])  # a bin without targets
+    text = json.dumps(json_ready(rep), allow_nan=False)
+    assert json.loads(text)["1-2/mAP@2px"] is None and json.loads(text)["6-16/mAP@2px"] == 1.0

@@ -90,3 +90,11 @@ def test_ids_of_every_map_count() -> None:
 def test_an_unknown_mode_is_refused() -> None:
     with pytest.raises(ConfigError, match="--classes same: use one of auto, base, new"):
         plan_classes(BASE, None, [_labels(1)], "same")
+
+
+def test_an_exact_spelling_wins_and_an_ambiguous_one_is_refused() -> None:
+    base = ["unlabelled", "Corn-mintill", "Oats", "corn-mintill"]  # a base run that has both spellings
+    plan = plan_classes(base, ["none", "Corn-mintill", "corn-mintill"], [_labels(1, 2)])
+    assert plan.relabel(_labels(1, 2))[0].tolist() == [1, 3]
+    with pytest.raises(ConfigError, match=r"class 'CORN-MINTILL' matches several base classes"):
+        plan_classes(base, ["none", "CORN-MINTILL"], [_labels(1)])
