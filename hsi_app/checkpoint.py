@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,12 @@ def finite_json(obj: Any) -> Any:
     return obj
 
 
+def nonfinite_names(arrays: Mapping[str, Any]) -> list[str]:
+    """Names of the floating-point arrays in ``arrays`` that hold NaN or inf."""
+    return [k for k, v in arrays.items()
+            if np.issubdtype(np.asarray(v).dtype, np.floating) and not np.isfinite(np.asarray(v)).all()]
+
+
 def check_finite_tensors(arrays: dict[str, np.ndarray], path: str | os.PathLike[str]) -> None:
     """Refuse to write weights that hold NaN or inf (a diverged training run).
 
@@ -86,7 +93,7 @@ def check_finite_tensors(arrays: dict[str, np.ndarray], path: str | os.PathLike[
     Raises:
         InvalidDataError: one line naming ``path`` and up to three of the non-finite tensors.
     """
-    bad = [k for k, v in arrays.items() if np.issubdtype(v.dtype, np.floating) and not np.isfinite(v).all()]
+    bad = nonfinite_names(arrays)
     if bad:
         shown = ", ".join(bad[:3]) + (f" (+{len(bad) - 3} more)" if len(bad) > 3 else "")
         raise InvalidDataError(f"{path}: {len(bad)} of {len(arrays)} tensors hold NaN or inf ({shown}); not saved: "

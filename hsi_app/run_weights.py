@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from hsi_app.checkpoint import CONFIG_NAME, WEIGHTS_NAME, RunConfig
+from hsi_app.checkpoint import CONFIG_NAME, WEIGHTS_NAME, RunConfig, nonfinite_names
 from hsi_app.errors import BandMismatchError, ConfigError, ModelLoadError, UnknownKeyError
 
 SHOWN_KEYS = 3
@@ -92,7 +92,7 @@ def load_weights(model: Any, tensors: Mapping[str, np.ndarray], run_dir: str | o
     """
     import torch
 
-    bad = [k for k, v in tensors.items() if np.issubdtype(np.asarray(v).dtype, np.floating) and not np.isfinite(v).all()]
+    bad = nonfinite_names(tensors)
     if bad:
         raise ModelLoadError(f"{Path(run_dir) / name}: {len(bad)} weight tensors hold NaN or inf ({_few(bad)}); "
                              "the run diverged: retrain it")

@@ -460,10 +460,12 @@ def check_run_task(task: str, model: Any) -> None:
     """Refuse, before any cluster starts, a ``--model`` run trained for another task.
 
     ``config.json`` records ``"task"``: ``classification``, ``denoise`` or ``detect``.
-    A missing or malformed config is left to the loaders, which say so.
+    A missing or unparseable config is left to the loaders, which say so; a run whose
+    config.json fields, weights or fine-tune base would fail every scene is refused here
+    (:func:`check_run_files`), so ``hsi batch`` exits 2 before reading any scene.
 
     Raises:
-        ModelLoadError: the run's task does not match ``task``.
+        ModelLoadError: the run's task does not match ``task``, or its files are bad.
     """
     import json
 
@@ -485,6 +487,36 @@ def check_run_task(task: str, model: Any) -> None:
         other = next((k for k, (t, _) in RUN_TASKS.items() if t == got), None)
         hint = f", or run this one with --task {other}" if other else ""
         raise ModelLoadError(f"--model {model}: a {got!r} run, but --task {task} needs a run of `{how}`{hint}")
+    if not is_ensemble_dir(run_dir_of(model)):
+        check_run_files(run_dir_of(model))
+
+
+def check_run_files(run: Path) -> None:
+    """What would fail every scene, found once before the cluster starts: config.json's fields,
+    weights holding NaN or inf, and a fine-tune whose base run changed.
+
+    Raises:
+        ModelLoadError: one line naming the file (the loaders' own messages).
+    """
+    from hsi_app.checkpoint import ADAPTER_NAME, CONFIG_NAME, WEIGHTS_NAME, load_config, load_tensors, nonfinite_names
+    from hsi_app.errors import ModelLoadError
+
+    config = load_config(run)
+    if (run / ADAPTER_NAME).is_file():
+        from hsi_app.tasks.finetune import file_sha256
+
+        ft = config.extra.get("finetune") or {}
+        base = Path(str(ft.get("base_run", "")))
+        for name, key in ((WEIGHTS_NAME, "base_sha256"), (CONFIG_NAME, "base_config_sha256")):
+            if key in ft and (not (base / name).is_file() or file_sha256(base / name) != ft[key]):
+                raise ModelLoadError(f"{run}: base run {base} is missing or its {name} changed since fine-tuning; "
+                                     "restore the original run or fine-tune again")
+        return
+    if (run / WEIGHTS_NAME).is_file():
+        bad = nonfinite_names(load_tensors(run))
+        if bad:
+            raise ModelLoadError(f"{run / WEIGHTS_NAME}: {len(bad)} weight tensors hold NaN or inf; the run diverged: "
+                                 "retrain it")
 
 
 TASKS: dict[str, TaskAdapter] = {"classify": CLASSIFY, "denoise": DENOISE}

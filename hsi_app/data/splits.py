@@ -205,11 +205,11 @@ class Split:
         classes = np.union1d(
             np.unique(self.train[self.train > 0]), np.unique(self.test[self.test > 0])
         )
-        text = (
-            f"split {self.protocol} (seed {self.seed}): {self.n_train} train / {self.n_test} test"
-            f" pixels, {classes.size} classes"
-        )
-        if self.radius > 0:
+        seed = "" if self.protocol == "maps" else f" (seed {self.seed})"  # user maps: no draw, nothing dropped
+        text = f"split {self.protocol}{seed}: {self.n_train} train / {self.n_test} test pixels, {classes.size} classes"
+        if self.radius > 0 and self.protocol == "maps":
+            text += f", test pixels over {self.radius} px from training"
+        elif self.radius > 0:
             text += f", buffer {self.radius} px dropped {self.dropped} test pixels"
         if self.leaky:
             text += f" -- {leak_text(self.protocol)}"

@@ -55,18 +55,21 @@ def grid_shear(transform: Any) -> float | None:
 
 
 def grid_notes(transform: Any) -> dict[str, Any]:
-    """``grid_rotation_deg``, ``grid_shear_deg`` and ``south_up`` entries that apply to ``transform``.
+    """``grid_rotation_deg``, ``grid_shear_deg``, ``south_up`` and ``west_running`` entries that apply to ``transform``.
 
     ``south_up``: rows run the other way round from a north-up image (the pixel grid is a mirror
     image of the map, as with a positive pixel height ``e``).
     """
     out: dict[str, Any] = {}
+    a, b, d, e = transform.a, transform.b, transform.d, transform.e
+    if b == 0 and d == 0 and a < 0 and e < 0:  # columns run west, rows south: a mirror image, not a rotation
+        return {"west_running": True}
     rotation, shear = grid_rotation(transform), grid_shear(transform)
     if rotation is not None:
         out["grid_rotation_deg"] = rotation
     if shear is not None:
         out["grid_shear_deg"] = shear
-    if transform.a * transform.e - transform.b * transform.d > 0:
+    if a * e - b * d > 0:
         out["south_up"] = True
     return out
 
@@ -81,6 +84,8 @@ def grid_note(info: dict[str, Any]) -> str:
         parts.append(f"sheared {info['grid_shear_deg']:.1f}°")
     if info.get("south_up"):
         parts.append("south-up: rows run north")
+    if info.get("west_running"):
+        parts.append("mirrored: columns run west")
     return f" ({', '.join(parts)})" if parts else ""
 
 

@@ -225,7 +225,8 @@ def _align_crs(gdf: Any, grid: Grid, path: Path) -> Any:
         if gdf.crs is not None:
             raise LabelError(
                 f"{path}: the layer is in {gdf.crs.to_string()} but the cube has no CRS; "
-                "draw labels in pixel coordinates (no CRS) or use a georeferenced cube"
+                "save the layer without a CRS in the cube's own coordinates (its map grid's, or pixel coordinates "
+                "when it has none), or give the cube its CRS"
             )
         return gdf
     if gdf.crs is None:

@@ -122,3 +122,31 @@ def test_smooth_is_checked_before_the_cluster(scenes: Path, run_dir: Path, tmp_p
     code, err = _batch(capsys, "--model", str(run_dir), "--inputs", str(scenes), "--out-dir", str(out), *args)
     assert_one_error_line(code, err, *needles)
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("edit", "detail"), [("std", "'std' entry 2 is 0.0"), ("nan", "hold NaN or inf")])
+def test_a_run_that_would_fail_every_scene_is_refused_before_the_cluster(scenes: Path, run_dir: Path, tmp_path: Path,
+                                                                         edit: str, detail: str,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """README: exit 2 for a bad model folder (it was exit 1 after every scene failed in a worker)."""
+    import json
+    import shutil
+
+    import numpy as np
+    from safetensors.numpy import load_file, save_file
+
+    bad = tmp_path / "bad_run"
+    shutil.copytree(run_dir, bad)
+    if edit == "std":
+        cfg = json.loads((bad / "config.json").read_text())
+        cfg["std"][2] = 0.0
+        (bad / "config.json").write_text(json.dumps(cfg))
+    else:
+        tensors = load_file(str(bad / "model.safetensors"))
+        key = next(k for k in sorted(tensors) if tensors[k].ndim > 1)
+        tensors[key] = np.full_like(tensors[key], np.nan)
+        save_file(tensors, str(bad / "model.safetensors"))
+    out = tmp_path / "out"
+    code, err = _batch(capsys, "--model", str(bad), "--inputs", str(scenes), "--out-dir", str(out), "--workers", "1")
+    assert_one_error_line(code, err, str(bad), detail)
+    assert not out.exists()

@@ -317,6 +317,7 @@ def test_replayed_maps_are_leaky_when_test_pixels_are_within_the_models_reach() 
     gap = int(min_chebyshev(test > 0, train > 0).min())
     apart = split_from_maps(train, test, radius=5)
     assert not apart.leaky and apart.radius == gap - 1 >= 5
+    assert apart.describe().endswith(f"classes, test pixels over {gap - 1} px from training") and "seed" not in apart.describe()
     check_split(apart, labels)
     assert split_from_maps(train, test, radius=gap).leaky  # a model that reaches that far sees test pixels
     assert leak_note(False, "maps") == ""

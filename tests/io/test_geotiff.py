@@ -168,7 +168,8 @@ def test_info_of_a_rotated_grid_gives_the_pixel_sides_and_the_turn(tmp_path: Pat
 @pytest.mark.parametrize(("transform", "note", "keys"), [
     ((30.0, 5.0, 500000.0, 0.0, -30.0, 4100000.0), " (sheared 9.5°)", {"grid_shear_deg"}),
     ((30.0, 0.0, 500000.0, 0.0, 30.0, 4100000.0), " (south-up: rows run north)", {"south_up"}),
-], ids=["sheared", "south-up"])
+    ((-30.0, 0.0, 500000.0, 0.0, -30.0, 4100000.0), " (mirrored: columns run west)", {"west_running"}),
+], ids=["sheared", "south-up", "west-running"])
 def test_info_names_sheared_and_south_up_grids(tmp_path: Path, cube_array: np.ndarray, transform: tuple,
                                                note: str, keys: set[str]) -> None:
     """A shear is not a 0-degree rotation, and a positive pixel height is not a north-up grid."""
