@@ -95,7 +95,8 @@ def warn_partial_wavelengths(wl: np.ndarray | None) -> None:
         lo, hi = PSEUDO_RANGE_NM
         message = (f"channel_vit: {unknown} of {wl.size} band wavelengths are unknown, so evenly spaced stand-ins "
                    f"({lo:.0f}-{hi:.0f} nm) are used for all {wl.size} bands; give every band its wavelength "
-                   "(e.g. in the scene's header) to use the real ones")
+                   "(the scene's header when training, the run's config.json when it is the run that lacks them) "
+                   "to use the real ones")
         if message not in _WARNED:  # Python's own once-per-location registry is reset by catch_warnings()
             _WARNED.add(message)
             warnings.warn(message, HSIWarning, stacklevel=2)

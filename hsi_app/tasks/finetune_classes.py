@@ -104,8 +104,9 @@ def plan_classes(base_names: Sequence[str], label_names: Sequence[str] | None, m
             for i in present:
                 table[i] = base_ids[i]
             keep = None if np.array_equal(table[present], present) else table
+            matched = len(set(table[present].tolist()))
             return ClassPlan(k_base, list(base_names), False, keep,
-                             f"{len(present)} classes matched to the base run's by name")
+                             f"{len(present)} label classes matched to {matched} of the base run's by name")
         return ClassPlan(max_id, ["unlabelled", *names[1:]], True, None, f"a new head for {max_id} classes")
     unnamed = ["unlabelled", *[f"class {i}" for i in range(1, max_id + 1)]]
     if mode == "base" or (mode == "auto" and max_id == k_base):
