@@ -311,13 +311,16 @@ class HSIAccessor:
             x0 = float(x[0]) - 0.5 * dx if x.size else 0.0
             y0 = float(y[0]) - 0.5 * dy if y.size else 0.0
             return Affine(*full) * Affine.translation(x0, y0) * Affine.scale(dx, dy)
-        try:  # recalculated from the coordinates (a strided slice has another step than the stored transform)
-            t = self._obj.rio.transform(recalc=True)
-        except Exception:  # noqa: BLE001 - a single row or column: the stored transform's pixel size
-            try:
-                t = self._obj.rio.transform()
-            except Exception:  # noqa: BLE001 - rioxarray cannot derive one at all
-                t = None
+        try:  # origin from the coordinates, pixel size as stored (exact: no rounding from the coordinates)
+            t = self._obj.rio.transform()
+        except Exception:  # noqa: BLE001 - rioxarray cannot derive one at all
+            t = None
+        try:  # a strided or reversed slice has another step than the stored one: take it from the coordinates
+            step = self._obj.rio.transform(recalc=True)
+            if t is None or not (np.isclose(step.a, t.a, rtol=1e-9) and np.isclose(step.e, t.e, rtol=1e-9)):
+                t = step
+        except Exception:  # noqa: BLE001 - a single row or column: the stored pixel size stands
+            pass
         if self.georeferenced:
             return t
         if self._obj.attrs.get("gridded") is False or t is None or t.almost_equals(Affine.identity()):
