@@ -295,6 +295,7 @@ class DetectOptions:
         threshold: points: keep peaks scoring above it (None: all peaks).
         max_points: points: most peaks kept per class.
         rx_window: ``(inner, outer)`` window of ``rx-local``.
+        scale: library reflectance -> scene units (None: guessed per scene, as ``hsi detect``).
     """
 
     method: str
@@ -303,6 +304,7 @@ class DetectOptions:
     threshold: float | None = None
     max_points: int = 100
     rx_window: tuple[int, int] = (5, 21)
+    scale: float | None = None
 
 
 def detect_adapter(opts: DetectOptions) -> TaskAdapter:
@@ -314,15 +316,17 @@ def detect_adapter(opts: DetectOptions) -> TaskAdapter:
         ConfigError: unknown method, or a target method without ``targets``.
     """
     from hsi_app.errors import ConfigError
+    from hsi_app.tasks.detection import check_scale
     from hsi_app.tasks.detectors_classical import TARGET_METHODS, check_method
 
     m = check_method(opts.method)
+    check_scale(opts.scale)
     if m in TARGET_METHODS and not opts.targets:
         raise ConfigError(f"--method {m} needs target spectra: pass --targets LIB (CSV or ENVI .sli)")
     if opts.max_points < 1:
         raise ConfigError(f"--max-points {opts.max_points}: must be >= 1")
     opts = DetectOptions(m, str(Path(opts.targets).absolute()) if opts.targets else None, tuple(opts.materials),
-                         opts.threshold, opts.max_points, tuple(opts.rx_window))  # type: ignore[arg-type]
+                         opts.threshold, opts.max_points, tuple(opts.rx_window), opts.scale)  # type: ignore[arg-type]
     return TaskAdapter(name="detect", suffix="_scores.tif", load=partial(_detect_load, opts), halo=_no_halo,
                        run_scene=partial(_detect_run_scene, opts), identity=partial(_detect_identity, opts),
                        options=asdict(opts))
@@ -371,9 +375,11 @@ def _detect_identity(opts: DetectOptions, model: Any) -> tuple[str, str]:
     from hsi_app.errors import ConfigError, DatasetNotFoundError, ModelLoadError
     from hsi_app.predictor import run_dir_of
 
-    h = hashlib.sha256(json.dumps({"method": opts.method, "materials": list(opts.materials),
-                                   "threshold": opts.threshold, "max_points": opts.max_points,
-                                   "rx_window": list(opts.rx_window)}, sort_keys=True).encode())
+    fields: dict[str, Any] = {"method": opts.method, "materials": list(opts.materials), "threshold": opts.threshold,
+                              "max_points": opts.max_points, "rx_window": list(opts.rx_window)}
+    if opts.scale is not None:  # only when given: outputs made without --scale keep their identity
+        fields["scale"] = opts.scale
+    h = hashlib.sha256(json.dumps(fields, sort_keys=True).encode())
     if opts.method == "learned":
         if model is None:
             raise ConfigError("--method learned needs --model RUN_DIR (from `hsi train --task detect`)")
@@ -428,8 +434,10 @@ def _detect_run_scene(opts: DetectOptions, det_model: Any, cube: Cube, out: Path
         resampled = dense.resampled
     else:
         spectra, names = None, None
-        if m in TARGET_METHODS:
-            spectra, names = target_spectra(cube, library=opts.targets, names=list(opts.materials) or None)
+        read: list[str] = []
+        if m in TARGET_METHODS:  # the library line (units read, scale used) goes into the sidecar
+            spectra, names = target_spectra(cube, library=opts.targets, names=list(opts.materials) or None,
+                                            scale=opts.scale, describe=read.append)
         res = detect_scene(cube, m, spectra=spectra, names=names, window=opts.rx_window)
     write_score_map(out, res.scores, cube, res.names, m)
     sel = select_points(res.detections, opts.threshold, opts.max_points)
@@ -437,8 +445,9 @@ def _detect_run_scene(opts: DetectOptions, det_model: Any, cube: Cube, out: Path
     ids = np.asarray(sel.class_id, int)
     per_class = {n: int((ids == k).sum()) for k, n in enumerate(res.names, start=1)}
     _, h, w = res.scores.shape
+    library = {"library": read[0]} if m != "learned" and read else {}
     return {"height": h, "width": w, "windows": 1, "points": len(sel), "points_file": str(points_path(out)),
-            "resampled": resampled, "class_counts": per_class}
+            "resampled": resampled, "class_counts": per_class, **library}
 
 
 def points_path(scores_out: Path) -> Path:

@@ -59,6 +59,8 @@ def check_memory_limit(value: str) -> None:
               help="detect: rx | rx-local | mf | ace | cem | learned [default: learned when --model is a detect run].")
 @click.option("--targets", default=None, type=click.Path(), help="detect: spectral library (CSV or ENVI .sli) for mf/ace/cem.")
 @click.option("--material", "materials", multiple=True, help="detect: only this library material (repeatable).")
+@click.option("--scale", type=float, default=None,
+              help="detect: library reflectance -> scene units (default: guessed per scene; the sidecar records it).")
 @click.option("--threshold", type=float, default=None, help="detect points: keep peaks scoring above T.")
 @click.option("--max-points", type=int, default=100, show_default=True, help="detect points: most peaks kept per class.")
 @click.option("--adapt-sigma", type=float, default=None,
@@ -73,7 +75,7 @@ def check_memory_limit(value: str) -> None:
 def batch(task: str, model: str | None, inputs: tuple[str, ...], scenes: tuple[str, ...], out_dir: str, scheduler: str | None,
           workers: int | None, threads_per_worker: int, memory_limit: str, window: int, split_windows: int | None,
           overwrite: bool, resample: bool, dashboard: bool, quiet: bool, method: str | None, targets: str | None,
-          materials: tuple[str, ...], threshold: float | None, max_points: int, adapt_sigma: float | None,
+          materials: tuple[str, ...], scale: float | None, threshold: float | None, max_points: int, adapt_sigma: float | None,
           adapt_steps: int | None, fill_nan: bool, smooth: str, exclude_masks: str | None) -> None:
     """Run TASK with MODEL over every scene in INPUTS (and SCENES); one COG per scene under OUT_DIR.
 
@@ -117,7 +119,8 @@ def batch(task: str, model: str | None, inputs: tuple[str, ...], scenes: tuple[s
     except OutputError as err:
         raise OutputError(f"--out-dir {err}") from None
     smooth_spec = parse_smooth(smooth)
-    only = {"detect": {"--method": method, "--targets": targets, "--material": materials or None, "--threshold": threshold},
+    only = {"detect": {"--method": method, "--targets": targets, "--material": materials or None, "--threshold": threshold,
+                       "--scale": scale},
             "denoise": {"--adapt-sigma": adapt_sigma, "--adapt-steps": adapt_steps, "--fill-nan": fill_nan or None},
             "classify": {"--smooth": smooth_spec}}
     for owner, flags in only.items():
@@ -129,7 +132,7 @@ def batch(task: str, model: str | None, inputs: tuple[str, ...], scenes: tuple[s
         job = classify_adapter(smooth_spec)
     elif task == "detect":
         job = detect_adapter(DetectOptions(method or default_detect_method(model), targets, materials, threshold,
-                                           max_points))
+                                           max_points, scale=scale))
     elif task == "denoise":
         if adapt_steps is not None and adapt_sigma is None:
             raise ConfigError("--adapt-steps: only used with --adapt-sigma S (the noise std to adapt to)")

@@ -81,6 +81,8 @@ def test_batch_ace_equals_hsi_detect_and_resumes(tmp_path: Path, kit, capsys: py
         assert rows[key].class_counts == {"metal": 3}
         side = json.loads(sidecar_path(out).read_text())
         assert side["task"] == "detect" and side["points"] == 3 and side["class_counts"] == {"metal": 3}
+        assert side["library"].startswith(f"{lib}: 1 spectrum read as reflectance 0-1, times 10000 to the scene's "
+                                          "units (guessed from the scene's values")  # a wrong guess can be seen
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["summary"] == {"done": 2, "skipped": 0, "failed": 1}
     assert report["model"].startswith("ace:") and report["model"].endswith("lib.csv")
@@ -92,6 +94,9 @@ def test_batch_ace_equals_hsi_detect_and_resumes(tmp_path: Path, kit, capsys: py
     # other point options or another library -> another hash -> redone
     redo = _rows(_run(detect_adapter(DetectOptions("ace", targets=str(lib), max_points=1)), tmp_path))
     assert redo["a"].status == "done" and redo["a"].class_counts == {"metal": 1}
+    scaled = _rows(_run(detect_adapter(DetectOptions("ace", targets=str(lib), max_points=1, scale=1000.0)), tmp_path))
+    assert scaled["a"].status == "done"  # --scale is part of the outputs' identity
+    assert "times 1000 to the scene's units (--scale)" in json.loads(sidecar_path(outs["a"]).read_text())["library"]
     lib.write_text(lib.read_text().replace("0.55", "0.5"))
     redo = _rows(_run(detect_adapter(DetectOptions("ace", targets=str(lib), max_points=1)), tmp_path))
     assert redo["b"].status == "done"
