@@ -67,9 +67,10 @@ def json_floats(values: np.ndarray) -> list[float | None]:
 
 def finite_json(obj: Any) -> Any:
     """``obj`` with every non-finite float (NaN, ±inf) replaced by ``None``, recursively, so
-    that ``json.dumps`` writes strict JSON (e.g. the PSNR of two identical cubes is +inf)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
+    that ``json.dumps`` writes strict JSON (e.g. the PSNR of two identical cubes is +inf, a
+    detection size bin without targets NaN); numpy floats become Python floats."""
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
     if isinstance(obj, dict):
         return {k: finite_json(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -79,8 +80,8 @@ def finite_json(obj: Any) -> Any:
 
 def nonfinite_names(arrays: Mapping[str, Any]) -> list[str]:
     """Names of the floating-point arrays in ``arrays`` that hold NaN or inf."""
-    return [k for k, v in arrays.items()
-            if np.issubdtype(np.asarray(v).dtype, np.floating) and not np.isfinite(np.asarray(v)).all()]
+    arrays_np = {k: np.asarray(v) for k, v in arrays.items()}
+    return [k for k, v in arrays_np.items() if np.issubdtype(v.dtype, np.floating) and not np.isfinite(v).all()]
 
 
 def check_finite_tensors(arrays: dict[str, np.ndarray], path: str | os.PathLike[str]) -> None:

@@ -78,6 +78,18 @@ def state_dict_mismatch(expected: Mapping[str, Any], tensors: Mapping[str, np.nd
     return None
 
 
+def check_finite_weights(tensors: Mapping[str, np.ndarray], path: Path) -> None:
+    """Refuse weights holding NaN or inf (a diverged run saved by an older version).
+
+    Raises:
+        ModelLoadError: one line naming ``path`` and up to three of the tensors.
+    """
+    bad = nonfinite_names(tensors)
+    if bad:
+        raise ModelLoadError(f"{path}: {len(bad)} weight tensors hold NaN or inf ({_few(bad)}); the run diverged: "
+                             "retrain it")
+
+
 def load_weights(model: Any, tensors: Mapping[str, np.ndarray], run_dir: str | os.PathLike[str],
                  name: str = WEIGHTS_NAME) -> None:
     """``model.load_state_dict(tensors)`` (strict), or one ModelLoadError line saying what does not fit.
@@ -92,10 +104,7 @@ def load_weights(model: Any, tensors: Mapping[str, np.ndarray], run_dir: str | o
     """
     import torch
 
-    bad = nonfinite_names(tensors)
-    if bad:
-        raise ModelLoadError(f"{Path(run_dir) / name}: {len(bad)} weight tensors hold NaN or inf ({_few(bad)}); "
-                             "the run diverged: retrain it")
+    check_finite_weights(tensors, Path(run_dir) / name)
     problem = state_dict_mismatch(model.state_dict(), tensors)
     if problem is None:
         try:

@@ -507,25 +507,16 @@ def check_run_files(run: Path) -> None:
     Raises:
         ModelLoadError: one line naming the file (the loaders' own messages).
     """
-    from hsi_app.checkpoint import ADAPTER_NAME, CONFIG_NAME, WEIGHTS_NAME, load_config, load_tensors, nonfinite_names
-    from hsi_app.errors import ModelLoadError
+    from hsi_app.checkpoint import ADAPTER_NAME, WEIGHTS_NAME, load_config, load_tensors
+    from hsi_app.run_weights import check_finite_weights
 
     config = load_config(run)
     if (run / ADAPTER_NAME).is_file():
-        from hsi_app.tasks.finetune import file_sha256
+        from hsi_app.tasks.finetune import check_base_unchanged
 
-        ft = config.extra.get("finetune") or {}
-        base = Path(str(ft.get("base_run", "")))
-        for name, key in ((WEIGHTS_NAME, "base_sha256"), (CONFIG_NAME, "base_config_sha256")):
-            if key in ft and (not (base / name).is_file() or file_sha256(base / name) != ft[key]):
-                raise ModelLoadError(f"{run}: base run {base} is missing or its {name} changed since fine-tuning; "
-                                     "restore the original run or fine-tune again")
-        return
-    if (run / WEIGHTS_NAME).is_file():
-        bad = nonfinite_names(load_tensors(run))
-        if bad:
-            raise ModelLoadError(f"{run / WEIGHTS_NAME}: {len(bad)} weight tensors hold NaN or inf; the run diverged: "
-                                 "retrain it")
+        check_base_unchanged(run, config)
+    elif (run / WEIGHTS_NAME).is_file():
+        check_finite_weights(load_tensors(run), run / WEIGHTS_NAME)
 
 
 TASKS: dict[str, TaskAdapter] = {"classify": CLASSIFY, "denoise": DENOISE}

@@ -56,7 +56,8 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
     from hsi_app.io.atomic import TIF_SUFFIXES, atomic_paths, check_outputs, check_suffix, check_writable
     from hsi_app.io.cube import parse_mask_names
     from hsi_app.io.open import open_cube
-    from hsi_app.tasks.detect_metrics import best_score, detection_report, json_ready, pixel_auroc
+    from hsi_app.checkpoint import finite_json
+    from hsi_app.tasks.detect_metrics import best_score, detection_report, pixel_auroc
     from hsi_app.tasks.detection import (
         check_scale,
         detect_scene,
@@ -115,8 +116,8 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
         if sel is not None:
             write_detections(tmp["points"], sel, cube, res.names)
         if report is not None and metrics_out:
-            tmp["metrics"].write_text(json.dumps(json_ready({"method": m, "truth": str(truth), **report}), indent=2,
-                                                 default=float, allow_nan=False))
+            tmp["metrics"].write_text(json.dumps(finite_json({"method": m, "truth": str(truth), **report}), indent=2,
+                                                 allow_nan=False))
     msg = f"{out}: {m} scores, {res.scores.shape[0]} band(s) ({', '.join(res.names)})"
     if sel is not None:
         msg += f"; {len(sel)} points -> {points}"

@@ -243,10 +243,3 @@ def detection_report(pred: Detections, gt: Detections, *, class_agnostic: bool =
                 rep[f"{pre}mAP{int(round(100 * t))}"] = mean_ap(pred, gt, kind="box", threshold=t,
                                                                  class_agnostic=class_agnostic, size_bin=b)
     return rep
-
-
-def json_ready(report: dict[str, object]) -> dict[str, object]:
-    """``report`` with NaN/inf floats (e.g. a size bin without targets) as ``None``: strict JSON has no NaN."""
-    import math
-
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in report.items()}

@@ -475,6 +475,34 @@ def _probe_net(base: RunConfig, base_dir: Path) -> Any:
     return build_from_config(base, base_dir, wavelengths=None)
 
 
+def check_base_unchanged(run: Path, config: RunConfig) -> Path:
+    """The base run of the fine-tune ``run``, checked to be the one it was trained on.
+
+    Returns:
+        The base run's folder.
+
+    Raises:
+        ModelLoadError: config.json names no base run, the base is missing, or its weights or
+            config.json changed since fine-tuning (fine-tunes made before the config hash was
+            stored skip that part).
+    """
+    ft = config.extra.get("finetune")
+    if not isinstance(ft, dict) or "base_run" not in ft:
+        raise ModelLoadError(f"{run}: has {ADAPTER_NAME} but config.json names no base run; redo `hsi finetune`")
+    base_path = Path(ft["base_run"])
+    if not (base_path / WEIGHTS_NAME).is_file():
+        raise ModelLoadError(f"{run}: base run {base_path} is missing; restore it there (the adapter needs its weights)")
+    if file_sha256(base_path / WEIGHTS_NAME) != ft.get("base_sha256"):
+        raise ModelLoadError(f"{run}: the weights of base run {base_path} changed since fine-tuning; "
+                             "restore the original run or fine-tune again")
+    config_sha = ft.get("base_config_sha256")
+    if config_sha is not None and (not (base_path / CONFIG_NAME).is_file()
+                                   or file_sha256(base_path / CONFIG_NAME) != config_sha):
+        raise ModelLoadError(f"{run}: the config.json of base run {base_path} changed since fine-tuning; "
+                             "restore the original run or fine-tune again")
+    return base_path
+
+
 def load_finetuned(run_dir: str | os.PathLike[str]) -> tuple[RunConfig, Any]:
     """Rebuild base + adapter from a fine-tune folder (what :meth:`Predictor.load` calls).
 
@@ -492,20 +520,8 @@ def load_finetuned(run_dir: str | os.PathLike[str]) -> tuple[RunConfig, Any]:
 
     run = Path(run_dir)
     config = load_config(run)
-    ft = config.extra.get("finetune")
-    if not isinstance(ft, dict) or "base_run" not in ft:
-        raise ModelLoadError(f"{run}: has {ADAPTER_NAME} but config.json names no base run; redo `hsi finetune`")
-    base_path = Path(ft["base_run"])
-    if not (base_path / WEIGHTS_NAME).is_file():
-        raise ModelLoadError(f"{run}: base run {base_path} is missing; restore it there (the adapter needs its weights)")
-    if file_sha256(base_path / WEIGHTS_NAME) != ft.get("base_sha256"):
-        raise ModelLoadError(f"{run}: the weights of base run {base_path} changed since fine-tuning; "
-                             "restore the original run or fine-tune again")
-    config_sha = ft.get("base_config_sha256")  # fine-tunes made before it was stored skip this check
-    if config_sha is not None and (not (base_path / CONFIG_NAME).is_file()
-                                   or file_sha256(base_path / CONFIG_NAME) != config_sha):
-        raise ModelLoadError(f"{run}: the config.json of base run {base_path} changed since fine-tuning; "
-                             "restore the original run or fine-tune again")
+    base_path = check_base_unchanged(run, config)
+    ft = config.extra["finetune"]
     base = load_config(base_path)
     raw = json.loads((run / ADAPTER_CONFIG_NAME).read_text()) if (run / ADAPTER_CONFIG_NAME).is_file() else None
     if raw is None:

@@ -30,7 +30,6 @@ import numpy as np
 from hsi_app.data.targets import SimOptions, SimulatedScene, simulate_targets
 from hsi_app.errors import ConfigError
 from hsi_app.tasks.detect_eval import TEST_SEED_BASE, Regions, column_regions, evaluate, test_scenes
-from hsi_app.tasks.detect_metrics import json_ready
 
 OFFSET_WEIGHT = 1.0
 EPOCH_COVERAGE = 64  # an epoch draws crops covering the training region this many times
@@ -138,7 +137,7 @@ def train_detector(image: np.ndarray, spectra: np.ndarray, names: list[str], out
     import torch
     from tqdm.auto import tqdm
 
-    from hsi_app.checkpoint import RunConfig, json_floats, save_run
+    from hsi_app.checkpoint import RunConfig, finite_json, json_floats, save_run
     from hsi_app.data.normalize import BandStats
     from hsi_app.io.atomic import OTHER_THAN_TRAINING, atomic_path, check_out_dir, staged_run_dir
     from hsi_app.models import create_model
@@ -222,6 +221,5 @@ def train_detector(image: np.ndarray, spectra: np.ndarray, names: list[str], out
             **evaluate(learned, scenes, regions.test),
         }
         with atomic_path(out / "metrics.json") as tmp:
-            Path(tmp).write_text(json.dumps(json_ready({k: (float(v) if isinstance(v, np.floating) else v)
-                                                        for k, v in metrics.items()}), indent=2, default=float))
+            Path(tmp).write_text(json.dumps(finite_json(metrics), indent=2, default=float))
     return metrics

@@ -155,7 +155,7 @@ def test_a_saturated_plateau_is_one_peak_and_inf_is_a_peak() -> None:
 def test_reports_are_written_as_strict_json() -> None:
     import json
 
-    from hsi_app.tasks.detect_metrics import json_ready
+    from hsi_app.checkpoint import finite_json as json_ready
 
     gt = _det([5.5], [5.5], [1], [1], bins=["6-16"])
     rep = detection_report(_det([5.5], [5.5], [1], [0.9]), gt, bins=("1-2", "6-16"))
