@@ -56,8 +56,9 @@ def finetune(base: str, data: str, labels: str | None, label_attribute: str, key
     check_out_dir(out, other_runs=OTHER_THAN_FINETUNE)
     cube = open_cube(data, key=key, labels=labels, label_attribute=label_attribute)
     cube, maps = read_split_labels(cube, (train_labels, test_labels), attribute=label_attribute)
+    given = [p for p in (train_labels, test_labels) if p] or [p for p in (labels,) if p]
     m = run_finetune(cube, base, out, opts, train_labels=maps[0], test_labels=maps[1],
-                     protect=[labels, train_labels, test_labels])
+                     protect=[labels, train_labels, test_labels], labels_from=", ".join(given) or None)
     from hsi_app.data.splits import leak_note
 
     click.echo(

@@ -338,6 +338,7 @@ def finetune(
     test_labels: np.ndarray | None = None,
     split: Any = None,
     protect: Sequence[str | os.PathLike[str] | None] = (),
+    labels_from: str | None = None,
 ) -> dict[str, Any]:
     """LoRA-adapt the run ``base_dir`` to ``cube``; write the adapter run folder ``out``.
 
@@ -350,6 +351,7 @@ def finetune(
         opts: rank, split, epochs, schedule...
         split: a ready Split to use instead of ``opts.split``.
         protect: input files (label files) that a run file must not replace.
+        labels_from: the label file(s), named in messages about the labels (default: the scene).
 
     Returns:
         The metrics written to ``metrics.json``.
@@ -385,8 +387,9 @@ def finetune(
 
     maps = [m for m in (cube.hsi.labels, train_labels, test_labels, *(() if split is None else (split.train, split.test)))
             if m is not None]
-    check_has_labels(source, maps)  # before the classes are planned from them
-    plan = plan_classes(base.class_names, cube.hsi.class_names, maps, opts.classes, source=source)
+    label_source = labels_from or source
+    check_has_labels(label_source, maps)  # before the classes are planned from them
+    plan = plan_classes(base.class_names, cube.hsi.class_names, maps, opts.classes, source=label_source)
     if plan.table is not None:
         if cube.hsi.labels is not None:
             cube = cube.hsi.with_labels(plan.relabel(cube.hsi.labels), plan.class_names)

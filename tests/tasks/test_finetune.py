@@ -353,3 +353,16 @@ def test_a_scene_without_labels_is_refused_before_classes_are_planned(runs: dict
         warnings.simplefilter("error")  # no "label ids 1..0 have no class names" on the way
         with pytest.raises(LabelError, match="unlabelled.tif: no labels; pass --labels"):
             finetune(cube, runs["base"], tmp_path / "ft", FinetuneOptions(lora_rank=2, epochs=1, progress=False))
+
+
+def test_class_messages_name_the_label_file(runs: dict, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """A label file that cannot be the base's classes is named in the error, not the scene it labels."""
+    _, labels = _scene(NEW_WL)
+    six = _write_tif(tmp_path / "six_classes.tif", np.where(labels > 0, labels + 2, 0)[None])  # ids up to 6
+    code, text = _run(capsys, "finetune", "--base", str(runs["base"]), "--data", str(runs["scene"]), "--labels",
+                      str(six), "--split", "fixed:5", "--lora-rank", "2", "--epochs", "1", "--classes", "base",
+                      "--out", str(tmp_path / "ft"), "--quiet")
+    errors = [ln for ln in text.splitlines() if ln.startswith("hsi: error")]
+    assert code != 0 and len(errors) == 1, text
+    assert f"{six}: label ids go up to 6 but the base run has 4 classes" in errors[0]
