@@ -22,15 +22,21 @@ import numpy as np
 
 from hsi_app.errors import ConfigError, CubeReadError, DatasetNotFoundError, HSIWarning
 from hsi_app.io.cube import Cube, make_cube, valid_from_data
+from hsi_app.io.wavelength_units import nm_factor
 
 FORMAT = "envi"
 DATA_EXTS = ("", ".img", ".dat", ".bsq", ".bil", ".bip", ".raw")
 REQUIRED = ("samples", "lines", "bands", "data type", "interleave", "byte order")
 ENVI_DTYPES = {1: "u1", 2: "i2", 3: "i4", 4: "f4", 5: "f8", 12: "u2", 13: "u4", 14: "i8", 15: "u8"}
-_UM = {"micrometers", "micrometer", "micrometres", "micrometre", "microns", "micron", "um", "µm"}
-_NM = {"nanometers", "nanometer", "nanometres", "nanometre", "nm"}
-_DATUM_UTM = {"wgs-84": (32600, 32700), "nad-83": (26900, None), "nad-27": (26700, None)}
-_DATUM_GEO = {"wgs-84": 4326, "nad-83": 4269, "nad-27": 4267}
+_DATUM_UTM = {"wgs84": (32600, 32700), "nad83": (26900, None), "nad27": (26700, None)}
+_DATUM_GEO = {"wgs84": 4326, "nad83": 4269, "nad27": 4267}
+_DATUM_ALIASES = {"northamerica1983": "nad83", "northamerica1927": "nad27", "worldgeodeticsystem1984": "wgs84"}
+
+
+def datum_key(name: str) -> str:
+    """``'North America 1983'``, ``'NAD-83'``, ``'nad83'`` -> ``'nad83'``; ``'WGS 84'`` -> ``'wgs84'``."""
+    key = "".join(ch for ch in name.lower() if ch.isalnum())
+    return _DATUM_ALIASES.get(key, key)
 
 
 def find_header(path: str | os.PathLike[str]) -> Path | None:
@@ -129,25 +135,9 @@ def _floats(h: dict[str, Any], key: str, n: int, header: Path) -> np.ndarray | N
     return arr
 
 
-def nm_per_unit(wavelength: np.ndarray, units: str | None) -> float | None:
-    """Factor turning ENVI ``wavelength``/``fwhm`` values into nm, or None if not lengths.
-
-    Micrometres give 1000 and nanometres 1; without units (or ``Unknown``) wavelengths
-    all below 30 are taken as micrometres; ``Index`` and other units give None.
-    """
-    unit = (units or "unknown").strip().lower()
-    if unit in _UM:
-        return 1000.0
-    if unit in _NM:
-        return 1.0
-    if unit == "unknown":
-        return 1000.0 if np.nanmax(wavelength, initial=0.0) < 30 else 1.0
-    return None
-
-
 def to_nanometres(values: np.ndarray, units: str | None) -> np.ndarray | None:
-    """``values`` (wavelengths) in nm following :func:`nm_per_unit`, or None."""
-    factor = nm_per_unit(values, units)
+    """``values`` (wavelengths) in nm following :func:`~hsi_app.io.wavelength_units.nm_factor`, or None."""
+    factor = nm_factor(values, units)
     return None if factor is None else values * factor
 
 
@@ -201,26 +191,44 @@ def parse_map_info(map_info: list[str], header: Path, *, warn_crs: bool = True) 
         return None, None
     transform = rotated_grid(rx, ry, mx, my, px, py, theta)
     crs = None
+    datum = ""
     if proj == "utm" and len(rest) >= 2:
-        zone, north = int(float(rest[0])), rest[1].lower().startswith("n")
-        datum = rest[2].lower() if len(rest) > 2 else "wgs-84"
-        codes = _DATUM_UTM.get(datum)
+        zone, north = _utm_zone(rest[0], header), rest[1].lower().startswith("n")
+        datum = rest[2] if len(rest) > 2 else "WGS-84"
+        codes = _DATUM_UTM.get(datum_key(datum))
         code = None if codes is None else codes[0 if north else 1]
-        if not 1 <= zone <= 60:
-            raise CubeReadError(f"{header}: 'map info' gives UTM zone {zone}; zones are 1-60, fix the .hdr")
         if code is not None:
             crs = CRS.from_epsg(code + zone)
     elif proj.startswith("geographic"):
-        code = _DATUM_GEO.get(rest[0].lower() if rest else "wgs-84")
+        datum = rest[0] if rest else "WGS-84"
+        code = _DATUM_GEO.get(datum_key(datum))
         if code is not None:
             crs = CRS.from_epsg(code)
     if crs is None and warn_crs:
+        what = (f"datum {datum!r} of projection {items[0]!r}" if datum
+                else f"projection {items[0]!r} ({', '.join(rest)})")
         warnings.warn(
-            f"{header}: map info projection {items[0]!r} ({', '.join(rest)}) is not recognised; "
-            "outputs keep its map grid without a CRS; add a 'coordinate system string' (WKT) to the header to get one",
+            f"{header}: map info {what} is not recognised; outputs keep its map grid without a CRS; "
+            "add a 'coordinate system string' (WKT) to the header to get one",
             stacklevel=3,
         )
     return crs, transform
+
+
+def _utm_zone(text: str, header: Path) -> int:
+    """The UTM zone of ``map info`` (a whole number 1-60; ``'33.0'`` is 33).
+
+    Raises:
+        CubeReadError: anything else (``'33N'``, ``'33.7'``, ``'99'``), naming the header.
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (value.is_integer() and 1 <= value <= 60):
+        raise CubeReadError(f"{header}: 'map info' gives UTM zone {text.strip()!r}; zones are whole numbers 1-60 "
+                            "followed by North or South, fix the .hdr")
+    return int(value)
 
 
 def _wkt_crs(h: dict[str, Any], header: Path) -> Any:
@@ -383,14 +391,9 @@ def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     units = h.get("wavelength units")
     wl = _floats(h, "wavelength", c, header)
     fw = _floats(h, "fwhm", c, header)
-    factor = nm_per_unit(wl, units) if wl is not None else None
+    factor = nm_factor(wl, units, str(header)) if wl is not None else None
     if wl is not None and factor is None:
         warnings.warn(f"{header}: wavelength units {units!r} are not a length; wavelengths unknown", stacklevel=2)
-    if factor == 1000.0 and wl is not None and np.nanmin(wl, initial=np.inf) > 100:  # nm values labelled µm
-        warnings.warn(f"{header}: wavelength units {units!r} but values {np.nanmin(wl):g}-{np.nanmax(wl):g} "
-                      "look like nanometres; reading them as nm (fix 'wavelength units' in the .hdr)",
-                      HSIWarning, stacklevel=2)
-        factor = 1.0
     wl_nm = wl * factor if wl is not None and factor is not None else None
     fw_nm = fw * factor if fw is not None and factor is not None else None  # same units as wavelength
 

@@ -19,22 +19,22 @@ import numpy as np
 
 from hsi_app.errors import CubeReadError, HSIWarning
 from hsi_app.io.cube import Cube, has_map_grid, make_cube, valid_from_data
+from hsi_app.io.wavelength_units import nm_factor
 
 TIFF_ONLY = "GTiff"
 """The only GDAL driver used to read rasters from users: GDAL would otherwise open, by
 content, a VRT (XML) saved under a ``.tif`` name, which can read any file on the machine."""
 
 _NUM_UNIT = re.compile(r"([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*(nm|nanometers?|um|µm|micrometers?|microns?)\b", re.I)
-_UM_UNITS = ("um", "µm", "micrometer", "micrometers", "micron", "microns")
 
 
-def to_nm(values: np.ndarray, units: str | None) -> np.ndarray:
-    """Convert wavelengths to nm given ``units`` (guessing µm when all values are < 30)."""
-    vals = np.asarray(values, dtype=np.float64)
-    unit = (units or "").strip().lower()
-    if unit in _UM_UNITS or (not unit and np.nanmax(vals, initial=np.nan) < 30):
-        return vals * 1000.0
-    return vals
+def _nm_factor_or_warn(values: np.ndarray, units: str | None, source: str) -> float | None:
+    """:func:`~hsi_app.io.wavelength_units.nm_factor`, warning when ``units`` is not a length."""
+    factor = nm_factor(values, units, source)
+    if factor is None:
+        warnings.warn(f"{source}: wavelength units {units!r} are not a length; wavelengths unknown",
+                      HSIWarning, stacklevel=4)
+    return factor
 
 
 def _parse_list(text: str) -> np.ndarray:
@@ -44,23 +44,8 @@ def _parse_list(text: str) -> np.ndarray:
 def band_wavelengths(ds: Any) -> tuple[np.ndarray, np.ndarray]:
     """``(wavelength, fwhm)`` in nm from an open rasterio dataset (NaN where unknown)."""
     n = ds.count
-    wl = np.full(n, np.nan)
-    fw = np.full(n, np.nan)
-    for i in range(1, n + 1):
-        img = ds.tags(i, ns="IMAGERY")
-        tags = {k.lower(): v for k, v in ds.tags(i).items()}
-        try:  # per-band tags first: GDAL rounds the IMAGERY values to 3 decimals in micrometres
-            if "wavelength" in tags:
-                units = tags.get("wavelength_units") or ds.tags().get("wavelength_units")
-                wl[i - 1] = to_nm(np.array([float(tags["wavelength"])]), units)[0]
-                if "fwhm" in tags:
-                    fw[i - 1] = to_nm(np.array([float(tags["fwhm"])]), units)[0]
-            elif "CENTRAL_WAVELENGTH_UM" in img:
-                wl[i - 1] = float(img["CENTRAL_WAVELENGTH_UM"]) * 1000.0
-            if np.isnan(fw[i - 1]) and "FWHM_UM" in img:
-                fw[i - 1] = float(img["FWHM_UM"]) * 1000.0
-        except ValueError:
-            continue
+    source = str(ds.name)
+    wl, fw = _per_band_tags(ds, source)
     if np.isnan(wl).all():
         dtags = {k.lower(): v for k, v in ds.tags().items()}
         for ns in (None, "ENVI"):
@@ -69,15 +54,52 @@ def band_wavelengths(ds: Any) -> tuple[np.ndarray, np.ndarray]:
                 vals = _parse_list(src["wavelength"])
                 if vals.size == n:
                     units = src.get("wavelength_units") or src.get("wavelength units")
-                    wl = to_nm(vals, units)
-                    if "fwhm" in src and _parse_list(src["fwhm"]).size == n:
-                        fw = to_nm(_parse_list(src["fwhm"]), units)
+                    factor = _nm_factor_or_warn(vals, units, source)
+                    if factor is not None:
+                        wl = vals * factor
+                        if "fwhm" in src and _parse_list(src["fwhm"]).size == n:
+                            fw = _parse_list(src["fwhm"]) * factor  # the centres' unit, as they decided it
                     break
     if np.isnan(wl).all():
         for i, desc in enumerate(ds.descriptions):
             m = _NUM_UNIT.search(desc or "")
             if m:
-                wl[i] = to_nm(np.array([float(m.group(1))]), m.group(2))[0]
+                value = float(m.group(1))
+                wl[i] = value * (nm_factor(np.array([value]), m.group(2), source) or 1.0)
+    return wl, fw
+
+
+def _per_band_tags(ds: Any, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(wavelength, fwhm)`` in nm from each band's ``wavelength``/``fwhm`` tags or GDAL's
+    ``IMAGERY`` domain (NaN where absent). Bands sharing one unit text are converted together,
+    so the unit guess sees every centre and a mislabelled unit warns once."""
+    n = ds.count
+    raw_wl, raw_fw, units = np.full(n, np.nan), np.full(n, np.nan), [""] * n
+    wl, fw = np.full(n, np.nan), np.full(n, np.nan)
+    for i in range(n):
+        img = ds.tags(i + 1, ns="IMAGERY")
+        tags = {k.lower(): v for k, v in ds.tags(i + 1).items()}
+        try:  # per-band tags first: GDAL rounds the IMAGERY values to 3 decimals in micrometres
+            if "wavelength" in tags:
+                units[i] = tags.get("wavelength_units") or ds.tags().get("wavelength_units") or ""
+                raw_wl[i] = float(tags["wavelength"])
+                if "fwhm" in tags:
+                    raw_fw[i] = float(tags["fwhm"])
+            elif "CENTRAL_WAVELENGTH_UM" in img:
+                wl[i] = float(img["CENTRAL_WAVELENGTH_UM"]) * 1000.0
+            if np.isnan(raw_fw[i]) and "FWHM_UM" in img:
+                fw[i] = float(img["FWHM_UM"]) * 1000.0
+        except ValueError:
+            continue
+    tagged = np.isfinite(raw_wl)
+    for unit in sorted({units[i] for i in np.flatnonzero(tagged)}):
+        group = tagged & np.array([u == unit for u in units])
+        factor = _nm_factor_or_warn(raw_wl[group], unit, source)
+        if factor is None:
+            continue
+        wl[group] = raw_wl[group] * factor
+        has_fw = group & np.isfinite(raw_fw)
+        fw[has_fw] = raw_fw[has_fw] * factor
     return wl, fw
 
 

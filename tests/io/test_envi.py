@@ -286,7 +286,7 @@ def test_utm_zone_out_of_range_is_refused(tmp_path: Path) -> None:
     zone = f", {fx.UTM['zone']}, North"
     assert zone in text
     hdr.write_text(text.replace(zone, ", 61, North"))
-    _raises(CubeReadError, hdr, "UTM zone 61; zones are 1-60")
+    _raises(CubeReadError, hdr, "UTM zone '61'; zones are whole numbers 1-60")
 
 
 def test_missing_data_file_raises(tmp_path: Path) -> None:
@@ -355,3 +355,45 @@ def test_bad_coordinate_system_string_warns_quietly(tmp_path: Path, capfd: pytes
         cube = read_envi(hdr)
     assert cube.rio.crs.to_epsg() == 32600 + fx.UTM["zone"]
     assert "ERROR" not in capfd.readouterr().err  # no raw GDAL/PROJ line next to the warning
+
+
+@pytest.mark.parametrize("zone", ["33N", "33.7", "zone"])
+def test_utm_zone_that_is_not_a_whole_number_is_one_error(tmp_path: Path, zone: str) -> None:
+    hdr = fx.make(tmp_path, georef="utm")
+    hdr.write_text(hdr.read_text().replace(f", {fx.UTM['zone']}, North", f", {zone}, North"))
+    _raises(CubeReadError, hdr, f"UTM zone {zone!r}; zones are whole numbers 1-60", "fix the .hdr")
+
+
+@pytest.mark.parametrize(
+    ("georef", "datum", "epsg", "gdal_knows"),
+    [("utm", "North America 1983", 26911, True), ("utm", "NAD83", 26911, False), ("utm", "WGS84", 32611, True),
+     ("utm", "North America 1927", 26711, True), ("geographic", "North America 1983", 4269, True),
+     ("geographic", "WGS 84", 4326, False)],
+)
+def test_datum_spellings_envi_writes_give_the_crs_gdal_reads(tmp_path: Path, georef: str, datum: str,
+                                                              epsg: int, gdal_knows: bool) -> None:
+    hdr = fx.make(tmp_path, georef=georef)
+    hdr.write_text(hdr.read_text().replace(", WGS-84,", f", {datum},"))
+    cube = read_envi(hdr)
+    assert cube.rio.crs.to_epsg() == epsg
+    if gdal_knows:  # GDAL's ENVI driver reads the same header independently (it takes NAD83 for WGS84)
+        with rasterio.open(data_of(hdr)) as ds:
+            assert ds.crs.to_epsg() == epsg
+
+
+def test_unknown_datum_is_named_in_the_warning(tmp_path: Path) -> None:
+    hdr = fx.make(tmp_path, georef="utm")
+    hdr.write_text(hdr.read_text().replace(", WGS-84,", ", Tokyo,"))
+    with pytest.warns(UserWarning, match="map info datum 'Tokyo' of projection 'UTM' is not recognised"):
+        cube = read_envi(hdr)
+    assert cube.rio.crs is None and cube.rio.transform().c == fx.UTM["x"]
+
+
+def test_micrometre_values_labelled_nanometres_are_read_as_micrometres(tmp_path: Path) -> None:
+    hdr = fx.make(tmp_path, units="um")
+    hdr.write_text(hdr.read_text().replace("wavelength units = Micrometers", "wavelength units = Nanometers"))
+    assert "Nanometers" in hdr.read_text()
+    with pytest.warns(UserWarning, match="look like micrometres; reading them as µm"):
+        cube = read_envi(hdr)
+    np.testing.assert_allclose(cube.hsi.wavelengths, TRUTH.wavelength_nm, atol=1e-6)
+    np.testing.assert_allclose(cube.hsi.fwhm, TRUTH.fwhm_nm, atol=1e-6)

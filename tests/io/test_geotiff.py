@@ -334,3 +334,50 @@ def test_bad_bands_are_renumbered_after_a_leading_alpha_band(tmp_path: Path, cub
     assert list(cube.hsi.bad_bands) == [1]
     np.testing.assert_array_equal(cube.values, cube_array[:3])
     np.testing.assert_array_equal(np.asarray(cube.hsi.valid), ~hidden)
+
+
+def test_a_gdal_copy_of_an_envi_file_in_micrometres_reads_the_wavelengths_envi_gives(tmp_path: Path) -> None:
+    """GDAL copies ENVI's unit text (here the British spelling) into the GeoTIFF: one rule reads both."""
+    import warnings
+
+    from rasterio.shutil import copy as gdal_copy
+
+    from fixture_loader import fixture_module
+    from hsi_app.io.envi import read_envi
+
+    fx = fixture_module("envi")
+    hdr = fx.make(tmp_path, units="um")
+    hdr.write_text(hdr.read_text().replace("wavelength units = Micrometers", "wavelength units = micrometres"))
+    tif = tmp_path / "copy.tif"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # GDAL: the ENVI file has no georeference
+        gdal_copy(hdr.with_suffix(".img"), tif, driver="GTiff")
+    with rasterio.open(tif) as ds:
+        assert "micrometres" in {v for i in (1, ds.count) for k, v in ds.tags(i).items()} | set(ds.tags().values())
+    envi_wl = read_envi(hdr).hsi.wavelengths
+    assert 400 < envi_wl.min() < envi_wl.max() < 2600
+    np.testing.assert_allclose(open_cube(tif).hsi.wavelengths, envi_wl, rtol=1e-6)
+
+
+@pytest.mark.parametrize(("units", "values", "expected", "warns"), [
+    ("Unknown", [0.45, 0.55, 0.65, 0.75, 0.85, 0.95], [450, 550, 650, 750, 850, 950], None),
+    ("Nanometers", [0.45, 0.55, 0.65, 0.75, 0.85, 0.95], [450, 550, 650, 750, 850, 950], "look like micrometres"),
+    ("Micrometers", [450, 550, 650, 750, 850, 950], [450, 550, 650, 750, 850, 950], "look like nanometres"),
+    ("Index", [1, 2, 3, 4, 5, 6], [np.nan] * 6, "'Index' are not a length"),
+])
+def test_band_tag_units_follow_one_rule_and_warn_once(tmp_path: Path, cube_array: np.ndarray, units: str,
+                                                      values: list[float], expected: list[float],
+                                                      warns: str | None) -> None:
+    import warnings
+
+    tags = [{"wavelength": str(v), "wavelength_units": units} for v in values]
+    path = _write(tmp_path / "t.tif", cube_array, band_tags=tags)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cube = open_cube(path)
+    mine = [str(w.message) for w in caught if issubclass(w.category, HSIWarning) and "wavelength units" in str(w.message)]
+    np.testing.assert_allclose(cube.hsi.wavelengths, expected)
+    if warns is None:
+        assert mine == []
+    else:
+        assert len(mine) == 1 and warns in mine[0] and str(path) in mine[0], mine
