@@ -202,9 +202,17 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
             )
     except RasterioIOError as err:
         raise CubeReadError(f"{path}: not a readable GeoTIFF ({err}); check the file or re-export it") from err
+    attrs: dict[str, Any] = {"band_descriptions": [d or "" for d in descriptions]}
+    crs_only = crs is not None and transform.is_identity and not gcps
+    if crs_only:  # GDAL's identity: the file has no geotransform
+        warnings.warn(
+            f"{path}: a CRS ({crs.to_string()}) but no geotransform; using pixel coordinates and no CRS, so no "
+            "output is misplaced at the CRS origin: give it a transform first (e.g. gdal_edit.py -a_ullr ULX ULY "
+            "LRX LRY in.tif)", HSIWarning, stacklevel=2
+        )
+        crs = None
     georef = crs is not None
     gridded = has_map_grid(crs, transform)  # a transform without a CRS is kept: the pixel grid is known
-    attrs: dict[str, Any] = {"band_descriptions": [d or "" for d in descriptions]}
     if not georef and gcps:
         attrs["gcps"] = f"{len(gcps)} ground control points ({gcp_crs or 'no CRS'})"
         warnings.warn(
@@ -218,7 +226,7 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
             f"{path}: a map transform but no CRS; outputs keep its grid without a CRS: assign one first "
             "(e.g. gdal_edit.py -a_srs EPSG:XXXX in.tif)", HSIWarning, stacklevel=2
         )
-    elif not georef:
+    elif not georef and not crs_only:
         warnings.warn(
             f"{path}: no georeference (CRS); using pixel coordinates", HSIWarning, stacklevel=2
         )

@@ -381,3 +381,33 @@ def test_band_tag_units_follow_one_rule_and_warn_once(tmp_path: Path, cube_array
         assert mine == []
     else:
         assert len(mine) == 1 and warns in mine[0] and str(path) in mine[0], mine
+
+
+def test_a_crs_without_a_geotransform_gives_pixel_coordinates_not_the_crs_origin(tmp_path: Path,
+                                                                                cube_array: np.ndarray) -> None:
+    """A tool that set only the SRS: GDAL reports the identity transform. Written back with the CRS, a
+    map would sit upside down at the UTM origin, with 1 m² pixels; it is read like no georeference."""
+    import warnings
+
+    from rasterio.errors import NotGeoreferencedWarning
+
+    from hsi_app.io.cog import write_cube
+
+    c, h, w = cube_array.shape
+    path = tmp_path / "srs_only.tif"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(path, "w", driver="GTiff", height=h, width=w, count=c, dtype=cube_array.dtype,
+                           crs="EPSG:32633") as ds:
+            ds.write(cube_array)
+        with rasterio.open(path) as ds:
+            assert ds.crs.to_epsg() == 32633 and ds.transform.is_identity
+    with pytest.warns(HSIWarning, match=r"srs_only.tif: a CRS \(EPSG:32633\) but no geotransform"):
+        cube = open_cube(path)
+    assert cube.rio.crs is None and not cube.hsi.georeferenced
+    out = tmp_path / "copy.tif"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        write_cube(out, cube)
+        with rasterio.open(out) as ds:
+            assert ds.crs is None  # no CRS that would place the pixels at its origin
