@@ -6,11 +6,14 @@ brought to a cube's bands with the Gaussian spectral responses of
 
 Accepted files:
 
-* **CSV**: one wavelength column (the first column, or a column whose name starts with
-  ``wave``/``wl``/``lambda``) and one column per material, header row with names.
-  Wavelengths below 30 are taken as micrometres and converted to nm. Reflectance is
-  expected in 0..1; a table whose largest value exceeds 1.5 is taken as percent and
-  divided by 100.
+* **CSV**: one wavelength column and one column per material, header row with names.
+  The wavelength column is the first whose name says wavelength (starts with
+  ``wave``/``wl``/``lambda``/``nm``, or carries a unit such as ``(nm)``/``(um)``); failing
+  that, a column named ``band`` whose values look like wavelengths; failing that, the first
+  column. A band-number column (named ``band``/``index``/``id``/``channel``..., or pandas'
+  ``Unnamed: 0``, holding distinct whole numbers) is never a material. Wavelengths below
+  30 are taken as micrometres and converted to nm. Reflectance is expected in 0..1; a table
+  whose largest material value exceeds 1.5 is taken as percent and divided by 100.
 * **ENVI spectral library** (``x.sli`` + ``x.hdr``, or the ``.hdr``), read by Spectral
   Python; wavelength units come from the header (``wavelength units``).
 
@@ -31,7 +34,15 @@ import numpy as np
 
 from hsi_app.errors import BandMismatchError, DatasetNotFoundError, HSIWarning, InvalidDataError
 
-WAVE_PREFIXES = ("wave", "wl", "lambda", "nm", "band")
+WAVE_PREFIXES = ("wave", "wl", "lambda", "nm", "λ")
+"""Column names starting with these say wavelength."""
+WAVE_UNITS = frozenset({"nm", "um", "µm", "μm", "micrometers", "micrometres", "microns", "nanometers", "nanometres"})
+"""A column name holding one of these words (e.g. ``centre (nm)``) also says wavelength."""
+INDEX_NAMES = frozenset({"band", "bands", "bandno", "bandnum", "bandnumber", "bandid", "bandindex", "index", "idx",
+                         "id", "no", "num", "number", "channel", "channelno", "channelnumber", "ch"})
+"""Column names (lower case, letters and digits only) of band-number / row-index columns."""
+BAND_NUMBERS_BELOW = 200.0
+"""A ``band`` column of distinct whole numbers starting below this holds band numbers, not wavelengths in nm."""
 
 
 @dataclass
@@ -150,16 +161,64 @@ def _read_csv(path: Path) -> SpectralLibrary:
             "one column per material) or an ENVI .sli"
         )
     cols = [str(c) for c in df.columns]
-    wcol = next((c for c in cols if c.strip().lower().startswith(WAVE_PREFIXES)), cols[0])
     try:
         table = df.apply(pd.to_numeric, errors="raise").to_numpy(dtype=np.float64)
     except (ValueError, TypeError) as err:
         raise InvalidDataError(f"{path}: non-numeric values in the table ({err}); keep only numbers below the header") from err
-    wi = cols.index(wcol)
-    wl = table[:, wi]
-    spectra = np.delete(table, wi, axis=1).T
-    names = [c.strip() for c in cols if c != wcol]
-    return SpectralLibrary(names, wl, spectra, str(path))
+    wi = _wavelength_column(path, cols, table)
+    keep = [i for i in range(len(cols)) if i != wi and not _is_index_column(cols[i], table[:, i])]
+    if not keep:
+        raise InvalidDataError(f"{path}: no material column besides '{cols[wi]}' and band numbers; add one column of "
+                               "reflectance per material")
+    return SpectralLibrary([cols[i].strip() for i in keep], table[:, wi], table[:, keep].T, str(path))
+
+
+def _name_key(name: str) -> str:
+    """A column name in lower case with only its letters and digits (``Band #`` -> ``band``)."""
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def _says_wavelength(name: str) -> bool:
+    """True when a column name says wavelength: ``wavelength_nm``, ``WL``, ``lambda``, ``centre (nm)``..."""
+    low = name.strip().lower()
+    words = "".join(ch if ch.isalnum() else " " for ch in low).split()
+    return low.startswith(WAVE_PREFIXES) or any(w in WAVE_UNITS for w in words)
+
+
+def _is_counting(values: np.ndarray) -> bool:
+    """True when the (non-NaN) values are distinct whole numbers, as band numbers are (1, 2, 3..., or with the
+    bad bands left out: 1, 2, 5, 6...)."""
+    v = np.sort(values[np.isfinite(values)])
+    return v.size >= 2 and bool(np.all(v == np.round(v))) and bool(np.all(np.diff(v) >= 1.0))
+
+
+def _is_index_column(name: str, values: np.ndarray) -> bool:
+    """A band-number / row-index column: so named (or pandas' ``Unnamed: 0``) and distinct whole numbers."""
+    key = _name_key(name)
+    named = key in INDEX_NAMES or key.startswith("unnamed")
+    return named and not _says_wavelength(name) and _is_counting(values)
+
+
+def _wavelength_column(path: Path, cols: list[str], table: np.ndarray) -> int:
+    """Index of the wavelength column of a CSV library ``table`` ``(L, columns)``.
+
+    A name that says wavelength wins; then a column named ``band`` whose values look like
+    wavelengths (not band numbers 1, 2, 3...); then the first column unless it is an index.
+
+    Raises:
+        InvalidDataError: only band numbers where the wavelengths should be.
+    """
+    named = [i for i, c in enumerate(cols) if _says_wavelength(c)]
+    if named:
+        return named[0]
+    for i, c in enumerate(cols):
+        v = table[:, i]
+        if _name_key(c).startswith("band") and not (_is_counting(v) and np.nanmin(v) < BAND_NUMBERS_BELOW):
+            return i
+    if _is_index_column(cols[0], table[:, 0]):
+        raise InvalidDataError(f"{path}: column '{cols[0]}' holds band numbers, not wavelengths, and no column is "
+                               "named for wavelengths; add a 'wavelength_nm' column")
+    return 0
 
 
 def _read_sli(path: Path) -> SpectralLibrary:

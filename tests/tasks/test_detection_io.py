@@ -60,6 +60,45 @@ def test_libraries_stored_as_reflectance_times_10000_are_scaled(tmp_path: Path, 
     assert lib.select([speclib.NAMES[1]]).stored_as == lib.stored_as
 
 
+@pytest.mark.parametrize(
+    ("header", "wl_col", "idx_col", "wl_factor", "first_index"),
+    [("band,wavelength_nm,grass,soil", 1, 0, 1.0, 1), ("wavelength_nm,band,grass,soil", 0, 1, 1.0, 1),
+     ("Unnamed: 0,Wavelength (um),grass,soil", 1, 0, 1e-3, 0), ("id,grass,Band centre (nm),soil", 2, 0, 1.0, 1)],
+)
+def test_a_band_number_column_is_neither_wavelengths_nor_a_material(
+        tmp_path: Path, header: str, wl_col: int, idx_col: int, wl_factor: float, first_index: int) -> None:
+    """Band numbers (1..4, or pandas' index 0..3) next to a wavelength column are dropped, whatever the order;
+    the scale guess sees the materials only (0..1 here, so nothing is divided)."""
+    wl_nm = np.array([450.0, 550.0, 650.0, 850.0])
+    grass, soil = np.array([0.05, 0.10, 0.06, 0.45]), np.array([0.10, 0.15, 0.20, 0.25])
+    materials = iter([grass, soil])
+    columns = [wl_nm * wl_factor if i == wl_col else np.arange(4.0) + first_index if i == idx_col else next(materials)
+               for i in range(4)]
+    path = tmp_path / "lib.csv"
+    np.savetxt(path, np.column_stack(columns), delimiter=",", header=header, comments="", fmt="%.6g")
+    lib = read_library(path)
+    assert lib.names == ["grass", "soil"] and lib.stored_as == "reflectance 0-1"
+    np.testing.assert_allclose(lib.wavelengths, wl_nm)
+    np.testing.assert_allclose(lib.spectra, [grass, soil])
+
+
+def test_a_band_column_alone_is_wavelengths_only_when_it_looks_like_them(tmp_path: Path) -> None:
+    """``band`` of 450, 550... stays the wavelength column; ``band`` of 1, 2, 3 is refused, naming the file and fix."""
+    as_nm = tmp_path / "nm.csv"
+    as_nm.write_text("band,grass\n450,0.05\n550,0.1\n650,0.06\n")
+    lib = read_library(as_nm)
+    assert lib.names == ["grass"]
+    np.testing.assert_allclose(lib.wavelengths, [450.0, 550.0, 650.0])
+    np.testing.assert_allclose(lib.spectra, [[0.05, 0.1, 0.06]])
+    numbers = tmp_path / "numbers.csv"
+    numbers.write_text("band,grass\n1,0.05\n2,0.1\n3,0.06\n")
+    with pytest.raises(InvalidDataError) as info:
+        read_library(numbers)
+    msg = str(info.value)
+    assert msg.startswith(f"{numbers}: column 'band' holds band numbers") and "wavelength_nm" in msg
+    assert "\n" not in msg
+
+
 def test_a_broken_sli_header_is_one_line_with_a_fix(tmp_path: Path, speclib: ModuleType) -> None:
     sli = speclib.write_sli(tmp_path / "lib.sli")
     sli.with_suffix(".hdr").write_text("not an ENVI header\n")
