@@ -3,7 +3,9 @@
 The benchmark scenes ship as ``.mat`` files holding an ``(H, W, bands)`` array, with the
 ground truth in a sibling ``*_gt.mat``. Known keys (Indian Pines, Salinas, PaviaU, WHU-Hi...)
 come from the dataset catalog, which also supplies class names and approximate band
-centres (the files carry no wavelengths).
+centres (the files carry no wavelengths). A known scene saved in another axis order (bands
+first, say) is moved back to ``(H, W, bands)`` with a warning when the catalog's size fits it
+one way only.
 
 MATLAB v7.3 files store arrays in column-major order, so an ``(H, W, C)`` MATLAB array
 appears to h5py as ``(C, W, H)``; swapping the last two axes gives ``(band, y, x)``. A plain
@@ -13,6 +15,7 @@ order it was written in, so it is refused rather than read with its axes possibl
 
 from __future__ import annotations
 
+import itertools
 import os
 import warnings
 from pathlib import Path
@@ -155,16 +158,50 @@ class _H5Dataset:
         return {**self.__dict__, "_fh": None}
 
 
-def _load_v73_lazy(path: Path, key: str, chunks: int) -> Any:
-    """``(C, H, W)`` dask array over an h5py dataset stored as ``(C, W, H)``."""
+def _load_v73_lazy(path: Path, key: str, chunks: int, order: tuple[int, int, int] = (0, 1, 2)) -> Any:
+    """``(C, H, W)`` dask array over an h5py dataset stored as ``(C, W, H)``.
+
+    ``order`` picks the MATLAB-order axes that are (H, W, bands) (see :func:`_catalog_axis_order`); h5py
+    sees MATLAB axis ``i`` as axis ``2 - i``.
+    """
     import dask.array as da
 
     with open_hdf5(path) as fh:
         dset = fh[key]
         shape, dtype = tuple(dset.shape), dset.dtype
-    arr = da.from_array(_H5Dataset(str(path), key, shape, dtype), chunks=(-1, chunks, chunks), lock=True,
+    h5_axes = tuple(2 - order[i] for i in (2, 0, 1))  # (band, y, x) as h5py axes
+    sizes = tuple(-1 if ax == h5_axes[0] else chunks for ax in range(3))
+    arr = da.from_array(_H5Dataset(str(path), key, shape, dtype), chunks=sizes, lock=True,
                         meta=np.empty((0, 0, 0), dtype))
-    return arr.transpose(0, 2, 1)
+    return arr.transpose(*h5_axes)
+
+
+def _catalog_axis_order(path: Path, key: str, shape: tuple[int, ...], entry: Any) -> tuple[int, int, int]:
+    """The axes of a stored ``.mat`` cube that are (H, W, bands): ``(0, 1, 2)`` unless the catalog says otherwise.
+
+    A known scene saved in another axis order (``indian_pines_corrected`` as (200, 145, 145), bands
+    first) is moved back when the catalog's (height, width, bands) fit the stored shape in a single
+    way that is not the stored order, with a :class:`~hsi_app.errors.HSIWarning`. Equal spatial sizes
+    keep their stored order. No fit, an ambiguous band axis, or no catalog size: the stored order.
+
+    Args:
+        path: the file (for the warning).
+        key: the variable read.
+        shape: its MATLAB-order shape.
+        entry: its catalog entry, or ``None``.
+    """
+    identity = (0, 1, 2)
+    if entry is None or entry.height is None or entry.width is None:
+        return identity
+    want = (entry.height, entry.width, entry.bands)
+    fits = [p for p in itertools.permutations(range(3)) if tuple(shape[i] for i in p) == want]
+    if not fits or identity in fits or len({p[2] for p in fits}) != 1:
+        return identity
+    order = fits[0]  # permutations come sorted, so equal-sized spatial axes keep their stored order
+    warnings.warn(f"{path}: '{key}' is stored as {tuple(shape)}, but {entry.name} is (H, W, bands) = {want}; read "
+                  f"with its axes moved to (H, W, bands); save it as (H, W, bands) to silence this",
+                  HSIWarning, stacklevel=3)
+    return (order[0], order[1], order[2])
 
 
 def _load_v73_2d(path: Path, key: str) -> np.ndarray:
@@ -250,11 +287,15 @@ def read_mat(
             f"{path}: '{k}' is {len(shape)}-D {shape}; a cube needs (H, W, bands). "
             "Pass --key NAME (key= in Python) naming a 3-D array"
         )
+    hit = entry_for_mat_key(k)
+    entry = hit[0] if hit else None
+    order = _catalog_axis_order(path, k, shape, entry)
+    shape = tuple(shape[i] for i in order)
     version = mat_version(path)
     if version == "7.3":
-        data: Any = _load_v73_lazy(path, k, chunks)
+        data: Any = _load_v73_lazy(path, k, chunks, order)
     else:
-        data = np.ascontiguousarray(_load_v5(path, k).transpose(2, 0, 1))
+        data = np.ascontiguousarray(_load_v5(path, k).transpose(order[2], order[0], order[1]))
         if data.dtype.kind == "f":
             bad = ~np.isfinite(data)
             if bad.any():
@@ -265,8 +306,6 @@ def read_mat(
                 )
     if data.dtype.kind in "cV":  # complex (v5), or MATLAB's {real, imag} compound type (v7.3)
         raise CubeReadError(f"{path}: '{k}' holds complex values; save abs() or real() of the cube instead")
-    hit = entry_for_mat_key(k)
-    entry = hit[0] if hit else None
     wavelength = default_wavelengths(entry) if entry and entry.bands == shape[2] else None
     class_names = ["unlabelled", *entry.class_names] if entry else None
     labels = None

@@ -204,3 +204,56 @@ def test_lazy_v73_cube_pickles_for_dask_workers(tmp_path: Path) -> None:
     again = pickle.loads(pickle.dumps(cube))
     np.testing.assert_array_equal(again.values, data.transpose(0, 2, 1))
     np.testing.assert_array_equal(cube.hsi.window(1, 2, 2, 3).values, data.transpose(0, 2, 1)[:, 1:3, 2:5])
+
+
+def _known_scene_moved(tmp_path: Path, load_fixture, key: str, hwc: tuple[int, int, int],  # noqa: ANN001
+                       stored: tuple[int, int, int], v73: bool) -> tuple[np.ndarray, Path]:
+    """Write a catalog scene's true ``(H, W, bands)`` cube with its axes stored as ``stored``; return it and the path."""
+    from scipy.io import savemat
+
+    truth = np.random.default_rng(1).integers(0, 255, hwc, dtype=np.uint8)
+    path = tmp_path / f"{key}.mat"
+    if v73:
+        load_fixture("mat").write_v73(path, {key: truth.transpose(stored)})
+    else:
+        savemat(path, {key: truth.transpose(stored)})
+    return truth, path
+
+
+@pytest.mark.parametrize(
+    ("key", "hwc", "stored", "v73"),
+    [("indian_pines_corrected", (145, 145, 200), (2, 0, 1), False),  # bands first, as a (band, y, x) array
+     ("indian_pines_corrected", (145, 145, 200), (0, 2, 1), True),  # (H, bands, W), MATLAB v7.3
+     ("paviaU", (610, 340, 103), (1, 2, 0), False)],  # (W, bands, H): every axis out of place
+)
+def test_a_known_scene_saved_in_another_axis_order_is_read_as_h_w_bands(
+        tmp_path: Path, load_fixture, key: str, hwc: tuple[int, int, int],  # noqa: ANN001
+        stored: tuple[int, int, int], v73: bool) -> None:
+    from hsi_app.errors import HSIWarning
+
+    truth, path = _known_scene_moved(tmp_path, load_fixture, key, hwc, stored, v73)
+    shown = tuple(hwc[i] for i in stored)
+    with pytest.warns(HSIWarning) as record:
+        cube = open_cube(path)
+    msgs = [str(w.message) for w in record if issubclass(w.category, HSIWarning)]
+    assert len(msgs) == 1 and msgs[0].startswith(f"{path}: '{key}' is stored as {shown}")
+    assert "axes moved to (H, W, bands)" in msgs[0] and "\n" not in msgs[0]
+    assert cube.hsi.shape == (hwc[2], hwc[0], hwc[1])
+    np.testing.assert_array_equal(np.asarray(cube.values), truth.transpose(2, 0, 1))
+    assert np.isfinite(cube.hsi.wavelengths).all()  # the catalog's band centres fit again
+
+
+def test_a_known_key_whose_shape_fits_no_catalog_order_is_read_as_stored(tmp_path: Path) -> None:
+    """A cropped scene under a known key is not rearranged, and is not warned about."""
+    import warnings
+
+    from scipy.io import savemat
+
+    from hsi_app.errors import HSIWarning
+
+    arr = np.arange(12 * 10 * 200, dtype=np.uint16).reshape(12, 10, 200)
+    savemat(tmp_path / "Indian_pines_corrected.mat", {"indian_pines_corrected": arr})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HSIWarning)
+        cube = open_cube(tmp_path / "Indian_pines_corrected.mat")
+    np.testing.assert_array_equal(np.asarray(cube.values), arr.transpose(2, 0, 1))
