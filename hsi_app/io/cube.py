@@ -177,14 +177,17 @@ def make_cube(
 
 
 MAX_CLASS_ID = 255  # class maps store classes as uint8, 0 = unlabelled / no data
+FILL_GAP_BELOW = 128
+"""Label id 255 with every other id below this is taken for uint8's usual fill value, not a class."""
 
 
 def check_labels(labels: np.ndarray, shape: tuple[int, int], source: str = "") -> np.ndarray:
     """Validate a label raster against a cube grid and return it as ``(H, W)`` int32.
 
     Raises:
-        LabelError: wrong shape, non-integer values, negative classes or ids above
-            :data:`MAX_CLASS_ID` (typically a fill value such as 65535).
+        LabelError: wrong shape, non-integer values, negative classes, ids above
+            :data:`MAX_CLASS_ID` (typically a fill value such as 65535), or id 255 far above
+            every other id (uint8's fill value without a nodata tag).
     """
     lab = np.asarray(labels)
     where = f"{source}: " if source else ""
@@ -204,7 +207,29 @@ def check_labels(labels: np.ndarray, shape: tuple[int, int], source: str = "") -
             f"{where}label value {lab.max():g} at row {r}, col {c}: class ids go up to {MAX_CLASS_ID} (class maps "
             "are uint8); set fill values such as 65535 to 0 (unlabelled)"
         )
+    _refuse_fill_255(lab, source)
     return lab.astype(np.int32)
+
+
+def _refuse_fill_255(lab: np.ndarray, source: str) -> None:
+    """Refuse a label raster whose largest id is 255 while every other id is below :data:`FILL_GAP_BELOW`.
+
+    255 is the usual uint8 fill value; a file that does not tag it as nodata would otherwise train a
+    255-class model on its fill pixels.
+
+    Raises:
+        LabelError: one line naming ``source`` and the fix.
+    """
+    if lab.size == 0 or lab.max() != MAX_CLASS_ID:
+        return
+    rest = lab[lab != MAX_CLASS_ID]
+    below = int(rest.max()) if rest.size else 0
+    if below < FILL_GAP_BELOW:
+        name = source or "FILE"
+        raise LabelError(
+            f"{source or 'labels'}: label id 255 looks like a fill value (the next largest id is {below}); set it as "
+            f"the file's nodata (e.g. `gdal_edit.py -a_nodata 255 {name}`) or set those pixels to 0 (unlabelled)"
+        )
 
 
 def _band_vector(values: Sequence[float] | np.ndarray | None, c: int) -> np.ndarray:

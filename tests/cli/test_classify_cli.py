@@ -467,6 +467,7 @@ def test_a_failed_training_leaves_the_previous_run_as_it_was(trained: Path, scen
         (["--model", "svm"], "one_class", "every training pixel is class 2"),
         (["--model", "svm"], "zeros", "has no labelled pixel"),
         (["--model", "svm"], "fill", "label value 65535 at row 0, col 0"),
+        (["--model", "svm"], "fill255", "fill255.npy: label id 255 looks like a fill value"),
         (["--model", "svm", "--train-labels", "LABELS", "--test-labels", "ZEROS"], None, "leaves no test pixel"),
     ],
 )
@@ -478,7 +479,8 @@ def test_training_inputs_are_checked_before_training(extra: list[str], labels: s
         with rasterio.open(scene["labels"]) as ds:
             lab = ds.read(1).astype(np.int64)
         lab = {"one_class": np.where(lab > 0, 2, 0), "zeros": np.zeros_like(lab),
-               "fill": np.where(lab > 0, lab, 65535)}[labels]
+               "fill": np.where(lab > 0, lab, 65535),
+               "fill255": np.where(lab > 0, lab, 255).astype(np.uint8)}[labels]
         lab_path = tmp_path / f"{labels}.npy"
         np.save(lab_path, lab)
     zeros = tmp_path / "no_test.npy"

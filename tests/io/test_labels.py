@@ -231,3 +231,39 @@ def test_train_and_test_files_replace_the_scenes_own_labels(tmp_path: Path) -> N
     assert cube.hsi.labels is None and cube.hsi.class_names == ["unlabelled", "maize", "wheat"]
     kept, _ = read_split_labels(scene, (train, None), attribute="crop")  # one file: the scene's labels stay
     assert kept.hsi.labels is not None and kept.hsi.labels[3, 3] == 11
+
+
+def _label_tif(path: Path, lab: np.ndarray, nodata: float | None) -> Path:
+    """A single-band label GeoTIFF on the georeferenced test grid, in ``lab``'s dtype, with ``nodata`` tagged or not."""
+    import rasterio
+
+    with rasterio.open(path, "w", driver="GTiff", count=1, height=H, width=W, dtype=lab.dtype.name, crs=CRS,
+                       transform=TRANSFORM, nodata=nodata) as ds:
+        ds.write(lab, 1)
+    return path
+
+
+def test_a_uint8_fill_of_255_without_a_nodata_tag_is_refused_with_the_fix(tmp_path: Path) -> None:
+    """255 with classes 1-5 is uint8's fill value, not class 255 of a 255-class model; tagged as nodata it is 0."""
+    lab = _labels(10)
+    filled = lab.copy()
+    filled[:3] = 255
+    path = _label_tif(tmp_path / "fill.tif", filled, None)
+    with pytest.raises(LabelError) as info:
+        read_labels(path, _cube(georef=True))
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: label id 255 looks like a fill value (the next largest id is {lab[3:].max()})")
+    assert f"gdal_edit.py -a_nodata 255 {path}" in msg and "\n" not in msg
+    np.save(tmp_path / "fill.npy", filled)
+    with pytest.raises(LabelError, match=r"fill.npy: label id 255 looks like a fill value"):
+        read_labels(tmp_path / "fill.npy", _cube())
+    got, _ = read_labels(_label_tif(tmp_path / "tagged.tif", filled, 255), _cube(georef=True))
+    np.testing.assert_array_equal(got, np.where(np.arange(H)[:, None] < 3, 0, lab))
+
+
+def test_255_is_a_class_when_other_ids_reach_128(tmp_path: Path) -> None:
+    lab = _labels(11).astype(np.int64) * 40  # ids 0, 40, ..., 200
+    lab[0, 0] = 255
+    np.save(tmp_path / "many.npy", lab)
+    got, _ = read_labels(tmp_path / "many.npy", _cube())
+    np.testing.assert_array_equal(got, lab)
