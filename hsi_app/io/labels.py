@@ -10,7 +10,7 @@ NumPy ``.npy``         the array (``allow_pickle=False``)
 MATLAB v5 ``.mat``     the single 2-D numeric array, or ``key``
 MATLAB v7.3 ``.mat``   likewise through h5py; MATLAB stores arrays column-major, so
                        an ``(H, W)`` array appears as ``(W, H)`` and is transposed back
-GeoTIFF                band 1; pixels equal to the file's nodata become 0
+GeoTIFF                band 1; pixels equal to the file's nodata (NaN included) become 0
 vector (GPKG, SHP...)  rasterised onto the cube grid (:mod:`hsi_app.io.vector`)
 =====================  ===============================================================
 
@@ -204,8 +204,7 @@ def _read_tiff(path: Path, like: Cube) -> tuple[np.ndarray, list[str] | None]:
         lacking = "the label raster" if crs is None else f"the scene {like.attrs.get('source') or ''}".rstrip()
         warnings.warn(f"{path}: {lacking} has no CRS, so its grid cannot be checked; its pixels are taken as the "
                       "scene's, row for row", HSIWarning, stacklevel=2)
-    if nodata is not None and np.isfinite(nodata) and nodata != 0:
-        band = np.where(band == nodata, 0, band)
+    band = _nodata_to_zero(band, nodata)
     names = None
     if names_json:
         try:
@@ -213,6 +212,15 @@ def _read_tiff(path: Path, like: Cube) -> tuple[np.ndarray, list[str] | None]:
         except ValueError:
             names = None
     return band, names
+
+
+def _nodata_to_zero(band: np.ndarray, nodata: float | None) -> np.ndarray:
+    """A label band ``(H, W)`` with its no-data pixels as 0 (unlabelled); a NaN nodata matches the NaN pixels."""
+    if nodata is None or nodata == 0:
+        return band
+    if np.isnan(nodata):
+        return np.where(np.isnan(band), 0, band) if band.dtype.kind == "f" else band
+    return np.where(band == nodata, 0, band)
 
 
 def _read_mat(path: Path, kind: str, key: str | None, shape: tuple[int, int]) -> np.ndarray:

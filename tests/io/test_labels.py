@@ -267,3 +267,15 @@ def test_255_is_a_class_when_other_ids_reach_128(tmp_path: Path) -> None:
     np.save(tmp_path / "many.npy", lab)
     got, _ = read_labels(tmp_path / "many.npy", _cube())
     np.testing.assert_array_equal(got, lab)
+
+
+def test_a_float_label_raster_with_nan_nodata_reads_those_pixels_as_unlabelled(tmp_path: Path) -> None:
+    """QGIS/GDAL rasterize output: float32 with NaN as nodata. The NaN pixels are 0, like a finite nodata's."""
+    lab = _labels(12)
+    holes = np.zeros((H, W), bool)
+    holes[2:5, 1:4] = True
+    with_nan = np.where(holes, np.nan, lab).astype(np.float32)
+    got, _ = read_labels(_label_tif(tmp_path / "nan.tif", with_nan, float("nan")), _cube(georef=True))
+    np.testing.assert_array_equal(got, np.where(holes, 0, lab))
+    with pytest.raises(LabelError, match="whole class numbers"):  # NaN the file does not call no-data stays refused
+        read_labels(_label_tif(tmp_path / "untagged.tif", with_nan, None), _cube(georef=True))
