@@ -18,7 +18,8 @@ name            dims         meaning
 CRS and affine transform are carried by ``rioxarray`` (``cube.rio.crs``); read the transform
 with ``cube.hsi.transform``, which is also right for slices of rotated grids (whose
 ``rio.transform()`` stays the scene's) and is ``None`` for plain pixel coordinates.
-``attrs`` hold ``format``, ``source``, ``nodata``, ``class_names`` (index 0 is
+``attrs`` hold ``format``, ``source``, ``nodata`` (NaN for float data without one; absent for
+integer data without one, so that ``cube.rio.nodata`` is ``None``), ``class_names`` (index 0 is
 "unlabelled"), ``georeferenced`` (a CRS is known) and, for rotated grids, ``grid_transform``.
 
 Data are usually dask-backed so that slicing reads only the window that is used.
@@ -159,7 +160,7 @@ def make_cube(
     all_attrs: dict[str, Any] = {
         "format": fmt,
         "source": str(source),
-        "nodata": np.nan if nodata is None else float(nodata),
+        **_nodata_attr(nodata, data.dtype),
         "georeferenced": crs is not None,
         "gridded": has_map_grid(crs, transform),  # False: pixel coordinates, also in any slice
     }
@@ -230,6 +231,19 @@ def _refuse_fill_255(lab: np.ndarray, source: str) -> None:
             f"{source or 'labels'}: label id 255 looks like a fill value (the next largest id is {below}); set it as "
             f"the file's nodata (e.g. `gdal_edit.py -a_nodata 255 {name}`) or set those pixels to 0 (unlabelled)"
         )
+
+
+def _nodata_attr(nodata: float | None, dtype: Any) -> dict[str, float]:
+    """``{"nodata": value}`` for a cube's attrs, in a form ``cube.rio.nodata`` can read.
+
+    Float data without a nodata value get NaN; integer data without one get no entry (NaN is no
+    integer value, and rioxarray fails converting it). Code reading ``attrs.get("nodata")`` treats
+    ``None`` and NaN alike (no value to compare pixels with).
+    """
+    value = np.nan if nodata is None else float(nodata)
+    if np.isnan(value) and np.dtype(dtype).kind not in "fc":
+        return {}
+    return {"nodata": value}
 
 
 def _band_vector(values: Sequence[float] | np.ndarray | None, c: int) -> np.ndarray:

@@ -115,7 +115,7 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
     valid = _compute(cube.hsi.valid.data, big)
     frac = float(np.mean(valid)) if valid.size else 0.0
     if frac == 0.0:
-        nodata = cube.attrs.get("nodata")
+        nodata = cube.attrs.get("nodata", np.nan)  # integer cubes without a nodata value have none
         raise InvalidDataError(
             f"{cube.attrs.get('source', 'cube')}: every pixel is no-data or NaN (nodata={nodata}); "
             "check the file or its nodata value"

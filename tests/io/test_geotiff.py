@@ -411,3 +411,23 @@ def test_a_crs_without_a_geotransform_gives_pixel_coordinates_not_the_crs_origin
         write_cube(out, cube)
         with rasterio.open(out) as ds:
             assert ds.crs is None  # no CRS that would place the pixels at its origin
+
+
+@pytest.mark.parametrize(("dtype", "nodata"), [("int16", None), ("int16", -9999), ("uint16", 65535), ("uint8", None)])
+def test_rioxarray_reads_the_nodata_of_integer_cubes(tmp_path: Path, cube_array: np.ndarray, dtype: str,
+                                                     nodata: int | None) -> None:
+    """``cube.rio.nodata`` is the file's own value (as rasterio gives it), ``None`` without one; it raised before."""
+    arr = (cube_array % 200).astype(dtype)
+    path = _write(tmp_path / "int.tif", arr, nodata=nodata)
+    with rasterio.open(path) as ds:
+        expected = ds.nodata
+    cube = open_cube(path)
+    assert cube.dtype == np.dtype(dtype)
+    for view in (cube, cube.isel(y=slice(2, 9), x=slice(1, 5)), cube.hsi.window(2, 1, 7, 4)):
+        assert (view.rio.nodata is None) if expected is None else view.rio.nodata == expected
+    np.testing.assert_array_equal(cube.values, arr)
+
+
+def test_float_cubes_keep_nan_as_their_nodata(tmp_path: Path, cube_array: np.ndarray) -> None:
+    cube = open_cube(_write(tmp_path / "f.tif", cube_array.astype(np.float32)))
+    assert np.isnan(cube.rio.nodata) and np.isnan(cube.attrs["nodata"])
