@@ -11,7 +11,8 @@ Accepted: a GeoTIFF, a MATLAB ``.mat`` (v5 or v7.3/HDF5), a zip holding an ENVI 
 4. the scene's *declared* size (bytes of its pixels once decompressed: width x height x
    bands x bytes per value, summed over the arrays of a ``.mat``), read from the headers
    only (GeoTIFF and EnMAP spectral image: GDAL header; ``.mat`` v5:
-   :func:`mat5_variables`, which inflates only the variable headers; v7.3: HDF5
+   :func:`~hsi_app.viewer.mat5.mat5_variables`, which inflates only the variable headers
+   and checks each numeric array's data element against its dimensions; v7.3: HDF5
    dataset shapes; ENVI: the ``.hdr``), against the same limit. A small, well-compressed file (a sparse GeoTIFF, a ``.mat`` of compressed
    zeros) may not declare more pixels than an upload of the limit's size could hold, since
    displaying a scene reads its bands;
@@ -41,11 +42,13 @@ from hsi_app.errors import HSIError
 from hsi_app.io.geotiff import TIFF_ONLY
 from hsi_app.io.open import TIFF_MAGIC
 from hsi_app.viewer.config import format_size
+from hsi_app.viewer.mat5 import Mat5HeaderError, mat5_variables
 
 if TYPE_CHECKING:
     from hsi_app.io.cube import Cube
 
 MAX_ZIP_MEMBERS = 2000
+INFLATE_MARGIN = 1 << 20  # .mat headers inflated beyond max_bytes while checking data elements
 ZIP_MAGIC = b"PK\x03\x04"
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 ACCEPTED = "a GeoTIFF, a .mat file, a zipped ENVI pair (.hdr + data) or a zipped EnMAP L2A product"
@@ -208,109 +211,29 @@ def open_staged_upload(
     return target, cube
 
 
-_MAT5_CLASSES = {1: "cell", 2: "struct", 3: "object", 4: "char", 5: "sparse", 6: "double", 7: "single",
-                 8: "int8", 9: "uint8", 10: "int16", 11: "uint16", 12: "int32", 13: "uint32", 14: "int64",
-                 15: "uint64", 16: "function", 17: "opaque"}
-_MAT5_HEAD_BYTES = 4096  # array flags + dimensions + name of one variable fit easily
-
-
-def mat5_variables(path: Path) -> list[tuple[str, tuple[int, ...], str]]:
-    """``(name, shape, class)`` of each variable of a MATLAB v5 file, like :func:`scipy.io.whosmat`.
-
-    Only the first few KB of each (possibly zlib-compressed) variable are inflated:
-    ``whosmat`` inflates a compressed variable entirely, which is what a ``.mat`` bomb
-    exploits. Complex arrays are reported as class ``"complex double"`` etc.
-
-    Raises:
-        ValueError: not a readable v5 file.
-    """
-    import struct
-    import zlib
-
-    out: list[tuple[str, tuple[int, ...], str]] = []
-    with open(path, "rb") as fh:
-        header = fh.read(128)
-        if len(header) < 128 or header[:6] != b"MATLAB":
-            raise ValueError("no MATLAB v5 header")
-        endian = "<" if header[126:128] == b"IM" else ">"
-        fh.seek(0, os.SEEK_END)
-        end = fh.tell()
-        pos = 128
-        while pos + 8 <= end:
-            fh.seek(pos)
-            mdtype, nbytes = struct.unpack(endian + "II", fh.read(8))
-            pos += 8 + nbytes  # miMATRIX sizes include their padding; compressed ones are not padded
-            if mdtype == 15:  # miCOMPRESSED: inflate only the head of the variable
-                inflater = zlib.decompressobj()
-                head = b""
-                remaining = nbytes
-                while len(head) < _MAT5_HEAD_BYTES and remaining > 0 and not inflater.eof:
-                    chunk = fh.read(min(remaining, 1 << 16))
-                    if not chunk:
-                        break
-                    remaining -= len(chunk)
-                    head += inflater.decompress(chunk, _MAT5_HEAD_BYTES - len(head))
-                    while inflater.unconsumed_tail and len(head) < _MAT5_HEAD_BYTES:
-                        head += inflater.decompress(inflater.unconsumed_tail, _MAT5_HEAD_BYTES - len(head))
-                if len(head) < 8:
-                    raise ValueError("damaged compressed variable")
-                mdtype, inner = struct.unpack(endian + "II", head[:8])
-                body = head[8:]
-            else:
-                body = fh.read(min(nbytes, _MAT5_HEAD_BYTES))
-            if mdtype != 14:  # miMATRIX
-                continue
-            out.append(_mat5_matrix_header(body, endian))
-    return out
-
-
-def _mat5_matrix_header(body: bytes, endian: str) -> tuple[str, tuple[int, ...], str]:
-    import struct
-
-    def element(at: int) -> tuple[int, bytes, int]:
-        first, second = struct.unpack(endian + "II", body[at:at + 8])
-        if first >> 16:  # small data element: 2-byte size, 2-byte type, 4 bytes of data
-            size, kind = first >> 16, first & 0xFFFF
-            return kind, body[at + 4:at + 4 + size], at + 8
-        data = body[at + 8:at + 8 + second]
-        if len(data) < second:
-            raise ValueError("variable header longer than expected")
-        return first, data, at + 8 + second + (-second % 8)
-
-    _, flags, at = element(0)
-    word = struct.unpack(endian + "I", flags[:4])[0]
-    cls = _MAT5_CLASSES.get(word & 0xFF, "unknown")
-    _, dims, at = element(at)
-    shape = tuple(int(v) for v in struct.unpack(endian + f"{len(dims) // 4}i", dims[: len(dims) // 4 * 4]))
-    if any(v < 0 for v in shape):
-        raise ValueError("negative dimension")
-    _, name, _ = element(at)
-    if word & 0x800 and cls in _MAT_ITEMSIZE:
-        cls = "complex " + cls
-    if word & 0x200:
-        cls = "logical"
-    return name.decode("latin1").rstrip("\x00"), shape, cls
-
-
 # bytes per value of the MATLAB classes
 _MAT_ITEMSIZE = {"double": 8, "single": 4, "int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4,
                  "uint32": 4, "int64": 8, "uint64": 8, "logical": 1, "char": 4, "sparse": 0}
 _MAT_ITEMSIZE.update({f"complex {k}": 2 * v for k, v in _MAT_ITEMSIZE.items() if k not in ("logical", "char")})
 
 
-def declared_size(path: Path) -> tuple[int, str]:
+def declared_size(path: Path, max_bytes: int | None = None) -> tuple[int, str]:
     """Bytes the staged scene's pixels take once decompressed, from its headers only.
 
     Args:
         path: a staged scene (what :func:`_stage` returns).
+        max_bytes: the upload limit; a ``.mat`` v5 file's compressed variables are
+            inflated (incrementally) at most this much plus ``INFLATE_MARGIN`` while
+            their data elements are checked (``None``: no limit).
 
     Returns:
         ``(bytes, description)``, e.g. ``(8e12, "100000 x 100000 px x 200 bands of float32")``.
         No pixel data is read or decompressed.
 
     Raises:
-        UploadError: the header cannot be read, or a ``.mat`` holds a 3-D array that
-            is not numeric (its size cannot be known without unpacking it).
+        UploadError: the header cannot be read, a ``.mat`` holds a 3-D array that
+            is not numeric (its size cannot be known without unpacking it), or a
+            ``.mat`` v5 numeric array's data element is not as long as its dimensions say.
     """
     head = _head(path)
     if path.suffix.lower() == ".hdr":
@@ -319,12 +242,12 @@ def declared_size(path: Path) -> tuple[int, str]:
         return _enmap_size(path)
     if head[:4] in TIFF_MAGIC:
         return _gdal_size(str(path))
-    return _mat_size(path)
+    return _mat_size(path, max_bytes)
 
 
 def check_declared_size(path: Path, max_bytes: int) -> None:
     """Refuse a staged scene that declares more pixel bytes than ``max_bytes`` (see :func:`declared_size`)."""
-    nbytes, what = declared_size(path)
+    nbytes, what = declared_size(path, max_bytes)
     if nbytes > max_bytes:
         raise UploadError(
             f"the scene holds {what} = {format_size(nbytes)} once decompressed, over the "
@@ -376,7 +299,7 @@ def _envi_size(header: Path) -> tuple[int, str]:
     return c * rows * cols * itemsize, f"{rows} x {cols} px x {c} bands of {np.dtype(ENVI_DTYPES.get(code, 'f8')).name}"
 
 
-def _mat_size(path: Path) -> tuple[int, str]:
+def _mat_size(path: Path, max_bytes: int | None = None) -> tuple[int, str]:
     from hsi_app.io.mat import mat_version, open_hdf5
 
     total, parts = 0, []
@@ -395,7 +318,8 @@ def _mat_size(path: Path) -> tuple[int, str]:
                         total += n
                         parts.append((n, name, tuple(reversed(obj.shape)), obj.dtype.name))
         else:
-            for name, shape, cls in mat5_variables(path):
+            budget = None if max_bytes is None else max_bytes + INFLATE_MARGIN
+            for name, shape, cls in mat5_variables(path, budget):
                 if cls not in _MAT_ITEMSIZE:
                     if len(shape) == 3:
                         raise UploadError(f"the .mat variable {name!r} is a MATLAB {cls}; save the cube as a "
@@ -406,6 +330,8 @@ def _mat_size(path: Path) -> tuple[int, str]:
                 parts.append((n, name, tuple(shape), cls))
     except UploadError:
         raise
+    except Mat5HeaderError as err:
+        raise UploadError(f"the upload is refused: {err}") from err
     except HSIError as err:
         raise UploadError(f"the upload is refused: {_strip_path(str(err), path.parent)}") from err
     except Exception as err:  # noqa: BLE001 - scipy/h5py raise many types on damaged files
