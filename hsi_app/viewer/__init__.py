@@ -8,7 +8,7 @@
 * uploads: :func:`stage_upload` (size, content and zip-safety checks);
 * models: :func:`list_model_runs`, :class:`ModelCache`;
 * classification: :func:`classify_scene`, :func:`overlay`, :func:`legend_html`,
-  :func:`area_rows`, :func:`pixel_prediction`, :func:`write_points`;
+  :func:`area_rows`, :func:`agreement_status`, :func:`pixel_prediction`, :func:`write_points`;
 * a session (one browser tab): :class:`ViewerSession`, :func:`open_scene`,
   :func:`open_upload`, :func:`render`, :func:`select_pixel`, :func:`classify`.
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from hsi_app.viewer.classify import (
     ClassifyResult,
+    agreement_status,
     area_rows,
     classify_scene,
     hex_colour,
@@ -65,7 +66,7 @@ from hsi_app.viewer.uploads import UploadError, stage_upload
 
 __all__ = [
     "ClassifyResult", "DEFAULT_CACHE", "UPLOAD_FOLDERS", "ModelCache", "UploadError", "ViewerConfig", "ViewerSession",
-    "area_rows", "band_choices", "classify", "classify_scene", "composite", "default_rgb_bands",
+    "agreement_status", "area_rows", "band_choices", "classify", "classify_scene", "composite", "default_rgb_bands",
     "describe_scene", "display_scale", "format_location", "format_size", "hex_colour", "legend_html",
     "list_model_runs", "list_scenes", "load_scene", "map_download", "open_scene", "open_upload", "overlay",
     "parse_size", "pixel_area", "pixel_from_click", "pixel_location", "pixel_prediction", "pixel_spectrum",

@@ -187,16 +187,53 @@ def scene_metrics(result: ClassifyResult, cube: Cube) -> dict[str, Any]:
         "classes": [{"class": r[0], "pixels": r[2], "percent": r[3], "hectares": r[4]} for r in rows],
         "mean_confidence": float(result.confidence[result.classes > 0].mean()) if (result.classes > 0).any() else None,
     }
-    labels = cube.hsi.labels
-    k = len(result.class_names) - 1
-    if labels is not None and int(labels.max(initial=0)) <= k:
-        sel = (labels > 0) & (result.classes > 0)
-        if sel.any():
-            out["reference_agreement"] = {
-                "note": "all labelled pixels of the scene (training pixels included when trained on it)",
-                **agreement(labels[sel] - 1, result.classes[sel].astype(np.int64) - 1, k),
-            }
+    agreement_out = reference_agreement(result, cube)
+    if agreement_out is not None:
+        out.update(agreement_out)
     return out
+
+
+def reference_agreement(result: ClassifyResult, cube: Cube) -> dict[str, Any] | None:
+    """Agreement of the map with the scene's labels, classes matched by name as ``hsi evaluate`` does.
+
+    Names are matched with :func:`hsi_app.tasks.map_accuracy.merge_class_names` (ignoring
+    case and spacing; by number when the scene's labels have no names). Label classes the
+    model does not know count as errors.
+
+    Returns:
+        ``{"reference_agreement": {...}}`` with OA, AA, kappa and per-class recall (in the
+        order of ``class_names``), ``{"reference_agreement_note": why}`` when no label class
+        is one of the model's, or ``None`` when the scene has no labels.
+    """
+    from hsi_app.errors import LabelError
+    from hsi_app.tasks.map_accuracy import merge_class_names
+
+    labels = cube.hsi.labels
+    if labels is None or not (labels > 0).any():
+        return None
+    try:
+        ref, names = merge_class_names(result.class_names, cube.hsi.class_names, np.asarray(labels, np.int64),
+                                       int(result.classes.max(initial=0)), source="the scene's labels")
+    except LabelError as err:
+        return {"reference_agreement_note": f"not compared with the scene's labels: {err}"}
+    sel = (ref > 0) & (result.classes > 0)
+    if not sel.any():
+        return None
+    return {"reference_agreement": {
+        "note": "all labelled pixels of the scene (training pixels included when trained on it); "
+                "classes matched by name",
+        "class_names": list(names),
+        **agreement(ref[sel] - 1, result.classes[sel].astype(np.int64) - 1, len(names)),
+    }}
+
+
+def agreement_status(metrics: dict[str, Any]) -> str:
+    """One line for the status text: OA/kappa of the reference agreement, or why there is none ('' if no labels)."""
+    agree = metrics.get("reference_agreement")
+    if agree is not None:
+        return (f"agreement with the scene's labels: OA {100 * agree['oa']:.1f} %, kappa {agree['kappa']:.3f} "
+                f"({agree['n_pixels']} labelled pixels, training pixels included)")
+    return str(metrics.get("reference_agreement_note", ""))
 
 
 def agreement(truth: np.ndarray, pred: np.ndarray, k: int) -> dict[str, Any]:

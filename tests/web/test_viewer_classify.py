@@ -257,3 +257,51 @@ def test_agreement_of_uint8_classes_above_sixteen_does_not_wrap() -> None:
     got = agreement(truth, pred, 20)
     assert got["oa"] == pytest.approx(accuracy_score(truth, pred))
     assert got["kappa"] == pytest.approx(cohen_kappa_score(truth, pred))
+
+
+def _labelled_result(labels: np.ndarray, scene_names: list[str], run_names: list[str],
+                     to_run: dict[int, int]) -> tuple:
+    """A scene with ``labels`` named ``scene_names`` and a map that relabels each label id with ``to_run``."""
+    cube = make_cube(np.ones((3, *labels.shape), np.float32), wavelength=np.linspace(450, 900, 3),
+                     labels=labels, class_names=scene_names)
+    classes = np.vectorize(lambda v: to_run.get(int(v), 0))(labels).astype(np.uint8)
+    counts = np.bincount(classes.ravel(), minlength=len(run_names))
+    res = viewer.ClassifyResult(classes=classes, confidence=np.ones(classes.shape, np.float32),
+                                class_names=run_names, palette=default_palette(len(run_names)), counts=counts,
+                                pixel_area_m2=None, area_note="", map_path=Path("map.tif"), model="m", seconds=0.0)
+    return res, cube
+
+
+def test_reference_agreement_matches_classes_by_name_not_by_number() -> None:
+    labels = np.array([[1, 1, 2, 2, 3, 3], [1, 2, 3, 1, 2, 3], [3, 3, 3, 2, 1, 1]])
+    # the run numbers the same three classes the other way round; every pixel is right by name
+    res, cube = _labelled_result(labels, ["unlabelled", "water", "forest", "urban"],
+                                 ["unlabelled", "Urban", "forest", "WATER"], {1: 3, 2: 2, 3: 1})
+    agree = viewer.scene_metrics(res, cube)["reference_agreement"]
+    assert agree["n_pixels"] == 18
+    assert agree["oa"] == 1.0 and agree["aa"] == 1.0 and agree["kappa"] == 1.0
+    assert agree["per_class_accuracy"] == [1.0, 1.0, 1.0]
+    assert agree["class_names"] == ["Urban", "forest", "WATER"]
+    assert viewer.agreement_status(viewer.scene_metrics(res, cube)).startswith(
+        "agreement with the scene's labels: OA 100.0 %, kappa 1.000 (18 labelled pixels")
+
+
+def test_reference_agreement_counts_label_classes_the_model_lacks_as_errors() -> None:
+    labels = np.array([[1, 1, 2, 2], [3, 3, 3, 3]])
+    # "urban" (4 px) is not one of the run's classes: 4 right (water, forest) out of 8
+    res, cube = _labelled_result(labels, ["unlabelled", "water", "forest", "urban"],
+                                 ["unlabelled", "forest", "water"], {1: 2, 2: 1, 3: 1})
+    agree = viewer.scene_metrics(res, cube)["reference_agreement"]
+    assert agree["oa"] == 0.5 and agree["class_names"] == ["forest", "water", "urban"]
+    assert agree["per_class_accuracy"] == [1.0, 1.0, 0.0]
+
+
+def test_no_reference_agreement_when_no_class_name_matches() -> None:
+    labels = np.array([[1, 2, 3], [3, 2, 1]])
+    res, cube = _labelled_result(labels, ["unlabelled", "water", "forest", "urban"],
+                                 ["unlabelled", "Brocoli", "Celery", "Vinyard"], {1: 1, 2: 2, 3: 3})
+    metrics = viewer.scene_metrics(res, cube)
+    assert "reference_agreement" not in metrics
+    note = metrics["reference_agreement_note"]
+    assert note.startswith("not compared with the scene's labels") and "water" in note and "Brocoli" in note
+    assert viewer.agreement_status(metrics) == note
