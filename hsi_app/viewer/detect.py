@@ -94,7 +94,7 @@ def detect(
     Args:
         session: viewer session with an open scene (and a clicked pixel for mf/ace/cem).
         method: one of :data:`METHODS`.
-        quantile: points must score above this percentile (0-100) of the score map.
+        quantile: points must score above this percentile (at least 0, below 100) of the score map.
         max_points: most points kept per class.
         rx_window: ``(inner, outer)`` window of ``rx-local``.
         model_key: a detect run (``learned`` only).
@@ -111,9 +111,10 @@ def detect(
     try:
         quantile = float(quantile)
     except (TypeError, ValueError):
-        raise ConfigError("threshold percentile is empty: set a percentile from 0 to 100 (e.g. 99.9)") from None
+        raise ConfigError("threshold percentile is empty: set a percentile of at least 0 and below 100 "
+                          "(e.g. 99.9)") from None
     if not 0.0 <= quantile < 100.0:
-        raise ConfigError(f"threshold percentile {quantile}: must be in 0..100")
+        raise ConfigError(f"threshold percentile {quantile:g}: must be at least 0 and below 100 (e.g. 99.9)")
     max_points = whole_number(max_points, "most points per class", "enter a whole number of at least 1 (e.g. 50)",
                               minimum=1)
     if method == "learned":

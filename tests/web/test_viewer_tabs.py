@@ -82,3 +82,17 @@ def test_denoise_before_after_and_spectra(tmp_path: Path, denoise_run) -> None: 
                                    rtol=1e-6)
     finally:
         s.close()
+
+
+@pytest.mark.parametrize("quantile", [100.0, 100.5, -0.1, float("nan")])
+def test_percentile_refusal_states_the_half_open_range(envi_session, quantile: float) -> None:  # noqa: ANN001
+    with pytest.raises(ConfigError) as refused:
+        vdetect.detect(envi_session, "rx", quantile=quantile)
+    assert str(refused.value) == (f"threshold percentile {quantile:g}: must be at least 0 and below 100 "
+                                  "(e.g. 99.9)")
+
+
+def test_percentile_zero_is_accepted(envi_session) -> None:  # noqa: ANN001
+    view = vdetect.detect(envi_session, "rx", quantile=0.0, max_points=3)
+    finite = envi_session.extras["detect"]["scores"]
+    assert view.threshold == pytest.approx(float(np.nanmin(finite)))
