@@ -107,6 +107,7 @@ def classify_scene(
     window: int = 256,
     model_name: str | None = None,
     smooth: bool = False,
+    scene_name: str | None = None,
 ) -> ClassifyResult:
     """Classify every pixel of ``cube`` with the run in ``run_dir``.
 
@@ -120,6 +121,8 @@ def classify_scene(
         window: core window size in pixels.
         model_name: display name of the model (default: the run folder's name).
         smooth: guided-filter the class probabilities (``hsi predict --smooth guided``).
+        scene_name: the scene's name in ``metrics.json`` (the viewer passes the uploaded
+            file's name; default: the file name of ``cube.attrs['source']``).
 
     Returns:
         :class:`ClassifyResult`.
@@ -162,22 +165,24 @@ def classify_scene(
         pixel_area_m2=area, area_note=note, map_path=map_path, model=model_name or Path(run_dir).name,
         seconds=result.seconds,
     )
-    res.metrics = scene_metrics(res, cube)
+    res.metrics = scene_metrics(res, cube, scene_name)
     if spec is not None:
         res.metrics["smooth"] = str(spec)
     write_json(out_dir / "metrics.json", res.metrics)
     return res
 
 
-def scene_metrics(result: ClassifyResult, cube: Cube) -> dict[str, Any]:
+def scene_metrics(result: ClassifyResult, cube: Cube, scene_name: str | None = None) -> dict[str, Any]:
     """JSON-friendly summary: per-class pixels/hectares, and agreement with the scene's labels.
+
+    ``scene_name`` is recorded as ``"scene"`` (default: the file name of ``cube.attrs['source']``).
 
     The agreement uses every labelled pixel of the scene; when the model was trained on
     this scene, training pixels are among them, so it is not a test accuracy.
     """
     rows = area_rows(result)
     out: dict[str, Any] = {
-        "scene": Path(str(cube.attrs.get("source", ""))).name,
+        "scene": scene_name or Path(str(cube.attrs.get("source", ""))).name,
         "model": result.model,
         "height": int(result.classes.shape[0]),
         "width": int(result.classes.shape[1]),

@@ -327,7 +327,7 @@ def classify(
     cube = session.require_cube()
     run = resolve_model(model_key, session.config)
     result = classify_scene(cube, run, session.workdir, cache=cache, progress=progress,
-                            resample=resample, model_name=model_key, smooth=smooth)
+                            resample=resample, model_name=model_key, smooth=smooth, scene_name=session.name)
     # the clicked points belong to the previous map: drop them only now that the new one exists
     (session.workdir / "points.gpkg").unlink(missing_ok=True)
     session.points = []

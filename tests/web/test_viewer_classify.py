@@ -305,3 +305,25 @@ def test_no_reference_agreement_when_no_class_name_matches() -> None:
     note = metrics["reference_agreement_note"]
     assert note.startswith("not compared with the scene's labels") and "water" in note and "Brocoli" in note
     assert viewer.agreement_status(metrics) == note
+
+
+def test_metrics_of_an_upload_name_the_uploaded_file(tmp_path: Path, random_run) -> None:  # noqa: ANN001
+    import rasterio
+    from rasterio.transform import from_origin
+
+    upload = tmp_path / "gradio" / "field 2024-06.tif"
+    upload.parent.mkdir()
+    data = np.random.default_rng(3).uniform(0.1, 0.5, size=(4, 6, 7)).astype(np.float32)
+    with rasterio.open(upload, "w", driver="GTiff", height=6, width=7, count=4, dtype="float32",
+                       crs="EPSG:32633", transform=from_origin(500000, 4200000, 30, 30)) as ds:
+        ds.write(data)
+    runs = tmp_path / "runs"
+    random_run(runs / "tiny", open_cube(upload), num_classes=2)
+    session = viewer.ViewerSession(config=viewer.ViewerConfig(runs_dir=runs))
+    try:
+        viewer.open_upload(session, upload, name="field 2024-06.tif")
+        viewer.classify(session, "runs/tiny", cache=viewer.ModelCache())
+        metrics = json.loads(viewer.map_download(session)[1].read_text())
+        assert metrics["scene"] == "field 2024-06.tif"  # not the staged copy, scene.tif
+    finally:
+        session.close()
