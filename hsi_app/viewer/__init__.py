@@ -37,6 +37,7 @@ from hsi_app.viewer.scene import (
     band_choices,
     composite,
     default_rgb_bands,
+    describe_pixel,
     describe_scene,
     display_scale,
     format_location,
@@ -67,7 +68,7 @@ from hsi_app.viewer.uploads import UploadError, stage_upload
 __all__ = [
     "ClassifyResult", "DEFAULT_CACHE", "UPLOAD_FOLDERS", "ModelCache", "UploadError", "ViewerConfig", "ViewerSession",
     "agreement_status", "area_rows", "band_choices", "classify", "classify_scene", "composite", "default_rgb_bands",
-    "describe_scene", "display_scale", "format_location", "format_size", "hex_colour", "legend_html",
+    "describe_pixel", "describe_scene", "display_scale", "format_location", "format_size", "hex_colour", "legend_html",
     "list_model_runs", "list_scenes", "load_scene", "map_download", "open_scene", "open_upload", "overlay",
     "parse_size", "pixel_area", "pixel_from_click", "pixel_location", "pixel_prediction", "pixel_spectrum",
     "points_download", "remove_session_folders", "render", "resolve_model", "scene_metrics", "select_pixel", "select_row_col",

@@ -202,10 +202,26 @@ def format_location(loc: Mapping[str, Any]) -> str:
     return text
 
 
+NO_DATA = "no data"
+"""What the pixel text and spectrum title say of a pixel outside the scene's valid mask."""
+
+
 def pixel_spectrum(cube: Cube, row: int, col: int) -> np.ndarray:
     """``(C,)`` float64 values of one pixel (only that pixel is read)."""
     pixel_location(cube, row, col)
     return np.asarray(cube.isel(y=int(row), x=int(col)).values, dtype=np.float64)
+
+
+def pixel_has_data(cube: Cube, row: int, col: int) -> bool:
+    """True when ``(row, col)`` is in the scene's valid-pixel mask (no no-data value, no NaN)."""
+    pixel_location(cube, row, col)
+    return bool(cube.hsi.valid.isel(y=int(row), x=int(col)).values)
+
+
+def describe_pixel(cube: Cube, row: int, col: int) -> str:
+    """The pixel line the viewer shows: its location, and ``· no data`` for a no-data pixel."""
+    text = format_location(pixel_location(cube, row, col))
+    return text if pixel_has_data(cube, row, col) else f"{text} · {NO_DATA}"
 
 
 def spectrum_figure(
@@ -218,13 +234,15 @@ def spectrum_figure(
 ) -> Any:
     """Matplotlib figure of the spectrum at ``(row, col)`` against wavelength.
 
-    Bad bands are drawn as grey points over grey shading; good bands as a line.
+    Bad bands are drawn as grey points over grey shading; good bands as a line. A no-data
+    pixel draws no line (its stored values, e.g. -9999, are not a spectrum): the axes say
+    "no data" and the title ends with ``· no data``.
 
     Args:
         cube: Cube ``(C, H, W)``.
         row, col: pixel.
         extra: more ``(C,)`` spectra to draw on the same axes (e.g. ``{"denoised": ...}``).
-        title: axes title (default: the pixel location).
+        title: axes title (default: :func:`describe_pixel`).
 
     Returns:
         A ``matplotlib.figure.Figure`` (Agg canvas, no pyplot state).
@@ -232,11 +250,10 @@ def spectrum_figure(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    values = pixel_spectrum(cube, row, col)
     wl = cube.hsi.wavelengths
     known = bool(np.isfinite(wl).all())
-    xs = wl if known else np.arange(1, values.size + 1, dtype=np.float64)
-    bad = np.zeros(values.size, dtype=bool)
+    xs = wl if known else np.arange(1, wl.size + 1, dtype=np.float64)
+    bad = np.zeros(xs.size, dtype=bool)
     bad[cube.hsi.bad_bands] = True
     fig = Figure(figsize=(6.4, 3.2), dpi=100)
     FigureCanvasAgg(fig)
@@ -244,16 +261,25 @@ def spectrum_figure(
     half = np.median(np.diff(np.sort(xs))) / 2 if xs.size > 1 else 0.5
     for x in xs[bad]:
         ax.axvspan(x - half, x + half, color="0.88", lw=0)
+    if pixel_has_data(cube, row, col):
+        _plot_spectra(ax, xs, bad, pixel_spectrum(cube, row, col), extra or {})
+    else:
+        ax.text(0.5, 0.5, NO_DATA, transform=ax.transAxes, ha="center", va="center", color="0.4")
+    ax.set_xlabel("wavelength (nm)" if known else "band")
+    ax.set_ylabel("value")
+    ax.set_title(title or describe_pixel(cube, row, col), fontsize="small")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def _plot_spectra(ax: Any, xs: np.ndarray, bad: np.ndarray, values: np.ndarray,
+                  extra: Mapping[str, np.ndarray]) -> None:
+    """Draw a pixel's ``(C,)`` spectrum (bad bands as grey points) and the ``extra`` spectra, with a legend."""
     ax.plot(xs, np.where(bad, np.nan, values), color="tab:blue", lw=1.4, label="spectrum")
     if bad.any():
         ax.plot(xs[bad], values[bad], "o", ms=2.5, color="0.55", label="bad bands")
-    for i, (name, spec) in enumerate((extra or {}).items()):
+    for i, (name, spec) in enumerate(extra.items()):
         s = np.asarray(spec, dtype=np.float64).reshape(-1)
         ax.plot(xs, np.where(bad, np.nan, s), lw=1.2, color=f"C{i + 1}", label=name)
-    ax.set_xlabel("wavelength (nm)" if known else "band")
-    ax.set_ylabel("value")
-    ax.set_title(title or format_location(pixel_location(cube, row, col)), fontsize="small")
-    ax.grid(alpha=0.3)
     ax.legend(fontsize="x-small", loc="best")
-    fig.tight_layout()
-    return fig

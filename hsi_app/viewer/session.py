@@ -276,8 +276,8 @@ def select_pixel(session: ViewerSession, index: Sequence[int]) -> dict[str, Any]
     """Handle a click at image position ``index = [x, y]`` (zoomed image pixels).
 
     Returns:
-        ``{"row", "col", "location" (text), "figure" (spectrum), "prediction" (dict or None)}``.
-        The pixel is added to ``session.points`` when a map exists.
+        ``{"row", "col", "location" (text, ending "· no data" for a no-data pixel), "figure"
+        (spectrum), "prediction" (dict or None), "has_data"}``. The pixel is added to ``session.points`` when a map exists.
     """
     cube = session.require_cube()
     _, h, w = cube.hsi.shape
@@ -301,7 +301,7 @@ def select_row_col(session: ViewerSession, row: int | float | None, col: int | f
     _, h, w = cube.hsi.shape
     row = whole_number(row, "row", f"enter a row between 0 and {h - 1}", minimum=None)
     col = whole_number(col, "col", f"enter a col between 0 and {w - 1}", minimum=None)
-    loc = _scene.pixel_location(cube, row, col)
+    _scene.pixel_location(cube, row, col)  # refuses a pixel outside the scene
     session.selected = (row, col)
     pred = pixel_prediction(session.result, row, col) if session.result is not None else None
     if pred is not None:
@@ -310,7 +310,8 @@ def select_row_col(session: ViewerSession, row: int | float | None, col: int | f
     extra = session.extras.get("spectrum_extra")
     spectra = extra(row, col) if callable(extra) else None
     fig = _scene.spectrum_figure(cube, row, col, extra=spectra)
-    return {"row": row, "col": col, "location": _scene.format_location(loc), "figure": fig, "prediction": pred}
+    return {"row": row, "col": col, "location": _scene.describe_pixel(cube, row, col), "figure": fig,
+            "prediction": pred, "has_data": _scene.pixel_has_data(cube, row, col)}
 
 
 def classify(

@@ -141,3 +141,30 @@ def test_spectrum_figure_draws_values_and_greys_bad_bands() -> None:
     np.testing.assert_allclose(lines["bad bands"].get_ydata(), values[[3, 4]])
     assert lines["bad bands"].get_color() == "0.55" and len(ax.patches) == 2  # grey shading per bad band
     assert "other" in lines and ax.get_xlabel() == "wavelength (nm)"
+
+
+def test_no_data_pixel_shows_no_data_and_no_spectrum_line(tmp_path: Path) -> None:
+    import rasterio
+    from rasterio.transform import from_origin
+
+    data = np.full((5, 4, 6), 0.25, dtype=np.float32)
+    data[:, 1, 2] = -9999.0  # the file's no-data value in every band
+    path = tmp_path / "nodata.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=4, width=6, count=5, dtype="float32", nodata=-9999.0,
+                       crs="EPSG:32633", transform=from_origin(500000, 4200000, 30, 30)) as ds:
+        ds.write(data)
+    session = viewer.ViewerSession(config=viewer.ViewerConfig(max_upload_bytes=2**20))
+    try:
+        viewer.open_upload(session, path, name="nodata.tif")
+        info = viewer.select_row_col(session, 1, 2)
+        ax = info["figure"].axes[0]
+        ys = [np.asarray(ln.get_ydata(), float) for ln in ax.get_lines()]
+        assert not any(np.isfinite(y).any() for y in ys)  # nothing plotted at -9999
+        assert ax.get_title().endswith("· no data") and info["location"].endswith("· no data")
+        assert [t.get_text() for t in ax.texts] == ["no data"] and info["has_data"] is False
+        ok = viewer.select_row_col(session, 2, 2)
+        assert ok["has_data"] is True and "no data" not in ok["location"]
+        line = {ln.get_label(): ln for ln in ok["figure"].axes[0].get_lines()}["spectrum"]
+        np.testing.assert_allclose(line.get_ydata(), np.full(5, 0.25))
+    finally:
+        session.close()
