@@ -138,9 +138,13 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
         assert s.cube is not None
         choices = viewer.band_choices(s.cube)
         r, g, b = s.bands
+        cleared_classify = ("", "", [], None, None, None)  # status, legend, areas, map, metrics, points
+        cleared_denoise = (None, None, "", None, None)  # before, after, status, cube, metrics
+        cleared_detect = (None, [], "", None, None, None)  # heat-map, table, status, scores, points, metrics
         return (s, viewer.render(s), viewer.describe_scene(s.cube, s.name),
                 gr.Dropdown(choices=choices, value=r), gr.Dropdown(choices=choices, value=g),
-                gr.Dropdown(choices=choices, value=b), None, "", "", [], None, None, None)
+                gr.Dropdown(choices=choices, value=b), None, "",
+                *cleared_classify, *cleared_denoise, *cleared_detect)
 
     def choices_for(task: str) -> gr.Dropdown:
         keys = list(viewer.list_model_runs(cfg, task))
@@ -338,8 +342,11 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
                     dt_points = gr.File(label="Detected points (GeoPackage)")
                     dt_metrics = gr.File(label="detect_metrics.json")
 
-        scene_outs = [state, image, info, red, green, blue, spectrum, pixel, legend, areas, map_file,
-                      metrics_file, points_out]
+        # a new scene resets every tab: the outputs below are those of scene_outputs, in order
+        scene_outs = [state, image, info, red, green, blue, spectrum, pixel,
+                      status, legend, areas, map_file, metrics_file, points_out,
+                      dn_before, dn_after, dn_status, dn_file, dn_metrics,
+                      dt_heat, dt_table, dt_status, dt_scores, dt_points, dt_metrics]
         open_btn.click(open_listed, [state, scene], scene_outs, api_name="open_scene")
         upload.upload(open_uploaded, [state, upload], scene_outs, api_name="upload_scene")
         display_in = [state, red, green, blue, lo, hi, opacity, show_map]

@@ -181,6 +181,8 @@ def _with_computed_valid(cube: Cube) -> Cube:
 def _set_cube(session: ViewerSession, cube: Cube, name: str, upload_folder: str | None = None) -> None:
     """Show ``cube``: everything is computed first, then the session changes all at once.
 
+    The previous scene's results (every tab's) are forgotten and their files deleted.
+
     If the composite cannot be made, the exception propagates and the session still
     shows its previous scene (with its map and points) unchanged.
     """
@@ -193,11 +195,24 @@ def _set_cube(session: ViewerSession, cube: Cube, name: str, upload_folder: str 
     session.selected = None
     session.extras = {}
     session._upload_folder = upload_folder
-    for stale in ("map.tif", "metrics.json", "points.gpkg"):
-        (session.workdir / stale).unlink(missing_ok=True)
-    for folder in UPLOAD_FOLDERS:  # the previous upload is no longer shown
-        if folder != upload_folder:
-            shutil.rmtree(session.workdir / folder, ignore_errors=True)
+    clear_session_folder(session.workdir, keep=upload_folder)
+
+
+def clear_session_folder(workdir: Path, keep: str | None = None) -> None:
+    """Delete everything in a session folder but the sub-folder ``keep`` (the open upload).
+
+    What the previous scene left goes: its upload, class map, metrics, clicked points,
+    denoised cube, score maps and detections, whichever tab wrote them.
+    """
+    if not workdir.is_dir():
+        return
+    for entry in workdir.iterdir():
+        if entry.name == keep:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
 
 
 def open_scene(session: ViewerSession, name: str) -> Cube:
