@@ -25,6 +25,7 @@ from hsi_app import viewer
 from hsi_app.errors import HSIError, HSIWarning
 from hsi_app.viewer import denoise as vdenoise
 from hsi_app.viewer import detect as vdetect
+from hsi_app.viewer.messages import RESAMPLE_LABEL, in_viewer_terms
 
 log = logging.getLogger("hsi.web")
 AREA_HEADERS = ["class", "colour", "pixels", "% of map", "hectares"]
@@ -51,8 +52,9 @@ def _temp_roots() -> list[str]:
 
 
 def public_text(text: str, folders: Sequence[tuple[str | os.PathLike[str] | None, str]] = ()) -> str:
-    """``text`` without server paths: what a pop-up may show.
+    """``text`` without server paths, and with the viewer's controls for CLI flags: what a pop-up may show.
 
+    * CLI flags in a fix become the page's controls (:func:`hsi_app.viewer.messages.in_viewer_terms`);
     * paths registered with :func:`shown_as` in this event (the uploaded file, the
       session folder) become their display names;
     * any other viewer session folder (``<tmp>/hsi_viewer_*``): its uploads become "the
@@ -61,7 +63,7 @@ def public_text(text: str, folders: Sequence[tuple[str | os.PathLike[str] | None
     * each ``(folder, label)`` of ``folders`` (the ``--runs``/``--scenes``/models
       folders): ``folder/x`` becomes ``label/x`` and ``folder`` alone ``label``.
     """
-    out = str(text)
+    out = in_viewer_terms(str(text))
     for path, name in sorted(getattr(_CTX, "names", {}).items(), key=lambda kv: len(kv[0]), reverse=True):
         out = re.sub(re.escape(path) + r"(?:/[^\s:'\",;()]*)?", lambda _m, n=name: n, out)
     for folder, label in folders:
@@ -292,7 +294,7 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
                 with gr.Row():
                     model = gr.Dropdown(label="Model (models/ or --runs)", elem_id="hsi-model", scale=3)
                     refresh = gr.Button("↻ models", scale=0, min_width=90)
-                    resample = gr.Checkbox(label="resample bands to the model's", value=False)
+                    resample = gr.Checkbox(label=RESAMPLE_LABEL, value=False)
                     smooth = gr.Checkbox(label="smooth map (guided filter)", value=False, elem_id="hsi-smooth")
                 run_btn = gr.Button("Classify scene", variant="primary", elem_id="hsi-classify")
                 with gr.Row():

@@ -16,7 +16,7 @@ import numpy as np
 from hsi_app.errors import ConfigError, InvalidDataError
 from hsi_app.viewer.classify import write_json
 from hsi_app.viewer.models import DEFAULT_CACHE, ModelCache, resolve_model
-from hsi_app.viewer.scene import zoom
+from hsi_app.viewer.scene import pixel_has_data, zoom
 from hsi_app.viewer.session import ViewerSession, whole_number
 
 METHODS = ("rx", "rx-local", "mf", "ace", "cem", "learned")
@@ -128,6 +128,10 @@ def detect(
         if method in TARGET_METHODS:
             if session.selected is None:
                 raise ConfigError(f"{method} needs a target: click the pixel whose spectrum to look for, then run again")
+            if not pixel_has_data(cube, *session.selected):
+                r, c = session.selected
+                raise InvalidDataError(f"{method} needs a target spectrum, but the clicked pixel (row {r}, col {c}) "
+                                       "has no data: click another pixel, then run again")
             spectra, names = target_spectra(cube, pixels=[session.selected])
         res = detect_scene(cube, method, spectra=spectra, names=names, window=rx_window, max_per_class=1)
         scores, names = res.scores, res.names

@@ -235,9 +235,11 @@ def open_upload(session: ViewerSession, path: str | os.PathLike[str], name: str 
     no file behind.
     """
     folder = UPLOAD_FOLDERS[1] if session._upload_folder == UPLOAD_FOLDERS[0] else UPLOAD_FOLDERS[0]
-    _, cube = open_staged_upload(path, session.workdir, session.config.max_upload_bytes, folder=folder)
+    shown = name or Path(path).name or "the uploaded scene"
+    _, cube = open_staged_upload(path, session.workdir, session.config.max_upload_bytes, folder=folder,
+                                 display_name=shown)
     try:
-        _set_cube(session, cube, name or Path(path).name or "the uploaded scene", upload_folder=folder)
+        _set_cube(session, cube, shown, upload_folder=folder)
     except BaseException:
         del cube
         shutil.rmtree(session.workdir / folder, ignore_errors=True)

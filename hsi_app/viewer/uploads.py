@@ -146,7 +146,8 @@ def extract_zip(path: Path, dest: Path, files: list[zipfile.ZipInfo], max_bytes:
 
 
 def stage_upload(
-    src: str | os.PathLike[str], workdir: str | os.PathLike[str], max_bytes: int, *, folder: str = "upload"
+    src: str | os.PathLike[str], workdir: str | os.PathLike[str], max_bytes: int, *, folder: str = "upload",
+    display_name: str | None = None,
 ) -> Path:
     """Validate an upload and place it in ``workdir``; return the path to open.
 
@@ -156,6 +157,8 @@ def stage_upload(
         max_bytes: size limit of the upload, of a zip's unpacked content and of the
             scene's declared (decompressed) pixel bytes.
         folder: sub-folder of ``workdir`` to stage into (emptied of any earlier upload first).
+        display_name: the name the user knows the file by (default: the file name of
+            ``src``); refusals name it, never the staged copy (``scene.tif``...).
 
     Returns:
         The staged scene: ``scene.tif``, ``scene.mat``, an EnMAP ``scene.zip`` or an
@@ -165,11 +168,12 @@ def stage_upload(
         UploadError: refused; the message says why and what is accepted. Nothing is
             left in ``workdir/folder``.
     """
-    return open_staged_upload(src, workdir, max_bytes, folder=folder)[0]
+    return open_staged_upload(src, workdir, max_bytes, folder=folder, display_name=display_name)[0]
 
 
 def open_staged_upload(
-    src: str | os.PathLike[str], workdir: str | os.PathLike[str], max_bytes: int, *, folder: str = "upload"
+    src: str | os.PathLike[str], workdir: str | os.PathLike[str], max_bytes: int, *, folder: str = "upload",
+    display_name: str | None = None,
 ) -> tuple[Path, Cube]:
     """Like :func:`stage_upload`, and also return the opened scene (read once, not twice)."""
     from hsi_app.io.open import open_cube
@@ -184,6 +188,7 @@ def open_staged_upload(
             "(raise it with hsi serve --max-upload)"
         )
     kind = sniff_upload(source)
+    shown = display_name or source.name or "the uploaded scene"
     stage = Path(workdir) / folder
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
@@ -196,12 +201,12 @@ def open_staged_upload(
             raise UploadError(f"the upload could not be read as a scene: {_strip_path(str(err), stage)}") from err
         except Exception as err:  # noqa: BLE001 - any reader failure is a refused upload
             raise UploadError(f"the upload could not be read as a scene ({type(err).__name__}); {ACCEPTED}") from err
-    except UploadError:
+    except UploadError as err:
         shutil.rmtree(stage, ignore_errors=True)
-        raise
+        raise UploadError(_as_uploaded(str(err), shown)) from (err.__cause__ or err)
     except HSIError as err:
         shutil.rmtree(stage, ignore_errors=True)
-        raise UploadError(f"the upload is refused: {_strip_path(str(err), stage)}") from err
+        raise UploadError(_as_uploaded(f"the upload is refused: {_strip_path(str(err), stage)}", shown)) from err
     except Exception as err:  # noqa: BLE001 - damaged zip members (CRC, zlib), full disk...
         shutil.rmtree(stage, ignore_errors=True)
         raise UploadError(f"the upload could not be staged ({type(err).__name__}); upload it again") from err
@@ -370,3 +375,17 @@ def _stage(source: Path, stage: Path, kind: str, max_bytes: int) -> Path:
 def _strip_path(message: str, stage: Path) -> str:
     """Error text without the server's temporary folder (the user never chose it)."""
     return message.replace(str(stage) + os.sep, "").replace(str(stage), "upload")
+
+
+_STAGED_NAME = re.compile(r"(?<![\w/.-])scene\.(?:tif|mat|zip)(?![\w-]|\.\w)")
+_EXTRACTED_MEMBER = re.compile(r"(?<![\w/.-])extracted/([^\s:'\",;()]+)")
+
+
+def _as_uploaded(message: str, display: str) -> str:
+    """A refusal naming the user's file ``display``, not the viewer's staged copy.
+
+    ``scene.tif``/``scene.mat``/``scene.zip`` (what :func:`_stage` names the copy) become
+    ``display``; ``extracted/a.img`` (a member of an uploaded zip) becomes ``a.img in display``.
+    """
+    out = _STAGED_NAME.sub(lambda _m: display, message)
+    return _EXTRACTED_MEMBER.sub(lambda m: f"{m.group(1)} in {display}", out)

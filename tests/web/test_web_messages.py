@@ -85,3 +85,99 @@ def test_the_viewer_sends_no_usage_reports(app) -> None:  # noqa: ANN001
     demo = app.build_app(viewer.ViewerConfig(), viewer.ModelCache())
     assert demo.analytics_enabled is False
     assert demo.get_config_file()["analytics_enabled"] is False
+
+
+def _upload_message(app, tmp_path: Path, upload: Path) -> str:  # noqa: ANN001
+    cfg = viewer.ViewerConfig(max_upload_bytes=5 * 1024**2)
+    state = viewer.ViewerSession(config=cfg)
+    try:
+        return _message(_handlers(app, cfg)["open_uploaded"], state, str(upload))
+    finally:
+        state.close()
+
+
+def test_mat_upload_messages_name_the_file_and_give_a_viewer_fix(app, tmp_path: Path) -> None:  # noqa: ANN001
+    from scipy.io import savemat
+
+    cube = np.ones((4, 5, 3), np.float32)
+    two = tmp_path / "my_two_cubes.mat"
+    savemat(two, {"scene_raw": cube, "scene_smoothed": cube})
+    msg = _upload_message(app, tmp_path, two)
+    assert msg == ("the upload could not be read as a scene: my_two_cubes.mat: 2 3-D arrays (H, W, bands): "
+                   "scene_raw, scene_smoothed; the viewer cannot choose among them: save one cube per .mat file "
+                   "and upload that file")
+    none = tmp_path / "my_field_data.mat"
+    savemat(none, {"gt": np.ones((4, 5), np.uint8)})
+    msg = _upload_message(app, tmp_path, none)
+    assert msg == ("the upload could not be read as a scene: my_field_data.mat: no 3-D array (H, W, bands); "
+                   "keys found: gt. Save the cube as a numeric (H, W, bands) array and upload it")
+
+
+def test_zip_member_errors_name_the_member_in_the_uploaded_zip(app, tmp_path: Path) -> None:  # noqa: ANN001
+    import zipfile
+
+    upload = tmp_path / "my_pair.zip"
+    header = "ENVI\nsamples = 5\nlines = 4\nbands = 3\ndata type = 4\ninterleave = bsq\nbyte order = 0\n"
+    with zipfile.ZipFile(upload, "w") as zf:
+        zf.writestr("a.hdr", header)
+        zf.writestr("a.img", b"\0" * 10)  # 240 bytes declared
+    msg = _upload_message(app, tmp_path, upload)
+    assert msg.startswith("the upload could not be read as a scene: a.img in my_pair.zip: 10 bytes")
+    assert "extracted" not in msg and "scene." not in msg
+
+
+def test_band_mismatch_points_to_the_resample_checkbox(app, tmp_path: Path, envi_scene: Path,  # noqa: ANN001
+                                                      random_run) -> None:  # noqa: ANN001
+    from hsi_app.io.cube import make_cube
+    from hsi_app.viewer.messages import RESAMPLE_LABEL
+
+    other = make_cube(np.ones((8, 5, 5), np.float32), wavelength=np.linspace(420.0, 900.0, 8))
+    runs = tmp_path / "runs"
+    random_run(runs / "vnir", other, num_classes=2)
+    cfg = viewer.ViewerConfig(scenes_dir=envi_scene.parent, runs_dir=runs)
+    demo = app.build_app(cfg, viewer.ModelCache())
+    checkboxes = [b.label for b in demo.blocks.values() if isinstance(b, gr.Checkbox)]
+    assert RESAMPLE_LABEL in checkboxes  # the control the message names is on the page
+    h = {f.fn.__name__: f.fn for f in demo.fns.values()}
+    state = viewer.ViewerSession(config=cfg)
+    try:
+        viewer.open_scene(state, envi_scene.name)
+        msg = _message(h["run_classify"], state, "runs/vnir", False, 0.6, False, lambda *a, **k: None)
+    finally:
+        state.close()
+    assert "do not match the model's 8 bands" in msg and "--resample" not in msg
+    assert f'tick "{RESAMPLE_LABEL}" (Classify tab) to resample spectrally' in msg
+
+
+def test_target_on_a_no_data_pixel_asks_for_another_click(app, envi_scene: Path) -> None:  # noqa: ANN001
+    from hsi_app.io.open import open_cube
+
+    valid = np.asarray(open_cube(envi_scene).hsi.valid.values, dtype=bool)
+    row, col = (int(v[0]) for v in np.nonzero(~valid))
+    cfg = viewer.ViewerConfig(scenes_dir=envi_scene.parent)
+    h = _handlers(app, cfg)
+    state = viewer.ViewerSession(config=cfg)
+    try:
+        viewer.open_scene(state, envi_scene.name)
+        h["goto_pixel"](state, row, col, 0.6, True)
+        msg = _message(h["run_detect"], state, "mf", 99.0, 5, "5,21", None, lambda *a, **k: None)
+    finally:
+        state.close()
+    assert msg == (f"mf needs a target spectrum, but the clicked pixel (row {row}, col {col}) has no data: "
+                   "click another pixel, then run again")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("x.mat: 'paviaU' is 2-D (3, 4); a cube needs (H, W, bands). Pass --key NAME (key= in Python) naming a 3-D array",
+     "x.mat: 'paviaU' is 2-D (3, 4); a cube needs (H, W, bands). The viewer cannot choose a .mat variable: save the "
+     "cube alone in a .mat file and upload that file"),
+    ("x.mat: no variable 'k'; keys found: a, b. Pass --key NAME (key= in Python) with one of them",
+     "x.mat: no variable 'k'; keys found: a, b. The viewer cannot choose a .mat variable: save the cube alone in a "
+     ".mat file and upload that file"),
+    ("x.tif: 4 bands do not match; the cube or the model lacks wavelengths", "x.tif: 4 bands do not match; the cube "
+     "or the model lacks wavelengths"),
+])
+def test_cli_flags_become_viewer_fixes(text: str, expected: str) -> None:
+    from hsi_app.viewer.messages import in_viewer_terms
+
+    assert in_viewer_terms(text) == expected

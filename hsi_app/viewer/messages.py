@@ -1,0 +1,41 @@
+"""Library messages in the viewer's terms: the fix a message gives is a control of the page.
+
+The readers and the predictor are shared with the CLI, so their messages name its flags
+(``pass --resample``, ``Pass --key NAME``). The web page has no flags: :func:`in_viewer_terms`
+rewrites those fixes into what the page offers, the "resample bands" checkbox for
+``--resample``. The viewer has no variable chooser for a ``.mat`` upload (one cube per
+file is what it opens), so ``--key`` becomes "save one cube per .mat file".
+"""
+
+from __future__ import annotations
+
+import re
+
+RESAMPLE_LABEL = "resample bands to the model's"
+"""Label of the Classify tab's checkbox that does what ``--resample`` does."""
+
+_KEY_FLAG = r"\.? *Pass --key NAME \(key= in Python\)(?: naming a 3-D array| with one of them)?"
+_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"pass --resample to resample spectrally"),
+     f'tick "{RESAMPLE_LABEL}" (Classify tab) to resample spectrally'),
+    (re.compile(r"(\d+) 3-D arrays \(H, W, bands\) to choose from; keys found: ([^\n]*?)" + _KEY_FLAG),
+     r"\1 3-D arrays (H, W, bands): \2; the viewer cannot choose among them: save one cube per .mat file "
+     "and upload that file"),
+    (re.compile(r"no 3-D arrays \(H, W, bands\) to choose from; keys found: ([^\n]*?)" + _KEY_FLAG),
+     r"no 3-D array (H, W, bands); keys found: \1. Save the cube as a numeric (H, W, bands) array and upload it"),
+    (re.compile(_KEY_FLAG),
+     ". The viewer cannot choose a .mat variable: save the cube alone in a .mat file and upload that file"),
+)
+
+
+def in_viewer_terms(text: str) -> str:
+    """``text`` with the CLI's fixes replaced by the viewer's (see the module docstring).
+
+    Example:
+        ``"x: 8 bands do not match the model's 200 bands; pass --resample to resample spectrally"``
+        becomes ``"...; tick "resample bands to the model's" (Classify tab) to resample spectrally"``.
+    """
+    out = str(text)
+    for pattern, replacement in _RULES:
+        out = pattern.sub(replacement, out)
+    return out
