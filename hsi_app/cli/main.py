@@ -118,9 +118,12 @@ def main(argv: list[str] | None = None) -> Any:
         click.echo("hsi: interrupted; no partial outputs were left behind", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except HSIError as err:
-        if debug:
-            raise
-        click.echo(f"hsi: error: {err}", err=True)
+        if debug:  # the traceback instead of the one line, with the same exit status
+            import traceback
+
+            traceback.print_exc()
+        else:
+            click.echo(f"hsi: error: {err}", err=True)
         sys.exit(EXIT_USAGE_OR_DATA)
     except Exception as err:  # noqa: BLE001 - last-resort one-liner, traceback on --debug
         if debug:

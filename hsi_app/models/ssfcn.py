@@ -139,7 +139,7 @@ class SSFCN(FitsInputs, nn.Module):
 def ssfcn(
     in_chans: int, num_classes: int, wavelengths: Sequence[float] | None = None, **kw: object
 ) -> SSFCN:
-    """Default dense spectral-spatial FCN (64 wide, multi-scale context, receptive radius 11 px)."""
+    """Dense spectral-spatial FCN on the normalised bands (64 wide, multi-scale context, receptive radius 11 px)."""
     return SSFCN(in_chans, num_classes, wavelengths=wavelengths, **kw)  # type: ignore[arg-type]
 
 

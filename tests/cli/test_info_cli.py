@@ -54,7 +54,7 @@ def test_corrupt_file_one_line_and_debug_traceback(mat_fixtures: dict) -> None:
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
     assert "truncated.mat" in res.stderr
     dbg = run("--debug", "info", str(mat_fixtures["truncated"]))
-    assert dbg.returncode != 0 and "Traceback" in dbg.stderr
+    assert dbg.returncode == 2 and "Traceback" in dbg.stderr and "truncated.mat" in dbg.stderr
 
 
 def test_help_is_fast_and_lists_commands() -> None:
