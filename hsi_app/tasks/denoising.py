@@ -248,6 +248,11 @@ def effective_band_chunk(net: Any, band_chunk: int) -> int:
     return 0 if getattr(net, "uses_all_bands", False) else int(band_chunk)
 
 
+def _described(model: str, task: str, args: Any) -> str:
+    """``"test_hsdt denoise {'width': 8}"`` without empty parts (no doubled spaces)."""
+    return " ".join(part for part in (model, task, str(dict(args)) if args else "") if part)
+
+
 def warm_start_weights(run_dir: str | os.PathLike[str], model: str, model_args: dict[str, Any]) -> dict[str, Any]:
     """Weights of an earlier denoise run, checked to fit ``model`` built with ``model_args``.
 
@@ -264,8 +269,8 @@ def warm_start_weights(run_dir: str | os.PathLike[str], model: str, model_args: 
     cfg = load_config(run_dir)
     if cfg.task != "denoise" or cfg.model_name != model or dict(cfg.model_args) != dict(model_args):
         raise ModelLoadError(
-            f"{run_dir}: a {cfg.model_name} {cfg.task} run {dict(cfg.model_args) or ''} cannot initialise "
-            f"{model} {dict(model_args) or ''}; pass a denoise run of the same model, or drop --init"
+            f"{run_dir}: a {_described(cfg.model_name, cfg.task, cfg.model_args)} run cannot initialise "
+            f"{_described(model, '', model_args)}; pass a denoise run of the same model, or drop --init"
         )
     return {k: torch.from_numpy(v.copy()) for k, v in load_tensors(run_dir).items()}
 

@@ -98,8 +98,9 @@ def test_warm_start_from_another_model_is_refused(tmp_path: Path) -> None:
     start = untrained_run(tmp_path)
     opts = DenoiseOptions(model="test_hsdt", model_args={"channels": 6}, epochs=1, steps_per_epoch=1, progress=False,
                           init=str(start))
-    with pytest.raises(ModelLoadError, match="cannot initialise test_hsdt"):
+    with pytest.raises(ModelLoadError, match="cannot initialise test_hsdt") as info:
         train_denoiser(make_cube(smooth_cube(), wavelength=WL), tmp_path / "bad", opts)
+    assert "  " not in str(info.value) and " ;" not in str(info.value)
     assert not (tmp_path / "bad" / "model.safetensors").exists()
 
 
