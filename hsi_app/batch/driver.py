@@ -130,9 +130,7 @@ def run_batch(
             side = None if overwrite else is_done(dst, task=adapter.name, model_sha=sha, source=item.source,
                                                      resample=resample)
             if side is not None:
-                rows[i] = SceneReport(str(item.source), "skipped", 0.0, str(dst), int(side.get("height", 0)),
-                                      int(side.get("width", 0)), int(side.get("windows", 0)),
-                                      class_counts=dict(side.get("class_counts", {})))
+                rows[i] = _from_sidecar(item, dst, side, "skipped")
                 continue
             dst.parent.mkdir(parents=True, exist_ok=True)
             clean_partials(dst)
@@ -153,8 +151,12 @@ def run_batch(
                     say(f"hsi batch: {n_workers} workers, dashboard: {dash or why}")
                     _collect(client, settings, todo, rows, progress)
         except BaseException:  # Ctrl-C, SIGTERM: report what finished (the rest is redone next time)
-            for _, _, dst, _ in todo:  # the local workers are stopped by now: their half-written files go
+            for i, item, dst, _ in todo:  # the local workers are stopped by now: their half-written files go
                 remove_temporaries(dst)
+                side = None if rows[i] is not None else is_done(dst, task=adapter.name, model_sha=sha,
+                                                                 source=item.source, resample=resample)
+                if side is not None:  # finished on disk before the client heard of it
+                    rows[i] = _from_sidecar(item, dst, side, "done")
             unfinished = sum(r is None for r in rows)
             write_reports(out, [r for r in rows if r is not None],
                           {**meta, "seconds": time.perf_counter() - t_start, "dashboard": dash,
@@ -168,6 +170,12 @@ def run_batch(
         for item in items:  # temporaries of killed or retried tasks (a finished scene's are already gone)
             remove_temporaries(item.output_path(out, adapter.suffix))
     return BatchResult(done_rows, js, cs, dash, meta["seconds"])
+
+
+def _from_sidecar(item: SceneInput, dst: Path, side: dict[str, Any], status: str) -> SceneReport:
+    """The report row of a scene whose finished output ``dst`` has the sidecar ``side``."""
+    return SceneReport(str(item.source), status, 0.0, str(dst), int(side.get("height", 0)), int(side.get("width", 0)), int(side.get("windows", 0)),
+                       class_counts=dict(side.get("class_counts", {})))
 
 
 def _collect(client: Any, settings: BatchSettings, todo: list[tuple[int, SceneInput, Path, dict[str, int]]],

@@ -136,7 +136,8 @@ def _expand_one(pattern: str, out_dir: Path | None, excluded: list[Path] | None 
         found.update((s, None) for s in scenes if s is not None)
     items = []
     for path in found:
-        if out_dir is not None and (path == out_dir or out_dir in path.parents):
+        real = path.resolve()  # a symlink or '..' in either path must not hide our own outputs
+        if out_dir is not None and (real == out_dir or out_dir in real.parents):
             if excluded is not None:
                 excluded.append(path)
             continue  # never treat our own outputs as inputs
@@ -150,13 +151,14 @@ def expand_inputs(patterns: list[str], out_dir: str | os.PathLike[str] | None = 
 
     Args:
         patterns: ``--inputs`` values; ``**`` recurses.
-        out_dir: the batch output folder; anything below it is ignored.
+        out_dir: the batch output folder; anything below it is ignored (compared with links and
+            ``..`` resolved, so no spelling of it lets outputs be read back as inputs).
 
     Raises:
         ConfigError: no pattern matched anything.
         DatasetNotFoundError: a literal (glob-free) path does not exist.
     """
-    out = Path(out_dir).absolute() if out_dir is not None else None
+    out = Path(out_dir).resolve() if out_dir is not None else None
     seen: dict[Path, SceneInput] = {}
     excluded: list[Path] = []
     for pattern in patterns:

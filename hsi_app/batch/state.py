@@ -102,12 +102,34 @@ def write_sidecar(output: str | os.PathLike[str], record: dict[str, Any]) -> Pat
     out = Path(output)
     st = out.stat()
     data = {"version": SIDECAR_VERSION, **record, "output": str(out), "output_bytes": st.st_size,
-            "output_mtime_ns": st.st_mtime_ns,
+            "output_mtime_ns": st.st_mtime_ns, "companion_bytes": _companion_sizes(out, record),
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     dst = sidecar_path(out)
     with atomic_path(dst) as tmp:
         Path(tmp).write_text(json.dumps(data, indent=2))
     return dst
+
+
+def _companion_sizes(out: Path, record: dict[str, Any]) -> dict[str, int]:
+    """``{file name: bytes}`` of the other files a task wrote beside ``out`` (record keys ``*_file``, such as
+    detect's ``points_file``), by name so that a moved output folder still counts as done."""
+    sizes = {}
+    for key, value in record.items():
+        if key.endswith("_file") and value:
+            path = out.parent / Path(str(value)).name
+            if path.is_file():
+                sizes[path.name] = path.stat().st_size
+    return sizes
+
+
+def _companions_intact(out: Path, side: dict[str, Any]) -> bool:
+    """Whether every file the sidecar names beside ``out`` is still there at its recorded size (sidecars
+    older than ``companion_bytes`` only need the named files to exist)."""
+    recorded = side.get("companion_bytes")
+    if isinstance(recorded, dict):
+        return all((out.parent / name).is_file() and (out.parent / name).stat().st_size == n
+                   for name, n in recorded.items())
+    return all((out.parent / Path(str(v)).name).is_file() for k, v in side.items() if k.endswith("_file") and v)
 
 
 def read_sidecar(output: str | os.PathLike[str]) -> dict[str, Any] | None:
@@ -127,7 +149,8 @@ def is_done(output: str | os.PathLike[str], *, task: str, model_sha: str, source
     changed in place, even at the same size, is redone; older sidecars have no time). An
     output made by spectral resampling (sidecar ``resampled``) counts only when ``resample``
     is allowed now: without it the scene is redone and fails with the band mismatch, as a
-    fresh run would. Outputs whose bands matched are kept whatever ``resample`` says.
+    fresh run would. Outputs whose bands matched are kept whatever ``resample`` says. Files
+    the task wrote beside the output (detect's points) must still be there at their size.
     """
     out = Path(output)
     side = read_sidecar(out)
@@ -141,6 +164,7 @@ def is_done(output: str | os.PathLike[str], *, task: str, model_sha: str, source
         and side.get("output_mtime_ns", out.stat().st_mtime_ns) == out.stat().st_mtime_ns  # rewritten in place?
         and side.get("input_fingerprint") == input_fingerprint(source)
         and (resample or not side.get("resampled", False))
+        and _companions_intact(out, side)  # detect's points file deleted: redo the scene
     )
     return side if ok else None
 

@@ -91,6 +91,14 @@ def test_batch_ace_equals_hsi_detect_and_resumes(tmp_path: Path, kit, capsys: py
     again = _rows(_run(adapter, tmp_path))
     assert {k: r.status for k, r in again.items()} == {"a": "skipped", "b": "skipped", "bad": "failed"}
     assert again["a"].class_counts == {"metal": 3}
+    # a deleted points file is redone, not counted as done (the sidecar records it and its size)
+    points_a = outs["a"].with_name("a_points.gpkg")
+    kept = gpd.read_file(points_a)
+    points_a.unlink()
+    redone = _rows(_run(adapter, tmp_path))
+    assert redone["a"].status == "done" and redone["b"].status == "skipped"
+    again_pts = gpd.read_file(points_a)
+    np.testing.assert_allclose(again_pts["score"], kept["score"])
     # other point options or another library -> another hash -> redone
     redo = _rows(_run(detect_adapter(DetectOptions("ace", targets=str(lib), max_points=1)), tmp_path))
     assert redo["a"].status == "done" and redo["a"].class_counts == {"metal": 1}

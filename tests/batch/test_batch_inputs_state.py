@@ -164,3 +164,21 @@ def test_envi_headers_are_scenes_counted_once(tmp_path: Path) -> None:
     assert names("g.hdr") == ["g.hdr"]  # named literally: read as the header it is, like `hsi predict --input g.hdr`
     item = expand_inputs([str(envi / "orphan.hdr")])[0]
     assert item.output_path(tmp_path / "o", SUFFIX) == tmp_path / "o" / f"orphan{SUFFIX}"
+
+
+def test_out_dir_spelt_with_a_symlink_or_dotdot_still_excludes_its_outputs(tmp_path: Path) -> None:
+    """Outputs read back as inputs made a_denoised_denoised.tif on every rerun."""
+    root = tmp_path / "scenes"
+    (root / "sub").mkdir(parents=True)
+    (root / "a.tif").write_bytes(b"II*\x00")
+    out = root / "out"
+    out.mkdir()
+    (out / "a_denoised.tif").write_bytes(b"II*\x00")
+    link = tmp_path / "link_to_out"
+    link.symlink_to(out, target_is_directory=True)
+    for spelling in (root / "sub" / ".." / "out", link):
+        items = expand_inputs([str(root)], spelling)
+        assert [i.rel.as_posix() for i in items] == ["a.tif"], spelling
+    linked_root = tmp_path / "link_to_scenes"  # the inputs through a link, the output folder by its real path
+    linked_root.symlink_to(root, target_is_directory=True)
+    assert [i.rel.as_posix() for i in expand_inputs([str(linked_root)], out)] == ["a.tif"]

@@ -198,3 +198,38 @@ def test_sigterm_is_handled_like_ctrl_c() -> None:
             "m.cli.main = lambda **kw: (os.kill(os.getpid(), signal.SIGTERM), time.sleep(30)); m.main()")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 130 and "hsi: interrupted" in proc.stderr, (proc.returncode, proc.stderr)
+
+
+def test_an_interrupted_report_counts_scenes_finished_on_disk(run_dir: Path, kit, tmp_path: Path,  # noqa: ANN001
+                                                              monkeypatch) -> None:  # noqa: ANN001
+    """A worker finished a scene (output and sidecar written) but the signal came before the client heard:
+    the report counts it done, as the rerun does (it skips it)."""
+    import json
+
+    import pytest
+
+    from hsi_app.batch import driver
+    from hsi_app.batch.run import scene_task
+
+    for i in range(3):
+        kit.write_scene(tmp_path / "in" / f"s{i}.tif", 20, 24, i + 1)
+    out = tmp_path / "out"
+
+    def two_finish_then_ctrl_c(client, settings, todo, rows, progress) -> None:  # noqa: ANN001
+        i0, item0, dst0, fp0 = todo[0]
+        assert scene_task(settings, item0, str(dst0), fp0)["status"] == "done"
+        rows[i0] = driver.SceneReport(str(item0.source), "done", 1.0, str(dst0), 20, 24, 1)
+        _, item1, dst1, fp1 = todo[1]
+        assert scene_task(settings, item1, str(dst1), fp1)["status"] == "done"  # finished, not yet collected
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(driver, "_collect", two_finish_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        run_batch("classify", run_dir, [str(tmp_path / "in")], out, progress=False, echo=lambda s: None,
+                  cluster=_local())
+    monkeypatch.undo()
+    report = json.loads((out / "report.json").read_text())
+    assert report["unfinished"] == 1 and report["summary"]["done"] == 2
+    again = run_batch("classify", run_dir, [str(tmp_path / "in")], out, progress=False, echo=lambda s: None,
+                      cluster=_local())
+    assert sorted(r.status for r in again.rows) == ["done", "skipped", "skipped"]
