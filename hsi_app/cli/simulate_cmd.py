@@ -39,7 +39,7 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
     from hsi_app.data.targets import simulate_targets as simulate
     from hsi_app.errors import ConfigError
     from hsi_app.io.atomic import check_out_dir, check_outputs, staged_run_dir
-    from hsi_app.io.cog import StreamingCOGWriter, write_cube
+    from hsi_app.io.cog import CLASS_NAMES_TAG, StreamingCOGWriter, class_names_tag, write_cube
     from hsi_app.io.cube import make_cube
     from hsi_app.io.open import open_cube
     from hsi_app.tasks.detect_eval import ground_truth
@@ -78,7 +78,7 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
         write_cube(stage / "scene.tif", scene)
         with StreamingCOGWriter(stage / "abundance.tif", height=h, width=w, count=2, dtype="float32", crs=crs,
                                 transform=transform, band_descriptions=["abundance", "class"],
-                                tags={"CLASS_NAMES": ",".join(["none", *names])}) as wr:
+                                tags={CLASS_NAMES_TAG: class_names_tag(["none", *names])}) as wr:
             wr.write_window(np.stack([sim.abundance, sim.class_map.astype(np.float32)]), 0, 0)
         write_detections(stage / "targets.gpkg", gt, cube, names, extra=extra)
     click.echo(f"{out}: {len(sim.targets)} targets ({', '.join(names)}) in {h} x {w} px, seed {seed} "

@@ -15,7 +15,9 @@ Class maps (:func:`write_class_map`, :func:`class_map_profile`) use this layout:
   confidence is stored as uint8 ``round(255 * p)`` with band scale ``1/255`` (GDAL
   scale/offset, so ``value * scale`` gives ``p``). Classified pixels store at least 1,
   so 0 keeps meaning "no data" in both bands;
-* dataset tag ``CLASS_NAMES``: JSON list, index 0 = "unlabelled".
+* dataset tag ``CLASS_NAMES``: JSON list, index 0 = "unlabelled" (written by
+  :func:`class_names_tag`, read by :func:`parse_class_names_tag`, which also accepts
+  comma-separated text).
 
 Decisions, checked against GDAL 3.10:
 
@@ -46,7 +48,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from hsi_app.errors import InvalidDataError, OutputError
+from hsi_app.errors import HSIWarning, InvalidDataError, OutputError
 from hsi_app.io.atomic import atomic_path, check_writable, partial_path, remove_quietly
 from hsi_app.io.cube import Cube, valid_from_data
 from hsi_app.io.geotiff import TIFF_ONLY
@@ -54,6 +56,39 @@ from hsi_app.io.quicklook import as_palette
 
 CONFIDENCE_SCALE = 1.0 / 255.0
 CLASS_NAMES_TAG = "CLASS_NAMES"
+
+
+def class_names_tag(names: Sequence[str]) -> str:
+    """The ``CLASS_NAMES`` tag value of ``names`` (0..K): a JSON list, the one form every writer uses."""
+    return json.dumps([str(n) for n in names])
+
+
+def parse_class_names_tag(text: str | None, path: str | os.PathLike[str]) -> list[str] | None:
+    """Class names 0..K from a ``CLASS_NAMES`` tag value, as any reader of the tag takes them.
+
+    A JSON list is the written form; comma-separated text (``none,water,crop``, as earlier
+    ``hsi simulate-targets`` wrote it) is read as the names. Anything else is ignored with one
+    :class:`~hsi_app.errors.HSIWarning` naming ``path``, and the classes are then taken by number.
+
+    Args:
+        text: the tag's value, or ``None`` when the file has no tag.
+        path: the file, for the warning.
+
+    Returns:
+        The names, or ``None`` (no tag, or an unreadable one).
+    """
+    if text is None or not text.strip():
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = [part.strip() for part in text.split(",")] if "," in text else None
+    if isinstance(value, list) and value and all(isinstance(v, (str, int, float)) and str(v).strip() for v in value):
+        return [str(v) for v in value]
+    warnings.warn(f"{path}: its {CLASS_NAMES_TAG} tag ({text[:60]!r}) is neither a JSON list nor comma-separated "
+                  "names, so its classes are taken by number (rewrite the tag as a JSON list to name them)",
+                  HSIWarning, stacklevel=3)
+    return None
 
 
 class StreamingCOGWriter:
@@ -301,7 +336,7 @@ def class_map_profile(
         "dtype": "uint8",
         "nodata": 0,
         "band_descriptions": ["class", "confidence"][:count],
-        "tags": {CLASS_NAMES_TAG: json.dumps(names)},
+        "tags": {CLASS_NAMES_TAG: class_names_tag(names)},
         "colormap": cmap,
         "scales": [1.0, CONFIDENCE_SCALE][:count],
         "offsets": [0.0, 0.0][:count],
@@ -425,7 +460,7 @@ def read_class_map(path: str | os.PathLike[str], *, confidence: bool = True) -> 
                 crs, transform = ds.crs, ds.transform
     except RasterioIOError as err:
         raise OutputError(f"{path}: not a readable class map GeoTIFF ({err})") from err
-    names = [str(n) for n in json.loads(names_json)] if names_json else None
+    names = parse_class_names_tag(names_json, path)
     colormap = None
     if cmap:
         n = len(names) if names else 256

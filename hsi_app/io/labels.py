@@ -175,10 +175,10 @@ def _read_npy(path: Path) -> np.ndarray:
 
 
 def _read_tiff(path: Path, like: Cube) -> tuple[np.ndarray, list[str] | None]:
-    import json
-
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+
+    from hsi_app.io.cog import CLASS_NAMES_TAG, parse_class_names_tag
 
     try:
         with warnings.catch_warnings():
@@ -186,7 +186,7 @@ def _read_tiff(path: Path, like: Cube) -> tuple[np.ndarray, list[str] | None]:
             with rasterio.open(path, driver=TIFF_ONLY) as ds:
                 band = ds.read(1)
                 nodata, crs, transform = ds.nodata, ds.crs, ds.transform
-                names_json = ds.tags().get("CLASS_NAMES")
+                names_json = ds.tags().get(CLASS_NAMES_TAG)
     except RasterioIOError as err:
         raise LabelError(f"{path}: not a readable GeoTIFF ({err}); re-export the label raster") from err
     cube_crs, cube_t = like.rio.crs, like.hsi.transform
@@ -205,13 +205,7 @@ def _read_tiff(path: Path, like: Cube) -> tuple[np.ndarray, list[str] | None]:
         warnings.warn(f"{path}: {lacking} has no CRS, so its grid cannot be checked; its pixels are taken as the "
                       "scene's, row for row", HSIWarning, stacklevel=2)
     band = _nodata_to_zero(band, nodata)
-    names = None
-    if names_json:
-        try:
-            names = [str(n) for n in json.loads(names_json)]
-        except ValueError:
-            names = None
-    return band, names
+    return band, parse_class_names_tag(names_json, path)
 
 
 def _nodata_to_zero(band: np.ndarray, nodata: float | None) -> np.ndarray:

@@ -9,7 +9,6 @@ block by block, so memory follows its block size, not the map size.
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from collections.abc import Iterable, Iterator
@@ -17,7 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from hsi_app.io.cog import CLASS_NAMES_TAG
+from hsi_app.io.cog import CLASS_NAMES_TAG, parse_class_names_tag
 from hsi_app.io.cube import has_map_grid
 from hsi_app.io.geotiff import TIFF_ONLY
 from hsi_app.io.summary import grid_note, grid_notes, pixel_sides
@@ -27,9 +26,11 @@ from hsi_app.tasks.map_accuracy import M2_PER_HA, pixel_area_m2
 def is_class_map(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` is a class map (GeoTIFF or ENVI classification), not a spectral cube.
 
-    True for a readable GeoTIFF that carries the class-name tag written by
-    :func:`hsi_app.io.cog.write_class_map`, or whose first band is an unsigned-integer band
-    with a colour table (palette) and which has at most two bands; and for an ENVI header
+    True for a readable GeoTIFF whose first band holds integers and that carries the
+    class-name tag written by :func:`hsi_app.io.cog.write_class_map`, or whose first band is
+    an unsigned-integer band with a colour table (palette) and which has at most two bands
+    (``abundance.tif`` of ``hsi simulate-targets`` has the tag for its class band 2, but its
+    band 1 is float abundance, so it is described as an image); and for an ENVI header
     (or its data file) that says ``file type = ENVI Classification``. Anything else (other
     formats, built-in names, unreadable files) is False, so the caller's cube reader gives
     its own error line.
@@ -53,7 +54,7 @@ def is_class_map(path: str | os.PathLike[str]) -> bool:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with rasterio.open(path, driver=TIFF_ONLY) as ds:
-                if CLASS_NAMES_TAG in ds.tags():
+                if CLASS_NAMES_TAG in ds.tags() and np.dtype(ds.dtypes[0]).kind in "iu":
                     return True
                 return (ds.count <= 2 and np.dtype(ds.dtypes[0]).kind == "u"
                         and ds.colorinterp[0] == ColorInterp.palette)
@@ -167,7 +168,7 @@ def _tally_geotiff(path: str | os.PathLike[str]) -> _Tally:
                     yield ds.read(1, window=window), conf
 
             counts, conf_sum = _tally(blocks())
-            names = [str(n) for n in json.loads(names_json)] if names_json else []
+            names = parse_class_names_tag(names_json, path) or []
             return _Tally(names, has_conf, ds.crs, ds.transform, ds.height, ds.width, counts, conf_sum)
 
 

@@ -195,3 +195,19 @@ def test_no_data_pixels_give_no_numpy_warning(files: dict[str, Path], tmp_path: 
                               "--out", str(tmp_path / "run"))
     assert code == 0, err
     assert "AUROC" in out and "All-NaN" not in err
+
+
+def test_simulated_abundance_names_its_classes_in_json(simulated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """abundance.tif's CLASS_NAMES is the JSON list every class-map writer uses, indexed by the truth's class_id."""
+    import geopandas as gpd
+
+    with rasterio.open(simulated / "abundance.tif") as ds:
+        names = json.loads(ds.tags()["CLASS_NAMES"])
+        classes = ds.read(2)
+    truth = gpd.read_file(simulated / "targets.gpkg")
+    assert names[0] == "none" and len(names) == 4
+    assert all(names[int(i)] == c for i, c in zip(truth["class_id"], truth["class"]))
+    assert set(np.unique(classes)) <= set(range(len(names)))
+    code, out, err = run_main(capsys, "info", str(simulated / "abundance.tif"))
+    assert code == 0 and "unexpected" not in err, err
+    assert "2 bands" in out  # band 1 is float abundance: an image, not a class map
