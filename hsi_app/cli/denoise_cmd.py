@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from hsi_app.cli.options import exclude_masks_option
@@ -32,44 +34,79 @@ def denoise(model: str, source: str, out: str, reference: str | None, key: str |
             seed: int, fill_nan: bool, baselines: bool, metrics_path: str | None, tta: bool, adapt_sigma: float | None,
             adapt_steps: int, exclude_masks: str | None, quiet: bool) -> None:
     """Denoise every band of INPUT with a trained denoiser (memory bounded by the window)."""
-    import json
     from pathlib import Path
 
     from hsi_app.data.noise import parse_noise
     from hsi_app.errors import ConfigError
-    from hsi_app.checkpoint import finite_json
-    from hsi_app.io.atomic import TIF_SUFFIXES, atomic_path, check_outputs, check_suffix, check_writable
+    from hsi_app.io.atomic import TIF_SUFFIXES, atomic_paths, check_outputs, check_suffix, check_writable
     from hsi_app.io.cube import parse_mask_names
     from hsi_app.io.open import open_cube
     from hsi_app.predictor import run_dir_of
-    from hsi_app.tasks.denoise_scene import denoise_cube, scene_baselines
-    from hsi_app.tasks.denoising import SCORES_NOTE, Denoiser
+    from hsi_app.tasks.denoise_scene import denoise_cube
+    from hsi_app.tasks.denoising import Denoiser
 
     if noise:
         noise = parse_noise(noise).spec
     if baselines and reference is None:
         raise ConfigError("--baselines needs --reference (a clean scene to score against)")
     mpath = Path(metrics_path) if metrics_path else Path(out).with_suffix(".metrics.json")
-    check_outputs({"--out": out, "--metrics": mpath if reference is not None else None},
+    writes_metrics = reference is not None
+    check_outputs({"--out": out, "--metrics": mpath if writes_metrics else None},
                   {"--input": source, "--reference": reference})
     check_suffix("--out", out, TIF_SUFFIXES, "a float32 Cloud-Optimized GeoTIFF")
     check_writable(out)
-    if reference is not None:
+    if writes_metrics:
         check_writable(mpath)
     den = Denoiser.load(run_dir_of(model), tta=tta)
     cube = open_cube(source, key=key).hsi.without_masked(parse_mask_names(exclude_masks))
     ref = open_cube(reference, key=key) if reference is not None else None
-    res = denoise_cube(den, cube, out, window=window, reference=ref, noise=noise, seed=seed, fill_nan=fill_nan,
-                       progress=not quiet, adapt_sigma=adapt_sigma, adapt_steps=adapt_steps)
-    click.echo(f"{out}: {res.bands} bands x {res.height} x {res.width} px in {res.windows} windows "
-               f"(window {res.window}, halo {res.halo}), {res.seconds:.1f} s")
-    adapt = None
-    if res.adapt is not None:
-        adapt = res.adapt.summary(adapt_sigma)
-        click.echo(f"  adapted by SURE (sigma {adapt_sigma:g}/255): {len(res.adapt.losses)} steps; estimated MSE "
-                   f"of the first crop {res.adapt.before:.3g} -> {res.adapt.after:.3g}")
-    if res.metrics is None or ref is None:
-        return
+    # the cube and its metrics are published together; an earlier run's OUT.metrics.json that this run
+    # does not rewrite is removed with them, so no old scores ever sit beside the new cube
+    with atomic_paths({"out": out, "metrics": mpath if writes_metrics else None},
+                      removes=stale_metrics(out, mpath if writes_metrics else None)) as tmp:
+        res = denoise_cube(den, cube, tmp["out"], window=window, reference=ref, noise=noise, seed=seed,
+                           fill_nan=fill_nan, progress=not quiet, adapt_sigma=adapt_sigma, adapt_steps=adapt_steps,
+                           shown_as=out)
+        click.echo(f"{out}: {res.bands} bands x {res.height} x {res.width} px in {res.windows} windows "
+                   f"(window {res.window}, halo {res.halo}), {res.seconds:.1f} s")
+        adapt = None
+        if res.adapt is not None:
+            adapt = res.adapt.summary(adapt_sigma)
+            click.echo(f"  adapted by SURE (sigma {adapt_sigma:g}/255): {len(res.adapt.losses)} steps; estimated MSE "
+                       f"of the first crop {res.adapt.before:.3g} -> {res.adapt.after:.3g}")
+        if writes_metrics:
+            _write_report(tmp["metrics"], res, den, cube, ref, adapt=adapt, source=source, reference=reference,
+                          noise=noise, seed=seed, tta=tta, baselines=baselines)
+    if writes_metrics:
+        click.echo(f"metrics -> {mpath}")
+
+
+def stale_metrics(out: str, written: Any) -> list[Any]:
+    """``OUT.metrics.json`` (the default metrics file of ``out``) when this run does not write it.
+
+    Args:
+        out: the output cube.
+        written: the metrics file this run writes, or ``None``.
+
+    Returns:
+        The file to remove with the new output (empty when this run rewrites it).
+    """
+    from pathlib import Path
+
+    default = Path(out).with_suffix(".metrics.json").absolute()
+    return [] if written is not None and Path(written).absolute() == default else [default]
+
+
+def _write_report(dst: Any, res: Any, den: Any, cube: Any, ref: Any, *, adapt: dict[str, Any] | None, source: str,
+                  reference: str | None, noise: str | None, seed: int, tta: bool, baselines: bool) -> None:
+    """Print the scores of ``res`` (and of the baselines) and write the metrics JSON to ``dst``."""
+    import json
+    from pathlib import Path
+
+    from hsi_app.checkpoint import finite_json
+    from hsi_app.tasks.denoise_scene import scene_baselines
+    from hsi_app.tasks.denoising import SCORES_NOTE
+
     report = {"model": den.config.model_name, "tta": tta, "adapt": adapt, "input": str(source), "reference": str(reference), "noise": noise,
               "seed": seed if noise else None, "window": res.window, "halo": res.halo, "seconds": round(res.seconds, 3),
               "scale": SCORES_NOTE, **res.metrics}
@@ -79,6 +116,4 @@ def denoise(model: str, source: str, out: str, reference: str | None, key: str |
     for name, s in rows:
         click.echo(f"  {name:<9} PSNR {s['psnr']:7.2f} dB  MPSNR {s['mpsnr']:7.2f} dB  SSIM {s['ssim']:.4f}  "
                    f"SAM {s['sam']:.4f} rad")
-    with atomic_path(mpath) as tmp:
-        Path(tmp).write_text(json.dumps(finite_json(report), indent=2))
-    click.echo(f"metrics -> {mpath}")
+    Path(dst).write_text(json.dumps(finite_json(report), indent=2))

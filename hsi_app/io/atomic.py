@@ -305,12 +305,16 @@ def atomic_path(dst: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 @contextmanager
-def atomic_paths(outputs: Mapping[str, PathArg]) -> Iterator[dict[str, Path]]:
+def atomic_paths(outputs: Mapping[str, PathArg], *, removes: Iterable[PathArg] = ()) -> Iterator[dict[str, Path]]:
     """:func:`atomic_path` for several outputs that must change together.
 
     Yields temporary paths (same keys; ``None`` outputs are skipped). Only when the block
     succeeds and every temporary file exists are they renamed onto their destinations; on
     any failure (Ctrl-C included) all are deleted and every destination is left as it was.
+
+    ``removes`` names files of an earlier run that this one does not write (e.g. a metrics
+    file that would describe the old output): they are deleted just before the renames, so
+    they never sit beside the new outputs, and are kept when the block fails.
 
     Raises:
         OutputError: a destination is not writable (checked first), a writer produced no
@@ -327,6 +331,9 @@ def atomic_paths(outputs: Mapping[str, PathArg]) -> Iterator[dict[str, Path]]:
         for t in tmps.values():
             remove_quietly(t)
         raise
+    for stale in removes:
+        if stale is not None and str(stale) != "":
+            remove_quietly(stale)
     for k, t in tmps.items():
         try:
             if t.is_file():

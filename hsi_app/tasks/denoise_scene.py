@@ -209,6 +209,7 @@ def denoise_cube(
     progress: bool = True,
     adapt_sigma: float | None = None,
     adapt_steps: int = DEFAULT_ADAPT_STEPS,
+    shown_as: str | os.PathLike[str] | None = None,
 ) -> DenoiseResult:
     """Denoise a whole scene window by window into a float32 COG.
 
@@ -227,6 +228,8 @@ def denoise_cube(
             SURE for i.i.d. Gaussian noise of this std on the 0-255 scale of the normalised data
             (:func:`~hsi_app.tasks.denoise_adapt.adapt_on_crops`), one seeded random crop per step (the adapted weights, and so the output, depend on ``seed`` but not on ``window``).
         adapt_steps: optimisation steps of that adaptation.
+        shown_as: the output's name in messages (default ``out``), for callers that write to a
+            staging path and publish it afterwards.
 
     Returns:
         :class:`DenoiseResult`; ``metrics`` = ``{"denoised": {...}, "input": {...}}`` with a reference.
@@ -317,7 +320,7 @@ def denoise_cube(
                 scores[0].update(y, ref, keep)
                 scores[1].update(x, ref, keep)
     if filled:
-        warnings.warn(f"{source}: {filled} NaN/no-data values were filled before denoising and left NaN in {out}",
+        warnings.warn(f"{source}: {filled} NaN/no-data values were filled before denoising and left NaN in {shown_as or out}",
                       HSIWarning, stacklevel=2)
     metrics = {"denoised": scores[0].compute(), "input": scores[1].compute()} if scores is not None else None
     return DenoiseResult(Path(out), h, w, c, len(wins), window, denoiser.halo, time.perf_counter() - t0, metrics, filled,

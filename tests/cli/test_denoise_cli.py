@@ -197,3 +197,37 @@ def test_metrics_json_is_strict_when_the_input_equals_the_reference(trained: tup
     report = json.loads((tmp_path / "d.metrics.json").read_text(), parse_constant=refuse)
     assert report["input"]["psnr"] is None  # +inf: the input is the reference
     assert report["denoised"]["psnr"] > 0
+
+
+def _files(folder: Path) -> dict[str, str]:
+    """Name -> sha256 of every file in ``folder`` (hidden staging files included)."""
+    import hashlib
+
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_a_rerun_never_leaves_the_earlier_runs_metrics_beside_the_new_cube(trained: tuple[Path, Path], tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    clean, run = trained
+    other = _tif(tmp_path / "other.tif", x0=310000)
+    out, default = tmp_path / "st.tif", tmp_path / "st.metrics.json"
+    scored = ["denoise", "--model", str(run), "--out", str(out), "--reference", str(clean), "--noise", "gaussian:50",
+              "--quiet"]
+    main([*scored, "--input", str(clean)])
+    assert json.loads(default.read_text())["noise"] == "gaussian:50"
+    # a failed rerun leaves the earlier cube and its metrics exactly as they were
+    before = _files(tmp_path)
+    nan = _tif(tmp_path / "nan.tif", nan=True)
+    _error_line(["denoise", "--model", str(run), "--input", str(nan), "--out", str(out), "--quiet"], capsys)
+    assert _files(tmp_path) == {**before, "nan.tif": _files(tmp_path)["nan.tif"]}
+    # a rerun without --reference replaces the cube and removes the scores of the earlier one
+    main(["denoise", "--model", str(run), "--input", str(other), "--out", str(out), "--quiet"])
+    assert not default.exists()
+    with rasterio.open(out) as ds, rasterio.open(other) as src:
+        assert ds.transform == src.transform and "NOISE_ADDED" not in ds.tags()
+    # metrics sent elsewhere: the default file of an earlier run goes too
+    main([*scored, "--input", str(clean)])
+    assert default.exists()
+    main([*scored, "--input", str(clean), "--metrics", str(tmp_path / "elsewhere.json")])
+    assert not default.exists() and (tmp_path / "elsewhere.json").is_file()
+    assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]
