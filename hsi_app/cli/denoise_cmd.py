@@ -22,7 +22,7 @@ from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of --noise.")
 @click.option("--fill-nan", is_flag=True, help="Fill NaN/no-data values before denoising (they stay NaN in the output).")
 @click.option("--baselines", is_flag=True, help="With --reference: also score PCA/MNF/filter baselines (whole scene in memory).")
-@click.option("--metrics", "metrics_path", default=None, type=click.Path(), help="Metrics JSON (default: OUT with .metrics.json).")
+@click.option("--metrics", "metrics_path", default=None, type=click.Path(), help="Metrics JSON of --reference scores or --adapt-sigma estimates (default: OUT with .metrics.json).")
 @click.option("--tta", is_flag=True, help="Average over the 8 flips / 90-degree rotations of each window (8x the time).")
 @click.option("--adapt-sigma", type=float, default=None,
               help="First fine-tune the weights on INPUT itself by SURE (no clean data), assuming i.i.d. Gaussian "
@@ -50,7 +50,10 @@ def denoise(model: str, source: str, out: str, reference: str | None, key: str |
     if baselines and reference is None:
         raise ConfigError("--baselines needs --reference (a clean scene to score against)")
     mpath = Path(metrics_path) if metrics_path else Path(out).with_suffix(".metrics.json")
-    writes_metrics = reference is not None
+    writes_metrics = reference is not None or adapt_sigma is not None  # scores, or the SURE error estimates
+    if metrics_path and not writes_metrics:
+        raise ConfigError(f"--metrics {metrics_path}: nothing to measure; metrics need --reference CLEAN (PSNR, SSIM, "
+                          "SAM) or --adapt-sigma S (the estimated error before and after adaptation)")
     check_outputs({"--out": out, "--metrics": mpath if writes_metrics else None},
                   {"--input": source, "--reference": reference})
     check_suffix("--out", out, TIF_SUFFIXES, "a float32 Cloud-Optimized GeoTIFF")
@@ -99,7 +102,10 @@ def stale_metrics(out: str, written: Any) -> list[Any]:
 
 def _write_report(dst: Any, res: Any, den: Any, cube: Any, ref: Any, *, adapt: dict[str, Any] | None, source: str,
                   reference: str | None, noise: str | None, seed: int, tta: bool, baselines: bool) -> None:
-    """Print the scores of ``res`` (and of the baselines) and write the metrics JSON to ``dst``."""
+    """Print the scores of ``res`` (and of the baselines) and write the metrics JSON to ``dst``.
+
+    Without a reference there are no scores: the JSON holds the run's settings and ``adapt``.
+    """
     import json
     from pathlib import Path
 
@@ -107,12 +113,15 @@ def _write_report(dst: Any, res: Any, den: Any, cube: Any, ref: Any, *, adapt: d
     from hsi_app.tasks.denoise_scene import scene_baselines
     from hsi_app.tasks.denoising import SCORES_NOTE
 
-    report = {"model": den.config.model_name, "tta": tta, "adapt": adapt, "input": str(source), "reference": str(reference), "noise": noise,
-              "seed": seed if noise else None, "window": res.window, "halo": res.halo, "seconds": round(res.seconds, 3),
-              "scale": SCORES_NOTE, **res.metrics}
+    report = {"model": den.config.model_name, "tta": tta, "adapt": adapt, "input": str(source),
+              "reference": None if reference is None else str(reference), "noise": noise,
+              "seed": seed if noise else None, "window": res.window, "halo": res.halo, "seconds": round(res.seconds, 3)}
+    if res.metrics is not None:
+        report.update(scale=SCORES_NOTE, **res.metrics)
     if baselines:
         report["baselines"] = scene_baselines(cube, ref, den, noise=noise, seed=seed)
-    rows = [("denoised", res.metrics["denoised"]), ("input", res.metrics["input"]), *report.get("baselines", {}).items()]
+    rows = [] if res.metrics is None else [("denoised", res.metrics["denoised"]), ("input", res.metrics["input"])]
+    rows += list(report.get("baselines", {}).items())
     for name, s in rows:
         click.echo(f"  {name:<9} PSNR {s['psnr']:7.2f} dB  MPSNR {s['mpsnr']:7.2f} dB  SSIM {s['ssim']:.4f}  "
                    f"SAM {s['sam']:.4f} rad")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -231,3 +232,35 @@ def test_a_rerun_never_leaves_the_earlier_runs_metrics_beside_the_new_cube(train
     main([*scored, "--input", str(clean), "--metrics", str(tmp_path / "elsewhere.json")])
     assert not default.exists() and (tmp_path / "elsewhere.json").is_file()
     assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]
+
+
+def test_adapt_sigma_without_reference_writes_its_estimates(trained: tuple[Path, Path], tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """README: the SURE error before and after adaptation is stored under ``adapt`` in the metrics JSON."""
+    clean, run = trained
+    base = ["denoise", "--model", str(run), "--input", str(clean), "--noise", "gaussian:50", "--seed", "3",
+            "--adapt-sigma", "50", "--adapt-steps", "2", "--quiet"]
+    main([*base, "--out", str(tmp_path / "a.tif"), "--metrics", str(tmp_path / "dm.json")])
+    printed = re.search(r"estimated MSE of the first crop (\S+) -> (\S+)", capsys.readouterr().out)
+    report = json.loads((tmp_path / "dm.json").read_text())
+    assert report["adapt"]["sigma"] == 50 and report["adapt"]["steps"] == 2 and report["reference"] is None
+    assert "denoised" not in report and "baselines" not in report
+    assert f"{report['adapt']['sure_before']:.3g}" == printed.group(1)
+    assert f"{report['adapt']['sure_after']:.3g}" == printed.group(2)
+    # the same seeded adaptation with a reference: the estimates do not depend on the reference
+    main([*base, "--out", str(tmp_path / "b.tif"), "--reference", str(clean)])
+    scored = json.loads((tmp_path / "b.metrics.json").read_text())
+    assert scored["adapt"] == pytest.approx(report["adapt"])
+    # the default metrics file is written too
+    main([*base, "--out", str(tmp_path / "c.tif")])
+    assert json.loads((tmp_path / "c.metrics.json").read_text())["adapt"]["steps"] == 2
+
+
+def test_metrics_with_nothing_to_measure_is_one_line(trained: tuple[Path, Path], tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    clean, run = trained
+    line = _error_line(["denoise", "--model", str(run), "--input", str(clean), "--out", str(tmp_path / "d.tif"),
+                        "--metrics", str(tmp_path / "dm.json"), "--quiet"], capsys)
+    assert f"--metrics {tmp_path / 'dm.json'}: nothing to measure" in line
+    assert "--reference" in line and "--adapt-sigma" in line
+    assert list(tmp_path.iterdir()) == []
