@@ -78,8 +78,8 @@ def denoise(model: str, source: str, out: str, reference: str | None, key: str |
             click.echo(f"  adapted by SURE (sigma {adapt_sigma:g}/255): {len(res.adapt.losses)} steps; estimated MSE "
                        f"of the first crop {res.adapt.before:.3g} -> {res.adapt.after:.3g}")
         if writes_metrics:
-            _write_report(tmp["metrics"], res, den, cube, ref, adapt=adapt, source=source, reference=reference,
-                          noise=noise, seed=seed, tta=tta, baselines=baselines)
+            _write_report(tmp["metrics"], res, den, cube, ref, adapt=adapt, source=source, out=out,
+                          reference=reference, noise=noise, seed=seed, tta=tta, baselines=baselines)
     if writes_metrics:
         click.echo(f"metrics -> {mpath}")
 
@@ -101,7 +101,7 @@ def stale_metrics(out: str, written: Any) -> list[Any]:
 
 
 def _write_report(dst: Any, res: Any, den: Any, cube: Any, ref: Any, *, adapt: dict[str, Any] | None, source: str,
-                  reference: str | None, noise: str | None, seed: int, tta: bool, baselines: bool) -> None:
+                  out: str, reference: str | None, noise: str | None, seed: int, tta: bool, baselines: bool) -> None:
     """Print the scores of ``res`` (and of the baselines) and write the metrics JSON to ``dst``.
 
     Without a reference there are no scores: the JSON holds the run's settings and ``adapt``.
@@ -113,8 +113,9 @@ def _write_report(dst: Any, res: Any, den: Any, cube: Any, ref: Any, *, adapt: d
     from hsi_app.tasks.denoise_scene import scene_baselines
     from hsi_app.tasks.denoising import SCORES_NOTE
 
-    report = {"model": den.config.model_name, "tta": tta, "adapt": adapt, "input": str(source),
-              "reference": None if reference is None else str(reference), "noise": noise,
+    # paths under *_path keys: "input" / "denoised" are the scores of the input and the output cube
+    report = {"model": den.config.model_name, "tta": tta, "adapt": adapt, "input_path": str(source),
+              "output_path": str(out), "reference": None if reference is None else str(reference), "noise": noise,
               "seed": seed if noise else None, "window": res.window, "halo": res.halo, "seconds": round(res.seconds, 3)}
     if res.metrics is not None:
         report.update(scale=SCORES_NOTE, **res.metrics)

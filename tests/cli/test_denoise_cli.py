@@ -264,3 +264,14 @@ def test_metrics_with_nothing_to_measure_is_one_line(trained: tuple[Path, Path],
     assert f"--metrics {tmp_path / 'dm.json'}: nothing to measure" in line
     assert "--reference" in line and "--adapt-sigma" in line
     assert list(tmp_path.iterdir()) == []
+
+
+def test_metrics_keep_the_input_path_and_the_input_scores(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    clean, run = trained
+    out = tmp_path / "k.tif"
+    main(["denoise", "--model", str(run), "--input", str(clean), "--out", str(out), "--reference", str(clean),
+          "--noise", "gaussian:50", "--seed", "2", "--quiet"])
+    report = json.loads((tmp_path / "k.metrics.json").read_text())
+    assert report["input_path"] == str(clean) and report["output_path"] == str(out)
+    assert report["reference"] == str(clean)
+    assert report["input"]["psnr"] == pytest.approx(20 * np.log10(255 / 50), abs=0.7)
