@@ -174,39 +174,96 @@ def is_ensemble_dir(path: str | os.PathLike[str]) -> bool:
     return (Path(path) / ENSEMBLE_NAME).is_file()
 
 
+def check_ensemble_out(out: str | os.PathLike[str]) -> Path:
+    """Check that ``out`` can hold an ensemble folder (before anything is loaded or written).
+
+    Raises:
+        OutputError: ``out`` is a training run's folder or cannot be written.
+    """
+    from hsi_app.checkpoint import CONFIG_NAME, WEIGHTS_NAME
+    from hsi_app.errors import OutputError
+    from hsi_app.io.atomic import check_out_dir
+
+    folder = check_out_dir(out)
+    if any((folder / name).exists() for name in (CONFIG_NAME, WEIGHTS_NAME)):
+        raise OutputError(f"{out}: holds a training run; write the ensemble to a folder of its own")
+    return folder
+
+
+def load_members(run_dirs: Sequence[str | os.PathLike[str]]) -> EnsemblePredictor:
+    """Load two or more classification runs as an ensemble (checking that they fit together).
+
+    Raises:
+        ConfigError: fewer than two runs, or a run given twice.
+        ModelLoadError: a run cannot be loaded or has other classes.
+    """
+    if len(run_dirs) < 2:
+        raise ConfigError("an ensemble needs at least two runs; pass --model RUN_DIR two or more times")
+    return EnsemblePredictor.load(run_dirs, device="cpu")
+
+
+def ensemble_doc(folder: Path, ens: EnsemblePredictor) -> dict[str, Any]:
+    """The ``ensemble.json`` of ``ens`` published in ``folder`` (member paths relative to it, with their hashes)."""
+    from hsi_app.batch.state import model_hash
+
+    members = [{"path": os.path.relpath(Path(src).absolute(), folder), "sha256": model_hash(src)} for src in ens.sources]
+    return {"format": ENSEMBLE_FORMAT, "version": 1, "members": members, "class_names": ens.class_names,
+            "receptive_radius": ens.receptive_radius}
+
+
 def write_ensemble(out: str | os.PathLike[str], run_dirs: Sequence[str | os.PathLike[str]]) -> EnsemblePredictor:
-    """Check that the runs make an ensemble, then write ``out/ensemble.json``.
+    """Check that the runs make an ensemble, then write ``out/ensemble.json`` (and nothing else).
 
     Member paths are stored relative to ``out`` (so the folder can move together with its
-    runs) with the :func:`~hsi_app.batch.state.model_hash` of each member.
+    runs) with the :func:`~hsi_app.batch.state.model_hash` of each member. :func:`build_ensemble`
+    also scores the ensemble, publishing everything together.
 
     Returns:
-        The members as loaded for the check (pass it to :func:`evaluate_ensemble` as ``pred``
-        instead of loading and hashing them again).
+        The members as loaded for the check.
 
     Raises:
         ConfigError: fewer than two runs, or a run given twice.
         ModelLoadError: a run cannot be loaded or has other classes.
         OutputError: ``out`` is a training run's folder or cannot be written.
     """
-    from hsi_app.batch.state import model_hash
-    from hsi_app.checkpoint import CONFIG_NAME, WEIGHTS_NAME
-    from hsi_app.errors import OutputError
-    from hsi_app.io.atomic import atomic_path, check_out_dir
+    from hsi_app.io.atomic import atomic_path
 
-    if len(run_dirs) < 2:
-        raise ConfigError("an ensemble needs at least two runs; pass --model RUN_DIR two or more times")
-    folder = check_out_dir(out)
-    if any((folder / name).exists() for name in (CONFIG_NAME, WEIGHTS_NAME)):
-        raise OutputError(f"{out}: holds a training run; write the ensemble to a folder of its own")
-    ens = EnsemblePredictor.load(run_dirs, device="cpu")
-    members = [{"path": os.path.relpath(Path(src).absolute(), folder), "sha256": model_hash(src)} for src in ens.sources]
-    doc = {"format": ENSEMBLE_FORMAT, "version": 1, "members": members, "class_names": ens.class_names,
-           "receptive_radius": ens.receptive_radius}
+    folder = check_ensemble_out(out)
+    ens = load_members(run_dirs)
     folder.mkdir(parents=True, exist_ok=True)
     with atomic_path(folder / ENSEMBLE_NAME) as tmp:
-        Path(tmp).write_text(json.dumps(doc, indent=2))
+        Path(tmp).write_text(json.dumps(ensemble_doc(folder, ens), indent=2))
     return ens
+
+
+ENSEMBLE_OUTPUTS = ("map.tif", "map.png", "confusion.png", "metrics.json")
+"""What scoring writes beside ``ensemble.json``; an unscored rebuild removes an earlier ensemble's."""
+
+
+def build_ensemble(out: str | os.PathLike[str], run_dirs: Sequence[str | os.PathLike[str]], *,
+                   data: str | None = None, window: int = 512, progress: bool = True) -> dict[str, Any] | None:
+    """``hsi ensemble``: check everything, then write, map and score the ensemble folder ``out`` in one step.
+
+    Every check (the folder, the members, the scoring scene) happens before anything in ``out``
+    changes; ``ensemble.json``, the map and the metrics are written to a staging folder and
+    published together (:func:`~hsi_app.io.atomic.staged_run_dir`), so a failure leaves ``out``
+    exactly as it was, and an earlier ensemble's map and metrics never sit beside new members.
+
+    Returns:
+        The metrics, or ``None`` when the members were trained on different splits (not scored).
+
+    Raises:
+        ConfigError, ModelLoadError, OutputError: see :func:`write_ensemble` and :func:`scoring_scene`.
+    """
+    from hsi_app.io.atomic import staged_run_dir
+
+    folder = check_ensemble_out(out)
+    ens = load_members(run_dirs)
+    scene = scoring_scene(folder, ens, data)
+    with staged_run_dir(folder, protect=[data], replaces=ENSEMBLE_OUTPUTS) as stage:
+        (stage / ENSEMBLE_NAME).write_text(json.dumps(ensemble_doc(folder, ens), indent=2))
+        metrics = None if scene is None else score_ensemble(stage, ens, *scene, window=window, progress=progress)
+    return metrics
 
 
 def ensemble_members(folder: str | os.PathLike[str], *, verify: bool = True) -> list[Path]:
@@ -283,34 +340,22 @@ def common_split(runs: Sequence[str | os.PathLike[str]]) -> Any:
     return first if same else None
 
 
-def evaluate_ensemble(folder: str | os.PathLike[str], *, data: str | Cube | None = None, window: int = 512,
-                      progress: bool = True, pred: EnsemblePredictor | None = None) -> dict[str, Any] | None:
-    """Score an ensemble folder on its members' common split, as ``hsi train`` scores a run.
-
-    Writes ``map.tif`` (class + confidence COG), ``map.png``, ``confusion.png`` and
-    ``metrics.json`` (with each member's own OA) into ``folder``.
-
-    Args:
-        data: the scene, as a name or path or as an opened cube (default: the one the members
-            were trained on).
-        pred: the members already loaded (what :func:`write_ensemble` returns); default:
-            loaded from the folder, after checking their hashes.
+def scoring_scene(folder: str | os.PathLike[str], ens: EnsemblePredictor,
+                  data: str | Cube | None = None) -> tuple[Cube, Any] | None:
+    """The scene and split an ensemble is scored on, checked (nothing is written).
 
     Returns:
-        The metrics, or ``None`` when the members were not trained on one split (there are
-        then no test pixels that none of them has seen).
+        ``(cube, split)``, or ``None`` when the members were not trained on one split.
 
     Raises:
-        ConfigError: no scene given and the members do not name one scene.
+        ConfigError: no scene given and the members do not name one scene, or a scene whose
+            size is not the split's.
     """
     from hsi_app.io.open import open_cube
-    from hsi_app.tasks.train_classifier import evaluate_run
 
-    runs = ensemble_members(folder) if pred is None else [Path(s) for s in pred.sources]
-    split = common_split(runs)
+    split = common_split([Path(s) for s in ens.sources])
     if split is None:
         return None
-    ens = EnsemblePredictor.load(runs) if pred is None else pred
     source = ens.data if data is None else data
     if isinstance(source, str) and not source:
         raise ConfigError(f"{folder}: the members were trained on different scenes; pass --data SCENE to score it")
@@ -319,11 +364,47 @@ def evaluate_ensemble(folder: str | os.PathLike[str], *, data: str | Cube | None
         raise ConfigError(f"{cube.attrs.get('source', 'the scene')}: {cube.hsi.shape[1]} x {cube.hsi.shape[2]} px, but "
                           f"the members' split is {split.test.shape[0]} x {split.test.shape[1]}; pass the scene they "
                           "were trained on with --data")
+    return cube, split
+
+
+def score_ensemble(folder: Path, ens: EnsemblePredictor, cube: Cube, split: Any, *, window: int = 512,
+                   progress: bool = True) -> dict[str, Any]:
+    """Map ``cube`` with ``ens`` and score it on ``split``'s test pixels, as ``hsi train`` scores a run.
+
+    Writes ``map.tif`` (class + confidence COG), ``map.png``, ``confusion.png`` and
+    ``metrics.json`` (with each member's own OA) into ``folder``.
+    """
+    from hsi_app.tasks.train_classifier import evaluate_run
+
     members = []
-    for run in runs:
+    for run in (Path(s) for s in ens.sources):
         m = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").is_file() else {}
         members.append({"path": str(run), "oa": m.get("oa"), "aa": m.get("aa"), "kappa": m.get("kappa"),
                         "train_seconds": m.get("train_seconds")})
     train_s = sum(float(m["train_seconds"] or 0.0) for m in members)
     return evaluate_run(Path(folder), cube, split, train_s, {"epochs": None}, window=window,
                         progress=progress, pred=ens, extra={"members": members})
+
+
+def evaluate_ensemble(folder: str | os.PathLike[str], *, data: str | Cube | None = None, window: int = 512,
+                      progress: bool = True, pred: EnsemblePredictor | None = None) -> dict[str, Any] | None:
+    """Score an existing ensemble folder on its members' common split, writing into ``folder``.
+
+    Args:
+        data: the scene, as a name or path or as an opened cube (default: the one the members
+            were trained on).
+        pred: the members already loaded; default: loaded from the folder, after checking
+            their hashes.
+
+    Returns:
+        The metrics, or ``None`` when the members were not trained on one split (there are
+        then no test pixels that none of them has seen).
+
+    Raises:
+        ConfigError: see :func:`scoring_scene`.
+    """
+    ens = EnsemblePredictor.load(ensemble_members(folder)) if pred is None else pred
+    scene = scoring_scene(folder, ens, data)
+    if scene is None:
+        return None
+    return score_ensemble(Path(folder), ens, *scene, window=window, progress=progress)

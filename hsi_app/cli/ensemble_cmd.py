@@ -15,20 +15,20 @@ import click
 @click.option("--window", type=int, default=512, show_default=True, help="Window size of the whole-scene map.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def ensemble(models: tuple[str, ...], out: str, data: str | None, window: int, quiet: bool) -> None:
-    """Write OUT/ensemble.json naming the runs, then map and score OUT like `hsi train` does.
+    """Write OUT/ensemble.json naming the runs, mapped and scored like `hsi train` does (all or nothing).
 
     `hsi predict --model OUT` and `hsi batch --model OUT` then average the members' class
     probabilities. The ensemble is scored on the test pixels of the members' split when they
     share one; members trained on different splits are combined but not scored.
     """
-    from hsi_app.ensemble import ENSEMBLE_NAME, evaluate_ensemble, write_ensemble
+    from hsi_app.ensemble import ENSEMBLE_NAME, build_ensemble
     from hsi_app.errors import ConfigError
 
     if window < 1:
         raise ConfigError(f"--window {window}: must be a positive number of pixels, e.g. 512")
-    ens = write_ensemble(out, models)  # loaded once: evaluate_ensemble reuses the members
+    # every check first; ensemble.json, map and metrics are then published together (a failure changes nothing)
+    metrics = build_ensemble(out, models, data=data, window=window, progress=not quiet)
     click.echo(f"{Path(out) / ENSEMBLE_NAME}: {len(models)} members")
-    metrics = evaluate_ensemble(out, data=data, window=window, progress=not quiet, pred=ens)
     if metrics is None:
         click.echo("not scored: the members were trained on different splits, so every test pixel was some "
                    "member's training pixel; score its map with `hsi evaluate` on independent labels")

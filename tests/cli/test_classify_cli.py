@@ -697,6 +697,41 @@ def test_ensemble_command_faults(trained: Path, second_member: Path, scene: dict
     assert not (tmp_path / "p.tif").exists()
 
 
+def _hashes(folder: Path) -> dict[str, str]:
+    """Relative path -> sha256 of every file below ``folder``."""
+    import hashlib
+
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_refused_ensemble_leaves_its_folder_as_it_was(trained: Path, second_member: Path, other_split_run: Path,
+                                                        scene: dict[str, Path], tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    ens = tmp_path / "ens"
+    assert run_main(capsys, "ensemble", "--model", str(trained), "--model", str(second_member), "--out", str(ens),
+                    "--quiet")[0] == 0
+    before = _hashes(ens)
+    assert {"ensemble.json", "map.tif", "metrics.json"} <= set(before)
+    member = tmp_path / "member_b"
+    shutil.copytree(second_member, member)
+    with rasterio.open(scene["cube"]) as ds:  # the members' bands, but not their scene's size
+        small = _write_tif(tmp_path / "small.tif", ds.read()[:, :20, :18], wavelengths=np.linspace(420, 2400, 30))
+    code, out, err = run_main(capsys, "ensemble", "--model", str(trained), "--model", str(member), "--out", str(ens),
+                              "--data", str(small), "--quiet")
+    assert_one_error_line(code, err, "20 x 18 px", "--data")
+    assert _hashes(ens) == before
+    assert "members" not in out
+    assert not [p.name for p in tmp_path.iterdir() if ".partial-" in p.name]
+    # members on different splits: a new ensemble.json, and the earlier ensemble's map and metrics are gone with it
+    code, out, err = run_main(capsys, "ensemble", "--model", str(trained), "--model", str(other_split_run),
+                              "--out", str(ens), "--quiet")
+    assert code == 0 and "not scored" in out, err
+    assert sorted(_hashes(ens)) == ["ensemble.json"]
+    doc = json.loads((ens / "ensemble.json").read_text())
+    assert [(ens / m["path"]).resolve() for m in doc["members"]] == [trained.resolve(), other_split_run.resolve()]
+
+
 def _weights(run: Path) -> dict[str, np.ndarray]:
     from safetensors.numpy import load_file
 
