@@ -35,6 +35,8 @@ def _window(value: str) -> tuple[int, int]:
 @click.option("--target-pixel", "target_pixels", multiple=True, help="ROW,COL of a pixel whose spectrum is a target (repeatable).")
 @click.option("--scale", type=float, default=None, help="Library reflectance -> cube units (default: guessed, e.g. 10000).")
 @click.option("--model", "model", default=None, type=click.Path(), help="Run folder of `hsi train --task detect` (learned).")
+@click.option("--resample", is_flag=True,
+              help="learned: resample the scene's bands to the model's (Gaussian responses) when they differ.")
 @click.option("--out", "out", required=True, type=click.Path(), help="Score maps, float32 COG (one band per target).")
 @click.option("--points", default=None, type=click.Path(), help="Also write detected points to this GeoPackage.")
 @click.option("--threshold", type=float, default=None, help="Points: keep peaks scoring above T.")
@@ -46,7 +48,7 @@ def _window(value: str) -> tuple[int, int]:
 @exclude_masks_option
 @click.option("--quiet", is_flag=True, help="No progress bar (rx-local and learned show one).")
 def detect(source: str, method: str, targets: str | None, materials: tuple[str, ...], target_pixels: tuple[str, ...],
-           scale: float | None, model: str | None, out: str, points: str | None, threshold: float | None,
+           scale: float | None, model: str | None, resample: bool, out: str, points: str | None, threshold: float | None,
            max_points: int, truth: str | None, metrics_out: str | None, rx_window: str, key: str | None,
            exclude_masks: str | None, quiet: bool) -> None:
     """Score every pixel of INPUT with a detector; optionally extract points and score them against truth."""
@@ -77,6 +79,9 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
     window = _window(rx_window)
     pixels = [_pixel(p) for p in target_pixels]
     check_scale(scale)
+    if resample and m != "learned":
+        raise ConfigError(f"--resample: only --method learned matches the scene's bands to a model's ({m} resamples "
+                          "the library to the scene's bands itself); drop --resample")
     if max_points < 1:
         raise ConfigError(f"--max-points {max_points}: must be >= 1 (the most points kept per class)")
     if metrics_out and not truth:
@@ -101,7 +106,7 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
     if gt_points is not None and m != "learned":  # classes known before the (expensive) detection
         gt = read_detections(gt_points, cube, ["anomaly"] if m.startswith("rx") else names)
     res = detect_scene(cube, m, spectra=spectra, names=names, model=model, window=window,
-                       threshold=0.0 if m == "learned" else None, progress=not quiet)
+                       threshold=0.0 if m == "learned" else None, progress=not quiet, resample=resample)
     if gt_points is not None and gt is None:
         gt = read_detections(gt_points, cube, res.names)
     sel = select_points(res.detections, threshold, max_points) if points else None

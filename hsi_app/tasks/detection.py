@@ -200,7 +200,8 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | None = None,
 
 def detect_scene(cube: Cube, method: str, *, spectra: np.ndarray | None = None, names: list[str] | None = None,
                  model: str | os.PathLike[str] | None = None, window: tuple[int, int] = (5, 21),
-                 threshold: float | None = None, max_per_class: int = 500, progress: bool = False) -> DetectionResult:
+                 threshold: float | None = None, max_per_class: int = 500, progress: bool = False,
+                 resample: bool = False) -> DetectionResult:
     """Score maps and detected peaks of one method on a cube.
 
     Args:
@@ -213,6 +214,8 @@ def detect_scene(cube: Cube, method: str, *, spectra: np.ndarray | None = None, 
         threshold: keep peaks above it (default: all peaks, 0.1 for ``learned``).
         max_per_class: most peaks kept per class.
         progress: show a progress bar for the slow methods (``rx-local``'s strips, ``learned``'s windows).
+        resample: ``learned``: resample the cube's bands to the model's when they differ
+            (:func:`~hsi_app.predictor.plan_bands`); classical methods resample the library instead.
     """
     m = check_method(method)
     if m == "learned":
@@ -221,7 +224,7 @@ def detect_scene(cube: Cube, method: str, *, spectra: np.ndarray | None = None, 
         from hsi_app.tasks.detector_infer import LearnedDetector
 
         det_model = LearnedDetector.load(model)
-        out = det_model.predict_cube(cube, progress=progress)
+        out = det_model.predict_cube(cube, resample=resample, progress=progress)
         det = det_model.decode(out, threshold=0.1 if threshold is None else threshold, max_per_class=max_per_class)
         return DetectionResult(out.heat, det_model.class_names, det, m)
     image = scene_image(cube)

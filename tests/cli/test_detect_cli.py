@@ -211,3 +211,33 @@ def test_simulated_abundance_names_its_classes_in_json(simulated: Path, capsys: 
     code, out, err = run_main(capsys, "info", str(simulated / "abundance.tif"))
     assert code == 0 and "unexpected" not in err, err
     assert "2 bands" in out  # band 1 is float abundance: an image, not a class map
+
+
+def test_learned_detect_resamples_other_bands_when_asked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The band-mismatch line tells `hsi detect` users to pass --resample, and `hsi detect` takes it."""
+    from rasterio.transform import from_origin
+
+    from hsi_app.io.cog import write_cube
+    from hsi_app.io.cube import make_cube
+    from tiny_runs import make_run
+
+    run = make_run(tmp_path / "run", model="test_point_detector", in_chans=12, num_classes=2, task="detect",
+                   class_names=["background", "a", "b"], wavelengths=np.linspace(450.0, 900.0, 12))
+    rng = np.random.default_rng(0)
+    data = (1000 + 100 * rng.standard_normal((10, 20, 24))).astype(np.float32)
+    scene = tmp_path / "scene.tif"
+    write_cube(scene, make_cube(data, wavelength=np.linspace(455.0, 895.0, 10), crs="EPSG:32633",
+                                transform=from_origin(300000, 5000000, 30, 30)))
+    base = ["detect", "--input", str(scene), "--method", "learned", "--model", str(run), "--quiet"]
+    code, _, err = run_main(capsys, *base, "--out", str(tmp_path / "no.tif"))
+    assert code == 2 and err.count("\n") == 1 and "pass --resample to resample spectrally" in err, err
+    assert not (tmp_path / "no.tif").exists()
+    code, out, err = run_main(capsys, *base, "--resample", "--out", str(tmp_path / "yes.tif"))
+    assert code == 0, err
+    with rasterio.open(tmp_path / "yes.tif") as ds, rasterio.open(scene) as src:
+        heat = ds.read()
+        assert (ds.count, ds.height, ds.width) == (2, 20, 24) and ds.transform == src.transform
+    assert np.isfinite(heat).all() and heat.min() >= 0 and heat.max() <= 1
+    code, _, err = run_main(capsys, "detect", "--input", str(scene), "--method", "rx", "--resample",
+                            "--out", str(tmp_path / "rx.tif"))
+    assert code == 2 and err.count("\n") == 1 and "--resample: only --method learned" in err, err
