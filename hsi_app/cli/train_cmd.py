@@ -86,7 +86,7 @@ def train(task: str, noise: str, init: str | None, targets: str | None, schedule
     opts = TrainOptions(model=model, split=split, epochs=epochs, seed=seed, init_seed=init_seed, window=window, progress=not quiet,
                         schedule=schedule, val_fraction=val_fraction, label_smoothing=label_smoothing,
                         class_weight_power=class_weights, teacher=tuple(teacher), distill_weight=distill_weight)
-    check_out_dir(out, other_runs=OTHER_THAN_TRAINING)
+    check_out_dir(out, other_runs=OTHER_THAN_TRAINING, task="classification")
     cube = open_cube(data, key=key, labels=labels, label_attribute=label_attribute)
     cube, maps = read_split_labels(cube, (train_labels, test_labels), attribute=label_attribute)
     metrics = train_classifier(cube, out, opts, train_labels=maps[0], test_labels=maps[1],

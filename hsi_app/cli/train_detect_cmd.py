@@ -50,7 +50,7 @@ def run(*, data: str, targets: str | None, out: str, model: str | None = None, e
         raise ConfigError(f"--epochs {epochs}: must be at least 1")
     if seed < 0:
         raise ConfigError(f"--seed {seed}: must be 0 or more")
-    check_out_dir(out, other_runs=OTHER_THAN_TRAINING)  # before the scene is read, not after training
+    check_out_dir(out, other_runs=OTHER_THAN_TRAINING, task="detect")  # before the scene is read, not after training
     check_outputs({"--out": out}, {"--data": data, "--targets": targets})
     ignored = [f"--{k.replace('_', '-')}" for k in ("labels", "train_labels", "test_labels", "schedule")
                if params.get(k)]

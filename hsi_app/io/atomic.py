@@ -153,6 +153,7 @@ def check_out_dir(
     other_runs: Iterable[str] = (),
     protect: Iterable[PathArg] = (),
     writes: Iterable[str] = (),
+    task: str | None = None,
 ) -> Path:
     """Check up front that the run folder ``out`` can be created (or reused).
 
@@ -164,14 +165,18 @@ def check_out_dir(
             be shadowed by the old one, or fail to load.
         protect: input files (scene, labels) that the run must not replace.
         writes: the file names the run will write into ``out``, checked against ``protect``.
+        task: the task of the training run to be written (``config.json``'s ``task``). A folder
+            holding a run of another task is refused: the new run would replace only the files
+            both write, leaving the other run's outputs (a classifier's ``map.tif``,
+            ``split.npz``...) beside a config that does not describe them.
 
     Returns:
         ``out`` as an absolute :class:`~pathlib.Path`.
 
     Raises:
         OutputError: ``out`` is an existing file, its nearest existing parent is not a
-            writable folder, it holds another kind of run, or a run file would replace
-            an input.
+            writable folder, it holds another kind of run or a run of another task, or a
+            run file would replace an input.
     """
     path = Path(out).expanduser().absolute()
     if path.exists() and not path.is_dir():
@@ -186,8 +191,23 @@ def check_out_dir(
     for name in other_runs:
         if (path / name).exists():
             raise OutputError(f"{out}: holds {RUN_KINDS[name]} ({name}); write this run to a folder of its own")
+    other = run_task(path)
+    if task is not None and other is not None and other != task:
+        raise OutputError(f"{out}: holds a {other} run (config.json); write this {task} run to a folder of its own "
+                          "(another --out)")
     _check_protected(path, writes, protect)
     return path
+
+
+def run_task(folder: Path) -> str | None:
+    """The ``task`` recorded in ``folder/config.json``, or ``None`` (no run, or an unreadable config)."""
+    import json
+
+    try:
+        task = json.loads((folder / "config.json").read_text()).get("task")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return task if isinstance(task, str) else None
 
 
 def _check_protected(path: Path, names: Iterable[str], protect: Iterable[PathArg]) -> None:

@@ -293,7 +293,7 @@ def train_denoiser(cube: Cube, out: str | os.PathLike[str], opts: DenoiseOptions
 
     source = str(cube.attrs.get("source", ""))
     check_out_dir(out, other_runs=OTHER_THAN_TRAINING, protect=[source],
-                  writes=("config.json", "model.safetensors", "metrics.json"))
+                  writes=("config.json", "model.safetensors", "metrics.json"), task="denoise")
     image, bands, valid = scene_in_memory(cube)
     if not valid.any():
         raise InvalidDataError(f"{source}: every pixel is no-data; nothing to train on")

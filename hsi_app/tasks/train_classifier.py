@@ -210,7 +210,7 @@ def train_classifier(
     from hsi_app.io.atomic import OTHER_THAN_TRAINING, check_out_dir, staged_run_dir
 
     inputs = [cube.attrs.get("source"), *protect]
-    check_out_dir(out, other_runs=OTHER_THAN_TRAINING, protect=inputs, writes=RUN_FILES)
+    check_out_dir(out, other_runs=OTHER_THAN_TRAINING, protect=inputs, writes=RUN_FILES, task="classification")
     image, bands, valid = scene_in_memory(cube)
     k_names = cube.hsi.class_names
     label_maps = [m for m in (cube.hsi.labels, train_labels, test_labels) if m is not None]

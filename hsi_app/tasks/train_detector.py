@@ -144,7 +144,7 @@ def train_detector(image: np.ndarray, spectra: np.ndarray, names: list[str], out
     from hsi_app.tasks.detector_infer import LearnedDetector, decode
 
     final_out = check_out_dir(out, other_runs=OTHER_THAN_TRAINING, protect=[str(data)],
-                              writes=("config.json", "model.safetensors", "metrics.json"))
+                              writes=("config.json", "model.safetensors", "metrics.json"), task="detect")
     torch.manual_seed(opts.seed)
     c, h, w = image.shape
     k = len(names)

@@ -275,3 +275,20 @@ def test_metrics_keep_the_input_path_and_the_input_scores(trained: tuple[Path, P
     assert report["input_path"] == str(clean) and report["output_path"] == str(out)
     assert report["reference"] == str(clean)
     assert report["input"]["psnr"] == pytest.approx(20 * np.log10(255 / 50), abs=0.7)
+
+
+def test_training_into_a_classification_run_folder_is_refused(trained: tuple[Path, Path], tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A denoiser published there would leave the classifier's map, split and confusion beside its config."""
+    from tiny_runs import make_run
+
+    clean, _ = trained
+    folder = make_run(tmp_path / "cls", in_chans=6)
+    for name in ("map.tif", "map.png", "confusion.png", "split.npz", "metrics.json"):
+        (folder / name).write_bytes(name.encode())
+    before = _files(folder)
+    line = _error_line(["train", "--task", "denoise", "--data", str(clean), "--model", "test_hsdt", "--epochs", "1",
+                        "--out", str(folder), "--quiet"], capsys)
+    assert f"{folder}: holds a classification run (config.json); write this denoise run to a folder of its own" in line
+    assert _files(folder) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cls"]

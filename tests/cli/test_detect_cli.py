@@ -241,3 +241,18 @@ def test_learned_detect_resamples_other_bands_when_asked(tmp_path: Path, capsys:
     code, _, err = run_main(capsys, "detect", "--input", str(scene), "--method", "rx", "--resample",
                             "--out", str(tmp_path / "rx.tif"))
     assert code == 2 and err.count("\n") == 1 and "--resample: only --method learned" in err, err
+
+
+def test_train_detect_into_a_classification_run_folder_is_refused(files: dict[str, Path], tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from tiny_runs import make_run
+
+    folder = make_run(tmp_path / "cls")
+    (folder / "map.tif").write_bytes(b"old map")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    code, _, err = run_main(capsys, "train", "--task", "detect", "--data", str(files["bg"]), "--targets",
+                            str(files["lib"]), "--model", "test_point_detector", "--epochs", "1", "--quiet",
+                            "--out", str(folder))
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"{folder}: holds a classification run (config.json); write this detect run to a folder of its own" in err
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before

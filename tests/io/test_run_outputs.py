@@ -120,6 +120,21 @@ def test_check_out_dir_refuses_another_kind_of_run_and_run_files_over_inputs(tmp
     assert check_out_dir(run, protect=[run / "map.tif"], writes=("config.json",)) == run
 
 
+def test_check_out_dir_refuses_a_run_of_another_task(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text('{"task": "classification", "model_name": "ssfcn"}')
+    for task in ("denoise", "detect"):
+        with pytest.raises(OutputError, match=rf"run: holds a classification run \(config.json\); write this {task} run "
+                                              r"to a folder of its own \(another --out\)"):
+            check_out_dir(run, task=task)
+    assert check_out_dir(run, task="classification") == run  # a rerun of the same task replaces it
+    assert check_out_dir(run) == run  # not a training run
+    (run / "config.json").write_text("not json")
+    assert check_out_dir(run, task="denoise") == run  # nothing readable to protect
+    assert check_out_dir(tmp_path / "new", task="denoise") == tmp_path / "new"
+
+
 def test_staged_run_dir_removes_the_optional_files_of_an_earlier_run(tmp_path: Path) -> None:
     run = tmp_path / "run"
     run.mkdir()
