@@ -2,7 +2,8 @@
 
 Writes into OUT (created):
 
-* ``scene.tif``: the cube with targets, float32 COG (good bands, wavelengths, CRS kept);
+* ``scene.tif``: the cube with targets, float32 COG (good bands only: the background's bad
+  bands are left out and a line says how many were kept; wavelengths, CRS kept);
 * ``targets.gpkg``: one point per target (``class``, ``class_id``, ``row``/``col``,
   map ``x``/``y``, ``area``, ``size_bin``, ``gain``, ``materials``, ``proportions``,
   ``peak_abundance``, ``box_row0..box_col1``);
@@ -83,6 +84,10 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
         write_detections(stage / "targets.gpkg", gt, cube, names, extra=extra)
     click.echo(f"{out}: {len(sim.targets)} targets ({', '.join(names)}) in {h} x {w} px, seed {seed} "
                "-> scene.tif, targets.gpkg, abundance.tif")
+    kept, total = good.hsi.shape[0], cube.hsi.shape[0]
+    if kept < total:
+        click.echo(f"  scene.tif: {kept} of the background's {total} bands; its {total - kept} bad band(s) are left out "
+                   "(targets are implanted in good bands only)")
     if n_targets is not None and len(sim.targets) < n_targets:
         click.echo(f"hsi: warning: --n-targets {n_targets}: only {len(sim.targets)} fit with centres "
                    f"--min-distance {min_distance:g} px apart in this scene; lower --min-distance or use a larger scene",

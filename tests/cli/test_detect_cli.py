@@ -256,3 +256,27 @@ def test_train_detect_into_a_classification_run_folder_is_refused(files: dict[st
     assert code == 2 and err.count("\n") == 1, err
     assert f"{folder}: holds a classification run (config.json); write this detect run to a folder of its own" in err
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_simulate_says_how_many_bands_scene_tif_keeps(files: dict[str, Path], tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str], load_fixture) -> None:  # noqa: ANN001
+    from rasterio.transform import from_origin
+
+    from hsi_app.io.cog import write_cube
+    from hsi_app.io.cube import make_cube
+
+    speclib: ModuleType = load_fixture("speclib")
+    image = speclib.background(5)
+    bg = tmp_path / "bb.tif"
+    write_cube(bg, make_cube(image, wavelength=speclib.WAVELENGTHS, bad_bands=[3, 7], crs="EPSG:32616",
+                             transform=from_origin(500000.0, 4100000.0, 10.0, 10.0)))
+    code, out, err = run_main(capsys, "simulate-targets", "--background", str(bg), "--targets", str(files["lib"]),
+                              "--seed", "1", "--n-targets", "2", "--out", str(tmp_path / "sim"))
+    assert code == 0, err
+    n = image.shape[0]
+    assert f"scene.tif: {n - 2} of the background's {n} bands; its 2 bad band(s) are left out" in out
+    with rasterio.open(tmp_path / "sim" / "scene.tif") as ds:
+        assert ds.count == n - 2
+    code, out, _ = run_main(capsys, "simulate-targets", "--background", str(files["bg"]), "--targets",
+                            str(files["lib"]), "--seed", "1", "--n-targets", "2", "--out", str(tmp_path / "sim2"))
+    assert code == 0 and "bad band" not in out  # nothing left out, nothing to say
