@@ -27,6 +27,11 @@ def _window(value: str) -> tuple[int, int]:
     return inner, outer
 
 
+SCORED_PEAKS = ("every peak of the score maps, ranked by score (standard average precision); --threshold and "
+                "--max-points filter only the --points file")
+"""What the metrics against --truth score (the metrics JSON's ``scored_peaks``)."""
+
+
 @click.command("detect")
 @click.option("--input", "source", required=True, help="Scene: a file, EnMAP product, or built-in name.")
 @click.option("--method", required=True, help="rx | rx-local | mf | ace | cem | learned.")
@@ -116,6 +121,8 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
         report = detection_report(res.detections, gt, class_agnostic=agnostic)
         report["auroc"] = pixel_auroc(best_score(res.scores), truth_mask(gt, res.scores.shape[1:]))
         report["n_targets"] = float(len(gt))
+        report["scored_peaks"] = SCORED_PEAKS
+        report["points_filter"] = {"threshold": threshold, "max_points": max_points} if points else None
     with atomic_paths({"out": out, "points": points, "metrics": metrics_out}) as tmp:
         write_score_map(tmp["out"], res.scores, cube, res.names, m)
         if sel is not None:
@@ -128,8 +135,10 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
         msg += f"; {len(sel)} points -> {points}"
     click.echo(msg)
     if report is not None and gt is not None:
+        filtered = ("  (AP ranks every peak; --threshold/--max-points filter only --points)"
+                    if points or threshold is not None else "")
         click.echo(
             f"vs {truth} ({len(gt)} targets{', class-agnostic' if m.startswith('rx') else ''}): "
             + "  ".join(f"{k} {report[k]:.3f}" for k in ("mAP@1px", "mAP@2px", "mAP@3px", "mAP25", "mAP50", "auroc")
-                        if k in report)
+                        if k in report) + filtered
         )

@@ -280,3 +280,23 @@ def test_simulate_says_how_many_bands_scene_tif_keeps(files: dict[str, Path], tm
     code, out, _ = run_main(capsys, "simulate-targets", "--background", str(files["bg"]), "--targets",
                             str(files["lib"]), "--seed", "1", "--n-targets", "2", "--out", str(tmp_path / "sim2"))
     assert code == 0 and "bad band" not in out  # nothing left out, nothing to say
+
+
+def test_truth_metrics_say_they_rank_every_peak(files: dict[str, Path], simulated: Path, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """AP over all peaks: a --threshold that keeps no point leaves the metrics as they are, and says so."""
+    base = ["detect", "--input", str(simulated / "scene.tif"), "--method", "ace", "--targets", str(files["lib"]),
+            "--truth", str(simulated / "targets.gpkg"), "--quiet"]
+    code, plain_out, err = run_main(capsys, *base, "--out", str(tmp_path / "a.tif"), "--metrics", str(tmp_path / "a.json"))
+    assert code == 0, err
+    code, out, err = run_main(capsys, *base, "--out", str(tmp_path / "b.tif"), "--points", str(tmp_path / "b.gpkg"),
+                              "--threshold", "1e9", "--metrics", str(tmp_path / "b.json"))
+    assert code == 0, err
+    import geopandas as gpd
+
+    assert len(gpd.read_file(tmp_path / "b.gpkg")) == 0
+    plain, filtered = (json.loads((tmp_path / f"{n}.json").read_text()) for n in "ab")
+    assert plain["mAP@2px"] == filtered["mAP@2px"] and plain["mAP50"] == filtered["mAP50"]
+    assert filtered["points_filter"] == {"threshold": 1e9, "max_points": 100} and plain["points_filter"] is None
+    assert "every peak" in filtered["scored_peaks"] and "--points" in filtered["scored_peaks"]
+    assert "AP ranks every peak" in out and "AP ranks every peak" not in plain_out
