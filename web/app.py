@@ -25,7 +25,7 @@ from hsi_app import viewer
 from hsi_app.errors import HSIError, HSIWarning
 from hsi_app.viewer import denoise as vdenoise
 from hsi_app.viewer import detect as vdetect
-from hsi_app.viewer.messages import RESAMPLE_LABEL, in_viewer_terms
+from hsi_app.viewer.messages import DETECT_RESAMPLE_LABEL, RESAMPLE_LABEL, in_viewer_terms
 
 log = logging.getLogger("hsi.web")
 AREA_HEADERS = ["class", "colour", "pixels", "% of map", "hectares"]
@@ -242,7 +242,7 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
 
     @guard
     def run_detect(state: viewer.ViewerSession | None, method: str, quantile: float, max_points: float,
-                   rx_window: str, model_key: str | None,
+                   rx_window: str, model_key: str | None, resample: bool = False,
                    progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[Any, ...]:  # noqa: B008
         s = session_of(state)
         try:
@@ -250,7 +250,7 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
         except ValueError:
             raise gr.Error(f"RX window {rx_window!r}: write INNER,OUTER, e.g. 5,21", print_exception=False) from None
         view = vdetect.detect(s, method, quantile=quantile, max_points=max_points, rx_window=(inner, outer),
-                              model_key=model_key, cache=models)
+                              model_key=model_key, cache=models, resample=bool(resample))
         points = str(view.points_path) if view.points_path.is_file() else None
         return view.heat, view.rows, view.summary, str(view.scores_path), points, str(view.metrics_path)
 
@@ -333,6 +333,7 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
                     dt_max = gr.Slider(1, 500, value=50, step=1, label="most points per class")
                     dt_window = gr.Textbox(value="5,21", label="rx-local window (inner,outer)")
                     dt_model = gr.Dropdown(label="learned detector run (--runs)", elem_id="hsi-dt-model")
+                    dt_resample = gr.Checkbox(label=DETECT_RESAMPLE_LABEL, value=False)
                 dt_btn = gr.Button("Detect", variant="primary", elem_id="hsi-detect")
                 dt_status = gr.Markdown(elem_id="hsi-dt-status")
                 with gr.Row():
@@ -367,7 +368,7 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
         points_btn.click(points_file, [state], points_out, api_name="points")
         dn_btn.click(run_denoise, [state, dn_model, dn_noise, dn_seed],
                      [dn_before, dn_after, dn_status, dn_file, dn_metrics], api_name="denoise")
-        dt_btn.click(run_detect, [state, dt_method, dt_quant, dt_max, dt_window, dt_model],
+        dt_btn.click(run_detect, [state, dt_method, dt_quant, dt_max, dt_window, dt_model, dt_resample],
                      [dt_heat, dt_table, dt_status, dt_scores, dt_points, dt_metrics], api_name="detect")
         refresh.click(model_choices, None, [model, dn_model, dt_model], api_name="models")
         demo.load(model_choices, None, [model, dn_model, dt_model], api_visibility="private")

@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from hsi_app.errors import ConfigError, InvalidDataError
+from hsi_app.errors import BandMismatchError, ConfigError, InvalidDataError
 from hsi_app.viewer.classify import write_json
+from hsi_app.viewer.messages import for_detect_tab
 from hsi_app.viewer.models import DEFAULT_CACHE, ModelCache, resolve_model
 from hsi_app.viewer.scene import pixel_has_data, zoom
 from hsi_app.viewer.session import ViewerSession, whole_number
@@ -88,6 +89,7 @@ def detect(
     rx_window: tuple[int, int] = (5, 21),
     model_key: str | None = None,
     cache: ModelCache = DEFAULT_CACHE,
+    resample: bool = False,
 ) -> DetectView:
     """Run one detector on the open scene and keep the result in ``session.extras['detect']``.
 
@@ -99,6 +101,7 @@ def detect(
         rx_window: ``(inner, outer)`` window of ``rx-local``.
         model_key: a detect run (``learned`` only).
         cache: loaded-model cache.
+        resample: resample the scene's bands to the learned detector's when they differ.
 
     Raises:
         ConfigError: unknown method, missing target pixel or model.
@@ -121,7 +124,10 @@ def detect(
         if not model_key:
             raise ConfigError("the learned detector needs a detect run: train one with `hsi train --task detect`")
         det_model = cache.get(resolve_model(model_key, session.config, task="detect"), "detect")
-        heat = det_model.predict_cube(cube)
+        try:
+            heat = det_model.predict_cube(cube, resample=resample)
+        except BandMismatchError as err:
+            raise BandMismatchError(for_detect_tab(str(err))) from None
         scores, names = np.asarray(heat.heat, dtype=np.float32), list(det_model.class_names)
     else:
         spectra, names = None, None

@@ -13,10 +13,13 @@ import re
 
 RESAMPLE_LABEL = "resample bands to the model's"
 """Label of the Classify tab's checkbox that does what ``--resample`` does."""
+DETECT_RESAMPLE_LABEL = "resample bands to the detector's"
+"""Label of the Detect tab's checkbox that does what ``hsi detect --resample`` does."""
+_RESAMPLE_HINT = "pass --resample to resample spectrally"
 
 _KEY_FLAG = r"\.? *Pass --key NAME \(key= in Python\)(?: naming a 3-D array| with one of them)?"
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"pass --resample to resample spectrally"),
+    (re.compile(re.escape(_RESAMPLE_HINT)),
      f'tick "{RESAMPLE_LABEL}" (Classify tab) to resample spectrally'),
     (re.compile(r"(\d+) 3-D arrays \(H, W, bands\) to choose from; keys found: ([^\n]*?)" + _KEY_FLAG),
      r"\1 3-D arrays (H, W, bands): \2; the viewer cannot choose among them: save one cube per .mat file "
@@ -39,3 +42,9 @@ def in_viewer_terms(text: str) -> str:
     for pattern, replacement in _RULES:
         out = pattern.sub(replacement, out)
     return out
+
+
+def for_detect_tab(text: str) -> str:
+    """``text`` with the band-mismatch fix pointing at the Detect tab's checkbox (a learned detector's
+    mismatch would otherwise name the Classify tab's, which does not apply there)."""
+    return str(text).replace(_RESAMPLE_HINT, f'tick "{DETECT_RESAMPLE_LABEL}" (Detect tab) to resample spectrally')
