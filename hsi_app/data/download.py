@@ -2,8 +2,17 @@
 
 Guarantees of :func:`fetch`:
 
-* a file only gets its final name once it is complete and verified: bytes go to
-  ``<dst>.part`` first, which is removed on any failure (error, Ctrl-C, bad checksum);
+* a file only gets its final name once it is complete and verified: bytes go to a
+  temporary file of this process alone, ``<dst>.<pid>.<random>.part`` (created
+  exclusively, in the same folder), which is removed on any failure (error, Ctrl-C, bad
+  checksum); the sha256 and the size are taken from that file as written on disk (after
+  ``fsync``), and ``os.replace`` gives it its final name atomically;
+* two processes fetching one file at once do not mix their bytes: each writes its own
+  temporary file, and on POSIX an advisory lock (``fcntl.flock`` on ``<dst>.lock``, removed
+  afterwards) makes the second wait and then find the file complete and verified. Without
+  ``fcntl`` each finisher replaces the final file with its own verified copy;
+* ``.part`` files left by killed processes are removed once older than
+  :data:`STALE_PART_HOURS` (a younger one may belong to a running download, and is ignored);
 * with a published ``sha256`` the download is checked against it;
 * every verified file is recorded in ``<dst.parent>/SHA256SUMS`` (the format of
   ``sha256sum``), so a later call verifies an existing local copy against the digest
@@ -16,18 +25,31 @@ Guarantees of :func:`fetch`:
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import hashlib
 import os
+import secrets
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 from hsi_app.data.catalog import DatasetEntry, DatasetFile, get_dataset, load_catalog
 from hsi_app.errors import ChecksumError, ConfigError, DatasetNotFoundError, HSIError, OutputError
 
+try:  # POSIX advisory locks; without them downloads still never mix (own temporary files)
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
 SUMS_FILENAME = "SHA256SUMS"
 PART_SUFFIX = ".part"
+LOCK_SUFFIX = ".lock"
+STALE_PART_HOURS = 24.0
+"""A ``<name>.<pid>.<random>.part`` older than this is left over from a killed process."""
 HTTP_TIMEOUT_S = (15.0, 60.0)  # connect, read (between bytes)
 
 
@@ -73,21 +95,130 @@ def read_sums(directory: str | os.PathLike[str]) -> dict[str, str]:
 def record_sum(directory: str | os.PathLike[str], filename: str, digest: str) -> Path:
     """Set the digest of ``filename`` in ``directory/SHA256SUMS`` (rewritten atomically).
 
+    Concurrent writers (two downloads into one folder) take turns through the advisory lock
+    ``SHA256SUMS.lock``, so neither loses the other's line.
+
     Returns:
         The path of the ``SHA256SUMS`` file.
+
+    Raises:
+        OutputError: the record cannot be written (read-only folder, full disk).
     """
     directory = Path(directory)
-    sums = read_sums(directory)
-    sums[filename] = digest.lower()
     sums_path = directory / SUMS_FILENAME
-    tmp = sums_path.with_name(SUMS_FILENAME + PART_SUFFIX)
-    try:
-        tmp.write_text("".join(f"{d}  {n}\n" for n, d in sorted(sums.items())), encoding="utf-8")
-        os.replace(tmp, sums_path)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"{sums_path}: cannot write checksum record ({err.strerror}); check permissions") from err
+    with _locked(sums_path):
+        sums = read_sums(directory)
+        sums[filename] = digest.lower()
+        text = "".join(f"{d}  {n}\n" for n, d in sorted(sums.items()))
+        _write_atomically(sums_path, text)
     return sums_path
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file of this process and ``os.replace``."""
+    tmp: Path | None = None
+    try:
+        tmp, fh = _create_part(path)
+        with fh:
+            fh.write(text.encode("utf-8"))
+        os.replace(tmp, path)
+    except OSError as err:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        raise OutputError(f"{path}: cannot write checksum record ({err.strerror}); check permissions") from err
+
+
+# ---------------------------------------------------------------------------- locks and temporary files
+
+
+@contextlib.contextmanager
+def _locked(target: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``<target>.lock`` for the ``with`` block.
+
+    POSIX only (``fcntl.flock``); elsewhere, or where the file system refuses locks, the block
+    runs unlocked (temporary files of their own still keep concurrent writers apart). The
+    lock file is removed on release.
+
+    Raises:
+        OutputError: the lock file cannot be created (read-only folder).
+    """
+    lock = target.with_name(target.name + LOCK_SUFFIX)
+    fd = _acquire(lock) if fcntl is not None else None
+    try:
+        yield
+    finally:
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                lock.unlink()  # before unlocking: a waiter then sees its file was removed and retries
+            os.close(fd)
+
+
+def _acquire(lock: Path) -> int | None:
+    """Open and ``flock`` ``lock``; the fd, or None when the file system has no locks."""
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as err:
+            raise OutputError(f"{lock}: cannot write ({err.strerror}); choose another folder or fix permissions") from err
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # waits while another process holds it
+        except OSError:  # e.g. ENOLCK on some network file systems
+            os.close(fd)
+            return None
+        except BaseException:  # Ctrl-C while waiting
+            os.close(fd)
+            raise
+        if _is_current(fd, lock):
+            return fd
+        os.close(fd)  # the holder removed this lock file on release; lock the new one
+
+
+def _is_current(fd: int, path: Path) -> bool:
+    """True when the open file ``fd`` still is the file named ``path``."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    fst = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (fst.st_dev, fst.st_ino)
+
+
+def _create_part(dst: Path) -> tuple[Path, BinaryIO]:
+    """Create ``<dst>.<pid>.<random>.part`` exclusively (this process's alone), opened for writing.
+
+    Raises:
+        OSError: the folder cannot be written.
+    """
+    while True:
+        part = dst.with_name(f"{dst.name}.{os.getpid()}.{secrets.token_hex(6)}{PART_SUFFIX}")
+        try:
+            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        except FileExistsError:  # pragma: no cover - 48 random bits
+            continue
+        return part, os.fdopen(fd, "wb")
+
+
+def _new_part(dst: Path) -> tuple[Path, BinaryIO]:
+    """:func:`_create_part` for a download; an unwritable folder is an :class:`OutputError`."""
+    try:
+        return _create_part(dst)
+    except OSError as err:
+        raise OutputError(f"{dst}: cannot write ({err.strerror}); choose another folder or fix permissions") from err
+
+
+def _remove_stale_parts(dst: Path, max_age_hours: float = STALE_PART_HOURS) -> None:
+    """Remove ``.part`` files of ``dst`` left by killed processes.
+
+    ``<dst>.<pid>.<random>.part`` files are removed once older than ``max_age_hours`` (a
+    younger one may belong to a download still running elsewhere and is left alone); the
+    fixed-name ``<dst>.part`` of earlier versions is always removed.
+    """
+    cutoff = time.time() - max_age_hours * 3600.0
+    legacy = dst.with_name(dst.name + PART_SUFFIX)
+    for part in [legacy, *dst.parent.glob(glob.escape(dst.name) + ".*" + PART_SUFFIX)]:
+        with contextlib.suppress(OSError):
+            if part == legacy or part.stat().st_mtime < cutoff:
+                part.unlink()
 
 
 def _check_digest(sha256: str | None) -> str | None:
@@ -169,20 +300,13 @@ def _open_source(url: str, chunk_size: int) -> tuple[int | None, Iterator[bytes]
     raise ConfigError(f"{url}: unsupported URL scheme '{scheme}'; use http://, https:// or file://")
 
 
-def _stream_to(
-    url: str, part: Path, *, progress: bool, chunk_size: int, desc: str
-) -> tuple[str, int, int | None]:
-    """Stream ``url`` into ``part``; return ``(sha256 hex, bytes written, expected size)``."""
+def _stream_to(url: str, fh: BinaryIO, part: Path, *, progress: bool, chunk_size: int, desc: str) -> tuple[int, int | None]:
+    """Stream ``url`` into the open file ``fh`` (named ``part``); return ``(bytes written, expected size)``."""
     from tqdm.auto import tqdm
 
     total, chunks = _open_source(url, chunk_size)
-    digest = hashlib.sha256()
     written = 0
-    try:
-        fh = open(part, "wb")
-    except OSError as err:
-        raise OutputError(f"{part}: cannot write ({err.strerror}); choose another folder or fix permissions") from err
-    with fh, tqdm(
+    with tqdm(
         total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, disable=not progress, leave=True
     ) as bar:
         try:
@@ -193,7 +317,6 @@ def _stream_to(
                     raise OutputError(
                         f"{part}: write failed ({err.strerror}); free disk space or choose another folder"
                     ) from err
-                digest.update(block)
                 written += len(block)
                 bar.update(len(block))
         except HSIError:
@@ -202,7 +325,16 @@ def _stream_to(
             raise DownloadError(
                 f"{url}: download interrupted after {written} bytes ({_failure_reason(err)}); run again to retry"
             ) from err
-    return digest.hexdigest(), written, total
+    return written, total
+
+
+def _sync(fh: BinaryIO, part: Path) -> None:
+    """Flush ``fh`` to disk, so the digest read back is that of the bytes stored."""
+    try:
+        fh.flush()
+        os.fsync(fh.fileno())
+    except OSError as err:
+        raise OutputError(f"{part}: write failed ({err.strerror}); free disk space or choose another folder") from err
 
 
 # ---------------------------------------------------------------------------- fetch
@@ -264,39 +396,80 @@ def fetch(
     if dst.exists() and not overwrite:
         _verify_existing(dst, expected)
         return dst
+    created = _make_parent(dst)
+    try:
+        with _locked(dst):  # a second process fetching dst waits here
+            if dst.exists() and not overwrite:  # ... and then finds it downloaded and verified
+                _verify_existing(dst, expected)
+                return dst
+            _remove_stale_parts(dst)
+            reference = expected or (None if overwrite else read_sums(dst.parent).get(dst.name))
+            actual = _download(url, dst, reference=reference, published=expected is not None, size=size,
+                               progress=progress, chunk_size=chunk_size)
+            record_sum(dst.parent, dst.name, actual)
+    except BaseException:
+        _remove_empty_folders(dst.parent.absolute(), created)
+        raise
+    return dst
 
-    reference = expected or (None if overwrite else read_sums(dst.parent).get(dst.name))
-    created = dst.parent.absolute()  # the top folder this call creates, removed again if the download fails
+
+def _make_parent(dst: Path) -> Path | None:
+    """Create ``dst``'s folder; return the top folder created (None when it existed)."""
+    created = dst.parent.absolute()
     while not created.parent.exists():
         created = created.parent
-    created = created if not created.exists() else None  # type: ignore[assignment]
+    top = created if not created.exists() else None
     try:
         dst.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise OutputError(f"{dst.parent}: cannot create folder ({err.strerror}); choose another folder") from err
-    part = dst.with_name(dst.name + PART_SUFFIX)
+    return top
+
+
+def _download(
+    url: str, dst: Path, *, reference: str | None, published: bool, size: int | None, progress: bool, chunk_size: int
+) -> str:
+    """Download ``url`` into a temporary file of this process, check it, rename it to ``dst``.
+
+    Returns:
+        The sha256 of the file as stored (read back from disk after ``fsync``).
+    """
+    part, fh = _new_part(dst)
     try:
-        actual, written, total = _stream_to(url, part, progress=progress, chunk_size=chunk_size, desc=dst.name)
-        if total is not None and written != total:
-            raise DownloadError(f"{url}: received {written} of {total} bytes; the connection dropped, run again")
-        if size is not None and written != size:
-            raise DownloadError(f"{url}: received {written} bytes, the catalog gives {size}; the file is truncated "
-                                "or changed upstream, run again or check the URL")
-        if reference is not None and actual != reference:
-            source, fix = (("published", "check the URL and the catalog's sha256") if expected else
-                           (f"recorded in {dst.parent / SUMS_FILENAME}",
-                            "if the file legitimately changed, remove its line from SHA256SUMS"))
-            raise ChecksumError(
-                f"{dst.name}: sha256 of the download from {url} is {actual}, expected {reference} ({source}); "
-                f"the file was corrupted in transit or changed upstream. Run again, or {fix}"
-            )
+        with fh:
+            written, total = _stream_to(url, fh, part, progress=progress, chunk_size=chunk_size, desc=dst.name)
+            _sync(fh, part)
+        stored = part.stat().st_size
+        if stored != written:
+            raise DownloadError(f"{part}: holds {stored} bytes but {written} were written; another program "
+                                "changed it, run again")
+        actual = sha256_file(part)
+        _check_download(url, dst, actual, stored, total=total, size=size, reference=reference, published=published)
         os.replace(part, dst)
     except BaseException:
         part.unlink(missing_ok=True)
-        _remove_empty_folders(dst.parent.absolute(), created)
         raise
-    record_sum(dst.parent, dst.name, actual)
-    return dst
+    return actual
+
+
+def _check_download(
+    url: str, dst: Path, actual: str, stored: int, *, total: int | None, size: int | None,
+    reference: str | None, published: bool,
+) -> None:
+    """Compare a finished download with its expected length, catalog size and reference digest."""
+    if total is not None and stored != total:
+        raise DownloadError(f"{url}: received {stored} of {total} bytes; the connection dropped, run again")
+    if size is not None and stored != size:
+        raise DownloadError(f"{url}: received {stored} bytes, the catalog gives {size}; the file is truncated "
+                            "or changed upstream, run again or check the URL")
+    if reference is not None and actual != reference:
+        source, fix = (("published", "check the URL and the catalog's sha256") if published else
+                       (f"recorded in {dst.parent / SUMS_FILENAME}",
+                        "if the file legitimately changed, remove its line from SHA256SUMS"))
+        raise ChecksumError(
+            f"{dst.name}: sha256 of the download from {url} is {actual}, expected {reference} ({source}); "
+            f"the file was corrupted in transit or changed upstream. Run again, or {fix}"
+        )
 
 
 def _remove_empty_folders(folder: Path, top: Path | None) -> None:
