@@ -14,6 +14,10 @@ Guarantees of :func:`fetch`:
 * ``.part`` files left by killed processes are removed once older than
   :data:`STALE_PART_HOURS` (a younger one may belong to a running download, and is ignored);
 * with a published ``sha256`` the download is checked against it;
+* a file whose name promises binary data (``.mat``, ``.tif``, ``.zip``...: see
+  :data:`BINARY_SUFFIXES`) but which starts like a web page (``<!DOCTYPE``, ``<html``) is
+  refused and nothing is recorded: the server sent a login, consent or error page, or the
+  URL moved. An existing local copy without a published sha256 gets the same check;
 * every verified file is recorded in ``<dst.parent>/SHA256SUMS`` (the format of
   ``sha256sum``), so a later call verifies an existing local copy against the digest
   recorded when it was first downloaded and reports corruption instead of using it;
@@ -38,7 +42,14 @@ from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 from hsi_app.data.catalog import DatasetEntry, DatasetFile, get_dataset, load_catalog
-from hsi_app.errors import ChecksumError, ConfigError, DatasetNotFoundError, HSIError, OutputError
+from hsi_app.errors import (
+    ChecksumError,
+    ConfigError,
+    DatasetNotFoundError,
+    HSIError,
+    InvalidDataError,
+    OutputError,
+)
 
 try:  # POSIX advisory locks; without them downloads still never mix (own temporary files)
     import fcntl
@@ -50,6 +61,12 @@ PART_SUFFIX = ".part"
 LOCK_SUFFIX = ".lock"
 STALE_PART_HOURS = 24.0
 """A ``<name>.<pid>.<random>.part`` older than this is left over from a killed process."""
+BINARY_SUFFIXES = frozenset({
+    ".mat", ".tif", ".tiff", ".zip", ".img", ".npy", ".npz", ".h5", ".hdf", ".hdf5", ".he5", ".nc",
+    ".gz", ".tgz", ".bz2", ".xz", ".7z", ".tar", ".bsq", ".bil", ".bip", ".raw", ".dat", ".safetensors",
+})  # fmt: skip
+"""File name suffixes that promise binary data, so a web page under such a name is refused."""
+_HTML_STARTS = (b"<!doctype", b"<html", b"<head", b"<body")
 HTTP_TIMEOUT_S = (15.0, 60.0)  # connect, read (between bytes)
 
 
@@ -337,11 +354,44 @@ def _sync(fh: BinaryIO, part: Path) -> None:
         raise OutputError(f"{part}: write failed ({err.strerror}); free disk space or choose another folder") from err
 
 
+# ---------------------------------------------------------------------------- content sniffing
+
+
+def is_web_page(path: str | os.PathLike[str]) -> bool:
+    """True when the file starts like an HTML page (``<!DOCTYPE``, ``<html``, after an optional XML prolog)."""
+    with open(path, "rb") as fh:
+        head = fh.read(2048)
+    head = head.removeprefix(b"\xef\xbb\xbf").lstrip().lower()
+    if head.startswith(b"<?xml"):
+        head = head[head.find(b"?>") + 2 :].lstrip()
+    return head.startswith(_HTML_STARTS)
+
+
+def _expects_binary(dst: Path) -> bool:
+    """True when ``dst``'s name promises binary data (see :data:`BINARY_SUFFIXES`)."""
+    return dst.suffix.lower() in BINARY_SUFFIXES
+
+
+def _refuse_web_page(url: str, dst: Path, part: Path) -> None:
+    """Raise when a download meant to be binary data is a web page."""
+    if _expects_binary(dst) and is_web_page(part):
+        raise DownloadError(
+            f"{dst.name}: the server sent a web page (HTML), not the {dst.suffix} file, from {url}; likely a login "
+            f"or consent page or a moved URL. Download it in a browser and place it at {dst}"
+        )
+
+
 # ---------------------------------------------------------------------------- fetch
 
 
 def _verify_existing(dst: Path, expected: str | None) -> None:
     """Check an existing ``dst`` against ``expected`` or its recorded digest; record if new."""
+    if expected is None and _expects_binary(dst) and is_web_page(dst):
+        raise InvalidDataError(
+            f"{dst}: is a web page (HTML), not {dst.suffix} data; a download saved a login, consent or error page. "
+            f"Download the file in a browser and place it at {dst}, or fetch again (--force in the CLI, "
+            "overwrite=True in Python)"
+        )
     recorded = read_sums(dst.parent).get(dst.name)
     reference = expected or recorded
     actual = sha256_file(dst)
@@ -443,6 +493,7 @@ def _download(
         if stored != written:
             raise DownloadError(f"{part}: holds {stored} bytes but {written} were written; another program "
                                 "changed it, run again")
+        _refuse_web_page(url, dst, part)
         actual = sha256_file(part)
         _check_download(url, dst, actual, stored, total=total, size=size, reference=reference, published=published)
         os.replace(part, dst)
