@@ -14,6 +14,11 @@ Guarantees of :func:`fetch`:
 * ``.part`` files left by killed processes are removed once older than
   :data:`STALE_PART_HOURS` (a younger one may belong to a running download, and is ignored);
 * with a published ``sha256`` the download is checked against it;
+* a download is complete when its size matches the catalog's ``size_bytes`` or the server's
+  ``Content-Length``, its chunked transfer ended properly, or its sha256 matches; a dropped
+  connection (``IncompleteRead``, chunked truncation) is an error. A download that nothing can
+  prove complete (no sha256, no size, a close-delimited HTTP body) is kept but recorded in
+  ``SHA256SUMS.unverified``, not in ``SHA256SUMS``, and a warning says so;
 * a file whose name promises binary data (``.mat``, ``.tif``, ``.zip``...: see
   :data:`BINARY_SUFFIXES`) but which starts like a web page (``<!DOCTYPE``, ``<html``) is
   refused and nothing is recorded: the server sent a login, consent or error page, or the
@@ -35,7 +40,9 @@ import hashlib
 import os
 import secrets
 import time
+import warnings
 from collections.abc import Iterator, Mapping
+from http.client import HTTPException
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlparse
@@ -47,6 +54,7 @@ from hsi_app.errors import (
     ConfigError,
     DatasetNotFoundError,
     HSIError,
+    HSIWarning,
     InvalidDataError,
     OutputError,
 )
@@ -57,6 +65,8 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 SUMS_FILENAME = "SHA256SUMS"
+UNVERIFIED_FILENAME = "SHA256SUMS.unverified"
+"""Digests of downloads that nothing proved complete (same format as ``SHA256SUMS``)."""
 PART_SUFFIX = ".part"
 LOCK_SUFFIX = ".lock"
 STALE_PART_HOURS = 24.0
@@ -86,13 +96,13 @@ def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def read_sums(directory: str | os.PathLike[str]) -> dict[str, str]:
-    """``{filename: digest}`` from ``directory/SHA256SUMS`` (empty when there is none).
+def read_sums(directory: str | os.PathLike[str], sums_name: str = SUMS_FILENAME) -> dict[str, str]:
+    """``{filename: digest}`` from ``directory/SHA256SUMS`` (or ``sums_name``; empty when there is none).
 
     Lines are ``<digest>  <filename>`` as written by ``sha256sum``; a ``*`` before the
     file name (binary mode) is accepted, blank lines and ``#`` comments are skipped.
     """
-    sums_path = Path(directory) / SUMS_FILENAME
+    sums_path = Path(directory) / sums_name
     try:
         lines = sums_path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
@@ -109,8 +119,10 @@ def read_sums(directory: str | os.PathLike[str]) -> dict[str, str]:
     return sums
 
 
-def record_sum(directory: str | os.PathLike[str], filename: str, digest: str) -> Path:
-    """Set the digest of ``filename`` in ``directory/SHA256SUMS`` (rewritten atomically).
+def record_sum(
+    directory: str | os.PathLike[str], filename: str, digest: str, *, sums_name: str = SUMS_FILENAME
+) -> Path:
+    """Set the digest of ``filename`` in ``directory/SHA256SUMS`` (or ``sums_name``; rewritten atomically).
 
     Concurrent writers (two downloads into one folder) take turns through the advisory lock
     ``SHA256SUMS.lock``, so neither loses the other's line.
@@ -121,14 +133,30 @@ def record_sum(directory: str | os.PathLike[str], filename: str, digest: str) ->
     Raises:
         OutputError: the record cannot be written (read-only folder, full disk).
     """
-    directory = Path(directory)
-    sums_path = directory / SUMS_FILENAME
+    return _update_sums(Path(directory), sums_name, filename, digest.lower())
+
+
+def _update_sums(directory: Path, sums_name: str, filename: str, digest: str | None) -> Path:
+    """Set (or, with ``digest=None``, remove) the line of ``filename`` in ``directory/sums_name``."""
+    sums_path = directory / sums_name
     with _locked(sums_path):
-        sums = read_sums(directory)
-        sums[filename] = digest.lower()
+        sums = read_sums(directory, sums_name)
+        if digest is None:
+            if sums.pop(filename, None) is None:
+                return sums_path
+        else:
+            sums[filename] = digest
         text = "".join(f"{d}  {n}\n" for n, d in sorted(sums.items()))
         _write_atomically(sums_path, text)
     return sums_path
+
+
+def _record(dst: Path, digest: str, *, verified: bool) -> None:
+    """Record ``dst``'s digest in SHA256SUMS (verified) or SHA256SUMS.unverified, and drop it from the other."""
+    keep, drop = (SUMS_FILENAME, UNVERIFIED_FILENAME) if verified else (UNVERIFIED_FILENAME, SUMS_FILENAME)
+    record_sum(dst.parent, dst.name, digest, sums_name=keep)
+    if dst.name in read_sums(dst.parent, drop):
+        _update_sums(dst.parent, drop, dst.name, None)
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -262,8 +290,12 @@ def _iter_file(path: Path, chunk_size: int) -> tuple[int | None, Iterator[bytes]
     return size, chunks()
 
 
-def _iter_http(url: str, chunk_size: int) -> tuple[int | None, Iterator[bytes]]:
-    """``(size or None, chunks)`` of an HTTP(S) download (``requests`` streaming)."""
+def _iter_http(url: str, chunk_size: int) -> tuple[int | None, Iterator[bytes], bool]:
+    """``(size or None, chunks, framed)`` of an HTTP(S) download (``requests`` streaming).
+
+    ``framed``: the body's end is marked (``Content-Length``, which urllib3 enforces, or a
+    chunked transfer), so a dropped connection raises instead of looking like the end.
+    """
     import requests
 
     response = requests.get(url, stream=True, timeout=HTTP_TIMEOUT_S)
@@ -275,12 +307,14 @@ def _iter_http(url: str, chunk_size: int) -> tuple[int | None, Iterator[bytes]]:
     length = response.headers.get("Content-Length")
     encoded = response.headers.get("Content-Encoding", "identity").lower() != "identity"
     size = int(length) if length and length.isdigit() and not encoded else None
+    chunked = "chunked" in response.headers.get("Transfer-Encoding", "").lower()
+    framed = chunked or bool(length and length.isdigit())
 
     def chunks() -> Iterator[bytes]:
         with response:
             yield from response.iter_content(chunk_size=chunk_size)
 
-    return size, chunks()
+    return size, chunks(), framed
 
 
 def _failure_reason(err: BaseException) -> str:
@@ -292,8 +326,8 @@ def _failure_reason(err: BaseException) -> str:
     return f"{type(err).__name__}: {text[:160]}" if text else type(err).__name__
 
 
-def _open_source(url: str, chunk_size: int) -> tuple[int | None, Iterator[bytes]]:
-    """Dispatch on the URL scheme; wrap source errors as :class:`DownloadError`."""
+def _open_source(url: str, chunk_size: int) -> tuple[int | None, Iterator[bytes], bool]:
+    """``(size or None, chunks, framed)``: dispatch on the URL scheme; wrap source errors as :class:`DownloadError`."""
     scheme = urlparse(url).scheme.lower()
     if scheme == "file":
         parsed = urlparse(url)
@@ -301,9 +335,10 @@ def _open_source(url: str, chunk_size: int) -> tuple[int | None, Iterator[bytes]
             raise ConfigError(f"{url}: file:// URLs must be local (file:///path); fix the URL")
         path = Path(url2pathname(parsed.path))
         try:
-            return _iter_file(path, chunk_size)
+            size, chunks = _iter_file(path, chunk_size)
         except OSError as err:
             raise DownloadError(f"{url}: cannot read source file ({_failure_reason(err)}); check the URL") from err
+        return size, chunks, size is not None
     if scheme in ("http", "https"):
         import requests
 
@@ -317,11 +352,17 @@ def _open_source(url: str, chunk_size: int) -> tuple[int | None, Iterator[bytes]
     raise ConfigError(f"{url}: unsupported URL scheme '{scheme}'; use http://, https:// or file://")
 
 
-def _stream_to(url: str, fh: BinaryIO, part: Path, *, progress: bool, chunk_size: int, desc: str) -> tuple[int, int | None]:
-    """Stream ``url`` into the open file ``fh`` (named ``part``); return ``(bytes written, expected size)``."""
+def _stream_to(
+    url: str, fh: BinaryIO, part: Path, *, progress: bool, chunk_size: int, desc: str
+) -> tuple[int, int | None, bool]:
+    """Stream ``url`` into the open file ``fh`` (named ``part``).
+
+    Returns:
+        ``(bytes written, expected size or None, framed)`` (see :func:`_iter_http`).
+    """
     from tqdm.auto import tqdm
 
-    total, chunks = _open_source(url, chunk_size)
+    total, chunks, framed = _open_source(url, chunk_size)
     written = 0
     with tqdm(
         total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, disable=not progress, leave=True
@@ -338,11 +379,20 @@ def _stream_to(url: str, fh: BinaryIO, part: Path, *, progress: bool, chunk_size
                 bar.update(len(block))
         except HSIError:
             raise
-        except OSError as err:  # requests' errors derive from OSError too (mid-stream drops)
+        except _network_errors() as err:  # requests' errors derive from OSError; http.client's IncompleteRead does not
             raise DownloadError(
                 f"{url}: download interrupted after {written} bytes ({_failure_reason(err)}); run again to retry"
             ) from err
-    return written, total
+    return written, total, framed
+
+
+def _network_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean the source broke off: OSError, http.client's and urllib3's errors."""
+    try:
+        from urllib3.exceptions import HTTPError as Urllib3Error
+    except ImportError:  # pragma: no cover - urllib3 comes with requests
+        return (OSError, HTTPException)
+    return (OSError, HTTPException, Urllib3Error)
 
 
 def _sync(fh: BinaryIO, part: Path) -> None:
@@ -393,16 +443,30 @@ def _verify_existing(dst: Path, expected: str | None) -> None:
             "overwrite=True in Python)"
         )
     recorded = read_sums(dst.parent).get(dst.name)
-    reference = expected or recorded
+    unverified = read_sums(dst.parent, UNVERIFIED_FILENAME).get(dst.name) if recorded is None else None
+    reference = expected or recorded or unverified
     actual = sha256_file(dst)
     if reference is None or actual == reference:
-        if recorded != actual:
-            record_sum(dst.parent, dst.name, actual)
+        if expected is None and recorded is None and unverified is not None:
+            _warn_unverified(dst, f"its digest is in {UNVERIFIED_FILENAME}")
+        elif recorded != actual:
+            _record(dst, actual, verified=True)
         return
-    source = "the published sha256" if expected else f"the digest recorded in {dst.parent / SUMS_FILENAME}"
+    source = ("the published sha256" if expected else
+              f"the digest recorded in {dst.parent / (SUMS_FILENAME if recorded else UNVERIFIED_FILENAME)}")
     raise ChecksumError(
         f"{dst}: local copy does not match {source} (expected {reference}, got {actual}); it is corrupted "
         "or was modified. Delete it and fetch again (--force in the CLI, overwrite=True in Python)"
+    )
+
+
+def _warn_unverified(dst: Path, detail: str) -> None:
+    """One-line warning: nothing proves ``dst`` is a complete download."""
+    warnings.warn(
+        f"{dst}: unverified: nothing proves this download is complete (no published sha256, no catalog "
+        f"size_bytes, no Content-Length); {detail}. Add its sha256 or size_bytes to the catalog to verify it",
+        HSIWarning,
+        stacklevel=3,
     )
 
 
@@ -454,9 +518,11 @@ def fetch(
                 return dst
             _remove_stale_parts(dst)
             reference = expected or (None if overwrite else read_sums(dst.parent).get(dst.name))
-            actual = _download(url, dst, reference=reference, published=expected is not None, size=size,
-                               progress=progress, chunk_size=chunk_size)
-            record_sum(dst.parent, dst.name, actual)
+            actual, proven = _download(url, dst, reference=reference, published=expected is not None, size=size,
+                                       progress=progress, chunk_size=chunk_size)
+            _record(dst, actual, verified=proven)
+            if not proven:
+                _warn_unverified(dst, f"it is recorded in {UNVERIFIED_FILENAME}, not in {SUMS_FILENAME}")
     except BaseException:
         _remove_empty_folders(dst.parent.absolute(), created)
         raise
@@ -478,16 +544,16 @@ def _make_parent(dst: Path) -> Path | None:
 
 def _download(
     url: str, dst: Path, *, reference: str | None, published: bool, size: int | None, progress: bool, chunk_size: int
-) -> str:
+) -> tuple[str, bool]:
     """Download ``url`` into a temporary file of this process, check it, rename it to ``dst``.
 
     Returns:
-        The sha256 of the file as stored (read back from disk after ``fsync``).
+        ``(sha256 of the file as stored, read back after fsync; whether anything proved it complete)``.
     """
     part, fh = _new_part(dst)
     try:
         with fh:
-            written, total = _stream_to(url, fh, part, progress=progress, chunk_size=chunk_size, desc=dst.name)
+            written, total, framed = _stream_to(url, fh, part, progress=progress, chunk_size=chunk_size, desc=dst.name)
             _sync(fh, part)
         stored = part.stat().st_size
         if stored != written:
@@ -500,7 +566,7 @@ def _download(
     except BaseException:
         part.unlink(missing_ok=True)
         raise
-    return actual
+    return actual, framed or size is not None or reference is not None
 
 
 def _check_download(

@@ -10,14 +10,17 @@ import functools
 import hashlib
 import http.server
 import threading
+import warnings
 from collections.abc import Iterator
+from http.client import IncompleteRead
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from hsi_app.data.download import DownloadError, fetch, read_sums
-from hsi_app.errors import InvalidDataError
+from hsi_app.data import download
+from hsi_app.data.download import UNVERIFIED_FILENAME, DownloadError, fetch, read_sums
+from hsi_app.errors import ChecksumError, HSIWarning, InvalidDataError
 
 SIZE = 300_001
 PAGE = b"<!DOCTYPE html><html><body>Please complete the security check</body></html>"
@@ -113,3 +116,110 @@ def test_an_existing_web_page_is_refused_even_when_recorded(tmp_path: Path) -> N
     assert "--force" in msg and dst.read_bytes() == PAGE
     fetch(good.as_uri(), dst, progress=False, overwrite=True)  # --force repairs it
     assert _sha(dst) == _sha(good) and read_sums(dst.parent) == {"PaviaU.mat": _sha(good)}
+
+
+# ---------------------------------------------------------------------------- proving a download complete
+
+PAYLOAD = np.random.default_rng(11).integers(0, 256, 200_000, dtype=np.uint8).tobytes()
+PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
+
+
+class Framing(http.server.BaseHTTPRequestHandler):
+    """``/close/full``, ``/close/cut``: no length, body ends when the connection closes (HTTP/1.0);
+    ``/chunked/full``, ``/chunked/cut``: chunked transfer, the cut one closes before the last chunk."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server API
+        kind, how = self.path.strip("/").split("/")[:2]
+        body = PAYLOAD if how.startswith("full") else PAYLOAD[:120_000]
+        if kind == "close":
+            self.protocol_version = "HTTP/1.0"
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(body)
+        else:
+            self.protocol_version = "HTTP/1.1"
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for i in range(0, len(body), 50_000):
+                piece = body[i : i + 50_000]
+                self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+            if how.startswith("full"):
+                self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+        self.close_connection = True
+
+
+@pytest.fixture()
+def framing() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Framing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_close_delimited_download_is_kept_as_unverified(framing: str, tmp_path: Path) -> None:
+    dst = tmp_path / "d" / "cube.mat"
+    with pytest.warns(HSIWarning) as caught:
+        fetch(f"{framing}/close/full", dst, progress=False)
+    assert hashlib.sha256(dst.read_bytes()).hexdigest() == PAYLOAD_SHA
+    assert len(caught) == 1
+    msg = str(caught[0].message)
+    assert "\n" not in msg and msg.startswith(f"{dst}: unverified: nothing proves this download is complete")
+    assert read_sums(dst.parent) == {}, "not recorded as verified"
+    assert read_sums(dst.parent, UNVERIFIED_FILENAME) == {"cube.mat": PAYLOAD_SHA}
+    # a later fetch says it again, and still detects corruption against the unverified digest
+    with pytest.warns(HSIWarning, match="unverified"):
+        fetch(f"{framing}/close/full", dst, progress=False)
+    assert read_sums(dst.parent) == {}
+    dst.write_bytes(PAYLOAD[:-1] + b"\0")
+    with pytest.raises(ChecksumError, match=r"SHA256SUMS\.unverified"):
+        fetch(f"{framing}/close/full", dst, progress=False)
+    # the published digest verifies it: moved from the unverified record to SHA256SUMS
+    dst.write_bytes(PAYLOAD)
+    fetch(f"{framing}/close/full", dst, sha256=PAYLOAD_SHA, progress=False)
+    assert read_sums(dst.parent) == {"cube.mat": PAYLOAD_SHA}
+    assert read_sums(dst.parent, UNVERIFIED_FILENAME) == {}
+
+
+def test_a_cut_close_delimited_download_is_caught_by_the_catalog_size(framing: str, tmp_path: Path) -> None:
+    dst = tmp_path / "d" / "cube.mat"
+    with pytest.raises(DownloadError, match=f"received 120000 bytes, the catalog gives {len(PAYLOAD)}"):
+        fetch(f"{framing}/close/cut", dst, size=len(PAYLOAD), progress=False)
+    assert not (tmp_path / "d").exists()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the size proves it complete: no warning
+        fetch(f"{framing}/close/full", dst, size=len(PAYLOAD), progress=False)
+    assert read_sums(dst.parent) == {"cube.mat": PAYLOAD_SHA}
+
+
+def test_chunked_transfer_proves_completeness_and_its_truncation_is_an_error(framing: str, tmp_path: Path) -> None:
+    dst = tmp_path / "d" / "cube.mat"
+    with pytest.raises(DownloadError, match=r"chunked/cut: download interrupted after") as info:
+        fetch(f"{framing}/chunked/cut", dst, progress=False)
+    assert "\n" not in str(info.value) and not (tmp_path / "d").exists()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fetch(f"{framing}/chunked/full", dst, progress=False)
+    assert read_sums(dst.parent) == {"cube.mat": PAYLOAD_SHA}
+
+
+def test_incomplete_read_from_the_source_is_a_download_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def cut(path: Path, chunk_size: int) -> tuple[None, Iterator[bytes]]:
+        def chunks() -> Iterator[bytes]:
+            yield b"x" * 100
+            raise IncompleteRead(b"x" * 100, 900)
+
+        return None, chunks()
+
+    monkeypatch.setattr(download, "_iter_file", cut)
+    with pytest.raises(DownloadError, match=r"download interrupted after 100 bytes \(IncompleteRead"):
+        fetch((tmp_path / "src").as_uri(), tmp_path / "d" / "cube.mat", progress=False)
+    assert not (tmp_path / "d").exists()
