@@ -26,7 +26,8 @@ Guarantees of :func:`fetch`:
 * every verified file is recorded in ``<dst.parent>/SHA256SUMS`` (the format of
   ``sha256sum``), so a later call verifies an existing local copy against the digest
   recorded when it was first downloaded and reports corruption instead of using it;
-* an existing file that verifies is not downloaded again.
+* an existing file that verifies is not downloaded again; one whose size differs from the
+  catalog's ``size_bytes`` is refused.
 
 ``http(s)://`` URLs are streamed with ``requests``; ``file://`` URLs are read from disk
 (used by tests and for local mirrors).
@@ -434,8 +435,13 @@ def _refuse_web_page(url: str, dst: Path, part: Path) -> None:
 # ---------------------------------------------------------------------------- fetch
 
 
-def _verify_existing(dst: Path, expected: str | None) -> None:
-    """Check an existing ``dst`` against ``expected`` or its recorded digest; record if new."""
+def _verify_existing(dst: Path, expected: str | None, size: int | None = None) -> None:
+    """Check an existing ``dst`` against ``size``, ``expected`` or its recorded digest; record if new."""
+    if size is not None and (found := dst.stat().st_size) != size:
+        raise ChecksumError(
+            f"{dst}: local copy is {found} bytes, the catalog gives {size}; it is incomplete or another file. "
+            "Download it again (--force in the CLI, overwrite=True in Python) or replace it by hand"
+        )
     if expected is None and _expects_binary(dst) and is_web_page(dst):
         raise InvalidDataError(
             f"{dst}: is a web page (HTML), not {dst.suffix} data; a download saved a login, consent or error page. "
@@ -498,7 +504,8 @@ def fetch(
 
     Raises:
         ChecksumError: the download (or an existing local copy) does not match the
-            reference digest; nothing is left at ``dst`` for a new download.
+            reference digest, or an existing local copy is not ``size`` bytes; nothing is
+            left at ``dst`` for a new download.
         DownloadError: network failure, HTTP error status, or missing source file.
         OutputError: ``dst`` cannot be written.
         ConfigError: malformed ``sha256`` or unsupported URL scheme.
@@ -508,13 +515,13 @@ def fetch(
     if dst.is_dir():
         raise OutputError(f"{dst}: is a folder; pass the destination file path")
     if dst.exists() and not overwrite:
-        _verify_existing(dst, expected)
+        _verify_existing(dst, expected, size)
         return dst
     created = _make_parent(dst)
     try:
         with _locked(dst):  # a second process fetching dst waits here
             if dst.exists() and not overwrite:  # ... and then finds it downloaded and verified
-                _verify_existing(dst, expected)
+                _verify_existing(dst, expected, size)
                 return dst
             _remove_stale_parts(dst)
             reference = expected or (None if overwrite else read_sums(dst.parent).get(dst.name))
@@ -661,5 +668,5 @@ def fetch_dataset(
             fetch(file.url, dest / file.filename, sha256=file.sha256, progress=progress, overwrite=overwrite,
                   size=file.size_bytes)
         elif not file.is_pattern:
-            _verify_existing(dest / file.filename, file.sha256)
+            _verify_existing(dest / file.filename, _check_digest(file.sha256), file.size_bytes)
     return dest

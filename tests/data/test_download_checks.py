@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import http.server
+import json
 import threading
 import warnings
 from collections.abc import Iterator
@@ -19,7 +20,8 @@ import numpy as np
 import pytest
 
 from hsi_app.data import download
-from hsi_app.data.download import UNVERIFIED_FILENAME, DownloadError, fetch, read_sums
+from hsi_app.data.catalog import DEFAULT_CATALOG_PATH
+from hsi_app.data.download import UNVERIFIED_FILENAME, DownloadError, fetch, fetch_dataset, read_sums
 from hsi_app.errors import ChecksumError, HSIWarning, InvalidDataError
 
 SIZE = 300_001
@@ -223,3 +225,34 @@ def test_incomplete_read_from_the_source_is_a_download_error(tmp_path: Path, mon
     with pytest.raises(DownloadError, match=r"download interrupted after 100 bytes \(IncompleteRead"):
         fetch((tmp_path / "src").as_uri(), tmp_path / "d" / "cube.mat", progress=False)
     assert not (tmp_path / "d").exists()
+
+
+# ---------------------------------------------------------------------------- existing files: catalog size
+
+
+def test_an_existing_file_of_another_size_than_the_catalogs_is_refused(tmp_path: Path) -> None:
+    source = _blob(tmp_path / "remote" / "scene.mat")
+    dst = _blob(tmp_path / "d" / "scene.mat", seed=1, size=1000)  # a copy left by another tool
+    with pytest.raises(ChecksumError) as info:
+        fetch(source.as_uri(), dst, size=SIZE, progress=False)
+    msg = str(info.value)
+    assert msg == (f"{dst}: local copy is 1000 bytes, the catalog gives {SIZE}; it is incomplete or another file. "
+                   "Download it again (--force in the CLI, overwrite=True in Python) or replace it by hand")
+    assert read_sums(dst.parent) == {} and dst.stat().st_size == 1000
+    fetch(source.as_uri(), dst, size=SIZE, progress=False, overwrite=True)  # --force
+    assert _sha(dst) == _sha(source) and read_sums(dst.parent) == {"scene.mat": _sha(source)}
+    assert fetch(source.as_uri(), dst, size=SIZE, progress=False) == dst  # right size: verified
+
+
+def test_a_hand_placed_dataset_file_is_checked_against_the_catalog_size(tmp_path: Path) -> None:
+    base = json.loads(DEFAULT_CATALOG_PATH.read_text(encoding="utf-8"))["datasets"]
+    manual = next(d for d in base if d["name"] == "whu_hi_longkou")
+    manual["files"] = [dict(f, size_bytes=500) for f in manual["files"]]
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps({"format_version": 1, "datasets": [manual]}), encoding="utf-8")
+    root = tmp_path / "data"
+    names = [f["filename"] for f in manual["files"]]
+    _blob(root / "whu_hi_longkou" / names[0], seed=8, size=500)
+    _blob(root / "whu_hi_longkou" / names[1], seed=9, size=499)
+    with pytest.raises(ChecksumError, match=f"{names[1]}: local copy is 499 bytes, the catalog gives 500"):
+        fetch_dataset("whu_hi_longkou", root, progress=False, catalog=catalog)
