@@ -27,7 +27,8 @@ Guarantees of :func:`fetch`:
   ``sha256sum``), so a later call verifies an existing local copy against the digest
   recorded when it was first downloaded and reports corruption instead of using it;
 * an existing file that verifies is not downloaded again; one whose size differs from the
-  catalog's ``size_bytes`` is refused.
+  catalog's ``size_bytes`` is refused. Verifying only reads: in a read-only data folder a
+  good file is used, and a warning (once per folder) says its digest could not be recorded.
 
 ``http(s)://`` URLs are streamed with ``requests``; ``file://`` URLs are read from disk
 (used by tests and for local mirrors).
@@ -456,7 +457,7 @@ def _verify_existing(dst: Path, expected: str | None, size: int | None = None) -
         if expected is None and recorded is None and unverified is not None:
             _warn_unverified(dst, f"its digest is in {UNVERIFIED_FILENAME}")
         elif recorded != actual:
-            _record(dst, actual, verified=True)
+            _record_if_possible(dst, actual)
         return
     source = ("the published sha256" if expected else
               f"the digest recorded in {dst.parent / (SUMS_FILENAME if recorded else UNVERIFIED_FILENAME)}")
@@ -464,6 +465,28 @@ def _verify_existing(dst: Path, expected: str | None, size: int | None = None) -
         f"{dst}: local copy does not match {source} (expected {reference}, got {actual}); it is corrupted "
         "or was modified. Delete it and fetch again (--force in the CLI, overwrite=True in Python)"
     )
+
+
+_UNRECORDABLE: set[Path] = set()
+"""Folders whose SHA256SUMS could not be written (warned about once per process)."""
+
+
+def _record_if_possible(dst: Path, digest: str) -> None:
+    """Record a verified existing file; in a read-only folder warn (once per folder) instead of failing."""
+    try:
+        _record(dst, digest, verified=True)
+    except OutputError as err:
+        folder = dst.parent.absolute()
+        if folder in _UNRECORDABLE:
+            return
+        _UNRECORDABLE.add(folder)
+        reason = getattr(err.__cause__, "strerror", None) or "not writable"
+        warnings.warn(
+            f"{dst.parent / SUMS_FILENAME}: cannot write the checksum record ({reason}); {dst.name} was verified "
+            "and is used, but its digest is not recorded for later checks (a read-only data folder?)",
+            HSIWarning,
+            stacklevel=4,
+        )
 
 
 def _warn_unverified(dst: Path, detail: str) -> None:

@@ -6,13 +6,15 @@ local HTTP server on 127.0.0.1 (no internet needed).
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import http.server
 import json
+import os
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.client import IncompleteRead
 from pathlib import Path
 
@@ -22,7 +24,7 @@ import pytest
 from hsi_app.data import download
 from hsi_app.data.catalog import DEFAULT_CATALOG_PATH
 from hsi_app.data.download import UNVERIFIED_FILENAME, DownloadError, fetch, fetch_dataset, read_sums
-from hsi_app.errors import ChecksumError, HSIWarning, InvalidDataError
+from hsi_app.errors import ChecksumError, HSIWarning, InvalidDataError, OutputError
 
 SIZE = 300_001
 PAGE = b"<!DOCTYPE html><html><body>Please complete the security check</body></html>"
@@ -256,3 +258,53 @@ def test_a_hand_placed_dataset_file_is_checked_against_the_catalog_size(tmp_path
     _blob(root / "whu_hi_longkou" / names[1], seed=9, size=499)
     with pytest.raises(ChecksumError, match=f"{names[1]}: local copy is 499 bytes, the catalog gives 500"):
         fetch_dataset("whu_hi_longkou", root, progress=False, catalog=catalog)
+
+
+# ---------------------------------------------------------------------------- read-only data folders
+
+
+@pytest.fixture()
+def seal(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path], None]]:
+    """``seal(folder)`` makes ``folder`` read-only (and, for root, which ignores permission bits,
+    refuses to create or open files for writing in it)."""
+    sealed: list[Path] = []
+    real_open = os.open
+
+    def guarded(path, flags, *args, **kwargs):  # noqa: ANN001, ANN202 - os.open's signature
+        writes = flags & (os.O_CREAT | os.O_WRONLY | os.O_RDWR)
+        if writes and any(Path(path).absolute().parent == f for f in sealed):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    def _seal(folder: Path) -> None:
+        folder.chmod(0o555)
+        sealed.append(folder.absolute())
+        if os.geteuid() == 0:
+            monkeypatch.setattr(os, "open", guarded)
+
+    yield _seal
+    for folder in sealed:
+        folder.chmod(0o755)
+
+
+def test_a_good_file_in_a_read_only_folder_verifies_with_one_warning(
+    seal: Callable[[Path], None], tmp_path: Path
+) -> None:
+    read_only = tmp_path / "shared"
+    a = _blob(read_only / "a.mat", seed=1)
+    b = _blob(read_only / "b.mat", seed=2)
+    seal(read_only)
+    sha_a = _sha(a)  # hashed independently of the code under test
+    with pytest.warns(HSIWarning) as caught:
+        assert fetch((tmp_path / "absent").as_uri(), a, sha256=sha_a, progress=False) == a
+        assert fetch((tmp_path / "absent").as_uri(), b, progress=False) == b
+        assert fetch((tmp_path / "absent").as_uri(), a, progress=False) == a
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 1, messages
+    assert messages[0].startswith(f"{read_only / 'SHA256SUMS'}: cannot write the checksum record (Permission denied)")
+    assert "a.mat was verified and is used" in messages[0] and "\n" not in messages[0]
+    assert sorted(p.name for p in read_only.iterdir()) == ["a.mat", "b.mat"]
+    with pytest.raises(ChecksumError, match="does not match the published sha256"):  # a bad copy still fails
+        fetch((tmp_path / "absent").as_uri(), b, sha256=sha_a, progress=False)
+    with pytest.raises(OutputError, match="cannot write"):  # a new download cannot be stored
+        fetch(a.as_uri(), read_only / "new.mat", progress=False)
