@@ -2,6 +2,8 @@
 
 A product ``P`` (``ENMAP01-____L2A-DT..._V010303_...``) holds ``P-SPECTRAL_IMAGE.TIF``
 (224 bands, int16, no-data -32768), ``P-METADATA.XML`` and ``P-QL_*.TIF`` quality layers.
+Products ordered as Cloud-Optimized GeoTIFF name their rasters ``P-SPECTRAL_IMAGE_COG.TIF``
+and ``P-QL_QUALITY_*_COG.TIF``; every raster name may also end ``.TIFF``, in any case.
 Everything per band comes from the scene's own ``METADATA.XML``
 (``specific/bandCharacterisation/bandID[@number]``): centre wavelength, FWHM, gain and
 offset. The cube holds ``raw * gain + offset`` as float32 (reflectance 0..1), computed
@@ -102,16 +104,23 @@ class _Product:
 
 
 def _match(names: list[str], suffix: str) -> list[str]:
-    """Entries of ``names`` ending with ``suffix`` (case-insensitive, .TIF or .TIFF)."""
+    """Entries of ``names`` ending with ``suffix``, case-insensitive.
+
+    A ``.TIF`` suffix also matches ``.TIFF`` and the COG variants ``_COG.TIF``/``_COG.TIFF``.
+    """
     sfx = suffix.upper()
-    alts = (sfx, sfx + "F") if sfx.endswith(".TIF") else (sfx,)
+    if sfx.endswith(".TIF"):
+        stem = sfx[: -len(".TIF")]
+        alts: tuple[str, ...] = tuple(stem + cog + ext for cog in ("", "_COG") for ext in (".TIF", ".TIFF"))
+    else:
+        alts = (sfx,)
     return [n for n in names if n.upper().endswith(alts)]
 
 
 def _assemble(spectral: str, siblings: list[str], zip_path: Path | None = None) -> _Product:
     """Build a product from the SPECTRAL_IMAGE name and the names next to it."""
     base = os.path.basename(spectral)
-    cut = base.upper().rfind(SPECTRAL_SUFFIX)
+    cut = base.upper().rfind(SPECTRAL_SUFFIX.removesuffix(".TIF"))  # also before _COG.TIFF
     prefix = base[:cut].upper() + "-"
     mine = [s for s in siblings if os.path.basename(s).upper().startswith(prefix)]
     meta = _match(mine, METADATA_SUFFIX)

@@ -233,6 +233,7 @@ def make(
     zip_layout: str = "folder",
     gain: float | Sequence[float] = GAIN,
     offset: float | Sequence[float] = 0.0,
+    raster_ending: str = ".TIF",
 ) -> Path:
     """Write a synthetic EnMAP L2A product under ``root``.
 
@@ -244,6 +245,8 @@ def make(
         zip_layout: ``"folder"`` (the zip holds the product folder, as delivered) or
             ``"flat"`` (the files sit at the top of the zip).
         gain, offset: per-band (or one) value written to ``GainOfBand``/``OffsetOfBand``.
+        raster_ending: how the SPECTRAL_IMAGE and QL_QUALITY_* names end: ``".TIF"``, or
+            ``"_COG.tiff"``/``"_COG.TIF"`` as in products delivered as Cloud-Optimized GeoTIFF.
 
     Returns:
         The product folder, or the zip when ``zip_it``.
@@ -257,10 +260,10 @@ def make(
     offsets = np.broadcast_to(np.asarray(offset, dtype=np.float64), (N_BANDS,))
     x0, y0 = _transform(seed)
     raw = spectral_raw(height, width, seed)
-    _write_tif(folder / f"{PRODUCT}-SPECTRAL_IMAGE.TIF", raw, nodata=NODATA, x0=x0, y0=y0)
+    _write_tif(folder / f"{PRODUCT}-SPECTRAL_IMAGE{raster_ending}", raw, nodata=NODATA, x0=x0, y0=y0)
     for name, layer in quality_layers(height, width, seed).items():
-        prefix = "QL_QUALITY_" if name in QUALITY_LAYERS else "QL_"
-        _write_tif(folder / f"{PRODUCT}-{prefix}{name}.TIF", layer, nodata=None, x0=x0, y0=y0)
+        prefix, ending = ("QL_QUALITY_", raster_ending) if name in QUALITY_LAYERS else ("QL_", ".TIF")
+        _write_tif(folder / f"{PRODUCT}-{prefix}{name}{ending}", layer, nodata=None, x0=x0, y0=y0)
     refl = np.clip(raw[[30, 20, 10]], 0, 3000).astype(np.float64)
     _write_tif(folder / f"{PRODUCT}-QL_VNIR.TIF", (refl / 3000 * 255).astype(np.uint8), nodata=None, x0=x0, y0=y0)
     swir = np.clip(raw[[200, 150, 100]], 0, 5000).astype(np.float64)
