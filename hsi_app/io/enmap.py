@@ -14,6 +14,7 @@ rasters, :mod:`zipfile` for the XML); nothing is extracted to disk.
 from __future__ import annotations
 
 import os
+import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from xml.etree import ElementTree as ET
 
 import numpy as np
 
-from hsi_app.errors import BandMismatchError, ConfigError, CubeReadError, DatasetNotFoundError
+from hsi_app.errors import BandMismatchError, ConfigError, CubeReadError, DatasetNotFoundError, HSIWarning
 from hsi_app.io.cube import Cube, make_cube
 from hsi_app.io.geotiff import TIFF_ONLY
 
@@ -38,7 +39,9 @@ QUALITY_MASKS = {
     "snow": "-QL_QUALITY_SNOW.TIF",
     "cirrus": "-QL_QUALITY_CIRRUS.TIF",
 }
-"""Mask name -> file suffix; a pixel is flagged where the layer equals 1."""
+"""Mask name -> file suffix. EnMAP's layers hold 0/1 and a pixel is flagged where it is 1; a
+re-encoded layer with other values (0/255...) has every nonzero pixel, other than a declared
+no-data value, flagged, with a warning that names the layer and the values found."""
 SCAN_BYTES = 32 * 2**20
 """Memory budget of one row block in the bad-band scan."""
 _HOWTO = "point at an EnMAP L2A product folder, its .zip, or its *-SPECTRAL_IMAGE.TIF"
@@ -329,7 +332,10 @@ def scan_spectral_image(gdal_path: str, label: str, block_bytes: int = SCAN_BYTE
 
 
 def _read_mask(gdal_path: str, label: str, shape: tuple[int, int]) -> np.ndarray:
-    """``(H, W)`` bool: True where the quality layer equals 1."""
+    """``(H, W)`` bool: True where the quality layer is nonzero (1 in EnMAP's 0/1 layers).
+
+    Values other than 0 and 1 (ignoring the layer's declared no-data) give one warning.
+    """
     import rasterio
 
     try:
@@ -340,9 +346,28 @@ def _read_mask(gdal_path: str, label: str, shape: tuple[int, int]) -> np.ndarray
                     "the layer belongs to another product"
                 )
             layer = ds.read(1)
+            nodata = ds.nodata
     except rasterio.errors.RasterioError as err:
         raise CubeReadError(f"{label}: quality layer cannot be read ({err}); download the product again") from err
-    return layer == 1
+    return _flagged(layer, nodata, label)
+
+
+def _flagged(layer: np.ndarray, nodata: float | None, label: str) -> np.ndarray:
+    """``(H, W)`` bool: nonzero pixels of ``layer`` that are not ``nodata``; warn on values besides 0/1."""
+    valid = np.ones(layer.shape, dtype=bool) if nodata is None or np.isnan(nodata) else layer != nodata
+    if np.issubdtype(layer.dtype, np.floating):
+        valid &= ~np.isnan(layer)
+    flagged = valid & (layer != 0)
+    odd = np.unique(layer[flagged & (layer != 1)])
+    if odd.size:
+        shown = ", ".join(f"{v:g}" for v in odd[:5].tolist()) + (", ..." if odd.size > 5 else "")
+        warnings.warn(
+            f"{label}: quality layer holds values {shown} besides 0 and 1 (EnMAP's layers are 0/1); "
+            f"every nonzero pixel is taken as flagged ({int(flagged.sum())} pixels)",
+            HSIWarning,
+            stacklevel=4,
+        )
+    return flagged
 
 
 def _product_band_table(prod: _Product) -> tuple[BandTable, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import warnings
 import zipfile
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -14,7 +15,7 @@ import rasterio
 import xarray as xr
 
 from fixture_loader import fixture_module
-from hsi_app.errors import BandMismatchError, ConfigError, CubeReadError, DatasetNotFoundError, HSIError
+from hsi_app.errors import BandMismatchError, ConfigError, CubeReadError, DatasetNotFoundError, HSIError, HSIWarning
 from hsi_app.io.enmap import is_enmap_product, parse_band_table, read_band_table, read_enmap, scan_spectral_image
 
 
@@ -153,15 +154,45 @@ def test_quality_layers_become_masks(product: tuple[Path, Path], cube: xr.DataAr
         np.testing.assert_array_equal(m, written[name.upper()] == 1)
 
 
-def test_only_value_one_is_flagged(tmp_path: Path) -> None:
+def _rewrite_layer(folder: Path, name: str, layer: np.ndarray, nodata: float | None = None) -> None:
+    with rasterio.open(part(folder, f"QL_QUALITY_{name}.TIF"), "r+") as ds:
+        ds.write(layer, 1)
+        if nodata is not None:
+            ds.nodata = nodata
+
+
+def test_zero_one_layers_give_no_warning(tmp_path: Path) -> None:
+    folder = fx.make(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HSIWarning)
+        masks = read_enmap(folder).hsi.masks
+    assert all(m.values.any() for m in masks.values())
+
+
+def test_a_0_255_layer_flags_the_nonzero_pixels_and_warns(tmp_path: Path) -> None:
+    folder = fx.make(tmp_path)
+    layer = np.zeros((H, W), np.uint8)
+    layer[:5, :13] = 255  # 65 flagged pixels, a common binary-mask convention
+    _rewrite_layer(folder, "CLOUD", layer)
+    with pytest.warns(HSIWarning) as caught:
+        cube = read_enmap(folder)
+    msgs = [str(w.message) for w in caught if issubclass(w.category, HSIWarning)]
+    assert msgs == [f"{part(folder, 'QL_QUALITY_CLOUD.TIF')}: quality layer holds values 255 besides 0 and 1 "
+                    "(EnMAP's layers are 0/1); every nonzero pixel is taken as flagged (65 pixels)"]
+    m = cube.hsi.masks["cloud"].values
+    assert m.sum() == 65 and m[:5, :13].all()
+
+
+def test_other_codes_are_flagged_except_the_declared_nodata(tmp_path: Path) -> None:
     folder = fx.make(tmp_path)
     layer = np.zeros((H, W), np.uint8)
     layer[:5] = 1
-    layer[5:9] = 2  # any other value (e.g. fill) is not "haze"
+    layer[5:9] = 2
     layer[9:12] = 255
-    with rasterio.open(part(folder, "QL_QUALITY_HAZE.TIF"), "r+") as ds:
-        ds.write(layer, 1)
-    np.testing.assert_array_equal(read_enmap(folder).hsi.masks["haze"].values, layer == 1)
+    _rewrite_layer(folder, "HAZE", layer, nodata=255)
+    with pytest.warns(HSIWarning, match=r"QL_QUALITY_HAZE\.TIF: quality layer holds values 2 besides 0 and 1"):
+        m = read_enmap(folder).hsi.masks["haze"].values
+    np.testing.assert_array_equal(m, (layer == 1) | (layer == 2))  # 255 is the layer's no-data
 
 
 def test_missing_quality_layer_is_skipped(tmp_path: Path) -> None:
