@@ -275,11 +275,32 @@ def spectrum_figure(
 
 def _plot_spectra(ax: Any, xs: np.ndarray, bad: np.ndarray, values: np.ndarray,
                   extra: Mapping[str, np.ndarray]) -> None:
-    """Draw a pixel's ``(C,)`` spectrum (bad bands as grey points) and the ``extra`` spectra, with a legend."""
-    ax.plot(xs, np.where(bad, np.nan, values), color="tab:blue", lw=1.4, label="spectrum")
+    """Draw a pixel's ``(C,)`` spectrum (bad bands as grey points) and the ``extra`` spectra, with a legend.
+
+    Each line is drawn per detector segment (see :func:`detector_segments`), so the VNIR/SWIR
+    overlap of an EnMAP scene shows two curves instead of a zig-zag back across 900-1000 nm.
+    """
+    segments = detector_segments(xs)
+    _plot_segments(ax, xs, np.where(bad, np.nan, values), segments, color="tab:blue", lw=1.4, label="spectrum")
     if bad.any():
         ax.plot(xs[bad], values[bad], "o", ms=2.5, color="0.55", label="bad bands")
     for i, (name, spec) in enumerate(extra.items()):
         s = np.asarray(spec, dtype=np.float64).reshape(-1)
-        ax.plot(xs, np.where(bad, np.nan, s), lw=1.2, color=f"C{i + 1}", label=name)
+        _plot_segments(ax, xs, np.where(bad, np.nan, s), segments, color=f"C{i + 1}", lw=1.2, label=name)
     ax.legend(fontsize="x-small", loc="best")
+
+
+def detector_segments(xs: np.ndarray) -> list[slice]:
+    """Band ranges in which ``xs`` (C,) never decreases: one per detector (VNIR, SWIR) in an EnMAP cube.
+
+    A new segment starts wherever the next band's wavelength is below the previous one.
+    """
+    starts = [0, *(np.flatnonzero(np.diff(xs) < 0) + 1).tolist(), len(xs)]
+    return [slice(a, b) for a, b in zip(starts[:-1], starts[1:]) if b > a]
+
+
+def _plot_segments(ax: Any, xs: np.ndarray, ys: np.ndarray, segments: list[slice], *, color: str, lw: float,
+                   label: str) -> None:
+    """One line per segment in one colour; only the first carries the legend ``label``."""
+    for k, seg in enumerate(segments):
+        ax.plot(xs[seg], ys[seg], color=color, lw=lw, label=label if k == 0 else "_nolegend_")

@@ -168,3 +168,30 @@ def test_no_data_pixel_shows_no_data_and_no_spectrum_line(tmp_path: Path) -> Non
         np.testing.assert_allclose(line.get_ydata(), np.full(5, 0.25))
     finally:
         session.close()
+
+
+def _enmap_like_wavelengths() -> np.ndarray:
+    """EnMAP's band order: VNIR 418-993 nm (91 bands), then SWIR from 902 nm (133 bands), overlapping."""
+    vnir = np.linspace(418.2, 992.8, 91)
+    swir = np.linspace(901.9, 2445.5, 133)
+    return np.concatenate([vnir, swir])
+
+
+def test_spectrum_plot_has_no_zig_zag_across_the_vnir_swir_overlap() -> None:
+    wl = _enmap_like_wavelengths()
+    data = np.random.default_rng(1).uniform(0.0, 0.5, size=(wl.size, 3, 4)).astype(np.float32)
+    cube = make_cube(data, wavelength=wl, bad_bands=[0, 95])
+    fig = viewer.spectrum_figure(cube, 1, 2, extra={"library": np.linspace(0, 1, wl.size)})
+    lines = [ln for ln in fig.axes[0].get_lines() if ln.get_label() != "bad bands"]
+    assert len(lines) == 4, "spectrum and library, each as a VNIR and a SWIR segment"
+    for ln in lines:
+        x = np.asarray(ln.get_xdata(), dtype=float)
+        assert np.all(np.diff(x) > 0), "every drawn line runs in increasing wavelength"
+    spectrum = [ln for ln in lines if ln.get_color() == "tab:blue"]
+    np.testing.assert_array_equal(np.concatenate([ln.get_xdata() for ln in spectrum]), wl)  # every band, once
+    y = np.concatenate([ln.get_ydata() for ln in spectrum])
+    expected = data[:, 1, 2].astype(np.float64)
+    expected[[0, 95]] = np.nan
+    np.testing.assert_allclose(y, expected)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["spectrum", "bad bands", "library"]
