@@ -301,3 +301,25 @@ def test_cli_module_does_not_import_heavy_libraries() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_readme_documents_every_catalog_field_and_the_real_wavelengths() -> None:
+    """datasets/README.md lists each field the loader accepts and says which entries carry real centres."""
+    import re
+
+    from hsi_app.data import catalog as cat
+
+    readme = (DEFAULT_CATALOG_PATH.parent / "README.md").read_text(encoding="utf-8")
+    first_cells = re.findall(r"^\| ([^|]*`[^|]*)\|", readme, flags=re.M)
+    documented = {name for cell in first_cells for name in re.findall(r"`([a-z_0-9]+)`", cell)}
+    for group in (cat._REQUIRED, cat._OPTIONAL, cat._FILE_FIELDS):
+        fields = {f for item in group for f in ((item,) if isinstance(item, str) else item)}
+        assert fields <= documented, sorted(fields - documented)
+    raw = json.loads(DEFAULT_CATALOG_PATH.read_text(encoding="utf-8"))["datasets"]
+    with_real = sorted(e["name"] for e in raw if e.get("wavelengths_nm"))
+    section = readme.split("## Wavelengths", 1)[1].split("\n## ", 1)[0]
+    for name in with_real:  # e.g. indian_pines: named as having real centres, with its first and last
+        e = next(d for d in raw if d["name"] == name)
+        assert f"`{name}` entry does" in section
+        assert f"{e['wavelengths_nm'][0]:g}" in section and f"{e['wavelengths_nm'][-1]:g}" in section
+    assert "within 50 nm of the real centres" not in section, "Indian Pines no longer uses the approximation"
