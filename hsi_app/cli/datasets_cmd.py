@@ -89,13 +89,16 @@ def list_cmd(catalog_path: Path | None) -> None:
 def fetch_cmd(name: str, root: Path, no_progress: bool, force: bool, catalog_path: Path | None) -> None:
     """Download dataset NAME (see `hsi datasets list`) into ROOT/NAME/, verifying checksums."""
     from hsi_app.data.catalog import get_dataset, load_catalog
-    from hsi_app.data.download import SUMS_FILENAME, fetch_dataset
+    from hsi_app.data.download import SUMS_FILENAME, UNVERIFIED_FILENAME, fetch_dataset, read_sums
 
     entries = load_catalog(catalog_path)
     entry = get_dataset(name, entries)
     dest = fetch_dataset(entry.name, root, progress=not no_progress, catalog=entries, overwrite=force)
     names = ", ".join(f.filename for f in entry.files)
-    click.echo(f"{entry.name}: {names} in {dest} (sha256 recorded in {SUMS_FILENAME})")
+    unproven = [f.filename for f in entry.files if f.filename in read_sums(dest, UNVERIFIED_FILENAME)]
+    where = (f"sha256 recorded in {SUMS_FILENAME}" if not unproven else
+             f"not proven complete: {', '.join(unproven)} recorded in {UNVERIFIED_FILENAME}")
+    click.echo(f"{entry.name}: {names} in {dest} ({where})")
 
 
 @datasets.command("fetch-library")

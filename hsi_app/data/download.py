@@ -12,7 +12,7 @@ Guarantees of :func:`fetch`:
   afterwards) makes the second wait and then find the file complete and verified. Without
   ``fcntl`` each finisher replaces the final file with its own verified copy;
 * ``.part`` files left by killed processes are removed once older than
-  :data:`STALE_PART_HOURS` (a younger one may belong to a running download, and is ignored);
+  :data:`~hsi_app.data.download_records.STALE_PART_HOURS` (a younger one may belong to a running download, and is ignored);
 * with a published ``sha256`` the download is checked against it;
 * a download is complete when its size matches the catalog's ``size_bytes`` or the server's
   ``Content-Length``, its chunked transfer ended properly, or its sha256 matches; a dropped
@@ -36,12 +36,7 @@ Guarantees of :func:`fetch`:
 
 from __future__ import annotations
 
-import contextlib
-import glob
-import hashlib
 import os
-import secrets
-import time
 import warnings
 from collections.abc import Iterator, Mapping
 from http.client import HTTPException
@@ -51,6 +46,17 @@ from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 from hsi_app.data.catalog import DatasetEntry, DatasetFile, get_dataset, load_catalog
+from hsi_app.data.download_records import (
+    SUMS_FILENAME,
+    UNVERIFIED_FILENAME,
+    locked,
+    new_part,
+    read_sums,
+    record_digest,
+    record_sum,  # noqa: F401 - public API, re-exported
+    remove_stale_parts,
+    sha256_file,
+)
 from hsi_app.errors import (
     ChecksumError,
     ConfigError,
@@ -61,18 +67,6 @@ from hsi_app.errors import (
     OutputError,
 )
 
-try:  # POSIX advisory locks; without them downloads still never mix (own temporary files)
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
-
-SUMS_FILENAME = "SHA256SUMS"
-UNVERIFIED_FILENAME = "SHA256SUMS.unverified"
-"""Digests of downloads that nothing proved complete (same format as ``SHA256SUMS``)."""
-PART_SUFFIX = ".part"
-LOCK_SUFFIX = ".lock"
-STALE_PART_HOURS = 24.0
-"""A ``<name>.<pid>.<random>.part`` older than this is left over from a killed process."""
 BINARY_SUFFIXES = frozenset({
     ".mat", ".tif", ".tiff", ".zip", ".img", ".npy", ".npz", ".h5", ".hdf", ".hdf5", ".he5", ".nc",
     ".gz", ".tgz", ".bz2", ".xz", ".7z", ".tar", ".bsq", ".bil", ".bip", ".raw", ".dat", ".safetensors",
@@ -84,188 +78,6 @@ HTTP_TIMEOUT_S = (15.0, 60.0)  # connect, read (between bytes)
 
 class DownloadError(HSIError, OSError):
     """A file could not be fetched: network failure, HTTP error status, missing source."""
-
-
-# ---------------------------------------------------------------------------- checksums
-
-
-def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
-    """Lower-case hex sha256 digest of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk_size):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def read_sums(directory: str | os.PathLike[str], sums_name: str = SUMS_FILENAME) -> dict[str, str]:
-    """``{filename: digest}`` from ``directory/SHA256SUMS`` (or ``sums_name``; empty when there is none).
-
-    Lines are ``<digest>  <filename>`` as written by ``sha256sum``; a ``*`` before the
-    file name (binary mode) is accepted, blank lines and ``#`` comments are skipped.
-    """
-    sums_path = Path(directory) / sums_name
-    try:
-        lines = sums_path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        return {}
-    sums: dict[str, str] = {}
-    for line in lines:
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        digest, _, name = line.partition(" ")
-        name = name.strip().lstrip("*")
-        if len(digest) == 64 and name:
-            sums[name] = digest.lower()
-    return sums
-
-
-def record_sum(
-    directory: str | os.PathLike[str], filename: str, digest: str, *, sums_name: str = SUMS_FILENAME
-) -> Path:
-    """Set the digest of ``filename`` in ``directory/SHA256SUMS`` (or ``sums_name``; rewritten atomically).
-
-    Concurrent writers (two downloads into one folder) take turns through the advisory lock
-    ``SHA256SUMS.lock``, so neither loses the other's line.
-
-    Returns:
-        The path of the ``SHA256SUMS`` file.
-
-    Raises:
-        OutputError: the record cannot be written (read-only folder, full disk).
-    """
-    return _update_sums(Path(directory), sums_name, filename, digest.lower())
-
-
-def _update_sums(directory: Path, sums_name: str, filename: str, digest: str | None) -> Path:
-    """Set (or, with ``digest=None``, remove) the line of ``filename`` in ``directory/sums_name``."""
-    sums_path = directory / sums_name
-    with _locked(sums_path):
-        sums = read_sums(directory, sums_name)
-        if digest is None:
-            if sums.pop(filename, None) is None:
-                return sums_path
-        else:
-            sums[filename] = digest
-        text = "".join(f"{d}  {n}\n" for n, d in sorted(sums.items()))
-        _write_atomically(sums_path, text)
-    return sums_path
-
-
-def _record(dst: Path, digest: str, *, verified: bool) -> None:
-    """Record ``dst``'s digest in SHA256SUMS (verified) or SHA256SUMS.unverified, and drop it from the other."""
-    keep, drop = (SUMS_FILENAME, UNVERIFIED_FILENAME) if verified else (UNVERIFIED_FILENAME, SUMS_FILENAME)
-    record_sum(dst.parent, dst.name, digest, sums_name=keep)
-    if dst.name in read_sums(dst.parent, drop):
-        _update_sums(dst.parent, drop, dst.name, None)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file of this process and ``os.replace``."""
-    tmp: Path | None = None
-    try:
-        tmp, fh = _create_part(path)
-        with fh:
-            fh.write(text.encode("utf-8"))
-        os.replace(tmp, path)
-    except OSError as err:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
-        raise OutputError(f"{path}: cannot write checksum record ({err.strerror}); check permissions") from err
-
-
-# ---------------------------------------------------------------------------- locks and temporary files
-
-
-@contextlib.contextmanager
-def _locked(target: Path) -> Iterator[None]:
-    """Hold an exclusive advisory lock on ``<target>.lock`` for the ``with`` block.
-
-    POSIX only (``fcntl.flock``); elsewhere, or where the file system refuses locks, the block
-    runs unlocked (temporary files of their own still keep concurrent writers apart). The
-    lock file is removed on release.
-
-    Raises:
-        OutputError: the lock file cannot be created (read-only folder).
-    """
-    lock = target.with_name(target.name + LOCK_SUFFIX)
-    fd = _acquire(lock) if fcntl is not None else None
-    try:
-        yield
-    finally:
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                lock.unlink()  # before unlocking: a waiter then sees its file was removed and retries
-            os.close(fd)
-
-
-def _acquire(lock: Path) -> int | None:
-    """Open and ``flock`` ``lock``; the fd, or None when the file system has no locks."""
-    while True:
-        try:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
-        except OSError as err:
-            raise OutputError(f"{lock}: cannot write ({err.strerror}); choose another folder or fix permissions") from err
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # waits while another process holds it
-        except OSError:  # e.g. ENOLCK on some network file systems
-            os.close(fd)
-            return None
-        except BaseException:  # Ctrl-C while waiting
-            os.close(fd)
-            raise
-        if _is_current(fd, lock):
-            return fd
-        os.close(fd)  # the holder removed this lock file on release; lock the new one
-
-
-def _is_current(fd: int, path: Path) -> bool:
-    """True when the open file ``fd`` still is the file named ``path``."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return False
-    fst = os.fstat(fd)
-    return (st.st_dev, st.st_ino) == (fst.st_dev, fst.st_ino)
-
-
-def _create_part(dst: Path) -> tuple[Path, BinaryIO]:
-    """Create ``<dst>.<pid>.<random>.part`` exclusively (this process's alone), opened for writing.
-
-    Raises:
-        OSError: the folder cannot be written.
-    """
-    while True:
-        part = dst.with_name(f"{dst.name}.{os.getpid()}.{secrets.token_hex(6)}{PART_SUFFIX}")
-        try:
-            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        except FileExistsError:  # pragma: no cover - 48 random bits
-            continue
-        return part, os.fdopen(fd, "wb")
-
-
-def _new_part(dst: Path) -> tuple[Path, BinaryIO]:
-    """:func:`_create_part` for a download; an unwritable folder is an :class:`OutputError`."""
-    try:
-        return _create_part(dst)
-    except OSError as err:
-        raise OutputError(f"{dst}: cannot write ({err.strerror}); choose another folder or fix permissions") from err
-
-
-def _remove_stale_parts(dst: Path, max_age_hours: float = STALE_PART_HOURS) -> None:
-    """Remove ``.part`` files of ``dst`` left by killed processes.
-
-    ``<dst>.<pid>.<random>.part`` files are removed once older than ``max_age_hours`` (a
-    younger one may belong to a download still running elsewhere and is left alone); the
-    fixed-name ``<dst>.part`` of earlier versions is always removed.
-    """
-    cutoff = time.time() - max_age_hours * 3600.0
-    legacy = dst.with_name(dst.name + PART_SUFFIX)
-    for part in [legacy, *dst.parent.glob(glob.escape(dst.name) + ".*" + PART_SUFFIX)]:
-        with contextlib.suppress(OSError):
-            if part == legacy or part.stat().st_mtime < cutoff:
-                part.unlink()
 
 
 def _check_digest(sha256: str | None) -> str | None:
@@ -474,7 +286,7 @@ _UNRECORDABLE: set[Path] = set()
 def _record_if_possible(dst: Path, digest: str) -> None:
     """Record a verified existing file; in a read-only folder warn (once per folder) instead of failing."""
     try:
-        _record(dst, digest, verified=True)
+        record_digest(dst, digest, verified=True)
     except OutputError as err:
         folder = dst.parent.absolute()
         if folder in _UNRECORDABLE:
@@ -542,15 +354,15 @@ def fetch(
         return dst
     created = _make_parent(dst)
     try:
-        with _locked(dst):  # a second process fetching dst waits here
+        with locked(dst):  # a second process fetching dst waits here
             if dst.exists() and not overwrite:  # ... and then finds it downloaded and verified
                 _verify_existing(dst, expected, size)
                 return dst
-            _remove_stale_parts(dst)
+            remove_stale_parts(dst)
             reference = expected or (None if overwrite else read_sums(dst.parent).get(dst.name))
             actual, proven = _download(url, dst, reference=reference, published=expected is not None, size=size,
                                        progress=progress, chunk_size=chunk_size)
-            _record(dst, actual, verified=proven)
+            record_digest(dst, actual, verified=proven)
             if not proven:
                 _warn_unverified(dst, f"it is recorded in {UNVERIFIED_FILENAME}, not in {SUMS_FILENAME}")
     except BaseException:
@@ -580,7 +392,7 @@ def _download(
     Returns:
         ``(sha256 of the file as stored, read back after fsync; whether anything proved it complete)``.
     """
-    part, fh = _new_part(dst)
+    part, fh = new_part(dst)
     try:
         with fh:
             written, total, framed = _stream_to(url, fh, part, progress=progress, chunk_size=chunk_size, desc=dst.name)

@@ -308,3 +308,27 @@ def test_a_good_file_in_a_read_only_folder_verifies_with_one_warning(
         fetch((tmp_path / "absent").as_uri(), b, sha256=sha_a, progress=False)
     with pytest.raises(OutputError, match="cannot write"):  # a new download cannot be stored
         fetch(a.as_uri(), read_only / "new.mat", progress=False)
+
+
+def test_cli_fetch_says_when_a_download_is_not_proven_complete(framing: str, tmp_path: Path) -> None:
+    """The closing line named SHA256SUMS for a file recorded only in SHA256SUMS.unverified."""
+    import json
+
+    from click.testing import CliRunner
+
+    from hsi_app.cli.datasets_cmd import datasets
+    from hsi_app.data.catalog import DEFAULT_CATALOG_PATH
+
+    base = json.loads(DEFAULT_CATALOG_PATH.read_text(encoding="utf-8"))["datasets"]
+    entry = dict(next(d for d in base if d["name"] == "salinas"), name="tiny", aliases=[])
+    entry["files"] = [{"role": "cube", "filename": "cube.mat", "url": f"{framing}/close/full", "sha256": None,
+                       "size_bytes": None}]
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps({"format_version": 1, "datasets": [entry]}), encoding="utf-8")
+    root = tmp_path / "data"
+    with pytest.warns(HSIWarning, match="unverified"):
+        result = CliRunner().invoke(datasets, ["fetch", "tiny", "--root", str(root), "--no-progress",
+                                               "--catalog", str(catalog)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith(
+        "(not proven complete: cube.mat recorded in SHA256SUMS.unverified)"), result.output

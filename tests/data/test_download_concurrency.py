@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hsi_app.data import download
+from hsi_app.data import download, download_records
 from hsi_app.data.download import fetch, read_sums
 from hsi_app.errors import ChecksumError
 
@@ -131,7 +131,7 @@ def test_without_locks_each_fetch_writes_its_own_temporary_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Platforms without fcntl: B completes while A is midway; A still publishes a whole, verified copy."""
-    monkeypatch.setattr(download, "fcntl", None, raising=False)
+    monkeypatch.setattr(download_records, "fcntl", None, raising=False)
     source = _blob(tmp_path / "remote" / "scene.mat")
     good = _sha(source.read_bytes())
     dst = tmp_path / "out" / "scene.mat"
