@@ -13,10 +13,11 @@ import click
 @click.option("--reference", "reference", required=True, type=click.Path(),
               help="Reference labels: GeoTIFF on the map's grid, .npy, .mat, or vector file in any CRS.")
 @click.option("--label-attribute", "attribute", default="class", show_default=True, help="Vector attribute holding the class (number or name).")
+@click.option("--label-layer", default=None, help="Layer of a vector label file with several layers.")
 @click.option("--key", default=None, help=".mat variable holding the reference labels.")
 @click.option("--json", "json_path", default=None, type=click.Path(), help="Write the full report as JSON here.")
 @click.option("--confusion", "png_path", default=None, type=click.Path(), help="Write the confusion matrix as PNG here.")
-def evaluate(map_path: str, reference: str, attribute: str, key: str | None, json_path: str | None,
+def evaluate(map_path: str, reference: str, attribute: str, label_layer: str | None, key: str | None, json_path: str | None,
              png_path: str | None) -> None:
     """Score MAP against REFERENCE: OA, AA, kappa, producer's/user's accuracy and class areas.
 
@@ -32,7 +33,7 @@ def evaluate(map_path: str, reference: str, attribute: str, key: str | None, jso
     for out in (json_path, png_path):
         if out is not None:
             check_writable(out)
-    acc = evaluate_map(map_path, reference, attribute=attribute, key=key)
+    acc = evaluate_map(map_path, reference, attribute=attribute, key=key, layer=label_layer)
     report = {"map": str(map_path), "reference": str(reference), **acc.to_dict()}
     click.echo(format_report(report))
     if json_path is not None:

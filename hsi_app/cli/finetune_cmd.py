@@ -11,6 +11,7 @@ import click
 @click.option("--data", "data", required=True, help="New scene: a file, EnMAP product, or built-in name.")
 @click.option("--labels", default=None, type=click.Path(), help="Label raster/vector (default: labels found with the scene).")
 @click.option("--label-attribute", default="class", show_default=True, help="Vector attribute holding the class.")
+@click.option("--label-layer", default=None, help="Layer of a vector label file with several layers.")
 @click.option("--key", default=None, help=".mat variable holding the cube.")
 @click.option("--split", "split", default="fixed:10", show_default=True,
               help="random:F | fixed:N | disjoint:F (default: 10 labelled pixels per class).")
@@ -34,7 +35,7 @@ import click
 @click.option("--window", type=int, default=512, show_default=True, help="Window size of the whole-scene map.")
 @click.option("--out", "out", required=True, type=click.Path(), help="Folder for the adapter, config, metrics and maps.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def finetune(base: str, data: str, labels: str | None, label_attribute: str, key: str | None, split: str,
+def finetune(base: str, data: str, labels: str | None, label_attribute: str, label_layer: str | None, key: str | None, split: str,
              train_labels: str | None, test_labels: str | None, lora_rank: int, lora_alpha: float | None,
              epochs: int | None, lr: float | None, schedule: str, seed: int, resample: bool, train_head: bool,
              classes: str, window: int, out: str, quiet: bool) -> None:
@@ -54,8 +55,8 @@ def finetune(base: str, data: str, labels: str | None, label_attribute: str, key
                            train_head=train_head, classes=classes, window=window, progress=not quiet)
     check_outputs({"--out": out}, {"--base": base})
     check_out_dir(out, other_runs=OTHER_THAN_FINETUNE)
-    cube = open_cube(data, key=key, labels=labels, label_attribute=label_attribute)
-    cube, maps = read_split_labels(cube, (train_labels, test_labels), attribute=label_attribute)
+    cube = open_cube(data, key=key, labels=labels, label_attribute=label_attribute, label_layer=label_layer)
+    cube, maps = read_split_labels(cube, (train_labels, test_labels), attribute=label_attribute, layer=label_layer)
     given = [p for p in (train_labels, test_labels) if p] or [p for p in (labels,) if p]
     m = run_finetune(cube, base, out, opts, train_labels=maps[0], test_labels=maps[1],
                      protect=[labels, train_labels, test_labels], labels_from=", ".join(given) or None)

@@ -13,7 +13,9 @@ import click
 @click.option("--key", default=None, help=".mat variable holding the cube.")
 @click.option("--labels", "labels", default=None, type=click.Path(), help="Label raster or vector file to attach.")
 @click.option("--label-attribute", default="class", show_default=True, help="Vector attribute holding the class.")
-def info(source: str, as_json: bool, key: str | None, labels: str | None, label_attribute: str) -> None:
+@click.option("--label-layer", default=None, help="Layer of a vector label file with several layers.")
+def info(source: str, as_json: bool, key: str | None, labels: str | None, label_attribute: str,
+         label_layer: str | None) -> None:
     """Describe SOURCE (a file, EnMAP product, or built-in name such as indian_pines).
 
     A class map (the GeoTIFF of `hsi predict`, any paletted one-band GeoTIFF, or an ENVI
@@ -30,7 +32,7 @@ def info(source: str, as_json: bool, key: str | None, labels: str | None, label_
     from hsi_app.io import open_cube
     from hsi_app.io.summary import format_summary, summarize
 
-    cube = open_cube(source, key=key, labels=labels, label_attribute=label_attribute)
+    cube = open_cube(source, key=key, labels=labels, label_attribute=label_attribute, label_layer=label_layer)
     summary = summarize(cube, progress=not as_json)
     if as_json:
         click.echo(json.dumps(summary))

@@ -39,6 +39,7 @@ TASK_RUNNERS = {"denoise": "hsi_app.cli.train_denoise_cmd", "detect": "hsi_app.c
 @click.option("--data", "data", required=True, help="Scene: a file, EnMAP product, or built-in name (indian_pines).")
 @click.option("--labels", default=None, type=click.Path(), help="Label raster/vector (default: labels found with the scene).")
 @click.option("--label-attribute", default="class", show_default=True, help="Vector attribute holding the class.")
+@click.option("--label-layer", default=None, help="Layer of a vector label file with several layers.")
 @click.option("--key", default=None, help=".mat variable holding the cube.")
 @click.option("--model", "model", default=None, help="Model name (`hsi models list`) or 'svm'; default per task.")
 @click.option("--split", "split", default="random:0.1", show_default=True, help="random:F | fixed:N | disjoint:F.")
@@ -66,7 +67,7 @@ TASK_RUNNERS = {"denoise": "hsi_app.cli.train_denoise_cmd", "detect": "hsi_app.c
 @click.option("--out", "out", required=True, type=click.Path(), help="Run folder to write.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train(task: str, noise: str, init: str | None, targets: str | None, schedule: str | None, data: str, labels: str | None,
-          label_attribute: str, key: str | None, model: str | None, split: str, train_labels: str | None,
+          label_attribute: str, label_layer: str | None, key: str | None, model: str | None, split: str, train_labels: str | None,
           test_labels: str | None, epochs: int | None, val_fraction: float, label_smoothing: float | None, class_weights: float, seed: int,
           init_seed: int | None, teacher: tuple[str, ...], distill_weight: float, window: int, out: str,
           quiet: bool) -> None:
@@ -87,8 +88,8 @@ def train(task: str, noise: str, init: str | None, targets: str | None, schedule
                         schedule=schedule, val_fraction=val_fraction, label_smoothing=label_smoothing,
                         class_weight_power=class_weights, teacher=tuple(teacher), distill_weight=distill_weight)
     check_out_dir(out, other_runs=OTHER_THAN_TRAINING, task="classification")
-    cube = open_cube(data, key=key, labels=labels, label_attribute=label_attribute)
-    cube, maps = read_split_labels(cube, (train_labels, test_labels), attribute=label_attribute)
+    cube = open_cube(data, key=key, labels=labels, label_attribute=label_attribute, label_layer=label_layer)
+    cube, maps = read_split_labels(cube, (train_labels, test_labels), attribute=label_attribute, layer=label_layer)
     metrics = train_classifier(cube, out, opts, train_labels=maps[0], test_labels=maps[1],
                                protect=[labels, train_labels, test_labels])
     from hsi_app.data.splits import leak_note

@@ -77,6 +77,7 @@ def read_labels(
     *,
     key: str | None = None,
     attribute: str = "class",
+    layer: str | None = None,
 ) -> tuple[np.ndarray, list[str] | None]:
     """Read labels for ``like`` from a raster or vector file.
 
@@ -85,6 +86,7 @@ def read_labels(
         like: the Cube the labels belong to (grid, CRS, transform).
         key: ``.mat`` variable name when the file holds several 2-D arrays.
         attribute: class column for vector files.
+        layer: layer of a vector file with several layers (such a file is refused without it).
 
     Returns:
         ``(labels, class_names)``: ``(H, W)`` int32 (0 = unlabelled) and names for
@@ -107,7 +109,7 @@ def read_labels(
     if kind == "vector":
         from hsi_app.io.vector import read_vector_labels
 
-        labels, names = read_vector_labels(path, like, attribute=attribute)
+        labels, names = read_vector_labels(path, like, attribute=attribute, layer=layer)
     elif kind == "npy":
         labels = _read_npy(path)
     elif kind == "tiff":
@@ -121,7 +123,8 @@ def read_labels(
 
 
 def read_split_labels(
-    cube: Cube, paths: tuple[str | os.PathLike[str] | None, ...], *, attribute: str = "class"
+    cube: Cube, paths: tuple[str | os.PathLike[str] | None, ...], *, attribute: str = "class",
+    layer: str | None = None,
 ) -> tuple[Cube, list[np.ndarray | None]]:
     """Read ``--train-labels`` / ``--test-labels`` files for ``cube`` on one class numbering.
 
@@ -137,12 +140,13 @@ def read_split_labels(
         cube: the scene (its ``class_names``, if any, lead the list).
         paths: label files, ``None`` entries kept as ``None``.
         attribute: class column of vector files.
+        layer: layer of vector files with several layers.
 
     Returns:
         ``(cube, maps)``: the cube with the shared names as its ``class_names`` (unchanged when
         no file carries names) and the ``(H, W)`` maps on that numbering.
     """
-    read = [read_labels(p, cube, attribute=attribute) if p else None for p in paths]
+    read = [read_labels(p, cube, attribute=attribute, layer=layer) if p else None for p in paths]
     if read and all(r is not None for r in read) and "label" in cube.coords:
         cube = cube.drop_vars("label")  # the files replace the scene's own labels (their ids would count too)
     named = [r for r in read if r is not None and r[1] is not None]

@@ -80,6 +80,7 @@ def open_cube(
     labels: str | os.PathLike[str] | None = None,
     label_key: str | None = None,
     label_attribute: str = "class",
+    label_layer: str | None = None,
     chunks: int = 512,
     **options: Any,
 ) -> Cube:
@@ -92,6 +93,7 @@ def open_cube(
             Shapefile) to attach as ``label``; overrides labels found next to the cube.
         label_key: ``.mat`` variable holding the labels.
         label_attribute: vector attribute holding the class.
+        label_layer: layer of a vector label file with several layers (refused without it).
         chunks: spatial chunk size of lazy reads.
         **options: passed to the format reader.
 
@@ -121,7 +123,7 @@ def open_cube(
     if labels is not None:
         from hsi_app.io.labels import read_labels
 
-        lab, names = read_labels(labels, cube, key=label_key, attribute=label_attribute)
+        lab, names = read_labels(labels, cube, key=label_key, attribute=label_attribute, layer=label_layer)
         cube = cube.hsi.with_labels(lab, names if names is not None else cube.hsi.class_names)
     return cube
 

@@ -123,7 +123,8 @@ def read_vector_labels(
         cube_or_grid: the Cube (or :class:`Grid`) whose pixels receive the labels.
         attribute: column holding the class (integer, or text names).
         class_names: names for 0..K; text classes are looked up in this list.
-        layer: layer name or index for multi-layer files (default: the first).
+        layer: layer name or index; required for a file with several layers (a GeoPackage
+            of labels and an area of interest): without it such a file is refused, naming its layers.
 
     Returns:
         ``(labels, class_names)``: ``(H, W)`` int32 (0 = unlabelled) and names for
@@ -139,7 +140,7 @@ def read_vector_labels(
 
     path = Path(path)
     grid = cube_or_grid if isinstance(cube_or_grid, Grid) else Grid.of(cube_or_grid)
-    gdf = read_layer(path, layer)
+    gdf = read_layer(path, layer, layer_fix="pass --label-layer NAME (layer= in Python)")
     if attribute not in gdf.columns:
         found = ", ".join(str(c) for c in gdf.columns if c != gdf.geometry.name) or "none"
         raise LabelError(f"{path}: no attribute {attribute!r}; attributes found: {found}. Pass --label-attribute NAME (attribute= in Python)")
@@ -185,7 +186,8 @@ def no_overlap_error(path: str | os.PathLike[str], gdf: Any, grid: Grid, *, what
 
 
 def read_layer(path: str | os.PathLike[str], layer: str | int | None = None, *, what: str = "label file",
-               hint: str = "export it as GeoPackage or Shapefile", folder_hint: str | None = None) -> Any:
+               hint: str = "export it as GeoPackage or Shapefile", folder_hint: str | None = None,
+               layer_fix: str | None = None) -> Any:
     """Read one layer of a vector file as a GeoDataFrame, refusing files that make GDAL read others.
 
     Args:
@@ -195,6 +197,8 @@ def read_layer(path: str | os.PathLike[str], layer: str | int | None = None, *, 
         hint: the fix the error line suggests when the file cannot be read.
         folder_hint: when given, a folder is refused with this fix; otherwise a folder is read as
             GDAL does (a folder of Shapefiles, a FileGDB).
+        layer_fix: when given, a file with several layers and no ``layer`` chosen, or without the
+            named layer, is refused with its layer names and this fix (how to choose one).
 
     Raises:
         DatasetNotFoundError: the path does not exist.
@@ -212,10 +216,27 @@ def read_layer(path: str | os.PathLike[str], layer: str | int | None = None, *, 
             raise LabelError(f"{path}: OGR virtual (VRT) files are not read; {hint}")
     elif folder_hint is not None:
         raise LabelError(f"{path}: is a folder; {folder_hint}")
+    if layer_fix is not None:
+        _check_layer_choice(path, layer, layer_fix)
     try:
         return gpd.read_file(path, layer=layer) if layer is not None else gpd.read_file(path)
     except Exception as err:  # pyogrio raises DataSourceError / DataLayerError / ValueError
         raise LabelError(f"{path}: not a readable vector file ({err}); {hint}") from err
+
+
+def _check_layer_choice(path: Path, layer: str | int | None, fix: str) -> None:
+    """Refuse a multi-layer file read without a layer, or a layer name the file lacks, listing its layers."""
+    import pyogrio
+
+    try:
+        names = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+    except Exception:  # unreadable: read_file below says so with the file's own error
+        return
+    listed = ", ".join(names)
+    if layer is None and len(names) > 1:
+        raise LabelError(f"{path}: holds {len(names)} layers ({listed}); choose the label layer: {fix}")
+    if isinstance(layer, str) and names and layer not in names:
+        raise LabelError(f"{path}: no layer {layer!r}; layers found: {listed}; {fix}")
 
 
 def _align_crs(gdf: Any, grid: Grid, path: Path) -> Any:

@@ -313,6 +313,7 @@ def evaluate_map(
     *,
     attribute: str = "class",
     key: str | None = None,
+    layer: str | None = None,
 ) -> MapAccuracy:
     """Read a class-map GeoTIFF and reference labels on its grid, and score them.
 
@@ -322,6 +323,7 @@ def evaluate_map(
             file in any CRS (rasterised onto the map's grid).
         attribute: vector column holding the class (number or name).
         key: ``.mat`` variable holding the labels.
+        layer: layer of a vector reference with several layers (refused without it).
 
     Returns:
         :class:`MapAccuracy`.
@@ -337,7 +339,7 @@ def evaluate_map(
     cmap = read_class_map(map_path, confidence=False)
     grid = make_cube(cmap.classes[None], crs=cmap.crs, transform=cmap.transform,
                      source=str(map_path))
-    ref, ref_names = read_labels(Path(reference_path), grid, key=key, attribute=attribute)
+    ref, ref_names = read_labels(Path(reference_path), grid, key=key, attribute=attribute, layer=layer)
     if cmap.class_names is None and ref_names is not None and sniff_label_format(Path(reference_path)) == "vector":
         used = ", ".join(str(ref_names[i]) for i in np.unique(ref[ref > 0])[:4])
         raise LabelError(f"{reference_path}: its classes are names ({used}) but the map {map_path} has none, so "

@@ -279,3 +279,25 @@ def test_a_float_label_raster_with_nan_nodata_reads_those_pixels_as_unlabelled(t
     np.testing.assert_array_equal(got, np.where(holes, 0, lab))
     with pytest.raises(LabelError, match="whole class numbers"):  # NaN the file does not call no-data stays refused
         read_labels(_label_tif(tmp_path / "untagged.tif", with_nan, None), _cube(georef=True))
+
+
+def test_read_labels_and_open_cube_pass_the_layer(tmp_path: Path) -> None:
+    """``layer=`` reaches the vector reader from read_labels, read_split_labels and open_cube."""
+    from hsi_app.io import open_cube
+    from hsi_app.io.labels import read_split_labels
+
+    cube = make_cube(np.zeros((2, 4, 5), dtype=np.float32), crs="EPSG:32633", transform=from_origin(0, 40, 10, 10))
+    path = tmp_path / "two.gpkg"
+    for name, cls in (("aoi", 9), ("labels", 3)):
+        gpd.GeoDataFrame({"class": [cls]}, geometry=[box(0, 30, 20, 40)], crs="EPSG:32633").to_file(
+            path, layer=name, driver="GPKG")
+    expected = np.zeros((4, 5), dtype=np.int32)
+    expected[0, :2] = 3
+    with pytest.raises(LabelError, match="aoi, labels"):
+        read_labels(path, cube)
+    np.testing.assert_array_equal(read_labels(path, cube, layer="labels")[0], expected)
+    _, maps = read_split_labels(cube, (path, None), layer="labels")
+    np.testing.assert_array_equal(maps[0], expected)
+    tif = tmp_path / "scene.tif"
+    cube.rio.to_raster(tif)
+    np.testing.assert_array_equal(open_cube(tif, labels=path, label_layer="labels").hsi.labels, expected)

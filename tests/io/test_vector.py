@@ -186,3 +186,33 @@ def test_ogr_vrt_is_never_read(tmp_path: Path, reader: str) -> None:
             read_vector_labels(vrt, Grid(4, 4, Affine.identity()))
         else:
             read_points(vrt)
+
+
+def _two_layer_file(tmp_path: Path) -> Path:
+    """A GeoPackage with a ``draft`` layer (classes swapped) before the ``labels`` layer."""
+    path = tmp_path / "multi.gpkg"
+    draft = _features()
+    draft["class"] = [2, 1, 3]
+    draft.to_file(path, layer="draft", driver="GPKG")
+    _features().to_file(path, layer="labels", driver="GPKG")
+    return path
+
+
+def test_a_multi_layer_file_needs_a_layer(tmp_path: Path) -> None:
+    path = _two_layer_file(tmp_path)
+    with pytest.raises(LabelError, match=r"multi\.gpkg: holds 2 layers \(draft, labels\).*--label-layer NAME") as err:
+        read_vector_labels(path, _cube())
+    assert "\n" not in str(err.value)
+    labels, _ = read_vector_labels(path, _cube(), layer="labels")
+    np.testing.assert_array_equal(labels, _expected())
+    draft, _ = read_vector_labels(path, _cube(), layer="draft")
+    np.testing.assert_array_equal(draft, np.select([_expected() == 1, _expected() == 2], [2, 1], _expected()))
+    with pytest.raises(LabelError, match=r"no layer 'other'; layers found: draft, labels.*--label-layer"):
+        read_vector_labels(path, _cube(), layer="other")
+
+
+def test_a_one_layer_file_needs_no_layer(tmp_path: Path) -> None:
+    path = tmp_path / "one.gpkg"
+    _features().to_file(path, layer="whatever", driver="GPKG")
+    labels, _ = read_vector_labels(path, _cube())
+    np.testing.assert_array_equal(labels, _expected())
