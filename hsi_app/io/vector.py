@@ -6,9 +6,12 @@ become an ``(H, W)`` int32 label raster on the cube's grid:
 * polygons burn the pixels whose centre is inside them; points burn the pixel that
   contains them; lines burn every pixel they cross;
 * later features overwrite earlier ones where they overlap;
-* the class comes from an integer attribute (used as is, 0 = unlabelled) or from a
-  text attribute (sorted unique names become classes 1..K, or the positions of the
-  names in ``class_names`` when given);
+* the class comes from an integer attribute (used as is) or from a text attribute (sorted
+  unique names become classes 1..K, or the positions of the names in ``class_names`` when
+  given);
+* features of class 0, or named ``unlabelled`` (case and spacing ignored), are an exclusion
+  mask: their pixels are unlabelled whatever else covers them, and ``unlabelled`` never
+  becomes a class of its own;
 * layers in another CRS are reprojected to the cube's CRS. A layer without CRS is only
   accepted on a cube without CRS, where its coordinates are the cube's own: those of its
   map transform when it has one (a file with a transform but no CRS, as its outputs are
@@ -29,6 +32,8 @@ import numpy as np
 from hsi_app.errors import DatasetNotFoundError, InvalidDataError, LabelError
 from hsi_app.io.atomic import atomic_path
 from hsi_app.io.cube import Cube, class_name_key
+
+UNLABELLED_KEYS = {"unlabelled", "unlabeled"}  # text classes (case and spacing ignored) that mean class 0
 
 
 @dataclass(frozen=True)
@@ -136,8 +141,6 @@ def read_vector_labels(
         LabelError: unreadable file, missing attribute, CRS mismatch that cannot be
             resolved, unknown or invalid class values, no feature on the grid.
     """
-    from rasterio.features import rasterize
-
     path = Path(path)
     grid = cube_or_grid if isinstance(cube_or_grid, Grid) else Grid.of(cube_or_grid)
     gdf = read_layer(path, layer, layer_fix="pass --label-layer NAME (layer= in Python)")
@@ -157,12 +160,28 @@ def read_vector_labels(
             f"{path}: {int((~on_grid).sum())} of {len(gdf)} features lie outside the cube and are ignored",
             stacklevel=2,
         )
-    shapes = [(geom, int(v)) for geom, v, keep in zip(gdf.geometry, values, on_grid, strict=True) if keep and v > 0]
-    labels = np.zeros((grid.height, grid.width), dtype=np.int32)
-    if shapes:
-        labels = rasterize(shapes, out_shape=(grid.height, grid.width), transform=grid.transform,
-                           fill=0, dtype="int32")
-    return labels, names
+    keep = np.asarray(on_grid, dtype=bool)
+    return _burn(list(gdf.geometry[keep]), values[keep], grid), names
+
+
+def _burn(geoms: list[Any], values: np.ndarray, grid: Grid) -> np.ndarray:
+    """The ``(H, W)`` int32 label map of features ``geoms`` with classes ``values`` ``(N,)``.
+
+    Class-0 features are an exclusion mask: their pixels end unlabelled whatever else covers them.
+    """
+    labels = _rasterize([(g, int(v)) for g, v in zip(geoms, values, strict=True) if v > 0], grid)
+    excluded = _rasterize([(g, 1) for g, v in zip(geoms, values, strict=True) if v == 0], grid) > 0
+    labels[excluded] = 0
+    return labels
+
+
+def _rasterize(shapes: list[tuple[Any, int]], grid: Grid) -> np.ndarray:
+    """``(H, W)`` int32: each ``(geometry, value)`` burnt in order onto the grid (GDAL's rules), 0 elsewhere."""
+    from rasterio.features import rasterize
+
+    if not shapes:
+        return np.zeros((grid.height, grid.width), dtype=np.int32)
+    return rasterize(shapes, out_shape=(grid.height, grid.width), transform=grid.transform, fill=0, dtype="int32")
 
 
 def no_overlap_error(path: str | os.PathLike[str], gdf: Any, grid: Grid, *, what: str = "features",
@@ -288,17 +307,19 @@ def _class_values(
     if class_names is None:  # one class per name, case and spacing ignored (the first spelling, sorted)
         spelling: dict[str, str] = {}
         for t in text.tolist():
-            spelling.setdefault(class_name_key(t), t)
+            if class_name_key(t) not in UNLABELLED_KEYS:
+                spelling.setdefault(class_name_key(t), t)
         names = ["unlabelled", *sorted(spelling.values(), key=class_name_key)]
     else:
         names = list(class_names)
-        known = {class_name_key(n) for n in names}
+        known = {class_name_key(n) for n in names} | UNLABELLED_KEYS
         unknown = sorted({t for t in text.tolist() if class_name_key(t) not in known})
         if unknown:
             raise LabelError(
                 f"{path}: classes {', '.join(unknown)} in {attribute!r} are not among the class names given"
             )
     lookup = {class_name_key(name): i for i, name in reversed(list(enumerate(names)))}
+    lookup.update(dict.fromkeys(UNLABELLED_KEYS, 0))
     return np.array([lookup[class_name_key(t)] for t in text], dtype=np.int64), names
 
 

@@ -216,3 +216,38 @@ def test_a_one_layer_file_needs_no_layer(tmp_path: Path) -> None:
     _features().to_file(path, layer="whatever", driver="GPKG")
     labels, _ = read_vector_labels(path, _cube())
     np.testing.assert_array_equal(labels, _expected())
+
+
+def _hole_expected() -> np.ndarray:
+    exp = np.zeros((H, W), dtype=np.int32)
+    exp[2:12, 2:12] = 1
+    exp[2:12, 20:30] = 2
+    exp[4:8, 4:8] = 0  # the hole
+    return exp
+
+
+@pytest.mark.parametrize("hole_first", [False, True])
+def test_class_zero_features_exclude_their_pixels(tmp_path: Path, hole_first: bool) -> None:
+    """A class-0 polygon clears the pixels it covers, drawn before or after the class it cuts."""
+    geoms = [_pixel_box(2, 2, 12, 12), _pixel_box(2, 20, 12, 30), _pixel_box(4, 4, 8, 8)]
+    classes = [1, 2, 0]
+    order = [2, 0, 1] if hole_first else [0, 1, 2]
+    path = tmp_path / "hole.gpkg"
+    gpd.GeoDataFrame({"class": [classes[i] for i in order]}, geometry=[geoms[i] for i in order],
+                     crs=CRS).to_file(path, driver="GPKG")
+    labels, _ = read_vector_labels(path, _cube())
+    np.testing.assert_array_equal(labels, _hole_expected())
+
+
+def test_text_unlabelled_excludes_and_is_no_class(tmp_path: Path) -> None:
+    path = tmp_path / "hole.gpkg"
+    gpd.GeoDataFrame({"name": ["Corn", " UNLABELLED ", "wheat"]},
+                     geometry=[_pixel_box(2, 2, 12, 12), _pixel_box(4, 4, 8, 8), _pixel_box(2, 20, 12, 30)],
+                     crs=CRS).to_file(path, driver="GPKG")
+    labels, names = read_vector_labels(path, _cube(), attribute="name")
+    assert names == ["unlabelled", "Corn", "wheat"]
+    np.testing.assert_array_equal(labels, _hole_expected())
+    given = ["unlabelled", "wheat", "Corn"]
+    labels, names = read_vector_labels(path, _cube(), attribute="name", class_names=given)
+    assert names == given
+    np.testing.assert_array_equal(labels, np.select([_hole_expected() == 1, _hole_expected() == 2], [2, 1], 0))
