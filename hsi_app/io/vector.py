@@ -5,7 +5,8 @@ become an ``(H, W)`` int32 label raster on the cube's grid:
 
 * polygons burn the pixels whose centre is inside them; points burn the pixel that
   contains them; lines burn every pixel they cross;
-* later features overwrite earlier ones where they overlap;
+* a pixel burnt by features of two or more classes is left unlabelled, with a warning
+  counting such pixels (same-class overlaps are fine), so the drawing order never matters;
 * the class comes from an integer attribute (used as is) or from a text attribute (sorted
   unique names become classes 1..K, or the positions of the names in ``class_names`` when
   given);
@@ -29,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from hsi_app.errors import DatasetNotFoundError, InvalidDataError, LabelError
+from hsi_app.errors import DatasetNotFoundError, HSIWarning, InvalidDataError, LabelError
 from hsi_app.io.atomic import atomic_path
 from hsi_app.io.cube import Cube, class_name_key
 
@@ -161,18 +162,37 @@ def read_vector_labels(
             stacklevel=2,
         )
     keep = np.asarray(on_grid, dtype=bool)
-    return _burn(list(gdf.geometry[keep]), values[keep], grid), names
+    return _burn(list(gdf.geometry[keep]), values[keep], grid, path, names), names
 
 
-def _burn(geoms: list[Any], values: np.ndarray, grid: Grid) -> np.ndarray:
+def _burn(geoms: list[Any], values: np.ndarray, grid: Grid, path: Path, names: list[str] | None) -> np.ndarray:
     """The ``(H, W)`` int32 label map of features ``geoms`` with classes ``values`` ``(N,)``.
 
-    Class-0 features are an exclusion mask: their pixels end unlabelled whatever else covers them.
+    Each class claims the pixels its features burn. A pixel claimed by two or more classes ends
+    unlabelled (one :class:`HSIWarning` counts them and names the classes), so the result does not
+    depend on the drawing order. Class-0 features are an exclusion mask: their pixels end unlabelled
+    whatever else covers them.
     """
-    labels = _rasterize([(g, int(v)) for g, v in zip(geoms, values, strict=True) if v > 0], grid)
+    claims = {int(c): _rasterize([(g, 1) for g, v in zip(geoms, values, strict=True) if v == c], grid) > 0
+              for c in np.unique(values[values > 0])}
+    labels = np.zeros((grid.height, grid.width), dtype=np.int32)
+    n_claims = np.zeros((grid.height, grid.width), dtype=np.int32)
+    for c, mask in claims.items():
+        labels[mask] = c
+        n_claims += mask
     excluded = _rasterize([(g, 1) for g, v in zip(geoms, values, strict=True) if v == 0], grid) > 0
-    labels[excluded] = 0
+    conflict = (n_claims > 1) & ~excluded
+    labels[conflict | excluded] = 0
+    if conflict.any():
+        _warn_conflicts(path, int(conflict.sum()), [c for c, m in claims.items() if (m & conflict).any()], names)
     return labels
+
+
+def _warn_conflicts(path: Path, n_pixels: int, classes: list[int], names: list[str] | None) -> None:
+    """One warning: ``n_pixels`` pixels claimed by features of two or more of ``classes`` are left unlabelled."""
+    named = ", ".join(names[c] if names is not None else str(c) for c in classes)
+    warnings.warn(f"{path}: {n_pixels} pixels are covered by features of different classes ({named}) and are "
+                  "left unlabelled; remove the overlaps in your GIS to label them", HSIWarning, stacklevel=4)
 
 
 def _rasterize(shapes: list[tuple[Any, int]], grid: Grid) -> np.ndarray:

@@ -251,3 +251,42 @@ def test_text_unlabelled_excludes_and_is_no_class(tmp_path: Path) -> None:
     labels, names = read_vector_labels(path, _cube(), attribute="name", class_names=given)
     assert names == given
     np.testing.assert_array_equal(labels, np.select([_hole_expected() == 1, _hole_expected() == 2], [2, 1], 0))
+
+
+def _overlap_frame(reverse: bool) -> gpd.GeoDataFrame:
+    """Corn (cols 2-11) and wheat (cols 8-17) overlapping by 4 columns, plus a second Corn polygon inside the first."""
+    rows = [("Corn", _pixel_box(2, 2, 8, 12)), ("wheat", _pixel_box(2, 8, 8, 18)), ("corn", _pixel_box(3, 3, 5, 5))]
+    rows = rows[::-1] if reverse else rows
+    return gpd.GeoDataFrame({"name": [r[0] for r in rows]}, geometry=[r[1] for r in rows], crs=CRS)
+
+
+def test_overlaps_of_different_classes_are_unlabelled_in_any_order(tmp_path: Path) -> None:
+    from hsi_app.errors import HSIWarning
+
+    exp = np.zeros((H, W), dtype=np.int32)
+    exp[2:8, 2:8] = 1
+    exp[2:8, 12:18] = 2  # columns 8-11 are claimed by both and left unlabelled
+    maps = []
+    for reverse in (False, True):
+        path = tmp_path / f"overlap_{reverse}.gpkg"
+        _overlap_frame(reverse).to_file(path, driver="GPKG")
+        with pytest.warns(HSIWarning, match=r"24 pixels are covered by features of different classes \([Cc]orn, wheat\)"):
+            labels, names = read_vector_labels(path, _cube(), attribute="name")
+        np.testing.assert_array_equal(labels, exp)
+        assert names == ["unlabelled", "Corn", "wheat"] or names == ["unlabelled", "corn", "wheat"]
+        maps.append(labels)
+    np.testing.assert_array_equal(maps[0], maps[1])
+
+
+def test_same_class_overlaps_do_not_warn(tmp_path: Path) -> None:
+    import warnings
+
+    from hsi_app.errors import HSIWarning
+
+    path = tmp_path / "same.gpkg"
+    gpd.GeoDataFrame({"class": [1, 1]}, geometry=[_pixel_box(2, 2, 8, 12), _pixel_box(2, 8, 8, 18)],
+                     crs=CRS).to_file(path, driver="GPKG")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HSIWarning)
+        labels, _ = read_vector_labels(path, _cube())
+    assert int(labels.sum()) == 6 * 16 and set(np.unique(labels).tolist()) == {0, 1}
