@@ -3,8 +3,10 @@
 Labels drawn in a GIS (GeoPackage, Shapefile, GeoJSON...) as polygons, lines or points
 become an ``(H, W)`` int32 label raster on the cube's grid:
 
-* polygons burn the pixels whose centre is inside them; points burn the pixel that
-  contains them; lines burn every pixel they cross;
+* polygons burn the pixels whose centre is inside them; a polygon that covers no pixel
+  centre (smaller than a pixel) burns the pixel holding its representative point, like a
+  point, unless a polygon of a class covers that pixel's centre (a warning counts them);
+  points burn the pixel that contains them; lines burn every pixel they cross;
 * a pixel burnt by features of two or more classes is left unlabelled, with a warning
   counting such pixels (same-class overlaps are fine), so the drawing order never matters;
 * the class comes from an integer attribute (used as is) or from a text attribute (sorted
@@ -171,21 +173,85 @@ def _burn(geoms: list[Any], values: np.ndarray, grid: Grid, path: Path, names: l
     Each class claims the pixels its features burn. A pixel claimed by two or more classes ends
     unlabelled (one :class:`HSIWarning` counts them and names the classes), so the result does not
     depend on the drawing order. Class-0 features are an exclusion mask: their pixels end unlabelled
-    whatever else covers them.
+    whatever else covers them. A polygon that covers no pixel centre (smaller than a pixel) claims
+    the pixel holding its representative point, like a point, unless a polygon of a class covers that
+    pixel's centre (one :class:`HSIWarning` counts such polygons).
     """
-    claims = {int(c): _rasterize([(g, 1) for g, v in zip(geoms, values, strict=True) if v == c], grid) > 0
-              for c in np.unique(values[values > 0])}
+    fallback = _sub_pixel_pixels(geoms, grid)
+    if fallback:
+        warnings.warn(f"{path}: {len(fallback)} polygons cover no pixel centre (smaller than a pixel); each labels "
+                      "the pixel holding its representative point, unless a polygon covers that pixel's centre",
+                      HSIWarning, stacklevel=3)
+    covered = _rasterize([(g, 1) for g, v in zip(geoms, values, strict=True) if v > 0 and _is_polygon(g)], grid) > 0
+
+    def claim(cls: int) -> np.ndarray:
+        """``(H, W)`` bool: the pixels the features of class ``cls`` burn, with their sub-pixel polygons' pixels."""
+        mask = _rasterize([(g, 1) for g, v in zip(geoms, values, strict=True) if v == cls], grid) > 0
+        for i, (row, col) in fallback.items():
+            if values[i] == cls and not covered[row, col]:
+                mask[row, col] = True
+        return mask
+
+    claims = {int(c): claim(int(c)) for c in np.unique(values[values > 0])}
     labels = np.zeros((grid.height, grid.width), dtype=np.int32)
     n_claims = np.zeros((grid.height, grid.width), dtype=np.int32)
     for c, mask in claims.items():
         labels[mask] = c
         n_claims += mask
-    excluded = _rasterize([(g, 1) for g, v in zip(geoms, values, strict=True) if v == 0], grid) > 0
+    excluded = claim(0)
     conflict = (n_claims > 1) & ~excluded
     labels[conflict | excluded] = 0
     if conflict.any():
         _warn_conflicts(path, int(conflict.sum()), [c for c, m in claims.items() if (m & conflict).any()], names)
     return labels
+
+
+def _is_polygon(geom: Any) -> bool:
+    return geom.geom_type in ("Polygon", "MultiPolygon")
+
+
+def _sub_pixel_pixels(geoms: list[Any], grid: Grid) -> dict[int, tuple[int, int]]:
+    """Feature index -> ``(row, col)`` of its representative point, for each polygon covering no pixel centre.
+
+    Every polygon is burnt once with its own id; only those absent from that raster (covering no centre,
+    or hidden under later polygons) are rasterised alone, in a window around them.
+    """
+    polygons = [i for i, g in enumerate(geoms) if _is_polygon(g)]
+    if not polygons:
+        return {}
+    seen = set(np.unique(_rasterize([(geoms[i], k + 1) for k, i in enumerate(polygons)], grid)).tolist())
+    box = _grid_box(grid)
+    out: dict[int, tuple[int, int]] = {}
+    for k, i in enumerate(polygons):
+        if k + 1 in seen or _covers_a_centre(geoms[i], grid):
+            continue
+        inside = geoms[i].intersection(box)
+        if inside.is_empty:
+            continue
+        point = inside.representative_point()
+        col, row = _to_pixel(grid, point.x, point.y)
+        out[i] = (min(max(int(np.floor(row)), 0), grid.height - 1), min(max(int(np.floor(col)), 0), grid.width - 1))
+    return out
+
+
+def _to_pixel(grid: Grid, x: float, y: float) -> tuple[float, float]:
+    """Fractional ``(col, row)`` of map point ``(x, y)`` on the grid."""
+    inv = ~grid.transform
+    return inv.a * x + inv.b * y + inv.c, inv.d * x + inv.e * y + inv.f
+
+
+def _covers_a_centre(geom: Any, grid: Grid) -> bool:
+    """Whether ``geom`` burns any pixel of the grid (rasterised alone, in a window around its bounds)."""
+    from rasterio.transform import Affine
+
+    minx, miny, maxx, maxy = geom.bounds
+    cols, rows = zip(*(_to_pixel(grid, x, y) for x in (minx, maxx) for y in (miny, maxy)), strict=True)
+    r0, r1 = max(int(np.floor(min(rows))) - 1, 0), min(int(np.ceil(max(rows))) + 1, grid.height)
+    c0, c1 = max(int(np.floor(min(cols))) - 1, 0), min(int(np.ceil(max(cols))) + 1, grid.width)
+    if r0 >= r1 or c0 >= c1:
+        return False
+    window = Grid(r1 - r0, c1 - c0, grid.transform * Affine.translation(c0, r0), grid.crs)
+    return bool(_rasterize([(geom, 1)], window).any())
 
 
 def _warn_conflicts(path: Path, n_pixels: int, classes: list[int], names: list[str] | None) -> None:

@@ -290,3 +290,34 @@ def test_same_class_overlaps_do_not_warn(tmp_path: Path) -> None:
         warnings.simplefilter("error", HSIWarning)
         labels, _ = read_vector_labels(path, _cube())
     assert int(labels.sum()) == 6 * 16 and set(np.unique(labels).tolist()) == {0, 1}
+
+
+def test_plots_smaller_than_a_pixel_label_their_pixel(tmp_path: Path) -> None:
+    """10 x 10 m plots on a 30 m grid: each labels exactly the pixel containing it, centre or not."""
+    from rasterio.features import rasterize
+
+    from hsi_app.errors import HSIWarning
+
+    res = 30.0
+    grid = Grid(12, 10, from_origin(X0, Y0, res, res), CRS)
+
+    def plot(row: int, col: int, dx: float, dy: float):  # type: ignore[no-untyped-def]
+        """A 10 x 10 m plot whose top-left corner is (dx, dy) m into pixel (row, col)."""
+        x, y = X0 + col * res + dx, Y0 - row * res - dy
+        return box(x, y - 10, x + 10, y)
+
+    plots = {(1, 1): plot(1, 1, 1, 1), (1, 3): plot(1, 3, 19, 19), (4, 2): plot(4, 2, 10, 10),  # the last covers the centre
+             (6, 6): plot(6, 6, 19, 1)}
+    field = box(X0 + 5 * res, Y0 - 11 * res, X0 + 9 * res, Y0 - 8 * res)  # rows 8-10, cols 5-8
+    inside_field = plot(9, 6, 1, 1)  # a wheat plot in a pixel whose centre the Corn field covers
+    path = tmp_path / "plots.gpkg"
+    gpd.GeoDataFrame({"name": ["Alfalfa"] * 4 + ["Corn", "wheat"]},
+                     geometry=[*plots.values(), field, inside_field], crs=CRS).to_file(path, driver="GPKG")
+    with pytest.warns(HSIWarning, match=r"plots\.gpkg: 4 polygons cover no pixel centre"):
+        labels, names = read_vector_labels(path, grid, attribute="name")
+    assert names == ["unlabelled", "Alfalfa", "Corn", "wheat"]
+    exp = rasterize([(field, 2)], out_shape=(12, 10), transform=grid.transform, dtype="int32")
+    assert rasterize([(g, 1) for g in plots.values()], out_shape=(12, 10), transform=grid.transform).sum() == 1
+    for row, col in plots:
+        exp[row, col] = 1
+    np.testing.assert_array_equal(labels, exp)
