@@ -6,7 +6,11 @@ become an ``(H, W)`` int32 label raster on the cube's grid:
 * polygons burn the pixels whose centre is inside them; a polygon that covers no pixel
   centre (smaller than a pixel) burns the pixel holding its representative point, like a
   point, unless a polygon of a class covers that pixel's centre (a warning counts them);
-  points burn the pixel that contains them; lines burn every pixel they cross;
+  points burn the pixel that contains them; lines burn a one-pixel path (GDAL's default, not
+  ``all_touched``): for each segment, the Bresenham line from the pixel holding one vertex to
+  the pixel holding the next, one pixel in each column it spans (each row when steeper than
+  45 degrees). So a diagonal line misses some pixels it crosses, and may take a neighbour of
+  a pixel it crosses instead;
 * a pixel burnt by features of two or more classes is left unlabelled, with a warning
   counting such pixels (same-class overlaps are fine), so the drawing order never matters;
 * the class comes from an integer attribute (used as is) or from a text attribute (sorted

@@ -321,3 +321,43 @@ def test_plots_smaller_than_a_pixel_label_their_pixel(tmp_path: Path) -> None:
     for row, col in plots:
         exp[row, col] = 1
     np.testing.assert_array_equal(labels, exp)
+
+
+def _bresenham(c0: int, r0: int, c1: int, r1: int) -> list[tuple[int, int]]:
+    """``(row, col)`` of the textbook Bresenham line between two pixels."""
+    out, dc, dr = [], abs(c1 - c0), -abs(r1 - r0)
+    sc, sr, err = (1 if c1 > c0 else -1), (1 if r1 > r0 else -1), dc - abs(r1 - r0)
+    while True:
+        out.append((r0, c0))
+        if (c0, r0) == (c1, r1):
+            return out
+        e2 = 2 * err
+        if e2 >= dr:
+            err, c0 = err + dr, c0 + sc
+        if e2 <= dc:
+            err, r0 = err + dc, r0 + sr
+
+
+def test_a_diagonal_line_burns_one_pixel_per_column_not_every_pixel_it_crosses(tmp_path: Path) -> None:
+    """As the module docstring says: the Bresenham path between the vertices' pixels, not every crossed pixel."""
+    from rasterio.features import rasterize
+    from shapely.geometry import LineString
+
+    import hsi_app.io.vector as vector
+
+    transform = from_origin(X0, Y0, RES, RES)
+    line = LineString([transform * (1.2, 1.7), transform * (20.7, 9.3)])  # 19.5 columns by 7.6 rows
+    path = tmp_path / "line.gpkg"
+    gpd.GeoDataFrame({"class": [1]}, geometry=[line], crs=CRS).to_file(path, driver="GPKG")
+    labels, _ = read_vector_labels(path, _cube())
+    thin = rasterize([(line, 1)], out_shape=(H, W), transform=transform)
+    crossed = rasterize([(line, 1)], out_shape=(H, W), transform=transform, all_touched=True)
+    np.testing.assert_array_equal(labels, thin)
+    rows, cols = np.nonzero(labels)
+    assert sorted(cols.tolist()) == list(range(1, 21))  # one pixel in each column 1..20
+    assert labels.sum() == 20 < crossed.sum() == 28
+    bres = np.zeros((H, W), dtype=np.int32)
+    for r, c in _bresenham(1, 1, 20, 9):
+        bres[r, c] = 1
+    np.testing.assert_array_equal(labels, bres)
+    assert "every pixel they cross" not in (vector.__doc__ or "")
