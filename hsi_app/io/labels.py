@@ -196,20 +196,55 @@ def _read_tiff(path: Path, like: Cube) -> tuple[np.ndarray, list[str] | None]:
     cube_crs, cube_t = like.rio.crs, like.hsi.transform
     both_gridded_without_crs = crs is None and cube_crs is None and has_map_grid(None, transform) and cube_t is not None
     if (crs is not None and cube_crs is not None) or both_gridded_without_crs:  # (no CRS: the grids still compare)
-        same_crs = crs == cube_crs
-        same_grid = np.allclose(tuple(transform)[:6], tuple(cube_t)[:6], rtol=0, atol=1e-6 * max(
-            1.0, abs(transform.a), abs(transform.e)))
-        if not (same_crs and same_grid):
-            raise LabelError(
-                f"{path}: the label raster is not on the cube's grid (CRS or transform differ); "
-                "resample it to the cube's grid or use vector labels"
-            )
+        differs = grid_difference(crs, transform, cube_crs, cube_t)
+        if differs:
+            raise LabelError(f"{path}: the label raster is not on the cube's grid: {differs}; "
+                             f"{_resample_fix(cube_crs, cube_t, like.hsi.shape[1:])}, or use vector labels")
     elif (crs is None) != (cube_crs is None):  # only the size can be checked: say what is assumed
         lacking = "the label raster" if crs is None else f"the scene {like.attrs.get('source') or ''}".rstrip()
         warnings.warn(f"{path}: {lacking} has no CRS, so its grid cannot be checked; its pixels are taken as the "
                       "scene's, row for row", HSIWarning, stacklevel=2)
     band = _nodata_to_zero(band, nodata)
     return band, parse_class_names_tag(names_json, path)
+
+
+def grid_difference(crs: Any, transform: Any, scene_crs: Any, scene_transform: Any) -> str:
+    """What keeps a raster's grid off the scene's (``""``: the same grid).
+
+    The same grid: the same CRS, the same pixel size and axes (within 1e-6 of the pixel size) and
+    origins less than 1e-3 pixel apart (float noise in a GeoTIFF's tie point); otherwise the first
+    difference found: the CRSs, the pixel sizes, or the offset of the raster's origin in scene pixels.
+    """
+    if crs != scene_crs:
+        return f"its CRS is {_crs_name(crs)}, the scene's {_crs_name(scene_crs)}"
+    a, s = tuple(transform)[:6], tuple(scene_transform)[:6]
+    size = max(abs(s[0]), abs(s[1]), abs(s[3]), abs(s[4]))
+    if any(abs(a[i] - s[i]) > 1e-6 * size for i in (0, 1, 3, 4)):
+        return f"its pixels are {abs(a[0]):g} x {abs(a[4]):g}, the scene's {abs(s[0]):g} x {abs(s[4]):g}"
+    inv = ~scene_transform
+    col, row = inv.a * a[2] + inv.b * a[5] + inv.c, inv.d * a[2] + inv.e * a[5] + inv.f
+    if max(abs(col), abs(row)) < 1e-3:
+        return ""
+    return f"shifted by {_px(col)}, {_px(row)} pixels (columns, rows)"
+
+
+def _px(v: float) -> str:
+    return f"{v:.2f}" if abs(v) >= 0.005 or v == 0 else f"{v:.1e}"
+
+
+def _crs_name(crs: Any) -> str:
+    return "none" if crs is None else str(crs.to_string() if hasattr(crs, "to_string") else crs)
+
+
+def _resample_fix(crs: Any, transform: Any, shape: tuple[int, int]) -> str:
+    """The fix for a label raster off the scene's grid: a gdalwarp line onto it (CRS, pixel size, bounds)."""
+    h, w = shape
+    t = transform
+    xs = [t.a * c + t.b * r + t.c for c in (0, w) for r in (0, h)]
+    ys = [t.d * c + t.e * r + t.f for c in (0, w) for r in (0, h)]
+    srs = f"-t_srs {_crs_name(crs)} " if crs is not None else ""
+    return (f"resample it onto the scene's grid, e.g. gdalwarp {srs}-tr {abs(transform.a):g} {abs(transform.e):g} "
+            f"-te {min(xs):.10g} {min(ys):.10g} {max(xs):.10g} {max(ys):.10g} -r near labels.tif on_grid.tif")
 
 
 def _nodata_to_zero(band: np.ndarray, nodata: float | None) -> np.ndarray:

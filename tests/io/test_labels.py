@@ -301,3 +301,36 @@ def test_read_labels_and_open_cube_pass_the_layer(tmp_path: Path) -> None:
     tif = tmp_path / "scene.tif"
     cube.rio.to_raster(tif)
     np.testing.assert_array_equal(open_cube(tif, labels=path, label_layer="labels").hsi.labels, expected)
+
+
+@pytest.mark.parametrize(
+    ("origin", "size", "crs", "needle"),
+    [
+        ((600000.001, 5100000.0), 30.0, CRS, None),  # 1 mm = 3e-5 px: float noise, the same grid
+        ((600000.0, 5100000.0 - 0.02), 30.0, CRS, None),  # 6.7e-4 px
+        ((600000.0 + 15.0, 5100000.0 + 7.5), 30.0, CRS, "shifted by 0.50, -0.25 pixels"),
+        ((600000.0 + 0.06, 5100000.0), 30.0, CRS, "shifted by 2.0e-03, 0.00 pixels"),
+        ((600000.0, 5100000.0), 30.0 * (1 + 1e-5), CRS, "its pixels are 30.0003 x 30.0003, the scene's 30 x 30"),
+        ((600000.0, 5100000.0), 30.0, "EPSG:32633", "its CRS is EPSG:32633, the scene's EPSG:32632"),
+    ],
+)
+def test_label_raster_grid_tolerance_and_message(origin: tuple[float, float], size: float, crs: str,
+                                                 needle: str | None, tmp_path: Path) -> None:
+    """Origins under 1e-3 px apart are one grid; otherwise one line says what differs and gives the gdalwarp fix."""
+    import rasterio
+
+    lab = _labels(11)
+    path = tmp_path / "gt.tif"
+    with rasterio.open(path, "w", driver="GTiff", count=1, height=H, width=W, dtype="uint8", crs=crs,
+                       transform=from_origin(*origin, size, size)) as ds:
+        ds.write(lab.astype(np.uint8), 1)
+    if needle is None:
+        np.testing.assert_array_equal(read_labels(path, _cube(georef=True))[0], lab)
+        return
+    with pytest.raises(LabelError) as err:
+        read_labels(path, _cube(georef=True))
+    msg = str(err.value)
+    assert "\n" not in msg and msg.startswith(f"{path}: the label raster is not on the cube's grid: {needle}"), msg
+    west, north = 600000.0, 5100000.0
+    assert (f"gdalwarp -t_srs EPSG:32632 -tr 30 30 -te {west:.10g} {north - 30 * H:.10g} {west + 30 * W:.10g} "
+            f"{north:.10g}") in msg
