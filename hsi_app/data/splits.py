@@ -55,7 +55,7 @@ import math
 import os
 import warnings
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -82,8 +82,25 @@ _UNTRAINED_WEIGHT = 1.0  # cost per class without a training pixel (> any class'
 
 
 def leak_text(protocol: str) -> str:
-    """Why a leaky split of ``protocol`` leaks (``LEAKY: ...``): user maps, or a random pixel draw."""
-    return _MAPS_LEAK if protocol == "maps" else LEAK_WARNING
+    """Why a leaky split of ``protocol`` leaks (``LEAKY: ...``): a random pixel draw, or maps/blocks too close."""
+    return LEAK_WARNING if protocol.split(":")[0] in ("random", "fixed") else _MAPS_LEAK
+
+
+def leaks(train: np.ndarray, test: np.ndarray, reach: int) -> bool:
+    """The one leak rule of every split: a test pixel lies within ``reach`` px (Chebyshev) of a training pixel.
+
+    ``reach`` is the receptive radius of the model trained on the split: a test pixel that close lies
+    inside a training patch, so its spectrum is seen in training. A per-pixel model (the SVM,
+    ``reach`` 0) has no patches and never leaks.
+
+    Args:
+        train: (H, W) int training labels, 0 elsewhere.
+        test: (H, W) int test labels, 0 elsewhere.
+        reach: the model's receptive radius in pixels.
+    """
+    if reach <= 0 or not np.any(train > 0) or not np.any(test > 0):
+        return False
+    return bool(_buffer_mask(np.asarray(train), int(reach))[np.asarray(test) > 0].any())
 
 
 def leak_note(leaky: bool, protocol: str) -> str:
@@ -171,7 +188,8 @@ class Split:
         test: (H, W) int32 class labels at test pixels, 0 elsewhere.
         protocol: the canonical spec string (``"random:0.1"``...) or ``"maps"``.
         seed: seed the split was drawn with.
-        leaky: True for random/fixed pixel splits, whose patches overlap test pixels.
+        leaky: whether the split leaks for the model it was judged for (:func:`leaks`: a test pixel
+            within the model's receptive radius of a training pixel; see :meth:`for_model`).
         radius: buffer radius in pixels (Chebyshev) between train and test; 0 if none.
         dropped: number of labelled test pixels removed by the buffer.
     """
@@ -202,6 +220,10 @@ class Split:
     def n_test(self) -> int:
         """Number of test pixels."""
         return int(np.count_nonzero(self.test))
+
+    def for_model(self, reach: int) -> Split:
+        """This split with ``leaky`` judged for a model of receptive radius ``reach`` (:func:`leaks`)."""
+        return replace(self, leaky=leaks(self.train, self.test, reach))
 
     def describe(self) -> str:
         """One line summarising the split, with the leak warning when ``leaky``."""
@@ -510,6 +532,7 @@ def make_split(
     radius: int = 0,
     block: int | None = None,
     legacy_blocks: bool = False,
+    reach: int | None = None,
 ) -> Split:
     """Split the labelled pixels of a scene into train and test.
 
@@ -525,6 +548,9 @@ def make_split(
         legacy_blocks: ``disjoint`` only: ``True`` reproduces the block layouts of hsi_app
             up to session 32 (and their saved splits and benchmark tables): the grid's origin
             at pixel (0, 0) for every seed, and no cost for classes without training pixels.
+        reach: receptive radius of the model the split is for, which decides ``leaky``
+            (:func:`leaks`; 0 for the per-pixel SVM). ``None``: a patch model of unknown size,
+            taken as ``max(radius, 1)``.
 
     Returns:
         The :class:`Split`. Warns :class:`SplitWarning` for classes missing from a side.
@@ -564,7 +590,7 @@ def make_split(
         test=test,
         protocol=str(spec),
         seed=int(seed),
-        leaky=spec.kind in ("random", "fixed"),
+        leaky=leaks(train, test, max(int(radius), 1) if reach is None else int(reach)),
         radius=int(radius),
         dropped=dropped,
     )
@@ -607,7 +633,8 @@ def split_from_maps(train: np.ndarray, test: np.ndarray, *, radius: int | None =
         from scipy.ndimage import distance_transform_cdt
 
         gap = int(distance_transform_cdt(tr == 0, metric="chessboard")[te > 0].min())  # px to the nearest train px
-        leaky, buffer = gap <= radius, (0 if gap <= radius else gap - 1)
+        leaky = leaks(tr, te, radius)
+        buffer = 0 if leaky else gap - 1
     return Split(train=tr.astype(np.int32), test=te.astype(np.int32), protocol="maps", leaky=leaky, radius=buffer)
 
 

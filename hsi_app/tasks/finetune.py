@@ -404,6 +404,7 @@ def finetune(
                            train_labels, test_labels)
     split.train[~valid] = 0
     split.test[~valid] = 0
+    split = split.for_model(base.receptive_radius)  # the one leak rule, judged for the base model
     check_split_pixels(split, str(cube.attrs.get("source", "input")))
     if plan.new_head:
         warn_untrained_classes(split.train, class_names, source)

@@ -142,8 +142,9 @@ def protocol_split(cube: Cube, protocol: str, *, seed: int = 0, radius: int = 0,
     """The :class:`~hsi_app.data.splits.Split` of ``protocol`` on the cube's labels.
 
     Only ``disjoint`` buffers by ``radius`` (the receptive radius of the model, or the
-    largest one when several models are compared on one split); ``random``/``fixed`` are
-    the literature's leaky pixel protocols and are reported as such. ``legacy_blocks=True``
+    largest one when several models are compared on one split); every split is judged leaky
+    for that radius by the one rule of :func:`~hsi_app.data.splits.leaks` (``random``/``fixed``
+    are for any patch model; :func:`train_classifier` judges again for its own model). ``legacy_blocks=True``
     gives the ``disjoint`` block layouts of sessions up to 32 (:func:`~hsi_app.data.splits.make_split`).
     """
     from hsi_app.data.splits import make_split, parse_split
@@ -152,8 +153,8 @@ def protocol_split(cube: Cube, protocol: str, *, seed: int = 0, radius: int = 0,
     check_has_labels(cube.attrs.get("source", "input"), [labels] if labels is not None else [])
     spec = parse_split(protocol)
     if spec.kind != "disjoint":
-        return make_split(labels, spec, seed=seed)
-    return make_split(labels, spec, seed=seed, radius=radius, legacy_blocks=legacy_blocks)
+        return make_split(labels, spec, seed=seed, reach=radius)
+    return make_split(labels, spec, seed=seed, radius=radius, legacy_blocks=legacy_blocks, reach=radius)
 
 
 def receptive_radius(model: str, in_chans: int = 8, num_classes: int = 2, model_args: dict[str, Any] | None = None) -> int:
@@ -229,6 +230,7 @@ def train_classifier(
         )
     split.train[~valid] = 0
     split.test[~valid] = 0
+    split = split.for_model(radius)  # one leak rule for drawn and given splits, judged for this model
     check_split_pixels(split, str(cube.attrs.get("source", "input")))
     if opts.teacher:
         from hsi_app.tasks.distill import check_teacher

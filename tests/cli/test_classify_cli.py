@@ -216,7 +216,26 @@ def test_svm_baseline_same_metrics_schema(scene: dict[str, Path], tmp_path: Path
     assert code == 0, err
     metrics = json.loads((tmp_path / "svm" / "metrics.json").read_text())
     assert metrics["n_train"] == 40 and metrics["oa"] > 0.9
-    assert "svm on fixed:10 (LEAKY" in stdout
+    assert "svm on fixed:10: OA" in stdout and "LEAKY" not in stdout  # per-pixel: no patches, no leak
+    assert metrics["leaky"] is False
+
+
+def test_svm_leak_verdict_is_the_same_for_a_drawn_and_a_replayed_split(scene: dict[str, Path], tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """README's replay (split.npz -> numpy.save -> --train-labels/--test-labels) gets the drawn split's verdict."""
+    base = ["train", "--data", str(scene["cube"]), "--model", "svm", "--quiet"]
+    code, out_a, err = run_main(capsys, *base, "--labels", str(scene["labels"]), "--split", "random:0.1",
+                                "--out", str(tmp_path / "a"))
+    assert code == 0, err
+    split = np.load(tmp_path / "a" / "split.npz")
+    np.save(tmp_path / "train.npy", split["train"])
+    np.save(tmp_path / "test.npy", split["test"])
+    code, out_b, err = run_main(capsys, *base, "--train-labels", str(tmp_path / "train.npy"), "--test-labels",
+                                str(tmp_path / "test.npy"), "--out", str(tmp_path / "b"))
+    assert code == 0, err
+    a, b = (json.loads((tmp_path / r / "metrics.json").read_text()) for r in ("a", "b"))
+    assert a["leaky"] is b["leaky"] is False and a["oa"] == b["oa"] and a["n_test"] == b["n_test"]
+    assert "LEAKY" not in out_a + out_b
 
 
 @pytest.mark.parametrize(

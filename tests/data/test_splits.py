@@ -164,7 +164,7 @@ def test_same_seed_same_split_other_seed_differs() -> None:
 @pytest.mark.parametrize("radius", [0, 1, 2, 3])
 def test_disjoint_buffer_holds_by_brute_force(radius: int) -> None:
     labels = field_labels(36, 40, seed=4)
-    split = make_split(labels, "disjoint:0.5", seed=0, radius=radius, block=6)
+    split = make_split(labels, "disjoint:0.5", seed=0, radius=radius, block=6, reach=radius)
     assert not split.leaky and split.radius == radius
     assert split.n_train > 0 and split.n_test > 0
     assert min_chebyshev(split.test > 0, split.train > 0).min() > radius
@@ -438,3 +438,20 @@ def test_indian_pines_disjoint_buffer_holds() -> None:
 def test_fixed_split_names_whole_pixel_counts() -> None:
     with pytest.raises(ConfigError, match="'1.5' is not a whole number of pixels per class"):
         parse_split("fixed:1.5")
+
+
+@pytest.mark.parametrize("spec", ["random:0.1", "fixed:10", "disjoint:0.5"])
+def test_one_leak_rule_for_drawn_and_replayed_splits(spec: str) -> None:
+    """A split is leaky for a model when a test pixel lies within its receptive radius of a training
+    pixel: never for the per-pixel SVM (reach 0), drawn by make_split or replayed through split_from_maps."""
+    labels = field_labels(36, 40, seed=5)
+    for reach in (0, 1, 3):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SplitWarning)
+            drawn = make_split(labels, spec, seed=2, reach=reach)
+        replayed = split_from_maps(drawn.train, drawn.test, radius=reach)
+        gap = min_chebyshev(drawn.test > 0, drawn.train > 0).min()  # brute force
+        assert drawn.leaky == replayed.leaky == bool(gap <= reach) == (reach > 0 and gap <= reach), (reach, gap)
+        assert drawn.for_model(0).leaky is False and drawn.for_model(reach).leaky == drawn.leaky
+    assert make_split(labels, "random:0.1", seed=2, reach=0).leaky is False
+    assert make_split(labels, "random:0.1", seed=2).leaky  # no model named: a patch model
