@@ -877,3 +877,34 @@ def test_finetune_of_an_ensemble_points_to_distillation(trained: Path, second_me
                             str(scene["labels"]), "--lora-rank", "2", "--out", str(tmp_path / "ft"), "--quiet")
     assert_one_error_line(code, err, "is an ensemble", "--teacher")
     assert not (tmp_path / "ft").exists()
+
+
+def test_readme_split_replay_keeps_the_class_names(scene: dict[str, Path], tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """README's replay recipe passes the original --labels, so the replayed run keeps its names and its map
+    is scored against the named field labels."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert "hsi train --data scene.tif --labels fields.gpkg --train-labels train.npy --test-labels test.npy" in readme
+    names = ["maize", "Oats", "rye", "wheat"]  # the blocks of the scene fixture, rows/cols as its labels
+    geoms = []
+    for r, c in [(2, 2), (2, 20), (22, 2), (22, 20)]:
+        x0, y0 = TRANSFORM * (c, r)
+        x1, y1 = TRANSFORM * (c + 12, r + 14)
+        geoms.append(box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
+    fields = tmp_path / "fields.gpkg"
+    gpd.GeoDataFrame({"class": names}, geometry=geoms, crs="EPSG:32616").to_file(fields, driver="GPKG")
+    base = ["train", "--data", str(scene["cube"]), "--labels", str(fields), "--model", "svm", "--quiet"]
+    assert run_main(capsys, *base, "--split", "random:0.1", "--out", str(tmp_path / "run"))[0] == 0
+    split = np.load(tmp_path / "run" / "split.npz")
+    np.save(tmp_path / "train.npy", split["train"])
+    np.save(tmp_path / "test.npy", split["test"])
+    code, _, err = run_main(capsys, *base, "--train-labels", str(tmp_path / "train.npy"), "--test-labels",
+                            str(tmp_path / "test.npy"), "--out", str(tmp_path / "replay"))
+    assert code == 0, err
+    config = json.loads((tmp_path / "replay" / "config.json").read_text())
+    assert config["class_names"] == ["unlabelled", *names]
+    code, out, err = run_main(capsys, "evaluate", "--map", str(tmp_path / "replay" / "map.tif"), "--reference", str(fields))
+    assert code == 0 and "maize" in out, err
