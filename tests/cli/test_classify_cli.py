@@ -220,6 +220,15 @@ def test_svm_baseline_same_metrics_schema(scene: dict[str, Path], tmp_path: Path
     assert metrics["leaky"] is False
 
 
+def _replay_split(capsys: pytest.CaptureFixture[str], base: list[str], run: Path, out: Path) -> tuple[int, str, str]:
+    """README's replay: the run's split.npz saved with numpy.save, trained again through --train-labels/--test-labels."""
+    split = np.load(run / "split.npz")
+    train, test = out.parent / f"{out.name}_train.npy", out.parent / f"{out.name}_test.npy"
+    np.save(train, split["train"])
+    np.save(test, split["test"])
+    return run_main(capsys, *base, "--train-labels", str(train), "--test-labels", str(test), "--out", str(out))
+
+
 def test_svm_leak_verdict_is_the_same_for_a_drawn_and_a_replayed_split(scene: dict[str, Path], tmp_path: Path,
                                                                       capsys: pytest.CaptureFixture[str]) -> None:
     """README's replay (split.npz -> numpy.save -> --train-labels/--test-labels) gets the drawn split's verdict."""
@@ -227,11 +236,7 @@ def test_svm_leak_verdict_is_the_same_for_a_drawn_and_a_replayed_split(scene: di
     code, out_a, err = run_main(capsys, *base, "--labels", str(scene["labels"]), "--split", "random:0.1",
                                 "--out", str(tmp_path / "a"))
     assert code == 0, err
-    split = np.load(tmp_path / "a" / "split.npz")
-    np.save(tmp_path / "train.npy", split["train"])
-    np.save(tmp_path / "test.npy", split["test"])
-    code, out_b, err = run_main(capsys, *base, "--train-labels", str(tmp_path / "train.npy"), "--test-labels",
-                                str(tmp_path / "test.npy"), "--out", str(tmp_path / "b"))
+    code, out_b, err = _replay_split(capsys, base, tmp_path / "a", tmp_path / "b")
     assert code == 0, err
     a, b = (json.loads((tmp_path / r / "metrics.json").read_text()) for r in ("a", "b"))
     assert a["leaky"] is b["leaky"] is False and a["oa"] == b["oa"] and a["n_test"] == b["n_test"]
@@ -898,11 +903,7 @@ def test_readme_split_replay_keeps_the_class_names(scene: dict[str, Path], tmp_p
     gpd.GeoDataFrame({"class": names}, geometry=geoms, crs="EPSG:32616").to_file(fields, driver="GPKG")
     base = ["train", "--data", str(scene["cube"]), "--labels", str(fields), "--model", "svm", "--quiet"]
     assert run_main(capsys, *base, "--split", "random:0.1", "--out", str(tmp_path / "run"))[0] == 0
-    split = np.load(tmp_path / "run" / "split.npz")
-    np.save(tmp_path / "train.npy", split["train"])
-    np.save(tmp_path / "test.npy", split["test"])
-    code, _, err = run_main(capsys, *base, "--train-labels", str(tmp_path / "train.npy"), "--test-labels",
-                            str(tmp_path / "test.npy"), "--out", str(tmp_path / "replay"))
+    code, _, err = _replay_split(capsys, base, tmp_path / "run", tmp_path / "replay")
     assert code == 0, err
     config = json.loads((tmp_path / "replay" / "config.json").read_text())
     assert config["class_names"] == ["unlabelled", *names]

@@ -6,11 +6,8 @@ on 127.0.0.1 for the ``requests`` path (no internet needed).
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -218,25 +215,6 @@ def test_record_sum_keeps_other_entries(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------- HTTP via requests
-
-
-@pytest.fixture()
-def http_root(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    root = tmp_path / "www"
-    root.mkdir()
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:  # keep test output clean
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", root
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_http_download(http_root: tuple[str, Path], tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ local HTTP server on 127.0.0.1 (no internet needed).
 from __future__ import annotations
 
 import errno
-import functools
 import hashlib
 import http.server
 import json
@@ -44,29 +43,11 @@ def _leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
-@pytest.fixture()
-def www(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    root = tmp_path / "www"
-    root.mkdir()
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", root
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 # ---------------------------------------------------------------------------- web pages instead of data
 
 
-def test_a_web_page_served_for_a_mat_file_is_refused(www: tuple[str, Path], tmp_path: Path) -> None:
-    base, root = www
+def test_a_web_page_served_for_a_mat_file_is_refused(http_root: tuple[str, Path], tmp_path: Path) -> None:
+    base, root = http_root
     (root / "PaviaU.mat").write_bytes(PAGE)
     dst = tmp_path / "data" / "pavia" / "PaviaU.mat"
     with pytest.raises(DownloadError) as info:

@@ -65,6 +65,14 @@ class PausingSource:
         return len(data), chunks()
 
 
+def _paused_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str, Path, PausingSource]:
+    """``(source file, its sha256, destination, hook)`` with file downloads pausing in ``hook``."""
+    source = _blob(tmp_path / "remote" / "scene.mat")
+    hook = PausingSource()
+    monkeypatch.setattr(download, "_iter_file", hook)
+    return source, _sha(source.read_bytes()), tmp_path / "out" / "scene.mat", hook
+
+
 def _in_thread(fn, errors: list[BaseException]) -> threading.Thread:  # noqa: ANN001 - test helper
     def run() -> None:
         try:
@@ -104,11 +112,7 @@ def test_digest_is_of_the_stored_file_not_of_the_stream(tmp_path: Path, monkeypa
 def test_second_fetch_waits_for_the_first_and_finds_the_file_done(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    source = _blob(tmp_path / "remote" / "scene.mat")
-    good = _sha(source.read_bytes())
-    dst = tmp_path / "out" / "scene.mat"
-    hook = PausingSource()
-    monkeypatch.setattr(download, "_iter_file", hook)
+    source, good, dst, hook = _paused_setup(tmp_path, monkeypatch)
     errors: list[BaseException] = []
     get = lambda: fetch(source.as_uri(), dst, sha256=good, progress=False, chunk_size=CHUNK)  # noqa: E731
     first = _in_thread(get, errors)
@@ -132,11 +136,7 @@ def test_without_locks_each_fetch_writes_its_own_temporary_file(
 ) -> None:
     """Platforms without fcntl: B completes while A is midway; A still publishes a whole, verified copy."""
     monkeypatch.setattr(download_records, "fcntl", None, raising=False)
-    source = _blob(tmp_path / "remote" / "scene.mat")
-    good = _sha(source.read_bytes())
-    dst = tmp_path / "out" / "scene.mat"
-    hook = PausingSource()
-    monkeypatch.setattr(download, "_iter_file", hook)
+    source, good, dst, hook = _paused_setup(tmp_path, monkeypatch)
     errors: list[BaseException] = []
     first = _in_thread(lambda: fetch(source.as_uri(), dst, progress=False, chunk_size=CHUNK), errors)
     assert hook.paused.wait(10)
