@@ -95,6 +95,12 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def _usage_line(err: click.UsageError) -> str:
+    """Click's usage error as one line: its message, then where the help is (``hsi train -h``)."""
+    command = err.ctx.command_path if err.ctx is not None else "hsi"
+    return f"{err.format_message()} (see `{command} -h`)"
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Run the CLI, turning library errors into one readable line and an exit status."""
     import warnings
@@ -111,6 +117,9 @@ def main(argv: list[str] | None = None) -> Any:
     except click.exceptions.Abort:
         click.echo("hsi: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except click.UsageError as err:  # a bad option value or a missing option: one line, like every other error
+        click.echo(f"hsi: error: {_usage_line(err)}", err=True)
+        sys.exit(err.exit_code)
     except click.ClickException as err:
         err.show()
         sys.exit(err.exit_code)

@@ -74,3 +74,16 @@ def test_info_indian_pines_builtin() -> None:
     info = json.loads(res.stdout)
     assert (info["bands"], info["height"], info["width"]) == (200, 145, 145)
     assert info["labelled_pixels"] == 10249 and len(info["class_counts"]) == 16
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["train", "--epochs", "abc", "--data", "x"], "Invalid value for '--epochs': 'abc' is not a valid integer"),
+    (["serve", "--port", "0"], "Invalid value for '--port'"),
+    (["info"], "Missing argument"),
+])
+def test_usage_errors_are_one_line_exit_2(args: list[str], needle: str) -> None:
+    """Click's own refusals (bad type, range, missing argument) keep the one-line promise, with where help is."""
+    res = run(*args)
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == 2 and len(lines) == 1, res.stderr
+    assert lines[0].startswith("hsi: error: ") and needle in lines[0] and f"(see `hsi {args[0]} -h`)" in lines[0]
