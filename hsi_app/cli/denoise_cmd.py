@@ -20,7 +20,7 @@ from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS
               help="Core window size in pixels (memory grows with (window + 2 halo)^2 x bands).")
 @click.option("--noise", default=None, help="Add seeded synthetic noise first (demos/benchmarks), e.g. gaussian:50, mixture.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of --noise.")
-@click.option("--fill-nan", is_flag=True, help="Fill NaN/no-data values before denoising (they stay NaN in the output).")
+@click.option("--fill-nan", is_flag=True, help="Fill NaN/no-data values with the band's scene-wide median before denoising (they stay NaN in the output).")
 @click.option("--baselines", is_flag=True, help="With --reference: also score PCA/MNF/filter baselines (whole scene in memory).")
 @click.option("--metrics", "metrics_path", default=None, type=click.Path(), help="Metrics JSON of --reference scores or --adapt-sigma estimates (default: OUT with .metrics.json).")
 @click.option("--tta", is_flag=True, help="Average over the 8 flips / 90-degree rotations of each window (8x the time).")

@@ -12,12 +12,13 @@ the weights are then fine-tuned on random crops of the input by SURE (no clean d
 MPSNR (mean of per-band PSNR), SSIM and SAM of the output and of the input are accumulated
 window by window (:class:`~hsi_app.tasks.denoise_metrics.RestorationScores`): each window is
 scored on its core, with its halo as SSIM context, and only on entries whose reference is
-valid (finite, not no-data) and whose input was not filled (``fill_nan``); SAM only on pixels
-with every band valid.
+valid (finite, not no-data) and whose input was not filled (``fill_nan``: one value per band for
+the whole scene, :mod:`hsi_app.tasks.denoise_fill`); SAM only on pixels with every band valid.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 import warnings
@@ -31,6 +32,7 @@ from hsi_app.errors import BandMismatchError, HSIWarning, InvalidDataError
 from hsi_app.io.cube import Cube
 from hsi_app.predictor import WAVELENGTH_TOLERANCE_NM
 from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS, AdaptResult, adapt_on_crops, check_adapt
+from hsi_app.tasks.denoise_fill import scene_band_medians
 from hsi_app.tasks.denoising import MIN_BANDS, Denoiser
 
 
@@ -221,8 +223,9 @@ def denoise_cube(
         reference: clean scene on the same grid with the same bands, to score against.
         noise: noise spec added (seeded) before denoising, for demos and benchmarks.
         seed: noise seed.
-        fill_nan: replace NaN / no-data values of good bands by the window's band median
-            (they stay NaN in the output) instead of refusing the input.
+        fill_nan: replace NaN / no-data values of good bands by the band's median over the whole
+            scene's valid values (:func:`~hsi_app.tasks.denoise_fill.scene_band_medians`, one value
+            per band whatever the window) and keep them NaN in the output, instead of refusing the input.
         progress: show a progress bar.
         adapt_sigma: when given, first fine-tune the weights (in memory) on the input itself by
             SURE for i.i.d. Gaussian noise of this std on the 0-255 scale of the normalised data
@@ -273,6 +276,12 @@ def denoise_cube(
     transform = cube.hsi.transform
     wins = list(iter_windows(h, w, window, denoiser.halo))
 
+    @functools.cache
+    def fill_values() -> np.ndarray:
+        """``(good,)`` scene-wide band medians of the normalised valid values, read once when first needed."""
+        return scene_band_medians(lambda r, col, hh, ww: (_read(cube, r, col, hh, ww)[good] - off) / sc,
+                                  h, w, window, progress=progress)
+
     def prepare(r: int, col: int, hh: int, ww: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Raw ``(C, hh, ww)`` window, its normalised (filled, noise-added) good bands and their bad-value mask."""
         raw = _read(cube, r, col, hh, ww)
@@ -285,8 +294,7 @@ def denoise_cube(
                     f"{source}: NaN, no-data or masked (GDAL mask, alpha band, --exclude-masks) values in the input "
                     f"(first at band {good[b] + 1}, row {r + rr}, col {col + cc}); fill them first or pass --fill-nan"
                 )
-            med = np.nanmedian(np.where(bad_px, np.nan, x), axis=(1, 2), keepdims=True)
-            x = np.where(bad_px, np.nan_to_num(med, nan=0.0), x)
+            x = np.where(bad_px, fill_values()[:, None, None], x)
         if plan is not None:
             x = plan.apply(x, r, col)
         return raw, x, bad_px

@@ -21,6 +21,7 @@ from hsi_app.io.cog import write_cube
 from hsi_app.io.cube import Cube, make_cube
 from hsi_app.models import create_model
 from hsi_app.tasks.denoise_metrics import restoration_metrics
+from hsi_app.tasks.denoise_fill import sample_stride, scene_band_medians
 from hsi_app.tasks.denoise_scene import denoise_cube
 from hsi_app.tasks.denoising import DenoiseOptions, Denoiser, train_denoiser
 
@@ -307,3 +308,47 @@ def test_training_basis_model_refuses_other_band_sets(tmp_path: Path) -> None:
     assert not (tmp_path / "o.tif").exists()
     res = denoise_cube(den, open_cube(geotiff(tmp_path / "in.tif", smooth_cube())), tmp_path / "o.tif", progress=False)
     assert res.bands == 8
+
+
+def test_fill_nan_output_does_not_depend_on_the_window(tmp_path: Path) -> None:
+    """No-data is filled with one scene-wide median per band, so 4 windows give the one-shot result."""
+    den = Denoiser.load(untrained_run(tmp_path), device="cpu")
+    data = smooth_cube(h=56, w=60)
+    data[:, 40:56, 0:20] = np.nan  # a no-data block in one window's corner
+    src = geotiff(tmp_path / "hole.tif", data)
+    outs = []
+    for window in (52, 512):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", HSIWarning)
+            res = denoise_cube(den, open_cube(src), tmp_path / f"w{window}.tif", window=window, fill_nan=True,
+                               progress=False)
+        assert res.filled == 8 * 16 * 20
+        with rasterio.open(tmp_path / f"w{window}.tif") as ds:
+            outs.append(ds.read())
+    assert res.windows == 1
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-5, atol=1e-2)
+    # independently: fill each band with np.nanmedian over the whole scene, denoise in one pass
+    norm = (data - den.offset) / den.scale
+    filled = np.where(np.isnan(norm), np.nanmedian(norm, axis=(1, 2), keepdims=True), norm).astype(np.float32)
+    expected = den.denoise_normalised(filled) * den.scale + den.offset
+    expected[np.isnan(data)] = np.nan
+    np.testing.assert_allclose(outs[0], expected, rtol=1e-5, atol=1e-2)
+
+
+@pytest.mark.filterwarnings("ignore:All-NaN slice:RuntimeWarning")
+def test_fill_value_sample_is_a_regular_grid_on_large_scenes() -> None:
+    """Past the cap the median is taken over every s-th row and column of the scene, whatever the window."""
+    rng = np.random.default_rng(0)
+    scene = rng.random((3, 50, 70), dtype=np.float32)
+    scene[1, :20, :] = np.nan
+    scene[2] = np.nan  # a band with no valid value falls back to 0
+
+    def read(r: int, c: int, hh: int, ww: int) -> np.ndarray:
+        return scene[:, r:r + hh, c:c + ww]
+
+    assert sample_stride(50, 70, cap=100) == 7  # ceil(50/7) * ceil(70/7) = 8 * 10 = 80 <= 100; s = 6 gives 108
+    expected = np.nan_to_num(np.nanmedian(scene[:, ::7, ::7].reshape(3, -1), axis=1))
+    for window in (9, 16, 64):
+        np.testing.assert_array_equal(scene_band_medians(read, 50, 70, window, cap=100), expected)
+    whole = np.nanmedian(scene[:2].reshape(2, -1), axis=1)
+    np.testing.assert_array_equal(scene_band_medians(read, 50, 70, 16)[:2], whole)

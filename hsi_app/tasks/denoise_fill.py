@@ -1,0 +1,62 @@
+"""One fill value per band for the no-data of a whole scene (``hsi denoise --fill-nan``).
+
+The fill must not depend on how the scene is cut into windows, or the denoised values near
+no-data (through the model's receptive field) would change with ``--window``. So it is computed
+once, before any window is denoised: the band's median over the scene's valid values.
+
+Exact up to :data:`FILL_SAMPLE_PX` pixels. A larger scene is sampled on a regular grid
+(every ``s``-th row and column, counted from the scene's top-left pixel, with the smallest
+``s`` that keeps at most :data:`FILL_SAMPLE_PX` pixels), so the memory stays bounded
+(``FILL_SAMPLE_PX`` × bands × 4 bytes, 200 MB at 200 bands) and the value is deterministic
+and the same for every windowing. The sample is read window by window.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+FILL_SAMPLE_PX = 250_000
+"""Most pixels whose values enter the fill median (500 x 500); smaller scenes use every pixel."""
+
+Reader = Callable[[int, int, int, int], np.ndarray]
+"""``read(row, col, height, width)`` -> ``(C, height, width)`` float32, no-data as NaN."""
+
+
+def sample_stride(height: int, width: int, cap: int = FILL_SAMPLE_PX) -> int:
+    """Smallest row/column step ``s`` with ``ceil(height / s) * ceil(width / s) <= cap``."""
+    s = max(1, math.isqrt(max(0, height * width // max(cap, 1))))
+    while math.ceil(height / s) * math.ceil(width / s) > cap:
+        s += 1
+    return s
+
+
+def scene_band_medians(read: Reader, height: int, width: int, window: int, *, cap: int = FILL_SAMPLE_PX,
+                       progress: bool = False) -> np.ndarray:
+    """Per-band median of the valid values on the scene's sample grid.
+
+    Args:
+        read: window reader (no-data as NaN).
+        height, width: scene size in pixels.
+        window: side of the windows read (memory: one window at a time, plus the sample).
+        cap: most sampled pixels (see :func:`sample_stride`).
+        progress: show a progress bar over the windows read.
+
+    Returns:
+        ``(C,)`` float32 medians; 0 for a band with no valid value in the sample.
+    """
+    from tqdm.auto import tqdm
+
+    s = sample_stride(height, width, cap)
+    origins = [(r, c) for r in range(0, height, window) for c in range(0, width, window)]
+    parts = []
+    for r, c in tqdm(origins, desc="no-data fill", unit="win", disable=not progress, leave=False):
+        hh, ww = min(window, height - r), min(window, width - c)
+        block = read(r, c, hh, ww)
+        parts.append(block[:, (-r) % s::s, (-c) % s::s].reshape(block.shape[0], -1))
+    values = np.concatenate(parts, axis=1)
+    finite = np.isfinite(values)
+    med = np.array([np.median(band[ok]) if ok.any() else 0.0 for band, ok in zip(values, finite)], dtype=np.float32)
+    return med
