@@ -38,6 +38,7 @@ from hsi_app.batch.inputs import SceneInput
 from hsi_app.batch.state import SceneReport, write_sidecar
 from hsi_app.batch.tasks import TaskAdapter
 from hsi_app.errors import HSIError, InvalidDataError
+from hsi_app.gdal_env import cap_gdal_cache
 from hsi_app.infer import Window
 
 SPLIT_WINDOWS = 4
@@ -47,9 +48,6 @@ per-window graph (halo reads, client-side writing) costs more than it gains; abo
 scene alone can keep every worker busy. ``--split-windows`` changes it."""
 RETRIES = 2
 OPEN_CUBES = 4
-GDAL_CACHE_MB = 128
-"""GDAL block cache per worker unless ``GDAL_CACHEMAX`` is set (GDAL's default, 5 % of RAM per
-process, would let a worker's memory grow with the scene as blocks are cached)."""
 """Scenes kept open per worker process (lazy handles: metadata only, no pixels)."""
 
 # Per worker process: loaded models and opened cubes, so a worker loads each model once.
@@ -91,7 +89,7 @@ def cached_cube(source: str, stamp: str, chunks: int = 512, exclude_masks: tuple
     """
     from hsi_app.io.open import open_cube
 
-    os.environ.setdefault("GDAL_CACHEMAX", str(GDAL_CACHE_MB))  # read by GDAL when it first caches a block
+    cap_gdal_cache()  # a worker's memory then follows the window, not the scene (hsi_app.gdal_env)
     key = (source, stamp, chunks, exclude_masks)
     with _LOCK:  # a worker may run several threads
         cube = _CUBES.pop(key, None)

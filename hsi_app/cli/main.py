@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from hsi_app import __version__
+from hsi_app.gdal_env import cap_gdal_cache
 
 # name -> (module, attribute, one-line help shown by `hsi --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -107,6 +108,7 @@ def main(argv: list[str] | None = None) -> Any:
 
     from hsi_app.errors import HSIError
 
+    cap_gdal_cache()  # before any command reads a scene; a GDAL_CACHEMAX of the user's wins
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     if not debug:

@@ -87,3 +87,17 @@ def test_usage_errors_are_one_line_exit_2(args: list[str], needle: str) -> None:
     lines = res.stderr.strip().splitlines()
     assert res.returncode == 2 and len(lines) == 1, res.stderr
     assert lines[0].startswith("hsi: error: ") and needle in lines[0] and f"(see `hsi {args[0]} -h`)" in lines[0]
+
+
+def test_main_caps_gdal_block_cache_unless_the_user_set_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GDAL's default cache (5 % of RAM) would let `hsi predict`/`hsi info` grow with the scene."""
+    import os
+
+    from hsi_app.cli.main import main
+
+    monkeypatch.delenv("GDAL_CACHEMAX", raising=False)
+    assert main(["--help"]) == 0
+    assert os.environ["GDAL_CACHEMAX"] == "256"
+    monkeypatch.setenv("GDAL_CACHEMAX", "64")
+    assert main(["--help"]) == 0
+    assert os.environ["GDAL_CACHEMAX"] == "64"
