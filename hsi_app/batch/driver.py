@@ -12,12 +12,14 @@ from typing import Any
 from hsi_app.batch.inputs import SceneInput, check_unique_outputs, expand_inputs
 from hsi_app.batch.relay import reissue
 from hsi_app.batch.run import (
+    KILLED_WORKER,
     RETRIES,
     BatchSettings,
     ClusterOptions,
     SplitJob,
     dashboard_link,
     finish_split,
+    is_killed_worker,
     one_line_error,
     open_client,
     scene_task,
@@ -254,10 +256,13 @@ def _result(fut: Any) -> dict[str, Any]:
 
 
 def _row(item: SceneInput, dst: Path, res: dict[str, Any]) -> SceneReport:
+    """A scene result dict as its report row (a result reporting a killed worker says what to change)."""
     ok = res.get("status") == "done"
+    error = str(res.get("error", ""))
+    error = KILLED_WORKER if is_killed_worker(error) else error
     return SceneReport(
         input=str(item.source), status="done" if ok else "failed", seconds=float(res.get("seconds", 0.0)),
         output=str(dst) if ok else "", height=int(res.get("height", 0)), width=int(res.get("width", 0)),
         windows=int(res.get("windows", 0)), split=bool(res.get("split", False)),
-        class_counts=dict(res.get("class_counts", {})), error=str(res.get("error", "")),
+        class_counts=dict(res.get("class_counts", {})), error=error,
     )

@@ -123,10 +123,29 @@ def window_count(height: int, width: int, window: int) -> int:
     return math.ceil(height / size) * math.ceil(width / size)
 
 
+KILLED_WORKER = ("KilledWorker: the worker running it was killed, most likely out of memory; "
+                 "pass a smaller --window or a larger --memory-limit")
+"""The report's line for a scene whose task killed every worker dask tried it on (``distributed.KilledWorker``)."""
+
+
 def one_line_error(err: BaseException) -> str:
-    """A one-line message for the report: HSI errors as they are, others prefixed by their type."""
+    """A one-line message for the report: HSI errors as they are, others prefixed by their type,
+    a killed worker as :data:`KILLED_WORKER`."""
+    if is_killed_worker(err):
+        return KILLED_WORKER
     text = str(err).strip().splitlines()[0] if str(err).strip() else ""
     return text if isinstance(err, HSIError) else f"{type(err).__name__}: {text}"
+
+
+def is_killed_worker(err: BaseException | str) -> bool:
+    """Whether ``err`` is ``distributed.KilledWorker``, or a report line that a killed worker left."""
+    if isinstance(err, str):
+        return err.startswith("KilledWorker:")
+    try:
+        from distributed import KilledWorker
+    except ImportError:  # pragma: no cover - distributed comes with the batch extra
+        return False
+    return isinstance(err, KilledWorker)
 
 
 def scene_task(settings: BatchSettings, item: SceneInput, out: str, fingerprint: dict[str, int]) -> dict[str, Any]:
