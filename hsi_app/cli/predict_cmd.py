@@ -52,7 +52,8 @@ def predict(models: tuple[str, ...], source: str, out: str, key: str | None, win
     spec = parse_smooth(smooth)
     pred = load_classifier(models, tta=tta)
     cube = open_cube(source, key=key).hsi.without_masked(parse_mask_names(exclude_masks))
-    prob_fn, halo = with_smoothing(pred.bind(cube, resample=resample), pred.receptive_radius, cube, spec)
+    prob_fn, halo = with_smoothing(pred.bind(cube, resample=resample), pred.receptive_radius, cube, spec,
+                                   progress=not quiet)
     _, h, w = cube.hsi.shape
     explicit = click.get_current_context().get_parameter_source("window") != click.core.ParameterSource.DEFAULT
     if window > max(h, w) and explicit:

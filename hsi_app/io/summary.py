@@ -14,13 +14,15 @@ LARGE_ELEMENTS = 50_000_000
 
 
 def _compute(arr: Any, progress: bool) -> Any:
-    """Compute a (possibly dask) array, with a progress bar for large inputs."""
+    """Compute a (possibly dask) array, with a progress bar on stderr for large inputs (stdout is the report's)."""
     if not hasattr(arr, "compute"):
         return np.asarray(arr)
     if progress:
+        import sys
+
         from dask.diagnostics import ProgressBar
 
-        with ProgressBar():
+        with ProgressBar(out=sys.stderr):
             return arr.compute()
     return arr.compute()
 

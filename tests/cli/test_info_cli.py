@@ -101,3 +101,22 @@ def test_main_caps_gdal_block_cache_unless_the_user_set_it(monkeypatch: pytest.M
     monkeypatch.setenv("GDAL_CACHEMAX", "64")
     assert main(["--help"]) == 0
     assert os.environ["GDAL_CACHEMAX"] == "64"
+
+
+def test_info_progress_bar_goes_to_stderr_not_into_the_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               capfd: pytest.CaptureFixture[str]) -> None:
+    """A large scene's dask bar is progress, not report: stdout holds the report alone."""
+    import numpy as np
+    import rasterio
+
+    from hsi_app.cli.main import main
+    from hsi_app.io import summary
+
+    path = tmp_path / "s.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=16, width=16, count=3, dtype="int16") as ds:
+        ds.write(np.arange(3 * 16 * 16, dtype=np.int16).reshape(3, 16, 16))
+    monkeypatch.setattr(summary, "LARGE_ELEMENTS", 0)  # every scene counts as large
+    main(["info", str(path)])
+    out, err = capfd.readouterr()
+    assert "Completed" in err and "%" in err
+    assert "Completed" not in out and "16" in out

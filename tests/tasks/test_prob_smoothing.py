@@ -246,6 +246,16 @@ def test_fit_guide_reads_window_by_window_the_same_strided_sample() -> None:
     np.testing.assert_allclose(got(data), ref(data), atol=1e-6)
 
 
+def test_fit_guide_shows_its_progress_only_when_asked(capsys: pytest.CaptureFixture[str]) -> None:
+    """The guide's pass over the scene (seconds on a big scene) has a bar on stderr before the prediction's."""
+    cube = small_cube(6, 41, 37, 5)
+    fit_guide(cube, 3, max_pixels=200, window=8)
+    assert "guide" not in capsys.readouterr().err
+    fit_guide(cube, 3, max_pixels=200, window=8, progress=True)
+    out = capsys.readouterr()
+    assert "guide" in out.err and "/30" in out.err and out.out == ""  # 6 x 5 windows of 8 px
+
+
 def test_a_missing_value_in_one_band_counts_as_that_bands_mean() -> None:
     rng = np.random.default_rng(7)
     spectra = rng.normal(size=(4, 6, 5)) + np.arange(4)[:, None, None]
