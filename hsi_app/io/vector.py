@@ -186,27 +186,27 @@ def _burn(geoms: list[Any], values: np.ndarray, grid: Grid, path: Path, names: l
         warnings.warn(f"{path}: {len(fallback)} polygons cover no pixel centre (smaller than a pixel); each labels "
                       "the pixel holding its representative point, unless a polygon covers that pixel's centre",
                       HSIWarning, stacklevel=3)
-    covered = _rasterize([(g, 1) for g, v in zip(geoms, values, strict=True) if v > 0 and _is_polygon(g)], grid) > 0
-
-    def claim(cls: int) -> np.ndarray:
-        """``(H, W)`` bool: the pixels the features of class ``cls`` burn, with their sub-pixel polygons' pixels."""
-        mask = _rasterize([(g, 1) for g, v in zip(geoms, values, strict=True) if v == cls], grid) > 0
-        for i, (row, col) in fallback.items():
-            if values[i] == cls and not covered[row, col]:
-                mask[row, col] = True
-        return mask
-
-    claims = {int(c): claim(int(c)) for c in np.unique(values[values > 0])}
-    labels = np.zeros((grid.height, grid.width), dtype=np.int32)
-    n_claims = np.zeros((grid.height, grid.width), dtype=np.int32)
-    for c, mask in claims.items():
-        labels[mask] = c
-        n_claims += mask
-    excluded = claim(0)
-    conflict = (n_claims > 1) & ~excluded
-    labels[conflict | excluded] = 0
+    # burnt in ascending class order the last (largest) class wins, in descending order the smallest: a pixel
+    # claimed by one class has both equal, one claimed by several does not (two rasters whatever the class count)
+    classed = [(g, int(v)) for g, v in zip(geoms, values, strict=True) if v > 0]
+    order = sorted(range(len(classed)), key=lambda i: classed[i][1])
+    largest = _rasterize([classed[i] for i in order], grid)
+    smallest = _rasterize([classed[i] for i in reversed(order)], grid)
+    covered = _rasterize([(g, 1) for g, v in classed if _is_polygon(g)], grid) > 0
+    for i, (row, col) in fallback.items():  # a sub-pixel polygon claims its pixel like a point
+        v = int(values[i])
+        if v > 0 and not covered[row, col]:
+            largest[row, col] = max(largest[row, col], v)
+            smallest[row, col] = v if smallest[row, col] == 0 else min(smallest[row, col], v)
+    excluded = _rasterize([(g, 1) for g, v in zip(geoms, values, strict=True) if v == 0], grid) > 0
+    for i, (row, col) in fallback.items():
+        if values[i] == 0 and not covered[row, col]:
+            excluded[row, col] = True
+    conflict = (largest != smallest) & ~excluded
+    labels = np.where(conflict | excluded, 0, largest).astype(np.int32)
     if conflict.any():
-        _warn_conflicts(path, int(conflict.sum()), [c for c, m in claims.items() if (m & conflict).any()], names)
+        involved = np.union1d(smallest[conflict], largest[conflict]).tolist()
+        _warn_conflicts(path, int(conflict.sum()), [int(c) for c in involved], names)
     return labels
 
 
@@ -223,7 +223,10 @@ def _sub_pixel_pixels(geoms: list[Any], grid: Grid) -> dict[int, tuple[int, int]
     polygons = [i for i, g in enumerate(geoms) if _is_polygon(g)]
     if not polygons:
         return {}
-    seen = set(np.unique(_rasterize([(geoms[i], k + 1) for k, i in enumerate(polygons)], grid)).tolist())
+    ids = _rasterize([(geoms[i], k + 1) for k, i in enumerate(polygons)], grid)
+    present = np.zeros(len(polygons) + 1, dtype=bool)
+    present[ids.ravel()] = True  # np.unique of the raster, without its sort
+    seen = set(np.flatnonzero(present).tolist())
     box = _grid_box(grid)
     out: dict[int, tuple[int, int]] = {}
     for k, i in enumerate(polygons):
@@ -259,7 +262,10 @@ def _covers_a_centre(geom: Any, grid: Grid) -> bool:
 
 
 def _warn_conflicts(path: Path, n_pixels: int, classes: list[int], names: list[str] | None) -> None:
-    """One warning: ``n_pixels`` pixels claimed by features of two or more of ``classes`` are left unlabelled."""
+    """One warning: ``n_pixels`` pixels claimed by features of two or more classes are left unlabelled.
+
+    ``classes`` are the smallest and largest class claiming each such pixel (a third class in between,
+    under a triple overlap, is not named)."""
     named = ", ".join(names[c] if names is not None else str(c) for c in classes)
     warnings.warn(f"{path}: {n_pixels} pixels are covered by features of different classes ({named}) and are "
                   "left unlabelled; remove the overlaps in your GIS to label them", HSIWarning, stacklevel=4)
