@@ -28,6 +28,7 @@ import numpy as np
 from hsi_app.errors import ConfigError, InvalidDataError
 from hsi_app.io.cube import Cube
 from hsi_app.tasks.detect_metrics import Detections
+from hsi_app.tasks.detect_stream import STREAMED_METHODS, streamed_scores, too_few_valid
 from hsi_app.tasks.detectors_classical import check_method, classical_scores
 
 BOX_HALF = 4
@@ -160,9 +161,10 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | None = None,
     from hsi_app.errors import BandMismatchError
     from hsi_app.io.spectral_library import read_library, reflectance_scale
 
+    from hsi_app.tasks.detect_stream import pixel_spectrum, scene_sample
+
     check_scale(scale)
     good = cube.hsi.good_bands()
-    image = None
     spectra: list[np.ndarray] = []
     labels: list[str] = []
     if library is not None:
@@ -176,22 +178,21 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | None = None,
                 + (f", {alternative}" if alternative else "")
             )
         how = "--scale"
-        if scale is None:
-            image = scene_image(cube)
-            scale, how = reflectance_scale(image[:, ::4, ::4]), "guessed from the scene's values; --scale sets it"
+        if scale is None:  # from every 4th row and column, read in strips (not the whole scene)
+            scale, how = reflectance_scale(scene_sample(cube, 4)), "guessed from the scene's values; --scale sets it"
         spectra.append(lib.resample(good.hsi.wavelengths, good.hsi.fwhm) * scale)
         if describe is not None:
             count = f"{len(lib)} spectr{'um' if len(lib) == 1 else 'a'}"
             describe(f"{library}: {count} read as {lib.stored_as}, times {scale:g} to the scene's units ({how})")
         labels += lib.names
+    h, w = cube.sizes["y"], cube.sizes["x"]
     for r, c in pixels or []:
-        image = scene_image(cube) if image is None else image
-        _, h, w = image.shape
         if not (0 <= r < h and 0 <= c < w):
             raise ConfigError(f"--target-pixel {r},{c}: outside the {h} x {w} scene (rows 0..{h - 1}, cols 0..{w - 1})")
-        if not np.isfinite(image[:, r, c]).all():
+        spectrum = pixel_spectrum(cube, r, c)
+        if not np.isfinite(spectrum).all():
             raise InvalidDataError(f"--target-pixel {r},{c}: that pixel has no data; pick a valid pixel")
-        spectra.append(image[:, r, c][None])
+        spectra.append(spectrum[None])
         labels.append(f"pixel_{r}_{c}")
     if not spectra:
         raise ConfigError("target detection needs target spectra; pass --targets LIB or --target-pixel ROW,COL")
@@ -213,7 +214,9 @@ def detect_scene(cube: Cube, method: str, *, spectra: np.ndarray | None = None, 
         window: ``(inner, outer)`` of ``rx-local``.
         threshold: keep peaks above it (default: all peaks, 0.1 for ``learned``).
         max_per_class: most peaks kept per class.
-        progress: show a progress bar for the slow methods (``rx-local``'s strips, ``learned``'s windows).
+        progress: show progress bars: the strips of both passes of ``rx``/``mf``/``ace``/``cem``
+            (:mod:`~hsi_app.tasks.detect_stream`: the scene is read in strips of rows, so memory
+            follows the strip), ``rx-local``'s strips, ``learned``'s windows.
         resample: ``learned``: resample the cube's bands to the model's when they differ
             (:func:`~hsi_app.predictor.plan_bands`); classical methods resample the library instead.
     """
@@ -227,15 +230,14 @@ def detect_scene(cube: Cube, method: str, *, spectra: np.ndarray | None = None, 
         out = det_model.predict_cube(cube, resample=resample, progress=progress)
         det = det_model.decode(out, threshold=0.1 if threshold is None else threshold, max_per_class=max_per_class)
         return DetectionResult(out.heat, det_model.class_names, det, m)
-    image = scene_image(cube)
-    n_valid = int(np.isfinite(image).all(axis=0).sum())
-    if n_valid < 2:
-        src = cube.attrs.get("source") or "the scene"
-        raise InvalidDataError(
-            f"{src}: {n_valid} valid pixels (all no-data?); {m} needs at least 2 for the background "
-            "statistics: check the file's no-data value, or pass a scene with data"
-        )
-    scores = classical_scores(m, image, spectra, window=window, progress=progress)
+    if m in STREAMED_METHODS:  # global statistics, gathered and applied strip by strip
+        scores = streamed_scores(m, cube, spectra, progress=progress)
+    else:  # rx-local: windows around every pixel, on the scene in memory
+        image = scene_image(cube)
+        n_valid = int(np.isfinite(image).all(axis=0).sum())
+        if n_valid < 2:
+            raise too_few_valid(cube, n_valid, m)
+        scores = classical_scores(m, image, spectra, window=window, progress=progress)
     det = find_peaks(scores, threshold=-np.inf if threshold is None else threshold, max_per_class=max_per_class)
     det.box = peak_boxes(scores, det)
     label = ["anomaly"] if m in ("rx", "rx-local") else list(names or [f"target_{i + 1}" for i in range(scores.shape[0])])
@@ -252,7 +254,7 @@ def write_score_map(dst: str | os.PathLike[str], scores: np.ndarray, cube: Cube,
     with StreamingCOGWriter(dst, height=h, width=w, count=k, dtype="float32", crs=crs, transform=transform,
                             nodata=float("nan"), band_descriptions=names, tags={"DETECTION_METHOD": method},
                             overview_resampling="AVERAGE") as wr:
-        wr.write_window(scores.astype(np.float32), 0, 0)
+        wr.write_window(np.asarray(scores, dtype=np.float32), 0, 0)  # no copy of float32 scores
 
 
 def pixel_to_map(cube: Cube, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -107,9 +107,10 @@ def _hwc(image: np.ndarray, fill: np.ndarray | None = None) -> np.ndarray:
 
 
 def _finish(scores: np.ndarray, image: np.ndarray) -> np.ndarray:
-    """``(H, W)`` or ``(H, W, K)`` SPy output -> ``(K, H, W)`` float32, NaN where the input had no data."""
-    s = np.asarray(scores, dtype=np.float32)
-    s = s[None] if s.ndim == 2 else np.moveaxis(s, -1, 0)
+    """``(H, W)`` or ``(H, W, K)`` SPy output (or those with a length-1 axis dropped) -> ``(K, H, W)``
+    float32, NaN where the input ``(C, H, W)`` had no data."""
+    _, h, w = image.shape
+    s = np.moveaxis(np.asarray(scores, dtype=np.float32).reshape(h, w, -1), -1, 0)  # SPy squeezes a 1-row image
     s[:, ~np.isfinite(image).all(axis=0)] = np.nan
     return s
 
@@ -243,20 +244,48 @@ def cem(image: np.ndarray, targets: np.ndarray, *, mask: np.ndarray | None = Non
     """
     pix = _pixels(image, mask)
     corr = regularise(pix.T @ pix / pix.shape[0], "correlation matrix")
-    d = _targets(targets, image).astype(np.float64)  # (K, C)
+    return cem_scores(image, cem_filter(corr, _targets(targets, image)))
+
+
+def cem_filter(corr: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """CEM filters ``w = R^-1 d / (d^T R^-1 d)``, ``(C, K)`` float64.
+
+    Args:
+        corr: ``(C, C)`` (regularised) correlation matrix ``R``.
+        targets: ``(K, C)`` target spectra ``d``.
+    """
+    d = check_targets(targets, corr.shape[0])  # (K, C)
     rinv_d = np.linalg.solve(corr, d.T)  # (C, K)
-    w = rinv_d / np.einsum("ck,kc->k", rinv_d, d)[None, :]
+    return rinv_d / np.einsum("ck,kc->k", rinv_d, d)[None, :]
+
+
+def cem_scores(image: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``(K, H, W)`` float32 CEM scores ``w^T x`` of ``image`` ``(C, H, W)``; NaN where it has no data.
+
+    Args:
+        image: ``(C, H, W)`` cube.
+        weights: ``(C, K)`` filters of :func:`cem_filter`.
+    """
     c, h, wd = image.shape
     flat = np.nan_to_num(np.asarray(image, dtype=np.float64).reshape(c, -1))
-    scores = (w.T @ flat).reshape(-1, h, wd)
+    scores = (weights.T @ flat).reshape(-1, h, wd)
     return _finish(np.moveaxis(scores, 0, -1), image)
 
 
 def _targets(targets: np.ndarray, image: np.ndarray) -> np.ndarray:
+    return check_targets(targets, image.shape[0])
+
+
+def check_targets(targets: np.ndarray, channels: int) -> np.ndarray:
+    """``(K, C)`` float64 target spectra, checked against the cube's ``channels`` bands.
+
+    Raises:
+        ConfigError: another band count. InvalidDataError: NaN/inf in a spectrum.
+    """
     t = np.atleast_2d(np.asarray(targets, dtype=np.float64))
-    if t.shape[1] != image.shape[0]:
+    if t.shape[1] != channels:
         raise ConfigError(
-            f"detection: target spectra have {t.shape[1]} bands but the cube has {image.shape[0]}; "
+            f"detection: target spectra have {t.shape[1]} bands but the cube has {channels}; "
             "resample the targets to the cube's bands"
         )
     if not np.isfinite(t).all():

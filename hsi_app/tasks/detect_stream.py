@@ -1,0 +1,221 @@
+"""Global classical detectors (RX, matched filter, ACE, CEM) streamed over row strips of a cube.
+
+The in-memory functions of :mod:`hsi_app.tasks.detectors_classical` need the whole
+``(C, H, W)`` scene and several float64 copies of it. Here the lazy cube is read in strips
+of rows, twice:
+
+1. **statistics**: per strip, the count, mean and centred sum of outer products of its
+   valid pixels in float64, merged into the running totals (Chan et al.'s pairwise update,
+   so a large mean does not cancel the covariance). They give the background mean and
+   covariance (``np.cov``, ``N - 1``) and the correlation matrix ``X^T X / N`` of CEM, each
+   regularised exactly as the in-memory functions do;
+2. **scores**: each strip is scored by the in-memory function with those statistics, into
+   a preallocated ``(K, H, W)`` float32 array (the only whole-scene allocation).
+
+A strip holds at most :data:`STRIP_BYTES` of float64 values (at least one row), so memory
+follows the strip, not the scene; the scores do not depend on the strip height.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hsi_app.errors import ConfigError, InvalidDataError
+from hsi_app.io.cube import Cube
+
+STRIP_BYTES = 64 * 2**20  # float64 bytes of one strip of the cube's good bands
+STREAMED_METHODS = ("rx", "mf", "ace", "cem")
+
+
+def strip_height(channels: int, width: int, max_bytes: int = STRIP_BYTES) -> int:
+    """Rows per strip so that ``rows x width x channels`` float64 values fit ``max_bytes`` (at least 1)."""
+    return max(1, int(max_bytes) // max(1, 8 * int(channels) * int(width)))
+
+
+def strips(height: int, rows: int) -> Iterator[tuple[int, int]]:
+    """``(top, bottom)`` row ranges of ``rows`` rows covering ``0..height`` (the last may be shorter)."""
+    for top in range(0, height, rows):
+        yield top, min(height, top + rows)
+
+
+def good_band_indices(cube: Cube) -> np.ndarray:
+    """``(C_good,)`` int indices of the cube's good bands."""
+    return np.flatnonzero(~np.asarray(cube.coords["bad_band"].values, dtype=bool))
+
+
+def read_strip(cube: Cube, top: int, bottom: int, bands: np.ndarray | None = None) -> np.ndarray:
+    """Rows ``top:bottom`` of the good bands: ``(C_good, bottom - top, W)`` float32, no data -> NaN.
+
+    The same values as those rows of :func:`~hsi_app.tasks.train_classifier.scene_in_memory`.
+    Values and valid mask of a lazy cube are computed together (the file is read once).
+    """
+    import dask
+
+    bands = good_band_indices(cube) if bands is None else bands
+    rows = cube.isel(y=slice(int(top), int(bottom)))  # a view (numpy) or a lazy slice (dask) first
+    if bands.size != cube.sizes["band"]:
+        rows = rows.isel(band=bands)
+    data, valid = dask.compute(rows.data, rows.coords["valid"].data)
+    image = np.asarray(data, dtype=np.float32)
+    if isinstance(cube.data, np.ndarray) and np.may_share_memory(image, cube.data):
+        image = image.copy()  # a float32 numpy cube: do not write NaN into the caller's array
+    image[:, ~np.asarray(valid, dtype=bool)] = np.nan
+    return image
+
+
+def scene_sample(cube: Cube, step: int, max_bytes: int = STRIP_BYTES) -> np.ndarray:
+    """Every ``step``-th row and column of the good bands, ``(C_good, ceil(H/step), ceil(W/step))``
+    float32, no data -> NaN: ``scene_in_memory(cube)[0][:, ::step, ::step]``, read in strips."""
+    sub = cube.isel(y=slice(None, None, int(step)), x=slice(None, None, int(step)))
+    bands = good_band_indices(sub)
+    h, w = sub.sizes["y"], sub.sizes["x"]
+    out = np.empty((bands.size, h, w), np.float32)
+    for top, bottom in strips(h, strip_height(int(bands.size) * int(step), w * int(step), max_bytes)):
+        out[:, top:bottom] = read_strip(sub, top, bottom, bands)
+    return out
+
+
+def pixel_spectrum(cube: Cube, row: int, col: int) -> np.ndarray:
+    """``(C_good,)`` float32 good-band spectrum of one pixel (NaN when it has no data)."""
+    return read_strip(cube.isel(x=slice(int(col), int(col) + 1)), int(row), int(row) + 1)[:, 0, 0]
+
+
+def too_few_valid(cube: Cube, n_valid: int, method: str) -> InvalidDataError:
+    """The error of a scene with fewer than 2 valid pixels (no background statistics)."""
+    src = cube.attrs.get("source") or "the scene"
+    return InvalidDataError(
+        f"{src}: {n_valid} valid pixels (all no-data?); {method} needs at least 2 for the background "
+        "statistics: check the file's no-data value, or pass a scene with data"
+    )
+
+
+@dataclass
+class Moments:
+    """Running float64 moments of pixels ``(N, C)``: count, mean ``(C,)``, centred scatter ``(C, C)``."""
+
+    channels: int
+    n: int = 0
+    mean: np.ndarray = field(init=False)
+    scatter: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.mean = np.zeros(self.channels)
+        self.scatter = np.zeros((self.channels, self.channels))
+
+    def add(self, pixels: np.ndarray) -> None:
+        """Merge ``(n_b, C)`` pixels (any float dtype; summed in float64)."""
+        nb = int(pixels.shape[0])
+        if nb == 0:
+            return
+        x = np.array(pixels, dtype=np.float64)  # a copy: centred in place below
+        mb = x.mean(axis=0)
+        x -= mb
+        sb = x.T @ x
+        n = self.n + nb
+        delta = mb - self.mean
+        self.scatter += sb + np.outer(delta, delta) * (self.n * nb / n)
+        self.mean += delta * (nb / n)
+        self.n = n
+
+    def covariance(self) -> np.ndarray:
+        """``(C, C)`` sample covariance (``N - 1``, as ``np.cov``)."""
+        return self.scatter / (self.n - 1)
+
+    def correlation(self) -> np.ndarray:
+        """``(C, C)`` sample correlation matrix ``X^T X / N`` (uncentred)."""
+        return self.scatter / self.n + np.outer(self.mean, self.mean)
+
+
+def valid_pixels(image: np.ndarray) -> np.ndarray:
+    """``(N, C)`` float32 pixels of ``image`` ``(C, h, w)`` with every band finite."""
+    flat = image.reshape(image.shape[0], -1)
+    return flat[:, np.isfinite(flat).all(axis=0)].T
+
+
+def scene_moments(cube: Cube, rows: int, *, progress: bool = False, desc: str = "statistics") -> Moments:
+    """Pass 1: :class:`Moments` of every valid pixel of the cube's good bands, strip by strip."""
+    from tqdm.auto import tqdm
+
+    bands = good_band_indices(cube)
+    h = cube.sizes["y"]
+    mom = Moments(int(bands.size))
+    for top, bottom in tqdm(strips(h, rows), total=-(-h // rows), desc=desc, unit="strip", disable=not progress,
+                            leave=False):
+        mom.add(valid_pixels(read_strip(cube, top, bottom, bands)))
+    return mom
+
+
+def gaussian_stats(mom: Moments) -> Any:
+    """SPy ``GaussianStats`` as :func:`~hsi_app.tasks.detectors_classical.background_stats` builds them."""
+    from spectral.algorithms.algorithms import GaussianStats
+
+    from hsi_app.tasks.detectors_classical import regularise
+
+    cov = regularise(mom.covariance())
+    return GaussianStats(mean=mom.mean.copy(), cov=cov, nsamples=mom.n, inv_cov=np.linalg.inv(cov))
+
+
+def streamed_scores(method: str, cube: Cube, targets: np.ndarray | None = None, *, max_bytes: int = STRIP_BYTES,
+                    progress: bool = False) -> np.ndarray:
+    """Score maps of a global classical method, reading the cube in strips of rows.
+
+    Args:
+        method: ``rx``, ``mf``, ``ace`` or ``cem``.
+        cube: the scene (lazy or in memory); its good bands are scored.
+        targets: ``(K, C_good)`` target spectra (target methods).
+        max_bytes: float64 bytes of one strip (:func:`strip_height`).
+        progress: a progress bar over the strips of each pass.
+
+    Returns:
+        ``(K, H, W)`` float32 (``K = 1`` for RX), NaN where the cube has no data; equal (to
+        float rounding) to :func:`~hsi_app.tasks.detectors_classical.classical_scores` of
+        the whole scene in memory.
+
+    Raises:
+        ConfigError: another method, or a target method without targets.
+        InvalidDataError: fewer than 2 valid pixels.
+    """
+    from tqdm.auto import tqdm
+
+    from hsi_app.tasks.detectors_classical import (
+        TARGET_METHODS,
+        ace,
+        cem_filter,
+        cem_scores,
+        check_targets,
+        matched_filter,
+        regularise,
+    )
+    from hsi_app.tasks.detectors_classical import rx as rx_scores
+
+    m = str(method).lower()
+    if m not in STREAMED_METHODS:
+        raise ConfigError(f"streamed detection: {method!r} is not one of {', '.join(STREAMED_METHODS)}")
+    if m in TARGET_METHODS and targets is None:
+        raise ConfigError(f"detection method {m!r} needs target spectra; pass --targets LIB or --target-pixel ROW,COL")
+    bands = good_band_indices(cube)
+    if targets is not None and m in TARGET_METHODS:
+        targets = check_targets(targets, int(bands.size))  # before the (long) first pass
+    h, w = cube.sizes["y"], cube.sizes["x"]
+    rows = strip_height(int(bands.size), w, max_bytes)
+    mom = scene_moments(cube, rows, progress=progress, desc=f"{m}: statistics")
+    if mom.n < 2:
+        raise too_few_valid(cube, mom.n, m)
+    if m == "cem":
+        weights = cem_filter(regularise(mom.correlation(), "correlation matrix"), targets)  # type: ignore[arg-type]
+        score = lambda x: cem_scores(x, weights)  # noqa: E731
+    else:
+        bg = gaussian_stats(mom)
+        fns = {"rx": lambda x: rx_scores(x, stats=bg), "mf": lambda x: matched_filter(x, targets, stats=bg),  # type: ignore[arg-type]
+               "ace": lambda x: ace(x, targets, stats=bg)}  # type: ignore[arg-type]
+        score = fns[m]
+    k = 1 if m == "rx" else int(targets.shape[0])  # type: ignore[union-attr]
+    out = np.empty((k, h, w), np.float32)
+    for top, bottom in tqdm(strips(h, rows), total=-(-h // rows), desc=f"{m}: scores", unit="strip",
+                            disable=not progress, leave=False):
+        out[:, top:bottom] = score(read_strip(cube, top, bottom, bands))
+    return out
