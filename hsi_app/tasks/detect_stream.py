@@ -10,7 +10,10 @@ of rows, twice:
    covariance (``np.cov``, ``N - 1``) and the correlation matrix ``X^T X / N`` of CEM, each
    regularised exactly as the in-memory functions do;
 2. **scores**: each strip is scored by the in-memory function with those statistics, into
-   a preallocated ``(K, H, W)`` float32 array (the only whole-scene allocation).
+   a preallocated ``(K, H, W)`` float32 array.
+
+The whole-scene allocations are that array and the ``(H, W)`` bool valid mask, computed once
+before the passes (:func:`valid_mask`).
 
 A strip holds at most :data:`STRIP_BYTES` of float64 values (at least one row), so memory
 follows the strip, not the scene; the scores do not depend on the strip height.
@@ -47,20 +50,39 @@ def good_band_indices(cube: Cube) -> np.ndarray:
     return np.flatnonzero(~np.asarray(cube.coords["bad_band"].values, dtype=bool))
 
 
-def read_strip(cube: Cube, top: int, bottom: int, bands: np.ndarray | None = None) -> np.ndarray:
-    """Rows ``top:bottom`` of the good bands: ``(C_good, bottom - top, W)`` float32, no data -> NaN.
+def valid_mask(cube: Cube) -> np.ndarray:
+    """``(H, W)`` bool valid pixels, computed once, one chunk at a time.
 
-    The same values as those rows of :func:`~hsi_app.tasks.train_classifier.scene_in_memory`.
-    Values and valid mask of a lazy cube are computed together (the file is read once).
+    A lazy cube's mask is a reduction over whole chunks of bands, so the rows of a strip
+    would recompute (and read) whole chunks for every strip; at one byte per pixel, the
+    scene's mask is a quarter of one score band.
     """
     import dask
 
+    with dask.config.set(scheduler="synchronous"):  # one (C, chunk, chunk) block in memory at a time
+        return np.asarray(cube.hsi.valid.values, dtype=bool)
+
+
+def read_strip(cube: Cube, top: int, bottom: int, bands: np.ndarray | None = None,
+               valid: np.ndarray | None = None) -> np.ndarray:
+    """Rows ``top:bottom`` of the good bands: ``(C_good, bottom - top, W)`` float32, no data -> NaN.
+
+    The same values as those rows of :func:`~hsi_app.tasks.train_classifier.scene_in_memory`.
+
+    Args:
+        cube: the scene.
+        top, bottom: the rows.
+        bands: good band indices (default: the cube's).
+        valid: ``(bottom - top, W)`` bool valid pixels of those rows (default: from the cube's
+            mask, which for a lazy cube reads whole chunks: pass :func:`valid_mask`'s rows).
+    """
     bands = good_band_indices(cube) if bands is None else bands
     rows = cube.isel(y=slice(int(top), int(bottom)))  # a view (numpy) or a lazy slice (dask) first
     if bands.size != cube.sizes["band"]:
         rows = rows.isel(band=bands)
-    data, valid = dask.compute(rows.data, rows.coords["valid"].data)
-    image = np.asarray(data, dtype=np.float32)
+    if valid is None:
+        valid = rows.coords["valid"].values
+    image = np.asarray(rows.data, dtype=np.float32)
     if isinstance(cube.data, np.ndarray) and np.may_share_memory(image, cube.data):
         image = image.copy()  # a float32 numpy cube: do not write NaN into the caller's array
     image[:, ~np.asarray(valid, dtype=bool)] = np.nan
@@ -73,9 +95,10 @@ def scene_sample(cube: Cube, step: int, max_bytes: int = STRIP_BYTES) -> np.ndar
     sub = cube.isel(y=slice(None, None, int(step)), x=slice(None, None, int(step)))
     bands = good_band_indices(sub)
     h, w = sub.sizes["y"], sub.sizes["x"]
+    valid = valid_mask(sub)
     out = np.empty((bands.size, h, w), np.float32)
     for top, bottom in strips(h, strip_height(int(bands.size) * int(step), w * int(step), max_bytes)):
-        out[:, top:bottom] = read_strip(sub, top, bottom, bands)
+        out[:, top:bottom] = read_strip(sub, top, bottom, bands, valid[top:bottom])
     return out
 
 
@@ -136,16 +159,21 @@ def valid_pixels(image: np.ndarray) -> np.ndarray:
     return flat[:, np.isfinite(flat).all(axis=0)].T
 
 
-def scene_moments(cube: Cube, rows: int, *, progress: bool = False, desc: str = "statistics") -> Moments:
-    """Pass 1: :class:`Moments` of every valid pixel of the cube's good bands, strip by strip."""
+def scene_moments(cube: Cube, rows: int, *, valid: np.ndarray | None = None, progress: bool = False,
+                  desc: str = "statistics") -> Moments:
+    """Pass 1: :class:`Moments` of every valid pixel of the cube's good bands, strip by strip.
+
+    ``valid``: the ``(H, W)`` mask of :func:`valid_mask` (computed when omitted).
+    """
     from tqdm.auto import tqdm
 
     bands = good_band_indices(cube)
     h = cube.sizes["y"]
+    valid = valid_mask(cube) if valid is None else valid
     mom = Moments(int(bands.size))
     for top, bottom in tqdm(strips(h, rows), total=-(-h // rows), desc=desc, unit="strip", disable=not progress,
                             leave=False):
-        mom.add(valid_pixels(read_strip(cube, top, bottom, bands)))
+        mom.add(valid_pixels(read_strip(cube, top, bottom, bands, valid[top:bottom])))
     return mom
 
 
@@ -202,7 +230,8 @@ def streamed_scores(method: str, cube: Cube, targets: np.ndarray | None = None, 
         targets = check_targets(targets, int(bands.size))  # before the (long) first pass
     h, w = cube.sizes["y"], cube.sizes["x"]
     rows = strip_height(int(bands.size), w, max_bytes)
-    mom = scene_moments(cube, rows, progress=progress, desc=f"{m}: statistics")
+    valid = valid_mask(cube)
+    mom = scene_moments(cube, rows, valid=valid, progress=progress, desc=f"{m}: statistics")
     if mom.n < 2:
         raise too_few_valid(cube, mom.n, m)
     if m == "cem":
@@ -217,5 +246,5 @@ def streamed_scores(method: str, cube: Cube, targets: np.ndarray | None = None, 
     out = np.empty((k, h, w), np.float32)
     for top, bottom in tqdm(strips(h, rows), total=-(-h // rows), desc=f"{m}: scores", unit="strip",
                             disable=not progress, leave=False):
-        out[:, top:bottom] = score(read_strip(cube, top, bottom, bands))
+        out[:, top:bottom] = score(read_strip(cube, top, bottom, bands, valid[top:bottom]))
     return out
