@@ -231,6 +231,8 @@ def streamed_scores(method: str, cube: Cube, targets: np.ndarray | None = None, 
     h, w = cube.sizes["y"], cube.sizes["x"]
     rows = strip_height(int(bands.size), w, max_bytes)
     valid = valid_mask(cube)
+    if int(valid.sum()) < 2:  # before any progress bar: the refusal is the only line
+        raise too_few_valid(cube, int(valid.sum()), m)
     mom = scene_moments(cube, rows, valid=valid, progress=progress, desc=f"{m}: statistics")
     if mom.n < 2:
         raise too_few_valid(cube, mom.n, m)
