@@ -75,6 +75,12 @@ def class_name_key(name: str) -> str:
     return " ".join(str(name).split()).casefold()
 
 
+def alnum_key(text: str) -> str:
+    """``text`` in lower case with only its letters and digits, for loose matching of names
+    (``'North America 1983'`` -> ``'northamerica1983'``, ``'Band #'`` -> ``'band'``)."""
+    return "".join(ch for ch in str(text).lower() if ch.isalnum())
+
+
 def has_map_grid(crs: Any, transform: Any) -> bool:
     """Whether a raster's pixels sit on a map grid: a CRS, or a transform other than the identity
     (a file with a transform but no CRS keeps its grid; GDAL's identity means "none")."""

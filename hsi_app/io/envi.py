@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from hsi_app.errors import ConfigError, CubeReadError, DatasetNotFoundError, HSIWarning
-from hsi_app.io.cube import Cube, make_cube, valid_from_data
-from hsi_app.io.wavelength_units import nm_factor
+from hsi_app.io.cube import Cube, alnum_key, make_cube, valid_from_data
+from hsi_app.io.wavelength_units import nm_factor, nm_factor_or_warn
 
 FORMAT = "envi"
 DATA_EXTS = ("", ".img", ".dat", ".bsq", ".bil", ".bip", ".raw")
@@ -35,7 +35,7 @@ _DATUM_ALIASES = {"northamerica1983": "nad83", "northamerica1927": "nad27", "wor
 
 def datum_key(name: str) -> str:
     """``'North America 1983'``, ``'NAD-83'``, ``'nad83'`` -> ``'nad83'``; ``'WGS 84'`` -> ``'wgs84'``."""
-    key = "".join(ch for ch in name.lower() if ch.isalnum())
+    key = alnum_key(name)
     return _DATUM_ALIASES.get(key, key)
 
 
@@ -130,7 +130,7 @@ def _floats(h: dict[str, Any], key: str, n: int, header: Path) -> np.ndarray | N
     except ValueError:
         arr = np.empty(0)
     if arr.size != n:
-        warnings.warn(f"{header}: '{key}' has {arr.size} valid values for {n} bands; ignored", stacklevel=3)
+        warnings.warn(f"{header}: '{key}' has {arr.size} valid values for {n} bands; ignored", HSIWarning, stacklevel=3)
         return None
     return arr
 
@@ -176,18 +176,18 @@ def parse_map_info(map_info: list[str], header: Path, *, warn_crs: bool = True) 
         proj = items[0].lower()
         rx, ry, mx, my, px, py = (float(v) for v in items[1:7])
     except (IndexError, ValueError):
-        warnings.warn(f"{header}: unreadable 'map info'; using pixel coordinates", stacklevel=3)
+        warnings.warn(f"{header}: unreadable 'map info'; using pixel coordinates", HSIWarning, stacklevel=3)
         return None, None
     if px <= 0 or py <= 0 or not (math.isfinite(px) and math.isfinite(py)):
         warnings.warn(f"{header}: 'map info' pixel size {px:g} x {py:g} is not positive; using pixel coordinates",
-                      stacklevel=3)
+                      HSIWarning, stacklevel=3)
         return None, None
     rest = [v for v in items[7:] if "=" not in v]
     opts = {k.strip().lower(): v.strip() for k, _, v in (v.partition("=") for v in items[7:] if "=" in v)}
     try:
         theta = math.radians(float(opts.get("rotation", "0") or 0))
     except ValueError:
-        warnings.warn(f"{header}: unreadable 'map info' rotation; using pixel coordinates", stacklevel=3)
+        warnings.warn(f"{header}: unreadable 'map info' rotation; using pixel coordinates", HSIWarning, stacklevel=3)
         return None, None
     transform = rotated_grid(rx, ry, mx, my, px, py, theta)
     crs = None
@@ -210,6 +210,7 @@ def parse_map_info(map_info: list[str], header: Path, *, warn_crs: bool = True) 
         warnings.warn(
             f"{header}: map info {what} is not recognised; outputs keep its map grid without a CRS; "
             "add a 'coordinate system string' (WKT) to the header to get one",
+            HSIWarning,
             stacklevel=3,
         )
     return crs, transform
@@ -246,7 +247,7 @@ def _wkt_crs(h: dict[str, Any], header: Path) -> Any:
         pyproj.CRS.from_wkt(wkt)  # checked quietly first: GDAL prints its own "ERROR 1" line on bad WKT
         return CRS.from_wkt(wkt)
     except (CRSError, pyproj.exceptions.CRSError):
-        warnings.warn(f"{header}: unreadable 'coordinate system string'; using 'map info'", stacklevel=3)
+        warnings.warn(f"{header}: unreadable 'coordinate system string'; using 'map info'", HSIWarning, stacklevel=3)
         return None
 
 
@@ -391,9 +392,7 @@ def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     units = h.get("wavelength units")
     wl = _floats(h, "wavelength", c, header)
     fw = _floats(h, "fwhm", c, header)
-    factor = nm_factor(wl, units, str(header)) if wl is not None else None
-    if wl is not None and factor is None:
-        warnings.warn(f"{header}: wavelength units {units!r} are not a length; wavelengths unknown", stacklevel=2)
+    factor = nm_factor_or_warn(wl, units, str(header)) if wl is not None else None
     wl_nm = wl * factor if wl is not None and factor is not None else None
     fw_nm = fw * factor if fw is not None and factor is not None else None  # same units as wavelength
 

@@ -19,22 +19,13 @@ import numpy as np
 
 from hsi_app.errors import CubeReadError, HSIWarning
 from hsi_app.io.cube import Cube, has_map_grid, make_cube, valid_from_data
-from hsi_app.io.wavelength_units import nm_factor
+from hsi_app.io.wavelength_units import nm_factor, nm_factor_or_warn
 
 TIFF_ONLY = "GTiff"
 """The only GDAL driver used to read rasters from users: GDAL would otherwise open, by
 content, a VRT (XML) saved under a ``.tif`` name, which can read any file on the machine."""
 
 _NUM_UNIT = re.compile(r"([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*(nm|nanometers?|um|µm|micrometers?|microns?)\b", re.I)
-
-
-def _nm_factor_or_warn(values: np.ndarray, units: str | None, source: str) -> float | None:
-    """:func:`~hsi_app.io.wavelength_units.nm_factor`, warning when ``units`` is not a length."""
-    factor = nm_factor(values, units, source)
-    if factor is None:
-        warnings.warn(f"{source}: wavelength units {units!r} are not a length; wavelengths unknown",
-                      HSIWarning, stacklevel=4)
-    return factor
 
 
 def _parse_list(text: str) -> np.ndarray:
@@ -54,7 +45,7 @@ def band_wavelengths(ds: Any) -> tuple[np.ndarray, np.ndarray]:
                 vals = _parse_list(src["wavelength"])
                 if vals.size == n:
                     units = src.get("wavelength_units") or src.get("wavelength units")
-                    factor = _nm_factor_or_warn(vals, units, source)
+                    factor = nm_factor_or_warn(vals, units, source)
                     if factor is not None:
                         wl = vals * factor
                         if "fwhm" in src and _parse_list(src["fwhm"]).size == n:
@@ -94,7 +85,7 @@ def _per_band_tags(ds: Any, source: str) -> tuple[np.ndarray, np.ndarray]:
     tagged = np.isfinite(raw_wl)
     for unit in sorted({units[i] for i in np.flatnonzero(tagged)}):
         group = tagged & np.array([u == unit for u in units])
-        factor = _nm_factor_or_warn(raw_wl[group], unit, source)
+        factor = nm_factor_or_warn(raw_wl[group], unit, source)
         if factor is None:
             continue
         wl[group] = raw_wl[group] * factor

@@ -33,11 +33,11 @@ from pathlib import Path
 import numpy as np
 
 from hsi_app.errors import BandMismatchError, DatasetNotFoundError, HSIWarning, InvalidDataError
+from hsi_app.io.cube import alnum_key
+from hsi_app.io.wavelength_units import LENGTH_UNITS, nm_factor
 
 WAVE_PREFIXES = ("wave", "wl", "lambda", "nm", "λ")
 """Column names starting with these say wavelength."""
-WAVE_UNITS = frozenset({"nm", "um", "µm", "μm", "micrometers", "micrometres", "microns", "nanometers", "nanometres"})
-"""A column name holding one of these words (e.g. ``centre (nm)``) also says wavelength."""
 INDEX_NAMES = frozenset({"band", "bands", "bandno", "bandnum", "bandnumber", "bandid", "bandindex", "index", "idx",
                          "id", "no", "num", "number", "channel", "channelno", "channelnumber", "ch"})
 """Column names (lower case, letters and digits only) of band-number / row-index columns."""
@@ -173,16 +173,11 @@ def _read_csv(path: Path) -> SpectralLibrary:
     return SpectralLibrary([cols[i].strip() for i in keep], table[:, wi], table[:, keep].T, str(path))
 
 
-def _name_key(name: str) -> str:
-    """A column name in lower case with only its letters and digits (``Band #`` -> ``band``)."""
-    return "".join(ch for ch in name.lower() if ch.isalnum())
-
-
 def _says_wavelength(name: str) -> bool:
     """True when a column name says wavelength: ``wavelength_nm``, ``WL``, ``lambda``, ``centre (nm)``..."""
     low = name.strip().lower()
     words = "".join(ch if ch.isalnum() else " " for ch in low).split()
-    return low.startswith(WAVE_PREFIXES) or any(w in WAVE_UNITS for w in words)
+    return low.startswith(WAVE_PREFIXES) or any(w in LENGTH_UNITS for w in words)  # e.g. ``centre (nm)``
 
 
 def _is_counting(values: np.ndarray) -> bool:
@@ -194,7 +189,7 @@ def _is_counting(values: np.ndarray) -> bool:
 
 def _is_index_column(name: str, values: np.ndarray) -> bool:
     """A band-number / row-index column: so named (or pandas' ``Unnamed: 0``) and distinct whole numbers."""
-    key = _name_key(name)
+    key = alnum_key(name)
     named = key in INDEX_NAMES or key.startswith("unnamed")
     return named and not _says_wavelength(name) and _is_counting(values)
 
@@ -213,7 +208,7 @@ def _wavelength_column(path: Path, cols: list[str], table: np.ndarray) -> int:
         return named[0]
     for i, c in enumerate(cols):
         v = table[:, i]
-        if _name_key(c).startswith("band") and not (_is_counting(v) and np.nanmin(v) < BAND_NUMBERS_BELOW):
+        if alnum_key(c).startswith("band") and not (_is_counting(v) and np.nanmin(v) < BAND_NUMBERS_BELOW):
             return i
     if _is_index_column(cols[0], table[:, 0]):
         raise InvalidDataError(f"{path}: column '{cols[0]}' holds band numbers, not wavelengths, and no column is "
@@ -242,9 +237,12 @@ def _read_sli(path: Path) -> SpectralLibrary:
     if not centers:
         raise InvalidDataError(f"{path}: the header has no 'wavelength' list; add it to {hdr.name}")
     wl = np.asarray(centers, dtype=np.float64)
-    units = str(getattr(lib.bands, "band_unit", "") or "").lower()
-    if units.startswith(("micro", "um", "µm")):
-        wl = wl * 1000.0
+    units = str(getattr(lib.bands, "band_unit", "") or "")
+    per_unit = nm_factor(wl, units, str(hdr))  # the rule of every reader: guessed, or a mislabel overruled
+    if per_unit is None:
+        raise InvalidDataError(f"{hdr}: wavelength units {units!r} are not a length; set 'wavelength units' to "
+                               "Micrometers or Nanometers")
+    wl = wl * per_unit
     names = [str(n) for n in (getattr(lib, "names", None) or [f"spectrum_{i + 1}" for i in range(len(spectra))])]
     factor = str((getattr(lib, "metadata", None) or {}).get("reflectance scale factor", "")).strip()
     try:
@@ -274,8 +272,7 @@ def _tidy(lib: SpectralLibrary) -> SpectralLibrary:
     wl, sp = wl[keep], sp[:, keep]
     if wl.size < 2 or sp.shape[0] == 0:
         raise InvalidDataError(f"{lib.source}: fewer than 2 complete rows of wavelength and reflectance values")
-    if np.nanmax(wl) < 30.0:  # micrometres
-        wl = wl * 1000.0
+    wl = wl * (nm_factor(wl, None) or 1.0)  # no units in a CSV: micrometres when every centre is below 30
     top = float(np.nanmax(np.abs(sp)))
     stored_as = lib.stored_as
     then = "" if stored_as == SpectralLibrary.stored_as else f"{stored_as}, then "  # a header's factor stays named

@@ -20,8 +20,11 @@ import numpy as np
 
 from hsi_app.errors import HSIWarning
 
-MICROMETRES = frozenset({"micrometers", "micrometer", "micrometres", "micrometre", "microns", "micron", "um", "µm"})
+MICROMETRES = frozenset({"micrometers", "micrometer", "micrometres", "micrometre", "microns", "micron", "um",
+                         "\u00b5m", "\u03bcm"})  # the micro sign and the Greek mu both spell µm
 NANOMETRES = frozenset({"nanometers", "nanometer", "nanometres", "nanometre", "nm"})
+LENGTH_UNITS = MICROMETRES | NANOMETRES
+"""Every spelling of a wavelength unit that is read (e.g. to tell a wavelength column by its name)."""
 UNKNOWN = frozenset({"", "unknown", "none", "n/a"})
 MAX_MICROMETRES = 30.0
 """Optical and thermal band centres in µm are below this; in nm they are far above it."""
@@ -56,6 +59,16 @@ def nm_factor(values: np.ndarray, units: str | None, source: str = "") -> float 
             return 1000.0
         return 1.0
     return None
+
+
+def nm_factor_or_warn(values: np.ndarray, units: str | None, source: str) -> float | None:
+    """:func:`nm_factor`, with one :class:`~hsi_app.errors.HSIWarning` naming ``source`` when ``units``
+    is not a length (the wavelengths are then unknown)."""
+    factor = nm_factor(values, units, source)
+    if factor is None:
+        warnings.warn(f"{source}: wavelength units {units!r} are not a length; wavelengths unknown",
+                      HSIWarning, stacklevel=3)
+    return factor
 
 
 def _warn_mislabelled(source: str, units: str | None, finite: np.ndarray, looks: str, read: str) -> None:

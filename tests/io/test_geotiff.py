@@ -431,3 +431,11 @@ def test_rioxarray_reads_the_nodata_of_integer_cubes(tmp_path: Path, cube_array:
 def test_float_cubes_keep_nan_as_their_nodata(tmp_path: Path, cube_array: np.ndarray) -> None:
     cube = open_cube(_write(tmp_path / "f.tif", cube_array.astype(np.float32)))
     assert np.isnan(cube.rio.nodata) and np.isnan(cube.attrs["nodata"])
+
+
+def test_greek_mu_spells_micrometres_like_the_micro_sign() -> None:
+    """U+03BC (Greek mu) and U+00B5 (micro sign) both write µm; a header with either reads nm."""
+    from hsi_app.io.wavelength_units import nm_factor
+
+    values = np.array([0.45, 0.55])
+    assert nm_factor(values, "\u03bcm") == nm_factor(values, "\u00b5m") == 1000.0

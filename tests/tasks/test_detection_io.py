@@ -165,3 +165,22 @@ def test_score_map_and_points_round_trip_keep_crs(tmp_path: Path, speclib: Modul
     np.testing.assert_array_equal(back.class_id, det.class_id)
     np.testing.assert_allclose(back.score, det.score)
     np.testing.assert_allclose(back.box, det.box)
+
+
+def test_sli_units_follow_the_readers_rule(tmp_path: Path, speclib: ModuleType) -> None:
+    """A .sli header saying Micrometers over nm values is overruled with a warning (it gave 400,000 nm), and a
+    unit that is not a length is refused with one line."""
+    from spectral.io import envi
+
+    from hsi_app.errors import HSIWarning, InvalidDataError
+
+    header = {"wavelength": [f"{w:g}" for w in speclib.LIB_WL], "wavelength units": "Micrometers",
+              "spectra names": speclib.NAMES}
+    envi.SpectralLibrary(speclib.library_spectra(), header, {}).save(str(tmp_path / "mislabelled"))
+    with pytest.warns(HSIWarning, match="look like nanometres"):
+        lib = read_library(tmp_path / "mislabelled.sli")
+    np.testing.assert_allclose(lib.wavelengths, speclib.LIB_WL)
+    envi.SpectralLibrary(speclib.library_spectra(), {**header, "wavelength units": "Index"}, {}).save(
+        str(tmp_path / "index"))
+    with pytest.raises(InvalidDataError, match=r"index.hdr: wavelength units 'Index' are not a length"):
+        read_library(tmp_path / "index.sli")
