@@ -220,6 +220,10 @@ def grid_difference(crs: Any, transform: Any, scene_crs: Any, scene_transform: A
     a, s = tuple(transform)[:6], tuple(scene_transform)[:6]
     size = max(abs(s[0]), abs(s[1]), abs(s[3]), abs(s[4]))
     if any(abs(a[i] - s[i]) > 1e-6 * size for i in (0, 1, 3, 4)):
+        same_size = all(abs(abs(a[i]) - abs(s[i])) <= 1e-6 * size for i in (0, 1, 3, 4))
+        if same_size:  # a south-up (flipped) or transposed raster: equal sizes, other signs or axes
+            return (f"its axes are flipped or rotated against the scene's (pixel steps {a[0]:g}, {a[1]:g}, {a[3]:g}, "
+                    f"{a[4]:g}; the scene's {s[0]:g}, {s[1]:g}, {s[3]:g}, {s[4]:g})")
         return f"its pixels are {abs(a[0]):g} x {abs(a[4]):g}, the scene's {abs(s[0]):g} x {abs(s[4]):g}"
     inv = ~scene_transform
     col, row = inv.a * a[2] + inv.b * a[5] + inv.c, inv.d * a[2] + inv.e * a[5] + inv.f

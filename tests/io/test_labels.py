@@ -334,3 +334,17 @@ def test_label_raster_grid_tolerance_and_message(origin: tuple[float, float], si
     west, north = 600000.0, 5100000.0
     assert (f"gdalwarp -t_srs EPSG:32632 -tr 30 30 -te {west:.10g} {north - 30 * H:.10g} {west + 30 * W:.10g} "
             f"{north:.10g}") in msg
+
+
+def test_a_south_up_label_raster_is_named_flipped_not_a_different_pixel_size(tmp_path: Path) -> None:
+    """The refusal said 'its pixels are 30 x 30, the scene's 30 x 30' for a raster with a positive y step."""
+    import rasterio
+    from rasterio.transform import Affine
+
+    path = tmp_path / "south_up.tif"
+    with rasterio.open(path, "w", driver="GTiff", count=1, height=H, width=W, dtype="uint8", crs="EPSG:32632",
+                       transform=Affine(30.0, 0.0, 600000.0, 0.0, 30.0, 5100000.0 - 30 * H)) as ds:
+        ds.write(_labels(11).astype(np.uint8), 1)
+    with pytest.raises(LabelError, match=r"its axes are flipped or rotated against the scene's \(pixel steps 30, 0, "
+                                         r"0, 30; the scene's 30, 0, 0, -30\)"):
+        read_labels(path, _cube(georef=True))
