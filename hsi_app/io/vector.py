@@ -192,15 +192,15 @@ def _burn(geoms: list[Any], values: np.ndarray, grid: Grid, path: Path, names: l
     order = sorted(range(len(classed)), key=lambda i: classed[i][1])
     largest = _rasterize([classed[i] for i in order], grid)
     smallest = _rasterize([classed[i] for i in reversed(order)], grid)
-    covered = _rasterize([(g, 1) for g, v in classed if _is_polygon(g)], grid) > 0
+    covered = (_rasterize([(g, 1) for g, v in classed if _is_polygon(g)], grid) > 0) if fallback else None
     for i, (row, col) in fallback.items():  # a sub-pixel polygon claims its pixel like a point
         v = int(values[i])
-        if v > 0 and not covered[row, col]:
+        if v > 0 and not covered[row, col]:  # type: ignore[index]
             largest[row, col] = max(largest[row, col], v)
             smallest[row, col] = v if smallest[row, col] == 0 else min(smallest[row, col], v)
     excluded = _rasterize([(g, 1) for g, v in zip(geoms, values, strict=True) if v == 0], grid) > 0
     for i, (row, col) in fallback.items():
-        if values[i] == 0 and not covered[row, col]:
+        if values[i] == 0 and not covered[row, col]:  # type: ignore[index]
             excluded[row, col] = True
     conflict = (largest != smallest) & ~excluded
     labels = np.where(conflict | excluded, 0, largest).astype(np.int32)
