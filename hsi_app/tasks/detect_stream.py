@@ -179,12 +179,9 @@ def scene_moments(cube: Cube, rows: int, *, valid: np.ndarray | None = None, pro
 
 def gaussian_stats(mom: Moments) -> Any:
     """SPy ``GaussianStats`` as :func:`~hsi_app.tasks.detectors_classical.background_stats` builds them."""
-    from spectral.algorithms.algorithms import GaussianStats
+    from hsi_app.tasks.detectors_classical import gaussian
 
-    from hsi_app.tasks.detectors_classical import regularise
-
-    cov = regularise(mom.covariance())
-    return GaussianStats(mean=mom.mean.copy(), cov=cov, nsamples=mom.n, inv_cov=np.linalg.inv(cov))
+    return gaussian(mom.mean.copy(), mom.covariance(), mom.n)
 
 
 def streamed_scores(method: str, cube: Cube, targets: np.ndarray | None = None, *, max_bytes: int = STRIP_BYTES,

@@ -88,12 +88,17 @@ def background_stats(image: np.ndarray, mask: np.ndarray | None = None) -> Any:
         image: ``(C, H, W)`` cube.
         mask: ``(H, W)`` bool pixels to use (default: all finite pixels).
     """
+    pix = _pixels(image, mask)
+    return gaussian(pix.mean(axis=0), np.cov(pix, rowvar=False).reshape(pix.shape[1], pix.shape[1]), pix.shape[0])
+
+
+def gaussian(mean: np.ndarray, cov: np.ndarray, n: int) -> Any:
+    """SPy ``GaussianStats`` of ``(C,)`` ``mean`` and ``(C, C)`` ``cov`` (regularised) over ``n`` pixels,
+    as every global detector uses them (in memory, or merged strip by strip)."""
     from spectral.algorithms.algorithms import GaussianStats
 
-    pix = _pixels(image, mask)
-    mean = pix.mean(axis=0)
-    cov = regularise(np.cov(pix, rowvar=False).reshape(pix.shape[1], pix.shape[1]))
-    return GaussianStats(mean=mean, cov=cov, nsamples=pix.shape[0], inv_cov=np.linalg.inv(cov))
+    cov = regularise(cov)
+    return GaussianStats(mean=mean, cov=cov, nsamples=int(n), inv_cov=np.linalg.inv(cov))
 
 
 def _hwc(image: np.ndarray, fill: np.ndarray | None = None) -> np.ndarray:
