@@ -100,7 +100,7 @@ def batch(task: str, model: str | None, inputs: tuple[str, ...], scenes: tuple[s
     from hsi_app.errors import ConfigError
 
     from hsi_app.errors import OutputError
-    from hsi_app.io.atomic import check_out_dir
+    from hsi_app.io.atomic import check_out_dir, check_outputs
     from hsi_app.io.cube import parse_mask_names
 
     # Cluster and output options are checked before anything is read, hashed or started.
@@ -114,6 +114,7 @@ def batch(task: str, model: str | None, inputs: tuple[str, ...], scenes: tuple[s
     check_memory_limit(memory_limit)
     if max_points < 1:
         raise ConfigError(f"--max-points {max_points}: must be >= 1 (the most points kept per class)")
+    check_outputs({"--out-dir": out_dir}, {"--model": model})
     try:
         check_out_dir(out_dir)
     except OutputError as err:

@@ -55,7 +55,7 @@ def denoise(model: str, source: str, out: str, reference: str | None, key: str |
         raise ConfigError(f"--metrics {metrics_path}: nothing to measure; metrics need --reference CLEAN (PSNR, SSIM, "
                           "SAM) or --adapt-sigma S (the estimated error before and after adaptation)")
     check_outputs({"--out": out, "--metrics": mpath if writes_metrics else None},
-                  {"--input": source, "--reference": reference})
+                  {"--input": source, "--reference": reference, "--model": model})
     check_suffix("--out", out, TIF_SUFFIXES, "a float32 Cloud-Optimized GeoTIFF")
     check_writable(out)
     if writes_metrics:

@@ -23,9 +23,11 @@ def ensemble(models: tuple[str, ...], out: str, data: str | None, window: int, q
     """
     from hsi_app.ensemble import ENSEMBLE_NAME, build_ensemble
     from hsi_app.errors import ConfigError
+    from hsi_app.io.atomic import check_outputs, repeated
 
     if window < 1:
         raise ConfigError(f"--window {window}: must be a positive number of pixels, e.g. 512")
+    check_outputs({"--out": out}, {"--data": data, **repeated("--model", models)})
     # every check first; ensemble.json, map and metrics are then published together (a failure changes nothing)
     metrics = build_ensemble(out, models, data=data, window=window, progress=not quiet)
     click.echo(f"{Path(out) / ENSEMBLE_NAME}: {len(models)} members")

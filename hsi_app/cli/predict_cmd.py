@@ -35,7 +35,7 @@ def predict(models: tuple[str, ...], source: str, out: str, key: str | None, win
     """
     from hsi_app.errors import ConfigError
     from hsi_app.infer import predict_scene
-    from hsi_app.io.atomic import TIF_SUFFIXES, check_outputs, check_suffix, check_writable
+    from hsi_app.io.atomic import TIF_SUFFIXES, check_outputs, check_suffix, check_writable, repeated
     from hsi_app.io.cube import parse_mask_names
     from hsi_app.io.open import open_cube
     from hsi_app.ensemble import load_classifier
@@ -43,7 +43,7 @@ def predict(models: tuple[str, ...], source: str, out: str, key: str | None, win
 
     if window < 1:
         raise ConfigError(f"--window {window}: must be a positive number of pixels, e.g. 512")
-    check_outputs({"--out": out, "--png": png}, {"--input": source})
+    check_outputs({"--out": out, "--png": png}, {"--input": source, **repeated("--model", models)})
     check_suffix("--out", out, TIF_SUFFIXES, "a Cloud-Optimized GeoTIFF", " (--png FILE also writes a PNG quick-look)")
     check_suffix("--png", png, (".png",), "a PNG quick-look")
     for dst in (out, png):

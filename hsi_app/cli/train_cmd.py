@@ -73,6 +73,11 @@ def train(task: str, noise: str, init: str | None, targets: str | None, schedule
           quiet: bool) -> None:
     """Train a model and write weights, config, metrics and full-scene outputs to OUT."""
     _check_task_options(task, init, init_seed, teacher)
+    from hsi_app.io.atomic import check_outputs, repeated
+
+    check_outputs({"--out": out}, {"--data": data, "--labels": labels, "--train-labels": train_labels,
+                                   "--test-labels": test_labels, "--targets": targets, "--init": init,
+                                   **repeated("--teacher", teacher)})
     if task != "classify":
         params: dict[str, Any] = dict(click.get_current_context().params)
         importlib.import_module(TASK_RUNNERS[task]).run(**params)

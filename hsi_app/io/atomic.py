@@ -88,6 +88,13 @@ def _same_file(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
 
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or lies below it (``folder`` an existing folder; links resolved)."""
+    if not folder.is_dir():
+        return False
+    return path.resolve().is_relative_to(folder.resolve())
+
+
 def check_outputs(outputs: Mapping[str, PathArg], inputs: Mapping[str, PathArg]) -> None:
     """Refuse, before any work, an output that is one of the inputs or another output.
 
@@ -95,7 +102,8 @@ def check_outputs(outputs: Mapping[str, PathArg], inputs: Mapping[str, PathArg])
         outputs: option name -> output path (``None`` entries are skipped), e.g.
             ``{"--out": "map.tif", "--png": None}``.
         inputs: option name -> input path (built-in names that are not files are harmless);
-            the ``.hdr`` next to an input (ENVI) is protected as well.
+            the ``.hdr`` next to an input (ENVI) is protected as well, and an input that is a
+            folder (a run folder, an EnMAP product) protects every file inside it.
 
     Raises:
         OutputError: naming both options and the path.
@@ -110,9 +118,18 @@ def check_outputs(outputs: Mapping[str, PathArg], inputs: Mapping[str, PathArg])
         for in_name, src in ins:
             if _same_file(out, src):
                 raise OutputError(f"{out}: {name} would overwrite the {in_name} input; choose another output path")
+            if _inside(out, src):
+                raise OutputError(f"{out}: {name} is inside the {in_name} input folder {src}; "
+                                  "choose an output path outside it")
         for other, path in outs[i + 1:]:
             if _same_file(out, path):
                 raise OutputError(f"{out}: {name} and {other} are the same file; give each output its own path")
+
+
+def repeated(option: str, paths: Iterable[PathArg]) -> dict[str, PathArg]:
+    """``check_outputs`` inputs for a repeatable option: ``--model``, or ``--model #1``, ``--model #2``... when several."""
+    paths = list(paths)
+    return {option if len(paths) == 1 else f"{option} #{i}": p for i, p in enumerate(paths, 1)}
 
 
 def check_suffix(option: str, dst: PathArg, suffixes: tuple[str, ...], what: str, hint: str = "") -> None:

@@ -264,7 +264,8 @@ def test_faults_give_one_line(case: str, needle: str, trained: Path, scene: dict
     elif case == "bad_window":
         args["window"] = "0"
     elif case == "missing_model":
-        args["model"] = str(tmp_path)
+        (tmp_path / "not_a_run").mkdir()  # a folder without config.json (beside --out: not its input folder)
+        args["model"] = str(tmp_path / "not_a_run")
     elif case == "bad_smooth":
         args["smooth"] = "gaussian"
     code, _, err = run_main(capsys, "predict", *[f"--{k}={v}" for k, v in args.items()], "--quiet")
@@ -346,7 +347,7 @@ def test_outputs_that_are_inputs_are_refused(trained: Path, scene: dict[str, Pat
         (["finetune", "--base", str(trained), "--data", str(src), "--labels", str(scene["labels"]), "--lora-rank", "2",
           "--out", str(trained)], "--out would overwrite the --base input"),
         (["train", "--data", str(src), "--labels", str(scene["labels"]), "--model", "svm", "--out", str(src)],
-         "is an existing file; pass a folder"),
+         "--out would overwrite the --data input"),
     ]
     run_before = _snapshot(trained)
     for args, needle in cases:
@@ -697,7 +698,7 @@ def test_ensemble_command_faults(trained: Path, second_member: Path, scene: dict
     assert_one_error_line(code, err, "at least two runs")
     code, _, err = run_main(capsys, "ensemble", "--model", str(trained), "--model", str(second_member),
                             "--out", str(trained))
-    assert_one_error_line(code, err, "holds a training run")
+    assert_one_error_line(code, err, "--out would overwrite the --model #1 input")
     assert not (trained / "ensemble.json").exists()
     with rasterio.open(scene["cube"]) as ds:  # the members' bands, but not their scene's size
         small = _write_tif(tmp_path / "small.tif", ds.read()[:, :20, :18], wavelengths=np.linspace(420, 2400, 30))

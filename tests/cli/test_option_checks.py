@@ -1,0 +1,50 @@
+"""Bad option values and output/input clashes are refused with one line, exit 2, before any work."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from tests.cli_runner import assert_one_error_line, run_main
+
+
+def _tree(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+            for p in sorted(root.rglob("*"))}
+
+
+def refused(capsys: pytest.CaptureFixture[str], root: Path, args: list[str], *words: str) -> None:
+    """``hsi ARGS`` run in ``root`` exits 2 with one error line naming ``words`` and changes no file under ``root``."""
+    before = _tree(root)
+    code, _, err = run_main(capsys, *args)
+    assert_one_error_line(code, err, *words)
+    assert _tree(root) == before
+
+
+@pytest.fixture
+def runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty work folder (the cwd) holding two run folders R, R2 with a config.json each."""
+    for name in ("R", "R2"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text('{"task": "classification"}')
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize("args, words", [
+    (["denoise", "--model", "R", "--input", "indian_pines", "--out", "d.tif", "--reference", "indian_pines",
+      "--metrics", "R/config.json"], ["--metrics", "--model"]),
+    (["detect", "--input", "indian_pines", "--method", "learned", "--model", "R", "--out", "s.tif",
+      "--truth", "t.gpkg", "--metrics", "R/config.json"], ["--metrics", "--model"]),
+    (["predict", "--model", "R", "--input", "indian_pines", "--out", "R/map.tif"], ["--out", "--model"]),
+    (["predict", "--model", "R2", "--model", "R", "--input", "indian_pines", "--out", "R/map.tif"], ["--model #2"]),
+    (["ensemble", "--model", "R", "--model", "R2", "--out", "R2/ens"], ["--out", "--model #2"]),
+    (["finetune", "--base", "R", "--data", "indian_pines", "--lora-rank", "2", "--out", "R/ft"], ["--out", "--base"]),
+    (["batch", "--model", "R", "--inputs", "x.tif", "--out-dir", "R", "--no-dashboard"], ["--out-dir", "--model"]),
+    (["train", "--data", "indian_pines", "--teacher", "R", "--out", "R/student"], ["--out", "--teacher"]),
+])
+def test_output_inside_an_input_folder_is_refused(capsys: pytest.CaptureFixture[str], runs: Path,
+                                                  args: list[str], words: list[str]) -> None:
+    refused(capsys, runs, args, *words)
