@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import click
 
+from hsi_app.cli.options import seed_option
+
 
 @click.command("demo")
 @click.option("--out", "out", default="outputs/demo", show_default=True, type=click.Path(), help="Output folder.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@seed_option()
 @click.option("--epochs", type=int, default=None, help="Override training epochs (smaller = faster, less accurate).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def demo(out: str, seed: int, epochs: int | None, quiet: bool) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from hsi_app.cli.options import exclude_masks_option
+from hsi_app.cli.options import exclude_masks_option, seed_option
 from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS
 
 
@@ -19,7 +19,7 @@ from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS
 @click.option("--window", type=int, default=256, show_default=True,
               help="Core window size in pixels (memory grows with (window + 2 halo)^2 x bands).")
 @click.option("--noise", default=None, help="Add seeded synthetic noise first (demos/benchmarks), e.g. gaussian:50, mixture.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of --noise.")
+@seed_option(help="Seed of --noise.")
 @click.option("--fill-nan", is_flag=True, help="Fill NaN/no-data values with the band's scene-wide median before denoising (they stay NaN in the output).")
 @click.option("--baselines", is_flag=True, help="With --reference: also score PCA/MNF/filter baselines (whole scene in memory).")
 @click.option("--metrics", "metrics_path", default=None, type=click.Path(), help="Metrics JSON of --reference scores or --adapt-sigma estimates (default: OUT with .metrics.json).")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from hsi_app.cli.options import seed_option
+
 
 @click.command("finetune")
 @click.option("--base", "base", required=True, type=click.Path(exists=True, file_okay=False),
@@ -23,7 +25,7 @@ import click
 @click.option("--lr", type=float, default=None, help="Peak learning rate (default: 5e-3).")
 @click.option("--schedule", default="cyclic-cosine", show_default=True,
               help="LR schedule: cyclic-cosine | triangular | cosine.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@seed_option()
 @click.option("--resample/--no-resample", default=True, show_default=True,
               help="Resample a scene with other bands to the base model's (Gaussian responses).")
 @click.option("--train-head", is_flag=True,

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import click
 
+from hsi_app.cli.options import seed_option
+
 OUTPUTS = ("scene.tif", "targets.gpkg", "abundance.tif")
 """The files written into ``--out``."""
 
@@ -21,7 +23,7 @@ OUTPUTS = ("scene.tif", "targets.gpkg", "abundance.tif")
 @click.command("simulate-targets")
 @click.option("--background", required=True, help="Background scene: a file, EnMAP product, or built-in name.")
 @click.option("--targets", required=True, type=click.Path(), help="Spectral library (CSV or ENVI .sli).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (equal seeds, equal scenes).")
+@seed_option(help="Random seed (equal seeds, equal scenes).")
 @click.option("--out", "out", required=True, type=click.Path(), help="Output folder.")
 @click.option("--density", type=float, default=1 / 150, show_default=True, help="Targets per pixel tried.")
 @click.option("--n-targets", type=int, default=None, help="Exact number of targets to try to place.")
@@ -52,8 +54,6 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
             raise ConfigError(f"{name} {value:g}: must be a positive number")
     if n_targets is not None and n_targets < 1:
         raise ConfigError(f"--n-targets {n_targets}: must be at least 1 (or omit it to place targets by --density)")
-    if seed < 0:
-        raise ConfigError(f"--seed {seed}: must be 0 or more")
     check_scale(scale)
     folder = check_out_dir(out)
     inputs = {"--background": background, "--targets": targets}

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from hsi_app.cli.options import seed_option
 from hsi_app.errors import ConfigError
 
 
@@ -54,8 +55,8 @@ TASK_RUNNERS = {"denoise": "hsi_app.cli.train_denoise_cmd", "detect": "hsi_app.c
 @click.option("--class-weights", "class_weights", type=float, default=0.0, show_default=True,
               help="Classify: weigh class k's loss by n_k^-P (n_k = its training pixels, mean weight 1); "
                    "0 = unweighted, 0.5 = inverse square-root frequency, 1 = inverse frequency.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split (and of the model unless --init-seed).")
-@click.option("--init-seed", type=int, default=None,
+@seed_option(help="Seed of the split (and of the model unless --init-seed).")
+@seed_option("--init-seed", default=None,
               help="Classify: seed of the initial weights, tile order and dropout (default: --seed). Runs on one split "
                    "that differ only here are the members of a deep ensemble (`hsi predict --model A --model B`).")
 @click.option("--teacher", "teacher", multiple=True, type=click.Path(exists=True, file_okay=False),

@@ -48,3 +48,19 @@ def runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_output_inside_an_input_folder_is_refused(capsys: pytest.CaptureFixture[str], runs: Path,
                                                   args: list[str], words: list[str]) -> None:
     refused(capsys, runs, args, *words)
+
+
+@pytest.mark.parametrize("args, option", [
+    (["train", "--data", "indian_pines", "--out", "o", "--seed", "-1"], "--seed"),
+    (["train", "--data", "indian_pines", "--out", "o", "--init-seed", "-5"], "--init-seed"),
+    (["train", "--data", "indian_pines", "--out", "o", "--seed", "99999999999"], "--seed"),
+    (["train", "--task", "denoise", "--data", "indian_pines", "--out", "o", "--seed", "-1"], "--seed"),
+    (["finetune", "--base", "R", "--data", "indian_pines", "--lora-rank", "2", "--out", "o", "--seed", "-1"], "--seed"),
+    (["demo", "--out", "o", "--seed", "-1"], "--seed"),
+    (["denoise", "--model", "R", "--input", "indian_pines", "--out", "d.tif", "--noise", "gaussian:50",
+      "--seed", "4294967296"], "--seed"),
+    (["simulate-targets", "--background", "indian_pines", "--targets", "lib.csv", "--out", "o", "--seed", "-2"], "--seed"),
+])
+def test_seed_outside_0_to_2_32_is_refused(capsys: pytest.CaptureFixture[str], runs: Path, args: list[str],
+                                           option: str) -> None:
+    refused(capsys, runs, args, option, "4294967295")
