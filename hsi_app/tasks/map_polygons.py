@@ -141,11 +141,19 @@ def vectorize_map(
     if min_area_ha is not None:
         if area is None:
             raise ConfigError(f"{map_path}: --min-area needs a projected CRS; use --min-pixels instead")
-        if not min_area_ha > 0:
+        if not 0 < min_area_ha < np.inf:
             raise ConfigError(f"--min-area {min_area_ha}: must be a positive number of hectares, e.g. 0.5")
+    h, w = cmap.classes.shape
+    most = h * w - 1  # a patch can be at most the whole map; rasterio's sieve takes sizes below the pixel count
+    if min_area_ha is not None:
+        if min_area_ha * M2_PER_HA / area > most:
+            raise ConfigError(f"--min-area {min_area_ha:g}: larger than the map ({h} x {w} px); use at most "
+                              f"{most * area / M2_PER_HA:g} ha")
         min_pixels = max(1, int(np.ceil(min_area_ha * M2_PER_HA / area)))
     if min_pixels < 1:
         raise ConfigError(f"--min-pixels {min_pixels}: must be at least 1")
+    if min_pixels > most:
+        raise ConfigError(f"--min-pixels {min_pixels}: larger than the map ({h} x {w} px); use at most {most}")
     if not (cmap.classes > 0).any():
         raise InvalidDataError(f"{map_path}: no classified pixel (band 1 is all 0); nothing to vectorize")
     sieved = sieve_classes(cmap.classes, min_pixels, connectivity)

@@ -64,3 +64,23 @@ def test_output_inside_an_input_folder_is_refused(capsys: pytest.CaptureFixture[
 def test_seed_outside_0_to_2_32_is_refused(capsys: pytest.CaptureFixture[str], runs: Path, args: list[str],
                                            option: str) -> None:
     refused(capsys, runs, args, option, "4294967295")
+
+
+@pytest.mark.parametrize("extra, words", [
+    (["--min-area", "inf"], ["--min-area inf", "positive"]),
+    (["--min-area", "1e300"], ["--min-area 1e+300", "larger than the map", "5.99 ha"]),
+    (["--min-pixels", "100000"], ["--min-pixels 100000", "larger than the map", "599"]),
+    (["--min-pixels", "600"], ["--min-pixels 600", "599"]),
+])
+def test_vectorize_mapping_unit_larger_than_the_map_is_refused(capsys: pytest.CaptureFixture[str], runs: Path,
+                                                               extra: list[str], words: list[str]) -> None:
+    import numpy as np
+    from rasterio.transform import from_origin
+
+    from hsi_app.io.cog import write_class_map
+
+    cls = np.ones((20, 30), np.uint8)
+    cls[:, 15:] = 2
+    write_class_map(runs / "map.tif", cls, None, crs="EPSG:32633", transform=from_origin(5e5, 4.1e6, 10.0, 10.0),
+                    class_names=["unlabelled", "water", "forest"])
+    refused(capsys, runs, ["vectorize", "--map", "map.tif", "--out", "p.gpkg", *extra], *words)
