@@ -177,6 +177,22 @@ def place_centres(allowed: np.ndarray, n: int, min_distance: float, margin: floa
     return out[:count]
 
 
+def max_targets(allowed: np.ndarray, min_distance: float) -> int:
+    """The most targets that fit ``allowed`` ``(H, W)`` with centres ``min_distance`` px apart.
+
+    At most one per allowed pixel, and at most as many disjoint discs of diameter
+    ``min_distance`` as fit the area of the allowed pixels' bounding box grown by that diameter.
+    """
+    rows, cols = np.nonzero(allowed)
+    if rows.size == 0:
+        return 0
+    most = int(rows.size)
+    if min_distance > 1:
+        box = (np.ptp(rows) + 1 + min_distance) * (np.ptp(cols) + 1 + min_distance)
+        most = min(most, int(box / (np.pi * min_distance**2 / 4)))
+    return most
+
+
 def simulate_targets(
     background: np.ndarray,
     spectra: np.ndarray,
@@ -223,7 +239,14 @@ def simulate_targets(
     rng = np.random.default_rng(seed)
     _, h, w = bg.shape
     allowed = np.isfinite(bg).all(axis=0) if region is None else (np.asarray(region, bool) & np.isfinite(bg).all(axis=0))
-    n = opts.n_targets if opts.n_targets is not None else int(rng.poisson(opts.density * allowed.sum()))
+    most = max_targets(allowed, opts.min_distance)
+    fit = f"at most {most} fit the {int(allowed.sum())} valid pixels {opts.min_distance:g} px apart (--min-distance)"
+    if opts.n_targets is not None and opts.n_targets > most:
+        raise ConfigError(f"--n-targets {opts.n_targets}: {fit}; use --n-targets {most} or fewer")
+    if opts.n_targets is None and opts.density * allowed.sum() > most:
+        raise ConfigError(f"--density {opts.density:g}: about {opts.density * allowed.sum():.3g} targets, but {fit}; "
+                          f"use a lower --density or --n-targets {most}")
+    n = opts.n_targets if opts.n_targets is not None else min(most, int(rng.poisson(opts.density * allowed.sum())))
     centres = place_centres(allowed, n, opts.min_distance, margin=np.sqrt(16 / np.pi) + 1, rng=rng)
     if opts.n_targets and len(centres) == 0:
         raise InvalidDataError("simulate_targets: no room for a target in the region; use a larger region")

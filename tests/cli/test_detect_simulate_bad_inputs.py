@@ -189,12 +189,19 @@ def test_simulate_counts_checked_up_front(kit: dict[str, Path], tmp_path: Path, 
 
 def test_simulate_says_when_fewer_targets_fit_than_asked(kit: dict[str, Path], tmp_path: Path,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
     import geopandas as gpd
 
+    # more than can possibly fit is refused with the most that could; that many is tried, with a warning
     code, out, err = run_main(capsys, "simulate-targets", "--background", str(kit["bg"]), "--targets", str(kit["lib"]),
                               "--n-targets", "10000", "--out", str(tmp_path / "sim"))
+    assert_one_error_line(code, err, "--n-targets 10000", "at most")
+    most = re.search(r"use --n-targets (\d+) or fewer", err).group(1)
+    code, out, err = run_main(capsys, "simulate-targets", "--background", str(kit["bg"]), "--targets", str(kit["lib"]),
+                              "--n-targets", most, "--out", str(tmp_path / "sim"))
     placed = len(gpd.read_file(tmp_path / "sim" / "targets.gpkg"))
-    assert code == 0 and 0 < placed < 10000, err
+    assert code == 0 and 0 < placed < int(most), err
     warning = [ln for ln in err.splitlines() if ln.startswith("hsi: warning")]
     assert len(warning) == 1 and f"only {placed} fit" in warning[0] and "--min-distance" in warning[0]
     code, out, err = run_main(capsys, "simulate-targets", "--background", str(kit["bg"]), "--targets", str(kit["lib"]),

@@ -84,3 +84,14 @@ def test_vectorize_mapping_unit_larger_than_the_map_is_refused(capsys: pytest.Ca
     write_class_map(runs / "map.tif", cls, None, crs="EPSG:32633", transform=from_origin(5e5, 4.1e6, 10.0, 10.0),
                     class_names=["unlabelled", "water", "forest"])
     refused(capsys, runs, ["vectorize", "--map", "map.tif", "--out", "p.gpkg", *extra], *words)
+
+
+@pytest.mark.parametrize("extra, words", [
+    (["--density", "1e9"], ["--density 1e+09", "at most", "--n-targets"]),
+    (["--n-targets", "1000000000"], ["--n-targets 1000000000", "at most"]),
+])
+def test_simulate_more_targets_than_fit_is_refused(capsys: pytest.CaptureFixture[str], runs: Path,
+                                                   extra: list[str], words: list[str]) -> None:
+    lib = Path(__file__).parents[2] / "datasets" / "spectral_library_demo.csv"
+    refused(capsys, runs, ["simulate-targets", "--background", "indian_pines", "--targets", str(lib), "--out", "o",
+                           *extra], *words)
