@@ -326,7 +326,7 @@ def open_client(opts: ClusterOptions) -> Iterator[Any]:
     if opts.scheduler:
         try:
             client = Client(opts.scheduler, timeout="20s")
-        except OSError as err:
+        except (OSError, ValueError) as err:  # ValueError: an address dask cannot parse
             raise ConfigError(f"--scheduler {opts.scheduler}: cannot connect ({err}); is `dask scheduler` running there?") from err
         try:
             yield client

@@ -37,6 +37,27 @@ def check_memory_limit(value: str) -> None:
         raise ConfigError(f"--memory-limit {value!r}: not a memory size; use e.g. 4GB, 512MB or auto")
 
 
+def check_scheduler(address: str | None) -> None:
+    """Refuse a ``--scheduler`` address that is not ``[tcp://]HOST:PORT`` (or another dask scheme), before anything runs.
+
+    Raises:
+        ConfigError: no port, a port that is not a number in 1-65535, or an address dask cannot parse.
+    """
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    from hsi_app.errors import ConfigError
+
+    if address is None:
+        return
+    try:
+        scheme, loc = parse_address(address)
+        if scheme in ("tcp", "tls") and not 1 <= int(parse_host_port(loc)[1]) <= 65535:
+            raise ValueError("port outside 1-65535")
+    except (ValueError, TypeError) as err:
+        raise ConfigError(f"--scheduler {address!r}: not a scheduler address ({err}); use tcp://HOST:PORT, "
+                          "e.g. tcp://10.0.0.5:8786") from None
+
+
 @click.command("batch")
 @click.option("--task", "task", default="classify", show_default=True, help="classify, denoise or detect.")
 @click.option("--model", "model", default=None, type=click.Path(),
@@ -112,6 +133,7 @@ def batch(task: str, model: str | None, inputs: tuple[str, ...], scenes: tuple[s
     if threads_per_worker < 1:
         raise ConfigError(f"--threads-per-worker {threads_per_worker}: must be at least 1")
     check_memory_limit(memory_limit)
+    check_scheduler(scheduler)
     if max_points < 1:
         raise ConfigError(f"--max-points {max_points}: must be >= 1 (the most points kept per class)")
     check_outputs({"--out-dir": out_dir}, {"--model": model})

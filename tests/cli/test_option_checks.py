@@ -95,3 +95,10 @@ def test_simulate_more_targets_than_fit_is_refused(capsys: pytest.CaptureFixture
     lib = Path(__file__).parents[2] / "datasets" / "spectral_library_demo.csv"
     refused(capsys, runs, ["simulate-targets", "--background", "indian_pines", "--targets", str(lib), "--out", "o",
                            *extra], *words)
+
+
+@pytest.mark.parametrize("address", ["notaurl", "tcp://host:x", "tcp://host:99999"])
+def test_batch_malformed_scheduler_address_is_refused(capsys: pytest.CaptureFixture[str], runs: Path,
+                                                      address: str) -> None:
+    refused(capsys, runs, ["batch", "--model", "R", "--inputs", "x.tif", "--out-dir", "ob", "--no-dashboard",
+                           "--scheduler", address], "--scheduler", "tcp://HOST:PORT")
