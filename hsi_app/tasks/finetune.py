@@ -292,6 +292,22 @@ def build_adapted(
     return AdaptedModel(BandMap(a, c), net, radius), net
 
 
+def check_lora_rank(net: Any, rank: int) -> None:
+    """Refuse a LoRA rank above the full rank of every layer it adapts (the update could not use it).
+
+    A layer's full rank is ``min(out, in)`` of its weight matrix (a convolution: ``in x kernel``).
+
+    Raises:
+        ConfigError: naming the rank and the largest useful one.
+    """
+    targets = lora_targets(net)
+    full = [min(mod.weight.shape[0], mod.weight[0].numel()) for name, mod in net.named_modules()
+            if any(name == t or name.endswith(f".{t}") for t in targets) and getattr(mod, "weight", None) is not None]
+    if full and rank > max(full):
+        raise ConfigError(f"--lora-rank {rank}: the adapted layers have full rank {max(full)} at most; "
+                          f"use --lora-rank {max(full)} or less")
+
+
 def lora_config(net_for_targets: Any, rank: int, alpha: float | None, train_head: bool) -> Any:
     """The ``peft.LoraConfig`` of a run (``train_head``: the ``head`` module is fully trained and saved)."""
     from peft import LoraConfig
@@ -375,6 +391,8 @@ def finetune(
     # the base as it is now, before training on it (a later change is refused when the adapter is loaded)
     base_sha, base_config_sha = file_sha256(base_path / WEIGHTS_NAME), file_sha256(base_path / CONFIG_NAME)
     check_outputs({"--out": out}, {"--base": base_path})
+    probe = _probe_net(base, base_path)
+    check_lora_rank(probe, opts.lora_rank)  # before the scene is prepared or anything trains
     inputs = [cube.attrs.get("source"), *protect]
     final_out = check_out_dir(out, other_runs=OTHER_THAN_FINETUNE, protect=inputs,
                               writes=(*RUN_FILES, ADAPTER_NAME, ADAPTER_CONFIG_NAME))
@@ -417,7 +435,6 @@ def finetune(
 
         torch.manual_seed(opts.seed)
         new_head = plan.new_head
-        probe = _probe_net(base, base_path)
         lcfg = lora_config(probe, opts.lora_rank, opts.lora_alpha, new_head or opts.train_head)
         model, net = build_adapted(base_path, base, matrix, mean, std, num_classes, lcfg, new_head)
         trainable, total = (int(v) for v in net.get_nb_trainable_parameters())

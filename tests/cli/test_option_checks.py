@@ -102,3 +102,12 @@ def test_batch_malformed_scheduler_address_is_refused(capsys: pytest.CaptureFixt
                                                       address: str) -> None:
     refused(capsys, runs, ["batch", "--model", "R", "--inputs", "x.tif", "--out-dir", "ob", "--no-dashboard",
                            "--scheduler", address], "--scheduler", "tcp://HOST:PORT")
+
+
+def test_finetune_lora_rank_above_the_adapted_layers_is_refused(capsys: pytest.CaptureFixture[str],
+                                                                runs: Path) -> None:
+    from tests.tiny_runs import make_run
+
+    make_run(runs / "base")
+    refused(capsys, runs, ["finetune", "--base", "base", "--data", "indian_pines", "--lora-rank", "100000",
+                           "--out", "o", "--quiet"], "--lora-rank 100000", "full rank")
