@@ -138,9 +138,9 @@ def batch(task: str, model: str | None, inputs: tuple[str, ...], scenes: tuple[s
         raise ConfigError(f"--max-points {max_points}: must be >= 1 (the most points kept per class)")
     check_outputs({"--out-dir": out_dir}, {"--model": model})
     try:
-        check_out_dir(out_dir)
+        check_out_dir(out_dir, option="--out-dir")
     except OutputError as err:
-        raise OutputError(f"--out-dir {err}") from None
+        raise OutputError(str(err) if str(err).startswith("--out-dir") else f"--out-dir {err}") from None
     smooth_spec = parse_smooth(smooth)
     only = {"detect": {"--method": method, "--targets": targets, "--material": materials or None, "--threshold": threshold,
                        "--scale": scale},

@@ -171,6 +171,7 @@ def check_out_dir(
     protect: Iterable[PathArg] = (),
     writes: Iterable[str] = (),
     task: str | None = None,
+    option: str = "--out",
 ) -> Path:
     """Check up front that the run folder ``out`` can be created (or reused).
 
@@ -186,15 +187,18 @@ def check_out_dir(
             holding a run of another task is refused: the new run would replace only the files
             both write, leaving the other run's outputs (a classifier's ``map.tif``,
             ``split.npz``...) beside a config that does not describe them.
+        option: the CLI option of ``out``, for the message about an empty name.
 
     Returns:
         ``out`` as an absolute :class:`~pathlib.Path`.
 
     Raises:
-        OutputError: ``out`` is an existing file, its nearest existing parent is not a
+        OutputError: ``out`` is empty (it would be the current folder), an existing file, its nearest existing parent is not a
             writable folder, it holds another kind of run or a run of another task, or a
             run file would replace an input.
     """
+    if not str(out).strip():
+        raise OutputError(f"{option} is empty; pass a folder for the run's outputs (e.g. {option} runs/a)")
     path = Path(out).expanduser().absolute()
     if path.exists() and not path.is_dir():
         raise OutputError(f"{out}: is an existing file; pass a folder for the run's outputs")

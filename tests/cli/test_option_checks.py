@@ -111,3 +111,15 @@ def test_finetune_lora_rank_above_the_adapted_layers_is_refused(capsys: pytest.C
     make_run(runs / "base")
     refused(capsys, runs, ["finetune", "--base", "base", "--data", "indian_pines", "--lora-rank", "100000",
                            "--out", "o", "--quiet"], "--lora-rank 100000", "full rank")
+
+
+@pytest.mark.parametrize("args, words", [
+    (["train", "--data", "indian_pines", "--out", ""], ["--out is empty"]),
+    (["finetune", "--base", "R", "--data", "indian_pines", "--lora-rank", "2", "--out", ""], ["--out is empty"]),
+    (["ensemble", "--model", "R", "--model", "R2", "--out", " "], ["--out is empty"]),
+    (["simulate-targets", "--background", "indian_pines", "--targets", "lib.csv", "--out", ""], ["--out is empty"]),
+    (["batch", "--model", "R", "--inputs", "x.tif", "--out-dir", "", "--no-dashboard"], ["--out-dir is empty"]),
+])
+def test_bad_values_are_refused(capsys: pytest.CaptureFixture[str], runs: Path, args: list[str],
+                                words: list[str]) -> None:
+    refused(capsys, runs, args, *words)
