@@ -57,6 +57,7 @@ def denoise(model: str, source: str, out: str, reference: str | None, key: str |
     check_outputs({"--out": out, "--metrics": mpath if writes_metrics else None},
                   {"--input": source, "--reference": reference, "--model": model})
     check_suffix("--out", out, TIF_SUFFIXES, "a float32 Cloud-Optimized GeoTIFF")
+    check_suffix("--metrics", metrics_path, (".json",), "a JSON report")
     check_writable(out)
     if writes_metrics:
         check_writable(mpath)

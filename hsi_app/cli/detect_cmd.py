@@ -95,6 +95,7 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
                   {"--input": source, "--targets": targets, "--model": model, "--truth": truth})
     check_suffix("--out", out, TIF_SUFFIXES, "score maps as a Cloud-Optimized GeoTIFF")
     check_suffix("--points", points, (".gpkg",), "a GeoPackage")
+    check_suffix("--metrics", metrics_out, (".json",), "a JSON report")
     for path in (out, points, metrics_out):
         if path:
             check_writable(path)

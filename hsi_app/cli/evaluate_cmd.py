@@ -30,6 +30,7 @@ def evaluate(map_path: str, reference: str, attribute: str, label_layer: str | N
 
     check_outputs({"--json": json_path, "--confusion": png_path}, {"--map": map_path, "--reference": reference})
     check_suffix("--confusion", png_path, (".png",), "a PNG image")
+    check_suffix("--json", json_path, (".json",), "a JSON report")
     for out in (json_path, png_path):
         if out is not None:
             check_writable(out)

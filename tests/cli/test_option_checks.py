@@ -119,6 +119,11 @@ def test_finetune_lora_rank_above_the_adapted_layers_is_refused(capsys: pytest.C
     (["ensemble", "--model", "R", "--model", "R2", "--out", " "], ["--out is empty"]),
     (["simulate-targets", "--background", "indian_pines", "--targets", "lib.csv", "--out", ""], ["--out is empty"]),
     (["batch", "--model", "R", "--inputs", "x.tif", "--out-dir", "", "--no-dashboard"], ["--out-dir is empty"]),
+    (["evaluate", "--map", "m.tif", "--reference", "r.tif", "--json", "r.png"], ["--json", ".json"]),
+    (["detect", "--input", "indian_pines", "--method", "rx", "--out", "s.tif", "--truth", "t.gpkg",
+      "--metrics", "m.tif"], ["--metrics", ".json"]),
+    (["denoise", "--model", "R", "--input", "indian_pines", "--out", "d.tif", "--reference", "indian_pines",
+      "--metrics", "m.tif"], ["--metrics", ".json"]),
 ])
 def test_bad_values_are_refused(capsys: pytest.CaptureFixture[str], runs: Path, args: list[str],
                                 words: list[str]) -> None:
