@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from hsi_app.cli.options import exclude_masks_option
+from hsi_app.cli.options import check_finite, exclude_masks_option
 from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS
 
 EXIT_SOME_FAILED = 1
@@ -82,7 +82,7 @@ def check_scheduler(address: str | None) -> None:
 @click.option("--material", "materials", multiple=True, help="detect: only this library material (repeatable).")
 @click.option("--scale", type=float, default=None,
               help="detect: library reflectance -> scene units (default: guessed per scene; the sidecar records it).")
-@click.option("--threshold", type=float, default=None, help="detect points: keep peaks scoring above T.")
+@click.option("--threshold", type=float, default=None, callback=check_finite, help="detect points: keep peaks scoring above T.")
 @click.option("--max-points", type=int, default=100, show_default=True, help="detect points: most peaks kept per class.")
 @click.option("--adapt-sigma", type=float, default=None,
               help="denoise: first fine-tune a fresh copy of the weights on each scene by SURE for Gaussian noise "
@@ -130,6 +130,9 @@ def batch(task: str, model: str | None, inputs: tuple[str, ...], scenes: tuple[s
         raise ConfigError("no scenes: pass --inputs GLOB (quoted, e.g. 'scenes/**/*.tif') or scene files")
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers {workers}: must be at least 1 (or omit it to use one per CPU core)")
+    if split_windows is not None and split_windows < 1:
+        raise ConfigError(f"--split-windows {split_windows}: must be at least 1 (a scene with more windows than this "
+                          "is spread over the workers)")
     if threads_per_worker < 1:
         raise ConfigError(f"--threads-per-worker {threads_per_worker}: must be at least 1")
     check_memory_limit(memory_limit)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from hsi_app.cli.options import exclude_masks_option
+from hsi_app.cli.options import check_finite, exclude_masks_option
 
 
 def _pixel(value: str) -> tuple[int, int]:
@@ -44,7 +44,7 @@ SCORED_PEAKS = ("every peak of the score maps, ranked by score (standard average
               help="learned: resample the scene's bands to the model's (Gaussian responses) when they differ.")
 @click.option("--out", "out", required=True, type=click.Path(), help="Score maps, float32 COG (one band per target).")
 @click.option("--points", default=None, type=click.Path(), help="Also write detected points to this GeoPackage.")
-@click.option("--threshold", type=float, default=None, help="Points: keep peaks scoring above T.")
+@click.option("--threshold", type=float, default=None, callback=check_finite, help="Points: keep peaks scoring above T.")
 @click.option("--max-points", type=int, default=100, show_default=True, help="Points: most peaks kept per class.")
 @click.option("--truth", default=None, type=click.Path(), help="True points (GeoPackage, e.g. from simulate-targets): print metrics.")
 @click.option("--metrics", "metrics_out", default=None, type=click.Path(), help="Write the metrics against --truth as JSON.")

@@ -23,6 +23,37 @@ def check_seed(ctx: click.Context, param: click.Parameter, value: int | None) ->
     return value
 
 
+def in_range(lo: float, hi: float, *, hi_open: bool = False) -> Any:
+    """Click callback of a float option that must lie in ``[lo, hi]`` (``[lo, hi)`` with ``hi_open``); NaN is refused.
+
+    Raises (from the callback):
+        ConfigError: naming the option, the value and the range.
+    """
+    def check(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+        from hsi_app.errors import ConfigError
+
+        if value is not None and not (lo <= value <= hi and not (hi_open and value == hi)):
+            raise ConfigError(f"{param.opts[0]} {value:g}: use a number in [{lo:g}, {hi:g}{')' if hi_open else ']'}")
+        return value
+
+    return check
+
+
+def check_finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """Click callback of a float option that must be a finite number (not nan or inf).
+
+    Raises:
+        ConfigError: naming the option and the value.
+    """
+    import math
+
+    from hsi_app.errors import ConfigError
+
+    if value is not None and not math.isfinite(value):
+        raise ConfigError(f"{param.opts[0]} {value}: use a finite number")
+    return value
+
+
 def seed_option(name: str = "--seed", **kw: Any) -> Any:
     """A seed option (``int``, checked by :func:`check_seed`); ``kw`` as for :func:`click.option`."""
     kw.setdefault("default", 0)
@@ -30,8 +61,21 @@ def seed_option(name: str = "--seed", **kw: Any) -> Any:
     return click.option(name, type=int, callback=check_seed, **kw)
 
 
+def check_mask_names(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Click callback of ``--exclude-masks``: a value given must name at least one mask.
+
+    Raises:
+        ConfigError: the value holds no name (``''``, ``,``).
+    """
+    from hsi_app.errors import ConfigError
+
+    if value is not None and not any(n.strip() for n in value.split(",")):
+        raise ConfigError(f"--exclude-masks {value!r}: no mask name; give names such as cloud,cloudshadow, or 'all'")
+    return value
+
+
 exclude_masks_option = click.option(
-    "--exclude-masks", "exclude_masks", default=None, metavar="NAMES",
+    "--exclude-masks", "exclude_masks", default=None, metavar="NAMES", callback=check_mask_names,
     help="Quality masks whose flagged pixels are no-data (class 0 in a map, NaN elsewhere): comma-separated names "
          "(EnMAP L2A: cloud, cloudshadow, haze, snow, cirrus) or 'all'.",
 )

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from hsi_app.cli.options import seed_option
+from hsi_app.cli.options import in_range, seed_option
 from hsi_app.errors import ConfigError
 
 
@@ -47,10 +47,10 @@ TASK_RUNNERS = {"denoise": "hsi_app.cli.train_denoise_cmd", "detect": "hsi_app.c
 @click.option("--train-labels", default=None, type=click.Path(exists=True), help="User training label map (replaces --split).")
 @click.option("--test-labels", default=None, type=click.Path(exists=True), help="User test label map (with --train-labels).")
 @click.option("--epochs", type=int, default=None, help="Training epochs (default: the model's tuned value).")
-@click.option("--val-fraction", type=click.FloatRange(0.0, 0.5, max_open=True), default=0.1, show_default=True,
+@click.option("--val-fraction", type=float, callback=in_range(0.0, 0.5, hi_open=True), default=0.1, show_default=True,
               help="Classify: share of the training pixels held out for early stopping and epoch selection; "
                    "0 = train every epoch on all training pixels and keep the final weights.")
-@click.option("--label-smoothing", type=click.FloatRange(0.0, 1.0, max_open=True), default=None,
+@click.option("--label-smoothing", type=float, callback=in_range(0.0, 1.0, hi_open=True), default=None,
               help="Classify: label smoothing of the training loss (default 0.1; 0 = plain cross-entropy).")
 @click.option("--class-weights", "class_weights", type=float, default=0.0, show_default=True,
               help="Classify: weigh class k's loss by n_k^-P (n_k = its training pixels, mean weight 1); "
