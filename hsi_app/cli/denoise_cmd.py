@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from hsi_app.cli.options import exclude_masks_option, seed_option
+from hsi_app.cli.options import exclude_masks_option, refuse_given, seed_option
 from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS
 
 
@@ -49,6 +49,8 @@ def denoise(model: str, source: str, out: str, reference: str | None, key: str |
         noise = parse_noise(noise).spec
     if baselines and reference is None:
         raise ConfigError("--baselines needs --reference (a clean scene to score against)")
+    if adapt_sigma is None:
+        refuse_given(("adapt_steps",), "it sets the steps of --adapt-sigma, which is not given")
     mpath = Path(metrics_path) if metrics_path else Path(out).with_suffix(".metrics.json")
     writes_metrics = reference is not None or adapt_sigma is not None  # scores, or the SURE error estimates
     if metrics_path and not writes_metrics:

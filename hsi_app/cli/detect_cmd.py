@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from hsi_app.cli.options import check_finite, exclude_masks_option
+from hsi_app.cli.options import check_finite, exclude_masks_option, refuse_given
 
 
 def _pixel(value: str) -> tuple[int, int]:
@@ -89,6 +89,11 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
                           "the library to the scene's bands itself); drop --resample")
     if max_points < 1:
         raise ConfigError(f"--max-points {max_points}: must be >= 1 (the most points kept per class)")
+    if not points:
+        refuse_given(("threshold", "max_points"), "it filters the --points file, which is not asked for (add --points "
+                     "FILE; metrics against --truth rank every peak anyway)")
+    if m != "rx-local":
+        refuse_given(("rx_window",), f"only --method rx-local uses a window, not {m}")
     if metrics_out and not truth:
         raise ConfigError(f"--metrics {metrics_out}: metrics need --truth POINTS (e.g. targets.gpkg of simulate-targets)")
     check_outputs({"--out": out, "--points": points, "--metrics": metrics_out},
@@ -137,7 +142,7 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
     click.echo(msg)
     if report is not None and gt is not None:
         filtered = ("  (AP ranks every peak; --threshold/--max-points filter only --points)"
-                    if points or threshold is not None else "")
+                    if points else "")
         click.echo(
             f"vs {truth} ({len(gt)} targets{', class-agnostic' if m.startswith('rx') else ''}): "
             + "  ".join(f"{k} {report[k]:.3f}" for k in ("mAP@1px", "mAP@2px", "mAP@3px", "mAP25", "mAP50", "auroc")

@@ -79,3 +79,21 @@ exclude_masks_option = click.option(
     help="Quality masks whose flagged pixels are no-data (class 0 in a map, NaN elsewhere): comma-separated names "
          "(EnMAP L2A: cloud, cloudshadow, haze, snow, cirrus) or 'all'.",
 )
+
+
+def refuse_given(names: tuple[str, ...], why: str) -> None:
+    """Refuse the options ``names`` (parameter names) that the user typed although they do not apply.
+
+    The one rule for options of another task or method: an option given on the command line that
+    the run would ignore is an error naming it and why (a default value is never refused).
+
+    Raises:
+        ConfigError: one line, ``--opt: <why>; drop it``.
+    """
+    from hsi_app.errors import ConfigError
+
+    ctx = click.get_current_context()
+    for name in names:
+        if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE:
+            flag = next((p.opts[0] for p in ctx.command.params if p.name == name), f"--{name}")
+            raise ConfigError(f"{flag}: {why}; drop it")

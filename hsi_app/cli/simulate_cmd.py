@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import click
 
-from hsi_app.cli.options import seed_option
+from hsi_app.cli.options import refuse_given, seed_option
 
 OUTPUTS = ("scene.tif", "targets.gpkg", "abundance.tif")
 """The files written into ``--out``."""
@@ -54,6 +54,8 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
             raise ConfigError(f"{name} {value:g}: must be a positive number")
     if n_targets is not None and n_targets < 1:
         raise ConfigError(f"--n-targets {n_targets}: must be at least 1 (or omit it to place targets by --density)")
+    if n_targets is not None:
+        refuse_given(("density",), "--n-targets sets the number of targets instead")
     check_scale(scale)
     folder = check_out_dir(out)
     inputs = {"--background": background, "--targets": targets}

@@ -136,3 +136,21 @@ def test_finetune_lora_rank_above_the_adapted_layers_is_refused(capsys: pytest.C
 def test_bad_values_are_refused(capsys: pytest.CaptureFixture[str], runs: Path, args: list[str],
                                 words: list[str]) -> None:
     refused(capsys, runs, args, *words)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["detect", "--input", "indian_pines", "--method", "rx", "--out", "s.tif", "--threshold", "5"],
+     ["--threshold: it filters the --points file", "drop it"]),
+    (["detect", "--input", "indian_pines", "--method", "rx", "--out", "s.tif", "--max-points", "5"],
+     ["--max-points: it filters the --points file"]),
+    (["detect", "--input", "indian_pines", "--method", "rx", "--out", "s.tif", "--rx-window", "3,9"],
+     ["--rx-window: only --method rx-local uses a window, not rx"]),
+    (["denoise", "--model", "R", "--input", "indian_pines", "--out", "d.tif", "--adapt-steps", "5"],
+     ["--adapt-steps: it sets the steps of --adapt-sigma"]),
+    (["simulate-targets", "--background", "indian_pines", "--targets", "lib.csv", "--out", "o", "--n-targets", "5",
+      "--density", "0.01"], ["--density: --n-targets sets the number of targets instead"]),
+])
+def test_an_option_that_would_be_ignored_is_refused(capsys: pytest.CaptureFixture[str], runs: Path,
+                                                    args: list[str], words: list[str]) -> None:
+    """The one rule for options of another method or mode: typed but unused is an error naming it (defaults pass)."""
+    refused(capsys, runs, args, *words)
