@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from hsi_app.cli.options import in_range, seed_option
+from hsi_app.cli.options import in_range, refuse_given, seed_option
 from hsi_app.errors import ConfigError
 
 
@@ -24,6 +24,19 @@ def _check_task_options(task: str, init: str | None, init_seed: int | None, teac
         raise ConfigError(f"--init-seed makes classifier ensemble members; a {task} run is seeded by --seed alone")
     if teacher and task != "classify":
         raise ConfigError(f"--teacher distils classifiers; a {task} run does not take it")
+    params = click.get_current_context().command.params
+    unused = tuple(p.name for p in params if p.name and p.name not in TASK_OPTIONS[task])
+    refuse_given(unused, f"--task {task} does not use it")
+
+
+TASK_OPTIONS = {
+    "classify": {"task", "schedule", "data", "labels", "label_attribute", "label_layer", "key", "model", "split",
+                 "train_labels", "test_labels", "epochs", "val_fraction", "label_smoothing", "class_weights", "seed",
+                 "init_seed", "teacher", "distill_weight", "window", "out", "quiet"},
+    "denoise": {"task", "noise", "init", "data", "key", "model", "epochs", "seed", "window", "out", "quiet"},
+    "detect": {"task", "targets", "data", "key", "model", "epochs", "seed", "out", "quiet"},
+}
+"""The ``hsi train`` options each task reads; one typed for another task is refused (:func:`refuse_given`)."""
 
 
 TASK_RUNNERS = {"denoise": "hsi_app.cli.train_denoise_cmd", "detect": "hsi_app.cli.train_detect_cmd"}

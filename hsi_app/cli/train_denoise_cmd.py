@@ -25,8 +25,8 @@ def run(
 
     ``init`` (a denoise run folder of the same model) warm-starts the weights.
 
-    Accepts every option of ``hsi train``; the classification-only ones (labels, split,
-    schedule, targets...) are ignored.
+    Accepts every option of ``hsi train``; ``hsi train`` refuses those of other tasks (labels,
+    split, schedule, targets...) when typed, so the rest only carry their defaults.
 
     Returns:
         The metrics written to ``OUT/metrics.json``.

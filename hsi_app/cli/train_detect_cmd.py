@@ -1,13 +1,11 @@
 """``hsi train --task detect``: train the point detector on targets simulated into a background.
 
-``hsi_app.cli.train_cmd`` hands over every ``hsi train`` option; the ones that only
-mean something for classification (labels, split, noise, schedule) are ignored with a
-warning when they were set.
+``hsi_app.cli.train_cmd`` hands over every ``hsi train`` option; one that only means
+something for another task (labels, split, noise, schedule) is refused there when typed.
 """
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import click
@@ -35,7 +33,7 @@ def run(*, data: str, targets: str | None, out: str, model: str | None = None, e
     """
     import numpy as np
 
-    from hsi_app.errors import ConfigError, HSIWarning
+    from hsi_app.errors import ConfigError
     from hsi_app.io import open_cube
     from hsi_app.io.atomic import OTHER_THAN_TRAINING, check_out_dir, check_outputs
     from hsi_app.tasks.detection import scene_image, target_spectra
@@ -52,10 +50,6 @@ def run(*, data: str, targets: str | None, out: str, model: str | None = None, e
         raise ConfigError(f"--seed {seed}: must be 0 or more")
     check_out_dir(out, other_runs=OTHER_THAN_TRAINING, task="detect")  # before the scene is read, not after training
     check_outputs({"--out": out}, {"--data": data, "--targets": targets})
-    ignored = [f"--{k.replace('_', '-')}" for k in ("labels", "train_labels", "test_labels", "schedule")
-               if params.get(k)]
-    if ignored:
-        warnings.warn(f"{', '.join(ignored)}: ignored by --task detect (targets are simulated)", HSIWarning, stacklevel=2)
     cube = open_cube(data, key=key)
     spectra, names = target_spectra(cube, library=targets)
     image = scene_image(cube)

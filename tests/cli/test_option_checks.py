@@ -149,6 +149,11 @@ def test_bad_values_are_refused(capsys: pytest.CaptureFixture[str], runs: Path, 
      ["--adapt-steps: it sets the steps of --adapt-sigma"]),
     (["simulate-targets", "--background", "indian_pines", "--targets", "lib.csv", "--out", "o", "--n-targets", "5",
       "--density", "0.01"], ["--density: --n-targets sets the number of targets instead"]),
+    (["train", "--task", "denoise", "--data", "indian_pines", "--out", "o", "--split", "randm:0.1"],
+     ["--split: --task denoise does not use it"]),
+    (["train", "--task", "detect", "--data", "indian_pines", "--targets", "lib.csv", "--out", "o", "--class-weights",
+      "7"], ["--class-weights: --task detect does not use it"]),
+    (["train", "--data", "indian_pines", "--out", "o", "--noise", "zzz"], ["--noise: --task classify does not use it"]),
 ])
 def test_an_option_that_would_be_ignored_is_refused(capsys: pytest.CaptureFixture[str], runs: Path,
                                                     args: list[str], words: list[str]) -> None:
