@@ -225,8 +225,9 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
         map_path, metrics_path = viewer.map_download(s)
         status = (f"{res.model}: {res.classes.shape[0]} × {res.classes.shape[1]} px in {res.seconds:.1f} s; "
                   f"areas {res.area_note}")
-        if viewer.agreement_status(res.metrics):
-            status += f"  \n{viewer.agreement_status(res.metrics)}"
+        agreement = viewer.agreement_status(res.metrics)
+        if agreement:
+            status += f"  \n{agreement}"
         return (viewer.render(s, opacity, True), viewer.legend_html(res), viewer.area_rows(res),
                 str(map_path), str(metrics_path), status, True)
 

@@ -95,7 +95,8 @@ def fetch_cmd(name: str, root: Path, no_progress: bool, force: bool, catalog_pat
     entry = get_dataset(name, entries)
     dest = fetch_dataset(entry.name, root, progress=not no_progress, catalog=entries, overwrite=force)
     names = ", ".join(f.filename for f in entry.files)
-    unproven = [f.filename for f in entry.files if f.filename in read_sums(dest, UNVERIFIED_FILENAME)]
+    unverified = read_sums(dest, UNVERIFIED_FILENAME)
+    unproven = [f.filename for f in entry.files if f.filename in unverified]
     where = (f"sha256 recorded in {SUMS_FILENAME}" if not unproven else
              f"not proven complete: {', '.join(unproven)} recorded in {UNVERIFIED_FILENAME}")
     click.echo(f"{entry.name}: {names} in {dest} ({where})")

@@ -99,8 +99,10 @@ def stale_metrics(out: str, written: Any) -> list[Any]:
     """
     from pathlib import Path
 
+    from hsi_app.io.atomic import same_file
+
     default = Path(out).with_suffix(".metrics.json").absolute()
-    return [] if written is not None and Path(written).absolute() == default else [default]
+    return [] if written is not None and same_file(Path(written), default) else [default]
 
 
 def _write_report(dst: Any, res: Any, den: Any, cube: Any, ref: Any, *, adapt: dict[str, Any] | None, source: str,

@@ -79,7 +79,8 @@ def check_writable(dst: str | os.PathLike[str]) -> Path:
 PathArg = str | os.PathLike[str] | None
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file (links and ``..`` resolved; by path when either is missing)."""
     if a.exists() and b.exists():
         try:
             return a.samefile(b)
@@ -116,13 +117,13 @@ def check_outputs(outputs: Mapping[str, PathArg], inputs: Mapping[str, PathArg])
             ins.append((f"{k} header", hdr))
     for i, (name, out) in enumerate(outs):
         for in_name, src in ins:
-            if _same_file(out, src):
+            if same_file(out, src):
                 raise OutputError(f"{out}: {name} would overwrite the {in_name} input; choose another output path")
             if _inside(out, src):
                 raise OutputError(f"{out}: {name} is inside the {in_name} input folder {src}; "
                                   "choose an output path outside it")
         for other, path in outs[i + 1:]:
-            if _same_file(out, path):
+            if same_file(out, path):
                 raise OutputError(f"{out}: {name} and {other} are the same file; give each output its own path")
 
 
@@ -236,7 +237,7 @@ def _check_protected(path: Path, names: Iterable[str], protect: Iterable[PathArg
     guarded = [Path(p).expanduser().absolute() for p in protect if p is not None and str(p) != ""]
     for name in names:
         for src in guarded:
-            if _same_file(path / name, src):
+            if same_file(path / name, src):
                 raise OutputError(f"{path / name}: the run would overwrite this input; choose another --out")
 
 
