@@ -98,9 +98,18 @@ def leaks(train: np.ndarray, test: np.ndarray, reach: int) -> bool:
         test: (H, W) int test labels, 0 elsewhere.
         reach: the model's receptive radius in pixels.
     """
-    if reach <= 0 or not np.any(train > 0) or not np.any(test > 0):
-        return False
-    return bool(_buffer_mask(np.asarray(train), int(reach))[np.asarray(test) > 0].any())
+    gap = split_gap(train, test)
+    return reach > 0 and gap is not None and gap <= reach
+
+
+def split_gap(train: np.ndarray, test: np.ndarray) -> int | None:
+    """Chebyshev distance in pixels from the test pixels to the nearest training pixel (``None``: a map is empty)."""
+    from scipy.ndimage import distance_transform_cdt
+
+    tr, te = np.asarray(train) > 0, np.asarray(test) > 0
+    if not tr.any() or not te.any():
+        return None
+    return int(distance_transform_cdt(~tr, metric="chessboard")[te].min())
 
 
 def leak_note(leaky: bool, protocol: str) -> str:
@@ -629,11 +638,9 @@ def split_from_maps(train: np.ndarray, test: np.ndarray, *, radius: int | None =
             " (test[train > 0] = 0)"
         )
     leaky, buffer = False, 0
-    if radius is not None and (tr > 0).any() and (te > 0).any():
-        from scipy.ndimage import distance_transform_cdt
-
-        gap = int(distance_transform_cdt(tr == 0, metric="chessboard")[te > 0].min())  # px to the nearest train px
-        leaky = leaks(tr, te, radius)
+    gap = split_gap(tr, te) if radius is not None else None
+    if gap is not None:
+        leaky = radius > 0 and gap <= radius  # leaks(), from the one distance transform
         buffer = 0 if leaky else gap - 1
     return Split(train=tr.astype(np.int32), test=te.astype(np.int32), protocol="maps", leaky=leaky, radius=buffer)
 
