@@ -37,6 +37,9 @@ TASK_OPTIONS = {
     "detect": {"task", "targets", "data", "key", "model", "epochs", "seed", "out", "quiet"},
 }
 """The ``hsi train`` options each task reads; one typed for another task is refused (:func:`refuse_given`)."""
+SVM_UNUSED = ("epochs", "schedule", "val_fraction", "label_smoothing", "distill_weight")
+"""Options of the neural classifiers that ``--model svm`` would ignore (``--class-weights`` and
+``--teacher`` are refused by :class:`~hsi_app.tasks.train_classifier.TrainOptions` itself)."""
 
 
 TASK_RUNNERS = {"denoise": "hsi_app.cli.train_denoise_cmd", "detect": "hsi_app.cli.train_detect_cmd"}
@@ -102,6 +105,9 @@ def train(task: str, noise: str, init: str | None, targets: str | None, schedule
     from hsi_app.tasks.train_classifier import DEFAULT_CLASSIFIER, TrainOptions, train_classifier
 
     model = model or DEFAULT_CLASSIFIER
+    if model == "svm":
+        refuse_given(SVM_UNUSED, "the SVM baseline fits the training spectra directly (no epochs, schedule, "
+                     "validation or loss)")
 
     opts = TrainOptions(model=model, split=split, epochs=epochs, seed=seed, init_seed=init_seed, window=window, progress=not quiet,
                         schedule=schedule, val_fraction=val_fraction, label_smoothing=label_smoothing,

@@ -154,6 +154,8 @@ def test_bad_values_are_refused(capsys: pytest.CaptureFixture[str], runs: Path, 
     (["train", "--task", "detect", "--data", "indian_pines", "--targets", "lib.csv", "--out", "o", "--class-weights",
       "7"], ["--class-weights: --task detect does not use it"]),
     (["train", "--data", "indian_pines", "--out", "o", "--noise", "zzz"], ["--noise: --task classify does not use it"]),
+    (["train", "--data", "indian_pines", "--model", "svm", "--out", "o", "--epochs", "5"],
+     ["--epochs: the SVM baseline fits the training spectra directly"]),
 ])
 def test_an_option_that_would_be_ignored_is_refused(capsys: pytest.CaptureFixture[str], runs: Path,
                                                     args: list[str], words: list[str]) -> None:
