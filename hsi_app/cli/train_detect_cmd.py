@@ -31,7 +31,6 @@ def run(*, data: str, targets: str | None, out: str, model: str | None = None, e
     Returns:
         The metrics (also in ``OUT/metrics.json``).
     """
-    import numpy as np
 
     from hsi_app.errors import ConfigError
     from hsi_app.io import open_cube
@@ -54,7 +53,7 @@ def run(*, data: str, targets: str | None, out: str, model: str | None = None, e
     spectra, names = target_spectra(cube, library=targets)
     image = scene_image(cube)
     good = cube.hsi.good_bands()
-    bands = np.flatnonzero(~np.asarray(cube.coords["bad_band"].values, bool))
+    bands = cube.hsi.good_band_indices
     opts = DetectTrainOptions(model=model or DEFAULT_MODEL, seed=seed, progress=not quiet)
     if epochs is not None:
         opts.epochs = epochs

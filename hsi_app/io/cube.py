@@ -284,6 +284,11 @@ class HSIAccessor:
         return [int(i) for i in np.flatnonzero(self._obj.coords["bad_band"].values)]
 
     @property
+    def good_band_indices(self) -> np.ndarray:
+        """``(C_good,)`` int 0-based indices of the bands not flagged bad."""
+        return np.flatnonzero(~np.asarray(self._obj.coords["bad_band"].values, dtype=bool))
+
+    @property
     def valid(self) -> xr.DataArray:
         """``(H, W)`` bool valid-pixel mask (lazy when the cube is)."""
         return self._obj.coords["valid"]

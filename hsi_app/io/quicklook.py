@@ -93,7 +93,7 @@ def pick_rgb_bands(cube: Cube, wavelengths_nm: Sequence[float] = (640.0, 550.0, 
     Raises:
         InvalidDataError: every band is flagged bad.
     """
-    good = np.flatnonzero(~np.asarray(cube.coords["bad_band"].values, dtype=bool))
+    good = cube.hsi.good_band_indices
     if good.size == 0:
         raise InvalidDataError(f"{cube.attrs.get('source') or 'cube'}: every band is flagged bad; nothing to show")
     wl = cube.hsi.wavelengths[good]

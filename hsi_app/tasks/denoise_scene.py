@@ -256,7 +256,7 @@ def denoise_cube(
         check_reference(cube, reference)
     window = denoiser.check_window(window, h, w)
     sigma = check_adapt(adapt_sigma, adapt_steps) if adapt_sigma is not None else None
-    good = np.flatnonzero(~np.asarray(cube.coords["bad_band"].values, dtype=bool))
+    good = cube.hsi.good_band_indices
     if good.size == 0:
         raise InvalidDataError(f"{source}: every band is flagged bad; nothing to denoise")
     if good.size < MIN_BANDS:
@@ -345,7 +345,7 @@ def scene_baselines(cube: Cube, reference: Cube, denoiser: Denoiser, *, noise: s
     from hsi_app.data.noise import parse_noise
     from hsi_app.tasks.denoise_baselines import best_baselines
 
-    good = np.flatnonzero(~np.asarray(cube.coords["bad_band"].values, dtype=bool))
+    good = cube.hsi.good_band_indices
     _, h, w = cube.hsi.shape
     off, sc = denoiser.offset, denoiser.scale
     raw_x = (_read(cube, 0, 0, h, w)[good] - off) / sc

@@ -45,11 +45,6 @@ def strips(height: int, rows: int) -> Iterator[tuple[int, int]]:
         yield top, min(height, top + rows)
 
 
-def good_band_indices(cube: Cube) -> np.ndarray:
-    """``(C_good,)`` int indices of the cube's good bands."""
-    return np.flatnonzero(~np.asarray(cube.coords["bad_band"].values, dtype=bool))
-
-
 def valid_mask(cube: Cube) -> np.ndarray:
     """``(H, W)`` bool valid pixels, computed once, one chunk at a time.
 
@@ -76,7 +71,7 @@ def read_strip(cube: Cube, top: int, bottom: int, bands: np.ndarray | None = Non
         valid: ``(bottom - top, W)`` bool valid pixels of those rows (default: from the cube's
             mask, which for a lazy cube reads whole chunks: pass :func:`valid_mask`'s rows).
     """
-    bands = good_band_indices(cube) if bands is None else bands
+    bands = cube.hsi.good_band_indices if bands is None else bands
     rows = cube.isel(y=slice(int(top), int(bottom)))  # a view (numpy) or a lazy slice (dask) first
     if bands.size != cube.sizes["band"]:
         rows = rows.isel(band=bands)
@@ -93,7 +88,7 @@ def scene_sample(cube: Cube, step: int, max_bytes: int = STRIP_BYTES) -> np.ndar
     """Every ``step``-th row and column of the good bands, ``(C_good, ceil(H/step), ceil(W/step))``
     float32, no data -> NaN: ``scene_in_memory(cube)[0][:, ::step, ::step]``, read in strips."""
     sub = cube.isel(y=slice(None, None, int(step)), x=slice(None, None, int(step)))
-    bands = good_band_indices(sub)
+    bands = sub.hsi.good_band_indices
     h, w = sub.sizes["y"], sub.sizes["x"]
     valid = valid_mask(sub)
     out = np.empty((bands.size, h, w), np.float32)
@@ -167,7 +162,7 @@ def scene_moments(cube: Cube, rows: int, *, valid: np.ndarray | None = None, pro
     """
     from tqdm.auto import tqdm
 
-    bands = good_band_indices(cube)
+    bands = cube.hsi.good_band_indices
     h = cube.sizes["y"]
     valid = valid_mask(cube) if valid is None else valid
     mom = Moments(int(bands.size))
@@ -222,7 +217,7 @@ def streamed_scores(method: str, cube: Cube, targets: np.ndarray | None = None, 
         raise ConfigError(f"streamed detection: {method!r} is not one of {', '.join(STREAMED_METHODS)}")
     if m in TARGET_METHODS and targets is None:
         raise ConfigError(f"detection method {m!r} needs target spectra; pass --targets LIB or --target-pixel ROW,COL")
-    bands = good_band_indices(cube)
+    bands = cube.hsi.good_band_indices
     if targets is not None and m in TARGET_METHODS:
         targets = check_targets(targets, int(bands.size))  # before the (long) first pass
     h, w = cube.sizes["y"], cube.sizes["x"]

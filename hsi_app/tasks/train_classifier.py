@@ -119,7 +119,7 @@ def run_class_names(names: Sequence[str] | None, num_classes: int) -> list[str]:
 
 def scene_in_memory(cube: Cube) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Load the good bands of a cube: image ``(C, H, W)`` float32 (no data -> NaN), band indices, valid ``(H, W)``."""
-    bands = np.flatnonzero(~np.asarray(cube.coords["bad_band"].values, dtype=bool))
+    bands = cube.hsi.good_band_indices
     image = np.asarray(cube.isel(band=bands).values, dtype=np.float32)
     valid = np.asarray(cube.hsi.valid.values, dtype=bool)
     image[:, ~valid] = np.nan

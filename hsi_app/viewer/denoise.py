@@ -48,7 +48,7 @@ def noisy_copy(cube: Cube, denoiser: Any, noise: str, seed: int) -> Cube:
     """The scene with the seeded noise ``denoise_cube`` adds (good bands, model normalisation)."""
     from hsi_app.data.noise import parse_noise
 
-    good = np.flatnonzero(~np.asarray(cube.coords["bad_band"].values, dtype=bool))
+    good = cube.hsi.good_band_indices
     raw = np.asarray(cube.values, dtype=np.float32).copy()
     x = (raw[good] - denoiser.offset) / denoiser.scale
     x = parse_noise(noise).plan((int(good.size), *raw.shape[1:]), seed).apply(np.nan_to_num(x))
