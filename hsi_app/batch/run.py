@@ -342,6 +342,10 @@ def open_client(opts: ClusterOptions) -> Iterator[Any]:
         cluster.close()
 
 
+WORKER_SETUP = "hsi_app.batch.worker_setup"
+"""Module dask preloads into each local worker process (:mod:`hsi_app.batch.worker_setup`)."""
+
+
 def local_cluster(opts: ClusterOptions) -> Any:
     """The ``distributed.LocalCluster`` that ``hsi batch`` starts for ``opts`` (the caller closes it)."""
     import logging
@@ -354,36 +358,17 @@ def local_cluster(opts: ClusterOptions) -> Any:
         raise ConfigError(f"--workers {opts.workers} --threads-per-worker {opts.threads_per_worker}: both must be >= 1")
     if opts.processes:
         _quiet_resource_tracker()
-    with _workers_ignore_ctrl_c():
-        return LocalCluster(
-            n_workers=opts.workers, threads_per_worker=opts.threads_per_worker, memory_limit=opts.memory_limit,
-            processes=opts.processes, dashboard_address=":8787" if opts.dashboard else None,
-            # without a dashboard the scheduler still serves /health: on any free port, not 8787
-            scheduler_kwargs=None if opts.dashboard else {"dashboard_address": ":0"},
-            # a worker killed mid-task makes the scheduler log ERROR lines ("Couldn't gather keys") before the
-            # task is retried; every scene's real outcome reaches the report and the summary line instead
-            silence_logs=logging.CRITICAL,
-        )
-
-
-@contextmanager
-def _workers_ignore_ctrl_c() -> Iterator[None]:
-    """Start worker processes with SIGINT ignored (they inherit it), then restore the handler.
-
-    Ctrl-C in a terminal reaches the whole process group: each worker printed its own
-    ``KeyboardInterrupt`` traceback before ``hsi: interrupted``. The client alone handles
-    it and closes the cluster, which stops the workers. Only the main thread can set handlers.
-    """
-    import signal
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    return LocalCluster(
+        n_workers=opts.workers, threads_per_worker=opts.threads_per_worker, memory_limit=opts.memory_limit,
+        processes=opts.processes, dashboard_address=":8787" if opts.dashboard else None,
+        # without a dashboard the scheduler still serves /health: on any free port, not 8787
+        scheduler_kwargs=None if opts.dashboard else {"dashboard_address": ":0"},
+        # a worker killed mid-task makes the scheduler log ERROR lines ("Couldn't gather keys") before the
+        # task is retried; every scene's real outcome reaches the report and the summary line instead
+        silence_logs=logging.CRITICAL,
+        # worker processes ignore Ctrl-C from their start (restarts included); the batch answers it
+        **({"preload": [WORKER_SETUP]} if opts.processes else {}),
+    )
 
 
 _TRACKER_FILTER = "ignore:resource_tracker:UserWarning"

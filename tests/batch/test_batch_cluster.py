@@ -164,3 +164,25 @@ def test_killed_local_worker_leaves_no_log_noise(tmp_path: Path) -> None:
     assert proc.stdout.split() == ["42"]
     assert (tmp_path / "died.pid").is_file()  # a worker really died
     assert proc.stderr.strip() == ""
+
+
+def test_local_worker_processes_ignore_ctrl_c_even_after_a_restart() -> None:
+    """Only the batch answers Ctrl-C; a worker the nanny restarts (after an out-of-memory kill) ignores it too,
+    and the client process keeps its own handler."""
+    import signal
+
+    from distributed import Client
+
+    from hsi_app.batch.run import ClusterOptions, local_cluster
+
+    before = signal.getsignal(signal.SIGINT)
+    cluster = local_cluster(ClusterOptions(workers=1, processes=True, dashboard=False))
+    try:
+        with Client(cluster) as client:
+            probe = lambda: int(signal.getsignal(signal.SIGINT) == signal.SIG_IGN)  # noqa: E731
+            assert list(client.run(probe).values()) == [1]
+            client.restart()
+            assert list(client.run(probe).values()) == [1]
+    finally:
+        cluster.close()
+    assert signal.getsignal(signal.SIGINT) is before
