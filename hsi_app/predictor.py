@@ -339,5 +339,9 @@ class Predictor:
 
 def run_dir_of(path: str | os.PathLike[str]) -> Path:
     """Normalise a ``--model`` argument (a run dir, its config.json, or an ensemble's ensemble.json) to the folder."""
+    if not str(path).strip():
+        from hsi_app.errors import ConfigError
+
+        raise ConfigError("--model is empty; pass the output folder of `hsi train`")
     p = Path(path)
     return p.parent if p.name in ("config.json", "ensemble.json") else p

@@ -130,6 +130,10 @@ def batch(task: str, model: str | None, inputs: tuple[str, ...], scenes: tuple[s
         raise ConfigError("no scenes: pass --inputs GLOB (quoted, e.g. 'scenes/**/*.tif') or scene files")
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers {workers}: must be at least 1 (or omit it to use one per CPU core)")
+    most = 4 * default_workers()
+    if workers is not None and not scheduler and workers > most:
+        raise ConfigError(f"--workers {workers}: more local processes than 4 per CPU core only share the cores "
+                          f"(and --memory-limit each); pass at most {most}, or --scheduler for a real cluster")
     if split_windows is not None and split_windows < 1:
         raise ConfigError(f"--split-windows {split_windows}: must be at least 1 (a scene with more windows than this "
                           "is spread over the workers)")

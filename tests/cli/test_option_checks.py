@@ -161,3 +161,13 @@ def test_an_option_that_would_be_ignored_is_refused(capsys: pytest.CaptureFixtur
                                                     args: list[str], words: list[str]) -> None:
     """The one rule for options of another method or mode: typed but unused is an error naming it (defaults pass)."""
     refused(capsys, runs, args, *words)
+
+
+def test_too_many_local_workers_and_an_empty_model_are_refused(capsys: pytest.CaptureFixture[str], runs: Path) -> None:
+    from hsi_app.batch.run import default_workers
+
+    most = 4 * default_workers()
+    refused(capsys, runs, ["batch", "--model", "R", "--inputs", "x.tif", "--out-dir", "o", "--no-dashboard",
+                           "--workers", str(most + 1)], f"--workers {most + 1}", f"pass at most {most}")
+    refused(capsys, runs, ["predict", "--model", "", "--input", "indian_pines", "--out", "m.tif"],
+            "--model is empty")
