@@ -77,6 +77,7 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
         write_detections,
         write_score_map,
     )
+    from hsi_app.tasks.detect_stream import STREAMED_METHODS, valid_mask
     from hsi_app.tasks.detectors_classical import TARGET_METHODS, check_method
 
     # Every option is checked before the scene is read: nothing is computed or written for a bad command.
@@ -109,15 +110,17 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
     if gt_points is not None:  # truth for another place is refused before the (expensive) detection
         gt_points = truth_on_scene(gt_points, cube)
     spectra, names = None, None
+    valid = valid_mask(cube) if m in STREAMED_METHODS else None  # one pass over a lazy scene, shared below
     if m in TARGET_METHODS:
         spectra, names = target_spectra(cube, library=targets, pixels=pixels, names=list(materials) or None,
                                         scale=scale, alternative="or pass --target-pixel ROW,COL (a pixel of a target)",
-                                        describe=None if quiet else lambda line: click.echo(line, err=True))
+                                        describe=None if quiet else lambda line: click.echo(line, err=True),
+                                        valid=valid)
     gt = None
     if gt_points is not None and m != "learned":  # classes known before the (expensive) detection
         gt = read_detections(gt_points, cube, ["anomaly"] if m.startswith("rx") else names)
     res = detect_scene(cube, m, spectra=spectra, names=names, model=model, window=window,
-                       threshold=0.0 if m == "learned" else None, progress=not quiet, resample=resample)
+                       threshold=0.0 if m == "learned" else None, progress=not quiet, resample=resample, valid=valid)
     if gt_points is not None and gt is None:
         gt = read_detections(gt_points, cube, res.names)
     sel = select_points(res.detections, threshold, max_points) if points else None

@@ -84,22 +84,26 @@ def read_strip(cube: Cube, top: int, bottom: int, bands: np.ndarray | None = Non
     return image
 
 
-def scene_sample(cube: Cube, step: int, max_bytes: int = STRIP_BYTES) -> np.ndarray:
+def scene_sample(cube: Cube, step: int, max_bytes: int = STRIP_BYTES, *, valid: np.ndarray | None = None) -> np.ndarray:
     """Every ``step``-th row and column of the good bands, ``(C_good, ceil(H/step), ceil(W/step))``
-    float32, no data -> NaN: ``scene_in_memory(cube)[0][:, ::step, ::step]``, read in strips."""
+    float32, no data -> NaN: ``scene_in_memory(cube)[0][:, ::step, ::step]``, read in strips.
+    ``valid``: the scene's ``(H, W)`` :func:`valid_mask`, when already computed (else its sample is)."""
     sub = cube.isel(y=slice(None, None, int(step)), x=slice(None, None, int(step)))
     bands = sub.hsi.good_band_indices
     h, w = sub.sizes["y"], sub.sizes["x"]
-    valid = valid_mask(sub)
+    valid = valid_mask(sub) if valid is None else valid[::step, ::step]
     out = np.empty((bands.size, h, w), np.float32)
     for top, bottom in strips(h, strip_height(int(bands.size) * int(step), w * int(step), max_bytes)):
         out[:, top:bottom] = read_strip(sub, top, bottom, bands, valid[top:bottom])
     return out
 
 
-def pixel_spectrum(cube: Cube, row: int, col: int) -> np.ndarray:
-    """``(C_good,)`` float32 good-band spectrum of one pixel (NaN when it has no data)."""
-    return read_strip(cube.isel(x=slice(int(col), int(col) + 1)), int(row), int(row) + 1)[:, 0, 0]
+def pixel_spectrum(cube: Cube, row: int, col: int, *, valid: np.ndarray | None = None) -> np.ndarray:
+    """``(C_good,)`` float32 good-band spectrum of one pixel (NaN when it has no data); ``valid``: the
+    scene's ``(H, W)`` :func:`valid_mask`, when already computed (else the pixel's chunk is reduced)."""
+    r, c = int(row), int(col)
+    mask = None if valid is None else valid[r : r + 1, c : c + 1]
+    return read_strip(cube.isel(x=slice(c, c + 1)), r, r + 1, valid=mask)[:, 0, 0]
 
 
 def too_few_valid(cube: Cube, n_valid: int, method: str) -> InvalidDataError:
@@ -180,7 +184,7 @@ def gaussian_stats(mom: Moments) -> Any:
 
 
 def streamed_scores(method: str, cube: Cube, targets: np.ndarray | None = None, *, max_bytes: int = STRIP_BYTES,
-                    progress: bool = False) -> np.ndarray:
+                    progress: bool = False, valid: np.ndarray | None = None) -> np.ndarray:
     """Score maps of a global classical method, reading the cube in strips of rows.
 
     Args:
@@ -189,6 +193,7 @@ def streamed_scores(method: str, cube: Cube, targets: np.ndarray | None = None, 
         targets: ``(K, C_good)`` target spectra (target methods).
         max_bytes: float64 bytes of one strip (:func:`strip_height`).
         progress: a progress bar over the strips of each pass.
+        valid: the ``(H, W)`` :func:`valid_mask`, when the caller already computed it.
 
     Returns:
         ``(K, H, W)`` float32 (``K = 1`` for RX), NaN where the cube has no data; equal (to
@@ -222,7 +227,7 @@ def streamed_scores(method: str, cube: Cube, targets: np.ndarray | None = None, 
         targets = check_targets(targets, int(bands.size))  # before the (long) first pass
     h, w = cube.sizes["y"], cube.sizes["x"]
     rows = strip_height(int(bands.size), w, max_bytes)
-    valid = valid_mask(cube)
+    valid = valid_mask(cube) if valid is None else valid
     if int(valid.sum()) < 2:  # before any progress bar: the refusal is the only line
         raise too_few_valid(cube, int(valid.sum()), m)
     mom = scene_moments(cube, rows, valid=valid, progress=progress, desc=f"{m}: statistics")

@@ -140,7 +140,8 @@ def check_scale(scale: float | None, option: str = "--scale") -> None:
 def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | None = None,
                    pixels: list[tuple[int, int]] | None = None, names: list[str] | None = None,
                    scale: float | None = None, alternative: str = "",
-                   describe: Callable[[str], None] | None = None) -> tuple[np.ndarray, list[str]]:
+                   describe: Callable[[str], None] | None = None,
+                   valid: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
     """Target spectra ``(K, C)`` at the cube's good bands, in the cube's units, and names.
 
     Args:
@@ -153,6 +154,8 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | None = None,
             (``hsi detect``: ``"or pass --target-pixel ROW,COL"``), appended to that error.
         describe: called with one line saying how the library's values were read and scaled
             (``hsi detect`` prints it), so a wrong guess can be seen.
+        valid: the scene's ``(H, W)`` valid mask (:func:`~hsi_app.tasks.detect_stream.valid_mask`), when
+            the caller computed it once for this and :func:`detect_scene` (a lazy scene's mask reads it whole).
 
     Raises:
         ConfigError: a non-positive ``scale``, no targets, a pixel outside the scene.
@@ -179,7 +182,7 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | None = None,
             )
         how = "--scale"
         if scale is None:  # from every 4th row and column, read in strips (not the whole scene)
-            scale, how = reflectance_scale(scene_sample(cube, 4)), "guessed from the scene's values; --scale sets it"
+            scale, how = reflectance_scale(scene_sample(cube, 4, valid=valid)), "guessed from the scene's values; --scale sets it"
         spectra.append(lib.resample(good.hsi.wavelengths, good.hsi.fwhm) * scale)
         if describe is not None:
             count = f"{len(lib)} spectr{'um' if len(lib) == 1 else 'a'}"
@@ -189,7 +192,7 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | None = None,
     for r, c in pixels or []:
         if not (0 <= r < h and 0 <= c < w):
             raise ConfigError(f"--target-pixel {r},{c}: outside the {h} x {w} scene (rows 0..{h - 1}, cols 0..{w - 1})")
-        spectrum = pixel_spectrum(cube, r, c)
+        spectrum = pixel_spectrum(cube, r, c, valid=valid)
         if not np.isfinite(spectrum).all():
             raise InvalidDataError(f"--target-pixel {r},{c}: that pixel has no data; pick a valid pixel")
         spectra.append(spectrum[None])
@@ -202,7 +205,7 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | None = None,
 def detect_scene(cube: Cube, method: str, *, spectra: np.ndarray | None = None, names: list[str] | None = None,
                  model: str | os.PathLike[str] | None = None, window: tuple[int, int] = (5, 21),
                  threshold: float | None = None, max_per_class: int = 500, progress: bool = False,
-                 resample: bool = False) -> DetectionResult:
+                 resample: bool = False, valid: np.ndarray | None = None) -> DetectionResult:
     """Score maps and detected peaks of one method on a cube.
 
     Args:
@@ -219,6 +222,7 @@ def detect_scene(cube: Cube, method: str, *, spectra: np.ndarray | None = None, 
             follows the strip), ``rx-local``'s strips, ``learned``'s windows.
         resample: ``learned``: resample the cube's bands to the model's when they differ
             (:func:`~hsi_app.predictor.plan_bands`); classical methods resample the library instead.
+        valid: the scene's ``(H, W)`` valid mask, when already computed (``rx``/``mf``/``ace``/``cem``).
     """
     m = check_method(method)
     if m == "learned":
@@ -231,7 +235,7 @@ def detect_scene(cube: Cube, method: str, *, spectra: np.ndarray | None = None, 
         det = det_model.decode(out, threshold=0.1 if threshold is None else threshold, max_per_class=max_per_class)
         return DetectionResult(out.heat, det_model.class_names, det, m)
     if m in STREAMED_METHODS:  # global statistics, gathered and applied strip by strip
-        scores = streamed_scores(m, cube, spectra, progress=progress)
+        scores = streamed_scores(m, cube, spectra, progress=progress, valid=valid)
     else:  # rx-local: windows around every pixel, on the scene in memory
         image = scene_image(cube)
         n_valid = int(np.isfinite(image).all(axis=0).sum())

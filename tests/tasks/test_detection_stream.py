@@ -128,3 +128,25 @@ def test_streamed_memory_is_bounded_by_the_strip(method: str) -> None:
     k = 1 if method == "rx" else 2
     tall = _peak(method, 256, 1)
     assert tall - small < k * 192 * 64 * 4 + 3 * whole / 20, (tall, small)
+
+
+def test_hsi_detect_computes_a_scenes_valid_mask_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """The library's scale guess, a --target-pixel and both passes share one mask (each is a read of a lazy scene)."""
+    from hsi_app.tasks import detect_stream
+    from tests.cli_runner import run_main
+
+    calls: list[int] = []
+    real = detect_stream.valid_mask
+
+    def counted(cube):  # noqa: ANN001, ANN202
+        calls.append(1)
+        return real(cube)
+
+    monkeypatch.setattr(detect_stream, "valid_mask", counted)
+    lib = tmp_path / "lib.csv"
+    lib.write_text("wavelength,metal\n400,0.2\n1400,0.5\n2500,0.3\n")
+    code, _, err = run_main(capsys, "detect", "--input", "indian_pines", "--method", "ace", "--targets", str(lib),
+                            "--target-pixel", "10,10", "--out", str(tmp_path / "s.tif"), "--quiet")
+    assert code == 0, err
+    assert len(calls) == 1
