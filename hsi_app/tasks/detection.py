@@ -70,10 +70,10 @@ def find_peaks(scores: np.ndarray, *, threshold: float = -np.inf, size: int = 3,
     """
     from scipy.ndimage import label, maximum_filter
 
-    s = np.where(np.isnan(scores), -np.inf, scores).astype(np.float64)  # +inf is a (saturated) score
     rows, cols, cls, sc = [], [], [], []
-    for k in range(s.shape[0]):
-        peak = (s[k] == maximum_filter(s[k], size=size, mode="constant", cval=-np.inf)) & (s[k] > threshold)
+    for k in range(scores.shape[0]):  # one (H, W) float64 map at a time, not a copy of all K
+        s_k = np.where(np.isnan(scores[k]), -np.inf, scores[k]).astype(np.float64)  # +inf is a (saturated) score
+        peak = (s_k == maximum_filter(s_k, size=size, mode="constant", cval=-np.inf)) & (s_k > threshold)
         if mask is not None:
             peak &= np.asarray(mask, bool)
         plateaus, n = label(peak, structure=np.ones((3, 3), bool))  # equal neighbouring maxima: one object
@@ -83,7 +83,7 @@ def find_peaks(scores: np.ndarray, *, threshold: float = -np.inf, size: int = 3,
             peak = np.zeros_like(peak)
             peak.ravel()[first] = True
         r, c = np.nonzero(peak)
-        v = s[k][r, c]
+        v = s_k[r, c]
         order = np.argsort(-v, kind="stable")[:max_per_class]
         rows.append(r[order])
         cols.append(c[order])
