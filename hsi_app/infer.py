@@ -61,6 +61,38 @@ def iter_windows(height: int, width: int, size: int, halo: int) -> Iterator[Wind
             yield Window(r, c, h, w, r0, c0, r1 - r0, c1 - c0)
 
 
+def strided_sample(read: Callable[[Window], np.ndarray], height: int, width: int, window: int, step: int, *,
+                   progress: bool = False, desc: str = "sample") -> np.ndarray:
+    """Every ``step``-th row and column of a scene (counted from its top-left pixel), read window by window.
+
+    Args:
+        read: ``read(win)`` -> ``(C, win.height, win.width)`` values of a core window (no halo).
+        height, width: scene size in pixels.
+        window: side of the windows read; memory is one window plus the sample.
+        step: the row and column step.
+        progress: a progress bar over the windows, labelled ``desc``.
+
+    Returns:
+        ``(C, ceil(height / step) * ceil(width / step))`` values, window by window (the same
+        for every ``window``, up to the order of the columns).
+    """
+    from tqdm.auto import tqdm
+
+    out: np.ndarray | None = None
+    at = 0
+    n = -(-height // step) * -(-width // step)
+    for win in tqdm(list(iter_windows(height, width, window, 0)), desc=desc, unit="win", disable=not progress,
+                    leave=False):
+        block = read(win)
+        part = block[:, (-win.row) % step :: step, (-win.col) % step :: step].reshape(block.shape[0], -1)
+        if out is None:  # preallocated once the band count is known: no second copy at a concatenate
+            out = np.empty((block.shape[0], n), dtype=block.dtype)
+        out[:, at : at + part.shape[1]] = part
+        at += part.shape[1]
+    assert out is not None and at == n
+    return out
+
+
 def read_window(cube: Cube, win: Window) -> tuple[np.ndarray, np.ndarray]:
     """The halo'd read of ``win``: ``(C, h, w)`` float32 values (no data -> NaN) and its ``(h, w)`` valid mask."""
     block = cube.isel(y=slice(win.read_row, win.read_row + win.read_height),

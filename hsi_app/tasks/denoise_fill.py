@@ -47,16 +47,10 @@ def scene_band_medians(read: Reader, height: int, width: int, window: int, *, ca
     Returns:
         ``(C,)`` float32 medians; 0 for a band with no valid value in the sample.
     """
-    from tqdm.auto import tqdm
+    from hsi_app.infer import strided_sample
 
-    s = sample_stride(height, width, cap)
-    origins = [(r, c) for r in range(0, height, window) for c in range(0, width, window)]
-    parts = []
-    for r, c in tqdm(origins, desc="no-data fill", unit="win", disable=not progress, leave=False):
-        hh, ww = min(window, height - r), min(window, width - c)
-        block = read(r, c, hh, ww)
-        parts.append(block[:, (-r) % s::s, (-c) % s::s].reshape(block.shape[0], -1))
-    values = np.concatenate(parts, axis=1)
+    values = strided_sample(lambda win: read(win.row, win.col, win.height, win.width), height, width, window,
+                            sample_stride(height, width, cap), progress=progress, desc="no-data fill")
     finite = np.isfinite(values)
     med = np.array([np.median(band[ok]) if ok.any() else 0.0 for band, ok in zip(values, finite)], dtype=np.float32)
     return med

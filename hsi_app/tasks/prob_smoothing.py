@@ -29,7 +29,7 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 
 from hsi_app.errors import ConfigError, InvalidDataError
-from hsi_app.infer import ProbFn, iter_windows, read_window
+from hsi_app.infer import ProbFn, read_window, strided_sample
 from hsi_app.io.cube import Cube
 
 DEFAULT_RADIUS = 2
@@ -240,16 +240,11 @@ def fit_guide(cube: Cube, components: int = DEFAULT_COMPONENTS, max_pixels: int 
     lazy cube is never loaded whole and the fit adds nothing to the prediction's peak memory.
     ``progress`` shows a bar over those windows (a 2000 x 2000 x 200 scene takes ~8 s).
     """
-    from tqdm.auto import tqdm
-
-    c, h, w = cube.hsi.shape
+    _, h, w = cube.hsi.shape
     step = max(1, int(np.ceil(np.sqrt(h * w / max_pixels))))
-    parts = []
-    wins = list(iter_windows(h, w, min(window, max(h, w)), 0))
-    for win in tqdm(wins, desc="guide", unit="win", disable=not progress, leave=False):
-        image, _ = read_window(cube, win)  # (C, h, w) float32, NaN = no data
-        parts.append(image[:, (-win.row) % step :: step, (-win.col) % step :: step].reshape(c, -1))
-    return GuideProjection.fit(np.concatenate(parts, axis=1), str(cube.attrs.get("source", "input")), components)
+    sample = strided_sample(lambda win: read_window(cube, win)[0], h, w, min(window, max(h, w)), step,
+                            progress=progress, desc="guide")  # (C, N) float32, NaN = no data
+    return GuideProjection.fit(sample, str(cube.attrs.get("source", "input")), components)
 
 
 def smoothed(prob_fn: ProbFn, guide: GuideProjection, spec: SmoothSpec) -> ProbFn:
