@@ -77,7 +77,7 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
         write_detections,
         write_score_map,
     )
-    from hsi_app.tasks.detect_stream import STREAMED_METHODS, valid_mask
+    from hsi_app.tasks.detect_stream import valid_mask
     from hsi_app.tasks.detectors_classical import TARGET_METHODS, check_method
 
     # Every option is checked before the scene is read: nothing is computed or written for a bad command.
@@ -110,7 +110,7 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
     if gt_points is not None:  # truth for another place is refused before the (expensive) detection
         gt_points = truth_on_scene(gt_points, cube)
     spectra, names = None, None
-    valid = valid_mask(cube) if m in STREAMED_METHODS else None  # one pass over a lazy scene, shared below
+    valid = valid_mask(cube) if m != "learned" else None  # one pass over a lazy scene, shared below
     if m in TARGET_METHODS:
         spectra, names = target_spectra(cube, library=targets, pixels=pixels, names=list(materials) or None,
                                         scale=scale, alternative="or pass --target-pixel ROW,COL (a pixel of a target)",

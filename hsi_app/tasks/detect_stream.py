@@ -247,3 +247,58 @@ def streamed_scores(method: str, cube: Cube, targets: np.ndarray | None = None, 
                             disable=not progress, leave=False):
         out[:, top:bottom] = score(read_strip(cube, top, bottom, bands, valid[top:bottom]))
     return out
+
+
+def streamed_local_rx(cube: Cube, window: tuple[int, int], *, max_bytes: int = STRIP_BYTES, progress: bool = False,
+                      valid: np.ndarray | None = None) -> np.ndarray:
+    """Local RX (:func:`~hsi_app.tasks.detectors_classical.rx` with ``window``) reading the cube in strips.
+
+    Pass 1 gathers the scene's covariance as :func:`streamed_scores` does; pass 2 scores each strip of
+    rows from a read that reaches ``outer // 2`` rows beyond it, so every outer window lies inside the
+    read and SPy's border rule (windows shifted inside the image) applies only at the scene's own edges:
+    the scores equal those of the whole scene in memory. Scenes under
+    :data:`~hsi_app.tasks.detectors_classical.SPY_MIN_ROWS` rows are scored in memory (they are tiny).
+
+    Returns:
+        ``(1, H, W)`` float32, NaN where the cube has no data.
+
+    Raises:
+        ConfigError: a window that is not two odd sizes, inner < outer, fitting the scene.
+        InvalidDataError: fewer than 2 valid pixels.
+    """
+    from spectral.algorithms.detectors import RX
+    from spectral.algorithms.spatial import map_outer_window_stats
+    from tqdm.auto import tqdm
+
+    from hsi_app.tasks.detectors_classical import SPY_MIN_ROWS, _check_window, _hwc, rx
+
+    bands = cube.hsi.good_band_indices
+    h, w = cube.sizes["y"], cube.sizes["x"]
+    inner, outer = _check_window(window, (h, w))
+    valid = valid_mask(cube) if valid is None else valid
+    if int(valid.sum()) < 2:
+        raise too_few_valid(cube, int(valid.sum()), "rx-local")
+    if h < SPY_MIN_ROWS:  # too few rows for SPy's mapper: rx() scores the transpose, in memory
+        return rx(read_strip(cube, 0, h, bands, valid), window=(inner, outer), progress=progress)
+    rows = max(strip_height(int(bands.size), w, max_bytes), SPY_MIN_ROWS)
+    bg = gaussian_stats(scene_moments(cube, rows, valid=valid, progress=progress, desc="rx-local: statistics"))
+    halo, fill, detector = outer // 2, np.asarray(bg.mean), RX()
+
+    def score(background: Any, pixel: np.ndarray) -> Any:
+        detector.set_background(background)
+        return detector(pixel)
+
+    out = np.full((1, h, w), np.nan, np.float32)
+    tops = list(range(0, h, rows))
+    if len(tops) > 1 and h - tops[-1] < SPY_MIN_ROWS:
+        tops.pop()  # a short remainder joins the strip before it
+    for top, bottom in tqdm(list(zip(tops, [*tops[1:], h], strict=True)), desc="rx-local: scores", unit="strip",
+                            disable=not progress, leave=False):
+        r0, r1 = max(0, top - halo), min(h, bottom + halo)
+        image = read_strip(cube, r0, r1, bands, valid[r0:r1])
+        core = map_outer_window_stats(score, _hwc(image, fill=fill), inner, outer, dim_out=1, cov=bg.cov,
+                                      rslice=(top - r0, bottom - r0))
+        scores = np.asarray(core, dtype=np.float32).reshape(bottom - top, w)  # SPy squeezes a 1-row result
+        scores[~np.isfinite(image[:, top - r0 : bottom - r0]).all(axis=0)] = np.nan
+        out[0, top:bottom] = scores
+    return out

@@ -28,8 +28,8 @@ import numpy as np
 from hsi_app.errors import ConfigError, InvalidDataError
 from hsi_app.io.cube import Cube
 from hsi_app.tasks.detect_metrics import Detections
-from hsi_app.tasks.detect_stream import STREAMED_METHODS, streamed_scores, too_few_valid
-from hsi_app.tasks.detectors_classical import check_method, classical_scores
+from hsi_app.tasks.detect_stream import STREAMED_METHODS, streamed_local_rx, streamed_scores
+from hsi_app.tasks.detectors_classical import check_method
 
 BOX_HALF = 4
 
@@ -236,12 +236,8 @@ def detect_scene(cube: Cube, method: str, *, spectra: np.ndarray | None = None, 
         return DetectionResult(out.heat, det_model.class_names, det, m)
     if m in STREAMED_METHODS:  # global statistics, gathered and applied strip by strip
         scores = streamed_scores(m, cube, spectra, progress=progress, valid=valid)
-    else:  # rx-local: windows around every pixel, on the scene in memory
-        image = scene_image(cube)
-        n_valid = int(np.isfinite(image).all(axis=0).sum())
-        if n_valid < 2:
-            raise too_few_valid(cube, n_valid, m)
-        scores = classical_scores(m, image, spectra, window=window, progress=progress)
+    else:  # rx-local: the scene's covariance, then a window around every pixel, strip by strip
+        scores = streamed_local_rx(cube, window, progress=progress, valid=valid)
     det = find_peaks(scores, threshold=-np.inf if threshold is None else threshold, max_per_class=max_per_class)
     det.box = peak_boxes(scores, det)
     label = ["anomaly"] if m in ("rx", "rx-local") else list(names or [f"target_{i + 1}" for i in range(scores.shape[0])])

@@ -150,3 +150,27 @@ def test_hsi_detect_computes_a_scenes_valid_mask_once(tmp_path: Path, monkeypatc
                             "--target-pixel", "10,10", "--out", str(tmp_path / "s.tif"), "--quiet")
     assert code == 0, err
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+@pytest.mark.parametrize("rows", [10, 12, H])
+@pytest.mark.parametrize("window", [(3, 7), (3, 11)])
+def test_streamed_local_rx_equals_in_memory(rows: int, lazy: bool, window: tuple[int, int]) -> None:
+    """Strips read outer // 2 rows beyond themselves: SPy's windows see what they see on the whole scene."""
+    from hsi_app.tasks.detect_stream import streamed_local_rx
+
+    cube = _cube(lazy)
+    want = classical_scores("rx-local", scene_image(cube), window=window)
+    got = streamed_local_rx(cube, window, max_bytes=_rows_bytes(rows))
+    assert got.shape == want.shape == (1, H, W) and got.dtype == np.float32
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    ok = ~np.isnan(want)
+    np.testing.assert_allclose(got[ok], want[ok], rtol=1e-5, atol=1e-6 * float(np.abs(want[ok]).max()))
+
+
+def test_streamed_local_rx_on_a_scene_under_ten_rows_scores_it_whole() -> None:
+    from hsi_app.tasks.detect_stream import streamed_local_rx
+
+    cube = _cube(False).isel(y=slice(12, 20))  # 8 rows: SPy's mapper needs 10, rx() scores the transpose
+    want = classical_scores("rx-local", scene_image(cube), window=(3, 7))
+    np.testing.assert_allclose(streamed_local_rx(cube, (3, 7)), want, rtol=1e-6)
