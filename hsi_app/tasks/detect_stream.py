@@ -266,11 +266,9 @@ def streamed_local_rx(cube: Cube, window: tuple[int, int], *, max_bytes: int = S
         ConfigError: a window that is not two odd sizes, inner < outer, fitting the scene.
         InvalidDataError: fewer than 2 valid pixels.
     """
-    from spectral.algorithms.detectors import RX
-    from spectral.algorithms.spatial import map_outer_window_stats
     from tqdm.auto import tqdm
 
-    from hsi_app.tasks.detectors_classical import SPY_MIN_ROWS, _check_window, _hwc, rx
+    from hsi_app.tasks.detectors_classical import SPY_MIN_ROWS, _check_window, _hwc, local_rx_rows, rx, rx_strips
 
     bands = cube.hsi.good_band_indices
     h, w = cube.sizes["y"], cube.sizes["x"]
@@ -282,23 +280,13 @@ def streamed_local_rx(cube: Cube, window: tuple[int, int], *, max_bytes: int = S
         return rx(read_strip(cube, 0, h, bands, valid), window=(inner, outer), progress=progress)
     rows = max(strip_height(int(bands.size), w, max_bytes), SPY_MIN_ROWS)
     bg = gaussian_stats(scene_moments(cube, rows, valid=valid, progress=progress, desc="rx-local: statistics"))
-    halo, fill, detector = outer // 2, np.asarray(bg.mean), RX()
-
-    def score(background: Any, pixel: np.ndarray) -> Any:
-        detector.set_background(background)
-        return detector(pixel)
-
+    halo, fill = outer // 2, np.asarray(bg.mean)
     out = np.full((1, h, w), np.nan, np.float32)
-    tops = list(range(0, h, rows))
-    if len(tops) > 1 and h - tops[-1] < SPY_MIN_ROWS:
-        tops.pop()  # a short remainder joins the strip before it
-    for top, bottom in tqdm(list(zip(tops, [*tops[1:], h], strict=True)), desc="rx-local: scores", unit="strip",
-                            disable=not progress, leave=False):
+    for top, bottom in tqdm(rx_strips(h, rows), desc="rx-local: scores", unit="strip", disable=not progress,
+                            leave=False):
         r0, r1 = max(0, top - halo), min(h, bottom + halo)
         image = read_strip(cube, r0, r1, bands, valid[r0:r1])
-        core = map_outer_window_stats(score, _hwc(image, fill=fill), inner, outer, dim_out=1, cov=bg.cov,
-                                      rslice=(top - r0, bottom - r0))
-        scores = np.asarray(core, dtype=np.float32).reshape(bottom - top, w)  # SPy squeezes a 1-row result
+        scores = local_rx_rows(_hwc(image, fill=fill), inner, outer, bg.cov, top - r0, bottom - r0).astype(np.float32)
         scores[~np.isfinite(image[:, top - r0 : bottom - r0]).all(axis=0)] = np.nan
         out[0, top:bottom] = scores
     return out

@@ -165,26 +165,39 @@ def _local_rx_rows(x: np.ndarray, inner: int, outer: int, cov: np.ndarray, *, pr
     every row. Each strip has at least :data:`SPY_MIN_ROWS` rows: SPy's own progress
     arithmetic divides by a tenth of the rows it is given.
     """
-    from spectral.algorithms.detectors import RX
-    from spectral.algorithms.spatial import map_outer_window_stats
     from tqdm.auto import tqdm
 
-    h = x.shape[0]
-    step = max(int(strip_rows), SPY_MIN_ROWS)
-    tops = list(range(0, h, step))
-    if len(tops) > 1 and h - tops[-1] < SPY_MIN_ROWS:
-        tops.pop()  # the short remainder joins the strip before it
-    bounds = list(zip(tops, [*tops[1:], h], strict=True))
+    scores = np.empty(x.shape[:2], np.float64)
+    for top, bottom in tqdm(rx_strips(x.shape[0], strip_rows), desc="rx-local", unit="strip", disable=not progress,
+                            leave=False):
+        scores[top:bottom] = local_rx_rows(x, inner, outer, cov, top, bottom)
+    return scores
+
+
+def rx_strips(height: int, rows: int) -> list[tuple[int, int]]:
+    """``(top, bottom)`` strips of ``rows`` rows (at least :data:`SPY_MIN_ROWS`); a short remainder joins
+    the strip before it, so every strip has the rows SPy's mapper needs."""
+    step = max(int(rows), SPY_MIN_ROWS)
+    tops = list(range(0, height, step))
+    if len(tops) > 1 and height - tops[-1] < SPY_MIN_ROWS:
+        tops.pop()
+    return list(zip(tops, [*tops[1:], height], strict=True))
+
+
+def local_rx_rows(x: np.ndarray, inner: int, outer: int, cov: np.ndarray, top: int, bottom: int) -> np.ndarray:
+    """``(bottom - top, W)`` float64 local RX scores of rows ``top:bottom`` of ``x`` ``(H, W, C)``, by SPy's
+    windowed mapper (windows over all of ``x``, shifted inside it at its edges)."""
+    from spectral.algorithms.detectors import RX
+    from spectral.algorithms.spatial import map_outer_window_stats
+
     detector = RX()
 
     def score(background: Any, pixel: np.ndarray) -> Any:
         detector.set_background(background)
         return detector(pixel)
 
-    scores = np.empty(x.shape[:2], np.float64)
-    for top, bottom in tqdm(bounds, desc="rx-local", unit="strip", disable=not progress, leave=False):
-        scores[top:bottom] = map_outer_window_stats(score, x, inner, outer, dim_out=1, cov=cov, rslice=(top, bottom))
-    return scores
+    out = map_outer_window_stats(score, x, inner, outer, dim_out=1, cov=cov, rslice=(top, bottom))
+    return np.asarray(out, dtype=np.float64).reshape(bottom - top, x.shape[1])  # SPy squeezes a 1-row result
 
 
 def _check_window(window: tuple[int, int], shape: tuple[int, ...]) -> tuple[int, int]:
