@@ -48,6 +48,7 @@ class RunConfig:
     data: str = ""
     version: str = __version__
     extra: dict[str, Any] = field(default_factory=dict)
+    fwhm_in_model: bool = False  # the model was built (trained) with ``fwhm``; False: band-spacing widths (older runs)
 
     @property
     def wavelength_array(self) -> np.ndarray:

@@ -78,7 +78,8 @@ def check_run_config(raw: dict[str, Any], path: Path) -> None:
             not an integer >= 0; a band list (wavelengths, fwhm, band_indices, mean, std)
             without ``in_chans`` entries; non-numeric wavelengths/FWHM; band indices outside
             the training cube; a mean that is not finite; a std that is not finite and > 0;
-            ``class_names`` without ``num_classes + 1`` entries (classifiers and detectors).
+            ``class_names`` without ``num_classes + 1`` entries (classifiers and detectors);
+            ``fwhm_in_model`` (optional) not a boolean.
     """
     for name in ("in_chans", "num_classes", "source_bands"):
         if not is_int(raw[name]) or raw[name] < 1:
@@ -88,6 +89,8 @@ def check_run_config(raw: dict[str, Any], path: Path) -> None:
         raise _bad(path, "receptive_radius", f"is {_show(radius)}; it must be an integer >= 0")
     if not isinstance(raw["model_args"], dict):
         raise _bad(path, "model_args", f"is {type(raw['model_args']).__name__}; it must be a JSON object")
+    if not isinstance(raw.get("fwhm_in_model", False), bool):
+        raise _bad(path, "fwhm_in_model", f"is {_show(raw['fwhm_in_model'])}; it must be true or false")
     c = raw["in_chans"]
     for name in BAND_LISTS:
         values = raw[name]

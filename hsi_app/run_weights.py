@@ -28,7 +28,9 @@ def _few(keys: Sequence[str]) -> str:
 
 
 def build_from_config(config: RunConfig, run_dir: str | os.PathLike[str], **overrides: Any) -> Any:
-    """``create_model`` with the run's name, sizes, wavelengths and model args.
+    """``create_model`` with the run's name, sizes, wavelengths and model args, and its FWHM
+    when the run was trained with it (:func:`hsi_app.model_fwhm.model_fwhm`; older runs and
+    runs of scenes without FWHM are rebuilt with the band-spacing widths they were trained on).
 
     Args:
         config: the run's config.
@@ -39,10 +41,15 @@ def build_from_config(config: RunConfig, run_dir: str | os.PathLike[str], **over
         ModelLoadError: the registry refuses the config's model name, sizes or model args
             (one line naming the run's config.json).
     """
+    from hsi_app.model_fwhm import model_fwhm
     from hsi_app.models import create_model
 
     kwargs: dict[str, Any] = {"in_chans": config.in_chans, "num_classes": config.num_classes,
-                              "wavelengths": config.wavelength_array, **config.model_args, **overrides}
+                              "wavelengths": config.wavelength_array}
+    fwhm = model_fwhm(config, config.fwhm_array)
+    if fwhm is not None:
+        kwargs["fwhm"] = fwhm
+    kwargs.update({**config.model_args, **overrides})
     try:
         return create_model(config.model_name, **kwargs)
     except (ConfigError, BandMismatchError, UnknownKeyError) as err:

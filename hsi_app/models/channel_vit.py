@@ -214,7 +214,9 @@ class ChannelViT(FitsInputs, nn.Module):
             to the receptive radius).
         wavelengths: ``(C,)`` band centres in nm (default: evenly spaced over
             400-2500 nm, for data without wavelengths).
-        fwhm: ``(C,)`` band widths in nm (default: the band spacing).
+        fwhm: ``(C,)`` band widths in nm; NaN or missing entries: the band spacing (the
+            default for all). A run gives the scene's FWHM only when it trains with it
+            (:mod:`hsi_app.model_fwhm`).
         inputs: ``"bands"`` (the normalised bands) or ``"snv"`` (each pixel's SNV over the
             bands it is given, after HCS; :class:`~hsi_app.models.layers.WavelengthSNV`,
             statistics set by ``fit_inputs`` before training).

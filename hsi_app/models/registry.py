@@ -156,6 +156,17 @@ def unknown_model_args(fn: Builder, kwargs: dict[str, Any], err: TypeError | Non
     return sorted(k for k in kwargs if k in named)
 
 
+def accepts_arg(name: str, arg: str) -> bool:
+    """Whether the registered builder ``name`` (or the model class it returns) takes keyword ``arg``.
+
+    False for a name that is not registered (the SVM baseline) and for a builder whose
+    accepted names cannot be read from its signatures.
+    """
+    entry = _REGISTRY.get(name)
+    accepted = None if entry is None else _accepted_names(entry.fn)
+    return accepted is not None and arg in accepted
+
+
 def list_models(pattern: str = "*") -> list[str]:
     """Sorted names of registered models matching the ``fnmatch`` ``pattern``."""
     return sorted(n for n in _REGISTRY if fnmatch.fnmatchcase(n, pattern))

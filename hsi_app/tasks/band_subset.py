@@ -176,14 +176,17 @@ def predict_band_subset(
         run_dir: a ``channel_vit`` run (``config.json`` + ``model.safetensors``).
         image: ``(C', H, W)`` raw values (NaN = no data) of the available bands.
         wavelengths: ``(C',)`` nm of those bands (each within 2 nm of a training band).
-        fwhm: ``(C',)`` nm, or None (recommended) for the widths the model was trained
-            with (those of the matching training bands).
+        fwhm: ``(C',)`` nm, or None for the widths the model was trained with (those of
+            the matching training bands). Used only by a run trained with its scene's FWHM
+            (``"fwhm_in_model": true``); a run trained on band-spacing widths keeps those
+            (:func:`hsi_app.model_fwhm.model_fwhm`).
         window: core window side of the halo'd windowed inference.
         source: the scene, for the warning.
 
     Returns:
         ``(K, H, W)`` float32 softmax probabilities (class ``k`` is label ``k + 1``).
     """
+    from hsi_app.model_fwhm import model_fwhm
     from hsi_app.predictor import check_probs
     from hsi_app.tasks.classification import predict_dense
 
@@ -199,7 +202,7 @@ def predict_band_subset(
     mean = np.asarray(config.mean, dtype=np.float32)[idx, None, None]
     std = np.asarray(config.std, dtype=np.float32)[idx, None, None]
     norm = np.nan_to_num((img - mean) / std, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
-    bound = model.with_bands(wl, fwhm)
+    bound = model.with_bands(wl, model_fwhm(config, fwhm))
     return check_probs(predict_dense(bound, norm, window=window), run_dir)
 
 

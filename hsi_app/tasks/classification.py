@@ -571,12 +571,16 @@ def _check_labels(name: str, labels: np.ndarray, shape: tuple[int, int], num_cla
 
 
 def _new_model(name: str, image: np.ndarray, train: np.ndarray, num_classes: int, wavelengths: Sequence[float] | None,
-               model_args: dict[str, Any] | None, band_stats: tuple[np.ndarray, np.ndarray] | None) -> nn.Module:
-    """Build ``name`` for a ``(C, H, W)`` normalised image; fit its input statistics on the ``train > 0`` pixels."""
+               model_args: dict[str, Any] | None, band_stats: tuple[np.ndarray, np.ndarray] | None,
+               fwhm: Sequence[float] | np.ndarray | None = None) -> nn.Module:
+    """Build ``name`` for a ``(C, H, W)`` normalised image (with ``(C,)`` ``fwhm`` when given, for a family
+    that takes it); fit its input statistics on the ``train > 0`` pixels."""
     from hsi_app.models import create_model
 
     c = image.shape[0]
-    net = create_model(name, in_chans=c, num_classes=num_classes, wavelengths=wavelengths, **(model_args or {}))
+    widths = {} if fwhm is None else {"fwhm": fwhm}
+    net = create_model(name, in_chans=c, num_classes=num_classes, wavelengths=wavelengths, **widths,
+                       **(model_args or {}))
     fit_inputs = getattr(net, "fit_inputs", None)
     if callable(fit_inputs):
         mean, std = band_stats if band_stats is not None else (np.zeros(c, np.float32), np.ones(c, np.float32))
@@ -592,6 +596,7 @@ def fit_dense(
     model_name: str = DEFAULT_CLASSIFIER,
     num_classes: int,
     wavelengths: Sequence[float] | None = None,
+    fwhm: Sequence[float] | np.ndarray | None = None,
     model_args: dict[str, Any] | None = None,
     epochs: int = DEFAULT_EPOCHS,
     tiles_per_epoch: int = DEFAULT_TILES_PER_EPOCH,
@@ -624,6 +629,9 @@ def fit_dense(
         model_name: registered model name.
         num_classes: ``K``.
         wavelengths: ``(C,)`` band centres in nm.
+        fwhm: ``(C,)`` band widths in nm given to a new model of a family that takes them
+            (``channel_vit``; :func:`hsi_app.model_fwhm.training_fwhm` decides), or None: the
+            model uses its band-spacing estimate. Not used with ``model``.
         model_args: extra builder arguments for the model.
         epochs: maximum number of epochs.
         tiles_per_epoch: random tiles drawn per epoch.
@@ -696,7 +704,7 @@ def fit_dense(
         )
     steps = epochs * math.ceil(tiles_per_epoch / batch_size)
     if model is None:
-        model = _new_model(model_name, img, tr, num_classes, wavelengths, model_args, band_stats)
+        model = _new_model(model_name, img, tr, num_classes, wavelengths, model_args, band_stats, fwhm)
     module = DenseClassifier(
         model_name,
         in_chans=c,

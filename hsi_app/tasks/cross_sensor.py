@@ -102,14 +102,19 @@ def train_base(
 ) -> dict[str, Any]:
     """Train ``model`` on all labelled pixels of columns ``< split_col`` and save a run folder.
 
+    A wavelength-aware base is trained with the scene's FWHM when it has any
+    (:func:`hsi_app.model_fwhm.training_fwhm`); Indian Pines has none, so its bases use the
+    band-spacing widths.
+
     Args:
-        scene: Indian Pines (``(200, 145, 145)``, with labels, wavelengths and FWHM).
+        scene: Indian Pines (``(200, 145, 145)``, with labels and wavelengths; FWHM unknown).
         out: run folder to write (``config.json`` + ``model.safetensors``).
 
     Returns:
         ``{"run_dir", "seconds", "params", "radius"}``.
     """
     from hsi_app.checkpoint import RunConfig, json_floats, save_run
+    from hsi_app.model_fwhm import training_fwhm
     from hsi_app.tasks.classification import fit_dense
     from hsi_app.tasks.train_classifier import receptive_radius, run_class_names
 
@@ -118,8 +123,9 @@ def train_base(
     c, k, wl = image.shape[0], int(labels.max()), scene.hsi.wavelengths
     left, left_lab = image[:, :, :split_col], labels[:, :split_col]
     z, stats = _norm(left, left_lab > 0)
+    fwhm = training_fwhm(model, scene.hsi.fwhm)
     t0 = time.perf_counter()
-    net, _ = fit_dense(z, left_lab, None, model_name=model, num_classes=k, wavelengths=wl, epochs=epochs,
+    net, _ = fit_dense(z, left_lab, None, model_name=model, num_classes=k, wavelengths=wl, fwhm=fwhm, epochs=epochs,
                        tiles_per_epoch=tiles, seed=seed, progress=progress, band_stats=(stats.mean, stats.std))
     seconds = time.perf_counter() - t0
     radius = receptive_radius(model, c, k)
@@ -128,8 +134,8 @@ def train_base(
         class_names=run_class_names(scene.hsi.class_names, k), wavelengths=json_floats(wl), fwhm=json_floats(scene.hsi.fwhm),
         band_indices=list(range(c)), source_bands=c, mean=[float(v) for v in stats.mean],
         std=[float(v) for v in stats.std],
-        receptive_radius=radius, data=f"{scene.attrs.get('source', 'indian_pines')}[:, :{split_col}]"),
-        dict(net.state_dict()))
+        receptive_radius=radius, data=f"{scene.attrs.get('source', 'indian_pines')}[:, :{split_col}]",
+        fwhm_in_model=fwhm is not None), dict(net.state_dict()))
     return {"run_dir": run_dir, "seconds": seconds, "params": sum(p.numel() for p in net.parameters()),
             "radius": radius}
 
@@ -359,7 +365,10 @@ def zero_shot(
         native: False: the target's bands go through the fixed band map (Gaussian
             responses of the base's bands, :func:`hsi_app.tasks.finetune.band_matrix`),
             as every adapted arm sees them. True (wavelength-aware models such as
-            ``channel_vit``): the target's own bands go in with their centres and FWHM.
+            ``channel_vit``): the target's own bands go in with their centres, and with
+            their FWHM only for a base trained with FWHM (``fwhm_in_model``); a base trained
+            on band-spacing widths gets the spacing of the target's bands
+            (:func:`hsi_app.model_fwhm.model_fwhm`).
         stats: how the model's input is normalised: ``"base"``, the base's band
             statistics (interpolated at the target's centres when ``native``), as in
             deployment on the base's own sensor; ``"target"``, the target's own band
@@ -374,6 +383,7 @@ def zero_shot(
     """
     from hsi_app.data.resample import resample_cube
     from hsi_app.errors import ConfigError
+    from hsi_app.model_fwhm import model_fwhm
     from hsi_app.tasks.finetune import band_matrix
 
     if stats not in ("base", "target"):
@@ -385,7 +395,7 @@ def zero_shot(
         if not callable(getattr(net, "with_bands", None)):
             raise ConfigError(f"{base_dir}: {cfg.model_name} takes only its own bands; use a wavelength-aware base "
                               "(channel_vit*) for the native arm, or the band-map arm")
-        image, model = target.image, net.with_bands(target.wavelengths, target.fwhm)
+        image, model = target.image, net.with_bands(target.wavelengths, model_fwhm(cfg, target.fwhm))
         order = np.argsort(wl)
         mean = np.interp(target.wavelengths, wl[order], mean[order])
         std = np.interp(target.wavelengths, wl[order], std[order])
@@ -418,6 +428,10 @@ def train_scratch(
     target: Target, *, model: str, epochs: int = 20, tiles: int = 8, seed: int = 0, schedule: str = "cosine",
 ) -> dict[str, Any]:
     """The same architecture trained from scratch on the target's usable bands and the few labels.
+
+    A wavelength-aware model here gets the target's centres but not its FWHM (it uses the
+    band-spacing widths, as in the published sessions 38-40 numbers); it is scored on the
+    same bands and never saved, so it never meets other widths.
 
     Args:
         schedule: ``"cosine"`` (``hsi train``'s default) or ``"cyclic-cosine"`` (the LoRA and

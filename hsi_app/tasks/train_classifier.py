@@ -30,6 +30,7 @@ from hsi_app.checkpoint import RunConfig, json_floats, save_run
 from hsi_app.errors import ConfigError, LabelError
 from hsi_app.data.normalize import BandStats
 from hsi_app.io.cube import Cube
+from hsi_app.model_fwhm import training_fwhm
 
 RUN_FILES = ("config.json", "model.safetensors", "split.npz", "metrics.json", "confusion.png", "map.tif", "map.png",
              "train_labels.tif")  # what a classification run writes into OUT (the last only for GeoTIFF scenes)
@@ -278,8 +279,9 @@ def _train_into(out: Path, cube: Cube, opts: TrainOptions, split: Any, image: np
         soft = distill_targets(teacher_probs(opts.teacher, cube, window=opts.window, progress=opts.progress), held_out)
         extra["teacher"] = teacher_record(opts.teacher, opts.distill_weight, int((soft.sum(axis=0) > 0).sum()))
     geo = _geo_tiles_factory(cube, out, bands, opts.model_seed) if opts.model != "svm" and soft is None else None
+    fwhm = training_fwhm(opts.model, cube.hsi.fwhm[bands])  # the scene's FWHM, for a family that takes it
     tensors, model_args, history = _fit(opts, image, mean, std, split, (train, val), num_classes,
-                                        cube.hsi.wavelengths[bands], geo, soft)
+                                        cube.hsi.wavelengths[bands], geo, soft, fwhm)
     train_seconds = time.perf_counter() - t0
     config = RunConfig(
         task="classification",
@@ -298,6 +300,7 @@ def _train_into(out: Path, cube: Cube, opts: TrainOptions, split: Any, image: np
         split={"protocol": split.protocol, "seed": split.seed, "leaky": split.leaky, "radius": split.radius},
         data=str(cube.attrs.get("source", "")),
         extra=extra,
+        fwhm_in_model=fwhm is not None,
     )
     save_run(out, config, tensors)
     return evaluate_run(out, cube, split, train_seconds, history, window=opts.window, progress=opts.progress)
@@ -372,6 +375,7 @@ def _fit(
     wavelengths: np.ndarray,
     geo_tiles: Any = None,
     soft: np.ndarray | None = None,
+    fwhm: np.ndarray | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Fit the model; return (weights, model args to store, history).
 
@@ -380,7 +384,8 @@ def _fit(
 
     ``geo_tiles(train_labels, mean, std)`` builds a torchgeo tile dataset for georeferenced
     GeoTIFF scenes; in-memory scenes (``None``) are tiled by :class:`SceneTiles`. ``soft``:
-    ``(K, H, W)`` teacher targets for distillation (see :mod:`hsi_app.tasks.distill`).
+    ``(K, H, W)`` teacher targets for distillation (see :mod:`hsi_app.tasks.distill`). ``fwhm``:
+    ``(C,)`` nm given to the new model (:func:`hsi_app.model_fwhm.training_fwhm`), or None.
     """
     if opts.model == "svm":
         from hsi_app.models.svm import SVMBaseline
@@ -407,7 +412,8 @@ def _fit(
         kwargs["class_weights"] = balanced_class_weights(train, num_classes, opts.class_weight_power)
     if soft is not None:
         kwargs.update(soft_targets=soft, distill_weight=opts.distill_weight)
-    net, history = fit_dense(norm, train, val, model_name=opts.model, num_classes=num_classes, wavelengths=wavelengths, **kwargs)
+    net, history = fit_dense(norm, train, val, model_name=opts.model, num_classes=num_classes, wavelengths=wavelengths,
+                             fwhm=fwhm, **kwargs)
     return dict(net.state_dict()), dict(opts.model_args or {}), history
 
 
