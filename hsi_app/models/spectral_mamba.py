@@ -212,9 +212,16 @@ class SpectralMamba(FitsInputs, nn.Module):
 
     Shapes:
         ``(B, C, H, W) float32 -> (B, K, H, W)`` logits.
+
+    Attributes:
+        lora_targets: the Linear layers ``hsi finetune`` adapts (module-name suffixes, as
+            ``peft.LoraConfig(target_modules=...)`` matches them): every Linear outside the
+            head except each block's ``dt_proj``, whose weight :class:`MambaBlock` reads
+            directly, so a LoRA adapter on it would never act.
     """
 
     task = "classification"
+    lora_targets: tuple[str, ...] = ("spatial_in", "mix", "qkv", "out", "in_proj", "x_proj", "out_proj")
 
     def __init__(
         self,

@@ -34,6 +34,9 @@ class MambaBlock(nn.Module):
 
     Shapes:
         ``(L, T, D) -> (L, T, D)``: ``L`` independent sequences of ``T`` tokens.
+
+    ``dt_proj`` is never called: its weight and bias are read directly (the bias enters the
+    scan as ``delta_bias``), so a wrapper of that module (a LoRA adapter) does not act.
     """
 
     def __init__(
