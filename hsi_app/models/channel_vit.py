@@ -81,6 +81,21 @@ def _as_vector(values: Sequence[float] | np.ndarray | torch.Tensor | None, n: in
     return arr
 
 
+def check_finite_wavelengths(wl: np.ndarray) -> np.ndarray:
+    """``wl`` ``(n,)`` nm unchanged when every value is finite.
+
+    Raises:
+        BandMismatchError: one line naming the first non-finite band (a NaN would turn
+            every logit into NaN).
+    """
+    bad = np.flatnonzero(~np.isfinite(wl))
+    if bad.size:
+        more = f" (and {bad.size - 1} more)" if bad.size > 1 else ""
+        raise BandMismatchError(f"channel_vit: the wavelength of band {int(bad[0])} is {wl[bad[0]]}{more}; pass a "
+                                "finite wavelength in nm for every band given, or leave out the bands without one")
+    return wl
+
+
 _WARNED: set[str] = set()
 """Partial-wavelength warnings already shown in this process (a run builds its model more than once)."""
 
@@ -400,13 +415,16 @@ class ChannelViT(FitsInputs, nn.Module):
 
         Args:
             x: ``(B, C', H, W)`` normalised bands.
-            wavelengths: ``(C',)`` nm of the bands in ``x`` (default: the construction
-                wavelengths, which requires ``C' = C``).
+            wavelengths: ``(C',)`` nm of the bands in ``x``, all finite (default: the
+                construction wavelengths, which requires ``C' = C``).
             fwhm: ``(C',)`` nm (default: looked up from the construction bands by
                 wavelength, else the band spacing).
 
         Returns:
             ``(B, K, H, W)`` logits.
+
+        Raises:
+            BandMismatchError: a band count that does not fit, or a non-finite wavelength.
         """
         c = x.shape[1]
         if wavelengths is None:
@@ -419,7 +437,9 @@ class ChannelViT(FitsInputs, nn.Module):
             if fwhm is not None:
                 fw = self._given_widths(wl, fwhm)
         else:
-            wl = torch.as_tensor(_as_vector(wavelengths, c, "wavelengths"), dtype=torch.float32, device=x.device)
+            given = _as_vector(wavelengths, c, "wavelengths")
+            assert given is not None  # wavelengths were given
+            wl = torch.as_tensor(check_finite_wavelengths(given), dtype=torch.float32, device=x.device)
             fw = self.band_widths(wl) if fwhm is None else self._given_widths(wl, fwhm)
         if self.samples_bands():
             x, wl, fw = self._hcs(x, wl, fw)
@@ -443,7 +463,11 @@ class ChannelViT(FitsInputs, nn.Module):
     def with_bands(
         self, wavelengths: Sequence[float] | np.ndarray, fwhm: Sequence[float] | np.ndarray | None = None
     ) -> BandSubsetModel:
-        """This model bound to another band set (e.g. a subset), as a plain ``model(x)`` module."""
+        """This model bound to another band set (e.g. a subset), as a plain ``model(x)`` module.
+
+        Raises:
+            BandMismatchError: a wavelength is not finite.
+        """
         return BandSubsetModel(self, wavelengths, fwhm)
 
 
@@ -464,7 +488,7 @@ class BandSubsetModel(nn.Module):
     ) -> None:
         super().__init__()
         self.model = model
-        self.wavelengths = np.asarray(wavelengths, dtype=np.float64).reshape(-1)
+        self.wavelengths = check_finite_wavelengths(np.asarray(wavelengths, dtype=np.float64).reshape(-1))
         self.fwhm = None if fwhm is None else np.asarray(fwhm, dtype=np.float64).reshape(-1)
         self.receptive_radius: int = model.receptive_radius
 
