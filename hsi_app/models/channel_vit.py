@@ -204,7 +204,7 @@ class ChannelViT(FitsInputs, nn.Module):
         kernel: odd size of each block's depthwise spatial conv.
         group_nm: width of the wavelength bins that define band groups (nm).
         group_size: if set, groups are runs of this many bands in wavelength order
-            instead of wavelength bins.
+            (bands with the same centre in their input order) instead of wavelength bins.
         pools: odd box sizes of the head's local means (``()`` for none).
         hcs: Hierarchical Channel Sampling in training mode.
         hcs_min: smallest fraction of the bands HCS keeps.
@@ -351,7 +351,7 @@ class ChannelViT(FitsInputs, nn.Module):
         """
         wl = wavelengths.detach().cpu()
         if self.group_size is not None:
-            order = torch.argsort(wl)
+            order = torch.argsort(wl, stable=True)  # bands with the same centre keep their input order
             return list(order.split(self.group_size))
         bins = torch.floor(wl.double() / self.group_nm).long()
         return [torch.nonzero(bins == v).flatten() for v in torch.unique(bins)]

@@ -40,3 +40,16 @@ def test_several_non_finite_wavelengths_name_the_first_and_count_the_rest() -> N
     wl[[3, 8, 9]] = np.nan
     with pytest.raises(BandMismatchError, match=r"band 3 is nan \(and 2 more\)"):
         _model().with_bands(wl)
+
+
+def test_count_groups_keep_tied_wavelengths_in_input_order() -> None:
+    """``group_size`` groups cut the bands in wavelength order; bands with the same centre follow
+    their input order (a stable sort), so the grouping is deterministic."""
+    n = 24
+    wl = np.where(np.arange(n) % 2 == 0, 500.0, 400.0)  # 12 ties at 400 nm, 12 at 500 nm
+    wl[[5, 6]] = 450.0  # and one tie across the two runs
+    net = create_model("test_channel_vit", in_chans=n, num_classes=K, wavelengths=wl, group_size=7)
+    groups = [g.tolist() for g in net.band_groups(torch.as_tensor(wl, dtype=torch.float32))]
+    order = np.argsort(wl, kind="stable").tolist()
+    assert groups == [order[i : i + 7] for i in range(0, n, 7)]
+    assert order[:3] == [1, 3, 7] and order[11:13] == [5, 6]  # ties in input order (the expectation itself)
