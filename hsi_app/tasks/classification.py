@@ -398,7 +398,12 @@ class DenseClassifier(L.LightningModule):
         self.log("val_kappa", multiclass_cohen_kappa(pred, target, k), batch_size=1)
 
     def configure_optimizers(self) -> Any:
-        """AdamW + per-step schedule (default: linear warm-up and cosine decay to zero)."""
+        """AdamW + per-step schedule (default: linear warm-up and cosine decay to zero).
+
+        Every trainable parameter with 2+ dimensions is decayed, Mamba's ``A_log`` and the
+        relative-position bias table included (mamba_ssm and Swin exempt them); kept as it
+        is so that the published numbers reproduce (README, "Learning-rate schedules").
+        """
         decay, no_decay = [], []
         for p in self.model.parameters():
             if p.requires_grad:
