@@ -94,12 +94,20 @@ def strided_sample(read: Callable[[Window], np.ndarray], height: int, width: int
 
 
 def read_window(cube: Cube, win: Window) -> tuple[np.ndarray, np.ndarray]:
-    """The halo'd read of ``win``: ``(C, h, w)`` float32 values (no data -> NaN) and its ``(h, w)`` valid mask."""
+    """The halo'd read of ``win``: ``(C, h, w)`` float32 values (no data -> NaN) and its ``(h, w)`` valid mask.
+
+    The mask is the cube's ``valid`` AND what the values say (``cube.hsi.read_valid``): pixels made
+    NaN or no-data in Python after open are no data too. The caller's array is never written.
+    """
     block = cube.isel(y=slice(win.read_row, win.read_row + win.read_height),
                       x=slice(win.read_col, win.read_col + win.read_width))
-    image = np.asarray(block.values, dtype=np.float32)
-    valid = np.asarray(block.coords["valid"].values, dtype=bool)
-    image[:, ~valid] = np.nan
+    raw = np.asarray(block.values)
+    valid = block.hsi.read_valid(raw)
+    image = np.asarray(raw, dtype=np.float32)
+    if not valid.all():
+        if isinstance(cube.data, np.ndarray) and np.may_share_memory(image, cube.data):
+            image = image.copy()  # a float32 numpy cube: do not write NaN into the caller's array
+        image[:, ~valid] = np.nan
     return image, valid
 
 

@@ -39,7 +39,7 @@ from hsi_app.batch.state import SceneReport, write_sidecar
 from hsi_app.batch.tasks import TaskAdapter
 from hsi_app.errors import HSIError, InvalidDataError
 from hsi_app.gdal_env import cap_gdal_cache
-from hsi_app.infer import Window
+from hsi_app.infer import Window, read_window
 
 SPLIT_WINDOWS = 4
 """A scene with more windows than this is spread over workers: at ``--window 512`` a scene up to
@@ -213,12 +213,8 @@ def window_task(settings: BatchSettings, plan: Any, source: str, stamp: str, win
 def _window(settings: BatchSettings, plan: Any, source: str, stamp: str, win: Window) -> tuple[np.ndarray, np.ndarray]:
     """:func:`window_task` without the warning filter."""
     cube = cached_cube(source, stamp, settings.window, settings.exclude_masks)
-    block = cube.isel(y=slice(win.read_row, win.read_row + win.read_height),
-                      x=slice(win.read_col, win.read_col + win.read_width))
     with reads_in_this_thread():
-        image = np.asarray(block.values, dtype=np.float32)
-        valid = np.asarray(block.coords["valid"].values, dtype=bool)
-    image[:, ~valid] = np.nan
+        image, valid = read_window(cube, win)
     adapter = settings.adapter
     assert adapter.apply is not None and adapter.finish is not None  # only split when can_split
     out = adapter.apply(cached_model(settings), plan, image)

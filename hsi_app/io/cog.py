@@ -559,7 +559,7 @@ def cube_band_metadata(cube: Cube) -> tuple[list[str], list[dict[str, str]], dic
 def write_cube(dst: str | os.PathLike[str], cube: Cube, *, blocksize: int = 256) -> None:
     """Write a cube as a float32 multi-band COG, tile by tile from a (lazy) cube.
 
-    Values equal to the cube's ``nodata`` become NaN, the file's nodata, and so do whole
+    Values equal to the cube's no-data value (``cube.hsi.nodata``) become NaN, the file's nodata, and so do whole
     pixels that have data but are invalid by ``cube.hsi.valid`` (a GDAL mask, an alpha band,
     quality masks applied by ``without_masked``). CRS and transform (``cube.hsi.transform``) are kept; a cube with neither is
     written in pixel coordinates.
@@ -574,7 +574,7 @@ def write_cube(dst: str | os.PathLike[str], cube: Cube, *, blocksize: int = 256)
     descriptions, band_tags, tags = cube_band_metadata(cube)
     crs = cube.rio.crs
     transform = cube.hsi.transform
-    nodata = cube.attrs.get("nodata")
+    nodata = cube.hsi.nodata
     with StreamingCOGWriter(
         dst, height=h, width=w, count=c, dtype="float32", crs=crs, transform=transform,
         nodata=float("nan"), band_descriptions=descriptions, tags=tags, band_tags=band_tags,
@@ -584,9 +584,9 @@ def write_cube(dst: str | os.PathLike[str], cube: Cube, *, blocksize: int = 256)
             win = cube.hsi.window(r, col, hh, ww).compute()  # data and valid mask in one pass (shared reads)
             raw = np.asarray(win.values)
             block = raw.astype(np.float32)
-            if nodata is not None and np.isfinite(nodata):
+            if nodata is not None:
                 block[raw == nodata] = np.nan
-            invalid = ~np.asarray(win.coords["valid"].values, dtype=bool)
+            invalid = ~np.asarray(win.hsi.valid.values, dtype=bool)
             if invalid.any():  # pixels with data that a mask, an alpha band or without_masked made invalid go
                 # as a whole (a pixel invalid for a NaN in one band keeps its other bands' values)
                 has_data = valid_from_data(raw[:, invalid][:, :, None], nodata, win.coords["bad_band"].values)[:, 0]

@@ -10,7 +10,7 @@ name            dims         meaning
 ``fwhm``        ``(band,)``  full width at half maximum in nm (NaN when unknown)
 ``bad_band``    ``(band,)``  True for bands flagged unusable (all no-data, water vapour...)
 ``y``, ``x``    ``(y,)``...  pixel-centre map coordinates (or pixel indices + 0.5)
-``valid``       ``(y, x)``   True where the pixel has data in every good band
+``valid``       ``(y, x)``   True where the pixel has data in every good band (made at open)
 ``label``       ``(y, x)``   int32 class labels, 0 = unlabelled (only when labels exist)
 ``mask_<name>`` ``(y, x)``   named boolean quality masks (EnMAP cloud, haze...)
 ==============  ===========  ==============================================================
@@ -23,6 +23,8 @@ integer data without one, so that ``cube.rio.nodata`` is ``None``), ``class_name
 "unlabelled"), ``georeferenced`` (a CRS is known) and, for rotated grids, ``grid_transform``.
 
 Data are usually dask-backed so that slicing reads only the window that is used.
+xarray operations (``where``, ``rio.clip``) do not update ``valid``: readers AND it with what the
+values they read say (``cube.hsi.read_valid``); a cube without it gets it from its data (``cube.hsi.valid``).
 The :class:`HSIAccessor` (``cube.hsi``) gives typed access to all of the above.
 """
 
@@ -62,11 +64,28 @@ def valid_from_data(data: Any, nodata: float | None, bad_band: np.ndarray) -> An
         return (data[0] != data[0]) & False
     ok = sub != nodata if nodata is not None and not np.isnan(nodata) else None
     if np.issubdtype(sub.dtype, np.floating):
+        if ok is None and isinstance(sub, np.ndarray):  # in memory: a quicker pass, the same answer
+            return _all_finite(sub)
         fin = np.isfinite(sub)
         ok = fin if ok is None else (ok & fin)
     if ok is None:
         return (sub[0] == sub[0]) | True
     return ok.all(axis=0)
+
+
+def _all_finite(sub: np.ndarray) -> np.ndarray:
+    """``(H, W)`` bool: every band of ``sub`` ``(C, H, W)`` (float, numpy) finite, as ``np.isfinite(sub).all(0)``.
+
+    A NaN or an infinity makes a pixel's sum over bands non-finite, so a finite sum means finite
+    values; the few pixels whose sum is not finite (no data, or finite values overflowing) are
+    checked band by band. One summing pass instead of a ``(C, H, W)`` bool array and its reduction.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):  # inf - inf and overflows: non-finite sums, checked below
+        out = np.isfinite(sub.sum(axis=0))
+    unsure = ~out
+    if unsure.any():
+        out[unsure] = np.isfinite(sub[:, unsure]).all(axis=0)
+    return out
 
 
 def class_name_key(name: str) -> str:
@@ -267,6 +286,7 @@ class HSIAccessor:
 
     def __init__(self, obj: xr.DataArray) -> None:
         self._obj = obj
+        self._valid: xr.DataArray | None = None  # computed once when the cube has no valid coordinate
 
     @property
     def wavelengths(self) -> np.ndarray:
@@ -289,9 +309,65 @@ class HSIAccessor:
         return np.flatnonzero(~np.asarray(self._obj.coords["bad_band"].values, dtype=bool))
 
     @property
+    def nodata(self) -> float | None:
+        """This cube's no-data value, or ``None`` when it has none (or it is NaN).
+
+        ``attrs["nodata"]`` as :func:`make_cube` stores it, else rioxarray's (``cube.rio.nodata``,
+        which reads ``_FillValue``): ``rio.clip``, ``rio.reproject`` and ``rio.write_nodata`` move
+        the value there.
+        """
+        value = self._obj.attrs.get("nodata")
+        if value is None or np.isnan(value):
+            try:
+                value = self._obj.rio.nodata
+            except Exception:  # noqa: BLE001 - a value rioxarray cannot cast to the dtype: none usable
+                value = None
+        if value is None or np.isnan(value):
+            return None
+        return float(value)
+
+    @property
     def valid(self) -> xr.DataArray:
-        """``(H, W)`` bool valid-pixel mask (lazy when the cube is)."""
-        return self._obj.coords["valid"]
+        """``(H, W)`` bool valid-pixel mask (lazy when the cube is).
+
+        The ``valid`` coordinate made at open; a cube that lost it (``rio.reproject`` drops 2-D
+        coordinates) gets it from its data by the rule of :func:`valid_from_data`, with
+        :attr:`nodata`. xarray operations do not update the coordinate: readers AND it with what
+        the values they read say (:meth:`read_valid`).
+        """
+        if "valid" in self._obj.coords:
+            return self._obj.coords["valid"]
+        if self._valid is None:
+            mask = valid_from_data(self._obj.data, self.nodata, self._bad_band)
+            self._valid = xr.DataArray(mask, dims=("y", "x"), coords={"y": self._obj.y, "x": self._obj.x},
+                                       name="valid")
+        return self._valid
+
+    def read_valid(self, values: np.ndarray, stored: np.ndarray | None = None) -> np.ndarray:
+        """``(h, w)`` bool valid pixels of this cube (a window, a strip...) once read into memory.
+
+        The stored mask AND what the values say, by the rule of :func:`valid_from_data` with
+        :attr:`nodata`: pixels made NaN by ``cube.where(...)`` or filled with the no-data value
+        by ``cube.rio.clip(...)`` after open are no data, though the ``valid`` coordinate made at
+        open says otherwise. On a cube whose values were not changed the result is the stored mask.
+
+        Args:
+            values: ``(C, h, w)`` this cube's values (``cube.values``; every band, before any
+                conversion, so that they compare equal to the no-data value).
+            stored: ``(h, w)`` bool mask to start from (a precomputed :attr:`valid`); default:
+                the cube's ``valid`` coordinate, when it has one.
+        """
+        from_data = np.asarray(valid_from_data(values, self.nodata, self._bad_band), dtype=bool)
+        if stored is None and "valid" in self._obj.coords:
+            stored = self._obj.coords["valid"].values
+        return from_data if stored is None else np.asarray(stored, dtype=bool) & from_data
+
+    @property
+    def _bad_band(self) -> np.ndarray:
+        """``(C,)`` bool bad-band flags (all False for a cube without them)."""
+        if "bad_band" in self._obj.coords:
+            return np.asarray(self._obj.coords["bad_band"].values, dtype=bool)
+        return np.zeros(self._obj.sizes.get("band", 0), dtype=bool)
 
     @property
     def labels(self) -> np.ndarray | None:
@@ -335,7 +411,7 @@ class HSIAccessor:
         if not wanted:
             return self._obj
         flagged = xr.concat([masks[n].astype(bool) for n in wanted], dim="mask").any("mask")
-        valid = self._obj.coords["valid"] & ~flagged
+        valid = self.valid & ~flagged
         return self._obj.assign_coords(valid=(("y", "x"), valid.data))
 
     @property

@@ -150,8 +150,8 @@ def rgb_composite(
     idx = list(pick_rgb_bands(cube, wavelengths_nm))
     bands = np.asarray(cube.isel(band=idx).values, dtype=np.float64)
     valid = np.asarray(cube.hsi.valid.values, dtype=bool)
-    nodata = cube.attrs.get("nodata")
-    if nodata is not None and np.isfinite(nodata):
+    nodata = cube.hsi.nodata
+    if nodata is not None:
         valid = valid & np.all(bands != nodata, axis=0)
     valid = valid & np.all(np.isfinite(bands), axis=0)
     return np.stack([stretch_to_uint8(b, valid, stretch) for b in bands], axis=-1)

@@ -125,15 +125,16 @@ def check_reference_grid(cube: Cube, reference: Cube) -> None:
 def _read(cube: Cube, r: int, c: int, h: int, w: int) -> np.ndarray:
     """``(C, h, w)`` float32 window with no-data as NaN.
 
-    No-data are values equal to ``attrs["nodata"]``, and every band of a pixel that the
+    No-data are values equal to the cube's no-data value (``cube.hsi.nodata``: ``attrs["nodata"]``,
+    or ``_FillValue`` after ``rio.clip``), and every band of a pixel that the
     cube's valid mask (``cube.hsi.valid``) rules out although its good bands hold values: a
     GeoTIFF's internal mask or alpha band, for instance. A NaN or no-data value in some band
     stays the only NaN of its pixel, as before.
     """
     win = cube.hsi.window(r, c, h, w).compute()  # data and valid mask in one pass (shared reads)
     block = np.asarray(win.values, dtype=np.float32)
-    nodata = cube.attrs.get("nodata")
-    if nodata is not None and np.isfinite(nodata):
+    nodata = cube.hsi.nodata
+    if nodata is not None:
         block[block == np.float32(nodata)] = np.nan
     block[:, _masked(block, win)] = np.nan
     return block
@@ -142,7 +143,7 @@ def _read(cube: Cube, r: int, c: int, h: int, w: int) -> np.ndarray:
 def _masked(block: np.ndarray, win: Cube) -> np.ndarray:
     """``(h, w)`` bool: pixels invalid in ``win``'s mask whose good bands of ``block`` ``(C, h, w)`` are all finite."""
     good = ~np.asarray(win.coords["bad_band"].values, dtype=bool)
-    valid = np.asarray(win.coords["valid"].values, dtype=bool)
+    valid = np.asarray(win.hsi.valid.values, dtype=bool)
     return ~valid & np.isfinite(block[good]).all(axis=0)
 
 

@@ -69,18 +69,19 @@ def read_strip(cube: Cube, top: int, bottom: int, bands: np.ndarray | None = Non
         top, bottom: the rows.
         bands: good band indices (default: the cube's).
         valid: ``(bottom - top, W)`` bool valid pixels of those rows (default: from the cube's
-            mask, which for a lazy cube reads whole chunks: pass :func:`valid_mask`'s rows).
+            mask, which for a lazy cube reads whole chunks: pass :func:`valid_mask`'s rows); ANDed
+            with what the rows' values say (``cube.hsi.read_valid``).
     """
     bands = cube.hsi.good_band_indices if bands is None else bands
     rows = cube.isel(y=slice(int(top), int(bottom)))  # a view (numpy) or a lazy slice (dask) first
     if bands.size != cube.sizes["band"]:
         rows = rows.isel(band=bands)
-    if valid is None:
-        valid = rows.coords["valid"].values
-    image = np.asarray(rows.data, dtype=np.float32)
+    raw = np.asarray(rows.data)
+    valid = rows.hsi.read_valid(raw, valid)  # AND what the values say: NaN or no-data set after open
+    image = np.asarray(raw, dtype=np.float32)
     if isinstance(cube.data, np.ndarray) and np.may_share_memory(image, cube.data):
         image = image.copy()  # a float32 numpy cube: do not write NaN into the caller's array
-    image[:, ~np.asarray(valid, dtype=bool)] = np.nan
+    image[:, ~valid] = np.nan
     return image
 
 

@@ -139,8 +139,10 @@ class LearnedDetector:
         from hsi_app.predictor import plan_bands
 
         plan = plan_bands(self.config, cube, resample=resample)
-        image = np.asarray(cube.values, dtype=np.float32)
-        image[:, ~np.asarray(cube.hsi.valid.values, bool)] = np.nan
+        raw = np.asarray(cube.values)
+        valid = cube.hsi.read_valid(raw)  # AND what the values say: NaN or no-data set after open
+        image = np.array(raw, dtype=np.float32)  # a copy: NaN is written into it
+        image[:, ~valid] = np.nan
         out = self.predict_image(plan.apply(image), window=window, progress=progress)
         out.resampled = plan.resampled
         return out

@@ -172,8 +172,8 @@ def _with_computed_valid(cube: Cube) -> Cube:
     The mask depends on every good band, so computing it reads the whole scene; done
     lazily, every band change, classification window and click would read it again.
     """
-    valid = cube.coords["valid"]
-    if isinstance(valid.data, np.ndarray):
+    valid = cube.hsi.valid  # computed from the data when the cube has no valid coordinate
+    if isinstance(valid.data, np.ndarray) and "valid" in cube.coords:
         return cube
     return cube.assign_coords(valid=(valid.dims, np.asarray(valid.values, dtype=bool)))
 
