@@ -282,10 +282,15 @@ def _band_vector(values: Sequence[float] | np.ndarray | None, c: int) -> np.ndar
 
 @xr.register_dataarray_accessor("hsi")
 class HSIAccessor:
-    """``cube.hsi``: typed access to the Cube conventions."""
+    """``cube.hsi``: typed access to the Cube conventions.
+
+    Raises:
+        ConfigError: at ``cube.hsi``, a DataArray whose dims are not ``("band", "y", "x")``.
+    """
 
     def __init__(self, obj: xr.DataArray) -> None:
         self._obj = obj
+        self._check_dims()
         self._valid: xr.DataArray | None = None  # computed once when the cube has no valid coordinate
 
     @property
@@ -458,6 +463,25 @@ class HSIAccessor:
         """``(C, H, W)``."""
         c, h, w = (int(s) for s in self._obj.shape)
         return c, h, w
+
+    def _check_dims(self) -> None:
+        """Refuse an array whose dims are not ``("band", "y", "x")`` with one line saying what to do.
+
+        Raises:
+            ConfigError: transposed dims (``cube.transpose("y", "x", "band")``, for sklearn) or a
+                2-D array (``cube.mean("band")``, ``cube.sel(band=5)``).
+        """
+        dims = tuple(str(d) for d in self._obj.dims)
+        if dims == DIMS:
+            return
+        src = self._obj.attrs.get("source") or "cube"
+        if sorted(dims) == sorted(DIMS):
+            raise ConfigError(f"{src}: the cube's dims are {dims}; hsi_app takes (band, y, x): use "
+                              "cube.transpose('band', 'y', 'x')")
+        if "band" not in dims and {"y", "x"} <= set(dims) and len(dims) == 2:
+            raise ConfigError(f"{src}: a (y, x) array, not a cube (no band dim, e.g. after .mean('band') or "
+                              ".sel(band=5)); keep the band dim, e.g. cube.isel(band=[4])")
+        raise ConfigError(f"{src}: dims {dims} are not a cube's (band, y, x); give hsi_app a (band, y, x) DataArray")
 
     def with_labels(self, labels: np.ndarray, class_names: Sequence[str] | None = None) -> Cube:
         """Return a copy with ``label`` set (validated against the grid)."""
