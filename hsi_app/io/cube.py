@@ -454,7 +454,7 @@ class HSIAccessor:
             pass
         if self.georeferenced:
             return t
-        if self._obj.attrs.get("gridded") is False or t is None or t.almost_equals(Affine.identity()):
+        if not bool(self._obj.attrs.get("gridded", True)) or t is None or t.almost_equals(Affine.identity()):
             return None  # a slice of a pixel-coordinate cube has offset coordinates but still no map grid
         return t
 

@@ -41,3 +41,25 @@ def test_two_d_array_is_named_as_such(cube, make, tmp_path: Path) -> None:  # no
     one = cube.isel(band=[4])  # the fix the message names: a one-band cube
     assert one.hsi.shape == (1, 145, 145)
     np.testing.assert_array_equal(one.values[0], cube.sel(band=5).values)
+
+
+def test_bool_attrs_read_back_as_int8_keep_their_meaning(cube, tmp_path: Path) -> None:  # noqa: ANN001
+    """netCDF stores the bool attrs as int8: a slice of a pixel-coordinate cube still has no map grid."""
+    import xarray as xr
+
+    pytest.importorskip("scipy")
+    plain = cube.isel(band=slice(0, 3))
+    plain.attrs = {k: v for k, v in plain.attrs.items() if k != "class_names"}  # a list of str: scipy cannot
+    plain.to_netcdf(tmp_path / "ip.nc")
+    with xr.open_dataarray(tmp_path / "ip.nc") as back:
+        assert back.attrs["gridded"] == 0 and not isinstance(back.attrs["gridded"], bool)
+        assert cube.isel(y=slice(10, 20), x=slice(30, 50)).hsi.transform is None
+        assert back.isel(y=slice(10, 20), x=slice(30, 50)).hsi.transform is None
+    from rasterio.transform import from_origin
+
+    from hsi_app.io.cube import make_cube
+
+    t = from_origin(1000.0, 2000.0, 5.0, 5.0)
+    grid = make_cube(np.zeros((2, 30, 60), np.float32), transform=t)  # a map grid without a CRS
+    grid.attrs = {**grid.attrs, "gridded": np.int8(1)}  # its int8 True keeps the slice's transform
+    assert grid.isel(y=slice(10, 20), x=slice(30, 50)).hsi.transform == t * t.translation(30, 10)
