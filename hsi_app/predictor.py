@@ -35,6 +35,7 @@ class BandPlan:
     indices: np.ndarray | None  # (C_model,) indices into the cube's bands
     matrix: np.ndarray | None  # (C_model, C_src) resampling weights
     sources: np.ndarray | None = None  # (C_src,) cube bands the matrix reads (None: all)
+    bands: int | None = None  # C_cube, the band count of the cube planned for (None: not checked)
 
     @property
     def resampled(self) -> bool:
@@ -58,7 +59,33 @@ class SubsetPlan:
 
     keep: np.ndarray
     training: np.ndarray
+    bands: int | None = None  # C_cube, the band count of the cube planned for (None: not checked)
     resampled = False
+
+
+def check_image(image: Any, bands: int, where: str, whose: str) -> None:
+    """Refuse an input that is not ``(bands, h, w)``, before bands are picked from its first axis.
+
+    An ``(H, W, C)`` array (sklearn, rasterio's ``reshape_as_image``) with ``H >= C`` rows would
+    otherwise have its rows taken as bands.
+
+    Args:
+        image: the array given (numpy, or anything with a ``shape``).
+        bands: C, the band count it must have on its first axis.
+        where: what was called, for the message (``"pred.bind(cube)(image)"``...).
+        whose: whose bands C counts (``"the bound cube's"``, ``"the model's"``).
+
+    Raises:
+        BandMismatchError: one line with the shape, the expected C and, for an ``(H, W, C)``
+            array, ``image.transpose(2, 0, 1)``.
+    """
+    shape = tuple(int(n) for n in np.shape(image))
+    if len(shape) == 3 and shape[0] == bands:
+        return
+    fix = "image.transpose(2, 0, 1) (it looks (H, W, C))" if len(shape) == 3 and shape[2] == bands else \
+        f"a ({bands}, h, w) array"
+    raise BandMismatchError(f"{where}: image has shape {shape}; it takes (C, h, w) with C = {bands}, {whose} "
+                            f"bands: pass {fix}")
 
 
 def _range(wl: np.ndarray) -> str:
@@ -79,11 +106,11 @@ def plan_bands(config: RunConfig, cube: Cube, *, resample: bool = False) -> Band
         dist = np.abs(cube_wl[None, :] - model_wl[:, None])
         nearest = dist.argmin(axis=1)
         if np.all(dist[np.arange(model_wl.size), nearest] <= WAVELENGTH_TOLERANCE_NM):
-            return BandPlan(indices=nearest, matrix=None)
+            return BandPlan(indices=nearest, matrix=None, bands=c)
     elif c == config.source_bands:
-        return BandPlan(indices=np.asarray(config.band_indices), matrix=None)
+        return BandPlan(indices=np.asarray(config.band_indices), matrix=None, bands=c)
     elif c == config.in_chans:
-        return BandPlan(indices=np.arange(c), matrix=None)
+        return BandPlan(indices=np.arange(c), matrix=None, bands=c)
     source = cube.attrs.get("source", "input")
     good = np.setdiff1d(np.arange(c), cube.hsi.bad_bands)
     if resample and known and good.size:
@@ -97,7 +124,7 @@ def plan_bands(config: RunConfig, cube: Cube, *, resample: bool = False) -> Band
         if n_edge:
             warnings.warn(f"{source}: {n_edge} of the model's bands lie beyond the cube's range "
                           f"({_range(cube_wl[good])}) and copy its nearest edge band", HSIWarning, stacklevel=2)
-        return BandPlan(indices=None, matrix=matrix, sources=good)
+        return BandPlan(indices=None, matrix=matrix, sources=good, bands=c)
     hint = "pass --resample to resample spectrally" if known else "the cube or the model lacks wavelengths, so bands cannot be resampled"
     bands = f"{c} bands ({_range(cube_wl)}) do" if c != 1 else f"1 band ({_range(cube_wl)}) does"
     raise BandMismatchError(
@@ -234,8 +261,10 @@ class Predictor:
         """``(C_model, h, w)`` raw values (NaN = no data) -> ``(K, h, w)`` float32 probabilities.
 
         Raises:
+            BandMismatchError: ``image`` is not ``(C_model, h, w)`` (:func:`check_image`).
             ModelLoadError: the weights give NaN or inf (see :func:`check_probs`).
         """
+        check_image(image, self.config.in_chans, f"{self.run_dir or self.model_name}: probs(image)", "the model's")
         if self.config.model_name == "svm":
             c, h, w = image.shape
             flat = np.nan_to_num(image.reshape(c, -1).T)
@@ -308,7 +337,7 @@ class Predictor:
                               resample_applies=few and self._can_resample(cube), good=bad_there)
         if note:
             warnings.warn(note, HSIWarning, stacklevel=2)
-        return SubsetPlan(keep=keep, training=idx)
+        return SubsetPlan(keep=keep, training=idx, bands=cube.hsi.shape[0])
 
     def _can_resample(self, cube: Cube) -> bool:
         """Whether ``--resample`` would map ``cube`` onto all the training bands (:func:`plan_bands`)."""
@@ -321,7 +350,13 @@ class Predictor:
         return True
 
     def apply_plan(self, plan: BandPlan | SubsetPlan, image: np.ndarray) -> np.ndarray:
-        """``(C_cube, h, w)`` raw values of a window (NaN = no data) -> ``(K, h, w)`` probabilities."""
+        """``(C_cube, h, w)`` raw values of a window (NaN = no data) -> ``(K, h, w)`` probabilities.
+
+        Raises:
+            BandMismatchError: ``image`` is not ``(C_cube, h, w)`` for the cube planned for (:func:`check_image`).
+        """
+        if plan.bands is not None:
+            check_image(image, plan.bands, f"{self.run_dir or self.model_name}: bind(cube)(image)", "the bound cube's")
         if isinstance(plan, SubsetPlan):
             bound = self.model.with_bands(self.config.wavelength_array[plan.training])  # FWHM: the training bands'
             return self._softmax(bound, image[plan.keep], self._mean[plan.training], self._std[plan.training])

@@ -1,0 +1,70 @@
+"""What the Python API of trained runs accepts: (C, h, w) windows only, one run as a plain path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tiny_runs import make_run
+
+from hsi_app.ensemble import EnsemblePredictor, load_classifier
+from hsi_app.errors import BandMismatchError
+from hsi_app.io.cube import make_cube
+from hsi_app.predictor import Predictor
+
+C, H, W = 5, 12, 9  # more rows than bands: an (H, W, C) array's rows could be taken for bands
+
+
+def _cube(c: int = C):  # noqa: ANN202
+    data = np.random.default_rng(0).random((c, H, W), dtype=np.float32)
+    return make_cube(data, wavelength=np.linspace(400.0, 800.0, c) if c == C else np.linspace(400.0, 900.0, c))
+
+
+def test_an_hwc_window_is_refused_with_the_transpose(tmp_path: Path) -> None:
+    pred = Predictor.load(make_run(tmp_path / "m0", in_chans=C), device="cpu")
+    cube = _cube()
+    chw = np.asarray(cube.values)
+    hwc = chw.transpose(1, 2, 0)
+    fn = pred.bind(cube)
+    expected = fn(chw)
+    assert expected.shape == (3, H, W)
+    with pytest.raises(BandMismatchError, match=r"m0: bind\(cube\)\(image\): image has shape \(12, 9, 5\); it takes "
+                                                r"\(C, h, w\) with C = 5, the bound cube's bands: pass "
+                                                r"image\.transpose\(2, 0, 1\) \(it looks \(H, W, C\)\)$"):
+        fn(hwc)
+    np.testing.assert_array_equal(fn(hwc.transpose(2, 0, 1)), expected)  # the fix named works
+    with pytest.raises(BandMismatchError, match=r"probs\(image\): image has shape \(12, 9, 5\).*the model's bands.*"
+                                                r"transpose\(2, 0, 1\)"):
+        pred.probs(hwc)
+    np.testing.assert_array_equal(pred.probs(chw), expected)
+    with pytest.raises(BandMismatchError, match=r"shape \(4, 12, 9\); .* C = 5.*pass a \(5, h, w\) array$"):
+        fn(chw[:4])
+    with pytest.raises(BandMismatchError, match=r"shape \(12, 9\)"):
+        fn(chw[0])
+
+
+def test_a_window_of_the_models_bands_is_not_one_of_the_cubes(tmp_path: Path) -> None:
+    """A 7-band cube bound to a 5-band model takes 7-band windows (it picks the 5 itself)."""
+    pred = Predictor.load(make_run(tmp_path / "m0", in_chans=C), device="cpu")
+    wide = make_cube(np.random.default_rng(1).random((7, H, W), dtype=np.float32),
+                     wavelength=[400.0, 450.0, 500.0, 600.0, 700.0, 750.0, 800.0])
+    fn = pred.bind(wide)
+    image = np.asarray(wide.values)
+    np.testing.assert_array_equal(fn(image), pred.probs(image[[0, 2, 3, 4, 6]]))
+    with pytest.raises(BandMismatchError, match=r"C = 7, the bound cube's bands"):
+        fn(image[[0, 2, 3, 4, 6]])
+
+
+def test_an_ensemble_refuses_an_hwc_window(tmp_path: Path) -> None:
+    runs = [make_run(tmp_path / f"m{i}", in_chans=C, seed=i) for i in range(2)]
+    ens = EnsemblePredictor.load(runs, device="cpu")
+    cube = _cube()
+    chw = np.asarray(cube.values)
+    fn = ens.bind(cube)
+    members = [Predictor.load(r, device="cpu").probs(chw) for r in runs]
+    np.testing.assert_allclose(fn(chw), (members[0] + members[1]) / 2, rtol=1e-6)
+    with pytest.raises(BandMismatchError, match=r"transpose\(2, 0, 1\)"):
+        fn(chw.transpose(1, 2, 0))
+    with pytest.raises(BandMismatchError, match=r"transpose\(2, 0, 1\)"):
+        ens.apply_plan(ens.plan(cube), chw.transpose(1, 2, 0))
