@@ -307,14 +307,19 @@ def ensemble_hash(folder: str | os.PathLike[str]) -> str:
     return hashlib.sha256((Path(folder) / ENSEMBLE_NAME).read_bytes()).hexdigest()
 
 
-def load_classifier(run_dirs: Sequence[str | os.PathLike[str]], device: str | None = None, *,
+def load_classifier(run_dirs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], device: str | None = None, *,
                     tta: bool = False) -> Predictor | EnsemblePredictor:
     """One run: its :class:`~hsi_app.predictor.Predictor`; several runs, or one ensemble folder: an
     :class:`EnsemblePredictor`.
 
+    Args:
+        run_dirs: run folders (or ensemble folders), or one folder as a ``str`` or path.
+
     Raises:
         ModelLoadError: see :meth:`EnsemblePredictor.load` and :func:`ensemble_members`.
     """
+    if isinstance(run_dirs, (str, os.PathLike)):  # one run, not the characters of its path
+        run_dirs = [run_dirs]
     if len(run_dirs) == 1:
         folder = run_dir_of(run_dirs[0])
         if not is_ensemble_dir(folder):

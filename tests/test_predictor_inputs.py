@@ -68,3 +68,13 @@ def test_an_ensemble_refuses_an_hwc_window(tmp_path: Path) -> None:
         fn(chw.transpose(1, 2, 0))
     with pytest.raises(BandMismatchError, match=r"transpose\(2, 0, 1\)"):
         ens.apply_plan(ens.plan(cube), chw.transpose(1, 2, 0))
+
+
+def test_load_classifier_takes_one_run_as_a_path(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "m0", in_chans=C)
+    image = np.asarray(_cube().values)
+    expected = load_classifier([run], device="cpu").probs(image)
+    for given in (str(run), run, str(run / "config.json")):
+        pred = load_classifier(given, device="cpu")
+        assert isinstance(pred, Predictor) and Path(pred.run_dir) == run
+        np.testing.assert_array_equal(pred.probs(image), expected)
