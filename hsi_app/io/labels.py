@@ -10,7 +10,8 @@ NumPy ``.npy``         the array (``allow_pickle=False``)
 MATLAB v5 ``.mat``     the single 2-D numeric array, or ``key``
 MATLAB v7.3 ``.mat``   likewise through h5py; MATLAB stores arrays column-major, so
                        an ``(H, W)`` array appears as ``(W, H)`` and is transposed back
-GeoTIFF                band 1; pixels equal to the file's nodata (NaN included) become 0
+GeoTIFF                band 1; pixels equal to the file's nodata (NaN included) become 0;
+                       a raster on the cube's grid with another extent is cut to the cube
 vector (GPKG, SHP...)  rasterised onto the cube grid (:mod:`hsi_app.io.vector`)
 =====================  ===============================================================
 
@@ -179,6 +180,14 @@ def _read_npy(path: Path) -> np.ndarray:
 
 
 def _read_tiff(path: Path, like: Cube) -> tuple[np.ndarray, list[str] | None]:
+    """Band 1 of a label GeoTIFF on ``like``'s pixels, and its class names (``CLASS_NAMES`` tag).
+
+    A raster on the cube's grid (same CRS, pixel axes, origin a whole number of pixels away)
+    but with another extent is read through the window they share (0 outside it).
+
+    Raises:
+        LabelError: unreadable, or on another grid (one line: what differs and the fix).
+    """
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 
@@ -193,43 +202,97 @@ def _read_tiff(path: Path, like: Cube) -> tuple[np.ndarray, list[str] | None]:
                 names_json = ds.tags().get(CLASS_NAMES_TAG)
     except RasterioIOError as err:
         raise LabelError(f"{path}: not a readable GeoTIFF ({err}); re-export the label raster") from err
+    band = _nodata_to_zero(band, nodata)
     cube_crs, cube_t = like.rio.crs, like.hsi.transform
     both_gridded_without_crs = crs is None and cube_crs is None and has_map_grid(None, transform) and cube_t is not None
     if (crs is not None and cube_crs is not None) or both_gridded_without_crs:  # (no CRS: the grids still compare)
-        differs = grid_difference(crs, transform, cube_crs, cube_t)
+        differs = grid_difference(crs, transform, cube_crs, cube_t, whole_pixels=True)
         if differs:
             raise LabelError(f"{path}: the label raster is not on the cube's grid: {differs}; "
-                             f"{_resample_fix(cube_crs, cube_t, like.hsi.shape[1:])}, or use vector labels")
+                             f"{_resample_fix(cube_crs, cube_t, like.hsi.shape[1:])}")
+        col, row = (round(v) for v in origin_offset(transform, cube_t))
+        if (col, row) != (0, 0) or band.shape != like.hsi.shape[1:]:
+            band = _scene_window(band, col, row, like.hsi.shape[1:], path)
     elif (crs is None) != (cube_crs is None):  # only the size can be checked: say what is assumed
         lacking = "the label raster" if crs is None else f"the scene {like.attrs.get('source') or ''}".rstrip()
         warnings.warn(f"{path}: {lacking} has no CRS, so its grid cannot be checked; its pixels are taken as the "
                       "scene's, row for row", HSIWarning, stacklevel=2)
-    band = _nodata_to_zero(band, nodata)
     return band, parse_class_names_tag(names_json, path)
 
 
-def grid_difference(crs: Any, transform: Any, scene_crs: Any, scene_transform: Any) -> str:
+def _scene_window(band: np.ndarray, col: int, row: int, shape: tuple[int, int], path: Path) -> np.ndarray:
+    """The ``(H, W)`` scene pixels of a label band ``(h, w)`` on the scene's grid whose first pixel is
+    scene pixel ``(row, col)``: its values where they overlap, 0 (unlabelled) elsewhere.
+
+    Warns (one :class:`HSIWarning`) when labelled pixels of the band fall outside the scene.
+
+    Raises:
+        LabelError: the band and the scene do not overlap at all.
+    """
+    h, w = shape
+    r0, r1 = max(0, row), min(h, row + band.shape[0])  # scene rows covered
+    c0, c1 = max(0, col), min(w, col + band.shape[1])
+    if r0 >= r1 or c0 >= c1:
+        raise LabelError(f"{path}: the label raster is on the cube's grid but does not overlap it (its first pixel is "
+                         f"the cube's column {col}, row {row}; the cube is {w} x {h} px); pass labels of this scene")
+    out = np.zeros((h, w), dtype=band.dtype)
+    part = band[r0 - row : r1 - row, c0 - col : c1 - col]
+    out[r0:r1, c0:c1] = part
+    outside = int(np.count_nonzero(band)) - int(np.count_nonzero(part))
+    if outside:
+        warnings.warn(f"{path}: on the cube's grid with another extent ({band.shape[1]} x {band.shape[0]} px from the "
+                      f"cube's column {col}, row {row}); {outside} of its {int(np.count_nonzero(band))} labelled "
+                      "pixels fall outside the cube and are left out", HSIWarning, stacklevel=3)
+    return out
+
+
+def origin_offset(transform: Any, scene_transform: Any) -> tuple[float, float]:
+    """``(col, row)``: where a raster's first pixel corner lies in the scene's pixel coordinates."""
+    inv = ~scene_transform
+    return inv.a * transform.c + inv.b * transform.f + inv.c, inv.d * transform.c + inv.e * transform.f + inv.f
+
+
+def grid_difference(crs: Any, transform: Any, scene_crs: Any, scene_transform: Any, *, whole_pixels: bool = False) -> str:
     """What keeps a raster's grid off the scene's (``""``: the same grid).
 
     The same grid: the same CRS, the same pixel size and axes (within 1e-6 of the pixel size) and
-    origins less than 1e-3 pixel apart (float noise in a GeoTIFF's tie point); otherwise the first
-    difference found: the CRSs, the pixel sizes, or the offset of the raster's origin in scene pixels.
+    origins less than 1e-3 pixel apart (float noise in a GeoTIFF's tie point), or, with
+    ``whole_pixels``, a whole number of pixels apart within that tolerance (the same grid, another
+    extent). Otherwise the first difference found: the CRSs, the pixel sizes (``hypot`` of the
+    affine's columns, :func:`~hsi_app.io.summary.pixel_sides`), the rotations, flipped or sheared
+    axes, or the offset of the raster's origin in scene pixels.
     """
+    from hsi_app.io.summary import grid_rotation, pixel_sides
+
     if crs != scene_crs:
         return f"its CRS is {_crs_name(crs)}, the scene's {_crs_name(scene_crs)}"
     a, s = tuple(transform)[:6], tuple(scene_transform)[:6]
     size = max(abs(s[0]), abs(s[1]), abs(s[3]), abs(s[4]))
     if any(abs(a[i] - s[i]) > 1e-6 * size for i in (0, 1, 3, 4)):
-        same_size = all(abs(abs(a[i]) - abs(s[i])) <= 1e-6 * size for i in (0, 1, 3, 4))
-        if same_size:  # a south-up (flipped) or transposed raster: equal sizes, other signs or axes
-            return (f"its axes are flipped or rotated against the scene's (pixel steps {a[0]:g}, {a[1]:g}, {a[3]:g}, "
-                    f"{a[4]:g}; the scene's {s[0]:g}, {s[1]:g}, {s[3]:g}, {s[4]:g})")
-        return f"its pixels are {abs(a[0]):g} x {abs(a[4]):g}, the scene's {abs(s[0]):g} x {abs(s[4]):g}"
-    inv = ~scene_transform
-    col, row = inv.a * a[2] + inv.b * a[5] + inv.c, inv.d * a[2] + inv.e * a[5] + inv.f
-    if max(abs(col), abs(row)) < 1e-3:
+        sides, scene_sides = pixel_sides(transform), pixel_sides(scene_transform)
+        if any(abs(x - y) > 1e-6 * size for x, y in zip(sides, scene_sides)):
+            mine, theirs = _two_sizes(sides, scene_sides)
+            return f"its pixels are {mine}, the scene's {theirs}"
+        turn, scene_turn = grid_rotation(transform) or 0.0, grid_rotation(scene_transform) or 0.0
+        if abs(turn - scene_turn) > 1e-6:
+            return f"its grid is rotated by {turn:.6g} degrees, the scene's by {scene_turn:.6g}"
+        return (f"its axes are flipped or sheared against the scene's (pixel steps {a[0]:g}, {a[1]:g}, {a[3]:g}, "
+                f"{a[4]:g}; the scene's {s[0]:g}, {s[1]:g}, {s[3]:g}, {s[4]:g})")
+    col, row = origin_offset(transform, scene_transform)
+    off_col, off_row = (col - round(col), row - round(row)) if whole_pixels else (col, row)
+    if max(abs(off_col), abs(off_row)) < 1e-3:
         return ""
     return f"shifted by {_px(col)}, {_px(row)} pixels (columns, rows)"
+
+
+def _two_sizes(sides: tuple[float, float], scene_sides: tuple[float, float]) -> tuple[str, str]:
+    """``"30.0003 x 30.0003"``, ``"30 x 30"``: two pixel sizes printed with the digits that tell them apart."""
+    for digits in (6, 9, 12, 15):
+        mine = f"{sides[0]:.{digits}g} x {sides[1]:.{digits}g}"
+        theirs = f"{scene_sides[0]:.{digits}g} x {scene_sides[1]:.{digits}g}"
+        if mine != theirs:
+            break
+    return mine, theirs
 
 
 def _px(v: float) -> str:
@@ -241,14 +304,24 @@ def _crs_name(crs: Any) -> str:
 
 
 def _resample_fix(crs: Any, transform: Any, shape: tuple[int, int]) -> str:
-    """The fix for a label raster off the scene's grid: a gdalwarp line onto it (CRS, pixel size, bounds)."""
+    """The fix for a label raster off the scene's grid.
+
+    A north-up scene: a gdalwarp line onto its grid (CRS, pixel size, bounds), or vector labels. A
+    rotated or sheared scene: vector labels, or a raster written with the scene's transform
+    (``gdalwarp -te/-tr`` makes north-up grids, which cannot match it).
+    """
+    if transform.b or transform.d:
+        return ("the scene's grid is rotated or sheared, which gdalwarp -te/-tr cannot make (its grids are north-up): "
+                "use vector labels (rasterised onto the scene's grid), or write the label raster with the scene's "
+                "transform (cube.hsi.transform)")
     h, w = shape
     t = transform
     xs = [t.a * c + t.b * r + t.c for c in (0, w) for r in (0, h)]
     ys = [t.d * c + t.e * r + t.f for c in (0, w) for r in (0, h)]
     srs = f"-t_srs {_crs_name(crs)} " if crs is not None else ""
     return (f"resample it onto the scene's grid, e.g. gdalwarp {srs}-tr {abs(transform.a):g} {abs(transform.e):g} "
-            f"-te {min(xs):.10g} {min(ys):.10g} {max(xs):.10g} {max(ys):.10g} -r near labels.tif on_grid.tif")
+            f"-te {min(xs):.10g} {min(ys):.10g} {max(xs):.10g} {max(ys):.10g} -r near labels.tif on_grid.tif, "
+            "or use vector labels")
 
 
 def _nodata_to_zero(band: np.ndarray, nodata: float | None) -> np.ndarray:

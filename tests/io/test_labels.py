@@ -111,9 +111,9 @@ def test_geotiff_labels_with_class_names(tmp_path: Path) -> None:
     assert got_names == names
 
 
-@pytest.mark.parametrize("shift_m", [300.0, 15.0])
+@pytest.mark.parametrize("shift_m", [15.0, 300.0 + 0.06])
 def test_geotiff_on_another_grid_is_refused(shift_m: float, tmp_path: Path) -> None:
-    """A label raster shifted by 10 pixels, or by only half a 30 m pixel, is not silently used."""
+    """A label raster shifted by half a 30 m pixel, or 10 pixels and 2e-3 of one, is not silently used."""
     shifted = from_origin(600000.0 + shift_m, 5100000.0, 30.0, 30.0)
     write_class_map(tmp_path / "gt.tif", _labels(), None, crs=CRS, transform=shifted,
                     class_names=[f"c{i}" for i in range(6)])
@@ -345,6 +345,72 @@ def test_a_south_up_label_raster_is_named_flipped_not_a_different_pixel_size(tmp
     with rasterio.open(path, "w", driver="GTiff", count=1, height=H, width=W, dtype="uint8", crs="EPSG:32632",
                        transform=Affine(30.0, 0.0, 600000.0, 0.0, 30.0, 5100000.0 - 30 * H)) as ds:
         ds.write(_labels(11).astype(np.uint8), 1)
-    with pytest.raises(LabelError, match=r"its axes are flipped or rotated against the scene's \(pixel steps 30, 0, "
+    with pytest.raises(LabelError, match=r"its axes are flipped or sheared against the scene's \(pixel steps 30, 0, "
                                          r"0, 30; the scene's 30, 0, 0, -30\)"):
         read_labels(path, _cube(georef=True))
+
+
+def _write_tif(path: Path, lab: np.ndarray, transform, crs: str = CRS) -> Path:  # noqa: ANN001
+    import rasterio
+
+    with rasterio.open(path, "w", driver="GTiff", count=1, height=lab.shape[0], width=lab.shape[1], dtype="uint8",
+                       crs=crs, transform=transform, nodata=255) as ds:
+        ds.write(lab.astype(np.uint8), 1)
+    return path
+
+
+@pytest.mark.parametrize("rotated", [False, True])
+def test_a_label_raster_on_the_grid_with_another_extent_is_cut_to_the_scene(rotated: bool, tmp_path: Path) -> None:
+    """Same grid, origin 3 columns left and 2 rows above the scene's (+1e-4 px of float noise), 20 x 25 px."""
+    from rasterio.transform import Affine
+
+    t = Affine.translation(600000.0, 5100000.0) * Affine.rotation(17.0 if rotated else 0.0) * Affine.scale(30.0, -30.0)
+    scene = make_cube(np.ones((3, H, W), np.float32), crs=CRS, transform=t)
+    big = np.random.default_rng(3).integers(0, 6, size=(20, 25)).astype(np.uint8)
+    big[5, 5] = 255  # the file's nodata: unlabelled
+    origin = t * (-3 + 1e-4, -2)
+    path = _write_tif(tmp_path / "big.tif", big, Affine(t.a, t.b, origin[0], t.d, t.e, origin[1]))
+    with pytest.warns(HSIWarning) as caught:
+        got, _ = read_labels(path, scene)
+    expected = np.where(big == 255, 0, big)[2 : 2 + H, 3 : 3 + W]  # scene pixel (r, c) = label pixel (r + 2, c + 3)
+    np.testing.assert_array_equal(got, expected)
+    outside = int(np.count_nonzero(np.where(big == 255, 0, big))) - int(np.count_nonzero(expected))
+    msgs = [str(w.message) for w in caught if issubclass(w.category, HSIWarning)]
+    assert len(msgs) == 1 and f"{outside} of its" in msgs[0] and "fall outside the cube" in msgs[0], msgs
+
+
+def test_a_smaller_label_raster_inside_the_scene_leaves_the_rest_unlabelled(tmp_path: Path) -> None:
+    import warnings
+
+    small = np.arange(1, 13, dtype=np.uint8).reshape(3, 4) % 5 + 1
+    path = _write_tif(tmp_path / "small.tif", small, from_origin(600000.0 + 2 * 30, 5100000.0 - 5 * 30, 30.0, 30.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HSIWarning)  # every labelled pixel is inside: nothing to warn about
+        got, _ = read_labels(path, _cube(georef=True))
+    expected = np.zeros((H, W), np.int32)
+    expected[5:8, 2:6] = small
+    np.testing.assert_array_equal(got, expected)
+    far = _write_tif(tmp_path / "far.tif", small, from_origin(600000.0 + 30 * W, 5100000.0, 30.0, 30.0))
+    with pytest.raises(LabelError, match=r"far\.tif: the label raster is on the cube's grid but does not overlap it "
+                                         r"\(its first pixel is the cube's column 9, row 0; the cube is 9 x 14 px\)"):
+        read_labels(far, _cube(georef=True))
+
+
+def test_off_a_rotated_grid_the_fix_is_vector_labels_not_gdalwarp(tmp_path: Path) -> None:
+    """gdalwarp -te/-tr makes north-up grids; sizes are hypot of the affine's columns; a rotation is named as such."""
+    from rasterio.transform import Affine
+
+    t = Affine.translation(600000.0, 4500000.0) * Affine.rotation(25.0) * Affine.scale(20.0, -20.0)
+    scene = make_cube(np.ones((3, H, W), np.float32), crs=CRS, transform=t)
+    north_up = _write_tif(tmp_path / "north_up.tif", _labels(), from_origin(600000.0, 4500000.0, 18.1262, 18.1262))
+    with pytest.raises(LabelError) as err:
+        read_labels(north_up, scene)
+    msg = str(err.value)
+    assert "its pixels are 18.1262 x 18.1262, the scene's 20 x 20;" in msg, msg
+    assert "gdalwarp -t_srs" not in msg and "-r near" not in msg and "use vector labels" in msg and "cube.hsi.transform" in msg, msg
+    turned = Affine.translation(600000.0, 4500000.0) * Affine.rotation(17.0) * Affine.scale(20.0, -20.0)
+    with pytest.raises(LabelError, match=r"its grid is rotated by 17 degrees, the scene's by 25; .*use vector labels"):
+        read_labels(_write_tif(tmp_path / "turned.tif", _labels(), turned), scene)
+    nearly = from_origin(600000.0, 5100000.0, 30.00004, 30.0)  # 1.3e-6 off: printed with the digits that show it
+    with pytest.raises(LabelError, match=r"its pixels are 30\.00004 x 30, the scene's 30 x 30;"):
+        read_labels(_write_tif(tmp_path / "nearly.tif", _labels(), nearly), _cube(georef=True))

@@ -284,3 +284,27 @@ def test_cli_refuses_to_overwrite_its_inputs(tmp_path: Path, capsys: pytest.Capt
               "--json", str(tmp_path / "same"), "--confusion", str(tmp_path / "same")])
     assert "same file" in capsys.readouterr().err
     assert all(p.read_bytes() == data for p, data in before.items()) and not (tmp_path / "same").exists()
+
+
+def test_a_map_of_a_crop_is_scored_against_the_whole_scenes_reference(tmp_path: Path) -> None:
+    """The reference is on the map's grid with a larger extent: read through the crop's window, 0 outside."""
+    from rasterio.transform import Affine
+
+    from hsi_app.errors import HSIWarning
+    from hsi_app.io.cog import write_class_map
+    from hsi_app.tasks.map_accuracy import evaluate_map
+
+    rot = Affine.translation(600000.0, 4500000.0) * Affine.rotation(25.0) * Affine.scale(20.0, -20.0)
+    rng = np.random.default_rng(5)
+    ref = rng.integers(0, 4, size=(60, 50)).astype(np.uint8)  # the whole scene's reference
+    write_class_map(tmp_path / "ref.tif", ref, None, crs="EPSG:32616", transform=rot, class_names=NAMES)
+    crop = np.s_[20:45, 10:40]  # the map covers rows 20-44, cols 10-39
+    cls = np.where(rng.uniform(size=(25, 30)) < 0.8, ref[crop], rng.integers(1, 4, size=(25, 30))).astype(np.uint8)
+    write_class_map(tmp_path / "map.tif", cls, None, crs="EPSG:32616", transform=rot * Affine.translation(10, 20),
+                    class_names=NAMES)
+    with pytest.warns(HSIWarning, match=rf"ref\.tif: .*{np.count_nonzero(ref) - np.count_nonzero(ref[crop])} of its "
+                                        rf"{np.count_nonzero(ref)} labelled pixels fall outside"):
+        acc = evaluate_map(tmp_path / "map.tif", tmp_path / "ref.tif")
+    expected = assess_map(cls, ref[crop].astype(np.int32), NAMES[1:])
+    np.testing.assert_array_equal(acc.confusion, expected.confusion)
+    assert acc.scores()["oa"] == pytest.approx(expected.scores()["oa"]) and 0.8 < acc.scores()["oa"] < 0.95
