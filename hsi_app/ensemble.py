@@ -64,7 +64,8 @@ class EnsemblePredictor:
 
     def __init__(self, members: Sequence[Predictor], sources: Sequence[str | os.PathLike[str]]) -> None:
         if not members:
-            raise ConfigError("an ensemble needs at least one run; pass --model RUN_DIR one or more times")
+            raise ConfigError("an ensemble needs at least one run; pass --model RUN_DIR one or more times (a list of "
+                              "run folders in Python)")
         if len(members) != len(sources):
             raise ValueError(f"{len(members)} members but {len(sources)} sources")
         first = members[0]
@@ -92,7 +93,8 @@ class EnsemblePredictor:
             if is_ensemble_dir(folder):
                 raise ConfigError(f"{folder}: an ensemble folder; its members go in as runs, not ensembles in ensembles")
             if folder.resolve() in seen:
-                raise ConfigError(f"{folder}: given twice as --model; each ensemble member is a different run")
+                raise ConfigError(f"{folder}: given twice as --model (twice in the list of runs in Python); each "
+                                  "ensemble member is a different run")
             seen.add(folder.resolve())
         members = [Predictor.load(folder, device, tta=tta) for folder in folders]
         ens = cls(members, folders)
@@ -198,7 +200,8 @@ def load_members(run_dirs: Sequence[str | os.PathLike[str]]) -> EnsemblePredicto
         ModelLoadError: a run cannot be loaded or has other classes.
     """
     if len(run_dirs) < 2:
-        raise ConfigError("an ensemble needs at least two runs; pass --model RUN_DIR two or more times")
+        raise ConfigError("an ensemble needs at least two runs; pass --model RUN_DIR two or more times (a list of "
+                          "two or more run folders in Python)")
     return EnsemblePredictor.load(run_dirs, device="cpu")
 
 

@@ -24,6 +24,8 @@ from hsi_app.infer import ProbFn
 from hsi_app.io.cube import Cube
 
 WAVELENGTH_TOLERANCE_NM = 2.0
+RESAMPLE_HINT = "pass --resample (resample=True in Python) to resample spectrally"
+"""The fix a band mismatch names (:func:`plan_bands`); the viewer rewrites it into its checkbox."""
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,7 @@ def plan_bands(config: RunConfig, cube: Cube, *, resample: bool = False) -> Band
             warnings.warn(f"{source}: {n_edge} of the model's bands lie beyond the cube's range "
                           f"({_range(cube_wl[good])}) and copy its nearest edge band", HSIWarning, stacklevel=2)
         return BandPlan(indices=None, matrix=matrix, sources=good, bands=c)
-    hint = "pass --resample to resample spectrally" if known else "the cube or the model lacks wavelengths, so bands cannot be resampled"
+    hint = RESAMPLE_HINT if known else "the cube or the model lacks wavelengths, so bands cannot be resampled"
     bands = f"{c} bands ({_range(cube_wl)}) do" if c != 1 else f"1 band ({_range(cube_wl)}) does"
     raise BandMismatchError(
         f"{source}: {bands} not match the model's {config.in_chans} bands "
@@ -377,6 +379,6 @@ def run_dir_of(path: str | os.PathLike[str]) -> Path:
     if not str(path).strip():
         from hsi_app.errors import ConfigError
 
-        raise ConfigError("--model is empty; pass the output folder of `hsi train`")
+        raise ConfigError("--model is empty (a run folder in Python); pass the output folder of `hsi train`")
     p = Path(path)
     return p.parent if p.name in ("config.json", "ensemble.json") else p

@@ -78,3 +78,21 @@ def test_load_classifier_takes_one_run_as_a_path(tmp_path: Path) -> None:
         pred = load_classifier(given, device="cpu")
         assert isinstance(pred, Predictor) and Path(pred.run_dir) == run
         np.testing.assert_array_equal(pred.probs(image), expected)
+
+
+def test_python_messages_give_the_python_keyword_beside_the_flag(tmp_path: Path) -> None:
+    from hsi_app.errors import ConfigError
+
+    run = make_run(tmp_path / "m0", in_chans=C)
+    pred = Predictor.load(run, device="cpu")
+    with pytest.raises(BandMismatchError, match=r"pass --resample \(resample=True in Python\) to resample spectrally"):
+        pred.bind(_cube(7))
+    with pytest.raises(ConfigError, match=r"given twice as --model \(twice in the list of runs in Python\)"):
+        load_classifier([run, run], device="cpu")
+    with pytest.raises(ConfigError, match=r"--model RUN_DIR one or more times \(a list of run folders in Python\)"):
+        EnsemblePredictor([], [])
+    from hsi_app.viewer.messages import RESAMPLE_LABEL, in_viewer_terms
+
+    with pytest.raises(BandMismatchError) as err:  # the viewer still turns the hint into its checkbox
+        pred.bind(_cube(7))
+    assert f'tick "{RESAMPLE_LABEL}"' in in_viewer_terms(str(err.value)) and "--resample" not in in_viewer_terms(str(err.value))

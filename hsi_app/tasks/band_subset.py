@@ -87,7 +87,7 @@ def matching_bands(
         w = np.asarray(wl, dtype=np.float64)
         raise BandMismatchError(
             f"{source}: none of its {w.size} bands ({w.min():.0f}-{w.max():.0f} nm) lies within "
-            f"{TOLERANCE_NM:g} nm of the model's training bands; resample the cube (--resample)"
+            f"{TOLERANCE_NM:g} nm of the model's training bands; resample the cube (--resample; resample=True in Python)"
         )
     keep = np.flatnonzero(ok)
     return keep, near[keep]
@@ -137,7 +137,8 @@ def subset_warning(train_wl: np.ndarray, used: np.ndarray, scene: str, run: str,
                f"within {TOLERANCE_NM:g} nm of the others, e.g. {_longest_missing_range(train_wl, missing)}); "
                "the map may be less accurate")
     if resample_applies and k < 0.5 * n:
-        message += "; below half of them, check the map against the full-band one or pass --resample"
+        message += ("; below half of them, check the map against the full-band one or pass --resample "
+                    "(resample=True in Python)")
     return message
 
 

@@ -222,7 +222,7 @@ def streamed_scores(method: str, cube: Cube, targets: np.ndarray | None = None, 
     if m not in STREAMED_METHODS:
         raise ConfigError(f"streamed detection: {method!r} is not one of {', '.join(STREAMED_METHODS)}")
     if m in TARGET_METHODS and targets is None:
-        raise ConfigError(f"detection method {m!r} needs target spectra; pass --targets LIB or --target-pixel ROW,COL")
+        raise ConfigError(f"detection method {m!r} needs target spectra; pass --targets LIB or --target-pixel ROW,COL (spectra= in Python, e.g. from target_spectra)")
     bands = cube.hsi.good_band_indices
     if targets is not None and m in TARGET_METHODS:
         targets = check_targets(targets, int(bands.size))  # before the (long) first pass

@@ -191,14 +191,15 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | None = None,
     h, w = cube.sizes["y"], cube.sizes["x"]
     for r, c in pixels or []:
         if not (0 <= r < h and 0 <= c < w):
-            raise ConfigError(f"--target-pixel {r},{c}: outside the {h} x {w} scene (rows 0..{h - 1}, cols 0..{w - 1})")
+            raise ConfigError(f"--target-pixel {r},{c} (pixels= in Python): outside the {h} x {w} scene (rows 0..{h - 1}, cols 0..{w - 1})")
         spectrum = pixel_spectrum(cube, r, c, valid=valid)
         if not np.isfinite(spectrum).all():
-            raise InvalidDataError(f"--target-pixel {r},{c}: that pixel has no data; pick a valid pixel")
+            raise InvalidDataError(f"--target-pixel {r},{c} (pixels= in Python): that pixel has no data; pick a valid "
+                                   "pixel")
         spectra.append(spectrum[None])
         labels.append(f"pixel_{r}_{c}")
     if not spectra:
-        raise ConfigError("target detection needs target spectra; pass --targets LIB or --target-pixel ROW,COL")
+        raise ConfigError("target detection needs target spectra; pass --targets LIB or --target-pixel ROW,COL (library= or pixels= in Python)")
     return np.concatenate(spectra).astype(np.float32), labels
 
 
@@ -227,7 +228,8 @@ def detect_scene(cube: Cube, method: str, *, spectra: np.ndarray | None = None, 
     m = check_method(method)
     if m == "learned":
         if model is None:
-            raise ConfigError("detection method 'learned' needs --model RUN_DIR (from `hsi train --task detect`)")
+            raise ConfigError("detection method 'learned' needs --model RUN_DIR (model= in Python), a run of "
+                              "`hsi train --task detect`")
         from hsi_app.tasks.detector_infer import LearnedDetector
 
         det_model = LearnedDetector.load(model)

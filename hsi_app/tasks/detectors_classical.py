@@ -330,9 +330,10 @@ def classical_scores(method: str, image: np.ndarray, targets: np.ndarray | None 
     """
     m = check_method(method)
     if m == "learned":
-        raise ConfigError("detection: 'learned' is not a classical method; use detect_scene with --model")
+        raise ConfigError("detection: 'learned' is not a classical method; use detect_scene(cube, 'learned', model=RUN_DIR) "
+                          "(hsi detect --model)")
     if m in TARGET_METHODS and targets is None:
-        raise ConfigError(f"detection method {m!r} needs target spectra; pass --targets LIB or --target-pixel ROW,COL")
+        raise ConfigError(f"detection method {m!r} needs target spectra; pass --targets LIB or --target-pixel ROW,COL (targets= in Python, e.g. from target_spectra)")
     fns: dict[str, Callable[[], np.ndarray]] = {
         "rx": lambda: rx(image),
         "rx-local": lambda: rx(image, window=window, progress=progress),

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import re
 
+from hsi_app.predictor import RESAMPLE_HINT
+
 RESAMPLE_LABEL = "resample bands to the model's"
 """Label of the Classify tab's checkbox that does what ``--resample`` does."""
 DETECT_RESAMPLE_LABEL = "resample bands to the detector's"
 """Label of the Detect tab's checkbox that does what ``hsi detect --resample`` does."""
-_RESAMPLE_HINT = "pass --resample to resample spectrally"
+_RESAMPLE_HINT = RESAMPLE_HINT
 
 _KEY_FLAG = r"\.? *Pass --key NAME \(key= in Python\)(?: naming a 3-D array| with one of them)?"
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (

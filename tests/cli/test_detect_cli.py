@@ -232,7 +232,7 @@ def test_learned_detect_resamples_other_bands_when_asked(tmp_path: Path, capsys:
                                 transform=from_origin(300000, 5000000, 30, 30)))
     base = ["detect", "--input", str(scene), "--method", "learned", "--model", str(run), "--quiet"]
     code, _, err = run_main(capsys, *base, "--out", str(tmp_path / "no.tif"))
-    assert code == 2 and err.count("\n") == 1 and "pass --resample to resample spectrally" in err, err
+    assert code == 2 and err.count("\n") == 1 and "pass --resample (resample=True in Python) to resample spectrally" in err, err
     assert not (tmp_path / "no.tif").exists()
     code, out, err = run_main(capsys, *base, "--resample", "--out", str(tmp_path / "yes.tif"))
     assert code == 0, err

@@ -49,7 +49,7 @@ def test_below_half_adds_the_resample_hint_when_resampling_can_cover_the_bands(r
     [msg] = _warnings(run, _cube(wl))
     assert msg == (f"scene.tif: {run} uses 2 of its 12 training bands (the scene has no band within 2 nm of the "
                    "others, e.g. 780-2400 nm); the map may be less accurate; below half of them, check the map "
-                   "against the full-band one or pass --resample")
+                   "against the full-band one or pass --resample (resample=True in Python)")
 
 
 def test_no_resample_hint_when_resampling_cannot_cover_the_bands(run: Path) -> None:
