@@ -224,8 +224,15 @@ def detect_scene(cube: Cube, method: str, *, spectra: np.ndarray | None = None, 
         resample: ``learned``: resample the cube's bands to the model's when they differ
             (:func:`~hsi_app.predictor.plan_bands`); classical methods resample the library instead.
         valid: the scene's ``(H, W)`` valid mask, when already computed (``rx``/``mf``/``ace``/``cem``).
+
+    Raises:
+        ConfigError: ``names`` not one per row of ``spectra``; see also the methods' own checks.
     """
     m = check_method(method)
+    if names is not None and spectra is not None and len(names) != np.atleast_2d(np.asarray(spectra)).shape[0]:
+        k = np.atleast_2d(np.asarray(spectra)).shape[0]
+        raise ConfigError(f"detect_scene: {len(names)} names for {k} target spectra; give one name per row of spectra "
+                          "(names=None numbers them target_1, target_2...)")
     if m == "learned":
         if model is None:
             raise ConfigError("detection method 'learned' needs --model RUN_DIR (model= in Python), a run of "

@@ -28,3 +28,13 @@ def test_missing_targets_name_the_python_keywords() -> None:
         target_spectra(cube, pixels=[(0, 0)])
     with pytest.raises(ConfigError, match=r"needs --model RUN_DIR \(model= in Python\)"):
         detect_scene(cube, "learned")
+
+
+def test_names_must_be_one_per_target_spectrum() -> None:
+    cube = _cube()
+    spec = np.asarray(cube.values[:, 5, 5])
+    spectra = np.stack([spec, spec * 1.1])
+    with pytest.raises(ConfigError, match=r"^detect_scene: 1 names for 2 target spectra; give one name per row"):
+        detect_scene(cube, "mf", spectra=spectra, names=["a"])
+    assert detect_scene(cube, "mf", spectra=spectra, names=["a", "b"]).names == ["a", "b"]
+    assert detect_scene(cube, "mf", spectra=spectra).names == ["target_1", "target_2"]
