@@ -309,7 +309,7 @@ def merge_class_names(map_names: list[str] | None, ref_names: list[str] | None, 
 
 def evaluate_map(
     map_path: str | os.PathLike[str],
-    reference_path: str | os.PathLike[str],
+    reference_path: str | os.PathLike[str] | np.ndarray | Any,
     *,
     attribute: str = "class",
     key: str | None = None,
@@ -320,7 +320,9 @@ def evaluate_map(
     Args:
         map_path: class map (band 1 = class, 0 = no data; ``CLASS_NAMES`` tag optional).
         reference_path: label raster (GeoTIFF on the map's grid, ``.npy``, ``.mat``) or vector
-            file in any CRS (rasterised onto the map's grid).
+            file in any CRS (rasterised onto the map's grid); or an ``(H, W)`` integer array (numpy,
+            or a DataArray such as ``cube.coords["label"]``) on the map's grid, taken as a ``.npy``
+            file's would be (class ids as the map's, 0 = unlabelled; only its shape can be checked).
         attribute: vector column holding the class (number or name).
         key: ``.mat`` variable holding the labels.
         layer: layer of a vector reference with several layers (refused without it).
@@ -337,18 +339,35 @@ def evaluate_map(
     from hsi_app.io.labels import read_labels, sniff_label_format
 
     cmap = read_class_map(map_path, confidence=False)
-    grid = make_cube(cmap.classes[None], crs=cmap.crs, transform=cmap.transform,
-                     source=str(map_path))
-    ref, ref_names = read_labels(Path(reference_path), grid, key=key, attribute=attribute, layer=layer)
+    if isinstance(reference_path, (str, os.PathLike)):
+        grid = make_cube(cmap.classes[None], crs=cmap.crs, transform=cmap.transform,
+                         source=str(map_path))
+        ref, ref_names = read_labels(Path(reference_path), grid, key=key, attribute=attribute, layer=layer)
+        source = str(reference_path)
+    else:  # an array in hand (cube.hsi.labels): labels on the map's grid, as a .npy file's
+        ref, ref_names, source = _array_reference(reference_path, cmap.classes.shape), None, "reference array"
     if cmap.class_names is None and ref_names is not None and sniff_label_format(Path(reference_path)) == "vector":
         used = ", ".join(str(ref_names[i]) for i in np.unique(ref[ref > 0])[:4])
         raise LabelError(f"{reference_path}: its classes are names ({used}) but the map {map_path} has none, so "
                          f"they cannot be matched to its class numbers; give the reference a numeric '{attribute}' "
                          "(the map's ids) or score a map that names its classes (hsi predict writes them)")
-    ref, names = merge_class_names(cmap.class_names, ref_names, ref, int(cmap.classes.max(initial=0)),
-                                   source=str(reference_path))
+    ref, names = merge_class_names(cmap.class_names, ref_names, ref, int(cmap.classes.max(initial=0)), source=source)
     return assess_map(cmap.classes, ref, names,
                       pixel_area_m2=pixel_area_m2(cmap.transform, cmap.crs, cmap.classes.shape))
+
+
+def _array_reference(reference: Any, shape: tuple[int, int]) -> np.ndarray:
+    """An ``(H, W)`` reference given as an array (numpy, DataArray), checked as labels on a map of ``shape``.
+
+    Raises:
+        LabelError: not an array, or not ``(H, W)`` whole class ids (:func:`~hsi_app.io.cube.check_labels`).
+    """
+    from hsi_app.io.cube import check_labels
+
+    if not hasattr(reference, "shape"):
+        raise LabelError(f"evaluate_map: the reference is a {type(reference).__name__}; pass a label file path or an "
+                         "(H, W) integer array on the map's grid")
+    return check_labels(np.asarray(reference), shape, "reference array")
 
 
 def format_report(report: dict[str, Any]) -> str:

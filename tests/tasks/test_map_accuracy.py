@@ -308,3 +308,28 @@ def test_a_map_of_a_crop_is_scored_against_the_whole_scenes_reference(tmp_path: 
     expected = assess_map(cls, ref[crop].astype(np.int32), NAMES[1:])
     np.testing.assert_array_equal(acc.confusion, expected.confusion)
     assert acc.scores()["oa"] == pytest.approx(expected.scores()["oa"]) and 0.8 < acc.scores()["oa"] < 0.95
+
+
+def test_a_reference_array_in_hand_scores_as_its_npy_file_does(tmp_path: Path) -> None:
+    """cube.hsi.labels or cube.coords["label"] on the map's grid: the scores of the same labels saved as .npy."""
+    import xarray as xr
+
+    from hsi_app.io.cog import write_class_map
+    from hsi_app.tasks.map_accuracy import evaluate_map
+
+    rng = np.random.default_rng(8)
+    ref = rng.integers(0, 4, size=(30, 40)).astype(np.int32)
+    cls = np.where(rng.uniform(size=ref.shape) < 0.7, np.maximum(ref, 1), rng.integers(1, 4, size=ref.shape))
+    write_class_map(tmp_path / "map.tif", cls.astype(np.uint8), None, crs="EPSG:32633", transform=T, class_names=NAMES)
+    np.save(tmp_path / "ref.npy", ref)
+    from_file = evaluate_map(tmp_path / "map.tif", tmp_path / "ref.npy")
+    expected = assess_map(cls, ref, NAMES[1:])
+    np.testing.assert_array_equal(from_file.confusion, expected.confusion)
+    for given in (ref, xr.DataArray(ref, dims=("y", "x"))):
+        acc = evaluate_map(tmp_path / "map.tif", given)
+        np.testing.assert_array_equal(acc.confusion, expected.confusion)
+        assert acc.to_dict() == from_file.to_dict()
+    with pytest.raises(LabelError, match=r"^reference array: labels have shape \(40, 30\) but the cube is \(30, 40\)"):
+        evaluate_map(tmp_path / "map.tif", ref.T)
+    with pytest.raises(LabelError, match=r"^evaluate_map: the reference is a list; pass a label file path"):
+        evaluate_map(tmp_path / "map.tif", ref.tolist())
