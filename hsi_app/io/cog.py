@@ -556,7 +556,7 @@ def cube_band_metadata(cube: Cube) -> tuple[list[str], list[dict[str, str]], dic
     return descriptions, band_tags, dataset
 
 
-def write_cube(dst: str | os.PathLike[str], cube: Cube, *, blocksize: int = 256) -> None:
+def write_cube(dst: str | os.PathLike[str], cube: Cube, *, blocksize: int = 256, progress: bool = True) -> None:
     """Write a cube as a float32 multi-band COG, tile by tile from a (lazy) cube.
 
     Values equal to the cube's no-data value (``cube.hsi.nodata``) become NaN, the file's nodata, and so do whole
@@ -569,7 +569,13 @@ def write_cube(dst: str | os.PathLike[str], cube: Cube, *, blocksize: int = 256)
         cube: Cube ``(C, H, W)``, numpy- or dask-backed; read one dask chunk (or one
             ``blocksize`` tile) at a time.
         blocksize: COG tile size (also the read window).
+        progress: a progress bar over the windows (on stderr) for a cube of more than
+            :data:`~hsi_app.io.summary.LARGE_ELEMENTS` values; a smaller one writes in seconds, without one.
     """
+    from tqdm.auto import tqdm
+
+    from hsi_app.io.summary import LARGE_ELEMENTS
+
     c, h, w = cube.hsi.shape
     descriptions, band_tags, tags = cube_band_metadata(cube)
     crs = cube.rio.crs
@@ -580,7 +586,9 @@ def write_cube(dst: str | os.PathLike[str], cube: Cube, *, blocksize: int = 256)
         nodata=float("nan"), band_descriptions=descriptions, tags=tags, band_tags=band_tags,
         blocksize=blocksize, overview_resampling="AVERAGE",
     ) as out:
-        for r, col, hh, ww in _read_windows(cube, blocksize):
+        windows = list(_read_windows(cube, blocksize))
+        for r, col, hh, ww in tqdm(windows, desc="write_cube", unit="win", leave=False,
+                                   disable=not (progress and c * h * w > LARGE_ELEMENTS)):
             win = cube.hsi.window(r, col, hh, ww).compute()  # data and valid mask in one pass (shared reads)
             raw = np.asarray(win.values)
             block = raw.astype(np.float32)

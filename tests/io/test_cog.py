@@ -308,3 +308,22 @@ def test_an_image_is_not_read_as_a_class_map(tmp_path: Path, count: int, dtype: 
     with pytest.raises(InvalidDataError, match=needle) as info:
         read_class_map(path)
     assert str(path) in str(info.value) and "hsi predict" in str(info.value)
+
+
+def test_write_cube_shows_progress_over_its_windows_for_a_large_cube(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bar counting the windows (here 2 x 2 tiles of 32) above the size threshold; none below it or when off."""
+    from hsi_app.io import summary
+
+    cube, data, _ = _cube(lazy=False)
+    write_cube(tmp_path / "small.tif", cube, blocksize=32)
+    assert "write_cube" not in capsys.readouterr().err  # below LARGE_ELEMENTS: written in seconds, no bar
+    monkeypatch.setattr(summary, "LARGE_ELEMENTS", data.size - 1)
+    write_cube(tmp_path / "large.tif", cube, blocksize=32)
+    err = capsys.readouterr().err
+    n = -(-data.shape[1] // 32) * -(-data.shape[2] // 32)
+    assert "write_cube" in err and f"/{n} " in err, err
+    write_cube(tmp_path / "quiet.tif", cube, blocksize=32, progress=False)
+    assert capsys.readouterr().err == ""
+    with rasterio.open(tmp_path / "large.tif") as a, rasterio.open(tmp_path / "quiet.tif") as b:
+        np.testing.assert_array_equal(a.read(), b.read())
