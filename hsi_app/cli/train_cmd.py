@@ -30,7 +30,7 @@ def _check_task_options(task: str, init: str | None, init_seed: int | None, teac
 
 
 TASK_OPTIONS = {
-    "classify": {"task", "schedule", "data", "labels", "label_attribute", "label_layer", "key", "model", "split",
+    "classify": {"task", "schedule", "data", "labels", "label_attribute", "label_layer", "key", "model", "split", "buffer",
                  "train_labels", "test_labels", "epochs", "val_fraction", "label_smoothing", "class_weights", "seed",
                  "init_seed", "teacher", "distill_weight", "window", "out", "quiet"},
     "denoise": {"task", "noise", "init", "data", "key", "model", "epochs", "seed", "window", "out", "quiet"},
@@ -60,6 +60,10 @@ TASK_RUNNERS = {"denoise": "hsi_app.cli.train_denoise_cmd", "detect": "hsi_app.c
 @click.option("--key", default=None, help=".mat variable holding the cube.")
 @click.option("--model", "model", default=None, help="Model name (`hsi models list`) or 'svm'; default per task.")
 @click.option("--split", "split", default="random:0.1", show_default=True, help="random:F | fixed:N | disjoint:F.")
+@click.option("--buffer", type=int, default=None,
+              help="disjoint:F only: drop the test pixels within R px of training (also sets the block edge, "
+                   ">= 2R+1); default: the model's receptive radius. --buffer 11 gives any model the split of "
+                   "a default (ssfcn_snv) run of the same --seed.")
 @click.option("--train-labels", default=None, type=click.Path(exists=True), help="User training label map (replaces --split).")
 @click.option("--test-labels", default=None, type=click.Path(exists=True), help="User test label map (with --train-labels).")
 @click.option("--epochs", type=int, default=None, help="Training epochs (default: the model's tuned value).")
@@ -84,7 +88,7 @@ TASK_RUNNERS = {"denoise": "hsi_app.cli.train_denoise_cmd", "detect": "hsi_app.c
 @click.option("--out", "out", required=True, type=click.Path(), help="Run folder to write.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train(task: str, noise: str, init: str | None, targets: str | None, schedule: str | None, data: str, labels: str | None,
-          label_attribute: str, label_layer: str | None, key: str | None, model: str | None, split: str, train_labels: str | None,
+          label_attribute: str, label_layer: str | None, key: str | None, model: str | None, split: str, buffer: int | None, train_labels: str | None,
           test_labels: str | None, epochs: int | None, val_fraction: float, label_smoothing: float | None, class_weights: float, seed: int,
           init_seed: int | None, teacher: tuple[str, ...], distill_weight: float, window: int, out: str,
           quiet: bool) -> None:
@@ -105,11 +109,12 @@ def train(task: str, noise: str, init: str | None, targets: str | None, schedule
     from hsi_app.tasks.train_classifier import DEFAULT_CLASSIFIER, TrainOptions, train_classifier
 
     model = model or DEFAULT_CLASSIFIER
+    _check_buffer_applies(split, train_labels, test_labels)
     if model == "svm":
         refuse_given(SVM_UNUSED, "the SVM baseline fits the training spectra directly (no epochs, schedule, "
                      "validation or loss)")
 
-    opts = TrainOptions(model=model, split=split, epochs=epochs, seed=seed, init_seed=init_seed, window=window, progress=not quiet,
+    opts = TrainOptions(model=model, split=split, buffer=buffer, epochs=epochs, seed=seed, init_seed=init_seed, window=window, progress=not quiet,
                         schedule=schedule, val_fraction=val_fraction, label_smoothing=label_smoothing,
                         class_weight_power=class_weights, teacher=tuple(teacher), distill_weight=distill_weight)
     check_out_dir(out, other_runs=OTHER_THAN_TRAINING, task="classification")
@@ -117,7 +122,10 @@ def train(task: str, noise: str, init: str | None, targets: str | None, schedule
     cube, maps = read_split_labels(cube, (train_labels, test_labels), attribute=label_attribute, layer=label_layer)
     metrics = train_classifier(cube, out, opts, train_labels=maps[0], test_labels=maps[1],
                                protect=[labels, train_labels, test_labels])
-    from hsi_app.data.splits import leak_note
+    from pathlib import Path
+
+    from hsi_app.data.splits import Split, leak_note
+    from hsi_app.tasks.train_classifier import disjoint_layout_note
 
     leak = leak_note(metrics["leaky"], metrics["protocol"])
     click.echo(
@@ -125,3 +133,16 @@ def train(task: str, noise: str, init: str | None, targets: str | None, schedule
         f"kappa {metrics['kappa']:.4f}  ({metrics['n_train']} train / {metrics['n_test']} test px, "
         f"{metrics['train_seconds']:.1f} s)  -> {out}"
     )
+    note = disjoint_layout_note(Split.load(Path(out) / "split.npz"))
+    if note:
+        click.echo(note)
+
+
+def _check_buffer_applies(split: str, train_labels: str | None, test_labels: str | None) -> None:
+    """Refuse ``--buffer`` (typed) with given label maps or a split other than ``disjoint:F`` (:func:`refuse_given`)."""
+    from hsi_app.data.splits import parse_split
+
+    if train_labels is not None or test_labels is not None:
+        refuse_given(("buffer",), "--train-labels/--test-labels keep their own gap (recorded with the run)")
+    elif parse_split(split).kind != "disjoint":
+        refuse_given(("buffer",), f"only a disjoint:F split has a buffer, --split {split} has none")

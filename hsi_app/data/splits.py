@@ -201,6 +201,8 @@ class Split:
             within the model's receptive radius of a training pixel; see :meth:`for_model`).
         radius: buffer radius in pixels (Chebyshev) between train and test; 0 if none.
         dropped: number of labelled test pixels removed by the buffer.
+        block: edge in pixels of the square blocks of a ``disjoint`` split; 0 for the other
+            protocols and for splits saved before it was recorded.
     """
 
     train: np.ndarray
@@ -210,6 +212,7 @@ class Split:
     leaky: bool = False
     radius: int = 0
     dropped: int = 0
+    block: int = 0
 
     def __post_init__(self) -> None:
         self.train = np.asarray(self.train, dtype=np.int32)
@@ -245,6 +248,8 @@ class Split:
             text += f", test pixels over {self.radius} px from training"
         elif self.radius > 0:
             text += f", buffer {self.radius} px dropped {self.dropped} test pixels"
+        if self.block > 0:
+            text += f", blocks of {self.block} px"
         if self.leaky:
             text += f" -- {leak_text(self.protocol)}"
         return text
@@ -289,6 +294,7 @@ class Split:
             "leaky": np.array(self.leaky, dtype=np.bool_),
             "radius": np.array(self.radius, dtype=np.int64),
             "dropped": np.array(self.dropped, dtype=np.int64),
+            "block": np.array(self.block, dtype=np.int64),
         }
         try:
             with open(path, "wb") as fh:
@@ -317,6 +323,7 @@ class Split:
                         " re-create it with Split.save"
                     )
                 values = {k: data[k] for k in keys}
+                block = int(data["block"]) if "block" in data.files else 0  # files saved before it was recorded
         except LabelError:
             raise
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
@@ -332,6 +339,7 @@ class Split:
             leaky=bool(values["leaky"]),
             radius=int(values["radius"]),
             dropped=int(values["dropped"]),
+            block=block,
         )
 
 
@@ -574,6 +582,7 @@ def make_split(
             f"buffer radius {radius} must be an integer >= 0, e.g. 5 for 11x11 patches"
         )
     lab = _check_labels(labels)
+    edge = 0
     if spec.kind == "disjoint":
         edge = default_block(lab.shape, int(radius)) if block is None else int(block)
         if edge < 1:
@@ -602,6 +611,7 @@ def make_split(
         leaky=leaks(train, test, max(int(radius), 1) if reach is None else int(reach)),
         radius=int(radius),
         dropped=dropped,
+        block=int(edge),
     )
 
 

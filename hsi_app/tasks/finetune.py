@@ -380,11 +380,11 @@ def finetune(
         RUN_FILES,
         TrainOptions,
         _band_stats,
-        _split_for,
         check_has_labels,
         check_split_pixels,
         evaluate_run,
         scene_in_memory,
+        split_for_run,
     )
 
     base_path, base = _base_dir_checked(base_dir)
@@ -418,8 +418,8 @@ def finetune(
     if opts.progress:
         print(f"classes: {plan.how}")
     if split is None:
-        split = _split_for(cube, TrainOptions(split=opts.split, seed=opts.seed), base.receptive_radius,
-                           train_labels, test_labels)
+        split = split_for_run(cube, TrainOptions(split=opts.split, seed=opts.seed), base.receptive_radius,
+                              train_labels, test_labels)
     split.train[~valid] = 0
     split.test[~valid] = 0
     split = split.for_model(base.receptive_radius)  # the one leak rule, judged for the base model

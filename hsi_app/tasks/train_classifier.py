@@ -48,6 +48,7 @@ class TrainOptions:
 
     model: str = DEFAULT_CLASSIFIER
     split: str = "random:0.1"
+    buffer: int | None = None  # disjoint only: test pixels within this many px of training are dropped; None = the model's radius
     epochs: int | None = None
     seed: int = 0  # the split's seed, and the model's too unless init_seed is given
     init_seed: int | None = None  # model weights, tile order, dropout (and the SVM's fit); None = seed
@@ -74,8 +75,10 @@ class TrainOptions:
         """Refuse impossible settings before any data is read.
 
         Raises:
-            ConfigError: ``epochs`` or ``window`` below 1, or a model that is not a classifier.
+            ConfigError: ``epochs`` or ``window`` below 1, a negative ``buffer`` or one without a
+                ``disjoint`` split, or a model that is not a classifier.
         """
+        check_buffer(self.buffer, self.split)
         if self.epochs is not None and self.epochs < 1:
             raise ConfigError(f"--epochs {self.epochs}: must be at least 1")
         if self.window < 1:
@@ -97,6 +100,22 @@ class TrainOptions:
                 hint = {"denoise": "--task denoise", "detect": "--task detect"}.get(task, "another model")
                 raise ConfigError(f"--model {self.model} is a {task} model; pick a classification model "
                                   f"(`hsi models list`) or use {hint}")
+
+
+def check_buffer(buffer: int | None, split: str) -> None:
+    """Refuse a ``--buffer`` that is not a whole number >= 0, or one given with a split that has no buffer.
+
+    Raises:
+        ConfigError: one line naming the option and the fix.
+    """
+    if buffer is None:
+        return
+    if isinstance(buffer, bool) or not isinstance(buffer, (int, np.integer)) or buffer < 0:
+        raise ConfigError(f"--buffer {buffer}: use a whole number of pixels >= 0, e.g. 11 (the default model's radius)")
+    from hsi_app.data.splits import parse_split
+
+    if parse_split(split).kind != "disjoint":
+        raise ConfigError(f"--buffer {buffer}: --split {split} has no buffer; use --split disjoint:F or drop --buffer")
 
 
 def check_class_weight_power(power: float) -> None:
@@ -175,14 +194,48 @@ def receptive_radius(model: str, in_chans: int = 8, num_classes: int = 2, model_
     return int(create_model(model, in_chans=in_chans, num_classes=num_classes, **(model_args or {})).receptive_radius)
 
 
-def _split_for(cube: Cube, opts: TrainOptions, radius: int, train_labels: np.ndarray | None, test_labels: np.ndarray | None) -> Any:
+def split_for_run(cube: Cube, opts: TrainOptions, radius: int, train_labels: np.ndarray | None = None,
+                  test_labels: np.ndarray | None = None) -> Any:
+    """The split a run draws: the given ``(H, W)`` label maps, or ``opts.split`` on the cube's labels.
+
+    A ``disjoint`` split is buffered by ``opts.buffer`` (default: ``radius``, the model's receptive
+    radius), which also sets its block edge (:func:`~hsi_app.data.splits.default_block`); so
+    ``svm`` with ``buffer=11`` draws the very split of an ``ssfcn_snv`` run (radius 11) of that seed.
+    The leak verdict is judged again for the model by :func:`train_classifier`.
+
+    Raises:
+        LabelError: only one of the two maps given.
+        ConfigError: ``opts.buffer`` with given maps (they carry their own gap).
+    """
     from hsi_app.data.splits import split_from_maps
 
     if train_labels is not None or test_labels is not None:
         if train_labels is None or test_labels is None:
             raise LabelError("--train-labels and --test-labels go together; pass both")
+        if opts.buffer is not None:
+            raise ConfigError("--buffer: --train-labels/--test-labels keep their own gap (recorded with the run); drop it")
         return split_from_maps(train_labels, test_labels, radius=radius)  # leaky when they are as close as that
-    return protocol_split(cube, opts.split, seed=opts.seed, radius=radius)
+    return protocol_split(cube, opts.split, seed=opts.seed, radius=radius if opts.buffer is None else opts.buffer)
+
+
+def disjoint_layout_note(split: Any) -> str:
+    """One ``note:`` line when a ``disjoint`` split is buffered less than the default model's radius, else ``""``.
+
+    Such a split (the SVM's own, radius 0) has another block edge, block assignment and buffer than
+    a :data:`DEFAULT_CLASSIFIER` run's of the same seed, so its score cannot be set beside that run's.
+    """
+    from hsi_app.data.splits import default_block
+
+    if not split.protocol.startswith("disjoint"):
+        return ""
+    reach = receptive_radius(DEFAULT_CLASSIFIER)
+    if split.radius >= reach:
+        return ""
+    block = default_block(split.train.shape, reach)
+    return (f"note: this {split.protocol} split (buffer {split.radius} px, blocks {split.block} px) is another layout "
+            f"than a default-model ({DEFAULT_CLASSIFIER}) run's of this seed (buffer {reach} px, blocks {block} px), so "
+            f"the two scores are not comparable; add --buffer {reach} for that split, or replay that run's split.npz "
+            "with --train-labels/--test-labels")
 
 
 def train_classifier(
@@ -231,7 +284,9 @@ def train_classifier(
 
     radius = receptive_radius(opts.model, image.shape[0], num_classes, opts.model_args)
     if split is None:
-        split = _split_for(cube, opts, radius, train_labels, test_labels)
+        split = split_for_run(cube, opts, radius, train_labels, test_labels)
+    elif opts.buffer is not None:
+        raise ConfigError("--buffer: a ready split keeps the buffer it was drawn with; drop it")
     elif split.protocol.startswith("disjoint") and split.radius < radius:
         raise LabelError(
             f"split {split.protocol}: buffer {split.radius} px is smaller than {opts.model}'s receptive radius "
@@ -305,7 +360,8 @@ def _train_into(out: Path, cube: Cube, opts: TrainOptions, split: Any, image: np
         mean=[float(v) for v in mean],
         std=[float(v) for v in std],
         receptive_radius=radius,
-        split={"protocol": split.protocol, "seed": split.seed, "leaky": split.leaky, "radius": split.radius},
+        split={"protocol": split.protocol, "seed": split.seed, "leaky": split.leaky, "radius": split.radius,
+               "block": split.block},
         data=str(cube.attrs.get("source", "")),
         extra=extra,
         fwhm_in_model=fwhm is not None,
@@ -488,6 +544,7 @@ def evaluate_run(
         leaky=bool(split.leaky),
         seed=int(split.seed),
         buffer_radius=int(split.radius),
+        block=int(split.block),
         dropped_test_pixels=int(split.dropped),
         n_train=split.n_train,
         n_test=int(sel.sum()),

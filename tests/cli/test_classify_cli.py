@@ -911,3 +911,43 @@ def test_readme_split_replay_keeps_the_class_names(scene: dict[str, Path], tmp_p
     assert config["class_names"] == ["unlabelled", *names]
     code, out, err = run_main(capsys, "evaluate", "--map", str(tmp_path / "replay" / "map.tif"), "--reference", str(fields))
     assert code == 0 and "maize" in out, err
+
+
+def test_disjoint_buffer_sets_the_split_and_is_recorded(scene: dict[str, Path], tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """--buffer R draws make_split(labels, disjoint, radius=R) (block edge max(2R+1, ceil(sqrt(40 * 36) / 10)) = 5 for
+    R = 2, 4 for R = 0); split.npz, metrics.json and config.json record the buffer and the block edge, and a buffer
+    below the default model's radius 11 gets the one-line layout note."""
+    from hsi_app.data.splits import Split, make_split
+
+    with rasterio.open(scene["labels"]) as ds:
+        labels = ds.read(1).astype(np.int32)
+    base = ["train", "--data", str(scene["cube"]), "--labels", str(scene["labels"]), "--model", "svm",
+            "--split", "disjoint:0.5", "--quiet"]
+    for buffer, extra, block in ((2, ["--buffer", "2"], 5), (0, [], 4)):
+        out = tmp_path / f"b{buffer}"
+        code, stdout, err = run_main(capsys, *base, *extra, "--out", str(out))
+        assert code == 0, err
+        expected = make_split(labels, "disjoint:0.5", seed=0, radius=buffer)
+        saved = Split.load(out / "split.npz")
+        np.testing.assert_array_equal(saved.train, expected.train)
+        np.testing.assert_array_equal(saved.test, expected.test)
+        assert (saved.radius, saved.block) == (buffer, block)
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert (metrics["buffer_radius"], metrics["block"]) == (buffer, block)
+        assert json.loads((out / "config.json").read_text())["split"]["block"] == block
+        lines = stdout.splitlines()
+        assert lines[-1].startswith(f"note: this disjoint:0.5 split (buffer {buffer} px, blocks {block} px)")
+        assert "--buffer 11" in lines[-1] and lines[-2].startswith("svm on disjoint:0.5: OA")
+
+
+def test_a_dense_models_buffer_below_its_radius_is_labelled_leaky(scene: dict[str, Path], tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """test_ssfcn (radius 3): --buffer 0 leaves test pixels inside its training patches (LEAKY), --buffer 3 does not."""
+    base = ["train", "--data", str(scene["cube"]), "--labels", str(scene["labels"]), "--model", "test_ssfcn",
+            "--split", "disjoint:0.5", "--epochs", "1", "--quiet"]
+    for buffer, leaky in ((0, True), (3, False)):
+        code, stdout, err = run_main(capsys, *base, "--buffer", str(buffer), "--out", str(tmp_path / f"b{buffer}"))
+        assert code == 0, err
+        assert json.loads((tmp_path / f"b{buffer}" / "metrics.json").read_text())["leaky"] is leaky
+        assert ("LEAKY protocol" in stdout) is leaky

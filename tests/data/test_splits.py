@@ -365,6 +365,26 @@ def test_save_load_round_trip(tmp_path: pytest.TempPathFactory) -> None:
     assert back.describe() == split.describe()
 
 
+def test_the_block_edge_is_recorded_and_older_files_load_without_it(tmp_path: pytest.TempPathFactory) -> None:
+    """A disjoint split records its block edge (given, or max(2r + 1, ceil(sqrt(H * W) / 10))); other protocols 0;
+    a split.npz saved before the edge was recorded (no "block" entry) loads as it was, with block 0."""
+    labels = field_labels()  # 48 x 56: ceil(sqrt(2688) / 10) = 6
+    assert make_split(labels, "disjoint:0.5", seed=9, radius=2, block=8).block == 8
+    assert make_split(labels, "disjoint:0.5", seed=9, radius=1).block == 6
+    assert make_split(labels, "disjoint:0.5", seed=9, radius=4).block == 9
+    assert make_split(labels, "random:0.1", seed=9).block == 0
+    split = make_split(labels, "disjoint:0.5", seed=9, radius=4)
+    path = tmp_path / "split.npz"  # type: ignore[operator]
+    split.save(path)
+    assert Split.load(path).block == 9 and "blocks of 9 px" in split.describe()
+    with np.load(path, allow_pickle=False) as raw:
+        old = {k: raw[k] for k in raw.files if k != "block"}
+    np.savez_compressed(path, **old)
+    back = Split.load(path)
+    assert back.block == 0 and back.radius == 4 and back.dropped == split.dropped
+    np.testing.assert_array_equal(back.test, split.test)
+
+
 def test_load_errors(tmp_path: pytest.TempPathFactory) -> None:
     with pytest.raises(DatasetNotFoundError):
         Split.load(tmp_path / "missing.npz")  # type: ignore[operator]
