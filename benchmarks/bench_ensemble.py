@@ -96,9 +96,10 @@ def paired_gain(rows: list[dict[str, Any]], k: int, key: str = "oa", against: st
 
 
 def mean_se(d: np.ndarray) -> str:
-    """``"+m.mm (se s.ss)"``: the mean of paired differences and its standard error (nan for one seed)."""
-    se = d.std(ddof=1) / np.sqrt(d.size) if d.size > 1 else float("nan")
-    return f"{d.mean():+.2f} (se {se:.2f})"
+    """``"+m.mm (se s.ss)"``: the mean of paired differences and its standard error (``se -`` for one seed)."""
+    if d.size < 2:
+        return f"{d.mean():+.2f} (se -)"
+    return f"{d.mean():+.2f} (se {d.std(ddof=1) / np.sqrt(d.size):.2f})"
 
 
 def px_per_s(scores: list[dict[str, Any]]) -> str:

@@ -9,6 +9,14 @@ the paired change; runs named with ``--tuning`` (the ones the filter's setting w
 are marked and left out of a second, held-out summary line. ``--versus SETTING`` also maps every
 run with a second setting and adds the paired OA and AA change between the two settings.
 
+Each row's protocol carries its leak verdict, as in ``bench_classification.py``, by the one rule of
+:func:`hsi_app.data.splits.leaks` (a test pixel within the predictor's reach of a training pixel):
+``(leaky)`` when the plain map leaks (the model's receptive radius), ``(leaky when smoothed)`` when only
+a filtered map does. The guided filter reads probabilities within ``2R`` px, so a smoothed map's reach
+is the model's radius plus ``2R`` (:attr:`~hsi_app.tasks.prob_smoothing.SmoothSpec.halo`): on random
+and fixed splits even the per-pixel SVM's filtered map spreads its predictions at training pixels to
+the test pixels next to them.
+
 Run: ``.venv/bin/python benchmarks/bench_smoothing.py RUN [RUN ...] [--smooth guided:2,1e-3,3]
 [--versus guided:2,1e-4,1] [--tuning RUN ...] [--json out.json]``
 """
@@ -43,11 +51,32 @@ def score_run(run: Path, smooth: Any, cubes: dict[str, Any], versus: Any = None)
     if pred.data not in cubes:
         cubes[pred.data] = open_cube(pred.data)
     cube = cubes[pred.data]
+    reach = int(pred.receptive_radius)
     row = {"run": str(run), "model": pred.model_name, "protocol": split.protocol, "seed": int(split.seed),
+           "leaky": smoothed_leaks(split, reach), "leaky_smoothed": smoothed_leaks(split, reach, smooth),
            "plain": predictor_scores(pred, cube, split), "smoothed": predictor_scores(pred, cube, split, smooth=smooth)}
     if versus is not None:
         row["versus"] = predictor_scores(pred, cube, split, smooth=versus)
+        row["leaky_versus"] = smoothed_leaks(split, reach, versus)
     return row
+
+
+def smoothed_leaks(split: Any, reach: int, smooth: Any = None) -> bool:
+    """Whether a map of a model of receptive radius ``reach``, guided-filtered by ``smooth`` (``None``: plain),
+    leaks on ``split``: :func:`~hsi_app.data.splits.leaks` with the reach widened by the filter's ``2R`` halo."""
+    from hsi_app.data.splits import leaks
+
+    return leaks(split.train, split.test, reach + (0 if smooth is None else int(smooth.halo)))
+
+
+def protocol_label(row: dict[str, Any]) -> str:
+    """The row's protocol with its leak verdict: ``(leaky)`` for the plain map (and so every filtered one),
+    ``(leaky when smoothed)`` when only a filtered map leaks (``--smooth`` or ``--versus``), else the protocol."""
+    if row.get("leaky"):
+        return f"{row['protocol']} (leaky)"
+    if row.get("leaky_smoothed") or row.get("leaky_versus"):
+        return f"{row['protocol']} (leaky when smoothed)"
+    return str(row["protocol"])
 
 
 def summary_line(label: str, rows: list[dict[str, Any]]) -> str:
@@ -98,8 +127,11 @@ def main() -> None:
         rows.append(r)
         p, s = r["plain"], r["smoothed"]
         mark = " (tuning)" if r["tuning"] else ""
-        print(f"| {run}{mark} | {r['protocol']} | {r['seed']} | {100 * p['oa']:.2f} | {100 * s['oa']:.2f} | "
+        print(f"| {run}{mark} | {protocol_label(r)} | {r['seed']} | {100 * p['oa']:.2f} | {100 * s['oa']:.2f} | "
               f"{100 * (s['oa'] - p['oa']):+.2f} | {100 * p['aa']:.2f} | {100 * s['aa']:.2f} |", flush=True)
+    if any(r["leaky"] or r["leaky_smoothed"] or r.get("leaky_versus") for r in rows):
+        print("\n(leaky: a test pixel lies within the model's receptive radius of a training pixel, plus the filter's "
+              "2R px for a smoothed map; part of such a score is the protocol's leak)")
     print()
     print("| runs | OA % | OA % smoothed | AA % | AA % smoothed | kappa ×100 | kappa ×100 smoothed | OA change (paired) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
