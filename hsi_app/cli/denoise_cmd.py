@@ -42,6 +42,7 @@ def denoise(model: str, source: str, out: str, reference: str | None, key: str |
     from hsi_app.io.cube import parse_mask_names
     from hsi_app.io.open import open_cube
     from hsi_app.predictor import run_dir_of
+    from hsi_app.provenance import weights_identity
     from hsi_app.tasks.denoise_scene import denoise_cube
     from hsi_app.tasks.denoising import Denoiser
 
@@ -64,6 +65,7 @@ def denoise(model: str, source: str, out: str, reference: str | None, key: str |
     if writes_metrics:
         check_writable(mpath)
     den = Denoiser.load(run_dir_of(model), tta=tta)
+    weights = weights_identity(run_dir_of(model)) if writes_metrics else None  # the weights as loaded
     cube = open_cube(source, key=key).hsi.without_masked(parse_mask_names(exclude_masks))
     ref = open_cube(reference, key=key) if reference is not None else None
     # the cube and its metrics are published together; an earlier run's OUT.metrics.json that this run
@@ -81,7 +83,7 @@ def denoise(model: str, source: str, out: str, reference: str | None, key: str |
             click.echo(f"  adapted by SURE (sigma {adapt_sigma:g}/255): {len(res.adapt.losses)} steps; estimated MSE "
                        f"of the first crop {res.adapt.before:.3g} -> {res.adapt.after:.3g}")
         if writes_metrics:
-            _write_report(tmp["metrics"], res, den, cube, ref, adapt=adapt, source=source, out=out,
+            _write_report(tmp["metrics"], res, den, cube, ref, adapt=adapt, weights=weights, source=source, out=out,
                           reference=reference, noise=noise, seed=seed, tta=tta, baselines=baselines)
     if writes_metrics:
         click.echo(f"metrics -> {mpath}")
@@ -105,11 +107,14 @@ def stale_metrics(out: str, written: Any) -> list[Any]:
     return [] if written is not None and same_file(Path(written), default) else [default]
 
 
-def _write_report(dst: Any, res: Any, den: Any, cube: Any, ref: Any, *, adapt: dict[str, Any] | None, source: str,
-                  out: str, reference: str | None, noise: str | None, seed: int, tta: bool, baselines: bool) -> None:
+def _write_report(dst: Any, res: Any, den: Any, cube: Any, ref: Any, *, adapt: dict[str, Any] | None,
+                  weights: dict[str, Any] | None, source: str, out: str, reference: str | None, noise: str | None,
+                  seed: int, tta: bool, baselines: bool) -> None:
     """Print the scores of ``res`` (and of the baselines) and write the metrics JSON to ``dst``.
 
-    Without a reference there are no scores: the JSON holds the run's settings and ``adapt``.
+    Without a reference there are no scores: the JSON holds the run's settings and ``adapt``. ``weights``
+    (:func:`hsi_app.provenance.weights_identity`): the run folder and the sha256 of the weights it loaded
+    (before any ``--adapt-sigma`` fine-tuning, which changes them in memory only).
     """
     import json
     from pathlib import Path
@@ -119,7 +124,7 @@ def _write_report(dst: Any, res: Any, den: Any, cube: Any, ref: Any, *, adapt: d
     from hsi_app.tasks.denoising import SCORES_NOTE
 
     # paths under *_path keys: "input" / "denoised" are the scores of the input and the output cube
-    report = {"model": den.config.model_name, "tta": tta, "adapt": adapt, "input_path": str(source),
+    report = {"model": den.config.model_name, **(weights or {}), "tta": tta, "adapt": adapt, "input_path": str(source),
               "output_path": str(out), "reference": None if reference is None else str(reference), "noise": noise,
               "seed": seed if noise else None, "window": res.window, "halo": res.halo, "seconds": round(res.seconds, 3)}
     if res.metrics is not None:

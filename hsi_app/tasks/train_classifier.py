@@ -3,11 +3,13 @@
 This is what ``hsi train`` and ``hsi demo`` call. Everything a run produces lands in
 one folder::
 
-    OUT/config.json        model name/args, bands, normalisation, classes, split protocol
+    OUT/config.json        model name/args, bands, normalisation, classes, split protocol;
+                           extra: trainer settings, epochs_requested, versions, data_identity
     OUT/model.safetensors  weights (svm: its training spectra and hyper-parameters)
     OUT/split.npz          the split, to replay the run
     OUT/metrics.json       oa, aa, kappa, per_class_accuracy, confusion_matrix, n_train,
-                           n_test, protocol, leaky, train_seconds, ...
+                           n_test, protocol, leaky, buffer_radius, block, train_seconds,
+                           epochs_requested, epochs_run, versions, data_identity, ...
     OUT/confusion.png      confusion matrix
     OUT/map.tif, map.png   the full-scene class map (COG: class + confidence), quick-look
     OUT/train_labels.tif   (georeferenced GeoTIFF scenes) training labels that torchgeo
@@ -300,10 +302,18 @@ def train_classifier(
         from hsi_app.tasks.distill import check_teacher
 
         check_teacher(opts.teacher, split.test > 0, class_names)
+    record = run_record(cube, protect)  # hashed before training: the inputs as this run read them
     # everything is written to a staging folder and published into ``out`` only on success
     with staged_run_dir(out, protect=inputs, replaces=("train_labels.tif",)) as stage:
-        metrics = _train_into(stage, cube, opts, split, image, bands, num_classes, class_names, radius)
+        metrics = _train_into(stage, cube, opts, split, image, bands, num_classes, class_names, radius, record)
     return metrics
+
+
+def run_record(cube: Cube, label_files: Sequence[str | os.PathLike[str] | None] = ()) -> dict[str, Any]:
+    """``{"versions", "data_identity"}`` of a run (:mod:`hsi_app.provenance`), for config.json and metrics.json."""
+    from hsi_app.provenance import data_identity, library_versions
+
+    return {"versions": library_versions(), "data_identity": data_identity(cube, label_files)}
 
 
 def check_split_pixels(split: Any, source: str) -> None:
@@ -324,15 +334,19 @@ def check_split_pixels(split: Any, source: str) -> None:
 
 
 def _train_into(out: Path, cube: Cube, opts: TrainOptions, split: Any, image: np.ndarray, bands: np.ndarray,
-                num_classes: int, class_names: list[str], radius: int) -> dict[str, Any]:
-    """Fit, save and evaluate into the (staging) run folder ``out``; return the metrics."""
+                num_classes: int, class_names: list[str], radius: int, record: dict[str, Any]) -> dict[str, Any]:
+    """Fit, save and evaluate into the (staging) run folder ``out``; return the metrics.
+
+    ``record``: :func:`run_record`, stored in config.json ``extra`` and metrics.json with the epochs requested
+    (``epochs_requested``: ``--epochs`` or the trainer's default; ``None`` for the SVM) and run (``epochs_run``).
+    """
     split.save(out / "split.npz")
     if opts.progress:
         print(split.describe())
 
     mean, std = _band_stats(image, split.train > 0)
     t0 = time.perf_counter()
-    extra = _training_extra(opts)
+    extra = {**_training_extra(opts), **record}
     train, val = _validation_split(opts, split) if opts.model != "svm" else (split.train, None)
     soft = None
     if opts.teacher:  # distillation trains on in-memory tiles, which carry the teacher's targets
@@ -367,18 +381,21 @@ def _train_into(out: Path, cube: Cube, opts: TrainOptions, split: Any, image: np
         fwhm_in_model=fwhm is not None,
     )
     save_run(out, config, tensors)
-    return evaluate_run(out, cube, split, train_seconds, history, window=opts.window, progress=opts.progress)
+    epochs = {"epochs_requested": extra.get("epochs_requested"), "epochs_run": int(history.get("epochs_run", 0))}
+    return evaluate_run(out, cube, split, train_seconds, history, window=opts.window, progress=opts.progress,
+                        extra={**epochs, **record})
 
 
 def _training_extra(opts: TrainOptions) -> dict[str, Any]:
-    """Training settings stored in ``config.json`` ``extra`` (for the SVM only its ``init_seed``)."""
+    """Training settings stored in ``config.json`` ``extra`` (for the SVM only its ``init_seed``; no epochs)."""
     if opts.model == "svm":
-        return {"init_seed": opts.model_seed}
-    from hsi_app.tasks.classification import DEFAULT_LABEL_SMOOTHING
+        return {"init_seed": opts.model_seed, "epochs_requested": None}
+    from hsi_app.tasks.classification import DEFAULT_EPOCHS, DEFAULT_LABEL_SMOOTHING
 
     smoothing = DEFAULT_LABEL_SMOOTHING if opts.label_smoothing is None else opts.label_smoothing
     return {"schedule": opts.schedule or "cosine", "val_fraction": opts.val_fraction, "label_smoothing": smoothing,
-            "class_weight_power": opts.class_weight_power, "init_seed": opts.model_seed}
+            "class_weight_power": opts.class_weight_power, "init_seed": opts.model_seed,
+            "epochs_requested": DEFAULT_EPOCHS if opts.epochs is None else opts.epochs}
 
 
 def _validation_split(opts: TrainOptions, split: Any) -> tuple[np.ndarray, np.ndarray | None]:

@@ -951,3 +951,70 @@ def test_a_dense_models_buffer_below_its_radius_is_labelled_leaky(scene: dict[st
         assert code == 0, err
         assert json.loads((tmp_path / f"b{buffer}" / "metrics.json").read_text())["leaky"] is leaky
         assert ("LEAKY protocol" in stdout) is leaky
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_run_records_its_epochs_library_versions_and_input_files(trained: Path, scene: dict[str, Path]) -> None:
+    """config.json extra and metrics.json: --epochs 3 requested and run (patience 20 never stops 3 epochs early),
+    the versions of torch, lightning, scikit-learn, numpy and hsi_app, and the sha256 of the scene and label files."""
+    from importlib.metadata import version
+
+    import hsi_app
+
+    cfg = json.loads((trained / "config.json").read_text())
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert cfg["extra"]["epochs_requested"] == metrics["epochs_requested"] == 3
+    assert metrics["epochs_run"] == 3 == len(metrics["epochs"])
+    want = {"torch": version("torch"), "lightning": version("lightning"), "scikit-learn": version("scikit-learn"),
+            "numpy": np.__version__, "hsi_app": hsi_app.__version__}
+    assert cfg["extra"]["versions"] == metrics["versions"] == want
+    ident = metrics["data_identity"]
+    assert cfg["extra"]["data_identity"] == ident
+    assert ident["scene"]["files"] == [{"path": str(scene["cube"]), "bytes": scene["cube"].stat().st_size,
+                                        "sha256": _sha256(scene["cube"])}]
+    assert ident["labels"] == [{"path": str(scene["labels"]), "bytes": scene["labels"].stat().st_size,
+                                "sha256": _sha256(scene["labels"])}]
+
+
+def test_an_svm_run_records_no_epochs(scene: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_main(capsys, "train", "--data", str(scene["cube"]), "--labels", str(scene["labels"]), "--model",
+                            "svm", "--split", "fixed:10", "--out", str(tmp_path / "svm"), "--quiet")
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "svm" / "metrics.json").read_text())
+    assert metrics["epochs_requested"] is None and metrics["epochs_run"] == 0
+    assert metrics["data_identity"]["scene"]["files"][0]["sha256"] == _sha256(scene["cube"])
+
+
+def test_a_run_written_before_the_records_loads_and_predicts_unchanged(trained: Path, scene: dict[str, Path],
+                                                                       tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """Keys are additive: a run folder without epochs_requested / versions / data_identity / block (config.json,
+    metrics.json, split.npz as written before session 49) loads, predicts the same map and replays its split."""
+    from hsi_app.data.splits import Split
+
+    old = tmp_path / "old"
+    shutil.copytree(trained, old)
+    cfg = json.loads((old / "config.json").read_text())
+    for key in ("epochs_requested", "versions", "data_identity"):
+        del cfg["extra"][key]
+    del cfg["split"]["block"]
+    (old / "config.json").write_text(json.dumps(cfg))
+    metrics = json.loads((old / "metrics.json").read_text())
+    for key in ("epochs_requested", "epochs_run", "versions", "data_identity", "block"):
+        del metrics[key]
+    (old / "metrics.json").write_text(json.dumps(metrics))
+    with np.load(old / "split.npz") as raw:
+        arrays = {k: raw[k] for k in raw.files if k != "block"}
+    np.savez_compressed(old / "split.npz", **arrays)
+    assert Split.load(old / "split.npz").block == 0
+    code, _, err = run_main(capsys, "predict", "--model", str(old), "--input", str(scene["cube"]),
+                            "--out", str(tmp_path / "old.tif"), "--quiet")
+    assert code == 0, err
+    np.testing.assert_array_equal(read_class_map(tmp_path / "old.tif").classes, read_class_map(trained / "map.tif").classes)
+    code, _, err = run_main(capsys, "evaluate", "--map", str(tmp_path / "old.tif"), "--reference", str(scene["labels"]))
+    assert code == 0, err

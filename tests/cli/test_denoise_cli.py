@@ -292,3 +292,17 @@ def test_training_into_a_classification_run_folder_is_refused(trained: tuple[Pat
     assert f"{folder}: holds a classification run (config.json); write this denoise run to a folder of its own" in line
     assert _files(folder) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cls"]
+
+
+def test_metrics_name_the_run_folder_and_the_sha256_of_its_weights(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    """The scores are tied to the weights that made them: the run folder (given here as its config.json) and the
+    sha256 of its model.safetensors, not only the architecture's name."""
+    import hashlib
+
+    clean, run = trained
+    main(["denoise", "--model", str(run / "config.json"), "--input", str(clean), "--out", str(tmp_path / "w.tif"),
+          "--reference", str(clean), "--quiet"])
+    report = json.loads((tmp_path / "w.metrics.json").read_text())
+    assert report["model"] == "test_hsdt" and report["model_dir"] == str(run.resolve())
+    assert report["weights"] == "model.safetensors"
+    assert report["weights_sha256"] == hashlib.sha256((run / "model.safetensors").read_bytes()).hexdigest()

@@ -1,0 +1,120 @@
+"""What a run records so that it can be reproduced: library versions and the identity of its inputs.
+
+``hsi train`` writes both into ``config.json`` (``extra``) and ``metrics.json``; ``hsi denoise``
+records the weights it used (:func:`weights_identity`). Every key is additive: runs written
+before these records load as they did.
+
+Input files are named by their sha256; a file over :data:`HASH_LIMIT` bytes is named by its size
+and modification time instead (``"sha256": null``), so a run on a large scene does not spend
+seconds reading it once more. The built-in scene is named by its name and the sha256 of its
+reflectance array (``(C, H, W)`` float32, C order), whatever package file it came from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HASH_LIMIT = 1 << 30
+"""Files larger than this (1 GiB) are named by size and modification time, not by their sha256."""
+LIBRARIES = ("torch", "lightning", "scikit-learn", "numpy")
+"""Distributions whose versions a run records, besides hsi_app's own."""
+
+
+def library_versions() -> dict[str, str | None]:
+    """``{distribution: version}`` of :data:`LIBRARIES` (``None``: not installed) and ``"hsi_app"``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from hsi_app import __version__
+
+    out: dict[str, str | None] = {}
+    for name in LIBRARIES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    out["hsi_app"] = __version__
+    return out
+
+
+def file_identity(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """``{"path", "bytes", "sha256"}`` of a file; over :data:`HASH_LIMIT` bytes, ``"sha256": None`` and ``"mtime"``
+    (UTC, ISO 8601) instead."""
+    from hsi_app.data.download_records import sha256_file
+
+    p = Path(path)
+    st = p.stat()
+    record: dict[str, Any] = {"path": str(p), "bytes": int(st.st_size)}
+    if st.st_size > HASH_LIMIT:
+        record.update(sha256=None, mtime=dt.datetime.fromtimestamp(st.st_mtime, dt.timezone.utc).isoformat())
+    else:
+        record["sha256"] = sha256_file(p)
+    return record
+
+
+def scene_files(source: str, fmt: str | None) -> list[Path]:
+    """The files a scene was read from: every file of a product folder, an ENVI header and its data file,
+    a ``.mat`` cube and the ``*_gt.mat`` beside it, else the file itself (none for a name that is not a path)."""
+    p = Path(source)
+    if p.is_dir():
+        return sorted(f for f in p.rglob("*") if f.is_file())
+    if not p.is_file():
+        return []
+    files = [p]
+    if fmt == "envi":
+        from hsi_app.io.envi import find_data, find_header
+
+        header = find_header(p)
+        data = find_data(header) if header is not None else None
+        files = [f for f in (header, data) if f is not None] or [p]
+    elif fmt == "mat":
+        from hsi_app.io.mat import find_labels_file
+
+        gt = find_labels_file(p)
+        files += [gt] if gt is not None else []
+    return list(dict.fromkeys(files))
+
+
+def array_sha256(values: np.ndarray) -> str:
+    """sha256 of an array's bytes in C order (its dtype and shape are not hashed: record them beside it)."""
+    return hashlib.sha256(np.ascontiguousarray(values).tobytes()).hexdigest()
+
+
+def data_identity(cube: Any, label_files: Iterable[str | os.PathLike[str] | None] = ()) -> dict[str, Any]:
+    """Identity of a run's inputs: ``{"scene": ..., "labels": [file identities]}``.
+
+    Args:
+        cube: the scene as opened (``attrs["source"]``, ``attrs["format"]``).
+        label_files: label files given besides the scene (``--labels``, ``--train-labels``...); ``None`` skipped.
+
+    Returns:
+        ``scene``: ``{"builtin": name, "array_sha256", "array": "float32 (C, H, W)"}`` for a built-in scene,
+        else ``{"files": [file_identity, ...]}``.
+    """
+    source, fmt = str(cube.attrs.get("source", "")), cube.attrs.get("format")
+    scene: dict[str, Any]
+    if fmt == "builtin":
+        values = np.asarray(cube.values)
+        scene = {"builtin": source, "array_sha256": array_sha256(values),
+                 "array": f"{values.dtype} {tuple(values.shape)} (C, H, W)"}
+    else:
+        scene = {"files": [file_identity(f) for f in scene_files(source, fmt)]}
+    labels = [file_identity(f) for f in label_files if f is not None and Path(f).is_file()]
+    return {"scene": scene, "labels": labels}
+
+
+def weights_identity(run_dir: str | os.PathLike[str], name: str | None = None) -> dict[str, Any]:
+    """``{"model_dir", "weights", "weights_sha256"}`` of a run folder's weights file (default ``model.safetensors``)."""
+    from hsi_app.checkpoint import WEIGHTS_NAME
+    from hsi_app.data.download_records import sha256_file
+
+    run = Path(run_dir)
+    weights = run / (name or WEIGHTS_NAME)
+    return {"model_dir": str(run.resolve()), "weights": weights.name,
+            "weights_sha256": sha256_file(weights) if weights.is_file() else None}

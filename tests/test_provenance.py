@@ -1,0 +1,80 @@
+"""hsi_app.provenance: the identity of a run's inputs (sha256, or size + mtime over 1 GiB) and its library versions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hsi_app import provenance
+from hsi_app.io.cube import make_cube
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_file_is_named_by_its_sha256_and_a_large_one_by_size_and_mtime(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    f = tmp_path / "scene.tif"
+    f.write_bytes(b"0123456789" * 3)
+    assert provenance.file_identity(f) == {"path": str(f), "bytes": 30, "sha256": _sha(f)}
+    os.utime(f, (1_700_000_000, 1_700_000_000))
+    monkeypatch.setattr(provenance, "HASH_LIMIT", 29)  # "over 1 GiB", scaled down
+    assert provenance.file_identity(f) == {"path": str(f), "bytes": 30, "sha256": None,
+                                           "mtime": "2023-11-14T22:13:20+00:00"}
+    assert dt.datetime.fromisoformat("2023-11-14T22:13:20+00:00").timestamp() == 1.7e9
+
+
+def test_the_files_of_a_scene(tmp_path: Path) -> None:
+    """An ENVI header and its data file, a .mat cube and its *_gt.mat, every file of a product folder."""
+    (tmp_path / "x.hdr").write_text("ENVI\n")
+    (tmp_path / "x.img").write_bytes(b"\0" * 8)
+    assert provenance.scene_files(str(tmp_path / "x.hdr"), "envi") == [tmp_path / "x.hdr", tmp_path / "x.img"]
+    assert provenance.scene_files(str(tmp_path / "x.img"), "envi") == [tmp_path / "x.hdr", tmp_path / "x.img"]
+    (tmp_path / "Indian_pines_corrected.mat").write_bytes(b"m")
+    (tmp_path / "Indian_pines_gt.mat").write_bytes(b"g")
+    assert provenance.scene_files(str(tmp_path / "Indian_pines_corrected.mat"), "mat") == [
+        tmp_path / "Indian_pines_corrected.mat", tmp_path / "Indian_pines_gt.mat"]
+    prod = tmp_path / "ENMAP01_L2A"
+    (prod / "sub").mkdir(parents=True)
+    (prod / "b.tif").write_bytes(b"b")
+    (prod / "sub" / "a.xml").write_bytes(b"a")
+    assert provenance.scene_files(str(prod), "enmap") == [prod / "b.tif", prod / "sub" / "a.xml"]
+    assert provenance.scene_files("indian_pines", "builtin") == []
+
+
+def test_data_identity_of_a_file_scene_and_its_label_files(tmp_path: Path) -> None:
+    scene, labels = tmp_path / "s.tif", tmp_path / "l.tif"
+    scene.write_bytes(b"scene")
+    labels.write_bytes(b"labels")
+    cube = make_cube(np.zeros((2, 3, 4), np.float32), fmt="geotiff", source=str(scene))
+    ident = provenance.data_identity(cube, [str(labels), None])
+    assert ident == {"scene": {"files": [{"path": str(scene), "bytes": 5, "sha256": _sha(scene)}]},
+                     "labels": [{"path": str(labels), "bytes": 6, "sha256": _sha(labels)}]}
+
+
+def test_the_builtin_scene_is_named_by_the_sha256_of_its_array() -> None:
+    """indian_pines: the sha256 of tensorly's shipped array as the cube holds it, (200, 145, 145) float32."""
+    tensorly_datasets = pytest.importorskip("tensorly.datasets")
+    from hsi_app.io import open_cube
+
+    shipped = Path(tensorly_datasets.__file__).parent / "data" / "Indian_pines_corrected.npy"
+    array = np.ascontiguousarray(np.load(shipped).astype(np.float32).transpose(2, 0, 1))
+    scene = provenance.data_identity(open_cube("indian_pines"))["scene"]
+    assert scene == {"builtin": "indian_pines", "array_sha256": hashlib.sha256(array.tobytes()).hexdigest(),
+                     "array": "float32 (200, 145, 145) (C, H, W)"}
+
+
+def test_library_versions() -> None:
+    from importlib.metadata import version
+
+    import hsi_app
+
+    got = provenance.library_versions()
+    assert got == {"torch": version("torch"), "lightning": version("lightning"),
+                   "scikit-learn": version("scikit-learn"), "numpy": np.__version__, "hsi_app": hsi_app.__version__}
