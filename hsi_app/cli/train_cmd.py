@@ -30,9 +30,9 @@ def _check_task_options(task: str, init: str | None, init_seed: int | None, teac
 
 
 TASK_OPTIONS = {
-    "classify": {"task", "schedule", "data", "labels", "label_attribute", "label_layer", "key", "model", "split", "buffer",
-                 "train_labels", "test_labels", "epochs", "val_fraction", "label_smoothing", "class_weights", "seed",
-                 "init_seed", "teacher", "distill_weight", "window", "out", "quiet"},
+    "classify": {"task", "schedule", "data", "labels", "label_attribute", "label_layer", "key", "model", "split",
+                 "buffer", "train_labels", "test_labels", "epochs", "val_fraction", "label_smoothing", "class_weights",
+                 "seed", "init_seed", "teacher", "distill_weight", "window", "out", "quiet"},
     "denoise": {"task", "noise", "init", "data", "key", "model", "epochs", "seed", "window", "out", "quiet"},
     "detect": {"task", "targets", "data", "key", "model", "epochs", "seed", "out", "quiet"},
 }
@@ -88,7 +88,8 @@ TASK_RUNNERS = {"denoise": "hsi_app.cli.train_denoise_cmd", "detect": "hsi_app.c
 @click.option("--out", "out", required=True, type=click.Path(), help="Run folder to write.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train(task: str, noise: str, init: str | None, targets: str | None, schedule: str | None, data: str, labels: str | None,
-          label_attribute: str, label_layer: str | None, key: str | None, model: str | None, split: str, buffer: int | None, train_labels: str | None,
+          label_attribute: str, label_layer: str | None, key: str | None, model: str | None, split: str, buffer: int | None,
+          train_labels: str | None,
           test_labels: str | None, epochs: int | None, val_fraction: float, label_smoothing: float | None, class_weights: float, seed: int,
           init_seed: int | None, teacher: tuple[str, ...], distill_weight: float, window: int, out: str,
           quiet: bool) -> None:
@@ -114,7 +115,8 @@ def train(task: str, noise: str, init: str | None, targets: str | None, schedule
         refuse_given(SVM_UNUSED, "the SVM baseline fits the training spectra directly (no epochs, schedule, "
                      "validation or loss)")
 
-    opts = TrainOptions(model=model, split=split, buffer=buffer, epochs=epochs, seed=seed, init_seed=init_seed, window=window, progress=not quiet,
+    opts = TrainOptions(model=model, split=split, buffer=buffer, epochs=epochs, seed=seed, init_seed=init_seed,
+                        window=window, progress=not quiet,
                         schedule=schedule, val_fraction=val_fraction, label_smoothing=label_smoothing,
                         class_weight_power=class_weights, teacher=tuple(teacher), distill_weight=distill_weight)
     check_out_dir(out, other_runs=OTHER_THAN_TRAINING, task="classification")

@@ -50,7 +50,7 @@ class TrainOptions:
 
     model: str = DEFAULT_CLASSIFIER
     split: str = "random:0.1"
-    buffer: int | None = None  # disjoint only: test pixels within this many px of training are dropped; None = the model's radius
+    buffer: int | None = None  # disjoint: drop test pixels within this many px of training; None = the model's radius
     epochs: int | None = None
     seed: int = 0  # the split's seed, and the model's too unless init_seed is given
     init_seed: int | None = None  # model weights, tile order, dropout (and the SVM's fit); None = seed
@@ -215,7 +215,8 @@ def split_for_run(cube: Cube, opts: TrainOptions, radius: int, train_labels: np.
         if train_labels is None or test_labels is None:
             raise LabelError("--train-labels and --test-labels go together; pass both")
         if opts.buffer is not None:
-            raise ConfigError("--buffer: --train-labels/--test-labels keep their own gap (recorded with the run); drop it")
+            raise ConfigError("--buffer: --train-labels/--test-labels keep their own gap (recorded with the run); "
+                              "drop it")
         return split_from_maps(train_labels, test_labels, radius=radius)  # leaky when they are as close as that
     return protocol_split(cube, opts.split, seed=opts.seed, radius=radius if opts.buffer is None else opts.buffer)
 

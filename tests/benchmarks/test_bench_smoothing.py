@@ -111,9 +111,9 @@ def test_an_svm_run_on_a_random_split_is_labelled_leaky_when_smoothed(tmp_path: 
     with rasterio.open(tmp_path / "labels.tif", "w", count=1, dtype="uint8", **profile) as ds:
         ds.write(labels[None])
     run = tmp_path / "svm"
-    subprocess.run([sys.executable, "-m", "hsi_app.cli.main", "train", "--data", str(tmp_path / "scene.tif"), "--labels",
-                    str(tmp_path / "labels.tif"), "--model", "svm", "--split", "random:0.3", "--out", str(run), "--quiet"],
-                   check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "hsi_app.cli.main", "train", "--data", str(tmp_path / "scene.tif"),
+                    "--labels", str(tmp_path / "labels.tif"), "--model", "svm", "--split", "random:0.3",
+                    "--out", str(run), "--quiet"], check=True, capture_output=True)
     out = subprocess.run([sys.executable, str(SCRIPT), str(run), "--json", str(tmp_path / "s.json")], check=True,
                          capture_output=True, text=True).stdout
     row = json.loads((tmp_path / "s.json").read_text())[0]

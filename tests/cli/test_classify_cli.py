@@ -981,7 +981,8 @@ def test_a_run_records_its_epochs_library_versions_and_input_files(trained: Path
                                 "sha256": _sha256(scene["labels"])}]
 
 
-def test_an_svm_run_records_no_epochs(scene: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_svm_run_records_no_epochs(scene: dict[str, Path], tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_main(capsys, "train", "--data", str(scene["cube"]), "--labels", str(scene["labels"]), "--model",
                             "svm", "--split", "fixed:10", "--out", str(tmp_path / "svm"), "--quiet")
     assert code == 0, err
@@ -1015,6 +1016,7 @@ def test_a_run_written_before_the_records_loads_and_predicts_unchanged(trained: 
     code, _, err = run_main(capsys, "predict", "--model", str(old), "--input", str(scene["cube"]),
                             "--out", str(tmp_path / "old.tif"), "--quiet")
     assert code == 0, err
-    np.testing.assert_array_equal(read_class_map(tmp_path / "old.tif").classes, read_class_map(trained / "map.tif").classes)
+    np.testing.assert_array_equal(read_class_map(tmp_path / "old.tif").classes,
+                                  read_class_map(trained / "map.tif").classes)
     code, _, err = run_main(capsys, "evaluate", "--map", str(tmp_path / "old.tif"), "--reference", str(scene["labels"]))
     assert code == 0, err

@@ -1,4 +1,4 @@
-"""``hsi train --buffer``: the disjoint split's buffer (and so its block layout) as an option, not a property of the model.
+"""``hsi train --buffer``: a disjoint split's buffer (and so its block layout) as an option, not the model's property.
 
 Indian Pines, seed 0 (README demo, BENCHMARKS.md "Session 47 re-measurements"): the default model's
 disjoint:0.5 split (radius 11) has 4668 training and 1684 test pixels, and the SVM scores 45.78 % OA on it;
