@@ -225,7 +225,8 @@ class Predictor:
 
     @property
     def data(self) -> str:
-        """The scene the run was trained on, as given to ``hsi train``."""
+        """The scene the run was trained on: a file's resolved absolute path or a built-in name (runs from before
+        session 49: the path as given to ``hsi train``)."""
         return self.config.data
 
     @classmethod

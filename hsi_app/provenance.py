@@ -8,6 +8,10 @@ Input files are named by their sha256; a file over :data:`HASH_LIMIT` bytes is n
 and modification time instead (``"sha256": null``), so a run on a large scene does not spend
 seconds reading it once more. The built-in scene is named by its name and the sha256 of its
 reflectance array (``(C, H, W)`` float32, C order), whatever package file it came from.
+
+A run's ``data`` (:func:`scene_reference`) names a file scene by its resolved absolute path, so
+the scene can be found again from any folder; :func:`scene_key` is what two records of one scene
+share, to check that a scene opened again is the one a run was trained on.
 """
 
 from __future__ import annotations
@@ -44,11 +48,11 @@ def library_versions() -> dict[str, str | None]:
 
 
 def file_identity(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """``{"path", "bytes", "sha256"}`` of a file; over :data:`HASH_LIMIT` bytes, ``"sha256": None`` and ``"mtime"``
-    (UTC, ISO 8601) instead."""
+    """``{"path", "bytes", "sha256"}`` of a file (``path``: resolved, absolute); over :data:`HASH_LIMIT` bytes,
+    ``"sha256": None`` and ``"mtime"`` (UTC, ISO 8601) instead."""
     from hsi_app.data.download_records import sha256_file
 
-    p = Path(path)
+    p = Path(path).resolve()
     st = p.stat()
     record: dict[str, Any] = {"path": str(p), "bytes": int(st.st_size)}
     if st.st_size > HASH_LIMIT:
@@ -107,6 +111,29 @@ def data_identity(cube: Any, label_files: Iterable[str | os.PathLike[str] | None
         scene = {"files": [file_identity(f) for f in scene_files(source, fmt)]}
     labels = [file_identity(f) for f in label_files if f is not None and Path(f).is_file()]
     return {"scene": scene, "labels": labels}
+
+
+def scene_reference(cube: Any) -> str:
+    """What a run records as its scene (config.json ``data``): the resolved absolute path of a file or folder
+    scene, the name of a built-in one, else ``attrs["source"]`` as it is ('' for a cube built in Python)."""
+    source = str(cube.attrs.get("source", ""))
+    if not source or cube.attrs.get("format") == "builtin":
+        return source
+    path = Path(source)
+    return str(path.resolve()) if path.exists() else source
+
+
+def scene_key(scene: dict[str, Any] | None) -> tuple[Any, ...] | None:
+    """The contents named by a :func:`data_identity` ``scene`` record, without its paths (``None``: no record, or
+    no file in it): two records of the same scene have the same key wherever its files lie."""
+    if not scene:
+        return None
+    if "builtin" in scene:
+        return ("builtin", scene.get("array_sha256"))
+    files = scene.get("files") or []
+    if not files:
+        return None
+    return tuple((f.get("bytes"), f.get("sha256") or f.get("mtime")) for f in files)
 
 
 def weights_identity(run_dir: str | os.PathLike[str], name: str | None = None) -> dict[str, Any]:

@@ -78,3 +78,29 @@ def test_library_versions() -> None:
     got = provenance.library_versions()
     assert got == {"torch": version("torch"), "lightning": version("lightning"),
                    "scikit-learn": version("scikit-learn"), "numpy": np.__version__, "hsi_app": hsi_app.__version__}
+
+
+def test_a_scene_is_referenced_by_its_resolved_path_and_keyed_by_its_contents(tmp_path: Path,
+                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """config.json ``data``: a relative path becomes absolute (through a symlinked folder too), a built-in name and a
+    cube made in Python stay as they are; the key of two identities of one file in two places is the same."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real", target_is_directory=True)
+    scene = tmp_path / "real" / "s.tif"
+    scene.write_bytes(b"scene")
+    monkeypatch.chdir(tmp_path / "link")
+    typed = make_cube(np.zeros((2, 3, 4), np.float32), fmt="geotiff", source="s.tif")
+    assert provenance.scene_reference(typed) == str(scene.resolve())
+    assert provenance.scene_reference(make_cube(np.zeros((2, 3, 4)), fmt="builtin", source="indian_pines")) == \
+        "indian_pines"
+    assert provenance.scene_reference(make_cube(np.zeros((2, 3, 4)))) == ""
+    copy = tmp_path / "copy.tif"
+    copy.write_bytes(b"scene")
+    here, there = (provenance.data_identity(make_cube(np.zeros((2, 3, 4)), fmt="geotiff", source=str(p)))["scene"]
+                   for p in ("s.tif", copy))
+    assert here["files"][0]["path"] == str(scene.resolve())
+    assert provenance.scene_key(here) == provenance.scene_key(there) == ((5, _sha(scene)),)
+    copy.write_bytes(b"other")
+    assert provenance.scene_key(provenance.data_identity(
+        make_cube(np.zeros((2, 3, 4)), fmt="geotiff", source=str(copy)))["scene"]) != provenance.scene_key(here)
+    assert provenance.scene_key({"files": []}) is None and provenance.scene_key(None) is None

@@ -456,6 +456,8 @@ def finetune(
         from peft import get_peft_model_state_dict
         from safetensors.numpy import save_file
 
+        from hsi_app.provenance import data_identity, scene_reference
+
         adapter = {k: v.detach().cpu().contiguous().numpy() for k, v in get_peft_model_state_dict(fitted.net).items()}
         check_finite_tensors(adapter, final_out / ADAPTER_NAME)
         with atomic_path(out / ADAPTER_NAME) as tmp:
@@ -468,8 +470,8 @@ def finetune(
             band_indices=[int(b) for b in bands], source_bands=cube.hsi.shape[0], mean=[float(v) for v in mean],
             std=[float(v) for v in std], receptive_radius=base.receptive_radius,
             split={"protocol": split.protocol, "seed": split.seed, "leaky": split.leaky, "radius": split.radius},
-            data=str(cube.attrs.get("source", "")),
-            extra={"schedule": opts.schedule, "finetune": {
+            data=scene_reference(cube),  # a file's absolute path, as `hsi train` records it
+            extra={"schedule": opts.schedule, "data_identity": data_identity(cube, protect), "finetune": {
                 "base_run": str(base_path), "base_sha256": base_sha, "base_config_sha256": base_config_sha,
                 "base_num_classes": base.num_classes, "base_in_chans": base.in_chans, "band_map": kind,
                 "edge_coverage_fwhm": EDGE_COVERAGE_FWHM, "new_head": new_head, "train_head": new_head or opts.train_head,

@@ -341,6 +341,8 @@ def _train_into(out: Path, cube: Cube, opts: TrainOptions, split: Any, image: np
     ``record``: :func:`run_record`, stored in config.json ``extra`` and metrics.json with the epochs requested
     (``epochs_requested``: ``--epochs`` or the trainer's default; ``None`` for the SVM) and run (``epochs_run``).
     """
+    from hsi_app.provenance import scene_reference
+
     split.save(out / "split.npz")
     if opts.progress:
         print(split.describe())
@@ -377,7 +379,7 @@ def _train_into(out: Path, cube: Cube, opts: TrainOptions, split: Any, image: np
         receptive_radius=radius,
         split={"protocol": split.protocol, "seed": split.seed, "leaky": split.leaky, "radius": split.radius,
                "block": split.block},
-        data=str(cube.attrs.get("source", "")),
+        data=scene_reference(cube),  # a file's absolute path: ``hsi ensemble`` finds it from any folder
         extra=extra,
         fwhm_in_model=fwhm is not None,
     )

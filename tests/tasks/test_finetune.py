@@ -93,6 +93,16 @@ def test_base_files_unchanged(runs: dict) -> None:
     assert json.loads((base / "config.json").read_text())["extra"]["schedule"] == "triangular"
 
 
+def test_a_finetuned_run_records_its_scene_like_a_trained_one(runs: dict) -> None:
+    """config.json ``data`` is the scene's resolved path and ``extra.data_identity`` its sha256, as `hsi train`
+    records them, so `hsi ensemble` can find and check the scene from any folder."""
+    cfg = json.loads((runs["ft"] / "config.json").read_text())
+    scene: Path = runs["scene"]
+    assert cfg["data"] == str(scene.resolve())
+    assert cfg["extra"]["data_identity"]["scene"]["files"] == [
+        {"path": str(scene.resolve()), "bytes": scene.stat().st_size, "sha256": _sha(scene)}]
+
+
 def test_base_weights_inside_the_adapted_model_are_the_base_run(runs: dict) -> None:
     from hsi_app.checkpoint import load_tensors
 
