@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from hsi_app.ensemble_scene import MemberScene, common_scene, member_scene
 from hsi_app.errors import BandMismatchError, ConfigError, HSIWarning, ModelLoadError
 from hsi_app.infer import ProbFn
 from hsi_app.io.cube import Cube
@@ -128,9 +129,14 @@ class EnsemblePredictor:
 
     @property
     def data(self) -> str:
-        """The scene every member was trained on ('' when they differ)."""
-        scenes = {m.data for m in self.members}
-        return scenes.pop() if len(scenes) == 1 else ""
+        """The scene every member was trained on, as the first member names it ('' when they differ; see
+        :func:`~hsi_app.ensemble_scene.same_scene`)."""
+        common = common_scene(self.scenes())
+        return "" if common is None else common.data
+
+    def scenes(self) -> list[MemberScene]:
+        """Each member's record of its training scene (``data`` and the identity of its contents)."""
+        return [member_scene(src, m.config) for m, src in zip(self.members, self.sources)]
 
     def plan(self, cube: Cube, *, resample: bool = False) -> EnsemblePlan:
         """Every member's band plan for ``cube`` (:meth:`Predictor.plan <hsi_app.predictor.Predictor.plan>`).
@@ -355,19 +361,27 @@ def scoring_scene(folder: str | os.PathLike[str], ens: EnsemblePredictor,
     Returns:
         ``(cube, split)``, or ``None`` when the members were not trained on one split.
 
+    Without ``data``, the members' own scene is opened and checked against the identity their
+    runs recorded (:func:`~hsi_app.ensemble_scene.open_member_scene`); a given ``data`` is only
+    checked for its size.
+
     Raises:
-        ConfigError: no scene given and the members do not name one scene, or a scene whose
-            size is not the split's.
+        ConfigError: no scene given and the members do not name one scene, their scene is missing
+            or changed since training, or a scene whose size is not the split's.
     """
+    from hsi_app.ensemble_scene import open_member_scene
     from hsi_app.io.open import open_cube
 
     split = common_split([Path(s) for s in ens.sources])
     if split is None:
         return None
-    source = ens.data if data is None else data
-    if isinstance(source, str) and not source:
-        raise ConfigError(f"{folder}: the members were trained on different scenes; pass --data SCENE to score it")
-    cube = open_cube(source) if isinstance(source, str) else source
+    if data is None:
+        scenes = ens.scenes()
+        if common_scene(scenes) is None:
+            raise ConfigError(f"{folder}: the members were trained on different scenes; pass --data SCENE to score it")
+        cube = open_member_scene(scenes)
+    else:
+        cube = open_cube(data) if isinstance(data, str) else data
     if tuple(cube.hsi.shape[1:]) != split.test.shape:
         raise ConfigError(f"{cube.attrs.get('source', 'the scene')}: {cube.hsi.shape[1]} x {cube.hsi.shape[2]} px, but "
                           f"the members' split is {split.test.shape[0]} x {split.test.shape[1]}; pass the scene they "
