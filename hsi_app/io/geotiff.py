@@ -25,6 +25,11 @@ TIFF_ONLY = "GTiff"
 """The only GDAL driver used to read rasters from users: GDAL would otherwise open, by
 content, a VRT (XML) saved under a ``.tif`` name, which can read any file on the machine."""
 
+FILE_VALUES_ATTR = "_file_values"
+"""Private attr of a cube from :func:`read_geotiff`: the dask name of its data when those values are the file's own
+(no scale/offset applied, any alpha band after the spectral ones), so that :func:`holds_file_values` can tell
+whether a cube still holds them."""
+
 _NUM_UNIT = re.compile(r"([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*(nm|nanometers?|um|µm|micrometers?|microns?)\b", re.I)
 
 
@@ -248,6 +253,9 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
         data = scaled if nodata is None else da.where(data == nodata, np.float32(np.nan), scaled)
         nodata = None
         attrs["scale_offset"] = "applied"
+    name = getattr(data, "name", None)
+    if name and not rescale and np.array_equal(np.flatnonzero(~alpha), np.arange(data.shape[0])):
+        attrs[FILE_VALUES_ATTR] = str(name)  # band i of the cube is band i + 1 of the file, raw values
     return make_cube(
         data,
         valid=valid,
@@ -261,3 +269,15 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
         source=str(path),
         attrs=attrs,
     )
+
+
+def holds_file_values(cube: Cube) -> bool:
+    """Whether ``cube`` holds exactly the values of the GeoTIFF it was read from (its ``source``): the bands and raw
+    values that reading the file again gives.
+
+    True only for the lazy array :func:`read_geotiff` returned, as it was returned (labels, masks or attributes
+    added, or a no-op ``isel``, keep it): any computation on the values (scaling, ``where``, a band subset, a
+    spatial crop or ``rio.clip``, ``.load()``) gives another array, and ``False``.
+    """
+    token = cube.attrs.get(FILE_VALUES_ATTR)
+    return token is not None and str(getattr(cube.data, "name", "")) == token

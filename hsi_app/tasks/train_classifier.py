@@ -12,8 +12,8 @@ one folder::
                            epochs_requested, epochs_run, versions, data_identity, ...
     OUT/confusion.png      confusion matrix
     OUT/map.tif, map.png   the full-scene class map (COG: class + confidence), quick-look
-    OUT/train_labels.tif   (georeferenced GeoTIFF scenes) training labels that torchgeo
-                           samples tiles against, straight from disk
+    OUT/train_labels.tif   (georeferenced GeoTIFF scenes trained as read) training labels that
+                           torchgeo samples tiles against, straight from disk
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from hsi_app.io.cube import Cube
 from hsi_app.model_fwhm import training_fwhm
 
 RUN_FILES = ("config.json", "model.safetensors", "split.npz", "metrics.json", "confusion.png", "map.tif", "map.png",
-             "train_labels.tif")  # what a classification run writes into OUT (the last only for GeoTIFF scenes)
+             "train_labels.tif")  # what a classification run writes into OUT (the last when tiles stream from disk)
 
 
 # The default dense model sees each pixel's SNV spectrum: over five Indian Pines seeds it beat the
@@ -407,16 +407,23 @@ def _validation_split(opts: TrainOptions, split: Any) -> tuple[np.ndarray, np.nd
 
 
 def _geo_tiles_factory(cube: Cube, out: Path, bands: np.ndarray, seed: int) -> Any:
-    """For a georeferenced GeoTIFF, a builder of torchgeo tiles; else ``None``.
+    """For a georeferenced GeoTIFF whose values the cube still holds, a builder of torchgeo tiles; else ``None``.
 
     The training labels are written next to the run (``train_labels.tif``, same grid as
     the scene) so that torchgeo can intersect the two rasters and sample tiles from disk.
-    A rotated or sheared grid gets ``None`` too (in-memory tiles): torchgeo samples on a
+    torchgeo reads the file, so a cube changed after it was opened (scaled, ``where``, a band
+    subset, a crop or ``rio.clip``), or read with a GDAL scale/offset, gets ``None`` (in-memory
+    tiles of the values the statistics come from; :func:`~hsi_app.io.geotiff.holds_file_values`).
+    A rotated or sheared grid gets ``None`` too: torchgeo samples on a
     north-up grid, so its tiles would be resampled and padded, unlike the native pixel
     windows that ``hsi predict`` runs on.
     """
+    from hsi_app.io.geotiff import holds_file_values
+
     source = Path(str(cube.attrs.get("source", "")))
     if cube.attrs.get("format") != "geotiff" or cube.rio.crs is None or not source.is_file():
+        return None
+    if not holds_file_values(cube):
         return None
     t = cube.rio.transform()
     if t.b or t.d:
