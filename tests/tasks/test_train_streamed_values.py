@@ -132,13 +132,18 @@ def test_which_cubes_hold_the_files_values(geotiff: tuple[Path, np.ndarray, np.n
     kept = [cube, cube.hsi.with_labels(labels), cube.isel(band=slice(None)), cube.copy()]
     assert all(holds_file_values(c) for c in kept)
     changed = [cube * 0.0001, cube.where(cube > 2500), cube.isel(band=[0, 2]), cube.isel(x=slice(0, 20)),
-               cube.rio.clip_box(500000.0, 4199800.0, 500200.0, 4200000.0), cube.load(), cube.astype(np.float32)]
+               cube.rio.clip_box(500000.0, 4199800.0, 500200.0, 4200000.0), open_cube(path).load(),
+               cube.astype(np.float32)]
     assert not any(holds_file_values(c) for c in changed)
     values, _ = _scene()
     scaled = _write(tmp_path / "scaled.tif", values)  # read as physical values raw * 0.5 + 1: not the file's raw
     with rasterio.open(scaled, "r+") as ds:
         ds.scales, ds.offsets = [0.5] * SHAPE[0], [1.0] * SHAPE[0]
     assert not holds_file_values(open_cube(scaled))
+    from hsi_app.tasks.train_classifier import _geo_tiles_factory
+
+    assert _geo_tiles_factory(open_cube(scaled), tmp_path, np.arange(SHAPE[0]), 0) is None  # tiled in memory
+    assert _geo_tiles_factory(cube, tmp_path, np.arange(SHAPE[0]), 0) is not None
     gray, alpha = rasterio.enums.ColorInterp.gray, rasterio.enums.ColorInterp.alpha
     opaque = np.full((1, *SHAPE[1:]), 255, np.int16)
     alpha_last = _write(tmp_path / "alpha_last.tif", np.concatenate([values, opaque]))
