@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from hsi_app.errors import OutputError
+from hsi_app.io.disk_full import DiskFullError, WriteWatch, exception_chain
 
 PARTIAL_MARKER = ".partial-"
 TIF_SUFFIXES = (".tif", ".tiff")  # what GeoTIFF outputs may be called
@@ -71,6 +72,8 @@ def check_writable(dst: str | os.PathLike[str]) -> Path:
         with open(probe, "xb"):
             pass
     except OSError as err:
+        if isinstance(WriteWatch(dst).failure(err), DiskFullError):
+            raise DiskFullError(dst) from err
         raise OutputError(f"{dst}: cannot create files in {folder} ({err.strerror}); choose another output path") from err
     remove_quietly(probe)
     return path
@@ -267,17 +270,26 @@ def staged_run_dir(
     """
     path = check_out_dir(out)
     tmp = path.with_name(f".{path.name}{PARTIAL_MARKER}{secrets.token_hex(4)}")
+    watch = WriteWatch(out, [tmp])
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp.mkdir()
     except OSError as err:
+        if isinstance(watch.failure(err), DiskFullError):
+            raise DiskFullError(out) from err
         raise OutputError(f"{out}: cannot create the run folder ({err.strerror}); choose another output folder") from err
     try:
-        yield tmp
+        with watch:
+            yield tmp
+        if (failed := watch.failure()) is not None:  # a TIFF write failed, yet GDAL returned: a damaged file
+            raise failed
         files = sorted(tmp.iterdir())
         _check_protected(path, [f.name for f in files], protect)
-    except BaseException:
+    except BaseException as err:
+        full = watch.failure(err)  # before the clean-up, while the free space still shows the fill
         shutil.rmtree(tmp, ignore_errors=True)
+        if full is not None and full is not err:
+            raise full from err
         raise
     path.mkdir(exist_ok=True)
     for f in files:
@@ -330,10 +342,17 @@ def atomic_path(dst: str | os.PathLike[str]) -> Iterator[Path]:
     """
     path = check_writable(dst)
     tmp = partial_path(path)
+    watch = WriteWatch(dst, [tmp])
     try:
-        yield tmp
-    except BaseException:
+        with watch:
+            yield tmp
+        if (failed := watch.failure()) is not None:  # a TIFF write failed, yet GDAL returned: a damaged file
+            raise failed
+    except BaseException as err:
+        full = watch.failure(err)  # before the clean-up, while the free space still shows the fill
         remove_quietly(tmp)
+        if full is not None and full is not err:
+            raise full from err
         raise
     if not tmp.exists():
         raise OutputError(f"{dst}: the writer produced no file; nothing was written")
@@ -364,14 +383,22 @@ def atomic_paths(outputs: Mapping[str, PathArg], *, removes: Iterable[PathArg] =
     """
     final = {k: check_writable(v) for k, v in outputs.items() if v is not None and str(v) != ""}
     tmps = {k: partial_path(v) for k, v in final.items()}
+    shown = {k: Path(outputs[k]) for k in final}  # as the user gave them, for the message
+    watch = WriteWatch(next(iter(shown.values()), Path(".")), list(tmps.values()))
     try:
-        yield tmps
+        with watch:
+            yield tmps
+        if (failed := watch.failure()) is not None:  # a TIFF write failed, yet GDAL returned: a damaged file
+            raise failed
         missing = [str(final[k]) for k, t in tmps.items() if not t.exists()]
         if missing:
             raise OutputError(f"{missing[0]}: the writer produced no file; nothing was written")
-    except BaseException:
+    except BaseException as err:
+        full = _disk_full_of(err, shown, tmps, watch)  # before the clean-up, while the free space shows the fill
         for t in tmps.values():
             remove_quietly(t)
+        if full is not None and full is not err:
+            raise full from err
         raise
     for stale in removes:
         if stale is not None and str(stale) != "":
@@ -385,3 +412,20 @@ def atomic_paths(outputs: Mapping[str, PathArg], *, removes: Iterable[PathArg] =
             for rest in tmps.values():
                 remove_quietly(rest)
             raise OutputError(f"{final[k]}: cannot replace the output file ({err.strerror}); check the path") from err
+
+
+def _disk_full_of(err: BaseException, shown: Mapping[str, Path], tmps: Mapping[str, Path],
+                  watch: WriteWatch) -> OutputError | None:
+    """:meth:`WriteWatch.failure` for :func:`atomic_paths`, naming the output that was being written: the
+    one an inner writer or the ``OSError`` named (by its temporary path), else the last one started."""
+    full = watch.failure(err)
+    if not isinstance(full, DiskFullError):
+        return full
+    named = {Path(err.dst)} if isinstance(err, DiskFullError) else set()
+    named |= {Path(os.fsdecode(e.filename)) for e in exception_chain(err)
+              if isinstance(e, OSError) and isinstance(e.filename, (str, bytes))}
+    for k, t in tmps.items():
+        if named & {t, shown[k], shown[k].absolute()}:
+            return DiskFullError(shown[k])
+    started = [shown[k] for k, t in tmps.items() if t.exists()]
+    return DiskFullError(started[-1] if started else next(iter(shown.values())))

@@ -51,6 +51,7 @@ import numpy as np
 from hsi_app.errors import HSIWarning, InvalidDataError, OutputError
 from hsi_app.io.atomic import atomic_path, check_writable, partial_path, remove_quietly
 from hsi_app.io.cube import Cube, valid_from_data
+from hsi_app.io.disk_full import WriteWatch
 from hsi_app.io.geotiff import TIFF_ONLY
 from hsi_app.io.quicklook import as_palette
 
@@ -163,6 +164,7 @@ class StreamingCOGWriter:
         self.overview_resampling = overview_resampling
         self._stage_path = partial_path(self.dst.with_suffix(".stage.tif"))
         self._ds: Any = None
+        self._watch = WriteWatch(dst, [self._stage_path])  # GDAL's messages kept quiet; a full disk named as one line
 
     def __enter__(self) -> StreamingCOGWriter:
         import rasterio
@@ -170,6 +172,7 @@ class StreamingCOGWriter:
         from rasterio.transform import Affine
 
         transform = self.transform if self.transform is not None else Affine.identity()
+        self._watch.__enter__()
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", NotGeoreferencedWarning)
@@ -182,7 +185,10 @@ class StreamingCOGWriter:
                 )
                 self._write_metadata()
         except BaseException as err:
+            full = self._watch.failure(err)
             self._discard()
+            if full is not None and full is not err:
+                raise full from err
             if isinstance(err, Exception) and not isinstance(err, OutputError):
                 raise OutputError(f"{self.dst}: cannot start writing the GeoTIFF ({err})") from err
             raise
@@ -231,18 +237,30 @@ class StreamingCOGWriter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc_type is not None:
+        if exc is not None:
+            full = self._watch.failure(exc)  # before the clean-up, while the free space shows the fill
             self._discard()
+            if full is not None and full is not exc:
+                raise full from exc
             return
         try:
             self._ds.close()
             self._ds = None
+            if (failed := self._watch.failure()) is not None:  # a TIFF write failed: the stage is damaged
+                raise failed
             self._convert()
+        except BaseException as err:
+            full = self._watch.failure(err)
+            self._discard()
+            if full is not None and full is not err:
+                raise full from err
+            raise
         finally:
             self._discard()
 
     def _convert(self) -> None:
         import rasterio.shutil
+        from rasterio._err import CPLE_BaseError
         from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
         opts: dict[str, Any] = {
@@ -259,7 +277,7 @@ class StreamingCOGWriter:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", NotGeoreferencedWarning)
                     rasterio.shutil.copy(self._stage_path, tmp, driver="COG", **opts)
-            except RasterioError as err:
+            except (RasterioError, CPLE_BaseError) as err:
                 raise OutputError(f"{self.dst}: GDAL could not write the COG ({err}); check free disk space") from err
 
     def _discard(self) -> None:
@@ -270,6 +288,7 @@ class StreamingCOGWriter:
                 pass
             self._ds = None
         remove_quietly(self._stage_path)
+        self._watch.__exit__(None, None, None)
 
 
 def iter_windows(height: int, width: int, size: int) -> Iterator[tuple[int, int, int, int]]:
