@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from hsi_app import __version__
-from hsi_app.errors import InvalidDataError, ModelLoadError
+from hsi_app.errors import InvalidDataError, ModelLoadError, cannot_read
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -142,7 +142,11 @@ def load_config(run_dir: str | os.PathLike[str]) -> RunConfig:
     if not path.is_file():
         raise ModelLoadError(f"{run_dir}: no {CONFIG_NAME}; pass the output folder of `hsi train`")
     try:
-        raw = json.loads(path.read_text())
+        text = path.read_text()
+    except OSError as err:
+        raise ModelLoadError(cannot_read(path, err)) from err
+    try:
+        raw = json.loads(text)
         fill_class_names(raw, path)
         config = RunConfig(**raw)
     except (json.JSONDecodeError, TypeError) as err:
@@ -159,6 +163,11 @@ def load_tensors(run_dir: str | os.PathLike[str], name: str = WEIGHTS_NAME) -> d
     path = Path(run_dir) / name
     if not path.is_file():
         raise ModelLoadError(f"{run_dir}: no {name}; the run is incomplete, retrain it")
+    try:  # safetensors' own loader reports a permission error as "No such file or directory"
+        with open(path, "rb"):
+            pass
+    except OSError as err:
+        raise ModelLoadError(cannot_read(path, err)) from err
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as err:

@@ -65,6 +65,11 @@ def describe_path(path: str | os.PathLike[str]) -> str:
     return os.fspath(path)
 
 
+def cannot_read(path: str | os.PathLike[str], err: OSError) -> str:
+    """The message for a file that exists but cannot be opened (permissions, an I/O error)."""
+    return f"{describe_path(path)}: cannot be read ({err.strerror or err}); check its permissions"
+
+
 class HSIWarning(UserWarning):
     """A recoverable problem worth telling the user (no georeference, NaNs masked...)."""
 

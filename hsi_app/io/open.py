@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from hsi_app.errors import CubeReadError, DatasetNotFoundError, HSIError
+from hsi_app.errors import CubeReadError, DatasetNotFoundError, HSIError, cannot_read
 from hsi_app.io.cube import Cube
 
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
@@ -60,8 +60,13 @@ def sniff(path: Path) -> str:
         raise CubeReadError(f"{path}: damaged or truncated zip archive; download it again")
     if path.name.upper().endswith(METADATA_SUFFIX) and is_enmap_product(path):
         return "enmap"
-    with open(path, "rb") as fh:
-        head = fh.read(520)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(520)
+    except FileNotFoundError:
+        raise
+    except OSError as err:  # permissions, an I/O error
+        raise CubeReadError(cannot_read(path, err)) from err
     if not head:
         raise CubeReadError(f"{path}: file is empty; download or export it again")
     if head[:4] in TIFF_MAGIC and not is_raw_envi_data(path):  # raw pixels may begin with these bytes
