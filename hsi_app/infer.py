@@ -76,13 +76,12 @@ def strided_sample(read: Callable[[Window], np.ndarray], height: int, width: int
         ``(C, ceil(height / step) * ceil(width / step))`` values, window by window (the same
         for every ``window``, up to the order of the columns).
     """
-    from tqdm.auto import tqdm
+    from hsi_app.progress import bar
 
     out: np.ndarray | None = None
     at = 0
     n = -(-height // step) * -(-width // step)
-    for win in tqdm(list(iter_windows(height, width, window, 0)), desc=desc, unit="win", disable=not progress,
-                    leave=False):
+    for win in bar(list(iter_windows(height, width, window, 0)), desc=desc, unit="win", enabled=progress):
         block = read(win)
         part = block[:, (-win.row) % step :: step, (-win.col) % step :: step].reshape(block.shape[0], -1)
         if out is None:  # preallocated once the band count is known: no second copy at a concatenate
@@ -169,9 +168,8 @@ def predict_scene(
     """
     import time
 
-    from tqdm.auto import tqdm
-
     from hsi_app.io.cog import encode_class_window
+    from hsi_app.progress import bar
 
     c, h, w = cube.hsi.shape
     if window > max(h, w):
@@ -185,7 +183,7 @@ def predict_scene(
     any_valid = False
     with ExitStack() as stack:
         writer = stack.enter_context(class_map_writer(out, cube, num_classes, class_names)) if out is not None else None
-        for win in tqdm(wins, desc="predict", unit="win", disable=not progress, leave=False):
+        for win in bar(wins, desc="predict", unit="win", enabled=progress):
             image, valid = read_window(cube, win)
             probs = prob_fn(image)
             cls, conf = classify_probs(probs[(slice(None), *win.crop)], valid[win.crop])

@@ -184,7 +184,7 @@ def _collect(client: Any, settings: BatchSettings, todo: list[tuple[int, SceneIn
              rows: list[SceneReport | None], progress: bool) -> None:
     """Submit one future per scene; as they finish, record them or expand big scenes into block futures."""
     from distributed import as_completed
-    from tqdm.auto import tqdm
+    from hsi_app.progress import bar as progress_bar
 
     tags: dict[Any, tuple[Any, ...]] = {}
     futures = []
@@ -195,7 +195,8 @@ def _collect(client: Any, settings: BatchSettings, todo: list[tuple[int, SceneIn
         futures.append(fut)
     jobs: dict[int, SplitJob] = {}
     pending = as_completed(futures)
-    bar = tqdm(total=len(todo), desc=f"batch {settings.adapter.name}", unit="scene", disable=not progress)
+    bar = progress_bar(total=len(todo), desc=f"batch {settings.adapter.name}", unit="scene", enabled=progress,
+                       leave=True)
     failed = 0
     try:
         for fut in pending:

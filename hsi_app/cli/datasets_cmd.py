@@ -24,11 +24,12 @@ _CATALOG_OPTION = click.option(
 
 
 def _download_options(where: str) -> Callable[[F], F]:
-    """``--root`` (default ``data``), ``--no-progress`` and ``--force``, shared by the fetch commands."""
+    """``--root`` (default ``data``), ``--quiet``/``--no-progress`` and ``--force``, shared by the fetch commands."""
 
     def add(f: F) -> F:
         f = click.option("--force", is_flag=True, help="Download again even if the files are present.")(f)
-        f = click.option("--no-progress", is_flag=True, help="Hide the download progress bars.")(f)
+        f = click.option("--quiet", "--no-progress", "no_progress", is_flag=True,
+                         help="No progress bar (as --quiet in the other commands).")(f)
         return click.option(
             "--root", type=click.Path(file_okay=False, path_type=Path), default=Path("data"),
             show_default=True, help=f"Data folder; {where}.",

@@ -174,12 +174,12 @@ def _stream_to(
     Returns:
         ``(bytes written, expected size or None, framed)`` (see :func:`_iter_http`).
     """
-    from tqdm.auto import tqdm
+    from hsi_app.progress import bar as progress_bar
 
     total, chunks, framed = _open_source(url, chunk_size)
     written = 0
-    with tqdm(
-        total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, disable=not progress, leave=True
+    with progress_bar(
+        total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, enabled=progress, leave=True
     ) as bar:
         try:
             for block in chunks:
@@ -328,7 +328,7 @@ def fetch(
         dst: destination file; parent folders are created.
         sha256: published hex digest. When None, the digest recorded in
             ``dst.parent/SHA256SUMS`` by an earlier download (if any) is the reference.
-        progress: show a tqdm progress bar (bytes, with total when the size is known).
+        progress: show a progress bar (bytes, with total when the size is known).
         chunk_size: bytes per read/write.
         overwrite: download again even if ``dst`` exists; the new file is checked against
             ``sha256`` only (not the old record), and its digest replaces the record.

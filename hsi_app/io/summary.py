@@ -18,11 +18,9 @@ def _compute(arr: Any, progress: bool) -> Any:
     if not hasattr(arr, "compute"):
         return np.asarray(arr)
     if progress:
-        import sys
+        from hsi_app.progress import dask_progress
 
-        from dask.diagnostics import ProgressBar
-
-        with ProgressBar(out=sys.stderr):
+        with dask_progress(desc="reading"):  # dask's bar on a terminal, a line every 30 s in a log
             return arr.compute()
     return arr.compute()
 

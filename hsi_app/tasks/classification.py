@@ -652,7 +652,7 @@ def fit_dense(
         ema_decay: decay of the exponential moving average of the weights that is
             validated and returned (None: use the raw weights).
         seed: seeds model init, tile sampling and dropout.
-        progress: show Lightning's progress bar.
+        progress: show progress (Lightning's bar on a terminal, a line per epoch in a log).
         device: "cpu", "cuda", "cuda:N", or None for automatic (CUDA when present).
         tiles: a training tile dataset with the same sample contract and a
             ``set_epoch(epoch)`` method (e.g. :class:`~hsi_app.data.geo_tiles.GeoRasterTiles`,
@@ -732,6 +732,9 @@ def fit_dense(
     best = _BestState(patience)
     train_loader = DataLoader(tiles, batch_size=batch_size, shuffle=False, num_workers=0)
     val_loader = DataLoader(_OneItem(), batch_size=1) if va is not None else None
+    from hsi_app.progress import trainer_progress
+
+    show_bar, epoch_lines = trainer_progress(progress)  # Lightning's bar on a terminal, a line per epoch in a log
     with quiet_lightning():
         trainer = L.Trainer(
             max_epochs=epochs,
@@ -741,11 +744,11 @@ def fit_dense(
             logger=False,
             enable_checkpointing=False,
             enable_model_summary=False,
-            enable_progress_bar=progress,
+            enable_progress_bar=show_bar,
             num_sanity_val_steps=0,
             limit_val_batches=1.0 if va is not None else 0,
             gradient_clip_val=1.0,
-            callbacks=[_EpochSetter(tiles), best],
+            callbacks=[_EpochSetter(tiles), best, *epoch_lines],
         )
         t0 = time.perf_counter()
         fit_interruptible(trainer, module, train_loader, val_loader)

@@ -111,13 +111,13 @@ def adapt_on_crops(denoiser: Denoiser, read: Callable[[int, int, int, int], np.n
         seed: seed of the crop positions and the divergence probes.
         progress: show a progress bar.
     """
-    from tqdm.auto import tqdm
+    from hsi_app.progress import bar as progress_bar
 
     side = adapt_crop_side(denoiser, bands)
     ch, cw = min(side, height), min(side, width)
     rng = np.random.default_rng(seed)
     corners = [(int(rng.integers(0, height - ch + 1)), int(rng.integers(0, width - cw + 1))) for _ in range(steps)]
-    bar = tqdm(corners, desc="adapt (SURE)", unit="step", disable=not progress, leave=False)
+    bar = progress_bar(corners, desc="adapt (SURE)", unit="step", enabled=progress)
     return adapt_sure(denoiser, (read(r, c, ch, cw) for r, c in bar), sigma, seed=seed)
 
 

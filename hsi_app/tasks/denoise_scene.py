@@ -244,7 +244,7 @@ def denoise_cube(
         BandMismatchError: a reference with other bands.
         ConfigError: a window smaller than the receptive field, or a bad ``adapt_sigma`` / ``adapt_steps``.
     """
-    from tqdm.auto import tqdm
+    from hsi_app.progress import bar
 
     from hsi_app.data.noise import parse_noise
     from hsi_app.infer import iter_windows
@@ -306,13 +306,13 @@ def denoise_cube(
                             nodata=float("nan"), band_descriptions=descriptions, tags=tags, band_tags=band_tags,
                             overview_resampling="AVERAGE") as writer:
         if denoiser.needs_subspace:  # first pass: one spectral basis for the whole scene, from the core windows
-            cores = tqdm(wins, desc="subspace", unit="win", disable=not progress, leave=False)
+            cores = bar(wins, desc="subspace", unit="win", enabled=progress)
             denoiser.fit_subspace(prepare(win.row, win.col, win.height, win.width)[1] for win in cores)
         adapted = None
         if sigma is not None:  # label-free fine-tuning on seeded random crops of this scene
             adapted = adapt_on_crops(denoiser, lambda r, col, hh, ww: prepare(r, col, hh, ww)[1], h, w, int(good.size),
                                      sigma, steps=adapt_steps, seed=seed, progress=progress)
-        for win in tqdm(wins, desc="denoise", unit="win", disable=not progress, leave=False):
+        for win in bar(wins, desc="denoise", unit="win", enabled=progress):
             raw, x, bad_px = prepare(win.read_row, win.read_col, win.read_height, win.read_width)
             y = denoiser.denoise_normalised(x)
             core = (slice(None), *win.crop)

@@ -221,7 +221,10 @@ def fit_denoiser(clean: np.ndarray, opts: DenoiseOptions) -> tuple[Any, dict[str
     from hsi_app.device import resolve_device
 
     accel = "gpu" if resolve_device(opts.device).type == "cuda" else "cpu"
+    from hsi_app.progress import trainer_progress
     from hsi_app.tasks.classification import fit_interruptible, quiet_lightning
+
+    show_bar, epoch_lines = trainer_progress(opts.progress, "train denoiser")
 
     threads = torch.get_num_threads()
     if opts.threads:
@@ -231,8 +234,8 @@ def fit_denoiser(clean: np.ndarray, opts: DenoiseOptions) -> tuple[Any, dict[str
             warnings.filterwarnings("ignore", ".*GPU available but not used.*")
             trainer = L.Trainer(
                 max_epochs=epochs, accelerator=accel, devices=1, logger=False, enable_checkpointing=False,
-                enable_progress_bar=opts.progress, enable_model_summary=False, gradient_clip_val=1.0,
-                max_time={"seconds": max_seconds} if max_seconds else None,
+                enable_progress_bar=show_bar, enable_model_summary=False, gradient_clip_val=1.0,
+                max_time={"seconds": max_seconds} if max_seconds else None, callbacks=epoch_lines,
             )
             fit_interruptible(trainer, module, loader)
     finally:

@@ -165,14 +165,13 @@ def scene_moments(cube: Cube, rows: int, *, valid: np.ndarray | None = None, pro
 
     ``valid``: the ``(H, W)`` mask of :func:`valid_mask` (computed when omitted).
     """
-    from tqdm.auto import tqdm
+    from hsi_app.progress import bar
 
     bands = cube.hsi.good_band_indices
     h = cube.sizes["y"]
     valid = valid_mask(cube) if valid is None else valid
     mom = Moments(int(bands.size))
-    for top, bottom in tqdm(strips(h, rows), total=-(-h // rows), desc=desc, unit="strip", disable=not progress,
-                            leave=False):
+    for top, bottom in bar(strips(h, rows), total=-(-h // rows), desc=desc, unit="strip", enabled=progress):
         mom.add(valid_pixels(read_strip(cube, top, bottom, bands, valid[top:bottom])))
     return mom
 
@@ -205,7 +204,7 @@ def streamed_scores(method: str, cube: Cube, targets: np.ndarray | None = None, 
         ConfigError: another method, or a target method without targets.
         InvalidDataError: fewer than 2 valid pixels.
     """
-    from tqdm.auto import tqdm
+    from hsi_app.progress import bar
 
     from hsi_app.tasks.detectors_classical import (
         TARGET_METHODS,
@@ -244,8 +243,8 @@ def streamed_scores(method: str, cube: Cube, targets: np.ndarray | None = None, 
         score = fns[m]
     k = 1 if m == "rx" else int(targets.shape[0])  # type: ignore[union-attr]
     out = np.empty((k, h, w), np.float32)
-    for top, bottom in tqdm(strips(h, rows), total=-(-h // rows), desc=f"{m}: scores", unit="strip",
-                            disable=not progress, leave=False):
+    for top, bottom in bar(strips(h, rows), total=-(-h // rows), desc=f"{m}: scores", unit="strip",
+                           enabled=progress):
         out[:, top:bottom] = score(read_strip(cube, top, bottom, bands, valid[top:bottom]))
     return out
 
@@ -267,7 +266,7 @@ def streamed_local_rx(cube: Cube, window: tuple[int, int], *, max_bytes: int = S
         ConfigError: a window that is not two odd sizes, inner < outer, fitting the scene.
         InvalidDataError: fewer than 2 valid pixels.
     """
-    from tqdm.auto import tqdm
+    from hsi_app.progress import bar
 
     from hsi_app.tasks.detectors_classical import SPY_MIN_ROWS, _check_window, _hwc, local_rx_rows, rx, rx_strips
 
@@ -283,8 +282,7 @@ def streamed_local_rx(cube: Cube, window: tuple[int, int], *, max_bytes: int = S
     bg = gaussian_stats(scene_moments(cube, rows, valid=valid, progress=progress, desc="rx-local: statistics"))
     halo, fill = outer // 2, np.asarray(bg.mean)
     out = np.full((1, h, w), np.nan, np.float32)
-    for top, bottom in tqdm(rx_strips(h, rows), desc="rx-local: scores", unit="strip", disable=not progress,
-                            leave=False):
+    for top, bottom in bar(rx_strips(h, rows), desc="rx-local: scores", unit="strip", enabled=progress):
         r0, r1 = max(0, top - halo), min(h, bottom + halo)
         image = read_strip(cube, r0, r1, bands, valid[r0:r1])
         scores = local_rx_rows(_hwc(image, fill=fill), inner, outer, bg.cov, top - r0, bottom - r0).astype(np.float32)

@@ -41,7 +41,7 @@ def dense_forward(model: Any, x: np.ndarray, *, halo: int, window: int = 256, de
                   progress: bool = False) -> np.ndarray:
     """Run ``model`` on a normalised ``(C, H, W)`` image window by window: ``(K + 4, H, W)`` float32."""
     import torch
-    from tqdm.auto import tqdm
+    from hsi_app.progress import bar
 
     from hsi_app.infer import iter_windows
 
@@ -49,7 +49,7 @@ def dense_forward(model: Any, x: np.ndarray, *, halo: int, window: int = 256, de
     out: np.ndarray | None = None
     wins = list(iter_windows(h, w, window, halo))
     with torch.inference_mode():
-        for win in tqdm(wins, desc="detect", unit="win", disable=not progress, leave=False):
+        for win in bar(wins, desc="detect", unit="win", enabled=progress):
             t = torch.from_numpy(np.ascontiguousarray(
                 x[:, win.read_row:win.read_row + win.read_height, win.read_col:win.read_col + win.read_width]))
             y = model(t[None].to(device))[0].float().cpu().numpy()

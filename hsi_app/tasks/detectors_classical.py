@@ -165,11 +165,10 @@ def _local_rx_rows(x: np.ndarray, inner: int, outer: int, cov: np.ndarray, *, pr
     every row. Each strip has at least :data:`SPY_MIN_ROWS` rows: SPy's own progress
     arithmetic divides by a tenth of the rows it is given.
     """
-    from tqdm.auto import tqdm
+    from hsi_app.progress import bar
 
     scores = np.empty(x.shape[:2], np.float64)
-    for top, bottom in tqdm(rx_strips(x.shape[0], strip_rows), desc="rx-local", unit="strip", disable=not progress,
-                            leave=False):
+    for top, bottom in bar(rx_strips(x.shape[0], strip_rows), desc="rx-local", unit="strip", enabled=progress):
         scores[top:bottom] = local_rx_rows(x, inner, outer, cov, top, bottom)
     return scores
 

@@ -85,7 +85,7 @@ def teacher_probs(teachers: Sequence[str | os.PathLike[str]], cube: Cube, *, win
     Returns:
         ``(K, H, W)`` float32; 0 at no-data pixels.
     """
-    from tqdm.auto import tqdm
+    from hsi_app.progress import bar
 
     from hsi_app.ensemble import load_classifier
     from hsi_app.infer import iter_windows, read_window
@@ -94,8 +94,8 @@ def teacher_probs(teachers: Sequence[str | os.PathLike[str]], cube: Cube, *, win
     prob_fn = pred.bind(cube)
     _, h, w = cube.hsi.shape
     out = np.zeros((pred.num_classes, h, w), dtype=np.float32)
-    for win in tqdm(list(iter_windows(h, w, min(window, max(h, w)), pred.receptive_radius)), desc="teacher",
-                    unit="win", disable=not progress, leave=False):
+    for win in bar(list(iter_windows(h, w, min(window, max(h, w)), pred.receptive_radius)), desc="teacher",
+                   unit="win", enabled=progress):
         image, valid = read_window(cube, win)
         probs = np.asarray(prob_fn(image), dtype=np.float32)
         core = probs[(slice(None), *win.crop)]

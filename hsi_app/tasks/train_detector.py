@@ -135,7 +135,7 @@ def train_detector(image: np.ndarray, spectra: np.ndarray, names: list[str], out
         The metrics written to ``metrics.json``.
     """
     import torch
-    from tqdm.auto import tqdm
+    from hsi_app.progress import bar as progress_bar
 
     from hsi_app.checkpoint import RunConfig, finite_json, json_floats, save_run
     from hsi_app.data.normalize import BandStats
@@ -170,7 +170,7 @@ def train_detector(image: np.ndarray, spectra: np.ndarray, names: list[str], out
         sched = torch.optim.lr_scheduler.ConstantLR(optim, factor=1.0, total_iters=0)
     t0 = time.time()
     model.train()
-    bar = tqdm(range(total), desc="train detector", disable=not opts.progress, unit="step")
+    bar = progress_bar(range(total), desc="train detector", enabled=opts.progress, unit="step", leave=True)
     for step in bar:
         x, heat, reg, pos = (torch.from_numpy(np.ascontiguousarray(a)) for a in _batch(image, spectra, names, regions, opts, step, sim))
         xn = torch.nan_to_num((x - mean_t) / std_t)

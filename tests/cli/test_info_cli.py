@@ -118,5 +118,5 @@ def test_info_progress_bar_goes_to_stderr_not_into_the_report(tmp_path: Path, mo
     monkeypatch.setattr(summary, "LARGE_ELEMENTS", 0)  # every scene counts as large
     main(["info", str(path)])
     out, err = capfd.readouterr()
-    assert "Completed" in err and "%" in err
-    assert "Completed" not in out and "16" in out
+    assert "reading: 2/2 tasks in " in err  # not a terminal: a plain line, not dask's bar
+    assert "\r" not in err and "reading" not in out and "16" in out

@@ -7,6 +7,7 @@ on 127.0.0.1 for the ``requests`` path (no internet needed).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -200,10 +201,17 @@ def test_bad_arguments(tmp_path: Path, url: str, sha: str | None, pattern: str) 
         fetch(url, tmp_path / "x.mat", sha256=sha, progress=False)
 
 
-def test_progress_bar_reports_total(source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_progress_bar_reports_total(source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
     fetch(source.as_uri(), tmp_path / "scene.mat", progress=True, chunk_size=50_000)
-    err = capsys.readouterr().err
-    assert "scene.mat" in err and "100%" in err and "293k" in err  # 300,001 B = 293 KiB
+    err = capsys.readouterr().err  # not a terminal: one plain line
+    assert err.startswith("scene.mat: 293.0 KiB/293.0 KiB in ") and err.count("\n") == 1  # 300,001 B = 293 KiB
+    terminal = io.StringIO()
+    terminal.isatty = lambda: True  # type: ignore[method-assign]
+    monkeypatch.setattr("sys.stderr", terminal)
+    fetch(source.as_uri(), tmp_path / "again.mat", progress=True, chunk_size=50_000)
+    live = terminal.getvalue()
+    assert "again.mat" in live and "100%" in live and "293k" in live  # tqdm's bar
 
 
 def test_record_sum_keeps_other_entries(tmp_path: Path) -> None:
@@ -315,6 +323,22 @@ def test_cli_fetch(tmp_path: Path) -> None:
     assert CliRunner().invoke(datasets, args).exit_code != 0
     assert CliRunner().invoke(datasets, [*args, "--force"]).exit_code == 0
     assert (root / "tiny" / "Tiny.mat").read_bytes() == cube.read_bytes()
+
+
+def test_cli_fetch_quiet_and_progress_in_a_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--quiet`` (as in every other command) hides the progress; in a log the progress is plain lines."""
+    from cli_runner import run_main
+
+    catalog, _, _ = _tiny_catalog(tmp_path)
+    done = "tiny: Tiny.mat, Tiny_gt.mat in"
+    code, out, err = run_main(capsys, "datasets", "fetch", "tiny", "--root", str(tmp_path / "q"), "--quiet",
+                              "--catalog", str(catalog))
+    assert code == 0 and out.startswith(done) and err == ""
+    code, out, err = run_main(capsys, "datasets", "fetch", "tiny", "--root", str(tmp_path / "p"), "--catalog",
+                              str(catalog))
+    assert code == 0 and out.startswith(done)
+    assert [line.split(":")[0] for line in err.splitlines()] == ["Tiny.mat", "Tiny_gt.mat"], err
+    assert "\r" not in err and "\x1b[" not in err and all(" in " in line for line in err.splitlines())
 
 
 def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,144 @@
+"""Progress in a terminal and in a log: live bars on a TTY; in a pipe or file, plain lines (no carriage
+returns or cursor codes), at most one per 30 s, the last one kept, and one line per training epoch."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+from cli_runner import run_main
+from hsi_app import progress
+from hsi_app.progress import LogProgress, bar, dask_progress, trainer_progress
+from tiny_runs import make_run
+
+WL = np.array([450.0, 550.0, 650.0, 750.0, 850.0])
+CONTROL = ("\r", "\x1b[")
+
+
+class Clock:
+    """A fake ``time.monotonic`` advanced by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_log_lines_come_at_most_every_30_s_and_the_last_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock()
+    monkeypatch.setattr(progress.time, "monotonic", clock)
+    out = io.StringIO()
+    for _ in LogProgress(range(10), desc="predict", unit="win", file=out):
+        clock.now += 10.0  # each window takes 10 s: a line after windows 3, 6 and 9, then the final one
+    lines = out.getvalue().splitlines()
+    assert lines == ["predict: 3/10 win, 30 s, about 1 min 10 s left", "predict: 6/10 win, 1 min 00 s, about 40 s left",
+                     "predict: 9/10 win, 1 min 30 s, about 10 s left", "predict: 10/10 win in 1 min 40 s"]
+
+
+def test_a_failed_loop_prints_no_final_line_and_postfix_never_prints_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock()
+    monkeypatch.setattr(progress.time, "monotonic", clock)
+    out = io.StringIO()
+    with pytest.raises(RuntimeError):
+        for i in LogProgress(range(10), desc="denoise", unit="win", file=out):
+            if i == 2:
+                raise RuntimeError("boom")
+    assert out.getvalue() == ""  # the error's own line follows; no "finished" line
+    with LogProgress(total=3 * 1024**2, desc="indian_pines.mat", unit="B", file=out) as p:
+        for _ in range(3):
+            p.update(1024**2)
+            p.set_postfix(failed=0)  # batch calls this after every scene: no line of its own
+    assert out.getvalue() == "indian_pines.mat: 3.0 MiB/3.0 MiB in 0 s, failed=0\n"
+
+
+def test_bars_are_live_on_a_terminal_and_plain_in_a_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tqdm.auto import tqdm
+
+    monkeypatch.setattr("sys.stderr", Terminal())
+    assert isinstance(bar(range(3), desc="x"), tqdm)
+    assert trainer_progress(True) == (True, [])
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    assert isinstance(bar(range(3), desc="x"), LogProgress)
+    show, callbacks = trainer_progress(True)
+    assert show is False and len(callbacks) == 1
+    assert trainer_progress(False) == (False, [])
+    assert list(bar(range(3), enabled=False)) == [0, 1, 2]
+
+
+def test_dask_progress_in_a_log_is_plain_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    import dask.array as da
+
+    with dask_progress(desc="reading"):
+        total = da.ones((40, 40), chunks=10).sum().compute()
+    assert total == 1600
+    err = capsys.readouterr().err
+    assert err.startswith("reading: ") and err.count("\n") == 1 and " tasks in " in err
+    assert not any(c in err for c in CONTROL)
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("progress")
+    labels = np.zeros((30, 28), np.uint8)
+    labels[2:14, 2:12], labels[2:14, 15:26], labels[16:28, 2:26] = 1, 2, 3
+    rng = np.random.default_rng(0)
+    cube = (rng.random((5, 30, 28)) * 100 + labels.astype(np.int16) * 300).astype(np.int16)
+    paths = {"cube": root / "scene.tif", "labels": root / "labels.tif"}
+    for path, data in ((paths["cube"], cube), (paths["labels"], labels[None])):
+        with rasterio.open(path, "w", driver="GTiff", height=30, width=28, count=data.shape[0], dtype=data.dtype,
+                           crs="EPSG:32616", transform=from_origin(0.0, 0.0, 30.0, 30.0)) as ds:
+            ds.write(data)
+            if data.shape[0] == 5:
+                ds.update_tags(wavelength=",".join(str(w) for w in WL), wavelength_units="nm")
+    paths["run"] = make_run(root / "run", in_chans=5, num_classes=3, wavelengths=WL)
+    return paths
+
+
+def test_predict_in_a_log_writes_one_plain_line(scene: dict[str, Path], tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_main(capsys, "predict", "--model", str(scene["run"]), "--input", str(scene["cube"]),
+                            "--out", str(tmp_path / "m.tif"), "--window", "8")
+    assert code == 0, err
+    assert not any(c in err for c in CONTROL), repr(err)
+    assert err.startswith("predict: 16/16 win in ") and err.count("\n") == 1
+
+
+def test_train_in_a_log_writes_a_line_per_epoch(scene: dict[str, Path], tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str], one_torch_thread: None) -> None:
+    code, _, err = run_main(capsys, "train", "--data", str(scene["cube"]), "--labels", str(scene["labels"]),
+                            "--model", "test_ssfcn", "--split", "random:0.3", "--epochs", "2", "--out",
+                            str(tmp_path / "run"))
+    assert code == 0, err
+    assert not any(c in err for c in CONTROL), repr(err)
+    epochs = [line for line in err.splitlines() if line.startswith("train: epoch ")]
+    assert [line.split(",")[0] for line in epochs] == ["train: epoch 1/2", "train: epoch 2/2"]
+    assert all(", train loss " in line and ", val_oa " in line and line.endswith(" s") for line in epochs)
+
+
+def test_denoise_training_in_a_log_writes_a_line_per_epoch(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                          one_torch_thread: None) -> None:
+    from hsi_app.io.cog import write_cube
+    from hsi_app.io.cube import make_cube
+
+    yy, xx = np.mgrid[0:24, 0:24] / 6.0
+    data = np.stack([(k + 2) * 300 * (np.sin(yy + k) + np.cos(xx) + 3) for k in range(5)]).astype(np.float32)
+    clean = tmp_path / "clean.tif"
+    write_cube(clean, make_cube(data, wavelength=WL, crs="EPSG:32633", transform=from_origin(0, 0, 30, 30)))
+    code, _, err = run_main(capsys, "train", "--task", "denoise", "--data", str(clean), "--noise", "gaussian:50",
+                            "--model", "test_hsdt", "--epochs", "2", "--out", str(tmp_path / "run"))
+    assert code == 0, err
+    assert not any(c in err for c in CONTROL), repr(err)
+    epochs = [line for line in err.splitlines() if line.startswith("train denoiser: epoch ")]
+    assert [line.split(",")[0] for line in epochs] == ["train denoiser: epoch 1/2", "train denoiser: epoch 2/2"]
+    assert all(", train loss " in line for line in epochs)
