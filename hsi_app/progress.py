@@ -3,6 +3,7 @@
 Every progress bar of hsi_app goes through this module:
 
 * :func:`bar` for loops (windows, strips, scenes, bytes), in place of ``tqdm``;
+* :func:`steps` for jobs made of a few long calls that report nothing (a GDAL conversion);
 * :func:`trainer_progress` for Lightning training (``hsi train``);
 * :func:`dask_progress` for dask computations (``hsi info``).
 
@@ -18,12 +19,14 @@ one line per epoch.
 from __future__ import annotations
 
 import sys
+import threading
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import IO, Any
 
-LOG_INTERVAL_S = 30.0
+LOG_INTERVAL_S = 30.0  # the most often a log gets a progress line
+LOG_TICK_S = 5.0  # how often a long step without progress of its own checks whether a log line is due
 
 
 def interactive(stream: IO[str] | None = None) -> bool:
@@ -68,14 +71,16 @@ class LogProgress:
     """
 
     def __init__(self, iterable: Iterable[Any] | None = None, *, desc: str = "", total: float | None = None,
-                 unit: str = "it", interval: float = LOG_INTERVAL_S, file: IO[str] | None = None) -> None:
+                 unit: str = "it", interval: float | None = None, file: IO[str] | None = None,
+                 eta: bool = True) -> None:
         self.iterable = iterable
         if total is None and iterable is not None and hasattr(iterable, "__len__"):
             total = len(iterable)  # type: ignore[arg-type]
         self.total = total
         self.desc = desc
         self.unit = unit
-        self.interval = interval
+        self.eta = eta  # steps of very unequal length: no time-left estimate
+        self.interval = LOG_INTERVAL_S if interval is None else interval
         self.file = sys.stderr if file is None else file
         self.n: float = 0
         self.postfix = ""
@@ -116,7 +121,7 @@ class LogProgress:
         if final:
             return f"{head}{count}{unit} in {_seconds(elapsed)}{tail}"
         eta = ""
-        if self.total and 0 < self.n < self.total:
+        if self.eta and self.total and 0 < self.n < self.total:
             eta = f", about {_seconds(elapsed * (self.total - self.n) / self.n)} left"
         return f"{head}{count}{unit}, {_seconds(elapsed)}{eta}{tail}"
 
@@ -144,8 +149,13 @@ class LogProgress:
         """Rename the work in the next lines."""
         self.desc = desc or ""
 
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
+        """Extra text for the next lines (printed with them, never on its own)."""
+        self.postfix = s
+
     def refresh(self) -> None:
-        """Nothing to redraw in a log."""
+        """Print a line if ``interval`` seconds passed since the last one (nothing to redraw in a log)."""
+        self.update(0)
 
     def close(self) -> None:
         """Print the final line (once)."""
@@ -177,6 +187,57 @@ def bar(iterable: Iterable[Any] | None = None, *, desc: str = "", total: float |
     if interactive():
         return tqdm(iterable, desc=desc, total=total, unit=unit, leave=leave, **tqdm_options)
     return LogProgress(iterable, desc=desc, total=total, unit=unit)
+
+
+@contextmanager
+def steps(desc: str, total: int, *, enabled: bool = True) -> Iterator[Callable[[str], None]]:
+    """Progress over ``total`` named steps whose work reports no progress of its own (one GDAL call...).
+
+    Yields ``begin(name)``, to call as each step starts. The bar shows the current step and the
+    elapsed time, refreshed every second on a terminal; in a log a line goes out every
+    :data:`LOG_INTERVAL_S` seconds during a long step (``simulate-targets: 3/5 steps, 1 min 00 s,
+    writing scene.tif``), and one when all are done. Example::
+
+        with steps("simulate-targets", 2, enabled=not quiet) as begin:
+            begin("implanting targets")
+            ...
+            begin("writing scene.tif")
+            ...
+    """
+    live = not enabled or interactive()
+    p = (bar(total=total, desc=desc, unit="steps", enabled=enabled,
+             bar_format="{desc}: {n}/{total} steps [{elapsed}]{postfix}")
+         if live else LogProgress(desc=desc, total=total, unit="steps", eta=False))
+    started = [0]
+
+    def begin(name: str) -> None:
+        if started[0]:
+            p.update(1)
+        started[0] += 1
+        p.set_postfix_str(name)
+
+    stop = threading.Event()
+
+    def tick() -> None:  # elapsed time moves on a terminal; a log gets its 30-second lines
+        while not stop.wait(1.0 if live else LOG_TICK_S):
+            p.refresh()
+
+    ticker = threading.Thread(target=tick, name="hsi-progress", daemon=True)
+    if enabled:
+        ticker.start()
+    try:
+        yield begin
+    except BaseException as err:
+        stop.set()
+        p.__exit__(type(err), err, err.__traceback__)
+        raise
+    finally:
+        stop.set()
+        if ticker.is_alive():
+            ticker.join()
+    p.update(total - p.n)
+    p.set_postfix_str("")
+    p.close()
 
 
 def dask_progress(enabled: bool = True, desc: str = "compute") -> AbstractContextManager[Any]:

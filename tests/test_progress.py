@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -142,3 +143,59 @@ def test_denoise_training_in_a_log_writes_a_line_per_epoch(tmp_path: Path, capsy
     epochs = [line for line in err.splitlines() if line.startswith("train denoiser: epoch ")]
     assert [line.split(",")[0] for line in epochs] == ["train denoiser: epoch 1/2", "train denoiser: epoch 2/2"]
     assert all(", train loss " in line for line in epochs)
+
+
+def test_steps_in_a_log_name_the_long_step_and_end_with_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import time
+
+    monkeypatch.setattr(progress, "LOG_INTERVAL_S", 0.1)
+    monkeypatch.setattr(progress, "LOG_TICK_S", 0.01)
+    with progress.steps("simulate-targets", 2) as begin:
+        begin("reading")
+        begin("writing scene.tif")
+        time.sleep(0.35)  # one GDAL call that reports nothing: the ticker still writes lines
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) >= 3 and all(line.startswith("simulate-targets: 1/2 steps, ") for line in lines[:-1])
+    assert all(line.endswith(", writing scene.tif") and "left" not in line for line in lines[:-1])
+    assert lines[-1].startswith("simulate-targets: 2/2 steps in ")
+    with pytest.raises(KeyboardInterrupt), progress.steps("x", 2) as begin:
+        begin("a")
+        raise KeyboardInterrupt
+    assert capsys.readouterr().err == ""  # interrupted: the "interrupted" line comes alone
+
+
+def test_simulate_targets_shows_its_steps_and_quiet_hides_them(load_fixture: Any, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    speclib = load_fixture("speclib")
+    bg = speclib.write_geotiff(tmp_path / "bg.tif", speclib.background(3))
+    lib = speclib.write_csv(tmp_path / "lib.csv")
+    base = ["simulate-targets", "--background", str(bg), "--targets", str(lib), "--n-targets", "3"]
+    code, out, err = run_main(capsys, *base, "--out", str(tmp_path / "a"))
+    assert code == 0 and " targets (" in out, err
+    assert err.startswith("simulate-targets: 5/5 steps in ") and err.count("\n") == 1
+    assert not any(c in err for c in CONTROL)
+    code, out, err = run_main(capsys, *base, "--out", str(tmp_path / "b"), "--quiet")
+    assert code == 0 and err == ""
+
+
+def test_vectorize_shows_progress_on_large_maps_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from hsi_app.io.cog import write_class_map
+    from hsi_app.tasks import map_polygons
+
+    classes = (np.indices((40, 40)).sum(axis=0) // 7 % 3 + 1).astype(np.uint8)
+    write_class_map(tmp_path / "map.tif", classes, None, crs="EPSG:32633", transform=from_origin(0, 0, 10, 10),
+                    class_names=["none", "a", "b", "c"])
+    args = ["vectorize", "--map", str(tmp_path / "map.tif")]
+    code, _, err = run_main(capsys, *args, "--out", str(tmp_path / "small.gpkg"))
+    assert code == 0 and err == ""  # 1,600 px: done in a moment, nothing to show
+    monkeypatch.setattr(map_polygons, "PROGRESS_MIN_PIXELS", 1000)
+    code, out, err = run_main(capsys, *args, "--out", str(tmp_path / "large.gpkg"))
+    polygons = int(out.split(": ")[1].split()[0])
+    assert code == 0 and not any(c in err for c in CONTROL), repr(err)
+    lines = err.splitlines()
+    assert lines[0].startswith(f"vectorize: tracing: {polygons}/{polygons} polygons in ")
+    assert lines[1].startswith("vectorize: 3/3 steps in ") and len(lines) == 2
+    code, _, err = run_main(capsys, *args, "--out", str(tmp_path / "quiet.gpkg"), "--quiet")
+    assert code == 0 and err == ""

@@ -31,8 +31,10 @@ OUTPUTS = ("scene.tif", "targets.gpkg", "abundance.tif")
 @click.option("--material", "materials", multiple=True, help="Only this library material (repeatable).")
 @click.option("--scale", type=float, default=None, help="Library reflectance -> cube units (default: guessed).")
 @click.option("--key", default=None, help=".mat variable holding the cube.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
 def simulate_targets(background: str, targets: str, seed: int, out: str, density: float, n_targets: int | None,
-                     min_distance: float, materials: tuple[str, ...], scale: float | None, key: str | None) -> None:
+                     min_distance: float, materials: tuple[str, ...], scale: float | None, key: str | None,
+                     quiet: bool) -> None:
     """Implant 1-3-material point targets (sub-pixel to 16 px) into BACKGROUND; write scene, points and abundance."""
     import math
 
@@ -45,6 +47,7 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
     from hsi_app.io.cog import CLASS_NAMES_TAG, StreamingCOGWriter, class_names_tag, write_cube
     from hsi_app.io.cube import make_cube
     from hsi_app.io.open import open_cube
+    from hsi_app.progress import steps
     from hsi_app.tasks.detect_eval import ground_truth
     from hsi_app.tasks.detection import check_scale, scene_image, target_spectra, write_detections
 
@@ -60,30 +63,36 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
     folder = check_out_dir(out)
     inputs = {"--background": background, "--targets": targets}
     check_outputs({f"--out {out} ({name})": folder / name for name in OUTPUTS}, inputs)
-    cube = open_cube(background, key=key)
-    spectra, names = target_spectra(cube, library=targets, names=list(materials) or None, scale=scale)
-    image = scene_image(cube)
-    sim = simulate(image, spectra, names, seed=seed,
-                   options=SimOptions(density=density, n_targets=n_targets, min_distance=min_distance, scale=1.0))
-    good = cube.hsi.good_bands()
-    crs = cube.rio.crs
-    transform = cube.hsi.transform
-    scene = make_cube(sim.image, wavelength=good.hsi.wavelengths, fwhm=good.hsi.fwhm, x=good.x.values,
-                      y=good.y.values, crs=crs, transform=transform, fmt="simulated", source=str(background))
-    _, h, w = sim.image.shape
-    table = sim.table()
-    gt = ground_truth(sim)
-    extra = {k: table[k] for k in ("area", "size_bin", "gain", "materials", "proportions", "peak_abundance")
-             if k in table and len(table[k]) == len(gt)}
-    # The three files are written into a hidden staging folder and moved into OUT together at the end:
-    # a failure leaves OUT as it was (no mix of new and old files), and no input is ever replaced.
-    with staged_run_dir(folder, protect=inputs.values()) as stage:
-        write_cube(stage / "scene.tif", scene)
-        with StreamingCOGWriter(stage / "abundance.tif", height=h, width=w, count=2, dtype="float32", crs=crs,
-                                transform=transform, band_descriptions=["abundance", "class"],
-                                tags={CLASS_NAMES_TAG: class_names_tag(["none", *names])}) as wr:
-            wr.write_window(np.stack([sim.abundance, sim.class_map.astype(np.float32)]), 0, 0)
-        write_detections(stage / "targets.gpkg", gt, cube, names, extra=extra)
+    with steps("simulate-targets", 5, enabled=not quiet) as begin:
+        begin("reading the background")
+        cube = open_cube(background, key=key)
+        spectra, names = target_spectra(cube, library=targets, names=list(materials) or None, scale=scale)
+        image = scene_image(cube)
+        begin("implanting targets")
+        sim = simulate(image, spectra, names, seed=seed,
+                       options=SimOptions(density=density, n_targets=n_targets, min_distance=min_distance, scale=1.0))
+        good = cube.hsi.good_bands()
+        crs = cube.rio.crs
+        transform = cube.hsi.transform
+        scene = make_cube(sim.image, wavelength=good.hsi.wavelengths, fwhm=good.hsi.fwhm, x=good.x.values,
+                          y=good.y.values, crs=crs, transform=transform, fmt="simulated", source=str(background))
+        _, h, w = sim.image.shape
+        table = sim.table()
+        gt = ground_truth(sim)
+        extra = {k: table[k] for k in ("area", "size_bin", "gain", "materials", "proportions", "peak_abundance")
+                 if k in table and len(table[k]) == len(gt)}
+        # The three files are written into a hidden staging folder and moved into OUT together at the end:
+        # a failure leaves OUT as it was (no mix of new and old files), and no input is ever replaced.
+        with staged_run_dir(folder, protect=inputs.values()) as stage:
+            begin("writing scene.tif")
+            write_cube(stage / "scene.tif", scene)
+            begin("writing abundance.tif")
+            with StreamingCOGWriter(stage / "abundance.tif", height=h, width=w, count=2, dtype="float32", crs=crs,
+                                    transform=transform, band_descriptions=["abundance", "class"],
+                                    tags={CLASS_NAMES_TAG: class_names_tag(["none", *names])}) as wr:
+                wr.write_window(np.stack([sim.abundance, sim.class_map.astype(np.float32)]), 0, 0)
+            begin("writing targets.gpkg")
+            write_detections(stage / "targets.gpkg", gt, cube, names, extra=extra)
     click.echo(f"{out}: {len(sim.targets)} targets ({', '.join(names)}) in {h} x {w} px, seed {seed} "
                "-> scene.tif, targets.gpkg, abundance.tif")
     kept, total = good.hsi.shape[0], cube.hsi.shape[0]

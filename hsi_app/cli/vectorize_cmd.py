@@ -13,7 +13,8 @@ import click
 @click.option("--min-area", "min_area", type=float, default=None,
               help="Minimum mapping unit in hectares (projected CRS); overrides --min-pixels.")
 @click.option("--connectivity", type=int, default=4, show_default=True, help="Pixel neighbourhood of a patch: 4 or 8.")
-def vectorize(map_path: str, out: str, min_pixels: int, min_area: float | None, connectivity: int) -> None:
+@click.option("--quiet", is_flag=True, help="No progress (shown for maps of a million pixels or more).")
+def vectorize(map_path: str, out: str, min_pixels: int, min_area: float | None, connectivity: int, quiet: bool) -> None:
     """One polygon per connected patch of MAP, with class, area and mean confidence, in the map's CRS."""
     from hsi_app.io.atomic import check_outputs, check_suffix, check_writable
     from hsi_app.tasks.map_polygons import vectorize_map
@@ -21,7 +22,8 @@ def vectorize(map_path: str, out: str, min_pixels: int, min_area: float | None, 
     check_outputs({"--out": out}, {"--map": map_path})
     check_suffix("--out", out, (".gpkg",), "a GeoPackage")
     check_writable(out)
-    res = vectorize_map(map_path, out, min_pixels=min_pixels, min_area_ha=min_area, connectivity=connectivity)
+    res = vectorize_map(map_path, out, min_pixels=min_pixels, min_area_ha=min_area, connectivity=connectivity,
+                        progress=not quiet)
     unit = f"{res['min_pixels']} px" + (f" ({res['min_pixels'] * res['pixel_area_m2'] / 1e4:g} ha)"
                                         if res["pixel_area_m2"] else "")
     per_class = ", ".join(f"{k} {v}" for k, v in res["per_class"].items())

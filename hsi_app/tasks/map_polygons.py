@@ -24,6 +24,8 @@ import numpy as np
 from hsi_app.errors import ConfigError, InvalidDataError
 from hsi_app.tasks.map_accuracy import M2_PER_HA, pixel_area_m2
 
+PROGRESS_MIN_PIXELS = 1_000_000  # maps smaller than this vectorize in a few seconds: no progress shown
+
 
 @dataclass(frozen=True)
 class Patches:
@@ -107,6 +109,7 @@ def vectorize_map(
     min_area_ha: float | None = None,
     connectivity: int = 4,
     layer: str = "classes",
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Write the sieved patches of a class map to a GeoPackage of polygons.
 
@@ -118,6 +121,8 @@ def vectorize_map(
             ``min_pixels`` when given.
         connectivity: 4 (edge neighbours, the GIS default) or 8.
         layer: GeoPackage layer name.
+        progress: show the steps (sieve, polygons, writing) and a bar over the polygons, for maps of
+            at least :data:`PROGRESS_MIN_PIXELS` pixels (smaller ones take a few seconds).
 
     Returns:
         Summary: ``polygons``, ``min_pixels``, ``pixel_area_m2``, ``sieved_pixels`` (pixels
@@ -133,6 +138,7 @@ def vectorize_map(
 
     from hsi_app.io.atomic import atomic_path
     from hsi_app.io.cog import read_class_map
+    from hsi_app.progress import bar, steps
 
     if connectivity not in (4, 8):
         raise ConfigError(f"--connectivity {connectivity}: use 4 or 8")
@@ -156,31 +162,37 @@ def vectorize_map(
         raise ConfigError(f"--min-pixels {min_pixels}: larger than the map ({h} x {w} px); use at most {most}")
     if not (cmap.classes > 0).any():
         raise InvalidDataError(f"{map_path}: no classified pixel (band 1 is all 0); nothing to vectorize")
-    sieved = sieve_classes(cmap.classes, min_pixels, connectivity)
-    patches = label_patches(sieved, connectivity)
-    conf_mean = None
-    if cmap.confidence is not None:
-        sums = np.bincount(patches.ids.ravel(), weights=cmap.confidence.ravel().astype(np.float64),
-                           minlength=patches.pixels.size + 1)[1:]
-        conf_mean = sums / np.maximum(patches.pixels, 1)
-    geoms: list[Any] = [None] * patches.pixels.size
-    transform = cmap.transform
-    for geom, value in shapes(patches.ids, mask=patches.ids > 0, connectivity=connectivity, transform=transform):
-        geoms[int(value) - 1] = valid_polygon(shape(geom))
-    names = cmap.class_names or []
-    columns: dict[str, Any] = {
-        "class_id": patches.classes,
-        "class": [names[k] if k < len(names) else f"class {k}" for k in patches.classes],
-        "pixels": patches.pixels,
-    }
-    if area is not None:
-        columns["area_ha"] = patches.pixels * area / M2_PER_HA
-    if conf_mean is not None:
-        columns["mean_confidence"] = np.round(conf_mean, 4)
-    gdf = gpd.GeoDataFrame(columns, geometry=geoms, crs=cmap.crs.to_wkt() if cmap.crs is not None else None)
-    with atomic_path(out) as tmp, warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="'crs' was not provided")  # a map in pixel coordinates
-        gdf.to_file(tmp, layer=layer, driver="GPKG")
+    show = progress and h * w >= PROGRESS_MIN_PIXELS
+    with steps("vectorize", 3, enabled=show) as begin:
+        begin("sieving")
+        sieved = sieve_classes(cmap.classes, min_pixels, connectivity)
+        patches = label_patches(sieved, connectivity)
+        conf_mean = None
+        if cmap.confidence is not None:
+            sums = np.bincount(patches.ids.ravel(), weights=cmap.confidence.ravel().astype(np.float64),
+                               minlength=patches.pixels.size + 1)[1:]
+            conf_mean = sums / np.maximum(patches.pixels, 1)
+        begin(f"tracing {patches.pixels.size:,} polygons")
+        geoms: list[Any] = [None] * patches.pixels.size
+        traced = shapes(patches.ids, mask=patches.ids > 0, connectivity=connectivity, transform=cmap.transform)
+        for geom, value in bar(traced, total=patches.pixels.size, desc="vectorize: tracing", unit="polygons",
+                               enabled=show):
+            geoms[int(value) - 1] = valid_polygon(shape(geom))
+        names = cmap.class_names or []
+        columns: dict[str, Any] = {
+            "class_id": patches.classes,
+            "class": [names[k] if k < len(names) else f"class {k}" for k in patches.classes],
+            "pixels": patches.pixels,
+        }
+        if area is not None:
+            columns["area_ha"] = patches.pixels * area / M2_PER_HA
+        if conf_mean is not None:
+            columns["mean_confidence"] = np.round(conf_mean, 4)
+        gdf = gpd.GeoDataFrame(columns, geometry=geoms, crs=cmap.crs.to_wkt() if cmap.crs is not None else None)
+        begin(f"writing {len(gdf):,} polygons")
+        with atomic_path(out) as tmp, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="'crs' was not provided")  # a map in pixel coordinates
+            gdf.to_file(tmp, layer=layer, driver="GPKG")
     counts = {str(c): int(n) for c, n in zip(*np.unique(gdf["class"], return_counts=True), strict=True)}
     return {"polygons": int(len(gdf)), "min_pixels": int(min_pixels), "pixel_area_m2": area,
             "sieved_pixels": int((sieved != cmap.classes).sum()), "per_class": counts}
