@@ -31,7 +31,8 @@ from typing import Any
 
 from hsi_app.checkpoint import ADAPTER_CONFIG_NAME, ADAPTER_NAME, CONFIG_NAME, WEIGHTS_NAME
 from hsi_app.errors import ModelLoadError
-from hsi_app.io.atomic import PARTIAL_MARKER, atomic_path, remove_quietly
+from hsi_app.io.atomic import atomic_path, remove_quietly
+from hsi_app.io.atomic import remove_temporaries as remove_partials
 
 SIDECAR_SUFFIX = ".hsi.json"
 SIDECAR_VERSION = 1
@@ -170,22 +171,14 @@ def is_done(output: str | os.PathLike[str], *, task: str, model_sha: str, source
 
 
 def remove_temporaries(output: str | os.PathLike[str]) -> list[Path]:
-    """Delete the hidden temporary/staging files of an output (left by killed or retried tasks).
+    """Delete the hidden temporary/staging files of an output and of its sidecar (left by killed or
+    retried tasks; the batch holds the folder's lock, so none is in use): see
+    :func:`hsi_app.io.atomic.remove_temporaries`.
 
     Returns:
         The paths removed.
     """
-    out = Path(output)
-    removed: list[Path] = []
-    if not out.parent.is_dir():
-        return removed
-    stems = (f".{out.name}{PARTIAL_MARKER}", f".{out.with_suffix('.stage.tif').name}{PARTIAL_MARKER}",
-             f".{sidecar_path(out).name}{PARTIAL_MARKER}")
-    for f in out.parent.iterdir():
-        if f.name.startswith(stems):
-            remove_quietly(f)
-            removed.append(f)
-    return removed
+    return remove_partials(output, [sidecar_path(output).name])
 
 
 def clean_partials(output: str | os.PathLike[str]) -> list[Path]:

@@ -96,6 +96,23 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def _sweep_stale() -> None:
+    """After a command succeeded: remove the temporaries that a hard-killed earlier run left beside the
+    outputs it published (only stale ones, :func:`hsi_app.io.atomic.sweep_stale`), with one note line."""
+    if "hsi_app.io.atomic" not in sys.modules:  # nothing was written (and `hsi --help` stays instant)
+        return
+    from hsi_app.io.atomic import sweep_stale, take_published
+
+    try:
+        removed = sweep_stale(take_published())
+    except OSError:  # tidying up never fails a finished command
+        return
+    if removed:
+        folders = ", ".join(sorted({str(p.parent) for p in removed}))
+        click.echo(f"hsi: note: removed {len(removed)} stale temporary file(s) that an interrupted earlier run left "
+                   f"in {folders}", err=True)
+
+
 def _usage_line(err: click.UsageError) -> str:
     """Click's usage error as one line: its message, then where the help is (``hsi train -h``)."""
     command = err.ctx.command_path if err.ctx is not None else "hsi"
@@ -115,7 +132,9 @@ def main(argv: list[str] | None = None) -> Any:
         warnings.showwarning = _show_warning
     _terminate_like_ctrl_c()
     try:
-        return cli.main(args=args, prog_name="hsi", standalone_mode=False)
+        result = cli.main(args=args, prog_name="hsi", standalone_mode=False)
+        _sweep_stale()
+        return result
     except click.exceptions.Abort:
         click.echo("hsi: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
