@@ -256,7 +256,7 @@ def staged_run_dir(
     write (an earlier run's optional outputs) are removed; other files in ``out`` are left
     alone. When it fails (exception or Ctrl-C), the staging folder is deleted and ``out`` is
     untouched, so a failed run never leaves a run folder that looks complete or damages a
-    previous one.
+    previous one; parent folders it had to create are removed again while empty.
 
     Args:
         out: the run folder.
@@ -271,10 +271,12 @@ def staged_run_dir(
     path = check_out_dir(out)
     tmp = path.with_name(f".{path.name}{PARTIAL_MARKER}{os.getpid()}-{secrets.token_hex(4)}")
     watch = WriteWatch(out, [tmp])
+    created = _missing_folders(path.parent)  # made here, so removed again if the run fails
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp.mkdir()
     except OSError as err:
+        _remove_empty(created)
         if isinstance(watch.failure(err), DiskFullError):
             raise DiskFullError(out) from err
         raise OutputError(f"{out}: cannot create the run folder ({err.strerror}); choose another output folder") from err
@@ -288,6 +290,7 @@ def staged_run_dir(
     except BaseException as err:
         full = watch.failure(err)  # before the clean-up, while the free space still shows the fill
         shutil.rmtree(tmp, ignore_errors=True)
+        _remove_empty(created)
         if full is not None and full is not err:
             raise full from err
         raise
@@ -303,6 +306,25 @@ def staged_run_dir(
             remove_quietly(path / name)
     shutil.rmtree(tmp, ignore_errors=True)
     _published(path)
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and its parents that do not exist yet, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _remove_empty(folders: Iterable[Path]) -> None:
+    """Remove ``folders`` (deepest first) while they are empty: the ones a failed run created, unless
+    something else was put there meanwhile."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def partial_path(dst: str | os.PathLike[str]) -> Path:

@@ -37,7 +37,7 @@ def run_demo(
     from hsi_app.io import open_cube
     from hsi_app.tasks.train_classifier import TrainOptions, protocol_split, receptive_radius, train_classifier
 
-    from hsi_app.io.atomic import check_out_dir
+    from hsi_app.io.atomic import atomic_paths, check_out_dir
 
     check_out_dir(out)
     root = Path(out)
@@ -59,8 +59,9 @@ def run_demo(
                 print(f"  {model:<10} {protocol:<14} OA {100 * metrics['oa']:6.2f}%  ({metrics['train_seconds']:.0f} s)")
     root.mkdir(parents=True, exist_ok=True)
     keep = ("model", "protocol", "leaky", "oa", "aa", "kappa", "n_train", "n_test", "train_seconds", "run_dir")
-    (root / "summary.json").write_text(json.dumps([{k: r[k] for k in keep} for r in rows], indent=2))
-    (root / "summary.md").write_text(format_table(rows) + "\n")
+    with atomic_paths({"json": root / "summary.json", "md": root / "summary.md"}) as tmp:  # both or neither
+        tmp["json"].write_text(json.dumps([{k: r[k] for k in keep} for r in rows], indent=2))
+        tmp["md"].write_text(format_table(rows) + "\n")
     return rows
 
 

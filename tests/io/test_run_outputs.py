@@ -146,3 +146,17 @@ def test_staged_run_dir_removes_the_optional_files_of_an_earlier_run(tmp_path: P
     with staged_run_dir(run, replaces=("config.json",)) as stage:
         (stage / "config.json").write_text("newer")  # written again: kept
     assert (run / "config.json").read_text() == "newer"
+
+
+def test_a_failed_run_removes_the_parent_folders_it_created(tmp_path: Path) -> None:
+    """``--out a/b/run`` creates a/ and a/b/; a failed run takes them away again, unless they hold something."""
+    with pytest.raises(KeyboardInterrupt):
+        with staged_run_dir(tmp_path / "a" / "b" / "run") as stage:
+            (stage / "config.json").write_text("{}")
+            raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(RuntimeError):
+        with staged_run_dir(tmp_path / "a" / "b" / "run"):
+            (tmp_path / "a" / "notes.txt").write_text("someone else's")
+            raise RuntimeError
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["a", "a/notes.txt"]

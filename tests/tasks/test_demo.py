@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from hsi_app.data.splits import Split
 from hsi_app.tasks.demo import format_table, run_demo
@@ -46,3 +47,55 @@ def test_models_share_one_split_per_protocol(tmp_path: Path) -> None:
     assert [s["model"] for s in summary] == ["test_ssfcn", "svm", "test_ssfcn", "svm"]
     table = format_table(rows)
     assert "random:0.3 (leaky)" in table and "| disjoint:0.5 |" in table
+
+
+def _fake_metrics(model: str, protocol: str) -> dict[str, object]:
+    return {"model": model, "protocol": protocol, "leaky": protocol.startswith("random"), "oa": 0.5, "aa": 0.5,
+            "kappa": 0.4, "n_train": 10, "n_test": 90, "train_seconds": 1.0}
+
+
+def test_an_interrupted_demo_leaves_no_empty_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hsi_app.io.atomic import staged_run_dir
+    from hsi_app.tasks import train_classifier as tc
+
+    data = striped_pavia(tmp_path / "scene")
+    calls = []
+
+    def train(cube: object, run: Path, opts: tc.TrainOptions, **kwargs: object) -> dict[str, object]:
+        calls.append(run)
+        with staged_run_dir(run) as stage:  # as the real training: staged beside the run folder
+            (stage / "config.json").write_text("{}")
+            if len(calls) == 3:  # Ctrl-C during the first run of the second protocol
+                raise KeyboardInterrupt
+        return _fake_metrics(opts.model, str(opts.split))
+
+    monkeypatch.setattr(tc, "train_classifier", train)
+    out = tmp_path / "out" / "demo"
+    with pytest.raises(KeyboardInterrupt):
+        run_demo(out, protocols=("random:0.3", "disjoint:0.5"), models=("test_ssfcn", "svm"), progress=False,
+                 data=str(data))
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
+        "random_0.3", "random_0.3/svm", "random_0.3/svm/config.json",
+        "random_0.3/test_ssfcn", "random_0.3/test_ssfcn/config.json"]  # no empty disjoint_0.5/, nothing hidden
+
+
+def test_the_summary_files_are_written_together_or_not_at_all(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from hsi_app.tasks import demo
+    from hsi_app.tasks import train_classifier as tc
+
+    data = striped_pavia(tmp_path / "scene")
+    monkeypatch.setattr(tc, "train_classifier",
+                        lambda cube, run, opts, **k: _fake_metrics(opts.model, str(opts.split)))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "summary.json").write_text("[] earlier")
+
+    def broken(rows: object) -> str:
+        raise RuntimeError("formatting failed")
+
+    monkeypatch.setattr(demo, "format_table", broken)
+    with pytest.raises(RuntimeError):
+        run_demo(out, protocols=("random:0.3",), models=("svm",), progress=False, data=str(data))
+    assert sorted(p.name for p in out.iterdir()) == ["summary.json"]  # the earlier one, no .md, nothing partial
+    assert (out / "summary.json").read_text() == "[] earlier"
