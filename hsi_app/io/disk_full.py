@@ -89,7 +89,8 @@ def _format(fmt: bytes | None, ap: int | None) -> str:
 
 
 def _on_tiff_error(module: bytes | None, fmt: bytes | None, ap: int | None) -> None:
-    """libtiff's global error handler: kept for the open :class:`WriteWatch`, else printed as libtiff would."""
+    """libtiff's global error handler: kept for the open :class:`WriteWatch`, else printed as libtiff's
+    default handler does (on the C-level stderr)."""
     global _last
     try:
         text = f"{(module or b'').decode(errors='replace')}: {_format(fmt, ap)}"
@@ -98,7 +99,7 @@ def _on_tiff_error(module: bytes | None, fmt: bytes | None, ap: int | None) -> N
                 _last = next(_sequence)
                 _tiff_messages.append((_last, text))
                 return
-        sys.stderr.write(f"{text}.\n")
+        os.write(2, f"{text}.\n".encode(errors="replace"))
     except Exception:  # noqa: BLE001 - never raise into C
         pass
 

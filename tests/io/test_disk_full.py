@@ -168,3 +168,9 @@ def test_other_failures_are_not_called_a_full_disk(tmp_path: Path, error: BaseEx
             raise error
     assert caught.value is error
     assert list(tmp_path.iterdir()) == []
+
+
+def test_libtiff_messages_outside_a_write_are_printed_as_before(capfd: pytest.CaptureFixture[str]) -> None:
+    capfd.readouterr()
+    disk_full._on_tiff_error(b"_tiffReadProc", b"Input/output error", None)
+    assert capfd.readouterr().err == "_tiffReadProc: Input/output error.\n"  # libtiff's own format, on fd 2
