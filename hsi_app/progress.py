@@ -49,7 +49,7 @@ def _seconds(s: float) -> str:
 
 
 def _amount(n: float, unit: str) -> str:
-    """A count with its unit; bytes in KiB/MiB/GiB."""
+    """A count as text; bytes with their unit (B, KiB, MiB...)."""
     if unit != "B":
         return f"{n:,.0f}" if float(n).is_integer() else f"{n:,.1f}"
     for prefix in ("", "Ki", "Mi", "Gi", "Ti"):
