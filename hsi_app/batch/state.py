@@ -32,7 +32,7 @@ from typing import Any
 from hsi_app.checkpoint import ADAPTER_CONFIG_NAME, ADAPTER_NAME, CONFIG_NAME, WEIGHTS_NAME
 from hsi_app.errors import ModelLoadError
 from hsi_app.io.atomic import atomic_path, remove_quietly
-from hsi_app.io.atomic import remove_temporaries as remove_partials
+from hsi_app.io.stale_temporaries import remove_temporaries as remove_partials
 
 SIDECAR_SUFFIX = ".hsi.json"
 SIDECAR_VERSION = 1
@@ -173,7 +173,7 @@ def is_done(output: str | os.PathLike[str], *, task: str, model_sha: str, source
 def remove_temporaries(output: str | os.PathLike[str]) -> list[Path]:
     """Delete the hidden temporary/staging files of an output and of its sidecar (left by killed or
     retried tasks; the batch holds the folder's lock, so none is in use): see
-    :func:`hsi_app.io.atomic.remove_temporaries`.
+    :func:`hsi_app.io.stale_temporaries.remove_temporaries`.
 
     Returns:
         The paths removed.

@@ -98,10 +98,11 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 
 def _sweep_stale() -> None:
     """After a command succeeded: remove the temporaries that a hard-killed earlier run left beside the
-    outputs it published (only stale ones, :func:`hsi_app.io.atomic.sweep_stale`), with one note line."""
+    outputs it published (only stale ones, :func:`hsi_app.io.stale_temporaries.sweep_stale`), with one note line."""
     if "hsi_app.io.atomic" not in sys.modules:  # nothing was written (and `hsi --help` stays instant)
         return
-    from hsi_app.io.atomic import sweep_stale, take_published
+    from hsi_app.io.atomic import take_published
+    from hsi_app.io.stale_temporaries import sweep_stale
 
     try:
         removed = sweep_stale(take_published())

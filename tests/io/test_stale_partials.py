@@ -14,7 +14,8 @@ import rasterio
 from rasterio.transform import from_origin
 
 from cli_runner import run_main
-from hsi_app.io.atomic import atomic_path, is_stale, partial_path, sweep_stale, take_published
+from hsi_app.io.atomic import atomic_path, partial_path, take_published
+from hsi_app.io.stale_temporaries import is_stale, sweep_stale
 from tiny_runs import make_run
 
 WL = np.array([450.0, 550.0, 650.0, 750.0, 850.0])
