@@ -188,12 +188,36 @@ def steps_per_epoch(shape: tuple[int, ...], opts: DenoiseOptions) -> int:
     return int(min(DEFAULT_STEPS_PER_EPOCH, max(1, math.ceil(4 * c * h * w / (opts.batch_size * p * p * d)))))
 
 
-def fit_denoiser(clean: np.ndarray, opts: DenoiseOptions) -> tuple[Any, dict[str, Any]]:
+def initial_model(clean: np.ndarray, opts: DenoiseOptions) -> Any:
+    """The model training starts from: seeded new weights, its training subspace (if any) fitted to ``clean``,
+    then the ``opts.init`` run's weights (:func:`hsi_app.tasks.denoise_init.warm_start`).
+
+    Args:
+        clean: ``(C, H, W)`` float32 normalised training region.
+        opts: options (model, model_args, seed, init).
+    """
+    import lightning as L
+
+    from hsi_app.models import create_model
+
+    L.seed_everything(opts.seed, workers=True, verbose=False)
+    net = create_model(opts.model, in_chans=clean.shape[0], num_classes=1, **opts.model_args)
+    if hasattr(net, "fit_training_subspace"):
+        net.fit_training_subspace(clean)
+    if opts.init:
+        from hsi_app.tasks.denoise_init import warm_start
+
+        warm_start(net, opts.init, opts.model, opts.model_args, bands=clean.shape[0])
+    return net
+
+
+def fit_denoiser(clean: np.ndarray, opts: DenoiseOptions, net: Any = None) -> tuple[Any, dict[str, Any]]:
     """Train a registered denoiser on a normalised clean region.
 
     Args:
         clean: ``(C, H, W)`` float32 on ``[0, 1]``.
         opts: options (model, noise, epochs, seed...).
+        net: the model to train, from :func:`initial_model` (default: built here by it).
 
     Returns:
         ``(net, history)``: the trained module (eval mode, CPU) and
@@ -203,15 +227,9 @@ def fit_denoiser(clean: np.ndarray, opts: DenoiseOptions) -> tuple[Any, dict[str
     import torch
     from torch.utils.data import DataLoader
 
-    from hsi_app.models import create_model
-
-    L.seed_everything(opts.seed, workers=True, verbose=False)
     epochs = opts.epochs if opts.epochs is not None else DEFAULT_EPOCHS
-    net = create_model(opts.model, in_chans=clean.shape[0], num_classes=1, **opts.model_args)
-    if hasattr(net, "fit_training_subspace"):
-        net.fit_training_subspace(clean)
-    if opts.init:
-        net.load_state_dict(warm_start_weights(opts.init, opts.model, opts.model_args))
+    if net is None:
+        net = initial_model(clean, opts)
     band_chunk = effective_band_chunk(net, opts.band_chunk)
     steps = opts.steps_per_epoch or steps_per_epoch(clean.shape, replace(opts, band_chunk=band_chunk))
     data = NoisyPatches(clean, opts.noise, steps * opts.batch_size, opts.patch, band_chunk, opts.seed)
@@ -249,33 +267,6 @@ def fit_denoiser(clean: np.ndarray, opts: DenoiseOptions) -> tuple[Any, dict[str
 def effective_band_chunk(net: Any, band_chunk: int) -> int:
     """Bands per training patch: 0 (all) for models that need the whole spectrum (``uses_all_bands``)."""
     return 0 if getattr(net, "uses_all_bands", False) else int(band_chunk)
-
-
-def _described(model: str, task: str, args: Any) -> str:
-    """``"test_hsdt denoise {'width': 8}"`` without empty parts (no doubled spaces)."""
-    return " ".join(part for part in (model, task, str(dict(args)) if args else "") if part)
-
-
-def warm_start_weights(run_dir: str | os.PathLike[str], model: str, model_args: dict[str, Any]) -> dict[str, Any]:
-    """Weights of an earlier denoise run, checked to fit ``model`` built with ``model_args``.
-
-    The denoisers work on ``(B, 1, bands, H, W)`` volumes, so the band count of the earlier
-    run does not matter; the model name and its arguments must match.
-
-    Raises:
-        ModelLoadError: not a denoise run, another model or other model arguments.
-    """
-    import torch
-
-    from hsi_app.checkpoint import load_config, load_tensors
-
-    cfg = load_config(run_dir)
-    if cfg.task != "denoise" or cfg.model_name != model or dict(cfg.model_args) != dict(model_args):
-        raise ModelLoadError(
-            f"{run_dir}: a {_described(cfg.model_name, cfg.task, cfg.model_args)} run cannot initialise "
-            f"{_described(model, '', model_args)}; pass a denoise run of the same model, or drop --init"
-        )
-    return {k: torch.from_numpy(v.copy()) for k, v in load_tensors(run_dir).items()}
 
 
 def train_denoiser(cube: Cube, out: str | os.PathLike[str], opts: DenoiseOptions) -> dict[str, Any]:

@@ -1,0 +1,97 @@
+"""Warm starts of denoiser training (``--init``): training subspaces, shapes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file, save_file
+
+from hsi_app.checkpoint import load_config
+from hsi_app.errors import HSIWarning, ModelLoadError
+from hsi_app.io.cube import make_cube
+from hsi_app.tasks.denoising import DenoiseOptions, train_denoiser
+
+WL = np.linspace(450.0, 900.0, 8)
+SUBSPACE = {"model": "test_hsdt_subspace", "model_args": {"basis": "train"}}
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def scene(c: int = 8, seed: int = 0, h: int = 32, w: int = 40) -> np.ndarray:
+    """Low-rank, spatially smooth ``(C, H, W)`` values; another ``seed`` gives other endmember spectra."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w] / 7.0
+    abund = np.stack([np.sin(yy) + 1.5, np.cos(xx) + 1.5, np.sin(xx + yy) + 1.5])
+    ends = rng.uniform(0.2, 1.0, size=(c, 3))
+    return (1000 * np.einsum("ck,khw->chw", ends, abund)).astype(np.float32)
+
+
+def opts(**kw: object) -> DenoiseOptions:
+    """Tiny, fast options: one step, all bands per patch, no baselines."""
+    base = {"model": "test_hsdt", "noise": "gaussian:50", "epochs": 1, "steps_per_epoch": 1, "batch_size": 1,
+            "patch": 16, "band_chunk": 0, "lr": 1e-12, "seed": 5, "progress": False, "threads": 1, "baselines": False}
+    return DenoiseOptions(**{**base, **kw})  # type: ignore[arg-type]
+
+
+def train(tmp: object, name: str, data: np.ndarray, **kw: object) -> tuple[dict, object]:
+    out = tmp / name  # type: ignore[operator]
+    return train_denoiser(make_cube(data, wavelength=WL[: data.shape[0]]), out, opts(**kw)), out
+
+
+def normalised_training_region(data: np.ndarray, run: object) -> np.ndarray:
+    """The run's training columns on its [0, 1] scale, from config.json alone: ``(C, N)`` spectra."""
+    cfg = load_config(run)  # type: ignore[arg-type]
+    norm = cfg.extra["normalisation"]
+    c0 = cfg.split["train_cols"][1]
+    return ((data[:, :, :c0] - norm["offset"]) / norm["scale"]).reshape(data.shape[0], -1).astype(np.float64)
+
+
+def assert_basis_of(spectra: np.ndarray, mean: np.ndarray, basis: np.ndarray) -> None:
+    """``mean``/``basis`` are the mean and the leading principal directions of ``spectra`` ``(C, N)``."""
+    np.testing.assert_allclose(mean, spectra.mean(axis=1), atol=1e-5)
+    k = basis.shape[1]
+    vals, vecs = np.linalg.eigh(np.cov(spectra))
+    top = vecs[:, ::-1][:, :k]
+    np.testing.assert_allclose(np.abs(top.T @ basis), np.eye(k), atol=1e-3)  # same directions, up to sign
+
+
+def test_warm_start_fits_the_training_subspace_to_the_new_scene(tmp_path) -> None:  # noqa: ANN001
+    """Same bands, another scene: the basis is the new scene's (measured better), the inner weights the run's."""
+    _, start = train(tmp_path, "start", scene(seed=0), lr=1e-2, **SUBSPACE)
+    old = load_file(start / "model.safetensors")
+    new_scene = scene(seed=3)
+    with pytest.warns(HSIWarning, match=r"--init .*start: test_hsdt_subspace continues from that run's weights, but "
+                                        r"its spectral basis is fitted to this scene's training spectra \(8 bands\)"):
+        _, warm = train(tmp_path, "warm", new_scene, init=str(start), **SUBSPACE)
+    got = load_file(warm / "model.safetensors")
+    assert not np.allclose(got["train_mean"], old["train_mean"], atol=1e-3)  # not the earlier scene's
+    assert_basis_of(normalised_training_region(new_scene, warm), got["train_mean"], got["train_basis"])
+    for name in old:
+        if not name.startswith("train_"):  # one step at lr 1e-12: the inner denoiser is the earlier run's
+            np.testing.assert_allclose(got[name], old[name], atol=1e-6, err_msg=name)
+
+
+def test_warm_start_of_a_training_basis_model_onto_another_band_count(tmp_path) -> None:  # noqa: ANN001
+    """8 -> 6 bands: the basis is refitted on the 6 bands (no shape error), the rest continues."""
+    _, start = train(tmp_path, "start", scene(c=8), **SUBSPACE)
+    six = scene(c=6, seed=2)
+    with pytest.warns(HSIWarning, match=r"\(6 bands\), not taken from the run \(8 bands"):
+        _, warm = train(tmp_path, "warm", six, init=str(start), **SUBSPACE)
+    got = load_file(warm / "model.safetensors")
+    assert got["train_mean"].shape == (6,) and got["train_basis"].shape == (6, 3)
+    assert_basis_of(normalised_training_region(six, warm), got["train_mean"], got["train_basis"])
+
+
+def test_weights_that_do_not_fit_are_one_model_load_error(tmp_path) -> None:  # noqa: ANN001
+    """A tensor of another shape: one ModelLoadError line naming both band counts, not torch's RuntimeError."""
+    _, start = train(tmp_path, "start", scene(c=8))
+    tensors = load_file(start / "model.safetensors")
+    name = next(k for k, v in tensors.items() if v.ndim >= 2)
+    tensors[name] = np.zeros((*tensors[name].shape[:-1], tensors[name].shape[-1] + 1), np.float32)
+    save_file(tensors, str(start / "model.safetensors"))
+    with pytest.raises(ModelLoadError) as info:
+        train(tmp_path, "warm", scene(c=6), init=str(start))
+    msg = str(info.value)
+    assert "\n" not in msg and msg.startswith(f"{start}: its weights do not fit test_hsdt on this scene's 6 bands")
+    assert "the run was trained on 8 bands" in msg and name in msg and "drop --init" in msg
+    assert not (tmp_path / "warm").exists()
