@@ -13,7 +13,8 @@ Training (:func:`train_denoiser`, what ``hsi train --task denoise`` calls):
 * ``metrics.json`` holds PSNR (global MSE), MPSNR (mean of per-band PSNR, the papers'),
   SSIM and SAM (:mod:`hsi_app.tasks.denoise_metrics`) of the model, of the noisy input and of
   the classical baselines (:mod:`hsi_app.tasks.denoise_baselines`) on the held-out block;
-  its no-data entries (NaN in the scene) are not scored.
+  its no-data entries (NaN in the scene) are not scored;
+* ``window`` is checked against the model's receptive field before the scene is read.
 
 Inference (:class:`Denoiser`, :func:`denoise_cube`): the scene is cut into core windows,
 each read with a halo of at least the model's receptive radius (rounded up to the
@@ -288,6 +289,7 @@ def train_denoiser(cube: Cube, out: str | os.PathLike[str], opts: DenoiseOptions
     source = str(cube.attrs.get("source", ""))
     check_out_dir(out, other_runs=OTHER_THAN_TRAINING, protect=[source],
                   writes=("config.json", "model.safetensors", "metrics.json"), task="denoise")
+    _check_holdout_window(cube, opts)  # before the scene is read and trained on, not after
     image, bands, valid = scene_in_memory(cube)
     if not valid.any():
         raise InvalidDataError(f"{source}: every pixel is no-data; nothing to train on")
@@ -297,6 +299,16 @@ def train_denoiser(cube: Cube, out: str | os.PathLike[str], opts: DenoiseOptions
     # written to a staging folder, published into ``out`` only when everything succeeded
     with staged_run_dir(out, protect=[source]) as stage:
         return _train_denoiser_into(stage, cube, opts, image, bands, source)
+
+
+def _check_holdout_window(cube: Cube, opts: DenoiseOptions) -> None:
+    """Refuse ``opts.window`` when it is smaller than the receptive field and the held-out block it will
+    denoise (``H x (W - c0)``) is larger, from the cube's size alone (:func:`check_window`)."""
+    h, w = int(cube.sizes["y"]), int(cube.sizes["x"])
+    probe = _probe(opts.model, max(len(cube.hsi.good_band_indices), MIN_BANDS), opts.model_args)
+    c0 = holdout_columns(w, probe.spatial_multiple)
+    check_window(opts.window, h, w - c0, field=2 * int(probe.receptive_radius) + 1,
+                 multiple=int(probe.spatial_multiple), model=opts.model)
 
 
 def _train_denoiser_into(out: Path, cube: Cube, opts: DenoiseOptions, image: np.ndarray, bands: np.ndarray,
@@ -375,6 +387,26 @@ def evaluate_holdout(run_dir: Path, clean: np.ndarray, opts: DenoiseOptions, off
 
 
 # --------------------------------------------------------------------------- inference
+
+
+def check_window(window: int, height: int, width: int, *, field: int, multiple: int, model: str,
+                 what: str = "--window") -> int:
+    """Validate a core window size for a ``height x width`` scene; return it rounded down to ``multiple``.
+
+    Args:
+        field: the model's receptive field side (``2 * radius + 1`` px).
+        multiple: the model's spatial multiple.
+        model: its name, for the message.
+
+    Raises:
+        ConfigError: the window is smaller than the receptive field while the scene is larger.
+    """
+    if window < 1:
+        raise ConfigError(f"{what} {window}: must be a positive number of pixels, e.g. 512")
+    if window < max(height, width) and window < field:
+        raise ConfigError(f"{what} {window}: smaller than the receptive field of {model} ({field} px); "
+                          f"pass {what} {field} or more")
+    return max(multiple, window // multiple * multiple)
 
 
 class Denoiser:
@@ -490,19 +522,9 @@ class Denoiser:
             return d4_mean(run, pad_to_multiple(t, self.multiple))[:, :h, :w].numpy()
 
     def check_window(self, window: int, height: int, width: int, what: str = "--window") -> int:
-        """Validate a core window size; return it rounded down to :attr:`multiple`.
-
-        Raises:
-            ConfigError: the window is smaller than the receptive field while the scene is larger.
-        """
-        if window < 1:
-            raise ConfigError(f"{what} {window}: must be a positive number of pixels, e.g. 512")
-        if window < max(height, width) and window < self.field:
-            raise ConfigError(
-                f"{what} {window}: smaller than the receptive field of {self.config.model_name} "
-                f"({self.field} px); pass {what} {self.field} or more"
-            )
-        return max(self.multiple, window // self.multiple * self.multiple)
+        """Validate a core window size; return it rounded down to :attr:`multiple` (:func:`check_window`)."""
+        return check_window(window, height, width, field=self.field, multiple=self.multiple,
+                            model=self.config.model_name, what=what)
 
     def denoise_windows(self, x: np.ndarray, window: int) -> np.ndarray:
         """Windowed denoising of an in-memory normalised ``(C, H, W)`` array (equals one pass)."""

@@ -1,4 +1,4 @@
-"""Warm starts of denoiser training (``--init``): training subspaces, shapes."""
+"""Warm starts of denoiser training (``--init``): training subspaces, shapes, early window check."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import pytest
 from safetensors.numpy import load_file, save_file
 
 from hsi_app.checkpoint import load_config
-from hsi_app.errors import HSIWarning, ModelLoadError
+from hsi_app.errors import ConfigError, HSIWarning, ModelLoadError
 from hsi_app.io.cube import make_cube
+from hsi_app.models import create_model
 from hsi_app.tasks.denoising import DenoiseOptions, train_denoiser
 
 WL = np.linspace(450.0, 900.0, 8)
@@ -95,3 +96,17 @@ def test_weights_that_do_not_fit_are_one_model_load_error(tmp_path) -> None:  # 
     assert "\n" not in msg and msg.startswith(f"{start}: its weights do not fit test_hsdt on this scene's 6 bands")
     assert "the run was trained on 8 bands" in msg and name in msg and "drop --init" in msg
     assert not (tmp_path / "warm").exists()
+
+
+def test_window_below_the_receptive_field_is_refused_before_the_scene_is_read(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    field = 2 * int(create_model("test_hsdt", in_chans=8, num_classes=1).receptive_radius) + 1
+    assert field > 16  # the held-out block is 32 x 14 px: a 16-px window cuts it
+
+    def read(*_: object) -> None:
+        raise AssertionError("the scene was read before --window was checked")
+
+    monkeypatch.setattr("hsi_app.tasks.train_classifier.scene_in_memory", read)
+    with pytest.raises(ConfigError, match=rf"^--window 16: smaller than the receptive field of test_hsdt \({field} px\); "
+                                          rf"pass --window {field} or more$"):
+        train(tmp_path, "run", scene(), window=16)
+    assert not (tmp_path / "run").exists()
