@@ -23,7 +23,8 @@ def run(
 ) -> dict[str, Any]:
     """Train on DATA's clean good bands with NOISE added on the fly; write the run folder OUT.
 
-    ``init`` (a denoise run folder of the same model) warm-starts the weights.
+    ``init`` (a denoise run folder of the same model) warm-starts the weights; its weights are scored on
+    the held-out block too (``init_model``), and a line says when training made them worse.
 
     Accepts every option of ``hsi train``; ``hsi train`` refuses those of other tasks (labels,
     split, schedule, targets...) when typed, so the rest only carry their defaults.
@@ -54,5 +55,13 @@ def run(
             f"SAM {d['sam']:.4f} rad")
     if best is not None:
         line += f"; best baseline {best[0]} {best[1]['psnr']:.2f} dB"
+    if "init_model" in m:
+        line += f"; --init weights {m['init_model']['psnr']:.2f} dB"
     click.echo(f"{line}  ({m['train_seconds']:.0f} s) -> {out}")
+    if init is not None:
+        from hsi_app.tasks.denoise_init import init_regression
+
+        worse = init_regression(m, init)
+        if worse:
+            click.echo(f"hsi: warning: {worse}", err=True)
     return m

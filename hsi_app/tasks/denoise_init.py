@@ -12,6 +12,9 @@
   run: held-out PSNR 36.2 dB with the refitted basis, 8.2 dB with the earlier run's basis
   (below the noisy input's 14.1 dB), 21.2 dB without ``--init``; the refitted basis also
   continues onto other band sets (a 40-band scene: 30.7 dB, 14.4 dB without ``--init``).
+* :func:`init_regression` is the line ``hsi train`` prints when training made the held-out
+  PSNR worse than the starting weights scored on the same block (``metrics.json``
+  ``init_model``): a short sitting restarts the learning-rate schedule at its peak.
 """
 
 from __future__ import annotations
@@ -83,3 +86,17 @@ def warm_start(net: Any, run_dir: str | os.PathLike[str], model: str, model_args
             f"{cfg.data or 'its scene'})", HSIWarning, stacklevel=2)
     return kept
 
+
+def init_regression(metrics: dict[str, Any], init: str | os.PathLike[str]) -> str | None:
+    """The line saying that training made the held-out PSNR worse than the ``--init`` weights, else ``None``.
+
+    Args:
+        metrics: a denoise run's ``metrics.json`` (``denoised``, ``init_model``, ``steps``).
+        init: the ``--init`` run folder.
+    """
+    start, end = metrics.get("init_model"), metrics.get("denoised")
+    if not start or not end or not end["psnr"] < start["psnr"]:
+        return None
+    return (f"training made the held-out PSNR worse than the --init {init} weights ({start['psnr']:.2f} -> "
+            f"{end['psnr']:.2f} dB): its {metrics.get('steps')} steps restart the learning rate at its peak; train "
+            "longer (--epochs), or keep the earlier run")

@@ -13,7 +13,8 @@ Training (:func:`train_denoiser`, what ``hsi train --task denoise`` calls):
 * ``metrics.json`` holds PSNR (global MSE), MPSNR (mean of per-band PSNR, the papers'),
   SSIM and SAM (:mod:`hsi_app.tasks.denoise_metrics`) of the model, of the noisy input and of
   the classical baselines (:mod:`hsi_app.tasks.denoise_baselines`) on the held-out block;
-  its no-data entries (NaN in the scene) are not scored;
+  its no-data entries (NaN in the scene) are not scored; a warm start (``init``,
+  :mod:`hsi_app.tasks.denoise_init`) also scores the weights it started from (``init_model``);
 * ``window`` is checked against the model's receptive field before the scene is read.
 
 Inference (:class:`Denoiser`, :func:`denoise_cube`): the scene is cut into core windows,
@@ -24,6 +25,7 @@ CRS, transform and band wavelengths. Memory is bounded by the window.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -325,7 +327,9 @@ def _train_denoiser_into(out: Path, cube: Cube, opts: DenoiseOptions, image: np.
     scale = hi - lo if hi > lo else 1.0
     norm = np.nan_to_num((image - lo) / scale, nan=0.0).astype(np.float32)
     t0 = time.perf_counter()
-    net, history = fit_denoiser(norm[:, :, :c0], opts)
+    net = initial_model(norm[:, :, :c0], opts)
+    start = copy.deepcopy(net) if opts.init else None  # scored beside the trained weights
+    net, history = fit_denoiser(norm[:, :, :c0], opts, net=net)
     train_seconds = time.perf_counter() - t0
     config = RunConfig(
         task="denoise", model_name=opts.model, model_args=dict(opts.model_args), in_chans=int(c), num_classes=1,
@@ -340,7 +344,7 @@ def _train_denoiser_into(out: Path, cube: Cube, opts: DenoiseOptions, image: np.
                "init": None if opts.init is None else str(Path(opts.init).resolve())},
     )
     save_run(out, config, dict(net.state_dict()))
-    metrics = evaluate_holdout(out, norm[:, :, c0:], opts, lo, scale, mask=np.isfinite(image[:, :, c0:]))
+    metrics = evaluate_holdout(out, norm[:, :, c0:], opts, lo, scale, mask=np.isfinite(image[:, :, c0:]), start=start)
     metrics.update(train_seconds=round(train_seconds, 2), params=int(sum(p.numel() for p in net.parameters())),
                    heldout={"rows": [0, h], "cols": [c0, w]}, data=source, **history)
     with atomic_path(out / "metrics.json") as tmp:
@@ -355,7 +359,7 @@ def _probe(model: str, c: int, model_args: dict[str, Any]) -> Any:
 
 
 def evaluate_holdout(run_dir: Path, clean: np.ndarray, opts: DenoiseOptions, offset: float, scale: float,
-                     mask: np.ndarray | None = None) -> dict[str, Any]:
+                     mask: np.ndarray | None = None, start: Any = None) -> dict[str, Any]:
     """Score the saved run, the noisy input and the baselines on the normalised held-out block.
 
     Args:
@@ -364,21 +368,28 @@ def evaluate_holdout(run_dir: Path, clean: np.ndarray, opts: DenoiseOptions, off
         opts: the run's options (noise, seed, window, baselines).
         offset, scale: the normalisation, for SAM on raw values.
         mask: ``(C, h, w)`` or ``(h, w)`` bool, True = scored; no-data entries should be False.
+        start: the model training started from (a warm start's weights), scored on the same noisy
+            block as ``init_model``.
     """
     from hsi_app.data.noise import add_noise
     from hsi_app.tasks.denoise_metrics import restoration_metrics
 
     noisy = add_noise(clean, opts.noise, opts.seed + EVAL_SEED_OFFSET)
     den = Denoiser.load(run_dir, device=opts.device)
-    t0 = time.perf_counter()
-    est = den.denoise_windows(noisy, opts.window)
-    model_scores = {**restoration_metrics(est, clean, offset=offset, scale=scale, mask=mask),
-                    "seconds": round(time.perf_counter() - t0, 3)}
+
+    def scores(d: Denoiser) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        est = d.denoise_windows(noisy, opts.window)
+        return {**restoration_metrics(est, clean, offset=offset, scale=scale, mask=mask),
+                "seconds": round(time.perf_counter() - t0, 3)}
+
     result: dict[str, Any] = {
         "model": opts.model, "noise": opts.noise, "eval_seed": opts.seed + EVAL_SEED_OFFSET,
         "scale": SCORES_NOTE,
-        "denoised": model_scores, "noisy": restoration_metrics(noisy, clean, offset=offset, scale=scale, mask=mask),
+        "denoised": scores(den), "noisy": restoration_metrics(noisy, clean, offset=offset, scale=scale, mask=mask),
     }
+    if start is not None:
+        result["init_model"] = scores(Denoiser(den.config, start.to(den.device).eval(), den.device))
     if opts.baselines:
         from hsi_app.tasks.denoise_baselines import best_baselines
 

@@ -306,3 +306,29 @@ def test_metrics_name_the_run_folder_and_the_sha256_of_its_weights(trained: tupl
     assert report["model"] == "test_hsdt" and report["model_dir"] == str(run.resolve())
     assert report["weights"] == "model.safetensors"
     assert report["weights_sha256"] == hashlib.sha256((run / "model.safetensors").read_bytes()).hexdigest()
+
+
+def test_train_init_says_when_training_made_the_start_worse(trained: tuple[Path, Path], tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sitting that ruins the --init weights (here a learning rate of 0.3) is scored against them and said."""
+    import functools
+
+    from cli_runner import run_main
+    from hsi_app.tasks import denoising
+
+    clean, run = trained
+    monkeypatch.setattr(denoising, "DenoiseOptions", functools.partial(denoising.DenoiseOptions, lr=0.3))
+    code, out, err = run_main(capsys, "train", "--task", "denoise", "--data", str(clean), "--model", "test_hsdt",
+                              "--epochs", "1", "--seed", "1", "--init", str(run), "--out", str(tmp_path / "warm"),
+                              "--quiet")
+    assert code == 0, err
+    m = json.loads((tmp_path / "warm" / "metrics.json").read_text())
+    start = json.loads((run / "metrics.json").read_text())["denoised"]["psnr"]
+    # the start weights on this run's block (same scene, split and eval noise): the earlier run's own score
+    assert m["init_model"]["psnr"] == pytest.approx(start, abs=0.05) and m["denoised"]["psnr"] < start - 1
+    assert f"--init weights {m['init_model']['psnr']:.2f} dB" in out
+    lines = [ln for ln in err.splitlines() if ln.startswith("hsi: warning: training made")]
+    assert lines == [f"hsi: warning: training made the held-out PSNR worse than the --init {run} weights "
+                     f"({m['init_model']['psnr']:.2f} -> {m['denoised']['psnr']:.2f} dB): its {m['steps']} steps "
+                     "restart the learning rate at its peak; train longer (--epochs), or keep the earlier run"]

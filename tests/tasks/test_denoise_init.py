@@ -1,4 +1,4 @@
-"""Warm starts of denoiser training (``--init``): training subspaces, shapes, early window check."""
+"""Warm starts of denoiser training (``--init``): training subspaces, shapes, early window check, init scores."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ import pytest
 from safetensors.numpy import load_file, save_file
 
 from hsi_app.checkpoint import load_config
+from hsi_app.data.noise import add_noise
 from hsi_app.errors import ConfigError, HSIWarning, ModelLoadError
 from hsi_app.io.cube import make_cube
 from hsi_app.models import create_model
-from hsi_app.tasks.denoising import DenoiseOptions, train_denoiser
+from hsi_app.tasks.denoise_init import init_regression
+from hsi_app.tasks.denoise_metrics import restoration_metrics
+from hsi_app.tasks.denoising import EVAL_SEED_OFFSET, DenoiseOptions, Denoiser, train_denoiser
 
 WL = np.linspace(450.0, 900.0, 8)
 SUBSPACE = {"model": "test_hsdt_subspace", "model_args": {"basis": "train"}}
@@ -110,3 +113,33 @@ def test_window_below_the_receptive_field_is_refused_before_the_scene_is_read(tm
                                           rf"pass --window {field} or more$"):
         train(tmp_path, "run", scene(), window=16)
     assert not (tmp_path / "run").exists()
+
+
+def test_warm_start_scores_its_starting_weights_on_the_same_block(tmp_path) -> None:  # noqa: ANN001
+    data = scene()
+    _, start = train(tmp_path, "start", data, lr=1e-2)
+    m, warm = train(tmp_path, "warm", data, init=str(start))
+    # independently: the start run's own weights on the new run's held-out block with the new run's noise
+    cfg = load_config(warm)
+    c0, c1 = cfg.split["test_cols"]
+    norm = cfg.extra["normalisation"]
+    clean = (data[:, :, c0:c1] - norm["offset"]) / norm["scale"]
+    noisy = add_noise(clean.astype(np.float32), "gaussian:50", 5 + EVAL_SEED_OFFSET)
+    est = Denoiser.load(start, device="cpu").denoise_windows(noisy, 512)
+    expected = restoration_metrics(est, clean, offset=norm["offset"], scale=norm["scale"])
+    for key in ("psnr", "mpsnr", "ssim", "sam"):
+        assert m["init_model"][key] == pytest.approx(expected[key], abs=1e-3), key
+        assert m["denoised"][key] == pytest.approx(m["init_model"][key], abs=1e-3)  # lr 1e-12: unchanged
+    assert init_regression(m, start) is None
+    cold, _ = train(tmp_path, "cold", data)
+    assert "init_model" not in cold
+
+
+def test_init_regression_line() -> None:
+    worse = {"denoised": {"psnr": 24.14}, "init_model": {"psnr": 30.01}, "steps": 15}
+    line = init_regression(worse, "runs/ship")
+    assert line == ("training made the held-out PSNR worse than the --init runs/ship weights (30.01 -> 24.14 dB): its "
+                    "15 steps restart the learning rate at its peak; train longer (--epochs), or keep the earlier run")
+    assert init_regression({**worse, "denoised": {"psnr": 30.5}}, "runs/ship") is None
+    assert init_regression({"denoised": {"psnr": 1.0}}, "runs/ship") is None  # no --init
+
