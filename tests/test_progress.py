@@ -173,7 +173,9 @@ def test_simulate_targets_shows_its_steps_and_quiet_hides_them(load_fixture: Any
     base = ["simulate-targets", "--background", str(bg), "--targets", str(lib), "--n-targets", "3"]
     code, out, err = run_main(capsys, *base, "--out", str(tmp_path / "a"))
     assert code == 0 and " targets (" in out, err
-    assert err.startswith("simulate-targets: 5/5 steps in ") and err.count("\n") == 1
+    library, steps = err.splitlines()  # how the library was scaled (as hsi detect says it), then the steps
+    assert library.startswith(f"{lib}: 3 spectra read as reflectance 0-1, times 1 ")
+    assert steps.startswith("simulate-targets: 5/5 steps in ")
     assert not any(c in err for c in CONTROL)
     code, out, err = run_main(capsys, *base, "--out", str(tmp_path / "b"), "--quiet")
     assert code == 0 and err == ""

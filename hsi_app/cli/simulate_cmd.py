@@ -31,7 +31,7 @@ OUTPUTS = ("scene.tif", "targets.gpkg", "abundance.tif")
 @click.option("--material", "materials", multiple=True, help="Only this library material (repeatable).")
 @click.option("--scale", type=float, default=None, help="Library reflectance -> cube units (default: guessed).")
 @click.option("--key", default=None, help=".mat variable holding the cube.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", is_flag=True, help="No progress bar, and no line on how the library was scaled.")
 def simulate_targets(background: str, targets: str, seed: int, out: str, density: float, n_targets: int | None,
                      min_distance: float, materials: tuple[str, ...], scale: float | None, key: str | None,
                      quiet: bool) -> None:
@@ -66,7 +66,8 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
     with steps("simulate-targets", 5, enabled=not quiet) as begin:
         begin("reading the background")
         cube = open_cube(background, key=key)
-        spectra, names = target_spectra(cube, library=targets, names=list(materials) or None, scale=scale)
+        spectra, names = target_spectra(cube, library=targets, names=list(materials) or None, scale=scale,
+                                        describe=None if quiet else lambda line: click.echo(line, err=True))
         image = scene_image(cube)
         begin("implanting targets")
         sim = simulate(image, spectra, names, seed=seed,

@@ -34,7 +34,7 @@ TASK_OPTIONS = {
                  "buffer", "train_labels", "test_labels", "epochs", "val_fraction", "label_smoothing", "class_weights",
                  "seed", "init_seed", "teacher", "distill_weight", "window", "out", "quiet"},
     "denoise": {"task", "noise", "init", "data", "key", "model", "epochs", "seed", "window", "out", "quiet"},
-    "detect": {"task", "targets", "data", "key", "model", "epochs", "seed", "out", "quiet"},
+    "detect": {"task", "targets", "scale", "data", "key", "model", "epochs", "seed", "out", "quiet"},
 }
 """The ``hsi train`` options each task reads; one typed for another task is refused (:func:`refuse_given`)."""
 SVM_UNUSED = ("epochs", "schedule", "val_fraction", "label_smoothing", "distill_weight")
@@ -52,6 +52,8 @@ TASK_RUNNERS = {"denoise": "hsi_app.cli.train_denoise_cmd", "detect": "hsi_app.c
 @click.option("--init", default=None, type=click.Path(exists=True, file_okay=False),
               help="Denoise: start from the weights of an earlier denoise run of the same model (warm start).")
 @click.option("--targets", default=None, type=click.Path(), help="Detect: spectral library (CSV or ENVI .sli).")
+@click.option("--scale", type=float, default=None,
+              help="Detect: library reflectance -> scene units (default: guessed from the scene, e.g. 10000).")
 @click.option("--schedule", default=None, help="LR schedule: cosine (default) | cyclic-cosine | triangular.")
 @click.option("--data", "data", required=True, help="Scene: a file, EnMAP product, or built-in name (indian_pines).")
 @click.option("--labels", default=None, type=click.Path(), help="Label raster/vector (default: labels found with the scene).")
@@ -87,7 +89,8 @@ TASK_RUNNERS = {"denoise": "hsi_app.cli.train_denoise_cmd", "detect": "hsi_app.c
 @click.option("--window", type=int, default=512, show_default=True, help="Window size of the whole-scene map.")
 @click.option("--out", "out", required=True, type=click.Path(), help="Run folder to write.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def train(task: str, noise: str, init: str | None, targets: str | None, schedule: str | None, data: str, labels: str | None,
+def train(task: str, noise: str, init: str | None, targets: str | None, scale: float | None, schedule: str | None,
+          data: str, labels: str | None,
           label_attribute: str, label_layer: str | None, key: str | None, model: str | None, split: str, buffer: int | None,
           train_labels: str | None,
           test_labels: str | None, epochs: int | None, val_fraction: float, label_smoothing: float | None, class_weights: float, seed: int,

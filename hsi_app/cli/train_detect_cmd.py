@@ -14,7 +14,8 @@ DEFAULT_MODEL = "point_detector"
 
 
 def run(*, data: str, targets: str | None, out: str, model: str | None = None, epochs: int | None = None,
-        seed: int = 0, key: str | None = None, quiet: bool = False, **params: Any) -> dict[str, Any]:
+        seed: int = 0, key: str | None = None, quiet: bool = False, scale: float | None = None,
+        **params: Any) -> dict[str, Any]:
     """Train a detector on ``data`` with targets from the library ``targets``; write the run folder ``out``.
 
     Args:
@@ -25,7 +26,9 @@ def run(*, data: str, targets: str | None, out: str, model: str | None = None, e
         epochs: epochs of simulated batches (default 8; see :class:`DetectTrainOptions`).
         seed: seed of the simulation and the initialisation.
         key: ``.mat`` variable holding the cube.
-        quiet: no progress bar.
+        quiet: no progress bar, and no line saying how the library was read and scaled.
+        scale: library reflectance to scene units (default: guessed, and the line says so); recorded as
+            ``scale``/``scale_guessed`` in config.json ``extra`` and in metrics.json.
         **params: the other ``hsi train`` options (ignored).
 
     Returns:
@@ -35,7 +38,7 @@ def run(*, data: str, targets: str | None, out: str, model: str | None = None, e
     from hsi_app.errors import ConfigError
     from hsi_app.io import open_cube
     from hsi_app.io.atomic import OTHER_THAN_TRAINING, check_out_dir, check_outputs
-    from hsi_app.tasks.detection import scene_image, target_spectra
+    from hsi_app.tasks.detection import check_scale, scene_image, target_spectra
     from hsi_app.tasks.train_detector import DetectTrainOptions, train_detector
 
     if targets is None:
@@ -47,10 +50,13 @@ def run(*, data: str, targets: str | None, out: str, model: str | None = None, e
         raise ConfigError(f"--epochs {epochs}: must be at least 1")
     if seed < 0:
         raise ConfigError(f"--seed {seed}: must be 0 or more")
+    check_scale(scale)
     check_out_dir(out, other_runs=OTHER_THAN_TRAINING, task="detect")  # before the scene is read, not after training
     check_outputs({"--out": out}, {"--data": data, "--targets": targets})
     cube = open_cube(data, key=key)
-    spectra, names = target_spectra(cube, library=targets)
+    used: dict[str, Any] = {}  # library, scale and whether it was guessed, recorded with the run
+    spectra, names = target_spectra(cube, library=targets, scale=scale, record=used,
+                                    describe=None if quiet else lambda line: click.echo(line, err=True))
     image = scene_image(cube)
     good = cube.hsi.good_bands()
     bands = cube.hsi.good_band_indices
@@ -59,7 +65,7 @@ def run(*, data: str, targets: str | None, out: str, model: str | None = None, e
         opts.epochs = epochs
     metrics = train_detector(image, spectra, names, out, opts, wavelengths=good.hsi.wavelengths, fwhm=good.hsi.fwhm,
                              band_indices=bands, source_bands=cube.hsi.shape[0], data=str(data),
-                             extra={"library": str(targets)})
+                             record={k: used[k] for k in ("library", "scale", "scale_guessed")})
     click.echo(
         f"{opts.model} on {data} ({len(names)} target classes): mAP50 {metrics['mAP50']:.3f}  "
         f"mAP@2px {metrics['mAP@2px']:.3f}  AUROC {metrics['auroc']:.3f}  "

@@ -141,7 +141,8 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | None = None,
                    pixels: list[tuple[int, int]] | None = None, names: list[str] | None = None,
                    scale: float | None = None, alternative: str = "",
                    describe: Callable[[str], None] | None = None,
-                   valid: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
+                   valid: np.ndarray | None = None,
+                   record: dict[str, Any] | None = None) -> tuple[np.ndarray, list[str]]:
     """Target spectra ``(K, C)`` at the cube's good bands, in the cube's units, and names.
 
     Args:
@@ -156,6 +157,8 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | None = None,
             (``hsi detect`` prints it), so a wrong guess can be seen.
         valid: the scene's ``(H, W)`` valid mask (:func:`~hsi_app.tasks.detect_stream.valid_mask`), when
             the caller computed it once for this and :func:`detect_scene` (a lazy scene's mask reads it whole).
+        record: when given and a library is read, filled with ``library`` (path), ``materials`` (its
+            names used), ``scale`` and ``scale_guessed`` (bool).
 
     Raises:
         ConfigError: a non-positive ``scale``, no targets, a pixel outside the scene.
@@ -180,13 +183,16 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | None = None,
                 "use a file that records them (GeoTIFF 'wavelength' tags, ENVI header 'wavelength' list)"
                 + (f", {alternative}" if alternative else "")
             )
-        how = "--scale"
+        guessed = scale is None
         if scale is None:  # from every 4th row and column, read in strips (not the whole scene)
-            scale, how = reflectance_scale(scene_sample(cube, 4, valid=valid)), "guessed from the scene's values; --scale sets it"
+            scale = reflectance_scale(scene_sample(cube, 4, valid=valid))
+        how = "guessed from the scene's values; --scale sets it" if guessed else "--scale"
         spectra.append(lib.resample(good.hsi.wavelengths, good.hsi.fwhm) * scale)
         if describe is not None:
             count = f"{len(lib)} spectr{'um' if len(lib) == 1 else 'a'}"
             describe(f"{library}: {count} read as {lib.stored_as}, times {scale:g} to the scene's units ({how})")
+        if record is not None:
+            record.update(library=str(library), materials=list(lib.names), scale=float(scale), scale_guessed=guessed)
         labels += lib.names
     h, w = cube.sizes["y"], cube.sizes["x"]
     for r, c in pixels or []:

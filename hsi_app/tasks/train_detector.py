@@ -117,7 +117,7 @@ def _batch(image: np.ndarray, spectra: np.ndarray, names: list[str], regions: Re
 def train_detector(image: np.ndarray, spectra: np.ndarray, names: list[str], out: str | os.PathLike[str],
                    opts: DetectTrainOptions, *, wavelengths: np.ndarray, fwhm: np.ndarray,
                    band_indices: np.ndarray, source_bands: int, data: str = "",
-                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
+                   extra: dict[str, Any] | None = None, record: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train, evaluate on held-out simulated scenes and write the run folder.
 
     Args:
@@ -129,7 +129,9 @@ def train_detector(image: np.ndarray, spectra: np.ndarray, names: list[str], out
         wavelengths, fwhm: ``(C,)`` of the image's bands; band_indices into the source cube.
         source_bands: band count of the source cube.
         data: name/path of the background (stored in the config).
-        extra: more entries for ``config.extra`` (library path, scale...).
+        extra: more entries for ``config.extra``.
+        record: entries for both ``config.extra`` and ``metrics.json`` (``hsi train``: library path, scale and
+            whether it was guessed).
 
     Returns:
         The metrics written to ``metrics.json``.
@@ -197,7 +199,7 @@ def train_detector(image: np.ndarray, spectra: np.ndarray, names: list[str], out
         split={"kind": "columns", "split_col": regions.split_col, "buffer": regions.buffer,
                "test_fraction": opts.test_fraction},
         data=str(data),
-        extra={"target_spectra": np.asarray(spectra, float).tolist(), **(extra or {}),
+        extra={"target_spectra": np.asarray(spectra, float).tolist(), **(extra or {}), **(record or {}),
                "train": {k_: v for k_, v in asdict(opts).items() if k_ != "progress"}},
     )
     # written to a staging folder, published into ``out`` only when everything succeeded
@@ -217,7 +219,7 @@ def train_detector(image: np.ndarray, spectra: np.ndarray, names: list[str], out
             "protocol": (f"targets simulated into the background; training crops from columns < "
                          f"{regions.split_col - regions.buffer}, test targets in columns >= {regions.split_col}; "
                          f"test seeds {seeds[0]}..{seeds[-1]} (never used in training)"),
-            "train_seconds": train_seconds, "steps": total, "classes": names,
+            "train_seconds": train_seconds, "steps": total, "classes": names, **(record or {}),
             **evaluate(learned, scenes, regions.test),
         }
         with atomic_path(out / "metrics.json") as tmp:
