@@ -67,6 +67,7 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
         begin("reading the background")
         cube = open_cube(background, key=key)
         spectra, names = target_spectra(cube, library=targets, names=list(materials) or None, scale=scale,
+                                        max_extrapolated=0.5,
                                         describe=None if quiet else lambda line: click.echo(line, err=True))
         image = scene_image(cube)
         begin("implanting targets")

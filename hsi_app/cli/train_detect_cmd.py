@@ -55,7 +55,7 @@ def run(*, data: str, targets: str | None, out: str, model: str | None = None, e
     check_outputs({"--out": out}, {"--data": data, "--targets": targets})
     cube = open_cube(data, key=key)
     used: dict[str, Any] = {}  # library, scale and whether it was guessed, recorded with the run
-    spectra, names = target_spectra(cube, library=targets, scale=scale, record=used,
+    spectra, names = target_spectra(cube, library=targets, scale=scale, max_extrapolated=0.5, record=used,
                                     describe=None if quiet else lambda line: click.echo(line, err=True))
     image = scene_image(cube)
     good = cube.hsi.good_bands()
@@ -65,7 +65,7 @@ def run(*, data: str, targets: str | None, out: str, model: str | None = None, e
         opts.epochs = epochs
     metrics = train_detector(image, spectra, names, out, opts, wavelengths=good.hsi.wavelengths, fwhm=good.hsi.fwhm,
                              band_indices=bands, source_bands=cube.hsi.shape[0], data=str(data),
-                             record={k: used[k] for k in ("library", "scale", "scale_guessed")})
+                             record={k: used[k] for k in ("library", "scale", "scale_guessed", "extrapolated_bands")})
     click.echo(
         f"{opts.model} on {data} ({len(names)} target classes): mAP50 {metrics['mAP50']:.3f}  "
         f"mAP@2px {metrics['mAP@2px']:.3f}  AUROC {metrics['auroc']:.3f}  "

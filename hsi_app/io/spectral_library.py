@@ -90,7 +90,7 @@ class SpectralLibrary:
             )
         width = _fill_fwhm(dst, None if fwhm is None else np.asarray(fwhm, dtype=np.float64))
         lo, hi = float(self.wavelengths.min()), float(self.wavelengths.max())
-        inside = (dst >= lo - 0.5 * width) & (dst <= hi + 0.5 * width)
+        inside = self.covers(dst, fwhm)
         if not inside.any():
             raise BandMismatchError(
                 f"{self.source}: no spectral overlap: the library covers {lo:.0f}-{hi:.0f} nm, the cube "
@@ -109,6 +109,21 @@ class SpectralLibrary:
                 stacklevel=2,
             )
         return out.astype(np.float32)
+
+    def covers(self, wavelengths: np.ndarray, fwhm: np.ndarray | None = None) -> np.ndarray:
+        """``(C,)`` bool: the cube bands inside the library's range (within half a FWHM), which
+        :meth:`resample` synthesises; the others get the nearest library value.
+
+        Args:
+            wavelengths: ``(C,)`` finite cube band centres in nm.
+            fwhm: ``(C,)`` cube band widths in nm (NaN/None: band spacing).
+        """
+        from hsi_app.data.resample import _fill_fwhm
+
+        dst = np.asarray(wavelengths, dtype=np.float64)
+        width = _fill_fwhm(dst, None if fwhm is None else np.asarray(fwhm, dtype=np.float64))
+        lo, hi = float(self.wavelengths.min()), float(self.wavelengths.max())
+        return (dst >= lo - 0.5 * width) & (dst <= hi + 0.5 * width)
 
     def select(self, names: list[str] | None) -> SpectralLibrary:
         """A library with only ``names`` (all when ``None``), in that order.

@@ -141,7 +141,7 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | None = None,
                    pixels: list[tuple[int, int]] | None = None, names: list[str] | None = None,
                    scale: float | None = None, alternative: str = "",
                    describe: Callable[[str], None] | None = None,
-                   valid: np.ndarray | None = None,
+                   valid: np.ndarray | None = None, max_extrapolated: float | None = None,
                    record: dict[str, Any] | None = None) -> tuple[np.ndarray, list[str]]:
     """Target spectra ``(K, C)`` at the cube's good bands, in the cube's units, and names.
 
@@ -157,12 +157,16 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | None = None,
             (``hsi detect`` prints it), so a wrong guess can be seen.
         valid: the scene's ``(H, W)`` valid mask (:func:`~hsi_app.tasks.detect_stream.valid_mask`), when
             the caller computed it once for this and :func:`detect_scene` (a lazy scene's mask reads it whole).
+        max_extrapolated: refuse a library that leaves more than this share of the good bands outside its
+            range (they would get the nearest library value); simulate-targets and ``hsi train --task
+            detect`` pass 0.5, as their spectra become ground truth. ``None``: only a warning.
         record: when given and a library is read, filled with ``library`` (path), ``materials`` (its
-            names used), ``scale`` and ``scale_guessed`` (bool).
+            names used), ``scale``, ``scale_guessed`` (bool) and ``extrapolated_bands`` (count).
 
     Raises:
         ConfigError: a non-positive ``scale``, no targets, a pixel outside the scene.
-        BandMismatchError: a library with a cube whose band wavelengths are unknown.
+        BandMismatchError: a library with a cube whose band wavelengths are unknown, or one that leaves
+            more than ``max_extrapolated`` of them outside its range.
     """
     from hsi_app.errors import BandMismatchError
     from hsi_app.io.spectral_library import read_library, reflectance_scale
@@ -183,6 +187,15 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | None = None,
                 "use a file that records them (GeoTIFF 'wavelength' tags, ENVI header 'wavelength' list)"
                 + (f", {alternative}" if alternative else "")
             )
+        outside = int((~lib.covers(wl, good.hsi.fwhm)).sum())
+        if max_extrapolated is not None and outside > max_extrapolated * wl.size:
+            src = cube.attrs.get("source") or "the scene"
+            raise BandMismatchError(
+                f"{library}: covers {lib.wavelengths.min():.0f}-{lib.wavelengths.max():.0f} nm, but {outside} of the "
+                f"{wl.size} good bands of {src} ({wl.min():.0f}-{wl.max():.0f} nm) lie outside it and would get the "
+                "nearest library value, so the implanted targets would carry invented spectra; use a library "
+                f"measured over at least {1 - max_extrapolated:.0%} of the scene's bands"
+            )
         guessed = scale is None
         if scale is None:  # from every 4th row and column, read in strips (not the whole scene)
             scale = reflectance_scale(scene_sample(cube, 4, valid=valid))
@@ -192,7 +205,8 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | None = None,
             count = f"{len(lib)} spectr{'um' if len(lib) == 1 else 'a'}"
             describe(f"{library}: {count} read as {lib.stored_as}, times {scale:g} to the scene's units ({how})")
         if record is not None:
-            record.update(library=str(library), materials=list(lib.names), scale=float(scale), scale_guessed=guessed)
+            record.update(library=str(library), materials=list(lib.names), scale=float(scale), scale_guessed=guessed,
+                          extrapolated_bands=outside)
         labels += lib.names
     h, w = cube.sizes["y"], cube.sizes["x"]
     for r, c in pixels or []:

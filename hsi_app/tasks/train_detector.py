@@ -34,6 +34,8 @@ from hsi_app.tasks.detect_eval import TEST_SEED_BASE, Regions, column_regions, e
 OFFSET_WEIGHT = 1.0
 EPOCH_COVERAGE = 64  # an epoch draws crops covering the training region this many times
 SIZE_WEIGHT = 0.1
+MIN_TRAIN_SIDE = 16
+"""Smallest height and width (px) of the training region (left of the held-out columns and their buffer)."""
 
 
 @dataclass
@@ -52,6 +54,15 @@ class DetectTrainOptions:
     n_test_scenes: int = 10
     progress: bool = True
     model_args: dict[str, Any] | None = None
+
+
+def smallest_width(test_fraction: float, buffer: int) -> int:
+    """The fewest scene columns that leave :data:`MIN_TRAIN_SIDE` training columns
+    (:func:`~hsi_app.tasks.detect_eval.column_regions` with this ``test_fraction`` and ``buffer``)."""
+    width = MIN_TRAIN_SIDE + buffer
+    while int(column_regions(1, width, test_fraction=test_fraction, buffer=buffer).train.sum()) < MIN_TRAIN_SIDE:
+        width += 1
+    return width
 
 
 def heatmap_targets(scene: SimulatedScene, num_classes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -131,7 +142,7 @@ def train_detector(image: np.ndarray, spectra: np.ndarray, names: list[str], out
         data: name/path of the background (stored in the config).
         extra: more entries for ``config.extra``.
         record: entries for both ``config.extra`` and ``metrics.json`` (``hsi train``: library path, scale and
-            whether it was guessed).
+            whether it was guessed, bands extrapolated from the library).
 
     Returns:
         The metrics written to ``metrics.json``.
@@ -155,8 +166,12 @@ def train_detector(image: np.ndarray, spectra: np.ndarray, names: list[str], out
         raise ConfigError(f"model {opts.model!r} is not a detector; use point_detector (see `hsi models`)")
     regions = column_regions(h, w, test_fraction=opts.test_fraction, buffer=int(model.receptive_radius))
     train_cols = int(regions.train[0].sum())
-    if train_cols < 16 or h < 16:
-        raise ConfigError(f"{data}: training region {h} x {train_cols} px is too small; use a scene of at least 24 x 48 px")
+    if train_cols < MIN_TRAIN_SIDE or h < MIN_TRAIN_SIDE:
+        width = smallest_width(opts.test_fraction, regions.buffer)
+        raise ConfigError(
+            f"{data}: training region {h} x {train_cols} px is too small; it needs at least {MIN_TRAIN_SIDE} x "
+            f"{MIN_TRAIN_SIDE} px (the columns left of the held-out {opts.test_fraction:.0%} less a "
+            f"{regions.buffer}-px buffer), so use a scene of at least {MIN_TRAIN_SIDE} rows x {width} columns")
     opts.crop = min(opts.crop, h, train_cols)
     valid = np.isfinite(image).all(axis=0)
     stats = BandStats.fit(image, regions.train & valid)

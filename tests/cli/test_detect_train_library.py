@@ -87,3 +87,45 @@ def test_simulate_says_which_scale_it_guessed(kit: dict[str, Path], tmp_path: Pa
                               str(kit["lib"]), "--n-targets", "3", "--out", str(tmp_path / "sim"))
     assert code == 0, err
     assert "times 1000 to the scene's units (guessed from the scene's values; --scale sets it)" in err
+
+
+def _library(path: Path, top_nm: float) -> Path:
+    """A two-material library measured from 400 nm to ``top_nm``."""
+    wl = np.arange(400.0, top_nm + 1, 25.0)
+    np.savetxt(path, np.column_stack([wl, np.full_like(wl, 0.3), 0.2 + 0.5 * (wl - 400) / (top_nm - 400)]),
+               delimiter=",", header="wavelength,flat,ramp", comments="", fmt="%.6g")
+    return path
+
+
+@pytest.mark.parametrize("command", ["simulate-targets", "train"])
+def test_a_library_covering_under_half_the_bands_is_refused(kit: dict[str, Path], tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str], command: str) -> None:
+    """The scene's 12 bands lie at 450-2400 nm, 177 nm apart (FWHM taken as that spacing): a 400-1000 nm library
+    reaches the first 4 (982 nm is within half a FWHM), so 8 would be the nearest library value."""
+    vnir = _library(tmp_path / "vnir.csv", 1000.0)
+    args = (["simulate-targets", "--background", str(kit["dark"])] if command == "simulate-targets" else
+            ["train", "--task", "detect", "--model", "test_point_detector", "--data", str(kit["dark"])])
+    code, _, err = run_main(capsys, *args, "--targets", str(vnir), "--out", str(tmp_path / "out"), "--quiet")
+    assert_one_error_line(code, err, f"{vnir}: covers 400-1000 nm, but 8 of the 12 good bands of {kit['dark']} "
+                                     "(450-2400 nm) lie outside it", "at least 50% of the scene's bands")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_library_covering_half_the_bands_is_used_with_a_warning(kit: dict[str, Path], tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """400-1300 nm reaches 6 of the 12 bands (1336 nm is within half a FWHM, 1514 nm is not): exactly half, allowed;
+    the run records how many bands took the nearest library value; hsi detect (no ground truth made) takes less."""
+    half = _library(tmp_path / "half.csv", 1300.0)
+    code, out, err = _train(capsys, kit, tmp_path / "run", "--quiet")  # the fixture library covers every band
+    assert code == 0, err
+    code, out, err = run_main(capsys, "train", "--task", "detect", "--model", "test_point_detector", "--data",
+                              str(kit["dark"]), "--targets", str(half), "--epochs", "1", "--out", str(tmp_path / "run2"),
+                              "--quiet")
+    assert code == 0, err
+    assert "6 cube bands lie outside the library's 400-1300 nm" in err
+    assert json.loads((tmp_path / "run2" / "config.json").read_text())["extra"]["extrapolated_bands"] == 6
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["extrapolated_bands"] == 0
+    vnir = _library(tmp_path / "vnir.csv", 1000.0)
+    code, out, err = run_main(capsys, "detect", "--input", str(kit["dark"]), "--method", "ace", "--targets", str(vnir),
+                              "--out", str(tmp_path / "ace.tif"), "--quiet")
+    assert code == 0 and "8 cube bands lie outside" in err

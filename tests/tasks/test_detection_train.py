@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from hsi_app.data.targets import SimOptions, simulate_targets
+from hsi_app.errors import ConfigError
 from hsi_app.models import create_model, model_info
 from hsi_app.tasks.detector_infer import DenseOutput, LearnedDetector, decode
 from hsi_app.tasks.train_detector import DetectTrainOptions, focal_loss, heatmap_targets, train_detector
@@ -103,3 +104,31 @@ def test_band_statistics_come_from_valid_training_columns_only(tmp_path: Path, l
     cfg = json.loads((tmp_path / "run" / "config.json").read_text())
     np.testing.assert_allclose(cfg["mean"], train.mean(axis=1), rtol=1e-5)
     np.testing.assert_allclose(cfg["std"], train.std(axis=1), rtol=1e-4)
+
+
+def test_too_small_message_states_the_limit_it_enforces(tmp_path: Path, load_fixture) -> None:  # noqa: ANN001
+    """16 x 16 training px: the message gives the smallest scene, and exactly that scene trains."""
+    speclib: ModuleType = load_fixture("speclib")
+    from hsi_app.io.spectral_library import read_library
+
+    lib = read_library(speclib.write_csv(tmp_path / "lib.csv"))
+    radius = int(create_model("test_point_detector", in_chans=speclib.BANDS, num_classes=3).receptive_radius)
+    # independently: training columns are those left of round(2/3 W), less the radius
+    width = next(w for w in range(1, 500) if round(w * 2 / 3) - radius >= 16)
+    opts = DetectTrainOptions(model="test_point_detector", epochs=1, steps_per_epoch=1, batch=1, n_test_scenes=1,
+                              progress=False)
+
+    def train(h: int, w: int, name: str) -> dict:
+        image = speclib.background(1, shape=(h, w))
+        return train_detector(image, lib.resample(speclib.WAVELENGTHS), lib.names, tmp_path / name, opts,
+                              wavelengths=speclib.WAVELENGTHS, fwhm=np.full(speclib.BANDS, np.nan),
+                              band_indices=np.arange(speclib.BANDS), source_bands=speclib.BANDS, data="bg.tif")
+
+    for h, w in ((15, width), (16, width - 1)):
+        with pytest.raises(ConfigError) as info:
+            train(h, w, f"r{h}x{w}")
+        assert str(info.value) == (
+            f"bg.tif: training region {h} x {round(w * 2 / 3) - radius} px is too small; it needs at least 16 x 16 px "
+            f"(the columns left of the held-out 33% less a {radius}-px buffer), so use a scene of at least 16 rows x "
+            f"{width} columns")
+    assert "mAP50" in train(16, width, "smallest")
