@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from hsi_app.cli.options import check_finite, exclude_masks_option, refuse_given
@@ -25,6 +27,41 @@ def _window(value: str) -> tuple[int, int]:
     except ValueError:
         raise ConfigError(f"--rx-window {value!r}: use INNER,OUTER odd sizes, e.g. 5,21") from None
     return inner, outer
+
+
+def run_record(method: str, *, source: str, out: str, points: str | None, weights: dict[str, Any] | None,
+               library: dict[str, Any], pixels: list[tuple[int, int]], window: tuple[int, int],
+               exclude_masks: str | None) -> dict[str, Any]:
+    """What ``--metrics`` records besides the scores, so that the run can be told apart and repeated.
+
+    Args:
+        method: the detection method.
+        source, out, points: ``--input``, ``--out`` and ``--points`` (``None``) as given.
+        weights: ``learned``: :func:`hsi_app.provenance.weights_identity` of the run (``model_dir``,
+            ``weights``, ``weights_sha256``).
+        library: ``mf``/``ace``/``cem``: the ``record`` of :func:`hsi_app.tasks.detection.target_spectra`
+            (``library``, ``materials``, ``scale``, ``scale_guessed``, ``extrapolated_bands``; empty without
+            ``--targets``).
+        pixels: ``--target-pixel`` ``(row, col)`` pairs.
+        window: ``rx-local``'s ``(inner, outer)``.
+        exclude_masks: ``--exclude-masks`` as given.
+
+    Returns:
+        ``{"input", "output", "points", "exclude_masks", ...}`` plus the method's own entries.
+    """
+    from hsi_app.io.cube import parse_mask_names
+    from hsi_app.tasks.detectors_classical import TARGET_METHODS
+
+    record: dict[str, Any] = {"input": str(source), "output": str(out), "points": None if points is None else str(points),
+                              "exclude_masks": list(parse_mask_names(exclude_masks))}
+    if method == "learned":
+        record.update(weights or {})
+    elif method in TARGET_METHODS:
+        record.update({"library": None, "materials": [], "scale": None, "scale_guessed": None, **library,
+                       "target_pixels": [list(p) for p in pixels]})
+    elif method == "rx-local":
+        record["rx_window"] = list(window)
+    return record
 
 
 SCORED_PEAKS = ("every peak of the score maps, ranked by score (standard average precision); --threshold and "
@@ -64,6 +101,8 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
     from hsi_app.io.cube import parse_mask_names
     from hsi_app.io.open import open_cube
     from hsi_app.checkpoint import finite_json
+    from hsi_app.predictor import run_dir_of
+    from hsi_app.provenance import weights_identity
     from hsi_app.tasks.detect_metrics import best_score, detection_report, pixel_auroc
     from hsi_app.tasks.detection import (
         check_scale,
@@ -106,16 +145,19 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
         if path:
             check_writable(path)
     gt_points = read_points(truth) if truth else None
+    # the weights as they are read for detection (hsi denoise records the same)
+    weights = weights_identity(run_dir_of(model)) if metrics_out and m == "learned" and model else None
     cube = open_cube(source, key=key).hsi.without_masked(parse_mask_names(exclude_masks))
     if gt_points is not None:  # truth for another place is refused before the (expensive) detection
         gt_points = truth_on_scene(gt_points, cube)
     spectra, names = None, None
     valid = valid_mask(cube) if m != "learned" else None  # one pass over a lazy scene, shared below
+    library: dict[str, Any] = {}  # how the library was read and scaled, for the metrics JSON
     if m in TARGET_METHODS:
         spectra, names = target_spectra(cube, library=targets, pixels=pixels, names=list(materials) or None,
                                         scale=scale, alternative="or pass --target-pixel ROW,COL (a pixel of a target)",
                                         describe=None if quiet else lambda line: click.echo(line, err=True),
-                                        valid=valid)
+                                        valid=valid, record=library)
     gt = None
     if gt_points is not None and m != "learned":  # classes known before the (expensive) detection
         gt = read_detections(gt_points, cube, ["anomaly"] if m.startswith("rx") else names)
@@ -137,8 +179,10 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
         if sel is not None:
             write_detections(tmp["points"], sel, cube, res.names)
         if report is not None and metrics_out:
-            tmp["metrics"].write_text(json.dumps(finite_json({"method": m, "truth": str(truth), **report}), indent=2,
-                                                 allow_nan=False))
+            runs = run_record(m, source=source, out=out, points=points, weights=weights, library=library,
+                              pixels=pixels, window=window, exclude_masks=exclude_masks)
+            tmp["metrics"].write_text(json.dumps(finite_json({"method": m, "truth": str(truth), **runs, **report}),
+                                                 indent=2, allow_nan=False))
     msg = f"{out}: {m} scores, {res.scores.shape[0]} band(s) ({', '.join(res.names)})"
     if sel is not None:
         msg += f"; {len(sel)} points -> {points}"
