@@ -7,7 +7,8 @@ Writes into OUT (created):
 * ``targets.gpkg``: one point per target (``class``, ``class_id``, ``row``/``col``,
   map ``x``/``y``, ``area``, ``size_bin``, ``gain``, ``materials``, ``proportions``,
   ``peak_abundance``, ``box_row0..box_col1``);
-* ``abundance.tif``: float32 COG, band 1 ``abundance``, band 2 ``class`` (0 = none).
+* ``abundance.tif``: float32 COG, band 1 ``abundance``, band 2 ``class`` (0 = none); both NaN
+  (the file's nodata) where the background has no data, as in ``scene.tif``.
 """
 
 from __future__ import annotations
@@ -89,10 +90,12 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
             begin("writing scene.tif")
             write_cube(stage / "scene.tif", scene)
             begin("writing abundance.tif")
+            truth = np.stack([sim.abundance, sim.class_map.astype(np.float32)])
+            truth[:, ~np.isfinite(sim.image).all(axis=0)] = np.nan  # no data, not "no target"
             with StreamingCOGWriter(stage / "abundance.tif", height=h, width=w, count=2, dtype="float32", crs=crs,
-                                    transform=transform, band_descriptions=["abundance", "class"],
+                                    transform=transform, nodata=float("nan"), band_descriptions=["abundance", "class"],
                                     tags={CLASS_NAMES_TAG: class_names_tag(["none", *names])}) as wr:
-                wr.write_window(np.stack([sim.abundance, sim.class_map.astype(np.float32)]), 0, 0)
+                wr.write_window(truth, 0, 0)
             begin("writing targets.gpkg")
             write_detections(stage / "targets.gpkg", gt, cube, names, extra=extra)
     click.echo(f"{out}: {len(sim.targets)} targets ({', '.join(names)}) in {h} x {w} px, seed {seed} "
