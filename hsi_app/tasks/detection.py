@@ -355,14 +355,18 @@ def truth_on_scene(points: Any, cube: Cube) -> Any:
         The GeoDataFrame reprojected to the scene's CRS, only the targets on the scene.
 
     Raises:
-        LabelError: no target on the scene, or the CRS cannot be matched.
+        LabelError: a file with no targets at all (nothing to score), no target on the scene, or the CRS
+            cannot be matched.
     """
     import warnings
 
-    from hsi_app.errors import HSIWarning
+    from hsi_app.errors import HSIWarning, LabelError
     from hsi_app.io.vector import Grid, _align_crs, no_overlap_error
 
     p = str(points.attrs.get("source", "points"))
+    if len(points) == 0:  # e.g. a simulate-targets negative control: not truth for another place
+        raise LabelError(f"{p}: holds no targets, so there is nothing to score; drop --truth (--points writes "
+                         "the detections, to count false alarms)")
     grid = Grid.of(cube)
     gdf = _align_crs(points, grid, p)  # type: ignore[arg-type]
     rows, cols = _grid_rows_cols(gdf, grid)

@@ -9,7 +9,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from cli_runner import run_main
+from cli_runner import assert_one_error_line, run_main
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +48,22 @@ def test_abundance_marks_exactly_the_scenes_no_data(lib: Path, tmp_path: Path,
     assert np.isnan(truth[:, hole]).all() and np.isfinite(truth[:, ~hole]).all()
     np.testing.assert_array_equal(masks == 0, np.stack([hole, hole]))
     assert (truth[1, ~hole] > 0).any() and (truth[1, ~hole] == 0).any()  # targets and plain background stay
+
+
+@pytest.mark.parametrize("method", ["rx", "cem"])
+def test_truth_without_targets_is_one_line_saying_so(lib: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     load_fixture, method: str) -> None:  # noqa: ANN001
+    """A 0-target simulated scene (a negative control): its own truth is not blamed on the CRS."""
+    import geopandas as gpd
+
+    bg = load_fixture("speclib").write_geotiff(tmp_path / "bg.tif", load_fixture("speclib").background(2))
+    code, out, err = run_main(capsys, "simulate-targets", "--background", str(bg), "--targets", str(lib), "--density",
+                              "0.00001", "--seed", "1", "--out", str(tmp_path / "sim"), "--quiet")
+    assert code == 0 and "0 targets" in out, err
+    truth = tmp_path / "sim" / "targets.gpkg"
+    assert len(gpd.read_file(truth)) == 0
+    library = ["--targets", str(lib)] if method == "cem" else []
+    code, _, err = run_main(capsys, "detect", "--input", str(tmp_path / "sim" / "scene.tif"), "--method", method,
+                            *library, "--out", str(tmp_path / "s.tif"), "--truth", str(truth), "--quiet")
+    assert_one_error_line(code, err, f"{truth}: holds no targets, so there is nothing to score; drop --truth")
+    assert "CRS" not in err and not (tmp_path / "s.tif").exists()
