@@ -28,7 +28,8 @@ OUTPUTS = ("scene.tif", "targets.gpkg", "abundance.tif")
 @click.option("--out", "out", required=True, type=click.Path(), help="Output folder.")
 @click.option("--density", type=float, default=1 / 150, show_default=True, help="Targets per pixel tried.")
 @click.option("--n-targets", type=int, default=None, help="Exact number of targets to try to place.")
-@click.option("--min-distance", type=float, default=8.0, show_default=True, help="Smallest centre spacing, pixels.")
+@click.option("--min-distance", type=float, default=8.0, show_default=True,
+              help="Smallest centre spacing, pixels (at least 5.93: no pixel holds two targets).")
 @click.option("--material", "materials", multiple=True, help="Only this library material (repeatable).")
 @click.option("--scale", type=float, default=None, help="Library reflectance -> cube units (default: guessed).")
 @click.option("--key", default=None, help=".mat variable holding the cube.")
@@ -41,7 +42,7 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
 
     import numpy as np
 
-    from hsi_app.data.targets import SimOptions
+    from hsi_app.data.targets import SimOptions, check_min_distance
     from hsi_app.data.targets import simulate_targets as simulate
     from hsi_app.errors import ConfigError
     from hsi_app.io.atomic import check_out_dir, check_outputs, staged_run_dir
@@ -58,6 +59,7 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
             raise ConfigError(f"{name} {value:g}: must be a positive number")
     if n_targets is not None and n_targets < 1:
         raise ConfigError(f"--n-targets {n_targets}: must be at least 1 (or omit it to place targets by --density)")
+    check_min_distance(min_distance)  # closer footprints could share a pixel
     if n_targets is not None:
         refuse_given(("density",), "--n-targets sets the number of targets instead")
     check_scale(scale)

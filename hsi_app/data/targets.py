@@ -10,7 +10,9 @@ Library spectra are implanted into a real background cube. For each target:
   the fraction of the pixel the disc covers (8 x 8 super-sampling), so edges get
   fractional abundance and sub-pixel targets have low abundance (at most ``A``);
 * every affected pixel becomes ``a * g * sum_i p_i s_i + (1 - a) * background``;
-* centres are at least ``min_distance`` (8) pixels apart and stay inside ``region``.
+* centres are at least ``min_distance`` (8) pixels apart and stay inside ``region``; less than
+  :data:`SEPARATE_SPACING` (5.93 px) is refused, so no pixel ever holds two targets and the
+  abundance and class maps describe every pixel.
 
 Ground truth is one point per target (continuous pixel coordinates: pixel ``(r, c)``
 spans ``[r, r+1) x [c, c+1)``, so its centre is ``(r + 0.5, c + 0.5)``), its box (the
@@ -35,6 +37,26 @@ SIZE_BINS: dict[str, tuple[float, float]] = {
 }
 SUPERSAMPLE = 8
 BOX_FRACTION = 0.1
+MAX_RADIUS = float(np.sqrt(max(hi for _, hi in SIZE_BINS.values()) / np.pi))
+"""Radius of the largest footprint (a 16 px disc: 2.26 px)."""
+SEPARATE_SPACING = 2 * MAX_RADIUS + float(np.sqrt(2.0))
+"""Smallest centre spacing at which two of the largest footprints never reach into one pixel (5.93 px): both
+discs meeting one pixel puts their centres within two radii plus the pixel's diagonal. Closer, a pixel mixes
+two targets, which the abundance and class maps (one value each) cannot describe."""
+
+
+def check_min_distance(min_distance: float, option: str = "--min-distance") -> None:
+    """Refuse a centre spacing below :data:`SEPARATE_SPACING` (footprints could share a pixel).
+
+    Raises:
+        ConfigError: one line giving the smallest spacing allowed.
+    """
+    if min_distance < SEPARATE_SPACING:
+        smallest = np.ceil(SEPARATE_SPACING * 100) / 100
+        raise ConfigError(
+            f"{option} {min_distance:g}: below {smallest:.2f} px two of the largest targets (16 px discs, radius "
+            f"{MAX_RADIUS:.2f} px) can reach into one pixel, which the abundance and class maps cannot describe; "
+            f"use {option} {smallest:.2f} or more")
 
 
 def size_bin(area: float) -> str:
@@ -233,6 +255,7 @@ def simulate_targets(
         raise ConfigError(f"simulate_targets: n_targets={opts.n_targets}; must be 0 or more (--n-targets >= 1)")
     if not (np.isfinite(opts.density) and opts.density >= 0) or not (np.isfinite(opts.min_distance) and opts.min_distance >= 0):
         raise ConfigError(f"simulate_targets: density={opts.density}, min_distance={opts.min_distance}; both must be >= 0")
+    check_min_distance(opts.min_distance, "min_distance")
     bins = {k: float(v) for k, v in opts.bins.items() if v > 0}
     if not bins or any(k not in SIZE_BINS for k in bins):
         raise ConfigError(f"simulate_targets: size bins {list(opts.bins)}; use {list(SIZE_BINS)}")
@@ -247,7 +270,7 @@ def simulate_targets(
         raise ConfigError(f"--density {opts.density:g}: about {opts.density * allowed.sum():.3g} targets, but {fit}; "
                           f"use a lower --density or --n-targets {most}")
     n = opts.n_targets if opts.n_targets is not None else min(most, int(rng.poisson(opts.density * allowed.sum())))
-    centres = place_centres(allowed, n, opts.min_distance, margin=np.sqrt(16 / np.pi) + 1, rng=rng)
+    centres = place_centres(allowed, n, opts.min_distance, margin=MAX_RADIUS + 1, rng=rng)
     if opts.n_targets and len(centres) == 0:
         raise InvalidDataError("simulate_targets: no room for a target in the region; use a larger region")
     image = bg.copy()

@@ -67,3 +67,49 @@ def test_truth_without_targets_is_one_line_saying_so(lib: Path, tmp_path: Path, 
                             *library, "--out", str(tmp_path / "s.tif"), "--truth", str(truth), "--quiet")
     assert_one_error_line(code, err, f"{truth}: holds no targets, so there is nothing to score; drop --truth")
     assert "CRS" not in err and not (tmp_path / "s.tif").exists()
+
+
+def _footprint(row: float, col: float, area: float, shape: tuple[int, int]) -> set[tuple[int, int]]:
+    """Pixels whose square ``[r, r+1) x [c, c+1)`` meets the disc of ``area`` px at ``(row, col)`` (geometry)."""
+    radius = np.sqrt(area / np.pi)
+    rr, cc = np.mgrid[0 : shape[0], 0 : shape[1]]
+    dy = np.maximum(np.maximum(rr - row, row - (rr + 1)), 0)  # distance from the centre to the nearest point
+    dx = np.maximum(np.maximum(cc - col, col - (cc + 1)), 0)
+    return set(zip(*np.nonzero(dy**2 + dx**2 < radius**2), strict=True))
+
+
+@pytest.mark.parametrize(("spacing", "refused"), [("1", True), ("5.9", True), ("5.93", False)])
+def test_min_distance_below_the_footprints_is_refused(lib: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                      load_fixture, spacing: str, refused: bool) -> None:  # noqa: ANN001
+    """Two 16 px discs (radius sqrt(16/pi) = 2.257 px) reach into one pixel when their centres are closer than two
+    radii plus a pixel's diagonal, 5.928 px; at 5.93 and more no pixel holds two targets, so every pixel of the
+    truth maps is one target's."""
+    import geopandas as gpd
+    import rasterio
+
+    speclib = load_fixture("speclib")
+    bg = speclib.write_geotiff(tmp_path / "bg.tif", speclib.background(6, shape=(64, 64)))
+    out = tmp_path / "sim"
+    code, stdout, err = run_main(capsys, "simulate-targets", "--background", str(bg), "--targets", str(lib),
+                                 "--min-distance", spacing, "--n-targets", "70", "--seed", "2", "--out", str(out),
+                                 "--quiet")
+    if refused:
+        assert_one_error_line(code, err, f"--min-distance {spacing}: below 5.93 px two of the largest targets",
+                              "use --min-distance 5.93 or more")
+        assert not out.exists()
+        return
+    assert code == 0, err
+    truth = gpd.read_file(out / "targets.gpkg")
+    with rasterio.open(out / "abundance.tif") as ds:
+        abundance, classes = ds.read()
+    feet = [_footprint(t.row, t.col, t.area, abundance.shape) for t in truth.itertuples()]
+    assert len(truth) >= 40 and sum(t.area > 6 for t in truth.itertuples()) >= 8  # dense, with large targets
+    seen: set[tuple[int, int]] = set()
+    for foot, t in zip(feet, truth.itertuples(), strict=True):
+        assert not foot & seen  # no pixel meets two discs
+        seen |= foot
+        lit = [p for p in foot if abundance[p] > 0]
+        assert lit and all(classes[p] == t.class_id for p in lit)  # its pixels carry its class
+    covered = np.zeros(abundance.shape, bool)
+    covered[tuple(np.array(sorted(seen)).T)] = True
+    assert not ((abundance > 0) & ~covered).any()  # no target pixel outside the footprints

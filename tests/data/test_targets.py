@@ -97,3 +97,41 @@ def test_bad_options() -> None:
 def test_negative_counts_are_bad_options_not_a_full_region(opts: SimOptions) -> None:
     with pytest.raises(ConfigError, match="n_targets|density"):
         simulate_targets(_flat_background(), _library(), ["a", "b", "c"], seed=0, options=opts)
+
+
+def _shared_pixel_pairs(targets: list) -> int:  # noqa: ANN001
+    """Pairs of targets whose discs both meet some pixel square (geometry, independent of the supersampling)."""
+    feet = []
+    for t in targets:
+        radius = np.sqrt(t.area / np.pi)
+        rr, cc = np.mgrid[0:H, 0:W]
+        dy = np.maximum(np.maximum(rr - t.row, t.row - (rr + 1)), 0)
+        dx = np.maximum(np.maximum(cc - t.col, t.col - (cc + 1)), 0)
+        feet.append(set(zip(*np.nonzero(dy**2 + dx**2 < radius**2), strict=True)))
+    return sum(bool(feet[i] & feet[j]) for i in range(len(feet)) for j in range(i + 1, len(feet)))
+
+
+def test_min_distance_keeps_the_largest_footprints_off_each_others_pixels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only 16 px-bin targets, packed: at the smallest spacing allowed no pixel meets two discs, so each target's
+    pixels hold exactly its own abundance and class and mix only its spectrum with the background."""
+    from hsi_app.data import targets
+
+    assert targets.SEPARATE_SPACING == pytest.approx(2 * np.sqrt(16 / np.pi) + np.sqrt(2))  # 5.928 px
+    bg, lib = _flat_background(), _library()
+    opts = SimOptions(n_targets=70, min_distance=5.93, bins={"6-16": 1.0}, gain=0.0, max_materials=1)
+    sc = simulate_targets(bg, lib, ["a", "b", "c"], seed=3, options=opts)
+    assert len(sc.targets) >= 20 and _shared_pixel_pairs(sc.targets) == 0
+    for t in sc.targets:
+        sl, cover = disc_coverage(t.row, t.col, np.sqrt(t.area / np.pi), (H, W))
+        on = cover > 0
+        np.testing.assert_array_equal(sc.abundance[sl][on], cover[on])
+        assert (sc.class_map[sl][on] == t.class_id).all()
+        expected = cover[on] * lib[t.class_id - 1][:, None] + (1 - cover[on]) * 0.2
+        np.testing.assert_allclose(sc.image[:, sl[0], sl[1]][:, on], expected, atol=1e-6)
+    with pytest.raises(ConfigError, match=r"^min_distance 5\.9: below 5\.93 px two of the largest targets"):
+        simulate_targets(bg, lib, ["a", "b", "c"], seed=3, options=SimOptions(min_distance=5.9))
+    # what the refusal prevents: closer, the same simulator does put two discs on one pixel
+    monkeypatch.setattr(targets, "check_min_distance", lambda *_: None)
+    closer = SimOptions(**{**opts.__dict__, "min_distance": 4.6})
+    close = simulate_targets(bg, lib, ["a", "b", "c"], seed=3, options=closer)
+    assert _shared_pixel_pairs(close.targets) > 0
