@@ -627,6 +627,10 @@ def split_from_maps(train: np.ndarray, test: np.ndarray, *, radius: int | None =
         train: (H, W) int training labels, 0 elsewhere.
         test: (H, W) int test labels, 0 elsewhere.
 
+    Returns:
+        The :class:`Split`. Warns :class:`SplitWarning` for classes on one side only, as
+        :func:`make_split` does.
+
     Raises:
         LabelError: different shapes, non-integer/negative values, or overlapping pixels.
     """
@@ -652,6 +656,7 @@ def split_from_maps(train: np.ndarray, test: np.ndarray, *, radius: int | None =
     if gap is not None:
         leaky = radius > 0 and gap <= radius  # leaks(), from the one distance transform
         buffer = 0 if leaky else gap - 1
+    _warn_missing(np.maximum(tr, te), tr, te, "maps")  # as drawn splits do: a class on one side only
     return Split(train=tr.astype(np.int32), test=te.astype(np.int32), protocol="maps", leaky=leaky, radius=buffer)
 
 

@@ -334,6 +334,25 @@ def test_split_from_maps_overlap_names_count_and_fix() -> None:
         split_from_maps(train, test[:5])
 
 
+def test_split_from_maps_warns_about_classes_on_one_side_only() -> None:
+    """User maps with class 4 only in test and class 5 only in train warn as drawn splits do, naming each class."""
+    labels = np.zeros((8, 8), dtype=np.int32)
+    labels[:4, :4], labels[:4, 4:], labels[4:, :4], labels[4:, 4:] = 1, 2, 3, 4
+    train = np.where(np.arange(8)[:, None] % 2 == 0, labels, 0)
+    test = np.where(np.arange(8)[:, None] % 2 == 1, labels, 0)
+    train[train == 4] = 0  # class 4: test only
+    test[test == 3] = 0  # class 3: train only
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        split_from_maps(train, test)
+    said = sorted(str(w.message) for w in caught if issubclass(w.category, SplitWarning))
+    assert said == ["split maps: class 3 is absent from test", "split maps: class 4 is absent from train"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SplitWarning)  # every class on both sides: no warning
+        split_from_maps(np.where(np.arange(8)[:, None] % 2 == 0, labels, 0),
+                        np.where(np.arange(8)[:, None] % 2 == 1, labels, 0))
+
+
 # ------------------------------------------------------------------- Split methods
 
 
