@@ -52,10 +52,16 @@ def parse_mask_names(text: str | None) -> tuple[str, ...]:
     return tuple(n.strip().lower() for n in (text or "").split(",") if n.strip())
 
 
+FILL_LIMIT = 1e30
+"""Float values with ``|v| >=`` this are fill values, not measurements (netCDF's default float fill
+9.96921e36, 1e30...): no data in :func:`valid_from_data`, declared as the file's no-data or not."""
+
+
 def valid_from_data(data: Any, nodata: float | None, bad_band: np.ndarray) -> Any:
     """Valid-pixel mask of a ``(C, H, W)`` array (numpy or dask), lazily for dask.
 
-    A pixel is valid when every good band is finite and differs from ``nodata``.
+    A pixel is valid when every good band holds a measurement: a finite value below
+    :data:`FILL_LIMIT` in magnitude that differs from ``nodata``.
     Returns ``(H, W)`` bool of the same array library as ``data``.
     """
     good = ~np.asarray(bad_band, dtype=bool)
@@ -65,26 +71,33 @@ def valid_from_data(data: Any, nodata: float | None, bad_band: np.ndarray) -> An
     ok = sub != nodata if nodata is not None and not np.isnan(nodata) else None
     if np.issubdtype(sub.dtype, np.floating):
         if ok is None and isinstance(sub, np.ndarray):  # in memory: a quicker pass, the same answer
-            return _all_finite(sub)
-        fin = np.isfinite(sub)
+            return _all_measured(sub)
+        fin = abs(sub) < _LIMIT  # NaN and inf compare False
         ok = fin if ok is None else (ok & fin)
     if ok is None:
         return (sub[0] == sub[0]) | True
     return ok.all(axis=0)
 
 
-def _all_finite(sub: np.ndarray) -> np.ndarray:
-    """``(H, W)`` bool: every band of ``sub`` ``(C, H, W)`` (float, numpy) finite, as ``np.isfinite(sub).all(0)``.
+_LIMIT = np.float64(FILL_LIMIT)  # a float64 scalar: compared without casting it to a narrower dtype (inf)
+_SURE_SQUARES = np.float64(0.9 * FILL_LIMIT**2)  # a sum of squares below this: every term below FILL_LIMIT squared
 
-    A NaN or an infinity makes a pixel's sum over bands non-finite, so a finite sum means finite
-    values; the few pixels whose sum is not finite (no data, or finite values overflowing) are
-    checked band by band. One summing pass instead of a ``(C, H, W)`` bool array and its reduction.
+
+def _all_measured(sub: np.ndarray) -> np.ndarray:
+    """``(H, W)`` bool: every band of ``sub`` ``(C, H, W)`` (float, numpy) finite and below
+    :data:`FILL_LIMIT` in magnitude, as ``(abs(sub) < FILL_LIMIT).all(0)``.
+
+    A pixel's sum of squares over the bands below :data:`_SURE_SQUARES` (10 % under the limit
+    squared, for rounding) proves each value is; a NaN or an infinity makes it non-finite.
+    The few pixels it does not clear (no data, fill values, squares overflowing the dtype)
+    are checked band by band. One pass instead of a ``(C, H, W)`` bool array and its reduction.
     """
-    with np.errstate(over="ignore", invalid="ignore"):  # inf - inf and overflows: non-finite sums, checked below
-        out = np.isfinite(sub.sum(axis=0))
+    acc = np.float32 if sub.dtype.itemsize < 4 else sub.dtype  # float16 squares overflow at 256
+    with np.errstate(over="ignore", invalid="ignore"):  # overflows and NaN: not cleared, checked below
+        out = np.einsum("chw,chw->hw", sub, sub, dtype=acc) < _SURE_SQUARES
     unsure = ~out
     if unsure.any():
-        out[unsure] = np.isfinite(sub[:, unsure]).all(axis=0)
+        out[unsure] = (np.abs(sub[:, unsure]) < _LIMIT).all(axis=0)
     return out
 
 
