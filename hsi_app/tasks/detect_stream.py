@@ -144,6 +144,17 @@ class Moments:
         self.mean += delta * (nb / n)
         self.n = n
 
+    def subset(self, keep: np.ndarray) -> Moments:
+        """The moments of bands ``keep`` ``(C,)`` bool alone: those of the same pixels with only those bands."""
+        out = Moments(int(np.count_nonzero(keep)), n=self.n)
+        out.mean = self.mean[keep].copy()
+        out.scatter = self.scatter[np.ix_(keep, keep)].copy()
+        return out
+
+    def variances(self) -> np.ndarray:
+        """``(C,)`` band variances (the covariance's diagonal)."""
+        return np.diag(self.scatter) / max(self.n - 1, 1)
+
     def covariance(self) -> np.ndarray:
         """``(C, C)`` sample covariance (``N - 1``, as ``np.cov``)."""
         return self.scatter / (self.n - 1)
@@ -174,6 +185,23 @@ def scene_moments(cube: Cube, rows: int, *, valid: np.ndarray | None = None, pro
     for top, bottom in bar(strips(h, rows), total=-(-h // rows), desc=desc, unit="strip", enabled=progress):
         mom.add(valid_pixels(read_strip(cube, top, bottom, bands, valid[top:bottom])))
     return mom
+
+
+def drop_flat_bands(cube: Cube, mom: Moments, bands: np.ndarray,
+                    targets: np.ndarray | None) -> tuple[Moments, np.ndarray, np.ndarray | None]:
+    """Leave the bands that are constant over the valid pixels out of the moments, the bands read and
+    the ``(K, C_good)`` targets (:func:`~hsi_app.tasks.flat_bands.varying_bands`, one warning naming them),
+    as :func:`~hsi_app.tasks.detectors_classical.classical_scores` does in memory.
+
+    Returns:
+        ``(moments, bands, targets)`` of the bands kept (the inputs themselves when every band varies).
+    """
+    from hsi_app.tasks.flat_bands import varying_bands
+
+    keep = varying_bands(mom.variances(), cube.band.values[bands], cube.hsi.wavelengths[bands])
+    if keep.all():
+        return mom, bands, targets
+    return mom.subset(keep), bands[keep], None if targets is None else targets[:, keep]
 
 
 def gaussian_stats(mom: Moments) -> Any:
@@ -233,6 +261,7 @@ def streamed_scores(method: str, cube: Cube, targets: np.ndarray | None = None, 
     mom = scene_moments(cube, rows, valid=valid, progress=progress, desc=f"{m}: statistics")
     if mom.n < 2:
         raise too_few_valid(cube, mom.n, m)
+    mom, bands, targets = drop_flat_bands(cube, mom, bands, targets)
     if m == "cem":
         weights = cem_filter(regularise(mom.correlation(), "correlation matrix"), targets)  # type: ignore[arg-type]
         score = lambda x: cem_scores(x, weights)  # noqa: E731
@@ -268,7 +297,7 @@ def streamed_local_rx(cube: Cube, window: tuple[int, int], *, max_bytes: int = S
     """
     from hsi_app.progress import bar
 
-    from hsi_app.tasks.detectors_classical import SPY_MIN_ROWS, _check_window, _hwc, local_rx_rows, rx, rx_strips
+    from hsi_app.tasks.detectors_classical import SPY_MIN_ROWS, _check_window, _hwc, classical_scores, local_rx_rows, rx_strips
 
     bands = cube.hsi.good_band_indices
     h, w = cube.sizes["y"], cube.sizes["x"]
@@ -276,10 +305,13 @@ def streamed_local_rx(cube: Cube, window: tuple[int, int], *, max_bytes: int = S
     valid = valid_mask(cube) if valid is None else valid
     if int(valid.sum()) < 2:
         raise too_few_valid(cube, int(valid.sum()), "rx-local")
-    if h < SPY_MIN_ROWS:  # too few rows for SPy's mapper: rx() scores the transpose, in memory
-        return rx(read_strip(cube, 0, h, bands, valid), window=(inner, outer), progress=progress)
+    if h < SPY_MIN_ROWS:  # too few rows for SPy's mapper: scored (transposed) in memory, flat bands left out too
+        return classical_scores("rx-local", read_strip(cube, 0, h, bands, valid), window=(inner, outer),
+                                progress=progress)
     rows = max(strip_height(int(bands.size), w, max_bytes), SPY_MIN_ROWS)
-    bg = gaussian_stats(scene_moments(cube, rows, valid=valid, progress=progress, desc="rx-local: statistics"))
+    mom = scene_moments(cube, rows, valid=valid, progress=progress, desc="rx-local: statistics")
+    mom, bands, _ = drop_flat_bands(cube, mom, bands, None)
+    bg = gaussian_stats(mom)
     halo, fill = outer // 2, np.asarray(bg.mean)
     out = np.full((1, h, w), np.nan, np.float32)
     for top, bottom in bar(rx_strips(h, rows), desc="rx-local: scores", unit="strip", enabled=progress):

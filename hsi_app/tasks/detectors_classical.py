@@ -322,17 +322,27 @@ def classical_scores(method: str, image: np.ndarray, targets: np.ndarray | None 
         progress: show a progress bar for ``rx-local`` (the others are single matrix passes).
 
     Returns:
-        ``(K, H, W)`` float32 (``K = 1`` for RX).
+        ``(K, H, W)`` float32 (``K = 1`` for RX). Bands constant over the valid pixels are left
+        out of the statistics and the targets (:func:`~hsi_app.tasks.flat_bands.varying_bands`,
+        with a warning): the scores are those of the scene without them.
 
     Raises:
         UnknownKeyError: unknown method. ConfigError: target method without targets.
     """
+    from hsi_app.tasks.flat_bands import varying_bands
+
     m = check_method(method)
     if m == "learned":
         raise ConfigError("detection: 'learned' is not a classical method; use detect_scene(cube, 'learned', model=RUN_DIR) "
                           "(hsi detect --model)")
     if m in TARGET_METHODS and targets is None:
         raise ConfigError(f"detection method {m!r} needs target spectra; pass --targets LIB or --target-pixel ROW,COL (targets= in Python, e.g. from target_spectra)")
+    if m in TARGET_METHODS:
+        targets = _targets(targets, image)  # type: ignore[arg-type]
+    keep = varying_bands(_pixels(image, None).var(axis=0))
+    if not keep.all():
+        image = image[keep]
+        targets = None if targets is None else targets[:, keep]
     fns: dict[str, Callable[[], np.ndarray]] = {
         "rx": lambda: rx(image),
         "rx-local": lambda: rx(image, window=window, progress=progress),
