@@ -301,7 +301,7 @@ def streamed_local_rx(cube: Cube, window: tuple[int, int], *, max_bytes: int = S
 
     bands = cube.hsi.good_band_indices
     h, w = cube.sizes["y"], cube.sizes["x"]
-    inner, outer = _check_window(window, (h, w))
+    inner, outer = _check_window(window, (h, w), str(cube.attrs.get("source") or "the scene"))
     valid = valid_mask(cube) if valid is None else valid
     if int(valid.sum()) < 2:
         raise too_few_valid(cube, int(valid.sum()), "rx-local")

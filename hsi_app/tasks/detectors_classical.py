@@ -199,12 +199,24 @@ def local_rx_rows(x: np.ndarray, inner: int, outer: int, cov: np.ndarray, top: i
     return np.asarray(out, dtype=np.float64).reshape(bottom - top, x.shape[1])  # SPy squeezes a 1-row result
 
 
-def _check_window(window: tuple[int, int], shape: tuple[int, ...]) -> tuple[int, int]:
+def _check_window(window: tuple[int, int], shape: tuple[int, ...], source: str = "") -> tuple[int, int]:
+    """``(inner, outer)`` of a local RX window that fits a scene of ``shape`` ``(H, W)``.
+
+    Raises:
+        ConfigError: not two odd sizes inner < outer, or an outer window wider or taller than
+            the scene (naming ``source``, the largest outer size that fits and the option).
+    """
     inner, outer = (int(v) for v in window)
     if inner % 2 == 0 or outer % 2 == 0 or not 0 < inner < outer:
         raise ConfigError(f"local RX window {window}: use odd sizes inner < outer, e.g. 5,21")
-    if outer > min(shape):
-        raise ConfigError(f"local RX window {window}: outer window larger than the scene {tuple(shape)}")
+    side = min(int(n) for n in shape)
+    if outer > side:
+        where = f"{source}: " if source else ""
+        fits = side if side % 2 else side - 1
+        fix = (f"pass --rx-window INNER,OUTER (window=(inner, outer) in Python) with odd sizes INNER < OUTER <= {fits}"
+               if fits >= 3 else "use global rx (--method rx) on a scene this narrow")
+        raise ConfigError(f"{where}local RX window {inner},{outer}: the outer window ({outer} px) is larger than the "
+                          f"scene ({' x '.join(str(int(n)) for n in shape)} px); {fix}")
     return inner, outer
 
 

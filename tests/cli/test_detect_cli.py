@@ -302,3 +302,19 @@ def test_truth_metrics_say_they_rank_every_peak(files: dict[str, Path], simulate
     assert filtered["points_filter"] == {"threshold": 1e9, "max_points": 100} and plain["points_filter"] is None
     assert "every peak" in filtered["scored_peaks"] and "--points" in filtered["scored_peaks"]
     assert "AP ranks every peak" in out and "AP ranks every peak" not in plain_out
+
+
+def test_local_rx_window_wider_than_the_scene_names_the_file_and_the_option(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], load_fixture) -> None:  # noqa: ANN001
+    """An 8-row scene with the default 5,21 window: one line with the file, the largest outer size and --rx-window."""
+    from cli_runner import assert_one_error_line
+
+    speclib = load_fixture("speclib")
+    narrow = speclib.write_geotiff(tmp_path / "narrow.tif", speclib.background(1, (8, 30)))
+    code, _, err = run_main(capsys, "detect", "--input", str(narrow), "--method", "rx-local", "--out",
+                            str(tmp_path / "x.tif"), "--quiet")
+    assert_one_error_line(code, err, f"{narrow}: local RX window 5,21: the outer window (21 px) is larger than the scene "
+                                     "(8 x 30 px); pass --rx-window INNER,OUTER", "OUTER <= 7")
+    code, _, err = run_main(capsys, "detect", "--input", str(narrow), "--method", "rx-local", "--rx-window", "3,7",
+                            "--out", str(tmp_path / "x.tif"), "--quiet")
+    assert code == 0, err
