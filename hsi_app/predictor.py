@@ -332,7 +332,7 @@ class Predictor:
             )
         good = ~np.asarray(cube.coords["bad_band"].values, dtype=bool)
         train_wl, cube_wl = self.config.wavelength_array, cube.hsi.wavelengths
-        keep, idx = matching_bands(train_wl, cube_wl, source, usable=good)
+        keep, idx = matching_bands(train_wl, cube_wl, source, usable=good, run=str(self.run_dir or self.model_name))
         missing = np.setdiff1d(np.arange(train_wl.size), idx)
         bad_there = bool((np.abs(cube_wl[~good][:, None] - train_wl[missing][None, :]) <= TOLERANCE_NM).any())
         few = np.unique(idx).size < 0.5 * train_wl.size

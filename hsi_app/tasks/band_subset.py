@@ -20,28 +20,41 @@ from hsi_app.io.cube import Cube
 TOLERANCE_NM = 2.0
 
 
-def _nearest_training_band(train_wl: np.ndarray, wl: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
+def _nearest_training_band(train_wl: np.ndarray, wl: np.ndarray, source: str,
+                           run: str = "") -> tuple[np.ndarray, np.ndarray]:
     """``(near, close)``: nearest training band of each given band, and whether it is within 2 nm.
 
     Raises:
-        BandMismatchError: a wavelength is unknown (NaN) on either side.
+        BandMismatchError: a wavelength is unknown (NaN) on either side; the message says
+            which side lacks them: the run (``run``'s config.json) or the scene (``source``).
     """
     wl = np.asarray(wl, dtype=np.float64).reshape(-1)
     train_wl = np.asarray(train_wl, dtype=np.float64).reshape(-1)
-    if not (np.isfinite(wl).all() and np.isfinite(train_wl).all()):
-        raise BandMismatchError(f"{source}: band subsets need wavelengths on the cube and in the run's config.json")
+    if not np.isfinite(train_wl).all():
+        config = f"{run}/config.json" if run else "the run's config.json"
+        raise BandMismatchError(
+            f"{source}: band subsets need the training bands' wavelengths, and the run has none ({config}: it was "
+            "trained on a file without them); retrain on a file that records wavelengths, or pass a scene with the "
+            f"training scene's {train_wl.size} bands (matched by index)"
+        )
+    if not np.isfinite(wl).all():
+        raise BandMismatchError(
+            f"{source}: band subsets need the scene's band wavelengths, and it has none; use a file that records them "
+            "(GeoTIFF 'wavelength' tags, ENVI header 'wavelength' list)"
+        )
     dist = np.abs(wl[:, None] - train_wl[None, :])
     near = dist.argmin(axis=1)
     return near, dist[np.arange(wl.size), near] <= TOLERANCE_NM
 
 
-def match_training_bands(train_wl: np.ndarray, wl: np.ndarray, source: str = "input") -> np.ndarray:
+def match_training_bands(train_wl: np.ndarray, wl: np.ndarray, source: str = "input", run: str = "") -> np.ndarray:
     """Index of the training band within 2 nm of each given band.
 
     Args:
         train_wl: ``(C,)`` training wavelengths (nm).
         wl: ``(C',)`` wavelengths of the bands to predict from.
         source: name for error messages.
+        run: the run folder, for the message of a run without wavelengths.
 
     Returns:
         ``(C',)`` int indices into the training bands.
@@ -49,7 +62,7 @@ def match_training_bands(train_wl: np.ndarray, wl: np.ndarray, source: str = "in
     Raises:
         BandMismatchError: unknown wavelengths or a band with no training band nearby.
     """
-    near, close = _nearest_training_band(train_wl, wl, source)
+    near, close = _nearest_training_band(train_wl, wl, source, run)
     if not close.all():
         far = np.asarray(wl, dtype=np.float64).reshape(-1)[~close]
         raise BandMismatchError(
@@ -60,7 +73,7 @@ def match_training_bands(train_wl: np.ndarray, wl: np.ndarray, source: str = "in
 
 
 def matching_bands(
-    train_wl: np.ndarray, wl: np.ndarray, source: str = "input", usable: np.ndarray | None = None
+    train_wl: np.ndarray, wl: np.ndarray, source: str = "input", usable: np.ndarray | None = None, run: str = ""
 ) -> tuple[np.ndarray, np.ndarray]:
     """The bands of a cube that a wavelength-aware run can use, and their training bands.
 
@@ -72,6 +85,7 @@ def matching_bands(
         wl: ``(C',)`` the cube's wavelengths (nm).
         source: name for error messages.
         usable: ``(C',)`` bool, False for bands to skip; None = all.
+        run: the run folder, for the message of a run without wavelengths.
 
     Returns:
         ``(keep, idx)``: ``(n,)`` indices of the usable cube bands and ``(n,)`` indices
@@ -80,7 +94,7 @@ def matching_bands(
     Raises:
         BandMismatchError: unknown wavelengths, or no cube band near a training band.
     """
-    near, ok = _nearest_training_band(train_wl, wl, source)
+    near, ok = _nearest_training_band(train_wl, wl, source, run)
     if usable is not None:
         ok &= np.asarray(usable, dtype=bool).reshape(-1)
     if not ok.any():
@@ -196,7 +210,7 @@ def predict_band_subset(
     wl = np.asarray(wavelengths, dtype=np.float64).reshape(-1)
     if img.ndim != 3 or img.shape[0] != wl.size:
         raise BandMismatchError(f"image {img.shape} and {wl.size} wavelengths: pass (C', H, W) and one wavelength per band")
-    idx = match_training_bands(config.wavelength_array, wl, str(run_dir))
+    idx = match_training_bands(config.wavelength_array, wl, source, str(run_dir))
     note = subset_warning(config.wavelength_array, idx, source, str(run_dir), resample_applies=False)
     if note:
         warnings.warn(note, HSIWarning, stacklevel=2)

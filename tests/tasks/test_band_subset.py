@@ -57,3 +57,31 @@ def test_refuses_unknown_bands_and_fixed_band_models(tmp_path: Path) -> None:
     run_ssfcn, _ = _run(tmp_path, "test_ssfcn")
     with pytest.raises(ConfigError, match="wavelength-aware"):
         predict_band_subset(run_ssfcn, image[:3], WL[:3])
+
+
+def test_a_band_subset_message_names_the_side_without_wavelengths(tmp_path: Path) -> None:
+    """A run trained without wavelengths on a scene with them: the line names the RUN's config.json and the fix
+    (it said "need wavelengths on the cube and in the run's config.json" although the cube had them)."""
+    import warnings
+
+    from tiny_runs import make_run
+
+    from hsi_app.io.cube import make_cube
+
+    no_wl = make_run(tmp_path / "nowl", model="test_channel_vit", in_chans=13, wavelengths=np.full(13, np.nan),
+                     band_indices=list(range(13)), source_bands=13)
+    scene = make_cube(np.ones((12, 4, 4), np.float32), wavelength=np.linspace(443, 2190, 12), source="s2_12.tif")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the stand-in wavelengths' warning
+        pred = Predictor.load(no_wl, device="cpu")
+    with pytest.raises(BandMismatchError) as err:
+        pred.bind(scene)
+    msg = str(err.value)
+    assert msg.startswith(f"s2_12.tif: band subsets need the training bands' wavelengths, and the run has none ({no_wl}/"
+                          "config.json: it was trained on a file without them); retrain on a file that records "
+                          "wavelengths"), msg
+    run, _ = _run(tmp_path)  # the other way round: the scene lacks them
+    bare = make_cube(np.ones((5, 4, 4), np.float32), source="bare.tif")
+    with pytest.raises(BandMismatchError, match=r"^bare.tif: band subsets need the scene's band wavelengths, and it "
+                                                r"has none; use a file that records them"):
+        Predictor.load(run, device="cpu").bind(bare)
