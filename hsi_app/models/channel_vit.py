@@ -101,20 +101,29 @@ _WARNED: set[str] = set()
 
 
 def warn_partial_wavelengths(wl: np.ndarray | None) -> None:
-    """Warn when some, not all, of ``(C,)`` wavelengths are unknown: the model then uses evenly
-    spaced stand-ins for every band, the known ones included (one line, shown once per process)."""
+    """Warn when some or all of ``(C,)`` wavelengths are unknown: the model then uses evenly
+    spaced stand-ins for every band, the known ones included (one line, shown once per process).
+    ``None`` (no wavelengths given at all, as a Python caller may build a model) says nothing."""
     if wl is None:
         return
     unknown = int((~np.isfinite(wl)).sum())
+    lo, hi = PSEUDO_RANGE_NM
     if 0 < unknown < wl.size:
-        lo, hi = PSEUDO_RANGE_NM
         message = (f"channel_vit: {unknown} of {wl.size} band wavelengths are unknown, so evenly spaced stand-ins "
                    f"({lo:.0f}-{hi:.0f} nm) are used for all {wl.size} bands; give every band its wavelength "
                    "(the scene's header when training, the run's config.json when it is the run that lacks them) "
                    "to use the real ones")
-        if message not in _WARNED:  # Python's own once-per-location registry is reset by catch_warnings()
-            _WARNED.add(message)
-            warnings.warn(message, HSIWarning, stacklevel=2)
+    elif unknown:
+        used = (f"evenly spaced stand-ins ({lo:.0f}-{hi:.0f} nm) are used for its {wl.size} bands" if wl.size > 1
+                else f"a stand-in ({lo:.0f} nm) is used for its band")
+        message = (f"channel_vit: no band wavelength is known (the scene, or the run's config.json, records none), so "
+                   f"{used}: band subsets and other sensors will not match them; train on a file that records "
+                   "wavelengths to use the real ones")
+    else:
+        return
+    if message not in _WARNED:  # Python's own once-per-location registry is reset by catch_warnings()
+        _WARNED.add(message)
+        warnings.warn(message, HSIWarning, stacklevel=2)
 
 
 def spacing_fwhm(wavelengths: np.ndarray) -> np.ndarray:

@@ -416,7 +416,26 @@ def test_some_unknown_wavelengths_warn_once_that_stand_ins_replace_all_of_them(m
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the same model again (training, then the run's evaluation): said once
         create_model("test_channel_vit", in_chans=C, num_classes=K, wavelengths=wl)
-        # all known or all unknown: nothing to say
+        # all known, or none given (a Python caller's model): nothing to say
         create_model("test_channel_vit", in_chans=C, num_classes=K, wavelengths=WL)
-        create_model("test_channel_vit", in_chans=C, num_classes=K, wavelengths=np.full(C, np.nan))
         create_model("test_channel_vit", in_chans=C, num_classes=K)
+
+
+def test_a_scene_without_wavelengths_warns_once_that_stand_ins_are_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trained on a scene that records no wavelength (RGB, a GeoTIFF without tags): one line says the bands get
+    evenly spaced 400-2500 nm stand-ins, so band subsets and other sensors will not match (was silent)."""
+    import warnings
+
+    from hsi_app.errors import HSIWarning
+    from hsi_app.models import channel_vit
+
+    monkeypatch.setattr(channel_vit, "_WARNED", set())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(2):  # built twice (training, then the run's evaluation): said once
+            net = create_model("test_channel_vit", in_chans=3, num_classes=K, wavelengths=np.full(3, np.nan))
+    said = [str(w.message) for w in caught if issubclass(w.category, HSIWarning)]
+    assert said == ["channel_vit: no band wavelength is known (the scene, or the run's config.json, records none), so "
+                    "evenly spaced stand-ins (400-2500 nm) are used for its 3 bands: band subsets and other sensors "
+                    "will not match them; train on a file that records wavelengths to use the real ones"]
+    np.testing.assert_allclose(net.band_wavelengths.numpy(), [400.0, 1450.0, 2500.0], rtol=1e-6)
