@@ -140,7 +140,12 @@ class MapAccuracy:
         return weights, share, n_i
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly report: scores, confusion matrix, per-class rows, areas and the sampling note."""
+        """JSON-friendly report: scores, confusion matrix, per-class rows, areas and the sampling note.
+
+        ``per_class`` has a row (with its ``id``) for each class found in the reference or the map;
+        a class in neither (a gap in the ids, such as 2-4 of a run trained on ids 1, 5 and 9) has
+        none. The confusion matrix keeps every class of ``class_names``.
+        """
         s = self.scores()
         unit = 1.0 / M2_PER_HA if self.pixel_area_m2 is not None else None
         adjusted = self.adjusted_areas()
@@ -148,6 +153,8 @@ class MapAccuracy:
         total = float(self.mapped_pixels.sum())
         rows = []
         for k, name in enumerate(self.class_names):
+            if not (self.confusion[k].sum() or self.unmapped[k] or self.mapped_pixels[k]):
+                continue  # in neither the reference nor the map (ids 2-4 of a run on ids 1, 5, 9): no row
             row: dict[str, Any] = {
                 "class": name, "id": k + 1, "reference_pixels": int(self.confusion[k].sum()),
                 "unmapped_reference_pixels": int(self.unmapped[k]),

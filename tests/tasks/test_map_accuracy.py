@@ -35,6 +35,27 @@ def test_two_class_scores_match_hand_computed_values() -> None:
     assert rows[0]["mapped_area_ha"] == pytest.approx(8 * 900 / 1e4)
 
 
+def test_class_ids_with_gaps_list_only_the_classes_found() -> None:
+    """A run trained on ids 1, 5, 9 names classes 1-9: ids 2-4 and 6-8 are in neither the reference nor the map,
+    so they get no per-class row (were rows of zeros); OA, AA and kappa equal the compact 1-2-3 numbering's."""
+    rng = np.random.default_rng(2)
+    compact_ref = rng.integers(0, 4, size=(30, 20))
+    compact_map = np.where(rng.uniform(size=compact_ref.shape) < 0.8, compact_ref, rng.integers(0, 4, size=(30, 20)))
+    compact_map[0, 0] = 4  # class 4 (id 7 below) only on the map: it keeps its row
+    ids = np.array([0, 1, 5, 9, 7])
+    gappy = assess_map(ids[compact_map], ids[compact_ref], [f"class {k}" for k in range(1, 10)]).to_dict()
+    compact = assess_map(compact_map, compact_ref, ["class 1", "class 5", "class 9", "class 7"]).to_dict()
+    assert [r["id"] for r in gappy["per_class"]] == [1, 5, 7, 9]
+    for key in ("oa", "aa", "kappa", "n_reference"):
+        assert gappy[key] == pytest.approx(compact[key]), key
+    by_name = {r["class"]: r for r in compact["per_class"]}
+    for row in gappy["per_class"]:
+        want = by_name[row["class"]]
+        assert (row["reference_pixels"], row["mapped_pixels"], row["producers_accuracy"]) == \
+            (want["reference_pixels"], want["mapped_pixels"], want["producers_accuracy"])
+    assert len(gappy["confusion_matrix"]) == 9  # the matrix keeps every named class
+
+
 def test_scores_equal_the_torchmetrics_implementation() -> None:
     from hsi_app.tasks.classification import classification_metrics
 
