@@ -198,8 +198,13 @@ def predict_scene(
             if writer is not None:
                 writer.write_window(encode_class_window(cls, conf), win.row, win.col)
         if not any_valid:
+            from hsi_app.io.empty_bands import empty_bands_note
+
+            note = empty_bands_note(cube)  # one more pass, only here: say so when some bands hold no data at all
+            fix = ("; flag them bad first (hsi_app.io.empty_bands.flag_empty_bands(cube), as hsi predict does)"
+                   if note else "; nothing to predict")
             raise InvalidDataError(
-                f"{cube.attrs.get('source', 'input')}: every pixel is no-data; nothing to predict"
+                f"{cube.attrs.get('source', 'input')}: {note or 'every pixel is no-data'}{fix}"
             )
     return SceneResult(
         path=Path(out) if out is not None else None,

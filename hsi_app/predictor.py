@@ -104,15 +104,18 @@ def plan_bands(config: RunConfig, cube: Cube, *, resample: bool = False) -> Band
     cube_wl = cube.hsi.wavelengths
     c = cube.hsi.shape[0]
     known = np.isfinite(model_wl).all() and np.isfinite(cube_wl).all()
+    picked: np.ndarray | None = None
     if known:
         dist = np.abs(cube_wl[None, :] - model_wl[:, None])
         nearest = dist.argmin(axis=1)
         if np.all(dist[np.arange(model_wl.size), nearest] <= WAVELENGTH_TOLERANCE_NM):
-            return BandPlan(indices=nearest, matrix=None, bands=c)
+            picked = nearest
     elif c == config.source_bands:
-        return BandPlan(indices=np.asarray(config.band_indices), matrix=None, bands=c)
+        picked = np.asarray(config.band_indices)
     elif c == config.in_chans:
-        return BandPlan(indices=np.arange(c), matrix=None, bands=c)
+        picked = np.arange(c)
+    if picked is not None and not _reads_empty_bands(config, cube, picked, resample and known):
+        return BandPlan(indices=picked, matrix=None, bands=c)
     source = cube.attrs.get("source", "input")
     good = np.setdiff1d(np.arange(c), cube.hsi.bad_bands)
     if resample and known and good.size:
@@ -134,6 +137,32 @@ def plan_bands(config: RunConfig, cube: Cube, *, resample: bool = False) -> Band
         f"({_range(model_wl)}); {hint}, or use a model trained on this sensor"
     )
 
+
+
+def _reads_empty_bands(config: RunConfig, cube: Cube, picked: np.ndarray, can_resample: bool) -> bool:
+    """Whether the bands ``picked`` ``(C_model,)`` include bands that hold no data anywhere (flagged by
+    :func:`~hsi_app.io.empty_bands.flag_empty_bands`) and ``can_resample`` (the caller resamples instead).
+
+    Raises:
+        BandMismatchError: they do and cannot be resampled: one line naming the bands and the fix.
+    """
+    from hsi_app.io.band_labels import band_list
+    from hsi_app.io.empty_bands import empty_band_numbers
+
+    empty = empty_band_numbers(cube)
+    used = np.unique(picked[empty[picked]])
+    if used.size == 0:
+        return False
+    if can_resample:
+        return True
+    hint = (f"{RESAMPLE_HINT} from its other bands" if np.isfinite(config.wavelength_array).all()
+            and np.isfinite(cube.hsi.wavelengths).all() else "the scene or the run lacks wavelengths, so they cannot be resampled")
+    raise BandMismatchError(
+        f"{cube.attrs.get('source', 'input')}: {band_list(cube.band.values[used], cube.hsi.wavelengths[used])} "
+        f"{'holds' if used.size == 1 else 'hold'} no data at any pixel, but the model was trained with "
+        f"{'it' if used.size == 1 else 'them'}; {hint}, or train a model on this scene (hsi train leaves "
+        f"{'it' if used.size == 1 else 'them'} out)"
+    )
 
 
 def load_run_model(run_dir: str | os.PathLike[str], config: RunConfig, device: str | None = None) -> tuple[Any, str]:

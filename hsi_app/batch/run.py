@@ -85,8 +85,11 @@ def cached_cube(source: str, stamp: str, chunks: int = 512, exclude_masks: tuple
     Lazy reads load whole ``chunks`` x ``chunks`` blocks, so the batch opens scenes with
     chunks of the window size: a halo'd window then touches at most 4 window-sized blocks.
     The pixels flagged by the ``exclude_masks`` quality masks are no-data
-    (:meth:`~hsi_app.io.cube.HSIAccessor.without_masked`, as ``--exclude-masks`` in every command).
+    (:meth:`~hsi_app.io.cube.HSIAccessor.without_masked`, as ``--exclude-masks`` in every command);
+    bands with no data at any pixel are flagged bad, as ``hsi predict`` does
+    (:func:`~hsi_app.io.empty_bands.with_empty_bands_flagged`), in every process alike.
     """
+    from hsi_app.io.empty_bands import with_empty_bands_flagged
     from hsi_app.io.open import open_cube
 
     cap_gdal_cache()  # a worker's memory then follows the window, not the scene (hsi_app.gdal_env)
@@ -94,7 +97,7 @@ def cached_cube(source: str, stamp: str, chunks: int = 512, exclude_masks: tuple
     with _LOCK:  # a worker may run several threads
         cube = _CUBES.pop(key, None)
         if cube is None:
-            cube = open_cube(source, chunks=chunks).hsi.without_masked(exclude_masks)
+            cube = with_empty_bands_flagged(open_cube(source, chunks=chunks).hsi.without_masked(exclude_masks))
         _CUBES[key] = cube  # most recently used last
         while len(_CUBES) > OPEN_CUBES:
             _CUBES.pop(next(iter(_CUBES)))

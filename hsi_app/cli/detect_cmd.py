@@ -116,7 +116,8 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
         write_detections,
         write_score_map,
     )
-    from hsi_app.tasks.detect_stream import valid_mask
+    from hsi_app.io.empty_bands import with_empty_bands_flagged
+    from hsi_app.tasks.detect_stream import scene_and_mask
     from hsi_app.tasks.detectors_classical import TARGET_METHODS, check_method
 
     # Every option is checked before the scene is read: nothing is computed or written for a bad command.
@@ -151,7 +152,8 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
     if gt_points is not None:  # truth for another place is refused before the (expensive) detection
         gt_points = truth_on_scene(gt_points, cube)
     spectra, names = None, None
-    valid = valid_mask(cube) if m != "learned" else None  # one pass over a lazy scene, shared below
+    # the valid mask: one pass over a lazy scene, shared below; bands with no data anywhere are flagged bad
+    cube, valid = scene_and_mask(cube) if m != "learned" else (with_empty_bands_flagged(cube), None)
     library: dict[str, Any] = {}  # how the library was read and scaled, for the metrics JSON
     if m in TARGET_METHODS:
         spectra, names = target_spectra(cube, library=targets, pixels=pixels, names=list(materials) or None,

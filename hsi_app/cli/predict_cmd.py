@@ -37,6 +37,7 @@ def predict(models: tuple[str, ...], source: str, out: str, key: str | None, win
     from hsi_app.infer import predict_scene
     from hsi_app.io.atomic import TIF_SUFFIXES, check_outputs, check_suffix, check_writable, repeated
     from hsi_app.io.cube import parse_mask_names
+    from hsi_app.io.empty_bands import with_empty_bands_flagged
     from hsi_app.io.open import open_cube
     from hsi_app.ensemble import load_classifier
     from hsi_app.tasks.prob_smoothing import parse_smooth, with_smoothing
@@ -52,6 +53,7 @@ def predict(models: tuple[str, ...], source: str, out: str, key: str | None, win
     spec = parse_smooth(smooth)
     pred = load_classifier(models, tta=tta)
     cube = open_cube(source, key=key).hsi.without_masked(parse_mask_names(exclude_masks))
+    cube = with_empty_bands_flagged(cube)  # bands with no data at any pixel (no pixel would be valid): flagged bad
     prob_fn, halo = with_smoothing(pred.bind(cube, resample=resample), pred.receptive_radius, cube, spec,
                                    progress=not quiet)
     _, h, w = cube.hsi.shape

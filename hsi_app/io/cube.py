@@ -68,15 +68,32 @@ def valid_from_data(data: Any, nodata: float | None, bad_band: np.ndarray) -> An
     sub = data[good] if good.size and not good.all() else data
     if sub.shape[0] == 0:  # every band bad: nothing is valid
         return (data[0] != data[0]) & False
-    ok = sub != nodata if nodata is not None and not np.isnan(nodata) else None
-    if np.issubdtype(sub.dtype, np.floating):
-        if ok is None and isinstance(sub, np.ndarray):  # in memory: a quicker pass, the same answer
-            return _all_measured(sub)
-        fin = abs(sub) < _LIMIT  # NaN and inf compare False
-        ok = fin if ok is None else (ok & fin)
+    no_value = nodata is None or np.isnan(nodata)
+    if no_value and isinstance(sub, np.ndarray) and np.issubdtype(sub.dtype, np.floating):
+        return _all_measured(sub)  # in memory: a quicker pass, the same answer
+    ok = _measured(sub, nodata)
     if ok is None:
         return (sub[0] == sub[0]) | True
     return ok.all(axis=0)
+
+
+def band_has_data(data: Any, nodata: float | None) -> Any:
+    """``(C,)`` bool: whether each band of ``data`` ``(C, H, W)`` (numpy or dask, lazily) holds a
+    measurement at some pixel, by the rule of :func:`valid_from_data`."""
+    ok = _measured(data, nodata)
+    if ok is None:
+        return np.ones(data.shape[0], dtype=bool)
+    return ok.any(axis=(1, 2))
+
+
+def _measured(sub: Any, nodata: float | None) -> Any:
+    """``(C, H, W)`` bool (numpy or dask) of the values that are measurements, or ``None`` when all are
+    (integers without a no-data value): finite floats below :data:`FILL_LIMIT`, other than ``nodata``."""
+    ok = sub != nodata if nodata is not None and not np.isnan(nodata) else None
+    if np.issubdtype(sub.dtype, np.floating):
+        fin = abs(sub) < _LIMIT  # NaN and inf compare False
+        ok = fin if ok is None else (ok & fin)
+    return ok
 
 
 _LIMIT = np.float64(FILL_LIMIT)  # a float64 scalar: compared without casting it to a narrower dtype (inf)

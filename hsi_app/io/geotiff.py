@@ -239,6 +239,8 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     if masked:  # GDAL's internal (per-dataset) mask: 0 = no data
         import dask.array as da
 
+        attrs["dataset_mask"] = True  # the valid mask holds more than the values say (see io.empty_bands)
+
         limits.append(da.from_array(_MaskWindows(str(path), (data.shape[1], data.shape[2])), chunks=(chunks, chunks)))
     rescale = not (np.all(scales == 1.0) and np.all(offsets == 0.0))
     valid = None

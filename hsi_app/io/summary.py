@@ -104,9 +104,15 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
         ``valid_fraction``, ``class_counts`` (name -> pixels; only with labels) and
         ``masks`` (name -> flagged fraction).
 
+    A scene with no valid pixel because some bands hold no data anywhere is described with those
+    bands flagged bad (:func:`~hsi_app.io.empty_bands.flag_empty_bands`, one warning).
+
     Raises:
-        InvalidDataError: every pixel is no-data.
+        InvalidDataError: every pixel is no-data, or some bands are but cannot be flagged
+            (:func:`~hsi_app.io.empty_bands.flag_empty_bands` names them).
     """
+    from hsi_app.io.empty_bands import flag_empty_bands
+
     c, h, w = cube.hsi.shape
     wl = cube.hsi.wavelengths
     fw = cube.hsi.fwhm
@@ -115,6 +121,9 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
     valid = _compute(cube.hsi.valid.data, big)
     frac = float(np.mean(valid)) if valid.size else 0.0
     if frac == 0.0:
+        flagged = flag_empty_bands(cube) if valid.size else None
+        if flagged is not None:
+            return summarize(flagged, progress=progress)
         nodata = cube.attrs.get("nodata", np.nan)  # integer cubes without a nodata value have none
         raise InvalidDataError(
             f"{cube.attrs.get('source', 'cube')}: every pixel is no-data or NaN (nodata={nodata}); "

@@ -286,13 +286,13 @@ def train_denoiser(cube: Cube, out: str | os.PathLike[str], opts: DenoiseOptions
         The metrics dict written to ``OUT/metrics.json``.
     """
     from hsi_app.io.atomic import OTHER_THAN_TRAINING, check_out_dir, staged_run_dir
-    from hsi_app.tasks.train_classifier import scene_in_memory
+    from hsi_app.tasks.train_classifier import scene_with_data
 
     source = str(cube.attrs.get("source", ""))
     check_out_dir(out, other_runs=OTHER_THAN_TRAINING, protect=[source],
                   writes=("config.json", "model.safetensors", "metrics.json"), task="denoise")
     _check_holdout_window(cube, opts)  # before the scene is read and trained on, not after
-    image, bands, valid = scene_in_memory(cube)
+    cube, image, bands, valid = scene_with_data(cube)  # bands with no data anywhere flagged bad
     if not valid.any():
         raise InvalidDataError(f"{source}: every pixel is no-data; nothing to train on")
     c, h, w = image.shape

@@ -107,9 +107,29 @@ def pixel_spectrum(cube: Cube, row: int, col: int, *, valid: np.ndarray | None =
     return read_strip(cube.isel(x=slice(c, c + 1)), r, r + 1, valid=mask)[:, 0, 0]
 
 
+def scene_and_mask(cube: Cube) -> tuple[Cube, np.ndarray]:
+    """``(cube, valid_mask(cube))``; when no pixel is valid because some bands hold no data anywhere, the
+    cube with those flagged bad (:func:`~hsi_app.io.empty_bands.flag_empty_bands`, one warning) and its mask."""
+    valid = valid_mask(cube)
+    if valid.size and not valid.any():
+        from hsi_app.io.empty_bands import flag_empty_bands
+
+        flagged = flag_empty_bands(cube)
+        if flagged is not None:
+            return flagged, valid_mask(flagged)
+    return cube, valid
+
+
 def too_few_valid(cube: Cube, n_valid: int, method: str) -> InvalidDataError:
-    """The error of a scene with fewer than 2 valid pixels (no background statistics)."""
+    """The error of a scene with fewer than 2 valid pixels (no background statistics); with none, it
+    names the bands that hold no data at any pixel when that is why (one more pass over the scene)."""
+    from hsi_app.io.empty_bands import empty_bands_note
+
     src = cube.attrs.get("source") or "the scene"
+    note = empty_bands_note(cube) if n_valid == 0 else None
+    if note is not None:
+        return InvalidDataError(f"{src}: {note}; flag them bad first (cube = hsi_app.io.empty_bands.flag_empty_bands"
+                                "(cube), as hsi detect does), then give target spectra at its good bands")
     return InvalidDataError(
         f"{src}: {n_valid} valid pixels (all no-data?); {method} needs at least 2 for the background "
         "statistics: check the file's no-data value, or pass a scene with data"

@@ -383,7 +383,7 @@ def finetune(
         check_has_labels,
         check_split_pixels,
         evaluate_run,
-        scene_in_memory,
+        scene_with_data,
         split_for_run,
     )
 
@@ -396,7 +396,7 @@ def finetune(
     inputs = [cube.attrs.get("source"), *protect]
     final_out = check_out_dir(out, other_runs=OTHER_THAN_FINETUNE, protect=inputs,
                               writes=(*RUN_FILES, ADAPTER_NAME, ADAPTER_CONFIG_NAME))
-    image, bands, valid = scene_in_memory(cube)
+    cube, image, bands, valid = scene_with_data(cube)  # bands with no data anywhere flagged bad
     wl, fwhm = cube.hsi.wavelengths[bands], cube.hsi.fwhm[bands]
     source = str(cube.attrs.get("source") or "new scene")
     matrix, kind = band_matrix(base, wl, fwhm, resample=opts.resample, source=source)

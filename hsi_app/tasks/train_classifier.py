@@ -156,6 +156,20 @@ def scene_in_memory(cube: Cube) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return image, bands, valid
 
 
+def scene_with_data(cube: Cube) -> tuple[Cube, np.ndarray, np.ndarray, np.ndarray]:
+    """``(cube, *scene_in_memory(cube))``; when no pixel is valid because some bands hold no data anywhere,
+    the cube with those flagged bad (:func:`~hsi_app.io.empty_bands.flag_empty_bands`, one warning) and
+    its scene read again, so a run trains on (and records) the other bands."""
+    image, bands, valid = scene_in_memory(cube)
+    if valid.size and not valid.any():
+        from hsi_app.io.empty_bands import flag_empty_bands
+
+        flagged = flag_empty_bands(cube)
+        if flagged is not None:
+            return (flagged, *scene_in_memory(flagged))
+    return cube, image, bands, valid
+
+
 def check_has_labels(source: str, label_maps: Sequence[np.ndarray]) -> None:
     """Refuse a scene without labels, or whose ``(H, W)`` label maps hold no labelled pixel.
 
@@ -277,7 +291,7 @@ def train_classifier(
 
     inputs = [cube.attrs.get("source"), *protect]
     check_out_dir(out, other_runs=OTHER_THAN_TRAINING, protect=inputs, writes=RUN_FILES, task="classification")
-    image, bands, valid = scene_in_memory(cube)
+    cube, image, bands, valid = scene_with_data(cube)  # bands with no data anywhere flagged bad
     k_names = cube.hsi.class_names
     label_maps = [m for m in (cube.hsi.labels, train_labels, test_labels) if m is not None]
     check_has_labels(str(cube.attrs.get("source", "input")), label_maps)  # before a model is built for K classes

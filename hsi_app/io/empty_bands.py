@@ -1,0 +1,128 @@
+"""Bands that hold no data at any pixel: flagged bad when that is why no pixel is valid.
+
+A pixel is valid when every good band holds a measurement (:func:`~hsi_app.io.cube.valid_from_data`),
+so one band that is no-data (or NaN) everywhere, such as a water-vapour band a GDAL export kept
+as fill, leaves no valid pixel at all. The EnMAP reader finds such bands in its scan at open, and
+ENVI's ``bbl`` can name them; other files are not scanned at open (opening stays lazy). Instead, a
+command that finds no valid pixel calls :func:`flag_empty_bands`: one pass over the scene, band by
+band, and, when some bands hold no data anywhere, the cube with them flagged bad (``bad_band``, as
+a bad-band list would) and one warning naming them. Where that cannot be done, one error line names
+them (:func:`flag_empty_bands`, :func:`empty_bands_note`) and the fix.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from hsi_app.errors import HSIWarning, InvalidDataError
+from hsi_app.io.band_labels import band_list
+from hsi_app.io.cube import MASK_PREFIX, Cube, band_has_data, valid_from_data
+
+EMPTY_ATTR = "empty_bands"
+"""``attrs`` entry: numbers (the ``band`` coordinate) of the bands :func:`flag_empty_bands` flagged."""
+PROBE_PX = 256  # side of the central window :func:`with_empty_bands_flagged` reads first
+
+
+def empty_bands(cube: Cube) -> np.ndarray:
+    """``(E,)`` 0-based indices of the cube's good bands that hold no measurement at any pixel.
+
+    One pass over the data (window by window for a lazy cube), by the rule of
+    :func:`~hsi_app.io.cube.valid_from_data` applied to each band alone.
+    """
+    import dask
+
+    good = cube.hsi.good_band_indices
+    if good.size == 0:
+        return good
+    data = cube.data[good] if good.size != cube.sizes["band"] else cube.data
+    has = band_has_data(data, cube.hsi.nodata)
+    if not isinstance(has, np.ndarray):
+        with dask.config.set(scheduler="synchronous"):  # one (C, chunk, chunk) block in memory at a time
+            has = has.compute()
+    return good[~np.asarray(has, dtype=bool)]
+
+
+def _named(cube: Cube, empty: np.ndarray) -> str:
+    """``"band 6 (740 nm)"`` for 0-based band positions ``empty`` of ``cube``."""
+    return band_list(cube.band.values[empty], cube.hsi.wavelengths[empty])
+
+
+def _limited(cube: Cube) -> bool:
+    """Whether the cube's valid mask holds more than its values say (an alpha band, a GDAL mask, quality
+    masks), so that it cannot be made again from the values alone."""
+    return bool(cube.attrs.get("alpha_bands") or cube.attrs.get("dataset_mask")
+                or any(str(k).startswith(MASK_PREFIX) for k in cube.coords))
+
+
+def flag_empty_bands(cube: Cube) -> Cube | None:
+    """The cube with its good bands that hold no data anywhere flagged bad, and its valid mask made
+    again without them (lazily); one :class:`~hsi_app.errors.HSIWarning` names them (number and
+    wavelength). Call it where no pixel is valid: it reads the scene once.
+
+    Returns:
+        The flagged cube (``attrs["empty_bands"]`` lists the flagged band numbers), or ``None`` when
+        no band is empty, or every good band is (the scene holds no data: the caller's error stands).
+
+    Raises:
+        InvalidDataError: some bands are empty but the valid mask holds more than the values say
+            (an alpha band, a GDAL mask, quality masks), so it cannot be made again without them:
+            one line naming the bands and the fix.
+    """
+    empty = empty_bands(cube)
+    good = cube.hsi.good_band_indices
+    if empty.size == 0 or empty.size == good.size:
+        return None
+    source = cube.attrs.get("source") or "the scene"
+    n = int(empty.size)
+    said = f"{_named(cube, empty)} {'holds' if n == 1 else 'hold'} no data at any pixel (no-data or NaN everywhere)"
+    if _limited(cube):
+        raise InvalidDataError(f"{source}: {said}, so no pixel is valid; drop {'it' if n == 1 else 'them'} from the "
+                               "file (e.g. gdal_translate with -b for each other band) or flag them in a bad-band list")
+    bad = np.asarray(cube.coords["bad_band"].values, dtype=bool).copy()
+    bad[empty] = True
+    valid = valid_from_data(cube.data, cube.hsi.nodata, bad)
+    out = cube.assign_coords(bad_band=("band", bad), valid=(("y", "x"), valid))
+    numbers = [int(v) for v in cube.band.values[empty]]
+    out.attrs = {**cube.attrs, EMPTY_ATTR: [*cube.attrs.get(EMPTY_ATTR, []), *numbers]}
+    warnings.warn(f"{source}: {said}, so no pixel was valid; flagged bad, as a bad-band list would, and the other "
+                  f"{good.size - n} bands are used", HSIWarning, stacklevel=2)
+    return out
+
+
+def empty_bands_note(cube: Cube) -> str | None:
+    """``"band 6 (740 nm) holds no data at any pixel, so no pixel is valid"`` when that is why, else ``None``
+    (one pass, as :func:`empty_bands`), for the error of a caller that cannot carry on without them."""
+    empty = empty_bands(cube)
+    if empty.size == 0 or empty.size == cube.hsi.good_band_indices.size:
+        return None
+    verb = "holds" if empty.size == 1 else "hold"
+    return f"{_named(cube, empty)} {verb} no data at any pixel, so no pixel is valid"
+
+
+def with_empty_bands_flagged(cube: Cube) -> Cube:
+    """``cube``, or, when a central window of at most :data:`PROBE_PX` px holds no valid pixel and some
+    bands hold no data anywhere, the cube with them flagged (:func:`flag_empty_bands`).
+
+    For commands that stream a scene window by window and would find out only at its end that no
+    pixel is valid (``hsi predict``, ``hsi batch``): a band with no data anywhere leaves no valid
+    pixel in any window, so one window read tells whether the pass over the bands is worth making.
+    """
+    import dask
+
+    _, h, w = cube.hsi.shape
+    hh, ww = min(h, PROBE_PX), min(w, PROBE_PX)
+    win = cube.hsi.window((h - hh) // 2, (w - ww) // 2, hh, ww)
+    with dask.config.set(scheduler="synchronous"):  # in this thread, also inside a batch worker's task
+        if win.hsi.read_valid(np.asarray(win.values)).any():
+            return cube
+    flagged = flag_empty_bands(cube)
+    return cube if flagged is None else flagged
+
+
+def empty_band_numbers(cube: Cube) -> np.ndarray:
+    """``(C,)`` bool: the cube's bands that :func:`flag_empty_bands` flagged (by band number, so slices keep them)."""
+    flagged: Any = cube.attrs.get(EMPTY_ATTR, [])
+    return np.isin(cube.band.values, np.asarray(flagged, dtype=np.int64))
