@@ -138,16 +138,21 @@ class EnsemblePredictor:
         """Each member's record of its training scene (``data`` and the identity of its contents)."""
         return [member_scene(src, m.config) for m, src in zip(self.members, self.sources)]
 
-    def plan(self, cube: Cube, *, resample: bool = False) -> EnsemblePlan:
-        """Every member's band plan for ``cube`` (:meth:`Predictor.plan <hsi_app.predictor.Predictor.plan>`).
+    def plan(self, cube: Cube, *, resample: bool = False, check_units: bool = True) -> EnsemblePlan:
+        """Every member's band plan for ``cube`` (:meth:`Predictor.plan <hsi_app.predictor.Predictor.plan>`;
+        the scene's units are checked against each member's from one sample of the scene).
 
         Raises:
             BandMismatchError: a member cannot use the cube's bands (the message names that run).
+            InvalidDataError: the scene is in other units than a member's training scene.
         """
+        from hsi_app.value_range import scene_sample
+
+        sample = scene_sample(cube) if check_units else None
         plans = []
         for member, src in zip(self.members, self.sources):
             try:
-                plans.append(member.plan(cube, resample=resample))
+                plans.append(member.plan(cube, resample=resample, check_units=check_units, sample=sample))
             except BandMismatchError as exc:
                 raise BandMismatchError(f"ensemble member {src}: {exc}") from exc
         return EnsemblePlan(tuple(plans))
@@ -159,9 +164,9 @@ class EnsemblePredictor:
             total += member.apply_plan(member_plan, image)
         return total / np.float32(len(self.members))
 
-    def bind(self, cube: Cube, *, resample: bool = False) -> ProbFn:
+    def bind(self, cube: Cube, *, resample: bool = False, check_units: bool = True) -> ProbFn:
         """The per-window function for :func:`hsi_app.infer.predict_scene` on ``cube`` (see :meth:`plan`)."""
-        plan = self.plan(cube, resample=resample)
+        plan = self.plan(cube, resample=resample, check_units=check_units)
 
         def prob_fn(image: np.ndarray) -> np.ndarray:
             return self.apply_plan(plan, image)

@@ -325,19 +325,72 @@ class Predictor:
         """Whether the model is wavelength-aware (``channel_vit``): it accepts any subset of its bands."""
         return hasattr(self.model, "with_bands")
 
-    def plan(self, cube: Cube, *, resample: bool = False) -> BandPlan | SubsetPlan:
+    def plan(self, cube: Cube, *, resample: bool = False, check_units: bool = True,
+             sample: np.ndarray | None = None) -> BandPlan | SubsetPlan:
         """How this model reads ``cube``'s bands: picked or resampled (:func:`plan_bands`), or,
         for a wavelength-aware model given only some of its training bands, that subset.
 
+        Args:
+            check_units: refuse a scene in other units than the training scene
+                (:meth:`check_scene_units`); ``False`` for the training scene itself.
+            sample: ``(C_cube, N)`` values of the scene for that check (:func:`~hsi_app.value_range.scene_sample`),
+                when the caller has them (an ensemble reads them once for all its members).
+
         Raises:
             BandMismatchError: the bands cannot be matched, resampled or used as a subset.
+            InvalidDataError: the scene is in other units (:meth:`check_scene_units`).
         """
         try:
-            return plan_bands(self.config, cube, resample=resample)
+            plan: BandPlan | SubsetPlan = plan_bands(self.config, cube, resample=resample)
         except BandMismatchError:
             if not self.takes_band_subsets or resample:
                 raise
-            return self.subset_plan(cube)
+            plan = self.subset_plan(cube)
+        if check_units:
+            self.check_scene_units(cube, plan, sample)
+        return plan
+
+    @property
+    def scale_invariant(self) -> bool:
+        """Whether the model sees each pixel's SNV alone (``ssfcn_snv`` and the other ``*_snv`` models): a
+        scene's scale then does not change its map, as long as its normalised values stay within
+        :data:`INPUT_CLIP` (the SNV is taken of the clipped values)."""
+        from hsi_app.models.layers.snv import SNVFeatures, WavelengthSNV
+
+        snv = getattr(self.model, "snv", None)
+        return isinstance(snv, WavelengthSNV) or (isinstance(snv, SNVFeatures) and not snv.keep_bands)
+
+    def check_scene_units(self, cube: Cube, plan: BandPlan | SubsetPlan, sample: np.ndarray | None = None) -> None:
+        """Refuse a scene in other units than the training scene (uint16 reflectance x 10000 against a
+        model trained on 0-1 reflectance maps every pixel to one class), as ``hsi denoise`` does.
+
+        The model's bands of a strided sample of the scene (:func:`~hsi_app.value_range.scene_sample`)
+        are checked against the range the run's training mean and std per band give
+        (:func:`~hsi_app.value_range.stats_range`) by :func:`~hsi_app.value_range.check_units`.
+        A scale-invariant (SNV-only) model is checked only when the scene's normalised values pass
+        :data:`INPUT_CLIP` (99th percentile): clipped, they no longer keep the spectrum's shape
+        (ssfcn_snv maps a reflectance run's scene x 1000 exactly as the scene, x 10000 half wrong).
+
+        Raises:
+            InvalidDataError: one line with the scene's and the training values, the factor and the fix.
+        """
+        from hsi_app.value_range import check_units, scene_sample, stats_range
+
+        values = (scene_sample(cube) if sample is None else sample)[:, :, None]  # (C_cube, N, 1)
+        if isinstance(plan, SubsetPlan):
+            used, idx = values[plan.keep], plan.training
+        else:
+            used, idx = plan.apply(values), np.arange(self.config.in_chans)
+        mean, std = np.asarray(self.config.mean)[idx], np.asarray(self.config.std)[idx]
+        if self.scale_invariant:
+            z = np.abs((used - mean[:, None, None]) / std[:, None, None])
+            z = z[np.isfinite(z)]
+            if z.size == 0 or np.percentile(z, 99) <= INPUT_CLIP:
+                return
+        lo, hi = stats_range(mean, std)
+        check_units(used, lo, hi, scene=str(cube.attrs.get("source", "input")), model=str(self.run_dir or self.model_name),
+                    fix="convert the scene to the training scene's units (e.g. reflectance 0-1, not x 10000) or "
+                        "train a model on scenes in these units")
 
     def subset_plan(self, cube: Cube) -> SubsetPlan:
         """The cube bands a wavelength-aware model can use, each paired with its training band.
@@ -394,9 +447,9 @@ class Predictor:
             return self._softmax(bound, image[plan.keep], self._mean[plan.training], self._std[plan.training])
         return self.probs(plan.apply(image))
 
-    def bind(self, cube: Cube, *, resample: bool = False) -> ProbFn:
+    def bind(self, cube: Cube, *, resample: bool = False, check_units: bool = True) -> ProbFn:
         """The per-window function for :func:`hsi_app.infer.predict_scene` on ``cube`` (see :meth:`plan`)."""
-        plan = self.plan(cube, resample=resample)
+        plan = self.plan(cube, resample=resample, check_units=check_units)
 
         def prob_fn(image: np.ndarray) -> np.ndarray:
             return self.apply_plan(plan, image)

@@ -158,7 +158,6 @@ def _scored(ref: np.ndarray, bad_px: np.ndarray, crop: tuple[slice, slice]) -> n
     return core & np.isfinite(ref) & ~bad_px
 
 
-UNIT_RATIO_LIMIT = 100.0  # a scene whose value spread is 100x off the training range is in other units
 RANGE_SAMPLE_PX = 256  # side of the central window whose values are checked against the training range
 
 
@@ -168,9 +167,10 @@ def check_value_range(cube: Cube, good: np.ndarray, denoiser: Denoiser) -> None:
     The denoiser maps values through its training normalisation (``offset``, ``scale``). A
     scene in reflectance 0-1 given to a model trained on raw counts 0-10000 lands in a
     sliver of that range and comes back on the counts' scale: plausible-looking numbers that
-    are wrong. The 1st-99th percentile spread of the good bands in a central window of at most
-    :data:`RANGE_SAMPLE_PX` px is compared with ``scale``; more than :data:`UNIT_RATIO_LIMIT`
-    times narrower or wider is refused.
+    are wrong. The good bands' values in a central window of at most :data:`RANGE_SAMPLE_PX` px
+    are checked against the training range ``offset .. offset + scale`` by the rule every model
+    shares (:func:`hsi_app.value_range.check_units`: a 1st-99th percentile spread more than
+    100 times narrower or wider is refused).
 
     Args:
         cube: the scene.
@@ -178,25 +178,16 @@ def check_value_range(cube: Cube, good: np.ndarray, denoiser: Denoiser) -> None:
         denoiser: the loaded run.
 
     Raises:
-        InvalidDataError: naming the scene, both ranges and the fix.
+        InvalidDataError: naming the scene, both ranges, the factor and the fix.
     """
+    from hsi_app.value_range import check_units
+
     _, h, w = cube.hsi.shape
     hh, ww = min(h, RANGE_SAMPLE_PX), min(w, RANGE_SAMPLE_PX)
     sample = _read(cube, (h - hh) // 2, (w - ww) // 2, hh, ww)[good]
-    values = sample[np.isfinite(sample)]
-    if values.size == 0:
-        return
-    lo, hi = (float(v) for v in np.percentile(values, [1, 99]))
-    if hi <= lo:  # a flat sample says nothing about its units
-        return
-    ratio = (hi - lo) / denoiser.scale
-    if ratio < 1 / UNIT_RATIO_LIMIT or ratio > UNIT_RATIO_LIMIT:
-        top = denoiser.offset + denoiser.scale
-        raise InvalidDataError(
-            f"{cube.attrs.get('source', 'input')}: values {lo:.4g} to {hi:.4g} (1st-99th percentile) but "
-            f"{denoiser.config.model_name} was trained on {denoiser.offset:.4g} to {top:.4g}, so the scene is in "
-            "other units; convert it to the training scene's units or train a denoiser on it (hsi train --task denoise)"
-        )
+    check_units(sample, denoiser.offset, denoiser.offset + denoiser.scale, scene=str(cube.attrs.get("source", "input")),
+                model=denoiser.config.model_name,
+                fix="convert it to the training scene's units or train a denoiser on it (hsi train --task denoise)")
 
 
 def denoise_cube(

@@ -566,7 +566,7 @@ def evaluate_run(
     pred = Predictor.load(run_dir) if pred is None else pred
     t0 = time.perf_counter()
     result = predict_scene(
-        pred.bind(cube),
+        pred.bind(cube, check_units=False),  # its own training scene: in its units
         cube,
         num_classes=pred.num_classes,
         halo=pred.receptive_radius,

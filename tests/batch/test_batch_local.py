@@ -257,3 +257,25 @@ def test_envi_header_inputs_and_a_header_without_data(tmp_path: Path, run_dir: P
     assert sorted(rows) == ["lost.hdr", "s.img"] and rows["s.img"].status == "done"
     assert rows["lost.hdr"].status == "failed" and res.failed == 1
     assert rows["lost.hdr"].error.startswith(f"{envi / 'lost.hdr'}: no data file next to the header"), rows["lost.hdr"].error
+
+
+def test_a_scene_in_other_units_is_refused_as_hsi_predict_refuses_it(tmp_path: Path, run_dir: Path, kit) -> None:  # noqa: ANN001
+    """The run maps int16 reflectance x 10000; the same scene as 0-1 reflectance is one failed row naming the
+    factor (it was mapped without a word), whole or split over the workers, and no output is written."""
+    for name, size in (("whole", (24, 20)), ("split", (70, 60))):
+        made = kit.write_scene(tmp_path / "made" / f"{name}.tif", *size, 6, nodata_corner=False)
+        with rasterio.open(made) as ds:
+            data, profile, tags = ds.read(), ds.profile, ds.tags()
+        scene = tmp_path / "scenes" / f"{name}.tif"
+        scene.parent.mkdir(exist_ok=True)
+        with rasterio.open(scene, "w", **{**profile, "dtype": "float32", "nodata": None}) as ds:
+            ds.write(data.astype(np.float32) / 10_000)
+            ds.update_tags(**tags)
+    result = run_batch("classify", run_dir, [str(tmp_path / "scenes" / "*.tif")], tmp_path / "out", cluster=THREADS,
+                       window=WINDOW, progress=False, echo=lambda s: None)
+    rows = _by_name(result.rows)
+    for name in ("whole", "split"):
+        row = rows[f"{name}.tif"]
+        assert row.status == "failed" and "so the scene is in other units; its values are ~1/" in row.error, row.error
+        assert not (tmp_path / "out" / f"{name}_classes.tif").exists()
+    assert rows["split.tif"].split is True

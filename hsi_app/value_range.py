@@ -1,0 +1,83 @@
+"""Is a scene in the units its model was trained on? One rule for denoisers and classifiers.
+
+A model maps raw values through the normalisation of its training scene. A scene stored in
+other units (uint16 reflectance x 10000 against a model trained on reflectance 0-1, or the other
+way round) lands far outside that range and comes back as plausible-looking nonsense: a
+classifier puts every pixel in one class. The spread between the 1st and 99th percentile of
+the scene's values is compared with the training data's; more than :data:`UNIT_RATIO_LIMIT`
+times narrower or wider is refused, with one line giving the factor and the fix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from hsi_app.errors import InvalidDataError
+
+UNIT_RATIO_LIMIT = 100.0  # a scene whose value spread is 100x off the training range is in other units
+NORMAL_P99 = 2.326  # the 1st and 99th percentiles of a normal distribution: mean -+ this many std
+SAMPLE_PIXELS = 65_536  # pixels of the strided sample of a scene (a 256 x 256 window's worth)
+
+
+def scene_sample(cube: Any, max_pixels: int = SAMPLE_PIXELS, window: int = 512) -> np.ndarray:
+    """``(C, N)`` float32 values of every ``s``-th row and column of a scene (``s`` keeps ``N`` under
+    ``max_pixels``), all bands, no data as NaN: read window by window as :func:`hsi_app.infer.predict_scene`
+    reads (:func:`hsi_app.infer.strided_sample`), so a lazy cube is never loaded whole."""
+    import dask
+
+    from hsi_app.infer import read_window, strided_sample
+
+    _, h, w = cube.hsi.shape
+    step = max(1, int(np.ceil(np.sqrt(h * w / max_pixels))))
+    with dask.config.set(scheduler="synchronous"):  # in this thread (a batch client or worker: not on the cluster)
+        return strided_sample(lambda win: read_window(cube, win)[0], h, w, min(window, max(h, w)), step)
+
+
+def stats_range(mean: np.ndarray, std: np.ndarray) -> tuple[float, float]:
+    """The training values' range from per-band statistics ``(C,)``: from the lowest band's 1st to the
+    highest band's 99th percentile, each band taken as normal (``mean -+ 2.326 std``)."""
+    m, s = np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
+    return float(np.min(m - NORMAL_P99 * s)), float(np.max(m + NORMAL_P99 * s))
+
+
+def _factor(ratio: float) -> str:
+    """``"~8,800 times"`` or ``"~1/10,000 of"``, two significant digits."""
+    value = ratio if ratio >= 1 else 1.0 / ratio
+    rounded = float(f"{value:.2g}")
+    text = f"{rounded:,.0f}" if rounded >= 10 else f"{rounded:g}"
+    return f"~{text} times" if ratio >= 1 else f"~1/{text} of"
+
+
+def check_units(values: np.ndarray, train_lo: float, train_hi: float, *, scene: str, model: str, fix: str) -> None:
+    """Refuse ``values`` (any shape; NaN = no data) in other units than a training range.
+
+    Args:
+        values: a sample of the scene's values, as the model reads them (its bands).
+        train_lo, train_hi: the training data's range.
+        scene: the scene, for the message.
+        model: the model (or run), for the message.
+        fix: what to do, for the message.
+
+    Raises:
+        InvalidDataError: the 1st-99th percentile spread of ``values`` is more than
+            :data:`UNIT_RATIO_LIMIT` times narrower or wider than ``train_hi - train_lo``: one line
+            with both ranges, the factor and ``fix``. A sample without finite values, or a flat one,
+            says nothing and passes.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    span = float(train_hi) - float(train_lo)
+    if v.size == 0 or not span > 0:
+        return
+    lo, hi = (float(x) for x in np.percentile(v, [1, 99]))
+    if hi <= lo:  # a flat sample says nothing about its units
+        return
+    ratio = (hi - lo) / span
+    if 1 / UNIT_RATIO_LIMIT <= ratio <= UNIT_RATIO_LIMIT:
+        return
+    raise InvalidDataError(
+        f"{scene}: values {lo:.4g} to {hi:.4g} (1st-99th percentile) but {model} was trained on {train_lo:.4g} to "
+        f"{train_hi:.4g}, so the scene is in other units; its values are {_factor(ratio)} the training data's: {fix}"
+    )
