@@ -92,22 +92,45 @@ def strided_sample(read: Callable[[Window], np.ndarray], height: int, width: int
     return out
 
 
+def chunk_windows(cube: Cube, side: int, grid: int) -> list[Window]:
+    """Up to ``grid x grid`` windows of at most ``side`` px spread over the scene, each inside one
+    storage chunk (centred in it), so that reading one loads one chunk of a lazy file and no more.
+
+    For a lazy cube the chunks picked are spread evenly over its chunk grid (``grid`` per axis at
+    most); a cube in memory (one chunk) gets windows spread evenly over the scene. No halo.
+    """
+    _, h, w = cube.hsi.shape
+
+    def spans(size: int, chunks: tuple[int, ...] | None) -> list[tuple[int, int]]:
+        if chunks is None or len(chunks) == 1:  # in memory or one chunk: evenly over the axis
+            step = size / grid
+            edges = sorted({int(round(i * step)) for i in range(grid)} | {size})
+            pairs = list(zip(edges[:-1], edges[1:]))
+        else:
+            starts = np.concatenate([[0], np.cumsum(chunks)[:-1]]).astype(int)
+            pick = np.unique(np.linspace(0, len(chunks) - 1, min(grid, len(chunks))).round().astype(int))
+            pairs = [(int(starts[i]), int(starts[i] + chunks[i])) for i in pick]
+        out = []
+        for a, b in pairs:
+            n = min(side, b - a)
+            out.append((a + (b - a - n) // 2, n))
+        return out
+
+    chunks = getattr(cube.data, "chunks", None)
+    rows = spans(h, None if chunks is None else tuple(chunks[1]))
+    cols = spans(w, None if chunks is None else tuple(chunks[2]))
+    return [Window(r, c, hh, ww, r, c, hh, ww) for r, hh in rows for c, ww in cols]
+
+
 def read_window(cube: Cube, win: Window) -> tuple[np.ndarray, np.ndarray]:
     """The halo'd read of ``win``: ``(C, h, w)`` float32 values (no data -> NaN) and its ``(h, w)`` valid mask.
 
-    The mask is the cube's ``valid`` AND what the values say (``cube.hsi.read_valid``): pixels made
+    The mask is the cube's ``valid`` AND what the values say (``cube.hsi.read_masked``): pixels made
     NaN or no-data in Python after open are no data too. The caller's array is never written.
     """
     block = cube.isel(y=slice(win.read_row, win.read_row + win.read_height),
                       x=slice(win.read_col, win.read_col + win.read_width))
-    raw = np.asarray(block.values)
-    valid = block.hsi.read_valid(raw)
-    image = np.asarray(raw, dtype=np.float32)
-    if not valid.all():
-        if isinstance(cube.data, np.ndarray) and np.may_share_memory(image, cube.data):
-            image = image.copy()  # a float32 numpy cube: do not write NaN into the caller's array
-        image[:, ~valid] = np.nan
-    return image, valid
+    return block.hsi.read_masked()
 
 
 def classify_probs(probs: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -364,7 +364,7 @@ class Predictor:
         """Refuse a scene in other units than the training scene (uint16 reflectance x 10000 against a
         model trained on 0-1 reflectance maps every pixel to one class), as ``hsi denoise`` does.
 
-        The model's bands of a strided sample of the scene (:func:`~hsi_app.value_range.scene_sample`)
+        The model's bands of a sample of the scene (:func:`~hsi_app.value_range.scene_sample`)
         are checked against the range the run's training mean and std per band give
         (:func:`~hsi_app.value_range.stats_range`) by :func:`~hsi_app.value_range.check_units`.
         A scale-invariant (SNV-only) model is checked only when the scene's normalised values pass

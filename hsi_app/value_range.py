@@ -18,21 +18,22 @@ from hsi_app.errors import InvalidDataError
 
 UNIT_RATIO_LIMIT = 100.0  # a scene whose value spread is 100x off the training range is in other units
 NORMAL_P99 = 2.326  # the 1st and 99th percentiles of a normal distribution: mean -+ this many std
-SAMPLE_PIXELS = 65_536  # pixels of the strided sample of a scene (a 256 x 256 window's worth)
+SAMPLE_GRID = 4  # scene_sample: windows per axis
+SAMPLE_SIDE = 64  # scene_sample: window side (px); 4 x 4 windows of 64 px: 65,536 pixels at most
 
 
-def scene_sample(cube: Any, max_pixels: int = SAMPLE_PIXELS, window: int = 512) -> np.ndarray:
-    """``(C, N)`` float32 values of every ``s``-th row and column of a scene (``s`` keeps ``N`` under
-    ``max_pixels``), all bands, no data as NaN: read window by window as :func:`hsi_app.infer.predict_scene`
-    reads (:func:`hsi_app.infer.strided_sample`), so a lazy cube is never loaded whole."""
+def scene_sample(cube: Any, grid: int = SAMPLE_GRID, side: int = SAMPLE_SIDE) -> np.ndarray:
+    """``(C, N)`` float32 values of up to ``grid x grid`` windows of ``side`` px spread over the scene,
+    all bands, no data as NaN (:func:`hsi_app.infer.read_window`). Each window sits inside one storage
+    chunk (:func:`hsi_app.infer.chunk_windows`), so a lazy file costs at most ``grid ** 2`` chunk
+    reads, whatever its size."""
     import dask
 
-    from hsi_app.infer import read_window, strided_sample
+    from hsi_app.infer import chunk_windows, read_window
 
-    _, h, w = cube.hsi.shape
-    step = max(1, int(np.ceil(np.sqrt(h * w / max_pixels))))
     with dask.config.set(scheduler="synchronous"):  # in this thread (a batch client or worker: not on the cluster)
-        return strided_sample(lambda win: read_window(cube, win)[0], h, w, min(window, max(h, w)), step)
+        parts = [read_window(cube, win)[0].reshape(cube.sizes["band"], -1) for win in chunk_windows(cube, side, grid)]
+    return np.concatenate(parts, axis=1)
 
 
 def stats_range(mean: np.ndarray, std: np.ndarray) -> tuple[float, float]:

@@ -397,6 +397,36 @@ class HSIAccessor:
             stored = self._obj.coords["valid"].values
         return from_data if stored is None else np.asarray(stored, dtype=bool) & from_data
 
+    def read_masked(self, stored: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """This cube (a window, a strip, a whole scene) read into memory, its no-data pixels NaN.
+
+        The values and the ``valid`` coordinate are computed together, so that a lazy file is read
+        once (the coordinate is made from the same values); the mask is then ANDed with what the
+        values say (:meth:`read_valid`). The cube's own array is never written.
+
+        Args:
+            stored: ``(h, w)`` bool mask to start from instead of the ``valid`` coordinate (rows
+                of a mask the caller computed once).
+
+        Returns:
+            ``(C, h, w)`` float32 values (no data -> NaN) and the ``(h, w)`` bool valid mask.
+        """
+        import dask
+
+        obj = self._obj
+        if stored is None and "valid" in obj.coords:
+            raw, stored = dask.compute(obj.data, obj.coords["valid"].data)
+        else:
+            raw = obj.data if isinstance(obj.data, np.ndarray) else dask.compute(obj.data)[0]
+        raw = np.asarray(raw)
+        valid = self.read_valid(raw, None if stored is None else np.asarray(stored, dtype=bool))
+        image = np.asarray(raw, dtype=np.float32)
+        if not valid.all():
+            if isinstance(obj.data, np.ndarray) and np.may_share_memory(image, obj.data):
+                image = image.copy()  # a float32 numpy cube: do not write NaN into the caller's array
+            image[:, ~valid] = np.nan
+        return image, valid
+
     @property
     def _bad_band(self) -> np.ndarray:
         """``(C,)`` bool bad-band flags (all False for a cube without them)."""

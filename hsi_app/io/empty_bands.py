@@ -109,14 +109,15 @@ def with_empty_bands_flagged(cube: Cube) -> Cube:
     For commands that stream a scene window by window and would find out only at its end that no
     pixel is valid (``hsi predict``, ``hsi batch``): a band with no data anywhere leaves no valid
     pixel in any window, so one window read tells whether the pass over the bands is worth making.
+    The window sits inside the storage chunk at the scene's centre, so a lazy file reads one chunk.
     """
     import dask
 
-    _, h, w = cube.hsi.shape
-    hh, ww = min(h, PROBE_PX), min(w, PROBE_PX)
-    win = cube.hsi.window((h - hh) // 2, (w - ww) // 2, hh, ww)
+    from hsi_app.infer import chunk_windows, read_window
+
+    windows = chunk_windows(cube, PROBE_PX, 3)
     with dask.config.set(scheduler="synchronous"):  # in this thread, also inside a batch worker's task
-        if win.hsi.read_valid(np.asarray(win.values)).any():
+        if read_window(cube, windows[len(windows) // 2])[1].any():
             return cube
     flagged = flag_empty_bands(cube)
     return cube if flagged is None else flagged

@@ -70,19 +70,13 @@ def read_strip(cube: Cube, top: int, bottom: int, bands: np.ndarray | None = Non
         bands: good band indices (default: the cube's).
         valid: ``(bottom - top, W)`` bool valid pixels of those rows (default: from the cube's
             mask, which for a lazy cube reads whole chunks: pass :func:`valid_mask`'s rows); ANDed
-            with what the rows' values say (``cube.hsi.read_valid``).
+            with what the rows' values say (``cube.hsi.read_masked``).
     """
     bands = cube.hsi.good_band_indices if bands is None else bands
     rows = cube.isel(y=slice(int(top), int(bottom)))  # a view (numpy) or a lazy slice (dask) first
     if bands.size != cube.sizes["band"]:
         rows = rows.isel(band=bands)
-    raw = np.asarray(rows.data)
-    valid = rows.hsi.read_valid(raw, valid)  # AND what the values say: NaN or no-data set after open
-    image = np.asarray(raw, dtype=np.float32)
-    if isinstance(cube.data, np.ndarray) and np.may_share_memory(image, cube.data):
-        image = image.copy()  # a float32 numpy cube: do not write NaN into the caller's array
-    image[:, ~valid] = np.nan
-    return image
+    return rows.hsi.read_masked(valid)[0]  # ANDed with what the values say: NaN or no-data set after open
 
 
 def scene_sample(cube: Cube, step: int, max_bytes: int = STRIP_BYTES, *, valid: np.ndarray | None = None) -> np.ndarray:

@@ -139,10 +139,7 @@ class LearnedDetector:
         from hsi_app.predictor import plan_bands
 
         plan = plan_bands(self.config, cube, resample=resample)
-        raw = np.asarray(cube.values)
-        valid = cube.hsi.read_valid(raw)  # AND what the values say: NaN or no-data set after open
-        image = np.array(raw, dtype=np.float32)  # a copy: NaN is written into it
-        image[:, ~valid] = np.nan
+        image, _ = cube.hsi.read_masked()  # no data (also NaN or no-data set after open) -> NaN
         out = self.predict_image(plan.apply(image), window=window, progress=progress)
         out.resampled = plan.resampled
         return out

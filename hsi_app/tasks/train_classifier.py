@@ -142,17 +142,12 @@ def run_class_names(names: Sequence[str] | None, num_classes: int) -> list[str]:
 def scene_in_memory(cube: Cube) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Load the good bands of a cube: image ``(C, H, W)`` float32 (no data -> NaN), band indices, valid ``(H, W)``.
 
-    ``valid`` is the cube's mask AND what the values say (``cube.hsi.read_valid``): pixels made NaN
+    ``valid`` is the cube's mask AND what the values say (``cube.hsi.read_masked``): pixels made NaN
     or no-data in Python after open are no data too.
     """
     bands = cube.hsi.good_band_indices
     good = cube.isel(band=bands)
-    raw = np.asarray(good.values)
-    valid = good.hsi.read_valid(raw)
-    image = np.asarray(raw, dtype=np.float32)
-    if isinstance(cube.data, np.ndarray) and np.may_share_memory(image, cube.data):
-        image = image.copy()  # do not write NaN into the caller's array
-    image[:, ~valid] = np.nan
+    image, valid = good.hsi.read_masked()
     return image, bands, valid
 
 
