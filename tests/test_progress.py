@@ -181,6 +181,29 @@ def test_simulate_targets_shows_its_steps_and_quiet_hides_them(load_fixture: Any
     assert code == 0 and err == ""
 
 
+def test_write_cube_in_a_log_writes_plain_lines_and_quiet_hides_them(load_fixture: Any, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from hsi_app.io import summary
+    from hsi_app.io.cog import write_cube
+    from hsi_app.io.open import open_cube
+
+    speclib = load_fixture("speclib")
+    bg = speclib.write_geotiff(tmp_path / "bg.tif", speclib.background(3))
+    monkeypatch.setattr(summary, "LARGE_ELEMENTS", 10)  # every cube counts as large
+    write_cube(tmp_path / "out.tif", open_cube(bg), blocksize=16)
+    err = capsys.readouterr().err
+    assert err.startswith("write_cube: ") and not any(c in err for c in CONTROL), repr(err)
+    write_cube(tmp_path / "quiet.tif", open_cube(bg), blocksize=16, progress=False)
+    assert capsys.readouterr().err == ""
+    lib = speclib.write_csv(tmp_path / "lib.csv")
+    base = ["simulate-targets", "--background", str(bg), "--targets", str(lib), "--n-targets", "3"]
+    code, _, err = run_main(capsys, *base, "--out", str(tmp_path / "a"))
+    assert code == 0 and "write_cube: " in err and not any(c in err for c in CONTROL), repr(err)
+    code, _, err = run_main(capsys, *base, "--out", str(tmp_path / "b"), "--quiet")
+    assert code == 0 and err == ""
+
+
 def test_vectorize_shows_progress_on_large_maps_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     from hsi_app.io.cog import write_class_map

@@ -90,7 +90,7 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
         # a failure leaves OUT as it was (no mix of new and old files), and no input is ever replaced.
         with staged_run_dir(folder, protect=inputs.values()) as stage:
             begin("writing scene.tif")
-            write_cube(stage / "scene.tif", scene)
+            write_cube(stage / "scene.tif", scene, progress=not quiet)
             begin("writing abundance.tif")
             truth = np.stack([sim.abundance, sim.class_map.astype(np.float32)])
             truth[:, ~np.isfinite(sim.image).all(axis=0)] = np.nan  # no data, not "no target"

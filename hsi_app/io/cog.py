@@ -588,12 +588,12 @@ def write_cube(dst: str | os.PathLike[str], cube: Cube, *, blocksize: int = 256,
         cube: Cube ``(C, H, W)``, numpy- or dask-backed; read one dask chunk (or one
             ``blocksize`` tile) at a time.
         blocksize: COG tile size (also the read window).
-        progress: a progress bar over the windows (on stderr) for a cube of more than
+        progress: progress over the windows on stderr (a live bar on a terminal, plain lines in a log;
+            :func:`hsi_app.progress.bar`) for a cube of more than
             :data:`~hsi_app.io.summary.LARGE_ELEMENTS` values; a smaller one writes in seconds, without one.
     """
-    from tqdm.auto import tqdm
-
     from hsi_app.io.summary import LARGE_ELEMENTS
+    from hsi_app.progress import bar
 
     c, h, w = cube.hsi.shape
     descriptions, band_tags, tags = cube_band_metadata(cube)
@@ -606,8 +606,8 @@ def write_cube(dst: str | os.PathLike[str], cube: Cube, *, blocksize: int = 256,
         blocksize=blocksize, overview_resampling="AVERAGE",
     ) as out:
         windows = list(_read_windows(cube, blocksize))
-        for r, col, hh, ww in tqdm(windows, desc="write_cube", unit="win", leave=False,
-                                   disable=not (progress and c * h * w > LARGE_ELEMENTS)):
+        for r, col, hh, ww in bar(windows, desc="write_cube", unit="win",
+                                  enabled=progress and c * h * w > LARGE_ELEMENTS):
             win = cube.hsi.window(r, col, hh, ww).compute()  # data and valid mask in one pass (shared reads)
             raw = np.asarray(win.values)
             block = raw.astype(np.float32)
