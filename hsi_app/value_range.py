@@ -19,7 +19,8 @@ from hsi_app.errors import InvalidDataError
 UNIT_RATIO_LIMIT = 100.0  # a scene whose value spread is 100x off the training range is in other units
 NORMAL_P99 = 2.326  # the 1st and 99th percentiles of a normal distribution: mean -+ this many std
 SAMPLE_GRID = 4  # scene_sample: windows per axis
-SAMPLE_SIDE = 64  # scene_sample: window side (px); 4 x 4 windows of 64 px: 65,536 pixels at most
+SAMPLE_SIDE = 64  # scene_sample: window side (px)
+SAMPLE_PIXELS = SAMPLE_GRID**2 * SAMPLE_SIDE**2  # the most pixels a sample holds: 65,536
 
 
 def scene_sample(cube: Any, grid: int = SAMPLE_GRID, side: int = SAMPLE_SIDE) -> np.ndarray:

@@ -318,3 +318,31 @@ def test_local_rx_window_wider_than_the_scene_names_the_file_and_the_option(
     code, _, err = run_main(capsys, "detect", "--input", str(narrow), "--method", "rx-local", "--rx-window", "3,7",
                             "--out", str(tmp_path / "x.tif"), "--quiet")
     assert code == 0, err
+
+
+def test_learned_detect_refuses_a_scene_in_other_units(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A detector trained on reflectance x 10000 refuses the same scene as 0-1 reflectance, in one line, and takes it x 10000."""
+    from rasterio.transform import from_origin
+
+    from hsi_app.io.cog import write_cube
+    from hsi_app.io.cube import make_cube
+    from tiny_runs import make_run
+
+    wl = np.linspace(450.0, 900.0, 6)
+    run = make_run(tmp_path / "run", model="test_point_detector", in_chans=6, num_classes=2, task="detect",
+                   class_names=["background", "a", "b"], wavelengths=wl, mean=[2000.0] * 6, std=[300.0] * 6)
+    rng = np.random.default_rng(0)
+    reflectance = (0.2 + 0.03 * rng.standard_normal((6, 20, 24))).astype(np.float32)
+    paths = {}
+    for name, data in (("unit", reflectance), ("x10000", reflectance * 10000)):
+        paths[name] = tmp_path / f"{name}.tif"
+        write_cube(paths[name], make_cube(data, wavelength=wl, crs="EPSG:32633",
+                                          transform=from_origin(300000, 5000000, 30, 30)))
+    base = ["detect", "--method", "learned", "--model", str(run), "--quiet"]
+    code, _, err = run_main(capsys, *base, "--input", str(paths["unit"]), "--out", str(tmp_path / "no.tif"))
+    assert code != 0 and err.count("\n") == 1, err
+    assert "so the scene is in other units; its values are ~1/10,000 of the training data's: convert the scene" in err, err
+    assert not (tmp_path / "no.tif").exists()
+    code, _, err = run_main(capsys, *base, "--input", str(paths["x10000"]), "--out", str(tmp_path / "yes.tif"))
+    assert code == 0, err
+    assert (tmp_path / "yes.tif").is_file()
