@@ -288,11 +288,7 @@ def staged_run_dir(
         files = sorted(tmp.iterdir())
         _check_protected(path, [f.name for f in files], protect)
     except BaseException as err:
-        full = watch.failure(err)  # before the clean-up, while the free space still shows the fill
-        shutil.rmtree(tmp, ignore_errors=True)
-        _remove_empty(created)
-        if full is not None and full is not err:
-            raise full from err
+        watch.raise_replacement(err, lambda: (shutil.rmtree(tmp, ignore_errors=True), _remove_empty(created)))
         raise
     path.mkdir(exist_ok=True)
     for f in files:
@@ -375,10 +371,7 @@ def atomic_path(dst: str | os.PathLike[str]) -> Iterator[Path]:
         if (failed := watch.failure()) is not None:  # a TIFF write failed, yet GDAL returned: a damaged file
             raise failed
     except BaseException as err:
-        full = watch.failure(err)  # before the clean-up, while the free space still shows the fill
-        remove_quietly(tmp)
-        if full is not None and full is not err:
-            raise full from err
+        watch.raise_replacement(err, lambda: remove_quietly(tmp))
         raise
     if not tmp.exists():
         raise OutputError(f"{dst}: the writer produced no file; nothing was written")
@@ -421,11 +414,8 @@ def atomic_paths(outputs: Mapping[str, PathArg], *, removes: Iterable[PathArg] =
         if missing:
             raise OutputError(f"{missing[0]}: the writer produced no file; nothing was written")
     except BaseException as err:
-        full = _disk_full_of(err, shown, tmps, watch)  # before the clean-up, while the free space shows the fill
-        for t in tmps.values():
-            remove_quietly(t)
-        if full is not None and full is not err:
-            raise full from err
+        watch.raise_replacement(err, lambda: [remove_quietly(t) for t in tmps.values()],
+                                failure=lambda e: _disk_full_of(e, shown, tmps, watch))
         raise
     for stale in removes:
         if stale is not None and str(stale) != "":

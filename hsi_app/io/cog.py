@@ -185,14 +185,16 @@ class StreamingCOGWriter:
                 )
                 self._write_metadata()
         except BaseException as err:
-            full = self._watch.failure(err)
-            self._discard()
-            if full is not None and full is not err:
-                raise full from err
-            if isinstance(err, Exception) and not isinstance(err, OutputError):
-                raise OutputError(f"{self.dst}: cannot start writing the GeoTIFF ({err})") from err
+            self._watch.raise_replacement(err, self._discard, failure=self._start_failure)
             raise
         return self
+
+    def _start_failure(self, err: BaseException) -> BaseException | None:
+        """What to raise instead of a failure to open the staging file: a full disk, else one output line."""
+        full = self._watch.failure(err)
+        if full is None and isinstance(err, Exception) and not isinstance(err, OutputError):
+            return OutputError(f"{self.dst}: cannot start writing the GeoTIFF ({err})")
+        return full
 
     def _write_metadata(self) -> None:
         ds = self._ds
@@ -238,10 +240,7 @@ class StreamingCOGWriter:
         tb: TracebackType | None,
     ) -> None:
         if exc is not None:
-            full = self._watch.failure(exc)  # before the clean-up, while the free space shows the fill
-            self._discard()
-            if full is not None and full is not exc:
-                raise full from exc
+            self._watch.raise_replacement(exc, self._discard)
             return
         try:
             self._ds.close()
@@ -250,13 +249,9 @@ class StreamingCOGWriter:
                 raise failed
             self._convert()
         except BaseException as err:
-            full = self._watch.failure(err)
-            self._discard()
-            if full is not None and full is not err:
-                raise full from err
+            self._watch.raise_replacement(err, self._discard)
             raise
-        finally:
-            self._discard()
+        self._discard()
 
     def _convert(self) -> None:
         import rasterio.shutil

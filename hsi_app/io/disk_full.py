@@ -30,7 +30,7 @@ import shutil
 import sys
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -62,7 +62,8 @@ _tiff_messages: deque[tuple[int, str]] = deque(maxlen=256)  # (sequence number, 
 _sequence = itertools.count(1)
 _last = 0  # the sequence number of the newest message
 _watching = 0  # WriteWatch blocks open (any thread)
-_hooked: set[str] = set()
+_hooked = False  # the libtiffs loaded with rasterio were scanned (once per process)
+_HANDLERS: list[object] = []  # our handlers (and the previous ones), kept alive for the life of the process
 
 
 _LIBC: list[ctypes.CDLL] = []
@@ -88,40 +89,55 @@ def _format(fmt: bytes | None, ap: int | None) -> str:
     return buf.value.decode(errors="replace")
 
 
-def _on_tiff_error(module: bytes | None, fmt: bytes | None, ap: int | None) -> None:
-    """libtiff's global error handler: kept for the open :class:`WriteWatch`, else printed as libtiff's
-    default handler does (on the C-level stderr)."""
+def _on_tiff_error(module: bytes | None, fmt: bytes | None, ap: int | None, previous: object = None) -> None:
+    """libtiff's global error handler: the message is kept for the open :class:`WriteWatch`; outside a watch
+    it goes, untouched, to the handler that was installed before ours (``previous``; libtiff's default
+    prints it on stderr), so other users of that libtiff see what they saw before (without one, it is
+    printed in libtiff's default format on the C-level stderr)."""
     global _last
     try:
-        text = f"{(module or b'').decode(errors='replace')}: {_format(fmt, ap)}"
         with _lock:
             if _watching:
                 _last = next(_sequence)
-                _tiff_messages.append((_last, text))
+                _tiff_messages.append((_last, f"{(module or b'').decode(errors='replace')}: {_format(fmt, ap)}"))
                 return
-        os.write(2, f"{text}.\n".encode(errors="replace"))
+        if previous is None or ap is None:  # no previous handler known, or no va_list to hand on (called by hand):
+            # printed as libtiff's default handler does
+            text = f"{(module or b'').decode(errors='replace')}: {_format(fmt, ap)}"
+            os.write(2, f"{text}.\n".encode(errors="replace"))
+        elif previous:  # a NULL one: that libtiff printed nothing, nor do we
+            previous(module, fmt, ap)  # type: ignore[operator]
     except Exception:  # noqa: BLE001 - never raise into C
         pass
 
 
-_TIFF_HANDLER = _TIFF_HANDLER_T(_on_tiff_error)  # kept alive for the life of the process
-
-
 def _hook_libtiff() -> None:
-    """Install :func:`_on_tiff_error` in every libtiff loaded so far (GDAL's TIFF I/O errors land there)."""
+    """Install :func:`_on_tiff_error` in the libtiffs loaded with rasterio (GDAL's TIFF I/O errors land there),
+    once: ``/proc/self/maps`` is read at the first watch after rasterio is imported, and never again. Each
+    libtiff's previous handler is kept and receives every message outside a watch."""
+    global _hooked
+    if _hooked or "rasterio" not in sys.modules:  # no GDAL yet: nothing of ours can write a TIFF
+        return
+    with _lock:
+        if _hooked:
+            return
+        _hooked = True
     try:
         maps = Path("/proc/self/maps").read_text()
     except OSError:
         return
-    libs = {parts[5] for parts in (line.split(maxsplit=5) for line in maps.splitlines())
-            if len(parts) == 6 and "libtiff" in Path(parts[5]).name}
-    for path in libs - _hooked:
-        _hooked.add(path)
+    libs = sorted({parts[5] for parts in (line.split(maxsplit=5) for line in maps.splitlines())
+                   if len(parts) == 6 and "libtiff" in Path(parts[5]).name})
+    for path in libs:
         try:
             lib = ctypes.CDLL(path)
-            lib.TIFFSetErrorHandler.restype = ctypes.c_void_p
+            lib.TIFFSetErrorHandler.restype = _TIFF_HANDLER_T
             lib.TIFFSetErrorHandler.argtypes = [_TIFF_HANDLER_T]
-            lib.TIFFSetErrorHandler(_TIFF_HANDLER)
+            previous: list[object] = []
+            handler = _TIFF_HANDLER_T(lambda m, f, a, prev=previous: _on_tiff_error(m, f, a, prev[0] if prev else None))
+            _HANDLERS.append(handler)
+            previous.append(lib.TIFFSetErrorHandler(handler))
+            _HANDLERS.append(previous)
         except (OSError, AttributeError):
             continue
 
@@ -230,6 +246,16 @@ class WriteWatch:
             logging.getLogger(name).removeHandler(self._handler)
         with _lock:
             _watching -= 1
+
+    def raise_replacement(self, err: BaseException, cleanup: Callable[[], object], *,
+                          failure: Callable[[BaseException], BaseException | None] | None = None) -> None:
+        """On a failed write: classify ``err`` (:meth:`failure`, or ``failure``) before ``cleanup()`` runs (the free
+        space then still shows the fill), run ``cleanup()``, and raise the replacement from ``err``. Returns when
+        there is none (or it is ``err``): the caller then re-raises ``err`` (``raise``)."""
+        full = (failure or self.failure)(err)
+        cleanup()
+        if full is not None and full is not err:
+            raise full from err
 
     def messages(self) -> list[str]:
         """GDAL's and libtiff's messages since the watch began."""
