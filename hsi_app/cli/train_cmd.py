@@ -110,10 +110,10 @@ def train(task: str, noise: str, init: str | None, targets: str | None, scale: f
     from hsi_app.io import open_cube
     from hsi_app.io.atomic import OTHER_THAN_TRAINING, check_out_dir
     from hsi_app.io.labels import read_split_labels
-    from hsi_app.tasks.train_classifier import DEFAULT_CLASSIFIER, TrainOptions, train_classifier
+    from hsi_app.tasks.train_classifier import DEFAULT_CLASSIFIER, TrainOptions, check_buffer, train_classifier
 
     model = model or DEFAULT_CLASSIFIER
-    _check_buffer_applies(split, train_labels, test_labels)
+    check_buffer(buffer, split, given_maps=train_labels is not None or test_labels is not None)
     if model == "svm":
         refuse_given(SVM_UNUSED, "the SVM baseline fits the training spectra directly (no epochs, schedule, "
                      "validation or loss)")
@@ -141,13 +141,3 @@ def train(task: str, noise: str, init: str | None, targets: str | None, scale: f
     note = disjoint_layout_note(Split.load(Path(out) / "split.npz"))
     if note:
         click.echo(note)
-
-
-def _check_buffer_applies(split: str, train_labels: str | None, test_labels: str | None) -> None:
-    """Refuse ``--buffer`` (typed) with given label maps or a split other than ``disjoint:F`` (:func:`refuse_given`)."""
-    from hsi_app.data.splits import parse_split
-
-    if train_labels is not None or test_labels is not None:
-        refuse_given(("buffer",), "--train-labels/--test-labels keep their own gap (recorded with the run)")
-    elif parse_split(split).kind != "disjoint":
-        refuse_given(("buffer",), f"only a disjoint:F split has a buffer, --split {split} has none")

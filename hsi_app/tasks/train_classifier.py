@@ -104,20 +104,36 @@ class TrainOptions:
                                   f"(`hsi models list`) or use {hint}")
 
 
-def check_buffer(buffer: int | None, split: str) -> None:
-    """Refuse a ``--buffer`` that is not a whole number >= 0, or one given with a split that has no buffer.
+def check_buffer(buffer: int | None, split: str, *, given_maps: bool = False, ready_split: bool = False) -> None:
+    """The one ``--buffer`` check: refuse one that is not a whole number >= 0, or one that cannot apply.
+
+    Called by ``hsi train`` before the scene is read (``given_maps`` known there), by :class:`TrainOptions`,
+    and, for Python callers, where the split is made (:func:`split_for_run`, a ready split in
+    :func:`train_classifier`).
+
+    Args:
+        buffer: the ``--buffer`` value; ``None`` (not given) always passes.
+        split: the ``--split`` protocol.
+        given_maps: ``--train-labels/--test-labels`` are given (they keep their own gap).
+        ready_split: a split drawn beforehand is given (it keeps the buffer it was drawn with).
 
     Raises:
-        ConfigError: one line naming the option and the fix.
+        ConfigError: one line, ``--buffer N: <why>; <fix>``.
     """
     if buffer is None:
         return
     if isinstance(buffer, bool) or not isinstance(buffer, (int, np.integer)) or buffer < 0:
         raise ConfigError(f"--buffer {buffer}: use a whole number of pixels >= 0, e.g. 11 (the default model's radius)")
+    if given_maps:
+        raise ConfigError(f"--buffer {buffer}: --train-labels/--test-labels keep their own gap (recorded with the run); "
+                          "drop it")
+    if ready_split:
+        raise ConfigError(f"--buffer {buffer}: a ready split keeps the buffer it was drawn with; drop it")
     from hsi_app.data.splits import parse_split
 
     if parse_split(split).kind != "disjoint":
-        raise ConfigError(f"--buffer {buffer}: --split {split} has no buffer; use --split disjoint:F or drop --buffer")
+        raise ConfigError(f"--buffer {buffer}: --split {split} has no buffer (only a disjoint:F split has one); "
+                          "use --split disjoint:F or drop it")
 
 
 def check_class_weight_power(power: float) -> None:
@@ -223,9 +239,7 @@ def split_for_run(cube: Cube, opts: TrainOptions, radius: int, train_labels: np.
     if train_labels is not None or test_labels is not None:
         if train_labels is None or test_labels is None:
             raise LabelError("--train-labels and --test-labels go together; pass both")
-        if opts.buffer is not None:
-            raise ConfigError("--buffer: --train-labels/--test-labels keep their own gap (recorded with the run); "
-                              "drop it")
+        check_buffer(opts.buffer, opts.split, given_maps=True)
         return split_from_maps(train_labels, test_labels, radius=radius)  # leaky when they are as close as that
     return protocol_split(cube, opts.split, seed=opts.seed, radius=radius if opts.buffer is None else opts.buffer)
 
@@ -298,7 +312,7 @@ def train_classifier(
     if split is None:
         split = split_for_run(cube, opts, radius, train_labels, test_labels)
     elif opts.buffer is not None:
-        raise ConfigError("--buffer: a ready split keeps the buffer it was drawn with; drop it")
+        check_buffer(opts.buffer, opts.split, ready_split=True)
     elif split.protocol.startswith("disjoint") and split.radius < radius:
         raise LabelError(
             f"split {split.protocol}: buffer {split.radius} px is smaller than {opts.model}'s receptive radius "
