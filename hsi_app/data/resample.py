@@ -30,13 +30,20 @@ def _fill_fwhm(centres: np.ndarray, fwhm: np.ndarray | None) -> np.ndarray:
 EDGE_COVERAGE_FWHM = 6.0  # target bands up to this many FWHM outside the source range copy the nearest edge band
 
 
-def edge_bands(src_wavelengths: np.ndarray, dst_wavelengths: np.ndarray, dst_fwhm: np.ndarray | None = None) -> int:
-    """How many target bands lie more than half an FWHM outside the source range (extrapolated
-    from the nearest source band by :func:`resampling_matrix` with a wide ``min_coverage``)."""
+def outside_range(src_wavelengths: np.ndarray, dst_wavelengths: np.ndarray,
+                  dst_fwhm: np.ndarray | None = None) -> np.ndarray:
+    """``(C_dst,)`` bool: the target bands more than half an FWHM (NaN/None: the band spacing) outside the
+    source range, which :func:`resampling_matrix` with a wide ``min_coverage`` extrapolates from the nearest
+    source band."""
     src = np.asarray(src_wavelengths, dtype=np.float64)
     dst = np.asarray(dst_wavelengths, dtype=np.float64)
-    half = 0.5 * _fill_fwhm(dst, dst_fwhm)
-    return int(((dst < src.min() - half) | (dst > src.max() + half)).sum())
+    half = 0.5 * _fill_fwhm(dst, None if dst_fwhm is None else np.asarray(dst_fwhm, dtype=np.float64))
+    return (dst < src.min() - half) | (dst > src.max() + half)
+
+
+def edge_bands(src_wavelengths: np.ndarray, dst_wavelengths: np.ndarray, dst_fwhm: np.ndarray | None = None) -> int:
+    """How many target bands lie more than half an FWHM outside the source range (:func:`outside_range`)."""
+    return int(outside_range(src_wavelengths, dst_wavelengths, dst_fwhm).sum())
 
 
 def uncovered_bands(

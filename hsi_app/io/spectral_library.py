@@ -118,12 +118,9 @@ class SpectralLibrary:
             wavelengths: ``(C,)`` finite cube band centres in nm.
             fwhm: ``(C,)`` cube band widths in nm (NaN/None: band spacing).
         """
-        from hsi_app.data.resample import _fill_fwhm
+        from hsi_app.data.resample import outside_range
 
-        dst = np.asarray(wavelengths, dtype=np.float64)
-        width = _fill_fwhm(dst, None if fwhm is None else np.asarray(fwhm, dtype=np.float64))
-        lo, hi = float(self.wavelengths.min()), float(self.wavelengths.max())
-        return (dst >= lo - 0.5 * width) & (dst <= hi + 0.5 * width)
+        return ~outside_range(self.wavelengths, wavelengths, fwhm)
 
     def select(self, names: list[str] | None) -> SpectralLibrary:
         """A library with only ``names`` (all when ``None``), in that order.
