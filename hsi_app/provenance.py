@@ -62,18 +62,23 @@ def file_identity(path: str | os.PathLike[str]) -> dict[str, Any]:
     return record
 
 
-def scene_files(source: str, fmt: str | None) -> list[Path]:
+def scene_files(source: str | os.PathLike[str], fmt: str | None = None) -> list[Path]:
     """The files a scene was read from: every file of a product folder, an ENVI header and its data file,
-    a ``.mat`` cube and the ``*_gt.mat`` beside it, else the file itself (none for a name that is not a path)."""
+    a ``.mat`` cube and the ``*_gt.mat`` beside it, else the file itself (none for a name that is not a path).
+
+    The one list of a scene's files (run provenance, ``hsi batch``'s input fingerprint). Without ``fmt``
+    (the reader's format name) an ENVI pair is found by its header; a ``.mat``'s labels file counts only
+    with ``fmt="mat"`` (a prediction does not read it).
+    """
     p = Path(source)
     if p.is_dir():
         return sorted(f for f in p.rglob("*") if f.is_file())
     if not p.is_file():
         return []
     files = [p]
-    if fmt == "envi":
-        from hsi_app.io.envi import find_data, find_header
+    from hsi_app.io.envi import find_data, find_header
 
+    if fmt == "envi" or (fmt is None and find_header(p) is not None):
         header = find_header(p)
         data = find_data(header) if header is not None else None
         files = [f for f in (header, data) if f is not None] or [p]

@@ -73,23 +73,15 @@ def model_hash(run_dir: str | os.PathLike[str]) -> str:
 
 
 def input_fingerprint(path: str | os.PathLike[str]) -> dict[str, int]:
-    """Size and newest mtime of a scene, to notice changed inputs.
+    """Size and newest mtime of a scene's files (:func:`hsi_app.provenance.scene_files`), to notice changed inputs.
 
     A folder counts all its files; an ENVI file counts its header and data file together,
     since the header holds the georeference, wavelengths and no-data value.
     """
-    p = Path(path)
-    files = [f for f in p.rglob("*") if f.is_file()] if p.is_dir() else [p, *_companions(p)]
-    stats = [f.stat() for f in files]
+    from hsi_app.provenance import scene_files
+
+    stats = [f.stat() for f in (scene_files(path) or [Path(path)])]  # a missing file: stat raises, as before
     return {"bytes": sum(s.st_size for s in stats), "mtime_ns": max((s.st_mtime_ns for s in stats), default=0)}
-
-
-def _companions(path: Path) -> list[Path]:
-    """The other file of an ENVI pair (the header of a data file, the data file of a header)."""
-    from hsi_app.io.envi import find_data, find_header
-
-    other = find_data(path) if path.suffix.lower() == ".hdr" else find_header(path)
-    return [other] if other is not None and other != path and other.is_file() else []
 
 
 def sidecar_path(output: str | os.PathLike[str]) -> Path:

@@ -25,7 +25,6 @@ run is loaded, so nothing but the adapter is stored.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -49,6 +48,7 @@ from hsi_app.checkpoint import (
     load_tensors,
 )
 from hsi_app.errors import BandMismatchError, ConfigError, HSIWarning, ModelLoadError
+from hsi_app.data.download_records import sha256_file
 from hsi_app.data.normalize import BandStats
 from hsi_app.data.resample import EDGE_COVERAGE_FWHM  # base bands this many FWHM outside the new range copy its edge band
 from hsi_app.io.cube import Cube
@@ -91,15 +91,6 @@ class FinetuneOptions:
             raise ConfigError(f"--lr {self.lr:g}: use a learning rate > 0, e.g. {DEFAULT_FINETUNE_LR:g}")
         if self.epochs is not None and self.epochs < 1:
             raise ConfigError(f"--epochs {self.epochs}: must be at least 1 (default: {DEFAULT_FINETUNE_EPOCHS})")
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def band_matrix(base: RunConfig, wavelengths: np.ndarray, fwhm: np.ndarray, *, resample: bool = True,
@@ -389,7 +380,7 @@ def finetune(
 
     base_path, base = _base_dir_checked(base_dir)
     # the base as it is now, before training on it (a later change is refused when the adapter is loaded)
-    base_sha, base_config_sha = file_sha256(base_path / WEIGHTS_NAME), file_sha256(base_path / CONFIG_NAME)
+    base_sha, base_config_sha = sha256_file(base_path / WEIGHTS_NAME), sha256_file(base_path / CONFIG_NAME)
     check_outputs({"--out": out}, {"--base": base_path})
     probe = _probe_net(base, base_path)
     check_lora_rank(probe, opts.lora_rank)  # before the scene is prepared or anything trains
@@ -515,12 +506,12 @@ def check_base_unchanged(run: Path, config: RunConfig) -> Path:
     base_path = Path(ft["base_run"])
     if not (base_path / WEIGHTS_NAME).is_file():
         raise ModelLoadError(f"{run}: base run {base_path} is missing; restore it there (the adapter needs its weights)")
-    if file_sha256(base_path / WEIGHTS_NAME) != ft.get("base_sha256"):
+    if sha256_file(base_path / WEIGHTS_NAME) != ft.get("base_sha256"):
         raise ModelLoadError(f"{run}: the weights of base run {base_path} changed since fine-tuning; "
                              "restore the original run or fine-tune again")
     config_sha = ft.get("base_config_sha256")
     if config_sha is not None and (not (base_path / CONFIG_NAME).is_file()
-                                   or file_sha256(base_path / CONFIG_NAME) != config_sha):
+                                   or sha256_file(base_path / CONFIG_NAME) != config_sha):
         raise ModelLoadError(f"{run}: the config.json of base run {base_path} changed since fine-tuning; "
                              "restore the original run or fine-tune again")
     return base_path
