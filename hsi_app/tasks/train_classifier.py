@@ -466,7 +466,7 @@ def _geo_tiles_factory(cube: Cube, out: Path, bands: np.ndarray, seed: int) -> A
         return GeoRasterTiles(
             source, labels_path, tile_size=min(DEFAULT_TILE_SIZE, h, w), tiles_per_epoch=DEFAULT_TILES_PER_EPOCH,
             band_indices=bands, mean=mean, std=std, wavelengths=cube.hsi.wavelengths[bands],
-            nodata=cube.attrs.get("nodata"), seed=seed,
+            nodata=cube.hsi.nodata, seed=seed,
         )
 
     return build
