@@ -102,7 +102,7 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             ds.write(data)
             if data.shape[0] == 5:
                 ds.update_tags(wavelength=",".join(str(w) for w in WL), wavelength_units="nm")
-    paths["run"] = make_run(root / "run", in_chans=5, num_classes=3, wavelengths=WL)
+    paths["run"] = make_run(root / "run", in_chans=5, num_classes=3, wavelengths=WL, like=cube)
     return paths
 
 

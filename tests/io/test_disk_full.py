@@ -81,7 +81,7 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     write_class_map(paths["map"], noisy, np.full(labels.shape, 0.7, np.float32), crs="EPSG:32616",
                     transform=TRANSFORM, class_names=["unlabelled", "a", "b", "c"])
     paths["run"] = make_run(root / "run", in_chans=5, num_classes=3,
-                            wavelengths=np.array([450.0, 550.0, 650.0, 750.0, 850.0]))
+                            wavelengths=np.array([450.0, 550.0, 650.0, 750.0, 850.0]), like=cube)
     return paths
 
 

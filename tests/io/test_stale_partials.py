@@ -87,7 +87,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                            crs="EPSG:32616", transform=from_origin(0.0, 0.0, 30.0, 30.0)) as ds:
             ds.write(data)
             ds.update_tags(wavelength=",".join(str(w) for w in WL[:data.shape[0]]), wavelength_units="nm")
-    paths["run"] = make_run(root / "run", in_chans=5, num_classes=2, wavelengths=WL)
+    paths["run"] = make_run(root / "run", in_chans=5, num_classes=2, wavelengths=WL, like=cube)
     return paths
 
 
