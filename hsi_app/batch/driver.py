@@ -33,7 +33,7 @@ from hsi_app.batch.state import (
     is_done,
     model_hash,
     out_dir_lock,
-    remove_temporaries,
+    remove_output_temporaries,
     write_reports,
 )
 from hsi_app.batch.tasks import TaskAdapter, check_run_task, get_task
@@ -154,7 +154,7 @@ def run_batch(
                     _collect(client, settings, todo, rows, progress)
         except BaseException:  # Ctrl-C, SIGTERM: report what finished (the rest is redone next time)
             for i, item, dst, _ in todo:  # the local workers are stopped by now: their half-written files go
-                remove_temporaries(dst)
+                remove_output_temporaries(dst)
                 side = None if rows[i] is not None else is_done(dst, task=adapter.name, model_sha=sha,
                                                                  source=item.source, resample=resample)
                 if side is not None:  # finished on disk before the client heard of it
@@ -170,7 +170,7 @@ def run_batch(
                     finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         js, cs = write_reports(out, done_rows, meta)
         for item in items:  # temporaries of killed or retried tasks (a finished scene's are already gone)
-            remove_temporaries(item.output_path(out, adapter.suffix))
+            remove_output_temporaries(item.output_path(out, adapter.suffix))
     return BatchResult(done_rows, js, cs, dash, meta["seconds"])
 
 

@@ -31,8 +31,8 @@ from typing import Any
 
 from hsi_app.checkpoint import ADAPTER_CONFIG_NAME, ADAPTER_NAME, CONFIG_NAME, WEIGHTS_NAME
 from hsi_app.errors import ModelLoadError
+from hsi_app.io import stale_temporaries
 from hsi_app.io.atomic import atomic_path, remove_quietly
-from hsi_app.io.stale_temporaries import remove_temporaries as remove_partials
 
 SIDECAR_SUFFIX = ".hsi.json"
 SIDECAR_VERSION = 1
@@ -162,7 +162,7 @@ def is_done(output: str | os.PathLike[str], *, task: str, model_sha: str, source
     return side if ok else None
 
 
-def remove_temporaries(output: str | os.PathLike[str]) -> list[Path]:
+def remove_output_temporaries(output: str | os.PathLike[str]) -> list[Path]:
     """Delete the hidden temporary/staging files of an output and of its sidecar (left by killed or
     retried tasks; the batch holds the folder's lock, so none is in use): see
     :func:`hsi_app.io.stale_temporaries.remove_temporaries`.
@@ -170,7 +170,7 @@ def remove_temporaries(output: str | os.PathLike[str]) -> list[Path]:
     Returns:
         The paths removed.
     """
-    return remove_partials(output, [sidecar_path(output).name])
+    return stale_temporaries.remove_temporaries(output, [sidecar_path(output).name])
 
 
 def clean_partials(output: str | os.PathLike[str]) -> list[Path]:
@@ -180,7 +180,7 @@ def clean_partials(output: str | os.PathLike[str]) -> list[Path]:
         The paths removed.
     """
     out = Path(output)
-    removed = remove_temporaries(out)
+    removed = remove_output_temporaries(out)
     side = sidecar_path(out)
     if side.exists():
         remove_quietly(side)

@@ -29,7 +29,7 @@ def _window(value: str) -> tuple[int, int]:
     return inner, outer
 
 
-def run_record(method: str, *, source: str, out: str, points: str | None, weights: dict[str, Any] | None,
+def detection_record(method: str, *, source: str, out: str, points: str | None, weights: dict[str, Any] | None,
                library: dict[str, Any], pixels: list[tuple[int, int]], window: tuple[int, int],
                exclude_masks: str | None) -> dict[str, Any]:
     """What ``--metrics`` records besides the scores, so that the run can be told apart and repeated.
@@ -181,7 +181,7 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
         if sel is not None:
             write_detections(tmp["points"], sel, cube, res.names)
         if report is not None and metrics_out:
-            runs = run_record(m, source=source, out=out, points=points, weights=weights, library=library,
+            runs = detection_record(m, source=source, out=out, points=points, weights=weights, library=library,
                               pixels=pixels, window=window, exclude_masks=exclude_masks)
             tmp["metrics"].write_text(json.dumps(finite_json({"method": m, "truth": str(truth), **runs, **report}),
                                                  indent=2, allow_nan=False))
