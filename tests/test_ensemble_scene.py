@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import rasterio
 from rasterio.transform import from_origin
 
 from cli_runner import assert_one_error_line, run_main
+from tif_writer import write_tif
 from hsi_app.cli.main import main
 
 TRANSFORM = from_origin(440000.0, 3750000.0, 30.0, 30.0)
@@ -28,13 +28,7 @@ SIZE = (32, 30)
 
 
 def _write_tif(path: Path, data: np.ndarray, wavelengths: np.ndarray | None = None) -> Path:
-    c, h, w = data.shape
-    with rasterio.open(path, "w", driver="GTiff", height=h, width=w, count=c, dtype=data.dtype, crs="EPSG:32616",
-                       transform=TRANSFORM) as ds:
-        ds.write(data)
-        if wavelengths is not None:
-            ds.update_tags(wavelength=",".join(f"{v:.2f}" for v in wavelengths), wavelength_units="nm")
-    return path
+    return write_tif(path, data, wavelengths, transform=TRANSFORM)
 
 
 def _scene_values() -> tuple[np.ndarray, np.ndarray]:

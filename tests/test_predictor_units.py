@@ -13,31 +13,23 @@ import rasterio
 from cli_runner import assert_one_error_line, run_main
 from rasterio.transform import from_origin
 from tiny_runs import make_run
+from synthetic_spectra import S2_WL, block_labels, four_materials
 
 from hsi_app.errors import InvalidDataError
 from hsi_app.io.open import open_cube
 from hsi_app.predictor import Predictor
 
-WL = [443, 490, 560, 665, 705, 740, 783, 842, 865, 945, 1610, 2190]
+WL = S2_WL
 H = W = 32
 
 
 def _labels() -> np.ndarray:
-    lab = np.zeros((H, W), np.uint8)
-    lab[1:15, 1:15], lab[1:15, 17:31], lab[17:31, 1:15], lab[17:31, 17:31] = 1, 2, 3, 4
-    return lab
+    return block_labels()
 
 
 def _reflectance() -> np.ndarray:
     """``(12, H, W)`` reflectance 0-0.6: four materials in blocks and noise."""
-    rng = np.random.default_rng(0)
-    wl = np.asarray(WL, float)
-    spectra = [0.05 + 0.45 / (1 + np.exp(-(wl - 710) / 15)), 0.1 + 0.00025 * (wl - 400),
-               0.08 * np.exp(-(wl - 400) / 200), np.full(wl.size, 0.3)]
-    cube = np.repeat((0.15 + 0.1 * np.sin(wl / 150))[:, None, None], H, 1).repeat(W, 2)
-    for k, s in enumerate(spectra, start=1):
-        cube[:, _labels() == k] = s[:, None]
-    return np.clip(cube + rng.normal(0, 0.01, cube.shape), 0.001, 1)
+    return np.clip(four_materials(), 0.001, 1)
 
 
 def _write(path: Path, data: np.ndarray, dtype: str) -> Path:

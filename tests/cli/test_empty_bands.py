@@ -14,34 +14,25 @@ import numpy as np
 import pytest
 import rasterio
 from cli_runner import assert_one_error_line, run_main
+from synthetic_spectra import S2_WL, block_labels, four_materials
 from rasterio.transform import from_origin
 
 from hsi_app.io.cube import make_cube
 from hsi_app.io.open import open_cube
 
-WL = [443, 490, 560, 665, 705, 740, 783, 842, 865, 945, 1610, 2190]
+WL = S2_WL
 DEAD = 5  # 0-based: band 6, 740 nm
 H = W = 32
 NODATA = -9999.0
 
 
 def _labels() -> np.ndarray:
-    lab = np.zeros((H, W), np.uint8)
-    lab[1:15, 1:15], lab[1:15, 17:31], lab[17:31, 1:15], lab[17:31, 17:31] = 1, 2, 3, 4
-    return lab
+    return block_labels()
 
 
 def _scene() -> np.ndarray:
     """``(12, H, W)`` float32 reflectance: four materials in blocks, noise, a 4 x 4 no-data hole."""
-    rng = np.random.default_rng(0)
-    wl = np.asarray(WL, float)
-    spectra = [0.05 + 0.45 / (1 + np.exp(-(wl - 710) / 15)), 0.1 + 0.00025 * (wl - 400),
-               0.08 * np.exp(-(wl - 400) / 200), np.full(wl.size, 0.3)]
-    cube = np.repeat((0.15 + 0.1 * np.sin(wl / 150))[:, None, None], H, 1).repeat(W, 2)
-    lab = _labels()
-    for k, s in enumerate(spectra, start=1):
-        cube[:, lab == k] = s[:, None]
-    cube = (cube + rng.normal(0, 0.01, cube.shape)).astype(np.float32)
+    cube = four_materials().astype(np.float32)
     cube[:, 12:16, 20:24] = NODATA
     return cube
 

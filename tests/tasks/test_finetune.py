@@ -14,6 +14,7 @@ import torch
 from rasterio.transform import from_origin
 
 from cli_runner import run_main
+from tif_writer import write_tif
 from hsi_app.cli.main import main
 from hsi_app.errors import ModelLoadError
 
@@ -39,13 +40,7 @@ def _scene(wl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _write_tif(path: Path, data: np.ndarray, wavelengths: np.ndarray | None = None) -> Path:
-    c, h, w = data.shape
-    with rasterio.open(path, "w", driver="GTiff", height=h, width=w, count=c, dtype=data.dtype, crs="EPSG:32616",
-                       transform=TRANSFORM) as ds:
-        ds.write(data)
-        if wavelengths is not None:
-            ds.update_tags(wavelength=",".join(f"{v:.2f}" for v in wavelengths), wavelength_units="nm")
-    return path
+    return write_tif(path, data, wavelengths, transform=TRANSFORM)
 
 
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
