@@ -70,6 +70,8 @@ def scene_files(source: str | os.PathLike[str], fmt: str | None = None) -> list[
     (the reader's format name) an ENVI pair is found by its header; a ``.mat``'s labels file counts only
     with ``fmt="mat"`` (a prediction does not read it).
     """
+    if not str(source).strip():  # a cube built in Python: no files (Path('') is the current folder)
+        return []
     p = Path(source)
     if p.is_dir():
         return sorted(f for f in p.rglob("*") if f.is_file())

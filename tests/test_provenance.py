@@ -104,3 +104,18 @@ def test_a_scene_is_referenced_by_its_resolved_path_and_keyed_by_its_contents(tm
     assert provenance.scene_key(provenance.data_identity(
         make_cube(np.zeros((2, 3, 4)), fmt="geotiff", source=str(copy)))["scene"]) != provenance.scene_key(here)
     assert provenance.scene_key({"files": []}) is None and provenance.scene_key(None) is None
+
+
+def test_a_cube_built_in_python_has_no_scene_files(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """An empty ``source`` is not the current folder: nothing there is listed or hashed."""
+    import numpy as np
+
+    from hsi_app.io.cube import make_cube
+    from hsi_app.provenance import data_identity, scene_files
+
+    (tmp_path / "unrelated.bin").write_bytes(b"x" * 10)
+    monkeypatch.chdir(tmp_path)
+    cube = make_cube(np.ones((3, 4, 5), np.float32), wavelength=[500.0, 600.0, 700.0])
+    cube.attrs["source"] = ""
+    assert scene_files("") == [] and scene_files("   ") == []
+    assert data_identity(cube) == {"scene": {"files": []}, "labels": []}
