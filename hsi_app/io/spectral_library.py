@@ -14,8 +14,14 @@ Accepted files:
   ``Unnamed: 0``, holding distinct whole numbers) is never a material. Wavelengths below
   30 are taken as micrometres and converted to nm. Reflectance is expected in 0..1; a table
   whose largest material value exceeds 1.5 is taken as percent and divided by 100.
-* **ENVI spectral library** (``x.sli`` + ``x.hdr``, or the ``.hdr``), read by Spectral
-  Python; wavelength units come from the header (``wavelength units``).
+* **ENVI spectral library** (``x.sli`` + ``x.hdr`` or ``x.sli.hdr``, or the header), read by
+  Spectral Python; wavelength units come from the header (``wavelength units``).
+
+Missing values: NaN, empty cells, values of 1e30 and more in magnitude (USGS's ``-1.23e34``
+marks deleted channels in splib07, in its ENVI, ASCII and CSV forms) and a ``.sli`` header's
+``data ignore value``. A channel where any spectrum is missing is left out of the library, with
+one warning when fill values were the cause; the percent / x 10000 guess looks only at the
+values that are left.
 
 Reflectance in a library is unitless; cubes are often stored as scaled integers
 (Indian Pines: about 1000-9600). :func:`reflectance_scale` guesses the factor that maps
@@ -153,10 +159,9 @@ def read_library(path: str | os.PathLike[str]) -> SpectralLibrary:
     if not p.exists():
         raise DatasetNotFoundError(f"{p}: spectral library not found; pass a CSV or ENVI .sli file")
     if p.suffix.lower() in (".sli", ".hdr"):
-        lib = _read_sli(p)
-    else:
-        lib = _read_csv(p)
-    return _tidy(lib)
+        lib, ignored = _read_sli(p)
+        return _tidy(lib, ignored)
+    return _tidy(_read_csv(p))
 
 
 def _read_csv(path: Path) -> SpectralLibrary:
@@ -228,62 +233,115 @@ def _wavelength_column(path: Path, cols: list[str], table: np.ndarray) -> int:
     return 0
 
 
-def _read_sli(path: Path) -> SpectralLibrary:
+def _read_sli(path: Path) -> tuple[SpectralLibrary, np.ndarray]:
+    """The library of an ENVI ``.sli`` (values that are the header's ``data ignore value`` as NaN) and
+    ``(K, L)`` bool: where those values were."""
     from spectral.io import envi
 
-    hdr = path if path.suffix.lower() == ".hdr" else path.with_suffix(".hdr")
-    if not hdr.exists():
-        raise DatasetNotFoundError(f"{path}: ENVI library header {hdr.name} not found next to it")
+    from hsi_app.io.envi import find_header
+
+    hdr = find_header(path)
+    if hdr is None:
+        raise DatasetNotFoundError(f"{path}: ENVI library header ({path.with_suffix('.hdr').name} or {path.name}.hdr) "
+                                   "not found next to it; put the library's .hdr beside it")
     try:
-        lib = envi.open(str(hdr), str(path) if path.suffix.lower() == ".sli" else None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # SPy: upper-case keys lowered
+            lib = envi.open(str(hdr), str(path) if path.suffix.lower() == ".sli" else None)
     except Exception as err:  # spectral raises EnviException / FileNotFoundError / ValueError
         from hsi_app.io.envi import spy_message
 
         raise InvalidDataError(f"{path}: not a readable ENVI spectral library ({spy_message(err)}); "
                                "export it again from ENVI or use a CSV library (wavelength column, one column per "
                                "material)") from err
-    spectra = np.asarray(getattr(lib, "spectra", None), dtype=np.float64)
-    if spectra.ndim != 2:
+    stored = np.asarray(getattr(lib, "spectra", None))
+    if stored.ndim != 2:
         raise InvalidDataError(f"{path}: the ENVI file is an image, not a spectral library; pass a .sli")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        header = envi.read_envi_header(str(hdr))  # as written: SPy's library object sets 'data ignore value' to NaN
+    ignored = _ignored(stored, header.get("data ignore value"), hdr)
+    spectra = np.where(ignored, np.nan, stored.astype(np.float64))
     centers = getattr(lib.bands, "centers", None)
     if not centers:
         raise InvalidDataError(f"{path}: the header has no 'wavelength' list; add it to {hdr.name}")
     wl = np.asarray(centers, dtype=np.float64)
-    units = str(getattr(lib.bands, "band_unit", "") or "")
+    units = str(header.get("wavelength units", "") or "")  # SPy's band_unit says '<unspecified>' when absent
     per_unit = nm_factor(wl, units, str(hdr))  # the rule of every reader: guessed, or a mislabel overruled
     if per_unit is None:
         raise InvalidDataError(f"{hdr}: wavelength units {units!r} are not a length; set 'wavelength units' to "
                                "Micrometers or Nanometers")
     wl = wl * per_unit
     names = [str(n) for n in (getattr(lib, "names", None) or [f"spectrum_{i + 1}" for i in range(len(spectra))])]
-    factor = str((getattr(lib, "metadata", None) or {}).get("reflectance scale factor", "")).strip()
+    factor = str(header.get("reflectance scale factor", "")).strip()
     try:
         scale = float(factor) if factor else 0.0
     except ValueError:
         raise InvalidDataError(f"{hdr}: 'reflectance scale factor = {factor}' is not a number; fix the header") from None
     if scale > 0:  # stored reflectance x scale (ENVI's convention, as for images)
         spectra = spectra / scale
-        return SpectralLibrary(names, wl, spectra, str(path), f"reflectance x {scale:g} (header's scale factor)")
-    return SpectralLibrary(names, wl, spectra, str(path))
+        return SpectralLibrary(names, wl, spectra, str(path), f"reflectance x {scale:g} (header's scale factor)"), ignored
+    return SpectralLibrary(names, wl, spectra, str(path)), ignored
 
 
+def _ignored(stored: np.ndarray, value: object, hdr: Path) -> np.ndarray:
+    """``stored``'s shape, bool: where the spectra hold the header's ``data ignore value``.
+
+    Compared in the file's own type, so ``-1.23e34`` in the header matches the float32 value in
+    the file (as a float64 it would not).
+
+    Raises:
+        InvalidDataError: the value is not a number.
+    """
+    text = str(value if value is not None else "").strip()
+    if not text:
+        return np.zeros(stored.shape, dtype=bool)
+    try:
+        number = float(text)
+    except ValueError:
+        raise InvalidDataError(f"{hdr}: 'data ignore value = {text}' is not a number; fix the header") from None
+    if np.isnan(number):
+        return np.isnan(stored) if stored.dtype.kind == "f" else np.zeros(stored.shape, dtype=bool)
+    if stored.dtype.kind != "f":  # an integer library: only a whole number within its type can match
+        info = np.iinfo(stored.dtype)
+        if not (number.is_integer() and info.min <= number <= info.max):
+            return np.zeros(stored.shape, dtype=bool)
+    return stored == np.asarray(number).astype(stored.dtype)
+
+
+FILL_MIN = 1e30
+"""Values this large in magnitude are fill values, not reflectance (USGS splib07 writes -1.23e34 for
+deleted channels); the scene readers use the same bound."""
 PERCENT_MAX = 150.0
 """Largest value read as percent; larger values are reflectance x 10000."""
 
 
-def _tidy(lib: SpectralLibrary) -> SpectralLibrary:
+def _tidy(lib: SpectralLibrary, ignored: np.ndarray | None = None) -> SpectralLibrary:
     """Units to nm and 0..1, sorted wavelengths, rows with missing values dropped.
 
-    Reflectance is taken as 0..1 when no value exceeds 1.5, as percent up to
-    :data:`PERCENT_MAX`, and as reflectance x 10000 above (ENVI libraries are first divided by
-    their ``reflectance scale factor``).
+    Values of :data:`FILL_MIN` and more in magnitude are missing (USGS's deleted channels), and
+    so is NaN (an empty cell) and ``ignored``, ``(K, L)`` bool: the values an ENVI header's
+    ``data ignore value`` marks. Reflectance is then taken as 0..1
+    when no value exceeds 1.5, as percent up to :data:`PERCENT_MAX`, and as reflectance x 10000
+    above (ENVI libraries are first divided by their ``reflectance scale factor``).
+
+    Raises:
+        InvalidDataError: fewer than 2 channels where every spectrum has a value.
     """
     wl = np.asarray(lib.wavelengths, dtype=np.float64)
     sp = np.atleast_2d(np.asarray(lib.spectra, dtype=np.float64))
+    fill = np.abs(sp) >= FILL_MIN
+    if ignored is not None:
+        fill |= ignored
+    sp = np.where(fill, np.nan, sp)
     keep = np.isfinite(wl) & np.isfinite(sp).all(axis=0)
+    if fill.any():
+        _warn_fill(lib, fill, keep, header=ignored is not None and bool(ignored.any()))
     wl, sp = wl[keep], sp[:, keep]
     if wl.size < 2 or sp.shape[0] == 0:
-        raise InvalidDataError(f"{lib.source}: fewer than 2 complete rows of wavelength and reflectance values")
+        raise InvalidDataError(f"{lib.source}: fewer than 2 complete rows of wavelength and reflectance values"
+                               f"{_missing_note(lib)}; every spectrum needs values at 2 or more "
+                               "common wavelengths")
     wl = wl * (nm_factor(wl, None) or 1.0)  # no units in a CSV: micrometres when every centre is below 30
     top = float(np.nanmax(np.abs(sp)))
     stored_as = lib.stored_as
@@ -294,6 +352,31 @@ def _tidy(lib: SpectralLibrary) -> SpectralLibrary:
         sp, stored_as = sp / 100.0, f"{then}percent (values above 1.5)"
     order = np.argsort(wl)
     return SpectralLibrary(list(lib.names), wl[order], sp[:, order], lib.source, stored_as)
+
+
+def _warn_fill(lib: SpectralLibrary, fill: np.ndarray, keep: np.ndarray, *, header: bool) -> None:
+    """One warning: how many channels of which spectra held fill values (``header``: some were the ENVI
+    header's ``data ignore value``), and that they are left out."""
+    rows = np.flatnonzero(fill.any(axis=1))
+    names = [lib.names[i] for i in rows[:5]] + (["..."] if rows.size > 5 else [])
+    channels = int(fill.any(axis=0).sum())
+    also = ", or the header's data ignore value" if header else ""
+    warnings.warn(
+        f"{lib.source}: {channels} channel{'s' if channels != 1 else ''} of {', '.join(names)} hold fill values "
+        "(1e30 and more in magnitude, such as USGS's -1.23e34 for deleted channels"
+        f"{also}); "
+        f"left out of the library, {int(keep.sum())} of {keep.size} channels kept",
+        HSIWarning,
+        stacklevel=4,
+    )
+
+
+def _missing_note(lib: SpectralLibrary) -> str:
+    """`` (spectra with missing values: a, b)`` for the error about too few complete rows, or ``""``."""
+    sp = np.atleast_2d(np.asarray(lib.spectra, dtype=np.float64))
+    gappy = (~np.isfinite(sp) | (np.abs(sp) >= FILL_MIN)).any(axis=1)
+    gaps = [name for name, g in zip(lib.names, gappy, strict=False) if g]
+    return f" (spectra with missing values: {', '.join(gaps[:5])}{', ...' if len(gaps) > 5 else ''})" if gaps else ""
 
 
 def reflectance_scale(values: np.ndarray) -> float:
