@@ -153,7 +153,7 @@ def test_rotated_map_info_matches_gdal_for_square_pixels_at_the_first_pixel(tmp_
 
 def test_rotated_map_info_keeps_the_reference_pixel_and_rectangular_pixels(tmp_path: Path) -> None:
     """Non-square pixels and a reference pixel inside the grid: invariants of a turned rectangle grid."""
-    from hsi_app.io.envi import rotated_grid
+    from hsi_app.io.envi_georef import rotated_grid
 
     theta = np.radians(30.0)
     t = rotated_grid(2.5, 3.5, 500000.0, 4200000.0, 30.0, 20.0, theta)

@@ -1,0 +1,132 @@
+"""Georeference of ENVI headers: ``map info`` (UTM, Geographic Lat/Lon, rotated grids) and
+``coordinate system string`` (WKT), read as GDAL's ENVI driver reads them."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+from hsi_app.errors import CubeReadError, HSIWarning
+from hsi_app.io.cube import alnum_key
+
+_DATUM_UTM = {"wgs84": (32600, 32700), "nad83": (26900, None), "nad27": (26700, None)}
+_DATUM_GEO = {"wgs84": 4326, "nad83": 4269, "nad27": 4267}
+_DATUM_ALIASES = {"northamerica1983": "nad83", "northamerica1927": "nad27", "worldgeodeticsystem1984": "wgs84"}
+
+
+def datum_key(name: str) -> str:
+    """``'North America 1983'``, ``'NAD-83'``, ``'nad83'`` -> ``'nad83'``; ``'WGS 84'`` -> ``'wgs84'``."""
+    key = alnum_key(name)
+    return _DATUM_ALIASES.get(key, key)
+
+
+def rotated_grid(rx: float, ry: float, mx: float, my: float, px: float, py: float, theta: float) -> Any:
+    """The affine transform of an ENVI grid: pixel steps ``px`` along a row and ``py`` down a
+    column, turned counter-clockwise by ``theta`` radians, with the corner of the 1-based
+    reference pixel ``(rx, ry)`` at map position ``(mx, my)``.
+
+    With ``theta = 0`` this is the usual north-up grid. For square pixels referenced at
+    (1, 1), the form rotated products use (AVIRIS-NG), it equals GDAL's reading of the same
+    header; GDAL turns a non-square pixel's sides and a reference pixel other than (1, 1)
+    differently (scaling after turning, and shifting the origin without turning), while here
+    the pixel stays a rectangle and the reference pixel keeps the coordinates the header gives.
+    """
+    from rasterio.transform import Affine
+
+    cos, sin = math.cos(theta), math.sin(theta)
+    a, b, d, e = cos * px, sin * py, sin * px, -cos * py
+    return Affine(a, b, mx - (rx - 1.0) * a - (ry - 1.0) * b, d, e, my - (rx - 1.0) * d - (ry - 1.0) * e)
+
+
+def parse_map_info(map_info: list[str], header: Path, *, warn_crs: bool = True) -> tuple[Any, Any]:
+    """``(crs, transform)`` from an ENVI ``map info`` list.
+
+    The reference pixel is 1-based with (1, 1) the upper-left corner of the first pixel.
+    UTM (zone, North/South; WGS-84 -> EPSG:326zz/327zz, NAD-83/NAD-27 north) and
+    ``Geographic Lat/Lon`` get a CRS; other projections get ``crs=None`` (pass a WKT in
+    ``coordinate system string``; ``warn_crs=False`` when it is there). ``rotation=θ``
+    (degrees, counter-clockwise, as AVIRIS-NG flight lines carry it) gives a rotated
+    transform: see :func:`rotated_grid`.
+    """
+    from rasterio.crs import CRS
+
+    items = [str(v).strip() for v in map_info]
+    try:
+        proj = items[0].lower()
+        rx, ry, mx, my, px, py = (float(v) for v in items[1:7])
+    except (IndexError, ValueError):
+        warnings.warn(f"{header}: unreadable 'map info'; using pixel coordinates", HSIWarning, stacklevel=3)
+        return None, None
+    if px <= 0 or py <= 0 or not (math.isfinite(px) and math.isfinite(py)):
+        warnings.warn(f"{header}: 'map info' pixel size {px:g} x {py:g} is not positive; using pixel coordinates",
+                      HSIWarning, stacklevel=3)
+        return None, None
+    rest = [v for v in items[7:] if "=" not in v]
+    opts = {k.strip().lower(): v.strip() for k, _, v in (v.partition("=") for v in items[7:] if "=" in v)}
+    try:
+        theta = math.radians(float(opts.get("rotation", "0") or 0))
+    except ValueError:
+        warnings.warn(f"{header}: unreadable 'map info' rotation; using pixel coordinates", HSIWarning, stacklevel=3)
+        return None, None
+    transform = rotated_grid(rx, ry, mx, my, px, py, theta)
+    crs = None
+    datum = ""
+    if proj == "utm" and len(rest) >= 2:
+        zone, north = _utm_zone(rest[0], header), rest[1].lower().startswith("n")
+        datum = rest[2] if len(rest) > 2 else "WGS-84"
+        codes = _DATUM_UTM.get(datum_key(datum))
+        code = None if codes is None else codes[0 if north else 1]
+        if code is not None:
+            crs = CRS.from_epsg(code + zone)
+    elif proj.startswith("geographic"):
+        datum = rest[0] if rest else "WGS-84"
+        code = _DATUM_GEO.get(datum_key(datum))
+        if code is not None:
+            crs = CRS.from_epsg(code)
+    if crs is None and warn_crs:
+        what = (f"datum {datum!r} of projection {items[0]!r}" if datum
+                else f"projection {items[0]!r} ({', '.join(rest)})")
+        warnings.warn(
+            f"{header}: map info {what} is not recognised; outputs keep its map grid without a CRS; "
+            "add a 'coordinate system string' (WKT) to the header to get one",
+            HSIWarning,
+            stacklevel=3,
+        )
+    return crs, transform
+
+
+def _utm_zone(text: str, header: Path) -> int:
+    """The UTM zone of ``map info`` (a whole number 1-60; ``'33.0'`` is 33).
+
+    Raises:
+        CubeReadError: anything else (``'33N'``, ``'33.7'``, ``'99'``), naming the header.
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (value.is_integer() and 1 <= value <= 60):
+        raise CubeReadError(f"{header}: 'map info' gives UTM zone {text.strip()!r}; zones are whole numbers 1-60 "
+                            "followed by North or South, fix the .hdr")
+    return int(value)
+
+
+def wkt_crs(h: dict[str, Any], header: Path) -> Any:
+    """CRS from ``coordinate system string`` (SPy splits it at commas; rejoin), or None."""
+    from rasterio.crs import CRS
+    from rasterio.errors import CRSError
+
+    raw = h.get("coordinate system string")
+    if not raw:
+        return None
+    wkt = ",".join(raw) if isinstance(raw, list) else str(raw).strip("{} ")
+    try:
+        import pyproj
+
+        pyproj.CRS.from_wkt(wkt)  # checked quietly first: GDAL prints its own "ERROR 1" line on bad WKT
+        return CRS.from_wkt(wkt)
+    except (CRSError, pyproj.exceptions.CRSError):
+        warnings.warn(f"{header}: unreadable 'coordinate system string'; using 'map info'", HSIWarning, stacklevel=3)
+        return None
