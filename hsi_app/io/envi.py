@@ -4,7 +4,8 @@ The binary file is memory-mapped by ``spectral.envi.open`` in any interleave (BS
 BIP; either byte order; with a header offset) and exposed as a lazy dask ``(C, H, W)``
 array, so only the windows that are used are read. The header gives the band centres and
 widths (``wavelength``, ``fwhm``, converted to nm with ``wavelength units``),
-``data ignore value`` (-> NaN), ``bbl`` (0 = bad band), ``band names`` and
+``data ignore value`` (-> NaN), ``bbl`` (0 = bad band), ``band names``,
+``data gain values``/``data offset values`` (applied per band, as GDAL applies them) and
 ``reflectance scale factor`` (applied). The georeference comes from ``coordinate system
 string`` (WKT) when present, otherwise from ``map info`` (UTM and Geographic Lat/Lon; a
 ``rotation`` gives a rotated grid, whose map positions ``cube.hsi.map_coords`` returns); see
@@ -178,10 +179,12 @@ def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
         chunks: spatial chunk size (pixels) of the dask array; all bands in one chunk.
 
     Returns:
-        Cube ``(bands, lines, samples)`` float32 (dask): raw values divided by
-        ``reflectance scale factor`` when the header has one; ``data ignore value``
-        becomes NaN (``attrs['nodata']`` NaN); ``bad_band`` from ``bbl``; ``valid`` where
-        no good band is no-data; ``band_names``/``scale_factor`` in attrs; ``fmt="envi"``.
+        Cube ``(bands, lines, samples)`` float32 (dask): ``raw * gain + offset`` per band when
+        the header has ``data gain values``/``data offset values`` (as GDAL reads them; coords
+        ``gain``/``offset``, ``attrs['scale_offset']``), divided by ``reflectance scale factor``
+        when it has one; a raw value equal to ``data ignore value`` becomes NaN
+        (``attrs['nodata']`` NaN); ``bad_band`` from ``bbl``; ``valid`` where no good band is
+        no-data; ``band_names``/``scale_factor`` in attrs; ``fmt="envi"``.
 
     Raises:
         DatasetNotFoundError: no such file, no header, or no data file next to the header.
@@ -264,7 +267,10 @@ def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     ignore = _floats(h, "data ignore value", 1, header)
     nodata = None if ignore is None else float(ignore[0])
     scale = float(getattr(img, "scale_factor", 1.0) or 1.0)
+    gain, shift = _gain_offset(h, c, header)
     out = raw.astype(np.float32)
+    if gain is not None:  # GDAL's band scale/offset, as a GeoTIFF copy of this file would carry them
+        out = out * gain.astype(np.float32)[:, None, None] + shift.astype(np.float32)[:, None, None]
     if scale != 1.0:
         out = out / np.float32(scale)
     if nodata is not None and not np.isnan(nodata):
@@ -290,7 +296,9 @@ def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
         attrs["band_names"] = [str(n) for n in names]
     if nodata is not None:
         attrs["raw_nodata"] = nodata
-    return make_cube(
+    if gain is not None:
+        attrs["scale_offset"] = "applied"
+    cube = make_cube(
         out,
         wavelength=wl_nm,
         fwhm=fw_nm,
@@ -303,3 +311,21 @@ def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
         source=os.fspath(path),
         attrs=attrs,
     )
+    if gain is None:
+        return cube
+    return cube.assign_coords(gain=("band", gain), offset=("band", shift))
+
+
+def _gain_offset(h: dict[str, Any], c: int, header: Path) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
+    """``(gain, offset)``, each ``(C,)`` float64, from ``data gain values``/``data offset values`` (a missing one
+    is 1 / 0), or ``(None, None)`` when neither is there or they change nothing. A list of the wrong length is
+    ignored with a warning (:func:`_floats`)."""
+    gain = _floats(h, "data gain values", c, header)
+    shift = _floats(h, "data offset values", c, header)
+    if gain is None and shift is None:
+        return None, None
+    gain = np.ones(c) if gain is None else gain
+    shift = np.zeros(c) if shift is None else shift
+    if np.all(gain == 1.0) and np.all(shift == 0.0):
+        return None, None
+    return gain, shift
