@@ -44,7 +44,7 @@ def parse_map_info(map_info: list[str], header: Path, *, warn_crs: bool = True) 
     """``(crs, transform)`` from an ENVI ``map info`` list.
 
     The reference pixel is 1-based with (1, 1) the upper-left corner of the first pixel.
-    UTM (zone, North/South; WGS-84 -> EPSG:326zz/327zz, NAD-83/NAD-27 north) and
+    UTM (zone 1-60, North/South, both checked; WGS-84 -> EPSG:326zz/327zz, NAD-83/NAD-27 north) and
     ``Geographic Lat/Lon`` get a CRS; other projections get ``crs=None`` (pass a WKT in
     ``coordinate system string``; ``warn_crs=False`` when it is there). ``rotation=θ``
     (degrees, counter-clockwise, as AVIRIS-NG flight lines carry it) gives a rotated
@@ -73,8 +73,8 @@ def parse_map_info(map_info: list[str], header: Path, *, warn_crs: bool = True) 
     transform = rotated_grid(rx, ry, mx, my, px, py, theta)
     crs = None
     datum = ""
-    if proj == "utm" and len(rest) >= 2:
-        zone, north = _utm_zone(rest[0], header), rest[1].lower().startswith("n")
+    if proj == "utm" and rest:
+        zone, north = _utm_zone(rest[0], header), _utm_north(rest[1] if len(rest) > 1 else "", header)
         datum = rest[2] if len(rest) > 2 else "WGS-84"
         codes = _DATUM_UTM.get(datum_key(datum))
         code = None if codes is None else codes[0 if north else 1]
@@ -95,6 +95,24 @@ def parse_map_info(map_info: list[str], header: Path, *, warn_crs: bool = True) 
             stacklevel=3,
         )
     return crs, transform
+
+
+_HEMISPHERES = {"north": True, "n": True, "northern": True, "south": False, "s": False, "southern": False}
+
+
+def _utm_north(text: str, header: Path) -> bool:
+    """Whether the UTM hemisphere field of ``map info`` says North (``North``/``N``/``South``/``S``, any case).
+
+    Raises:
+        CubeReadError: a missing or other field (a datum where the hemisphere belongs), naming the header:
+            read as South it would put the scene 10,000 km off.
+    """
+    key = text.strip().lower()
+    if key not in _HEMISPHERES:
+        got = f"{text.strip()!r} where the hemisphere belongs" if key else "no hemisphere"
+        raise CubeReadError(f"{header}: 'map info' gives UTM {got}; after the zone comes North or South "
+                            "(e.g. '11, North, WGS-84'), fix the .hdr")
+    return _HEMISPHERES[key]
 
 
 def _utm_zone(text: str, header: Path) -> int:

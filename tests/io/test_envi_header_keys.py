@@ -81,3 +81,26 @@ def test_unit_gain_and_a_wrong_length_change_nothing(tmp_path: Path) -> None:
     with pytest.warns(HSIWarning, match=r"short.hdr: 'data gain values' has 2 valid values for 4 bands; ignored"):
         short = open_cube(write_envi(tmp_path, "short", "data gain values = {2, 2}\n"))
     np.testing.assert_array_equal(short.values, raw)
+
+
+@pytest.mark.parametrize(("hemisphere", "epsg"), [("North", 32611), ("north", 32611), ("N", 32611), ("South", 32711),
+                                                  ("S", 32711), ("s", 32711)])
+def test_utm_hemisphere_spellings(tmp_path: Path, hemisphere: str, epsg: int) -> None:
+    hdr = write_envi(tmp_path, "utm", f"map info = {{UTM, 1, 1, 620430.0, 4183260.0, 15, 15, 11, {hemisphere}, "
+                                      "WGS-84, units=Meters}\n")
+    cube = open_cube(hdr)
+    assert cube.rio.crs.to_epsg() == epsg
+    if hemisphere in ("North", "South"):  # GDAL reads ENVI's own spelling the same way
+        with rasterio.open(hdr.with_suffix(".img")) as ds:
+            assert ds.crs.to_epsg() == epsg
+
+
+@pytest.mark.parametrize(("fields", "said"), [("11, WGS-84", "'WGS-84' where the hemisphere belongs"),
+                                              ("11", "no hemisphere"), ("11, Norht, WGS-84", "'Norht'")])
+def test_a_utm_map_info_without_a_hemisphere_is_refused(tmp_path: Path, fields: str, said: str) -> None:
+    """It was read as South (EPSG:32711, 10,000 km off) without a word."""
+    hdr = write_envi(tmp_path, "hemi", f"map info = {{UTM, 1, 1, 620430.0, 4183260.0, 15, 15, {fields}, units=Meters}}\n")
+    with pytest.raises(CubeReadError) as err:
+        open_cube(hdr)
+    msg = str(err.value)
+    assert msg.startswith(f"{hdr}: 'map info' gives UTM {said}") and "North or South" in msg and "\n" not in msg
