@@ -28,6 +28,8 @@ from hsi_app.io.wavelength_units import nm_factor, nm_factor_or_warn
 
 FORMAT = "envi"
 DATA_EXTS = ("", ".img", ".dat", ".bsq", ".bil", ".bip", ".raw")
+TIFF_EXTS = (".tif", ".tiff")
+"""Names of the TIFF that a ``file type = TIFF`` header describes."""
 REQUIRED = ("samples", "lines", "bands", "data type", "interleave", "byte order")
 ENVI_DTYPES = {1: "u1", 2: "i2", 3: "i4", 4: "f4", 5: "f8", 12: "u2", 13: "u4", 14: "i8", 15: "u8"}
 
@@ -44,13 +46,29 @@ def find_header(path: str | os.PathLike[str]) -> Path | None:
 
 
 def find_data(header: Path) -> Path | None:
-    """The binary file next to ``header`` (``x``, ``x.img``, ``x.dat``, ``x.bsq``...)."""
+    """The binary file next to ``header`` (``x``, ``x.img``, ``x.dat``, ``x.bsq``...), or for a header ENVI
+    writes beside a TIFF (:func:`is_tiff_header`) that TIFF (``x.tif``/``x.tiff``, any case)."""
     stem = header.with_suffix("")
-    for ext in DATA_EXTS:
-        for cand in (Path(f"{stem}{ext}"), Path(f"{stem}{ext.upper()}")):
-            if cand.is_file():
-                return cand
-    return None
+    if is_tiff_header(header):
+        own = [stem] if stem.suffix.lower() in TIFF_EXTS else []  # x.tif.hdr
+        cands = own + [Path(f"{stem}{e}") for ext in TIFF_EXTS for e in (ext, ext.upper())]
+    else:
+        cands = [Path(f"{stem}{e}") for ext in DATA_EXTS for e in dict.fromkeys((ext, ext.upper()))]
+    return next((c for c in cands if c.is_file()), None)
+
+
+def is_tiff_header(header: Path) -> bool:
+    """Whether ``header`` is one ENVI writes beside a TIFF to keep what the TIFF cannot hold (wavelengths, FWHM,
+    ``bbl``): it says ``file type = TIFF``. Never raises (an unreadable header is not one)."""
+    from spectral.io import envi
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # SPy: upper-case keys lowered
+            h = envi.read_envi_header(str(header))
+    except (envi.EnviException, OSError, UnicodeDecodeError, ValueError):
+        return False
+    return "tif" in str(h.get("file type", "")).lower()
 
 
 def is_envi(path: str | os.PathLike[str]) -> bool:
@@ -113,7 +131,7 @@ def read_header(header: Path) -> dict[str, Any]:
     return h
 
 
-def _floats(h: dict[str, Any], key: str, n: int, header: Path) -> np.ndarray | None:
+def header_floats(h: dict[str, Any], key: str, n: int, header: Path) -> np.ndarray | None:
     """``(n,)`` float64 list value of ``key``, or None (with a warning when malformed)."""
     if key not in h:
         return None
@@ -175,7 +193,8 @@ def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     """Read an ENVI image lazily.
 
     Args:
-        path: the ``.hdr`` or the data file next to it.
+        path: the ``.hdr`` or the data file next to it. A header ENVI writes beside a TIFF
+            (``file type = TIFF``) opens that TIFF with :func:`~hsi_app.io.geotiff.read_geotiff`.
         chunks: spatial chunk size (pixels) of the dask array; all bands in one chunk.
 
     Returns:
@@ -206,6 +225,8 @@ def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
         raise DatasetNotFoundError(
             f"{p}: no ENVI header (x.hdr or x.img.hdr) next to it; put the .hdr beside the data"
         )
+    if is_tiff_header(header):
+        return _read_envi_tiff(header, chunks)
     data = p if p != header else find_data(header)
     if data is None:
         names = ", ".join(f"{header.with_suffix('').name}{e}" for e in DATA_EXTS)
@@ -261,10 +282,10 @@ def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     raw = da.from_array(src, chunks=(c, chunks, chunks), name=name, meta=np.empty((0, 0, 0), dtype))
 
     bad = np.zeros(c, dtype=bool)
-    bbl = _floats(h, "bbl", c, header)
+    bbl = header_floats(h, "bbl", c, header)
     if bbl is not None:
         bad = bbl == 0
-    ignore = _floats(h, "data ignore value", 1, header)
+    ignore = header_floats(h, "data ignore value", 1, header)
     nodata = None if ignore is None else float(ignore[0])
     scale = float(getattr(img, "scale_factor", 1.0) or 1.0)
     gain, shift = _gain_offset(h, c, header)
@@ -278,8 +299,8 @@ def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     valid = valid_from_data(raw, nodata, bad)
 
     units = h.get("wavelength units")
-    wl = _floats(h, "wavelength", c, header)
-    fw = _floats(h, "fwhm", c, header)
+    wl = header_floats(h, "wavelength", c, header)
+    fw = header_floats(h, "fwhm", c, header)
     factor = nm_factor_or_warn(wl, units, str(header)) if wl is not None else None
     wl_nm = wl * factor if wl is not None and factor is not None else None
     fw_nm = fw * factor if fw is not None and factor is not None else None  # same units as wavelength
@@ -316,12 +337,29 @@ def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     return cube.assign_coords(gain=("band", gain), offset=("band", shift))
 
 
+def _read_envi_tiff(header: Path, chunks: int) -> Cube:
+    """The TIFF that a ``file type = TIFF`` header describes, read as a GeoTIFF (which takes the header's
+    wavelengths, FWHM, ``bbl`` and ``data ignore value``: :mod:`hsi_app.io.envi_tiff`).
+
+    Raises:
+        DatasetNotFoundError: no such TIFF beside the header.
+    """
+    tiff = find_data(header)
+    if tiff is None:
+        names = ", ".join(f"{header.with_suffix('').name}{e}" for e in TIFF_EXTS)
+        raise DatasetNotFoundError(f"{header}: says 'file type = TIFF' but no TIFF is beside it (looked for {names}); "
+                                   "copy the TIFF beside the .hdr, or open the TIFF itself")
+    from hsi_app.io.geotiff import read_geotiff
+
+    return read_geotiff(tiff, chunks=chunks)
+
+
 def _gain_offset(h: dict[str, Any], c: int, header: Path) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
     """``(gain, offset)``, each ``(C,)`` float64, from ``data gain values``/``data offset values`` (a missing one
     is 1 / 0), or ``(None, None)`` when neither is there or they change nothing. A list of the wrong length is
-    ignored with a warning (:func:`_floats`)."""
-    gain = _floats(h, "data gain values", c, header)
-    shift = _floats(h, "data offset values", c, header)
+    ignored with a warning (:func:`header_floats`)."""
+    gain = header_floats(h, "data gain values", c, header)
+    shift = header_floats(h, "data offset values", c, header)
     if gain is None and shift is None:
         return None, None
     gain = np.ones(c) if gain is None else gain

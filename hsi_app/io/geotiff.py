@@ -4,7 +4,10 @@ Band centres are taken, in this order, from per-band ``wavelength``/``fwhm`` tag
 ``IMAGERY`` metadata domain (``CENTRAL_WAVELENGTH_UM``/``FWHM_UM``, rounded by GDAL to
 1 nm when it converts ENVI files, so the tags win when both are there), a
 dataset-level ``wavelength`` list (ENVI-style, as GDAL exposes ENVI headers) and
-finally numbers in band descriptions such as ``"band 12 (551.3 nm)"``.
+numbers in band descriptions such as ``"band 12 (551.3 nm)"``, and finally the ENVI header
+ENVI writes beside a TIFF (``x.hdr`` with ``file type = TIFF``: :mod:`hsi_app.io.envi_tiff`),
+which also adds its ``bbl`` to the bad bands and gives its ``data ignore value`` to a TIFF
+without a no-data value.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numpy as np
 
 from hsi_app.errors import CubeReadError, HSIWarning
 from hsi_app.io.cube import Cube, has_map_grid, make_cube, valid_from_data
+from hsi_app.io.envi_tiff import TiffSidecar, read_sidecar
 from hsi_app.io.wavelength_units import nm_factor, nm_factor_or_warn
 
 TIFF_ONLY = "GTiff"
@@ -184,6 +188,7 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
                 wl, fw = band_wavelengths(ds)
                 bad = bad_band_tag(ds, path)
                 crs, transform, nodata = ds.crs, ds.transform, ds.nodata
+                sidecar = read_sidecar(path, (ds.count, ds.height, ds.width))
                 gcps, gcp_crs = ds.gcps
                 descriptions = list(ds.descriptions)
                 scales, offsets = np.asarray(ds.scales, np.float64), np.asarray(ds.offsets, np.float64)
@@ -199,6 +204,9 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     except RasterioIOError as err:
         raise CubeReadError(f"{path}: not a readable GeoTIFF ({err}); check the file or re-export it") from err
     attrs: dict[str, Any] = {"band_descriptions": [d or "" for d in descriptions]}
+    if sidecar is not None:  # what ENVI keeps beside a TIFF fills what the TIFF does not say
+        wl, fw, bad, nodata = _with_sidecar(sidecar, wl, fw, bad, nodata)
+        attrs["envi_header"] = str(sidecar.header)
     crs_only = crs is not None and transform.is_identity and not gcps
     if crs_only:  # GDAL's identity: the file has no geotransform
         warnings.warn(
@@ -271,6 +279,19 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
         source=str(path),
         attrs=attrs,
     )
+
+
+def _with_sidecar(side: TiffSidecar, wl: np.ndarray, fw: np.ndarray, bad: list[int],
+                  nodata: float | None) -> tuple[np.ndarray, np.ndarray, list[int], float | None]:
+    """``(wavelength, fwhm, bad bands, nodata)`` of a TIFF completed by its ``file type = TIFF`` ENVI header:
+    the header's centres and widths where the TIFF has none, its ``bbl`` added to the bad bands, its
+    ``data ignore value`` when the TIFF declares no no-data value."""
+    if side.wavelength is not None and np.isnan(wl).all():
+        wl = side.wavelength
+    if side.fwhm is not None and np.isnan(fw).all():
+        fw = side.fwhm
+    bad = sorted(set(bad) | {int(b) for b in np.flatnonzero(side.bad)})
+    return wl, fw, bad, side.nodata if nodata is None else nodata
 
 
 def holds_file_values(cube: Cube) -> bool:
