@@ -4,6 +4,9 @@ A product ``P`` (``ENMAP01-____L2A-DT..._V010303_...``) holds ``P-SPECTRAL_IMAGE
 (224 bands, int16, no-data -32768), ``P-METADATA.XML`` and ``P-QL_*.TIF`` quality layers.
 Products ordered as Cloud-Optimized GeoTIFF name their rasters ``P-SPECTRAL_IMAGE_COG.TIF``
 and ``P-QL_QUALITY_*_COG.TIF``; every raster name may also end ``.TIFF``, in any case.
+Products ordered in ENVI format (as EnPT also writes them) hold ``P-SPECTRAL_IMAGE.BSQ``
+(or ``.BIL``/``.BIP``) with its ``.HDR``; any raster so named is read through GDAL's ENVI
+driver, the others through its GTiff driver only.
 Everything per band comes from the scene's own ``METADATA.XML``
 (``specific/bandCharacterisation/bandID[@number]``): centre wavelength, FWHM, gain and
 offset. The cube holds ``raw * gain + offset`` as float32 (reflectance 0..1), computed
@@ -42,9 +45,13 @@ QUALITY_MASKS = {
 """Mask name -> file suffix. EnMAP's layers hold 0/1 and a pixel is flagged where it is 1; a
 re-encoded layer with other values (0/255...) has every nonzero pixel, other than a declared
 no-data value, flagged, with a warning that names the layer and the values found."""
+ENVI_EXTS = (".BSQ", ".BIL", ".BIP")
+"""Raster names of products delivered in ENVI format (a ``.HDR`` beside each)."""
+ENVI_DRIVER = "ENVI"
 SCAN_BYTES = 32 * 2**20
 """Memory budget of one row block in the bad-band scan."""
-_HOWTO = "point at an EnMAP L2A product folder, its .zip, or its *-SPECTRAL_IMAGE.TIF"
+_SPECTRAL_NAMES = f"*{SPECTRAL_SUFFIX} (or .BSQ/.BIL/.BIP)"
+_HOWTO = f"point at an EnMAP L2A product folder, its .zip, or its {_SPECTRAL_NAMES}"
 
 
 @dataclass(frozen=True)
@@ -109,15 +116,30 @@ class _Product:
 def _match(names: list[str], suffix: str) -> list[str]:
     """Entries of ``names`` ending with ``suffix``, case-insensitive.
 
-    A ``.TIF`` suffix also matches ``.TIFF`` and the COG variants ``_COG.TIF``/``_COG.TIFF``.
+    A ``.TIF`` suffix also matches ``.TIFF``, the COG variants ``_COG.TIF``/``_COG.TIFF`` and the
+    ENVI-format rasters ``.BSQ``/``.BIL``/``.BIP``.
     """
     sfx = suffix.upper()
     if sfx.endswith(".TIF"):
         stem = sfx[: -len(".TIF")]
         alts: tuple[str, ...] = tuple(stem + cog + ext for cog in ("", "_COG") for ext in (".TIF", ".TIFF"))
+        alts += tuple(stem + ext for ext in ENVI_EXTS)
     else:
         alts = (sfx,)
     return [n for n in names if n.upper().endswith(alts)]
+
+
+def gdal_driver(part: str) -> str:
+    """The one GDAL driver that opens a product raster: ENVI for ``.BSQ``/``.BIL``/``.BIP``, else GTiff."""
+    return ENVI_DRIVER if part.upper().endswith(ENVI_EXTS) else TIFF_ONLY
+
+
+def named_envi_spectral_image(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is named as the SPECTRAL_IMAGE of an ENVI-format product (``*-SPECTRAL_IMAGE.BSQ``,
+    ``.BIL``, ``.BIP``) or as its header (``*-SPECTRAL_IMAGE.HDR``, ``*-SPECTRAL_IMAGE.BSQ.HDR``); names only."""
+    name = Path(path).name.upper().removesuffix(".HDR")
+    stem = SPECTRAL_SUFFIX.removesuffix(".TIF")
+    return name.endswith(stem) or name.endswith(tuple(stem + ext for ext in ENVI_EXTS))
 
 
 def _assemble(spectral: str, siblings: list[str], zip_path: Path | None = None) -> _Product:
@@ -163,13 +185,20 @@ def _locate(path: str | os.PathLike[str]) -> _Product:
                      for f in _match([str(x) for x in d.iterdir() if not _is_resource_fork(x.name)], SPECTRAL_SUFFIX)]
         if not found:
             raise CubeReadError(
-                f"{p}: no *{SPECTRAL_SUFFIX} in this folder, so it is not an EnMAP L2A product; {_HOWTO}"
+                f"{p}: no {_SPECTRAL_NAMES} in this folder, so it is not an EnMAP L2A product; {_HOWTO}"
             )
         if len(found) > 1:
             raise CubeReadError(f"{p}: holds {len(found)} EnMAP products; point at one product folder")
         return _assemble(found[0], [str(f) for f in Path(found[0]).parent.iterdir()])
     if zipfile.is_zipfile(p):
         return _locate_zip(p)
+    if p.suffix.upper() == ".HDR":  # the ENVI header of an ENVI-format SPECTRAL_IMAGE stands for it
+        from hsi_app.io.envi import find_data
+
+        data = find_data(p)
+        if data is None or not _match([data.name], SPECTRAL_SUFFIX):
+            raise CubeReadError(f"{p}: not the header of an EnMAP L2A {_SPECTRAL_NAMES}; {_HOWTO}")
+        p = data
     if _match([p.name], METADATA_SUFFIX):
         stem = p.name[: -len(METADATA_SUFFIX)]
         spectral = _match([str(f) for f in p.parent.iterdir()], stem + SPECTRAL_SUFFIX)
@@ -190,7 +219,7 @@ def _locate_zip(p: Path) -> _Product:
     found = _match(names, SPECTRAL_SUFFIX)
     if not found:
         raise CubeReadError(
-            f"{p}: zip holds no *{SPECTRAL_SUFFIX}, so it is not an EnMAP L2A product; {_HOWTO}"
+            f"{p}: zip holds no {_SPECTRAL_NAMES}, so it is not an EnMAP L2A product; {_HOWTO}"
         )
     if len(found) > 1:
         raise CubeReadError(
@@ -205,8 +234,8 @@ def is_enmap_product(path: str | os.PathLike[str]) -> bool:
     """True when ``path`` is recognisably an EnMAP L2A product.
 
     Recognised: a folder (or a folder holding exactly one product folder), a ``.zip``,
-    a ``*-SPECTRAL_IMAGE.TIF`` or a ``*-METADATA.XML`` of a product that has a
-    SPECTRAL_IMAGE. Only names are looked at, so this is cheap; :func:`read_enmap`
+    a ``*-SPECTRAL_IMAGE.TIF`` (or ENVI ``.BSQ``/``.BIL``/``.BIP``, or its ``.HDR``) or a
+    ``*-METADATA.XML`` of a product that has a SPECTRAL_IMAGE. Only names are looked at, so this is cheap; :func:`read_enmap`
     reports parts that are missing or damaged. Never raises.
     """
     try:
@@ -289,13 +318,13 @@ class _Scan:
     valid: np.ndarray  # (H, W) bool: no good band is no-data
 
 
-def scan_spectral_image(gdal_path: str, label: str, block_bytes: int = SCAN_BYTES) -> _Scan:
+def scan_spectral_image(gdal_path: str, label: str, block_bytes: int = SCAN_BYTES, *, driver: str = TIFF_ONLY) -> _Scan:
     """Stream the image once in row blocks to find all-no-data bands and valid pixels.
 
     Exact and bounded in memory (one ``(C, rows, W)`` block plus an ``(H, W)`` counter).
     A pixel is valid when the number of bands that are no-data there equals the number
     of all-no-data bands, i.e. no good band is no-data. Reading every block also proves
-    the file is complete.
+    the file is complete. ``driver``: the one GDAL driver allowed to open it (:func:`gdal_driver`).
 
     Raises:
         CubeReadError: the file cannot be opened or a block cannot be read.
@@ -304,7 +333,7 @@ def scan_spectral_image(gdal_path: str, label: str, block_bytes: int = SCAN_BYTE
     from rasterio.windows import Window
 
     try:
-        with rasterio.open(gdal_path, driver=TIFF_ONLY) as ds:
+        with rasterio.open(gdal_path, driver=driver) as ds:
             c, h, w = ds.count, ds.height, ds.width
             nodata = float(ds.nodata) if ds.nodata is not None else float(NODATA)
             item = np.dtype(ds.dtypes[0]).itemsize
@@ -331,7 +360,7 @@ def scan_spectral_image(gdal_path: str, label: str, block_bytes: int = SCAN_BYTE
     return _Scan((c, h, w), crs, transform, nodata, bad, valid)
 
 
-def _read_mask(gdal_path: str, label: str, shape: tuple[int, int]) -> np.ndarray:
+def _read_mask(gdal_path: str, label: str, shape: tuple[int, int], driver: str) -> np.ndarray:
     """``(H, W)`` bool: True where the quality layer is nonzero (1 in EnMAP's 0/1 layers).
 
     Values other than 0 and 1 (ignoring the layer's declared no-data) give one warning.
@@ -339,7 +368,7 @@ def _read_mask(gdal_path: str, label: str, shape: tuple[int, int]) -> np.ndarray
     import rasterio
 
     try:
-        with rasterio.open(gdal_path, driver=TIFF_ONLY) as ds:
+        with rasterio.open(gdal_path, driver=driver) as ds:
             if ds.shape != shape:  # checked from the header, before any pixel is decompressed
                 raise CubeReadError(
                     f"{label}: quality layer is {ds.shape} but the spectral image is {shape}; "
@@ -394,7 +423,7 @@ def read_band_table(path: str | os.PathLike[str]) -> BandTable:
 
     Args:
         path: the product's ``*-METADATA.XML`` itself, or anything :func:`read_enmap`
-            accepts (product folder, its ``.zip``, its ``*-SPECTRAL_IMAGE.TIF``). Only the
+            accepts (product folder, its ``.zip``, its ``*-SPECTRAL_IMAGE.TIF``/``.BSQ``...). Only the
             XML is read.
 
     Raises:
@@ -414,7 +443,8 @@ def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     """Read an EnMAP L2A product lazily as reflectance.
 
     Args:
-        path: product folder, its ``.zip``, or its ``*-SPECTRAL_IMAGE.TIF``.
+        path: product folder, its ``.zip``, or its ``*-SPECTRAL_IMAGE.TIF`` (ENVI-format
+            products: ``.BSQ``/``.BIL``/``.BIP`` or its ``.HDR``).
         chunks: spatial chunk size (pixels) of the dask array; all bands in one chunk.
 
     Returns:
@@ -440,7 +470,8 @@ def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     prod.verify_zip()
     spectral_label = prod.label(prod.spectral)
     table, meta_label = _product_band_table(prod)
-    scan = scan_spectral_image(prod.gdal(prod.spectral), spectral_label)
+    driver = gdal_driver(prod.spectral)
+    scan = scan_spectral_image(prod.gdal(prod.spectral), spectral_label, driver=driver)
     c, h, w = scan.shape
     if table.wavelength.size != c:
         raise BandMismatchError(
@@ -448,7 +479,7 @@ def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
             "use the METADATA.XML delivered with this image"
         )
     masks = {
-        m: _read_mask(prod.gdal(part), prod.label(part), (h, w)) for m, part in prod.quality.items()
+        m: _read_mask(prod.gdal(part), prod.label(part), (h, w), gdal_driver(part)) for m, part in prod.quality.items()
     }
     try:
         arr = rioxarray.open_rasterio(
@@ -456,7 +487,7 @@ def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
             chunks={"band": -1, "y": chunks, "x": chunks},
             lock=False,
             masked=False,
-            driver=TIFF_ONLY,
+            driver=driver,
         )
     except (RasterioError, OSError, ValueError) as err:
         raise CubeReadError(f"{spectral_label}: cannot be opened ({err}); download the product again") from err

@@ -15,7 +15,7 @@ from hsi_app.errors import CubeReadError, DatasetNotFoundError, HSIError, cannot
 from hsi_app.io.cube import Cube
 
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
-SUPPORTED = "EnMAP L2A (folder/zip), .mat (v5/v7.3), ENVI (.hdr + data), GeoTIFF, or indian_pines"
+SUPPORTED = "EnMAP L2A (folder/zip, GeoTIFF or ENVI format), .mat (v5/v7.3), ENVI (.hdr + data), GeoTIFF, or indian_pines"
 
 
 def has_envi_header(path: Path) -> bool:
@@ -51,14 +51,15 @@ def sniff(path: Path) -> str:
     Raises:
         CubeReadError: the content matches no supported format.
     """
-    from hsi_app.io.enmap import METADATA_SUFFIX, is_enmap_product, locate_product
+    from hsi_app.io.enmap import METADATA_SUFFIX, is_enmap_product, locate_product, named_envi_spectral_image
 
     if path.is_dir() or zipfile.is_zipfile(path):
         locate_product(path)  # folders and zips are EnMAP products; raises the precise reason if not
         return "enmap"
     if path.suffix.lower() == ".zip":
         raise CubeReadError(f"{path}: damaged or truncated zip archive; download it again")
-    if path.name.upper().endswith(METADATA_SUFFIX) and is_enmap_product(path):
+    named = path.name.upper().endswith(METADATA_SUFFIX) or named_envi_spectral_image(path)
+    if named and is_enmap_product(path):  # an ENVI-format product's image: EnMAP, not plain ENVI
         return "enmap"
     try:
         with open(path, "rb") as fh:
