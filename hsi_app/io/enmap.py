@@ -7,7 +7,7 @@ and ``P-QL_QUALITY_*_COG.TIF``; every raster name may also end ``.TIFF``, in any
 Products ordered in ENVI format (as EnPT also writes them) hold ``P-SPECTRAL_IMAGE.BSQ``
 (or ``.BIL``/``.BIP``) with its ``.HDR``; any raster so named is read through GDAL's ENVI
 driver, the others through its GTiff driver only.
-Everything per band comes from the scene's own ``METADATA.XML``
+(:mod:`hsi_app.io.enmap_product` finds the parts.) Everything per band comes from the scene's own ``METADATA.XML``
 (``specific/bandCharacterisation/bandID[@number]``): centre wavelength, FWHM, gain and
 offset. The cube holds ``raw * gain + offset`` as float32 (reflectance 0..1), computed
 lazily; raw no-data values become NaN. Zips are read in place (GDAL ``/vsizip/`` for the
@@ -19,39 +19,39 @@ from __future__ import annotations
 import os
 import warnings
 import zipfile
-import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
 import numpy as np
 
-from hsi_app.errors import BandMismatchError, ConfigError, CubeReadError, DatasetNotFoundError, HSIWarning
+from hsi_app.errors import BandMismatchError, ConfigError, CubeReadError, HSIWarning
 from hsi_app.io.cube import Cube, make_cube
+from hsi_app.io.enmap_product import (
+    ENVI_EXTS,
+    METADATA_SUFFIX,
+    QUALITY_MASKS,
+    SPECTRAL_SUFFIX,
+    ProductParts,
+    find_product,
+    gdal_driver,
+    is_enmap_product,
+    locate_product,
+    named_envi_spectral_image,
+)
 from hsi_app.io.geotiff import TIFF_ONLY
+
+__all__ = [
+    "ENVI_EXTS", "FORMAT", "METADATA_SUFFIX", "NODATA", "QUALITY_MASKS", "SPECTRAL_SUFFIX", "BandTable",
+    "is_enmap_product", "locate_product", "named_envi_spectral_image", "parse_band_table", "read_band_table",
+    "read_enmap", "scan_spectral_image",
+]
 
 FORMAT = "enmap_l2a"
 NODATA = -32768
-SPECTRAL_SUFFIX = "-SPECTRAL_IMAGE.TIF"
-METADATA_SUFFIX = "-METADATA.XML"
-QUALITY_MASKS = {
-    "cloud": "-QL_QUALITY_CLOUD.TIF",
-    "cloudshadow": "-QL_QUALITY_CLOUDSHADOW.TIF",
-    "haze": "-QL_QUALITY_HAZE.TIF",
-    "snow": "-QL_QUALITY_SNOW.TIF",
-    "cirrus": "-QL_QUALITY_CIRRUS.TIF",
-}
-"""Mask name -> file suffix. EnMAP's layers hold 0/1 and a pixel is flagged where it is 1; a
-re-encoded layer with other values (0/255...) has every nonzero pixel, other than a declared
-no-data value, flagged, with a warning that names the layer and the values found."""
-ENVI_EXTS = (".BSQ", ".BIL", ".BIP")
-"""Raster names of products delivered in ENVI format (a ``.HDR`` beside each)."""
-ENVI_DRIVER = "ENVI"
 SCAN_BYTES = 32 * 2**20
 """Memory budget of one row block in the bad-band scan."""
-_SPECTRAL_NAMES = f"*{SPECTRAL_SUFFIX} (or .BSQ/.BIL/.BIP)"
-_HOWTO = f"point at an EnMAP L2A product folder, its .zip, or its {_SPECTRAL_NAMES}"
 
 
 @dataclass(frozen=True)
@@ -62,187 +62,6 @@ class BandTable:
     fwhm: np.ndarray
     gain: np.ndarray
     offset: np.ndarray
-
-
-@dataclass(frozen=True)
-class _Product:
-    """Where the parts of one product live: plain paths, or member names inside a zip."""
-
-    name: str
-    spectral: str
-    metadata: str | None  # None when missing
-    quality: dict[str, str] = field(default_factory=dict)  # mask name -> part
-    zip_path: Path | None = None
-
-    def gdal(self, part: str) -> str:
-        """The path GDAL opens for ``part`` (``/vsizip/...`` inside zips)."""
-        if self.zip_path is None:
-            return part
-        return f"/vsizip/{self.zip_path.resolve().as_posix()}/{part}"
-
-    def label(self, part: str) -> str:
-        """Display form of ``part`` for messages (``archive.zip!member`` inside zips)."""
-        return part if self.zip_path is None else f"{self.zip_path}!{part}"
-
-    def verify_zip(self) -> None:
-        """Check the CRC of the raster members of a zipped product (GDAL's ``/vsizip/`` does not).
-
-        Decompresses each member once, in 16 MiB pieces; a damaged member would otherwise be
-        read as wrong reflectance without any error.
-
-        Raises:
-            CubeReadError: a member whose bytes do not match its CRC.
-        """
-        if self.zip_path is None:
-            return
-        with zipfile.ZipFile(self.zip_path) as zf:
-            for part in (self.spectral, *self.quality.values()):
-                try:
-                    with zf.open(part) as fh:
-                        while fh.read(16 * 2**20):
-                            pass
-                except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as err:
-                    raise CubeReadError(f"{self.label(part)}: damaged inside the zip ({err}); download the product again") from err
-
-    def read_metadata(self) -> bytes:
-        """Bytes of the METADATA.XML (read from the zip without extracting)."""
-        assert self.metadata is not None
-        if self.zip_path is None:
-            return Path(self.metadata).read_bytes()
-        with zipfile.ZipFile(self.zip_path) as zf:
-            return zf.read(self.metadata)
-
-
-def _match(names: list[str], suffix: str) -> list[str]:
-    """Entries of ``names`` ending with ``suffix``, case-insensitive.
-
-    A ``.TIF`` suffix also matches ``.TIFF``, the COG variants ``_COG.TIF``/``_COG.TIFF`` and the
-    ENVI-format rasters ``.BSQ``/``.BIL``/``.BIP``.
-    """
-    sfx = suffix.upper()
-    if sfx.endswith(".TIF"):
-        stem = sfx[: -len(".TIF")]
-        alts: tuple[str, ...] = tuple(stem + cog + ext for cog in ("", "_COG") for ext in (".TIF", ".TIFF"))
-        alts += tuple(stem + ext for ext in ENVI_EXTS)
-    else:
-        alts = (sfx,)
-    return [n for n in names if n.upper().endswith(alts)]
-
-
-def gdal_driver(part: str) -> str:
-    """The one GDAL driver that opens a product raster: ENVI for ``.BSQ``/``.BIL``/``.BIP``, else GTiff."""
-    return ENVI_DRIVER if part.upper().endswith(ENVI_EXTS) else TIFF_ONLY
-
-
-def named_envi_spectral_image(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` is named as the SPECTRAL_IMAGE of an ENVI-format product (``*-SPECTRAL_IMAGE.BSQ``,
-    ``.BIL``, ``.BIP``) or as its header (``*-SPECTRAL_IMAGE.HDR``, ``*-SPECTRAL_IMAGE.BSQ.HDR``); names only."""
-    name = Path(path).name.upper().removesuffix(".HDR")
-    stem = SPECTRAL_SUFFIX.removesuffix(".TIF")
-    return name.endswith(stem) or name.endswith(tuple(stem + ext for ext in ENVI_EXTS))
-
-
-def _assemble(spectral: str, siblings: list[str], zip_path: Path | None = None) -> _Product:
-    """Build a product from the SPECTRAL_IMAGE name and the names next to it."""
-    base = os.path.basename(spectral)
-    cut = base.upper().rfind(SPECTRAL_SUFFIX.removesuffix(".TIF"))  # also before _COG.TIFF
-    prefix = base[:cut].upper() + "-"
-    mine = [s for s in siblings if os.path.basename(s).upper().startswith(prefix)]
-    meta = _match(mine, METADATA_SUFFIX)
-    quality = {}
-    for mask, suffix in QUALITY_MASKS.items():
-        hit = _match(mine, suffix)
-        if hit:
-            quality[mask] = hit[0]
-    return _Product(base[:cut], spectral, meta[0] if meta else None, quality, zip_path)
-
-
-def _is_resource_fork(name: str) -> bool:
-    """macOS zip/copy debris (``__MACOSX/...``, ``._NAME``), never a product part."""
-    return name.startswith("__MACOSX/") or "/__MACOSX/" in name or os.path.basename(name).startswith("._")
-
-
-def locate_product(path: str | os.PathLike[str]) -> None:
-    """Check that ``path`` holds exactly one EnMAP L2A product (by names only).
-
-    Raises:
-        CubeReadError: with the reason (no SPECTRAL_IMAGE, several products, damaged zip...).
-    """
-    _locate(path)
-
-
-def _locate(path: str | os.PathLike[str]) -> _Product:
-    """Find the parts of the product at ``path`` (folder, zip, SPECTRAL_IMAGE or XML)."""
-    p = Path(path)
-    if not p.exists():
-        raise DatasetNotFoundError(f"{p}: no such file or folder; {_HOWTO}")
-    if p.is_dir():
-        found = _match([str(f) for f in p.iterdir() if f.is_file() and not _is_resource_fork(f.name)],
-                       SPECTRAL_SUFFIX)
-        if not found:  # the folder one level up from the product, or an unzipped archive
-            subs = [d for d in p.iterdir() if d.is_dir()]
-            found = [f for d in subs if d.name != "__MACOSX"
-                     for f in _match([str(x) for x in d.iterdir() if not _is_resource_fork(x.name)], SPECTRAL_SUFFIX)]
-        if not found:
-            raise CubeReadError(
-                f"{p}: no {_SPECTRAL_NAMES} in this folder, so it is not an EnMAP L2A product; {_HOWTO}"
-            )
-        if len(found) > 1:
-            raise CubeReadError(f"{p}: holds {len(found)} EnMAP products; point at one product folder")
-        return _assemble(found[0], [str(f) for f in Path(found[0]).parent.iterdir()])
-    if zipfile.is_zipfile(p):
-        return _locate_zip(p)
-    if p.suffix.upper() == ".HDR":  # the ENVI header of an ENVI-format SPECTRAL_IMAGE stands for it
-        from hsi_app.io.envi import find_data
-
-        data = find_data(p)
-        if data is None or not _match([data.name], SPECTRAL_SUFFIX):
-            raise CubeReadError(f"{p}: not the header of an EnMAP L2A {_SPECTRAL_NAMES}; {_HOWTO}")
-        p = data
-    if _match([p.name], METADATA_SUFFIX):
-        stem = p.name[: -len(METADATA_SUFFIX)]
-        spectral = _match([str(f) for f in p.parent.iterdir()], stem + SPECTRAL_SUFFIX)
-        if not spectral:
-            raise CubeReadError(f"{p}: no {stem}{SPECTRAL_SUFFIX} next to this METADATA.XML; {_HOWTO}")
-        p = Path(spectral[0])
-    elif not _match([p.name], SPECTRAL_SUFFIX):
-        raise CubeReadError(f"{p}: not an EnMAP L2A product file; {_HOWTO}")
-    return _assemble(str(p), [str(f) for f in p.parent.iterdir()])
-
-
-def _locate_zip(p: Path) -> _Product:
-    try:
-        with zipfile.ZipFile(p) as zf:
-            names = [n for n in zf.namelist() if not n.endswith("/") and not _is_resource_fork(n)]
-    except (zipfile.BadZipFile, OSError) as err:
-        raise CubeReadError(f"{p}: damaged zip archive ({err}); download the product again") from err
-    found = _match(names, SPECTRAL_SUFFIX)
-    if not found:
-        raise CubeReadError(
-            f"{p}: zip holds no {_SPECTRAL_NAMES}, so it is not an EnMAP L2A product; {_HOWTO}"
-        )
-    if len(found) > 1:
-        raise CubeReadError(
-            f"{p}: zip holds {len(found)} EnMAP products; unpack it and open one product folder"
-        )
-    folder = found[0].rpartition("/")[0]
-    siblings = [n for n in names if n.rpartition("/")[0] == folder]
-    return _assemble(found[0], siblings, zip_path=p)
-
-
-def is_enmap_product(path: str | os.PathLike[str]) -> bool:
-    """True when ``path`` is recognisably an EnMAP L2A product.
-
-    Recognised: a folder (or a folder holding exactly one product folder), a ``.zip``,
-    a ``*-SPECTRAL_IMAGE.TIF`` (or ENVI ``.BSQ``/``.BIL``/``.BIP``, or its ``.HDR``) or a
-    ``*-METADATA.XML`` of a product that has a SPECTRAL_IMAGE. Only names are looked at, so this is cheap; :func:`read_enmap`
-    reports parts that are missing or damaged. Never raises.
-    """
-    try:
-        _locate(path)
-    except (CubeReadError, DatasetNotFoundError, OSError, ValueError):
-        return False
-    return True
 
 
 def _local(tag: str) -> str:
@@ -399,7 +218,7 @@ def _flagged(layer: np.ndarray, nodata: float | None, label: str) -> np.ndarray:
     return flagged
 
 
-def _product_band_table(prod: _Product) -> tuple[BandTable, str]:
+def _product_band_table(prod: ProductParts) -> tuple[BandTable, str]:
     """``(band table, label of its METADATA.XML)`` of a located product.
 
     Raises:
@@ -436,7 +255,7 @@ def read_band_table(path: str | os.PathLike[str]) -> BandTable:
         except OSError as err:
             raise CubeReadError(f"{p}: cannot be read ({err}); check the path and its permissions") from err
         return parse_band_table(xml, str(p))
-    return _product_band_table(_locate(p))[0]
+    return _product_band_table(find_product(p))[0]
 
 
 def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
@@ -466,7 +285,7 @@ def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
 
     if chunks <= 0:
         raise ConfigError(f"chunks must be a positive number of pixels, got {chunks}")
-    prod = _locate(path)
+    prod = find_product(path)
     prod.verify_zip()
     spectral_label = prod.label(prod.spectral)
     table, meta_label = _product_band_table(prod)
