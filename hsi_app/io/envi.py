@@ -178,7 +178,9 @@ class _EnviArray:
         if self._mm is None:
             from spectral.io import envi
 
-            self.attach(envi.open(self.header, image=self.data))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # SPy: upper-case keys lowered
+                self.attach(envi.open(self.header, image=self.data))
         assert self._mm is not None
         return self._mm
 
@@ -268,7 +270,9 @@ def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
         warnings.warn(f"{msg}; ignoring the {extra} bytes at the end", HSIWarning, stacklevel=2)
     src = _EnviArray(header, data, (c, rows, cols), dtype)
     try:
-        img = envi.open(str(header), image=str(data))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # SPy: upper-case keys lowered (read_header says so too)
+            img = envi.open(str(header), image=str(data))
     except (envi.EnviException, ValueError, OSError) as err:
         raise CubeReadError(f"{header}: SPy cannot open this ENVI image ({err}); check the header") from err
     if not hasattr(img, "open_memmap"):

@@ -104,3 +104,18 @@ def test_a_utm_map_info_without_a_hemisphere_is_refused(tmp_path: Path, fields: 
         open_cube(hdr)
     msg = str(err.value)
     assert msg.startswith(f"{hdr}: 'map info' gives UTM {said}") and "North or South" in msg and "\n" not in msg
+
+
+def test_mixed_case_keys_open_without_spectral_pythons_warning(tmp_path: Path) -> None:
+    """Spectral Python's 'Parameters with non-lowercase names encountered' UserWarning leaked from open_cube."""
+    raw = raw_values()
+    hdr = tmp_path / "mixed.hdr"
+    (tmp_path / "mixed.img").write_bytes(raw.astype("<i2").tobytes())
+    hdr.write_text(f"ENVI\nSamples = {W}\nLines = {H}\nBands = {C}\nHeader Offset = 0\nData Type = 2\n"
+                   "Interleave = bsq\nByte Order = 0\nWavelength Units = Nanometers\nWavelength = {400, 500, 600, 700}\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cube = open_cube(hdr)
+        values = cube.values
+    np.testing.assert_array_equal(values, raw.astype(np.float32))
+    np.testing.assert_allclose(cube.hsi.wavelengths, [400, 500, 600, 700])
