@@ -8,9 +8,12 @@ from typing import Any
 import numpy as np
 
 from hsi_app.errors import InvalidDataError
+from hsi_app.io.band_labels import band_list
 from hsi_app.io.cube import Cube
 
 LARGE_ELEMENTS = 50_000_000
+BAD_BANDS_SHOWN = 20
+"""Bad bands named on ``hsi info``'s text line; the rest are counted."""
 
 
 def _compute(arr: Any, progress: bool) -> Any:
@@ -97,7 +100,8 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
 
     Returns:
         dict with keys ``format``, ``source``, ``bands``, ``height``, ``width``, ``dtype``,
-        ``wavelengths_nm``, ``fwhm_nm``, ``wavelength_range_nm``, ``bad_bands``, ``crs``,
+        ``wavelengths_nm``, ``fwhm_nm``, ``wavelength_range_nm``, ``bad_bands`` (0-based indices),
+        ``bad_band_numbers`` (the same bands' 1-based numbers, ``cube.band``, as messages name them), ``crs``,
         ``resolution`` (pixel side lengths in map units, :func:`pixel_sides`),
         ``grid_rotation_deg``, ``grid_shear_deg``, ``south_up`` (only where they apply,
         :func:`grid_notes`),
@@ -140,6 +144,7 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
         "fwhm_nm": [None if np.isnan(v) else round(float(v), 4) for v in fw],
         "wavelength_range_nm": None if np.isnan(wl).all() else [float(np.nanmin(wl)), float(np.nanmax(wl))],
         "bad_bands": cube.hsi.bad_bands,
+        "bad_band_numbers": [int(n) for n in cube.band.values[cube.hsi.bad_bands]],
         "crs": crs.to_string() if crs is not None else None,
         "gcps": cube.attrs.get("gcps"),
         "resolution": [float(v) for v in pixel_sides(transform)] if transform is not None else None,
@@ -163,6 +168,16 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
     return out
 
 
+def _bad_band_note(info: dict[str, Any]) -> str:
+    """``": bands 3 (650 nm) and 7 (1400 nm)"``: :func:`summarize`'s bad bands by 1-based number and centre, or ``""``."""
+    bad = info["bad_bands"]
+    if not bad:
+        return ""
+    numbers = info.get("bad_band_numbers") or [i + 1 for i in bad]
+    wavelengths = [np.nan if info["wavelengths_nm"][i] is None else info["wavelengths_nm"][i] for i in bad]
+    return f": {band_list(numbers, wavelengths, limit=BAD_BANDS_SHOWN)}"
+
+
 def format_summary(info: dict[str, Any]) -> str:
     """Human-readable multi-line rendering of :func:`summarize`'s dict."""
     wr = info["wavelength_range_nm"]
@@ -171,8 +186,7 @@ def format_summary(info: dict[str, Any]) -> str:
         f"format       {info['format']}",
         f"size         {info['bands']} band{'s' if info['bands'] != 1 else ''} x {info['height']} rows x {info['width']} cols ({info['dtype']})",
         f"wavelengths  {'unknown' if wr is None else f'{wr[0]:.1f}-{wr[1]:.1f} nm'}",
-        f"bad bands    {len(info['bad_bands'])}"
-        + (f" ({', '.join(map(str, info['bad_bands'][:20]))}{' ...' if len(info['bad_bands']) > 20 else ''})" if info["bad_bands"] else ""),
+        f"bad bands    {len(info['bad_bands'])}{_bad_band_note(info)}",
         f"crs          {info['crs'] or ('none (a map grid without a CRS)' if info.get('resolution') else 'none (pixel coordinates)')}",
     ]
     if info.get("gcps"):
