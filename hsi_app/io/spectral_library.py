@@ -40,7 +40,7 @@ import numpy as np
 
 from hsi_app.errors import BandMismatchError, DatasetNotFoundError, HSIWarning, InvalidDataError
 from hsi_app.io.cube import alnum_key
-from hsi_app.io.wavelength_units import LENGTH_UNITS, nm_factor
+from hsi_app.io.wavelength_units import LENGTH_UNITS, is_length_unit, nm_factor, not_wavelengths
 
 WAVE_PREFIXES = ("wave", "wl", "lambda", "nm", "λ")
 """Column names starting with these say wavelength."""
@@ -183,6 +183,9 @@ def _read_csv(path: Path) -> SpectralLibrary:
     except (ValueError, TypeError) as err:
         raise InvalidDataError(f"{path}: non-numeric values in the table ({err}); keep only numbers below the header") from err
     wi = _wavelength_column(path, cols, table)
+    reason = not_wavelengths(table[:, wi], None)
+    if reason is not None:
+        raise InvalidDataError(f"{path}: column '{cols[wi]}' {reason}; add a 'wavelength_nm' column of band centres")
     keep = [i for i in range(len(cols)) if i != wi and not _is_index_column(cols[i], table[:, i])]
     if not keep:
         raise InvalidDataError(f"{path}: no material column besides '{cols[wi]}' and band numbers; add one column of "
@@ -267,6 +270,10 @@ def _read_sli(path: Path) -> tuple[SpectralLibrary, np.ndarray]:
         raise InvalidDataError(f"{path}: the header has no 'wavelength' list; add it to {hdr.name}")
     wl = np.asarray(centers, dtype=np.float64)
     units = str(header.get("wavelength units", "") or "")  # SPy's band_unit says '<unspecified>' when absent
+    reason = not_wavelengths(wl, units) if is_length_unit(units) else None
+    if reason is not None:
+        raise InvalidDataError(f"{hdr}: 'wavelength' {reason}; a library needs its band centres, write them "
+                               "(and 'wavelength units') into the header")
     per_unit = nm_factor(wl, units, str(hdr))  # the rule of every reader: guessed, or a mislabel overruled
     if per_unit is None:
         raise InvalidDataError(f"{hdr}: wavelength units {units!r} are not a length; set 'wavelength units' to "
