@@ -34,7 +34,11 @@ FILE_VALUES_ATTR = "_file_values"
 (no scale/offset applied, any alpha band after the spectral ones), so that :func:`holds_file_values` can tell
 whether a cube still holds them."""
 
-_NUM_UNIT = re.compile(r"([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*(nm|nanometers?|um|µm|micrometers?|microns?)\b", re.I)
+_NUM_UNIT = re.compile(
+    r"([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)[\s_]*"  # a number, then spaces or underscores (Band_1_450.0_nm)
+    r"(nm|nanomet(?:er|re)s?|um|µm|μm|micromet(?:er|re)s?|microns?)(?![a-zµμ])",  # British spellings too
+    re.I,
+)
 
 
 def _parse_list(text: str) -> np.ndarray:
