@@ -7,7 +7,8 @@ widths (``wavelength``, ``fwhm``, converted to nm with ``wavelength units``),
 ``data ignore value`` (-> NaN), ``bbl`` (0 = bad band), ``band names``,
 ``data gain values``/``data offset values`` (applied per band, as GDAL applies them) and
 ``reflectance scale factor`` (applied). The georeference comes from ``coordinate system
-string`` (WKT) when present, otherwise from ``map info`` (UTM and Geographic Lat/Lon; a
+string`` (WKT) when present, otherwise from ``map info`` (UTM and Geographic Lat/Lon; other
+projections from ``projection info``, as GDAL's ENVI driver builds them; a
 ``rotation`` gives a rotated grid, whose map positions ``cube.hsi.map_coords`` returns); see
 :mod:`hsi_app.io.envi_georef`.
 """
@@ -23,7 +24,7 @@ import numpy as np
 
 from hsi_app.errors import ConfigError, CubeReadError, DatasetNotFoundError, HSIWarning
 from hsi_app.io.cube import Cube, make_cube, valid_from_data
-from hsi_app.io.envi_georef import parse_map_info, wkt_crs
+from hsi_app.io.envi_georef import parse_map_info, projection_info_crs, wkt_crs
 from hsi_app.io.wavelength_units import nm_factor, nm_factor_or_warn
 
 FORMAT = "envi"
@@ -312,9 +313,12 @@ def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     crs = transform = None
     if "map info" in h and isinstance(h["map info"], list):
         header_crs = wkt_crs(h, header)
-        crs, transform = parse_map_info(h["map info"], header, warn_crs=header_crs is None)
+        projected = header_crs is None and "projection info" in h
+        crs, transform = parse_map_info(h["map info"], header, warn_crs=header_crs is None and not projected)
         if transform is not None and header_crs is not None:
             crs = header_crs
+        elif transform is not None and crs is None and projected:  # older ENVI / USGS: GDAL reads projection info
+            crs = projection_info_crs(data, header, str(h["map info"][0]).strip())
     attrs: dict[str, Any] = {"scale_factor": scale, "interleave": str(h["interleave"]).lower()}
     names = h.get("band names")
     if isinstance(names, list) and len(names) == c:

@@ -1,5 +1,6 @@
-"""Georeference of ENVI headers: ``map info`` (UTM, Geographic Lat/Lon, rotated grids) and
-``coordinate system string`` (WKT), read as GDAL's ENVI driver reads them."""
+"""Georeference of ENVI headers: ``map info`` (UTM, Geographic Lat/Lon, rotated grids),
+``coordinate system string`` (WKT) and ``projection info`` (other projections, through GDAL's
+ENVI driver), read as GDAL's ENVI driver reads them."""
 
 from __future__ import annotations
 
@@ -148,3 +149,32 @@ def wkt_crs(h: dict[str, Any], header: Path) -> Any:
     except (CRSError, pyproj.exceptions.CRSError):
         warnings.warn(f"{header}: unreadable 'coordinate system string'; using 'map info'", HSIWarning, stacklevel=3)
         return None
+
+
+def projection_info_crs(data: Path, header: Path, projection: str) -> Any:
+    """The CRS GDAL's ENVI driver builds from the header's ``projection info`` (Albers, Lambert conformal conic...:
+    what older ENVI headers and USGS products carry instead of a WKT), or ``None`` with a warning.
+
+    Args:
+        data: the ENVI data file (GDAL finds the header beside it).
+        header: the header, named in the warning.
+        projection: the ``map info`` projection name, named in the warning.
+    """
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    try:
+        with rasterio.open(data, driver="ENVI") as ds:  # the ENVI driver only
+            crs = ds.crs
+    except RasterioError:
+        crs = None
+    if crs is not None and not (crs.is_projected or crs.is_geographic):  # GDAL's LOCAL_CS for what it cannot read
+        crs = None
+    if crs is None:
+        warnings.warn(
+            f"{header}: map info projection {projection!r} and its 'projection info' are not recognised; outputs "
+            "keep its map grid without a CRS; add a 'coordinate system string' (WKT) to the header to get one",
+            HSIWarning,
+            stacklevel=3,
+        )
+    return crs
