@@ -1,8 +1,9 @@
 """What a run records so that it can be reproduced: library versions and the identity of its inputs.
 
-``hsi train`` writes both into ``config.json`` (``extra``) and ``metrics.json``; ``hsi denoise``
-records the weights it used (:func:`weights_identity`). Every key is additive: runs written
-before these records load as they did.
+``hsi train`` (every task) writes both into ``config.json`` (``extra``) and ``metrics.json``
+(:func:`run_record`), ``hsi finetune`` the identity into ``config.json``; ``hsi denoise`` records the
+weights it used (:func:`weights_identity`). Every key is additive: runs written before these records
+load as they did.
 
 Input files are named by their sha256; a file over :data:`HASH_LIMIT` bytes is named by its size
 and modification time instead (``"sha256": null``), so a run on a large scene does not spend
@@ -97,12 +98,15 @@ def array_sha256(values: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(values).tobytes()).hexdigest()
 
 
-def data_identity(cube: Any, label_files: Iterable[str | os.PathLike[str] | None] = ()) -> dict[str, Any]:
+def data_identity(cube: Any, label_files: Iterable[str | os.PathLike[str] | None] = (), *,
+                  library: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Identity of a run's inputs: ``{"scene": ..., "labels": [file identities]}``.
 
     Args:
         cube: the scene as opened (``attrs["source"]``, ``attrs["format"]``).
         label_files: label files given besides the scene (``--labels``, ``--train-labels``...); ``None`` skipped.
+        library: the spectral library a detector was trained with (``--targets``), recorded under ``"library"``
+            when it is a file.
 
     Returns:
         ``scene``: ``{"builtin": name, "array_sha256", "array": "float32 (C, H, W)"}`` for a built-in scene,
@@ -117,7 +121,17 @@ def data_identity(cube: Any, label_files: Iterable[str | os.PathLike[str] | None
     else:
         scene = {"files": [file_identity(f) for f in scene_files(source, fmt)]}
     labels = [file_identity(f) for f in label_files if f is not None and Path(f).is_file()]
-    return {"scene": scene, "labels": labels}
+    out: dict[str, Any] = {"scene": scene, "labels": labels}
+    if library is not None and Path(library).is_file():
+        out["library"] = file_identity(library)
+    return out
+
+
+def run_record(cube: Any, label_files: Iterable[str | os.PathLike[str] | None] = (), *,
+               library: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """``{"versions", "data_identity"}`` of a training run (:func:`library_versions`, :func:`data_identity`),
+    for its config.json ``extra`` and metrics.json; take it before training, so it names the inputs as read."""
+    return {"versions": library_versions(), "data_identity": data_identity(cube, label_files, library=library)}
 
 
 def scene_reference(cube: Any) -> str:

@@ -28,7 +28,9 @@ def run(*, data: str, targets: str | None, out: str, model: str | None = None, e
         key: ``.mat`` variable holding the cube.
         quiet: no progress bar, and no line saying how the library was read and scaled.
         scale: library reflectance to scene units (default: guessed, and the line says so); recorded as
-            ``scale``/``scale_guessed`` in config.json ``extra`` and in metrics.json.
+            ``scale``/``scale_guessed`` in config.json ``extra`` and in metrics.json, beside the library
+            ``versions`` and the ``data_identity`` of the scene and the library
+            (:func:`hsi_app.provenance.run_record`), as a classifier run records them.
         **params: the other ``hsi train`` options (ignored).
 
     Returns:
@@ -54,6 +56,9 @@ def run(*, data: str, targets: str | None, out: str, model: str | None = None, e
     check_out_dir(out, other_runs=OTHER_THAN_TRAINING, task="detect")  # before the scene is read, not after training
     check_outputs({"--out": out}, {"--data": data, "--targets": targets})
     cube = open_cube(data, key=key)
+    from hsi_app.provenance import run_record, scene_reference
+
+    provenance = run_record(cube, library=targets)  # hashed before training: the inputs as this run read them
     used: dict[str, Any] = {}  # library, scale and whether it was guessed, recorded with the run
     spectra, names = target_spectra(cube, library=targets, scale=scale, max_extrapolated=0.5, record=used,
                                     describe=None if quiet else lambda line: click.echo(line, err=True))
@@ -64,8 +69,9 @@ def run(*, data: str, targets: str | None, out: str, model: str | None = None, e
     if epochs is not None:
         opts.epochs = epochs
     metrics = train_detector(image, spectra, names, out, opts, wavelengths=good.hsi.wavelengths, fwhm=good.hsi.fwhm,
-                             band_indices=bands, source_bands=cube.hsi.shape[0], data=str(data),
-                             record={k: used[k] for k in ("library", "scale", "scale_guessed", "extrapolated_bands")})
+                             band_indices=bands, source_bands=cube.hsi.shape[0], data=scene_reference(cube),
+                             record={**{k: used[k] for k in ("library", "scale", "scale_guessed",
+                                                             "extrapolated_bands")}, **provenance})
     click.echo(
         f"{opts.model} on {data} ({len(names)} target classes): mAP50 {metrics['mAP50']:.3f}  "
         f"mAP@2px {metrics['mAP@2px']:.3f}  AUROC {metrics['auroc']:.3f}  "

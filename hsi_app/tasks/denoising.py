@@ -15,7 +15,10 @@ Training (:func:`train_denoiser`, what ``hsi train --task denoise`` calls):
   the classical baselines (:mod:`hsi_app.tasks.denoise_baselines`) on the held-out block;
   its no-data entries (NaN in the scene) are not scored; a warm start (``init``,
   :mod:`hsi_app.tasks.denoise_init`) also scores the weights it started from (``init_model``);
-* ``window`` is checked against the model's receptive field before the scene is read.
+* ``window`` is checked against the model's receptive field before the scene is read;
+* ``config.json`` ``data`` names the scene as ``hsi train`` does for a classifier (a file's resolved
+  absolute path), and ``extra`` and ``metrics.json`` record the library ``versions`` and the scene's
+  ``data_identity`` (:func:`hsi_app.provenance.run_record`), taken before training.
 
 Inference (:class:`Denoiser`, :func:`denoise_cube`): the scene is cut into core windows,
 each read with a halo of at least the model's receptive radius (rounded up to the
@@ -298,9 +301,12 @@ def train_denoiser(cube: Cube, out: str | os.PathLike[str], opts: DenoiseOptions
     c, h, w = image.shape
     if c < MIN_BANDS:
         raise InvalidDataError(f"{source}: {c} good band(s); spectral denoising needs at least {MIN_BANDS} bands")
+    from hsi_app.provenance import run_record
+
+    record = run_record(cube)  # hashed before training: the scene as this run read it
     # written to a staging folder, published into ``out`` only when everything succeeded
     with staged_run_dir(out, protect=[source]) as stage:
-        return _train_denoiser_into(stage, cube, opts, image, bands, source)
+        return _train_denoiser_into(stage, cube, opts, image, bands, record)
 
 
 def _check_holdout_window(cube: Cube, opts: DenoiseOptions) -> None:
@@ -314,10 +320,14 @@ def _check_holdout_window(cube: Cube, opts: DenoiseOptions) -> None:
 
 
 def _train_denoiser_into(out: Path, cube: Cube, opts: DenoiseOptions, image: np.ndarray, bands: np.ndarray,
-                         source: str) -> dict[str, Any]:
-    """Fit, save and score into the (staging) run folder ``out``; return the metrics."""
+                         record: dict[str, Any]) -> dict[str, Any]:
+    """Fit, save and score into the (staging) run folder ``out``; return the metrics.
+
+    ``record``: :func:`~hsi_app.provenance.run_record`, stored in config.json ``extra`` and in metrics.json.
+    """
     from hsi_app.checkpoint import RunConfig, json_floats, save_run
     from hsi_app.io.atomic import atomic_path
+    from hsi_app.provenance import scene_reference
 
     c, h, w = image.shape
     probe = _probe(opts.model, c, opts.model_args)
@@ -337,16 +347,16 @@ def _train_denoiser_into(out: Path, cube: Cube, opts: DenoiseOptions, image: np.
         band_indices=[int(b) for b in bands], source_bands=cube.hsi.shape[0], mean=[lo] * c, std=[scale] * c,
         receptive_radius=int(net.receptive_radius),
         split={"protocol": "holdout-block", "test_rows": [0, h], "test_cols": [c0, w], "train_cols": [0, c0]},
-        data=source,
+        data=scene_reference(cube),  # a file's absolute path, as `hsi train` records a classifier's scene
         extra={"noise": opts.noise, "normalisation": {"kind": "global-minmax", "offset": lo, "scale": scale},
                "spatial_multiple": int(net.spatial_multiple), "patch": opts.patch, "band_chunk": effective_band_chunk(net, opts.band_chunk),
                "batch_size": opts.batch_size, "seed": opts.seed,
-               "init": None if opts.init is None else str(Path(opts.init).resolve())},
+               "init": None if opts.init is None else str(Path(opts.init).resolve()), **record},
     )
     save_run(out, config, dict(net.state_dict()))
     metrics = evaluate_holdout(out, norm[:, :, c0:], opts, lo, scale, mask=np.isfinite(image[:, :, c0:]), start=start)
     metrics.update(train_seconds=round(train_seconds, 2), params=int(sum(p.numel() for p in net.parameters())),
-                   heldout={"rows": [0, h], "cols": [c0, w]}, data=source, **history)
+                   heldout={"rows": [0, h], "cols": [c0, w]}, data=config.data, **history, **record)
     with atomic_path(out / "metrics.json") as tmp:
         Path(tmp).write_text(json.dumps(metrics, indent=2))
     return metrics

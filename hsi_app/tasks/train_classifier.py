@@ -326,18 +326,13 @@ def train_classifier(
         from hsi_app.tasks.distill import check_teacher
 
         check_teacher(opts.teacher, split.test > 0, class_names)
+    from hsi_app.provenance import run_record
+
     record = run_record(cube, protect)  # hashed before training: the inputs as this run read them
     # everything is written to a staging folder and published into ``out`` only on success
     with staged_run_dir(out, protect=inputs, replaces=("train_labels.tif",)) as stage:
         metrics = _train_into(stage, cube, opts, split, image, bands, num_classes, class_names, radius, record)
     return metrics
-
-
-def run_record(cube: Cube, label_files: Sequence[str | os.PathLike[str] | None] = ()) -> dict[str, Any]:
-    """``{"versions", "data_identity"}`` of a run (:mod:`hsi_app.provenance`), for config.json and metrics.json."""
-    from hsi_app.provenance import data_identity, library_versions
-
-    return {"versions": library_versions(), "data_identity": data_identity(cube, label_files)}
 
 
 def check_split_pixels(split: Any, source: str) -> None:
@@ -361,8 +356,9 @@ def _train_into(out: Path, cube: Cube, opts: TrainOptions, split: Any, image: np
                 num_classes: int, class_names: list[str], radius: int, record: dict[str, Any]) -> dict[str, Any]:
     """Fit, save and evaluate into the (staging) run folder ``out``; return the metrics.
 
-    ``record``: :func:`run_record`, stored in config.json ``extra`` and metrics.json with the epochs requested
-    (``epochs_requested``: ``--epochs`` or the trainer's default; ``None`` for the SVM) and run (``epochs_run``).
+    ``record``: :func:`~hsi_app.provenance.run_record`, stored in config.json ``extra`` and metrics.json with the
+    epochs requested (``epochs_requested``: ``--epochs`` or the trainer's default; ``None`` for the SVM) and run
+    (``epochs_run``).
     """
     from hsi_app.provenance import scene_reference
 

@@ -142,7 +142,8 @@ def train_detector(image: np.ndarray, spectra: np.ndarray, names: list[str], out
         data: name/path of the background (stored in the config).
         extra: more entries for ``config.extra``.
         record: entries for both ``config.extra`` and ``metrics.json`` (``hsi train``: library path, scale and
-            whether it was guessed, bands extrapolated from the library).
+            whether it was guessed, bands extrapolated from the library, ``data_identity``). The library
+            ``versions`` (:func:`~hsi_app.provenance.library_versions`) are always recorded there too.
 
     Returns:
         The metrics written to ``metrics.json``.
@@ -154,7 +155,10 @@ def train_detector(image: np.ndarray, spectra: np.ndarray, names: list[str], out
     from hsi_app.data.normalize import BandStats
     from hsi_app.io.atomic import OTHER_THAN_TRAINING, atomic_path, check_out_dir, staged_run_dir
     from hsi_app.models import create_model
+    from hsi_app.provenance import library_versions
     from hsi_app.tasks.detector_infer import LearnedDetector, decode
+
+    record = {"versions": library_versions(), **(record or {})}
 
     final_out = check_out_dir(out, other_runs=OTHER_THAN_TRAINING, protect=[str(data)],
                               writes=("config.json", "model.safetensors", "metrics.json"), task="detect")
@@ -214,7 +218,7 @@ def train_detector(image: np.ndarray, spectra: np.ndarray, names: list[str], out
         split={"kind": "columns", "split_col": regions.split_col, "buffer": regions.buffer,
                "test_fraction": opts.test_fraction},
         data=str(data),
-        extra={"target_spectra": np.asarray(spectra, float).tolist(), **(extra or {}), **(record or {}),
+        extra={"target_spectra": np.asarray(spectra, float).tolist(), **(extra or {}), **record,
                "train": {k_: v for k_, v in asdict(opts).items() if k_ != "progress"}},
     )
     # written to a staging folder, published into ``out`` only when everything succeeded
@@ -234,7 +238,7 @@ def train_detector(image: np.ndarray, spectra: np.ndarray, names: list[str], out
             "protocol": (f"targets simulated into the background; training crops from columns < "
                          f"{regions.split_col - regions.buffer}, test targets in columns >= {regions.split_col}; "
                          f"test seeds {seeds[0]}..{seeds[-1]} (never used in training)"),
-            "train_seconds": train_seconds, "steps": total, "classes": names, **(record or {}),
+            "train_seconds": train_seconds, "steps": total, "classes": names, **record,
             **evaluate(learned, scenes, regions.test),
         }
         with atomic_path(out / "metrics.json") as tmp:

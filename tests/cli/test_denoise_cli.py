@@ -60,6 +60,27 @@ def test_train_writes_a_denoise_run(trained: tuple[Path, Path]) -> None:
     assert (run / "model.safetensors").is_file()
 
 
+def test_a_denoise_run_records_its_library_versions_and_scene_like_a_classifier_run(
+        trained: tuple[Path, Path]) -> None:
+    """config.json ``data`` (the resolved path), ``extra.versions`` and ``extra.data_identity`` (the scene's sha256),
+    the same in metrics.json, as `hsi train` records them for a classifier."""
+    import hashlib
+    from importlib.metadata import version
+
+    import hsi_app
+
+    clean, run = trained
+    cfg = json.loads((run / "config.json").read_text())
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert cfg["data"] == metrics["data"] == str(clean.resolve())
+    want = {"torch": version("torch"), "lightning": version("lightning"), "scikit-learn": version("scikit-learn"),
+            "numpy": np.__version__, "hsi_app": hsi_app.__version__}
+    assert cfg["extra"]["versions"] == metrics["versions"] == want
+    assert cfg["extra"]["data_identity"] == metrics["data_identity"] == {
+        "scene": {"files": [{"path": str(clean.resolve()), "bytes": clean.stat().st_size,
+                             "sha256": hashlib.sha256(clean.read_bytes()).hexdigest()}]}, "labels": []}
+
+
 def test_denoise_with_reference_writes_cube_and_metrics(trained: tuple[Path, Path], tmp_path: Path) -> None:
     clean, run = trained
     out = tmp_path / "den.tif"

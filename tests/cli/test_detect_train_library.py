@@ -51,6 +51,32 @@ def test_train_detect_says_and_records_the_guessed_scale(kit: dict[str, Path], t
     np.testing.assert_allclose(cfg["extra"]["target_spectra"], _library_at_scene_bands(kit["lib"]) * 1000, rtol=1e-5)
 
 
+def test_a_detector_run_records_its_library_versions_and_inputs_like_a_classifier_run(
+        kit: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """config.json ``data`` (the resolved path), ``extra.versions`` and ``extra.data_identity`` (the sha256 of the
+    scene and of the --targets library), the same in metrics.json, as `hsi train` records them for a classifier."""
+    import hashlib
+    from importlib.metadata import version
+
+    import hsi_app
+
+    def identity(path: Path) -> dict:
+        return {"path": str(path.resolve()), "bytes": path.stat().st_size,
+                "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+    run = tmp_path / "run"
+    code, _, err = _train(capsys, kit, run, "--quiet")
+    assert code == 0, err
+    cfg = json.loads((run / "config.json").read_text())
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert cfg["data"] == metrics["data"] == str(kit["dark"].resolve())
+    want = {"torch": version("torch"), "lightning": version("lightning"), "scikit-learn": version("scikit-learn"),
+            "numpy": np.__version__, "hsi_app": hsi_app.__version__}
+    assert cfg["extra"]["versions"] == metrics["versions"] == want
+    assert cfg["extra"]["data_identity"] == metrics["data_identity"] == {
+        "scene": {"files": [identity(kit["dark"])]}, "labels": [], "library": identity(kit["lib"])}
+
+
 def test_train_detect_scale_sets_the_library_units(kit: dict[str, Path], tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     run = tmp_path / "set"
