@@ -8,7 +8,9 @@ is resolved against the current folder, as it always was.
 
 The scene opened again is checked against the recorded identity (sha256, or size and
 modification time over 1 GiB): a missing or changed scene is refused, never scored. An older
-run without an identity is scored with a warning that its scene could not be verified.
+run without an identity is scored with a warning that its scene could not be verified. A member
+trained on a cube changed in Python after it was read (its identity says ``changed_in_memory``)
+is refused too: its file opened again holds other values than those it was trained on.
 """
 
 from __future__ import annotations
@@ -33,11 +35,14 @@ class MemberScene:
         run: the member's run folder (for messages).
         data: config.json ``data``: an absolute path, a path as typed (older runs), a built-in name, or ''.
         key: :func:`~hsi_app.provenance.scene_key` of its ``data_identity`` (``None`` when not recorded).
+        changed: trained on a cube changed in Python after it was read (``data_identity`` ``changed_in_memory``),
+            so its file opened again holds other values.
     """
 
     run: str
     data: str
     key: tuple[Any, ...] | None
+    changed: bool = False
 
     @property
     def config(self) -> str:
@@ -56,8 +61,9 @@ class MemberScene:
 
 def member_scene(run: str | os.PathLike[str], config: Any) -> MemberScene:
     """The :class:`MemberScene` of a run folder and its loaded :class:`~hsi_app.checkpoint.RunConfig`."""
-    ident = (config.extra or {}).get("data_identity") or {}
-    return MemberScene(str(run), str(config.data or ""), scene_key(ident.get("scene")))
+    scene = ((config.extra or {}).get("data_identity") or {}).get("scene")
+    changed = bool((scene or {}).get("changed_in_memory"))
+    return MemberScene(str(run), str(config.data or ""), scene_key(scene), changed)
 
 
 def same_scene(a: MemberScene, b: MemberScene) -> bool:
@@ -83,7 +89,8 @@ def open_member_scene(scenes: Sequence[MemberScene]) -> Cube:
     :class:`~hsi_app.errors.HSIWarning` that it could not be verified.
 
     Raises:
-        ConfigError: the members name no scene, or none of their paths holds the recorded scene.
+        ConfigError: the members name no scene, a member was trained on a cube changed in Python after it was
+            read, or none of their paths holds the recorded scene.
     """
     from hsi_app.io.open import open_cube
     from hsi_app.provenance import data_identity
@@ -92,6 +99,11 @@ def open_member_scene(scenes: Sequence[MemberScene]) -> Cube:
     if not first.data:
         raise ConfigError(f"{first.config} names no scene file (trained on a cube made in Python); pass --data SCENE "
                           "to score the ensemble")
+    changed = next((s for s in scenes if s.changed), None)
+    if changed is not None:
+        raise ConfigError(f"{changed.config}: trained on a cube changed in Python after it was read from "
+                          f"{changed.data} (scaled, masked, a band subset or a crop), so that file holds other values; "
+                          "pass --data SCENE (data=cube in Python) with the values it was trained on")
     keys = {s.key for s in scenes if s.key is not None}
     for path in dict.fromkeys(s.data for s in scenes if s.data):
         try:

@@ -10,6 +10,11 @@ and modification time instead (``"sha256": null``), so a run on a large scene do
 seconds reading it once more. The built-in scene is named by its name and the sha256 of its
 reflectance array (``(C, H, W)`` float32, C order), whatever package file it came from.
 
+A cube changed in Python after it was opened (scaled, ``where``, a band subset, a crop, loaded:
+:func:`hsi_app.io.read_values.holds_read_values` is ``False``) no longer holds its file's values: its
+``scene`` record says so (``"changed_in_memory": true``), and ``hsi ensemble`` does not open the file
+again to score such a run (it asks for ``--data``).
+
 A run's ``data`` (:func:`scene_reference`) names a file scene by its resolved absolute path, so
 the scene can be found again from any folder; :func:`scene_key` is what two records of one scene
 share, to check that a scene opened again is the one a run was trained on.
@@ -110,8 +115,11 @@ def data_identity(cube: Any, label_files: Iterable[str | os.PathLike[str] | None
 
     Returns:
         ``scene``: ``{"builtin": name, "array_sha256", "array": "float32 (C, H, W)"}`` for a built-in scene,
-        else ``{"files": [file_identity, ...]}``.
+        else ``{"files": [file_identity, ...]}``; with ``"changed_in_memory": True`` when the cube names a scene
+        but no longer holds the values opening it gives (:func:`~hsi_app.io.read_values.holds_read_values`).
     """
+    from hsi_app.io.read_values import holds_read_values
+
     source, fmt = str(cube.attrs.get("source", "")), cube.attrs.get("format")
     scene: dict[str, Any]
     if fmt == "builtin":
@@ -120,6 +128,8 @@ def data_identity(cube: Any, label_files: Iterable[str | os.PathLike[str] | None
                  "array": f"{values.dtype} {tuple(values.shape)} (C, H, W)"}
     else:
         scene = {"files": [file_identity(f) for f in scene_files(source, fmt)]}
+    if source.strip() and not holds_read_values(cube):
+        scene["changed_in_memory"] = True
     labels = [file_identity(f) for f in label_files if f is not None and Path(f).is_file()]
     out: dict[str, Any] = {"scene": scene, "labels": labels}
     if library is not None and Path(library).is_file():

@@ -200,3 +200,33 @@ def test_old_runs_resolve_their_scene_in_the_current_folder_with_one_warning(
                                 "--out", str(tmp_path / "mixed"), "--quiet")
     assert code == 0, err
     assert "warning" not in err  # the new member's identity verifies the scene
+
+
+def test_members_trained_on_a_cube_changed_in_python_need_data(proj: Path, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """Runs trained in Python on the scene scaled to reflectance (``cube * 0.0001``) record that their values were
+    changed after reading (``data`` still names the file): ``hsi ensemble`` without --data refuses with one line
+    instead of scoring the file's raw values (x 10000) through them; given the values they were trained on, it
+    scores them."""
+    from hsi_app.ensemble import evaluate_ensemble, write_ensemble
+    from hsi_app.io.open import open_cube
+    from hsi_app.tasks.train_classifier import TrainOptions, train_classifier
+
+    scaled = open_cube(proj / "scene.tif", labels=proj / "scene_labels.tif") * 0.0001
+    runs = []
+    for seed in (0, 1):
+        opts = TrainOptions(model="test_ssfcn", split="random:0.2", epochs=1, init_seed=seed, progress=False)
+        train_classifier(scaled, tmp_path / f"s{seed}", opts)
+        runs.append(tmp_path / f"s{seed}")
+    cfg = json.loads((runs[0] / "config.json").read_text())
+    assert cfg["data"] == str((proj / "scene.tif").resolve())
+    assert cfg["extra"]["data_identity"]["scene"]["changed_in_memory"] is True
+    members = [a for run in runs for a in ("--model", str(run))]
+    code, _, err = run_main(capsys, "ensemble", *members, "--out", str(tmp_path / "ens"), "--quiet")
+    assert_one_error_line(code, err, f"{runs[0] / 'config.json'}: trained on a cube changed in Python after it was "
+                          f"read from {(proj / 'scene.tif').resolve()}", "pass --data SCENE")
+    assert not (tmp_path / "ens").exists()
+    folder = tmp_path / "ens_py"
+    write_ensemble(folder, runs)
+    metrics = evaluate_ensemble(folder, data=scaled, progress=False)
+    assert metrics is not None and metrics["n_test"] > 0

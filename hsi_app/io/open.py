@@ -104,7 +104,8 @@ def open_cube(
         **options: passed to the format reader.
 
     Returns:
-        The Cube, lazily backed where the format allows.
+        The Cube, lazily backed where the format allows, marked as holding the values read
+        (:func:`hsi_app.io.read_values.holds_read_values`).
 
     Raises:
         DatasetNotFoundError: no such file or built-in name.
@@ -126,6 +127,9 @@ def open_cube(
         if fmt == "mat" and labels is not None:  # given labels replace the sibling *_gt.mat: do not read it
             options.setdefault("find_labels", False)
         cube = _read(p, fmt, key=key, chunks=chunks, **options)
+    from hsi_app.io.read_values import mark_as_read
+
+    mark_as_read(cube)  # a run trained on it later can tell whether it was changed in Python since
     if labels is not None:
         from hsi_app.io.labels import read_labels
 
