@@ -320,6 +320,32 @@ def _json_safe(obj: Any) -> Any:
     return obj
 
 
+def check_base_units(base_path: Path, cube: Cube, image: np.ndarray, matrix: np.ndarray) -> None:
+    """Refuse a new scene in other units than the base run's training scene, by the rule ``hsi predict`` applies
+    (:meth:`Predictor.check_scene_units <hsi_app.predictor.Predictor.check_scene_units>`,
+    :func:`~hsi_app.value_range.check_units`): the adapter feeds the base model the new raw values mapped through
+    the base's own normalisation (:func:`input_map`), so reflectance x 10000 through a base trained on 0-1
+    reflectance would train on values far outside anything the base has seen.
+
+    Args:
+        base_path: the base run folder.
+        cube: the new scene (its ``source`` names it in the message).
+        image: ``(C_new, H, W)`` its good bands, raw (NaN = no data); a strided sample of at most
+            :data:`~hsi_app.value_range.SAMPLE_PIXELS` pixels is checked.
+        matrix: ``(C_base, C_new)`` :func:`band_matrix`, taking them to the base's bands.
+
+    Raises:
+        InvalidDataError: one line with the scene's and the base's training values, the factor and the fix.
+    """
+    from hsi_app.predictor import BandPlan, Predictor
+    from hsi_app.value_range import SAMPLE_PIXELS
+
+    c, h, w = image.shape
+    step = max(1, int(np.ceil(np.sqrt(h * w / SAMPLE_PIXELS))))
+    sample = image[:, ::step, ::step].reshape(c, -1)
+    Predictor.load(base_path, device="cpu").check_scene_units(cube, BandPlan(indices=None, matrix=matrix), sample)
+
+
 def _base_dir_checked(base_dir: str | os.PathLike[str]) -> tuple[Path, RunConfig]:
     from hsi_app.ensemble import is_ensemble_dir
 
@@ -391,6 +417,7 @@ def finetune(
     wl, fwhm = cube.hsi.wavelengths[bands], cube.hsi.fwhm[bands]
     source = str(cube.attrs.get("source") or "new scene")
     matrix, kind = band_matrix(base, wl, fwhm, resample=opts.resample, source=source)
+    check_base_units(base_path, cube, image, matrix)  # before anything trains on values the base cannot read
     if opts.progress and kind == "gaussian":
         print(f"resampling {bands.size} bands to the base model's {base.in_chans} bands (Gaussian responses)")
 

@@ -227,6 +227,29 @@ def test_a_scene_without_wavelengths_is_named_in_the_error(runs: dict, capsys: p
     assert not (runs["root"] / "refused").exists()
 
 
+def test_a_scene_in_other_units_than_the_base_is_refused_in_one_line(runs: dict,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """The base was trained on reflectance x 10000; the new sensor's scene as 0-1 reflectance is refused before
+    anything trains, by the rule `hsi predict` applies (the factor and the fix), as `hsi predict --model BASE` is."""
+    new, labels = _scene(NEW_WL)
+    scene = _write_tif(runs["root"] / "reflectance.tif", new / 10000, NEW_WL)
+    lab = runs["root"] / "labels.tif"
+    code, text = _run(capsys, "finetune", "--base", str(runs["base"]), "--data", str(scene), "--labels", str(lab),
+                      "--split", "fixed:5", "--lora-rank", "2", "--epochs", "1", "--out",
+                      str(runs["root"] / "units"), "--quiet")
+    errors = [ln for ln in text.splitlines() if ln.startswith("hsi: error")]
+    assert code == 2 and len(errors) == 1 and "Traceback" not in text, text
+    assert errors[0].startswith(f"hsi: error: {scene}: values ") and f"but {runs['base']} was trained on" in errors[0]
+    assert "so the scene is in other units; its values are ~1/" in errors[0] and ": convert the scene" in errors[0]
+    assert not (runs["root"] / "units").exists()
+    # the same scene x 10000, in the base's units, is fine-tuned
+    ok = _write_tif(runs["root"] / "counts.tif", new, NEW_WL)
+    code, text = _run(capsys, "finetune", "--base", str(runs["base"]), "--data", str(ok), "--labels", str(lab),
+                      "--split", "fixed:5", "--lora-rank", "2", "--epochs", "1", "--out",
+                      str(runs["root"] / "units_ok"), "--quiet")
+    assert code == 0, text
+
+
 def test_the_default_snv_model_is_lora_tuned_on_another_sensor(tmp_path: Path) -> None:
     """ssfcn_snv: LoRA leaves its SNV statistics (base normalisation) in place; the tuned run predicts."""
     from hsi_app.checkpoint import load_tensors
