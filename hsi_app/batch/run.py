@@ -37,7 +37,7 @@ import numpy as np
 from hsi_app.batch.inputs import SceneInput
 from hsi_app.batch.state import SceneReport, write_sidecar
 from hsi_app.batch.tasks import TaskAdapter
-from hsi_app.errors import HSIError, InvalidDataError
+from hsi_app.errors import HSIError, HSIWarning, InvalidDataError
 from hsi_app.gdal_env import cap_gdal_cache
 from hsi_app.infer import Window, read_window
 
@@ -87,7 +87,9 @@ def cached_cube(source: str, stamp: str, chunks: int = 512, exclude_masks: tuple
     The pixels flagged by the ``exclude_masks`` quality masks are no-data
     (:meth:`~hsi_app.io.cube.HSIAccessor.without_masked`, as ``--exclude-masks`` in every command);
     bands with no data at any pixel are flagged bad, as ``hsi predict`` does
-    (:func:`~hsi_app.io.empty_bands.with_empty_bands_flagged`), in every process alike.
+    (:func:`~hsi_app.io.empty_bands.with_empty_bands_flagged`), in every process alike, without a
+    warning: the scene task says it once per file (:func:`~hsi_app.io.empty_bands.flagged_note`), however
+    many processes, threads or window tasks open the scene (again, once the cache let it go).
     """
     from hsi_app.io.empty_bands import with_empty_bands_flagged
     from hsi_app.io.open import open_cube
@@ -97,7 +99,8 @@ def cached_cube(source: str, stamp: str, chunks: int = 512, exclude_masks: tuple
     with _LOCK:  # a worker may run several threads
         cube = _CUBES.pop(key, None)
         if cube is None:
-            cube = with_empty_bands_flagged(open_cube(source, chunks=chunks).hsi.without_masked(exclude_masks))
+            cube = with_empty_bands_flagged(open_cube(source, chunks=chunks).hsi.without_masked(exclude_masks),
+                                            warn=False)
         _CUBES[key] = cube  # most recently used last
         while len(_CUBES) > OPEN_CUBES:
             _CUBES.pop(next(iter(_CUBES)))
@@ -168,10 +171,15 @@ def scene_task(settings: BatchSettings, item: SceneInput, out: str, fingerprint:
 
 def _run_scene(settings: BatchSettings, item: SceneInput, out: str, fingerprint: dict[str, int]) -> dict[str, Any]:
     """:func:`scene_task` without the warning relay."""
+    from hsi_app.io.empty_bands import flagged_note
+
     t0 = time.perf_counter()
     try:
         with reads_in_this_thread():
             cube = cached_cube(str(item.source), str(fingerprint), settings.window, settings.exclude_masks)
+            note = flagged_note(cube)
+            if note is not None:  # the one place a batch says it for this file (cached_cube does not)
+                warnings.warn(note, HSIWarning, stacklevel=1)
             _, h, w = cube.hsi.shape
             if settings.adapter.can_split and window_count(h, w, settings.window) > settings.split_windows:
                 return {"status": "split", "height": h, "width": w}
@@ -253,9 +261,12 @@ def submit_split(client: Any, settings: BatchSettings, index: int, item: SceneIn
 
     adapter = settings.adapter
     assert adapter.plan is not None and adapter.open_writer is not None  # only split when can_split
+    from hsi_app.batch.relay import recording
+
     stamp = str(fingerprint)
-    with warnings.catch_warnings():  # the scene task that asked for the split relayed the opening's warnings
-        warnings.simplefilter("ignore")
+    # the scene task that asked for the split relayed the opening's warnings: drop them here, in this thread only
+    # (warnings.catch_warnings would silence every thread of the process: a threaded cluster's tasks too)
+    with recording():
         cube = cached_cube(str(item.source), stamp, settings.window, settings.exclude_masks)  # lazy: metadata only
     model = cached_model(settings)
     _, h, w = cube.hsi.shape

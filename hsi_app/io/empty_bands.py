@@ -57,10 +57,11 @@ def _limited(cube: Cube) -> bool:
                 or any(str(k).startswith(MASK_PREFIX) for k in cube.coords))
 
 
-def flag_empty_bands(cube: Cube) -> Cube | None:
+def flag_empty_bands(cube: Cube, *, warn: bool = True) -> Cube | None:
     """The cube with its good bands that hold no data anywhere flagged bad, and its valid mask made
     again without them (lazily); one :class:`~hsi_app.errors.HSIWarning` names them (number and
-    wavelength). Call it where no pixel is valid: it reads the scene once.
+    wavelength), unless ``warn`` is False (the caller says it once, :func:`flagged_note`). Call it
+    where no pixel is valid: it reads the scene once.
 
     Returns:
         The flagged cube (``attrs["empty_bands"]`` lists the flagged band numbers), or ``None`` when
@@ -87,9 +88,25 @@ def flag_empty_bands(cube: Cube) -> Cube | None:
     out = cube.assign_coords(bad_band=("band", bad), valid=(("y", "x"), valid))
     numbers = [int(v) for v in cube.band.values[empty]]
     out.attrs = {**cube.attrs, EMPTY_ATTR: [*cube.attrs.get(EMPTY_ATTR, []), *numbers]}
-    warnings.warn(f"{source}: {said}, so no pixel was valid; flagged bad, as a bad-band list would, and the other "
-                  f"{good.size - n} bands are used", HSIWarning, stacklevel=2)
+    if warn:
+        warnings.warn(_flagged_message(out, empty), HSIWarning, stacklevel=2)
     return out
+
+
+def _flagged_message(flagged: Cube, empty: np.ndarray) -> str:
+    """The warning line for the bands at positions ``empty`` of the ``flagged`` cube (flagged bad in it)."""
+    n = int(empty.size)
+    return (f"{flagged.attrs.get('source') or 'the scene'}: {_named(flagged, empty)} {'holds' if n == 1 else 'hold'} "
+            "no data at any pixel (no-data or NaN everywhere), so no pixel was valid; flagged bad, as a bad-band list "
+            f"would, and the other {flagged.hsi.good_band_indices.size} bands are used")
+
+
+def flagged_note(cube: Cube) -> str | None:
+    """The warning of :func:`flag_empty_bands` for the bands it flagged in ``cube`` (``None``: none flagged), for
+    a caller that flags without warning and says it once itself (``hsi batch``: once per file, whichever
+    workers opened it)."""
+    empty = np.flatnonzero(empty_band_numbers(cube))
+    return None if empty.size == 0 else _flagged_message(cube, empty)
 
 
 def empty_bands_note(cube: Cube) -> str | None:
@@ -102,9 +119,10 @@ def empty_bands_note(cube: Cube) -> str | None:
     return f"{_named(cube, empty)} {verb} no data at any pixel, so no pixel is valid"
 
 
-def with_empty_bands_flagged(cube: Cube) -> Cube:
+def with_empty_bands_flagged(cube: Cube, *, warn: bool = True) -> Cube:
     """``cube``, or, when a central window of at most :data:`PROBE_PX` px holds no valid pixel and some
-    bands hold no data anywhere, the cube with them flagged (:func:`flag_empty_bands`).
+    bands hold no data anywhere, the cube with them flagged (:func:`flag_empty_bands`, which warns unless
+    ``warn`` is False).
 
     For commands that stream a scene window by window and would find out only at its end that no
     pixel is valid (``hsi predict``, ``hsi batch``): a band with no data anywhere leaves no valid
@@ -119,7 +137,7 @@ def with_empty_bands_flagged(cube: Cube) -> Cube:
     with dask.config.set(scheduler="synchronous"):  # in this thread, also inside a batch worker's task
         if read_window(cube, windows[len(windows) // 2])[1].any():
             return cube
-    flagged = flag_empty_bands(cube)
+    flagged = flag_empty_bands(cube, warn=warn)
     return cube if flagged is None else flagged
 
 
