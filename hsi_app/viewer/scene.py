@@ -63,10 +63,17 @@ def load_scene(name: str, scenes_dir: str | os.PathLike[str] | None = None) -> C
 
 
 def describe_scene(cube: Cube, name: str | None = None) -> str:
-    """A few Markdown lines: size, bands, wavelength range, CRS, labels.
+    """A few Markdown lines: size, bands, wavelength range, CRS, labels; the bands flagged bad because they hold
+    no data at any pixel (:func:`~hsi_app.io.empty_bands.flag_empty_bands`) are named.
 
     ``name`` is the display name (default: the file name of the scene's source).
     """
+    from hsi_app.io.band_labels import band_list
+    from hsi_app.io.empty_bands import empty_band_numbers
+
+    empty = np.flatnonzero(empty_band_numbers(cube))
+    no_data = (f": {band_list(cube.band.values[empty], cube.hsi.wavelengths[empty])} "
+               f"{'holds' if empty.size == 1 else 'hold'} no data at any pixel") if empty.size else ""
     c, h, w = cube.hsi.shape
     wl = cube.hsi.wavelengths
     wl_text = f"{np.nanmin(wl):.0f}–{np.nanmax(wl):.0f} nm" if np.isfinite(wl).any() else "unknown wavelengths"
@@ -75,7 +82,7 @@ def describe_scene(cube: Cube, name: str | None = None) -> str:
     names = cube.hsi.class_names
     labels = f", {len(names) - 1} reference classes" if names and cube.hsi.labels is not None else ""
     source = name or Path(str(cube.attrs.get("source", "scene"))).name
-    return (f"**{source}**: {h} × {w} px, {c} bands ({wl_text}, {len(cube.hsi.bad_bands)} flagged bad), "
+    return (f"**{source}**: {h} × {w} px, {c} bands ({wl_text}, {len(cube.hsi.bad_bands)} flagged bad{no_data}), "
             f"{where}{labels}")
 
 

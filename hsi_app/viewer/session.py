@@ -178,15 +178,36 @@ def _with_computed_valid(cube: Cube) -> Cube:
     return cube.assign_coords(valid=(valid.dims, np.asarray(valid.values, dtype=bool)))
 
 
+def _with_empty_bands_flagged(cube: Cube) -> Cube:
+    """``cube`` (its valid mask computed), or, when no pixel is valid because some bands hold no data anywhere,
+    the cube with them flagged bad and its mask computed again: one :class:`~hsi_app.errors.HSIWarning` names
+    them (:func:`~hsi_app.io.empty_bands.flag_empty_bands`; the page shows it as a toast, as ``hsi info`` prints
+    its warning line), and the scene shows its other bands instead of no valid pixel at all.
+
+    Raises:
+        InvalidDataError: such bands, but the valid mask holds more than the values say (an alpha band, a GDAL
+            mask): one line naming them and the fix.
+    """
+    from hsi_app.io.empty_bands import flag_empty_bands
+
+    valid = np.asarray(cube.coords["valid"].values)
+    if not valid.size or valid.any():
+        return cube
+    flagged = flag_empty_bands(cube)
+    return cube if flagged is None else _with_computed_valid(flagged)
+
+
 def _set_cube(session: ViewerSession, cube: Cube, name: str, upload_folder: str | None = None) -> None:
     """Show ``cube``: everything is computed first, then the session changes all at once.
 
-    The previous scene's results (every tab's) are forgotten and their files deleted.
+    Bands that hold no data at any pixel are flagged bad when that leaves no valid pixel
+    (:func:`_with_empty_bands_flagged`, one warning). The previous scene's results (every
+    tab's) are forgotten and their files deleted.
 
     If the composite cannot be made, the exception propagates and the session still
     shows its previous scene (with its map and points) unchanged.
     """
-    cube = _with_computed_valid(cube)
+    cube = _with_empty_bands_flagged(_with_computed_valid(cube))
     bands = _scene.default_rgb_bands(cube)
     rgb = _scene.composite(cube, bands)
     session.cube, session.name, session.bands, session.rgb = cube, name, bands, rgb

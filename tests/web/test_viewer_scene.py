@@ -195,3 +195,29 @@ def test_spectrum_plot_has_no_zig_zag_across_the_vnir_swir_overlap() -> None:
     np.testing.assert_allclose(y, expected)
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert labels == ["spectrum", "bad bands", "library"]
+
+
+def test_a_band_with_no_data_anywhere_is_flagged_and_named_when_a_scene_opens(tmp_path: Path) -> None:
+    """As `hsi info` does: the band is flagged bad with one warning naming it, the scene shows its other bands
+    (valid pixels, a composite that is not black), and the description names the band."""
+    import warnings
+
+    from tif_writer import write_tif
+
+    rng = np.random.default_rng(0)
+    data = rng.uniform(100, 5000, size=(6, 8, 9)).astype(np.float32)
+    data[2] = np.nan  # band 3 holds no data at any pixel
+    scene = write_tif(tmp_path / "dead.tif", data, np.linspace(450.0, 950.0, 6))
+    session = viewer.ViewerSession(config=viewer.ViewerConfig(scenes_dir=tmp_path))
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            cube = viewer.open_scene(session, "dead.tif")
+        said = [str(w.message) for w in caught if "no data at any pixel" in str(w.message)]
+        assert said == [f"{scene}: band 3 (650 nm) holds no data at any pixel (no-data or NaN everywhere), so no "
+                        "pixel was valid; flagged bad, as a bad-band list would, and the other 5 bands are used"]
+        assert cube.hsi.bad_bands == [2] and cube.hsi.valid.values.all()
+        assert session.rgb is not None and session.rgb.any()
+        assert "1 flagged bad: band 3 (650 nm) holds no data at any pixel" in viewer.describe_scene(cube, "dead.tif")
+    finally:
+        session.close()

@@ -64,6 +64,31 @@ def test_upload_errors_name_the_uploaded_file_not_the_session_folder(app, tmp_pa
     state.close()
 
 
+def test_an_upload_with_a_band_holding_no_data_anywhere_toasts_and_describes_it(
+        app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """The warning `hsi info` prints is one toast naming the uploaded file and the band; the scene line names it."""
+    from tif_writer import write_tif
+
+    toasts: list[str] = []
+    monkeypatch.setattr(app.gr, "Warning", lambda text, *a, **k: toasts.append(text))
+    data = np.random.default_rng(0).uniform(100, 5000, size=(6, 8, 9)).astype(np.float32)
+    data[2] = np.nan  # band 3 holds no data at any pixel
+    upload = tmp_path / "gradio_cache" / "my field.tif"
+    upload.parent.mkdir()
+    write_tif(upload, data, np.linspace(450.0, 950.0, 6))
+    cfg = viewer.ViewerConfig(max_upload_bytes=5 * 1024**2)
+    h = _handlers(app, cfg)
+    state = viewer.ViewerSession(config=cfg)
+    try:
+        outputs = h["open_uploaded"](state, str(upload))
+        assert [t for t in toasts if "no data at any pixel" in t] == [
+            "my field.tif: band 3 (650 nm) holds no data at any pixel (no-data or NaN everywhere), so no pixel was "
+            "valid; flagged bad, as a bad-band list would, and the other 5 bands are used"], toasts
+        assert "1 flagged bad: band 3 (650 nm) holds no data at any pixel" in outputs[2]
+    finally:
+        state.close()
+
+
 def test_run_errors_name_the_run_not_the_runs_folder(app, tmp_path: Path, envi_scene: Path) -> None:  # noqa: ANN001
     runs = tmp_path / "private" / "runs"
     (runs / "broken").mkdir(parents=True)
