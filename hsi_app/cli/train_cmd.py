@@ -127,10 +127,8 @@ def train(task: str, noise: str, init: str | None, targets: str | None, scale: f
     cube, maps = read_split_labels(cube, (train_labels, test_labels), attribute=label_attribute, layer=label_layer)
     metrics = train_classifier(cube, out, opts, train_labels=maps[0], test_labels=maps[1],
                                protect=[labels, train_labels, test_labels])
-    from pathlib import Path
-
-    from hsi_app.data.splits import Split, leak_note
-    from hsi_app.tasks.train_classifier import disjoint_layout_note
+    from hsi_app.data.splits import leak_note
+    from hsi_app.tasks.train_classifier import layout_note
 
     leak = leak_note(metrics["leaky"], metrics["protocol"])
     click.echo(
@@ -138,6 +136,6 @@ def train(task: str, noise: str, init: str | None, targets: str | None, scale: f
         f"kappa {metrics['kappa']:.4f}  ({metrics['n_train']} train / {metrics['n_test']} test px, "
         f"{metrics['train_seconds']:.1f} s)  -> {out}"
     )
-    note = disjoint_layout_note(Split.load(Path(out) / "split.npz"))
+    note = layout_note(metrics["protocol"], metrics["buffer_radius"], metrics["block"], cube.hsi.shape[1:])
     if note:
         click.echo(note)

@@ -245,23 +245,33 @@ def split_for_run(cube: Cube, opts: TrainOptions, radius: int, train_labels: np.
 
 
 def disjoint_layout_note(split: Any) -> str:
+    """One ``note:`` line when a ``disjoint`` split is buffered less than the default model's radius, else ``""``
+    (:func:`layout_note` of the split's protocol, buffer radius, block edge and size)."""
+    return layout_note(split.protocol, split.radius, split.block, split.train.shape)
+
+
+def layout_note(protocol: str, radius: int, block: int, shape: tuple[int, ...]) -> str:
     """One ``note:`` line when a ``disjoint`` split is buffered less than the default model's radius, else ``""``.
 
     Such a split (the SVM's own, radius 0) has another block edge, block assignment and buffer than
     a :data:`DEFAULT_CLASSIFIER` run's of the same seed, so its score cannot be set beside that run's.
+
+    Args:
+        protocol, radius, block: the split's (a run's metrics.json ``protocol``, ``buffer_radius``, ``block``).
+        shape: ``(H, W)`` of the scene it was drawn on.
     """
     from hsi_app.data.splits import default_block
 
-    if not split.protocol.startswith("disjoint"):
+    if not protocol.startswith("disjoint"):
         return ""
     reach = receptive_radius(DEFAULT_CLASSIFIER)
-    if split.radius >= reach:
+    if radius >= reach:
         return ""
-    block = default_block(split.train.shape, reach)
-    return (f"note: this {split.protocol} split (buffer {split.radius} px, blocks {split.block} px) is another layout "
-            f"than a default-model ({DEFAULT_CLASSIFIER}) run's of this seed (buffer {reach} px, blocks {block} px), so "
-            f"the two scores are not comparable; add --buffer {reach} for that split, or replay that run's split.npz "
-            "with --train-labels/--test-labels")
+    default = default_block((int(shape[0]), int(shape[1])), reach)
+    return (f"note: this {protocol} split (buffer {radius} px, blocks {block} px) is another layout "
+            f"than a default-model ({DEFAULT_CLASSIFIER}) run's of this seed (buffer {reach} px, blocks {default} px), "
+            f"so the two scores are not comparable; add --buffer {reach} for that split, or replay that run's "
+            "split.npz with --train-labels/--test-labels")
 
 
 def train_classifier(

@@ -941,6 +941,27 @@ def test_disjoint_buffer_sets_the_split_and_is_recorded(scene: dict[str, Path], 
         assert "--buffer 11" in lines[-1] and lines[-2].startswith("svm on disjoint:0.5: OA")
 
 
+def test_the_layout_note_comes_from_the_run_not_from_reading_split_npz_again(
+        scene: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`hsi train` prints the note from what the run returned; the note is the one of the saved split."""
+    from hsi_app.data.splits import Split
+    from hsi_app.tasks.train_classifier import disjoint_layout_note
+
+    def no_reread(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise AssertionError("split.npz read again")
+
+    monkeypatch.setattr(Split, "load", no_reread)
+    out = tmp_path / "svm"
+    code, stdout, err = run_main(capsys, "train", "--data", str(scene["cube"]), "--labels", str(scene["labels"]),
+                                 "--model", "svm", "--split", "disjoint:0.5", "--quiet", "--out", str(out))
+    assert code == 0, err
+    monkeypatch.undo()
+    note = disjoint_layout_note(Split.load(out / "split.npz"))
+    assert note.startswith("note: this disjoint:0.5 split (buffer 0 px, blocks 4 px)")
+    assert stdout.splitlines()[-1] == note
+
+
 def test_a_dense_models_buffer_below_its_radius_is_labelled_leaky(scene: dict[str, Path], tmp_path: Path,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     """test_ssfcn (radius 3): --buffer 0 leaves test pixels inside its training patches (LEAKY), --buffer 3 does not."""
