@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import html
 import logging
 import os
 import re
@@ -31,6 +32,16 @@ log = logging.getLogger("hsi.web")
 AREA_HEADERS = ["class", "colour", "pixels", "% of map", "hectares"]
 POINT_HEADERS = ["class", "score", "row", "col", "x", "y"]
 SESSION_TTL_S = 4 * 3600
+PAGE_HEADER = ("x-gradio-user", "app")
+"""The header Gradio's own page sends with every event (its API clients send ``api``)."""
+PAGE_CSS = """
+.gradio-container { overflow: clip !important; }
+#hsi-message { position: sticky; top: 0; z-index: 50; }
+#hsi-message .hsi-error { padding: 0.6em 0.9em; border: 1px solid #dc2626; border-radius: 6px;
+  background: #fef2f2; color: #991b1b; font-weight: 600; }
+"""
+"""Styles of the page: the error line stays in view while the page scrolls (Gradio's ``overflow: hidden``
+would stop ``position: sticky``; ``clip`` crops the same without making a scroll container)."""
 
 
 _CTX = threading.local()
@@ -88,10 +99,11 @@ def _session_path(match: re.Match[str]) -> str:
 
 def ui_errors(fn: Callable[..., Any] | None = None, *,
               folders: Sequence[tuple[str | os.PathLike[str] | None, str]] = ()) -> Any:
-    """Show library errors as readable pop-ups (never a traceback) and hsi warnings as toasts.
+    """Turn library errors into one readable :class:`gr.Error` line (never a traceback); hsi warnings become toasts.
 
-    Both go through :func:`public_text`, so no server path reaches the browser. Usable
-    bare (``@ui_errors``) or with the configured folders (``@ui_errors(folders=...)``).
+    Both go through :func:`public_text`, so no server path reaches the browser. The page
+    shows the error as its message line (:func:`in_page`); API clients get the exception.
+    Usable bare (``@ui_errors``) or with the configured folders (``@ui_errors(folders=...)``).
     """
     if fn is None:
         return functools.partial(ui_errors, folders=folders)
@@ -122,6 +134,61 @@ def ui_errors(fn: Callable[..., Any] | None = None, *,
     return wrapper
 
 
+def from_page(request: gr.Request | None) -> bool:
+    """Whether an event came from the viewer's page (not from an API client).
+
+    Gradio's page marks its events with the header ``x-gradio-user: app``; ``gradio_client``
+    and the JavaScript client send ``api``. A direct call (``request`` is ``None``: tests,
+    notebooks) counts as the page.
+    """
+    if request is None:
+        return True
+    headers = getattr(request, "headers", None)
+    value = headers.get(PAGE_HEADER[0]) if headers is not None else None
+    return value == PAGE_HEADER[1]
+
+
+def _request_in(args: Sequence[Any], kwargs: dict[str, Any]) -> gr.Request | None:
+    return next((a for a in (*args, *kwargs.values()) if isinstance(a, gr.Request)), None)
+
+
+def in_page(fn: Callable[..., Any], outputs: int, *, clear_on_error: Sequence[int] = ()) -> Callable[..., Any]:
+    """``fn`` (raising :class:`gr.Error`, see :func:`ui_errors`) as a page event whose error is a message line.
+
+    On the page, an event that raises marks every one of its outputs "Error", covering the
+    open scene and its downloads, and Gradio's pop-up closes by itself. Instead, the
+    returned function adds one output, the message (``""`` after a success), and on an
+    error leaves its other ``outputs`` as they were (``gr.skip()``), except the indices in
+    ``clear_on_error``, which it empties (the refused file in the upload box). API clients
+    (see :func:`from_page`) still get the error as an exception.
+
+    Args:
+        fn: the event's function; it returns one value per output (a bare value when ``outputs`` is 1).
+        outputs: how many outputs ``fn`` fills.
+        clear_on_error: outputs set to ``None`` when ``fn`` fails.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        try:
+            out = fn(*args, **kwargs)
+        except gr.Error as err:
+            if not from_page(_request_in(args, kwargs)):
+                raise
+            kept = tuple(None if i in clear_on_error else gr.skip() for i in range(outputs))
+            return (*kept, str(err.message))
+        return (*(out if outputs > 1 else (out,)), "")
+
+    return wrapper
+
+
+def message_html(text: str | None) -> str:
+    """The page's error line for ``text`` (plain text, shown verbatim); ``""`` hides it."""
+    if not text:
+        return ""
+    return f'<div class="hsi-error" role="alert">⚠ {html.escape(str(text))}</div>'
+
+
 def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCache | None = None) -> gr.Blocks:
     """The viewer as a ``gr.Blocks`` (not launched)."""
     cfg = config or viewer.ViewerConfig.create()
@@ -131,7 +198,7 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
     guard = ui_errors(folders=folders)
 
     def session_of(state: viewer.ViewerSession | None) -> viewer.ViewerSession:
-        s = state if state is not None else viewer.ViewerSession(config=cfg)
+        s = state if state is not None and not state.closed else viewer.ViewerSession(config=cfg)
         for folder in viewer.UPLOAD_FOLDERS:
             shown_as(s.workdir / folder, s.name if s.upload_folder == folder else "the uploaded scene")
         return s
@@ -156,13 +223,13 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
         return choices_for("classification"), choices_for("denoise"), choices_for("detect")
 
     @guard
-    def open_listed(state: viewer.ViewerSession | None, name: str) -> tuple[Any, ...]:
+    def open_listed(state: viewer.ViewerSession | None, name: str, request: gr.Request | None = None) -> tuple[Any, ...]:
         s = session_of(state)
         viewer.open_scene(s, name)
-        return scene_outputs(s)
+        return (*scene_outputs(s), None)  # the upload box no longer shows what is open
 
     @guard
-    def open_uploaded(state: viewer.ViewerSession | None, path: str | None) -> tuple[Any, ...]:
+    def open_uploaded(state: viewer.ViewerSession | None, path: str | None, request: gr.Request | None = None) -> tuple[Any, ...]:
         if not path:
             raise gr.Error("no file was uploaded", print_exception=False)
         name = Path(path).name or "the uploaded scene"
@@ -171,25 +238,25 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
         for folder in viewer.UPLOAD_FOLDERS:  # the new upload's messages name it
             shown_as(s.workdir / folder, name)
         viewer.open_upload(s, path, name=name)
-        return scene_outputs(s)
+        return (*scene_outputs(s), gr.skip())  # the upload box keeps the file that is open
 
     @guard
     def redisplay(state: viewer.ViewerSession | None, r: int, g: int, b: int, lo: float, hi: float,
-                  opacity: float, show_map: bool) -> Any:
+                  opacity: float, show_map: bool, request: gr.Request | None = None) -> Any:
         s = session_of(state)
         viewer.set_display(s, (r, g, b), (lo, hi))
         return viewer.render(s, opacity, show_map)
 
     @guard
     def true_colour(state: viewer.ViewerSession | None, lo: float, hi: float, opacity: float,
-                    show_map: bool) -> tuple[Any, ...]:
+                    show_map: bool, request: gr.Request | None = None) -> tuple[Any, ...]:
         s = session_of(state)
         viewer.set_display(s, None, (lo, hi))
         r, g, b = s.bands
         return viewer.render(s, opacity, show_map), r, g, b
 
     @guard
-    def restyle(state: viewer.ViewerSession | None, opacity: float, show_map: bool) -> Any:
+    def restyle(state: viewer.ViewerSession | None, opacity: float, show_map: bool, request: gr.Request | None = None) -> Any:
         s = session_of(state)
         return viewer.render(s, opacity, show_map)
 
@@ -202,19 +269,20 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
 
     @guard
     def clicked(state: viewer.ViewerSession | None, opacity: float, show_map: bool,
-                evt: gr.SelectData) -> tuple[Any, ...]:
+                evt: gr.SelectData, request: gr.Request | None = None) -> tuple[Any, ...]:
         s = session_of(state)
         return pixel_outputs(s, viewer.select_pixel(s, getattr(evt, "index", None)), opacity, show_map)
 
     @guard
     def goto_pixel(state: viewer.ViewerSession | None, row: float, col: float, opacity: float,
-                   show_map: bool) -> tuple[Any, ...]:
+                   show_map: bool, request: gr.Request | None = None) -> tuple[Any, ...]:
         s = session_of(state)
         return pixel_outputs(s, viewer.select_row_col(s, row, col), opacity, show_map)
 
     @guard
     def run_classify(state: viewer.ViewerSession | None, model_key: str | None, resample: bool, opacity: float,
-                     smooth: bool = False, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+                     smooth: bool = False, progress: gr.Progress = gr.Progress(),  # noqa: B008
+                     request: gr.Request | None = None) -> tuple[Any, ...]:
         s = session_of(state)
         if not model_key:
             raise gr.Error("no model to run: train one (`hsi train`) and start `hsi serve --runs DIR`",
@@ -233,7 +301,8 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
 
     @guard
     def run_denoise(state: viewer.ViewerSession | None, model_key: str | None, noise: str, seed: float,
-                    progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[Any, ...]:  # noqa: B008
+                    progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008
+                    request: gr.Request | None = None) -> tuple[Any, ...]:
         s = session_of(state)
         if not model_key:
             raise gr.Error("no denoising run to use: train one with `hsi train --task denoise`, then "
@@ -244,7 +313,8 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
     @guard
     def run_detect(state: viewer.ViewerSession | None, method: str, quantile: float, max_points: float,
                    rx_window: str, model_key: str | None, resample: bool = False,
-                   progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[Any, ...]:  # noqa: B008
+                   progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008
+                   request: gr.Request | None = None) -> tuple[Any, ...]:
         s = session_of(state)
         try:
             inner, outer = (int(v) for v in str(rx_window).split(","))
@@ -256,7 +326,7 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
         return view.heat, view.rows, view.summary, str(view.scores_path), points, str(view.metrics_path)
 
     @guard
-    def points_file(state: viewer.ViewerSession | None) -> str:
+    def points_file(state: viewer.ViewerSession | None, request: gr.Request | None = None) -> str:
         s = session_of(state)
         return str(viewer.points_download(s))
 
@@ -265,6 +335,8 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
         state = gr.State(None, time_to_live=SESSION_TTL_S,
                          delete_callback=lambda s: s.close() if s is not None else None)
         gr.Markdown("## hsi viewer: hyperspectral scenes, land-cover maps, spectra")
+        message = gr.State("")  # the last event's error ("" after a success); API clients never see it
+        banner = gr.HTML(elem_id="hsi-message", container=False)
         with gr.Row():
             with gr.Column(scale=1, min_width=280):
                 scene = gr.Dropdown(viewer.list_scenes(cfg.scenes_dir), value="indian_pines", label="Scene",
@@ -346,31 +418,40 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
                     dt_points = gr.File(label="Detected points (GeoPackage)")
                     dt_metrics = gr.File(label="detect_metrics.json")
 
-        # a new scene resets every tab: the outputs below are those of scene_outputs, in order
+        def on(trigger: Callable[..., Any], fn: Callable[..., Any], inputs: list[Any], outputs: list[Any],
+               clear_on_error: Sequence[Any] = (), **kw: Any) -> None:
+            """``trigger(fn)`` with its error as the page's message line (:func:`in_page`)."""
+            cleared = [outputs.index(c) for c in clear_on_error]
+            trigger(in_page(fn, len(outputs), clear_on_error=cleared), inputs, [*outputs, message], **kw)
+
+        # a new scene resets every tab: the outputs below are those of scene_outputs, in order, then the upload box
         scene_outs = [state, image, info, red, green, blue, spectrum, pixel,
                       status, legend, areas, map_file, metrics_file, points_out,
                       dn_before, dn_after, dn_status, dn_file, dn_metrics,
-                      dt_heat, dt_table, dt_status, dt_scores, dt_points, dt_metrics]
-        open_btn.click(open_listed, [state, scene], scene_outs, api_name="open_scene")
-        upload.upload(open_uploaded, [state, upload], scene_outs, api_name="upload_scene")
+                      dt_heat, dt_table, dt_status, dt_scores, dt_points, dt_metrics, upload]
+        on(open_btn.click, open_listed, [state, scene], scene_outs, api_name="open_scene")
+        on(upload.upload, open_uploaded, [state, upload], scene_outs, clear_on_error=[upload],
+           api_name="upload_scene")
         display_in = [state, red, green, blue, lo, hi, opacity, show_map]
         for dd in (red, green, blue):
-            dd.input(redisplay, display_in, image, api_visibility="private")
+            on(dd.input, redisplay, display_in, [image], api_visibility="private")
         for sl in (lo, hi):
-            sl.release(redisplay, display_in, image, api_visibility="private")
-        tc_btn.click(true_colour, [state, lo, hi, opacity, show_map], [image, red, green, blue], api_name="true_colour")
-        opacity.release(restyle, [state, opacity, show_map], image, api_visibility="private")
-        show_map.input(restyle, [state, opacity, show_map], image, api_visibility="private")
+            on(sl.release, redisplay, display_in, [image], api_visibility="private")
+        on(tc_btn.click, true_colour, [state, lo, hi, opacity, show_map], [image, red, green, blue],
+           api_name="true_colour")
+        on(opacity.release, restyle, [state, opacity, show_map], [image], api_visibility="private")
+        on(show_map.input, restyle, [state, opacity, show_map], [image], api_visibility="private")
         pixel_outs = [image, pixel, spectrum, row, col]
-        image.select(clicked, [state, opacity, show_map], pixel_outs, api_visibility="private")
-        pixel_btn.click(goto_pixel, [state, row, col, opacity, show_map], pixel_outs, api_name="pixel")
-        run_btn.click(run_classify, [state, model, resample, opacity, smooth],
-                      [image, legend, areas, map_file, metrics_file, status, show_map], api_name="classify")
-        points_btn.click(points_file, [state], points_out, api_name="points")
-        dn_btn.click(run_denoise, [state, dn_model, dn_noise, dn_seed],
-                     [dn_before, dn_after, dn_status, dn_file, dn_metrics], api_name="denoise")
-        dt_btn.click(run_detect, [state, dt_method, dt_quant, dt_max, dt_window, dt_model, dt_resample],
-                     [dt_heat, dt_table, dt_status, dt_scores, dt_points, dt_metrics], api_name="detect")
+        on(image.select, clicked, [state, opacity, show_map], pixel_outs, api_visibility="private")
+        on(pixel_btn.click, goto_pixel, [state, row, col, opacity, show_map], pixel_outs, api_name="pixel")
+        on(run_btn.click, run_classify, [state, model, resample, opacity, smooth],
+           [image, legend, areas, map_file, metrics_file, status, show_map], api_name="classify")
+        on(points_btn.click, points_file, [state], [points_out], api_name="points")
+        on(dn_btn.click, run_denoise, [state, dn_model, dn_noise, dn_seed],
+           [dn_before, dn_after, dn_status, dn_file, dn_metrics], api_name="denoise")
+        on(dt_btn.click, run_detect, [state, dt_method, dt_quant, dt_max, dt_window, dt_model, dt_resample],
+           [dt_heat, dt_table, dt_status, dt_scores, dt_points, dt_metrics], api_name="detect")
+        message.change(message_html, message, banner, api_visibility="private", show_progress="hidden")
         refresh.click(model_choices, None, [model, dn_model, dt_model], api_name="models")
         demo.load(model_choices, None, [model, dn_model, dt_model], api_visibility="private")
     return demo
@@ -406,6 +487,7 @@ def launch(config: viewer.ViewerConfig | None = None, host: str = "127.0.0.1", p
     remove_folders_at_exit()
     demo = build_app(cfg)
     demo.queue(default_concurrency_limit=2)
+    kwargs.setdefault("css", PAGE_CSS)
     return demo.launch(server_name=host, server_port=port, max_file_size=cfg.max_upload_bytes,
                        footer_links=["api"], **kwargs)
 
