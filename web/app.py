@@ -316,11 +316,8 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
                    progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008
                    request: gr.Request | None = None) -> tuple[Any, ...]:
         s = session_of(state)
-        try:
-            inner, outer = (int(v) for v in str(rx_window).split(","))
-        except ValueError:
-            raise gr.Error(f"RX window {rx_window!r}: write INNER,OUTER, e.g. 5,21", print_exception=False) from None
-        view = vdetect.detect(s, method, quantile=quantile, max_points=max_points, rx_window=(inner, outer),
+        view = vdetect.detect(s, method, quantile=quantile, max_points=max_points,
+                              rx_window=vdetect.rx_window_for(method, rx_window),
                               model_key=model_key, cache=models, resample=bool(resample))
         points = str(view.points_path) if view.points_path.is_file() else None
         return view.heat, view.rows, view.summary, str(view.scores_path), points, str(view.metrics_path)

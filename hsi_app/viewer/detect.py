@@ -23,6 +23,28 @@ from hsi_app.viewer.session import ViewerSession, whole_number
 METHODS = ("rx", "rx-local", "mf", "ace", "cem", "learned")
 TARGET_METHODS = ("mf", "ace", "cem")
 POINT_COLOUR = (0, 255, 255)
+DEFAULT_RX_WINDOW = (5, 21)
+
+
+def parse_rx_window(text: str | None) -> tuple[int, int]:
+    """The Detect tab's "rx-local window" box, ``"INNER,OUTER"``, as ``(inner, outer)``.
+
+    Only ``rx-local`` reads it (:func:`rx_window_for`); its sizes are checked against the
+    scene by :func:`hsi_app.tasks.detection.detect_scene`.
+
+    Raises:
+        ConfigError: not two whole numbers separated by a comma.
+    """
+    try:
+        inner, outer = (int(v) for v in str(text).split(","))
+    except ValueError:
+        raise ConfigError(f"rx-local window {text!r}: write INNER,OUTER, e.g. 5,21") from None
+    return inner, outer
+
+
+def rx_window_for(method: str, text: str | None) -> tuple[int, int]:
+    """The window ``method`` uses: the box's for ``rx-local``; other methods ignore the box."""
+    return parse_rx_window(text) if method == "rx-local" else DEFAULT_RX_WINDOW
 
 
 @dataclass
@@ -86,7 +108,7 @@ def detect(
     *,
     quantile: float = 99.9,
     max_points: int | float = 50,
-    rx_window: tuple[int, int] = (5, 21),
+    rx_window: tuple[int, int] = DEFAULT_RX_WINDOW,
     model_key: str | None = None,
     cache: ModelCache = DEFAULT_CACHE,
     resample: bool = False,
