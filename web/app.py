@@ -301,13 +301,15 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
 
     @guard
     def run_denoise(state: viewer.ViewerSession | None, model_key: str | None, noise: str, seed: float,
-                    progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008
+                    progress: gr.Progress = gr.Progress(),  # noqa: B008
                     request: gr.Request | None = None) -> tuple[Any, ...]:
         s = session_of(state)
         if not model_key:
             raise gr.Error("no denoising run to use: train one with `hsi train --task denoise`, then "
                            "start `hsi serve --runs DIR`", print_exception=False)
-        view = vdenoise.denoise(s, model_key, noise=noise, seed=seed, cache=models)
+        # the first report also drops Gradio's guess of the time left (the mean of earlier runs, of any scene)
+        view = vdenoise.denoise(s, model_key, noise=noise, seed=seed, cache=models,
+                                progress=lambda fraction, what: progress(fraction, desc=what))
         return view.before, view.after, view.summary, str(view.path), str(view.metrics_path)
 
     @guard

@@ -22,6 +22,7 @@ import functools
 import os
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -204,6 +205,7 @@ def denoise_cube(
     adapt_sigma: float | None = None,
     adapt_steps: int = DEFAULT_ADAPT_STEPS,
     shown_as: str | os.PathLike[str] | None = None,
+    on_window: Callable[[int, int], None] | None = None,
 ) -> DenoiseResult:
     """Denoise a whole scene window by window into a float32 COG.
 
@@ -225,6 +227,8 @@ def denoise_cube(
         adapt_steps: optimisation steps of that adaptation.
         shown_as: the output's name in messages (default ``out``), for callers that write to a
             staging path and publish it afterwards.
+        on_window: called with ``(done, total)`` windows: ``(0, total)`` before the first window
+            is denoised, then after each one (the viewer's progress bar).
 
     Returns:
         :class:`DenoiseResult`; ``metrics`` = ``{"denoised": {...}, "input": {...}}`` with a reference.
@@ -303,7 +307,9 @@ def denoise_cube(
         if sigma is not None:  # label-free fine-tuning on seeded random crops of this scene
             adapted = adapt_on_crops(denoiser, lambda r, col, hh, ww: prepare(r, col, hh, ww)[1], h, w, int(good.size),
                                      sigma, steps=adapt_steps, seed=seed, progress=progress)
-        for win in bar(wins, desc="denoise", unit="win", enabled=progress):
+        if on_window is not None:
+            on_window(0, len(wins))
+        for done, win in enumerate(bar(wins, desc="denoise", unit="win", enabled=progress), start=1):
             raw, x, bad_px = prepare(win.read_row, win.read_col, win.read_height, win.read_width)
             y = denoiser.denoise_normalised(x)
             core = (slice(None), *win.crop)
@@ -319,6 +325,8 @@ def denoise_cube(
                 keep = _scored(ref, bad_px, win.crop)
                 scores[0].update(y, ref, keep)
                 scores[1].update(x, ref, keep)
+            if on_window is not None:
+                on_window(done, len(wins))
     if filled:
         warnings.warn(f"{source}: {filled} NaN/no-data values were filled before denoising and left NaN in {shown_as or out}",
                       HSIWarning, stacklevel=2)

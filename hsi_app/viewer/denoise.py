@@ -4,10 +4,15 @@ Calls :func:`hsi_app.tasks.denoise_scene.denoise_cube` (windowed, streamed to a 
 the session folder). With a noise spec (``gaussian:30``...), the same seeded noise that
 ``denoise_cube`` adds is shown as the "before" image, and the untouched scene is the
 reference, so PSNR / SSIM / SAM of the noisy input and of the output are reported.
+
+Progress goes to a ``progress(fraction, what)`` callback: windows done, and within a window
+the stages of the model's forward pass (:mod:`hsi_app.tasks.forward_progress`), since a
+scene that fits one window would otherwise show nothing until the end.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +27,9 @@ from hsi_app.viewer.scene import composite, pixel_spectrum, zoom
 from hsi_app.viewer.session import ViewerSession, whole_number
 
 MAX_SEED = 2**32 - 1
+
+StepFn = Callable[[float, str], None]
+"""``progress(fraction, what)``: ``fraction`` of the run done (0 to 1) and what is being done."""
 
 
 @dataclass
@@ -44,6 +52,26 @@ class DenoiseView:
     summary: str
 
 
+class WindowProgress:
+    """Turns :func:`~hsi_app.tasks.denoise_scene.denoise_cube`'s window counts and the model's
+    stage counts (:func:`~hsi_app.tasks.forward_progress.stage_progress`) into ``progress(fraction, what)``."""
+
+    def __init__(self, progress: StepFn) -> None:
+        self.progress, self.done, self.total = progress, 0, 1
+
+    def _label(self) -> str:
+        return f"denoising window {min(self.done + 1, self.total)}/{self.total}"
+
+    def window(self, done: int, total: int) -> None:
+        """``done`` of ``total`` windows are written."""
+        self.done, self.total = done, max(total, 1)
+        self.progress(self.done / self.total, self._label())
+
+    def stage(self, done: int, total: int) -> None:
+        """``done`` of the model's ``total`` stages have run on the current window."""
+        self.progress((self.done + done / total) / self.total, f"{self._label()}, step {done}/{total}")
+
+
 def noisy_copy(cube: Cube, denoiser: Any, noise: str, seed: int) -> Cube:
     """The scene with the seeded noise ``denoise_cube`` adds (good bands, model normalisation)."""
     from hsi_app.data.noise import parse_noise
@@ -64,6 +92,7 @@ def denoise(
     seed: int | float | None = 0,
     window: int = 256,
     cache: ModelCache = DEFAULT_CACHE,
+    progress: StepFn | None = None,
 ) -> DenoiseView:
     """Denoise the open scene with an offered ``denoise`` run.
 
@@ -71,6 +100,8 @@ def denoise(
 
     Args:
         seed: seed of the added noise, a whole number 0..2**32-1 (``None``: 0).
+        progress: called with ``(fraction, what)`` from the start (``0.0``, "loading the
+            denoising run") through every stage of every window to the end.
 
     Raises:
         ConfigError: bad seed.
@@ -79,17 +110,24 @@ def denoise(
     """
     from hsi_app.io.open import open_cube
     from hsi_app.tasks.denoise_scene import denoise_cube
+    from hsi_app.tasks.forward_progress import stage_progress
 
+    report = progress or (lambda fraction, what: None)
     cube = session.require_cube()
     seed = 0 if seed is None else whole_number(seed, "noise seed", f"enter a whole number from 0 to {MAX_SEED}",
                                                minimum=0, maximum=MAX_SEED)
+    report(0.0, "loading the denoising run")
     den = cache.get(resolve_model(model_key, session.config, task="denoise"), "denoise")
     noise = (noise or "").strip() or None
+    if noise:
+        report(0.0, f"adding {noise} noise")
     noisy = noisy_copy(cube, den, noise, seed) if noise else None
     out = session.workdir / "denoised.tif"
+    steps = WindowProgress(report)
     try:
-        res = denoise_cube(den, cube, out, window=window, reference=cube if noise else None, noise=noise, seed=seed,
-                           fill_nan=True, progress=True)
+        with stage_progress(den.model, steps.stage):
+            res = denoise_cube(den, cube, out, window=window, reference=cube if noise else None, noise=noise,
+                               seed=seed, fill_nan=True, progress=True, on_window=steps.window)
     except RuntimeError as err:  # torch shape/memory errors deep in the model
         first = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
         raise InvalidDataError(f"{model_key}: the model failed on this scene ({first}); "
@@ -98,6 +136,7 @@ def denoise(
 
     from hsi_app.errors import HSIWarning
 
+    report(1.0, "reading the denoised cube")
     with warnings.catch_warnings():
         if cube.rio.crs is None:  # the input had no CRS either: nothing to warn about
             warnings.simplefilter("ignore", HSIWarning)
