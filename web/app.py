@@ -26,7 +26,7 @@ from hsi_app import viewer
 from hsi_app.errors import HSIError, HSIWarning
 from hsi_app.viewer import denoise as vdenoise
 from hsi_app.viewer import detect as vdetect
-from hsi_app.viewer.messages import DETECT_RESAMPLE_LABEL, RESAMPLE_LABEL, in_viewer_terms
+from hsi_app.viewer.messages import DETECT_RESAMPLE_LABEL, RESAMPLE_LABEL, RX_WINDOW_LABEL, in_viewer_terms
 
 log = logging.getLogger("hsi.web")
 AREA_HEADERS = ["class", "colour", "pixels", "% of map", "hectares"]
@@ -403,7 +403,7 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
                                             info="mf/ace/cem look for the spectrum of the last clicked pixel")
                     dt_quant = gr.Slider(90, 99.99, value=99.9, step=0.01, label="threshold: score percentile")
                     dt_max = gr.Slider(1, 500, value=50, step=1, label="most points per class")
-                    dt_window = gr.Textbox(value="5,21", label="rx-local window (inner,outer)")
+                    dt_window = gr.Textbox(value="5,21", label=RX_WINDOW_LABEL)
                     dt_model = gr.Dropdown(label="learned detector run (--runs)", elem_id="hsi-dt-model")
                     dt_resample = gr.Checkbox(label=DETECT_RESAMPLE_LABEL, value=False)
                 dt_btn = gr.Button("Detect", variant="primary", elem_id="hsi-detect")

@@ -4,7 +4,10 @@ The readers and the predictor are shared with the CLI, so their messages name it
 (``pass --resample``, ``Pass --key NAME``). The web page has no flags: :func:`in_viewer_terms`
 rewrites those fixes into what the page offers, the "resample bands" checkbox for
 ``--resample``. The viewer has no variable chooser for a ``.mat`` upload (one cube per
-file is what it opens), so ``--key`` becomes "save one cube per .mat file".
+file is what it opens), so ``--key`` becomes "save one cube per .mat file". ``--noise``
+is the Denoise tab's noise box, ``--rx-window`` and ``--method rx`` the Detect tab's
+window box and method list. The page cannot flag bands bad, so the Python call that fixes
+a band with no data at any pixel becomes "remove those bands from the file".
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ RESAMPLE_LABEL = "resample bands to the model's"
 """Label of the Classify tab's checkbox that does what ``--resample`` does."""
 DETECT_RESAMPLE_LABEL = "resample bands to the detector's"
 """Label of the Detect tab's checkbox that does what ``hsi detect --resample`` does."""
+RX_WINDOW_LABEL = "rx-local window (inner,outer)"
+"""Label of the Detect tab's box that does what ``hsi detect --rx-window`` does."""
 _RESAMPLE_HINT = RESAMPLE_HINT
 
 _KEY_FLAG = r"\.? *Pass --key NAME \(key= in Python\)(?: naming a 3-D array| with one of them)?"
@@ -30,6 +35,16 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
      r"no 3-D array (H, W, bands); keys found: \1. Save the cube as a numeric (H, W, bands) array and upload it"),
     (re.compile(_KEY_FLAG),
      ". The viewer cannot choose a .mat variable: save the cube alone in a .mat file and upload that file"),
+    (re.compile(r"resample the cube \(--resample; resample=True in Python\)"),
+     f'tick "{RESAMPLE_LABEL}" (Classify tab) to resample the cube'),
+    (re.compile(r"pass --resample \(resample=True in Python\)"), f'tick "{RESAMPLE_LABEL}" (Classify tab)'),
+    (re.compile(r"--noise ('[^']*'|\"[^\"]*\")"), r"noise \1 (Denoise tab)"),
+    (re.compile(r"pass --rx-window INNER,OUTER \(window=\(inner, outer\) in Python\) with"),
+     f'set the "{RX_WINDOW_LABEL}" box (Detect tab) to INNER,OUTER with'),
+    (re.compile(r"use global rx \(--method rx\)"), "pick the method rx (global RX)"),
+    (re.compile(r"; flag them bad first \((?:cube = )?hsi_app\.io\.empty_bands\.flag_empty_bands\(cube\), "
+                r"as hsi \w+ does\)(?:, then give target spectra at its good bands)?"),
+     "; remove those bands from the file (or give them data) and open it again"),
 )
 
 

@@ -207,3 +207,94 @@ def test_cli_flags_become_viewer_fixes(text: str, expected: str) -> None:
     from hsi_app.viewer.messages import in_viewer_terms
 
     assert in_viewer_terms(text) == expected
+
+
+def _refusal(fn, *args, **kwargs) -> str:  # noqa: ANN001
+    """The library's message when ``fn(*args, **kwargs)`` refuses."""
+    from hsi_app.errors import HSIError
+
+    with pytest.raises(HSIError) as info:
+        fn(*args, **kwargs)
+    return str(info.value)
+
+
+def _no_cli_terms(text: str) -> None:
+    import re
+
+    assert not re.search(r"--[a-z]", text) and "in Python" not in text and "hsi_app." not in text, text
+
+
+def test_noise_box_messages_name_the_box_not_the_flag(app, tmp_path: Path, envi_scene: Path,  # noqa: ANN001
+                                                      denoise_run) -> None:  # noqa: ANN001
+    from hsi_app.data.noise import parse_noise
+    from hsi_app.io.open import open_cube
+    from hsi_app.viewer.messages import in_viewer_terms
+
+    for spec in ("gaussian:abc", "gaussian:", "it's:3"):
+        msg = in_viewer_terms(_refusal(parse_noise, spec))
+        _no_cli_terms(msg)
+        assert msg.startswith(f"noise {spec!r} (Denoise tab): ")
+    denoise_run(tmp_path / "runs" / "den", open_cube(envi_scene))
+    cfg = viewer.ViewerConfig(scenes_dir=envi_scene.parent, runs_dir=tmp_path / "runs")
+    state = viewer.ViewerSession(config=cfg)
+    try:
+        viewer.open_scene(state, envi_scene.name)
+        msg = _message(_handlers(app, cfg)["run_denoise"], state, "runs/den", "pink:3", 0, lambda *a, **k: None)
+    finally:
+        state.close()
+    assert msg.startswith("noise 'pink:3' (Denoise tab): unknown noise model; use gaussian:50")
+
+
+def test_detect_window_and_method_messages_name_the_detect_tab(app, envi_scene: Path) -> None:  # noqa: ANN001
+    from hsi_app.io.cube import make_cube
+    from hsi_app.tasks.detection import detect_scene
+    from hsi_app.viewer.messages import RX_WINDOW_LABEL, in_viewer_terms
+
+    cfg = viewer.ViewerConfig(scenes_dir=envi_scene.parent)
+    state = viewer.ViewerSession(config=cfg)
+    try:
+        viewer.open_scene(state, envi_scene.name)  # 24 x 20 px
+        msg = _message(_handlers(app, cfg)["run_detect"], state, "rx-local", 99.0, 5, "5,31", None, False,
+                       lambda *a, **k: None)
+    finally:
+        state.close()
+    _no_cli_terms(msg)
+    assert f'set the "{RX_WINDOW_LABEL}" box (Detect tab) to INNER,OUTER with odd sizes INNER < OUTER <= 19' in msg
+    tiny = make_cube(np.random.default_rng(0).uniform(size=(4, 6, 6)).astype(np.float32))
+    msg = in_viewer_terms(_refusal(detect_scene, tiny, "rx-local", window=(1, 3)))
+    _no_cli_terms(msg)
+    assert "pick the method rx (global RX) on scenes this small" in msg
+
+
+def test_band_subset_fixes_name_the_resample_checkbox() -> None:
+    from hsi_app.tasks.band_subset import matching_bands, subset_warning
+    from hsi_app.viewer.messages import RESAMPLE_LABEL, in_viewer_terms
+
+    train = np.linspace(400.0, 1000.0, 20)
+    msg = in_viewer_terms(_refusal(matching_bands, train, np.array([2000.0, 2100.0]), "x.tif"))
+    _no_cli_terms(msg)
+    assert msg.endswith(f'tick "{RESAMPLE_LABEL}" (Classify tab) to resample the cube')
+    warning = subset_warning(train, np.arange(3), "x.tif", "runs/m", resample_applies=True)
+    assert warning is not None and "--resample" in warning
+    msg = in_viewer_terms(warning)
+    _no_cli_terms(msg)
+    assert msg.endswith(f'check the map against the full-band one or tick "{RESAMPLE_LABEL}" (Classify tab)')
+
+
+def test_a_band_with_no_data_anywhere_gets_a_fix_without_python() -> None:
+    from hsi_app.infer import predict_scene
+    from hsi_app.io.cube import make_cube
+    from hsi_app.tasks.detect_stream import streamed_scores
+    from hsi_app.viewer.messages import in_viewer_terms
+
+    data = np.random.default_rng(0).uniform(0.1, 0.5, size=(5, 12, 12)).astype(np.float32)
+    data[2] = np.nan
+    cube = make_cube(data, wavelength=np.linspace(450.0, 850.0, 5))
+    for msg in (_refusal(predict_scene, lambda x: np.ones((2, *x.shape[1:]), np.float32), cube, num_classes=2,
+                         halo=0, progress=False),
+                _refusal(streamed_scores, "rx", cube)):
+        assert "flag_empty_bands" in msg
+        shown = in_viewer_terms(msg)
+        _no_cli_terms(shown)
+        assert shown.endswith("band 3 (650 nm) holds no data at any pixel, so no pixel is valid; remove those bands "
+                              "from the file (or give them data) and open it again")
