@@ -142,7 +142,8 @@ def _probe(ds: Any, path: Path) -> None:
         for b in {1, ds.count}:
             ds.read(b, window=win)
     except Exception as err:  # rasterio raises RasterioIOError / CPLE_* on damaged files
-        raise CubeReadError(f"{path}: data cannot be read ({err}); the file is truncated or corrupt") from err
+        reason = str(err).replace(" See previous exception for details.", "")  # no such exception is shown
+        raise CubeReadError(f"{path}: data cannot be read ({reason}); the file is truncated or corrupt") from err
 
 
 class _MaskWindows:

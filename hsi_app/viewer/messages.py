@@ -45,6 +45,7 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"; flag them bad first \((?:cube = )?hsi_app\.io\.empty_bands\.flag_empty_bands\(cube\), "
                 r"as hsi \w+ does\)(?:, then give target spectra at its good bands)?"),
      "; remove those bands from the file (or give them data) and open it again"),
+    (re.compile(r" ?See previous exception for details\."), ""),  # rasterio's; the page shows no other exception
 )
 
 
