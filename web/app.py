@@ -7,6 +7,7 @@ Start it with ``hsi serve`` (or ``make web``); ``python web/app.py`` works too a
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import html
 import logging
@@ -16,6 +17,7 @@ import signal
 import tempfile
 import threading
 import warnings
+import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -189,6 +191,26 @@ def message_html(text: str | None) -> str:
     return f'<div class="hsi-error" role="alert">⚠ {html.escape(str(text))}</div>'
 
 
+def drop_gradio_copy(path: str | os.PathLike[str]) -> None:
+    """Delete Gradio's cached copy of an upload once the viewer has staged its own copy (or refused it).
+
+    Gradio keeps every upload in its upload folder (``GRADIO_TEMP_DIR``, by default
+    ``<tmp>/gradio/<hash>/<name>``) for an hour or more, which would double the disk an
+    upload takes. Only a file inside that folder is deleted (with its ``<hash>`` folder when
+    that is left empty); any other path (a direct call from Python) is left alone.
+    """
+    from gradio.utils import get_upload_folder
+
+    root = Path(get_upload_folder()).resolve()
+    copy = Path(path).resolve()
+    if root not in copy.parents or not copy.is_file():
+        return
+    copy.unlink(missing_ok=True)
+    if copy.parent != root:
+        with contextlib.suppress(OSError):  # not empty: another file of the same content hash
+            copy.parent.rmdir()
+
+
 def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCache | None = None) -> gr.Blocks:
     """The viewer as a ``gr.Blocks`` (not launched)."""
     cfg = config or viewer.ViewerConfig.create()
@@ -196,6 +218,22 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
 
     folders = [(cfg.runs_dir, "runs"), (cfg.models_dir, "models"), (cfg.scenes_dir, "scenes")]
     guard = ui_errors(folders=folders)
+    # the session of each open tab (by Gradio's session hash), so that closing the tab deletes its folder
+    tabs: weakref.WeakValueDictionary[str, viewer.ViewerSession] = weakref.WeakValueDictionary()
+
+    def kept_for_tab(s: viewer.ViewerSession, request: gr.Request | None) -> viewer.ViewerSession:
+        if request is not None and request.session_hash:
+            tabs[request.session_hash] = s
+        return s
+
+    def close_tab(request: gr.Request) -> None:
+        """The tab was closed or reloaded: delete its session folder (staged upload, maps, downloads) now.
+
+        Gradio itself would drop the session's state only an hour later.
+        """
+        s = tabs.pop(request.session_hash, None) if request is not None and request.session_hash else None
+        if s is not None:
+            s.close()
 
     def session_of(state: viewer.ViewerSession | None) -> viewer.ViewerSession:
         s = state if state is not None and not state.closed else viewer.ViewerSession(config=cfg)
@@ -226,6 +264,7 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
     def open_listed(state: viewer.ViewerSession | None, name: str, request: gr.Request | None = None) -> tuple[Any, ...]:
         s = session_of(state)
         viewer.open_scene(s, name)
+        kept_for_tab(s, request)
         return (*scene_outputs(s), None)  # the upload box no longer shows what is open
 
     @guard
@@ -237,7 +276,11 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
         s = session_of(state)
         for folder in viewer.UPLOAD_FOLDERS:  # the new upload's messages name it
             shown_as(s.workdir / folder, name)
-        viewer.open_upload(s, path, name=name)
+        try:
+            viewer.open_upload(s, path, name=name)
+        finally:
+            drop_gradio_copy(path)
+        kept_for_tab(s, request)
         return (*scene_outputs(s), gr.skip())  # the upload box keeps the file that is open
 
     @guard
@@ -453,6 +496,7 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
         message.change(message_html, message, banner, api_visibility="private", show_progress="hidden")
         refresh.click(model_choices, None, [model, dn_model, dt_model], api_name="models")
         demo.load(model_choices, None, [model, dn_model, dt_model], api_visibility="private")
+        demo.unload(close_tab)
     return demo
 
 

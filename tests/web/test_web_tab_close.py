@@ -1,0 +1,80 @@
+"""Closing a tab deletes its session folder at once; Gradio's own copy of an upload goes once staged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hsi_app import viewer
+
+gr = pytest.importorskip("gradio")
+
+
+def _page(envi_scene: Path):  # noqa: ANN202
+    from hsi_app.cli.serve_cmd import load_web_app
+
+    cfg = viewer.ViewerConfig(scenes_dir=envi_scene.parent, max_upload_bytes=2**20)
+    demo = load_web_app().build_app(cfg, viewer.ModelCache())
+    events = {f.fn.__name__: f for f in demo.fns.values()}
+    unloads = [f for f in demo.fns.values() if any(t[1] == "unload" for t in f.targets)]
+    return cfg, events, unloads
+
+
+def _tab(session_hash: str) -> gr.Request:
+    return gr.Request(session_hash=session_hash, headers={"x-gradio-user": "app"})
+
+
+def _geotiff(path: Path) -> Path:
+    import rasterio
+    from rasterio.transform import from_origin
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with rasterio.open(path, "w", driver="GTiff", height=6, width=7, count=3, dtype="float32",
+                       crs="EPSG:32633", transform=from_origin(500000, 4200000, 30, 30)) as ds:
+        ds.write(np.random.default_rng(0).uniform(size=(3, 6, 7)).astype(np.float32))
+    return path
+
+
+def test_closing_a_tab_deletes_its_folder_and_only_its_own(envi_scene: Path, tmp_path: Path) -> None:
+    cfg, events, unloads = _page(envi_scene)
+    assert len(unloads) == 1
+    closing, staying = viewer.ViewerSession(config=cfg), viewer.ViewerSession(config=cfg)
+    try:
+        events["open_uploaded"].fn(closing, str(_geotiff(tmp_path / "field.tif")), _tab("tab-a"))
+        events["open_listed"].fn(staying, envi_scene.name, _tab("tab-b"))
+        staged = closing.workdir / closing.upload_folder
+        assert staged.is_dir() and any(staged.iterdir())
+        unloads[0].fn(_tab("tab-a"))
+        assert closing.closed and not closing.workdir.exists()
+        assert not staying.closed and staying.workdir.is_dir()
+        unloads[0].fn(_tab("tab-never-opened"))  # nothing to close: no error
+        # a late event of the closed tab: a readable line, not a write into a deleted folder
+        out = events["goto_pixel"].fn(closing, 1, 1, 0.6, True, _tab("tab-a"))
+        assert out[-1] == "no scene is open: pick a scene or upload one first"
+    finally:
+        closing.close()
+        staying.close()
+
+
+def test_gradio_copy_of_an_upload_is_deleted_once_staged_or_refused(envi_scene: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    cfg, events, _ = _page(envi_scene)
+    state = viewer.ViewerSession(config=cfg)
+    try:
+        cached = _geotiff(tmp_path / "gradio" / "0a1b2c" / "field.tif")
+        out = events["open_uploaded"].fn(state, str(cached))
+        assert out[-1] == "" and state.name == "field.tif"
+        assert not cached.exists() and not cached.parent.exists()
+        refused = tmp_path / "gradio" / "3d4e5f" / "notes.txt"
+        refused.parent.mkdir()
+        refused.write_text("not a scene")
+        assert events["open_uploaded"].fn(state, str(refused))[-1]
+        assert not refused.exists()
+        elsewhere = _geotiff(tmp_path / "mine" / "field.tif")  # not Gradio's: never deleted
+        events["open_uploaded"].fn(state, str(elsewhere))
+        assert elsewhere.is_file()
+    finally:
+        state.close()
