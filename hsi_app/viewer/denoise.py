@@ -52,6 +52,10 @@ class DenoiseView:
     summary: str
 
 
+STAGES_SHARE = 0.95
+"""Part of a window's progress that the model's forward pass reports (:class:`WindowProgress`)."""
+
+
 class WindowProgress:
     """Turns :func:`~hsi_app.tasks.denoise_scene.denoise_cube`'s window counts and the model's
     stage counts (:func:`~hsi_app.tasks.forward_progress.stage_progress`) into ``progress(fraction, what)``."""
@@ -68,8 +72,13 @@ class WindowProgress:
         self.progress(self.done / self.total, self._label())
 
     def stage(self, done: int, total: int) -> None:
-        """``done`` of the model's ``total`` stages have run on the current window."""
-        self.progress((self.done + done / total) / self.total, f"{self._label()}, step {done}/{total}")
+        """``done`` of the model's ``total`` stages have run on the current window.
+
+        The stages take the window to :data:`STAGES_SHARE` of its part of the bar; writing it
+        (and scoring it against the reference) the rest.
+        """
+        what = f"{self._label()}, step {done}/{total}" if done < total else f"{self._label()}: writing it"
+        self.progress((self.done + STAGES_SHARE * done / total) / self.total, what)
 
 
 def noisy_copy(cube: Cube, denoiser: Any, noise: str, seed: int) -> Cube:
