@@ -49,11 +49,22 @@ class RunConfig:
     version: str = __version__
     extra: dict[str, Any] = field(default_factory=dict)
     fwhm_in_model: bool = False  # the model was built (trained) with ``fwhm``; False: band-spacing widths (older runs)
+    model_wavelengths: list[float | None] | None = None
+    """``(in_chans,)`` nm the model was built and trained with, where they are not ``wavelengths``: the
+    Indian Pines runs recorded with tensorly's two mislabelled centres (:func:`load_config` corrects
+    ``wavelengths`` for band matching, and keeps these for the model). None: ``wavelengths``."""
 
     @property
     def wavelength_array(self) -> np.ndarray:
         """``(in_chans,)`` float64, NaN where unknown."""
         return np.array([np.nan if v is None else v for v in self.wavelengths], dtype=np.float64)
+
+    @property
+    def model_wavelength_array(self) -> np.ndarray:
+        """``(in_chans,)`` float64 nm the model knows its bands by (``model_wavelengths`` or
+        ``wavelengths``), NaN where unknown; what a wavelength-aware model is built and bound with."""
+        values = self.wavelengths if self.model_wavelengths is None else self.model_wavelengths
+        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
     @property
     def fwhm_array(self) -> np.ndarray:
@@ -125,12 +136,48 @@ def save_run(run_dir: str | os.PathLike[str], config: RunConfig, tensors: dict[s
     with atomic_path(run / WEIGHTS_NAME) as tmp:
         save_file(arrays, str(tmp))
     with atomic_path(run / CONFIG_NAME) as tmp:
-        Path(tmp).write_text(json.dumps(asdict(config), indent=2))
+        Path(tmp).write_text(json.dumps(config_json(config), indent=2))
     return run
+
+
+def config_json(config: RunConfig) -> dict[str, Any]:
+    """``config`` as the dict written to config.json; ``model_wavelengths`` only when set."""
+    raw = asdict(config)
+    if raw["model_wavelengths"] is None:
+        del raw["model_wavelengths"]
+    return raw
+
+
+def with_corrected_centres(config: RunConfig) -> RunConfig:
+    """``config`` with tensorly's two mislabelled Indian Pines centres corrected in ``wavelengths``.
+
+    A run trained on the built-in Indian Pines before session 50 (or on a file written from it)
+    records 0-based bands 170 and 171 at 2260.22 and 2270.15 nm; the scene now has them at
+    2212.22 and 2222.15 nm (:mod:`hsi_app.io.indian_pines_bands`). Without this, its 2260.22 nm
+    band would be matched to the scene's 2261.82 nm band. The model keeps the centres it was
+    trained with (``model_wavelengths``), so a wavelength-aware model's output does not change.
+
+    Returns:
+        A corrected copy when ``wavelengths`` are tensorly's list at ``band_indices`` of a
+        200-band scene (:func:`~hsi_app.io.indian_pines_bands.corrected_centres`), else ``config``.
+    """
+    from dataclasses import replace
+
+    from hsi_app.io.indian_pines_bands import corrected_centres
+
+    if config.model_wavelengths is not None:
+        return config
+    fixed = corrected_centres(config.wavelengths, config.band_indices, config.source_bands)
+    if fixed is None:
+        return config
+    return replace(config, wavelengths=json_floats(fixed), model_wavelengths=list(config.wavelengths))
 
 
 def load_config(run_dir: str | os.PathLike[str]) -> RunConfig:
     """Read ``config.json`` from a run directory.
+
+    A run recorded with tensorly's Indian Pines band centres gets the two corrected ones
+    (:func:`with_corrected_centres`).
 
     Raises:
         ModelLoadError: missing or malformed config, or fields that do not fit together
@@ -152,7 +199,7 @@ def load_config(run_dir: str | os.PathLike[str]) -> RunConfig:
     except (json.JSONDecodeError, TypeError) as err:
         raise ModelLoadError(f"{path}: malformed run config ({err}); retrain or restore the file") from err
     check_run_config(raw, path)
-    return config
+    return with_corrected_centres(config)
 
 
 def load_tensors(run_dir: str | os.PathLike[str], name: str = WEIGHTS_NAME) -> dict[str, np.ndarray]:

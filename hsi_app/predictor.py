@@ -443,7 +443,7 @@ class Predictor:
         if plan.bands is not None:
             check_image(image, plan.bands, f"{self.run_dir or self.model_name}: bind(cube)(image)", "the bound cube's")
         if isinstance(plan, SubsetPlan):
-            bound = self.model.with_bands(self.config.wavelength_array[plan.training])  # FWHM: the training bands'
+            bound = self.model.with_bands(self.config.model_wavelength_array[plan.training])  # FWHM: the training bands'
             return self._softmax(bound, image[plan.keep], self._mean[plan.training], self._std[plan.training])
         return self.probs(plan.apply(image))
 

@@ -79,7 +79,8 @@ def check_run_config(raw: dict[str, Any], path: Path) -> None:
             without ``in_chans`` entries; non-numeric wavelengths/FWHM; band indices outside
             the training cube; a mean that is not finite; a std that is not finite and > 0;
             ``class_names`` without ``num_classes + 1`` entries (classifiers and detectors);
-            ``fwhm_in_model`` (optional) not a boolean.
+            ``fwhm_in_model`` (optional) not a boolean; ``model_wavelengths`` (optional) neither
+            null nor one number (or null) per band.
     """
     for name in ("in_chans", "num_classes", "source_bands"):
         if not is_int(raw[name]) or raw[name] < 1:
@@ -97,7 +98,13 @@ def check_run_config(raw: dict[str, Any], path: Path) -> None:
         if not isinstance(values, list) or len(values) != c:
             n = f"{len(values)} entries" if isinstance(values, list) else f"a {type(values).__name__}"
             raise _bad(path, name, f"has {n} for in_chans={c}; it needs one value per band")
-    for name in ("wavelengths", "fwhm"):  # None (or NaN) marks an unknown value
+    model_wl = raw.get("model_wavelengths")
+    if model_wl is not None and (not isinstance(model_wl, list) or len(model_wl) != c):
+        n = f"{len(model_wl)} entries" if isinstance(model_wl, list) else f"a {type(model_wl).__name__}"
+        raise _bad(path, "model_wavelengths", f"has {n} for in_chans={c}; it needs one value per band, or null")
+    for name in ("wavelengths", "fwhm", "model_wavelengths"):  # None (or NaN) marks an unknown value
+        if raw.get(name) is None:
+            continue
         i = _first_bad(raw[name], lambda v: v is None or _is_number(v))
         if i is not None:
             raise _bad(path, name, f"entry {i} is {_show(raw[name][i])}; use a number of nm or null")

@@ -28,7 +28,8 @@ def _few(keys: Sequence[str]) -> str:
 
 
 def build_from_config(config: RunConfig, run_dir: str | os.PathLike[str], **overrides: Any) -> Any:
-    """``create_model`` with the run's name, sizes, wavelengths and model args, and its FWHM
+    """``create_model`` with the run's name, sizes, wavelengths (those the model was trained with:
+    :attr:`~hsi_app.checkpoint.RunConfig.model_wavelength_array`) and model args, and its FWHM
     when the run was trained with it (:func:`hsi_app.model_fwhm.model_fwhm`; older runs and
     runs of scenes without FWHM are rebuilt with the band-spacing widths they were trained on).
 
@@ -45,7 +46,7 @@ def build_from_config(config: RunConfig, run_dir: str | os.PathLike[str], **over
     from hsi_app.models import create_model
 
     kwargs: dict[str, Any] = {"in_chans": config.in_chans, "num_classes": config.num_classes,
-                              "wavelengths": config.wavelength_array}
+                              "wavelengths": config.model_wavelength_array}  # those it was trained with
     fwhm = model_fwhm(config, config.fwhm_array)
     if fwhm is not None:
         kwargs["fwhm"] = fwhm

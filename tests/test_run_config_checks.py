@@ -48,6 +48,9 @@ def _edit(run: Path, **changes: Any) -> Path:
     ({"receptive_radius": -1}, "receptive_radius"),
     ({"receptive_radius": "2"}, "receptive_radius"),
     ({"model_args": []}, "model_args"),
+    ({"model_wavelengths": [500.0] * (C - 1)}, "model_wavelengths"),
+    ({"model_wavelengths": 500.0}, "model_wavelengths"),
+    ({"model_wavelengths": [500.0, "600", 700.0, 800.0, 900.0]}, "model_wavelengths"),
 ])
 def test_a_bad_field_is_one_line_naming_config_json_and_the_field(changes: dict, field: str, tmp_path: Path) -> None:
     run = _edit(make_run(tmp_path / "run", in_chans=C), **changes)

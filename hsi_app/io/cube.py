@@ -38,6 +38,7 @@ import rioxarray  # noqa: F401  (registers the ``.rio`` accessor)
 import xarray as xr
 
 from hsi_app.errors import ConfigError, LabelError
+from hsi_app.io.indian_pines_bands import corrected_centres
 
 Cube = xr.DataArray
 """Type alias: a DataArray that follows the conventions of this module."""
@@ -159,7 +160,9 @@ def make_cube(
 
     Args:
         data: ``(C, H, W)`` array, any dtype; kept lazy when it is a dask array.
-        wavelength: ``(C,)`` band centres in nm; NaN when unknown.
+        wavelength: ``(C,)`` band centres in nm; NaN when unknown. tensorly's list for Indian
+            Pines (a scene file written from the built-in scene before session 50) gets its two
+            mislabelled centres corrected (:func:`~hsi_app.io.indian_pines_bands.corrected_centres`).
         fwhm: ``(C,)`` band widths in nm; NaN when unknown.
         bad_bands: 0-based indices of unusable bands.
         x, y: pixel-centre coordinates; default: those of a north-up ``transform``, else
@@ -183,6 +186,9 @@ def make_cube(
         raise ValueError(f"make_cube expects (C, H, W) data, got shape {tuple(data.shape)}")
     c, h, w = (int(s) for s in data.shape)
     wl = _band_vector(wavelength, c)
+    fixed = corrected_centres(wl)
+    if fixed is not None:
+        wl = fixed
     fw = _band_vector(fwhm, c)
     bad = np.zeros(c, dtype=bool)
     if bad_bands is not None and len(bad_bands):

@@ -150,10 +150,10 @@ def test_default_wavelengths_values() -> None:
     grid = np.delete(np.linspace(400.0, 2500.0, 220), [b - 1 for b in ip.removed_bands])
     # without real centres, bands 104-108 (1-based) are gone: band 103 is followed by band 109
     assert grid[103] - grid[102] == pytest.approx(6 * step)
-    # with them (the tensorly copy's AVIRIS centres), those are what the catalog returns
-    from tensorly.datasets import load_indian_pines
+    # with them (the tensorly copy's AVIRIS centres, two of them corrected), those are what the catalog returns
+    from hsi_app.io.indian_pines_bands import CORRECTED_NM
 
-    np.testing.assert_allclose(default_wavelengths(ip), np.asarray(load_indian_pines().ticks[1]))
+    np.testing.assert_allclose(default_wavelengths(ip), CORRECTED_NM)
 
 
 @pytest.mark.parametrize(
