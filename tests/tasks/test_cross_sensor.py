@@ -409,3 +409,25 @@ def test_zero_shot_source_is_the_base_on_the_scene_bands_of_the_region(tmp_path:
     r = base["radius"]  # pixels nearer the region's left edge than that see the scene's context only in `whole`
     assert 0 < r < row["map"].shape[1] // 2
     np.testing.assert_array_equal(row["map"][:, r:], whole[:, target.first_col + r:])
+
+
+def test_lora_arm_trains_a_new_head_for_the_regions_classes(tmp_path: Path) -> None:
+    """adapt_lora is the arm BENCHMARKS.md measured: a new head for the region's classes 1..K (Indian Pines: 15,
+    4,079 trainable), not a copy of the base's head, which ``--classes auto`` keeps when the names match."""
+    from hsi_app.tasks.cross_sensor import adapt_lora
+
+    rng = np.random.default_rng(0)
+    c, h, w = 40, 14, 40
+    wl = np.linspace(400, 2500, c)
+    labels = rng.integers(1, 3, size=(h, w)).astype(np.int32)
+    labels[:, :6] = 3  # a class only the base's columns hold, as class 16 on Indian Pines
+    shape = np.sin(wl / 250.0 + labels[None].astype(float))
+    data = (1000 * (1.5 + 0.3 * shape) + rng.normal(0, 10, size=(c, h, w))).astype(np.float32)
+    scene = make_cube(data, wavelength=wl, fwhm=np.full(c, 35.0), labels=labels, class_names=["u", "a", "b", "c"])
+    base = train_base(scene, tmp_path / "base", model="test_spectral_vit", epochs=1, tiles=1, split_col=15)
+    target = enmap_like_target(scene, radius=base["radius"], per_class=3, seed=0, split_col=15)
+    row = adapt_lora(base["run_dir"], target, tmp_path / "lora", rank=2, epochs=1, tiles=1)
+    config = json.loads((tmp_path / "lora" / "config.json").read_text())
+    assert config["num_classes"] == 2 and config["class_names"] == ["unlabelled", "a", "b"]
+    assert config["extra"]["finetune"]["new_head"] is True
+    assert row["trainable"] == json.loads((tmp_path / "lora" / "metrics.json").read_text())["trainable_params"]
