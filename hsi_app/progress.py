@@ -180,13 +180,27 @@ def bar(iterable: Iterable[Any] | None = None, *, desc: str = "", total: float |
     Returns:
         A ``tqdm`` on a terminal or when disabled, else a :class:`LogProgress`.
     """
-    from tqdm.auto import tqdm
-
     if not enabled:
+        from tqdm import tqdm
+
         return tqdm(iterable, total=total, disable=True)
     if interactive():
-        return tqdm(iterable, desc=desc, total=total, unit=unit, leave=leave, **tqdm_options)
+        return live_tqdm()(iterable, desc=desc, total=total, unit=unit, leave=leave, **tqdm_options)
     return LogProgress(iterable, desc=desc, total=total, unit=unit)
+
+
+def live_tqdm() -> Any:
+    """The ``tqdm`` class of a live bar: ``tqdm.auto``'s (a widget in Jupyter) when ``ipywidgets`` is
+    installed, else plain ``tqdm``. Importing ``tqdm.auto`` in a Jupyter kernel without ``ipywidgets``
+    prints "TqdmWarning: IProgress not found. Please update jupyter and ipywidgets" and falls back to
+    plain ``tqdm`` anyway, so it is imported only when it can draw a widget."""
+    import importlib.util
+
+    if importlib.util.find_spec("ipywidgets") is None:
+        from tqdm import tqdm
+    else:
+        from tqdm.auto import tqdm
+    return tqdm
 
 
 @contextmanager

@@ -64,7 +64,7 @@ def test_a_failed_loop_prints_no_final_line_and_postfix_never_prints_alone(monke
 
 
 def test_bars_are_live_on_a_terminal_and_plain_in_a_log(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # tqdm.auto's class when ipywidgets is installed (a subclass), else this one
 
     monkeypatch.setattr("sys.stderr", Terminal())
     assert isinstance(bar(range(3), desc="x"), tqdm)
@@ -224,3 +224,24 @@ def test_vectorize_shows_progress_on_large_maps_only(tmp_path: Path, monkeypatch
     assert lines[1].startswith("vectorize: 3/3 steps in ") and len(lines) == 2
     code, _, err = run_main(capsys, *args, "--out", str(tmp_path / "quiet.gpkg"), "--quiet")
     assert code == 0 and err == ""
+
+
+def test_no_ipywidgets_warning_in_a_jupyter_kernel() -> None:
+    """In a Jupyter kernel without ipywidgets, importing ``tqdm.auto`` warns "IProgress not found" on stderr
+    (notebooks 02-04 showed it under every training cell): bars, disabled or live, use plain tqdm there."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import ipykernel.zmqshell  # what tqdm.auto looks for to detect a notebook\n"
+        "sys.modules['ipywidgets'] = None  # not installed (make install does not install it)\n"
+        "from hsi_app import progress\n"
+        "assert list(progress.bar(range(3), enabled=False)) == [0, 1, 2]\n"
+        "progress.interactive = lambda stream=None: True\n"
+        "assert list(progress.bar(range(3), desc='x')) == [0, 1, 2]\n"
+        "assert 'tqdm.autonotebook' not in sys.modules\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "IProgress" not in out.stderr
