@@ -189,6 +189,29 @@ def bar(iterable: Iterable[Any] | None = None, *, desc: str = "", total: float |
     return LogProgress(iterable, desc=desc, total=total, unit=unit)
 
 
+def quiet_tqdm_in_jupyter() -> None:
+    """Import ``tqdm.auto`` once, without its "IProgress not found" warning, in a Jupyter kernel
+    without ``ipywidgets`` (called when hsi_app is imported; elsewhere it does nothing).
+
+    Not only :func:`bar`: ``import lightning`` imports torchmetrics, which imports transformers,
+    whose logging imports ``tqdm.auto``. In a kernel without ``ipywidgets`` that import prints
+    "TqdmWarning: IProgress not found. Please update jupyter and ipywidgets" under the first
+    training cell of a notebook, and falls back to plain ``tqdm``. Imported here first, with that one
+    warning silenced, later imports find the module loaded and say nothing; nothing else changes.
+    """
+    import importlib.util
+
+    if "ipykernel.zmqshell" not in sys.modules or "tqdm.auto" in sys.modules:
+        return  # not a Jupyter kernel (what tqdm.auto checks), or too late
+    if importlib.util.find_spec("ipywidgets") is not None:
+        return  # tqdm.auto draws widgets: no warning
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        import tqdm.auto  # noqa: F401
+
+
 def live_tqdm() -> Any:
     """The ``tqdm`` class of a live bar: ``tqdm.auto``'s (a widget in Jupyter) when ``ipywidgets`` is
     installed, else plain ``tqdm``. Importing ``tqdm.auto`` in a Jupyter kernel without ``ipywidgets``
