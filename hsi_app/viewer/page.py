@@ -1,0 +1,106 @@
+"""Gradio glue of the viewer's page (``web/app.py``): the error line, and the upload cache.
+
+* :func:`in_page` makes an event's error the page's message line (:func:`message_html`,
+  styled by :data:`PAGE_CSS`), while API clients (:func:`from_page`) still get the error;
+* :func:`drop_gradio_copy` deletes Gradio's own copy of an upload once it is staged.
+
+Unlike the rest of :mod:`hsi_app.viewer`, this module imports gradio; only ``web/app.py``
+imports it (``web/app.py`` is loaded by file path, so its reusable code lives here).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import html
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+PAGE_HEADER = ("x-gradio-user", "app")
+"""The header Gradio's own page sends with every event (its API clients send ``api``)."""
+PAGE_CSS = """
+.gradio-container { overflow: clip !important; }
+#hsi-message { position: sticky; top: 0; z-index: 50; }
+#hsi-message .hsi-error { padding: 0.6em 0.9em; border: 1px solid #dc2626; border-radius: 6px;
+  background: #fef2f2; color: #991b1b; font-weight: 600; }
+"""
+"""Styles of the page: the error line stays in view while the page scrolls (Gradio's ``overflow: hidden``
+would stop ``position: sticky``; ``clip`` crops the same without making a scroll container)."""
+
+def from_page(request: gr.Request | None) -> bool:
+    """Whether an event came from the viewer's page (not from an API client).
+
+    Gradio's page marks its events with the header ``x-gradio-user: app``; ``gradio_client``
+    and the JavaScript client send ``api``. A direct call (``request`` is ``None``: tests,
+    notebooks) counts as the page.
+    """
+    if request is None:
+        return True
+    headers = getattr(request, "headers", None)
+    value = headers.get(PAGE_HEADER[0]) if headers is not None else None
+    return value == PAGE_HEADER[1]
+
+
+def _request_in(args: Sequence[Any], kwargs: dict[str, Any]) -> gr.Request | None:
+    return next((a for a in (*args, *kwargs.values()) if isinstance(a, gr.Request)), None)
+
+
+def in_page(fn: Callable[..., Any], outputs: int, *, clear_on_error: Sequence[int] = ()) -> Callable[..., Any]:
+    """``fn`` (raising :class:`gr.Error`, see :func:`ui_errors`) as a page event whose error is a message line.
+
+    On the page, an event that raises marks every one of its outputs "Error", covering the
+    open scene and its downloads, and Gradio's pop-up closes by itself. Instead, the
+    returned function adds one output, the message (``""`` after a success), and on an
+    error leaves its other ``outputs`` as they were (``gr.skip()``), except the indices in
+    ``clear_on_error``, which it empties (the refused file in the upload box). API clients
+    (see :func:`from_page`) still get the error as an exception.
+
+    Args:
+        fn: the event's function; it returns one value per output (a bare value when ``outputs`` is 1).
+        outputs: how many outputs ``fn`` fills.
+        clear_on_error: outputs set to ``None`` when ``fn`` fails.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        try:
+            out = fn(*args, **kwargs)
+        except gr.Error as err:
+            if not from_page(_request_in(args, kwargs)):
+                raise
+            kept = tuple(None if i in clear_on_error else gr.skip() for i in range(outputs))
+            return (*kept, str(err.message))
+        return (*(out if outputs > 1 else (out,)), "")
+
+    return wrapper
+
+
+def message_html(text: str | None) -> str:
+    """The page's error line for ``text`` (plain text, shown verbatim); ``""`` hides it."""
+    if not text:
+        return ""
+    return f'<div class="hsi-error" role="alert">⚠ {html.escape(str(text))}</div>'
+
+
+def drop_gradio_copy(path: str | os.PathLike[str]) -> None:
+    """Delete Gradio's cached copy of an upload once the viewer has staged its own copy (or refused it).
+
+    Gradio keeps every upload in its upload folder (``GRADIO_TEMP_DIR``, by default
+    ``<tmp>/gradio/<hash>/<name>``) for an hour or more, which would double the disk an
+    upload takes. Only a file inside that folder is deleted (with its ``<hash>`` folder when
+    that is left empty); any other path (a direct call from Python) is left alone.
+    """
+    from gradio.utils import get_upload_folder
+
+    root = Path(get_upload_folder()).resolve()
+    copy = Path(path).resolve()
+    if root not in copy.parents or not copy.is_file():
+        return
+    copy.unlink(missing_ok=True)
+    if copy.parent != root:
+        with contextlib.suppress(OSError):  # not empty: another file of the same content hash
+            copy.parent.rmdir()
