@@ -27,7 +27,7 @@ from hsi_app.errors import HSIError, HSIWarning
 from hsi_app.viewer import denoise as vdenoise
 from hsi_app.viewer import detect as vdetect
 from hsi_app.viewer.messages import DETECT_RESAMPLE_LABEL, RESAMPLE_LABEL, RX_WINDOW_LABEL, in_viewer_terms
-from hsi_app.viewer.page import PAGE_CSS, drop_gradio_copy, in_page, message_html
+from hsi_app.viewer.page import PAGE_CSS, in_page, message_html, staging_upload
 
 log = logging.getLogger("hsi.web")
 AREA_HEADERS = ["class", "colour", "pixels", "% of map", "hectares"]
@@ -190,10 +190,8 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
         s = session_of(state)
         for folder in viewer.UPLOAD_FOLDERS:  # the new upload's messages name it
             shown_as(s.workdir / folder, name)
-        try:
+        with staging_upload(path):
             viewer.open_upload(s, path, name=name)
-        finally:
-            drop_gradio_copy(path)
         kept_for_tab(s, request)
         return (*scene_outputs(s), gr.skip())  # the upload box keeps the file that is open
 

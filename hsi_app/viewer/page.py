@@ -2,7 +2,8 @@
 
 * :func:`in_page` makes an event's error the page's message line (:func:`message_html`,
   styled by :data:`PAGE_CSS`), while API clients (:func:`from_page`) still get the error;
-* :func:`drop_gradio_copy` deletes Gradio's own copy of an upload once it is staged.
+* :func:`staging_upload` deletes Gradio's own copy of an upload once it is staged
+  (:func:`drop_gradio_copy`), and not while another tab is staging the same file.
 
 Unlike the rest of :mod:`hsi_app.viewer`, this module imports gradio; only ``web/app.py``
 imports it (``web/app.py`` is loaded by file path, so its reusable code lives here).
@@ -13,13 +14,17 @@ from __future__ import annotations
 import contextlib
 import functools
 import html
+import logging
 import os
-from collections.abc import Callable, Sequence
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
+log = logging.getLogger("hsi.web")
 PAGE_HEADER = ("x-gradio-user", "app")
 """The header Gradio's own page sends with every event (its API clients send ``api``)."""
 PAGE_CSS = """
@@ -86,21 +91,55 @@ def message_html(text: str | None) -> str:
     return f'<div class="hsi-error" role="alert">⚠ {html.escape(str(text))}</div>'
 
 
+_STAGING_LOCK = threading.Lock()
+_STAGING: Counter[str] = Counter()
+"""How many events are staging each upload (by real path) now."""
+
+
+@contextlib.contextmanager
+def staging_upload(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Count the upload ``path`` as being staged while the body runs; then drop Gradio's copy of it.
+
+    Gradio names an upload by its content hash, so two tabs that upload the same file get
+    the same path. The copy is dropped (:func:`drop_gradio_copy`) only when the last
+    event staging that path ends, so the first tab to finish never deletes the file
+    another tab is still reading. (An event that has not started yet when the last one
+    ends finds the file gone and says so in one line; uploading again fixes it.)
+    """
+    key = os.path.realpath(path)
+    with _STAGING_LOCK:
+        _STAGING[key] += 1
+    try:
+        yield
+    finally:
+        with _STAGING_LOCK:
+            _STAGING[key] -= 1
+            if _STAGING[key] <= 0:
+                del _STAGING[key]
+                drop_gradio_copy(path)
+
+
 def drop_gradio_copy(path: str | os.PathLike[str]) -> None:
     """Delete Gradio's cached copy of an upload once the viewer has staged its own copy (or refused it).
 
     Gradio keeps every upload in its upload folder (``GRADIO_TEMP_DIR``, by default
     ``<tmp>/gradio/<hash>/<name>``) for an hour or more, which would double the disk an
     upload takes. Only a file inside that folder is deleted (with its ``<hash>`` folder when
-    that is left empty); any other path (a direct call from Python) is left alone.
+    that is left empty); any other path (a direct call from Python) is left alone. A file
+    that cannot be deleted (``OSError``) is logged and left to Gradio's own cleanup, so the
+    event's own result or error stands. Use :func:`staging_upload` around the staging.
     """
     from gradio.utils import get_upload_folder
 
-    root = Path(get_upload_folder()).resolve()
-    copy = Path(path).resolve()
-    if root not in copy.parents or not copy.is_file():
+    try:
+        root = Path(get_upload_folder()).resolve()
+        copy = Path(path).resolve()
+        if root not in copy.parents or not copy.is_file():
+            return
+        copy.unlink(missing_ok=True)
+    except OSError as err:
+        log.warning("could not delete Gradio's copy of an upload: %s", err)
         return
-    copy.unlink(missing_ok=True)
     if copy.parent != root:
         with contextlib.suppress(OSError):  # not empty: another file of the same content hash
             copy.parent.rmdir()

@@ -78,3 +78,74 @@ def test_gradio_copy_of_an_upload_is_deleted_once_staged_or_refused(envi_scene: 
         assert elsewhere.is_file()
     finally:
         state.close()
+
+
+def test_two_tabs_staging_the_same_file_both_open_it(envi_scene: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Gradio names an upload by its content hash: two tabs uploading one file share its path.
+
+    The first tab to finish staging must not delete the copy the other is still staging.
+    """
+    import threading
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    cfg, events, _ = _page(envi_scene)
+    cached = _geotiff(tmp_path / "gradio" / "0a1b2c" / "field.tif")
+    real_open = viewer.open_upload
+    b_started, a_done = threading.Event(), threading.Event()
+
+    def slow_for_b(s, path, name=None):  # noqa: ANN001, ANN202 - tab b is still staging when tab a finishes
+        if threading.current_thread().name == "tab-b":
+            b_started.set()
+            assert a_done.wait(30)
+        return real_open(s, path, name=name)
+
+    monkeypatch.setattr(viewer, "open_upload", slow_for_b)
+    a, b = viewer.ViewerSession(config=cfg), viewer.ViewerSession(config=cfg)
+    outs: dict[str, tuple] = {}
+    tab_b = threading.Thread(name="tab-b", target=lambda: outs.setdefault(
+        "b", events["open_uploaded"].fn(b, str(cached), _tab("tab-b"))))
+    try:
+        tab_b.start()
+        assert b_started.wait(30)
+        outs["a"] = events["open_uploaded"].fn(a, str(cached), _tab("tab-a"))
+        assert cached.is_file()  # tab b is still staging it
+        a_done.set()
+        tab_b.join(30)
+        assert outs["a"][-1] == "" and outs["b"][-1] == ""
+        assert a.name == b.name == "field.tif" and a.cube is not None and b.cube is not None
+        assert not cached.exists() and not cached.parent.exists()  # the last staging dropped it
+    finally:
+        a_done.set()
+        tab_b.join(30)
+        a.close()
+        b.close()
+
+
+def test_a_failed_delete_of_gradio_copy_keeps_the_readable_message(envi_scene: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    cfg, events, _ = _page(envi_scene)
+    gradio_dir = (tmp_path / "gradio").resolve()
+    real_unlink = Path.unlink
+
+    def refuse_in_gradio_dir(self: Path, missing_ok: bool = False) -> None:
+        if gradio_dir in self.resolve().parents:
+            raise PermissionError(13, "Permission denied", str(self))
+        real_unlink(self, missing_ok=missing_ok)
+
+    state = viewer.ViewerSession(config=cfg)
+    try:
+        refused = tmp_path / "gradio" / "3d4e5f" / "notes.txt"
+        refused.parent.mkdir(parents=True)
+        refused.write_text("not a scene")
+        expected = events["open_uploaded"].fn(viewer.ViewerSession(config=cfg), str(refused))[-1]
+        refused.parent.mkdir(parents=True, exist_ok=True)
+        refused.write_text("not a scene")
+        monkeypatch.setattr(Path, "unlink", refuse_in_gradio_dir)
+        message = events["open_uploaded"].fn(state, str(refused))[-1]
+        assert message == expected and "Permission" not in message and "unexpected" not in message
+        opened = events["open_uploaded"].fn(state, str(_geotiff(tmp_path / "gradio" / "0a1b2c" / "field.tif")))
+        assert opened[-1] == "" and state.name == "field.tif"  # staged; Gradio's copy just stays
+    finally:
+        state.close()
