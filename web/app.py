@@ -15,7 +15,6 @@ import signal
 import tempfile
 import threading
 import warnings
-import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from hsi_app.errors import HSIError, HSIWarning
 from hsi_app.viewer import denoise as vdenoise
 from hsi_app.viewer import detect as vdetect
 from hsi_app.viewer.messages import DETECT_RESAMPLE_LABEL, RESAMPLE_LABEL, RX_WINDOW_LABEL, in_viewer_terms
-from hsi_app.viewer.page import PAGE_CSS, in_page, message_html, staging_upload
+from hsi_app.viewer.page import PAGE_CSS, TabSessions, in_page, message_html, staging_upload
 
 log = logging.getLogger("hsi.web")
 AREA_HEADERS = ["class", "colour", "pixels", "% of map", "hectares"]
@@ -132,24 +131,23 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
 
     folders = [(cfg.runs_dir, "runs"), (cfg.models_dir, "models"), (cfg.scenes_dir, "scenes")]
     guard = ui_errors(folders=folders)
-    # the session of each open tab (by Gradio's session hash), so that closing the tab deletes its folder
-    tabs: weakref.WeakValueDictionary[str, viewer.ViewerSession] = weakref.WeakValueDictionary()
+    tabs = TabSessions()  # the session of each open tab, so that closing the tab deletes its folder
 
     def kept_for_tab(s: viewer.ViewerSession, request: gr.Request | None) -> viewer.ViewerSession:
-        if request is not None and request.session_hash:
-            tabs[request.session_hash] = s
+        tabs.keep(request.session_hash if request is not None else None, s)
         return s
 
     def close_tab(request: gr.Request) -> None:
-        """The tab was closed or reloaded: delete its session folder (staged upload, maps, downloads) now.
+        """The tab's connection dropped (closed, reloaded, or offline for a while): delete its session folder
+        (staged upload, maps, downloads) after a grace period, unless the tab sends an event before then.
 
         Gradio itself would drop the session's state only an hour later.
         """
-        s = tabs.pop(request.session_hash, None) if request is not None and request.session_hash else None
-        if s is not None:
-            s.close()
+        tabs.disconnected(request.session_hash if request is not None else None)
 
-    def session_of(state: viewer.ViewerSession | None) -> viewer.ViewerSession:
+    def session_of(state: viewer.ViewerSession | None, request: gr.Request | None = None) -> viewer.ViewerSession:
+        if request is not None:
+            tabs.seen(request.session_hash)  # the tab is there: its folder stays
         s = state if state is not None and not state.closed else viewer.ViewerSession(config=cfg)
         for folder in viewer.UPLOAD_FOLDERS:
             shown_as(s.workdir / folder, s.name if s.upload_folder == folder else "the uploaded scene")
@@ -176,7 +174,7 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
 
     @guard
     def open_listed(state: viewer.ViewerSession | None, name: str, request: gr.Request | None = None) -> tuple[Any, ...]:
-        s = session_of(state)
+        s = session_of(state, request)
         viewer.open_scene(s, name)
         kept_for_tab(s, request)
         return (*scene_outputs(s), None)  # the upload box no longer shows what is open
@@ -187,7 +185,7 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
             raise gr.Error("no file was uploaded", print_exception=False)
         name = Path(path).name or "the uploaded scene"
         shown_as(path, name)
-        s = session_of(state)
+        s = session_of(state, request)
         for folder in viewer.UPLOAD_FOLDERS:  # the new upload's messages name it
             shown_as(s.workdir / folder, name)
         with staging_upload(path):
@@ -198,21 +196,21 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
     @guard
     def redisplay(state: viewer.ViewerSession | None, r: int, g: int, b: int, lo: float, hi: float,
                   opacity: float, show_map: bool, request: gr.Request | None = None) -> Any:
-        s = session_of(state)
+        s = session_of(state, request)
         viewer.set_display(s, (r, g, b), (lo, hi))
         return viewer.render(s, opacity, show_map)
 
     @guard
     def true_colour(state: viewer.ViewerSession | None, lo: float, hi: float, opacity: float,
                     show_map: bool, request: gr.Request | None = None) -> tuple[Any, ...]:
-        s = session_of(state)
+        s = session_of(state, request)
         viewer.set_display(s, None, (lo, hi))
         r, g, b = s.bands
         return viewer.render(s, opacity, show_map), r, g, b
 
     @guard
     def restyle(state: viewer.ViewerSession | None, opacity: float, show_map: bool, request: gr.Request | None = None) -> Any:
-        s = session_of(state)
+        s = session_of(state, request)
         return viewer.render(s, opacity, show_map)
 
     def pixel_outputs(s: viewer.ViewerSession, info: dict[str, Any], opacity: float, show_map: bool) -> tuple[Any, ...]:
@@ -225,20 +223,20 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
     @guard
     def clicked(state: viewer.ViewerSession | None, opacity: float, show_map: bool,
                 evt: gr.SelectData, request: gr.Request | None = None) -> tuple[Any, ...]:
-        s = session_of(state)
+        s = session_of(state, request)
         return pixel_outputs(s, viewer.select_pixel(s, getattr(evt, "index", None)), opacity, show_map)
 
     @guard
     def goto_pixel(state: viewer.ViewerSession | None, row: float, col: float, opacity: float,
                    show_map: bool, request: gr.Request | None = None) -> tuple[Any, ...]:
-        s = session_of(state)
+        s = session_of(state, request)
         return pixel_outputs(s, viewer.select_row_col(s, row, col), opacity, show_map)
 
     @guard
     def run_classify(state: viewer.ViewerSession | None, model_key: str | None, resample: bool, opacity: float,
                      smooth: bool = False, progress: gr.Progress = gr.Progress(),  # noqa: B008
                      request: gr.Request | None = None) -> tuple[Any, ...]:
-        s = session_of(state)
+        s = session_of(state, request)
         if not model_key:
             raise gr.Error("no model to run: train one (`hsi train`) and start `hsi serve --runs DIR`",
                            print_exception=False)
@@ -258,7 +256,7 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
     def run_denoise(state: viewer.ViewerSession | None, model_key: str | None, noise: str, seed: float,
                     progress: gr.Progress = gr.Progress(),  # noqa: B008
                     request: gr.Request | None = None) -> tuple[Any, ...]:
-        s = session_of(state)
+        s = session_of(state, request)
         if not model_key:
             raise gr.Error("no denoising run to use: train one with `hsi train --task denoise`, then "
                            "start `hsi serve --runs DIR`", print_exception=False)
@@ -272,7 +270,7 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
                    rx_window: str, model_key: str | None, resample: bool = False,
                    progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008
                    request: gr.Request | None = None) -> tuple[Any, ...]:
-        s = session_of(state)
+        s = session_of(state, request)
         view = vdetect.detect(s, method, quantile=quantile, max_points=max_points,
                               rx_window=vdetect.rx_window_for(method, rx_window),
                               model_key=model_key, cache=models, resample=bool(resample))
@@ -281,7 +279,7 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
 
     @guard
     def points_file(state: viewer.ViewerSession | None, request: gr.Request | None = None) -> str:
-        s = session_of(state)
+        s = session_of(state, request)
         return str(viewer.points_download(s))
 
     # analytics off: a viewer bound to this machine sends no usage reports to Gradio

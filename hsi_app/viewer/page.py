@@ -3,7 +3,9 @@
 * :func:`in_page` makes an event's error the page's message line (:func:`message_html`,
   styled by :data:`PAGE_CSS`), while API clients (:func:`from_page`) still get the error;
 * :func:`staging_upload` deletes Gradio's own copy of an upload once it is staged
-  (:func:`drop_gradio_copy`), and not while another tab is staging the same file.
+  (:func:`drop_gradio_copy`), and not while another tab is staging the same file;
+* :class:`TabSessions` deletes a closed tab's session folder, a grace period
+  (:data:`CLOSE_GRACE_S`) after its connection drops, unless the page comes back.
 
 Unlike the rest of :mod:`hsi_app.viewer`, this module imports gradio; only ``web/app.py``
 imports it (``web/app.py`` is loaded by file path, so its reusable code lives here).
@@ -17,12 +19,16 @@ import html
 import logging
 import os
 import threading
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
+
+if TYPE_CHECKING:
+    from hsi_app.viewer.session import ViewerSession
 
 log = logging.getLogger("hsi.web")
 PAGE_HEADER = ("x-gradio-user", "app")
@@ -143,3 +149,69 @@ def drop_gradio_copy(path: str | os.PathLike[str]) -> None:
     if copy.parent != root:
         with contextlib.suppress(OSError):  # not empty: another file of the same content hash
             copy.parent.rmdir()
+
+
+CLOSE_GRACE_S = 120.0
+"""Seconds a tab's session folder is kept after its connection to the server drops.
+
+Gradio runs ``unload`` whenever the page's heartbeat connection drops: a closed or
+reloaded tab, but also a Wi-Fi drop, a laptop's sleep or a proxy's idle timeout, after
+which the page reconnects by itself under the same session. An event of that session
+within this time keeps the folder (see :class:`TabSessions`)."""
+
+
+class TabSessions:
+    """The session of each open tab, by Gradio's session hash; closed a grace period after the tab goes.
+
+    :meth:`disconnected` (the page's ``unload``) schedules the close of the tab's session
+    (:meth:`~hsi_app.viewer.session.ViewerSession.close`: staged upload, maps and
+    downloads) :data:`CLOSE_GRACE_S` later, instead of at once; any event of the same
+    session before then (:meth:`seen`, :meth:`keep`) cancels it. Gradio's own state of a
+    closed session is dropped only an hour later (or after the state's time to live).
+    Sessions are held weakly: one that Gradio dropped is no longer closed from here.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sessions: weakref.WeakValueDictionary[str, ViewerSession] = weakref.WeakValueDictionary()
+        self._timers: dict[str, threading.Timer] = {}
+
+    def keep(self, session_hash: str | None, session: ViewerSession) -> None:
+        """``session`` is now what the tab ``session_hash`` shows (and the tab is there)."""
+        if session_hash:
+            with self._lock:
+                self._sessions[session_hash] = session
+                self._cancel(session_hash)
+
+    def seen(self, session_hash: str | None) -> None:
+        """An event of the tab ``session_hash`` arrived: it is still open; cancel a pending close."""
+        if session_hash:
+            with self._lock:
+                self._cancel(session_hash)
+
+    def disconnected(self, session_hash: str | None) -> None:
+        """The tab's connection dropped: close its session after :data:`CLOSE_GRACE_S` unless it comes back."""
+        if not session_hash:
+            return
+        with self._lock:
+            self._cancel(session_hash)
+            if session_hash not in self._sessions:
+                return
+            timer = threading.Timer(CLOSE_GRACE_S, lambda: self._close(session_hash, timer))
+            timer.daemon = True  # never keeps the server from stopping (its folders go at exit anyway)
+            self._timers[session_hash] = timer
+            timer.start()
+
+    def _cancel(self, session_hash: str) -> None:
+        timer = self._timers.pop(session_hash, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _close(self, session_hash: str, timer: threading.Timer) -> None:
+        with self._lock:
+            if self._timers.get(session_hash) is not timer:
+                return  # cancelled, or replaced by a later disconnect
+            del self._timers[session_hash]
+            session = self._sessions.pop(session_hash, None)
+        if session is not None:
+            session.close()

@@ -1,7 +1,8 @@
-"""Closing a tab deletes its session folder at once; Gradio's own copy of an upload goes once staged."""
+"""Closing a tab deletes its session folder after a grace period; Gradio's own copy of an upload goes once staged."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,24 @@ def _geotiff(path: Path) -> Path:
     return path
 
 
-def test_closing_a_tab_deletes_its_folder_and_only_its_own(envi_scene: Path, tmp_path: Path) -> None:
+def _short_grace(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    from hsi_app.viewer import page
+
+    monkeypatch.setattr(page, "CLOSE_GRACE_S", seconds, raising=False)
+
+
+def _wait_until(cond, timeout: float = 10.0) -> bool:  # noqa: ANN001
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_closing_a_tab_deletes_its_folder_after_the_grace_period_and_only_its_own(
+        envi_scene: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _short_grace(monkeypatch, 0.3)
     cfg, events, unloads = _page(envi_scene)
     assert len(unloads) == 1
     closing, staying = viewer.ViewerSession(config=cfg), viewer.ViewerSession(config=cfg)
@@ -47,7 +65,9 @@ def test_closing_a_tab_deletes_its_folder_and_only_its_own(envi_scene: Path, tmp
         staged = closing.workdir / closing.upload_folder
         assert staged.is_dir() and any(staged.iterdir())
         unloads[0].fn(_tab("tab-a"))
-        assert closing.closed and not closing.workdir.exists()
+        assert not closing.closed and staged.is_dir()  # not at once: the page may reconnect
+        assert _wait_until(lambda: closing.closed)
+        assert not closing.workdir.exists()
         assert not staying.closed and staying.workdir.is_dir()
         unloads[0].fn(_tab("tab-never-opened"))  # nothing to close: no error
         # a late event of the closed tab: a readable line, not a write into a deleted folder
@@ -56,6 +76,27 @@ def test_closing_a_tab_deletes_its_folder_and_only_its_own(envi_scene: Path, tmp
     finally:
         closing.close()
         staying.close()
+
+
+def test_an_event_after_a_dropped_connection_keeps_the_tabs_scene(envi_scene: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Gradio runs ``unload`` on any drop of the page's connection (Wi-Fi, sleep), not only on tab close."""
+    _short_grace(monkeypatch, 0.3)
+    cfg, events, unloads = _page(envi_scene)
+    s = viewer.ViewerSession(config=cfg)
+    try:
+        events["open_uploaded"].fn(s, str(_geotiff(tmp_path / "field.tif")), _tab("tab-a"))
+        unloads[0].fn(_tab("tab-a"))
+        unloads[0].fn(_tab("tab-a"))  # dropped twice: still one pending close, cancelled by one event
+        out = events["goto_pixel"].fn(s, 1, 1, 0.6, True, _tab("tab-a"))  # the page reconnected
+        assert out[-1] == ""
+        time.sleep(0.8)
+        assert not s.closed and (s.workdir / s.upload_folder).is_dir()
+        assert events["goto_pixel"].fn(s, 2, 2, 0.6, True, _tab("tab-a"))[-1] == ""
+        unloads[0].fn(_tab("tab-a"))  # a later drop with no event after it: closed after the grace period
+        assert _wait_until(lambda: s.closed) and not s.workdir.exists()
+    finally:
+        s.close()
 
 
 def test_gradio_copy_of_an_upload_is_deleted_once_staged_or_refused(envi_scene: Path, tmp_path: Path,
