@@ -94,8 +94,10 @@ def _range(wl: np.ndarray) -> str:
     return "unknown wavelengths" if np.isnan(wl).all() else f"{np.nanmin(wl):.0f}-{np.nanmax(wl):.0f} nm"
 
 
-def plan_bands(config: RunConfig, cube: Cube, *, resample: bool = False) -> BandPlan:
+def plan_bands(config: RunConfig, cube: Cube, *, resample: bool = False, model: str | None = None) -> BandPlan:
     """Match a cube's bands to the bands a model was trained on.
+
+    ``model`` names the run (its folder) in the line refusing model bands too far beyond the cube's range.
 
     Raises:
         BandMismatchError: the bands differ and ``resample`` is False (or impossible).
@@ -119,12 +121,15 @@ def plan_bands(config: RunConfig, cube: Cube, *, resample: bool = False) -> Band
     source = cube.attrs.get("source", "input")
     good = np.setdiff1d(np.arange(c), cube.hsi.bad_bands)
     if resample and known and good.size:
-        from hsi_app.data.resample import EDGE_COVERAGE_FWHM, edge_bands, resampling_matrix
+        from hsi_app.data.resample import EDGE_COVERAGE_FWHM, edge_bands, out_of_reach, resampling_matrix
 
         try:
             matrix = resampling_matrix(cube_wl[good], model_wl, config.fwhm_array, min_coverage=EDGE_COVERAGE_FWHM)
-        except BandMismatchError as err:  # the resampler knows band sets, not files: name the input here
-            raise BandMismatchError(f"{source}: {err}; use a model trained on this sensor's range") from err
+        except BandMismatchError as err:  # the resampler knows band sets, not files: name the input and the run
+            line = out_of_reach(str(source), f"the model {model}" if model else "the model", cube_wl[good], model_wl,
+                                config.fwhm_array, fix="use a model trained on bands within {have}, or a scene that "
+                                "covers {needs}")
+            raise BandMismatchError(line or f"{source}: {err}; use a model trained on this sensor's range") from err
         n_edge = edge_bands(cube_wl[good], model_wl, config.fwhm_array)
         if n_edge:
             warnings.warn(f"{source}: {n_edge} of the model's bands lie beyond the cube's range "
@@ -341,7 +346,8 @@ class Predictor:
             InvalidDataError: the scene is in other units (:meth:`check_scene_units`).
         """
         try:
-            plan: BandPlan | SubsetPlan = plan_bands(self.config, cube, resample=resample)
+            plan: BandPlan | SubsetPlan = plan_bands(self.config, cube, resample=resample,
+                                                     model=None if self.run_dir is None else str(self.run_dir))
         except BandMismatchError:
             if not self.takes_band_subsets or resample:
                 raise

@@ -64,6 +64,56 @@ def uncovered_bands(
     return nearest > max_distance_fwhm * _fill_fwhm(dst, dst_fwhm)
 
 
+def beyond_reach(src_wavelengths: np.ndarray, dst_wavelengths: np.ndarray, dst_fwhm: np.ndarray | None = None, *,
+                 min_coverage: float = 0.5) -> np.ndarray:
+    """``(C_dst,)`` bool: the target bands :func:`resampling_matrix` refuses, whose centre lies more than
+    ``min_coverage`` of its FWHM (NaN/None: the band spacing) outside the source range."""
+    src = np.asarray(src_wavelengths, dtype=np.float64)
+    dst = np.asarray(dst_wavelengths, dtype=np.float64)
+    reach = min_coverage * _fill_fwhm(dst, None if dst_fwhm is None else np.asarray(dst_fwhm, dtype=np.float64))
+    return (dst < src.min() - reach) | (dst > src.max() + reach)
+
+
+def _spans(values: np.ndarray, unit: str = "nm") -> str:
+    """``2460-2499 nm`` (``612 nm`` for one value, ``55-60 nm`` for a spread)."""
+    lo, hi = float(values.min()), float(values.max())
+    return f"{lo:.0f} {unit}" if round(lo) == round(hi) else f"{lo:.0f}-{hi:.0f} {unit}"
+
+
+def out_of_reach(scene: str, model: str, src_wavelengths: np.ndarray, dst_wavelengths: np.ndarray,
+                 dst_fwhm: np.ndarray | None = None, *, fix: str, min_coverage: float = EDGE_COVERAGE_FWHM) -> str | None:
+    """The one line refusing a scene whose bands cannot be resampled to a model's, or ``None`` when they can.
+
+    Names the scene, the model and the bands it needs, the rule (model bands up to ``min_coverage`` FWHM beyond
+    the scene's range copy its edge band) and ``fix``, e.g. ``scene.tif: the base run runs/a needs 5 bands at
+    2460-2499 nm, more than 6 FWHM (59 nm here) beyond this scene's 420-2400 nm, and ...``.
+
+    Args:
+        scene: the scene (its file), the source of the resampling.
+        model: who needs the bands, e.g. ``"the base run runs/a"``.
+        src_wavelengths: ``(C_src,)`` the scene's band centres (nm).
+        dst_wavelengths: ``(C_dst,)`` the model's band centres (nm).
+        dst_fwhm: ``(C_dst,)`` the model's band widths (NaN/None: the band spacing).
+        fix: what to do instead, the line's end; ``{have}`` and ``{needs}`` in it become the scene's range and
+            the model's bands beyond reach.
+        min_coverage: the reach, in FWHM, that :func:`resampling_matrix` was given.
+    """
+    src = np.asarray(src_wavelengths, dtype=np.float64)
+    dst = np.asarray(dst_wavelengths, dtype=np.float64)
+    bad = beyond_reach(src, dst, dst_fwhm, min_coverage=min_coverage)
+    if not bad.any():
+        return None
+    lo, hi = float(src.min()), float(src.max())
+    sides = [dst[bad & (dst < lo)], dst[bad & (dst > hi)]]
+    needs = " and ".join(_spans(side) for side in sides if side.size)
+    widths = min_coverage * _fill_fwhm(dst, None if dst_fwhm is None else np.asarray(dst_fwhm, dtype=np.float64))
+    n = int(bad.sum())
+    have = f"{lo:.0f}-{hi:.0f} nm"
+    return (f"{scene}: {model} needs {n} band{'s' if n != 1 else ''} at {needs}, more than {min_coverage:g} FWHM "
+            f"({_spans(widths[bad])} here) beyond this scene's {have}, and only bands within {min_coverage:g} FWHM "
+            f"of a scene's range are copied from its edge band; {fix.format(have=have, needs=needs)}")
+
+
 def resampling_matrix(
     src_wavelengths: np.ndarray,
     dst_wavelengths: np.ndarray,
@@ -89,7 +139,7 @@ def resampling_matrix(
         raise BandMismatchError("spectral resampling needs known wavelengths for every band of both band sets")
     sigma = _fill_fwhm(dst, dst_fwhm) * FWHM_TO_SIGMA
     lo, hi = src.min(), src.max()
-    outside = (dst < lo - min_coverage * sigma / FWHM_TO_SIGMA) | (dst > hi + min_coverage * sigma / FWHM_TO_SIGMA)
+    outside = beyond_reach(src, dst, dst_fwhm, min_coverage=min_coverage)
     if outside.any():
         bad = dst[outside]
         raise BandMismatchError(

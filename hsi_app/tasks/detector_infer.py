@@ -168,7 +168,7 @@ class LearnedDetector:
         """
         from hsi_app.predictor import plan_bands
 
-        plan = plan_bands(self.config, cube, resample=resample)
+        plan = plan_bands(self.config, cube, resample=resample, model=self.run_dir)
         image, _ = cube.hsi.read_masked()  # no data (also NaN or no-data set after open) -> NaN
         image = plan.apply(image)
         self.check_scene_units(image, scene=str(cube.attrs.get("source", "input")))

@@ -94,10 +94,10 @@ class FinetuneOptions:
 
 
 def band_matrix(base: RunConfig, wavelengths: np.ndarray, fwhm: np.ndarray, *, resample: bool = True,
-                source: str = "new scene") -> tuple[np.ndarray, str]:
+                source: str = "new scene", base_run: str | None = None) -> tuple[np.ndarray, str]:
     """Weights ``(C_base, C_new)`` taking new-sensor spectra to the base model's bands.
 
-    ``source`` names the new scene (its file) in the error line.
+    ``source`` names the new scene (its file) and ``base_run`` the base run's folder in the error line.
 
     Returns:
         ``(matrix, kind)``, kind ``"select"`` (every base band has a new band within
@@ -124,9 +124,15 @@ def band_matrix(base: RunConfig, wavelengths: np.ndarray, fwhm: np.ndarray, *, r
             f"{source}: {new_wl.size} bands, the base model {base.in_chans}, and {why}; "
             "give both band sets wavelengths (and allow resampling) or use a scene from the base sensor"
         )
-    from hsi_app.data.resample import resampling_matrix
+    from hsi_app.data.resample import out_of_reach, resampling_matrix
 
-    m = resampling_matrix(new_wl, base_wl, base.fwhm_array, min_coverage=EDGE_COVERAGE_FWHM)
+    try:
+        m = resampling_matrix(new_wl, base_wl, base.fwhm_array, min_coverage=EDGE_COVERAGE_FWHM)
+    except BandMismatchError as err:  # the resampler says target/source; here they are the base run and the scene
+        line = out_of_reach(source, f"the base run {base_run}" if base_run else "the base model", new_wl, base_wl,
+                            base.fwhm_array, fix="fine-tune a base trained on bands within {have}, or use a scene "
+                            "that covers {needs}")
+        raise BandMismatchError(line or f"{source}: {err}") from err
     return m, "gaussian"
 
 
@@ -416,7 +422,7 @@ def finetune(
     cube, image, bands, valid = scene_with_data(cube)  # bands with no data anywhere flagged bad
     wl, fwhm = cube.hsi.wavelengths[bands], cube.hsi.fwhm[bands]
     source = str(cube.attrs.get("source") or "new scene")
-    matrix, kind = band_matrix(base, wl, fwhm, resample=opts.resample, source=source)
+    matrix, kind = band_matrix(base, wl, fwhm, resample=opts.resample, source=source, base_run=str(base_path))
     check_base_units(base_path, cube, image, matrix)  # before anything trains on values the base cannot read
     if opts.progress and kind == "gaussian":
         print(f"resampling {bands.size} bands to the base model's {base.in_chans} bands (Gaussian responses)")

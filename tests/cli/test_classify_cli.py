@@ -276,11 +276,15 @@ def test_faults_give_one_line(case: str, needle: str, trained: Path, scene: dict
 
 def test_resample_lets_other_bands_through(trained: Path, scene: dict[str, Path], tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
-    # 20 bands over 450-900 nm cannot cover a 420-2400 nm model: refused even with --resample
+    # 20 bands over 450-900 nm cannot cover a 420-2400 nm model: refused even with --resample, in one line naming
+    # the scene, the run and the bands it needs (not the resampler's "target"/"source"), the edge rule and a fix
     code, _, err = run_main(capsys, "predict", "--model", str(trained), "--input", str(scene["other_bands"]),
                             "--out", str(tmp_path / "r.tif"), "--resample", "--quiet")
-    assert code == 2 and "no spectral overlap" in err
-    assert err.startswith(f"hsi: error: {scene['other_bands']}: ") and err.count("\n") == 1  # names the input
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith(f"hsi: error: {scene['other_bands']}: the model {trained} needs ")
+    assert "nm here) beyond this scene's 450-900 nm" in err and "within 6 FWHM of a scene's range" in err
+    assert "use a model trained on bands within 450-900 nm, or a scene that covers " in err
+    assert "target" not in err and "source" not in err
 
 
 def test_window_larger_than_scene_warns_and_works(trained: Path, scene: dict[str, Path], tmp_path: Path,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hsi_app.data.resample import resample_cube, resampling_matrix, uncovered_bands
+from hsi_app.data.resample import beyond_reach, out_of_reach, resample_cube, resampling_matrix, uncovered_bands
 from hsi_app.errors import BandMismatchError
 
 
@@ -45,6 +45,31 @@ def test_no_overlap_and_unknown_wavelengths_are_refused() -> None:
         resampling_matrix(np.linspace(400, 900, 50), np.linspace(1000, 2000, 10))
     with pytest.raises(BandMismatchError, match="known wavelengths"):
         resampling_matrix(np.array([np.nan, 500.0]), np.array([500.0]))
+
+
+def test_the_bands_beyond_reach_are_the_ones_the_resampler_refuses() -> None:
+    """Model bands more than 6 FWHM (here 10 nm) beyond the scene's 420-2400 nm: 2461 and 2499 nm, not 2459 nm."""
+    scene, fwhm = np.linspace(420, 2400, 60), np.full(5, 10.0)
+    model = np.array([400.0, 1000.0, 2459.0, 2461.0, 2499.0])
+    np.testing.assert_array_equal(beyond_reach(scene, model, fwhm, min_coverage=6.0), [0, 0, 0, 1, 1])
+    with pytest.raises(BandMismatchError):
+        resampling_matrix(scene, model, fwhm, min_coverage=6.0)
+    resampling_matrix(scene, model[:3], fwhm[:3], min_coverage=6.0)  # within reach: resampled
+
+
+def test_the_out_of_reach_line_names_the_scene_the_model_the_rule_and_the_fix() -> None:
+    """Roles in the user's words (the scene, the run that needs the bands), not the resampler's target/source."""
+    scene = np.linspace(420, 2400, 60)
+    model = np.concatenate([[340.0, 350.0], np.linspace(430, 2390, 20), np.linspace(2470, 2510, 5)])
+    line = out_of_reach("s.tif", "the base run runs/a", scene, model, np.full(model.size, 10.0),
+                        fix="use a base within {have}, or a scene covering {needs}")
+    assert line == ("s.tif: the base run runs/a needs 7 bands at 340-350 nm and 2470-2510 nm, more than 6 FWHM "
+                    "(60 nm here) beyond this scene's 420-2400 nm, and only bands within 6 FWHM of a scene's range "
+                    "are copied from its edge band; use a base within 420-2400 nm, or a scene covering 340-350 nm "
+                    "and 2470-2510 nm")
+    one = out_of_reach("s.tif", "the model m", scene, np.array([2500.0]), None, fix="x")  # no FWHM: 6 band spacings
+    assert one is not None and "needs 1 band at 2500 nm" in one
+    assert out_of_reach("s.tif", "the model m", scene, np.array([2450.0]), np.array([10.0]), fix="x") is None
 
 
 def test_bands_in_a_gap_of_the_source_sampling_are_uncovered() -> None:

@@ -227,6 +227,30 @@ def test_a_scene_without_wavelengths_is_named_in_the_error(runs: dict, capsys: p
     assert not (runs["root"] / "refused").exists()
 
 
+def test_base_bands_beyond_the_scenes_reach_are_refused_naming_both_the_rule_and_a_fix(
+        runs: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    """A VNIR-only scene (430-1000 nm) cannot feed a 420-2400 nm base: one line names the scene and the base run,
+    says the base needs the bands (the resampler's "target"/"source" had the roles the other way round to a user),
+    the edge rule (6 FWHM; the base has no FWHM, so 6 band spacings) and a fix."""
+    wl = np.linspace(430, 1000, 41)
+    new, _ = _scene(wl)
+    scene = _write_tif(runs["root"] / "vnir.tif", new, wl)
+    code, text = _run(capsys, "finetune", "--base", str(runs["base"]), "--data", str(scene), "--labels",
+                      str(runs["root"] / "labels.tif"), "--lora-rank", "2", "--out", str(runs["root"] / "vnir"),
+                      "--quiet")
+    errors = [ln for ln in text.splitlines() if ln.startswith("hsi: error")]
+    assert code == 2 and len(errors) == 1 and "Traceback" not in text, text
+    base_wl = BASE_WL[BASE_WL > 1000 + 6 * np.gradient(BASE_WL)[0]]
+    assert errors[0].startswith(f"hsi: error: {scene}: the base run {runs['base'].resolve()} needs {base_wl.size} "
+                                f"bands at {base_wl[0]:.0f}-2400 nm, more than 6 FWHM (410 nm here) beyond this "
+                                "scene's 430-1000 nm, and only bands within 6 FWHM of a scene's range are copied "
+                                "from its edge band; "), errors[0]
+    assert errors[0].endswith(f"fine-tune a base trained on bands within 430-1000 nm, or use a scene that covers "
+                              f"{base_wl[0]:.0f}-2400 nm")
+    assert "target" not in errors[0] and "source" not in errors[0]
+    assert not (runs["root"] / "vnir").exists()
+
+
 def test_a_scene_in_other_units_than_the_base_is_refused_in_one_line(runs: dict,
                                                                      capsys: pytest.CaptureFixture[str]) -> None:
     """The base was trained on reflectance x 10000; the new sensor's scene as 0-1 reflectance is refused before
