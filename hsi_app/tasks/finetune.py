@@ -305,6 +305,16 @@ def check_lora_rank(net: Any, rank: int) -> None:
                           f"use --lora-rank {max(full)} or less")
 
 
+def used_parameters(net: Any) -> int:
+    """How many parameters the (peft-wrapped) network computes with: each tensor once, without the
+    ``original_module`` that peft's ``modules_to_save`` keeps beside the trained copy of the head.
+
+    The forward pass uses the copy; peft's ``get_nb_trainable_parameters`` counts both, so its total held a
+    trained head twice (the fine-tune's ``total_params`` and ``trainable_fraction`` until session 50).
+    """
+    return sum(p.numel() for name, p in net.named_parameters() if "original_module" not in name.split("."))
+
+
 def lora_config(net_for_targets: Any, rank: int, alpha: float | None, train_head: bool) -> Any:
     """The ``peft.LoraConfig`` of a run (``train_head``: the ``head`` module is fully trained and saved)."""
     from peft import LoraConfig
@@ -461,7 +471,8 @@ def finetune(
         new_head = plan.new_head
         lcfg = lora_config(probe, opts.lora_rank, opts.lora_alpha, new_head or opts.train_head)
         model, net = build_adapted(base_path, base, matrix, mean, std, num_classes, lcfg, new_head)
-        trainable, total = (int(v) for v in net.get_nb_trainable_parameters())
+        trainable = int(net.get_nb_trainable_parameters()[0])
+        total = used_parameters(net)  # a trained head once, not with the unused original beside it
         if trainable >= MAX_TRAINABLE_FRACTION * total:
             import warnings
 

@@ -390,6 +390,15 @@ def test_classes_new_trains_a_fresh_head_for_as_many_classes(runs: dict, tmp_pat
     assert not np.allclose(saved[key], base_head[base_key])
     new, _ = _scene(NEW_WL)
     assert Predictor.load(ft, device="cpu").probs(new).shape == (4, 24, 22)
+    # total_params counts what the adapted model computes with: the base without its head, the new head once
+    # (peft also counted the unused original_module beside the trained copy) and the LoRA matrices
+    base = Predictor.load(runs["base"], device="cpu").model
+    metrics = json.loads((ft / "metrics.json").read_text())
+    assert metrics["trainable_params"] == sum(v.size for v in saved.values())  # the new head + LoRA, as before
+    used = sum(p.numel() for p in base.parameters()) - sum(p.numel() for p in base.head.parameters()) \
+        + metrics["trainable_params"]
+    assert metrics["total_params"] == used
+    assert metrics["trainable_fraction"] == round(metrics["trainable_params"] / used, 5)
 
 
 def test_a_scene_without_labels_is_refused_before_classes_are_planned(runs: dict, tmp_path: Path) -> None:
