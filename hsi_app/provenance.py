@@ -70,7 +70,9 @@ def file_identity(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def scene_files(source: str | os.PathLike[str], fmt: str | None = None) -> list[Path]:
     """The files a scene was read from: every file of a product folder, an ENVI header and its data file,
-    a ``.mat`` cube and the ``*_gt.mat`` beside it, else the file itself (none for a name that is not a path).
+    a GeoTIFF and the ``file type = TIFF`` ENVI header beside it (which the reader takes wavelengths, FWHM, bad
+    bands and no-data from: :mod:`hsi_app.io.envi_tiff`), a ``.mat`` cube and the ``*_gt.mat`` beside it, else
+    the file itself (none for a name that is not a path).
 
     The one list of a scene's files (run provenance, ``hsi batch``'s input fingerprint). Without ``fmt``
     (the reader's format name) an ENVI pair is found by its header; a ``.mat``'s labels file counts only
@@ -84,12 +86,15 @@ def scene_files(source: str | os.PathLike[str], fmt: str | None = None) -> list[
     if not p.is_file():
         return []
     files = [p]
-    from hsi_app.io.envi import find_data, find_header
+    from hsi_app.io.envi import find_data, find_header, is_tiff_header
 
     if fmt == "envi" or (fmt is None and find_header(p) is not None):
         header = find_header(p)
         data = find_data(header) if header is not None else None
         files = [f for f in (header, data) if f is not None] or [p]
+    elif fmt == "geotiff":  # as the header + TIFF pair above lists them, so both identities agree
+        header = find_header(p)
+        files = [header, p] if header is not None and header != p and is_tiff_header(header) else [p]
     elif fmt == "mat":
         from hsi_app.io.mat import find_labels_file
 

@@ -48,6 +48,34 @@ def test_the_files_of_a_scene(tmp_path: Path) -> None:
     assert provenance.scene_files("indian_pines", "builtin") == []
 
 
+def _tiff_header(path: Path, wavelengths: str, file_type: str = "TIFF") -> Path:
+    """The ENVI header ENVI writes beside a (3, 4, 5) TIFF, with its wavelengths."""
+    path.write_text(f"ENVI\nsamples = 5\nlines = 4\nbands = 3\nfile type = {file_type}\ndata type = 2\n"
+                    f"interleave = bsq\nbyte order = 0\nwavelength units = Nanometers\nwavelength = {{{wavelengths}}}\n")
+    return path
+
+
+def test_a_geotiffs_envi_header_is_one_of_its_files(tmp_path: Path) -> None:
+    """The ``file type = TIFF`` header beside a TIFF gives it its wavelengths (io.envi_tiff), so a run names it
+    too: editing it changes the run's data identity, as editing the TIFF does. Only the TIFF counted before."""
+    from tif_writer import write_tif
+
+    from hsi_app.io import open_cube
+
+    tif = write_tif(tmp_path / "s.tif", np.arange(60, dtype=np.int16).reshape(3, 4, 5))
+    assert provenance.scene_files(str(tif), "geotiff") == [tif]  # no header: the TIFF alone
+    hdr = _tiff_header(tmp_path / "s.hdr", "500, 600, 700")
+    assert provenance.scene_files(str(tif), "geotiff") == [hdr, tif] == provenance.scene_files(str(tif))
+    cube = open_cube(tif)
+    assert cube.hsi.wavelengths.tolist() == [500.0, 600.0, 700.0]  # what the header supplies
+    first = provenance.data_identity(cube)["scene"]
+    assert first == {"files": [provenance.file_identity(hdr), provenance.file_identity(tif)]}
+    _tiff_header(hdr, "500, 650, 800")  # other wavelengths, the same TIFF: another scene as read
+    assert provenance.scene_key(provenance.data_identity(open_cube(tif))["scene"]) != provenance.scene_key(first)
+    _tiff_header(hdr, "500, 600, 700", file_type="ENVI Standard")  # a header of another (ENVI) image: not the TIFF's
+    assert provenance.scene_files(str(tif), "geotiff") == [tif]
+
+
 def test_data_identity_of_a_file_scene_and_its_label_files(tmp_path: Path) -> None:
     scene, labels = tmp_path / "s.tif", tmp_path / "l.tif"
     scene.write_bytes(b"scene")
