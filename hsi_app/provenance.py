@@ -1,7 +1,7 @@
 """What a run records so that it can be reproduced: library versions and the identity of its inputs.
 
-``hsi train`` (every task) writes both into ``config.json`` (``extra``) and ``metrics.json``
-(:func:`run_record`), ``hsi finetune`` the identity into ``config.json``; ``hsi denoise`` records the
+``hsi train`` (every task) and ``hsi finetune`` write both into ``config.json`` (``extra``) and ``metrics.json``
+(:func:`run_record`, taken before training); ``hsi denoise`` records the
 weights it used (:func:`weights_identity`). Every key is additive: runs written before these records
 load as they did.
 

@@ -10,8 +10,11 @@ different number of classes, the classifier head is replaced by a new trainable 
     OUT/adapter_config.json   the peft LoraConfig
     OUT/config.json           a RunConfig for the NEW bands/classes; ``extra["finetune"]``
                               names the base run (absolute path + sha256 of its weights
-                              and of its config.json)
-    OUT/metrics.json          as ``hsi train`` + trainable_params, total_params, adapter_bytes
+                              and of its config.json); ``extra`` also holds ``versions``
+                              and ``data_identity`` (:func:`hsi_app.provenance.run_record`,
+                              taken before training, as ``hsi train`` records them)
+    OUT/metrics.json          as ``hsi train`` (``versions`` and ``data_identity`` included)
+                              + trainable_params, total_params, adapter_bytes
     OUT/split.npz, map.tif, map.png, confusion.png
 
 **Cross-sensor input.** The adapted model takes the new cube's bands, normalised with
@@ -460,6 +463,9 @@ def finetune(
     check_split_pixels(split, str(cube.attrs.get("source", "input")))
     if plan.new_head:
         warn_untrained_classes(split.train, class_names, source)
+    from hsi_app.provenance import run_record
+
+    record = run_record(cube, protect)  # hashed before training, as `hsi train` does: the inputs as this run read them
     # written to a staging folder, published into ``out`` only when everything succeeded
     with staged_run_dir(final_out, protect=inputs) as out:
         split.save(out / "split.npz")
@@ -491,7 +497,7 @@ def finetune(
         from peft import get_peft_model_state_dict
         from safetensors.numpy import save_file
 
-        from hsi_app.provenance import data_identity, scene_reference
+        from hsi_app.provenance import scene_reference
 
         adapter = {k: v.detach().cpu().contiguous().numpy() for k, v in get_peft_model_state_dict(fitted.net).items()}
         check_finite_tensors(adapter, final_out / ADAPTER_NAME)
@@ -506,7 +512,7 @@ def finetune(
             std=[float(v) for v in std], receptive_radius=base.receptive_radius,
             split={"protocol": split.protocol, "seed": split.seed, "leaky": split.leaky, "radius": split.radius},
             data=scene_reference(cube),  # a file's absolute path, as `hsi train` records it
-            extra={"schedule": opts.schedule, "data_identity": data_identity(cube, protect), "finetune": {
+            extra={"schedule": opts.schedule, **record, "finetune": {
                 "base_run": str(base_path), "base_sha256": base_sha, "base_config_sha256": base_config_sha,
                 "base_num_classes": base.num_classes, "base_in_chans": base.in_chans, "band_map": kind,
                 "edge_coverage_fwhm": EDGE_COVERAGE_FWHM, "new_head": new_head, "train_head": new_head or opts.train_head,
@@ -520,7 +526,7 @@ def finetune(
         metrics.update(trainable_params=trainable, total_params=total,
                        trainable_fraction=round(trainable / max(total, 1), 5),
                        adapter_bytes=(out / ADAPTER_NAME).stat().st_size, base_run=str(base_path),
-                       lora_rank=opts.lora_rank, band_map=kind, schedule=opts.schedule)
+                       lora_rank=opts.lora_rank, band_map=kind, schedule=opts.schedule, **record)
         with atomic_path(out / "metrics.json") as tmp:
             Path(tmp).write_text(json.dumps(metrics, indent=2))
     return metrics

@@ -98,6 +98,44 @@ def test_a_finetuned_run_records_its_scene_like_a_trained_one(runs: dict) -> Non
         {"path": str(scene.resolve()), "bytes": scene.stat().st_size, "sha256": _sha(scene)}]
 
 
+def test_a_finetuned_run_records_versions_and_inputs_in_config_and_metrics(runs: dict) -> None:
+    """`hsi train`'s record (hsi_app.provenance.run_record): library versions and the inputs' identity (the scene
+    and the --labels file), in config.json extra and metrics.json; a fine-tune recorded no versions, and the
+    identity in config.json only."""
+    from hsi_app.provenance import file_identity, library_versions
+
+    cfg = json.loads((runs["ft"] / "config.json").read_text())["extra"]
+    metrics = json.loads((runs["ft"] / "metrics.json").read_text())
+    assert cfg["versions"] == metrics["versions"] == library_versions()
+    assert cfg["data_identity"] == metrics["data_identity"] == {
+        "scene": {"files": [file_identity(runs["scene"])]}, "labels": [file_identity(runs["root"] / "labels.tif")]}
+
+
+def test_the_inputs_are_hashed_before_training(runs: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scene file that changes while the adapter trains is recorded as it was read, not as it is afterwards."""
+    from hsi_app.io import open_cube
+    from hsi_app.tasks import classification
+    from hsi_app.tasks.finetune import FinetuneOptions, finetune
+
+    new, _ = _scene(NEW_WL)
+    scene, labels = _write_tif(tmp_path / "s.tif", new, NEW_WL), runs["root"] / "labels.tif"
+    as_read = _sha(scene)
+    fit = classification.fit_dense
+
+    def fit_while_the_file_changes(*args: object, **kwargs: object) -> object:
+        with scene.open("ab") as fh:  # bytes past the TIFF's data: it still reads the same
+            fh.write(b"changed during training")
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(classification, "fit_dense", fit_while_the_file_changes)
+    metrics = finetune(open_cube(scene, labels=labels), runs["base"], tmp_path / "ft",
+                       FinetuneOptions(lora_rank=2, epochs=1, split="fixed:5", progress=False), protect=[labels])
+    assert _sha(scene) != as_read
+    recorded = json.loads((tmp_path / "ft" / "config.json").read_text())["extra"]["data_identity"]
+    assert recorded["scene"]["files"][0]["sha256"] == as_read  # was the file's sha256 after training
+    assert metrics["data_identity"] == recorded
+
+
 def test_base_weights_inside_the_adapted_model_are_the_base_run(runs: dict) -> None:
     from hsi_app.checkpoint import load_tensors
 
