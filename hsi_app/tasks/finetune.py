@@ -23,7 +23,8 @@ statistics of its training pixels. A fixed, non-trainable per-pixel linear map
 resampled to the base bands (selection when the centres agree within 2 nm, else Gaussian
 spectral responses of the base bands' centres/FWHM, :mod:`hsi_app.data.resample`) and
 normalised with the base statistics. The map is recomputed from the two configs when the
-run is loaded, so nothing but the adapter is stored.
+run is loaded, so nothing but the adapter is stored: from the centres it was built with
+(:func:`map_configs`; ``extra["finetune"]["base_centres"]``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import math
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,10 @@ from hsi_app.data.resample import EDGE_COVERAGE_FWHM  # base bands this many FWH
 from hsi_app.io.cube import Cube
 from hsi_app.tasks.finetune_classes import plan_classes
 
+BASE_CENTRES = "corrected"
+"""``extra["finetune"]["base_centres"]`` of fine-tunes whose band map was built from the base's centres as
+:func:`~hsi_app.checkpoint.load_config` gives them (Indian Pines' two mislabelled centres corrected); fine-tunes
+without it (before session 50) were built from the centres as recorded (:func:`map_configs`)."""
 MAX_TRAINABLE_FRACTION = 0.2
 DEFAULT_FINETUNE_EPOCHS = 30
 DEFAULT_FINETUNE_LR = 5e-3
@@ -515,6 +520,7 @@ def finetune(
             extra={"schedule": opts.schedule, **record, "finetune": {
                 "base_run": str(base_path), "base_sha256": base_sha, "base_config_sha256": base_config_sha,
                 "base_num_classes": base.num_classes, "base_in_chans": base.in_chans, "band_map": kind,
+                "base_centres": BASE_CENTRES,
                 "edge_coverage_fwhm": EDGE_COVERAGE_FWHM, "new_head": new_head, "train_head": new_head or opts.train_head,
                 "lora_rank": opts.lora_rank,
                 "lora_alpha": float(lcfg.lora_alpha), "target_modules": sorted(lcfg.target_modules),
@@ -567,6 +573,25 @@ def check_base_unchanged(run: Path, config: RunConfig) -> Path:
     return base_path
 
 
+def map_configs(base: RunConfig, config: RunConfig) -> tuple[RunConfig, np.ndarray]:
+    """The base config and the new bands' centres that built the fine-tune ``config``'s band map.
+
+    A fine-tune recording :data:`BASE_CENTRES` was mapped with the centres :func:`load_config` gives.
+    An older one was mapped with the centres as recorded then, which for an Indian Pines run
+    recorded with tensorly's list (base or fine-tune) are ``model_wavelengths``: its adapter was
+    trained through that map, so the corrected centres would change its output without a word.
+
+    Returns:
+        ``(base, wavelengths)`` for :func:`band_matrix`.
+    """
+    ft = config.extra.get("finetune")
+    if isinstance(ft, dict) and ft.get("base_centres") == BASE_CENTRES:
+        return base, config.wavelength_array
+    if base.model_wavelengths is not None:
+        base = replace(base, wavelengths=list(base.model_wavelengths), model_wavelengths=None)
+    return base, config.model_wavelength_array
+
+
 def load_finetuned(run_dir: str | os.PathLike[str]) -> tuple[RunConfig, Any]:
     """Rebuild base + adapter from a fine-tune folder (what :meth:`Predictor.load` calls).
 
@@ -592,7 +617,8 @@ def load_finetuned(run_dir: str | os.PathLike[str]) -> tuple[RunConfig, Any]:
         raise ModelLoadError(f"{run}: no {ADAPTER_CONFIG_NAME}; redo `hsi finetune`")
     known = {f.name for f in fields(LoraConfig)}
     lcfg = LoraConfig(**{k: v for k, v in raw.items() if k in known and k not in ("peft_type",)})
-    matrix, _ = band_matrix(base, config.wavelength_array, config.fwhm_array, resample=True)
+    map_base, new_wl = map_configs(base, config)
+    matrix, _ = band_matrix(map_base, new_wl, config.fwhm_array, resample=True)
     model, net = build_adapted(base_path, base, matrix, np.asarray(config.mean), np.asarray(config.std),
                                config.num_classes, lcfg, ft.get("new_head"))
     load_adapter(net, load_tensors(run, ADAPTER_NAME), run / ADAPTER_NAME)
