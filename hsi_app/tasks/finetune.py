@@ -34,7 +34,7 @@ import math
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ from hsi_app.checkpoint import (
     WEIGHTS_NAME,
     RunConfig,
     check_finite_tensors,
+    config_json,
     json_floats,
     load_config,
     load_tensors,
@@ -527,7 +528,7 @@ def finetune(
             }},
         )
         with atomic_path(out / "config.json") as tmp:
-            Path(tmp).write_text(json.dumps(asdict(config), indent=2))
+            Path(tmp).write_text(json.dumps(config_json(config), indent=2))
         metrics = evaluate_run(out, cube, split, train_seconds, history, window=opts.window, progress=opts.progress)
         metrics.update(trainable_params=trainable, total_params=total,
                        trainable_fraction=round(trainable / max(total, 1), 5),

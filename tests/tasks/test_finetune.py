@@ -98,6 +98,15 @@ def test_a_finetuned_run_records_its_scene_like_a_trained_one(runs: dict) -> Non
         {"path": str(scene.resolve()), "bytes": scene.stat().st_size, "sha256": _sha(scene)}]
 
 
+def test_a_finetuned_config_is_written_as_save_run_writes_one(runs: dict) -> None:
+    """Through checkpoint.config_json: no ``"model_wavelengths": null``, which versions before the key refuse."""
+    from hsi_app.checkpoint import config_json, load_config
+
+    raw = json.loads((runs["ft"] / "config.json").read_text())
+    assert "model_wavelengths" not in raw
+    assert raw == config_json(load_config(runs["ft"]))
+
+
 def test_a_finetuned_run_records_versions_and_inputs_in_config_and_metrics(runs: dict) -> None:
     """`hsi train`'s record (hsi_app.provenance.run_record): library versions and the inputs' identity (the scene
     and the --labels file), in config.json extra and metrics.json; a fine-tune recorded no versions, and the
