@@ -293,7 +293,7 @@ def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     ignore = header_floats(h, "data ignore value", 1, header)
     nodata = None if ignore is None else float(ignore[0])
     scale = float(getattr(img, "scale_factor", 1.0) or 1.0)
-    gain, shift = _gain_offset(h, c, header)
+    gain, shift = gain_offset(h, c, header)
     out = raw.astype(np.float32)
     if gain is not None:  # GDAL's band scale/offset, as a GeoTIFF copy of this file would carry them
         out = out * gain.astype(np.float32)[:, None, None] + shift.astype(np.float32)[:, None, None]
@@ -362,7 +362,7 @@ def _read_envi_tiff(header: Path, chunks: int) -> Cube:
     return read_geotiff(tiff, chunks=chunks)
 
 
-def _gain_offset(h: dict[str, Any], c: int, header: Path) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
+def gain_offset(h: dict[str, Any], c: int, header: Path) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
     """``(gain, offset)``, each ``(C,)`` float64, from ``data gain values``/``data offset values`` (a missing one
     is 1 / 0), or ``(None, None)`` when neither is there or they change nothing. A list of the wrong length is
     ignored with a warning (:func:`header_floats`)."""

@@ -174,7 +174,8 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
 
     Returns:
         Cube ``(bands, y, x)`` in the file's dtype with CRS/transform (float32 physical values
-        ``raw * scale + offset``, no-data as NaN, when the bands carry a GDAL scale/offset);
+        ``raw * scale + offset``, no-data as NaN, when the bands carry a GDAL scale/offset, or when
+        not, its ``file type = TIFF`` ENVI header a gain/offset or reflectance scale factor);
         a TIFF with no georeference gets pixel coordinates and a warning.
 
     Raises:
@@ -211,6 +212,7 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     attrs: dict[str, Any] = {"band_descriptions": [d or "" for d in descriptions]}
     if sidecar is not None:  # what ENVI keeps beside a TIFF fills what the TIFF does not say
         wl, fw, bad, nodata = _with_sidecar(sidecar, wl, fw, bad, nodata)
+        scales, offsets = _sidecar_scaling(sidecar, scales, offsets, path)
         attrs["envi_header"] = str(sidecar.header)
     crs_only = crs is not None and transform.is_identity and not gcps
     if crs_only:  # GDAL's identity: the file has no geotransform
@@ -297,6 +299,22 @@ def _with_sidecar(side: TiffSidecar, wl: np.ndarray, fw: np.ndarray, bad: list[i
         fw = side.fwhm
     bad = sorted(set(bad) | {int(b) for b in np.flatnonzero(side.bad)})
     return wl, fw, bad, side.nodata if nodata is None else nodata
+
+
+def _sidecar_scaling(side: TiffSidecar, scales: np.ndarray, offsets: np.ndarray,
+                     path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The TIFF's band ``(scales, offsets)``, or, when it has none, its ENVI header's gain/offset and reflectance
+    scale factor as ``read_envi`` applies them (:attr:`TiffSidecar.scale`), so one product reads in the same units
+    as ENVI BSQ and as TIFF + header. Header values that differ from the TIFF's own are ignored with a warning."""
+    if side.scale is None or side.offset is None:
+        return scales, offsets
+    if np.all(scales == 1.0) and np.all(offsets == 0.0):
+        return side.scale, side.offset
+    if not (np.allclose(scales, side.scale) and np.allclose(offsets, side.offset)):
+        warnings.warn(f"{side.header}: its data gain/offset values or reflectance scale factor are ignored, as "
+                      f"{path.name} has band scale/offset of its own (applied); remove the one that is wrong",
+                      HSIWarning, stacklevel=3)
+    return scales, offsets
 
 
 def holds_file_values(cube: Cube) -> bool:

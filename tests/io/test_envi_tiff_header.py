@@ -108,3 +108,51 @@ def test_a_tiff_header_without_its_tiff_names_it(tmp_path: Path) -> None:
     msg = str(err.value)
     assert msg.startswith(f"{hdr}: says 'file type = TIFF' but no TIFF is beside it (looked for lost.tif, lost.tiff)")
     assert "open the TIFF itself" in msg and "\n" not in msg
+
+
+SCALING = ("data gain values = {2, 2, 2, 2, 0.5}\ndata offset values = {0, 10, 0, 0, -5}\n"
+           "reflectance scale factor = 10000\n")
+
+
+def _header(path: Path, file_type: str, extra: str = SCALING) -> Path:
+    envi_tiff_header(path, file_type=file_type)
+    path.write_text(path.read_text() + extra)
+    return path
+
+
+def test_a_tiff_reads_in_the_units_of_its_envi_header_as_envi_bsq_does(tmp_path: Path) -> None:
+    """The same product as ENVI BSQ and as TIFF + `file type = TIFF` header: the same values. The TIFF ignored the
+    header's gain/offset and reflectance scale factor, so it read as DN x 10000 where the BSQ read 0-1."""
+    raw = write_tiff(tmp_path / "scene.tif")
+    _header(tmp_path / "scene.hdr", "TIFF")
+    raw.astype("<i2").tofile(tmp_path / "bsq.img")
+    _header(tmp_path / "bsq.hdr", "ENVI Standard")
+    tiff, bsq = open_cube(tmp_path / "scene.tif"), open_cube(tmp_path / "bsq.img")
+    assert bsq.attrs["format"] == "envi" and tiff.attrs["format"] == "geotiff"
+    want = bsq.values
+    np.testing.assert_allclose(want[1, 0, 1], (raw[1, 0, 1] * 2 + 10) / 10000, rtol=1e-6)  # the ENVI reading
+    np.testing.assert_allclose(tiff.values, want, rtol=1e-6, equal_nan=True)
+    np.testing.assert_array_equal(np.isnan(tiff.values), np.isnan(want))  # the ignore value, on the raw values
+    np.testing.assert_array_equal(tiff.hsi.valid.values, bsq.hsi.valid.values)
+    assert tiff.attrs["scale_offset"] == "applied"
+
+
+@pytest.mark.parametrize("extra", ["reflectance scale factor = 10000\n", "data gain values = {2, 2, 2, 2, 2}\n"])
+def test_the_scale_factor_or_the_gain_alone_is_applied(tmp_path: Path, extra: str) -> None:
+    raw = write_tiff(tmp_path / "scene.tif")
+    _header(tmp_path / "scene.hdr", "TIFF", extra)
+    raw.astype("<i2").tofile(tmp_path / "bsq.img")
+    _header(tmp_path / "bsq.hdr", "ENVI Standard", extra)
+    np.testing.assert_allclose(open_cube(tmp_path / "scene.tif").values, open_cube(tmp_path / "bsq.img").values,
+                               rtol=1e-6, equal_nan=True)
+
+
+def test_the_tiffs_own_scale_offset_wins_over_a_different_header_with_a_warning(tmp_path: Path) -> None:
+    raw = write_tiff(tmp_path / "scene.tif")
+    with rasterio.open(tmp_path / "scene.tif", "r+") as ds:
+        ds.scales, ds.offsets = [0.001] * C, [0.0] * C
+    _header(tmp_path / "scene.hdr", "TIFF")
+    with pytest.warns(HSIWarning, match=r"scene\.hdr: its data gain/offset values or reflectance scale factor are "
+                                        r"ignored, as scene\.tif has band scale/offset of its own"):
+        cube = open_cube(tmp_path / "scene.tif")
+    np.testing.assert_allclose(cube.values[0], raw[0] * 0.001, rtol=1e-6)
