@@ -244,12 +244,6 @@ def split_for_run(cube: Cube, opts: TrainOptions, radius: int, train_labels: np.
     return protocol_split(cube, opts.split, seed=opts.seed, radius=radius if opts.buffer is None else opts.buffer)
 
 
-def disjoint_layout_note(split: Any) -> str:
-    """One ``note:`` line when a ``disjoint`` split is buffered less than the default model's radius, else ``""``
-    (:func:`layout_note` of the split's protocol, buffer radius, block edge and size)."""
-    return layout_note(split.protocol, split.radius, split.block, split.train.shape)
-
-
 def layout_note(protocol: str, radius: int, block: int, shape: tuple[int, ...]) -> str:
     """One ``note:`` line when a ``disjoint`` split is buffered less than the default model's radius, else ``""``.
 

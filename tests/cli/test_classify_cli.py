@@ -950,7 +950,7 @@ def test_the_layout_note_comes_from_the_run_not_from_reading_split_npz_again(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """`hsi train` prints the note from what the run returned; the note is the one of the saved split."""
     from hsi_app.data.splits import Split
-    from hsi_app.tasks.train_classifier import disjoint_layout_note
+    from hsi_app.tasks.train_classifier import layout_note
 
     def no_reread(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         raise AssertionError("split.npz read again")
@@ -961,7 +961,8 @@ def test_the_layout_note_comes_from_the_run_not_from_reading_split_npz_again(
                                  "--model", "svm", "--split", "disjoint:0.5", "--quiet", "--out", str(out))
     assert code == 0, err
     monkeypatch.undo()
-    note = disjoint_layout_note(Split.load(out / "split.npz"))
+    split = Split.load(out / "split.npz")
+    note = layout_note(split.protocol, split.radius, split.block, split.train.shape)
     assert note.startswith("note: this disjoint:0.5 split (buffer 0 px, blocks 4 px)")
     assert stdout.splitlines()[-1] == note
 

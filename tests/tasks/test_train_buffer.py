@@ -20,7 +20,7 @@ from hsi_app.errors import ConfigError
 from hsi_app.tasks.train_classifier import (
     DEFAULT_CLASSIFIER,
     TrainOptions,
-    disjoint_layout_note,
+    layout_note,
     receptive_radius,
     split_for_run,
 )
@@ -60,17 +60,21 @@ def test_a_buffer_below_the_models_radius_is_judged_leaky(indian_pines) -> None:
     assert not _split(indian_pines, TrainOptions(split="disjoint:0.5", seed=0, buffer=11), 11).for_model(11).leaky
 
 
+def _note(split: Split) -> str:
+    return layout_note(split.protocol, split.radius, split.block, split.train.shape)
+
+
 def test_the_layout_note_names_the_fix_only_below_the_default_radius() -> None:
     labels = np.repeat(np.repeat(np.arange(1, 5).reshape(2, 2), 30, axis=0), 30, axis=1)  # four 30 x 30 fields
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SplitWarning)
         own = make_split(labels, "disjoint:0.5", seed=0, radius=0)
         wide = make_split(labels, "disjoint:0.5", seed=0, radius=11, block=23)
-    note = disjoint_layout_note(own)
+    note = _note(own)
     assert note.startswith("note: this disjoint:0.5 split (buffer 0 px, blocks 6 px)") and "\n" not in note
     assert "(buffer 11 px, blocks 23 px)" in note and "--buffer 11" in note and "--train-labels/--test-labels" in note
-    assert disjoint_layout_note(wide) == ""
-    assert disjoint_layout_note(make_split(labels, "random:0.1", seed=0)) == ""
+    assert _note(wide) == ""
+    assert _note(make_split(labels, "random:0.1", seed=0)) == ""
 
 
 @pytest.mark.parametrize(("buffer", "split", "needle"), [
