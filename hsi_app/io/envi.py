@@ -5,7 +5,8 @@ BIP; either byte order; with a header offset) and exposed as a lazy dask ``(C, H
 array, so only the windows that are used are read. The header gives the band centres and
 widths (``wavelength``, ``fwhm``, converted to nm with ``wavelength units``),
 ``data ignore value`` (-> NaN), ``bbl`` (0 = bad band), ``band names``,
-``data gain values``/``data offset values`` (applied per band, as GDAL applies them) and
+``data gain values``/``data offset values`` (applied per band: GDAL reports them as band scale/offset and
+hsi's GeoTIFF reader applies those) and
 ``reflectance scale factor`` (applied). The georeference comes from ``coordinate system
 string`` (WKT) when present, otherwise from ``map info`` (UTM and Geographic Lat/Lon; other
 projections from ``projection info``, as GDAL's ENVI driver builds them; a
@@ -202,7 +203,7 @@ def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
 
     Returns:
         Cube ``(bands, lines, samples)`` float32 (dask): ``raw * gain + offset`` per band when
-        the header has ``data gain values``/``data offset values`` (as GDAL reads them; coords
+        the header has ``data gain values``/``data offset values`` (GDAL's band scale/offset; coords
         ``gain``/``offset``, ``attrs['scale_offset']``), divided by ``reflectance scale factor``
         when it has one; a raw value equal to ``data ignore value`` becomes NaN
         (``attrs['nodata']`` NaN); ``bad_band`` from ``bbl``; ``valid`` where no good band is
