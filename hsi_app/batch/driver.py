@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hsi_app.batch.inputs import SceneInput, check_unique_outputs, expand_inputs
+from hsi_app.batch.interrupts import interrupt_flag, until_interrupted
 from hsi_app.batch.relay import reissue
 from hsi_app.batch.run import (
     KILLED_WORKER,
@@ -146,12 +148,13 @@ def run_batch(
         try:
             if todo:
                 copts = cluster or ClusterOptions()
-                with open_client(copts) as client:
+                # an interrupt that distributed's callbacks swallow is still acted on (batch.interrupts)
+                with interrupt_flag() as stop, open_client(copts) as client:
                     dash = dashboard_link(client, copts)
                     n_workers = len(client.scheduler_info().get("workers", {}))
                     why = "off (--no-dashboard)" if not copts.scheduler and not copts.dashboard else "unavailable (pip install bokeh)"
                     say(f"hsi batch: {n_workers} workers, dashboard: {dash or why}")
-                    _collect(client, settings, todo, rows, progress)
+                    _collect(client, settings, todo, rows, progress, stop=stop)
         except BaseException:  # Ctrl-C, SIGTERM: report what finished (the rest is redone next time)
             for i, item, dst, _ in todo:  # the local workers are stopped by now: their half-written files go
                 remove_output_temporaries(dst)
@@ -181,8 +184,13 @@ def _from_sidecar(item: SceneInput, dst: Path, side: dict[str, Any], status: str
 
 
 def _collect(client: Any, settings: BatchSettings, todo: list[tuple[int, SceneInput, Path, dict[str, int]]],
-             rows: list[SceneReport | None], progress: bool) -> None:
-    """Submit one future per scene; as they finish, record them or expand big scenes into block futures."""
+             rows: list[SceneReport | None], progress: bool, *, stop: threading.Event | None = None) -> None:
+    """Submit one future per scene; as they finish, record them or expand big scenes into block futures.
+
+    Raises:
+        KeyboardInterrupt: ``stop`` (:func:`~hsi_app.batch.interrupts.interrupt_flag`) is set: Ctrl-C or SIGTERM
+            came, even if its exception was swallowed on the way.
+    """
     from distributed import as_completed
     from hsi_app.progress import bar as progress_bar
 
@@ -199,7 +207,7 @@ def _collect(client: Any, settings: BatchSettings, todo: list[tuple[int, SceneIn
                        leave=True)
     failed = 0
     try:
-        for fut in pending:
+        for fut in until_interrupted(pending, stop or threading.Event()):
             tag = tags.pop(fut)
             if tag[0] == "scene":
                 _, i, item, dst, fp = tag

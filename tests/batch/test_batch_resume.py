@@ -174,7 +174,7 @@ def test_an_interrupted_batch_still_writes_its_report(run_dir: Path, kit, tmp_pa
 
     half_written: list[Path] = []
 
-    def first_then_ctrl_c(client, settings, todo, rows, progress) -> None:  # noqa: ANN001
+    def first_then_ctrl_c(client, settings, todo, rows, progress, *, stop=None) -> None:  # noqa: ANN001
         rows[todo[0][0]] = driver.SceneReport(str(todo[0][1].source), "done", 1.0, str(todo[0][2]), 20, 24, 1)
         half_written.append(partial_path(todo[1][2]))  # the second scene's worker was writing when the signal came
         half_written[0].write_bytes(b"II*\x00")
@@ -215,7 +215,7 @@ def test_an_interrupted_report_counts_scenes_finished_on_disk(run_dir: Path, kit
         kit.write_scene(tmp_path / "in" / f"s{i}.tif", 20, 24, i + 1)
     out = tmp_path / "out"
 
-    def two_finish_then_ctrl_c(client, settings, todo, rows, progress) -> None:  # noqa: ANN001
+    def two_finish_then_ctrl_c(client, settings, todo, rows, progress, *, stop=None) -> None:  # noqa: ANN001
         i0, item0, dst0, fp0 = todo[0]
         assert scene_task(settings, item0, str(dst0), fp0)["status"] == "done"
         rows[i0] = driver.SceneReport(str(item0.source), "done", 1.0, str(dst0), 20, 24, 1)

@@ -1,0 +1,130 @@
+"""Ctrl-C / SIGTERM during `hsi batch` stop it even when distributed swallows the KeyboardInterrupt
+(hsi_app.batch.interrupts)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import dask
+import pytest
+
+from hsi_app.batch import ClusterOptions, driver, run_batch
+from hsi_app.batch.interrupts import interrupt_flag, until_interrupted
+
+
+def _swallowed(sig: int = signal.SIGINT) -> None:
+    """The signal arrives while the main thread runs code that drops the KeyboardInterrupt, as the interpreter
+    does in distributed's GC callback ('Exception ignored in: ... GCDiagnosis._gc_callback')."""
+    try:
+        signal.raise_signal(sig)
+    except KeyboardInterrupt:
+        pass
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_swallowed_interrupt_is_recorded_and_the_handlers_come_back(sig: int) -> None:
+    def raising(signum: int, frame: Any) -> None:  # the CLI's SIGTERM handler
+        raise KeyboardInterrupt
+
+    before_term = signal.signal(signal.SIGTERM, raising)
+    try:
+        before = signal.getsignal(sig)
+        with interrupt_flag() as stop:
+            assert not stop.is_set()
+            _swallowed(sig)
+            assert stop.is_set()
+            with pytest.raises(KeyboardInterrupt):  # the handler still raises as before
+                signal.raise_signal(sig)
+        assert signal.getsignal(sig) is before
+    finally:
+        signal.signal(signal.SIGTERM, before_term)
+
+
+def test_ignored_signals_and_handlers_that_do_not_interrupt_are_left_alone() -> None:
+    calls: list[int] = []
+    old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)  # e.g. `cmd &` without job control
+    old_term = signal.signal(signal.SIGTERM, lambda signum, frame: calls.append(signum))
+    try:
+        with interrupt_flag() as stop:
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(signal.SIGTERM)  # a handler that does not raise: the batch goes on
+            assert calls == [signal.SIGTERM] and not stop.is_set()
+    finally:
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)
+
+
+def test_outside_the_main_thread_nothing_is_installed() -> None:
+    seen: list[Any] = []
+
+    def run() -> None:
+        with interrupt_flag() as stop:
+            seen.extend([stop.is_set(), signal.getsignal(signal.SIGINT)])
+
+    before = signal.getsignal(signal.SIGINT)
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    assert seen == [False, before]
+
+
+class FakeAsCompleted:
+    """``distributed.as_completed``'s polling API over a list of finished futures and some still running."""
+
+    def __init__(self, ready: list[str], running: int = 0) -> None:
+        self.ready, self.running = list(ready), running
+
+    def has_ready(self) -> bool:
+        return bool(self.ready)
+
+    def is_empty(self) -> bool:
+        return not self.ready and not self.running
+
+    def __next__(self) -> str:
+        return self.ready.pop(0)
+
+
+def test_results_stop_once_the_flag_is_set_even_while_waiting() -> None:
+    stop = threading.Event()
+    assert list(until_interrupted(FakeAsCompleted(["a", "b"]), stop)) == ["a", "b"]
+    pending = FakeAsCompleted(["a"], running=1)  # one result, then a scene that takes long
+    results = until_interrupted(pending, stop, poll=0.01)
+    assert next(results) == "a"
+    threading.Timer(0.05, stop.set).start()  # the swallowed interrupt, while nothing is ready
+    with pytest.raises(KeyboardInterrupt):
+        next(results)
+    stop.set()  # set after the last result: not lost either
+    with pytest.raises(KeyboardInterrupt):
+        list(until_interrupted(FakeAsCompleted(["a"]), stop))
+
+
+def test_a_batch_whose_interrupt_is_swallowed_still_stops_and_reports_it(run_dir: Path, kit, tmp_path: Path,  # noqa: ANN001
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first scene's result comes back, then Ctrl-C arrives and is swallowed: the batch ran on to its end and
+    returned (exit 1 or 0); it now stops with KeyboardInterrupt (exit 130) and an interrupted report."""
+    for i in range(3):
+        kit.write_scene(tmp_path / "in" / f"s{i}.tif", 20, 24, i + 1)
+    out = tmp_path / "out"
+    relayed: list[int] = []
+
+    def relay_then_ctrl_c(records: Any) -> None:  # runs in the main thread for each scene's result
+        relayed.append(1)
+        if len(relayed) == 1:
+            _swallowed()
+
+    monkeypatch.setattr(driver, "reissue", relay_then_ctrl_c)
+    # an interrupted threaded cluster may leave dask's `scheduler: dask.distributed` behind (its worker's own client
+    # and the batch's restore it in either order): put it back after the test, for the tests after it
+    monkeypatch.setitem(dask.config.config, "scheduler", None)
+    with pytest.raises(KeyboardInterrupt):
+        run_batch("classify", run_dir, [str(tmp_path / "in")], out, echo=lambda s: None,
+                  cluster=ClusterOptions(workers=1, processes=False, dashboard=False))
+    assert relayed == [1]  # no further result was taken after the interrupt
+    report = json.loads((out / "report.json").read_text())
+    assert report["interrupted"] is True and not (out / ".hsi_batch.lock").exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is back
