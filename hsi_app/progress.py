@@ -163,6 +163,22 @@ class LogProgress:
             self._closed = True
             self._print(final=True)
 
+    def stop(self, why: str = "interrupted") -> None:
+        """Print a last line saying the work stopped before its end (once, instead of :meth:`close`'s), e.g.
+        ``batch classify: 2/12 scene, interrupted after 11 s, failed=2``: not the finished form ``... in 11 s``."""
+        if self._closed:
+            return
+        self._closed = True
+        count = _amount(self.n, self.unit) + (f"/{_amount(self.total, self.unit)}" if self.total else "")
+        unit = "" if self.unit == "B" else f" {self.unit}"
+        head = f"{self.desc}: " if self.desc else ""
+        tail = f", {self.postfix}" if self.postfix else ""
+        try:
+            self.file.write(f"{head}{count}{unit}, {why} after {_seconds(time.monotonic() - self._t0)}{tail}\n")
+            self.file.flush()
+        except (OSError, ValueError):  # a closed or broken log stream never stops the work
+            pass
+
 
 def bar(iterable: Iterable[Any] | None = None, *, desc: str = "", total: float | None = None, unit: str = "it",
         enabled: bool = True, leave: bool = False, **tqdm_options: Any) -> Any:
@@ -375,3 +391,18 @@ def _epoch_lines(desc: str) -> Any:
                 pass
 
     return EpochLines()
+
+
+def stop_bar(progress: Any, why: str = "interrupted") -> None:
+    """End a :func:`bar` whose work stopped before its end (Ctrl-C, an error) so that it does not read as finished.
+
+    A log gets :meth:`LogProgress.stop`'s line (``batch classify: 2/12 scene, interrupted after 11 s``); a terminal
+    bar keeps its count with ``why`` after it; a disabled one (``--quiet``) stays silent.
+    """
+    if isinstance(progress, LogProgress):
+        progress.stop(why)
+        return
+    if not getattr(progress, "disable", True):
+        postfix = str(getattr(progress, "postfix", "") or "")
+        progress.set_postfix_str(f"{postfix}, {why}" if postfix else why, refresh=False)
+    progress.close()

@@ -189,10 +189,12 @@ def _collect(client: Any, settings: BatchSettings, todo: list[tuple[int, SceneIn
 
     Raises:
         KeyboardInterrupt: ``stop`` (:func:`~hsi_app.batch.interrupts.interrupt_flag`) is set: Ctrl-C or SIGTERM
-            came, even if its exception was swallowed on the way.
+            came, even if its exception was swallowed on the way. The progress bar's last line then says
+            ``interrupted after``, not the finished form ``12/12 scene in 46 s``.
     """
     from distributed import as_completed
     from hsi_app.progress import bar as progress_bar
+    from hsi_app.progress import stop_bar
 
     tags: dict[Any, tuple[Any, ...]] = {}
     futures = []
@@ -248,8 +250,12 @@ def _collect(client: Any, settings: BatchSettings, todo: list[tuple[int, SceneIn
             failed += rows[i].status == "failed"  # type: ignore[union-attr]
             bar.update(1)
             bar.set_postfix(failed=failed)
-    finally:
+    except BaseException as err:  # the last line says the batch stopped, not a finished-looking count
+        stop_bar(bar, "interrupted" if isinstance(err, KeyboardInterrupt) else "stopped")
+        raise
+    else:
         bar.close()
+    finally:
         for job in jobs.values():  # interrupted: leave no staging files behind
             job.writer.__exit__(KeyboardInterrupt, KeyboardInterrupt(), None)
 

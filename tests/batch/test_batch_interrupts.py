@@ -1,8 +1,9 @@
-"""Ctrl-C / SIGTERM during `hsi batch` stop it even when distributed swallows the KeyboardInterrupt
-(hsi_app.batch.interrupts)."""
+"""Ctrl-C / SIGTERM during `hsi batch` stop it even when distributed swallows the KeyboardInterrupt, and the last
+progress line then says the batch was interrupted (hsi_app.batch.interrupts, progress.stop_bar)."""
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import threading
@@ -14,6 +15,7 @@ import pytest
 
 from hsi_app.batch import ClusterOptions, driver, run_batch
 from hsi_app.batch.interrupts import interrupt_flag, until_interrupted
+from hsi_app.progress import LogProgress, stop_bar
 
 
 def _swallowed(sig: int = signal.SIGINT) -> None:
@@ -103,10 +105,33 @@ def test_results_stop_once_the_flag_is_set_even_while_waiting() -> None:
         list(until_interrupted(FakeAsCompleted(["a"]), stop))
 
 
+def test_a_stopped_log_bar_says_so() -> None:
+    out = io.StringIO()
+    bar = LogProgress(desc="batch classify", total=12, unit="scene", file=out)
+    bar.update(2)
+    bar.set_postfix(failed=2)
+    stop_bar(bar)
+    bar.close()  # nothing more after the stop line
+    assert out.getvalue() == "batch classify: 2/12 scene, interrupted after 0 s, failed=2\n"
+
+
+def test_a_stopped_terminal_bar_keeps_its_count_and_says_why() -> None:
+    from tqdm import tqdm
+
+    out = io.StringIO()
+    bar = tqdm(total=12, desc="batch classify", unit="scene", file=out)
+    bar.update(2)
+    bar.set_postfix(failed=2)
+    stop_bar(bar)
+    assert "2/12" in out.getvalue().splitlines()[-1].split("\r")[-1] and "failed=2, interrupted" in out.getvalue()
+
+
 def test_a_batch_whose_interrupt_is_swallowed_still_stops_and_reports_it(run_dir: Path, kit, tmp_path: Path,  # noqa: ANN001
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                        monkeypatch: pytest.MonkeyPatch,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
     """The first scene's result comes back, then Ctrl-C arrives and is swallowed: the batch ran on to its end and
-    returned (exit 1 or 0); it now stops with KeyboardInterrupt (exit 130) and an interrupted report."""
+    returned (exit 1 or 0); it now stops with KeyboardInterrupt (exit 130), an interrupted report, and a last
+    progress line that does not read like a finished run."""
     for i in range(3):
         kit.write_scene(tmp_path / "in" / f"s{i}.tif", 20, 24, i + 1)
     out = tmp_path / "out"
@@ -118,6 +143,7 @@ def test_a_batch_whose_interrupt_is_swallowed_still_stops_and_reports_it(run_dir
             _swallowed()
 
     monkeypatch.setattr(driver, "reissue", relay_then_ctrl_c)
+    handler = signal.getsignal(signal.SIGINT)
     # an interrupted threaded cluster may leave dask's `scheduler: dask.distributed` behind (its worker's own client
     # and the batch's restore it in either order): put it back after the test, for the tests after it
     monkeypatch.setitem(dask.config.config, "scheduler", None)
@@ -127,4 +153,6 @@ def test_a_batch_whose_interrupt_is_swallowed_still_stops_and_reports_it(run_dir
     assert relayed == [1]  # no further result was taken after the interrupt
     report = json.loads((out / "report.json").read_text())
     assert report["interrupted"] is True and not (out / ".hsi_batch.lock").exists()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is back
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("batch classify: ")]
+    assert lines and lines[-1].startswith("batch classify: 1/3 scene, interrupted after "), lines
+    assert signal.getsignal(signal.SIGINT) is handler  # the handler is back
