@@ -107,6 +107,13 @@ def cached_cube(source: str, stamp: str, chunks: int = 512, exclude_masks: tuple
     return cube
 
 
+_LOCAL_READS_LOCK = threading.Lock()
+_LOCAL_READS = 0
+"""Blocks of :func:`reads_in_this_thread` open in this process (any thread)."""
+_LOCAL_READS_SET: Any = None
+"""The ``dask.config.set`` the first open block entered; exited by the last one to close."""
+
+
 @contextmanager
 def reads_in_this_thread() -> Iterator[None]:
     """Compute lazy (dask-backed) scene reads in the calling thread, not on the cluster.
@@ -116,11 +123,27 @@ def reads_in_this_thread() -> Iterator[None]:
     waits for it): a scheduler round trip per read (1.28x the batch throughput without it,
     BENCHMARKS.md), and a hang when the worker is paused by dask's memory monitor, since a paused
     worker starts no new task, not even the reads its running task waits for.
+
+    Threads of one process share dask's configuration, and ``dask.config.set`` restores on exit what it
+    found on entry: two overlapping blocks in two threads (a threaded cluster's task and the client
+    planning a split scene) would leave one of them computing on the cluster after the other exits.
+    So the first block of the process sets the synchronous scheduler, and the last one to exit restores it.
     """
     import dask
 
-    with dask.config.set(scheduler="synchronous"):
+    global _LOCAL_READS, _LOCAL_READS_SET
+    with _LOCAL_READS_LOCK:
+        if _LOCAL_READS == 0:
+            _LOCAL_READS_SET = dask.config.set(scheduler="synchronous")
+        _LOCAL_READS += 1
+    try:
         yield
+    finally:
+        with _LOCAL_READS_LOCK:
+            _LOCAL_READS -= 1
+            if _LOCAL_READS == 0 and _LOCAL_READS_SET is not None:
+                _LOCAL_READS_SET.__exit__(None, None, None)
+                _LOCAL_READS_SET = None
 
 
 def window_count(height: int, width: int, window: int) -> int:
@@ -266,11 +289,12 @@ def submit_split(client: Any, settings: BatchSettings, index: int, item: SceneIn
     stamp = str(fingerprint)
     # the scene task that asked for the split relayed the opening's warnings: drop them here, in this thread only
     # (warnings.catch_warnings would silence every thread of the process: a threaded cluster's tasks too)
-    with recording():
-        cube = cached_cube(str(item.source), stamp, settings.window, settings.exclude_masks)  # lazy: metadata only
-    model = cached_model(settings)
+    # the client's own reads (the empty-band probe, the units sample) run here, not as tasks on the cluster
+    with recording(), reads_in_this_thread():
+        cube = cached_cube(str(item.source), stamp, settings.window, settings.exclude_masks)
+        model = cached_model(settings)
+        plan = adapter.plan(model, cube, settings.resample)
     _, h, w = cube.hsi.shape
-    plan = adapter.plan(model, cube, settings.resample)
     wins = list(iter_windows(h, w, min(settings.window, max(h, w)), adapter.halo(model)))
     [plan_f] = client.scatter([plan], broadcast=True)  # ship the band plan once, not once per window
     placed = [
