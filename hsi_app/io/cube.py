@@ -25,6 +25,8 @@ integer data without one, so that ``cube.rio.nodata`` is ``None``), ``class_name
 Data are usually dask-backed so that slicing reads only the window that is used.
 xarray operations (``where``, ``rio.clip``) do not update ``valid``: readers AND it with what the
 values they read say (``cube.hsi.read_valid``); a cube without it gets it from its data (``cube.hsi.valid``).
+A lazy cube whose ``valid`` is what its values say (``cube.hsi.valid_from_values``, :mod:`hsi_app.io.derived_valid`)
+reads a window's mask from the window's values alone, so that the window reads no more of the file than itself.
 The :class:`HSIAccessor` (``cube.hsi``) gives typed access to all of the above.
 """
 
@@ -38,6 +40,7 @@ import rioxarray  # noqa: F401  (registers the ``.rio`` accessor)
 import xarray as xr
 
 from hsi_app.errors import ConfigError, LabelError
+from hsi_app.io.derived_valid import DERIVED_VALID_ATTR, derived_mark, still_derived
 from hsi_app.io.indian_pines_bands import corrected_centres
 
 Cube = xr.DataArray
@@ -172,7 +175,9 @@ def make_cube(
         crs: anything rasterio understands; ``None`` when unknown (a transform is still kept).
         transform: affine transform (``rasterio.Affine``); derived from x/y when omitted.
         nodata: value meaning "no data" in ``data``.
-        valid: ``(H, W)`` bool; computed lazily from ``data`` and ``nodata`` when omitted.
+        valid: ``(H, W)`` bool; computed lazily from ``data`` and ``nodata`` when omitted (a lazy cube is
+            then marked so that windows take their mask from their own values:
+            :mod:`hsi_app.io.derived_valid`).
         labels: ``(H, W)`` integer labels, 0 = unlabelled.
         masks: named ``(H, W)`` boolean quality masks (stored as ``mask_<name>``).
         class_names: names for label values 0..K (0 = "unlabelled").
@@ -203,7 +208,8 @@ def make_cube(
             xs = transform.c + transform.a * xs
         if y is None:
             ys = transform.f + transform.e * ys
-    if valid is None:
+    derived = valid is None
+    if derived:
         valid = valid_from_data(data, nodata, bad)
     coords: dict[str, Any] = {
         "band": np.arange(1, c + 1),
@@ -235,6 +241,25 @@ def make_cube(
         cube = cube.rio.write_transform(transform)
     if crs is not None:
         cube = cube.rio.write_crs(crs)
+    if derived:
+        mark_valid_derived(cube, nodata, bad)
+    return cube
+
+
+def mark_valid_derived(cube: Cube, nodata: float | None, bad: np.ndarray) -> Cube:
+    """Mark ``cube`` (in place, and return it) as having a ``valid`` coordinate computed just now as
+    ``valid_from_data(cube.data, nodata, bad)`` (:mod:`hsi_app.io.derived_valid`), so that reading a
+    window of it takes the mask from the window's own values; an in-memory cube or mask is not marked.
+
+    The mark is dropped when ``nodata`` is not the no-data value the cube's readers use (``cube.hsi.nodata``).
+    """
+    cube.attrs.pop(DERIVED_VALID_ATTR, None)
+    given = None if nodata is None or np.isnan(nodata) else float(nodata)
+    if given != cube.hsi.nodata:
+        return cube
+    mark = derived_mark(cube.data, cube.coords["valid"].data, given, cube.band.values, bad)
+    if mark is not None:
+        cube.attrs[DERIVED_VALID_ATTR] = mark
     return cube
 
 
@@ -403,12 +428,28 @@ class HSIAccessor:
             stored = self._obj.coords["valid"].values
         return from_data if stored is None else np.asarray(stored, dtype=bool) & from_data
 
+    @property
+    def valid_from_values(self) -> bool:
+        """Whether this (lazy) cube's ``valid`` coordinate is exactly what its values say, by the rule of
+        :func:`valid_from_data` with :attr:`nodata` and its bad bands: made so at open (no alpha band, GDAL
+        mask, scale/offset or quality mask) and not changed since (windows, strips and ``isel`` keep it;
+        ``where``, ``rio.clip``, another mask, other bad bands or no-data value end it).
+        See :mod:`hsi_app.io.derived_valid`."""
+        obj = self._obj
+        if DERIVED_VALID_ATTR not in obj.attrs or "valid" not in obj.coords:
+            return False
+        return still_derived(obj.attrs[DERIVED_VALID_ATTR], obj.data, obj.coords["valid"].data, self.nodata,
+                             obj.band.values, self._bad_band)
+
     def read_masked(self, stored: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """This cube (a window, a strip, a whole scene) read into memory, its no-data pixels NaN.
 
         The values and the ``valid`` coordinate are computed together, so that a lazy file is read
         once (the coordinate is made from the same values); the mask is then ANDed with what the
-        values say (:meth:`read_valid`). The cube's own array is never written.
+        values say (:meth:`read_valid`). A cube whose coordinate is what its values say
+        (:attr:`valid_from_values`) computes its values alone and takes the mask from them: the same
+        mask, without reading the whole storage chunks a slice of the coordinate's reduction needs.
+        The cube's own array is never written.
 
         Args:
             stored: ``(h, w)`` bool mask to start from instead of the ``valid`` coordinate (rows
@@ -420,12 +461,16 @@ class HSIAccessor:
         import dask
 
         obj = self._obj
-        if stored is None and "valid" in obj.coords:
+        derived = stored is None and self.valid_from_values
+        if stored is None and "valid" in obj.coords and not derived:
             raw, stored = dask.compute(obj.data, obj.coords["valid"].data)
         else:
             raw = obj.data if isinstance(obj.data, np.ndarray) else dask.compute(obj.data)[0]
         raw = np.asarray(raw)
-        valid = self.read_valid(raw, None if stored is None else np.asarray(stored, dtype=bool))
+        if derived:  # the coordinate is valid_from_data of these values: the mask from the values alone
+            valid = np.asarray(valid_from_data(raw, self.nodata, self._bad_band), dtype=bool)
+        else:
+            valid = self.read_valid(raw, None if stored is None else np.asarray(stored, dtype=bool))
         image = np.asarray(raw, dtype=np.float32)
         if not valid.all():
             if isinstance(obj.data, np.ndarray) and np.may_share_memory(image, obj.data):

@@ -19,7 +19,7 @@ import numpy as np
 
 from hsi_app.errors import HSIWarning, InvalidDataError
 from hsi_app.io.band_labels import band_list
-from hsi_app.io.cube import MASK_PREFIX, Cube, band_has_data, valid_from_data
+from hsi_app.io.cube import MASK_PREFIX, Cube, band_has_data, mark_valid_derived, valid_from_data
 
 EMPTY_ATTR = "empty_bands"
 """``attrs`` entry: numbers (the ``band`` coordinate) of the bands :func:`flag_empty_bands` flagged."""
@@ -88,6 +88,7 @@ def flag_empty_bands(cube: Cube, *, warn: bool = True) -> Cube | None:
     out = cube.assign_coords(bad_band=("band", bad), valid=(("y", "x"), valid))
     numbers = [int(v) for v in cube.band.values[empty]]
     out.attrs = {**cube.attrs, EMPTY_ATTR: [*cube.attrs.get(EMPTY_ATTR, []), *numbers]}
+    mark_valid_derived(out, cube.hsi.nodata, bad)  # the new mask is what the values say: windows read only themselves
     if warn:
         warnings.warn(_flagged_message(out, empty), HSIWarning, stacklevel=2)
     return out
