@@ -424,7 +424,7 @@ def _detect_run_scene(opts: DetectOptions, det_model: Any, cube: Cube, out: Path
         write_detections,
         write_score_map,
     )
-    from hsi_app.tasks.detect_stream import valid_mask
+    from hsi_app.tasks.detect_stream import shared_mask
     from hsi_app.tasks.detectors_classical import TARGET_METHODS
 
     m = opts.method
@@ -436,7 +436,7 @@ def _detect_run_scene(opts: DetectOptions, det_model: Any, cube: Cube, out: Path
     else:
         spectra, names = None, None
         read: list[str] = []
-        valid = valid_mask(cube)  # one pass over the scene, shared
+        valid = shared_mask(cube)  # one pass over the scene, shared (none where the strips' values give it)
         if m in TARGET_METHODS:  # the library line (units read, scale used) goes into the sidecar
             spectra, names = target_spectra(cube, library=opts.targets, names=list(opts.materials) or None,
                                             scale=opts.scale, describe=read.append, valid=valid)

@@ -152,7 +152,8 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
     if gt_points is not None:  # truth for another place is refused before the (expensive) detection
         gt_points = truth_on_scene(gt_points, cube)
     spectra, names = None, None
-    # the valid mask: one pass over a lazy scene, shared below; bands with no data anywhere are flagged bad
+    # the valid mask: one pass over a lazy scene, shared below (none where the strips' values give it);
+    # bands with no data anywhere are flagged bad
     cube, valid = scene_and_mask(cube) if m != "learned" else (with_empty_bands_flagged(cube), None)
     library: dict[str, Any] = {}  # how the library was read and scaled, for the metrics JSON
     if m in TARGET_METHODS:

@@ -12,8 +12,12 @@ of rows, twice:
 2. **scores**: each strip is scored by the in-memory function with those statistics, into
    a preallocated ``(K, H, W)`` float32 array.
 
-The whole-scene allocations are that array and the ``(H, W)`` bool valid mask, computed once
-before the passes (:func:`valid_mask`).
+The whole-scene allocations are that array and, for a cube whose valid mask holds more than its
+values say (an alpha band, a GDAL mask, quality masks, values changed after open), the ``(H, W)``
+bool valid mask, computed once before the passes (:func:`valid_mask`). A lazy cube whose mask is
+what its values say (``cube.hsi.valid_from_values``: most GeoTIFFs) needs no such pass: each strip
+takes its mask from its own values (:func:`shared_mask`), the same mask, so the scene is read twice,
+not three times.
 
 A strip holds at most :data:`STRIP_BYTES` of float64 values (at least one row), so memory
 follows the strip, not the scene; the scores do not depend on the strip height.
@@ -58,6 +62,31 @@ def valid_mask(cube: Cube) -> np.ndarray:
         return np.asarray(cube.hsi.valid.values, dtype=bool)
 
 
+def shared_mask(cube: Cube) -> np.ndarray | None:
+    """The ``(H, W)`` :func:`valid_mask` the strip passes share, or ``None`` where each strip's own values
+    give its mask (``cube.hsi.valid_from_values``: the mask is what the values say), so no pass is spent
+    on it."""
+    return None if cube.hsi.valid_from_values else valid_mask(cube)
+
+
+def _rows(valid: np.ndarray | None, top: int, bottom: int) -> np.ndarray | None:
+    """Rows ``top:bottom`` of a shared mask (``None``: none, the strip's values give it)."""
+    return None if valid is None else valid[top:bottom]
+
+
+def _central_valid_count(cube: Cube) -> int:
+    """Valid pixels in one window of at most :data:`~hsi_app.io.empty_bands.PROBE_PX` px inside the storage
+    chunk at the scene's centre (one chunk of a lazy file read, as ``hsi predict``'s empty-band probe)."""
+    import dask
+
+    from hsi_app.infer import chunk_windows, read_window
+    from hsi_app.io.empty_bands import PROBE_PX
+
+    windows = chunk_windows(cube, PROBE_PX, 3)
+    with dask.config.set(scheduler="synchronous"):
+        return int(np.count_nonzero(read_window(cube, windows[len(windows) // 2])[1]))
+
+
 def read_strip(cube: Cube, top: int, bottom: int, bands: np.ndarray | None = None,
                valid: np.ndarray | None = None) -> np.ndarray:
     """Rows ``top:bottom`` of the good bands: ``(C_good, bottom - top, W)`` float32, no data -> NaN.
@@ -69,8 +98,8 @@ def read_strip(cube: Cube, top: int, bottom: int, bands: np.ndarray | None = Non
         top, bottom: the rows.
         bands: good band indices (default: the cube's).
         valid: ``(bottom - top, W)`` bool valid pixels of those rows (default: from the cube's
-            mask, which for a lazy cube reads whole chunks: pass :func:`valid_mask`'s rows); ANDed
-            with what the rows' values say (``cube.hsi.read_masked``).
+            mask, which for a lazy cube whose mask holds more than its values say reads whole chunks:
+            pass :func:`shared_mask`'s rows); ANDed with what the rows' values say (``cube.hsi.read_masked``).
     """
     bands = cube.hsi.good_band_indices if bands is None else bands
     rows = cube.isel(y=slice(int(top), int(bottom)))  # a view (numpy) or a lazy slice (dask) first
@@ -82,20 +111,22 @@ def read_strip(cube: Cube, top: int, bottom: int, bands: np.ndarray | None = Non
 def scene_sample(cube: Cube, step: int, max_bytes: int = STRIP_BYTES, *, valid: np.ndarray | None = None) -> np.ndarray:
     """Every ``step``-th row and column of the good bands, ``(C_good, ceil(H/step), ceil(W/step))``
     float32, no data -> NaN: ``scene_in_memory(cube)[0][:, ::step, ::step]``, read in strips.
-    ``valid``: the scene's ``(H, W)`` :func:`valid_mask`, when already computed (else its sample is)."""
+    ``valid``: the scene's ``(H, W)`` :func:`valid_mask`, when already computed (else its sample's
+    :func:`shared_mask` is)."""
     sub = cube.isel(y=slice(None, None, int(step)), x=slice(None, None, int(step)))
     bands = sub.hsi.good_band_indices
     h, w = sub.sizes["y"], sub.sizes["x"]
-    valid = valid_mask(sub) if valid is None else valid[::step, ::step]
+    valid = shared_mask(sub) if valid is None else valid[::step, ::step]
     out = np.empty((bands.size, h, w), np.float32)
     for top, bottom in strips(h, strip_height(int(bands.size) * int(step), w * int(step), max_bytes)):
-        out[:, top:bottom] = read_strip(sub, top, bottom, bands, valid[top:bottom])
+        out[:, top:bottom] = read_strip(sub, top, bottom, bands, _rows(valid, top, bottom))
     return out
 
 
 def pixel_spectrum(cube: Cube, row: int, col: int, *, valid: np.ndarray | None = None) -> np.ndarray:
     """``(C_good,)`` float32 good-band spectrum of one pixel (NaN when it has no data); ``valid``: the
-    scene's ``(H, W)`` :func:`valid_mask`, when already computed (else the pixel's chunk is reduced)."""
+    scene's ``(H, W)`` :func:`valid_mask`, when already computed (else the pixel's own values give it where
+    ``cube.hsi.valid_from_values``, and the pixel's chunk is reduced otherwise)."""
     r, c = int(row), int(col)
     mask = None if valid is None else valid[r : r + 1, c : c + 1]
     return read_strip(cube.isel(x=slice(c, c + 1)), r, r + 1, valid=mask)[:, 0, 0]
@@ -103,7 +134,14 @@ def pixel_spectrum(cube: Cube, row: int, col: int, *, valid: np.ndarray | None =
 
 def scene_and_mask(cube: Cube) -> tuple[Cube, np.ndarray]:
     """``(cube, valid_mask(cube))``; when no pixel is valid because some bands hold no data anywhere, the
-    cube with those flagged bad (:func:`~hsi_app.io.empty_bands.flag_empty_bands`, one warning) and its mask."""
+    cube with those flagged bad (:func:`~hsi_app.io.empty_bands.flag_empty_bands`, one warning) and its mask.
+
+    A cube whose strips take their mask from their own values (:func:`shared_mask` is ``None``) with at
+    least 2 valid pixels in a central window gets ``(cube, None)`` instead of a pass over the scene: no band
+    of it is empty (an empty band leaves no pixel valid) and the passes' check of 2 valid pixels holds.
+    Otherwise the mask is computed, so that a scene with too few valid pixels is refused before any pass."""
+    if cube.hsi.valid_from_values and _central_valid_count(cube) >= 2:
+        return cube, None
     valid = valid_mask(cube)
     if valid.size and not valid.any():
         from hsi_app.io.empty_bands import flag_empty_bands
@@ -188,16 +226,16 @@ def scene_moments(cube: Cube, rows: int, *, valid: np.ndarray | None = None, pro
                   desc: str = "statistics") -> Moments:
     """Pass 1: :class:`Moments` of every valid pixel of the cube's good bands, strip by strip.
 
-    ``valid``: the ``(H, W)`` mask of :func:`valid_mask` (computed when omitted).
+    ``valid``: the ``(H, W)`` mask of :func:`valid_mask` (default: :func:`shared_mask`).
     """
     from hsi_app.progress import bar
 
     bands = cube.hsi.good_band_indices
     h = cube.sizes["y"]
-    valid = valid_mask(cube) if valid is None else valid
+    valid = shared_mask(cube) if valid is None else valid
     mom = Moments(int(bands.size))
     for top, bottom in bar(strips(h, rows), total=-(-h // rows), desc=desc, unit="strip", enabled=progress):
-        mom.add(valid_pixels(read_strip(cube, top, bottom, bands, valid[top:bottom])))
+        mom.add(valid_pixels(read_strip(cube, top, bottom, bands, _rows(valid, top, bottom))))
     return mom
 
 
@@ -235,7 +273,8 @@ def streamed_scores(method: str, cube: Cube, targets: np.ndarray | None = None, 
         targets: ``(K, C_good)`` target spectra (target methods).
         max_bytes: float64 bytes of one strip (:func:`strip_height`).
         progress: a progress bar over the strips of each pass.
-        valid: the ``(H, W)`` :func:`valid_mask`, when the caller already computed it.
+        valid: the ``(H, W)`` :func:`valid_mask`, when the caller already computed it (default:
+            :func:`shared_mask`; without a mask, fewer than 2 valid pixels are refused after the first pass).
 
     Returns:
         ``(K, H, W)`` float32 (``K = 1`` for RX), NaN where the cube has no data; equal (to
@@ -269,8 +308,8 @@ def streamed_scores(method: str, cube: Cube, targets: np.ndarray | None = None, 
         targets = check_targets(targets, int(bands.size))  # before the (long) first pass
     h, w = cube.sizes["y"], cube.sizes["x"]
     rows = strip_height(int(bands.size), w, max_bytes)
-    valid = valid_mask(cube) if valid is None else valid
-    if int(valid.sum()) < 2:  # before any progress bar: the refusal is the only line
+    valid = shared_mask(cube) if valid is None else valid
+    if valid is not None and int(valid.sum()) < 2:  # before any progress bar: the refusal is the only line
         raise too_few_valid(cube, int(valid.sum()), m)
     mom = scene_moments(cube, rows, valid=valid, progress=progress, desc=f"{m}: statistics")
     if mom.n < 2:
@@ -288,7 +327,7 @@ def streamed_scores(method: str, cube: Cube, targets: np.ndarray | None = None, 
     out = np.empty((k, h, w), np.float32)
     for top, bottom in bar(strips(h, rows), total=-(-h // rows), desc=f"{m}: scores", unit="strip",
                            enabled=progress):
-        out[:, top:bottom] = score(read_strip(cube, top, bottom, bands, valid[top:bottom]))
+        out[:, top:bottom] = score(read_strip(cube, top, bottom, bands, _rows(valid, top, bottom)))
     return out
 
 
@@ -316,21 +355,26 @@ def streamed_local_rx(cube: Cube, window: tuple[int, int], *, max_bytes: int = S
     bands = cube.hsi.good_band_indices
     h, w = cube.sizes["y"], cube.sizes["x"]
     inner, outer = _check_window(window, (h, w), str(cube.attrs.get("source") or "the scene"))
-    valid = valid_mask(cube) if valid is None else valid
-    if int(valid.sum()) < 2:
+    valid = shared_mask(cube) if valid is None else valid
+    if valid is not None and int(valid.sum()) < 2:
         raise too_few_valid(cube, int(valid.sum()), "rx-local")
     if h < SPY_MIN_ROWS:  # too few rows for SPy's mapper: scored (transposed) in memory, flat bands left out too
-        return classical_scores("rx-local", read_strip(cube, 0, h, bands, valid), window=(inner, outer),
-                                progress=progress)
+        image = read_strip(cube, 0, h, bands, valid)
+        n_valid = int(np.isfinite(image).all(axis=0).sum())
+        if n_valid < 2:
+            raise too_few_valid(cube, n_valid, "rx-local")
+        return classical_scores("rx-local", image, window=(inner, outer), progress=progress)
     rows = max(strip_height(int(bands.size), w, max_bytes), SPY_MIN_ROWS)
     mom = scene_moments(cube, rows, valid=valid, progress=progress, desc="rx-local: statistics")
+    if mom.n < 2:
+        raise too_few_valid(cube, mom.n, "rx-local")
     mom, bands, _ = drop_flat_bands(cube, mom, bands, None)
     bg = gaussian_stats(mom)
     halo, fill = outer // 2, np.asarray(bg.mean)
     out = np.full((1, h, w), np.nan, np.float32)
     for top, bottom in bar(rx_strips(h, rows), desc="rx-local: scores", unit="strip", enabled=progress):
         r0, r1 = max(0, top - halo), min(h, bottom + halo)
-        image = read_strip(cube, r0, r1, bands, valid[r0:r1])
+        image = read_strip(cube, r0, r1, bands, _rows(valid, r0, r1))
         scores = local_rx_rows(_hwc(image, fill=fill), inner, outer, bg.cov, top - r0, bottom - r0).astype(np.float32)
         scores[~np.isfinite(image[:, top - r0 : bottom - r0]).all(axis=0)] = np.nan
         out[0, top:bottom] = scores
