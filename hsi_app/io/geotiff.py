@@ -132,15 +132,17 @@ def bad_band_tag(ds: Any, path: Path) -> list[int]:
 
 
 def _probe(ds: Any, path: Path) -> None:
-    """Read the last block of the first and last band, so truncated files fail at open."""
+    """Read the last block of the first and last band, so truncated files fail at open.
+
+    One read of both bands: a pixel-interleaved tile (GDAL's default) holds every band, and two reads
+    would decode it twice."""
     from rasterio.windows import Window
 
     h, w = ds.height, ds.width
     bh, bw = ds.block_shapes[0] if ds.block_shapes else (1, w)
     win = Window(max(0, w - bw), max(0, h - bh), min(bw, w), min(bh, h))
     try:
-        for b in {1, ds.count}:
-            ds.read(b, window=win)
+        ds.read(sorted({1, ds.count}), window=win)
     except Exception as err:  # rasterio raises RasterioIOError / CPLE_* on damaged files
         reason = str(err).replace(" See previous exception for details.", "")  # no such exception is shown
         raise CubeReadError(f"{path}: data cannot be read ({reason}); the file is truncated or corrupt") from err
