@@ -7,7 +7,8 @@ is taken only where the label map is non-zero.
 
 Main entry points: :func:`fit_dense` (train on a normalised in-memory scene),
 :func:`predict_dense` (class probabilities for a whole scene) and
-:func:`classification_metrics` (OA / AA / kappa / confusion matrix).
+:func:`classification_metrics` (OA / AA / kappa / confusion matrix, from
+:mod:`hsi_app.tasks.class_metrics`, which imports neither Lightning nor torchmetrics).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from hsi_app.data.tiles import SceneTiles
+from hsi_app.tasks.class_metrics import classification_metrics  # noqa: F401  (re-exported: its home before)
 from hsi_app.errors import ConfigError, InvalidDataError, LabelError
 from hsi_app.tasks.train_classifier import DEFAULT_CLASSIFIER, check_class_weight_power
 
@@ -193,60 +195,6 @@ def average_accuracy(pred: torch.Tensor, target: torch.Tensor, num_classes: int)
     hits = torch.bincount(target[pred == target], minlength=num_classes)
     present = support > 0
     return (hits[present].float() / support[present]).mean()
-
-
-def classification_metrics(
-    y_true: np.ndarray | Sequence[int], y_pred: np.ndarray | Sequence[int], num_classes: int
-) -> dict[str, Any]:
-    """Overall / average accuracy, Cohen's kappa and the confusion matrix.
-
-    Args:
-        y_true: ``(N,)`` int reference classes in ``0..num_classes-1``.
-        y_pred: ``(N,)`` int predicted classes in ``0..num_classes-1``.
-        num_classes: ``K``.
-
-    Returns:
-        ``oa`` (micro accuracy), ``aa`` (mean per-class recall over classes present in
-        ``y_true``), ``kappa``, ``per_class_accuracy`` (K floats; None for classes absent
-        from ``y_true``), ``confusion_matrix`` (K x K ints, rows = reference, columns =
-        prediction), all JSON-friendly.
-
-    Raises:
-        LabelError: mismatched lengths, no samples, or classes outside ``0..K-1``.
-    """
-    from torchmetrics.functional.classification import (
-        multiclass_accuracy,
-        multiclass_cohen_kappa,
-        multiclass_confusion_matrix,
-    )
-
-    t = torch.as_tensor(np.asarray(y_true, dtype=np.int64).reshape(-1))
-    p = torch.as_tensor(np.asarray(y_pred, dtype=np.int64).reshape(-1))
-    if t.shape != p.shape or t.numel() == 0:
-        raise LabelError(
-            f"classification_metrics: {t.numel()} references vs {p.numel()} predictions; pass equal, non-empty arrays"
-        )
-    lo, hi = int(min(t.min(), p.min())), int(max(t.max(), p.max()))
-    if lo < 0 or hi >= num_classes:
-        raise LabelError(
-            f"classification_metrics: class ids span {lo}..{hi}, outside 0..{num_classes - 1}; "
-            "pass 0-based classes and the right num_classes"
-        )
-    cm = multiclass_confusion_matrix(p, t, num_classes).long()
-    support = cm.sum(dim=1)
-    recall = cm.diag().double() / support.clamp(min=1).double()
-    present = support > 0
-    oa = float(multiclass_accuracy(p, t, num_classes, average="micro"))
-    kappa = float(multiclass_cohen_kappa(p, t, num_classes))
-    if not math.isfinite(kappa):  # a single class everywhere: chance agreement is 1
-        kappa = 1.0 if oa == 1.0 else 0.0
-    return {
-        "oa": oa,
-        "aa": float(recall[present].mean()),
-        "kappa": kappa,
-        "per_class_accuracy": [float(r) if ok else None for r, ok in zip(recall.tolist(), present.tolist())],
-        "confusion_matrix": cm.tolist(),
-    }
 
 
 class DenseClassifier(L.LightningModule):

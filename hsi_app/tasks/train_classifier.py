@@ -540,10 +540,10 @@ def score_class_map(test: np.ndarray, classes: np.ndarray, num_classes: int) -> 
         num_classes: ``K``.
 
     Returns:
-        ``(metrics, sel)``: :func:`~hsi_app.tasks.classification.classification_metrics` of the
+        ``(metrics, sel)``: :func:`~hsi_app.tasks.class_metrics.classification_metrics` of the
         test pixels with a prediction, and the ``(H, W)`` bool mask of those pixels.
     """
-    from hsi_app.tasks.classification import classification_metrics
+    from hsi_app.tasks.class_metrics import classification_metrics  # no Lightning import: SVM runs, ensembles
 
     sel = (test > 0) & (classes > 0)
     return classification_metrics(test[sel] - 1, classes[sel].astype(np.int64) - 1, num_classes), sel
