@@ -318,7 +318,9 @@ class Predictor:
         def run(v: torch.Tensor) -> torch.Tensor:
             return torch.softmax(model(v[None].to(self.device)), dim=1)[0].float().cpu()
 
-        x = np.nan_to_num((image - mean) / std, nan=0.0, posinf=0.0, neginf=0.0)  # a new array: clipped in place
+        x = image - mean  # a new array (never the caller's): divided, zeroed and clipped in place
+        x /= std
+        np.copyto(x, 0.0, where=~np.isfinite(x))  # NaN and +-inf -> 0, as np.nan_to_num(nan=posinf=neginf=0)
         np.clip(x, -INPUT_CLIP, INPUT_CLIP, out=x)
         with torch.inference_mode():
             t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
