@@ -24,7 +24,7 @@ from typing import Any
 
 from hsi_app.errors import ConfigError, HSIError, HSIWarning
 from hsi_app.io.cube import Cube
-from hsi_app.provenance import scene_key
+from hsi_app.provenance import same_contents, scene_key
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def same_scene(a: MemberScene, b: MemberScene) -> bool:
     """Whether two members were trained on one scene: their identities agree when both have one, else their
     resolved paths do (two empty ``data`` never do)."""
     if a.key is not None and b.key is not None:
-        return a.key == b.key
+        return same_contents(a.key, b.key)
     return bool(a.data) and a.resolved == b.resolved
 
 
@@ -110,7 +110,8 @@ def open_member_scene(scenes: Sequence[MemberScene]) -> Cube:
             cube = open_cube(path)
         except HSIError:
             continue
-        if keys and scene_key(data_identity(cube)["scene"]) not in keys:
+        found = scene_key(data_identity(cube)["scene"])
+        if keys and not any(same_contents(found, key) for key in keys):
             continue
         if not keys:
             warnings.warn(f"{first.config} names scene {path} without a record of its contents (a run from before "

@@ -76,7 +76,7 @@ def scene_files(source: str | os.PathLike[str], fmt: str | None = None) -> list[
 
     The one list of a scene's files (run provenance, ``hsi batch``'s input fingerprint). Without ``fmt``
     (the reader's format name) an ENVI pair is found by its header; a ``.mat``'s labels file counts only
-    with ``fmt="mat"`` (a prediction does not read it).
+    with a ``mat`` format (``mat-v5``, ``mat-v7.3``: a prediction does not read it).
     """
     if not str(source).strip():  # a cube built in Python: no files (Path('') is the current folder)
         return []
@@ -95,7 +95,7 @@ def scene_files(source: str | os.PathLike[str], fmt: str | None = None) -> list[
     elif fmt == "geotiff":  # as the header + TIFF pair above lists them, so both identities agree
         header = find_header(p)
         files = [header, p] if header is not None and header != p and is_tiff_header(header) else [p]
-    elif fmt == "mat":
+    elif fmt is not None and fmt.startswith("mat"):  # the reader names it mat-v5 / mat-v7.3
         from hsi_app.io.mat import find_labels_file
 
         gt = find_labels_file(p)
@@ -170,6 +170,18 @@ def scene_key(scene: dict[str, Any] | None) -> tuple[Any, ...] | None:
     if not files:
         return None
     return tuple((f.get("bytes"), f.get("sha256") or f.get("mtime")) for f in files)
+
+
+def same_contents(a: tuple[Any, ...] | None, b: tuple[Any, ...] | None) -> bool:
+    """Whether two :func:`scene_key` values name one scene: equal, or one records a single file that the other
+    lists (a run recorded before a scene's side files counted: a ``.mat``'s ``*_gt.mat`` and a GeoTIFF's ENVI
+    header joined its files in session 50). ``None`` never agrees."""
+    if a is None or b is None:
+        return False
+    if a == b:
+        return True
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return len(short) == 1 and short[0] in long
 
 
 def weights_identity(run_dir: str | os.PathLike[str], name: str | None = None) -> dict[str, Any]:

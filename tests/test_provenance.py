@@ -149,3 +149,30 @@ def test_a_cube_built_in_python_has_no_scene_files(tmp_path, monkeypatch) -> Non
     cube.attrs["source"] = ""
     assert scene_files("") == [] and scene_files("   ") == []
     assert data_identity(cube) == {"scene": {"files": []}, "labels": []}
+
+
+def test_a_mat_scenes_labels_file_is_in_its_identity(tmp_path: Path) -> None:
+    """A run on a .mat cube read with its *_gt.mat records both: the reader names its format mat-v5 / mat-v7.3,
+    which the labels-file rule must recognise (it matched only the bare name 'mat')."""
+    import scipy.io
+
+    from hsi_app.io.open import open_cube
+
+    rng = np.random.default_rng(0)
+    scipy.io.savemat(tmp_path / "Salinas_corrected.mat", {"salinas_corrected": rng.integers(0, 900, (6, 5, 4), np.int16)})
+    scipy.io.savemat(tmp_path / "Salinas_gt.mat", {"salinas_gt": rng.integers(0, 3, (6, 5), np.uint8)})
+    cube = open_cube(tmp_path / "Salinas_corrected.mat")
+    assert str(cube.attrs["format"]).startswith("mat")
+    paths = [f["path"] for f in provenance.data_identity(cube)["scene"]["files"]]
+    assert [Path(p).name for p in paths] == ["Salinas_corrected.mat", "Salinas_gt.mat"]
+
+
+def test_a_record_of_the_scene_file_alone_agrees_with_one_that_adds_its_side_files() -> None:
+    """A run recorded before a .mat's *_gt.mat (or a GeoTIFF's ENVI header) counted is the same scene as one
+    recorded after; a different file, or two records of two files each that differ, are not."""
+    cube, gt, other = (10, "a" * 64), (11, "b" * 64), (10, "c" * 64)
+    assert provenance.same_contents((cube,), (cube, gt))
+    assert provenance.same_contents((cube, gt), (cube,))
+    assert not provenance.same_contents((other,), (cube, gt))
+    assert not provenance.same_contents((cube, other), (cube, gt))
+    assert not provenance.same_contents(None, (cube,))
