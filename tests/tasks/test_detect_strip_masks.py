@@ -21,6 +21,7 @@ from hsi_app.tasks import detect_stream
 from hsi_app.tasks.detect_stream import streamed_local_rx, streamed_scores
 from tests.cli_runner import assert_one_error_line, run_main
 from tests.tif_writer import write_tif
+from tests.valid_mask_calls import count_valid_mask_calls
 
 C, H, W = 12, 30, 26
 NODATA = -9999
@@ -56,18 +57,6 @@ def _detect(capsys: pytest.CaptureFixture[str], tmp: Path, name: str, *args: str
         return ds.read(), err
 
 
-def _counted_valid_mask(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    calls: list[int] = []
-    real = detect_stream.valid_mask
-
-    def counted(cube):  # noqa: ANN001, ANN202
-        calls.append(1)
-        return real(cube)
-
-    monkeypatch.setattr(detect_stream, "valid_mask", counted)
-    return calls
-
-
 def _as_before(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every cube reads as before this change: its stored mask, computed once for the scene."""
     monkeypatch.setattr(HSIAccessor, "valid_from_values", property(lambda self: False))
@@ -82,7 +71,7 @@ def test_detect_spends_no_pass_on_the_mask_and_scores_as_before(tmp_path: Path, 
     lib = tmp_path / "lib.csv"
     lib.write_text("wavelength,metal\n400,0.2\n700,0.5\n1000,0.3\n")
     args = ["--input", str(src), "--method", *[str(lib) if a == "LIB" else a for a in method]]
-    calls = _counted_valid_mask(monkeypatch)
+    calls = count_valid_mask_calls(monkeypatch)
     new, _ = _detect(capsys, tmp_path, "new", *args)
     assert calls == []  # no whole-scene mask pass
     with monkeypatch.context() as m:
@@ -96,7 +85,7 @@ def test_detect_spends_no_pass_on_the_mask_and_scores_as_before(tmp_path: Path, 
 def test_too_few_valid_pixels_are_still_refused_before_any_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     src = _scene(tmp_path / "one.tif", valid_pixels=1)
-    calls = _counted_valid_mask(monkeypatch)
+    calls = count_valid_mask_calls(monkeypatch)
     code, _, err = run_main(capsys, "detect", "--input", str(src), "--method", "rx", "--out", str(tmp_path / "o.tif"))
     assert_one_error_line(code, err, "1 valid pixels")  # no progress bar of a pass before it
     assert calls == [1]

@@ -134,17 +134,10 @@ def test_streamed_memory_is_bounded_by_the_strip(method: str) -> None:
 def test_hsi_detect_computes_a_scenes_valid_mask_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     """The library's scale guess, a --target-pixel and both passes share one mask (each is a read of a lazy scene)."""
-    from hsi_app.tasks import detect_stream
     from tests.cli_runner import run_main
+    from tests.valid_mask_calls import count_valid_mask_calls
 
-    calls: list[int] = []
-    real = detect_stream.valid_mask
-
-    def counted(cube):  # noqa: ANN001, ANN202
-        calls.append(1)
-        return real(cube)
-
-    monkeypatch.setattr(detect_stream, "valid_mask", counted)
+    calls = count_valid_mask_calls(monkeypatch)
     lib = tmp_path / "lib.csv"
     lib.write_text("wavelength,metal\n400,0.2\n1400,0.5\n2500,0.3\n")
     code, _, err = run_main(capsys, "detect", "--input", "indian_pines", "--method", "ace", "--targets", str(lib),
