@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from hsi_app.errors import InvalidDataError
+from hsi_app.local_reads import reads_in_this_thread
 
 UNIT_RATIO_LIMIT = 100.0  # a scene whose value spread is 100x off the training range is in other units
 NORMAL_P99 = 2.326  # the 1st and 99th percentiles of a normal distribution: mean -+ this many std
@@ -28,11 +29,10 @@ def scene_sample(cube: Any, grid: int = SAMPLE_GRID, side: int = SAMPLE_SIDE) ->
     all bands, no data as NaN (:func:`hsi_app.infer.read_window`). Each window sits inside one storage
     chunk (:func:`hsi_app.infer.chunk_windows`), so a lazy file costs at most ``grid ** 2`` chunk
     reads, whatever its size."""
-    import dask
 
     from hsi_app.infer import chunk_windows, read_window
 
-    with dask.config.set(scheduler="synchronous"):  # in this thread (a batch client or worker: not on the cluster)
+    with reads_in_this_thread():  # in this thread (a batch client or worker: not on the cluster)
         parts = [read_window(cube, win)[0].reshape(cube.sizes["band"], -1) for win in chunk_windows(cube, side, grid)]
     return np.concatenate(parts, axis=1)
 

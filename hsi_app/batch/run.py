@@ -40,6 +40,7 @@ from hsi_app.batch.tasks import TaskAdapter
 from hsi_app.errors import HSIError, HSIWarning, InvalidDataError
 from hsi_app.gdal_env import cap_gdal_cache
 from hsi_app.infer import Window, read_window
+from hsi_app.local_reads import reads_in_this_thread
 
 SPLIT_WINDOWS = 4
 """A scene with more windows than this is spread over workers: at ``--window 512`` a scene up to
@@ -105,45 +106,6 @@ def cached_cube(source: str, stamp: str, chunks: int = 512, exclude_masks: tuple
         while len(_CUBES) > OPEN_CUBES:
             _CUBES.pop(next(iter(_CUBES)))
     return cube
-
-
-_LOCAL_READS_LOCK = threading.Lock()
-_LOCAL_READS = 0
-"""Blocks of :func:`reads_in_this_thread` open in this process (any thread)."""
-_LOCAL_READS_SET: Any = None
-"""The ``dask.config.set`` the first open block entered; exited by the last one to close."""
-
-
-@contextmanager
-def reads_in_this_thread() -> Iterator[None]:
-    """Compute lazy (dask-backed) scene reads in the calling thread, not on the cluster.
-
-    Inside a worker, dask's default scheduler is the cluster itself, so every window read of a
-    lazily opened scene would be a small graph submitted from within a task (which secedes and
-    waits for it): a scheduler round trip per read (1.28x the batch throughput without it,
-    BENCHMARKS.md), and a hang when the worker is paused by dask's memory monitor, since a paused
-    worker starts no new task, not even the reads its running task waits for.
-
-    Threads of one process share dask's configuration, and ``dask.config.set`` restores on exit what it
-    found on entry: two overlapping blocks in two threads (a threaded cluster's task and the client
-    planning a split scene) would leave one of them computing on the cluster after the other exits.
-    So the first block of the process sets the synchronous scheduler, and the last one to exit restores it.
-    """
-    import dask
-
-    global _LOCAL_READS, _LOCAL_READS_SET
-    with _LOCAL_READS_LOCK:
-        if _LOCAL_READS == 0:
-            _LOCAL_READS_SET = dask.config.set(scheduler="synchronous")
-        _LOCAL_READS += 1
-    try:
-        yield
-    finally:
-        with _LOCAL_READS_LOCK:
-            _LOCAL_READS -= 1
-            if _LOCAL_READS == 0 and _LOCAL_READS_SET is not None:
-                _LOCAL_READS_SET.__exit__(None, None, None)
-                _LOCAL_READS_SET = None
 
 
 def window_count(height: int, width: int, window: int) -> int:
@@ -290,8 +252,9 @@ def submit_split(client: Any, settings: BatchSettings, index: int, item: SceneIn
     # the scene task that asked for the split relayed the opening's warnings: drop them here, in this thread only
     # (warnings.catch_warnings would silence every thread of the process: a threaded cluster's tasks too)
     # the client's own reads (the empty-band probe, the units sample) run here, not as tasks on the cluster
-    with recording(), reads_in_this_thread():
-        cube = cached_cube(str(item.source), stamp, settings.window, settings.exclude_masks)
+    with reads_in_this_thread():
+        with recording():
+            cube = cached_cube(str(item.source), stamp, settings.window, settings.exclude_masks)
         model = cached_model(settings)
         plan = adapter.plan(model, cube, settings.resample)
     _, h, w = cube.hsi.shape

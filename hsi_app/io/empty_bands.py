@@ -20,6 +20,7 @@ import numpy as np
 from hsi_app.errors import HSIWarning, InvalidDataError
 from hsi_app.io.band_labels import band_list
 from hsi_app.io.cube import MASK_PREFIX, Cube, band_has_data, mark_valid_derived, valid_from_data
+from hsi_app.local_reads import reads_in_this_thread
 
 EMPTY_ATTR = "empty_bands"
 """``attrs`` entry: numbers (the ``band`` coordinate) of the bands :func:`flag_empty_bands` flagged."""
@@ -32,7 +33,6 @@ def empty_bands(cube: Cube) -> np.ndarray:
     One pass over the data (window by window for a lazy cube), by the rule of
     :func:`~hsi_app.io.cube.valid_from_data` applied to each band alone.
     """
-    import dask
 
     good = cube.hsi.good_band_indices
     if good.size == 0:
@@ -40,7 +40,7 @@ def empty_bands(cube: Cube) -> np.ndarray:
     data = cube.data[good] if good.size != cube.sizes["band"] else cube.data
     has = band_has_data(data, cube.hsi.nodata)
     if not isinstance(has, np.ndarray):
-        with dask.config.set(scheduler="synchronous"):  # one (C, chunk, chunk) block in memory at a time
+        with reads_in_this_thread():  # one (C, chunk, chunk) block in memory at a time
             has = has.compute()
     return good[~np.asarray(has, dtype=bool)]
 
@@ -130,12 +130,11 @@ def with_empty_bands_flagged(cube: Cube, *, warn: bool = True) -> Cube:
     pixel in any window, so one window read tells whether the pass over the bands is worth making.
     The window sits inside the storage chunk at the scene's centre, so a lazy file reads one chunk.
     """
-    import dask
 
     from hsi_app.infer import chunk_windows, read_window
 
     windows = chunk_windows(cube, PROBE_PX, 3)
-    with dask.config.set(scheduler="synchronous"):  # in this thread, also inside a batch worker's task
+    with reads_in_this_thread():  # in this thread, also inside a batch worker's task
         if read_window(cube, windows[len(windows) // 2])[1].any():
             return cube
     flagged = flag_empty_bands(cube, warn=warn)

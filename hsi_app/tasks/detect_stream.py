@@ -33,6 +33,7 @@ import numpy as np
 
 from hsi_app.errors import ConfigError, InvalidDataError
 from hsi_app.io.cube import Cube
+from hsi_app.local_reads import reads_in_this_thread
 
 STRIP_BYTES = 64 * 2**20  # float64 bytes of one strip of the cube's good bands
 STREAMED_METHODS = ("rx", "mf", "ace", "cem")
@@ -56,9 +57,8 @@ def valid_mask(cube: Cube) -> np.ndarray:
     would recompute (and read) whole chunks for every strip; at one byte per pixel, the
     scene's mask is a quarter of one score band.
     """
-    import dask
 
-    with dask.config.set(scheduler="synchronous"):  # one (C, chunk, chunk) block in memory at a time
+    with reads_in_this_thread():  # one (C, chunk, chunk) block in memory at a time
         return np.asarray(cube.hsi.valid.values, dtype=bool)
 
 
@@ -77,13 +77,12 @@ def _rows(valid: np.ndarray | None, top: int, bottom: int) -> np.ndarray | None:
 def _central_valid_count(cube: Cube) -> int:
     """Valid pixels in one window of at most :data:`~hsi_app.io.empty_bands.PROBE_PX` px inside the storage
     chunk at the scene's centre (one chunk of a lazy file read, as ``hsi predict``'s empty-band probe)."""
-    import dask
 
     from hsi_app.infer import chunk_windows, read_window
     from hsi_app.io.empty_bands import PROBE_PX
 
     windows = chunk_windows(cube, PROBE_PX, 3)
-    with dask.config.set(scheduler="synchronous"):
+    with reads_in_this_thread():
         return int(np.count_nonzero(read_window(cube, windows[len(windows) // 2])[1]))
 
 
