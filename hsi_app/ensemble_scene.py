@@ -70,7 +70,7 @@ def same_scene(a: MemberScene, b: MemberScene) -> bool:
     """Whether two members were trained on one scene: their identities agree when both have one, else their
     resolved paths do (two empty ``data`` never do)."""
     if a.key is not None and b.key is not None:
-        return same_contents(a.key, b.key)
+        return same_contents(a.key, b.key) or same_contents(b.key, a.key)  # either may be the older record
     return bool(a.data) and a.resolved == b.resolved
 
 
@@ -111,7 +111,7 @@ def open_member_scene(scenes: Sequence[MemberScene]) -> Cube:
         except HSIError:
             continue
         found = scene_key(data_identity(cube)["scene"])
-        if keys and not any(same_contents(found, key) for key in keys):
+        if keys and not any(same_contents(key, found) for key in keys):
             continue
         if not keys:
             warnings.warn(f"{first.config} names scene {path} without a record of its contents (a run from before "

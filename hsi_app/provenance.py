@@ -172,16 +172,14 @@ def scene_key(scene: dict[str, Any] | None) -> tuple[Any, ...] | None:
     return tuple((f.get("bytes"), f.get("sha256") or f.get("mtime")) for f in files)
 
 
-def same_contents(a: tuple[Any, ...] | None, b: tuple[Any, ...] | None) -> bool:
-    """Whether two :func:`scene_key` values name one scene: equal, or one records a single file that the other
-    lists (a run recorded before a scene's side files counted: a ``.mat``'s ``*_gt.mat`` and a GeoTIFF's ENVI
-    header joined its files in session 50). ``None`` never agrees."""
-    if a is None or b is None:
+def same_contents(recorded: tuple[Any, ...] | None, found: tuple[Any, ...] | None) -> bool:
+    """Whether a scene ``found`` now (its :func:`scene_key`) is the one a run ``recorded``: equal keys, or a record
+    of one file that ``found`` lists beside its side files (a run recorded before a ``.mat``'s ``*_gt.mat`` and a
+    GeoTIFF's ENVI header joined a scene's files, in session 50). Not the other way: a recorded side file that is
+    gone now (an ENVI header giving the TIFF's wavelengths and scale) is a changed scene. ``None`` never agrees."""
+    if recorded is None or found is None:
         return False
-    if a == b:
-        return True
-    short, long = (a, b) if len(a) < len(b) else (b, a)
-    return len(short) == 1 and short[0] in long
+    return recorded == found or (len(recorded) == 1 and len(found) > 1 and recorded[0] in found)
 
 
 def weights_identity(run_dir: str | os.PathLike[str], name: str | None = None) -> dict[str, Any]:

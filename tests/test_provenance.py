@@ -168,11 +168,12 @@ def test_a_mat_scenes_labels_file_is_in_its_identity(tmp_path: Path) -> None:
 
 
 def test_a_record_of_the_scene_file_alone_agrees_with_one_that_adds_its_side_files() -> None:
-    """A run recorded before a .mat's *_gt.mat (or a GeoTIFF's ENVI header) counted is the same scene as one
-    recorded after; a different file, or two records of two files each that differ, are not."""
+    """A run recorded before a .mat's *_gt.mat (or a GeoTIFF's ENVI header) counted names the same scene as the
+    files found now; a side file recorded then and gone now, a different file, or two differing pairs do not."""
     cube, gt, other = (10, "a" * 64), (11, "b" * 64), (10, "c" * 64)
     assert provenance.same_contents((cube,), (cube, gt))
-    assert provenance.same_contents((cube, gt), (cube,))
+    assert provenance.same_contents((cube, gt), (cube, gt))
+    assert not provenance.same_contents((cube, gt), (cube,))  # the header that gave its wavelengths is gone
     assert not provenance.same_contents((other,), (cube, gt))
     assert not provenance.same_contents((cube, other), (cube, gt))
     assert not provenance.same_contents(None, (cube,))
