@@ -239,20 +239,27 @@ def scene_moments(cube: Cube, rows: int, *, valid: np.ndarray | None = None, pro
 
 
 def drop_flat_bands(cube: Cube, mom: Moments, bands: np.ndarray,
-                    targets: np.ndarray | None) -> tuple[Moments, np.ndarray, np.ndarray | None]:
-    """Leave the bands that are constant over the valid pixels out of the moments, the bands read and
-    the ``(K, C_good)`` targets (:func:`~hsi_app.tasks.flat_bands.varying_bands`, one warning naming them),
-    as :func:`~hsi_app.tasks.detectors_classical.classical_scores` does in memory.
+                    targets: np.ndarray | None) -> tuple[Moments, np.ndarray | None, np.ndarray | None]:
+    """Leave the bands that are constant over the valid pixels out of the moments and the ``(K, C_good)``
+    targets (:func:`~hsi_app.tasks.flat_bands.varying_bands`, one warning naming them), as
+    :func:`~hsi_app.tasks.detectors_classical.classical_scores` does in memory.
 
     Returns:
-        ``(moments, bands, targets)`` of the bands kept (the inputs themselves when every band varies).
+        ``(moments, keep, targets)``: ``keep`` the ``(C_good,)`` bool of the bands kept, to drop from each strip
+        read with every good band (a strip of a band subset would take its mask from whole chunks, not from
+        its own values: :func:`read_strip`); ``None`` (and the inputs themselves) when every band varies.
     """
     from hsi_app.tasks.flat_bands import varying_bands
 
     keep = varying_bands(mom.variances(), cube.band.values[bands], cube.hsi.wavelengths[bands])
     if keep.all():
-        return mom, bands, targets
-    return mom.subset(keep), bands[keep], None if targets is None else targets[:, keep]
+        return mom, None, targets
+    return mom.subset(keep), keep, None if targets is None else targets[:, keep]
+
+
+def _kept(image: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
+    """``image`` ``(C_good, h, w)`` without the flat bands :func:`drop_flat_bands` left out."""
+    return image if keep is None else image[keep]
 
 
 def gaussian_stats(mom: Moments) -> Any:
@@ -313,7 +320,7 @@ def streamed_scores(method: str, cube: Cube, targets: np.ndarray | None = None, 
     mom = scene_moments(cube, rows, valid=valid, progress=progress, desc=f"{m}: statistics")
     if mom.n < 2:
         raise too_few_valid(cube, mom.n, m)
-    mom, bands, targets = drop_flat_bands(cube, mom, bands, targets)
+    mom, keep, targets = drop_flat_bands(cube, mom, bands, targets)
     if m == "cem":
         weights = cem_filter(regularise(mom.correlation(), "correlation matrix"), targets)  # type: ignore[arg-type]
         score = lambda x: cem_scores(x, weights)  # noqa: E731
@@ -326,7 +333,7 @@ def streamed_scores(method: str, cube: Cube, targets: np.ndarray | None = None, 
     out = np.empty((k, h, w), np.float32)
     for top, bottom in bar(strips(h, rows), total=-(-h // rows), desc=f"{m}: scores", unit="strip",
                            enabled=progress):
-        out[:, top:bottom] = score(read_strip(cube, top, bottom, bands, _rows(valid, top, bottom)))
+        out[:, top:bottom] = score(_kept(read_strip(cube, top, bottom, bands, _rows(valid, top, bottom)), keep))
     return out
 
 
@@ -367,13 +374,13 @@ def streamed_local_rx(cube: Cube, window: tuple[int, int], *, max_bytes: int = S
     mom = scene_moments(cube, rows, valid=valid, progress=progress, desc="rx-local: statistics")
     if mom.n < 2:
         raise too_few_valid(cube, mom.n, "rx-local")
-    mom, bands, _ = drop_flat_bands(cube, mom, bands, None)
+    mom, keep, _ = drop_flat_bands(cube, mom, bands, None)
     bg = gaussian_stats(mom)
     halo, fill = outer // 2, np.asarray(bg.mean)
     out = np.full((1, h, w), np.nan, np.float32)
     for top, bottom in bar(rx_strips(h, rows), desc="rx-local: scores", unit="strip", enabled=progress):
         r0, r1 = max(0, top - halo), min(h, bottom + halo)
-        image = read_strip(cube, r0, r1, bands, _rows(valid, r0, r1))
+        image = _kept(read_strip(cube, r0, r1, bands, _rows(valid, r0, r1)), keep)
         scores = local_rx_rows(_hwc(image, fill=fill), inner, outer, bg.cov, top - r0, bottom - r0).astype(np.float32)
         scores[~np.isfinite(image[:, top - r0 : bottom - r0]).all(axis=0)] = np.nan
         out[0, top:bottom] = scores
