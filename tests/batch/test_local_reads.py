@@ -3,38 +3,52 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import dask
 
 from hsi_app.local_reads import reads_in_this_thread
+
+First = Callable[[threading.Event, threading.Event], None]
+"""``first(entered, go_on)``: sets ``entered`` once inside its block, then waits for ``go_on`` before leaving it."""
+
+
+def _seen_after_the_first_left(first: First) -> object:
+    """dask's scheduler as a :func:`reads_in_this_thread` block in a second thread sees it after ``first``, run in
+    a first thread, entered before that block opened and left while it was open."""
+    entered, go_on, left = threading.Event(), threading.Event(), threading.Event()
+    seen: dict[str, object] = {}
+
+    def run_first() -> None:
+        first(entered, go_on)
+        left.set()
+
+    def second() -> None:
+        entered.wait(5)
+        with reads_in_this_thread():
+            go_on.set()
+            left.wait(5)
+            seen["after_first_left"] = dask.config.get("scheduler", None)
+
+    threads = [threading.Thread(target=run_first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    return seen["after_first_left"]
 
 
 def test_overlapping_blocks_in_two_threads_keep_the_synchronous_scheduler_until_the_last_exits() -> None:
     """Thread A enters, B enters, A exits: B still reads in its own thread; once B exits, the setting is restored.
     (dask.config.set alone restored A's entry value on A's exit, so B's reads went to the cluster.)"""
     before = dask.config.get("scheduler", None)
-    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
-    seen: dict[str, object] = {}
 
-    def a() -> None:
+    def block(entered: threading.Event, go_on: threading.Event) -> None:
         with reads_in_this_thread():
-            a_in.set()
-            b_in.wait(5)
-        a_out.set()
+            entered.set()
+            go_on.wait(5)
 
-    def b() -> None:
-        a_in.wait(5)
-        with reads_in_this_thread():
-            b_in.set()
-            a_out.wait(5)
-            seen["b_after_a_left"] = dask.config.get("scheduler", None)
-
-    threads = [threading.Thread(target=a), threading.Thread(target=b)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(10)
-    assert seen["b_after_a_left"] == "synchronous"
+    assert _seen_after_the_first_left(block) == "synchronous"
     assert dask.config.get("scheduler", None) == before
 
 
@@ -48,33 +62,17 @@ def test_a_units_sample_in_another_thread_leaves_a_tasks_block_local(monkeypatch
     from hsi_app.value_range import scene_sample
 
     before = dask.config.get("scheduler", None)
-    sample_in, task_in, sample_out = threading.Event(), threading.Event(), threading.Event()
-    seen: dict[str, object] = {}
     real = hsi_app.infer.read_window
-
-    def slow_read(cube, win):  # noqa: ANN001, ANN202
-        sample_in.set()
-        task_in.wait(5)
-        return real(cube, win)
-
-    monkeypatch.setattr(hsi_app.infer, "read_window", slow_read)
     cube = make_cube(np.ones((3, 8, 8), np.float32))
 
-    def sample() -> None:
+    def sample(entered: threading.Event, go_on: threading.Event) -> None:
+        def slow_read(cube, win):  # noqa: ANN001, ANN202
+            entered.set()
+            go_on.wait(5)
+            return real(cube, win)
+
+        monkeypatch.setattr(hsi_app.infer, "read_window", slow_read)
         scene_sample(cube, 4, 1)
-        sample_out.set()
 
-    def task() -> None:
-        sample_in.wait(5)
-        with reads_in_this_thread():
-            task_in.set()
-            sample_out.wait(5)
-            seen["task_after_sample_left"] = dask.config.get("scheduler", None)
-
-    threads = [threading.Thread(target=sample), threading.Thread(target=task)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(10)
-    assert seen["task_after_sample_left"] == "synchronous"
+    assert _seen_after_the_first_left(sample) == "synchronous"
     assert dask.config.get("scheduler", None) == before
