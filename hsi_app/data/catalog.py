@@ -21,7 +21,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from types import MappingProxyType
 from typing import Any
 
@@ -36,6 +36,8 @@ MAT_ROLES = ("cube", "labels")
 FORMAT_VERSION = 1
 
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_NAME_RE = re.compile(r"^[a-z0-9_]+$")
+_GLOB_CHARS = "*?["
 _REQUIRED = (
     "name", "title", "sensor", "files", "mat_keys", "mat_version", "class_names", "bands",
     "height", "width", "dtype", "wavelength_range_nm", "gsd_m", "citation", "license_note", "notes",
@@ -65,7 +67,7 @@ class DatasetFile:
     @property
     def is_pattern(self) -> bool:
         """True when ``filename`` is a glob pattern rather than one file name."""
-        return any(ch in self.filename for ch in "*?[")
+        return any(ch in self.filename for ch in _GLOB_CHARS)
 
 
 @dataclass(frozen=True)
@@ -196,11 +198,35 @@ def _parse_file(chk: _Checker, raw: Any, i: int) -> DatasetFile:
         raise chk.fail(f"'{where}.sha256' must be 64 lower-case hex digits or null")
     return DatasetFile(
         role=role,
-        filename=chk.text(raw["filename"], f"{where}.filename") or "",
+        filename=_check_filename(chk, raw["filename"], where, role),
         url=chk.text(raw["url"], f"{where}.url", optional=True),
         sha256=sha,
         size_bytes=chk.integer(raw["size_bytes"], f"{where}.size_bytes", optional=True),
     )
+
+
+def _check_filename(chk: _Checker, value: Any, where: str, role: str) -> str:
+    """A plain file name inside ``ROOT/NAME/``: no folder part, no ``..``; glob characters only for ``product``."""
+    name = chk.text(value, f"{where}.filename") or ""
+    if name in (".", "..") or any(c in name for c in "/\\") or PureWindowsPath(name).drive or name != name.strip():
+        raise chk.fail(f"'{where}.filename' is {name!r}; give a plain file name (no folder, '..' or drive), "
+                       "it is saved in ROOT/NAME/")
+    if role != "product" and any(c in name for c in _GLOB_CHARS):
+        raise chk.fail(f"'{where}.filename' is {name!r}; glob characters (* ? [) are only allowed for role 'product'")
+    return name
+
+
+def _check_files(chk: _Checker, raw: Any) -> tuple[DatasetFile, ...]:
+    """The entry's ``files``: a non-empty list, no file name twice."""
+    if not isinstance(raw, list) or not raw:
+        raise chk.fail("'files' must be a non-empty list")
+    files = tuple(_parse_file(chk, f, i) for i, f in enumerate(raw))
+    seen: set[str] = set()
+    for i, f in enumerate(files):
+        if f.filename in seen:
+            raise chk.fail(f"'files[{i}].filename' {f.filename!r} is listed twice; keep one")
+        seen.add(f.filename)
+    return files
 
 
 def _parse_entry(path: Path, raw: Any, index: int) -> DatasetEntry:
@@ -215,11 +241,10 @@ def _parse_entry(path: Path, raw: Any, index: int) -> DatasetEntry:
         raise chk.fail(f"unknown field(s) {', '.join(unknown)}")
 
     name = chk.field("name") or ""
-    if name != _normalise(name):
-        raise chk.fail("'name' must be lower case with underscores (e.g. pavia_university)")
-    if not isinstance(raw["files"], list) or not raw["files"]:
-        raise chk.fail("'files' must be a non-empty list")
-    files = tuple(_parse_file(chk, f, i) for i, f in enumerate(raw["files"]))
+    if not _NAME_RE.match(name):
+        raise chk.fail(f"'name' must be lower case letters, digits and underscores (e.g. pavia_university), "
+                       f"not {name!r}: it names the folder ROOT/NAME/")
+    files = _check_files(chk, raw["files"])
 
     mat_keys = raw["mat_keys"]
     if mat_keys is not None:
@@ -253,7 +278,8 @@ def _parse_entry(path: Path, raw: Any, index: int) -> DatasetEntry:
             raise chk.fail(f"'source_bands' ({source_bands}) minus 'removed_bands' ({len(removed)}) must equal 'bands'")
 
     wls = raw.get("wavelengths_nm", [])
-    if not isinstance(wls, list) or (wls and len(wls) != bands) or not all(isinstance(v, (int, float)) for v in wls):
+    if (not isinstance(wls, list) or (wls and len(wls) != bands)
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in wls)):
         raise chk.fail(f"'wavelengths_nm' must list one band centre (nm) per band ({bands})")
 
     entry = DatasetEntry(

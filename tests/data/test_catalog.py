@@ -250,6 +250,17 @@ def _broken(tmp_path: Path, edit) -> Path:  # noqa: ANN001 - small callable edit
         (lambda e: e.update(dtype="uint17"), r"'dtype' 'uint17' is not a numpy dtype"),
         (lambda e: e.update(name="Salinas"), r"'name' must be lower case"),
         (lambda e: e.update(class_names=["a", "a"]), r"'class_names' has duplicates"),
+        # names and file names must stay inside ROOT/NAME/ (a shared catalog must not write elsewhere)
+        (lambda e: e.update(name=".."), r"'name' must be lower case letters, digits and underscores"),
+        (lambda e: e.update(name="a/../../b"), r"not 'a/../../b': it names the folder ROOT/NAME/"),
+        (lambda e: e["files"][1].update(filename="../../escaped_gt.mat"), r"'files\[1\].filename' is '\.\./"),
+        (lambda e: e["files"][1].update(filename="/tmp/abs_gt.mat"), r"give a plain file name"),
+        (lambda e: e["files"][1].update(filename="sub\\x_gt.mat"), r"give a plain file name"),
+        (lambda e: e["files"][1].update(filename=".."), r"give a plain file name"),
+        (lambda e: e["files"][1].update(filename="C:x_gt.mat"), r"give a plain file name"),
+        (lambda e: e["files"][0].update(filename="Salinas*.mat"), r"only allowed for role 'product'"),
+        (lambda e: e["files"].append(dict(e["files"][0])), r"'files\[2\].filename' 'Salinas_corrected.mat' is listed twice"),
+        (lambda e: e.update(wavelengths_nm=[True] * 204), r"'wavelengths_nm' must list one band centre"),
     ],
 )
 def test_malformed_entries_are_reported(tmp_path: Path, edit, pattern: str) -> None:  # noqa: ANN001
