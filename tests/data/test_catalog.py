@@ -112,6 +112,24 @@ def test_specific_sources(catalog: dict[str, DatasetEntry]) -> None:
     assert [n for n, e in catalog.items() if e.available_offline] == ["indian_pines"]
 
 
+# Published digests and sizes of the EHU files; datasets/README.md says where they come from.
+EHU_FILES = {
+    "Indian_pines_corrected.mat": ("ec2f8808710919d566f70f0d4aa885aae1ddfd42b734aba71c5e12ca65450939", 5_953_527),
+    "Indian_pines_gt.mat": ("65c4687a8ab04f6da4789799bc3bc4f6e88bccac3ed6a2e6ae367e5e6b9e429c", 1_125),
+    "PaviaU.mat": ("28447fa87f7a5797845e9a189c0da85e23b1d06a4ba7361e5ff44efbf834d2fb", 34_806_917),
+    "PaviaU_gt.mat": ("23f6a426928f9b32984adffe659e29f554f9fb6c93b5a107528d308d5087a829", 11_005),
+    "Salinas_corrected.mat": ("5ec1c0d22f56d18ecd336f8e35735863c0f160682e04e0c18ef3f89a3334d87d", 26_552_770),
+    "Salinas_gt.mat": ("ecfab4d31ef5553f097943235d8ea502038eb4a2067b2ad10b33e37c949955e2", 4_277),
+}
+
+
+def test_ehu_files_carry_published_checksums_and_whu_hi_none(catalog: dict[str, DatasetEntry]) -> None:
+    files = {f.filename: f for e in catalog.values() for f in e.files}
+    assert {n: (files[n].sha256, files[n].size_bytes) for n in EHU_FILES} == EHU_FILES
+    for name in ("whu_hi_longkou", "whu_hi_honghu", "whu_hi_hanchuan"):  # nothing published: never guessed
+        assert all(f.sha256 is None and f.size_bytes is None for f in catalog[name].files)
+
+
 def test_indian_pines_matches_the_tensorly_copy(catalog: dict[str, DatasetEntry]) -> None:
     """The builtin claim is real: tensorly ships the corrected cube with the catalog's shape and classes."""
     from tensorly.datasets import load_indian_pines
