@@ -20,9 +20,15 @@ Guarantees of :func:`fetch`:
   prove complete (no sha256, no size, a close-delimited HTTP body) is kept but recorded in
   ``SHA256SUMS.unverified``, not in ``SHA256SUMS``, and a warning says so;
 * a file whose name promises binary data (``.mat``, ``.tif``, ``.zip``...: see
-  :data:`BINARY_SUFFIXES`) but which starts like a web page (``<!DOCTYPE``, ``<html``) is
-  refused and nothing is recorded: the server sent a login, consent or error page, or the
-  URL moved. An existing local copy without a published sha256 gets the same check;
+  :data:`BINARY_SUFFIXES`) but which starts like a web page (``<!DOCTYPE``, ``<html``, also
+  after a comment or in UTF-16, or an ``403 Forbidden`` text: see
+  :func:`~hsi_app.data.download_content.is_web_page`) is refused and nothing is recorded: the
+  server sent a login, consent or error page, or the URL moved. An existing local copy without
+  a published sha256 gets the same check. A ``.mat`` download given the catalog's variable
+  name (``mat_key``) must hold that variable and end where its variables end, or it is
+  refused the same way;
+* with ``overwrite`` (``--force``), a new download that nothing proves complete never
+  replaces a copy recorded as verified in ``SHA256SUMS``: the old file and its record are kept;
 * every verified file is recorded in ``<dst.parent>/SHA256SUMS`` (the format of
   ``sha256sum``), so a later call verifies an existing local copy against the digest
   recorded when it was first downloaded and reports corruption instead of using it;
@@ -36,7 +42,9 @@ Guarantees of :func:`fetch`:
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import warnings
 from collections.abc import Iterator, Mapping
 from http.client import HTTPException
@@ -46,6 +54,7 @@ from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 from hsi_app.data.catalog import DatasetEntry, DatasetFile, get_dataset, load_catalog
+from hsi_app.data.download_content import is_web_page, mat_problem
 from hsi_app.data.download_records import (
     SUMS_FILENAME,
     UNVERIFIED_FILENAME,
@@ -72,7 +81,6 @@ BINARY_SUFFIXES = frozenset({
     ".gz", ".tgz", ".bz2", ".xz", ".7z", ".tar", ".bsq", ".bil", ".bip", ".raw", ".dat", ".safetensors",
 })  # fmt: skip
 """File name suffixes that promise binary data, so a web page under such a name is refused."""
-_HTML_STARTS = (b"<!doctype", b"<html", b"<head", b"<body")
 HTTP_TIMEOUT_S = (15.0, 60.0)  # connect, read (between bytes)
 
 
@@ -131,17 +139,40 @@ def _iter_http(url: str, chunk_size: int) -> tuple[int | None, Iterator[bytes], 
     return size, chunks(), framed
 
 
+_WRAPPER_PREFIX = re.compile(r"^(<[^>]*>|\w+\(host='[^']*', port=\d+\)):\s*")
+"""urllib3's "<...Connection object at 0x..>: " or "HTTPConnection(host='h', port=80): " before the cause."""
+
+
+def _root_cause(err: BaseException) -> BaseException:
+    """The error inside requests' and urllib3's wrappers (``args[0]``, then ``reason``): the one naming the cause
+    ("Failed to resolve 'host'", "Connection refused") rather than "Max retries exceeded"."""
+    seen: set[int] = set()
+    while id(err) not in seen:
+        seen.add(id(err))
+        inner = getattr(err, "reason", None)
+        if not isinstance(inner, BaseException) and err.args and isinstance(err.args[0], BaseException):
+            inner = err.args[0]
+        if not isinstance(inner, BaseException) or isinstance(inner, OSError) and not hasattr(inner, "request"):
+            return err  # stop above the bare socket error: urllib3's text names the host
+        err = inner
+    return err
+
+
 def _failure_reason(err: BaseException) -> str:
-    """Short one-line description of a network/source error."""
+    """Short one-line description of a network/source error, naming its cause (not urllib3's wrapping)."""
     response = getattr(err, "response", None)
     if response is not None and getattr(response, "status_code", None) is not None:
         return f"HTTP {response.status_code} {getattr(response, 'reason', '') or ''}".strip()
-    text = " ".join(str(err).split())
-    return f"{type(err).__name__}: {text[:160]}" if text else type(err).__name__
+    cause = _root_cause(err)
+    text = re.sub(_WRAPPER_PREFIX, "", " ".join(str(cause).split()))  # the URL is named already
+    return f"{type(cause).__name__}: {text[:160]}" if text else type(cause).__name__
 
 
-def _open_source(url: str, chunk_size: int) -> tuple[int | None, Iterator[bytes], bool]:
-    """``(size or None, chunks, framed)``: dispatch on the URL scheme; wrap source errors as :class:`DownloadError`."""
+def _open_source(url: str, chunk_size: int, dst: Path | None = None) -> tuple[int | None, Iterator[bytes], bool]:
+    """``(size or None, chunks, framed)``: dispatch on the URL scheme; wrap source errors as :class:`DownloadError`.
+
+    HTTP 401 and 403 (servers that refuse scripted downloads) say to download ``dst`` in a browser.
+    """
     scheme = urlparse(url).scheme.lower()
     if scheme == "file":
         parsed = urlparse(url)
@@ -159,6 +190,13 @@ def _open_source(url: str, chunk_size: int) -> tuple[int | None, Iterator[bytes]
         try:
             return _iter_http(url, chunk_size)
         except requests.RequestException as err:
+            status = getattr(getattr(err, "response", None), "status_code", None)
+            if status in (401, 403):
+                where = f"save it as {dst}" if dst is not None else "save it at the destination"
+                raise DownloadError(
+                    f"{url}: the server refused the download ({_failure_reason(err)}; some servers refuse "
+                    f"scripted downloads). Download it in a browser, {where}, and run again: it is then verified"
+                ) from err
             raise DownloadError(
                 f"{url}: download failed ({_failure_reason(err)}); check your network connection and the URL, "
                 "then run again"
@@ -167,19 +205,19 @@ def _open_source(url: str, chunk_size: int) -> tuple[int | None, Iterator[bytes]
 
 
 def _stream_to(
-    url: str, fh: BinaryIO, part: Path, *, progress: bool, chunk_size: int, desc: str
+    url: str, fh: BinaryIO, part: Path, *, progress: bool, chunk_size: int, dst: Path
 ) -> tuple[int, int | None, bool]:
-    """Stream ``url`` into the open file ``fh`` (named ``part``).
+    """Stream ``url`` into the open file ``fh`` (named ``part``), the download of ``dst``.
 
     Returns:
         ``(bytes written, expected size or None, framed)`` (see :func:`_iter_http`).
     """
     from hsi_app.progress import bar as progress_bar
 
-    total, chunks, framed = _open_source(url, chunk_size)
+    total, chunks, framed = _open_source(url, chunk_size, dst=dst)
     written = 0
     with progress_bar(
-        total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, enabled=progress, leave=True
+        total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=dst.name, enabled=progress, leave=True
     ) as bar:
         try:
             for block in chunks:
@@ -195,7 +233,7 @@ def _stream_to(
             raise
         except _network_errors() as err:  # requests' errors derive from OSError; http.client's IncompleteRead does not
             raise DownloadError(
-                f"{url}: download interrupted after {written} bytes ({_failure_reason(err)}); run again to retry"
+                f"{url}: download interrupted after {written} bytes saved ({_failure_reason(err)}); run again to retry"
             ) from err
     return written, total, framed
 
@@ -221,35 +259,37 @@ def _sync(fh: BinaryIO, part: Path) -> None:
 # ---------------------------------------------------------------------------- content sniffing
 
 
-def is_web_page(path: str | os.PathLike[str]) -> bool:
-    """True when the file starts like an HTML page (``<!DOCTYPE``, ``<html``, after an optional XML prolog)."""
-    with open(path, "rb") as fh:
-        head = fh.read(2048)
-    head = head.removeprefix(b"\xef\xbb\xbf").lstrip().lower()
-    if head.startswith(b"<?xml"):
-        head = head[head.find(b"?>") + 2 :].lstrip()
-    return head.startswith(_HTML_STARTS)
-
-
 def _expects_binary(dst: Path) -> bool:
     """True when ``dst``'s name promises binary data (see :data:`BINARY_SUFFIXES`)."""
     return dst.suffix.lower() in BINARY_SUFFIXES
 
 
-def _refuse_web_page(url: str, dst: Path, part: Path) -> None:
-    """Raise when a download meant to be binary data is a web page."""
+def _refuse_web_page(url: str, dst: Path, part: Path, mat_key: str | None = None) -> None:
+    """Raise when a download meant to be binary data is a web page, or a ``.mat`` without ``mat_key``."""
     if _expects_binary(dst) and is_web_page(part):
         raise DownloadError(
             f"{dst.name}: the server sent a web page (HTML), not the {dst.suffix} file, from {url}; likely a login "
             f"or consent page or a moved URL. Download it in a browser and place it at {dst}"
+        )
+    problem = mat_problem(part, mat_key) if mat_key is not None and dst.suffix.lower() == ".mat" else None
+    if problem:
+        raise DownloadError(
+            f"{dst.name}: the download from {url} {problem}, so it is not the catalog's file (a truncated download, "
+            f"an error page or a wrong URL). Run again, or download it in a browser and place it at {dst}"
         )
 
 
 # ---------------------------------------------------------------------------- fetch
 
 
-def _verify_existing(dst: Path, expected: str | None, size: int | None = None) -> None:
-    """Check an existing ``dst`` against ``size``, ``expected`` or its recorded digest; record if new."""
+def _verify_existing(
+    dst: Path, expected: str | None, size: int | None = None, *, rerecord: bool = False, manual: bool = False
+) -> None:
+    """Check an existing ``dst`` against ``size``, ``expected`` or its recorded digest; record if new.
+
+    ``rerecord``: ignore the digest recorded earlier and record this copy (``--force`` on a file
+    placed by hand, ``manual``: one without a URL, which cannot be downloaded again).
+    """
     if size is not None and (found := dst.stat().st_size) != size:
         raise ChecksumError(
             f"{dst}: local copy is {found} bytes, the catalog gives {size}; it is incomplete or another file. "
@@ -261,30 +301,44 @@ def _verify_existing(dst: Path, expected: str | None, size: int | None = None) -
             f"Download the file in a browser and place it at {dst}, or fetch again (--force in the CLI, "
             "overwrite=True in Python)"
         )
-    recorded = read_sums(dst.parent).get(dst.name)
-    unverified = read_sums(dst.parent, UNVERIFIED_FILENAME).get(dst.name) if recorded is None else None
+    recorded = None if rerecord else read_sums(dst.parent).get(dst.name)
+    unverified = None if rerecord or recorded else read_sums(dst.parent, UNVERIFIED_FILENAME).get(dst.name)
     reference = expected or recorded or unverified
     actual = sha256_file(dst)
     if reference is None or actual == reference:
-        if expected is None and recorded is None and unverified is not None:
+        if expected is None and size is None and recorded is None and unverified is not None:
             _warn_unverified(dst, f"its digest is in {UNVERIFIED_FILENAME}")
-        elif recorded != actual:
-            _record_if_possible(dst, actual)
+        elif recorded != actual or rerecord:
+            _record_if_possible(dst, actual, checked=expected is not None or size is not None or unverified == actual)
         return
-    source = ("the published sha256" if expected else
-              f"the digest recorded in {dst.parent / (SUMS_FILENAME if recorded else UNVERIFIED_FILENAME)}")
-    raise ChecksumError(
-        f"{dst}: local copy does not match {source} (expected {reference}, got {actual}); it is corrupted "
-        "or was modified. Delete it and fetch again (--force in the CLI, overwrite=True in Python)"
-    )
+    raise ChecksumError(_mismatch_message(dst, reference, actual, published=expected is not None,
+                                          recorded=recorded is not None, manual=manual))
+
+
+def _mismatch_message(dst: Path, reference: str, actual: str, *, published: bool, recorded: bool, manual: bool) -> str:
+    """One line: an existing ``dst`` does not match ``reference``, and how to get out of it."""
+    sums = dst.parent / (SUMS_FILENAME if recorded else UNVERIFIED_FILENAME)
+    source = "the published sha256" if published else f"the digest recorded in {sums}"
+    head = f"{dst}: local copy does not match {source} (expected {reference}, got {actual})"
+    if manual and not published:  # placed by hand: cannot be downloaded again, only accepted again
+        return (f"{head}; it was replaced or modified. If this copy is the right one, run again with --force "
+                f"(overwrite=True in Python) to record it, or remove its line from {sums}")
+    if manual:
+        return f"{head}; it is another file or was modified. Download it again by hand and place it at {dst}"
+    return (f"{head}; it is corrupted or was modified. Delete it and fetch again (--force in the CLI, "
+            "overwrite=True in Python)")
 
 
 _UNRECORDABLE: set[Path] = set()
 """Folders whose SHA256SUMS could not be written (warned about once per process)."""
 
 
-def _record_if_possible(dst: Path, digest: str) -> None:
-    """Record a verified existing file; in a read-only folder warn (once per folder) instead of failing."""
+def _record_if_possible(dst: Path, digest: str, *, checked: bool = True) -> None:
+    """Record an existing file; in a read-only folder warn (once per folder) instead of failing.
+
+    ``checked``: something (a published sha256, the catalog size) verified it; otherwise the
+    warning does not claim it was.
+    """
     try:
         record_digest(dst, digest, verified=True)
     except OutputError as err:
@@ -293,9 +347,10 @@ def _record_if_possible(dst: Path, digest: str) -> None:
             return
         _UNRECORDABLE.add(folder)
         reason = getattr(err.__cause__, "strerror", None) or "not writable"
+        used = "was verified and is used" if checked else "is used unchecked (nothing to check it against yet)"
         warnings.warn(
-            f"{dst.parent / SUMS_FILENAME}: cannot write the checksum record ({reason}); {dst.name} was verified "
-            "and is used, but its digest is not recorded for later checks (a read-only data folder?)",
+            f"{dst.parent / SUMS_FILENAME}: cannot write the checksum record ({reason}); {dst.name} {used}, "
+            "but its digest is not recorded for later checks (a read-only data folder?)",
             HSIWarning,
             stacklevel=4,
         )
@@ -320,6 +375,7 @@ def fetch(
     chunk_size: int = 1 << 20,
     overwrite: bool = False,
     size: int | None = None,
+    mat_key: str | None = None,
 ) -> Path:
     """Download ``url`` to ``dst`` atomically and verify it.
 
@@ -331,8 +387,11 @@ def fetch(
         progress: show a progress bar (bytes, with total when the size is known).
         chunk_size: bytes per read/write.
         overwrite: download again even if ``dst`` exists; the new file is checked against
-            ``sha256`` only (not the old record), and its digest replaces the record.
+            ``sha256`` only (not the old record), and its digest replaces the record. A new
+            download that nothing proves complete does not replace a copy recorded as verified.
         size: expected size in bytes (a catalog's ``size_bytes``), or None when not known.
+        mat_key: for a ``.mat`` file, the variable it must hold (the catalog's ``mat_keys``);
+            a download without it, or whose variables run past its end, is refused.
 
     Returns:
         ``dst`` as a Path.
@@ -341,7 +400,9 @@ def fetch(
         ChecksumError: the download (or an existing local copy) does not match the
             reference digest, or an existing local copy is not ``size`` bytes; nothing is
             left at ``dst`` for a new download.
-        DownloadError: network failure, HTTP error status, or missing source file.
+        DownloadError: network failure, HTTP error status, missing source file, a web page or
+            a ``.mat`` without ``mat_key``, or (with ``overwrite``) an unproven download that
+            would replace a verified copy.
         OutputError: ``dst`` cannot be written.
         ConfigError: malformed ``sha256`` or unsupported URL scheme.
     """
@@ -351,17 +412,21 @@ def fetch(
         raise OutputError(f"{dst}: is a folder; pass the destination file path")
     if dst.exists() and not overwrite:
         _verify_existing(dst, expected, size)
+        _remove_stale_parts(dst)
         return dst
     created = _make_parent(dst)
     try:
         with locked(dst):  # a second process fetching dst waits here
             if dst.exists() and not overwrite:  # ... and then finds it downloaded and verified
                 _verify_existing(dst, expected, size)
+                _remove_stale_parts(dst)
                 return dst
-            remove_stale_parts(dst)
-            reference = expected or (None if overwrite else read_sums(dst.parent).get(dst.name))
+            _remove_stale_parts(dst)
+            recorded = read_sums(dst.parent).get(dst.name)
+            reference = expected or (None if overwrite else recorded)
+            keep = dst.name if overwrite and recorded is not None and dst.is_file() else None
             actual, proven = _download(url, dst, reference=reference, published=expected is not None, size=size,
-                                       progress=progress, chunk_size=chunk_size)
+                                       progress=progress, chunk_size=chunk_size, mat_key=mat_key, keep_verified=keep)
             record_digest(dst, actual, verified=proven)
             if not proven:
                 _warn_unverified(dst, f"it is recorded in {UNVERIFIED_FILENAME}, not in {SUMS_FILENAME}")
@@ -369,6 +434,12 @@ def fetch(
         _remove_empty_folders(dst.parent.absolute(), created)
         raise
     return dst
+
+
+def _remove_stale_parts(dst: Path) -> None:
+    """:func:`remove_stale_parts`, never failing (a read-only folder keeps its debris)."""
+    with contextlib.suppress(OSError):
+        remove_stale_parts(dst)
 
 
 def _make_parent(dst: Path) -> Path | None:
@@ -385,9 +456,13 @@ def _make_parent(dst: Path) -> Path | None:
 
 
 def _download(
-    url: str, dst: Path, *, reference: str | None, published: bool, size: int | None, progress: bool, chunk_size: int
+    url: str, dst: Path, *, reference: str | None, published: bool, size: int | None, progress: bool, chunk_size: int,
+    mat_key: str | None = None, keep_verified: str | None = None,
 ) -> tuple[str, bool]:
     """Download ``url`` into a temporary file of this process, check it, rename it to ``dst``.
+
+    ``keep_verified``: ``dst`` holds a copy recorded as verified; a download that nothing
+    proves complete is then refused instead of replacing it.
 
     Returns:
         ``(sha256 of the file as stored, read back after fsync; whether anything proved it complete)``.
@@ -395,20 +470,28 @@ def _download(
     part, fh = new_part(dst)
     try:
         with fh:
-            written, total, framed = _stream_to(url, fh, part, progress=progress, chunk_size=chunk_size, desc=dst.name)
+            written, total, framed = _stream_to(url, fh, part, progress=progress, chunk_size=chunk_size, dst=dst)
             _sync(fh, part)
         stored = part.stat().st_size
         if stored != written:
             raise DownloadError(f"{part}: holds {stored} bytes but {written} were written; another program "
                                 "changed it, run again")
-        _refuse_web_page(url, dst, part)
+        _refuse_web_page(url, dst, part, mat_key)
         actual = sha256_file(part)
         _check_download(url, dst, actual, stored, total=total, size=size, reference=reference, published=published)
+        proven = framed or size is not None or reference is not None
+        if not proven and keep_verified is not None:
+            raise DownloadError(
+                f"{dst.name}: nothing proves the new download from {url} complete (no published sha256, no catalog "
+                f"size_bytes, no Content-Length), so it does not replace the verified copy; kept {dst} and its line "
+                f"in {dst.parent / SUMS_FILENAME}. Add its sha256 or size_bytes to the catalog, or delete the file "
+                "and fetch again"
+            )
         os.replace(part, dst)
     except BaseException:
         part.unlink(missing_ok=True)
         raise
-    return actual, framed or size is not None or reference is not None
+    return actual, proven
 
 
 def _check_download(
@@ -464,6 +547,13 @@ def _present(dest: Path, file: DatasetFile) -> bool:
     return (dest / file.filename).is_file()
 
 
+def _mat_key(entry: DatasetEntry, file: DatasetFile) -> str | None:
+    """The variable a ``.mat`` file of ``entry`` must hold (its ``mat_keys`` for the file's role), or None."""
+    if entry.mat_keys is None or not file.filename.lower().endswith(".mat"):
+        return None
+    return entry.mat_keys.get(file.role)
+
+
 def fetch_dataset(
     name: str,
     root: str | os.PathLike[str],
@@ -482,7 +572,8 @@ def fetch_dataset(
         root: data folder; files go to ``root/<canonical name>/``.
         progress: show progress bars.
         catalog: loaded catalog or catalog path; default: :func:`~hsi_app.data.catalog.load_catalog`.
-        overwrite: download files again even when present.
+        overwrite: download files again even when present; a file without a URL (placed by
+            hand) is verified again and its digest recorded anew.
 
     Returns:
         The dataset folder ``root/<name>``.
@@ -501,7 +592,8 @@ def fetch_dataset(
     for file in entry.files:
         if file.url is not None:
             fetch(file.url, dest / file.filename, sha256=file.sha256, progress=progress, overwrite=overwrite,
-                  size=file.size_bytes)
+                  size=file.size_bytes, mat_key=_mat_key(entry, file))
         elif not file.is_pattern:
-            _verify_existing(dest / file.filename, _check_digest(file.sha256), file.size_bytes)
+            _verify_existing(dest / file.filename, _check_digest(file.sha256), file.size_bytes, rerecord=overwrite,
+                             manual=True)
     return dest

@@ -205,7 +205,7 @@ def test_incomplete_read_from_the_source_is_a_download_error(tmp_path: Path, mon
         return None, chunks()
 
     monkeypatch.setattr(download, "_iter_file", cut)
-    with pytest.raises(DownloadError, match=r"download interrupted after 100 bytes \(IncompleteRead"):
+    with pytest.raises(DownloadError, match=r"download interrupted after 100 bytes saved \(IncompleteRead"):
         fetch((tmp_path / "src").as_uri(), tmp_path / "d" / "cube.mat", progress=False)
     assert not (tmp_path / "d").exists()
 
@@ -301,9 +301,9 @@ def test_cli_fetch_says_when_a_download_is_not_proven_complete(framing: str, tmp
     from hsi_app.data.catalog import DEFAULT_CATALOG_PATH
 
     base = json.loads(DEFAULT_CATALOG_PATH.read_text(encoding="utf-8"))["datasets"]
-    entry = dict(next(d for d in base if d["name"] == "salinas"), name="tiny", aliases=[])
+    entry = dict(next(d for d in base if d["name"] == "salinas"), name="tiny", aliases=[], mat_keys=None)
     entry["files"] = [{"role": "cube", "filename": "cube.mat", "url": f"{framing}/close/full", "sha256": None,
-                       "size_bytes": None}]
+                       "size_bytes": None}]  # random bytes, not a .mat: mat_keys null, no variable to check
     catalog = tmp_path / "catalog.json"
     catalog.write_text(json.dumps({"format_version": 1, "datasets": [entry]}), encoding="utf-8")
     root = tmp_path / "data"
