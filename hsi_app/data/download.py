@@ -45,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sys
 import warnings
 from collections.abc import Iterator, Mapping
 from http.client import HTTPException
@@ -56,6 +57,7 @@ from urllib.request import url2pathname
 from hsi_app.data.catalog import DatasetEntry, DatasetFile, get_dataset, load_catalog
 from hsi_app.data.download_content import is_web_page, mat_problem
 from hsi_app.data.download_records import (
+    LOCK_SUFFIX,
     SUMS_FILENAME,
     UNVERIFIED_FILENAME,
     locked,
@@ -416,7 +418,7 @@ def fetch(
         return dst
     created = _make_parent(dst)
     try:
-        with locked(dst):  # a second process fetching dst waits here
+        with locked(dst, on_wait=_say_waiting):  # a second process fetching dst waits here
             if dst.exists() and not overwrite:  # ... and then finds it downloaded and verified
                 _verify_existing(dst, expected, size)
                 _remove_stale_parts(dst)
@@ -434,6 +436,12 @@ def fetch(
         _remove_empty_folders(dst.parent.absolute(), created)
         raise
     return dst
+
+
+def _say_waiting(lock: Path) -> None:
+    """One line on stderr: this fetch waits for another process downloading the same file."""
+    name = lock.name.removesuffix(LOCK_SUFFIX)
+    print(f"waiting for another download of {name} to finish ({lock})", file=sys.stderr, flush=True)
 
 
 def _remove_stale_parts(dst: Path) -> None:

@@ -16,7 +16,7 @@ import hashlib
 import os
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -125,18 +125,19 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 @contextlib.contextmanager
-def locked(target: Path) -> Iterator[None]:
+def locked(target: Path, on_wait: Callable[[Path], None] | None = None) -> Iterator[None]:
     """Hold an exclusive advisory lock on ``<target>.lock`` for the ``with`` block.
 
     POSIX only (``fcntl.flock``); elsewhere, or where the file system refuses locks, the block
     runs unlocked (temporary files of their own still keep concurrent writers apart). The
-    lock file is removed on release.
+    lock file is removed on release. ``on_wait(lock file)`` is called once when another
+    process holds the lock, before waiting for it (to say why nothing happens).
 
     Raises:
         OutputError: the lock file cannot be created (read-only folder).
     """
     lock = target.with_name(target.name + LOCK_SUFFIX)
-    fd = _acquire(lock) if fcntl is not None else None
+    fd = _acquire(lock, on_wait) if fcntl is not None else None
     try:
         yield
     finally:
@@ -146,7 +147,7 @@ def locked(target: Path) -> Iterator[None]:
             os.close(fd)
 
 
-def _acquire(lock: Path) -> int | None:
+def _acquire(lock: Path, on_wait: Callable[[Path], None] | None = None) -> int | None:
     """Open and ``flock`` ``lock``; the fd, or None when the file system has no locks."""
     while True:
         try:
@@ -154,7 +155,8 @@ def _acquire(lock: Path) -> int | None:
         except OSError as err:
             raise OutputError(f"{lock}: cannot write ({err.strerror}); choose another folder or fix permissions") from err
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # waits while another process holds it
+            _flock(fd, lock, on_wait)
+            on_wait = None  # said once
         except OSError:  # e.g. ENOLCK on some network file systems
             os.close(fd)
             return None
@@ -164,6 +166,18 @@ def _acquire(lock: Path) -> int | None:
         if _is_current(fd, lock):
             return fd
         os.close(fd)  # the holder removed this lock file on release; lock the new one
+
+
+def _flock(fd: int, lock: Path, on_wait: Callable[[Path], None] | None) -> None:
+    """``flock(fd, LOCK_EX)``; when another process holds it, call ``on_wait(lock)`` first, then wait."""
+    if on_wait is None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        on_wait(lock)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # waits while another process holds it
 
 
 def _is_current(fd: int, path: Path) -> bool:

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from hsi_app.data import download
+from hsi_app.data import download, download_records
 from hsi_app.data.catalog import DEFAULT_CATALOG_PATH
 from hsi_app.data.download import (
     SUMS_FILENAME,
@@ -301,3 +301,43 @@ def test_mat_problem_accepts_good_files_and_names_what_is_wrong(tmp_path: Path) 
     junk = tmp_path / "junk.mat"
     junk.write_bytes(_blob(9, 1000))
     assert mat_problem(junk, "cube") == "is not a MATLAB .mat file"
+
+
+# ---------------------------------------------------------------------------- waiting on another download
+
+
+@pytest.mark.skipif(download_records.fcntl is None, reason="advisory locks are POSIX only")
+def test_a_fetch_waiting_for_another_download_says_so_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "src.bin"
+    src.write_bytes(_blob(10))
+    dst = tmp_path / "d" / "scene.bin"
+    dst.parent.mkdir()
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def second() -> None:
+        try:
+            fetch(src.as_uri(), dst, progress=False)
+        except BaseException as err:  # noqa: BLE001 - reported by the main thread
+            errors.append(err)
+        finally:
+            done.set()
+
+    with download_records.locked(dst):  # "another process" holds the lock (flock is per open file)
+        worker = threading.Thread(target=second)
+        worker.start()
+        said, deadline = "", time.monotonic() + 10
+        while "waiting" not in said and time.monotonic() < deadline:
+            time.sleep(0.05)
+            said += capsys.readouterr().err
+        assert not done.is_set(), "the second fetch must wait for the lock"
+    worker.join(10)
+    assert said == f"waiting for another download of scene.bin to finish ({dst}.lock)\n"
+    assert not errors and dst.read_bytes() == src.read_bytes()
+    assert capsys.readouterr().err == "", "said once"
+
+
+def test_the_waiting_line_names_the_file_and_the_lock(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lock = tmp_path / "scene.mat.lock"
+    download._say_waiting(lock)
+    assert capsys.readouterr().err == f"waiting for another download of scene.mat to finish ({lock})\n"
