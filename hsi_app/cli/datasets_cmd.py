@@ -90,17 +90,24 @@ def list_cmd(catalog_path: Path | None) -> None:
 def fetch_cmd(name: str, root: Path, no_progress: bool, force: bool, catalog_path: Path | None) -> None:
     """Download dataset NAME (see `hsi datasets list`) into ROOT/NAME/, verifying checksums."""
     from hsi_app.data.catalog import get_dataset, load_catalog
+    from hsi_app.data.dataset_folder import cube_file
     from hsi_app.data.download import SUMS_FILENAME, UNVERIFIED_FILENAME, fetch_dataset, read_sums
 
     entries = load_catalog(catalog_path)
     entry = get_dataset(name, entries)
     dest = fetch_dataset(entry.name, root, progress=not no_progress, catalog=entries, overwrite=force)
     names = ", ".join(f.filename for f in entry.files)
-    unverified = read_sums(dest, UNVERIFIED_FILENAME)
-    unproven = [f.filename for f in entry.files if f.filename in unverified]
-    where = (f"sha256 recorded in {SUMS_FILENAME}" if not unproven else
-             f"not proven complete: {', '.join(unproven)} recorded in {UNVERIFIED_FILENAME}")
-    click.echo(f"{entry.name}: {names} in {dest} ({where})")
+    recorded, unverified = read_sums(dest), read_sums(dest, UNVERIFIED_FILENAME)
+    files = [f.filename for f in entry.files if not f.is_pattern]
+    unproven = [n for n in files if n in unverified]
+    unrecorded = [n for n in files if n not in unverified and n not in recorded]
+    where = [f"not proven complete: {', '.join(unproven)} recorded in {UNVERIFIED_FILENAME}"] if unproven else []
+    if unrecorded:  # a read-only folder: the warning above says so
+        where.append(f"sha256 of {', '.join(unrecorded)} not recorded: {dest / SUMS_FILENAME} cannot be written")
+    click.echo(f"{entry.name}: {names} in {dest} ({'; '.join(where) or f'sha256 recorded in {SUMS_FILENAME}'})")
+    cube = cube_file(entry)
+    if cube is not None:
+        click.echo(f"{entry.name}: pass --data {dest / cube} (or --input, or hsi info {dest / cube})")
 
 
 @datasets.command("fetch-library")

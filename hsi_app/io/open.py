@@ -118,11 +118,15 @@ def open_cube(
     if isinstance(path, str) and is_builtin(path) and not Path(path).exists():
         cube = load_builtin(path)
     else:
+        from hsi_app.data.dataset_folder import folder_hint, name_hint
+
         p = Path(path)
         if not p.exists():
             raise DatasetNotFoundError(
-                f"{p}: no such file or folder; check the path, or use a built-in name (indian_pines)"
+                name_hint(str(path)) or f"{p}: no such file or folder; check the path, or use a built-in name (indian_pines)"
             )
+        if p.is_dir() and (hint := folder_hint(p)):  # ROOT/NAME of `hsi datasets fetch`: name its cube file
+            raise CubeReadError(hint)
         fmt = sniff(p)
         if fmt == "mat" and labels is not None:  # given labels replace the sibling *_gt.mat: do not read it
             options.setdefault("find_labels", False)

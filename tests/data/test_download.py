@@ -318,7 +318,11 @@ def test_cli_fetch(tmp_path: Path) -> None:
     args = ["fetch", "tiny", "--root", str(root), "--no-progress", "--catalog", str(catalog)]
     result = CliRunner().invoke(datasets, args)
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == f"tiny: Tiny.mat, Tiny_gt.mat in {root / 'tiny'} (sha256 recorded in SHA256SUMS)"
+    cube_path = root / "tiny" / "Tiny.mat"
+    assert result.output.splitlines() == [
+        f"tiny: Tiny.mat, Tiny_gt.mat in {root / 'tiny'} (sha256 recorded in SHA256SUMS)",
+        f"tiny: pass --data {cube_path} (or --input, or hsi info {cube_path})",  # the path to use, not the folder
+    ]
     assert (root / "tiny" / "Tiny.mat").read_bytes() == cube.read_bytes()
     # --force downloads again and repairs a corrupted copy
     (root / "tiny" / "Tiny.mat").write_bytes(b"broken")

@@ -1,0 +1,123 @@
+"""Fetched dataset folders and catalog names given where a file is expected (audit G #8, #9).
+
+``hsi info data/salinas`` (the folder ``hsi datasets fetch`` printed) named EnMAP; ``hsi info salinas``
+offered only the built-in name. Both now give one line naming the cube file to pass. The fetch's
+closing line no longer claims a digest was recorded when the folder could not be written.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.io
+from click.testing import CliRunner
+
+from hsi_app.cli.datasets_cmd import datasets
+from hsi_app.data import download
+from hsi_app.data.catalog import CATALOG_ENV, DEFAULT_CATALOG_PATH
+from hsi_app.data.dataset_folder import folder_hint, name_hint
+from hsi_app.errors import CubeReadError, DatasetNotFoundError, OutputError
+from hsi_app.io.open import open_cube
+
+
+def _salinas_folder(root: Path, *, sums: bool = True) -> Path:
+    folder = root / "salinas"
+    folder.mkdir(parents=True)
+    scipy.io.savemat(folder / "Salinas_corrected.mat", {"salinas_corrected": np.zeros((4, 3, 204), np.int16)})
+    scipy.io.savemat(folder / "Salinas_gt.mat", {"salinas_gt": np.zeros((4, 3), np.uint8)})
+    if sums:
+        (folder / "SHA256SUMS").write_text(f"{'0' * 64}  Salinas_corrected.mat\n{'1' * 64}  Salinas_gt.mat\n")
+    return folder
+
+
+def test_a_fetched_folder_names_its_cube_file(tmp_path: Path) -> None:
+    folder = _salinas_folder(tmp_path / "data")
+    with pytest.raises(CubeReadError) as info:
+        open_cube(folder)
+    msg = str(info.value)
+    assert "\n" not in msg and msg.startswith(f"{folder}: a dataset folder (salinas) from `hsi datasets fetch`")
+    assert msg.endswith(f"pass its cube file instead: {folder / 'Salinas_corrected.mat'}")
+    assert "SPECTRAL_IMAGE" not in msg
+    assert open_cube(folder / "Salinas_corrected.mat").sizes["band"] == 204  # the file it names opens
+
+
+def test_a_folder_named_after_an_entry_names_its_cube_without_sha256sums(tmp_path: Path) -> None:
+    folder = _salinas_folder(tmp_path, sums=False)
+    assert folder_hint(folder) is not None and str(folder / "Salinas_corrected.mat") in folder_hint(folder)
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    (other / "x.tif").write_bytes(b"")
+    assert folder_hint(other) is None  # not a dataset folder: the EnMAP wording stays
+
+
+def test_a_fetched_folder_of_a_custom_catalog_lists_its_files(tmp_path: Path) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "a.mat").write_bytes(b"x")
+    (folder / "SHA256SUMS.unverified").write_text(f"{'0' * 64}  a.mat\n")
+    assert folder_hint(folder) == (f"{folder}: a folder of files fetched by `hsi datasets fetch`, not an EnMAP "
+                                   f"product; pass one of its files instead: {folder / 'a.mat'}")
+
+
+def test_a_catalog_name_given_as_a_path_names_the_file_to_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DatasetNotFoundError) as info:
+        open_cube("sa")
+    assert str(info.value) == ("sa: no such file or folder; it names the catalog dataset salinas: run "
+                               "`hsi datasets fetch salinas --root data`, then pass data/salinas/Salinas_corrected.mat")
+    _salinas_folder(tmp_path / "data")
+    assert name_hint("salinas") == ("salinas: no such file or folder; it names the catalog dataset salinas, fetched "
+                                    "to data/salinas/Salinas_corrected.mat: pass that path")
+    assert name_hint("ip") == ("ip: no such file or folder; it names the catalog dataset indian_pines, which is "
+                               "built in: pass indian_pines")
+    assert "hsi datasets fetch enmap_l2a" in (name_hint("enmap") or "")
+    assert name_hint("nothing_like_it") is None
+    with pytest.raises(DatasetNotFoundError, match=r"no_such\.tif: no such file or folder; check the path"):
+        open_cube("no_such.tif")
+
+
+def test_hints_need_no_catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(CATALOG_ENV, str(tmp_path / "missing.json"))
+    assert name_hint("salinas") is None
+    with pytest.raises(DatasetNotFoundError, match="no such file or folder; check the path"):
+        open_cube(str(tmp_path / "salinas"))
+
+
+def _tiny_mat_catalog(tmp_path: Path) -> Path:
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    scipy.io.savemat(remote / "Salinas_corrected.mat", {"salinas_corrected": np.zeros((4, 3, 204), np.int16)})
+    scipy.io.savemat(remote / "Salinas_gt.mat", {"salinas_gt": np.zeros((4, 3), np.uint8)})
+    doc = json.loads(DEFAULT_CATALOG_PATH.read_text(encoding="utf-8"))
+    entry = copy.deepcopy(next(d for d in doc["datasets"] if d["name"] == "salinas"))
+    for f in entry["files"]:
+        f.update(url=(remote / f["filename"]).as_uri(), sha256=None, size_bytes=None)
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps({"format_version": 1, "datasets": [entry]}), encoding="utf-8")
+    return catalog
+
+
+def test_fetch_says_when_a_digest_could_not_be_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    catalog = _tiny_mat_catalog(tmp_path)
+    root = tmp_path / "data"
+    _salinas_folder(root, sums=False)  # files in place, folder "read-only"
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OutputError("cannot write") from PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(download, "record_digest", refuse)
+    monkeypatch.setattr(download, "_UNRECORDABLE", set())
+    with pytest.warns(Warning, match="is used unchecked"):
+        result = CliRunner().invoke(datasets, ["fetch", "salinas", "--root", str(root), "--quiet",
+                                               "--catalog", str(catalog)])
+    assert result.exit_code == 0, result.output
+    first = result.output.splitlines()[0]
+    assert "sha256 recorded in SHA256SUMS" not in first
+    assert first.endswith(f"(sha256 of Salinas_corrected.mat, Salinas_gt.mat not recorded: "
+                          f"{root / 'salinas' / 'SHA256SUMS'} cannot be written)")
