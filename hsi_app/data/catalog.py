@@ -334,10 +334,7 @@ def load_catalog(path: str | os.PathLike[str] | None = None) -> dict[str, Datase
     try:
         text = cat_path.read_text(encoding="utf-8")
     except FileNotFoundError as err:
-        raise DatasetNotFoundError(
-            f"{cat_path}: dataset catalog not found; pass path=... or set {CATALOG_ENV} "
-            "(it ships in the repository's datasets/ folder; install with `make install`)"
-        ) from err
+        raise DatasetNotFoundError(_not_found(cat_path, given=path is not None)) from err
     except OSError as err:
         raise DatasetNotFoundError(
             f"{cat_path}: cannot read the dataset catalog ({err.strerror}); check the path"
@@ -373,6 +370,41 @@ def load_catalog(path: str | os.PathLike[str] | None = None) -> dict[str, Datase
             raise ConfigError(f"{cat_path}: entry '{entry.name}' appears twice; keep one")
         entries[entry.name] = entry
     return entries
+
+
+def _not_found(cat_path: Path, *, given: bool) -> str:
+    """One line for a missing catalog, naming where its path came from and the fix."""
+    if given:
+        return f"{cat_path}: dataset catalog not found; check the path (--catalog)"
+    if os.environ.get(CATALOG_ENV):
+        return f"{cat_path}: dataset catalog not found; ${CATALOG_ENV} names it: fix or unset ${CATALOG_ENV}"
+    return (f"{cat_path}: dataset catalog not found; set ${CATALOG_ENV} to a catalog file such as the repository's "
+            "datasets/catalog.json (an editable install, `make install`, finds it by itself)")
+
+
+_UNUSABLE: set[str] = set()
+"""Catalog errors already warned about by :func:`optional_catalog` (once per process each)."""
+
+
+def optional_catalog() -> Mapping[str, DatasetEntry]:
+    """The catalog for readers that only use it for extras (class names, band centres of ``.mat`` scenes).
+
+    A missing or broken catalog gives one :class:`~hsi_app.errors.HSIWarning` (once per
+    process) and an empty catalog, instead of failing the read.
+    """
+    import warnings
+
+    from hsi_app.errors import HSIError, HSIWarning
+
+    try:
+        return load_catalog()
+    except HSIError as err:
+        msg = str(err)
+        if msg not in _UNUSABLE:
+            _UNUSABLE.add(msg)
+            warnings.warn(f"{msg}; .mat files are read without it (no catalog class names or band centres)",
+                          HSIWarning, stacklevel=3)
+        return {}
 
 
 def _as_catalog(catalog: Mapping[str, DatasetEntry] | str | os.PathLike[str] | None) -> Mapping[str, DatasetEntry]:

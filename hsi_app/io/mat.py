@@ -211,7 +211,7 @@ def _load_v73_2d(path: Path, key: str) -> np.ndarray:
 
 def choose_key(path: Path, arrays: dict[str, tuple[int, ...]], key: str | None, ndim: int) -> str:
     """Pick the array to read: ``key`` if given, else a catalog key, else the only ``ndim``-D one."""
-    from hsi_app.data.catalog import entry_for_mat_key
+    from hsi_app.data.catalog import entry_for_mat_key, optional_catalog
 
     keys = ", ".join(sorted(arrays)) or "(none)"
     if key is not None:
@@ -219,8 +219,9 @@ def choose_key(path: Path, arrays: dict[str, tuple[int, ...]], key: str | None, 
             raise UnknownKeyError(f"{path}: no variable '{key}'; keys found: {keys}. Pass --key NAME (key= in Python) with one of them")
         return key
     role = "cube" if ndim == 3 else "labels"
+    catalog = optional_catalog()
     for k in arrays:
-        hit = entry_for_mat_key(k)
+        hit = entry_for_mat_key(k, catalog)
         if hit is not None and hit[1] == role:
             return k
     candidates = [k for k, shp in arrays.items() if len(shp) == ndim]
@@ -276,7 +277,7 @@ def read_mat(
     Returns:
         Cube ``(band, y, x)`` in the file's dtype, pixel coordinates, no CRS.
     """
-    from hsi_app.data.catalog import default_wavelengths, entry_for_mat_key
+    from hsi_app.data.catalog import default_wavelengths, entry_for_mat_key, optional_catalog
 
     path = Path(path)
     arrays = list_arrays(path)
@@ -287,7 +288,7 @@ def read_mat(
             f"{path}: '{k}' is {len(shape)}-D {shape}; a cube needs (H, W, bands). "
             "Pass --key NAME (key= in Python) naming a 3-D array"
         )
-    hit = entry_for_mat_key(k)
+    hit = entry_for_mat_key(k, optional_catalog())
     entry = hit[0] if hit else None
     order = _catalog_axis_order(path, k, shape, entry)
     shape = tuple(shape[i] for i in order)

@@ -236,9 +236,47 @@ def test_load_catalog_from_path_and_env(tmp_path: Path, monkeypatch: pytest.Monk
         get_dataset("indian_pines")
 
 
-def test_missing_catalog_file(tmp_path: Path) -> None:
-    with pytest.raises(DatasetNotFoundError, match=r"nope\.json: dataset catalog not found; pass path="):
+def test_missing_catalog_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(DatasetNotFoundError) as info:
         load_catalog(tmp_path / "nope.json")
+    assert str(info.value) == f"{tmp_path / 'nope.json'}: dataset catalog not found; check the path (--catalog)"
+    monkeypatch.setenv(CATALOG_ENV, str(tmp_path / "env.json"))  # the message names what is set, no Python wording
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_catalog()
+    assert str(info.value) == (f"{tmp_path / 'env.json'}: dataset catalog not found; $HSI_CATALOG names it: "
+                               "fix or unset $HSI_CATALOG")
+    assert "path=" not in str(info.value)
+
+
+@pytest.mark.parametrize("broken", ["missing", "invalid"])
+def test_a_mat_file_reads_without_a_usable_catalog_with_one_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broken: str
+) -> None:
+    import warnings
+
+    import scipy.io
+
+    from hsi_app.data import catalog as catalog_module
+    from hsi_app.errors import HSIWarning
+    from hsi_app.io.open import open_cube
+
+    env = tmp_path / "catalog.json"
+    if broken == "invalid":
+        env.write_text("{not json", encoding="utf-8")
+    monkeypatch.setenv(CATALOG_ENV, str(env))
+    monkeypatch.setattr(catalog_module, "_UNUSABLE", set())
+    scipy.io.savemat(tmp_path / "plain.mat", {"cube": np.ones((4, 3, 5), np.float32)})
+    scipy.io.savemat(tmp_path / "plain_gt.mat", {"gt": np.ones((4, 3), np.uint8)})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cube = open_cube(tmp_path / "plain.mat")
+        open_cube(tmp_path / "plain.mat")  # said once per process
+    assert cube.sizes["band"] == 5  # read all the same
+    msgs = [str(w.message) for w in caught if issubclass(w.category, HSIWarning)]
+    assert len(msgs) == 1, msgs
+    assert msgs[0].startswith(f"{env}: ") and msgs[0].endswith(
+        "; .mat files are read without it (no catalog class names or band centres)")
+    assert "\n" not in msgs[0]
 
 
 def test_invalid_json(tmp_path: Path) -> None:
