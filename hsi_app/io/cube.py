@@ -341,6 +341,25 @@ def _band_vector(values: Sequence[float] | np.ndarray | None, c: int) -> np.ndar
     return arr
 
 
+def _check_evenly_spaced(coords: np.ndarray, dim: str, source: str | None) -> None:
+    """Refuse ``(n,)`` pixel-centre coordinates whose steps differ (no affine transform describes them).
+
+    Raises:
+        ConfigError: the steps differ by more than 1e-6 of the first step, e.g. after
+            ``cube.where(mask, drop=True)`` kept two separate fields, or ``isel`` with a list.
+    """
+    c = np.asarray(coords, dtype=np.float64)
+    if c.size < 3:
+        return
+    steps = np.diff(c)
+    if np.allclose(steps, steps[0], rtol=0.0, atol=1e-6 * abs(float(steps[0]))) and steps[0] != 0:
+        return
+    raise ConfigError(f"{source or 'cube'}: its {dim} coordinates are not evenly spaced (steps from "
+                      f"{float(steps.min()):g} to {float(steps.max()):g}, e.g. after where(..., drop=True) or isel with "
+                      "a list), so no pixel grid (transform) describes it; use where() without drop, "
+                      "cube.hsi.window(...) or rio.clip")
+
+
 @xr.register_dataarray_accessor("hsi")
 class HSIAccessor:
     """``cube.hsi``: typed access to the Cube conventions.
@@ -542,12 +561,18 @@ class HSIAccessor:
         Right for windows and for ``isel``/``sel`` slices, also on rotated and sheared grids
         (whose x/y coordinates are the scene's pixel index + 0.5, from which rioxarray cannot
         derive a transform), and kept for a grid that has a transform but no CRS.
+
+        Raises:
+            ConfigError: a gridded cube whose x or y coordinates are not evenly spaced (after
+                ``where(..., drop=True)`` or ``isel`` with a list): no transform describes it.
         """
         from rasterio.transform import Affine
 
         full = self._obj.attrs.get(GRID_ATTR)
         if full is not None:  # index coordinates: the slice's first pixel and its step (strided or reversed slices)
             x, y = self._obj.x.values, self._obj.y.values
+            _check_evenly_spaced(x, "x", self._obj.attrs.get("source"))
+            _check_evenly_spaced(y, "y", self._obj.attrs.get("source"))
             dx = float(x[1] - x[0]) if x.size > 1 else 1.0
             dy = float(y[1] - y[0]) if y.size > 1 else 1.0
             x0 = float(x[0]) - 0.5 * dx if x.size else 0.0
@@ -563,10 +588,11 @@ class HSIAccessor:
                 t = step
         except Exception:  # noqa: BLE001 - a single row or column: the stored pixel size stands
             pass
-        if self.georeferenced:
-            return t
-        if not bool(self._obj.attrs.get("gridded", True)) or t is None or t.almost_equals(Affine.identity()):
+        if not self.georeferenced and (not bool(self._obj.attrs.get("gridded", True)) or t is None
+                                       or t.almost_equals(Affine.identity())):
             return None  # a slice of a pixel-coordinate cube has offset coordinates but still no map grid
+        _check_evenly_spaced(self._obj.x.values, "x", self._obj.attrs.get("source"))
+        _check_evenly_spaced(self._obj.y.values, "y", self._obj.attrs.get("source"))
         return t
 
     @property

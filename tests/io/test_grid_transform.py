@@ -108,3 +108,23 @@ def test_strided_and_reversed_slices_keep_every_pixel_in_place(tmp_path: Path, t
         xs, ys = part.hsi.map_coords([0, 1], [0, 1])
         want = [_centre(transform, int(rows[0]), int(cols[0])), _centre(transform, int(rows[1]), int(cols[1]))]
         np.testing.assert_allclose(np.c_[xs, ys], want, atol=1e-6)
+
+
+@pytest.mark.parametrize("transform", [ROTATED, NORTH_UP], ids=["rotated", "north-up"])
+def test_unevenly_spaced_coordinates_are_refused_not_written_on_a_wrong_grid(tmp_path: Path,
+                                                                             transform: Affine) -> None:
+    from hsi_app.errors import ConfigError
+
+    _tif(tmp_path / "s.tif", transform)
+    cube = read_geotiff(tmp_path / "s.tif")
+    fields = cube.isel(x=[1, 2, 9])  # what where(two fields, drop=True) leaves: a gap between columns
+    with pytest.raises(ConfigError, match=r"x coordinates are not evenly spaced.*where\(\) without drop"):
+        fields.hsi.transform
+    with pytest.raises(ConfigError, match=r"y coordinates are not evenly spaced"):
+        cube.isel(y=[0, 1, 5]).hsi.map_coords([0], [0])
+    with pytest.raises(ConfigError, match="not evenly spaced"):
+        write_cube(tmp_path / "fields.tif", fields)
+    assert not (tmp_path / "fields.tif").exists()
+    xs, ys = cube.isel(x=[2, 4, 6]).hsi.map_coords([0, 0], [0, 2])  # an evenly spaced list is a strided grid
+    np.testing.assert_allclose(np.c_[xs, ys], [_centre(transform, 0, 2), _centre(transform, 0, 6)], atol=1e-6)
+    assert cube.isel(x=[7], y=[3]).hsi.transform.almost_equals(transform * Affine.translation(7, 3))
