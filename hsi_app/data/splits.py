@@ -233,6 +233,15 @@ class Split:
         """Number of test pixels."""
         return int(np.count_nonzero(self.test))
 
+    def within(self, valid: np.ndarray) -> Split:
+        """A copy with no train or test pixel outside ``valid`` ((H, W) bool); this split is left as it is.
+
+        The copy's arrays are new: a run that drops masked pixels never changes the caller's split
+        (reused to score several models on the same test pixels) nor the arrays it was built from.
+        """
+        keep = np.asarray(valid, dtype=bool)
+        return replace(self, train=np.where(keep, self.train, 0), test=np.where(keep, self.test, 0))
+
     def for_model(self, reach: int) -> Split:
         """This split with ``leaky`` judged for a model of receptive radius ``reach`` (:func:`leaks`)."""
         return replace(self, leaky=leaks(self.train, self.test, reach))

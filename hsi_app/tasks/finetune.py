@@ -366,16 +366,15 @@ def finetune(
             cube = cube.hsi.with_labels(plan.relabel(cube.hsi.labels), plan.class_names)
         train_labels, test_labels = plan.relabel(train_labels), plan.relabel(test_labels)
         if split is not None:
-            split.train, split.test = plan.relabel(split.train), plan.relabel(split.test)
+            split = replace(split, train=plan.relabel(split.train), test=plan.relabel(split.test))  # a copy
     num_classes, class_names = plan.num_classes, plan.class_names
     if opts.progress:
         print(f"classes: {plan.how}")
     if split is None:
         split = split_for_run(cube, TrainOptions(split=opts.split, seed=opts.seed), base.receptive_radius,
                               train_labels, test_labels)
-    split.train[~valid] = 0
-    split.test[~valid] = 0
-    split = split.for_model(base.receptive_radius)  # the one leak rule, judged for the base model
+    # a copy without the no-data pixels (the caller's split stays as given); the leak rule judged for the base model
+    split = split.within(valid).for_model(base.receptive_radius)
     check_split_pixels(split, str(cube.attrs.get("source", "input")))
     if plan.new_head:
         warn_untrained_classes(split.train, class_names, source)

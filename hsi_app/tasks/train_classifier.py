@@ -322,9 +322,9 @@ def train_classifier(
             f"split {split.protocol}: buffer {split.radius} px is smaller than {opts.model}'s receptive radius "
             f"{radius} px; make the split with radius >= {radius}"
         )
-    split.train[~valid] = 0
-    split.test[~valid] = 0
-    split = split.for_model(radius)  # one leak rule for drawn and given splits, judged for this model
+    # a copy without the no-data pixels (the caller's split and its arrays stay as given); one leak rule for
+    # drawn and given splits, judged for this model
+    split = split.within(valid).for_model(radius)
     check_split_pixels(split, str(cube.attrs.get("source", "input")))
     if opts.teacher:
         from hsi_app.tasks.distill import check_teacher

@@ -474,3 +474,29 @@ def test_class_messages_name_the_label_file(runs: dict, tmp_path: Path,
     errors = [ln for ln in text.splitlines() if ln.startswith("hsi: error")]
     assert code != 0 and len(errors) == 1, text
     assert f"{six}: label ids go up to 6 but the base run has 4 classes" in errors[0]
+
+
+def test_the_callers_split_is_left_as_given_when_classes_are_renumbered_and_pixels_masked(
+        runs: dict, tmp_path: Path) -> None:
+    """finetune renumbers and drops no-data pixels on a copy: the caller's Split and its arrays stay."""
+    from hsi_app.data.splits import Split
+    from hsi_app.io.cube import make_cube
+    from hsi_app.tasks.finetune import FinetuneOptions, finetune
+
+    new, labels = _scene(NEW_WL)
+    reversed_ids = np.where(labels > 0, 5 - labels, 0).astype(np.int32)  # renumbered by name to the base's ids
+    new[:, :4, :4] = np.nan  # a no-data corner with labels on it
+    cube = make_cube(new, wavelength=NEW_WL, labels=reversed_ids, class_names=["none", "D", "c", "B", "a"])
+    rows = np.arange(24)[:, None]
+    train = np.where(rows % 3 == 0, reversed_ids, 0).astype(np.int32)
+    test = np.where(rows % 3 == 0, 0, reversed_ids).astype(np.int32)
+    kept_train, kept_test = train.copy(), test.copy()
+    split = Split(train=train, test=test, protocol="maps")
+    arrays = split.train, split.test
+    finetune(cube, runs["base"], tmp_path / "ft", FinetuneOptions(lora_rank=2, epochs=1, progress=False), split=split)
+    assert split.train is arrays[0] and split.test is arrays[1]
+    np.testing.assert_array_equal(split.train, kept_train)
+    np.testing.assert_array_equal(split.test, kept_test)
+    np.testing.assert_array_equal(train, kept_train)
+    saved = Split.load(tmp_path / "ft" / "split.npz")
+    assert not (saved.test[:4, :4] > 0).any() and (kept_test[:4, :4] > 0).any()

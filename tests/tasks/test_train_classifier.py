@@ -79,3 +79,23 @@ def test_test_labels_only_on_no_data_are_refused(tmp_path: Path) -> None:
         train_classifier(cube, tmp_path / "run", TrainOptions(model="svm", progress=False),
                          train_labels=train, test_labels=test)
     assert not (tmp_path / "run").exists()
+
+
+def test_the_callers_split_and_label_arrays_are_left_as_given_on_a_masked_scene(tmp_path: Path) -> None:
+    """A split reused to score several models keeps its no-data pixels: the run drops them from a copy."""
+    data, labels = _scene(3)
+    cube, valid = _cube_with_hole(data)
+    cube = cube.hsi.with_labels(labels)
+    train = np.where((np.arange(H)[:, None] % 4 == 0), labels, 0).astype(np.int32)
+    test = np.where(train == 0, labels, 0).astype(np.int32)
+    kept_train, kept_test = train.copy(), test.copy()
+    split = Split(train=train, test=test, protocol="maps")  # int32 arrays: Split shares their memory
+    metrics = train_classifier(cube, tmp_path / "a", TrainOptions(model="svm", progress=False), split=split)
+    assert metrics["n_test"] == int((test[valid] > 0).sum())
+    np.testing.assert_array_equal(split.train, kept_train)
+    np.testing.assert_array_equal(split.test, kept_test)
+    np.testing.assert_array_equal(train, kept_train)
+    np.testing.assert_array_equal(test, kept_test)
+    full = make_cube(data, wavelength=WL, labels=labels)
+    again = train_classifier(full, tmp_path / "b", TrainOptions(model="svm", progress=False), split=split)
+    assert again["n_test"] == int((kept_test > 0).sum())
