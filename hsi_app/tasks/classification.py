@@ -32,6 +32,7 @@ from hsi_app.data.tiles import SceneTiles
 from hsi_app.tasks.class_metrics import classification_metrics  # noqa: F401  (re-exported: its home before)
 from hsi_app.errors import ConfigError, InvalidDataError, LabelError
 from hsi_app.tasks.train_classifier import DEFAULT_CLASSIFIER, check_class_weight_power
+from hsi_app.rng_state import kept_global_rng
 
 # Defaults chosen by an Indian Pines tuning run (random:0.1, leaky; whole-scene 145 x 145
 # tiles, 8 steps per epoch) that is not recorded in BENCHMARKS.md: 60 epochs scored above 40
@@ -541,6 +542,7 @@ def _new_model(name: str, image: np.ndarray, train: np.ndarray, num_classes: int
     return net
 
 
+@kept_global_rng()
 def fit_dense(
     image: np.ndarray,
     train: np.ndarray,

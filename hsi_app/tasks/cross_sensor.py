@@ -33,6 +33,7 @@ import numpy as np
 from hsi_app.data.normalize import BandStats
 from hsi_app.errors import HSIWarning
 from hsi_app.io.cube import Cube
+from hsi_app.rng_state import kept_global_rng
 
 SPLIT_COL = 70  # the base model sees columns < 70 of Indian Pines
 GAP_RULES = ("fill", "nodata")  # what enmap_like_target does with target bands in the scene's band gaps
@@ -98,6 +99,7 @@ def _norm(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, BandStats]:
     return np.nan_to_num(stats.apply(image)), stats
 
 
+@kept_global_rng()
 def train_base(
     scene: Cube, out: str | Path, *, model: str, epochs: int, tiles: int = 8, seed: int = 0,
     split_col: int = SPLIT_COL, progress: bool = False,
@@ -257,6 +259,7 @@ LORA_CLASSES = "new"
 """Whose classes the LoRA arm's head predicts (``FinetuneOptions.classes``): a new head for the region's."""
 
 
+@kept_global_rng()
 def adapt_lora(
     base_dir: str | Path, target: Target, out: str | Path, *, rank: int = 4, epochs: int = 20, tiles: int = 8,
     seed: int = 0,
@@ -310,6 +313,7 @@ def _base_behind_band_map(base_dir: str | Path, target: Target, seed: int) -> tu
     return z, base_cfg, model, net
 
 
+@kept_global_rng()
 def adapt_full(
     base_dir: str | Path, target: Target, *, model: str, epochs: int = 20, tiles: int = 8, seed: int = 0,
 ) -> dict[str, Any]:
@@ -327,6 +331,7 @@ def adapt_full(
             "seconds": round(seconds, 1)}
 
 
+@kept_global_rng()
 def adapt_head(
     base_dir: str | Path, target: Target, *, epochs: int = 20, tiles: int = 8, seed: int = 0, lr: float | None = None,
 ) -> dict[str, Any]:
@@ -438,6 +443,7 @@ def zero_shot_source(base_dir: str | Path, scene: Cube, target: Target) -> dict[
             "seconds": round(time.perf_counter() - t0, 1)}
 
 
+@kept_global_rng()
 def train_scratch(
     target: Target, *, model: str, epochs: int = 20, tiles: int = 8, seed: int = 0, schedule: str = "cosine",
 ) -> dict[str, Any]:

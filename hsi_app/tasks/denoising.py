@@ -43,6 +43,7 @@ import numpy as np
 
 from hsi_app.errors import ConfigError, InvalidDataError, ModelLoadError
 from hsi_app.io.cube import Cube
+from hsi_app.rng_state import kept_global_rng
 
 DEFAULT_MODEL = "hsdt_s"
 DEFAULT_EPOCHS = 30
@@ -198,6 +199,9 @@ def initial_model(clean: np.ndarray, opts: DenoiseOptions) -> Any:
     """The model training starts from: seeded new weights, its training subspace (if any) fitted to ``clean``,
     then the ``opts.init`` run's weights (:func:`hsi_app.tasks.denoise_init.warm_start`).
 
+    It seeds the global RNGs and leaves them seeded: the :func:`fit_denoiser` that follows trains from
+    them. :func:`train_denoiser` (and ``fit_denoiser`` called without ``net``) give the caller's back.
+
     Args:
         clean: ``(C, H, W)`` float32 normalised training region.
         opts: options (model, model_args, seed, init).
@@ -217,6 +221,7 @@ def initial_model(clean: np.ndarray, opts: DenoiseOptions) -> Any:
     return net
 
 
+@kept_global_rng()
 def fit_denoiser(clean: np.ndarray, opts: DenoiseOptions, net: Any = None) -> tuple[Any, dict[str, Any]]:
     """Train a registered denoiser on a normalised clean region.
 
@@ -275,6 +280,7 @@ def effective_band_chunk(net: Any, band_chunk: int) -> int:
     return 0 if getattr(net, "uses_all_bands", False) else int(band_chunk)
 
 
+@kept_global_rng()
 def train_denoiser(cube: Cube, out: str | os.PathLike[str], opts: DenoiseOptions) -> dict[str, Any]:
     """Train on a clean scene, save the run, score the held-out block; write ``metrics.json``.
 

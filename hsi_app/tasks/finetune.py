@@ -67,6 +67,7 @@ from hsi_app.tasks.finetune_checks import (  # noqa: F401  (MAX_TRAINABLE_FRACTI
     warn_untrained_classes,
 )
 from hsi_app.tasks.finetune_classes import plan_classes
+from hsi_app.rng_state import kept_global_rng
 
 BASE_CENTRES = "corrected"
 """``extra["finetune"]["base_centres"]`` of fine-tunes whose band map was built from the base's centres as
@@ -296,6 +297,7 @@ def _base_dir_checked(base_dir: str | os.PathLike[str]) -> tuple[Path, RunConfig
     return base_path, base
 
 
+@kept_global_rng()
 def finetune(
     cube: Cube,
     base_dir: str | os.PathLike[str],

@@ -33,6 +33,7 @@ from hsi_app.errors import ConfigError, LabelError
 from hsi_app.data.normalize import BandStats
 from hsi_app.io.cube import Cube
 from hsi_app.model_fwhm import training_fwhm
+from hsi_app.rng_state import kept_global_rng
 
 RUN_FILES = ("config.json", "model.safetensors", "split.npz", "metrics.json", "confusion.png", "map.tif", "map.png",
              "train_labels.tif")  # what a classification run writes into OUT (the last when tiles stream from disk)
@@ -268,6 +269,7 @@ def layout_note(protocol: str, radius: int, block: int, shape: tuple[int, ...]) 
             "split.npz with --train-labels/--test-labels")
 
 
+@kept_global_rng()
 def train_classifier(
     cube: Cube,
     out: str | os.PathLike[str],

@@ -30,6 +30,7 @@ import numpy as np
 from hsi_app.data.targets import SimOptions, SimulatedScene, simulate_targets
 from hsi_app.errors import ConfigError
 from hsi_app.tasks.detect_eval import TEST_SEED_BASE, Regions, column_regions, evaluate, test_scenes
+from hsi_app.rng_state import kept_global_rng
 
 OFFSET_WEIGHT = 1.0
 EPOCH_COVERAGE = 64  # an epoch draws crops covering the training region this many times
@@ -125,6 +126,7 @@ def _batch(image: np.ndarray, spectra: np.ndarray, names: list[str], regions: Re
     return np.stack(xs), np.stack(heats), np.stack(regs), np.stack(poss)
 
 
+@kept_global_rng()
 def train_detector(image: np.ndarray, spectra: np.ndarray, names: list[str], out: str | os.PathLike[str],
                    opts: DetectTrainOptions, *, wavelengths: np.ndarray, fwhm: np.ndarray,
                    band_indices: np.ndarray, source_bands: int, data: str = "",
