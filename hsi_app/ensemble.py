@@ -158,7 +158,9 @@ class EnsemblePredictor:
         return EnsemblePlan(tuple(plans))
 
     def apply_plan(self, plan: EnsemblePlan, image: np.ndarray) -> np.ndarray:
-        """``(C_cube, h, w)`` raw values of a window -> ``(K, h, w)`` mean of the members' probabilities."""
+        """``(C_cube, h, w)`` raw values of a window (numpy, or an xarray window of the cube) -> ``(K, h, w)``
+        mean of the members' probabilities."""
+        image = np.asarray(image)  # read an xarray window once, not once per member
         total = self.members[0].apply_plan(plan.members[0], image).astype(np.float32, copy=True)
         for member, member_plan in zip(self.members[1:], plan.members[1:]):
             total += member.apply_plan(member_plan, image)

@@ -297,10 +297,13 @@ class Predictor:
     def probs(self, image: np.ndarray) -> np.ndarray:
         """``(C_model, h, w)`` raw values (NaN = no data) -> ``(K, h, w)`` float32 probabilities.
 
+        ``image`` may be a numpy array or an xarray window (``cube[:, :30, :30]``; its values are used).
+
         Raises:
             BandMismatchError: ``image`` is not ``(C_model, h, w)`` (:func:`check_image`).
             ModelLoadError: the weights give NaN or inf (see :func:`check_probs`).
         """
+        image = np.asarray(image)  # an xarray window (cube.isel(...)) -> its values
         check_image(image, self.config.in_chans, f"{self.run_dir or self.model_name}: probs(image)", "the model's")
         if self.config.model_name == "svm":
             c, h, w = image.shape
@@ -445,9 +448,12 @@ class Predictor:
     def apply_plan(self, plan: BandPlan | SubsetPlan, image: np.ndarray) -> np.ndarray:
         """``(C_cube, h, w)`` raw values of a window (NaN = no data) -> ``(K, h, w)`` probabilities.
 
+        ``image`` may be a numpy array or an xarray window of the cube (``cube[:, :30, :30]``).
+
         Raises:
             BandMismatchError: ``image`` is not ``(C_cube, h, w)`` for the cube planned for (:func:`check_image`).
         """
+        image = np.asarray(image)  # an xarray window (cube.isel(...)) -> its values
         if plan.bands is not None:
             check_image(image, plan.bands, f"{self.run_dir or self.model_name}: bind(cube)(image)", "the bound cube's")
         if isinstance(plan, SubsetPlan):

@@ -70,6 +70,24 @@ def test_an_ensemble_refuses_an_hwc_window(tmp_path: Path) -> None:
         ens.apply_plan(ens.plan(cube), chw.transpose(1, 2, 0))
 
 
+def test_an_xarray_window_is_taken_as_its_values(tmp_path: Path) -> None:
+    """``pred.bind(cube)(cube[:, :6, :5])``: a DataArray window gives what its values give."""
+    runs = [make_run(tmp_path / f"m{i}", in_chans=C, seed=i) for i in range(2)]
+    pred = Predictor.load(runs[0], device="cpu")
+    cube = _cube()
+    window = cube[:, :6, :5]
+    values = np.asarray(window.values)
+    np.testing.assert_array_equal(pred.bind(cube)(window), pred.bind(cube)(values))
+    np.testing.assert_array_equal(pred.probs(cube.isel(x=slice(2, 7))), pred.probs(np.asarray(cube.values)[:, :, 2:7]))
+    ens = EnsemblePredictor.load(runs, device="cpu")
+    np.testing.assert_array_equal(ens.bind(cube)(window), ens.bind(cube)(values))
+    wide = make_cube(np.random.default_rng(1).random((7, H, W), dtype=np.float32),
+                     wavelength=[400.0, 450.0, 500.0, 600.0, 700.0, 750.0, 800.0])
+    np.testing.assert_array_equal(pred.bind(wide)(wide[:, :4, :4]), pred.bind(wide)(np.asarray(wide.values)[:, :4, :4]))
+    with pytest.raises(BandMismatchError, match=r"transpose\(2, 0, 1\)"):
+        pred.bind(cube)(window.transpose("y", "x", "band"))
+
+
 def test_load_classifier_takes_one_run_as_a_path(tmp_path: Path) -> None:
     run = make_run(tmp_path / "m0", in_chans=C)
     image = np.asarray(_cube().values)
