@@ -11,6 +11,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from hsi_app.errors import CubeReadError, DatasetNotFoundError, HSIError, cannot_read
 from hsi_app.io.cube import Cube
 
@@ -83,7 +85,7 @@ def open_cube(
     path: str | os.PathLike[str],
     *,
     key: str | None = None,
-    labels: str | os.PathLike[str] | None = None,
+    labels: str | os.PathLike[str] | np.ndarray | None = None,
     label_key: str | None = None,
     label_attribute: str = "class",
     label_layer: str | None = None,
@@ -96,7 +98,9 @@ def open_cube(
         path: a file, EnMAP product folder/zip, or a built-in name (``indian_pines``).
         key: ``.mat`` variable holding the cube (default: a known key or the only 3-D array).
         labels: a label raster (``.mat``/``.npy``/GeoTIFF) or vector file (GeoPackage,
-            Shapefile) to attach as ``label``; overrides labels found next to the cube.
+            Shapefile) to attach as ``label``; overrides labels found next to the cube. An ``(H, W)``
+            integer array is attached as it is (``cube.hsi.with_labels(labels)``: same checks; class
+            names: pass them to ``with_labels``).
         label_key: ``.mat`` variable holding the labels.
         label_attribute: vector attribute holding the class.
         label_layer: layer of a vector label file with several layers (refused without it).
@@ -134,6 +138,8 @@ def open_cube(
     from hsi_app.io.read_values import mark_as_read
 
     mark_as_read(cube)  # a run trained on it later can tell whether it was changed in Python since
+    if labels is not None and not isinstance(labels, (str, os.PathLike)):  # an (H, W) array, not a file
+        return cube.hsi.with_labels(np.asarray(labels))
     if labels is not None:
         from hsi_app.io.labels import read_labels
 

@@ -414,3 +414,19 @@ def test_off_a_rotated_grid_the_fix_is_vector_labels_not_gdalwarp(tmp_path: Path
     nearly = from_origin(600000.0, 5100000.0, 30.00004, 30.0)  # 1.3e-6 off: printed with the digits that show it
     with pytest.raises(LabelError, match=r"its pixels are 30\.00004 x 30, the scene's 30 x 30;"):
         read_labels(_write_tif(tmp_path / "nearly.tif", _labels(), nearly), _cube(georef=True))
+
+
+def test_open_cube_takes_a_label_array_with_the_same_checks_as_with_labels(tmp_path: Path) -> None:
+    """``open_cube(path, labels=arr)``: an (H, W) array is attached as ``with_labels`` would, checked alike."""
+    from hsi_app.io import open_cube
+
+    tif = tmp_path / "scene.tif"
+    _cube(georef=True).rio.to_raster(tif)
+    lab = _labels(3)
+    cube = open_cube(tif, labels=lab)
+    assert cube.hsi.labels.dtype == np.int32
+    np.testing.assert_array_equal(cube.hsi.labels, lab)
+    with pytest.raises(LabelError, match=r"\(9, 14\).*\(14, 9\)"):
+        open_cube(tif, labels=lab.T)
+    with pytest.raises(LabelError):
+        open_cube(tif, labels=lab + 0.5)  # fractional ids are refused as by with_labels
