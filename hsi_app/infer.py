@@ -133,6 +133,21 @@ def read_window(cube: Cube, win: Window) -> tuple[np.ndarray, np.ndarray]:
     return block.hsi.read_masked()
 
 
+def window_probs(prob_fn: ProbFn, image: np.ndarray, num_classes: int) -> np.ndarray:
+    """``prob_fn(image)`` for a ``(C, h, w)`` window, checked to be ``(K, h, w)`` with K = ``num_classes``.
+
+    Raises:
+        ConfigError: another shape (a model for other classes, a cropped or transposed output), which
+            would otherwise fail in numpy indexing or count classes beyond K silently.
+    """
+    probs = np.asarray(prob_fn(image))
+    want = (num_classes, *image.shape[1:])
+    if probs.shape != want:
+        raise ConfigError(f"predict_scene: prob_fn returned shape {probs.shape} for a {tuple(image.shape)} window; "
+                          f"it must return (K, h, w) = {want} probabilities (K = num_classes = {num_classes})")
+    return probs
+
+
 def classify_probs(probs: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(K, h, w)`` probabilities -> class ``(h, w)`` uint8 (1..K, 0 = no data) and confidence float32."""
     cls = (np.argmax(probs, axis=0) + 1).astype(np.uint8)
@@ -188,6 +203,7 @@ def predict_scene(
 
     Raises:
         InvalidDataError: the scene holds no valid pixel.
+        ConfigError: ``prob_fn`` returned another shape than ``(num_classes, h, w)`` for a window.
     """
     import time
 
@@ -208,7 +224,7 @@ def predict_scene(
         writer = stack.enter_context(class_map_writer(out, cube, num_classes, class_names)) if out is not None else None
         for win in bar(wins, desc="predict", unit="win", enabled=progress):
             image, valid = read_window(cube, win)
-            probs = prob_fn(image)
+            probs = window_probs(prob_fn, image, num_classes)
             cls, conf = classify_probs(probs[(slice(None), *win.crop)], valid[win.crop])
             any_valid |= bool(valid[win.crop].any())
             counts += np.bincount(cls.ravel(), minlength=num_classes + 1)[: num_classes + 1]

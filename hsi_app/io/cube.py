@@ -39,7 +39,7 @@ import numpy as np
 import rioxarray  # noqa: F401  (registers the ``.rio`` accessor)
 import xarray as xr
 
-from hsi_app.errors import ConfigError, LabelError
+from hsi_app.errors import BandMismatchError, ConfigError, LabelError
 from hsi_app.io.derived_valid import DERIVED_VALID_ATTR, derived_mark, still_derived
 from hsi_app.io.indian_pines_bands import corrected_centres
 
@@ -167,7 +167,7 @@ def make_cube(
             Pines (a scene file written from the built-in scene before session 50) gets its two
             mislabelled centres corrected (:func:`~hsi_app.io.indian_pines_bands.corrected_centres`).
         fwhm: ``(C,)`` band widths in nm; NaN when unknown.
-        bad_bands: 0-based indices of unusable bands.
+        bad_bands: 0-based indices of unusable bands (or a ``(C,)`` bool mask).
         x, y: pixel-centre coordinates; default: those of a north-up ``transform``, else
             pixel index + 0.5. A rotated or sheared grid always gets index + 0.5, and its
             transform is kept in ``attrs["grid_transform"]`` (``cube.hsi.transform`` and
@@ -186,23 +186,29 @@ def make_cube(
 
     Returns:
         The Cube (DataArray, dims ``(band, y, x)``).
+
+    Raises:
+        ConfigError: ``data`` not 3-D, ``bad_bands`` outside ``0..C-1``, ``x``/``y`` not one per column/row.
+        BandMismatchError: ``wavelength``/``fwhm`` not one per band.
+        LabelError: ``labels`` not ``(H, W)`` integer ids.
     """
+    if not hasattr(data, "ndim"):  # a nested list
+        data = np.asarray(data)
     if data.ndim != 3:
-        raise ValueError(f"make_cube expects (C, H, W) data, got shape {tuple(data.shape)}")
+        raise ConfigError(f"make_cube: data has shape {tuple(data.shape)}; pass a (C, H, W) array, bands first "
+                          "(data.transpose(2, 0, 1) for an (H, W, C) one, data[None] for one band)")
     c, h, w = (int(s) for s in data.shape)
-    wl = _band_vector(wavelength, c)
+    wl = _band_vector(wavelength, c, "wavelength")
     fixed = corrected_centres(wl)
     if fixed is not None:
         wl = fixed
-    fw = _band_vector(fwhm, c)
-    bad = np.zeros(c, dtype=bool)
-    if bad_bands is not None and len(bad_bands):
-        bad[np.asarray(bad_bands, dtype=int)] = True
+    fw = _band_vector(fwhm, c, "fwhm")
+    bad = _bad_band_mask(bad_bands, c)
     rotated = transform is not None and bool(transform.b or transform.d)
     if rotated:  # scene pixel index + 0.5, whatever x/y say: cube.hsi.transform derives windows' grids from them
         x = y = None
-    xs = np.arange(w, dtype=np.float64) + 0.5 if x is None else np.asarray(x, dtype=np.float64)
-    ys = np.arange(h, dtype=np.float64) + 0.5 if y is None else np.asarray(y, dtype=np.float64)
+    xs = np.arange(w, dtype=np.float64) + 0.5 if x is None else _axis_vector(x, w, "x", "columns")
+    ys = np.arange(h, dtype=np.float64) + 0.5 if y is None else _axis_vector(y, h, "y", "rows")
     if transform is not None and not rotated:  # north-up: centres from the transform
         if x is None:
             xs = transform.c + transform.a * xs
@@ -332,12 +338,50 @@ def _nodata_attr(nodata: float | None, dtype: Any) -> dict[str, float]:
     return {"nodata": value}
 
 
-def _band_vector(values: Sequence[float] | np.ndarray | None, c: int) -> np.ndarray:
+def _band_vector(values: Sequence[float] | np.ndarray | None, c: int, name: str) -> np.ndarray:
+    """``(C,)`` float64 per-band values (NaN when ``None``).
+
+    Raises:
+        BandMismatchError: not one value per band.
+    """
     if values is None:
         return np.full(c, np.nan)
     arr = np.asarray(values, dtype=np.float64).reshape(-1)
     if arr.size != c:
-        raise ValueError(f"expected {c} per-band values, got {arr.size}")
+        raise BandMismatchError(f"make_cube: {name} has {arr.size} values for {c} bands; pass one per band")
+    return arr
+
+
+def _bad_band_mask(bad_bands: Sequence[int] | np.ndarray | None, c: int) -> np.ndarray:
+    """``(C,)`` bool from 0-based band indices (or a ``(C,)`` bool mask).
+
+    Raises:
+        ConfigError: an index outside ``0..C-1``.
+    """
+    bad = np.zeros(c, dtype=bool)
+    if bad_bands is None:
+        return bad
+    given = np.asarray(bad_bands).reshape(-1)
+    if given.dtype == bool and given.size == c:
+        return given.copy()
+    idx = given.astype(int)
+    out = idx[(idx < 0) | (idx >= c)]
+    if out.size:
+        raise ConfigError(f"make_cube: bad_bands {out.tolist()} outside 0..{c - 1}; they are 0-based indices of "
+                          f"the {c} bands")
+    bad[idx] = True
+    return bad
+
+
+def _axis_vector(values: np.ndarray, n: int, name: str, what: str) -> np.ndarray:
+    """``(n,)`` float64 pixel-centre coordinates.
+
+    Raises:
+        ConfigError: not one value per row/column.
+    """
+    arr = np.asarray(values, dtype=np.float64).reshape(-1)
+    if arr.size != n:
+        raise ConfigError(f"make_cube: {name} has {arr.size} values for {n} {what}; pass one per pixel centre")
     return arr
 
 

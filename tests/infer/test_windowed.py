@@ -135,3 +135,15 @@ def test_dask_map_overlap_equals_one_shot(cube) -> None:  # noqa: ANN001
     out = predict_dask(box_model, data, valid, halo=RADIUS).compute()
     np.testing.assert_array_equal(out[0].astype(np.uint8), expected)
     np.testing.assert_allclose(out[1], conf, rtol=1e-6)
+
+
+@pytest.mark.parametrize("wrong", [lambda p: p[:, :5, :5], lambda p: p[:2], lambda p: p.transpose(1, 2, 0)],
+                         ids=["cropped", "fewer-classes", "hwk"])
+def test_a_prob_fn_of_another_shape_is_named_with_the_expected_one(cube, wrong, tmp_path: Path) -> None:  # noqa: ANN001
+    from hsi_app.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"prob_fn returned shape \(.*\) for a \(4, 10, 10\) window; it must return "
+                                          r"\(K, h, w\) = \(3, 10, 10\) probabilities \(K = num_classes = 3\)$"):
+        predict_scene(lambda im: wrong(box_model(im)), cube, num_classes=K, halo=RADIUS, window=8,
+                      out=tmp_path / "m.tif", progress=False)
+    assert not (tmp_path / "m.tif").exists()
