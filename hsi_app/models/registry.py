@@ -96,15 +96,28 @@ def create_model(
 ) -> Any:
     """Build a registered model.
 
+    The shapes it maps depend on its task (``model_info(name)["task"]``):
+
+    ==================  ==========================================  ===================================
+    task                input                                       output
+    ==================  ==========================================  ===================================
+    ``classification``  ``(B, C, h, w)``                            ``(B, K, h, w)`` class logits
+    ``denoise``         ``(B, C, h, w)`` or ``(B, 1, C, h, w)``;     the input's shape (denoised values)
+                        ``hsdt_subspace*``: ``(B, 1, C, h, w)`` only
+    ``detect``          ``(B, C, h, w)``                            ``(B, K + 4, h, w)``: K heat-map
+                                                                    logits, centre offset (dy, dx), log
+                                                                    box height and width
+    ==================  ==========================================  ===================================
+
     Args:
         name: registered model name (see :func:`list_models`).
         in_chans: number of input bands ``C``.
-        num_classes: number of output classes ``K`` (labels ``1..K``).
+        num_classes: number of output classes ``K`` (labels ``1..K``; denoisers ignore it, runs pass 1).
         wavelengths: ``(C,)`` band centres in nm; used by wavelength-aware families.
         **kwargs: family-specific options (width, depth, dropout...).
 
     Returns:
-        ``torch.nn.Module`` mapping ``(B, C, h, w)`` to ``(B, K, h, w)``.
+        ``torch.nn.Module`` mapping the shapes above for its task.
 
     Raises:
         UnknownKeyError: ``name`` is not registered.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -113,3 +114,22 @@ def test_bad_model_args_name_only_the_unknown_keys() -> None:
 def test_sizes_that_are_not_integers_are_one_config_error(sizes: dict) -> None:
     with pytest.raises(ConfigError, match="both must be integers >= 1"):
         create_model("test_ssfcn", **sizes)
+
+
+def test_create_model_documents_the_shapes_each_task_maps() -> None:
+    """The shapes create_model's docstring gives per task are those the test models map."""
+    doc = " ".join((create_model.__doc__ or "").split())
+    c, k, b = 6, 3, 2
+    want = {"classification": (b, k, 8, 8), "denoise": (b, c, 8, 8), "detect": (b, k + 4, 8, 8)}
+    for task, text in [("classification", "(B, K, h, w)"), ("denoise", "the input's shape"),
+                       ("detect", "(B, K + 4, h, w)"), ("denoise", "``hsdt_subspace*``: ``(B, 1, C, h, w)`` only")]:
+        assert f"``{task}``" in doc and text in doc, (task, text)
+    for name in list_models("test_*"):
+        task = model_info(name)["task"]
+        model = create_model(name, in_chans=c, num_classes=k, wavelengths=np.linspace(450.0, 900.0, c)).eval()
+        with torch.no_grad():
+            if name.startswith("test_hsdt_subspace"):
+                x = torch.rand(b, 1, c, 8, 8)
+                assert tuple(model(x).shape) == tuple(x.shape), name
+                continue
+            assert tuple(model(torch.rand(b, c, 8, 8)).shape) == want[task], name
