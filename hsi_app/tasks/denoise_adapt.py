@@ -73,7 +73,8 @@ def mc_sure(fn: Callable[[torch.Tensor], torch.Tensor], y: torch.Tensor, sigma: 
 def sigma_from_255(value: float) -> float:
     """Noise std given on the 0-255 scale of the normalised data (as in ``gaussian:S``) -> normalised units."""
     if not np.isfinite(value) or value <= 0:
-        raise ConfigError(f"--adapt-sigma {value}: must be a positive noise std on the 0-255 scale, e.g. 50")
+        raise ConfigError(f"--adapt-sigma {value}: must be a positive noise std on the 0-255 scale, e.g. 50 "
+                          "(adapt_sigma= in Python)")
     return float(value) / 255.0
 
 
@@ -85,7 +86,8 @@ def check_adapt(adapt_sigma: float, adapt_steps: int) -> float:
     """
     sigma = sigma_from_255(adapt_sigma)
     if adapt_steps < 1:
-        raise ConfigError(f"--adapt-steps {adapt_steps}: must be at least 1, e.g. {DEFAULT_ADAPT_STEPS}")
+        raise ConfigError(f"--adapt-steps {adapt_steps}: must be at least 1, e.g. {DEFAULT_ADAPT_STEPS} "
+                          "(adapt_steps= in Python)")
     return sigma
 
 

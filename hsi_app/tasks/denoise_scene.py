@@ -288,7 +288,7 @@ def denoise_cube(
                 b, rr, cc = (int(v[0]) for v in np.nonzero(bad_px))
                 raise InvalidDataError(
                     f"{source}: NaN, no-data or masked (GDAL mask, alpha band, --exclude-masks) values in the input "
-                    f"(first at band {good[b] + 1}, row {r + rr}, col {col + cc}); fill them first or pass --fill-nan"
+                    f"(first at band {good[b] + 1}, row {r + rr}, col {col + cc}); fill them first or pass --fill-nan (fill_nan=True in Python)"
                 )
             x = np.where(bad_px, fill_values()[:, None, None], x)
         if plan is not None:

@@ -429,10 +429,10 @@ def check_window(window: int, height: int, width: int, *, field: int, multiple: 
         ConfigError: the window is smaller than the receptive field while the scene is larger.
     """
     if window < 1:
-        raise ConfigError(f"{what} {window}: must be a positive number of pixels, e.g. 512")
+        raise ConfigError(f"{what} {window}: must be a positive number of pixels, e.g. 512 (window= in Python)")
     if window < max(height, width) and window < field:
         raise ConfigError(f"{what} {window}: smaller than the receptive field of {model} ({field} px); "
-                          f"pass {what} {field} or more")
+                          f"pass {what} {field} or more (window= in Python)")
     return max(multiple, window // multiple * multiple)
 
 

@@ -122,7 +122,7 @@ def distill_targets(probs: np.ndarray, held_out: np.ndarray) -> np.ndarray:
 def check_distill_weight(weight: float) -> None:
     """Refuse a distillation weight that is not positive and finite (``--distill-weight``)."""
     if not (np.isfinite(weight) and weight > 0):
-        raise ConfigError(f"--distill-weight {weight}: must be a positive number, e.g. 1.0")
+        raise ConfigError(f"--distill-weight {weight}: must be a positive number, e.g. 1.0 (distill_weight= in Python)")
 
 
 def teacher_record(teachers: Sequence[str | os.PathLike[str]], weight: float, pixels: int) -> dict[str, Any]:

@@ -102,13 +102,15 @@ class FinetuneOptions:
             ConfigError: ``lora_rank`` or ``epochs`` below 1, or ``lr`` / ``lora_alpha`` not a finite number > 0.
         """
         if self.lora_rank < 1:
-            raise ConfigError(f"--lora-rank {self.lora_rank}: use a rank >= 1, e.g. 4 or 8")
+            raise ConfigError(f"--lora-rank {self.lora_rank}: use a rank >= 1, e.g. 4 or 8 (lora_rank= in Python)")
         if self.lora_alpha is not None and not (math.isfinite(self.lora_alpha) and self.lora_alpha > 0):
-            raise ConfigError(f"--lora-alpha {self.lora_alpha:g}: use a scaling > 0 (default: 2 x rank)")
+            raise ConfigError(f"--lora-alpha {self.lora_alpha:g}: use a scaling > 0 (default: 2 x rank; lora_alpha= in "
+                              "Python)")
         if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ConfigError(f"--lr {self.lr:g}: use a learning rate > 0, e.g. {DEFAULT_FINETUNE_LR:g}")
+            raise ConfigError(f"--lr {self.lr:g}: use a learning rate > 0, e.g. {DEFAULT_FINETUNE_LR:g} (lr= in Python)")
         if self.epochs is not None and self.epochs < 1:
-            raise ConfigError(f"--epochs {self.epochs}: must be at least 1 (default: {DEFAULT_FINETUNE_EPOCHS})")
+            raise ConfigError(f"--epochs {self.epochs}: must be at least 1 (default: {DEFAULT_FINETUNE_EPOCHS}; epochs= in "
+                              "Python)")
 
 
 def band_matrix(base: RunConfig, wavelengths: np.ndarray, fwhm: np.ndarray, *, resample: bool = True,
@@ -266,7 +268,7 @@ def lora_config(net_for_targets: Any, rank: int, alpha: float | None, train_head
     from peft import LoraConfig
 
     if rank < 1:
-        raise ConfigError(f"--lora-rank {rank}: use a rank >= 1, e.g. 4 or 8")
+        raise ConfigError(f"--lora-rank {rank}: use a rank >= 1, e.g. 4 or 8 (lora_rank= in Python)")
     return LoraConfig(r=int(rank), lora_alpha=float(alpha if alpha is not None else 2 * rank),
                       target_modules=lora_targets(net_for_targets), lora_dropout=0.0, bias="none",
                       modules_to_save=["head"] if train_head else None)

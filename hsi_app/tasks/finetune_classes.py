@@ -65,7 +65,7 @@ def _base_id(name: str, base_names: Sequence[str], source: str) -> int | None:
     near = [i for i, n in enumerate(base_names) if i > 0 and class_name_key(n) == class_name_key(name)]
     if len(near) > 1:
         raise ConfigError(f"{source}: class {name!r} matches several base classes ({', '.join(base_names[i] for i in near)})"
-                          " but for case; spell it as one of them, or pass --classes new")
+                          " but for case; spell it as one of them, or pass --classes new (classes='new' in Python)")
     return near[0] if near else None
 
 
@@ -87,7 +87,7 @@ def plan_classes(base_names: Sequence[str], label_names: Sequence[str] | None, m
         ConfigError: an unknown mode; ``base`` with classes the base run does not have.
     """
     if mode not in CLASS_MODES:
-        raise ConfigError(f"--classes {mode}: use one of {', '.join(CLASS_MODES)}")
+        raise ConfigError(f"--classes {mode}: use one of {', '.join(CLASS_MODES)} (classes= in Python)")
     k_base = len(base_names) - 1
     max_id = max((int(np.max(m)) for m in maps if m.size), default=0)
     present = sorted(set().union(*(np.unique(m[m > 0]).tolist() for m in maps)))
@@ -99,7 +99,7 @@ def plan_classes(base_names: Sequence[str], label_names: Sequence[str] | None, m
         if mode == "base" or (mode == "auto" and not unmatched and present):
             if unmatched:
                 raise ConfigError(f"{source}: classes {', '.join(unmatched[:4])} are not classes of the base run "
-                                  f"({', '.join(base_names[1:5])}, ...); rename them or pass --classes new")
+                                  f"({', '.join(base_names[1:5])}, ...); rename them or pass --classes new (classes='new' in Python)")
             table = np.zeros(max_id + 1, dtype=np.int32)
             for i in present:
                 table[i] = base_ids[i]
@@ -112,9 +112,9 @@ def plan_classes(base_names: Sequence[str], label_names: Sequence[str] | None, m
     if mode == "base" or (mode == "auto" and max_id == k_base):
         if max_id > k_base:
             raise ConfigError(f"{source}: label ids go up to {max_id} but the base run has {k_base} classes; "
-                              "pass --classes new for a new head")
+                              "pass --classes new (classes='new' in Python) for a new head")
         return ClassPlan(k_base, list(base_names), False, None, f"ids taken as the base run's {k_base} classes")
     if mode == "auto" and max_id < k_base:
         warnings.warn(f"{source}: label ids 1..{max_id} have no class names, so they get a new head; if they are the "
-                      f"base run's classes ({base_names[1]}, ...), pass --classes base", HSIWarning, stacklevel=2)
+                      f"base run's classes ({base_names[1]}, ...), pass --classes base (classes='base' in Python)", HSIWarning, stacklevel=2)
     return ClassPlan(max_id, unnamed, True, None, f"a new head for {max_id} classes")

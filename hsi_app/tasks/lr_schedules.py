@@ -32,7 +32,7 @@ def check_schedule(name: str | None) -> str:
     """
     name = name or "cosine"
     if name not in SCHEDULES:
-        raise ConfigError(f"--schedule {name!r}: unknown; use one of {', '.join(SCHEDULES)}")
+        raise ConfigError(f"--schedule {name!r}: unknown; use one of {', '.join(SCHEDULES)} (schedule= in Python)")
     return name
 
 

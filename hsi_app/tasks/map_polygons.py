@@ -141,14 +141,16 @@ def vectorize_map(
     from hsi_app.progress import bar, steps
 
     if connectivity not in (4, 8):
-        raise ConfigError(f"--connectivity {connectivity}: use 4 or 8")
+        raise ConfigError(f"--connectivity {connectivity}: use 4 or 8 (connectivity= in Python)")
     cmap = read_class_map(map_path)
     area = pixel_area_m2(cmap.transform, cmap.crs, cmap.classes.shape)
     if min_area_ha is not None:
         if area is None:
-            raise ConfigError(f"{map_path}: --min-area needs a projected CRS; use --min-pixels instead")
+            raise ConfigError(f"{map_path}: --min-area needs a projected CRS; use --min-pixels instead "
+                              "(min_area_ha=, min_pixels= in Python)")
         if not 0 < min_area_ha < np.inf:
-            raise ConfigError(f"--min-area {min_area_ha}: must be a positive number of hectares, e.g. 0.5")
+            raise ConfigError(f"--min-area {min_area_ha}: must be a positive number of hectares, e.g. 0.5 "
+                              "(min_area_ha= in Python)")
     h, w = cmap.classes.shape
     most = h * w - 1  # a patch can be at most the whole map; rasterio's sieve takes sizes below the pixel count
     if min_area_ha is not None:
@@ -157,7 +159,7 @@ def vectorize_map(
                               f"{most * area / M2_PER_HA:g} ha")
         min_pixels = max(1, int(np.ceil(min_area_ha * M2_PER_HA / area)))
     if min_pixels < 1:
-        raise ConfigError(f"--min-pixels {min_pixels}: must be at least 1")
+        raise ConfigError(f"--min-pixels {min_pixels}: must be at least 1 (min_pixels= in Python)")
     if min_pixels > most:
         raise ConfigError(f"--min-pixels {min_pixels}: larger than the map ({h} x {w} px); use at most {most}")
     if not (cmap.classes > 0).any():

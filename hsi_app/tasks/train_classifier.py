@@ -83,26 +83,29 @@ class TrainOptions:
         """
         check_buffer(self.buffer, self.split)
         if self.epochs is not None and self.epochs < 1:
-            raise ConfigError(f"--epochs {self.epochs}: must be at least 1")
+            raise ConfigError(f"--epochs {self.epochs}: must be at least 1 (epochs= in Python)")
         if self.window < 1:
-            raise ConfigError(f"--window {self.window}: must be a positive number of pixels, e.g. 512")
+            raise ConfigError(f"--window {self.window}: must be a positive number of pixels, e.g. 512 (window= in Python)")
         check_class_weight_power(self.class_weight_power)
         if self.class_weight_power and self.model == "svm":
-            raise ConfigError("--class-weights weights the loss of the neural models; the SVM baseline does not take it")
+            raise ConfigError("--class-weights (class_weight_power= in Python) weights the loss of the neural models; the SVM "
+                              "baseline does not take it")
         if self.teacher:
             from hsi_app.tasks.distill import check_distill_weight
 
             check_distill_weight(self.distill_weight)
             if self.model == "svm":
-                raise ConfigError("--teacher distils into a neural model; the SVM baseline does not take it")
+                raise ConfigError("--teacher (teacher= in Python) distils into a neural model; the SVM baseline does not "
+                                  "take it")
         if self.model != "svm":
             from hsi_app.models.registry import model_info
 
             task = model_info(self.model)["task"]
             if task != "classification":
-                hint = {"denoise": "--task denoise", "detect": "--task detect"}.get(task, "another model")
+                hint = {"denoise": "--task denoise (train_denoiser in Python)",
+                        "detect": "--task detect (train_detector in Python)"}.get(task, "another model")
                 raise ConfigError(f"--model {self.model} is a {task} model; pick a classification model "
-                                  f"(`hsi models list`) or use {hint}")
+                                  f"(`hsi models list`; list_models() in Python) or use {hint}")
 
 
 def check_buffer(buffer: int | None, split: str, *, given_maps: bool = False, ready_split: bool = False) -> None:
@@ -124,17 +127,19 @@ def check_buffer(buffer: int | None, split: str, *, given_maps: bool = False, re
     if buffer is None:
         return
     if isinstance(buffer, bool) or not isinstance(buffer, (int, np.integer)) or buffer < 0:
-        raise ConfigError(f"--buffer {buffer}: use a whole number of pixels >= 0, e.g. 11 (the default model's radius)")
+        raise ConfigError(f"--buffer {buffer}: use a whole number of pixels >= 0, e.g. 11 (the default model's radius; "
+                          "buffer= in Python)")
     if given_maps:
         raise ConfigError(f"--buffer {buffer}: --train-labels/--test-labels keep their own gap (recorded with the run); "
-                          "drop it")
+                          "drop it (buffer=None in Python)")
     if ready_split:
-        raise ConfigError(f"--buffer {buffer}: a ready split keeps the buffer it was drawn with; drop it")
+        raise ConfigError(f"--buffer {buffer}: a ready split keeps the buffer it was drawn with; drop it "
+                          "(buffer=None in Python)")
     from hsi_app.data.splits import parse_split
 
     if parse_split(split).kind != "disjoint":
         raise ConfigError(f"--buffer {buffer}: --split {split} has no buffer (only a disjoint:F split has one); "
-                          "use --split disjoint:F or drop it")
+                          "use --split disjoint:F or drop it (split='disjoint:F' or buffer=None in Python)")
 
 
 def check_class_weight_power(power: float) -> None:
@@ -145,7 +150,7 @@ def check_class_weight_power(power: float) -> None:
     """
     if not 0.0 <= power <= 1.0:
         raise ConfigError(f"--class-weights {power}: the exponent must be in [0, 1] "
-                          "(0 = unweighted, 0.5 = inverse square-root frequency)")
+                          "(0 = unweighted, 0.5 = inverse square-root frequency; class_weight_power= in Python)")
 
 
 def run_class_names(names: Sequence[str] | None, num_classes: int) -> list[str]:
@@ -189,7 +194,8 @@ def check_has_labels(source: str, label_maps: Sequence[np.ndarray]) -> None:
         LabelError: naming ``source`` and what to pass.
     """
     if not label_maps:
-        raise LabelError(f"{source}: no labels; pass --labels (raster or vector) or --train-labels/--test-labels")
+        raise LabelError(f"{source}: no labels; pass --labels (raster or vector) or --train-labels/--test-labels "
+                         "(cube.hsi.with_labels(labels), or train_labels= and test_labels=, in Python)")
     if not any((m > 0).any() for m in label_maps):
         raise LabelError(f"{source}: its label map has no labelled pixel (all 0); pass labels with classes 1..K")
 
@@ -239,7 +245,8 @@ def split_for_run(cube: Cube, opts: TrainOptions, radius: int, train_labels: np.
 
     if train_labels is not None or test_labels is not None:
         if train_labels is None or test_labels is None:
-            raise LabelError("--train-labels and --test-labels go together; pass both")
+            raise LabelError("--train-labels and --test-labels (train_labels=, test_labels= in Python) go together; "
+                             "pass both")
         check_buffer(opts.buffer, opts.split, given_maps=True)
         return split_from_maps(train_labels, test_labels, radius=radius)  # leaky when they are as close as that
     return protocol_split(cube, opts.split, seed=opts.seed, radius=radius if opts.buffer is None else opts.buffer)

@@ -110,7 +110,7 @@ def test_window_below_the_receptive_field_is_refused_before_the_scene_is_read(tm
 
     monkeypatch.setattr("hsi_app.tasks.train_classifier.scene_in_memory", read)
     with pytest.raises(ConfigError, match=rf"^--window 16: smaller than the receptive field of test_hsdt \({field} px\); "
-                                          rf"pass --window {field} or more$"):
+                                          rf"pass --window {field} or more \(window= in Python\)$"):
         train(tmp_path, "run", scene(), window=16)
     assert not (tmp_path / "run").exists()
 
