@@ -161,8 +161,12 @@ def batch(task: str, model: str | None, inputs: tuple[str, ...], scenes: tuple[s
     if task == "classify":
         job = classify_adapter(smooth_spec)
     elif task == "detect":
-        job = detect_adapter(DetectOptions(method or default_detect_method(model), targets, materials, threshold,
-                                           max_points, scale=scale))
+        from hsi_app.cli.detect_cmd import refuse_unused_detect_options
+        from hsi_app.tasks.detectors_classical import check_method
+
+        chosen = check_method(method or default_detect_method(model))
+        refuse_unused_detect_options(chosen, has_library=bool(targets), pixels=False)
+        job = detect_adapter(DetectOptions(chosen, targets, materials, threshold, max_points, scale=scale))
     elif task == "denoise":
         if adapt_steps is not None and adapt_sigma is None:
             raise ConfigError("--adapt-steps: only used with --adapt-sigma S (the noise std to adapt to)")

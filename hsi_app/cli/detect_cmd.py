@@ -64,6 +64,45 @@ def detection_record(method: str, *, source: str, out: str, points: str | None, 
     return record
 
 
+def nothing_above(scores: Any, threshold: float) -> str:
+    """What the summary adds when no peak passed ``--threshold``: the highest peak's score, and that the
+    threshold is a raw score (a viewer user may think of a percentile), e.g.
+    `` (highest peak 0.9812; --threshold 1.5 is a raw score, not a percentile)``.
+
+    Args:
+        scores: the scores of every peak found (any number, none included).
+        threshold: ``--threshold`` as given.
+    """
+    import numpy as np
+
+    top = f"highest peak {float(np.max(scores)):.4g}" if len(scores) else "no peak at all"
+    return f" ({top}; --threshold {threshold:g} is a raw score, not a percentile)"
+
+
+def refuse_unused_detect_options(method: str, *, has_library: bool, pixels: bool) -> None:
+    """Refuse the target, library and model options typed for a method that would ignore them.
+
+    ``--targets``/``--target-pixel``/``--material``/``--scale`` apply only to ``mf``/``ace``/``cem``;
+    ``--material``/``--scale`` only to a ``--targets`` library; ``--model`` only to ``learned``. Defaults
+    are never refused (:func:`~hsi_app.cli.options.refuse_given`).
+
+    Args:
+        method: the checked method name.
+        has_library: ``--targets`` was given.
+        pixels: the command has a ``--target-pixel`` option (``hsi detect``; ``hsi batch`` has none).
+    """
+    from hsi_app.tasks.detectors_classical import TARGET_METHODS
+
+    if method not in TARGET_METHODS:
+        names = ("targets", "target_pixels", "materials", "scale") if pixels else ("targets", "materials", "scale")
+        refuse_given(names, f"only --method mf/ace/cem use target spectra, not {method}")
+    elif not has_library:
+        refuse_given(("materials", "scale"), "it applies to a --targets library, and none is given (--target-pixel "
+                     "spectra are already in the scene's units)")
+    if method != "learned":
+        refuse_given(("model",), f"--method {method} uses no model (only learned does)")
+
+
 SCORED_PEAKS = ("every peak of the score maps, ranked by score (standard average precision); --threshold and "
                 "--max-points filter only the --points file")
 """What the metrics against --truth score (the metrics JSON's ``scored_peaks``)."""
@@ -88,7 +127,8 @@ SCORED_PEAKS = ("every peak of the score maps, ranked by score (standard average
 @click.option("--rx-window", default="5,21", show_default=True, help="rx-local: INNER,OUTER window sizes.")
 @click.option("--key", default=None, help=".mat variable holding the cube.")
 @exclude_masks_option
-@click.option("--quiet", is_flag=True, help="No progress bar (rx-local and learned show one).")
+@click.option("--quiet", is_flag=True,
+              help="No progress bars (every method shows them) and no line on how the library was read and scaled.")
 def detect(source: str, method: str, targets: str | None, materials: tuple[str, ...], target_pixels: tuple[str, ...],
            scale: float | None, model: str | None, resample: bool, out: str, points: str | None, threshold: float | None,
            max_points: int, truth: str | None, metrics_out: str | None, rx_window: str, key: str | None,
@@ -135,6 +175,7 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
                      "FILE; metrics against --truth rank every peak anyway)")
     if m != "rx-local":
         refuse_given(("rx_window",), f"only --method rx-local uses a window, not {m}")
+    refuse_unused_detect_options(m, has_library=bool(targets), pixels=True)
     if metrics_out and not truth:
         raise ConfigError(f"--metrics {metrics_out}: metrics need --truth POINTS (e.g. targets.gpkg of simulate-targets)")
     check_outputs({"--out": out, "--points": points, "--metrics": metrics_out},
@@ -189,6 +230,8 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
     msg = f"{out}: {m} scores, {res.scores.shape[0]} band(s) ({', '.join(res.names)})"
     if sel is not None:
         msg += f"; {len(sel)} points -> {points}"
+        if len(sel) == 0 and threshold is not None:
+            msg += nothing_above(res.detections.score, threshold)
     click.echo(msg)
     if report is not None and gt is not None:
         filtered = ("  (AP ranks every peak; --threshold/--max-points filter only --points)"

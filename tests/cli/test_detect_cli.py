@@ -302,6 +302,11 @@ def test_truth_metrics_say_they_rank_every_peak(files: dict[str, Path], simulate
     assert filtered["points_filter"] == {"threshold": 1e9, "max_points": 100} and plain["points_filter"] is None
     assert "every peak" in filtered["scored_peaks"] and "--points" in filtered["scored_peaks"]
     assert "AP ranks every peak" in out and "AP ranks every peak" not in plain_out
+    with rasterio.open(tmp_path / "b.tif") as ds:  # the best peak is the map's maximum
+        best = float(np.nanmax(ds.read()))
+    assert f"0 points -> {tmp_path / 'b.gpkg'} (highest peak {best:.4g}; --threshold 1e+09 is a raw score, " \
+           "not a percentile)" in out
+    assert "highest peak" not in plain_out
 
 
 def test_local_rx_window_wider_than_the_scene_names_the_file_and_the_option(
@@ -346,3 +351,10 @@ def test_learned_detect_refuses_a_scene_in_other_units(tmp_path: Path, capsys: p
     code, _, err = run_main(capsys, *base, "--input", str(paths["x10000"]), "--out", str(tmp_path / "yes.tif"))
     assert code == 0, err
     assert (tmp_path / "yes.tif").is_file()
+
+
+def test_quiet_help_says_every_method_shows_progress(capsys: pytest.CaptureFixture[str]) -> None:
+    """The help said only rx-local and learned show a bar; rx/mf/ace/cem show two (statistics, scores)."""
+    code, out, _ = run_main(capsys, "detect", "--help")
+    flat = " ".join(out.split())
+    assert code == 0 and "No progress bars (every method shows them)" in flat and "rx-local and learned show" not in flat
