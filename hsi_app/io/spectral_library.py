@@ -1,8 +1,8 @@
 """Spectral libraries (target spectra): CSV tables and ENVI ``.sli`` files.
 
 A library is a set of named reflectance spectra sampled at its own wavelengths. It is
-brought to a cube's bands with the Gaussian spectral responses of
-:mod:`hsi_app.data.resample`.
+brought to a cube's bands by integrating each band's Gaussian response over the piecewise-linear
+spectrum (:mod:`hsi_app.data.spectrum_response`).
 
 Accepted files:
 
@@ -13,15 +13,21 @@ Accepted files:
   column. A band-number column (named ``band``/``index``/``id``/``channel``..., or pandas'
   ``Unnamed: 0``, holding distinct whole numbers) is never a material. Wavelengths below
   30 are taken as micrometres and converted to nm. Reflectance is expected in 0..1; a table
-  whose largest material value exceeds 1.5 is taken as percent and divided by 100.
+  whose largest material value exceeds 1.5 is taken as percent and divided by 100. Columns may be
+  separated by commas, semicolons (then with decimal commas when the data rows hold commas) or tabs
+  (:func:`hsi_app.io.csv_layout.csv_layout`). A first row of numbers only is data: the file has no header, its first column
+  is the wavelengths and its materials are named ``material_1``.. (with a warning).
 * **ENVI spectral library** (``x.sli`` + ``x.hdr`` or ``x.sli.hdr``, or the header), read by
   Spectral Python; wavelength units come from the header (``wavelength units``).
 
 Missing values: NaN, empty cells, values of 1e30 and more in magnitude (USGS's ``-1.23e34``
-marks deleted channels in splib07, in its ENVI, ASCII and CSV forms) and a ``.sli`` header's
-``data ignore value``. A channel where any spectrum is missing is left out of the library, with
-one warning when fill values were the cause; the percent / x 10000 guess looks only at the
-values that are left.
+marks deleted channels in splib07, in its ENVI, ASCII and CSV forms), exactly -9999, -999 or
+-99999 (in the file's own units) and a ``.sli`` header's ``data ignore value``. They stay NaN in
+:attr:`SpectralLibrary.spectra`: each material keeps its own channels, is bridged linearly across
+its gaps when resampled, and one warning counts the missing cells per material. The percent /
+x 10000 guess looks only at the values that are left; any value then below -0.5 reflectance (-1 in
+a 0..1 library; -1 in a percent library is -0.01 and kept) is an unknown marker and refuses the file
+in one line naming the column.
 
 Reflectance in a library is unitless; cubes are often stored as scaled integers
 (Indian Pines: about 1000-9600). :func:`reflectance_scale` guesses the factor that maps
@@ -58,7 +64,7 @@ class SpectralLibrary:
     Attributes:
         names: ``K`` material names.
         wavelengths: ``(L,)`` float64 band centres in nm, increasing.
-        spectra: ``(K, L)`` float64 reflectance (0..1).
+        spectra: ``(K, L)`` float64 reflectance (0..1); NaN where a material has no value (its gaps).
         source: the file it was read from.
         stored_as: how the file's values were read, e.g. ``"percent"`` (they were divided by 100).
     """
@@ -75,18 +81,21 @@ class SpectralLibrary:
     def resample(self, wavelengths: np.ndarray, fwhm: np.ndarray | None = None) -> np.ndarray:
         """Spectra at a cube's bands: ``(K, C)`` float32 reflectance.
 
-        Cube bands inside the library's range (within half a FWHM) are synthesised with
-        Gaussian responses; bands beyond it get the nearest library value and a
-        :class:`~hsi_app.errors.HSIWarning`.
+        Each material uses its own channels (its NaN cells are gaps): cube bands inside its range
+        (within half a FWHM) are its piecewise-linear spectrum integrated over the band's Gaussian
+        response (:func:`hsi_app.data.spectrum_response.integrate_bands`, so gaps and coarse sampling
+        are interpolated, not stepped); bands beyond its range get its nearest value and one
+        :class:`~hsi_app.errors.HSIWarning` counts them.
 
         Args:
             wavelengths: ``(C,)`` cube band centres in nm.
             fwhm: ``(C,)`` cube band widths in nm (NaN/None: band spacing).
 
         Raises:
-            BandMismatchError: unknown cube wavelengths, or no spectral overlap at all.
+            BandMismatchError: unknown cube wavelengths, or a material with no spectral overlap at all.
         """
-        from hsi_app.data.resample import _fill_fwhm, resampling_matrix
+        from hsi_app.data.resample import _fill_fwhm, outside_range
+        from hsi_app.data.spectrum_response import integrate_bands
 
         dst = np.asarray(wavelengths, dtype=np.float64)
         if dst.size == 0 or not np.isfinite(dst).all():
@@ -95,30 +104,57 @@ class SpectralLibrary:
                 "to a cube whose file records its band wavelengths"
             )
         width = _fill_fwhm(dst, None if fwhm is None else np.asarray(fwhm, dtype=np.float64))
-        lo, hi = float(self.wavelengths.min()), float(self.wavelengths.max())
-        inside = self.covers(dst, fwhm)
-        if not inside.any():
+        spans = self.spans()
+        outside = [outside_range(np.array(span), dst, fwhm) for span in spans]
+        blind = [i for i, o in enumerate(outside) if o.all()]
+        if blind:
+            lo, hi = spans[blind[0]]
+            who = "" if len(blind) == len(spans) else f" for {', '.join(self.names[i] for i in blind[:5])}"
             raise BandMismatchError(
-                f"{self.source}: no spectral overlap: the library covers {lo:.0f}-{hi:.0f} nm, the cube "
+                f"{self.source}: no spectral overlap{who}: the library covers {lo:.0f}-{hi:.0f} nm, the cube "
                 f"{dst.min():.0f}-{dst.max():.0f} nm; use a library measured over the cube's bands"
             )
         out = np.empty((len(self.names), dst.size), dtype=np.float64)
-        m = resampling_matrix(self.wavelengths, dst[inside], width[inside], min_coverage=0.5)
-        out[:, inside] = self.spectra @ m.T
-        if not inside.all():
-            nearest = np.abs(self.wavelengths[None, :] - dst[~inside, None]).argmin(axis=1)
-            out[:, ~inside] = self.spectra[:, nearest]
-            warnings.warn(
-                f"{self.source}: {int((~inside).sum())} cube bands lie outside the library's "
-                f"{lo:.0f}-{hi:.0f} nm; they use the nearest library value",
-                HSIWarning,
-                stacklevel=2,
-            )
+        for k, spectrum in enumerate(self.spectra):
+            inside = ~outside[k]
+            out[k, inside] = integrate_bands(self.wavelengths, spectrum, dst[inside], width[inside])
+            if not inside.all():
+                ok = np.isfinite(spectrum)
+                x, y = self.wavelengths[ok], spectrum[ok]
+                out[k, ~inside] = y[np.abs(x[None, :] - dst[~inside, None]).argmin(axis=1)]
+        self._warn_outside(spans, outside)
         return out.astype(np.float32)
 
+    def _warn_outside(self, spans: list[tuple[float, float]], outside: list[np.ndarray]) -> None:
+        """One warning counting the cube bands beyond each material's range (they got its nearest value)."""
+        counts = [int(o.sum()) for o in outside]
+        if not any(counts):
+            return
+        if len(set(spans)) == 1 and len(set(counts)) == 1:  # one range for every material: as before
+            lo, hi = spans[0]
+            what = f"{counts[0]} cube bands lie outside the library's {lo:.0f}-{hi:.0f} nm"
+        else:
+            parts = [f"{name} {n} (its range {lo:.0f}-{hi:.0f} nm)"
+                     for name, n, (lo, hi) in zip(self.names, counts, spans, strict=True) if n]
+            what = f"cube bands lie outside a material's range: {', '.join(parts[:5])}{', ...' if len(parts) > 5 else ''}"
+        warnings.warn(f"{self.source}: {what}; they use the nearest library value", HSIWarning, stacklevel=3)
+
+    def spans(self) -> list[tuple[float, float]]:
+        """``(first, last)`` wavelength (nm) with a value, per material."""
+        out = []
+        for spectrum in self.spectra:
+            x = self.wavelengths[np.isfinite(spectrum)]
+            out.append((float(x.min()), float(x.max())))
+        return out
+
+    def common_span(self) -> tuple[float, float]:
+        """The wavelengths (nm) every material covers: ``(largest first, smallest last)``."""
+        spans = self.spans()
+        return max(lo for lo, _ in spans), min(hi for _, hi in spans)
+
     def covers(self, wavelengths: np.ndarray, fwhm: np.ndarray | None = None) -> np.ndarray:
-        """``(C,)`` bool: the cube bands inside the library's range (within half a FWHM), which
-        :meth:`resample` synthesises; the others get the nearest library value.
+        """``(C,)`` bool: the cube bands inside every material's range (within half a FWHM), which
+        :meth:`resample` synthesises; the others get a material's nearest value.
 
         Args:
             wavelengths: ``(C,)`` finite cube band centres in nm.
@@ -126,7 +162,11 @@ class SpectralLibrary:
         """
         from hsi_app.data.resample import outside_range
 
-        return ~outside_range(self.wavelengths, wavelengths, fwhm)
+        dst = np.asarray(wavelengths, dtype=np.float64)
+        beyond = np.zeros(dst.shape, dtype=bool)
+        for span in self.spans():
+            beyond |= outside_range(np.array(span), dst, fwhm)
+        return ~beyond
 
     def select(self, names: list[str] | None) -> SpectralLibrary:
         """A library with only ``names`` (all when ``None``), in that order.
@@ -167,16 +207,25 @@ def read_library(path: str | os.PathLike[str]) -> SpectralLibrary:
 def _read_csv(path: Path) -> SpectralLibrary:
     import pandas as pd
 
+    from hsi_app.io.csv_layout import SEPARATORS, csv_layout
+
+    sep, decimal, header = csv_layout(path)
     try:
-        df = pd.read_csv(path, comment="#")
+        df = pd.read_csv(path, comment="#", sep=sep, decimal=decimal, header=0 if header else None)
     except Exception as err:  # pandas raises ParserError, UnicodeDecodeError, EmptyDataError...
         raise InvalidDataError(f"{path}: not a readable CSV table ({err}); save the library as CSV") from err
     if df.shape[1] < 2 or len(df) < 2:
         raise InvalidDataError(
             f"{path}: need a wavelength column and at least one spectrum column with 2+ rows; "
-            f"found {df.shape[1]} columns and {len(df)} rows; pass a CSV library (header row, wavelength column, "
-            "one column per material) or an ENVI .sli"
+            f"found {df.shape[1]} columns (separated by {SEPARATORS[sep]}) and {len(df)} rows; pass a CSV library "
+            "(header row, wavelength column, one column per material, separated by commas, semicolons or tabs) "
+            "or an ENVI .sli"
         )
+    if not header:
+        df.columns = ["wavelength", *(f"material_{i}" for i in range(1, df.shape[1]))]
+        warnings.warn(f"{path}: the first row is all numbers, so the file has no header row: the first column is "
+                      f"read as wavelengths and the materials are named material_1..material_{df.shape[1] - 1}; "
+                      "add a header row (wavelength_nm,name1,...) to name them", HSIWarning, stacklevel=3)
     cols = [str(c) for c in df.columns]
     try:
         table = df.apply(pd.to_numeric, errors="raise").to_numpy(dtype=np.float64)
@@ -264,7 +313,7 @@ def _read_sli(path: Path) -> tuple[SpectralLibrary, np.ndarray]:
         warnings.simplefilter("ignore", UserWarning)
         header = envi.read_envi_header(str(hdr))  # as written: SPy's library object sets 'data ignore value' to NaN
     ignored = _ignored(stored, header.get("data ignore value"), hdr)
-    spectra = np.where(ignored, np.nan, stored.astype(np.float64))
+    spectra = np.where(ignored | flagged(stored), np.nan, stored.astype(np.float64))  # before any scale factor
     centers = getattr(lib.bands, "centers", None)
     if not centers:
         raise InvalidDataError(f"{path}: the header has no 'wavelength' list; add it to {hdr.name}")
@@ -319,71 +368,97 @@ def _ignored(stored: np.ndarray, value: object, hdr: Path) -> np.ndarray:
 FILL_MIN = 1e30
 """Values this large in magnitude are fill values, not reflectance (USGS splib07 writes -1.23e34 for
 deleted channels); the scene readers use the same bound."""
+FLAG_VALUES = (-9999.0, -999.0, -99999.0)
+"""Exact values that mark a missing cell (field-spectra and NASA/ESA exports), in the file's own units."""
 PERCENT_MAX = 150.0
 """Largest value read as percent; larger values are reflectance x 10000."""
+LOWEST_REFLECTANCE = -0.5
+"""Lowest value accepted, as 0..1 reflectance after the percent / x 10000 guess; below it a value is no
+reflectance (noise near zero is a few hundredths at most) but an unknown missing-value marker."""
+
+
+def flagged(values: np.ndarray) -> np.ndarray:
+    """``values``' shape, bool: the missing-value markers :data:`FLAG_VALUES` and fills of :data:`FILL_MIN` or more."""
+    v = np.asarray(values, dtype=np.float64)
+    return np.isin(v, FLAG_VALUES) | (np.abs(v) >= FILL_MIN)
 
 
 def _tidy(lib: SpectralLibrary, ignored: np.ndarray | None = None) -> SpectralLibrary:
-    """Units to nm and 0..1, sorted wavelengths, rows with missing values dropped.
+    """Units to nm and 0..1, sorted wavelengths, missing cells NaN (each material keeps its own channels).
 
-    Values of :data:`FILL_MIN` and more in magnitude are missing (USGS's deleted channels), and
-    so is NaN (an empty cell) and ``ignored``, ``(K, L)`` bool: the values an ENVI header's
-    ``data ignore value`` marks. Reflectance is then taken as 0..1
-    when no value exceeds 1.5, as percent up to :data:`PERCENT_MAX`, and as reflectance x 10000
-    above (ENVI libraries are first divided by their ``reflectance scale factor``).
+    Missing: NaN (an empty cell), values of :data:`FILL_MIN` and more in magnitude (USGS's deleted
+    channels), exactly -9999, -999 or -99999 (:data:`FLAG_VALUES`) and ``ignored``, ``(K, L)`` bool: the
+    values an ENVI header's ``data ignore value`` marks (an ``.sli``'s markers were found before its
+    scale factor). One warning counts them per material. Reflectance is then taken as 0..1 when no
+    value left exceeds 1.5, as percent up to :data:`PERCENT_MAX`, and as reflectance x 10000 above
+    (ENVI libraries are first divided by their ``reflectance scale factor``); a value still below
+    :data:`LOWEST_REFLECTANCE` then refuses the file.
 
     Raises:
-        InvalidDataError: fewer than 2 channels where every spectrum has a value.
+        InvalidDataError: a material with fewer than 2 values, or a value below :data:`LOWEST_REFLECTANCE`.
     """
     wl = np.asarray(lib.wavelengths, dtype=np.float64)
     sp = np.atleast_2d(np.asarray(lib.spectra, dtype=np.float64))
-    fill = np.abs(sp) >= FILL_MIN
+    missing = ~np.isfinite(sp) | flagged(sp)
     if ignored is not None:
-        fill |= ignored
-    sp = np.where(fill, np.nan, sp)
-    keep = np.isfinite(wl) & np.isfinite(sp).all(axis=0)
-    if fill.any():
-        _warn_fill(lib, fill, keep, header=ignored is not None and bool(ignored.any()))
-    wl, sp = wl[keep], sp[:, keep]
-    if wl.size < 2 or sp.shape[0] == 0:
-        raise InvalidDataError(f"{lib.source}: fewer than 2 complete rows of wavelength and reflectance values"
-                               f"{_missing_note(lib)}; every spectrum needs values at 2 or more "
-                               "common wavelengths")
+        missing |= ignored
+    sp = np.where(missing, np.nan, sp)
+    rows = np.isfinite(wl) & ~missing.all(axis=0)
+    if missing[:, np.isfinite(wl)].any():
+        _warn_missing(lib, missing[:, np.isfinite(wl)], header=ignored is not None and bool(ignored.any()))
+    wl, sp = wl[rows], sp[:, rows]
+    short = [name for name, row in zip(lib.names, sp, strict=True) if np.isfinite(row).sum() < 2]
+    if wl.size < 2 or sp.shape[0] == 0 or short:
+        note = f" (spectra with missing values: {', '.join(short[:5])}{', ...' if len(short) > 5 else ''})" if short else ""
+        raise InvalidDataError(f"{lib.source}: fewer than 2 rows of wavelength and reflectance values{note}; every "
+                               "spectrum needs values at 2 or more wavelengths")
     wl = wl * (nm_factor(wl, None) or 1.0)  # no units in a CSV: micrometres when every centre is below 30
-    top = float(np.nanmax(np.abs(sp)))
+    top = float(np.nanmax(sp))
     stored_as = lib.stored_as
     then = "" if stored_as == SpectralLibrary.stored_as else f"{stored_as}, then "  # a header's factor stays named
+    divisor = 1.0
     if top > PERCENT_MAX:  # integer reflectance x 10000, as sensors store it (EnMAP, AVIRIS products)
-        sp, stored_as = sp / 10_000.0, f"{then}reflectance x 10000 (values above 150)"
+        divisor, stored_as = 10_000.0, f"{then}reflectance x 10000 (values above 150)"
     elif top > 1.5:  # percent
-        sp, stored_as = sp / 100.0, f"{then}percent (values above 1.5)"
-    order = np.argsort(wl)
+        divisor, stored_as = 100.0, f"{then}percent (values above 1.5)"
+    _refuse_negative(lib, wl, sp, divisor, stored_as)
+    sp = sp / divisor
+    order = np.argsort(wl, kind="stable")
     return SpectralLibrary(list(lib.names), wl[order], sp[:, order], lib.source, stored_as)
 
 
-def _warn_fill(lib: SpectralLibrary, fill: np.ndarray, keep: np.ndarray, *, header: bool) -> None:
-    """One warning: how many channels of which spectra held fill values (``header``: some were the ENVI
-    header's ``data ignore value``), and that they are left out."""
-    rows = np.flatnonzero(fill.any(axis=1))
-    names = [lib.names[i] for i in rows[:5]] + (["..."] if rows.size > 5 else [])
-    channels = int(fill.any(axis=0).sum())
-    also = ", or the header's data ignore value" if header else ""
-    warnings.warn(
-        f"{lib.source}: {channels} channel{'s' if channels != 1 else ''} of {', '.join(names)} hold fill values "
-        "(1e30 and more in magnitude, such as USGS's -1.23e34 for deleted channels"
-        f"{also}); "
-        f"left out of the library, {int(keep.sum())} of {keep.size} channels kept",
-        HSIWarning,
-        stacklevel=4,
+def _refuse_negative(lib: SpectralLibrary, wl: np.ndarray, sp: np.ndarray, divisor: float, stored_as: str) -> None:
+    """Refuse, in one line naming the file and column, a value ``sp`` (as read) whose reflectance,
+    ``sp / divisor``, is below :data:`LOWEST_REFLECTANCE`: -1 in a 0..1 library, -60 in a percent one.
+
+    Raises:
+        InvalidDataError: such a value (an unknown missing-value marker, or not reflectance).
+    """
+    low = np.nan_to_num(sp / divisor, nan=np.inf) < LOWEST_REFLECTANCE
+    if not low.any():
+        return
+    k, i = (int(v[0]) for v in np.nonzero(low))
+    raise InvalidDataError(
+        f"{lib.source}: column '{lib.names[k]}' holds {sp[k, i]:g} at {wl[i]:.0f} nm, below {LOWEST_REFLECTANCE} "
+        f"as reflectance (the library reads as {stored_as}); mark a missing value with an empty cell, NaN, -9999 "
+        "or -999"
     )
 
 
-def _missing_note(lib: SpectralLibrary) -> str:
-    """`` (spectra with missing values: a, b)`` for the error about too few complete rows, or ``""``."""
-    sp = np.atleast_2d(np.asarray(lib.spectra, dtype=np.float64))
-    gappy = (~np.isfinite(sp) | (np.abs(sp) >= FILL_MIN)).any(axis=1)
-    gaps = [name for name, g in zip(lib.names, gappy, strict=False) if g]
-    return f" (spectra with missing values: {', '.join(gaps[:5])}{', ...' if len(gaps) > 5 else ''})" if gaps else ""
+def _warn_missing(lib: SpectralLibrary, missing: np.ndarray, *, header: bool) -> None:
+    """One warning: how many cells of which spectra are missing (``header``: some were the ENVI header's
+    ``data ignore value``), and that each spectrum is interpolated across its own gaps."""
+    counts = missing.sum(axis=1)
+    rows = np.flatnonzero(counts)
+    parts = [f"{lib.names[i]} {int(counts[i])}" for i in rows[:5]] + (["..."] if rows.size > 5 else [])
+    also = ", the header's data ignore value" if header else ""
+    warnings.warn(
+        f"{lib.source}: missing values (empty or NaN cells, -9999/-999/-99999 flags, fills of 1e30 and more in magnitude "
+        f"such as USGS's -1.23e34 for deleted channels{also}) of {missing.shape[1]} channels: {', '.join(parts)}; "
+        "each material uses its own channels, bridged linearly across its gaps",
+        HSIWarning,
+        stacklevel=4,
+    )
 
 
 def reflectance_scale(values: np.ndarray) -> float:

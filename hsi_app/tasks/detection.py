@@ -190,8 +190,9 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | None = None,
         outside = int((~lib.covers(wl, good.hsi.fwhm)).sum())
         if max_extrapolated is not None and outside > max_extrapolated * wl.size:
             src = cube.attrs.get("source") or "the scene"
+            lo, hi = lib.common_span()  # the range every material covers
             raise BandMismatchError(
-                f"{library}: covers {lib.wavelengths.min():.0f}-{lib.wavelengths.max():.0f} nm, but {outside} of the "
+                f"{library}: covers {lo:.0f}-{hi:.0f} nm, but {outside} of the "
                 f"{wl.size} good bands of {src} ({wl.min():.0f}-{wl.max():.0f} nm) lie outside it and would get the "
                 "nearest library value, so the implanted targets would carry invented spectra; use a library "
                 f"measured over at least {1 - max_extrapolated:.0%} of the scene's bands"

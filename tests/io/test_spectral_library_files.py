@@ -48,35 +48,41 @@ def write_sli(folder: Path, name: str, spectra: np.ndarray, extra: str = "", *, 
     return sli
 
 
-def _kept() -> np.ndarray:
-    out = np.ones(WL_UM.size, dtype=bool)
-    for cols in DELETED.values():
-        out[cols] = False
+def _deleted_mask() -> np.ndarray:
+    """``(2, 50)`` bool: the cells :data:`DELETED` marks."""
+    out = np.zeros((2, WL_UM.size), dtype=bool)
+    for row, cols in DELETED.items():
+        out[row, cols] = True
     return out
 
 
 @pytest.mark.parametrize("declared", [True, False])
-def test_usgs_deleted_channels_in_an_sli_are_left_out_before_the_scale_guess(tmp_path: Path, declared: bool) -> None:
-    """-1.23e34 made the whole library 'reflectance x 10000' (values / 10000) and leaked -1.23e30 into resampling."""
+def test_usgs_deleted_channels_in_an_sli_are_missing_before_the_scale_guess(tmp_path: Path, declared: bool) -> None:
+    """-1.23e34 made the whole library 'reflectance x 10000' (values / 10000) and leaked -1.23e30 into resampling.
+
+    Each spectrum keeps its own channels: Vegetation's deleted channel 30 does not remove Soil's value there."""
     extra = "data ignore value = -1.23e34\n" if declared else ""
     sli = write_sli(tmp_path, "usgs", _spectra(deleted=True), extra)
-    with pytest.warns(HSIWarning, match=r"usgs.sli: 3 channels of Vegetation, Soil hold fill values.*47 of 50"):
+    with pytest.warns(HSIWarning, match=r"usgs.sli: missing values .*of 50 channels: Vegetation 1, Soil 2; each "
+                                        r"material uses its own channels"):
         lib = read_library(sli)
     assert lib.stored_as == "reflectance 0-1"
-    np.testing.assert_allclose(lib.wavelengths, WL_UM[_kept()] * 1000.0)
-    np.testing.assert_allclose(lib.spectra, _spectra(deleted=False)[:, _kept()], rtol=1e-6)
+    np.testing.assert_allclose(lib.wavelengths, WL_UM * 1000.0)
+    assert (np.isnan(lib.spectra) == _deleted_mask()).all()
+    np.testing.assert_allclose(lib.spectra[~_deleted_mask()], _spectra(deleted=False)[~_deleted_mask()], rtol=1e-6)
     out = lib.resample(np.linspace(400, 2500, 211), np.full(211, 10.0))
     assert np.isfinite(out).all() and 0.0 < out.min() and out.max() <= 0.5 + 1e-6
 
 
-def test_usgs_deleted_channels_in_a_csv_are_left_out(tmp_path: Path) -> None:
+def test_usgs_deleted_channels_in_a_csv_are_missing(tmp_path: Path) -> None:
     sp = _spectra(deleted=True).astype(np.float64)
     path = tmp_path / "usgs.csv"
     pd.DataFrame({"Wavelength_um": WL_UM, "Vegetation": sp[0], "Soil": sp[1]}).to_csv(path, index=False)
     with pytest.warns(HSIWarning, match="USGS's -1.23e34"):
         lib = read_library(path)
-    assert lib.stored_as == "reflectance 0-1" and lib.wavelengths.size == 47
-    np.testing.assert_allclose(lib.spectra, _spectra(deleted=False)[:, _kept()], rtol=1e-6)
+    assert lib.stored_as == "reflectance 0-1" and lib.wavelengths.size == 50
+    assert (np.isnan(lib.spectra) == _deleted_mask()).all()
+    np.testing.assert_allclose(lib.spectra[~_deleted_mask()], _spectra(deleted=False)[~_deleted_mask()], rtol=1e-6)
 
 
 def test_the_headers_data_ignore_value_marks_missing_channels(tmp_path: Path) -> None:
@@ -84,9 +90,10 @@ def test_the_headers_data_ignore_value_marks_missing_channels(tmp_path: Path) ->
     sp = _spectra(deleted=False)
     sp[1, 5] = -1.0
     sli = write_sli(tmp_path, "ignore", sp, "data ignore value = -1\n")
-    with pytest.warns(HSIWarning, match=r"1 channel of Soil hold fill values .*or the header's data ignore value"):
+    with pytest.warns(HSIWarning, match=r"the header's data ignore value\) of 50 channels: Soil 1;"):
         lib = read_library(sli)
-    assert lib.wavelengths.size == 49 and lib.spectra.min() > 0
+    assert lib.wavelengths.size == 50 and np.isnan(lib.spectra[1, 5]) and np.nanmin(lib.spectra) > 0
+    assert np.isfinite(np.delete(lib.spectra, 5, axis=1)).all() and np.isfinite(lib.spectra[0]).all()
 
 
 def test_a_clean_library_reads_without_a_warning(tmp_path: Path) -> None:

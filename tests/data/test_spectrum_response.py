@@ -1,0 +1,59 @@
+"""Library resampling: each band's Gaussian response integrated over the piecewise-linear spectrum."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hsi_app.data.spectrum_response import integrate_bands
+from hsi_app.errors import HSIWarning
+from hsi_app.io.spectral_library import SpectralLibrary
+
+SIGMA_10 = 10.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))  # sigma of a 10 nm FWHM band, 4.2466 nm
+
+
+def test_a_band_on_a_peak_averages_the_tent_not_the_sample() -> None:
+    """Tent 0.2 -> 0.6 -> 0.2 at 500/600/700 nm; a 10 nm band at 600 nm sees 0.6 - 0.004 E|x| with
+    E|x| = sigma sqrt(2/pi) = 3.3883 nm: 0.58645 (the weighted mean of the samples gave 0.6)."""
+    wl = np.array([500.0, 600.0, 700.0])
+    out = integrate_bands(wl, np.array([0.2, 0.6, 0.2]), np.array([600.0]), np.array([10.0]))
+    assert out[0] == pytest.approx(0.6 - 0.004 * SIGMA_10 * np.sqrt(2.0 / np.pi), abs=1e-12)
+    assert out[0] == pytest.approx(0.58645, abs=5e-5)
+
+
+def test_a_coarse_library_is_interpolated_not_stepped() -> None:
+    """100 nm samples of a straight line, 10 nm bands between them: the line's value at the centre
+    (the nearest sample, 0.1 or 0.12, before)."""
+    wl = np.arange(400.0, 1001.0, 100.0)
+    line = 0.1 + 0.0002 * (wl - 400.0)
+    centres = np.array([455.0, 530.0, 777.0])
+    out = integrate_bands(wl, line, centres, np.full(3, 10.0))
+    np.testing.assert_allclose(out, [0.111, 0.126, 0.1754], atol=1e-9)
+
+
+def _gappy() -> SpectralLibrary:
+    wl = np.arange(400.0, 1001.0, 10.0)
+    flat = np.full(wl.size, 0.5)
+    line = 0.1 + 0.0002 * (wl - 400.0)
+    line[(wl >= 890) & (wl <= 990)] = np.nan  # an 11-row gap in one material only
+    return SpectralLibrary(["flat", "line"], wl, np.stack([flat, line]), "gappy.csv")
+
+
+def test_a_gap_in_one_material_is_bridged_and_leaves_the_other_whole() -> None:
+    """A gap of 'line' dropped those rows for 'flat' too, and a band inside it took the nearest sample."""
+    out = _gappy().resample(np.array([600.0, 940.0, 946.8]), np.full(3, 10.0))
+    np.testing.assert_allclose(out[0], 0.5, atol=1e-6)
+    np.testing.assert_allclose(out[1], [0.14, 0.208, 0.20936], atol=1e-6)
+
+
+def test_bands_beyond_a_materials_own_range_take_its_nearest_value_with_one_warning() -> None:
+    """'short' ends at 700 nm; 'flat' covers 400-1000: only short's bands at 800 and 900 nm are beyond."""
+    wl = np.arange(400.0, 1001.0, 10.0)
+    short = np.where(wl <= 700, 0.3, np.nan)
+    lib = SpectralLibrary(["flat", "short"], wl, np.stack([np.full(wl.size, 0.5), short]), "two.csv")
+    with pytest.warns(HSIWarning, match=r"two.csv: cube bands lie outside a material's range: short 2 \(its range "
+                                        r"400-700 nm\); they use the nearest library value"):
+        out = lib.resample(np.array([500.0, 800.0, 900.0]), np.full(3, 10.0))
+    np.testing.assert_allclose(out, [[0.5, 0.5, 0.5], [0.3, 0.3, 0.3]], atol=1e-6)
+    assert lib.covers(np.array([500.0, 800.0]), np.full(2, 10.0)).tolist() == [True, False]
+    assert lib.common_span() == (400.0, 700.0)
