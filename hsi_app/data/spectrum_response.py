@@ -62,3 +62,36 @@ def integrate_bands(wavelengths: np.ndarray, values: np.ndarray, centres: np.nda
         out[start:start + chunk] = np.where(weak, np.where(m[:, 0] < x[0], y[0], y[-1]),
                                             num / np.where(weak, 1.0, den))
     return out
+
+
+SAME_CENTRE_FWHM = 0.05
+"""A library sample this close to a band's centre (in the band's FWHM) sits on it."""
+
+
+def samples_at_band_centres(wavelengths: np.ndarray, centres: np.ndarray, fwhm: np.ndarray) -> np.ndarray | None:
+    """Indices ``(C,)`` of the samples when a spectrum is already at the bands, else ``None``.
+
+    A library resampled to the sensor beforehand (ENVI's spectral library resampling, USGS's convolved
+    libraries) holds one value per band, at its centre: integrating the band's response over the
+    straight lines between such values would blur it a second time (with FWHM = band spacing, a third
+    of each neighbour). It is taken as it is when its samples and the bands match one to one: each band
+    has a sample within :data:`SAME_CENTRE_FWHM` of its FWHM, and no other sample lies within the bands'
+    span, half a FWHM beyond the outer bands included (a finer library, e.g. 1 nm with bands at whole nm,
+    is integrated).
+
+    Args:
+        wavelengths: ``(L,)`` increasing sample wavelengths with a value (nm).
+        centres: ``(C,)`` band centres (nm).
+        fwhm: ``(C,)`` band widths (nm).
+    """
+    x = np.asarray(wavelengths, dtype=np.float64)
+    mu = np.asarray(centres, dtype=np.float64)
+    if x.size == 0 or mu.size == 0:
+        return None
+    nearest = np.abs(x[None, :] - mu[:, None]).argmin(axis=1)
+    tol = SAME_CENTRE_FWHM * np.asarray(fwhm, dtype=np.float64)
+    if not (np.abs(x[nearest] - mu) <= tol).all():
+        return None
+    half = 0.5 * np.asarray(fwhm, dtype=np.float64)
+    within = int(((x >= (mu - half).min()) & (x <= (mu + half).max())).sum())  # samples the bands see
+    return nearest if within == np.unique(nearest).size == mu.size else None

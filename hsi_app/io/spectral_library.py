@@ -84,8 +84,9 @@ class SpectralLibrary:
         Each material uses its own channels (its NaN cells are gaps): cube bands inside its range
         (within half a FWHM) are its piecewise-linear spectrum integrated over the band's Gaussian
         response (:func:`hsi_app.data.spectrum_response.integrate_bands`, so gaps and coarse sampling
-        are interpolated, not stepped); bands beyond its range get its nearest value and one
-        :class:`~hsi_app.errors.HSIWarning` counts them.
+        are interpolated, not stepped); a material sampled at the cube's own band centres, one sample
+        per band (:func:`~hsi_app.data.spectrum_response.samples_at_band_centres`), is taken as it is;
+        bands beyond its range get its nearest value and one :class:`~hsi_app.errors.HSIWarning` counts them.
 
         Args:
             wavelengths: ``(C,)`` cube band centres in nm.
@@ -95,7 +96,7 @@ class SpectralLibrary:
             BandMismatchError: unknown cube wavelengths, or a material with no spectral overlap at all.
         """
         from hsi_app.data.resample import _fill_fwhm, outside_range
-        from hsi_app.data.spectrum_response import integrate_bands
+        from hsi_app.data.spectrum_response import integrate_bands, samples_at_band_centres
 
         dst = np.asarray(wavelengths, dtype=np.float64)
         if dst.size == 0 or not np.isfinite(dst).all():
@@ -117,10 +118,14 @@ class SpectralLibrary:
         out = np.empty((len(self.names), dst.size), dtype=np.float64)
         for k, spectrum in enumerate(self.spectra):
             inside = ~outside[k]
-            out[k, inside] = integrate_bands(self.wavelengths, spectrum, dst[inside], width[inside])
+            ok = np.isfinite(spectrum)
+            x, y = self.wavelengths[ok], spectrum[ok]
+            same = samples_at_band_centres(x, dst[inside], width[inside])
+            if same is not None:  # already at the cube's bands: as it is
+                out[k, inside] = y[same]
+            else:
+                out[k, inside] = integrate_bands(self.wavelengths, spectrum, dst[inside], width[inside])
             if not inside.all():
-                ok = np.isfinite(spectrum)
-                x, y = self.wavelengths[ok], spectrum[ok]
                 out[k, ~inside] = y[np.abs(x[None, :] - dst[~inside, None]).argmin(axis=1)]
         self._warn_outside(spans, outside)
         return out.astype(np.float32)

@@ -57,3 +57,25 @@ def test_bands_beyond_a_materials_own_range_take_its_nearest_value_with_one_warn
     np.testing.assert_allclose(out, [[0.5, 0.5, 0.5], [0.3, 0.3, 0.3]], atol=1e-6)
     assert lib.covers(np.array([500.0, 800.0]), np.full(2, 10.0)).tolist() == [True, False]
     assert lib.common_span() == (400.0, 700.0)
+
+
+def test_a_library_already_at_the_cube_bands_is_taken_as_it_is() -> None:
+    """8 samples at the 8 band centres (FWHM = spacing, 264 nm): the saw-tooth stays 0.05/0.55. Integrating
+    over the lines between the samples would blur it to about 0.22/0.38, and the old weighted mean of the
+    samples blurred it too (each neighbour weighted 1/16)."""
+    wl = np.linspace(450.0, 2300.0, 8)
+    saw = np.tile([0.05, 0.55], 4)
+    lib = SpectralLibrary(["metal"], np.round(wl, 2), saw[None, :], "saw.csv")
+    np.testing.assert_allclose(lib.resample(wl, None)[0], saw, atol=1e-7)
+
+
+def test_a_finer_library_with_samples_on_the_band_centres_is_still_integrated() -> None:
+    """A 1 nm library of a tent, bands at whole nm: one sample on each centre is not one sample per band."""
+    from hsi_app.data.spectrum_response import samples_at_band_centres
+
+    wl = np.arange(500.0, 701.0, 1.0)
+    assert samples_at_band_centres(wl, np.array([600.0, 610.0]), np.full(2, 10.0)) is None
+    tent = np.interp(wl, [500.0, 600.0, 700.0], [0.2, 0.6, 0.2])
+    lib = SpectralLibrary(["tent"], wl, tent[None, :], "fine.csv")
+    out = lib.resample(np.array([600.0]), np.array([10.0]))[0, 0]
+    assert out == pytest.approx(0.6 - 0.004 * SIGMA_10 * np.sqrt(2.0 / np.pi), abs=1e-6)
