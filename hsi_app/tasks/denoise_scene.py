@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from hsi_app.errors import BandMismatchError, HSIWarning, InvalidDataError
-from hsi_app.io.cube import Cube
+from hsi_app.io.cube import Cube, valid_from_data
 from hsi_app.predictor import WAVELENGTH_TOLERANCE_NM
 from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS, AdaptResult, adapt_on_crops, check_adapt
 from hsi_app.tasks.denoise_fill import scene_band_medians
@@ -131,21 +131,36 @@ def _read(cube: Cube, r: int, c: int, h: int, w: int) -> np.ndarray:
     cube's valid mask (``cube.hsi.valid``) rules out although its good bands hold values: a
     GeoTIFF's internal mask or alpha band, for instance. A NaN or no-data value in some band
     stays the only NaN of its pixel, as before.
+
+    A window of a lazy cube whose mask is what its values say (``cube.hsi.valid_from_values``,
+    :mod:`hsi_app.io.derived_valid`, as for ``hsi predict``'s windows) computes its values alone and takes
+    the mask from them: the same mask, and only the window is read, not every storage chunk it touches.
     """
-    win = cube.hsi.window(r, c, h, w).compute()  # data and valid mask in one pass (shared reads)
-    block = np.asarray(win.values, dtype=np.float32)
+    import dask
+
+    win = cube.hsi.window(r, c, h, w)
+    if win.hsi.valid_from_values:
+        raw = np.asarray(dask.compute(win.data)[0])
+        valid = np.asarray(valid_from_data(raw, win.hsi.nodata, _bad_bands(win)), dtype=bool)
+    else:
+        win = win.compute()  # data and valid mask in one pass (shared reads)
+        raw, valid = win.values, np.asarray(win.hsi.valid.values, dtype=bool)
+    block = np.asarray(raw, dtype=np.float32)
     nodata = cube.hsi.nodata
     if nodata is not None:
         block[block == np.float32(nodata)] = np.nan
-    block[:, _masked(block, win)] = np.nan
+    block[:, _masked(block, valid, _bad_bands(win))] = np.nan
     return block
 
 
-def _masked(block: np.ndarray, win: Cube) -> np.ndarray:
-    """``(h, w)`` bool: pixels invalid in ``win``'s mask whose good bands of ``block`` ``(C, h, w)`` are all finite."""
-    good = ~np.asarray(win.coords["bad_band"].values, dtype=bool)
-    valid = np.asarray(win.hsi.valid.values, dtype=bool)
-    return ~valid & np.isfinite(block[good]).all(axis=0)
+def _bad_bands(win: Cube) -> np.ndarray:
+    """``(C,)`` bool bad-band flags of ``win``."""
+    return np.asarray(win.coords["bad_band"].values, dtype=bool)
+
+
+def _masked(block: np.ndarray, valid: np.ndarray, bad: np.ndarray) -> np.ndarray:
+    """``(h, w)`` bool: pixels invalid in ``valid`` whose good bands of ``block`` ``(C, h, w)`` are all finite."""
+    return ~valid & np.isfinite(block[~bad]).all(axis=0)
 
 
 def _scored(ref: np.ndarray, bad_px: np.ndarray, crop: tuple[slice, slice]) -> np.ndarray:

@@ -1,0 +1,146 @@
+"""``hsi denoise`` reads: windows read only themselves, with the same output.
+
+A window of a lazy cube whose valid mask is what its values say (``cube.hsi.valid_from_values``,
+:mod:`hsi_app.io.derived_valid`) computes its values alone: every window (prepare, the subspace pass,
+the adaptation crops, the units sample, the fill medians, the reference) reads its own pixels, not the
+whole storage chunks it touches, and the output is bit-identical to the old reading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import rasterio.io
+from rasterio.transform import from_origin
+
+import hsi_app.tasks.denoise_scene as ds
+from hsi_app.io import open_cube
+from hsi_app.io.cube import Cube
+from hsi_app.tasks.denoise_scene import denoise_cube
+from hsi_app.tasks.denoising import Denoiser
+from tests.tasks.test_denoising import WL, smooth_cube, untrained_run
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+NODATA = -32768
+
+
+def _int16_tif(path: Path, data: np.ndarray, *, scale: float | None = None, block: int = 16) -> Path:
+    """``data`` as an int16 GeoTIFF tiled ``block`` px, no-data -32768, wavelengths per band (and a GDAL scale)."""
+    c, h, w = data.shape
+    with rasterio.open(path, "w", driver="GTiff", height=h, width=w, count=c, dtype="int16", nodata=NODATA,
+                       tiled=True, blockxsize=block, blockysize=block, crs="EPSG:32616",
+                       transform=from_origin(500000, 4500000, 20, 20)) as dst:
+        dst.write(data.astype(np.int16))
+        for b in range(c):
+            dst.update_tags(b + 1, wavelength=str(WL[b]))
+        if scale is not None:
+            dst.scales = [scale] * c
+    return path
+
+
+def _scene(h: int = 100, w: int = 110, *, holes: bool = True) -> np.ndarray:
+    """``(8, h, w)`` counts 1000-5000 with an all-band and a one-band no-data block."""
+    data = np.rint(smooth_cube(h=h, w=w))
+    if holes:
+        data[:, 40:43, 10:14] = NODATA
+        data[3, 20:22, 50:53] = NODATA
+    return data
+
+
+def _old_read(cube: Cube, r: int, c: int, h: int, w: int) -> np.ndarray:
+    """``_read`` as it was: the window's data and valid mask computed together (whole chunks)."""
+    win = cube.hsi.window(r, c, h, w).compute()
+    block = np.asarray(win.values, dtype=np.float32)
+    nodata = cube.hsi.nodata
+    if nodata is not None:
+        block[block == np.float32(nodata)] = np.nan
+    good = ~np.asarray(win.coords["bad_band"].values, dtype=bool)
+    valid = np.asarray(win.hsi.valid.values, dtype=bool)
+    block[:, ~valid & np.isfinite(block[good]).all(axis=0)] = np.nan
+    return block
+
+
+@contextmanager
+def _pixels_read(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """Pixels (rows x cols, per call) every rasterio read asks for while the block runs."""
+    seen: list[int] = []
+    real = rasterio.io.DatasetReader.read
+
+    def read(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        win = kwargs.get("window")
+        if isinstance(win, tuple):  # rioxarray: ((row_start, row_stop), (col_start, col_stop))
+            seen.append((win[0][1] - win[0][0]) * (win[1][1] - win[1][0]))
+        elif win is not None:
+            seen.append(int(win.height) * int(win.width))
+        else:
+            seen.append(self.height * self.width)
+        return real(self, *args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(rasterio.io.DatasetReader, "read", read)
+        yield seen
+
+
+def _denoise(den: Denoiser, cube: Cube, reference: Cube, out: Path, **kw: object) -> dict:
+    """Windows across chunk edges (50 px + a 24 px halo, 32-px chunks), seeded noise, filled no-data, scored."""
+    res = denoise_cube(den, cube, out, window=50, reference=reference, noise="gaussian:30", seed=2, fill_nan=True,
+                       progress=False, **kw)  # type: ignore[arg-type]
+    return res.metrics or {}
+
+
+def _run(den: Denoiser, src: Path, ref: Path, out: Path, **kw: object) -> tuple[np.ndarray, dict]:
+    metrics = _denoise(den, open_cube(src, chunks=32), open_cube(ref, chunks=32), out, **kw)
+    with rasterio.open(out) as f:
+        return f.read(), metrics
+
+
+@pytest.mark.parametrize(("model", "adapt"), [("test_hsdt", None), ("test_hsdt_subspace", 20.0)])
+def test_denoise_output_is_bit_identical_to_the_old_reading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            model: str, adapt: float | None) -> None:
+    """Tiled int16 with no-data blocks, 32-px chunks, windows across chunk edges, fill, noise, reference,
+    the subspace pass and SURE crops: the same output values and scores as the old whole-chunk reading."""
+    src = _int16_tif(tmp_path / "in.tif", _scene())
+    ref = _int16_tif(tmp_path / "ref.tif", _scene(holes=False))
+    assert open_cube(src, chunks=32).hsi.valid_from_values  # the new reading applies
+    kw = {"adapt_sigma": adapt, "adapt_steps": 2} if adapt else {}
+    new, new_m = _run(Denoiser.load(untrained_run(tmp_path / "a", model=model), device="cpu"), src, ref,
+                      tmp_path / "new.tif", **kw)
+    with monkeypatch.context() as m:
+        m.setattr(ds, "_read", _old_read)
+        old, old_m = _run(Denoiser.load(untrained_run(tmp_path / "b", model=model), device="cpu"), src, ref,
+                          tmp_path / "old.tif", **kw)
+    assert np.isnan(new).any()  # the no-data entries stay NaN
+    np.testing.assert_array_equal(new, old)  # NaN in the same entries on both sides
+    assert new_m == old_m
+
+
+def test_denoise_windows_read_only_their_own_pixels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every pixel rasterio reads is one a window asked for (the old reading decoded each 32-px chunk a
+    window touched: 1.6 times as many here)."""
+    src = _int16_tif(tmp_path / "in.tif", _scene())
+    ref = _int16_tif(tmp_path / "ref.tif", _scene(holes=False))
+    den = Denoiser.load(untrained_run(tmp_path), device="cpu")
+    asked: list[int] = []
+    real = ds._read
+
+    def counted(cube: Cube, r: int, c: int, h: int, w: int) -> np.ndarray:
+        block = real(cube, r, c, h, w)
+        asked.append(block.shape[1] * block.shape[2])  # cut at the scene's edge
+        return block
+
+    cube, reference = open_cube(src, chunks=32), open_cube(ref, chunks=32)  # opened (and probed) before counting
+    monkeypatch.setattr(ds, "_read", counted)
+    with _pixels_read(monkeypatch) as seen:
+        _denoise(den, cube, reference, tmp_path / "o.tif")
+    assert len(asked) > 10 and sum(seen) == sum(asked), (sum(seen), sum(asked))
+    with monkeypatch.context() as m, _pixels_read(monkeypatch) as seen_old:  # the old reading, for the record
+        m.setattr(ds, "_read", _old_read)
+        _denoise(den, cube, reference, tmp_path / "p.tif")
+    assert sum(seen_old) > 1.5 * sum(seen), (sum(seen_old), sum(seen))
+
