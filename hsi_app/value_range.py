@@ -83,3 +83,38 @@ def check_units(values: np.ndarray, train_lo: float, train_hi: float, *, scene: 
         f"{scene}: values {lo:.4g} to {hi:.4g} (1st-99th percentile) but {model} was trained on {train_lo:.4g} to "
         f"{train_hi:.4g}, so the scene is in other units; its values are {_factor(ratio)} the training data's: {fix}"
     )
+
+
+def check_same_units(values: np.ndarray, like: np.ndarray, *, scene: str, role: str, like_scene: str, like_role: str,
+                     fix: str) -> None:
+    """Refuse ``values`` in other units than ``like``: samples of two scenes that should hold the same
+    quantity, such as a clean reference and the input it scores (NaN = no data). The rule of
+    :func:`check_units`, with ``like``'s 1st-99th percentile range in place of the training range.
+
+    Args:
+        values: a sample of the scene checked.
+        like: a sample of the scene whose units it must share.
+        scene, role: the scene checked and what it is (``"reference"``), for the message.
+        like_scene, like_role: the other scene and what it is (``"input"``), for the message.
+        fix: what to do, for the message.
+
+    Raises:
+        InvalidDataError: the spreads differ more than :data:`UNIT_RATIO_LIMIT` times: one line with both
+            ranges, the factor and ``fix``. Either sample without finite values, or flat, passes.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    u = np.asarray(like, dtype=np.float64)
+    v, u = v[np.isfinite(v)], u[np.isfinite(u)]
+    if v.size == 0 or u.size == 0:
+        return
+    lo, hi = (float(x) for x in np.percentile(v, [1, 99]))
+    ulo, uhi = (float(x) for x in np.percentile(u, [1, 99]))
+    if hi <= lo or uhi <= ulo:  # a flat sample says nothing about its units
+        return
+    ratio = (hi - lo) / (uhi - ulo)
+    if 1 / UNIT_RATIO_LIMIT <= ratio <= UNIT_RATIO_LIMIT:
+        return
+    raise InvalidDataError(
+        f"{scene}: {role} values {lo:.4g} to {hi:.4g} (1st-99th percentile) but the {like_role} {like_scene} holds "
+        f"{ulo:.4g} to {uhi:.4g}, so the {role} is in other units: its values are {_factor(ratio)} the {like_role}'s; {fix}"
+    )

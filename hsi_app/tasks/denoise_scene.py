@@ -177,7 +177,7 @@ def _scored(ref: np.ndarray, bad_px: np.ndarray, crop: tuple[slice, slice]) -> n
 RANGE_SAMPLE_PX = 256  # side of the central window whose values are checked against the training range
 
 
-def check_value_range(cube: Cube, good: np.ndarray, denoiser: Denoiser) -> None:
+def check_value_range(cube: Cube, good: np.ndarray, denoiser: Denoiser) -> np.ndarray:
     """Refuse a scene in other units than the denoiser's training scene.
 
     The denoiser maps values through its training normalisation (``offset``, ``scale``). A
@@ -193,17 +193,51 @@ def check_value_range(cube: Cube, good: np.ndarray, denoiser: Denoiser) -> None:
         good: ``(G,)`` indices of its good bands.
         denoiser: the loaded run.
 
+    Returns:
+        The ``(G, h, w)`` sample checked (no data NaN), for :func:`check_reference_units`.
+
     Raises:
         InvalidDataError: naming the scene, both ranges, the factor and the fix.
     """
     from hsi_app.value_range import check_units
 
-    _, h, w = cube.hsi.shape
-    hh, ww = min(h, RANGE_SAMPLE_PX), min(w, RANGE_SAMPLE_PX)
-    sample = _read(cube, (h - hh) // 2, (w - ww) // 2, hh, ww)[good]
+    sample = _range_sample(cube, good)
     check_units(sample, denoiser.offset, denoiser.offset + denoiser.scale, scene=str(cube.attrs.get("source", "input")),
                 model=denoiser.config.model_name,
                 fix="convert it to the training scene's units or train a denoiser on it (hsi train --task denoise)")
+    return sample
+
+
+def _range_sample(cube: Cube, good: np.ndarray) -> np.ndarray:
+    """``(G, h, w)`` good-band values (no data NaN) of the central window of at most :data:`RANGE_SAMPLE_PX` px."""
+    _, h, w = cube.hsi.shape
+    hh, ww = min(h, RANGE_SAMPLE_PX), min(w, RANGE_SAMPLE_PX)
+    return _read(cube, (h - hh) // 2, (w - ww) // 2, hh, ww)[good]
+
+
+def check_reference_units(cube: Cube, reference: Cube, good: np.ndarray, sample: np.ndarray | None = None) -> None:
+    """Refuse a reference in other units than the input (the same scene as reflectance 0-1 against an
+    input of counts x 10000): its scores would be nonsense, with SAM, which ignores scale, looking right.
+
+    The good bands' values of the same central window of both (:func:`check_value_range`'s) are compared by
+    the rule every units check shares (:func:`hsi_app.value_range.check_same_units`: a 1st-99th percentile
+    spread more than 100 times narrower or wider is refused).
+
+    Args:
+        cube: the input scene.
+        reference: the clean scene on its grid (:func:`check_reference` passed).
+        good: ``(G,)`` indices of the input's good bands.
+        sample: the input's sample when already read (:func:`check_value_range` returns it).
+
+    Raises:
+        InvalidDataError: naming the reference, both ranges, the factor and the fix.
+    """
+    from hsi_app.value_range import check_same_units
+
+    src, ref = cube.attrs.get("source", "input"), reference.attrs.get("source", "reference")
+    check_same_units(_range_sample(reference, good), _range_sample(cube, good) if sample is None else sample,
+                     scene=str(ref), role="reference", like_scene=str(src), like_role="input",
+                     fix="pass a reference in the input's units (the same scaling, or the same GDAL scale/offset)")
 
 
 def denoise_cube(
@@ -250,7 +284,8 @@ def denoise_cube(
 
     Raises:
         InvalidDataError: NaN in the input (without ``fill_nan``), values in other units than the
-            training scene's (:func:`check_value_range`), or a reference on another grid.
+            training scene's (:func:`check_value_range`), or a reference on another grid or in other units
+            than the input (:func:`check_reference_units`).
         BandMismatchError: a reference with other bands.
         ConfigError: a window smaller than the receptive field, or a bad ``adapt_sigma`` / ``adapt_steps``.
     """
@@ -277,7 +312,9 @@ def denoise_cube(
             f"{source}: {good.size} good bands, but {denoiser.config.model_name} was trained on "
             f"{denoiser.fixed_bands}; denoise a cube with the training scene's bands"
         )
-    check_value_range(cube, good, denoiser)
+    sample = check_value_range(cube, good, denoiser)
+    if reference is not None:
+        check_reference_units(cube, reference, good, sample)
     plan = parse_noise(noise).plan((int(good.size), h, w), seed) if noise else None
     off, sc = denoiser.offset, denoiser.scale
     scores = (RestorationScores(offset=off, scale=sc), RestorationScores(offset=off, scale=sc)) if reference is not None else None
@@ -363,6 +400,7 @@ def scene_baselines(cube: Cube, reference: Cube, denoiser: Denoiser, *, noise: s
     good = cube.hsi.good_band_indices
     _, h, w = cube.hsi.shape
     off, sc = denoiser.offset, denoiser.scale
+    check_reference_units(cube, reference, good)
     raw_x = (_read(cube, 0, 0, h, w)[good] - off) / sc
     raw_ref = (_read(reference, 0, 0, h, w)[good] - off) / sc
     mask = np.isfinite(raw_x) & np.isfinite(raw_ref)

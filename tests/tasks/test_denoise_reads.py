@@ -1,4 +1,4 @@
-"""``hsi denoise`` reads: windows read only themselves, with the same output.
+"""``hsi denoise`` reads: windows read only themselves (same output), and a reference in other units is refused.
 
 A window of a lazy cube whose valid mask is what its values say (``cube.hsi.valid_from_values``,
 :mod:`hsi_app.io.derived_valid`) computes its values alone: every window (prepare, the subspace pass,
@@ -8,6 +8,7 @@ whole storage chunks it touches, and the output is bit-identical to the old read
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,9 +20,11 @@ import rasterio.io
 from rasterio.transform import from_origin
 
 import hsi_app.tasks.denoise_scene as ds
+from hsi_app.cli.main import main
+from hsi_app.errors import InvalidDataError
 from hsi_app.io import open_cube
 from hsi_app.io.cube import Cube
-from hsi_app.tasks.denoise_scene import denoise_cube
+from hsi_app.tasks.denoise_scene import denoise_cube, scene_baselines
 from hsi_app.tasks.denoising import Denoiser
 from tests.tasks.test_denoising import WL, smooth_cube, untrained_run
 
@@ -144,3 +147,29 @@ def test_denoise_windows_read_only_their_own_pixels(tmp_path: Path, monkeypatch:
         _denoise(den, cube, reference, tmp_path / "p.tif")
     assert sum(seen_old) > 1.5 * sum(seen), (sum(seen_old), sum(seen))
 
+
+def test_a_reference_in_other_units_than_the_input_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An int16 x 10000 input against the same scene as 0-1 reflectance (int16 with GDAL scale 1e-4): one line
+    naming the reference, both ranges, the factor and the fix, before anything is written or scored."""
+    den = Denoiser.load(untrained_run(tmp_path), device="cpu")
+    src = _int16_tif(tmp_path / "counts.tif", _scene(holes=False))
+    refl = _int16_tif(tmp_path / "refl.tif", _scene(holes=False), scale=1e-4)
+    assert float(np.nanmax(open_cube(refl).values)) < 1  # read as reflectance
+    pattern = (r"refl\.tif: reference values 0\.\d+ to 0\.\d+ \(1st-99th percentile\) but the input .*counts\.tif "
+               r"holds \d+ to \d+, so the reference is in other units: its values are ~1/10,000 of the input's; "
+               r"pass a reference in the input's units")
+    with pytest.raises(InvalidDataError, match=pattern):
+        denoise_cube(den, open_cube(src), tmp_path / "o.tif", reference=open_cube(refl), progress=False)
+    assert not (tmp_path / "o.tif").exists()
+    with pytest.raises(InvalidDataError, match=pattern):
+        scene_baselines(open_cube(src), open_cube(refl), den, noise=None, seed=0)
+    with pytest.raises(SystemExit) as exc:  # hsi denoise: one line, exit 2, nothing written
+        main(["denoise", "--model", str(tmp_path / "run"), "--input", str(src), "--reference", str(refl),
+              "--out", str(tmp_path / "c.tif"), "--quiet"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and re.search(pattern, err[0]), err
+    assert not (tmp_path / "c.tif").exists()
+    same = _int16_tif(tmp_path / "same.tif", _scene(holes=False) // 2 + 500)  # same units, another scene: scored
+    res = denoise_cube(den, open_cube(src), tmp_path / "s.tif", reference=open_cube(same), progress=False)
+    assert res.metrics is not None
