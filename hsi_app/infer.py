@@ -221,7 +221,8 @@ def predict_scene(
     t0 = time.perf_counter()
     any_valid = False
     with ExitStack() as stack:
-        writer = stack.enter_context(class_map_writer(out, cube, num_classes, class_names)) if out is not None else None
+        writer = (stack.enter_context(class_map_writer(out, cube, num_classes, class_names, progress=progress))
+                  if out is not None else None)
         for win in bar(wins, desc="predict", unit="win", enabled=progress):
             image, valid = read_window(cube, win)
             probs = window_probs(prob_fn, image, num_classes)
@@ -257,15 +258,18 @@ def predict_scene(
     )
 
 
-def class_map_writer(out: str | os.PathLike[str], cube: Cube, num_classes: int, class_names: list[str] | None) -> Any:
-    """A streaming COG writer laid out as a class map (see :mod:`hsi_app.io.cog`)."""
+def class_map_writer(out: str | os.PathLike[str], cube: Cube, num_classes: int, class_names: list[str] | None, *,
+                     progress: bool = False) -> Any:
+    """A streaming COG writer laid out as a class map (see :mod:`hsi_app.io.cog`); ``progress``: show its
+    conversion to COG (``StreamingCOGWriter``'s ``progress``)."""
     from hsi_app.io.cog import StreamingCOGWriter, class_map_profile
 
     _, h, w = cube.hsi.shape
     names = class_names or ["no data", *[f"class {k}" for k in range(1, num_classes + 1)]]
     crs = cube.rio.crs
     transform = cube.hsi.transform
-    return StreamingCOGWriter(out, height=h, width=w, crs=crs, transform=transform, **class_map_profile(names))
+    return StreamingCOGWriter(out, height=h, width=w, crs=crs, transform=transform, progress=progress,
+                              **class_map_profile(names))
 
 
 def predict_dask(prob_fn: ProbFn, data: Any, valid: Any, *, halo: int) -> Any:

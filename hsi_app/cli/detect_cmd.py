@@ -219,7 +219,7 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
         report["scored_peaks"] = SCORED_PEAKS
         report["points_filter"] = {"threshold": threshold, "max_points": max_points} if points else None
     with atomic_paths({"out": out, "points": points, "metrics": metrics_out}) as tmp:
-        write_score_map(tmp["out"], res.scores, cube, res.names, m)
+        write_score_map(tmp["out"], res.scores, cube, res.names, m, progress=not quiet)
         if sel is not None:
             write_detections(tmp["points"], sel, cube, res.names)
         if report is not None and metrics_out:

@@ -118,6 +118,11 @@ class StreamingCOGWriter:
         blocksize: COG tile size in pixels.
         overview_resampling: GDAL resampling used for overviews (``"NEAREST"``,
             ``"AVERAGE"``, ``"MODE"``...).
+        progress: show the conversion to COG at the end (tiles, compression, overviews: a minute or more
+            for a large float cube) as one step (:func:`hsi_app.progress.steps`: a bar with the elapsed time
+            on a terminal, plain lines in a log) when the raster holds more than
+            :data:`~hsi_app.io.summary.LARGE_ELEMENTS` values, as ``write_cube``'s bar; a smaller one
+            converts in seconds, without one. ``False`` (``--quiet``, the default) shows nothing.
     """
 
     def __init__(
@@ -139,6 +144,7 @@ class StreamingCOGWriter:
         offsets: Sequence[float] | None = None,
         blocksize: int = 256,
         overview_resampling: str = "NEAREST",
+        progress: bool = False,
     ) -> None:
         self.dst = check_writable(dst)
         if height < 1 or width < 1 or count < 1:
@@ -162,6 +168,7 @@ class StreamingCOGWriter:
         self.offsets = offsets
         self.blocksize = int(blocksize)
         self.overview_resampling = overview_resampling
+        self.progress = bool(progress)
         self._stage_path = partial_path(self.dst.with_suffix(".stage.tif"))
         self._ds: Any = None
         self._watch = WriteWatch(dst, [self._stage_path])  # GDAL's messages kept quiet; a full disk named as one line
@@ -258,6 +265,9 @@ class StreamingCOGWriter:
         from rasterio._err import CPLE_BaseError
         from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
+        from hsi_app.io.summary import LARGE_ELEMENTS
+        from hsi_app.progress import steps
+
         opts: dict[str, Any] = {
             "compress": "DEFLATE",
             "blocksize": self.blocksize,
@@ -267,9 +277,12 @@ class StreamingCOGWriter:
         }
         if self.dtype.kind == "f":
             opts["predictor"] = "FLOATING_POINT"
+        # rasterio's copy takes no GDAL progress callback: one step, its elapsed time shown while it runs
+        shown = self.progress and self.count * self.height * self.width > LARGE_ELEMENTS
         with atomic_path(self.dst) as tmp:
             try:
-                with warnings.catch_warnings():
+                with steps("write COG", 1, enabled=shown) as begin, warnings.catch_warnings():
+                    begin("tiles, compression and overviews")
                     warnings.simplefilter("ignore", NotGeoreferencedWarning)
                     rasterio.shutil.copy(self._stage_path, tmp, driver="COG", **opts)
             except (RasterioError, CPLE_BaseError) as err:

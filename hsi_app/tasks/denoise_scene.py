@@ -351,7 +351,7 @@ def denoise_cube(
     t0 = time.perf_counter()
     with StreamingCOGWriter(out, height=h, width=w, count=c, dtype="float32", crs=crs, transform=transform,
                             nodata=float("nan"), band_descriptions=descriptions, tags=tags, band_tags=band_tags,
-                            overview_resampling="AVERAGE") as writer:
+                            overview_resampling="AVERAGE", progress=progress) as writer:
         if denoiser.needs_subspace:  # first pass: one spectral basis for the whole scene, from the core windows
             cores = bar(wins, desc="subspace", unit="win", enabled=progress)
             denoiser.fit_subspace(prepare(win.row, win.col, win.height, win.width)[1] for win in cores)
