@@ -28,7 +28,8 @@ from hsi_app.tasks.denoise_scene import denoise_cube, scene_baselines
 from hsi_app.tasks.denoising import Denoiser
 from tests.tasks.test_denoising import WL, smooth_cube, untrained_run
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [pytest.mark.usefixtures("one_torch_thread"),
+              pytest.mark.filterwarnings("ignore:.*NaN/no-data values were filled:hsi_app.errors.HSIWarning")]
 
 NODATA = -32768
 
