@@ -2,8 +2,11 @@
 
 Land-cover maps usually reach a GIS as polygons. The class raster (band 1 of an ``hsi
 predict`` COG, 0 = no data) is first *sieved*: connected patches smaller than the minimum
-mapping unit take the class of the neighbour they share the most edge with (GDAL's sieve
-filter, through :func:`rasterio.features.sieve`; no-data is never filled and never fills).
+mapping unit take the class of their largest neighbour, counted in pixels, however little edge
+they share with it (GDAL's sieve filter, through :func:`rasterio.features.sieve`, repeated until
+nothing changes; no-data is never filled and never fills). A patch is left small only when
+it and its small neighbours touch no patch of the minimum size, e.g. a few small patches
+enclosed by no-data or the map edge.
 Each connected patch of one class then becomes one polygon, traced exactly along pixel edges
 in the map's CRS, with its class id and name, pixel count, area (hectares when the CRS is
 projected) and, when the map has a confidence band, the patch's mean confidence.
@@ -42,8 +45,17 @@ class Patches:
     pixels: np.ndarray
 
 
+SIEVE_MAX_PASSES = 50  # GDAL passes at most; a real map settles in a few
+
+
 def sieve_classes(classes: np.ndarray, min_pixels: int, connectivity: int = 4) -> np.ndarray:
-    """Merge patches smaller than ``min_pixels`` into their largest-border neighbour.
+    """Merge patches smaller than ``min_pixels`` into their largest neighbour (by pixel count).
+
+    One GDAL pass leaves a small patch alone when following "largest neighbour" from it runs
+    in a circle through small patches only (a chain of small patches); after that pass some of
+    them border a grown patch, so the sieve is repeated until nothing changes (at most
+    :data:`SIEVE_MAX_PASSES` passes). What then stays small touches no patch of ``min_pixels``
+    or more through its small neighbours (small patches enclosed by no-data or the map edge).
 
     Args:
         classes: ``(H, W)`` uint8 classes, 0 = no data (left as it is).
@@ -58,8 +70,15 @@ def sieve_classes(classes: np.ndarray, min_pixels: int, connectivity: int = 4) -
     cls = np.ascontiguousarray(classes, dtype=np.uint8)
     if min_pixels <= 1:
         return cls.copy()
-    out = sieve(cls, size=int(min_pixels), connectivity=connectivity, mask=cls > 0)
-    return np.where(cls > 0, out, 0).astype(np.uint8)
+    valid = cls > 0
+    out = cls
+    for _ in range(SIEVE_MAX_PASSES):
+        nxt = np.where(valid, sieve(out, size=int(min_pixels), connectivity=connectivity, mask=valid), 0)
+        nxt = nxt.astype(np.uint8)
+        if np.array_equal(nxt, out):
+            break
+        out = nxt
+    return out if out is not cls else cls.copy()
 
 
 def label_patches(classes: np.ndarray, connectivity: int = 4) -> Patches:

@@ -33,6 +33,30 @@ def test_sieve_merges_small_patches_and_leaves_no_data() -> None:
     assert (sieve_classes(cls, 1) == cls).all()
 
 
+def test_sieve_repeats_until_no_patch_under_the_unit_touches_a_big_one() -> None:
+    # A 4-px field, then a chain of small patches: 1 px, 1 px, then a 3-px patch whose only
+    # neighbour is the 1-px one. One GDAL pass leaves the 3-px patch (its largest neighbour is
+    # small and points back at it); after that pass it borders the grown field, so a second takes it.
+    row = np.array([[3, 3, 3, 3, 2, 3, 1, 1, 1]], np.uint8)
+    out = sieve_classes(row, 4)
+    assert (out == 3).all()
+    assert (label_patches(out).pixels >= 4).all()
+    # small patches that touch no patch of the minimum size (here enclosed by no-data) stay
+    island = np.zeros((5, 12), np.uint8)
+    island[:, :6] = 1
+    island[2, 8:10] = [2, 3]
+    out = sieve_classes(island, 4)
+    assert (out == island).all()
+
+
+def test_sieve_takes_the_largest_neighbour_not_the_longest_shared_edge() -> None:
+    cls = np.ones((20, 20), np.uint8)  # class 1: 375 px
+    cls[4:9, 4:9] = 2  # class 2: 19 px around ...
+    cls[5:7, 6:9] = 3  # ... a 6-px class-3 patch: 8 edges with class 2, 2 edges with class 1
+    out = sieve_classes(cls, 7)
+    assert (out[5:7, 6:9] == 1).all() and (out == 2).sum() == 19
+
+
 def test_label_patches_counts_each_connected_patch() -> None:
     cls, _ = _scene()
     p = label_patches(cls)
