@@ -58,7 +58,8 @@ def finetune(base: str, data: str, labels: str | None, label_attribute: str, lab
     check_outputs({"--out": out}, {"--base": base})
     check_out_dir(out, other_runs=OTHER_THAN_FINETUNE)
     cube = open_cube(data, key=key, labels=labels, label_attribute=label_attribute, label_layer=label_layer)
-    cube, maps = read_split_labels(cube, (train_labels, test_labels), attribute=label_attribute, layer=label_layer)
+    cube, maps = read_split_labels(cube, (train_labels, test_labels), attribute=label_attribute, layer=label_layer,
+                                   labels_from=labels)
     given = [p for p in (train_labels, test_labels) if p] or ([labels] if labels else [])
     m = run_finetune(cube, base, out, opts, train_labels=maps[0], test_labels=maps[1],
                      protect=[labels, train_labels, test_labels], labels_from=", ".join(given) or None)

@@ -124,7 +124,8 @@ def train(task: str, noise: str, init: str | None, targets: str | None, scale: f
                         class_weight_power=class_weights, teacher=tuple(teacher), distill_weight=distill_weight)
     check_out_dir(out, other_runs=OTHER_THAN_TRAINING, task="classification")
     cube = open_cube(data, key=key, labels=labels, label_attribute=label_attribute, label_layer=label_layer)
-    cube, maps = read_split_labels(cube, (train_labels, test_labels), attribute=label_attribute, layer=label_layer)
+    cube, maps = read_split_labels(cube, (train_labels, test_labels), attribute=label_attribute, layer=label_layer,
+                                   labels_from=labels)
     metrics = train_classifier(cube, out, opts, train_labels=maps[0], test_labels=maps[1],
                                protect=[labels, train_labels, test_labels])
     from hsi_app.data.splits import leak_note

@@ -123,9 +123,38 @@ def read_labels(
     return check_labels(labels, (h, w), str(path)), names
 
 
+SPLIT_AGREEMENT_MIN = 0.99  # a replayed split agrees with its own --labels at every pixel both label
+
+
+def check_split_numbering(labels: np.ndarray, labels_path: str | os.PathLike[str], split: np.ndarray,
+                          split_path: str | os.PathLike[str]) -> None:
+    """Refuse a split file without names whose ids are not ``labels_path``'s numbering.
+
+    A replayed split (``.npy`` maps of class ids) takes its class names from the run's
+    ``--labels`` file, so its ids must be that file's ids: at the pixels both label they agree
+    everywhere (a few may differ where a label file was edited). A split from a run on another
+    numbering (another label file, or the built-in scene's ids) agrees at few pixels and would
+    train a map whose class names are wrong.
+
+    Raises:
+        LabelError: the ids agree at fewer than :data:`SPLIT_AGREEMENT_MIN` of the shared pixels.
+    """
+    both = (split > 0) & (labels > 0)
+    n = int(both.sum())
+    if n == 0:
+        return
+    share = float((split[both] == labels[both]).mean())
+    if share < SPLIT_AGREEMENT_MIN:
+        raise LabelError(
+            f"{split_path}: its class ids agree with --labels {labels_path} at only {100 * share:.1f} % of the "
+            f"{n:,} pixels both label; the split was numbered on another label file, so those names would name the "
+            f"wrong classes: pass the --labels file of the run that made the split"
+        )
+
+
 def read_split_labels(
     cube: Cube, paths: tuple[str | os.PathLike[str] | None, ...], *, attribute: str = "class",
-    layer: str | None = None,
+    layer: str | None = None, labels_from: str | os.PathLike[str] | None = None,
 ) -> tuple[Cube, list[np.ndarray | None]]:
     """Read ``--train-labels`` / ``--test-labels`` files for ``cube`` on one class numbering.
 
@@ -142,12 +171,24 @@ def read_split_labels(
         paths: label files, ``None`` entries kept as ``None``.
         attribute: class column of vector files.
         layer: layer of vector files with several layers.
+        labels_from: the ``--labels`` file the cube's labels came from, if one was given: a file
+            without class names (a replayed split's ``.npy``) is then checked to be on its
+            numbering (:func:`check_split_numbering`).
 
     Returns:
         ``(cube, maps)``: the cube with the shared names as its ``class_names`` (unchanged when
         no file carries names) and the ``(H, W)`` maps on that numbering.
+
+    Raises:
+        LabelError: as :func:`read_labels`, or a file without names on another numbering than
+        ``labels_from``.
     """
     read = [read_labels(p, cube, attribute=attribute, layer=layer) if p else None for p in paths]
+    own = cube.hsi.labels
+    if labels_from is not None and own is not None:
+        for p, r in zip(paths, read, strict=True):
+            if r is not None and r[1] is None:
+                check_split_numbering(own, labels_from, r[0], p)
     if read and all(r is not None for r in read) and "label" in cube.coords:
         cube = cube.drop_vars("label")  # the files replace the scene's own labels (their ids would count too)
     named = [r for r in read if r is not None and r[1] is not None]

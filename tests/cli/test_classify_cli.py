@@ -243,6 +243,33 @@ def test_svm_leak_verdict_is_the_same_for_a_drawn_and_a_replayed_split(scene: di
     assert "LEAKY" not in out_a + out_b
 
 
+def test_a_replayed_split_on_another_numbering_than_labels_is_refused(scene: dict[str, Path], trained: Path,
+                                                                      tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """A split whose ids are not --labels' numbering would train a map with wrong class names (audit K #2)."""
+    base = ["train", "--data", str(scene["cube"]), "--model", "svm", "--quiet", "--labels", str(scene["labels"])]
+    code, _, err = run_main(capsys, *base, "--split", "random:0.1", "--out", str(tmp_path / "a"))
+    assert code == 0, err
+    code, _, err = _replay_split(capsys, base, tmp_path / "a", tmp_path / "b")  # its own --labels: agrees
+    assert code == 0, err
+    split = np.load(tmp_path / "a" / "split.npz")
+    shift = np.array([0, 2, 3, 4, 1], np.int32)  # the same pixels numbered on another list
+    train, test = tmp_path / "other_train.npy", tmp_path / "other_test.npy"
+    np.save(train, shift[split["train"]])
+    np.save(test, shift[split["test"]])
+    code, _, err = run_main(capsys, *base, "--train-labels", str(train), "--test-labels", str(test),
+                            "--out", str(tmp_path / "c"))
+    assert_one_error_line(code, err, "other_train.npy", str(scene["labels"]), "at only 0.0 % of the")
+    assert not (tmp_path / "c").exists()
+    code, _, err = run_main(capsys, "finetune", "--base", str(trained), "--data", str(scene["cube"]), "--labels",
+                            str(scene["labels"]), "--train-labels", str(train), "--test-labels", str(test),
+                            "--lora-rank", "2", "--out", str(tmp_path / "ft"), "--quiet")
+    assert_one_error_line(code, err, "other_train.npy", str(scene["labels"]), "at only 0.0 % of the")
+    code, _, err = run_main(capsys, "train", "--data", str(scene["cube"]), "--model", "svm", "--quiet",
+                            "--train-labels", str(train), "--test-labels", str(test), "--out", str(tmp_path / "d"))
+    assert code == 0, err  # no --labels: the ids are the user's own numbering
+
+
 @pytest.mark.parametrize(
     ("case", "needle"),
     [

@@ -430,3 +430,21 @@ def test_open_cube_takes_a_label_array_with_the_same_checks_as_with_labels(tmp_p
         open_cube(tif, labels=lab.T)
     with pytest.raises(LabelError):
         open_cube(tif, labels=lab + 0.5)  # fractional ids are refused as by with_labels
+
+
+def test_split_without_names_must_be_on_the_labels_numbering(tmp_path: Path) -> None:
+    """--labels names a replayed .npy split's ids, so they must agree where both label (audit K #2)."""
+    from hsi_app.io.labels import SPLIT_AGREEMENT_MIN, read_split_labels
+
+    own = _labels(1).astype(np.int32)
+    scene = _cube(True).hsi.with_labels(own, ["unlabelled", "a", "b", "c", "d", "e"])
+    same = np.where(np.arange(H * W).reshape(H, W) % 2 == 0, own, 0)
+    np.save(tmp_path / "same.npy", same)
+    _, (tr, te) = read_split_labels(scene, (tmp_path / "same.npy", None), labels_from="fields.gpkg")
+    np.testing.assert_array_equal(tr, same)
+    other = np.where(same > 0, same % 5 + 1, 0)  # every id moved: agrees nowhere
+    np.save(tmp_path / "other.npy", other)
+    with pytest.raises(LabelError, match=r"other\.npy: its class ids agree with --labels fields\.gpkg at only 0\.0 %"):
+        read_split_labels(scene, (tmp_path / "same.npy", tmp_path / "other.npy"), labels_from="fields.gpkg")
+    read_split_labels(scene, (tmp_path / "other.npy", None))  # no --labels: the file's ids are its own
+    assert SPLIT_AGREEMENT_MIN == 0.99
