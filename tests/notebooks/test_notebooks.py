@@ -83,3 +83,15 @@ def test_notebook_outputs_are_ignored_by_git() -> None:
     for path in ("notebooks/outputs/notebooks/cross_lora/adapter.safetensors", "outputs/notebooks/map.tif"):
         out = subprocess.run(["git", "check-ignore", "-q", path], cwd=root, capture_output=True)
         assert out.returncode == 0, f"{path} is not git-ignored"
+
+
+def test_readme_notebook_commands_make_their_output_folder() -> None:
+    """``jupyter execute --output=../DIR/NAME`` fails when DIR does not exist, as it does in a fresh clone (audit K #3)."""
+    import re
+
+    root = NOTEBOOKS[0].parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    folders = set(re.findall(r"--output=\.\./([\w.-]+)/", readme))
+    assert folders, "README no longer shows a notebook --output command; update this test"
+    for folder in folders:
+        assert f"mkdir -p {folder}" in readme, f"README's --output=../{folder}/... needs `mkdir -p {folder}` first"
