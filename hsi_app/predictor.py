@@ -290,6 +290,7 @@ class Predictor:
         if config.model_name == "svm":
             from hsi_app.models.svm import SVMBaseline
 
+            resolve_device(device)  # a misspelt device, or CUDA without a GPU, is refused here too; the SVM runs on the CPU
             return cls(config, SVMBaseline.from_state_dict(load_tensors(run_dir)), "cpu", run_dir=run_dir)
         model, dev = load_run_model(run_dir, config, device)
         return cls(config, model, dev, tta=tta, run_dir=run_dir)

@@ -57,9 +57,9 @@ def test_predictor_load_and_the_trainer_use_it(name: str, tmp_path: Path, monkey
     assert Predictor.load(run, device="cpu").device == "cpu"
 
 
-@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks a CPU-only machine")
-def test_an_svm_run_loads_whatever_device_is_asked(tmp_path) -> None:  # noqa: ANN001
-    """The SVM always runs on the CPU, so asking for CUDA on a machine without one is no error for it."""
+def test_an_svm_run_checks_the_device_and_runs_on_the_cpu(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """README: an unknown device or CUDA without a GPU is one ConfigError line, for an SVM run too (audit K #4;
+    it used to load whatever was asked); a device that exists is accepted and the SVM runs on the CPU."""
     import numpy as np
 
     from hsi_app.io.cube import make_cube
@@ -71,4 +71,12 @@ def test_an_svm_run_loads_whatever_device_is_asked(tmp_path) -> None:  # noqa: A
     data = (labels[None] * 0.1 + 0.01 * rng.standard_normal((4, 12, 10))).astype(np.float32)
     cube = make_cube(data, wavelength=np.linspace(450.0, 900.0, 4), labels=labels)
     train_classifier(cube, tmp_path / "svm", TrainOptions(model="svm", split="random:0.5", progress=False))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for name in ("tpu", "cuda"):
+        with pytest.raises(ConfigError, match=f"device {name!r}"):
+            Predictor.load(tmp_path / "svm", device=name)
+    assert Predictor.load(tmp_path / "svm", device="cpu").device == "cpu"
+    assert Predictor.load(tmp_path / "svm").device == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     assert Predictor.load(tmp_path / "svm", device="cuda").device == "cpu"
