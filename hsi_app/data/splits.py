@@ -56,6 +56,7 @@ import os
 import warnings
 import zipfile
 from dataclasses import dataclass, replace
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -377,7 +378,8 @@ def _n_fixed(count: int, n: int) -> int:
     return count if n > count else max(1, n // 2)
 
 
-def _pixel_split(labels: np.ndarray, spec: SplitSpec, seed: int) -> np.ndarray:
+def _pixel_split(labels: np.ndarray, spec: SplitSpec, seed: int,
+                 class_names: Sequence[str] | None = None) -> np.ndarray:
     """Per-class random draw for random/fixed; returns the (H, W) train map."""
     train = np.zeros_like(labels)
     for cls in np.unique(labels[labels > 0]):
@@ -388,7 +390,7 @@ def _pixel_split(labels: np.ndarray, spec: SplitSpec, seed: int) -> np.ndarray:
             k = _n_fixed(int(spec.value), idx.size)  # type: ignore[arg-type]
             if idx.size <= int(spec.value):  # type: ignore[arg-type]
                 warnings.warn(
-                    f"split {spec}: class {cls} has only {idx.size} pixels; using {k} for training",
+                    f"split {spec}: {class_label(cls, class_names)} has only {idx.size} pixels; using {k} for training",
                     SplitWarning,
                     stacklevel=3,
                 )
@@ -539,12 +541,23 @@ def _buffer_mask(train: np.ndarray, radius: int) -> np.ndarray:
     return dist <= radius
 
 
-def _warn_missing(labels: np.ndarray, train: np.ndarray, test: np.ndarray, protocol: str) -> None:
+def class_label(k: int, class_names: Sequence[str] | None) -> str:
+    """``"class 9 (Oats)"`` when ``class_names`` (index 0 = unlabelled) names id ``k``, else ``"class 9"``."""
+    k = int(k)
+    if class_names is not None and 0 < k < len(class_names) and str(class_names[k]).strip():
+        name = str(class_names[k])
+        if name != f"class {k}":
+            return f"class {k} ({name})"
+    return f"class {k}"
+
+
+def _warn_missing(labels: np.ndarray, train: np.ndarray, test: np.ndarray, protocol: str,
+                  class_names: Sequence[str] | None = None) -> None:
     for cls in np.unique(labels[labels > 0]):
         where = [name for name, arr in (("train", train), ("test", test)) if not np.any(arr == cls)]
         if where:
             warnings.warn(
-                f"split {protocol}: class {cls} is absent from {' and '.join(where)}",
+                f"split {protocol}: {class_label(cls, class_names)} is absent from {' and '.join(where)}",
                 SplitWarning,
                 stacklevel=3,
             )
@@ -559,6 +572,7 @@ def make_split(
     block: int | None = None,
     legacy_blocks: bool = False,
     reach: int | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> Split:
     """Split the labelled pixels of a scene into train and test.
 
@@ -577,6 +591,7 @@ def make_split(
         reach: receptive radius of the model the split is for, which decides ``leaky``
             (:func:`leaks`; 0 for the per-pixel SVM). ``None``: a patch model of unknown size,
             taken as ``max(radius, 1)``.
+        class_names: names of the ids (index 0 = unlabelled), for the warnings: ``class 9 (Oats)``.
 
     Returns:
         The :class:`Split`. Warns :class:`SplitWarning` for classes missing from a side.
@@ -604,14 +619,14 @@ def make_split(
         chosen = problem.assign(fraction, rng)
         train = problem.train_map(chosen)
     else:
-        train = _pixel_split(lab, spec, seed)
+        train = _pixel_split(lab, spec, seed, class_names)
     test = np.where(train > 0, 0, lab).astype(np.int32)
     dropped = 0
     if radius > 0:
         near = _buffer_mask(train, int(radius)) & (test > 0)
         dropped = int(np.count_nonzero(near))
         test[near] = 0
-    _warn_missing(lab, train, test, str(spec))
+    _warn_missing(lab, train, test, str(spec), class_names)
     return Split(
         train=train,
         test=test,
@@ -624,7 +639,8 @@ def make_split(
     )
 
 
-def split_from_maps(train: np.ndarray, test: np.ndarray, *, radius: int | None = None) -> Split:
+def split_from_maps(train: np.ndarray, test: np.ndarray, *, radius: int | None = None,
+                    class_names: Sequence[str] | None = None) -> Split:
     """Build a split from user-supplied train and test label maps (e.g. WHU-Hi Train50/Test).
 
     With ``radius`` (the model's receptive radius), the maps' own buffer is measured: the
@@ -635,6 +651,7 @@ def split_from_maps(train: np.ndarray, test: np.ndarray, *, radius: int | None =
     Args:
         train: (H, W) int training labels, 0 elsewhere.
         test: (H, W) int test labels, 0 elsewhere.
+        class_names: names of the ids (index 0 = unlabelled), for the warnings, as in :func:`make_split`.
 
     Returns:
         The :class:`Split`. Warns :class:`SplitWarning` for classes on one side only, as
@@ -665,7 +682,7 @@ def split_from_maps(train: np.ndarray, test: np.ndarray, *, radius: int | None =
     if gap is not None:
         leaky = radius > 0 and gap <= radius  # leaks(), from the one distance transform
         buffer = 0 if leaky else gap - 1
-    _warn_missing(np.maximum(tr, te), tr, te, "maps")  # as drawn splits do: a class on one side only
+    _warn_missing(np.maximum(tr, te), tr, te, "maps", class_names)  # as drawn splits do: a class on one side only
     return Split(train=tr.astype(np.int32), test=te.astype(np.int32), protocol="maps", leaky=leaky, radius=buffer)
 
 

@@ -215,8 +215,9 @@ def protocol_split(cube: Cube, protocol: str, *, seed: int = 0, radius: int = 0,
     check_has_labels(cube.attrs.get("source", "input"), [labels] if labels is not None else [])
     spec = parse_split(protocol)
     if spec.kind != "disjoint":
-        return make_split(labels, spec, seed=seed, reach=radius)
-    return make_split(labels, spec, seed=seed, radius=radius, legacy_blocks=legacy_blocks, reach=radius)
+        return make_split(labels, spec, seed=seed, reach=radius, class_names=cube.hsi.class_names)
+    return make_split(labels, spec, seed=seed, radius=radius, legacy_blocks=legacy_blocks, reach=radius,
+                      class_names=cube.hsi.class_names)
 
 
 def receptive_radius(model: str, in_chans: int = 8, num_classes: int = 2, model_args: dict[str, Any] | None = None) -> int:
@@ -229,13 +230,14 @@ def receptive_radius(model: str, in_chans: int = 8, num_classes: int = 2, model_
 
 
 def split_for_run(cube: Cube, opts: TrainOptions, radius: int, train_labels: np.ndarray | None = None,
-                  test_labels: np.ndarray | None = None) -> Any:
+                  test_labels: np.ndarray | None = None, *, class_names: Sequence[str] | None = None) -> Any:
     """The split a run draws: the given ``(H, W)`` label maps, or ``opts.split`` on the cube's labels.
 
     A ``disjoint`` split is buffered by ``opts.buffer`` (default: ``radius``, the model's receptive
     radius), which also sets its block edge (:func:`~hsi_app.data.splits.default_block`); so
     ``svm`` with ``buffer=11`` draws the very split of an ``ssfcn_snv`` run (radius 11) of that seed.
-    The leak verdict is judged again for the model by :func:`train_classifier`.
+    The leak verdict is judged again for the model by :func:`train_classifier`. ``class_names``
+    name the given maps' ids in the split's warnings (a drawn split uses the cube's own names).
 
     Raises:
         LabelError: only one of the two maps given.
@@ -248,7 +250,7 @@ def split_for_run(cube: Cube, opts: TrainOptions, radius: int, train_labels: np.
             raise LabelError("--train-labels and --test-labels (train_labels=, test_labels= in Python) go together; "
                              "pass both")
         check_buffer(opts.buffer, opts.split, given_maps=True)
-        return split_from_maps(train_labels, test_labels, radius=radius)  # leaky when they are as close as that
+        return split_from_maps(train_labels, test_labels, radius=radius, class_names=class_names)  # leaky when they are as close as that
     return protocol_split(cube, opts.split, seed=opts.seed, radius=radius if opts.buffer is None else opts.buffer)
 
 
@@ -323,7 +325,7 @@ def train_classifier(
 
     radius = receptive_radius(opts.model, image.shape[0], num_classes, opts.model_args)
     if split is None:
-        split = split_for_run(cube, opts, radius, train_labels, test_labels)
+        split = split_for_run(cube, opts, radius, train_labels, test_labels, class_names=k_names)
     elif opts.buffer is not None:
         check_buffer(opts.buffer, opts.split, ready_split=True)
     elif split.protocol.startswith("disjoint") and split.radius < radius:

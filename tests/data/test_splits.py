@@ -334,6 +334,34 @@ def test_split_from_maps_overlap_names_count_and_fix() -> None:
         split_from_maps(train, test[:5])
 
 
+def test_split_warnings_name_the_class_when_names_are_known() -> None:
+    """README says the warning names the test-only class (Oats on Indian Pines seed 0), not only its id (audit K #6)."""
+    from hsi_app.io.cube import make_cube
+    from hsi_app.tasks.train_classifier import TrainOptions, protocol_split, split_for_run
+
+    labels = np.zeros((8, 8), dtype=np.int32)
+    labels[:4, :4], labels[:4, 4:], labels[4:, :4], labels[4:, 4:] = 1, 2, 3, 4
+    names = ["unlabelled", "Corn", "Hay", "Wheat", "Oats"]
+    train = np.where(np.arange(8)[:, None] % 2 == 0, labels, 0)
+    test = np.where(np.arange(8)[:, None] % 2 == 1, labels, 0)
+    train[train == 4] = 0  # Oats: test only
+    with pytest.warns(SplitWarning, match=r"^split maps: class 4 \(Oats\) is absent from train$"):
+        split_from_maps(train, test, class_names=names)
+    with pytest.warns(SplitWarning, match=r"^split maps: class 4 is absent from train$"):
+        split_from_maps(train, test, class_names=names[:4])  # no name for id 4: the id alone
+    cube = make_cube(np.ones((3, 8, 8), np.float32), labels=labels, class_names=names)
+    with pytest.warns(SplitWarning, match=r"class 4 \(Oats\) is absent from train"):
+        split_for_run(cube, TrainOptions(), 0, train, test, class_names=names)
+    one = np.where(labels == 4, 0, labels)
+    one[0, 0] = 4  # a one-pixel Oats field: a random split keeps it for training, none left to test
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        protocol_split(make_cube(np.ones((3, 8, 8), np.float32), labels=one, class_names=names), "fixed:1")
+    assert [str(w.message) for w in caught if issubclass(w.category, SplitWarning)] == [
+        "split fixed:1: class 4 (Oats) has only 1 pixels; using 1 for training",
+        "split fixed:1: class 4 (Oats) is absent from test"]
+
+
 def test_split_from_maps_warns_about_classes_on_one_side_only() -> None:
     """User maps with class 4 only in test and class 5 only in train warn as drawn splits do, naming each class."""
     labels = np.zeros((8, 8), dtype=np.int32)
