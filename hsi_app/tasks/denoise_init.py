@@ -9,9 +9,10 @@
   run keeps the basis it fitted to its own training region, as a fresh run does, and only
   the inner denoiser's weights continue. One warning line says so. Measured with 1 epoch
   on a synthetic 200-band scene on Indian Pines' wavelengths, from the shipped Indian Pines
-  run: held-out PSNR 36.2 dB with the refitted basis, 8.2 dB with the earlier run's basis
+  run: held-out PSNR 35.6 dB with the refitted basis, 11.2 dB with the earlier run's basis
   (below the noisy input's 14.1 dB), 21.2 dB without ``--init``; the refitted basis also
-  continues onto other band sets (a 40-band scene: 30.7 dB, 14.4 dB without ``--init``).
+  continues onto other band sets (a 40-band scene: 29.4 dB, 15.3 dB without ``--init``;
+  BENCHMARKS.md, "``--init`` onto another scene").
 * :func:`init_regression` is the line ``hsi train`` prints when training made the held-out
   PSNR worse than the starting weights scored on the same block (``metrics.json``
   ``init_model``): a short sitting restarts the learning-rate schedule at its peak.
