@@ -29,24 +29,39 @@ def integrate_bands(wavelengths: np.ndarray, values: np.ndarray, centres: np.nda
     """Band values ``(C,)`` of one spectrum sampled at ``wavelengths`` (NaN values are gaps, bridged linearly).
 
     Args:
-        wavelengths: ``(L,)`` increasing sample wavelengths (nm).
-        values: ``(L,)`` the spectrum; NaN where it has no value. At least two finite values.
+        wavelengths: ``(L,)`` sample wavelengths (nm), in any order (they are sorted here).
+        values: ``(L,)`` the spectrum; NaN where it has no value. At least one finite value (one value
+            gives every band that value).
         centres: ``(C,)`` band centres (nm), each within reach of the spectrum's range (the caller decides
             which bands lie too far outside it).
-        fwhm: ``(C,)`` positive band widths (nm).
+        fwhm: ``(C,)`` positive, finite band widths (nm).
 
     Returns:
         ``(C,)`` float64: each band's Gaussian response integrated over the piecewise-linear spectrum,
         normalised over the part of the response inside the spectrum's range; a band whose response
         there vanishes (its centre many widths beyond the range) takes the nearest end value.
+
+    Raises:
+        ValueError: no finite value, wavelengths and values of different lengths, or a FWHM or centre
+            that is not a finite positive number.
     """
     from scipy.special import ndtr
 
-    ok = np.isfinite(values)
-    x = np.asarray(wavelengths, dtype=np.float64)[ok]
-    y = np.asarray(values, dtype=np.float64)[ok]
-    mu = np.asarray(centres, dtype=np.float64)
-    sigma = np.asarray(fwhm, dtype=np.float64) * FWHM_TO_SIGMA
+    wl = np.asarray(wavelengths, dtype=np.float64).ravel()
+    v = np.asarray(values, dtype=np.float64).ravel()
+    if wl.shape != v.shape:
+        raise ValueError(f"integrate_bands: {wl.size} wavelengths but {v.size} values")
+    ok = np.isfinite(v) & np.isfinite(wl)
+    if not ok.any():
+        raise ValueError("integrate_bands: the spectrum has no finite value (every cell is NaN or missing)")
+    order = np.argsort(wl[ok], kind="stable")
+    x, y = wl[ok][order], v[ok][order]
+    mu = np.asarray(centres, dtype=np.float64).ravel()
+    sigma = np.asarray(fwhm, dtype=np.float64).ravel() * FWHM_TO_SIGMA
+    if sigma.shape != mu.shape:
+        raise ValueError(f"integrate_bands: {mu.size} band centres but {sigma.size} FWHM values")
+    if not (np.isfinite(sigma).all() and (sigma > 0).all() and np.isfinite(mu).all()):
+        raise ValueError("integrate_bands: every band needs a finite centre and a finite FWHM above 0")
     out = np.empty(mu.size, dtype=np.float64)
     chunk = max(1, MAX_CELLS // max(1, x.size))
     for start in range(0, mu.size, chunk):
@@ -68,30 +83,37 @@ SAME_CENTRE_FWHM = 0.05
 """A library sample this close to a band's centre (in the band's FWHM) sits on it."""
 
 
-def samples_at_band_centres(wavelengths: np.ndarray, centres: np.ndarray, fwhm: np.ndarray) -> np.ndarray | None:
-    """Indices ``(C,)`` of the samples when a spectrum is already at the bands, else ``None``.
+def samples_at_band_centres(wavelengths: np.ndarray, centres: np.ndarray, fwhm: np.ndarray) -> np.ndarray:
+    """Per band, the index of the library sample sitting on its centre, or -1: ``(C,)`` int.
 
     A library resampled to the sensor beforehand (ENVI's spectral library resampling, USGS's convolved
     libraries) holds one value per band, at its centre: integrating the band's response over the
     straight lines between such values would blur it a second time (with FWHM = band spacing, a third
-    of each neighbour). It is taken as it is when its samples and the bands match one to one: each band
-    has a sample within :data:`SAME_CENTRE_FWHM` of its FWHM, and no other sample lies within the bands'
-    span, half a FWHM beyond the outer bands included (a finer library, e.g. 1 nm with bands at whole nm,
-    is integrated).
+    of each neighbour). The rule is decided band by band, on the library's whole wavelength grid (every
+    row, whatever a material holds there): a band whose centre has a sample within
+    :data:`SAME_CENTRE_FWHM` of its FWHM, and no other sample within half a FWHM of its centre, takes that
+    sample as it is. So a library convolved to the full sensor still matches a scene whose bad bands were
+    dropped (the library's samples in the gaps are no band's), and a finer library (1 nm, bands at whole
+    nm: several samples within each band) is integrated.
 
     Args:
-        wavelengths: ``(L,)`` increasing sample wavelengths with a value (nm).
+        wavelengths: ``(L,)`` the library's sample wavelengths (nm), every row.
         centres: ``(C,)`` band centres (nm).
         fwhm: ``(C,)`` band widths (nm).
+
+    Returns:
+        ``(C,)`` int: the sample's index for a band that has one to itself, -1 for the others.
     """
-    x = np.asarray(wavelengths, dtype=np.float64)
-    mu = np.asarray(centres, dtype=np.float64)
+    x = np.asarray(wavelengths, dtype=np.float64).ravel()
+    mu = np.asarray(centres, dtype=np.float64).ravel()
+    out = np.full(mu.size, -1, dtype=np.intp)
     if x.size == 0 or mu.size == 0:
-        return None
-    nearest = np.abs(x[None, :] - mu[:, None]).argmin(axis=1)
-    tol = SAME_CENTRE_FWHM * np.asarray(fwhm, dtype=np.float64)
-    if not (np.abs(x[nearest] - mu) <= tol).all():
-        return None
-    half = 0.5 * np.asarray(fwhm, dtype=np.float64)
-    within = int(((x >= (mu - half).min()) & (x <= (mu + half).max())).sum())  # samples the bands see
-    return nearest if within == np.unique(nearest).size == mu.size else None
+        return out
+    width = np.asarray(fwhm, dtype=np.float64).ravel()
+    dist = np.abs(x[None, :] - mu[:, None])  # (C, L)
+    nearest = dist.argmin(axis=1)
+    close = dist[np.arange(mu.size), nearest] <= SAME_CENTRE_FWHM * width
+    alone = (dist <= 0.5 * width[:, None]).sum(axis=1) == 1
+    hit = close & alone
+    out[hit] = nearest[hit]
+    return out

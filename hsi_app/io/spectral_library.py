@@ -84,8 +84,9 @@ class SpectralLibrary:
         Each material uses its own channels (its NaN cells are gaps): cube bands inside its range
         (within half a FWHM) are its piecewise-linear spectrum integrated over the band's Gaussian
         response (:func:`hsi_app.data.spectrum_response.integrate_bands`, so gaps and coarse sampling
-        are interpolated, not stepped); a material sampled at the cube's own band centres, one sample
-        per band (:func:`~hsi_app.data.spectrum_response.samples_at_band_centres`), is taken as it is;
+        are interpolated, not stepped); a band with one library sample of its own at its centre
+        (:func:`~hsi_app.data.spectrum_response.samples_at_band_centres`, decided band by band on the
+        library's wavelengths) takes a material's value there as it is, where the material has one;
         bands beyond its range get its nearest value and one :class:`~hsi_app.errors.HSIWarning` counts them.
 
         Args:
@@ -94,6 +95,7 @@ class SpectralLibrary:
 
         Raises:
             BandMismatchError: unknown cube wavelengths, or a material with no spectral overlap at all.
+            InvalidDataError: a material with no value at all.
         """
         from hsi_app.data.resample import _fill_fwhm, outside_range
         from hsi_app.data.spectrum_response import integrate_bands, samples_at_band_centres
@@ -116,15 +118,17 @@ class SpectralLibrary:
                 f"{dst.min():.0f}-{dst.max():.0f} nm; use a library measured over the cube's bands"
             )
         out = np.empty((len(self.names), dst.size), dtype=np.float64)
+        on_centre = samples_at_band_centres(self.wavelengths, dst, width)  # per band, on the whole grid
         for k, spectrum in enumerate(self.spectra):
             inside = ~outside[k]
             ok = np.isfinite(spectrum)
             x, y = self.wavelengths[ok], spectrum[ok]
-            same = samples_at_band_centres(x, dst[inside], width[inside])
-            if same is not None:  # already at the cube's bands: as it is
-                out[k, inside] = y[same]
-            else:
-                out[k, inside] = integrate_bands(self.wavelengths, spectrum, dst[inside], width[inside])
+            padded = np.append(spectrum, np.nan)  # index -1 (no sample on the centre) reads NaN
+            exact = inside & np.isfinite(padded[on_centre])  # a sample of its own at the centre: as it is
+            out[k, exact] = padded[on_centre[exact]]
+            rest = inside & ~exact
+            if rest.any():
+                out[k, rest] = integrate_bands(self.wavelengths, spectrum, dst[rest], width[rest])
             if not inside.all():
                 out[k, ~inside] = y[np.abs(x[None, :] - dst[~inside, None]).argmin(axis=1)]
         self._warn_outside(spans, outside)
@@ -145,10 +149,17 @@ class SpectralLibrary:
         warnings.warn(f"{self.source}: {what}; they use the nearest library value", HSIWarning, stacklevel=3)
 
     def spans(self) -> list[tuple[float, float]]:
-        """``(first, last)`` wavelength (nm) with a value, per material."""
+        """``(first, last)`` wavelength (nm) with a value, per material.
+
+        Raises:
+            InvalidDataError: a material with no value at all.
+        """
         out = []
-        for spectrum in self.spectra:
+        for name, spectrum in zip(self.names, self.spectra, strict=True):
             x = self.wavelengths[np.isfinite(spectrum)]
+            if x.size == 0:
+                raise InvalidDataError(f"{self.source}: material '{name}' has no value (every cell is missing); "
+                                       "remove it or give it values")
             out.append((float(x.min()), float(x.max())))
         return out
 

@@ -74,8 +74,79 @@ def test_a_finer_library_with_samples_on_the_band_centres_is_still_integrated() 
     from hsi_app.data.spectrum_response import samples_at_band_centres
 
     wl = np.arange(500.0, 701.0, 1.0)
-    assert samples_at_band_centres(wl, np.array([600.0, 610.0]), np.full(2, 10.0)) is None
+    assert samples_at_band_centres(wl, np.array([600.0, 610.0]), np.full(2, 10.0)).tolist() == [-1, -1]
     tent = np.interp(wl, [500.0, 600.0, 700.0], [0.2, 0.6, 0.2])
     lib = SpectralLibrary(["tent"], wl, tent[None, :], "fine.csv")
     out = lib.resample(np.array([600.0]), np.array([10.0]))[0, 0]
     assert out == pytest.approx(0.6 - 0.004 * SIGMA_10 * np.sqrt(2.0 / np.pi), abs=1e-6)
+
+
+def _sensor_library() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A library convolved to a 10 nm sensor (400-2500 nm, FWHM 10) and the sensor's good bands (the
+    water-vapour bands 1350-1450 and 1810-1950 nm flagged bad): a smooth spectrum with a 0.25-deep,
+    sigma 12 nm feature at 2200 nm."""
+    full = np.arange(400.0, 2501.0, 10.0)
+    good = ~((full > 1340) & (full < 1460)) & ~((full > 1800) & (full < 1960))
+    s = 0.4 - 0.25 * np.exp(-0.5 * ((full - 2200.0) / 12.0) ** 2) - 0.1 * np.exp(-0.5 * ((full - 680.0) / 15.0) ** 2)
+    return full, good, s
+
+
+def test_a_sensor_library_stays_as_it_is_on_a_scene_with_its_bad_bands_dropped() -> None:
+    """The library's samples in the dropped bands' gaps are no band's: every good band keeps its value
+    (the old all-bands rule blurred the library a second time: 0.15 -> 0.175 at 2200 nm)."""
+    full, good, s = _sensor_library()
+    lib = SpectralLibrary(["kaolinite-like"], full, s[None], "cv.csv")
+    out = lib.resample(full[good], np.full(int(good.sum()), 10.0))[0]
+    np.testing.assert_allclose(out, s[good], atol=1e-6)
+    assert out[full[good] == 2200.0][0] == pytest.approx(0.15, abs=1e-6)
+
+
+def test_one_missing_cell_integrates_only_that_band_of_that_material() -> None:
+    """Material b lacks one cell: that band is integrated over its neighbours, every other band of b (and
+    all of a) is as it is (the whole of b was integrated before, changing bands that have values)."""
+    full = np.arange(400.0, 1001.0, 10.0)
+    s = np.random.default_rng(0).random(full.size)
+    gap = s.copy()
+    gap[20] = np.nan  # 600 nm
+    lib = SpectralLibrary(["a", "b"], full, np.stack([s, gap]), "cv.csv")
+    out = lib.resample(full, np.full(full.size, 10.0))
+    np.testing.assert_allclose(out[0], s, atol=1e-6)
+    np.testing.assert_allclose(np.delete(out[1], 20), np.delete(s, 20), atol=1e-6)
+    bridged = integrate_bands(full, gap, np.array([600.0]), np.array([10.0]))[0]
+    assert out[1, 20] == pytest.approx(bridged, abs=1e-6)
+    assert min(s[19], s[21]) - 1e-6 <= out[1, 20] <= max(s[19], s[21]) + 1e-6
+
+
+def test_the_rule_is_decided_band_by_band() -> None:
+    """A band with its own sample at its centre matches; a band between two samples (none on its centre)
+    or with a second sample within its half FWHM does not."""
+    from hsi_app.data.spectrum_response import samples_at_band_centres
+
+    wl = np.array([500.0, 510.0, 520.0, 523.0, 600.0])
+    out = samples_at_band_centres(wl, np.array([500.0, 505.0, 520.0, 600.2]), np.full(4, 10.0))
+    assert out.tolist() == [0, -1, -1, 4]
+
+
+def test_integrate_bands_sorts_the_wavelengths_and_refuses_bad_input() -> None:
+    """Descending wavelengths give the same values as ascending ones (a staircase before); FWHM 0 or NaN
+    and a spectrum with no value are refused in one line (NaN with RuntimeWarnings / an IndexError before)."""
+    wl = np.arange(400.0, 701.0, 50.0)
+    v = np.array([0.1, 0.5, 0.2, 0.6, 0.3, 0.4, 0.35])
+    centres, fwhm = np.array([430.0, 555.0, 690.0]), np.array([12.0, 30.0, 8.0])
+    np.testing.assert_allclose(integrate_bands(wl[::-1], v[::-1], centres, fwhm),
+                               integrate_bands(wl, v, centres, fwhm), atol=1e-12)
+    for bad in (0.0, np.nan, -5.0):
+        with pytest.raises(ValueError, match="finite FWHM above 0"):
+            integrate_bands(wl, v, np.array([500.0]), np.array([bad]))
+    with pytest.raises(ValueError, match="no finite value"):
+        integrate_bands(wl, np.full(wl.size, np.nan), np.array([500.0]), np.array([10.0]))
+
+
+def test_a_material_with_no_value_is_refused_by_name() -> None:
+    """spans() on an all-NaN material raised numpy's 'zero-size array' ValueError."""
+    from hsi_app.errors import InvalidDataError
+
+    wl = np.arange(400.0, 501.0, 10.0)
+    lib = SpectralLibrary(["a", "b"], wl, np.stack([np.full(wl.size, 0.3), np.full(wl.size, np.nan)]), "x.csv")
+    with pytest.raises(InvalidDataError, match="x.csv: material 'b' has no value"):
+        lib.resample(wl, np.full(wl.size, 10.0))
