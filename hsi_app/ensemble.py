@@ -33,7 +33,7 @@ import numpy as np
 
 from hsi_app.ensemble_scene import MemberScene, common_scene, member_scene
 from hsi_app.errors import BandMismatchError, ConfigError, HSIWarning, ModelLoadError
-from hsi_app.infer import ProbFn
+from hsi_app.infer import ProbFn, window_values
 from hsi_app.io.cube import Cube
 from hsi_app.predictor import BandPlan, Predictor, SubsetPlan, run_dir_of
 
@@ -160,7 +160,7 @@ class EnsemblePredictor:
     def apply_plan(self, plan: EnsemblePlan, image: np.ndarray) -> np.ndarray:
         """``(C_cube, h, w)`` raw values of a window (numpy, or an xarray window of the cube) -> ``(K, h, w)``
         mean of the members' probabilities."""
-        image = np.asarray(image)  # read an xarray window once, not once per member
+        image = window_values(image)  # read an xarray window once (no data NaN), not once per member
         total = self.members[0].apply_plan(plan.members[0], image).astype(np.float32, copy=True)
         for member, member_plan in zip(self.members[1:], plan.members[1:]):
             total += member.apply_plan(member_plan, image)

@@ -133,6 +133,17 @@ def read_window(cube: Cube, win: Window) -> tuple[np.ndarray, np.ndarray]:
     return block.hsi.read_masked()
 
 
+def window_values(image: Any) -> np.ndarray:
+    """A window given to a prob function, as values: an xarray window of a cube (``cube[:, :30, :30]``) is
+    read as :func:`read_window` reads one (``hsi.read_masked``: its no-data, e.g. ``nodata=-9999``, as NaN,
+    not the raw fill values); anything else through ``np.asarray``."""
+    import xarray as xr
+
+    if isinstance(image, xr.DataArray) and image.dims == ("band", "y", "x"):  # others: check_image says what is wrong
+        return image.hsi.read_masked()[0]
+    return np.asarray(image)
+
+
 def window_probs(prob_fn: ProbFn, image: np.ndarray, num_classes: int) -> np.ndarray:
     """``prob_fn(image)`` for a ``(C, h, w)`` window, checked to be ``(K, h, w)`` with K = ``num_classes``.
 

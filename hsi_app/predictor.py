@@ -20,7 +20,7 @@ import numpy as np
 
 from hsi_app.checkpoint import ADAPTER_NAME, RunConfig, load_config, load_tensors
 from hsi_app.errors import BandMismatchError, HSIWarning, ModelLoadError
-from hsi_app.infer import ProbFn
+from hsi_app.infer import ProbFn, window_values
 from hsi_app.io.cube import Cube
 
 WAVELENGTH_TOLERANCE_NM = 2.0
@@ -298,13 +298,13 @@ class Predictor:
     def probs(self, image: np.ndarray) -> np.ndarray:
         """``(C_model, h, w)`` raw values (NaN = no data) -> ``(K, h, w)`` float32 probabilities.
 
-        ``image`` may be a numpy array or an xarray window (``cube[:, :30, :30]``; its values are used).
+        ``image`` may be a numpy array or an xarray window (``cube[:, :30, :30]``; its values, no data as NaN).
 
         Raises:
             BandMismatchError: ``image`` is not ``(C_model, h, w)`` (:func:`check_image`).
             ModelLoadError: the weights give NaN or inf (see :func:`check_probs`).
         """
-        image = np.asarray(image)  # an xarray window (cube.isel(...)) -> its values
+        image = window_values(image)  # an xarray window (cube.isel(...)) -> its values, no data NaN
         check_image(image, self.config.in_chans, f"{self.run_dir or self.model_name}: probs(image)", "the model's")
         if self.config.model_name == "svm":
             c, h, w = image.shape
@@ -454,7 +454,7 @@ class Predictor:
         Raises:
             BandMismatchError: ``image`` is not ``(C_cube, h, w)`` for the cube planned for (:func:`check_image`).
         """
-        image = np.asarray(image)  # an xarray window (cube.isel(...)) -> its values
+        image = window_values(image)  # an xarray window (cube.isel(...)) -> its values, no data NaN
         if plan.bands is not None:
             check_image(image, plan.bands, f"{self.run_dir or self.model_name}: bind(cube)(image)", "the bound cube's")
         if isinstance(plan, SubsetPlan):

@@ -88,6 +88,24 @@ def test_an_xarray_window_is_taken_as_its_values(tmp_path: Path) -> None:
         pred.bind(cube)(window.transpose("y", "x", "band"))
 
 
+def test_an_xarray_window_reads_its_no_data_as_nan(tmp_path: Path) -> None:
+    """A window of a cube with ``nodata=-9999`` goes to the model as ``read_window`` reads it (NaN at no
+    data), not as raw -9999 (which changed the valid pixels near them, by up to 0.06)."""
+    runs = [make_run(tmp_path / f"m{i}", in_chans=C, seed=i) for i in range(2)]
+    pred = Predictor.load(runs[0], device="cpu")
+    data = np.random.default_rng(0).standard_normal((C, H, W)).astype(np.float32)
+    data[:, :3, :3] = -9999.0
+    cube = make_cube(data, wavelength=[400.0, 500.0, 600.0, 700.0, 800.0], nodata=-9999)
+    window = cube[:, :6, :5]
+    masked, valid = window.hsi.read_masked()
+    assert not valid.all() and np.isnan(masked[:, 0, 0]).all()
+    np.testing.assert_array_equal(pred.bind(cube)(window), pred.bind(cube)(masked))
+    np.testing.assert_array_equal(pred.probs(window), pred.probs(masked))
+    ens = EnsemblePredictor.load(runs, device="cpu")
+    np.testing.assert_array_equal(ens.bind(cube)(window), ens.bind(cube)(masked))
+    assert not np.array_equal(pred.probs(window), pred.probs(np.asarray(window.values)))  # the raw fills differ
+
+
 def test_load_classifier_takes_one_run_as_a_path(tmp_path: Path) -> None:
     run = make_run(tmp_path / "m0", in_chans=C)
     image = np.asarray(_cube().values)
