@@ -43,8 +43,14 @@ def kept_global_rng() -> Iterator[None]:
     initialised before the block, CUDA) generator states and the ``PL_*`` seed variables.
 
     Usable as a decorator. Only the outermost block of nested ones saves and restores.
+    When torch is first imported inside the block (``from hsi_app... import train_*`` then a run), there
+    is no caller's torch state to put back: torch is reseeded nondeterministically (``torch.seed()``) on
+    the way out, so the caller's next torch draws are not the run's fixed seed's.
     CUDA generators that were not initialised when the block began cannot be read without
     initialising CUDA; they are left as the run seeded them.
+
+    Not thread-safe: the states are process-wide, so a block exiting in one thread resets them under a
+    run still going in another. Run trainings one at a time per process.
     """
     depth = getattr(_depth, "n", 0)
     if depth:
@@ -56,7 +62,7 @@ def kept_global_rng() -> Iterator[None]:
         return
     np_state, py_state = np.random.get_state(), random.getstate()
     env = {k: os.environ.get(k) for k in SEED_ENV}
-    torch_states = _torch_states()  # torch imported later by the block: its fresh state is not the caller's
+    torch_states = _torch_states()  # None: torch not imported yet, reseeded on exit if the block imports it
     _depth.n = 1
     try:
         yield
@@ -74,3 +80,5 @@ def kept_global_rng() -> Iterator[None]:
             torch.set_rng_state(cpu)
             if cuda is not None:
                 torch.cuda.set_rng_state_all(cuda)
+        elif "torch" in sys.modules:  # imported (and seeded) by the block: a fresh state, not the run's seed
+            sys.modules["torch"].seed()

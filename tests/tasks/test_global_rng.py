@@ -83,3 +83,28 @@ def test_nested_blocks_restore_once_at_the_outermost_exit(caller_stream: tuple[f
         assert np.random.get_state()[1][0] == np.random.RandomState(1).get_state()[1][0]  # the inner run's state
     assert _draws() == caller_stream
     assert "PL_GLOBAL_SEED" not in os.environ
+
+
+def test_torch_first_imported_inside_the_block_is_reseeded_on_exit() -> None:
+    """In a fresh process (torch not imported), a block that imports torch and seeds it leaves torch
+    reseeded nondeterministically: the caller's next draws are not the run's seed's (they were)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from hsi_app.rng_state import kept_global_rng\n"
+        "assert 'torch' not in sys.modules\n"
+        "@kept_global_rng()\n"
+        "def run():\n"
+        "    import torch\n"
+        "    torch.manual_seed(123)\n"
+        "run()\n"
+        "import torch\n"
+        "x = torch.rand(4)\n"
+        "torch.manual_seed(123)\n"
+        "print('SAME' if torch.equal(x, torch.rand(4)) else 'FRESH')\n"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "FRESH"
