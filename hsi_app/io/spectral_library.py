@@ -14,8 +14,8 @@ Accepted files:
   ``Unnamed: 0``, holding distinct whole numbers) is never a material. Wavelengths below
   30 are taken as micrometres and converted to nm. Reflectance is expected in 0..1; a table
   whose largest material value exceeds 1.5 is taken as percent and divided by 100. Columns may be
-  separated by commas, semicolons (then with decimal commas when the data rows hold commas) or tabs
-  (:func:`hsi_app.io.csv_layout.csv_layout`). A first row of numbers only is data: the file has no header, its first column
+  separated by commas, semicolons or tabs (with semicolons or tabs, decimal commas when the data cells
+  hold commas; :func:`hsi_app.io.csv_layout.csv_layout`). A first row of numbers only is data: the file has no header, its first column
   is the wavelengths and its materials are named ``material_1``.. (with a warning).
 * **ENVI spectral library** (``x.sli`` + ``x.hdr`` or ``x.sli.hdr``, or the header), read by
   Spectral Python; wavelength units come from the header (``wavelength units``).
@@ -239,8 +239,10 @@ def _read_csv(path: Path) -> SpectralLibrary:
         )
     if not header:
         df.columns = ["wavelength", *(f"material_{i}" for i in range(1, df.shape[1]))]
+        named = ("material is named material_1" if df.shape[1] == 2
+                 else f"materials are named material_1..material_{df.shape[1] - 1}")
         warnings.warn(f"{path}: the first row is all numbers, so the file has no header row: the first column is "
-                      f"read as wavelengths and the materials are named material_1..material_{df.shape[1] - 1}; "
+                      f"read as wavelengths and the {named}; "
                       "add a header row (wavelength_nm,name1,...) to name them", HSIWarning, stacklevel=3)
     cols = [str(c) for c in df.columns]
     try:
@@ -466,11 +468,12 @@ def _warn_missing(lib: SpectralLibrary, missing: np.ndarray, *, header: bool) ->
     ``data ignore value``), and that each spectrum is interpolated across its own gaps."""
     counts = missing.sum(axis=1)
     rows = np.flatnonzero(counts)
-    parts = [f"{lib.names[i]} {int(counts[i])}" for i in rows[:5]] + (["..."] if rows.size > 5 else [])
+    parts = [f"{lib.names[i]}: {int(counts[i])} of {missing.shape[1]} channels missing" for i in rows[:5]]
+    parts += ["..."] if rows.size > 5 else []
     also = ", the header's data ignore value" if header else ""
     warnings.warn(
         f"{lib.source}: missing values (empty or NaN cells, -9999/-999/-99999 flags, fills of 1e30 and more in magnitude "
-        f"such as USGS's -1.23e34 for deleted channels{also}) of {missing.shape[1]} channels: {', '.join(parts)}; "
+        f"such as USGS's -1.23e34 for deleted channels{also}): {', '.join(parts)}; "
         "each material uses its own channels, bridged linearly across its gaps",
         HSIWarning,
         stacklevel=4,

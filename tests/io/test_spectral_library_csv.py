@@ -31,7 +31,7 @@ def test_minus_9999_is_missing_and_leaves_the_other_materials_and_the_scale_alon
     """Five -9999 cells made the whole library 'reflectance x 10000', so every target became 10000 times darker."""
     tarp = TARP.copy()
     tarp[20:25] = flag
-    with pytest.warns(HSIWarning, match=r"of 61 channels: tarp 5; each material uses its own channels"):
+    with pytest.warns(HSIWarning, match=r"tarp: 5 of 61 channels missing; each material uses its own channels"):
         lib = read_library(_write(tmp_path / "flag.csv", METAL, tarp))
     assert lib.stored_as == "reflectance 0-1"
     np.testing.assert_allclose(lib.spectra[0], METAL)
@@ -43,7 +43,7 @@ def test_minus_9999_in_a_percent_library_does_not_make_it_x_10000(tmp_path: Path
     """The percent / x 10000 guess looks at the values left (largest 56 here): percent."""
     tarp = TARP * 100
     tarp[3] = -9999.0
-    with pytest.warns(HSIWarning, match="tarp 1"):
+    with pytest.warns(HSIWarning, match="tarp: 1 of 61 channels missing"):
         lib = read_library(_write(tmp_path / "pct.csv", METAL * 100, tarp))
     assert lib.stored_as.startswith("percent")
     np.testing.assert_allclose(lib.spectra[0], METAL)
@@ -89,12 +89,40 @@ def test_a_library_without_a_header_row_keeps_its_first_row(tmp_path: Path) -> N
     np.testing.assert_allclose(lib.spectra, np.stack([METAL, TARP]))
 
 
-@pytest.mark.parametrize("sep, decimal", [(";", "."), (";", ","), ("\t", ".")])
+@pytest.mark.parametrize("sep, decimal", [(";", "."), (";", ","), ("\t", "."), ("\t", ",")])
 def test_semicolon_and_tab_separated_libraries_read_as_the_comma_one(tmp_path: Path, sep: str, decimal: str) -> None:
     lib = read_library(_write(tmp_path / "lib.txt", METAL, TARP, sep=sep, decimal=decimal))
     assert lib.names == ["metal", "tarp"] and lib.stored_as == "reflectance 0-1"
     np.testing.assert_allclose(lib.wavelengths, WL)
     np.testing.assert_allclose(lib.spectra, np.stack([METAL, TARP]))
+
+
+def test_a_semicolon_library_whose_first_row_is_whole_numbers_keeps_its_decimal_commas(tmp_path: Path) -> None:
+    """Only the first data row was looked at: 400;0;0 has no comma, so '0,5' was refused as non-numeric."""
+    path = tmp_path / "semi.csv"
+    path.write_text("wavelength;grass;soil\n400;0;0\n410;0,5;0,25\n420;0,6;0,3\n")
+    lib = read_library(path)
+    assert lib.names == ["grass", "soil"]
+    np.testing.assert_allclose(lib.spectra, [[0.0, 0.5, 0.6], [0.0, 0.25, 0.3]])
+
+
+def test_a_semicolon_in_a_material_name_does_not_make_a_comma_file_semicolon_separated(tmp_path: Path) -> None:
+    """'grass; dry' in the header made the whole file ';'-separated (one column, refused)."""
+    for name, header in (("plain.csv", "wavelength,grass; dry,soil"), ("quoted.csv", 'wavelength,"grass; dry",soil')):
+        path = tmp_path / name
+        path.write_text(header + "\n400,0.1,0.2\n410,0.5,0.25\n")
+        lib = read_library(path)
+        assert lib.names == ["grass; dry", "soil"], name
+        np.testing.assert_allclose(lib.spectra, [[0.1, 0.5], [0.2, 0.25]])
+
+
+def test_one_headerless_material_is_named_material_1(tmp_path: Path) -> None:
+    """The warning said 'named material_1..material_1'."""
+    path = tmp_path / "one.csv"
+    path.write_text("400,0.1\n410,0.5\n")
+    with pytest.warns(HSIWarning, match=r"the material is named material_1; add a header row") as rec:
+        lib = read_library(path)
+    assert lib.names == ["material_1"] and "material_1..material_1" not in str(rec[0].message)
 
 
 def test_an_unknown_separator_is_named_in_the_error(tmp_path: Path) -> None:

@@ -63,8 +63,8 @@ def test_usgs_deleted_channels_in_an_sli_are_missing_before_the_scale_guess(tmp_
     Each spectrum keeps its own channels: Vegetation's deleted channel 30 does not remove Soil's value there."""
     extra = "data ignore value = -1.23e34\n" if declared else ""
     sli = write_sli(tmp_path, "usgs", _spectra(deleted=True), extra)
-    with pytest.warns(HSIWarning, match=r"usgs.sli: missing values .*of 50 channels: Vegetation 1, Soil 2; each "
-                                        r"material uses its own channels"):
+    with pytest.warns(HSIWarning, match=r"usgs.sli: missing values .*Vegetation: 1 of 50 channels missing, Soil: 2 of "
+                                        r"50 channels missing; each material uses its own channels"):
         lib = read_library(sli)
     assert lib.stored_as == "reflectance 0-1"
     np.testing.assert_allclose(lib.wavelengths, WL_UM * 1000.0)
@@ -90,7 +90,7 @@ def test_the_headers_data_ignore_value_marks_missing_channels(tmp_path: Path) ->
     sp = _spectra(deleted=False)
     sp[1, 5] = -1.0
     sli = write_sli(tmp_path, "ignore", sp, "data ignore value = -1\n")
-    with pytest.warns(HSIWarning, match=r"the header's data ignore value\) of 50 channels: Soil 1;"):
+    with pytest.warns(HSIWarning, match=r"the header's data ignore value\): Soil: 1 of 50 channels missing;"):
         lib = read_library(sli)
     assert lib.wavelengths.size == 50 and np.isnan(lib.spectra[1, 5]) and np.nanmin(lib.spectra) > 0
     assert np.isfinite(np.delete(lib.spectra, 5, axis=1)).all() and np.isfinite(lib.spectra[0]).all()
