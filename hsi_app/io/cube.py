@@ -39,7 +39,8 @@ import numpy as np
 import rioxarray  # noqa: F401  (registers the ``.rio`` accessor)
 import xarray as xr
 
-from hsi_app.errors import BandMismatchError, ConfigError, LabelError
+from hsi_app.errors import ConfigError, LabelError
+from hsi_app.io.cube_checks import axis_vector, bad_band_mask, band_vector, check_evenly_spaced
 from hsi_app.io.derived_valid import DERIVED_VALID_ATTR, derived_mark, still_derived
 from hsi_app.io.indian_pines_bands import corrected_centres
 
@@ -198,17 +199,17 @@ def make_cube(
         raise ConfigError(f"make_cube: data has shape {tuple(data.shape)}; pass a (C, H, W) array, bands first "
                           "(data.transpose(2, 0, 1) for an (H, W, C) one, data[None] for one band)")
     c, h, w = (int(s) for s in data.shape)
-    wl = _band_vector(wavelength, c, "wavelength")
+    wl = band_vector(wavelength, c, "wavelength")
     fixed = corrected_centres(wl)
     if fixed is not None:
         wl = fixed
-    fw = _band_vector(fwhm, c, "fwhm")
-    bad = _bad_band_mask(bad_bands, c)
+    fw = band_vector(fwhm, c, "fwhm")
+    bad = bad_band_mask(bad_bands, c)
     rotated = transform is not None and bool(transform.b or transform.d)
     if rotated:  # scene pixel index + 0.5, whatever x/y say: cube.hsi.transform derives windows' grids from them
         x = y = None
-    xs = np.arange(w, dtype=np.float64) + 0.5 if x is None else _axis_vector(x, w, "x", "columns")
-    ys = np.arange(h, dtype=np.float64) + 0.5 if y is None else _axis_vector(y, h, "y", "rows")
+    xs = np.arange(w, dtype=np.float64) + 0.5 if x is None else axis_vector(x, w, "x", "columns")
+    ys = np.arange(h, dtype=np.float64) + 0.5 if y is None else axis_vector(y, h, "y", "rows")
     if transform is not None and not rotated:  # north-up: centres from the transform
         if x is None:
             xs = transform.c + transform.a * xs
@@ -336,72 +337,6 @@ def _nodata_attr(nodata: float | None, dtype: Any) -> dict[str, float]:
     if np.isnan(value) and np.dtype(dtype).kind not in "fc":
         return {}
     return {"nodata": value}
-
-
-def _band_vector(values: Sequence[float] | np.ndarray | None, c: int, name: str) -> np.ndarray:
-    """``(C,)`` float64 per-band values (NaN when ``None``).
-
-    Raises:
-        BandMismatchError: not one value per band.
-    """
-    if values is None:
-        return np.full(c, np.nan)
-    arr = np.asarray(values, dtype=np.float64).reshape(-1)
-    if arr.size != c:
-        raise BandMismatchError(f"make_cube: {name} has {arr.size} values for {c} bands; pass one per band")
-    return arr
-
-
-def _bad_band_mask(bad_bands: Sequence[int] | np.ndarray | None, c: int) -> np.ndarray:
-    """``(C,)`` bool from 0-based band indices (or a ``(C,)`` bool mask).
-
-    Raises:
-        ConfigError: an index outside ``0..C-1``.
-    """
-    bad = np.zeros(c, dtype=bool)
-    if bad_bands is None:
-        return bad
-    given = np.asarray(bad_bands).reshape(-1)
-    if given.dtype == bool and given.size == c:
-        return given.copy()
-    idx = given.astype(int)
-    out = idx[(idx < 0) | (idx >= c)]
-    if out.size:
-        raise ConfigError(f"make_cube: bad_bands {out.tolist()} outside 0..{c - 1}; they are 0-based indices of "
-                          f"the {c} bands")
-    bad[idx] = True
-    return bad
-
-
-def _axis_vector(values: np.ndarray, n: int, name: str, what: str) -> np.ndarray:
-    """``(n,)`` float64 pixel-centre coordinates.
-
-    Raises:
-        ConfigError: not one value per row/column.
-    """
-    arr = np.asarray(values, dtype=np.float64).reshape(-1)
-    if arr.size != n:
-        raise ConfigError(f"make_cube: {name} has {arr.size} values for {n} {what}; pass one per pixel centre")
-    return arr
-
-
-def _check_evenly_spaced(coords: np.ndarray, dim: str, source: str | None) -> None:
-    """Refuse ``(n,)`` pixel-centre coordinates whose steps differ (no affine transform describes them).
-
-    Raises:
-        ConfigError: the steps differ by more than 1e-6 of the first step, e.g. after
-            ``cube.where(mask, drop=True)`` kept two separate fields, or ``isel`` with a list.
-    """
-    c = np.asarray(coords, dtype=np.float64)
-    if c.size < 3:
-        return
-    steps = np.diff(c)
-    if np.allclose(steps, steps[0], rtol=0.0, atol=1e-6 * abs(float(steps[0]))) and steps[0] != 0:
-        return
-    raise ConfigError(f"{source or 'cube'}: its {dim} coordinates are not evenly spaced (steps from "
-                      f"{float(steps.min()):g} to {float(steps.max()):g}, e.g. after where(..., drop=True) or isel with "
-                      "a list), so no pixel grid (transform) describes it; use where() without drop, "
-                      "cube.hsi.window(...) or rio.clip")
 
 
 @xr.register_dataarray_accessor("hsi")
@@ -615,8 +550,8 @@ class HSIAccessor:
         full = self._obj.attrs.get(GRID_ATTR)
         if full is not None:  # index coordinates: the slice's first pixel and its step (strided or reversed slices)
             x, y = self._obj.x.values, self._obj.y.values
-            _check_evenly_spaced(x, "x", self._obj.attrs.get("source"))
-            _check_evenly_spaced(y, "y", self._obj.attrs.get("source"))
+            check_evenly_spaced(x, "x", self._obj.attrs.get("source"))
+            check_evenly_spaced(y, "y", self._obj.attrs.get("source"))
             dx = float(x[1] - x[0]) if x.size > 1 else 1.0
             dy = float(y[1] - y[0]) if y.size > 1 else 1.0
             x0 = float(x[0]) - 0.5 * dx if x.size else 0.0
@@ -635,8 +570,8 @@ class HSIAccessor:
         if not self.georeferenced and (not bool(self._obj.attrs.get("gridded", True)) or t is None
                                        or t.almost_equals(Affine.identity())):
             return None  # a slice of a pixel-coordinate cube has offset coordinates but still no map grid
-        _check_evenly_spaced(self._obj.x.values, "x", self._obj.attrs.get("source"))
-        _check_evenly_spaced(self._obj.y.values, "y", self._obj.attrs.get("source"))
+        check_evenly_spaced(self._obj.x.values, "x", self._obj.attrs.get("source"))
+        check_evenly_spaced(self._obj.y.values, "y", self._obj.attrs.get("source"))
         return t
 
     @property
