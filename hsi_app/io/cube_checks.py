@@ -64,15 +64,26 @@ def axis_vector(values: np.ndarray, n: int, name: str, what: str) -> np.ndarray:
 def check_evenly_spaced(coords: np.ndarray, dim: str, source: str | None) -> None:
     """Refuse ``(n,)`` pixel-centre coordinates whose steps differ (no affine transform describes them).
 
+    The steps may differ by the coordinates' own rounding: ``max(1e-6 * |step|, 4 * eps * max|c|)``, ``eps``
+    of their dtype (float32 coordinates, e.g. lat/lon vectors from an HDF5 product, or any ``.astype``:
+    each is off by half an ulp of ``max|c|``, so two steps by at most 2 ulps; a 1e-4 degree grid at 120 E
+    has steps of 9.92e-05 to 1.07e-04 in float32). The tolerance is capped at half a step: the gaps that
+    make a grid uneven (``where(..., drop=True)``, ``isel`` with a list) are whole steps, and are always
+    refused.
+
     Raises:
-        ConfigError: the steps differ by more than 1e-6 of the first step, e.g. after
-            ``cube.where(mask, drop=True)`` kept two separate fields, or ``isel`` with a list.
+        ConfigError: the steps differ by more than that, e.g. after ``cube.where(mask, drop=True)`` kept
+            two separate fields, or ``isel`` with a list.
     """
-    c = np.asarray(coords, dtype=np.float64)
+    given = np.asarray(coords)
+    c = given.astype(np.float64)
     if c.size < 3:
         return
     steps = np.diff(c)
-    if np.allclose(steps, steps[0], rtol=0.0, atol=1e-6 * abs(float(steps[0]))) and steps[0] != 0:
+    step = abs(float(steps[0]))
+    eps = float(np.finfo(given.dtype).eps) if given.dtype.kind == "f" else float(np.finfo(np.float64).eps)
+    atol = min(max(1e-6 * step, 4.0 * eps * float(np.abs(c).max())), 0.5 * step)
+    if step != 0 and np.allclose(steps, steps[0], rtol=0.0, atol=atol):
         return
     raise ConfigError(f"{source or 'cube'}: its {dim} coordinates are not evenly spaced (steps from "
                       f"{float(steps.min()):g} to {float(steps.max()):g}, e.g. after where(..., drop=True) or isel with "

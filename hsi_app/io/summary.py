@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from hsi_app.errors import InvalidDataError
+from hsi_app.errors import ConfigError, InvalidDataError
 from hsi_app.io.band_labels import band_list
 from hsi_app.io.cube import Cube
 
@@ -104,7 +104,8 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
         ``bad_band_numbers`` (the same bands' 1-based numbers, ``cube.band``, as messages name them), ``crs``,
         ``resolution`` (pixel side lengths in map units, :func:`pixel_sides`),
         ``grid_rotation_deg``, ``grid_shear_deg``, ``south_up`` (only where they apply,
-        :func:`grid_notes`),
+        :func:`grid_notes`), ``grid`` (only ``"no grid (uneven x/y)"``, for a cube whose x/y coordinates
+        are not evenly spaced, e.g. after ``where(..., drop=True)``: no transform, so no resolution),
         ``valid_fraction``, ``class_counts`` (name -> pixels; only with labels) and
         ``masks`` (name -> flagged fraction).
 
@@ -120,7 +121,11 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
     c, h, w = cube.hsi.shape
     wl = cube.hsi.wavelengths
     fw = cube.hsi.fwhm
-    crs, transform = cube.rio.crs, cube.hsi.transform
+    crs = cube.rio.crs
+    try:
+        transform, uneven = cube.hsi.transform, False
+    except ConfigError:  # x/y not evenly spaced (where(drop=True), isel with a list): described without a grid
+        transform, uneven = None, True
     big = progress and c * h * w > LARGE_ELEMENTS
     valid = _compute(cube.hsi.valid.data, big)
     frac = float(np.mean(valid)) if valid.size else 0.0
@@ -152,6 +157,8 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
     }
     if transform is not None:
         out.update(grid_notes(transform))
+    if uneven:
+        out["grid"] = "no grid (uneven x/y)"
     labels = cube.hsi.labels
     if labels is not None:
         counts = np.bincount(labels.ravel(), minlength=1)
@@ -194,6 +201,8 @@ def format_summary(info: dict[str, Any]) -> str:
     if info.get("resolution"):
         lines.append(f"resolution   {info['resolution'][0]:g} x {info['resolution'][1]:g}"
                      + grid_note(info))
+    if info.get("grid"):
+        lines.append(f"resolution   {info['grid']}")
     lines.append(f"valid pixels {100 * info['valid_fraction']:.2f}%")
     for name, frac in info.get("masks", {}).items():
         lines.append(f"mask {name:<12} {100 * frac:.2f}% flagged")

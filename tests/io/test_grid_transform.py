@@ -128,3 +128,38 @@ def test_unevenly_spaced_coordinates_are_refused_not_written_on_a_wrong_grid(tmp
     xs, ys = cube.isel(x=[2, 4, 6]).hsi.map_coords([0, 0], [0, 2])  # an evenly spaced list is a strided grid
     np.testing.assert_allclose(np.c_[xs, ys], [_centre(transform, 0, 2), _centre(transform, 0, 6)], atol=1e-6)
     assert cube.isel(x=[7], y=[3]).hsi.transform.almost_equals(transform * Affine.translation(7, 3))
+
+
+def test_float32_coordinates_of_a_regular_grid_are_evenly_spaced() -> None:
+    """A 1e-4 degree grid at 120 E in float32 has steps of 9.92e-05 to 1.07e-04 (rounding, not gaps); it was
+    refused at 1e-6 of a step. A whole-step gap in the same float32 coordinates is still refused."""
+    from rasterio.transform import from_origin
+
+    from hsi_app.errors import ConfigError
+    from hsi_app.io.cube import make_cube
+
+    data = np.random.default_rng(0).random((3, 10, 12)).astype(np.float32)
+    cube = make_cube(data, wavelength=[500.0, 600.0, 700.0], transform=from_origin(120.0, 35.0, 1e-4, 1e-4),
+                     crs="EPSG:4326")
+    f32 = cube.assign_coords(x=cube.x.astype("float32"), y=cube.y.astype("float32"))
+    t = f32.hsi.transform
+    assert t.a == pytest.approx(1e-4, rel=1e-2) and t.e == pytest.approx(-1e-4, rel=1e-2)  # float32 rounding
+    assert t.c == pytest.approx(120.0, abs=1e-5) and t.f == pytest.approx(35.0, abs=1e-5)
+    with pytest.raises(ConfigError, match="x coordinates are not evenly spaced"):
+        f32.isel(x=[0, 1, 2, 4, 5]).hsi.transform
+    utm = make_cube(data, wavelength=[500.0, 600.0, 700.0], transform=NORTH_UP, crs="EPSG:32616")
+    with pytest.raises(ConfigError, match="y coordinates are not evenly spaced"):  # float64: 1e-6 of a step as before
+        utm.assign_coords(y=utm.y.values + np.r_[0.0, 1e-3, np.zeros(8)]).hsi.transform
+
+
+def test_the_summary_of_an_unevenly_spaced_cube_says_it_has_no_grid() -> None:
+    """summarize / hsi info raised on such a cube only because it read the transform for display."""
+    from hsi_app.io.cube import make_cube
+    from hsi_app.io.summary import format_summary, summarize
+
+    data = np.random.default_rng(0).random((3, 10, 12)).astype(np.float32)
+    cube = make_cube(data, wavelength=[500.0, 600.0, 700.0], transform=NORTH_UP, crs="EPSG:32616")
+    info = summarize(cube.isel(x=[0, 1, 5, 6]))
+    assert info["grid"] == "no grid (uneven x/y)" and info["resolution"] is None and info["width"] == 4
+    assert "resolution   no grid (uneven x/y)" in format_summary(info)
+    assert "grid" not in summarize(cube)
