@@ -89,12 +89,15 @@ def samples_at_band_centres(wavelengths: np.ndarray, centres: np.ndarray, fwhm: 
     A library resampled to the sensor beforehand (ENVI's spectral library resampling, USGS's convolved
     libraries) holds one value per band, at its centre: integrating the band's response over the
     straight lines between such values would blur it a second time (with FWHM = band spacing, a third
-    of each neighbour). The rule is decided band by band, on the library's whole wavelength grid (every
+    of each neighbour). The rule looks at each band, on the library's whole wavelength grid (every
     row, whatever a material holds there): a band whose centre has a sample within
-    :data:`SAME_CENTRE_FWHM` of its FWHM, and no other sample within half a FWHM of its centre, takes that
-    sample as it is. So a library convolved to the full sensor still matches a scene whose bad bands were
-    dropped (the library's samples in the gaps are no band's), and a finer library (1 nm, bands at whole
-    nm: several samples within each band) is integrated.
+    :data:`SAME_CENTRE_FWHM` of its FWHM, and no other sample within half a FWHM of its centre, sits on
+    that sample. Only when every band within the library's range does so is the library taken as
+    resampled to this sensor, and each band takes its sample as it is; otherwise (a 10 nm library whose
+    grid meets some ~10 nm bands' centres by chance) every band is integrated, so neighbouring bands are
+    never treated two ways. A library convolved to the full sensor still matches a scene whose bad bands
+    were dropped (the library's samples in the gaps are no band's), and a finer library (1 nm, bands at
+    whole nm: several samples within each band) is integrated.
 
     Args:
         wavelengths: ``(L,)`` the library's sample wavelengths (nm), every row.
@@ -102,7 +105,8 @@ def samples_at_band_centres(wavelengths: np.ndarray, centres: np.ndarray, fwhm: 
         fwhm: ``(C,)`` band widths (nm).
 
     Returns:
-        ``(C,)`` int: the sample's index for a band that has one to itself, -1 for the others.
+        ``(C,)`` int: the sample's index for each band, or all -1 when some band within the library's
+        range has no sample to itself (then every band is integrated).
     """
     x = np.asarray(wavelengths, dtype=np.float64).ravel()
     mu = np.asarray(centres, dtype=np.float64).ravel()
@@ -115,5 +119,8 @@ def samples_at_band_centres(wavelengths: np.ndarray, centres: np.ndarray, fwhm: 
     close = dist[np.arange(mu.size), nearest] <= SAME_CENTRE_FWHM * width
     alone = (dist <= 0.5 * width[:, None]).sum(axis=1) == 1
     hit = close & alone
+    covered = (mu >= x.min() - 0.5 * width) & (mu <= x.max() + 0.5 * width)
+    if not hit[covered].all():  # a library on some centres by chance (10 nm grid, ~10 nm bands): integrate all
+        return out
     out[hit] = nearest[hit]
     return out

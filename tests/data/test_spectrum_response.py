@@ -117,14 +117,29 @@ def test_one_missing_cell_integrates_only_that_band_of_that_material() -> None:
     assert min(s[19], s[21]) - 1e-6 <= out[1, 20] <= max(s[19], s[21]) + 1e-6
 
 
-def test_the_rule_is_decided_band_by_band() -> None:
-    """A band with its own sample at its centre matches; a band between two samples (none on its centre)
-    or with a second sample within its half FWHM does not."""
+def test_each_band_is_looked_at_but_a_partial_match_integrates_every_band() -> None:
+    """A band sits on a sample when its own sample is at its centre and no other lies within its half
+    FWHM. Bands 500 and 600.2 do, 505 (between two samples) and 520 (523 too close) do not: the library
+    is not at this sensor's centres, so every band is integrated (-1). Dropping the two unmatched bands
+    leaves a sensor the library does sit on."""
     from hsi_app.data.spectrum_response import samples_at_band_centres
 
     wl = np.array([500.0, 510.0, 520.0, 523.0, 600.0])
     out = samples_at_band_centres(wl, np.array([500.0, 505.0, 520.0, 600.2]), np.full(4, 10.0))
-    assert out.tolist() == [0, -1, -1, 4]
+    assert out.tolist() == [-1, -1, -1, -1]
+    assert samples_at_band_centres(wl, np.array([500.0, 600.2]), np.full(2, 10.0)).tolist() == [0, 4]
+
+
+def test_a_10nm_library_meeting_some_band_centres_by_chance_is_integrated_throughout() -> None:
+    """A 10 nm library against bands 9.63 nm apart (FWHM 9.63, as AVIRIS): a few centres fall within
+    0.05 FWHM of a sample by chance. Taking those few as they are and integrating their neighbours would
+    treat adjacent bands two ways; every band is integrated instead (independent: integrate_bands)."""
+    lib_wl = np.arange(400.0, 1001.0, 10.0)
+    s = 0.3 + 0.2 * np.sin(lib_wl / 37.0)
+    bands = 400.02 + 9.63 * np.arange(50)
+    width = np.full(bands.size, 9.63)
+    lib = SpectralLibrary(["m"], lib_wl, s[None], "ten.csv")
+    np.testing.assert_allclose(lib.resample(bands, width)[0], integrate_bands(lib_wl, s, bands, width), atol=1e-6)
 
 
 def test_integrate_bands_sorts_the_wavelengths_and_refuses_bad_input() -> None:
