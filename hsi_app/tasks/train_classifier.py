@@ -382,8 +382,8 @@ def _train_into(out: Path, cube: Cube, opts: TrainOptions, split: Any, image: np
         print(split.describe())
 
     mean, std = _band_stats(image, split.train > 0)
+    extra = {**_training_extra(opts), **record}  # imports Lightning for a dense model: before the clock starts
     t0 = time.perf_counter()
-    extra = {**_training_extra(opts), **record}
     train, val = _validation_split(opts, split) if opts.model != "svm" else (split.train, None)
     soft = None
     if opts.teacher:  # distillation trains on in-memory tiles, which carry the teacher's targets
