@@ -162,15 +162,29 @@ def _torch_modules() -> Any:
     from torch import nn
 
     class BandMap(nn.Module):
-        """Fixed per-pixel affine map ``(B, C_new, h, w) -> (B, C_base, h, w)``: ``A x + c``."""
+        """Fixed per-pixel affine map ``(B, C_new, h, w) -> (B, C_base, h, w)``: ``A x + c``.
+
+        When every row of ``A`` has at most one non-zero weight (a band selection, ``kind ==
+        "select"``), the map is ``x[:, idx] * scale + c``: the same numbers as the dense
+        product for finite ``x`` (each output is one product plus exact zeros), without its
+        ``C_base x C_new`` multiply-adds per pixel. Gaussian resampling keeps the product.
+        Nothing of this is saved (all buffers are rebuilt from the run's config).
+        """
 
         def __init__(self, a: np.ndarray, c: np.ndarray) -> None:
             super().__init__()
             self.register_buffer("a", torch.as_tensor(a, dtype=torch.float32), persistent=False)
             self.register_buffer("c", torch.as_tensor(c, dtype=torch.float32), persistent=False)
+            self.select = bool(self.a.ndim == 2 and ((self.a != 0).sum(dim=1) <= 1).all())
+            idx = self.a.abs().argmax(dim=1) if self.select else torch.zeros(0, dtype=torch.long)
+            scale = self.a.gather(1, idx[:, None])[:, 0] if self.select else torch.zeros(0)
+            self.register_buffer("idx", idx, persistent=False)
+            self.register_buffer("scale", scale, persistent=False)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             """``(B, C_new, h, w) -> (B, C_base, h, w)``."""
+            if self.select:
+                return x[:, self.idx] * self.scale[None, :, None, None] + self.c[None, :, None, None]
             return torch.einsum("oc,bchw->bohw", self.a, x) + self.c[None, :, None, None]
 
     class AdaptedModel(nn.Module):
