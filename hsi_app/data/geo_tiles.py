@@ -5,7 +5,10 @@ by their intersection (``image_ds & label_ds``), and a ``RandomGeoSampler`` draw
 queries in map coordinates; torchgeo reads only the window of each tile from disk. The
 samples follow the same contract as the in-memory :class:`~hsi_app.data.tiles.SceneTiles`:
 ``image`` ``(C, h, w)`` float32 (normalised), ``label`` ``(h, w)`` int64 (0 = ignore),
-``wavelength`` ``(C,)`` float32.
+``wavelength`` ``(C,)`` float32, and get the same seeded flips / 90-degree rotations
+(:func:`~hsi_app.data.tiles.random_d4`; tile ``i`` of epoch ``e`` depends only on
+``(seed, e, i)``). Unlike ``SceneTiles``, tile positions are drawn uniformly over the
+scene (no bias towards labelled pixels).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+
+from hsi_app.data.tiles import random_d4
 
 
 def _raster_classes() -> tuple[type, type]:
@@ -49,7 +54,8 @@ class GeoRasterTiles(Dataset):
         mean, std: ``(C,)`` normalisation of the used bands.
         wavelengths: ``(C,)`` nm (NaN when unknown).
         nodata: raw value meaning no data (those pixels are zeroed after normalising).
-        seed: seed of the sampler; :meth:`set_epoch` redraws deterministically.
+        seed: seed of the sampler and of the flips / rotations; :meth:`set_epoch` redraws deterministically.
+        augment: random flips and 90-degree rotations (:func:`~hsi_app.data.tiles.random_d4`), as in memory.
     """
 
     def __init__(
@@ -65,6 +71,7 @@ class GeoRasterTiles(Dataset):
         wavelengths: np.ndarray | None = None,
         nodata: float | None = None,
         seed: int = 0,
+        augment: bool = True,
     ) -> None:
         import rasterio
 
@@ -83,6 +90,8 @@ class GeoRasterTiles(Dataset):
         self.wavelength = torch.as_tensor(wl.astype(np.float32))
         self.nodata = None if nodata is None or np.isnan(nodata) else float(nodata)
         self.seed = int(seed)
+        self.augment = bool(augment)
+        self.epoch = 0
         self.queries: list[Any] = []
         self.set_epoch(0)
 
@@ -90,6 +99,7 @@ class GeoRasterTiles(Dataset):
         """Draw this epoch's tile queries (map-coordinate slices) with a seeded sampler."""
         from torchgeo.samplers import RandomGeoSampler
 
+        self.epoch = int(epoch)
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
         sampler = RandomGeoSampler(self.dataset, size=self.tile_size, length=self.length, generator=gen)
         self.queries = list(sampler)
@@ -103,4 +113,8 @@ class GeoRasterTiles(Dataset):
         image = torch.nan_to_num((raw - self.mean) / self.std, nan=0.0, posinf=0.0, neginf=0.0)
         if self.nodata is not None:  # no-data pixels become the band mean, as in memory
             image[:, (raw == self.nodata).any(dim=0)] = 0.0
-        return {"image": image, "label": sample["mask"].long(), "wavelength": self.wavelength}
+        label = sample["mask"].long()
+        if self.augment:
+            image, lab = random_d4(np.random.default_rng([self.seed, self.epoch, int(index)]), image, label[None])
+            image, label = image.contiguous(), lab[0].contiguous()
+        return {"image": image, "label": label, "wavelength": self.wavelength}

@@ -137,14 +137,21 @@ class SceneTiles(Dataset):
         lab = self.labels[None, top : top + t, left : left + t]
         soft = None if self.soft is None else self.soft[:, top : top + t, left : left + t]
         if self.augment:
-            k = int(rng.integers(4))
-            flip = rng.random() < 0.5
-            img, lab = _d4(img, k, flip), _d4(lab, k, flip)
-            soft = None if soft is None else _d4(soft, k, flip)
+            img, lab, soft = random_d4(rng, img, lab, soft)
         out = {"image": img.contiguous(), "label": lab[0].contiguous(), "wavelength": self.wavelength.clone()}
         if soft is not None:
             out["soft"] = soft.contiguous()
         return out
+
+
+def random_d4(rng: np.random.Generator, *arrays: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
+    """The training augmentation: one of the 8 flips / 90-degree rotations, drawn from ``rng``
+    (a quarter-turn count, then a mirror bit) and applied alike to every ``(N, t, t)`` array
+    (``None`` passes through). Used by :class:`SceneTiles` and the GeoTIFF tiles
+    (:class:`~hsi_app.data.geo_tiles.GeoRasterTiles`)."""
+    k = int(rng.integers(4))
+    flip = bool(rng.random() < 0.5)
+    return tuple(None if x is None else _d4(x, k, flip) for x in arrays)
 
 
 def _d4(x: torch.Tensor, k: int, flip: bool) -> torch.Tensor:

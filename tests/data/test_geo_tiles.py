@@ -27,7 +27,7 @@ def test_tiles_match_rasterio_windows(tmp_path: Path) -> None:
     labels = rng.integers(0, 4, size=(1, 64, 48)).astype(np.uint8)
     tiles = GeoRasterTiles(_tif(tmp_path / "img.tif", image), _tif(tmp_path / "lab.tif", labels), tile_size=16,
                            tiles_per_epoch=5, band_indices=[0, 2, 5], mean=np.full(3, 100.0), std=np.full(3, 10.0),
-                           wavelengths=np.array([450.0, 550.0, 650.0]), seed=1)
+                           wavelengths=np.array([450.0, 550.0, 650.0]), seed=1, augment=False)
     assert len(tiles) == 5
     for i in range(len(tiles)):
         s = tiles[i]
@@ -43,6 +43,42 @@ def test_tiles_match_rasterio_windows(tmp_path: Path) -> None:
     assert first != [tuple((sl.start, sl.stop) for sl in q[:2]) for q in tiles.queries]
     tiles.set_epoch(0)
     assert first == [tuple((sl.start, sl.stop) for sl in q[:2]) for q in tiles.queries]
+
+
+def _d4_variants(x: np.ndarray) -> list[np.ndarray]:
+    """The 8 flips / 90-degree rotations of ``(..., t, t)``."""
+    turns = [np.rot90(x, k, axes=(-2, -1)) for k in range(4)]
+    return turns + [np.flip(t, axis=-1) for t in turns]
+
+
+def test_tiles_get_the_seeded_flips_and_rotations_of_in_memory_tiles(tmp_path: Path) -> None:
+    """Audit L #5: each tile is its raster window under one of the 8 D4 transforms, the label alike, drawn by the
+    same function and seed scheme as SceneTiles ((seed, epoch, i)); the same tile twice is the same array."""
+    import torch
+
+    from hsi_app.data.tiles import random_d4
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 1000, size=(3, 64, 48)).astype(np.int16)
+    labels = rng.integers(0, 4, size=(1, 64, 48)).astype(np.uint8)
+    tiles = GeoRasterTiles(_tif(tmp_path / "img.tif", image), _tif(tmp_path / "lab.tif", labels), tile_size=16,
+                           tiles_per_epoch=12, band_indices=[0, 1, 2], mean=np.zeros(3), std=np.ones(3), seed=3)
+    tiles.set_epoch(2)
+    used = set()
+    for i in range(len(tiles)):
+        s = tiles[i]
+        q = tiles.queries[i]
+        col, row = round((q[0].start - T.c) / 10.0), round((T.f - q[1].stop) / 10.0)
+        window = image[:, row : row + 16, col : col + 16].astype(np.float32)
+        lab = labels[:, row : row + 16, col : col + 16].astype(np.int64)
+        hits = [j for j, v in enumerate(_d4_variants(window)) if np.array_equal(v, s["image"].numpy())]
+        assert hits, i
+        assert any(np.array_equal(_d4_variants(lab)[j][0], s["label"].numpy()) for j in hits)
+        want = random_d4(np.random.default_rng([3, 2, i]), torch.from_numpy(window), torch.from_numpy(lab))
+        assert torch.equal(s["image"], want[0]) and torch.equal(s["label"], want[1][0])
+        assert s["image"].is_contiguous() and torch.equal(tiles[i]["image"], s["image"])
+        used.add(hits[0])
+    assert len(used) > 1  # not all identity
 
 
 def test_only_north_up_geotiffs_are_tiled_by_torchgeo(tmp_path: Path) -> None:
