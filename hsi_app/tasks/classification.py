@@ -47,6 +47,8 @@ DEFAULT_LABEL_SMOOTHING = 0.1
 DEFAULT_PATIENCE = 20
 DEFAULT_EMA_DECAY: float | None = None
 VAL_WINDOW = 512
+VAL_CORE = 128
+"""Core side of the per-epoch validation windows (:func:`masked_logits`) on scenes over ``2 * VAL_CORE`` px."""
 DIVERGED_HINT = "lower the learning rate"
 """The fix :func:`fit_dense` names when the training loss becomes NaN or infinite (``hsi finetune``: ``lower --lr``)."""
 
@@ -156,6 +158,54 @@ def dense_logits(model: nn.Module, image: torch.Tensor, *, window: int = VAL_WIN
     return out
 
 
+def masked_logits(model: nn.Module, image: torch.Tensor, mask: torch.Tensor, *, core: int = VAL_CORE) -> torch.Tensor:
+    """Logits at the ``mask`` pixels only, from the windows that hold one (per-epoch validation).
+
+    A scene not larger than ``2 * core`` px per side is one forward, as :func:`dense_logits`
+    gives it. A larger one is cut into ``core`` x ``core`` cores; only the cores holding a
+    ``mask`` pixel go through the model, each with a halo of the model's ``receptive_radius``,
+    so the logits equal the whole-scene ones to float rounding (as :func:`dense_logits`'
+    windows do). The validation cost then follows the validation pixels, not the scene, and
+    the windows stay near the training tile size.
+
+    Args:
+        model: dense model with ``receptive_radius``; its device is used.
+        image: ``(C, H, W)`` float32 normalised scene (any device).
+        mask: ``(H, W)`` bool, the pixels wanted.
+        core: core side for scenes larger than ``2 * core``.
+
+    Returns:
+        ``(N, K)`` logits of the ``N`` mask pixels in row-major order (``dense_logits(...)
+        .permute(1, 2, 0)[mask]``), on the model's device.
+    """
+    dev = next(model.parameters()).device
+    _, h, w = image.shape
+    mask = mask.to("cpu", torch.bool)
+    n = int(mask.sum())
+    if (h <= 2 * core and w <= 2 * core) or n == 0:
+        return dense_logits(model, image).permute(1, 2, 0)[mask.to(dev)]
+    halo = int(getattr(model, "receptive_radius", 0))
+    slot = torch.full((h, w), -1, dtype=torch.long)
+    slot[mask] = torch.arange(n)
+    out: torch.Tensor | None = None
+    for r0 in range(0, h, core):
+        for c0 in range(0, w, core):
+            r1, c1 = min(r0 + core, h), min(c0 + core, w)
+            here = slot[r0:r1, c0:c1]
+            keep = here >= 0
+            if not bool(keep.any()):
+                continue
+            a0, b0 = max(0, r0 - halo), max(0, c0 - halo)
+            a1, b1 = min(h, r1 + halo), min(w, c1 + halo)
+            y = model(image[:, a0:a1, b0:b1].unsqueeze(0).to(dev, torch.float32))[0]
+            picked = y[:, r0 - a0 : r1 - a0, c0 - b0 : c1 - b0].permute(1, 2, 0)[keep.to(dev)]
+            if out is None:
+                out = torch.empty((n, picked.shape[1]), dtype=picked.dtype, device=dev)
+            out[here[keep].to(dev)] = picked
+    assert out is not None
+    return out
+
+
 def predict_dense(
     model: nn.Module, image: np.ndarray | torch.Tensor, *, window: int = VAL_WINDOW, tta: bool = False
 ) -> np.ndarray:
@@ -202,8 +252,9 @@ class DenseClassifier(L.LightningModule):
     """LightningModule around a registered dense model.
 
     Training: masked cross-entropy (optional label smoothing) on tiles from
-    :class:`~hsi_app.data.tiles.SceneTiles`. Validation: the whole scene is passed
-    through the model (in windows when large) and OA / AA / kappa / loss are computed at
+    :class:`~hsi_app.data.tiles.SceneTiles`. Validation: the model is run on the scene
+    (whole when small, else only the windows holding a validation pixel, with their halo:
+    :func:`masked_logits`) and OA / AA / kappa / loss are computed at
     the pixels of the validation label map, logged as ``val_oa``, ``val_aa``,
     ``val_kappa``, ``val_loss``. Optimiser: AdamW (no decay on biases and norms) with a
     linear warm-up then cosine decay per step.
@@ -329,16 +380,15 @@ class DenseClassifier(L.LightningModule):
         return loss
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
-        """Evaluate the whole scene at the validation pixels (the batch is a placeholder)."""
+        """Evaluate the model at the validation pixels (the batch is a placeholder): only the
+        windows holding one are run (:func:`masked_logits`)."""
         from torchmetrics.functional.classification import multiclass_accuracy, multiclass_cohen_kappa
 
         if self._val_image is None or self._val_labels is None:
             return
-        logits = dense_logits(self.eval_model, self._val_image)  # (K, H, W)
-        lab = self._val_labels.to(logits.device)
-        mask = lab > 0
-        picked = logits.permute(1, 2, 0)[mask]  # (N, K)
-        target = lab[mask] - 1
+        mask = self._val_labels > 0
+        picked = masked_logits(self.eval_model, self._val_image, mask)  # (N, K)
+        target = self._val_labels[mask].to(picked.device) - 1
         pred = picked.argmax(dim=1)
         k = self.num_classes
         self.log("val_loss", F.cross_entropy(picked, target), batch_size=1)

@@ -107,3 +107,26 @@ def test_radius_follows_dilations() -> None:
     assert create_model("ssfcn", in_chans=3, num_classes=2, dilations=(1,), pools=(3, 9)).receptive_radius == 5
     assert create_model("cnn3d", in_chans=30, num_classes=2, channels=(2, 2, 2), spectral_kernels=(3, 3, 3),
                         spectral_strides=(1, 2, 2)).receptive_radius == 3
+
+
+@pytest.mark.parametrize("name", CLASSIFIERS)
+def test_masked_logits_equal_the_whole_scene_at_the_mask(name: str) -> None:
+    """Per-epoch validation (audit L #1): logits of the windows holding a validation pixel only, equal to the
+    whole scene's at those pixels; cores without one are never run."""
+    from hsi_app.tasks.classification import masked_logits
+
+    net = _model(name)
+    x = torch.randn(C, 41, 35)
+    mask = torch.zeros(41, 35, dtype=torch.bool)
+    mask[[0, 3, 17, 40, 40, 22], [0, 34, 5, 0, 33, 20]] = True  # corners, edges, inside; cores (8 px) mostly empty
+    calls = []
+    hook = net.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[-2:]))
+    with torch.no_grad():
+        picked = masked_logits(net, x, mask, core=8)
+        hook.remove()
+        whole = dense_logits(net, x, window=64).permute(1, 2, 0)[mask]
+    assert picked.shape == (6, K)
+    assert torch.allclose(picked, whole, atol=1e-5)
+    assert len(calls) == 6  # one window per core holding a mask pixel (30 cores in all)
+    with torch.no_grad():  # a scene within 2 cores per side: one forward, the same numbers as dense_logits
+        assert torch.equal(masked_logits(net, x, mask, core=64), whole)
