@@ -167,8 +167,9 @@ def _torch_modules() -> Any:
         When every row of ``A`` has at most one non-zero weight (a band selection, ``kind ==
         "select"``), the map is ``x[:, idx] * scale + c``: the same numbers as the dense
         product for finite ``x`` (each output is one product plus exact zeros), without its
-        ``C_base x C_new`` multiply-adds per pixel. Gaussian resampling keeps the product.
-        Nothing of this is saved (all buffers are rebuilt from the run's config).
+        ``C_base x C_new`` multiply-adds per pixel (scaled in place on the selected copy).
+        Gaussian resampling keeps the product. Nothing of this is saved (all buffers are
+        rebuilt from the run's config).
         """
 
         def __init__(self, a: np.ndarray, c: np.ndarray) -> None:
@@ -184,7 +185,8 @@ def _torch_modules() -> Any:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             """``(B, C_new, h, w) -> (B, C_base, h, w)``."""
             if self.select:
-                return x[:, self.idx] * self.scale[None, :, None, None] + self.c[None, :, None, None]
+                picked = torch.index_select(x, 1, self.idx)  # a new tensor: scaled and shifted in place
+                return picked.mul_(self.scale[:, None, None]).add_(self.c[:, None, None])
             return torch.einsum("oc,bchw->bohw", self.a, x) + self.c[None, :, None, None]
 
     class AdaptedModel(nn.Module):
