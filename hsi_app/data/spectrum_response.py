@@ -91,8 +91,8 @@ def samples_at_band_centres(wavelengths: np.ndarray, centres: np.ndarray, fwhm: 
     straight lines between such values would blur it a second time (with FWHM = band spacing, a third
     of each neighbour). The rule looks at each band, on the library's whole wavelength grid (every
     row, whatever a material holds there): a band whose centre has a sample within
-    :data:`SAME_CENTRE_FWHM` of its FWHM, and no other sample within half a FWHM of its centre, sits on
-    that sample. Only when every band within the library's range does so is the library taken as
+    :data:`SAME_CENTRE_FWHM` of its FWHM, and no other sample in its own slot (half a FWHM either side,
+    but no further than halfway to the neighbouring band centres), sits on that sample. Only when every band within the library's range does so is the library taken as
     resampled to this sensor, and each band takes its sample as it is; otherwise (a 10 nm library whose
     grid meets some ~10 nm bands' centres by chance) every band is integrated, so neighbouring bands are
     never treated two ways. A library convolved to the full sensor still matches a scene whose bad bands
@@ -117,10 +117,27 @@ def samples_at_band_centres(wavelengths: np.ndarray, centres: np.ndarray, fwhm: 
     dist = np.abs(x[None, :] - mu[:, None])  # (C, L)
     nearest = dist.argmin(axis=1)
     close = dist[np.arange(mu.size), nearest] <= SAME_CENTRE_FWHM * width
-    alone = (dist <= 0.5 * width[:, None]).sum(axis=1) == 1
+    lo, hi = _own_slots(mu, width)
+    alone = ((x[None, :] >= lo[:, None]) & (x[None, :] <= hi[:, None])).sum(axis=1) == 1
     hit = close & alone
     covered = (mu >= x.min() - 0.5 * width) & (mu <= x.max() + 0.5 * width)
     if not hit[covered].all():  # a library on some centres by chance (10 nm grid, ~10 nm bands): integrate all
         return out
     out[hit] = nearest[hit]
     return out
+
+
+def _own_slots(centres: np.ndarray, fwhm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each band's own stretch of wavelengths: ``(C,)`` low and high ends (nm).
+
+    Half a FWHM either side of its centre, but no further than halfway to the next band centre on
+    that side, so bands closer than their FWHM (oversampling imagers, the detector overlap of
+    Hyperion or EnMAP near 900-1000 nm) each keep a slot of their own.
+    """
+    order = np.argsort(centres, kind="stable")
+    ordered = centres[order]
+    mid = 0.5 * (ordered[1:] + ordered[:-1])
+    lo, hi = np.empty_like(centres), np.empty_like(centres)
+    lo[order] = np.r_[-np.inf, mid]
+    hi[order] = np.r_[mid, np.inf]
+    return np.maximum(lo, centres - 0.5 * fwhm), np.minimum(hi, centres + 0.5 * fwhm)

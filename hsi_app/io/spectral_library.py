@@ -84,9 +84,10 @@ class SpectralLibrary:
         Each material uses its own channels (its NaN cells are gaps): cube bands inside its range
         (within half a FWHM) are its piecewise-linear spectrum integrated over the band's Gaussian
         response (:func:`hsi_app.data.spectrum_response.integrate_bands`, so gaps and coarse sampling
-        are interpolated, not stepped); a band with one library sample of its own at its centre
-        (:func:`~hsi_app.data.spectrum_response.samples_at_band_centres`, decided band by band on the
-        library's wavelengths) takes a material's value there as it is, where the material has one;
+        are interpolated, not stepped); a library already resampled to this sensor (every band in its
+        range has one library sample of its own at its centre:
+        :func:`~hsi_app.data.spectrum_response.samples_at_band_centres`, all or nothing) gives each band
+        a material's value there as it is, where the material has one;
         bands beyond its range get its nearest value and one :class:`~hsi_app.errors.HSIWarning` counts them.
 
         Args:

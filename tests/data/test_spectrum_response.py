@@ -165,3 +165,22 @@ def test_a_material_with_no_value_is_refused_by_name() -> None:
     lib = SpectralLibrary(["a", "b"], wl, np.stack([np.full(wl.size, 0.3), np.full(wl.size, np.nan)]), "x.csv")
     with pytest.raises(InvalidDataError, match="x.csv: material 'b' has no value"):
         lib.resample(wl, np.full(wl.size, 10.0))
+
+
+def test_a_library_at_the_centres_of_overlapping_or_oversampled_bands_is_taken_as_it_is() -> None:
+    """Bands closer than their FWHM (Hyperion's VNIR/SWIR overlap near 912-926 nm; an imager sampling
+    every 2.4 nm with FWHM 7): each band's slot ends halfway to its neighbours, so a library sampled at
+    exactly those centres still sits on them (counting every sample within half a FWHM matched none,
+    and a sharp spectrum was blurred by up to 0.2)."""
+    from hsi_app.data.spectrum_response import samples_at_band_centres
+
+    vnir = 426.82 + 10.175 * np.arange(50)
+    swir = 912.45 + 10.09 * np.arange(148)
+    hyperion = np.sort(np.r_[vnir, swir])
+    assert (samples_at_band_centres(hyperion, hyperion, np.full(hyperion.size, 10.9)) >= 0).all()
+    dense = 400.0 + 2.4 * np.arange(100)
+    sharp = np.where(np.arange(100) % 2 == 0, 0.1, 0.6)
+    lib = SpectralLibrary(["stripes"], dense, sharp[None], "dense.csv")
+    np.testing.assert_allclose(lib.resample(dense, np.full(100, 7.0))[0], sharp, atol=1e-7)
+    fine = np.arange(400.0, 1001.0, 5.0)  # a finer library than 10 nm bands of FWHM 25: still integrated
+    assert (samples_at_band_centres(fine, np.arange(400.0, 1001.0, 10.0), np.full(61, 25.0)) == -1).all()
