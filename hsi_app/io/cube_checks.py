@@ -65,7 +65,8 @@ def check_evenly_spaced(coords: np.ndarray, dim: str, source: str | None) -> Non
     """Refuse ``(n,)`` pixel-centre coordinates whose steps differ (no affine transform describes them).
 
     The steps may differ by the coordinates' own rounding: ``max(1e-6 * |step|, 4 * eps * max|c|)``, ``eps``
-    of their dtype (float32 coordinates, e.g. lat/lon vectors from an HDF5 product, or any ``.astype``:
+    of float32 when they are float32 or float64 values that float32 holds exactly (``make_cube(x=...)``
+    stores float64), else of float64 (float32 coordinates, e.g. lat/lon vectors from an HDF5 product, or any ``.astype``:
     each is off by half an ulp of ``max|c|``, so two steps by at most 2 ulps; a 1e-4 degree grid at 120 E
     has steps of 9.92e-05 to 1.07e-04 in float32). The tolerance is capped at half a step: the gaps that
     make a grid uneven (``where(..., drop=True)``, ``isel`` with a list) are whole steps, and are always
@@ -81,7 +82,8 @@ def check_evenly_spaced(coords: np.ndarray, dim: str, source: str | None) -> Non
         return
     steps = np.diff(c)
     step = abs(float(steps[0]))
-    eps = float(np.finfo(given.dtype).eps) if given.dtype.kind == "f" else float(np.finfo(np.float64).eps)
+    single = given.dtype == np.float32 or bool((c.astype(np.float32).astype(np.float64) == c).all())
+    eps = float(np.finfo(np.float32 if single else np.float64).eps)  # float32 values kept as float64 too
     atol = min(max(1e-6 * step, 4.0 * eps * float(np.abs(c).max())), 0.5 * step)
     if step != 0 and np.allclose(steps, steps[0], rtol=0.0, atol=atol):
         return

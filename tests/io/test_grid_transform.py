@@ -152,6 +152,23 @@ def test_float32_coordinates_of_a_regular_grid_are_evenly_spaced() -> None:
         utm.assign_coords(y=utm.y.values + np.r_[0.0, 1e-3, np.zeros(8)]).hsi.transform
 
 
+def test_float32_coordinates_given_to_make_cube_are_evenly_spaced_too() -> None:
+    """make_cube stores x/y as float64, so the check saw float64 and refused a float32 1e-4 degree grid
+    (a lat/lon vector read from an HDF5 product); float64 values that float32 holds exactly get float32's
+    rounding allowance. A whole-step gap is still refused."""
+    from hsi_app.errors import ConfigError
+    from hsi_app.io.cube import make_cube
+
+    data = np.random.default_rng(0).random((3, 10, 12)).astype(np.float32)
+    lon = (120.0 + 1e-4 * (np.arange(12) + 0.5)).astype(np.float32)
+    lat = (35.0 - 1e-4 * (np.arange(10) + 0.5)).astype(np.float32)
+    cube = make_cube(data, wavelength=[500.0, 600.0, 700.0], x=lon, y=lat, crs="EPSG:4326")
+    assert cube.x.dtype == np.float64
+    assert cube.hsi.transform.a == pytest.approx(1e-4, rel=1e-2)
+    with pytest.raises(ConfigError, match="x coordinates are not evenly spaced"):
+        cube.isel(x=[0, 1, 2, 4, 5]).hsi.transform
+
+
 def test_the_summary_of_an_unevenly_spaced_cube_says_it_has_no_grid() -> None:
     """summarize / hsi info raised on such a cube only because it read the transform for display."""
     from hsi_app.io.cube import make_cube
