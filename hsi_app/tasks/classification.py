@@ -125,6 +125,17 @@ def balanced_class_weights(train: np.ndarray, num_classes: int, power: float) ->
     return (weights * present.sum() / max(weights.sum(), 1e-12)).tolist()
 
 
+def _haloed_cores(
+    h: int, w: int, core: int, halo: int
+) -> Iterator[tuple[tuple[int, int, int, int], tuple[int, int, int, int]]]:
+    """Row-major ``core`` x ``core`` cores of an ``(h, w)`` scene, each with its window: the core grown by
+    ``halo`` px on every side within the scene. Yields ``((r0, r1, c0, c1), (a0, a1, b0, b1))``."""
+    for r0 in range(0, h, core):
+        for c0 in range(0, w, core):
+            r1, c1 = min(r0 + core, h), min(c0 + core, w)
+            yield (r0, r1, c0, c1), (max(0, r0 - halo), min(h, r1 + halo), max(0, c0 - halo), min(w, c1 + halo))
+
+
 @torch.no_grad()
 def dense_logits(model: nn.Module, image: torch.Tensor, *, window: int = VAL_WINDOW) -> torch.Tensor:
     """Logits of a whole scene, in windows with a halo of the model's receptive radius.
@@ -143,21 +154,17 @@ def dense_logits(model: nn.Module, image: torch.Tensor, *, window: int = VAL_WIN
     _, h, w = image.shape
     if h <= window and w <= window:
         return model(image.unsqueeze(0).to(dev, torch.float32))[0]
-    halo = int(getattr(model, "receptive_radius", 0))
     out: torch.Tensor | None = None
-    for r0 in range(0, h, window):
-        for c0 in range(0, w, window):
-            r1, c1 = min(r0 + window, h), min(c0 + window, w)
-            a0, b0 = max(0, r0 - halo), max(0, c0 - halo)
-            a1, b1 = min(h, r1 + halo), min(w, c1 + halo)
-            y = model(image[:, a0:a1, b0:b1].unsqueeze(0).to(dev, torch.float32))[0]
-            if out is None:
-                out = torch.empty((y.shape[0], h, w), dtype=y.dtype, device=dev)
-            out[:, r0:r1, c0:c1] = y[:, r0 - a0 : r1 - a0, c0 - b0 : c1 - b0]
+    for (r0, r1, c0, c1), (a0, a1, b0, b1) in _haloed_cores(h, w, window, int(getattr(model, "receptive_radius", 0))):
+        y = model(image[:, a0:a1, b0:b1].unsqueeze(0).to(dev, torch.float32))[0]
+        if out is None:
+            out = torch.empty((y.shape[0], h, w), dtype=y.dtype, device=dev)
+        out[:, r0:r1, c0:c1] = y[:, r0 - a0 : r1 - a0, c0 - b0 : c1 - b0]
     assert out is not None
     return out
 
 
+@torch.no_grad()
 def masked_logits(model: nn.Module, image: torch.Tensor, mask: torch.Tensor, *, core: int = VAL_CORE) -> torch.Tensor:
     """Logits at the ``mask`` pixels only, from the windows that hold one (per-epoch validation).
 
@@ -184,24 +191,19 @@ def masked_logits(model: nn.Module, image: torch.Tensor, mask: torch.Tensor, *, 
     n = int(mask.sum())
     if (h <= 2 * core and w <= 2 * core) or n == 0:
         return dense_logits(model, image).permute(1, 2, 0)[mask.to(dev)]
-    halo = int(getattr(model, "receptive_radius", 0))
     slot = torch.full((h, w), -1, dtype=torch.long)
     slot[mask] = torch.arange(n)
     out: torch.Tensor | None = None
-    for r0 in range(0, h, core):
-        for c0 in range(0, w, core):
-            r1, c1 = min(r0 + core, h), min(c0 + core, w)
-            here = slot[r0:r1, c0:c1]
-            keep = here >= 0
-            if not bool(keep.any()):
-                continue
-            a0, b0 = max(0, r0 - halo), max(0, c0 - halo)
-            a1, b1 = min(h, r1 + halo), min(w, c1 + halo)
-            y = model(image[:, a0:a1, b0:b1].unsqueeze(0).to(dev, torch.float32))[0]
-            picked = y[:, r0 - a0 : r1 - a0, c0 - b0 : c1 - b0].permute(1, 2, 0)[keep.to(dev)]
-            if out is None:
-                out = torch.empty((n, picked.shape[1]), dtype=picked.dtype, device=dev)
-            out[here[keep].to(dev)] = picked
+    for (r0, r1, c0, c1), (a0, a1, b0, b1) in _haloed_cores(h, w, core, int(getattr(model, "receptive_radius", 0))):
+        here = slot[r0:r1, c0:c1]
+        keep = here >= 0
+        if not bool(keep.any()):
+            continue
+        y = model(image[:, a0:a1, b0:b1].unsqueeze(0).to(dev, torch.float32))[0]
+        picked = y[:, r0 - a0 : r1 - a0, c0 - b0 : c1 - b0].permute(1, 2, 0)[keep.to(dev)]
+        if out is None:
+            out = torch.empty((n, picked.shape[1]), dtype=picked.dtype, device=dev)
+        out[here[keep].to(dev)] = picked
     assert out is not None
     return out
 
