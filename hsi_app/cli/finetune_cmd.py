@@ -48,7 +48,7 @@ def finetune(base: str, data: str, labels: str | None, label_attribute: str, lab
     from hsi_app.io import open_cube
     from hsi_app.io.atomic import OTHER_THAN_FINETUNE, check_out_dir, check_outputs
     from hsi_app.io.labels import read_split_labels
-    from hsi_app.tasks.finetune import DEFAULT_FINETUNE_LR, FinetuneOptions, finetune as run_finetune
+    from hsi_app.tasks.finetune import DEFAULT_FINETUNE_LR, FinetuneOptions, _base_dir_checked, finetune as run_finetune
     from hsi_app.tasks.lr_schedules import check_schedule
 
     check_schedule(schedule)
@@ -58,8 +58,10 @@ def finetune(base: str, data: str, labels: str | None, label_attribute: str, lab
     check_outputs({"--out": out}, {"--base": base})
     check_out_dir(out, other_runs=OTHER_THAN_FINETUNE)
     cube = open_cube(data, key=key, labels=labels, label_attribute=label_attribute, label_layer=label_layer)
+    # a replay of a fine-tune's own split.npz: its ids are the base run's, renumbered onto --labels' by name
+    base_names = (_base_dir_checked(base)[1].class_names if labels and (train_labels or test_labels) else None)
     cube, maps = read_split_labels(cube, (train_labels, test_labels), attribute=label_attribute, layer=label_layer,
-                                   labels_from=labels)
+                                   labels_from=labels, base_names=base_names)
     given = [p for p in (train_labels, test_labels) if p] or ([labels] if labels else [])
     m = run_finetune(cube, base, out, opts, train_labels=maps[0], test_labels=maps[1],
                      protect=[labels, train_labels, test_labels], labels_from=", ".join(given) or None)

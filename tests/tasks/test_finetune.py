@@ -413,6 +413,31 @@ def test_labels_named_in_another_order_train_the_base_classes(runs: dict, tmp_pa
     assert Predictor.load(ft, device="cpu").probs(new).shape == (4, 24, 22)
 
 
+def test_a_finetunes_own_split_replays_with_its_own_labels(runs: dict, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """README's replay for `hsi finetune`: split.npz (on the base's ids) -> .npy -> the same --labels (review 2 #1)."""
+    from hsi_app.data.splits import Split
+    from hsi_app.io.cog import CLASS_NAMES_TAG, class_names_tag
+
+    _, labels = _scene(NEW_WL)
+    lab = _write_tif(tmp_path / "fields.tif", np.where(labels > 0, 5 - labels, 0)[None].astype(np.uint8))
+    with rasterio.open(lab, "r+") as ds:  # numbered in another order than the base's u, a, b, c, d
+        ds.update_tags(**{CLASS_NAMES_TAG: class_names_tag(["none", "d", "c", "b", "a"])})
+    common = ("--base", str(runs["base"]), "--data", str(runs["scene"]), "--labels", str(lab), "--lora-rank", "2",
+              "--epochs", "1", "--quiet")
+    code, text = _run(capsys, "finetune", *common, "--split", "fixed:5", "--out", str(tmp_path / "ft"))
+    assert code == 0, text
+    first = Split.load(tmp_path / "ft" / "split.npz")
+    np.save(tmp_path / "train.npy", first.train)
+    np.save(tmp_path / "test.npy", first.test)
+    code, text = _run(capsys, "finetune", *common, "--train-labels", str(tmp_path / "train.npy"), "--test-labels",
+                      str(tmp_path / "test.npy"), "--out", str(tmp_path / "replay"))
+    assert code == 0, text
+    again = Split.load(tmp_path / "replay" / "split.npz")
+    np.testing.assert_array_equal(again.train, first.train)
+    np.testing.assert_array_equal(again.test, first.test)
+
+
 def test_classes_new_trains_a_fresh_head_for_as_many_classes(runs: dict, tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     from hsi_app.checkpoint import load_tensors
