@@ -438,6 +438,23 @@ def test_a_finetunes_own_split_replays_with_its_own_labels(runs: dict, tmp_path:
     np.testing.assert_array_equal(again.test, first.test)
 
 
+def test_split_warnings_for_given_maps_name_the_class(runs: dict, tmp_path: Path) -> None:
+    """A class only in the test map is named in the warning, as `hsi train` names it (review 2 #6)."""
+    from hsi_app.data.splits import SplitWarning
+    from hsi_app.io.cube import make_cube
+    from hsi_app.tasks.finetune import FinetuneOptions, finetune
+
+    new, labels = _scene(NEW_WL)
+    ids = labels.astype(np.int32)
+    rows = np.arange(24)[:, None]
+    train = np.where((rows % 3 == 0) & (ids != 3), ids, 0).astype(np.int32)
+    test = np.where(rows % 3 == 0, 0, ids).astype(np.int32)
+    cube = make_cube(new, wavelength=NEW_WL, labels=ids, class_names=["u", "a", "b", "c", "d"])
+    with pytest.warns(SplitWarning, match=r"class 3 \(c\) is absent from train"):
+        finetune(cube, runs["base"], tmp_path / "ft", FinetuneOptions(lora_rank=2, epochs=1, progress=False),
+                 train_labels=train, test_labels=test)
+
+
 def test_classes_new_trains_a_fresh_head_for_as_many_classes(runs: dict, tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     from hsi_app.checkpoint import load_tensors
