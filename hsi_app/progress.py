@@ -243,10 +243,11 @@ def live_tqdm() -> Any:
 
 
 @contextmanager
-def steps(desc: str, total: int, *, enabled: bool = True) -> Iterator[Callable[[str], None]]:
+def steps(desc: str, total: int, *, enabled: bool = True) -> Iterator[Callable[..., None]]:
     """Progress over ``total`` named steps whose work reports no progress of its own (one GDAL call...).
 
-    Yields ``begin(name)``, to call as each step starts. The bar shows the current step and the
+    Yields ``begin(name)``, to call as each step starts (``begin(name, advance=False)`` renames the
+    current step, e.g. with the pass a repeated step is on). The bar shows the current step and the
     elapsed time, refreshed every second on a terminal; in a log a line goes out every
     :data:`LOG_INTERVAL_S` seconds during a long step (``simulate-targets: 3/5 steps, 1 min 00 s,
     writing scene.tif``), and one when all are done. Example::
@@ -263,7 +264,10 @@ def steps(desc: str, total: int, *, enabled: bool = True) -> Iterator[Callable[[
          if live else LogProgress(desc=desc, total=total, unit="steps", eta=False))
     started = [0]
 
-    def begin(name: str) -> None:
+    def begin(name: str, advance: bool = True) -> None:
+        if not advance and started[0]:  # the current step's text changes (e.g. "sieving, pass 3")
+            p.set_postfix_str(name)
+            return
         if started[0]:
             p.update(1)
         started[0] += 1

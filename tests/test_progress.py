@@ -165,6 +165,23 @@ def test_steps_in_a_log_name_the_long_step_and_end_with_one_line(monkeypatch: py
     assert capsys.readouterr().err == ""  # interrupted: the "interrupted" line comes alone
 
 
+def test_a_step_renamed_without_advancing_shows_its_new_text_in_a_log(monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """vectorize's sieve renames its step with the pass it is on; the step count stays."""
+    import time
+
+    monkeypatch.setattr(progress, "LOG_INTERVAL_S", 0.1)
+    monkeypatch.setattr(progress, "LOG_TICK_S", 0.01)
+    with progress.steps("vectorize", 3) as begin:
+        begin("sieving")
+        begin("sieving, pass 7 of at most 50", advance=False)
+        time.sleep(0.25)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) >= 2 and all(line.startswith("vectorize: 0/3 steps, ") for line in lines[:-1])
+    assert lines[-2].endswith(", sieving, pass 7 of at most 50")
+    assert lines[-1].startswith("vectorize: 3/3 steps in ")
+
+
 def test_simulate_targets_shows_its_steps_and_quiet_hides_them(load_fixture: Any, tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     speclib = load_fixture("speclib")

@@ -6,7 +6,8 @@ mapping unit take the class of their largest neighbour, counted in pixels, howev
 they share with it (GDAL's sieve filter, through :func:`rasterio.features.sieve`, repeated until
 nothing changes; no-data is never filled and never fills). A patch is left small only when
 it and its small neighbours touch no patch of the minimum size, e.g. a few small patches
-enclosed by no-data or the map edge.
+enclosed by no-data or the map edge, or when the passes stop at :data:`SIEVE_MAX_PASSES` on a
+map of per-pixel noise (with one warning).
 Each connected patch of one class then becomes one polygon, traced exactly along pixel edges
 in the map's CRS, with its class id and name, pixel count, area (hectares when the CRS is
 projected) and, when the map has a confidence band, the patch's mean confidence.
@@ -20,11 +21,12 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from hsi_app.errors import ConfigError, InvalidDataError
+from hsi_app.errors import ConfigError, HSIWarning, InvalidDataError
 from hsi_app.tasks.map_accuracy import M2_PER_HA, pixel_area_m2
 
 PROGRESS_MIN_PIXELS = 1_000_000  # maps smaller than this vectorize in a few seconds: no progress shown
@@ -45,22 +47,26 @@ class Patches:
     pixels: np.ndarray
 
 
-SIEVE_MAX_PASSES = 50  # GDAL passes at most; a real map settles in a few
+SIEVE_MAX_PASSES = 50  # GDAL passes at most; a real map settles in one or two, per-pixel noise needs one per ring
 
 
-def sieve_classes(classes: np.ndarray, min_pixels: int, connectivity: int = 4) -> np.ndarray:
+def sieve_classes(classes: np.ndarray, min_pixels: int, connectivity: int = 4,
+                  on_pass: Callable[[int], None] | None = None) -> np.ndarray:
     """Merge patches smaller than ``min_pixels`` into their largest neighbour (by pixel count).
 
     One GDAL pass leaves a small patch alone when following "largest neighbour" from it runs
     in a circle through small patches only (a chain of small patches); after that pass some of
-    them border a grown patch, so the sieve is repeated until nothing changes (at most
-    :data:`SIEVE_MAX_PASSES` passes). What then stays small touches no patch of ``min_pixels``
-    or more through its small neighbours (small patches enclosed by no-data or the map edge).
+    them border a grown patch, so the sieve is repeated until nothing changes. What then stays
+    small touches no patch of ``min_pixels`` or more through its small neighbours (small patches
+    enclosed by no-data or the map edge). Per-pixel noise settles one ring of patches per pass, so
+    the passes stop at :data:`SIEVE_MAX_PASSES`: one :class:`~hsi_app.errors.HSIWarning` then says
+    how many pixels are still in patches under the unit (a second call would change them).
 
     Args:
         classes: ``(H, W)`` uint8 classes, 0 = no data (left as it is).
         min_pixels: smallest patch kept; 1 keeps everything.
         connectivity: 4 or 8 (pixel neighbourhood of a patch).
+        on_pass: called with the number of each pass from the second on (progress).
 
     Returns:
         ``(H, W)`` uint8 sieved classes.
@@ -72,12 +78,20 @@ def sieve_classes(classes: np.ndarray, min_pixels: int, connectivity: int = 4) -
         return cls.copy()
     valid = cls > 0
     out = cls
-    for _ in range(SIEVE_MAX_PASSES):
+    for i in range(1, SIEVE_MAX_PASSES + 1):
+        if on_pass is not None and i > 1:
+            on_pass(i)
         nxt = np.where(valid, sieve(out, size=int(min_pixels), connectivity=connectivity, mask=valid), 0)
         nxt = nxt.astype(np.uint8)
         if np.array_equal(nxt, out):
             break
         out = nxt
+    else:
+        patches = label_patches(out, connectivity)
+        small = int(patches.pixels[patches.pixels < min_pixels].sum())
+        warnings.warn(f"sieve stopped after {SIEVE_MAX_PASSES} passes with {small:,} px still in patches under the "
+                      f"{min_pixels} px unit: the map is noise at that scale in places; smooth the map first "
+                      f"(`hsi predict --smooth guided`) or use a smaller unit", HSIWarning, stacklevel=2)
     return out if out is not cls else cls.copy()
 
 
@@ -186,7 +200,8 @@ def vectorize_map(
     show = progress and h * w >= PROGRESS_MIN_PIXELS
     with steps("vectorize", 3, enabled=show) as begin:
         begin("sieving")
-        sieved = sieve_classes(cmap.classes, min_pixels, connectivity)
+        sieved = sieve_classes(cmap.classes, min_pixels, connectivity,
+                               on_pass=lambda i: begin(f"sieving, pass {i} of at most {SIEVE_MAX_PASSES}", advance=False))
         patches = label_patches(sieved, connectivity)
         conf_mean = None
         if cmap.confidence is not None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 from rasterio.transform import Affine, from_origin
 
+from hsi_app.errors import HSIWarning
 from hsi_app.io.cog import write_class_map
 from hsi_app.tasks.map_polygons import label_patches, sieve_classes, vectorize_map
 
@@ -47,6 +49,34 @@ def test_sieve_repeats_until_no_patch_under_the_unit_touches_a_big_one() -> None
     island[2, 8:10] = [2, 3]
     out = sieve_classes(island, 4)
     assert (out == island).all()
+
+
+def _noise_map() -> np.ndarray:
+    """120 x 120 px of per-pixel noise in 4 classes: a unit of 20 px settles one ring of patches per pass."""
+    return np.random.default_rng(0).integers(1, 5, (120, 120)).astype(np.uint8)
+
+
+def test_sieve_reaches_the_fixed_point_of_a_noisy_map_and_reports_its_passes() -> None:
+    """Passes go on until nothing changes; each one after the first is reported (vectorize's progress)."""
+    passes: list[int] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HSIWarning)
+        out = sieve_classes(_noise_map(), 20, on_pass=passes.append)
+    assert len(passes) > 5 and passes == list(range(2, len(passes) + 2))
+    assert (sieve_classes(out, 20) == out).all()  # the fixed point: a second call changes nothing
+
+
+def test_sieve_warns_once_when_it_stops_at_the_pass_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stopped at the cap, the result still holds small patches a second call would merge: one warning says so."""
+    import hsi_app.tasks.map_polygons as mp
+
+    monkeypatch.setattr(mp, "SIEVE_MAX_PASSES", 3)
+    with pytest.warns(HSIWarning, match=r"sieve stopped after 3 passes with [\d,]+ px still in patches under the "
+                                        r"20 px unit") as caught:
+        out = sieve_classes(_noise_map(), 20)
+    assert len([w for w in caught if issubclass(w.category, HSIWarning)]) == 1
+    with pytest.warns(HSIWarning):
+        assert (sieve_classes(out, 20) != out).any()
 
 
 def test_sieve_takes_the_largest_neighbour_not_the_longest_shared_edge() -> None:
@@ -135,3 +165,4 @@ def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert not (tmp_path / "a.gpkg").exists()
     main(["vectorize", "--map", str(tmp_path / "geo.tif"), "--out", str(tmp_path / "b.gpkg"), "--connectivity", "8"])
     assert "polygons" in capsys.readouterr().out
+
