@@ -9,7 +9,7 @@ import click
 @click.option("--map", "map_path", required=True, type=click.Path(), help="Class map GeoTIFF (band 1 = class, 0 = no data).")
 @click.option("--out", "out", required=True, type=click.Path(), help="GeoPackage of polygons to write.")
 @click.option("--min-pixels", type=int, default=1, show_default=True,
-              help="Minimum mapping unit: smaller patches merge into their largest-border neighbour.")
+              help="Minimum mapping unit: smaller patches take the class of their largest neighbour (by pixel count).")
 @click.option("--min-area", "min_area", type=float, default=None,
               help="Minimum mapping unit in hectares (projected CRS); overrides --min-pixels.")
 @click.option("--connectivity", type=int, default=4, show_default=True, help="Pixel neighbourhood of a patch: 4 or 8.")

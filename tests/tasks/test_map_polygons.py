@@ -166,3 +166,12 @@ def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     main(["vectorize", "--map", str(tmp_path / "geo.tif"), "--out", str(tmp_path / "b.gpkg"), "--connectivity", "8"])
     assert "polygons" in capsys.readouterr().out
 
+
+def test_vectorize_help_states_the_largest_neighbour_by_pixel_count(capsys: pytest.CaptureFixture[str]) -> None:
+    """The help said "largest-border neighbour", the rule before the sieve took the largest patch (review 2 #5)."""
+    from cli_runner import run_main
+
+    code, out, _ = run_main(capsys, "vectorize", "--help")
+    flat = " ".join(out.split())
+    assert code == 0 and "take the class of their largest neighbour (by pixel count)" in flat
+    assert "largest-border" not in flat
