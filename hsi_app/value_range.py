@@ -52,6 +52,17 @@ def _factor(ratio: float) -> str:
     return f"~{text} times" if ratio >= 1 else f"~1/{text} of"
 
 
+def _spread(values: np.ndarray) -> tuple[float, float] | None:
+    """The 1st and 99th percentile of ``values``' finite elements, or ``None`` when there are none or
+    they are flat (such a sample says nothing about its units)."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return None
+    lo, hi = (float(x) for x in np.percentile(v, [1, 99]))
+    return (lo, hi) if hi > lo else None
+
+
 def check_units(values: np.ndarray, train_lo: float, train_hi: float, *, scene: str, model: str, fix: str) -> None:
     """Refuse ``values`` (any shape; NaN = no data) in other units than a training range.
 
@@ -68,14 +79,11 @@ def check_units(values: np.ndarray, train_lo: float, train_hi: float, *, scene: 
             with both ranges, the factor and ``fix``. A sample without finite values, or a flat one,
             says nothing and passes.
     """
-    v = np.asarray(values, dtype=np.float64)
-    v = v[np.isfinite(v)]
     span = float(train_hi) - float(train_lo)
-    if v.size == 0 or not span > 0:
+    spread = _spread(values) if span > 0 else None
+    if spread is None:
         return
-    lo, hi = (float(x) for x in np.percentile(v, [1, 99]))
-    if hi <= lo:  # a flat sample says nothing about its units
-        return
+    lo, hi = spread
     ratio = (hi - lo) / span
     if 1 / UNIT_RATIO_LIMIT <= ratio <= UNIT_RATIO_LIMIT:
         return
@@ -90,12 +98,15 @@ def check_same_units(values: np.ndarray, like: np.ndarray, *, scene: str, role: 
     """Refuse ``values`` in other units than ``like``: samples of two scenes that should hold the same
     quantity, such as a clean reference and the input it scores (NaN = no data). The rule of
     :func:`check_units`, with ``like``'s 1st-99th percentile range in place of the training range.
+    Samples of one shape (the same window of both scenes) are compared only at the elements finite
+    in both, so a reference with data on part of the window is measured on the same pixels as the input.
 
     Args:
         values: a sample of the scene checked.
         like: a sample of the scene whose units it must share.
-        scene, role: the scene checked and what it is (``"reference"``), for the message.
-        like_scene, like_role: the other scene and what it is (``"input"``), for the message.
+        scene, role: the scene checked and what it is (``"reference"``), for the message; a scene
+            without a path is passed as its role and named by it alone.
+        like_scene, like_role: the other scene and what it is (``"input"``), as ``scene``, ``role``.
         fix: what to do, for the message.
 
     Raises:
@@ -104,17 +115,19 @@ def check_same_units(values: np.ndarray, like: np.ndarray, *, scene: str, role: 
     """
     v = np.asarray(values, dtype=np.float64)
     u = np.asarray(like, dtype=np.float64)
-    v, u = v[np.isfinite(v)], u[np.isfinite(u)]
-    if v.size == 0 or u.size == 0:
+    if v.shape == u.shape:  # the same elements of two scenes: compare the spreads where both hold data
+        both = np.isfinite(v) & np.isfinite(u)
+        v, u = v[both], u[both]
+    spread, like_spread = _spread(v), _spread(u)
+    if spread is None or like_spread is None:
         return
-    lo, hi = (float(x) for x in np.percentile(v, [1, 99]))
-    ulo, uhi = (float(x) for x in np.percentile(u, [1, 99]))
-    if hi <= lo or uhi <= ulo:  # a flat sample says nothing about its units
-        return
+    (lo, hi), (ulo, uhi) = spread, like_spread
     ratio = (hi - lo) / (uhi - ulo)
     if 1 / UNIT_RATIO_LIMIT <= ratio <= UNIT_RATIO_LIMIT:
         return
+    head = role if scene == role else f"{scene}: {role}"  # an in-memory scene has no path to name
+    other = like_role if like_scene == like_role else f"{like_role} {like_scene}"
     raise InvalidDataError(
-        f"{scene}: {role} values {lo:.4g} to {hi:.4g} (1st-99th percentile) but the {like_role} {like_scene} holds "
+        f"{head} values {lo:.4g} to {hi:.4g} (1st-99th percentile) but the {other} holds "
         f"{ulo:.4g} to {uhi:.4g}, so the {role} is in other units: its values are {_factor(ratio)} the {like_role}'s; {fix}"
     )

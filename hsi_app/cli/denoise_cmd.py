@@ -130,7 +130,8 @@ def _write_report(dst: Any, res: Any, den: Any, cube: Any, ref: Any, *, adapt: d
     if res.metrics is not None:
         report.update(scale=SCORES_NOTE, **res.metrics)
     if baselines:
-        report["baselines"] = scene_baselines(cube, ref, den, noise=noise, seed=seed)
+        report["baselines"] = scene_baselines(cube, ref, den, noise=noise, seed=seed,
+                                              units_checked=True)  # denoise_cube checked the reference
     rows = [] if res.metrics is None else [("denoised", res.metrics["denoised"]), ("input", res.metrics["input"])]
     rows += list(report.get("baselines", {}).items())
     for name, s in rows:

@@ -96,7 +96,7 @@ def check_reference_grid(cube: Cube, reference: Cube) -> None:
     Raises:
         InvalidDataError: another CRS, or another origin, pixel size or rotation.
     """
-    src, ref = cube.attrs.get("source", "input"), reference.attrs.get("source", "reference")
+    src, ref = cube.attrs.get("source") or "input", reference.attrs.get("source") or "reference"  # "": in memory
     if cube.hsi.georeferenced != reference.hsi.georeferenced:
         lacking = "the reference" if cube.hsi.georeferenced else f"the input {src}"
         warnings.warn(f"{ref}: {lacking} has no CRS, so the grids cannot be compared; the reference's pixels are "
@@ -202,7 +202,7 @@ def check_value_range(cube: Cube, good: np.ndarray, denoiser: Denoiser) -> np.nd
     from hsi_app.value_range import check_units
 
     sample = _range_sample(cube, good)
-    check_units(sample, denoiser.offset, denoiser.offset + denoiser.scale, scene=str(cube.attrs.get("source", "input")),
+    check_units(sample, denoiser.offset, denoiser.offset + denoiser.scale, scene=str(cube.attrs.get("source") or "input"),
                 model=denoiser.config.model_name,
                 fix="convert it to the training scene's units or train a denoiser on it (hsi train --task denoise)")
     return sample
@@ -234,7 +234,7 @@ def check_reference_units(cube: Cube, reference: Cube, good: np.ndarray, sample:
     """
     from hsi_app.value_range import check_same_units
 
-    src, ref = cube.attrs.get("source", "input"), reference.attrs.get("source", "reference")
+    src, ref = cube.attrs.get("source") or "input", reference.attrs.get("source") or "reference"  # "": in memory
     check_same_units(_range_sample(reference, good), _range_sample(cube, good) if sample is None else sample,
                      scene=str(ref), role="reference", like_scene=str(src), like_role="input",
                      fix="pass a reference in the input's units (the same scaling, or the same GDAL scale/offset)")
@@ -387,11 +387,13 @@ def denoise_cube(
                          adapted)
 
 
-def scene_baselines(cube: Cube, reference: Cube, denoiser: Denoiser, *, noise: str | None, seed: int) -> dict[str, Any]:
+def scene_baselines(cube: Cube, reference: Cube, denoiser: Denoiser, *, noise: str | None, seed: int,
+                    units_checked: bool = False) -> dict[str, Any]:
     """Classical baselines on the whole (in-memory) scene, scored against ``reference``.
 
     Uses the same normalisation, the same seeded noise and the same scored entries (reference
-    and input both valid) as :func:`denoise_cube`.
+    and input both valid) as :func:`denoise_cube`. ``units_checked``: :func:`denoise_cube` already ran
+    :func:`check_reference_units` on these two scenes (``hsi denoise --baselines``), so it is not run again.
     Memory: the whole scene, a few times over.
     """
     from hsi_app.data.noise import parse_noise
@@ -400,7 +402,8 @@ def scene_baselines(cube: Cube, reference: Cube, denoiser: Denoiser, *, noise: s
     good = cube.hsi.good_band_indices
     _, h, w = cube.hsi.shape
     off, sc = denoiser.offset, denoiser.scale
-    check_reference_units(cube, reference, good)
+    if not units_checked:
+        check_reference_units(cube, reference, good)
     raw_x = (_read(cube, 0, 0, h, w)[good] - off) / sc
     raw_ref = (_read(reference, 0, 0, h, w)[good] - off) / sc
     mask = np.isfinite(raw_x) & np.isfinite(raw_ref)

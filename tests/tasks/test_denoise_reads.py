@@ -174,3 +174,56 @@ def test_a_reference_in_other_units_than_the_input_is_refused(tmp_path: Path, ca
     same = _int16_tif(tmp_path / "same.tif", _scene(holes=False) // 2 + 500)  # same units, another scene: scored
     res = denoise_cube(den, open_cube(src), tmp_path / "s.tif", reference=open_cube(same), progress=False)
     assert res.metrics is not None
+
+
+def _panel_scene() -> tuple[np.ndarray, np.ndarray]:
+    """A reflectance scene (spectra 0.05-0.5) with a grey 0.3 panel, and a reference holding data on the panel only."""
+    rng = np.random.default_rng(0)
+    c, h, w = 8, 64, 64
+    clean = rng.uniform(0.05, 0.5, (c, 1, 1)) * rng.uniform(0.5, 1.5, (1, h, w))
+    ref = np.full_like(clean, np.nan)
+    ref[:, 28:36, 28:36] = 0.3 + 0.0005 * rng.standard_normal((c, 8, 8))
+    inp = clean.copy()
+    inp[:, 28:36, 28:36] = ref[:, 28:36, 28:36] + rng.normal(0, 0.002, (c, 8, 8))
+    return inp.astype(np.float32), ref.astype(np.float32)
+
+
+def test_the_reference_units_check_compares_the_pixels_both_hold(tmp_path: Path) -> None:
+    """A reference with data on part of the window is measured on those pixels of the input too (review 2 #4):
+    the grey panel's 0.3 +- 0.001 is not ~1/300 of the whole window's 0.05-0.75."""
+    from hsi_app.io.cube import make_cube
+
+    inp, ref = _panel_scene()
+    a, b = make_cube(inp, wavelength=WL), make_cube(ref, wavelength=WL)
+    ds.check_reference_units(a, b, a.hsi.good_band_indices)
+    # in other units on those pixels: refused
+    with pytest.raises(InvalidDataError, match=r"holds 29\d\d to 30\d\d, so the reference is in other units"):
+        ds.check_reference_units(make_cube(inp * 10000, wavelength=WL), b, a.hsi.good_band_indices)
+
+
+def test_in_memory_scenes_are_named_by_their_role_in_unit_errors(tmp_path: Path) -> None:
+    """make_cube's scenes have no source: the messages say "input" / "reference", not an empty name (review 2 #8)."""
+    from hsi_app.io.cube import make_cube
+
+    inp, _ = _panel_scene()
+    a, b = make_cube(inp * 10000, wavelength=WL), make_cube(inp, wavelength=WL)
+    with pytest.raises(InvalidDataError, match=r"^reference values [\d.]+ to [\d.]+ \(1st-99th percentile\) but the "
+                                               r"input holds [\d.]+ to \d+, so the reference is in other units"):
+        ds.check_reference_units(a, b, a.hsi.good_band_indices)
+    den = Denoiser.load(untrained_run(tmp_path), device="cpu")  # trained on counts 1000-5000
+    with pytest.raises(InvalidDataError, match=r"^input: values 0\.\d+ to 0\.\d+ \(1st-99th percentile\) but test_hsdt"):
+        ds.check_value_range(b, b.hsi.good_band_indices, den)
+
+
+def test_hsi_denoise_with_baselines_checks_the_reference_units_once(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """denoise_cube checks the reference; scene_baselines does not read the two windows again (review 2 #9)."""
+    untrained_run(tmp_path)
+    src = _int16_tif(tmp_path / "counts.tif", _scene(holes=False))
+    same = _int16_tif(tmp_path / "same.tif", _scene(holes=False) // 2 + 500)
+    calls: list[object] = []
+    checked = ds.check_reference_units
+    monkeypatch.setattr(ds, "check_reference_units", lambda *a, **k: calls.append(a) or checked(*a, **k))
+    main(["denoise", "--model", str(tmp_path / "run"), "--input", str(src), "--reference", str(same), "--baselines",
+          "--out", str(tmp_path / "o.tif"), "--quiet"])
+    assert len(calls) == 1
