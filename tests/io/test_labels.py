@@ -486,6 +486,13 @@ def test_a_label_file_corrected_on_5_percent_of_the_pixels_still_replays(tmp_pat
     np.save(tmp_path / "tr.npy", lab)
     _, (tr, _) = read_split_labels(cube, (tmp_path / "tr.npy", None), labels_from="fields.gpkg")
     np.testing.assert_array_equal(tr, lab)
+    flat[rng.choice(flat.size, flat.size // 5, replace=False)] = 0  # unlabelled pixels do not count
+    _, (tr, _) = read_split_labels(cube.hsi.with_labels(edited, names), (tmp_path / "tr.npy", None),
+                                   labels_from="fields.gpkg")
+    more = rng.choice(flat.size, flat.size // 10, replace=False)
+    flat[more] = np.where(flat[more] > 0, lab.ravel()[more] % 4 + 1, 0)  # now ~15 % re-classed: under the floor
+    with pytest.raises(LabelError, match=r"tr\.npy: class ids agree with --labels fields\.gpkg at only 8\d\.\d % of "):
+        read_split_labels(cube.hsi.with_labels(edited, names), (tmp_path / "tr.npy", None), labels_from="fields.gpkg")
 
 
 def test_a_fine_tunes_split_on_the_base_numbering_is_renumbered_by_name(tmp_path: Path) -> None:
