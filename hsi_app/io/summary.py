@@ -106,7 +106,8 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
         ``grid_rotation_deg``, ``grid_shear_deg``, ``south_up`` (only where they apply,
         :func:`grid_notes`), ``grid`` (only ``"no grid (uneven x/y)"``, for a cube whose x/y coordinates
         are not evenly spaced, e.g. after ``where(..., drop=True)``: no transform, so no resolution),
-        ``valid_fraction``, ``class_counts`` (name -> pixels; only with labels) and
+        ``valid_fraction``, ``class_counts`` (name -> pixels; only with labels), ``labelled_pixels`` and
+        ``labelled_on_nodata`` (labelled pixels on no-data, which runs do not use; only with labels) and
         ``masks`` (name -> flagged fraction).
 
     A scene with no valid pixel because some bands hold no data anywhere is described with those
@@ -169,6 +170,7 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
             if k > 0 and n > 0
         }
         out["labelled_pixels"] = int(counts[1:].sum())
+        out["labelled_on_nodata"] = int(np.count_nonzero((labels > 0) & ~np.asarray(valid, dtype=bool)))
     masks = cube.hsi.masks
     if masks:
         out["masks"] = {k: float(np.mean(_compute(m.data, False))) for k, m in masks.items()}
@@ -207,7 +209,9 @@ def format_summary(info: dict[str, Any]) -> str:
     for name, frac in info.get("masks", {}).items():
         lines.append(f"mask {name:<12} {100 * frac:.2f}% flagged")
     if "class_counts" in info:
-        lines.append(f"classes      {len(info['class_counts'])} ({info['labelled_pixels']} labelled pixels)")
+        off = info.get("labelled_on_nodata", 0)
+        off_note = f", {off} of them on no-data and not used" if off else ""
+        lines.append(f"classes      {len(info['class_counts'])} ({info['labelled_pixels']} labelled pixels{off_note})")
         width = max(len(k) for k in info["class_counts"]) if info["class_counts"] else 0
         for name, n in info["class_counts"].items():
             lines.append(f"  {name:<{width}}  {n:>8}")

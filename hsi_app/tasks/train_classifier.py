@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,8 +201,16 @@ def check_has_labels(source: str, label_maps: Sequence[np.ndarray]) -> None:
         raise LabelError(f"{source}: its label map has no labelled pixel (all 0); pass labels with classes 1..K")
 
 
-def protocol_split(cube: Cube, protocol: str, *, seed: int = 0, radius: int = 0, legacy_blocks: bool = False) -> Any:
-    """The :class:`~hsi_app.data.splits.Split` of ``protocol`` on the cube's labels.
+def protocol_split(cube: Cube, protocol: str, *, seed: int = 0, radius: int = 0, legacy_blocks: bool = False,
+                   valid: np.ndarray | None = None) -> Any:
+    """The :class:`~hsi_app.data.splits.Split` of ``protocol`` on the cube's labels that lie on valid data.
+
+    The split is drawn on the labelled pixels inside ``valid`` ((H, W) bool; default: the scene's own,
+    :func:`scene_in_memory`), so ``fixed:N`` draws N training pixels of a class wherever it has them on data,
+    ``random:F`` takes F of the usable pixels, ``disjoint`` balances its blocks on them, and the
+    "absent from train/test" warnings see the split a run uses. Labelled pixels on no-data are said
+    in one :class:`~hsi_app.data.splits.SplitWarning` ("22 labelled pixels lie on no-data and are not used").
+    A scene with data at every labelled pixel gets exactly the split of its labels.
 
     Only ``disjoint`` buffers by ``radius`` (the receptive radius of the model, or the
     largest one when several models are compared on one split); every split is judged leaky
@@ -214,10 +223,29 @@ def protocol_split(cube: Cube, protocol: str, *, seed: int = 0, radius: int = 0,
     labels = cube.hsi.labels
     check_has_labels(cube.attrs.get("source", "input"), [labels] if labels is not None else [])
     spec = parse_split(protocol)
+    labels = labels_on_data(labels, scene_in_memory(cube)[2] if valid is None else valid, protocol)
     if spec.kind != "disjoint":
         return make_split(labels, spec, seed=seed, reach=radius, class_names=cube.hsi.class_names)
     return make_split(labels, spec, seed=seed, radius=radius, legacy_blocks=legacy_blocks, reach=radius,
                       class_names=cube.hsi.class_names)
+
+
+def labels_on_data(labels: np.ndarray, valid: np.ndarray, protocol: str) -> np.ndarray:
+    """``labels`` with 0 where ``valid`` is False (``labels`` itself when every labelled pixel is on data);
+    one :class:`~hsi_app.data.splits.SplitWarning` with the number of labelled pixels so dropped.
+    When no labelled pixel is on data, ``labels`` as they are: the run refuses the split, naming that
+    (:func:`check_split_pixels`)."""
+    from hsi_app.data.splits import SplitWarning
+
+    keep = np.asarray(valid, dtype=bool)
+    off = (labels > 0) & ~keep
+    n_off = int(np.count_nonzero(off))
+    if n_off == 0 or n_off == int(np.count_nonzero(labels > 0)):
+        return labels
+    warnings.warn(f"split {protocol}: {n_off} labelled pixel{'s' if n_off != 1 else ''} "
+                  f"lie{'s' if n_off == 1 else ''} on no-data and {'are' if n_off != 1 else 'is'} not used",
+                  SplitWarning, stacklevel=4)
+    return np.where(off, 0, labels).astype(labels.dtype, copy=False)
 
 
 def receptive_radius(model: str, in_chans: int = 8, num_classes: int = 2, model_args: dict[str, Any] | None = None) -> int:
@@ -230,7 +258,8 @@ def receptive_radius(model: str, in_chans: int = 8, num_classes: int = 2, model_
 
 
 def split_for_run(cube: Cube, opts: TrainOptions, radius: int, train_labels: np.ndarray | None = None,
-                  test_labels: np.ndarray | None = None, *, class_names: Sequence[str] | None = None) -> Any:
+                  test_labels: np.ndarray | None = None, *, class_names: Sequence[str] | None = None,
+                  valid: np.ndarray | None = None) -> Any:
     """The split a run draws: the given ``(H, W)`` label maps, or ``opts.split`` on the cube's labels.
 
     A ``disjoint`` split is buffered by ``opts.buffer`` (default: ``radius``, the model's receptive
@@ -238,6 +267,8 @@ def split_for_run(cube: Cube, opts: TrainOptions, radius: int, train_labels: np.
     ``svm`` with ``buffer=11`` draws the very split of an ``ssfcn_snv`` run (radius 11) of that seed.
     The leak verdict is judged again for the model by :func:`train_classifier`. ``class_names``
     name the given maps' ids in the split's warnings (a drawn split uses the cube's own names).
+    ``valid`` ((H, W) bool, the scene's valid pixels; default: read from the cube) bounds a drawn split
+    to the labelled pixels on data (:func:`protocol_split`).
 
     Raises:
         LabelError: only one of the two maps given.
@@ -251,7 +282,8 @@ def split_for_run(cube: Cube, opts: TrainOptions, radius: int, train_labels: np.
                              "pass both")
         check_buffer(opts.buffer, opts.split, given_maps=True)
         return split_from_maps(train_labels, test_labels, radius=radius, class_names=class_names)  # leaky when they are as close as that
-    return protocol_split(cube, opts.split, seed=opts.seed, radius=radius if opts.buffer is None else opts.buffer)
+    return protocol_split(cube, opts.split, seed=opts.seed, radius=radius if opts.buffer is None else opts.buffer,
+                          valid=valid)
 
 
 def layout_note(protocol: str, radius: int, block: int, shape: tuple[int, ...]) -> str:
@@ -325,7 +357,7 @@ def train_classifier(
 
     radius = receptive_radius(opts.model, image.shape[0], num_classes, opts.model_args)
     if split is None:
-        split = split_for_run(cube, opts, radius, train_labels, test_labels, class_names=k_names)
+        split = split_for_run(cube, opts, radius, train_labels, test_labels, class_names=k_names, valid=valid)
     elif opts.buffer is not None:
         check_buffer(opts.buffer, opts.split, ready_split=True)
     elif split.protocol.startswith("disjoint") and split.radius < radius:

@@ -107,3 +107,21 @@ def test_the_documented_svm_baseline_command_reproduces_its_row(tmp_path: Path,
     assert (m["n_train"], m["n_test"], m["buffer_radius"], m["block"]) == (4668, 1684, 11, 23)
     assert round(100 * m["oa"], 2) == 45.78 and round(100 * m["aa"], 2) == 57.85 and m["leaky"] is False
     assert "svm on disjoint:0.5: OA 45.78%" in stdout and "note:" not in stdout
+
+
+def test_drawn_splits_of_indian_pines_are_those_of_its_labels(indian_pines) -> None:  # noqa: ANN001
+    """Splits are drawn on the labels on valid data (audit O #1); Indian Pines has data at every pixel, so each
+    protocol gives exactly make_split's split of its labels, as before, and no no-data note."""
+    from hsi_app.tasks.train_classifier import protocol_split
+
+    labels = indian_pines.hsi.labels
+    for protocol, radius in (("random:0.1", 0), ("fixed:10", 0), ("disjoint:0.5", 11)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            split = protocol_split(indian_pines, protocol, seed=0, radius=radius)
+            expected = make_split(labels, protocol, seed=0, radius=radius if protocol.startswith("disjoint") else 0,
+                                  reach=radius, class_names=indian_pines.hsi.class_names)
+        assert not any("no-data" in str(w.message) for w in caught)
+        assert split.train.tobytes() == expected.train.tobytes() and split.test.tobytes() == expected.test.tobytes()
+        assert (split.protocol, split.leaky, split.radius, split.block) == (
+            expected.protocol, expected.leaky, expected.radius, expected.block)
