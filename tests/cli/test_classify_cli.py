@@ -921,13 +921,16 @@ def test_finetune_of_an_ensemble_points_to_distillation(trained: Path, second_me
 
 def test_readme_split_replay_keeps_the_class_names(scene: dict[str, Path], tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    """README's replay recipe passes the original --labels, so the replayed run keeps its names and its map
-    is scored against the named field labels."""
+    """README's replay recipe passes the original --labels, so the replayed run keeps its names; its map is
+    scored against the held-out test.npy (the run's own score), not the label file that holds its training
+    pixels (audit O #2: that scored 81.94 % where the run's test OA was 33.13 %)."""
     import geopandas as gpd
     from shapely.geometry import box
 
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     assert "hsi train --data scene.tif --labels fields.gpkg --train-labels train.npy --test-labels test.npy" in readme
+    assert "hsi evaluate --map replay/map.tif --reference test.npy" in readme
+    assert "--reference fields.gpkg\n" not in readme  # the training label file: an inflated score
     names = ["maize", "Oats", "rye", "wheat"]  # the blocks of the scene fixture, rows/cols as its labels
     geoms = []
     for r, c in [(2, 2), (2, 20), (22, 2), (22, 20)]:
@@ -942,8 +945,12 @@ def test_readme_split_replay_keeps_the_class_names(scene: dict[str, Path], tmp_p
     assert code == 0, err
     config = json.loads((tmp_path / "replay" / "config.json").read_text())
     assert config["class_names"] == ["unlabelled", *names]
-    code, out, err = run_main(capsys, "evaluate", "--map", str(tmp_path / "replay" / "map.tif"), "--reference", str(fields))
+    code, out, err = run_main(capsys, "evaluate", "--map", str(tmp_path / "replay" / "map.tif"),
+                              "--reference", str(tmp_path / "replay_test.npy"), "--json", str(tmp_path / "ev.json"))
     assert code == 0 and "maize" in out, err
+    report = json.loads((tmp_path / "ev.json").read_text())
+    metrics = json.loads((tmp_path / "replay" / "metrics.json").read_text())
+    assert report["n_reference"] == metrics["n_test"] and report["oa"] == pytest.approx(metrics["oa"])
 
 
 def test_disjoint_buffer_sets_the_split_and_is_recorded(scene: dict[str, Path], tmp_path: Path,
