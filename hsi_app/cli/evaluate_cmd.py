@@ -42,7 +42,9 @@ def evaluate(map_path: str, reference: str, attribute: str, label_layer: str | N
             Path(tmp).write_text(json.dumps(report, indent=2))
         click.echo(f"report -> {json_path}")
     if png_path is not None:
-        from hsi_app.io.quicklook import save_confusion_png
+        from hsi_app.io.quicklook import confusion_title, save_confusion_png
 
-        save_confusion_png(png_path, acc.confusion, acc.class_names)
+        save_confusion_png(png_path, acc.confusion, acc.class_names,
+                           title=f"{Path(map_path).name} vs {Path(reference).name}: "
+                                 + confusion_title(report["oa"], n=report["n_reference"]))
         click.echo(f"confusion matrix -> {png_path}")

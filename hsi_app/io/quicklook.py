@@ -221,7 +221,23 @@ def save_class_map_png(
         fig.savefig(tmp, format="png")
 
 
-def save_confusion_png(dst: str | os.PathLike[str], matrix: np.ndarray, class_names: Sequence[str]) -> None:
+def confusion_title(oa: float, *, model: str | None = None, protocol: str | None = None, leaky: bool = False,
+                    n: int | None = None) -> str:
+    """The title of a run's or a map's confusion PNG: ``"svm on random:0.1 (LEAKY): OA 68.14% (486 test pixels)"``.
+
+    ``(LEAKY)`` marks a leaky split's figure as its result line and ``metrics.json`` are marked, so the figure
+    people paste says what its score is worth; without ``model``/``protocol`` (``hsi evaluate``): ``"OA 60.75%"``.
+    """
+    head = " on ".join(str(part) for part in (model, protocol) if part)
+    head += " (LEAKY)" if leaky else ""
+    text = f"OA {100 * float(oa):.2f}%"
+    if n is not None:
+        text += f" ({int(n)} test pixels)" if protocol else f" ({int(n)} reference pixels)"
+    return f"{head}: {text}" if head else text
+
+
+def save_confusion_png(dst: str | os.PathLike[str], matrix: np.ndarray, class_names: Sequence[str],
+                       title: str | None = None) -> None:
     """Draw a confusion matrix (rows = reference, columns = predicted) and save it as PNG.
 
     Cells are coloured by row-normalised value (per-class recall) and annotated with the
@@ -231,6 +247,7 @@ def save_confusion_png(dst: str | os.PathLike[str], matrix: np.ndarray, class_na
         dst: output ``.png`` path.
         matrix: ``(K, K)`` counts.
         class_names: ``K`` names, or ``K + 1`` with "unlabelled" first (then dropped).
+        title: drawn above the matrix and stored as the PNG's ``Title`` text (:func:`confusion_title`).
     """
     mat = np.asarray(matrix, dtype=np.float64)
     if mat.ndim != 2 or mat.shape[0] != mat.shape[1]:
@@ -252,6 +269,8 @@ def save_confusion_png(dst: str | os.PathLike[str], matrix: np.ndarray, class_na
     ax.set_yticks(range(k), names, fontsize="small")
     ax.set_xlabel("predicted")
     ax.set_ylabel("reference")
+    if title:
+        ax.set_title(title, fontsize="small" if len(title) < 60 else "x-small", wrap=True)
     if k <= 25:
         for i in range(k):
             for j in range(k):
@@ -259,4 +278,4 @@ def save_confusion_png(dst: str | os.PathLike[str], matrix: np.ndarray, class_na
                         color="white" if norm[i, j] > 0.5 else "black")
     fig.tight_layout()
     with atomic_path(dst) as tmp:
-        fig.savefig(tmp, format="png")
+        fig.savefig(tmp, format="png", metadata={"Title": title} if title else None)

@@ -612,7 +612,7 @@ def evaluate_run(
         extra: more entries for ``metrics.json``.
     """
     from hsi_app.infer import predict_scene
-    from hsi_app.io.quicklook import save_class_map_png, save_confusion_png
+    from hsi_app.io.quicklook import confusion_title, save_class_map_png, save_confusion_png
     from hsi_app.predictor import Predictor
 
     pred = Predictor.load(run_dir) if pred is None else pred
@@ -649,7 +649,10 @@ def evaluate_run(
         data=pred.data,
         **(extra or {}),
     )
-    save_confusion_png(run_dir / "confusion.png", np.asarray(metrics["confusion_matrix"]), pred.class_names[1:])
+    title = confusion_title(metrics["oa"], model=pred.model_name, protocol=split.protocol, leaky=bool(split.leaky),
+                            n=metrics["n_test"])
+    save_confusion_png(run_dir / "confusion.png", np.asarray(metrics["confusion_matrix"]), pred.class_names[1:],
+                       title=title)
     save_class_map_png(run_dir / "map.png", result.classes, pred.class_names, None)
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
