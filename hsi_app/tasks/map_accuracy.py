@@ -38,6 +38,7 @@ M2_PER_HA = 10_000.0
 Z95 = 1.959964
 AREA_DISTORTION_LIMIT = 0.02  # larger differences between map-unit and ground areas are reported
 ASSESS_BLOCK_PX = 1 << 22  # pixels per block of the confusion count (about 32 MB of int64)
+UNMATCHED_SHOWN = 5  # reference classes named in the warning about classes the map does not have
 SAMPLING_NOTE = (
     "error-adjusted areas assume the reference pixels are a random sample within each map class "
     "(Olofsson et al. 2014); hand-drawn reference polygons are clustered, so read them as indicative"
@@ -177,9 +178,18 @@ class MapAccuracy:
             "oa_adjusted": adjusted_acc[0] if adjusted_acc is not None else None, "n_reference": self.n_reference,
             "n_unmapped": int(self.unmapped.sum()), "class_names": self.class_names,
             "confusion_matrix": self.confusion.tolist(), "per_class": rows, "pixel_area_m2": self.pixel_area_m2,
-            "adjusted_area_note": SAMPLING_NOTE if adjusted is not None else
-            "no error-adjusted areas: some mapped class has fewer than 2 reference pixels",
+            "adjusted_area_note": SAMPLING_NOTE if adjusted is not None else self._no_adjusted_note(),
         }
+
+    def _no_adjusted_note(self) -> str:
+        """Why there are no error-adjusted areas, naming the mapped classes with under 2 reference pixels."""
+        n_i = self.confusion.sum(axis=0)
+        few = [f"{self.class_names[i]} ({int(n_i[i])})"
+               for i in np.flatnonzero((self.mapped_pixels > 0) & (n_i < 2))]
+        shown = ", ".join(few[:UNMATCHED_SHOWN]) + (f" and {len(few) - UNMATCHED_SHOWN} more"
+                                                    if len(few) > UNMATCHED_SHOWN else "")
+        return f"no error-adjusted areas: mapped class{'es' if len(few) != 1 else ''} with fewer than 2 reference " \
+               f"pixels: {shown}"
 
 
 def _floats(values: np.ndarray) -> list[float | None]:
@@ -311,7 +321,25 @@ def merge_class_names(map_names: list[str] | None, ref_names: list[str] | None, 
         theirs = ", ".join(str(ref_names[i]) for i in used[:4])
         raise LabelError(f"{source}: none of its classes ({theirs}{', ...' if used.size > 4 else ''}) is one of the "
                          f"map's ({', '.join(map_names[1:5])}, ...); name them as the map does, or give class ids")
+    _warn_unmatched(ref, used[table[used] > len(map_names) - 1], ref_names, map_names, source)
     return table[ref], names
+
+
+def _warn_unmatched(ref: np.ndarray, unmatched: np.ndarray, ref_names: list[str], map_names: list[str],
+                    source: str) -> None:
+    """One :class:`~hsi_app.errors.HSIWarning` naming the reference classes (up to 5) whose name is none of the
+    map's, with their share of the reference pixels: every such pixel counts as an error (a naming slip such as
+    ``CORN - NOTILL`` for ``Corn-notill`` scores near 0 %)."""
+    if not unmatched.size:
+        return
+    shown = ", ".join(str(ref_names[i]) for i in unmatched[:UNMATCHED_SHOWN])
+    more = f" and {unmatched.size - UNMATCHED_SHOWN} more" if unmatched.size > UNMATCHED_SHOWN else ""
+    share = 100.0 * np.isin(ref, unmatched).sum() / max(int(np.count_nonzero(ref)), 1)
+    warnings.warn(f"{source}: {unmatched.size} reference class{'es match' if unmatched.size != 1 else ' matches'} no map "
+                  f"class by name ({shown}{more}; {share:.1f}% of the reference pixels), so every pixel of them "
+                  f"counts as an error; names match ignoring case and spacing, the map's are "
+                  f"{', '.join(str(n) for n in map_names[1:UNMATCHED_SHOWN + 1])}"
+                  f"{', ...' if len(map_names) > UNMATCHED_SHOWN + 1 else ''}", HSIWarning, stacklevel=3)
 
 
 def evaluate_map(

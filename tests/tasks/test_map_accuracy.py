@@ -10,7 +10,7 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from hsi_app.errors import LabelError
+from hsi_app.errors import HSIWarning, LabelError
 from hsi_app.tasks.map_accuracy import assess_map, merge_class_names, pixel_area_m2
 
 T = from_origin(500000.0, 4100000.0, 30.0, 30.0)
@@ -151,7 +151,8 @@ def test_no_adjusted_area_when_a_mapped_class_has_no_reference() -> None:
 
 def test_class_names_are_matched_by_name_and_new_reference_classes_are_added() -> None:
     ref = np.array([[0, 1, 2, 3]])  # reference numbering: 1 crop, 2 water, 3 wetland
-    out, names = merge_class_names(NAMES, ["unlabelled", "crop", "water", "wetland"], ref, 3)
+    with pytest.warns(HSIWarning, match=r"1 reference class matches no map class by name \(wetland; 33\.3%"):
+        out, names = merge_class_names(NAMES, ["unlabelled", "crop", "water", "wetland"], ref, 3)
     assert names == ["water", "forest", "crop", "wetland"]
     assert out.tolist() == [[0, 3, 1, 4]]
     same, numbered = merge_class_names(None, None, ref, 2)  # no names: by number
@@ -160,7 +161,8 @@ def test_class_names_are_matched_by_name_and_new_reference_classes_are_added() -
 
 def test_class_names_match_ignoring_case_and_spacing() -> None:
     ref = np.array([[0, 1, 2, 3]])
-    out, names = merge_class_names(NAMES, ["unlabelled", " CROP", "Water ", "wetland"], ref, 3)
+    with pytest.warns(HSIWarning, match=r"\(wetland; "):
+        out, names = merge_class_names(NAMES, ["unlabelled", " CROP", "Water ", "wetland"], ref, 3)
     assert names == ["water", "forest", "crop", "wetland"] and out.tolist() == [[0, 3, 1, 4]]
 
 
@@ -170,7 +172,8 @@ def test_a_reference_that_names_none_of_the_maps_classes_is_refused() -> None:
     with pytest.raises(LabelError, match=r"ref\.gpkg: none of its classes \(Maize, Lake\) is one of the map's "
                                          r"\(water, forest, crop, \.\.\.\); name them as the map does"):
         merge_class_names(NAMES, ["unlabelled", "Maize", "Lake", "water"], ref, 3, source="ref.gpkg")
-    out, _ = merge_class_names(NAMES, ["unlabelled", "Maize", "Lake", "water"], np.array([[0, 1, 3]]), 3)
+    with pytest.warns(HSIWarning, match=r"\(Maize; 50\.0% of the reference pixels\)"):
+        out, _ = merge_class_names(NAMES, ["unlabelled", "Maize", "Lake", "water"], np.array([[0, 1, 3]]), 3)
     assert out.tolist() == [[0, 4, 1]]  # one shared class is enough: the others are reference-only
 
 
@@ -354,3 +357,29 @@ def test_a_reference_array_in_hand_scores_as_its_npy_file_does(tmp_path: Path) -
         evaluate_map(tmp_path / "map.tif", ref.T)
     with pytest.raises(LabelError, match=r"^evaluate_map: the reference is a list; pass a label file path"):
         evaluate_map(tmp_path / "map.tif", ref.tolist())
+
+
+def test_reference_classes_that_match_no_map_class_are_named_in_one_warning() -> None:
+    """A naming slip (CORN - NOTILL for the map's Corn-notill) scored 9.81 % without a word (audit O #4)."""
+    import warnings
+
+    ref = np.array([[0, 1, 2, 2, 3, 3, 3, 4, 5, 6, 7, 8]])
+    ref_names = ["unlabelled", "WATER", "C R O P", "Fallow", "Rye", "Oats", "Hay", "Barley", "Wheat"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        merge_class_names(NAMES, ref_names, ref, 3, source="ref.gpkg")
+    said = [str(w.message) for w in caught if issubclass(w.category, HSIWarning)]
+    assert said == ["ref.gpkg: 7 reference classes match no map class by name (C R O P, Fallow, Rye, Oats, Hay "
+                    "and 2 more; 90.9% of the reference pixels), so every pixel of them counts as an error; names "
+                    "match ignoring case and spacing, the map's are water, forest, crop"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HSIWarning)  # every class matched: no warning
+        merge_class_names(NAMES, ["unlabelled", " CROP", "Water "], np.array([[0, 1, 2]]), 3)
+        merge_class_names(None, None, ref, 3)  # numbers: nothing to match by name
+
+
+def test_the_no_adjusted_area_note_names_the_classes() -> None:
+    cls = np.array([[1, 1, 2, 2, 3, 4, 4]])
+    ref = np.array([[1, 1, 2, 2, 0, 4, 0]])
+    note = assess_map(cls, ref, ["a", "b", "c", "d"]).to_dict()["adjusted_area_note"]
+    assert note == "no error-adjusted areas: mapped classes with fewer than 2 reference pixels: c (0), d (1)"
