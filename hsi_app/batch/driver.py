@@ -179,8 +179,10 @@ def run_batch(
 
 def _from_sidecar(item: SceneInput, dst: Path, side: dict[str, Any], status: str) -> SceneReport:
     """The report row of a scene whose finished output ``dst`` has the sidecar ``side``."""
+    from hsi_app.batch.tasks import sidecar_class_counts
+
     return SceneReport(str(item.source), status, 0.0, str(dst), int(side.get("height", 0)), int(side.get("width", 0)), int(side.get("windows", 0)),
-                       class_counts=dict(side.get("class_counts", {})))
+                       class_counts=sidecar_class_counts(side.get("class_counts", {})))
 
 
 def _collect(client: Any, settings: BatchSettings, todo: list[tuple[int, SceneInput, Path, dict[str, int]]],

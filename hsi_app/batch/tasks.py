@@ -74,9 +74,23 @@ def _classify_load(run_dir: Path) -> Any:
     return load_classifier([run_dir], device="cpu")
 
 
+NO_DATA_KEY = "no-data"  # class_counts' key of the map's 0, as `hsi info` on the map says ("7209 no-data")
+
+
 def _classify_counts(pred: Any, counts: np.ndarray) -> StatsDict:
+    """``{"class_counts": {"no-data": n0, name: n, ...}}``: a map's 0 is no data, not an "unlabelled" land cover."""
     names = pred.class_names if len(pred.class_names) == counts.size else [str(i) for i in range(counts.size)]
+    names = [NO_DATA_KEY, *names[1:]]
     return {"class_counts": {str(n): int(c) for n, c in zip(names, counts)}}
+
+
+def sidecar_class_counts(counts: dict[str, int]) -> dict[str, int]:
+    """A sidecar's ``class_counts`` as the report keys them: one written before the key of the map's 0 was
+    ``"no-data"`` (first key ``"unlabelled"``) gets it renamed, so a rerun's report keys every scene alike."""
+    keys = list(counts)
+    if keys and keys[0] == "unlabelled" and NO_DATA_KEY not in counts:
+        return {(NO_DATA_KEY if i == 0 else k): v for i, (k, v) in enumerate(counts.items())}
+    return dict(counts)
 
 
 def _classify_run_scene(smooth: SmoothSpec | None, pred: Any, cube: Cube, out: Path, window: int,

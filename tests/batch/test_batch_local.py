@@ -45,7 +45,9 @@ def test_outputs_mirror_inputs_and_report_lists_every_input(first: dict) -> None
         assert row["status"] == "done" and Path(row["output"]) == out / rel
         assert sidecar_path(out / rel).is_file()
         assert sum(row["class_counts"].values()) == row["height"] * row["width"]
-        assert row["class_counts"]["unlabelled"] == 12  # the 3 x 4 no-data corner of every fixture
+        assert row["class_counts"]["no-data"] == 12  # the 3 x 4 no-data corner of every fixture (audit O #5)
+        assert "unlabelled" not in row["class_counts"] and list(row["class_counts"])[0] == "no-data"
+        assert json.loads(sidecar_path(out / rel).read_text())["class_counts"] == row["class_counts"]
     assert rows["big.tif"]["split"] is True and rows["a.tif"]["split"] is False
     table = _by_name(list(csv.DictReader((out / "report.csv").open())))
     assert {k: v["status"] for k, v in table.items()} == {k: v["status"] for k, v in rows.items()}
@@ -279,3 +281,18 @@ def test_a_scene_in_other_units_is_refused_as_hsi_predict_refuses_it(tmp_path: P
         assert row.status == "failed" and "so the scene is in other units; its values are ~1/" in row.error, row.error
         assert not (tmp_path / "out" / f"{name}_classes.tif").exists()
     assert rows["split.tif"].split is True
+
+
+def test_class_counts_key_the_maps_0_as_no_data() -> None:
+    """The map's 0 is no data (`hsi info` on the map: 'N no-data'), not an 'unlabelled' land cover (audit O #5);
+    a sidecar written before says 'unlabelled', renamed when a rerun reads it back."""
+    from types import SimpleNamespace
+
+    from hsi_app.batch.tasks import _classify_counts, sidecar_class_counts
+
+    pred = SimpleNamespace(class_names=["unlabelled", "water", "crop"])
+    assert _classify_counts(pred, np.array([7, 3, 2])) == {"class_counts": {"no-data": 7, "water": 3, "crop": 2}}
+    assert list(_classify_counts(pred, np.array([1, 2]))["class_counts"]) == ["no-data", "1"]
+    assert sidecar_class_counts({"unlabelled": 7, "water": 3}) == {"no-data": 7, "water": 3}
+    assert sidecar_class_counts({"no-data": 7, "water": 3}) == {"no-data": 7, "water": 3}
+    assert sidecar_class_counts({"metal": 3}) == {"metal": 3}  # detection counts: points, no 0
