@@ -9,8 +9,6 @@ masks, values changed after open, other bad bands, a band subset) keeps the old 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import dask
@@ -24,6 +22,7 @@ from hsi_app.infer import Window, read_window
 from hsi_app.io import open_cube
 from hsi_app.io.cube import Cube, make_cube, valid_from_data
 from hsi_app.io.empty_bands import flag_empty_bands
+from tests.rasterio_reads import pixels_read
 
 C, H, W = 5, 48, 40
 NODATA = -9999
@@ -49,27 +48,6 @@ def _write(path: Path, data: np.ndarray, *, nodata: float | None = NODATA) -> Pa
     with rasterio.open(path, "w", **profile) as ds:
         ds.write(data)
     return path
-
-
-@contextmanager
-def _pixels_read(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """Pixels (rows x cols, per call) every rasterio read asks for while the block runs."""
-    seen: list[int] = []
-    real = rasterio.io.DatasetReader.read
-
-    def read(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-        win = kwargs.get("window")
-        if isinstance(win, tuple):  # rioxarray: ((row_start, row_stop), (col_start, col_stop))
-            seen.append((win[0][1] - win[0][0]) * (win[1][1] - win[1][0]))
-        elif win is not None:
-            seen.append(int(win.height) * int(win.width))
-        else:
-            seen.append(self.height * self.width)
-        return real(self, *args, **kwargs)
-
-    with monkeypatch.context() as m:
-        m.setattr(rasterio.io.DatasetReader, "read", read)
-        yield seen
 
 
 def _old_read_masked(cube: Cube) -> tuple[np.ndarray, np.ndarray]:
@@ -102,10 +80,10 @@ def test_a_window_reads_only_its_own_pixels(tmp_path: Path, monkeypatch: pytest.
     """A 12 x 12 window inside one 32-px chunk reads 144 pixels, not the chunk's 1024 (as it did)."""
     cube = open_cube(_write(tmp_path / "s.tif", _data()), chunks=32)
     win = Window(2, 2, 8, 8, 0, 0, 12, 12)
-    with _pixels_read(monkeypatch) as seen:
+    with pixels_read(monkeypatch) as seen:
         read_window(cube, win)
     assert sum(seen) == 12 * 12, seen
-    with _pixels_read(monkeypatch) as seen:  # a window across 4 chunks reads its 4 parts, nothing more
+    with pixels_read(monkeypatch) as seen:  # a window across 4 chunks reads its 4 parts, nothing more
         read_window(cube, Window(24, 24, 16, 16, 24, 24, 16, 16))
     assert sum(seen) == 16 * 16, seen
 

@@ -9,8 +9,6 @@ whole storage chunks it touches, and the output is bit-identical to the old read
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +25,7 @@ from hsi_app.io.cube import Cube
 from hsi_app.tasks.denoise_scene import denoise_cube, scene_baselines
 from hsi_app.tasks.denoising import Denoiser
 from tests.tasks.test_denoising import WL, smooth_cube, untrained_run
+from tests.rasterio_reads import pixels_read
 
 pytestmark = [pytest.mark.usefixtures("one_torch_thread"),
               pytest.mark.filterwarnings("ignore:.*NaN/no-data values were filled:hsi_app.errors.HSIWarning")]
@@ -68,27 +67,6 @@ def _old_read(cube: Cube, r: int, c: int, h: int, w: int) -> np.ndarray:
     valid = np.asarray(win.hsi.valid.values, dtype=bool)
     block[:, ~valid & np.isfinite(block[good]).all(axis=0)] = np.nan
     return block
-
-
-@contextmanager
-def _pixels_read(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """Pixels (rows x cols, per call) every rasterio read asks for while the block runs."""
-    seen: list[int] = []
-    real = rasterio.io.DatasetReader.read
-
-    def read(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-        win = kwargs.get("window")
-        if isinstance(win, tuple):  # rioxarray: ((row_start, row_stop), (col_start, col_stop))
-            seen.append((win[0][1] - win[0][0]) * (win[1][1] - win[1][0]))
-        elif win is not None:
-            seen.append(int(win.height) * int(win.width))
-        else:
-            seen.append(self.height * self.width)
-        return real(self, *args, **kwargs)
-
-    with monkeypatch.context() as m:
-        m.setattr(rasterio.io.DatasetReader, "read", read)
-        yield seen
 
 
 def _denoise(den: Denoiser, cube: Cube, reference: Cube, out: Path, **kw: object) -> dict:
@@ -140,10 +118,10 @@ def test_denoise_windows_read_only_their_own_pixels(tmp_path: Path, monkeypatch:
 
     cube, reference = open_cube(src, chunks=32), open_cube(ref, chunks=32)  # opened (and probed) before counting
     monkeypatch.setattr(ds, "_read", counted)
-    with _pixels_read(monkeypatch) as seen:
+    with pixels_read(monkeypatch) as seen:
         _denoise(den, cube, reference, tmp_path / "o.tif")
     assert len(asked) > 10 and sum(seen) == sum(asked), (sum(seen), sum(asked))
-    with monkeypatch.context() as m, _pixels_read(monkeypatch) as seen_old:  # the old reading, for the record
+    with monkeypatch.context() as m, pixels_read(monkeypatch) as seen_old:  # the old reading, for the record
         m.setattr(ds, "_read", _old_read)
         _denoise(den, cube, reference, tmp_path / "p.tif")
     assert sum(seen_old) > 1.5 * sum(seen), (sum(seen_old), sum(seen))
