@@ -58,23 +58,46 @@ class UploadError(HSIError, ValueError):
     """An uploaded file is refused (too large, wrong content, unsafe zip)."""
 
 
-def sniff_upload(path: Path) -> str:
+# file name endings of an ENVI pair's data file (ENVI writes no ending, .img or .dat)
+ENVI_DATA_SUFFIXES = (".img", ".dat", ".raw", ".bsq", ".bil", ".bip")
+
+
+def sniff_upload(path: Path, name: str | None = None) -> str:
     """``"geotiff"``, ``"mat"`` or ``"zip"`` from the first bytes of ``path``.
+
+    Args:
+        path: the uploaded file.
+        name: the name the user knows it by (default: ``path``'s file name); refusals
+            start with it, and an ENVI header or data file uploaded alone (told by its
+            content, or by its name when its content is no accepted kind) is told to be
+            zipped with the other half of its pair.
 
     Raises:
         UploadError: empty or of another kind.
     """
+    shown = name or path.name or "the uploaded file"
     with open(path, "rb") as fh:
         head = fh.read(520)
     if not head:
-        raise UploadError("the uploaded file is empty; upload it again")
+        raise UploadError(f"{shown} is empty; upload it again")
     if head[:4] in TIFF_MAGIC:
         return "geotiff"
     if head[:6] == b"MATLAB" or head[512:520] == HDF5_MAGIC or head[:8] == HDF5_MAGIC:
         return "mat"
     if head[:4] == ZIP_MAGIC:
         return "zip"
-    raise UploadError(f"the uploaded file is not {ACCEPTED} (checked its content, not its name)")
+    stem, suffix = PurePosixPath(shown).stem, PurePosixPath(shown).suffix.lower()
+    if head.lstrip()[:4] == b"ENVI" or suffix == ".hdr":
+        raise UploadError(
+            f"{shown} is an ENVI header, which holds no pixels: zip it together with its data file "
+            f"(e.g. {stem}.hdr + {stem}.img) and upload the zip"
+        )
+    if suffix in ENVI_DATA_SUFFIXES:
+        raise UploadError(
+            f"{shown} is no scene on its own: if it is the data file of an ENVI pair, zip it together with its "
+            f"header ({stem}.hdr + {shown}) and upload the zip; the viewer takes {ACCEPTED}"
+        )
+    raise UploadError(f"{shown} is not {ACCEPTED} (checked its content, not its name)")
 
 
 def safe_member_name(name: str) -> PurePosixPath:
@@ -187,8 +210,8 @@ def open_staged_upload(
             f"the file is {format_size(size)}, over the {format_size(max_bytes)} upload limit "
             "(raise it with hsi serve --max-upload)"
         )
-    kind = sniff_upload(source)
     shown = display_name or source.name or "the uploaded scene"
+    kind = sniff_upload(source, shown)
     stage = Path(workdir) / folder
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
@@ -200,7 +223,8 @@ def open_staged_upload(
         except HSIError as err:
             raise UploadError(f"the upload could not be read as a scene: {_strip_path(str(err), stage)}") from err
         except Exception as err:  # noqa: BLE001 - any reader failure is a refused upload
-            raise UploadError(f"the upload could not be read as a scene ({type(err).__name__}); {ACCEPTED}") from err
+            raise UploadError(f"the upload could not be read as a scene ({type(err).__name__}); the viewer takes "
+                              f"{ACCEPTED}") from err
     except UploadError as err:
         shutil.rmtree(stage, ignore_errors=True)
         raise UploadError(_as_uploaded(str(err), shown)) from (err.__cause__ or err)
@@ -209,7 +233,8 @@ def open_staged_upload(
         raise UploadError(_as_uploaded(f"the upload is refused: {_strip_path(str(err), stage)}", shown)) from err
     except Exception as err:  # noqa: BLE001 - damaged zip members (CRC, zlib), full disk...
         shutil.rmtree(stage, ignore_errors=True)
-        raise UploadError(f"the upload could not be staged ({type(err).__name__}); upload it again") from err
+        raise UploadError(_as_uploaded(f"the upload could not be staged ({type(err).__name__}); upload it again",
+                                       shown)) from err
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
@@ -274,7 +299,8 @@ def _gdal_size(gdal_path: str) -> tuple[int, str]:
             h, w, c = int(ds.height), int(ds.width), int(ds.count)
             dtype = ds.dtypes[0]
     except Exception as err:  # noqa: BLE001 - rasterio raises several types on damaged headers
-        raise UploadError(f"the upload could not be read as a scene (damaged image header); {ACCEPTED}") from err
+        raise UploadError("the upload could not be read as a scene: its image header is damaged or the file is "
+                          "cut short; export it again and upload the whole file") from err
     return h * w * c * itemsize, f"{h} x {w} px x {c} bands of {dtype}"
 
 
@@ -340,7 +366,8 @@ def _mat_size(path: Path, max_bytes: int | None = None) -> tuple[int, str]:
     except HSIError as err:
         raise UploadError(f"the upload is refused: {_strip_path(str(err), path.parent)}") from err
     except Exception as err:  # noqa: BLE001 - scipy/h5py raise many types on damaged files
-        raise UploadError(f"the upload could not be read as a scene (damaged .mat header); {ACCEPTED}") from err
+        raise UploadError("the upload could not be read as a scene: its .mat header is damaged or the file is "
+                          "cut short; save it again and upload the whole file") from err
     if not parts:
         return 0, "no arrays"
     n, name, shape, cls = max(parts)
@@ -388,4 +415,18 @@ def _as_uploaded(message: str, display: str) -> str:
     ``display``; ``extracted/a.img`` (a member of an uploaded zip) becomes ``a.img in display``.
     """
     out = _STAGED_NAME.sub(lambda _m: display, message)
-    return _EXTRACTED_MEMBER.sub(lambda m: f"{m.group(1)} in {display}", out)
+    out = _EXTRACTED_MEMBER.sub(lambda m: f"{m.group(1)} in {display}", out)
+    return _naming(out, display)
+
+
+_UPLOAD_SUBJECTS = ("the uploaded file ", "the uploaded zip ", "the upload ", "the file ", "the zip ")
+
+
+def _naming(message: str, display: str) -> str:
+    """``message`` naming the uploaded file ``display``: as its subject, or before a colon."""
+    if display in message:
+        return message
+    for subject in _UPLOAD_SUBJECTS:
+        if message.startswith(subject):
+            return display + " " + message[len(subject):]
+    return f"{display}: {message}"

@@ -245,3 +245,35 @@ def test_a_refused_upload_keeps_the_open_scene_and_its_map(tmp_path: Path) -> No
     viewer.open_upload(session, _geotiff(tmp_path / "second.tif"))  # the next one replaces the first
     assert session.name == "second.tif" and not (session.workdir / viewer.UPLOAD_FOLDERS[0]).exists()
     session.close()
+
+
+def test_content_refusals_name_the_uploaded_file_and_an_envi_half_gets_the_zip_fix(tmp_path: Path) -> None:
+    """Each refusal for the file's content names it as the user knows it (not the server's copy)."""
+    server = tmp_path / "gradio" / "0a1b2c"
+    server.mkdir(parents=True)
+
+    def refusal(content: bytes, display: str) -> str:
+        src = server / "upload.bin"
+        src.write_bytes(content)
+        with pytest.raises(UploadError) as err:
+            stage_upload(src, tmp_path / "work", 5 * MB, display_name=display)
+        assert str(server) not in str(err.value) and "upload.bin" not in str(err.value)
+        return str(err.value)
+
+    assert refusal(b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "fake.tif") == (
+        "fake.tif is not a GeoTIFF, a .mat file, a zipped ENVI pair (.hdr + data) or a zipped EnMAP L2A product "
+        "(checked its content, not its name)")
+    header = b"ENVI\nsamples = 5\nlines = 4\nbands = 3\ndata type = 4\ninterleave = bsq\n"
+    assert refusal(header, "ip_envi.hdr") == (
+        "ip_envi.hdr is an ENVI header, which holds no pixels: zip it together with its data file "
+        "(e.g. ip_envi.hdr + ip_envi.img) and upload the zip")
+    assert refusal(b"\x01\x02" * 100, "ip_envi.img") == (
+        "ip_envi.img is no scene on its own: if it is the data file of an ENVI pair, zip it together with its "
+        "header (ip_envi.hdr + ip_envi.img) and upload the zip; the viewer takes a GeoTIFF, a .mat file, a zipped "
+        "ENVI pair (.hdr + data) or a zipped EnMAP L2A product")
+    assert refusal(b"", "field.tif") == "field.tif is empty; upload it again"
+    truncated = _geotiff(tmp_path / "whole.tif").read_bytes()[:16]  # the header points past the end
+    assert refusal(truncated, "trunc90.tif") == (
+        "trunc90.tif could not be read as a scene: its image header is damaged or the file is cut short; "
+        "export it again and upload the whole file")
+    assert not (tmp_path / "work" / "upload").exists()

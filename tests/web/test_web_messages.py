@@ -152,6 +152,19 @@ def test_zip_member_errors_name_the_member_in_the_uploaded_zip(app, tmp_path: Pa
     assert "extracted" not in msg and "scene." not in msg
 
 
+def test_a_bare_envi_header_or_a_foreign_file_is_named_in_the_page_line(app, tmp_path: Path) -> None:  # noqa: ANN001
+    folder = tmp_path / "gradio" / "9f8e7d"
+    folder.mkdir(parents=True)
+    header = folder / "ip_envi.hdr"
+    header.write_text("ENVI\nsamples = 5\nlines = 4\nbands = 3\ndata type = 4\ninterleave = bsq\n")
+    msg = _upload_message(app, tmp_path, header)
+    assert msg.startswith("ip_envi.hdr is an ENVI header") and "ip_envi.hdr + ip_envi.img" in msg
+    png = folder / "fake.tif"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    msg = _upload_message(app, tmp_path, png)
+    assert msg.startswith("fake.tif is not a GeoTIFF") and str(tmp_path) not in msg
+
+
 def test_band_mismatch_points_to_the_resample_checkbox(app, tmp_path: Path, envi_scene: Path,  # noqa: ANN001
                                                       random_run) -> None:  # noqa: ANN001
     from hsi_app.io.cube import make_cube
