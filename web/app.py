@@ -25,7 +25,16 @@ from hsi_app import viewer
 from hsi_app.errors import HSIError, HSIWarning
 from hsi_app.viewer import denoise as vdenoise
 from hsi_app.viewer import detect as vdetect
-from hsi_app.viewer.messages import DETECT_RESAMPLE_LABEL, RESAMPLE_LABEL, RX_WINDOW_LABEL, in_viewer_terms
+from hsi_app.viewer.messages import (
+    DENOISE_MODEL_LABEL,
+    DETECT_MODEL_LABEL,
+    DETECT_RESAMPLE_LABEL,
+    PERCENTILE_INFO,
+    PERCENTILE_LABEL,
+    RESAMPLE_LABEL,
+    RX_WINDOW_LABEL,
+    in_viewer_terms,
+)
 from hsi_app.viewer.page import PAGE_CSS, TabSessions, in_page, message_html, staging_upload
 
 log = logging.getLogger("hsi.web")
@@ -337,7 +346,7 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
                 points_btn = gr.Button("Export clicked points")
             with gr.Tab("Denoise", id="denoise"):
                 with gr.Row():
-                    dn_model = gr.Dropdown(label="Denoising run (--runs)", elem_id="hsi-dn-model", scale=3)
+                    dn_model = gr.Dropdown(label=DENOISE_MODEL_LABEL, elem_id="hsi-dn-model", scale=3)
                     dn_noise = gr.Textbox(label="add seeded noise first (optional)", placeholder="gaussian:30",
                                           elem_id="hsi-dn-noise")
                     dn_seed = gr.Number(label="noise seed", value=0, precision=0)
@@ -354,10 +363,11 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
                 with gr.Row():
                     dt_method = gr.Dropdown(list(vdetect.METHODS), value="rx", label="method", elem_id="hsi-dt-method",
                                             info="mf/ace/cem look for the spectrum of the last clicked pixel")
-                    dt_quant = gr.Slider(90, 99.99, value=99.9, step=0.01, label="threshold: score percentile")
+                    dt_quant = gr.Slider(90, 99.99, value=99.9, step=0.01, label=PERCENTILE_LABEL, info=PERCENTILE_INFO,
+                                         elem_id="hsi-dt-percentile")
                     dt_max = gr.Slider(1, 500, value=50, step=1, label="most points per class")
                     dt_window = gr.Textbox(value="5,21", label=RX_WINDOW_LABEL)
-                    dt_model = gr.Dropdown(label="learned detector run (--runs)", elem_id="hsi-dt-model")
+                    dt_model = gr.Dropdown(label=DETECT_MODEL_LABEL, elem_id="hsi-dt-model")
                     dt_resample = gr.Checkbox(label=DETECT_RESAMPLE_LABEL, value=False)
                 dt_btn = gr.Button("Detect", variant="primary", elem_id="hsi-detect")
                 dt_status = gr.Markdown(elem_id="hsi-dt-status")

@@ -47,6 +47,47 @@ def rx_window_for(method: str, text: str | None) -> tuple[int, int]:
     return parse_rx_window(text) if method == "rx-local" else DEFAULT_RX_WINDOW
 
 
+def scene_record(session: ViewerSession) -> dict[str, str | None]:
+    """Where the open scene came from, as ``detect_metrics.json`` records it (never a server path).
+
+    Returns:
+        ``{"scene": display name, "scene_source": "built-in" | "scenes" | "upload", "scene_path": ...}``;
+        ``scene_path`` is the built-in name (``hsi detect --input NAME`` opens it), ``scenes/NAME`` for a
+        scene of ``hsi serve --scenes``, and ``None`` for an upload (its server copy is temporary).
+    """
+    from hsi_app.viewer.scene import BUILTINS
+
+    if session.upload_folder is not None:
+        return {"scene": session.name, "scene_source": "upload", "scene_path": None}
+    if session.name in BUILTINS:
+        return {"scene": session.name, "scene_source": "built-in", "scene_path": session.name}
+    return {"scene": session.name, "scene_source": "scenes", "scene_path": f"scenes/{session.name}"}
+
+
+def settings_record(session: ViewerSession, method: str, *, quantile: float, threshold: float, max_points: int,
+                    rx_window: tuple[int, int], model_key: str | None, resample: bool) -> dict[str, Any]:
+    """The settings that produced a detection, for ``detect_metrics.json``.
+
+    Args:
+        session: the session (its scene is recorded by :func:`scene_record`).
+        method: the detection method.
+        quantile: the threshold percentile given; threshold: the raw score it gave.
+        max_points: most points kept per class.
+        rx_window: ``(inner, outer)``, recorded for ``rx-local`` only (``None`` otherwise).
+        model_key: the learned detector's run as the page lists it (``runs/NAME``), ``learned`` only.
+        resample: the "resample bands" box, ``learned`` only.
+
+    Returns:
+        ``{"threshold_percentile", "threshold", "max_points", "rx_window", "model", "resample", "scene",
+        "scene_source", "scene_path"}``.
+    """
+    learned = method == "learned"
+    return {"threshold_percentile": quantile, "threshold": threshold, "max_points": int(max_points),
+            "rx_window": list(rx_window) if method == "rx-local" else None,
+            "model": model_key if learned else None, "resample": bool(resample) if learned else None,
+            **scene_record(session)}
+
+
 @dataclass
 class DetectView:
     """A detection run as the viewer shows it.
@@ -125,6 +166,10 @@ def detect(
         cache: loaded-model cache.
         resample: resample the scene's bands to the learned detector's when they differ.
 
+    The threshold is the ``quantile`` percentile of every finite score of the scene (all score maps
+    pooled); points are local peaks scoring strictly above it. ``detect_metrics.json`` records the
+    result and the settings that produced it (:func:`settings_record`).
+
     Raises:
         ConfigError: unknown method, missing target pixel or model.
     """
@@ -191,6 +236,8 @@ def detect(
         "method": method, "targets": names, "threshold_percentile": quantile, "threshold": threshold,
         "points": len(det), "score_min": float(finite.min()), "score_max": float(finite.max()),
         "target_pixel": list(session.selected) if method in TARGET_METHODS and session.selected else None,
+        **settings_record(session, method, quantile=quantile, threshold=threshold, max_points=max_points,
+                          rx_window=rx_window, model_key=model_key, resample=resample),
     })
     session.extras["detect"] = {"scores": scores, "names": names, "detections": det}
     img = draw_points(zoom(heat_rgb(scores), session.scale), det.row, det.col, session.scale)

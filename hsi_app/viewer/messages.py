@@ -22,6 +22,17 @@ DETECT_RESAMPLE_LABEL = "resample bands to the detector's"
 """Label of the Detect tab's checkbox that does what ``hsi detect --resample`` does."""
 RX_WINDOW_LABEL = "rx-local window (inner,outer)"
 """Label of the Detect tab's box that does what ``hsi detect --rx-window`` does."""
+PERCENTILE_LABEL = "threshold: score percentile"
+"""Label of the Detect tab's threshold slider (:func:`hsi_app.viewer.detect.detect`'s ``quantile``)."""
+PERCENTILE_INFO = ("a percentile of all the scene's scores (every score map pooled), not a raw score: 99.9 keeps "
+                   "only peaks in the top 0.1 % of the scores. The raw score it stands for, in the detector's own "
+                   "units (RX: squared Mahalanobis distance), is shown in the status line and saved as "
+                   "\"threshold\" in detect_metrics.json; hsi detect --threshold takes such a raw score.")
+"""What the Detect tab's threshold slider means, shown under it (percentile vs raw score)."""
+DENOISE_MODEL_LABEL = "Denoising model (denoise runs in models/ or --runs)"
+"""Label of the Denoise tab's model list: :func:`hsi_app.viewer.models.list_model_runs` with ``task="denoise"``."""
+DETECT_MODEL_LABEL = "learned detector (detect runs in models/ or --runs)"
+"""Label of the Detect tab's model list: :func:`hsi_app.viewer.models.list_model_runs` with ``task="detect"``."""
 _RESAMPLE_HINT = RESAMPLE_HINT
 
 _KEY_FLAG = r"\.? *Pass --key NAME \(key= in Python\)(?: naming a 3-D array| with one of them)?"
