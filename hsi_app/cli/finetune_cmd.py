@@ -49,6 +49,7 @@ def finetune(base: str, data: str, labels: str | None, label_attribute: str, lab
     from hsi_app.io.atomic import OTHER_THAN_FINETUNE, check_out_dir, check_outputs
     from hsi_app.io.labels import read_split_labels
     from hsi_app.tasks.finetune import DEFAULT_FINETUNE_LR, FinetuneOptions, _base_dir_checked, finetune as run_finetune
+    from hsi_app.tasks.finetune_classes import replay_plan
     from hsi_app.tasks.lr_schedules import check_schedule
 
     check_schedule(schedule)
@@ -58,10 +59,13 @@ def finetune(base: str, data: str, labels: str | None, label_attribute: str, lab
     check_outputs({"--out": out}, {"--base": base})
     check_out_dir(out, other_runs=OTHER_THAN_FINETUNE)
     cube = open_cube(data, key=key, labels=labels, label_attribute=label_attribute, label_layer=label_layer)
-    # a replay of a fine-tune's own split.npz: its ids are the base run's, renumbered onto --labels' by name
-    base_names = (_base_dir_checked(base)[1].class_names if labels and (train_labels or test_labels) else None)
+    # a replay of a fine-tune's own split.npz: its ids are its plan's (the base run's when --labels' names were
+    # matched to the base's classes), renumbered onto --labels' ids with the plan's own table
+    to_base = (replay_plan(_base_dir_checked(base)[1].class_names, cube.hsi.class_names, cube.hsi.labels, classes,
+                           source=labels).table
+               if labels and (train_labels or test_labels) else None)
     cube, maps = read_split_labels(cube, (train_labels, test_labels), attribute=label_attribute, layer=label_layer,
-                                   labels_from=labels, base_names=base_names)
+                                   labels_from=labels, to_base=to_base)
     given = [p for p in (train_labels, test_labels) if p] or ([labels] if labels else [])
     m = run_finetune(cube, base, out, opts, train_labels=maps[0], test_labels=maps[1],
                      protect=[labels, train_labels, test_labels], labels_from=", ".join(given) or None)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,12 @@ import numpy as np
 from hsi_app.errors import DatasetNotFoundError, HSIWarning, LabelError, UnknownKeyError
 from hsi_app.io.cube import Cube, check_labels, class_name_key, has_map_grid
 from hsi_app.io.geotiff import TIFF_ONLY
+from hsi_app.io.split_numbering import (  # noqa: F401  (re-exported: callers import them from here)
+    SPLIT_AGREEMENT_MIN,
+    SPLIT_CLASS_MIN_PIXELS,
+    check_split_numbering,
+    split_numbering_errors,
+)
 
 NPY_MAGIC = b"\x93NUMPY"
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -124,107 +129,10 @@ def read_labels(
     return check_labels(labels, (h, w), str(path)), names
 
 
-SPLIT_AGREEMENT_MIN = 0.9  # overall floor: a label file corrected on a few % of the pixels since the run still replays
-SPLIT_CLASS_MIN_PIXELS = 5  # a split class with fewer pixels labelled by both files is not judged
-
-
-def split_numbering_errors(labels: np.ndarray, split: np.ndarray) -> tuple[list[tuple[int, int]], float, int]:
-    """How far ``split``'s ids are from ``labels``' numbering.
-
-    For each split id ``k`` with at least :data:`SPLIT_CLASS_MIN_PIXELS` pixels that ``labels``
-    also labels, the most common ``labels`` id there must be ``k`` (ties count as agreement).
-
-    Returns:
-        ``(wrong, share, n)``: the ``(k, labels' most common id)`` pairs that disagree, the share
-        of the ``n`` pixels both label where the ids are equal.
-    """
-    both = (split > 0) & (labels > 0)
-    n = int(both.sum())
-    if n == 0:
-        return [], 1.0, 0
-    s, lab = split[both].astype(np.int64), labels[both].astype(np.int64)
-    share = float((s == lab).mean())
-    pairs, counts = np.unique(s * (int(lab.max()) + 1) + lab, return_counts=True)
-    ks, ls = np.divmod(pairs, int(lab.max()) + 1)
-    wrong: list[tuple[int, int]] = []
-    for k in np.unique(ks):
-        at = ks == k
-        if counts[at].sum() < SPLIT_CLASS_MIN_PIXELS:
-            continue
-        own = counts[at & (ls == k)].sum()
-        if own < counts[at].max():
-            wrong.append((int(k), int(ls[at][np.argmax(counts[at])])))
-    return wrong, share, n
-
-
-def _renumbered_by_names(split: np.ndarray, split_names: Sequence[str], label_names: Sequence[str]) -> np.ndarray | None:
-    """``split`` (ids named by ``split_names``) on the numbering of ``label_names``, or ``None``
-    when one of its ids has no name there."""
-    index = {class_name_key(str(n)): i for i, n in reversed(list(enumerate(label_names))) if i > 0}
-    table = np.zeros(max(int(split.max()), len(split_names) - 1) + 1, dtype=np.int32)
-    for k in np.unique(split[split > 0]).tolist():
-        j = index.get(class_name_key(str(split_names[k]))) if k < len(split_names) else None
-        if j is None:
-            return None
-        table[k] = j
-    return table[split]
-
-
-def check_split_numbering(labels: np.ndarray, labels_path: str | os.PathLike[str], split: np.ndarray,
-                          split_path: str | os.PathLike[str], *, label_names: Sequence[str] | None = None,
-                          base_names: Sequence[str] | None = None) -> np.ndarray:
-    """``split`` (a split file without names) on ``labels_path``'s numbering, or a refusal.
-
-    A replayed split (``.npy`` maps of class ids) takes its class names from the run's
-    ``--labels`` file, so its ids must be that file's ids. Class by class, the most common
-    ``--labels`` id at a split class's pixels must be that class's id (pixels ``--labels`` leaves
-    unlabelled do not count), and overall the ids agree at :data:`SPLIT_AGREEMENT_MIN` of the pixels
-    both label: a label file corrected since the run still replays, and two classes that traded
-    ids are refused however small. A split from a run on another numbering (another label file,
-    or the built-in scene's ids) would train a map whose class names are wrong.
-
-    ``hsi finetune`` saves its split on the base run's ids (those of its ``config.json``); given
-    ``base_names`` (the base run's class names) and ``label_names`` (``--labels``' names), a split
-    that is on the base's numbering is renumbered onto ``--labels``' by name.
-
-    Returns:
-        The split on ``labels``' numbering (``split`` itself when it already is).
-
-    Raises:
-        LabelError: the ids disagree for a class, or at more than ``1 - SPLIT_AGREEMENT_MIN`` of the
-        shared pixels, on either numbering.
-    """
-    wrong, share, n = split_numbering_errors(labels, split)
-    if not wrong and share >= SPLIT_AGREEMENT_MIN:
-        return split
-    if base_names is not None and label_names is not None:
-        moved = _renumbered_by_names(split, base_names, label_names)
-        if moved is not None:
-            w2, s2, _ = split_numbering_errors(labels, moved)
-            if not w2 and s2 >= SPLIT_AGREEMENT_MIN:
-                return moved
-
-    from hsi_app.data.splits import class_label
-
-    def named(k: int) -> str:
-        return class_label(k, label_names)
-
-    what = (f"class ids agree with --labels {labels_path} at only {100 * share:.1f} % of the {n:,} pixels both label"
-            if not wrong else
-            f"its ids are not --labels {labels_path}'s: "
-            + "; ".join(f"id {k} lies mostly on its {named(j)}" for k, j in wrong[:3])
-            + (f" (and {len(wrong) - 3} more ids)" if len(wrong) > 3 else ""))
-    raise LabelError(
-        f"{split_path}: {what}; the split was numbered on other class ids (a run on another label file or its "
-        f"own numbering of it, or a fine-tune's split replayed without its --base), so --labels' names would "
-        f"name the wrong classes: replay it with the label file and command of the run that made it"
-    )
-
-
 def read_split_labels(
     cube: Cube, paths: tuple[str | os.PathLike[str] | None, ...], *, attribute: str = "class",
     layer: str | None = None, labels_from: str | os.PathLike[str] | None = None,
-    base_names: Sequence[str] | None = None,
+    to_base: np.ndarray | None = None,
 ) -> tuple[Cube, list[np.ndarray | None]]:
     """Read ``--train-labels`` / ``--test-labels`` files for ``cube`` on one class numbering.
 
@@ -241,11 +149,12 @@ def read_split_labels(
         paths: label files, ``None`` entries kept as ``None``.
         attribute: class column of vector files.
         layer: layer of vector files with several layers.
-        labels_from: the ``--labels`` file the cube's labels came from, if one was given: a file
-            without class names (a replayed split's ``.npy``) is then checked to be on its
-            numbering (:func:`check_split_numbering`).
-        base_names: ``hsi finetune``'s base run's class names: a file without names on the base's
-            numbering (a fine-tune's own split) is renumbered onto ``labels_from``'s by name.
+        labels_from: the ``--labels`` file the cube's labels came from, if one was given: the files
+            without class names (a replayed split's ``.npy`` maps) are then checked, together, to be
+            on its numbering (:func:`~hsi_app.io.split_numbering.check_split_numbering`).
+        to_base: ``hsi finetune``'s label id -> base id table (its ``ClassPlan.table``): files without
+            names on the base's numbering (a fine-tune's own split) are renumbered onto
+            ``labels_from``'s ids with it.
 
     Returns:
         ``(cube, maps)``: the cube with the shared names as its ``class_names`` (unchanged when
@@ -257,10 +166,12 @@ def read_split_labels(
     """
     read = [read_labels(p, cube, attribute=attribute, layer=layer) if p else None for p in paths]
     own = cube.hsi.labels
-    if labels_from is not None and own is not None:
-        read = [(check_split_numbering(own, labels_from, r[0], p, label_names=cube.hsi.class_names,
-                                       base_names=base_names), None) if r is not None and r[1] is None else r
-                for p, r in zip(paths, read, strict=True)]
+    plain = [i for i, r in enumerate(read) if r is not None and r[1] is None]
+    if labels_from is not None and own is not None and plain:  # the training and test maps judged together
+        fixed = check_split_numbering(own, labels_from, [read[i][0] for i in plain],  # type: ignore[index]
+                                      [str(paths[i]) for i in plain], label_names=cube.hsi.class_names, to_base=to_base)
+        for i, m in zip(plain, fixed, strict=True):
+            read[i] = (m, None)
     if read and all(r is not None for r in read) and "label" in cube.coords:
         cube = cube.drop_vars("label")  # the files replace the scene's own labels (their ids would count too)
     named = [r for r in read if r is not None and r[1] is not None]

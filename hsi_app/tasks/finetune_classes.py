@@ -51,6 +51,23 @@ class ClassPlan:
             return labels
         return self.table[labels]
 
+    def base_class_names(self) -> list[str] | None:
+        """The base run's class names that the labels' ids map onto: entry ``i`` names labels id ``i``.
+
+        With the base's head (``new_head`` False) labels id ``i`` trains, and is saved in the
+        fine-tune's ``split.npz`` as, the base's id ``table[i]`` (``i`` itself without a table), so
+        entry ``i`` is that base class's name; a labels id no labelled pixel uses reads as entry 0
+        (``unlabelled``). ``None`` for a new head: its ids are the labels' own, with no base class.
+
+        Returns:
+            Names for labels ids ``0..max`` (``0..K_base`` without a table), or ``None``.
+        """
+        if self.new_head:
+            return None
+        if self.table is None:
+            return list(self.class_names)
+        return [self.class_names[int(b)] for b in self.table]
+
 
 def _base_id(name: str, base_names: Sequence[str], source: str) -> int | None:
     """The base run's id of class ``name``: its exact spelling first, else the one name equal but for
@@ -118,3 +135,28 @@ def plan_classes(base_names: Sequence[str], label_names: Sequence[str] | None, m
         warnings.warn(f"{source}: label ids 1..{max_id} have no class names, so they get a new head; if they are the "
                       f"base run's classes ({base_names[1]}, ...), pass --classes base (classes='base' in Python)", HSIWarning, stacklevel=2)
     return ClassPlan(max_id, unnamed, True, None, f"a new head for {max_id} classes")
+
+
+def replay_plan(base_names: Sequence[str], label_names: Sequence[str] | None, labels: np.ndarray | None,
+                mode: str = "auto", *, source: str = "labels") -> ClassPlan:
+    """The plan of a fine-tune on these ``--labels`` (:func:`plan_classes`), made quietly, to replay its split.
+
+    ``hsi finetune`` saves its ``split.npz`` on its plan's ids; a replay of that split with the same
+    ``--base``, ``--labels`` and ``--classes`` plans the same classes, and the plan's ``table``
+    renumbers the split back onto the labels' ids
+    (:func:`~hsi_app.io.split_numbering.split_from_base`). The fine-tune itself plans again and
+    warns then, so this one does not.
+
+    Args:
+        base_names: names of the base run's ids ``0..K_base``.
+        label_names: names of the label ids ``0..`` (``None``: unnamed ids).
+        labels: the ``(H, W)`` ``--labels`` map (``None``: no labels, nothing to match).
+        mode: ``auto``, ``base`` or ``new``.
+        source: the labels, for messages.
+
+    Raises:
+        ConfigError: as :func:`plan_classes`.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", HSIWarning)
+        return plan_classes(base_names, label_names, [] if labels is None else [labels], mode, source=source)

@@ -496,16 +496,20 @@ def test_a_label_file_corrected_on_5_percent_of_the_pixels_still_replays(tmp_pat
 
 
 def test_a_fine_tunes_split_on_the_base_numbering_is_renumbered_by_name(tmp_path: Path) -> None:
-    """Given the base run's names, a split on the base's ids (a fine-tune's split.npz) goes onto --labels' ids."""
+    """Given the fine-tune's class plan, a split on the base's ids (a fine-tune's split.npz) goes onto --labels' ids."""
     from hsi_app.io.cube import make_cube
     from hsi_app.io.labels import read_split_labels
+    from hsi_app.tasks.finetune_classes import plan_classes
 
     lab, names = _fields()
     base_names = ["unlabelled", "Wheat", "Woods", "Oats", "Soybean", "Hay", "Corn", "Rye"]
     to_base = np.array([base_names.index(n) if i else 0 for i, n in enumerate(names)])
+    plan = plan_classes(base_names, names, [lab])
+    assert plan.table is not None
+    np.testing.assert_array_equal(plan.table, to_base)  # the plan's table is the renumbering by name
     cube = make_cube(np.ones((3, 100, 100), np.float32), labels=lab, class_names=names)
     np.save(tmp_path / "tr.npy", to_base[lab])
-    _, (tr, _) = read_split_labels(cube, (tmp_path / "tr.npy", None), labels_from="f.gpkg", base_names=base_names)
+    _, (tr, _) = read_split_labels(cube, (tmp_path / "tr.npy", None), labels_from="f.gpkg", to_base=plan.table)
     np.testing.assert_array_equal(tr, lab)
     with pytest.raises(LabelError, match="replayed without its --base"):
         read_split_labels(cube, (tmp_path / "tr.npy", None), labels_from="f.gpkg")
