@@ -118,7 +118,7 @@ class EnsemblePredictor:
 
     @property
     def receptive_radius(self) -> int:
-        """The largest member radius: the halo every window needs."""
+        """The largest member radius: the halo every window needs, and the reach a split leaks by when scored."""
         return max(m.receptive_radius for m in self.members)
 
     @property
@@ -401,7 +401,9 @@ def score_ensemble(folder: Path, ens: EnsemblePredictor, cube: Cube, split: Any,
     """Map ``cube`` with ``ens`` and score it on ``split``'s test pixels, as ``hsi train`` scores a run.
 
     Writes ``map.tif`` (class + confidence COG), ``map.png``, ``confusion.png`` and
-    ``metrics.json`` (with each member's own OA) into ``folder``.
+    ``metrics.json`` (with each member's own OA) into ``folder``. ``leaky`` is judged for ``ens``'s
+    :attr:`~EnsemblePredictor.receptive_radius` (the largest member's): ``split`` comes from the
+    first member's ``split.npz``, judged for that member alone.
     """
     from hsi_app.tasks.train_classifier import evaluate_run
 
@@ -411,6 +413,8 @@ def score_ensemble(folder: Path, ens: EnsemblePredictor, cube: Cube, split: Any,
         members.append({"path": str(run), "oa": m.get("oa"), "aa": m.get("aa"), "kappa": m.get("kappa"),
                         "train_seconds": m.get("train_seconds")})
     train_s = sum(float(m["train_seconds"] or 0.0) for m in members)
+    # leaky as judged for the ensemble scored (its largest member radius), not as saved with the first member's split
+    split = split.for_model(ens.receptive_radius)
     return evaluate_run(Path(folder), cube, split, train_s, {"epochs": None}, window=window,
                         progress=progress, pred=ens, extra={"members": members})
 
