@@ -27,6 +27,15 @@ def _swallowed(sig: int = signal.SIGINT) -> None:
         pass
 
 
+@pytest.fixture(autouse=True)
+def python_ctrl_c_handler() -> Any:
+    """Python's own Ctrl-C handler for each test, even when pytest was started in the background (``cmd &``
+    without job control inherits SIGINT ignored, which interrupt_flag rightly leaves alone)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_swallowed_interrupt_is_recorded_and_the_handlers_come_back(sig: int) -> None:
     def raising(signum: int, frame: Any) -> None:  # the CLI's SIGTERM handler
