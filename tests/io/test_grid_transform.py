@@ -169,6 +169,39 @@ def test_float32_coordinates_given_to_make_cube_are_evenly_spaced_too() -> None:
         cube.isel(x=[0, 1, 2, 4, 5]).hsi.transform
 
 
+@pytest.mark.parametrize("x0, steps", [(3_000_015.0, [30.0, 31.0, 30.0]), (500_015.0, [30.0, 30.125, 30.0])],
+                         ids=["30-31-30 m at 3e6 m", "30-30.125-30 m at 5e5 m"])
+def test_whole_metre_utm_coordinates_get_no_float32_allowance(x0: float, steps: list[float]) -> None:
+    """float64 UTM coordinates that float32 happens to hold exactly got float32's rounding allowance
+    (4 * eps32 * max|c|: 1.4 m at 3e6 m, 0.24 m at 5e5 m), so these uneven grids were taken for regular and
+    given a transform; float32 would round no regular grid to them. A regular 30 m grid at the same places
+    and a float32 lat/lon grid (as float32 and as the float64 that make_cube stores) still have one."""
+    from hsi_app.errors import ConfigError
+    from hsi_app.io.cube import make_cube
+
+    data = np.random.default_rng(0).random((3, 4, 4)).astype(np.float32)
+    y = 4_000_015.0 - 30.0 * np.arange(4)
+    uneven = x0 + np.r_[0.0, np.cumsum(steps)]
+    assert (uneven.astype(np.float32) == uneven).all()  # float32 holds them exactly
+    cube = make_cube(data, wavelength=[500.0, 600.0, 700.0], x=uneven, y=y, crs="EPSG:32616")
+    with pytest.raises(ConfigError) as err:
+        cube.hsi.transform
+    msg = str(err.value)
+    assert "\n" not in msg and f"x coordinates are not evenly spaced (steps from 30 to {max(steps):g}" in msg
+
+    regular = make_cube(data, wavelength=[500.0, 600.0, 700.0], x=x0 + 30.0 * np.arange(4), y=y, crs="EPSG:32616")
+    t = regular.hsi.transform
+    assert (t.a, t.e, t.c, t.f) == pytest.approx((30.0, -30.0, x0 - 15.0, 4_000_030.0))
+
+    lon = (120.0 + 1e-4 * (np.arange(12) + 0.5)).astype(np.float32)
+    lat = (35.0 - 1e-4 * (np.arange(10) + 0.5)).astype(np.float32)
+    assert len(set(np.diff(lon).tolist())) > 1  # float32 rounding makes its steps differ
+    geo = make_cube(np.zeros((3, 10, 12), np.float32), wavelength=[500.0, 600.0, 700.0], x=lon, y=lat, crs="EPSG:4326")
+    assert geo.hsi.transform.a == pytest.approx(1e-4, rel=1e-2)
+    as32 = geo.assign_coords(x=geo.x.astype("float32"), y=geo.y.astype("float32"))
+    assert as32.hsi.transform.e == pytest.approx(-1e-4, rel=1e-2)
+
+
 def test_the_summary_of_an_unevenly_spaced_cube_says_it_has_no_grid() -> None:
     """summarize / hsi info raised on such a cube only because it read the transform for display."""
     from hsi_app.io.cube import make_cube
