@@ -59,8 +59,9 @@ def sieve_classes(classes: np.ndarray, min_pixels: int, connectivity: int = 4,
     them border a grown patch, so the sieve is repeated until nothing changes. What then stays
     small touches no patch of ``min_pixels`` or more through its small neighbours (small patches
     enclosed by no-data or the map edge). Per-pixel noise settles one ring of patches per pass, so
-    the passes stop at :data:`SIEVE_MAX_PASSES`: one :class:`~hsi_app.errors.HSIWarning` then says
-    how many pixels are still in patches under the unit (a second call would change them).
+    the passes stop at :data:`SIEVE_MAX_PASSES`: when one more pass would still change pixels, one
+    :class:`~hsi_app.errors.HSIWarning` says how many are still in patches under the unit (a second call
+    would change them); a last pass that reached the fixed point warns of nothing.
 
     Args:
         classes: ``(H, W)`` uint8 classes, 0 = no data (left as it is).
@@ -77,16 +78,23 @@ def sieve_classes(classes: np.ndarray, min_pixels: int, connectivity: int = 4,
     if min_pixels <= 1:
         return cls.copy()
     valid = cls > 0
+
+    def one_pass(current: np.ndarray) -> np.ndarray:
+        """``(H, W)`` uint8: one GDAL sieve pass, no-data kept."""
+        done = sieve(current, size=int(min_pixels), connectivity=connectivity, mask=valid)
+        return np.where(valid, done, 0).astype(np.uint8)
+
     out = cls
     for i in range(1, SIEVE_MAX_PASSES + 1):
         if on_pass is not None and i > 1:
             on_pass(i)
-        nxt = np.where(valid, sieve(out, size=int(min_pixels), connectivity=connectivity, mask=valid), 0)
-        nxt = nxt.astype(np.uint8)
+        nxt = one_pass(out)
         if np.array_equal(nxt, out):
             break
         out = nxt
-    else:
+    else:  # the last pass changed pixels; warn only when one more would change some too (not a fixed point)
+        if np.array_equal(one_pass(out), out):
+            return out
         patches = label_patches(out, connectivity)
         small = int(patches.pixels[patches.pixels < min_pixels].sum())
         warnings.warn(f"sieve stopped after {SIEVE_MAX_PASSES} passes with {small:,} px still in patches under the "

@@ -79,6 +79,26 @@ def test_sieve_warns_once_when_it_stops_at_the_pass_cap(monkeypatch: pytest.Monk
         assert (sieve_classes(out, 20) != out).any()
 
 
+def test_sieve_that_reaches_the_fixed_point_on_its_last_allowed_pass_does_not_warn(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The passes that change pixels fill the cap exactly: the map is settled, so there is nothing to warn of
+    (it warned, as if the cap had cut it short); one pass fewer leaves it unsettled and warns."""
+    import hsi_app.tasks.map_polygons as mp
+
+    passes: list[int] = []
+    settled = sieve_classes(_noise_map(), 20, on_pass=passes.append)
+    changing = len(passes)  # passes 1..len(passes) changed pixels; the last one reported found nothing to change
+    monkeypatch.setattr(mp, "SIEVE_MAX_PASSES", changing)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HSIWarning)
+        out = sieve_classes(_noise_map(), 20)
+    assert (out == settled).all()
+    monkeypatch.setattr(mp, "SIEVE_MAX_PASSES", changing - 1)
+    with pytest.warns(HSIWarning, match=f"sieve stopped after {changing - 1} passes"):
+        cut = sieve_classes(_noise_map(), 20)
+    assert (cut != settled).any()
+
+
 def test_sieve_takes_the_largest_neighbour_not_the_longest_shared_edge() -> None:
     cls = np.ones((20, 20), np.uint8)  # class 1: 375 px
     cls[4:9, 4:9] = 2  # class 2: 19 px around ...
