@@ -35,7 +35,8 @@ def run_demo(
         One metrics dict per (protocol, model) run.
     """
     from hsi_app.io import open_cube
-    from hsi_app.tasks.train_classifier import TrainOptions, protocol_split, receptive_radius, train_classifier
+    from hsi_app.tasks.train_classifier import (TrainOptions, protocol_split, receptive_radius, scene_in_memory,
+                                                train_classifier)
 
     from hsi_app.io.atomic import atomic_paths, check_out_dir
 
@@ -45,11 +46,12 @@ def run_demo(
         TrainOptions(model=model, seed=seed, epochs=epochs, progress=progress)
     cube = open_cube(data)
     radius = max(receptive_radius(m) for m in models)
+    valid = scene_in_memory(cube)[2]  # the pixels with data, read once for every protocol (protocol_split's own)
     rows = []
     for protocol in protocols:
         # One split per protocol, buffered by the largest receptive radius, so that every
         # model is scored on exactly the same test pixels.
-        split = protocol_split(cube, protocol, seed=seed, radius=radius)
+        split = protocol_split(cube, protocol, seed=seed, radius=radius, valid=valid)
         for model in models:
             run = root / protocol.replace(":", "_") / model
             opts = TrainOptions(model=model, split=protocol, seed=seed, epochs=epochs, progress=progress)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from hsi_app.data.splits import Split
+from hsi_app.data.splits import Split, SplitWarning
 from hsi_app.tasks.demo import format_table, run_demo
 
 
@@ -99,3 +100,60 @@ def test_the_summary_files_are_written_together_or_not_at_all(tmp_path: Path,
         run_demo(out, protocols=("random:0.3",), models=("svm",), progress=False, data=str(data))
     assert sorted(p.name for p in out.iterdir()) == ["summary.json"]  # the earlier one, no .md, nothing partial
     assert (out / "summary.json").read_text() == "[] earlier"
+
+
+def _demo_splits(monkeypatch: pytest.MonkeyPatch, data: str) -> tuple[dict[str, Split], int]:
+    """The split each protocol of the demo trains on (training stubbed), and how often it read the scene."""
+    from hsi_app.tasks import train_classifier as tc
+
+    splits: dict[str, Split] = {}
+    reads = []
+    real_scene = tc.scene_in_memory
+
+    def counted(cube: object) -> object:
+        reads.append(1)
+        return real_scene(cube)
+
+    def train(cube: object, run: Path, opts: tc.TrainOptions, **kwargs: object) -> dict[str, object]:
+        splits[str(opts.split)] = kwargs["split"]
+        return _fake_metrics(opts.model, str(opts.split))
+
+    monkeypatch.setattr(tc, "scene_in_memory", counted)
+    monkeypatch.setattr(tc, "train_classifier", train)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SplitWarning)
+        run_demo("out", models=("test_ssfcn", "svm"),
+                 protocols=("random:0.1", "fixed:5", "disjoint:0.5"), progress=False, data=data)
+    return splits, len(reads)
+
+
+@pytest.mark.parametrize("scene", ["indian_pines", "nan_field"])
+def test_the_demo_reads_its_scene_once_for_every_protocols_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  scene: str) -> None:
+    """The demo drew each protocol's split with no valid mask, so each read the whole scene again; given the
+    mask read once, the splits are the ones drawn on the scene's own (byte for byte), also where labelled
+    pixels lie on no data (a NaN field) and are left out."""
+    from hsi_app.io import open_cube
+    from hsi_app.tasks.train_classifier import protocol_split, receptive_radius
+
+    monkeypatch.chdir(tmp_path)
+    if scene == "nan_field":
+        from scipy.io import loadmat, savemat
+
+        path = striped_pavia(tmp_path / "scene")
+        values = loadmat(path)["paviaU"].astype(np.float32)
+        values[4:10, 2:8, :] = np.nan  # labelled pixels of three classes without data
+        savemat(path, {"paviaU": values})
+        data = str(path)
+    else:
+        data = "indian_pines"
+    splits, reads = _demo_splits(monkeypatch, data)
+    assert reads == 1
+    cube = open_cube(data)
+    for protocol, split in splits.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SplitWarning)
+            want = protocol_split(cube, protocol, seed=0, radius=receptive_radius("test_ssfcn"))
+        assert split.train.tobytes() == want.train.tobytes() and split.test.tobytes() == want.test.tobytes()
+        if scene == "nan_field":
+            assert not split.train[4:10, 2:8].any() and not split.test[4:10, 2:8].any()
