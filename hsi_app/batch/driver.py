@@ -182,7 +182,7 @@ def _from_sidecar(item: SceneInput, dst: Path, side: dict[str, Any], status: str
     from hsi_app.batch.tasks import sidecar_class_counts
 
     return SceneReport(str(item.source), status, 0.0, str(dst), int(side.get("height", 0)), int(side.get("width", 0)), int(side.get("windows", 0)),
-                       class_counts=sidecar_class_counts(side.get("class_counts", {})))
+                       class_counts=sidecar_class_counts(side.get("class_counts", {}), side.get("task")))
 
 
 def _collect(client: Any, settings: BatchSettings, todo: list[tuple[int, SceneInput, Path, dict[str, int]]],

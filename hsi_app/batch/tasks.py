@@ -84,11 +84,13 @@ def _classify_counts(pred: Any, counts: np.ndarray) -> StatsDict:
     return {"class_counts": {str(n): int(c) for n, c in zip(names, counts)}}
 
 
-def sidecar_class_counts(counts: dict[str, int]) -> dict[str, int]:
-    """A sidecar's ``class_counts`` as the report keys them: one written before the key of the map's 0 was
-    ``"no-data"`` (first key ``"unlabelled"``) gets it renamed, so a rerun's report keys every scene alike."""
+def sidecar_class_counts(counts: dict[str, int], task: str | None) -> dict[str, int]:
+    """A sidecar's ``class_counts`` as the report keys them. A ``classify`` sidecar's first key is the map's
+    0 (:func:`_classify_counts`); one written before that key was ``"no-data"`` named it after the run's
+    class 0 (``"unlabelled"``, ``"background"``, ...), renamed here so a rerun's report keys every scene alike.
+    Other tasks' counts (``detect``: points per material, no 0) are kept as they are."""
     keys = list(counts)
-    if keys and keys[0] == "unlabelled" and NO_DATA_KEY not in counts:
+    if task == "classify" and keys and NO_DATA_KEY not in counts:
         return {(NO_DATA_KEY if i == 0 else k): v for i, (k, v) in enumerate(counts.items())}
     return dict(counts)
 

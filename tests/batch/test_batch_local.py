@@ -293,6 +293,25 @@ def test_class_counts_key_the_maps_0_as_no_data() -> None:
     pred = SimpleNamespace(class_names=["unlabelled", "water", "crop"])
     assert _classify_counts(pred, np.array([7, 3, 2])) == {"class_counts": {"no-data": 7, "water": 3, "crop": 2}}
     assert list(_classify_counts(pred, np.array([1, 2]))["class_counts"]) == ["no-data", "1"]
-    assert sidecar_class_counts({"unlabelled": 7, "water": 3}) == {"no-data": 7, "water": 3}
-    assert sidecar_class_counts({"no-data": 7, "water": 3}) == {"no-data": 7, "water": 3}
-    assert sidecar_class_counts({"metal": 3}) == {"metal": 3}  # detection counts: points, no 0
+    assert sidecar_class_counts({"unlabelled": 7, "water": 3}, "classify") == {"no-data": 7, "water": 3}
+    assert sidecar_class_counts({"no-data": 7, "water": 3}, "classify") == {"no-data": 7, "water": 3}
+    assert sidecar_class_counts({"metal": 3}, "detect") == {"metal": 3}  # detection counts: points, no 0
+
+
+def test_a_classify_sidecar_of_a_run_whose_class_0_is_not_unlabelled_is_keyed_no_data_too(tmp_path: Path) -> None:
+    """A sidecar written before keyed the map's 0 by the run's class 0, whatever the run named it; only
+    'unlabelled' was renamed, so a run whose class 0 is 'background' kept that key beside other scenes'
+    'no-data'. The first key of a classify sidecar is the map's 0 whatever its name; detect's are points."""
+    from types import SimpleNamespace
+
+    from hsi_app.batch.driver import _from_sidecar
+    from hsi_app.batch.tasks import sidecar_class_counts
+
+    old = {"background": 11, "water": 3, "crop": 2}
+    assert sidecar_class_counts(old, "classify") == {"no-data": 11, "water": 3, "crop": 2}
+    assert list(sidecar_class_counts(old, "classify").values()) == [11, 3, 2]
+    assert sidecar_class_counts({"background": 4, "metal": 1}, "detect") == {"background": 4, "metal": 1}
+    item = SimpleNamespace(source=tmp_path / "a.tif")
+    side = {"task": "classify", "height": 4, "width": 5, "windows": 1, "class_counts": old}
+    row = _from_sidecar(item, tmp_path / "a_classes.tif", side, "skipped")
+    assert row.class_counts == {"no-data": 11, "water": 3, "crop": 2}
