@@ -34,7 +34,7 @@ from hsi_app.io.cube import Cube, valid_from_data
 from hsi_app.predictor import WAVELENGTH_TOLERANCE_NM
 from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS, AdaptResult, adapt_on_crops, check_adapt
 from hsi_app.tasks.denoise_fill import scene_band_medians
-from hsi_app.tasks.denoising import MIN_BANDS, Denoiser
+from hsi_app.tasks.denoising import MIN_BANDS, Denoiser, scene_name
 
 
 @dataclass
@@ -61,7 +61,7 @@ def check_reference(cube: Cube, reference: Cube) -> None:
         BandMismatchError: different band count or wavelengths.
         InvalidDataError: different height/width, or (both georeferenced) another CRS or transform.
     """
-    src = reference.attrs.get("source", "reference")
+    src = scene_name(reference, "reference")
     c, h, w = cube.hsi.shape
     rc, rh, rw = reference.hsi.shape
     if (rh, rw) != (h, w):
@@ -96,7 +96,7 @@ def check_reference_grid(cube: Cube, reference: Cube) -> None:
     Raises:
         InvalidDataError: another CRS, or another origin, pixel size or rotation.
     """
-    src, ref = cube.attrs.get("source") or "input", reference.attrs.get("source") or "reference"  # "": in memory
+    src, ref = scene_name(cube), scene_name(reference, "reference")
     if cube.hsi.georeferenced != reference.hsi.georeferenced:
         lacking = "the reference" if cube.hsi.georeferenced else f"the input {src}"
         warnings.warn(f"{ref}: {lacking} has no CRS, so the grids cannot be compared; the reference's pixels are "
@@ -202,7 +202,7 @@ def check_value_range(cube: Cube, good: np.ndarray, denoiser: Denoiser) -> np.nd
     from hsi_app.value_range import check_units
 
     sample = _range_sample(cube, good)
-    check_units(sample, denoiser.offset, denoiser.offset + denoiser.scale, scene=str(cube.attrs.get("source") or "input"),
+    check_units(sample, denoiser.offset, denoiser.offset + denoiser.scale, scene=scene_name(cube),
                 model=denoiser.config.model_name,
                 fix="convert it to the training scene's units or train a denoiser on it (hsi train --task denoise)")
     return sample
@@ -234,7 +234,7 @@ def check_reference_units(cube: Cube, reference: Cube, good: np.ndarray, sample:
     """
     from hsi_app.value_range import check_same_units
 
-    src, ref = cube.attrs.get("source") or "input", reference.attrs.get("source") or "reference"  # "": in memory
+    src, ref = scene_name(cube), scene_name(reference, "reference")
     check_same_units(_range_sample(reference, good), _range_sample(cube, good) if sample is None else sample,
                      scene=str(ref), role="reference", like_scene=str(src), like_role="input",
                      fix="pass a reference in the input's units (the same scaling, or the same GDAL scale/offset)")
@@ -296,7 +296,7 @@ def denoise_cube(
     from hsi_app.io.cog import StreamingCOGWriter, cube_band_metadata
     from hsi_app.tasks.denoise_metrics import RestorationScores
 
-    source = cube.attrs.get("source", "input")
+    source = scene_name(cube)
     c, h, w = cube.hsi.shape
     if reference is not None:
         check_reference(cube, reference)

@@ -55,6 +55,12 @@ DEFAULT_LR = 2e-3
 HOLDOUT_FRACTION = 1.0 / 3.0
 EVAL_SEED_OFFSET = 10_000
 MIN_BANDS = 2  # a spectrum: SAM and the spectral attention are undefined on one band
+
+
+def scene_name(cube: Cube, role: str = "input") -> str:
+    """The name a denoising message gives ``cube``: its ``source`` attribute (the path or built-in name it was
+    opened from), or ``role`` (``"input"``, ``"reference"``) for a cube made in memory, whose ``source`` is ``""``."""
+    return str(cube.attrs.get("source") or role)
 SCORES_NOTE = ("psnr: global MSE over all bands; mpsnr: mean of per-band PSNR (the HSDT/QRNN3D MPSNR); "
                "PSNR/SSIM on the [0, 1] normalised scale; SAM in radians on raw values; no-data entries not scored")
 
@@ -297,16 +303,16 @@ def train_denoiser(cube: Cube, out: str | os.PathLike[str], opts: DenoiseOptions
     from hsi_app.io.atomic import OTHER_THAN_TRAINING, check_out_dir, staged_run_dir
     from hsi_app.tasks.train_classifier import scene_with_data
 
-    source = str(cube.attrs.get("source", ""))
+    source, name = str(cube.attrs.get("source", "")), scene_name(cube)  # the file to protect, the name to show
     check_out_dir(out, other_runs=OTHER_THAN_TRAINING, protect=[source],
                   writes=("config.json", "model.safetensors", "metrics.json"), task="denoise")
     _check_holdout_window(cube, opts)  # before the scene is read and trained on, not after
     cube, image, bands, valid = scene_with_data(cube)  # bands with no data anywhere flagged bad
     if not valid.any():
-        raise InvalidDataError(f"{source}: every pixel is no-data; nothing to train on")
+        raise InvalidDataError(f"{name}: every pixel is no-data; nothing to train on")
     c, h, w = image.shape
     if c < MIN_BANDS:
-        raise InvalidDataError(f"{source}: {c} good band(s); spectral denoising needs at least {MIN_BANDS} bands")
+        raise InvalidDataError(f"{name}: {c} good band(s); spectral denoising needs at least {MIN_BANDS} bands")
     from hsi_app.provenance import run_record
 
     record = run_record(cube)  # hashed before training: the scene as this run read it

@@ -352,3 +352,24 @@ def test_fill_value_sample_is_a_regular_grid_on_large_scenes() -> None:
         np.testing.assert_array_equal(scene_band_medians(read, 50, 70, window, cap=100), expected)
     whole = np.nanmedian(scene[:2].reshape(2, -1), axis=1)
     np.testing.assert_array_equal(scene_band_medians(read, 50, 70, 16)[:2], whole)
+
+
+def test_messages_about_a_cube_made_in_memory_name_it_by_its_role(tmp_path: Path) -> None:
+    """make_cube's source is "": refusals began ": every band is flagged bad" (denoise_cube) or ": 1 good band(s)"
+    (train_denoiser), and a reference's with ": reference is ...". They name the input, the reference, or the
+    file a cube was opened from (scene_name)."""
+    from hsi_app.tasks.denoising import scene_name
+
+    data = smooth_cube()[:8]
+    den = Denoiser.load(untrained_run(tmp_path), device="cpu")
+    allbad = make_cube(data, wavelength=WL[:8], bad_bands=list(range(8)))
+    with pytest.raises(InvalidDataError, match=r"^input: every band is flagged bad; nothing to denoise"):
+        denoise_cube(den, allbad, tmp_path / "a.tif", progress=False)
+    small = make_cube(data[:, :-4], wavelength=WL[:8])
+    with pytest.raises(InvalidDataError, match=r"^reference: reference is \d+ x \d+ px but the input is"):
+        denoise_cube(den, make_cube(data, wavelength=WL[:8]), tmp_path / "b.tif", reference=small, progress=False)
+    one_band = make_cube(data, wavelength=WL[:8], bad_bands=list(range(1, 8)))
+    with pytest.raises(InvalidDataError, match=r"^input: 1 good band\(s\); spectral denoising needs at least 2"):
+        train_denoiser(one_band, tmp_path / "run1", DenoiseOptions(model="test_hsdt", epochs=1))
+    src = geotiff(tmp_path / "scene.tif", data, WL[:8])
+    assert scene_name(open_cube(src), "reference") == str(src) and scene_name(small, "reference") == "reference"
