@@ -1,12 +1,17 @@
 """EnMAP Level-2A (surface reflectance) products: folder, ``.zip`` or SPECTRAL_IMAGE.TIF.
 
 A product ``P`` (``ENMAP01-____L2A-DT..._V010303_...``) holds ``P-SPECTRAL_IMAGE.TIF``
-(224 bands, int16, no-data -32768), ``P-METADATA.XML`` and ``P-QL_*.TIF`` quality layers.
+(224 bands, int16, no-data -32768; bands numbered in increasing wavelength, the VNIR and
+SWIR detectors interleaving around 900-1000 nm), ``P-METADATA.XML``, ``P-HISTORY.XML`` and
+``P-QL_*.TIF`` quality layers (``QL_QUALITY_CLOUD``/``_CLOUDSHADOW``/``_HAZE``/``_SNOW`` 0/1,
+``QL_QUALITY_CIRRUS`` 0 none, 1 thin, 2 medium, 3 thick; ``QL_QUALITY_CLASSES``,
+``QL_QUALITY_TESTFLAGS`` and the per-band ``QL_PIXELMASK`` are not read).
 Products ordered as Cloud-Optimized GeoTIFF name their rasters ``P-SPECTRAL_IMAGE_COG.TIF``
-and ``P-QL_QUALITY_*_COG.TIF``; every raster name may also end ``.TIFF``, in any case.
+and ``P-QL_QUALITY_*_COG.TIF``; every raster name may also end ``.TIFF`` or ``.GEOTIFF``, in any case.
 Products ordered in ENVI format (as EnPT also writes them) hold ``P-SPECTRAL_IMAGE.BSQ``
 (or ``.BIL``/``.BIP``) with its ``.HDR``; any raster so named is read through GDAL's ENVI
-driver, the others through its GTiff driver only.
+driver, ``.JP2``/``.JPEG2000`` rasters (JPEG2000 orders) through its JP2OpenJPEG driver,
+the others through its GTiff driver only.
 (:mod:`hsi_app.io.enmap_product` finds the parts.) Everything per band comes from the scene's own ``METADATA.XML``
 (``specific/bandCharacterisation/bandID[@number]``): centre wavelength, FWHM, gain and
 offset. The cube holds ``raw * gain + offset`` as float32 (reflectance 0..1), computed
@@ -30,22 +35,26 @@ from hsi_app.errors import BandMismatchError, ConfigError, CubeReadError, HSIWar
 from hsi_app.io.cube import Cube, make_cube
 from hsi_app.io.enmap_product import (
     ENVI_EXTS,
+    JP2_EXTS,
     METADATA_SUFFIX,
+    QUALITY_CODES,
     QUALITY_MASKS,
     SPECTRAL_SUFFIX,
+    TAR_ENDINGS,
     ProductParts,
     find_product,
     gdal_driver,
     is_enmap_product,
     locate_product,
     named_envi_spectral_image,
+    named_jpeg2000_spectral_image,
 )
 from hsi_app.io.geotiff import TIFF_ONLY
 
 __all__ = [
-    "ENVI_EXTS", "FORMAT", "METADATA_SUFFIX", "NODATA", "QUALITY_MASKS", "SPECTRAL_SUFFIX", "BandTable",
-    "is_enmap_product", "locate_product", "named_envi_spectral_image", "parse_band_table", "read_band_table",
-    "read_enmap", "scan_spectral_image",
+    "ENVI_EXTS", "FORMAT", "JP2_EXTS", "METADATA_SUFFIX", "NODATA", "QUALITY_CODES", "QUALITY_MASKS",
+    "SPECTRAL_SUFFIX", "TAR_ENDINGS", "BandTable", "is_enmap_product", "locate_product", "named_envi_spectral_image",
+    "named_jpeg2000_spectral_image", "parse_band_table", "read_band_table", "read_enmap", "scan_spectral_image",
 ]
 
 FORMAT = "enmap_l2a"
@@ -179,10 +188,11 @@ def scan_spectral_image(gdal_path: str, label: str, block_bytes: int = SCAN_BYTE
     return _Scan((c, h, w), crs, transform, nodata, bad, valid)
 
 
-def _read_mask(gdal_path: str, label: str, shape: tuple[int, int], driver: str) -> np.ndarray:
-    """``(H, W)`` bool: True where the quality layer is nonzero (1 in EnMAP's 0/1 layers).
+def _read_mask(gdal_path: str, label: str, shape: tuple[int, int], driver: str, codes: tuple[int, ...] = (1,)) -> np.ndarray:
+    """``(H, W)`` bool: True where the quality layer is nonzero (1 in EnMAP's 0/1 layers; 1-3 in its cirrus layer).
 
-    Values other than 0 and 1 (ignoring the layer's declared no-data) give one warning.
+    ``codes``: the nonzero values EnMAP writes in this layer (:data:`QUALITY_CODES`); values
+    outside them and 0 (ignoring the layer's declared no-data) give one warning.
     """
     import rasterio
 
@@ -197,20 +207,25 @@ def _read_mask(gdal_path: str, label: str, shape: tuple[int, int], driver: str) 
             nodata = ds.nodata
     except rasterio.errors.RasterioError as err:
         raise CubeReadError(f"{label}: quality layer cannot be read ({err}); download the product again") from err
-    return _flagged(layer, nodata, label)
+    return _flagged(layer, nodata, label, codes)
 
 
-def _flagged(layer: np.ndarray, nodata: float | None, label: str) -> np.ndarray:
-    """``(H, W)`` bool: nonzero pixels of ``layer`` that are not ``nodata``; warn on values besides 0/1."""
+_CODES_SAID = {(1,): "0 and 1 (EnMAP's layers are 0/1)",
+               (1, 2, 3): "0-3 (EnMAP's cirrus layer is 0 none, 1 thin, 2 medium, 3 thick)"}
+
+
+def _flagged(layer: np.ndarray, nodata: float | None, label: str, codes: tuple[int, ...] = (1,)) -> np.ndarray:
+    """``(H, W)`` bool: nonzero pixels of ``layer`` that are not ``nodata``; warn on values besides 0 and ``codes``."""
     valid = np.ones(layer.shape, dtype=bool) if nodata is None or np.isnan(nodata) else layer != nodata
     if np.issubdtype(layer.dtype, np.floating):
         valid &= ~np.isnan(layer)
     flagged = valid & (layer != 0)
-    odd = np.unique(layer[flagged & (layer != 1)])
+    odd = np.unique(layer[flagged & ~np.isin(layer, codes)])
     if odd.size:
         shown = ", ".join(f"{v:g}" for v in odd[:5].tolist()) + (", ..." if odd.size > 5 else "")
+        said = _CODES_SAID.get(tuple(codes), "0 and " + ", ".join(str(c) for c in codes))
         warnings.warn(
-            f"{label}: quality layer holds values {shown} besides 0 and 1 (EnMAP's layers are 0/1); "
+            f"{label}: quality layer holds values {shown} besides {said}; "
             f"every nonzero pixel is taken as flagged ({int(flagged.sum())} pixels)",
             HSIWarning,
             stacklevel=4,
@@ -298,7 +313,8 @@ def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
             "use the METADATA.XML delivered with this image"
         )
     masks = {
-        m: _read_mask(prod.gdal(part), prod.label(part), (h, w), gdal_driver(part)) for m, part in prod.quality.items()
+        m: _read_mask(prod.gdal(part), prod.label(part), (h, w), gdal_driver(part), QUALITY_CODES.get(m, (1,)))
+        for m, part in prod.quality.items()
     }
     try:
         arr = rioxarray.open_rasterio(

@@ -1,9 +1,12 @@
 """Where the parts of an EnMAP L2A product are: folder, ``.zip`` (read in place), SPECTRAL_IMAGE or XML.
 
 Names only: nothing is decoded here. A product ``P`` holds ``P-SPECTRAL_IMAGE.TIF`` (or
-``_COG.TIF``/``.TIFF``, or in ENVI format ``.BSQ``/``.BIL``/``.BIP`` with a ``.HDR``),
-``P-METADATA.XML`` and ``P-QL_QUALITY_*`` layers; :func:`find_product` gathers them and
-:func:`gdal_driver` says which single GDAL driver may open each raster.
+``_COG.TIF``/``.TIFF``/``.GEOTIFF``, in ENVI format ``.BSQ``/``.BIL``/``.BIP`` with a ``.HDR``,
+in JPEG2000 format ``.JP2``/``.JPEG2000``), ``P-METADATA.XML`` and ``P-QL_QUALITY_*`` layers;
+:func:`find_product` gathers them and :func:`gdal_driver` says which single GDAL driver may
+open each raster. DLR delivers products as ``P.ZIP`` (holding ``P/``) inside the order's
+``dims_op_*.tar.gz``, in its ``ENMAP.HSI.L2A/`` folder; the extracted order folder (or that
+``ENMAP.HSI.L2A`` folder) is found when it holds one product.
 """
 
 from __future__ import annotations
@@ -29,10 +32,22 @@ QUALITY_MASKS = {
 """Mask name -> file suffix. EnMAP's layers hold 0/1 and a pixel is flagged where it is 1; a
 re-encoded layer with other values (0/255...) has every nonzero pixel, other than a declared
 no-data value, flagged, with a warning that names the layer and the values found."""
+QUALITY_CODES = {"cirrus": (1, 2, 3)}
+"""Mask name -> the nonzero codes EnMAP writes in that layer (other layers: 1 only). The cirrus
+layer grades what it flags: 1 thin, 2 medium, 3 thick; any of them flags the pixel."""
+GTIFF_EXTS = (".TIF", ".TIFF", ".GEOTIFF")
+"""Raster endings of GeoTIFF products (``.GEOTIFF``: the early products' spelling)."""
 ENVI_EXTS = (".BSQ", ".BIL", ".BIP")
 """Raster names of products delivered in ENVI format (a ``.HDR`` beside each)."""
+JP2_EXTS = (".JP2", ".JPEG2000")
+"""Raster names of products delivered in JPEG2000 format."""
 ENVI_DRIVER = "ENVI"
-_SPECTRAL_NAMES = f"*{SPECTRAL_SUFFIX} (or .BSQ/.BIL/.BIP)"
+JP2_DRIVER = "JP2OpenJPEG"
+DELIVERY_FOLDER = "ENMAP.HSI.L2A"
+"""Folder of an extracted DLR order (``dims_op_*``) that holds its L2A products."""
+TAR_ENDINGS = (".tar.gz", ".tgz", ".tar")
+"""An order as downloaded: refused with how to extract it (it is not read in place)."""
+_SPECTRAL_NAMES = f"*{SPECTRAL_SUFFIX} (or .BSQ/.BIL/.BIP, .JP2)"
 _HOWTO = f"point at an EnMAP L2A product folder, its .zip, or its {_SPECTRAL_NAMES}"
 
 
@@ -88,22 +103,33 @@ class ProductParts:
 def _match(names: list[str], suffix: str) -> list[str]:
     """Entries of ``names`` ending with ``suffix``, case-insensitive.
 
-    A ``.TIF`` suffix also matches ``.TIFF``, the COG variants ``_COG.TIF``/``_COG.TIFF`` and the
-    ENVI-format rasters ``.BSQ``/``.BIL``/``.BIP``.
+    A ``.TIF`` suffix also matches ``.TIFF``/``.GEOTIFF``, the COG variants ``_COG.TIF``/``_COG.TIFF``,
+    the ENVI-format rasters ``.BSQ``/``.BIL``/``.BIP`` and the JPEG2000 ones ``.JP2``/``.JPEG2000``.
     """
     sfx = suffix.upper()
     if sfx.endswith(".TIF"):
         stem = sfx[: -len(".TIF")]
-        alts: tuple[str, ...] = tuple(stem + cog + ext for cog in ("", "_COG") for ext in (".TIF", ".TIFF"))
-        alts += tuple(stem + ext for ext in ENVI_EXTS)
+        alts: tuple[str, ...] = tuple(stem + cog + ext for cog in ("", "_COG") for ext in GTIFF_EXTS)
+        alts += tuple(stem + ext for ext in ENVI_EXTS + JP2_EXTS)
     else:
         alts = (sfx,)
     return [n for n in names if n.upper().endswith(alts)]
 
 
 def gdal_driver(part: str) -> str:
-    """The one GDAL driver that opens a product raster: ENVI for ``.BSQ``/``.BIL``/``.BIP``, else GTiff."""
-    return ENVI_DRIVER if part.upper().endswith(ENVI_EXTS) else TIFF_ONLY
+    """The one GDAL driver that opens a product raster: ENVI for ``.BSQ``/``.BIL``/``.BIP``,
+    JP2OpenJPEG for ``.JP2``/``.JPEG2000``, else GTiff."""
+    name = part.upper()
+    if name.endswith(ENVI_EXTS):
+        return ENVI_DRIVER
+    return JP2_DRIVER if name.endswith(JP2_EXTS) else TIFF_ONLY
+
+
+def named_jpeg2000_spectral_image(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is named as the SPECTRAL_IMAGE of a JPEG2000-format product (``*-SPECTRAL_IMAGE.JP2``
+    or ``.JPEG2000``); names only."""
+    stem = SPECTRAL_SUFFIX.removesuffix(".TIF")
+    return Path(path).name.upper().endswith(tuple(stem + ext for ext in JP2_EXTS))
 
 
 def named_envi_spectral_image(path: str | os.PathLike[str]) -> bool:
@@ -156,6 +182,16 @@ def find_product(path: str | os.PathLike[str]) -> ProductParts:
             found = [f for d in subs if d.name != "__MACOSX"
                      for f in _match([str(x) for x in d.iterdir() if not _is_resource_fork(x.name)], SPECTRAL_SUFFIX)]
         if not found:
+            delivery = p if p.name.upper() == DELIVERY_FOLDER else next(
+                (d for d in subs if d.name.upper() == DELIVERY_FOLDER), None)
+            products = _delivered(delivery) if delivery is not None else []
+            if len(products) == 1:
+                return find_product(products[0])
+            if products:
+                raise CubeReadError(
+                    f"{p}: this EnMAP order holds {len(products)} products in {delivery.name}; "
+                    f"point at one of them, e.g. {products[0]}"
+                )
             raise CubeReadError(
                 f"{p}: no {_SPECTRAL_NAMES} in this folder, so it is not an EnMAP L2A product; {_HOWTO}"
             )
@@ -171,6 +207,11 @@ def find_product(path: str | os.PathLike[str]) -> ProductParts:
         if data is None or not _match([data.name], SPECTRAL_SUFFIX):
             raise CubeReadError(f"{p}: not the header of an EnMAP L2A {_SPECTRAL_NAMES}; {_HOWTO}")
         p = data
+    if p.name.lower().endswith(TAR_ENDINGS):
+        raise CubeReadError(
+            f"{p}: a tar archive, as DLR delivers EnMAP orders (dims_op_*.tar.gz); extract it "
+            f"(tar -xzf {p.name}) and open the order folder, its {DELIVERY_FOLDER} folder or one product .ZIP in it"
+        )
     if _match([p.name], METADATA_SUFFIX):
         stem = p.name[: -len(METADATA_SUFFIX)]
         spectral = _match([str(f) for f in p.parent.iterdir()], stem + SPECTRAL_SUFFIX)
@@ -180,6 +221,23 @@ def find_product(path: str | os.PathLike[str]) -> ProductParts:
     elif not _match([p.name], SPECTRAL_SUFFIX):
         raise CubeReadError(f"{p}: not an EnMAP L2A product file; {_HOWTO}")
     return _assemble(str(p), [str(f) for f in p.parent.iterdir()])
+
+
+def _delivered(folder: Path) -> list[Path]:
+    """The products in the ``ENMAP.HSI.L2A`` folder of an extracted order: ``*.ZIP`` files and product
+    folders, directly inside or one folder further down (``ENMAP-HSI-L2ADT.../<product>/``), sorted."""
+    out: list[Path] = []
+    for entry in sorted(folder.iterdir()):
+        if _is_resource_fork(entry.name):
+            continue
+        if entry.is_file() and entry.suffix.upper() == ".ZIP":
+            out.append(entry)
+        elif entry.is_dir():
+            for d in (entry, *sorted(x for x in entry.iterdir() if x.is_dir())):
+                if _match([x.name for x in d.iterdir() if x.is_file()], SPECTRAL_SUFFIX):
+                    out.append(d)
+                    break
+    return out
 
 
 def _locate_zip(p: Path) -> ProductParts:

@@ -53,15 +53,23 @@ def sniff(path: Path) -> str:
     Raises:
         CubeReadError: the content matches no supported format.
     """
-    from hsi_app.io.enmap import METADATA_SUFFIX, is_enmap_product, locate_product, named_envi_spectral_image
+    from hsi_app.io.enmap import (
+        METADATA_SUFFIX,
+        TAR_ENDINGS,
+        is_enmap_product,
+        locate_product,
+        named_envi_spectral_image,
+        named_jpeg2000_spectral_image,
+    )
 
-    if path.is_dir() or zipfile.is_zipfile(path):
-        locate_product(path)  # folders and zips are EnMAP products; raises the precise reason if not
+    if path.is_dir() or zipfile.is_zipfile(path) or path.name.lower().endswith(TAR_ENDINGS):
+        locate_product(path)  # folders and zips are EnMAP products; raises the precise reason if not (tars: always)
         return "enmap"
     if path.suffix.lower() == ".zip":
         raise CubeReadError(f"{path}: damaged or truncated zip archive; download it again")
-    named = path.name.upper().endswith(METADATA_SUFFIX) or named_envi_spectral_image(path)
-    if named and is_enmap_product(path):  # an ENVI-format product's image: EnMAP, not plain ENVI
+    named = (path.name.upper().endswith(METADATA_SUFFIX) or named_envi_spectral_image(path)
+             or named_jpeg2000_spectral_image(path))
+    if named and is_enmap_product(path):  # an ENVI- or JPEG2000-format product's image: EnMAP, not plain ENVI
         return "enmap"
     try:
         with open(path, "rb") as fh:

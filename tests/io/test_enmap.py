@@ -72,8 +72,21 @@ def test_band_values_come_from_the_xml(product: tuple[Path, Path], cube: xr.Data
     np.testing.assert_array_equal(cube.coords["offset"].values, ref["OffsetOfBand"])
     wl = cube.hsi.wavelengths
     assert 415 < wl[0] < 422 and 2440 < wl[-1] < 2450
-    assert 6.0 < np.diff(wl[:91]).mean() < 7.0 and 10.0 < np.diff(wl[91:]).mean() < 12.5
     assert cube.attrs["format"] == "enmap_l2a" and cube.attrs["product"] == P
+
+
+def test_fixture_bands_follow_wavelength_with_the_detectors_interleaved(product: tuple[Path, Path]) -> None:
+    """As in real products: band numbers increase with wavelength; the XML's per-detector channel lists
+    interleave in the 900-1000 nm overlap, and each detector's bands have its own spacing."""
+    root = ET.parse(part(product[0], "METADATA.XML")).getroot()
+    wl = xml_bands(product[0])["wavelengthCenterOfBand"]
+    lists = {d: np.array([int(n) for n in root.findtext(f"specific/{d}ProductQuality/expectedChannelsList").split(",")])
+             for d in ("vnir", "swir")}
+    vnir, swir = wl[lists["vnir"] - 1], wl[lists["swir"] - 1]
+    assert np.all(np.diff(wl) > 0) and lists["vnir"].size == 91 and lists["swir"].size == 133
+    assert sorted(np.concatenate(list(lists.values())).tolist()) == list(range(1, 225))
+    assert swir[0] < vnir[-1] and lists["swir"][0] < lists["vnir"][-1]  # the detectors overlap
+    assert 6.0 < np.diff(vnir).mean() < 7.0 and 10.0 < np.diff(swir).mean() < 12.5
 
 
 def test_band_table_is_per_scene(tmp_path: Path, cube: xr.DataArray) -> None:
@@ -150,8 +163,9 @@ def test_quality_layers_become_masks(product: tuple[Path, Path], cube: xr.DataAr
             layer = ds.read(1)
         m = np.asarray(masks[name].values)
         assert m.dtype == bool and m.any() and not m.all()
-        np.testing.assert_array_equal(m, layer == 1)
-        np.testing.assert_array_equal(m, written[name.upper()] == 1)
+        np.testing.assert_array_equal(m, layer != 0)
+        np.testing.assert_array_equal(m, written[name.upper()] != 0)
+        assert set(np.unique(layer).tolist()) == ({0, 1, 2, 3} if name == "cirrus" else {0, 1})
 
 
 def _rewrite_layer(folder: Path, name: str, layer: np.ndarray, nodata: float | None = None) -> None:
@@ -167,6 +181,45 @@ def test_zero_one_layers_give_no_warning(tmp_path: Path) -> None:
         warnings.simplefilter("error", HSIWarning)
         masks = read_enmap(folder).hsi.masks
     assert all(m.values.any() for m in masks.values())
+
+
+def test_graded_cirrus_layer_flags_every_grade_without_a_warning(tmp_path: Path) -> None:
+    """EnMAP's QL_QUALITY_CIRRUS holds 0 none, 1 thin, 2 medium, 3 thick: every grade is cirrus, none is odd."""
+    folder = fx.make(tmp_path)
+    layer = np.zeros((H, W), np.uint8)
+    layer[1:4, 2:9], layer[10:12, :5], layer[20, 20:] = 1, 2, 3
+    _rewrite_layer(folder, "CIRRUS", layer)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HSIWarning)
+        m = read_enmap(folder).hsi.masks["cirrus"].values
+    np.testing.assert_array_equal(m, layer > 0)
+    layer[30, :4] = 4  # no cirrus grade
+    _rewrite_layer(folder, "CIRRUS", layer)
+    with pytest.warns(HSIWarning, match=r"QL_QUALITY_CIRRUS\.TIF: quality layer holds values 4 besides 0-3 \(EnMAP's "
+                                         r"cirrus layer is 0 none, 1 thin, 2 medium, 3 thick\); every nonzero pixel is "
+                                         rf"taken as flagged \({int((layer > 0).sum())} pixels\)"):
+        m = read_enmap(folder).hsi.masks["cirrus"].values
+    np.testing.assert_array_equal(m, layer > 0)
+
+
+def test_fixture_parts_match_the_real_product_structure(product: tuple[Path, Path], raw: np.ndarray) -> None:
+    """The XML lists every part in productFileInformation, marks all-no-data bands in bandStatistics
+    (mean -1000000, std 0) and sizes the ortho scene; QL_PIXELMASK has one band per spectral band."""
+    folder = product[0]
+    root = ET.parse(part(folder, "METADATA.XML")).getroot()
+    listed = sorted(e.text for e in root.findall("product/productFileInformation/file/name"))
+    assert listed == sorted(f.name for f in folder.iterdir()) and part(folder, "HISTORY.XML").is_file()
+    stats = root.findall("product/bandStatistics/bandID")
+    empty = [i for i, b in enumerate(stats) if float(b.findtext("mean")) == -1000000 and float(b.findtext("stdDeviation")) == 0]
+    assert empty == np.flatnonzero((raw == -32768).all(axis=(1, 2))).tolist()
+    assert (root.findtext("base/level"), root.findtext("processing/productFormat")) == ("L2A", "GeoTIFF+Metadata")
+    assert (int(root.findtext("specific/widthOfOrthoScene")), int(root.findtext("specific/heightOfOrthoScene"))) == (W, H)
+    with rasterio.open(part(folder, "QL_PIXELMASK.TIF")) as ds:
+        assert ds.count == raw.shape[0] and ds.shape == (H, W)
+    with rasterio.open(part(folder, "QL_QUALITY_CLASSES.TIF")) as ds:
+        classes = ds.read(1)
+    assert set(np.unique(classes).tolist()) == {1, 2, 3}  # land, water, background
+    np.testing.assert_array_equal(classes == 3, (raw == -32768).all(axis=0))  # background = no data in every band
 
 
 def test_a_0_255_layer_flags_the_nonzero_pixels_and_warns(tmp_path: Path) -> None:

@@ -105,7 +105,7 @@ def test_an_envi_product_without_its_metadata_says_what_to_copy(tmp_path: Path) 
         open_cube(folder / f"{P}-SPECTRAL_IMAGE.HDR")
 
 
-def test_a_folder_without_a_spectral_image_names_both_formats(tmp_path: Path) -> None:
+def test_a_folder_without_a_spectral_image_names_every_format(tmp_path: Path) -> None:
     (tmp_path / "x.txt").write_text("")
-    with pytest.raises(CubeReadError, match=r"no \*-SPECTRAL_IMAGE.TIF \(or .BSQ/.BIL/.BIP\) in this folder"):
+    with pytest.raises(CubeReadError, match=r"no \*-SPECTRAL_IMAGE.TIF \(or .BSQ/.BIL/.BIP, .JP2\) in this folder"):
         open_cube(tmp_path)

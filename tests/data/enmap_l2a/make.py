@@ -1,12 +1,19 @@
 """Seeded writer of a tiny EnMAP L2A product that mirrors the real delivery layout.
 
-The real product is a folder (often zipped) named like
+The real product is a folder (delivered zipped as ``<product>.ZIP`` holding ``<product>/``) named like
 ``ENMAP01-____L2A-DT0000004950_20221103T162438Z_001_V010303_20230601T154812Z`` holding
 ``<product>-SPECTRAL_IMAGE.TIF`` (224 bands, int16, no-data -32768, reflectance x 1e4),
 ``<product>-METADATA.XML`` (root ``level_X``; per-band values under
-``specific/bandCharacterisation/bandID[@number]``) and quality/quicklook GeoTIFFs.
-This script writes the same names, dtypes, no-data value, XML element names and a
-UTM 30 m grid, at a small size, so that readers are tested against the real layout.
+``specific/bandCharacterisation/bandID[@number]``), ``<product>-HISTORY.XML``, the quicklooks
+``QL_VNIR``/``QL_SWIR`` and the quality layers: ``QL_PIXELMASK`` (one band per spectral band,
+1 = defective), ``QL_QUALITY_CLASSES`` (1 land, 2 water, 3 background), ``QL_QUALITY_CLOUD``,
+``_CLOUDSHADOW``, ``_HAZE``, ``_SNOW`` (0/1), ``QL_QUALITY_CIRRUS`` (0 none, 1 thin, 2 medium,
+3 thick) and ``QL_QUALITY_TESTFLAGS``. Bands are numbered in increasing wavelength: the VNIR
+and SWIR detectors interleave where they overlap (~900-1000 nm), and
+``specific/vnirProductQuality``/``swirProductQuality`` ``expectedChannelsList`` say which band
+numbers each detector gave. This script writes the same names, dtypes, no-data value, XML
+element names and a UTM 30 m grid, at a small size, so that readers are tested against the
+real layout (element and file names as read by the ESA SNAP and EnMAP-Box EnMAP readers).
 
 Usage: ``make(tmp_path)`` returns the product folder; ``make(tmp_path, zip_it=True)``
 returns ``<product>.ZIP`` (the folder is kept next to it).
@@ -34,12 +41,15 @@ WATER_VAPOUR_NM = ((1385.0, 1420.0), (1880.0, 1935.0))
 """Bands whose centre falls in these windows are written entirely as no-data."""
 QUALITY_LAYERS = ("CLOUD", "CLOUDSHADOW", "HAZE", "SNOW", "CIRRUS")
 OTHER_LAYERS = ("PIXELMASK", "QUALITY_CLASSES", "QUALITY_TESTFLAGS")
+PRODUCT_FORMATS = {"BSQ": "BSQ+Metadata", "BIL": "BIL+Metadata", "BIP": "BIP+Metadata", "JP2": "JPEG2000+Metadata",
+                   "JPEG2000": "JPEG2000+Metadata"}
+"""``processing/productFormat`` by raster extension (everything else: ``GeoTIFF+Metadata``)."""
 SINGLE_BAND_NODATA = (2, 10)
 """``(band_index, pixel_offset_from_bottom_right)``: one pixel with no-data in one good band."""
 
 
-def band_table(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Per-scene band centres and FWHM in nm, ``(224,)`` each.
+def _detector_table(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Centres and FWHM in nm, ``(224,)`` each, in detector order (91 VNIR, then 133 SWIR).
 
     VNIR: 91 bands from ~418 nm to ~993 nm with spacing growing from ~4.6 to ~8.2 nm
     (mean ~6.4 nm); SWIR: 133 bands from ~902 nm to ~2445 nm (mean ~11.7 nm); the two
@@ -56,6 +66,35 @@ def band_table(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     fw_swir = np.linspace(11.0, 9.0, N_SWIR)
     fw = np.concatenate([fw_vnir, fw_swir]) + rng.normal(0.0, 0.05, N_BANDS)
     return np.round(wl, 3), np.round(fw, 3)
+
+
+def _wavelength_order(seed: int) -> np.ndarray:
+    """``(224,)`` detector-order indices sorted by centre wavelength (the product's band order)."""
+    return np.argsort(_detector_table(seed)[0], kind="stable")
+
+
+def band_table(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Per-scene band centres and FWHM in nm, ``(224,)`` each, in the product's band order.
+
+    As in a real L2A product, band ``k`` (bandID ``k``, image band ``k``) is the k-th shortest
+    centre: the centres increase through the VNIR/SWIR overlap, where the FWHM alternate
+    between the detectors (:func:`detector_bands` says which band came from which).
+    """
+    wl, fw = _detector_table(seed)
+    order = _wavelength_order(seed)
+    return wl[order], fw[order]
+
+
+def detector_bands(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """1-based band numbers of the VNIR (91) and SWIR (133) bands, each increasing.
+
+    These are the ``expectedChannelsList`` values of ``vnirProductQuality`` and
+    ``swirProductQuality``: the two lists interleave in the detector overlap.
+    """
+    order = _wavelength_order(seed)
+    number = np.empty(N_BANDS, dtype=int)
+    number[order] = np.arange(1, N_BANDS + 1)
+    return np.sort(number[:N_VNIR]), np.sort(number[N_VNIR:])
 
 
 def bad_band_indices(wavelength: np.ndarray) -> np.ndarray:
@@ -110,7 +149,14 @@ def spectral_raw(height: int, width: int, seed: int = 0) -> np.ndarray:
 
 
 def quality_layers(height: int, width: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """``(H, W)`` uint8 layers (1 = flagged) keyed by QL_QUALITY_<NAME>, plus the others."""
+    """uint8 layers keyed by the name after ``QL_QUALITY_`` (or after ``QL_`` for the others).
+
+    ``CLOUD``, ``CLOUDSHADOW``, ``HAZE``, ``SNOW``: ``(H, W)``, 1 = flagged. ``CIRRUS``:
+    ``(H, W)``, 0 none, 1 thin, 2 medium, 3 thick (one row of each). ``QUALITY_CLASSES``:
+    ``(H, W)``, 1 land, 2 water, 3 background (the no-data corner). ``PIXELMASK``:
+    ``(224, H, W)``, 1 = defective detector pixel (one column in a few SWIR bands), 255 on the
+    background. ``QUALITY_TESTFLAGS``: ``(H, W)`` zeros (nominal quality).
+    """
     rng = np.random.default_rng(seed + 7)
     yy, xx = np.mgrid[0:height, 0:width]
     cy, cx = height * rng.uniform(0.3, 0.45), width * rng.uniform(0.5, 0.65)
@@ -120,16 +166,20 @@ def quality_layers(height: int, width: int, seed: int = 0) -> dict[str, np.ndarr
     shadow = (((yy - cy - 4) ** 2 + (xx - cx + 3) ** 2) <= r**2) & ~cloud
     haze = (d2 <= (1.8 * r) ** 2) & ~cloud & ~shadow
     snow = (yy >= height - 6) & (yy < height - 2) & (xx >= 8) & (xx < 13)
-    cirrus = (yy >= 2) & (yy < 5) & (xx >= 10)
+    cirrus = np.where((yy >= 2) & (yy < 5) & (xx >= 10), yy - 1, 0)  # rows 2, 3, 4: thin, medium, thick
     corner = (yy + xx) < 6
-    classes = np.where(corner, 0, np.where(cloud, 3, 1)).astype(np.uint8)
+    water = (xx < 3) & (yy >= 10) & (yy < 16)
+    classes = np.where(corner, 3, np.where(water, 2, 1))
+    pixelmask = np.zeros((N_BANDS, height, width), dtype=np.uint8)
+    pixelmask[detector_bands(seed)[1][-4:] - 1, :, 7] = 1
+    pixelmask[:, corner] = 255
     out = {
         "CLOUD": cloud,
         "CLOUDSHADOW": shadow,
         "HAZE": haze,
         "SNOW": snow,
         "CIRRUS": cirrus,
-        "PIXELMASK": corner,
+        "PIXELMASK": pixelmask,
         "QUALITY_CLASSES": classes,
         "QUALITY_TESTFLAGS": np.zeros((height, width)),
     }
@@ -141,18 +191,23 @@ def _transform(seed: int) -> tuple[float, float]:
     return 399960.0 + 30.0 * int(rng.integers(0, 1000)), 5800020.0 - 30.0 * int(rng.integers(0, 1000))
 
 
-def _write_tif(path: Path, data: np.ndarray, *, nodata: float | None, x0: float, y0: float) -> None:
+def _write_raster(path: Path, data: np.ndarray, *, nodata: float | None, x0: float, y0: float) -> None:
+    """Write ``data`` (``(C, H, W)`` or ``(H, W)``) georeferenced on the product grid.
+
+    GeoTIFF, or lossless JPEG2000 when ``path`` ends ``.JP2``/``.JPEG2000`` (any case).
+    """
     data = data if data.ndim == 3 else data[None]
+    jp2 = path.name.upper().endswith((".JP2", ".JPEG2000"))
     profile = {
-        "driver": "GTiff",
+        "driver": "JP2OpenJPEG" if jp2 else "GTiff",
         "width": data.shape[2],
         "height": data.shape[1],
         "count": data.shape[0],
         "dtype": data.dtype.name,
         "crs": f"EPSG:{EPSG}",
         "transform": from_origin(x0, y0, PIXEL, PIXEL),
-        "interleave": "band",
     }
+    profile.update({"quality": 100, "reversible": "YES"} if jp2 else {"interleave": "band"})
     if nodata is not None:
         profile["nodata"] = nodata
     with rasterio.open(path, "w", **profile) as dst:
@@ -166,36 +221,87 @@ def _sub(parent: ET.Element, tag: str, text: object | None = None, **attrib: str
     return el
 
 
+def _corners(parent: ET.Element, tag: str, values: Sequence[float]) -> None:
+    """``<tag>`` with ``upper_left``/``upper_right``/``lower_left``/``lower_right``/``center`` children."""
+    el = _sub(parent, tag)
+    for name, v in zip(("upper_left", "upper_right", "lower_left", "lower_right", "center"), values):
+        _sub(el, name, v)
+
+
+def band_statistics(raw: np.ndarray, gain: np.ndarray, offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(mean, std)`` per band, ``(C,)`` each, of the reflectance of the pixels that hold data.
+
+    A band with no data anywhere gets mean -1000000 and std 0, the marker real products carry
+    in ``product/bandStatistics``.
+    """
+    mean = np.full(raw.shape[0], -1000000.0)
+    std = np.zeros(raw.shape[0])
+    for i, band in enumerate(raw):
+        vals = band[band != NODATA].astype(np.float64) * gain[i] + offset[i]
+        if vals.size:
+            mean[i], std[i] = vals.mean(), vals.std()
+    return mean, std
+
+
 def metadata_xml(
     *,
     wavelength: np.ndarray,
     fwhm: np.ndarray,
     gain: np.ndarray,
     offset: np.ndarray,
+    vnir_bands: np.ndarray,
+    swir_bands: np.ndarray,
+    band_mean: np.ndarray,
+    band_std: np.ndarray,
     height: int,
     width: int,
-    x0: float,
-    y0: float,
+    files: Sequence[tuple[str, int]],
+    spectral_name: str,
+    product_format: str = "GeoTIFF+Metadata",
 ) -> bytes:
-    """The METADATA.XML text: real element names, ``bandCharacterisation`` per band."""
+    """The METADATA.XML text, with the real element names and nesting.
+
+    ``level_X`` holds ``metadata`` (schema, file name), ``processing`` (``productFormat``
+    such as ``GeoTIFF+Metadata``/``BSQ+Metadata``), ``base`` (level, format, times, footprint),
+    ``specific`` (``bandCharacterisation/bandID[@number]`` with ``wavelengthCenterOfBand``,
+    ``FWHMOfBand`` in nm, ``GainOfBand``, ``OffsetOfBand``; per-detector
+    ``expectedChannelsList``; ortho scene size; sun and view angles) and ``product``
+    (``image/merge``, ``productFileInformation/file[@number]``, ``ortho``,
+    ``bandStatistics/bandID[@number]``). ``files``: ``(name, size in kB)`` of the other parts.
+    """
     root = ET.Element("level_X")
     root.set("xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance")
     root.set("xsi:noNamespaceSchemaLocation", "L2A_Metadata.xsd")
     md = _sub(root, "metadata")
     schema = _sub(md, "schema")
     _sub(schema, "processingLevel", "L2A")
-    _sub(schema, "version", "01.03.03")
+    _sub(schema, "versionSchema", "01.05.00")
     _sub(md, "name", f"{PRODUCT}-METADATA.XML")
     _sub(md, "comment", "Synthetic test product written by tests/data/enmap_l2a/make.py")
     proc = _sub(root, "processing")
-    _sub(proc, "version", "01.03.03")
     _sub(proc, "terrainCorrection", "Yes")
     _sub(proc, "ozoneValue", "308")
+    _sub(proc, "season", "summer")
+    _sub(proc, "productFormat", product_format)
+    _sub(proc, "mapProjection", "UTM_Zone_of_Scene_Center")
+    _sub(proc, "correctionType", "Land_Mode")
     base = _sub(root, "base")
     _sub(base, "format", "ENMAP_L2A")
     _sub(base, "level", "L2A")
-    _sub(base, "revision", "1")
+    _sub(base, "revision", "01.05.03")
+    _sub(base, "archivedVersion", "01.05.03")
+    times = _sub(base, "temporalCoverage")
+    _sub(times, "startTime", "2022-11-03T16:24:38.123456Z")
+    _sub(times, "stopTime", "2022-11-03T16:24:42.654321Z")
+    poly = _sub(_sub(base, "spatialCoverage"), "boundingPolygon")
+    for frame, lat, lon in (("upper_left", 52.41, 13.01), ("upper_right", 52.39, 13.42), ("lower_right", 52.14, 13.39),
+                            ("lower_left", 52.16, 12.98), ("upper_left", 52.41, 13.01)):
+        point = _sub(poly, "point")
+        _sub(point, "frame", frame)
+        _sub(point, "latitude", lat)
+        _sub(point, "longitude", lon)
     spec = _sub(root, "specific")
+    _sub(spec, "code", "L2A")
     bc = _sub(spec, "bandCharacterisation")
     for i in range(wavelength.size):
         b = _sub(bc, "bandID", number=str(i + 1))
@@ -203,22 +309,52 @@ def metadata_xml(
         _sub(b, "FWHMOfBand", f"{fwhm[i]:.3f}")
         _sub(b, "GainOfBand", repr(float(gain[i])))
         _sub(b, "OffsetOfBand", repr(float(offset[i])))
+    for tag, numbers in (("vnirProductQuality", vnir_bands), ("swirProductQuality", swir_bands)):
+        q = _sub(spec, tag)
+        _sub(q, "numChannelsExpected", len(numbers))
+        _sub(q, "expectedChannelsList", ",".join(str(int(n)) for n in numbers))
+    _sub(spec, "widthOfOrthoScene", width)
+    _sub(spec, "heightOfOrthoScene", height)
+    _sub(spec, "pixelSizeOfOrthoScene", int(PIXEL))
+    _corners(spec, "sunElevationAngle", (24.1, 24.3, 24.5, 24.7, 24.4))
+    _corners(spec, "sunAzimuthAngle", (170.2, 170.9, 170.1, 170.8, 170.5))
+    _corners(spec, "acrossOffNadirAngle", (-3.1, -2.4, -3.0, -2.3, -2.7))
+    _corners(spec, "alongOffNadirAngle", (-0.2, -0.2, -0.3, -0.3, -0.25))
+    _corners(spec, "sceneAzimuthAngle", (14.3, 14.3, 14.2, 14.2, 14.25))
     product = _sub(root, "product")
-    image = _sub(product, "image")
-    merge = _sub(image, "merge")
-    _sub(merge, "name", f"{PRODUCT}-SPECTRAL_IMAGE.TIF")
+    merge = _sub(_sub(product, "image"), "merge")
     _sub(merge, "channels", wavelength.size)
+    _sub(merge, "name", spectral_name)
+    _sub(merge, "format", "binary")
     dim = _sub(merge, "dimension")
     _sub(dim, "columns", width)
     _sub(dim, "rows", height)
-    _sub(merge, "dataType", "INT16")
-    _sub(merge, "noDataValue", NODATA)
+    info = _sub(product, "productFileInformation")
+    for k, (name, size) in enumerate(files):
+        f = _sub(info, "file", number=str(k))
+        _sub(f, "name", name)
+        _sub(f, "size", size, unit="Kbyte")
+        _sub(f, "version", "01.05.03")
+        _sub(f, "format", "xml" if name.upper().endswith(".XML") else "binary")
     ortho = _sub(product, "ortho")
     _sub(ortho, "projection", f"UTM_Zone{EPSG - 32600}_North")
     _sub(ortho, "resolution", int(PIXEL))
-    ul = _sub(ortho, "upperLeftCorner")
-    _sub(ul, "easting", x0)
-    _sub(ul, "northing", y0)
+    _sub(ortho, "resampling", "Cubic Convolution")
+    stats = _sub(product, "bandStatistics")
+    for i in range(wavelength.size):
+        b = _sub(stats, "bandID", number=str(i + 1))
+        _sub(b, "wavelength", f"{wavelength[i]:.3f}")
+        _sub(b, "mean", f"{band_mean[i]:.6g}")
+        _sub(b, "stdDeviation", f"{band_std[i]:.6g}")
+    ET.indent(root)
+    return ET.tostring(root, encoding="UTF-8", xml_declaration=True)
+
+
+def history_xml() -> bytes:
+    """A short ``HISTORY.XML`` (processing steps), present in every real product and never read."""
+    root = ET.Element("history")
+    for step in ("ENMAP.HSI.L0", "ENMAP.HSI.L1B", "ENMAP.HSI.L1C", "ENMAP.HSI.L2A", "ENMAP.HSI.Output"):
+        _sub(_sub(root, "processor"), "name", step)
     ET.indent(root)
     return ET.tostring(root, encoding="UTF-8", xml_declaration=True)
 
@@ -245,8 +381,10 @@ def make(
         zip_layout: ``"folder"`` (the zip holds the product folder, as delivered) or
             ``"flat"`` (the files sit at the top of the zip).
         gain, offset: per-band (or one) value written to ``GainOfBand``/``OffsetOfBand``.
-        raster_ending: how the SPECTRAL_IMAGE and QL_QUALITY_* names end: ``".TIF"``, or
-            ``"_COG.tiff"``/``"_COG.TIF"`` as in products delivered as Cloud-Optimized GeoTIFF.
+        raster_ending: how every raster name ends: ``".TIF"``, ``"_COG.tiff"``/``"_COG.TIF"``
+            as in products delivered as Cloud-Optimized GeoTIFF, ``".GEOTIFF"`` (the early
+            products' spelling), or ``".JP2"``/``".JPEG2000"`` for a product ordered in JPEG2000
+            (rasters written as lossless JPEG2000).
 
     Returns:
         The product folder, or the zip when ``zip_it``.
@@ -260,16 +398,26 @@ def make(
     offsets = np.broadcast_to(np.asarray(offset, dtype=np.float64), (N_BANDS,))
     x0, y0 = _transform(seed)
     raw = spectral_raw(height, width, seed)
-    _write_tif(folder / f"{PRODUCT}-SPECTRAL_IMAGE{raster_ending}", raw, nodata=NODATA, x0=x0, y0=y0)
+    spectral_name = f"{PRODUCT}-SPECTRAL_IMAGE{raster_ending}"
+    _write_raster(folder / spectral_name, raw, nodata=NODATA, x0=x0, y0=y0)
     for name, layer in quality_layers(height, width, seed).items():
-        prefix, ending = ("QL_QUALITY_", raster_ending) if name in QUALITY_LAYERS else ("QL_", ".TIF")
-        _write_tif(folder / f"{PRODUCT}-{prefix}{name}{ending}", layer, nodata=None, x0=x0, y0=y0)
+        prefix = "QL_QUALITY_" if name in QUALITY_LAYERS else "QL_"
+        _write_raster(folder / f"{PRODUCT}-{prefix}{name}{raster_ending}", layer, nodata=None, x0=x0, y0=y0)
     refl = np.clip(raw[[30, 20, 10]], 0, 3000).astype(np.float64)
-    _write_tif(folder / f"{PRODUCT}-QL_VNIR.TIF", (refl / 3000 * 255).astype(np.uint8), nodata=None, x0=x0, y0=y0)
+    _write_raster(folder / f"{PRODUCT}-QL_VNIR{raster_ending}", (refl / 3000 * 255).astype(np.uint8), nodata=None,
+                  x0=x0, y0=y0)
     swir = np.clip(raw[[200, 150, 100]], 0, 5000).astype(np.float64)
-    _write_tif(folder / f"{PRODUCT}-QL_SWIR.TIF", (swir / 5000 * 255).astype(np.uint8), nodata=None, x0=x0, y0=y0)
+    _write_raster(folder / f"{PRODUCT}-QL_SWIR{raster_ending}", (swir / 5000 * 255).astype(np.uint8), nodata=None,
+                  x0=x0, y0=y0)
+    (folder / f"{PRODUCT}-HISTORY.XML").write_bytes(history_xml())
+    files = [(f.name, max(1, f.stat().st_size // 1024)) for f in sorted(folder.iterdir())]
+    files.append((f"{PRODUCT}-METADATA.XML", 0))
+    mean, std = band_statistics(raw, gains, offsets)
+    vnir, swir_bands = detector_bands(seed)
     xml = metadata_xml(
-        wavelength=wl, fwhm=fw, gain=gains, offset=offsets, height=height, width=width, x0=x0, y0=y0
+        wavelength=wl, fwhm=fw, gain=gains, offset=offsets, vnir_bands=vnir, swir_bands=swir_bands,
+        band_mean=mean, band_std=std, height=height, width=width, files=files, spectral_name=spectral_name,
+        product_format=PRODUCT_FORMATS.get(raster_ending.upper().rsplit(".", 1)[-1], "GeoTIFF+Metadata"),
     )
     (folder / f"{PRODUCT}-METADATA.XML").write_bytes(xml)
     if not zip_it:
