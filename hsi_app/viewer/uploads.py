@@ -290,11 +290,11 @@ def _head(path: Path) -> bytes:
         return fh.read(520)
 
 
-def _gdal_size(gdal_path: str) -> tuple[int, str]:
+def _gdal_size(gdal_path: str, driver: str = TIFF_ONLY) -> tuple[int, str]:
     import rasterio
 
     try:
-        with rasterio.open(gdal_path, driver=TIFF_ONLY) as ds:
+        with rasterio.open(gdal_path, driver=driver) as ds:
             itemsize = max(np.dtype(d).itemsize for d in ds.dtypes)
             h, w, c = int(ds.height), int(ds.width), int(ds.count)
             dtype = ds.dtypes[0]
@@ -305,13 +305,15 @@ def _gdal_size(gdal_path: str) -> tuple[int, str]:
 
 
 def _enmap_size(path: Path) -> tuple[int, str]:
-    from hsi_app.io.enmap import SPECTRAL_SUFFIX
+    """Declared size of a zipped product's SPECTRAL_IMAGE in whichever format it was ordered (GeoTIFF, COG,
+    ENVI, JPEG2000), read through the one GDAL driver of that format."""
+    from hsi_app.io.enmap_product import find_product, gdal_driver
 
-    with zipfile.ZipFile(path) as zf:
-        names = [n for n in zf.namelist() if n.upper().endswith((SPECTRAL_SUFFIX, SPECTRAL_SUFFIX + "F"))]
-    if len(names) != 1:
-        raise UploadError("the zip is not one EnMAP L2A product (one *-SPECTRAL_IMAGE.TIF); zip one product")
-    return _gdal_size(f"/vsizip/{path.resolve().as_posix()}/{names[0]}")
+    try:
+        prod = find_product(path)
+    except (HSIError, OSError) as err:
+        raise UploadError("the zip is not one EnMAP L2A product (one *-SPECTRAL_IMAGE.TIF); zip one product") from err
+    return _gdal_size(prod.gdal(prod.spectral), gdal_driver(prod.spectral))
 
 
 def _envi_size(header: Path) -> tuple[int, str]:

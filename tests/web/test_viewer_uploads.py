@@ -87,6 +87,19 @@ def test_zipped_enmap_product_is_read_in_place(tmp_path: Path, load_fixture) -> 
     assert open_cube(staged).hsi.shape == open_cube(product_zip).hsi.shape
 
 
+@pytest.mark.parametrize("ending", ["_COG.TIF", ".GEOTIFF", ".JP2"])
+def test_zipped_enmap_product_in_another_ordered_format_is_staged(tmp_path: Path, load_fixture, ending: str) -> None:  # noqa: ANN001
+    """COG, .GEOTIFF and JPEG2000 orders zip as the GeoTIFF one does; their declared size is the spectral image's."""
+    from hsi_app.viewer.uploads import declared_size
+
+    fx = load_fixture("enmap_l2a")
+    product_zip = fx.make(tmp_path, height=12, width=16, zip_it=True, raster_ending=ending)
+    nbytes, what = declared_size(product_zip)
+    assert nbytes == 224 * 12 * 16 * 2 and what == "12 x 16 px x 224 bands of int16"
+    staged = stage_upload(product_zip, tmp_path / "work", 50 * MB)
+    assert open_cube(staged).hsi.shape == (224, 12, 16)
+
+
 @pytest.mark.parametrize("name", ["../evil.hdr", "/abs/evil.hdr", "a/../../evil.hdr", "C:/evil.hdr", "..\\evil.hdr"])
 def test_path_traversal_members_are_refused(tmp_path: Path, name: str) -> None:
     z = _zip(tmp_path / "bad.zip", {name: b"ENVI\n", "ok.img": b"\0" * 8})
