@@ -19,7 +19,7 @@ same tensors, so one set of model parameters serves both devices.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import torch
 import torch.nn.functional as F
@@ -189,59 +189,24 @@ def linear_recurrence_parallel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor
     return _LinearRecurrence.apply(a, b)
 
 
-def selective_scan_parallel(
-    u: torch.Tensor,
-    delta: torch.Tensor,
-    A: torch.Tensor,
-    B: torch.Tensor,
-    C: torch.Tensor,
-    D: torch.Tensor | None = None,
-    z: torch.Tensor | None = None,
-    delta_bias: torch.Tensor | None = None,
-    delta_softplus: bool = False,
-) -> torch.Tensor:
-    """Pure-PyTorch selective scan (parallel over the sequence).
+def linear_recurrence_sequential(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """All states of ``h_t = a_t * h_{t-1} + b_t`` (``h_{-1} = 0``), one time step per iteration.
+
+    The slow reference :func:`linear_recurrence_parallel` is tested against.
 
     Args:
-        u: ``(b, d, T)`` inputs.
-        delta: ``(b, d, T)`` step sizes (before bias/softplus).
-        A: ``(d, n)`` state matrix (negative for a stable system).
-        B: ``(b, n, T)`` input projections.
-        C: ``(b, n, T)`` output projections.
-        D: ``(d,)`` skip weights, or None.
-        z: ``(b, d, T)`` gate, or None.
-        delta_bias: ``(d,)`` added to ``delta``, or None.
-        delta_softplus: apply softplus to ``delta``.
+        a: ``(T, ...)`` decays (time-major).
+        b: ``(T, ...)`` inputs.
 
     Returns:
-        ``(b, d, T)`` outputs ``y``.
+        ``(T, ...)`` states ``h``.
     """
-    a, b = _discretise(u, delta, A, B, delta_bias, delta_softplus)
-    return _readout(linear_recurrence_parallel(a, b), u, C, D, z)
-
-
-def selective_scan_ref(
-    u: torch.Tensor,
-    delta: torch.Tensor,
-    A: torch.Tensor,
-    B: torch.Tensor,
-    C: torch.Tensor,
-    D: torch.Tensor | None = None,
-    z: torch.Tensor | None = None,
-    delta_bias: torch.Tensor | None = None,
-    delta_softplus: bool = False,
-) -> torch.Tensor:
-    """Sequential reference of :func:`selective_scan_parallel` (one time step per iteration).
-
-    Same arguments and result; slow, for tests.
-    """
-    a, b = _discretise(u, delta, A, B, delta_bias, delta_softplus)
     h = torch.zeros_like(b[0])
     states = []
-    for t in range(u.shape[-1]):
+    for t in range(a.shape[0]):
         h = a[t] * h + b[t]
         states.append(h)
-    return _readout(torch.stack(states), u, C, D, z)
+    return torch.stack(states)
 
 
 def selective_scan(
@@ -256,15 +221,45 @@ def selective_scan(
     delta_softplus: bool = False,
     *,
     use_cuda_kernel: bool = True,
+    recurrence: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = linear_recurrence_parallel,
 ) -> torch.Tensor:
-    """Selective scan on the best available path (arguments as :func:`selective_scan_parallel`).
+    """Selective scan on the best available path.
 
     CUDA tensors go through ``mamba_ssm.selective_scan_fn`` when it is importable (and
     ``use_cuda_kernel``), their dtypes made the kernel's (:func:`kernel_arguments`);
-    everything else (CPU, float64) through :func:`selective_scan_parallel`.
+    everything else (CPU, float64) through the portable pure-PyTorch scan, whose states
+    ``recurrence`` computes.
+
+    Args:
+        u: ``(b, d, T)`` inputs.
+        delta: ``(b, d, T)`` step sizes (before bias/softplus).
+        A: ``(d, n)`` state matrix (negative for a stable system).
+        B: ``(b, n, T)`` input projections.
+        C: ``(b, n, T)`` output projections.
+        D: ``(d,)`` skip weights, or None.
+        z: ``(b, d, T)`` gate, or None.
+        delta_bias: ``(d,)`` added to ``delta``, or None.
+        delta_softplus: apply softplus to ``delta``.
+        use_cuda_kernel: allow ``mamba_ssm``'s kernel for CUDA tensors.
+        recurrence: the portable path's state recurrence, ``(a, b) (T, b, d, n) -> h (T, b, d, n)``:
+            :func:`linear_recurrence_parallel` (parallel over the sequence) or
+            :func:`linear_recurrence_sequential` (the step-by-step reference).
+
+    Returns:
+        ``(b, d, T)`` outputs ``y``.
     """
     fn = _cuda_scan_fn() if use_cuda_kernel and u.is_cuda else None
     args = kernel_arguments(u, delta, A, B, C, D, z, delta_bias) if fn is not None else None
     if fn is not None and args is not None:
         return fn(*args, delta_softplus)
-    return selective_scan_parallel(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
+    a, b = _discretise(u, delta, A, B, delta_bias, delta_softplus)
+    return _readout(recurrence(a, b), u, C, D, z)
+
+
+#: Pure-PyTorch selective scan, parallel over the sequence, on any device (arguments as
+#: :func:`selective_scan`).
+selective_scan_parallel = partial(selective_scan, use_cuda_kernel=False)
+
+#: Sequential reference of :func:`selective_scan_parallel` (one time step per iteration);
+#: same arguments and result, slow, for tests.
+selective_scan_ref = partial(selective_scan, use_cuda_kernel=False, recurrence=linear_recurrence_sequential)
