@@ -21,6 +21,7 @@ fixed data, so predictions are reproduced exactly.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypedDict, Unpack
 
 import numpy as np
 
@@ -50,6 +51,15 @@ STATE_KEYS = (
     "gamma",
     "num_classes",
 )
+
+
+class FitOptions(TypedDict, total=False):
+    """Keyword options of :meth:`SVMBaseline.fit`, passed on to :meth:`SVMBaseline.fit_spectra`."""
+
+    seed: int
+    grid: bool
+    num_classes: int | None
+    n_jobs: int | None
 
 
 def _stratified_subsample(y: np.ndarray, limit: int, seed: int) -> np.ndarray:
@@ -94,25 +104,13 @@ class SVMBaseline:
         self._svc = None
 
     # ------------------------------------------------------------------ fitting
-    def fit(
-        self,
-        image: np.ndarray,
-        train: np.ndarray,
-        *,
-        seed: int = 0,
-        grid: bool = True,
-        num_classes: int | None = None,
-        n_jobs: int | None = None,
-    ) -> SVMBaseline:
+    def fit(self, image: np.ndarray, train: np.ndarray, **options: Unpack[FitOptions]) -> SVMBaseline:
         """Fit on the labelled pixels of one scene.
 
         Args:
             image: (C, H, W) float spectra.
             train: (H, W) int training labels, 0 elsewhere.
-            seed: seed of the cross-validation folds.
-            grid: run the C/gamma grid search (else :data:`DEFAULT_C`, :data:`DEFAULT_GAMMA`).
-            num_classes: K (default: the largest training label).
-            n_jobs: parallel jobs for the grid search (scikit-learn convention).
+            **options: ``seed``, ``grid``, ``num_classes``, ``n_jobs``, as in :meth:`fit_spectra`.
 
         Returns:
             ``self``.
@@ -130,9 +128,7 @@ class SVMBaseline:
             )
         where = lab > 0
         spectra = img[:, where].T
-        return self.fit_spectra(
-            spectra, lab[where], seed=seed, grid=grid, num_classes=num_classes, n_jobs=n_jobs
-        )
+        return self.fit_spectra(spectra, lab[where], **options)
 
     def fit_spectra(
         self,
@@ -149,7 +145,13 @@ class SVMBaseline:
         Args:
             spectra: (N, C) float raw spectra.
             labels: (N,) int labels in 1..K.
-            seed, grid, num_classes, n_jobs: as in :meth:`fit`.
+            seed: seed of the cross-validation folds.
+            grid: run the C/gamma grid search (else :data:`DEFAULT_C`, :data:`DEFAULT_GAMMA`).
+            num_classes: K (default: the largest training label).
+            n_jobs: parallel jobs for the grid search (scikit-learn convention).
+
+        Returns:
+            ``self``.
         """
         x = np.asarray(spectra, dtype=np.float64)
         y = np.asarray(labels).astype(np.int32)
