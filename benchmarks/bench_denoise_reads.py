@@ -22,22 +22,10 @@ import sys
 import time
 from pathlib import Path
 
-RUN = Path(__file__).resolve().parents[1] / "models" / "indian_pines_hsdt_subspace_g50"
-
-
-def _old_read(cube, r, c, h, w):  # noqa: ANN001, ANN202
-    """``_read`` before session 51: data and valid mask computed together (whole storage chunks)."""
-    import numpy as np
-
-    win = cube.hsi.window(r, c, h, w).compute()
-    block = np.asarray(win.values, dtype=np.float32)
-    nodata = cube.hsi.nodata
-    if nodata is not None:
-        block[block == np.float32(nodata)] = np.nan
-    good = ~np.asarray(win.coords["bad_band"].values, dtype=bool)
-    valid = np.asarray(win.hsi.valid.values, dtype=bool)
-    block[:, ~valid & np.isfinite(block[good]).all(axis=0)] = np.nan
-    return block
+ROOT = Path(__file__).resolve().parents[1]
+RUN = ROOT / "models" / "indian_pines_hsdt_subspace_g50"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # tests/denoise_old_read.py: the old reading, shared with its test
 
 
 def child(path: str, code: str, window: int, run: Path) -> dict:
@@ -47,6 +35,7 @@ def child(path: str, code: str, window: int, run: Path) -> dict:
     import hsi_app.tasks.denoise_scene as ds
     from hsi_app.io import open_cube
     from hsi_app.tasks.denoising import Denoiser
+    from tests.denoise_old_read import old_read
 
     counted = {"values": 0, "reads": 0, "read_s": 0.0}
     real_getitem = rio_io.RasterioArrayWrapper._getitem
@@ -58,7 +47,7 @@ def child(path: str, code: str, window: int, run: Path) -> dict:
         return out
 
     rio_io.RasterioArrayWrapper._getitem = getitem
-    read = _old_read if code == "old" else ds._read
+    read = old_read if code == "old" else ds._read
 
     def timed(*args):  # noqa: ANN002, ANN202
         t = time.perf_counter()

@@ -24,6 +24,7 @@ from hsi_app.io import open_cube
 from hsi_app.io.cube import Cube
 from hsi_app.tasks.denoise_scene import denoise_cube, scene_baselines
 from hsi_app.tasks.denoising import Denoiser
+from tests.denoise_old_read import old_read
 from tests.tasks.test_denoising import WL, smooth_cube, untrained_run
 from tests.rasterio_reads import pixels_read
 
@@ -56,19 +57,6 @@ def _scene(h: int = 100, w: int = 110, *, holes: bool = True) -> np.ndarray:
     return data
 
 
-def _old_read(cube: Cube, r: int, c: int, h: int, w: int) -> np.ndarray:
-    """``_read`` as it was: the window's data and valid mask computed together (whole chunks)."""
-    win = cube.hsi.window(r, c, h, w).compute()
-    block = np.asarray(win.values, dtype=np.float32)
-    nodata = cube.hsi.nodata
-    if nodata is not None:
-        block[block == np.float32(nodata)] = np.nan
-    good = ~np.asarray(win.coords["bad_band"].values, dtype=bool)
-    valid = np.asarray(win.hsi.valid.values, dtype=bool)
-    block[:, ~valid & np.isfinite(block[good]).all(axis=0)] = np.nan
-    return block
-
-
 def _denoise(den: Denoiser, cube: Cube, reference: Cube, out: Path, **kw: object) -> dict:
     """Windows across chunk edges (50 px + a 24 px halo, 32-px chunks), seeded noise, filled no-data, scored."""
     res = denoise_cube(den, cube, out, window=50, reference=reference, noise="gaussian:30", seed=2, fill_nan=True,
@@ -94,7 +82,7 @@ def test_denoise_output_is_bit_identical_to_the_old_reading(tmp_path: Path, monk
     new, new_m = _run(Denoiser.load(untrained_run(tmp_path / "a", model=model), device="cpu"), src, ref,
                       tmp_path / "new.tif", **kw)
     with monkeypatch.context() as m:
-        m.setattr(ds, "_read", _old_read)
+        m.setattr(ds, "_read", old_read)
         old, old_m = _run(Denoiser.load(untrained_run(tmp_path / "b", model=model), device="cpu"), src, ref,
                           tmp_path / "old.tif", **kw)
     assert np.isnan(new).any()  # the no-data entries stay NaN
@@ -122,7 +110,7 @@ def test_denoise_windows_read_only_their_own_pixels(tmp_path: Path, monkeypatch:
         _denoise(den, cube, reference, tmp_path / "o.tif")
     assert len(asked) > 10 and sum(seen) == sum(asked), (sum(seen), sum(asked))
     with monkeypatch.context() as m, pixels_read(monkeypatch) as seen_old:  # the old reading, for the record
-        m.setattr(ds, "_read", _old_read)
+        m.setattr(ds, "_read", old_read)
         _denoise(den, cube, reference, tmp_path / "p.tif")
     assert sum(seen_old) > 1.5 * sum(seen), (sum(seen_old), sum(seen))
 
