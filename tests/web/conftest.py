@@ -10,6 +10,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -149,3 +150,47 @@ def envi_session(envi_scene: Path):  # noqa: ANN201
     viewer.open_scene(s, envi_scene.name)
     yield s
     s.close()
+
+
+@pytest.fixture()
+def learned_detector_scene(tmp_path: Path, load_fixture) -> Iterator[Callable[..., tuple[Any, list[str]]]]:  # noqa: ANN001
+    """``open(name, band_step=1)``: ``(session, class names)``, a viewer session on ``tmp_path`` with ``name`` open.
+
+    Its ``runs/det`` is a ``test_point_detector`` trained briefly (1 epoch, 2 steps) on the speclib fixture's
+    library, whose names are the class names; ``scenes/<name>`` is the fixture's background scene 2, every
+    ``band_step``-th band (default: all), as a float32 GeoTIFF with per-band wavelengths. Closed after the test.
+    """
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from hsi_app import viewer
+    from hsi_app.io.spectral_library import read_library
+    from hsi_app.tasks.train_detector import DetectTrainOptions, train_detector
+
+    speclib = load_fixture("speclib")
+    sessions = []
+
+    def open_scene(name: str, band_step: int = 1) -> tuple[viewer.ViewerSession, list[str]]:
+        lib = read_library(speclib.write_csv(tmp_path / "lib.csv"))
+        opts = DetectTrainOptions(model="test_point_detector", epochs=1, steps_per_epoch=2, batch=2, n_test_scenes=1,
+                                  progress=False)
+        train_detector(speclib.background(1), lib.resample(speclib.WAVELENGTHS), lib.names, tmp_path / "runs" / "det",
+                       opts, wavelengths=speclib.WAVELENGTHS, fwhm=np.full(speclib.BANDS, np.nan),
+                       band_indices=np.arange(speclib.BANDS), source_bands=speclib.BANDS, data="fixture")
+        keep = np.arange(0, speclib.BANDS, band_step)
+        scene = speclib.background(2)[keep]
+        (tmp_path / "scenes").mkdir()
+        with rasterio.open(tmp_path / "scenes" / name, "w", driver="GTiff", height=scene.shape[1],
+                           width=scene.shape[2], count=keep.size, dtype="float32", crs="EPSG:32633",
+                           transform=from_origin(500000.0, 4100000.0, 30.0, 30.0)) as ds:
+            ds.write(scene.astype(np.float32))
+            for i, wl in enumerate(speclib.WAVELENGTHS[keep]):
+                ds.update_tags(i + 1, wavelength=f"{wl:.2f}", wavelength_units="nm")
+        s = viewer.ViewerSession(config=viewer.ViewerConfig(scenes_dir=tmp_path / "scenes", runs_dir=tmp_path / "runs"))
+        sessions.append(s)
+        viewer.open_scene(s, name)
+        return s, list(lib.names)
+
+    yield open_scene
+    for s in sessions:
+        s.close()

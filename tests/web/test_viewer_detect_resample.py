@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from types import ModuleType
-
-import numpy as np
 import pytest
 import rasterio
-from rasterio.transform import from_origin
 
 from hsi_app import viewer
 from hsi_app.errors import BandMismatchError
@@ -17,30 +12,9 @@ from hsi_app.viewer.messages import DETECT_RESAMPLE_LABEL, RESAMPLE_LABEL, in_vi
 
 
 @pytest.fixture()
-def learned_session(tmp_path: Path, load_fixture) -> viewer.ViewerSession:  # noqa: ANN001
-    from hsi_app.io.spectral_library import read_library
-    from hsi_app.tasks.train_detector import DetectTrainOptions, train_detector
-
-    speclib: ModuleType = load_fixture("speclib")
-    lib = read_library(speclib.write_csv(tmp_path / "lib.csv"))
-    opts = DetectTrainOptions(model="test_point_detector", epochs=1, steps_per_epoch=2, batch=2, n_test_scenes=1,
-                              progress=False)
-    train_detector(speclib.background(1), lib.resample(speclib.WAVELENGTHS), lib.names, tmp_path / "runs" / "det",
-                   opts, wavelengths=speclib.WAVELENGTHS, fwhm=np.full(speclib.BANDS, np.nan),
-                   band_indices=np.arange(speclib.BANDS), source_bands=speclib.BANDS, data="fixture")
-    keep = np.arange(0, speclib.BANDS, 2)  # another sensor: every other band
-    scene = speclib.background(2)[keep]
-    (tmp_path / "scenes").mkdir()
-    with rasterio.open(tmp_path / "scenes" / "half.tif", "w", driver="GTiff", height=scene.shape[1],
-                       width=scene.shape[2], count=keep.size, dtype="float32", crs="EPSG:32633",
-                       transform=from_origin(500000.0, 4100000.0, 30.0, 30.0)) as ds:
-        ds.write(scene)
-        for i, wl in enumerate(speclib.WAVELENGTHS[keep]):
-            ds.update_tags(i + 1, wavelength=f"{wl:.2f}", wavelength_units="nm")
-    s = viewer.ViewerSession(config=viewer.ViewerConfig(scenes_dir=tmp_path / "scenes", runs_dir=tmp_path / "runs"))
-    viewer.open_scene(s, "half.tif")
-    yield s
-    s.close()
+def learned_session(learned_detector_scene) -> viewer.ViewerSession:  # noqa: ANN001
+    """The learned detector's session with ``half.tif`` open: another sensor, every other band of the run's."""
+    return learned_detector_scene("half.tif", band_step=2)[0]
 
 
 @pytest.mark.filterwarnings("ignore:.*beyond the cube.s range")

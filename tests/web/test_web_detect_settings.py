@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import pytest
 import rasterio
-from rasterio.transform import from_origin
 
 from hsi_app import viewer
 from hsi_app.viewer import detect as vdetect
@@ -92,35 +91,13 @@ def test_percentile_threshold_keeps_peaks_in_the_top_of_the_scores_as_the_slider
     assert f"({m['threshold']:.4g})" in out[2]  # the status line shows the raw score, as the slider's info says
 
 
-def test_learned_metrics_record_the_run(tmp_path: Path, load_fixture) -> None:  # noqa: ANN001
-    from hsi_app.io.spectral_library import read_library
-    from hsi_app.tasks.train_detector import DetectTrainOptions, train_detector
-
-    speclib = load_fixture("speclib")
-    lib = read_library(speclib.write_csv(tmp_path / "lib.csv"))
-    opts = DetectTrainOptions(model="test_point_detector", epochs=1, steps_per_epoch=2, batch=2, n_test_scenes=1,
-                              progress=False)
-    train_detector(speclib.background(1), lib.resample(speclib.WAVELENGTHS), lib.names, tmp_path / "runs" / "det",
-                   opts, wavelengths=speclib.WAVELENGTHS, fwhm=np.full(speclib.BANDS, np.nan),
-                   band_indices=np.arange(speclib.BANDS), source_bands=speclib.BANDS, data="fixture")
-    scene = speclib.background(2)
-    (tmp_path / "scenes").mkdir()
-    with rasterio.open(tmp_path / "scenes" / "full.tif", "w", driver="GTiff", height=scene.shape[1],
-                       width=scene.shape[2], count=scene.shape[0], dtype="float32", crs="EPSG:32633",
-                       transform=from_origin(500000.0, 4100000.0, 30.0, 30.0)) as ds:
-        ds.write(scene.astype(np.float32))
-        for i, wl in enumerate(speclib.WAVELENGTHS):
-            ds.update_tags(i + 1, wavelength=f"{wl:.2f}", wavelength_units="nm")
-    s = viewer.ViewerSession(config=viewer.ViewerConfig(scenes_dir=tmp_path / "scenes", runs_dir=tmp_path / "runs"))
-    try:
-        viewer.open_scene(s, "full.tif")
-        view = vdetect.detect(s, "learned", quantile=99.0, max_points=4, model_key="runs/det", rx_window=(3, 9))
-        m = json.loads(view.metrics_path.read_text())
-    finally:
-        s.close()
+def test_learned_metrics_record_the_run(tmp_path: Path, learned_detector_scene) -> None:  # noqa: ANN001
+    s, names = learned_detector_scene("full.tif")
+    view = vdetect.detect(s, "learned", quantile=99.0, max_points=4, model_key="runs/det", rx_window=(3, 9))
+    m = json.loads(view.metrics_path.read_text())
     assert m["method"] == "learned" and m["model"] == "runs/det" and m["resample"] is False
     assert m["rx_window"] is None and m["max_points"] == 4 and m["threshold_percentile"] == 99.0
-    assert m["targets"] == list(lib.names)  # the run's classes
+    assert m["targets"] == names  # the run's classes
     assert (m["scene"], m["scene_path"]) == ("full.tif", "scenes/full.tif")
     assert str(tmp_path) not in json.dumps(m)  # the run as the page lists it, never a server path
 
