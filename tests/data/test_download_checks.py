@@ -11,7 +11,6 @@ import hashlib
 import http.server
 import json
 import os
-import threading
 import warnings
 from collections.abc import Callable, Iterator
 from http.client import IncompleteRead
@@ -24,6 +23,7 @@ from hsi_app.data import download
 from hsi_app.data.catalog import DEFAULT_CATALOG_PATH
 from hsi_app.data.download import UNVERIFIED_FILENAME, DownloadError, fetch, fetch_dataset, read_sums
 from hsi_app.errors import ChecksumError, HSIWarning, InvalidDataError, OutputError
+from tests.local_http import serving
 
 SIZE = 300_001
 PAGE = b"<!DOCTYPE html><html><body>Please complete the security check</body></html>"
@@ -141,13 +141,8 @@ class Framing(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture()
 def framing() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Framing)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Framing) as url:
+        yield url
 
 
 def test_a_close_delimited_download_is_kept_as_unverified(framing: str, tmp_path: Path) -> None:

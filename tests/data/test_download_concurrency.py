@@ -22,6 +22,7 @@ import pytest
 from hsi_app.data import download, download_records
 from hsi_app.data.download import fetch, read_sums
 from hsi_app.errors import ChecksumError
+from tests.local_http import serving
 
 SIZE = 300_001
 CHUNK = 65_536
@@ -199,28 +200,24 @@ print("done", flush=True)
 def test_two_processes_released_together(tmp_path: Path) -> None:
     payload = _blob(tmp_path / "payload", size=1 << 20).read_bytes()
     SlowHandler.payload, SlowHandler.requests = payload, []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/f.bin"
     dst = tmp_path / "cache" / "f.bin"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    procs = [
-        subprocess.Popen([sys.executable, "-c", _WORKER, url, str(dst), _sha(payload)], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        for _ in range(2)
-    ]
-    try:
-        for p in procs:
-            assert p.stdout.readline().strip() == "ready"
-        for p in procs:
-            p.stdin.write("go\n")
-            p.stdin.flush()
-        results = [p.communicate(timeout=30) for p in procs]
-    finally:
-        for p in procs:
-            p.kill() if p.poll() is None else None
-        server.shutdown()
-        server.server_close()
+    with serving(SlowHandler) as base:
+        procs = [
+            subprocess.Popen([sys.executable, "-c", _WORKER, f"{base}/f.bin", str(dst), _sha(payload)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            for _ in range(2)
+        ]
+        try:
+            for p in procs:
+                assert p.stdout.readline().strip() == "ready"
+            for p in procs:
+                p.stdin.write("go\n")
+                p.stdin.flush()
+            results = [p.communicate(timeout=30) for p in procs]
+        finally:
+            for p in procs:
+                p.kill() if p.poll() is None else None
     assert [p.returncode for p in procs] == [0, 0], results
     assert len(SlowHandler.requests) == 1, "the second process waited and found the file done"
     assert _sha(dst.read_bytes()) == _sha(payload)

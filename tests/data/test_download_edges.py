@@ -34,6 +34,7 @@ from hsi_app.data.download import (
 )
 from hsi_app.data.download_content import mat_problem
 from hsi_app.errors import ChecksumError, HSIWarning, OutputError
+from tests.local_http import serving
 
 BODIES: dict[str, bytes] = {}
 """What the server sends for ``/<mode>/<name>``; filled by the tests."""
@@ -63,13 +64,10 @@ class Server(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture()
 def server() -> Iterator[str]:
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Server)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+        with serving(Server) as url:
+            yield url
     finally:
-        httpd.shutdown()
-        httpd.server_close()
         BODIES.clear()
 
 
