@@ -110,7 +110,11 @@ def test_train_then_predict_on_the_same_file(files: dict[str, Path], capsys: pyt
     code, _, err = run_main(capsys, "train", "--data", str(files["dead"]), "--labels", str(files["lab"]), "--model",
                             "svm", "--out", str(d / "run_dead"), "--quiet")
     assert code == 0, err
-    assert len(_warned(err)) == 1 and "band 6 (740 nm) holds no data" in err
+    on_hole = int((_labels()[12:16, 20:24] > 0).sum())  # labelled pixels in the 4 x 4 no-data hole
+    band_line, split_line = _warned(err)  # the dead band, and the split's labelled pixels that have no data
+    assert band_line.startswith(f"hsi: warning: {files['dead']}: band 6 (740 nm) holds no data at any pixel")
+    assert on_hole > 0 and split_line == (
+        f"hsi: warning: split random:0.1: {on_hole} labelled pixels lie on no-data and are not used")
     config = json.loads((d / "run_dead" / "config.json").read_text())
     assert config["band_indices"] == [i for i in range(12) if i != DEAD] and config["source_bands"] == 12
     assert config["wavelengths"] == [float(w) for i, w in enumerate(WL) if i != DEAD]
