@@ -67,8 +67,9 @@ def check_evenly_spaced(coords: np.ndarray, dim: str, source: str | None) -> Non
     The steps may differ by the coordinates' own rounding: ``max(1e-6 * |step|, 4 * eps * max|c|)``, ``eps``
     of float64, or of float32 when the coordinates are float32 (e.g. lat/lon vectors from an HDF5 product:
     each is off by half an ulp of ``max|c|``, so two steps by at most 2 ulps; a 1e-4 degree grid at 120 E
-    has steps of 9.92e-05 to 1.07e-04 in float32) or are float64 values that are such a grid rounded to
-    float32 (``make_cube(x=...)`` stores float64; see :func:`rounded_float32_grid`). Float64 values that
+    has steps of 9.92e-05 to 1.07e-04 in float32) or are float64 values of a grid that went through float32
+    (rounded to it, or computed in float32 arithmetic; ``make_cube(x=...)`` stores float64; see
+    :func:`rounded_float32_grid`). Float64 values that
     float32 merely holds exactly (whole-metre UTM coordinates) get float64's allowance: steps of 30, 31 and
     30 m at a northing of 3e6 m were within float32's (1.4 m there). The tolerance is capped at half a step:
     the gaps that make a grid uneven (``where(..., drop=True)``, ``isel`` with a list) are whole steps, and
@@ -98,18 +99,48 @@ def check_evenly_spaced(coords: np.ndarray, dim: str, source: str | None) -> Non
 
 
 def rounded_float32_grid(c: np.ndarray) -> bool:
-    """Whether ``(n,)`` float64 values are an evenly spaced grid rounded to float32.
+    """Whether ``(n,)`` float64 values are an evenly spaced grid that went through float32.
 
-    True when every value is a float32 number and some ``s + i * d`` (float64) lies within half a float32
-    ulp of each ``c[i]``, i.e. rounds to it (ties count). Each step of such values is then within the two
-    values' half ulps of ``d``; in that range, by how much the bands ``c[i] - i * d -+ ulp_i / 2`` miss a
-    common ``s`` is convex in ``d``, so bisection on ``d`` finds whether some ``s`` fits every value.
+    True when every value is a float32 number and some ``s + i * d`` (float64) lies within
+    :func:`float32_band` of each ``c[i]`` (ties count): 1.5 times ``ulp_i / 2 + ulp(extent) / 2``,
+    ``ulp_i`` float32's ulp at ``c[i]`` and ``extent`` = ``max |c - c[0]|``. ``ulp_i / 2 + ulp(extent) / 2``
+    bounds the error of float32 arithmetic ``s + i * d`` (``np.arange(..., dtype=float32)``, lat/lon vectors
+    an HDF5 product computed in float32): half an ulp from rounding ``i * d`` plus half an ulp from rounding
+    the sum; a float64 grid rounded once to float32 is within half an ulp. Float32 sums that accumulate across
+    powers of two (``np.cumsum`` from 0.05 to 2) drift further and are not covered.
+
+    Why 1.5 times: whole-metre UTM steps of 30, 31, 30 m at 3e6 m (float32 ulp 0.25 m) and 30, 30.125, 30 m
+    at 5e5 m (ulp 1/32 m) are 2 ulps apart after the best straight line, so a band of ``+-1`` ulp would take
+    both (a tie) and one of ``+-0.5`` ulp plus the offset term refuses them with 2x to spare but leaves float32
+    arithmetic none (it used up to 0.999 of that band). At 1.5 times, the UTM steps need 1.33 bands, and
+    float32 arithmetic ``s + i * d`` uses at most 0.67 of one (300 random grids, 3 to 5000 values, steps
+    1e-5 to 0.1, starts -180 to 180; ``10 + i * 2.5e-4`` at 0.64; tests/io/test_grid_transform.py checks
+    both sides). When the extent nears the coordinates' size (a 1e5 m wide scene at 5e5 m), the offset term
+    widens the band and a 1/8 m step error there may pass, as float32 arithmetic could make it.
+
+    Each step of such values is within its two values' bands of ``d``; in that range, by how much the
+    bands ``c[i] - i * d -+ band_i`` miss a common ``s`` is convex in ``d``, so bisection on ``d`` finds
+    whether some ``s`` fits every value.
     """
-    if not bool((c.astype(np.float32).astype(np.float64) == c).all()):
+    if c.size < 2 or not bool((c.astype(np.float32).astype(np.float64) == c).all()):
         return False
-    half = 0.5 * np.spacing(np.abs(c).astype(np.float32)).astype(np.float64)
+    return _fits_a_grid(c, float32_band(c))
+
+
+def float32_band(c: np.ndarray) -> np.ndarray:
+    """``(n,)`` how far each of ``(n,)`` coordinates ``c`` may lie off a regular grid after float32 arithmetic.
+
+    1.5 times ``ulp32(c[i]) / 2 + ulp32(max |c - c[0]|) / 2`` (see :func:`rounded_float32_grid` for why).
+    """
+    extent = float(np.abs(c - c[0]).max())
+    ulp = np.spacing(np.abs(c).astype(np.float32)).astype(np.float64)
+    return 1.5 * (0.5 * ulp + 0.5 * float(np.spacing(np.float32(extent))))
+
+
+def _fits_a_grid(c: np.ndarray, half: np.ndarray) -> bool:
+    """Whether some ``s + i * d`` lies within ``half[i]`` of each ``c[i]`` (``(n,)`` float64 each)."""
     i = np.arange(c.size, dtype=np.float64)
-    reach = half[:-1] + half[1:]  # a step of the rounded grid is within these of d
+    reach = half[:-1] + half[1:]  # a step of such values is within these of d
     lo, hi = float((np.diff(c) - reach).max()), float((np.diff(c) + reach).min())
     if lo > hi:
         return False

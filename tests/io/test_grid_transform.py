@@ -213,3 +213,51 @@ def test_the_summary_of_an_unevenly_spaced_cube_says_it_has_no_grid() -> None:
     assert info["grid"] == "no grid (uneven x/y)" and info["resolution"] is None and info["width"] == 4
     assert "resolution   no grid (uneven x/y)" in format_summary(info)
     assert "grid" not in summarize(cube)
+
+
+F32 = np.float32
+FLOAT32_ARITHMETIC = {  # lat/lon vectors computed in float32 arithmetic: two roundings, up to about 1 ulp off
+    "10 E + i * 2.5e-4": F32(10.0) + np.arange(2000, dtype=F32) * F32(2.5e-4),
+    "50 N - i * 2.5e-4": F32(50.0) - np.arange(300, dtype=F32) * F32(2.5e-4),
+    "0.05 + i * 1e-4 over 2 degrees": F32(0.05) + np.arange(20000, dtype=F32) * F32(1e-4),
+    "30 + i * 0.01": F32(30.0) + np.arange(1000, dtype=F32) * F32(0.01),
+    "120 E + i * 1e-4": F32(120.0) + np.arange(12000, dtype=F32) * F32(1e-4),
+    "np.arange -1 to 1 in float32": np.arange(-1.0, 1.0, 1e-4, dtype=F32),
+}
+
+
+@pytest.mark.parametrize("name", list(FLOAT32_ARITHMETIC))
+def test_coordinates_computed_in_float32_arithmetic_keep_their_grid(name: str) -> None:
+    """``s + i * d`` computed in float32 rounds twice (``i * d``, then the sum), so its values are up to
+    about 1 ulp off the regular grid, not half an ulp: make_cube's float64 copy of them was refused as
+    "not evenly spaced" while the same float32 values were accepted. They have a grid again, with the
+    step they were computed with; their uneven copies (a whole-step gap) are still refused."""
+    from hsi_app.errors import ConfigError
+    from hsi_app.io.cube import make_cube
+    from hsi_app.io.cube_checks import check_evenly_spaced
+
+    x = FLOAT32_ARITHMETIC[name]
+    step = float(x[1]) - float(x[0])
+    y = F32(35.0) - np.arange(3, dtype=F32) * F32(1e-4)
+    cube = make_cube(np.zeros((1, 3, x.size), np.float32), x=x, y=y, crs="EPSG:4326")
+    assert cube.x.dtype == np.float64
+    t = cube.hsi.transform
+    assert t.a == pytest.approx(step, rel=1e-2) and t.c == pytest.approx(float(x[0]) - step / 2, abs=abs(step))
+    check_evenly_spaced(x.astype(np.float64), "x", "t")  # as float64 given directly too
+    with pytest.raises(ConfigError, match="x coordinates are not evenly spaced"):
+        cube.isel(x=np.r_[0:10, 11:20]).hsi.transform
+
+
+def test_the_float32_band_separates_float32_arithmetic_from_uneven_whole_metre_steps() -> None:
+    """The margins rounded_float32_grid's band keeps on both sides: float32 arithmetic fits in 0.7 of it,
+    and the uneven UTM steps (30/31/30 m at 3e6 m, 30/30.125/30 m at 5e5 m, 2 float32 ulps off the best
+    line) miss even 1.25 times it."""
+    from hsi_app.io.cube_checks import _fits_a_grid, float32_band
+
+    for name, x in FLOAT32_ARITHMETIC.items():
+        c = x.astype(np.float64)
+        assert _fits_a_grid(c, 0.7 * float32_band(c)), name
+    for x0, steps in [(3_000_015.0, [30.0, 31.0, 30.0]), (500_015.0, [30.0, 30.125, 30.0])]:
+        c = x0 + np.r_[0.0, np.cumsum(steps)]
+        assert not _fits_a_grid(c, 1.25 * float32_band(c)), x0
+        assert _fits_a_grid(c, 1.4 * float32_band(c)), x0  # 2 ulps off: the band is what refuses them
