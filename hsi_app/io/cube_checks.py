@@ -7,6 +7,8 @@ describes a grid with gaps). Each refusal is one :class:`~hsi_app.errors.HSIErro
 
 from __future__ import annotations
 
+import threading
+import zlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -80,13 +82,13 @@ def check_evenly_spaced(coords: np.ndarray, dim: str, source: str | None) -> Non
             two separate fields, or ``isel`` with a list.
     """
     given = np.asarray(coords)
-    c = given.astype(np.float64)
+    c = given if given.dtype == np.float64 else given.astype(np.float64)  # a view keeps its base (see the cache)
     if c.size < 3:
         return
     steps = np.diff(c)
     step = abs(float(steps[0]))
     for single in (False, True):
-        if single and not (given.dtype == np.float32 or rounded_float32_grid(c)):
+        if single and not (given.dtype == np.float32 or remembered_float32_grid(c)):
             break
         eps = float(np.finfo(np.float32 if single else np.float64).eps)
         atol = min(max(1e-6 * step, 4.0 * eps * float(np.abs(c).max())), 0.5 * step)
@@ -96,6 +98,48 @@ def check_evenly_spaced(coords: np.ndarray, dim: str, source: str | None) -> Non
                       f"{float(steps.min()):g} to {float(steps.max()):g}, e.g. after where(..., drop=True) or isel with "
                       "a list), so no pixel grid (transform) describes it; use where() without drop, "
                       "cube.hsi.window(...) or rio.clip")
+
+
+_VERDICTS: dict[tuple[int, int, float, float], bool] = {}  # (size, crc32, first, last) -> rounded_float32_grid
+_VERDICTS_LOCK = threading.Lock()
+_VERDICTS_KEPT = 64
+
+
+def remembered_float32_grid(c: np.ndarray) -> bool:
+    """:func:`rounded_float32_grid` of ``(n,)`` float64 ``c``, remembered per coordinate vector.
+
+    ``cube.hsi.transform`` checks the cube's x/y on every access, and ``window()`` reads it once per window:
+    the bisection costs about 30 ms for 100,000 values each time, the lookup a crc32 of them (under 1 ms).
+    Verdicts are keyed on the values themselves (size, crc32 of their bytes, first and last value), not on
+    the array object, so a changed vector is judged again. A slice of a vector judged a grid is one too: when
+    ``c`` is a view (``isel``/``sel`` of a cube share its coordinates' buffer) of a 1-D float64 array already
+    judged a grid, that verdict stands without judging ``c``.
+    """
+    if c.size < 2:
+        return False
+    root = c
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    if root is not c and root.ndim == 1 and root.dtype == np.float64 and root.flags.c_contiguous:
+        with _VERDICTS_LOCK:
+            if _VERDICTS.get(_verdict_key(root), False):
+                return True
+    key = _verdict_key(c)
+    with _VERDICTS_LOCK:
+        known = _VERDICTS.get(key)
+    if known is not None:
+        return known
+    verdict = rounded_float32_grid(c)
+    with _VERDICTS_LOCK:
+        if len(_VERDICTS) >= _VERDICTS_KEPT:
+            del _VERDICTS[next(iter(_VERDICTS))]  # the oldest
+        _VERDICTS[key] = verdict
+    return verdict
+
+
+def _verdict_key(c: np.ndarray) -> tuple[int, int, float, float]:
+    """What identifies ``(n,)`` float64 values in the verdict cache: size, crc32 of the bytes, first, last."""
+    return c.size, zlib.crc32(memoryview(np.ascontiguousarray(c)).cast("B")), float(c[0]), float(c[-1])
 
 
 def rounded_float32_grid(c: np.ndarray) -> bool:

@@ -261,3 +261,37 @@ def test_the_float32_band_separates_float32_arithmetic_from_uneven_whole_metre_s
         c = x0 + np.r_[0.0, np.cumsum(steps)]
         assert not _fits_a_grid(c, 1.25 * float32_band(c)), x0
         assert _fits_a_grid(c, 1.4 * float32_band(c)), x0  # 2 ulps off: the band is what refuses them
+
+
+def test_the_float32_grid_verdict_is_reached_once_per_coordinate_vector(monkeypatch: pytest.MonkeyPatch) -> None:
+    """cube.hsi.transform ran rounded_float32_grid's bisection on every access (about 30 ms for 100,000
+    columns), and window() reads the transform for each window. It now runs once per coordinate vector:
+    repeated access and the windows of a cube (views of its coordinates) reuse the verdict. Changed values
+    are judged afresh, and a window inside one field of a cube without a grid is judged by itself."""
+    from hsi_app.errors import ConfigError
+    from hsi_app.io import cube_checks
+    from hsi_app.io.cube import make_cube
+
+    judged: list[int] = []
+    real = cube_checks.rounded_float32_grid
+    monkeypatch.setattr(cube_checks, "rounded_float32_grid", lambda c: judged.append(c.size) or real(c))
+    lon = F32(7.0) + np.arange(3001, dtype=F32) * F32(2.5e-4)  # sizes no other test uses: nothing remembered yet
+    lat = F32(46.0) - np.arange(7, dtype=F32) * F32(2.5e-4)
+    cube = make_cube(np.zeros((1, 7, lon.size), np.float32), x=lon, y=lat, crs="EPSG:4326")
+    first = cube.hsi.transform
+    for _ in range(5):
+        assert cube.hsi.transform == first
+    for k in range(0, 3000, 500):
+        win = cube.hsi.window(0, k, 7, 500)
+        assert win.hsi.transform.c == pytest.approx(first.c + k * first.a, abs=1e-9)
+    assert sorted(judged) == [7, 3001]
+
+    nudged = lon.astype(np.float64)
+    nudged[1500] += 3 * float(np.spacing(F32(7.5)))  # 3 float32 ulps: off the grid
+    assert (nudged.astype(np.float32) == nudged).all()
+    with pytest.raises(ConfigError, match="x coordinates are not evenly spaced"):
+        cube.assign_coords(x=nudged).hsi.transform
+    fields = cube.assign_coords(x=np.r_[lon[:1500], lon[1500:] + F32(0.1)].astype(np.float64))
+    with pytest.raises(ConfigError, match="x coordinates are not evenly spaced"):
+        fields.hsi.transform
+    assert fields.isel(x=slice(0, 1000)).hsi.transform.a == pytest.approx(2.5e-4, rel=1e-3)
