@@ -10,11 +10,13 @@ The rule, for the pixels that a split map and ``--labels`` both label:
 
 * a split id ``k`` is *wrong* when the most common ``--labels`` id ``j`` at its pixels is not
   ``k`` (ties count as agreement), and either ``k`` has at least :data:`SPLIT_CLASS_MIN_PIXELS`
-  such pixels, or ``j`` is not *held* by the split (the split has no id ``j`` whose pixels lie
-  mostly on ``--labels``' ``j``). So two classes that traded ids are refused however small
-  (one pixel each: each lies on an id that is itself misplaced), while a class of a few
-  pixels that a corrected label file moved into another, correctly numbered, class still
-  replays;
+  such pixels, or the split's own id ``j`` is *misplaced* (its pixels lie mostly on another
+  ``--labels`` id), or ``k`` is past every ``--labels`` id. So ids that traded places are
+  refused however small (a swap or a rotation, one pixel each: in a cycle every partner id is
+  in the split and misplaced), and so is a small class saved under an id ``--labels`` never
+  had, while a class of a few pixels that a corrected label file moved into another class
+  still replays: one the split holds on its right id, a newly added id, or an id the split
+  leaves out;
 * overall, the ids agree at :data:`SPLIT_AGREEMENT_MIN` of those pixels.
 
 ``hsi finetune`` saves its split on its head's ids (the base run's, when the labels' names were
@@ -74,8 +76,9 @@ def split_numbering_errors(labels: np.ndarray,
         own = counts[at & (ls == k)].sum()
         mostly[k] = k if own >= counts[at].max() else int(ls[at][np.argmax(counts[at])])
         size[k] = int(counts[at].sum())
+    top = int(labels.max())
     wrong = [(k, j) for k, j in mostly.items()
-             if j != k and (size[k] >= SPLIT_CLASS_MIN_PIXELS or mostly.get(j) != j)]
+             if j != k and (size[k] >= SPLIT_CLASS_MIN_PIXELS or (j in mostly and mostly[j] != j) or k > top)]
     return wrong, share, n
 
 

@@ -166,3 +166,43 @@ def test_a_new_heads_plan_has_no_base_class_names() -> None:
     assert plan.new_head and plan.base_class_names() is None
     unnamed = plan_classes(["u", *NAMES[1:]], None, [lab], "auto")  # unnamed ids 1..16 = the base's 16 classes
     assert not unnamed.new_head and unnamed.base_class_names() == ["u", *NAMES[1:]]
+
+
+@pytest.mark.parametrize("into", ["a new class", "a class the split leaves out"])
+def test_a_small_class_corrected_into_a_class_the_split_lacks_still_replays(tmp_path: Path, into: str) -> None:
+    """The corrected --labels moved all of 2-px Oats into a class the split has no pixels of: a newly added id
+    17, or Corn-notill (2), which this split leaves out. Oats' pixels in the split lie on that id, but no id of
+    the split is misplaced, so it is a correction, not a renumbering: the split replays as it is (it was
+    refused as "id 9 lies mostly on its class ...")."""
+    lab = _scene(2)
+    train, test = _fixed_split(lab, 10)
+    edited = lab.copy()
+    if into == "a new class":
+        edited[lab == OATS] = 17
+    else:
+        edited[lab == OATS] = 2
+        train, test = (np.where(m == 2, 0, m) for m in (train, test))
+    names = [*NAMES, "Oats-stubble"]
+    from hsi_app.io.cube import make_cube
+    from hsi_app.io.labels import read_split_labels
+
+    np.save(tmp_path / "train.npy", train)
+    np.save(tmp_path / "test.npy", test)
+    cube = make_cube(np.ones((3, *lab.shape), np.float32), labels=edited, class_names=names)
+    _, got = read_split_labels(cube, (tmp_path / "train.npy", tmp_path / "test.npy"), labels_from="fields.gpkg")
+    np.testing.assert_array_equal(got[0], train)
+    np.testing.assert_array_equal(got[1], test)
+
+
+@pytest.mark.parametrize("cycle", [(OATS, MOWED), (OATS, MOWED, 1)], ids=["swap", "rotation"])
+def test_small_classes_that_traded_ids_are_refused_when_one_partner_is_also_in_the_split(cycle: tuple[int, ...]) -> None:
+    """Ids that traded places in a cycle (2 px of each small class, 1 of them in each file) are still refused,
+    also a rotation through a big class: every partner id is in the split and misplaced."""
+    from hsi_app.io.split_numbering import numbering_ok
+
+    lab = _scene(2)
+    train, test = _fixed_split(lab, 10)
+    rot = np.arange(17)
+    rot[list(cycle)] = np.roll(cycle, 1)
+    assert not numbering_ok(lab, [rot[train], rot[test]])
+    assert numbering_ok(lab, [train, test])
