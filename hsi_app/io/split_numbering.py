@@ -153,12 +153,22 @@ def check_split_numbering(labels: np.ndarray, labels_path: str | os.PathLike[str
             if all(m is not None for m in moved):
                 return moved  # type: ignore[return-value]
 
-    # name the file that fails on its own, with its own ids; when none does, the maps together
-    alone = [i for i, m in enumerate(maps) if not numbering_ok(labels, [m])]
-    named = alone or list(range(len(maps)))
-    wrong, share, n = split_numbering_errors(labels, [maps[i] for i in named])
+    wrong, share, n = split_numbering_errors(labels, maps)
+    named = _culprits(labels, maps, wrong)
+    together = len(maps) > 1 and any(numbering_ok(labels, [maps[i]]) for i in named)  # one passes on its own
     raise LabelError(_refusal(" and ".join(str(split_paths[i]) for i in named), labels_path, wrong, share, n,
-                              label_names, together=not alone and len(maps) > 1))
+                              label_names, together=together))
+
+
+def _culprits(labels: np.ndarray, maps: Sequence[np.ndarray], wrong: list[tuple[int, int]]) -> list[int]:
+    """Which of ``maps`` to name in a refusal: those holding pixels of a wrong ``(split id, labels id)`` pair,
+    or, when the refusal is the overall share, those whose own share is below :data:`SPLIT_AGREEMENT_MIN`
+    (all of them when none is)."""
+    if wrong:
+        held = [i for i, m in enumerate(maps) if any(bool(((m == k) & (labels == j)).any()) for k, j in wrong)]
+    else:
+        held = [i for i, m in enumerate(maps) if split_numbering_errors(labels, [m])[1] < SPLIT_AGREEMENT_MIN]
+    return held or list(range(len(maps)))
 
 
 def _refusal(files: str, labels_path: str | os.PathLike[str], wrong: list[tuple[int, int]], share: float, n: int,

@@ -206,3 +206,22 @@ def test_small_classes_that_traded_ids_are_refused_when_one_partner_is_also_in_t
     rot[list(cycle)] = np.roll(cycle, 1)
     assert not numbering_ok(lab, [rot[train], rot[test]])
     assert numbering_ok(lab, [train, test])
+
+
+def test_the_refusal_names_the_file_that_holds_the_misplaced_pixels(tmp_path: Path) -> None:
+    """The training map traded Oats' and Grass-pasture-mowed's ids (all their split pixels are in it). The test
+    map is on the right numbering, but holds only 6 Corn-notill pixels, which the corrected --labels now has
+    as Corn-mintill: judged on its own, it failed too and was named beside the training map."""
+    lab = _scene(6)
+    train, test = _fixed_split(lab, 10)
+    train[lab == MOWED], train[lab == OATS] = MOWED, OATS  # both small classes only in the training map
+    test[(lab == MOWED) | (lab == OATS)] = 0
+    keep = np.flatnonzero((test == 2).ravel())[:6]
+    test[test == 2] = 0
+    test.ravel()[keep] = 2
+    edited = lab.copy()
+    edited.ravel()[keep] = 3  # corrected since the run
+    with pytest.raises(LabelError, match=rf"^\S*train\.npy: its ids are not --labels fields\.gpkg's: id {MOWED} lies "
+                                         rf"mostly on its class {OATS} \(Oats\); id {OATS} lies mostly") as err:
+        _replay(tmp_path, edited, _swap(train, MOWED, OATS), test)
+    assert "test.npy" not in str(err.value)
