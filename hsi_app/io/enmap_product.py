@@ -225,19 +225,25 @@ def find_product(path: str | os.PathLike[str]) -> ProductParts:
 
 def _delivered(folder: Path) -> list[Path]:
     """The products in the ``ENMAP.HSI.L2A`` folder of an extracted order: ``*.ZIP`` files and product
-    folders, directly inside or one folder further down (``ENMAP-HSI-L2ADT.../<product>/``), sorted."""
-    out: list[Path] = []
+    folders, directly inside or one folder further down (``ENMAP-HSI-L2ADT.../<product>/``), sorted.
+
+    A zip unpacked in place (``P.ZIP`` beside its folder ``P/``) is one product: the folder is kept.
+    """
+    zips: list[Path] = []
+    folders: list[tuple[Path, Path]] = []  # (entry in the delivery folder, product folder at or under it)
     for entry in sorted(folder.iterdir()):
         if _is_resource_fork(entry.name):
             continue
         if entry.is_file() and entry.suffix.upper() == ".ZIP":
-            out.append(entry)
+            zips.append(entry)
         elif entry.is_dir():
             for d in (entry, *sorted(x for x in entry.iterdir() if x.is_dir())):
                 if _match([x.name for x in d.iterdir() if x.is_file()], SPECTRAL_SUFFIX):
-                    out.append(d)
+                    folders.append((entry, d))
                     break
-    return out
+    unzipped = {n.upper() for entry, d in folders for n in (entry.name, d.name)}
+    kept = [(z, z) for z in zips if z.stem.upper() not in unzipped]
+    return [d for _, d in sorted([*folders, *kept], key=lambda pair: pair[0].name)]
 
 
 def _locate_zip(p: Path) -> ProductParts:

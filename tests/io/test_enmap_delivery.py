@@ -87,6 +87,19 @@ def test_an_order_folder_one_level_above_the_product_folder_opens_it(tmp_path: P
     _same(open_cube(order), plain)
 
 
+def test_a_product_zip_unzipped_in_place_is_one_product(tmp_path: Path, plain: xr.DataArray) -> None:
+    """``ENMAP.HSI.L2A/P.ZIP`` unzipped beside itself into ``P/``: the order holds one product (its folder), not
+    "2 products". Another product's zip beside them still makes two."""
+    zpath = fx.make(tmp_path / "p", height=H, width=W, zip_it=True)
+    order = _order(tmp_path, [zpath, tmp_path / "p" / P])
+    assert sorted(x.name for x in (order / "ENMAP.HSI.L2A").iterdir()) == [P, f"{P}.ZIP"]
+    _same(open_cube(order), plain)
+    other = fx.make(tmp_path / "q", height=H, width=W, zip_it=True).rename(order / "ENMAP.HSI.L2A" / f"{P[:-1]}X.ZIP")
+    with pytest.raises(CubeReadError, match="holds 2 products in ENMAP.HSI.L2A"):
+        open_cube(order)
+    assert other.is_file()
+
+
 def test_an_order_with_several_products_names_the_count_and_one_to_open(tmp_path: Path) -> None:
     a = fx.make(tmp_path / "a", height=H, width=W, zip_it=True)
     b = fx.make(tmp_path / "b", height=H, width=W, zip_it=True).rename(tmp_path / "b" / f"{P[:-1]}X.ZIP")
