@@ -45,6 +45,9 @@ def finetune(base: str, data: str, labels: str | None, label_attribute: str, lab
 
     `hsi predict --model OUT` then loads base + adapter.
     """
+    import numpy as np
+
+    from hsi_app.errors import ConfigError
     from hsi_app.io import open_cube
     from hsi_app.io.atomic import OTHER_THAN_FINETUNE, check_out_dir, check_outputs
     from hsi_app.io.labels import read_split_labels
@@ -59,13 +62,22 @@ def finetune(base: str, data: str, labels: str | None, label_attribute: str, lab
     check_outputs({"--out": out}, {"--base": base})
     check_out_dir(out, other_runs=OTHER_THAN_FINETUNE)
     cube = open_cube(data, key=key, labels=labels, label_attribute=label_attribute, label_layer=label_layer)
-    # a replay of a fine-tune's own split.npz: its ids are its plan's (the base run's when --labels' names were
-    # matched to the base's classes), renumbered onto --labels' ids with the plan's own table
-    to_base = (replay_plan(_base_dir_checked(base)[1].class_names, cube.hsi.class_names, cube.hsi.labels, classes,
-                           source=labels).table
-               if labels and (train_labels or test_labels) else None)
+    scene_names, scene_labels = cube.hsi.class_names, cube.hsi.labels
+
+    def to_base() -> np.ndarray | None:
+        """A replay of a fine-tune's own split.npz: its ids are its plan's (the base run's when --labels' names
+        were matched to the base's classes), renumbered onto --labels' ids with the plan's own table. Planned
+        only when a plain split map is not on --labels' numbering: a plan of the whole --labels map can fail
+        (``--classes base`` and a class the base lacks) where the maps themselves do not use that class; then
+        no fine-tune made such a split, and the maps are refused as on another numbering."""
+        base_names = _base_dir_checked(base)[1].class_names
+        try:
+            return replay_plan(base_names, scene_names, scene_labels, classes, source=labels).table
+        except ConfigError:
+            return None
+
     cube, maps = read_split_labels(cube, (train_labels, test_labels), attribute=label_attribute, layer=label_layer,
-                                   labels_from=labels, to_base=to_base)
+                                   labels_from=labels, to_base=to_base if labels else None)
     given = [p for p in (train_labels, test_labels) if p] or ([labels] if labels else [])
     m = run_finetune(cube, base, out, opts, train_labels=maps[0], test_labels=maps[1],
                      protect=[labels, train_labels, test_labels], labels_from=", ".join(given) or None)

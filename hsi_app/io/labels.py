@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +133,7 @@ def read_labels(
 def read_split_labels(
     cube: Cube, paths: tuple[str | os.PathLike[str] | None, ...], *, attribute: str = "class",
     layer: str | None = None, labels_from: str | os.PathLike[str] | None = None,
-    to_base: np.ndarray | None = None,
+    to_base: np.ndarray | Callable[[], np.ndarray | None] | None = None,
 ) -> tuple[Cube, list[np.ndarray | None]]:
     """Read ``--train-labels`` / ``--test-labels`` files for ``cube`` on one class numbering.
 
@@ -154,7 +155,8 @@ def read_split_labels(
             on its numbering (:func:`~hsi_app.io.split_numbering.check_split_numbering`).
         to_base: ``hsi finetune``'s label id -> base id table (its ``ClassPlan.table``): files without
             names on the base's numbering (a fine-tune's own split) are renumbered onto
-            ``labels_from``'s ids with it.
+            ``labels_from``'s ids with it. A callable giving it (or ``None``) is called only when those
+            files are not on ``labels_from``'s numbering.
 
     Returns:
         ``(cube, maps)``: the cube with the shared names as its ``class_names`` (unchanged when

@@ -28,7 +28,7 @@ is renumbered back onto ``--labels``' ids with the same table (:func:`split_from
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -118,7 +118,7 @@ def _on_base(labels: np.ndarray, to_base: np.ndarray) -> np.ndarray:
 
 def check_split_numbering(labels: np.ndarray, labels_path: str | os.PathLike[str], maps: Sequence[np.ndarray],
                           split_paths: Sequence[str | os.PathLike[str]], *, label_names: Sequence[str] | None = None,
-                          to_base: np.ndarray | None = None) -> list[np.ndarray]:
+                          to_base: np.ndarray | Callable[[], np.ndarray | None] | None = None) -> list[np.ndarray]:
     """A split's maps (files without names) on ``labels_path``'s numbering, or a refusal.
 
     The maps are judged together (module docstring): a label file corrected since the run still
@@ -134,7 +134,8 @@ def check_split_numbering(labels: np.ndarray, labels_path: str | os.PathLike[str
         label_names: ``--labels``' names of ids ``0..``, for messages.
         to_base: ``hsi finetune``'s labels id -> base id table (its
             :attr:`~hsi_app.tasks.finetune_classes.ClassPlan.table`): maps on the base's numbering
-            (a fine-tune's own split) are renumbered onto ``--labels``' ids (:func:`split_from_base`).
+            (a fine-tune's own split) are renumbered onto ``--labels``' ids (:func:`split_from_base`). A
+            callable giving it (or ``None``) is called only when the maps are not on ``--labels``' ids.
 
     Returns:
         The maps on ``labels``' numbering (the maps themselves when they already are).
@@ -146,10 +147,11 @@ def check_split_numbering(labels: np.ndarray, labels_path: str | os.PathLike[str
     maps = list(maps)
     if numbering_ok(labels, maps):
         return maps
-    if to_base is not None:
-        based = _on_base(labels, to_base)
+    table = to_base() if callable(to_base) else to_base
+    if table is not None:
+        based = _on_base(labels, table)
         if numbering_ok(based, maps):
-            moved = [split_from_base(m, to_base) for m in maps]
+            moved = [split_from_base(m, table) for m in maps]
             if all(m is not None for m in moved):
                 return moved  # type: ignore[return-value]
 

@@ -542,3 +542,32 @@ def test_the_callers_split_is_left_as_given_when_classes_are_renumbered_and_pixe
     np.testing.assert_array_equal(train, kept_train)
     saved = Split.load(tmp_path / "ft" / "split.npz")
     assert not (saved.test[:4, :4] > 0).any() and (kept_test[:4, :4] > 0).any()
+
+
+def test_a_user_split_without_a_labels_class_the_base_lacks_fine_tunes_on_the_base_classes(
+        runs: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--labels names a class the base lacks (Cloud), the user's train/test maps (on --labels' ids) do not use
+    it, and --classes base: the fine-tune plans only the maps' classes and runs, but the replay renumbering was
+    planned from the whole --labels map first and refused "classes Cloud are not classes of the base run"."""
+    from hsi_app.data.splits import Split
+    from hsi_app.io.cog import CLASS_NAMES_TAG, class_names_tag
+
+    _, labels = _scene(NEW_WL)
+    with_cloud = labels.copy()
+    with_cloud[0, :6] = 5  # a strip of cloud outside every field
+    lab = _write_tif(tmp_path / "fields.tif", with_cloud[None].astype(np.uint8))
+    with rasterio.open(lab, "r+") as ds:
+        ds.update_tags(**{CLASS_NAMES_TAG: class_names_tag(["none", "a", "b", "c", "d", "Cloud"])})
+    rows = np.arange(24)[:, None]
+    ids = labels.astype(np.int32)
+    np.save(tmp_path / "train.npy", np.where(rows % 3 == 0, ids, 0))
+    np.save(tmp_path / "test.npy", np.where(rows % 3 != 0, ids, 0))
+    code, text = _run(capsys, "finetune", "--base", str(runs["base"]), "--data", str(runs["scene"]), "--labels",
+                      str(lab), "--classes", "base", "--train-labels", str(tmp_path / "train.npy"), "--test-labels",
+                      str(tmp_path / "test.npy"), "--lora-rank", "2", "--epochs", "1", "--quiet",
+                      "--out", str(tmp_path / "ft"))
+    assert code == 0, text
+    cfg = json.loads((tmp_path / "ft" / "config.json").read_text())
+    assert cfg["class_names"] == ["u", "a", "b", "c", "d"] and cfg["extra"]["finetune"]["new_head"] is False
+    split = Split.load(tmp_path / "ft" / "split.npz")
+    np.testing.assert_array_equal(split.train, np.where(rows % 3 == 0, ids, 0))  # base ids are the labels' here
