@@ -208,10 +208,7 @@ def find_product(path: str | os.PathLike[str]) -> ProductParts:
             raise CubeReadError(f"{p}: not the header of an EnMAP L2A {_SPECTRAL_NAMES}; {_HOWTO}")
         p = data
     if p.name.lower().endswith(TAR_ENDINGS):
-        raise CubeReadError(
-            f"{p}: a tar archive, as DLR delivers EnMAP orders (dims_op_*.tar.gz); extract it "
-            f"(tar -xzf {p.name}) and open the order folder, its {DELIVERY_FOLDER} folder or one product .ZIP in it"
-        )
+        raise CubeReadError(tar_refusal(p))
     if _match([p.name], METADATA_SUFFIX):
         stem = p.name[: -len(METADATA_SUFFIX)]
         spectral = _match([str(f) for f in p.parent.iterdir()], stem + SPECTRAL_SUFFIX)
@@ -221,6 +218,19 @@ def find_product(path: str | os.PathLike[str]) -> ProductParts:
     elif not _match([p.name], SPECTRAL_SUFFIX):
         raise CubeReadError(f"{p}: not an EnMAP L2A product file; {_HOWTO}")
     return _assemble(str(p), [str(f) for f in p.parent.iterdir()])
+
+
+def tar_refusal(p: Path) -> str:
+    """The one-line refusal of a tar archive (``.tar``, ``.tar.gz``, ``.tgz``): extract it first.
+
+    ``tar -xf`` extracts plain and gzip-compressed archives alike. Only a name like a DLR EnMAP order's
+    (``dims_op_*``, or holding ``ENMAP``) is told where the product lies in the extracted order.
+    """
+    name = p.name
+    if name.lower().startswith("dims_op") or "ENMAP" in name.upper():
+        return (f"{p}: a tar archive; if this is an EnMAP order as DLR delivers it (dims_op_*.tar.gz), extract it "
+                f"(tar -xf {name}) and open the order folder, its {DELIVERY_FOLDER} folder or one product .ZIP in it")
+    return f"{p}: a tar archive, which is not read as it is; extract it (tar -xf {name}) and open the scene file inside"
 
 
 def _delivered(folder: Path) -> list[Path]:

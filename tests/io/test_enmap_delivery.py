@@ -5,6 +5,7 @@ formats an order can ask for (``.GEOTIFF`` names, JPEG2000) and the order itself
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -119,5 +120,29 @@ def test_the_order_tarball_says_how_to_extract_it(tmp_path: Path) -> None:
     with pytest.raises(CubeReadError) as info:
         open_cube(tgz)
     msg = str(info.value)
-    assert "\n" not in msg and msg.startswith(f"{tgz}: a tar archive") and f"tar -xzf {tgz.name}" in msg
+    assert "\n" not in msg and msg.startswith(f"{tgz}: a tar archive") and f"tar -xf {tgz.name}" in msg
     assert "ENMAP.HSI.L2A" in msg and not is_enmap_product(tgz)
+
+
+@pytest.mark.parametrize("name", ["ang20190624t230039_rfl.tar.gz", "scene.tar", "scene.tgz"])
+def test_another_tarball_is_not_called_an_enmap_order(tmp_path: Path, name: str) -> None:
+    """An AVIRIS-NG ``*_rfl.tar.gz`` (or any tarball) was told it is "a tar archive, as DLR delivers EnMAP
+    orders", and a plain ``.tar`` to run ``tar -xzf``, which fails on it. The advice is ``tar -xf`` (it
+    detects the compression), and the tarball's own scene is what to open; the advice is followed here."""
+    inner = tmp_path / "src" / "ang_rfl.hdr"
+    inner.parent.mkdir()
+    inner.write_text("ENVI\n")
+    tpath = tmp_path / name
+    with tarfile.open(tpath, "w:gz" if name.endswith("gz") else "w") as tf:
+        tf.add(inner, arcname=inner.name)
+    with pytest.raises(CubeReadError) as info:
+        open_cube(tpath)
+    msg = str(info.value)
+    assert "\n" not in msg and msg.startswith(f"{tpath}: a tar archive")
+    assert "EnMAP" not in msg and "DLR" not in msg and "ENMAP.HSI.L2A" not in msg
+    command = msg.split("(", 1)[1].split(")", 1)[0]
+    assert command == f"tar -xf {name}"
+    out = tmp_path / "x"
+    out.mkdir()
+    subprocess.run([*command.split(), "-C", str(out)], cwd=tmp_path, check=True, capture_output=True)
+    assert (out / "ang_rfl.hdr").read_text() == "ENVI\n"
