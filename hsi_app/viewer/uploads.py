@@ -416,17 +416,22 @@ def _as_uploaded(message: str, display: str) -> str:
     ``scene.tif``/``scene.mat``/``scene.zip`` (what :func:`_stage` names the copy) become
     ``display``; ``extracted/a.img`` (a member of an uploaded zip) becomes ``a.img in display``.
     """
-    out = _STAGED_NAME.sub(lambda _m: display, message)
-    out = _EXTRACTED_MEMBER.sub(lambda m: f"{m.group(1)} in {display}", out)
-    return _naming(out, display)
+    out, staged = _STAGED_NAME.subn(lambda _m: display, message)
+    out, members = _EXTRACTED_MEMBER.subn(lambda m: f"{m.group(1)} in {display}", out)
+    return out if staged or members else _naming(out, display)
 
 
 _UPLOAD_SUBJECTS = ("the uploaded file ", "the uploaded zip ", "the upload ", "the file ", "the zip ")
 
 
 def _naming(message: str, display: str) -> str:
-    """``message`` naming the uploaded file ``display``: as its subject, or before a colon."""
-    if display in message:
+    """``message`` naming the uploaded file ``display``: as its subject, or before a colon.
+
+    A message that already starts with the name, as a whole name (``scene`` does not start one about
+    ``scene.tif``), is kept. Elsewhere in the message a short name (``a``, ``scene``) is as likely an
+    ordinary word, so it does not count (:func:`_as_uploaded` knows where it put the name itself).
+    """
+    if re.match(rf"{re.escape(display)}(?=[\s:,;)]|$)", message):
         return message
     for subject in _UPLOAD_SUBJECTS:
         if message.startswith(subject):

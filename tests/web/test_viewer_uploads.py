@@ -290,3 +290,15 @@ def test_content_refusals_name_the_uploaded_file_and_an_envi_half_gets_the_zip_f
         "trunc90.tif could not be read as a scene: its image header is damaged or the file is cut short; "
         "export it again and upload the whole file")
     assert not (tmp_path / "work" / "upload").exists()
+
+
+@pytest.mark.parametrize("display", ["scene", "a", "image"])
+def test_a_short_upload_name_inside_the_wording_still_names_the_file(tmp_path: Path, display: str) -> None:
+    """An upload named ``scene`` or ``a`` was taken as already named by any refusal holding those letters
+    ("the upload could not be read as a scene"), so the refusal never said which file it was about."""
+    src = tmp_path / "upload.bin"
+    src.write_bytes(_geotiff(tmp_path / "whole.tif").read_bytes()[:16])  # a TIFF whose header points past the end
+    with pytest.raises(UploadError) as err:
+        stage_upload(src, tmp_path / "work", 5 * MB, display_name=display)
+    assert str(err.value) == (f"{display} could not be read as a scene: its image header is damaged or the file is "
+                              "cut short; export it again and upload the whole file")
