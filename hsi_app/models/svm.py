@@ -114,7 +114,14 @@ class SVMBaseline:
 
         Returns:
             ``self``.
+
+        Raises:
+            TypeError: an option that is none of those (before any work is done).
         """
+        unknown = sorted(set(options) - set(FitOptions.__annotations__))
+        if unknown:  # named here: fit_spectra's own TypeError would name fit_spectra
+            raise TypeError(f"SVMBaseline.fit() got unexpected keyword arguments {', '.join(unknown)}; "
+                            f"it takes {', '.join(FitOptions.__annotations__)}")
         img = np.asarray(image)
         lab = np.asarray(train)
         if img.ndim != 3:

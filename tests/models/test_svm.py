@@ -237,3 +237,16 @@ def test_indian_pines_random_split_accuracy() -> None:
         f" {elapsed:.1f} s"
     )
     assert 0.70 <= oa <= 0.92
+
+
+def test_a_misspelt_fit_option_is_named_as_fits() -> None:
+    """``fit(..., sed=1)`` raised ``fit_spectra() got an unexpected keyword argument``: a method the caller
+    never called. It now names ``fit`` and lists what it takes, before any pixel is read."""
+    image = np.zeros((3, 4, 4), np.float32)
+    train = np.zeros((4, 4), np.int64)
+    train[0, :2], train[1, :2] = 1, 2
+    with pytest.raises(TypeError) as err:
+        SVMBaseline().fit(image, train, sed=1, grid=False)
+    msg = str(err.value)
+    assert msg.startswith("SVMBaseline.fit() got unexpected keyword arguments sed;") and "fit_spectra" not in msg
+    assert all(name in msg for name in ("seed", "grid", "num_classes", "n_jobs"))
