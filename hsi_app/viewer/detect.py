@@ -53,15 +53,15 @@ def scene_record(session: ViewerSession) -> dict[str, str | None]:
     Returns:
         ``{"scene": display name, "scene_source": "built-in" | "scenes" | "upload", "scene_path": ...}``;
         ``scene_path`` is the built-in name (``hsi detect --input NAME`` opens it), ``scenes/NAME`` for a
-        scene of ``hsi serve --scenes``, and ``None`` for an upload (its server copy is temporary).
+        scene of ``hsi serve --scenes`` (the label of one with a built-in's name already reads so), and
+        ``None`` for an upload (its server copy is temporary).
     """
-    from hsi_app.viewer.scene import BUILTINS
+    from hsi_app.viewer.scene import scene_origin
 
     if session.upload_folder is not None:
         return {"scene": session.name, "scene_source": "upload", "scene_path": None}
-    if session.name in BUILTINS:
-        return {"scene": session.name, "scene_source": "built-in", "scene_path": session.name}
-    return {"scene": session.name, "scene_source": "scenes", "scene_path": f"scenes/{session.name}"}
+    source, path = scene_origin(session.name)
+    return {"scene": session.name, "scene_source": source, "scene_path": path}
 
 
 def settings_record(session: ViewerSession, method: str, *, quantile: float, threshold: float, max_points: int,

@@ -25,34 +25,55 @@ DISPLAY_TARGET_PX = 512
 TRUE_COLOUR_NM = (640.0, 550.0, 470.0)
 
 
-def list_scenes(scenes_dir: str | os.PathLike[str] | None = None) -> list[str]:
-    """Scene names offered by the viewer: built-ins first, then the scenes folder.
+SCENES_PREFIX = "scenes/"
+"""How a scenes-folder entry that has a built-in's name is labelled (``scenes/indian_pines``)."""
 
-    Folder entries are files ending in .tif/.tiff/.mat/.hdr/.zip and sub-folders (EnMAP
-    products), not hidden; an ENVI pair is listed once, by its ``.hdr``.
+
+def scene_targets(scenes_dir: str | os.PathLike[str] | None = None) -> dict[str, str | Path]:
+    """Every scene the viewer offers, by label: the built-in name, or the path inside ``scenes_dir``.
+
+    Built-ins come first, then the scenes folder's entries: files ending in .tif/.tiff/.mat/.hdr/.zip
+    and sub-folders (EnMAP products), not hidden; an ENVI pair is listed once, by its ``.hdr``. An
+    entry is labelled by its name, or ``scenes/NAME`` when NAME is a built-in's name, so that no two
+    scenes share a label and each label opens what it names.
     """
-    names = list(BUILTINS)
+    targets: dict[str, str | Path] = {name: name for name in BUILTINS}
     if scenes_dir is None or not Path(scenes_dir).is_dir():
-        return names
+        return targets
     for entry in sorted(Path(scenes_dir).iterdir()):
         if entry.name.startswith("."):
             continue
         if entry.is_dir() or entry.suffix.lower() in SCENE_SUFFIXES:
-            names.append(entry.name)
-    return names
+            label = SCENES_PREFIX + entry.name if entry.name in targets else entry.name
+            targets[label] = Path(scenes_dir) / entry.name
+    return targets
+
+
+def list_scenes(scenes_dir: str | os.PathLike[str] | None = None) -> list[str]:
+    """Scene labels offered by the viewer, built-ins first (see :func:`scene_targets`)."""
+    return list(scene_targets(scenes_dir))
 
 
 def resolve_scene(name: str, scenes_dir: str | os.PathLike[str] | None = None) -> str | Path:
-    """The built-in name or the path inside ``scenes_dir`` of a listed scene ``name``.
+    """The built-in name or the path inside ``scenes_dir`` of the scene listed as ``name``.
 
     Raises:
         DatasetNotFoundError: ``name`` is not in :func:`list_scenes`.
     """
+    targets = scene_targets(scenes_dir)
+    if name not in targets:
+        raise DatasetNotFoundError(f"{name}: not a listed scene; pick one of {', '.join(targets)}")
+    return targets[name]
+
+
+def scene_origin(name: str) -> tuple[str, str]:
+    """``("built-in", NAME)`` or ``("scenes", "scenes/ENTRY")`` for a scene listed as ``name``.
+
+    The second item is what ``hsi detect --input`` opens when run next to the scenes folder.
+    """
     if name in BUILTINS:
-        return name
-    if scenes_dir is None or name not in list_scenes(scenes_dir):
-        raise DatasetNotFoundError(f"{name}: not a listed scene; pick one of {', '.join(list_scenes(scenes_dir))}")
-    return Path(scenes_dir) / name
+        return "built-in", name
+    return "scenes", name if name.startswith(SCENES_PREFIX) else SCENES_PREFIX + name
 
 
 def load_scene(name: str, scenes_dir: str | os.PathLike[str] | None = None) -> Cube:

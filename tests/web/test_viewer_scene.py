@@ -53,6 +53,42 @@ def test_list_and_resolve_scenes_only_within_folder(tmp_path: Path) -> None:
             viewer.scene.resolve_scene(bad, tmp_path)
 
 
+def test_scenes_named_like_a_built_in_are_listed_once_each_and_open_what_they_name(tmp_path: Path,
+                                                                                   load_fixture) -> None:  # noqa: ANN001
+    """A --scenes folder ``indian_pines`` (an EnMAP product) and file ``indian_pines.tif`` beside the built-in:
+    three distinct labels, each opening its own scene, and detect records where each came from."""
+    import json
+    import shutil
+
+    from tif_writer import write_tif
+
+    from hsi_app.viewer import detect as vdetect
+
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    product = load_fixture("enmap_l2a").make(tmp_path / "made", height=12, width=16)
+    shutil.move(str(product), scenes / "indian_pines")
+    rng = np.random.default_rng(1)
+    write_tif(scenes / "indian_pines.tif", rng.uniform(100, 5000, size=(5, 7, 9)).astype(np.float32),
+              np.linspace(450.0, 850.0, 5))
+    names = viewer.list_scenes(scenes)
+    assert len(names) == len(set(names)) == 3 and names[0] == "indian_pines"
+    expected = {"indian_pines": ((200, 145, 145), "built-in", "indian_pines"),
+                "indian_pines.tif": ((5, 7, 9), "scenes", "scenes/indian_pines.tif")}
+    folder_label = next(n for n in names if n not in expected)
+    assert folder_label.endswith("indian_pines")  # the folder's own name, told apart from the built-in
+    expected[folder_label] = ((224, 12, 16), "scenes", "scenes/indian_pines")
+    session = viewer.ViewerSession(config=viewer.ViewerConfig(scenes_dir=scenes))
+    try:
+        for name, (shape, source, path) in expected.items():
+            assert viewer.open_scene(session, name).hsi.shape == shape, name
+            view = vdetect.detect(session, "rx", quantile=99.0, max_points=3)
+            m = json.loads(view.metrics_path.read_text())
+            assert (m["scene"], m["scene_source"], m["scene_path"]) == (name, source, path)
+    finally:
+        session.close()
+
+
 def test_true_colour_bands_and_explicit_band_composite() -> None:
     cube = _cube()
     assert viewer.default_rgb_bands(cube) == (5, 3, 1)  # 650, 550, 450 nm are nearest 640/550/470
