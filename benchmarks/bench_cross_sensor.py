@@ -5,7 +5,9 @@
    the AVIRIS spectra are resampled with Gaussian spectral responses to 224 EnMAP-like
    bands. The real EnMAP band table comes from each product's METADATA.XML, which is not
    shipped here, so by default the centres are synthesised: 91 VNIR bands 418-993 nm
-   (FWHM 6.5 nm) and 133 SWIR bands 902-2445 nm (FWHM 10 nm); ``--enmap-metadata PATH``
+   (FWHM 6.5 nm) and 133 SWIR bands 902-2445 nm (FWHM 10 nm), numbered in increasing
+   wavelength as in a real product (the detectors interleave at 902-993 nm; before
+   session 52 all VNIR bands came first); ``--enmap-metadata PATH``
    uses a real product's table instead. ``--gaps nodata`` makes the target bands that fall
    in the AVIRIS water-vapour gaps (1353-1422 and 1819-1953 nm) no-data, as an EnMAP L2A
    product has none there; every arm then uses the remaining bands (the default, ``fill``,

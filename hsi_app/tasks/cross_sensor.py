@@ -7,8 +7,8 @@ The workflow of the model-zoo issue, as library functions shared by
    200 AVIRIS bands) and save a run folder.
 2. :func:`enmap_like_target`: the right part (columns ``>= split_col + radius``, so no
    training tile reaches it) resampled with Gaussian spectral responses to 224
-   EnMAP-like bands (:func:`enmap_like_bands`), with a few labels per class for training
-   and the remaining labelled pixels for testing. Optionally the bands in the scene's
+   EnMAP-like bands (:func:`enmap_like_bands`, in increasing wavelength), with a few
+   labels per class for training and the remaining labelled pixels for testing. Optionally the bands in the scene's
    water-vapour gaps are no-data, as in an EnMAP L2A product (``gaps="nodata"``).
 3. :func:`adapt_lora`, :func:`adapt_full`, :func:`train_scratch`: LoRA (base frozen,
    adapter only, through :func:`hsi_app.tasks.finetune.finetune`), a full fine-tune of
@@ -39,15 +39,37 @@ SPLIT_COL = 70  # the base model sees columns < 70 of Indian Pines
 GAP_RULES = ("fill", "nodata")  # what enmap_like_target does with target bands in the scene's band gaps
 
 
+def _enmap_like_table() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(centres, fwhm, detector)``, each ``(224,)``, in band order (see :func:`enmap_like_bands`)."""
+    centres = np.concatenate([np.linspace(418.0, 993.0, 91), np.linspace(902.0, 2445.0, 133)])
+    fwhm = np.concatenate([np.full(91, 6.5), np.full(133, 10.0)])
+    detector = np.array(["VNIR"] * 91 + ["SWIR"] * 133)
+    order = np.argsort(centres, kind="stable")
+    return centres[order], fwhm[order], detector[order]
+
+
 def enmap_like_bands() -> tuple[np.ndarray, np.ndarray]:
     """Synthetic EnMAP-like band table: ``(224,)`` centres and ``(224,)`` FWHM in nm.
 
-    The real table comes from each product's METADATA.XML (not shipped here): 91 VNIR
-    bands 418-993 nm (FWHM ~6.5 nm) and 133 SWIR bands 902-2445 nm (FWHM ~10 nm).
+    Two detectors: 91 VNIR bands evenly spaced over 418-993 nm (FWHM 6.5 nm) and 133 SWIR
+    bands evenly spaced over 902-2445 nm (FWHM 10 nm). As in a real EnMAP L2A product, the
+    bands are numbered in increasing centre wavelength, so the two detectors' bands interleave
+    in the 902-993 nm overlap (each FWHM stays with its band); which detector each band comes
+    from is :func:`enmap_like_detectors`. A real product's table comes from its METADATA.XML
+    (:func:`hsi_app.io.enmap.read_band_table`; not shipped here).
     """
-    vnir = np.linspace(418.0, 993.0, 91)
-    swir = np.linspace(902.0, 2445.0, 133)
-    return np.concatenate([vnir, swir]), np.concatenate([np.full(91, 6.5), np.full(133, 10.0)])
+    centres, fwhm, _ = _enmap_like_table()
+    return centres, fwhm
+
+
+def enmap_like_detectors() -> np.ndarray:
+    """``(224,)`` str, ``"VNIR"`` or ``"SWIR"``: the detector of each band of :func:`enmap_like_bands`.
+
+    A real product lists them in its METADATA.XML
+    (``specific/{vnir,swir}ProductQuality/expectedChannelsList``); do not infer them from band
+    positions, since the detectors interleave in the overlap.
+    """
+    return _enmap_like_table()[2]
 
 
 def few_labels(labels: np.ndarray, per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -15,6 +15,7 @@ from hsi_app.tasks.cross_sensor import (
     base_classes,
     describe_base,
     enmap_like_bands,
+    enmap_like_detectors,
     enmap_like_target,
     few_labels,
     score,
@@ -26,11 +27,21 @@ from hsi_app.tasks.cross_sensor import (
 )
 
 
-def test_enmap_like_band_table() -> None:
+def test_enmap_like_bands_are_numbered_in_increasing_wavelength_as_in_a_real_product() -> None:
+    """Real EnMAP L2A products number their 224 bands by wavelength: the VNIR (91 bands, 418-993 nm)
+    and SWIR (133 bands, 902-2445 nm) detectors interleave in the overlap, each FWHM with its band."""
     wl, fwhm = enmap_like_bands()
-    assert wl.shape == fwhm.shape == (224,)
-    assert (wl[:91] < 1000).all() and wl[91] < wl[90] and (wl[91:] > 900).all()  # VNIR/SWIR overlap near 950 nm
-    assert set(np.unique(fwhm)) == {6.5, 10.0}
+    detector = enmap_like_detectors()
+    assert wl.shape == fwhm.shape == detector.shape == (224,)
+    assert np.all(np.diff(wl) > 0)
+    vnir, swir = detector == "VNIR", detector == "SWIR"
+    assert vnir.sum() == 91 and swir.sum() == 133 and not (vnir & swir).any()
+    np.testing.assert_allclose(wl[vnir], np.linspace(418.0, 993.0, 91))  # each detector evenly spaced
+    np.testing.assert_allclose(wl[swir], np.linspace(902.0, 2445.0, 133))
+    assert (fwhm[vnir] == 6.5).all() and (fwhm[swir] == 10.0).all()
+    # the detectors interleave: SWIR bands sit between VNIR bands in 902-993 nm, not after all of them
+    first_swir, last_vnir = np.flatnonzero(swir)[0], np.flatnonzero(vnir)[-1]
+    assert first_swir < last_vnir and (detector[first_swir:last_vnir + 1] == "VNIR").sum() >= 10
 
 
 def test_few_labels_are_disjoint_and_cover_the_labels() -> None:
