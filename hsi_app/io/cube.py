@@ -13,6 +13,7 @@ name            dims         meaning
 ``valid``       ``(y, x)``   True where the pixel has data in every good band (made at open)
 ``label``       ``(y, x)``   int32 class labels, 0 = unlabelled (only when labels exist)
 ``mask_<name>`` ``(y, x)``   named boolean quality masks (EnMAP cloud, haze...)
+``detector``    ``(band,)``  str, the detector of each band (e.g. ``"VNIR"``/``"SWIR"``); optional
 ==============  ===========  ==============================================================
 
 CRS and affine transform are carried by ``rioxarray`` (``cube.rio.crs``); read the transform
@@ -49,6 +50,7 @@ Cube = xr.DataArray
 
 DIMS = ("band", "y", "x")
 MASK_PREFIX = "mask_"
+DETECTOR_COORD = "detector"  # optional (band,) str coordinate: which detector measured each band
 GRID_ATTR = "grid_transform"  # a rotated/sheared grid's transform (6 floats), for pixel index + 0.5 coordinates
 
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hsi_app.errors import DatasetNotFoundError, InvalidDataError
+from hsi_app.errors import BandMismatchError, DatasetNotFoundError, InvalidDataError
 from hsi_app.io.builtin import BUILTINS
-from hsi_app.io.cube import Cube
+from hsi_app.io.cube import DETECTOR_COORD, Cube
 from hsi_app.io.quicklook import pick_rgb_bands, rgb_composite, stretch_to_uint8
 
 SCENE_SUFFIXES = (".tif", ".tiff", ".mat", ".hdr", ".zip")
@@ -262,7 +263,8 @@ def spectrum_figure(
 ) -> Any:
     """Matplotlib figure of the spectrum at ``(row, col)`` against wavelength.
 
-    Bad bands are drawn as grey points over grey shading; good bands as a line. A no-data
+    Bad bands are drawn as grey points over grey shading; good bands as a line (one per
+    detector when the cube has a ``detector`` coordinate: :func:`detector_segments`). A no-data
     pixel draws no line (its stored values, e.g. -9999, are not a spectrum): the axes say
     "no data" and the title ends with ``· no data``.
 
@@ -290,7 +292,7 @@ def spectrum_figure(
     for x in xs[bad]:
         ax.axvspan(x - half, x + half, color="0.88", lw=0)
     if pixel_has_data(cube, row, col):
-        _plot_spectra(ax, xs, bad, pixel_spectrum(cube, row, col), extra or {})
+        _plot_spectra(ax, xs, bad, pixel_spectrum(cube, row, col), extra or {}, band_detectors(cube))
     else:
         ax.text(0.5, 0.5, NO_DATA, transform=ax.transAxes, ha="center", va="center", color="0.4")
     ax.set_xlabel("wavelength (nm)" if known else "band")
@@ -302,13 +304,14 @@ def spectrum_figure(
 
 
 def _plot_spectra(ax: Any, xs: np.ndarray, bad: np.ndarray, values: np.ndarray,
-                  extra: Mapping[str, np.ndarray]) -> None:
+                  extra: Mapping[str, np.ndarray], detectors: np.ndarray | None = None) -> None:
     """Draw a pixel's ``(C,)`` spectrum (bad bands as grey points) and the ``extra`` spectra, with a legend.
 
-    Each line is drawn per detector segment (see :func:`detector_segments`), so the VNIR/SWIR
-    overlap of an EnMAP scene shows two curves instead of a zig-zag back across 900-1000 nm.
+    Each line is drawn per segment of :func:`detector_segments`: per detector when ``detectors``
+    (``(C,)`` labels) are known, so the VNIR/SWIR overlap of an EnMAP scene shows two curves
+    instead of a zig-zag between the detectors' interleaved bands at 900-1000 nm.
     """
-    segments = detector_segments(xs)
+    segments = detector_segments(xs, detectors)
     _plot_segments(ax, xs, np.where(bad, np.nan, values), segments, color="tab:blue", lw=1.4, label="spectrum")
     if bad.any():
         ax.plot(xs[bad], values[bad], "o", ms=2.5, color="0.55", label="bad bands")
@@ -318,16 +321,40 @@ def _plot_spectra(ax: Any, xs: np.ndarray, bad: np.ndarray, values: np.ndarray,
     ax.legend(fontsize="x-small", loc="best")
 
 
-def detector_segments(xs: np.ndarray) -> list[slice]:
-    """Band ranges in which ``xs`` (C,) never decreases: one per detector (VNIR, SWIR) in an EnMAP cube.
+def band_detectors(cube: Cube) -> np.ndarray | None:
+    """``(C,)`` str detector of each band (the cube's ``detector`` coordinate), or None when not known."""
+    coord = cube.coords.get(DETECTOR_COORD)
+    if coord is None or coord.dims != ("band",):
+        return None
+    return np.asarray(coord.values).astype(str)
 
-    A new segment starts wherever the next band's wavelength is below the previous one.
+
+def detector_segments(xs: np.ndarray, detectors: np.ndarray | None = None) -> list[np.ndarray]:
+    """The bands to draw as one line each: index arrays into ``xs`` (C,), each in increasing ``xs``.
+
+    With ``detectors`` (``(C,)`` labels, e.g. ``"VNIR"``/``"SWIR"``): one segment per detector, in
+    the order the detectors first appear, holding that detector's bands sorted by wavelength
+    (stable). An EnMAP L2A product numbers its bands in increasing wavelength, so its VNIR and
+    SWIR bands interleave at 900-1000 nm; drawn per detector they are two overlapping curves.
+
+    Without them: the bands in file order, split wherever the next band's wavelength is below
+    the previous one. A file in detector order (all VNIR bands, then all SWIR) gives one segment
+    per detector; bands numbered in increasing wavelength give one segment.
     """
+    xs = np.asarray(xs, dtype=np.float64)
+    if detectors is not None:
+        det = np.asarray(detectors).reshape(-1)
+        if det.size != xs.size:
+            raise BandMismatchError(f"detector_segments: {det.size} detector labels for {xs.size} bands; "
+                                    "pass one label per band")
+        _, first = np.unique(det, return_index=True)
+        groups = [np.flatnonzero(det == det[i]) for i in np.sort(first)]
+        return [g[np.argsort(xs[g], kind="stable")] for g in groups]
     starts = [0, *(np.flatnonzero(np.diff(xs) < 0) + 1).tolist(), len(xs)]
-    return [slice(a, b) for a, b in zip(starts[:-1], starts[1:]) if b > a]
+    return [np.arange(a, b) for a, b in pairwise(starts) if b > a]
 
 
-def _plot_segments(ax: Any, xs: np.ndarray, ys: np.ndarray, segments: list[slice], *, color: str, lw: float,
+def _plot_segments(ax: Any, xs: np.ndarray, ys: np.ndarray, segments: list[np.ndarray], *, color: str, lw: float,
                    label: str) -> None:
     """One line per segment in one colour; only the first carries the legend ``label``."""
     for k, seg in enumerate(segments):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -206,31 +207,77 @@ def test_no_data_pixel_shows_no_data_and_no_spectrum_line(tmp_path: Path) -> Non
         session.close()
 
 
-def _enmap_like_wavelengths() -> np.ndarray:
-    """EnMAP's band order: VNIR 418-993 nm (91 bands), then SWIR from 902 nm (133 bands), overlapping."""
-    vnir = np.linspace(418.2, 992.8, 91)
-    swir = np.linspace(901.9, 2445.5, 133)
-    return np.concatenate([vnir, swir])
+def _enmap_like_band_order() -> tuple[np.ndarray, np.ndarray]:
+    """``(wavelengths, detectors)`` in a real EnMAP L2A product's band order: increasing wavelength,
+    VNIR (91 bands, 418-993 nm) and SWIR (133 bands from 902 nm) interleaving in the overlap."""
+    wl = np.concatenate([np.linspace(418.2, 992.8, 91), np.linspace(901.9, 2445.5, 133)])
+    detector = np.array(["VNIR"] * 91 + ["SWIR"] * 133)
+    order = np.argsort(wl, kind="stable")
+    return wl[order], detector[order]
 
 
-def test_spectrum_plot_has_no_zig_zag_across_the_vnir_swir_overlap() -> None:
-    wl = _enmap_like_wavelengths()
+def _drawn_lines(fig: Any) -> list[Any]:
+    """The figure's drawn curves (not the bad-band points)."""
+    return [ln for ln in fig.axes[0].get_lines() if ln.get_label() != "bad bands"]
+
+
+def test_spectrum_plot_draws_each_detector_as_its_own_curve_when_bands_interleave() -> None:
+    """Bands in increasing wavelength with a ``detector`` coordinate: the spectrum and the library are
+    each drawn as a VNIR and a SWIR curve, each curve running in increasing wavelength through its
+    detector's bands only, so the 900-1000 nm overlap shows two curves, not a zig-zag between them."""
+    wl, det = _enmap_like_band_order()
+    vnir, swir = np.flatnonzero(det == "VNIR"), np.flatnonzero(det == "SWIR")
+    assert swir[0] < vnir[-1]  # the helper's bands do interleave
     data = np.random.default_rng(1).uniform(0.0, 0.5, size=(wl.size, 3, 4)).astype(np.float32)
-    cube = make_cube(data, wavelength=wl, bad_bands=[0, 95])
-    fig = viewer.spectrum_figure(cube, 1, 2, extra={"library": np.linspace(0, 1, wl.size)})
-    lines = [ln for ln in fig.axes[0].get_lines() if ln.get_label() != "bad bands"]
-    assert len(lines) == 4, "spectrum and library, each as a VNIR and a SWIR segment"
-    for ln in lines:
-        x = np.asarray(ln.get_xdata(), dtype=float)
-        assert np.all(np.diff(x) > 0), "every drawn line runs in increasing wavelength"
-    spectrum = [ln for ln in lines if ln.get_color() == "tab:blue"]
-    np.testing.assert_array_equal(np.concatenate([ln.get_xdata() for ln in spectrum]), wl)  # every band, once
-    y = np.concatenate([ln.get_ydata() for ln in spectrum])
+    bad = [0, int(swir[3])]
+    cube = make_cube(data, wavelength=wl, bad_bands=bad).assign_coords(detector=("band", det))
+    library = np.linspace(0, 1, wl.size)
+    fig = viewer.spectrum_figure(cube, 1, 2, extra={"library": library})
+    lines = _drawn_lines(fig)
+    assert len(lines) == 4, "spectrum and library, each as a VNIR and a SWIR curve"
     expected = data[:, 1, 2].astype(np.float64)
-    expected[[0, 95]] = np.nan
-    np.testing.assert_allclose(y, expected)
+    expected[bad] = np.nan  # bad bands are grey points, gaps in every line
+    library_drawn = library.copy()
+    library_drawn[bad] = np.nan
+    spectrum = [ln for ln in lines if ln.get_color() == "tab:blue"]
+    others = [ln for ln in lines if ln.get_color() != "tab:blue"]
+    for drawn, want in ((spectrum, expected), (others, library_drawn)):
+        assert len(drawn) == 2
+        for ln, bands in zip(drawn, (vnir, swir)):
+            np.testing.assert_array_equal(ln.get_xdata(), wl[bands])
+            np.testing.assert_allclose(ln.get_ydata(), want[bands])
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert labels == ["spectrum", "bad bands", "library"]
+
+
+def test_spectrum_plot_without_detectors_follows_the_band_numbers() -> None:
+    """No ``detector`` coordinate: bands numbered in increasing wavelength (a real EnMAP product) are
+    one curve through every band; a file in detector order (all VNIR, then all SWIR) still splits
+    where the wavelength steps back, so no line runs back across the overlap."""
+    wl, _ = _enmap_like_band_order()
+    data = np.random.default_rng(2).uniform(0.0, 0.5, size=(wl.size, 2, 2)).astype(np.float32)
+    lines = _drawn_lines(viewer.spectrum_figure(make_cube(data, wavelength=wl), 0, 1))
+    assert len(lines) == 1
+    np.testing.assert_array_equal(lines[0].get_xdata(), wl)
+    np.testing.assert_allclose(lines[0].get_ydata(), data[:, 0, 1])
+    vnir, swir = np.linspace(418.2, 992.8, 91), np.linspace(901.9, 2445.5, 133)
+    detector_order = make_cube(data, wavelength=np.concatenate([vnir, swir]))
+    lines = _drawn_lines(viewer.spectrum_figure(detector_order, 0, 1))
+    assert [ln.get_xdata().tolist() for ln in lines] == [vnir.tolist(), swir.tolist()]
+
+
+def test_detector_segments_group_interleaved_bands_by_detector() -> None:
+    from hsi_app.errors import BandMismatchError
+    from hsi_app.viewer.scene import detector_segments
+
+    xs = np.array([900.0, 905.0, 910.0, 912.0, 920.0, 925.0, 940.0])
+    det = np.array(["VNIR", "SWIR", "VNIR", "SWIR", "VNIR", "VNIR", "SWIR"])
+    assert [s.tolist() for s in detector_segments(xs, det)] == [[0, 2, 4, 5], [1, 3, 6]]
+    assert [s.tolist() for s in detector_segments(xs)] == [list(range(7))]
+    # bands in decreasing wavelength: detectors in order of first appearance, each curve still runs upwards
+    assert [s.tolist() for s in detector_segments(xs[::-1], det[::-1])] == [[5, 3, 0], [6, 4, 2, 1]]
+    with pytest.raises(BandMismatchError, match="6 detector labels for 7 bands"):
+        detector_segments(xs, det[:6])
 
 
 def test_a_band_with_no_data_anywhere_is_flagged_and_named_when_a_scene_opens(tmp_path: Path) -> None:
