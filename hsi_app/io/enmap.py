@@ -32,7 +32,7 @@ from xml.etree import ElementTree as ET
 import numpy as np
 
 from hsi_app.errors import BandMismatchError, ConfigError, CubeReadError, HSIWarning
-from hsi_app.io.cube import Cube, make_cube
+from hsi_app.io.cube import DETECTOR_COORD, Cube, make_cube
 from hsi_app.io.enmap_product import (
     ENVI_EXTS,
     JP2_EXTS,
@@ -52,25 +52,33 @@ from hsi_app.io.enmap_product import (
 from hsi_app.io.geotiff import TIFF_ONLY
 
 __all__ = [
-    "ENVI_EXTS", "FORMAT", "JP2_EXTS", "METADATA_SUFFIX", "NODATA", "QUALITY_CODES", "QUALITY_MASKS",
-    "SPECTRAL_SUFFIX", "TAR_ENDINGS", "BandTable", "is_enmap_product", "locate_product", "named_envi_spectral_image",
-    "named_jpeg2000_spectral_image", "parse_band_table", "read_band_table", "read_enmap", "scan_spectral_image",
+    "DETECTORS", "ENVI_EXTS", "FORMAT", "JP2_EXTS", "METADATA_SUFFIX", "NODATA", "QUALITY_CODES", "QUALITY_MASKS",
+    "SPECTRAL_SUFFIX", "TAR_ENDINGS", "BandTable", "is_enmap_product", "locate_product",
+    "named_envi_spectral_image", "named_jpeg2000_spectral_image", "parse_band_table", "parse_detectors",
+    "read_band_table", "read_enmap", "scan_spectral_image",
 ]
 
 FORMAT = "enmap_l2a"
 NODATA = -32768
+DETECTORS = ("VNIR", "SWIR")
+"""EnMAP's two detectors, as named in ``specific/{vnir,swir}ProductQuality`` (lower case there)."""
 SCAN_BYTES = 32 * 2**20
 """Memory budget of one row block in the bad-band scan."""
 
 
 @dataclass(frozen=True)
 class BandTable:
-    """Per-band values of one scene, each ``(C,)`` float64 (nm for wavelength/FWHM)."""
+    """Per-band values of one scene, each ``(C,)`` float64 (nm for wavelength/FWHM).
+
+    ``detector`` is ``(C,)`` str, ``"VNIR"`` or ``"SWIR"`` (:func:`parse_detectors`), or None when
+    the XML does not say.
+    """
 
     wavelength: np.ndarray
     fwhm: np.ndarray
     gain: np.ndarray
     offset: np.ndarray
+    detector: np.ndarray | None = None
 
 
 def _local(tag: str) -> str:
@@ -131,7 +139,53 @@ def parse_band_table(xml: bytes, source: str = "METADATA.XML") -> BandTable:
             "use the METADATA.XML delivered with the image"
         )
     arr = np.array([rows[n] for n in numbers], dtype=np.float64)
-    return BandTable(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3])
+    detector = parse_detectors(spec, len(numbers), source) if spec is not None else None
+    return BandTable(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3], detector)
+
+
+def parse_detectors(specific: ET.Element, n_bands: int, source: str = "METADATA.XML") -> np.ndarray | None:
+    """``(n_bands,)`` str, ``"VNIR"`` or ``"SWIR"``: the detector of each band.
+
+    Bands are numbered in increasing wavelength, so the detectors interleave at 900-1000 nm and
+    only the XML says which band is whose: ``specific/{vnir,swir}ProductQuality/expectedChannelsList``
+    (comma-separated 1-based band numbers).
+
+    Returns:
+        The labels, or None when either list is absent; also None, with an :class:`HSIWarning`, when
+        the two lists are unreadable or do not hold each band ``1..n_bands`` exactly once.
+    """
+    lists: dict[str, str] = {}
+    for name in DETECTORS:
+        quality = _child(specific, f"{name.lower()}ProductQuality")
+        text = _child(quality, "expectedChannelsList") if quality is not None else None
+        if text is None or not (text.text or "").strip():
+            return None
+        lists[name] = text.text  # type: ignore[assignment]
+    detector = np.full(n_bands, "", dtype="<U4")
+    reason = ""
+    for name, text in lists.items():
+        where = f"{name.lower()}ProductQuality/expectedChannelsList"
+        try:
+            numbers = np.array([int(v) for v in text.replace(",", " ").split()], dtype=np.int64)
+        except ValueError:
+            reason = f"{where} is not a list of band numbers"
+            break
+        if ((numbers < 1) | (numbers > n_bands)).any():
+            reason = f"{where} names a band outside 1..{n_bands}"
+            break
+        if np.unique(numbers).size != numbers.size or (detector[numbers - 1] != "").any():
+            reason = f"{where} repeats a band"
+            break
+        detector[numbers - 1] = name
+    missing = np.flatnonzero(detector == "") + 1
+    if not reason and missing.size:
+        shown = ", ".join(str(n) for n in missing[:5]) + (", ..." if missing.size > 5 else "")
+        reason = f"band {shown} is in neither list" if missing.size == 1 else f"bands {shown} are in neither list"
+    if reason:
+        warnings.warn(f"{source}: {reason}; the bands' detectors are left unknown (the viewer draws each spectrum "
+                      "as one curve)", HSIWarning, stacklevel=2)
+        return None
+    return detector
 
 
 @dataclass(frozen=True)
@@ -284,7 +338,8 @@ def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     Returns:
         Cube ``(224, H, W)`` float32 reflectance ``raw * gain + offset`` (dask), NaN where
         the raw value is -32768; coords ``wavelength``/``fwhm`` (nm), ``gain``/``offset``
-        (per band, from the XML), ``bad_band`` (bands with no data anywhere), ``valid``
+        (per band, from the XML), ``detector`` (``"VNIR"``/``"SWIR"`` per band, when the XML
+        lists them: :func:`parse_detectors`), ``bad_band`` (bands with no data anywhere), ``valid``
         and masks ``cloud``, ``cloudshadow``, ``haze``, ``snow``, ``cirrus`` for the
         quality layers present; CRS/transform of the spectral image; ``fmt="enmap_l2a"``.
 
@@ -347,4 +402,7 @@ def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
         source=os.fspath(path),
         attrs={"product": prod.name, "raw_nodata": scan.nodata, "units": "reflectance"},
     )
-    return cube.assign_coords(gain=("band", table.gain), offset=("band", table.offset))
+    cube = cube.assign_coords(gain=("band", table.gain), offset=("band", table.offset))
+    if table.detector is not None:
+        cube = cube.assign_coords({DETECTOR_COORD: ("band", table.detector)})
+    return cube

@@ -89,6 +89,52 @@ def test_fixture_bands_follow_wavelength_with_the_detectors_interleaved(product:
     assert 6.0 < np.diff(vnir).mean() < 7.0 and 10.0 < np.diff(swir).mean() < 12.5
 
 
+def test_each_band_carries_the_detector_its_channel_list_names(product: tuple[Path, Path], cube: xr.DataArray) -> None:
+    """The XML's expectedChannelsList become a ``detector`` coordinate: interleaved at 900-1000 nm, each
+    detector with its own band spacing; the viewer then draws the spectrum as a VNIR and a SWIR curve."""
+    from hsi_app import viewer
+
+    vnir_numbers, swir_numbers = fx.detector_bands(0)
+    det = cube.coords["detector"].values
+    assert cube.coords["detector"].dims == ("band",)
+    np.testing.assert_array_equal(np.flatnonzero(det == "VNIR") + 1, vnir_numbers)
+    np.testing.assert_array_equal(np.flatnonzero(det == "SWIR") + 1, swir_numbers)
+    assert np.flatnonzero(det == "SWIR")[0] < np.flatnonzero(det == "VNIR")[-1]  # interleaved
+    np.testing.assert_array_equal(read_band_table(product[1]).detector, det)  # the zip says the same
+    wl = cube.hsi.wavelengths
+    lines = [ln for ln in viewer.spectrum_figure(cube, H - 1, 0).axes[0].get_lines() if ln.get_label() != "bad bands"]
+    assert [ln.get_xdata().tolist() for ln in lines] == [wl[vnir_numbers - 1].tolist(), wl[swir_numbers - 1].tolist()]
+
+
+@pytest.mark.parametrize(("vnir", "swir", "said"), [
+    ("1,3", "2,4", None),
+    (None, "2,4", None),  # no list: the detectors are not known, and nothing is said
+    ("1,3", "2,3,4", "swirProductQuality/expectedChannelsList repeats a band"),
+    ("1,3", "2,5", "swirProductQuality/expectedChannelsList names a band outside 1..4"),
+    ("1", "2,4", "band 3 is in neither list"),
+    ("1", "2", "bands 3, 4 are in neither list"),
+    ("1;3", "2,4", "vnirProductQuality/expectedChannelsList is not a list of band numbers"),
+])
+def test_detectors_come_from_the_channel_lists_or_stay_unknown(vnir: str | None, swir: str, said: str | None) -> None:
+    rows = "".join(f'<bandID number="{n}"><wavelengthCenterOfBand>{wl}</wavelengthCenterOfBand>'
+                   f"<FWHMOfBand>7</FWHMOfBand><GainOfBand>1e-4</GainOfBand></bandID>"
+                   for n, wl in ((1, 900.0), (2, 905.0), (3, 910.0), (4, 915.0)))
+    lists = "".join(f"<{d}ProductQuality><expectedChannelsList>{v}</expectedChannelsList></{d}ProductQuality>"
+                    for d, v in (("vnir", vnir), ("swir", swir)) if v is not None)
+    xml = f"<level_X><specific><bandCharacterisation>{rows}</bandCharacterisation>{lists}</specific></level_X>"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = parse_band_table(xml.encode(), "P-METADATA.XML")
+    told = [str(w.message) for w in caught if issubclass(w.category, HSIWarning)]
+    if vnir == "1,3" and said is None:
+        np.testing.assert_array_equal(table.detector, ["VNIR", "SWIR", "VNIR", "SWIR"])
+    else:
+        assert table.detector is None
+    assert told == ([] if said is None else [f"P-METADATA.XML: {said}; the bands' detectors are left unknown "
+                                             "(the viewer draws each spectrum as one curve)"])
+    np.testing.assert_array_equal(table.wavelength, [900.0, 905.0, 910.0, 915.0])  # read either way
+
+
 def test_band_table_is_per_scene(tmp_path: Path, cube: xr.DataArray) -> None:
     other = read_enmap(fx.make(tmp_path, seed=1))
     assert not np.array_equal(other.hsi.wavelengths, cube.hsi.wavelengths)
