@@ -448,15 +448,19 @@ def read_class_map(path: str | os.PathLike[str], *, confidence: bool = True) -> 
     Returns:
         :class:`ClassMap` ``(classes, confidence, class_names, colormap, crs, transform)``.
 
+    Band 1's no-data value (when tagged) reads as 0, the class maps' no data.
+
     Raises:
         OutputError: not a readable GeoTIFF.
-        InvalidDataError: band 1 is not integer, or there are more than two bands (an image
-            cube rather than a map); for ENVI, see :func:`read_envi_class_map`.
+        InvalidDataError: band 1 is not integer or holds values outside 0..255, or there are more
+            than two bands (an image cube rather than a map); for ENVI, see :func:`read_envi_class_map`.
     """
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 
+    from hsi_app.io.class_map_checks import check_class_values
     from hsi_app.io.envi import is_envi
+    from hsi_app.io.labels import nodata_to_zero
 
     if is_envi(path):
         return read_envi_class_map(path)
@@ -472,7 +476,7 @@ def read_class_map(path: str | os.PathLike[str], *, confidence: bool = True) -> 
                     raise InvalidDataError(
                         f"{path}: band 1 holds {ds.dtypes[0]} values, not class numbers; pass a class map "
                         "(integer classes in band 1, e.g. the map.tif of hsi predict)")
-                classes = ds.read(1)
+                classes = nodata_to_zero(ds.read(1), ds.nodata)
                 conf = None
                 if confidence and ds.count >= 2:
                     scale = ds.scales[1] if ds.scales[1] else 1.0
@@ -487,6 +491,7 @@ def read_class_map(path: str | os.PathLike[str], *, confidence: bool = True) -> 
                 crs, transform = ds.crs, ds.transform
     except RasterioIOError as err:
         raise OutputError(f"{path}: not a readable class map GeoTIFF ({err})") from err
+    check_class_values(classes, path)
     names = parse_class_names_tag(names_json, path)
     colormap = None
     if cmap:

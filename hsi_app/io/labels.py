@@ -228,7 +228,7 @@ def _read_tiff(path: Path, like: Cube) -> tuple[np.ndarray, list[str] | None]:
                 names_json = ds.tags().get(CLASS_NAMES_TAG)
     except RasterioIOError as err:
         raise LabelError(f"{path}: not a readable GeoTIFF ({err}); re-export the label raster") from err
-    band = _nodata_to_zero(band, nodata)
+    band = nodata_to_zero(band, nodata)
     cube_crs, cube_t = like.rio.crs, like.hsi.transform
     both_gridded_without_crs = crs is None and cube_crs is None and has_map_grid(None, transform) and cube_t is not None
     if (crs is not None and cube_crs is not None) or both_gridded_without_crs:  # (no CRS: the grids still compare)
@@ -350,7 +350,7 @@ def _resample_fix(crs: Any, transform: Any, shape: tuple[int, int]) -> str:
             "or use vector labels")
 
 
-def _nodata_to_zero(band: np.ndarray, nodata: float | None) -> np.ndarray:
+def nodata_to_zero(band: np.ndarray, nodata: float | None) -> np.ndarray:
     """A label band ``(H, W)`` with its no-data pixels as 0 (unlabelled); a NaN nodata matches the NaN pixels."""
     if nodata is None or nodata == 0:
         return band
