@@ -48,7 +48,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from hsi_app.errors import ConfigError, HSIWarning, InvalidDataError, OutputError
+from hsi_app.errors import ConfigError, CubeReadError, HSIWarning, InvalidDataError, OutputError
 from hsi_app.io.atomic import atomic_path, check_writable, partial_path, remove_quietly
 from hsi_app.io.cube import Cube, valid_from_data
 from hsi_app.io.disk_full import WriteWatch
@@ -451,19 +451,28 @@ def read_class_map(path: str | os.PathLike[str], *, confidence: bool = True) -> 
     Band 1's no-data value (when tagged) reads as 0, the class maps' no data.
 
     Raises:
-        OutputError: not a readable GeoTIFF.
-        InvalidDataError: band 1 is not integer or holds values outside 0..255, or there are more
-            than two bands (an image cube rather than a map); for ENVI, see :func:`read_envi_class_map`.
+        DatasetNotFoundError: no such file.
+        CubeReadError: the file cannot be opened, or is truncated or corrupt.
+        InvalidDataError: a folder, an empty file or not a GeoTIFF; band 1 is not integer or holds
+            values outside 0..255; or there are more than two bands (an image cube rather than a
+            map); for ENVI, see :func:`read_envi_class_map`.
     """
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 
-    from hsi_app.io.class_map_checks import check_class_values
+    from hsi_app.io.class_map_checks import (
+        check_class_map_path,
+        check_class_map_tiff,
+        check_class_values,
+        unreadable_class_map,
+    )
     from hsi_app.io.envi import is_envi
     from hsi_app.io.labels import nodata_to_zero
 
+    check_class_map_path(path)
     if is_envi(path):
         return read_envi_class_map(path)
+    check_class_map_tiff(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
@@ -490,7 +499,7 @@ def read_class_map(path: str | os.PathLike[str], *, confidence: bool = True) -> 
                     cmap = None
                 crs, transform = ds.crs, ds.transform
     except RasterioIOError as err:
-        raise OutputError(f"{path}: not a readable class map GeoTIFF ({err})") from err
+        raise CubeReadError(unreadable_class_map(path, err)) from err
     check_class_values(classes, path)
     names = parse_class_names_tag(names_json, path)
     colormap = None

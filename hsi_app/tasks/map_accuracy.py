@@ -366,7 +366,8 @@ def evaluate_map(
         :class:`MapAccuracy`.
 
     Raises:
-        OutputError: unreadable map. DatasetNotFoundError / LabelError: missing, unreadable or
+        DatasetNotFoundError / CubeReadError / InvalidDataError: missing or unreadable map (one line with the
+            fix, :func:`~hsi_app.io.cog.read_class_map`). DatasetNotFoundError / LabelError: missing, unreadable or
         misaligned reference.
     """
     from hsi_app.io.cog import read_class_map

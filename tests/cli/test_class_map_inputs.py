@@ -61,3 +61,38 @@ def test_a_tagged_nodata_value_reads_as_no_data(capsys: pytest.CaptureFixture[st
     code, out, err = run_main(capsys, "vectorize", "--map", str(path), "--out", str(tmp_path / "v.gpkg"), "--quiet")
     assert code == 0, err
     assert "2 polygons" in out and "255" not in out
+
+
+@pytest.fixture
+def unreadable(tmp_path: Path) -> dict[str, Path]:
+    """``name -> path`` of --map inputs that cannot be read as a class map."""
+    good = _raster(tmp_path / "good.tif", _classes().astype(np.uint8))
+    data = good.read_bytes()
+    (tmp_path / "empty.tif").write_bytes(b"")
+    (tmp_path / "text.tif").write_text("not a raster\n")
+    np.save(tmp_path / "classes.npy", _classes())
+    (tmp_path / "trunc.tif").write_bytes(data[: len(data) // 2])
+    (tmp_path / "folder").mkdir()
+    return {"missing": tmp_path / "nomap.tif", "folder": tmp_path / "folder", "empty": tmp_path / "empty.tif",
+            "text": tmp_path / "text.tif", "npy": tmp_path / "classes.npy", "trunc": tmp_path / "trunc.tif"}
+
+
+@pytest.mark.parametrize(("name", "words"), [
+    ("missing", "class map not found; check the path"),
+    ("folder", "is a folder; pass a class map GeoTIFF or ENVI classification, e.g. the map.tif of hsi predict"),
+    ("empty", "file is empty; re-create it with hsi predict"),
+    ("text", "not a GeoTIFF (unrecognised file content); pass a class map GeoTIFF"),
+    ("npy", "not a GeoTIFF (unrecognised file content); pass a class map GeoTIFF"),
+    ("trunc", "class map is truncated or corrupt"),
+])
+def test_unreadable_maps_get_one_line_with_a_fix(capsys: pytest.CaptureFixture[str], tmp_path: Path, reference: Path,
+                                                 unreadable: dict[str, Path], name: str, words: str) -> None:
+    path = unreadable[name]
+    out = tmp_path / "v.gpkg"
+    code, _, err = run_main(capsys, "vectorize", "--map", str(path), "--out", str(out), "--quiet")
+    assert_one_error_line(code, err, f"{path}: {words}")
+    assert not out.exists()
+    code, _, err = run_main(capsys, "evaluate", "--map", str(path), "--reference", str(reference))
+    assert_one_error_line(code, err, f"{path}: {words}")
+    assert "No such file" not in err and "not recognized as being in a supported" not in err
+    assert "; " in err.split(f"{path}: ", 1)[1]  # every line ends with its fix
