@@ -51,6 +51,12 @@ _MATLAB_NUMERIC = {
 }
 
 
+LABEL_KEY_FIX = "name the array with label_key= in Python"
+"""The fix naming a ``.mat`` labels variable where the command has no option for it (train, finetune, info)."""
+EVALUATE_KEY_FIX = "pass --key NAME with one of them (key= in Python)"
+"""The same fix for ``hsi evaluate`` / ``evaluate_map``, whose ``--key`` / ``key=`` names the reference variable."""
+
+
 def sniff_label_format(path: Path) -> str:
     """``"npy"``, ``"mat5"``, ``"mat73"``, ``"tiff"``, ``"vector"`` from the file content.
 
@@ -86,6 +92,7 @@ def read_labels(
     key: str | None = None,
     attribute: str = "class",
     layer: str | None = None,
+    name_key: str = LABEL_KEY_FIX,
 ) -> tuple[np.ndarray, list[str] | None]:
     """Read labels for ``like`` from a raster or vector file.
 
@@ -95,6 +102,8 @@ def read_labels(
         key: ``.mat`` variable name when the file holds several 2-D arrays.
         attribute: class column for vector files.
         layer: layer of a vector file with several layers (such a file is refused without it).
+        name_key: how the caller names a ``.mat`` variable, for the fix of a ``.mat`` refused for
+            its variables (``hsi evaluate``: its ``--key`` option).
 
     Returns:
         ``(labels, class_names)``: ``(H, W)`` int32 (0 = unlabelled) and names for
@@ -123,7 +132,7 @@ def read_labels(
     elif kind == "tiff":
         labels, names = _read_tiff(path, like)
     else:
-        labels = _read_mat(path, kind, key, (h, w))
+        labels = _read_mat(path, kind, key, (h, w), name_key)
     labels = np.asarray(labels)
     if labels.ndim == 3 and 1 in labels.shape:
         labels = labels.squeeze()
@@ -359,18 +368,18 @@ def nodata_to_zero(band: np.ndarray, nodata: float | None) -> np.ndarray:
     return np.where(band == nodata, 0, band)
 
 
-def _read_mat(path: Path, kind: str, key: str | None, shape: tuple[int, int]) -> np.ndarray:
+def _read_mat(path: Path, kind: str, key: str | None, shape: tuple[int, int], name_key: str = LABEL_KEY_FIX) -> np.ndarray:
     arrays = _mat73_arrays(path) if kind == "mat73" else _mat5_arrays(path)
     if key is not None:
         if key not in arrays:
             raise UnknownKeyError(
-                f"{path}: no variable {key!r}; keys found: {', '.join(sorted(arrays)) or 'none'}; save the labels alone as .npy or GeoTIFF, or name the array with label_key= in Python"
+                f"{path}: no variable {key!r}; keys found: {', '.join(sorted(arrays)) or 'none'}; save the labels alone as .npy or GeoTIFF, or {name_key}"
             )
         return arrays[key]()
     two_d = {k: v for k, v in arrays.items() if len(v.shape) == 2}
     if not two_d:
         raise LabelError(
-            f"{path}: no 2-D array; keys found: {', '.join(sorted(arrays)) or 'none'}; save the labels alone as .npy or GeoTIFF, or name the array with label_key= in Python"
+            f"{path}: no 2-D array; keys found: {', '.join(sorted(arrays)) or 'none'}; save the labels alone as .npy or GeoTIFF, or {name_key}"
         )
     if len(two_d) > 1:
         matching = {k: v for k, v in two_d.items() if v.shape == tuple(shape)}
@@ -378,7 +387,7 @@ def _read_mat(path: Path, kind: str, key: str | None, shape: tuple[int, int]) ->
             two_d = matching
         else:
             raise LabelError(
-                f"{path}: several 2-D arrays ({', '.join(sorted(two_d))}); save the labels alone as .npy or GeoTIFF, or name the array with label_key= in Python"
+                f"{path}: several 2-D arrays ({', '.join(sorted(two_d))}); save the labels alone as .npy or GeoTIFF, or {name_key}"
             )
     return next(iter(two_d.values()))()
 

@@ -372,13 +372,14 @@ def evaluate_map(
     """
     from hsi_app.io.cog import read_class_map
     from hsi_app.io.cube import make_cube
-    from hsi_app.io.labels import read_labels, sniff_label_format
+    from hsi_app.io.labels import EVALUATE_KEY_FIX, read_labels, sniff_label_format
 
     cmap = read_class_map(map_path, confidence=False)
     if isinstance(reference_path, (str, os.PathLike)):
         grid = make_cube(cmap.classes[None], crs=cmap.crs, transform=cmap.transform,
                          source=str(map_path))
-        ref, ref_names = read_labels(Path(reference_path), grid, key=key, attribute=attribute, layer=layer)
+        ref, ref_names = read_labels(Path(reference_path), grid, key=key, attribute=attribute, layer=layer,
+                                     name_key=EVALUATE_KEY_FIX)
         source = str(reference_path)
     else:  # an array in hand (cube.hsi.labels): labels on the map's grid, as a .npy file's
         ref, ref_names, source = _array_reference(reference_path, cmap.classes.shape), None, "reference array"
