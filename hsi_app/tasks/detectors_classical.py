@@ -208,7 +208,8 @@ def _check_window(window: tuple[int, int], shape: tuple[int, ...], source: str =
     """
     inner, outer = (int(v) for v in window)
     if inner % 2 == 0 or outer % 2 == 0 or not 0 < inner < outer:
-        raise ConfigError(f"local RX window {window}: use odd sizes inner < outer, e.g. 5,21")
+        raise ConfigError(f"--rx-window {inner},{outer}: use odd sizes INNER < OUTER, e.g. 5,21 "
+                          "(window=(inner, outer) in Python)")
     side = min(int(n) for n in shape)
     if outer > side:
         where = f"{source}: " if source else ""

@@ -50,6 +50,8 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
      f'tick "{RESAMPLE_LABEL}" (Classify tab) to resample the cube'),
     (re.compile(r"pass --resample \(resample=True in Python\)"), f'tick "{RESAMPLE_LABEL}" (Classify tab)'),
     (re.compile(r"--noise ('[^']*'|\"[^\"]*\")"), r"noise \1 (Denoise tab)"),
+    (re.compile(r"--rx-window (-?\d+,-?\d+): use odd sizes INNER < OUTER, e\.g\. 5,21 \(window=\(inner, outer\) in Python\)"),
+     f'"{RX_WINDOW_LABEL}" \\1 (Detect tab): use odd sizes INNER < OUTER, e.g. 5,21'),
     (re.compile(r"pass --rx-window INNER,OUTER \(window=\(inner, outer\) in Python\) with"),
      f'set the "{RX_WINDOW_LABEL}" box (Detect tab) to INNER,OUTER with'),
     (re.compile(r"use global rx \(--method rx\)"), "pick the method rx (global RX)"),

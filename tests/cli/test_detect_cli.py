@@ -325,6 +325,20 @@ def test_local_rx_window_wider_than_the_scene_names_the_file_and_the_option(
     assert code == 0, err
 
 
+@pytest.mark.parametrize("window", ["21,5", "-1,3", "4,20"])
+def test_local_rx_window_out_of_order_names_the_option(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                       load_fixture, window: str) -> None:  # noqa: ANN001
+    """Sizes not odd or not INNER < OUTER: the line starts with the option and the value as typed."""
+    from cli_runner import assert_one_error_line
+
+    speclib = load_fixture("speclib")
+    scene = speclib.write_geotiff(tmp_path / "s.tif", speclib.background(1, (30, 30)))
+    code, _, err = run_main(capsys, "detect", "--input", str(scene), "--method", "rx-local", "--rx-window", window,
+                            "--out", str(tmp_path / "x.tif"), "--quiet")
+    assert_one_error_line(code, err, f"hsi: error: --rx-window {window}: use odd sizes INNER < OUTER, e.g. 5,21")
+    assert not (tmp_path / "x.tif").exists()
+
+
 def test_learned_detect_refuses_a_scene_in_other_units(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A detector trained on reflectance x 10000 refuses the same scene as 0-1 reflectance, in one line, and takes it x 10000."""
     from rasterio.transform import from_origin

@@ -277,6 +277,11 @@ def test_detect_window_and_method_messages_name_the_detect_tab(app, envi_scene: 
     msg = in_viewer_terms(_refusal(detect_scene, tiny, "rx-local", window=(1, 3)))
     _no_cli_terms(msg)
     assert "pick the method rx (global RX) on scenes this small" in msg
+    scene = make_cube(np.random.default_rng(0).uniform(size=(4, 30, 30)).astype(np.float32))
+    for window in ((21, 5), (4, 20)):  # the order / parity refusal names the box, not --rx-window
+        msg = in_viewer_terms(_refusal(detect_scene, scene, "rx-local", window=window))
+        _no_cli_terms(msg)
+        assert f'"{RX_WINDOW_LABEL}" {window[0]},{window[1]} (Detect tab): use odd sizes INNER < OUTER' in msg
 
 
 def test_band_subset_fixes_name_the_resample_checkbox() -> None:
