@@ -40,7 +40,7 @@ def denoise(model: str, source: str, out: str, reference: str | None, key: str |
     from hsi_app.errors import ConfigError
     from hsi_app.io.atomic import TIF_SUFFIXES, atomic_paths, check_outputs, check_suffix, check_writable
     from hsi_app.io.cube import parse_mask_names
-    from hsi_app.io.open import open_cube
+    from hsi_app.io.open import is_mat, open_cube
     from hsi_app.predictor import run_dir_of
     from hsi_app.provenance import weights_identity
     from hsi_app.tasks.denoise_scene import denoise_cube
@@ -66,8 +66,12 @@ def denoise(model: str, source: str, out: str, reference: str | None, key: str |
         check_writable(mpath)
     den = Denoiser.load(run_dir_of(model), tta=tta)
     weights = weights_identity(run_dir_of(model)) if writes_metrics else None  # the weights as loaded
-    cube = open_cube(source, key=key).hsi.without_masked(parse_mask_names(exclude_masks))
-    ref = open_cube(reference, key=key) if reference is not None else None
+    scene_key, ref_key = key, key
+    if key is not None and reference is not None:  # --key names the variable of whichever input is a .mat
+        scene_key = key if is_mat(source) or not is_mat(reference) else None  # neither: the scene refuses it
+        ref_key = key if is_mat(reference) else None
+    cube = open_cube(source, key=scene_key).hsi.without_masked(parse_mask_names(exclude_masks))
+    ref = open_cube(reference, key=ref_key) if reference is not None else None
     # the cube and its metrics are published together; an earlier run's OUT.metrics.json that this run
     # does not rewrite is removed with them, so no old scores ever sit beside the new cube
     with atomic_paths({"out": out, "metrics": mpath if writes_metrics else None},

@@ -13,10 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from hsi_app.errors import CubeReadError, DatasetNotFoundError, HSIError, cannot_read
+from hsi_app.errors import ConfigError, CubeReadError, DatasetNotFoundError, HSIError, cannot_read
 from hsi_app.io.cube import Cube
 
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+FORMAT_NAMES = {"enmap": "an EnMAP product", "envi": "an ENVI file", "geotiff": "a GeoTIFF"}
+"""How a refusal names a format that :func:`sniff` found."""
 SUPPORTED = "EnMAP L2A (folder/zip, GeoTIFF or ENVI format), .mat (v5/v7.3), ENVI (.hdr + data), GeoTIFF, or indian_pines"
 
 
@@ -89,6 +91,15 @@ def sniff(path: Path) -> str:
     raise CubeReadError(f"{path}: unrecognised file content; supported: {SUPPORTED}")
 
 
+def is_mat(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a readable file with MATLAB content (:func:`sniff`); ``False`` for anything else."""
+    p = Path(path)
+    try:
+        return p.is_file() and sniff(p) == "mat"
+    except (HSIError, OSError):
+        return False
+
+
 def open_cube(
     path: str | os.PathLike[str],
     *,
@@ -104,7 +115,8 @@ def open_cube(
 
     Args:
         path: a file, EnMAP product folder/zip, or a built-in name (``indian_pines``).
-        key: ``.mat`` variable holding the cube (default: a known key or the only 3-D array).
+        key: ``.mat`` variable holding the cube (default: a known key or the only 3-D array); refused
+            for a file in another format.
         labels: a label raster (``.mat``/``.npy``/GeoTIFF) or vector file (GeoPackage,
             Shapefile) to attach as ``label``; overrides labels found next to the cube. An ``(H, W)``
             integer array is attached as it is (``cube.hsi.with_labels(labels)``: same checks; class
@@ -122,6 +134,7 @@ def open_cube(
     Raises:
         DatasetNotFoundError: no such file or built-in name.
         CubeReadError: unreadable or unsupported content.
+        ConfigError: ``key`` given for a file that is not a ``.mat``.
     """
     from hsi_app.io.builtin import is_builtin, load_builtin
 
@@ -140,6 +153,9 @@ def open_cube(
         if p.is_dir() and (hint := folder_hint(p)):  # ROOT/NAME of `hsi datasets fetch`: name its cube file
             raise CubeReadError(hint)
         fmt = sniff(p)
+        if key is not None and fmt != "mat":  # an option the read would ignore is refused
+            raise ConfigError(f"--key {key}: {p} is {FORMAT_NAMES.get(fmt, fmt)}, not a .mat file, so it has no "
+                              "variables to choose from; drop it (key= in Python)")
         if fmt == "mat" and labels is not None:  # given labels replace the sibling *_gt.mat: do not read it
             options.setdefault("find_labels", False)
         cube = _read(p, fmt, key=key, chunks=chunks, **options)
