@@ -64,6 +64,8 @@ def denoise(model: str, source: str, out: str, reference: str | None, key: str |
     check_writable(out)
     if writes_metrics:
         check_writable(mpath)
+        if not metrics_path:
+            check_default_metrics(out)
     den = Denoiser.load(run_dir_of(model), tta=tta)
     weights = weights_identity(run_dir_of(model)) if writes_metrics else None  # the weights as loaded
     scene_key, ref_key = key, key
@@ -108,7 +110,44 @@ def stale_metrics(out: str, written: Any) -> list[Any]:
     from hsi_app.io.atomic import same_file
 
     default = Path(out).with_suffix(".metrics.json").absolute()
-    return [] if written is not None and same_file(Path(written), default) else [default]
+    if written is not None and same_file(Path(written), default):
+        return []
+    return [default] if denoise_report(default) else []  # a file hsi did not write is left alone
+
+
+# keys every `hsi denoise` metrics file has held since the first one
+REPORT_KEYS = frozenset({"model", "window", "halo", "seconds"})
+
+
+def denoise_report(path: Any) -> bool:
+    """Whether ``path`` is a metrics file of an earlier ``hsi denoise`` (a JSON object with :data:`REPORT_KEYS`)."""
+    import json
+    from pathlib import Path
+
+    try:
+        report = json.loads(Path(path).read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(report, dict) and REPORT_KEYS <= report.keys()
+
+
+def check_default_metrics(out: str) -> None:
+    """Refuse, before any work, to write the default ``OUT.metrics.json`` over a file that no ``hsi denoise`` wrote.
+
+    An earlier run's metrics file is replaced as before; anything else there (the user's notes, another tool's
+    report) is not, since the user never named it. ``--metrics F`` names the file, so it is written as asked.
+
+    Raises:
+        OutputError: naming the file and the fixes.
+    """
+    from pathlib import Path
+
+    from hsi_app.errors import OutputError
+
+    default = Path(out).with_suffix(".metrics.json")
+    if default.exists() and not denoise_report(default):
+        raise OutputError(f"{default}: exists and is not an earlier hsi denoise metrics file, so the default metrics "
+                          "path would replace it; move it, or pass --metrics F to write the metrics elsewhere")
 
 
 def _write_report(dst: Any, res: Any, den: Any, cube: Any, ref: Any, *, adapt: dict[str, Any] | None,

@@ -47,11 +47,13 @@ def finetune(base: str, data: str, labels: str | None, label_attribute: str, lab
     """
     import numpy as np
 
+    from hsi_app.checkpoint import ADAPTER_NAME
     from hsi_app.errors import ConfigError
     from hsi_app.io import open_cube
     from hsi_app.io.atomic import OTHER_THAN_FINETUNE, check_out_dir, check_outputs
     from hsi_app.io.labels import read_split_labels
-    from hsi_app.tasks.finetune import DEFAULT_FINETUNE_LR, FinetuneOptions, _base_dir_checked, finetune as run_finetune
+    from hsi_app.tasks.finetune import (
+        DEFAULT_FINETUNE_LR, FinetuneOptions, _base_dir_checked, finetune as run_finetune, finetune_files)
     from hsi_app.tasks.finetune_classes import replay_plan
     from hsi_app.tasks.lr_schedules import check_schedule
 
@@ -60,7 +62,8 @@ def finetune(base: str, data: str, labels: str | None, label_attribute: str, lab
                            lr=lr if lr is not None else DEFAULT_FINETUNE_LR, schedule=schedule, resample=resample,
                            train_head=train_head, classes=classes, window=window, progress=not quiet)
     check_outputs({"--out": out}, {"--base": base})
-    check_out_dir(out, other_runs=OTHER_THAN_FINETUNE)
+    check_out_dir(out, other_runs=OTHER_THAN_FINETUNE, protect=[data, labels, train_labels, test_labels],
+                  writes=finetune_files(), marker=ADAPTER_NAME)
     cube = open_cube(data, key=key, labels=labels, label_attribute=label_attribute, label_layer=label_layer)
     scene_names, scene_labels = cube.hsi.class_names, cube.hsi.labels
 

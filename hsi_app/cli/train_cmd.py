@@ -110,7 +110,8 @@ def train(task: str, noise: str, init: str | None, targets: str | None, scale: f
     from hsi_app.io import open_cube
     from hsi_app.io.atomic import OTHER_THAN_TRAINING, check_out_dir
     from hsi_app.io.labels import read_split_labels
-    from hsi_app.tasks.train_classifier import DEFAULT_CLASSIFIER, TrainOptions, check_buffer, train_classifier
+    from hsi_app.tasks.train_classifier import (
+        DEFAULT_CLASSIFIER, RUN_FILES, TrainOptions, check_buffer, train_classifier)
 
     model = model or DEFAULT_CLASSIFIER
     check_buffer(buffer, split, given_maps=train_labels is not None or test_labels is not None)
@@ -122,7 +123,8 @@ def train(task: str, noise: str, init: str | None, targets: str | None, scale: f
                         window=window, progress=not quiet,
                         schedule=schedule, val_fraction=val_fraction, label_smoothing=label_smoothing,
                         class_weight_power=class_weights, teacher=tuple(teacher), distill_weight=distill_weight)
-    check_out_dir(out, other_runs=OTHER_THAN_TRAINING, task="classification")
+    check_out_dir(out, other_runs=OTHER_THAN_TRAINING, protect=[data, labels, train_labels, test_labels], writes=RUN_FILES,
+                  task="classification")
     cube = open_cube(data, key=key, labels=labels, label_attribute=label_attribute, label_layer=label_layer)
     cube, maps = read_split_labels(cube, (train_labels, test_labels), attribute=label_attribute, layer=label_layer,
                                    labels_from=labels)

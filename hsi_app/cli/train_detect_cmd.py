@@ -41,7 +41,7 @@ def run(*, data: str, targets: str | None, out: str, model: str | None = None, e
     from hsi_app.io import open_cube
     from hsi_app.io.atomic import OTHER_THAN_TRAINING, check_out_dir, check_outputs
     from hsi_app.tasks.detection import check_scale, scene_image, target_spectra
-    from hsi_app.tasks.train_detector import DetectTrainOptions, train_detector
+    from hsi_app.tasks.train_detector import RUN_FILES, DetectTrainOptions, train_detector
 
     if targets is None:
         raise ConfigError(
@@ -53,7 +53,8 @@ def run(*, data: str, targets: str | None, out: str, model: str | None = None, e
     if seed < 0:
         raise ConfigError(f"--seed {seed}: must be 0 or more")
     check_scale(scale)
-    check_out_dir(out, other_runs=OTHER_THAN_TRAINING, task="detect")  # before the scene is read, not after training
+    check_out_dir(out, other_runs=OTHER_THAN_TRAINING, protect=[data, targets], writes=RUN_FILES,
+                  task="detect")  # before the scene is read, not after training
     check_outputs({"--out": out}, {"--data": data, "--targets": targets})
     cube = open_cube(data, key=key)
     from hsi_app.provenance import run_record, scene_reference

@@ -175,6 +175,7 @@ def check_out_dir(
     protect: Iterable[PathArg] = (),
     writes: Iterable[str] = (),
     task: str | None = None,
+    marker: str | None = None,
     option: str = "--out",
 ) -> Path:
     """Check up front that the run folder ``out`` can be created (or reused).
@@ -186,11 +187,17 @@ def check_out_dir(
             makes ``--model DIR`` an ensemble), so a new run published beside them would
             be shadowed by the old one, or fail to load.
         protect: input files (scene, labels) that the run must not replace.
-        writes: the file names the run will write into ``out``, checked against ``protect``.
+        writes: the file names the run will write into ``out``, checked against ``protect``. When ``out``
+            holds no earlier run of this kind (see ``task`` and ``marker``), an existing file of one of these
+            names is someone else's (a ``map.tif`` of ``hsi predict``, notes called ``metrics.json``) and is
+            refused rather than replaced.
         task: the task of the training run to be written (``config.json``'s ``task``). A folder
             holding a run of another task is refused: the new run would replace only the files
             both write, leaving the other run's outputs (a classifier's ``map.tif``,
-            ``split.npz``...) beside a config that does not describe them.
+            ``split.npz``...) beside a config that does not describe them. A ``config.json`` of this
+            task marks an earlier run of this kind, whose files a rerun replaces.
+        marker: for a run without ``task`` (``hsi finetune``): the file that marks an earlier run of this
+            kind (``adapter.safetensors``).
         option: the CLI option of ``out``, for the message about an empty name.
 
     Returns:
@@ -198,8 +205,8 @@ def check_out_dir(
 
     Raises:
         OutputError: ``out`` is empty (it would be the current folder), an existing file, its nearest existing parent is not a
-            writable folder, it holds another kind of run or a run of another task, or a
-            run file would replace an input.
+            writable folder, it holds another kind of run or a run of another task, a
+            run file would replace an input or a file that no earlier run of this kind wrote.
     """
     if not str(out).strip():
         raise OutputError(f"{option} is empty; pass a folder for the run's outputs (e.g. {option} runs/a)")
@@ -221,7 +228,28 @@ def check_out_dir(
         raise OutputError(f"{out}: holds a {other} run (config.json); write this {task} run to a folder of its own "
                           "(another --out)")
     _check_protected(path, writes, protect)
+    _check_foreign(path, out, writes, task, marker, option)
     return path
+
+
+def _check_foreign(path: Path, out: str | os.PathLike[str], writes: Iterable[str], task: str | None,
+                   marker: str | None, option: str) -> None:
+    """Refuse when ``path`` holds no earlier run of this kind yet already a file the run would write.
+
+    An earlier run of this kind is a ``config.json`` of ``task``, or the ``marker`` file; its files are the
+    run's own, so a rerun replaces them. Without one, such a file was put there by someone else.
+    """
+    if not path.is_dir() or (task is None and marker is None):
+        return
+    earlier = run_task(path) == task if task is not None else (path / str(marker)).is_file()
+    if earlier:
+        return
+    found = [name for name in dict.fromkeys(writes) if (path / name).exists()]
+    if found:
+        kind = f"{task} run (config.json)" if task is not None else f"run with {marker}"
+        raise OutputError(f"{out}: holds {', '.join(found)} but no earlier {kind}, so this run would replace "
+                          f"a file it did not write; move {'them' if len(found) > 1 else 'it'} elsewhere or "
+                          f"choose another {option}")
 
 
 def run_task(folder: Path) -> str | None:

@@ -113,6 +113,13 @@ class FinetuneOptions:
                               "Python)")
 
 
+def finetune_files() -> tuple[str, ...]:
+    """The file names a fine-tune writes into its OUT folder (the classification run's, and the adapter's)."""
+    from hsi_app.tasks.train_classifier import RUN_FILES
+
+    return (*RUN_FILES, ADAPTER_NAME, ADAPTER_CONFIG_NAME)
+
+
 def band_matrix(base: RunConfig, wavelengths: np.ndarray, fwhm: np.ndarray, *, resample: bool = True,
                 source: str = "new scene", base_run: str | None = None) -> tuple[np.ndarray, str]:
     """Weights ``(C_base, C_new)`` taking new-sensor spectra to the base model's bands.
@@ -349,7 +356,6 @@ def finetune(
     from hsi_app.io.atomic import OTHER_THAN_FINETUNE, atomic_path, check_out_dir, check_outputs, staged_run_dir
     from hsi_app.tasks.classification import fit_dense
     from hsi_app.tasks.train_classifier import (
-        RUN_FILES,
         TrainOptions,
         _band_stats,
         check_has_labels,
@@ -366,8 +372,8 @@ def finetune(
     probe = _probe_net(base, base_path)
     check_lora_rank(probe, opts.lora_rank)  # before the scene is prepared or anything trains
     inputs = [cube.attrs.get("source"), *protect]
-    final_out = check_out_dir(out, other_runs=OTHER_THAN_FINETUNE, protect=inputs,
-                              writes=(*RUN_FILES, ADAPTER_NAME, ADAPTER_CONFIG_NAME))
+    final_out = check_out_dir(out, other_runs=OTHER_THAN_FINETUNE, protect=inputs, writes=finetune_files(),
+                              marker=ADAPTER_NAME)
     cube, image, bands, valid = scene_with_data(cube)  # bands with no data anywhere flagged bad
     wl, fwhm = cube.hsi.wavelengths[bands], cube.hsi.fwhm[bands]
     source = str(cube.attrs.get("source") or "new scene")

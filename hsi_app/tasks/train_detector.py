@@ -32,6 +32,8 @@ from hsi_app.errors import ConfigError
 from hsi_app.tasks.detect_eval import TEST_SEED_BASE, Regions, column_regions, evaluate, test_scenes
 from hsi_app.rng_state import kept_global_rng
 
+RUN_FILES = ("config.json", "model.safetensors", "metrics.json")  # what a detector run writes into OUT
+
 OFFSET_WEIGHT = 1.0
 EPOCH_COVERAGE = 64  # an epoch draws crops covering the training region this many times
 SIZE_WEIGHT = 0.1
@@ -163,7 +165,7 @@ def train_detector(image: np.ndarray, spectra: np.ndarray, names: list[str], out
     record = {"versions": library_versions(), **(record or {})}
 
     final_out = check_out_dir(out, other_runs=OTHER_THAN_TRAINING, protect=[str(data)],
-                              writes=("config.json", "model.safetensors", "metrics.json"), task="detect")
+                              writes=RUN_FILES, task="detect")
     torch.manual_seed(opts.seed)
     c, h, w = image.shape
     k = len(names)
