@@ -143,6 +143,22 @@ def check_buffer(buffer: int | None, split: str, *, given_maps: bool = False, re
                           "use --split disjoint:F or drop it (split='disjoint:F' or buffer=None in Python)")
 
 
+def check_buffer_fits(buffer: int, shape: tuple[int, ...]) -> None:
+    """Refuse a ``disjoint`` buffer that leaves no test pixel on a scene of ``shape`` ``(H, W)``, whatever the draw.
+
+    Every pixel lies within ``max(H, W) - 1`` px (Chebyshev) of any other, so such a buffer drops every test pixel
+    next to the first training block. The fix named keeps a block (``2 buffer + 1`` px) inside the longer side.
+
+    Raises:
+        ConfigError: one line, ``--buffer N: <why>; <fix>``.
+    """
+    h, w = int(shape[0]), int(shape[1])
+    if buffer >= max(h, w) - 1:
+        raise ConfigError(f"--buffer {buffer}: blocks of {2 * buffer + 1} px with a {buffer}-px gap do not fit the "
+                          f"{h} x {w} scene, so no test pixel is left; use a smaller --buffer (at most "
+                          f"{max((max(h, w) - 1) // 2, 0)} here; buffer= in Python)")
+
+
 def check_class_weight_power(power: float) -> None:
     """Refuse a class-weight exponent outside ``[0, 1]`` (``--class-weights``).
 
@@ -282,6 +298,8 @@ def split_for_run(cube: Cube, opts: TrainOptions, radius: int, train_labels: np.
                              "pass both")
         check_buffer(opts.buffer, opts.split, given_maps=True)
         return split_from_maps(train_labels, test_labels, radius=radius, class_names=class_names)  # leaky when they are as close as that
+    if opts.buffer is not None and cube.hsi.labels is not None:
+        check_buffer_fits(opts.buffer, cube.hsi.labels.shape)  # before the draw and its "absent from test" warnings
     return protocol_split(cube, opts.split, seed=opts.seed, radius=radius if opts.buffer is None else opts.buffer,
                           valid=valid)
 
@@ -368,7 +386,7 @@ def train_classifier(
     # a copy without the no-data pixels (the caller's split and its arrays stay as given); one leak rule for
     # drawn and given splits, judged for this model
     split = split.within(valid).for_model(radius)
-    check_split_pixels(split, str(cube.attrs.get("source", "input")))
+    check_split_pixels(split, str(cube.attrs.get("source", "input")), opts.buffer)
     if opts.teacher:
         from hsi_app.tasks.distill import check_teacher
 
@@ -382,8 +400,10 @@ def train_classifier(
     return metrics
 
 
-def check_split_pixels(split: Any, source: str) -> None:
+def check_split_pixels(split: Any, source: str, buffer: int | None = None) -> None:
     """Refuse a split that cannot train or be scored, before any training.
+
+    ``buffer``: the ``--buffer`` the split was drawn with, named in the fix when it leaves no test pixel.
 
     Raises:
         LabelError: no training pixel on valid data, a single training class, or no test pixel.
@@ -395,7 +415,9 @@ def check_split_pixels(split: Any, source: str) -> None:
         raise LabelError(f"{source}: every training pixel is class {int(train_classes[0])}; a classifier needs "
                          "at least 2 labelled classes")
     if not (split.test > 0).any():
-        raise LabelError(f"{source}: split {split.protocol} leaves no test pixel on valid data; use a smaller "
+        gap = f" with its {buffer}-px buffer" if buffer else ""
+        fix = f"a smaller --buffer (now {buffer}), " if gap else ""
+        raise LabelError(f"{source}: split {split.protocol}{gap} leaves no test pixel on valid data; use {fix}a smaller "
                          "training share, a larger scene, or --train-labels/--test-labels")
 
 

@@ -527,6 +527,9 @@ def test_a_failed_training_leaves_the_previous_run_as_it_was(trained: Path, scen
         (["--model", "svm"], "fill", "label value 65535 at row 0, col 0"),
         (["--model", "svm"], "fill255", "fill255.npy: label id 255 looks like a fill value"),
         (["--model", "svm", "--train-labels", "LABELS", "--test-labels", "ZEROS"], None, "leaves no test pixel"),
+        (["--model", "svm", "--split", "disjoint:0.5", "--buffer", "100"], None,
+         "--buffer 100: blocks of 201 px with a 100-px gap do not fit the 40 x 36 scene, so no test pixel is left; "
+         "use a smaller --buffer (at most 19 here"),
     ],
 )
 def test_training_inputs_are_checked_before_training(extra: list[str], labels: str | None, needle: str,

@@ -125,3 +125,18 @@ def test_drawn_splits_of_indian_pines_are_those_of_its_labels(indian_pines) -> N
         assert split.train.tobytes() == expected.train.tobytes() and split.test.tobytes() == expected.test.tobytes()
         assert (split.protocol, split.leaky, split.radius, split.block) == (
             expected.protocol, expected.leaky, expected.radius, expected.block)
+
+
+def test_a_split_left_without_test_pixels_by_its_buffer_names_the_buffer() -> None:
+    from hsi_app.errors import LabelError
+    from hsi_app.tasks.train_classifier import check_split_pixels
+
+    train = np.zeros((12, 12), np.int32)
+    train[:6, :6], train[6:, 6:] = 1, 2
+    split = Split(train=train, test=np.zeros_like(train), protocol="disjoint:0.5", radius=7)
+    with pytest.raises(LabelError, match=r"scene.tif: split disjoint:0.5 with its 7-px buffer leaves no test pixel on "
+                                         r"valid data; use a smaller --buffer \(now 7\), a smaller training share"):
+        check_split_pixels(split, "scene.tif", 7)
+    with pytest.raises(LabelError, match=r"scene.tif: split disjoint:0.5 leaves no test pixel on valid data; use a "
+                                         r"smaller training share"):  # the model's own radius: no --buffer to name
+        check_split_pixels(split, "scene.tif")
