@@ -128,8 +128,9 @@ def train(task: str, noise: str, init: str | None, targets: str | None, scale: f
     cube = open_cube(data, key=key, labels=labels, label_attribute=label_attribute, label_layer=label_layer)
     cube, maps = read_split_labels(cube, (train_labels, test_labels), attribute=label_attribute, layer=label_layer,
                                    labels_from=labels)
+    given = [p for p in (train_labels, test_labels) if p] or ([labels] if labels else [])
     metrics = train_classifier(cube, out, opts, train_labels=maps[0], test_labels=maps[1],
-                               protect=[labels, train_labels, test_labels])
+                               protect=[labels, train_labels, test_labels], labels_from=", ".join(given) or None)
     from hsi_app.data.splits import leak_note
     from hsi_app.tasks.train_classifier import layout_note
 

@@ -401,7 +401,7 @@ def finetune(
                               train_labels, test_labels, class_names=class_names, valid=valid)
     # a copy without the no-data pixels (the caller's split stays as given); the leak rule judged for the base model
     split = split.within(valid).for_model(base.receptive_radius)
-    check_split_pixels(split, str(cube.attrs.get("source", "input")))
+    check_split_pixels(split, label_source)
     if plan.new_head:
         warn_untrained_classes(split.train, class_names, source)
     from hsi_app.provenance import run_record

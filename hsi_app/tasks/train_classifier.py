@@ -214,7 +214,7 @@ def check_has_labels(source: str, label_maps: Sequence[np.ndarray]) -> None:
         raise LabelError(f"{source}: no labels; pass --labels (raster or vector) or --train-labels/--test-labels "
                          "(cube.hsi.with_labels(labels), or train_labels= and test_labels=, in Python)")
     if not any((m > 0).any() for m in label_maps):
-        raise LabelError(f"{source}: its label map has no labelled pixel (all 0); pass labels with classes 1..K")
+        raise LabelError(f"{source}: the labels have no labelled pixel (all 0); pass labels with classes 1..K")
 
 
 def protocol_split(cube: Cube, protocol: str, *, seed: int = 0, radius: int = 0, legacy_blocks: bool = False,
@@ -338,6 +338,7 @@ def train_classifier(
     test_labels: np.ndarray | None = None,
     split: Any = None,
     protect: Sequence[str | os.PathLike[str] | None] = (),
+    labels_from: str | None = None,
 ) -> dict[str, Any]:
     """Train, evaluate and map one scene; write the run folder ``out``.
 
@@ -353,6 +354,8 @@ def train_classifier(
             models are scored on exactly the same test pixels); overrides ``opts.split``.
         protect: input files (label files) that a run file must not replace; the scene's
             own file is always protected.
+        labels_from: the label file(s) (``--labels``, or ``--train-labels, --test-labels``), named in the
+            errors about the labels (default: the scene, whose own labels they are).
 
     Raises:
         LabelError: no usable training or test pixels (checked before training).
@@ -368,7 +371,8 @@ def train_classifier(
     cube, image, bands, valid = scene_with_data(cube)  # bands with no data anywhere flagged bad
     k_names = cube.hsi.class_names
     label_maps = [m for m in (cube.hsi.labels, train_labels, test_labels) if m is not None]
-    check_has_labels(str(cube.attrs.get("source", "input")), label_maps)  # before a model is built for K classes
+    label_source = labels_from or str(cube.attrs.get("source", "input"))
+    check_has_labels(label_source, label_maps)  # before a model is built for K classes
     labels_max = max((int(np.max(m)) for m in label_maps), default=0)
     num_classes = max(labels_max, len(k_names) - 1 if k_names else 0)
     class_names = run_class_names(k_names, num_classes)
@@ -386,7 +390,7 @@ def train_classifier(
     # a copy without the no-data pixels (the caller's split and its arrays stay as given); one leak rule for
     # drawn and given splits, judged for this model
     split = split.within(valid).for_model(radius)
-    check_split_pixels(split, str(cube.attrs.get("source", "input")), opts.buffer)
+    check_split_pixels(split, label_source, opts.buffer)
     if opts.teacher:
         from hsi_app.tasks.distill import check_teacher
 

@@ -522,8 +522,10 @@ def test_a_failed_training_leaves_the_previous_run_as_it_was(trained: Path, scen
         (["--model", "hsdt_s"], None, "--model hsdt_s is a denoise model"),
         (["--epochs", "0"], None, "--epochs 0: must be at least 1"),
         (["--window", "0"], None, "--window 0: must be a positive"),
-        (["--model", "svm"], "one_class", "every training pixel is class 2"),
-        (["--model", "svm"], "zeros", "has no labelled pixel"),
+        (["--model", "svm"], "one_class", "one_class.npy: every training pixel is class 2"),
+        (["--model", "svm"], "zeros", "zeros.npy: the labels have no labelled pixel (all 0)"),
+        (["--model", "svm", "--train-labels", "ONE", "--test-labels", "ZEROS"], None,
+         "one_train.npy, ZEROS: every training pixel is class 2"),
         (["--model", "svm"], "fill", "label value 65535 at row 0, col 0"),
         (["--model", "svm"], "fill255", "fill255.npy: label id 255 looks like a fill value"),
         (["--model", "svm", "--train-labels", "LABELS", "--test-labels", "ZEROS"], None, "leaves no test pixel"),
@@ -546,7 +548,11 @@ def test_training_inputs_are_checked_before_training(extra: list[str], labels: s
         np.save(lab_path, lab)
     zeros = tmp_path / "no_test.npy"
     np.save(zeros, np.zeros((40, 36), np.int64))
-    extra = [{"LABELS": str(scene["labels"]), "ZEROS": str(zeros)}.get(a, a) for a in extra]
+    one = tmp_path / "one_train.npy"
+    with rasterio.open(scene["labels"]) as ds:
+        np.save(one, np.where(ds.read(1) == 2, 2, 0).astype(np.int64))  # class 2 of --labels alone
+    needle = needle.replace("one_train.npy, ZEROS", f"{one}, {zeros}")
+    extra = [{"LABELS": str(scene["labels"]), "ZEROS": str(zeros), "ONE": str(one)}.get(a, a) for a in extra]
     code, _, err = run_main(capsys, "train", "--data", str(scene["cube"]), "--labels", str(lab_path), *extra,
                             "--out", str(tmp_path / "run"), "--quiet")
     lines = [ln for ln in err.strip().splitlines() if ln.startswith("hsi: error")]
