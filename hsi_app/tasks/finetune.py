@@ -99,7 +99,8 @@ class FinetuneOptions:
         """Refuse impossible settings before any data is read.
 
         Raises:
-            ConfigError: ``lora_rank`` or ``epochs`` below 1, or ``lr`` / ``lora_alpha`` not a finite number > 0.
+            ConfigError: ``lora_rank``, ``epochs`` or ``window`` below 1, or ``lr`` / ``lora_alpha`` not a finite
+                number > 0.
         """
         if self.lora_rank < 1:
             raise ConfigError(f"--lora-rank {self.lora_rank}: use a rank >= 1, e.g. 4 or 8 (lora_rank= in Python)")
@@ -111,6 +112,8 @@ class FinetuneOptions:
         if self.epochs is not None and self.epochs < 1:
             raise ConfigError(f"--epochs {self.epochs}: must be at least 1 (default: {DEFAULT_FINETUNE_EPOCHS}; epochs= in "
                               "Python)")
+        if self.window < 1:  # as `hsi predict` says it, before the base run or the scene is loaded
+            raise ConfigError(f"--window {self.window}: must be a positive number of pixels, e.g. 512 (window= in Python)")
 
 
 def finetune_files() -> tuple[str, ...]:

@@ -116,6 +116,8 @@ def test_finetune_lora_rank_above_the_adapted_layers_is_refused(capsys: pytest.C
 @pytest.mark.parametrize("args, words", [
     (["train", "--data", "indian_pines", "--out", ""], ["--out is empty"]),
     (["finetune", "--base", "R", "--data", "indian_pines", "--lora-rank", "2", "--out", ""], ["--out is empty"]),
+    (["finetune", "--base", "R", "--data", "indian_pines", "--lora-rank", "2", "--out", "o", "--window", "-4"],
+     ["--window -4: must be a positive number of pixels, e.g. 512"]),
     (["ensemble", "--model", "R", "--model", "R2", "--out", " "], ["--out is empty"]),
     (["simulate-targets", "--background", "indian_pines", "--targets", "lib.csv", "--out", ""], ["--out is empty"]),
     (["batch", "--model", "R", "--inputs", "x.tif", "--out-dir", "", "--no-dashboard"], ["--out-dir is empty"]),
