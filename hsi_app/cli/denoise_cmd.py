@@ -70,8 +70,10 @@ def denoise(model: str, source: str, out: str, reference: str | None, key: str |
     weights = weights_identity(run_dir_of(model)) if writes_metrics else None  # the weights as loaded
     scene_key, ref_key = key, key
     if key is not None and reference is not None:  # --key names the variable of whichever input is a .mat
-        scene_key = key if is_mat(source) or not is_mat(reference) else None  # neither: the scene refuses it
-        ref_key = key if is_mat(reference) else None
+        # a reference named *.mat counts as one even when missing or broken, so its own read says what is wrong
+        ref_mat = is_mat(reference) or Path(reference).suffix.lower() == ".mat"
+        scene_key = key if is_mat(source) or not ref_mat else None  # neither: the scene refuses it
+        ref_key = key if ref_mat else None
     cube = open_cube(source, key=scene_key).hsi.without_masked(parse_mask_names(exclude_masks))
     ref = open_cube(reference, key=ref_key) if reference is not None else None
     # the cube and its metrics are published together; an earlier run's OUT.metrics.json that this run

@@ -141,6 +141,9 @@ def open_cube(
     if not str(path).strip():
         raise DatasetNotFoundError("empty input path; pass a file, an EnMAP product folder/zip, or a built-in name (indian_pines)")
     if isinstance(path, str) and is_builtin(path) and not Path(path).exists():
+        if key is not None:  # a built-in scene is no .mat file the user chose a variable of
+            raise ConfigError(f"--key {key}: {path} is a built-in scene, not a .mat file, so it has no variables "
+                              "to choose from; drop it (key= in Python)")
         cube = load_builtin(path)
     else:
         from hsi_app.data.dataset_folder import folder_hint, name_hint

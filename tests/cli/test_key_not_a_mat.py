@@ -48,3 +48,19 @@ def test_key_still_chooses_a_mat_variable(files: dict[str, Path], capsys: pytest
     code, _, err = run_main(capsys, "info", str(files["mat"]), "--key", "cube")
     assert code == 0, err
     assert is_mat(files["mat"]) and not is_mat(files["scene"]) and not is_mat(files["scene"].parent / "none.mat")
+
+
+def test_key_for_a_built_in_scene_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_main(capsys, "info", "indian_pines", "--key", "foo")
+    assert_one_error_line(code, err, "--key foo: indian_pines is a built-in scene, not a .mat file", "drop it")
+
+
+def test_denoise_key_goes_to_a_missing_mat_reference(files: dict[str, Path], tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """A mistyped ``--reference X.mat`` is reported missing, not blamed on ``--key`` and the GeoTIFF input."""
+    model = Path(__file__).resolve().parents[2] / "models" / "indian_pines_hsdt_s_mixture"
+    missing, out = tmp_path / "nosuch_clean.mat", tmp_path / "d.tif"
+    code, _, err = run_main(capsys, "denoise", "--model", str(model), "--input", str(files["scene"]), "--reference",
+                            str(missing), "--key", "cube", "--out", str(out), "--quiet")
+    assert_one_error_line(code, err, str(missing), "no such file")
+    assert "--key" not in err and not out.exists()
