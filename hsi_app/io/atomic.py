@@ -247,6 +247,8 @@ def _check_foreign(path: Path, out: str | os.PathLike[str], writes: Iterable[str
     found = [name for name in dict.fromkeys(writes) if (path / name).exists()]
     if found:
         kind = f"{task} run (config.json)" if task is not None else f"run with {marker}"
+        if task is not None and (path / "config.json").is_file():  # a config.json hsi cannot read as a run's
+            kind = f"{task} run (its config.json is unreadable or records no task)"
         raise OutputError(f"{out}: holds {', '.join(found)} but no earlier {kind}, so this run would replace "
                           f"a file it did not write; move {'them' if len(found) > 1 else 'it'} elsewhere or "
                           f"choose another {option}")

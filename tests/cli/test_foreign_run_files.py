@@ -62,6 +62,11 @@ def test_check_out_dir_names_every_foreign_file(tmp_path: Path, task: str, write
     with pytest.raises(OutputError) as err:
         check_out_dir(tmp_path, writes=writes, task=task)
     assert "config.json, metrics.json" in str(err.value) and "notes.txt" not in str(err.value)
+    assert f"no earlier {task} run (its config.json is unreadable or records no task)" in str(err.value)
+    (tmp_path / "metrics.json").unlink()
+    (tmp_path / "config.json").write_text('{"task": "classif')  # cut short: unreadable
+    with pytest.raises(OutputError, match=r"holds config.json but no earlier .* run \(its config.json is unreadable"):
+        check_out_dir(tmp_path, writes=writes, task=task)
 
 
 def test_a_rerun_into_an_earlier_run_of_this_kind_still_replaces_its_files(tmp_path: Path) -> None:
