@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from hsi_app.errors import DatasetNotFoundError, HSIWarning, LabelError, UnknownKeyError
+from hsi_app.errors import ConfigError, DatasetNotFoundError, HSIWarning, LabelError, UnknownKeyError
 from hsi_app.io.cube import Cube, check_labels, class_name_key, has_map_grid
 from hsi_app.io.geotiff import TIFF_ONLY
 from hsi_app.io.split_numbering import (  # noqa: F401  (re-exported: callers import them from here)
@@ -113,6 +113,7 @@ def read_labels(
     Raises:
         DatasetNotFoundError: ``path`` does not exist.
         UnknownKeyError: ``key`` is not in the ``.mat`` file.
+        ConfigError: ``key`` given for a file that is not a ``.mat``.
         LabelError: unreadable, ambiguous, or not on the cube's grid.
     """
     path = Path(path)
@@ -122,6 +123,10 @@ def read_labels(
         raise LabelError(f"{path}: is a folder; pass a label file (.npy, .mat, GeoTIFF, GeoPackage or Shapefile)")
     _, h, w = like.hsi.shape
     kind = sniff_label_format(path)
+    if key is not None and kind not in ("mat5", "mat73"):  # an option the read would ignore is refused
+        option = "--key" if name_key == EVALUATE_KEY_FIX else "label_key="
+        raise ConfigError(f"{option} {key}: {path} is not a .mat file, so it has no variables to choose from; "
+                          "drop it")
     names: list[str] | None = None
     if kind == "vector":
         from hsi_app.io.vector import read_vector_labels

@@ -38,3 +38,11 @@ def test_key_names_the_reference_variable(capsys: pytest.CaptureFixture[str], fi
                               "--key", "gt")
     assert code == 0, err
     assert "100.0" in out  # the map is its own reference
+
+
+def test_key_for_a_reference_that_is_not_a_mat_is_refused(capsys: pytest.CaptureFixture[str],
+                                                          files: dict[str, Path]) -> None:
+    """The map itself as a GeoTIFF reference: ``--key`` would be ignored, so it is refused."""
+    code, _, err = run_main(capsys, "evaluate", "--map", str(files["map"]), "--reference", str(files["map"]),
+                            "--key", "gt")
+    assert_one_error_line(code, err, f"--key gt: {files['map']} is not a .mat file", "drop it")
