@@ -116,6 +116,10 @@ def plan_bands(config: RunConfig, cube: Cube, *, resample: bool = False, model: 
         picked = np.asarray(config.band_indices)
     elif c == config.in_chans:
         picked = np.arange(c)
+    if picked is not None and not known and np.isfinite(model_wl).all() and np.isnan(cube_wl).all():
+        warnings.warn(f"{cube.attrs.get('source') or 'input'}: has no wavelengths, so its {c} bands are taken as the "
+                      f"run's ({_range(model_wl)}) by position; check that it comes from the same sensor, or add "
+                      "its wavelengths to the file to have them checked", HSIWarning, stacklevel=2)
     if picked is not None and not _reads_empty_bands(config, cube, picked, resample and known):
         return BandPlan(indices=picked, matrix=None, bands=c)
     source = cube.attrs.get("source", "input")
