@@ -21,7 +21,7 @@ import numpy as np
 from hsi_app.checkpoint import ADAPTER_NAME, RunConfig, load_config, load_tensors
 from hsi_app.errors import BandMismatchError, HSIWarning, ModelLoadError
 from hsi_app.infer import ProbFn, window_values
-from hsi_app.io.cube import Cube
+from hsi_app.io.cube import Cube, scene_name
 
 WAVELENGTH_TOLERANCE_NM = 2.0
 RESAMPLE_HINT = "pass --resample (resample=True in Python) to resample spectrally"
@@ -117,7 +117,7 @@ def plan_bands(config: RunConfig, cube: Cube, *, resample: bool = False, model: 
     elif c == config.in_chans:
         picked = np.arange(c)
     if picked is not None and not known and np.isfinite(model_wl).all() and np.isnan(cube_wl).all():
-        warnings.warn(f"{cube.attrs.get('source') or 'input'}: has no wavelengths, so its {c} bands are taken as the "
+        warnings.warn(f"{scene_name(cube)}: has no wavelengths, so its {c} bands are taken as the "
                       f"run's ({_range(model_wl)}) by position; check that it comes from the same sensor, or add "
                       "its wavelengths to the file to have them checked", HSIWarning, stacklevel=2)
     if picked is not None and not _reads_empty_bands(config, cube, picked, resample and known):

@@ -54,6 +54,12 @@ DETECTOR_COORD = "detector"  # optional (band,) str coordinate: which detector m
 GRID_ATTR = "grid_transform"  # a rotated/sheared grid's transform (6 floats), for pixel index + 0.5 coordinates
 
 
+def scene_name(cube: Cube, role: str = "input") -> str:
+    """The name a message gives ``cube``: its ``source`` attribute (the path or built-in name it was opened
+    from), or ``role`` (``"input"``, ``"reference"``) for a cube made in memory, whose ``source`` is ``""``."""
+    return str(cube.attrs.get("source") or role)
+
+
 def parse_mask_names(text: str | None) -> tuple[str, ...]:
     """``--exclude-masks`` text (``"cloud,cloudshadow"``, ``"all"``, empty) -> mask names."""
     return tuple(n.strip().lower() for n in (text or "").split(",") if n.strip())

@@ -30,11 +30,11 @@ from typing import Any
 import numpy as np
 
 from hsi_app.errors import BandMismatchError, HSIWarning, InvalidDataError
-from hsi_app.io.cube import Cube, valid_from_data
+from hsi_app.io.cube import Cube, scene_name, valid_from_data
 from hsi_app.predictor import WAVELENGTH_TOLERANCE_NM
 from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS, AdaptResult, adapt_on_crops, check_adapt
 from hsi_app.tasks.denoise_fill import scene_band_medians
-from hsi_app.tasks.denoising import MIN_BANDS, Denoiser, scene_name
+from hsi_app.tasks.denoising import MIN_BANDS, Denoiser
 
 
 @dataclass

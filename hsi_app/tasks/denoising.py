@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from hsi_app.errors import ConfigError, InvalidDataError, ModelLoadError
-from hsi_app.io.cube import Cube
+from hsi_app.io.cube import Cube, scene_name
 from hsi_app.rng_state import kept_global_rng
 
 DEFAULT_MODEL = "hsdt_s"
@@ -57,10 +57,6 @@ EVAL_SEED_OFFSET = 10_000
 MIN_BANDS = 2  # a spectrum: SAM and the spectral attention are undefined on one band
 
 
-def scene_name(cube: Cube, role: str = "input") -> str:
-    """The name a denoising message gives ``cube``: its ``source`` attribute (the path or built-in name it was
-    opened from), or ``role`` (``"input"``, ``"reference"``) for a cube made in memory, whose ``source`` is ``""``."""
-    return str(cube.attrs.get("source") or role)
 SCORES_NOTE = ("psnr: global MSE over all bands; mpsnr: mean of per-band PSNR (the HSDT/QRNN3D MPSNR); "
                "PSNR/SSIM on the [0, 1] normalised scale; SAM in radians on raw values; no-data entries not scored")
 

@@ -358,7 +358,7 @@ def test_messages_about_a_cube_made_in_memory_name_it_by_its_role(tmp_path: Path
     """make_cube's source is "": refusals began ": every band is flagged bad" (denoise_cube) or ": 1 good band(s)"
     (train_denoiser), and a reference's with ": reference is ...". They name the input, the reference, or the
     file a cube was opened from (scene_name)."""
-    from hsi_app.tasks.denoising import scene_name
+    from hsi_app.io.cube import scene_name
 
     data = smooth_cube()[:8]
     den = Denoiser.load(untrained_run(tmp_path), device="cpu")
