@@ -3,6 +3,11 @@
 pandas reads a comma-separated file by default; a semicolon-separated one (European Excel, often
 with decimal commas) or a tab-separated one (ASD and ENVI ASCII exports) then comes out as one
 column. :func:`csv_layout` looks at the first lines and says how to read the file.
+
+A library's spectra run down its columns, next to a wavelength column. Tables laid out otherwise (a
+headerless table of reflectances, spectra in rows under a header of wavelengths) are told apart by
+:func:`wavelength_problem` and :func:`row_wavelengths`, so the reader can say what it found and how to
+lay the file out (:func:`layout_fix`).
 """
 
 from __future__ import annotations
@@ -10,6 +15,10 @@ from __future__ import annotations
 import csv
 from collections import Counter
 from pathlib import Path
+
+import numpy as np
+
+from hsi_app.io.wavelength_units import MIN_VALUES_TO_JUDGE, nm_factor, not_wavelengths
 
 SEPARATORS = {",": "','", ";": "';'", "\t": "tabs"}
 """Column separators a library may use (comma; semicolon, as European Excel writes; tab, as ASD and
@@ -19,6 +28,13 @@ PREFERENCE = (";", "\t", ",")
 decimal commas, ``400\t0,1`` tabs with decimal commas."""
 SNIFF_LINES = 50
 """Data lines looked at (besides the first line) to choose the separator and the decimal mark."""
+MIN_LIBRARY_NM = 100.0
+"""No library wavelength lies below this (nm): reflectance is not measured in the vacuum ultraviolet (lab
+spectrometers start near 175-250 nm). A column of 0..1 reflectance read as µm starts below it."""
+MAX_STEPS_AGAINST = 0.05
+"""Share of row-to-row steps a wavelength column may take against its direction: a spectrometer's
+detectors can overlap where they are spliced (SVC exports), a step back or two in a thousand rows; a
+column of reflectance goes up and down far more often."""
 
 
 def _first_lines(path: Path, n: int = SNIFF_LINES + 1) -> list[str]:
@@ -85,3 +101,75 @@ def csv_layout(path: Path) -> tuple[str, str, bool]:
     filled = [c for c in cells if c]
     header = not (len(filled) >= 2 and all(_is_number(c, decimal) for c in filled))
     return sep, decimal, header
+
+
+def _steps_against(values: np.ndarray) -> float:
+    """Share of the non-zero steps between consecutive ``values`` ``(L,)`` that go against the majority direction."""
+    steps = np.sign(np.diff(values))
+    steps = steps[steps != 0]
+    if steps.size == 0:
+        return 0.0
+    return float(min((steps > 0).sum(), (steps < 0).sum()) / steps.size)
+
+
+def wavelength_problem(values: np.ndarray, *, ordered: bool) -> str | None:
+    """Why a library column (as written, no unit given) cannot hold its wavelengths, or ``None`` when it may.
+
+    Refused: band numbers and values below 200 nm (:func:`~hsi_app.io.wavelength_units.not_wavelengths`); values
+    starting below :data:`MIN_LIBRARY_NM` once in nm (values below 30 are micrometres, so a column of 0..1
+    reflectance starts at a few tens of nm); with ``ordered``, values that go up and down from row to row
+    (more than :data:`MAX_STEPS_AGAINST` of the steps against the column's direction), as a spectrum does and
+    wavelengths, increasing or decreasing, do not. Fewer than 3 values are too few to judge.
+
+    Args:
+        values: ``(L,)`` the column, NaN for empty cells.
+        ordered: also require the values to run one way (for a column taken as wavelengths by its position only).
+
+    Returns:
+        The reason, worded to follow ``"column 'x' "``, e.g. ``"holds 0.02-0.61, not wavelengths in nm or µm ..."``.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size < MIN_VALUES_TO_JUDGE:
+        return None
+    reason = not_wavelengths(v, None)
+    if reason is not None:
+        return reason
+    found = f"holds {v.min():g}-{v.max():g}, not wavelengths in nm or µm"
+    factor = nm_factor(v, None) or 1.0  # below 30: micrometres
+    if v.min() * factor < MIN_LIBRARY_NM:
+        unit = "µm" if factor != 1.0 else "nm"
+        return f"{found} (read as {unit} they start at {v.min() * factor:g} nm, below {MIN_LIBRARY_NM:g} nm)"
+    if ordered and _steps_against(v) > MAX_STEPS_AGAINST:
+        return (f"{found} (they go up and down from row to row, {_steps_against(v):.0%} of the steps against the "
+                "rest, as a spectrum does; wavelengths rise or fall row by row)")
+    return None
+
+
+def row_wavelengths(cells: list[str], decimal: str = ".") -> np.ndarray | None:
+    """``(N,)`` the wavelengths a table's first row holds after its first cell, when they look like wavelengths
+    (the spectra then run along rows, not down columns), else ``None``.
+
+    Every cell after the first must be a number (trailing empty cells aside), 3 or more, and pass
+    :func:`wavelength_problem` with ``ordered``.
+
+    Args:
+        cells: the first row's cells as text (a header row, or a first row of numbers).
+        decimal: the file's decimal mark.
+    """
+    rest = [c.strip().strip('"').strip("'") for c in cells[1:]]
+    while rest and not rest[-1]:
+        rest.pop()
+    if len(rest) < MIN_VALUES_TO_JUDGE or not all(_is_number(c, decimal) for c in rest):
+        return None
+    values = np.array([float(c.replace(decimal, ".")) for c in rest])
+    return values if wavelength_problem(values, ordered=True) is None else None
+
+
+def layout_fix(names: list[str]) -> str:
+    """The expected layout of a CSV library, with an example header row built on ``names`` (material names;
+    ``grass``, ``asphalt`` when none are known)."""
+    shown = [n for n in names if n.strip()][:3] or ["grass", "asphalt"]
+    more = ",..." if len(names) > len(shown) else ""
+    return ("a CSV library needs a wavelength column in nm or µm and one column of reflectance per material, "
+            f"with a header row such as 'wavelength_nm,{','.join(shown)}{more}'")

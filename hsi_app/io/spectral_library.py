@@ -16,7 +16,11 @@ Accepted files:
   whose largest material value exceeds 1.5 is taken as percent and divided by 100. Columns may be
   separated by commas, semicolons or tabs (with semicolons or tabs, decimal commas when the data cells
   hold commas; :func:`hsi_app.io.csv_layout.csv_layout`). A first row of numbers only is data: the file has no header, its first column
-  is the wavelengths and its materials are named ``material_1``.. (with a warning).
+  is the wavelengths and its materials are named ``material_1``.. (with a warning). A wavelength column that cannot
+  be one (:func:`hsi_app.io.csv_layout.wavelength_problem`: band numbers, values starting below 100 nm once in nm,
+  or, for a column taken only for being first, values that go up and down as a spectrum does) and spectra in rows
+  under a header or first row of wavelengths (:func:`hsi_app.io.csv_layout.row_wavelengths`) are refused in one
+  line naming the file, what was found and the expected layout.
 * **ENVI spectral library** (``x.sli`` + ``x.hdr`` or ``x.sli.hdr``, or the header), read by
   Spectral Python; wavelength units come from the header (``wavelength units``).
 
@@ -45,6 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from hsi_app.errors import BandMismatchError, DatasetNotFoundError, HSIWarning, InvalidDataError
+from hsi_app.io.csv_layout import layout_fix, wavelength_problem
 from hsi_app.io.cube import alnum_key
 from hsi_app.io.wavelength_units import LENGTH_UNITS, is_length_unit, nm_factor, not_wavelengths
 
@@ -240,25 +245,67 @@ def _read_csv(path: Path) -> SpectralLibrary:
         )
     if not header:
         df.columns = ["wavelength", *(f"material_{i}" for i in range(1, df.shape[1]))]
-        named = ("material is named material_1" if df.shape[1] == 2
-                 else f"materials are named material_1..material_{df.shape[1] - 1}")
-        warnings.warn(f"{path}: the first row is all numbers, so the file has no header row: the first column is "
-                      f"read as wavelengths and the {named}; "
-                      "add a header row (wavelength_nm,name1,...) to name them", HSIWarning, stacklevel=3)
     cols = [str(c) for c in df.columns]
+    named = header and any(_says_wavelength(c) for c in cols)
     try:
         table = df.apply(pd.to_numeric, errors="raise").to_numpy(dtype=np.float64)
     except (ValueError, TypeError) as err:
+        if not named:
+            _refuse_rows(path, df, header, decimal)
         raise InvalidDataError(f"{path}: non-numeric values in the table ({err}); keep only numbers below the header") from err
+    if not named:
+        _refuse_rows(path, df, header, decimal, table[:, 0])
     wi = _wavelength_column(path, cols, table)
-    reason = not_wavelengths(table[:, wi], None)
+    reason = wavelength_problem(table[:, wi], ordered=not named)
     if reason is not None:
-        raise InvalidDataError(f"{path}: column '{cols[wi]}' {reason}; add a 'wavelength_nm' column of band centres")
+        numbers = _is_counting(table[:, wi])  # band numbers: no material either
+        materials = ([] if not header else [c for i, c in enumerate(cols) if i != wi] if named or numbers else cols)
+        taken = ("" if named else "; no column is named for wavelengths, so the first was taken" if header
+                 else "; the file has no header row, so its first column was taken as wavelengths")
+        what = f"column '{cols[wi]}'" if header else "column 1"
+        raise InvalidDataError(f"{path}: {what} {reason}{taken}: {layout_fix(materials)}")
+    if not header:
+        n = df.shape[1] - 1
+        named_as = "material is named material_1" if n == 1 else f"materials are named material_1..material_{n}"
+        warnings.warn(f"{path}: the first row is all numbers, so the file has no header row: the first column is "
+                      f"read as wavelengths and the {named_as}; "
+                      "add a header row (wavelength_nm,name1,...) to name them", HSIWarning, stacklevel=3)
     keep = [i for i in range(len(cols)) if i != wi and not _is_index_column(cols[i], table[:, i])]
     if not keep:
         raise InvalidDataError(f"{path}: no material column besides '{cols[wi]}' and band numbers; add one column of "
                                "reflectance per material")
     return SpectralLibrary([cols[i].strip() for i in keep], table[:, wi], table[:, keep].T, str(path))
+
+
+def _refuse_rows(path: Path, df: object, header: bool, decimal: str, first: np.ndarray | None = None) -> None:
+    """Refuse, in one line naming the file and the fix, a table whose spectra run along rows: its first row
+    (after the first cell) holds wavelengths (:func:`~hsi_app.io.csv_layout.row_wavelengths`) while its first
+    column does not (``first``, ``(L,)``: that column as numbers; ``None`` when it holds text, e.g. material
+    names under ``name``).
+
+    Args:
+        df: the table as pandas read it (``header``: its column names are the first row).
+
+    Raises:
+        InvalidDataError: the spectra run along rows.
+    """
+    from hsi_app.io.csv_layout import row_wavelengths
+
+    if first is not None and wavelength_problem(first, ordered=True) is None:
+        return
+    cells = [str(c) for c in df.columns] if header else [str(c) for c in df.iloc[0]]  # type: ignore[attr-defined]
+    wl = row_wavelengths(cells, decimal) if header else row_wavelengths(["", *cells])  # no header: all are cells
+    if wl is None and not header:
+        wl = row_wavelengths(cells)  # a first cell that is no wavelength (a row number)
+    if wl is None:
+        return
+    names = [str(n).strip() for n in df.iloc[:, 0]] if header and first is None else []  # type: ignore[attr-defined]
+    where = "header row" if header else "first row"
+    label = f" and column '{cells[0]}' names the materials" if names else ""
+    raise InvalidDataError(
+        f"{path}: the spectra run along rows: the {where} holds wavelengths {wl.min():g}-{wl.max():g}{label}; "
+        f"transpose the table (one row per wavelength): {layout_fix(names)}"
+    )
 
 
 def _says_wavelength(name: str) -> bool:
@@ -300,7 +347,7 @@ def _wavelength_column(path: Path, cols: list[str], table: np.ndarray) -> int:
             return i
     if _is_index_column(cols[0], table[:, 0]):
         raise InvalidDataError(f"{path}: column '{cols[0]}' holds band numbers, not wavelengths, and no column is "
-                               "named for wavelengths; add a 'wavelength_nm' column")
+                               f"named for wavelengths: {layout_fix(cols[1:])}")
     return 0
 
 
