@@ -70,8 +70,8 @@ def check_evenly_spaced(coords: np.ndarray, dim: str, source: str | None) -> Non
     of float64, or of float32 when the coordinates are float32 (e.g. lat/lon vectors from an HDF5 product:
     each is off by half an ulp of ``max|c|``, so two steps by at most 2 ulps; a 1e-4 degree grid at 120 E
     has steps of 9.92e-05 to 1.07e-04 in float32) or are float64 values of a grid that went through float32
-    (rounded to it, or computed in float32 arithmetic; ``make_cube(x=...)`` stores float64; see
-    :func:`rounded_float32_grid`). Float64 values that
+    (rounded to it, computed in float32 arithmetic, or summed in float32 across a power of two;
+    ``make_cube(x=...)`` stores float64; see :func:`rounded_float32_grid`). Float64 values that
     float32 merely holds exactly (whole-metre UTM coordinates) get float64's allowance: steps of 30, 31 and
     30 m at a northing of 3e6 m were within float32's (1.4 m there). The tolerance is capped at half a step:
     the gaps that make a grid uneven (``where(..., drop=True)``, ``isel`` with a list) are whole steps, and
@@ -99,6 +99,12 @@ def check_evenly_spaced(coords: np.ndarray, dim: str, source: str | None) -> Non
                       "a list), so no pixel grid (transform) describes it; use where() without drop, "
                       "cube.hsi.window(...) or rio.clip")
 
+
+MIN_STEP_REACHES = 4.0
+"""A running sum is taken for a grid only when its step exceeds this many times a step's rounding allowance
+(:func:`accumulated_float32_grid`; 6 to 9 float32 ulps of the coordinates): then a missing value (a step
+of ``2 d``) or a step off by a fraction of ``d`` is out of reach. A step of a few ulps (0.3 m at 4e6 m, where
+float32 steps by 0.25 or 0.5 m) makes no grid that float32 can carry."""
 
 _VERDICTS: dict[tuple[int, int, float, float], bool] = {}  # (size, crc32, first, last) -> rounded_float32_grid
 _VERDICTS_LOCK = threading.Lock()
@@ -146,22 +152,32 @@ def _verdict_key(c: np.ndarray) -> tuple[int, int, float, float]:
 def rounded_float32_grid(c: np.ndarray) -> bool:
     """Whether ``(n,)`` float64 values are an evenly spaced grid that went through float32.
 
-    True when every value is a float32 number and some ``s + i * d`` (float64) lies within
-    :func:`float32_band` of each ``c[i]`` (ties count): 1.5 times ``ulp_i / 2 + ulp(extent) / 2``,
-    ``ulp_i`` float32's ulp at ``c[i]`` and ``extent`` = ``max |c - c[0]|``. ``ulp_i / 2 + ulp(extent) / 2``
-    bounds the error of float32 arithmetic ``s + i * d`` (``np.arange(..., dtype=float32)``, lat/lon vectors
-    an HDF5 product computed in float32): half an ulp from rounding ``i * d`` plus half an ulp from rounding
-    the sum; a float64 grid rounded once to float32 is within half an ulp. Float32 sums that accumulate across
-    powers of two (``np.cumsum`` from 0.05 to 2) drift further and are not covered.
+    Every value must be a float32 number, and the values must fit one of two models of float32 arithmetic:
 
-    Why 1.5 times: whole-metre UTM steps of 30, 31, 30 m at 3e6 m (float32 ulp 0.25 m) and 30, 30.125, 30 m
-    at 5e5 m (ulp 1/32 m) are 2 ulps apart after the best straight line, so a band of ``+-1`` ulp would take
-    both (a tie) and one of ``+-0.5`` ulp plus the offset term refuses them with 2x to spare but leaves float32
-    arithmetic none (it used up to 0.999 of that band). At 1.5 times, the UTM steps need 1.33 bands, and
-    float32 arithmetic ``s + i * d`` uses at most 0.67 of one (300 random grids, 3 to 5000 values, steps
-    1e-5 to 0.1, starts -180 to 180; ``10 + i * 2.5e-4`` at 0.66; tests/io/test_grid_transform.py checks
-    both sides). When the extent nears the coordinates' size (a 1e5 m wide scene at 5e5 m), the offset term
-    widens the band and a 1/8 m step error there may pass, as float32 arithmetic could make it.
+    * **one straight line** (:func:`_fits_a_grid`): some ``s + i * d`` (float64) lies within
+      :func:`float32_band` of each ``c[i]`` (ties count): 1.5 times ``ulp_i / 2 + ulp(extent) / 2``,
+      ``ulp_i`` float32's ulp at ``c[i]`` and ``extent`` = ``max |c - c[0]|``. ``ulp_i / 2 + ulp(extent) / 2``
+      bounds the error of float32 arithmetic ``s + i * d`` (``np.arange(..., dtype=float32)``, lat/lon vectors
+      an HDF5 product computed in float32): half an ulp from rounding ``i * d`` plus half an ulp from rounding
+      the sum; a float64 grid rounded once to float32 is within half an ulp.
+    * **a running sum** (:func:`accumulated_float32_grid`): ``x[i + 1] = x[i] + d`` in float32, or
+      ``x0 + np.cumsum(steps)`` with a float32 cumulative sum. Each addition rounds to the ulp of the sum, so
+      while the sum stays between two powers of two its step is ``d`` rounded to that ulp, the same step every
+      time; where it crosses one (a lat/lon grid through 64 or 128 degrees, a projected one through
+      2**19 = 524288 m, a sum from 0.05 to 2) the ulp doubles and the step changes by up to an ulp. Such a
+      grid drifts off any one straight line (6 pixels for 1600 steps of 2.5e-4 degrees through 128) but is
+      still the regular grid the product meant, with the first-to-last spacing as its step.
+
+    Why 1.5 times half an ulp: whole-metre UTM steps of 30, 31, 30 m at 3e6 m (float32 ulp 0.25 m) and 30,
+    30.125, 30 m at 5e5 m (ulp 1/32 m) are 2 ulps apart after the best straight line, so a band of ``+-1``
+    ulp would take both (a tie) and one of ``+-0.5`` ulp plus the offset term refuses them with 2x to spare
+    but leaves float32 arithmetic none (it used up to 0.999 of that band). At 1.5 times, the UTM steps need
+    1.33 bands, and float32 arithmetic ``s + i * d`` uses at most 0.67 of one (300 random grids, 3 to 5000
+    values, steps 1e-5 to 0.1, starts -180 to 180; ``10 + i * 2.5e-4`` at 0.66; tests/io/test_grid_transform.py
+    checks both sides). When the extent nears the coordinates' size (a 1e5 m wide scene at 5e5 m), the offset
+    term widens the band and a 1/8 m step error there may pass, as float32 arithmetic could make it. The
+    running-sum model refuses those UTM steps too: one step of 31 m (or 30.125 m) and one of 30 m cannot both
+    be within 1.5 half-ulps of one ``d``.
 
     Each step of such values is within its two values' bands of ``d``; in that range, by how much the
     bands ``c[i] - i * d -+ band_i`` miss a common ``s`` is convex in ``d``, so bisection on ``d`` finds
@@ -169,7 +185,73 @@ def rounded_float32_grid(c: np.ndarray) -> bool:
     """
     if c.size < 2 or not bool((c.astype(np.float32).astype(np.float64) == c).all()):
         return False
-    return _fits_a_grid(c, float32_band(c))
+    return _fits_a_grid(c, float32_band(c)) or accumulated_float32_grid(c)
+
+
+def _ulp32(v: np.ndarray) -> np.ndarray:
+    """``v``'s shape, float64: float32's spacing at ``|v|`` (the coarser side at a power of two)."""
+    return np.spacing(np.abs(v).astype(np.float32)).astype(np.float64)
+
+
+def _run_bounds(*sums: np.ndarray) -> np.ndarray:
+    """``[0, ..., n]``: where a run of ``(n,)`` magnitudes ``sums`` ends, that is where any of them enters another
+    power-of-two range (float32's ulp changes there)."""
+    change = np.logical_or.reduce([np.diff(np.frexp(v)[1]) != 0 for v in sums])
+    return np.r_[0, np.flatnonzero(change) + 1, sums[0].size]
+
+
+def accumulated_float32_grid(c: np.ndarray) -> bool:
+    """Whether ``(n,)`` float64 values (float32 numbers, ``n >= 2``) are a float32 running sum of one step ``d``.
+
+    Two ways of summing, each judged by itself:
+
+    * the coordinate is the sum: ``x[i + 1] = fl32(x[i] + d)`` (a loop, ``np.cumsum([x0, d, d, ...])``). The
+      sum's ulp is ``ulp(x)``, so runs end where ``|x|`` enters another power-of-two range;
+    * a sum added to a start: ``x[i] = fl32(x0 + S[i])`` with ``S`` a float32 ``np.cumsum`` of ``d`` (from 0 or
+      from ``d``). The sum's ulp is ``ulp(S)``, runs end where ``|S|`` (``|x - x[0]|``, or one step more)
+      enters another range, and each value is rounded once more, by ``ulp(x) / 2``.
+
+    Within a run the sum's ulp is fixed, so its step is ``d`` rounded to it, the same every time: the run's
+    values must lie on one straight line within 1.5 times their rounding (half an ulp of the value, plus half
+    of the sum's for the second way). That line's step, bounded by the run's first and last value, must be
+    within 1.5 half-ulps of the sum of ``d``; every single step (across runs too) within 1.5 times its own
+    rounding of ``d``. Some ``d`` must meet all of this, larger than :data:`MIN_STEP_REACHES` times the largest
+    allowance of a step. So a gap (one step of ``2 d``), a step off by more than rounding, or a drift of the step
+    inside a run is refused; only the changes of step float32 makes where its ulp doubles pass.
+    """
+    steps = np.diff(c)
+    ulp_c = _ulp32(c)
+    sums = np.abs(c - c[0])
+    sums[0] = sums[1]  # the start belongs to the first run
+    shifted = sums + abs(float(steps[0]))  # np.cumsum(np.full(n, d)) starts at d
+    ulp_s = _ulp32(shifted)
+    own = _run_bounds(np.abs(c))
+    if _fits_runs(c, own, 0.75 * ulp_c, 0.75 * np.maximum(ulp_c[:-1], ulp_c[1:]), ulp_c):
+        return True
+    added = _run_bounds(sums, shifted)
+    return _fits_runs(c, added, 0.75 * (ulp_c + ulp_s), 0.75 * (ulp_c[:-1] + ulp_c[1:] + ulp_s[1:]), ulp_s)
+
+
+def _fits_runs(c: np.ndarray, bounds: np.ndarray, band: np.ndarray, reach: np.ndarray, ulp_sum: np.ndarray) -> bool:
+    """One model of :func:`accumulated_float32_grid`: some step ``d`` with each step of ``(n,)`` ``c`` within
+    ``reach`` ``(n - 1,)`` of it, each run (``bounds``) on a line within ``band`` ``(n,)``, and that line's step
+    within ``0.75 * ulp_sum`` (``(n,)``, the sum's ulp; its largest in the run) of ``d``."""
+    steps = np.diff(c)
+    lo, hi = float((steps - reach).max()), float((steps + reach).min())
+    if lo > hi or min(abs(lo), abs(hi)) <= MIN_STEP_REACHES * float(reach.max()) or lo <= 0.0 <= hi:
+        return False
+    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        if b - a < 3:
+            continue  # its steps are bounded above
+        run, half = c[a:b], band[a:b]
+        if not _fits_a_grid(run, half):
+            return False
+        slack = 0.75 * float(ulp_sum[a:b].max())
+        span, widen, m = float(run[-1] - run[0]), float(half[0] + half[-1]), b - a - 1
+        lo, hi = max(lo, (span - widen) / m - slack), min(hi, (span + widen) / m + slack)
+        if lo > hi:
+            return False
+    return True
 
 
 def float32_band(c: np.ndarray) -> np.ndarray:
