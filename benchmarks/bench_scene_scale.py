@@ -26,12 +26,16 @@ import numpy as np
 
 
 def write_scene(path: Path, size: int, bands: int = 224, block: int = 256) -> np.ndarray:
-    """Write a ``bands x size x size`` int16 GeoTIFF row block by row block; return wavelengths."""
+    """Write a ``bands x size x size`` int16 GeoTIFF row block by row block; return ``(bands,)`` wavelengths (nm).
+
+    The centres are EnMAP's VNIR (418-993 nm) and SWIR (902-2445 nm) detectors', in increasing order, as a
+    scene's bands are listed (the detectors overlap at 902-993 nm, so their bands interleave there).
+    """
     import rasterio
     from rasterio.transform import from_origin
     from rasterio.windows import Window
 
-    wl = np.concatenate([np.linspace(418, 993, 91), np.linspace(902, 2445, bands - 91)])
+    wl = np.sort(np.concatenate([np.linspace(418, 993, 91), np.linspace(902, 2445, bands - 91)]))  # increasing
     rng = np.random.default_rng(0)
     base = (3000 + 2000 * np.sin(np.linspace(0, 6, bands)))[:, None, None]
     profile = {"driver": "GTiff", "height": size, "width": size, "count": bands, "dtype": "int16",
