@@ -34,7 +34,7 @@ import numpy as np
 from hsi_app.ensemble_scene import MemberScene, common_scene, member_scene
 from hsi_app.errors import BandMismatchError, ConfigError, HSIWarning, ModelLoadError
 from hsi_app.infer import ProbFn, window_values
-from hsi_app.io.cube import Cube
+from hsi_app.io.cube import Cube, scene_name
 from hsi_app.predictor import BandPlan, Predictor, SubsetPlan, run_dir_of
 
 ENSEMBLE_NAME = "ensemble.json"
@@ -390,7 +390,7 @@ def scoring_scene(folder: str | os.PathLike[str], ens: EnsemblePredictor,
     else:
         cube = open_cube(data) if isinstance(data, str) else data
     if tuple(cube.hsi.shape[1:]) != split.test.shape:
-        raise ConfigError(f"{cube.attrs.get('source', 'the scene')}: {cube.hsi.shape[1]} x {cube.hsi.shape[2]} px, but "
+        raise ConfigError(f"{scene_name(cube, 'the scene')}: {cube.hsi.shape[1]} x {cube.hsi.shape[2]} px, but "
                           f"the members' split is {split.test.shape[0]} x {split.test.shape[1]}; pass the scene they "
                           "were trained on with --data")
     return cube, split

@@ -558,8 +558,8 @@ class HSIAccessor:
         full = self._obj.attrs.get(GRID_ATTR)
         if full is not None:  # index coordinates: the slice's first pixel and its step (strided or reversed slices)
             x, y = self._obj.x.values, self._obj.y.values
-            check_evenly_spaced(x, "x", self._obj.attrs.get("source"))
-            check_evenly_spaced(y, "y", self._obj.attrs.get("source"))
+            check_evenly_spaced(x, "x", scene_name(self._obj, "cube"))
+            check_evenly_spaced(y, "y", scene_name(self._obj, "cube"))
             dx = float(x[1] - x[0]) if x.size > 1 else 1.0
             dy = float(y[1] - y[0]) if y.size > 1 else 1.0
             x0 = float(x[0]) - 0.5 * dx if x.size else 0.0
@@ -578,8 +578,8 @@ class HSIAccessor:
         if not self.georeferenced and (not bool(self._obj.attrs.get("gridded", True)) or t is None
                                        or t.almost_equals(Affine.identity())):
             return None  # a slice of a pixel-coordinate cube has offset coordinates but still no map grid
-        check_evenly_spaced(self._obj.x.values, "x", self._obj.attrs.get("source"))
-        check_evenly_spaced(self._obj.y.values, "y", self._obj.attrs.get("source"))
+        check_evenly_spaced(self._obj.x.values, "x", scene_name(self._obj, "cube"))
+        check_evenly_spaced(self._obj.y.values, "y", scene_name(self._obj, "cube"))
         return t
 
     @property
@@ -598,7 +598,7 @@ class HSIAccessor:
         dims = tuple(str(d) for d in self._obj.dims)
         if dims == DIMS:
             return
-        src = self._obj.attrs.get("source") or "cube"
+        src = scene_name(self._obj, "cube")
         if sorted(dims) == sorted(DIMS):
             raise ConfigError(f"{src}: the cube's dims are {dims}; hsi_app takes (band, y, x): use "
                               "cube.transpose('band', 'y', 'x')")
@@ -610,7 +610,7 @@ class HSIAccessor:
     def with_labels(self, labels: np.ndarray, class_names: Sequence[str] | None = None) -> Cube:
         """Return a copy with ``label`` set (validated against the grid)."""
         _, h, w = self.shape
-        lab = check_labels(labels, (h, w), self._obj.attrs.get("source", ""))
+        lab = check_labels(labels, (h, w), scene_name(self._obj, ""))
         out = self._obj.assign_coords(label=(("y", "x"), lab))
         if class_names is not None:
             out.attrs = {**out.attrs, "class_names": list(class_names)}

@@ -19,7 +19,7 @@ import numpy as np
 
 from hsi_app.errors import HSIWarning, InvalidDataError
 from hsi_app.io.band_labels import band_list
-from hsi_app.io.cube import MASK_PREFIX, Cube, band_has_data, mark_valid_derived, valid_from_data
+from hsi_app.io.cube import MASK_PREFIX, Cube, band_has_data, mark_valid_derived, scene_name, valid_from_data
 from hsi_app.local_reads import reads_in_this_thread
 
 EMPTY_ATTR = "empty_bands"
@@ -76,7 +76,7 @@ def flag_empty_bands(cube: Cube, *, warn: bool = True) -> Cube | None:
     good = cube.hsi.good_band_indices
     if empty.size == 0 or empty.size == good.size:
         return None
-    source = cube.attrs.get("source") or "the scene"
+    source = scene_name(cube, "the scene")
     n = int(empty.size)
     said = f"{_named(cube, empty)} {'holds' if n == 1 else 'hold'} no data at any pixel (no-data or NaN everywhere)"
     if _limited(cube):

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from hsi_app.errors import BandMismatchError, ConfigError, HSIWarning
-from hsi_app.io.cube import Cube
+from hsi_app.io.cube import Cube, scene_name
 
 TOLERANCE_NM = 2.0
 
@@ -234,7 +234,7 @@ def predict_cube_subset(run_dir: str | os.PathLike[str], cube: Cube, *, window: 
 
     image, bands, valid = scene_in_memory(cube)
     probs = predict_band_subset(run_dir, image, cube.hsi.wavelengths[bands], window=window,
-                                source=str(cube.attrs.get("source", "input")))
+                                source=scene_name(cube))
     classes = (probs.argmax(axis=0) + 1).astype(np.uint8)
     classes[~valid] = 0
     return classes

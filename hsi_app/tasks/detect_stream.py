@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from hsi_app.errors import ConfigError, InvalidDataError
-from hsi_app.io.cube import Cube
+from hsi_app.io.cube import Cube, scene_name
 from hsi_app.local_reads import reads_in_this_thread
 
 STRIP_BYTES = 64 * 2**20  # float64 bytes of one strip of the cube's good bands
@@ -156,7 +156,7 @@ def too_few_valid(cube: Cube, n_valid: int, method: str) -> InvalidDataError:
     names the bands that hold no data at any pixel when that is why (one more pass over the scene)."""
     from hsi_app.io.empty_bands import empty_bands_note
 
-    src = cube.attrs.get("source") or "the scene"
+    src = scene_name(cube, "the scene")
     note = empty_bands_note(cube) if n_valid == 0 else None
     if note is not None:
         return InvalidDataError(f"{src}: {note}; flag them bad first (cube = hsi_app.io.empty_bands.flag_empty_bands"
@@ -360,7 +360,7 @@ def streamed_local_rx(cube: Cube, window: tuple[int, int], *, max_bytes: int = S
 
     bands = cube.hsi.good_band_indices
     h, w = cube.sizes["y"], cube.sizes["x"]
-    inner, outer = _check_window(window, (h, w), str(cube.attrs.get("source") or "the scene"))
+    inner, outer = _check_window(window, (h, w), scene_name(cube, "the scene"))
     valid = shared_mask(cube) if valid is None else valid
     if valid is not None and int(valid.sum()) < 2:
         raise too_few_valid(cube, int(valid.sum()), "rx-local")

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from hsi_app.errors import ConfigError, InvalidDataError
-from hsi_app.io.cube import Cube
+from hsi_app.io.cube import Cube, scene_name
 from hsi_app.tasks.detect_metrics import Detections
 from hsi_app.tasks.detect_stream import STREAMED_METHODS, streamed_local_rx, streamed_scores
 from hsi_app.tasks.detectors_classical import check_method
@@ -181,7 +181,7 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | None = None,
         lib = read_library(library).select(names)
         wl = np.asarray(good.hsi.wavelengths, dtype=np.float64)
         if wl.size == 0 or not np.isfinite(wl).all():
-            src = cube.attrs.get("source") or "the scene"
+            src = scene_name(cube, "the scene")
             raise BandMismatchError(
                 f"{src}: the cube has no band wavelengths, so the library {library} cannot be matched to its bands; "
                 "use a file that records them (GeoTIFF 'wavelength' tags, ENVI header 'wavelength' list)"
@@ -189,7 +189,7 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | None = None,
             )
         outside = int((~lib.covers(wl, good.hsi.fwhm)).sum())
         if max_extrapolated is not None and outside > max_extrapolated * wl.size:
-            src = cube.attrs.get("source") or "the scene"
+            src = scene_name(cube, "the scene")
             lo, hi = lib.common_span()  # the range every material covers
             raise BandMismatchError(
                 f"{library}: covers {lo:.0f}-{hi:.0f} nm, but {outside} of the "
@@ -377,7 +377,7 @@ def truth_on_scene(points: Any, cube: Cube) -> Any:
     if box is None:
         box = np.column_stack([np.floor(rows), np.floor(cols), np.floor(rows) + 1, np.floor(cols) + 1])
     inside = (box[:, 0] < grid.height) & (box[:, 2] > 0) & (box[:, 1] < grid.width) & (box[:, 3] > 0)
-    scene = f"the scene {cube.attrs.get('source') or ''}".rstrip()
+    scene = f"the scene {scene_name(cube, '')}".rstrip()
     if not inside.any():
         raise no_overlap_error(p, gdf, grid, what="points", target=scene,
                                fix="check the truth file's CRS, or pass the scene it was made for")

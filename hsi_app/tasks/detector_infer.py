@@ -16,7 +16,7 @@ import numpy as np
 
 from hsi_app.checkpoint import RunConfig
 from hsi_app.errors import ModelLoadError
-from hsi_app.io.cube import Cube
+from hsi_app.io.cube import Cube, scene_name
 from hsi_app.tasks.detect_metrics import Detections
 
 
@@ -171,7 +171,7 @@ class LearnedDetector:
         plan = plan_bands(self.config, cube, resample=resample, model=self.run_dir)
         image, _ = cube.hsi.read_masked()  # no data (also NaN or no-data set after open) -> NaN
         image = plan.apply(image)
-        self.check_scene_units(image, scene=str(cube.attrs.get("source", "input")))
+        self.check_scene_units(image, scene=scene_name(cube))
         out = self.predict_image(image, window=window, progress=progress)
         out.resampled = plan.resampled
         return out

@@ -56,7 +56,7 @@ from hsi_app.errors import BandMismatchError, ConfigError, ModelLoadError
 from hsi_app.data.download_records import sha256_file
 from hsi_app.data.normalize import BandStats
 from hsi_app.data.resample import EDGE_COVERAGE_FWHM  # base bands this many FWHM outside the new range copy its edge band
-from hsi_app.io.cube import Cube
+from hsi_app.io.cube import Cube, scene_name
 from hsi_app.tasks.finetune_checks import (  # noqa: F401  (MAX_TRAINABLE_FRACTION: this module's API too)
     MAX_TRAINABLE_FRACTION,
     check_base_units,
@@ -379,7 +379,7 @@ def finetune(
                               marker=ADAPTER_NAME)
     cube, image, bands, valid = scene_with_data(cube)  # bands with no data anywhere flagged bad
     wl, fwhm = cube.hsi.wavelengths[bands], cube.hsi.fwhm[bands]
-    source = str(cube.attrs.get("source") or "new scene")
+    source = scene_name(cube, "new scene")
     matrix, kind = band_matrix(base, wl, fwhm, resample=opts.resample, source=source, base_run=str(base_path))
     check_base_units(base_path, cube, image, matrix)  # before anything trains on values the base cannot read
     if opts.progress and kind == "gaussian":

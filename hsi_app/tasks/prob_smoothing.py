@@ -30,7 +30,7 @@ from scipy.ndimage import uniform_filter1d
 
 from hsi_app.errors import ConfigError, InvalidDataError
 from hsi_app.infer import ProbFn, read_window, strided_sample
-from hsi_app.io.cube import Cube
+from hsi_app.io.cube import Cube, scene_name
 
 DEFAULT_RADIUS = 2
 """Window radius ``r`` in pixels (chosen on Indian Pines, see BENCHMARKS.md "Guided filtering")."""
@@ -244,7 +244,7 @@ def fit_guide(cube: Cube, components: int = DEFAULT_COMPONENTS, max_pixels: int 
     step = max(1, int(np.ceil(np.sqrt(h * w / max_pixels))))
     sample = strided_sample(lambda win: read_window(cube, win)[0], h, w, min(window, max(h, w)), step,
                             progress=progress, desc="guide")  # (C, N) float32, NaN = no data
-    return GuideProjection.fit(sample, str(cube.attrs.get("source", "input")), components)
+    return GuideProjection.fit(sample, scene_name(cube), components)
 
 
 def smoothed(prob_fn: ProbFn, guide: GuideProjection, spec: SmoothSpec) -> ProbFn:

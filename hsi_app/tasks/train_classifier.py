@@ -32,7 +32,7 @@ import numpy as np
 from hsi_app.checkpoint import RunConfig, json_floats, save_run
 from hsi_app.errors import ConfigError, LabelError
 from hsi_app.data.normalize import BandStats
-from hsi_app.io.cube import Cube
+from hsi_app.io.cube import Cube, scene_name
 from hsi_app.model_fwhm import training_fwhm
 from hsi_app.rng_state import kept_global_rng
 
@@ -237,7 +237,7 @@ def protocol_split(cube: Cube, protocol: str, *, seed: int = 0, radius: int = 0,
     from hsi_app.data.splits import make_split, parse_split
 
     labels = cube.hsi.labels
-    check_has_labels(cube.attrs.get("source", "input"), [labels] if labels is not None else [])
+    check_has_labels(scene_name(cube), [labels] if labels is not None else [])
     spec = parse_split(protocol)
     labels = labels_on_data(labels, scene_in_memory(cube)[2] if valid is None else valid, protocol)
     if spec.kind != "disjoint":
@@ -371,7 +371,7 @@ def train_classifier(
     cube, image, bands, valid = scene_with_data(cube)  # bands with no data anywhere flagged bad
     k_names = cube.hsi.class_names
     label_maps = [m for m in (cube.hsi.labels, train_labels, test_labels) if m is not None]
-    label_source = labels_from or str(cube.attrs.get("source", "input"))
+    label_source = labels_from or scene_name(cube)
     check_has_labels(label_source, label_maps)  # before a model is built for K classes
     labels_max = max((int(np.max(m)) for m in label_maps), default=0)
     num_classes = max(labels_max, len(k_names) - 1 if k_names else 0)

@@ -18,7 +18,7 @@ import numpy as np
 
 from hsi_app.errors import BandMismatchError, DatasetNotFoundError, InvalidDataError
 from hsi_app.io.builtin import BUILTINS
-from hsi_app.io.cube import DETECTOR_COORD, Cube
+from hsi_app.io.cube import DETECTOR_COORD, Cube, scene_name
 from hsi_app.io.quicklook import pick_rgb_bands, rgb_composite, stretch_to_uint8
 
 SCENE_SUFFIXES = (".tif", ".tiff", ".mat", ".hdr", ".zip")
@@ -103,7 +103,7 @@ def describe_scene(cube: Cube, name: str | None = None) -> str:
     where = f"CRS {crs.to_string()}" if crs is not None else "pixel coordinates (no CRS)"
     names = cube.hsi.class_names
     labels = f", {len(names) - 1} reference classes" if names and cube.hsi.labels is not None else ""
-    source = name or Path(str(cube.attrs.get("source", "scene"))).name
+    source = name or Path(scene_name(cube, "scene")).name
     return (f"**{source}**: {h} × {w} px, {c} bands ({wl_text}, {len(cube.hsi.bad_bands)} flagged bad{no_data}), "
             f"{where}{labels}")
 
