@@ -77,9 +77,12 @@ def check_evenly_spaced(coords: np.ndarray, dim: str, source: str | None) -> Non
     the gaps that make a grid uneven (``where(..., drop=True)``, ``isel`` with a list) are whole steps, and
     are always refused.
 
+    Steps within that allowance may still add up: a value further than :data:`MAX_SUM_DRIFT_PX` from the
+    line through the first and last value is refused too (float32 coordinates summed in float32).
+
     Raises:
         ConfigError: the steps differ by more than that, e.g. after ``cube.where(mask, drop=True)`` kept
-            two separate fields, or ``isel`` with a list.
+            two separate fields, or ``isel`` with a list; or they drift more than half a pixel.
     """
     given = np.asarray(coords)
     c = given if given.dtype == np.float64 else given.astype(np.float64)  # a view keeps its base (see the cache)
@@ -93,7 +96,13 @@ def check_evenly_spaced(coords: np.ndarray, dim: str, source: str | None) -> Non
         eps = float(np.finfo(np.float32 if single else np.float64).eps)
         atol = min(max(1e-6 * step, 4.0 * eps * float(np.abs(c).max())), 0.5 * step)
         if step != 0 and np.allclose(steps, steps[0], rtol=0.0, atol=atol):
-            return
+            drift = sum_drift_px(c)
+            if drift <= MAX_SUM_DRIFT_PX:
+                return
+            raise ConfigError(f"{source or 'cube'}: its {dim} coordinates drift up to {drift:.1f} pixels from the even "
+                              "grid through the first and last (steps rounded alike add up, as a float32 running "
+                              "sum does), so a pixel grid (transform) would misplace pixels; store them in float64 "
+                              "as first + i * step")
     raise ConfigError(f"{source or 'cube'}: its {dim} coordinates are not evenly spaced (steps from "
                       f"{float(steps.min()):g} to {float(steps.max()):g}, e.g. after where(..., drop=True) or isel with "
                       "a list), so no pixel grid (transform) describes it; use where() without drop, "
@@ -105,6 +114,12 @@ MIN_STEP_REACHES = 4.0
 (:func:`accumulated_float32_grid`; 6 to 9 float32 ulps of the coordinates): then a missing value (a step
 of ``2 d``) or a step off by a fraction of ``d`` is out of reach. A step of a few ulps (0.3 m at 4e6 m, where
 float32 steps by 0.25 or 0.5 m) makes no grid that float32 can carry."""
+
+MAX_SUM_DRIFT_PX = 0.5
+"""Coordinates are taken for a grid only while no value is further than this many steps from the straight
+line through its first and last value (the transform that grid gets): then every stored centre lies inside the
+pixel the transform gives it. A float32 sum whose step is a few dozen ulps drifts further (12 pixels over 1600
+steps of 2.5e-4 degrees through 128 E); its map coordinates would be wrong by that much, so it is refused."""
 
 _VERDICTS: dict[tuple[int, int, float, float], bool] = {}  # (size, crc32, first, last) -> rounded_float32_grid
 _VERDICTS_LOCK = threading.Lock()
@@ -165,8 +180,10 @@ def rounded_float32_grid(c: np.ndarray) -> bool:
       while the sum stays between two powers of two its step is ``d`` rounded to that ulp, the same step every
       time; where it crosses one (a lat/lon grid through 64 or 128 degrees, a projected one through
       2**19 = 524288 m, a sum from 0.05 to 2) the ulp doubles and the step changes by up to an ulp. Such a
-      grid drifts off any one straight line (6 pixels for 1600 steps of 2.5e-4 degrees through 128) but is
-      still the regular grid the product meant, with the first-to-last spacing as its step.
+      grid drifts off any one straight line; while it stays within half a pixel of the line through its first
+      and last value, every centre lies in the pixel that line's transform gives it and it is taken as that
+      grid; :func:`check_evenly_spaced` refuses one drifting further (:data:`MAX_SUM_DRIFT_PX`; 12 pixels for
+      1600 steps of 2.5e-4 degrees through 128 E would put pixels where they are not).
 
     Why 1.5 times half an ulp: whole-metre UTM steps of 30, 31, 30 m at 3e6 m (float32 ulp 0.25 m) and 30,
     30.125, 30 m at 5e5 m (ulp 1/32 m) are 2 ulps apart after the best straight line, so a band of ``+-1``
@@ -217,7 +234,8 @@ def accumulated_float32_grid(c: np.ndarray) -> bool:
     within 1.5 half-ulps of the sum of ``d``; every single step (across runs too) within 1.5 times its own
     rounding of ``d``. Some ``d`` must meet all of this, larger than :data:`MIN_STEP_REACHES` times the largest
     allowance of a step. So a gap (one step of ``2 d``), a step off by more than rounding, or a drift of the step
-    inside a run is refused; only the changes of step float32 makes where its ulp doubles pass.
+    inside a run is refused; only the changes of step float32 makes where its ulp doubles pass. How far such a sum
+    may drift off the line through its first and last value is :func:`check_evenly_spaced`'s to judge.
     """
     steps = np.diff(c)
     ulp_c = _ulp32(c)
@@ -230,6 +248,17 @@ def accumulated_float32_grid(c: np.ndarray) -> bool:
         return True
     added = _run_bounds(sums, shifted)
     return _fits_runs(c, added, 0.75 * (ulp_c + ulp_s), 0.75 * (ulp_c[:-1] + ulp_c[1:] + ulp_s[1:]), ulp_s)
+
+
+def sum_drift_px(c: np.ndarray) -> float:
+    """How far ``(n,)`` float64 coordinates stray from the line through their first and last value, in steps
+    (pixels) of that line: ``max |c[i] - (c[0] + i * (c[-1] - c[0]) / (n - 1))| / |step|``; inf for no step."""
+    n = c.size
+    step = (float(c[-1]) - float(c[0])) / (n - 1)
+    if step == 0.0:
+        return float("inf")
+    line = float(c[0]) + step * np.arange(n, dtype=np.float64)
+    return float(np.abs(c - line).max()) / abs(step)
 
 
 def _fits_runs(c: np.ndarray, bounds: np.ndarray, band: np.ndarray, reach: np.ndarray, ulp_sum: np.ndarray) -> bool:
