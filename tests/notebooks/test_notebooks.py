@@ -32,6 +32,14 @@ def _errors(outputs: list[dict]) -> list[str]:
     return [f"{o.get('ename')}: {o.get('evalue')}" for o in outputs if o.output_type == "error"]
 
 
+def _warnings(outputs: list[dict]) -> list[str]:
+    """Lines of Python warnings (``path:line: SomeWarning: text``) in the stderr outputs."""
+    import re
+
+    text = "".join(o.get("text", "") for o in outputs if o.get("name") == "stderr")
+    return [line for line in text.splitlines() if re.search(r"\b\w*Warning: ", line)]
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs_in_fast_mode(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     nb = nbformat.read(path, as_version=4)
@@ -45,13 +53,15 @@ def test_notebook_runs_in_fast_mode(path: Path, tmp_path: Path, monkeypatch: pyt
     outputs = _execute(nb, tmp_path, monkeypatch)
     assert not _errors(outputs)
     assert not [o for o in outputs if o.get("name") == "stderr" and "IProgress" in o.get("text", "")]
+    assert not _warnings(outputs), f"{path.name} prints warnings (a misuse of the API it teaches): {_warnings(outputs)}"
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) >= 2, f"{path.name}: expected figures, got {len(images)}"
 
 
 def test_explore_notebook_on_an_unlabelled_georeferenced_scene(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Notebook 01 invites a swap to one's own GeoTIFF: without labels it skips the class means with a
-    line instead of a TypeError (the other cells, map-coordinate axes included, run as well)."""
+    line instead of a TypeError (the other cells, map-coordinate axes included, run as well), and its
+    PCA and band statistics keep to the valid pixels (a no-data strip stopped the SVD before)."""
     import sys
 
     import numpy as np
@@ -60,8 +70,9 @@ def test_explore_notebook_on_an_unlabelled_georeferenced_scene(tmp_path: Path, m
     from tif_writer import write_tif
 
     rng = np.random.default_rng(0)
-    scene = write_tif(tmp_path / "scene.tif", rng.uniform(0.0, 0.5, (40, 30, 36)).astype(np.float32),
-                      np.linspace(400.0, 2500.0, 40))  # EPSG:32616, 30 m, no labels
+    values = rng.uniform(0.0, 0.5, (40, 30, 36)).astype(np.float32)
+    values[:, :4, :] = np.nan   # a no-data strip along the top, as at a swath edge: the PCA skips it
+    scene = write_tif(tmp_path / "scene.tif", values, np.linspace(400.0, 2500.0, 40))  # EPSG:32616, 30 m, no labels
     nb = nbformat.read(NOTEBOOKS[0], as_version=4)
     opening = [c for c in nb.cells if 'open_cube("indian_pines")' in c.source]
     assert len(opening) == 1, "notebook 01 opens the scene in one cell"
@@ -70,6 +81,53 @@ def test_explore_notebook_on_an_unlabelled_georeferenced_scene(tmp_path: Path, m
     assert not _errors(outputs), _errors(outputs)
     printed = "".join(o.get("text", "") for o in outputs if o.get("name") == "stdout")
     assert "this scene has no labels: no class means" in printed
+    assert f"{26 * 36} valid pixels of {30 * 36}, 40 of 40 bands" in printed   # the band statistics skip the strip
+    assert f"variance explained by PC1..PC5 ({26 * 36} valid pixels, 40 bands)" in printed
+
+
+def test_landcover_notebook_on_a_georeferenced_scene(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Notebook 02 on a labelled scene with a map grid (up to its polygons): the maps it writes carry the
+    scene's CRS and transform, the polygons its CRS, and its map figure has axes in map units."""
+    import sys
+
+    import geopandas as gpd
+    import numpy as np
+    import rasterio
+
+    from hsi_app.io import open_cube
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tif_writer import UTM_30M, write_tif
+
+    ip = open_cube("indian_pines").hsi.window(0, 0, 64, 64)
+    scene = write_tif(tmp_path / "scene.tif", np.asarray(ip.values, dtype=np.float32), ip.hsi.wavelengths)
+    np.save(tmp_path / "labels.npy", ip.hsi.labels)
+    nb = nbformat.read(NOTEBOOKS[1], as_version=4)
+    last = [i for i, c in enumerate(nb.cells) if "vectorize_map(" in c.source and c.cell_type == "code"]
+    maps = [i for i, c in enumerate(nb.cells) if "viewer.classify_scene(cube, run_dir, OUT / \"landcover_map\")" in c.source]
+    assert len(last) == 1 and len(maps) == 1, "notebook 02: one map cell and one vectorize_map cell"
+    probe = nbformat.v4.new_code_cell('print("AXES", [ax.get_xlabel() for ax in fig.axes[:3]], tuple(map(float, fig.axes[1].get_xlim())))')
+    nb.cells = nb.cells[:maps[0] + 1] + [probe] + nb.cells[maps[0] + 1:last[0] + 1]   # no second run, ensemble, student
+    opening = [c for c in nb.cells if 'open_cube("indian_pines")' in c.source]
+    assert len(opening) == 1, "notebook 02 opens the scene in one cell"
+    opening[0].source = opening[0].source.replace(
+        'open_cube("indian_pines")', f"open_cube({str(scene)!r}, labels={str(tmp_path / 'labels.npy')!r})")
+    outputs = _execute(nb, tmp_path, monkeypatch)
+    assert not _errors(outputs), _errors(outputs)
+    assert not _warnings(outputs), _warnings(outputs)
+    out = tmp_path / "out"
+    for path in (out / "landcover_run" / "map.tif", out / "landcover_map" / "map.tif"):
+        with rasterio.open(path) as ds:
+            assert ds.crs == rasterio.crs.CRS.from_epsg(32616), (path, ds.crs)
+            assert ds.transform.almost_equals(UTM_30M), (path, ds.transform)
+    polygons = gpd.read_file(out / "landcover.gpkg")
+    assert polygons.crs.to_epsg() == 32616
+    x0, y0, x1, y1 = polygons.total_bounds   # inside the scene's 64 x 64 pixels of 30 m
+    assert UTM_30M.c <= x0 < x1 <= UTM_30M.c + 64 * 30 and UTM_30M.f - 64 * 30 <= y0 < y1 <= UTM_30M.f
+    printed = "".join(o.get("text", "") for o in outputs if o.get("name") == "stdout")
+    axes = [line for line in printed.splitlines() if line.startswith("AXES")]
+    assert len(axes) == 1 and axes[0].count("EPSG:32616") == 3, axes
+    assert f"({UTM_30M.c:.1f}, {UTM_30M.c + 64 * 30:.1f})" in axes[0], axes   # x limits: the scene's edges in metres
 
 
 def test_notebook_outputs_are_ignored_by_git() -> None:
