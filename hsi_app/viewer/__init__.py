@@ -4,7 +4,7 @@
 
 * settings: :class:`ViewerConfig`, :func:`parse_size`;
 * scenes: :func:`list_scenes`, :func:`load_scene`, :func:`composite`, :func:`band_choices`,
-  :func:`pixel_location`, :func:`spectrum_figure`;
+  :func:`pixel_location`, :func:`spectrum_figure`, :func:`map_extent` (figures in map coordinates);
 * uploads: :func:`stage_upload` (size, content and zip-safety checks);
 * models: :func:`list_model_runs`, :class:`ModelCache`;
 * classification: :func:`classify_scene`, :func:`overlay`, :func:`legend_html`,
@@ -32,6 +32,7 @@ from hsi_app.viewer.classify import (
     write_points,
 )
 from hsi_app.viewer.config import ViewerConfig, format_size, parse_size
+from hsi_app.viewer.map_axes import MapExtent, map_extent
 from hsi_app.viewer.models import DEFAULT_CACHE, ModelCache, list_model_runs, resolve_model, verify_manifest
 from hsi_app.viewer.scene import (
     band_choices,
@@ -66,10 +67,10 @@ from hsi_app.viewer.session import (
 from hsi_app.viewer.uploads import UploadError, stage_upload
 
 __all__ = [
-    "ClassifyResult", "DEFAULT_CACHE", "UPLOAD_FOLDERS", "ModelCache", "UploadError", "ViewerConfig", "ViewerSession",
+    "ClassifyResult", "DEFAULT_CACHE", "UPLOAD_FOLDERS", "MapExtent", "ModelCache", "UploadError", "ViewerConfig", "ViewerSession",
     "agreement_status", "area_rows", "band_choices", "classify", "classify_scene", "composite", "default_rgb_bands",
     "describe_pixel", "describe_scene", "display_scale", "format_location", "format_size", "hex_colour", "legend_html",
-    "list_model_runs", "list_scenes", "load_scene", "map_download", "open_scene", "open_upload", "overlay",
+    "list_model_runs", "list_scenes", "load_scene", "map_download", "map_extent", "open_scene", "open_upload", "overlay",
     "parse_size", "pixel_area", "pixel_from_click", "pixel_location", "pixel_prediction", "pixel_spectrum",
     "points_download", "remove_session_folders", "render", "resolve_model", "scene_metrics", "select_pixel", "select_row_col",
     "set_display", "spectrum_figure", "stage_upload", "verify_manifest", "write_json", "write_points", "zoom",
