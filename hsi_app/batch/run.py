@@ -330,13 +330,27 @@ def open_client(opts: ClusterOptions) -> Iterator[Any]:
         finally:
             client.close()
         return
-    cluster = local_cluster(opts)
-    client = Client(cluster)
+    from hsi_app.batch.interrupts import interrupts_held
+
+    with interrupts_held(note=_to_stderr) as held:  # Ctrl-C inside distributed's start-up left a cluster it could not close
+        cluster = local_cluster(opts)
+        try:
+            client = Client(cluster)
+        except BaseException:
+            cluster.close()
+            raise
     try:
+        held.replay()  # an interrupt held during the start: raised now that the cluster can be closed
         yield client
     finally:
         client.close()
         cluster.close()
+
+
+def _to_stderr(line: str) -> None:
+    import sys
+
+    print(line, file=sys.stderr, flush=True)
 
 
 WORKER_SETUP = "hsi_app.batch.worker_setup"

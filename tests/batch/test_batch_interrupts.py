@@ -165,3 +165,32 @@ def test_a_batch_whose_interrupt_is_swallowed_still_stops_and_reports_it(run_dir
     lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("batch classify: ")]
     assert lines and lines[-1].startswith("batch classify: 1/3 scene, interrupted after "), lines
     assert signal.getsignal(signal.SIGINT) is handler  # the handler is back
+
+
+def test_ctrl_c_while_the_local_cluster_starts_leaves_no_cluster_behind(monkeypatch: pytest.MonkeyPatch,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """Ctrl-C inside distributed's start-up left a half-started LocalCluster that distributed's exit hook then
+    failed to close ('Exception ignored in atexit callback ... AssertionError: Status.init' after 'hsi: interrupted').
+    The interrupt is now held until the cluster runs, then raised with the cluster closed."""
+    from distributed.core import Status
+    from distributed.deploy import spec
+
+    from hsi_app.batch.run import open_client
+
+    start = spec.SpecCluster._start
+
+    async def ctrl_c_during_start(self: Any) -> None:  # the loop thread; the main thread waits for the start
+        signal.raise_signal(signal.SIGINT)
+        await start(self)
+
+    monkeypatch.setattr(spec.SpecCluster, "_start", ctrl_c_during_start)
+    monkeypatch.setitem(dask.config.config, "scheduler", None)
+    entered = []
+    with interrupt_flag() as stop, pytest.raises(KeyboardInterrupt):
+        with open_client(ClusterOptions(workers=1, dashboard=False)):
+            entered.append(1)
+    assert stop.is_set() and not entered  # the batch's flag saw it; no scene was submitted
+    assert [c for c in list(spec.SpecCluster._instances) if c.status != Status.closed] == []
+    spec.close_clusters()  # distributed's exit hook: nothing left to close, nothing raised
+    assert "stopping once the workers have started" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
