@@ -173,7 +173,29 @@ def expand_inputs(patterns: list[str], out_dir: str | os.PathLike[str] | None = 
         )
     if not seen:
         raise ConfigError(f"--inputs {' '.join(patterns)}: matched no scene; quote globs so the shell does not expand them")
-    return list(seen.values())
+    return keep_apart(list(seen.values()))
+
+
+def keep_apart(items: list[SceneInput]) -> list[SceneInput]:
+    """Give scenes of different folders that would share an output name their folders back.
+
+    Each pattern mirrors the layout below its own root, so ``site1/scene.tif`` and ``site2/scene.tif``
+    named by two patterns, or as files one by one (a glob the shell expanded), both map to
+    ``OUT/scene...``. Those scenes are placed instead by their path below the folder they share
+    (``OUT/site1/scene...``, ``OUT/site2/scene...``); every other scene keeps its place. Scenes that
+    still meet (``a.tif`` beside ``a.mat``) are left for :func:`check_unique_outputs` to refuse.
+    """
+    groups: dict[Path, list[int]] = {}
+    for i, item in enumerate(items):
+        groups.setdefault(item.output_path(".", ""), []).append(i)
+    out = list(items)
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        shared = Path(os.path.commonpath([items[i].source.parent for i in members]))
+        for i in members:
+            out[i] = SceneInput(items[i].source, items[i].source.relative_to(shared))
+    return out
 
 
 def check_unique_outputs(items: list[SceneInput], out_dir: str | os.PathLike[str], suffix: str) -> None:

@@ -75,6 +75,31 @@ def test_colliding_outputs_are_refused(tmp_path: Path) -> None:
         check_unique_outputs(items, tmp_path / "out", SUFFIX)
 
 
+def test_same_names_from_different_folders_keep_their_folders(tmp_path: Path) -> None:
+    """Two patterns (or files the shell listed one by one) each mirror below their own folder, so site1/scene.tif and
+    site2/scene.tif both mapped to OUT/scene_classes.tif and the whole batch was refused; they now keep the folders
+    below the one they share, and every other scene keeps its place."""
+    root = tmp_path / "scenes"
+    for rel in ("site1/scene.tif", "site2/scene.tif", "site2/other.tif", "site3/deep/scene.tif"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(b"II*\x00")
+    out = tmp_path / "out"
+
+    def outputs(patterns: list[str]) -> list[str]:
+        items = expand_inputs(patterns, out)
+        check_unique_outputs(items, out, SUFFIX)
+        return sorted(i.output_path(out, SUFFIX).relative_to(out).as_posix() for i in items)
+
+    by_pattern = outputs([str(root / "site1" / "*.tif"), str(root / "site2" / "*.tif")])
+    assert by_pattern == ["other_classes.tif", "site1/scene_classes.tif", "site2/scene_classes.tif"]
+    one_by_one = outputs([str(root / "site1" / "scene.tif"), str(root / "site2" / "scene.tif"),
+                          str(root / "site3" / "deep" / "scene.tif")])
+    assert one_by_one == ["site1/scene_classes.tif", "site2/scene_classes.tif", "site3/deep/scene_classes.tif"]
+    (root / "site1" / "scene.mat").write_bytes(b"MATLAB")  # side by side: still refused, naming both
+    with pytest.raises(ConfigError, match="would both write"):
+        outputs([str(root / "site1" / "*")])
+
+
 def test_model_hash_tracks_weights_and_config(tmp_path: Path, kit) -> None:  # noqa: ANN001
     a, b = kit.make_run(tmp_path / "a", seed=0), kit.make_run(tmp_path / "b", seed=0)
     c = kit.make_run(tmp_path / "c", seed=1)
