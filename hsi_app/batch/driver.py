@@ -216,7 +216,7 @@ def _collect(client: Any, settings: BatchSettings, todo: list[tuple[int, SceneIn
             if tag[0] == "scene":
                 _, i, item, dst, fp = tag
                 res = _result(fut)
-                reissue(res.pop("warnings", ()))  # a worker process's warnings, shown as the client shows its own
+                reissue(res.pop("warnings", ()), scene=str(item.source))  # a worker process's warnings, shown as the client shows its own
                 if res.get("status") == "split":
                     try:
                         job, placed = submit_split(client, settings, i, item, dst, fp)

@@ -7,7 +7,8 @@ the task's thread instead (one process-wide ``warnings.showwarning`` hook with a
 thread, so tasks on several threads of a worker do not mix them), the task returns them with
 its result, and :func:`reissue` warns them again in the client, at their original file and
 line: the CLI shows them as one line like any other command's (or drops third-party noise),
-and a notebook gets ordinary warnings. In the client's own process (a threaded cluster),
+and a notebook gets ordinary warnings. A message that does not name its scene gets the scene's path
+in front, since the client shows the warnings of many scenes one after another. In the client's own process (a threaded cluster),
 nothing is recorded: warnings already reach the client's handler.
 """
 
@@ -17,6 +18,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 Record = tuple[str, type[Warning], str, int]
@@ -70,7 +72,15 @@ def recording(active: bool = True) -> Iterator[list[Record]]:
         _LOCAL.box = None
 
 
-def reissue(records: Iterable[Record]) -> None:
-    """Warn each recorded ``(message, category, filename, lineno)`` again, in this process."""
+def reissue(records: Iterable[Record], scene: str | None = None) -> None:
+    """Warn each recorded ``(message, category, filename, lineno)`` again, in this process.
+
+    Args:
+        scene: the scene the task worked on. A message that does not name it (e.g. the detectors'
+            ``detection: the background covariance is singular ...``) is prefixed with ``scene: ``,
+            so that among the warnings of many scenes each says which scene it is about.
+    """
     for message, category, filename, lineno in records:
+        if scene and Path(scene).name not in message:
+            message = f"{scene}: {message}"
         warnings.warn_explicit(message, category, filename, lineno)
