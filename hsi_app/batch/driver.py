@@ -24,6 +24,7 @@ from hsi_app.batch.run import (
     is_killed_worker,
     one_line_error,
     open_client,
+    read_failure,
     scene_task,
     submit_split,
     window_count,
@@ -222,8 +223,8 @@ def _collect(client: Any, settings: BatchSettings, todo: list[tuple[int, SceneIn
                         job, placed = submit_split(client, settings, i, item, dst, fp)
                     except Exception as err:  # noqa: BLE001 - e.g. band mismatch found on the client
                         h, w = int(res.get("height", 0)), int(res.get("width", 0))
-                        res = {"status": "failed", "error": one_line_error(err), "split": True, "height": h,
-                               "width": w, "windows": window_count(h, w, settings.window)}
+                        res = {"status": "failed", "error": one_line_error(read_failure(err, item.source) or err),
+                               "split": True, "height": h, "width": w, "windows": window_count(h, w, settings.window)}
                     else:
                         jobs[i] = job
                         for f, r0, c0 in placed:

@@ -128,6 +128,31 @@ def one_line_error(err: BaseException) -> str:
     return text if isinstance(err, HSIError) else f"{type(err).__name__}: {text}"
 
 
+def read_failure(err: BaseException, source: str | os.PathLike[str]) -> HSIError | None:
+    """``err`` as the reader's one line when it is GDAL failing to read the scene's pixels, else ``None``.
+
+    A block damaged inside a file (not at its end, which opening checks) fails only when a window
+    reaches it, as rasterio's ``RasterioIOError: Read failed. See previous exception for details.``;
+    GDAL's reason is in the exceptions it chains (lost when dask ships the error between processes).
+
+    Returns:
+        ``CubeReadError("SOURCE: data cannot be read (GDAL's reason); the file is truncated or corrupt ...")``.
+    """
+    from hsi_app.errors import CubeReadError
+
+    if isinstance(err, HSIError) or type(err).__module__.split(".")[0] != "rasterio":
+        return None
+    chain, seen = [], set()
+    cause: BaseException | None = err
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        chain.append(str(cause).replace(" See previous exception for details.", "").strip())
+        cause = cause.__cause__ or cause.__context__
+    reason = next((text for text in chain[1:] if text), chain[0] or type(err).__name__)
+    return CubeReadError(f"{source}: data cannot be read ({reason}); the file is truncated or corrupt: "
+                         "download or export it again")
+
+
 def is_killed_worker(err: BaseException | str) -> bool:
     """Whether ``err`` is ``distributed.KilledWorker``, or a report line that a killed worker left."""
     if isinstance(err, str):
@@ -173,6 +198,7 @@ def _run_scene(settings: BatchSettings, item: SceneInput, out: str, fingerprint:
         seconds = time.perf_counter() - t0
         write_sidecar(out, _sidecar_record(settings, item, fingerprint, stats, seconds))
     except Exception as err:  # noqa: BLE001 - isolate the failure to this input, report it
+        err = read_failure(err, item.source) or err
         return {"status": "failed", "error": one_line_error(err), "seconds": time.perf_counter() - t0}
     return {"status": "done", "seconds": seconds, **stats}
 
@@ -210,7 +236,13 @@ def _window(settings: BatchSettings, plan: Any, source: str, stamp: str, win: Wi
     """:func:`window_task` without the warning filter."""
     cube = cached_cube(source, stamp, settings.window, settings.exclude_masks)
     with reads_in_this_thread():
-        image, valid = read_window(cube, win)
+        try:
+            image, valid = read_window(cube, win)
+        except Exception as err:
+            failure = read_failure(err, source)
+            if failure is None:
+                raise
+            raise failure from None  # GDAL's reason travels in the message: chained exceptions do not pickle
     adapter = settings.adapter
     assert adapter.apply is not None and adapter.finish is not None  # only split when can_split
     out = adapter.apply(cached_model(settings), plan, image)
@@ -287,7 +319,7 @@ def finish_split(settings: BatchSettings, job: SplitJob, error: BaseException | 
         error = err
     report.seconds = time.perf_counter() - job.t0
     if error is not None:
-        report.error = one_line_error(error)
+        report.error = one_line_error(read_failure(error, job.item.source) or error)
         return report
     assert settings.adapter.stats is not None
     stats = {"height": job.height, "width": job.width, "windows": report.windows, "resampled": job.resampled,

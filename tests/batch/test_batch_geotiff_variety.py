@@ -77,13 +77,26 @@ def make_variety(root: Path) -> dict[str, str]:
     _write(root / "fewer_bands.tif", _values(8, 8, 4, 6).astype(np.int16), wl=np.linspace(450, 2300, 6))
     cut = _write(root / "truncated.tif", _values(20, 20, 5).astype(np.int16), tiled=True, blockxsize=16, blockysize=16)
     cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
+    damaged_inside(root / "damaged.tif")
     (root / "notes.tif").write_text("not a TIFF\n")
     (root / "empty.tif").write_bytes(b"")
     return {"utm_north.tif": "done", "utm_south.tif": "done", "latlon.tif": "done", "feet.tif": "done",
             "rotated.tif": "done", "no_georef.tif": "done", "scaled.tif": "done", "pixel.tif": "done",
             "band.tif": "done", "big tiff é.tif": "done", "overviews.tif": "done", "row.tif": "done",
             "column.tif": "done", "tiny.tif": "done", "all_nodata.tif": "no-data", "fewer_bands.tif": "--resample",
-            "truncated.tif": "truncated", "notes.tif": "unrecognised", "empty.tif": "empty"}
+            "truncated.tif": "truncated", "damaged.tif": "IReadBlock failed", "notes.tif": "unrecognised", "empty.tif": "empty"}
+
+
+def damaged_inside(path: Path) -> Path:
+    """A 48 x 48 tiled DEFLATE scene whose middle tile (1, 1) holds garbage: its end is intact, so it opens."""
+    _write(path, _values(48, 48, 6).astype(np.int16), tiled=True, blockxsize=16, blockysize=16, compress="deflate")
+    with rasterio.open(path) as ds:
+        offset = int(ds.get_tag_item("BLOCK_OFFSET_1_1", "TIFF", bidx=1))
+        size = int(ds.get_tag_item("BLOCK_SIZE_1_1", "TIFF", bidx=1))
+    raw = bytearray(path.read_bytes())
+    raw[offset + 8: offset + size - 8] = b"\x55" * (size - 16)
+    path.write_bytes(bytes(raw))
+    return path
 
 
 def _hashes(root: Path) -> dict[str, str]:
@@ -166,3 +179,19 @@ def test_relayed_warnings_name_their_scene(tmp_path: Path) -> None:
     assert sorted(ln.split(": ")[2] for ln in singular) == [str(tmp_path / "in" / "a.tif"),
                                                              str(tmp_path / "in" / "b.tif")], proc.stderr
     assert all(ln.startswith("hsi: warning: ") for ln in singular)
+
+
+def test_a_tile_damaged_inside_the_file_is_named_with_gdal_reason_in_small_windows(tmp_path: Path, run_dir: Path) -> None:
+    """A damaged tile inside a file (its end intact, so it opens) failed as 'RasterioIOError: Read failed. See
+    previous exception for details.', a reason that named nothing and an exception nobody was shown; the line now
+    carries GDAL's reason and the fix, with windows small enough to spread the scene over workers too (the variety
+    run covers one window per scene)."""
+    damaged_inside(tmp_path / "in" / "damaged.tif")
+    proc = _hsi("batch", "--model", str(run_dir), "--inputs", str(tmp_path / "in"), "--out-dir", str(tmp_path / "out"),
+                "--workers", "1", "--no-dashboard", "--quiet", "--window", "16", "--split-windows", "1")
+    assert proc.returncode == 1, proc.stderr
+    [line] = [ln for ln in proc.stderr.splitlines() if ln.startswith("hsi batch: failed: ")]
+    assert line.startswith(f"hsi batch: failed: {tmp_path / 'in' / 'damaged.tif'}: data cannot be read ("), line
+    assert "IReadBlock failed" in line and "corrupt" in line and "previous exception" not in line, line
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert "IReadBlock failed" in report["inputs"][0]["error"]
