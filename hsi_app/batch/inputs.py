@@ -22,9 +22,9 @@ from pathlib import Path
 
 from hsi_app.errors import ConfigError, DatasetNotFoundError
 
-# Files that never are scenes on their own (sidecars, GDAL aux files, archives of metadata).
+# Files that never are scenes on their own (sidecars, GDAL aux, overview and external mask files, metadata).
 # ENVI headers (.hdr) are resolved to their data file by _header_scene.
-SKIP_SUFFIXES = (".json", ".xml", ".aux.xml", ".ovr", ".csv", ".txt", ".md", ".png", ".jpg", ".npy", ".gpkg")
+SKIP_SUFFIXES = (".json", ".xml", ".aux.xml", ".ovr", ".msk", ".csv", ".txt", ".md", ".png", ".jpg", ".npy", ".gpkg")
 GLOB_CHARS = "*?["
 
 

@@ -72,15 +72,25 @@ def model_hash(run_dir: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
+GDAL_SIDECARS = (".aux.xml", ".msk")
+"""Files beside a GeoTIFF that GDAL reads with it: ``x.tif.aux.xml`` (PAM: no-data, scale/offset, CRS set by
+``gdal_edit.py`` on a read-only file or by QGIS) and ``x.tif.msk`` (an external mask: no-data pixels)."""
+
+
 def input_fingerprint(path: str | os.PathLike[str]) -> dict[str, int]:
     """Size and newest mtime of a scene's files (:func:`hsi_app.provenance.scene_files`), to notice changed inputs.
 
     A folder counts all its files; an ENVI file counts its header and data file together,
-    since the header holds the georeference, wavelengths and no-data value.
+    since the header holds the georeference, wavelengths and no-data value; a GeoTIFF counts the
+    :data:`GDAL_SIDECARS` beside it that exist, since they change what is read (a TIFF without them
+    keeps the fingerprint it always had).
     """
     from hsi_app.provenance import scene_files
 
-    stats = [f.stat() for f in (scene_files(path) or [Path(path)])]  # a missing file: stat raises, as before
+    files = scene_files(path) or [Path(path)]
+    files += [side for f in files if f.name.lower().endswith((".tif", ".tiff"))
+              for side in (f.with_name(f.name + ext) for ext in GDAL_SIDECARS) if side.is_file()]
+    stats = [f.stat() for f in files]  # a missing file: stat raises, as before
     return {"bytes": sum(s.st_size for s in stats), "mtime_ns": max((s.st_mtime_ns for s in stats), default=0)}
 
 

@@ -139,6 +139,31 @@ def test_done_only_with_output_and_matching_sidecar(tmp_path: Path, kit) -> None
     assert is_done(out, task="classify", model_sha="abc", source=src) is None
 
 
+def test_gdal_files_beside_a_geotiff_are_not_scenes_but_count_as_its_input(tmp_path: Path, kit) -> None:  # noqa: ANN001
+    """GDAL reads x.tif.aux.xml (no-data, scale, CRS set by gdal_edit or QGIS) and x.tif.msk (an external mask)
+    with x.tif. The mask was listed as a scene of its own (and failed: 1 band); adding or editing either after a
+    batch left the scene skipped with an output made without it."""
+    src = kit.write_scene(tmp_path / "in" / "a.tif", 8, 8, 1)
+    mask = src.with_name("a.tif.msk")
+    mask.write_bytes(b"II*\x00")  # a TIFF like any other: only its name says what it is
+    assert [i.source.name for i in expand_inputs([str(tmp_path / "in")], tmp_path / "out")] == ["a.tif"]
+    assert [i.source.name for i in expand_inputs([str(tmp_path / "in" / "*")], tmp_path / "out")] == ["a.tif"]
+    mask.unlink()
+    out = tmp_path / "out" / "a_classes.tif"
+    out.parent.mkdir()
+    out.write_bytes(b"complete output")
+    write_sidecar(out, {"task": "classify", "model_hash": "abc", "input_fingerprint": input_fingerprint(src)})
+    assert is_done(out, task="classify", model_sha="abc", source=src)
+    for side in ("a.tif.aux.xml", "a.tif.msk"):
+        path = src.with_name(side)
+        path.write_bytes(b"<PAMDataset/>" if side.endswith(".xml") else b"II*\x00")
+        assert is_done(out, task="classify", model_sha="abc", source=src) is None, side  # redone
+        write_sidecar(out, {"task": "classify", "model_hash": "abc", "input_fingerprint": input_fingerprint(src)})
+        assert is_done(out, task="classify", model_sha="abc", source=src), side
+    src.with_name("a.tif.aux.xml").write_bytes(b"<PAMDataset><Metadata/></PAMDataset>")  # edited
+    assert is_done(out, task="classify", model_sha="abc", source=src) is None
+
+
 def test_clean_partials_removes_temp_files_and_stale_sidecar_only(tmp_path: Path) -> None:
     out = tmp_path / "x_classes.tif"
     junk = [tmp_path / ".x_classes.tif.partial-0a1b2c3d.tif", tmp_path / ".x_classes.stage.tif.partial-00000000.tif",
