@@ -50,17 +50,23 @@ class SceneInput:
         return Path(out_dir).absolute() / self.rel.parent / f"{name}{suffix}"
 
 
+def is_literal(pattern: str) -> bool:
+    """Whether ``pattern`` names a path as it is: it has no glob character, or a file or folder of exactly that
+    name exists (``flight [1]/a.tif``: ``[1]`` would otherwise be a glob class matching only ``1``)."""
+    return not any(ch in pattern for ch in GLOB_CHARS) or os.path.lexists(pattern)
+
+
 def pattern_root(pattern: str) -> Path:
     """The fixed (glob-free) leading folder of a pattern: ``scenes/**/*.tif`` -> ``scenes``."""
+    if is_literal(pattern):  # a file's root is its folder, a folder is its own root
+        p = Path(pattern)
+        return p if p.is_dir() else p.parent
     parts = Path(pattern).parts
     fixed: list[str] = []
     for part in parts:
         if any(ch in part for ch in GLOB_CHARS):
             break
         fixed.append(part)
-    if len(fixed) == len(parts):  # no glob at all: a file's root is its folder, a folder is its own root
-        p = Path(pattern)
-        return p if p.is_dir() else p.parent
     return Path(*fixed) if fixed else Path(".")
 
 
@@ -122,8 +128,9 @@ def _scene_of(path: Path, root: Path, *, literal: bool = False) -> Path | None:
 def _expand_one(pattern: str, out_dir: Path | None, excluded: list[Path] | None = None) -> list[SceneInput]:
     """The scenes of one pattern; those inside ``out_dir`` are skipped (and appended to ``excluded``)."""
     root = pattern_root(pattern).absolute()
-    matches = [Path(m).absolute() for m in sorted(glob.glob(pattern, recursive=True))]
-    literal = not any(ch in pattern for ch in GLOB_CHARS)
+    literal = is_literal(pattern)
+    matches = [Path(pattern).absolute()] if os.path.lexists(pattern) else [
+        Path(m).absolute() for m in sorted(glob.glob(pattern, recursive=True))]
     if not matches and literal:
         raise DatasetNotFoundError(f"{pattern}: no such file or folder; check the --inputs path")
     found: dict[Path, None] = {}
@@ -172,7 +179,10 @@ def expand_inputs(patterns: list[str], out_dir: str | os.PathLike[str] | None = 
             "whose files are never taken as inputs; choose an --out-dir outside the input folders"
         )
     if not seen:
-        raise ConfigError(f"--inputs {' '.join(patterns)}: matched no scene; quote globs so the shell does not expand them")
+        hint = ("; in a glob, [ ] * ? are pattern characters: write [[] for a [ in a folder name"
+                if any("[" in p for p in patterns) else "")
+        raise ConfigError(f"--inputs {' '.join(patterns)}: matched no scene; quote globs so the shell does not "
+                          f"expand them{hint}")
     return keep_apart(list(seen.values()))
 
 

@@ -100,6 +100,23 @@ def test_same_names_from_different_folders_keep_their_folders(tmp_path: Path) ->
         outputs([str(root / "site1" / "*")])
 
 
+def test_paths_with_glob_characters_in_their_names_are_taken_as_they_are(tmp_path: Path) -> None:
+    """A folder named 'flight [1]' (or a file 'a[2].tif') could not be passed: '[1]' was read as a glob class,
+    matched nothing, and the batch stopped with 'matched no scene'."""
+    folder = tmp_path / "flight [1]"
+    for name in ("a.tif", "b[2].tif"):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(b"II*\x00")
+    out = tmp_path / "out"
+    assert [i.rel.as_posix() for i in expand_inputs([str(folder)], out)] == ["a.tif", "b[2].tif"]
+    [one] = expand_inputs([str(folder / "b[2].tif")], out)
+    assert one.source == folder / "b[2].tif" and one.output_path(out, SUFFIX) == out / f"b[2]{SUFFIX}"
+    escaped = expand_inputs([str(tmp_path / "flight [[]1]" / "*.tif")], out)  # glob rules, for a real glob
+    assert [i.rel.as_posix() for i in escaped] == ["flight [1]/a.tif", "flight [1]/b[2].tif"]
+    with pytest.raises(ConfigError, match=r"write \[\[\] for a \["):
+        expand_inputs([str(folder / "*.tif")], out)
+
+
 def test_model_hash_tracks_weights_and_config(tmp_path: Path, kit) -> None:  # noqa: ANN001
     a, b = kit.make_run(tmp_path / "a", seed=0), kit.make_run(tmp_path / "b", seed=0)
     c = kit.make_run(tmp_path / "c", seed=1)
