@@ -146,7 +146,7 @@ def test_a_batch_whose_interrupt_is_swallowed_still_stops_and_reports_it(run_dir
     out = tmp_path / "out"
     relayed: list[int] = []
 
-    def relay_then_ctrl_c(records: Any) -> None:  # runs in the main thread for each scene's result
+    def relay_then_ctrl_c(records: Any, scene: str | None = None) -> None:  # runs in the main thread for each scene's result
         relayed.append(1)
         if len(relayed) == 1:
             _swallowed()
