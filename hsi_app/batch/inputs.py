@@ -22,9 +22,12 @@ from pathlib import Path
 
 from hsi_app.errors import ConfigError, DatasetNotFoundError
 
-# Files that never are scenes on their own (sidecars, GDAL aux, overview and external mask files, metadata).
+# Files that never are scenes on their own: sidecars and metadata; what GDAL reads beside a raster (aux, overview,
+# external mask, world and .prj files); checksums; vector and style files kept beside scenes; documents.
 # ENVI headers (.hdr) are resolved to their data file by _header_scene.
-SKIP_SUFFIXES = (".json", ".xml", ".aux.xml", ".ovr", ".msk", ".csv", ".txt", ".md", ".png", ".jpg", ".npy", ".gpkg")
+SKIP_SUFFIXES = (".json", ".xml", ".aux.xml", ".aux", ".ovr", ".rrd", ".msk", ".tfw", ".tifw", ".tiffw", ".wld", ".prj",
+                 ".md5", ".sha1", ".sha256", ".sha512", ".shp", ".shx", ".dbf", ".cpg", ".qml", ".sld", ".kml", ".kmz",
+                 ".geojson", ".csv", ".txt", ".md", ".log", ".pdf", ".html", ".png", ".jpg", ".npy", ".gpkg")
 GLOB_CHARS = "*?["
 
 

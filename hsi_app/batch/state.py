@@ -75,6 +75,8 @@ def model_hash(run_dir: str | os.PathLike[str]) -> str:
 GDAL_SIDECARS = (".aux.xml", ".msk")
 """Files beside a GeoTIFF that GDAL reads with it: ``x.tif.aux.xml`` (PAM: no-data, scale/offset, CRS set by
 ``gdal_edit.py`` on a read-only file or by QGIS) and ``x.tif.msk`` (an external mask: no-data pixels)."""
+WORLD_FILES = (".tfw", ".tifw", ".tiffw", ".wld")
+"""World files GDAL takes a GeoTIFF's transform from when it has none (``x.tfw`` beside ``x.tif``)."""
 
 
 def input_fingerprint(path: str | os.PathLike[str]) -> dict[str, int]:
@@ -82,14 +84,15 @@ def input_fingerprint(path: str | os.PathLike[str]) -> dict[str, int]:
 
     A folder counts all its files; an ENVI file counts its header and data file together,
     since the header holds the georeference, wavelengths and no-data value; a GeoTIFF counts the
-    :data:`GDAL_SIDECARS` beside it that exist, since they change what is read (a TIFF without them
-    keeps the fingerprint it always had).
+    :data:`GDAL_SIDECARS` and :data:`WORLD_FILES` beside it that exist, since they change what is read
+    (a TIFF without them keeps the fingerprint it always had).
     """
     from hsi_app.provenance import scene_files
 
     files = scene_files(path) or [Path(path)]
     files += [side for f in files if f.name.lower().endswith((".tif", ".tiff"))
-              for side in (f.with_name(f.name + ext) for ext in GDAL_SIDECARS) if side.is_file()]
+              for side in [*(f.with_name(f.name + ext) for ext in GDAL_SIDECARS),
+                           *(f.with_suffix(ext) for ext in WORLD_FILES)] if side.is_file()]
     stats = [f.stat() for f in files]  # a missing file: stat raises, as before
     return {"bytes": sum(s.st_size for s in stats), "mtime_ns": max((s.st_mtime_ns for s in stats), default=0)}
 

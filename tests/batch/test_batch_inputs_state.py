@@ -181,6 +181,26 @@ def test_gdal_files_beside_a_geotiff_are_not_scenes_but_count_as_its_input(tmp_p
     assert is_done(out, task="classify", model_sha="abc", source=src) is None
 
 
+def test_world_checksum_and_vector_files_beside_scenes_are_not_scenes(tmp_path: Path, kit) -> None:  # noqa: ANN001
+    """A folder of tiles with their world files (a.tfw, a.prj), checksums (a.tif.md5) and an AOI shapefile: each of
+    those was taken as a scene and failed ('unrecognised file content'), so the batch exited 1. The world file
+    gives the TIFF its transform, so changing it redoes the scene."""
+    src = kit.write_scene(tmp_path / "in" / "a.tif", 8, 8, 1)
+    extras = ["a.tfw", "a.prj", "a.wld", "a.tif.md5", "a.tif.sha256", "aoi.shp", "aoi.shx", "aoi.dbf", "aoi.cpg",
+              "a.qml", "a.tif.aux", "a.rrd", "notes.log", "readme.pdf", "index.html", "aoi.geojson", "aoi.kml"]
+    for name in extras:
+        (tmp_path / "in" / name).write_text("30.0\n0.0\n0.0\n-30.0\n500015.0\n4599985.0\n")
+    assert [i.source.name for i in expand_inputs([str(tmp_path / "in")], tmp_path / "out")] == ["a.tif"]
+    assert [i.source.name for i in expand_inputs([str(tmp_path / "in" / "*")], tmp_path / "out")] == ["a.tif"]
+    out = tmp_path / "out" / "a_classes.tif"
+    out.parent.mkdir()
+    out.write_bytes(b"complete output")
+    write_sidecar(out, {"task": "classify", "model_hash": "abc", "input_fingerprint": input_fingerprint(src)})
+    assert is_done(out, task="classify", model_sha="abc", source=src)
+    (tmp_path / "in" / "a.tfw").write_text("10.0\n0.0\n0.0\n-10.0\n500005.0\n4599995.0\n")  # another grid
+    assert is_done(out, task="classify", model_sha="abc", source=src) is None
+
+
 def test_clean_partials_removes_temp_files_and_stale_sidecar_only(tmp_path: Path) -> None:
     out = tmp_path / "x_classes.tif"
     junk = [tmp_path / ".x_classes.tif.partial-0a1b2c3d.tif", tmp_path / ".x_classes.stage.tif.partial-00000000.tif",
