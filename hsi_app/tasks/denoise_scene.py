@@ -283,7 +283,8 @@ def denoise_cube(
         :class:`DenoiseResult`; ``metrics`` = ``{"denoised": {...}, "input": {...}}`` with a reference.
 
     Raises:
-        InvalidDataError: NaN in the input (without ``fill_nan``), values in other units than the
+        InvalidDataError: NaN in the input (without ``fill_nan``; with it, a scene with no valid value at all,
+            whose output is then not written), values in other units than the
             training scene's (:func:`check_value_range`), or a reference on another grid or in other units
             than the input (:func:`check_reference_units`).
         BandMismatchError: a reference with other bands.
@@ -379,6 +380,9 @@ def denoise_cube(
                 scores[1].update(x, ref, keep)
             if on_window is not None:
                 on_window(done, len(wins))
+        if filled == good.size * h * w:  # raised inside the writer: the output is discarded, as predict's is
+            raise InvalidDataError(f"{source}: every pixel is no-data (NaN or the no-data value in every good band); "
+                                   "nothing to denoise: check the file's no-data value, or pick a scene with data")
     if filled:
         warnings.warn(f"{source}: {filled} NaN/no-data values were filled before denoising and left NaN in {shown_as or out}",
                       HSIWarning, stacklevel=2)

@@ -187,3 +187,35 @@ def test_unmasked_indian_pines_map_is_unchanged() -> None:
     probs = pred.bind(cube)(image)
     expected = np.where(valid, probs.argmax(axis=0) + 1, 0)
     np.testing.assert_array_equal(res.classes, expected)
+
+
+def test_a_scene_with_no_data_at_all_is_refused_by_denoise_fill_nan_and_writes_nothing(tmp_path: Path) -> None:
+    """With --fill-nan an all-no-data scene came out as an all-NaN COG counted as denoised (predict and detect
+    refuse such a scene); it is refused and no output is left."""
+    import torch
+
+    from hsi_app.checkpoint import RunConfig, save_run
+    from hsi_app.errors import InvalidDataError
+    from hsi_app.models import create_model
+    from hsi_app.tasks.denoise_scene import denoise_cube
+    from hsi_app.tasks.denoising import Denoiser
+
+    torch.manual_seed(0)
+    net = create_model("test_hsdt", in_chans=C, num_classes=1)
+    cfg = RunConfig(task="denoise", model_name="test_hsdt", model_args={}, in_chans=C, num_classes=1, class_names=[],
+                    wavelengths=[float(v) for v in WL], fwhm=[None] * C, band_indices=list(range(C)), source_bands=C,
+                    mean=[0.0] * C, std=[10000.0] * C, receptive_radius=int(net.receptive_radius),
+                    extra={"normalisation": {"kind": "global-minmax", "offset": 0.0, "scale": 10000.0}})
+    den = Denoiser.load(save_run(tmp_path / "run", cfg, dict(net.state_dict())), device="cpu")
+    empty = make_cube(np.full((C, H, W), NODATA, np.int16), wavelength=WL, nodata=NODATA, transform=T,
+                      crs="EPSG:32633", source="empty.tif")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(InvalidDataError, match=r"^empty\.tif: every pixel is no-data"):
+            denoise_cube(den, empty, tmp_path / "out.tif", fill_nan=True, progress=False)
+        partial = make_cube(np.where(np.arange(W) < W - 1, NODATA, 500).astype(np.int16) * np.ones((C, H, 1), np.int16),
+                            wavelength=WL, nodata=NODATA, transform=T, crs="EPSG:32633", source="edge.tif")
+        denoise_cube(den, partial, tmp_path / "edge.tif", fill_nan=True, progress=False)  # one column of data
+    assert not (tmp_path / "out.tif").exists() and [p.name for p in tmp_path.glob("out*")] == []
+    with rasterio.open(tmp_path / "edge.tif") as ds:
+        assert np.isfinite(ds.read()).any(axis=0).sum() == H
