@@ -315,7 +315,8 @@ def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     if "map info" in h and isinstance(h["map info"], list):
         header_crs = wkt_crs(h, header)
         projected = header_crs is None and "projection info" in h
-        crs, transform = parse_map_info(h["map info"], header, warn_crs=header_crs is None and not projected)
+        crs, transform = parse_map_info(h["map info"], header, warn_crs=header_crs is None and not projected,
+                                        own_units=header_crs is None)
         if transform is not None and header_crs is not None:
             crs = header_crs
         elif transform is not None and crs is None and projected:  # older ENVI / USGS: GDAL reads projection info

@@ -15,6 +15,13 @@ from hsi_app.io.cube import alnum_key
 _DATUM_UTM = {"wgs84": (32600, 32700), "nad83": (26900, None), "nad27": (26700, None)}
 _DATUM_GEO = {"wgs84": 4326, "nad83": 4269, "nad27": 4267}
 _DATUM_ALIASES = {"northamerica1983": "nad83", "northamerica1927": "nad27", "worldgeodeticsystem1984": "wgs84"}
+_METRES_PER_UNIT = {"meters": 1.0, "meter": 1.0, "metres": 1.0, "metre": 1.0, "m": 1.0, "km": 1000.0,
+                    "kilometers": 1000.0, "kilometres": 1000.0, "feet": 0.3048, "usfeet": 1200.0 / 3937.0,
+                    "yards": 0.9144, "miles": 1609.344}
+"""``map info`` ``units=`` of a UTM grid, in metres (keys: :func:`~hsi_app.io.cube.alnum_key` of the text)."""
+_DEGREES_PER_UNIT = {"degrees": 1.0, "degree": 1.0, "deg": 1.0, "minutes": 1.0 / 60.0, "seconds": 1.0 / 3600.0,
+                     "radians": 180.0 / math.pi}
+"""``map info`` ``units=`` of a Geographic Lat/Lon grid, in degrees."""
 
 
 def datum_key(name: str) -> str:
@@ -41,7 +48,8 @@ def rotated_grid(rx: float, ry: float, mx: float, my: float, px: float, py: floa
     return Affine(a, b, mx - (rx - 1.0) * a - (ry - 1.0) * b, d, e, my - (rx - 1.0) * d - (ry - 1.0) * e)
 
 
-def parse_map_info(map_info: list[str], header: Path, *, warn_crs: bool = True) -> tuple[Any, Any]:
+def parse_map_info(map_info: list[str], header: Path, *, warn_crs: bool = True,
+                   own_units: bool = True) -> tuple[Any, Any]:
     """``(crs, transform)`` from an ENVI ``map info`` list.
 
     The reference pixel is 1-based with (1, 1) the upper-left corner of the first pixel.
@@ -50,8 +58,15 @@ def parse_map_info(map_info: list[str], header: Path, *, warn_crs: bool = True) 
     ``coordinate system string``; ``warn_crs=False`` when it is there). ``rotation=θ``
     (degrees, counter-clockwise, as AVIRIS-NG flight lines carry it) gives a rotated
     transform: see :func:`rotated_grid`.
+
+    ``units=`` other than metres (UTM: ``Km``, ``Feet``, ``US Feet``, ``Yards``, ``Miles``) or degrees
+    (Geographic: ``Seconds``, ``Minutes``, ``Radians``) is converted, so the transform is in the units of the
+    EPSG CRS returned (metres, degrees), as GDAL's ENVI driver places such grids; units it cannot convert
+    give ``crs=None`` with a warning. ``own_units=False`` (the header's WKT or ``projection info`` gives the
+    CRS and so the units) leaves the values as written.
     """
     from rasterio.crs import CRS
+    from rasterio.transform import Affine
 
     items = [str(v).strip() for v in map_info]
     try:
@@ -86,6 +101,16 @@ def parse_map_info(map_info: list[str], header: Path, *, warn_crs: bool = True) 
         code = _DATUM_GEO.get(datum_key(datum))
         if code is not None:
             crs = CRS.from_epsg(code)
+    if crs is not None and own_units and opts.get("units"):
+        per_unit = (_METRES_PER_UNIT if crs.is_projected else _DEGREES_PER_UNIT).get(alnum_key(opts["units"]))
+        if per_unit is None:
+            warnings.warn(f"{header}: 'map info' units={opts['units']!r} cannot be converted to "
+                          f"{'metres' if crs.is_projected else 'degrees'}; outputs keep its map grid without a CRS; "
+                          "give the units as Meters (Degrees for Lat/Lon) or add a 'coordinate system string' (WKT)",
+                          HSIWarning, stacklevel=3)
+            return None, transform
+        if per_unit != 1.0:
+            transform = Affine.scale(per_unit) @ transform
     if crs is None and warn_crs:
         what = (f"datum {datum!r} of projection {items[0]!r}" if datum
                 else f"projection {items[0]!r} ({', '.join(rest)})")

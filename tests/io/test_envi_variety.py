@@ -1,0 +1,75 @@
+"""ENVI files as users get them from other tools (audit of session 53), checked against GDAL's ENVI driver.
+
+Each case writes a tiny ENVI file (header text per the ENVI header format, raw numpy bytes) and compares
+what ``open_cube`` reads with what rasterio (GDAL) reads from the same file.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import Affine
+
+from hsi_app.errors import HSIWarning
+from hsi_app.io.open import open_cube
+
+CODES = {"u1": 1, "i2": 2, "i4": 3, "f4": 4, "f8": 5, "u2": 12}
+
+
+def write_envi(folder: Path, name: str, arr: np.ndarray, extra: str = "", *, ext: str = ".img",
+               header_name: str | None = None) -> tuple[Path, Path]:
+    """Write ``arr`` ``(C, H, W)`` as BSQ little-endian ``name + ext`` and its header; extra header lines appended."""
+    folder.mkdir(parents=True, exist_ok=True)
+    c, h, w = arr.shape
+    data = folder / f"{name}{ext}"
+    data.write_bytes(np.ascontiguousarray(arr.astype(arr.dtype.newbyteorder("<"))).tobytes())
+    header = folder / (header_name or f"{name}.hdr")
+    header.write_text(f"ENVI\nsamples = {w}\nlines = {h}\nbands = {c}\nheader offset = 0\n"
+                      f"file type = ENVI Standard\ndata type = {CODES[arr.dtype.str[1:]]}\ninterleave = bsq\n"
+                      f"byte order = 0\n{extra}")
+    return header, data
+
+
+def gdal_view(data: Path) -> tuple[Affine, object]:
+    """GDAL's transform and CRS of an ENVI file."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(data) as ds:
+            return ds.transform, ds.crs
+
+
+TINY = np.arange(2 * 3 * 4, dtype=np.int16).reshape(2, 3, 4)
+
+
+@pytest.mark.parametrize("units", ["Km", "Feet", "Yards", "Miles", "Meters"])
+def test_utm_map_info_in_other_length_units_is_placed_in_metres(tmp_path: Path, units: str) -> None:
+    _, data = write_envi(tmp_path, "u", TINY, "map info = {UTM, 1, 1, 500.0, 4500.0, 0.03, 0.03, 33, North, "
+                                              f"WGS-84, units={units}}}\n")
+    cube = open_cube(data)
+    gdal_t, gdal_crs = gdal_view(data)
+    per_unit = gdal_crs.units_factor[1]  # GDAL keeps the units in a custom CRS: its metres per unit
+    assert cube.rio.crs.to_epsg() == 32633
+    np.testing.assert_allclose(tuple(cube.hsi.transform)[:6], np.array(tuple(gdal_t)[:6]) * per_unit, atol=1e-6)
+
+
+@pytest.mark.parametrize("units", ["Seconds", "Minutes", "Degrees"])
+def test_geographic_map_info_in_seconds_or_minutes_matches_gdal(tmp_path: Path, units: str) -> None:
+    _, data = write_envi(tmp_path, "g", TINY, "map info = {Geographic Lat/Lon, 1, 1, 36000.0, 180000.0, 3.6, 3.6, "
+                                              f"WGS-84, units={units}}}\n")
+    cube = open_cube(data)
+    gdal_t, gdal_crs = gdal_view(data)
+    assert cube.rio.crs == gdal_crs
+    np.testing.assert_allclose(tuple(cube.hsi.transform)[:6], tuple(gdal_t)[:6], rtol=1e-12)
+
+
+def test_map_info_units_that_cannot_be_converted_keep_the_grid_without_a_crs(tmp_path: Path) -> None:
+    _, data = write_envi(tmp_path, "n", TINY, "map info = {UTM, 1, 1, 5.0, 45.0, 0.1, 0.1, 33, North, WGS-84, "
+                                              "units=Leagues}\n")
+    with pytest.warns(HSIWarning, match=r"n\.hdr: 'map info' units='Leagues' cannot be converted"):
+        cube = open_cube(data)
+    assert cube.rio.crs is None
+    assert tuple(cube.hsi.transform)[:6] == (0.1, 0.0, 5.0, 0.0, -0.1, 45.0)
