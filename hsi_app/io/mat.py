@@ -227,11 +227,52 @@ def choose_key(path: Path, arrays: dict[str, tuple[int, ...]], key: str | None, 
     candidates = [k for k, shp in arrays.items() if len(shp) == ndim]
     if len(candidates) == 1:
         return candidates[0]
+    if ndim == 3 and not candidates and _is_label_file(path, arrays, catalog):
+        raise CubeReadError(f"{path}: holds only 2-D arrays ({_shapes(arrays)}), a ground-truth / label file, not a cube; "
+                            f"{_cube_hint(path, arrays, catalog)}")
     what = "3-D arrays (H, W, bands)" if ndim == 3 else "2-D label arrays"
     found = "no" if not candidates else f"{len(candidates)}"
     fix = ("Pass --key NAME (key= in Python)" if ndim == 3
            else "Save the labels alone as .npy or GeoTIFF and pass them with --labels (label_key= in Python)")
     raise CubeReadError(f"{path}: {found} {what} to choose from; keys found: {keys}. {fix}")
+
+
+def _shapes(arrays: dict[str, tuple[int, ...]]) -> str:
+    """``"a (145, 145), b (3, 4)"``: names and MATLAB-order shapes."""
+    return ", ".join(f"{k} {tuple(arrays[k])}" for k in sorted(arrays))
+
+
+def _is_label_file(path: Path, arrays: dict[str, tuple[int, ...]], catalog: Any) -> bool:
+    """Whether a ``.mat`` without a 3-D array is a ground truth: only 2-D arrays, and a catalog labels key
+    (``indian_pines_gt``) or a name ending in ``_gt``."""
+    from hsi_app.data.catalog import entry_for_mat_key
+
+    if not arrays or any(len(shp) != 2 for shp in arrays.values()):
+        return False
+    known = any((hit := entry_for_mat_key(k, catalog)) is not None and hit[1] == "labels" for k in arrays)
+    return known or path.stem.lower().endswith("_gt")
+
+
+def _cube_hint(path: Path, arrays: dict[str, tuple[int, ...]], catalog: Any) -> str:
+    """How to use a label ``.mat`` passed as the scene: the cube file beside it (a catalog scene's own, or the
+    ``X.mat`` / ``X_corrected.mat`` of an ``X_gt.mat``) as the scene, and this file as ``--labels``."""
+    from hsi_app.data.catalog import entry_for_mat_key
+
+    names: list[str] = []
+    for k in arrays:
+        hit = entry_for_mat_key(k, catalog)
+        cube_file = hit[0].file("cube") if hit is not None else None
+        if cube_file is not None:
+            names.append(cube_file.filename)
+    stem = path.stem
+    if stem.lower().endswith("_gt"):
+        names += [f"{stem[:-3]}.mat", f"{stem[:-3]}_corrected.mat"]
+    siblings = {p.name.lower(): p for p in path.parent.glob("*.mat") if p != path}
+    found = next((siblings[n.lower()] for n in names if n.lower() in siblings), None)
+    if found is not None:
+        return f"pass {found.name} (beside it) as the scene and this file with --labels"
+    cube = f"the cube file ({names[0]})" if names else "the cube file"
+    return f"pass {cube} as the scene and this file with --labels"
 
 
 def find_labels_file(path: Path) -> Path | None:
