@@ -231,13 +231,16 @@ def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
         )
     if is_tiff_header(header):
         return _read_envi_tiff(header, chunks)
+    h = read_header(header)
+    if "spectral library" in str(h.get("file type", "")).lower():
+        raise CubeReadError(f"{header}: is an ENVI spectral library (target spectra), not an image; pass it as "
+                            "--targets LIB (hsi detect, hsi simulate-targets) and a scene as the input")
     data = p if p != header else find_data(header)
     if data is None:
         names = ", ".join(f"{header.with_suffix('').name}{e}" for e in DATA_EXTS)
         raise DatasetNotFoundError(
             f"{header}: no data file next to the header (looked for {names}); copy it beside the .hdr"
         )
-    h = read_header(header)
     try:
         c, rows, cols = int(h["bands"]), int(h["lines"]), int(h["samples"])
         code, offset, order = int(h["data type"]), int(h.get("header offset", 0)), int(h["byte order"])
@@ -277,8 +280,6 @@ def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
             img = envi.open(str(header), image=str(data))
     except (envi.EnviException, ValueError, OSError) as err:
         raise CubeReadError(f"{header}: SPy cannot open this ENVI image ({err}); check the header") from err
-    if not hasattr(img, "open_memmap"):
-        raise CubeReadError(f"{header}: is an ENVI spectral library, not an image; open it with spectral.envi")
     try:
         src.attach(img)
     except (ValueError, OSError) as err:

@@ -14,7 +14,7 @@ import pytest
 import rasterio
 from rasterio.transform import Affine
 
-from hsi_app.errors import HSIWarning
+from hsi_app.errors import CubeReadError, HSIWarning
 from hsi_app.io.open import open_cube
 
 CODES = {"u1": 1, "i2": 2, "i4": 3, "f4": 4, "f8": 5, "u2": 12}
@@ -73,3 +73,18 @@ def test_map_info_units_that_cannot_be_converted_keep_the_grid_without_a_crs(tmp
         cube = open_cube(data)
     assert cube.rio.crs is None
     assert tuple(cube.hsi.transform)[:6] == (0.1, 0.0, 5.0, 0.0, -0.1, 45.0)
+
+
+@pytest.mark.parametrize(("ext", "open_name"), [(".sli", "lib.sli"), (".sli", "lib.hdr"), (".img", "lib.img")])
+def test_a_spectral_library_passed_as_the_scene_says_to_pass_it_as_targets(tmp_path: Path, ext: str,
+                                                                           open_name: str) -> None:
+    spectra = np.random.default_rng(0).random((1, 3, 10)).astype(np.float32)  # 3 spectra x 10 channels
+    wl = ", ".join(f"{0.4 + 0.2 * i:.2f}" for i in range(10))
+    write_envi(tmp_path, "lib", spectra, "file type = ENVI Spectral Library\nspectra names = {a, b, c}\n"
+                                         f"wavelength units = Micrometers\nwavelength = {{{wl}}}\n", ext=ext)
+    from spectral.io import envi
+
+    assert len(envi.open(str(tmp_path / "lib.hdr"), str(tmp_path / f"lib{ext}")).names) == 3  # SPy: a library
+    with pytest.raises(CubeReadError, match=r"lib\.hdr: is an ENVI spectral library \(target spectra\), not an image; "
+                                            r"pass it as --targets LIB"):
+        open_cube(tmp_path / open_name)
