@@ -176,6 +176,27 @@ def wkt_crs(h: dict[str, Any], header: Path) -> Any:
         return None
 
 
+def warn_if_crs_disagree(map_info_crs: Any, wkt: Any, header: Path) -> None:
+    """One :class:`~hsi_app.errors.HSIWarning` when the CRS that ``map info`` names (UTM zone and hemisphere,
+    Lat/Lon datum) is another than the header's ``coordinate system string``, which is used (as GDAL does):
+    a header edited by hand, or a scene reprojected without updating one of them, may sit in the wrong place.
+
+    Args:
+        map_info_crs: the CRS of ``map info`` (:func:`parse_map_info`), ``None`` when it names none.
+        wkt: the CRS of the ``coordinate system string`` (:func:`wkt_crs`).
+        header: the header, named in the warning.
+    """
+    if map_info_crs is None or wkt is None or map_info_crs == wkt:
+        return
+    code, wkt_code = map_info_crs.to_epsg(), wkt.to_epsg(confidence_threshold=70)
+    if code is not None and code == wkt_code:
+        return
+    name = f"EPSG:{wkt_code}" if wkt_code is not None else repr(wkt.to_wkt().split('"')[1])
+    warnings.warn(f"{header}: 'map info' names EPSG:{code} but the 'coordinate system string' is {name}; using the "
+                  "coordinate system string (as GDAL does); check where the scene lies and fix the one that is wrong",
+                  HSIWarning, stacklevel=3)
+
+
 def projection_info_crs(data: Path, header: Path, projection: str) -> Any:
     """The CRS GDAL's ENVI driver builds from the header's ``projection info`` (Albers, Lambert conformal conic...:
     what older ENVI headers and USGS products carry instead of a WKT), or ``None`` with a warning.

@@ -88,3 +88,36 @@ def test_a_spectral_library_passed_as_the_scene_says_to_pass_it_as_targets(tmp_p
     with pytest.raises(CubeReadError, match=r"lib\.hdr: is an ENVI spectral library \(target spectra\), not an image; "
                                             r"pass it as --targets LIB"):
         open_cube(tmp_path / open_name)
+
+
+def _esri_wkt(epsg: int) -> str:
+    from rasterio.crs import CRS
+
+    return CRS.from_epsg(epsg).to_wkt(version="WKT1_ESRI")  # as ENVI writes its coordinate system string
+
+
+UTM33 = "map info = {UTM, 1, 1, 500000.0, 4500000.0, 30.0, 30.0, 33, North, WGS-84, units=Meters}\n"
+GEO = "map info = {Geographic Lat/Lon, 1, 1, 10.0, 50.0, 0.001, 0.001, WGS-84, units=Degrees}\n"
+
+
+@pytest.mark.parametrize(("map_info", "wkt_epsg"), [(UTM33, 32632), (UTM33, 32733), (GEO, 4269)])
+def test_a_coordinate_system_string_that_contradicts_map_info_is_used_with_a_warning(
+        tmp_path: Path, map_info: str, wkt_epsg: int) -> None:
+    _, data = write_envi(tmp_path, "w", TINY, f"{map_info}coordinate system string = {{{_esri_wkt(wkt_epsg)}}}\n")
+    with pytest.warns(HSIWarning, match=rf"w\.hdr: 'map info' names EPSG:\d+ but the 'coordinate system string' is "
+                                        rf"EPSG:{wkt_epsg}; using the coordinate system string"):
+        cube = open_cube(data)
+    gdal_t, gdal_crs = gdal_view(data)
+    assert cube.rio.crs == gdal_crs and tuple(cube.hsi.transform)[:6] == pytest.approx(tuple(gdal_t)[:6])
+
+
+@pytest.mark.parametrize(("map_info", "wkt_epsg"), [(UTM33, 32633), (GEO, 4326)])
+def test_a_coordinate_system_string_that_agrees_with_map_info_reads_quietly(tmp_path: Path, map_info: str,
+                                                                            wkt_epsg: int) -> None:
+    _, data = write_envi(tmp_path, "w", TINY, f"{map_info}coordinate system string = {{{_esri_wkt(wkt_epsg)}}}\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HSIWarning)
+        cube = open_cube(data)
+    import pyproj
+
+    assert pyproj.CRS.from_wkt(cube.rio.crs.to_wkt()).equals(pyproj.CRS.from_epsg(wkt_epsg), ignore_axis_order=True)
