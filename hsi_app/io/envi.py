@@ -121,8 +121,9 @@ def read_header(header: Path) -> dict[str, Any]:
     except (envi.EnviException, OSError, UnicodeDecodeError) as err:
         with open(header, "rb") as fh:
             bom = fh.read(3) == b"\xef\xbb\xbf"
+        trailing = comment_after_value(header)
         why = "it starts with a UTF-8 byte-order mark; save it as plain ASCII/UTF-8 without BOM" if bom \
-            else "check that it starts with 'ENVI'"
+            else trailing or "check that it starts with 'ENVI'"
         raise CubeReadError(f"{header}: not a readable ENVI header ({spy_message(err)}); {why}") from err
     missing = [k for k in REQUIRED if k not in h]
     if missing:
@@ -133,11 +134,34 @@ def read_header(header: Path) -> dict[str, Any]:
     return h
 
 
+def comment_after_value(header: Path) -> str | None:
+    """Why SPy cannot parse ``header`` when a ``; comment`` follows a ``{...}`` value on its line (ENVI takes comments
+    only on lines of their own, and GDAL drops such a value): the line and the fix, or None.
+
+    Never raises (an unreadable header gives None)."""
+    try:
+        lines = header.read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    depth = 0
+    for number, line in enumerate(lines, 1):
+        for pos, ch in enumerate(line):
+            if ch == "{":
+                depth += 1
+            elif ch == "}":
+                depth = max(depth - 1, 0)
+            elif ch == ";" and depth == 0 and "}" in line[:pos]:
+                return (f"line {number} ({line.strip()[:60]!r}) has a comment after its value; ENVI headers take "
+                        "comments only on lines of their own (starting with ';'): move it to its own line")
+    return None
+
+
 def header_floats(h: dict[str, Any], key: str, n: int, header: Path) -> np.ndarray | None:
     """``(n,)`` float64 list value of ``key``, or None (with a warning when malformed)."""
     if key not in h:
         return None
-    vals = h[key] if isinstance(h[key], list) else [h[key]]
+    # a scalar may carry a '; comment' after it (GDAL reads the number before it); SPy keeps it in the value
+    vals = h[key] if isinstance(h[key], list) else [str(h[key]).split(";", 1)[0]]
     try:
         arr = np.array([float(v) for v in vals if str(v).strip()], dtype=np.float64)
     except ValueError:

@@ -121,3 +121,31 @@ def test_a_coordinate_system_string_that_agrees_with_map_info_reads_quietly(tmp_
     import pyproj
 
     assert pyproj.CRS.from_wkt(cube.rio.crs.to_wkt()).equals(pyproj.CRS.from_epsg(wkt_epsg), ignore_axis_order=True)
+
+
+def test_a_comment_after_a_braced_value_is_named_with_its_line_and_fix(tmp_path: Path) -> None:
+    header, data = write_envi(tmp_path, "c", TINY, "; written by a field script\n"
+                                                   "wavelength = {450, 550} ; centres in nm\n")
+    from spectral.io import envi
+
+    with pytest.raises(envi.EnviException):  # SPy cannot parse it at all
+        envi.read_envi_header(str(header))
+    with pytest.raises(CubeReadError, match=r"c\.hdr: not a readable ENVI header .*; line 11 \('wavelength = "
+                                            r"\{450, 550\} ; centres in nm'\) has a comment after its value; .*"
+                                            r"move it to its own line"):
+        open_cube(data)
+
+
+def test_a_comment_after_a_scalar_value_keeps_the_value_as_gdal_does(tmp_path: Path) -> None:
+    arr = TINY.copy()
+    arr[:, 0, 0] = -9999
+    _, data = write_envi(tmp_path, "s", arr, "data ignore value = -9999 ; fill of the swath edge\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HSIWarning)
+        cube = open_cube(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(data) as ds:
+            gdal_nodata = ds.nodata
+    assert cube.attrs["raw_nodata"] == gdal_nodata == -9999
+    assert not bool(cube.hsi.valid[0, 0]) and int(np.asarray(cube.hsi.valid).sum()) == 11
