@@ -178,6 +178,34 @@ def to_nanometres(values: np.ndarray, units: str | None) -> np.ndarray | None:
     return None if factor is None else values * factor
 
 
+def spy_image(header: Path | str, data: Path | str) -> Any:
+    """The SPy image (``BsqFile``/``BilFile``/``BipFile``) of ``data``, in the interleave its header names in any case.
+
+    ``spectral.envi.open`` knows only ``bil``/``BIL`` and ``bip``/``BIP`` and opens any other spelling (``Bil``) as
+    BSQ, which reads garbage without an error; GDAL reads the interleave in any case. Here the image is rebuilt in
+    the right class from SPy's own parameters when the two differ.
+
+    Raises:
+        spectral.io.envi.EnviException, ValueError, OSError: as ``spectral.envi.open``.
+    """
+    from spectral.io import envi
+    from spectral.io.bilfile import BilFile
+    from spectral.io.bipfile import BipFile
+    from spectral.io.bsqfile import BsqFile
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # SPy: upper-case keys lowered (read_header says so too)
+        img = envi.open(str(header), image=str(data))
+    kind = {"bil": BilFile, "bip": BipFile, "bsq": BsqFile}.get(str(img.metadata.get("interleave", "")).strip().lower())
+    if kind is None or type(img) is kind:
+        return img
+    params = envi.gen_params(img.metadata)
+    params.filename = str(data)
+    fixed = kind(params, img.metadata)
+    fixed.scale_factor = img.scale_factor
+    return fixed
+
+
 class _EnviArray:
     """Array-like ``(C, H, W)`` view of an ENVI file for ``dask.array.from_array``.
 
@@ -202,11 +230,7 @@ class _EnviArray:
 
     def _memmap(self) -> np.ndarray:
         if self._mm is None:
-            from spectral.io import envi
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # SPy: upper-case keys lowered
-                self.attach(envi.open(self.header, image=self.data))
+            self.attach(spy_image(self.header, self.data))
         assert self._mm is not None
         return self._mm
 
@@ -299,9 +323,7 @@ def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
         warnings.warn(f"{msg}; ignoring the {extra} bytes at the end", HSIWarning, stacklevel=2)
     src = _EnviArray(header, data, (c, rows, cols), dtype)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # SPy: upper-case keys lowered (read_header says so too)
-            img = envi.open(str(header), image=str(data))
+        img = spy_image(header, data)
     except (envi.EnviException, ValueError, OSError) as err:
         raise CubeReadError(f"{header}: SPy cannot open this ENVI image ({err}); check the header") from err
     try:

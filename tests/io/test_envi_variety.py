@@ -149,3 +149,23 @@ def test_a_comment_after_a_scalar_value_keeps_the_value_as_gdal_does(tmp_path: P
             gdal_nodata = ds.nodata
     assert cube.attrs["raw_nodata"] == gdal_nodata == -9999
     assert not bool(cube.hsi.valid[0, 0]) and int(np.asarray(cube.hsi.valid).sum()) == 11
+
+
+@pytest.mark.parametrize("interleave", ["Bil", "Bip", "Bsq", "bIL"])
+def test_an_interleave_in_mixed_case_is_read_in_that_order(tmp_path: Path, interleave: str) -> None:
+    truth = np.arange(3 * 4 * 5, dtype=np.int16).reshape(3, 4, 5)
+    order = {"bsq": (0, 1, 2), "bil": (1, 0, 2), "bip": (1, 2, 0)}[interleave.lower()]
+    _, data = write_envi(tmp_path, "m", truth)
+    data.write_bytes(np.ascontiguousarray(truth.transpose(order)).astype("<i2").tobytes())
+    header = tmp_path / "m.hdr"
+    header.write_text(header.read_text().replace("interleave = bsq", f"interleave = {interleave}"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(data) as ds:
+            gdal = ds.read()
+    cube = open_cube(data)
+    np.testing.assert_array_equal(gdal, truth)
+    np.testing.assert_array_equal(cube.values, truth)
+    import pickle
+
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(cube.data)).compute(), truth)  # as a dask worker reads it
