@@ -1,7 +1,7 @@
 """ENVI images (``x.hdr`` + ``x``/``x.img``/``x.dat``/...) through Spectral Python.
 
-The binary file is memory-mapped by ``spectral.envi.open`` in any interleave (BSQ, BIL,
-BIP; either byte order; with a header offset) and exposed as a lazy dask ``(C, H, W)``
+The binary file is memory-mapped by SPy's ``BsqFile``/``BilFile``/``BipFile`` in any interleave (BSQ, BIL,
+BIP, spelled in any case; either byte order; with a header offset; :func:`spy_image`) and exposed as a lazy dask ``(C, H, W)``
 array, so only the windows that are used are read. The header gives the band centres and
 widths (``wavelength``, ``fwhm``, converted to nm with ``wavelength units``),
 ``data ignore value`` (-> NaN), ``bbl`` (0 = bad band), ``band names``,
@@ -67,7 +67,7 @@ def is_tiff_header(header: Path) -> bool:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # SPy: upper-case keys lowered
-            h = envi.read_envi_header(str(header))
+            h = transcoded_header(header) or envi.read_envi_header(str(header))
     except (envi.EnviException, OSError, UnicodeDecodeError, ValueError):
         return False
     return "tif" in str(h.get("file type", "")).lower()
@@ -117,7 +117,7 @@ def read_header(header: Path) -> dict[str, Any]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # SPy: upper-case keys lowered
-            h = envi.read_envi_header(str(header))
+            h = transcoded_header(header) or envi.read_envi_header(str(header))
     except (envi.EnviException, OSError, UnicodeDecodeError) as err:
         with open(header, "rb") as fh:
             bom = fh.read(3) == b"\xef\xbb\xbf"
@@ -132,6 +132,38 @@ def read_header(header: Path) -> dict[str, Any]:
             "add them (e.g. 'interleave = bsq', 'byte order = 0') to the .hdr"
         )
     return h
+
+
+def transcoded_header(header: Path) -> dict[str, Any] | None:
+    """SPy's parse of a header that SPy cannot decode itself, through a copy in the locale's encoding; ``None``
+    for a header SPy reads as it is, or a file that is no ENVI header text.
+
+    SPy reads a header in the locale's encoding (UTF-8 here) and takes anything else for a binary file, while
+    ENVI on Windows writes ``°``, ``µ`` and accented letters (a description, a path) in cp1252, and GDAL reads
+    such headers. The text is decoded as UTF-8, else cp1252.
+    """
+    import locale
+    import tempfile
+
+    from spectral.io import envi
+
+    raw = header.read_bytes()
+    if not raw.lstrip(b"\xef\xbb\xbf").startswith(b"ENVI") or b"\x00" in raw:
+        return None
+    encoding = locale.getpreferredencoding(False)
+    try:
+        raw.decode(encoding)
+        return None
+    except (UnicodeDecodeError, LookupError):
+        pass
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", errors="replace")
+    with tempfile.TemporaryDirectory(prefix="hsi-envi-") as tmp:
+        copy = Path(tmp) / "header.hdr"
+        copy.write_text(text.lstrip("\ufeff"), encoding=encoding, errors="replace")
+        return envi.read_envi_header(str(copy))
 
 
 def comment_after_value(header: Path) -> str | None:
@@ -179,31 +211,29 @@ def to_nanometres(values: np.ndarray, units: str | None) -> np.ndarray | None:
 
 
 def spy_image(header: Path | str, data: Path | str) -> Any:
-    """The SPy image (``BsqFile``/``BilFile``/``BipFile``) of ``data``, in the interleave its header names in any case.
+    """The SPy image (``BsqFile``/``BilFile``/``BipFile``) of ``data``, from the header as :func:`read_header` parses it.
 
-    ``spectral.envi.open`` knows only ``bil``/``BIL`` and ``bip``/``BIP`` and opens any other spelling (``Bil``) as
-    BSQ, which reads garbage without an error; GDAL reads the interleave in any case. Here the image is rebuilt in
-    the right class from SPy's own parameters when the two differ.
+    Built from SPy's own parameters rather than by ``spectral.envi.open``, which knows only ``bil``/``BIL`` and
+    ``bip``/``BIP`` (any other spelling, ``Bil``, opens as BSQ and reads garbage without an error; GDAL reads the
+    interleave in any case) and cannot read a header with Windows (cp1252) characters.
 
     Raises:
-        spectral.io.envi.EnviException, ValueError, OSError: as ``spectral.envi.open``.
+        CubeReadError: the header cannot be read (:func:`read_header`).
+        spectral.io.envi.EnviException, KeyError, ValueError, OSError: SPy refuses the header's parameters.
     """
     from spectral.io import envi
     from spectral.io.bilfile import BilFile
     from spectral.io.bipfile import BipFile
     from spectral.io.bsqfile import BsqFile
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # SPy: upper-case keys lowered (read_header says so too)
-        img = envi.open(str(header), image=str(data))
-    kind = {"bil": BilFile, "bip": BipFile, "bsq": BsqFile}.get(str(img.metadata.get("interleave", "")).strip().lower())
-    if kind is None or type(img) is kind:
-        return img
-    params = envi.gen_params(img.metadata)
+    h = read_header(Path(header))
+    envi.check_compatibility(h)
+    kind = {"bil": BilFile, "bip": BipFile}.get(str(h["interleave"]).strip().lower(), BsqFile)
+    params = envi.gen_params(h)
     params.filename = str(data)
-    fixed = kind(params, img.metadata)
-    fixed.scale_factor = img.scale_factor
-    return fixed
+    img = kind(params, h)
+    img.scale_factor = float(str(h.get("reflectance scale factor", 1.0)).split(";", 1)[0])  # a '; comment' after it
+    return img
 
 
 class _EnviArray:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from hsi_app.errors import HSIWarning
-from hsi_app.io.envi import find_header, gain_offset, header_floats, is_tiff_header
+from hsi_app.io.envi import find_header, gain_offset, header_floats, is_tiff_header, transcoded_header
 from hsi_app.io.wavelength_units import nm_factor_or_warn
 
 
@@ -64,7 +64,7 @@ def _parse(header: Path) -> dict[str, Any] | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # SPy: upper-case keys lowered
-            return envi.read_envi_header(str(header))
+            return transcoded_header(header) or envi.read_envi_header(str(header))
     except (envi.EnviException, OSError, UnicodeDecodeError, ValueError):
         return None
 

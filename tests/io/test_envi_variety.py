@@ -169,3 +169,37 @@ def test_an_interleave_in_mixed_case_is_read_in_that_order(tmp_path: Path, inter
     import pickle
 
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(cube.data)).compute(), truth)  # as a dask worker reads it
+
+
+WINDOWS_LINES = ("description = {C:\\Daten\\M\u00fcller\\flug_3.img, 25 \u00b0C}\n"
+                 "wavelength units = \u00b5m\nwavelength = {0.5, 0.6}\ndata ignore value = -9999\n")
+
+
+def test_a_header_in_windows_cp1252_is_read_as_gdal_reads_it(tmp_path: Path) -> None:
+    arr = TINY.copy()
+    arr[:, 1, 2] = -9999
+    header, data = write_envi(tmp_path, "w", arr)
+    header.write_bytes(header.read_bytes() + WINDOWS_LINES.encode("cp1252"))
+    with pytest.raises(UnicodeDecodeError):
+        header.read_text(encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(data) as ds:
+            gdal, wl0, nodata = ds.read(), float(ds.tags(1)["wavelength"]), ds.nodata
+    cube = open_cube(data)
+    np.testing.assert_array_equal(np.nan_to_num(cube.values, nan=nodata), gdal)
+    assert cube.attrs["raw_nodata"] == nodata and not bool(cube.hsi.valid[1, 2])
+    np.testing.assert_allclose(cube.hsi.wavelengths, [wl0 * 1000.0, 600.0])  # µm in cp1252 read as micrometres
+
+
+def test_a_tiff_header_in_cp1252_still_gives_its_wavelengths(tmp_path: Path) -> None:
+    from rasterio.transform import from_origin
+
+    tiff = tmp_path / "t.tif"
+    with rasterio.open(tiff, "w", driver="GTiff", width=4, height=3, count=2, dtype="int16", crs="EPSG:32633",
+                       transform=from_origin(500000.0, 4100000.0, 30.0, 30.0)) as ds:
+        ds.write(TINY)
+    (tmp_path / "t.hdr").write_bytes(("ENVI\nsamples = 4\nlines = 3\nbands = 2\nheader offset = 0\nfile type = TIFF\n"
+                                      "data type = 2\ninterleave = bsq\nbyte order = 0\n" + WINDOWS_LINES).encode("cp1252"))
+    cube = open_cube(tiff)
+    np.testing.assert_allclose(cube.hsi.wavelengths, [500.0, 600.0])
