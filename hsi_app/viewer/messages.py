@@ -4,7 +4,8 @@ The readers and the predictor are shared with the CLI, so their messages name it
 (``pass --resample``, ``Pass --key NAME``). The web page has no flags: :func:`in_viewer_terms`
 rewrites those fixes into what the page offers, the "resample bands" checkbox for
 ``--resample``. The viewer has no variable chooser for a ``.mat`` upload (one cube per
-file is what it opens), so ``--key`` becomes "save one cube per .mat file". ``--noise``
+file is what it opens), so ``--key`` becomes "save one cube per .mat file"; it takes no label file, so a
+ground truth uploaded as the scene is told to upload the cube instead of "this file with --labels". ``--noise``
 is the Denoise tab's noise box, ``--rx-window`` and ``--method rx`` the Detect tab's
 window box and method list. The page cannot flag bands bad, so the Python call that fixes
 a band with no data at any pixel becomes "remove those bands from the file".
@@ -44,6 +45,8 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
      "and upload that file"),
     (re.compile(r"no 3-D arrays \(H, W, bands\) to choose from; keys found: ([^\n]*?)" + _KEY_FLAG),
      r"no 3-D array (H, W, bands); keys found: \1. Save the cube as a numeric (H, W, bands) array and upload it"),
+    (re.compile(r"pass (.+?) as the scene and this file with --labels"),
+     r"upload \1 instead: the viewer takes no separate label file (hsi evaluate scores a map against one)"),
     (re.compile(_KEY_FLAG),
      ". The viewer cannot choose a .mat variable: save the cube alone in a .mat file and upload that file"),
     (re.compile(r"resample the cube \(--resample; resample=True in Python\)"),

@@ -137,6 +137,12 @@ def test_mat_upload_messages_name_the_file_and_give_a_viewer_fix(app, tmp_path: 
     msg = _upload_message(app, tmp_path, none)
     assert msg == ("the upload could not be read as a scene: my_field_data.mat: no 3-D array (H, W, bands); "
                    "keys found: gt. Save the cube as a numeric (H, W, bands) array and upload it")
+    truth = tmp_path / "Indian_pines_gt.mat"  # a ground truth uploaded as the scene: no --labels on the page
+    savemat(truth, {"indian_pines_gt": np.ones((4, 5), np.uint8)})
+    msg = _upload_message(app, tmp_path, truth)
+    assert msg.startswith("the upload could not be read as a scene: Indian_pines_gt.mat: holds only 2-D arrays")
+    assert msg.endswith("upload the cube file (Indian_pines_corrected.mat) instead: the viewer takes no separate "
+                        "label file (hsi evaluate scores a map against one)") and "--" not in msg, msg
 
 
 def test_zip_member_errors_name_the_member_in_the_uploaded_zip(app, tmp_path: Path) -> None:  # noqa: ANN001
