@@ -44,8 +44,15 @@ class BandPlan:
         """True when the cube's bands are resampled, not picked (the output depends on ``--resample``)."""
         return self.matrix is not None
 
+    def picks_all(self, image: np.ndarray) -> bool:
+        """Whether :meth:`apply` would return every band of ``image`` in its order, as float32: a copy
+        that the caller can skip (:meth:`Predictor.apply_plan` normalises the window into a new array)."""
+        idx = self.indices
+        return (idx is not None and image.dtype == np.float32 and idx.shape == (image.shape[0],)
+                and bool((idx == np.arange(idx.size)).all()))
+
     def apply(self, image: np.ndarray) -> np.ndarray:
-        """``(C_cube, h, w)`` -> ``(C_model, h, w)`` float32."""
+        """``(C_cube, h, w)`` -> ``(C_model, h, w)`` float32 (always a new array)."""
         if self.indices is not None:
             return image[self.indices].astype(np.float32, copy=False)
         from hsi_app.data.resample import resample_cube
@@ -203,6 +210,37 @@ INPUT_CLIP = 1e4
 """Normalised inputs are clipped to +-this (a fill value such as 9.97e36 would overflow a layer)."""
 
 
+def normalised(image: np.ndarray, mean: np.ndarray, std: np.ndarray, *, owned: bool = False) -> Any:
+    """``(C, h, w)`` raw values (NaN = no data) -> ``(C, h, w)`` float32 torch tensor of the model's inputs:
+    ``(image - mean) / std``, non-finite values (NaN, +-inf) 0, clipped to +-:data:`INPUT_CLIP`.
+
+    A float32 window is normalised by torch, in place when ``owned`` (a band pick made for this call,
+    never the caller's array), else into one new tensor: one pass on every thread, where numpy made
+    four single-threaded passes and two temporaries. Each step is the same IEEE float32 operation in
+    the same order as numpy's ``x = image - mean; x /= std``, so the values are bit-identical
+    (``tests/test_predictor_normalise.py``). Other dtypes take numpy's promotion, as before.
+
+    Args:
+        image: ``(C, h, w)`` values.
+        mean, std: ``(C, 1, 1)`` per-band training statistics.
+        owned: ``image`` may be overwritten.
+    """
+    import torch
+
+    if image.dtype != np.float32 or not image.flags.writeable:  # numpy's promotion (float64 stays float64 until the end)
+        x = image - mean
+        x /= std
+        t, owned = torch.from_numpy(np.ascontiguousarray(x)), True
+    else:
+        t = torch.from_numpy(np.ascontiguousarray(image))  # a view, or a contiguous copy that is ours
+        m = torch.from_numpy(np.ascontiguousarray(mean, dtype=np.float32))
+        t = t.sub_(m) if owned else torch.sub(t, m)
+        t.div_(torch.from_numpy(np.ascontiguousarray(std, dtype=np.float32)))
+    torch.nan_to_num_(t, nan=0.0, posinf=0.0, neginf=0.0)
+    t.clamp_(-INPUT_CLIP, INPUT_CLIP)
+    return t.float()
+
+
 def check_probs(probs: np.ndarray, run: str | os.PathLike[str]) -> np.ndarray:
     """``probs`` unchanged when finite: argmax would quietly map NaN pixels as class 1.
 
@@ -303,11 +341,16 @@ class Predictor:
         """``(C_model, h, w)`` raw values (NaN = no data) -> ``(K, h, w)`` float32 probabilities.
 
         ``image`` may be a numpy array or an xarray window (``cube[:, :30, :30]``; its values, no data as NaN).
+        It is never written.
 
         Raises:
             BandMismatchError: ``image`` is not ``(C_model, h, w)`` (:func:`check_image`).
             ModelLoadError: the weights give NaN or inf (see :func:`check_probs`).
         """
+        return self._probs(image)
+
+    def _probs(self, image: np.ndarray, *, owned: bool = False) -> np.ndarray:
+        """:meth:`probs`; ``owned``: ``image`` is a band pick made for this call, normalised in place."""
         image = window_values(image)  # an xarray window (cube.isel(...)) -> its values, no data NaN
         check_image(image, self.config.in_chans, f"{self.run_dir or self.model_name}: probs(image)", "the model's")
         if self.config.model_name == "svm":
@@ -315,10 +358,12 @@ class Predictor:
             flat = np.nan_to_num(image.reshape(c, -1).T)
             probs = self.model.predict_proba(flat).T.reshape(-1, h, w).astype(np.float32)
             return check_probs(probs, self.run_dir or self.model_name)
-        return self._softmax(self.model, image, self._mean, self._std)
+        return self._softmax(self.model, image, self._mean, self._std, owned=owned)
 
-    def _softmax(self, model: Any, image: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-        """Normalise ``(C, h, w)`` raw values (NaN -> 0), run ``model``: ``(K, h, w)`` float32 probabilities."""
+    def _softmax(self, model: Any, image: np.ndarray, mean: np.ndarray, std: np.ndarray, *,
+                 owned: bool = False) -> np.ndarray:
+        """Normalise ``(C, h, w)`` raw values (:func:`normalised`; in place when ``owned``), run ``model``:
+        ``(K, h, w)`` float32 probabilities."""
         import torch
 
         from hsi_app.tasks.tta import d4_mean
@@ -326,12 +371,8 @@ class Predictor:
         def run(v: torch.Tensor) -> torch.Tensor:
             return torch.softmax(model(v[None].to(self.device)), dim=1)[0].float().cpu()
 
-        x = image - mean  # a new array (never the caller's): divided, zeroed and clipped in place
-        x /= std
-        np.copyto(x, 0.0, where=~np.isfinite(x))  # NaN and +-inf -> 0, as np.nan_to_num(nan=posinf=neginf=0)
-        np.clip(x, -INPUT_CLIP, INPUT_CLIP, out=x)
         with torch.inference_mode():
-            t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+            t = normalised(image, mean, std, owned=owned)
             probs = (d4_mean(run, t) if self.tta else run(t)).numpy()
         return check_probs(probs, self.run_dir or self.model_name)
 
@@ -463,8 +504,11 @@ class Predictor:
             check_image(image, plan.bands, f"{self.run_dir or self.model_name}: bind(cube)(image)", "the bound cube's")
         if isinstance(plan, SubsetPlan):
             bound = self.model.with_bands(self.config.model_wavelength_array[plan.training])  # FWHM: the training bands'
-            return self._softmax(bound, image[plan.keep], self._mean[plan.training], self._std[plan.training])
-        return self.probs(plan.apply(image))
+            return self._softmax(bound, image[plan.keep], self._mean[plan.training], self._std[plan.training],
+                                 owned=True)  # image[keep]: a new array
+        if plan.picks_all(image):  # every band in order: normalised straight into one new array, no band-pick copy
+            return self._probs(image)
+        return self._probs(plan.apply(image), owned=True)
 
     def bind(self, cube: Cube, *, resample: bool = False, check_units: bool = True) -> ProbFn:
         """The per-window function for :func:`hsi_app.infer.predict_scene` on ``cube`` (see :meth:`plan`)."""
