@@ -237,7 +237,9 @@ def predict_scene(
         for win in bar(wins, desc="predict", unit="win", enabled=progress):
             image, valid = read_window(cube, win)
             probs = window_probs(prob_fn, image, num_classes)
+            del image  # not held while the next window is read: one window's values in memory, not two
             cls, conf = classify_probs(probs[(slice(None), *win.crop)], valid[win.crop])
+            del probs
             any_valid |= bool(valid[win.crop].any())
             counts += np.bincount(cls.ravel(), minlength=num_classes + 1)[: num_classes + 1]
             if confusion is not None:
