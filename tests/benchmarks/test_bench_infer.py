@@ -1,0 +1,39 @@
+"""The inference benchmarks: the 'before' model inputs they time equal the predictor's, and map comparison."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from fixture_loader import benchmark_module
+from tiny_runs import make_run
+
+from hsi_app.predictor import BandPlan, Predictor
+
+
+def test_the_before_and_now_inputs_are_the_same_bits(tmp_path: Path) -> None:
+    bench = benchmark_module("bench_infer_stages")
+    pred = Predictor.load(make_run(tmp_path / "run", in_chans=4), device="cpu")
+    image = np.random.default_rng(0).normal(0, 2, (4, 7, 6)).astype(np.float32)
+    image[1, 2, 3] = np.nan
+    for plan in (BandPlan(indices=np.arange(4), matrix=None), BandPlan(indices=np.array([3, 1, 0, 2]), matrix=None)):
+        before = bench.numpy_inputs(pred, plan.apply(image)).numpy()
+        now = bench.torch_inputs(pred, plan, image).numpy()
+        assert before.tobytes() == now.tobytes()
+        assert before[:, 2, 3][list(plan.indices).index(1)] == 0.0  # the no-data value became 0
+
+
+def test_same_map_says_bytes_or_where_the_bands_differ(tmp_path: Path) -> None:
+    bench = benchmark_module("bench_infer_speed")
+    profile = {"driver": "GTiff", "height": 3, "width": 4, "count": 2, "dtype": "uint8"}
+    maps = np.ones((2, 3, 4), dtype=np.uint8)
+    paths = [tmp_path / f"m{i}.tif" for i in range(3)]
+    for i, p in enumerate(paths):
+        data = maps.copy()
+        if i == 2:
+            data[1, 0, :2] = 9  # two confidence pixels differ
+        with rasterio.open(p, "w", **profile) as ds:
+            ds.write(data)
+    assert bench.same_map(paths[0], paths[1]) == "bytes"
+    assert bench.same_map(paths[0], paths[2]) == "class same; confidence differs at 2 px"
