@@ -11,7 +11,7 @@ Accepted files:
   ``wave``/``wl``/``lambda``/``nm``, or carries a unit such as ``(nm)``/``(um)``); failing
   that, a column named ``band`` whose values look like wavelengths; failing that, the first
   column. A band-number column (named ``band``/``index``/``id``/``channel``..., or pandas'
-  ``Unnamed: 0``, holding distinct whole numbers) is never a material. Wavelengths below
+  ``Unnamed: 0``, holding distinct whole numbers from 0 or 1) is never a material. Wavelengths below
   30 are taken as micrometres and converted to nm. Reflectance is expected in 0..1; a table
   whose largest material value exceeds 1.5 is taken as percent and divided by 100. Columns may be
   separated by commas, semicolons or tabs (with semicolons or tabs, decimal commas when the data cells
@@ -250,8 +250,8 @@ def _read_csv(path: Path) -> SpectralLibrary:
     try:
         table = df.apply(pd.to_numeric, errors="raise").to_numpy(dtype=np.float64)
     except (ValueError, TypeError) as err:
-        if not named:
-            _refuse_rows(path, df, header, decimal)
+        if not named:  # column 0 as numbers: wavelengths there mean the columns are right, only a cell is bad
+            _refuse_rows(path, df, header, decimal, _numeric_column(df.iloc[:, 0]))
         raise InvalidDataError(f"{path}: non-numeric values in the table ({err}); keep only numbers below the header") from err
     if not named:
         _refuse_rows(path, df, header, decimal, table[:, 0])
@@ -277,11 +277,27 @@ def _read_csv(path: Path) -> SpectralLibrary:
     return SpectralLibrary([cols[i].strip() for i in keep], table[:, wi], table[:, keep].T, str(path))
 
 
+def _numeric_column(column: object) -> np.ndarray | None:
+    """``(L,)`` a table column as numbers (NaN where a cell is no number) when most of its filled cells are
+    numbers; ``None`` when most hold text (material names under ``name``).
+
+    Args:
+        column: a pandas Series as read (object dtype when a cell holds text).
+    """
+    import pandas as pd
+
+    values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
+    filled = np.asarray(pd.notna(column))
+    if not filled.any() or np.isfinite(values[filled]).mean() <= 0.5:
+        return None
+    return values
+
+
 def _refuse_rows(path: Path, df: object, header: bool, decimal: str, first: np.ndarray | None = None) -> None:
     """Refuse, in one line naming the file and the fix, a table whose spectra run along rows: its first row
     (after the first cell) holds wavelengths (:func:`~hsi_app.io.csv_layout.row_wavelengths`) while its first
-    column does not (``first``, ``(L,)``: that column as numbers; ``None`` when it holds text, e.g. material
-    names under ``name``).
+    column does not (``first``, ``(L,)``: that column as numbers, NaN where a cell is no number; ``None`` when
+    it mostly holds text, e.g. material names under ``name``, which then name the materials in the message).
 
     Args:
         df: the table as pandas read it (``header``: its column names are the first row).
@@ -323,10 +339,13 @@ def _is_counting(values: np.ndarray) -> bool:
 
 
 def _is_index_column(name: str, values: np.ndarray) -> bool:
-    """A band-number / row-index column: so named (or pandas' ``Unnamed: 0``) and distinct whole numbers."""
+    """A band-number / row-index column: so named (or pandas' ``Unnamed: 0``) and distinct whole numbers from
+    0 or 1 (a pandas index of whole-nm wavelengths, 350..2500, is the wavelength column)."""
     key = alnum_key(name)
     named = key in INDEX_NAMES or key.startswith("unnamed")
-    return named and not _says_wavelength(name) and _is_counting(values)
+    finite = values[np.isfinite(values)]
+    starts = finite.size > 0 and float(finite.min()) in (0.0, 1.0)
+    return named and not _says_wavelength(name) and starts and _is_counting(values)
 
 
 def _wavelength_column(path: Path, cols: list[str], table: np.ndarray) -> int:

@@ -83,6 +83,55 @@ def test_band_numbers_without_a_header_name_the_layout(tmp_path: Path) -> None:
     assert "column 1 values 1, 2, ..., 61 are band numbers" in msg
 
 
+@pytest.mark.parametrize("header", ["x,1001,1002,1003", None])
+def test_a_bad_cell_under_a_wavelength_column_is_named_not_taken_for_rows(tmp_path: Path, header: str | None) -> None:
+    """Column 0 holds wavelengths 400-1000 and one cell is '-': the columns are right, only that cell is wrong.
+    Was 'the spectra run along rows: the header row holds wavelengths 1001-1003' (sample IDs as the header) or,
+    headerless, '... the first row holds wavelengths 0.1-0.3' (the first row's reflectances)."""
+    rows: list[list[object]] = [[w, a, b, c] for w, a, b, c in zip(WL, RAMP, GRASS, BRIGHT, strict=True)]
+    rows[0] = [400.0, 0.1, 0.2, 0.3]
+    rows[5][2] = "-"
+    path = _lines(tmp_path / "cell.csv", rows, header)
+    with pytest.raises(InvalidDataError) as info:
+        read_library(path)
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: non-numeric values in the table") and "'-'" in msg, msg
+    assert "run along rows" not in msg and "transpose" not in msg
+
+
+def test_names_in_column_0_with_a_bad_cell_still_say_transpose(tmp_path: Path) -> None:
+    """Mostly text in column 0 (material names), one of them a number: still spectra in rows, named."""
+    rows = [["metal", *RAMP], ["grass", *GRASS], ["7", *GRASS]]
+    path = _lines(tmp_path / "rows.csv", rows, ",".join(["name", *(f"{w:g}" for w in WL)]))
+    msg = _refused(path)
+    assert "the spectra run along rows: the header row holds wavelengths 400-1000 and column 'name' names" in msg
+
+
+def test_a_pandas_written_library_indexed_by_whole_nm_reads(tmp_path: Path) -> None:
+    """DataFrame.to_csv with the wavelengths as index: header ',grass', 'Unnamed: 0' = 350..2500 step 1 nm.
+    Was refused as 'column 'Unnamed: 0' holds band numbers, not wavelengths'."""
+    import pandas as pd
+
+    wl = np.arange(350, 2501)
+    grass = np.round(np.linspace(0.05, 0.5, wl.size), 5)
+    path = tmp_path / "pandas.csv"
+    pd.DataFrame({"grass": grass}, index=wl).to_csv(path)
+    lib = read_library(path)
+    assert lib.names == ["grass"]
+    np.testing.assert_array_equal(lib.wavelengths, wl)
+    np.testing.assert_allclose(lib.spectra[0], grass)
+
+
+@pytest.mark.parametrize("start", [0, 1])
+def test_a_pandas_index_of_band_numbers_stays_refused(tmp_path: Path, start: int) -> None:
+    import pandas as pd
+
+    path = tmp_path / "pandas.csv"
+    pd.DataFrame({"grass": GRASS}, index=np.arange(start, start + GRASS.size)).to_csv(path)
+    msg = _refused(path)
+    assert "column 'Unnamed: 0' holds band numbers, not wavelengths" in msg
+
+
 @pytest.mark.parametrize("layout", ["micrometres", "micrometres, no header", "decreasing", "detector overlap",
                                     "few rows"])
 def test_valid_layouts_still_read(tmp_path: Path, layout: str) -> None:
