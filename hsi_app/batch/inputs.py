@@ -189,18 +189,24 @@ def expand_inputs(patterns: list[str], out_dir: str | os.PathLike[str] | None = 
     return keep_apart(list(seen.values()))
 
 
+def output_key(path: Path) -> str:
+    """How a file system that ignores case (macOS, Windows) tells output paths apart: ``Scene.tif`` is ``scene.tif``."""
+    return str(path).casefold()
+
+
 def keep_apart(items: list[SceneInput]) -> list[SceneInput]:
     """Give scenes of different folders that would share an output name their folders back.
 
     Each pattern mirrors the layout below its own root, so ``site1/scene.tif`` and ``site2/scene.tif``
     named by two patterns, or as files one by one (a glob the shell expanded), both map to
     ``OUT/scene...``. Those scenes are placed instead by their path below the folder they share
-    (``OUT/site1/scene...``, ``OUT/site2/scene...``); every other scene keeps its place. Scenes that
-    still meet (``a.tif`` beside ``a.mat``) are left for :func:`check_unique_outputs` to refuse.
+    (``OUT/site1/scene...``, ``OUT/site2/scene...``); every other scene keeps its place. Names are compared
+    ignoring case (:func:`output_key`: ``Scene.tif`` and ``scene.tif`` are one file on macOS and Windows).
+    Scenes that still meet (``a.tif`` beside ``a.mat``) are left for :func:`check_unique_outputs` to refuse.
     """
-    groups: dict[Path, list[int]] = {}
+    groups: dict[str, list[int]] = {}
     for i, item in enumerate(items):
-        groups.setdefault(item.output_path(".", ""), []).append(i)
+        groups.setdefault(output_key(item.output_path(".", "")), []).append(i)
     out = list(items)
     for members in groups.values():
         if len(members) < 2:
@@ -212,16 +218,20 @@ def keep_apart(items: list[SceneInput]) -> list[SceneInput]:
 
 
 def check_unique_outputs(items: list[SceneInput], out_dir: str | os.PathLike[str], suffix: str) -> None:
-    """Refuse two inputs that would write the same output (e.g. ``a.tif`` and ``a.mat`` side by side).
+    """Refuse two inputs that would write the same output (e.g. ``a.tif`` and ``a.mat`` side by side, or
+    ``Scene.tif`` and ``scene.tif``, one file on a file system that ignores case).
 
     Raises:
         ConfigError: naming both colliding inputs.
     """
-    owner: dict[Path, Path] = {}
+    owner: dict[str, tuple[Path, Path]] = {}
     for item in items:
         out = item.output_path(out_dir, suffix)
-        if out in owner:
+        key = output_key(out)
+        if key in owner:
+            first, first_out = owner[key]
+            what = str(out) if first_out == out else f"{first_out} and {out}, one file where case is ignored (macOS, Windows)"
             raise ConfigError(
-                f"{item.source} and {owner[out]} would both write {out}; rename one or run them in separate batches"
+                f"{item.source} and {first} would both write {what}; rename one or run them in separate batches"
             )
-        owner[out] = item.source
+        owner[key] = (item.source, out)

@@ -100,6 +100,23 @@ def test_same_names_from_different_folders_keep_their_folders(tmp_path: Path) ->
         outputs([str(root / "site1" / "*")])
 
 
+def test_names_that_differ_only_in_case_are_one_output(tmp_path: Path) -> None:
+    """On macOS and Windows site1/Scene.tif and site2/scene.tif both wrote OUT/scene_classes.tif (neither kept apart
+    nor refused); they keep their folders, and Scene.tif beside scene.tif is refused naming both."""
+    root = tmp_path / "scenes"
+    for rel in ("site1/Scene.tif", "site2/scene.tif"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(b"II*\x00")
+    out = tmp_path / "out"
+    items = expand_inputs([str(root / "site1" / "Scene.tif"), str(root / "site2" / "scene.tif")], out)
+    check_unique_outputs(items, out, SUFFIX)
+    written = sorted(i.output_path(out, SUFFIX).relative_to(out).as_posix().casefold() for i in items)
+    assert written == ["site1/scene_classes.tif", "site2/scene_classes.tif"]
+    side_by_side = [SceneInput(root / "Scene.tif", Path("Scene.tif")), SceneInput(root / "scene.tif", Path("scene.tif"))]
+    with pytest.raises(ConfigError, match="would both write .*one file where case is ignored"):
+        check_unique_outputs(side_by_side, out, SUFFIX)
+
+
 def test_paths_with_glob_characters_in_their_names_are_taken_as_they_are(tmp_path: Path) -> None:
     """A folder named 'flight [1]' (or a file 'a[2].tif') could not be passed: '[1]' was read as a glob class,
     matched nothing, and the batch stopped with 'matched no scene'."""
