@@ -201,20 +201,37 @@ def keep_apart(items: list[SceneInput]) -> list[SceneInput]:
     named by two patterns, or as files one by one (a glob the shell expanded), both map to
     ``OUT/scene...``. Those scenes are placed instead by their path below the folder they share
     (``OUT/site1/scene...``, ``OUT/site2/scene...``); every other scene keeps its place. Names are compared
-    ignoring case (:func:`output_key`: ``Scene.tif`` and ``scene.tif`` are one file on macOS and Windows).
-    Scenes that still meet (``a.tif`` beside ``a.mat``) are left for :func:`check_unique_outputs` to refuse.
+    ignoring case (:func:`output_key`: ``Scene.tif`` and ``scene.tif`` are one file on macOS and Windows), and
+    again after each re-placing, until no new meeting appears (``d/a/scene.tif`` and ``d/b/scene.tif`` moved to
+    ``OUT/a/...`` meet ``e/a/scene.tif``'s ``OUT/a/...``). Scenes that still meet (``a.tif`` beside ``a.mat``)
+    are left for :func:`check_unique_outputs` to refuse.
     """
-    groups: dict[str, list[int]] = {}
-    for i, item in enumerate(items):
-        groups.setdefault(output_key(item.output_path(".", "")), []).append(i)
     out = list(items)
-    for members in groups.values():
-        if len(members) < 2:
-            continue
-        shared = Path(os.path.commonpath([items[i].source.parent for i in members]))
-        for i in members:
-            out[i] = SceneInput(items[i].source, items[i].source.relative_to(shared))
+    for _ in range(len(items) + 1):  # each round places a group deeper; a bound all the same
+        groups: dict[str, list[int]] = {}
+        for i, item in enumerate(out):
+            groups.setdefault(output_key(item.output_path(".", "")), []).append(i)
+        changed = False
+        for members in groups.values():
+            if len(members) < 2:
+                continue
+            for i, rel in zip(members, _below_shared([out[i].source for i in members]), strict=True):
+                if rel != out[i].rel:
+                    out[i], changed = SceneInput(out[i].source, rel), True
+        if not changed:
+            break
     return out
+
+
+def _below_shared(sources: list[Path]) -> list[Path]:
+    """Each of ``sources``' paths below the folder their folders share; sources on different drives (Windows:
+    ``C:`` and ``D:``, which have no folder in common) keep their whole path with the drive letter as the top
+    folder (``C/flights/scene.tif``)."""
+    try:
+        shared = Path(os.path.commonpath([s.parent for s in sources]))
+    except ValueError:  # different drives, or a mix of absolute and relative paths
+        return [Path("".join(ch for ch in s.drive if ch.isalnum()) or ".", *s.parts[1:]) for s in sources]
+    return [s.relative_to(shared) for s in sources]
 
 
 def check_unique_outputs(items: list[SceneInput], out_dir: str | os.PathLike[str], suffix: str) -> None:

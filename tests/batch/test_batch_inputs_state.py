@@ -117,6 +117,42 @@ def test_names_that_differ_only_in_case_are_one_output(tmp_path: Path) -> None:
         check_unique_outputs(side_by_side, out, SUFFIX)
 
 
+def test_scenes_kept_apart_are_checked_again_until_no_two_meet(tmp_path: Path) -> None:
+    """d/a/scene.tif and d/b/scene.tif (named one by one) moved to OUT/a/ and OUT/b/, where e's a/scene.tif (its
+    pattern's own layout) already went: one pass left two scenes on OUT/a/scene_classes.tif and the batch refused."""
+    root = tmp_path / "scenes"
+    for rel in ("d/a/scene.tif", "d/b/scene.tif", "e/a/scene.tif"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(b"II*\x00")
+    out = tmp_path / "out"
+    items = expand_inputs([str(root / "d" / "a" / "scene.tif"), str(root / "d" / "b" / "scene.tif"), str(root / "e")],
+                          out)
+    check_unique_outputs(items, out, SUFFIX)
+    written = {i.source.relative_to(root).as_posix(): i.output_path(out, SUFFIX).relative_to(out).as_posix()
+               for i in items}
+    assert len(set(written.values())) == 3
+    for source, output in written.items():  # each output still ends in the scene's own folders
+        assert output.endswith(source.rsplit("/", 2)[-2] + "/scene_classes.tif"), written
+
+
+def test_scenes_on_different_drives_keep_their_drive_as_a_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On Windows os.path.commonpath raises ValueError for C:\\ and D:\\ paths (no folder in common); the batch
+    stopped with that traceback."""
+    import hsi_app.batch.inputs as inputs
+
+    def no_common(paths):  # noqa: ANN001, ANN202 - as ntpath does for paths on two drives
+        raise ValueError("Paths don't have the same drive")
+
+    monkeypatch.setattr(inputs.os.path, "commonpath", no_common)
+    items = [SceneInput(tmp_path / "c" / "scene.tif", Path("scene.tif")),
+             SceneInput(tmp_path / "d" / "scene.tif", Path("scene.tif"))]
+    kept = inputs.keep_apart(items)
+    monkeypatch.undo()
+    outs = [k.output_path(tmp_path / "out", SUFFIX) for k in kept]
+    assert len(set(outs)) == 2 and all(o.name == f"scene{SUFFIX}" for o in outs)
+    assert [o.parent.name for o in outs] == ["c", "d"]
+
+
 def test_paths_with_glob_characters_in_their_names_are_taken_as_they_are(tmp_path: Path) -> None:
     """A folder named 'flight [1]' (or a file 'a[2].tif') could not be passed: '[1]' was read as a glob class,
     matched nothing, and the batch stopped with 'matched no scene'."""
