@@ -72,29 +72,96 @@ def model_hash(run_dir: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
-GDAL_SIDECARS = (".aux.xml", ".msk")
-"""Files beside a GeoTIFF that GDAL reads with it: ``x.tif.aux.xml`` (PAM: no-data, scale/offset, CRS set by
-``gdal_edit.py`` on a read-only file or by QGIS) and ``x.tif.msk`` (an external mask: no-data pixels)."""
+GDAL_SIDECARS = (".msk",)
+"""Files beside a GeoTIFF that GDAL reads with it as they are: ``x.tif.msk`` (an external mask: no-data pixels)."""
+PAM_SUFFIX = ".aux.xml"
+"""GDAL's PAM file beside a GeoTIFF (``x.tif.aux.xml``): no-data, scale/offset, CRS... set by ``gdal_edit.py`` on a
+read-only file or by QGIS, which also writes statistics and histograms there merely by showing the layer."""
+PAM_DATASET = frozenset({"SRS", "GeoTransform", "GCPList", "Metadata"})
+"""PAM elements of the dataset that change what the readers get (CRS, grid, GCPs, tags such as wavelengths)."""
+PAM_BAND = frozenset({"Description", "NoDataValue", "NoDataValueInt64", "NoDataValueUInt64", "Offset", "Scale",
+                      "ColorInterp", "Metadata"})
+"""PAM elements of a band that change what the readers get (no-data, scale/offset, an alpha band's mask,
+band descriptions and tags such as wavelengths); statistics and histograms do not."""
 WORLD_FILES = (".tfw", ".tifw", ".tiffw", ".wld")
-"""World files GDAL takes a GeoTIFF's transform from when it has none (``x.tfw`` beside ``x.tif``)."""
+"""World files GDAL takes a GeoTIFF's transform from when it has none (``x.tfw`` or ``X.TFW`` beside ``x.tif``)."""
 
 
 def input_fingerprint(path: str | os.PathLike[str]) -> dict[str, int]:
     """Size and newest mtime of a scene's files (:func:`hsi_app.provenance.scene_files`), to notice changed inputs.
 
     A folder counts all its files; an ENVI file counts its header and data file together,
-    since the header holds the georeference, wavelengths and no-data value; a GeoTIFF counts the
-    :data:`GDAL_SIDECARS` and :data:`WORLD_FILES` beside it that exist, since they change what is read
-    (a TIFF without them keeps the fingerprint it always had).
+    since the header holds the georeference, wavelengths and no-data value. A GeoTIFF counts what
+    GDAL applies to its read from the files beside it: an external mask (:data:`GDAL_SIDECARS`); a world
+    file (:data:`WORLD_FILES`, either case) when the TIFF has no grid of its own; and, under ``"pam"``, the
+    content of its ``.aux.xml`` that changes the read (:func:`pam_read_content`), not the file's size or
+    time, so statistics QGIS writes there change nothing. A TIFF without them keeps the fingerprint it always had.
     """
     from hsi_app.provenance import scene_files
 
     files = scene_files(path) or [Path(path)]
-    files += [side for f in files if f.name.lower().endswith((".tif", ".tiff"))
-              for side in [*(f.with_name(f.name + ext) for ext in GDAL_SIDECARS),
-                           *(f.with_suffix(ext) for ext in WORLD_FILES)] if side.is_file()]
+    tiffs = [f for f in files if f.name.lower().endswith((".tif", ".tiff"))]
+    files += [side for f in tiffs for side in [*(f.with_name(f.name + ext) for ext in GDAL_SIDECARS),
+                                               *_world_files(f)] if side.is_file()]
     stats = [f.stat() for f in files]  # a missing file: stat raises, as before
-    return {"bytes": sum(s.st_size for s in stats), "mtime_ns": max((s.st_mtime_ns for s in stats), default=0)}
+    fingerprint = {"bytes": sum(s.st_size for s in stats), "mtime_ns": max((s.st_mtime_ns for s in stats), default=0)}
+    pam = "".join(pam_read_content(f.with_name(f.name + PAM_SUFFIX)) for f in tiffs)
+    if pam:
+        fingerprint["pam"] = int(hashlib.sha256(pam.encode()).hexdigest()[:15], 16)
+    return fingerprint
+
+
+def _world_files(tif: Path) -> list[Path]:
+    """The world files beside ``tif`` that exist (``x.tfw``, ``X.TFW``...), when GDAL would use them: the TIFF has
+    no transform or GCPs of its own."""
+    found = [w for ext in WORLD_FILES for w in dict.fromkeys([tif.with_suffix(ext), tif.with_suffix(ext.upper())])
+             if w.is_file()]
+    return found if found and not _own_grid(tif) else []
+
+
+def _own_grid(tif: Path) -> bool:
+    """Whether ``tif`` holds a transform or GCPs itself (GDAL then ignores a world file beside it)."""
+    import warnings
+
+    import rasterio
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # NotGeoreferencedWarning
+            with rasterio.Env(GDAL_GEOREF_SOURCES="INTERNAL"), rasterio.open(tif) as ds:
+                return not ds.transform.is_identity or bool(ds.gcps[0])
+    except Exception:  # noqa: BLE001 - unreadable: the scene fails when read; count the world file
+        return False
+
+
+def pam_read_content(path: Path) -> str:
+    """The parts of a GDAL PAM file (``x.tif.aux.xml``) that change what is read, as canonical text; ``""`` when
+    there is no file or it holds nothing of the kind (:data:`PAM_DATASET`, :data:`PAM_BAND`; ``STATISTICS_*``
+    metadata and histograms left out). A file that is no XML counts whole."""
+    import xml.etree.ElementTree as ET
+
+    if not path.is_file():
+        return ""
+    try:
+        root = ET.parse(path).getroot()
+    except (ET.ParseError, OSError):
+        return path.read_bytes().hex()
+    parts = [_canonical(el) for el in root if el.tag in PAM_DATASET]
+    for band in root.iter("PAMRasterBand"):
+        kept = [_canonical(el) for el in band if el.tag in PAM_BAND]
+        if any(kept):
+            parts.append(f"band {band.get('band', '')}: {''.join(kept)}")
+    return "".join(parts)
+
+
+def _canonical(el: Any) -> str:
+    """An XML element as text independent of layout and attribute order; ``STATISTICS_*`` metadata items left out
+    (a ``Metadata`` element with nothing else is ``""``)."""
+    children = [c for c in el if not (c.tag == "MDI" and str(c.get("key", "")).upper().startswith("STATISTICS_"))]
+    if el.tag == "Metadata" and not children:
+        return ""
+    attrs = ",".join(f"{k}={v}" for k, v in sorted(el.attrib.items()))
+    return f"<{el.tag} {attrs}>{(el.text or '').strip()}{''.join(_canonical(c) for c in children)}</{el.tag}>"
 
 
 def sidecar_path(output: str | os.PathLike[str]) -> Path:

@@ -226,19 +226,85 @@ def test_gdal_files_beside_a_geotiff_are_not_scenes_but_count_as_its_input(tmp_p
     assert is_done(out, task="classify", model_sha="abc", source=src)
     for side in ("a.tif.aux.xml", "a.tif.msk"):
         path = src.with_name(side)
-        path.write_bytes(b"<PAMDataset/>" if side.endswith(".xml") else b"II*\x00")
+        path.write_bytes(NODATA_PAM if side.endswith(".xml") else b"II*\x00")
         assert is_done(out, task="classify", model_sha="abc", source=src) is None, side  # redone
         write_sidecar(out, {"task": "classify", "model_hash": "abc", "input_fingerprint": input_fingerprint(src)})
         assert is_done(out, task="classify", model_sha="abc", source=src), side
-    src.with_name("a.tif.aux.xml").write_bytes(b"<PAMDataset><Metadata/></PAMDataset>")  # edited
+    src.with_name("a.tif.aux.xml").write_bytes(NODATA_PAM.replace(b"-9999", b"0"))  # edited
     assert is_done(out, task="classify", model_sha="abc", source=src) is None
+
+
+NODATA_PAM = b"""<PAMDataset>
+  <PAMRasterBand band="1"><NoDataValue>-9999</NoDataValue></PAMRasterBand>
+</PAMDataset>
+"""
+QGIS_STATISTICS = b"""<PAMDataset>
+  <PAMRasterBand band="1">
+    <Histograms><HistItem><HistMin>-0.5</HistMin><HistMax>255.5</HistMax><BucketCount>256</BucketCount>
+      <HistCounts>3|0|5</HistCounts></HistItem></Histograms>
+    <Metadata>
+      <MDI key="STATISTICS_MAXIMUM">4812</MDI><MDI key="STATISTICS_MEAN">3012.5</MDI>
+      <MDI key="STATISTICS_MINIMUM">-9999</MDI><MDI key="STATISTICS_STDDEV">812.1</MDI>
+      <MDI key="STATISTICS_VALID_PERCENT">96.9</MDI>
+    </Metadata>
+  </PAMRasterBand>
+</PAMDataset>
+"""
+
+
+def test_statistics_qgis_writes_beside_a_geotiff_do_not_redo_it(tmp_path: Path, kit) -> None:  # noqa: ANN001
+    """QGIS writes x.tif.aux.xml (statistics, histograms) merely by showing the layer: every scene looked at was
+    redone on the next batch. Only what changes the read (no-data, scale, CRS, tags...) counts, by content."""
+    src = kit.write_scene(tmp_path / "a.tif", 8, 8, 1)
+    before = input_fingerprint(src)
+    pam = src.with_name("a.tif.aux.xml")
+    pam.write_bytes(QGIS_STATISTICS)
+    assert input_fingerprint(src) == before
+    pam.write_bytes(QGIS_STATISTICS.replace(b"<Histograms>", b"<Offset>0.5</Offset><Histograms>"))
+    with_offset = input_fingerprint(src)
+    assert with_offset != before
+    pam.write_bytes(QGIS_STATISTICS.replace(b"<Histograms>", b"<Offset>0.5</Offset><Histograms>").replace(b"4812", b"4900"))
+    assert input_fingerprint(src) == with_offset  # statistics again: the read is the same
+    pam.write_bytes(QGIS_STATISTICS.replace(b"<Histograms>", b"<Offset>0.25</Offset><Histograms>"))
+    assert input_fingerprint(src) != with_offset
+
+
+def test_a_world_file_counts_when_gdal_takes_the_grid_from_it(tmp_path: Path) -> None:
+    """A TIFF with a grid of its own: GDAL ignores x.tfw, so it changes no fingerprint (it changed them all, and old
+    outputs were redone). A TIFF without one takes the grid from SCENE.TFW as from scene.tfw (upper case was missed)."""
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    def write(path: Path, **georef: object) -> Path:
+        with rasterio.open(path, "w", driver="GTiff", height=4, width=4, count=1, dtype="uint8", **georef) as ds:
+            ds.write(np.zeros((1, 4, 4), np.uint8))
+        return path
+
+    own = write(tmp_path / "own.tif", crs="EPSG:32633", transform=from_origin(500000.0, 4600000.0, 30.0, 30.0))
+    before = input_fingerprint(own)
+    (tmp_path / "own.tfw").write_text("10.0\n0.0\n0.0\n-10.0\n500005.0\n4599995.0\n")
+    assert input_fingerprint(own) == before
+    with pytest.warns(rasterio.errors.NotGeoreferencedWarning):
+        bare = write(tmp_path / "SCENE.TIF")
+    before = input_fingerprint(bare)
+    world = tmp_path / "SCENE.TFW"
+    world.write_text("30.0\n0.0\n0.0\n-30.0\n500015.0\n4599985.0\n")
+    assert input_fingerprint(bare) != before
 
 
 def test_world_checksum_and_vector_files_beside_scenes_are_not_scenes(tmp_path: Path, kit) -> None:  # noqa: ANN001
     """A folder of tiles with their world files (a.tfw, a.prj), checksums (a.tif.md5) and an AOI shapefile: each of
     those was taken as a scene and failed ('unrecognised file content'), so the batch exited 1. The world file
-    gives the TIFF its transform, so changing it redoes the scene."""
-    src = kit.write_scene(tmp_path / "in" / "a.tif", 8, 8, 1)
+    gives the TIFF its transform (it has none of its own), so changing it redoes the scene."""
+    import numpy as np
+    import rasterio
+
+    src = tmp_path / "in" / "a.tif"
+    src.parent.mkdir()
+    with pytest.warns(rasterio.errors.NotGeoreferencedWarning), rasterio.open(
+            src, "w", driver="GTiff", height=8, width=8, count=2, dtype="int16") as ds:
+        ds.write(np.ones((2, 8, 8), np.int16))
     extras = ["a.tfw", "a.prj", "a.wld", "a.tif.md5", "a.tif.sha256", "aoi.shp", "aoi.shx", "aoi.dbf", "aoi.cpg",
               "a.qml", "a.tif.aux", "a.rrd", "notes.log", "readme.pdf", "index.html", "aoi.geojson", "aoi.kml"]
     for name in extras:
