@@ -528,7 +528,7 @@ class HSIAccessor:
         unknown = [n for n in wanted if n not in masks]
         if unknown:
             have = ", ".join(masks) or "none"
-            raise ConfigError(f"{self._obj.attrs.get('source', 'scene')}: no quality mask {unknown[0]!r}; its masks: "
+            raise ConfigError(f"{scene_name(self._obj)}: no quality mask {unknown[0]!r}; its masks: "
                               f"{have} (or 'all')")
         if not wanted:
             return self._obj

@@ -219,3 +219,13 @@ def test_a_scene_with_no_data_at_all_is_refused_by_denoise_fill_nan_and_writes_n
     assert not (tmp_path / "out.tif").exists() and [p.name for p in tmp_path.glob("out*")] == []
     with rasterio.open(tmp_path / "edge.tif") as ds:
         assert np.isfinite(ds.read()).any(axis=0).sum() == H
+
+
+def test_an_unknown_mask_of_a_cube_made_in_python_names_it_input() -> None:
+    """A cube made in memory has source '': the message began ': no quality mask 'cloud''."""
+    from hsi_app.errors import ConfigError
+
+    cube = make_cube(np.ones((3, 4, 4), np.float32), masks={"haze": np.zeros((4, 4), bool)})
+    with pytest.raises(ConfigError) as info:
+        cube.hsi.without_masked(["cloud"])
+    assert str(info.value).startswith("input: no quality mask 'cloud'; its masks: haze"), str(info.value)
