@@ -34,8 +34,9 @@ class MapExtent:
                 top + (bottom - top) * (np.asarray(rows, np.float64) + 0.5) / h)
 
     def label(self, axes: Any) -> None:
-        """Name the x and y axes of one matplotlib ``Axes`` or an iterable of them, with plain (not offset) ticks."""
-        for ax in (axes if isinstance(axes, Iterable) else [axes]):
+        """Name the x and y axes of one matplotlib ``Axes`` or an array or iterable of them (``plt.subplots(2, 2)``'s
+        2-D array too), with plain (not offset) ticks."""
+        for ax in (np.ravel(np.asarray(axes, dtype=object)) if isinstance(axes, Iterable) else [axes]):
             ax.set_xlabel(self.x_name)
             ax.set_ylabel(self.y_name)
             ax.ticklabel_format(useOffset=False, style="plain")
@@ -44,14 +45,38 @@ class MapExtent:
 def map_extent(cube: Cube) -> MapExtent:
     """The :class:`MapExtent` of ``(C, H, W)`` ``cube``: its map grid when north-up, else pixel columns/rows.
 
-    A grid without a CRS is still drawn in its map units (``"map units, no CRS"``); a rotated or sheared
-    grid, or none, in pixels (``"column (px, no map grid)"``, ``"row (px)"``).
+    The axes are named by the CRS's EPSG code, or its name when it has none (:func:`crs_label`), as
+    ``x``/``y``, or ``longitude``/``latitude`` for a geographic CRS. A grid without a CRS is still drawn in
+    its map units (``"map units, no CRS"``); a rotated or sheared grid, or none, in pixels
+    (``"column (px, no map grid)"``, ``"row (px)"``).
     """
     _, h, w = cube.hsi.shape
     t = cube.hsi.transform
     if t is not None and not (t.b or t.d):
         crs = cube.rio.crs
-        unit = crs.to_string() if crs else "map units, no CRS"
+        unit = crs_label(crs) if crs else "map units, no CRS"
+        x, y = ("longitude", "latitude") if crs and crs.is_geographic else ("x", "y")
         extent = (float(t.c), float(t.c + t.a * w), float(t.f + t.e * h), float(t.f))
-        return MapExtent(extent, f"x ({unit})", f"y ({unit})", (h, w))
+        return MapExtent(extent, f"{x} ({unit})", f"{y} ({unit})", (h, w))
     return MapExtent((0.0, float(w), float(h), 0.0), "column (px, no map grid)", "row (px)", (h, w))
+
+
+def crs_label(crs: Any) -> str:
+    """A short name of a rasterio ``crs`` for an axis: ``"EPSG:32616"``, or the CRS's own name when it has no EPSG
+    code (``"WGS 84 / custom TM"``; ``"Transverse Mercator, no EPSG code"`` for an unnamed one from PROJ text),
+    not its whole WKT."""
+    epsg = crs.to_epsg()
+    if epsg is not None:
+        return f"EPSG:{epsg}"
+    try:
+        from pyproj import CRS
+
+        parsed = CRS.from_user_input(crs.to_wkt())
+        name = str(parsed.name or "")
+        if name and name.lower() != "unknown":
+            return name
+        method = parsed.coordinate_operation.method_name if parsed.coordinate_operation else ""
+        return f"{method or 'custom CRS'}, no EPSG code"
+    except Exception:  # noqa: BLE001 - no pyproj, or a CRS it cannot parse
+        text = crs.to_string()
+        return text if len(text) <= 60 else text[:57] + "..."

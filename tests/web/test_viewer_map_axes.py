@@ -57,3 +57,41 @@ def test_label_names_every_axes_given() -> None:
         assert [(ax.get_xlabel(), ax.get_ylabel()) for ax in axes] == [(e.x_name, e.y_name)] * 2
     finally:
         plt.close(fig)
+
+
+def test_label_names_every_axes_of_a_grid_of_subplots() -> None:
+    """plt.subplots(2, 2) gives a 2-D array: iterating it gave rows (arrays), which have no set_xlabel."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from hsi_app.viewer import map_extent
+
+    e = map_extent(_cube(Affine(30.0, 0.0, 500_010.0, 0.0, -30.0, 4_100_020.0), "EPSG:32616"))
+    fig, axes = plt.subplots(2, 2)
+    try:
+        e.label(axes)
+        assert [(ax.get_xlabel(), ax.get_ylabel()) for ax in axes.ravel()] == [(e.x_name, e.y_name)] * 4
+    finally:
+        plt.close(fig)
+
+
+def test_axis_names_are_short_and_say_longitude_for_a_geographic_crs() -> None:
+    """A CRS without an EPSG code put its whole WKT (hundreds of characters) into the axis name; a geographic CRS was
+    'x'/'y' although its axes are longitude and latitude."""
+    from pyproj import CRS
+
+    from hsi_app.viewer import map_extent
+
+    t = Affine(0.001, 0.0, 10.0, 0.0, -0.001, 50.0)
+    geo = map_extent(_cube(t, "EPSG:4326"))
+    assert (geo.x_name, geo.y_name) == ("longitude (EPSG:4326)", "latitude (EPSG:4326)")
+    unnamed = CRS.from_proj4("+proj=tmerc +lat_0=0 +lon_0=13.5 +k=0.9996 +x_0=500000 +y_0=0 +datum=WGS84 +units=m")
+    named = CRS.from_wkt(unnamed.to_wkt().replace('PROJCRS["unknown"', 'PROJCRS["WGS 84 / custom TM"', 1))
+    assert unnamed.to_epsg() is None and named.to_epsg() is None and named.name == "WGS 84 / custom TM"
+    t = Affine(30.0, 0.0, 500_010.0, 0.0, -30.0, 4_100_020.0)
+    e = map_extent(_cube(t, named.to_wkt()))
+    assert (e.x_name, e.y_name) == ("x (WGS 84 / custom TM)", "y (WGS 84 / custom TM)")
+    e = map_extent(_cube(t, unnamed.to_wkt()))
+    assert e.x_name == "x (Transverse Mercator, no EPSG code)"
