@@ -72,15 +72,24 @@ def recording(active: bool = True) -> Iterator[list[Record]]:
         _LOCAL.box = None
 
 
+def scene_names(scene: str) -> tuple[str, ...]:
+    """The file names a message about ``scene`` may use instead of its own: the scene's name and, for an ENVI
+    data file ``x.img``, its headers ``x.hdr`` and ``x.img.hdr`` (the readers' messages name the header)."""
+    path = Path(scene)
+    return (path.name, f"{path.stem}.hdr", f"{path.name}.hdr") if path.suffix else (path.name,)
+
+
 def reissue(records: Iterable[Record], scene: str | None = None) -> None:
     """Warn each recorded ``(message, category, filename, lineno)`` again, in this process.
 
     Args:
         scene: the scene the task worked on. A message that does not name it (e.g. the detectors'
             ``detection: the background covariance is singular ...``) is prefixed with ``scene: ``,
-            so that among the warnings of many scenes each says which scene it is about.
+            so that among the warnings of many scenes each says which scene it is about; one that names
+            one of its files (an ENVI pair's ``x.hdr`` for scene ``x.img``: :func:`scene_names`) is left as it is.
     """
+    names = scene_names(scene) if scene else ()
     for message, category, filename, lineno in records:
-        if scene and Path(scene).name not in message:
+        if scene and not any(name in message for name in names):
             message = f"{scene}: {message}"
         warnings.warn_explicit(message, category, filename, lineno)
