@@ -325,11 +325,27 @@ def denoise_cube(
     transform = cube.hsi.transform
     wins = list(iter_windows(h, w, window, denoiser.halo))
 
+    seen_valid = [False]
+
+    def sample_read(r: int, col: int, hh: int, ww: int) -> np.ndarray:
+        """Normalised good bands of a core window; notes whether any value in it is valid (finite)."""
+        x = (_read(cube, r, col, hh, ww)[good] - off) / sc
+        seen_valid[0] = seen_valid[0] or bool(np.isfinite(x).any())
+        return x
+
     @functools.cache
     def fill_values() -> np.ndarray:
-        """``(good,)`` scene-wide band medians of the normalised valid values, read once when first needed."""
-        return scene_band_medians(lambda r, col, hh, ww: (_read(cube, r, col, hh, ww)[good] - off) / sc,
-                                  h, w, window, progress=progress)
+        """``(good,)`` scene-wide band medians of the normalised valid values, read once when first needed.
+
+        Raises:
+            InvalidDataError: no valid value at all. The sample pass reads every core window, so this is exact,
+                and an all-no-data scene is refused at its first window, before the subspace fit, the
+                adaptation and the denoising of every window.
+        """
+        medians = scene_band_medians(sample_read, h, w, window, progress=progress)
+        if not seen_valid[0]:
+            raise _all_no_data(source)
+        return medians
 
     def prepare(r: int, col: int, hh: int, ww: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Raw ``(C, hh, ww)`` window, its normalised (filled, noise-added) good bands and their bad-value mask."""
@@ -380,15 +396,20 @@ def denoise_cube(
                 scores[1].update(x, ref, keep)
             if on_window is not None:
                 on_window(done, len(wins))
-        if filled == good.size * h * w:  # raised inside the writer: the output is discarded, as predict's is
-            raise InvalidDataError(f"{source}: every pixel is no-data (NaN or the no-data value in every good band); "
-                                   "nothing to denoise: check the file's no-data value, or pick a scene with data")
+        if filled == good.size * h * w:  # the guarantee (fill_values refuses first); inside the writer: discarded
+            raise _all_no_data(source)
     if filled:
         warnings.warn(f"{source}: {filled} NaN/no-data values were filled before denoising and left NaN in {shown_as or out}",
                       HSIWarning, stacklevel=2)
     metrics = {"denoised": scores[0].compute(), "input": scores[1].compute()} if scores is not None else None
     return DenoiseResult(Path(out), h, w, c, len(wins), window, denoiser.halo, time.perf_counter() - t0, metrics, filled,
                          adapted)
+
+
+def _all_no_data(source: str) -> InvalidDataError:
+    """The error for a scene without a valid value in any good band (``--fill-nan`` would write all NaN)."""
+    return InvalidDataError(f"{source}: every pixel is no-data (NaN or the no-data value in every good band); "
+                            "nothing to denoise: check the file's no-data value, or pick a scene with data")
 
 
 def scene_baselines(cube: Cube, reference: Cube, denoiser: Denoiser, *, noise: str | None, seed: int,

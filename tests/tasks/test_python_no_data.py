@@ -189,15 +189,11 @@ def test_unmasked_indian_pines_map_is_unchanged() -> None:
     np.testing.assert_array_equal(res.classes, expected)
 
 
-def test_a_scene_with_no_data_at_all_is_refused_by_denoise_fill_nan_and_writes_nothing(tmp_path: Path) -> None:
-    """With --fill-nan an all-no-data scene came out as an all-NaN COG counted as denoised (predict and detect
-    refuse such a scene); it is refused and no output is left."""
+def _denoiser(tmp_path: Path):  # noqa: ANN202
     import torch
 
     from hsi_app.checkpoint import RunConfig, save_run
-    from hsi_app.errors import InvalidDataError
     from hsi_app.models import create_model
-    from hsi_app.tasks.denoise_scene import denoise_cube
     from hsi_app.tasks.denoising import Denoiser
 
     torch.manual_seed(0)
@@ -206,7 +202,16 @@ def test_a_scene_with_no_data_at_all_is_refused_by_denoise_fill_nan_and_writes_n
                     wavelengths=[float(v) for v in WL], fwhm=[None] * C, band_indices=list(range(C)), source_bands=C,
                     mean=[0.0] * C, std=[10000.0] * C, receptive_radius=int(net.receptive_radius),
                     extra={"normalisation": {"kind": "global-minmax", "offset": 0.0, "scale": 10000.0}})
-    den = Denoiser.load(save_run(tmp_path / "run", cfg, dict(net.state_dict())), device="cpu")
+    return Denoiser.load(save_run(tmp_path / "run", cfg, dict(net.state_dict())), device="cpu")
+
+
+def test_a_scene_with_no_data_at_all_is_refused_by_denoise_fill_nan_and_writes_nothing(tmp_path: Path) -> None:
+    """With --fill-nan an all-no-data scene came out as an all-NaN COG counted as denoised (predict and detect
+    refuse such a scene); it is refused and no output is left."""
+    from hsi_app.errors import InvalidDataError
+    from hsi_app.tasks.denoise_scene import denoise_cube
+
+    den = _denoiser(tmp_path)
     empty = make_cube(np.full((C, H, W), NODATA, np.int16), wavelength=WL, nodata=NODATA, transform=T,
                       crs="EPSG:32633", source="empty.tif")
     with warnings.catch_warnings():
@@ -229,3 +234,31 @@ def test_an_unknown_mask_of_a_cube_made_in_python_names_it_input() -> None:
     with pytest.raises(ConfigError) as info:
         cube.hsi.without_masked(["cloud"])
     assert str(info.value).startswith("input: no quality mask 'cloud'; its masks: haze"), str(info.value)
+
+
+def test_an_all_no_data_scene_is_refused_before_any_window_is_denoised(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The refusal came after denoising every window (and the subspace fit and adaptation before that): the whole
+    scene's work, for nothing. A scene with one valid pixel is still denoised, window by window."""
+    from hsi_app.errors import InvalidDataError
+    from hsi_app.tasks.denoise_scene import denoise_cube
+
+    den = _denoiser(tmp_path)
+    calls: list[int] = []
+    real = den.denoise_normalised
+    monkeypatch.setattr(den, "denoise_normalised", lambda x: calls.append(1) or real(x))
+    h, w = 50, 130  # wider than a window of the test model's 49-px receptive field: 3 windows
+    data = np.full((C, h, w), NODATA, np.int16)
+    empty = make_cube(data, wavelength=WL, nodata=NODATA, transform=T, crs="EPSG:32633", source="empty.tif")
+    window = den.check_window(64, h, w)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(InvalidDataError, match=r"^empty\.tif: every pixel is no-data"):
+            denoise_cube(den, empty, tmp_path / "out.tif", fill_nan=True, progress=False, window=window)
+        assert calls == [] and not (tmp_path / "out.tif").exists()
+        data[:, h - 1, w - 1] = 500  # one valid pixel, in the last window
+        one = make_cube(data, wavelength=WL, nodata=NODATA, transform=T, crs="EPSG:32633", source="one.tif")
+        res = denoise_cube(den, one, tmp_path / "one.tif", fill_nan=True, progress=False, window=window)
+    assert len(calls) == res.windows > 1
+    with rasterio.open(tmp_path / "one.tif") as ds:
+        assert np.isfinite(ds.read()).any(axis=0).sum() == 1
