@@ -148,10 +148,29 @@ def plan_bands(config: RunConfig, cube: Cube, *, resample: bool = False, model: 
         return BandPlan(indices=None, matrix=matrix, sources=good, bands=c)
     hint = RESAMPLE_HINT if known else "the cube or the model lacks wavelengths, so bands cannot be resampled"
     bands = f"{c} bands ({_range(cube_wl)}) do" if c != 1 else f"1 band ({_range(cube_wl)}) does"
+    detail = _largest_difference(cube, model_wl) if known and c == model_wl.size else ""
     raise BandMismatchError(
         f"{source}: {bands} not match the model's {config.in_chans} bands "
-        f"({_range(model_wl)}); {hint}, or use a model trained on this sensor"
+        f"({_range(model_wl)}){detail}; {hint}, or use a model trained on this sensor"
     )
+
+
+def _largest_difference(cube: Cube, model_wl: np.ndarray) -> str:
+    """What differs between a cube's band centres and the model's ``(C_model,)`` when their counts (and
+    often their ranges) print the same: ``": band 37 (742 nm) vs the model's 745.3 nm, the largest
+    difference (3.3 nm; bands match within 2 nm)"``, the model band farthest from every cube band and
+    the cube band nearest to it (centres rounded to 10 nm, or another sensor's calibration)."""
+    from hsi_app.io.band_labels import band_label
+
+    cube_wl = cube.hsi.wavelengths
+    dist = np.abs(cube_wl[None, :] - model_wl[:, None])  # (C_model, C_cube)
+    nearest = dist.argmin(axis=1)
+    j = int(dist[np.arange(model_wl.size), nearest].argmax())  # the model band farthest from the cube's bands
+    i = int(nearest[j])
+    gap = float(dist[j, i])
+    return (f": band {band_label(int(cube.band.values[i]), float(cube_wl[i]))} vs the model's "
+            f"{float(model_wl[j]):.1f} nm, the largest difference ({gap:.1f} nm; bands match within "
+            f"{WAVELENGTH_TOLERANCE_NM:g} nm)")
 
 
 
