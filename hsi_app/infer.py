@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from hsi_app.errors import ConfigError, InvalidDataError
-from hsi_app.io.cube import Cube
+from hsi_app.errors import ConfigError, CubeReadError, InvalidDataError
+from hsi_app.io.cube import Cube, scene_name
 
 ProbFn = Callable[[np.ndarray], np.ndarray]
 """``(C, h, w)`` float32 raw reflectance (NaN = no data) -> ``(K, h, w)`` float32 probabilities."""
@@ -127,10 +127,43 @@ def read_window(cube: Cube, win: Window) -> tuple[np.ndarray, np.ndarray]:
 
     The mask is the cube's ``valid`` AND what the values say (``cube.hsi.read_masked``): pixels made
     NaN or no-data in Python after open are no data too. The caller's array is never written.
+
+    Raises:
+        CubeReadError: GDAL cannot read the window's pixels (a block damaged inside the file, which
+            opening does not check): one line with the file, GDAL's reason and the fix (:func:`read_error`).
     """
     block = cube.isel(y=slice(win.read_row, win.read_row + win.read_height),
                       x=slice(win.read_col, win.read_col + win.read_width))
-    return block.hsi.read_masked()
+    try:
+        return block.hsi.read_masked()
+    except Exception as err:
+        failure = read_error(err, scene_name(cube))
+        if failure is None:
+            raise
+        raise failure from err
+
+
+def read_error(err: BaseException, source: str) -> CubeReadError | None:
+    """``err`` as one line when it is rasterio failing to read a scene's pixels, else ``None``.
+
+    rasterio raises ``RasterioIOError: Read failed. See previous exception for details.`` and chains
+    GDAL's reason (``damaged.tif, band 1: IReadBlock failed at X offset 1, Y offset 1: ...``) as its cause.
+
+    Returns:
+        ``CubeReadError("SOURCE: data cannot be read (GDAL's reason); the file is truncated or corrupt:
+        download or export it again")``.
+    """
+    if isinstance(err, CubeReadError) or type(err).__module__.split(".")[0] != "rasterio":
+        return None
+    chain, seen = [], set()
+    cause: BaseException | None = err
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        chain.append(str(cause).replace(" See previous exception for details.", "").strip())
+        cause = cause.__cause__ or cause.__context__
+    reason = next((text for text in chain[1:] if text), chain[0] or type(err).__name__)
+    return CubeReadError(f"{source}: data cannot be read ({reason}); the file is truncated or corrupt: "
+                         "download or export it again")
 
 
 def window_values(image: Any) -> np.ndarray:
