@@ -19,21 +19,62 @@ from hsi_app.local_reads import reads_in_this_thread
 
 UNIT_RATIO_LIMIT = 100.0  # a scene whose value spread is 100x off the training range is in other units
 NORMAL_P99 = 2.326  # the 1st and 99th percentiles of a normal distribution: mean -+ this many std
-SAMPLE_GRID = 4  # scene_sample: windows per axis
-SAMPLE_SIDE = 64  # scene_sample: window side (px)
-SAMPLE_PIXELS = SAMPLE_GRID**2 * SAMPLE_SIDE**2  # the most pixels a sample holds: 65,536
+SAMPLE_WINDOWS = 8  # scene_sample: windows read
+SAMPLE_HEIGHT, SAMPLE_WIDTH = 64, 128  # scene_sample: a window's rows and columns (px)
+SAMPLE_PIXELS = SAMPLE_WINDOWS * SAMPLE_HEIGHT * SAMPLE_WIDTH  # the most pixels a sample holds: 65,536
 
 
-def scene_sample(cube: Any, grid: int = SAMPLE_GRID, side: int = SAMPLE_SIDE) -> np.ndarray:
-    """``(C, N)`` float32 values of up to ``grid x grid`` windows of ``side`` px spread over the scene,
-    all bands, no data as NaN (:func:`hsi_app.infer.read_window`). Each window sits inside one storage
-    chunk (:func:`hsi_app.infer.chunk_windows`), so a lazy file costs at most ``grid ** 2`` chunk
-    reads, whatever its size."""
+def sample_windows(height: int, width: int, count: int = SAMPLE_WINDOWS, rows: int = SAMPLE_HEIGHT,
+                   cols: int = SAMPLE_WIDTH) -> list[Any]:
+    """Up to ``count`` windows of ``rows x cols`` px spread over a ``height x width`` scene, one in each of
+    ``count`` row bands and each of ``count`` column bands (rooks on a ``count x count`` board, none sharing a
+    row or a column), their starts multiples of ``rows`` and ``cols``.
 
-    from hsi_app.infer import chunk_windows, read_window
+    Aligned so, each window lies inside one storage block (a GeoTIFF tile or a dask chunk) whose sides are
+    multiples of the window's, so reading the sample decodes at most ``count`` blocks, whatever the scene's size.
+    A scene of no more than ``count * rows * cols`` pixels is one window, the whole scene; on a scene narrower or
+    shorter than the windows laid side by side, windows may overlap.
 
+    Returns:
+        :class:`~hsi_app.infer.Window` list (no halo).
+    """
+    from math import gcd
+
+    from hsi_app.infer import Window
+
+    if height * width <= count * rows * cols:
+        return [Window(0, 0, height, width, 0, 0, height, width)]
+    step = next(k for k in range(max(1, round(count**0.5)), count + 1) if gcd(k, count) == 1)
+
+    def start(size: int, length: int, i: int, align: int) -> tuple[int, int]:
+        n = min(length, size)
+        at = int((i + 0.5) * size / count - n / 2) // align * align
+        return max(0, min(at, (size - n) // align * align)), n
+
+    out, seen = [], set()
+    for i in range(count):
+        (r, h), (c, w) = start(height, rows, i, rows), start(width, cols, (i * step) % count, cols)
+        if (r, c) not in seen:
+            seen.add((r, c))
+            out.append(Window(r, c, h, w, r, c, h, w))
+    return out
+
+
+def scene_sample(cube: Any, count: int = SAMPLE_WINDOWS, rows: int = SAMPLE_HEIGHT,
+                 cols: int = SAMPLE_WIDTH) -> np.ndarray:
+    """``(C, N)`` float32 values of :func:`sample_windows` (up to ``count`` windows of ``rows x cols`` px spread
+    over the scene), all bands, no data as NaN (:func:`hsi_app.infer.read_window`).
+
+    The windows are aligned to storage blocks, so a lazy file costs at most ``count`` block reads, whatever its
+    size (windows centred in every sampled chunk used to straddle the GeoTIFF tiles inside it: a 2048 x 2048 scene
+    of 256 px tiles was read whole once more)."""
+
+    from hsi_app.infer import read_window
+
+    _, h, w = cube.hsi.shape
     with reads_in_this_thread():  # in this thread (a batch client or worker: not on the cluster)
-        parts = [read_window(cube, win)[0].reshape(cube.sizes["band"], -1) for win in chunk_windows(cube, side, grid)]
+        parts = [read_window(cube, win)[0].reshape(cube.sizes["band"], -1)
+                 for win in sample_windows(h, w, count, rows, cols)]
     return np.concatenate(parts, axis=1)
 
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from hsi_app.infer import chunk_windows
 from hsi_app.io.cube import make_cube
-from hsi_app.value_range import scene_sample
+from hsi_app.value_range import sample_windows, scene_sample
 
 
 def _cube(h: int, w: int, chunk: int | None):
@@ -42,10 +42,11 @@ def test_a_cube_in_memory_gets_windows_spread_over_the_scene() -> None:
     assert sorted({w.row for w in wins}) == [2, 16, 29] and sorted({w.col for w in wins}) == [11, 41, 71]
 
 
-def test_scene_sample_returns_the_pixels_of_those_windows() -> None:
-    cube, values = _cube(130, 70, 64)
-    sample = scene_sample(cube, grid=2, side=8)
+def test_scene_sample_returns_the_pixels_of_its_windows() -> None:
+    cube, values = _cube(700, 1100, 64)
+    wins = sample_windows(700, 1100, 4, 8, 16)
+    sample = scene_sample(cube, 4, 8, 16)
     expected = np.concatenate([values[:, w.row:w.row + w.height, w.col:w.col + w.width].reshape(3, -1)
-                               for w in chunk_windows(cube, 8, 2)], axis=1)
+                               for w in wins], axis=1)
     np.testing.assert_array_equal(sample, expected)
-    assert sample.shape == (3, 8 * 8 + 8 * 6 + 2 * 8 + 2 * 6)  # the last chunks are 2 rows and 6 columns
+    assert sample.shape == (3, 4 * 8 * 16)
