@@ -290,7 +290,7 @@ def predict_scene(
             fix = ("; flag them bad first (hsi_app.io.empty_bands.flag_empty_bands(cube), as hsi predict does)"
                    if note else "; nothing to predict")
             raise InvalidDataError(
-                f"{cube.attrs.get('source', 'input')}: {note or 'every pixel is no-data'}{fix}"
+                f"{scene_name(cube)}: {note or 'every pixel is no-data'}{fix}"
             )
     return SceneResult(
         path=Path(out) if out is not None else None,

@@ -129,7 +129,7 @@ def plan_bands(config: RunConfig, cube: Cube, *, resample: bool = False, model: 
                       "its wavelengths to the file to have them checked", HSIWarning, stacklevel=2)
     if picked is not None and not _reads_empty_bands(config, cube, picked, resample and known):
         return BandPlan(indices=picked, matrix=None, bands=c)
-    source = cube.attrs.get("source", "input")
+    source = scene_name(cube)
     good = np.setdiff1d(np.arange(c), cube.hsi.bad_bands)
     if resample and known and good.size:
         from hsi_app.data.resample import EDGE_COVERAGE_FWHM, edge_bands, out_of_reach, resampling_matrix
@@ -193,7 +193,7 @@ def _reads_empty_bands(config: RunConfig, cube: Cube, picked: np.ndarray, can_re
     hint = (f"{RESAMPLE_HINT} from its other bands" if np.isfinite(config.wavelength_array).all()
             and np.isfinite(cube.hsi.wavelengths).all() else "the scene or the run lacks wavelengths, so they cannot be resampled")
     raise BandMismatchError(
-        f"{cube.attrs.get('source', 'input')}: {band_list(cube.band.values[used], cube.hsi.wavelengths[used])} "
+        f"{scene_name(cube)}: {band_list(cube.band.values[used], cube.hsi.wavelengths[used])} "
         f"{'holds' if used.size == 1 else 'hold'} no data at any pixel, but the model was trained with "
         f"{'it' if used.size == 1 else 'them'}; {hint}, or train a model on this scene (hsi train leaves "
         f"{'it' if used.size == 1 else 'them'} out)"
@@ -464,7 +464,7 @@ class Predictor:
             if z.size == 0 or np.percentile(z, 99) <= INPUT_CLIP:
                 return
         lo, hi = stats_range(mean, std)
-        check_units(used, lo, hi, scene=str(cube.attrs.get("source", "input")), model=str(self.run_dir or self.model_name),
+        check_units(used, lo, hi, scene=scene_name(cube), model=str(self.run_dir or self.model_name),
                     fix="convert the scene to the training scene's units (e.g. reflectance 0-1, not x 10000) or "
                         "train a model on scenes in these units")
 
@@ -482,7 +482,7 @@ class Predictor:
         """
         from hsi_app.tasks.band_subset import TOLERANCE_NM, matching_bands, subset_warning
 
-        source = str(cube.attrs.get("source", "input"))
+        source = scene_name(cube)
         if not self.takes_band_subsets:
             raise BandMismatchError(
                 f"{source}: model {self.config.model_name!r} needs all {self.config.in_chans} training bands; "
