@@ -115,6 +115,8 @@ class StreamingCOGWriter:
         band_tags: ``count`` dicts of per-band metadata.
         colormap: colour table of band 1, ``{index: (r, g, b, a)}``; needs uint8/uint16.
         scales, offsets: ``count`` GDAL scale/offset values.
+        gcps: ``(points, crs)`` ground control points (rasterio's ``ds.gcps``) for a raster with no ``transform``,
+            or ``None``.
         blocksize: COG tile size in pixels.
         overview_resampling: GDAL resampling used for overviews (``"NEAREST"``,
             ``"AVERAGE"``, ``"MODE"``...).
@@ -142,6 +144,7 @@ class StreamingCOGWriter:
         colormap: Mapping[int, Sequence[int]] | None = None,
         scales: Sequence[float] | None = None,
         offsets: Sequence[float] | None = None,
+        gcps: tuple[Sequence[Any], Any] | None = None,
         blocksize: int = 256,
         overview_resampling: str = "NEAREST",
         progress: bool = False,
@@ -166,6 +169,7 @@ class StreamingCOGWriter:
         self.colormap = colormap
         self.scales = scales
         self.offsets = offsets
+        self.gcps = gcps
         self.blocksize = int(blocksize)
         self.overview_resampling = overview_resampling
         self.progress = bool(progress)
@@ -220,6 +224,8 @@ class StreamingCOGWriter:
             ds.scales = tuple(float(s) for s in self.scales)
         if self.offsets is not None:
             ds.offsets = tuple(float(o) for o in self.offsets)
+        if self.gcps is not None and self.transform is None:
+            ds.gcps = (list(self.gcps[0]), self.gcps[1])
 
     def write_window(self, array: np.ndarray, row_off: int, col_off: int) -> None:
         """Write ``array`` (``(count, h, w)``) with its top-left pixel at ``(row_off, col_off)``."""

@@ -34,6 +34,11 @@ FILE_VALUES_ATTR = "_file_values"
 (no scale/offset applied, any alpha band after the spectral ones), so that :func:`holds_file_values` can tell
 whether a cube still holds them."""
 
+GCPS_ATTR = "_gcps"
+"""Private attr of a cube from :func:`read_geotiff` of a file georeferenced only by ground control points:
+``{"crs": WKT or None, "points": [GroundControlPoint.asdict(), ...]}`` (pixel rows/columns of the file), so that
+outputs on its pixel grid can carry them (:func:`cube_gcps`)."""
+
 _NUM_UNIT = re.compile(
     r"([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)[\s_]*"  # a number, then spaces or underscores (Band_1_450.0_nm)
     r"(nm|nanomet(?:er|re)s?|um|µm|μm|micromet(?:er|re)s?|microns?)(?![a-zµμ])",  # British spellings too
@@ -228,9 +233,11 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     gridded = has_map_grid(crs, transform)  # a transform without a CRS is kept: the pixel grid is known
     if not georef and gcps:
         attrs["gcps"] = f"{len(gcps)} ground control points ({gcp_crs or 'no CRS'})"
+        attrs[GCPS_ATTR] = {"crs": gcp_crs.to_wkt() if gcp_crs else None, "points": [g.asdict() for g in gcps]}
         warnings.warn(
             f"{path}: georeferenced by {attrs['gcps']}, not by a transform; outputs will be in pixel"
-            " coordinates: warp it to a map grid first (e.g. gdalwarp -t_srs EPSG:XXXX in.tif out.tif)",
+            " coordinates (class maps keep the points): warp it to a map grid first (e.g. gdalwarp -t_srs "
+            "EPSG:XXXX in.tif out.tif)",
             HSIWarning,
             stacklevel=2,
         )
@@ -329,3 +336,25 @@ def holds_file_values(cube: Cube) -> bool:
     """
     token = cube.attrs.get(FILE_VALUES_ATTR)
     return token is not None and str(getattr(cube.data, "name", "")) == token
+
+
+def cube_gcps(cube: Cube) -> tuple[list[Any], Any] | None:
+    """The ground control points of the GeoTIFF ``cube`` was read from, on ``cube``'s own pixel grid, as rasterio's
+    ``ds.gcps`` takes them: ``(points, crs)``; ``None`` when the file had none (or a transform).
+
+    A crop (``isel`` of consecutive rows and columns) keeps them, shifted by its first row and column; a strided
+    or reordered selection, whose pixels no longer sit on one grid with the file's, drops them.
+    """
+    from rasterio.control import GroundControlPoint
+    from rasterio.crs import CRS
+
+    kept = cube.attrs.get(GCPS_ATTR)
+    if not kept or cube.hsi.transform is not None:
+        return None
+    x, y = np.asarray(cube.x.values, np.float64), np.asarray(cube.y.values, np.float64)
+    if x.size == 0 or y.size == 0 or not (np.all(np.diff(x) == 1.0) and np.all(np.diff(y) == 1.0)):
+        return None
+    col0, row0 = float(x[0]) - 0.5, float(y[0]) - 0.5  # pixel coordinates are the file's index + 0.5
+    points = [GroundControlPoint(row=p["row"] - row0, col=p["col"] - col0, x=p["x"], y=p["y"], z=p.get("z"),
+                                 id=p.get("id"), info=p.get("info")) for p in kept["points"]]
+    return points, CRS.from_wkt(kept["crs"]) if kept.get("crs") else None
