@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from hsi_app.errors import ConfigError, CubeReadError, InvalidDataError
+from hsi_app.errors import ConfigError, CubeReadError, HSIError, InvalidDataError
 from hsi_app.io.cube import Cube, scene_name
 
 ProbFn = Callable[[np.ndarray], np.ndarray]
@@ -143,17 +143,24 @@ def read_window(cube: Cube, win: Window) -> tuple[np.ndarray, np.ndarray]:
         raise failure from err
 
 
-def read_error(err: BaseException, source: str) -> CubeReadError | None:
-    """``err`` as one line when it is rasterio failing to read a scene's pixels, else ``None``.
+READ_FAILED = ("read failed", "ireadblock", "tiffread", "tifffill", "decodeblock")
+"""Words (lower case) of GDAL's messages for pixels it cannot read: a damaged or missing block."""
 
-    rasterio raises ``RasterioIOError: Read failed. See previous exception for details.`` and chains
-    GDAL's reason (``damaged.tif, band 1: IReadBlock failed at X offset 1, Y offset 1: ...``) as its cause.
+
+def read_error(err: BaseException, source: str | os.PathLike[str]) -> CubeReadError | None:
+    """``err`` as one line when it is GDAL failing to read a scene's pixels, else ``None``.
+
+    A block damaged inside a file (not at its end, which opening checks) fails only when a window reaches
+    it, as rasterio's ``RasterioIOError: Read failed. See previous exception for details.``, chaining GDAL's
+    reason (``damaged.tif, band 1: IReadBlock failed at X offset 1, Y offset 1: ...``) as its cause (lost
+    when dask ships the error between processes). Only a ``RasterioIOError`` whose chain says so
+    (:data:`READ_FAILED`) is taken as damage; a ``CRSError`` or any other error is not.
 
     Returns:
         ``CubeReadError("SOURCE: data cannot be read (GDAL's reason); the file is truncated or corrupt:
         download or export it again")``.
     """
-    if isinstance(err, CubeReadError) or type(err).__module__.split(".")[0] != "rasterio":
+    if isinstance(err, HSIError) or type(err).__name__ != "RasterioIOError":
         return None
     chain, seen = [], set()
     cause: BaseException | None = err
@@ -161,6 +168,8 @@ def read_error(err: BaseException, source: str) -> CubeReadError | None:
         seen.add(id(cause))
         chain.append(str(cause).replace(" See previous exception for details.", "").strip())
         cause = cause.__cause__ or cause.__context__
+    if not any(word in " ".join(chain).lower() for word in READ_FAILED):
+        return None
     reason = next((text for text in chain[1:] if text), chain[0] or type(err).__name__)
     return CubeReadError(f"{source}: data cannot be read ({reason}); the file is truncated or corrupt: "
                          "download or export it again")

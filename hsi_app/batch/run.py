@@ -128,41 +128,24 @@ def one_line_error(err: BaseException) -> str:
     return text if isinstance(err, HSIError) else f"{type(err).__name__}: {text}"
 
 
-READ_FAILED = ("read failed", "ireadblock", "tiffread", "tifffill", "decodeblock")
-"""Words (lower case) of GDAL's messages for pixels it cannot read: a damaged or missing block."""
 def read_failure(err: BaseException, source: str | os.PathLike[str]) -> HSIError | None:
-    """``err`` as the reader's one line when it is GDAL failing to read the scene's pixels, or the scene's file
-    gone during the batch; else ``None`` (the error is reported as it is).
-
-    A block damaged inside a file (not at its end, which opening checks) fails only when a window
-    reaches it, as rasterio's ``RasterioIOError: Read failed. See previous exception for details.``;
-    GDAL's reason is in the exceptions it chains (lost when dask ships the error between processes).
-    Only a ``RasterioIOError`` whose chain says so (:data:`READ_FAILED`) is taken as damage; a ``CRSError``
-    or any other rasterio error is not.
+    """``err`` as the reader's one line when it is GDAL failing to read the scene's pixels
+    (:func:`hsi_app.infer.read_error`), or the scene's file gone during the batch; else ``None`` (the error
+    is reported as it is).
 
     Returns:
         ``CubeReadError("SOURCE: data cannot be read (GDAL's reason); the file is truncated or corrupt ...")``,
         or ``DatasetNotFoundError("SOURCE: the file was moved or deleted during the batch ...")``.
     """
-    from hsi_app.errors import CubeReadError, DatasetNotFoundError
+    from hsi_app.errors import DatasetNotFoundError
+    from hsi_app.infer import read_error
 
     if isinstance(err, HSIError) or type(err).__name__ != "RasterioIOError":
         return None
-    chain, seen = [], set()
-    cause: BaseException | None = err
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
-        chain.append(str(cause).replace(" See previous exception for details.", "").strip())
-        cause = cause.__cause__ or cause.__context__
-    text = " ".join(chain).lower()
     if not os.path.exists(source):  # GDAL says 'No such file or directory'; a missing .hdr is not this
         return DatasetNotFoundError(f"{source}: the file was moved or deleted during the batch; put it back and "
                                     "run the batch again (done scenes are skipped)")
-    if not any(word in text for word in READ_FAILED):
-        return None
-    reason = next((text for text in chain[1:] if text), chain[0] or type(err).__name__)
-    return CubeReadError(f"{source}: data cannot be read ({reason}); the file is truncated or corrupt: "
-                         "download or export it again")
+    return read_error(err, source)
 
 
 def is_killed_worker(err: BaseException | str) -> bool:
