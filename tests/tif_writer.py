@@ -23,3 +23,17 @@ def write_tif(path: Path, data: np.ndarray, wavelengths: np.ndarray | None = Non
         if wavelengths is not None:
             ds.update_tags(wavelength=",".join(f"{v:.2f}" for v in wavelengths), wavelength_units="nm")
     return path
+
+
+def damage_tile(path: Path, row: int = 1, col: int = 1) -> Path:
+    """Overwrite the inside of tile ``(row, col)`` of band 1 of a tiled, compressed GeoTIFF with garbage.
+
+    The file's end stays intact, so it opens; reading that tile fails (GDAL: ``IReadBlock failed ...``).
+    """
+    with rasterio.open(path) as ds:
+        offset = int(ds.get_tag_item(f"BLOCK_OFFSET_{col}_{row}", "TIFF", bidx=1))
+        size = int(ds.get_tag_item(f"BLOCK_SIZE_{col}_{row}", "TIFF", bidx=1))
+    raw = bytearray(path.read_bytes())
+    raw[offset + 8: offset + size - 8] = b"\x55" * (size - 16)
+    path.write_bytes(bytes(raw))
+    return path

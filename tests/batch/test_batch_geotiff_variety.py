@@ -19,6 +19,7 @@ import pytest
 import rasterio
 from affine import Affine
 from rasterio.transform import from_origin
+from tests.tif_writer import damage_tile
 
 BANDS = 8
 WL = np.linspace(450.0, 2300.0, BANDS)  # the batch conftest's run
@@ -90,13 +91,7 @@ def make_variety(root: Path) -> dict[str, str]:
 def damaged_inside(path: Path) -> Path:
     """A 48 x 48 tiled DEFLATE scene whose middle tile (1, 1) holds garbage: its end is intact, so it opens."""
     _write(path, _values(48, 48, 6).astype(np.int16), tiled=True, blockxsize=16, blockysize=16, compress="deflate")
-    with rasterio.open(path) as ds:
-        offset = int(ds.get_tag_item("BLOCK_OFFSET_1_1", "TIFF", bidx=1))
-        size = int(ds.get_tag_item("BLOCK_SIZE_1_1", "TIFF", bidx=1))
-    raw = bytearray(path.read_bytes())
-    raw[offset + 8: offset + size - 8] = b"\x55" * (size - 16)
-    path.write_bytes(bytes(raw))
-    return path
+    return damage_tile(path)
 
 
 def _hashes(root: Path) -> dict[str, str]:

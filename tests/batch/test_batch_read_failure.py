@@ -12,6 +12,7 @@ from rasterio.errors import CRSError, RasterioIOError
 
 from hsi_app.batch.run import one_line_error, read_failure
 from hsi_app.errors import CubeReadError, DatasetNotFoundError
+from tests.tif_writer import damage_tile
 
 
 def _damaged(path: Path) -> Path:
@@ -20,13 +21,7 @@ def _damaged(path: Path) -> Path:
     with rasterio.open(path, "w", driver="GTiff", height=32, width=32, count=3, dtype="int16", tiled=True,
                        blockxsize=16, blockysize=16, compress="deflate") as ds:
         ds.write(data)
-    with rasterio.open(path) as ds:
-        offset = int(ds.get_tag_item("BLOCK_OFFSET_1_1", "TIFF", bidx=1))
-        size = int(ds.get_tag_item("BLOCK_SIZE_1_1", "TIFF", bidx=1))
-    raw = bytearray(path.read_bytes())
-    raw[offset + 8: offset + size - 8] = b"\x55" * (size - 16)
-    path.write_bytes(bytes(raw))
-    return path
+    return damage_tile(path)
 
 
 def _caught(fn) -> BaseException:  # noqa: ANN001

@@ -11,6 +11,7 @@ import rasterio
 from rasterio.transform import from_origin
 
 from cli_runner import assert_one_error_line, run_main
+from tif_writer import damage_tile
 from tiny_runs import make_run
 
 from hsi_app.errors import CubeReadError
@@ -29,13 +30,7 @@ def _damaged(path: Path) -> Path:
                        blockysize=16, compress="deflate") as ds:
         ds.write(data)
         ds.update_tags(wavelength=",".join(str(w) for w in WL), wavelength_units="nm")
-    with rasterio.open(path) as ds:
-        offset = int(ds.get_tag_item("BLOCK_OFFSET_1_1", "TIFF", bidx=1))
-        size = int(ds.get_tag_item("BLOCK_SIZE_1_1", "TIFF", bidx=1))
-    raw = bytearray(path.read_bytes())
-    raw[offset + 8: offset + size - 8] = b"\x55" * (size - 16)
-    path.write_bytes(bytes(raw))
-    return path
+    return damage_tile(path)
 
 
 def test_read_window_names_the_file_and_gdal_reason(tmp_path: Path) -> None:
