@@ -119,20 +119,9 @@ def test_clip_fill_is_no_data_to_rx_write_cube_and_windows(geo: Cube, tmp_path: 
 
 
 def test_clip_fill_is_no_data_to_denoise(geo: Cube, tmp_path: Path) -> None:
-    import torch
-
-    from hsi_app.checkpoint import RunConfig, save_run
-    from hsi_app.models import create_model
     from hsi_app.tasks.denoise_scene import denoise_cube
-    from hsi_app.tasks.denoising import Denoiser
 
-    torch.manual_seed(0)
-    net = create_model("test_hsdt", in_chans=C, num_classes=1)
-    cfg = RunConfig(task="denoise", model_name="test_hsdt", model_args={}, in_chans=C, num_classes=1, class_names=[],
-                    wavelengths=[float(v) for v in WL], fwhm=[None] * C, band_indices=list(range(C)), source_bands=C,
-                    mean=[0.0] * C, std=[10000.0] * C, receptive_radius=int(net.receptive_radius),
-                    extra={"normalisation": {"kind": "global-minmax", "offset": 0.0, "scale": 10000.0}})
-    den = Denoiser.load(save_run(tmp_path / "run", cfg, dict(net.state_dict())), device="cpu")
+    den = _denoiser(tmp_path)
     clip = _clip(geo).astype(np.float32)
     nan = clip.where(clip != NODATA)  # the same pixels as NaN: the expected output
     with warnings.catch_warnings():
