@@ -1,4 +1,4 @@
-"""``hsi vectorize --map MAP --out POLYGONS.gpkg``: class map to polygons with a minimum mapping unit."""
+"""``hsi vectorize --map MAP --out POLYGONS.gpkg|.shp|.geojson|.fgb``: class map to polygons with a minimum mapping unit."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import click
 
 @click.command("vectorize")
 @click.option("--map", "map_path", required=True, type=click.Path(), help="Class map GeoTIFF (band 1 = class, 0 = no data).")
-@click.option("--out", "out", required=True, type=click.Path(), help="GeoPackage of polygons to write.")
+@click.option("--out", "out", required=True, type=click.Path(), help="Polygons to write: .gpkg, .shp, .geojson (lon/lat) or .fgb.")
 @click.option("--min-pixels", type=int, default=1, show_default=True,
               help="Minimum mapping unit: smaller patches take the class of their largest neighbour (by pixel count).")
 @click.option("--min-area", "min_area", type=float, default=None,
@@ -16,11 +16,11 @@ import click
 @click.option("--quiet", is_flag=True, help="No progress (shown for maps of a million pixels or more).")
 def vectorize(map_path: str, out: str, min_pixels: int, min_area: float | None, connectivity: int, quiet: bool) -> None:
     """One polygon per connected patch of MAP, with class, area and mean confidence, in the map's CRS."""
-    from hsi_app.io.atomic import check_outputs, check_suffix, check_writable
-    from hsi_app.tasks.map_polygons import vectorize_map
+    from hsi_app.io.atomic import check_outputs, check_writable
+    from hsi_app.tasks.map_polygons import polygon_driver, vectorize_map
 
     check_outputs({"--out": out}, {"--map": map_path})
-    check_suffix("--out", out, (".gpkg",), "a GeoPackage")
+    polygon_driver(out)
     check_writable(out)
     res = vectorize_map(map_path, out, min_pixels=min_pixels, min_area_ha=min_area, connectivity=connectivity,
                         progress=not quiet)

@@ -1,4 +1,4 @@
-"""Class map -> GeoPackage polygons, with a minimum mapping unit (``hsi vectorize``).
+"""Class map -> polygons (GeoPackage, Shapefile, GeoJSON, FlatGeobuf), with a minimum mapping unit (``hsi vectorize``).
 
 Land-cover maps usually reach a GIS as polygons. The class raster (band 1 of an ``hsi
 predict`` COG, 0 = no data) is first *sieved*: connected patches smaller than the minimum
@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -142,6 +143,102 @@ def valid_polygon(geom: Any) -> Any:
     return geom if geom.is_valid else make_valid(geom, method="structure", keep_collapsed=False)
 
 
+def trace_polygons(traced: Iterable[tuple[dict[str, Any], float]], n: int) -> np.ndarray:
+    """Shapely polygons ``(n,)`` from ``rasterio.features.shapes`` output over a patch-id raster (ids ``1..n``).
+
+    The rings are gathered into one coordinate array and built in one call
+    (``shapely.from_ragged_array``): building each polygon from its GeoJSON dict costs about
+    80 µs, which dominated a map of a million tiny patches. Polygons that are not valid (an
+    8-connected patch whose pixels meet at a corner) are repaired by :func:`valid_polygon`.
+    """
+    import shapely
+
+    rings: list[np.ndarray] = []
+    ring_ends, poly_ends, order = [0], [0], []
+    for geom, value in traced:
+        for ring in geom["coordinates"]:
+            xy = np.asarray(ring, dtype=np.float64)
+            rings.append(xy)
+            ring_ends.append(ring_ends[-1] + len(xy))
+        poly_ends.append(len(ring_ends) - 1)
+        order.append(int(value) - 1)
+    if not rings:
+        return np.full(n, None, dtype=object)
+    built = shapely.from_ragged_array(shapely.GeometryType.POLYGON, np.concatenate(rings),
+                                      (np.asarray(ring_ends, np.int64), np.asarray(poly_ends, np.int64)))
+    bad = np.flatnonzero(~shapely.is_valid(built))
+    for i in bad:
+        built[i] = valid_polygon(built[i])
+    out = np.full(n, None, dtype=object)
+    out[np.asarray(order, np.int64)] = built
+    return out
+
+
+OUTPUT_DRIVERS = {".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".geojson": "GeoJSON", ".json": "GeoJSON",
+                  ".fgb": "FlatGeobuf"}
+"""Polygon output formats by file suffix (lower case)."""
+SHAPEFILE_FIELDS = {"mean_confidence": "mean_conf"}  # dBASE field names are at most 10 characters
+
+
+def polygon_driver(out: str | os.PathLike[str]) -> str:
+    """The OGR driver that writes ``out``, from its suffix.
+
+    Raises:
+        OutputError: a suffix of none of :data:`OUTPUT_DRIVERS`.
+    """
+    from hsi_app.io.atomic import check_suffix
+
+    check_suffix("--out", out, tuple(OUTPUT_DRIVERS), "polygons (GeoPackage, Shapefile, GeoJSON or FlatGeobuf)")
+    return OUTPUT_DRIVERS[Path(out).suffix.lower()]
+
+
+def write_polygons(gdf: Any, out: str | os.PathLike[str], *, layer: str = "classes") -> None:
+    """Write polygons in the format of ``out``'s suffix (:data:`OUTPUT_DRIVERS`), replacing an existing file.
+
+    GeoPackage and FlatGeobuf keep the CRS as it is. A Shapefile gets its fields renamed to at most 10
+    characters (:data:`SHAPEFILE_FIELDS`), a UTF-8 ``.cpg`` and a ``.prj`` (none without a CRS); its
+    sibling files are written in a hidden folder and moved into place, and an old ``.prj`` or ``.cpg``
+    the new file lacks is removed. GeoJSON is written as RFC 7946 requires: longitude/latitude on WGS 84.
+    """
+    from hsi_app.io.atomic import atomic_path
+
+    driver = polygon_driver(out)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="'crs' was not provided")  # a map in pixel coordinates
+        if driver == "ESRI Shapefile":
+            _write_shapefile(gdf.rename(columns=SHAPEFILE_FIELDS), Path(out))
+            return
+        options: dict[str, Any] = {"layer": layer} if driver == "GPKG" else {}
+        if driver == "GeoJSON":
+            options["layer_options"] = {"RFC7946": "YES"}
+        with atomic_path(out) as tmp:
+            gdf.to_file(tmp, driver=driver, **options)
+
+
+SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+
+
+def _write_shapefile(gdf: Any, out: Path) -> None:
+    """A Shapefile's files written in a hidden folder beside ``out``, then each moved onto its final name."""
+    import secrets
+    import shutil
+
+    from hsi_app.io.atomic import PARTIAL_MARKER
+
+    folder = out.parent / f".{out.name}{PARTIAL_MARKER}{secrets.token_hex(4)}"
+    folder.mkdir()
+    try:
+        gdf.to_file(folder / out.name, driver="ESRI Shapefile", encoding="UTF-8")
+        for part in SHAPEFILE_PARTS:
+            src, dst = folder / out.with_suffix(part).name, out.with_suffix(part)
+            if src.exists():
+                os.replace(src, dst)
+            elif dst.exists():  # a .prj from an older map in a CRS would give this one a CRS it has not
+                dst.unlink()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def vectorize_map(
     map_path: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -152,16 +249,17 @@ def vectorize_map(
     layer: str = "classes",
     progress: bool = False,
 ) -> dict[str, Any]:
-    """Write the sieved patches of a class map to a GeoPackage of polygons.
+    """Write the sieved patches of a class map as polygons (GeoPackage, Shapefile, GeoJSON or FlatGeobuf).
 
     Args:
         map_path: class map GeoTIFF (band 1 = class, 0 = no data; band 2 confidence optional).
-        out: ``.gpkg`` to write (atomically).
+        out: ``.gpkg``, ``.shp``, ``.geojson``/``.json`` or ``.fgb`` to write (:func:`write_polygons`:
+            the map's CRS is kept, except in GeoJSON, which is always longitude/latitude).
         min_pixels: minimum mapping unit in pixels.
         min_area_ha: minimum mapping unit in hectares (projected CRS only); overrides
             ``min_pixels`` when given.
         connectivity: 4 (edge neighbours, the GIS default) or 8.
-        layer: GeoPackage layer name.
+        layer: GeoPackage layer name (other formats hold one layer named after the file).
         progress: show the steps (sieve, polygons, writing) and a bar over the polygons, for maps of
             at least :data:`PROGRESS_MIN_PIXELS` pixels (smaller ones take a few seconds).
 
@@ -170,20 +268,23 @@ def vectorize_map(
         whose class the sieve changed) and ``per_class`` polygon counts.
 
     Raises:
-        ConfigError: bad connectivity or minimum mapping unit. InvalidDataError: a map
-        without any classified pixel.
+        ConfigError: bad connectivity or minimum mapping unit, or GeoJSON for a map without CRS.
+        OutputError: an ``out`` suffix of no polygon format. InvalidDataError: a map without any
+        classified pixel.
     """
     import geopandas as gpd
     from rasterio.features import shapes
-    from shapely.geometry import shape
 
-    from hsi_app.io.atomic import atomic_path
     from hsi_app.io.cog import read_class_map
     from hsi_app.progress import bar, steps
 
     if connectivity not in (4, 8):
         raise ConfigError(f"--connectivity {connectivity}: use 4 or 8 (connectivity= in Python)")
+    driver = polygon_driver(out)
     cmap = read_class_map(map_path)
+    if driver == "GeoJSON" and cmap.crs is None:
+        raise ConfigError(f"{out}: GeoJSON is always longitude/latitude (EPSG:4326, RFC 7946) but the map {map_path} "
+                          "has no CRS to convert from; write a .gpkg, .shp or .fgb instead")
     area = pixel_area_m2(cmap.transform, cmap.crs, cmap.classes.shape)
     if min_area_ha is not None:
         if area is None:
@@ -217,11 +318,9 @@ def vectorize_map(
                                minlength=patches.pixels.size + 1)[1:]
             conf_mean = sums / np.maximum(patches.pixels, 1)
         begin(f"tracing {patches.pixels.size:,} polygons")
-        geoms: list[Any] = [None] * patches.pixels.size
         traced = shapes(patches.ids, mask=patches.ids > 0, connectivity=connectivity, transform=cmap.transform)
-        for geom, value in bar(traced, total=patches.pixels.size, desc="vectorize: tracing", unit="polygons",
-                               enabled=show):
-            geoms[int(value) - 1] = valid_polygon(shape(geom))
+        geoms = trace_polygons(bar(traced, total=patches.pixels.size, desc="vectorize: tracing", unit="polygons",
+                                   enabled=show), patches.pixels.size)
         names = cmap.class_names or []
         columns: dict[str, Any] = {
             "class_id": patches.classes,
@@ -234,9 +333,7 @@ def vectorize_map(
             columns["mean_confidence"] = np.round(conf_mean, 4)
         gdf = gpd.GeoDataFrame(columns, geometry=geoms, crs=cmap.crs.to_wkt() if cmap.crs is not None else None)
         begin(f"writing {len(gdf):,} polygons")
-        with atomic_path(out) as tmp, warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="'crs' was not provided")  # a map in pixel coordinates
-            gdf.to_file(tmp, layer=layer, driver="GPKG")
+        write_polygons(gdf, out, layer=layer)
     counts = {str(c): int(n) for c, n in zip(*np.unique(gdf["class"], return_counts=True), strict=True)}
     return {"polygons": int(len(gdf)), "min_pixels": int(min_pixels), "pixel_area_m2": area,
             "sieved_pixels": int((sieved != cmap.classes).sum()), "per_class": counts}

@@ -1,0 +1,132 @@
+"""`hsi vectorize` writes the vector formats GIS users exchange (audit mapaudit).
+
+Polygons are written as Shapefile, GeoJSON or FlatGeobuf as well as GeoPackage, with the map's CRS
+(lon/lat for GeoJSON), its class names and areas equal to pixel counts x pixel area; the polygons of
+a map of many tiny patches are built in one call, equal to those built one at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from rasterio.transform import from_origin
+from shapely.geometry import Polygon, box
+
+from hsi_app.io.cog import write_class_map
+from tests.cli_runner import assert_one_error_line, run_main
+
+X0, Y0, RES = 500000.0, 4100000.0, 10.0
+T = from_origin(X0, Y0, RES, RES)
+NAMES = ["unlabelled", "Eau", "Forêt", "Culture de maïs irriguée"]
+
+
+def _map(path: Path, *, crs: str | None = "EPSG:32633") -> np.ndarray:
+    """A 40 x 50 class map of blocks plus noise (three classes with accented names), a no-data corner."""
+    rng = np.random.default_rng(7)
+    cls = np.ones((40, 50), np.uint8)
+    cls[:, 20:] = 2
+    cls[25:, 30:] = 3
+    flip = rng.random(cls.shape) < 0.2
+    cls[flip] = rng.integers(1, 4, int(flip.sum()))
+    cls[:4, :6] = 0
+    write_class_map(path, cls, np.full(cls.shape, 0.75, np.float32), crs=crs, transform=T, class_names=NAMES)
+    return cls
+
+
+def _pixel_box(r0: int, c0: int, r1: int, c1: int) -> Polygon:
+    return box(X0 + c0 * RES, Y0 - r1 * RES, X0 + c1 * RES, Y0 - r0 * RES)
+
+
+def test_vectorize_writes_a_real_shapefile_with_short_field_names(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A .shp is a Shapefile (not a GeoPackage under a .shp name), with a .prj of the map's CRS, UTF-8 class
+    names, dBASE field names of at most 10 characters and areas equal to pixel counts x pixel area."""
+    cls = _map(tmp_path / "map.tif")
+    before = (tmp_path / "map.tif").read_bytes()
+    code, out, err = run_main(capsys, "vectorize", "--map", str(tmp_path / "map.tif"), "--out", str(tmp_path / "lc.shp"))
+    assert code == 0, err
+    assert (tmp_path / "lc.shp").read_bytes()[:4] == b"\x00\x00\x27\x0a"  # the Shapefile magic number
+    assert all((tmp_path / f"lc.{ext}").is_file() for ext in ("shx", "dbf", "prj", "cpg"))
+    assert not list(tmp_path.glob(".*partial*"))
+    gdf = gpd.read_file(tmp_path / "lc.shp")
+    assert gdf.crs.to_epsg() == 32633
+    assert max(len(c) for c in gdf.columns) <= 10 and "mean_conf" in gdf.columns
+    assert set(gdf["class"]) == set(NAMES[1:])
+    for k in (1, 2, 3):
+        part = gdf[gdf["class_id"] == k]
+        assert int(part["pixels"].sum()) == int((cls == k).sum())
+        assert part["area_ha"].sum() == pytest.approx((cls == k).sum() * RES * RES / 1e4)
+        assert part.geometry.area.sum() == pytest.approx((cls == k).sum() * RES * RES)
+    assert gdf["mean_conf"].tolist() == pytest.approx([0.75] * len(gdf), abs=2e-3)
+    assert (tmp_path / "map.tif").read_bytes() == before
+
+
+def test_a_shapefile_rewritten_from_a_map_without_crs_loses_the_old_prj(tmp_path: Path) -> None:
+    from hsi_app.tasks.map_polygons import vectorize_map
+
+    _map(tmp_path / "utm.tif")
+    _map(tmp_path / "plain.tif", crs=None)
+    vectorize_map(tmp_path / "utm.tif", tmp_path / "lc.shp")
+    assert (tmp_path / "lc.prj").is_file() and gpd.read_file(tmp_path / "lc.shp").crs.to_epsg() == 32633
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rasterio: no CRS
+        vectorize_map(tmp_path / "plain.tif", tmp_path / "lc.shp")
+    assert not (tmp_path / "lc.prj").exists()  # an old .prj would give these polygons a CRS the map has not
+    assert gpd.read_file(tmp_path / "lc.shp").crs is None
+
+
+def test_vectorize_geojson_is_longitude_latitude_and_fgb_keeps_the_crs(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """GeoJSON (RFC 7946) is WGS 84 lon/lat: brought back to UTM the polygons cover the same pixels."""
+    cls = _map(tmp_path / "map.tif")
+    code, _, err = run_main(capsys, "vectorize", "--map", str(tmp_path / "map.tif"), "--out",
+                            str(tmp_path / "lc.geojson"))
+    assert code == 0, err
+    doc = json.loads((tmp_path / "lc.geojson").read_text())
+    lon, lat = doc["features"][0]["geometry"]["coordinates"][0][0]
+    assert 14 < lon < 16 and 36 < lat < 38  # UTM 33N near 500 km E, 4100 km N
+    back = gpd.read_file(tmp_path / "lc.geojson").to_crs(32633)
+    assert back.geometry.area.sum() == pytest.approx((cls > 0).sum() * RES * RES, rel=1e-5)  # 7 decimals: 1 cm
+    assert back.total_bounds == pytest.approx([X0, Y0 - 40 * RES, X0 + 50 * RES, Y0], abs=0.05)
+    code, _, err = run_main(capsys, "vectorize", "--map", str(tmp_path / "map.tif"), "--out", str(tmp_path / "lc.fgb"))
+    assert code == 0, err
+    fgb = gpd.read_file(tmp_path / "lc.fgb")
+    assert fgb.crs.to_epsg() == 32633 and fgb.geometry.area.sum() == pytest.approx((cls > 0).sum() * RES * RES)
+
+
+def test_vectorize_output_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _map(tmp_path / "map.tif")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _map(tmp_path / "plain.tif", crs=None)
+    code, _, err = run_main(capsys, "vectorize", "--map", str(tmp_path / "plain.tif"), "--out",
+                            str(tmp_path / "lc.geojson"))
+    assert_one_error_line(code, err, "lc.geojson", "plain.tif", "has no CRS", ".gpkg")
+    code, _, err = run_main(capsys, "vectorize", "--map", str(tmp_path / "map.tif"), "--out", str(tmp_path / "lc.kml"))
+    assert_one_error_line(code, err, "lc.kml", ".gpkg", ".shp", ".geojson", ".fgb")
+    assert not (tmp_path / "lc.geojson").exists() and not (tmp_path / "lc.kml").exists()
+
+
+def test_bulk_tracing_equals_one_polygon_at_a_time() -> None:
+    """The polygons built in one call are those of shapely's shape() on each traced GeoJSON ring set."""
+    from rasterio.features import shapes
+    from shapely.geometry import shape
+
+    from hsi_app.tasks.map_polygons import label_patches, trace_polygons, valid_polygon
+
+    cls = np.random.default_rng(3).integers(1, 4, (40, 40)).astype(np.uint8)
+    cls[5:15, 5:15] = 1
+    cls[8:10, 8:10] = 2  # a hole
+    for connectivity in (4, 8):
+        patches = label_patches(cls, connectivity)
+        traced = list(shapes(patches.ids, mask=patches.ids > 0, connectivity=connectivity, transform=T))
+        bulk = trace_polygons(iter(traced), patches.pixels.size)
+        one = {int(v) - 1: valid_polygon(shape(g)) for g, v in traced}
+        assert all(bulk[i].equals(one[i]) for i in range(patches.pixels.size))
+        assert all(g.is_valid for g in bulk)
+        assert sum(g.area for g in bulk) == pytest.approx(cls.size * RES * RES)
