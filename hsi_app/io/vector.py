@@ -13,9 +13,12 @@ become an ``(H, W)`` int32 label raster on the cube's grid:
   a pixel it crosses instead;
 * a pixel burnt by features of two or more classes is left unlabelled, with a warning
   counting such pixels (same-class overlaps are fine), so the drawing order never matters;
-* the class comes from an integer attribute (used as is) or from a text attribute (sorted
-  unique names become classes 1..K, or the positions of the names in ``class_names`` when
-  given);
+* the class comes from an integer attribute (used as is; text holding whole numbers only,
+  ``"3"``, counts as one) or from a text attribute (sorted unique names become classes 1..K,
+  or the positions of the names in ``class_names`` when given); an empty or blank text (how a
+  Shapefile stores a missing value) is a missing class, refused like a null;
+* a Shapefile without ``.cpg`` whose attributes are valid UTF-8 (with some non-ASCII byte) is
+  read as UTF-8; GDAL would read it as ISO-8859-1 and garble accented class names;
 * features of class 0, or named ``unlabelled`` (case and spacing ignored), are an exclusion
   mask: their pixels are unlabelled whatever else covers them, and ``unlabelled`` never
   becomes a class of its own;
@@ -28,6 +31,7 @@ become an ``(H, W)`` int32 label raster on the cube's grid:
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +44,7 @@ from hsi_app.errors import DatasetNotFoundError, HSIWarning, InvalidDataError, L
 from hsi_app.io.atomic import atomic_path
 from hsi_app.io.cube import Cube, class_name_key
 
+_WHOLE_NUMBER = re.compile(r"[+-]?\d+")
 UNLABELLED_KEYS = {"unlabelled", "unlabeled"}  # text classes (case and spacing ignored) that mean class 0
 
 
@@ -333,10 +338,39 @@ def read_layer(path: str | os.PathLike[str], layer: str | int | None = None, *, 
         raise LabelError(f"{path}: is a folder; {folder_hint}")
     if layer_fix is not None:
         _check_layer_choice(path, layer, layer_fix)
+    kw: dict[str, Any] = {"layer": layer} if layer is not None else {}
+    if _utf8_without_cpg(path):
+        kw["encoding"] = "UTF-8"
     try:
-        return gpd.read_file(path, layer=layer) if layer is not None else gpd.read_file(path)
+        return gpd.read_file(path, **kw)
     except Exception as err:  # pyogrio raises DataSourceError / DataLayerError / ValueError
         raise LabelError(f"{path}: not a readable vector file ({err}); {hint}") from err
+
+
+DBF_READ_LIMIT = 1 << 28  # bytes of a .dbf checked for UTF-8 (label tables are far smaller)
+
+
+def _utf8_without_cpg(path: Path) -> bool:
+    """Whether ``path`` is a Shapefile without ``.cpg`` or dBASE code page whose ``.dbf`` is UTF-8 with non-ASCII text.
+
+    GDAL reads such a file as ISO-8859-1 ("Forêt" becomes "ForÃªt"). Text in a one-byte code page
+    with accents is almost never valid UTF-8, so valid UTF-8 with some byte above 127 is taken as UTF-8.
+    """
+    if path.suffix.lower() != ".shp" or any(path.with_suffix(s).exists() for s in (".cpg", ".CPG")):
+        return False
+    dbf = next((p for p in (path.with_suffix(".dbf"), path.with_suffix(".DBF")) if p.is_file()), None)
+    if dbf is None or dbf.stat().st_size > DBF_READ_LIMIT:
+        return False
+    data = dbf.read_bytes()
+    if len(data) < 32 or data[29] != 0:  # byte 29: the dBASE language driver (code page), 0 = none given
+        return False
+    if max(data[32:], default=0) < 128:
+        return False
+    try:
+        data[32:].decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _check_layer_choice(path: Path, layer: str | int | None, fix: str) -> None:
@@ -357,14 +391,17 @@ def _check_layer_choice(path: Path, layer: str | int | None, fix: str) -> None:
 def _align_crs(gdf: Any, grid: Grid, path: Path) -> Any:
     """Reproject ``gdf`` to the grid's CRS, or explain why that is impossible."""
     target = _to_pyproj(grid.crs)
+    geojson = path.suffix.lower() in (".geojson", ".json")
     if target is None:
         if gdf.crs is not None:
             raise LabelError(
                 f"{path}: the layer is in {gdf.crs.to_string()} but the cube has no CRS; "
                 "save the layer without a CRS in the cube's own coordinates (its map grid's, or pixel coordinates "
-                "when it has none), or give the cube its CRS"
+                "when it has none)" + (" as GeoPackage or Shapefile (GeoJSON is always EPSG:4326, RFC 7946)"
+                                       if geojson else "") + ", or give the cube its CRS"
             )
         return gdf
+    _check_degrees(gdf, path, geojson)
     if gdf.crs is None:
         raise LabelError(
             f"{path}: the layer has no CRS but the cube is in {target.to_string()}; "
@@ -378,15 +415,32 @@ def _align_crs(gdf: Any, grid: Grid, path: Path) -> Any:
         raise LabelError(f"{path}: cannot reproject from {gdf.crs.to_string()} to the cube's CRS ({err})") from err
 
 
+def _check_degrees(gdf: Any, path: Path, geojson: bool) -> None:
+    """Refuse a layer in a geographic CRS whose coordinates cannot be degrees (a GeoJSON of UTM metres
+    without a ``crs`` member is read as EPSG:4326), instead of reprojecting them to infinities."""
+    if gdf.crs is None or not gdf.crs.is_geographic:
+        return
+    minx, miny, maxx, maxy = (float(v) for v in gdf.total_bounds)
+    if -360.0 <= minx and maxx <= 360.0 and -90.0 <= miny and maxy <= 90.0:
+        return
+    said = "GeoJSON is always longitude/latitude (RFC 7946)" if geojson else f"the file says {gdf.crs.to_string()}"
+    raise LabelError(f"{path}: coordinates up to {max(abs(minx), abs(maxx)):.6g}, {max(abs(miny), abs(maxy)):.6g} "
+                     f"are not longitude/latitude in degrees, but {said}; save the layer with its real CRS "
+                     "(e.g. as GeoPackage), or reproject it to EPSG:4326 in your GIS")
+
+
 def _class_values(
     column: Any, class_names: Sequence[str] | None, path: Path, attribute: str
 ) -> tuple[np.ndarray, list[str] | None]:
     """Class numbers ``(N,)`` int64 for each feature, and the class names."""
-    if column.isna().any():
+    blank = column.isna().to_numpy() | np.array([isinstance(v, str) and not v.strip() for v in column], dtype=bool)
+    if blank.any():  # a Shapefile stores a missing text as blanks, read as ""
         raise LabelError(
-            f"{path}: {int(column.isna().sum())} features have no {attribute!r} value; fill them or delete them"
+            f"{path}: {int(blank.sum())} features have no {attribute!r} value (null or blank); fill them or delete them"
         )
     raw = column.to_numpy()
+    if raw.dtype.kind not in "iubf" and all(_WHOLE_NUMBER.fullmatch(str(v).strip()) for v in raw):
+        raw = np.array([int(str(v).strip()) for v in raw], dtype=np.int64)  # ids typed as text ("3"): numbers
     if raw.dtype.kind in "iub" or (raw.dtype.kind == "f" and np.all(raw == np.round(raw))):
         values = raw.astype(np.int64)
         if values.size and values.min() < 0:

@@ -368,7 +368,7 @@ def evaluate_map(
     Raises:
         DatasetNotFoundError / CubeReadError / InvalidDataError: missing or unreadable map (one line with the
             fix, :func:`~hsi_app.io.cog.read_class_map`). DatasetNotFoundError / LabelError: missing, unreadable or
-        misaligned reference.
+        misaligned reference, or one with no labelled pixel on a classified map pixel.
     """
     from hsi_app.io.cog import read_class_map
     from hsi_app.io.cube import make_cube
@@ -389,8 +389,15 @@ def evaluate_map(
                          f"they cannot be matched to its class numbers; give the reference a numeric '{attribute}' "
                          "(the map's ids) or score a map that names its classes (hsi predict writes them)")
     ref, names = merge_class_names(cmap.class_names, ref_names, ref, int(cmap.classes.max(initial=0)), source=source)
-    return assess_map(cmap.classes, ref, names,
-                      pixel_area_m2=pixel_area_m2(cmap.transform, cmap.crs, cmap.classes.shape))
+    acc = assess_map(cmap.classes, ref, names, pixel_area_m2=pixel_area_m2(cmap.transform, cmap.crs, cmap.classes.shape))
+    if acc.n_reference == 0:
+        labelled = int(acc.unmapped.sum())
+        raise LabelError(f"{source}: none of its {labelled} labelled pixels on the map's grid lies on a classified "
+                         f"pixel of {map_path} (all fall on its no-data, class 0); check that the reference covers "
+                         "the mapped area" if labelled else
+                         f"{source}: no labelled pixel on the grid of {map_path} (every feature or pixel is class 0 "
+                         "or unlabelled); check the class attribute and values")
+    return acc
 
 
 def _array_reference(reference: Any, shape: tuple[int, int]) -> np.ndarray:

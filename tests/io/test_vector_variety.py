@@ -1,0 +1,196 @@
+"""Vector labels and references as GIS users have them (audit mapaudit).
+
+Shapefiles in UTF-8 without ``.cpg``, GeoJSON in lon/lat over a UTM map (and GeoJSON of UTM metres
+without a ``crs`` member), blank text classes, ids typed as text, a reference only on no-data; and
+``hsi evaluate`` checked against scikit-learn and a hand-coded Olofsson et al. (2014) estimate.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+from rasterio.crs import CRS
+from rasterio.transform import from_origin
+from shapely.geometry import MultiPolygon, Point, Polygon, box
+
+from hsi_app.errors import LabelError
+from hsi_app.io.cog import write_class_map
+from hsi_app.io.vector import Grid, read_vector_labels
+from tests.cli_runner import assert_one_error_line, run_main
+
+X0, Y0, RES = 500000.0, 4100000.0, 10.0
+T = from_origin(X0, Y0, RES, RES)
+NAMES = ["unlabelled", "Eau", "Forêt", "Culture de maïs irriguée"]
+GRID = Grid(40, 50, T, CRS.from_epsg(32633))
+
+
+def _map(path: Path, *, crs: str | None = "EPSG:32633") -> np.ndarray:
+    """A 40 x 50 class map of blocks plus noise (three classes with accented names), a no-data corner."""
+    rng = np.random.default_rng(7)
+    cls = np.ones((40, 50), np.uint8)
+    cls[:, 20:] = 2
+    cls[25:, 30:] = 3
+    flip = rng.random(cls.shape) < 0.2
+    cls[flip] = rng.integers(1, 4, int(flip.sum()))
+    cls[:4, :6] = 0
+    write_class_map(path, cls, np.full(cls.shape, 0.75, np.float32), crs=crs, transform=T, class_names=NAMES)
+    return cls
+
+
+def _pixel_box(r0: int, c0: int, r1: int, c1: int) -> Polygon:
+    return box(X0 + c0 * RES, Y0 - r1 * RES, X0 + c1 * RES, Y0 - r0 * RES)
+
+
+def _reference(tmp_path: Path, fmt: str) -> tuple[Path, np.ndarray]:
+    """A reference with a polygon with a hole, a MultiPolygon, a self-intersecting bow tie, field-plot points,
+    a polygon partly off the map and one on its no-data corner, class names in other case and spacing;
+    written as GeoJSON (lon/lat, as RFC 7946 requires) or as a UTF-8 Shapefile without .cpg in UTM zone 32
+    (the map is in zone 33). Returned with the reference rasterised independently in UTM 33 (rasterio,
+    make_valid)."""
+    from rasterio.features import rasterize
+    from shapely import make_valid
+
+    donut = Polygon(_pixel_box(5, 5, 20, 18).exterior.coords, [_pixel_box(9, 9, 14, 14).exterior.coords])
+    multi = MultiPolygon([_pixel_box(5, 25, 12, 32), _pixel_box(15, 25, 20, 45)])
+    c0, r0, c1, r1 = X0 + 35 * RES, Y0 - 26 * RES, X0 + 48 * RES, Y0 - 38 * RES
+    bowtie = Polygon([(c0, r0), (c1, r1), (c1, r0), (c0, r1)])
+    points = [Point(X0 + (c + 0.5) * RES, Y0 - (r + 0.5) * RES) for r, c in ((30, 3), (33, 10), (36, 15))]
+    polys = [donut, multi, bowtie, _pixel_box(22, -10, 30, 8), _pixel_box(0, 0, 3, 3)]
+    poly_names = [" eau", "FORÊT", "culture de maïs irriguée", "Culture de maïs irriguée", "Eau"]
+    point_names = ["Eau", "Forêt", "Forêt"]
+    ids = {"eau": 1, "forêt": 2, "culture de maïs irriguée": 3}
+    ref = np.zeros((40, 50), np.int32)
+    for g, n in zip(polys + points, poly_names + point_names, strict=True):  # no two features overlap
+        burnt = rasterize([(make_valid(g), ids[n.strip().lower()])], out_shape=ref.shape, transform=T, dtype="int32")
+        ref = np.maximum(ref, burnt)
+    if fmt == "geojson":
+        path = tmp_path / "ref.geojson"
+        gdf = gpd.GeoDataFrame({"classe": poly_names + point_names}, geometry=polys + points, crs="EPSG:32633")
+        gdf.to_crs("EPSG:4326").to_file(path, driver="GeoJSON")
+    else:  # a Shapefile holds one geometry type: the polygons (the plots' pixels are left out of ref)
+        path = tmp_path / "ref.shp"
+        gdf = gpd.GeoDataFrame({"classe": poly_names}, geometry=polys, crs="EPSG:32633").to_crs("EPSG:32632")
+        gdf.to_file(path, encoding="UTF-8")
+        path.with_suffix(".cpg").unlink()  # as older tools write them
+        for r, c in ((30, 3), (33, 10), (36, 15)):
+            ref[r, c] = 0
+    return path, ref
+
+
+@pytest.mark.parametrize("fmt", ["geojson", "shp"])
+def test_evaluate_matches_sklearn_and_a_hand_olofsson_estimate(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                fmt: str) -> None:
+    from sklearn.metrics import cohen_kappa_score, confusion_matrix, recall_score
+
+    cls = _map(tmp_path / "map.tif")
+    ref_path, ref = _reference(tmp_path, fmt)
+    before = {p: p.read_bytes() for p in tmp_path.iterdir()}
+    code, _, err = run_main(capsys, "evaluate", "--map", str(tmp_path / "map.tif"), "--reference", str(ref_path),
+                            "--label-attribute", "classe", "--json", str(tmp_path / "r.json"))
+    assert code == 0, err
+    report = json.loads((tmp_path / "r.json").read_text())
+    on = (ref > 0) & (cls > 0)
+    y, p = ref[on], cls[on]
+    cm = confusion_matrix(y, p, labels=[1, 2, 3])
+    assert report["class_names"] == NAMES[1:]  # accented names matched, none added
+    assert report["confusion_matrix"] == cm.tolist()
+    assert report["n_unmapped"] == int(((ref > 0) & (cls == 0)).sum()) > 0
+    assert report["oa"] == pytest.approx(np.trace(cm) / cm.sum())
+    assert report["kappa"] == pytest.approx(cohen_kappa_score(y, p))
+    assert report["aa"] == pytest.approx(recall_score(y, p, average="macro"))
+    # Olofsson et al. 2014 eq. 9-11, map classes as strata: p_j = sum_i W_i n_ij / n_i
+    weights = np.array([(cls == k).sum() for k in (1, 2, 3)]) / (cls > 0).sum()
+    area_ha = (cls > 0).sum() * RES * RES / 1e4
+    for j, row in enumerate(report["per_class"]):
+        est, var = 0.0, 0.0
+        for i in range(3):
+            n_i = cm[:, i].sum()
+            share = cm[j, i] / n_i
+            est += weights[i] * share
+            var += weights[i] ** 2 * share * (1 - share) / (n_i - 1)
+        assert row["adjusted_area_ha"] == pytest.approx(est * area_ha)
+        assert row["adjusted_area_ci95_ha"] == pytest.approx(1.959964 * np.sqrt(var) * area_ha)
+        assert row["mapped_area_ha"] == pytest.approx((cls == j + 1).sum() * RES * RES / 1e4)
+    assert all(p.read_bytes() == b for p, b in before.items())  # no input modified
+
+
+@pytest.mark.parametrize("encoding", ["UTF-8", "ISO-8859-1", "cp1252"])
+def test_shapefile_class_names_without_cpg_keep_their_accents(tmp_path: Path, encoding: str) -> None:
+    gdf = gpd.GeoDataFrame({"class": ["Forêt", "Eau", "Forêt"]},
+                           geometry=[_pixel_box(0, 0, 2, 2), _pixel_box(5, 5, 7, 7), _pixel_box(10, 10, 12, 12)],
+                           crs="EPSG:32633")
+    gdf.to_file(tmp_path / "l.shp", encoding=encoding)
+    (tmp_path / "l.cpg").unlink()
+    labels, names = read_vector_labels(tmp_path / "l.shp", GRID)
+    assert names == ["unlabelled", "Eau", "Forêt"]
+    assert labels[0, 0] == 2 and labels[5, 5] == 1 and int((labels > 0).sum()) == 12
+
+
+def test_blank_text_classes_are_missing_values(tmp_path: Path) -> None:
+    """An empty or blank class is a missing value, not a class named '' (refused with the file and the fix)."""
+    gdf = gpd.GeoDataFrame({"class": ["Eau", "  ", "Forêt", ""]},
+                           geometry=[_pixel_box(0, 0, 2, 2), _pixel_box(5, 5, 7, 7), _pixel_box(10, 10, 12, 12),
+                                     _pixel_box(20, 20, 22, 22)], crs="EPSG:32633")
+    gdf.to_file(tmp_path / "l.gpkg")
+    with pytest.raises(LabelError, match=r"l.gpkg: 2 features have no 'class' value .*fill them or delete them"):
+        read_vector_labels(tmp_path / "l.gpkg", GRID)
+
+
+def test_geojson_of_metres_without_a_crs_member_is_one_clear_line(tmp_path: Path) -> None:
+    """GeoJSON is read as EPSG:4326: UTM metres in it are named as such, not reprojected to infinities."""
+    gpd.GeoDataFrame({"class": [1]}, geometry=[_pixel_box(5, 5, 10, 10)], crs="EPSG:32633").to_file(
+        tmp_path / "u.geojson", driver="GeoJSON")
+    doc = json.loads((tmp_path / "u.geojson").read_text())
+    doc.pop("crs", None)
+    (tmp_path / "u.geojson").write_text(json.dumps(doc))
+    with pytest.raises(LabelError, match=r"u.geojson: coordinates up to 500100, 4.09995e\+06 are not longitude/"
+                                         r"latitude in degrees, but GeoJSON is always longitude/latitude"):
+        read_vector_labels(tmp_path / "u.geojson", GRID)
+
+
+def test_geojson_on_a_map_without_crs_says_to_use_a_geopackage(tmp_path: Path) -> None:
+    gpd.GeoDataFrame({"class": [1]}, geometry=[box(2, 2, 6, 6)]).to_file(tmp_path / "px.geojson", driver="GeoJSON")
+    with pytest.raises(LabelError, match=r"px.geojson: the layer is in EPSG:4326 but the cube has no CRS; .* as "
+                                         r"GeoPackage or Shapefile \(GeoJSON is always EPSG:4326"):
+        read_vector_labels(tmp_path / "px.geojson", Grid(40, 50, T, None))
+
+
+def test_a_reference_only_on_no_data_names_the_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _map(tmp_path / "map.tif")
+    gpd.GeoDataFrame({"class": ["Eau"]}, geometry=[_pixel_box(0, 0, 3, 5)], crs="EPSG:32633").to_file(
+        tmp_path / "corner.gpkg")
+    code, _, err = run_main(capsys, "evaluate", "--map", str(tmp_path / "map.tif"), "--reference",
+                            str(tmp_path / "corner.gpkg"))
+    assert_one_error_line(code, err, "corner.gpkg", "map.tif", "15 labelled pixels", "no-data")
+
+
+def test_text_class_ids_score_by_number(tmp_path: Path) -> None:
+    """A text attribute holding ids ("1", " 2": a join from a spreadsheet) is ids, not names, on a map with or
+    without class names."""
+    from sklearn.metrics import confusion_matrix
+
+    from hsi_app.tasks.map_accuracy import evaluate_map
+
+    cls = _map(tmp_path / "named.tif")
+    with rasterio.open(tmp_path / "map.tif", "w", driver="GTiff", height=40, width=50, count=1, dtype="uint8",
+                       crs="EPSG:32633", transform=T) as ds:  # a class map from elsewhere: numbers only
+        ds.write(cls[None])
+    gpd.GeoDataFrame({"code": ["1", " 2", "3"]}, geometry=[_pixel_box(5, 5, 15, 15), _pixel_box(5, 25, 15, 45),
+                                                             _pixel_box(28, 32, 38, 48)], crs="EPSG:32633").to_file(
+        tmp_path / "ref.gpkg")
+    ref = np.zeros_like(cls)
+    ref[5:15, 5:15], ref[5:15, 25:45], ref[28:38, 32:48] = 1, 2, 3
+    on = (ref > 0) & (cls > 0)
+    expected = confusion_matrix(ref[on], cls[on], labels=[1, 2, 3]).tolist()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        assert evaluate_map(tmp_path / "map.tif", tmp_path / "ref.gpkg", attribute="code").confusion.tolist() == expected
+        assert evaluate_map(tmp_path / "named.tif", tmp_path / "ref.gpkg", attribute="code").confusion.tolist() \
+            == expected
