@@ -337,7 +337,7 @@ def read_layer(path: str | os.PathLike[str], layer: str | int | None = None, *, 
     elif folder_hint is not None:
         raise LabelError(f"{path}: is a folder; {folder_hint}")
     if layer_fix is not None:
-        _check_layer_choice(path, layer, layer_fix)
+        layer = _check_layer_choice(path, layer, layer_fix)
     kw: dict[str, Any] = {"layer": layer} if layer is not None else {}
     if _utf8_without_cpg(path):
         kw["encoding"] = "UTF-8"
@@ -373,19 +373,32 @@ def _utf8_without_cpg(path: Path) -> bool:
     return True
 
 
-def _check_layer_choice(path: Path, layer: str | int | None, fix: str) -> None:
-    """Refuse a multi-layer file read without a layer, or a layer name the file lacks, listing its layers."""
+def _check_layer_choice(path: Path, layer: str | int | None, fix: str) -> str | int | None:
+    """The layer to read: ``layer``, or the file's only layer with geometries when none is chosen.
+
+    Tables without geometries (the ``layer_styles`` table QGIS saves styles in, notes) are not
+    label layers and are not counted.
+
+    Raises:
+        LabelError: a file with several geometry layers read without a layer, or a layer name the
+            file lacks, listing its layers.
+    """
     import pyogrio
 
     try:
-        names = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+        listing = pyogrio.list_layers(path)
     except Exception:  # unreadable: read_file below says so with the file's own error
-        return
-    listed = ", ".join(names)
+        return layer
+    names = [str(n) for n in listing[:, 0]]
+    spatial = [str(n) for n, kind in listing if kind is not None]
     if layer is None and len(names) > 1:
-        raise LabelError(f"{path}: holds {len(names)} layers ({listed}); choose the label layer: {fix}")
+        if len(spatial) == 1:
+            return spatial[0]
+        shown = spatial or names
+        raise LabelError(f"{path}: holds {len(shown)} layers ({', '.join(shown)}); choose the label layer: {fix}")
     if isinstance(layer, str) and names and layer not in names:
-        raise LabelError(f"{path}: no layer {layer!r}; layers found: {listed}; {fix}")
+        raise LabelError(f"{path}: no layer {layer!r}; layers found: {', '.join(names)}; {fix}")
+    return layer
 
 
 def _align_crs(gdf: Any, grid: Grid, path: Path) -> Any:

@@ -194,3 +194,22 @@ def test_text_class_ids_score_by_number(tmp_path: Path) -> None:
         assert evaluate_map(tmp_path / "map.tif", tmp_path / "ref.gpkg", attribute="code").confusion.tolist() == expected
         assert evaluate_map(tmp_path / "named.tif", tmp_path / "ref.gpkg", attribute="code").confusion.tolist() \
             == expected
+
+
+def test_a_geopackage_with_a_qgis_style_table_needs_no_layer_choice(tmp_path: Path) -> None:
+    """QGIS saves layer styles in a `layer_styles` table of the GeoPackage: a table without geometries is no
+    label layer, so the file's one geometry layer is read; two geometry layers still need a choice."""
+    import sqlite3
+
+    gdf = gpd.GeoDataFrame({"class": [1, 2]}, geometry=[_pixel_box(0, 0, 2, 3), _pixel_box(5, 5, 9, 7)],
+                           crs="EPSG:32633")
+    gdf.to_file(tmp_path / "l.gpkg", layer="fields")
+    with sqlite3.connect(tmp_path / "l.gpkg") as con:  # an attribute table registered as GeoPackage content
+        con.execute("CREATE TABLE layer_styles (id INTEGER PRIMARY KEY, f_table_name TEXT, styleQML TEXT)")
+        con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier) "
+                    "VALUES ('layer_styles', 'attributes', 'layer_styles')")
+    labels, _ = read_vector_labels(tmp_path / "l.gpkg", GRID)
+    assert int((labels == 1).sum()) == 6 and int((labels == 2).sum()) == 8
+    gdf.to_file(tmp_path / "l.gpkg", layer="draft")
+    with pytest.raises(LabelError, match=r"l.gpkg: holds 2 layers \(fields, draft\); choose the label layer"):
+        read_vector_labels(tmp_path / "l.gpkg", GRID)
