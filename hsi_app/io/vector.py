@@ -44,28 +44,31 @@ from hsi_app.errors import DatasetNotFoundError, HSIWarning, InvalidDataError, L
 from hsi_app.io.atomic import atomic_path
 from hsi_app.io.cube import Cube, class_name_key
 
+GRID_NAME_ATTR = "grid_name"  # Cube attr naming what receives the labels in messages ("the map map.tif")
 _WHOLE_NUMBER = re.compile(r"[+-]?\d+")
 UNLABELLED_KEYS = {"unlabelled", "unlabeled"}  # text classes (case and spacing ignored) that mean class 0
 
 
 @dataclass(frozen=True)
 class Grid:
-    """A raster grid: size, affine transform (identity: pixel coordinates) and CRS (``None``: unknown)."""
+    """A raster grid: size, affine transform (identity: pixel coordinates), CRS (``None``: unknown) and
+    what it is, for messages (``"the cube"``; ``"the map map.tif"`` for ``hsi evaluate``)."""
 
     height: int
     width: int
     transform: Any
     crs: Any = None
+    name: str = "the cube"
 
     @classmethod
     def of(cls, cube: Cube) -> Grid:
-        """The grid of a Cube (identity transform when it has none)."""
+        """The grid of a Cube (identity transform when it has none); named by its ``grid_name`` attr if set."""
         from rasterio.transform import Affine
 
         _, h, w = cube.hsi.shape
         crs = cube.rio.crs
         transform = cube.hsi.transform or Affine.identity()
-        return cls(h, w, transform, crs)
+        return cls(h, w, transform, crs, str(cube.attrs.get(GRID_NAME_ATTR) or "the cube"))
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
@@ -166,10 +169,10 @@ def read_vector_labels(
     values, names = _class_values(gdf[attribute], class_names, path, attribute)
     on_grid = gdf.intersects(_grid_box(grid))
     if not on_grid.any():
-        raise no_overlap_error(path, gdf, grid)
+        raise no_overlap_error(path, gdf, grid, target=grid.name)
     if not on_grid.all():
         warnings.warn(
-            f"{path}: {int((~on_grid).sum())} of {len(gdf)} features lie outside the cube and are ignored",
+            f"{path}: {int((~on_grid).sum())} of {len(gdf)} features lie outside {grid.name} and are ignored",
             stacklevel=2,
         )
     keep = np.asarray(on_grid, dtype=bool)
@@ -404,20 +407,20 @@ def _check_layer_choice(path: Path, layer: str | int | None, fix: str) -> str | 
 def _align_crs(gdf: Any, grid: Grid, path: Path) -> Any:
     """Reproject ``gdf`` to the grid's CRS, or explain why that is impossible."""
     target = _to_pyproj(grid.crs)
-    geojson = path.suffix.lower() in (".geojson", ".json")
+    geojson = Path(path).suffix.lower() in (".geojson", ".json")
     if target is None:
         if gdf.crs is not None:
             raise LabelError(
-                f"{path}: the layer is in {gdf.crs.to_string()} but the cube has no CRS; "
-                "save the layer without a CRS in the cube's own coordinates (its map grid's, or pixel coordinates "
+                f"{path}: the layer is in {gdf.crs.to_string()} but {grid.name} has no CRS; "
+                f"save the layer without a CRS in {grid.name}'s own coordinates (its map grid's, or pixel coordinates "
                 "when it has none)" + (" as GeoPackage or Shapefile (GeoJSON is always EPSG:4326, RFC 7946)"
-                                       if geojson else "") + ", or give the cube its CRS"
+                                       if geojson else "") + ", or give it its CRS"
             )
         return gdf
     _check_degrees(gdf, path, geojson)
     if gdf.crs is None:
         raise LabelError(
-            f"{path}: the layer has no CRS but the cube is in {target.to_string()}; "
+            f"{path}: the layer has no CRS but {grid.name} is in {target.to_string()}; "
             "assign the layer's CRS in your GIS and save it again"
         )
     if gdf.crs.equals(target):
@@ -425,7 +428,7 @@ def _align_crs(gdf: Any, grid: Grid, path: Path) -> Any:
     try:
         return gdf.to_crs(target)
     except Exception as err:  # pyproj.exceptions.CRSError / ProjError
-        raise LabelError(f"{path}: cannot reproject from {gdf.crs.to_string()} to the cube's CRS ({err})") from err
+        raise LabelError(f"{path}: cannot reproject from {gdf.crs.to_string()} to the CRS of {grid.name} ({err})") from err
 
 
 def _check_degrees(gdf: Any, path: Path, geojson: bool) -> None:

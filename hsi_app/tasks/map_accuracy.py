@@ -376,8 +376,11 @@ def evaluate_map(
 
     cmap = read_class_map(map_path, confidence=False)
     if isinstance(reference_path, (str, os.PathLike)):
+        from hsi_app.io.vector import GRID_NAME_ATTR
+
         grid = make_cube(cmap.classes[None], crs=cmap.crs, transform=cmap.transform,
                          source=str(map_path))
+        grid.attrs[GRID_NAME_ATTR] = f"the map {map_path}"  # vector messages name the map, not "the cube"
         ref, ref_names = read_labels(Path(reference_path), grid, key=key, attribute=attribute, layer=layer,
                                      name_key=EVALUATE_KEY_FIX)
         source = str(reference_path)

@@ -213,3 +213,22 @@ def test_a_geopackage_with_a_qgis_style_table_needs_no_layer_choice(tmp_path: Pa
     gdf.to_file(tmp_path / "l.gpkg", layer="draft")
     with pytest.raises(LabelError, match=r"l.gpkg: holds 2 layers \(fields, draft\); choose the label layer"):
         read_vector_labels(tmp_path / "l.gpkg", GRID)
+
+
+def test_evaluate_messages_name_the_map_not_a_cube(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`hsi evaluate` has no cube: a reference in a CRS over a map without one, or one off the map, names the map."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _map(tmp_path / "plain.tif", crs=None)
+    _map(tmp_path / "map.tif")
+    gpd.GeoDataFrame({"class": ["Eau"]}, geometry=[_pixel_box(5, 5, 9, 9)], crs="EPSG:32633").to_file(
+        tmp_path / "ref.gpkg")
+    gpd.GeoDataFrame({"class": ["Eau"]}, geometry=[_pixel_box(100, 5, 109, 9)], crs="EPSG:32633").to_file(
+        tmp_path / "off.gpkg")
+    code, _, err = run_main(capsys, "evaluate", "--map", str(tmp_path / "plain.tif"), "--reference",
+                            str(tmp_path / "ref.gpkg"))
+    assert_one_error_line(code, err, "ref.gpkg: the layer is in EPSG:32633 but the map", "plain.tif has no CRS")
+    assert "cube" not in err
+    code, _, err = run_main(capsys, "evaluate", "--map", str(tmp_path / "map.tif"), "--reference",
+                            str(tmp_path / "off.gpkg"))
+    assert_one_error_line(code, err, "off.gpkg: none of the 1 features overlaps the map", "map.tif")
