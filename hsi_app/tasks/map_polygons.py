@@ -197,8 +197,8 @@ def write_polygons(gdf: Any, out: str | os.PathLike[str], *, layer: str = "class
 
     GeoPackage and FlatGeobuf keep the CRS as it is. A Shapefile gets its fields renamed to at most 10
     characters (:data:`SHAPEFILE_FIELDS`), a UTF-8 ``.cpg`` and a ``.prj`` (none without a CRS); its
-    sibling files are written in a hidden folder and moved into place, and an old ``.prj`` or ``.cpg``
-    the new file lacks is removed. GeoJSON is written as RFC 7946 requires: longitude/latitude on WGS 84.
+    files are written under a hidden name and moved into place, and an old ``.prj`` or ``.cpg`` the new
+    file lacks is removed. GeoJSON is written as RFC 7946 requires: longitude/latitude on WGS 84.
     """
     from hsi_app.io.atomic import atomic_path
 
@@ -219,24 +219,23 @@ SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 
 
 def _write_shapefile(gdf: Any, out: Path) -> None:
-    """A Shapefile's files written in a hidden folder beside ``out``, then each moved onto its final name."""
-    import secrets
-    import shutil
+    """A Shapefile written under a hidden name beside ``out``; its sibling files are moved onto their final
+    names, then the ``.shp`` (:func:`~hsi_app.io.atomic.atomic_path`: a full disk is one clear error)."""
+    from hsi_app.io.atomic import atomic_path, remove_quietly
 
-    from hsi_app.io.atomic import PARTIAL_MARKER
-
-    folder = out.parent / f".{out.name}{PARTIAL_MARKER}{secrets.token_hex(4)}"
-    folder.mkdir()
-    try:
-        gdf.to_file(folder / out.name, driver="ESRI Shapefile", encoding="UTF-8")
-        for part in SHAPEFILE_PARTS:
-            src, dst = folder / out.with_suffix(part).name, out.with_suffix(part)
-            if src.exists():
-                os.replace(src, dst)
-            elif dst.exists():  # a .prj from an older map in a CRS would give this one a CRS it has not
-                dst.unlink()
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    with atomic_path(out) as tmp:
+        try:
+            gdf.to_file(tmp, driver="ESRI Shapefile", encoding="UTF-8")
+            for part in SHAPEFILE_PARTS[1:]:
+                src, dst = tmp.with_suffix(part), out.with_suffix(part)
+                if src.exists():
+                    os.replace(src, dst)
+                elif dst.exists():  # a .prj from an older map in a CRS would give this one a CRS it has not
+                    dst.unlink()
+        except BaseException:
+            for part in SHAPEFILE_PARTS[1:]:
+                remove_quietly(tmp.with_suffix(part))
+            raise
 
 
 def vectorize_map(

@@ -401,7 +401,7 @@ def test_output_names_whose_extension_promises_another_format_are_refused(
         (["detect", "--input", src, "--method", "rx", "--out", str(tmp_path / "rx.png")], "rx.png", ".tif or .tiff"),
         (["detect", "--input", src, "--method", "rx", "--out", str(tmp_path / "rx.tif"), "--points",
           str(tmp_path / "pts.shp")], "pts.shp", ".gpkg name"),
-        (["vectorize", "--map", src, "--out", str(tmp_path / "p.shp")], "p.shp", ".gpkg name"),
+        (["vectorize", "--map", src, "--out", str(tmp_path / "p.kml")], "p.kml", ".gpkg or .shp"),
         (["evaluate", "--map", src, "--reference", str(scene["labels"]), "--confusion", str(tmp_path / "c.pdf")],
          "c.pdf", ".png name"),
     ]

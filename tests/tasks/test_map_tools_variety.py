@@ -130,3 +130,16 @@ def test_bulk_tracing_equals_one_polygon_at_a_time() -> None:
         assert all(bulk[i].equals(one[i]) for i in range(patches.pixels.size))
         assert all(g.is_valid for g in bulk)
         assert sum(g.area for g in bulk) == pytest.approx(cls.size * RES * RES)
+
+
+@pytest.mark.parametrize("name", ["v.shp", "v.geojson", "v.fgb"])
+def test_vectorize_other_formats_on_a_full_disk(tmp_path: Path, capfd: pytest.CaptureFixture[str], name: str) -> None:
+    """A write that runs out of space is one error line and leaves no file (no .shp sibling either)."""
+    from tests.io.test_disk_full import check_failed_cleanly, run_limited
+
+    (tmp_path / "in").mkdir()
+    _map(tmp_path / "in" / "map.tif")
+    out = tmp_path / name
+    code, err = run_limited(capfd, 4_000, "vectorize", "--map", str(tmp_path / "in" / "map.tif"), "--out", str(out))
+    check_failed_cleanly(code, err, out, str(out))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
