@@ -161,6 +161,9 @@ def read_vector_labels(
     gdf = read_layer(path, layer, layer_fix="pass --label-layer NAME (layer= in Python)")
     if attribute not in gdf.columns:
         found = ", ".join(str(c) for c in gdf.columns if c != gdf.geometry.name) or "none"
+        if found == "none" and path.suffix.lower() == ".shp" and not _sibling(path, ".dbf"):
+            raise LabelError(f"{path}: no attributes: its .dbf (the attribute table) is missing; copy "
+                             f"{path.with_suffix('.dbf').name} beside it")
         raise LabelError(f"{path}: no attribute {attribute!r}; attributes found: {found}. Pass --label-attribute NAME (attribute= in Python)")
     gdf = gdf[~(gdf.geometry.isna() | gdf.geometry.is_empty)]
     if len(gdf) == 0:
@@ -359,9 +362,9 @@ def _utf8_without_cpg(path: Path) -> bool:
     GDAL reads such a file as ISO-8859-1 ("Forêt" becomes "ForÃªt"). Text in a one-byte code page
     with accents is almost never valid UTF-8, so valid UTF-8 with some byte above 127 is taken as UTF-8.
     """
-    if path.suffix.lower() != ".shp" or any(path.with_suffix(s).exists() for s in (".cpg", ".CPG")):
+    if path.suffix.lower() != ".shp" or _sibling(path, ".cpg"):
         return False
-    dbf = next((p for p in (path.with_suffix(".dbf"), path.with_suffix(".DBF")) if p.is_file()), None)
+    dbf = _sibling(path, ".dbf")
     if dbf is None or dbf.stat().st_size > DBF_READ_LIMIT:
         return False
     data = dbf.read_bytes()
@@ -374,6 +377,11 @@ def _utf8_without_cpg(path: Path) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def _sibling(path: Path, suffix: str) -> Path | None:
+    """A Shapefile's sibling file with ``suffix`` (lower or upper case), or ``None``."""
+    return next((p for p in (path.with_suffix(suffix), path.with_suffix(suffix.upper())) if p.is_file()), None)
 
 
 def _check_layer_choice(path: Path, layer: str | int | None, fix: str) -> str | int | None:

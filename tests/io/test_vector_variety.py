@@ -232,3 +232,11 @@ def test_evaluate_messages_name_the_map_not_a_cube(tmp_path: Path, capsys: pytes
     code, _, err = run_main(capsys, "evaluate", "--map", str(tmp_path / "map.tif"), "--reference",
                             str(tmp_path / "off.gpkg"))
     assert_one_error_line(code, err, "off.gpkg: none of the 1 features overlaps the map", "map.tif")
+
+
+def test_a_shapefile_without_its_dbf_says_so(tmp_path: Path) -> None:
+    gpd.GeoDataFrame({"class": [1]}, geometry=[_pixel_box(0, 0, 2, 2)], crs="EPSG:32633").to_file(tmp_path / "l.shp")
+    (tmp_path / "l.dbf").unlink()  # sent without its attribute table
+    with pytest.raises(LabelError, match=r"l.shp: no attributes: its .dbf \(the attribute table\) is missing; copy "
+                                         r"l.dbf beside it"):
+        read_vector_labels(tmp_path / "l.shp", GRID)
