@@ -170,7 +170,14 @@ def read_vector_labels(
         raise LabelError(f"{path}: the layer has no geometries; draw label polygons or points first")
     gdf = _align_crs(gdf, grid, path)
     values, names = _class_values(gdf[attribute], class_names, path, attribute)
-    on_grid = gdf.intersects(_grid_box(grid))
+    on_grid = np.array(gdf.intersects(_grid_box(grid)), dtype=bool)  # a copy: written below
+    points = np.asarray(gdf.geometry.geom_type == "Point", dtype=bool)
+    if points.any():  # a point on the right or bottom edge touches the grid but lies in no pixel
+        import shapely
+
+        xy = gdf.geometry.values[points]
+        col, row = _to_pixel(grid, shapely.get_x(xy), shapely.get_y(xy))
+        on_grid[points] = (col >= 0) & (col < grid.width) & (row >= 0) & (row < grid.height)
     if not on_grid.any():
         raise no_overlap_error(path, gdf, grid, target=grid.name)
     if not on_grid.all():

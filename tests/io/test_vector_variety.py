@@ -240,3 +240,14 @@ def test_a_shapefile_without_its_dbf_says_so(tmp_path: Path) -> None:
     with pytest.raises(LabelError, match=r"l.shp: no attributes: its .dbf \(the attribute table\) is missing; copy "
                                          r"l.dbf beside it"):
         read_vector_labels(tmp_path / "l.shp", GRID)
+
+
+def test_points_on_the_right_or_bottom_edge_are_counted_outside(tmp_path: Path) -> None:
+    """A pixel is half-open: a point on the grid's right or bottom edge is in no pixel, so it is counted with
+    the features outside (one warning), not dropped without a word; on the left or top edge it is in pixel 0."""
+    edge = [Point(X0 + 50 * RES, Y0 - 55.0), Point(X0 + 55.0, Y0 - 40 * RES), Point(X0, Y0 - 55.0),
+            Point(X0 + 55.0, Y0)]
+    gpd.GeoDataFrame({"class": [1, 1, 2, 2]}, geometry=edge, crs="EPSG:32633").to_file(tmp_path / "e.gpkg")
+    with pytest.warns(UserWarning, match=r"e.gpkg: 2 of 4 features lie outside the cube and are ignored"):
+        labels, _ = read_vector_labels(tmp_path / "e.gpkg", GRID)
+    assert np.argwhere(labels > 0).tolist() == [[0, 5], [5, 0]]
