@@ -65,10 +65,8 @@ def is_tiff_header(header: Path) -> bool:
     from spectral.io import envi
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # SPy: upper-case keys lowered
-            h = transcoded_header(header) or envi.read_envi_header(str(header))
-    except (envi.EnviException, OSError, UnicodeDecodeError, ValueError):
+        h = parse_header(header)
+    except (envi.EnviException, OSError):
         return False
     return "tif" in str(h.get("file type", "")).lower()
 
@@ -107,7 +105,7 @@ def described_size(h: dict[str, Any]) -> int:
 
 
 def read_header(header: Path) -> dict[str, Any]:
-    """Parse an ENVI header with SPy; keys lower-case, ``{...}`` values as lists of strings.
+    """Parse an ENVI header (:func:`parse_header`); keys lower-case, ``{...}`` values as lists of strings.
 
     Raises:
         CubeReadError: not an ENVI header, unparsable, or missing a required key.
@@ -115,10 +113,8 @@ def read_header(header: Path) -> dict[str, Any]:
     from spectral.io import envi
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # SPy: upper-case keys lowered
-            h = transcoded_header(header) or envi.read_envi_header(str(header))
-    except (envi.EnviException, OSError, UnicodeDecodeError) as err:
+        h = parse_header(header)
+    except (envi.EnviException, OSError) as err:
         with open(header, "rb") as fh:
             bom = fh.read(3) == b"\xef\xbb\xbf"
         trailing = comment_after_value(header)
@@ -134,36 +130,76 @@ def read_header(header: Path) -> dict[str, Any]:
     return h
 
 
-def transcoded_header(header: Path) -> dict[str, Any] | None:
-    """SPy's parse of a header that SPy cannot decode itself, through a copy in the locale's encoding; ``None``
-    for a header SPy reads as it is, or a file that is no ENVI header text.
+def header_text(header: Path) -> str | None:
+    """The text of ``header`` decoded as UTF-8, else as cp1252 (whatever the locale), or ``None`` for a file that is
+    no ENVI header text (not starting with ``ENVI``, or holding NUL bytes).
 
-    SPy reads a header in the locale's encoding (UTF-8 here) and takes anything else for a binary file, while
-    ENVI on Windows writes ``°``, ``µ`` and accented letters (a description, a path) in cp1252, and GDAL reads
-    such headers. The text is decoded as UTF-8, else cp1252.
+    ENVI on Windows writes ``°``, ``µ`` and accented letters (a description, a path) in cp1252, and GDAL reads such
+    headers; a UTF-8 header is valid cp1252 too (``µ`` -> ``Âµ``), so UTF-8 is tried first.
+
+    Raises:
+        OSError: the file cannot be read.
     """
-    import locale
-    import tempfile
-
-    from spectral.io import envi
-
     raw = header.read_bytes()
     if not raw.lstrip(b"\xef\xbb\xbf").startswith(b"ENVI") or b"\x00" in raw:
         return None
-    encoding = locale.getpreferredencoding(False)
     try:
-        raw.decode(encoding)
-        return None
-    except (UnicodeDecodeError, LookupError):
-        pass
-    try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
-        text = raw.decode("cp1252", errors="replace")
-    with tempfile.TemporaryDirectory(prefix="hsi-envi-") as tmp:
-        copy = Path(tmp) / "header.hdr"
-        copy.write_text(text.lstrip("\ufeff"), encoding=encoding, errors="replace")
-        return envi.read_envi_header(str(copy))
+        return raw.decode("cp1252", errors="replace")
+
+
+def parse_header_text(text: str) -> dict[str, Any]:
+    """The keys of an ENVI header's ``text`` as Spectral Python's ``read_envi_header`` gives them: lower-case keys,
+    ``{...}`` values as lists of stripped strings (``description`` as one string), lines starting with ``;`` skipped.
+
+    Parsed here rather than by SPy, which reads the file in the locale's encoding (a UTF-8 ``µ`` read as ``Âµ`` on a
+    cp1252 locale, a cp1252 byte taken for a binary file on a UTF-8 one).
+
+    Raises:
+        spectral.io.envi.FileNotAnEnviHeader: the first line does not start with ``ENVI`` (a byte-order mark included).
+        spectral.io.envi.EnviHeaderParsingError: a ``{`` value that no later line closes.
+    """
+    from spectral.io import envi
+
+    lines = text.splitlines()
+    if not lines or not lines[0].strip().startswith("ENVI"):
+        raise envi.FileNotAnEnviHeader('File does not appear to be an ENVI header (missing "ENVI" at beginning of '
+                                       "first line).")
+    h: dict[str, Any] = {}
+    rest = iter(lines[1:])
+    for line in rest:
+        if "=" not in line or line.startswith(";"):
+            continue
+        key, _, val = line.partition("=")
+        key, val = key.strip().lower(), val.strip()
+        if not val.startswith("{"):
+            h[key] = val
+            continue
+        while not val.endswith("}"):
+            more = next(rest, None)
+            if more is None:
+                raise envi.EnviHeaderParsingError()
+            if not more.startswith(";"):
+                val += "\n" + more.strip()
+        h[key] = val.strip("{}").strip() if key == "description" else [v.strip() for v in val[1:-1].split(",")]
+    return h
+
+
+def parse_header(header: Path) -> dict[str, Any]:
+    """:func:`parse_header_text` of :func:`header_text`, independent of the locale.
+
+    Raises:
+        spectral.io.envi.FileNotAnEnviHeader: not ENVI header text.
+        spectral.io.envi.EnviHeaderParsingError: unparsable.
+        OSError: unreadable.
+    """
+    from spectral.io import envi
+
+    text = header_text(header)
+    if text is None:
+        raise envi.FileNotAnEnviHeader("File does not appear to be an ENVI header (appears to be a binary file).")
+    return parse_header_text(text)
 
 
 def comment_after_value(header: Path) -> str | None:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from hsi_app.errors import HSIWarning
-from hsi_app.io.envi import find_header, gain_offset, header_floats, is_tiff_header, transcoded_header
+from hsi_app.io.envi import find_header, gain_offset, header_floats, is_tiff_header, parse_header
 from hsi_app.io.wavelength_units import nm_factor_or_warn
 
 
@@ -62,10 +62,8 @@ def _parse(header: Path) -> dict[str, Any] | None:
     from spectral.io import envi
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # SPy: upper-case keys lowered
-            return transcoded_header(header) or envi.read_envi_header(str(header))
-    except (envi.EnviException, OSError, UnicodeDecodeError, ValueError):
+        return parse_header(header)
+    except (envi.EnviException, OSError):
         return None
 
 

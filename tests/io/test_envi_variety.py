@@ -203,3 +203,42 @@ def test_a_tiff_header_in_cp1252_still_gives_its_wavelengths(tmp_path: Path) -> 
                                       "data type = 2\ninterleave = bsq\nbyte order = 0\n" + WINDOWS_LINES).encode("cp1252"))
     cube = open_cube(tiff)
     np.testing.assert_allclose(cube.hsi.wavelengths, [500.0, 600.0])
+
+
+def _as_if_the_locale_were_cp1252(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a Windows (cp1252) locale changes: the preferred encoding, and the encoding SPy opens headers in."""
+    import io
+    import locale
+    import types
+
+    from spectral.io import envi
+
+    monkeypatch.setattr(locale, "getpreferredencoding", lambda do_setlocale=True: "cp1252")
+    monkeypatch.setattr(envi, "builtins", types.SimpleNamespace(
+        open=lambda file, mode="r", *a, **k: io.open(file, mode, *a, **{**k, "encoding": "cp1252"})))
+
+
+def test_a_utf8_header_with_micro_sign_keeps_its_wavelengths_on_a_cp1252_locale(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    header, data = write_envi(tmp_path, "u", TINY, "wavelength units = \u00b5m\nwavelength = {0.5, 0.6}\n"
+                                                   "description = {M\u00fcller, 25 \u00b0C}\n")
+    assert "\u00b5m".encode("utf-8").decode("cp1252") == "\u00c2\u00b5m"  # the bytes are valid cp1252 too
+    _as_if_the_locale_were_cp1252(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HSIWarning)
+        cube = open_cube(data)
+    np.testing.assert_allclose(cube.hsi.wavelengths, [500.0, 600.0])
+
+
+def test_a_tiff_header_in_utf8_keeps_its_wavelengths_on_a_cp1252_locale(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rasterio.transform import from_origin
+
+    tiff = tmp_path / "t.tif"
+    with rasterio.open(tiff, "w", driver="GTiff", width=4, height=3, count=2, dtype="int16", crs="EPSG:32633",
+                       transform=from_origin(500000.0, 4100000.0, 30.0, 30.0)) as ds:
+        ds.write(TINY)
+    (tmp_path / "t.hdr").write_bytes(("ENVI\nsamples = 4\nlines = 3\nbands = 2\nheader offset = 0\nfile type = TIFF\n"
+                                      "data type = 2\ninterleave = bsq\nbyte order = 0\n" + WINDOWS_LINES).encode("utf-8"))
+    _as_if_the_locale_were_cp1252(monkeypatch)
+    np.testing.assert_allclose(open_cube(tiff).hsi.wavelengths, [500.0, 600.0])
