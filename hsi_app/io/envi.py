@@ -151,7 +151,9 @@ def header_text(header: Path) -> str | None:
 
 def parse_header_text(text: str) -> dict[str, Any]:
     """The keys of an ENVI header's ``text`` as Spectral Python's ``read_envi_header`` gives them: lower-case keys,
-    ``{...}`` values as lists of stripped strings (``description`` as one string), lines starting with ``;`` skipped.
+    ``{...}`` values as lists of stripped strings (``description`` as one string), lines starting with ``;`` skipped;
+    and, as GDAL reads them, a scalar value without the ``; comment`` that may follow it on its line (``data type =
+    2 ; int16``; a ``{...}`` value keeps its ``;``, as in ``description = {a; b}``).
 
     Parsed here rather than by SPy, which reads the file in the locale's encoding (a UTF-8 ``µ`` read as ``Âµ`` on a
     cp1252 locale, a cp1252 byte taken for a binary file on a UTF-8 one).
@@ -174,7 +176,7 @@ def parse_header_text(text: str) -> dict[str, Any]:
         key, _, val = line.partition("=")
         key, val = key.strip().lower(), val.strip()
         if not val.startswith("{"):
-            h[key] = val
+            h[key] = val.split(";", 1)[0].rstrip()  # a '; comment' after a scalar (GDAL reads the value before it)
             continue
         while not val.endswith("}"):
             more = next(rest, None)
@@ -228,8 +230,7 @@ def header_floats(h: dict[str, Any], key: str, n: int, header: Path) -> np.ndarr
     """``(n,)`` float64 list value of ``key``, or None (with a warning when malformed)."""
     if key not in h:
         return None
-    # a scalar may carry a '; comment' after it (GDAL reads the number before it); SPy keeps it in the value
-    vals = h[key] if isinstance(h[key], list) else [str(h[key]).split(";", 1)[0]]
+    vals = h[key] if isinstance(h[key], list) else [h[key]]
     try:
         arr = np.array([float(v) for v in vals if str(v).strip()], dtype=np.float64)
     except ValueError:
@@ -268,7 +269,7 @@ def spy_image(header: Path | str, data: Path | str) -> Any:
     params = envi.gen_params(h)
     params.filename = str(data)
     img = kind(params, h)
-    img.scale_factor = float(str(h.get("reflectance scale factor", 1.0)).split(";", 1)[0])  # a '; comment' after it
+    img.scale_factor = float(h.get("reflectance scale factor", 1.0))
     return img
 
 

@@ -242,3 +242,28 @@ def test_a_tiff_header_in_utf8_keeps_its_wavelengths_on_a_cp1252_locale(
                                       "data type = 2\ninterleave = bsq\nbyte order = 0\n" + WINDOWS_LINES).encode("utf-8"))
     _as_if_the_locale_were_cp1252(monkeypatch)
     np.testing.assert_allclose(open_cube(tiff).hsi.wavelengths, [500.0, 600.0])
+
+
+def test_comments_after_scalar_keys_are_dropped_as_gdal_reads_them(tmp_path: Path) -> None:
+    truth = np.arange(3 * 4 * 5, dtype=np.int16).reshape(3, 4, 5)
+    _, data = write_envi(tmp_path, "k", truth)
+    data.write_bytes(np.ascontiguousarray(truth.transpose(1, 0, 2)).astype("<i2").tobytes())  # BIL
+    header = tmp_path / "k.hdr"
+    text = header.read_text()
+    for key, value in (("data type", "2"), ("byte order", "0"), ("header offset", "0"), ("interleave", "bsq")):
+        text = text.replace(f"{key} = {value}\n", f"{key} = {'bil' if key == 'interleave' else value} ; {key} note\n")
+    header.write_text(text + "wavelength units = Micrometers ; um\nwavelength = {0.5, 0.6, 0.7}\n"
+                             "description = {run 3; calibrated}\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(data) as ds:
+            gdal, gdal_wl = ds.read(), [float(ds.tags(i)["wavelength"]) for i in (1, 2, 3)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HSIWarning)
+        cube = open_cube(data)
+    np.testing.assert_array_equal(gdal, truth)
+    np.testing.assert_array_equal(cube.values, gdal)
+    np.testing.assert_allclose(cube.hsi.wavelengths, np.array(gdal_wl) * 1000.0)
+    from hsi_app.io.envi import read_header
+
+    assert read_header(header)["description"] == "run 3; calibrated"
