@@ -265,6 +265,10 @@ def spy_image(header: Path | str, data: Path | str) -> Any:
 
     h = read_header(Path(header))
     envi.check_compatibility(h)
+    try:  # SPy looks the code up as text: '02' or '+4' (GDAL reads them as 2 and 4) would be a KeyError
+        h["data type"] = str(int(h["data type"]))
+    except (TypeError, ValueError):
+        pass  # SPy's KeyError names it
     kind = {"bil": BilFile, "bip": BipFile}.get(str(h["interleave"]).strip().lower(), BsqFile)
     params = envi.gen_params(h)
     params.filename = str(data)
@@ -391,8 +395,9 @@ def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     src = _EnviArray(header, data, (c, rows, cols), dtype)
     try:
         img = spy_image(header, data)
-    except (envi.EnviException, ValueError, OSError) as err:
-        raise CubeReadError(f"{header}: SPy cannot open this ENVI image ({err}); check the header") from err
+    except (envi.EnviException, KeyError, ValueError, OSError) as err:
+        raise CubeReadError(f"{header}: SPy cannot open this ENVI image ({type(err).__name__}: {spy_message(err)}); "
+                            "check the header") from err
     try:
         src.attach(img)
     except (ValueError, OSError) as err:

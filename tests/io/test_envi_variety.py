@@ -267,3 +267,29 @@ def test_comments_after_scalar_keys_are_dropped_as_gdal_reads_them(tmp_path: Pat
     from hsi_app.io.envi import read_header
 
     assert read_header(header)["description"] == "run 3; calibrated"
+
+
+@pytest.mark.parametrize(("written", "dtype"), [("02", "<i2"), ("+4", "<f4"), ("012", "<u2")])
+def test_a_data_type_code_with_a_sign_or_leading_zero_is_read_as_gdal_reads_it(tmp_path: Path, written: str,
+                                                                                 dtype: str) -> None:
+    truth = np.arange(2 * 3 * 4).reshape(2, 3, 4).astype(dtype)
+    _, data = write_envi(tmp_path, "d", truth.astype(np.int16))
+    data.write_bytes(truth.tobytes())
+    header = tmp_path / "d.hdr"
+    header.write_text(header.read_text().replace("data type = 2\n", f"data type = {written}\n"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(data) as ds:
+            gdal = ds.read()
+    assert gdal.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(open_cube(data).values, gdal)
+
+
+def test_a_data_type_spectral_python_cannot_look_up_is_one_error_naming_the_header(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from spectral.io import envi
+
+    _, data = write_envi(tmp_path, "k", TINY)
+    monkeypatch.setattr(envi, "envi_to_dtype", {k: v for k, v in envi.envi_to_dtype.items() if k != "2"})
+    with pytest.raises(CubeReadError, match=r"k\.hdr: SPy cannot open this ENVI image \(KeyError: '2'\)"):
+        open_cube(data)
