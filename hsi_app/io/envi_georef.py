@@ -17,8 +17,10 @@ _DATUM_GEO = {"wgs84": 4326, "nad83": 4269, "nad27": 4267}
 _DATUM_ALIASES = {"northamerica1983": "nad83", "northamerica1927": "nad27", "worldgeodeticsystem1984": "wgs84"}
 _METRES_PER_UNIT = {"meters": 1.0, "meter": 1.0, "metres": 1.0, "metre": 1.0, "m": 1.0, "km": 1000.0,
                     "kilometers": 1000.0, "kilometres": 1000.0, "feet": 0.3048, "usfeet": 1200.0 / 3937.0,
-                    "yards": 0.9144, "miles": 1609.344}
-"""``map info`` ``units=`` of a UTM grid, in metres (keys: :func:`~hsi_app.io.cube.alnum_key` of the text)."""
+                    "yards": 0.9144, "miles": 1609.344, "nauticalmiles": 1852.0, "nauticalmile": 1852.0}
+"""``map info`` ``units=`` of a UTM grid, in metres (keys: :func:`~hsi_app.io.cube.alnum_key` of the text), as GDAL's
+ENVI driver reads them; ``US Feet`` (survey feet) too, which GDAL does not know and so reads as metres (coordinates
+3.28 times too large): here they are converted, so the scene lies where the header says, unlike GDAL's reading."""
 _DEGREES_PER_UNIT = {"degrees": 1.0, "degree": 1.0, "deg": 1.0, "minutes": 1.0 / 60.0, "seconds": 1.0 / 3600.0,
                      "radians": 180.0 / math.pi}
 """``map info`` ``units=`` of a Geographic Lat/Lon grid, in degrees."""
@@ -59,7 +61,7 @@ def parse_map_info(map_info: list[str], header: Path, *, warn_crs: bool = True,
     (degrees, counter-clockwise, as AVIRIS-NG flight lines carry it) gives a rotated
     transform: see :func:`rotated_grid`.
 
-    ``units=`` other than metres (UTM: ``Km``, ``Feet``, ``US Feet``, ``Yards``, ``Miles``) or degrees
+    ``units=`` other than metres (UTM: ``Km``, ``Feet``, ``US Feet``, ``Yards``, ``Miles``, ``Nautical Miles``) or degrees
     (Geographic: ``Seconds``, ``Minutes``, ``Radians``) is converted, so the transform is in the units of the
     EPSG CRS returned (metres, degrees), as GDAL's ENVI driver places such grids; units it cannot convert
     give ``crs=None`` with a warning. ``own_units=False`` (the header's WKT or ``projection info`` gives the

@@ -45,7 +45,7 @@ def gdal_view(data: Path) -> tuple[Affine, object]:
 TINY = np.arange(2 * 3 * 4, dtype=np.int16).reshape(2, 3, 4)
 
 
-@pytest.mark.parametrize("units", ["Km", "Feet", "Yards", "Miles", "Meters"])
+@pytest.mark.parametrize("units", ["Km", "Feet", "Yards", "Miles", "Nautical Miles", "Meters"])
 def test_utm_map_info_in_other_length_units_is_placed_in_metres(tmp_path: Path, units: str) -> None:
     _, data = write_envi(tmp_path, "u", TINY, "map info = {UTM, 1, 1, 500.0, 4500.0, 0.03, 0.03, 33, North, "
                                               f"WGS-84, units={units}}}\n")
@@ -293,3 +293,11 @@ def test_a_data_type_spectral_python_cannot_look_up_is_one_error_naming_the_head
     monkeypatch.setattr(envi, "envi_to_dtype", {k: v for k, v in envi.envi_to_dtype.items() if k != "2"})
     with pytest.raises(CubeReadError, match=r"k\.hdr: SPy cannot open this ENVI image \(KeyError: '2'\)"):
         open_cube(data)
+
+
+def test_utm_map_info_in_us_survey_feet_is_placed_in_metres(tmp_path: Path) -> None:
+    _, data = write_envi(tmp_path, "f", TINY, "map info = {UTM, 1, 1, 3937.0, 39370.0, 3.937, 3.937, 33, North, "
+                                              "WGS-84, units=US Feet}\n")
+    cube = open_cube(data)  # a US survey foot is 1200/3937 m
+    assert cube.rio.crs.to_epsg() == 32633
+    np.testing.assert_allclose(tuple(cube.hsi.transform)[:6], (1.2, 0.0, 1200.0, 0.0, -1.2, 12000.0), rtol=1e-12)
