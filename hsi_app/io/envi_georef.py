@@ -182,6 +182,8 @@ def warn_if_crs_disagree(map_info_crs: Any, wkt: Any, header: Path) -> None:
     """One :class:`~hsi_app.errors.HSIWarning` when the CRS that ``map info`` names (UTM zone and hemisphere,
     Lat/Lon datum) is another than the header's ``coordinate system string``, which is used (as GDAL does):
     a header edited by hand, or a scene reprojected without updating one of them, may sit in the wrong place.
+    CRSs that differ only in their units (a WKT in km against map info's metric EPSG CRS) agree
+    (:func:`same_but_units`).
 
     Args:
         map_info_crs: the CRS of ``map info`` (:func:`parse_map_info`), ``None`` when it names none.
@@ -193,10 +195,38 @@ def warn_if_crs_disagree(map_info_crs: Any, wkt: Any, header: Path) -> None:
     code, wkt_code = map_info_crs.to_epsg(), wkt.to_epsg(confidence_threshold=70)
     if code is not None and code == wkt_code:
         return
+    if same_but_units(map_info_crs, wkt):  # a WKT in km or feet has no EPSG code
+        return
     name = f"EPSG:{wkt_code}" if wkt_code is not None else repr(wkt.to_wkt().split('"')[1])
     warnings.warn(f"{header}: 'map info' names EPSG:{code} but the 'coordinate system string' is {name}; using the "
                   "coordinate system string (as GDAL does); check where the scene lies and fix the one that is wrong",
                   HSIWarning, stacklevel=3)
+
+
+def axes_in_metres_or_degrees(crs: Any) -> Any:
+    """``crs`` as a ``pyproj.CRS`` whose axes are in metres (a projected CRS) or degrees (a geographic one), all else
+    kept (the projection's parameters keep their own units); ``None`` for another kind of CRS (compound, bound...)."""
+    import pyproj
+
+    try:
+        c = pyproj.CRS.from_user_input(crs.to_wkt() if hasattr(crs, "to_wkt") else crs)
+        d = c.to_json_dict()
+        unit = "metre" if c.is_projected else "degree" if c.is_geographic else None
+        axes = d.get("coordinate_system", {}).get("axis") if unit else None
+        if not axes:
+            return None
+        for axis in axes:
+            axis["unit"] = unit
+        return pyproj.CRS.from_json_dict(d)
+    except (pyproj.exceptions.CRSError, AttributeError, TypeError, ValueError):
+        return None
+
+
+def same_but_units(a: Any, b: Any) -> bool:
+    """Whether two CRSs (rasterio or pyproj) are the same but for the units of their axes: UTM zone 33N in km and
+    EPSG:32633, whose numbers then differ by the units' ratio, name the same place."""
+    na, nb = axes_in_metres_or_degrees(a), axes_in_metres_or_degrees(b)
+    return na is not None and nb is not None and na.equals(nb, ignore_axis_order=True)
 
 
 def projection_info_crs(data: Path, header: Path, projection: str) -> Any:

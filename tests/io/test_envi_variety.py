@@ -301,3 +301,27 @@ def test_utm_map_info_in_us_survey_feet_is_placed_in_metres(tmp_path: Path) -> N
     cube = open_cube(data)  # a US survey foot is 1200/3937 m
     assert cube.rio.crs.to_epsg() == 32633
     np.testing.assert_allclose(tuple(cube.hsi.transform)[:6], (1.2, 0.0, 1200.0, 0.0, -1.2, 12000.0), rtol=1e-12)
+
+
+def _utm33_wkt(units: str, zone: int = 33) -> str:
+    import pyproj
+
+    return pyproj.CRS.from_proj4(f"+proj=utm +zone={zone} +datum=WGS84 +units={units}").to_wkt(version="WKT1_ESRI")
+
+
+def test_a_coordinate_system_string_in_km_that_agrees_with_map_info_in_km_reads_quietly(tmp_path: Path) -> None:
+    _, data = write_envi(tmp_path, "k", TINY, "map info = {UTM, 1, 1, 500.0, 4500.0, 0.03, 0.03, 33, North, WGS-84, "
+                                              f"units=Km}}\ncoordinate system string = {{{_utm33_wkt('km')}}}\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HSIWarning)
+        cube = open_cube(data)
+    gdal_t, gdal_crs = gdal_view(data)
+    assert cube.rio.crs.units_factor[1] == gdal_crs.units_factor[1] == 1000.0
+    assert tuple(cube.hsi.transform)[:6] == pytest.approx(tuple(gdal_t)[:6])
+
+
+def test_a_coordinate_system_string_in_km_of_another_zone_still_warns(tmp_path: Path) -> None:
+    _, data = write_envi(tmp_path, "k", TINY, "map info = {UTM, 1, 1, 500.0, 4500.0, 0.03, 0.03, 33, North, WGS-84, "
+                                              f"units=Km}}\ncoordinate system string = {{{_utm33_wkt('km', 32)}}}\n")
+    with pytest.warns(HSIWarning, match=r"k\.hdr: 'map info' names EPSG:32633 but the 'coordinate system string'"):
+        open_cube(data)
