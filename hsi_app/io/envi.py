@@ -25,7 +25,13 @@ import numpy as np
 
 from hsi_app.errors import ConfigError, CubeReadError, DatasetNotFoundError, HSIWarning
 from hsi_app.io.cube import Cube, make_cube, valid_from_data
-from hsi_app.io.envi_georef import parse_map_info, projection_info_crs, warn_if_crs_disagree, wkt_crs
+from hsi_app.io.envi_georef import (
+    in_wkt_units,
+    parse_map_info,
+    projection_info_crs,
+    warn_if_crs_disagree,
+    wkt_crs,
+)
 from hsi_app.io.wavelength_units import nm_factor, nm_factor_or_warn
 
 FORMAT = "envi"
@@ -438,7 +444,7 @@ def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
                                         own_units=header_crs is None)
         if transform is not None and header_crs is not None:
             warn_if_crs_disagree(crs, header_crs, header)
-            crs = header_crs
+            crs, transform = header_crs, in_wkt_units(h["map info"], transform, header_crs, header)
         elif transform is not None and crs is None and projected:  # older ENVI / USGS: GDAL reads projection info
             crs = projection_info_crs(data, header, str(h["map info"][0]).strip())
     attrs: dict[str, Any] = {"scale_factor": scale, "interleave": str(h["interleave"]).lower()}

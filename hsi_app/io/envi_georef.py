@@ -203,6 +203,46 @@ def warn_if_crs_disagree(map_info_crs: Any, wkt: Any, header: Path) -> None:
                   HSIWarning, stacklevel=3)
 
 
+def in_wkt_units(map_info: list[str], transform: Any, wkt: Any, header: Path) -> Any:
+    """``transform`` (``map info``'s numbers as written) in the units of the header's ``coordinate system string``
+    CRS ``wkt``, where ``map info``'s ``units=`` names other units.
+
+    GDAL reads the grid in ``map info``'s units (it gives the WKT's CRS those units), so a grid in ``Feet`` under a
+    WKT in metres is converted from feet to metres here, with one :class:`~hsi_app.errors.HSIWarning` naming the
+    header and both units: one of the two is likely wrong. Unchanged when ``map info`` gives no ``units=``, the WKT's,
+    or units missing from ``_METRES_PER_UNIT`` (``_DEGREES_PER_UNIT`` for a Lat/Lon WKT); GDAL keeps the WKT's
+    units then too (US Feet aside: see ``_METRES_PER_UNIT``).
+
+    Args:
+        map_info: the header's ``map info`` list.
+        transform: its affine transform (:func:`parse_map_info` with ``own_units=False``).
+        wkt: the CRS of the ``coordinate system string`` (:func:`wkt_crs`).
+        header: the header, named in the warning.
+    """
+    import pyproj
+    from rasterio.transform import Affine
+
+    opts = {k.strip().lower(): v.strip() for k, _, v in (str(v).partition("=") for v in map_info[7:] if "=" in str(v))}
+    units = opts.get("units", "")
+    try:
+        c = pyproj.CRS.from_user_input(wkt.to_wkt())
+        axis = c.axis_info[0]
+    except (pyproj.exceptions.CRSError, IndexError):
+        return transform
+    if c.is_projected:
+        per_unit, wkt_per_unit = _METRES_PER_UNIT.get(alnum_key(units)), axis.unit_conversion_factor
+    elif c.is_geographic:
+        per_unit, wkt_per_unit = _DEGREES_PER_UNIT.get(alnum_key(units)), math.degrees(axis.unit_conversion_factor)
+    else:
+        return transform
+    if per_unit is None or math.isclose(per_unit, wkt_per_unit, rel_tol=1e-9):
+        return transform
+    warnings.warn(f"{header}: 'map info' gives units={units} but the 'coordinate system string' is in "
+                  f"{axis.unit_name}; the grid is read in {units} (as GDAL reads it) and converted to {axis.unit_name}; "
+                  "check where the scene lies and fix the one that is wrong", HSIWarning, stacklevel=3)
+    return Affine.scale(per_unit / wkt_per_unit) @ transform
+
+
 def axes_in_metres_or_degrees(crs: Any) -> Any:
     """``crs`` as a ``pyproj.CRS`` whose axes are in metres (a projected CRS) or degrees (a geographic one), all else
     kept (the projection's parameters keep their own units); ``None`` for another kind of CRS (compound, bound...)."""

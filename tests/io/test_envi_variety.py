@@ -325,3 +325,18 @@ def test_a_coordinate_system_string_in_km_of_another_zone_still_warns(tmp_path: 
                                               f"units=Km}}\ncoordinate system string = {{{_utm33_wkt('km', 32)}}}\n")
     with pytest.warns(HSIWarning, match=r"k\.hdr: 'map info' names EPSG:32633 but the 'coordinate system string'"):
         open_cube(data)
+
+
+@pytest.mark.parametrize(("units", "wkt_units", "said"), [("Feet", "m", "metre"), ("Meters", "km", "kilometre"),
+                                                           ("Nautical Miles", "m", "metre")])
+def test_map_info_units_other_than_the_wkt_units_place_the_grid_where_gdal_does(tmp_path: Path, units: str,
+                                                                                  wkt_units: str, said: str) -> None:
+    _, data = write_envi(tmp_path, "f", TINY, "map info = {UTM, 1, 1, 500.0, 4500.0, 0.03, 0.03, 33, North, WGS-84, "
+                                              f"units={units}}}\ncoordinate system string = "
+                                              f"{{{_utm33_wkt(wkt_units)}}}\n")
+    with pytest.warns(HSIWarning, match=rf"f\.hdr: 'map info' gives units={units} but the 'coordinate system string' "
+                                        rf"is in {said}; the grid is read in {units}"):
+        cube = open_cube(data)
+    gdal_t, gdal_crs = gdal_view(data)
+    ours = np.array(tuple(cube.hsi.transform)[:6]) * cube.rio.crs.units_factor[1]  # in metres
+    np.testing.assert_allclose(ours, np.array(tuple(gdal_t)[:6]) * gdal_crs.units_factor[1], rtol=1e-12, atol=1e-9)
