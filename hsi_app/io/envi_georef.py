@@ -64,8 +64,10 @@ def parse_map_info(map_info: list[str], header: Path, *, warn_crs: bool = True,
     ``units=`` other than metres (UTM: ``Km``, ``Feet``, ``US Feet``, ``Yards``, ``Miles``, ``Nautical Miles``) or degrees
     (Geographic: ``Seconds``, ``Minutes``, ``Radians``) is converted, so the transform is in the units of the
     EPSG CRS returned (metres, degrees), as GDAL's ENVI driver places such grids; units it cannot convert
-    give ``crs=None`` with a warning. ``own_units=False`` (the header's WKT or ``projection info`` gives the
-    CRS and so the units) leaves the values as written.
+    give ``crs=None`` with a warning. ``own_units=False`` (the header's WKT gives the CRS and so the units:
+    :func:`in_wkt_units`) leaves the values as written. A projection that only ``projection info`` describes gets
+    ``crs=None`` here, so its values are never converted whatever ``own_units`` says: the CRS GDAL builds from it
+    (:func:`projection_info_crs`) carries ``map info``'s units itself.
     """
     from rasterio.crs import CRS
     from rasterio.transform import Affine
