@@ -47,13 +47,19 @@ def predict(src: Path, run: str, scene: str, out: Path) -> tuple[float, float, f
     env = {**os.environ, "PYTHONPATH": str(src)}
     cmd = [sys.executable, "-m", "hsi_app.cli.main", "predict", "--model", run, "--input", scene, "--out", str(out),
            "--quiet"]
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, cwd=src, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    text = proc.stdout.read() if proc.stdout else ""
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"hsi predict ({src}) failed on {scene}: {proc.stderr.read() if proc.stderr else ''}")
+    # the child writes into files, not pipes: a pipe read only after the wait blocks a child that fills it (64 KiB)
+    # forever; os.wait4 gives this child's own peak RSS (RUSAGE_CHILDREN's ru_maxrss is the largest of all children)
+    with tempfile.TemporaryFile("w+") as out_f, tempfile.TemporaryFile("w+") as err_f:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, cwd=src, stdout=out_f, stderr=err_f, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it again
+        wall = time.perf_counter() - t0
+        out_f.seek(0)
+        err_f.seek(0)
+        text, err = out_f.read(), err_f.read()
+    if proc.returncode != 0:
+        raise SystemExit(f"hsi predict ({src}) failed on {scene}: {err[-4000:]}")
     loop = re.search(r"windows, ([0-9.]+) s", text)
     return (wall, float(loop.group(1)) if loop else float("nan"), usage.ru_maxrss / 1024**2,
             usage.ru_utime + usage.ru_stime)

@@ -37,3 +37,24 @@ def test_same_map_says_bytes_or_where_the_bands_differ(tmp_path: Path) -> None:
             ds.write(data)
     assert bench.same_map(paths[0], paths[1]) == "bytes"
     assert bench.same_map(paths[0], paths[2]) == "class same; confidence differs at 2 px"
+
+
+def test_predict_reads_a_child_that_writes_more_than_a_pipe_holds(tmp_path: Path) -> None:
+    import threading
+
+    bench = benchmark_module("bench_infer_speed")
+    cli = tmp_path / "src" / "hsi_app" / "cli"
+    cli.mkdir(parents=True)
+    for init in (cli / "__init__.py", cli.parent / "__init__.py"):
+        init.write_text("")
+    (cli / "main.py").write_text("import sys\nsys.stderr.write('e' * 300_000)\nsys.stdout.write('x' * 300_000)\n"
+                                 "print('predicted 4 windows, 1.25 s')\n")
+    got: list[tuple[float, float, float, float]] = []
+    worker = threading.Thread(target=lambda: got.append(bench.predict(cli.parents[1], "run", "scene",
+                                                                      tmp_path / "m.tif")), daemon=True)
+    worker.start()
+    worker.join(timeout=120)
+    assert got, "predict did not return: the child blocked on a full pipe"
+    wall, loop, rss_gib, cpu = got[0]
+    assert loop == 1.25 and rss_gib > 0 and cpu >= 0 and wall > 0
+
