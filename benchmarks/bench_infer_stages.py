@@ -7,6 +7,7 @@ then numpy's four passes into a new array) and now (:func:`hsi_app.predictor.nor
 pass, and the whole per-window function before and after, with the peak RSS that each of the last two
 adds (``/proc/self/clear_refs`` resets the high-water mark, Linux only). It checks that both give the
 same bits. Wall time is the median; the machine may be shared, so CPU seconds are printed too.
+The model is one run's (not an ensemble's, nor an SVM's), loaded on the CPU even where CUDA is present.
 
 Run: ``OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_infer_stages.py --model RUN --input SCENE
 [--window 512] [--repeats 5]``
@@ -83,6 +84,25 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float, float, float]:
     return out, wall, cpu, (_hwm_gib() - base) if ok else float("nan")
 
 
+def load_one_model(run: str) -> Any:
+    """The run's :class:`~hsi_app.predictor.Predictor` on the CPU (this benchmark times CPU work; the inputs it makes
+    are CPU tensors, so a model that ``load_classifier`` would put on CUDA would refuse them).
+
+    Raises:
+        SystemExit: an ensemble folder or an SVM run (no single torch model to time), naming the run and the fix.
+    """
+    from hsi_app.ensemble import load_classifier
+    from hsi_app.predictor import Predictor
+
+    pred = load_classifier([run], device="cpu")
+    if not isinstance(pred, Predictor):
+        raise SystemExit(f"{run}: an ensemble of {len(getattr(pred, 'members', []))} runs; this benchmark times one "
+                         "model's window: pass one member's run folder as --model")
+    if pred.model_name == "svm":
+        raise SystemExit(f"{run}: an SVM run has no torch inputs or forward pass to time; pass a neural network's run")
+    return pred
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
@@ -93,13 +113,16 @@ def main() -> None:
 
     import torch
 
-    from hsi_app.ensemble import load_classifier
     from hsi_app.infer import iter_windows, read_window
     from hsi_app.io.open import open_cube
+    from hsi_app.predictor import BandPlan
 
-    pred = load_classifier([args.model])
+    pred = load_one_model(args.model)
     cube = open_cube(args.input)
     plan = pred.plan(cube, check_units=False)
+    if not isinstance(plan, BandPlan):
+        raise SystemExit(f"{args.model}: reads a subset of its bands from {args.input} ({type(plan).__name__}); this "
+                         "benchmark times a band pick or resampling: pass a scene with all the model's bands")
     _, h, w = cube.hsi.shape
     wins = list(iter_windows(h, w, min(args.window, max(h, w)), pred.receptive_radius))
     per_row = -(-w // min(args.window, max(h, w)))
@@ -107,7 +130,7 @@ def main() -> None:
 
     def forward(x: Any) -> np.ndarray:
         with torch.inference_mode():
-            return torch.softmax(pred.model(x[None]), dim=1)[0].numpy()
+            return torch.softmax(pred.model(x[None].to(pred.device)), dim=1)[0].cpu().numpy()
 
     def before(image: np.ndarray) -> np.ndarray:
         picked = plan.apply(image)  # held through the forward pass, as Predictor.probs(picked) held it

@@ -58,3 +58,34 @@ def test_predict_reads_a_child_that_writes_more_than_a_pipe_holds(tmp_path: Path
     wall, loop, rss_gib, cpu = got[0]
     assert loop == 1.25 and rss_gib > 0 and cpu >= 0 and wall > 0
 
+
+def test_the_stage_benchmark_refuses_an_ensemble_folder_naming_it(tmp_path: Path, monkeypatch) -> None:
+    import sys
+
+    import pytest
+
+    from hsi_app.ensemble import write_ensemble
+
+    bench = benchmark_module("bench_infer_stages")
+    runs = [make_run(tmp_path / f"r{i}", in_chans=4, seed=i) for i in range(2)]
+    write_ensemble(tmp_path / "ens", runs)
+    monkeypatch.setattr(sys, "argv", ["bench_infer_stages.py", "--model", str(tmp_path / "ens"),
+                                      "--input", str(tmp_path / "no_scene.tif")])
+    with pytest.raises(SystemExit, match=r"ens: an ensemble of 2 runs; .* pass one member's run folder as --model"):
+        bench.main()
+
+
+def test_the_stage_benchmark_loads_its_model_on_the_cpu(tmp_path: Path, monkeypatch) -> None:
+    import hsi_app.ensemble
+
+    bench = benchmark_module("bench_infer_stages")
+    asked: list[str | None] = []
+    real = hsi_app.ensemble.load_classifier
+
+    def spy(runs, device=None, **kw):  # noqa: ANN001, ANN202 - records the device asked for
+        asked.append(device)
+        return real(runs, "cpu", **kw)
+
+    monkeypatch.setattr(hsi_app.ensemble, "load_classifier", spy)
+    pred = bench.load_one_model(str(make_run(tmp_path / "r", in_chans=4)))
+    assert asked == ["cpu"] and pred.device == "cpu"
