@@ -372,31 +372,47 @@ def _wavelength_column(path: Path, cols: list[str], table: np.ndarray) -> int:
 
 def _read_sli(path: Path) -> tuple[SpectralLibrary, np.ndarray]:
     """The library of an ENVI ``.sli`` (values that are the header's ``data ignore value`` as NaN) and
-    ``(K, L)`` bool: where those values were."""
+    ``(K, L)`` bool: where those values were.
+
+    The header is parsed by :func:`hsi_app.io.envi.read_header` (UTF-8 or cp1252 whatever the locale, ``; comments``
+    after values as GDAL reads them) and the ``lines x samples`` spectra read after its ``header offset`` in its
+    byte order; Spectral Python's ``envi.open`` read the header in the locale's encoding (a cp1252 ``Forêt``
+    refused as a binary file) and ignored the offset.
+    """
     from spectral.io import envi
 
-    from hsi_app.io.envi import find_header
+    from hsi_app.errors import CubeReadError
+    from hsi_app.io.envi import find_data, find_header, read_header, spy_message
 
     hdr = find_header(path)
     if hdr is None:
         raise DatasetNotFoundError(f"{path}: ENVI library header ({path.with_suffix('.hdr').name} or {path.name}.hdr) "
                                    "not found next to it; put the library's .hdr beside it")
+    fix = "export it again from ENVI or use a CSV library (wavelength column, one column per material)"
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # SPy: upper-case keys lowered
-            lib = envi.open(str(hdr), str(path) if path.suffix.lower() == ".sli" else None)
-    except Exception as err:  # spectral raises EnviException / FileNotFoundError / ValueError
-        from hsi_app.io.envi import spy_message
-
-        raise InvalidDataError(f"{path}: not a readable ENVI spectral library ({spy_message(err)}); "
-                               "export it again from ENVI or use a CSV library (wavelength column, one column per "
-                               "material)") from err
-    stored = np.asarray(getattr(lib, "spectra", None))
-    if stored.ndim != 2:
+        header = read_header(hdr)
+    except CubeReadError as err:
+        raise InvalidDataError(f"{path}: not a readable ENVI spectral library ({err}); {fix}") from err
+    if str(header.get("file type", "")).strip().lower() != "envi spectral library":
         raise InvalidDataError(f"{path}: the ENVI file is an image, not a spectral library; pass a .sli")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        header = envi.read_envi_header(str(hdr))  # as written: SPy's library object sets 'data ignore value' to NaN
+    stem = hdr.with_suffix("")
+    data = path if path.suffix.lower() == ".sli" else next(
+        (c for c in (Path(f"{stem}.sli"), Path(f"{stem}.SLI")) if c.is_file()), None) or find_data(hdr)
+    if data is None:
+        raise DatasetNotFoundError(f"{hdr}: the library's data file ({stem.name}.sli) is not next to it; put it beside "
+                                   "the header")
+    try:
+        params = envi.gen_params({**header, "data type": str(int(header["data type"]))})
+        rows, cols = int(header["lines"]), int(header["samples"])
+        stored = np.fromfile(data, dtype=params.dtype, count=rows * cols, offset=int(params.offset))
+        if stored.size != rows * cols:
+            raise ValueError(f"{data.name} holds {stored.size} values, the header describes {rows} x {cols}")
+        stored = stored.reshape(rows, cols).astype(stored.dtype.newbyteorder("="))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            lib = envi.SpectralLibrary(stored, header, params)
+    except Exception as err:  # spectral raises EnviException / KeyError / ValueError; numpy OSError / ValueError
+        raise InvalidDataError(f"{path}: not a readable ENVI spectral library ({spy_message(err)}); {fix}") from err
     ignored = _ignored(stored, header.get("data ignore value"), hdr)
     spectra = np.where(ignored | flagged(stored), np.nan, stored.astype(np.float64))  # before any scale factor
     centers = getattr(lib.bands, "centers", None)

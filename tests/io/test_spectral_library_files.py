@@ -135,3 +135,22 @@ def test_an_sli_without_wavelength_units_guesses_them(tmp_path: Path) -> None:
     """No 'wavelength units' line: SPy reports '<unspecified>', which was refused as 'not a length'."""
     lib = read_library(write_sli(tmp_path, "nounits", _spectra(deleted=False), units=""))
     np.testing.assert_allclose(lib.wavelengths, WL_UM * 1000.0)
+
+
+def test_an_sli_with_a_cp1252_header_an_offset_and_big_endian_values_reads_as_written(tmp_path: Path) -> None:
+    """ENVI on Windows writes 'Forêt' in cp1252 (Spectral Python's reader refused the header as a binary file), and a
+    header offset and byte order 1 say where and how the values lie (SPy's library reader ignored the offset)."""
+    spectra = _spectra(deleted=False)
+    header = _header().replace("header offset = 0", "header offset = 16").replace("byte order = 0", "byte order = 1")
+    header = header.replace("{Vegetation, Soil}", "{Forêt, Sol nu}")
+    (tmp_path / "lib.hdr").write_bytes(header.encode("cp1252"))
+    (tmp_path / "lib.sli").write_bytes(b"\x00" * 16 + spectra.astype(">f4").tobytes())
+    for given in ("lib.sli", "lib.hdr"):
+        lib = read_library(tmp_path / given)
+        assert lib.names == ["Forêt", "Sol nu"], given
+        np.testing.assert_allclose(lib.wavelengths, WL_UM * 1000.0)
+        np.testing.assert_array_equal(lib.spectra, spectra.astype(np.float64))
+    (tmp_path / "lib.sli").write_bytes(spectra.astype(">f4").tobytes())  # 16 bytes short of what the header says
+    with pytest.raises(InvalidDataError, match=r"lib\.sli: not a readable ENVI spectral library \(lib\.sli holds 96 "
+                                               r"values, the header describes 2 x 50\)"):
+        read_library(tmp_path / "lib.sli")
