@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "simulate-targets": ("hsi_app.cli.simulate_cmd", "simulate_targets", "Implant library targets into a background (SPOD-style training/test scenes)."),
     "denoise": ("hsi_app.cli.denoise_cmd", "denoise", "Denoise a scene window by window with a trained HSDT run (float32 COG)."),
     "demo": ("hsi_app.cli.demo_cmd", "demo", "The main job on Indian Pines: random and disjoint splits vs SVM."),
-    "vectorize": ("hsi_app.cli.vectorize_cmd", "vectorize", "Class map to GeoPackage polygons (class, area, confidence) with a minimum mapping unit."),
+    "vectorize": ("hsi_app.cli.vectorize_cmd", "vectorize", "Class map to polygons (.gpkg, .shp, .geojson, .fgb: class, area, confidence) with a minimum mapping unit."),
     "serve": ("hsi_app.cli.serve_cmd", "serve", "Start the web map viewer (Gradio) on 127.0.0.1:7860."),
 }
 
