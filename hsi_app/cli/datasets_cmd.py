@@ -61,7 +61,7 @@ def datasets() -> None:
     """List the benchmark dataset catalog, download a dataset or a measured spectral library."""
 
 
-@datasets.command("list")
+@datasets.command("list", short_help="Show the catalog: sensor, size, classes, GSD, offline availability.")
 @_CATALOG_OPTION
 def list_cmd(catalog_path: Path | None) -> None:
     """Show every catalog dataset: sensor, size, classes, GSD, offline availability."""
@@ -83,7 +83,7 @@ def list_cmd(catalog_path: Path | None) -> None:
     click.echo(format_table(rows, header))
 
 
-@datasets.command("fetch")
+@datasets.command("fetch", short_help="Download a dataset into ROOT/NAME/, checking its sha256.")
 @click.argument("name")
 @_download_options("files go to ROOT/NAME/")
 @_CATALOG_OPTION
@@ -110,10 +110,10 @@ def fetch_cmd(name: str, root: Path, no_progress: bool, force: bool, catalog_pat
         click.echo(f"{entry.name}: pass --data {dest / cube} (or --input, or hsi info {dest / cube})")
 
 
-@datasets.command("fetch-library")
+@datasets.command("fetch-library", short_help="Download a measured spectral library as a CSV for --targets.")
 @click.argument("name", required=False)
 @_download_options("the archive and NAME.csv go to ROOT/NAME/")
-@click.option("--url", default=None, help="Fetch from this mirror or file:// copy (the sha256 is checked all the same).")
+@click.option("--url", default=None, metavar="URL", help="Fetch from this mirror or file:// copy (the sha256 is checked all the same).")
 def fetch_library_cmd(name: str | None, root: Path, url: str | None, no_progress: bool, force: bool) -> None:
     """Download measured spectral library NAME and write ROOT/NAME/NAME.csv (no NAME: list them).
 

@@ -8,9 +8,9 @@ from hsi_app.cli.options import seed_option
 
 
 @click.command("demo")
-@click.option("--out", "out", default="outputs/demo", show_default=True, type=click.Path(), help="Output folder.")
-@seed_option()
-@click.option("--epochs", type=int, default=None, help="Override training epochs (smaller = faster, less accurate).")
+@click.option("--out", "out", default="outputs/demo", show_default=True, type=click.Path(), metavar="DIR", help="Output folder (one run folder per protocol and model).")
+@seed_option(help="Seed of the splits (random and disjoint block layout) and of the models.")
+@click.option("--epochs", type=int, default=None, metavar="N", help="Override training epochs (smaller = faster, less accurate).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def demo(out: str, seed: int, epochs: int | None, quiet: bool) -> None:
     """Train the default model and SVM-RBF on Indian Pines (random:0.1 and disjoint) and compare."""

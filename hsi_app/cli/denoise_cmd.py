@@ -11,23 +11,23 @@ from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS
 
 
 @click.command("denoise")
-@click.option("--model", "model", required=True, type=click.Path(), help="Run folder written by `hsi train --task denoise`.")
-@click.option("--input", "source", required=True, help="Scene: a file, EnMAP product, or built-in name.")
-@click.option("--out", "out", required=True, type=click.Path(), help="Output float32 COG (same bands, CRS, wavelengths).")
-@click.option("--reference", default=None, help="Clean scene on the same grid: report PSNR, SSIM and SAM.")
-@click.option("--key", default=None, help=".mat variable holding the cube.")
+@click.option("--model", "model", required=True, type=click.Path(), metavar="RUN", help="Run folder written by `hsi train --task denoise`.")
+@click.option("--input", "source", required=True, metavar="SCENE", help="Scene: a file, EnMAP product, or built-in name.")
+@click.option("--out", "out", required=True, type=click.Path(), metavar="OUT.tif", help="Output float32 COG (same bands, CRS, wavelengths).")
+@click.option("--reference", default=None, metavar="SCENE", help="Clean scene on the same grid: report PSNR, SSIM and SAM.")
+@click.option("--key", default=None, metavar="VAR", help=".mat variable holding the cube.")
 @click.option("--window", type=int, default=256, show_default=True,
-              help="Core window size in pixels (memory grows with (window + 2 halo)^2 x bands).")
-@click.option("--noise", default=None, help="Add seeded synthetic noise first (demos/benchmarks), e.g. gaussian:50, mixture.")
+              metavar="PX", help="Core window size in pixels (memory grows with (window + 2 halo)^2 x bands).")
+@click.option("--noise", default=None, metavar="NOISE", help="Add seeded synthetic noise first (demos/benchmarks), e.g. gaussian:50, mixture.")
 @seed_option(help="Seed of --noise.")
 @click.option("--fill-nan", is_flag=True, help="Fill NaN/no-data values with the band's scene-wide median before denoising (they stay NaN in the output).")
 @click.option("--baselines", is_flag=True, help="With --reference: also score PCA/MNF/filter baselines (whole scene in memory).")
 @click.option("--metrics", "metrics_path", default=None, type=click.Path(), help="Metrics JSON of --reference scores or --adapt-sigma estimates (default: OUT with .metrics.json).")
 @click.option("--tta", is_flag=True, help="Average over the 8 flips / 90-degree rotations of each window (8x the time).")
 @click.option("--adapt-sigma", type=float, default=None,
-              help="First fine-tune the weights on INPUT itself by SURE (no clean data), assuming i.i.d. Gaussian "
+              metavar="SIGMA", help="First fine-tune the weights on INPUT itself by SURE (no clean data), assuming i.i.d. Gaussian "
                    "noise of this std on the 0-255 scale of the normalised data, e.g. 50. The run folder is unchanged.")
-@click.option("--adapt-steps", type=int, default=DEFAULT_ADAPT_STEPS, show_default=True, help="Optimisation steps of --adapt-sigma (one random crop each, 128 px for subspace models).")
+@click.option("--adapt-steps", type=int, default=DEFAULT_ADAPT_STEPS, show_default=True, metavar="N", help="Optimisation steps of --adapt-sigma (one random crop each, 128 px for subspace models).")
 @exclude_masks_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def denoise(model: str, source: str, out: str, reference: str | None, key: str | None, window: int, noise: str | None,

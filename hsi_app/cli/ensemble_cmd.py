@@ -8,12 +8,12 @@ import click
 
 
 @click.command("ensemble")
-@click.option("--model", "models", required=True, multiple=True, type=click.Path(),
+@click.option("--model", "models", required=True, multiple=True, type=click.Path(), metavar="RUN",
               help="Run folder written by `hsi train`; give two or more (members of one split: `--init-seed`).")
-@click.option("--out", "out", required=True, type=click.Path(), help="Ensemble folder to write (ensemble.json, map, metrics).")
-@click.option("--data", default=None, help="Scene to score on (default: the one the members were trained on, "
+@click.option("--out", "out", required=True, type=click.Path(), metavar="DIR", help="Ensemble folder to write (ensemble.json, map, metrics).")
+@click.option("--data", default=None, metavar="SCENE", help="Scene to score on (default: the one the members were trained on, "
               "checked against their config.json).")
-@click.option("--window", type=int, default=512, show_default=True, help="Window size of the whole-scene map.")
+@click.option("--window", type=int, default=512, show_default=True, metavar="PX", help="Core window size of the whole-scene map, in pixels (memory is bounded by the window).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def ensemble(models: tuple[str, ...], out: str, data: str | None, window: int, quiet: bool) -> None:
     """Write OUT/ensemble.json naming the runs, mapped and scored like `hsi train` does (all or nothing).

@@ -12,9 +12,9 @@ import click
 @click.option("--map", "map_path", required=True, type=click.Path(), help="Class map GeoTIFF (band 1 = class, 0 = no data).")
 @click.option("--reference", "reference", required=True, type=click.Path(),
               help="Reference labels: GeoTIFF on the map's grid, .npy, .mat, or vector file in any CRS.")
-@click.option("--label-attribute", "attribute", default="class", show_default=True, help="Vector attribute holding the class (number or name).")
-@click.option("--label-layer", default=None, help="Layer of a vector label file with several layers.")
-@click.option("--key", default=None, help=".mat variable holding the reference labels.")
+@click.option("--label-attribute", "attribute", default="class", show_default=True, metavar="FIELD", help="Vector attribute holding the class (number or name).")
+@click.option("--label-layer", default=None, metavar="LAYER", help="Layer of a vector label file with several layers.")
+@click.option("--key", default=None, metavar="VAR", help=".mat variable holding the reference labels.")
 @click.option("--json", "json_path", default=None, type=click.Path(), help="Write the full report as JSON here.")
 @click.option("--confusion", "png_path", default=None, type=click.Path(), help="Write the confusion matrix as PNG here.")
 def evaluate(map_path: str, reference: str, attribute: str, label_layer: str | None, key: str | None, json_path: str | None,

@@ -4,28 +4,28 @@ from __future__ import annotations
 
 import click
 
-from hsi_app.cli.options import seed_option
+from hsi_app.cli.options import refuse_given, seed_option
 
 
 @click.command("finetune")
 @click.option("--base", "base", required=True, type=click.Path(exists=True, file_okay=False),
               help="Run folder of `hsi train` to adapt (left unchanged).")
-@click.option("--data", "data", required=True, help="New scene: a file, EnMAP product, or built-in name.")
+@click.option("--data", "data", required=True, metavar="SCENE", help="New scene: a file, EnMAP product, or built-in name.")
 @click.option("--labels", default=None, type=click.Path(), help="Label raster/vector (default: labels found with the scene).")
-@click.option("--label-attribute", default="class", show_default=True, help="Vector attribute holding the class.")
-@click.option("--label-layer", default=None, help="Layer of a vector label file with several layers.")
-@click.option("--key", default=None, help=".mat variable holding the cube.")
+@click.option("--label-attribute", default="class", show_default=True, metavar="FIELD", help="Vector attribute holding the class.")
+@click.option("--label-layer", default=None, metavar="LAYER", help="Layer of a vector label file with several layers.")
+@click.option("--key", default=None, metavar="VAR", help=".mat variable holding the cube.")
 @click.option("--split", "split", default="fixed:10", show_default=True,
-              help="random:F | fixed:N | disjoint:F (default: 10 labelled pixels per class).")
-@click.option("--train-labels", default=None, type=click.Path(exists=True), help="User training label map (replaces --split).")
+              metavar="SPLIT", help="random:F | fixed:N | disjoint:F (default: 10 labelled pixels per class).")
+@click.option("--train-labels", default=None, type=click.Path(exists=True), help="User training label map (replaces --split; give --test-labels too).")
 @click.option("--test-labels", default=None, type=click.Path(exists=True), help="User test label map (with --train-labels).")
-@click.option("--lora-rank", type=int, required=True, help="LoRA rank r (e.g. 4 or 8).")
-@click.option("--lora-alpha", type=float, default=None, help="LoRA scaling alpha (default: 2 x rank).")
-@click.option("--epochs", type=int, default=None, help="Training epochs (default: 30).")
-@click.option("--lr", type=float, default=None, help="Peak learning rate (default: 5e-3).")
+@click.option("--lora-rank", type=int, required=True, metavar="R", help="LoRA rank r (e.g. 4 or 8).")
+@click.option("--lora-alpha", type=float, default=None, metavar="ALPHA", help="LoRA scaling alpha (default: 2 x rank).")
+@click.option("--epochs", type=int, default=None, metavar="N", help="Training epochs (default: 30).")
+@click.option("--lr", type=float, default=None, metavar="LR", help="Peak learning rate (default: 5e-3).")
 @click.option("--schedule", default="cyclic-cosine", show_default=True,
-              help="LR schedule: cyclic-cosine | triangular | cosine.")
-@seed_option()
+              metavar="NAME", help="LR schedule: cyclic-cosine | triangular | cosine.")
+@seed_option(help="Seed of the split and of the adapter's initial weights.")
 @click.option("--resample/--no-resample", default=True, show_default=True,
               help="Resample a scene with other bands to the base model's (Gaussian responses).")
 @click.option("--train-head", is_flag=True,
@@ -34,8 +34,8 @@ from hsi_app.cli.options import seed_option
               help="Classes of the map: the base run's (labels renumbered by name, or ids taken as the base's), "
                    "or new ones with a new head; auto: the base's when every class name is one of its names "
                    "(or unnamed ids number exactly its classes).")
-@click.option("--window", type=int, default=512, show_default=True, help="Window size of the whole-scene map.")
-@click.option("--out", "out", required=True, type=click.Path(), help="Folder for the adapter, config, metrics and maps.")
+@click.option("--window", type=int, default=512, show_default=True, metavar="PX", help="Core window size of the whole-scene map, in pixels (memory is bounded by the window).")
+@click.option("--out", "out", required=True, type=click.Path(), metavar="DIR", help="Folder for the adapter, config, metrics and maps.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def finetune(base: str, data: str, labels: str | None, label_attribute: str, label_layer: str | None, key: str | None, split: str,
              train_labels: str | None, test_labels: str | None, lora_rank: int, lora_alpha: float | None,
@@ -58,6 +58,8 @@ def finetune(base: str, data: str, labels: str | None, label_attribute: str, lab
     from hsi_app.tasks.lr_schedules import check_schedule
 
     check_schedule(schedule)
+    if train_labels is not None or test_labels is not None:
+        refuse_given(("split",), "--train-labels/--test-labels are the split")
     opts = FinetuneOptions(lora_rank=lora_rank, lora_alpha=lora_alpha, split=split, epochs=epochs, seed=seed,
                            lr=lr if lr is not None else DEFAULT_FINETUNE_LR, schedule=schedule, resample=resample,
                            train_head=train_head, classes=classes, window=window, progress=not quiet)

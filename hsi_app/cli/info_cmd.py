@@ -10,10 +10,10 @@ import click
 @click.command("info")
 @click.argument("source")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
-@click.option("--key", default=None, help=".mat variable holding the cube.")
+@click.option("--key", default=None, metavar="VAR", help=".mat variable holding the cube.")
 @click.option("--labels", "labels", default=None, type=click.Path(), help="Label raster or vector file to attach.")
-@click.option("--label-attribute", default="class", show_default=True, help="Vector attribute holding the class.")
-@click.option("--label-layer", default=None, help="Layer of a vector label file with several layers.")
+@click.option("--label-attribute", default="class", show_default=True, metavar="FIELD", help="Vector attribute holding the class.")
+@click.option("--label-layer", default=None, metavar="LAYER", help="Layer of a vector label file with several layers.")
 def info(source: str, as_json: bool, key: str | None, labels: str | None, label_attribute: str,
          label_layer: str | None) -> None:
     """Describe SOURCE (a file, EnMAP product, or built-in name such as indian_pines).

@@ -18,23 +18,24 @@ import click
 from hsi_app import __version__
 from hsi_app.gdal_env import cap_gdal_cache
 
-# name -> (module, attribute, one-line help shown by `hsi --help`)
+# name -> (module, attribute, one-line help shown by `hsi --help`), in the order a user meets them:
+# look at data, train, map and check, then the other tasks, then many scenes, the demo and the viewer.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "info": ("hsi_app.cli.info_cmd", "info", "Describe a scene: bands, size, wavelengths, CRS, validity, classes."),
-    "datasets": ("hsi_app.cli.datasets_cmd", "datasets", "List the dataset catalog or download a dataset."),
+    "datasets": ("hsi_app.cli.datasets_cmd", "datasets", "List the dataset catalog; download a dataset or a measured spectral library."),
+    "models": ("hsi_app.cli.models_cmd", "models", "List registered models: name, task, parameter count, description."),
     "train": ("hsi_app.cli.train_cmd", "train", "Train a classifier (or the SVM baseline), a denoiser (--task denoise) or a detector (--task detect)."),
     "predict": ("hsi_app.cli.predict_cmd", "predict", "Whole-scene class map from a trained run, streamed to a COG."),
-    "ensemble": ("hsi_app.cli.ensemble_cmd", "ensemble", "Combine runs of one split into an ensemble folder (mean probabilities), mapped and scored."),
     "evaluate": ("hsi_app.cli.evaluate_cmd", "evaluate", "Accuracy (OA, AA, kappa, producer's/user's) and class areas of a map against reference labels."),
+    "vectorize": ("hsi_app.cli.vectorize_cmd", "vectorize", "Class map to polygons (.gpkg, .shp, .geojson, .fgb: class, area, confidence) with a minimum mapping unit."),
+    "ensemble": ("hsi_app.cli.ensemble_cmd", "ensemble", "Combine runs of one split into an ensemble folder (mean probabilities), mapped and scored."),
     "finetune": ("hsi_app.cli.finetune_cmd", "finetune", "LoRA-adapt a trained run to a new scene or sensor (adapter saved alone)."),
-    "models": ("hsi_app.cli.models_cmd", "models", "List registered models: name, task, parameter count, description."),
-    "batch": ("hsi_app.cli.batch_cmd", "batch", "Run a task over many scenes on dask.distributed (resumable)."),
+    "denoise": ("hsi_app.cli.denoise_cmd", "denoise", "Denoise a scene window by window with a trained HSDT run (float32 COG)."),
     "detect": ("hsi_app.cli.detect_cmd", "detect", "Target/anomaly score maps (RX, MF, ACE, CEM, learned) and detected points."),
     "simulate-targets": ("hsi_app.cli.simulate_cmd", "simulate_targets", "Implant library targets into a background (SPOD-style training/test scenes)."),
-    "denoise": ("hsi_app.cli.denoise_cmd", "denoise", "Denoise a scene window by window with a trained HSDT run (float32 COG)."),
+    "batch": ("hsi_app.cli.batch_cmd", "batch", "Run a task over many scenes on dask.distributed (resumable)."),
     "demo": ("hsi_app.cli.demo_cmd", "demo", "The main job on Indian Pines: random and disjoint splits vs SVM."),
-    "vectorize": ("hsi_app.cli.vectorize_cmd", "vectorize", "Class map to polygons (.gpkg, .shp, .geojson, .fgb: class, area, confidence) with a minimum mapping unit."),
-    "serve": ("hsi_app.cli.serve_cmd", "serve", "Start the web map viewer (Gradio) on 127.0.0.1:7860."),
+    "serve": ("hsi_app.cli.serve_cmd", "serve", "Start the web map viewer (Gradio; by default on http://127.0.0.1:7860)."),
 }
 
 EXIT_USAGE_OR_DATA = 2
@@ -45,7 +46,7 @@ class LazyGroup(click.Group):
     """A click group whose sub-commands are imported on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return list(COMMANDS)  # workflow order (see COMMANDS), not alphabetical
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in COMMANDS:
@@ -136,6 +137,9 @@ def main(argv: list[str] | None = None) -> Any:
         result = cli.main(args=args, prog_name="hsi", standalone_mode=False)
         _sweep_stale()
         return result
+    except click.exceptions.NoArgsIsHelpError as err:  # `hsi` or `hsi datasets` alone: the help, as with -h
+        click.echo(err.ctx.get_help() if err.ctx is not None else cli.get_help(click.Context(cli)))
+        return 0
     except click.exceptions.Abort:
         click.echo("hsi: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)

@@ -65,7 +65,7 @@ def models(ctx: click.Context) -> None:
         ctx.invoke(list_cmd, pattern="*")
 
 
-@models.command("list")
+@models.command("list", short_help="List models whose name matches PATTERN (shell-style or a substring).")
 @click.argument("pattern", required=False, default="*")
 def list_cmd(pattern: str) -> None:
     """List models whose name matches PATTERN (shell-style, e.g. '*vit*'; a bare word matches substrings).

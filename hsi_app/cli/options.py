@@ -57,6 +57,7 @@ def check_finite(ctx: click.Context, param: click.Parameter, value: float | None
 def seed_option(name: str = "--seed", **kw: Any) -> Any:
     """A seed option (``int``, checked by :func:`check_seed`); ``kw`` as for :func:`click.option`."""
     kw.setdefault("default", 0)
+    kw.setdefault("metavar", "SEED")
     kw.setdefault("show_default", kw["default"] is not None)
     return click.option(name, type=int, callback=check_seed, **kw)
 

@@ -8,17 +8,17 @@ from hsi_app.cli.options import exclude_masks_option
 
 
 @click.command("predict")
-@click.option("--model", "models", required=True, multiple=True, type=click.Path(),
+@click.option("--model", "models", required=True, multiple=True, type=click.Path(), metavar="RUN",
               help="Run folder written by `hsi train`; repeat it to average several runs' probabilities (a deep ensemble).")
-@click.option("--input", "source", required=True, help="Scene: a file, EnMAP product, or built-in name.")
-@click.option("--out", "out", required=True, type=click.Path(), help="Output COG (band 1 class, band 2 confidence).")
-@click.option("--key", default=None, help=".mat variable holding the cube.")
-@click.option("--window", type=int, default=512, show_default=True, help="Core window size in pixels.")
+@click.option("--input", "source", required=True, metavar="SCENE", help="Scene: a file, EnMAP product, or built-in name.")
+@click.option("--out", "out", required=True, type=click.Path(), metavar="MAP.tif", help="Output COG (band 1 class, band 2 confidence).")
+@click.option("--key", default=None, metavar="VAR", help=".mat variable holding the cube.")
+@click.option("--window", type=int, default=512, show_default=True, metavar="PX", help="Core window size in pixels (memory is bounded by the window).")
 @click.option("--resample", is_flag=True, help="Resample the scene's bands to the model's (Gaussian responses).")
 @click.option("--png", "png", default=None, type=click.Path(), help="Also write a PNG quick-look of the map.")
 @click.option("--tta", is_flag=True, help="Average over the 8 flips / 90-degree rotations of each window (8x the time).")
 @click.option("--smooth", default="none", show_default=True,
-              help="Edge-preserving smoothing of the class probabilities: none | guided (radius 2, eps 1e-3, "
+              metavar="FILTER", help="Edge-preserving smoothing of the class probabilities: none | guided (radius 2, eps 1e-3, "
                    "3 components) | guided:R,EPS[,K]. A guided filter whose guide is the scene's first K principal "
                    "components; no labels.")
 @exclude_masks_option

@@ -77,13 +77,14 @@ def check_address(host: str, port: int) -> None:
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="Interface to bind; the default keeps the viewer on this machine.")
-@click.option("--port", type=click.IntRange(1, 65535), default=7860, show_default=True)
+              metavar="ADDR", help="Interface to bind; the default keeps the viewer on this machine.")
+@click.option("--port", type=click.IntRange(1, 65535), default=7860, show_default=True, metavar="PORT",
+              help="TCP port of the viewer (1-65535).")
 @click.option("--scenes", default=None, type=click.Path(exists=True, file_okay=False),
               help="Folder of scenes to offer (default: $HSI_SCENES).")
 @click.option("--runs", default=None, type=click.Path(exists=True, file_okay=False),
               help="Folder of `hsi train` runs to offer as models (default: $HSI_RUNS).")
-@click.option("--max-upload", default=None, help="Largest accepted upload, e.g. 2GB (default: $HSI_MAX_UPLOAD or 2GB).")
+@click.option("--max-upload", default=None, metavar="SIZE", help="Largest accepted upload, e.g. 2GB (default: $HSI_MAX_UPLOAD or 2GB).")
 def serve(host: str, port: int, scenes: str | None, runs: str | None, max_upload: str | None) -> None:
     """Open the map viewer: scenes, RGB composites, spectra, land-cover maps, downloads."""
     from hsi_app.errors import ConfigError

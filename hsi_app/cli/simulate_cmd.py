@@ -22,17 +22,17 @@ OUTPUTS = ("scene.tif", "targets.gpkg", "abundance.tif")
 
 
 @click.command("simulate-targets")
-@click.option("--background", required=True, help="Background scene: a file, EnMAP product, or built-in name.")
+@click.option("--background", required=True, metavar="SCENE", help="Background scene: a file, EnMAP product, or built-in name.")
 @click.option("--targets", required=True, type=click.Path(), help="Spectral library (CSV or ENVI .sli).")
 @seed_option(help="Random seed (equal seeds, equal scenes).")
-@click.option("--out", "out", required=True, type=click.Path(), help="Output folder.")
-@click.option("--density", type=float, default=1 / 150, show_default=True, help="Targets per pixel tried.")
-@click.option("--n-targets", type=int, default=None, help="Exact number of targets to try to place.")
+@click.option("--out", "out", required=True, type=click.Path(), metavar="DIR", help="Output folder (scene.tif, targets.gpkg, abundance.tif).")
+@click.option("--density", type=float, default=1 / 150, show_default="1/150, one per 150 px", metavar="D", help="Targets per pixel tried.")
+@click.option("--n-targets", type=int, default=None, metavar="N", help="Exact number of targets to try to place.")
 @click.option("--min-distance", type=float, default=8.0, show_default=True,
-              help="Smallest centre spacing, pixels (at least 5.93: no pixel holds two targets).")
-@click.option("--material", "materials", multiple=True, help="Only this library material (repeatable).")
-@click.option("--scale", type=float, default=None, help="Library reflectance -> cube units (default: guessed).")
-@click.option("--key", default=None, help=".mat variable holding the cube.")
+              metavar="PX", help="Smallest centre spacing, pixels (at least 5.93: no pixel holds two targets).")
+@click.option("--material", "materials", multiple=True, metavar="NAME", help="Only this library material (repeatable).")
+@click.option("--scale", type=float, default=None, metavar="K", help="Library reflectance -> cube units (default: guessed).")
+@click.option("--key", default=None, metavar="VAR", help=".mat variable holding the cube.")
 @click.option("--quiet", is_flag=True, help="No progress bar, and no line on how the library was scaled.")
 def simulate_targets(background: str, targets: str, seed: int, out: str, density: float, n_targets: int | None,
                      min_distance: float, materials: tuple[str, ...], scale: float | None, key: str | None,

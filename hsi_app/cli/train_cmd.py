@@ -48,34 +48,34 @@ TASK_RUNNERS = {"denoise": "hsi_app.cli.train_denoise_cmd", "detect": "hsi_app.c
 @click.command("train")
 @click.option("--task", type=click.Choice(["classify", "denoise", "detect"]), default="classify", show_default=True,
               help="What to train: a classifier, a denoiser or a point-target detector.")
-@click.option("--noise", default="gaussian:50", show_default=True, help="Denoise: noise model added on the fly.")
+@click.option("--noise", default="gaussian:50", show_default=True, metavar="NOISE", help="Denoise: noise model added on the fly.")
 @click.option("--init", default=None, type=click.Path(exists=True, file_okay=False),
               help="Denoise: start from the weights of an earlier denoise run of the same model (warm start).")
 @click.option("--targets", default=None, type=click.Path(), help="Detect: spectral library (CSV or ENVI .sli).")
 @click.option("--scale", type=float, default=None,
-              help="Detect: library reflectance -> scene units (default: guessed from the scene, e.g. 10000).")
-@click.option("--schedule", default=None, help="LR schedule: cosine (default) | cyclic-cosine | triangular.")
-@click.option("--data", "data", required=True, help="Scene: a file, EnMAP product, or built-in name (indian_pines).")
+              metavar="K", help="Detect: library reflectance -> scene units (default: guessed from the scene, e.g. 10000).")
+@click.option("--schedule", default=None, metavar="NAME", help="LR schedule: cosine (default) | cyclic-cosine | triangular.")
+@click.option("--data", "data", required=True, metavar="SCENE", help="Scene: a file, EnMAP product, or built-in name (indian_pines).")
 @click.option("--labels", default=None, type=click.Path(), help="Label raster/vector (default: labels found with the scene).")
-@click.option("--label-attribute", default="class", show_default=True, help="Vector attribute holding the class.")
-@click.option("--label-layer", default=None, help="Layer of a vector label file with several layers.")
-@click.option("--key", default=None, help=".mat variable holding the cube.")
-@click.option("--model", "model", default=None, help="Model name (`hsi models list`) or 'svm'; default per task.")
-@click.option("--split", "split", default="random:0.1", show_default=True, help="random:F | fixed:N | disjoint:F.")
+@click.option("--label-attribute", default="class", show_default=True, metavar="FIELD", help="Vector attribute holding the class.")
+@click.option("--label-layer", default=None, metavar="LAYER", help="Layer of a vector label file with several layers.")
+@click.option("--key", default=None, metavar="VAR", help=".mat variable holding the cube.")
+@click.option("--model", "model", default=None, metavar="NAME", help="Model name (`hsi models list`) or 'svm'; default per task.")
+@click.option("--split", "split", default="random:0.1", show_default=True, metavar="SPLIT", help="random:F | fixed:N | disjoint:F.")
 @click.option("--buffer", type=int, default=None,
-              help="disjoint:F only: drop the test pixels within R px of training (also sets the block edge, "
+              metavar="PX", help="disjoint:F only: drop the test pixels within R px of training (also sets the block edge, "
                    ">= 2R+1); default: the model's receptive radius. --buffer 11 gives any model the split of "
                    "a default (ssfcn_snv) run of the same --seed.")
-@click.option("--train-labels", default=None, type=click.Path(exists=True), help="User training label map (replaces --split).")
+@click.option("--train-labels", default=None, type=click.Path(exists=True), help="User training label map (replaces --split; give --test-labels too).")
 @click.option("--test-labels", default=None, type=click.Path(exists=True), help="User test label map (with --train-labels).")
-@click.option("--epochs", type=int, default=None, help="Training epochs (default: the model's tuned value).")
+@click.option("--epochs", type=int, default=None, metavar="N", help="Training epochs (default: the model's tuned value).")
 @click.option("--val-fraction", type=float, callback=in_range(0.0, 0.5, hi_open=True), default=0.1, show_default=True,
-              help="Classify: share of the training pixels held out for early stopping and epoch selection; "
+              metavar="F", help="Classify: share of the training pixels held out for early stopping and epoch selection; "
                    "0 = train every epoch on all training pixels and keep the final weights.")
 @click.option("--label-smoothing", type=float, callback=in_range(0.0, 1.0, hi_open=True), default=None,
-              help="Classify: label smoothing of the training loss (default 0.1; 0 = plain cross-entropy).")
+              metavar="EPS", help="Classify: label smoothing of the training loss (default 0.1; 0 = plain cross-entropy).")
 @click.option("--class-weights", "class_weights", type=float, default=0.0, show_default=True,
-              help="Classify: weigh class k's loss by n_k^-P (n_k = its training pixels, mean weight 1); "
+              metavar="P", help="Classify: weigh class k's loss by n_k^-P (n_k = its training pixels, mean weight 1); "
                    "0 = unweighted, 0.5 = inverse square-root frequency, 1 = inverse frequency.")
 @seed_option(help="Seed of the split (and of the model unless --init-seed).")
 @seed_option("--init-seed", default=None,
@@ -85,9 +85,9 @@ TASK_RUNNERS = {"denoise": "hsi_app.cli.train_denoise_cmd", "detect": "hsi_app.c
               help="Classify: distil from this run or ensemble folder (repeat to average runs): the loss adds the "
                    "cross-entropy to its probabilities at every pixel that is not a test or validation pixel.")
 @click.option("--distill-weight", type=float, default=1.0, show_default=True,
-              help="Classify: weight of the distillation loss (with --teacher).")
-@click.option("--window", type=int, default=512, show_default=True, help="Window size of the whole-scene map.")
-@click.option("--out", "out", required=True, type=click.Path(), help="Run folder to write.")
+              metavar="W", help="Classify: weight of the distillation loss (with --teacher).")
+@click.option("--window", type=int, default=512, show_default=True, metavar="PX", help="Core window size of the whole-scene map, in pixels (memory is bounded by the window).")
+@click.option("--out", "out", required=True, type=click.Path(), metavar="DIR", help="Run folder to write (created; an earlier run of the same task there is replaced whole on success).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train(task: str, noise: str, init: str | None, targets: str | None, scale: float | None, schedule: str | None,
           data: str, labels: str | None,
@@ -115,6 +115,8 @@ def train(task: str, noise: str, init: str | None, targets: str | None, scale: f
 
     model = model or DEFAULT_CLASSIFIER
     check_buffer(buffer, split, given_maps=train_labels is not None or test_labels is not None)
+    if train_labels is not None or test_labels is not None:
+        refuse_given(("split",), "--train-labels/--test-labels are the split")
     if model == "svm":
         refuse_given(SVM_UNUSED, "the SVM baseline fits the training spectra directly (no epochs, schedule, "
                      "validation or loss)")

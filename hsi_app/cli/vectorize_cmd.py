@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import click
 
+from hsi_app.cli.options import refuse_given
+
 
 @click.command("vectorize")
 @click.option("--map", "map_path", required=True, type=click.Path(), help="Class map GeoTIFF (band 1 = class, 0 = no data).")
 @click.option("--out", "out", required=True, type=click.Path(), help="Polygons to write: .gpkg, .shp, .geojson (lon/lat) or .fgb.")
 @click.option("--min-pixels", type=int, default=1, show_default=True,
-              help="Minimum mapping unit: smaller patches take the class of their largest neighbour (by pixel count).")
+              metavar="N", help="Minimum mapping unit: smaller patches take the class of their largest neighbour (by pixel count).")
 @click.option("--min-area", "min_area", type=float, default=None,
-              help="Minimum mapping unit in hectares (projected CRS); overrides --min-pixels.")
-@click.option("--connectivity", type=int, default=4, show_default=True, help="Pixel neighbourhood of a patch: 4 or 8.")
+              metavar="HA", help="Minimum mapping unit in hectares (projected CRS); instead of --min-pixels.")
+@click.option("--connectivity", type=int, default=4, show_default=True, metavar="4|8", help="Pixel neighbourhood of a patch: 4 or 8.")
 @click.option("--quiet", is_flag=True, help="No progress (shown for maps of a million pixels or more).")
 def vectorize(map_path: str, out: str, min_pixels: int, min_area: float | None, connectivity: int, quiet: bool) -> None:
     """One polygon per connected patch of MAP, with class, area and mean confidence, in the map's CRS."""
     from hsi_app.io.atomic import check_outputs, check_writable
     from hsi_app.tasks.map_polygons import polygon_driver, vectorize_map
 
+    if min_area is not None:
+        refuse_given(("min_pixels",), "--min-area sets the minimum mapping unit; give one of the two")
     check_outputs({"--out": out}, {"--map": map_path})
     polygon_driver(out)
     check_writable(out)
