@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from hsi_app.cli.options import exclude_masks_option, refuse_given, seed_option
+from hsi_app.cli.options import device_option, exclude_masks_option, refuse_given, seed_option
 from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS
 
 
@@ -29,10 +29,11 @@ from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS
                    "noise of this std on the 0-255 scale of the normalised data, e.g. 50. The run folder is unchanged.")
 @click.option("--adapt-steps", type=int, default=DEFAULT_ADAPT_STEPS, show_default=True, metavar="N", help="Optimisation steps of --adapt-sigma (one random crop each, 128 px for subspace models).")
 @exclude_masks_option
+@device_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def denoise(model: str, source: str, out: str, reference: str | None, key: str | None, window: int, noise: str | None,
             seed: int, fill_nan: bool, baselines: bool, metrics_path: str | None, tta: bool, adapt_sigma: float | None,
-            adapt_steps: int, exclude_masks: str | None, quiet: bool) -> None:
+            adapt_steps: int, exclude_masks: str | None, device: str | None, quiet: bool) -> None:
     """Denoise every band of INPUT with a trained denoiser (memory bounded by the window)."""
     from pathlib import Path
 
@@ -66,7 +67,7 @@ def denoise(model: str, source: str, out: str, reference: str | None, key: str |
         check_writable(mpath)
         if not metrics_path:
             check_default_metrics(out)
-    den = Denoiser.load(run_dir_of(model), tta=tta)
+    den = Denoiser.load(run_dir_of(model), device=device, tta=tta)
     weights = weights_identity(run_dir_of(model)) if writes_metrics else None  # the weights as loaded
     scene_key, ref_key = key, key
     if key is not None and reference is not None:  # --key names the variable of whichever input is a .mat

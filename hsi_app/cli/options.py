@@ -98,3 +98,29 @@ def refuse_given(names: tuple[str, ...], why: str) -> None:
         if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE:
             flag = next((p.opts[0] for p in ctx.command.params if p.name == name), f"--{name}")
             raise ConfigError(f"{flag}: {why}; drop it")
+
+
+def check_device(ctx: click.Context, param: click.Parameter, value: str) -> str | None:
+    """Click callback of ``--device``: ``auto`` -> None (CUDA when a GPU is visible, else the CPU); any other
+    value must name a device this machine has (:func:`hsi_app.device.resolve_device`), checked before any data is read.
+
+    Raises:
+        ConfigError: one line naming ``--device``, the value and the choices.
+    """
+    from hsi_app.errors import ConfigError
+
+    if value == "auto":
+        return None
+    from hsi_app.device import resolve_device
+
+    try:
+        resolve_device(value)
+    except ConfigError as err:
+        raise ConfigError(f"--{err}") from err  # "--device 'cuda': no CUDA GPU visible ...; use cpu"
+    return value
+
+
+device_option = click.option(
+    "--device", default="auto", show_default=True, metavar="auto|cpu|cuda[:N]|mps", callback=check_device,
+    help="Where the model runs: auto = the GPU when one is visible, else the CPU.",
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from hsi_app.cli.options import exclude_masks_option
+from hsi_app.cli.options import device_option, exclude_masks_option
 
 
 @click.command("predict")
@@ -22,9 +22,10 @@ from hsi_app.cli.options import exclude_masks_option
                    "3 components) | guided:R,EPS[,K]. A guided filter whose guide is the scene's first K principal "
                    "components; no labels.")
 @exclude_masks_option
+@device_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def predict(models: tuple[str, ...], source: str, out: str, key: str | None, window: int, resample: bool, png: str | None, tta: bool,
-            smooth: str, exclude_masks: str | None, quiet: bool) -> None:
+            smooth: str, exclude_masks: str | None, device: str | None, quiet: bool) -> None:
     """Classify every pixel of INPUT window by window (memory bounded by the window).
 
     With several --model runs the map is their ensemble: the mean of their class probabilities
@@ -51,7 +52,7 @@ def predict(models: tuple[str, ...], source: str, out: str, key: str | None, win
         if dst is not None:
             check_writable(dst)
     spec = parse_smooth(smooth)
-    pred = load_classifier(models, tta=tta)
+    pred = load_classifier(models, device=device, tta=tta)
     cube = open_cube(source, key=key).hsi.without_masked(parse_mask_names(exclude_masks))
     cube = with_empty_bands_flagged(cube)  # bands with no data at any pixel (no pixel would be valid): flagged bad
     prob_fn, halo = with_smoothing(pred.bind(cube, resample=resample), pred.receptive_radius, cube, spec,

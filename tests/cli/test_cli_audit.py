@@ -134,3 +134,44 @@ def test_split_beside_given_label_maps_is_refused(capsys: pytest.CaptureFixture[
                             "--test-labels", str(tmp_path / "te.npy"), "--out", str(tmp_path / "run"))
     assert_one_error_line(code, err, "--split", "--train-labels", "drop it")
     assert not (tmp_path / "run").exists()
+
+
+def _tiny_scene(path: Path) -> Path:
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    cube = np.random.default_rng(0).uniform(0.0, 1.0, size=(5, 12, 10)).astype(np.float32)
+    with rasterio.open(path, "w", driver="GTiff", height=12, width=10, count=5, dtype="float32", crs="EPSG:32616",
+                       transform=from_origin(0.0, 0.0, 30.0, 30.0)) as ds:
+        ds.write(cube)
+        ds.update_tags(wavelength="400,500,600,700,800", wavelength_units="nm")
+    return path
+
+
+def test_predict_runs_on_the_device_asked_for(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """--device reaches the model loader (auto -> None: the GPU when there is one); a bad one is one line, exit 2."""
+    import torch
+    from tiny_runs import make_run
+
+    from hsi_app import ensemble
+
+    run, scene = make_run(tmp_path / "run"), _tiny_scene(tmp_path / "scene.tif")
+    seen: list[str | None] = []
+    real = ensemble.load_classifier
+    monkeypatch.setattr(ensemble, "load_classifier", lambda *a, **kw: (seen.append(kw.get("device")), real(*a, **kw))[1])
+    for device in ("cpu", "auto"):
+        out = tmp_path / f"map_{device}.tif"
+        code, _, err = run_main(capsys, "predict", "--model", str(run), "--input", str(scene), "--out", str(out),
+                                "--device", device, "--quiet")
+        assert code == 0 and out.exists(), err
+    assert seen == ["cpu", None]
+    code, _, err = run_main(capsys, "denoise", "--model", str(run), "--input", str(scene), "--out",
+                            str(tmp_path / "d.tif"), "--device", "gpu0")
+    assert_one_error_line(code, err, "--device 'gpu0': unknown device; use cpu, cuda")
+    if not torch.cuda.is_available():
+        code, _, err = run_main(capsys, "predict", "--model", str(run), "--input", str(scene), "--out",
+                                str(tmp_path / "c.tif"), "--device", "cuda")
+        assert_one_error_line(code, err, "--device 'cuda': no CUDA GPU visible")
+        assert not (tmp_path / "c.tif").exists()
