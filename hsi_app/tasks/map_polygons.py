@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from hsi_app.errors import ConfigError, HSIWarning, InvalidDataError
+from hsi_app.errors import ConfigError, HSIWarning, InvalidDataError, OutputError
 from hsi_app.tasks.map_accuracy import M2_PER_HA, pixel_area_m2
 
 PROGRESS_MIN_PIXELS = 1_000_000  # maps smaller than this vectorize in a few seconds: no progress shown
@@ -197,8 +197,9 @@ def write_polygons(gdf: Any, out: str | os.PathLike[str], *, layer: str = "class
 
     GeoPackage and FlatGeobuf keep the CRS as it is. A Shapefile gets its fields renamed to at most 10
     characters (:data:`SHAPEFILE_FIELDS`), a UTF-8 ``.cpg`` and a ``.prj`` (none without a CRS); its
-    files are written under a hidden name and moved into place, and an old ``.prj`` or ``.cpg`` the new
-    file lacks is removed. GeoJSON is written as RFC 7946 requires: longitude/latitude on WGS 84.
+    files are written under a hidden name and moved into place together, the ``.shp`` last
+    (:func:`_publish_shapefile`), and an old ``.prj`` or ``.cpg`` the new file lacks is
+    removed. GeoJSON is written as RFC 7946 requires: longitude/latitude on WGS 84.
     """
     from hsi_app.io.atomic import atomic_path
 
@@ -215,27 +216,113 @@ def write_polygons(gdf: Any, out: str | os.PathLike[str], *, layer: str = "class
             gdf.to_file(tmp, driver=driver, **options)
 
 
-SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+SHAPEFILE_PARTS = (".shx", ".dbf", ".prj", ".cpg")
+"""The files GDAL writes beside a ``.shp`` (a ``.prj`` only for a map with a CRS); they are published before it."""
+def shapefile_part(out: Path, part: str) -> Path:
+    """The ``part`` file (``".dbf"``, ``".shp.xml"``) of the Shapefile ``out``, in the case of ``out``'s suffix
+    (``U.SHP`` -> ``U.DBF``; ``u.shp`` -> ``u.dbf``)."""
+    stem = out.name[: -len(out.suffix)] if out.suffix else out.name
+    return out.with_name(stem + (part.upper() if out.suffix.isupper() else part.lower()))
+
+
+def _stale_shapefile_files(out: Path, new: list[Path]) -> list[Path]:
+    """Existing files of the Shapefile ``out`` that the new one (its files ``new``) does not replace: a part the
+    new file lacks (an old ``.prj`` would give a map without CRS the old one's),
+    and a part in the other letter case (GDAL opens ``U.dbf`` before ``U.DBF``). On a case-insensitive file system
+    the other case is the new part's own file and is kept."""
+    from hsi_app.io.atomic import same_file
+
+    stale: list[Path] = []
+    for part in (".shp", *SHAPEFILE_PARTS):
+        for name in dict.fromkeys((shapefile_part(out.with_suffix(".shp"), part),
+                                   shapefile_part(out.with_suffix(".SHP"), part))):
+            if name.is_file() and not any(name == f or same_file(name, f) for f in new):
+                stale.append(name)
+    return stale
+
+
+def _publish_shapefile(tmp: Path, out: Path) -> None:
+    """Move the Shapefile written as ``tmp`` (all parts) onto ``out``, the ``.shp`` last, as one change.
+
+    The old parts the new ones replace, and the old files of :func:`_stale_shapefile_files`, are first moved to
+    hidden names; when a move fails (or the process is interrupted) everything moved is put back, so ``out`` keeps
+    its old set of files, never an old ``.shp`` beside a new ``.dbf``. The hidden names start with ``out``'s
+    temporary prefix, so a hard-killed run's are swept like any other temporary.
+
+    Raises:
+        OutputError: a move failed (the old files are kept).
+    """
+    from hsi_app.io.atomic import FILE_MODE, remove_quietly
+
+    sides = [(tmp.with_suffix(p), shapefile_part(out, p)) for p in SHAPEFILE_PARTS if tmp.with_suffix(p).exists()]
+    stale = _stale_shapefile_files(out, [out, *(dst for _, dst in sides)])
+    backup_stem = tmp.name[: -len(tmp.suffix)]
+    backups: list[tuple[Path, Path | None]] = []  # (final name, its old file's hidden name or None) in move order
+
+    def backup(path: Path) -> None:
+        hidden = tmp.with_name(f"{backup_stem}.old-{len(backups)}")
+        os.replace(path, hidden)
+        backups.append((path, hidden))
+
+    try:
+        for path in stale:
+            backup(path)
+        for src, dst in sides:
+            os.chmod(src, FILE_MODE)
+            if dst.exists():
+                backup(dst)
+            else:
+                backups.append((dst, None))
+            os.replace(src, dst)
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, out)  # last, as one rename: when it fails the old .shp is still there
+    except BaseException as err:
+        for path, hidden in reversed(backups):
+            if hidden is None:
+                remove_quietly(path)
+            else:
+                try:
+                    os.replace(hidden, path)
+                except OSError:
+                    pass
+        for src in (tmp, *(src for src, _ in sides)):
+            remove_quietly(src)
+        if isinstance(err, OSError):
+            raise OutputError(f"{out}: cannot replace the Shapefile ({err.strerror}); its old files are kept; "
+                              "check the path") from err
+        raise
+    for _, hidden in backups:
+        if hidden is not None:
+            remove_quietly(hidden)
 
 
 def _write_shapefile(gdf: Any, out: Path) -> None:
-    """A Shapefile written under a hidden name beside ``out``; its sibling files are moved onto their final
-    names, then the ``.shp`` (:func:`~hsi_app.io.atomic.atomic_path`: a full disk is one clear error)."""
-    from hsi_app.io.atomic import atomic_path, remove_quietly
+    """A Shapefile written under a hidden name beside ``out``, then published by :func:`_publish_shapefile`.
 
-    with atomic_path(out) as tmp:
-        try:
+    The temporary ends in a lower-case ``.shp`` (GDAL names the parts after it in lower case); the final names keep
+    the case of ``out``'s suffix. A full disk is one clear error and leaves no file (as
+    :func:`~hsi_app.io.atomic.atomic_path`)."""
+    from hsi_app.io.atomic import _published, check_writable, partial_path, remove_quietly
+    from hsi_app.io.disk_full import WriteWatch
+
+    path = check_writable(out)
+    tmp = partial_path(path).with_suffix(".shp")
+    temps = [tmp, *(tmp.with_suffix(p) for p in SHAPEFILE_PARTS)]
+    watch = WriteWatch(out, temps)
+    try:
+        with watch:
             gdf.to_file(tmp, driver="ESRI Shapefile", encoding="UTF-8")
-            for part in SHAPEFILE_PARTS[1:]:
-                src, dst = tmp.with_suffix(part), out.with_suffix(part)
-                if src.exists():
-                    os.replace(src, dst)
-                elif dst.exists():  # a .prj from an older map in a CRS would give this one a CRS it has not
-                    dst.unlink()
-        except BaseException:
-            for part in SHAPEFILE_PARTS[1:]:
-                remove_quietly(tmp.with_suffix(part))
-            raise
+        if (failed := watch.failure()) is not None:
+            raise failed
+    except BaseException as err:
+        watch.raise_replacement(err, lambda: [remove_quietly(t) for t in temps])
+        raise
+    if not tmp.exists():
+        for t in temps:
+            remove_quietly(t)
+        raise OutputError(f"{out}: the writer produced no file; nothing was written")
+    _publish_shapefile(tmp, path)
+    _published(path)
 
 
 def vectorize_map(

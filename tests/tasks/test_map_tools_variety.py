@@ -143,3 +143,65 @@ def test_vectorize_other_formats_on_a_full_disk(tmp_path: Path, capfd: pytest.Ca
     code, err = run_limited(capfd, 4_000, "vectorize", "--map", str(tmp_path / "in" / "map.tif"), "--out", str(out))
     check_failed_cleanly(code, err, out, str(out))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """Every file in ``folder`` (hidden ones included) -> its bytes."""
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_an_upper_case_shp_suffix_writes_one_whole_shapefile(tmp_path: Path) -> None:
+    """``U.SHP`` is a Shapefile like ``u.shp``: its parts take the suffix's case, nothing hidden is left, and old
+    lower-case parts of the same name (which GDAL opens before upper-case ones) are replaced too."""
+    from hsi_app.tasks.map_polygons import vectorize_map
+
+    (tmp_path / "in").mkdir()
+    cls = _map(tmp_path / "in" / "map.tif")
+    out = tmp_path / "out"
+    out.mkdir()
+    one = np.ones((40, 50), np.uint8)
+    write_class_map(tmp_path / "in" / "one.tif", one, None, crs="EPSG:32633", transform=T, class_names=NAMES)
+    vectorize_map(tmp_path / "in" / "one.tif", out / "U.shp")  # an older, lower-case set: one polygon
+    summary = vectorize_map(tmp_path / "in" / "map.tif", out / "U.SHP")
+    assert sorted(_files(out)) == ["U.CPG", "U.DBF", "U.PRJ", "U.SHP", "U.SHX"]
+    gdf = gpd.read_file(out / "U.SHP")
+    assert len(gdf) == summary["polygons"] > 1 and gdf.crs.to_epsg() == 32633
+    assert gdf.geometry.area.sum() == pytest.approx((cls > 0).sum() * RES * RES)
+    assert set(gdf["class"]) == set(NAMES[1:])  # UTF-8 read through the .CPG
+
+
+def test_a_failed_last_rename_leaves_the_old_shapefile_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When moving the new .shp into place fails, the old .shp keeps its own .dbf/.shx/.prj (none is swapped for the
+    new map's, the old .prj is not removed) and no hidden temporary is left."""
+    import os
+
+    from hsi_app.errors import OutputError
+    from hsi_app.tasks.map_polygons import vectorize_map
+
+    (tmp_path / "in").mkdir()
+    _map(tmp_path / "in" / "utm.tif")
+    plain = np.ones((40, 50), np.uint8)
+    plain[:, 25:] = 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rasterio: no CRS
+        write_class_map(tmp_path / "in" / "plain.tif", plain, None, crs=None, transform=T, class_names=NAMES)
+    out = tmp_path / "out"
+    out.mkdir()
+    vectorize_map(tmp_path / "in" / "utm.tif", out / "lc.shp")
+    before = _files(out)
+    old = gpd.read_file(out / "lc.shp")
+    real_replace = os.replace
+
+    def failing_replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        if Path(dst) == out / "lc.shp":
+            raise PermissionError(13, "Permission denied")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with warnings.catch_warnings(), pytest.raises(OutputError, match="lc.shp.*old files are kept"):
+        warnings.simplefilter("ignore")
+        vectorize_map(tmp_path / "in" / "plain.tif", out / "lc.shp")
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert _files(out) == before  # same names (no hidden file), same bytes
+    again = gpd.read_file(out / "lc.shp")
+    assert len(again) == len(old) and again.crs.to_epsg() == 32633 and list(again["class"]) == list(old["class"])
