@@ -198,8 +198,8 @@ def write_polygons(gdf: Any, out: str | os.PathLike[str], *, layer: str = "class
     GeoPackage and FlatGeobuf keep the CRS as it is. A Shapefile gets its fields renamed to at most 10
     characters (:data:`SHAPEFILE_FIELDS`), a UTF-8 ``.cpg`` and a ``.prj`` (none without a CRS); its
     files are written under a hidden name and moved into place together, the ``.shp`` last
-    (:func:`_publish_shapefile`), and an old ``.prj`` or ``.cpg`` the new file lacks is
-    removed. GeoJSON is written as RFC 7946 requires: longitude/latitude on WGS 84.
+    (:func:`_publish_shapefile`), and an old ``.prj``, spatial index or metadata file the new file lacks is
+    removed (:data:`SHAPEFILE_STALE`). GeoJSON is written as RFC 7946 requires: longitude/latitude on WGS 84.
     """
     from hsi_app.io.atomic import atomic_path
 
@@ -218,6 +218,14 @@ def write_polygons(gdf: Any, out: str | os.PathLike[str], *, layer: str = "class
 
 SHAPEFILE_PARTS = (".shx", ".dbf", ".prj", ".cpg")
 """The files GDAL writes beside a ``.shp`` (a ``.prj`` only for a map with a CRS); they are published before it."""
+SHAPEFILE_STALE = (".qix", ".sbn", ".sbx", ".fbn", ".fbx", ".ain", ".aih", ".shp.xml", ".qmd")
+"""Files other tools keep beside a Shapefile that describe its old contents: spatial indexes (``.qix`` of GDAL and
+MapServer, ``.sbn``/``.sbx`` and ``.fbn``/``.fbx`` of ESRI), attribute indexes (``.ain``/``.aih``) and metadata
+(ArcGIS ``.shp.xml``, QGIS ``.qmd``, whose extent and feature count are the old file's). The writer makes none of
+them, so an old one is removed when the new Shapefile replaces the old one: a stale spatial index makes GIS software
+skip the new features. A QGIS style (``.qml``) is kept: it applies to the new polygons as well."""
+
+
 def shapefile_part(out: Path, part: str) -> Path:
     """The ``part`` file (``".dbf"``, ``".shp.xml"``) of the Shapefile ``out``, in the case of ``out``'s suffix
     (``U.SHP`` -> ``U.DBF``; ``u.shp`` -> ``u.dbf``)."""
@@ -226,14 +234,14 @@ def shapefile_part(out: Path, part: str) -> Path:
 
 
 def _stale_shapefile_files(out: Path, new: list[Path]) -> list[Path]:
-    """Existing files of the Shapefile ``out`` that the new one (its files ``new``) does not replace: a part the
-    new file lacks (an old ``.prj`` would give a map without CRS the old one's),
+    """Existing files of the Shapefile ``out`` that the new one (its files ``new``) does not replace: any file of
+    :data:`SHAPEFILE_STALE`, a part the new file lacks (an old ``.prj`` would give a map without CRS the old one's),
     and a part in the other letter case (GDAL opens ``U.dbf`` before ``U.DBF``). On a case-insensitive file system
     the other case is the new part's own file and is kept."""
     from hsi_app.io.atomic import same_file
 
     stale: list[Path] = []
-    for part in (".shp", *SHAPEFILE_PARTS):
+    for part in (".shp", *SHAPEFILE_PARTS, *SHAPEFILE_STALE):
         for name in dict.fromkeys((shapefile_part(out.with_suffix(".shp"), part),
                                    shapefile_part(out.with_suffix(".SHP"), part))):
             if name.is_file() and not any(name == f or same_file(name, f) for f in new):

@@ -205,3 +205,29 @@ def test_a_failed_last_rename_leaves_the_old_shapefile_whole(tmp_path: Path, mon
     assert _files(out) == before  # same names (no hidden file), same bytes
     again = gpd.read_file(out / "lc.shp")
     assert len(again) == len(old) and again.crs.to_epsg() == 32633 and list(again["class"]) == list(old["class"])
+
+
+def test_an_overwritten_shapefile_loses_the_old_spatial_index_and_metadata(tmp_path: Path) -> None:
+    """An old .qix (GDAL's spatial index) would make a bbox read of the new polygons miss features; it goes, as do
+    ESRI's .sbn/.sbx and the old metadata (.shp.xml, .qmd); a QGIS style (.qml) is kept."""
+    from hsi_app.tasks.map_polygons import vectorize_map
+
+    (tmp_path / "in").mkdir()
+    _map(tmp_path / "in" / "map.tif")
+    out = tmp_path / "lc.shp"
+    vectorize_map(tmp_path / "in" / "map.tif", out)
+    old = gpd.read_file(out)
+    old.to_file(out, driver="ESRI Shapefile", SPATIAL_INDEX="YES")  # as GIS software indexes it
+    assert (tmp_path / "lc.qix").is_file()
+    for name in ("lc.sbn", "lc.sbx", "lc.shp.xml", "lc.qmd", "lc.qml"):
+        (tmp_path / name).write_text("from the old file")
+    blocks = np.ones((40, 50), np.uint8)
+    blocks[20:, 25:] = 2
+    write_class_map(tmp_path / "in" / "blocks.tif", blocks, None, crs="EPSG:32633", transform=T, class_names=NAMES)
+    vectorize_map(tmp_path / "in" / "blocks.tif", out)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["lc.cpg", "lc.dbf", "lc.prj", "lc.qml",
+                                                                        "lc.shp", "lc.shx"]
+    assert (tmp_path / "lc.qml").read_text() == "from the old file"
+    new = gpd.read_file(out)
+    area = _pixel_box(25, 30, 35, 45)  # inside the class-2 block
+    assert len(gpd.read_file(out, bbox=area.bounds)) == int(new.intersects(area).sum()) >= 1
