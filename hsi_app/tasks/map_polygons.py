@@ -195,7 +195,8 @@ def polygon_driver(out: str | os.PathLike[str]) -> str:
 def write_polygons(gdf: Any, out: str | os.PathLike[str], *, layer: str = "classes") -> None:
     """Write polygons in the format of ``out``'s suffix (:data:`OUTPUT_DRIVERS`), replacing an existing file.
 
-    GeoPackage and FlatGeobuf keep the CRS as it is. A Shapefile gets its fields renamed to at most 10
+    GeoPackage and FlatGeobuf keep the CRS as it is. A GeoPackage's layer is ``layer``; a file of the other formats
+    holds one layer named after the file (``lc.geojson``: ``lc``). A Shapefile gets its fields renamed to at most 10
     characters (:data:`SHAPEFILE_FIELDS`), a UTF-8 ``.cpg`` and a ``.prj`` (none without a CRS); its
     files are written under a hidden name and moved into place together, the ``.shp`` last
     (:func:`_publish_shapefile`), and an old ``.prj``, spatial index or metadata file the new file lacks is
@@ -209,7 +210,8 @@ def write_polygons(gdf: Any, out: str | os.PathLike[str], *, layer: str = "class
         if driver == "ESRI Shapefile":
             _write_shapefile(gdf.rename(columns=SHAPEFILE_FIELDS), Path(out))
             return
-        options: dict[str, Any] = {"layer": layer} if driver == "GPKG" else {}
+        # the layer is named after ``out`` (not the hidden temporary written): GeoJSON's "name", FlatGeobuf's header
+        options: dict[str, Any] = {"layer": layer if driver == "GPKG" else Path(out).stem}
         if driver == "GeoJSON":
             options["layer_options"] = {"RFC7946": "YES"}
         with atomic_path(out) as tmp:

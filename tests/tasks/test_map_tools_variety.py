@@ -231,3 +231,18 @@ def test_an_overwritten_shapefile_loses_the_old_spatial_index_and_metadata(tmp_p
     new = gpd.read_file(out)
     area = _pixel_box(25, 30, 35, 45)  # inside the class-2 block
     assert len(gpd.read_file(out, bbox=area.bounds)) == int(new.intersects(area).sum()) >= 1
+
+
+@pytest.mark.parametrize("name", ["lc.geojson", "lc.json", "lc.fgb", "lc.shp"])
+def test_one_layer_formats_name_their_layer_after_the_file(tmp_path: Path, name: str) -> None:
+    """Not after the hidden temporary the file was written as (``.lc.geojson.partial-...``)."""
+    import pyogrio
+
+    from hsi_app.tasks.map_polygons import vectorize_map
+
+    (tmp_path / "in").mkdir()
+    _map(tmp_path / "in" / "map.tif")
+    vectorize_map(tmp_path / "in" / "map.tif", tmp_path / name)
+    assert [str(n) for n in pyogrio.list_layers(tmp_path / name)[:, 0]] == ["lc"]
+    if name.endswith("json"):
+        assert json.loads((tmp_path / name).read_text())["name"] == "lc"
