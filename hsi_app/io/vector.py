@@ -13,10 +13,12 @@ become an ``(H, W)`` int32 label raster on the cube's grid:
   a pixel it crosses instead;
 * a pixel burnt by features of two or more classes is left unlabelled, with a warning
   counting such pixels (same-class overlaps are fine), so the drawing order never matters;
-* the class comes from an integer attribute (used as is; text holding whole numbers only,
-  ``"3"``, counts as one) or from a text attribute (sorted unique names become classes 1..K,
-  or the positions of the names in ``class_names`` when given); an empty or blank text (how a
-  Shapefile stores a missing value) is a missing class, refused like a null;
+* the class comes from an integer attribute (used as is, 0..255) or from a text attribute
+  (sorted unique names become classes 1..K, or the positions of the names in ``class_names``
+  when given); text holding whole numbers only (``"3"``) is read as ids, unless every value is
+  one of the ``class_names`` given or some value is above 255 (codes such as CORINE's
+  ``"311"``): those are names. An empty or blank text (how a Shapefile stores a missing value)
+  is a missing class, refused like a null;
 * a Shapefile without ``.cpg`` whose attributes are valid UTF-8 (with some non-ASCII byte) is
   read as UTF-8; GDAL would read it as ISO-8859-1 and garble accented class names;
 * features of class 0, or named ``unlabelled`` (case and spacing ignored), are an exclusion
@@ -42,7 +44,7 @@ import numpy as np
 
 from hsi_app.errors import DatasetNotFoundError, HSIWarning, InvalidDataError, LabelError
 from hsi_app.io.atomic import atomic_path
-from hsi_app.io.cube import Cube, class_name_key
+from hsi_app.io.cube import MAX_CLASS_ID, Cube, class_name_key
 
 GRID_NAME_ATTR = "grid_name"  # Cube attr naming what receives the labels in messages ("the map map.tif")
 _WHOLE_NUMBER = re.compile(r"[+-]?\d+")
@@ -471,11 +473,19 @@ def _class_values(
         )
     raw = column.to_numpy()
     if raw.dtype.kind not in "iubf" and all(_WHOLE_NUMBER.fullmatch(str(v).strip()) for v in raw):
-        raw = np.array([int(str(v).strip()) for v in raw], dtype=np.int64)  # ids typed as text ("3"): numbers
+        codes = np.array([int(str(v).strip()) for v in raw], dtype=np.int64)
+        if not _codes_are_names(raw, codes, class_names):
+            raw = codes  # ids typed as text ("3"): numbers
     if raw.dtype.kind in "iub" or (raw.dtype.kind == "f" and np.all(raw == np.round(raw))):
         values = raw.astype(np.int64)
         if values.size and values.min() < 0:
             raise LabelError(f"{path}: attribute {attribute!r} has negative classes; use 0 for unlabelled")
+        if values.size and values.max() > MAX_CLASS_ID:
+            raise LabelError(
+                f"{path}: class {int(values.max())} in {attribute!r} is above {MAX_CLASS_ID}, the largest class id "
+                f"(label maps are uint8); recode the classes to 1..{MAX_CLASS_ID}, or store them as text to read them "
+                "as class names"
+            )
         if class_names is not None and values.size and values.max() >= len(class_names):
             raise LabelError(
                 f"{path}: class {int(values.max())} in {attribute!r} has no name among the "
@@ -502,6 +512,18 @@ def _class_values(
     lookup = {class_name_key(name): i for i, name in reversed(list(enumerate(names)))}
     lookup.update(dict.fromkeys(UNLABELLED_KEYS, 0))
     return np.array([lookup[class_name_key(t)] for t in text], dtype=np.int64), names
+
+
+def _codes_are_names(text: np.ndarray, codes: np.ndarray, class_names: Sequence[str] | None) -> bool:
+    """Whether whole-number texts ``text`` ``(N,)`` (``codes``: their values) are class names rather than ids: every
+    one is among ``class_names`` (case and spacing ignored), or one is above :data:`~hsi_app.io.cube.MAX_CLASS_ID`,
+    so the column cannot hold ids (land-cover codes such as CORINE's ``"311"``)."""
+    if codes.size and codes.max() > MAX_CLASS_ID:
+        return True
+    if class_names is None:
+        return False
+    known = {class_name_key(n) for n in class_names}
+    return all(class_name_key(str(t)) in known for t in text)
 
 
 def _grid_box(grid: Grid) -> Any:

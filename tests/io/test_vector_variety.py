@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -251,3 +252,36 @@ def test_points_on_the_right_or_bottom_edge_are_counted_outside(tmp_path: Path) 
     with pytest.warns(UserWarning, match=r"e.gpkg: 2 of 4 features lie outside the cube and are ignored"):
         labels, _ = read_vector_labels(tmp_path / "e.gpkg", GRID)
     assert np.argwhere(labels > 0).tolist() == [[0, 5], [5, 0]]
+
+
+def _codes(tmp_path: Path, codes: list[Any]) -> Path:
+    """Three 8 x 9 px fields with classes ``codes`` (text or integers), as land-cover code columns hold them."""
+    path = tmp_path / "codes.gpkg"
+    gpd.GeoDataFrame({"code": codes}, geometry=[_pixel_box(1, 0, 9, 9), _pixel_box(1, 10, 9, 19),
+                                                _pixel_box(1, 20, 9, 29)], crs="EPSG:32633").to_file(path)
+    return path
+
+
+def test_text_codes_that_match_the_class_names_are_read_by_name(tmp_path: Path) -> None:
+    """CORINE-style codes stored as text ("311") are names when the class names list them, whatever their order."""
+    path = _codes(tmp_path, ["311", "312", "311"])
+    fields = [(slice(1, 9), slice(0, 9)), (slice(1, 9), slice(10, 19)), (slice(1, 9), slice(20, 29))]
+    for names, ids in ((["unlabelled", "311", "312"], [1, 2, 1]), (["unlabelled", "312", "311"], [2, 1, 2])):
+        labels, got = read_vector_labels(path, GRID, "code", names)
+        assert got == names
+        expected = np.zeros((40, 50), np.int64)
+        for (rows, cols), k in zip(fields, ids, strict=True):
+            expected[rows, cols] = k
+        assert (labels == expected).all()
+
+
+def test_text_codes_above_the_id_range_are_class_names(tmp_path: Path) -> None:
+    """Without class names, "311"/"312" cannot be ids (labels are uint8): they become the classes 311 and 312 by
+    name, as any text; integer codes that large are refused in one line with the fix."""
+    labels, names = read_vector_labels(_codes(tmp_path, ["311", "312", "311"]), GRID, "code")
+    assert names == ["unlabelled", "311", "312"]
+    assert np.unique(labels).tolist() == [0, 1, 2] and int((labels == 2).sum()) == 8 * 9
+    with pytest.raises(LabelError, match=r"codes.gpkg: class 312 in 'code' is above 255.*store them as text"):
+        read_vector_labels(_codes(tmp_path, [311, 312, 311]), GRID, "code")
+    labels, names = read_vector_labels(_codes(tmp_path, ["1", "2", "1"]), GRID, "code", NAMES)  # still ids
+    assert names == NAMES and np.unique(labels).tolist() == [0, 1, 2]
