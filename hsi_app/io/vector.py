@@ -173,13 +173,9 @@ def read_vector_labels(
     gdf = _align_crs(gdf, grid, path)
     values, names = _class_values(gdf[attribute], class_names, path, attribute)
     on_grid = np.array(gdf.intersects(_grid_box(grid)), dtype=bool)  # a copy: written below
-    points = np.asarray(gdf.geometry.geom_type == "Point", dtype=bool)
+    points = np.asarray(gdf.geometry.geom_type.isin(["Point", "MultiPoint"]), dtype=bool)
     if points.any():  # a point on the right or bottom edge touches the grid but lies in no pixel
-        import shapely
-
-        xy = gdf.geometry.values[points]
-        col, row = _to_pixel(grid, shapely.get_x(xy), shapely.get_y(xy))
-        on_grid[points] = (col >= 0) & (col < grid.width) & (row >= 0) & (row < grid.height)
+        on_grid[points] = _points_in_a_pixel(np.asarray(gdf.geometry.values[points], dtype=object), grid)
     if not on_grid.any():
         raise no_overlap_error(path, gdf, grid, target=grid.name)
     if not on_grid.all():
@@ -259,6 +255,17 @@ def _sub_pixel_pixels(geoms: list[Any], grid: Grid) -> dict[int, tuple[int, int]
         col, row = _to_pixel(grid, point.x, point.y)
         out[i] = (min(max(int(np.floor(row)), 0), grid.height - 1), min(max(int(np.floor(col)), 0), grid.width - 1))
     return out
+
+
+def _points_in_a_pixel(points: np.ndarray, grid: Grid) -> np.ndarray:
+    """``(N,)`` bool: whether a point of each Point or MultiPoint ``(N,)`` lies in a pixel of the grid. Pixels are
+    half-open, so a point on the grid's right or bottom edge lies in none, although it touches the grid."""
+    import shapely
+
+    parts, owner = shapely.get_parts(points, return_index=True)
+    col, row = _to_pixel(grid, shapely.get_x(parts), shapely.get_y(parts))
+    inside = (col >= 0) & (col < grid.width) & (row >= 0) & (row < grid.height)
+    return np.bincount(owner[inside], minlength=len(points)) > 0
 
 
 def _to_pixel(grid: Grid, x: float, y: float) -> tuple[float, float]:

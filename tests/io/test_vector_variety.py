@@ -285,3 +285,19 @@ def test_text_codes_above_the_id_range_are_class_names(tmp_path: Path) -> None:
         read_vector_labels(_codes(tmp_path, [311, 312, 311]), GRID, "code")
     labels, names = read_vector_labels(_codes(tmp_path, ["1", "2", "1"]), GRID, "code", NAMES)  # still ids
     assert names == NAMES and np.unique(labels).tolist() == [0, 1, 2]
+
+
+def test_multipoints_on_the_right_or_bottom_edge_are_counted_outside(tmp_path: Path) -> None:
+    """The edge rule holds for each point of a MultiPoint: one whose points all lie on the right or bottom edge
+    is counted with the features outside; one with a point in a pixel labels that pixel alone."""
+    from shapely.geometry import MultiPoint
+
+    on_edge = MultiPoint([(X0 + 50 * RES, Y0 - 55.0), (X0 + 55.0, Y0 - 40 * RES)])
+    half = MultiPoint([(X0 + 50 * RES, Y0 - 75.0), (X0 + 25.0, Y0 - 35.0)])  # edge, and pixel (3, 2)
+    gpd.GeoDataFrame({"class": [1, 2]}, geometry=[on_edge, half], crs="EPSG:32633").to_file(tmp_path / "m.gpkg")
+    with pytest.warns(UserWarning, match=r"m.gpkg: 1 of 2 features lie outside the cube and are ignored"):
+        labels, _ = read_vector_labels(tmp_path / "m.gpkg", GRID)
+    assert np.argwhere(labels > 0).tolist() == [[3, 2]] and labels[3, 2] == 2
+    gpd.GeoDataFrame({"class": [1]}, geometry=[on_edge], crs="EPSG:32633").to_file(tmp_path / "e.gpkg")
+    with pytest.raises(LabelError, match="e.gpkg"):  # on no pixel at all: refused like a layer beside the grid
+        read_vector_labels(tmp_path / "e.gpkg", GRID)
