@@ -138,7 +138,10 @@ def read_header(header: Path) -> dict[str, Any]:
 
 def header_text(header: Path) -> str | None:
     """The text of ``header`` decoded as UTF-8, else as cp1252 (whatever the locale), or ``None`` for a file that is
-    no ENVI header text (not starting with ``ENVI``, or holding NUL bytes).
+    no ENVI header text (not starting with ``ENVI``, or holding NUL bytes within its text).
+
+    NUL bytes at the end (with blanks or line ends among them), with which some writers pad a header to a block
+    size, end the text: they are dropped, as Spectral Python and GDAL read such headers.
 
     ENVI on Windows writes ``°``, ``µ`` and accented letters (a description, a path) in cp1252, and GDAL reads such
     headers; a UTF-8 header is valid cp1252 too (``µ`` -> ``Âµ``), so UTF-8 is tried first.
@@ -147,6 +150,8 @@ def header_text(header: Path) -> str | None:
         OSError: the file cannot be read.
     """
     raw = header.read_bytes()
+    if b"\x00" in raw:
+        raw = raw.rstrip(b"\x00\r\n\t ")  # NUL padding after the last line
     if not raw.lstrip(b"\xef\xbb\xbf").startswith(b"ENVI") or b"\x00" in raw:
         return None
     try:

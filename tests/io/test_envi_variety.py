@@ -340,3 +340,24 @@ def test_map_info_units_other_than_the_wkt_units_place_the_grid_where_gdal_does(
     gdal_t, gdal_crs = gdal_view(data)
     ours = np.array(tuple(cube.hsi.transform)[:6]) * cube.rio.crs.units_factor[1]  # in metres
     np.testing.assert_allclose(ours, np.array(tuple(gdal_t)[:6]) * gdal_crs.units_factor[1], rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("padding", [b"\x00" * 16, b"\x00" * 7 + b"\n", b"\r\n" + b"\x00" * 500])
+def test_a_header_padded_with_nul_bytes_is_read_as_gdal_reads_it(tmp_path: Path, padding: bytes) -> None:
+    """Some writers pad the header with NUL bytes to a block size: they end the text (GDAL and Spectral Python read
+    the header); a NUL before the last key is still a binary file, refused in one line naming the header."""
+    truth = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4)
+    header, data = write_envi(tmp_path, "p", truth, "wavelength = {400, 500}\n")
+    text = header.read_bytes()
+    header.write_bytes(text + padding)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(data) as ds:
+            gdal, gdal_wl = ds.read(), [float(ds.tags(i)["wavelength"]) for i in (1, 2)]
+    cube = open_cube(data)
+    np.testing.assert_array_equal(gdal, truth)
+    np.testing.assert_array_equal(cube.values, gdal)
+    np.testing.assert_allclose(cube.hsi.wavelengths, gdal_wl)
+    header.write_bytes(text.replace(b"interleave", b"\x00interleave") + padding)
+    with pytest.raises(CubeReadError, match=r"p.hdr: not a readable ENVI header .*binary file"):
+        open_cube(data)
