@@ -20,7 +20,8 @@ become an ``(H, W)`` int32 label raster on the cube's grid:
   ``"311"``): those are names. An empty or blank text (how a Shapefile stores a missing value)
   is a missing class, refused like a null;
 * a Shapefile without ``.cpg`` whose attributes are valid UTF-8 (with some non-ASCII byte) is
-  read as UTF-8; GDAL would read it as ISO-8859-1 and garble accented class names;
+  read as UTF-8, with one warning naming the file and how to force another reading (a ``.cpg``);
+  GDAL would read it as ISO-8859-1 and garble accented class names;
 * features of class 0, or named ``unlabelled`` (case and spacing ignored), are an exclusion
   mask: their pixels are unlabelled whatever else covers them, and ``unlabelled`` never
   becomes a class of its own;
@@ -363,6 +364,9 @@ def read_layer(path: str | os.PathLike[str], layer: str | int | None = None, *, 
     kw: dict[str, Any] = {"layer": layer} if layer is not None else {}
     if _utf8_without_cpg(path):
         kw["encoding"] = "UTF-8"
+        warnings.warn(f"{path}: no .cpg, and its attribute text is valid UTF-8 with accents, so it is read as UTF-8 "
+                      "(GDAL would read ISO-8859-1); if its names come out wrong, write the file's code page in "
+                      f"{path.with_suffix('.cpg').name} (e.g. 1252 or ISO-8859-1)", HSIWarning, stacklevel=2)
     try:
         return gpd.read_file(path, **kw)
     except Exception as err:  # pyogrio raises DataSourceError / DataLayerError / ValueError

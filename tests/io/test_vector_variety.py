@@ -20,7 +20,7 @@ from rasterio.crs import CRS
 from rasterio.transform import from_origin
 from shapely.geometry import MultiPolygon, Point, Polygon, box
 
-from hsi_app.errors import LabelError
+from hsi_app.errors import HSIWarning, LabelError
 from hsi_app.io.cog import write_class_map
 from hsi_app.io.vector import Grid, read_vector_labels
 from tests.cli_runner import assert_one_error_line, run_main
@@ -128,9 +128,21 @@ def test_shapefile_class_names_without_cpg_keep_their_accents(tmp_path: Path, en
                            crs="EPSG:32633")
     gdf.to_file(tmp_path / "l.shp", encoding=encoding)
     (tmp_path / "l.cpg").unlink()
-    labels, names = read_vector_labels(tmp_path / "l.shp", GRID)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        labels, names = read_vector_labels(tmp_path / "l.shp", GRID)
     assert names == ["unlabelled", "Eau", "Forêt"]
     assert labels[0, 0] == 2 and labels[5, 5] == 1 and int((labels > 0).sum()) == 12
+    said = [str(w.message) for w in caught if issubclass(w.category, HSIWarning)]
+    if encoding == "UTF-8":  # the reading GDAL would not make is said once, with how to force the other one
+        assert len(said) == 1 and "l.shp: no .cpg" in said[0] and "read as UTF-8" in said[0] and "l.cpg" in said[0]
+        (tmp_path / "l.cpg").write_text("ISO-8859-1")  # as the warning says: the .cpg decides
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", HSIWarning)
+            _, forced = read_vector_labels(tmp_path / "l.shp", GRID)
+        assert forced == ["unlabelled", "Eau", "ForÃªt"]
+    else:
+        assert said == []
 
 
 def test_blank_text_classes_are_missing_values(tmp_path: Path) -> None:
