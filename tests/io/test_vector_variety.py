@@ -17,35 +17,14 @@ import numpy as np
 import pytest
 import rasterio
 from rasterio.crs import CRS
-from rasterio.transform import from_origin
 from shapely.geometry import MultiPolygon, Point, Polygon, box
 
 from hsi_app.errors import HSIWarning, LabelError
-from hsi_app.io.cog import write_class_map
 from hsi_app.io.vector import Grid, read_vector_labels
+from tests.accented_map import NAMES, RES, T, X0, Y0, pixel_box, write_accented_map
 from tests.cli_runner import assert_one_error_line, run_main
 
-X0, Y0, RES = 500000.0, 4100000.0, 10.0
-T = from_origin(X0, Y0, RES, RES)
-NAMES = ["unlabelled", "Eau", "Forêt", "Culture de maïs irriguée"]
 GRID = Grid(40, 50, T, CRS.from_epsg(32633))
-
-
-def _map(path: Path, *, crs: str | None = "EPSG:32633") -> np.ndarray:
-    """A 40 x 50 class map of blocks plus noise (three classes with accented names), a no-data corner."""
-    rng = np.random.default_rng(7)
-    cls = np.ones((40, 50), np.uint8)
-    cls[:, 20:] = 2
-    cls[25:, 30:] = 3
-    flip = rng.random(cls.shape) < 0.2
-    cls[flip] = rng.integers(1, 4, int(flip.sum()))
-    cls[:4, :6] = 0
-    write_class_map(path, cls, np.full(cls.shape, 0.75, np.float32), crs=crs, transform=T, class_names=NAMES)
-    return cls
-
-
-def _pixel_box(r0: int, c0: int, r1: int, c1: int) -> Polygon:
-    return box(X0 + c0 * RES, Y0 - r1 * RES, X0 + c1 * RES, Y0 - r0 * RES)
 
 
 def _reference(tmp_path: Path, fmt: str) -> tuple[Path, np.ndarray]:
@@ -57,12 +36,12 @@ def _reference(tmp_path: Path, fmt: str) -> tuple[Path, np.ndarray]:
     from rasterio.features import rasterize
     from shapely import make_valid
 
-    donut = Polygon(_pixel_box(5, 5, 20, 18).exterior.coords, [_pixel_box(9, 9, 14, 14).exterior.coords])
-    multi = MultiPolygon([_pixel_box(5, 25, 12, 32), _pixel_box(15, 25, 20, 45)])
+    donut = Polygon(pixel_box(5, 5, 20, 18).exterior.coords, [pixel_box(9, 9, 14, 14).exterior.coords])
+    multi = MultiPolygon([pixel_box(5, 25, 12, 32), pixel_box(15, 25, 20, 45)])
     c0, r0, c1, r1 = X0 + 35 * RES, Y0 - 26 * RES, X0 + 48 * RES, Y0 - 38 * RES
     bowtie = Polygon([(c0, r0), (c1, r1), (c1, r0), (c0, r1)])
     points = [Point(X0 + (c + 0.5) * RES, Y0 - (r + 0.5) * RES) for r, c in ((30, 3), (33, 10), (36, 15))]
-    polys = [donut, multi, bowtie, _pixel_box(22, -10, 30, 8), _pixel_box(0, 0, 3, 3)]
+    polys = [donut, multi, bowtie, pixel_box(22, -10, 30, 8), pixel_box(0, 0, 3, 3)]
     poly_names = [" eau", "FORÊT", "culture de maïs irriguée", "Culture de maïs irriguée", "Eau"]
     point_names = ["Eau", "Forêt", "Forêt"]
     ids = {"eau": 1, "forêt": 2, "culture de maïs irriguée": 3}
@@ -89,7 +68,7 @@ def test_evaluate_matches_sklearn_and_a_hand_olofsson_estimate(tmp_path: Path, c
                                                                 fmt: str) -> None:
     from sklearn.metrics import cohen_kappa_score, confusion_matrix, recall_score
 
-    cls = _map(tmp_path / "map.tif")
+    cls = write_accented_map(tmp_path / "map.tif")
     ref_path, ref = _reference(tmp_path, fmt)
     before = {p: p.read_bytes() for p in tmp_path.iterdir()}
     code, _, err = run_main(capsys, "evaluate", "--map", str(tmp_path / "map.tif"), "--reference", str(ref_path),
@@ -124,7 +103,7 @@ def test_evaluate_matches_sklearn_and_a_hand_olofsson_estimate(tmp_path: Path, c
 @pytest.mark.parametrize("encoding", ["UTF-8", "ISO-8859-1", "cp1252"])
 def test_shapefile_class_names_without_cpg_keep_their_accents(tmp_path: Path, encoding: str) -> None:
     gdf = gpd.GeoDataFrame({"class": ["Forêt", "Eau", "Forêt"]},
-                           geometry=[_pixel_box(0, 0, 2, 2), _pixel_box(5, 5, 7, 7), _pixel_box(10, 10, 12, 12)],
+                           geometry=[pixel_box(0, 0, 2, 2), pixel_box(5, 5, 7, 7), pixel_box(10, 10, 12, 12)],
                            crs="EPSG:32633")
     gdf.to_file(tmp_path / "l.shp", encoding=encoding)
     (tmp_path / "l.cpg").unlink()
@@ -148,8 +127,8 @@ def test_shapefile_class_names_without_cpg_keep_their_accents(tmp_path: Path, en
 def test_blank_text_classes_are_missing_values(tmp_path: Path) -> None:
     """An empty or blank class is a missing value, not a class named '' (refused with the file and the fix)."""
     gdf = gpd.GeoDataFrame({"class": ["Eau", "  ", "Forêt", ""]},
-                           geometry=[_pixel_box(0, 0, 2, 2), _pixel_box(5, 5, 7, 7), _pixel_box(10, 10, 12, 12),
-                                     _pixel_box(20, 20, 22, 22)], crs="EPSG:32633")
+                           geometry=[pixel_box(0, 0, 2, 2), pixel_box(5, 5, 7, 7), pixel_box(10, 10, 12, 12),
+                                     pixel_box(20, 20, 22, 22)], crs="EPSG:32633")
     gdf.to_file(tmp_path / "l.gpkg")
     with pytest.raises(LabelError, match=r"l.gpkg: 2 features have no 'class' value .*fill them or delete them"):
         read_vector_labels(tmp_path / "l.gpkg", GRID)
@@ -157,7 +136,7 @@ def test_blank_text_classes_are_missing_values(tmp_path: Path) -> None:
 
 def test_geojson_of_metres_without_a_crs_member_is_one_clear_line(tmp_path: Path) -> None:
     """GeoJSON is read as EPSG:4326: UTM metres in it are named as such, not reprojected to infinities."""
-    gpd.GeoDataFrame({"class": [1]}, geometry=[_pixel_box(5, 5, 10, 10)], crs="EPSG:32633").to_file(
+    gpd.GeoDataFrame({"class": [1]}, geometry=[pixel_box(5, 5, 10, 10)], crs="EPSG:32633").to_file(
         tmp_path / "u.geojson", driver="GeoJSON")
     doc = json.loads((tmp_path / "u.geojson").read_text())
     doc.pop("crs", None)
@@ -175,8 +154,8 @@ def test_geojson_on_a_map_without_crs_says_to_use_a_geopackage(tmp_path: Path) -
 
 
 def test_a_reference_only_on_no_data_names_the_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _map(tmp_path / "map.tif")
-    gpd.GeoDataFrame({"class": ["Eau"]}, geometry=[_pixel_box(0, 0, 3, 5)], crs="EPSG:32633").to_file(
+    write_accented_map(tmp_path / "map.tif")
+    gpd.GeoDataFrame({"class": ["Eau"]}, geometry=[pixel_box(0, 0, 3, 5)], crs="EPSG:32633").to_file(
         tmp_path / "corner.gpkg")
     code, _, err = run_main(capsys, "evaluate", "--map", str(tmp_path / "map.tif"), "--reference",
                             str(tmp_path / "corner.gpkg"))
@@ -190,12 +169,12 @@ def test_text_class_ids_score_by_number(tmp_path: Path) -> None:
 
     from hsi_app.tasks.map_accuracy import evaluate_map
 
-    cls = _map(tmp_path / "named.tif")
+    cls = write_accented_map(tmp_path / "named.tif")
     with rasterio.open(tmp_path / "map.tif", "w", driver="GTiff", height=40, width=50, count=1, dtype="uint8",
                        crs="EPSG:32633", transform=T) as ds:  # a class map from elsewhere: numbers only
         ds.write(cls[None])
-    gpd.GeoDataFrame({"code": ["1", " 2", "3"]}, geometry=[_pixel_box(5, 5, 15, 15), _pixel_box(5, 25, 15, 45),
-                                                             _pixel_box(28, 32, 38, 48)], crs="EPSG:32633").to_file(
+    gpd.GeoDataFrame({"code": ["1", " 2", "3"]}, geometry=[pixel_box(5, 5, 15, 15), pixel_box(5, 25, 15, 45),
+                                                             pixel_box(28, 32, 38, 48)], crs="EPSG:32633").to_file(
         tmp_path / "ref.gpkg")
     ref = np.zeros_like(cls)
     ref[5:15, 5:15], ref[5:15, 25:45], ref[28:38, 32:48] = 1, 2, 3
@@ -214,7 +193,7 @@ def test_a_geopackage_with_a_qgis_style_table_needs_no_layer_choice(tmp_path: Pa
     label layer, so the file's one geometry layer is read; two geometry layers still need a choice."""
     import sqlite3
 
-    gdf = gpd.GeoDataFrame({"class": [1, 2]}, geometry=[_pixel_box(0, 0, 2, 3), _pixel_box(5, 5, 9, 7)],
+    gdf = gpd.GeoDataFrame({"class": [1, 2]}, geometry=[pixel_box(0, 0, 2, 3), pixel_box(5, 5, 9, 7)],
                            crs="EPSG:32633")
     gdf.to_file(tmp_path / "l.gpkg", layer="fields")
     with sqlite3.connect(tmp_path / "l.gpkg") as con:  # an attribute table registered as GeoPackage content
@@ -232,11 +211,11 @@ def test_evaluate_messages_name_the_map_not_a_cube(tmp_path: Path, capsys: pytes
     """`hsi evaluate` has no cube: a reference in a CRS over a map without one, or one off the map, names the map."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _map(tmp_path / "plain.tif", crs=None)
-    _map(tmp_path / "map.tif")
-    gpd.GeoDataFrame({"class": ["Eau"]}, geometry=[_pixel_box(5, 5, 9, 9)], crs="EPSG:32633").to_file(
+        write_accented_map(tmp_path / "plain.tif", crs=None)
+    write_accented_map(tmp_path / "map.tif")
+    gpd.GeoDataFrame({"class": ["Eau"]}, geometry=[pixel_box(5, 5, 9, 9)], crs="EPSG:32633").to_file(
         tmp_path / "ref.gpkg")
-    gpd.GeoDataFrame({"class": ["Eau"]}, geometry=[_pixel_box(100, 5, 109, 9)], crs="EPSG:32633").to_file(
+    gpd.GeoDataFrame({"class": ["Eau"]}, geometry=[pixel_box(100, 5, 109, 9)], crs="EPSG:32633").to_file(
         tmp_path / "off.gpkg")
     code, _, err = run_main(capsys, "evaluate", "--map", str(tmp_path / "plain.tif"), "--reference",
                             str(tmp_path / "ref.gpkg"))
@@ -248,7 +227,7 @@ def test_evaluate_messages_name_the_map_not_a_cube(tmp_path: Path, capsys: pytes
 
 
 def test_a_shapefile_without_its_dbf_says_so(tmp_path: Path) -> None:
-    gpd.GeoDataFrame({"class": [1]}, geometry=[_pixel_box(0, 0, 2, 2)], crs="EPSG:32633").to_file(tmp_path / "l.shp")
+    gpd.GeoDataFrame({"class": [1]}, geometry=[pixel_box(0, 0, 2, 2)], crs="EPSG:32633").to_file(tmp_path / "l.shp")
     (tmp_path / "l.dbf").unlink()  # sent without its attribute table
     with pytest.raises(LabelError, match=r"l.shp: no attributes: its .dbf \(the attribute table\) is missing; copy "
                                          r"l.dbf beside it"):
@@ -269,8 +248,8 @@ def test_points_on_the_right_or_bottom_edge_are_counted_outside(tmp_path: Path) 
 def _codes(tmp_path: Path, codes: list[Any]) -> Path:
     """Three 8 x 9 px fields with classes ``codes`` (text or integers), as land-cover code columns hold them."""
     path = tmp_path / "codes.gpkg"
-    gpd.GeoDataFrame({"code": codes}, geometry=[_pixel_box(1, 0, 9, 9), _pixel_box(1, 10, 9, 19),
-                                                _pixel_box(1, 20, 9, 29)], crs="EPSG:32633").to_file(path)
+    gpd.GeoDataFrame({"code": codes}, geometry=[pixel_box(1, 0, 9, 9), pixel_box(1, 10, 9, 19),
+                                                pixel_box(1, 20, 9, 29)], crs="EPSG:32633").to_file(path)
     return path
 
 

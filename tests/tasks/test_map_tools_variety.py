@@ -14,39 +14,18 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pytest
-from rasterio.transform import from_origin
-from shapely.geometry import Polygon, box
 
 from hsi_app.io.cog import write_class_map
+from tests.accented_map import NAMES, RES, T, X0, Y0, pixel_box, write_accented_map
 from tests.cli_runner import assert_one_error_line, run_main
 
-X0, Y0, RES = 500000.0, 4100000.0, 10.0
-T = from_origin(X0, Y0, RES, RES)
-NAMES = ["unlabelled", "Eau", "Forêt", "Culture de maïs irriguée"]
-
-
-def _map(path: Path, *, crs: str | None = "EPSG:32633") -> np.ndarray:
-    """A 40 x 50 class map of blocks plus noise (three classes with accented names), a no-data corner."""
-    rng = np.random.default_rng(7)
-    cls = np.ones((40, 50), np.uint8)
-    cls[:, 20:] = 2
-    cls[25:, 30:] = 3
-    flip = rng.random(cls.shape) < 0.2
-    cls[flip] = rng.integers(1, 4, int(flip.sum()))
-    cls[:4, :6] = 0
-    write_class_map(path, cls, np.full(cls.shape, 0.75, np.float32), crs=crs, transform=T, class_names=NAMES)
-    return cls
-
-
-def _pixel_box(r0: int, c0: int, r1: int, c1: int) -> Polygon:
-    return box(X0 + c0 * RES, Y0 - r1 * RES, X0 + c1 * RES, Y0 - r0 * RES)
 
 
 def test_vectorize_writes_a_real_shapefile_with_short_field_names(tmp_path: Path,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     """A .shp is a Shapefile (not a GeoPackage under a .shp name), with a .prj of the map's CRS, UTF-8 class
     names, dBASE field names of at most 10 characters and areas equal to pixel counts x pixel area."""
-    cls = _map(tmp_path / "map.tif")
+    cls = write_accented_map(tmp_path / "map.tif")
     before = (tmp_path / "map.tif").read_bytes()
     code, out, err = run_main(capsys, "vectorize", "--map", str(tmp_path / "map.tif"), "--out", str(tmp_path / "lc.shp"))
     assert code == 0, err
@@ -69,8 +48,8 @@ def test_vectorize_writes_a_real_shapefile_with_short_field_names(tmp_path: Path
 def test_a_shapefile_rewritten_from_a_map_without_crs_loses_the_old_prj(tmp_path: Path) -> None:
     from hsi_app.tasks.map_polygons import vectorize_map
 
-    _map(tmp_path / "utm.tif")
-    _map(tmp_path / "plain.tif", crs=None)
+    write_accented_map(tmp_path / "utm.tif")
+    write_accented_map(tmp_path / "plain.tif", crs=None)
     vectorize_map(tmp_path / "utm.tif", tmp_path / "lc.shp")
     assert (tmp_path / "lc.prj").is_file() and gpd.read_file(tmp_path / "lc.shp").crs.to_epsg() == 32633
     with warnings.catch_warnings():
@@ -83,7 +62,7 @@ def test_a_shapefile_rewritten_from_a_map_without_crs_loses_the_old_prj(tmp_path
 def test_vectorize_geojson_is_longitude_latitude_and_fgb_keeps_the_crs(tmp_path: Path,
                                                                         capsys: pytest.CaptureFixture[str]) -> None:
     """GeoJSON (RFC 7946) is WGS 84 lon/lat: brought back to UTM the polygons cover the same pixels."""
-    cls = _map(tmp_path / "map.tif")
+    cls = write_accented_map(tmp_path / "map.tif")
     code, _, err = run_main(capsys, "vectorize", "--map", str(tmp_path / "map.tif"), "--out",
                             str(tmp_path / "lc.geojson"))
     assert code == 0, err
@@ -100,10 +79,10 @@ def test_vectorize_geojson_is_longitude_latitude_and_fgb_keeps_the_crs(tmp_path:
 
 
 def test_vectorize_output_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _map(tmp_path / "map.tif")
+    write_accented_map(tmp_path / "map.tif")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _map(tmp_path / "plain.tif", crs=None)
+        write_accented_map(tmp_path / "plain.tif", crs=None)
     code, _, err = run_main(capsys, "vectorize", "--map", str(tmp_path / "plain.tif"), "--out",
                             str(tmp_path / "lc.geojson"))
     assert_one_error_line(code, err, "lc.geojson", "plain.tif", "has no CRS", ".gpkg")
@@ -138,7 +117,7 @@ def test_vectorize_other_formats_on_a_full_disk(tmp_path: Path, capfd: pytest.Ca
     from tests.io.test_disk_full import check_failed_cleanly, run_limited
 
     (tmp_path / "in").mkdir()
-    _map(tmp_path / "in" / "map.tif")
+    write_accented_map(tmp_path / "in" / "map.tif")
     out = tmp_path / name
     code, err = run_limited(capfd, 4_000, "vectorize", "--map", str(tmp_path / "in" / "map.tif"), "--out", str(out))
     check_failed_cleanly(code, err, out, str(out))
@@ -156,7 +135,7 @@ def test_an_upper_case_shp_suffix_writes_one_whole_shapefile(tmp_path: Path) -> 
     from hsi_app.tasks.map_polygons import vectorize_map
 
     (tmp_path / "in").mkdir()
-    cls = _map(tmp_path / "in" / "map.tif")
+    cls = write_accented_map(tmp_path / "in" / "map.tif")
     out = tmp_path / "out"
     out.mkdir()
     one = np.ones((40, 50), np.uint8)
@@ -179,7 +158,7 @@ def test_a_failed_last_rename_leaves_the_old_shapefile_whole(tmp_path: Path, mon
     from hsi_app.tasks.map_polygons import vectorize_map
 
     (tmp_path / "in").mkdir()
-    _map(tmp_path / "in" / "utm.tif")
+    write_accented_map(tmp_path / "in" / "utm.tif")
     plain = np.ones((40, 50), np.uint8)
     plain[:, 25:] = 2
     with warnings.catch_warnings():
@@ -213,7 +192,7 @@ def test_an_overwritten_shapefile_loses_the_old_spatial_index_and_metadata(tmp_p
     from hsi_app.tasks.map_polygons import vectorize_map
 
     (tmp_path / "in").mkdir()
-    _map(tmp_path / "in" / "map.tif")
+    write_accented_map(tmp_path / "in" / "map.tif")
     out = tmp_path / "lc.shp"
     vectorize_map(tmp_path / "in" / "map.tif", out)
     old = gpd.read_file(out)
@@ -229,7 +208,7 @@ def test_an_overwritten_shapefile_loses_the_old_spatial_index_and_metadata(tmp_p
                                                                         "lc.shp", "lc.shx"]
     assert (tmp_path / "lc.qml").read_text() == "from the old file"
     new = gpd.read_file(out)
-    area = _pixel_box(25, 30, 35, 45)  # inside the class-2 block
+    area = pixel_box(25, 30, 35, 45)  # inside the class-2 block
     assert len(gpd.read_file(out, bbox=area.bounds)) == int(new.intersects(area).sum()) >= 1
 
 
@@ -241,7 +220,7 @@ def test_one_layer_formats_name_their_layer_after_the_file(tmp_path: Path, name:
     from hsi_app.tasks.map_polygons import vectorize_map
 
     (tmp_path / "in").mkdir()
-    _map(tmp_path / "in" / "map.tif")
+    write_accented_map(tmp_path / "in" / "map.tif")
     vectorize_map(tmp_path / "in" / "map.tif", tmp_path / name)
     assert [str(n) for n in pyogrio.list_layers(tmp_path / name)[:, 0]] == ["lc"]
     if name.endswith("json"):
