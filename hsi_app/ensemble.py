@@ -205,8 +205,9 @@ def check_ensemble_out(out: str | os.PathLike[str]) -> Path:
     return folder
 
 
-def load_members(run_dirs: Sequence[str | os.PathLike[str]]) -> EnsemblePredictor:
-    """Load two or more classification runs as an ensemble (checking that they fit together).
+def load_members(run_dirs: Sequence[str | os.PathLike[str]], device: str | None = "cpu") -> EnsemblePredictor:
+    """Load two or more classification runs as an ensemble (checking that they fit together) on ``device``
+    (None: the GPU when one is visible).
 
     Raises:
         ConfigError: fewer than two runs, or a run given twice.
@@ -215,7 +216,7 @@ def load_members(run_dirs: Sequence[str | os.PathLike[str]]) -> EnsemblePredicto
     if len(run_dirs) < 2:
         raise ConfigError("an ensemble needs at least two runs; pass --model RUN_DIR two or more times (a list of "
                           "two or more run folders in Python)")
-    return EnsemblePredictor.load(run_dirs, device="cpu")
+    return EnsemblePredictor.load(run_dirs, device=device)
 
 
 def ensemble_doc(folder: Path, ens: EnsemblePredictor) -> dict[str, Any]:
@@ -257,8 +258,11 @@ ENSEMBLE_OUTPUTS = ("map.tif", "map.png", "confusion.png", "metrics.json")
 
 
 def build_ensemble(out: str | os.PathLike[str], run_dirs: Sequence[str | os.PathLike[str]], *,
-                   data: str | None = None, window: int = 512, progress: bool = True) -> dict[str, Any] | None:
+                   data: str | None = None, window: int = 512, progress: bool = True,
+                   device: str | None = "cpu") -> dict[str, Any] | None:
     """``hsi ensemble``: check everything, then write, map and score the ensemble folder ``out`` in one step.
+
+    ``device``: where the members map the scene (``"cpu"``, ``"cuda:N"``...; None = the GPU when one is visible).
 
     Every check (the folder, the members, the scoring scene) happens before anything in ``out``
     changes; ``ensemble.json``, the map and the metrics are written to a staging folder and
@@ -274,7 +278,7 @@ def build_ensemble(out: str | os.PathLike[str], run_dirs: Sequence[str | os.Path
     from hsi_app.io.atomic import staged_run_dir
 
     folder = check_ensemble_out(out)
-    ens = load_members(run_dirs)
+    ens = load_members(run_dirs, device)
     scene = scoring_scene(folder, ens, data)
     with staged_run_dir(folder, protect=[data], replaces=ENSEMBLE_OUTPUTS) as stage:
         (stage / ENSEMBLE_NAME).write_text(json.dumps(ensemble_doc(folder, ens), indent=2))

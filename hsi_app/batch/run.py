@@ -52,7 +52,7 @@ OPEN_CUBES = 4
 """Scenes kept open per worker process (lazy handles: metadata only, no pixels)."""
 
 # Per worker process: loaded models and opened cubes, so a worker loads each model once.
-_MODELS: dict[tuple[str, str, str], Any] = {}
+_MODELS: dict[tuple[str, str, str, str], Any] = {}
 _CUBES: dict[tuple[str, str, int, tuple[str, ...]], Any] = {}
 _LOCK = threading.RLock()
 
@@ -73,7 +73,7 @@ class BatchSettings:
 
 def cached_model(settings: BatchSettings) -> Any:
     """The model of ``settings``, loaded once per process."""
-    key = (settings.adapter.name, settings.run_dir, settings.model_sha)
+    key = (settings.adapter.name, settings.run_dir, settings.model_sha, str(settings.adapter.device))
     with _LOCK:
         if key not in _MODELS:
             _MODELS[key] = settings.adapter.load(Path(settings.run_dir))

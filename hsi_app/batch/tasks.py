@@ -3,7 +3,8 @@
 The batch engine (:mod:`hsi_app.batch.run`) knows nothing about classification,
 denoising or detection. A task is a :class:`TaskAdapter` registered in :data:`TASKS`:
 
-* ``load(run_dir)``: the model (cached once per worker process by the engine);
+* ``load(run_dir)``: the model on ``device`` (cached once per worker process by the engine; :func:`on_device`
+  picks another device than the CPU);
 * ``run_scene(model, cube, out, window, resample)``: a whole scene, streamed to ``out``
   window by window (the one-task path; for classify this *is* ``hsi predict``);
 * ``plan(model, cube, resample)`` + ``apply(model, plan, image)``: the per-window
@@ -57,6 +58,7 @@ class TaskAdapter:
     # (``--model`` argument or None) -> (label recorded as the model, hash for sidecars); None: a run folder.
     identity: Callable[[Any], tuple[str, str]] | None = None
     options: dict[str, Any] | None = None
+    device: str | None = "cpu"  # where ``load`` puts the model (None: the GPU when one is visible); see on_device
 
     @property
     def can_split(self) -> bool:
@@ -67,11 +69,11 @@ class TaskAdapter:
 # --------------------------------------------------------------------------- classify
 
 
-def _classify_load(run_dir: Path) -> Any:
-    """A run's :class:`~hsi_app.predictor.Predictor`, or an ensemble folder's members together."""
+def _classify_load(run_dir: Path, device: str | None = "cpu") -> Any:
+    """A run's :class:`~hsi_app.predictor.Predictor`, or an ensemble folder's members together, on ``device``."""
     from hsi_app.ensemble import load_classifier
 
-    return load_classifier([run_dir], device="cpu")
+    return load_classifier([run_dir], device=device)
 
 
 NO_DATA_KEY = "no-data"  # class_counts' key of the map's 0, as `hsi info` on the map says ("7209 no-data")
@@ -190,10 +192,10 @@ def classify_adapter(smooth: SmoothSpec | None = None) -> TaskAdapter:
 # --------------------------------------------------------------------------- denoise
 
 
-def _denoise_load(run_dir: Path) -> Any:
+def _denoise_load(run_dir: Path, device: str | None = "cpu") -> Any:
     from hsi_app.tasks.denoising import Denoiser
 
-    return Denoiser.load(run_dir, device="cpu")
+    return Denoiser.load(run_dir, device=device)
 
 
 def _denoise_halo(den: Any) -> int:
@@ -420,13 +422,13 @@ def _detect_identity(opts: DetectOptions, model: Any) -> tuple[str, str]:
     return label, h.hexdigest()
 
 
-def _detect_load(opts: DetectOptions, run_dir: Path) -> Any:
-    """The learned detector, or ``None`` for classical methods (nothing to load)."""
+def _detect_load(opts: DetectOptions, run_dir: Path, device: str | None = "cpu") -> Any:
+    """The learned detector on ``device``, or ``None`` for classical methods (nothing to load; they run on the CPU)."""
     if opts.method != "learned":
         return None
     from hsi_app.tasks.detector_infer import LearnedDetector
 
-    return LearnedDetector.load(run_dir, device="cpu")
+    return LearnedDetector.load(run_dir, device=device)
 
 
 def _detect_run_scene(opts: DetectOptions, det_model: Any, cube: Cube, out: Path, window: int,
@@ -535,6 +537,14 @@ def check_run_files(run: Path) -> None:
         check_base_unchanged(run, config)
     elif (run / WEIGHTS_NAME).is_file():
         check_finite_weights(load_tensors(run), run / WEIGHTS_NAME)
+
+
+def on_device(adapter: TaskAdapter, device: str | None) -> TaskAdapter:
+    """``adapter`` whose workers load the model on ``device`` (``"cpu"``, ``"cuda[:N]"``, ``"mps"``; None: the GPU
+    when one is visible, else the CPU). Several workers on one GPU each hold their own copy of the model."""
+    if device == adapter.device:
+        return adapter
+    return replace(adapter, load=partial(adapter.load, device=device), device=device)
 
 
 TASKS: dict[str, TaskAdapter] = {"classify": CLASSIFY, "denoise": DENOISE}

@@ -7,10 +7,12 @@ from typing import Any
 
 import click
 
-from hsi_app.cli.options import check_finite, exclude_masks_option
-from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS
+from hsi_app.cli.options import check_finite, device_option_with, exclude_masks_option
+from hsi_app.tasks.denoise_adapt_defaults import DEFAULT_ADAPT_STEPS
 
 EXIT_SOME_FAILED = 1
+BATCH_TASKS = ("classify", "denoise", "detect")
+"""The ``--task`` choices (:mod:`hsi_app.batch.tasks`)."""
 
 
 def check_memory_limit(value: str) -> None:
@@ -59,43 +61,50 @@ def check_scheduler(address: str | None) -> None:
 
 
 @click.command("batch")
-@click.option("--task", "task", default="classify", show_default=True, help="classify, denoise or detect.")
-@click.option("--model", "model", default=None, type=click.Path(),
+@click.option("--task", "task", type=click.Choice(BATCH_TASKS), default="classify", show_default=True, metavar="TASK",
+              help="classify, denoise or detect.")
+@click.option("--model", "model", default=None, type=click.Path(), metavar="RUN",
               help="Run folder written by `hsi train` (detect: only for --method learned).")
-@click.option("--inputs", "inputs", multiple=True,
+@click.option("--inputs", "inputs", multiple=True, metavar="GLOB",
               help="Glob, file or folder of scenes; repeatable. Quote globs: 'scenes/**/*.tif'.")
-@click.option("--out-dir", "out_dir", required=True, type=click.Path(), help="Output root (mirrors the input folders).")
-@click.option("--scheduler", default=None, help="Address of a running dask scheduler, e.g. tcp://host:8786.")
-@click.option("--workers", type=int, default=None, help="LocalCluster worker processes [default: CPU cores].")
-@click.option("--threads-per-worker", type=int, default=1, show_default=True, help="Threads per LocalCluster worker.")
-@click.option("--memory-limit", default="4GB", show_default=True, help="Memory limit per LocalCluster worker.")
-@click.option("--window", type=int, default=512, show_default=True, help="Core window in pixels (bounds memory).")
-@click.option("--split-windows", type=int, default=None,
+@click.option("--out-dir", "out_dir", required=True, type=click.Path(), metavar="DIR",
+              help="Output root (mirrors the input folders).")
+@click.option("--scheduler", default=None, metavar="ADDRESS", help="Address of a running dask scheduler, e.g. tcp://host:8786.")
+@click.option("--workers", type=int, default=None, metavar="N", help="LocalCluster worker processes [default: CPU cores].")
+@click.option("--threads-per-worker", type=int, default=1, show_default=True, metavar="N",
+              help="Threads per LocalCluster worker.")
+@click.option("--memory-limit", default="4GB", show_default=True, metavar="SIZE",
+              help="Memory limit per LocalCluster worker (e.g. 4GB, 512MB, auto; 0 = none).")
+@click.option("--window", type=int, default=512, show_default=True, metavar="PX", help="Core window in pixels (bounds memory).")
+@click.option("--split-windows", type=int, default=None, metavar="N",
               help="Spread a scene over workers when it has more windows than this [default: 4].")
 @click.option("--overwrite", is_flag=True, help="Redo every input, even those already done with this model.")
 @click.option("--resample", is_flag=True, help="Resample scene bands to the model's when they differ.")
 @click.option("--dashboard/--no-dashboard", default=True, show_default=True, help="Serve the dask dashboard (LocalCluster).")
+@device_option_with("Where each worker runs the model: auto = the GPU when one is visible, else the CPU (workers on "
+                    "one GPU each load their own copy). Classical --method detectors run on the CPU (refused with "
+                    "them).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.option("--method", default=None,
+@click.option("--method", default=None, metavar="METHOD",
               help="detect: rx | rx-local | mf | ace | cem | learned [default: learned when --model is a detect run].")
 @click.option("--targets", default=None, type=click.Path(), help="detect: spectral library (CSV or ENVI .sli) for mf/ace/cem.")
-@click.option("--material", "materials", multiple=True, help="detect: only this library material (repeatable).")
-@click.option("--scale", type=float, default=None,
+@click.option("--material", "materials", multiple=True, metavar="NAME", help="detect: only this library material (repeatable).")
+@click.option("--scale", type=float, default=None, metavar="K",
               help="detect: library reflectance -> scene units (default: guessed per scene; the sidecar records it).")
-@click.option("--threshold", type=float, default=None, callback=check_finite, help="detect points: keep peaks scoring above T.")
-@click.option("--max-points", type=int, default=100, show_default=True, help="detect points: most peaks kept per class.")
-@click.option("--adapt-sigma", type=float, default=None,
+@click.option("--threshold", type=float, default=None, callback=check_finite, metavar="T", help="detect points: keep peaks scoring above T.")
+@click.option("--max-points", type=int, default=100, show_default=True, metavar="N", help="detect points: most peaks kept per class.")
+@click.option("--adapt-sigma", type=float, default=None, metavar="S",
               help="denoise: first fine-tune a fresh copy of the weights on each scene by SURE for Gaussian noise "
                    "of this std (0-255 scale), as `hsi denoise --adapt-sigma`.")
-@click.option("--adapt-steps", type=int, default=None, help=f"denoise: optimisation steps of --adapt-sigma [default: {DEFAULT_ADAPT_STEPS}].")
+@click.option("--adapt-steps", type=int, default=None, metavar="N", help=f"denoise: optimisation steps of --adapt-sigma [default: {DEFAULT_ADAPT_STEPS}].")
 @click.option("--fill-nan", is_flag=True, help="denoise: fill NaN/no-data values first (they stay NaN in the output), as `hsi denoise --fill-nan`.")
-@click.option("--smooth", default="none", show_default=True,
+@click.option("--smooth", default="none", show_default=True, metavar="SMOOTH",
               help="classify: guided-filter the class probabilities, as `hsi predict --smooth` (none | guided | guided:R,EPS[,K]).")
 @exclude_masks_option
 @click.argument("scenes", nargs=-1, type=click.Path())
 def batch(task: str, model: str | None, inputs: tuple[str, ...], scenes: tuple[str, ...], out_dir: str, scheduler: str | None,
           workers: int | None, threads_per_worker: int, memory_limit: str, window: int, split_windows: int | None,
-          overwrite: bool, resample: bool, dashboard: bool, quiet: bool, method: str | None, targets: str | None,
+          overwrite: bool, resample: bool, dashboard: bool, device: str | None, quiet: bool, method: str | None, targets: str | None,
           materials: tuple[str, ...], scale: float | None, threshold: float | None, max_points: int, adapt_sigma: float | None,
           adapt_steps: int | None, fill_nan: bool, smooth: str, exclude_masks: str | None) -> None:
     """Run TASK with MODEL over every scene in INPUTS (and SCENES); one COG per scene under OUT_DIR.
@@ -116,6 +125,7 @@ def batch(task: str, model: str | None, inputs: tuple[str, ...], scenes: tuple[s
         default_detect_method,
         denoise_adapter,
         detect_adapter,
+        on_device,
     )
     from hsi_app.tasks.prob_smoothing import parse_smooth
     from hsi_app.errors import ConfigError
@@ -172,6 +182,7 @@ def batch(task: str, model: str | None, inputs: tuple[str, ...], scenes: tuple[s
             raise ConfigError("--adapt-steps: only used with --adapt-sigma S (the noise std to adapt to)")
         steps = DenoiseOptions().adapt_steps if adapt_steps is None else adapt_steps
         job = denoise_adapter(DenoiseOptions(adapt_sigma, steps, fill_nan=fill_nan))
+    job = on_device(job, device)  # each worker loads the model there
 
     cluster = ClusterOptions(
         scheduler=scheduler, workers=workers or default_workers(), threads_per_worker=threads_per_worker,

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from hsi_app.cli.options import device_option, exclude_masks_option, refuse_given, seed_option
-from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS
+from hsi_app.tasks.denoise_adapt_defaults import DEFAULT_ADAPT_STEPS
 
 
 @click.command("denoise")

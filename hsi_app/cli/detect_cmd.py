@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from hsi_app.cli.options import check_finite, exclude_masks_option, refuse_given
+from hsi_app.cli.options import check_finite, device_option_with, exclude_masks_option, refuse_given
 
 
 def _pixel(value: str) -> tuple[int, int]:
@@ -100,7 +100,7 @@ def refuse_unused_detect_options(method: str, *, has_library: bool, pixels: bool
         refuse_given(("materials", "scale"), "it applies to a --targets library, and none is given (--target-pixel "
                      "spectra are already in the scene's units)")
     if method != "learned":
-        refuse_given(("model",), f"--method {method} uses no model (only learned does)")
+        refuse_given(("model", "device"), f"--method {method} uses no model (only learned does) and runs on the CPU")
 
 
 SCORED_PEAKS = ("every peak of the score maps, ranked by score (standard average precision); --threshold and "
@@ -127,12 +127,14 @@ SCORED_PEAKS = ("every peak of the score maps, ranked by score (standard average
 @click.option("--rx-window", default="5,21", show_default=True, metavar="INNER,OUTER", help="rx-local: INNER,OUTER window sizes.")
 @click.option("--key", default=None, metavar="VAR", help=".mat variable holding the cube.")
 @exclude_masks_option
+@device_option_with("learned: where the model runs; auto = the GPU when one is visible, else the CPU. The other "
+                    "methods run on the CPU (refused with them).")
 @click.option("--quiet", is_flag=True,
               help="No progress bars (every method shows them) and no line on how the library was read and scaled.")
 def detect(source: str, method: str, targets: str | None, materials: tuple[str, ...], target_pixels: tuple[str, ...],
            scale: float | None, model: str | None, resample: bool, out: str, points: str | None, threshold: float | None,
            max_points: int, truth: str | None, metrics_out: str | None, rx_window: str, key: str | None,
-           exclude_masks: str | None, quiet: bool) -> None:
+           exclude_masks: str | None, device: str | None, quiet: bool) -> None:
     """Score every pixel of INPUT with a detector; optionally extract points and score them against truth."""
     import json
 
@@ -206,7 +208,8 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
     if gt_points is not None and m != "learned":  # classes known before the (expensive) detection
         gt = read_detections(gt_points, cube, ["anomaly"] if m.startswith("rx") else names)
     res = detect_scene(cube, m, spectra=spectra, names=names, model=model, window=window,
-                       threshold=0.0 if m == "learned" else None, progress=not quiet, resample=resample, valid=valid)
+                       threshold=0.0 if m == "learned" else None, progress=not quiet, resample=resample, valid=valid,
+                       device=device)
     if gt_points is not None and gt is None:
         gt = read_detections(gt_points, cube, res.names)
     sel = select_points(res.detections, threshold, max_points) if points else None

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from hsi_app.cli.options import device_option_with
 
 @click.command("ensemble")
 @click.option("--model", "models", required=True, multiple=True, type=click.Path(), metavar="RUN",
@@ -14,8 +15,9 @@ import click
 @click.option("--data", default=None, metavar="SCENE", help="Scene to score on (default: the one the members were trained on, "
               "checked against their config.json).")
 @click.option("--window", type=int, default=512, show_default=True, metavar="PX", help="Core window size of the whole-scene map, in pixels (memory is bounded by the window).")
+@device_option_with("Where the members map the scene to score it; auto = the GPU when one is visible, else the CPU.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def ensemble(models: tuple[str, ...], out: str, data: str | None, window: int, quiet: bool) -> None:
+def ensemble(models: tuple[str, ...], out: str, data: str | None, window: int, device: str | None, quiet: bool) -> None:
     """Write OUT/ensemble.json naming the runs, mapped and scored like `hsi train` does (all or nothing).
 
     `hsi predict --model OUT` and `hsi batch --model OUT` then average the members' class
@@ -30,7 +32,7 @@ def ensemble(models: tuple[str, ...], out: str, data: str | None, window: int, q
         raise ConfigError(f"--window {window}: must be a positive number of pixels, e.g. 512")
     check_outputs({"--out": out}, {"--data": data, **repeated("--model", models)})
     # every check first; ensemble.json, map and metrics are then published together (a failure changes nothing)
-    metrics = build_ensemble(out, models, data=data, window=window, progress=not quiet)
+    metrics = build_ensemble(out, models, data=data, window=window, progress=not quiet, device=device)
     click.echo(f"{Path(out) / ENSEMBLE_NAME}: {len(models)} members")
     if metrics is None:
         click.echo("not scored: the members were trained on different splits, so every test pixel was some "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from hsi_app.cli.options import refuse_given, seed_option
+from hsi_app.cli.options import device_option, refuse_given, seed_option
 
 
 @click.command("finetune")
@@ -36,11 +36,12 @@ from hsi_app.cli.options import refuse_given, seed_option
                    "(or unnamed ids number exactly its classes).")
 @click.option("--window", type=int, default=512, show_default=True, metavar="PX", help="Core window size of the whole-scene map, in pixels (memory is bounded by the window).")
 @click.option("--out", "out", required=True, type=click.Path(), metavar="DIR", help="Folder for the adapter, config, metrics and maps.")
+@device_option
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def finetune(base: str, data: str, labels: str | None, label_attribute: str, label_layer: str | None, key: str | None, split: str,
              train_labels: str | None, test_labels: str | None, lora_rank: int, lora_alpha: float | None,
              epochs: int | None, lr: float | None, schedule: str, seed: int, resample: bool, train_head: bool,
-             classes: str, window: int, out: str, quiet: bool) -> None:
+             classes: str, window: int, out: str, device: str | None, quiet: bool) -> None:
     """Freeze the BASE run, train a LoRA adapter on DATA, and write only the adapter to OUT.
 
     `hsi predict --model OUT` then loads base + adapter.
@@ -62,7 +63,8 @@ def finetune(base: str, data: str, labels: str | None, label_attribute: str, lab
         refuse_given(("split",), "--train-labels/--test-labels are the split")
     opts = FinetuneOptions(lora_rank=lora_rank, lora_alpha=lora_alpha, split=split, epochs=epochs, seed=seed,
                            lr=lr if lr is not None else DEFAULT_FINETUNE_LR, schedule=schedule, resample=resample,
-                           train_head=train_head, classes=classes, window=window, progress=not quiet)
+                           train_head=train_head, classes=classes, window=window, progress=not quiet,
+                           device=device)
     check_outputs({"--out": out}, {"--base": base})
     check_out_dir(out, other_runs=OTHER_THAN_FINETUNE, protect=[data, labels, train_labels, test_labels],
                   writes=finetune_files(), marker=ADAPTER_NAME)

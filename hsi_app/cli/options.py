@@ -120,7 +120,10 @@ def check_device(ctx: click.Context, param: click.Parameter, value: str) -> str 
     return value
 
 
-device_option = click.option(
-    "--device", default="auto", show_default=True, metavar="auto|cpu|cuda[:N]|mps", callback=check_device,
-    help="Where the model runs: auto = the GPU when one is visible, else the CPU.",
-)
+def device_option_with(help: str) -> Any:
+    """The ``--device auto|cpu|cuda[:N]|mps`` option (checked by :func:`check_device`) with a command's own help."""
+    return click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda[:N]|mps",
+                        callback=check_device, help=help)
+
+
+device_option = device_option_with("Where the model runs: auto = the GPU when one is visible, else the CPU.")

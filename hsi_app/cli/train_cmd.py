@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from hsi_app.cli.options import in_range, refuse_given, seed_option
+from hsi_app.cli.options import device_option_with, in_range, refuse_given, seed_option
 from hsi_app.errors import ConfigError
 
 
@@ -32,11 +32,12 @@ def _check_task_options(task: str, init: str | None, init_seed: int | None, teac
 TASK_OPTIONS = {
     "classify": {"task", "schedule", "data", "labels", "label_attribute", "label_layer", "key", "model", "split",
                  "buffer", "train_labels", "test_labels", "epochs", "val_fraction", "label_smoothing", "class_weights",
-                 "seed", "init_seed", "teacher", "distill_weight", "window", "out", "quiet"},
-    "denoise": {"task", "noise", "init", "data", "key", "model", "epochs", "seed", "window", "out", "quiet"},
+                 "seed", "init_seed", "teacher", "distill_weight", "window", "out", "device", "quiet"},
+    "denoise": {"task", "noise", "init", "data", "key", "model", "epochs", "seed", "window", "out", "device", "quiet"},
     "detect": {"task", "targets", "scale", "data", "key", "model", "epochs", "seed", "out", "quiet"},
 }
-"""The ``hsi train`` options each task reads; one typed for another task is refused (:func:`refuse_given`)."""
+"""The ``hsi train`` options each task reads; one typed for another task is refused (:func:`refuse_given`); the
+detector trains on the CPU, so ``--task detect`` refuses a typed ``--device``."""
 SVM_UNUSED = ("epochs", "schedule", "val_fraction", "label_smoothing", "distill_weight")
 """Options of the neural classifiers that ``--model svm`` would ignore (``--class-weights`` and
 ``--teacher`` are refused by :class:`~hsi_app.tasks.train_classifier.TrainOptions` itself)."""
@@ -88,6 +89,9 @@ TASK_RUNNERS = {"denoise": "hsi_app.cli.train_denoise_cmd", "detect": "hsi_app.c
               metavar="W", help="Classify: weight of the distillation loss (with --teacher).")
 @click.option("--window", type=int, default=512, show_default=True, metavar="PX", help="Core window size of the whole-scene map, in pixels (memory is bounded by the window).")
 @click.option("--out", "out", required=True, type=click.Path(), metavar="DIR", help="Run folder to write (created; an earlier run of the same task there is replaced whole on success).")
+@device_option_with("Classify/denoise: where the net trains and maps the scene; auto = the GPU when one is visible, "
+                    "else the CPU. --model svm runs on the CPU whatever is asked; --task detect trains on the CPU "
+                    "(and refuses --device).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train(task: str, noise: str, init: str | None, targets: str | None, scale: float | None, schedule: str | None,
           data: str, labels: str | None,
@@ -95,7 +99,7 @@ def train(task: str, noise: str, init: str | None, targets: str | None, scale: f
           train_labels: str | None,
           test_labels: str | None, epochs: int | None, val_fraction: float, label_smoothing: float | None, class_weights: float, seed: int,
           init_seed: int | None, teacher: tuple[str, ...], distill_weight: float, window: int, out: str,
-          quiet: bool) -> None:
+          device: str | None, quiet: bool) -> None:
     """Train a model and write weights, config, metrics and full-scene outputs to OUT."""
     _check_task_options(task, init, init_seed, teacher)
     from hsi_app.io.atomic import check_outputs, repeated
@@ -124,7 +128,8 @@ def train(task: str, noise: str, init: str | None, targets: str | None, scale: f
     opts = TrainOptions(model=model, split=split, buffer=buffer, epochs=epochs, seed=seed, init_seed=init_seed,
                         window=window, progress=not quiet,
                         schedule=schedule, val_fraction=val_fraction, label_smoothing=label_smoothing,
-                        class_weight_power=class_weights, teacher=tuple(teacher), distill_weight=distill_weight)
+                        class_weight_power=class_weights, teacher=tuple(teacher), distill_weight=distill_weight,
+                        device=device)
     check_out_dir(out, other_runs=OTHER_THAN_TRAINING, protect=[data, labels, train_labels, test_labels], writes=RUN_FILES,
                   task="classification")
     cube = open_cube(data, key=key, labels=labels, label_attribute=label_attribute, label_layer=label_layer)

@@ -19,6 +19,7 @@ def run(
     key: str | None = None,
     quiet: bool = False,
     init: str | None = None,
+    device: str | None = None,
     **_ignored: Any,
 ) -> dict[str, Any]:
     """Train on DATA's clean good bands with NOISE added on the fly; write the run folder OUT.
@@ -46,7 +47,7 @@ def run(
     spec = parse_noise(noise).spec
     cube = open_cube(data, key=key)
     opts = DenoiseOptions(model=name, noise=spec, epochs=epochs, seed=seed, window=window, progress=not quiet,
-                          init=init)
+                          init=init, device=device)
     m = train_denoiser(cube, out, opts)
     d, n = m["denoised"], m["noisy"]
     best = max(m.get("baselines", {}).items(), key=lambda kv: kv[1]["psnr"], default=None)

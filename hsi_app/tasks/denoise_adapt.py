@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hsi_app.errors import ConfigError
+from hsi_app.tasks.denoise_adapt_defaults import DEFAULT_ADAPT_STEPS  # re-exported; numpy-free for the CLI's help
 
 if TYPE_CHECKING:
     import torch
 
     from hsi_app.tasks.denoising import Denoiser
 
-DEFAULT_ADAPT_STEPS = 50
 DEFAULT_ADAPT_LR = 1e-4
 PROBE_EPS = 1e-3
 ADAPT_CROP = 128  # largest side of the crops that adaptation trains on

@@ -250,10 +250,11 @@ def fit_denoiser(clean: np.ndarray, opts: DenoiseOptions, net: Any = None) -> tu
     max_seconds = 60.0 * opts.max_minutes if opts.max_minutes else None
     module = _lightning_module()(net, opts.lr, epochs * steps, data, max_seconds)
     from hsi_app.device import resolve_device
-
-    accel = "gpu" if resolve_device(opts.device).type == "cuda" else "cpu"
     from hsi_app.progress import trainer_progress
-    from hsi_app.tasks.classification import fit_interruptible, quiet_lightning
+    from hsi_app.tasks.classification import _accelerator, fit_interruptible, quiet_lightning
+
+    # the GPU asked for (cuda:N: that one, not always the first); None: the GPU when one is visible, else the CPU
+    accel, devices = _accelerator(str(resolve_device(opts.device)))
 
     show_bar, epoch_lines = trainer_progress(opts.progress, "train denoiser")
 
@@ -264,7 +265,7 @@ def fit_denoiser(clean: np.ndarray, opts: DenoiseOptions, net: Any = None) -> tu
         with quiet_lightning(), warnings.catch_warnings():  # no banner, tips or worker warnings
             warnings.filterwarnings("ignore", ".*GPU available but not used.*")
             trainer = L.Trainer(
-                max_epochs=epochs, accelerator=accel, devices=1, logger=False, enable_checkpointing=False,
+                max_epochs=epochs, accelerator=accel, devices=devices, logger=False, enable_checkpointing=False,
                 enable_progress_bar=show_bar, enable_model_summary=False, gradient_clip_val=1.0,
                 max_time={"seconds": max_seconds} if max_seconds else None, callbacks=epoch_lines,
             )

@@ -227,7 +227,8 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | None = None,
 def detect_scene(cube: Cube, method: str, *, spectra: np.ndarray | None = None, names: list[str] | None = None,
                  model: str | os.PathLike[str] | None = None, window: tuple[int, int] = (5, 21),
                  threshold: float | None = None, max_per_class: int = 500, progress: bool = False,
-                 resample: bool = False, valid: np.ndarray | None = None) -> DetectionResult:
+                 resample: bool = False, valid: np.ndarray | None = None,
+                 device: str | None = None) -> DetectionResult:
     """Score maps and detected peaks of one method on a cube.
 
     Args:
@@ -245,6 +246,8 @@ def detect_scene(cube: Cube, method: str, *, spectra: np.ndarray | None = None, 
         resample: ``learned``: resample the cube's bands to the model's when they differ
             (:func:`~hsi_app.predictor.plan_bands`); classical methods resample the library instead.
         valid: the scene's ``(H, W)`` valid mask, when already computed (``rx``/``mf``/``ace``/``cem``).
+        device: ``learned``: where the model runs (``"cpu"``, ``"cuda:N"``...; None = the GPU when one is
+            visible); the classical methods run on the CPU.
 
     Raises:
         ConfigError: ``names`` not one per row of ``spectra``; see also the methods' own checks.
@@ -260,7 +263,7 @@ def detect_scene(cube: Cube, method: str, *, spectra: np.ndarray | None = None, 
                               "`hsi train --task detect`")
         from hsi_app.tasks.detector_infer import LearnedDetector
 
-        det_model = LearnedDetector.load(model)
+        det_model = LearnedDetector.load(model, device=device)
         out = det_model.predict_cube(cube, resample=resample, progress=progress)
         det = det_model.decode(out, threshold=0.1 if threshold is None else threshold, max_per_class=max_per_class)
         return DetectionResult(out.heat, det_model.class_names, det, m)

@@ -79,8 +79,9 @@ def check_teacher(teachers: Sequence[str | os.PathLike[str]], test: np.ndarray, 
 
 
 def teacher_probs(teachers: Sequence[str | os.PathLike[str]], cube: Cube, *, window: int = 512,
-                  progress: bool = True) -> np.ndarray:
-    """The teacher's class probabilities over the whole scene (mean over an ensemble's members).
+                  progress: bool = True, device: str | None = None) -> np.ndarray:
+    """The teacher's class probabilities over the whole scene (mean over an ensemble's members), computed on
+    ``device`` (None: the GPU when one is visible).
 
     Returns:
         ``(K, H, W)`` float32; 0 at no-data pixels.
@@ -90,7 +91,7 @@ def teacher_probs(teachers: Sequence[str | os.PathLike[str]], cube: Cube, *, win
     from hsi_app.ensemble import load_classifier
     from hsi_app.infer import iter_windows, read_window
 
-    pred = load_classifier([str(t) for t in teachers])
+    pred = load_classifier([str(t) for t in teachers], device=device)
     prob_fn = pred.bind(cube)
     _, h, w = cube.hsi.shape
     out = np.zeros((pred.num_classes, h, w), dtype=np.float32)

@@ -94,14 +94,19 @@ class FinetuneOptions:
     tiles_per_epoch: int | None = None  # default: fit_dense's
     window: int = 512
     progress: bool = True
+    device: str | None = None  # where the adapter trains and maps the scene: "cpu", "cuda[:N]", "mps"; None = the GPU if any
 
     def __post_init__(self) -> None:
         """Refuse impossible settings before any data is read.
 
         Raises:
-            ConfigError: ``lora_rank``, ``epochs`` or ``window`` below 1, or ``lr`` / ``lora_alpha`` not a finite
-                number > 0.
+            ConfigError: ``lora_rank``, ``epochs`` or ``window`` below 1, ``lr`` / ``lora_alpha`` not a finite
+                number > 0, or a ``device`` this machine does not have.
         """
+        if self.device is not None:
+            from hsi_app.device import resolve_device
+
+            resolve_device(self.device)
         if self.lora_rank < 1:
             raise ConfigError(f"--lora-rank {self.lora_rank}: use a rank >= 1, e.g. 4 or 8 (lora_rank= in Python)")
         if self.lora_alpha is not None and not (math.isfinite(self.lora_alpha) and self.lora_alpha > 0):
@@ -431,7 +436,7 @@ def finetune(
         fitted, history = fit_dense(
             norm, split.train, None, model_name=base.model_name, num_classes=num_classes, wavelengths=wl,
             epochs=DEFAULT_FINETUNE_EPOCHS if opts.epochs is None else opts.epochs, lr=opts.lr, seed=opts.seed, progress=opts.progress,
-            schedule=opts.schedule, model=model, diverged_hint="lower --lr", **extra_fit,
+            schedule=opts.schedule, model=model, diverged_hint="lower --lr", device=opts.device, **extra_fit,
         )
         train_seconds = time.perf_counter() - t0
         from peft import get_peft_model_state_dict
@@ -463,7 +468,8 @@ def finetune(
         )
         with atomic_path(out / "config.json") as tmp:
             Path(tmp).write_text(json.dumps(config_json(config), indent=2))
-        metrics = evaluate_run(out, cube, split, train_seconds, history, window=opts.window, progress=opts.progress)
+        metrics = evaluate_run(out, cube, split, train_seconds, history, window=opts.window, progress=opts.progress,
+                               device=opts.device)
         metrics.update(trainable_params=trainable, total_params=total,
                        trainable_fraction=round(trainable / max(total, 1), 5),
                        adapter_bytes=(out / ADAPTER_NAME).stat().st_size, base_run=str(base_path),

@@ -65,6 +65,7 @@ class TrainOptions:
     class_weight_power: float = 0.0  # loss weight n_k ** -power per class; 0 = unweighted
     teacher: tuple[str, ...] = ()  # run/ensemble folders to distil from (hsi_app.tasks.distill)
     distill_weight: float = 1.0  # weight of the distillation loss (with a teacher)
+    device: str | None = None  # where the net trains and maps the scene: "cpu", "cuda[:N]", "mps"; None = the GPU if any (the SVM: CPU)
 
     @property
     def model_seed(self) -> int:
@@ -83,6 +84,10 @@ class TrainOptions:
                 ``disjoint`` split, or a model that is not a classifier.
         """
         check_buffer(self.buffer, self.split)
+        if self.device is not None:
+            from hsi_app.device import resolve_device
+
+            resolve_device(self.device)  # an unknown device, or a GPU that is not there: one line, before any data
         if self.epochs is not None and self.epochs < 1:
             raise ConfigError(f"--epochs {self.epochs}: must be at least 1 (epochs= in Python)")
         if self.window < 1:
@@ -448,7 +453,8 @@ def _train_into(out: Path, cube: Cube, opts: TrainOptions, split: Any, image: np
         from hsi_app.tasks.distill import distill_targets, teacher_probs, teacher_record
 
         held_out = (split.test > 0) if val is None else (split.test > 0) | (val > 0)  # never given a target
-        soft = distill_targets(teacher_probs(opts.teacher, cube, window=opts.window, progress=opts.progress), held_out)
+        soft = distill_targets(teacher_probs(opts.teacher, cube, window=opts.window, progress=opts.progress,
+                                                   device=opts.device), held_out)
         extra["teacher"] = teacher_record(opts.teacher, opts.distill_weight, int((soft.sum(axis=0) > 0).sum()))
     geo = _geo_tiles_factory(cube, out, bands, opts.model_seed) if opts.model != "svm" and soft is None else None
     fwhm = training_fwhm(opts.model, cube.hsi.fwhm[bands])  # the scene's FWHM, for a family that takes it
@@ -478,7 +484,7 @@ def _train_into(out: Path, cube: Cube, opts: TrainOptions, split: Any, image: np
     save_run(out, config, tensors)
     epochs = {"epochs_requested": extra.get("epochs_requested"), "epochs_run": int(history.get("epochs_run", 0))}
     return evaluate_run(out, cube, split, train_seconds, history, window=opts.window, progress=opts.progress,
-                        extra={**epochs, **record})
+                        extra={**epochs, **record}, device=opts.device)
 
 
 def _training_extra(opts: TrainOptions) -> dict[str, Any]:
@@ -581,7 +587,7 @@ def _fit(
     train, val = train_val
     norm = np.nan_to_num(BandStats(mean, std).apply(image))  # (C, H, W) float32
     kwargs: dict[str, Any] = {"seed": opts.model_seed, "progress": opts.progress, "model_args": opts.model_args,
-                              "band_stats": (mean, std),
+                              "band_stats": (mean, std), "device": opts.device,
                               "diverged_hint": "check the scene for extreme values, or try another --schedule or --model"}
     if geo_tiles is not None:
         kwargs["tiles"] = geo_tiles(train, mean, std)
@@ -629,10 +635,13 @@ def evaluate_run(
     progress: bool = True,
     pred: Any = None,
     extra: dict[str, Any] | None = None,
+    device: str | None = None,
 ) -> dict[str, Any]:
     """Predict the whole scene from the saved run, score the test pixels, write maps and metrics.
 
     Args:
+        device: where the run's own predictor maps the scene (``"cpu"``, ``"cuda:N"``...; None = the GPU
+            when one is visible); not used with ``pred``.
         pred: the predictor to score (default: the run folder's own); e.g. an
             :class:`~hsi_app.ensemble.EnsemblePredictor` for an ensemble folder.
         extra: more entries for ``metrics.json``.
@@ -641,7 +650,7 @@ def evaluate_run(
     from hsi_app.io.quicklook import confusion_title, save_class_map_png, save_confusion_png
     from hsi_app.predictor import Predictor
 
-    pred = Predictor.load(run_dir) if pred is None else pred
+    pred = Predictor.load(run_dir, device=device) if pred is None else pred
     t0 = time.perf_counter()
     result = predict_scene(
         pred.bind(cube, check_units=False),  # its own training scene: in its units
