@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from hsi_app.cli.options import check_finite, device_option_with, exclude_masks_option
+from hsi_app.cli.options import check_device_name, check_finite, device_option_with, exclude_masks_option, require_device
 from hsi_app.tasks.denoise_adapt_defaults import DEFAULT_ADAPT_STEPS
 
 EXIT_SOME_FAILED = 1
@@ -81,9 +81,11 @@ def check_scheduler(address: str | None) -> None:
 @click.option("--overwrite", is_flag=True, help="Redo every input, even those already done with this model.")
 @click.option("--resample", is_flag=True, help="Resample scene bands to the model's when they differ.")
 @click.option("--dashboard/--no-dashboard", default=True, show_default=True, help="Serve the dask dashboard (LocalCluster).")
-@device_option_with("Where each worker runs the model: auto = the GPU when one is visible, else the CPU (workers on "
-                    "one GPU each load their own copy). Classical --method detectors run on the CPU (refused with "
-                    "them).")
+@device_option_with("Where each worker runs the model. Default cpu: every worker holds its own copy of the model, so "
+                    "cuda with the default one worker per core would put that many copies on one GPU (pass --workers "
+                    "1 per GPU with it); auto = a CUDA GPU when one is visible. With --scheduler it is checked on the "
+                    "workers, not here. Classical --method detectors run on the CPU.",
+                    default="cpu", callback=check_device_name)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--method", default=None, metavar="METHOD",
               help="detect: rx | rx-local | mf | ace | cem | learned [default: learned when --model is a detect run].")
@@ -182,6 +184,8 @@ def batch(task: str, model: str | None, inputs: tuple[str, ...], scenes: tuple[s
             raise ConfigError("--adapt-steps: only used with --adapt-sigma S (the noise std to adapt to)")
         steps = DenoiseOptions().adapt_steps if adapt_steps is None else adapt_steps
         job = denoise_adapter(DenoiseOptions(adapt_sigma, steps, fill_nan=fill_nan))
+    if scheduler is None and device is not None:  # local workers: the device must be on this machine
+        require_device(device)
     job = on_device(job, device)  # each worker loads the model there
 
     cluster = ClusterOptions(

@@ -127,7 +127,7 @@ SCORED_PEAKS = ("every peak of the score maps, ranked by score (standard average
 @click.option("--rx-window", default="5,21", show_default=True, metavar="INNER,OUTER", help="rx-local: INNER,OUTER window sizes.")
 @click.option("--key", default=None, metavar="VAR", help=".mat variable holding the cube.")
 @exclude_masks_option
-@device_option_with("learned: where the model runs; auto = the GPU when one is visible, else the CPU. The other "
+@device_option_with("learned: where the model runs; auto = a CUDA GPU when one is visible, else the CPU. The other "
                     "methods run on the CPU (refused with them).")
 @click.option("--quiet", is_flag=True,
               help="No progress bars (every method shows them) and no line on how the library was read and scaled.")

@@ -15,7 +15,7 @@ from hsi_app.cli.options import device_option_with
 @click.option("--data", default=None, metavar="SCENE", help="Scene to score on (default: the one the members were trained on, "
               "checked against their config.json).")
 @click.option("--window", type=int, default=512, show_default=True, metavar="PX", help="Core window size of the whole-scene map, in pixels (memory is bounded by the window).")
-@device_option_with("Where the members map the scene to score it; auto = the GPU when one is visible, else the CPU.")
+@device_option_with("Where the members map the scene to score it; auto = a CUDA GPU when one is visible, else the CPU.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def ensemble(models: tuple[str, ...], out: str, data: str | None, window: int, device: str | None, quiet: bool) -> None:
     """Write OUT/ensemble.json naming the runs, mapped and scored like `hsi train` does (all or nothing).

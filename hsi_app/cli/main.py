@@ -39,6 +39,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 EXIT_USAGE_OR_DATA = 2
+_NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+"""Click 8.2's exception for a group called without a command; click 8.1 (allowed by pyproject) has none and
+prints the help itself, and an ``except`` naming a missing attribute would turn every error into a traceback."""
 EXIT_INTERRUPTED = 130
 
 
@@ -137,7 +140,7 @@ def main(argv: list[str] | None = None) -> Any:
         result = cli.main(args=args, prog_name="hsi", standalone_mode=False)
         _sweep_stale()
         return result
-    except click.exceptions.NoArgsIsHelpError as err:  # `hsi` or `hsi datasets` alone: the help, as with -h
+    except _NO_ARGS_IS_HELP as err:  # `hsi` or `hsi datasets` alone (click >= 8.2): the help, as with -h
         click.echo(err.ctx.get_help() if err.ctx is not None else cli.get_help(click.Context(cli)))
         return 0
     except click.exceptions.Abort:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from typing import Any
 
 import click
@@ -101,8 +103,13 @@ def refuse_given(names: tuple[str, ...], why: str) -> None:
 
 
 def check_device(ctx: click.Context, param: click.Parameter, value: str) -> str | None:
-    """Click callback of ``--device``: ``auto`` -> None (CUDA when a GPU is visible, else the CPU); any other
-    value must name a device this machine has (:func:`hsi_app.device.resolve_device`), checked before any data is read.
+    """Click callback of ``--device``: :func:`require_device`."""
+    return require_device(value)
+
+
+def require_device(value: str) -> str | None:
+    """``--device`` ``value``: ``auto`` -> None (CUDA when a GPU is visible, else the CPU); any other value must
+    name a device this machine has (:func:`hsi_app.device.resolve_device`), checked before any data is read.
 
     Raises:
         ConfigError: one line naming ``--device``, the value and the choices.
@@ -120,10 +127,28 @@ def check_device(ctx: click.Context, param: click.Parameter, value: str) -> str 
     return value
 
 
-def device_option_with(help: str) -> Any:
+def check_device_name(ctx: click.Context, param: click.Parameter, value: str) -> str | None:
+    """Click callback of a ``--device`` used on other machines (``hsi batch --scheduler``): ``auto`` -> None, any
+    other value only checked to be a device name (:data:`hsi_app.device.CHOICES`), not to exist here.
+
+    Raises:
+        ConfigError: one line naming ``--device``, the value and the choices.
+    """
+    from hsi_app.errors import ConfigError
+
+    if value == "auto":
+        return None
+    if re.fullmatch(r"cpu|cuda(:\d+)?|mps", value) is None:
+        from hsi_app.device import CHOICES
+
+        raise ConfigError(f"--device {value!r}: unknown device; use auto, {CHOICES}")
+    return value
+
+
+def device_option_with(help: str, *, default: str = "auto", callback: Any = check_device) -> Any:
     """The ``--device auto|cpu|cuda[:N]|mps`` option (checked by :func:`check_device`) with a command's own help."""
-    return click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda[:N]|mps",
-                        callback=check_device, help=help)
+    return click.option("--device", default=default, show_default=True, metavar="auto|cpu|cuda[:N]|mps",
+                        callback=callback, help=help)
 
 
-device_option = device_option_with("Where the model runs: auto = the GPU when one is visible, else the CPU.")
+device_option = device_option_with("Where the model runs: auto = a CUDA GPU when one is visible, else the CPU.")

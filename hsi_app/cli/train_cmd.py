@@ -89,7 +89,7 @@ TASK_RUNNERS = {"denoise": "hsi_app.cli.train_denoise_cmd", "detect": "hsi_app.c
               metavar="W", help="Classify: weight of the distillation loss (with --teacher).")
 @click.option("--window", type=int, default=512, show_default=True, metavar="PX", help="Core window size of the whole-scene map, in pixels (memory is bounded by the window).")
 @click.option("--out", "out", required=True, type=click.Path(), metavar="DIR", help="Run folder to write (created; an earlier run of the same task there is replaced whole on success).")
-@device_option_with("Classify/denoise: where the net trains and maps the scene; auto = the GPU when one is visible, "
+@device_option_with("Classify/denoise: where the net trains and maps the scene; auto = a CUDA GPU when one is visible, "
                     "else the CPU. --model svm runs on the CPU whatever is asked; --task detect trains on the CPU "
                     "(and refuses --device).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")

@@ -192,3 +192,12 @@ def test_predict_runs_on_the_device_asked_for(tmp_path: Path, capsys: pytest.Cap
                                 str(tmp_path / "c.tif"), "--device", "cuda")
         assert_one_error_line(code, err, "--device 'cuda': no CUDA GPU visible")
         assert not (tmp_path / "c.tif").exists()
+
+
+def test_errors_stay_one_line_on_click_8_1(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """pyproject allows click 8.1, which has no NoArgsIsHelpError: an ``except`` naming it turned every error into
+    an AttributeError traceback there."""
+    monkeypatch.delattr(click.exceptions, "NoArgsIsHelpError", raising=False)
+    code, _, err = run_main(capsys, "vectorize", "--map", str(tmp_path / "missing.tif"), "--out", str(tmp_path / "o.gpkg"))
+    assert_one_error_line(code, err, "missing.tif")

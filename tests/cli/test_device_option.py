@@ -199,9 +199,13 @@ def test_batch_workers_load_the_model_on_the_device(tmp_path: Path, capsys: pyte
                                 "--out-dir", str(tmp_path / f"out_{task}"), "--device", "cpu", "--no-dashboard")
         assert_one_error_line(code, err, STOP)
     code, _, err = run_main(capsys, "batch", "--task", "classify", "--model", str(run), "--inputs", "x.tif",
-                            "--out-dir", str(tmp_path / "out_auto"), "--no-dashboard")
+                            "--out-dir", str(tmp_path / "out_default"), "--no-dashboard")
     assert_one_error_line(code, err, STOP)
-    assert [j.device for j in jobs] == ["cpu", "cpu", None]
+    code, _, err = run_main(capsys, "batch", "--task", "classify", "--model", str(run), "--inputs", "x.tif",
+                            "--out-dir", str(tmp_path / "out_auto"), "--device", "auto", "--no-dashboard")
+    assert_one_error_line(code, err, STOP)
+    # the default is the CPU (one model copy per worker; cuda would put one per core on a GPU), auto is None
+    assert [j.device for j in jobs] == ["cpu", "cpu", "cpu", None]
 
     import hsi_app.ensemble
 
@@ -211,10 +215,39 @@ def test_batch_workers_load_the_model_on_the_device(tmp_path: Path, capsys: pyte
                         lambda dirs, device=None, **kw: seen.append(device) or real(dirs, device, **kw))
     pred = cached_model(BatchSettings(jobs[0], str(run), "sha"))
     assert seen == ["cpu"] and {p.device.type for p in pred.model.parameters()} == {"cpu"}
-    cached_model(BatchSettings(jobs[2], str(run), "sha"))  # another device: not the CPU copy from the cache
+    cached_model(BatchSettings(jobs[3], str(run), "sha"))  # another device: not the CPU copy from the cache
     assert seen == ["cpu", None]
 
 
 def test_batch_task_is_a_choice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_main(capsys, "batch", "--task", "segment", "--inputs", "x.tif", "--out-dir", str(tmp_path / "o"))
     assert code == 2 and "'segment' is not one of 'classify', 'denoise', 'detect'" in err, err
+
+
+def test_batch_device_is_checked_here_only_for_local_workers(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """With --scheduler the workers are elsewhere: a GPU missing here is their business, only the name is checked;
+    without it the local machine must have the device (refused in one line before the batch starts)."""
+    from tiny_runs import make_run
+
+    import hsi_app.batch
+
+    jobs: list[Any] = []
+
+    def fake_run_batch(job: Any, *a: Any, **kw: Any) -> Any:
+        jobs.append(job)
+        raise ConfigError(STOP)
+
+    monkeypatch.setattr(hsi_app.batch, "run_batch", fake_run_batch)
+    run = make_run(tmp_path / "run")
+    common = ("batch", "--task", "classify", "--model", str(run), "--inputs", "x.tif", "--no-dashboard")
+    code, _, err = run_main(capsys, *common, "--out-dir", str(tmp_path / "remote"), "--device", "cuda:7",
+                            "--scheduler", "tcp://gpu-node:8786")
+    assert_one_error_line(code, err, STOP)
+    assert [j.device for j in jobs] == ["cuda:7"]
+    code, _, err = run_main(capsys, *common, "--out-dir", str(tmp_path / "local"), "--device", "cuda:7")
+    assert_one_error_line(code, err, "--device 'cuda:7'")
+    code, _, err = run_main(capsys, *common, "--out-dir", str(tmp_path / "typo"), "--device", "gpu",
+                            "--scheduler", "tcp://gpu-node:8786")
+    assert_one_error_line(code, err, "--device 'gpu': unknown device; use auto, cpu, cuda, cuda:N or mps")
+    assert len(jobs) == 1 and not (tmp_path / "local").exists() and not (tmp_path / "typo").exists()
