@@ -609,7 +609,8 @@ def write_cube(dst: str | os.PathLike[str], cube: Cube, *, blocksize: int = 256,
     Values equal to the cube's no-data value (``cube.hsi.nodata``) become NaN, the file's nodata, and so do whole
     pixels that have data but are invalid by ``cube.hsi.valid`` (a GDAL mask, an alpha band,
     quality masks applied by ``without_masked``). CRS and transform (``cube.hsi.transform``) are kept; a cube with neither is
-    written in pixel coordinates.
+    written in pixel coordinates, with the ground control points of a GeoTIFF georeferenced only by them
+    (:func:`~hsi_app.io.geotiff.cube_gcps`).
 
     Args:
         dst: output ``.tif`` path.
@@ -620,6 +621,7 @@ def write_cube(dst: str | os.PathLike[str], cube: Cube, *, blocksize: int = 256,
             :func:`hsi_app.progress.bar`) for a cube of more than
             :data:`~hsi_app.io.summary.LARGE_ELEMENTS` values; a smaller one writes in seconds, without one.
     """
+    from hsi_app.io.geotiff import cube_gcps
     from hsi_app.io.summary import LARGE_ELEMENTS
     from hsi_app.progress import bar
 
@@ -635,7 +637,7 @@ def write_cube(dst: str | os.PathLike[str], cube: Cube, *, blocksize: int = 256,
     with StreamingCOGWriter(
         dst, height=h, width=w, count=c, dtype="float32", crs=crs, transform=transform,
         nodata=float("nan"), band_descriptions=descriptions, tags=tags, band_tags=band_tags,
-        blocksize=blocksize, overview_resampling="AVERAGE",
+        blocksize=blocksize, overview_resampling="AVERAGE", gcps=cube_gcps(cube),
     ) as out:
         windows = list(_read_windows(cube, blocksize))
         for r, col, hh, ww in bar(windows, desc="write_cube", unit="win",

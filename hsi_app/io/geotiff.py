@@ -236,7 +236,7 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
         attrs[GCPS_ATTR] = {"crs": gcp_crs.to_wkt() if gcp_crs else None, "points": [g.asdict() for g in gcps]}
         warnings.warn(
             f"{path}: georeferenced by {attrs['gcps']}, not by a transform; outputs will be in pixel"
-            " coordinates (class maps keep the points): warp it to a map grid first (e.g. gdalwarp -t_srs "
+            " coordinates (raster outputs keep the points): warp it to a map grid first (e.g. gdalwarp -t_srs "
             "EPSG:XXXX in.tif out.tif)",
             HSIWarning,
             stacklevel=2,

@@ -279,16 +279,18 @@ def detect_scene(cube: Cube, method: str, *, spectra: np.ndarray | None = None, 
 
 def write_score_map(dst: str | os.PathLike[str], scores: np.ndarray, cube: Cube, names: list[str], method: str, *,
                     progress: bool = False) -> None:
-    """Write ``(K, H, W)`` scores as a float32 COG on the cube's grid (CRS kept; NaN = no data); ``progress``: show
-    the conversion to COG of a large map (``StreamingCOGWriter``'s ``progress``)."""
+    """Write ``(K, H, W)`` scores as a float32 COG on the cube's grid (CRS kept, or the ground control points of a
+    scene georeferenced only by them; NaN = no data); ``progress``: show the conversion to COG of a large map
+    (``StreamingCOGWriter``'s ``progress``)."""
     from hsi_app.io.cog import StreamingCOGWriter
+    from hsi_app.io.geotiff import cube_gcps
 
     k, h, w = scores.shape
     crs = cube.rio.crs
     transform = cube.hsi.transform
     with StreamingCOGWriter(dst, height=h, width=w, count=k, dtype="float32", crs=crs, transform=transform,
                             nodata=float("nan"), band_descriptions=names, tags={"DETECTION_METHOD": method},
-                            overview_resampling="AVERAGE", progress=progress) as wr:
+                            overview_resampling="AVERAGE", progress=progress, gcps=cube_gcps(cube)) as wr:
         wr.write_window(np.asarray(scores, dtype=np.float32), 0, 0)  # no copy of float32 scores
 
 
