@@ -34,10 +34,9 @@ TASK_OPTIONS = {
                  "buffer", "train_labels", "test_labels", "epochs", "val_fraction", "label_smoothing", "class_weights",
                  "seed", "init_seed", "teacher", "distill_weight", "window", "out", "device", "quiet"},
     "denoise": {"task", "noise", "init", "data", "key", "model", "epochs", "seed", "window", "out", "device", "quiet"},
-    "detect": {"task", "targets", "scale", "data", "key", "model", "epochs", "seed", "out", "quiet"},
+    "detect": {"task", "targets", "scale", "data", "key", "model", "epochs", "seed", "out", "device", "quiet"},
 }
-"""The ``hsi train`` options each task reads; one typed for another task is refused (:func:`refuse_given`); the
-detector trains on the CPU, so ``--task detect`` refuses a typed ``--device``."""
+"""The ``hsi train`` options each task reads; one typed for another task is refused (:func:`refuse_given`)."""
 SVM_UNUSED = ("epochs", "schedule", "val_fraction", "label_smoothing", "distill_weight")
 """Options of the neural classifiers that ``--model svm`` would ignore (``--class-weights`` and
 ``--teacher`` are refused by :class:`~hsi_app.tasks.train_classifier.TrainOptions` itself)."""
@@ -89,9 +88,8 @@ TASK_RUNNERS = {"denoise": "hsi_app.cli.train_denoise_cmd", "detect": "hsi_app.c
               metavar="W", help="Classify: weight of the distillation loss (with --teacher).")
 @click.option("--window", type=int, default=512, show_default=True, metavar="PX", help="Core window size of the whole-scene map, in pixels (memory is bounded by the window).")
 @click.option("--out", "out", required=True, type=click.Path(), metavar="DIR", help="Run folder to write (created; an earlier run of the same task there is replaced whole on success).")
-@device_option_with("Classify/denoise: where the net trains and maps the scene; auto = a CUDA GPU when one is visible, "
-                    "else the CPU. --model svm runs on the CPU whatever is asked; --task detect trains on the CPU "
-                    "(and refuses --device).")
+@device_option_with("Where the net trains and maps (classify, denoise) or scores (detect) the scene; auto = a CUDA "
+                    "GPU when one is visible, else the CPU. --model svm runs on the CPU whatever is asked.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train(task: str, noise: str, init: str | None, targets: str | None, scale: float | None, schedule: str | None,
           data: str, labels: str | None,

@@ -15,7 +15,7 @@ DEFAULT_MODEL = "point_detector"
 
 def run(*, data: str, targets: str | None, out: str, model: str | None = None, epochs: int | None = None,
         seed: int = 0, key: str | None = None, quiet: bool = False, scale: float | None = None,
-        **params: Any) -> dict[str, Any]:
+        device: str | None = None, **params: Any) -> dict[str, Any]:
     """Train a detector on ``data`` with targets from the library ``targets``; write the run folder ``out``.
 
     Args:
@@ -31,6 +31,8 @@ def run(*, data: str, targets: str | None, out: str, model: str | None = None, e
             ``scale``/``scale_guessed`` in config.json ``extra`` and in metrics.json, beside the library
             ``versions`` and the ``data_identity`` of the scene and the library
             (:func:`hsi_app.provenance.run_record`), as a classifier run records them.
+        device: where the detector trains and is scored (``cpu``, ``cuda[:N]``, ``mps``); None: a CUDA GPU when
+            one is visible, else the CPU (recorded as ``device`` in metrics.json).
         **params: the other ``hsi train`` options (ignored).
 
     Returns:
@@ -66,7 +68,7 @@ def run(*, data: str, targets: str | None, out: str, model: str | None = None, e
     image = scene_image(cube)
     good = cube.hsi.good_bands()
     bands = cube.hsi.good_band_indices
-    opts = DetectTrainOptions(model=model or DEFAULT_MODEL, seed=seed, progress=not quiet)
+    opts = DetectTrainOptions(model=model or DEFAULT_MODEL, seed=seed, progress=not quiet, device=device)
     if epochs is not None:
         opts.epochs = epochs
     metrics = train_detector(image, spectra, names, out, opts, wavelengths=good.hsi.wavelengths, fwhm=good.hsi.fwhm,

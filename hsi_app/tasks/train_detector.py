@@ -57,6 +57,7 @@ class DetectTrainOptions:
     n_test_scenes: int = 10
     progress: bool = True
     model_args: dict[str, Any] | None = None
+    device: str | None = None  # cpu, cuda, cuda:N or mps; None: a CUDA GPU when one is visible, else the CPU
 
 
 def smallest_width(test_fraction: float, buffer: int) -> int:
@@ -157,6 +158,7 @@ def train_detector(image: np.ndarray, spectra: np.ndarray, names: list[str], out
 
     from hsi_app.checkpoint import RunConfig, finite_json, json_floats, save_run
     from hsi_app.data.normalize import BandStats
+    from hsi_app.device import resolve_device
     from hsi_app.io.atomic import OTHER_THAN_TRAINING, atomic_path, check_out_dir, staged_run_dir
     from hsi_app.models import create_model
     from hsi_app.provenance import library_versions
@@ -166,6 +168,7 @@ def train_detector(image: np.ndarray, spectra: np.ndarray, names: list[str], out
 
     final_out = check_out_dir(out, other_runs=OTHER_THAN_TRAINING, protect=[str(data)],
                               writes=RUN_FILES, task="detect")
+    dev = resolve_device(opts.device)
     torch.manual_seed(opts.seed)
     c, h, w = image.shape
     k = len(names)
@@ -183,7 +186,9 @@ def train_detector(image: np.ndarray, spectra: np.ndarray, names: list[str], out
     opts.crop = min(opts.crop, h, train_cols)
     valid = np.isfinite(image).all(axis=0)
     stats = BandStats.fit(image, regions.train & valid)
-    mean_t, std_t = torch.from_numpy(stats.mean)[None, :, None, None], torch.from_numpy(stats.std)[None, :, None, None]
+    model.to(dev)
+    mean_t = torch.from_numpy(stats.mean)[None, :, None, None].to(dev)
+    std_t = torch.from_numpy(stats.std)[None, :, None, None].to(dev)
     sim = SimOptions(density=opts.train_density, scale=1.0)
     steps = opts.steps_per_epoch or max(10, round(EPOCH_COVERAGE * int((regions.train & valid).sum())
                                                   / (opts.batch * opts.crop**2)))
@@ -197,7 +202,8 @@ def train_detector(image: np.ndarray, spectra: np.ndarray, names: list[str], out
     model.train()
     bar = progress_bar(range(total), desc="train detector", enabled=opts.progress, unit="step", leave=True)
     for step in bar:
-        x, heat, reg, pos = (torch.from_numpy(np.ascontiguousarray(a)) for a in _batch(image, spectra, names, regions, opts, step, sim))
+        x, heat, reg, pos = (torch.from_numpy(np.ascontiguousarray(a)).to(dev)
+                             for a in _batch(image, spectra, names, regions, opts, step, sim))
         xn = torch.nan_to_num((x - mean_t) / std_t)
         y = model(xn)
         loss = focal_loss(y[:, :k], heat)
@@ -223,13 +229,13 @@ def train_detector(image: np.ndarray, spectra: np.ndarray, names: list[str], out
                "test_fraction": opts.test_fraction},
         data=str(data),
         extra={"target_spectra": np.asarray(spectra, float).tolist(), **(extra or {}), **record,
-               "train": {k_: v for k_, v in asdict(opts).items() if k_ != "progress"}},
+               "train": {k_: v for k_, v in asdict(opts).items() if k_ not in ("progress", "device")}},
     )
     # written to a staging folder, published into ``out`` only when everything succeeded
     with staged_run_dir(final_out, protect=[str(data)]) as out:
         save_run(out, config, model.state_dict())
 
-        det = LearnedDetector(config, model)
+        det = LearnedDetector(config, model, device=str(dev))
         seeds = [TEST_SEED_BASE + i for i in range(opts.n_test_scenes)]
         scenes = test_scenes(image, spectra, names, regions.test, seeds=seeds, options=SimOptions(scale=1.0))
 
@@ -242,7 +248,7 @@ def train_detector(image: np.ndarray, spectra: np.ndarray, names: list[str], out
             "protocol": (f"targets simulated into the background; training crops from columns < "
                          f"{regions.split_col - regions.buffer}, test targets in columns >= {regions.split_col}; "
                          f"test seeds {seeds[0]}..{seeds[-1]} (never used in training)"),
-            "train_seconds": train_seconds, "steps": total, "classes": names, **record,
+            "train_seconds": train_seconds, "device": str(dev), "steps": total, "classes": names, **record,
             **evaluate(learned, scenes, regions.test),
         }
         with atomic_path(out / "metrics.json") as tmp:

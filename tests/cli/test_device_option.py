@@ -98,17 +98,39 @@ def test_train_on_the_cpu_trains_and_maps_there(tmp_path: Path, capsys: pytest.C
     assert (out / "map.tif").exists()
 
 
-def test_train_detect_and_classical_detectors_refuse_a_typed_device(tmp_path: Path,
-                                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    """The detector trains on the CPU and rx/mf/... run there: --device would be ignored, so it is refused."""
+def test_classical_detectors_refuse_a_typed_device(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """rx/mf/... run on the CPU: --device would be ignored, so it is refused."""
     junk = tmp_path / "scene.tif"
     junk.write_bytes(b"not a raster")
-    code, _, err = run_main(capsys, "train", "--task", "detect", "--data", str(junk), "--targets", str(junk),
-                            "--out", str(tmp_path / "o"), "--device", "cpu")
-    assert_one_error_line(code, err, "--device", "--task detect does not use it")
     code, _, err = run_main(capsys, "detect", "--input", str(junk), "--method", "rx", "--out", str(tmp_path / "s.tif"),
                             "--device", "cpu")
     assert_one_error_line(code, err, "--device", "runs on the CPU")
+
+
+def test_train_detect_trains_on_the_device(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """hsi train --task detect --device reaches the detector's trainer (it was refused: training was CPU-only);
+    a GPU this machine lacks is one line before the scene is read."""
+    from hsi_app.tasks import train_detector
+
+    seen: list[Any] = []
+
+    def spy(*args: Any, **kw: Any) -> Any:
+        seen.append(args[4].device)  # (image, spectra, names, out, opts)
+        raise ConfigError(STOP)
+
+    monkeypatch.setattr(train_detector, "train_detector", spy)
+    scene = _labelled_scene(tmp_path)[0]
+    lib = Path(__file__).resolve().parents[2] / "datasets" / "spectral_library_demo.csv"
+    for device in ("cpu", "auto"):
+        code, _, err = run_main(capsys, "train", "--task", "detect", "--data", str(scene), "--targets", str(lib),
+                                "--out", str(tmp_path / f"o_{device}"), "--device", device, "--quiet")
+        assert_one_error_line(code, err, STOP)
+    assert seen == ["cpu", None]
+    gpu = _missing_gpu()
+    code, _, err = run_main(capsys, "train", "--task", "detect", "--data", str(tmp_path / "absent.tif"),
+                            "--targets", str(lib), "--out", str(tmp_path / "o"), "--device", gpu)
+    assert_one_error_line(code, err, f"--device '{gpu}'")
 
 
 def test_finetune_options_carry_the_device(tmp_path: Path, capsys: pytest.CaptureFixture[str],

@@ -66,10 +66,11 @@ def test_tiny_training_run_saves_and_reloads(tmp_path: Path, load_fixture) -> No
     lib = read_library(speclib.write_csv(tmp_path / "lib.csv"))
     spectra = lib.resample(speclib.WAVELENGTHS)
     opts = DetectTrainOptions(model="test_point_detector", epochs=1, steps_per_epoch=4, batch=2, n_test_scenes=1,
-                              progress=False)
+                              progress=False, device="cpu")
     metrics = train_detector(image, spectra, lib.names, tmp_path / "run", opts, wavelengths=speclib.WAVELENGTHS,
                              fwhm=np.full(speclib.BANDS, np.nan), band_indices=np.arange(speclib.BANDS),
                              source_bands=speclib.BANDS, data="fixture")
+    assert metrics["device"] == "cpu"
     for name in ("model.safetensors", "config.json", "metrics.json"):
         assert (tmp_path / "run" / name).is_file()
     cfg = json.loads((tmp_path / "run" / "config.json").read_text())
