@@ -23,10 +23,12 @@ Guarantees of :func:`fetch`:
   :data:`BINARY_SUFFIXES`) but which starts like a web page (``<!DOCTYPE``, ``<html``, also
   after a comment or in UTF-16, or an ``403 Forbidden`` text: see
   :func:`~hsi_app.data.download_content.is_web_page`) is refused and nothing is recorded: the
-  server sent a login, consent or error page, or the URL moved. An existing local copy without
-  a published sha256 gets the same check. A ``.mat`` download given the catalog's variable
-  name (``mat_key``) must hold that variable and end where its variables end, or it is
-  refused the same way;
+  server sent a login, consent or error page, or the URL moved. A ``.mat`` download given the
+  catalog's variable name (``mat_key``) must hold that variable and end where its variables
+  end, or it is refused the same way; without a published sha256 that variable must also have
+  the catalog's shape (``mat_shape``: height, width, bands). An existing local copy without a
+  published sha256 (a file placed by hand, such as WHU-Hi) gets the same checks, so a wrong,
+  truncated or uncorrected file is refused instead of being recorded as the reference;
 * with ``overwrite`` (``--force``), a new download that nothing proves complete never
   replaces a copy recorded as verified in ``SHA256SUMS``: the old file and its record are kept;
 * every verified file is recorded in ``<dst.parent>/SHA256SUMS`` (the format of
@@ -266,14 +268,16 @@ def _expects_binary(dst: Path) -> bool:
     return dst.suffix.lower() in BINARY_SUFFIXES
 
 
-def _refuse_web_page(url: str, dst: Path, part: Path, mat_key: str | None = None) -> None:
-    """Raise when a download meant to be binary data is a web page, or a ``.mat`` without ``mat_key``."""
+def _refuse_web_page(
+    url: str, dst: Path, part: Path, mat_key: str | None = None, mat_shape: tuple[int | None, ...] | None = None
+) -> None:
+    """Raise when a download meant to be binary data is a web page, or a ``.mat`` without ``mat_key`` (of ``mat_shape``)."""
     if _expects_binary(dst) and is_web_page(part):
         raise DownloadError(
             f"{dst.name}: the server sent a web page (HTML), not the {dst.suffix} file, from {url}; likely a login "
             f"or consent page or a moved URL. Download it in a browser and place it at {dst}"
         )
-    problem = mat_problem(part, mat_key) if mat_key is not None and dst.suffix.lower() == ".mat" else None
+    problem = mat_problem(part, mat_key, mat_shape) if mat_key is not None and dst.suffix.lower() == ".mat" else None
     if problem:
         raise DownloadError(
             f"{dst.name}: the download from {url} {problem}, so it is not the catalog's file (a truncated download, "
@@ -285,12 +289,14 @@ def _refuse_web_page(url: str, dst: Path, part: Path, mat_key: str | None = None
 
 
 def _verify_existing(
-    dst: Path, expected: str | None, size: int | None = None, *, rerecord: bool = False, manual: bool = False
+    dst: Path, expected: str | None, size: int | None = None, *, rerecord: bool = False, manual: bool = False,
+    mat_key: str | None = None, mat_shape: tuple[int | None, ...] | None = None,
 ) -> None:
     """Check an existing ``dst`` against ``size``, ``expected`` or its recorded digest; record if new.
 
     ``rerecord``: ignore the digest recorded earlier and record this copy (``--force`` on a file
-    placed by hand, ``manual``: one without a URL, which cannot be downloaded again).
+    placed by hand, ``manual``: one without a URL, which cannot be downloaded again). Without a
+    published digest, a ``.mat`` must hold ``mat_key`` of ``mat_shape`` (see :func:`mat_problem`).
     """
     if size is not None and (found := dst.stat().st_size) != size:
         raise ChecksumError(
@@ -303,6 +309,8 @@ def _verify_existing(
             f"Download the file in a browser and place it at {dst}, or fetch again (--force in the CLI, "
             "overwrite=True in Python)"
         )
+    if expected is None and mat_key is not None and dst.suffix.lower() == ".mat":
+        _refuse_wrong_mat(dst, mat_key, mat_shape, manual=manual)
     recorded = None if rerecord else read_sums(dst.parent).get(dst.name)
     unverified = None if rerecord or recorded else read_sums(dst.parent, UNVERIFIED_FILENAME).get(dst.name)
     reference = expected or recorded or unverified
@@ -315,6 +323,16 @@ def _verify_existing(
         return
     raise ChecksumError(_mismatch_message(dst, reference, actual, published=expected is not None,
                                           recorded=recorded is not None, manual=manual))
+
+
+def _refuse_wrong_mat(dst: Path, mat_key: str, mat_shape: tuple[int | None, ...] | None, *, manual: bool) -> None:
+    """Raise when the existing ``.mat`` ``dst`` is not the catalog's file (variable, shape, truncation)."""
+    problem = mat_problem(dst, mat_key, mat_shape)
+    if problem:
+        fix = (f"get the right file by hand and place it at {dst}" if manual else
+               "fetch it again (--force in the CLI, overwrite=True in Python) or place the right file there")
+        raise InvalidDataError(f"{dst}: {problem}, so it is not the catalog's file (another scene or version, or an "
+                               f"incomplete download); {fix}")
 
 
 def _mismatch_message(dst: Path, reference: str, actual: str, *, published: bool, recorded: bool, manual: bool) -> str:
@@ -378,6 +396,7 @@ def fetch(
     overwrite: bool = False,
     size: int | None = None,
     mat_key: str | None = None,
+    mat_shape: tuple[int | None, ...] | None = None,
 ) -> Path:
     """Download ``url`` to ``dst`` atomically and verify it.
 
@@ -394,6 +413,8 @@ def fetch(
         size: expected size in bytes (a catalog's ``size_bytes``), or None when not known.
         mat_key: for a ``.mat`` file, the variable it must hold (the catalog's ``mat_keys``);
             a download without it, or whose variables run past its end, is refused.
+        mat_shape: the shape that variable must have (``(height, width, bands)`` or
+            ``(height, width)``; None entries: unknown), checked when no ``sha256`` is published.
 
     Returns:
         ``dst`` as a Path.
@@ -410,17 +431,18 @@ def fetch(
     """
     dst = Path(dst)
     expected = _check_digest(sha256)
+    shape = mat_shape if expected is None else None  # a published digest proves the file
     if dst.is_dir():
         raise OutputError(f"{dst}: is a folder; pass the destination file path")
     if dst.exists() and not overwrite:
-        _verify_existing(dst, expected, size)
+        _verify_existing(dst, expected, size, mat_key=mat_key, mat_shape=shape)
         _remove_stale_parts(dst)
         return dst
     created = _make_parent(dst)
     try:
         with locked(dst, on_wait=_say_waiting):  # a second process fetching dst waits here
             if dst.exists() and not overwrite:  # ... and then finds it downloaded and verified
-                _verify_existing(dst, expected, size)
+                _verify_existing(dst, expected, size, mat_key=mat_key, mat_shape=shape)
                 _remove_stale_parts(dst)
                 return dst
             _remove_stale_parts(dst)
@@ -428,7 +450,8 @@ def fetch(
             reference = expected or (None if overwrite else recorded)
             keep = dst.name if overwrite and recorded is not None and dst.is_file() else None
             actual, proven = _download(url, dst, reference=reference, published=expected is not None, size=size,
-                                       progress=progress, chunk_size=chunk_size, mat_key=mat_key, keep_verified=keep)
+                                       progress=progress, chunk_size=chunk_size, mat_key=mat_key, mat_shape=shape,
+                                       keep_verified=keep)
             record_digest(dst, actual, verified=proven)
             if not proven:
                 _warn_unverified(dst, f"it is recorded in {UNVERIFIED_FILENAME}, not in {SUMS_FILENAME}")
@@ -465,7 +488,7 @@ def _make_parent(dst: Path) -> Path | None:
 
 def _download(
     url: str, dst: Path, *, reference: str | None, published: bool, size: int | None, progress: bool, chunk_size: int,
-    mat_key: str | None = None, keep_verified: str | None = None,
+    mat_key: str | None = None, mat_shape: tuple[int | None, ...] | None = None, keep_verified: str | None = None,
 ) -> tuple[str, bool]:
     """Download ``url`` into a temporary file of this process, check it, rename it to ``dst``.
 
@@ -484,7 +507,7 @@ def _download(
         if stored != written:
             raise DownloadError(f"{part}: holds {stored} bytes but {written} were written; another program "
                                 "changed it, run again")
-        _refuse_web_page(url, dst, part, mat_key)
+        _refuse_web_page(url, dst, part, mat_key, mat_shape)
         actual = sha256_file(part)
         _check_download(url, dst, actual, stored, total=total, size=size, reference=reference, published=published)
         proven = framed or size is not None or reference is not None
@@ -562,6 +585,16 @@ def _mat_key(entry: DatasetEntry, file: DatasetFile) -> str | None:
     return entry.mat_keys.get(file.role)
 
 
+def _mat_shape(entry: DatasetEntry, file: DatasetFile) -> tuple[int | None, ...] | None:
+    """The catalog's shape of ``file``'s ``.mat`` variable: ``(height, width, bands)`` for the cube,
+    ``(height, width)`` for the labels; None for other files."""
+    if file.role == "cube":
+        return (entry.height, entry.width, entry.bands)
+    if file.role == "labels":
+        return (entry.height, entry.width)
+    return None
+
+
 def fetch_dataset(
     name: str,
     root: str | os.PathLike[str],
@@ -600,8 +633,9 @@ def fetch_dataset(
     for file in entry.files:
         if file.url is not None:
             fetch(file.url, dest / file.filename, sha256=file.sha256, progress=progress, overwrite=overwrite,
-                  size=file.size_bytes, mat_key=_mat_key(entry, file))
+                  size=file.size_bytes, mat_key=_mat_key(entry, file), mat_shape=_mat_shape(entry, file))
         elif not file.is_pattern:
-            _verify_existing(dest / file.filename, _check_digest(file.sha256), file.size_bytes, rerecord=overwrite,
-                             manual=True)
+            expected = _check_digest(file.sha256)
+            _verify_existing(dest / file.filename, expected, file.size_bytes, rerecord=overwrite, manual=True,
+                             mat_key=_mat_key(entry, file), mat_shape=None if expected else _mat_shape(entry, file))
     return dest

@@ -3,9 +3,10 @@
 * :func:`is_web_page`: the file starts like a web page (HTML, also after a ``<!-- saved from
   url -->`` comment, a byte-order mark, an XML prolog or in UTF-16) or a bare HTTP error text
   (``403 Forbidden``), which a server sends instead of the data behind a login or a moved URL;
-* :func:`mat_problem`: a ``.mat`` file lacks the variable the catalog names, or its variables
-  run past the end of the file (a truncated download); checked with ``scipy.io.whosmat``,
-  or ``h5py`` for v7.3 files.
+* :func:`mat_problem`: a ``.mat`` file lacks the variable the catalog names, its variables
+  run past the end of the file (a truncated download), or the variable's shape is not the
+  catalog's (another scene, the uncorrected cube); checked from the headers with
+  ``scipy.io.whosmat``, or ``h5py`` for v7.3 files.
 """
 
 from __future__ import annotations
@@ -71,8 +72,17 @@ def _v5_runs_past_end(fh: BinaryIO, size: int) -> str | None:
     return f"is truncated: its variables need {pos} bytes, the file has {size}" if pos > size else None
 
 
-def mat_problem(path: str | os.PathLike[str], key: str) -> str | None:
+def mat_problem(
+    path: str | os.PathLike[str], key: str, shape: tuple[int | None, ...] | None = None
+) -> str | None:
     """Why ``path`` is not a complete ``.mat`` file holding variable ``key``; None when it is.
+
+    Args:
+        path: the ``.mat`` file.
+        key: the variable it must hold.
+        shape: the variable's expected shape, ``(height, width, bands)`` for a cube or
+            ``(height, width)`` for labels (None entries: not known). The dimensions are
+            compared in any order (v7.3 files store them reversed); None: not checked.
 
     Returns a short clause for an error message (``"has no variable 'x' (variables: a, b)"``).
     """
@@ -80,7 +90,7 @@ def mat_problem(path: str | os.PathLike[str], key: str) -> str | None:
     with open(path, "rb") as fh:
         head = fh.read(520)
     if head[512:520] == _HDF5_MAGIC or head[:8] == _HDF5_MAGIC:
-        return _v73_problem(path, key)
+        return _v73_problem(path, key, shape)
     if not head.startswith(b"MATLAB"):
         return "is not a MATLAB .mat file"
     import scipy.io
@@ -91,19 +101,43 @@ def mat_problem(path: str | os.PathLike[str], key: str) -> str | None:
             if truncated:
                 return truncated
             fh.seek(0)
-            names = [name for name, _, _ in scipy.io.whosmat(fh)]
+            shapes = {name: tuple(dims) for name, dims, _ in scipy.io.whosmat(fh)}
     except Exception as err:  # noqa: BLE001 - any read failure means the file is unusable
         return f"cannot be read as a .mat file ({type(err).__name__}: {err})"
-    return None if key in names else f"has no variable '{key}' (variables: {', '.join(names) or 'none'})"
+    return _variable_problem(shapes, key, shape)
 
 
-def _v73_problem(path: str | os.PathLike[str], key: str) -> str | None:
+def _variable_problem(shapes: dict[str, tuple[int, ...]], key: str, shape: tuple[int | None, ...] | None) -> str | None:
+    """The clause of :func:`mat_problem` for a file holding ``{variable: shape}``."""
+    if key not in shapes:
+        return f"has no variable '{key}' (variables: {', '.join(shapes) or 'none'})"
+    found = shapes[key]
+    if shape is None or _dims_match(found, shape):
+        return None
+    want = "×".join("?" if d is None else str(d) for d in shape)
+    what = "height×width×bands" if len(shape) == 3 else "height×width"
+    return f"holds '{key}' of {'×'.join(map(str, found)) or 'no'} values, the catalog's is {want} ({what})"
+
+
+def _dims_match(found: tuple[int, ...], shape: tuple[int | None, ...]) -> bool:
+    """True when ``found`` has ``shape``'s dimensions in some order (None matches any size)."""
+    if len(found) != len(shape):
+        return False
+    left = list(found)
+    for dim in sorted((d for d in shape if d is not None), reverse=True):
+        if dim not in left:
+            return False
+        left.remove(dim)
+    return True
+
+
+def _v73_problem(path: str | os.PathLike[str], key: str, shape: tuple[int | None, ...] | None) -> str | None:
     """:func:`mat_problem` for a v7.3 (HDF5) file; h5py refuses a truncated one."""
     try:
         import h5py
 
         with h5py.File(path, "r") as fh:
-            names = list(fh.keys())
+            shapes = {name: tuple(getattr(fh[name], "shape", ()) or ()) for name in fh.keys()}
     except Exception as err:  # noqa: BLE001 - any read failure means the file is unusable
         return f"cannot be read as a v7.3 .mat file ({type(err).__name__}: {' '.join(str(err).split())[:120]})"
-    return None if key in names else f"has no variable '{key}' (variables: {', '.join(names) or 'none'})"
+    return _variable_problem(shapes, key, shape)

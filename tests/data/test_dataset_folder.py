@@ -96,6 +96,7 @@ def _tiny_mat_catalog(tmp_path: Path) -> Path:
     scipy.io.savemat(remote / "Salinas_gt.mat", {"salinas_gt": np.zeros((4, 3), np.uint8)})
     doc = json.loads(DEFAULT_CATALOG_PATH.read_text(encoding="utf-8"))
     entry = copy.deepcopy(next(d for d in doc["datasets"] if d["name"] == "salinas"))
+    entry.update(height=4, width=3)  # the tiny files' shape, which a file without a sha256 must have
     for f in entry["files"]:
         f.update(url=(remote / f["filename"]).as_uri(), sha256=None, size_bytes=None)
     catalog = tmp_path / "catalog.json"

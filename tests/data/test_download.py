@@ -265,7 +265,8 @@ def _tiny_catalog(tmp_path: Path) -> tuple[Path, Path, Path]:
         {"role": "cube", "filename": "Tiny.mat", "url": cube.as_uri(), "sha256": _digest(cube), "size_bytes": None},
         {"role": "labels", "filename": "Tiny_gt.mat", "url": labels.as_uri(), "sha256": None, "size_bytes": None},
     ]
-    manual = dict(next(d for d in base if d["name"] == "whu_hi_longkou"), name="manual", aliases=[])
+    # random bytes again: mat_keys null (test_download_hand_placed checks the content of hand-placed .mat files)
+    manual = dict(next(d for d in base if d["name"] == "whu_hi_longkou"), name="manual", aliases=[], mat_keys=None)
     catalog = tmp_path / "catalog.json"
     catalog.write_text(json.dumps({"format_version": 1, "datasets": [tiny, manual]}), encoding="utf-8")
     return catalog, cube, labels

@@ -224,7 +224,7 @@ def test_an_existing_file_of_another_size_than_the_catalogs_is_refused(tmp_path:
 
 def test_a_hand_placed_dataset_file_is_checked_against_the_catalog_size(tmp_path: Path) -> None:
     base = json.loads(DEFAULT_CATALOG_PATH.read_text(encoding="utf-8"))["datasets"]
-    manual = next(d for d in base if d["name"] == "whu_hi_longkou")
+    manual = dict(next(d for d in base if d["name"] == "whu_hi_longkou"), mat_keys=None)  # random bytes, no .mat
     manual["files"] = [dict(f, size_bytes=500) for f in manual["files"]]
     catalog = tmp_path / "catalog.json"
     catalog.write_text(json.dumps({"format_version": 1, "datasets": [manual]}), encoding="utf-8")

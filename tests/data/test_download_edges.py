@@ -127,7 +127,7 @@ def test_force_over_an_unrecorded_copy_still_downloads_unproven(server: str, tmp
 
 
 def test_a_replaced_hand_placed_file_is_accepted_again_with_force(tmp_path: Path) -> None:
-    entry = _base("whu_hi_longkou")
+    entry = dict(_base("whu_hi_longkou"), mat_keys=None)  # random bytes, not .mat content
     catalog = _catalog(tmp_path, entry)
     dest = tmp_path / "data" / "whu_hi_longkou"
     dest.mkdir(parents=True)
@@ -260,7 +260,8 @@ def _mat_bytes(tmp_path: Path, **arrays: np.ndarray) -> bytes:
 
 
 def _salinas_like(server: str, tmp_path: Path, files: dict[str, bytes], mode: str = "close") -> Path:
-    entry = _base("salinas")
+    entry = _base("salinas")  # with the shape of the tiny files below (checked without a sha256)
+    entry.update(height=4, width=3, bands=2, source_bands=None, removed_bands=[])
     for f in entry["files"]:
         f.update(url=f"{server}/{mode}/{f['filename']}", sha256=None, size_bytes=None)
     BODIES.update(files)
@@ -284,7 +285,7 @@ def test_a_mat_download_without_the_catalog_variable_is_refused(server: str, tmp
 
 def test_a_truncated_close_delimited_mat_is_refused(server: str, tmp_path: Path) -> None:
     cube = _mat_bytes(tmp_path, salinas_corrected=np.arange(4000, dtype=np.int16).reshape(20, 10, 20))
-    gt = _mat_bytes(tmp_path, salinas_gt=np.zeros((20, 10), np.uint8))
+    gt = _mat_bytes(tmp_path, salinas_gt=np.zeros((20, 10), np.uint8))  # cut: refused before any shape check
     catalog = _salinas_like(server, tmp_path, {"Salinas_corrected.mat": cube, "Salinas_gt.mat": gt}, mode="close-half")
     with pytest.raises(DownloadError, match=r"Salinas_corrected\.mat: the download from .* is truncated: its "
                                             r"variables need \d+ bytes, the file has \d+"):
