@@ -1,4 +1,6 @@
-"""``hsi datasets list``, ``hsi datasets fetch NAME`` and ``hsi datasets fetch-library NAME``.
+"""``hsi datasets list``, ``hsi datasets fetch NAME`` (or ``download NAME``) and ``hsi datasets fetch-library NAME``.
+
+``--root`` defaults to ``$HSI_DATA_ROOT``, else ``data`` (see :func:`~hsi_app.data.dataset_folder.default_root`).
 
 Library errors (:class:`~hsi_app.errors.HSIError`) propagate to ``hsi_app.cli.main``,
 which prints them as one line (or a traceback with ``--debug``).
@@ -6,13 +8,18 @@ which prints them as one line (or a traceback with ``--debug``).
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from hsi_app.data.dataset_folder import DATA_ROOT_ENV
+
 F = TypeVar("F", bound=Callable[..., Any])
+ALIASES = {"download": "fetch"}
+"""Other names a user types for a sub-command (not listed in the help's command table)."""
 
 _CATALOG_OPTION = click.option(
     "--catalog",
@@ -24,15 +31,16 @@ _CATALOG_OPTION = click.option(
 
 
 def _download_options(where: str) -> Callable[[F], F]:
-    """``--root`` (default ``data``), ``--quiet``/``--no-progress`` and ``--force``, shared by the fetch commands."""
+    """``--root`` (default ``$HSI_DATA_ROOT``, else ``data``), ``--quiet``/``--no-progress`` and ``--force``,
+    shared by the fetch commands."""
 
     def add(f: F) -> F:
         f = click.option("--force", is_flag=True, help="Download again even if the files are present.")(f)
         f = click.option("--quiet", "--no-progress", "no_progress", is_flag=True,
                          help="No progress bar (as --quiet in the other commands).")(f)
         return click.option(
-            "--root", type=click.Path(file_okay=False, path_type=Path), default=Path("data"),
-            show_default=True, help=f"Data folder; {where}.",
+            "--root", type=click.Path(file_okay=False, path_type=Path), default=Path("data"), envvar=DATA_ROOT_ENV,
+            show_default=True, show_envvar=True, metavar="DIR", help=f"Data folder; {where}.",
         )(f)
 
     return add
@@ -56,9 +64,24 @@ def format_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
     return "\n".join(lines)
 
 
-@click.group("datasets")
+class _AliasGroup(click.Group):
+    """A click group that also answers to the names in :data:`ALIASES` (``download`` runs ``fetch``)."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, ALIASES.get(cmd_name, cmd_name))
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        _, cmd, rest = super().resolve_command(ctx, args)
+        return (cmd.name if cmd is not None else None), cmd, rest  # usage lines say `fetch`, the real name
+
+
+@click.group("datasets", cls=_AliasGroup)
 def datasets() -> None:
-    """List the benchmark dataset catalog, download a dataset or a measured spectral library."""
+    """List the benchmark dataset catalog, download a dataset or a measured spectral library.
+
+    `hsi datasets download NAME` is the same as `hsi datasets fetch NAME`. The data folder
+    (--root) defaults to $HSI_DATA_ROOT, else ./data.
+    """
 
 
 @datasets.command("list", short_help="Show the catalog: sensor, size, classes, GSD, offline availability.")
@@ -106,8 +129,9 @@ def fetch_cmd(name: str, root: Path, no_progress: bool, force: bool, catalog_pat
         where.append(f"sha256 of {', '.join(unrecorded)} not recorded: {dest / SUMS_FILENAME} cannot be written")
     click.echo(f"{entry.name}: {names} in {dest} ({'; '.join(where) or f'sha256 recorded in {SUMS_FILENAME}'})")
     cube = cube_file(entry)
-    if cube is not None:
-        click.echo(f"{entry.name}: pass --data {dest / cube} (or --input, or hsi info {dest / cube})")
+    if cube is not None:  # quoted for the shell: a data folder may hold spaces or quotes
+        arg = shlex.quote(str(dest / cube))
+        click.echo(f"{entry.name}: pass --data {arg} (or --input, or hsi info {arg})")
 
 
 @datasets.command("fetch-library", short_help="Download a measured spectral library as a CSV for --targets.")

@@ -9,15 +9,27 @@ inputs. The catalog is optional here: when it cannot be read, no hint is given.
 
 from __future__ import annotations
 
+import os
+import shlex
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from hsi_app.data.catalog import DatasetEntry
 from hsi_app.data.download_records import SUMS_FILENAME, UNVERIFIED_FILENAME, read_sums
 from hsi_app.errors import HSIError
 
+if TYPE_CHECKING:  # the catalog (numpy) is imported when a hint is made, not by `hsi datasets --help`
+    from hsi_app.data.catalog import DatasetEntry
+
 DEFAULT_ROOT = Path("data")
-"""The default ``--root`` of ``hsi datasets fetch``."""
+"""The default ``--root`` of ``hsi datasets fetch`` when ``$HSI_DATA_ROOT`` is not set."""
+DATA_ROOT_ENV = "HSI_DATA_ROOT"
+"""Environment variable naming the data folder (``--root``) of ``hsi datasets fetch``."""
+
+
+def default_root() -> Path:
+    """The data folder ``hsi datasets fetch`` uses without ``--root``: ``$HSI_DATA_ROOT``, else ``data``."""
+    return Path(os.environ.get(DATA_ROOT_ENV) or DEFAULT_ROOT)
 
 
 def cube_file(entry: DatasetEntry) -> str | None:
@@ -73,7 +85,9 @@ def name_hint(name: str) -> str | None:
     cube = cube_file(entry)
     if cube is None:
         return f"{head}: get it as `hsi datasets fetch {entry.name}` explains, and pass the product zip or folder"
-    local = DEFAULT_ROOT / entry.name / cube
+    root = default_root()
+    local = root / entry.name / cube
     if local.is_file():
         return f"{head}, fetched to {local}: pass that path"
-    return f"{head}: run `hsi datasets fetch {entry.name} --root {DEFAULT_ROOT}`, then pass {local}"
+    where = "" if DATA_ROOT_ENV in os.environ else f" --root {shlex.quote(str(root))}"
+    return f"{head}: run `hsi datasets fetch {entry.name}{where}`, then pass {shlex.quote(str(local))}"
