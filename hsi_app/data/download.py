@@ -175,7 +175,9 @@ def _failure_reason(err: BaseException) -> str:
 def _open_source(url: str, chunk_size: int, dst: Path | None = None) -> tuple[int | None, Iterator[bytes], bool]:
     """``(size or None, chunks, framed)``: dispatch on the URL scheme; wrap source errors as :class:`DownloadError`.
 
-    HTTP 401 and 403 (servers that refuse scripted downloads) say to download ``dst`` in a browser.
+    HTTP 401 and 403 (servers that refuse scripted downloads) say to download ``dst`` in a browser;
+    404 and 410 that the file is not at that URL (moved); 5xx and 429 that the server failed, try later.
+    The network is blamed only where it may be at fault (no connection, timeouts).
     """
     scheme = urlparse(url).scheme.lower()
     if scheme == "file":
@@ -195,11 +197,22 @@ def _open_source(url: str, chunk_size: int, dst: Path | None = None) -> tuple[in
             return _iter_http(url, chunk_size)
         except requests.RequestException as err:
             status = getattr(getattr(err, "response", None), "status_code", None)
+            where = f"save it as {dst}" if dst is not None else "save it at the destination"
             if status in (401, 403):
-                where = f"save it as {dst}" if dst is not None else "save it at the destination"
                 raise DownloadError(
                     f"{url}: the server refused the download ({_failure_reason(err)}; some servers refuse "
                     f"scripted downloads). Download it in a browser, {where}, and run again: it is then verified"
+                ) from err
+            if status in (404, 410):
+                raise DownloadError(
+                    f"{url}: the server has no file there ({_failure_reason(err)}): it moved or the catalog's URL is "
+                    f"out of date. Find it on the provider's page, download it in a browser, {where}, and run "
+                    "again: it is then verified"
+                ) from err
+            if status is not None and (status >= 500 or status == 429):
+                raise DownloadError(
+                    f"{url}: the server failed to send the file ({_failure_reason(err)}), a problem on its side; "
+                    f"run again later, or download it in a browser, {where}, and run again"
                 ) from err
             raise DownloadError(
                 f"{url}: download failed ({_failure_reason(err)}); check your network connection and the URL, "
@@ -237,7 +250,8 @@ def _stream_to(
             raise
         except _network_errors() as err:  # requests' errors derive from OSError; http.client's IncompleteRead does not
             raise DownloadError(
-                f"{url}: download interrupted after {written} bytes saved ({_failure_reason(err)}); run again to retry"
+                f"{url}: download interrupted after {written} bytes ({_failure_reason(err)}); nothing was kept, "
+                "run again to download it from the start"
             ) from err
     return written, total, framed
 

@@ -234,7 +234,7 @@ def test_http_download(http_root: tuple[str, Path], tmp_path: Path) -> None:
 
 def test_http_404_is_a_download_error(http_root: tuple[str, Path], tmp_path: Path) -> None:
     base, _ = http_root
-    with pytest.raises(DownloadError, match=r"/missing\.mat: download failed \(HTTP 404.*check your network"):
+    with pytest.raises(DownloadError, match=r"/missing\.mat: the server has no file there \(HTTP 404"):
         fetch(f"{base}/missing.mat", tmp_path / "missing.mat", progress=False)
     assert list(tmp_path.glob("missing.mat*")) == []
 
