@@ -23,15 +23,17 @@ from hsi_app.data.catalog import (
 from hsi_app.errors import ConfigError, DatasetNotFoundError, HSIError, UnknownKeyError
 
 NAMES = {
-    "indian_pines", "salinas", "pavia_university", "whu_hi_longkou", "whu_hi_honghu",
-    "whu_hi_hanchuan", "enmap_l2a",
+    "indian_pines", "salinas", "salinas_full", "pavia_university", "pavia_centre", "whu_hi_longkou",
+    "whu_hi_honghu", "whu_hi_hanchuan", "enmap_l2a",
 }  # fmt: skip
 
 # Published facts: (height, width, bands, classes, gsd_m, cube key, labels key, range nm)
 FACTS = {
     "indian_pines": (145, 145, 200, 16, 20.0, "indian_pines_corrected", "indian_pines_gt", (400, 2500)),
     "salinas": (512, 217, 204, 16, 3.7, "salinas_corrected", "salinas_gt", (400, 2500)),
+    "salinas_full": (512, 217, 224, 16, 3.7, "salinas", "salinas_gt", (400, 2500)),
     "pavia_university": (610, 340, 103, 9, 1.3, "paviaU", "paviaU_gt", (430, 860)),
+    "pavia_centre": (1096, 715, 102, 9, 1.3, "pavia", "pavia_gt", (430, 860)),
     "whu_hi_longkou": (550, 400, 270, 9, 0.463, "WHU_Hi_LongKou", "WHU_Hi_LongKou_gt", (400, 1000)),
     "whu_hi_honghu": (940, 475, 270, 22, 0.043, "WHU_Hi_HongHu", "WHU_Hi_HongHu_gt", (400, 1000)),
     "whu_hi_hanchuan": (1217, 303, 274, 16, 0.109, "WHU_Hi_HanChuan", "WHU_Hi_HanChuan_gt", (400, 1000)),
@@ -99,7 +101,7 @@ def test_entries_are_internally_consistent(catalog: dict[str, DatasetEntry], nam
 
 
 def test_specific_sources(catalog: dict[str, DatasetEntry]) -> None:
-    for name in ("indian_pines", "salinas", "pavia_university"):
+    for name in ("indian_pines", "salinas", "salinas_full", "pavia_university", "pavia_centre"):
         assert all("ehu.eus/ccwintco" in (f.url or "") for f in catalog[name].files)
     for name in ("whu_hi_longkou", "whu_hi_honghu", "whu_hi_hanchuan"):
         e = catalog[name]
