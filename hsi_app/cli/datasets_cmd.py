@@ -84,14 +84,32 @@ def datasets() -> None:
     """
 
 
-@datasets.command("list", short_help="Show the catalog: sensor, size, classes, GSD, offline availability.")
+def _how_to_get(entry: Any) -> str:
+    """``download`` when every file has a URL, else ``by hand`` (``hsi datasets fetch NAME`` says where)."""
+    return "download" if entry.downloadable else "by hand"
+
+
+def _fetched(entry: Any, root: Path) -> str:
+    """``yes`` when every named file of ``entry`` is in ``root/NAME/``, ``partly``, ``no``; ``-`` for products."""
+    names = [f.filename for f in entry.files if not f.is_pattern]
+    if not names:
+        return "-"
+    here = sum((root / entry.name / n).is_file() for n in names)
+    return "yes" if here == len(names) else "partly" if here else "no"
+
+
+@datasets.command("list", short_help="Show the catalog: sensor, size, classes, GSD, how to get it, if fetched.")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("data"), envvar=DATA_ROOT_ENV,
+              show_default=True, show_envvar=True, metavar="DIR",
+              help="Data folder whose ROOT/NAME/ folders the 'fetched' column looks in.")
 @_CATALOG_OPTION
-def list_cmd(catalog_path: Path | None) -> None:
-    """Show every catalog dataset: sensor, size, classes, GSD, offline availability."""
+def list_cmd(root: Path, catalog_path: Path | None) -> None:
+    """Show every catalog dataset: sensor, size, classes, GSD, offline availability, how to get it
+    (download, or by hand: `hsi datasets fetch NAME` says where) and whether ROOT/NAME/ holds its files."""
     from hsi_app.data.catalog import load_catalog
 
     entries = load_catalog(catalog_path)
-    header = ("name", "sensor", "H×W×bands", "classes", "GSD", "offline")
+    header = ("name", "sensor", "H×W×bands", "classes", "GSD", "offline", "get", "fetched")
     rows = [
         (
             e.name,
@@ -100,6 +118,8 @@ def list_cmd(catalog_path: Path | None) -> None:
             str(e.num_classes) if e.num_classes else "-",
             _format_gsd(e.gsd_m),
             f"yes ({e.builtin})" if e.builtin else "no",
+            _how_to_get(e),
+            _fetched(e, root),
         )
         for e in entries.values()
     ]
