@@ -133,7 +133,7 @@ def list_cmd(root: Path, catalog_path: Path | None) -> None:
 def fetch_cmd(name: str, root: Path, no_progress: bool, force: bool, catalog_path: Path | None) -> None:
     """Download dataset NAME (see `hsi datasets list`) into ROOT/NAME/, verifying checksums."""
     from hsi_app.data.catalog import get_dataset, load_catalog
-    from hsi_app.data.dataset_folder import cube_file
+    from hsi_app.data.dataset_folder import cube_file, fetched_cube
     from hsi_app.data.download import SUMS_FILENAME, UNVERIFIED_FILENAME, fetch_dataset, read_sums
 
     entries = load_catalog(catalog_path)
@@ -152,6 +152,9 @@ def fetch_cmd(name: str, root: Path, no_progress: bool, force: bool, catalog_pat
     if cube is not None:  # quoted for the shell: a data folder may hold spaces or quotes
         arg = shlex.quote(str(dest / cube))
         click.echo(f"{entry.name}: pass --data {arg} (or --input, or hsi info {arg})")
+        local = fetched_cube(entry.name)  # ROOT is the default one (--root not given, or $HSI_DATA_ROOT)
+        if local is not None and local.resolve() == (dest / cube).resolve():
+            click.echo(f"{entry.name}: or pass its name: --data {entry.name}")
 
 
 @datasets.command("fetch-library", short_help="Download a measured spectral library as a CSV for --targets.")

@@ -1,10 +1,13 @@
-"""Fetched datasets as readers meet them: ``ROOT/NAME/`` folders and catalog names given as paths.
+"""Fetched datasets as readers meet them: catalog names and ``ROOT/NAME/`` folders given where a scene is expected.
 
-``hsi datasets fetch NAME`` puts a dataset in ``ROOT/NAME/`` (with ``SHA256SUMS``). The readers
-open files, not those folders, and catalog names are not paths: ``hsi info data/salinas`` or
-``hsi info salinas`` is refused with one line naming the file to pass instead
-(``data/salinas/Salinas_corrected.mat``), not with the EnMAP or built-in wording meant for other
-inputs. The catalog is optional here: when it cannot be read, no hint is given.
+``hsi datasets fetch NAME`` puts a dataset in ``ROOT/NAME/`` (``ROOT``: ``$HSI_DATA_ROOT``, else
+``data``) and records every file it checked in ``SHA256SUMS`` (or ``SHA256SUMS.unverified``). A
+catalog name then opens as that cube file (:func:`fetched_cube`): ``hsi train --data salinas``
+reads ``data/salinas/Salinas_corrected.mat``. A name not fetched yet, or whose cube file is there
+but was never checked by a fetch, is refused with one line saying what to run (:func:`name_hint`).
+The folder itself is not a scene: ``hsi info data/salinas`` is refused with one line naming the
+file (or the name) to pass, not with the EnMAP wording meant for product folders. The catalog is
+optional here: when it cannot be read, names are not looked up and no hint is given.
 """
 
 from __future__ import annotations
@@ -68,16 +71,43 @@ def folder_hint(folder: Path) -> str | None:
             f"pass one of its files instead: {listed}")
 
 
-def name_hint(name: str) -> str | None:
-    """One line for a catalog dataset name given where a file is expected (it is no file), or None."""
+def _entry(name: str) -> DatasetEntry | None:
+    """The catalog entry ``name`` (or an alias) names, or None (no catalog, no such entry)."""
     from hsi_app.data.catalog import get_dataset
 
     entries = _catalog()
     if not entries or not name.strip():
         return None
     try:
-        entry = get_dataset(name, entries)
+        return get_dataset(name, entries)
     except HSIError:
+        return None
+
+
+def _recorded(local: Path) -> bool:
+    """Whether ``hsi datasets fetch`` checked ``local`` and recorded it in its folder's sums files."""
+    return local.name in read_sums(local.parent) or local.name in read_sums(local.parent, UNVERIFIED_FILENAME)
+
+
+def fetched_cube(name: str) -> Path | None:
+    """The cube file of the catalog dataset ``name`` (or an alias) that ``hsi datasets fetch`` put in
+    ``ROOT/NAME/`` and recorded there, or None: not a catalog name, built in, a product (EnMAP: pass the
+    product), not fetched to :func:`default_root`, or a file there that no fetch has checked."""
+    entry = _entry(name)
+    if entry is None or entry.builtin:
+        return None
+    cube = cube_file(entry)
+    if cube is None:
+        return None
+    local = default_root() / entry.name / cube
+    return local if local.is_file() and _recorded(local) else None
+
+
+def name_hint(name: str) -> str | None:
+    """One line for a catalog dataset name that cannot be opened as its fetched cube (:func:`fetched_cube`), or
+    None when ``name`` is no catalog name."""
+    entry = _entry(name)
+    if entry is None:
         return None
     head = f"{name}: no such file or folder; it names the catalog dataset {entry.name}"
     if entry.builtin:
@@ -87,7 +117,8 @@ def name_hint(name: str) -> str | None:
         return f"{head}: get it as `hsi datasets fetch {entry.name}` explains, and pass the product zip or folder"
     root = default_root()
     local = root / entry.name / cube
-    if local.is_file():
-        return f"{head}, fetched to {local}: pass that path"
     where = "" if DATA_ROOT_ENV in os.environ else f" --root {shlex.quote(str(root))}"
-    return f"{head}: run `hsi datasets fetch {entry.name}{where}`, then pass {shlex.quote(str(local))}"
+    if local.is_file():  # placed by hand and never checked: fetch checks it (variable, shape, digest) and records it
+        return (f"{head}; {local} is there but no `hsi datasets fetch` has checked it: run `hsi datasets fetch "
+                f"{entry.name}{where}` (it checks and records the file), then pass {name} again")
+    return f"{head}: run `hsi datasets fetch {entry.name}{where}`, then pass {name} again"

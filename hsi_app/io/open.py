@@ -114,7 +114,8 @@ def open_cube(
     """Open a hyperspectral scene as a :class:`~hsi_app.io.cube.Cube`.
 
     Args:
-        path: a file, EnMAP product folder/zip, or a built-in name (``indian_pines``).
+        path: a file, EnMAP product folder/zip, a built-in name (``indian_pines``), or the name of a catalog
+            dataset fetched by ``hsi datasets fetch`` (:func:`hsi_app.data.dataset_folder.fetched_cube`).
         key: ``.mat`` variable holding the cube (default: a known key or the only 3-D array); refused
             for a file in another format.
         labels: a label raster (``.mat``/``.npy``/GeoTIFF) or vector file (GeoPackage,
@@ -146,9 +147,11 @@ def open_cube(
                               "to choose from; drop it (key= in Python)")
         cube = load_builtin(path)
     else:
-        from hsi_app.data.dataset_folder import folder_hint, name_hint
+        from hsi_app.data.dataset_folder import fetched_cube, folder_hint, name_hint
 
         p = Path(path)
+        if not p.exists() and (fetched := fetched_cube(str(path))) is not None:  # a catalog name, fetched
+            p = fetched
         if not p.exists():
             raise DatasetNotFoundError(
                 name_hint(str(path)) or f"{p}: no such file or folder; check the path, or use a built-in name (indian_pines)"

@@ -1,8 +1,10 @@
-"""Fetched dataset folders and catalog names given where a file is expected (audit G #8, #9).
+"""Fetched dataset folders and catalog names given where a scene is expected (audit G #8, #9; session 54).
 
-``hsi info data/salinas`` (the folder ``hsi datasets fetch`` printed) named EnMAP; ``hsi info salinas``
-offered only the built-in name. Both now give one line naming the cube file to pass. The fetch's
-closing line no longer claims a digest was recorded when the folder could not be written.
+``hsi info data/salinas`` (the folder ``hsi datasets fetch`` printed) named EnMAP: it now gives one line naming
+the cube file to pass. ``hsi info salinas`` offered only the built-in name, then named the file to pass: a
+catalog name now opens its fetched cube (``hsi train --data salinas``), and one not fetched (or placed by hand and
+never checked) says what to run. The fetch's closing line no longer claims a digest was recorded when the folder
+could not be written.
 """
 
 from __future__ import annotations
@@ -70,10 +72,14 @@ def test_a_catalog_name_given_as_a_path_names_the_file_to_pass(
     with pytest.raises(DatasetNotFoundError) as info:
         open_cube("sa")
     assert str(info.value) == ("sa: no such file or folder; it names the catalog dataset salinas: run "
-                               "`hsi datasets fetch salinas --root data`, then pass data/salinas/Salinas_corrected.mat")
-    _salinas_folder(tmp_path / "data")
-    assert name_hint("salinas") == ("salinas: no such file or folder; it names the catalog dataset salinas, fetched "
-                                    "to data/salinas/Salinas_corrected.mat: pass that path")
+                               "`hsi datasets fetch salinas --root data`, then pass sa again")
+    _salinas_folder(tmp_path / "data", sums=False)  # placed by hand, never checked by a fetch
+    assert name_hint("salinas") == ("salinas: no such file or folder; it names the catalog dataset salinas; "
+                                    "data/salinas/Salinas_corrected.mat is there but no `hsi datasets fetch` has "
+                                    "checked it: run `hsi datasets fetch salinas --root data` (it checks and records "
+                                    "the file), then pass salinas again")
+    with pytest.raises(DatasetNotFoundError, match="no `hsi datasets fetch` has checked it"):
+        open_cube("salinas")
     assert name_hint("ip") == ("ip: no such file or folder; it names the catalog dataset indian_pines, which is "
                                "built in: pass indian_pines")
     assert "hsi datasets fetch enmap_l2a" in (name_hint("enmap") or "")
@@ -122,3 +128,43 @@ def test_fetch_says_when_a_digest_could_not_be_recorded(tmp_path: Path, monkeypa
     assert "sha256 recorded in SHA256SUMS" not in first
     assert first.endswith(f"(sha256 of Salinas_corrected.mat, Salinas_gt.mat not recorded: "
                           f"{root / 'salinas' / 'SHA256SUMS'} cannot be written)")
+
+
+def test_a_fetched_catalog_name_opens_as_its_cube(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """After `hsi datasets fetch salinas`, `salinas` (or an alias) is a scene: its cube with the sibling ground
+    truth, the same values as the file; the fetch's closing lines offer the name."""
+    from cli_runner import run_main
+
+    catalog = _tiny_mat_catalog(tmp_path)
+    monkeypatch.setenv(CATALOG_ENV, str(catalog))
+    monkeypatch.delenv("HSI_DATA_ROOT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    remote = tmp_path / "remote"
+    values = np.arange(4 * 3 * 204, dtype=np.int16).reshape(4, 3, 204)
+    labels = np.array([[0, 1, 2], [1, 1, 0], [2, 2, 2], [0, 0, 1]], np.uint8)
+    scipy.io.savemat(remote / "Salinas_corrected.mat", {"salinas_corrected": values})
+    scipy.io.savemat(remote / "Salinas_gt.mat", {"salinas_gt": labels})
+    with pytest.raises(DatasetNotFoundError, match=r"run `hsi datasets fetch salinas --root data`, then pass sa"):
+        open_cube("sa")
+    result = CliRunner().invoke(datasets, ["fetch", "salinas", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == "salinas: or pass its name: --data salinas"
+    for name in ("salinas", "sa"):
+        cube = open_cube(name)
+        np.testing.assert_array_equal(np.asarray(cube.values), values.transpose(2, 0, 1))
+        np.testing.assert_array_equal(cube.hsi.labels, labels)
+    code, out, err = run_main(capsys, "info", "salinas")
+    assert code == 0, err
+    assert "Salinas_corrected.mat" in out and "204" in out
+    local = Path("data/salinas/Salinas_corrected.mat")
+    local.write_bytes(local.read_bytes())  # still recorded: the record, not the mtime, says a fetch checked it
+    assert open_cube("salinas").sizes["band"] == 204
+    (local.parent / "SHA256SUMS").unlink()
+    (local.parent / "SHA256SUMS.unverified").unlink(missing_ok=True)
+    with pytest.raises(DatasetNotFoundError, match="no `hsi datasets fetch` has checked it"):
+        open_cube("salinas")
+    other = tmp_path / "elsewhere"
+    result = CliRunner().invoke(datasets, ["fetch", "salinas", "--quiet", "--root", str(other)])
+    assert result.exit_code == 0, result.output
+    assert "or pass its name" not in result.output  # another ROOT: the name would not find it

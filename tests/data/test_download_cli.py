@@ -92,8 +92,10 @@ def test_a_catalog_name_hint_looks_in_hsi_data_root(tmp_path: Path, monkeypatch:
     root = tmp_path / "store"
     monkeypatch.setenv(DATA_ROOT_ENV, str(root))
     hint = name_hint("salinas") or ""
-    assert hint.endswith(f"run `hsi datasets fetch salinas`, then pass {root / 'salinas' / 'Salinas_corrected.mat'}")
+    assert hint.endswith("run `hsi datasets fetch salinas`, then pass salinas again")
     (root / "salinas").mkdir(parents=True)
     (root / "salinas" / "Salinas_corrected.mat").write_bytes(b"x")
-    assert name_hint("salinas") == ("salinas: no such file or folder; it names the catalog dataset salinas, fetched "
-                                    f"to {root / 'salinas' / 'Salinas_corrected.mat'}: pass that path")
+    assert name_hint("salinas") == ("salinas: no such file or folder; it names the catalog dataset salinas; "
+                                    f"{root / 'salinas' / 'Salinas_corrected.mat'} is there but no `hsi datasets "
+                                    "fetch` has checked it: run `hsi datasets fetch salinas` (it checks and records "
+                                    "the file), then pass salinas again")
