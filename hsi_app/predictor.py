@@ -447,12 +447,16 @@ class Predictor:
         :data:`INPUT_CLIP` (99th percentile): clipped, they no longer keep the spectrum's shape
         (ssfcn_snv maps a reflectance run's scene x 1000 exactly as the scene, x 10000 half wrong).
 
+        The same sample says when the file's no-data value sits in only some bands of many pixels
+        (:func:`warn_partial_nodata`), which are then no-data in the map.
+
         Raises:
             InvalidDataError: one line with the scene's and the training values, the factor and the fix.
         """
         from hsi_app.value_range import check_units, scene_sample, stats_range
 
         values = (scene_sample(cube) if sample is None else sample)[:, :, None]  # (C_cube, N, 1)
+        warn_partial_nodata(cube)
         if isinstance(plan, SubsetPlan):
             used, idx = values[plan.keep], plan.training
         else:
@@ -547,3 +551,16 @@ def run_dir_of(path: str | os.PathLike[str]) -> Path:
         raise ConfigError("--model is empty (a run folder in Python); pass the output folder of `hsi train`")
     p = Path(path)
     return p.parent if p.name in ("config.json", "ensemble.json") else p
+
+
+def warn_partial_nodata(cube: Cube) -> None:
+    """One :class:`~hsi_app.errors.HSIWarning` line when :data:`~hsi_app.io.partial_nodata.WARN_FRACTION` or
+    more of the units sample's pixels (:func:`~hsi_app.io.partial_nodata.sample_partial`) hold ``cube``'s
+    numeric no-data value in only some good bands: a no-data value that is also a real value drops them."""
+    from hsi_app.io.partial_nodata import WARN_FRACTION, describe, sample_partial
+
+    found = sample_partial(cube)
+    if found is not None and found.fraction >= WARN_FRACTION:
+        note = describe(found, float(cube.hsi.nodata), cube.hsi.wavelengths, np.asarray(cube.band.values),
+                        sampled=True)
+        warnings.warn(f"{scene_name(cube)}: {note}", HSIWarning, stacklevel=2)

@@ -99,6 +99,13 @@ def band_has_data(data: Any, nodata: float | None) -> Any:
     return ok.any(axis=(1, 2))
 
 
+def measured_mask(data: Any, nodata: float | None) -> Any:
+    """``(C, H, W)`` bool (numpy or dask, lazily) of the values of ``data`` that are measurements, by the rule of
+    :func:`valid_from_data`: finite values below :data:`FILL_LIMIT` in magnitude that differ from ``nodata``."""
+    ok = _measured(data, nodata)
+    return (data == data) | True if ok is None else ok
+
+
 def _measured(sub: Any, nodata: float | None) -> Any:
     """``(C, H, W)`` bool (numpy or dask) of the values that are measurements, or ``None`` when all are
     (integers without a no-data value): finite floats below :data:`FILL_LIMIT`, other than ``nodata``."""

@@ -18,14 +18,40 @@ BAD_BANDS_SHOWN = 20
 
 def _compute(arr: Any, progress: bool) -> Any:
     """Compute a (possibly dask) array, with a progress bar on stderr for large inputs (stdout is the report's)."""
-    if not hasattr(arr, "compute"):
-        return np.asarray(arr)
+    return _compute_all([arr], progress)[0]
+
+
+def _compute_all(arrs: list[Any], progress: bool) -> list[Any]:
+    """Compute (possibly dask) arrays in one pass (the file's chunks they share are read once), with
+    :func:`_compute`'s progress bar."""
+    if not any(hasattr(a, "compute") for a in arrs):
+        return [np.asarray(a) for a in arrs]
+    import dask
+
     if progress:
         from hsi_app.progress import dask_progress
 
         with dask_progress(desc="reading"):  # dask's bar on a terminal, a line every 30 s in a log
-            return arr.compute()
-    return arr.compute()
+            return list(dask.compute(*arrs))
+    return list(dask.compute(*arrs))
+
+
+def _partial_nodata(cube: Cube) -> tuple[Any, Any, np.ndarray] | None:
+    """Lazy :func:`~hsi_app.io.partial_nodata.count_partial` of ``cube``'s no-data value and its good-band mask,
+    or None when the cube has no numeric no-data value (NaN and none: nothing to mistake for a measurement)."""
+    from hsi_app.io.cube import measured_mask
+    from hsi_app.io.partial_nodata import count_partial
+
+    nodata = cube.hsi.nodata
+    if nodata is None or np.isnan(nodata):
+        return None
+    data = cube.data
+    good = np.ones(cube.hsi.shape[0], dtype=bool)
+    good[cube.hsi.bad_bands] = False
+    if not good.any():
+        return None
+    pixels, per_band = count_partial(data == nodata, measured_mask(data, nodata), good)
+    return pixels, per_band, good
 
 
 def pixel_sides(transform: Any) -> tuple[float, float]:
@@ -107,7 +133,10 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
         :func:`grid_notes`), ``grid`` (only ``"no grid (uneven x/y)"``, for a cube whose x/y coordinates
         are not evenly spaced, e.g. after ``where(..., drop=True)``: no transform, so no resolution),
         ``valid_fraction``, ``class_counts`` (name -> pixels; only with labels), ``labelled_pixels`` and
-        ``labelled_on_nodata`` (labelled pixels on no-data, which runs do not use; only with labels) and
+        ``labelled_on_nodata`` (labelled pixels on no-data, which runs do not use; only with labels),
+        ``nodata_in_some_bands`` (only when pixels hold the numeric no-data value in some good bands and a
+        measurement in another: ``pixels``, ``fraction``, ``nodata``, ``band_pixels`` by 1-based band, ``note``; see
+        :mod:`hsi_app.io.partial_nodata`) and
         ``masks`` (name -> flagged fraction).
 
     A scene with no valid pixel because some bands hold no data anywhere is described with those
@@ -128,7 +157,11 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
     except ConfigError:  # x/y not evenly spaced (where(drop=True), isel with a list): described without a grid
         transform, uneven = None, True
     big = progress and c * h * w > LARGE_ELEMENTS
-    valid = _compute(cube.hsi.valid.data, big)
+    lazy_partial = _partial_nodata(cube)
+    if lazy_partial is None:
+        valid = _compute(cube.hsi.valid.data, big)
+    else:  # one read of the file for both
+        valid, pixels, per_band = _compute_all([cube.hsi.valid.data, *lazy_partial[:2]], big)
     frac = float(np.mean(valid)) if valid.size else 0.0
     if frac == 0.0:
         flagged = flag_empty_bands(cube) if valid.size else None
@@ -156,6 +189,15 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
         "resolution": [float(v) for v in pixel_sides(transform)] if transform is not None else None,
         "valid_fraction": frac,
     }
+    if lazy_partial is not None and int(pixels):
+        from hsi_app.io.partial_nodata import report
+
+        found = report(pixels, per_band, h * w, lazy_partial[2])
+        out["nodata_in_some_bands"] = {
+            "pixels": found.pixels, "fraction": found.fraction, "nodata": float(cube.hsi.nodata),
+            "band_pixels": {int(cube.band.values[i]): int(found.band_pixels[i]) for i in np.flatnonzero(found.band_pixels)},
+            "note": _partial_note(cube, found),
+        }
     if transform is not None:
         out.update(grid_notes(transform))
     if uneven:
@@ -175,6 +217,13 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
     if masks:
         out["masks"] = {k: float(np.mean(_compute(m.data, False))) for k, m in masks.items()}
     return out
+
+
+def _partial_note(cube: Cube, found: Any) -> str:
+    """:func:`~hsi_app.io.partial_nodata.describe` of ``found`` with ``cube``'s no-data value and bands."""
+    from hsi_app.io.partial_nodata import describe
+
+    return describe(found, float(cube.hsi.nodata), cube.hsi.wavelengths, np.asarray(cube.band.values))
 
 
 def _bad_band_note(info: dict[str, Any]) -> str:
@@ -206,6 +255,8 @@ def format_summary(info: dict[str, Any]) -> str:
     if info.get("grid"):
         lines.append(f"resolution   {info['grid']}")
     lines.append(f"valid pixels {100 * info['valid_fraction']:.2f}%")
+    if info.get("nodata_in_some_bands"):
+        lines.append(f"no-data      {info['nodata_in_some_bands']['note']}")
     for name, frac in info.get("masks", {}).items():
         lines.append(f"mask {name:<12} {100 * frac:.2f}% flagged")
     if "class_counts" in info:
