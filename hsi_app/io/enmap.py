@@ -4,8 +4,10 @@ A product ``P`` (``ENMAP01-____L2A-DT..._V010303_...``) holds ``P-SPECTRAL_IMAGE
 (224 bands, int16, no-data -32768; bands numbered in increasing wavelength, the VNIR and
 SWIR detectors interleaving around 900-1000 nm), ``P-METADATA.XML``, ``P-HISTORY.XML`` and
 ``P-QL_*.TIF`` quality layers (``QL_QUALITY_CLOUD``/``_CLOUDSHADOW``/``_HAZE``/``_SNOW`` 0/1,
-``QL_QUALITY_CIRRUS`` 0 none, 1 thin, 2 medium, 3 thick; ``QL_QUALITY_CLASSES``,
-``QL_QUALITY_TESTFLAGS`` and the per-band ``QL_PIXELMASK`` are not read).
+``QL_QUALITY_CIRRUS`` 0 none, 1 thin, 2 medium, 3 thick) and the layers :mod:`hsi_app.io.enmap_layers`
+describes: the per-band ``QL_PIXELMASK`` (its flagged values become NaN in their band),
+``QL_QUALITY_CLASSES`` (1 land, 2 water, 3 background; background is no-data) and ``QL_QUALITY_TESTFLAGS``
+(kept, masks nothing).
 Products ordered as Cloud-Optimized GeoTIFF name their rasters ``P-SPECTRAL_IMAGE_COG.TIF``
 and ``P-QL_QUALITY_*_COG.TIF``; every raster name may also end ``.TIFF`` or ``.GEOTIFF``, in any case.
 Products ordered in ENVI format (as EnPT also writes them) hold ``P-SPECTRAL_IMAGE.BSQ``
@@ -24,7 +26,7 @@ from __future__ import annotations
 import os
 import warnings
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -48,6 +50,16 @@ from hsi_app.io.enmap_product import (
     locate_product,
     named_envi_spectral_image,
     named_jpeg2000_spectral_image,
+)
+from hsi_app.io.enmap_layers import (
+    CLASS_COORD,
+    CLASS_MEANINGS,
+    TESTFLAGS_COORD,
+    background_of,
+    flag_of,
+    open_checked,
+    parse_band_statistics,
+    read_layer,
 )
 from hsi_app.io.geotiff import TIFF_ONLY
 
@@ -198,9 +210,11 @@ class _Scan:
     nodata: float
     bad: np.ndarray  # (C,) bool: band is no-data everywhere
     valid: np.ndarray  # (H, W) bool: no good band is no-data
+    defective: np.ndarray | None = None  # (C,) int64: values QL_PIXELMASK made no-data, per band
 
 
-def scan_spectral_image(gdal_path: str, label: str, block_bytes: int = SCAN_BYTES, *, driver: str = TIFF_ONLY) -> _Scan:
+def scan_spectral_image(gdal_path: str, label: str, block_bytes: int = SCAN_BYTES, *, driver: str = TIFF_ONLY,
+                        pixelmask: tuple[str, str, str] | None = None, background: np.ndarray | None = None) -> _Scan:
     """Stream the image once in row blocks to find all-no-data bands and valid pixels.
 
     Exact and bounded in memory (one ``(C, rows, W)`` block plus an ``(H, W)`` counter).
@@ -208,27 +222,41 @@ def scan_spectral_image(gdal_path: str, label: str, block_bytes: int = SCAN_BYTE
     of all-no-data bands, i.e. no good band is no-data. Reading every block also proves
     the file is complete. ``driver``: the one GDAL driver allowed to open it (:func:`gdal_driver`).
 
+    ``pixelmask``: ``(gdal path, label, driver)`` of the product's QL_PIXELMASK, ``(C, H, W)``; a value it
+    flags is no-data in that band (:mod:`hsi_app.io.enmap_layers`), read in the same row blocks.
+    ``background``: ``(H, W)`` bool, pixels that are no-data in every band (QL_QUALITY_CLASSES background).
+
     Raises:
-        CubeReadError: the file cannot be opened or a block cannot be read.
+        CubeReadError: the file cannot be opened or a block cannot be read; the pixel mask is of another size.
     """
     import rasterio
     from rasterio.windows import Window
 
+    mask_ds = None
     try:
         with rasterio.open(gdal_path, driver=driver) as ds:
             c, h, w = ds.count, ds.height, ds.width
+            if pixelmask is not None:
+                mask_ds = open_checked(pixelmask[0], pixelmask[1], (c, h, w), pixelmask[2], "pixel mask (QL_PIXELMASK)")
             nodata = float(ds.nodata) if ds.nodata is not None else float(NODATA)
-            item = np.dtype(ds.dtypes[0]).itemsize
+            item = np.dtype(ds.dtypes[0]).itemsize + (1 if mask_ds is not None else 0)
             block_h = max(1, ds.block_shapes[0][0]) if ds.block_shapes else 1
             rows = max(1, block_bytes // max(1, c * w * item))
             if rows >= block_h:  # whole file blocks per read when the budget allows
                 rows = rows // block_h * block_h
             has_data = np.zeros(c, dtype=bool)
             count = np.zeros((h, w), dtype=np.uint16)
+            defective = np.zeros(c, dtype=np.int64) if mask_ds is not None else None
             for r0 in range(0, h, rows):
                 n = min(rows, h - r0)
                 blk = ds.read(window=Window(0, r0, w, n))
                 miss = np.isnan(blk) if np.isnan(nodata) else blk == nodata
+                if mask_ds is not None:
+                    flagged = flag_of(_read_block(mask_ds, r0, n, w, pixelmask[1]), mask_ds.nodata)  # type: ignore[index]
+                    defective += (flagged & ~miss).sum(axis=(1, 2))  # type: ignore[operator]
+                    miss |= flagged
+                if background is not None:
+                    miss |= background[None, r0 : r0 + n]
                 has_data |= ~miss.all(axis=(1, 2))
                 count[r0 : r0 + n] = miss.sum(axis=0, dtype=np.uint16)
             crs, transform = ds.crs, ds.transform
@@ -237,9 +265,23 @@ def scan_spectral_image(gdal_path: str, label: str, block_bytes: int = SCAN_BYTE
             f"{label}: spectral image cannot be read ({err}); "
             "the file is truncated or corrupt, download the product again"
         ) from err
+    finally:
+        if mask_ds is not None:
+            mask_ds.close()
     bad = ~has_data
     valid = count == bad.sum() if not bad.all() else np.zeros((h, w), dtype=bool)
-    return _Scan((c, h, w), crs, transform, nodata, bad, valid)
+    return _Scan((c, h, w), crs, transform, nodata, bad, valid, defective)
+
+
+def _read_block(ds: Any, r0: int, n: int, w: int, label: str) -> np.ndarray:
+    """Rows ``r0..r0+n`` of every band of an open quality layer; a read error names the layer."""
+    import rasterio
+    from rasterio.windows import Window
+
+    try:
+        return ds.read(window=Window(0, r0, w, n))
+    except rasterio.errors.RasterioError as err:
+        raise CubeReadError(f"{label}: quality layer cannot be read ({err}); download the product again") from err
 
 
 def _read_mask(gdal_path: str, label: str, shape: tuple[int, int], driver: str, codes: tuple[int, ...] = (1,)) -> np.ndarray:
@@ -293,6 +335,16 @@ def _product_band_table(prod: ProductParts) -> tuple[BandTable, str]:
     Raises:
         CubeReadError: the METADATA.XML is missing, unreadable or malformed.
     """
+    xml, meta_label = _product_xml(prod)
+    return parse_band_table(xml, meta_label), meta_label
+
+
+def _product_xml(prod: ProductParts) -> tuple[bytes, str]:
+    """``(text, label)`` of a located product's METADATA.XML.
+
+    Raises:
+        CubeReadError: the METADATA.XML is missing, unreadable or malformed.
+    """
     if prod.metadata is None:
         raise CubeReadError(
             f"{prod.label(prod.spectral)}: no {prod.name}{METADATA_SUFFIX} next to it; "
@@ -303,7 +355,7 @@ def _product_band_table(prod: ProductParts) -> tuple[BandTable, str]:
         xml = prod.read_metadata()
     except (OSError, zipfile.BadZipFile) as err:
         raise CubeReadError(f"{meta_label}: cannot be read ({err}); download the product again") from err
-    return parse_band_table(xml, meta_label), meta_label
+    return xml, meta_label
 
 
 def read_band_table(path: str | os.PathLike[str]) -> BandTable:
@@ -327,25 +379,32 @@ def read_band_table(path: str | os.PathLike[str]) -> BandTable:
     return _product_band_table(find_product(p))[0]
 
 
-def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
+def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512, pixelmask: bool = True) -> Cube:
     """Read an EnMAP L2A product lazily as reflectance.
 
     Args:
         path: product folder, its ``.zip``, or its ``*-SPECTRAL_IMAGE.TIF`` (ENVI-format
             products: ``.BSQ``/``.BIL``/``.BIP`` or its ``.HDR``).
         chunks: spatial chunk size (pixels) of the dask array; all bands in one chunk.
+        pixelmask: make the values the product's QL_PIXELMASK flags as defective NaN, in their own
+            band only (False keeps them as measured; the layer is then not read).
 
     Returns:
         Cube ``(224, H, W)`` float32 reflectance ``raw * gain + offset`` (dask), NaN where
-        the raw value is -32768; coords ``wavelength``/``fwhm`` (nm), ``gain``/``offset``
+        the raw value is -32768, where QL_PIXELMASK flags the band's pixel, and at QL_QUALITY_CLASSES
+        background pixels; coords ``wavelength``/``fwhm`` (nm), ``gain``/``offset``
         (per band, from the XML), ``detector`` (``"VNIR"``/``"SWIR"`` per band, when the XML
-        lists them: :func:`parse_detectors`), ``bad_band`` (bands with no data anywhere), ``valid``
-        and masks ``cloud``, ``cloudshadow``, ``haze``, ``snow``, ``cirrus`` for the
-        quality layers present; CRS/transform of the spectral image; ``fmt="enmap_l2a"``.
+        lists them: :func:`parse_detectors`), ``bad_band`` (bands with no data anywhere), ``valid``,
+        masks ``cloud``, ``cloudshadow``, ``haze``, ``snow``, ``cirrus`` for the
+        quality layers present, and when present: ``quality_class`` ``(y, x)`` (1 land, 2 water,
+        3 background), ``quality_testflags`` ``(y, x)`` (``quality_testflags_<k>`` per band of a
+        multi-band layer), ``defective_pixels`` ``(band,)`` (values the pixel mask made NaN),
+        ``xml_band_mean``/``xml_band_std`` ``(band,)`` (the XML's ``bandStatistics``, NaN for empty
+        bands); CRS/transform of the spectral image; ``fmt="enmap_l2a"``.
 
     Raises:
         DatasetNotFoundError: ``path`` does not exist.
-        CubeReadError: not a product, a part is missing, corrupt or truncated.
+        CubeReadError: not a product, a part is missing, corrupt or truncated, a layer of another size.
         BandMismatchError: the XML describes a different number of bands than the image.
         ConfigError: ``chunks`` is not positive.
     """
@@ -356,12 +415,30 @@ def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     if chunks <= 0:
         raise ConfigError(f"chunks must be a positive number of pixels, got {chunks}")
     prod = find_product(path)
+    if not pixelmask:
+        prod = replace(prod, layers={k: v for k, v in prod.layers.items() if k != "pixelmask"})
     prod.verify_zip()
     spectral_label = prod.label(prod.spectral)
-    table, meta_label = _product_band_table(prod)
+    xml, meta_label = _product_xml(prod)
+    table = parse_band_table(xml, meta_label)
     driver = gdal_driver(prod.spectral)
-    scan = scan_spectral_image(prod.gdal(prod.spectral), spectral_label, driver=driver)
-    c, h, w = scan.shape
+    h, w = _raster_size(prod.gdal(prod.spectral), spectral_label, driver)
+    layers = {name: (prod.gdal(part), prod.label(part), gdal_driver(part)) for name, part in prod.layers.items()}
+    extra_coords: dict[str, Any] = {}
+    background = None
+    if "classes" in layers:
+        classes, cls_nodata = read_layer(*layers["classes"][:2], (h, w), layers["classes"][2],
+                                         "quality class layer (QL_QUALITY_CLASSES)")
+        background = background_of(classes[0], cls_nodata)
+        extra_coords[CLASS_COORD] = (("y", "x"), classes[0], {"meaning": CLASS_MEANINGS})
+    if "testflags" in layers:
+        flags, _ = read_layer(*layers["testflags"][:2], (h, w), layers["testflags"][2],
+                              "quality test flags (QL_QUALITY_TESTFLAGS)")
+        names = [TESTFLAGS_COORD] if flags.shape[0] == 1 else [f"{TESTFLAGS_COORD}_{k + 1}" for k in range(flags.shape[0])]
+        extra_coords.update({n: (("y", "x"), f) for n, f in zip(names, flags)})
+    scan = scan_spectral_image(prod.gdal(prod.spectral), spectral_label, driver=driver,
+                               pixelmask=layers.get("pixelmask"), background=background)
+    c = scan.shape[0]
     if table.wavelength.size != c:
         raise BandMismatchError(
             f"{meta_label}: describes {table.wavelength.size} bands but {spectral_label} has {c}; "
@@ -379,13 +456,25 @@ def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
             masked=False,
             driver=driver,
         )
+        mask_arr = None if "pixelmask" not in layers else rioxarray.open_rasterio(
+            layers["pixelmask"][0], chunks={"band": -1, "y": chunks, "x": chunks}, lock=False, masked=False,
+            driver=layers["pixelmask"][2])
     except (RasterioError, OSError, ValueError) as err:
         raise CubeReadError(f"{spectral_label}: cannot be opened ({err}); download the product again") from err
     raw = arr.data
     gain = table.gain.astype(np.float32)[:, None, None]
     offset = table.offset.astype(np.float32)[:, None, None]
     refl = raw.astype(np.float32) * gain + offset
-    refl = da.where(raw == scan.nodata, np.float32(np.nan), refl)
+    missing = raw == scan.nodata
+    if mask_arr is not None:
+        missing = missing | flag_of(mask_arr.data, mask_arr.rio.nodata)
+        extra_coords["defective_pixels"] = ("band", scan.defective)
+    if background is not None and background.any():
+        missing = missing | da.from_array(background, chunks=raw.chunksize[1:])[None]
+    refl = da.where(missing, np.float32(np.nan), refl)
+    stats = parse_band_statistics(xml, c)
+    if stats is not None:
+        extra_coords.update(xml_band_mean=("band", stats[0]), xml_band_std=("band", stats[1]))
     cube = make_cube(
         refl,
         wavelength=table.wavelength,
@@ -402,7 +491,20 @@ def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
         source=os.fspath(path),
         attrs={"product": prod.name, "raw_nodata": scan.nodata, "units": "reflectance"},
     )
-    cube = cube.assign_coords(gain=("band", table.gain), offset=("band", table.offset))
+    cube = cube.assign_coords(gain=("band", table.gain), offset=("band", table.offset), **extra_coords)
     if table.detector is not None:
         cube = cube.assign_coords({DETECTOR_COORD: ("band", table.detector)})
     return cube
+
+
+def _raster_size(gdal_path: str, label: str, driver: str) -> tuple[int, int]:
+    """``(H, W)`` of the spectral image from its header."""
+    import rasterio
+
+    try:
+        with rasterio.open(gdal_path, driver=driver) as ds:
+            return ds.height, ds.width
+    except rasterio.errors.RasterioError as err:
+        raise CubeReadError(
+            f"{label}: spectral image cannot be read ({err}); the file is truncated or corrupt, download the product again"
+        ) from err

@@ -32,6 +32,14 @@ QUALITY_MASKS = {
 """Mask name -> file suffix. EnMAP's layers hold 0/1 and a pixel is flagged where it is 1; a
 re-encoded layer with other values (0/255...) has every nonzero pixel, other than a declared
 no-data value, flagged, with a warning that names the layer and the values found."""
+LAYERS = {
+    "pixelmask": "-QL_PIXELMASK.TIF",
+    "classes": "-QL_QUALITY_CLASSES.TIF",
+    "testflags": "-QL_QUALITY_TESTFLAGS.TIF",
+}
+"""Layer name -> file suffix of the L2A quality layers that are not masks: the per-band defective-pixel
+mask (one band per spectral band, nonzero = defective), the land/water/background classes and the
+quality test flags (:mod:`hsi_app.io.enmap_layers` reads them)."""
 QUALITY_CODES = {"cirrus": (1, 2, 3)}
 """Mask name -> the nonzero codes EnMAP writes in that layer (other layers: 1 only). The cirrus
 layer grades what it flags: 1 thin, 2 medium, 3 thick; any of them flags the pixel."""
@@ -60,6 +68,7 @@ class ProductParts:
     metadata: str | None  # None when missing
     quality: dict[str, str] = field(default_factory=dict)  # mask name -> part
     zip_path: Path | None = None
+    layers: dict[str, str] = field(default_factory=dict)  # LAYERS name -> part
 
     def gdal(self, part: str) -> str:
         """The path GDAL opens for ``part`` (``/vsizip/...`` inside zips)."""
@@ -83,7 +92,7 @@ class ProductParts:
         if self.zip_path is None:
             return
         with zipfile.ZipFile(self.zip_path) as zf:
-            for part in (self.spectral, *self.quality.values()):
+            for part in (self.spectral, *self.quality.values(), *self.layers.values()):
                 try:
                     with zf.open(part) as fh:
                         while fh.read(16 * 2**20):
@@ -152,7 +161,8 @@ def _assemble(spectral: str, siblings: list[str], zip_path: Path | None = None) 
         hit = _match(mine, suffix)
         if hit:
             quality[mask] = hit[0]
-    return ProductParts(base[:cut], spectral, meta[0] if meta else None, quality, zip_path)
+    layers = {name: hit[0] for name, suffix in LAYERS.items() if (hit := _match(mine, suffix))}
+    return ProductParts(base[:cut], spectral, meta[0] if meta else None, quality, zip_path, layers)
 
 
 def _is_resource_fork(name: str) -> bool:

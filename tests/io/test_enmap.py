@@ -44,6 +44,13 @@ def raw(product: tuple[Path, Path]) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
+def defective(product: tuple[Path, Path]) -> np.ndarray:
+    """(224, H, W) bool: the values QL_PIXELMASK flags (nonzero), read with plain rasterio."""
+    with rasterio.open(part(product[0], "QL_PIXELMASK.TIF")) as ds:
+        return ds.read() != 0
+
+
+@pytest.fixture(scope="module")
 def cube(product: tuple[Path, Path]) -> xr.DataArray:
     return read_enmap(product[0])
 
@@ -162,20 +169,24 @@ def test_reflectance_is_raw_times_gain_plus_offset(tmp_path: Path) -> None:
     assert isinstance(cube.data, da.Array) and cube.dtype == np.float32
     with rasterio.open(part(folder, "SPECTRAL_IMAGE.TIF")) as ds:
         raw = ds.read()
+    with rasterio.open(part(folder, "QL_PIXELMASK.TIF")) as ds:
+        gone = (raw == -32768) | (ds.read() != 0)  # no-data, or defective in that band
     rng = np.random.default_rng(0)
     rows, cols = rng.integers(0, H, 25), rng.integers(0, W, 25)
     got = cube.values[:, rows, cols]
     r = raw[:, rows, cols].astype(np.float64)
-    want = np.where(raw[:, rows, cols] == -32768, np.nan, r * gain[:, None] + offset[:, None])
+    want = np.where(gone[:, rows, cols], np.nan, r * gain[:, None] + offset[:, None])
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
     assert np.isfinite(got).sum() > 1000  # the sample is not all no-data
 
 
-def test_nodata_becomes_nan_and_invalid(raw: np.ndarray, cube: xr.DataArray, values: np.ndarray) -> None:
+def test_nodata_becomes_nan_and_invalid(raw: np.ndarray, defective: np.ndarray, cube: xr.DataArray,
+                                        values: np.ndarray) -> None:
     assert np.isnan(cube.attrs["nodata"])
-    np.testing.assert_array_equal(np.isnan(values), raw == -32768)
-    good = ~(raw == -32768).all(axis=(1, 2))
-    want_valid = ~(raw[good] == -32768).any(axis=0)
+    gone = (raw == -32768) | defective
+    np.testing.assert_array_equal(np.isnan(values), gone)
+    good = ~gone.all(axis=(1, 2))
+    want_valid = ~gone[good].any(axis=0)
     valid = np.asarray(cube.hsi.valid.values)
     np.testing.assert_array_equal(valid, want_valid)
     assert not valid[0, 0] and valid[H - 1, 0]
@@ -195,7 +206,8 @@ def test_all_nodata_bands_are_exactly_the_bad_ones(raw: np.ndarray, cube: xr.Dat
 
 def test_scan_in_tiny_blocks_gives_the_same_answer(product: tuple[Path, Path], cube: xr.DataArray) -> None:
     path = str(part(product[0], "SPECTRAL_IMAGE.TIF"))
-    small = scan_spectral_image(path, path, block_bytes=1)  # one row per block
+    mask = str(part(product[0], "QL_PIXELMASK.TIF"))
+    small = scan_spectral_image(path, path, block_bytes=1, pixelmask=(mask, mask, "GTiff"))  # one row per block
     np.testing.assert_array_equal(np.flatnonzero(small.bad), cube.hsi.bad_bands)
     np.testing.assert_array_equal(small.valid, cube.hsi.valid.values)
 
