@@ -6,7 +6,9 @@ in JPEG2000 format ``.JP2``/``.JPEG2000``), ``P-METADATA.XML`` and ``P-QL_QUALIT
 :func:`find_product` gathers them and :func:`gdal_driver` says which single GDAL driver may
 open each raster. DLR delivers products as ``P.ZIP`` (holding ``P/``) inside the order's
 ``dims_op_*.tar.gz``, in its ``ENMAP.HSI.L2A/`` folder; the extracted order folder (or that
-``ENMAP.HSI.L2A`` folder) is found when it holds one product.
+``ENMAP.HSI.L2A`` folder) is found when it holds one product, as is a product folder one level further
+down (``order/ENMAP01-..._DT.../P/``, in a folder or a zip). Several products, or zipped products inside
+a zip, are refused with one line that lists them and says how to open one.
 """
 
 from __future__ import annotations
@@ -187,10 +189,9 @@ def find_product(path: str | os.PathLike[str]) -> ProductParts:
     if p.is_dir():
         found = _match([str(f) for f in p.iterdir() if f.is_file() and not _is_resource_fork(f.name)],
                        SPECTRAL_SUFFIX)
+        subs = [d for d in p.iterdir() if d.is_dir() and not _is_resource_fork(d.name) and d.name != "__MACOSX"]
         if not found:  # the folder one level up from the product, or an unzipped archive
-            subs = [d for d in p.iterdir() if d.is_dir()]
-            found = [f for d in subs if d.name != "__MACOSX"
-                     for f in _match([str(x) for x in d.iterdir() if not _is_resource_fork(x.name)], SPECTRAL_SUFFIX)]
+            found = [f for d in subs for f in _spectral_in(d)]
         if not found:
             delivery = p if p.name.upper() == DELIVERY_FOLDER else next(
                 (d for d in subs if d.name.upper() == DELIVERY_FOLDER), None)
@@ -202,11 +203,17 @@ def find_product(path: str | os.PathLike[str]) -> ProductParts:
                     f"{p}: this EnMAP order holds {len(products)} products in {delivery.name}; "
                     f"point at one of them, e.g. {products[0]}"
                 )
+        if not found:  # an order folder holding the product one level further down (ENMAP01-.../<product>/)
+            found = [f for d in subs for sub in sorted(d.iterdir()) if sub.is_dir() and not _is_resource_fork(sub.name)
+                     for f in _spectral_in(sub)]
+        if not found:
             raise CubeReadError(
                 f"{p}: no {_SPECTRAL_NAMES} in this folder, so it is not an EnMAP L2A product; {_HOWTO}"
             )
         if len(found) > 1:
-            raise CubeReadError(f"{p}: holds {len(found)} EnMAP products; point at one product folder")
+            shown = _listed([os.path.relpath(os.path.dirname(f), p) for f in found])
+            raise CubeReadError(f"{p}: holds {len(found)} EnMAP products ({shown}); point at one product folder, "
+                                f"e.g. {os.path.dirname(found[0])}")
         return _assemble(found[0], [str(f) for f in Path(found[0]).parent.iterdir()])
     if zipfile.is_zipfile(p):
         return _locate_zip(p)
@@ -228,6 +235,20 @@ def find_product(path: str | os.PathLike[str]) -> ProductParts:
     elif not _match([p.name], SPECTRAL_SUFFIX):
         raise CubeReadError(f"{p}: not an EnMAP L2A product file; {_HOWTO}")
     return _assemble(str(p), [str(f) for f in p.parent.iterdir()])
+
+
+def _spectral_in(folder: Path) -> list[str]:
+    """SPECTRAL_IMAGE files directly in ``folder`` (resource forks left out)."""
+    try:
+        entries = [str(x) for x in folder.iterdir() if x.is_file() and not _is_resource_fork(x.name)]
+    except OSError:  # an unreadable subfolder is no product
+        return []
+    return _match(entries, SPECTRAL_SUFFIX)
+
+
+def _listed(names: list[str], most: int = 4) -> str:
+    """``names`` joined for a one-line message, the first ``most`` of them."""
+    return ", ".join(names[:most]) + (f", ... ({len(names) - most} more)" if len(names) > most else "")
 
 
 def tar_refusal(p: Path) -> str:
@@ -274,12 +295,22 @@ def _locate_zip(p: Path) -> ProductParts:
         raise CubeReadError(f"{p}: damaged zip archive ({err}); download the product again") from err
     found = _match(names, SPECTRAL_SUFFIX)
     if not found:
+        inner = [n for n in names if n.upper().endswith(".ZIP") and "ENMAP" in os.path.basename(n).upper()]
+        if inner:  # an order zipped again: its products are zips inside it
+            raise CubeReadError(
+                f"{p}: zip holds {len(inner)} zipped EnMAP product{'s' if len(inner) > 1 else ''} ({_listed(inner)}) "
+                f"and a zip inside a zip is not read in place; extract one (unzip {p.name} '{inner[0]}') and open it"
+            )
         raise CubeReadError(
             f"{p}: zip holds no {_SPECTRAL_NAMES}, so it is not an EnMAP L2A product; {_HOWTO}"
         )
     if len(found) > 1:
+        folders = [n.rpartition("/")[0] or "(top level)" for n in found]
+        pick = folders[0] if "/" in found[0] else ""
+        how = f"unzip {p.name} '{pick}/*'" if pick else f"unzip {p.name}"
         raise CubeReadError(
-            f"{p}: zip holds {len(found)} EnMAP products; unpack it and open one product folder"
+            f"{p}: zip holds {len(found)} EnMAP products ({_listed(folders)}); extract the one you want "
+            f"({how}) and open its folder"
         )
     folder = found[0].rpartition("/")[0]
     siblings = [n for n in names if n.rpartition("/")[0] == folder]
