@@ -168,3 +168,18 @@ def test_band_statistics_of_the_xml_are_kept(folder: Path) -> None:
     full = [n - 1 for n in stats if n - 1 not in empty]
     np.testing.assert_allclose(mean[full], [stats[i + 1][0] for i in full])
     np.testing.assert_allclose(std[full], [stats[i + 1][1] for i in full])
+
+
+def test_small_chunks_and_windows_give_the_masked_values(folder: Path) -> None:
+    """The pixel mask and the background are applied chunk by chunk: a read in 7-pixel chunks, and a window
+    of it, equal the expectation built from the files."""
+    classes = _read(part(folder, "QL_QUALITY_CLASSES"))[0]
+    classes[H - 9:, :4] = 3  # background across chunk borders
+    _rewrite(part(folder, "QL_QUALITY_CLASSES"), classes)
+    raw = _read(part(folder, "SPECTRAL_IMAGE"))
+    gone = (raw == fx.NODATA) | (_read(part(folder, "QL_PIXELMASK")) != 0) | (classes == 3)[None]
+    want = np.where(gone, np.nan, raw * GAIN)
+    cube = read_enmap(folder, chunks=7)
+    assert cube.data.chunks[1][0] == 7
+    np.testing.assert_allclose(cube.values, want, rtol=1e-6)
+    np.testing.assert_allclose(cube.hsi.window(3, 5, 20, 30).values, want[:, 3:23, 5:30], rtol=1e-6)
