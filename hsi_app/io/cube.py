@@ -525,7 +525,7 @@ class HSIAccessor:
 
         Every task treats invalid pixels as no-data: class 0 in a map, NaN in a denoised cube
         or a score map. ``["all"]`` names every mask the cube has (EnMAP L2A: ``cloud``,
-        ``cloudshadow``, ``haze``, ``snow``, ``cirrus``); ``[]`` returns the cube unchanged.
+        ``cloudshadow``, ``haze``, ``snow``, ``cirrus``, ``defective``); ``[]`` returns the cube unchanged.
 
         Raises:
             ConfigError: a name the cube has no mask for (the message lists those it has).

@@ -5,7 +5,7 @@ A product ``P`` (``ENMAP01-____L2A-DT..._V010303_...``) holds ``P-SPECTRAL_IMAGE
 SWIR detectors interleaving around 900-1000 nm), ``P-METADATA.XML``, ``P-HISTORY.XML`` and
 ``P-QL_*.TIF`` quality layers (``QL_QUALITY_CLOUD``/``_CLOUDSHADOW``/``_HAZE``/``_SNOW`` 0/1,
 ``QL_QUALITY_CIRRUS`` 0 none, 1 thin, 2 medium, 3 thick) and the layers :mod:`hsi_app.io.enmap_layers`
-describes: the per-band ``QL_PIXELMASK`` (its flagged values become NaN in their band),
+describes: the per-band ``QL_PIXELMASK`` (the ``defective`` mask; the values are kept unless asked),
 ``QL_QUALITY_CLASSES`` (1 land, 2 water, 3 background; background is no-data) and ``QL_QUALITY_TESTFLAGS``
 (kept, masks nothing).
 Products ordered as Cloud-Optimized GeoTIFF name their rasters ``P-SPECTRAL_IMAGE_COG.TIF``
@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import warnings
 import zipfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -54,6 +54,7 @@ from hsi_app.io.enmap_product import (
 from hsi_app.io.enmap_layers import (
     CLASS_COORD,
     CLASS_MEANINGS,
+    DEFECTIVE_MASK,
     TESTFLAGS_COORD,
     background_of,
     flag_of,
@@ -210,11 +211,13 @@ class _Scan:
     nodata: float
     bad: np.ndarray  # (C,) bool: band is no-data everywhere
     valid: np.ndarray  # (H, W) bool: no good band is no-data
-    defective: np.ndarray | None = None  # (C,) int64: values QL_PIXELMASK made no-data, per band
+    defective: np.ndarray | None = None  # (C,) int64: values QL_PIXELMASK flags that hold data, per band
+    defective_mask: np.ndarray | None = None  # (H, W) bool: QL_PIXELMASK flags the pixel in some good band
 
 
 def scan_spectral_image(gdal_path: str, label: str, block_bytes: int = SCAN_BYTES, *, driver: str = TIFF_ONLY,
-                        pixelmask: tuple[str, str, str] | None = None, background: np.ndarray | None = None) -> _Scan:
+                        pixelmask: tuple[str, str, str] | None = None, mask_values: bool = False,
+                        background: np.ndarray | None = None) -> _Scan:
     """Stream the image once in row blocks to find all-no-data bands and valid pixels.
 
     Exact and bounded in memory (one ``(C, rows, W)`` block plus an ``(H, W)`` counter).
@@ -222,8 +225,11 @@ def scan_spectral_image(gdal_path: str, label: str, block_bytes: int = SCAN_BYTE
     of all-no-data bands, i.e. no good band is no-data. Reading every block also proves
     the file is complete. ``driver``: the one GDAL driver allowed to open it (:func:`gdal_driver`).
 
-    ``pixelmask``: ``(gdal path, label, driver)`` of the product's QL_PIXELMASK, ``(C, H, W)``; a value it
-    flags is no-data in that band (:mod:`hsi_app.io.enmap_layers`), read in the same row blocks.
+    ``pixelmask``: ``(gdal path, label, driver)`` of the product's QL_PIXELMASK, ``(C, H, W)``, read in the
+    same row blocks (:mod:`hsi_app.io.enmap_layers`): it gives ``defective`` (flagged values that hold data,
+    per band) and ``defective_mask`` (pixels flagged in any good band; flags in all-no-data bands are
+    re-read and left out, one extra read of those bands only when they carry flags). ``mask_values``:
+    a flagged value also counts as no-data in its band (off by default: the values are kept).
     ``background``: ``(H, W)`` bool, pixels that are no-data in every band (QL_QUALITY_CLASSES background).
 
     Raises:
@@ -247,6 +253,7 @@ def scan_spectral_image(gdal_path: str, label: str, block_bytes: int = SCAN_BYTE
             has_data = np.zeros(c, dtype=bool)
             count = np.zeros((h, w), dtype=np.uint16)
             defective = np.zeros(c, dtype=np.int64) if mask_ds is not None else None
+            flag_count = np.zeros((h, w), dtype=np.uint16) if mask_ds is not None else None
             for r0 in range(0, h, rows):
                 n = min(rows, h - r0)
                 blk = ds.read(window=Window(0, r0, w, n))
@@ -254,11 +261,19 @@ def scan_spectral_image(gdal_path: str, label: str, block_bytes: int = SCAN_BYTE
                 if mask_ds is not None:
                     flagged = flag_of(_read_block(mask_ds, r0, n, w, pixelmask[1]), mask_ds.nodata)  # type: ignore[index]
                     defective += (flagged & ~miss).sum(axis=(1, 2))  # type: ignore[operator]
-                    miss |= flagged
+                    flag_count[r0 : r0 + n] = flagged.sum(axis=0, dtype=np.uint16)  # type: ignore[index]
+                    if mask_values:
+                        miss |= flagged
                 if background is not None:
                     miss |= background[None, r0 : r0 + n]
                 has_data |= ~miss.all(axis=(1, 2))
                 count[r0 : r0 + n] = miss.sum(axis=0, dtype=np.uint16)
+            if mask_ds is not None:  # leave out the flags of bands without data anywhere
+                for band in np.flatnonzero(~has_data) + 1:
+                    for r0 in range(0, h, rows):
+                        n = min(rows, h - r0)
+                        flagged = flag_of(_read_block(mask_ds, r0, n, w, pixelmask[1], int(band)), mask_ds.nodata)  # type: ignore[index]
+                        flag_count[r0 : r0 + n] -= flagged[0].astype(np.uint16)  # type: ignore[index]
             crs, transform = ds.crs, ds.transform
     except rasterio.errors.RasterioError as err:
         raise CubeReadError(
@@ -270,16 +285,18 @@ def scan_spectral_image(gdal_path: str, label: str, block_bytes: int = SCAN_BYTE
             mask_ds.close()
     bad = ~has_data
     valid = count == bad.sum() if not bad.all() else np.zeros((h, w), dtype=bool)
-    return _Scan((c, h, w), crs, transform, nodata, bad, valid, defective)
+    return _Scan((c, h, w), crs, transform, nodata, bad, valid, defective,
+                 None if flag_count is None else flag_count > 0)
 
 
-def _read_block(ds: Any, r0: int, n: int, w: int, label: str) -> np.ndarray:
-    """Rows ``r0..r0+n`` of every band of an open quality layer; a read error names the layer."""
+def _read_block(ds: Any, r0: int, n: int, w: int, label: str, band: int | None = None) -> np.ndarray:
+    """Rows ``r0..r0+n`` of every band (or of 1-based ``band`` only, as ``(1, n, w)``) of an open quality layer;
+    a read error names the layer."""
     import rasterio
     from rasterio.windows import Window
 
     try:
-        return ds.read(window=Window(0, r0, w, n))
+        return ds.read(window=Window(0, r0, w, n)) if band is None else ds.read([band], window=Window(0, r0, w, n))
     except rasterio.errors.RasterioError as err:
         raise CubeReadError(f"{label}: quality layer cannot be read ({err}); download the product again") from err
 
@@ -379,26 +396,28 @@ def read_band_table(path: str | os.PathLike[str]) -> BandTable:
     return _product_band_table(find_product(p))[0]
 
 
-def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512, pixelmask: bool = True) -> Cube:
+def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512, pixelmask: bool = False) -> Cube:
     """Read an EnMAP L2A product lazily as reflectance.
 
     Args:
         path: product folder, its ``.zip``, or its ``*-SPECTRAL_IMAGE.TIF`` (ENVI-format
             products: ``.BSQ``/``.BIL``/``.BIP`` or its ``.HDR``).
         chunks: spatial chunk size (pixels) of the dask array; all bands in one chunk.
-        pixelmask: make the values the product's QL_PIXELMASK flags as defective NaN, in their own
-            band only (False keeps them as measured; the layer is then not read).
+        pixelmask: also make the values the product's QL_PIXELMASK flags NaN, in their own band only.
+            Off by default: EnMAP's defective detector elements are whole image columns (pushbroom),
+            whose values DLR's processor already replaced by interpolation in L1B, so NaN there would
+            void those columns in every map; the flags are the ``defective`` mask instead.
 
     Returns:
         Cube ``(224, H, W)`` float32 reflectance ``raw * gain + offset`` (dask), NaN where
-        the raw value is -32768, where QL_PIXELMASK flags the band's pixel, and at QL_QUALITY_CLASSES
-        background pixels; coords ``wavelength``/``fwhm`` (nm), ``gain``/``offset``
+        the raw value is -32768, at QL_QUALITY_CLASSES background pixels and, with ``pixelmask``,
+        where QL_PIXELMASK flags the band's pixel; coords ``wavelength``/``fwhm`` (nm), ``gain``/``offset``
         (per band, from the XML), ``detector`` (``"VNIR"``/``"SWIR"`` per band, when the XML
         lists them: :func:`parse_detectors`), ``bad_band`` (bands with no data anywhere), ``valid``,
-        masks ``cloud``, ``cloudshadow``, ``haze``, ``snow``, ``cirrus`` for the
-        quality layers present, and when present: ``quality_class`` ``(y, x)`` (1 land, 2 water,
+        masks ``cloud``, ``cloudshadow``, ``haze``, ``snow``, ``cirrus`` and ``defective`` (QL_PIXELMASK
+        flags the pixel in some good band) for the quality layers present, and when present: ``quality_class`` ``(y, x)`` (1 land, 2 water,
         3 background), ``quality_testflags`` ``(y, x)`` (``quality_testflags_<k>`` per band of a
-        multi-band layer), ``defective_pixels`` ``(band,)`` (values the pixel mask made NaN),
+        multi-band layer), ``defective_pixels`` ``(band,)`` (values QL_PIXELMASK flags that hold data),
         ``xml_band_mean``/``xml_band_std`` ``(band,)`` (the XML's ``bandStatistics``, NaN for empty
         bands); CRS/transform of the spectral image; ``fmt="enmap_l2a"``.
 
@@ -415,8 +434,6 @@ def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512, pixelmask: bo
     if chunks <= 0:
         raise ConfigError(f"chunks must be a positive number of pixels, got {chunks}")
     prod = find_product(path)
-    if not pixelmask:
-        prod = replace(prod, layers={k: v for k, v in prod.layers.items() if k != "pixelmask"})
     prod.verify_zip()
     spectral_label = prod.label(prod.spectral)
     xml, meta_label = _product_xml(prod)
@@ -437,7 +454,7 @@ def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512, pixelmask: bo
         names = [TESTFLAGS_COORD] if flags.shape[0] == 1 else [f"{TESTFLAGS_COORD}_{k + 1}" for k in range(flags.shape[0])]
         extra_coords.update({n: (("y", "x"), f) for n, f in zip(names, flags)})
     scan = scan_spectral_image(prod.gdal(prod.spectral), spectral_label, driver=driver,
-                               pixelmask=layers.get("pixelmask"), background=background)
+                               pixelmask=layers.get("pixelmask"), mask_values=pixelmask, background=background)
     c = scan.shape[0]
     if table.wavelength.size != c:
         raise BandMismatchError(
@@ -448,6 +465,8 @@ def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512, pixelmask: bo
         m: _read_mask(prod.gdal(part), prod.label(part), (h, w), gdal_driver(part), QUALITY_CODES.get(m, (1,)))
         for m, part in prod.quality.items()
     }
+    if scan.defective_mask is not None:
+        masks[DEFECTIVE_MASK] = scan.defective_mask
     try:
         arr = rioxarray.open_rasterio(
             prod.gdal(prod.spectral),
@@ -456,7 +475,7 @@ def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512, pixelmask: bo
             masked=False,
             driver=driver,
         )
-        mask_arr = None if "pixelmask" not in layers else rioxarray.open_rasterio(
+        mask_arr = None if not (pixelmask and "pixelmask" in layers) else rioxarray.open_rasterio(
             layers["pixelmask"][0], chunks={"band": -1, "y": chunks, "x": chunks}, lock=False, masked=False,
             driver=layers["pixelmask"][2])
     except (RasterioError, OSError, ValueError) as err:
@@ -468,6 +487,7 @@ def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512, pixelmask: bo
     missing = raw == scan.nodata
     if mask_arr is not None:
         missing = missing | flag_of(mask_arr.data, mask_arr.rio.nodata)
+    if scan.defective is not None:
         extra_coords["defective_pixels"] = ("band", scan.defective)
     if background is not None and background.any():
         missing = missing | da.from_array(background, chunks=raw.chunksize[1:])[None]

@@ -1,9 +1,13 @@
 """The EnMAP L2A quality layers that are not 0/1 masks: QL_PIXELMASK, QL_QUALITY_CLASSES, QL_QUALITY_TESTFLAGS.
 
 * ``P-QL_PIXELMASK.TIF``: one band per spectral band, ``(C, H, W)``; nonzero marks a pixel that is
-  defective in that band (a value the layer declares as its no-data is not a flag). The reader makes
-  those values NaN in that band only (:data:`PIXELMASK_OPTION` turns this off); the pixel is then no
-  longer ``valid``, as for any no-data value in a good band.
+  defective in that band (a value the layer declares as its no-data is not a flag). The values are kept:
+  on EnMAP the defective detector elements are whole image columns (pushbroom) whose values DLR's
+  processor already replaced by interpolation in L1B, and NaN there would void those columns in every
+  class map, detection and training. The flags become the ``(H, W)`` quality mask :data:`DEFECTIVE_MASK`
+  (flagged in any good band), excluded like the cloud masks (``--exclude-masks defective``,
+  ``cube.hsi.without_masked(["defective"])``); ``defective_pixels`` counts the flagged values that hold
+  data, per band. :data:`PIXELMASK_OPTION` ``=True`` also makes the flagged values NaN in their band only.
 * ``P-QL_QUALITY_CLASSES.TIF``: ``(H, W)``, 1 land, 2 water, 3 background (outside the imaged swath).
   Kept as the ``quality_class`` coordinate; background pixels are no-data in every band.
 * ``P-QL_QUALITY_TESTFLAGS.TIF``: the quality tests' flags, kept as they are (``quality_testflags``
@@ -21,7 +25,9 @@ import numpy as np
 from hsi_app.errors import CubeReadError
 
 PIXELMASK_OPTION = "pixelmask"
-"""Keyword of :func:`hsi_app.io.enmap.read_enmap`: False keeps the values QL_PIXELMASK flags."""
+"""Keyword of :func:`hsi_app.io.enmap.read_enmap`: True makes the values QL_PIXELMASK flags NaN (default: kept)."""
+DEFECTIVE_MASK = "defective"
+"""Name of the quality mask (``cube.hsi.masks``) made from QL_PIXELMASK."""
 CLASS_COORD = "quality_class"
 TESTFLAGS_COORD = "quality_testflags"
 QUALITY_CLASSES = {1: "land", 2: "water", 3: "background"}

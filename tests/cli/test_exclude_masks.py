@@ -43,7 +43,7 @@ def test_without_masked_marks_the_flagged_pixels_invalid(product: Path) -> None:
     cube = open_cube(product)
     masks = {k: np.asarray(v.values, bool) for k, v in cube.hsi.masks.items()}
     valid = np.asarray(cube.hsi.valid.values, bool)
-    assert set(masks) == {"cloud", "cloudshadow", "haze", "snow", "cirrus"} and masks["cloud"].any()
+    assert set(masks) == {"cloud", "cloudshadow", "haze", "snow", "cirrus", "defective"} and masks["cloud"].any()
     one = cube.hsi.without_masked(["cloud", "cirrus"])
     np.testing.assert_array_equal(one.hsi.valid.values, valid & ~masks["cloud"] & ~masks["cirrus"])
     every = cube.hsi.without_masked(["all"])
@@ -51,7 +51,7 @@ def test_without_masked_marks_the_flagged_pixels_invalid(product: Path) -> None:
     np.testing.assert_array_equal(every.values, cube.values)  # the values are untouched, only their validity
     assert cube.hsi.without_masked([]) is cube
     with pytest.raises(ConfigError, match="no quality mask 'clouds'; its masks: cloud, cloudshadow, haze, snow, "
-                                          r"cirrus \(or 'all'\)"):
+                                          r"cirrus, defective \(or 'all'\)"):
         cube.hsi.without_masked(["clouds"])
     assert parse_mask_names(" Cloud, cirrus ,") == ("cloud", "cirrus") and parse_mask_names(None) == ()
 
@@ -70,6 +70,34 @@ def test_predict_leaves_masked_pixels_unclassified_and_the_rest_as_it_was(produc
     np.testing.assert_array_equal(b, np.where(flagged, 0, a))
     code, _, err = run_main(capsys, *base, "--out", str(tmp_path / "x.tif"), "--exclude-masks", "clouds")
     assert_one_error_line(code, err, "no quality mask 'clouds'")
+
+
+def _flagged_in_a_good_band(product: Path) -> np.ndarray:
+    """``(H, W)`` bool read from the product's files with plain rasterio: QL_PIXELMASK nonzero in a band with data."""
+    import rasterio
+
+    with rasterio.open(product / f"{fx.PRODUCT}-SPECTRAL_IMAGE.TIF") as ds:
+        good = (ds.read() != fx.NODATA).any(axis=(1, 2))
+    with rasterio.open(product / f"{fx.PRODUCT}-QL_PIXELMASK.TIF") as ds:
+        return (ds.read()[good] != 0).any(axis=0)
+
+
+def test_defective_pixels_are_kept_unless_excluded(product: Path, svm_run: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """QL_PIXELMASK's defective column is classified by default; --exclude-masks defective (and
+    without_masked) makes exactly the flagged pixels no-data, leaving every other pixel's class."""
+    flagged = _flagged_in_a_good_band(product)
+    cube = open_cube(product)
+    valid = np.asarray(cube.hsi.valid.values, bool)
+    assert (flagged & valid).sum() >= 10  # the defective column holds valid pixels
+    np.testing.assert_array_equal(cube.hsi.without_masked(["defective"]).hsi.valid.values, valid & ~flagged)
+    plain, masked = tmp_path / "plain.tif", tmp_path / "masked.tif"
+    base = ["predict", "--model", str(svm_run), "--input", str(product), "--quiet"]
+    assert run_main(capsys, *base, "--out", str(plain))[0] == 0
+    assert run_main(capsys, *base, "--out", str(masked), "--exclude-masks", "defective")[0] == 0
+    a, b = read_class_map(plain).classes, read_class_map(masked).classes
+    assert (a[flagged & valid] > 0).all()  # by default the defective column gets classes
+    np.testing.assert_array_equal(b, np.where(flagged, 0, a))
 
 
 def test_batch_excludes_the_same_pixels_and_redoes_scenes_made_without(product: Path, svm_run: Path,

@@ -170,7 +170,8 @@ def test_reflectance_is_raw_times_gain_plus_offset(tmp_path: Path) -> None:
     with rasterio.open(part(folder, "SPECTRAL_IMAGE.TIF")) as ds:
         raw = ds.read()
     with rasterio.open(part(folder, "QL_PIXELMASK.TIF")) as ds:
-        gone = (raw == -32768) | (ds.read() != 0)  # no-data, or defective in that band
+        flagged = ds.read() != 0
+    gone = raw == -32768  # a value QL_PIXELMASK flags is kept
     rng = np.random.default_rng(0)
     rows, cols = rng.integers(0, H, 25), rng.integers(0, W, 25)
     got = cube.values[:, rows, cols]
@@ -178,12 +179,16 @@ def test_reflectance_is_raw_times_gain_plus_offset(tmp_path: Path) -> None:
     want = np.where(gone[:, rows, cols], np.nan, r * gain[:, None] + offset[:, None])
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
     assert np.isfinite(got).sum() > 1000  # the sample is not all no-data
+    kept = flagged & ~gone  # the fixture's defective column: its values are the measured ones
+    assert kept.sum() > 50
+    np.testing.assert_allclose(cube.values[kept], (raw * gain[:, None, None] + offset[:, None, None])[kept], rtol=1e-6)
 
 
 def test_nodata_becomes_nan_and_invalid(raw: np.ndarray, defective: np.ndarray, cube: xr.DataArray,
                                         values: np.ndarray) -> None:
     assert np.isnan(cube.attrs["nodata"])
-    gone = (raw == -32768) | defective
+    gone = raw == -32768  # QL_PIXELMASK's flags do not make values no-data (they are a mask)
+    assert (defective & ~gone).any()
     np.testing.assert_array_equal(np.isnan(values), gone)
     good = ~gone.all(axis=(1, 2))
     want_valid = ~gone[good].any(axis=0)
@@ -210,13 +215,15 @@ def test_scan_in_tiny_blocks_gives_the_same_answer(product: tuple[Path, Path], c
     small = scan_spectral_image(path, path, block_bytes=1, pixelmask=(mask, mask, "GTiff"))  # one row per block
     np.testing.assert_array_equal(np.flatnonzero(small.bad), cube.hsi.bad_bands)
     np.testing.assert_array_equal(small.valid, cube.hsi.valid.values)
+    np.testing.assert_array_equal(small.defective_mask, cube.hsi.masks["defective"].values)
+    np.testing.assert_array_equal(small.defective, cube.coords["defective_pixels"].values)
 
 
 def test_quality_layers_become_masks(product: tuple[Path, Path], cube: xr.DataArray) -> None:
     written = fx.quality_layers(H, W, 0)
     masks = cube.hsi.masks
-    assert set(masks) == {"cloud", "cloudshadow", "haze", "snow", "cirrus"}
-    for name in masks:
+    assert set(masks) == {"cloud", "cloudshadow", "haze", "snow", "cirrus", "defective"}
+    for name in set(masks) - {"defective"}:
         with rasterio.open(part(product[0], f"QL_QUALITY_{name.upper()}.TIF")) as ds:
             layer = ds.read(1)
         m = np.asarray(masks[name].values)
@@ -309,7 +316,7 @@ def test_other_codes_are_flagged_except_the_declared_nodata(tmp_path: Path) -> N
 def test_missing_quality_layer_is_skipped(tmp_path: Path) -> None:
     folder = fx.make(tmp_path)
     part(folder, "QL_QUALITY_SNOW.TIF").unlink()
-    assert set(read_enmap(folder).hsi.masks) == {"cloud", "cloudshadow", "haze", "cirrus"}
+    assert set(read_enmap(folder).hsi.masks) == {"cloud", "cloudshadow", "haze", "cirrus", "defective"}
 
 
 def _same(a: xr.DataArray, b: xr.DataArray) -> None:

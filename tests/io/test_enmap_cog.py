@@ -27,7 +27,7 @@ def _same(a: xr.DataArray, b: xr.DataArray) -> None:
     xr.testing.assert_equal(a.compute(), b)
     assert a.rio.crs == b.rio.crs and a.rio.transform() == b.rio.transform()
     assert a.hsi.bad_bands == b.hsi.bad_bands
-    assert set(a.hsi.masks) == set(b.hsi.masks) == {"cloud", "cloudshadow", "haze", "snow", "cirrus"}
+    assert set(a.hsi.masks) == set(b.hsi.masks) == {"cloud", "cloudshadow", "haze", "snow", "cirrus", "defective"}
     for name in a.hsi.masks:
         np.testing.assert_array_equal(a.hsi.masks[name].values, b.hsi.masks[name].values)
 

@@ -65,7 +65,7 @@ def same_as(cube: xr.DataArray, ref: xr.DataArray) -> None:
     np.testing.assert_array_equal(cube.gain.values, ref.gain.values)
     assert cube.hsi.bad_bands == ref.hsi.bad_bands and len(ref.hsi.bad_bands) > 0
     np.testing.assert_array_equal(cube.hsi.valid.values, ref.hsi.valid.values)
-    assert sorted(cube.hsi.masks) == sorted(ref.hsi.masks) == sorted(m.lower() for m in fx.QUALITY_LAYERS)
+    assert sorted(cube.hsi.masks) == sorted(ref.hsi.masks) == sorted([*(m.lower() for m in fx.QUALITY_LAYERS), "defective"])
     for name, mask in ref.hsi.masks.items():
         np.testing.assert_array_equal(cube.hsi.masks[name].values, mask.values)
     assert cube.rio.crs == ref.rio.crs and cube.rio.transform() == ref.rio.transform()

@@ -1,4 +1,4 @@
-"""EnMAP L2A quality layers beyond the 0/1 masks: QL_PIXELMASK, QL_QUALITY_CLASSES, QL_QUALITY_TESTFLAGS,
+"""EnMAP L2A quality layers beyond the 0/1 masks: QL_PIXELMASK (the 'defective' mask), QL_QUALITY_CLASSES, QL_QUALITY_TESTFLAGS,
 and the METADATA.XML band statistics, against products written by tests/data/enmap_l2a/make.py."""
 
 from __future__ import annotations
@@ -50,39 +50,80 @@ def folder(tmp_path: Path) -> Path:
     return fx.make(tmp_path, height=H, width=W, seed=0)
 
 
-def test_pixel_mask_makes_the_flagged_values_nan_in_their_band_only(folder: Path, tmp_path: Path) -> None:
-    """A value QL_PIXELMASK flags (any nonzero code) is NaN in that band; the same pixel's other bands keep
-    their reflectance; the pixel is no longer valid; the count per band is kept."""
+def _defective_mask(folder: Path, ending: str = ".TIF") -> np.ndarray:
+    """``(H, W)`` bool built from the files: QL_PIXELMASK nonzero in some band that holds data somewhere."""
+    raw = _read(part(folder, "SPECTRAL_IMAGE", ending))
+    good = (raw != fx.NODATA).any(axis=(1, 2))
+    return (_read(part(folder, "QL_PIXELMASK", ending))[good] != 0).any(axis=0)
+
+
+def test_pixel_mask_keeps_the_values_and_becomes_the_defective_mask(folder: Path, tmp_path: Path) -> None:
+    """By default a value QL_PIXELMASK flags keeps its reflectance and the pixel stays valid; the flags are
+    the (H, W) mask 'defective' and are counted per band; pixelmask=True makes them NaN in their band only."""
     raw = _read(part(folder, "SPECTRAL_IMAGE"))
     refl = np.where(raw == fx.NODATA, np.nan, raw * GAIN)
+    classes = _read(part(folder, "QL_QUALITY_CLASSES"))[0]
     mask = np.zeros((224, H, W), np.uint8)
     mask[40, 20, 12] = 1  # one defective value
     mask[150, 25:30, 4] = 2  # another code, five rows of one column
     _rewrite(part(folder, "QL_PIXELMASK"), mask)
+    good = (raw != fx.NODATA).any(axis=(1, 2))
+    want_valid = ~(raw[good] == fx.NODATA).any(axis=0) & (classes != 3)
+    want_mask = np.zeros((H, W), bool)
+    want_mask[20, 12] = True
+    want_mask[25:30, 4] = True
+    counts = np.zeros(224, int)
+    counts[40], counts[150] = 1, 5
+    assert want_valid[20, 12] and want_valid[25:30, 4].all()
     for path in (folder, _zip_folder(folder, tmp_path / "p.zip")):
         cube = read_enmap(path)
-        vals = cube.values
+        np.testing.assert_allclose(cube.values, refl, rtol=1e-6)  # every value kept, flagged or not
+        np.testing.assert_array_equal(cube.hsi.valid.values, want_valid)
+        np.testing.assert_array_equal(cube.hsi.masks["defective"].values, want_mask)
+        np.testing.assert_array_equal(cube.coords["defective_pixels"].values, counts)
+        np.testing.assert_array_equal(cube.hsi.without_masked(["defective"]).hsi.valid.values, want_valid & ~want_mask)
+        nan = read_enmap(path, pixelmask=True)
+        vals = nan.values
         assert np.isnan(vals[40, 20, 12]) and np.isnan(vals[150, 25:30, 4]).all()
         np.testing.assert_allclose(vals[41, 20, 12], refl[41, 20, 12], rtol=1e-6)
-        np.testing.assert_allclose(vals[:150, 27, 4], refl[:150, 27, 4], rtol=1e-6)
-        assert np.isfinite(vals[:150, 27, 4]).sum() > 100
-        want_nan = (raw == fx.NODATA) | (mask != 0)
-        np.testing.assert_array_equal(np.isnan(vals), want_nan)
-        valid = cube.hsi.valid.values
-        assert not valid[20, 12] and not valid[25:30, 4].any() and valid[20, 13]
-        counts = np.zeros(224, int)
-        counts[40], counts[150] = 1, 5
-        np.testing.assert_array_equal(cube.coords["defective_pixels"].values, counts)
+        np.testing.assert_array_equal(np.isnan(vals), (raw == fx.NODATA) | (mask != 0))
+        np.testing.assert_array_equal(nan.hsi.valid.values, want_valid & ~want_mask)
+        np.testing.assert_array_equal(nan.hsi.masks["defective"].values, want_mask)
+        np.testing.assert_array_equal(nan.coords["defective_pixels"].values, counts)
 
 
-def test_pixel_mask_can_be_left_unapplied(folder: Path) -> None:
+def test_fixture_defective_column_is_kept_and_masked(folder: Path) -> None:
+    """The fixture's defective column (a few SWIR bands) and its 255 fill: values kept, mask as in the files."""
     raw = _read(part(folder, "SPECTRAL_IMAGE"))
     flagged = _read(part(folder, "QL_PIXELMASK")) != 0
-    assert (flagged & (raw != fx.NODATA)).any()  # the fixture's defective column holds values
-    for cube in (read_enmap(folder, pixelmask=False), open_cube(folder, pixelmask=False)):
+    held = flagged & (raw != fx.NODATA)
+    assert held.any()  # the fixture's defective column holds values
+    want = _defective_mask(folder)
+    for cube in (read_enmap(folder), open_cube(folder)):
         np.testing.assert_array_equal(np.isnan(cube.values), raw == fx.NODATA)
-        assert "defective_pixels" not in cube.coords
-    assert np.isnan(read_enmap(folder).values[flagged & (raw != fx.NODATA)]).all()
+        np.testing.assert_array_equal(cube.hsi.masks["defective"].values, want)
+        np.testing.assert_array_equal(cube.coords["defective_pixels"].values, held.sum(axis=(1, 2)))
+    assert np.isnan(open_cube(folder, pixelmask=True).values[held]).all()
+
+
+def test_flags_in_bands_without_data_are_not_in_the_mask(folder: Path) -> None:
+    """'defective' is a flag in a good band: a flag in an all-no-data band leaves the pixel out, at any block size."""
+    from hsi_app.io.enmap import scan_spectral_image
+
+    raw = _read(part(folder, "SPECTRAL_IMAGE"))
+    bad = np.flatnonzero((raw == fx.NODATA).all(axis=(1, 2)))
+    assert bad.size
+    mask = np.zeros((224, H, W), np.uint8)
+    mask[bad[0], 3:6, 9] = 1  # only in a bad band
+    mask[bad[0], 30, 20] = 1
+    mask[100, 30, 20] = 1  # and in a good band
+    _rewrite(part(folder, "QL_PIXELMASK"), mask)
+    want = np.zeros((H, W), bool)
+    want[30, 20] = True
+    np.testing.assert_array_equal(read_enmap(folder).hsi.masks["defective"].values, want)
+    spectral, pm = str(part(folder, "SPECTRAL_IMAGE")), str(part(folder, "QL_PIXELMASK"))
+    small = scan_spectral_image(spectral, spectral, block_bytes=1, pixelmask=(pm, pm, "GTiff"))
+    np.testing.assert_array_equal(small.defective_mask, want)
 
 
 def test_pixel_mask_declared_nodata_is_not_a_flag(folder: Path) -> None:
@@ -93,7 +134,10 @@ def test_pixel_mask_declared_nodata_is_not_a_flag(folder: Path) -> None:
     with rasterio.open(part(folder, "QL_PIXELMASK"), "r+") as ds:
         ds.nodata = 255
     raw = _read(part(folder, "SPECTRAL_IMAGE"))
-    vals = read_enmap(folder).values
+    want = np.zeros((H, W), bool)
+    want[10, 10] = True
+    np.testing.assert_array_equal(read_enmap(folder).hsi.masks["defective"].values, want)
+    vals = read_enmap(folder, pixelmask=True).values
     np.testing.assert_array_equal(np.isnan(vals[:, 30:]), raw[:, 30:] == fx.NODATA)
     assert np.isnan(vals[7, 10, 10])
 
@@ -101,11 +145,14 @@ def test_pixel_mask_declared_nodata_is_not_a_flag(folder: Path) -> None:
 def test_pixel_mask_of_another_product_is_refused_in_one_line(folder: Path, tmp_path: Path) -> None:
     other = fx.make(tmp_path / "small", height=20, width=16)
     shutil.copy(part(other, "QL_PIXELMASK"), part(folder, "QL_PIXELMASK"))
-    with pytest.raises(CubeReadError) as info:
-        read_enmap(folder)
-    msg = str(info.value)
-    assert "\n" not in msg and "QL_PIXELMASK.TIF" in msg and "(224, 20, 16)" in msg and "another product" in msg
-    read_enmap(folder, pixelmask=False)  # the rest of the product still opens without it
+    for pixelmask in (False, True):  # the layer is read either way: it gives the 'defective' mask
+        with pytest.raises(CubeReadError) as info:
+            read_enmap(folder, pixelmask=pixelmask)
+        msg = str(info.value)
+        assert "\n" not in msg and "QL_PIXELMASK.TIF" in msg and "(224, 20, 16)" in msg and "another product" in msg
+    part(folder, "QL_PIXELMASK").unlink()
+    cube = read_enmap(folder)  # the rest of the product still opens without it
+    assert "defective" not in cube.hsi.masks and "defective_pixels" not in cube.coords
 
 
 def test_quality_classes_are_kept_and_background_is_nodata(folder: Path) -> None:
@@ -153,8 +200,8 @@ def test_cog_named_layers_are_read(tmp_path: Path) -> None:
     classes = _read(part(folder, "QL_QUALITY_CLASSES", "_COG.tiff"))[0]
     np.testing.assert_array_equal(cube.coords["quality_class"].values, classes)
     raw = _read(part(folder, "SPECTRAL_IMAGE", "_COG.tiff"))
-    flagged = _read(part(folder, "QL_PIXELMASK", "_COG.tiff")) != 0
-    np.testing.assert_array_equal(np.isnan(cube.values), (raw == fx.NODATA) | flagged)
+    np.testing.assert_array_equal(np.isnan(cube.values), raw == fx.NODATA)
+    np.testing.assert_array_equal(cube.hsi.masks["defective"].values, _defective_mask(folder, "_COG.tiff"))
 
 
 def test_band_statistics_of_the_xml_are_kept(folder: Path) -> None:
@@ -171,15 +218,19 @@ def test_band_statistics_of_the_xml_are_kept(folder: Path) -> None:
 
 
 def test_small_chunks_and_windows_give_the_masked_values(folder: Path) -> None:
-    """The pixel mask and the background are applied chunk by chunk: a read in 7-pixel chunks, and a window
-    of it, equal the expectation built from the files."""
+    """The background (and, when asked, the pixel mask) are applied chunk by chunk: a read in 7-pixel chunks,
+    and a window of it, equal the expectation built from the files."""
     classes = _read(part(folder, "QL_QUALITY_CLASSES"))[0]
     classes[H - 9:, :4] = 3  # background across chunk borders
     _rewrite(part(folder, "QL_QUALITY_CLASSES"), classes)
     raw = _read(part(folder, "SPECTRAL_IMAGE"))
-    gone = (raw == fx.NODATA) | (_read(part(folder, "QL_PIXELMASK")) != 0) | (classes == 3)[None]
-    want = np.where(gone, np.nan, raw * GAIN)
-    cube = read_enmap(folder, chunks=7)
-    assert cube.data.chunks[1][0] == 7
-    np.testing.assert_allclose(cube.values, want, rtol=1e-6)
-    np.testing.assert_allclose(cube.hsi.window(3, 5, 20, 30).values, want[:, 3:23, 5:30], rtol=1e-6)
+    flagged = _read(part(folder, "QL_PIXELMASK")) != 0
+    for pixelmask in (False, True):
+        gone = (raw == fx.NODATA) | (flagged & pixelmask) | (classes == 3)[None]
+        want = np.where(gone, np.nan, raw * GAIN)
+        cube = read_enmap(folder, chunks=7, pixelmask=pixelmask)
+        assert cube.data.chunks[1][0] == 7
+        np.testing.assert_allclose(cube.values, want, rtol=1e-6)
+        window = cube.hsi.window(3, 5, 20, 30)
+        np.testing.assert_allclose(window.values, want[:, 3:23, 5:30], rtol=1e-6)
+        np.testing.assert_array_equal(window.hsi.masks["defective"].values, _defective_mask(folder)[3:23, 5:30])
