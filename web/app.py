@@ -35,7 +35,7 @@ from hsi_app.viewer.messages import (
     RX_WINDOW_LABEL,
     in_viewer_terms,
 )
-from hsi_app.viewer.page import PAGE_CSS, TabSessions, in_page, message_html, staging_upload
+from hsi_app.viewer.page import PAGE_CSS, TabSessions, in_page, message_html, remove_app_files, staging_upload
 
 log = logging.getLogger("hsi.web")
 AREA_HEADERS = ["class", "colour", "pixels", "% of map", "hectares"]
@@ -420,20 +420,28 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
     return demo
 
 
-def remove_folders_at_exit() -> None:
-    """Delete this process's session folders at interpreter exit and on SIGTERM.
+def remove_folders_at_exit(demo: gr.Blocks | None = None) -> None:
+    """Delete this process's session folders, and Gradio's copies of ``demo``'s files, at interpreter
+    exit and on SIGTERM.
 
     SIGTERM (``kill``, service managers) would otherwise end the process without running
-    ``atexit``; the handler removes the folders and exits with status 0. Ctrl-C ends
-    through ``atexit``. Only folders of this process's sessions are removed
-    (:func:`hsi_app.viewer.remove_session_folders`).
+    ``atexit``, nor Gradio's own shutdown, which deletes its copies of the downloads; the handler
+    removes both and exits with status 0. Ctrl-C ends through ``atexit``. Only folders of this
+    process's sessions (:func:`hsi_app.viewer.remove_session_folders`) and files Gradio copied
+    for ``demo`` (:func:`hsi_app.viewer.page.remove_app_files`) are removed.
     """
-    atexit.register(viewer.remove_session_folders)
+
+    def remove() -> None:
+        viewer.remove_session_folders()
+        if demo is not None:
+            remove_app_files(demo)
+
+    atexit.register(remove)
     if threading.current_thread() is not threading.main_thread():
         return  # signal handlers can only be set from the main thread
 
     def on_sigterm(signum: int, frame: Any) -> None:
-        viewer.remove_session_folders()
+        remove()
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, on_sigterm)
@@ -443,12 +451,12 @@ def launch(config: viewer.ViewerConfig | None = None, host: str = "127.0.0.1", p
            **kwargs: Any) -> Any:
     """Build and launch the viewer (blocking unless ``prevent_thread_lock=True``).
 
-    The session folders of this server are removed when it stops (see
-    :func:`remove_folders_at_exit`).
+    The session folders of this server, and Gradio's copies of its downloads, are removed when it
+    stops (see :func:`remove_folders_at_exit`).
     """
     cfg = config or viewer.ViewerConfig.create()
-    remove_folders_at_exit()
     demo = build_app(cfg)
+    remove_folders_at_exit(demo)
     demo.queue(default_concurrency_limit=2)
     kwargs.setdefault("css", PAGE_CSS)
     return demo.launch(server_name=host, server_port=port, max_file_size=cfg.max_upload_bytes,

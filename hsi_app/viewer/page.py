@@ -5,7 +5,9 @@
 * :func:`staging_upload` deletes Gradio's own copy of an upload once it is staged
   (:func:`drop_gradio_copy`), and not while another tab is staging the same file;
 * :class:`TabSessions` deletes a closed tab's session folder, a grace period
-  (:data:`CLOSE_GRACE_S`) after its connection drops, unless the page comes back.
+  (:data:`CLOSE_GRACE_S`) after its connection drops, unless the page comes back;
+* :func:`remove_app_files` deletes Gradio's copies of what the app showed and offered for download
+  when the server stops.
 
 Unlike the rest of :mod:`hsi_app.viewer`, this module imports gradio; only ``web/app.py``
 imports it (``web/app.py`` is loaded by file path, so its reusable code lives here).
@@ -149,6 +151,41 @@ def drop_gradio_copy(path: str | os.PathLike[str]) -> None:
     if copy.parent != root:
         with contextlib.suppress(OSError):  # not empty: another file of the same content hash
             copy.parent.rmdir()
+
+
+def remove_app_files(blocks: gr.Blocks) -> int:
+    """Delete the files Gradio copied into its cache for ``blocks``: every download (class map, denoised cube,
+    score maps...) and image it served, which live outside the session folders.
+
+    Gradio deletes them itself only when its server shuts down through its own lifespan (Ctrl-C);
+    a SIGTERM ends the process without it, which left every copy behind (a denoised cube as large
+    as the scene). Only files inside Gradio's upload folder are deleted, with their ``<hash>``
+    folder when that is left empty; files of other apps are not in ``blocks``' sets.
+
+    Returns:
+        How many files were deleted.
+    """
+    from gradio.utils import get_upload_folder
+
+    root = Path(get_upload_folder()).resolve()
+    removed = 0
+    for files in list(getattr(blocks, "temp_file_sets", [])):
+        for name in list(files):
+            try:
+                path = Path(name).resolve()
+                if root not in path.parents:
+                    continue
+                if path.is_file():
+                    path.unlink()
+                    removed += 1
+            except OSError as err:
+                log.warning("could not delete Gradio's copy of a file: %s", err)
+                continue
+            files.discard(name)
+            if path.parent != root:
+                with contextlib.suppress(OSError):  # not empty: another file of the same content hash
+                    path.parent.rmdir()
+    return removed
 
 
 CLOSE_GRACE_S = 120.0
