@@ -174,9 +174,13 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
                 gr.Dropdown(choices=choices, value=b), None, "",
                 *cleared_classify, *cleared_denoise, *cleared_detect)
 
-    def choices_for(task: str) -> gr.Dropdown:
+    def offered(task: str) -> dict[str, Any]:
+        """Choices and first value of a model list: what ``gr.Dropdown`` takes as keywords."""
         keys = list(viewer.list_model_runs(cfg, task))
-        return gr.Dropdown(choices=keys, value=keys[0] if keys else None)
+        return {"choices": keys, "value": keys[0] if keys else None}
+
+    def choices_for(task: str) -> gr.Dropdown:
+        return gr.Dropdown(**offered(task))
 
     def model_choices() -> tuple[gr.Dropdown, gr.Dropdown, gr.Dropdown]:
         return choices_for("classification"), choices_for("denoise"), choices_for("detect")
@@ -291,7 +295,9 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
         s = session_of(state, request)
         return str(viewer.points_download(s))
 
-    # analytics off: a viewer bound to this machine sends no usage reports to Gradio
+    # analytics off: a viewer bound to this machine sends no usage reports to Gradio. The model lists start with
+    # the models found now, so that an API client can name one at once (Gradio refuses a value its list lacks);
+    # the page refreshes them on load and with "↻ models", a client with /models.
     with gr.Blocks(title="hsi viewer", delete_cache=(3600, 3600), analytics_enabled=False) as demo:
         state = gr.State(None, time_to_live=SESSION_TTL_S,
                          delete_callback=lambda s: s.close() if s is not None else None)
@@ -326,7 +332,8 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
         with gr.Tabs():
             with gr.Tab("Classify", id="classify"):
                 with gr.Row():
-                    model = gr.Dropdown(label="Model (models/ or --runs)", elem_id="hsi-model", scale=3)
+                    model = gr.Dropdown(label="Model (models/ or --runs)", elem_id="hsi-model", scale=3,
+                                        **offered("classification"))
                     refresh = gr.Button("↻ models", scale=0, min_width=90)
                     resample = gr.Checkbox(label=RESAMPLE_LABEL, value=False)
                     smooth = gr.Checkbox(label="smooth map (guided filter)", value=False, elem_id="hsi-smooth")
@@ -346,7 +353,8 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
                 points_btn = gr.Button("Export clicked points")
             with gr.Tab("Denoise", id="denoise"):
                 with gr.Row():
-                    dn_model = gr.Dropdown(label=DENOISE_MODEL_LABEL, elem_id="hsi-dn-model", scale=3)
+                    dn_model = gr.Dropdown(label=DENOISE_MODEL_LABEL, elem_id="hsi-dn-model", scale=3,
+                                           **offered("denoise"))
                     dn_noise = gr.Textbox(label="add seeded noise first (optional)", placeholder="gaussian:30",
                                           elem_id="hsi-dn-noise")
                     dn_seed = gr.Number(label="noise seed", value=0, precision=0)
@@ -367,7 +375,7 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
                                          elem_id="hsi-dt-percentile")
                     dt_max = gr.Slider(1, 500, value=50, step=1, label="most points per class")
                     dt_window = gr.Textbox(value="5,21", label=RX_WINDOW_LABEL)
-                    dt_model = gr.Dropdown(label=DETECT_MODEL_LABEL, elem_id="hsi-dt-model")
+                    dt_model = gr.Dropdown(label=DETECT_MODEL_LABEL, elem_id="hsi-dt-model", **offered("detect"))
                     dt_resample = gr.Checkbox(label=DETECT_RESAMPLE_LABEL, value=False)
                 dt_btn = gr.Button("Detect", variant="primary", elem_id="hsi-detect")
                 dt_status = gr.Markdown(elem_id="hsi-dt-status")
