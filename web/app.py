@@ -290,6 +290,14 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
         points = str(view.points_path) if view.points_path.is_file() else None
         return view.heat, view.rows, view.summary, str(view.scores_path), points, str(view.metrics_path)
 
+    def stop_job(state: viewer.ViewerSession | None, request: gr.Request | None = None) -> None:
+        """The Stop buttons: the tab's running classification or denoising stops at its next window or model
+        stage and says so in the message line (its earlier results stay). Runs beside the job, not after it."""
+        if request is not None:
+            tabs.seen(request.session_hash)
+        job = viewer.request_stop(state) if state is not None else None
+        gr.Info(f"stopping the {job} at its next step" if job else "nothing is running")
+
     @guard
     def points_file(state: viewer.ViewerSession | None, request: gr.Request | None = None) -> str:
         s = session_of(state, request)
@@ -337,7 +345,9 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
                     refresh = gr.Button("↻ models", scale=0, min_width=90)
                     resample = gr.Checkbox(label=RESAMPLE_LABEL, value=False)
                     smooth = gr.Checkbox(label="smooth map (guided filter)", value=False, elem_id="hsi-smooth")
-                run_btn = gr.Button("Classify scene", variant="primary", elem_id="hsi-classify")
+                with gr.Row():
+                    run_btn = gr.Button("Classify scene", variant="primary", elem_id="hsi-classify", scale=3)
+                    stop_btn = gr.Button("Stop", variant="stop", elem_id="hsi-classify-stop", scale=1)
                 with gr.Row():
                     opacity = gr.Slider(0, 1, value=0.6, step=0.05, label="map opacity", elem_id="hsi-opacity")
                     show_map = gr.Checkbox(label="show map", value=True)
@@ -358,7 +368,9 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
                     dn_noise = gr.Textbox(label="add seeded noise first (optional)", placeholder="gaussian:30",
                                           elem_id="hsi-dn-noise")
                     dn_seed = gr.Number(label="noise seed", value=0, precision=0)
-                dn_btn = gr.Button("Denoise scene", variant="primary", elem_id="hsi-denoise")
+                with gr.Row():
+                    dn_btn = gr.Button("Denoise scene", variant="primary", elem_id="hsi-denoise", scale=3)
+                    dn_stop = gr.Button("Stop", variant="stop", elem_id="hsi-denoise-stop", scale=1)
                 dn_status = gr.Markdown(elem_id="hsi-dn-status")
                 with gr.Row():
                     dn_before = gr.Image(label="before", interactive=False, format="png", elem_id="hsi-dn-before")
@@ -417,6 +429,10 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
         on(run_btn.click, run_classify, [state, model, resample, opacity, smooth],
            [image, legend, areas, map_file, metrics_file, status, show_map], api_name="classify")
         on(points_btn.click, points_file, [state], [points_out], api_name="points")
+        # no concurrency limit: a stop runs at once, beside the job it stops
+        stop_btn.click(stop_job, [state], None, api_name="stop", concurrency_limit=None, show_progress="hidden")
+        dn_stop.click(stop_job, [state], None, api_visibility="private", concurrency_limit=None,
+                      show_progress="hidden")
         on(dn_btn.click, run_denoise, [state, dn_model, dn_noise, dn_seed],
            [dn_before, dn_after, dn_status, dn_file, dn_metrics], api_name="denoise")
         on(dt_btn.click, run_detect, [state, dt_method, dt_quant, dt_max, dt_window, dt_model, dt_resample],

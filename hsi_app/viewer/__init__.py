@@ -52,6 +52,7 @@ from hsi_app.viewer.scene import (
 )
 from hsi_app.viewer.session import (
     UPLOAD_FOLDERS,
+    JobStopped,
     ViewerSession,
     classify,
     map_download,
@@ -60,6 +61,7 @@ from hsi_app.viewer.session import (
     points_download,
     remove_session_folders,
     render,
+    request_stop,
     select_pixel,
     select_row_col,
     set_display,
@@ -67,11 +69,11 @@ from hsi_app.viewer.session import (
 from hsi_app.viewer.uploads import UploadError, stage_upload
 
 __all__ = [
-    "ClassifyResult", "DEFAULT_CACHE", "UPLOAD_FOLDERS", "MapExtent", "ModelCache", "UploadError", "ViewerConfig", "ViewerSession",
+    "ClassifyResult", "DEFAULT_CACHE", "JobStopped", "UPLOAD_FOLDERS", "MapExtent", "ModelCache", "UploadError", "ViewerConfig", "ViewerSession",
     "agreement_status", "area_rows", "band_choices", "classify", "classify_scene", "composite", "default_rgb_bands",
     "describe_pixel", "describe_scene", "display_scale", "format_location", "format_size", "hex_colour", "legend_html",
     "list_model_runs", "list_scenes", "load_scene", "map_download", "map_extent", "open_scene", "open_upload", "overlay",
     "parse_size", "pixel_area", "pixel_from_click", "pixel_location", "pixel_prediction", "pixel_spectrum",
-    "points_download", "remove_session_folders", "render", "resolve_model", "scene_metrics", "select_pixel", "select_row_col",
+    "points_download", "remove_session_folders", "render", "request_stop", "resolve_model", "scene_metrics", "select_pixel", "select_row_col",
     "set_display", "spectrum_figure", "stage_upload", "verify_manifest", "write_json", "write_points", "zoom",
 ]

@@ -24,7 +24,7 @@ from hsi_app.io.cube import Cube
 from hsi_app.viewer.classify import write_json
 from hsi_app.viewer.models import DEFAULT_CACHE, ModelCache, resolve_model
 from hsi_app.viewer.scene import composite, pixel_spectrum, zoom
-from hsi_app.viewer.session import ViewerSession, whole_number
+from hsi_app.viewer.session import ViewerSession, running_job, whole_number
 
 MAX_SEED = 2**32 - 1
 
@@ -116,15 +116,30 @@ def denoise(
         ConfigError: bad seed.
         ModelLoadError: the run's model is not a denoiser.
         InvalidDataError: the model failed on this scene.
+        JobStopped: :func:`~hsi_app.viewer.session.request_stop` was called while it ran (checked at every
+            progress step); the session's earlier denoising stays.
     """
+    cube = session.require_cube()
+    seed = 0 if seed is None else whole_number(seed, "noise seed", f"enter a whole number from 0 to {MAX_SEED}",
+                                               minimum=0, maximum=MAX_SEED)
+    with running_job(session, "denoising") as job:
+
+        def report(fraction: float, what: str) -> None:
+            if progress is not None:
+                progress(fraction, what)
+            if fraction < 1.0:  # at 1.0 the denoised cube is written: it is shown, not thrown away
+                job.check(f"({what})")
+
+        return _denoise(session, cube, model_key, noise, seed, window, cache, report)
+
+
+def _denoise(session: ViewerSession, cube: Cube, model_key: str, noise: str | None, seed: int, window: int,
+             cache: ModelCache, report: StepFn) -> DenoiseView:
+    """:func:`denoise` once its arguments are checked; ``report`` raises when the user stopped the run."""
     from hsi_app.io.open import open_cube
     from hsi_app.tasks.denoise_scene import denoise_cube
     from hsi_app.tasks.forward_progress import stage_progress
 
-    report = progress or (lambda fraction, what: None)
-    cube = session.require_cube()
-    seed = 0 if seed is None else whole_number(seed, "noise seed", f"enter a whole number from 0 to {MAX_SEED}",
-                                               minimum=0, maximum=MAX_SEED)
     report(0.0, "loading the denoising run")
     den = cache.get(resolve_model(model_key, session.config, task="denoise"), "denoise")
     noise = (noise or "").strip() or None

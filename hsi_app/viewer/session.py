@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from hsi_app.errors import ConfigError, InvalidDataError
+from hsi_app.errors import ConfigError, HSIError, InvalidDataError
 from hsi_app.io.cube import Cube
 from hsi_app.viewer import scene as _scene
 from hsi_app.viewer.classify import (
@@ -69,6 +69,13 @@ def remove_session_folders() -> int:
     for fin in finalizers:
         fin()
     return len(finalizers)
+
+
+class JobStopped(HSIError):
+    """The user stopped a running classification or denoising (:func:`request_stop`).
+
+    Not a ``RuntimeError``: raised from inside a model's forward pass (its stage hooks), it must not read as
+    the model failing on the scene."""
 
 
 def whole_number(value: object, what: str, hint: str, *, minimum: int | None = 0,
@@ -124,6 +131,8 @@ class ViewerSession:
         path = str(self.workdir)
         self._finalizer = weakref.finalize(self, _remove_folder, path)
         self._upload_folder: str | None = None  # which of UPLOAD_FOLDERS holds the open scene
+        self._stop = threading.Event()  # set by request_stop; a running job checks it between steps
+        self._job: str | None = None  # what is running now ("classification", "denoising"), if anything
         with _FOLDERS_LOCK:
             _FOLDERS[path] = self._finalizer
 
@@ -352,6 +361,45 @@ def select_row_col(session: ViewerSession, row: int | float | None, col: int | f
             "prediction": pred, "has_data": _scene.pixel_has_data(cube, row, col)}
 
 
+def request_stop(session: ViewerSession) -> str | None:
+    """Ask the session's running classification or denoising to stop at its next step (window or model stage).
+
+    The job raises :class:`JobStopped`; the session keeps its scene, map and downloads as they were
+    before the job (nothing of it is published). Safe to call from another thread.
+
+    Returns:
+        What was running (``"classification"``, ``"denoising"``), or ``None`` when nothing was.
+    """
+    job = session._job
+    if job is not None:
+        session._stop.set()
+    return job
+
+
+class running_job:
+    """Context manager: ``session`` runs ``what`` (:func:`request_stop` can stop it); :meth:`check` raises
+    :class:`JobStopped` once it was asked to. A stop asked before the job started does not count."""
+
+    def __init__(self, session: ViewerSession, what: str) -> None:
+        self.session, self.what = session, what
+
+    def __enter__(self) -> running_job:
+        self.session._stop.clear()
+        self.session._job = self.what
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.session._job = None
+        self.session._stop.clear()
+
+    def check(self, where: str = "") -> None:
+        """Raise :class:`JobStopped` if a stop was asked; ``where`` (e.g. ``"after window 2/9"``) goes in the line."""
+        if self.session._stop.is_set():
+            at = f" {where}" if where else ""
+            raise JobStopped(f"{self.what} stopped{at}, as asked; the scene, its results and downloads are as "
+                             "they were before it")
+
+
 def classify(
     session: ViewerSession,
     model_key: str,
@@ -362,11 +410,22 @@ def classify(
     smooth: bool = False,
 ) -> ClassifyResult:
     """Classify the open scene with an offered model (see :func:`list_model_runs`); ``smooth``
-    guided-filters its class probabilities (:mod:`hsi_app.tasks.prob_smoothing`)."""
+    guided-filters its class probabilities (:mod:`hsi_app.tasks.prob_smoothing`).
+
+    Raises:
+        JobStopped: :func:`request_stop` was called while it ran; the session's previous map stays.
+    """
     cube = session.require_cube()
     run = resolve_model(model_key, session.config)
-    result = classify_scene(cube, run, session.workdir, cache=cache, progress=progress,
-                            resample=resample, model_name=model_key, smooth=smooth, scene_name=session.name)
+    with running_job(session, "classification") as job:
+
+        def step(done: int, total: int) -> None:
+            if progress is not None:
+                progress(done, total)
+            job.check(f"after window {done}/{total}")
+
+        result = classify_scene(cube, run, session.workdir, cache=cache, progress=step,
+                                resample=resample, model_name=model_key, smooth=smooth, scene_name=session.name)
     # the clicked points belong to the previous map: drop them only now that the new one exists
     (session.workdir / "points.gpkg").unlink(missing_ok=True)
     session.points = []
