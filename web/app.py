@@ -7,6 +7,7 @@ Start it with ``hsi serve`` (or ``make web``); ``python web/app.py`` works too a
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import logging
 import os
@@ -193,16 +194,22 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
         return (*scene_outputs(s), None)  # the upload box no longer shows what is open
 
     @guard
-    def open_uploaded(state: viewer.ViewerSession | None, path: str | None, request: gr.Request | None = None) -> tuple[Any, ...]:
-        if not path:
+    def open_uploaded(state: viewer.ViewerSession | None, path: str | Sequence[str] | None,
+                      request: gr.Request | None = None) -> tuple[Any, ...]:
+        """An upload: one file, or the two files of an ENVI pair picked together (the box takes several)."""
+        paths = [path] if isinstance(path, str) else [p for p in (path or []) if p]
+        if not paths:
             raise gr.Error("no file was uploaded", print_exception=False)
-        name = Path(path).name or "the uploaded scene"
-        shown_as(path, name)
+        for p in paths:
+            shown_as(p, Path(p).name or "the uploaded scene")
+        name = viewer.upload_name(paths)
         s = session_of(state, request)
         for folder in viewer.UPLOAD_FOLDERS:  # the new upload's messages name it
             shown_as(s.workdir / folder, name)
-        with staging_upload(path):
-            viewer.open_upload(s, path, name=name)
+        with contextlib.ExitStack() as staging:
+            for p in paths:
+                staging.enter_context(staging_upload(p))
+            viewer.open_upload(s, paths if len(paths) > 1 else paths[0], name=name)
         kept_for_tab(s, request)
         return (*scene_outputs(s), gr.skip())  # the upload box keeps the file that is open
 
@@ -317,9 +324,9 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
                 scene = gr.Dropdown(viewer.list_scenes(cfg.scenes_dir), value="indian_pines", label="Scene",
                                     elem_id="hsi-scene")
                 open_btn = gr.Button("Open scene", variant="primary", elem_id="hsi-open")
-                upload = gr.File(label=f"…or upload: GeoTIFF, .mat, zipped ENVI pair or EnMAP L2A "
-                                       f"(max {viewer.format_size(cfg.max_upload_bytes)})",
-                                 type="filepath", elem_id="hsi-upload")
+                upload = gr.File(label=f"…or upload: GeoTIFF, .mat, ENVI pair (pick .hdr + data file together, "
+                                       f"or zipped), zipped EnMAP L2A (max {viewer.format_size(cfg.max_upload_bytes)})",
+                                 type="filepath", file_count="multiple", elem_id="hsi-upload")
                 info = gr.Markdown(elem_id="hsi-info")
                 with gr.Accordion("Display", open=False):
                     red = gr.Dropdown(label="red band", elem_id="hsi-red")

@@ -65,6 +65,7 @@ from hsi_app.viewer.session import (
     select_pixel,
     select_row_col,
     set_display,
+    upload_name,
 )
 from hsi_app.viewer.uploads import UploadError, stage_upload
 
@@ -75,5 +76,5 @@ __all__ = [
     "list_model_runs", "list_scenes", "load_scene", "map_download", "map_extent", "open_scene", "open_upload", "overlay",
     "parse_size", "pixel_area", "pixel_from_click", "pixel_location", "pixel_prediction", "pixel_spectrum",
     "points_download", "remove_session_folders", "render", "request_stop", "resolve_model", "scene_metrics", "select_pixel", "select_row_col",
-    "set_display", "spectrum_figure", "stage_upload", "verify_manifest", "write_json", "write_points", "zoom",
+    "set_display", "spectrum_figure", "stage_upload", "upload_name", "verify_manifest", "write_json", "write_points", "zoom",
 ]

@@ -253,19 +253,30 @@ def open_scene(session: ViewerSession, name: str) -> Cube:
     return session.cube
 
 
-def open_upload(session: ViewerSession, path: str | os.PathLike[str], name: str | None = None) -> Cube:
+def upload_name(paths: Sequence[str | os.PathLike[str]]) -> str:
+    """The display name of files uploaded together: the file's name, or ``x.hdr + x.img`` (header first)."""
+    names = sorted((Path(p).name for p in paths), key=lambda n: (not n.lower().endswith(".hdr"), n))
+    return " + ".join(n for n in names if n) or "the uploaded scene"
+
+
+def open_upload(session: ViewerSession, path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+                name: str | None = None) -> Cube:
     """Validate and open an uploaded file (see :func:`hsi_app.viewer.uploads.stage_upload`).
 
     Args:
         session: the session.
-        path: the uploaded file (server side).
-        name: its display name (default: the file name of ``path``).
+        path: the uploaded file (server side), or the two files of an ENVI pair uploaded together
+            (header and data file, in any order).
+        name: its display name (default: :func:`upload_name` of the files).
 
     A refused upload leaves the session (and the scene it shows) as it was, and leaves
     no file behind.
     """
+    paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
+    if len(paths) == 1:
+        path = paths[0]
     folder = UPLOAD_FOLDERS[1] if session._upload_folder == UPLOAD_FOLDERS[0] else UPLOAD_FOLDERS[0]
-    shown = name or Path(path).name or "the uploaded scene"
+    shown = name or upload_name(paths)
     _, cube = open_staged_upload(path, session.workdir, session.config.max_upload_bytes, folder=folder,
                                  display_name=shown)
     try:

@@ -32,6 +32,7 @@ import re
 import shutil
 import stat
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 from typing import TYPE_CHECKING
@@ -51,7 +52,8 @@ MAX_ZIP_MEMBERS = 2000
 INFLATE_MARGIN = 1 << 20  # .mat headers inflated beyond max_bytes while checking data elements
 ZIP_MAGIC = b"PK\x03\x04"
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-ACCEPTED = "a GeoTIFF, a .mat file, a zipped ENVI pair (.hdr + data) or a zipped EnMAP L2A product"
+ACCEPTED = ("a GeoTIFF, a .mat file, an ENVI pair (.hdr + data, picked together or zipped) or a zipped EnMAP L2A "
+            "product")
 
 
 class UploadError(HSIError, ValueError):
@@ -89,13 +91,13 @@ def sniff_upload(path: Path, name: str | None = None) -> str:
     stem, suffix = PurePosixPath(shown).stem, PurePosixPath(shown).suffix.lower()
     if head.lstrip()[:4] == b"ENVI" or suffix == ".hdr":
         raise UploadError(
-            f"{shown} is an ENVI header, which holds no pixels: zip it together with its data file "
-            f"(e.g. {stem}.hdr + {stem}.img) and upload the zip"
+            f"{shown} is an ENVI header, which holds no pixels: upload it together with its data file "
+            f"(pick {stem}.hdr and {stem}.img at once), or zip the two and upload the zip"
         )
     if suffix in ENVI_DATA_SUFFIXES:
         raise UploadError(
-            f"{shown} is no scene on its own: if it is the data file of an ENVI pair, zip it together with its "
-            f"header ({stem}.hdr + {shown}) and upload the zip; the viewer takes {ACCEPTED}"
+            f"{shown} is no scene on its own: if it is the data file of an ENVI pair, upload it together with its "
+            f"header (pick {stem}.hdr and {shown} at once), or zip the two; the viewer takes {ACCEPTED}"
         )
     raise UploadError(f"{shown} is not {ACCEPTED} (checked its content, not its name)")
 
@@ -195,28 +197,48 @@ def stage_upload(
 
 
 def open_staged_upload(
-    src: str | os.PathLike[str], workdir: str | os.PathLike[str], max_bytes: int, *, folder: str = "upload",
-    display_name: str | None = None,
+    src: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], workdir: str | os.PathLike[str], max_bytes: int,
+    *, folder: str = "upload", display_name: str | None = None,
 ) -> tuple[Path, Cube]:
-    """Like :func:`stage_upload`, and also return the opened scene (read once, not twice)."""
+    """Like :func:`stage_upload`, and also return the opened scene (read once, not twice).
+
+    ``src`` may also be two files picked together: an ENVI header and its data file
+    (:mod:`hsi_app.viewer.upload_pair`), which then need no zip; their sizes count together.
+    """
     from hsi_app.io.open import open_cube
 
-    source = Path(src)
-    if not source.is_file():
+    sources = [Path(src)] if isinstance(src, (str, os.PathLike)) else [Path(p) for p in src]
+    if not sources or not all(p.is_file() for p in sources):
         raise UploadError("the upload did not arrive; upload the file again")
-    size = source.stat().st_size
+    size = sum(p.stat().st_size for p in sources)
     if size > max_bytes:
+        what = "the file is" if len(sources) == 1 else f"the {len(sources)} files are"
         raise UploadError(
-            f"the file is {format_size(size)}, over the {format_size(max_bytes)} upload limit "
+            f"{what} {format_size(size)}, over the {format_size(max_bytes)} upload limit "
             "(raise it with hsi serve --max-upload)"
         )
-    shown = display_name or source.name or "the uploaded scene"
-    kind = sniff_upload(source, shown)
+    pair: tuple[int, int] | None = None
+    if len(sources) == 1:
+        source = sources[0]
+        shown = display_name or source.name or "the uploaded scene"
+        kind = sniff_upload(source, shown)
+    else:
+        from hsi_app.viewer.upload_pair import pair_roles
+
+        pair = pair_roles(sources, [p.name for p in sources])
+        source, kind = sources[pair[0]], "envi_pair"
+        shown = display_name or source.name
     stage = Path(workdir) / folder
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
     try:
-        target = _stage(source, stage, kind, max_bytes)
+        if pair is not None:
+            from hsi_app.viewer.upload_pair import stage_pair
+
+            head, data = sources[pair[0]], sources[pair[1]]
+            target = stage_pair(head, data, head.name, data.name, stage)
+        else:
+            target = _stage(source, stage, kind, max_bytes)
         check_declared_size(target, max_bytes)
         try:
             cube = open_cube(target)

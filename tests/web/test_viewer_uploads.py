@@ -274,16 +274,16 @@ def test_content_refusals_name_the_uploaded_file_and_an_envi_half_gets_the_zip_f
         return str(err.value)
 
     assert refusal(b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "fake.tif") == (
-        "fake.tif is not a GeoTIFF, a .mat file, a zipped ENVI pair (.hdr + data) or a zipped EnMAP L2A product "
-        "(checked its content, not its name)")
+        "fake.tif is not a GeoTIFF, a .mat file, an ENVI pair (.hdr + data, picked together or zipped) or a zipped "
+        "EnMAP L2A product (checked its content, not its name)")
     header = b"ENVI\nsamples = 5\nlines = 4\nbands = 3\ndata type = 4\ninterleave = bsq\n"
     assert refusal(header, "ip_envi.hdr") == (
-        "ip_envi.hdr is an ENVI header, which holds no pixels: zip it together with its data file "
-        "(e.g. ip_envi.hdr + ip_envi.img) and upload the zip")
+        "ip_envi.hdr is an ENVI header, which holds no pixels: upload it together with its data file "
+        "(pick ip_envi.hdr and ip_envi.img at once), or zip the two and upload the zip")
     assert refusal(b"\x01\x02" * 100, "ip_envi.img") == (
-        "ip_envi.img is no scene on its own: if it is the data file of an ENVI pair, zip it together with its "
-        "header (ip_envi.hdr + ip_envi.img) and upload the zip; the viewer takes a GeoTIFF, a .mat file, a zipped "
-        "ENVI pair (.hdr + data) or a zipped EnMAP L2A product")
+        "ip_envi.img is no scene on its own: if it is the data file of an ENVI pair, upload it together with its "
+        "header (pick ip_envi.hdr and ip_envi.img at once), or zip the two; the viewer takes a GeoTIFF, a .mat "
+        "file, an ENVI pair (.hdr + data, picked together or zipped) or a zipped EnMAP L2A product")
     assert refusal(b"", "field.tif") == "field.tif is empty; upload it again"
     truncated = _geotiff(tmp_path / "whole.tif").read_bytes()[:16]  # the header points past the end
     assert refusal(truncated, "trunc90.tif") == (

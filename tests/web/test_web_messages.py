@@ -164,7 +164,7 @@ def test_a_bare_envi_header_or_a_foreign_file_is_named_in_the_page_line(app, tmp
     header = folder / "ip_envi.hdr"
     header.write_text("ENVI\nsamples = 5\nlines = 4\nbands = 3\ndata type = 4\ninterleave = bsq\n")
     msg = _upload_message(app, tmp_path, header)
-    assert msg.startswith("ip_envi.hdr is an ENVI header") and "ip_envi.hdr + ip_envi.img" in msg
+    assert msg.startswith("ip_envi.hdr is an ENVI header") and "pick ip_envi.hdr and ip_envi.img at once" in msg
     png = folder / "fake.tif"
     png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
     msg = _upload_message(app, tmp_path, png)
