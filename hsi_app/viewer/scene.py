@@ -20,6 +20,7 @@ from hsi_app.errors import BandMismatchError, DatasetNotFoundError, InvalidDataE
 from hsi_app.io.builtin import BUILTINS
 from hsi_app.io.cube import DETECTOR_COORD, Cube, scene_name
 from hsi_app.io.quicklook import pick_rgb_bands, rgb_composite, stretch_to_uint8
+from hsi_app.viewer.map_axes import crs_label, map_extent
 
 SCENE_SUFFIXES = (".tif", ".tiff", ".mat", ".hdr", ".zip")
 DISPLAY_TARGET_PX = 512
@@ -100,12 +101,42 @@ def describe_scene(cube: Cube, name: str | None = None) -> str:
     wl = cube.hsi.wavelengths
     wl_text = f"{np.nanmin(wl):.0f}–{np.nanmax(wl):.0f} nm" if np.isfinite(wl).any() else "unknown wavelengths"
     crs = cube.rio.crs
-    where = f"CRS {crs.to_string()}" if crs is not None else "pixel coordinates (no CRS)"
+    where = f"CRS {crs_label(crs)}" if crs is not None else "pixel coordinates (no CRS)"
+    grid = grid_text(cube)
+    if grid:
+        where += f", {grid}" if crs is not None else f"; map grid without CRS: {grid}"
     names = cube.hsi.class_names
     labels = f", {len(names) - 1} reference classes" if names and cube.hsi.labels is not None else ""
     source = name or Path(scene_name(cube, "scene")).name
     return (f"**{source}**: {h} × {w} px, {c} bands ({wl_text}, {len(cube.hsi.bad_bands)} flagged bad{no_data}), "
             f"{where}{labels}")
+
+
+def grid_text(cube: Cube) -> str:
+    """The scene's pixel size and map extent (pixel edges), as a GIS shows them: ``"20 m pixels,
+    x 500000–502900, y 4497100–4500000"`` (``°`` and lon/lat on a geographic CRS, map units without a CRS);
+    ``"rotated map grid"`` for a rotated or sheared one; ``""`` without a map grid."""
+    t = cube.hsi.transform
+    if t is None:
+        return ""
+    if t.b or t.d:
+        return "rotated map grid"
+    crs = cube.rio.crs
+    units = str(getattr(crs, "linear_units", "") or "").lower() if crs is not None else ""
+    unit = "°" if crs is not None and crs.is_geographic else " m" if units in ("metre", "meter", "m") else \
+        " map units"
+    sx, sy = abs(float(t.a)), abs(float(t.e))
+    step = min(v for v in (sx, sy) if v > 0) if (sx or sy) else 1.0
+    places = max(0, min(9, 2 - math.floor(math.log10(step)))) if step < 10 else 0  # 3 digits of a pixel
+
+    def num(v: float) -> str:
+        return f"{v:.{places}f}"
+
+    size = num(sx) if sx == sy else f"{num(sx)} × {num(sy)}"
+    left, right, bottom, top = map_extent(cube).extent
+    x, y = ("lon", "lat") if unit == "°" else ("x", "y")
+    return (f"{size}{unit} pixels, {x} {num(min(left, right))}–{num(max(left, right))}, "
+            f"{y} {num(min(bottom, top))}–{num(max(bottom, top))}")
 
 
 def band_choices(cube: Cube) -> list[tuple[str, int]]:
