@@ -21,6 +21,7 @@ from hsi_app.errors import InvalidDataError
 from hsi_app.io.atomic import atomic_path
 from hsi_app.io.cube import Cube
 from hsi_app.io.quicklook import default_palette
+from hsi_app.viewer.map_axes import crs_label
 from hsi_app.viewer.models import DEFAULT_CACHE, ModelCache
 
 ProgressFn = Callable[[int, int], None]
@@ -83,13 +84,13 @@ def pixel_area(cube: Cube) -> tuple[float | None, str]:
                 warnings.simplefilter("always", HSIWarning)
                 area = pixel_area_m2(t, crs, (cube.sizes["y"], cube.sizes["x"]))
         except Exception:  # noqa: BLE001 - unknown linear units: assume metres, say so
-            return abs(t.a * t.e - t.b * t.d), f"from the map transform ({crs.to_string()}; units unknown, taken as metres)"
+            return abs(t.a * t.e - t.b * t.d), f"from the map transform ({crs_label(crs)}; units unknown, taken as metres)"
         if area is None:
-            return None, f"{crs.to_string()} is not a projected CRS: areas in pixels only"
+            return None, f"{crs_label(crs)} is not a projected CRS: areas in pixels only"
         if any(issubclass(w.category, HSIWarning) for w in caught):
-            return area, (f"ground area of the centre pixel: {crs.to_string()} does not keep area, so areas are "
+            return area, (f"ground area of the centre pixel: {crs_label(crs)} does not keep area, so areas are "
                           "approximate; reproject the scene to UTM or an equal-area CRS for exact ones")
-        return area, f"from the map transform ({crs.to_string()})"
+        return area, f"from the map transform ({crs_label(crs)})"
     gsd = cube.attrs.get("gsd_m")
     if gsd:
         return float(gsd) ** 2, f"nominal {float(gsd):g} m pixels (scene has no CRS)"

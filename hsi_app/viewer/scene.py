@@ -250,7 +250,7 @@ def pixel_location(cube: Cube, row: int, col: int) -> dict[str, Any]:
         return {"row": int(row), "col": int(col), "x": None, "y": None, "crs": None, "decimals": 2}
     x, y = cube.hsi.map_coords(row, col)
     return {"row": int(row), "col": int(col), "x": float(x), "y": float(y),
-            "crs": crs.to_string() if crs is not None else None, "decimals": coordinate_decimals(transform)}
+            "crs": crs_label(crs) if crs is not None else None, "decimals": coordinate_decimals(transform)}
 
 
 def format_location(loc: Mapping[str, Any]) -> str:

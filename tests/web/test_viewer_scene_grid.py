@@ -53,3 +53,13 @@ def test_a_crs_without_epsg_code_is_named_not_dumped(tmp_path: Path) -> None:
     line = viewer.describe_scene(cube, "tm.tif")
     assert "PROJCS" not in line and "[" not in line, line
     assert line.endswith(", CRS Transverse Mercator, no EPSG code, 30 m pixels, x 600000–601200, y 5299100–5300000")
+
+
+def test_pixel_line_and_area_note_name_a_custom_crs_briefly(tmp_path: Path) -> None:
+    cube = open_cube(_tif(tmp_path / "tm.tif", CUSTOM_TM, from_origin(600000, 5300000, 30, 30)))
+    # row 2, col 3: centre at x = 600000 + 3.5 * 30, y = 5300000 - 2.5 * 30
+    assert viewer.format_location(viewer.pixel_location(cube, 2, 3)) == (
+        "row 2, col 3 · x 600105.00, y 5299925.00 (Transverse Mercator, no EPSG code)")
+    area, note = viewer.pixel_area(cube)
+    assert area == pytest.approx(900.0, rel=1e-3)  # 30 m pixels near the central meridian
+    assert "PROJCS" not in note and "Transverse Mercator, no EPSG code" in note, note
