@@ -53,6 +53,7 @@ from hsi_app.viewer.scene import (
 from hsi_app.viewer.session import (
     UPLOAD_FOLDERS,
     JobStopped,
+    SceneChanged,
     ViewerSession,
     classify,
     map_download,
@@ -70,7 +71,7 @@ from hsi_app.viewer.session import (
 from hsi_app.viewer.uploads import UploadError, stage_upload
 
 __all__ = [
-    "ClassifyResult", "DEFAULT_CACHE", "JobStopped", "UPLOAD_FOLDERS", "MapExtent", "ModelCache", "UploadError", "ViewerConfig", "ViewerSession",
+    "ClassifyResult", "DEFAULT_CACHE", "JobStopped", "SceneChanged", "UPLOAD_FOLDERS", "MapExtent", "ModelCache", "UploadError", "ViewerConfig", "ViewerSession",
     "agreement_status", "area_rows", "band_choices", "classify", "classify_scene", "composite", "default_rgb_bands",
     "describe_pixel", "describe_scene", "display_scale", "format_location", "format_size", "hex_colour", "legend_html",
     "list_model_runs", "list_scenes", "load_scene", "map_download", "map_extent", "open_scene", "open_upload", "overlay",

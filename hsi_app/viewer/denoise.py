@@ -24,7 +24,7 @@ from hsi_app.io.cube import Cube
 from hsi_app.viewer.classify import write_json
 from hsi_app.viewer.models import DEFAULT_CACHE, ModelCache, resolve_model
 from hsi_app.viewer.scene import composite, pixel_spectrum, zoom
-from hsi_app.viewer.session import ViewerSession, running_job, whole_number
+from hsi_app.viewer.session import ViewerSession, check_same_scene, running_job, whole_number
 
 MAX_SEED = 2**32 - 1
 
@@ -140,6 +140,7 @@ def _denoise(session: ViewerSession, cube: Cube, model_key: str, noise: str | No
     from hsi_app.tasks.denoise_scene import denoise_cube
     from hsi_app.tasks.forward_progress import stage_progress
 
+    name = session.name
     report(0.0, "loading the denoising run")
     den = cache.get(resolve_model(model_key, session.config, task="denoise"), "denoise")
     noise = (noise or "").strip() or None
@@ -165,6 +166,8 @@ def _denoise(session: ViewerSession, cube: Cube, model_key: str, noise: str | No
         if cube.rio.crs is None:  # the input had no CRS either: nothing to warn about
             warnings.simplefilter("ignore", HSIWarning)
         after = open_cube(out)
+    check_same_scene(session, cube, name, "denoising",
+                     () if "spectrum_extra" in session.extras else ("denoised.tif",))
     before = noisy if noisy is not None else cube
     metrics = {"model": model_key, "noise": noise, "seed": seed, "seconds": round(res.seconds, 3),
                "windows": res.windows, "metrics": res.metrics}

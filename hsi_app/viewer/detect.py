@@ -18,7 +18,7 @@ from hsi_app.viewer.classify import write_json
 from hsi_app.viewer.messages import for_detect_tab
 from hsi_app.viewer.models import DEFAULT_CACHE, ModelCache, resolve_model
 from hsi_app.viewer.scene import pixel_has_data, zoom
-from hsi_app.viewer.session import ViewerSession, whole_number
+from hsi_app.viewer.session import ViewerSession, check_same_scene, whole_number
 
 METHODS = ("rx", "rx-local", "mf", "ace", "cem", "learned")
 TARGET_METHODS = ("mf", "ace", "cem")
@@ -176,6 +176,7 @@ def detect(
     from hsi_app.tasks.detection import detect_scene, find_peaks, peak_boxes, target_spectra, write_detections, write_score_map
 
     cube = session.require_cube()
+    name = session.name
     if method not in METHODS:
         raise ConfigError(f"detection method {method!r}: pick one of {', '.join(METHODS)}")
     try:
@@ -217,6 +218,7 @@ def detect(
     else:
         det = find_peaks(scores, threshold=threshold, max_per_class=int(max_points))
         det.box = peak_boxes(scores, det)
+    check_same_scene(session, cube, name, "detection")  # nothing written yet
     work = session.workdir
     scores_path, points_path, metrics_path = work / "scores.tif", work / "detections.gpkg", work / "detect_metrics.json"
     write_score_map(scores_path, scores, cube, names, method)

@@ -78,6 +78,30 @@ class JobStopped(HSIError):
     the model failing on the scene."""
 
 
+class SceneChanged(HSIError):
+    """Another scene was opened in the session while a job on the previous one ran (:func:`check_same_scene`)."""
+
+
+def check_same_scene(session: ViewerSession, cube: Cube, name: str, what: str,
+                     outputs: Sequence[str] = ()) -> None:
+    """Refuse to keep a job's result once the session shows another scene than the job's ``cube``.
+
+    A tab can open another scene while a long job runs; its map (or denoised cube, score maps) belongs
+    to the scene it started on, and kept, it would be laid over the new scene. The job's files
+    ``outputs`` (names in the session folder, which opening the scene already emptied) are deleted.
+
+    Raises:
+        SceneChanged: one line naming the job, both scenes and the fix.
+    """
+    if session.cube is cube:
+        return
+    for out in outputs:
+        (session.workdir / out).unlink(missing_ok=True)
+    now = session.name or "the open scene"
+    raise SceneChanged(f"{name} was replaced by {now} while its {what} ran, so that result is not kept; "
+                       f"run it again on {now}")
+
+
 def whole_number(value: object, what: str, hint: str, *, minimum: int | None = 0,
                  maximum: int | None = None) -> int:
     """``value`` (a widget number: int, float, numpy scalar, ``None``...) as an ``int``.
@@ -228,16 +252,25 @@ def _set_cube(session: ViewerSession, cube: Cube, name: str, upload_folder: str 
     clear_session_folder(session.workdir, keep=upload_folder)
 
 
+def _being_written(name: str) -> bool:
+    """Whether ``name`` is an output a running job is writing (``.map.tif.partial-PID-...``): its writer
+    publishes or removes it, and deleting it under the writer would fail the job with a misleading
+    disk error instead of :class:`SceneChanged`."""
+    return name.startswith(".") and ".partial-" in name
+
+
 def clear_session_folder(workdir: Path, keep: str | None = None) -> None:
     """Delete everything in a session folder but the sub-folder ``keep`` (the open upload).
 
     What the previous scene left goes: its upload, class map, metrics, clicked points,
-    denoised cube, score maps and detections, whichever tab wrote them.
+    denoised cube, score maps and detections, whichever tab wrote them. Files a running job
+    is still writing stay to their writer, which deletes what it publishes once it finds the
+    scene changed (:func:`check_same_scene`).
     """
     if not workdir.is_dir():
         return
     for entry in workdir.iterdir():
-        if entry.name == keep:
+        if entry.name == keep or _being_written(entry.name):
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
@@ -425,6 +458,7 @@ def classify(
 
     Raises:
         JobStopped: :func:`request_stop` was called while it ran; the session's previous map stays.
+        SceneChanged: another scene was opened while it ran; the map is not kept.
     """
     cube = session.require_cube()
     run = resolve_model(model_key, session.config)
@@ -435,8 +469,10 @@ def classify(
                 progress(done, total)
             job.check(f"after window {done}/{total}")
 
+        name = session.name
         result = classify_scene(cube, run, session.workdir, cache=cache, progress=step,
-                                resample=resample, model_name=model_key, smooth=smooth, scene_name=session.name)
+                                resample=resample, model_name=model_key, smooth=smooth, scene_name=name)
+    check_same_scene(session, cube, name, "classification", () if session.result else ("map.tif", "metrics.json"))
     # the clicked points belong to the previous map: drop them only now that the new one exists
     (session.workdir / "points.gpkg").unlink(missing_ok=True)
     session.points = []
