@@ -180,6 +180,10 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
         keys = list(viewer.list_model_runs(cfg, task))
         return {"choices": keys, "value": keys[0] if keys else None}
 
+    def download(s: viewer.ViewerSession, path: Path) -> str:
+        """An output as the browser downloads it: named after the scene (``field_map.tif``)."""
+        return str(viewer.download_copy(s, Path(path)))
+
     def choices_for(task: str) -> gr.Dropdown:
         return gr.Dropdown(**offered(task))
 
@@ -270,7 +274,7 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
         if agreement:
             status += f"  \n{agreement}"
         return (viewer.render(s, opacity, True), viewer.legend_html(res), viewer.area_rows(res),
-                str(map_path), str(metrics_path), status, True)
+                download(s, map_path), download(s, metrics_path), status, True)
 
     @guard
     def run_denoise(state: viewer.ViewerSession | None, model_key: str | None, noise: str, seed: float,
@@ -283,7 +287,7 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
         # the first report also drops Gradio's guess of the time left (the mean of earlier runs, of any scene)
         view = vdenoise.denoise(s, model_key, noise=noise, seed=seed, cache=models,
                                 progress=lambda fraction, what: progress(fraction, desc=what))
-        return view.before, view.after, view.summary, str(view.path), str(view.metrics_path)
+        return view.before, view.after, view.summary, download(s, view.path), download(s, view.metrics_path)
 
     @guard
     def run_detect(state: viewer.ViewerSession | None, method: str, quantile: float, max_points: float,
@@ -294,8 +298,8 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
         view = vdetect.detect(s, method, quantile=quantile, max_points=max_points,
                               rx_window=vdetect.rx_window_for(method, rx_window),
                               model_key=model_key, cache=models, resample=bool(resample))
-        points = str(view.points_path) if view.points_path.is_file() else None
-        return view.heat, view.rows, view.summary, str(view.scores_path), points, str(view.metrics_path)
+        points = download(s, view.points_path) if view.points_path.is_file() else None
+        return view.heat, view.rows, view.summary, download(s, view.scores_path), points, download(s, view.metrics_path)
 
     def stop_job(state: viewer.ViewerSession | None, request: gr.Request | None = None) -> None:
         """The Stop buttons: the tab's running classification or denoising stops at its next window or model
@@ -308,7 +312,7 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
     @guard
     def points_file(state: viewer.ViewerSession | None, request: gr.Request | None = None) -> str:
         s = session_of(state, request)
-        return str(viewer.points_download(s))
+        return download(s, viewer.points_download(s))
 
     # analytics off: a viewer bound to this machine sends no usage reports to Gradio. The model lists start with
     # the models found now, so that an API client can name one at once (Gradio refuses a value its list lacks);

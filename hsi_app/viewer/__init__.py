@@ -56,6 +56,8 @@ from hsi_app.viewer.session import (
     SceneChanged,
     ViewerSession,
     classify,
+    download_copy,
+    download_name,
     map_download,
     open_scene,
     open_upload,
@@ -73,7 +75,7 @@ from hsi_app.viewer.uploads import UploadError, stage_upload
 __all__ = [
     "ClassifyResult", "DEFAULT_CACHE", "JobStopped", "SceneChanged", "UPLOAD_FOLDERS", "MapExtent", "ModelCache", "UploadError", "ViewerConfig", "ViewerSession",
     "agreement_status", "area_rows", "band_choices", "classify", "classify_scene", "composite", "default_rgb_bands",
-    "describe_pixel", "describe_scene", "display_scale", "format_location", "format_size", "hex_colour", "legend_html",
+    "describe_pixel", "download_copy", "download_name", "describe_scene", "display_scale", "format_location", "format_size", "hex_colour", "legend_html",
     "list_model_runs", "list_scenes", "load_scene", "map_download", "map_extent", "open_scene", "open_upload", "overlay",
     "parse_size", "pixel_area", "pixel_from_click", "pixel_location", "pixel_prediction", "pixel_spectrum",
     "points_download", "remove_session_folders", "render", "request_stop", "resolve_model", "scene_metrics", "select_pixel", "select_row_col",

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import tempfile
 import threading
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -484,6 +485,39 @@ def points_download(session: ViewerSession) -> Path:
     """Write the clicked points (with predicted class and confidence) to ``points.gpkg``."""
     cube = session.require_cube()
     return write_points(session.workdir / "points.gpkg", cube, session.points)
+
+
+DOWNLOADS = "downloads"
+"""Sub-folder of a session folder holding its outputs under the names the browser downloads them as."""
+
+
+def download_name(scene: str, output: str) -> str:
+    """``<scene>_<output>``: an output's file name that tells it apart in a Downloads folder.
+
+    ``scene`` is the display name (``field.tif``, ``scenes/indian_pines``, ``x.hdr + x.img``): its first
+    file's stem, with anything but letters, digits, ``.``, ``_`` and ``-`` made ``_``
+    (``Szene München 2023.tif`` gives ``Szene_München_2023_map.tif``).
+    """
+    first = PurePosixPath(scene.split(" + ")[0].replace("\\", "/")).name
+    stem = re.sub(r"[^\w.-]+", "_", PurePosixPath(first).stem).strip("._") or "scene"
+    return f"{stem[:80]}_{output}"
+
+
+def download_copy(session: ViewerSession, path: Path) -> Path:
+    """``path`` (an output in the session folder: ``map.tif``, ``scores.tif``...) as
+    ``downloads/<scene>_<name>`` (:func:`download_name`), hard-linked (copied where links fail), so each
+    scene's downloads keep their own names in the user's Downloads folder instead of ``map.tif``,
+    ``map (1).tif``... Opening another scene deletes them with the rest of the folder.
+    """
+    folder = session.workdir / DOWNLOADS
+    folder.mkdir(exist_ok=True)
+    dest = folder / download_name(session.name, path.name)
+    dest.unlink(missing_ok=True)
+    try:
+        os.link(path, dest)
+    except OSError:
+        shutil.copyfile(path, dest)
+    return dest
 
 
 def map_download(session: ViewerSession) -> tuple[Path, Path]:

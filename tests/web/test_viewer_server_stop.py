@@ -51,7 +51,7 @@ def test_sigterm_deletes_gradio_copies_of_the_downloads(tmp_path: Path, envi_sce
         client.predict(envi_scene.name, api_name="/open_scene")
         out = client.predict("rx", 99.0, 5, "5,21", None, False, api_name="/detect")
         served = [Path(v["path"]) for v in out if isinstance(v, dict) and "path" in v]
-        assert {p.name for p in served} >= {"scores.tif", "detect_metrics.json"}
+        assert {p.name for p in served} >= {f"{envi_scene.stem}_scores.tif", f"{envi_scene.stem}_detect_metrics.json"}
         assert all(p.is_file() and cache in p.parents for p in served)  # what a browser downloads
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0, log.read_text()[-2000:]
