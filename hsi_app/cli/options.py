@@ -80,7 +80,8 @@ def check_mask_names(ctx: click.Context, param: click.Parameter, value: str | No
 exclude_masks_option = click.option(
     "--exclude-masks", "exclude_masks", default=None, metavar="NAMES", callback=check_mask_names,
     help="Quality masks whose flagged pixels are no-data (class 0 in a map, NaN elsewhere): comma-separated names "
-         "(EnMAP L2A: cloud, cloudshadow, haze, snow, cirrus, defective) or 'all'.",
+         "(EnMAP L2A: cloud, cloudshadow, haze, snow, cirrus, defective) or 'all' (every mask but defective, "
+         "which is excluded only when named: all,defective).",
 )
 
 

@@ -524,14 +524,20 @@ class HSIAccessor:
         """The cube with the pixels flagged by the named quality masks marked invalid.
 
         Every task treats invalid pixels as no-data: class 0 in a map, NaN in a denoised cube
-        or a score map. ``["all"]`` names every mask the cube has (EnMAP L2A: ``cloud``,
-        ``cloudshadow``, ``haze``, ``snow``, ``cirrus``, ``defective``); ``[]`` returns the cube unchanged.
+        or a score map. ``"all"`` names every weather/atmosphere mask the cube has (EnMAP L2A: ``cloud``,
+        ``cloudshadow``, ``haze``, ``snow``, ``cirrus``), that is every mask but ``defective``, which is
+        excluded only when named (``["all", "defective"]``); ``[]`` returns the cube unchanged.
 
         Raises:
             ConfigError: a name the cube has no mask for (the message lists those it has).
         """
         masks = self.masks
-        wanted = list(masks) if list(names) == ["all"] else list(names)
+        named_only = ("defective",)  # sensor-element flags, not weather: "all" kept its meaning when they came
+        wanted: list[str] = []
+        for name in names:
+            for n in ([m for m in masks if m not in named_only] if name == "all" else [name]):
+                if n not in wanted:
+                    wanted.append(n)
         unknown = [n for n in wanted if n not in masks]
         if unknown:
             have = ", ".join(masks) or "none"

@@ -47,7 +47,8 @@ def test_without_masked_marks_the_flagged_pixels_invalid(product: Path) -> None:
     one = cube.hsi.without_masked(["cloud", "cirrus"])
     np.testing.assert_array_equal(one.hsi.valid.values, valid & ~masks["cloud"] & ~masks["cirrus"])
     every = cube.hsi.without_masked(["all"])
-    np.testing.assert_array_equal(every.hsi.valid.values, valid & ~np.any(list(masks.values()), axis=0))
+    weather = [masks[n] for n in ("cloud", "cloudshadow", "haze", "snow", "cirrus")]
+    np.testing.assert_array_equal(every.hsi.valid.values, valid & ~np.any(weather, axis=0))
     np.testing.assert_array_equal(every.values, cube.values)  # the values are untouched, only their validity
     assert cube.hsi.without_masked([]) is cube
     with pytest.raises(ConfigError, match="no quality mask 'clouds'; its masks: cloud, cloudshadow, haze, snow, "
@@ -100,6 +101,34 @@ def test_defective_pixels_are_kept_unless_excluded(product: Path, svm_run: Path,
     np.testing.assert_array_equal(b, np.where(flagged, 0, a))
 
 
+def test_all_means_the_weather_masks_and_defective_must_be_named(product: Path, svm_run: Path, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """'all' kept its meaning from before the defective mask (the five weather/atmosphere layers, read here
+    from the files); the defective column stays valid and classified unless 'defective' is named too."""
+    import rasterio
+
+    weather = np.zeros((24, 20), bool)
+    for layer in ("CLOUD", "CLOUDSHADOW", "HAZE", "SNOW", "CIRRUS"):
+        with rasterio.open(product / f"{fx.PRODUCT}-QL_QUALITY_{layer}.TIF") as ds:
+            weather |= ds.read(1) != 0
+    flagged = _flagged_in_a_good_band(product)
+    cube = open_cube(product)
+    valid = np.asarray(cube.hsi.valid.values, bool)
+    assert (flagged & valid & ~weather).sum() >= 5  # defective pixels that no weather mask covers
+    np.testing.assert_array_equal(cube.hsi.without_masked(["all"]).hsi.valid.values, valid & ~weather)
+    both = valid & ~weather & ~flagged
+    np.testing.assert_array_equal(cube.hsi.without_masked(["all", "defective"]).hsi.valid.values, both)
+    np.testing.assert_array_equal(cube.hsi.without_masked(["defective", "all", "cloud"]).hsi.valid.values, both)
+    base = ["predict", "--model", str(svm_run), "--input", str(product), "--quiet"]
+    every, plus = tmp_path / "all.tif", tmp_path / "plus.tif"
+    assert run_main(capsys, *base, "--out", str(every), "--exclude-masks", "all")[0] == 0
+    assert run_main(capsys, *base, "--out", str(plus), "--exclude-masks", "all,defective")[0] == 0
+    a, b = read_class_map(every).classes, read_class_map(plus).classes
+    np.testing.assert_array_equal(a == 0, ~(valid & ~weather))
+    assert (a[flagged & valid & ~weather] > 0).all()
+    np.testing.assert_array_equal(b, np.where(flagged, 0, a))
+
+
 def test_batch_excludes_the_same_pixels_and_redoes_scenes_made_without(product: Path, svm_run: Path,
                                                                         tmp_path: Path,
                                                                         capsys: pytest.CaptureFixture[str]) -> None:
@@ -116,3 +145,19 @@ def test_batch_excludes_the_same_pixels_and_redoes_scenes_made_without(product: 
                     "--exclude-masks", "all", "--quiet")[0] == 0
     np.testing.assert_array_equal(read_class_map(Path(again.rows[0].output)).classes,
                                   read_class_map(tmp_path / "p.tif").classes)
+    # the identity of 'all' is what it was before the defective mask existed (its meaning is too), so a
+    # batch resumed across that change keeps its outputs; naming defective is another identity
+    import hashlib
+    import json
+
+    from hsi_app.batch.state import model_hash
+
+    side = json.loads(Path(again.rows[0].output + ".hsi.json").read_text())
+    before = hashlib.sha256(f"{model_hash(str(svm_run.absolute()))}|exclude-masks:all".encode()).hexdigest()
+    assert side["model_hash"] == before
+    resumed = run_batch("classify", svm_run, [str(product)], out, progress=False, echo=lambda s: None, cluster=local,
+                        exclude_masks=("all",))
+    assert [r.status for r in resumed.rows] == ["skipped"]
+    named = run_batch("classify", svm_run, [str(product)], out, progress=False, echo=lambda s: None, cluster=local,
+                      exclude_masks=("all", "defective"))
+    assert [r.status for r in named.rows] == ["done"]
