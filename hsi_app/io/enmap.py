@@ -227,9 +227,10 @@ def scan_spectral_image(gdal_path: str, label: str, block_bytes: int = SCAN_BYTE
 
     ``pixelmask``: ``(gdal path, label, driver)`` of the product's QL_PIXELMASK, ``(C, H, W)``, read in the
     same row blocks (:mod:`hsi_app.io.enmap_layers`): it gives ``defective`` (flagged values that hold data,
-    per band) and ``defective_mask`` (pixels flagged in any good band; flags in all-no-data bands are
-    re-read and left out, one extra read of those bands only when they carry flags). ``mask_values``:
-    a flagged value also counts as no-data in its band (off by default: the values are kept).
+    i.e. are neither no-data nor background, per band) and ``defective_mask`` (pixels with such a flag in
+    some good band). ``mask_values``: a flagged value also counts as no-data in its band (off by default:
+    the values are kept); a band it leaves without data is no good band, so its flags are left out, in one
+    more pass over those bands only (none without ``mask_values``: a band holding flagged data is good).
     ``background``: ``(H, W)`` bool, pixels that are no-data in every band (QL_QUALITY_CLASSES background).
 
     Raises:
@@ -253,27 +254,32 @@ def scan_spectral_image(gdal_path: str, label: str, block_bytes: int = SCAN_BYTE
             has_data = np.zeros(c, dtype=bool)
             count = np.zeros((h, w), dtype=np.uint16)
             defective = np.zeros(c, dtype=np.int64) if mask_ds is not None else None
+            band_flagged = np.zeros(c, dtype=bool)  # some value QL_PIXELMASK flags holds data
             flag_count = np.zeros((h, w), dtype=np.uint16) if mask_ds is not None else None
             for r0 in range(0, h, rows):
                 n = min(rows, h - r0)
                 blk = ds.read(window=Window(0, r0, w, n))
-                miss = np.isnan(blk) if np.isnan(nodata) else blk == nodata
+                miss = _missing(blk, nodata, background, r0)
                 if mask_ds is not None:
-                    flagged = flag_of(_read_block(mask_ds, r0, n, w, pixelmask[1]), mask_ds.nodata)  # type: ignore[index]
-                    defective += (flagged & ~miss).sum(axis=(1, 2))  # type: ignore[operator]
+                    flagged = _held_flags(_read_block(mask_ds, r0, n, w, pixelmask[1]), mask_ds.nodata, miss)  # type: ignore[index]
+                    defective += flagged.sum(axis=(1, 2))  # type: ignore[operator]
+                    band_flagged |= flagged.any(axis=(1, 2))
                     flag_count[r0 : r0 + n] = flagged.sum(axis=0, dtype=np.uint16)  # type: ignore[index]
                     if mask_values:
                         miss |= flagged
-                if background is not None:
-                    miss |= background[None, r0 : r0 + n]
                 has_data |= ~miss.all(axis=(1, 2))
                 count[r0 : r0 + n] = miss.sum(axis=0, dtype=np.uint16)
-            if mask_ds is not None:  # leave out the flags of bands without data anywhere
-                for band in np.flatnonzero(~has_data) + 1:
-                    for r0 in range(0, h, rows):
-                        n = min(rows, h - r0)
-                        flagged = flag_of(_read_block(mask_ds, r0, n, w, pixelmask[1], int(band)), mask_ds.nodata)  # type: ignore[index]
-                        flag_count[r0 : r0 + n] -= flagged[0].astype(np.uint16)  # type: ignore[index]
+            # A band that holds flagged data is all no-data only when mask_values voided every value it held:
+            # those flags are not in a good band, so they are read again (those bands only) and left out.
+            again = np.flatnonzero(~has_data & band_flagged) + 1
+            if mask_ds is not None and again.size:
+                step = max(rows, block_bytes // max(1, again.size * w * item))  # fewer bands: more rows per read
+                for r0 in range(0, h, step):
+                    n = min(step, h - r0)
+                    miss = _missing(ds.read(again.tolist(), window=Window(0, r0, w, n)), nodata, background, r0)
+                    flagged = _held_flags(_read_block(mask_ds, r0, n, w, pixelmask[1], again.tolist()),  # type: ignore[index]
+                                          mask_ds.nodata, miss)
+                    flag_count[r0 : r0 + n] -= flagged.sum(axis=0, dtype=np.uint16)  # type: ignore[index]
             crs, transform = ds.crs, ds.transform
     except rasterio.errors.RasterioError as err:
         raise CubeReadError(
@@ -289,14 +295,27 @@ def scan_spectral_image(gdal_path: str, label: str, block_bytes: int = SCAN_BYTE
                  None if flag_count is None else flag_count > 0)
 
 
-def _read_block(ds: Any, r0: int, n: int, w: int, label: str, band: int | None = None) -> np.ndarray:
-    """Rows ``r0..r0+n`` of every band (or of 1-based ``band`` only, as ``(1, n, w)``) of an open quality layer;
-    a read error names the layer."""
+def _missing(blk: np.ndarray, nodata: float, background: np.ndarray | None, r0: int) -> np.ndarray:
+    """``(k, n, W)`` bool: values of the spectral rows ``blk`` (from row ``r0``) that are no-data or background."""
+    miss = np.isnan(blk) if np.isnan(nodata) else blk == nodata
+    if background is not None:
+        miss |= background[None, r0 : r0 + blk.shape[1]]
+    return miss
+
+
+def _held_flags(block: np.ndarray, nodata: float | None, miss: np.ndarray) -> np.ndarray:
+    """``(k, n, W)`` bool: values QL_PIXELMASK ``block`` flags where the spectral value holds data (not ``miss``)."""
+    return flag_of(block, nodata) & ~miss
+
+
+def _read_block(ds: Any, r0: int, n: int, w: int, label: str, bands: list[int] | None = None) -> np.ndarray:
+    """Rows ``r0..r0+n`` of every band (or of the 1-based ``bands`` only, as ``(len(bands), n, w)``) of an open
+    quality layer; a read error names the layer."""
     import rasterio
     from rasterio.windows import Window
 
     try:
-        return ds.read(window=Window(0, r0, w, n)) if band is None else ds.read([band], window=Window(0, r0, w, n))
+        return ds.read(window=Window(0, r0, w, n)) if bands is None else ds.read(bands, window=Window(0, r0, w, n))
     except rasterio.errors.RasterioError as err:
         raise CubeReadError(f"{label}: quality layer cannot be read ({err}); download the product again") from err
 
@@ -415,9 +434,9 @@ def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512, pixelmask: bo
         (per band, from the XML), ``detector`` (``"VNIR"``/``"SWIR"`` per band, when the XML
         lists them: :func:`parse_detectors`), ``bad_band`` (bands with no data anywhere), ``valid``,
         masks ``cloud``, ``cloudshadow``, ``haze``, ``snow``, ``cirrus`` and ``defective`` (QL_PIXELMASK
-        flags the pixel in some good band) for the quality layers present, and when present: ``quality_class`` ``(y, x)`` (1 land, 2 water,
+        flags the pixel in some good band where it holds data) for the quality layers present, and when present: ``quality_class`` ``(y, x)`` (1 land, 2 water,
         3 background), ``quality_testflags`` ``(y, x)`` (``quality_testflags_<k>`` per band of a
-        multi-band layer), ``defective_pixels`` ``(band,)`` (values QL_PIXELMASK flags that hold data),
+        multi-band layer), ``defective_pixels`` ``(band,)`` (values QL_PIXELMASK flags that hold data: not no-data, not background),
         ``xml_band_mean``/``xml_band_std`` ``(band,)`` (the XML's ``bandStatistics``, NaN for empty
         bands); CRS/transform of the spectral image; ``fmt="enmap_l2a"``.
 

@@ -4,10 +4,11 @@
   defective in that band (a value the layer declares as its no-data is not a flag). The values are kept:
   on EnMAP the defective detector elements are whole image columns (pushbroom) whose values DLR's
   processor already replaced by interpolation in L1B, and NaN there would void those columns in every
-  class map, detection and training. The flags become the ``(H, W)`` quality mask :data:`DEFECTIVE_MASK`
-  (flagged in any good band), excluded like the cloud masks (``--exclude-masks defective``,
-  ``cube.hsi.without_masked(["defective"])``); ``defective_pixels`` counts the flagged values that hold
-  data, per band. :data:`PIXELMASK_OPTION` ``=True`` also makes the flagged values NaN in their band only.
+  class map, detection and training. A flag counts only on a value that holds data (not the image's no-data,
+  not a background pixel). The flags become the ``(H, W)`` quality mask :data:`DEFECTIVE_MASK` (flagged in
+  any good band), excluded like the cloud masks when named (``--exclude-masks defective``; ``all`` leaves it
+  out, ``cube.hsi.without_masked(["defective"])``); ``defective_pixels`` counts the flags per band.
+  ``read_enmap(..., pixelmask=True)`` also makes the flagged values NaN in their band only.
 * ``P-QL_QUALITY_CLASSES.TIF``: ``(H, W)``, 1 land, 2 water, 3 background (outside the imaged swath).
   Kept as the ``quality_class`` coordinate; background pixels are no-data in every band.
 * ``P-QL_QUALITY_TESTFLAGS.TIF``: the quality tests' flags, kept as they are (``quality_testflags``
@@ -24,8 +25,6 @@ import numpy as np
 
 from hsi_app.errors import CubeReadError
 
-PIXELMASK_OPTION = "pixelmask"
-"""Keyword of :func:`hsi_app.io.enmap.read_enmap`: True makes the values QL_PIXELMASK flags NaN (default: kept)."""
 DEFECTIVE_MASK = "defective"
 """Name of the quality mask (``cube.hsi.masks``) made from QL_PIXELMASK."""
 CLASS_COORD = "quality_class"

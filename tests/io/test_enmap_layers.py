@@ -50,11 +50,17 @@ def folder(tmp_path: Path) -> Path:
     return fx.make(tmp_path, height=H, width=W, seed=0)
 
 
-def _defective_mask(folder: Path, ending: str = ".TIF") -> np.ndarray:
-    """``(H, W)`` bool built from the files: QL_PIXELMASK nonzero in some band that holds data somewhere."""
+def _held_flags(folder: Path, ending: str = ".TIF") -> np.ndarray:
+    """``(224, H, W)`` bool built from the files: QL_PIXELMASK nonzero where the value holds data (not -32768,
+    not QL_QUALITY_CLASSES background); the fixture's layer declares no no-data."""
     raw = _read(part(folder, "SPECTRAL_IMAGE", ending))
-    good = (raw != fx.NODATA).any(axis=(1, 2))
-    return (_read(part(folder, "QL_PIXELMASK", ending))[good] != 0).any(axis=0)
+    background = _read(part(folder, "QL_QUALITY_CLASSES", ending))[0] == 3
+    return (_read(part(folder, "QL_PIXELMASK", ending)) != 0) & (raw != fx.NODATA) & ~background[None]
+
+
+def _defective_mask(folder: Path, ending: str = ".TIF") -> np.ndarray:
+    """``(H, W)`` bool built from the files: a flag on a value that holds data, in any band (such a band is good)."""
+    return _held_flags(folder, ending).any(axis=0)
 
 
 def test_pixel_mask_keeps_the_values_and_becomes_the_defective_mask(folder: Path, tmp_path: Path) -> None:
@@ -104,6 +110,92 @@ def test_fixture_defective_column_is_kept_and_masked(folder: Path) -> None:
         np.testing.assert_array_equal(cube.hsi.masks["defective"].values, want)
         np.testing.assert_array_equal(cube.coords["defective_pixels"].values, held.sum(axis=(1, 2)))
     assert np.isnan(open_cube(folder, pixelmask=True).values[held]).all()
+
+
+def test_flags_on_no_data_and_background_are_not_counted(folder: Path) -> None:
+    """A flag counts only where the pixel holds data in its band: the fixture's 255 fill over the no-data corner,
+    a flag on a -32768 value of a good band and flags on background pixels that hold values are all left out,
+    in the mask and in defective_pixels (and so in hsi info's share)."""
+    raw = _read(part(folder, "SPECTRAL_IMAGE"))
+    pm = _read(part(folder, "QL_PIXELMASK"))
+    classes = _read(part(folder, "QL_QUALITY_CLASSES"))[0]
+    column = np.flatnonzero((pm == 1).any(axis=(0, 1)))[0]  # the fixture's defective column
+    rows = np.flatnonzero(classes[:, column] != 3)[:4]
+    classes[rows, column] = 3  # background over part of the column, where the image holds values
+    _rewrite(part(folder, "QL_QUALITY_CLASSES"), classes)
+    good = np.flatnonzero((raw != fx.NODATA).any(axis=(1, 2)))
+    assert not pm[:, 5, 2].any() and (raw[good, 5, 2] != fx.NODATA).all()
+    pm[good[0], 5, 2] = 1  # a flag on a no-data value of a good band (pixel 5, 2 is nowhere else flagged)
+    raw[good[0], 5, 2] = fx.NODATA
+    _rewrite(part(folder, "QL_PIXELMASK"), pm)
+    _rewrite(part(folder, "SPECTRAL_IMAGE"), raw)
+    flagged_anywhere = (pm != 0).any(axis=0)
+    held = _held_flags(folder)
+    want = held.any(axis=0)
+    assert flagged_anywhere[classes == 3].all() and not want[classes == 3].any()
+    assert flagged_anywhere[5, 2] and not want[5, 2] and want.sum() >= 10
+    cube = read_enmap(folder)
+    np.testing.assert_array_equal(cube.hsi.masks["defective"].values, want)
+    np.testing.assert_array_equal(cube.coords["defective_pixels"].values, held.sum(axis=(1, 2)))
+    assert not (cube.hsi.masks["defective"].values & ~cube.hsi.valid.values).any()
+
+
+def _counting_reads(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Patch the pixel-mask block reader to record the bands of each read (None: every band)."""
+    import hsi_app.io.enmap as enmap
+
+    calls: list[object] = []
+    real = enmap._read_block
+
+    def counted(ds, r0, n, w, label, *rest):  # noqa: ANN001, ANN202
+        calls.append(rest[0] if rest else None)
+        return real(ds, r0, n, w, label, *rest)
+
+    monkeypatch.setattr(enmap, "_read_block", counted)
+    return calls
+
+
+def test_pixel_mask_read_once_when_bands_without_data_carry_no_flags(folder: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fixture has all-no-data bands; with a pixel mask of zeros (and with the fixture's own, whose flags
+    lie on data or on the no-data fill only) the layer is read once, in one block: nothing is read again."""
+    raw = _read(part(folder, "SPECTRAL_IMAGE"))
+    assert (raw == fx.NODATA).all(axis=(1, 2)).any()
+    calls = _counting_reads(monkeypatch)
+    read_enmap(folder)
+    assert calls == [None]
+    _rewrite(part(folder, "QL_PIXELMASK"), np.zeros((224, H, W), np.uint8))
+    calls.clear()
+    cube = read_enmap(folder, pixelmask=True)
+    assert calls == [None] and not cube.hsi.masks["defective"].values.any()
+
+
+def kept_bad(folder: Path) -> list[int]:
+    """0-based bands that are -32768 everywhere in the spectral image file."""
+    return np.flatnonzero((_read(part(folder, "SPECTRAL_IMAGE")) == fx.NODATA).all(axis=(1, 2))).tolist()
+
+
+def test_band_voided_by_its_flags_is_read_again_alone(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pixelmask=True: a good band whose every value is flagged becomes all no-data, so it is no good band and its
+    flags leave the mask; only that band is read again, in one read. By default the band stays good and flagged."""
+    raw = _read(part(folder, "SPECTRAL_IMAGE"))
+    mask = np.zeros((224, H, W), np.uint8)
+    mask[60] = 1  # every value of band 61
+    mask[90, 12, 3] = 1  # one value of band 91
+    _rewrite(part(folder, "QL_PIXELMASK"), mask)
+    background = _read(part(folder, "QL_QUALITY_CLASSES"))[0] == 3
+    holds = (raw[60] != fx.NODATA) & ~background
+    one = np.zeros((H, W), bool)
+    one[12, 3] = True
+    calls = _counting_reads(monkeypatch)
+    nan = read_enmap(folder, pixelmask=True)
+    assert calls == [None, [61]]
+    assert 60 in nan.hsi.bad_bands and 60 not in kept_bad(folder)
+    np.testing.assert_array_equal(nan.hsi.masks["defective"].values, one)
+    calls.clear()
+    kept = read_enmap(folder)
+    assert calls == [None]
+    np.testing.assert_array_equal(kept.hsi.masks["defective"].values, holds | one)
 
 
 def test_flags_in_bands_without_data_are_not_in_the_mask(folder: Path) -> None:
