@@ -6,8 +6,10 @@ catalog name then opens as that cube file (:func:`fetched_cube`): ``hsi train --
 reads ``data/salinas/Salinas_corrected.mat``. A name not fetched yet, or whose cube file is there
 but was never checked by a fetch, is refused with one line saying what to run (:func:`name_hint`).
 The folder itself is not a scene: ``hsi info data/salinas`` is refused with one line naming the
-file (or the name) to pass, not with the EnMAP wording meant for product folders. The catalog is
-optional here: when it cannot be read, names are not looked up and no hint is given.
+file (or the name) to pass, not with the EnMAP wording meant for product folders; a name that is also
+that folder (``cd ROOT`` with ``HSI_DATA_ROOT=.``) opens the cube. A bare name that begins several
+entries' names (``pavia``) is refused with one line listing them. The catalog is optional here: when
+it cannot be read, names are not looked up and no hint is given.
 """
 
 from __future__ import annotations
@@ -84,6 +86,17 @@ def _entry(name: str) -> DatasetEntry | None:
         return None
 
 
+def _candidates(name: str) -> list[str]:
+    """Catalog entries a bare ``name`` (no folder, no suffix) begins the name or an alias of, at a word
+    boundary (``pavia`` -> ``pavia_university``, ``pavia_centre``), in catalog order; [] for a path."""
+    from hsi_app.data.catalog import _normalise  # the lookup form get_dataset matches names in
+
+    if not name.strip() or "/" in name or os.sep in name or Path(name).suffix:
+        return []
+    stem = _normalise(name) + "_"
+    return [e.name for e in _catalog().values() if any(k.startswith(stem) for k in (e.name, *e.aliases))]
+
+
 def _recorded(local: Path) -> bool:
     """Whether ``hsi datasets fetch`` checked ``local`` and recorded it in its folder's sums files."""
     return local.name in read_sums(local.parent) or local.name in read_sums(local.parent, UNVERIFIED_FILENAME)
@@ -105,10 +118,16 @@ def fetched_cube(name: str) -> Path | None:
 
 def name_hint(name: str) -> str | None:
     """One line for a catalog dataset name that cannot be opened as its fetched cube (:func:`fetched_cube`), or
-    None when ``name`` is no catalog name."""
+    None when ``name`` is no catalog name. A bare name that begins several entries' names names them all
+    (``pavia``: ``pavia_university`` or ``pavia_centre``)."""
     entry = _entry(name)
     if entry is None:
-        return None
+        several = _candidates(name)
+        if len(several) < 2:
+            return None
+        listed = f"{', '.join(several[:-1])} or {several[-1]}"
+        return (f"{name}: no such file or folder; it may name the catalog datasets {listed}: "
+                "pass one of those names")
     head = f"{name}: no such file or folder; it names the catalog dataset {entry.name}"
     if entry.builtin:
         return f"{head}, which is built in: pass {entry.name}"

@@ -156,6 +156,8 @@ def open_cube(
             raise DatasetNotFoundError(
                 name_hint(str(path)) or f"{p}: no such file or folder; check the path, or use a built-in name (indian_pines)"
             )
+        if p.is_dir() and (fetched := fetched_cube(str(path))) is not None and fetched.parent.resolve() == p.resolve():
+            p = fetched  # a catalog name from inside the data root (HSI_DATA_ROOT=.): ./NAME is its folder
         if p.is_dir() and (hint := folder_hint(p)):  # ROOT/NAME of `hsi datasets fetch`: name its cube file
             raise CubeReadError(hint)
         fmt = sniff(p)

@@ -168,3 +168,59 @@ def test_a_fetched_catalog_name_opens_as_its_cube(tmp_path: Path, monkeypatch: p
     result = CliRunner().invoke(datasets, ["fetch", "salinas", "--quiet", "--root", str(other)])
     assert result.exit_code == 0, result.output
     assert "or pass its name" not in result.output  # another ROOT: the name would not find it
+
+
+def test_a_fetched_name_opens_from_inside_the_data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """`cd ROOT; HSI_DATA_ROOT=.`: the name `salinas` is also the folder ./salinas of the fetch; it opens as the
+    fetched cube. A folder of that name that is not the fetched one is still refused with the file to pass."""
+    from cli_runner import run_main
+
+    catalog = _tiny_mat_catalog(tmp_path)
+    values = np.arange(4 * 3 * 204, dtype=np.int16).reshape(4, 3, 204)
+    scipy.io.savemat(tmp_path / "remote" / "Salinas_corrected.mat", {"salinas_corrected": values})
+    monkeypatch.setenv(CATALOG_ENV, str(catalog))
+    root = tmp_path / "shared"
+    root.mkdir()
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("HSI_DATA_ROOT", ".")
+    result = CliRunner().invoke(datasets, ["fetch", "salinas", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == "salinas: or pass its name: --data salinas"
+    assert Path("salinas").is_dir()
+    np.testing.assert_array_equal(np.asarray(open_cube("salinas").values), values.transpose(2, 0, 1))
+    code, out, err = run_main(capsys, "info", "salinas")
+    assert code == 0 and "Salinas_corrected.mat" in out, err
+    monkeypatch.setenv("HSI_DATA_ROOT", str(root))  # the same folder, named another way
+    assert open_cube("salinas").sizes["band"] == 204
+    with pytest.raises(CubeReadError, match=r"a dataset folder \(salinas\) from `hsi datasets fetch`"):
+        open_cube("./salinas")  # a path, not a name
+    elsewhere = tmp_path / "elsewhere"
+    _salinas_folder(elsewhere)
+    monkeypatch.chdir(elsewhere)  # ./salinas here is another folder than ROOT/salinas
+    with pytest.raises(CubeReadError, match="pass its cube file instead: salinas/Salinas_corrected.mat"):
+        open_cube("salinas")
+
+
+def test_a_name_that_begins_several_entries_names_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`pavia` is no catalog name but begins those of both Pavia scenes: the refusal names them, as
+    `hsi datasets fetch pavia` does; a path, a file name or a name that begins only one entry gets no such list."""
+    from hsi_app.data.catalog import load_catalog
+
+    monkeypatch.chdir(tmp_path)
+    entries = load_catalog()
+    pavias = [e.name for e in entries.values() if e.name.startswith("pavia_")]
+    whu = [e.name for e in entries.values() if e.name.startswith("whu_hi_")]
+    assert len(pavias) == 2 and len(whu) == 3
+    with pytest.raises(DatasetNotFoundError) as info:
+        open_cube("pavia")
+    assert str(info.value) == (f"pavia: no such file or folder; it may name the catalog datasets {pavias[0]} or "
+                               f"{pavias[1]}: pass one of those names")
+    assert name_hint("WHU-Hi") == (f"WHU-Hi: no such file or folder; it may name the catalog datasets "
+                                   f"{whu[0]}, {whu[1]} or {whu[2]}: pass one of those names")
+    result = CliRunner().invoke(datasets, ["fetch", "pavia", "--root", str(tmp_path / "data"), "--quiet"])
+    assert result.exit_code != 0 and all(p in str(result.exception) for p in pavias)
+    for name in ("pavia.mat", "data/pavia", "indian", "hi"):
+        assert name_hint(name) is None
+        with pytest.raises(DatasetNotFoundError, match="no such file or folder; check the path"):
+            open_cube(name)
