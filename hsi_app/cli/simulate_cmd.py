@@ -3,12 +3,14 @@
 Writes into OUT (created):
 
 * ``scene.tif``: the cube with targets, float32 COG (good bands only: the background's bad
-  bands are left out and a line says how many were kept; wavelengths, CRS kept);
+  bands are left out and a line says how many were kept; wavelengths, CRS kept, or the ground control points
+  of a background georeferenced only by them);
 * ``targets.gpkg``: one point per target (``class``, ``class_id``, ``row``/``col``,
   map ``x``/``y``, ``area``, ``size_bin``, ``gain``, ``materials``, ``proportions``,
   ``peak_abundance``, ``box_row0..box_col1``);
 * ``abundance.tif``: float32 COG, band 1 ``abundance``, band 2 ``class`` (0 = none); both NaN
-  (the file's nodata) where the background has no data, as in ``scene.tif``.
+  (the file's nodata) where the background has no data, as in ``scene.tif``; the background's ground control
+  points, as ``scene.tif``.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
     from hsi_app.io.atomic import check_out_dir, check_outputs, staged_run_dir
     from hsi_app.io.cog import CLASS_NAMES_TAG, StreamingCOGWriter, class_names_tag, write_cube
     from hsi_app.io.cube import make_cube
+    from hsi_app.io.geotiff import GCPS_ATTR, cube_gcps
     from hsi_app.io.open import open_cube
     from hsi_app.progress import steps
     from hsi_app.tasks.detect_eval import ground_truth
@@ -79,8 +82,12 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
         good = cube.hsi.good_bands()
         crs = cube.rio.crs
         transform = cube.hsi.transform
+        # A background georeferenced only by ground control points: both rasters are on its pixel grid and keep them
+        # (write_cube takes them from the attr; the abundance writer from cube_gcps).
+        kept = {GCPS_ATTR: cube.attrs[GCPS_ATTR]} if GCPS_ATTR in cube.attrs else None
         scene = make_cube(sim.image, wavelength=good.hsi.wavelengths, fwhm=good.hsi.fwhm, x=good.x.values,
-                          y=good.y.values, crs=crs, transform=transform, fmt="simulated", source=str(background))
+                          y=good.y.values, crs=crs, transform=transform, fmt="simulated", source=str(background),
+                          attrs=kept)
         _, h, w = sim.image.shape
         table = sim.table()
         gt = ground_truth(sim)
@@ -96,7 +103,8 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
             truth[:, ~np.isfinite(sim.image).all(axis=0)] = np.nan  # no data, not "no target"
             with StreamingCOGWriter(stage / "abundance.tif", height=h, width=w, count=2, dtype="float32", crs=crs,
                                     transform=transform, nodata=float("nan"), band_descriptions=["abundance", "class"],
-                                    tags={CLASS_NAMES_TAG: class_names_tag(["none", *names])}) as wr:
+                                    tags={CLASS_NAMES_TAG: class_names_tag(["none", *names])},
+                                    gcps=cube_gcps(cube)) as wr:
                 wr.write_window(truth, 0, 0)
             begin("writing targets.gpkg")
             write_detections(stage / "targets.gpkg", gt, cube, names, extra=extra)

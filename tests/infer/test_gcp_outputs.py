@@ -1,6 +1,6 @@
 """Every raster output of a scene georeferenced only by ground control points carries the points and their CRS:
-the denoised cube (``hsi denoise``), the detection score map (``hsi detect``) and a cube written back with
-``write_cube``, as the class map does (tests/infer/test_gcp_class_map.py). They had none, so GIS software could
+the denoised cube (``hsi denoise``), the detection score map (``hsi detect``), ``hsi simulate-targets``' scene and
+abundance maps and a cube written back with ``write_cube``, as the class map does (tests/infer/test_gcp_class_map.py). They had none, so GIS software could
 not place them."""
 
 from __future__ import annotations
@@ -79,3 +79,19 @@ def test_write_cube_keeps_the_gcps_of_a_crop(tmp_path: Path) -> None:
     _same_points(tmp_path / "crop.tif", gcps, shift=(3.0, 5.0))
     with rasterio.open(tmp_path / "crop.tif") as ds:
         np.testing.assert_array_equal(ds.read(), cube.values[:, 3:20, 5:25])
+
+
+def test_hsi_simulate_targets_keeps_the_gcps(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """scene.tif and abundance.tif are on the background's pixel grid: both carry its points (they had none)."""
+    scene = tmp_path / "gcp.tif"
+    gcps = _gcp_scene(scene)
+    library = Path(__file__).resolve().parents[2] / "datasets" / "spectral_library_demo.csv"
+    out = tmp_path / "sim"
+    code, _, err = run_main(capsys, "simulate-targets", "--background", str(scene), "--targets", str(library),
+                            "--n-targets", "2", "--min-distance", "8", "--out", str(out), "--quiet")
+    assert code == 0, err
+    assert "raster outputs keep the points" in err
+    for name, bands in (("scene.tif", WL.size), ("abundance.tif", 2)):
+        _same_points(out / name, gcps)
+        with rasterio.open(out / name) as ds:
+            assert ds.count == bands and ds.read(1).shape == (H, W)
