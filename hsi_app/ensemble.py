@@ -35,7 +35,7 @@ from hsi_app.ensemble_scene import MemberScene, common_scene, member_scene
 from hsi_app.errors import BandMismatchError, ConfigError, HSIWarning, ModelLoadError
 from hsi_app.infer import ProbFn, window_values
 from hsi_app.io.cube import Cube, scene_name
-from hsi_app.predictor import BandPlan, Predictor, SubsetPlan, run_dir_of
+from hsi_app.predictor import BandPlan, Predictor, SubsetPlan, run_dir_of, warn_partial_nodata
 
 ENSEMBLE_NAME = "ensemble.json"
 ENSEMBLE_FORMAT = "hsi_app ensemble"
@@ -140,15 +140,18 @@ class EnsemblePredictor:
 
     def plan(self, cube: Cube, *, resample: bool = False, check_units: bool = True) -> EnsemblePlan:
         """Every member's band plan for ``cube`` (:meth:`Predictor.plan <hsi_app.predictor.Predictor.plan>`;
-        the scene's units are checked against each member's from one sample of the scene).
+        the scene's units are checked against each member's from one sample of the scene, read once: its windows
+        also give the pixels holding the no-data value in only some bands, warned about once, not per member).
 
         Raises:
             BandMismatchError: a member cannot use the cube's bands (the message names that run).
             InvalidDataError: the scene is in other units than a member's training scene.
         """
-        from hsi_app.value_range import scene_sample
+        from hsi_app.value_range import units_sample
 
-        sample = scene_sample(cube) if check_units else None
+        sample = units_sample(cube) if check_units else None
+        if sample is not None:
+            warn_partial_nodata(cube, sample.partial)
         plans = []
         for member, src in zip(self.members, self.sources):
             try:

@@ -14,7 +14,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,6 +22,10 @@ from hsi_app.checkpoint import ADAPTER_NAME, RunConfig, load_config, load_tensor
 from hsi_app.errors import BandMismatchError, HSIWarning, ModelLoadError
 from hsi_app.infer import ProbFn, window_values
 from hsi_app.io.cube import Cube, scene_name
+
+if TYPE_CHECKING:
+    from hsi_app.io.partial_nodata import PartialNodata
+    from hsi_app.value_range import UnitsSample
 
 WAVELENGTH_TOLERANCE_NM = 2.0
 RESAMPLE_HINT = "pass --resample (resample=True in Python) to resample spectrally"
@@ -401,15 +405,15 @@ class Predictor:
         return hasattr(self.model, "with_bands")
 
     def plan(self, cube: Cube, *, resample: bool = False, check_units: bool = True,
-             sample: np.ndarray | None = None) -> BandPlan | SubsetPlan:
+             sample: UnitsSample | np.ndarray | None = None) -> BandPlan | SubsetPlan:
         """How this model reads ``cube``'s bands: picked or resampled (:func:`plan_bands`), or,
         for a wavelength-aware model given only some of its training bands, that subset.
 
         Args:
             check_units: refuse a scene in other units than the training scene
                 (:meth:`check_scene_units`); ``False`` for the training scene itself.
-            sample: ``(C_cube, N)`` values of the scene for that check (:func:`~hsi_app.value_range.scene_sample`),
-                when the caller has them (an ensemble reads them once for all its members).
+            sample: the scene's sample for that check, when the caller has it (an ensemble reads it once for all
+                its members): see :meth:`check_scene_units`.
 
         Raises:
             BandMismatchError: the bands cannot be matched, resampled or used as a subset.
@@ -436,7 +440,8 @@ class Predictor:
         snv = getattr(self.model, "snv", None)
         return isinstance(snv, WavelengthSNV) or (isinstance(snv, SNVFeatures) and not snv.keep_bands)
 
-    def check_scene_units(self, cube: Cube, plan: BandPlan | SubsetPlan, sample: np.ndarray | None = None) -> None:
+    def check_scene_units(self, cube: Cube, plan: BandPlan | SubsetPlan,
+                          sample: UnitsSample | np.ndarray | None = None) -> None:
         """Refuse a scene in other units than the training scene (uint16 reflectance x 10000 against a
         model trained on 0-1 reflectance maps every pixel to one class), as ``hsi denoise`` does.
 
@@ -447,16 +452,25 @@ class Predictor:
         :data:`INPUT_CLIP` (99th percentile): clipped, they no longer keep the spectrum's shape
         (ssfcn_snv maps a reflectance run's scene x 1000 exactly as the scene, x 10000 half wrong).
 
-        The same sample says when the file's no-data value sits in only some bands of many pixels
+        The same reads of the sample say when the file's no-data value sits in only some bands of many pixels
         (:func:`warn_partial_nodata`), which are then no-data in the map.
+
+        Args:
+            sample: ``None``: read here (:func:`~hsi_app.value_range.units_sample`, each window once) and warned
+                about. A :class:`~hsi_app.value_range.UnitsSample`: read by the caller, who warns from it once
+                (:meth:`hsi_app.ensemble.EnsemblePredictor.plan`, for all its members). ``(C_cube, N)`` values
+                (a fine-tune's in-memory scene): the no-data counts are read from the sample windows.
 
         Raises:
             InvalidDataError: one line with the scene's and the training values, the factor and the fix.
         """
-        from hsi_app.value_range import check_units, scene_sample, stats_range
+        from hsi_app.value_range import UnitsSample, check_units, stats_range, units_sample
 
-        values = (scene_sample(cube) if sample is None else sample)[:, :, None]  # (C_cube, N, 1)
-        warn_partial_nodata(cube)
+        if not isinstance(sample, UnitsSample):
+            read = units_sample(cube, partial=True)
+            warn_partial_nodata(cube, read.partial)
+            sample = read if sample is None else UnitsSample(np.asarray(sample), read.partial)
+        values = sample.values[:, :, None]  # (C_cube, N, 1)
         if isinstance(plan, SubsetPlan):
             used, idx = values[plan.keep], plan.training
         else:
@@ -553,13 +567,13 @@ def run_dir_of(path: str | os.PathLike[str]) -> Path:
     return p.parent if p.name in ("config.json", "ensemble.json") else p
 
 
-def warn_partial_nodata(cube: Cube) -> None:
+def warn_partial_nodata(cube: Cube, found: PartialNodata | None) -> None:
     """One :class:`~hsi_app.errors.HSIWarning` line when :data:`~hsi_app.io.partial_nodata.WARN_FRACTION` or
-    more of the units sample's pixels (:func:`~hsi_app.io.partial_nodata.sample_partial`) hold ``cube``'s
-    numeric no-data value in only some good bands: a no-data value that is also a real value drops them."""
-    from hsi_app.io.partial_nodata import WARN_FRACTION, describe, sample_partial
+    more of the units sample's pixels (``found``: :attr:`UnitsSample.partial <hsi_app.value_range.UnitsSample>`)
+    hold ``cube``'s numeric no-data value in only some good bands: a no-data value that is also a real value drops
+    them. Nothing when ``found`` is None (no numeric no-data value)."""
+    from hsi_app.io.partial_nodata import WARN_FRACTION, describe
 
-    found = sample_partial(cube)
     if found is not None and found.fraction >= WARN_FRACTION:
         note = describe(found, float(cube.hsi.nodata), cube.hsi.wavelengths, np.asarray(cube.band.values),
                         sampled=True)

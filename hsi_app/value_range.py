@@ -10,11 +10,13 @@ times narrower or wider is refused, with one line giving the factor and the fix.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from hsi_app.errors import InvalidDataError
+from hsi_app.io.partial_nodata import PartialNodata, of_stored
 from hsi_app.local_reads import reads_in_this_thread
 
 UNIT_RATIO_LIMIT = 100.0  # a scene whose value spread is 100x off the training range is in other units
@@ -60,22 +62,91 @@ def sample_windows(height: int, width: int, count: int = SAMPLE_WINDOWS, rows: i
     return out
 
 
-def scene_sample(cube: Any, count: int = SAMPLE_WINDOWS, rows: int = SAMPLE_HEIGHT,
-                 cols: int = SAMPLE_WIDTH) -> np.ndarray:
-    """``(C, N)`` float32 values of :func:`sample_windows` (up to ``count`` windows of ``rows x cols`` px spread
-    over the scene), all bands, no data as NaN (:func:`hsi_app.infer.read_window`).
+@dataclass(frozen=True)
+class UnitsSample:
+    """The units check's sample of a scene, read once (:func:`units_sample`).
+
+    Attributes:
+        values: ``(C, N)`` float32 values of the sample windows, all bands, no data as NaN.
+        partial: the sampled pixels holding the file's numeric no-data value in only some good bands
+            (:func:`~hsi_app.io.partial_nodata.of_stored`, from the same reads); None when the scene has no
+            numeric no-data value, or when not asked for.
+    """
+
+    values: np.ndarray
+    partial: PartialNodata | None
+
+
+def units_sample(cube: Any, count: int = SAMPLE_WINDOWS, rows: int = SAMPLE_HEIGHT, cols: int = SAMPLE_WIDTH, *,
+                 partial: bool = True) -> UnitsSample:
+    """:func:`sample_windows` of ``cube`` (up to ``count`` windows of ``rows x cols`` px spread over the scene), each
+    read once: its values as :func:`hsi_app.infer.read_window` gives them (``cube.hsi.read_masked``: no data as NaN),
+    and, with ``partial``, the pixels holding the no-data value in only some bands, counted from the same stored
+    values before masking (:func:`~hsi_app.io.partial_nodata.of_stored`).
 
     The windows are aligned to storage blocks, so a lazy file costs at most ``count`` block reads, whatever its
     size (windows centred in every sampled chunk used to straddle the GeoTIFF tiles inside it: a 2048 x 2048 scene
-    of 256 px tiles was read whole once more)."""
+    of 256 px tiles was read whole once more). The counts used to be taken by reading the windows again.
 
-    from hsi_app.infer import read_window
-
+    Raises:
+        CubeReadError: GDAL cannot read a window's pixels (:func:`hsi_app.infer.read_error`).
+    """
     _, h, w = cube.hsi.shape
+    nodata = cube.hsi.nodata
+    counting = partial and nodata is not None and not np.isnan(nodata)
+    values, stored = [], []
     with reads_in_this_thread():  # in this thread (a batch client or worker: not on the cluster)
-        parts = [read_window(cube, win)[0].reshape(cube.sizes["band"], -1)
-                 for win in sample_windows(h, w, count, rows, cols)]
-    return np.concatenate(parts, axis=1)
+        for win in sample_windows(h, w, count, rows, cols):
+            raw, image = _read_once(cube, win)
+            values.append(image.reshape(image.shape[0], -1))
+            if counting:
+                stored.append(raw.reshape(raw.shape[0], -1))
+    found = None
+    if counting:
+        bad = np.zeros(cube.hsi.shape[0], dtype=bool)
+        bad[cube.hsi.bad_bands] = True
+        found = of_stored(np.concatenate(stored, axis=1), nodata, bad)
+    return UnitsSample(np.concatenate(values, axis=1), found)
+
+
+def _read_once(cube: Any, win: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(C, h, w)`` raw stored values of window ``win`` (no halo) and the same read as
+    :func:`hsi_app.infer.read_window` gives it (float32, no data as NaN), from one read of the file.
+
+    The stored values (with the ``valid`` coordinate, when it is not what the values say: read together, as
+    ``read_masked`` reads them) are read into memory first; ``read_masked`` then masks that in-memory copy, starting
+    from the coordinate read with them (all True when the coordinate is the values' own rule: the mask from the values
+    alone, as ``read_masked`` takes it)."""
+    import dask
+
+    from hsi_app.infer import read_error
+    from hsi_app.io.cube import scene_name
+
+    block = cube.isel(y=slice(win.read_row, win.read_row + win.read_height),
+                      x=slice(win.read_col, win.read_col + win.read_width))
+    derived = block.hsi.valid_from_values
+    try:
+        if "valid" in block.coords and not derived:
+            raw, stored = dask.compute(block.data, block.coords["valid"].data)
+        else:
+            raw, stored = dask.compute(block.data)[0], None
+    except Exception as err:
+        failure = read_error(err, scene_name(cube))
+        if failure is None:
+            raise
+        raise failure from err
+    raw = np.asarray(raw)
+    if derived:
+        stored = np.ones(raw.shape[1:], dtype=bool)
+    image, _ = block.copy(data=raw).hsi.read_masked(None if stored is None else np.asarray(stored, dtype=bool))
+    return raw, image
+
+
+def scene_sample(cube: Any, count: int = SAMPLE_WINDOWS, rows: int = SAMPLE_HEIGHT,
+                 cols: int = SAMPLE_WIDTH) -> np.ndarray:
+    """``(C, N)`` float32 values of :func:`sample_windows`, all bands, no data as NaN: :func:`units_sample`'s
+    values, without the no-data counts."""
+    return units_sample(cube, count, rows, cols, partial=False).values
 
 
 def stats_range(mean: np.ndarray, std: np.ndarray) -> tuple[float, float]:

@@ -36,10 +36,12 @@ def _compute_all(arrs: list[Any], progress: bool) -> list[Any]:
     return list(dask.compute(*arrs))
 
 
-def _partial_nodata(cube: Cube) -> tuple[Any, Any, np.ndarray] | None:
-    """Lazy :func:`~hsi_app.io.partial_nodata.count_partial` of ``cube``'s no-data value and its good-band mask,
-    or None when the cube has no numeric no-data value (NaN and none: nothing to mistake for a measurement)."""
-    from hsi_app.io.cube import measured_mask
+def _partial_nodata(cube: Cube) -> tuple[Any, Any, np.ndarray, Any] | None:
+    """Lazy :func:`~hsi_app.io.partial_nodata.count_partial` of ``cube``'s no-data value: ``(pixels, band_pixels,
+    good, valid)``, ``good`` the ``(C,)`` good-band mask and ``valid`` the ``(H, W)`` valid mask from the same
+    comparisons when the ``valid`` coordinate is what the values say (:attr:`~hsi_app.io.cube.HSIAccessor.valid_from_values`;
+    else None: the coordinate is read). None when the cube has no numeric no-data value (NaN and none: nothing to
+    mistake for a measurement)."""
     from hsi_app.io.partial_nodata import count_partial
 
     nodata = cube.hsi.nodata
@@ -50,8 +52,8 @@ def _partial_nodata(cube: Cube) -> tuple[Any, Any, np.ndarray] | None:
     good[cube.hsi.bad_bands] = False
     if not good.any():
         return None
-    pixels, per_band = count_partial(data == nodata, measured_mask(data, nodata), good)
-    return pixels, per_band, good
+    pixels, per_band, all_measured = count_partial(data, nodata, good)
+    return pixels, per_band, good, all_measured if cube.hsi.valid_from_values else None
 
 
 def pixel_sides(transform: Any) -> tuple[float, float]:
@@ -160,8 +162,10 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
     lazy_partial = _partial_nodata(cube)
     if lazy_partial is None:
         valid = _compute(cube.hsi.valid.data, big)
-    else:  # one read of the file for both
-        valid, pixels, per_band = _compute_all([cube.hsi.valid.data, *lazy_partial[:2]], big)
+    else:  # one read of the file for both (and one comparison with the no-data value, when the mask is the values')
+        pixels_p, per_band_p, _, same_valid = lazy_partial
+        valid, pixels, per_band = _compute_all([cube.hsi.valid.data if same_valid is None else same_valid,
+                                                pixels_p, per_band_p], big)
     frac = float(np.mean(valid)) if valid.size else 0.0
     if frac == 0.0:
         flagged = flag_empty_bands(cube) if valid.size else None
