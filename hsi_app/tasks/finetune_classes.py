@@ -9,8 +9,10 @@ known from names, or from the user. The rule:
 * ``new``: a new head is trained for the labels' classes ``1..K``, named by the labels or
   ``class k``.
 * ``auto`` (default): ``base`` when every labelled class has a name that is one of the base's,
-  or when unnamed ids number exactly the base's classes; ``new`` otherwise, with a warning when
-  unnamed ids could be the base's (fewer of them than the base has classes).
+  or when unnamed ids number exactly the base's classes (with a warning listing which id became which
+  base class: a label raster numbered in another order would otherwise train and map the wrong
+  classes without a word); ``new`` otherwise, with a warning when unnamed ids could be the base's
+  (fewer of them than the base has classes).
 """
 
 from __future__ import annotations
@@ -86,6 +88,12 @@ def _base_id(name: str, base_names: Sequence[str], source: str) -> int | None:
     return near[0] if near else None
 
 
+def _id_list(names: Sequence[str], ids: Sequence[int], most: int = 6) -> str:
+    """``1 = Alfalfa, 2 = Corn`` for the first ``most`` of ``ids`` (``, ...`` when there are more)."""
+    shown = [f"{i} = {names[i]}" for i in ids[:most]]
+    return ", ".join(shown) + (", ..." if len(ids) > most else "")
+
+
 def plan_classes(base_names: Sequence[str], label_names: Sequence[str] | None, maps: Sequence[np.ndarray],
                  mode: str = "auto", *, source: str = "labels") -> ClassPlan:
     """Decide the fine-tune's classes from the base run's names and the new labels.
@@ -115,8 +123,10 @@ def plan_classes(base_names: Sequence[str], label_names: Sequence[str] | None, m
         unmatched = [names[i] for i in present if base_ids[i] is None]
         if mode == "base" or (mode == "auto" and not unmatched and present):
             if unmatched:
+                more = ", ..." if len(base_names) > 5 else ""
                 raise ConfigError(f"{source}: classes {', '.join(unmatched[:4])} are not classes of the base run "
-                                  f"({', '.join(base_names[1:5])}, ...); rename them or pass --classes new (classes='new' in Python)")
+                                  f"({', '.join(base_names[1:5])}{more}); rename them or pass --classes new "
+                                  "(classes='new' in Python)")
             table = np.zeros(max_id + 1, dtype=np.int32)
             for i in present:
                 table[i] = base_ids[i]
@@ -130,6 +140,11 @@ def plan_classes(base_names: Sequence[str], label_names: Sequence[str] | None, m
         if max_id > k_base:
             raise ConfigError(f"{source}: label ids go up to {max_id} but the base run has {k_base} classes; "
                               "pass --classes new (classes='new' in Python) for a new head")
+        if mode == "auto" and present:
+            warnings.warn(f"{source}: label ids 1..{max_id} have no class names, so they are taken as the base run's "
+                          f"classes by number ({_id_list(base_names, present)}); if they are other classes, pass "
+                          "--classes new (classes='new' in Python), or --classes base to silence this",
+                          HSIWarning, stacklevel=2)
         return ClassPlan(k_base, list(base_names), False, None, f"ids taken as the base run's {k_base} classes")
     if mode == "auto" and max_id < k_base:
         warnings.warn(f"{source}: label ids 1..{max_id} have no class names, so they get a new head; if they are the "

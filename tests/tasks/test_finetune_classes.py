@@ -98,3 +98,28 @@ def test_an_exact_spelling_wins_and_an_ambiguous_one_is_refused() -> None:
     assert plan.relabel(_labels(1, 2))[0].tolist() == [1, 3]
     with pytest.raises(ConfigError, match=r"class 'CORN-MINTILL' matches several base classes"):
         plan_classes(base, ["none", "CORN-MINTILL"], [_labels(1)])
+
+
+def test_unnamed_ids_taken_as_the_base_classes_in_auto_say_which_id_became_which_class() -> None:
+    """A label raster (no names) numbered in another order than the base would train and map the wrong classes
+    without a word: auto names the id -> base class it chose and the two ways out; an explicit --classes base is
+    quiet."""
+    with pytest.warns(HSIWarning, match=r"labels.tif: label ids 1..4 have no class names.*"
+                                         r"1 = Alfalfa, 2 = Corn-notill, 3 = Corn-mintill, 4 = Grass-pasture.*"
+                                         r"--classes new"):
+        plan = plan_classes(BASE, None, [_labels(1, 2, 3, 4)], source="labels.tif")
+    assert not plan.new_head and plan.class_names == BASE
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plan_classes(BASE, None, [_labels(1, 2, 3, 4)], "base")
+
+
+def test_a_short_base_class_list_is_not_followed_by_an_ellipsis() -> None:
+    base = ["unlabelled", "crop", "forest", "urban"]
+    with pytest.raises(ConfigError) as err:
+        plan_classes(base, ["none", "crop", "water"], [_labels(1, 2)], "base", source="new.gpkg")
+    assert "(crop, forest, urban)" in str(err.value)
+    with pytest.raises(ConfigError, match=r"\(Alfalfa, Corn-notill, Corn-mintill, Grass-pasture\)"):
+        plan_classes(BASE, ["none", "water"], [_labels(1)], "base")
+    with pytest.raises(ConfigError, match=r"\(a, b, c, d, \.\.\.\)"):
+        plan_classes(["u", "a", "b", "c", "d", "e"], ["none", "water"], [_labels(1)], "base")
