@@ -171,6 +171,25 @@ def band_matrix(base: RunConfig, wavelengths: np.ndarray, fwhm: np.ndarray, *, r
     return m, "gaussian"
 
 
+def warn_bands_by_position(source: str, base: RunConfig, wavelengths: np.ndarray) -> None:
+    """One warning when a scene without wavelengths is matched to a base run trained with them by band position
+    (:func:`band_matrix` does so when the counts agree), as ``hsi predict`` says for a run; nothing otherwise.
+
+    ``wavelengths``: ``(C,)`` nm of the scene's bands used (NaN = unknown).
+    """
+    base_wl, new_wl = base.wavelength_array, np.asarray(wavelengths, dtype=np.float64)
+    if not (np.isfinite(base_wl).all() and np.isnan(new_wl).all()):
+        return
+    import warnings
+
+    from hsi_app.errors import HSIWarning
+
+    warnings.warn(f"{source}: has no wavelengths, so its {new_wl.size} bands are taken as the base run's "
+                  f"({np.min(base_wl):.0f}-{np.max(base_wl):.0f} nm) by position; check that it comes from the base's "
+                  "sensor, or add its wavelengths to the file to have them checked (and resampled)",
+                  HSIWarning, stacklevel=3)
+
+
 def _torch_modules() -> Any:
     """Torch-dependent classes, defined lazily so that importing this module stays light."""
     import torch
@@ -386,6 +405,7 @@ def finetune(
     wl, fwhm = cube.hsi.wavelengths[bands], cube.hsi.fwhm[bands]
     source = scene_name(cube, "new scene")
     matrix, kind = band_matrix(base, wl, fwhm, resample=opts.resample, source=source, base_run=str(base_path))
+    warn_bands_by_position(source, base, wl)
     check_base_units(base_path, cube, image, matrix)  # before anything trains on values the base cannot read
     if opts.progress and kind == "gaussian":
         print(f"resampling {bands.size} bands to the base model's {base.in_chans} bands (Gaussian responses)")

@@ -571,3 +571,18 @@ def test_a_user_split_without_a_labels_class_the_base_lacks_fine_tunes_on_the_ba
     assert cfg["class_names"] == ["u", "a", "b", "c", "d"] and cfg["extra"]["finetune"]["new_head"] is False
     split = Split.load(tmp_path / "ft" / "split.npz")
     np.testing.assert_array_equal(split.train, np.where(rows % 3 == 0, ids, 0))  # base ids are the labels' here
+
+
+def test_a_scene_without_wavelengths_taken_by_position_is_said_in_one_warning(
+        runs: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    """A scene with the base's band count but no wavelengths is fine-tuned band by band by position, as
+    `hsi predict` maps it; predict says so, and so must the fine-tune (silence hid a scene of another sensor)."""
+    data, _ = _scene(BASE_WL)
+    scene = _write_tif(runs["root"] / "no_wl_30.tif", data)
+    code, out, err = run_main(capsys, "finetune", "--base", str(runs["base"]), "--data", str(scene), "--labels",
+                              str(runs["root"] / "labels.tif"), "--lora-rank", "2", "--epochs", "1",
+                              "--out", str(runs["root"] / "ft_no_wl"), "--quiet")
+    assert code == 0, err
+    lines = [ln for ln in err.splitlines() if "has no wavelengths" in ln]
+    assert len(lines) == 1 and str(scene) in lines[0] and "30 bands" in lines[0], err
+    assert "by position" in lines[0] and f"{BASE_WL.min():.0f}-{BASE_WL.max():.0f} nm" in lines[0]
