@@ -426,7 +426,7 @@ def finetune(
         print(f"classes: {plan.how}")
     if split is None:
         split = split_for_run(cube, TrainOptions(split=opts.split, seed=opts.seed), base.receptive_radius,
-                              train_labels, test_labels, class_names=class_names, valid=valid)
+                              train_labels, test_labels, class_names=class_names, valid=valid, source=labels_from)
     # a copy without the no-data pixels (the caller's split stays as given); the leak rule judged for the base model
     split = split.within(valid).for_model(base.receptive_radius)
     check_split_pixels(split, label_source)

@@ -308,7 +308,7 @@ def receptive_radius(model: str, in_chans: int = 8, num_classes: int = 2, model_
 
 def split_for_run(cube: Cube, opts: TrainOptions, radius: int, train_labels: np.ndarray | None = None,
                   test_labels: np.ndarray | None = None, *, class_names: Sequence[str] | None = None,
-                  valid: np.ndarray | None = None) -> Any:
+                  valid: np.ndarray | None = None, source: str | None = None) -> Any:
     """The split a run draws: the given ``(H, W)`` label maps, or ``opts.split`` on the cube's labels.
 
     A ``disjoint`` split is buffered by ``opts.buffer`` (default: ``radius``, the model's receptive
@@ -317,10 +317,11 @@ def split_for_run(cube: Cube, opts: TrainOptions, radius: int, train_labels: np.
     The leak verdict is judged again for the model by :func:`train_classifier`. ``class_names``
     name the given maps' ids in the split's warnings (a drawn split uses the cube's own names).
     ``valid`` ((H, W) bool, the scene's valid pixels; default: read from the cube) bounds a drawn split
-    to the labelled pixels on data (:func:`protocol_split`).
+    to the labelled pixels on data (:func:`protocol_split`). ``source`` (the label files, e.g.
+    ``"train.tif, test.tif"``) starts the line refusing given maps that cannot be a split (overlapping...).
 
     Raises:
-        LabelError: only one of the two maps given.
+        LabelError: only one of the two maps given, or maps that cannot be a split.
         ConfigError: ``opts.buffer`` with given maps (they carry their own gap).
     """
     from hsi_app.data.splits import split_from_maps
@@ -330,7 +331,12 @@ def split_for_run(cube: Cube, opts: TrainOptions, radius: int, train_labels: np.
             raise LabelError("--train-labels and --test-labels (train_labels=, test_labels= in Python) go together; "
                              "pass both")
         check_buffer(opts.buffer, opts.split, given_maps=True)
-        return split_from_maps(train_labels, test_labels, radius=radius, class_names=class_names)  # leaky when they are as close as that
+        try:
+            return split_from_maps(train_labels, test_labels, radius=radius, class_names=class_names)  # leaky when they are as close as that
+        except LabelError as err:
+            if source is None or str(err).startswith(f"{source}:"):
+                raise
+            raise LabelError(f"{source}: {err}") from None
     if opts.buffer is not None and cube.hsi.labels is not None:
         check_buffer_fits(opts.buffer, cube.hsi.labels.shape)  # before the draw and its "absent from test" warnings
     return protocol_split(cube, opts.split, seed=opts.seed, radius=radius if opts.buffer is None else opts.buffer,
@@ -412,7 +418,8 @@ def train_classifier(
 
     radius = receptive_radius(opts.model, image.shape[0], num_classes, opts.model_args)
     if split is None:
-        split = split_for_run(cube, opts, radius, train_labels, test_labels, class_names=k_names, valid=valid)
+        split = split_for_run(cube, opts, radius, train_labels, test_labels, class_names=k_names, valid=valid,
+                              source=labels_from)
     elif opts.buffer is not None:
         check_buffer(opts.buffer, opts.split, ready_split=True)
     elif split.protocol.startswith("disjoint") and split.radius < radius:
