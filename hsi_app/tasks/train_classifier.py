@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from hsi_app.checkpoint import RunConfig, json_floats, save_run
-from hsi_app.errors import ConfigError, LabelError
+from hsi_app.errors import ConfigError, HSIWarning, LabelError
 from hsi_app.data.normalize import BandStats
 from hsi_app.io.cube import Cube, scene_name
 from hsi_app.model_fwhm import training_fwhm
@@ -250,6 +250,29 @@ def check_has_labels(source: str, label_maps: Sequence[np.ndarray]) -> None:
         raise LabelError(f"{source}: the labels have no labelled pixel (all 0); pass labels with classes 1..K")
 
 
+def warn_empty_classes(source: str, label_maps: Sequence[np.ndarray], class_names: Sequence[str]) -> None:
+    """One warning when classes ``1..K`` of a run include some that no labelled pixel has.
+
+    Ids are taken as class numbers, so land-cover codes (10, 20, ... 100) or a class table longer than the
+    labels make a model with outputs that nothing trains, scored as empty classes; the line lists the ids the
+    labels use and the fix.
+
+    Args:
+        source: the labels, for the message.
+        label_maps: the ``(H, W)`` label maps (0 = unlabelled).
+        class_names: names of classes ``0..K``.
+    """
+    present = sorted(set().union(*(np.unique(m[m > 0]).tolist() for m in label_maps)))
+    missing = [k for k in range(1, len(class_names)) if k not in set(present)]
+    if not missing or not present:
+        return
+    shown = ", ".join(f"{k} ({class_names[k]})" for k in missing[:4]) + (", ..." if len(missing) > 4 else "")
+    used = ", ".join(str(k) for k in present[:8]) + (", ..." if len(present) > 8 else "")
+    warnings.warn(f"{source}: {len(missing)} of the run's {len(class_names) - 1} classes have no labelled pixel: "
+                  f"{shown}; the model still gets an output for each, trained by nothing (the labels use ids {used}); "
+                  "number the classes 1..K without gaps, or give them names", HSIWarning, stacklevel=3)
+
+
 def protocol_split(cube: Cube, protocol: str, *, seed: int = 0, radius: int = 0, legacy_blocks: bool = False,
                    valid: np.ndarray | None = None) -> Any:
     """The :class:`~hsi_app.data.splits.Split` of ``protocol`` on the cube's labels that lie on valid data.
@@ -415,6 +438,7 @@ def train_classifier(
     labels_max = max((int(np.max(m)) for m in label_maps), default=0)
     num_classes = max(labels_max, len(k_names) - 1 if k_names else 0)
     class_names = run_class_names(k_names, num_classes)
+    warn_empty_classes(label_source, label_maps, class_names)
 
     radius = receptive_radius(opts.model, image.shape[0], num_classes, opts.model_args)
     if split is None:
