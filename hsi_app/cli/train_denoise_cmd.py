@@ -45,6 +45,11 @@ def run(
     if epochs is not None and epochs < 1:
         raise ConfigError(f"--epochs {epochs}: must be >= 1")
     spec = parse_noise(noise).spec
+    from hsi_app.tasks.train_classifier import earlier_run_note
+
+    replacing = earlier_run_note(out, task="denoise")
+    if replacing:
+        click.echo(f"hsi: note: {replacing}", err=True)
     cube = open_cube(data, key=key)
     opts = DenoiseOptions(model=name, noise=spec, epochs=epochs, seed=seed, window=window, progress=not quiet,
                           init=init, device=device)

@@ -148,8 +148,9 @@ def check_buffer(buffer: int | None, split: str, *, given_maps: bool = False, re
                           "use --split disjoint:F or drop it (split='disjoint:F' or buffer=None in Python)")
 
 
-def earlier_run_note(out: str | os.PathLike[str], *, marker: str = "model.safetensors") -> str:
-    """The line telling that ``out`` holds an earlier classification run that this one replaces on success, or ``""``.
+def earlier_run_note(out: str | os.PathLike[str], *, marker: str = "model.safetensors",
+                     task: str = "classification") -> str:
+    """The line telling that ``out`` holds an earlier ``task`` run that this one replaces on success, or ``""``.
 
     A rerun into the same ``--out`` replaces the earlier run's files whole (``check_out_dir`` allows it); said
     before any work, with the earlier run's model, split and OA (its ``metrics.json``) and when its weights were
@@ -158,17 +159,21 @@ def earlier_run_note(out: str | os.PathLike[str], *, marker: str = "model.safete
     Args:
         out: the run folder about to be written.
         marker: the file that marks an earlier run of this kind (``adapter.safetensors`` for a fine-tune).
+        task: the run's ``config.json`` task (``classification``, or ``denoise`` for ``hsi train --task denoise``).
     """
     from datetime import datetime
 
     from hsi_app.io.atomic import run_task
 
     path = Path(out).expanduser()
-    if not (path / marker).is_file() or run_task(path) != "classification":
+    if not (path / marker).is_file() or run_task(path) != task:
         return ""
     try:
         m = json.loads((path / "metrics.json").read_text())
-        about = f"{m['model']} on {m['protocol']}, OA {100 * float(m['oa']):.2f}%, "
+        if task == "denoise":
+            about = f"{m['model']} on {m['noise']}, PSNR {float(m['denoised']['psnr']):.2f} dB, "
+        else:
+            about = f"{m['model']} on {m['protocol']}, OA {100 * float(m['oa']):.2f}%, "
     except (OSError, ValueError, KeyError, TypeError):
         about = ""
     when = datetime.fromtimestamp((path / marker).stat().st_mtime).strftime("%Y-%m-%d %H:%M")

@@ -55,3 +55,18 @@ def test_a_rerun_names_the_run_it_replaces_and_a_first_run_does_not(tmp_path: Pa
     code, _, err = run_main(capsys, *tune)
     assert code == 0, err
     assert len(_notes(err)) == 1 and "on fixed:10" in _notes(err)[0], err
+
+
+def test_a_denoise_rerun_names_the_run_it_replaces(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scene, _ = _scene(tmp_path)
+    run = tmp_path / "den"
+    args = ["train", "--task", "denoise", "--data", str(scene), "--model", "test_hsdt", "--epochs", "1", "--quiet",
+            "--out", str(run)]
+    code, _, err = run_main(capsys, *args)
+    assert code == 0, err
+    assert _notes(err) == []
+    psnr = json.loads((run / "metrics.json").read_text())["denoised"]["psnr"]
+    code, _, err = run_main(capsys, *args)
+    assert code == 0, err
+    notes = _notes(err)
+    assert len(notes) == 1 and f"test_hsdt on gaussian:50, PSNR {psnr:.2f} dB" in notes[0], err
