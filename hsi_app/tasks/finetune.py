@@ -9,8 +9,8 @@ different number of classes, the classifier head is replaced by a new trainable 
     OUT/adapter.safetensors   LoRA matrices (+ the new head, if any): peft's adapter state dict
     OUT/adapter_config.json   the peft LoraConfig
     OUT/config.json           a RunConfig for the NEW bands/classes; ``extra["finetune"]``
-                              names the base run (absolute path + sha256 of its weights
-                              and of its config.json); ``extra`` also holds ``versions``
+                              names the base run (absolute path, path relative to OUT,
+                              sha256 of its weights and of its config.json); ``extra`` also holds ``versions``
                               and ``data_identity`` (:func:`hsi_app.provenance.run_record`,
                               taken before training, as ``hsi train`` records them)
     OUT/metrics.json          as ``hsi train`` (``versions`` and ``data_identity`` included)
@@ -478,7 +478,8 @@ def finetune(
             split={"protocol": split.protocol, "seed": split.seed, "leaky": split.leaky, "radius": split.radius},
             data=scene_reference(cube),  # a file's absolute path, as `hsi train` records it
             extra={"schedule": opts.schedule, **record, "finetune": {
-                "base_run": str(base_path), "base_sha256": base_sha, "base_config_sha256": base_config_sha,
+                "base_run": str(base_path), "base_run_relative": _relative(base_path, final_out.resolve()),
+                "base_sha256": base_sha, "base_config_sha256": base_config_sha,
                 "base_num_classes": base.num_classes, "base_in_chans": base.in_chans, "band_map": kind,
                 "base_centres": BASE_CENTRES,
                 "edge_coverage_fwhm": EDGE_COVERAGE_FWHM, "new_head": new_head, "train_head": new_head or opts.train_head,
@@ -506,8 +507,20 @@ def _probe_net(base: RunConfig, base_dir: Path) -> Any:
     return build_from_config(base, base_dir, wavelengths=None)
 
 
+def _relative(base: Path, run: Path) -> str | None:
+    """``base`` as a path relative to the fine-tune folder ``run`` (``None`` when there is none, e.g. another drive)."""
+    try:
+        return os.path.relpath(base, run)
+    except ValueError:
+        return None
+
+
 def check_base_unchanged(run: Path, config: RunConfig) -> Path:
     """The base run of the fine-tune ``run``, checked to be the one it was trained on.
+
+    The base is looked for where it was (``base_run``, absolute), then, for a fine-tune that records it
+    (``base_run_relative``), at the same place relative to ``run``: a project folder holding both that was moved
+    or copied elsewhere still loads (the weights' and config's hashes still have to match).
 
     Returns:
         The base run's folder.
@@ -521,8 +534,13 @@ def check_base_unchanged(run: Path, config: RunConfig) -> Path:
     if not isinstance(ft, dict) or "base_run" not in ft:
         raise ModelLoadError(f"{run}: has {ADAPTER_NAME} but config.json names no base run; redo `hsi finetune`")
     base_path = Path(ft["base_run"])
+    moved = Path(run) / ft["base_run_relative"] if isinstance(ft.get("base_run_relative"), str) else None
+    if not (base_path / WEIGHTS_NAME).is_file() and moved is not None and (moved / WEIGHTS_NAME).is_file():
+        base_path = moved.resolve()  # the two folders moved together; the hashes below say it is the same run
     if not (base_path / WEIGHTS_NAME).is_file():
-        raise ModelLoadError(f"{run}: base run {base_path} is missing; restore it there (the adapter needs its weights)")
+        also = f" (nor at {ft['base_run_relative']} from this run)" if moved is not None else ""
+        raise ModelLoadError(f"{run}: base run {base_path} is missing{also}; restore it there (the adapter needs its "
+                             "weights)")
     if sha256_file(base_path / WEIGHTS_NAME) != ft.get("base_sha256"):
         raise ModelLoadError(f"{run}: the weights of base run {base_path} changed since fine-tuning; "
                              "restore the original run or fine-tune again")

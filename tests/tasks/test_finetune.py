@@ -586,3 +586,26 @@ def test_a_scene_without_wavelengths_taken_by_position_is_said_in_one_warning(
     lines = [ln for ln in err.splitlines() if "has no wavelengths" in ln]
     assert len(lines) == 1 and str(scene) in lines[0] and "30 bands" in lines[0], err
     assert "by position" in lines[0] and f"{BASE_WL.min():.0f}-{BASE_WL.max():.0f} nm" in lines[0]
+
+
+def test_a_fine_tune_moved_with_its_base_still_loads_and_a_changed_base_is_still_refused(
+        runs: dict, tmp_path: Path) -> None:
+    """A project folder holding the base run and its fine-tune, moved or copied elsewhere (another disk, a
+    colleague's machine), loaded nowhere: the base was looked for at its old absolute path only."""
+    from hsi_app.predictor import Predictor
+
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(runs["base"], moved / "base")
+    shutil.copytree(runs["ft"], moved / "ft")
+    hidden = runs["root"] / "base_hidden"
+    runs["base"].rename(hidden)  # the old place is gone, as on another machine
+    try:
+        pred = Predictor.load(moved / "ft", device="cpu")
+        assert pred.num_classes == 4 and pred.class_names[1:] == ["a", "b", "c", "d"]
+        with pytest.raises(ModelLoadError, match=r"base run .*base is missing \(nor at \.\./base from this run\)"):
+            Predictor.load(runs["ft"], device="cpu")  # not moved: its base is gone from both places
+        (moved / "base" / "model.safetensors").write_bytes(b"0" + (hidden / "model.safetensors").read_bytes())
+        with pytest.raises(ModelLoadError, match=r"weights of base run .*elsewhere/base changed since fine-tuning"):
+            Predictor.load(moved / "ft", device="cpu")
+    finally:
+        hidden.rename(runs["base"])
