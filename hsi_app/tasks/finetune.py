@@ -494,7 +494,10 @@ def finetune(
         metrics.update(trainable_params=trainable, total_params=total,
                        trainable_fraction=round(trainable / max(total, 1), 5),
                        adapter_bytes=(out / ADAPTER_NAME).stat().st_size, base_run=str(base_path),
-                       lora_rank=opts.lora_rank, band_map=kind, schedule=opts.schedule, **record)
+                       lora_rank=opts.lora_rank, band_map=kind, schedule=opts.schedule,
+                       epochs_requested=DEFAULT_FINETUNE_EPOCHS if opts.epochs is None else opts.epochs,
+                       epochs_run=int(history.get("epochs_run", len(history.get("epochs") or []))),
+                       class_plan=plan.how, **record)
         with atomic_path(out / "metrics.json") as tmp:
             Path(tmp).write_text(json.dumps(metrics, indent=2))
     return metrics

@@ -609,3 +609,12 @@ def test_a_fine_tune_moved_with_its_base_still_loads_and_a_changed_base_is_still
             Predictor.load(moved / "ft", device="cpu")
     finally:
         hidden.rename(runs["base"])
+
+
+def test_a_fine_tunes_metrics_say_its_epochs_and_how_its_classes_were_matched(runs: dict) -> None:
+    """metrics.json of a fine-tune has `hsi train`'s epochs_requested / epochs_run (the README promises the train
+    keys) and the class decision (here: unnamed label ids taken as the base run's 4 classes), which was only
+    printed with progress on."""
+    m = json.loads((runs["ft"] / "metrics.json").read_text())
+    assert m["epochs_requested"] == 3 and m["epochs_run"] == len(m["epochs"]) == 3
+    assert "base run's 4 classes" in m["class_plan"]
