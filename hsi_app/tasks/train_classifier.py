@@ -159,7 +159,8 @@ def earlier_run_note(out: str | os.PathLike[str], *, marker: str = "model.safete
     Args:
         out: the run folder about to be written.
         marker: the file that marks an earlier run of this kind (``adapter.safetensors`` for a fine-tune).
-        task: the run's ``config.json`` task (``classification``, or ``denoise`` for ``hsi train --task denoise``).
+        task: the run's ``config.json`` task (``classification``, or ``denoise``/``detect`` for ``hsi train --task
+            denoise``/``detect``).
     """
     from datetime import datetime
 
@@ -172,6 +173,8 @@ def earlier_run_note(out: str | os.PathLike[str], *, marker: str = "model.safete
         m = json.loads((path / "metrics.json").read_text())
         if task == "denoise":
             about = f"{m['model']} on {m['noise']}, PSNR {float(m['denoised']['psnr']):.2f} dB, "
+        elif task == "detect":
+            about = f"{m['model']} on {len(m['classes'])} target classes, mAP50 {float(m['mAP50']):.3f}, "
         else:
             about = f"{m['model']} on {m['protocol']}, OA {100 * float(m['oa']):.2f}%, "
     except (OSError, ValueError, KeyError, TypeError):

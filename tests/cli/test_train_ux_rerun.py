@@ -70,3 +70,26 @@ def test_a_denoise_rerun_names_the_run_it_replaces(tmp_path: Path, capsys: pytes
     assert code == 0, err
     notes = _notes(err)
     assert len(notes) == 1 and f"test_hsdt on gaussian:50, PSNR {psnr:.2f} dB" in notes[0], err
+
+
+def test_a_detect_rerun_names_the_run_it_replaces(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """hsi train --task detect says so too (before the scene is read: a rerun that then fails keeps the run)."""
+    from hsi_app.io.spectral_library import read_library
+    from hsi_app.tasks.train_detector import DetectTrainOptions, train_detector
+
+    scene, _ = _scene(tmp_path)
+    lib_path = Path(__file__).resolve().parents[2] / "datasets" / "spectral_library_demo.csv"
+    lib = read_library(lib_path)
+    image = np.random.default_rng(1).uniform(0.1, 0.5, (WL.size, 24, 60)).astype(np.float32)
+    run = tmp_path / "det"
+    opts = DetectTrainOptions(model="test_point_detector", epochs=1, steps_per_epoch=2, batch=2, n_test_scenes=1,
+                              progress=False, device="cpu")
+    m = train_detector(image, lib.resample(WL)[:2], lib.names[:2], run, opts, wavelengths=WL,
+                       fwhm=np.full(WL.size, np.nan), band_indices=np.arange(WL.size), source_bands=WL.size, data="x")
+    before = (run / "model.safetensors").read_bytes()
+    code, _, err = run_main(capsys, "train", "--task", "detect", "--data", str(tmp_path / "absent.tif"), "--targets",
+                            str(lib_path), "--out", str(run), "--quiet")
+    assert code != 0
+    notes = _notes(err)
+    assert len(notes) == 1 and f"test_point_detector on 2 target classes, mAP50 {m['mAP50']:.3f}" in notes[0], err
+    assert (run / "model.safetensors").read_bytes() == before  # the failed rerun kept it
