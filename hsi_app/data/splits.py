@@ -540,11 +540,13 @@ def split_from_maps(train: np.ndarray, test: np.ndarray, *, radius: int | None =
             raise LabelError(
                 f"{name} map: expected non-negative integer labels, got {arr.dtype}; 0 = unlabelled"
             )
-    overlap = int(np.count_nonzero((tr > 0) & (te > 0)))
+    both = (tr > 0) & (te > 0)
+    overlap = int(np.count_nonzero(both))
     if overlap:
+        r, c = (int(v[0]) for v in np.nonzero(both))
         raise LabelError(
-            f"train and test maps overlap at {overlap} pixels; remove them from the test map"
-            " (test[train > 0] = 0)"
+            f"train and test maps overlap at {overlap} pixels (first at row {r}, col {c}); remove them from the test"
+            " labels (erase those features or pixels in a GIS; in Python: test[train > 0] = 0)"
         )
     leaky, buffer = False, 0
     gap = split_gap(tr, te) if radius is not None else None

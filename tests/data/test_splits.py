@@ -328,7 +328,7 @@ def test_split_from_maps_overlap_names_count_and_fix() -> None:
     test = np.zeros((6, 6), dtype=np.int32)
     train[0, :3] = 1
     test[0, 1:5] = 2
-    with pytest.raises(LabelError, match=r"overlap at 2 pixels.*test\[train > 0\] = 0"):
+    with pytest.raises(LabelError, match=r"overlap at 2 pixels \(first at row 0, col 1\);.*in a GIS; in Python: test\[train > 0\] = 0"):
         split_from_maps(train, test)
     with pytest.raises(LabelError, match="same shape"):
         split_from_maps(train, test[:5])
