@@ -351,7 +351,29 @@ def _envi_size(header: Path) -> tuple[int, str]:
     itemsize = np.dtype(ENVI_DTYPES[code]).itemsize if code in ENVI_DTYPES else 8
     if min(c, rows, cols) < 0:
         raise UploadError("the ENVI header in the zip has negative samples/lines/bands")
-    return c * rows * cols * itemsize, f"{rows} x {cols} px x {c} bands of {np.dtype(ENVI_DTYPES.get(code, 'f8')).name}"
+    declared = c * rows * cols * itemsize, f"{rows} x {cols} px x {c} bands of {np.dtype(ENVI_DTYPES.get(code, 'f8')).name}"
+    tiff = _envi_tiff_size(header)
+    return declared if tiff is None or tiff[0] <= declared[0] else tiff
+
+
+def _envi_tiff_size(header: Path) -> tuple[int, str] | None:
+    """Declared size of the TIFF that a ``file type = TIFF`` header describes (the reader opens that TIFF,
+    whatever the header's samples/lines/bands say), or ``None`` for another header or no TIFF beside it.
+
+    Raises:
+        UploadError: the file beside the header is not a TIFF (by its first bytes), or its header is damaged.
+    """
+    from hsi_app.io.envi import find_data, is_tiff_header
+
+    if not is_tiff_header(header):
+        return None
+    data = find_data(header)
+    if data is None:
+        return None  # opening it says which TIFF is missing
+    if _head(data)[:4] not in TIFF_MAGIC:
+        raise UploadError(f"the ENVI header says 'file type = TIFF' but {data.name} is not a TIFF; "
+                          "upload the TIFF the header was written with")
+    return _gdal_size(str(data))
 
 
 def _mat_size(path: Path, max_bytes: int | None = None) -> tuple[int, str]:

@@ -45,6 +45,37 @@ def test_header_and_data_picked_together_open_as_the_pair(tmp_path: Path, envi_s
         s.close()
 
 
+def _tiff_header(path: Path, samples: int = 1, lines: int = 1, bands: int = 1) -> Path:
+    """An ENVI header of the kind ENVI writes beside a TIFF: ``file type = TIFF``, its own (small) sizes."""
+    path.write_text(f"ENVI\nfile type = TIFF\nsamples = {samples}\nlines = {lines}\nbands = {bands}\n"
+                    "data type = 4\ninterleave = bsq\nbyte order = 0\n")
+    return path
+
+
+def test_a_tiff_type_header_cannot_hide_a_huge_sparse_tiff(tmp_path: Path) -> None:
+    import rasterio
+    from rasterio.transform import from_origin
+
+    (tmp_path / "in").mkdir()
+    tif = tmp_path / "in" / "big.tif"
+    with rasterio.open(tif, "w", driver="GTiff", height=4000, width=4000, count=20, dtype="float32", tiled=True,
+                       compress="deflate", sparse_ok=True, crs="EPSG:32633", transform=from_origin(0, 0, 1, 1)):
+        pass  # no tile written: some KB on disk, 4000 * 4000 * 20 * 4 bytes = 1.2 GB of pixels declared
+    assert tif.stat().st_size < MB
+    hdr = _tiff_header(tmp_path / "in" / "big.hdr")  # says 1 x 1 px x 1 band
+    s = viewer.ViewerSession(config=viewer.ViewerConfig(max_upload_bytes=5 * MB))
+    try:
+        with pytest.raises(UploadError, match=r"4000 x 4000 px x 20 bands of float32 = 1\.2 GB once decompressed"):
+            viewer.open_upload(s, [str(hdr), str(tif)])
+        assert s.cube is None and not any((s.workdir / f).exists() for f in viewer.UPLOAD_FOLDERS)
+        fake = tmp_path / "in" / "fake.tif"  # a 'TIFF' that is not one: refused before GDAL reads it
+        fake.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+        with pytest.raises(UploadError, match=r"says 'file type = TIFF' but big\.tif is not a TIFF"):
+            viewer.open_upload(s, [str(hdr), str(fake)])
+    finally:
+        s.close()
+
+
 def test_other_files_picked_together_are_one_line(tmp_path: Path, envi_scene: Path) -> None:
     hdr, img = _renamed_pair(envi_scene, tmp_path / "b", "a.hdr", "a.img")
     other = tmp_path / "notes.txt"
