@@ -114,7 +114,8 @@ def describe_scene(cube: Cube, name: str | None = None) -> str:
 
 def grid_text(cube: Cube) -> str:
     """The scene's pixel size and map extent (pixel edges), as a GIS shows them: ``"20 m pixels,
-    x 500000–502900, y 4497100–4500000"`` (``°`` and lon/lat on a geographic CRS, map units without a CRS);
+    x 500000–502900, y 4497100–4500000"``, ``"12.5 m pixels, x 500007.5–..."`` (each number to 3 significant
+    digits of the pixel size, trailing zeros dropped; ``°`` and lon/lat on a geographic CRS, map units without a CRS);
     ``"rotated map grid"`` for a rotated or sheared one; ``""`` without a map grid."""
     t = cube.hsi.transform
     if t is None:
@@ -127,10 +128,12 @@ def grid_text(cube: Cube) -> str:
         " map units"
     sx, sy = abs(float(t.a)), abs(float(t.e))
     step = min(v for v in (sx, sy) if v > 0) if (sx or sy) else 1.0
-    places = max(0, min(9, 2 - math.floor(math.log10(step)))) if step < 10 else 0  # 3 digits of a pixel
+    places = max(0, min(9, 2 - math.floor(math.log10(step))))  # 3 significant digits of a pixel, any size
 
-    def num(v: float) -> str:
-        return f"{v:.{places}f}"
+    def num(v: float) -> str:  # to those decimals, without trailing zeros: 12.5, 20, 500007.5, 0.0001
+        text = f"{v:.{places}f}"
+        text = text.rstrip("0").rstrip(".") if "." in text else text
+        return "0" if text == "-0" else text
 
     size = num(sx) if sx == sy else f"{num(sx)} × {num(sy)}"
     left, right, bottom, top = map_extent(cube).extent
