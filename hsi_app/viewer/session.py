@@ -20,6 +20,7 @@ import re
 import shutil
 import tempfile
 import threading
+import unicodedata
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -491,16 +492,22 @@ DOWNLOADS = "downloads"
 """Sub-folder of a session folder holding its outputs under the names the browser downloads them as."""
 
 
+STEM_BYTES = 150
+"""Most UTF-8 bytes of the scene part of a download's name (file systems allow 255 bytes a name)."""
+
+
 def download_name(scene: str, output: str) -> str:
     """``<scene>_<output>``: an output's file name that tells it apart in a Downloads folder.
 
     ``scene`` is the display name (``field.tif``, ``scenes/indian_pines``, ``x.hdr + x.img``): its first
-    file's stem, with anything but letters, digits, ``.``, ``_`` and ``-`` made ``_``
-    (``Szene München 2023.tif`` gives ``Szene_München_2023_map.tif``).
+    file's stem, NFC-normalised (a macOS name's ``u`` + combining diaeresis is one ``ü``), with anything but
+    letters, digits, ``.``, ``_`` and ``-`` made ``_`` (``Szene München 2023.tif`` gives
+    ``Szene_München_2023_map.tif``), and cut to :data:`STEM_BYTES` bytes of UTF-8 between two characters.
     """
-    first = PurePosixPath(scene.split(" + ")[0].replace("\\", "/")).name
+    first = PurePosixPath(unicodedata.normalize("NFC", scene).split(" + ")[0].replace("\\", "/")).name
     stem = re.sub(r"[^\w.-]+", "_", PurePosixPath(first).stem).strip("._") or "scene"
-    return f"{stem[:80]}_{output}"
+    stem = stem.encode("utf-8")[:STEM_BYTES].decode("utf-8", errors="ignore")  # a cut character is dropped
+    return f"{stem}_{output}"
 
 
 def download_copy(session: ViewerSession, path: Path) -> Path:

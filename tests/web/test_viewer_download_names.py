@@ -42,7 +42,7 @@ def test_downloads_carry_the_scene_name(tmp_path: Path, random_run, envi_scene: 
     random_run(tmp_path / "runs" / "m", open_cube(scene), num_classes=3)
     cfg = viewer.ViewerConfig(runs_dir=tmp_path / "runs", scenes_dir=envi_scene.parent)
     demo = load_web_app().build_app(cfg, viewer.ModelCache())
-    fns = {f.fn.__name__: f.fn for f in demo.fns.values()}
+    fns = {getattr(f.fn, "__name__", None): f.fn for f in demo.fns.values()}
     state = viewer.ViewerSession(config=cfg)
     try:
         assert fns["open_uploaded"](state, str(scene))[-1] == ""
@@ -77,3 +77,23 @@ def test_downloads_carry_the_scene_name(tmp_path: Path, random_run, envi_scene: 
 ])
 def test_download_name(scene: str, expected: str) -> None:
     assert viewer.download_name(scene, "map.tif") == expected
+
+
+def test_download_name_of_a_long_cjk_or_decomposed_name_is_a_valid_file(tmp_path: Path) -> None:
+    import unicodedata
+
+    long = "地" * 80 + ".tif"  # 240 bytes of UTF-8: with "_detect_metrics.json", over the 255 bytes of a name
+    name = viewer.download_name(long, "detect_metrics.json")
+    assert name.endswith("_detect_metrics.json") and name.startswith("地" * 40)
+    assert len(name.encode("utf-8")) <= 255 and set(name[:-len("_detect_metrics.json")]) == {"地"}  # no half character
+    decomposed = unicodedata.normalize("NFD", "Szene München 2023.tif")  # as macOS names files
+    assert viewer.download_name(decomposed, "map.tif") == "Szene_München_2023_map.tif"
+    s = viewer.ViewerSession(config=viewer.ViewerConfig())
+    try:
+        out = s.workdir / "detect_metrics.json"
+        out.write_text("{}")
+        s.name = long
+        copy = viewer.download_copy(s, out)  # the name is one the file system takes
+        assert copy.read_text() == "{}" and copy.name == name
+    finally:
+        s.close()
