@@ -424,6 +424,12 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
                       dt_heat, dt_table, dt_status, dt_scores, dt_points, dt_metrics, upload]
         on(open_btn.click, open_listed, [state, scene], scene_outs, api_name="open_scene")
         on(upload.upload, open_uploaded, [state, upload], scene_outs, clear_on_error=[upload],
+           api_name="upload_files")
+        # API clients of before the box took several files: /upload_scene still takes one file (a hidden
+        # single-file box and button, never shown in the page)
+        one_file = gr.File(type="filepath", file_count="single", visible=False)
+        one_btn = gr.Button(visible=False)
+        on(one_btn.click, open_uploaded, [state, one_file], scene_outs, clear_on_error=[upload],
            api_name="upload_scene")
         display_in = [state, red, green, blue, lo, hi, opacity, show_map]
         for dd in (red, green, blue):

@@ -107,7 +107,7 @@ def test_api_client_uploads_a_pair(viewer_server: str, envi_scene: Path) -> None
 
     client = Client(viewer_server, verbose=False)
     out = client.predict([handle_file(str(envi_scene)), handle_file(str(envi_scene.with_suffix(".img")))],
-                         api_name="/upload_scene")
+                         api_name="/upload_files")
     assert out[1].startswith(f"**{envi_scene.name} + {envi_scene.with_suffix('.img').name}**: 24 × 20 px, 50 bands")
     _, text, *_ = client.predict(5, 5, 0.5, True, api_name="/pixel")
     assert "EPSG:32611" in text

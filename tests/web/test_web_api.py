@@ -107,10 +107,15 @@ def test_upload_geotiff_through_the_api(client, tmp_path: Path) -> None:  # noqa
     with rasterio.open(path, "w", driver="GTiff", height=10, width=12, count=5, dtype="float32", crs="EPSG:32633",
                        transform=from_origin(500000, 4200000, 10, 10)) as ds:
         ds.write(np.random.default_rng(0).uniform(size=(5, 10, 12)).astype(np.float32))
-    out = client.predict([handle_file(str(path))], api_name="/upload_scene")
-    assert "10 × 12 px, 5 bands" in out[1] and "EPSG:32633" in out[1]
+    out = client.predict(handle_file(str(path)), api_name="/upload_scene")  # a client written before: one file
+    assert out[1].startswith("**field.tif**: 10 × 12 px, 5 bands") and "EPSG:32633" in out[1]
     _, text, *_ = client.predict(2, 3, 0.5, True, api_name="/pixel")
     assert "x 500035.00, y 4199975.00 (EPSG:32633)" in text  # pixel centre of row 2, col 3 on the 10 m grid
+    client.predict("indian_pines", api_name="/open_scene")
+    out = client.predict([handle_file(str(path))], api_name="/upload_files")  # the page's box: a list of files
+    assert out[1].startswith("**field.tif**: 10 × 12 px, 5 bands") and "EPSG:32633" in out[1]
+    _, text, *_ = client.predict(2, 3, 0.5, True, api_name="/pixel")
+    assert "x 500035.00, y 4199975.00 (EPSG:32633)" in text
 
 
 def test_errors_are_readable_messages_not_tracebacks(client, viewer_server: str, envi_scene: Path,  # noqa: ANN001
@@ -133,12 +138,12 @@ def test_errors_are_readable_messages_not_tracebacks(client, viewer_server: str,
     fake = tmp_path / "scene.tif"
     fake.write_text("definitely not a GeoTIFF")
     with pytest.raises(Exception) as err:
-        client.predict([handle_file(str(fake))], api_name="/upload_scene")
+        client.predict([handle_file(str(fake))], api_name="/upload_files")
     assert "checked its content" in str(err.value) and "Traceback" not in str(err.value)
     big = tmp_path / "big.tif"
     big.write_bytes(b"II*\x00" + np.zeros(6 * 1024**2, np.uint8).tobytes())  # server limit: 5 MB
     with pytest.raises(Exception) as err:
-        client.predict([handle_file(str(big))], api_name="/upload_scene")
+        client.predict(handle_file(str(big)), api_name="/upload_scene")  # a client of before the box took several files
     assert "Traceback" not in str(err.value)
     with pytest.raises(Exception) as err:
         client.predict("ace", 99.9, 10, "5,21", None, api_name="/detect")
