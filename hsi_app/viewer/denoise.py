@@ -24,7 +24,7 @@ from hsi_app.io.cube import Cube
 from hsi_app.viewer.classify import write_json
 from hsi_app.viewer.models import DEFAULT_CACHE, ModelCache, resolve_model
 from hsi_app.viewer.scene import composite, pixel_spectrum, zoom
-from hsi_app.viewer.session import ViewerSession, check_same_scene, running_job, whole_number
+from hsi_app.viewer.session import ViewerSession, publishing, running_job, whole_number
 
 MAX_SEED = 2**32 - 1
 
@@ -166,23 +166,23 @@ def _denoise(session: ViewerSession, cube: Cube, model_key: str, noise: str | No
         if cube.rio.crs is None:  # the input had no CRS either: nothing to warn about
             warnings.simplefilter("ignore", HSIWarning)
         after = open_cube(out)
-    check_same_scene(session, cube, name, "denoising",
-                     () if "spectrum_extra" in session.extras else ("denoised.tif",))
     before = noisy if noisy is not None else cube
     metrics = {"model": model_key, "noise": noise, "seed": seed, "seconds": round(res.seconds, 3),
                "windows": res.windows, "metrics": res.metrics}
-    metrics_path = write_json(session.workdir / "denoise_metrics.json", metrics)
 
     def extra(row: int, col: int) -> dict[str, np.ndarray]:
         spectra = {"noisy input": pixel_spectrum(noisy, row, col)} if noisy is not None else {}
         spectra["denoised"] = pixel_spectrum(after, row, col)
         return spectra
 
-    session.extras["spectrum_extra"] = extra
-    s = session.scale
+    with publishing(session, cube, name, "denoising",
+                    () if "spectrum_extra" in session.extras else ("denoised.tif",)):
+        metrics_path = write_json(session.workdir / "denoise_metrics.json", metrics)
+        session.extras["spectrum_extra"] = extra
+        s, bands = session.scale, session.bands
     summary = f"{model_key}: {res.height} × {res.width} px, {res.bands} bands in {res.seconds:.1f} s"
     if res.metrics:
         d, i = res.metrics["denoised"], res.metrics["input"]
         summary += "; " + ", ".join(f"{k.upper()} {i[k]:.3g} → {d[k]:.3g}" for k in ("psnr", "ssim", "sam") if k in d)
-    return DenoiseView(zoom(composite(before, session.bands), s), zoom(composite(after, session.bands), s),
+    return DenoiseView(zoom(composite(before, bands), s), zoom(composite(after, bands), s),
                        out, metrics_path, res.metrics, summary)

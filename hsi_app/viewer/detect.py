@@ -18,7 +18,7 @@ from hsi_app.viewer.classify import write_json
 from hsi_app.viewer.messages import for_detect_tab
 from hsi_app.viewer.models import DEFAULT_CACHE, ModelCache, resolve_model
 from hsi_app.viewer.scene import pixel_has_data, zoom
-from hsi_app.viewer.session import ViewerSession, check_same_scene, whole_number
+from hsi_app.viewer.session import ViewerSession, check_same_scene, publishing, whole_number
 
 METHODS = ("rx", "rx-local", "mf", "ace", "cem", "learned")
 TARGET_METHODS = ("mf", "ace", "cem")
@@ -218,7 +218,7 @@ def detect(
     else:
         det = find_peaks(scores, threshold=threshold, max_per_class=int(max_points))
         det.box = peak_boxes(scores, det)
-    check_same_scene(session, cube, name, "detection")  # nothing written yet
+    check_same_scene(session, cube, name, "detection")  # nothing written yet: no need to write it
     work = session.workdir
     scores_path, points_path, metrics_path = work / "scores.tif", work / "detections.gpkg", work / "detect_metrics.json"
     write_score_map(scores_path, scores, cube, names, method)
@@ -241,8 +241,13 @@ def detect(
         **settings_record(session, method, quantile=quantile, threshold=threshold, max_points=max_points,
                           rx_window=rx_window, model_key=model_key, resample=resample),
     })
-    session.extras["detect"] = {"scores": scores, "names": names, "detections": det}
-    img = draw_points(zoom(heat_rgb(scores), session.scale), det.row, det.col, session.scale)
+    # a scene opened while the files were written deleted them (or, if it got there first, they are the
+    # previous scene's): checked again, under the scene lock, just before the result is published
+    written = () if "detect" in session.extras else (scores_path.name, points_path.name, metrics_path.name)
+    with publishing(session, cube, name, "detection", written):
+        session.extras["detect"] = {"scores": scores, "names": names, "detections": det}
+        scale = session.scale
+    img = draw_points(zoom(heat_rgb(scores), scale), det.row, det.col, scale)
     summary = (f"{method}: {len(det)} point(s) above the {quantile:g} % score percentile "
                f"({threshold:.4g}); targets: {', '.join(names)}")
     return DetectView(img, rows, threshold, scores_path, points_path, metrics_path, summary)

@@ -14,6 +14,7 @@ with what to enter, never a bare ``TypeError``/``ValueError``.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -22,7 +23,7 @@ import tempfile
 import threading
 import unicodedata
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -104,6 +105,21 @@ def check_same_scene(session: ViewerSession, cube: Cube, name: str, what: str,
                        f"run it again on {now}")
 
 
+@contextlib.contextmanager
+def publishing(session: ViewerSession, cube: Cube, name: str, what: str,
+               outputs: Sequence[str] = ()) -> Iterator[None]:
+    """Context manager around a job's publishing of its result into ``session``: checks that the session still
+    shows the job's scene (:func:`check_same_scene`) and holds the session's scene lock until the result is
+    published, so another scene cannot be opened between the check and the publishing (opening it waits).
+
+    Raises:
+        SceneChanged: another scene was opened while the job ran; ``outputs`` are deleted.
+    """
+    with session._scene_lock:
+        check_same_scene(session, cube, name, what, outputs)
+        yield
+
+
 def whole_number(value: object, what: str, hint: str, *, minimum: int | None = 0,
                  maximum: int | None = None) -> int:
     """``value`` (a widget number: int, float, numpy scalar, ``None``...) as an ``int``.
@@ -159,6 +175,9 @@ class ViewerSession:
         self._upload_folder: str | None = None  # which of UPLOAD_FOLDERS holds the open scene
         self._stop = threading.Event()  # set by request_stop; a running job checks it between steps
         self._job: str | None = None  # what is running now ("classification", "denoising"), if anything
+        # held while the shown scene changes (_set_cube) and while a job checks that its scene is still the one
+        # shown and publishes its result (publishing): a result is never laid over a scene opened meanwhile
+        self._scene_lock = threading.RLock()
         with _FOLDERS_LOCK:
             _FOLDERS[path] = self._finalizer
 
@@ -245,13 +264,14 @@ def _set_cube(session: ViewerSession, cube: Cube, name: str, upload_folder: str 
     cube = _with_empty_bands_flagged(_with_computed_valid(cube))
     bands = _scene.default_rgb_bands(cube)
     rgb = _scene.composite(cube, bands)
-    session.cube, session.name, session.bands, session.rgb = cube, name, bands, rgb
-    session.result = None
-    session.points = []
-    session.selected = None
-    session.extras = {}
-    session._upload_folder = upload_folder
-    clear_session_folder(session.workdir, keep=upload_folder)
+    with session._scene_lock:  # not while a job of the previous scene publishes its result (publishing)
+        session.cube, session.name, session.bands, session.rgb = cube, name, bands, rgb
+        session.result = None
+        session.points = []
+        session.selected = None
+        session.extras = {}
+        session._upload_folder = upload_folder
+        clear_session_folder(session.workdir, keep=upload_folder)
 
 
 def _being_written(name: str) -> bool:
@@ -474,11 +494,11 @@ def classify(
         name = session.name
         result = classify_scene(cube, run, session.workdir, cache=cache, progress=step,
                                 resample=resample, model_name=model_key, smooth=smooth, scene_name=name)
-    check_same_scene(session, cube, name, "classification", () if session.result else ("map.tif", "metrics.json"))
-    # the clicked points belong to the previous map: drop them only now that the new one exists
-    (session.workdir / "points.gpkg").unlink(missing_ok=True)
-    session.points = []
-    session.result = result
+    with publishing(session, cube, name, "classification", () if session.result else ("map.tif", "metrics.json")):
+        # the clicked points belong to the previous map: drop them only now that the new one exists
+        (session.workdir / "points.gpkg").unlink(missing_ok=True)
+        session.points = []
+        session.result = result
     return result
 
 

@@ -87,3 +87,58 @@ def test_detection_of_a_replaced_scene_is_not_kept(monkeypatch: pytest.MonkeyPat
         assert np.asarray(s.rgb).shape == (145, 145, 3)
     finally:
         s.close()
+
+
+@pytest.mark.parametrize("step", ["write_score_map", "write_detections", "write_json"])
+def test_a_scene_opened_while_the_detection_is_written_gets_no_old_detection(
+        monkeypatch: pytest.MonkeyPatch, envi_scene: Path, step: str) -> None:
+    s = viewer.ViewerSession(config=viewer.ViewerConfig(scenes_dir=envi_scene.parent))
+    from hsi_app.tasks import detection
+
+    owner = vdetect if step == "write_json" else detection
+    write = getattr(owner, step)
+    calls: list[str] = []
+
+    def write_then_open(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        out = write(*args, **kwargs)
+        calls.append(step)
+        viewer.open_scene(s, "indian_pines")  # the tab's Open scene, while the outputs were written
+        return out
+
+    monkeypatch.setattr(owner, step, write_then_open)
+    try:
+        viewer.open_scene(s, envi_scene.name)
+        with pytest.raises(viewer.SceneChanged, match=rf"^{envi_scene.name} was replaced by indian_pines while its "
+                                                      r"detection ran"):
+            vdetect.detect(s, "rx", quantile=99.0, max_points=5)
+        assert calls == [step]
+        assert s.name == "indian_pines" and "detect" not in s.extras
+        assert not any((s.workdir / f).exists() for f in ("scores.tif", "detections.gpkg", "detect_metrics.json"))
+        _still_usable(s, (145, 145))
+    finally:
+        s.close()
+
+
+def test_opening_a_scene_waits_while_a_job_publishes_its_result(envi_scene: Path) -> None:
+    import threading
+
+    from hsi_app.viewer.session import publishing
+
+    s = viewer.ViewerSession(config=viewer.ViewerConfig(scenes_dir=envi_scene.parent))
+    try:
+        viewer.open_scene(s, envi_scene.name)  # a 24 × 20 scene: opening it takes far less than the wait below
+        opened = threading.Event()
+
+        def open_other() -> None:
+            viewer.open_scene(s, envi_scene.name)
+            opened.set()
+
+        with publishing(s, s.require_cube(), s.name, "detection"):
+            other = threading.Thread(target=open_other)
+            other.start()
+            assert not opened.wait(3.0)  # the scene changes only once the result is published
+            s.extras["detect"] = "the result of the scene it was computed on"
+        other.join(30)
+        assert opened.is_set() and "detect" not in s.extras  # the new scene starts without it
+    finally:
+        s.close()
