@@ -301,13 +301,22 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
         points = download(s, view.points_path) if view.points_path.is_file() else None
         return view.heat, view.rows, view.summary, download(s, view.scores_path), points, download(s, view.metrics_path)
 
-    def stop_job(state: viewer.ViewerSession | None, request: gr.Request | None = None) -> None:
-        """The Stop buttons: the tab's running classification or denoising stops at its next window or model
-        stage and says so in the message line (its earlier results stay). Runs beside the job, not after it."""
+    def stop_job(kind: str, state: viewer.ViewerSession | None, request: gr.Request | None) -> None:
+        """A Stop button: the tab's running job of ``kind`` (and only it) stops at its next window or model
+        stage (its earlier results stay). Runs beside the job, not after it."""
         if request is not None:
             tabs.seen(request.session_hash)
-        job = viewer.request_stop(state) if state is not None else None
-        gr.Info(f"stopping the {job} at its next step" if job else "nothing is running")
+        job = viewer.request_stop(state, kind) if state is not None else None
+        gr.Info(f"stopping the {job} at its next step; its earlier results stay" if job
+                else f"no {kind} is running (one still waiting its turn is dropped)")
+
+    def stop_classify(state: viewer.ViewerSession | None, request: gr.Request | None = None) -> None:
+        """The Classify tab's Stop button (API: /stop)."""
+        stop_job("classification", state, request)
+
+    def stop_denoise(state: viewer.ViewerSession | None, request: gr.Request | None = None) -> None:
+        """The Denoise tab's Stop button (API: /stop_denoise)."""
+        stop_job("denoising", state, request)
 
     @guard
     def points_file(state: viewer.ViewerSession | None, request: gr.Request | None = None) -> str:
@@ -412,10 +421,10 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
                     dt_metrics = gr.File(label="detect_metrics.json")
 
         def on(trigger: Callable[..., Any], fn: Callable[..., Any], inputs: list[Any], outputs: list[Any],
-               clear_on_error: Sequence[Any] = (), **kw: Any) -> None:
-            """``trigger(fn)`` with its error as the page's message line (:func:`in_page`)."""
+               clear_on_error: Sequence[Any] = (), **kw: Any) -> Any:
+            """``trigger(fn)`` with its error as the page's message line (:func:`in_page`); returns the event."""
             cleared = [outputs.index(c) for c in clear_on_error]
-            trigger(in_page(fn, len(outputs), clear_on_error=cleared), inputs, [*outputs, message], **kw)
+            return trigger(in_page(fn, len(outputs), clear_on_error=cleared), inputs, [*outputs, message], **kw)
 
         # a new scene resets every tab: the outputs below are those of scene_outputs, in order, then the upload box
         scene_outs = [state, image, info, red, green, blue, spectrum, pixel,
@@ -443,15 +452,18 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
         pixel_outs = [image, pixel, spectrum, row, col]
         on(image.select, clicked, [state, opacity, show_map], pixel_outs, api_visibility="private")
         on(pixel_btn.click, goto_pixel, [state, row, col, opacity, show_map], pixel_outs, api_name="pixel")
-        on(run_btn.click, run_classify, [state, model, resample, opacity, smooth],
-           [image, legend, areas, map_file, metrics_file, status, show_map], api_name="classify")
+        classify_event = on(run_btn.click, run_classify, [state, model, resample, opacity, smooth],
+                            [image, legend, areas, map_file, metrics_file, status, show_map], api_name="classify")
         on(points_btn.click, points_file, [state], [points_out], api_name="points")
-        # no concurrency limit: a stop runs at once, beside the job it stops
-        stop_btn.click(stop_job, [state], None, api_name="stop", concurrency_limit=None, show_progress="hidden")
-        dn_stop.click(stop_job, [state], None, api_visibility="private", concurrency_limit=None,
-                      show_progress="hidden")
-        on(dn_btn.click, run_denoise, [state, dn_model, dn_noise, dn_seed],
-           [dn_before, dn_after, dn_status, dn_file, dn_metrics], api_name="denoise")
+        denoise_event = on(dn_btn.click, run_denoise, [state, dn_model, dn_noise, dn_seed],
+                           [dn_before, dn_after, dn_status, dn_file, dn_metrics], api_name="denoise")
+        # each Stop stops its own tab's job. No concurrency limit: a stop runs at once, beside the job it stops.
+        # cancels= also drops the page's job while it still waits in the queue (a job already running is left
+        # by Gradio to finish: the in-job stop above ends it at its next step)
+        stop_btn.click(stop_classify, [state], None, api_name="stop", concurrency_limit=None, show_progress="hidden",
+                       cancels=[classify_event])
+        dn_stop.click(stop_denoise, [state], None, api_name="stop_denoise", concurrency_limit=None,
+                      show_progress="hidden", cancels=[denoise_event])
         on(dt_btn.click, run_detect, [state, dt_method, dt_quant, dt_max, dt_window, dt_model, dt_resample],
            [dt_heat, dt_table, dt_status, dt_scores, dt_points, dt_metrics], api_name="detect")
         message.change(message_html, message, banner, api_visibility="private", show_progress="hidden")

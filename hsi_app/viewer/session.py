@@ -173,8 +173,9 @@ class ViewerSession:
         path = str(self.workdir)
         self._finalizer = weakref.finalize(self, _remove_folder, path)
         self._upload_folder: str | None = None  # which of UPLOAD_FOLDERS holds the open scene
-        self._stop = threading.Event()  # set by request_stop; a running job checks it between steps
-        self._job: str | None = None  # what is running now ("classification", "denoising"), if anything
+        # the running jobs by kind ("classification", "denoising"), each with its own stop event (request_stop)
+        self._jobs: dict[str, set[running_job]] = {}
+        self._jobs_lock = threading.Lock()
         # held while the shown scene changes (_set_cube) and while a job checks that its scene is still the one
         # shown and publishes its result (publishing): a result is never laid over a scene opened meanwhile
         self._scene_lock = threading.RLock()
@@ -427,40 +428,59 @@ def select_row_col(session: ViewerSession, row: int | float | None, col: int | f
             "prediction": pred, "has_data": _scene.pixel_has_data(cube, row, col)}
 
 
-def request_stop(session: ViewerSession) -> str | None:
-    """Ask the session's running classification or denoising to stop at its next step (window or model stage).
+JOB_KINDS = ("classification", "denoising")
+"""The kinds of job :func:`request_stop` can stop (the Classify and Denoise tabs' Stop buttons)."""
 
-    The job raises :class:`JobStopped`; the session keeps its scene, map and downloads as they were
-    before the job (nothing of it is published). Safe to call from another thread.
+
+def request_stop(session: ViewerSession, what: str | None = None) -> str | None:
+    """Ask the session's running jobs of kind ``what`` (one of :data:`JOB_KINDS`; ``None``: every kind) to stop
+    at their next step (window or model stage).
+
+    Each stopped job raises :class:`JobStopped`; the session keeps its scene, map and downloads as they were
+    before it (nothing of it is published). Jobs of other kinds running beside it (a tab's Classify and Denoise
+    events run at once) go on, and a job started later is not stopped. Safe to call from another thread.
 
     Returns:
-        What was running (``"classification"``, ``"denoising"``), or ``None`` when nothing was.
+        What was asked to stop (``"classification"``, ``"denoising"``, ``"classification and denoising"``),
+        or ``None`` when no such job was running.
+
+    Raises:
+        ConfigError: ``what`` is not a job kind.
     """
-    job = session._job
-    if job is not None:
-        session._stop.set()
-    return job
+    if what is not None and what not in JOB_KINDS:
+        raise ConfigError(f"cannot stop {what!r}: name one of {', '.join(JOB_KINDS)}")
+    with session._jobs_lock:
+        kinds = [k for k in (JOB_KINDS if what is None else (what,)) if session._jobs.get(k)]
+        for kind in kinds:
+            for job in session._jobs[kind]:
+                job.stop.set()
+    return " and ".join(kinds) or None
 
 
 class running_job:
-    """Context manager: ``session`` runs ``what`` (:func:`request_stop` can stop it); :meth:`check` raises
-    :class:`JobStopped` once it was asked to. A stop asked before the job started does not count."""
+    """Context manager: ``session`` runs a job of kind ``what`` (:func:`request_stop` with that kind can stop it);
+    :meth:`check` raises :class:`JobStopped` once it was asked to. Each job has its own stop event, so a stop
+    asked before the job started, or for another kind of job, does not count."""
 
     def __init__(self, session: ViewerSession, what: str) -> None:
         self.session, self.what = session, what
+        self.stop = threading.Event()
 
     def __enter__(self) -> running_job:
-        self.session._stop.clear()
-        self.session._job = self.what
+        with self.session._jobs_lock:
+            self.session._jobs.setdefault(self.what, set()).add(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.session._job = None
-        self.session._stop.clear()
+        with self.session._jobs_lock:
+            running = self.session._jobs.get(self.what, set())
+            running.discard(self)
+            if not running:
+                self.session._jobs.pop(self.what, None)
 
     def check(self, where: str = "") -> None:
         """Raise :class:`JobStopped` if a stop was asked; ``where`` (e.g. ``"after window 2/9"``) goes in the line."""
-        if self.session._stop.is_set():
+        if self.stop.is_set():
             at = f" {where}" if where else ""
             raise JobStopped(f"{self.what} stopped{at}, as asked; the scene, its results and downloads are as "
                              "they were before it")

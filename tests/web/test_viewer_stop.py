@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from hsi_app import viewer
+from hsi_app.errors import ConfigError
 from hsi_app.io.open import open_cube
 
 gr = pytest.importorskip("gradio")
@@ -44,7 +45,7 @@ def test_stopped_classification_keeps_the_previous_map(indian_pines_runs: Path) 
 
 
 def _fn(demo: Any, name: str) -> Any:
-    return next(f.fn for f in demo.fns.values() if f.fn.__name__ == name)
+    return next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", None) == name)
 
 
 def test_stop_button_stops_denoising_in_the_page(tmp_path: Path, envi_scene: Path, denoise_run) -> None:  # noqa: ANN001
@@ -53,14 +54,15 @@ def test_stop_button_stops_denoising_in_the_page(tmp_path: Path, envi_scene: Pat
     denoise_run(tmp_path / "runs" / "den", open_cube(envi_scene))
     cfg = viewer.ViewerConfig(scenes_dir=envi_scene.parent, runs_dir=tmp_path / "runs")
     demo = load_web_app().build_app(cfg, viewer.ModelCache())
-    run_denoise, stop_job = _fn(demo, "run_denoise"), _fn(demo, "stop_job")
+    run_denoise, stop_job = _fn(demo, "run_denoise"), _fn(demo, "stop_denoise")
     state = viewer.ViewerSession(config=cfg)
     seen: list[str] = []
 
     def progress(fraction: Any, desc: str | None = None, **kwargs: Any) -> None:
         seen.append(str(desc))
         if str(desc).startswith("denoising window 1/1, step 2/"):
-            stop_job(state)  # the Stop button's event, while the forward pass runs
+            assert _fn(demo, "stop_classify")(state) is None  # the Classify tab's Stop: not this job's
+            stop_job(state)  # the Denoise tab's Stop button's event, while the forward pass runs
 
     try:
         viewer.open_scene(state, envi_scene.name)
@@ -75,3 +77,64 @@ def test_stop_button_stops_denoising_in_the_page(tmp_path: Path, envi_scene: Pat
         assert done[-1] == "" and (state.workdir / "denoised.tif").is_file()
     finally:
         state.close()
+
+
+def test_each_stop_stops_its_own_job_of_jobs_running_at_once_in_one_tab() -> None:
+    """A tab's Classify and Denoise events run at once (two threads): each Stop stops only its own job, a job
+    ending does not lose a stop asked for the other, and a job starting does not wipe it."""
+    import threading
+
+    from hsi_app.viewer.session import running_job
+
+    s = viewer.ViewerSession(config=viewer.ViewerConfig())
+    started = {k: threading.Event() for k in ("classification", "denoising")}
+    finish = {k: threading.Event() for k in started}
+    outcome: dict[str, str] = {}
+
+    def job(kind: str, wait_for: str | None) -> None:
+        if wait_for is not None:
+            started[wait_for].wait(10)
+        with running_job(s, kind) as j:
+            started[kind].set()
+            finish[kind].wait(10)
+            try:
+                j.check("after window 1/2")
+                outcome[kind] = "finished"
+            except viewer.JobStopped as err:
+                outcome[kind] = str(err)
+
+    try:
+        classify = threading.Thread(target=job, args=("classification", None))
+        classify.start()
+        assert started["classification"].wait(10)
+        assert viewer.request_stop(s, "classification") == "classification"  # asked before denoising starts
+        denoise = threading.Thread(target=job, args=("denoising", "classification"))
+        denoise.start()
+        assert started["denoising"].wait(10)
+        finish["denoising"].set()  # denoising checks and ends first: not stopped, and not clearing the other stop
+        denoise.join(10)
+        assert outcome["denoising"] == "finished"
+        finish["classification"].set()
+        classify.join(10)
+        assert outcome["classification"].startswith("classification stopped after window 1/2, as asked")
+        assert viewer.request_stop(s, "classification") is None and viewer.request_stop(s) is None  # none runs
+        with pytest.raises(ConfigError, match=r"cannot stop .denoise.: name one of classification, denoising"):
+            viewer.request_stop(s, "denoise")
+    finally:
+        s.close()
+
+
+def test_stop_buttons_are_bound_to_their_own_tab_and_drop_a_queued_job() -> None:
+    """The Classify Stop cancels only the Classify event (a run still in the queue is dropped; a running one
+    ends at its next step), the Denoise Stop only the Denoise event; /stop_denoise is the API's Denoise Stop."""
+    from hsi_app.cli.serve_cmd import load_web_app
+
+    demo = load_web_app().build_app(viewer.ViewerConfig(), viewer.ModelCache())
+    fns = list(demo.fns.values())
+    index = {getattr(f.fn, "__name__", None): i for i, f in demo.fns.items() if f.fn is not None}
+    by_name = {getattr(f.fn, "__name__", None): f for f in fns if f.fn is not None}
+    for stop, job in (("stop_classify", "run_classify"), ("stop_denoise", "run_denoise")):
+        targets = by_name[stop].targets
+        cancelling = [f for f in fns if f.is_cancel_function and f.targets == targets]
+        assert [f.cancels for f in cancelling] == [[index[job]]], stop
+    assert by_name["stop_classify"].api_name == "stop" and by_name["stop_denoise"].api_name == "stop_denoise"

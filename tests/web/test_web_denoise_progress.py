@@ -32,7 +32,7 @@ def test_denoise_reports_progress_from_start_to_end(tmp_path: Path, envi_scene: 
     denoise_run(tmp_path / "runs" / "den", open_cube(envi_scene))
     cfg = viewer.ViewerConfig(scenes_dir=envi_scene.parent, runs_dir=tmp_path / "runs")
     demo = load_web_app().build_app(cfg, viewer.ModelCache())
-    run_denoise = next(f.fn for f in demo.fns.values() if f.fn.__name__ == "run_denoise")
+    run_denoise = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", None) == "run_denoise")
     state = viewer.ViewerSession(config=cfg)
     progress = Recorder()
     try:

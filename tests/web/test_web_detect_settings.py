@@ -37,7 +37,7 @@ def page(envi_scene: Path):  # noqa: ANN201
 def _detect(page, method: str, quantile: float, max_points: int, window: str) -> tuple[dict[str, Any], list[Any]]:  # noqa: ANN001
     """The page's Detect event: the written ``detect_metrics.json`` and the event's outputs."""
     demo, state = page
-    event = next(f.fn for f in demo.fns.values() if f.fn.__name__ == "run_detect")
+    event = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", None) == "run_detect")
     out = event(state, method, quantile, max_points, window, None, False, _no_progress)
     assert out[-1] == "", out[-1]
     return json.loads(Path(out[5]).read_text()), out
@@ -114,7 +114,7 @@ def test_denoise_and_detector_lists_say_they_list_models_and_runs(tmp_path: Path
     cfg = viewer.ViewerConfig(runs_dir=tmp_path / "runs", models_dir=tmp_path / "models")
     demo = load_web_app().build_app(cfg, viewer.ModelCache())
     dropdowns = {b.elem_id: b for b in demo.blocks.values() if isinstance(b, gr.Dropdown)}
-    model_choices = next(f.fn for f in demo.fns.values() if f.fn.__name__ == "model_choices")
+    model_choices = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", None) == "model_choices")
     _, denoise, _ = model_choices()
     offered = [c[1] if isinstance(c, tuple) else c for c in denoise.choices]
     assert offered == ["models/shipped_dn", "runs/mine_dn"]  # both folders, denoising runs only

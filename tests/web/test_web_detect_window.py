@@ -25,7 +25,7 @@ def run_detect(envi_scene: Path):  # noqa: ANN201
 
     cfg = viewer.ViewerConfig(scenes_dir=envi_scene.parent)
     demo = load_web_app().build_app(cfg, viewer.ModelCache())
-    event = next(f.fn for f in demo.fns.values() if f.fn.__name__ == "run_detect")
+    event = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", None) == "run_detect")
     state = viewer.ViewerSession(config=cfg)
     viewer.open_scene(state, envi_scene.name)
     yield lambda method, window: event(state, method, 99.0, 5, window, None, False, _no_progress)

@@ -29,7 +29,7 @@ def page(tmp_path_factory: pytest.TempPathFactory, envi_scene: Path, random_run)
     cfg = viewer.ViewerConfig(scenes_dir=envi_scene.parent, runs_dir=runs, max_upload_bytes=2**20)
     app = load_web_app()
     demo = app.build_app(cfg, viewer.ModelCache())
-    return app, demo, cfg, {f.fn.__name__: f for f in demo.fns.values()}
+    return app, demo, cfg, {getattr(f.fn, "__name__", None): f for f in demo.fns.values()}
 
 
 @pytest.fixture()
@@ -93,7 +93,7 @@ def test_every_page_event_ends_with_the_message_and_a_success_clears_it(page, cl
 def test_the_message_line_shows_the_text_verbatim_and_stays(page) -> None:  # noqa: ANN001
     app, demo, _, events = page
     message = events["open_listed"].outputs[-1]
-    shows = [f for f in demo.fns.values() if f.fn.__name__ == "message_html"]
+    shows = [f for f in demo.fns.values() if getattr(f.fn, "__name__", None) == "message_html"]
     assert len(shows) == 1 and shows[0].inputs == [message]
     (banner,) = shows[0].outputs
     assert isinstance(banner, gr.HTML) and banner.elem_id == "hsi-message"

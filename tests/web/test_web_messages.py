@@ -23,7 +23,7 @@ def app():  # noqa: ANN201
 
 def _handlers(app, cfg: viewer.ViewerConfig) -> dict:  # noqa: ANN001
     demo = app.build_app(cfg, viewer.ModelCache())
-    return {f.fn.__name__: f.fn for f in demo.fns.values()}
+    return {getattr(f.fn, "__name__", None): f.fn for f in demo.fns.values()}
 
 
 def _message(fn, *args) -> str:  # noqa: ANN001
@@ -183,7 +183,7 @@ def test_band_mismatch_points_to_the_resample_checkbox(app, tmp_path: Path, envi
     demo = app.build_app(cfg, viewer.ModelCache())
     checkboxes = [b.label for b in demo.blocks.values() if isinstance(b, gr.Checkbox)]
     assert RESAMPLE_LABEL in checkboxes  # the control the message names is on the page
-    h = {f.fn.__name__: f.fn for f in demo.fns.values()}
+    h = {getattr(f.fn, "__name__", None): f.fn for f in demo.fns.values()}
     state = viewer.ViewerSession(config=cfg)
     try:
         viewer.open_scene(state, envi_scene.name)

@@ -31,7 +31,7 @@ def page(tmp_path_factory: pytest.TempPathFactory, envi_scene: Path, random_run,
     denoise_run(runs / "den", cube)
     cfg = viewer.ViewerConfig(scenes_dir=envi_scene.parent, runs_dir=runs, max_upload_bytes=2**20)
     demo = load_web_app().build_app(cfg, viewer.ModelCache())
-    return cfg, {f.fn.__name__: f for f in demo.fns.values()}
+    return cfg, {getattr(f.fn, "__name__", None): f for f in demo.fns.values()}
 
 
 def _fill_every_tab(events: dict[str, Any], state: viewer.ViewerSession) -> None:

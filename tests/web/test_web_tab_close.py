@@ -18,7 +18,7 @@ def _page(envi_scene: Path):  # noqa: ANN202
 
     cfg = viewer.ViewerConfig(scenes_dir=envi_scene.parent, max_upload_bytes=2**20)
     demo = load_web_app().build_app(cfg, viewer.ModelCache())
-    events = {f.fn.__name__: f for f in demo.fns.values()}
+    events = {getattr(f.fn, "__name__", None): f for f in demo.fns.values()}
     unloads = [f for f in demo.fns.values() if any(t[1] == "unload" for t in f.targets)]
     return cfg, events, unloads
 

@@ -45,7 +45,7 @@ def test_the_page_shows_the_line_without_it(truncated: Path) -> None:
 
     cfg = viewer.ViewerConfig(max_upload_bytes=2**20)
     demo = load_web_app().build_app(cfg, viewer.ModelCache())
-    upload = next(f.fn for f in demo.fns.values() if f.fn.__name__ == "open_uploaded")
+    upload = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", None) == "open_uploaded")
     state = viewer.ViewerSession(config=cfg)
     try:
         message = upload(state, str(truncated))[-1]
