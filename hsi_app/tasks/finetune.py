@@ -518,6 +518,23 @@ def _relative(base: Path, run: Path) -> str | None:
         return None
 
 
+def base_run_dir(run: str | os.PathLike[str], finetune: dict[str, Any]) -> Path:
+    """Where the base run of the fine-tune ``run`` is (not checked: :func:`check_base_unchanged` checks it): its
+    recorded absolute ``base_run``, or, when no weights are there and the fine-tune records ``base_run_relative``
+    and weights are there, that place relative to ``run`` (a project folder moved or copied as a whole).
+
+    Args:
+        run: the fine-tune's folder.
+        finetune: its ``config.json`` ``extra["finetune"]`` (holding ``base_run``).
+    """
+    base_path = Path(finetune["base_run"])
+    rel = finetune.get("base_run_relative")
+    moved = Path(run) / rel if isinstance(rel, str) else None
+    if not (base_path / WEIGHTS_NAME).is_file() and moved is not None and (moved / WEIGHTS_NAME).is_file():
+        return moved.resolve()
+    return base_path
+
+
 def check_base_unchanged(run: Path, config: RunConfig) -> Path:
     """The base run of the fine-tune ``run``, checked to be the one it was trained on.
 
@@ -536,10 +553,8 @@ def check_base_unchanged(run: Path, config: RunConfig) -> Path:
     ft = config.extra.get("finetune")
     if not isinstance(ft, dict) or "base_run" not in ft:
         raise ModelLoadError(f"{run}: has {ADAPTER_NAME} but config.json names no base run; redo `hsi finetune`")
-    base_path = Path(ft["base_run"])
+    base_path = base_run_dir(run, ft)
     moved = Path(run) / ft["base_run_relative"] if isinstance(ft.get("base_run_relative"), str) else None
-    if not (base_path / WEIGHTS_NAME).is_file() and moved is not None and (moved / WEIGHTS_NAME).is_file():
-        base_path = moved.resolve()  # the two folders moved together; the hashes below say it is the same run
     if not (base_path / WEIGHTS_NAME).is_file():
         also = f" (nor at {ft['base_run_relative']} from this run)" if moved is not None else ""
         raise ModelLoadError(f"{run}: base run {base_path} is missing{also}; restore it there (the adapter needs its "

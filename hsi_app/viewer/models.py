@@ -162,8 +162,10 @@ def _weights_mtime(path: Path) -> float:
     if (path / ADAPTER_NAME).is_file():  # `hsi finetune`: its adapter and its base run's weights
         from hsi_app.checkpoint import load_config
 
+        from hsi_app.tasks.finetune import base_run_dir
+
         ft = load_config(path).extra.get("finetune")
-        base = Path(ft["base_run"]) / WEIGHTS_NAME if isinstance(ft, dict) and ft.get("base_run") else None
+        base = base_run_dir(path, ft) / WEIGHTS_NAME if isinstance(ft, dict) and ft.get("base_run") else None
         adapter = (path / ADAPTER_NAME).stat().st_mtime
         return max(adapter, base.stat().st_mtime) if base is not None and base.is_file() else adapter
     weights = path / WEIGHTS_NAME

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -602,6 +603,11 @@ def test_a_fine_tune_moved_with_its_base_still_loads_and_a_changed_base_is_still
     try:
         pred = Predictor.load(moved / "ft", device="cpu")
         assert pred.num_classes == 4 and pred.class_names[1:] == ["a", "b", "c", "d"]
+        from hsi_app.viewer.models import _weights_mtime
+
+        later = (moved / "ft" / "adapter.safetensors").stat().st_mtime + 1000
+        os.utime(moved / "base" / "model.safetensors", (later, later))
+        assert _weights_mtime(moved / "ft") == later  # the viewer's model cache sees the moved base's weights too
         with pytest.raises(ModelLoadError, match=r"base run .*base is missing \(nor at \.\./base from this run\)"):
             Predictor.load(runs["ft"], device="cpu")  # not moved: its base is gone from both places
         (moved / "base" / "model.safetensors").write_bytes(b"0" + (hidden / "model.safetensors").read_bytes())
