@@ -61,6 +61,24 @@ def map_extent(cube: Cube) -> MapExtent:
     return MapExtent((0.0, float(w), float(h), 0.0), "column (px, no map grid)", "row (px)", (h, w))
 
 
+LINEAR_UNITS = {"metre": "m", "meter": "m", "m": "m", "foot": "ft", "ft": "ft", "international foot": "ft",
+                "us survey foot": "US ft", "foot_us": "US ft", "us-ft": "US ft"}
+"""Short names of the linear units a projected CRS states (PROJ/GDAL spellings, lower case)."""
+
+
+def linear_unit(crs: Any) -> str | None:
+    """The short name of a projected rasterio ``crs``'s linear unit: ``"m"``, ``"ft"`` (international foot,
+    e.g. EPSG:2222), ``"US ft"`` (US survey foot, e.g. EPSG:2263); ``None`` for a geographic CRS, no CRS, or a
+    unit not in :data:`LINEAR_UNITS` (the caller then says "map units")."""
+    if crs is None or crs.is_geographic:
+        return None
+    try:
+        name = str(crs.linear_units or "")
+    except Exception:  # noqa: BLE001 - a CRS GDAL cannot describe: its unit is unknown
+        return None
+    return LINEAR_UNITS.get(name.strip().lower())
+
+
 def crs_label(crs: Any) -> str:
     """A short name of a rasterio ``crs`` for an axis: ``"EPSG:32616"``, or the CRS's own name when it has no EPSG
     code (``"WGS 84 / custom TM"``; ``"Transverse Mercator, no EPSG code"`` for an unnamed one from PROJ text),

@@ -20,11 +20,15 @@ from hsi_app.errors import BandMismatchError, DatasetNotFoundError, InvalidDataE
 from hsi_app.io.builtin import BUILTINS
 from hsi_app.io.cube import DETECTOR_COORD, Cube, scene_name
 from hsi_app.io.quicklook import pick_rgb_bands, rgb_composite, stretch_to_uint8
-from hsi_app.viewer.map_axes import crs_label, map_extent
+from hsi_app.viewer.map_axes import crs_label, linear_unit, map_extent
 
 SCENE_SUFFIXES = (".tif", ".tiff", ".mat", ".hdr", ".zip")
 DISPLAY_TARGET_PX = 512
 TRUE_COLOUR_NM = (640.0, 550.0, 470.0)
+
+
+FOOT_UNITS = ("ft", "US ft")
+"""Linear units the clicked pixel's line names after the CRS (metres, the usual unit, go unsaid)."""
 
 
 SCENES_PREFIX = "scenes/"
@@ -115,7 +119,8 @@ def describe_scene(cube: Cube, name: str | None = None) -> str:
 def grid_text(cube: Cube) -> str:
     """The scene's pixel size and map extent (pixel edges), as a GIS shows them: ``"20 m pixels,
     x 500000–502900, y 4497100–4500000"``, ``"12.5 m pixels, x 500007.5–..."`` (each number to 3 significant
-    digits of the pixel size, trailing zeros dropped; ``°`` and lon/lat on a geographic CRS, map units without a CRS);
+    digits of the pixel size, trailing zeros dropped; ``°`` and lon/lat on a geographic CRS; ``ft`` / ``US ft`` on a
+    CRS in international / US survey feet (:func:`~hsi_app.viewer.map_axes.linear_unit`); map units without a CRS);
     ``"rotated map grid"`` for a rotated or sheared one; ``""`` without a map grid."""
     t = cube.hsi.transform
     if t is None:
@@ -123,9 +128,7 @@ def grid_text(cube: Cube) -> str:
     if t.b or t.d:
         return "rotated map grid"
     crs = cube.rio.crs
-    units = str(getattr(crs, "linear_units", "") or "").lower() if crs is not None else ""
-    unit = "°" if crs is not None and crs.is_geographic else " m" if units in ("metre", "meter", "m") else \
-        " map units"
+    unit = "°" if crs is not None and crs.is_geographic else f" {linear_unit(crs) or 'map units'}"
     sx, sy = abs(float(t.a)), abs(float(t.e))
     step = min(v for v in (sx, sy) if v > 0) if (sx or sy) else 1.0
     places = max(0, min(9, 2 - math.floor(math.log10(step))))  # 3 significant digits of a pixel, any size
@@ -241,9 +244,10 @@ def pixel_location(cube: Cube, row: int, col: int) -> dict[str, Any]:
     """Pixel and map coordinates of ``(row, col)``.
 
     Returns:
-        ``{"row", "col", "x", "y", "crs", "decimals"}``; ``x``/``y`` are the pixel-centre map
+        ``{"row", "col", "x", "y", "crs", "decimals", "unit"}``; ``x``/``y`` are the pixel-centre map
         coordinates (``None`` when the scene has no map grid), ``crs`` ``None`` when it has
-        none, and ``decimals`` what resolves a tenth of its pixel.
+        none, ``decimals`` what resolves a tenth of its pixel, and ``unit`` ``"ft"`` / ``"US ft"`` for
+        a CRS in feet (:data:`FOOT_UNITS`; ``None`` otherwise: metres, degrees and pixels go unsaid).
     """
     _, h, w = cube.hsi.shape
     if not (0 <= row < h and 0 <= col < w):
@@ -252,16 +256,20 @@ def pixel_location(cube: Cube, row: int, col: int) -> dict[str, Any]:
     if transform is None:
         return {"row": int(row), "col": int(col), "x": None, "y": None, "crs": None, "decimals": 2}
     x, y = cube.hsi.map_coords(row, col)
+    unit = linear_unit(crs)
     return {"row": int(row), "col": int(col), "x": float(x), "y": float(y),
-            "crs": crs_label(crs) if crs is not None else None, "decimals": coordinate_decimals(transform)}
+            "crs": crs_label(crs) if crs is not None else None, "decimals": coordinate_decimals(transform),
+            "unit": unit if unit in FOOT_UNITS else None}
 
 
 def format_location(loc: Mapping[str, Any]) -> str:
-    """One line: ``row 10, col 20 · x 500010.00, y 4199990.00 (EPSG:32633)``."""
+    """One line: ``row 10, col 20 · x 500010.00, y 4199990.00 (EPSG:32633)``; a CRS in feet says so:
+    ``x 987654.50, y 201234.50 (EPSG:2263, US ft)``."""
     text = f"row {loc['row']}, col {loc['col']}"
     if loc.get("x") is not None:
         d = int(loc.get("decimals", 2))
-        text += f" · x {loc['x']:.{d}f}, y {loc['y']:.{d}f} ({loc.get('crs') or 'no CRS'})"
+        unit = f", {loc['unit']}" if loc.get("unit") else ""
+        text += f" · x {loc['x']:.{d}f}, y {loc['y']:.{d}f} ({loc.get('crs') or 'no CRS'}{unit})"
     return text
 
 

@@ -46,6 +46,11 @@ def _tif(path: Path, crs: CRS | None, transform: Affine | None, h: int = 30, w: 
     (None, from_origin(1000, 2000, 10, 10),
      "pixel coordinates (no CRS); map grid without CRS: 10 map units pixels, x 1000–1400, y 1700–2000"),
     (CRS.from_epsg(32616), Affine(20, 5, 500000, 5, -20, 4500000), "CRS EPSG:32616, rotated map grid"),
+    # State plane grids in feet: New York Long Island (US survey foot), Arizona East (international foot)
+    (CRS.from_epsg(2263), from_origin(980000, 200000, 3, 3),
+     "CRS EPSG:2263, 3 US ft pixels, x 980000–980120, y 199910–200000"),
+    (CRS.from_epsg(2222), from_origin(700000, 1000000, 2.5, 2.5),
+     "CRS EPSG:2222, 2.5 ft pixels, x 700000–700100, y 999925–1000000"),
 ])
 def test_scene_line_gives_crs_pixel_size_and_extent(tmp_path: Path, crs, transform, expected: str) -> None:  # noqa: ANN001
     cube = open_cube(_tif(tmp_path / "field.tif", crs, transform))
@@ -68,3 +73,11 @@ def test_pixel_line_and_area_note_name_a_custom_crs_briefly(tmp_path: Path) -> N
     area, note = viewer.pixel_area(cube)
     assert area == pytest.approx(900.0, rel=1e-3)  # 30 m pixels near the central meridian
     assert "PROJCS" not in note and "Transverse Mercator, no EPSG code" in note, note
+
+
+@pytest.mark.parametrize(("epsg", "unit"), [(2263, "US ft"), (2222, "ft")])
+def test_pixel_line_names_feet(tmp_path: Path, epsg: int, unit: str) -> None:
+    """A state plane CRS in feet: the clicked pixel's coordinates say they are feet (metres go unsaid)."""
+    cube = open_cube(_tif(tmp_path / "ny.tif", CRS.from_epsg(epsg), from_origin(980000, 200000, 3, 3)))
+    # row 2, col 3: centre at x = 980000 + 3.5 * 3, y = 200000 - 2.5 * 3
+    assert viewer.describe_pixel(cube, 2, 3) == f"row 2, col 3 · x 980010.50, y 199992.50 (EPSG:{epsg}, {unit})"
