@@ -292,18 +292,19 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
     @guard
     def run_detect(state: viewer.ViewerSession | None, method: str, quantile: float, max_points: float,
                    rx_window: str, model_key: str | None, resample: bool = False,
-                   progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008
+                   progress: gr.Progress = gr.Progress(),  # noqa: B008
                    request: gr.Request | None = None) -> tuple[Any, ...]:
         s = session_of(state, request)
         view = vdetect.detect(s, method, quantile=quantile, max_points=max_points,
                               rx_window=vdetect.rx_window_for(method, rx_window),
-                              model_key=model_key, cache=models, resample=bool(resample))
+                              model_key=model_key, cache=models, resample=bool(resample),
+                              progress=lambda fraction, what: progress(fraction, desc=what))
         points = download(s, view.points_path) if view.points_path.is_file() else None
         return view.heat, view.rows, view.summary, download(s, view.scores_path), points, download(s, view.metrics_path)
 
     def stop_job(kind: str, state: viewer.ViewerSession | None, request: gr.Request | None) -> None:
-        """A Stop button: the tab's running job of ``kind`` (and only it) stops at its next window or model
-        stage (its earlier results stay). Runs beside the job, not after it."""
+        """A Stop button: the tab's running job of ``kind`` (and only it) stops at its next window, strip or
+        model stage (its earlier results stay). Runs beside the job, not after it."""
         if request is not None:
             tabs.seen(request.session_hash)
         job = viewer.request_stop(state, kind) if state is not None else None
@@ -317,6 +318,10 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
     def stop_denoise(state: viewer.ViewerSession | None, request: gr.Request | None = None) -> None:
         """The Denoise tab's Stop button (API: /stop_denoise)."""
         stop_job("denoising", state, request)
+
+    def stop_detect(state: viewer.ViewerSession | None, request: gr.Request | None = None) -> None:
+        """The Detect tab's Stop button (API: /stop_detect)."""
+        stop_job("detection", state, request)
 
     @guard
     def points_file(state: viewer.ViewerSession | None, request: gr.Request | None = None) -> str:
@@ -409,7 +414,9 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
                     dt_window = gr.Textbox(value="5,21", label=RX_WINDOW_LABEL)
                     dt_model = gr.Dropdown(label=DETECT_MODEL_LABEL, elem_id="hsi-dt-model", **offered("detect"))
                     dt_resample = gr.Checkbox(label=DETECT_RESAMPLE_LABEL, value=False)
-                dt_btn = gr.Button("Detect", variant="primary", elem_id="hsi-detect")
+                with gr.Row():
+                    dt_btn = gr.Button("Detect", variant="primary", elem_id="hsi-detect", scale=3)
+                    dt_stop = gr.Button("Stop", variant="stop", elem_id="hsi-detect-stop", scale=1)
                 dt_status = gr.Markdown(elem_id="hsi-dt-status")
                 with gr.Row():
                     dt_heat = gr.Image(label="score heat-map and points", interactive=False, format="png",
@@ -464,8 +471,11 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
                        cancels=[classify_event])
         dn_stop.click(stop_denoise, [state], None, api_name="stop_denoise", concurrency_limit=None,
                       show_progress="hidden", cancels=[denoise_event])
-        on(dt_btn.click, run_detect, [state, dt_method, dt_quant, dt_max, dt_window, dt_model, dt_resample],
-           [dt_heat, dt_table, dt_status, dt_scores, dt_points, dt_metrics], api_name="detect")
+        detect_event = on(dt_btn.click, run_detect, [state, dt_method, dt_quant, dt_max, dt_window, dt_model,
+                                                     dt_resample],
+                          [dt_heat, dt_table, dt_status, dt_scores, dt_points, dt_metrics], api_name="detect")
+        dt_stop.click(stop_detect, [state], None, api_name="stop_detect", concurrency_limit=None,
+                      show_progress="hidden", cancels=[detect_event])
         message.change(message_html, message, banner, api_visibility="private", show_progress="hidden")
         refresh.click(model_choices, None, [model, dn_model, dt_model], api_name="models")
         demo.load(model_choices, None, [model, dn_model, dt_model], api_visibility="private")

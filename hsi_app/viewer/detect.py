@@ -2,7 +2,10 @@
 
 Calls :func:`hsi_app.tasks.detection.detect_scene` (classical RX / local RX / MF / ACE /
 CEM) or a learned detector run (loaded through the viewer's model cache). Target methods
-use the spectrum of the pixel the user clicked last as the target.
+use the spectrum of the pixel the user clicked last as the target. Progress goes to a
+``progress(fraction, what)`` callback, strip by strip or window by window, and a Stop
+(:func:`~hsi_app.viewer.session.request_stop` with ``"detection"``) ends the run before its
+next one (:mod:`hsi_app.viewer.detect_progress`).
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ from typing import Any
 import numpy as np
 
 from hsi_app.errors import BandMismatchError, ConfigError, InvalidDataError
+from hsi_app.io.cube import Cube
 from hsi_app.viewer.classify import write_json
+from hsi_app.viewer.detect_progress import SCORING_SHARE, DetectProgress, StepFn, bars_to, passes_of
 from hsi_app.viewer.messages import for_detect_tab
 from hsi_app.viewer.models import DEFAULT_CACHE, ModelCache, resolve_model
 from hsi_app.viewer.scene import pixel_has_data, zoom
-from hsi_app.viewer.session import ViewerSession, check_same_scene, publishing, whole_number
+from hsi_app.viewer.session import ViewerSession, check_same_scene, publishing, running_job, whole_number
 
 METHODS = ("rx", "rx-local", "mf", "ace", "cem", "learned")
 TARGET_METHODS = ("mf", "ace", "cem")
@@ -153,6 +158,7 @@ def detect(
     model_key: str | None = None,
     cache: ModelCache = DEFAULT_CACHE,
     resample: bool = False,
+    progress: StepFn | None = None,
 ) -> DetectView:
     """Run one detector on the open scene and keep the result in ``session.extras['detect']``.
 
@@ -165,6 +171,9 @@ def detect(
         model_key: a detect run (``learned`` only).
         cache: loaded-model cache.
         resample: resample the scene's bands to the learned detector's when they differ.
+        progress: called with ``(fraction, what)``: ``0.0`` at the start, before every strip of the statistics
+            and scores passes (rx, mf, ace, cem, rx-local) or every window and model stage (learned), then
+            writing the results, ``1.0`` at the end (:mod:`hsi_app.viewer.detect_progress`).
 
     The threshold is the ``quantile`` percentile of every finite score of the scene (all score maps
     pooled); points are local peaks scoring strictly above it. ``detect_metrics.json`` records the
@@ -172,11 +181,11 @@ def detect(
 
     Raises:
         ConfigError: unknown method, missing target pixel or model.
+        JobStopped: :func:`~hsi_app.viewer.session.request_stop` (kind ``"detection"``) was called while it
+            ran: it stops before its next strip or window (or model stage), before writing anything; the
+            session's earlier detection and its downloads stay.
     """
-    from hsi_app.tasks.detection import detect_scene, find_peaks, peak_boxes, target_spectra, write_detections, write_score_map
-
     cube = session.require_cube()
-    name = session.name
     if method not in METHODS:
         raise ConfigError(f"detection method {method!r}: pick one of {', '.join(METHODS)}")
     try:
@@ -188,36 +197,72 @@ def detect(
         raise ConfigError(f"threshold percentile {quantile:g}: must be at least 0 and below 100 (e.g. 99.9)")
     max_points = whole_number(max_points, "most points per class", "enter a whole number of at least 1 (e.g. 50)",
                               minimum=1)
+    with running_job(session, "detection") as job:
+
+        def report(fraction: float, what: str) -> None:
+            if progress is not None:
+                progress(fraction, what)
+            if fraction < 1.0:  # at 1.0 the result is written: it is shown, not thrown away
+                job.check(f"({what})")
+
+        settings = {"quantile": quantile, "max_points": max_points, "rx_window": rx_window, "model_key": model_key,
+                    "resample": resample}
+        return _detect(session, cube, method, settings, cache, report)
+
+
+def _scores(session: ViewerSession, cube: Cube, method: str, rx_window: tuple[int, int], model_key: str | None,
+            cache: ModelCache, resample: bool, report: StepFn) -> tuple[np.ndarray, list[str], Any]:
+    """``(K, H, W)`` scores, their ``K`` names and the learned detector's output (``None`` for the others),
+    reporting each strip or window through ``report``."""
+    from hsi_app.tasks.detection import detect_scene, target_spectra
+    from hsi_app.tasks.forward_progress import stage_progress
+
+    report(0.0, "loading the detector" if method == "learned" else f"{method}: starting")
+    steps = DetectProgress(report, passes_of(method, int(cube.sizes["y"])))
     if method == "learned":
         if not model_key:
             raise ConfigError("the learned detector needs a detect run: train one with `hsi train --task detect`")
         det_model = cache.get(resolve_model(model_key, session.config, task="detect"), "detect")
         try:
-            heat = det_model.predict_cube(cube, resample=resample)
+            with bars_to(steps), stage_progress(det_model.model, steps.stage):
+                heat = det_model.predict_cube(cube, resample=resample)
         except BandMismatchError as err:
             raise BandMismatchError(for_detect_tab(str(err))) from None
-        scores, names = np.asarray(heat.heat, dtype=np.float32), list(det_model.class_names)
-    else:
-        spectra, names = None, None
-        if method in TARGET_METHODS:
-            if session.selected is None:
-                raise ConfigError(f"{method} needs a target: click the pixel whose spectrum to look for, then run again")
-            if not pixel_has_data(cube, *session.selected):
-                r, c = session.selected
-                raise InvalidDataError(f"{method} needs a target spectrum, but the clicked pixel (row {r}, col {c}) "
-                                       "has no data: click another pixel, then run again")
-            spectra, names = target_spectra(cube, pixels=[session.selected])
+        return np.asarray(heat.heat, dtype=np.float32), list(det_model.class_names), (det_model, heat)
+    spectra, names = None, None
+    if method in TARGET_METHODS:
+        if session.selected is None:
+            raise ConfigError(f"{method} needs a target: click the pixel whose spectrum to look for, then run again")
+        if not pixel_has_data(cube, *session.selected):
+            r, c = session.selected
+            raise InvalidDataError(f"{method} needs a target spectrum, but the clicked pixel (row {r}, col {c}) "
+                                   "has no data: click another pixel, then run again")
+        spectra, names = target_spectra(cube, pixels=[session.selected])
+    with bars_to(steps):
         res = detect_scene(cube, method, spectra=spectra, names=names, window=rx_window, max_per_class=1)
-        scores, names = res.scores, res.names
+    return res.scores, res.names, None
+
+
+def _detect(session: ViewerSession, cube: Cube, method: str, settings: dict[str, Any], cache: ModelCache,
+            report: StepFn) -> DetectView:
+    """:func:`detect` once its arguments are checked; ``report`` raises when the user stopped the run."""
+    from hsi_app.tasks.detection import find_peaks, peak_boxes, write_detections, write_score_map
+
+    name = session.name
+    quantile, max_points, rx_window = settings["quantile"], settings["max_points"], settings["rx_window"]
+    model_key, resample = settings["model_key"], settings["resample"]
+    scores, names, learned = _scores(session, cube, method, rx_window, model_key, cache, resample, report)
     finite = scores[np.isfinite(scores)]
     if finite.size == 0:
         raise InvalidDataError("the detector gave no finite score; check the scene's no-data values")
     threshold = float(np.percentile(finite, quantile))
-    if method == "learned":
+    if learned is not None:
+        det_model, heat = learned
         det = det_model.decode(heat, threshold=threshold, max_per_class=int(max_points))
     else:
         det = find_peaks(scores, threshold=threshold, max_per_class=int(max_points))
         det.box = peak_boxes(scores, det)
+    report(SCORING_SHARE, "writing the score map and points")  # the last moment a Stop keeps the earlier result
     check_same_scene(session, cube, name, "detection")  # nothing written yet: no need to write it
     work = session.workdir
     scores_path, points_path, metrics_path = work / "scores.tif", work / "detections.gpkg", work / "detect_metrics.json"
@@ -247,6 +292,7 @@ def detect(
     with publishing(session, cube, name, "detection", written):
         session.extras["detect"] = {"scores": scores, "names": names, "detections": det}
         scale = session.scale
+    report(1.0, "drawing the heat-map")
     img = draw_points(zoom(heat_rgb(scores), scale), det.row, det.col, scale)
     summary = (f"{method}: {len(det)} point(s) above the {quantile:g} % score percentile "
                f"({threshold:.4g}); targets: {', '.join(names)}")

@@ -75,7 +75,7 @@ def remove_session_folders() -> int:
 
 
 class JobStopped(HSIError):
-    """The user stopped a running classification or denoising (:func:`request_stop`).
+    """The user stopped a running classification, denoising or detection (:func:`request_stop`).
 
     Not a ``RuntimeError``: raised from inside a model's forward pass (its stage hooks), it must not read as
     the model failing on the scene."""
@@ -428,13 +428,13 @@ def select_row_col(session: ViewerSession, row: int | float | None, col: int | f
             "prediction": pred, "has_data": _scene.pixel_has_data(cube, row, col)}
 
 
-JOB_KINDS = ("classification", "denoising")
-"""The kinds of job :func:`request_stop` can stop (the Classify and Denoise tabs' Stop buttons)."""
+JOB_KINDS = ("classification", "denoising", "detection")
+"""The kinds of job :func:`request_stop` can stop (the Classify, Denoise and Detect tabs' Stop buttons)."""
 
 
 def request_stop(session: ViewerSession, what: str | None = None) -> str | None:
     """Ask the session's running jobs of kind ``what`` (one of :data:`JOB_KINDS`; ``None``: every kind) to stop
-    at their next step (window or model stage).
+    at their next step (window, strip or model stage).
 
     Each stopped job raises :class:`JobStopped`; the session keeps its scene, map and downloads as they were
     before it (nothing of it is published). Jobs of other kinds running beside it (a tab's Classify and Denoise
