@@ -180,6 +180,25 @@ class LogProgress:
             pass
 
 
+BarObserver = Callable[[Iterable[Any], str, "float | None"], Iterator[Any]]
+"""``observer(iterable, desc, total)``: iterates ``iterable`` in place of a bar (see :func:`bars_observed`)."""
+_OBSERVED = threading.local()
+
+
+@contextmanager
+def bars_observed(observer: BarObserver) -> Iterator[None]:
+    """Within the block, every loop that :func:`bar` wraps in this thread (``bar(iterable, ...)``, whether
+    ``enabled`` or not) is iterated by ``observer(iterable, desc, total)`` instead, which prints nothing: a GUI
+    (the viewer's Detect tab) shows the steps its own way and may raise between them to stop the work. Bars
+    updated by hand (``iterable`` None) and other threads' bars are unchanged. Blocks nest; the inner one wins."""
+    before = getattr(_OBSERVED, "observer", None)
+    _OBSERVED.observer = observer
+    try:
+        yield
+    finally:
+        _OBSERVED.observer = before
+
+
 def bar(iterable: Iterable[Any] | None = None, *, desc: str = "", total: float | None = None, unit: str = "it",
         enabled: bool = True, leave: bool = False, **tqdm_options: Any) -> Any:
     """A progress bar over ``iterable`` (or updated by hand with ``total``), like ``tqdm``.
@@ -194,8 +213,12 @@ def bar(iterable: Iterable[Any] | None = None, *, desc: str = "", total: float |
         **tqdm_options: passed to ``tqdm`` on a terminal (``unit_scale``, ``unit_divisor``...).
 
     Returns:
-        A ``tqdm`` on a terminal or when disabled, else a :class:`LogProgress`.
+        A ``tqdm`` on a terminal or when disabled, else a :class:`LogProgress`; within :func:`bars_observed`, the
+        observer's iterator.
     """
+    observer = getattr(_OBSERVED, "observer", None)
+    if observer is not None and iterable is not None:
+        return observer(iterable, desc, total)
     if not enabled:
         from tqdm import tqdm
 

@@ -263,3 +263,29 @@ def test_no_ipywidgets_warning_in_a_jupyter_kernel() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "IProgress" not in out.stderr
+
+
+def test_bars_observed_routes_this_threads_loops_only() -> None:
+    """A GUI sees every loop bar() wraps in its thread (even disabled ones) and may stop between steps; another
+    thread's bars and a bar updated by hand are untouched, and the block restores what was there."""
+    import threading
+
+    from hsi_app.progress import bar, bars_observed
+
+    seen: list[tuple[str, float | None, int]] = []
+
+    def observer(iterable: Any, desc: str, total: float | None) -> Any:
+        for i, item in enumerate(iterable):
+            seen.append((desc, total, i))
+            yield item
+
+    other: list[Any] = []
+    with bars_observed(observer):
+        assert list(bar(range(3), desc="strips", enabled=False)) == [0, 1, 2]
+        worker = threading.Thread(target=lambda: other.append(bar(range(2), desc="x", enabled=False)))
+        worker.start()
+        worker.join()
+        hand = bar(None, total=5, enabled=False)
+    assert seen == [("strips", None, 0), ("strips", None, 1), ("strips", None, 2)]
+    assert type(other[0]).__name__ == "tqdm" and type(hand).__name__ == "tqdm"  # not routed
+    assert type(bar(range(2), enabled=False)).__name__ == "tqdm"  # the block is over

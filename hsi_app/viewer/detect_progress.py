@@ -12,7 +12,6 @@ the detection ends there. Bars of other threads (another session, the CLI) are u
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,9 +22,6 @@ StepFn = Callable[[float, str], None]
 SCORING_SHARE = 0.95
 """Part of the bar that the strips and windows take; writing the score map and points the rest."""
 
-_ROUTE = threading.local()
-_INSTALL_LOCK = threading.Lock()
-_original_bar: Callable[..., Any] | None = None
 
 
 class DetectProgress:
@@ -77,37 +73,15 @@ class DetectProgress:
                    f"{self._label()}, step {done}/{total}")
 
 
-def _bar(iterable: Iterable[Any] | None = None, *args: Any, **kwargs: Any) -> Any:
-    """:func:`hsi_app.progress.bar`, sent to the thread's :class:`DetectProgress` within :func:`bars_to`."""
-    target: DetectProgress | None = getattr(_ROUTE, "target", None)
-    if target is None or iterable is None or args:  # a bar updated by hand (a COG's conversion): left as it is
-        assert _original_bar is not None
-        return _original_bar(iterable, *args, **kwargs)
-    return target.over(iterable, str(kwargs.get("desc") or ""), kwargs.get("total"))
-
-
-def _install() -> None:
-    """Put :func:`_bar` in place of :func:`hsi_app.progress.bar` (once; it passes every other thread's bar on)."""
-    global _original_bar
-    import hsi_app.progress as progress
-
-    with _INSTALL_LOCK:
-        if _original_bar is None:
-            _original_bar = progress.bar
-            progress.bar = _bar
-
-
 @contextmanager
 def bars_to(target: DetectProgress) -> Iterator[DetectProgress]:
     """Within the block, the loops of :func:`hsi_app.progress.bar` run by this thread report to ``target``, whether
-    their ``enabled`` is true or not (nothing is printed: the viewer's bar shows them)."""
-    _install()
-    before = getattr(_ROUTE, "target", None)
-    _ROUTE.target = target
-    try:
+    their ``enabled`` is true or not (nothing is printed: the viewer's bar shows them); other threads' bars and bars
+    updated by hand are unchanged (:func:`hsi_app.progress.bars_observed`)."""
+    from hsi_app.progress import bars_observed
+
+    with bars_observed(lambda iterable, desc, total: target.over(iterable, str(desc or ""), total)):
         yield target
-    finally:
-        _ROUTE.target = before
 
 
 def passes_of(method: str, height: int) -> int:
