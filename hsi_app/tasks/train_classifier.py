@@ -258,18 +258,23 @@ def check_has_labels(source: str, label_maps: Sequence[np.ndarray]) -> None:
         raise LabelError(f"{source}: the labels have no labelled pixel (all 0); pass labels with classes 1..K")
 
 
-def warn_empty_classes(source: str, label_maps: Sequence[np.ndarray], class_names: Sequence[str]) -> None:
-    """One warning when classes ``1..K`` of a run include some that no labelled pixel has.
+def warn_empty_classes(source: str, label_maps: Sequence[np.ndarray], class_names: Sequence[str], *,
+                       named: bool = False) -> None:
+    """One warning when classes ``1..K`` of unnamed labels include some that no labelled pixel has.
 
-    Ids are taken as class numbers, so land-cover codes (10, 20, ... 100) or a class table longer than the
-    labels make a model with outputs that nothing trains, scored as empty classes; the line lists the ids the
-    labels use and the fix.
+    Ids are taken as class numbers, so land-cover codes (10, 20, ... 100) make a model with outputs that nothing
+    trains, scored as empty classes; the line lists the ids the labels use and the fix. Labels that come with
+    class names (a dataset's table, a vector file's names) are not warned about: a class of the table that a
+    crop or a subset of the scene lacks is expected (a 64 x 64 corner of Indian Pines holds 11 of its 16).
 
     Args:
         source: the labels, for the message.
         label_maps: the ``(H, W)`` label maps (0 = unlabelled).
         class_names: names of classes ``0..K``.
+        named: the labels came with their own class names (nothing is said).
     """
+    if named:
+        return
     present = sorted(set().union(*(np.unique(m[m > 0]).tolist() for m in label_maps)))
     missing = [k for k in range(1, len(class_names)) if k not in set(present)]
     if not missing or not present:
@@ -446,7 +451,8 @@ def train_classifier(
     labels_max = max((int(np.max(m)) for m in label_maps), default=0)
     num_classes = max(labels_max, len(k_names) - 1 if k_names else 0)
     class_names = run_class_names(k_names, num_classes)
-    warn_empty_classes(label_source, label_maps, class_names)
+    warn_empty_classes(label_source, label_maps, class_names,
+                       named=bool(k_names) and len(k_names) == num_classes + 1)
 
     radius = receptive_radius(opts.model, image.shape[0], num_classes, opts.model_args)
     if split is None:
