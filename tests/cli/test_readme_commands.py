@@ -74,3 +74,36 @@ def test_every_readme_hsi_line_parses(where: str, args: list[str], monkeypatch: 
         _parse(args)
     except click.ClickException as exc:
         pytest.fail(f"{where}\n  -> {exc.format_message()}")
+
+
+def test_readme_python_block_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """README's "Python" block runs as written, in a folder holding the runs and files it names.
+
+    Tiny runs stand in for the reader's (``test_ssfcn``, one epoch), with a reference of two Indian Pines
+    fields drawn as polygons in pixel coordinates (the scene has no CRS).
+    """
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from cli_runner import run_main
+
+    (block,) = [text for first, text in _blocks("python") if "load_classifier" in text]
+    monkeypatch.chdir(tmp_path)
+    for k, seed in enumerate(("0", "1000")):
+        code, _, err = run_main(capsys, "train", "--data", "indian_pines", "--model", "test_ssfcn", "--epochs", "1",
+                                "--init-seed", seed, "--quiet", "--out", f"runs/m{k}")
+        assert code == 0, err
+    code, _, err = run_main(capsys, "predict", "--model", "runs/m0", "--input", "indian_pines", "--out", "map.tif",
+                            "--quiet")
+    assert code == 0, err
+    # 10 x 10 px of Woods (rows 10-19, cols 120-129 on the ground truth) and of Soybean-mintill (rows 0-9, cols 100-109)
+    ref = gpd.GeoDataFrame({"class": ["Woods", "Soybean-mintill"]},
+                           geometry=[box(120, 10, 130, 20), box(100, 0, 110, 10)])
+    ref.to_file("reference.gpkg")
+    scope: dict[str, object] = {}
+    exec(compile(block, "README.md", "exec"), scope)
+    probs = scope["probs"]
+    assert probs.shape == (16, 64, 64)
+    assert abs(float(probs.sum(0).mean()) - 1.0) < 1e-4
+    assert 0.0 <= scope["acc"].scores()["oa"] <= 1.0
