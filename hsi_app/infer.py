@@ -29,6 +29,46 @@ ProbFn = Callable[[np.ndarray], np.ndarray]
 """``(C, h, w)`` float32 raw reflectance (NaN = no data) -> ``(K, h, w)`` float32 probabilities."""
 
 
+def bound_fn(fn: ProbFn, *, num_classes: int, halo: int, class_names: list[str] | None) -> ProbFn:
+    """``fn`` marked with what a run's ``bind(cube)`` knows (attributes ``num_classes``, ``halo``,
+    ``class_names``), so that :func:`predict_scene` needs no more than the bound function and the cube."""
+    fn.num_classes = int(num_classes)  # type: ignore[attr-defined]
+    fn.halo = int(halo)  # type: ignore[attr-defined]
+    fn.class_names = None if class_names is None else list(class_names)  # type: ignore[attr-defined]
+    return fn
+
+
+def scene_settings(prob_fn: ProbFn, num_classes: int | None, halo: int | None,
+                   class_names: list[str] | None) -> tuple[int, int, list[str] | None]:
+    """``(num_classes, halo, class_names)`` for :func:`predict_scene`: those given, else the bound run's
+    (:func:`bound_fn`).
+
+    Raises:
+        ConfigError: ``num_classes`` or ``halo`` missing for a plain function, a negative halo, or a halo below
+            the bound run's receptive radius (the map would then differ from ``hsi predict``'s at window seams).
+    """
+    own_k, own_halo = getattr(prob_fn, "num_classes", None), getattr(prob_fn, "halo", None)
+    if num_classes is None:
+        if own_k is None:
+            raise ConfigError("predict_scene: pass num_classes=K (the classes prob_fn returns), or a run's "
+                              "pred.bind(cube), which knows it")
+        num_classes = int(own_k)
+    if halo is None:
+        if own_halo is None:
+            raise ConfigError("predict_scene: pass halo= (the model's receptive radius in pixels, "
+                              "pred.receptive_radius), or a run's pred.bind(cube), which knows it")
+        halo = int(own_halo)
+    if halo < 0:
+        raise ConfigError(f"predict_scene: halo={halo}; it is a number of pixels, 0 or more (the model's receptive "
+                          "radius, pred.receptive_radius)")
+    if own_halo is not None and halo < own_halo:
+        raise ConfigError(f"predict_scene: halo={halo} is below the bound model's receptive radius {own_halo}; pixels "
+                          f"near window seams would differ from `hsi predict`'s map: pass halo>={own_halo} or leave it out")
+    if class_names is None:
+        class_names = getattr(prob_fn, "class_names", None)
+    return int(num_classes), int(halo), class_names
+
+
 @dataclass(frozen=True)
 class Window:
     """A core window and the halo'd read around it, in scene pixel coordinates."""
@@ -228,8 +268,8 @@ def predict_scene(
     prob_fn: ProbFn,
     cube: Cube,
     *,
-    num_classes: int,
-    halo: int,
+    num_classes: int | None = None,
+    halo: int | None = None,
     out: str | os.PathLike[str] | None = None,
     window: int = 512,
     class_names: list[str] | None = None,
@@ -239,14 +279,18 @@ def predict_scene(
     """Classify a whole scene window by window, streaming the result to a COG.
 
     Args:
-        prob_fn: per-window model, see :data:`ProbFn`.
-        cube: the scene (lazy is fine; only one halo'd window is in memory at a time).
-        num_classes: K.
-        halo: pixels of context read around each window (>= the model's receptive radius).
+        prob_fn: per-window model, see :data:`ProbFn`; ``pred.bind(cube)`` of a run
+            (:class:`~hsi_app.predictor.Predictor`, an ensemble) also carries the run's K, receptive
+            radius and class names, so ``predict_scene(pred.bind(cube), cube, out="map.tif")`` writes
+            the map ``hsi predict`` writes.
+        cube: the ``(band, y, x)`` scene (lazy is fine; only one halo'd window is in memory at a time).
+        num_classes: K; default: the bound run's.
+        halo: pixels of context read around each window (>= the model's receptive radius);
+            default: the bound run's receptive radius.
         out: COG path (band 1 class uint8 with colour table, band 2 confidence); ``None``
             to skip writing (then pass ``keep_map=True``).
         window: core window size in pixels.
-        class_names: names for 0..K written into the COG.
+        class_names: names for 0..K written into the COG; default: the bound run's.
         keep_map: also return the ``(H, W)`` class map (only for small scenes).
         progress: show a progress bar.
 
@@ -256,13 +300,17 @@ def predict_scene(
 
     Raises:
         InvalidDataError: the scene holds no valid pixel.
-        ConfigError: ``prob_fn`` returned another shape than ``(num_classes, h, w)`` for a window.
+        ConfigError: ``prob_fn`` returned another shape than ``(num_classes, h, w)`` for a window;
+            ``cube`` not a Cube; ``num_classes``/``halo`` missing or wrong (:func:`scene_settings`).
     """
     import time
 
     from hsi_app.io.cog import encode_class_window
+    from hsi_app.io.cube import check_is_cube
     from hsi_app.progress import bar
 
+    check_is_cube(cube, "predict_scene")
+    num_classes, halo, class_names = scene_settings(prob_fn, num_classes, halo, class_names)
     c, h, w = cube.hsi.shape
     if window > max(h, w):
         window = max(h, w)

@@ -20,7 +20,7 @@ import numpy as np
 
 from hsi_app.checkpoint import ADAPTER_NAME, RunConfig, load_config, load_tensors
 from hsi_app.errors import BandMismatchError, HSIWarning, ModelLoadError
-from hsi_app.infer import ProbFn, window_values
+from hsi_app.infer import ProbFn, bound_fn, window_values
 from hsi_app.io.cube import Cube, scene_name
 
 if TYPE_CHECKING:
@@ -548,13 +548,15 @@ class Predictor:
         return self._probs(plan.apply(image), owned=True)
 
     def bind(self, cube: Cube, *, resample: bool = False, check_units: bool = True) -> ProbFn:
-        """The per-window function for :func:`hsi_app.infer.predict_scene` on ``cube`` (see :meth:`plan`)."""
+        """The per-window function for :func:`hsi_app.infer.predict_scene` on ``cube`` (see :meth:`plan`):
+        ``(C, h, w)`` raw values of ``cube``'s bands -> ``(K, h, w)`` probabilities. It carries the run's K,
+        receptive radius and class names, so ``predict_scene(pred.bind(cube), cube, out=...)`` needs no more."""
         plan = self.plan(cube, resample=resample, check_units=check_units)
 
         def prob_fn(image: np.ndarray) -> np.ndarray:
             return self.apply_plan(plan, image)
 
-        return prob_fn
+        return bound_fn(prob_fn, num_classes=self.num_classes, halo=self.receptive_radius, class_names=self.class_names)
 
 
 def run_dir_of(path: str | os.PathLike[str]) -> Path:

@@ -156,6 +156,27 @@ def has_map_grid(crs: Any, transform: Any) -> bool:
     return crs is not None or (transform is not None and not transform.is_identity)
 
 
+def check_is_cube(obj: Any, where: str) -> None:
+    """Refuse anything but an :class:`xarray.DataArray` where a Cube is expected, with one line saying how
+    to make one (a numpy array would otherwise fail with ``'numpy.ndarray' object has no attribute 'hsi'``).
+    The dims are checked by ``cube.hsi``.
+
+    Raises:
+        ConfigError: ``obj`` is a numpy array, an xarray Dataset or anything else.
+    """
+    if isinstance(obj, xr.DataArray):
+        return
+    if isinstance(obj, xr.Dataset):
+        fix = "pick its variable, e.g. ds['reflectance'], with dims (band, y, x)"
+    elif hasattr(obj, "shape"):
+        fix = (f"wrap the {tuple(int(n) for n in obj.shape)} array: hsi_app.io.make_cube(array, wavelength=...), "
+               "bands first (array.transpose(2, 0, 1) for an (H, W, C) one)")
+    else:
+        fix = "open one with hsi_app.io.open_cube(path)"
+    raise ConfigError(f"{where}: takes a Cube (an xarray DataArray with dims (band, y, x)), got a "
+                      f"{type(obj).__module__.split('.')[0]}.{type(obj).__name__}; {fix}")
+
+
 def make_cube(
     data: Any,
     *,
