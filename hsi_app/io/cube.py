@@ -41,7 +41,7 @@ import rioxarray  # noqa: F401  (registers the ``.rio`` accessor)
 import xarray as xr
 
 from hsi_app.errors import ConfigError, LabelError
-from hsi_app.io.cube_checks import axis_vector, bad_band_mask, band_vector, check_evenly_spaced
+from hsi_app.io.cube_checks import axis_vector, bad_band_mask, band_vector, check_evenly_spaced, check_nanometres
 from hsi_app.io.derived_valid import DERIVED_VALID_ATTR, derived_mark, still_derived
 from hsi_app.io.indian_pines_bands import corrected_centres
 
@@ -200,7 +200,8 @@ def make_cube(
 
     Args:
         data: ``(C, H, W)`` array, any dtype; kept lazy when it is a dask array.
-        wavelength: ``(C,)`` band centres in nm; NaN when unknown. tensorly's list for Indian
+        wavelength: ``(C,)`` band centres in nm; NaN when unknown (micrometres and band numbers are
+            refused: :func:`~hsi_app.io.cube_checks.check_nanometres`). tensorly's list for Indian
             Pines (a scene file written from the built-in scene before session 50) gets its two
             mislabelled centres corrected (:func:`~hsi_app.io.indian_pines_bands.corrected_centres`).
         fwhm: ``(C,)`` band widths in nm; NaN when unknown.
@@ -225,8 +226,9 @@ def make_cube(
         The Cube (DataArray, dims ``(band, y, x)``).
 
     Raises:
-        ConfigError: ``data`` not 3-D, ``bad_bands`` outside ``0..C-1``, ``x``/``y`` not one per column/row.
-        BandMismatchError: ``wavelength``/``fwhm`` not one per band.
+        ConfigError: ``data`` not 3-D (or ``(H, W, C)``: as many wavelengths as columns), ``bad_bands`` outside
+            ``0..C-1``, ``x``/``y`` not one per column/row, a ``crs`` rasterio does not know.
+        BandMismatchError: ``wavelength``/``fwhm`` not one per band; ``wavelength`` in micrometres or band numbers.
         LabelError: ``labels`` not ``(H, W)`` integer ids.
     """
     if not hasattr(data, "ndim"):  # a nested list
@@ -235,7 +237,12 @@ def make_cube(
         raise ConfigError(f"make_cube: data has shape {tuple(data.shape)}; pass a (C, H, W) array, bands first "
                           "(data.transpose(2, 0, 1) for an (H, W, C) one, data[None] for one band)")
     c, h, w = (int(s) for s in data.shape)
+    n_wl = None if wavelength is None else int(np.size(wavelength))
+    if n_wl is not None and n_wl == w != c:
+        raise ConfigError(f"make_cube: data has shape {tuple(data.shape)} and {n_wl} wavelengths, one per last-axis "
+                          "value: it looks (H, W, C); pass data.transpose(2, 0, 1), bands first")
     wl = band_vector(wavelength, c, "wavelength")
+    check_nanometres(wl)
     fixed = corrected_centres(wl)
     if fixed is not None:
         wl = fixed
@@ -283,10 +290,27 @@ def make_cube(
     if transform is not None:
         cube = cube.rio.write_transform(transform)
     if crs is not None:
-        cube = cube.rio.write_crs(crs)
+        cube = _with_crs(cube, crs)
     if derived:
         mark_valid_derived(cube, nodata, bad)
     return cube
+
+
+def _with_crs(cube: Cube, crs: Any) -> Cube:
+    """``cube.rio.write_crs(crs)``, a CRS that pyproj does not know refused in one line.
+
+    Raises:
+        ConfigError: naming the CRS given and the form to pass.
+    """
+    from pyproj.exceptions import CRSError as ProjCRSError
+    from rasterio.errors import CRSError as RioCRSError
+
+    try:
+        return cube.rio.write_crs(crs)
+    except (ProjCRSError, RioCRSError) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ConfigError(f"make_cube: crs={crs!r} is not a coordinate reference system pyproj knows ({reason}); pass "
+                          "one such as 'EPSG:32633', a WKT or PROJ string, or crs=None") from err
 
 
 def mark_valid_derived(cube: Cube, nodata: float | None, bad: np.ndarray) -> Cube:

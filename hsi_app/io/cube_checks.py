@@ -30,6 +30,28 @@ def band_vector(values: Sequence[float] | np.ndarray | None, c: int, name: str) 
     return arr
 
 
+def check_nanometres(wl: np.ndarray) -> None:
+    """Refuse ``make_cube`` band centres that are not in nanometres: micrometres (every centre below
+    :data:`~hsi_app.io.wavelength_units.MAX_MICROMETRES`) or band numbers (``1, 2, ..., C`` or from 0).
+    Either would be taken for nanometres below any optical band, and every model or spectral library
+    compared with the cube would then miss by hundreds of nm. NaN (unknown) centres pass.
+
+    Raises:
+        BandMismatchError: one line with the values and the fix.
+    """
+    from hsi_app.io.wavelength_units import MAX_MICROMETRES, MIN_VALUES_TO_JUDGE
+
+    finite = wl[np.isfinite(wl)]
+    if finite.size == 0:
+        return
+    if (finite.size >= MIN_VALUES_TO_JUDGE and finite[0] in (0.0, 1.0) and np.all(np.diff(finite) == 1.0)):
+        raise BandMismatchError(f"make_cube: wavelength {finite[0]:g}, {finite[1]:g}, ..., {finite[-1]:g} are band "
+                                "numbers, not band centres in nm; pass wavelength=None when the centres are unknown")
+    if finite.max() < MAX_MICROMETRES:
+        raise BandMismatchError(f"make_cube: wavelength {finite.min():g}-{finite.max():g} looks like micrometres; "
+                                "band centres are in nm: pass wavelength * 1000")
+
+
 def bad_band_mask(bad_bands: Sequence[int] | np.ndarray | None, c: int) -> np.ndarray:
     """``(C,)`` bool from 0-based band indices (or a ``(C,)`` bool mask).
 

@@ -122,12 +122,14 @@ def create_model(
     Raises:
         UnknownKeyError: ``name`` is not registered.
         ConfigError: bad sizes or an option the builder does not accept.
+        BandMismatchError: ``wavelengths`` in micrometres (every centre below 30), not nm.
     """
     entry = _entry(name)
     if not (is_int(in_chans) and is_int(num_classes)) or in_chans < 1 or num_classes < 1:
         raise ConfigError(
             f"model {name!r}: in_chans={in_chans!r}, num_classes={num_classes!r}; both must be integers >= 1"
         )
+    _check_nanometres(name, wavelengths)
     try:
         model = entry.fn(in_chans=in_chans, num_classes=num_classes, wavelengths=wavelengths, **kwargs)
     except TypeError as err:
@@ -135,6 +137,30 @@ def create_model(
         what = f"unknown model args {unknown}" if unknown else f"bad model args {sorted(kwargs)}"
         raise ConfigError(f"model {name!r}: {what} ({err}); check model_args") from err
     return model
+
+
+def _check_nanometres(name: str, wavelengths: Sequence[float] | None) -> None:
+    """Refuse band centres in micrometres: a wavelength-aware model would embed 0.4-2.5 as nanometres,
+    far below any band it was built for, and predict garbage without an error.
+
+    Raises:
+        BandMismatchError: one line with the values and the fix (``wavelengths * 1000``).
+    """
+    if wavelengths is None:
+        return
+    import numpy as np
+
+    from hsi_app.errors import BandMismatchError
+    from hsi_app.io.wavelength_units import MAX_MICROMETRES
+
+    try:
+        wl = np.asarray(wavelengths, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        return  # not numbers: the family's own check says so
+    finite = wl[np.isfinite(wl)]
+    if finite.size and finite.max() < MAX_MICROMETRES:
+        raise BandMismatchError(f"model {name!r}: wavelengths {finite.min():g}-{finite.max():g} look like micrometres; "
+                                "band centres are in nm: pass wavelengths * 1000")
 
 
 def _accepted_names(fn: Builder) -> set[str] | None:
