@@ -248,8 +248,19 @@ def parse_noise(spec: str) -> NoiseModel:
 def add_noise(x: np.ndarray, spec: str | NoiseModel, seed: int) -> np.ndarray:
     """Add seeded noise to a whole ``(C, H, W)`` cube on the ``[0, 1]`` scale.
 
+    Args:
+        x: ``(C, H, W)`` numpy array (or a Cube: its values).
+        spec: a noise model or its spec (:func:`parse_noise`).
+        seed: noise seed.
+
     Returns:
         ``(C, H, W)`` float32 noisy copy; the same ``seed`` gives the same noise.
+
+    Raises:
+        ConfigError: ``x`` not ``(C, H, W)``, or a bad ``spec``.
     """
     model = parse_noise(spec) if isinstance(spec, str) else spec
+    x = np.asarray(x)
+    if x.ndim != 3:
+        raise ConfigError(f"add_noise: x has shape {x.shape}; pass a (C, H, W) cube, bands first (x[None] for one band)")
     return model.plan(tuple(x.shape), seed).apply(x)  # type: ignore[arg-type]

@@ -157,7 +157,24 @@ def resampling_matrix(
 
 
 def resample_cube(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """Apply a resampling matrix: ``(C_src, H, W)`` -> ``(C_dst, H, W)`` float32 (NaN-propagating)."""
+    """Apply a resampling matrix: ``(C_src, H, W)`` -> ``(C_dst, H, W)`` float32 (NaN-propagating).
+
+    Args:
+        image: ``(C_src, H, W)`` values (numpy, or a Cube: its values).
+        matrix: ``(C_dst, C_src)`` weights from :func:`resampling_matrix`.
+
+    Raises:
+        BandMismatchError: ``image`` not ``(C_src, H, W)`` for the matrix's ``C_src`` (an ``(H, W, C)`` array:
+            the transpose to pass).
+    """
+    image = np.asarray(image)
+    matrix = np.asarray(matrix)
+    n_src = int(matrix.shape[-1]) if matrix.ndim == 2 else -1
+    if image.ndim != 3 or image.shape[0] != n_src:
+        fix = ("image.transpose(2, 0, 1) (it looks (H, W, C))" if image.ndim == 3 and image.shape[2] == n_src
+               else f"a ({n_src}, H, W) array, bands first")
+        raise BandMismatchError(f"resample_cube: image has shape {image.shape} and the matrix {matrix.shape} "
+                                f"(C_dst, C_src); pass {fix}")
     c, h, w = image.shape
     flat = image.reshape(c, h * w).astype(np.float32, copy=False)
     return (matrix.astype(np.float32) @ flat).reshape(matrix.shape[0], h, w)

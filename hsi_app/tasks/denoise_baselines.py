@@ -16,6 +16,11 @@ Each baseline maps a noisy ``(C, H, W)`` cube to a denoised one and has one para
 :func:`best_baselines` picks each parameter from a small grid *with the clean
 reference* (an oracle choice, generous to the baselines), and reports the parameter
 chosen; all of them see only the noisy cube otherwise.
+
+Each function takes a numpy array or a Cube (its values; the result is a numpy array: put it back
+on the scene's grid with ``cube.copy(data=result)``). What they cannot use (not ``(C, H, W)``,
+NaN or inf values for the spectral ones, whose band statistics would all turn NaN, a parameter
+out of range) is one :class:`~hsi_app.errors.HSIError` line.
 """
 
 from __future__ import annotations
@@ -26,12 +31,54 @@ from typing import Any
 
 import numpy as np
 
+from hsi_app.errors import ConfigError, InvalidDataError
+
 PCA_GRID = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
 GAUSSIAN_GRID = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 MEDIAN_GRID = (3, 5)
 
 
 SUBSPACE_GAUSSIAN_GRID = tuple((k, lead, rest) for k in (2, 4, 8) for lead in (0.5, 0.75, 1.0) for rest in (2.0, 3.0, 4.0))
+
+
+def as_noisy_cube(noisy: Any, where: str, *, finite: bool = False) -> np.ndarray:
+    """``noisy`` as a ``(C, H, W)`` numpy array (a Cube gives its values, bands first).
+
+    Args:
+        noisy: numpy array or ``(band, y, x)`` DataArray.
+        where: the function called, for the message.
+        finite: refuse NaN or inf (the spectral baselines estimate band statistics from every pixel).
+
+    Raises:
+        ConfigError: not 3-D, or a DataArray whose dims are not ``(band, y, x)``.
+        InvalidDataError: ``finite`` and some values are NaN or inf.
+    """
+    if hasattr(noisy, "hsi") and hasattr(noisy, "dims"):
+        noisy.hsi  # noqa: B018 - refuses other dims with the transpose to use
+    arr = np.asarray(noisy)
+    if arr.ndim != 3:
+        raise ConfigError(f"{where}: noisy has shape {arr.shape}; pass a (C, H, W) cube, bands first")
+    if finite and arr.dtype.kind in "fc":
+        bad = ~np.isfinite(arr).all(axis=0)
+        if bad.any():
+            raise InvalidDataError(f"{where}: {int(bad.sum())} of {bad.size} pixels hold NaN or inf (no data); "
+                                   "fill them first (e.g. np.nan_to_num(noisy)) or pass a window without them")
+    return arr
+
+
+def _count(value: Any, name: str, where: str) -> int:
+    """``value`` as an int >= 1 (components kept, a filter size).
+
+    Raises:
+        ConfigError: not a whole number of at least 1.
+    """
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        n = 0
+    if n < 1 or n != value:
+        raise ConfigError(f"{where}: {name}={value!r}; it is a whole number, 1 or more")
+    return n
 
 
 def _principal(noisy: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -50,13 +97,18 @@ def pca_denoise(noisy: np.ndarray, k: int) -> np.ndarray:
     """Project the spectra on their ``k`` leading principal components.
 
     Args:
-        noisy: ``(C, H, W)`` cube.
-        k: components kept (clipped to ``C``).
+        noisy: ``(C, H, W)`` cube (numpy or a Cube), finite values.
+        k: components kept, 1 or more (clipped to ``C``).
 
     Returns:
         ``(C, H, W)`` float32.
+
+    Raises:
+        ConfigError: ``noisy`` not ``(C, H, W)`` or ``k`` below 1.
+        InvalidDataError: NaN or inf in ``noisy``.
     """
-    mean, basis, coef = _principal(noisy, k)
+    noisy = as_noisy_cube(noisy, "pca_denoise", finite=True)
+    mean, basis, coef = _principal(noisy, _count(k, "k", "pca_denoise"))
     return (basis @ coef.reshape(coef.shape[0], -1) + mean).reshape(noisy.shape).astype(np.float32)
 
 
@@ -64,16 +116,24 @@ def subspace_gaussian_denoise(noisy: np.ndarray, param: tuple[int, float, float]
     """PCA subspace + Gaussian filter on each eigen-image.
 
     Args:
-        noisy: ``(C, H, W)`` cube.
+        noisy: ``(C, H, W)`` cube (numpy or a Cube), finite values.
         param: ``(k, sigma_lead, sigma_rest)``: components kept, filter width (pixels) of the
             two leading eigen-images and of the others (0: no filtering).
 
     Returns:
         ``(C, H, W)`` float32.
+
+    Raises:
+        ConfigError: ``noisy`` not ``(C, H, W)``, ``k`` below 1 or a negative width.
+        InvalidDataError: NaN or inf in ``noisy``.
     """
     from scipy.ndimage import gaussian_filter
 
+    noisy = as_noisy_cube(noisy, "subspace_gaussian_denoise", finite=True)
     k, lead, rest = param
+    _count(k, "k", "subspace_gaussian_denoise")
+    _sigma(lead, "subspace_gaussian_denoise")
+    _sigma(rest, "subspace_gaussian_denoise")
     mean, basis, coef = _principal(noisy, int(k))
     sigmas = [lead if i < 2 else rest for i in range(coef.shape[0])]
     den = np.stack([gaussian_filter(z, s, mode="reflect") if s > 0 else z for z, s in zip(coef, sigmas, strict=True)])
@@ -84,14 +144,20 @@ def mnf_denoise(noisy: np.ndarray, k: int) -> np.ndarray:
     """SPy MNF denoising keeping ``k`` components.
 
     Args:
-        noisy: ``(C, H, W)`` cube.
-        k: MNF components kept.
+        noisy: ``(C, H, W)`` cube (numpy or a Cube), finite values.
+        k: MNF components kept, 1 or more (clipped to ``C``).
 
     Returns:
         ``(C, H, W)`` float32.
+
+    Raises:
+        ConfigError: ``noisy`` not ``(C, H, W)`` or ``k`` below 1.
+        InvalidDataError: NaN or inf in ``noisy``.
     """
     import spectral
 
+    noisy = as_noisy_cube(noisy, "mnf_denoise", finite=True)
+    k = _count(k, "k", "mnf_denoise")
     img = np.ascontiguousarray(noisy.transpose(1, 2, 0), dtype=np.float64)  # (H, W, C)
     signal = spectral.calc_stats(img)
     noise = spectral.noise_from_diffs(img)
@@ -100,17 +166,45 @@ def mnf_denoise(noisy: np.ndarray, k: int) -> np.ndarray:
     return np.asarray(out, dtype=np.float32).transpose(2, 0, 1)
 
 
+def _sigma(value: Any, where: str) -> float:
+    """A filter width in pixels, 0 or more.
+
+    Raises:
+        ConfigError: negative or not a number.
+    """
+    try:
+        sigma = float(value)
+    except (TypeError, ValueError):
+        sigma = -1.0
+    if not sigma >= 0:
+        raise ConfigError(f"{where}: sigma={value!r}; it is a filter width in pixels, 0 or more")
+    return sigma
+
+
 def gaussian_denoise(noisy: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian filter of ``sigma`` pixels on every band of a ``(C, H, W)`` cube."""
+    """Gaussian filter of ``sigma`` pixels on every band of a ``(C, H, W)`` cube (numpy or a Cube) -> ``(C, H, W)``
+    float32 (NaN spreads to the pixels within reach).
+
+    Raises:
+        ConfigError: ``noisy`` not ``(C, H, W)``, or ``sigma`` negative.
+    """
     from scipy.ndimage import gaussian_filter
 
+    noisy = as_noisy_cube(noisy, "gaussian_denoise")
+    sigma = _sigma(sigma, "gaussian_denoise")
     return gaussian_filter(noisy.astype(np.float32), sigma=(0.0, float(sigma), float(sigma)), mode="reflect")
 
 
 def median_denoise(noisy: np.ndarray, size: int) -> np.ndarray:
-    """``size x size`` median filter on every band of a ``(C, H, W)`` cube."""
+    """``size x size`` median filter on every band of a ``(C, H, W)`` cube (numpy or a Cube) -> ``(C, H, W)`` float32.
+
+    Raises:
+        ConfigError: ``noisy`` not ``(C, H, W)``, or ``size`` not a whole number of at least 1.
+    """
     from scipy.ndimage import median_filter
 
+    noisy = as_noisy_cube(noisy, "median_denoise")
+    size = _count(size, "size", "median_denoise")
     return median_filter(noisy.astype(np.float32), size=(1, int(size), int(size)), mode="reflect")
 
 
