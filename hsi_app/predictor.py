@@ -300,6 +300,16 @@ class Predictor:
         self._mean = np.asarray(config.mean, dtype=np.float32)[:, None, None]
         self._std = np.asarray(config.std, dtype=np.float32)[:, None, None]
 
+    def __repr__(self) -> str:
+        """One line for a notebook: run, model, bands, classes, halo and device."""
+        span = f" ({_range(np.asarray(self.config.model_wavelength_array, dtype=np.float64))})"
+        names = [str(n) for n in self.class_names[1:]]
+        shown = ", ".join(names[:4]) + (f", ... (+{len(names) - 4})" if len(names) > 4 else "")
+        run = "in memory" if self.run_dir is None else os.fspath(self.run_dir)
+        return (f"Predictor({run!r}: {self.model_name}, {self.config.in_chans} bands{span}, {self.num_classes} "
+                f"classes [{shown}], receptive radius {self.receptive_radius} px, device {self.device!r}"
+                f"{', tta' if self.tta else ''})")
+
     @property
     def num_classes(self) -> int:
         """K."""

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from hsi_app.errors import BandMismatchError, ConfigError, HSIWarning
-from hsi_app.io.cube import Cube, scene_name
+from hsi_app.io.cube import Cube, check_is_cube, scene_name
 
 TOLERANCE_NM = 2.0
 
@@ -229,9 +229,13 @@ def predict_cube_subset(run_dir: str | os.PathLike[str], cube: Cube, *, window: 
 
     Returns:
         ``(H, W)`` uint8 class map, 1..K, 0 where the cube has no data.
+
+    Raises:
+        ConfigError: ``cube`` not a Cube (a numpy array: :func:`predict_band_subset` takes arrays).
     """
     from hsi_app.tasks.train_classifier import scene_in_memory
 
+    check_is_cube(cube, "predict_cube_subset")
     image, bands, valid = scene_in_memory(cube)
     probs = predict_band_subset(run_dir, image, cube.hsi.wavelengths[bands], window=window,
                                 source=scene_name(cube))

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from hsi_app.errors import BandMismatchError, HSIWarning, InvalidDataError
-from hsi_app.io.cube import Cube, scene_name, valid_from_data
+from hsi_app.io.cube import Cube, check_is_cube, scene_name, valid_from_data
 from hsi_app.io.geotiff import cube_gcps
 from hsi_app.predictor import WAVELENGTH_TOLERANCE_NM
 from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS, AdaptResult, adapt_on_crops, check_adapt
@@ -289,7 +289,8 @@ def denoise_cube(
             training scene's (:func:`check_value_range`), or a reference on another grid or in other units
             than the input (:func:`check_reference_units`).
         BandMismatchError: a reference with other bands.
-        ConfigError: a window smaller than the receptive field, or a bad ``adapt_sigma`` / ``adapt_steps``.
+        ConfigError: a window smaller than the receptive field, or a bad ``adapt_sigma`` / ``adapt_steps``;
+            ``cube`` or ``reference`` not a Cube (a numpy array: wrap it with ``make_cube``).
     """
     from hsi_app.progress import bar
 
@@ -298,6 +299,9 @@ def denoise_cube(
     from hsi_app.io.cog import StreamingCOGWriter, cube_band_metadata
     from hsi_app.tasks.denoise_metrics import RestorationScores
 
+    check_is_cube(cube, "denoise_cube")
+    if reference is not None:
+        check_is_cube(reference, "denoise_cube(reference=...)")
     source = scene_name(cube)
     c, h, w = cube.hsi.shape
     if reference is not None:

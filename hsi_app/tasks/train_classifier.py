@@ -435,12 +435,15 @@ def train_classifier(
     Raises:
         LabelError: no usable training or test pixels (checked before training).
         OutputError: ``out`` cannot be created, or a run file would replace an input.
+        ConfigError: ``cube`` not a Cube (a numpy array: wrap it with ``make_cube(array, wavelength=..., labels=...)``).
 
     Returns:
         The metrics dict written to ``metrics.json``.
     """
     from hsi_app.io.atomic import OTHER_THAN_TRAINING, check_out_dir, staged_run_dir
+    from hsi_app.io.cube import check_is_cube
 
+    check_is_cube(cube, "train_classifier")
     inputs = [cube.attrs.get("source"), *protect]
     check_out_dir(out, other_runs=OTHER_THAN_TRAINING, protect=inputs, writes=RUN_FILES, task="classification")
     cube, image, bands, valid = scene_with_data(cube)  # bands with no data anywhere flagged bad
