@@ -352,7 +352,21 @@ class Split:
 
 
 def _check_labels(labels: np.ndarray) -> np.ndarray:
+    """``labels`` as an ``(H, W)`` int32 class map; whole-number floats (a label raster read as float,
+    ``np.load`` of one) are taken as their integers.
+
+    Raises:
+        LabelError: ``None`` (a cube without labels), not 2-D, fractional or non-finite values, negative
+            classes, or no labelled pixel.
+    """
+    if labels is None:
+        raise LabelError("labels: None (cube.hsi.labels of a cube without labels?); pass an (H, W) class map, "
+                         "0 = unlabelled (cube.hsi.with_labels(labels) attaches one to a cube)")
     arr = np.asarray(labels)
+    if arr.ndim == 2 and arr.dtype.kind == "f":
+        if not (np.all(np.isfinite(arr)) and np.all(arr == np.round(arr))):
+            raise LabelError("labels: fractional, NaN or inf values; class ids are whole numbers (0 = unlabelled)")
+        arr = arr.astype(np.int64)
     if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.integer):
         raise LabelError(
             f"labels: expected a 2-D integer map, got {arr.ndim}-D {arr.dtype}; pass the (H, W)"

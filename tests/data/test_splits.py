@@ -272,10 +272,10 @@ def test_buffer_applies_to_pixel_splits_too() -> None:
     [
         np.zeros((5, 5), dtype=np.int32),
         np.ones((2, 5, 5), dtype=np.int32),
-        np.ones((5, 5)),
+        np.full((5, 5), 1.5),  # fractional ids (whole-number floats are taken as their integers)
         -np.ones((5, 5), dtype=int),
     ],
-    ids=["unlabelled", "3d", "float", "negative"],
+    ids=["unlabelled", "3d", "fractional", "negative"],
 )
 def test_bad_label_maps_raise_label_error(labels: np.ndarray) -> None:
     with pytest.raises(LabelError):
