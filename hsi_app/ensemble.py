@@ -106,6 +106,13 @@ class EnsemblePredictor:
                           "only on independent labels", HSIWarning, stacklevel=2)
         return ens
 
+    def __repr__(self) -> str:
+        """One line for a notebook: the member runs, classes and halo."""
+        names = [str(n) for n in self.class_names[1:]]
+        shown = ", ".join(names[:4]) + (f", ... (+{len(names) - 4})" if len(names) > 4 else "")
+        return (f"EnsemblePredictor({self.model_name}: {', '.join(repr(s) for s in self.sources)}; {self.num_classes} "
+                f"classes [{shown}], receptive radius {self.receptive_radius} px)")
+
     @property
     def num_classes(self) -> int:
         """K (the same for every member)."""

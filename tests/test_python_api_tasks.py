@@ -54,3 +54,24 @@ def test_predictor_repr_says_what_the_run_is(tmp_path: Path) -> None:
                     f"receptive radius {pred.receptive_radius} px, device 'cpu')")
     many = Predictor.load(make_run(tmp_path / "m1", in_chans=C, num_classes=6), device="cpu")
     assert "6 classes [c1, c2, c3, c4, ... (+2)]" in repr(many)
+
+
+def test_ensemble_repr_names_its_runs(tmp_path: Path) -> None:
+    import shutil
+
+    from hsi_app.ensemble import load_classifier
+
+    run = make_run(tmp_path / "m0", in_chans=C, num_classes=3)
+    twin = shutil.copytree(run, tmp_path / "m1")
+    ens = load_classifier([run, twin], device="cpu")
+    assert repr(ens) == (f"EnsemblePredictor(ensemble of 2 (test_ssfcn): {str(run)!r}, {str(twin)!r}; 3 classes "
+                         f"[c1, c2, c3], receptive radius {ens.receptive_radius} px)")
+
+
+def test_a_window_takes_integers_only() -> None:
+    cube = make_cube(_array(), wavelength=WL)
+    with pytest.raises(ConfigError, match=r"^window\(0, 0, 6\.0, 7\.0\): row, col, height and width are integers.*"
+                                          r"h // 2, not h / 2"):
+        cube.hsi.window(0, 0, H / 2, W / 2)  # even sizes: h / 2 is 6.0, refused as 6.5 would be
+    got = cube.hsi.window(np.int64(1), 2, H // 2, W // 2)  # numpy integers (np.argwhere, .shape) are fine
+    np.testing.assert_array_equal(got.values, _array()[:, 1:7, 2:9])

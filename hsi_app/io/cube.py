@@ -399,6 +399,12 @@ def _nodata_attr(nodata: float | None, dtype: Any) -> dict[str, float]:
     return {"nodata": value}
 
 
+def _is_whole(value: Any) -> bool:
+    """Whether ``value`` is an int or a numpy integer (not a bool, not a float even when integral, so that
+    ``h / 2`` is refused for every ``h``, not only for odd ones)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 @xr.register_dataarray_accessor("hsi")
 class HSIAccessor:
     """``cube.hsi``: typed access to the Cube conventions.
@@ -686,11 +692,16 @@ class HSIAccessor:
         reaching past the last row or column is cut at the scene's edge.
 
         Raises:
-            ConfigError: a negative offset (it would count from the far edge, as numpy does),
-                a size below 1, or a window that starts outside the scene.
+            ConfigError: an offset or size that is not an integer (``h / 2``: use ``h // 2``), a negative
+                offset (it would count from the far edge, as numpy does), a size below 1, or a window that
+                starts outside the scene.
         """
         _, h, w = self.shape
         where = f"window({row_off}, {col_off}, {height}, {width})"
+        args = (row_off, col_off, height, width)
+        if not all(_is_whole(v) for v in args):
+            raise ConfigError(f"{where}: row, col, height and width are integers, numbers of pixels (h // 2, not h / 2)")
+        row_off, col_off, height, width = (int(v) for v in args)
         if min(row_off, col_off) < 0 or min(height, width) < 1:
             raise ConfigError(f"{where}: offsets must be 0 or more and sizes 1 or more (row, col, height, width)")
         if row_off >= h or col_off >= w:
