@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from hsi_app.io.cube import Cube
+from hsi_app.io.cube import Cube, check_is_cube
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ def map_extent(cube: Cube) -> MapExtent:
     its map units (``"map units, no CRS"``); a rotated or sheared grid, or none, in pixels
     (``"column (px, no map grid)"``, ``"row (px)"``).
     """
+    check_is_cube(cube, "map_extent")
     _, h, w = cube.hsi.shape
     t = cube.hsi.transform
     if t is not None and not (t.b or t.d):

@@ -18,7 +18,7 @@ import numpy as np
 
 from hsi_app.errors import BandMismatchError, DatasetNotFoundError, InvalidDataError
 from hsi_app.io.builtin import BUILTINS
-from hsi_app.io.cube import DETECTOR_COORD, Cube, scene_name
+from hsi_app.io.cube import DETECTOR_COORD, Cube, check_is_cube, scene_name
 from hsi_app.io.quicklook import pick_rgb_bands, rgb_composite, stretch_to_uint8
 from hsi_app.viewer.map_axes import crs_label, linear_unit, map_extent
 
@@ -95,6 +95,7 @@ def describe_scene(cube: Cube, name: str | None = None) -> str:
 
     ``name`` is the display name (default: the file name of the scene's source).
     """
+    check_is_cube(cube, "describe_scene")
     from hsi_app.io.band_labels import band_list
     from hsi_app.io.empty_bands import empty_band_numbers
 
@@ -158,6 +159,7 @@ def band_choices(cube: Cube) -> list[tuple[str, int]]:
 
 def default_rgb_bands(cube: Cube) -> tuple[int, int, int]:
     """Band indices nearest 640/550/470 nm (true colour), see :func:`pick_rgb_bands`."""
+    check_is_cube(cube, "default_rgb_bands")
     return pick_rgb_bands(cube, TRUE_COLOUR_NM)
 
 
@@ -176,6 +178,7 @@ def composite(
     Returns:
         ``(H, W, 3)`` uint8; invalid pixels black.
     """
+    check_is_cube(cube, "composite")
     lo, hi = float(stretch[0]), float(stretch[1])
     if not 0.0 <= lo < hi <= 100.0:
         raise InvalidDataError(f"stretch {lo}–{hi} %: need 0 <= low < high <= 100")
@@ -249,6 +252,12 @@ def pixel_location(cube: Cube, row: int, col: int) -> dict[str, Any]:
         none, ``decimals`` what resolves a tenth of its pixel, and ``unit`` ``"ft"`` / ``"US ft"`` for
         a CRS in feet (:data:`FOOT_UNITS`; ``None`` otherwise: metres, degrees and pixels go unsaid).
     """
+    check_is_cube(cube, "pixel_location")
+    for name, v in (("row", row), ("col", col)):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer, float, np.floating)) \
+                or not float(v).is_integer():
+            raise InvalidDataError(f"{name} {v!r}: a pixel is picked by whole row and column numbers (0-based); "
+                                   f"pass int({name}) to take the pixel a map position falls in")
     _, h, w = cube.hsi.shape
     if not (0 <= row < h and 0 <= col < w):
         raise InvalidDataError(f"pixel ({row}, {col}) is outside the {h} × {w} scene")
@@ -278,7 +287,8 @@ NO_DATA = "no data"
 
 
 def pixel_spectrum(cube: Cube, row: int, col: int) -> np.ndarray:
-    """``(C,)`` float64 values of one pixel (only that pixel is read)."""
+    """``(C,)`` float64 values of one pixel (only that pixel is read); ``row``/``col`` whole numbers (a fractional
+    one is refused: it was cut down to the pixel before it without a word)."""
     pixel_location(cube, row, col)
     return np.asarray(cube.isel(y=int(row), x=int(col)).values, dtype=np.float64)
 
@@ -319,6 +329,7 @@ def spectrum_figure(
     Returns:
         A ``matplotlib.figure.Figure`` (Agg canvas, no pyplot state).
     """
+    check_is_cube(cube, "spectrum_figure")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
