@@ -155,6 +155,7 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
         target_spectra,
         truth_mask,
         truth_on_scene,
+        truth_with_data,
         write_detections,
         write_score_map,
     )
@@ -206,7 +207,8 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
                                         valid=valid, record=library)
     gt = None
     if gt_points is not None and m != "learned":  # classes known before the (expensive) detection
-        gt = read_detections(gt_points, cube, ["anomaly"] if m.startswith("rx") else names)
+        gt = read_detections(gt_points, cube, ["anomaly"] if m.startswith("rx") else names,
+                             class_agnostic=m.startswith("rx"))
     res = detect_scene(cube, m, spectra=spectra, names=names, model=model, window=window,
                        threshold=0.0 if m == "learned" else None, progress=not quiet, resample=resample, valid=valid,
                        device=device)
@@ -214,7 +216,8 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
         gt = read_detections(gt_points, cube, res.names)
     sel = select_points(res.detections, threshold, max_points) if points else None
     report = None
-    if gt is not None:
+    if gt is not None:  # targets on no-data pixels can be neither found nor missed
+        gt = truth_with_data(gt, res.scores, str(truth))
         agnostic = m.startswith("rx")
         report = detection_report(res.detections, gt, class_agnostic=agnostic)
         report["auroc"] = pixel_auroc(best_score(res.scores), truth_mask(gt, res.scores.shape[1:]))

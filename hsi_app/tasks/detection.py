@@ -464,11 +464,15 @@ def _truth_boxes(gdf: Any, rows: np.ndarray, cols: np.ndarray) -> np.ndarray | N
     return _move_boxes(box, old, new)
 
 
-def read_detections(path: str | os.PathLike[str] | Any, cube: Cube, names: list[str] | None = None) -> Detections:
+def read_detections(path: str | os.PathLike[str] | Any, cube: Cube, names: list[str] | None = None, *,
+                    class_agnostic: bool = False) -> Detections:
     """Read points (e.g. ground truth from ``hsi simulate-targets``) back onto the cube's pixel grid.
 
     Classes come from ``class`` names looked up in ``names`` (when they match), else from
-    ``class_id``; without either every point is class 1.
+    ``class_id``; without either every point is class 1. A ``class`` column whose names match none
+    of several ``names`` is refused (its ``class_id`` would number another library's materials); with
+    one name, every point is scored as it, with a warning. ``class_agnostic`` (RX: no class named):
+    every point is class 1, whatever the file says.
     Rows/cols are recomputed from the geometry; ``score`` defaults to 1. Boxes
     (``box_row0..box_col1``, pixel edges in the grid of the file's ``row``/``col`` columns)
     move with their points onto the cube's grid and are clipped to it, so a crop of the scene
@@ -480,24 +484,40 @@ def read_detections(path: str | os.PathLike[str] | Any, cube: Cube, names: list[
             (its ``attrs["source"]`` names it in errors).
         cube: the scene whose pixel grid the points are mapped to.
         names: class names of the score maps.
+        class_agnostic: every point is class 1 (the file's classes are not read).
 
     Raises:
-        LabelError: no point on the cube, unknown class names.
+        LabelError: no point on the cube, unknown class names, class names that match none of several
+            ``names``.
     """
+    import warnings
+
     import geopandas as gpd
 
-    from hsi_app.errors import LabelError
+    from hsi_app.errors import HSIWarning, LabelError
     from hsi_app.io.vector import Grid
 
     gdf = truth_on_scene(path if isinstance(path, gpd.GeoDataFrame) else read_points(path), cube)
     p = str(gdf.attrs.get("source", "points"))
     grid = Grid.of(cube)
     rows, cols = _grid_rows_cols(gdf, grid)
-    if "class" in gdf.columns and names and set(map(str, gdf["class"])) & set(names):
+    classes = sorted(set(map(str, gdf["class"]))) if "class" in gdf.columns and not class_agnostic else []
+    if class_agnostic:
+        cls = np.ones(len(gdf), int)
+    elif classes and names and not set(classes) & set(names):  # e.g. truth of another library, or "car" vs "paint"
+        if len(names) > 1:
+            raise LabelError(f"{p}: its classes ({', '.join(classes)}) match none of the targets scored "
+                             f"({', '.join(names)}); name each truth point's class after its target, or score one "
+                             "target (--material NAME) to match every point to it")
+        warnings.warn(f"{p}: its classes ({', '.join(classes)}) are not the target's name {names[0]}; every point "
+                      f"is scored as {names[0]}", HSIWarning, stacklevel=2)
+        cls = np.ones(len(gdf), int)
+    elif classes and names:
         lookup = {n: i + 1 for i, n in enumerate(names)}
         unknown = sorted(set(map(str, gdf["class"])) - set(lookup))
         if unknown:
-            raise LabelError(f"{p}: classes {', '.join(unknown)} are not among the targets {', '.join(names)}")
+            raise LabelError(f"{p}: classes {', '.join(unknown)} are not among the targets {', '.join(names)}; "
+                             "rename them in the truth file, or score those materials too (--material)")
         cls = np.array([lookup[str(c)] for c in gdf["class"]])
     elif "class_id" in gdf.columns:
         cls = gdf["class_id"].to_numpy(int)
@@ -519,16 +539,60 @@ def truth_mask(gt: Detections, shape: tuple[int, int]) -> np.ndarray:
     """
     h, w = shape
     mask = np.zeros((h, w), bool)
+    for r0, c0, r1, c1 in _footprints(gt):
+        mask[r0:r1, c0:c1] = True
+    return mask
+
+
+def _footprints(gt: Detections) -> np.ndarray:
+    """``(N, 4)`` int pixel ranges ``(r0, c0, r1, c1)`` (exclusive ends) each truth target covers
+    (its box, else the pixel of its point), as :func:`truth_mask` marks them."""
     if gt.box is not None:
         boxes = np.asarray(gt.box, float).reshape(-1, 4)
     else:
-        r, c = np.floor(gt.row), np.floor(gt.col)
+        r, c = np.floor(np.asarray(gt.row, float)), np.floor(np.asarray(gt.col, float))
         boxes = np.stack([r, c, r + 1, c + 1], 1)
-    lo = np.maximum(np.floor(boxes[:, :2]), 0).astype(int)
-    hi = np.maximum(np.ceil(boxes[:, 2:]), 0).astype(int)
-    for (r0, c0), (r1, c1) in zip(lo, hi, strict=True):
-        mask[r0:r1, c0:c1] = True
-    return mask
+    lo = np.maximum(np.floor(boxes[:, :2]), 0)
+    hi = np.maximum(np.ceil(boxes[:, 2:]), 0)
+    return np.concatenate([lo, hi], axis=1).astype(int)
+
+
+def truth_with_data(gt: Detections, scores: np.ndarray, source: str = "truth") -> Detections:
+    """The truth targets with at least one scored pixel in their footprint.
+
+    A target whose pixels are all no-data (NaN in every score map: the scene's fill border, a
+    pixel left out by ``--exclude-masks``) can be neither found nor missed: AUROC skips its pixels,
+    so it is left out of the point and box mAPs as well (one warning counts them), instead of
+    counting as a miss.
+
+    Args:
+        gt: truth on the scores' grid (:func:`read_detections`).
+        scores: ``(K, H, W)`` score maps (NaN = no data).
+        source: the truth file, named in the warning and error.
+
+    Returns:
+        ``gt`` without the targets on no-data pixels.
+
+    Raises:
+        LabelError: every target lies on no-data pixels (nothing to score).
+    """
+    import warnings
+
+    from hsi_app.errors import HSIWarning, LabelError
+
+    has_data = ~np.isnan(np.asarray(scores)).all(axis=0)
+    keep = np.array([bool(has_data[r0:r1, c0:c1].any()) for r0, c0, r1, c1 in _footprints(gt)], bool)
+    if keep.all():
+        return gt
+    n = len(gt)
+    if not keep.any():
+        raise LabelError(f"{source}: all {n} targets lie on no-data pixels of the scene, so there is nothing to "
+                         "score; check that the truth belongs to this scene (and what --exclude-masks removes)")
+    warnings.warn(f"{source}: {n - int(keep.sum())} of {n} targets lie on no-data pixels of the scene and are left "
+                  "out of the metrics", HSIWarning, stacklevel=2)
+    return Detections(np.asarray(gt.row)[keep], np.asarray(gt.col)[keep], np.asarray(gt.class_id)[keep],
+                      np.asarray(gt.score)[keep], None if gt.box is None else np.asarray(gt.box).reshape(-1, 4)[keep],
+                      None if gt.size_bin is None else np.asarray(gt.size_bin)[keep])
 
 
 def select_points(det: Detections, threshold: float | None, max_points: int) -> Detections:
