@@ -41,7 +41,7 @@ def detection_record(method: str, *, source: str, out: str, points: str | None, 
             ``weights``, ``weights_sha256``).
         library: ``mf``/``ace``/``cem``: the ``record`` of :func:`hsi_app.tasks.detection.target_spectra`
             (``library``, ``materials``, ``scale``, ``scale_guessed``, ``extrapolated_bands``; empty without
-            ``--targets``).
+            ``--targets``) and ``bands_left_out`` (:func:`hsi_app.tasks.detection.library_bands`).
         pixels: ``--target-pixel`` ``(row, col)`` pairs.
         window: ``rx-local``'s ``(inner, outer)``.
         exclude_masks: ``--exclude-masks`` as given.
@@ -142,6 +142,7 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
     from hsi_app.io.atomic import TIF_SUFFIXES, atomic_paths, check_outputs, check_suffix, check_writable
     from hsi_app.io.cube import parse_mask_names
     from hsi_app.io.open import open_cube
+    from hsi_app.io.spectral_library import read_library
     from hsi_app.checkpoint import finite_json
     from hsi_app.predictor import run_dir_of
     from hsi_app.provenance import weights_identity
@@ -156,6 +157,7 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
         truth_mask,
         truth_on_scene,
         truth_with_data,
+        library_bands,
         write_detections,
         write_score_map,
     )
@@ -201,10 +203,16 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
     cube, valid = scene_and_mask(cube) if m != "learned" else (with_empty_bands_flagged(cube), None)
     library: dict[str, Any] = {}  # how the library was read and scaled, for the metrics JSON
     if m in TARGET_METHODS:
-        spectra, names = target_spectra(cube, library=targets, pixels=pixels, names=list(materials) or None,
+        say = None if quiet else lambda line: click.echo(line, err=True)
+        lib, left_out = None, 0
+        if targets:  # bands the library did not measure are left out, not filled with its nearest value
+            lib = read_library(targets).select(list(materials) or None)
+            cube, left_out = library_bands(cube, lib)
+        spectra, names = target_spectra(cube, library=lib, pixels=pixels, names=list(materials) or None,
                                         scale=scale, alternative="or pass --target-pixel ROW,COL (a pixel of a target)",
-                                        describe=None if quiet else lambda line: click.echo(line, err=True),
-                                        valid=valid, record=library)
+                                        describe=say, valid=valid, record=library)
+        if lib is not None:
+            library["bands_left_out"] = left_out
     gt = None
     if gt_points is not None and m != "learned":  # classes known before the (expensive) detection
         gt = read_detections(gt_points, cube, ["anomaly"] if m.startswith("rx") else names,

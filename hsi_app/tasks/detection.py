@@ -137,7 +137,47 @@ def check_scale(scale: float | None, option: str = "--scale") -> None:
                           "reflectance x 10000); omit it to guess")
 
 
-def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | None = None,
+def library_bands(cube: Cube, lib: Any) -> tuple[Cube, int]:
+    """The cube with its good bands outside the library's range flagged bad, so that target detection scores
+    only the bands the library measured.
+
+    A library measured over part of the scene's range (a VNIR field spectrometer's 400-1000 nm against a
+    VNIR-SWIR scene) would otherwise give every band beyond it the material's nearest value: invented
+    spectra that ACE/MF/CEM weigh like measured ones (ACE finds nothing once they are most of the bands).
+    Bands some material leaves uncovered are left out for all, as the targets share one background
+    covariance; ``--target-pixel`` spectra are then taken on the same bands.
+
+    Args:
+        cube: the scene.
+        lib: the :class:`~hsi_app.io.spectral_library.SpectralLibrary` (its materials as selected).
+
+    Returns:
+        ``(cube, n)``: the cube with ``n`` more bands flagged bad (the same cube and 0 when the library
+        covers every good band, when it covers fewer than 2 of them, or when the cube has no wavelengths:
+        :func:`target_spectra` then warns or refuses as before). One warning names the bands left out.
+    """
+    import warnings
+
+    from hsi_app.errors import HSIWarning
+
+    good = cube.hsi.good_band_indices
+    wl = np.asarray(cube.hsi.wavelengths, dtype=np.float64)[good]
+    if wl.size == 0 or not np.isfinite(wl).all():
+        return cube, 0
+    inside = lib.covers(wl, np.asarray(cube.hsi.fwhm, dtype=np.float64)[good])
+    if inside.all() or inside.sum() < 2:
+        return cube, 0
+    bad = np.asarray(cube.coords["bad_band"].values, dtype=bool).copy()
+    bad[good[~inside]] = True
+    out = cube.assign_coords(bad_band=("band", bad))
+    lo, hi = lib.common_span()
+    warnings.warn(f"{lib.source}: covers {lo:.0f}-{hi:.0f} nm, so the {int((~inside).sum())} of the scene's "
+                  f"{wl.size} good bands outside it are left out; targets are scored on the {int(inside.sum())} "
+                  "inside", HSIWarning, stacklevel=2)
+    return out, int((~inside).sum())
+
+
+def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | Any | None = None,
                    pixels: list[tuple[int, int]] | None = None, names: list[str] | None = None,
                    scale: float | None = None, alternative: str = "",
                    describe: Callable[[str], None] | None = None,
@@ -147,7 +187,8 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | None = None,
 
     Args:
         cube: the scene.
-        library: CSV / ENVI ``.sli`` library (resampled to the cube's bands, then times ``scale``).
+        library: CSV / ENVI ``.sli`` library (resampled to the cube's bands, then times ``scale``), or
+            a :class:`~hsi_app.io.spectral_library.SpectralLibrary` already read (its ``source`` names it).
         pixels: ``(row, col)`` pixels whose spectra are targets.
         names: only these library materials.
         scale: reflectance-to-cube factor (default: guessed, :func:`reflectance_scale`).
@@ -169,7 +210,7 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | None = None,
             more than ``max_extrapolated`` of them outside its range.
     """
     from hsi_app.errors import BandMismatchError
-    from hsi_app.io.spectral_library import read_library, reflectance_scale
+    from hsi_app.io.spectral_library import SpectralLibrary, read_library, reflectance_scale
 
     from hsi_app.tasks.detect_stream import pixel_spectrum, scene_sample
 
@@ -178,7 +219,8 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | None = None,
     spectra: list[np.ndarray] = []
     labels: list[str] = []
     if library is not None:
-        lib = read_library(library).select(names)
+        lib = (library if isinstance(library, SpectralLibrary) else read_library(library)).select(names)
+        library = lib.source if isinstance(library, SpectralLibrary) else library
         wl = np.asarray(good.hsi.wavelengths, dtype=np.float64)
         if wl.size == 0 or not np.isfinite(wl).all():
             src = scene_name(cube, "the scene")
