@@ -563,15 +563,24 @@ def _warn_missing(lib: SpectralLibrary, missing: np.ndarray, *, header: bool) ->
     )
 
 
-def reflectance_scale(values: np.ndarray) -> float:
-    """Factor mapping 0..1 reflectance onto a cube's values (a guess from their range).
+def reflectance_scale(values: np.ndarray, *, integer: bool = False) -> float:
+    """Factor mapping 0..1 reflectance onto a cube's values (a guess from their range and storage).
+
+    Surfaces reflect up to about 1.5 (clouds, snow, specular glints above 1), so a 99th percentile just
+    above a power of ten (up to 1.5 times it) is read as bright pixels at that power, not as a ten times
+    larger scale: a x 10000 scene with a few percent of cloud (p99 11000) is 10000, not 100000.
+    Scaled integers (``integer``: int16/uint16 storage, as EnMAP, Sentinel-2 and most L2A GeoTIFFs write
+    reflectance) are x 10000 whenever that puts the 99th percentile between 0.05 and 1.5 reflectance, so a
+    dark (water, shadow) int16 scene is not taken as x 1000.
 
     Args:
         values: any sample of the cube's values (NaN ignored).
+        integer: the cube stores integers (no scale/offset applied by the reader).
 
     Returns:
-        1.0 when the 99th percentile is at most 2 (reflectance), otherwise the power of
-        ten just above it (10000 for Indian Pines' values of about 1000-9600).
+        1.0 when the 99th percentile is at most 2 (reflectance); 10000 for an integer cube whose 99th
+        percentile is 500-15000; otherwise the power of ten just above it (10000 for Indian Pines' values of
+        about 1000-9600), or the one below when it is within 1.5 times that one (and at least 100).
     """
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
@@ -580,7 +589,12 @@ def reflectance_scale(values: np.ndarray) -> float:
     p99 = float(np.percentile(v, 99))
     if p99 <= 2.0:
         return 1.0
-    return float(10.0 ** np.ceil(np.log10(p99)))
+    if integer and 500.0 <= p99 <= 15000.0:
+        return 10000.0
+    scale = float(10.0 ** np.ceil(np.log10(p99)))
+    if scale / 10.0 >= 100.0 and p99 <= 1.5 * scale / 10.0:  # bright pixels just above reflectance 1
+        scale /= 10.0
+    return scale
 
 
 def write_library_csv(path: str | os.PathLike[str], lib: SpectralLibrary) -> None:

@@ -241,7 +241,8 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | Any | None =
             )
         guessed = scale is None
         if scale is None:  # from every 4th row and column, read in strips (not the whole scene)
-            scale = reflectance_scale(scene_sample(cube, 4, valid=valid))
+            scale = reflectance_scale(scene_sample(cube, 4, valid=valid),
+                                      integer=bool(np.issubdtype(cube.dtype, np.integer)))
         how = "guessed from the scene's values; --scale sets it" if guessed else "--scale"
         spectra.append(lib.resample(good.hsi.wavelengths, good.hsi.fwhm) * scale)
         if describe is not None:

@@ -1,0 +1,73 @@
+"""The guessed library scale on scenes as they come: int16 reflectance x 10000 with some cloud, or dark water;
+percent and x 10000 floats with bright pixels above reflectance 1."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cli_runner import run_main
+from hsi_app.io.spectral_library import reflectance_scale
+
+WL = np.linspace(420.0, 2400.0, 30)
+TARGETS = [(8, 10), (20, 33), (30, 18), (12, 40)]
+
+
+def _reflectance(rng: np.random.Generator, h: int = 40, w: int = 50, cloud: float = 0.0) -> np.ndarray:
+    """``(C, H, W)`` reflectance 0..1 (vegetation/soil mixtures), the top ``cloud`` share of rows at 1.1-1.2."""
+    veg = 0.05 + 0.4 / (1 + np.exp(-(WL - 710.0) / 15.0))
+    soil = 0.1 + 0.25 * (WL - 400.0) / 2000.0
+    a = rng.random((h, w))
+    cube = a[None] * veg[:, None, None] + (1 - a[None]) * soil[:, None, None] + rng.normal(0, 0.005, (WL.size, h, w))
+    cube[:, h - int(round(cloud * h)):, :] = rng.uniform(1.1, 1.2, (WL.size, int(round(cloud * h)), w))
+    return cube
+
+
+@pytest.mark.parametrize(("reflectance", "factor", "integer"), [
+    ("cloudy", 10000, True),  # int16 x 10000, 5 % cloud at 1.1-1.2: p99 above 10000 (was guessed 100000)
+    ("dark", 10000, True),  # int16 x 10000 water/shadow, p99 of 0.08 (was 1000)
+    ("cloudy", 100, False),  # float percent with cloud (was 1000)
+    ("cloudy", 10000, False),  # float x 10000 with cloud, as GDAL's float conversion keeps it (was 100000)
+    ("plain", 10000, True), ("plain", 100, False), ("plain", 1, False),  # unchanged
+])
+def test_the_guess_is_the_factor_the_scene_was_stored_with(reflectance: str, factor: int, integer: bool) -> None:
+    rng = np.random.default_rng(3)
+    refl = {"cloudy": _reflectance(rng, cloud=0.05), "plain": _reflectance(rng),
+            "dark": 0.02 + 0.06 * rng.random((WL.size, 40, 50))}[reflectance]
+    values = np.round(refl * factor) if integer else refl * factor
+    assert reflectance_scale(values, integer=integer) == factor
+
+
+def test_detect_on_a_cloudy_int16_scene_guesses_x10000(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """10 % of cloud at reflectance 1.1-1.2 made the guess 100000: the library then lay ten times below the
+    background that ACE subtracts from it, and ACE missed the targets (mAP@1px 0.02 on a like scene)."""
+    import geopandas as gpd
+    import rasterio
+    from rasterio.transform import from_origin
+    from shapely.geometry import Point
+
+    rng = np.random.default_rng(5)
+    target = 0.6 - 0.3 * np.exp(-(((WL - 1000.0) / 80.0) ** 2))
+    cube = _reflectance(rng, cloud=0.1)  # 4 rows of cloud: one of them in the every-4th-row sample of the guess
+    for r, c in TARGETS:
+        cube[:, r, c] = 0.7 * target + 0.3 * cube[:, r, c]
+    t = from_origin(500000.0, 4200000.0, 30.0, 30.0)
+    with rasterio.open(tmp_path / "scene.tif", "w", driver="GTiff", height=40, width=50, count=WL.size,
+                       dtype="int16", crs="EPSG:32633", transform=t, nodata=-9999) as ds:
+        ds.write(np.round(cube * 10000).astype(np.int16))
+        ds.update_tags(wavelength=",".join(f"{v:.2f}" for v in WL), wavelength_units="nm")
+    lib_wl = np.arange(400.0, 2501.0, 10.0)
+    np.savetxt(tmp_path / "lib.csv", np.column_stack([lib_wl, 0.6 - 0.3 * np.exp(-(((lib_wl - 1000.0) / 80.0) ** 2))]),
+               delimiter=",", header="wavelength,paint", comments="", fmt="%.6g")
+    pts = [Point(*(t * (c + 0.5, r + 0.5))) for r, c in TARGETS]
+    gpd.GeoDataFrame({"class": ["paint"] * 4}, geometry=pts, crs="EPSG:32633").to_file(tmp_path / "truth.gpkg")
+    code, out, err = run_main(capsys, "detect", "--input", str(tmp_path / "scene.tif"), "--method", "ace",
+                              "--targets", str(tmp_path / "lib.csv"), "--out", str(tmp_path / "ace.tif"),
+                              "--truth", str(tmp_path / "truth.gpkg"), "--metrics", str(tmp_path / "m.json"))
+    assert code == 0, err
+    assert "times 10000 to the scene's units (guessed" in err
+    m = json.loads((tmp_path / "m.json").read_text())
+    assert m["scale"] == 10000 and m["scale_guessed"] is True and m["mAP@1px"] == 1.0
