@@ -262,6 +262,38 @@ def _kept(image: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
     return image if keep is None else image[keep]
 
 
+SCALE_GAP = 50.0
+"""Target spectra this many times above or below the scene's mean spectrum are taken as a library scale mistake."""
+
+
+def warn_scale_gap(targets: np.ndarray, mean: np.ndarray) -> None:
+    """One warning when the target spectra lie :data:`SCALE_GAP` times or more above or below the scene's mean
+    (a library in 0..1 reflectance on a scene stored as reflectance x 10000 with ``--scale 1``): the
+    background-subtracted targets of MF/ACE then point away from the material and nothing is found.
+
+    Args:
+        targets: ``(K, C)`` target spectra in the scene's units.
+        mean: ``(C,)`` the scene's mean spectrum over its valid pixels.
+    """
+    import warnings
+
+    from hsi_app.errors import HSIWarning
+
+    level = float(np.median(np.abs(mean)))
+    tl = np.median(np.abs(np.asarray(targets, np.float64)), axis=1)
+    if not (level > 0 and np.isfinite(level)) or not np.all(np.isfinite(tl)):
+        return
+    worst = float(tl[np.argmax(np.abs(np.log(np.maximum(tl, 1e-300) / level)))])
+    ratio = worst / level
+    if 1 / SCALE_GAP < ratio < SCALE_GAP:
+        return
+    warnings.warn(f"the target spectra lie {ratio if ratio > 1 else 1 / ratio:.3g} times "
+                  f"{'above' if ratio > 1 else 'below'} the scene's mean spectrum (medians {worst:.4g} and "
+                  f"{level:.4g}), so the library is likely in other units than the scene: check --scale (the "
+                  "library reflectance -> scene units factor, e.g. 10000 for a scene stored as reflectance x "
+                  "10000; omit it to guess)", HSIWarning, stacklevel=3)
+
+
 def gaussian_stats(mom: Moments) -> Any:
     """SPy ``GaussianStats`` as :func:`~hsi_app.tasks.detectors_classical.background_stats` builds them."""
     from hsi_app.tasks.detectors_classical import gaussian
@@ -321,6 +353,8 @@ def streamed_scores(method: str, cube: Cube, targets: np.ndarray | None = None, 
     if mom.n < 2:
         raise too_few_valid(cube, mom.n, m)
     mom, keep, targets = drop_flat_bands(cube, mom, bands, targets)
+    if m in TARGET_METHODS:
+        warn_scale_gap(targets, mom.mean)  # type: ignore[arg-type]
     if m == "cem":
         weights = cem_filter(regularise(mom.correlation(), "correlation matrix"), targets)  # type: ignore[arg-type]
         score = lambda x: cem_scores(x, weights)  # noqa: E731

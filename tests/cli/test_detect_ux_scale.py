@@ -71,3 +71,24 @@ def test_detect_on_a_cloudy_int16_scene_guesses_x10000(tmp_path: Path, capsys: p
     assert "times 10000 to the scene's units (guessed" in err
     m = json.loads((tmp_path / "m.json").read_text())
     assert m["scale"] == 10000 and m["scale_guessed"] is True and m["mAP@1px"] == 1.0
+
+
+@pytest.mark.parametrize(("scale", "warned"), [("1", True), ("100", True), ("10000", False)])
+def test_a_scale_far_from_the_scenes_units_is_warned(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     scale: str, warned: bool) -> None:
+    """--scale 1 (or 100) with a 0..1 library on an int16 x 10000 scene: ACE then finds nothing, and said nothing."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    cube = _reflectance(np.random.default_rng(8))
+    with rasterio.open(tmp_path / "s.tif", "w", driver="GTiff", height=40, width=50, count=WL.size, dtype="int16",
+                       crs="EPSG:32633", transform=from_origin(500000.0, 4200000.0, 30.0, 30.0), nodata=-9999) as ds:
+        ds.write(np.round(cube * 10000).astype(np.int16))
+        ds.update_tags(wavelength=",".join(f"{v:.2f}" for v in WL), wavelength_units="nm")
+    lib_wl = np.arange(400.0, 2501.0, 10.0)
+    np.savetxt(tmp_path / "lib.csv", np.column_stack([lib_wl, np.full(lib_wl.size, 0.05)]), delimiter=",",
+               header="wavelength,black_panel", comments="", fmt="%.6g")  # a dark target: 0.05 against ~0.25
+    code, _, err = run_main(capsys, "detect", "--input", str(tmp_path / "s.tif"), "--method", "ace", "--targets",
+                            str(tmp_path / "lib.csv"), "--scale", scale, "--out", str(tmp_path / "a.tif"), "--quiet")
+    assert code == 0, err
+    assert ("times below the scene's mean spectrum" in err and "check --scale" in err) == warned, err
