@@ -54,6 +54,7 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
     from hsi_app.io.open import open_cube
     from hsi_app.progress import steps
     from hsi_app.tasks.detect_eval import ground_truth
+    from hsi_app.tasks.detect_stream import scene_mean, warn_scale_gap
     from hsi_app.tasks.detection import check_scale, scene_image, target_spectra, write_detections
 
     # Every option is checked before the background is read; nothing is written for a bad command.
@@ -76,6 +77,7 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
                                         max_extrapolated=0.5,
                                         describe=None if quiet else lambda line: click.echo(line, err=True))
         image = scene_image(cube)
+        warn_scale_gap(spectra, scene_mean(image))  # a --scale far from the scene's units
         begin("implanting targets")
         sim = simulate(image, spectra, names, seed=seed,
                        options=SimOptions(density=density, n_targets=n_targets, min_distance=min_distance, scale=1.0))

@@ -266,6 +266,13 @@ SCALE_GAP = 50.0
 """Target spectra this many times above or below the scene's mean spectrum are taken as a library scale mistake."""
 
 
+def scene_mean(image: np.ndarray) -> np.ndarray:
+    """``(C,)`` mean spectrum of the pixels of ``image`` ``(C, H, W)`` that hold data in every band."""
+    flat = np.asarray(image).reshape(image.shape[0], -1)
+    ok = np.isfinite(flat).all(axis=0)
+    return flat[:, ok].mean(axis=1) if ok.any() else np.full(image.shape[0], np.nan)
+
+
 def warn_scale_gap(targets: np.ndarray, mean: np.ndarray) -> None:
     """One warning when the target spectra lie :data:`SCALE_GAP` times or more above or below the scene's mean
     (a library in 0..1 reflectance on a scene stored as reflectance x 10000 with ``--scale 1``): the

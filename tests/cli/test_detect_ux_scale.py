@@ -92,3 +92,26 @@ def test_a_scale_far_from_the_scenes_units_is_warned(tmp_path: Path, capsys: pyt
                             str(tmp_path / "lib.csv"), "--scale", scale, "--out", str(tmp_path / "a.tif"), "--quiet")
     assert code == 0, err
     assert ("times below the scene's mean spectrum" in err and "check --scale" in err) == warned, err
+
+
+def test_simulate_targets_warns_of_a_scale_far_from_the_scenes_units(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """Targets implanted at --scale 1 in an int16 x 10000 background are ten thousand times too dark: invisible
+    ground truth, which trained and scored detectors without a word."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    cube = _reflectance(np.random.default_rng(9))
+    with rasterio.open(tmp_path / "bg.tif", "w", driver="GTiff", height=40, width=50, count=WL.size, dtype="int16",
+                       crs="EPSG:32633", transform=from_origin(500000.0, 4200000.0, 30.0, 30.0), nodata=-9999) as ds:
+        ds.write(np.round(cube * 10000).astype(np.int16))
+        ds.update_tags(wavelength=",".join(f"{v:.2f}" for v in WL), wavelength_units="nm")
+    lib_wl = np.arange(400.0, 2501.0, 10.0)
+    np.savetxt(tmp_path / "lib.csv", np.column_stack([lib_wl, np.full(lib_wl.size, 0.5)]), delimiter=",",
+               header="wavelength,panel", comments="", fmt="%.6g")
+    for scale, warned in (("1", True), ("10000", False)):
+        code, _, err = run_main(capsys, "simulate-targets", "--background", str(tmp_path / "bg.tif"), "--targets",
+                                str(tmp_path / "lib.csv"), "--scale", scale, "--n-targets", "3",
+                                "--out", str(tmp_path / f"sim{scale}"), "--quiet")
+        assert code == 0, err
+        assert ("times below the scene's mean spectrum" in err and "check --scale" in err) == warned, err
