@@ -103,6 +103,20 @@ def refuse_unused_detect_options(method: str, *, has_library: bool, pixels: bool
         refuse_given(("model", "device"), f"--method {method} uses no model (only learned does) and runs on the CPU")
 
 
+def pixel_size(cube: Any) -> tuple[list[float], str] | None:
+    """``([x, y] size of a pixel, unit)`` of a scene on a map grid (``([30.0, 30.0], "metre")``), so that the
+    point mAPs' pixel distances (``mAP@1px``...) can be read as map distances; ``None`` without a CRS or with
+    geographic (degree) pixels, whose ground size varies."""
+    import math
+
+    crs = cube.rio.crs
+    if crs is None or not crs.is_projected:
+        return None
+    t = cube.hsi.transform
+    unit = str(crs.linear_units or "map unit")
+    return [math.hypot(t.a, t.d), math.hypot(t.b, t.e)], "metre" if unit in ("metre", "meter") else unit
+
+
 SCORED_PEAKS = ("every peak of the score maps, ranked by score (standard average precision); --threshold and "
                 "--max-points filter only the --points file")
 """What the metrics against --truth score (the metrics JSON's ``scored_peaks``)."""
@@ -137,6 +151,7 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
            exclude_masks: str | None, device: str | None, quiet: bool) -> None:
     """Score every pixel of INPUT with a detector; optionally extract points and score them against truth."""
     import json
+    import math
 
     from hsi_app.errors import ConfigError
     from hsi_app.io.atomic import TIF_SUFFIXES, atomic_paths, check_outputs, check_suffix, check_writable
@@ -232,6 +247,8 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
         report["n_targets"] = float(len(gt))
         report["scored_peaks"] = SCORED_PEAKS
         report["points_filter"] = {"threshold": threshold, "max_points": max_points} if points else None
+        size = pixel_size(cube)
+        report["pixel_size"], report["pixel_units"] = (size[0], size[1]) if size else (None, "pixel")
     with atomic_paths({"out": out, "points": points, "metrics": metrics_out}) as tmp:
         write_score_map(tmp["out"], res.scores, cube, res.names, m, progress=not quiet)
         if sel is not None:
@@ -248,10 +265,16 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
             msg += nothing_above(res.detections.score, threshold)
     click.echo(msg)
     if report is not None and gt is not None:
+        size = report["pixel_size"]
+        ground = ""
+        if size:  # the point mAPs' distances are pixels: say what a pixel is on the ground
+            unit = {"metre": "m", "foot": "ft", "US survey foot": "ft (US)"}.get(report["pixel_units"], report["pixel_units"])
+            ground = f"; 1 px = {size[0]:.4g} {unit}" if math.isclose(size[0], size[1], rel_tol=1e-6) else \
+                f"; 1 px = {size[0]:.4g} x {size[1]:.4g} {unit}"
         filtered = ("  (AP ranks every peak; --threshold/--max-points filter only --points)"
                     if points else "")
         click.echo(
-            f"vs {truth} ({len(gt)} targets{', class-agnostic' if m.startswith('rx') else ''}): "
+            f"vs {truth} ({len(gt)} targets{', class-agnostic' if m.startswith('rx') else ''}{ground}): "
             + "  ".join(f"{k} {report[k]:.3f}" for k in ("mAP@1px", "mAP@2px", "mAP@3px", "mAP25", "mAP50", "auroc")
                         if k in report) + filtered
         )

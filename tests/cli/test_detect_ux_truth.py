@@ -58,7 +58,9 @@ def test_a_target_on_no_data_is_left_out_not_counted_missed(scene: dict[str, Pat
     metrics = json.loads(m.read_text())
     assert metrics["n_targets"] == 3
     assert metrics["mAP@1px"] == 1.0 and metrics["auroc"] == 1.0
-    assert "(3 targets)" in out
+    # the point mAPs' distances are pixels: what a pixel is on the ground (10 m, UTM) is said and recorded
+    assert "(3 targets; 1 px = 10 m)" in out
+    assert metrics["pixel_size"] == [10.0, 10.0] and metrics["pixel_units"] == "metre"
 
 
 def test_truth_only_on_no_data_is_one_error_line(scene: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
