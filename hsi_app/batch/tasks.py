@@ -434,9 +434,11 @@ def _detect_load(opts: DetectOptions, run_dir: Path, device: str | None = "cpu")
 def _detect_run_scene(opts: DetectOptions, det_model: Any, cube: Cube, out: Path, window: int,
                       resample: bool) -> StatsDict:
     """Exactly what ``hsi detect --out OUT --points P`` writes, with the model loaded once per worker."""
+    from hsi_app.io.spectral_library import read_library
     from hsi_app.tasks.detection import (
         DetectionResult,
         detect_scene,
+        library_bands,
         select_points,
         target_spectra,
         write_detections,
@@ -447,6 +449,7 @@ def _detect_run_scene(opts: DetectOptions, det_model: Any, cube: Cube, out: Path
 
     m = opts.method
     resampled = False
+    left_out = 0
     if m == "learned":  # detect_scene's learned branch, with the cached model (threshold 0 as in `hsi detect`)
         dense = det_model.predict_cube(cube, resample=resample)
         res = DetectionResult(dense.heat, det_model.class_names, det_model.decode(dense, threshold=0.0), m)
@@ -456,7 +459,9 @@ def _detect_run_scene(opts: DetectOptions, det_model: Any, cube: Cube, out: Path
         read: list[str] = []
         valid = shared_mask(cube)  # one pass over the scene, shared (none where the strips' values give it)
         if m in TARGET_METHODS:  # the library line (units read, scale used) goes into the sidecar
-            spectra, names = target_spectra(cube, library=opts.targets, names=list(opts.materials) or None,
+            lib = read_library(opts.targets).select(list(opts.materials) or None)
+            cube, left_out = library_bands(cube, lib)  # bands the library did not measure: left out, as hsi detect
+            spectra, names = target_spectra(cube, library=lib, names=list(opts.materials) or None,
                                             scale=opts.scale, describe=read.append, valid=valid)
         res = detect_scene(cube, m, spectra=spectra, names=names, window=opts.rx_window, valid=valid)
     write_score_map(out, res.scores, cube, res.names, m)
@@ -466,6 +471,8 @@ def _detect_run_scene(opts: DetectOptions, det_model: Any, cube: Cube, out: Path
     per_class = {n: int((ids == k).sum()) for k, n in enumerate(res.names, start=1)}
     _, h, w = res.scores.shape
     library = {"library": read[0]} if m != "learned" and read else {}
+    if left_out:
+        library["bands_left_out"] = left_out
     return {"height": h, "width": w, "windows": 1, "points": len(sel), "points_file": str(points_path(out)),
             "resampled": resampled, "class_counts": per_class, **library}
 

@@ -77,3 +77,34 @@ def test_bands_beyond_the_library_are_left_out_not_invented(files: dict[str, Pat
     with __import__("rasterio").open(files["dir"] / f"{method}.tif") as ds:  # the score map: the scene's grid
         assert ds.crs.to_epsg() == 32633 and ds.descriptions == ("paint",)
         assert np.isnan(ds.read(1)[:3]).all() and np.isfinite(ds.read(1)[3:]).all()
+
+
+def test_hsi_batch_leaves_the_same_bands_out(files: dict[str, Path], tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """`hsi batch --task detect` writes what `hsi detect` writes (it still filled the SWIR bands with the
+    library's 1000 nm value); its sidecar records the bands left out."""
+    import shutil
+
+    import rasterio
+
+    from hsi_app.batch import ClusterOptions, run_batch
+    from hsi_app.batch.state import sidecar_path
+    from hsi_app.batch.tasks import DetectOptions, detect_adapter
+
+    (tmp_path / "in").mkdir()
+    shutil.copy(files["scene"], tmp_path / "in" / "scene.tif")
+    ref = tmp_path / "ref.tif"
+    code, _, err = run_main(capsys, "detect", "--input", str(files["scene"]), "--method", "ace", "--targets",
+                            str(files["lib"]), "--out", str(ref), "--metrics", str(tmp_path / "m.json"),
+                            "--truth", str(files["truth"]), "--quiet")
+    assert code == 0, err
+    left = json.loads((tmp_path / "m.json").read_text())["bands_left_out"]
+    res = run_batch(detect_adapter(DetectOptions("ace", targets=str(files["lib"]))), None, [str(tmp_path / "in")],
+                    tmp_path / "out", cluster=ClusterOptions(workers=1, processes=False, dashboard=False),
+                    progress=False, echo=lambda s: None)
+    assert [r.status for r in res.rows] == ["done"]
+    out = tmp_path / "out" / "scene_scores.tif"
+    with rasterio.open(out) as a, rasterio.open(ref) as b:
+        np.testing.assert_array_equal(a.read(), b.read())
+    side = json.loads(sidecar_path(out).read_text())
+    assert left > 0 and side["bands_left_out"] == left
