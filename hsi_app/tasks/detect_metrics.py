@@ -98,9 +98,19 @@ def pixel_auroc(scores: np.ndarray, truth: np.ndarray, mask: np.ndarray | None =
 
     Returns:
         AUROC in [0, 1]; NaN when only one class is present.
+
+    Raises:
+        InvalidDataError: ``truth`` or ``mask`` of another shape than ``scores`` (a transposed ``(W, H)`` mask of
+            the same pixel count would otherwise be scored against the wrong pixels).
     """
     from scipy.stats import rankdata
 
+    from hsi_app.errors import InvalidDataError
+
+    for name, arr in (("truth", truth), ("mask", mask)):
+        if arr is not None and np.shape(arr) != np.shape(scores):
+            raise InvalidDataError(f"pixel_auroc: {name} is {np.shape(arr)} but scores are {np.shape(scores)}; pass "
+                                   f"an (H, W) {name} on the score map's grid (e.g. not {name}.T)")
     s = np.asarray(scores, dtype=np.float64).reshape(-1)
     t = np.asarray(truth, dtype=bool).reshape(-1)
     keep = ~np.isnan(s) if mask is None else (~np.isnan(s) & np.asarray(mask, bool).reshape(-1))  # +-inf rank

@@ -295,6 +295,9 @@ def detect_scene(cube: Cube, method: str, *, spectra: np.ndarray | None = None, 
     Raises:
         ConfigError: ``names`` not one per row of ``spectra``; see also the methods' own checks.
     """
+    from hsi_app.io.cube import check_is_cube
+
+    check_is_cube(cube, "detect_scene")
     m = check_method(method)
     if names is not None and spectra is not None and len(names) != np.atleast_2d(np.asarray(spectra)).shape[0]:
         k = np.atleast_2d(np.asarray(spectra)).shape[0]
