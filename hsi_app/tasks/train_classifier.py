@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 import warnings
 from collections.abc import Sequence
@@ -659,10 +660,11 @@ def _fit(
         n_train, t0 = int(np.count_nonzero(split.train > 0)), time.perf_counter()
         if opts.progress:  # one fit, no epochs: say what runs (it grows ~quadratically with the spectra)
             print(f"svm: fitting SVM-RBF on {n_train:,} training spectra of {image.shape[0]} bands (C/gamma grid "
-                  "search, then the final fit)...", flush=True)
+                  "search, then the final fit)...", file=sys.stderr, flush=True)
         svm.fit(np.nan_to_num(image), split.train, seed=opts.model_seed)
         if opts.progress:
-            print(f"svm: C {svm.C:g}, gamma {svm.gamma:.3g}, {time.perf_counter() - t0:.1f} s", flush=True)
+            print(f"svm: C {svm.C:g}, gamma {svm.gamma:.3g}, {time.perf_counter() - t0:.1f} s", file=sys.stderr,
+                  flush=True)
         return svm.state_dict(), {}, {"epochs": 0}
     from hsi_app.tasks.classification import balanced_class_weights, fit_dense
 

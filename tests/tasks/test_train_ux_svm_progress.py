@@ -1,5 +1,6 @@
 """`hsi train --model svm` says what it fits and when it is done (a grid search and a fit that grow ~quadratically
-with the training spectra ran without a line between the split and the map); --quiet keeps it silent."""
+with the training spectra ran without a line between the split and the map), on stderr like every progress line
+(stdout is for results); --quiet keeps it silent."""
 
 from __future__ import annotations
 
@@ -25,7 +26,9 @@ def test_the_svm_fit_is_announced_with_its_size_and_reported_when_done(tmp_path:
                                                                        capsys: pytest.CaptureFixture[str]) -> None:
     metrics = train_classifier(_cube(), tmp_path / "svm", TrainOptions(model="svm", split="random:0.5",
                                                                         progress=progress))
-    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("svm:")]
+    captured = capsys.readouterr()
+    assert not [ln for ln in captured.out.splitlines() if ln.startswith("svm:")]  # stdout is for results only
+    lines = [ln for ln in captured.err.splitlines() if ln.startswith("svm:")]
     if not progress:
         assert lines == []
         return
