@@ -40,7 +40,8 @@ def build_from_config(config: RunConfig, run_dir: str | os.PathLike[str], **over
 
     Raises:
         ModelLoadError: the registry refuses the config's model name, sizes or model args
-            (one line naming the run's config.json).
+            (one line naming the run's config.json); a wavelength-aware run saved with band centres in
+            micrometres (one line: re-train it, or fix the wavelengths in its config.json).
     """
     from hsi_app.model_fwhm import model_fwhm
     from hsi_app.models import create_model
@@ -53,7 +54,20 @@ def build_from_config(config: RunConfig, run_dir: str | os.PathLike[str], **over
     kwargs.update({**config.model_args, **overrides})
     try:
         return create_model(config.model_name, **kwargs)
-    except (ConfigError, BandMismatchError, UnknownKeyError) as err:
+    except BandMismatchError as err:
+        from hsi_app.models.registry import micrometre_span
+
+        span = micrometre_span(kwargs.get("wavelengths"))
+        key = "model_wavelengths" if config.model_wavelengths is not None else "wavelengths"
+        if span is None:
+            raise ModelLoadError(f"{Path(run_dir) / CONFIG_NAME}: {err}") from err
+        raise ModelLoadError(  # a run an older version saved with the scene's centres in um
+            f"{Path(run_dir) / CONFIG_NAME}: model {config.model_name!r} was trained with band centres "
+            f"{span[0]:g}-{span[1]:g} (micrometres, which older versions kept as read), and it embeds bands by "
+            f"their centres in nm; re-train the run (hsi train), or multiply its '{key}' in config.json by 1000 "
+            "(it then loads, but sees other centres than it was trained with)"
+        ) from err
+    except (ConfigError, UnknownKeyError) as err:
         raise ModelLoadError(f"{Path(run_dir) / CONFIG_NAME}: {err}") from err
 
 

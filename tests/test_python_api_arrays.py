@@ -50,3 +50,47 @@ def test_create_model_refuses_micrometres() -> None:
     assert isinstance(err.value, HSIError)
     net = create_model("test_channel_vit", in_chans=C, num_classes=3, wavelengths=NM)
     assert net.receptive_radius >= 0
+
+
+def test_families_that_ignore_wavelengths_take_micrometres_as_given() -> None:
+    """Only a model that embeds its bands by their centres (channel_vit) is harmed by micrometres; ssfcn and
+    the others record them and were refused for nothing."""
+    from hsi_app.models import create_model
+
+    for name in ("test_ssfcn", "test_spectral_vit", "test_cnn3d"):
+        net = create_model(name, in_chans=C, num_classes=3, wavelengths=NM / 1000)
+        assert net.receptive_radius >= 0
+
+
+def test_a_run_saved_with_micrometres_names_its_config_and_the_way_out(tmp_path) -> None:  # noqa: ANN001
+    """An older version saved a channel_vit run with the scene's centres in um: loading it said 'pass
+    wavelengths * 1000', which no CLI user can do. A run of a family that ignores them loads."""
+    import json
+    import re
+
+    from tiny_runs import make_run
+
+    from hsi_app.errors import ModelLoadError
+    from hsi_app.predictor import Predictor
+
+    for model, ok in (("test_channel_vit", False), ("test_ssfcn", True)):
+        run = make_run(tmp_path / model, model=model, in_chans=C, wavelengths=NM)
+        cfg = json.loads((run / "config.json").read_text())
+        cfg["wavelengths"] = [w / 1000 for w in cfg["wavelengths"]]  # as an older version wrote it
+        (run / "config.json").write_text(json.dumps(cfg))
+        if ok:
+            assert Predictor.load(run, device="cpu").config.model_name == model
+            continue
+        with pytest.raises(ModelLoadError, match=rf"^{re.escape(str(run / 'config.json'))}: model 'test_channel_vit' was trained "
+                                                 r"with band centres 0\.45-0\.9 \(micrometres.*re-train the run "
+                                                 r"\(hsi train\), or multiply its 'wavelengths' in config\.json by "
+                                                 "1000"):
+            Predictor.load(run, device="cpu")
+
+
+@pytest.mark.parametrize("wavelength", [[1.0, 2.0], [1.0], [0.0, 1.0]])
+def test_one_or_two_band_numbers_are_not_called_micrometres(wavelength: list[float]) -> None:
+    """Too few values to tell band numbers from micrometres: the message names both, not 'micrometres' alone."""
+    with pytest.raises(BandMismatchError, match=r"band numbers.*micrometres|micrometres.*band numbers") as err:
+        make_cube(_data()[: len(wavelength)], wavelength=wavelength)
+    assert "wavelength=None" in str(err.value) and "wavelength * 1000" in str(err.value)

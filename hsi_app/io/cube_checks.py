@@ -47,6 +47,11 @@ def check_nanometres(wl: np.ndarray) -> None:
     if (finite.size >= MIN_VALUES_TO_JUDGE and finite[0] in (0.0, 1.0) and np.all(np.diff(finite) == 1.0)):
         raise BandMismatchError(f"make_cube: wavelength {finite[0]:g}, {finite[1]:g}, ..., {finite[-1]:g} are band "
                                 "numbers, not band centres in nm; pass wavelength=None when the centres are unknown")
+    if finite.size < MIN_VALUES_TO_JUDGE and finite[0] in (0.0, 1.0) and np.all(np.diff(finite) == 1.0):
+        shown = ", ".join(f"{v:g}" for v in finite)  # too few values to tell band numbers from micrometres
+        raise BandMismatchError(f"make_cube: wavelength {shown} look like band numbers or micrometres, not band "
+                                "centres in nm; pass wavelength=None when the centres are unknown, or "
+                                "wavelength * 1000 for micrometres")
     if finite.max() < MAX_MICROMETRES:
         raise BandMismatchError(f"make_cube: wavelength {finite.min():g}-{finite.max():g} looks like micrometres; "
                                 "band centres are in nm: pass wavelength * 1000")

@@ -122,7 +122,8 @@ def create_model(
     Raises:
         UnknownKeyError: ``name`` is not registered.
         ConfigError: bad sizes or an option the builder does not accept.
-        BandMismatchError: ``wavelengths`` in micrometres (every centre below 30), not nm.
+        BandMismatchError: ``wavelengths`` in micrometres (every centre below 30), not nm, for a family that
+            reads them (:func:`uses_wavelengths`; the others only record them).
     """
     entry = _entry(name)
     if not (is_int(in_chans) and is_int(num_classes)) or in_chans < 1 or num_classes < 1:
@@ -139,28 +140,59 @@ def create_model(
     return model
 
 
-def _check_nanometres(name: str, wavelengths: Sequence[float] | None) -> None:
-    """Refuse band centres in micrometres: a wavelength-aware model would embed 0.4-2.5 as nanometres,
-    far below any band it was built for, and predict garbage without an error.
+def uses_wavelengths(name: str) -> bool:
+    """Whether the registered model ``name`` reads its band centres, not only stores them.
+
+    A wavelength-aware model declares it by the ``with_bands`` method of the class its builder
+    returns (``channel_vit*``: it embeds each band by its centre, and accepts band subsets; the
+    same attribute :attr:`hsi_app.predictor.Predictor.takes_band_subsets` reads). Every other family
+    records ``wavelengths`` and ignores them. A builder whose class cannot be known counts as aware.
 
     Raises:
-        BandMismatchError: one line with the values and the fix (``wavelengths * 1000``).
+        UnknownKeyError: ``name`` is not registered.
     """
+    fn = _entry(name).fn
+    try:
+        target = typing.get_type_hints(fn).get("return")
+    except Exception:  # noqa: BLE001 - unresolvable annotations: assume the model reads them
+        return True
+    return not inspect.isclass(target) or hasattr(target, "with_bands")
+
+
+def micrometre_span(wavelengths: Sequence[float] | None) -> tuple[float, float] | None:
+    """``(min, max)`` of band centres that look like micrometres (every finite one below
+    :data:`~hsi_app.io.wavelength_units.MAX_MICROMETRES`), else ``None`` (nm, unknown, or not numbers)."""
     if wavelengths is None:
-        return
+        return None
     import numpy as np
 
-    from hsi_app.errors import BandMismatchError
     from hsi_app.io.wavelength_units import MAX_MICROMETRES
 
     try:
         wl = np.asarray(wavelengths, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):
-        return  # not numbers: the family's own check says so
+        return None  # not numbers: the family's own check says so
     finite = wl[np.isfinite(wl)]
     if finite.size and finite.max() < MAX_MICROMETRES:
-        raise BandMismatchError(f"model {name!r}: wavelengths {finite.min():g}-{finite.max():g} look like micrometres; "
-                                "band centres are in nm: pass wavelengths * 1000")
+        return float(finite.min()), float(finite.max())
+    return None
+
+
+def _check_nanometres(name: str, wavelengths: Sequence[float] | None) -> None:
+    """Refuse band centres in micrometres for a model that reads them (:func:`uses_wavelengths`): it would
+    embed 0.4-2.5 as nanometres, far below any band it was built for, and predict garbage without an
+    error. Families that only record the centres take them as given.
+
+    Raises:
+        BandMismatchError: one line with the values and the fix (``wavelengths * 1000``).
+    """
+    span = micrometre_span(wavelengths)
+    if span is None or not uses_wavelengths(name):
+        return
+    from hsi_app.errors import BandMismatchError
+
+    raise BandMismatchError(f"model {name!r}: wavelengths {span[0]:g}-{span[1]:g} look like micrometres; "
+                            "band centres are in nm: pass wavelengths * 1000")
 
 
 def _accepted_names(fn: Builder) -> set[str] | None:
