@@ -40,6 +40,9 @@ TIFF_EXTS = (".tif", ".tiff")
 """Names of the TIFF that a ``file type = TIFF`` header describes."""
 REQUIRED = ("samples", "lines", "bands", "data type", "interleave", "byte order")
 ENVI_DTYPES = {1: "u1", 2: "i2", 3: "i4", 4: "f4", 5: "f8", 12: "u2", 13: "u4", 14: "i8", 15: "u8"}
+FILE_DTYPE_ATTR = "file_dtype"
+"""Cube attr: the numpy dtype name the file stores (``"int16"``), where the reader returns float32 (every ENVI
+file; a GeoTIFF whose band scale/offset it applies), so the storage still shows (a library scale guess reads it)."""
 
 
 def find_header(path: str | os.PathLike[str]) -> Path | None:
@@ -337,7 +340,8 @@ def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
         ``gain``/``offset``, ``attrs['scale_offset']``), divided by ``reflectance scale factor``
         when it has one; a raw value equal to ``data ignore value`` becomes NaN
         (``attrs['nodata']`` NaN); ``bad_band`` from ``bbl``; ``valid`` where no good band is
-        no-data; ``band_names``/``scale_factor`` in attrs; ``fmt="envi"``.
+        no-data; ``band_names``/``scale_factor`` in attrs, and ``file_dtype`` the file's storage
+        (``"int16"``: :data:`FILE_DTYPE_ATTR`); ``fmt="envi"``.
 
     Raises:
         DatasetNotFoundError: no such file, no header, or no data file next to the header.
@@ -452,7 +456,8 @@ def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
             crs, transform = header_crs, in_wkt_units(h["map info"], transform, header_crs, header)
         elif transform is not None and crs is None and projected:  # older ENVI / USGS: GDAL reads projection info
             crs = projection_info_crs(data, header, str(h["map info"][0]).strip())
-    attrs: dict[str, Any] = {"scale_factor": scale, "interleave": str(h["interleave"]).lower()}
+    attrs: dict[str, Any] = {"scale_factor": scale, "interleave": str(h["interleave"]).lower(),
+                             FILE_DTYPE_ATTR: dtype.name}  # the cube is float32 whatever the file stores
     names = h.get("band names")
     if isinstance(names, list) and len(names) == c:
         attrs["band_names"] = [str(n) for n in names]

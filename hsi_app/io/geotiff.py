@@ -22,6 +22,7 @@ import numpy as np
 
 from hsi_app.errors import CubeReadError, HSIWarning
 from hsi_app.io.cube import Cube, has_map_grid, make_cube, valid_from_data
+from hsi_app.io.envi import FILE_DTYPE_ATTR
 from hsi_app.io.envi_tiff import TiffSidecar, read_sidecar
 from hsi_app.io.wavelength_units import nm_factor, nm_factor_or_warn
 
@@ -182,7 +183,8 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     Returns:
         Cube ``(bands, y, x)`` in the file's dtype with CRS/transform (float32 physical values
         ``raw * scale + offset``, no-data as NaN, when the bands carry a GDAL scale/offset, or when
-        not, its ``file type = TIFF`` ENVI header a gain/offset or reflectance scale factor);
+        not, its ``file type = TIFF`` ENVI header a gain/offset or reflectance scale factor: then
+        ``attrs["file_dtype"]`` names the file's storage, :data:`~hsi_app.io.envi.FILE_DTYPE_ATTR`);
         a TIFF with no georeference gets pixel coordinates and a warning.
 
     Raises:
@@ -275,6 +277,7 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     if rescale:  # GDAL band scale/offset: physical values
         import dask.array as da
 
+        attrs[FILE_DTYPE_ATTR] = np.dtype(data.dtype).name  # what the file stores (the cube is float32)
         scaled = data.astype(np.float32) * scales.astype(np.float32)[:, None, None] + offsets.astype(np.float32)[:, None, None]
         data = scaled if nodata is None else da.where(data == nodata, np.float32(np.nan), scaled)
         nodata = None

@@ -50,7 +50,7 @@ import numpy as np
 
 from hsi_app.errors import BandMismatchError, DatasetNotFoundError, HSIWarning, InvalidDataError
 from hsi_app.io.csv_layout import layout_fix, wavelength_problem
-from hsi_app.io.cube import alnum_key
+from hsi_app.io.cube import Cube, alnum_key
 from hsi_app.io.wavelength_units import LENGTH_UNITS, is_length_unit, nm_factor, not_wavelengths
 
 WAVE_PREFIXES = ("wave", "wl", "lambda", "nm", "λ")
@@ -563,6 +563,25 @@ def _warn_missing(lib: SpectralLibrary, missing: np.ndarray, *, header: bool) ->
     )
 
 
+def stores_integers(cube: Cube) -> bool:
+    """Whether a cube's values are the integers its file stores (the ``integer`` of :func:`reflectance_scale`):
+    an integer dtype, or a reader's float32 of an integer file (``attrs["file_dtype"]``: every ENVI file)
+    with no scale/offset or reflectance scale factor applied (those values are physical, not the stored ones).
+    """
+    from hsi_app.io.envi import FILE_DTYPE_ATTR
+
+    if np.issubdtype(cube.dtype, np.integer):
+        return True
+    attrs = cube.attrs
+    stored = attrs.get(FILE_DTYPE_ATTR)
+    try:
+        integer_file = stored is not None and np.issubdtype(np.dtype(str(stored)), np.integer)
+    except TypeError:
+        return False
+    return bool(integer_file and attrs.get("scale_offset") != "applied"
+                and float(attrs.get("scale_factor", 1.0) or 1.0) == 1.0)
+
+
 def reflectance_scale(values: np.ndarray, *, integer: bool = False) -> float:
     """Factor mapping 0..1 reflectance onto a cube's values (a guess from their range and storage).
 
@@ -571,16 +590,20 @@ def reflectance_scale(values: np.ndarray, *, integer: bool = False) -> float:
     larger scale: a x 10000 scene with a few percent of cloud (p99 11000) is 10000, not 100000.
     Scaled integers (``integer``: int16/uint16 storage, as EnMAP, Sentinel-2 and most L2A GeoTIFFs write
     reflectance) are x 10000 whenever that puts the 99th percentile between 0.05 and 1.5 reflectance, so a
-    dark (water, shadow) int16 scene is not taken as x 1000.
+    dark (water, shadow) int16 scene is not taken as x 1000. Floats with a 99th percentile of 1000-1500
+    are x 10000 too (a dark x 10000 scene), not bright pixels of a x 1000 one: reflectance is rarely
+    stored x 1000.
 
     Args:
         values: any sample of the cube's values (NaN ignored).
-        integer: the cube stores integers (no scale/offset applied by the reader).
+        integer: the cube's values are the integers its file stores (:func:`stores_integers`: an integer
+            dtype, or an ENVI reader's float32 of them; no scale/offset applied by the reader).
 
     Returns:
         1.0 when the 99th percentile is at most 2 (reflectance); 10000 for an integer cube whose 99th
         percentile is 500-15000; otherwise the power of ten just above it (10000 for Indian Pines' values of
-        about 1000-9600), or the one below when it is within 1.5 times that one (and at least 100).
+        about 1000-9600), or the one below when it is within 1.5 times that one and is 100 or 10000
+        (percent, or x 10000 with bright pixels).
     """
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
@@ -592,7 +615,7 @@ def reflectance_scale(values: np.ndarray, *, integer: bool = False) -> float:
     if integer and 500.0 <= p99 <= 15000.0:
         return 10000.0
     scale = float(10.0 ** np.ceil(np.log10(p99)))
-    if scale / 10.0 >= 100.0 and p99 <= 1.5 * scale / 10.0:  # bright pixels just above reflectance 1
+    if scale / 10.0 >= 100.0 and scale / 10.0 != 1000.0 and p99 <= 1.5 * scale / 10.0:  # bright pixels above 1
         scale /= 10.0
     return scale
 

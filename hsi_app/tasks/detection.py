@@ -210,7 +210,7 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | Any | None =
             more than ``max_extrapolated`` of them outside its range.
     """
     from hsi_app.errors import BandMismatchError
-    from hsi_app.io.spectral_library import SpectralLibrary, read_library, reflectance_scale
+    from hsi_app.io.spectral_library import SpectralLibrary, read_library, reflectance_scale, stores_integers
 
     from hsi_app.tasks.detect_stream import pixel_spectrum, scene_sample
 
@@ -241,8 +241,7 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | Any | None =
             )
         guessed = scale is None
         if scale is None:  # from every 4th row and column, read in strips (not the whole scene)
-            scale = reflectance_scale(scene_sample(cube, 4, valid=valid),
-                                      integer=bool(np.issubdtype(cube.dtype, np.integer)))
+            scale = reflectance_scale(scene_sample(cube, 4, valid=valid), integer=stores_integers(cube))
         how = "guessed from the scene's values; --scale sets it" if guessed else "--scale"
         spectra.append(lib.resample(good.hsi.wavelengths, good.hsi.fwhm) * scale)
         if describe is not None:

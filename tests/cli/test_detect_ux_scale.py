@@ -32,11 +32,13 @@ def _reflectance(rng: np.random.Generator, h: int = 40, w: int = 50, cloud: floa
     ("cloudy", 100, False),  # float percent with cloud (was 1000)
     ("cloudy", 10000, False),  # float x 10000 with cloud, as GDAL's float conversion keeps it (was 100000)
     ("plain", 10000, True), ("plain", 100, False), ("plain", 1, False),  # unchanged
+    ("water", 10000, False),  # float x 10000 water, p99 about 1390 (was 1000: x 1000 is rarely stored)
 ])
 def test_the_guess_is_the_factor_the_scene_was_stored_with(reflectance: str, factor: int, integer: bool) -> None:
     rng = np.random.default_rng(3)
     refl = {"cloudy": _reflectance(rng, cloud=0.05), "plain": _reflectance(rng),
-            "dark": 0.02 + 0.06 * rng.random((WL.size, 40, 50))}[reflectance]
+            "dark": 0.02 + 0.06 * rng.random((WL.size, 40, 50)),
+            "water": 0.02 + 0.12 * rng.random((WL.size, 40, 50))}[reflectance]
     values = np.round(refl * factor) if integer else refl * factor
     assert reflectance_scale(values, integer=integer) == factor
 
@@ -115,3 +117,60 @@ def test_simulate_targets_warns_of_a_scale_far_from_the_scenes_units(tmp_path: P
                                 "--out", str(tmp_path / f"sim{scale}"), "--quiet")
         assert code == 0, err
         assert ("times below the scene's mean spectrum" in err and "check --scale" in err) == warned, err
+
+
+def _envi_int16(path: Path, raw: np.ndarray) -> Path:
+    """``raw`` ``(C, H, W)`` as an ENVI int16 (data type 2) BSQ file with its header; returns the data file."""
+    c, h, w = raw.shape
+    raw.astype("<i2").tofile(path)
+    path.with_suffix(".hdr").write_text(
+        f"ENVI\nsamples = {w}\nlines = {h}\nbands = {c}\nheader offset = 0\nfile type = ENVI Standard\n"
+        "data type = 2\ninterleave = bsq\nbyte order = 0\nwavelength units = Nanometers\n"
+        f"wavelength = {{{', '.join(f'{v:.1f}' for v in WL)}}}\n")
+    return path
+
+
+@pytest.mark.parametrize("top", [0.14, 0.08])  # p99 about 1390 and 790 as stored
+def test_detect_on_a_dark_envi_int16_scene_guesses_x10000(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                          top: float) -> None:
+    """The ENVI reader returns float32, so the guess took an int16 x 10000 water scene for floats: x 1000 (ten
+    times off) instead of the integer rule's x 10000; the file's storage is now recorded and read."""
+    from hsi_app.io import open_cube
+    from hsi_app.io.spectral_library import stores_integers
+
+    refl = 0.02 + (top - 0.02) * np.random.default_rng(4).random((WL.size, 40, 50))
+    img = _envi_int16(tmp_path / "water.img", np.round(refl * 10000))
+    cube = open_cube(img)
+    assert cube.dtype == np.float32 and cube.attrs["file_dtype"] == "int16"
+    assert stores_integers(cube) and stores_integers(cube.isel(y=slice(0, 8))) and stores_integers(
+        cube.hsi.window(0, 0, 8, 8))  # the record survives crops and windows
+    lib_wl = np.arange(400.0, 2501.0, 10.0)
+    np.savetxt(tmp_path / "lib.csv", np.column_stack([lib_wl, np.full(lib_wl.size, 0.05)]), delimiter=",",
+               header="wavelength,panel", comments="", fmt="%.6g")
+    code, _, err = run_main(capsys, "detect", "--input", str(img), "--method", "ace", "--targets",
+                            str(tmp_path / "lib.csv"), "--out", str(tmp_path / "a.tif"))
+    assert code == 0, err
+    assert "times 10000 to the scene's units (guessed" in err, err
+
+
+def test_a_scaled_envi_or_geotiff_is_not_taken_for_stored_integers(tmp_path: Path) -> None:
+    """Values a reader scaled (ENVI reflectance scale factor, GeoTIFF band scale/offset) are physical: the integer
+    rule does not apply, though the file's storage is recorded."""
+    import rasterio
+
+    from hsi_app.io import open_cube
+    from hsi_app.io.spectral_library import stores_integers
+
+    raw = np.round(0.3 * np.random.default_rng(2).random((WL.size, 6, 7)) * 10000)
+    img = _envi_int16(tmp_path / "scaled.img", raw)
+    hdr = img.with_suffix(".hdr")
+    hdr.write_text(hdr.read_text() + "reflectance scale factor = 10000\n")
+    assert open_cube(img).attrs["file_dtype"] == "int16" and not stores_integers(open_cube(img))
+    from rasterio.transform import from_origin
+
+    with rasterio.open(tmp_path / "s.tif", "w", driver="GTiff", height=6, width=7, count=WL.size, dtype="int16",
+                       crs="EPSG:32633", transform=from_origin(500000.0, 4200000.0, 30.0, 30.0)) as ds:
+        ds.write(raw.astype(np.int16))
+        ds.scales, ds.offsets = [1e-4] * WL.size, [0.0] * WL.size
+    cube = open_cube(tmp_path / "s.tif")
+    assert cube.dtype == np.float32 and cube.attrs["file_dtype"] == "int16" and not stores_integers(cube)
