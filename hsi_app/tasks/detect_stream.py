@@ -266,11 +266,26 @@ SCALE_GAP = 50.0
 """Target spectra this many times above or below the scene's mean spectrum are taken as a library scale mistake."""
 
 
+MEAN_BLOCK_BYTES = 8 * 2**20
+"""float64 bytes of the block of pixels :func:`scene_mean` reduces at a time."""
+
+
 def scene_mean(image: np.ndarray) -> np.ndarray:
-    """``(C,)`` mean spectrum of the pixels of ``image`` ``(C, H, W)`` that hold data in every band."""
-    flat = np.asarray(image).reshape(image.shape[0], -1)
-    ok = np.isfinite(flat).all(axis=0)
-    return flat[:, ok].mean(axis=1) if ok.any() else np.full(image.shape[0], np.nan)
+    """``(C,)`` float64 mean spectrum of the pixels of ``image`` ``(C, H, W)`` that hold data in every band.
+
+    Summed in float64 over blocks of :data:`MEAN_BLOCK_BYTES`, so no copy of the image (nor a ``(C, H, W)``
+    finiteness mask) is made: an implanted background is often most of the memory a command uses.
+    """
+    flat = np.asarray(image).reshape(image.shape[0], -1)  # a view of a contiguous image
+    c, n = flat.shape
+    step = max(1, MEAN_BLOCK_BYTES // (8 * max(c, 1)))
+    total, count = np.zeros(c), 0
+    for start in range(0, n, step):
+        block = flat[:, start : start + step]
+        ok = np.isfinite(block).all(axis=0)
+        count += int(ok.sum())
+        total += block[:, ok].sum(axis=1, dtype=np.float64)
+    return total / count if count else np.full(c, np.nan)
 
 
 def warn_scale_gap(targets: np.ndarray, mean: np.ndarray) -> None:
