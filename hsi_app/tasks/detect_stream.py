@@ -263,7 +263,11 @@ def _kept(image: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
 
 
 SCALE_GAP = 50.0
-"""Target spectra this many times above or below the scene's mean spectrum are taken as a library scale mistake."""
+"""Target spectra whose peak lies this many times above or below the scene's bright values are taken as a library
+scale mistake."""
+BRIGHT_SDS = 3.0
+"""The scene's bright values: its brightest band's mean plus this many standard deviations (about its top
+0.1 % of values)."""
 
 
 MEAN_BLOCK_BYTES = 8 * 2**20
@@ -288,32 +292,57 @@ def scene_mean(image: np.ndarray) -> np.ndarray:
     return total / count if count else np.full(c, np.nan)
 
 
-def warn_scale_gap(targets: np.ndarray, mean: np.ndarray) -> None:
-    """One warning when the target spectra lie :data:`SCALE_GAP` times or more above or below the scene's mean
-    (a library in 0..1 reflectance on a scene stored as reflectance x 10000 with ``--scale 1``): the
-    background-subtracted targets of MF/ACE then point away from the material and nothing is found.
+def scene_bright(mean: np.ndarray, spread: np.ndarray | None = None) -> float:
+    """The scene's bright values: ``max(mean + BRIGHT_SDS * spread)`` over the bands (``mean`` ``(C,)``, ``spread``
+    ``(C,)`` standard deviations; ``None``: the brightest band's mean alone). NaN bands are ignored."""
+    top = np.asarray(mean, np.float64) + (0.0 if spread is None else BRIGHT_SDS * np.asarray(spread, np.float64))
+    top = top[np.isfinite(top)]
+    return float(top.max()) if top.size else float("nan")
+
+
+def warn_scale_gap(targets: np.ndarray, mean: np.ndarray, spread: np.ndarray | None = None, *,
+                   check: np.ndarray | None = None) -> None:
+    """One warning when a target spectrum's peak lies :data:`SCALE_GAP` times or more above or below the scene's
+    bright values (:func:`scene_bright`): a library in 0..1 reflectance on a scene stored as reflectance x 10000
+    with ``--scale 1`` or ``100``, or a x 10000 scale on a 0..1 scene. The background-subtracted targets of
+    MF/ACE then point away from the material and nothing is found.
+
+    Peaks against bright values, not typical levels: over open water the scene's median band is near 0
+    (SWIR), and a bright target (a ship, reflectance 0.5) is still in the scene's units; its peak lies
+    within 15 times the water's blue band. Bright targets on the darkest scenes and dark ones on the
+    brightest stay within the gap; a wrong power of ten (or two) of scale does not.
 
     Args:
         targets: ``(K, C)`` target spectra in the scene's units.
         mean: ``(C,)`` the scene's mean spectrum over its valid pixels.
+        spread: ``(C,)`` its standard deviation per band, when known (the streamed statistics).
+        check: ``(K,)`` bool, the rows to check (library spectra); a scene pixel's spectrum (``--target-pixel``)
+            is in the scene's units by construction. ``None``: every row.
     """
     import warnings
 
     from hsi_app.errors import HSIWarning
 
-    level = float(np.median(np.abs(mean)))
-    tl = np.median(np.abs(np.asarray(targets, np.float64)), axis=1)
-    if not (level > 0 and np.isfinite(level)) or not np.all(np.isfinite(tl)):
+    t = np.asarray(targets, np.float64).reshape(len(targets), -1)
+    if check is not None:
+        t = t[np.asarray(check, bool)]
+    level = scene_bright(mean, spread)
+    if t.shape[0] == 0 or not (level > 0 and np.isfinite(level)):
         return
-    worst = float(tl[np.argmax(np.abs(np.log(np.maximum(tl, 1e-300) / level)))])
+    peaks = np.array([row[np.isfinite(row)].max() if np.isfinite(row).any() else np.nan for row in t])
+    peaks = peaks[np.isfinite(peaks) & (peaks > 0)]
+    if peaks.size == 0:
+        return
+    worst = float(peaks[np.argmax(np.abs(np.log(peaks / level)))])
     ratio = worst / level
     if 1 / SCALE_GAP < ratio < SCALE_GAP:
         return
-    warnings.warn(f"the target spectra lie {ratio if ratio > 1 else 1 / ratio:.3g} times "
-                  f"{'above' if ratio > 1 else 'below'} the scene's mean spectrum (medians {worst:.4g} and "
-                  f"{level:.4g}), so the library is likely in other units than the scene: check --scale (the "
-                  "library reflectance -> scene units factor, e.g. 10000 for a scene stored as reflectance x "
-                  "10000; omit it to guess)", HSIWarning, stacklevel=3)
+    what = "its brightest band's mean + 3 sd" if spread is not None else "its brightest band's mean"
+    warnings.warn(f"the target spectra peak {ratio if ratio > 1 else 1 / ratio:.3g} times "
+                  f"{'above' if ratio > 1 else 'below'} the scene's bright values (target peak {worst:.4g}; "
+                  f"scene: {what}, {level:.4g}), so the library is likely in other units than the scene: check "
+                  "--scale (the library reflectance -> scene units factor, e.g. 10000 for a scene stored as "
+                  "reflectance x 10000; omit it to guess)", HSIWarning, stacklevel=3)
 
 
 def gaussian_stats(mom: Moments) -> Any:
@@ -324,7 +353,8 @@ def gaussian_stats(mom: Moments) -> Any:
 
 
 def streamed_scores(method: str, cube: Cube, targets: np.ndarray | None = None, *, max_bytes: int = STRIP_BYTES,
-                    progress: bool = False, valid: np.ndarray | None = None) -> np.ndarray:
+                    progress: bool = False, valid: np.ndarray | None = None,
+                    scale_check: np.ndarray | None = None) -> np.ndarray:
     """Score maps of a global classical method, reading the cube in strips of rows.
 
     Args:
@@ -335,6 +365,8 @@ def streamed_scores(method: str, cube: Cube, targets: np.ndarray | None = None, 
         progress: a progress bar over the strips of each pass.
         valid: the ``(H, W)`` :func:`valid_mask`, when the caller already computed it (default:
             :func:`shared_mask`; without a mask, fewer than 2 valid pixels are refused after the first pass).
+        scale_check: ``(K,)`` bool, the target rows whose units are checked against the scene's values
+            (:func:`warn_scale_gap`: library spectra, not scene pixels); ``None``: every row.
 
     Returns:
         ``(K, H, W)`` float32 (``K = 1`` for RX), NaN where the cube has no data; equal (to
@@ -376,7 +408,7 @@ def streamed_scores(method: str, cube: Cube, targets: np.ndarray | None = None, 
         raise too_few_valid(cube, mom.n, m)
     mom, keep, targets = drop_flat_bands(cube, mom, bands, targets)
     if m in TARGET_METHODS:
-        warn_scale_gap(targets, mom.mean)  # type: ignore[arg-type]
+        warn_scale_gap(targets, mom.mean, np.sqrt(mom.variances()), check=scale_check)  # type: ignore[arg-type]
     if m == "cem":
         weights = cem_filter(regularise(mom.correlation(), "correlation matrix"), targets)  # type: ignore[arg-type]
         score = lambda x: cem_scores(x, weights)  # noqa: E731

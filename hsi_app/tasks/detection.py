@@ -19,7 +19,8 @@ Points are written to a GeoPackage with ``class``, ``class_id``, ``score``, ``ro
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -177,6 +178,23 @@ def library_bands(cube: Cube, lib: Any) -> tuple[Cube, int]:
     return out, int((~inside).sum())
 
 
+PIXEL_TARGET = re.compile(r"pixel_\d+_\d+")
+"""The name :func:`target_spectra` gives the spectrum of a scene pixel (``pixel_ROW_COL``)."""
+
+
+def pixel_target_name(row: int, col: int) -> str:
+    """``pixel_ROW_COL``: the target name of the spectrum of scene pixel ``(row, col)`` (``--target-pixel``)."""
+    return f"pixel_{int(row)}_{int(col)}"
+
+
+def pixel_targets(names: Sequence[str] | None, k: int) -> np.ndarray:
+    """``(K,)`` bool: which of ``k`` target rows are scene pixels (named by :func:`pixel_target_name`), whose
+    spectra are in the scene's units by construction (no library scale to check); all False without names."""
+    if names is None:
+        return np.zeros(k, bool)
+    return np.array([PIXEL_TARGET.fullmatch(str(n)) is not None for n in names], bool)
+
+
 def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | Any | None = None,
                    pixels: list[tuple[int, int]] | None = None, names: list[str] | None = None,
                    scale: float | None = None, alternative: str = "",
@@ -260,7 +278,7 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | Any | None =
             raise InvalidDataError(f"--target-pixel {r},{c} (pixels= in Python): that pixel has no data; pick a valid "
                                    "pixel")
         spectra.append(spectrum[None])
-        labels.append(f"pixel_{r}_{c}")
+        labels.append(pixel_target_name(r, c))
     if not spectra:
         raise ConfigError("target detection needs target spectra; pass --targets LIB or --target-pixel ROW,COL (library= or pixels= in Python)")
     return np.concatenate(spectra).astype(np.float32), labels
@@ -277,7 +295,8 @@ def detect_scene(cube: Cube, method: str, *, spectra: np.ndarray | None = None, 
         cube: the scene.
         method: ``rx``, ``rx-local``, ``mf``, ``ace``, ``cem`` or ``learned``.
         spectra: ``(K, C)`` target spectra at the cube's good bands (target methods).
-        names: ``K`` target names.
+        names: ``K`` target names; the rows named ``pixel_ROW_COL`` (:func:`target_spectra`'s scene pixels) are
+            left out of the check that the targets are in the scene's units (:func:`~hsi_app.tasks.detect_stream.warn_scale_gap`).
         model: run folder of ``hsi train --task detect`` (``learned``).
         window: ``(inner, outer)`` of ``rx-local``.
         threshold: keep peaks above it (default: all peaks, 0.1 for ``learned``).
@@ -313,7 +332,8 @@ def detect_scene(cube: Cube, method: str, *, spectra: np.ndarray | None = None, 
         det = det_model.decode(out, threshold=0.1 if threshold is None else threshold, max_per_class=max_per_class)
         return DetectionResult(out.heat, det_model.class_names, det, m)
     if m in STREAMED_METHODS:  # global statistics, gathered and applied strip by strip
-        scores = streamed_scores(m, cube, spectra, progress=progress, valid=valid)
+        check = None if spectra is None else ~pixel_targets(names, np.atleast_2d(np.asarray(spectra)).shape[0])
+        scores = streamed_scores(m, cube, spectra, progress=progress, valid=valid, scale_check=check)
     else:  # rx-local: the scene's covariance, then a window around every pixel, strip by strip
         scores = streamed_local_rx(cube, window, progress=progress, valid=valid)
     det = find_peaks(scores, threshold=-np.inf if threshold is None else threshold, max_per_class=max_per_class)

@@ -93,7 +93,7 @@ def test_a_scale_far_from_the_scenes_units_is_warned(tmp_path: Path, capsys: pyt
     code, _, err = run_main(capsys, "detect", "--input", str(tmp_path / "s.tif"), "--method", "ace", "--targets",
                             str(tmp_path / "lib.csv"), "--scale", scale, "--out", str(tmp_path / "a.tif"), "--quiet")
     assert code == 0, err
-    assert ("times below the scene's mean spectrum" in err and "check --scale" in err) == warned, err
+    assert ("times below the scene's bright values" in err and "check --scale" in err) == warned, err
 
 
 def test_simulate_targets_warns_of_a_scale_far_from_the_scenes_units(tmp_path: Path,
@@ -116,7 +116,7 @@ def test_simulate_targets_warns_of_a_scale_far_from_the_scenes_units(tmp_path: P
                                 str(tmp_path / "lib.csv"), "--scale", scale, "--n-targets", "3",
                                 "--out", str(tmp_path / f"sim{scale}"), "--quiet")
         assert code == 0, err
-        assert ("times below the scene's mean spectrum" in err and "check --scale" in err) == warned, err
+        assert ("times below the scene's bright values" in err and "check --scale" in err) == warned, err
 
 
 def _envi_int16(path: Path, raw: np.ndarray) -> Path:
@@ -174,3 +174,43 @@ def test_a_scaled_envi_or_geotiff_is_not_taken_for_stored_integers(tmp_path: Pat
         ds.scales, ds.offsets = [1e-4] * WL.size, [0.0] * WL.size
     cube = open_cube(tmp_path / "s.tif")
     assert cube.dtype == np.float32 and cube.attrs["file_dtype"] == "int16" and not stores_integers(cube)
+
+
+def _ocean(path: Path) -> list[tuple[int, int]]:
+    """Open water (reflectance 0.04 in the blue, ~0.002 beyond 700 nm) with two ships at 0.4-0.6, as float32
+    reflectance; returns the ships' pixels."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    rng = np.random.default_rng(1)
+    wl = np.linspace(420.0, 2400.0, 60)
+    cube = (0.04 * np.exp(-(((wl - 450.0) / 150.0) ** 2)) + 0.002)[:, None, None] + rng.normal(0, 0.001, (60, 40, 50))
+    ships = [(10, 10), (25, 30)]
+    for r, c in ships:
+        cube[:, r, c] = 0.5 + 0.1 * np.sin(wl / 300.0)
+    with rasterio.open(path, "w", driver="GTiff", height=40, width=50, count=60, dtype="float32", crs="EPSG:32633",
+                       transform=from_origin(500000.0, 4200000.0, 30.0, 30.0)) as ds:
+        ds.write(cube.astype(np.float32))
+        ds.update_tags(wavelength=",".join(f"{v:.2f}" for v in wl), wavelength_units="nm")
+    return ships
+
+
+def test_a_bright_target_over_open_water_is_not_taken_for_a_scale_mistake(tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """The scene's median band over water is ~0.002 (SWIR): a ship's pixel (0.5) lay 200 times above it and the
+    warning blamed the library and --scale, even for --target-pixel (no library, in the scene's units)."""
+    ships = _ocean(tmp_path / "ocean.tif")
+    code, _, err = run_main(capsys, "detect", "--input", str(tmp_path / "ocean.tif"), "--method", "ace",
+                            "--target-pixel", f"{ships[0][0]},{ships[0][1]}", "--out", str(tmp_path / "p.tif"),
+                            "--quiet")
+    assert code == 0, err
+    assert "check --scale" not in err, err
+    lib_wl = np.arange(400.0, 2501.0, 10.0)  # the ship's spectrum as a 0..1 library: --scale 1 is right
+    np.savetxt(tmp_path / "ship.csv", np.column_stack([lib_wl, 0.5 + 0.1 * np.sin(lib_wl / 300.0)]), delimiter=",",
+               header="wavelength,ship", comments="", fmt="%.6g")
+    for scale, warned in (("1", False), ("100", True), ("10000", True)):
+        code, _, err = run_main(capsys, "detect", "--input", str(tmp_path / "ocean.tif"), "--method", "ace",
+                                "--targets", str(tmp_path / "ship.csv"), "--scale", scale,
+                                "--out", str(tmp_path / f"l{scale}.tif"), "--quiet")
+        assert code == 0, err
+        assert ("times above the scene's bright values" in err and "check --scale" in err) == warned, (scale, err)
