@@ -163,6 +163,7 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
     from hsi_app.provenance import weights_identity
     from hsi_app.tasks.detect_metrics import best_score, detection_report, pixel_auroc
     from hsi_app.tasks.detection import (
+        best_detections,
         check_scale,
         detect_scene,
         read_detections,
@@ -228,10 +229,13 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
                                         describe=say, valid=valid, record=library)
         if lib is not None:
             library["bands_left_out"] = left_out
+    # RX names no class, nor do --target-pixel targets (pixel_ROW_COL): their truth is scored class-agnostic,
+    # on the best score over the maps
+    pixel_only = m in TARGET_METHODS and not targets and bool(pixels)
+    agnostic = m.startswith("rx") or pixel_only
     gt = None
     if gt_points is not None and m != "learned":  # classes known before the (expensive) detection
-        gt = read_detections(gt_points, cube, ["anomaly"] if m.startswith("rx") else names,
-                             class_agnostic=m.startswith("rx"))
+        gt = read_detections(gt_points, cube, ["anomaly"] if agnostic else names, class_agnostic=agnostic)
     res = detect_scene(cube, m, spectra=spectra, names=names, model=model, window=window,
                        threshold=0.0 if m == "learned" else None, progress=not quiet, resample=resample, valid=valid,
                        device=device)
@@ -241,8 +245,8 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
     report = None
     if gt is not None:  # targets on no-data pixels can be neither found nor missed
         gt = truth_with_data(gt, res.scores, str(truth))
-        agnostic = m.startswith("rx")
-        report = detection_report(res.detections, gt, class_agnostic=agnostic)
+        ranked = best_detections(res.scores) if pixel_only else res.detections
+        report = detection_report(ranked, gt, class_agnostic=agnostic)
         report["auroc"] = pixel_auroc(best_score(res.scores), truth_mask(gt, res.scores.shape[1:]))
         report["n_targets"] = float(len(gt))
         report["scored_peaks"] = SCORED_PEAKS
@@ -274,7 +278,7 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
         filtered = ("  (AP ranks every peak; --threshold/--max-points filter only --points)"
                     if points else "")
         click.echo(
-            f"vs {truth} ({len(gt)} targets{', class-agnostic' if m.startswith('rx') else ''}{ground}): "
+            f"vs {truth} ({len(gt)} targets{', class-agnostic' if agnostic else ''}{ground}): "
             + "  ".join(f"{k} {report[k]:.3f}" for k in ("mAP@1px", "mAP@2px", "mAP@3px", "mAP25", "mAP50", "auroc")
                         if k in report) + filtered
         )

@@ -214,3 +214,26 @@ def test_a_bright_target_over_open_water_is_not_taken_for_a_scale_mistake(tmp_pa
                                 "--out", str(tmp_path / f"l{scale}.tif"), "--quiet")
         assert code == 0, err
         assert ("times above the scene's bright values" in err and "check --scale" in err) == warned, (scale, err)
+
+
+@pytest.mark.parametrize("n_pixels", [2, 1])
+def test_truth_against_target_pixels_is_scored_class_agnostic(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                              n_pixels: int) -> None:
+    """Two --target-pixel targets (pixel_R_C) with truth named after its material ('ship') were refused, and
+    the advice (--material) is refused with --target-pixel: the truth is now scored on the best of the maps."""
+    import geopandas as gpd
+    from rasterio.transform import from_origin
+    from shapely.geometry import Point
+
+    ships = _ocean(tmp_path / "ocean.tif")
+    t = from_origin(500000.0, 4200000.0, 30.0, 30.0)
+    pts = [Point(*(t * (c + 0.5, r + 0.5))) for r, c in ships]
+    gpd.GeoDataFrame({"class": ["ship"] * 2}, geometry=pts, crs="EPSG:32633").to_file(tmp_path / "truth.gpkg")
+    given = [a for r, c in ships[:n_pixels] for a in ("--target-pixel", f"{r},{c}")]
+    code, out, err = run_main(capsys, "detect", "--input", str(tmp_path / "ocean.tif"), "--method", "ace", *given,
+                              "--out", str(tmp_path / "p.tif"), "--truth", str(tmp_path / "truth.gpkg"),
+                              "--metrics", str(tmp_path / "m.json"), "--quiet")
+    assert code == 0, err
+    assert "2 targets, class-agnostic" in out and "scored as" not in err, (out, err)
+    m = json.loads((tmp_path / "m.json").read_text())
+    assert m["mAP@1px"] == 1.0 and m["auroc"] > 0.99
