@@ -57,7 +57,7 @@ def finetune(base: str, data: str, labels: str | None, label_attribute: str, lab
         DEFAULT_FINETUNE_LR, FinetuneOptions, _base_dir_checked, finetune as run_finetune, finetune_files)
     from hsi_app.tasks.finetune_classes import replay_plan
     from hsi_app.tasks.lr_schedules import check_schedule
-    from hsi_app.tasks.train_classifier import earlier_run_note
+    from hsi_app.cli.run_notes import say_earlier_run
 
     check_schedule(schedule)
     if train_labels is not None or test_labels is not None:
@@ -69,9 +69,7 @@ def finetune(base: str, data: str, labels: str | None, label_attribute: str, lab
     check_outputs({"--out": out}, {"--base": base})
     check_out_dir(out, other_runs=OTHER_THAN_FINETUNE, protect=[data, labels, train_labels, test_labels],
                   writes=finetune_files(), marker=ADAPTER_NAME)
-    replacing = earlier_run_note(out, marker=ADAPTER_NAME)
-    if replacing:
-        click.echo(f"hsi: note: {replacing}", err=True)
+    say_earlier_run(out, marker=ADAPTER_NAME)
     cube = open_cube(data, key=key, labels=labels, label_attribute=label_attribute, label_layer=label_layer)
     scene_names, scene_labels = cube.hsi.class_names, cube.hsi.labels
 

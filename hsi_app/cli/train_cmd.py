@@ -113,7 +113,8 @@ def train(task: str, noise: str, init: str | None, targets: str | None, scale: f
     from hsi_app.io.atomic import OTHER_THAN_TRAINING, check_out_dir
     from hsi_app.io.labels import read_split_labels
     from hsi_app.tasks.train_classifier import (
-        DEFAULT_CLASSIFIER, RUN_FILES, TrainOptions, check_buffer, earlier_run_note, train_classifier)
+        DEFAULT_CLASSIFIER, RUN_FILES, TrainOptions, check_buffer, train_classifier)
+    from hsi_app.cli.run_notes import say_earlier_run
 
     model = model or DEFAULT_CLASSIFIER
     check_buffer(buffer, split, given_maps=train_labels is not None or test_labels is not None)
@@ -130,9 +131,7 @@ def train(task: str, noise: str, init: str | None, targets: str | None, scale: f
                         device=device)
     check_out_dir(out, other_runs=OTHER_THAN_TRAINING, protect=[data, labels, train_labels, test_labels], writes=RUN_FILES,
                   task="classification")
-    replacing = earlier_run_note(out)
-    if replacing:
-        click.echo(f"hsi: note: {replacing}", err=True)
+    say_earlier_run(out)
     cube = open_cube(data, key=key, labels=labels, label_attribute=label_attribute, label_layer=label_layer)
     cube, maps = read_split_labels(cube, (train_labels, test_labels), attribute=label_attribute, layer=label_layer,
                                    labels_from=labels)

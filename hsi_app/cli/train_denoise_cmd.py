@@ -45,11 +45,9 @@ def run(
     if epochs is not None and epochs < 1:
         raise ConfigError(f"--epochs {epochs}: must be >= 1")
     spec = parse_noise(noise).spec
-    from hsi_app.tasks.train_classifier import earlier_run_note
+    from hsi_app.cli.run_notes import say_earlier_run
 
-    replacing = earlier_run_note(out, task="denoise")
-    if replacing:
-        click.echo(f"hsi: note: {replacing}", err=True)
+    say_earlier_run(out, task="denoise")
     cube = open_cube(data, key=key)
     opts = DenoiseOptions(model=name, noise=spec, epochs=epochs, seed=seed, window=window, progress=not quiet,
                           init=init, device=device)

@@ -59,11 +59,9 @@ def run(*, data: str, targets: str | None, out: str, model: str | None = None, e
     check_out_dir(out, other_runs=OTHER_THAN_TRAINING, protect=[data, targets], writes=RUN_FILES,
                   task="detect")  # before the scene is read, not after training
     check_outputs({"--out": out}, {"--data": data, "--targets": targets})
-    from hsi_app.tasks.train_classifier import earlier_run_note
+    from hsi_app.cli.run_notes import say_earlier_run
 
-    replacing = earlier_run_note(out, task="detect")
-    if replacing:
-        click.echo(f"hsi: note: {replacing}", err=True)
+    say_earlier_run(out, task="detect")
     cube = open_cube(data, key=key)
     from hsi_app.provenance import run_record, scene_reference
 
