@@ -14,7 +14,7 @@ batch jobs spread one large scene over a ``dask.distributed`` cluster.
 from __future__ import annotations
 
 import os
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,10 +172,28 @@ def read_window(cube: Cube, win: Window) -> tuple[np.ndarray, np.ndarray]:
         CubeReadError: GDAL cannot read the window's pixels (a block damaged inside the file, which
             opening does not check): one line with the file, GDAL's reason and the fix (:func:`read_error`).
     """
-    block = cube.isel(y=slice(win.read_row, win.read_row + win.read_height),
-                      x=slice(win.read_col, win.read_col + win.read_width))
+    with read_errors(cube):
+        return _window_of(cube, win).hsi.read_masked()
+
+
+def read_window_stored(cube: Cube, win: Window) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`read_window` that also returns the window's values as stored, from the same read
+    (:meth:`~hsi_app.io.cube.HSIAccessor.read_stored`): ``(raw (C, h, w), values (C, h, w), valid (h, w))``."""
+    with read_errors(cube):
+        return _window_of(cube, win).hsi.read_stored()
+
+
+def _window_of(cube: Cube, win: Window) -> Cube:
+    """The halo'd ``win`` of ``cube`` (lazy)."""
+    return cube.isel(y=slice(win.read_row, win.read_row + win.read_height),
+                     x=slice(win.read_col, win.read_col + win.read_width))
+
+
+@contextmanager
+def read_errors(cube: Cube) -> Iterator[None]:
+    """GDAL failing to read ``cube``'s pixels inside the block becomes one line (:func:`read_error`)."""
     try:
-        return block.hsi.read_masked()
+        yield
     except Exception as err:
         failure = read_error(err, scene_name(cube))
         if failure is None:

@@ -91,13 +91,15 @@ def units_sample(cube: Any, count: int = SAMPLE_WINDOWS, rows: int = SAMPLE_HEIG
     Raises:
         CubeReadError: GDAL cannot read a window's pixels (:func:`hsi_app.infer.read_error`).
     """
+    from hsi_app.infer import read_window_stored
+
     _, h, w = cube.hsi.shape
     nodata = cube.hsi.nodata
     counting = partial and nodata is not None and not np.isnan(nodata)
     values, stored = [], []
     with reads_in_this_thread():  # in this thread (a batch client or worker: not on the cluster)
         for win in sample_windows(h, w, count, rows, cols):
-            raw, image = _read_once(cube, win)
+            raw, image, _ = read_window_stored(cube, win)
             values.append(image.reshape(image.shape[0], -1))
             if counting:
                 stored.append(raw.reshape(raw.shape[0], -1))
@@ -107,39 +109,6 @@ def units_sample(cube: Any, count: int = SAMPLE_WINDOWS, rows: int = SAMPLE_HEIG
         bad[cube.hsi.bad_bands] = True
         found = of_stored(np.concatenate(stored, axis=1), nodata, bad)
     return UnitsSample(np.concatenate(values, axis=1), found)
-
-
-def _read_once(cube: Any, win: Any) -> tuple[np.ndarray, np.ndarray]:
-    """``(C, h, w)`` raw stored values of window ``win`` (no halo) and the same read as
-    :func:`hsi_app.infer.read_window` gives it (float32, no data as NaN), from one read of the file.
-
-    The stored values (with the ``valid`` coordinate, when it is not what the values say: read together, as
-    ``read_masked`` reads them) are read into memory first; ``read_masked`` then masks that in-memory copy, starting
-    from the coordinate read with them (all True when the coordinate is the values' own rule: the mask from the values
-    alone, as ``read_masked`` takes it)."""
-    import dask
-
-    from hsi_app.infer import read_error
-    from hsi_app.io.cube import scene_name
-
-    block = cube.isel(y=slice(win.read_row, win.read_row + win.read_height),
-                      x=slice(win.read_col, win.read_col + win.read_width))
-    derived = block.hsi.valid_from_values
-    try:
-        if "valid" in block.coords and not derived:
-            raw, stored = dask.compute(block.data, block.coords["valid"].data)
-        else:
-            raw, stored = dask.compute(block.data)[0], None
-    except Exception as err:
-        failure = read_error(err, scene_name(cube))
-        if failure is None:
-            raise
-        raise failure from err
-    raw = np.asarray(raw)
-    if derived:
-        stored = np.ones(raw.shape[1:], dtype=bool)
-    image, _ = block.copy(data=raw).hsi.read_masked(None if stored is None else np.asarray(stored, dtype=bool))
-    return raw, image
 
 
 def scene_sample(cube: Any, count: int = SAMPLE_WINDOWS, rows: int = SAMPLE_HEIGHT,

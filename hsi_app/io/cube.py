@@ -522,6 +522,23 @@ class HSIAccessor:
         Returns:
             ``(C, h, w)`` float32 values (no data -> NaN) and the ``(h, w)`` bool valid mask.
         """
+        raw, stored, derived = self._read_values(stored)
+        return self._mask_values(raw, stored, derived, keep=None)
+
+    def read_stored(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`read_masked` that also returns the values as stored, from the same read.
+
+        Returns:
+            ``(C, h, w)`` values as stored (not written), ``(C, h, w)`` float32 values with no data as NaN, and
+            the ``(h, w)`` bool valid mask.
+        """
+        raw, stored, derived = self._read_values(None)
+        image, valid = self._mask_values(raw, stored, derived, keep=raw)
+        return raw, image, valid
+
+    def _read_values(self, stored: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None, bool]:
+        """The values in memory, the mask to start from (the ``valid`` coordinate, computed with them) and whether
+        the mask is the values' own rule (:attr:`valid_from_values`): :meth:`read_masked`'s one read."""
         import dask
 
         obj = self._obj
@@ -530,15 +547,21 @@ class HSIAccessor:
             raw, stored = dask.compute(obj.data, obj.coords["valid"].data)
         else:
             raw = obj.data if isinstance(obj.data, np.ndarray) else dask.compute(obj.data)[0]
-        raw = np.asarray(raw)
+        return np.asarray(raw), stored, derived
+
+    def _mask_values(self, raw: np.ndarray, stored: np.ndarray | None, derived: bool,
+                     keep: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """``raw`` as float32 with its no-data pixels NaN, and the valid mask; neither the cube's own array nor
+        ``keep`` is written."""
         if derived:  # the coordinate is valid_from_data of these values: the mask from the values alone
             valid = np.asarray(valid_from_data(raw, self.nodata, self._bad_band), dtype=bool)
         else:
             valid = self.read_valid(raw, None if stored is None else np.asarray(stored, dtype=bool))
         image = np.asarray(raw, dtype=np.float32)
         if not valid.all():
-            if isinstance(obj.data, np.ndarray) and np.may_share_memory(image, obj.data):
-                image = image.copy()  # a float32 numpy cube: do not write NaN into the caller's array
+            obj_data = self._obj.data
+            if any(isinstance(a, np.ndarray) and np.may_share_memory(image, a) for a in (obj_data, keep)):
+                image = image.copy()  # a float32 array: do not write NaN into the caller's (or the kept) values
             image[:, ~valid] = np.nan
         return image, valid
 
