@@ -14,6 +14,7 @@ it cannot be read, names are not looked up and no hint is given.
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 from collections.abc import Mapping
@@ -44,13 +45,27 @@ def cube_file(entry: DatasetEntry) -> str | None:
 
 
 def _catalog() -> Mapping[str, DatasetEntry]:
-    """The catalog, or an empty one when it is missing or broken (hints are a courtesy)."""
-    from hsi_app.data.catalog import load_catalog
+    """The catalog, or an empty one when it is missing or broken (hints are a courtesy).
+
+    Read once per catalog file and version (path and modification time): a scene path that is not found
+    asks for it up to three times (:func:`fetched_cube`, :func:`name_hint` and its candidates)."""
+    from hsi_app.data.catalog import resolve_catalog_path
 
     try:
-        return load_catalog()
-    except HSIError:
+        path = resolve_catalog_path()
+        return _read_catalog(str(path), path.stat().st_mtime_ns)
+    except (HSIError, OSError):
         return {}
+
+
+@functools.lru_cache(maxsize=4)
+def _read_catalog(path: str, mtime_ns: int) -> Mapping[str, DatasetEntry]:
+    """:func:`~hsi_app.data.catalog.load_catalog` of ``path`` as of ``mtime_ns`` (the cache key)."""
+    from types import MappingProxyType
+
+    from hsi_app.data.catalog import load_catalog
+
+    return MappingProxyType(load_catalog(path))
 
 
 def folder_hint(folder: Path) -> str | None:
