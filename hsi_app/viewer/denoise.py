@@ -12,7 +12,6 @@ scene that fits one window would otherwise show nothing until the end.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,12 +23,9 @@ from hsi_app.io.cube import Cube
 from hsi_app.viewer.classify import write_json
 from hsi_app.viewer.models import DEFAULT_CACHE, ModelCache, resolve_model
 from hsi_app.viewer.scene import composite, pixel_spectrum, zoom
-from hsi_app.viewer.session import ViewerSession, publishing, running_job, whole_number
+from hsi_app.viewer.session import StepFn, ViewerSession, publishing, running_job, whole_number
 
 MAX_SEED = 2**32 - 1
-
-StepFn = Callable[[float, str], None]
-"""``progress(fraction, what)``: ``fraction`` of the run done (0 to 1) and what is being done."""
 
 
 @dataclass
@@ -123,14 +119,7 @@ def denoise(
     seed = 0 if seed is None else whole_number(seed, "noise seed", f"enter a whole number from 0 to {MAX_SEED}",
                                                minimum=0, maximum=MAX_SEED)
     with running_job(session, "denoising") as job:
-
-        def report(fraction: float, what: str) -> None:
-            if progress is not None:
-                progress(fraction, what)
-            if fraction < 1.0:  # at 1.0 the denoised cube is written: it is shown, not thrown away
-                job.check(f"({what})")
-
-        return _denoise(session, cube, model_key, noise, seed, window, cache, report)
+        return _denoise(session, cube, model_key, noise, seed, window, cache, job.reporter(progress))
 
 
 def _denoise(session: ViewerSession, cube: Cube, model_key: str, noise: str | None, seed: int, window: int,

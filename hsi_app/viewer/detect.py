@@ -19,11 +19,11 @@ import numpy as np
 from hsi_app.errors import BandMismatchError, ConfigError, InvalidDataError
 from hsi_app.io.cube import Cube
 from hsi_app.viewer.classify import write_json
-from hsi_app.viewer.detect_progress import SCORING_SHARE, DetectProgress, StepFn, bars_to, passes_of
+from hsi_app.viewer.detect_progress import SCORING_SHARE, DetectProgress, bars_to, passes_of
 from hsi_app.viewer.messages import for_detect_tab
 from hsi_app.viewer.models import DEFAULT_CACHE, ModelCache, resolve_model
 from hsi_app.viewer.scene import pixel_has_data, zoom
-from hsi_app.viewer.session import ViewerSession, check_same_scene, publishing, running_job, whole_number
+from hsi_app.viewer.session import StepFn, ViewerSession, check_same_scene, publishing, running_job, whole_number
 
 METHODS = ("rx", "rx-local", "mf", "ace", "cem", "learned")
 TARGET_METHODS = ("mf", "ace", "cem")
@@ -198,16 +198,9 @@ def detect(
     max_points = whole_number(max_points, "most points per class", "enter a whole number of at least 1 (e.g. 50)",
                               minimum=1)
     with running_job(session, "detection") as job:
-
-        def report(fraction: float, what: str) -> None:
-            if progress is not None:
-                progress(fraction, what)
-            if fraction < 1.0:  # at 1.0 the result is written: it is shown, not thrown away
-                job.check(f"({what})")
-
         settings = {"quantile": quantile, "max_points": max_points, "rx_window": rx_window, "model_key": model_key,
                     "resample": resample}
-        return _detect(session, cube, method, settings, cache, report)
+        return _detect(session, cube, method, settings, cache, job.reporter(progress))
 
 
 def _scores(session: ViewerSession, cube: Cube, method: str, rx_window: tuple[int, int], model_key: str | None,

@@ -12,12 +12,11 @@ the detection ends there. Bars of other threads (another session, the CLI) are u
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-StepFn = Callable[[float, str], None]
-"""``report(fraction, what)``: ``fraction`` of the detection done (0 to 1) and what it does."""
+from hsi_app.viewer.session import StepFn
 
 SCORING_SHARE = 0.95
 """Part of the bar that the strips and windows take; writing the score map and points the rest."""

@@ -23,7 +23,7 @@ import tempfile
 import threading
 import unicodedata
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -457,6 +457,10 @@ def request_stop(session: ViewerSession, what: str | None = None) -> str | None:
     return " and ".join(kinds) or None
 
 
+StepFn = Callable[[float, str], None]
+"""Progress of a viewer job: called with ``(fraction, what)``, ``fraction`` from 0.0 to 1.0."""
+
+
 class running_job:
     """Context manager: ``session`` runs a job of kind ``what`` (:func:`request_stop` with that kind can stop it);
     :meth:`check` raises :class:`JobStopped` once it was asked to. Each job has its own stop event, so a stop
@@ -484,6 +488,18 @@ class running_job:
             at = f" {where}" if where else ""
             raise JobStopped(f"{self.what} stopped{at}, as asked; the scene, its results and downloads are as "
                              "they were before it")
+
+    def reporter(self, progress: StepFn | None) -> StepFn:
+        """A step function that passes ``(fraction, what)`` on to ``progress`` (when given), then :meth:`check`\ s
+        with ``what`` in the line, except at ``1.0``: by then the result is written, so it is shown, not dropped."""
+
+        def report(fraction: float, what: str) -> None:
+            if progress is not None:
+                progress(fraction, what)
+            if fraction < 1.0:
+                self.check(f"({what})")
+
+        return report
 
 
 def classify(
