@@ -324,22 +324,11 @@ def _read_mask(gdal_path: str, label: str, shape: tuple[int, int], driver: str, 
     """``(H, W)`` bool: True where the quality layer is nonzero (1 in EnMAP's 0/1 layers; 1-3 in its cirrus layer).
 
     ``codes``: the nonzero values EnMAP writes in this layer (:data:`QUALITY_CODES`); values
-    outside them and 0 (ignoring the layer's declared no-data) give one warning.
+    outside them and 0 (ignoring the layer's declared no-data) give one warning. The layer's size is
+    checked from its header before any pixel is decompressed (:func:`~hsi_app.io.enmap_layers.read_layer`).
     """
-    import rasterio
-
-    try:
-        with rasterio.open(gdal_path, driver=driver) as ds:
-            if ds.shape != shape:  # checked from the header, before any pixel is decompressed
-                raise CubeReadError(
-                    f"{label}: quality layer is {ds.shape} but the spectral image is {shape}; "
-                    "the layer belongs to another product"
-                )
-            layer = ds.read(1)
-            nodata = ds.nodata
-    except rasterio.errors.RasterioError as err:
-        raise CubeReadError(f"{label}: quality layer cannot be read ({err}); download the product again") from err
-    return _flagged(layer, nodata, label, codes)
+    layer, nodata = read_layer(gdal_path, label, shape, driver, "quality layer")
+    return _flagged(layer[0], nodata, label, codes)
 
 
 _CODES_SAID = {(1,): "0 and 1 (EnMAP's layers are 0/1)",
@@ -348,10 +337,7 @@ _CODES_SAID = {(1,): "0 and 1 (EnMAP's layers are 0/1)",
 
 def _flagged(layer: np.ndarray, nodata: float | None, label: str, codes: tuple[int, ...] = (1,)) -> np.ndarray:
     """``(H, W)`` bool: nonzero pixels of ``layer`` that are not ``nodata``; warn on values besides 0 and ``codes``."""
-    valid = np.ones(layer.shape, dtype=bool) if nodata is None or np.isnan(nodata) else layer != nodata
-    if np.issubdtype(layer.dtype, np.floating):
-        valid &= ~np.isnan(layer)
-    flagged = valid & (layer != 0)
+    flagged = flag_of(layer, nodata)
     odd = np.unique(layer[flagged & ~np.isin(layer, codes)])
     if odd.size:
         shown = ", ".join(f"{v:g}" for v in odd[:5].tolist()) + (", ..." if odd.size > 5 else "")

@@ -80,8 +80,10 @@ def read_layer(gdal_path: str, label: str, shape: tuple[int, int], driver: str, 
 
 
 def flag_of(block: np.ndarray, nodata: float | None) -> np.ndarray:
-    """Bool array of ``block``'s shape: nonzero values that are not the layer's declared no-data."""
+    """Bool array of ``block``'s shape: nonzero values that are not the layer's declared no-data (nor NaN)."""
     flagged = block != 0
+    if np.issubdtype(block.dtype, np.floating):
+        flagged &= ~np.isnan(block)
     if nodata is not None and not np.isnan(nodata):
         flagged &= block != nodata
     return flagged

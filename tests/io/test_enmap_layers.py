@@ -16,6 +16,7 @@ from fixture_loader import fixture_module
 from hsi_app.errors import CubeReadError
 from hsi_app.io import open_cube
 from hsi_app.io.enmap import read_enmap
+from hsi_app.io.enmap_layers import flag_of
 
 fx = fixture_module("enmap_l2a")
 P = fx.PRODUCT
@@ -326,3 +327,12 @@ def test_small_chunks_and_windows_give_the_masked_values(folder: Path) -> None:
         window = cube.hsi.window(3, 5, 20, 30)
         np.testing.assert_allclose(window.values, want[:, 3:23, 5:30], rtol=1e-6)
         np.testing.assert_array_equal(window.hsi.masks["defective"].values, _defective_mask(folder)[3:23, 5:30])
+
+
+@pytest.mark.parametrize("nodata", [None, float("nan"), 255.0])
+def test_flag_of_never_flags_nan_or_the_declared_nodata(nodata: float | None) -> None:
+    """A float quality layer's NaN holds no flag (whatever no-data it declares), nor does its declared no-data;
+    every other nonzero value is a flag. A NaN used to count as a defective pixel."""
+    block = np.array([[0.0, 1.0, np.nan], [2.0, 255.0, 0.0]], dtype=np.float32)
+    expected = np.array([[False, True, False], [True, nodata != 255.0, False]])
+    np.testing.assert_array_equal(flag_of(block, nodata), expected)
