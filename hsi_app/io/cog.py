@@ -48,9 +48,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from hsi_app.errors import ConfigError, CubeReadError, HSIWarning, InvalidDataError, OutputError
+from hsi_app.errors import CubeReadError, HSIWarning, InvalidDataError, OutputError
 from hsi_app.io.atomic import atomic_path, check_writable, partial_path, remove_quietly
-from hsi_app.io.cube import Cube, valid_from_data
+from hsi_app.io.cube import Cube, check_is_cube, valid_from_data
 from hsi_app.io.disk_full import WriteWatch
 from hsi_app.io.geotiff import TIFF_ONLY
 from hsi_app.io.quicklook import as_palette
@@ -625,10 +625,7 @@ def write_cube(dst: str | os.PathLike[str], cube: Cube, *, blocksize: int = 256,
     from hsi_app.io.summary import LARGE_ELEMENTS
     from hsi_app.progress import bar
 
-    if not hasattr(cube, "hsi"):  # a numpy/dask array: no bands, grid or no-data value to write
-        raise ConfigError(f"write_cube: got a {type(cube).__name__}, not a cube; wrap the array first: "
-                          "write_cube(path, make_cube(array, wavelength=..., crs=..., transform=...)) "
-                          "(from hsi_app.io)")
+    check_is_cube(cube, "write_cube")  # a numpy/dask array has no bands, grid or no-data value to write
     c, h, w = cube.hsi.shape
     descriptions, band_tags, tags = cube_band_metadata(cube)
     crs = cube.rio.crs

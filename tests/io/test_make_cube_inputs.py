@@ -41,8 +41,8 @@ def test_data_of_another_rank_and_coordinates_of_another_length_are_refused() ->
 
 
 def test_write_cube_given_an_array_says_to_make_a_cube_first(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"^write_cube: got a ndarray, not a cube; wrap the array first: "
-                                          r"write_cube\(path, make_cube\(array"):
+    with pytest.raises(ConfigError, match=r"^write_cube: takes a Cube .*got a numpy.ndarray; wrap the \(4, 10, 12\) "
+                                          r"array: hsi_app.io.make_cube\(array"):
         write_cube(tmp_path / "x.tif", DATA)
     assert not (tmp_path / "x.tif").exists()
     write_cube(tmp_path / "x.tif", make_cube(DATA), progress=False)  # the fix named works
