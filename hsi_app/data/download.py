@@ -5,7 +5,9 @@ Guarantees of :func:`fetch`:
 * a file only gets its final name once it is complete and verified: bytes go to a
   temporary file of this process alone, ``<dst>.<pid>.<random>.part`` (created
   exclusively, in the same folder), which is removed on any failure (error, Ctrl-C, bad
-  checksum); the sha256 and the size are taken from that file as written on disk (after
+  checksum), except that an HTTP download that broke off or was stopped with Ctrl-C keeps its bytes
+  in ``<dst>.resume`` for the next fetch of the same URL to continue, when the server identifies the
+  file (``ETag``/``Last-Modified``) or a sha256 is published (:mod:`~hsi_app.data.download_resume`); the sha256 and the size are taken from that file as written on disk (after
   ``fsync``), and ``os.replace`` gives it its final name atomically;
 * two processes fetching one file at once do not mix their bytes: each writes its own
   temporary file, and on POSIX an advisory lock (``fcntl.flock`` on ``<dst>.lock``, removed
@@ -50,14 +52,16 @@ import re
 import sys
 import warnings
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from http.client import HTTPException
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 from hsi_app.data.catalog import DatasetEntry, DatasetFile, get_dataset, load_catalog
 from hsi_app.data.download_content import is_web_page, mat_problem
+from hsi_app.data.download_resume import Resume, discard, keep, pending, range_start, validator_of
 from hsi_app.data.download_records import (
     LOCK_SUFFIX,
     SUMS_FILENAME,
@@ -116,15 +120,41 @@ def _iter_file(path: Path, chunk_size: int) -> tuple[int | None, Iterator[bytes]
     return size, chunks()
 
 
-def _iter_http(url: str, chunk_size: int) -> tuple[int | None, Iterator[bytes], bool]:
-    """``(size or None, chunks, framed)`` of an HTTP(S) download (``requests`` streaming).
+class _Source(NamedTuple):
+    """An opened download: ``size`` of the whole file (None: unknown), the ``chunks`` of its body, whether the
+    body's end is ``framed`` (see :func:`_iter_http`), the server's ``validator`` of the file (ETag or
+    Last-Modified: :func:`~hsi_app.data.download_resume.validator_of`) and the byte the body ``start``\ s at
+    (the kept bytes' count when the server continues an interrupted download, else 0)."""
+
+    size: int | None
+    chunks: Iterator[bytes]
+    framed: bool
+    validator: str | None = None
+    start: int = 0
+
+
+def _iter_http(url: str, chunk_size: int, resume: Resume | None = None) -> _Source:
+    """An HTTP(S) download (``requests`` streaming); with ``resume``, only the bytes after the kept ones
+    when the server still serves the same file (``Range`` + ``If-Range``), else the whole file.
 
     ``framed``: the body's end is marked (``Content-Length``, which urllib3 enforces, or a
     chunked transfer), so a dropped connection raises instead of looking like the end.
     """
     import requests
 
-    response = requests.get(url, stream=True, timeout=HTTP_TIMEOUT_S)
+    headers: dict[str, str] = {}
+    if resume is not None:
+        headers = {"Range": f"bytes={resume.offset}-", "Accept-Encoding": "identity"}
+        if resume.validator is not None:
+            headers["If-Range"] = resume.validator
+    response = requests.get(url, stream=True, timeout=HTTP_TIMEOUT_S, headers=headers)
+    start, whole = 0, None
+    if resume is not None and response.status_code in (206, 416):
+        got = range_start(response.headers) if response.status_code == 206 else None
+        if got is None or got[0] != resume.offset:  # the kept bytes reach past the file, or a range not asked for
+            response.close()
+            return _iter_http(url, chunk_size)
+        start, whole = got
     try:
         response.raise_for_status()
     except requests.HTTPError:
@@ -132,7 +162,8 @@ def _iter_http(url: str, chunk_size: int) -> tuple[int | None, Iterator[bytes], 
         raise
     length = response.headers.get("Content-Length")
     encoded = response.headers.get("Content-Encoding", "identity").lower() != "identity"
-    size = int(length) if length and length.isdigit() and not encoded else None
+    size = start + int(length) if length and length.isdigit() and not encoded else None
+    size = whole if whole is not None else size
     chunked = "chunked" in response.headers.get("Transfer-Encoding", "").lower()
     framed = chunked or bool(length and length.isdigit())
 
@@ -140,7 +171,7 @@ def _iter_http(url: str, chunk_size: int) -> tuple[int | None, Iterator[bytes], 
         with response:
             yield from response.iter_content(chunk_size=chunk_size)
 
-    return size, chunks(), framed
+    return _Source(size, chunks(), framed, validator_of(response.headers), start)
 
 
 _WRAPPER_PREFIX = re.compile(r"^(<[^>]*>|\w+\(host='[^']*', port=\d+\)):\s*")
@@ -172,8 +203,8 @@ def _failure_reason(err: BaseException) -> str:
     return f"{type(cause).__name__}: {text[:160]}" if text else type(cause).__name__
 
 
-def _open_source(url: str, chunk_size: int, dst: Path | None = None) -> tuple[int | None, Iterator[bytes], bool]:
-    """``(size or None, chunks, framed)``: dispatch on the URL scheme; wrap source errors as :class:`DownloadError`.
+def _open_source(url: str, chunk_size: int, dst: Path | None = None, resume: Resume | None = None) -> _Source:
+    """Dispatch on the URL scheme (``resume``: HTTP only); wrap source errors as :class:`DownloadError`.
 
     HTTP 401 and 403 (servers that refuse scripted downloads) say to download ``dst`` in a browser;
     404 and 410 that the file is not at that URL (moved); 5xx and 429 that the server failed, try later.
@@ -189,12 +220,12 @@ def _open_source(url: str, chunk_size: int, dst: Path | None = None) -> tuple[in
             size, chunks = _iter_file(path, chunk_size)
         except OSError as err:
             raise DownloadError(f"{url}: cannot read source file ({_failure_reason(err)}); check the URL") from err
-        return size, chunks, size is not None
+        return _Source(size, chunks, size is not None)
     if scheme in ("http", "https"):
         import requests
 
         try:
-            return _iter_http(url, chunk_size)
+            return _iter_http(url, chunk_size, resume)
         except requests.RequestException as err:
             status = getattr(getattr(err, "response", None), "status_code", None)
             where = f"save it as {dst}" if dst is not None else "save it at the destination"
@@ -221,39 +252,59 @@ def _open_source(url: str, chunk_size: int, dst: Path | None = None) -> tuple[in
     raise ConfigError(f"{url}: unsupported URL scheme '{scheme}'; use http://, https:// or file://")
 
 
-def _stream_to(
-    url: str, fh: BinaryIO, part: Path, *, progress: bool, chunk_size: int, dst: Path
-) -> tuple[int, int | None, bool]:
-    """Stream ``url`` into the open file ``fh`` (named ``part``), the download of ``dst``.
+@dataclass
+class _Transfer:
+    """What a download has received so far (filled by :func:`_stream_to` as the bytes arrive)."""
 
-    Returns:
-        ``(bytes written, expected size or None, framed)`` (see :func:`_iter_http`).
+    written: int = 0
+    total: int | None = None
+    framed: bool = False
+    validator: str | None = None
+    reason: str = ""  # why the source broke off, when it did
+
+
+class _Interrupted(DownloadError):
+    """The source broke off part-way (a dropped connection, a stall, a truncated body)."""
+
+
+def _stream_to(url: str, fh: BinaryIO, part: Path, transfer: _Transfer, *, progress: bool, chunk_size: int, dst: Path,
+               resume: Resume | None = None) -> None:
+    """Stream ``url`` into the open file ``fh`` (named ``part``), the download of ``dst``, recording in
+    ``transfer`` what arrived; with ``resume`` (``fh`` holds its kept bytes) after them when the server
+    continues the same file, else from the start.
+
+    Raises:
+        _Interrupted: the source broke off (``transfer`` says after how many bytes).
     """
     from hsi_app.progress import bar as progress_bar
 
-    total, chunks, framed = _open_source(url, chunk_size, dst=dst)
-    written = 0
+    source = _open_source(url, chunk_size, dst=dst, resume=resume)
+    transfer.total, transfer.framed, transfer.validator = source.size, source.framed, source.validator
+    fh.seek(source.start)
+    fh.truncate()  # a changed file (or a server without ranges) is sent whole: the kept bytes go
+    transfer.written = source.start
     with progress_bar(
-        total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=dst.name, enabled=progress, leave=True
+        total=source.size, unit="B", unit_scale=True, unit_divisor=1024, desc=dst.name, enabled=progress, leave=True
     ) as bar:
+        bar.update(source.start)
         try:
-            for block in chunks:
+            for block in source.chunks:
                 try:
                     fh.write(block)
                 except OSError as err:
                     raise OutputError(
                         f"{part}: write failed ({err.strerror}); free disk space or choose another folder"
                     ) from err
-                written += len(block)
+                transfer.written += len(block)
                 bar.update(len(block))
         except HSIError:
             raise
         except _network_errors() as err:  # requests' errors derive from OSError; http.client's IncompleteRead does not
-            raise DownloadError(
-                f"{url}: download interrupted after {written} bytes ({_failure_reason(err)}); nothing was kept, "
+            transfer.reason = _failure_reason(err)
+            raise _Interrupted(
+                f"{url}: download interrupted after {transfer.written} bytes ({transfer.reason}); nothing was kept, "
                 "run again to download it from the start"
             ) from err
-    return written, total, framed
 
 
 def _network_errors() -> tuple[type[BaseException], ...]:
@@ -512,11 +563,25 @@ def _download(
     Returns:
         ``(sha256 of the file as stored, read back after fsync; whether anything proved it complete)``.
     """
-    part, fh = new_part(dst)
+    http = urlparse(url).scheme.lower() in ("http", "https")
+    part, fh, resume = _open_part(dst, pending(dst, url) if http else None)
+    transfer, kept = _Transfer(), False
+    interrupted: BaseException | None = None
     try:
         with fh:
-            written, total, framed = _stream_to(url, fh, part, progress=progress, chunk_size=chunk_size, dst=dst)
+            try:
+                _stream_to(url, fh, part, transfer, progress=progress, chunk_size=chunk_size, dst=dst, resume=resume)
+            except (_Interrupted, KeyboardInterrupt) as err:
+                # kept only when a later fetch can tell the server still sends the same file (or the sha256 will)
+                if not (http and transfer.written and (transfer.validator is not None or published)):
+                    raise
+                interrupted = err
             _sync(fh, part)
+        if interrupted is not None:
+            kept = True
+            _keep_interrupted(url, dst, part, transfer, interrupted)
+            raise interrupted
+        written, total, framed = transfer.written, transfer.total, transfer.framed
         stored = part.stat().st_size
         if stored != written:
             raise DownloadError(f"{part}: holds {stored} bytes but {written} were written; another program "
@@ -533,10 +598,38 @@ def _download(
                 "and fetch again"
             )
         os.replace(part, dst)
+        discard(dst)
     except BaseException:
-        part.unlink(missing_ok=True)
+        if not kept:
+            part.unlink(missing_ok=True)
+            discard(dst)
         raise
     return actual, proven
+
+
+def _open_part(dst: Path, resume: Resume | None) -> tuple[Path, BinaryIO, Resume | None]:
+    """``(path, open file, resume)``: the file a download writes to: the kept bytes of ``resume`` (opened to be
+    continued), else a new temporary file of this process (:func:`~hsi_app.data.download_records.new_part`)
+    and no ``resume``."""
+    if resume is not None:
+        try:
+            return resume.path, open(resume.path, "r+b"), resume  # noqa: SIM115 - closed by the caller's with
+        except OSError:
+            discard(dst)
+    return *new_part(dst), None
+
+
+def _keep_interrupted(url: str, dst: Path, part: Path, transfer: _Transfer, err: BaseException) -> None:
+    """Keep the bytes of an interrupted download for the next fetch to continue
+    (:mod:`~hsi_app.data.download_resume`) and say so: a network break raises one line saying where they
+    are; a Ctrl-C prints that line on stderr (the caller then re-raises it)."""
+    kept = keep(dst, part, url, transfer.written, transfer.validator)
+    said = (f"{url}: download interrupted after {transfer.written} bytes ({transfer.reason or 'Ctrl-C'}); kept them "
+            f"in {kept}, run the same fetch again to continue from there")
+    if isinstance(err, KeyboardInterrupt):
+        print(said, file=sys.stderr, flush=True)
+        return
+    raise DownloadError(said) from err
 
 
 def _check_download(
