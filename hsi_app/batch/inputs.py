@@ -4,7 +4,9 @@ A *scene* is anything :func:`hsi_app.io.open.open_cube` reads as one cube: a fil
 (GeoTIFF, ``.mat``, ENVI data file), an EnMAP L2A product zip, or an EnMAP product
 folder. Globs are expanded with ``**`` recursion; a match that lies *inside* an EnMAP
 product folder (its ``*_SPECTRAL_IMAGE.TIF``, masks, XML) collapses into the product
-folder, so a product is always one input. A plain folder stands for every scene below it.
+folder, so a product is always one input. A plain folder stands for every scene below it (linked
+folders included). A scene is one input however it is reached (links), and so is a product's ``X.ZIP``
+beside its extracted folder ``X/`` (the folder is read).
 An ENVI header stands for its data file (so a pair is one input, whichever file matched); a
 header whose data file is missing is an input of its own, so that the batch reports it as
 failed with the reader's reason instead of dropping it.
@@ -128,6 +130,21 @@ def _scene_of(path: Path, root: Path, *, literal: bool = False) -> Path | None:
     return path if _is_candidate(path) else None
 
 
+def _files_below(folder: Path) -> list[Path]:
+    """Every file below ``folder``, sorted, entering linked folders as a ``**`` glob does (each real folder once,
+    so a link back up the tree ends the walk there instead of looping)."""
+    files: list[Path] = []
+    visited: set[Path] = set()
+    for top, dirs, names in os.walk(folder, followlinks=True):
+        real = Path(top).resolve()
+        if real in visited:
+            dirs[:] = []
+            continue
+        visited.add(real)
+        files.extend(Path(top) / n for n in names if (Path(top) / n).is_file())
+    return sorted(files)
+
+
 def _expand_one(pattern: str, out_dir: Path | None, excluded: list[Path] | None = None) -> list[SceneInput]:
     """The scenes of one pattern; those inside ``out_dir`` are skipped (and appended to ``excluded``)."""
     root = pattern_root(pattern).absolute()
@@ -139,8 +156,7 @@ def _expand_one(pattern: str, out_dir: Path | None, excluded: list[Path] | None 
     found: dict[Path, None] = {}
     for m in matches:
         if m.is_dir() and _enmap_product_of(m, root) is None:
-            scenes = [_scene_of(sub, m) for sub in sorted(m.rglob("*"))
-                      if sub.is_file() and (_is_candidate(sub) or _is_header(sub))]
+            scenes = [_scene_of(sub, m) for sub in _files_below(m) if _is_candidate(sub) or _is_header(sub)]
         else:
             scenes = [_scene_of(m, root, literal=literal)]
         found.update((s, None) for s in scenes if s is not None)
@@ -173,7 +189,9 @@ def expand_inputs(patterns: list[str], out_dir: str | os.PathLike[str] | None = 
     excluded: list[Path] = []
     for pattern in patterns:
         for item in _expand_one(pattern, out, excluded):
-            seen.setdefault(item.source, item)
+            seen.setdefault(item.source.resolve(), item)  # a link and its target are one scene
+    for key in [k for k, item in seen.items() if _extracted_beside(item.source, seen)]:
+        del seen[key]
     if not seen and excluded:
         n = len(set(excluded))
         raise ConfigError(
@@ -187,6 +205,16 @@ def expand_inputs(patterns: list[str], out_dir: str | os.PathLike[str] | None = 
         raise ConfigError(f"--inputs {' '.join(patterns)}: matched no scene; quote globs so the shell does not "
                           f"expand them{hint}")
     return keep_apart(list(seen.values()))
+
+
+def _extracted_beside(source: Path, scenes: dict[Path, SceneInput]) -> bool:
+    """Whether ``source`` is a zip whose extracted folder (``X.ZIP`` and ``X/`` side by side) is also among ``scenes``:
+    one product, taken once, from the folder."""
+    if not source.name.lower().endswith(".zip"):
+        return False
+    stem = source.name[:-4].casefold()
+    return any(s.source.parent == source.parent and s.source.name.casefold() == stem and s.source.is_dir()
+               for s in scenes.values())
 
 
 def output_key(path: Path) -> str:

@@ -1,0 +1,63 @@
+"""Which scenes ``--inputs`` finds in folders that mix links, EnMAP zips and their extracted folders."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from hsi_app.batch.inputs import check_unique_outputs, expand_inputs
+
+ENMAP_MAKER = Path(__file__).resolve().parents[1] / "data" / "enmap_l2a" / "make.py"
+
+
+def _enmap():  # noqa: ANN202
+    spec = importlib.util.spec_from_file_location("enmap_l2a_make", ENMAP_MAKER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def _tif(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"II*\x00")
+    return path
+
+
+def _found(patterns: list[str], out: Path) -> list[str]:
+    return sorted(i.rel.as_posix() for i in expand_inputs(patterns, out))
+
+
+def test_a_folder_enters_linked_subfolders_as_its_glob_does(tmp_path: Path) -> None:
+    """``--inputs links`` skipped the scenes of a linked subfolder that ``--inputs 'links/**/*.tif'`` found."""
+    _tif(tmp_path / "data" / "deep" / "b.tif")
+    top = tmp_path / "links"
+    _tif(top / "a.tif")
+    (top / "sublink").symlink_to(tmp_path / "data", target_is_directory=True)
+    (top / "sublink" / "deep" / "up").symlink_to(top, target_is_directory=True)  # a loop back up the tree
+    out = tmp_path / "out"
+    by_glob = _found([str(top / "**" / "*.tif")], out)
+    assert "sublink/deep/b.tif" in by_glob
+    assert _found([str(top)], out) == ["a.tif", "sublink/deep/b.tif"]
+
+
+def test_a_link_and_its_target_are_one_scene(tmp_path: Path) -> None:
+    """A scene named through a link and by its own path was processed twice, under two output names."""
+    real = _tif(tmp_path / "scenes" / "a.tif")
+    (tmp_path / "picked").mkdir()
+    (tmp_path / "picked" / "alias.tif").symlink_to(real)
+    items = expand_inputs([str(tmp_path / "scenes"), str(tmp_path / "picked")], tmp_path / "out")
+    assert [i.source for i in items] == [real]
+
+
+def test_an_enmap_zip_beside_its_extracted_folder_is_one_input(tmp_path: Path) -> None:
+    """``X.ZIP`` unzipped beside itself gave two inputs with one output name, so the whole batch was refused."""
+    zipped = _enmap().make(tmp_path / "enmap", zip_it=True)
+    folder = zipped.with_suffix("")
+    assert folder.is_dir()
+    out = tmp_path / "maps"
+    for patterns in ([str(tmp_path / "enmap")], [str(tmp_path / "enmap" / "ENMAP01-*")], [str(zipped), str(folder)]):
+        items = expand_inputs(patterns, out)
+        assert [i.source for i in items] == [folder], patterns
+        check_unique_outputs(items, out, "_classes.tif")
+    # the zip alone is still its own input
+    assert [i.source for i in expand_inputs([str(zipped)], out)] == [zipped]
