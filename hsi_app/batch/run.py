@@ -37,7 +37,7 @@ import numpy as np
 from hsi_app.batch.inputs import SceneInput
 from hsi_app.batch.state import SceneReport, write_sidecar
 from hsi_app.batch.tasks import TaskAdapter
-from hsi_app.errors import HSIError, HSIWarning, InvalidDataError
+from hsi_app.errors import ConfigError, HSIError, HSIWarning, InvalidDataError
 from hsi_app.gdal_env import cap_gdal_cache
 from hsi_app.infer import Window, read_window
 from hsi_app.local_reads import reads_in_this_thread
@@ -100,12 +100,28 @@ def cached_cube(source: str, stamp: str, chunks: int = 512, exclude_masks: tuple
     with _LOCK:  # a worker may run several threads
         cube = _CUBES.pop(key, None)
         if cube is None:
-            cube = with_empty_bands_flagged(open_cube(source, chunks=chunks).hsi.without_masked(exclude_masks),
+            cube = with_empty_bands_flagged(_without_masked(open_cube(source, chunks=chunks), exclude_masks, source),
                                             warn=False)
         _CUBES[key] = cube  # most recently used last
         while len(_CUBES) > OPEN_CUBES:
             _CUBES.pop(next(iter(_CUBES)))
     return cube
+
+
+def _without_masked(cube: Any, names: tuple[str, ...], source: str) -> Any:
+    """``cube.hsi.without_masked(names)``; a scene with no quality layers at all (a GeoTIFF, ENVI or ``.mat`` among
+    EnMAP products) fails with the batch's fix, not with ``its masks: none (or 'all')``.
+
+    Raises:
+        ConfigError: a mask the scene lacks.
+    """
+    try:
+        return cube.hsi.without_masked(names)
+    except ConfigError as err:
+        if cube.hsi.masks:
+            raise
+        raise ConfigError(f"{source}: has no quality masks (EnMAP L2A products have them), so --exclude-masks "
+                          f"{','.join(names)} cannot apply; run such scenes in a batch without --exclude-masks") from err
 
 
 def window_count(height: int, width: int, window: int) -> int:

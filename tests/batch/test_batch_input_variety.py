@@ -61,3 +61,29 @@ def test_an_enmap_zip_beside_its_extracted_folder_is_one_input(tmp_path: Path) -
         check_unique_outputs(items, out, "_classes.tif")
     # the zip alone is still its own input
     assert [i.source for i in expand_inputs([str(zipped)], out)] == [zipped]
+
+
+def test_exclude_masks_fails_only_the_scenes_without_masks_with_the_fix(tmp_path: Path, kit) -> None:  # noqa: ANN001
+    """A GeoTIFF among EnMAP products under ``--exclude-masks cloud`` failed with ``its masks: none (or 'all')``,
+    which names no fix for a batch (``all`` would exclude four more masks from the products)."""
+    import numpy as np
+    import rasterio
+
+    from hsi_app.batch import ClusterOptions, run_batch
+    from hsi_app.batch.tasks import DetectOptions, detect_adapter
+    from hsi_app.io.open import open_cube
+
+    product = _enmap().make(tmp_path / "in", height=16, width=16)
+    tif = kit.write_scene(tmp_path / "in" / "plain.tif", 16, 16, 1)
+    res = run_batch(detect_adapter(DetectOptions("rx")), None, [str(tmp_path / "in")], tmp_path / "out",
+                    exclude_masks=("cloud",), progress=False, echo=lambda s: None,
+                    cluster=ClusterOptions(workers=1, processes=False, dashboard=False))
+    rows = {Path(r.input).name: r for r in res.rows}
+    assert rows[product.name].status == "done", rows[product.name].error
+    failed = rows[tif.name]
+    assert failed.status == "failed" and failed.error.startswith(str(tif))
+    assert "no quality masks" in failed.error and "without --exclude-masks" in failed.error
+    cloud = open_cube(product).hsi.masks["cloud"].values.astype(bool)
+    with rasterio.open(tmp_path / "out" / f"{product.name}_scores.tif") as ds:
+        scores = ds.read(1)
+    assert cloud.any() and np.isnan(scores[cloud]).all()
