@@ -88,6 +88,9 @@ def sniff(path: Path) -> str:
         return "mat"
     if head[:4] == b"ENVI" or has_envi_header(path):
         return "envi"
+    if path.suffix.lower() in (".img", ".dat", ".bsq", ".bil", ".bip", ".raw"):  # raw ENVI data: its header is missing
+        raise CubeReadError(f"{path}: no ENVI header beside it (looked for {path.with_suffix('.hdr').name}, "
+                            f"{path.name}.hdr); copy its .hdr next to it")
     raise CubeReadError(f"{path}: unrecognised file content; supported: {SUPPORTED}")
 
 

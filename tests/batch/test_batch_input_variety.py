@@ -87,3 +87,22 @@ def test_exclude_masks_fails_only_the_scenes_without_masks_with_the_fix(tmp_path
     with rasterio.open(tmp_path / "out" / f"{product.name}_scores.tif") as ds:
         scores = ds.read(1)
     assert cloud.any() and np.isnan(scores[cloud]).all()
+
+
+def test_an_envi_data_file_without_its_header_fails_alone_naming_the_header(tmp_path: Path, kit) -> None:  # noqa: ANN001
+    """A lone ``x.img`` failed with 'unrecognised file content; supported: ...', which names neither the missing
+    header nor the fix; the other scenes of the batch still finish."""
+    from hsi_app.batch import ClusterOptions, run_batch
+    from hsi_app.batch.tasks import DetectOptions, detect_adapter
+
+    kit.write_scene(tmp_path / "in" / "ok.tif", 16, 16, 1)
+    lone = tmp_path / "in" / "lone.img"
+    lone.write_bytes(bytes(2 * 8 * 16 * 16))
+    res = run_batch(detect_adapter(DetectOptions("rx")), None, [str(tmp_path / "in")], tmp_path / "out",
+                    progress=False, echo=lambda s: None,
+                    cluster=ClusterOptions(workers=1, processes=False, dashboard=False))
+    rows = {Path(r.input).name: r for r in res.rows}
+    assert rows["ok.tif"].status == "done"
+    error = rows["lone.img"].error
+    assert rows["lone.img"].status == "failed" and error.startswith(str(lone)) and "\n" not in error
+    assert "lone.hdr" in error and "header" in error
