@@ -25,11 +25,16 @@ from pathlib import Path
 from hsi_app.errors import ConfigError, DatasetNotFoundError
 
 # Files that never are scenes on their own: sidecars and metadata; what GDAL reads beside a raster (aux, overview,
-# external mask, world and .prj files); checksums; vector and style files kept beside scenes; documents.
+# external mask, world and .prj files, RPC/IMD metadata, Erdas spill files); checksums; vector, style and project
+# files kept beside scenes; documents, spreadsheets, backups and what file managers leave (Thumbs.db, desktop.ini).
 # ENVI headers (.hdr) are resolved to their data file by _header_scene.
 SKIP_SUFFIXES = (".json", ".xml", ".aux.xml", ".aux", ".ovr", ".rrd", ".msk", ".tfw", ".tifw", ".tiffw", ".wld", ".prj",
-                 ".md5", ".sha1", ".sha256", ".sha512", ".shp", ".shx", ".dbf", ".cpg", ".qml", ".sld", ".kml", ".kmz",
-                 ".geojson", ".csv", ".txt", ".md", ".log", ".pdf", ".html", ".png", ".jpg", ".npy", ".gpkg")
+                 ".rpb", ".imd", ".ige", ".md5", ".sha1", ".sha256", ".sha512", ".shp", ".shx", ".dbf", ".cpg", ".qml",
+                 ".qmd", ".qgz", ".qgs", ".lyr", ".lyrx", ".sld", ".kml", ".kmz", ".geojson", ".csv", ".txt", ".md",
+                 ".log", ".pdf", ".html", ".doc", ".docx", ".odt", ".rtf", ".xls", ".xlsx", ".ods", ".ppt", ".pptx",
+                 ".png", ".jpg", ".npy", ".gpkg", ".db", ".ini", ".bak", ".tmp", "~")
+SCENE_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+", b"MATLAB", b"\x89HDF\r\n\x1a\n")
+"""How the content of a scene file without an extension begins (TIFF, BigTIFF, MATLAB v5, HDF5/MATLAB v7.3 at 0)."""
 GLOB_CHARS = "*?["
 
 
@@ -93,7 +98,23 @@ def _is_candidate(path: Path) -> bool:
     name = path.name.lower()
     if name.startswith("."):  # hidden: our own partial/staging files, editor droppings
         return False
-    return not name.endswith(SKIP_SUFFIXES) and not _is_header(path)
+    if name.endswith(SKIP_SUFFIXES) or _is_header(path):
+        return False
+    return bool(path.suffix) or _extensionless_scene(path)
+
+
+def _extensionless_scene(path: Path) -> bool:
+    """A file without an extension is a scene when it is ENVI data (a header beside it) or its content is a TIFF or
+    MATLAB file; ``README``, ``LICENSE`` and the like are not."""
+    from hsi_app.io.envi import find_header
+
+    if find_header(path) is not None:
+        return True
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(8).startswith(SCENE_MAGIC)
+    except OSError:
+        return True  # unreadable: an input, so that the batch reports why
 
 
 def _is_header(path: Path) -> bool:

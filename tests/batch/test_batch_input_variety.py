@@ -106,3 +106,19 @@ def test_an_envi_data_file_without_its_header_fails_alone_naming_the_header(tmp_
     error = rows["lone.img"].error
     assert rows["lone.img"].status == "failed" and error.startswith(str(lone)) and "\n" not in error
     assert "lone.hdr" in error and "header" in error
+
+
+def test_documents_metadata_and_system_files_beside_scenes_are_not_inputs(tmp_path: Path) -> None:
+    """README: documents are never inputs; a folder's README, Thumbs.db, .docx or a WorldView .RPB/.IMD was taken as
+    a scene, failed, and made the batch exit 1."""
+    scenes = tmp_path / "scenes"
+    kept = [_tif(scenes / "a.tif"), _tif(scenes / "raw_tiff")]  # a TIFF saved without an extension
+    envi = scenes / "cube"  # ENVI data without an extension, its header beside it
+    envi.write_bytes(bytes(16))
+    (scenes / "cube.hdr").write_text("ENVI\n")
+    kept.append(envi)
+    for name in ("README", "LICENSE", "Thumbs.db", "desktop.ini", "a.RPB", "a.IMD", "a.ige", "notes.docx",
+                 "table.xlsx", "a.tif.bak", "a.tif~", "style.lyr", "a.qmd", "project.qgz"):
+        (scenes / name).write_text("not a scene\n")
+    items = expand_inputs([str(scenes)], tmp_path / "out")
+    assert sorted(i.source for i in items) == sorted(kept)
