@@ -131,7 +131,11 @@ def run_batch(
         todo: list[tuple[int, SceneInput, Path, dict[str, int]]] = []
         for i, item in enumerate(items):
             dst = item.output_path(out, adapter.suffix)
-            fp = input_fingerprint(item.source)
+            try:
+                fp = input_fingerprint(item.source)
+            except OSError as err:  # a dangling link, a scene removed since it was listed: this row fails, not the batch
+                rows[i] = SceneReport(str(item.source), "failed", error=_unreadable_input(item.source, err))
+                continue
             side = None if overwrite else is_done(dst, task=adapter.name, model_sha=sha, source=item.source,
                                                      resample=resample)
             if side is not None:
@@ -176,6 +180,13 @@ def run_batch(
         for item in items:  # temporaries of killed or retried tasks (a finished scene's are already gone)
             remove_output_temporaries(item.output_path(out, adapter.suffix))
     return BatchResult(done_rows, js, cs, dash, meta["seconds"])
+
+
+def _unreadable_input(source: Path, err: OSError) -> str:
+    """The one report line of a scene whose files cannot even be listed (``stat``) before the run."""
+    if source.is_symlink() and not source.exists():
+        return f"{source}: a link to {os.readlink(source)}, which does not exist; fix or remove the link"
+    return f"{source}: cannot be read ({err.strerror or err}); check that it is still there and readable"
 
 
 def _from_sidecar(item: SceneInput, dst: Path, side: dict[str, Any], status: str) -> SceneReport:

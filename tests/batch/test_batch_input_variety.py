@@ -122,3 +122,20 @@ def test_documents_metadata_and_system_files_beside_scenes_are_not_inputs(tmp_pa
         (scenes / name).write_text("not a scene\n")
     items = expand_inputs([str(scenes)], tmp_path / "out")
     assert sorted(i.source for i in items) == sorted(kept)
+
+
+def test_a_dangling_link_fails_alone_naming_its_target(tmp_path: Path, kit) -> None:  # noqa: ANN001
+    """A glob that matched a link to a missing file stopped the whole batch with 'unexpected FileNotFoundError'."""
+    from hsi_app.batch import ClusterOptions, run_batch
+    from hsi_app.batch.tasks import DetectOptions, detect_adapter
+
+    kit.write_scene(tmp_path / "in" / "ok.tif", 16, 16, 1)
+    broken = tmp_path / "in" / "broken.tif"
+    broken.symlink_to(tmp_path / "gone" / "x.tif")
+    res = run_batch(detect_adapter(DetectOptions("rx")), None, [str(tmp_path / "in" / "*.tif")], tmp_path / "out",
+                    progress=False, echo=lambda s: None,
+                    cluster=ClusterOptions(workers=1, processes=False, dashboard=False))
+    rows = {Path(r.input).name: r for r in res.rows}
+    assert rows["ok.tif"].status == "done" and rows["broken.tif"].status == "failed"
+    error = rows["broken.tif"].error
+    assert error.startswith(str(broken)) and str(tmp_path / "gone" / "x.tif") in error and "link" in error
