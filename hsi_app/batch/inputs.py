@@ -223,6 +223,9 @@ def expand_inputs(patterns: list[str], out_dir: str | os.PathLike[str] | None = 
     if not seen:
         hint = ("; in a glob, [ ] * ? are pattern characters: write [[] for a [ in a folder name"
                 if any("[" in p for p in patterns) else "")
+        missing = [str(pattern_root(p)) for p in patterns if not pattern_root(p).is_dir()]
+        if missing:  # 'scnes/**/*.tif': the folder is misspelt, not the pattern
+            hint += f"; no such folder: {', '.join(dict.fromkeys(missing))}"
         raise ConfigError(f"--inputs {' '.join(patterns)}: matched no scene; quote globs so the shell does not "
                           f"expand them{hint}")
     return keep_apart(list(seen.values()))

@@ -139,3 +139,17 @@ def test_a_dangling_link_fails_alone_naming_its_target(tmp_path: Path, kit) -> N
     assert rows["ok.tif"].status == "done" and rows["broken.tif"].status == "failed"
     error = rows["broken.tif"].error
     assert error.startswith(str(broken)) and str(tmp_path / "gone" / "x.tif") in error and "link" in error
+
+
+def test_a_glob_below_a_missing_folder_names_the_folder(tmp_path: Path) -> None:
+    """``--inputs 'scnes/**/*.tif'`` (misspelt) said only 'matched no scene; quote globs ...'."""
+    import pytest
+
+    from hsi_app.errors import ConfigError
+
+    _tif(tmp_path / "scenes" / "a.tif")
+    with pytest.raises(ConfigError, match=r"no such folder: .*scnes"):
+        expand_inputs([str(tmp_path / "scnes" / "**" / "*.tif")], tmp_path / "out")
+    with pytest.raises(ConfigError) as info:  # the folder is there, the glob just matches nothing
+        expand_inputs([str(tmp_path / "scenes" / "*.img")], tmp_path / "out")
+    assert "no such folder" not in str(info.value)
