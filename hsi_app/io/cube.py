@@ -613,10 +613,12 @@ class HSIAccessor:
                 if n not in wanted:
                     wanted.append(n)
         unknown = [n for n in wanted if n not in masks]
+        if unknown and not masks:
+            raise ConfigError(f"{scene_name(self._obj)}: no quality mask {unknown[0]!r}: the scene has no quality "
+                              "masks (EnMAP L2A products carry them); run it without --exclude-masks")
         if unknown:
-            have = ", ".join(masks) or "none"
             raise ConfigError(f"{scene_name(self._obj)}: no quality mask {unknown[0]!r}; its masks: "
-                              f"{have} (or 'all')")
+                              f"{', '.join(masks)} (or 'all')")
         if not wanted:
             return self._obj
         flagged = xr.concat([masks[n].astype(bool) for n in wanted], dim="mask").any("mask")

@@ -161,3 +161,20 @@ def test_batch_excludes_the_same_pixels_and_redoes_scenes_made_without(product: 
     named = run_batch("classify", svm_run, [str(product)], out, progress=False, echo=lambda s: None, cluster=local,
                       exclude_masks=("all", "defective"))
     assert [r.status for r in named.rows] == ["done"]
+
+
+@pytest.mark.parametrize("command", ["detect", "predict"])
+def test_a_scene_without_quality_masks_is_told_to_run_without_the_option(command: str, svm_run: Path, tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """A GeoTIFF has no quality layers: ``--exclude-masks cloud`` said ``its masks: none (or 'all')``, and 'all'
+    does nothing there either; the line now says the scene has none and to drop the option."""
+    from tif_writer import write_tif
+
+    scene = write_tif(tmp_path / "field.tif", np.random.default_rng(0).random((6, 12, 10), dtype=np.float32),
+                      np.linspace(450, 900, 6))
+    extra = ["--method", "rx"] if command == "detect" else ["--model", str(svm_run)]
+    code, _, err = run_main(capsys, command, "--input", str(scene), *extra, "--out", str(tmp_path / "o.tif"),
+                            "--exclude-masks", "cloud", "--quiet")
+    assert_one_error_line(code, err, "field.tif", "no quality mask 'cloud'", "has no quality masks",
+                          "run it without --exclude-masks")
+    assert "(or 'all')" not in err and not (tmp_path / "o.tif").exists()
