@@ -365,16 +365,20 @@ def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
         )
     if is_tiff_header(header):
         return _read_envi_tiff(header, chunks)
-    h = read_header(header)
+    data = p if p != header else find_data(header)
+    names = ", ".join(f"{header.with_suffix('').name}{e}" for e in DATA_EXTS)
+    no_data = f"{header}: no data file next to the header (looked for {names}); copy it beside the .hdr"
+    try:
+        h = read_header(header)
+    except CubeReadError as err:  # a lone header: the missing data file is the first thing to fix
+        if data is None:
+            raise DatasetNotFoundError(no_data) from err
+        raise
     if "spectral library" in str(h.get("file type", "")).lower():
         raise CubeReadError(f"{header}: is an ENVI spectral library (target spectra), not an image; pass it as "
                             "--targets LIB (hsi detect, hsi simulate-targets) and a scene as the input")
-    data = p if p != header else find_data(header)
     if data is None:
-        names = ", ".join(f"{header.with_suffix('').name}{e}" for e in DATA_EXTS)
-        raise DatasetNotFoundError(
-            f"{header}: no data file next to the header (looked for {names}); copy it beside the .hdr"
-        )
+        raise DatasetNotFoundError(no_data)
     try:
         c, rows, cols = int(h["bands"]), int(h["lines"]), int(h["samples"])
         code, offset, order = int(h["data type"]), int(h.get("header offset", 0)), int(h["byte order"])

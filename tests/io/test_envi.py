@@ -294,6 +294,9 @@ def test_missing_data_file_raises(tmp_path: Path) -> None:
     data_of(hdr).unlink()
     _raises(DatasetNotFoundError, hdr, "no data file", hdr.name)
     _raises(DatasetNotFoundError, tmp_path / "absent.hdr", "absent.hdr")
+    # a lone header that also lacks a key: the missing data file is said first (it said "lacks 'byte order'")
+    hdr.write_text("\n".join(ln for ln in hdr.read_text().splitlines() if not ln.startswith("byte order")) + "\n")
+    _raises(DatasetNotFoundError, hdr, "no data file", hdr.name)
 
 
 @pytest.mark.parametrize("key", ["samples", "lines", "bands", "data type"])
