@@ -53,7 +53,7 @@ class SceneInput:
     def output_path(self, out_dir: str | os.PathLike[str], suffix: str) -> Path:
         """``OUT/<rel folder>/<scene stem><suffix>`` (``suffix`` like ``"_classes.tif"``)."""
         name = self.rel.name
-        for ext in (".tif", ".tiff", ".zip", ".mat", ".img", ".dat", ".bsq", ".bil", ".bip", ".hdr"):
+        for ext in (".tif", ".tiff", ".zip", ".mat", ".img", ".dat", ".bsq", ".bil", ".bip", ".raw", ".hdr"):
             if name.lower().endswith(ext):
                 name = name[: -len(ext)]
                 break

@@ -153,3 +153,12 @@ def test_a_glob_below_a_missing_folder_names_the_folder(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:  # the folder is there, the glob just matches nothing
         expand_inputs([str(tmp_path / "scenes" / "*.img")], tmp_path / "out")
     assert "no such folder" not in str(info.value)
+
+
+def test_every_envi_data_extension_is_dropped_from_the_output_name(tmp_path: Path) -> None:
+    """``x.raw`` (an ENVI data file ending in .raw) was written as ``x.raw_classes.tif``."""
+    from hsi_app.batch.inputs import SceneInput
+
+    names = {ext: SceneInput(tmp_path / f"x{ext}", Path(f"x{ext}")).output_path(tmp_path, "_classes.tif").name
+             for ext in (".img", ".dat", ".bsq", ".bil", ".bip", ".raw", ".RAW")}
+    assert set(names.values()) == {"x_classes.tif"}, names
