@@ -322,9 +322,24 @@ def run(variant: str, seed: int, legacy_blocks: bool = False) -> float:
     return float(m["oa"])
 
 
+def parse_args(argv: list[str]) -> tuple[str, list[int], bool]:
+    """``VARIANT SEEDS [--legacy-blocks]`` -> (variant, seeds, legacy); ``--help`` prints the variants and exits 0.
+
+    Raises:
+        SystemExit: one usage line for anything else (no seeds, seeds that are not integers, an unknown option).
+    """
+    if argv[:1] in (["-h"], ["--help"]):
+        print(__doc__)
+        raise SystemExit(0)
+    unknown = [a for a in argv[2:] if a != "--legacy-blocks"]
+    if len(argv) < 2 or unknown or not all(s.strip().isdigit() for s in argv[1].split(",")):
+        raise SystemExit("explore_disjoint.py: usage: explore_disjoint.py VARIANT SEEDS [--legacy-blocks], "
+                         "e.g. `base 0,2` (SEEDS: comma-separated integers); --help lists the variants")
+    return argv[0], [int(s) for s in argv[1].split(",")], "--legacy-blocks" in argv[2:]
+
+
 if __name__ == "__main__":
+    name, seeds, legacy = parse_args(sys.argv[1:])
     if "OMP_NUM_THREADS" not in os.environ:  # torch already follows it when set
         torch.set_num_threads(2)
-    name, seeds = sys.argv[1], [int(s) for s in sys.argv[2].split(",")]
-    legacy = "--legacy-blocks" in sys.argv[3:]
     print(f"{name}: mean OA {100 * np.mean([run(name, s, legacy) for s in seeds]):.2f} over seeds {seeds}")
