@@ -22,17 +22,24 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from hsi_app.data.download_records import LOCK_SUFFIX, PART_SUFFIX
+from hsi_app.data.download_resume import RESUME_SUFFIX
 from hsi_app.errors import ConfigError, DatasetNotFoundError
 
 # Files that never are scenes on their own: sidecars and metadata; what GDAL reads beside a raster (aux, overview,
 # external mask, world and .prj files, RPC/IMD metadata, Erdas spill files); checksums; vector, style and project
-# files kept beside scenes; documents, spreadsheets, backups and what file managers leave (Thumbs.db, desktop.ini).
-# ENVI headers (.hdr) are resolved to their data file by _header_scene.
+# files kept beside scenes; documents, spreadsheets, backups and what file managers leave (Thumbs.db, desktop.ini);
+# a download's working files (.part, .lock, .resume). ENVI headers (.hdr) are resolved to their data file by
+# _header_scene. A TIFF sidecar (.ovr, .msk) is listed as its content would make it a scene.
 SKIP_SUFFIXES = (".json", ".xml", ".aux.xml", ".aux", ".ovr", ".rrd", ".msk", ".tfw", ".tifw", ".tiffw", ".wld", ".prj",
                  ".rpb", ".imd", ".ige", ".md5", ".sha1", ".sha256", ".sha512", ".shp", ".shx", ".dbf", ".cpg", ".qml",
                  ".qmd", ".qgz", ".qgs", ".lyr", ".lyrx", ".sld", ".kml", ".kmz", ".geojson", ".csv", ".txt", ".md",
                  ".log", ".pdf", ".html", ".doc", ".docx", ".odt", ".rtf", ".xls", ".xlsx", ".ods", ".ppt", ".pptx",
-                 ".png", ".jpg", ".npy", ".gpkg", ".db", ".ini", ".bak", ".tmp", "~")
+                 ".png", ".jpg", ".npy", ".gpkg", ".db", ".ini", ".bak", ".tmp", "~", PART_SUFFIX, LOCK_SUFFIX, RESUME_SUFFIX)
+SCENE_SUFFIXES = (".tif", ".tiff", ".mat", ".zip", ".img", ".dat", ".bsq", ".bil", ".bip", ".raw", ".tar", ".tgz",
+                  ".tar.gz")
+"""Endings of files taken as scenes by name (GeoTIFF, MATLAB, EnMAP zips and tars, ENVI data); any other file is
+one only by its content (:func:`_scene_by_content`)."""
 SCENE_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+", b"MATLAB", b"\x89HDF\r\n\x1a\n")
 """How the content of a scene file without an extension begins (TIFF, BigTIFF, MATLAB v5, HDF5/MATLAB v7.3 at 0)."""
 GLOB_CHARS = "*?["
@@ -100,12 +107,12 @@ def _is_candidate(path: Path) -> bool:
         return False
     if name.endswith(SKIP_SUFFIXES) or _is_header(path):
         return False
-    return bool(path.suffix) or _extensionless_scene(path)
+    return name.endswith(SCENE_SUFFIXES) or _scene_by_content(path)
 
 
-def _extensionless_scene(path: Path) -> bool:
-    """A file without an extension is a scene when it is ENVI data (a header beside it) or its content is a TIFF or
-    MATLAB file; ``README``, ``LICENSE`` and the like are not."""
+def _scene_by_content(path: Path) -> bool:
+    """A file without a scene's extension (none, or another one) is a scene when it is ENVI data (a header beside
+    it) or its content is a TIFF or MATLAB file; ``README``, ``notes.yaml``, ``run.sh``, ``photo.jpeg`` are not."""
     from hsi_app.io.envi import find_header
 
     if find_header(path) is not None:

@@ -117,8 +117,12 @@ def test_documents_metadata_and_system_files_beside_scenes_are_not_inputs(tmp_pa
     envi.write_bytes(bytes(16))
     (scenes / "cube.hdr").write_text("ENVI\n")
     kept.append(envi)
+    kept.append(_tif(scenes / "flight.data"))  # a TIFF under another extension: a scene by its content
     for name in ("README", "LICENSE", "Thumbs.db", "desktop.ini", "a.RPB", "a.IMD", "a.ige", "notes.docx",
-                 "table.xlsx", "a.tif.bak", "a.tif~", "style.lyr", "a.qmd", "project.qgz"):
+                 "table.xlsx", "a.tif.bak", "a.tif~", "style.lyr", "a.qmd", "project.qgz",
+                 # review 1 #3/#9: a download's working files, and any document, script or photo by its content
+                 "x.mat.resume", "x.mat.123.abcdef.part", "x.mat.lock", "README.rst", "notes.yaml", "process.py",
+                 "run.sh", "analysis.ipynb", "photo.jpeg"):
         (scenes / name).write_text("not a scene\n")
     items = expand_inputs([str(scenes)], tmp_path / "out")
     assert sorted(i.source for i in items) == sorted(kept)
