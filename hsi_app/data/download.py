@@ -123,7 +123,7 @@ def _iter_file(path: Path, chunk_size: int) -> tuple[int | None, Iterator[bytes]
 class _Source(NamedTuple):
     """An opened download: ``size`` of the whole file (None: unknown), the ``chunks`` of its body, whether the
     body's end is ``framed`` (see :func:`_iter_http`), the server's ``validator`` of the file (ETag or
-    Last-Modified: :func:`~hsi_app.data.download_resume.validator_of`) and the byte the body ``start``\ s at
+    Last-Modified: :func:`~hsi_app.data.download_resume.validator_of`) and the byte the body starts at
     (the kept bytes' count when the server continues an interrupted download, else 0)."""
 
     size: int | None
@@ -151,7 +151,9 @@ def _iter_http(url: str, chunk_size: int, resume: Resume | None = None) -> _Sour
     start, whole = 0, None
     if resume is not None and response.status_code in (206, 416):
         got = range_start(response.headers) if response.status_code == 206 else None
-        if got is None or got[0] != resume.offset:  # the kept bytes reach past the file, or a range not asked for
+        now = validator_of(response.headers)
+        changed = resume.validator is not None and now is not None and now != resume.validator  # If-Range ignored
+        if got is None or got[0] != resume.offset or changed:  # past the file's end, a range not asked for, a new file
             response.close()
             return _iter_http(url, chunk_size)
         start, whole = got
@@ -256,6 +258,7 @@ def _open_source(url: str, chunk_size: int, dst: Path | None = None, resume: Res
 class _Transfer:
     """What a download has received so far (filled by :func:`_stream_to` as the bytes arrive)."""
 
+    opened: bool = False  # the source answered (a fetch that never reached it leaves kept bytes as they were)
     written: int = 0
     total: int | None = None
     framed: bool = False
@@ -279,6 +282,7 @@ def _stream_to(url: str, fh: BinaryIO, part: Path, transfer: _Transfer, *, progr
     from hsi_app.progress import bar as progress_bar
 
     source = _open_source(url, chunk_size, dst=dst, resume=resume)
+    transfer.opened = True
     transfer.total, transfer.framed, transfer.validator = source.size, source.framed, source.validator
     fh.seek(source.start)
     fh.truncate()  # a changed file (or a server without ranges) is sent whole: the kept bytes go
@@ -501,14 +505,14 @@ def fetch(
         raise OutputError(f"{dst}: is a folder; pass the destination file path")
     if dst.exists() and not overwrite:
         _verify_existing(dst, expected, size, mat_key=mat_key, mat_shape=shape)
-        _remove_stale_parts(dst)
+        _remove_debris(dst)
         return dst
     created = _make_parent(dst)
     try:
         with locked(dst, on_wait=_say_waiting):  # a second process fetching dst waits here
             if dst.exists() and not overwrite:  # ... and then finds it downloaded and verified
                 _verify_existing(dst, expected, size, mat_key=mat_key, mat_shape=shape)
-                _remove_stale_parts(dst)
+                _remove_debris(dst)
                 return dst
             _remove_stale_parts(dst)
             recorded = read_sums(dst.parent).get(dst.name)
@@ -538,6 +542,13 @@ def _remove_stale_parts(dst: Path) -> None:
         remove_stale_parts(dst)
 
 
+def _remove_debris(dst: Path) -> None:
+    """Once ``dst`` is there and verified: its stale ``.part`` files and the kept bytes of an earlier interrupted
+    download (placed by hand since, or fetched from another URL), never failing."""
+    _remove_stale_parts(dst)
+    discard(dst)
+
+
 def _make_parent(dst: Path) -> Path | None:
     """Create ``dst``'s folder; return the top folder created (None when it existed)."""
     created = dst.parent.absolute()
@@ -564,7 +575,8 @@ def _download(
         ``(sha256 of the file as stored, read back after fsync; whether anything proved it complete)``.
     """
     http = urlparse(url).scheme.lower() in ("http", "https")
-    part, fh, resume = _open_part(dst, pending(dst, url) if http else None)
+    expected = {"sha256": reference, "size": size}  # what the kept bytes are bytes of
+    part, fh, resume = _open_part(dst, pending(dst, url, **expected) if http else None)
     transfer, kept = _Transfer(), False
     interrupted: BaseException | None = None
     try:
@@ -579,7 +591,7 @@ def _download(
             _sync(fh, part)
         if interrupted is not None:
             kept = True
-            _keep_interrupted(url, dst, part, transfer, interrupted)
+            _keep_interrupted(url, dst, part, transfer, interrupted, expected)
             raise interrupted
         written, total, framed = transfer.written, transfer.total, transfer.framed
         stored = part.stat().st_size
@@ -598,11 +610,13 @@ def _download(
                 "and fetch again"
             )
         os.replace(part, dst)
-        discard(dst)
     except BaseException:
+        if resume is not None and not transfer.opened:  # offline, HTTP 503...: the kept bytes stay for the next fetch
+            with contextlib.suppress(OSError):
+                keep(dst, part, url, resume.offset, resume.validator, **expected)
+                kept = True
         if not kept:
             part.unlink(missing_ok=True)
-            discard(dst)
         raise
     return actual, proven
 
@@ -615,15 +629,16 @@ def _open_part(dst: Path, resume: Resume | None) -> tuple[Path, BinaryIO, Resume
         try:
             return resume.path, open(resume.path, "r+b"), resume  # noqa: SIM115 - closed by the caller's with
         except OSError:
-            discard(dst)
+            resume.path.unlink(missing_ok=True)
     return *new_part(dst), None
 
 
-def _keep_interrupted(url: str, dst: Path, part: Path, transfer: _Transfer, err: BaseException) -> None:
+def _keep_interrupted(url: str, dst: Path, part: Path, transfer: _Transfer, err: BaseException,
+                      expected: Mapping[str, str | int | None]) -> None:
     """Keep the bytes of an interrupted download for the next fetch to continue
     (:mod:`~hsi_app.data.download_resume`) and say so: a network break raises one line saying where they
     are; a Ctrl-C prints that line on stderr (the caller then re-raises it)."""
-    kept = keep(dst, part, url, transfer.written, transfer.validator)
+    kept = keep(dst, part, url, transfer.written, transfer.validator, **expected)  # type: ignore[arg-type]
     said = (f"{url}: download interrupted after {transfer.written} bytes ({transfer.reason or 'Ctrl-C'}); kept them "
             f"in {kept}, run the same fetch again to continue from there")
     if isinstance(err, KeyboardInterrupt):

@@ -490,7 +490,7 @@ class running_job:
                              "they were before it")
 
     def reporter(self, progress: StepFn | None) -> StepFn:
-        """A step function that passes ``(fraction, what)`` on to ``progress`` (when given), then :meth:`check`\ s
+        """A step function that passes ``(fraction, what)`` on to ``progress`` (when given), then calls :meth:`check`
         with ``what`` in the line, except at ``1.0``: by then the result is written, so it is shown, not dropped."""
 
         def report(fraction: float, what: str) -> None:

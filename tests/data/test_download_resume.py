@@ -14,6 +14,7 @@ import pytest
 from hsi_app.data import download
 from hsi_app.data.download import DownloadError, fetch
 from hsi_app.data.download_records import read_sums
+from hsi_app.data.download_resume import pending
 from tests.local_http import serving
 
 PAYLOAD = np.random.default_rng(7).integers(0, 256, 300_000, dtype=np.uint8).tobytes()
@@ -27,7 +28,8 @@ class Server:
 
     def __init__(self, body: bytes = PAYLOAD, etag: str | None = '"v1"') -> None:
         self.body, self.etag = body, etag
-        self.cut_next, self.ranges = True, True
+        self.cut_next, self.ranges, self.if_range = True, True, True
+        self.status_next: int | None = None  # answer the next request with this status and no body
         self.requests: list[dict[str, str]] = []
         self.sent: list[int] = []
 
@@ -40,9 +42,15 @@ class Server:
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 state.requests.append(dict(self.headers.items()))
+                if state.status_next is not None:
+                    self.send_response(state.status_next)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    state.status_next = None
+                    return
                 body, start = state.body, 0
                 asked = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
-                same = self.headers.get("If-Range") in (None, state.etag)
+                same = self.headers.get("If-Range") in (None, state.etag) or not state.if_range
                 if asked and state.ranges and same:
                     start = int(asked.group(1))
                     if start >= len(body):
@@ -185,3 +193,86 @@ def test_ctrl_c_keeps_the_bytes_and_says_where(server: tuple[str, Server], tmp_p
     monkeypatch.setattr(download, "_iter_http", real)
     fetch(f"{base}/cube.mat", dst, progress=False, chunk_size=CHUNK)
     assert dst.read_bytes() == PAYLOAD and state.requests[-1]["Range"] == "bytes=50000-"
+
+
+# ---------------------------------------------------------------------------- review 1 (#1, #2, #4, #7, #8)
+
+
+@pytest.mark.parametrize("status", [503, 429])
+def test_a_fetch_that_never_reaches_the_file_keeps_the_bytes(server: tuple[str, Server], tmp_path: Path,
+                                                            status: int) -> None:
+    """The error line said 'kept them, run again to continue'; run again while the server failed threw them away."""
+    base, state = server
+    dst = tmp_path / "cube.mat"
+    with pytest.raises(DownloadError):
+        fetch(f"{base}/cube.mat", dst, progress=False, chunk_size=CHUNK)
+    state.status_next = status
+    with pytest.raises(DownloadError, match="the server failed"):
+        fetch(f"{base}/cube.mat", dst, progress=False, chunk_size=CHUNK)
+    assert dst.with_name("cube.mat.resume").read_bytes() == PAYLOAD[:CUT]
+    fetch(f"{base}/cube.mat", dst, progress=False, chunk_size=CHUNK)
+    assert dst.read_bytes() == PAYLOAD and state.sent[-1] == len(PAYLOAD) - CUT
+
+
+def test_offline_keeps_the_bytes(server: tuple[str, Server], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base, _ = server
+    dst = tmp_path / "cube.mat"
+    with pytest.raises(DownloadError):
+        fetch(f"{base}/cube.mat", dst, progress=False, chunk_size=CHUNK)
+    import requests
+
+    def offline(*args: object, **kwargs: object) -> None:
+        raise requests.ConnectionError("Failed to resolve 'example.org'")
+
+    monkeypatch.setattr(requests, "get", offline)
+    with pytest.raises(DownloadError, match="check your network connection"):
+        fetch(f"{base}/cube.mat", dst, progress=False, chunk_size=CHUNK)
+    assert dst.with_name("cube.mat.resume").read_bytes() == PAYLOAD[:CUT]
+    assert pending(dst, f"{base}/cube.mat") is not None, "its record is back too"
+
+
+def test_a_server_ignoring_if_range_does_not_stitch_two_versions(server: tuple[str, Server], tmp_path: Path) -> None:
+    base, state = server
+    dst = tmp_path / "cube.mat"
+    with pytest.raises(DownloadError):
+        fetch(f"{base}/cube.mat", dst, progress=False, chunk_size=CHUNK)
+    state.if_range = False  # answers 206 whatever If-Range says, with the new version's ETag
+    state.body, state.etag = PAYLOAD[::-1], '"v2"'
+    fetch(f"{base}/cube.mat", dst, progress=False, chunk_size=CHUNK)
+    assert dst.read_bytes() == PAYLOAD[::-1]
+
+
+def test_kept_bytes_are_taken_over_by_one_fetch_only(server: tuple[str, Server], tmp_path: Path) -> None:
+    """Without a lock (Windows, NFS) two fetches continued the same file and one deleted it under the other."""
+    base, _ = server
+    dst = tmp_path / "cube.mat"
+    with pytest.raises(DownloadError):
+        fetch(f"{base}/cube.mat", dst, progress=False, chunk_size=CHUNK)
+    first = pending(dst, f"{base}/cube.mat")
+    assert first is not None and first.path.read_bytes() == PAYLOAD[:CUT] and first.offset == CUT
+    assert first.path.name.endswith(".part") and pending(dst, f"{base}/cube.mat") is None
+    assert not dst.with_name("cube.mat.resume").exists() and not dst.with_name("cube.mat.resume.json").exists()
+
+
+def test_a_file_placed_by_hand_clears_the_kept_bytes(server: tuple[str, Server], tmp_path: Path) -> None:
+    base, _ = server
+    dst = tmp_path / "cube.mat"
+    with pytest.raises(DownloadError):
+        fetch(f"{base}/cube.mat", dst, progress=False, chunk_size=CHUNK)
+    dst.write_bytes(PAYLOAD)  # downloaded in a browser, as the 401/403 line advises
+    fetch(f"{base}/cube.mat", dst, sha256=hashlib.sha256(PAYLOAD).hexdigest(), progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["SHA256SUMS", "cube.mat"]
+
+
+def test_kept_bytes_of_a_file_the_catalog_no_longer_expects_are_not_continued(tmp_path: Path) -> None:
+    """Kept under a published sha256 that the catalog has since replaced: the new file's tail was appended and the
+    fetch failed with 'corrupted in transit'."""
+    state = Server(etag=None)
+    with serving(state.handler()) as base:
+        with pytest.raises(DownloadError, match="kept them in"):
+            fetch(f"{base}/cube.mat", tmp_path / "cube.mat", sha256=hashlib.sha256(PAYLOAD).hexdigest(),
+                  progress=False, chunk_size=CHUNK)
+        state.body = PAYLOAD[::-1]
+        fetch(f"{base}/cube.mat", tmp_path / "cube.mat", sha256=hashlib.sha256(PAYLOAD[::-1]).hexdigest(),
+              progress=False, chunk_size=CHUNK)
+    assert (tmp_path / "cube.mat").read_bytes() == PAYLOAD[::-1] and "Range" not in state.requests[-1]
