@@ -82,6 +82,8 @@ def pending(dst: Path, url: str, *, sha256: str | None = None, size: int | None 
     except OSError:  # another fetch took them first
         return None
     with contextlib.suppress(OSError):
+        os.utime(claimed)  # a part file is stale by its age: bytes kept days ago are in use now
+    with contextlib.suppress(OSError):
         meta.unlink()
     return Resume(claimed, offset, validator if isinstance(validator, str) else None)
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 
 from hsi_app.data import download
 from hsi_app.data.download import DownloadError, fetch
-from hsi_app.data.download_records import read_sums
+from hsi_app.data.download_records import read_sums, remove_stale_parts
 from hsi_app.data.download_resume import pending
 from tests.local_http import serving
 
@@ -248,9 +250,13 @@ def test_kept_bytes_are_taken_over_by_one_fetch_only(server: tuple[str, Server],
     dst = tmp_path / "cube.mat"
     with pytest.raises(DownloadError):
         fetch(f"{base}/cube.mat", dst, progress=False, chunk_size=CHUNK)
+    old = time.time() - 3 * 86400
+    os.utime(dst.with_name("cube.mat.resume"), (old, old))
     first = pending(dst, f"{base}/cube.mat")
     assert first is not None and first.path.read_bytes() == PAYLOAD[:CUT] and first.offset == CUT
     assert first.path.name.endswith(".part") and pending(dst, f"{base}/cube.mat") is None
+    remove_stale_parts(dst)  # kept for days, taken over now: not swept from under this fetch
+    assert first.path.exists()
     assert not dst.with_name("cube.mat.resume").exists() and not dst.with_name("cube.mat.resume.json").exists()
 
 
