@@ -202,6 +202,21 @@ def parse_header_text(text: str) -> dict[str, Any]:
     return h
 
 
+def _parsed_or_none(header: Path) -> dict[str, Any] | None:
+    """:func:`parse_header` of an ENVI header whatever keys it lacks; ``None`` when it is not one (an ESRI ``.hdr``)."""
+    from spectral.io import envi
+
+    try:
+        return parse_header(header)
+    except (envi.EnviException, OSError, ValueError):
+        return None
+
+
+def _is_library(h: dict[str, Any]) -> bool:
+    """Whether parsed header keys ``h`` describe an ENVI spectral library (``file type = ENVI Spectral Library``)."""
+    return "spectral library" in str(h.get("file type", "")).lower()
+
+
 def parse_header(header: Path) -> dict[str, Any]:
     """:func:`parse_header_text` of :func:`header_text`, independent of the locale.
 
@@ -368,15 +383,19 @@ def read_envi(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
     data = p if p != header else find_data(header)
     names = ", ".join(f"{header.with_suffix('').name}{e}" for e in DATA_EXTS)
     no_data = f"{header}: no data file next to the header (looked for {names}); copy it beside the .hdr"
+    library = (f"{header}: is an ENVI spectral library (target spectra), not an image; pass it as --targets LIB "
+               "(hsi detect, hsi simulate-targets) and a scene as the input")
     try:
         h = read_header(header)
-    except CubeReadError as err:  # a lone header: the missing data file is the first thing to fix
-        if data is None:
+    except CubeReadError as err:  # an ENVI header lacking keys: a library, or lone, is said first
+        loose = _parsed_or_none(header)
+        if loose is not None and _is_library(loose):
+            raise CubeReadError(library) from err
+        if loose is not None and data is None:
             raise DatasetNotFoundError(no_data) from err
         raise
-    if "spectral library" in str(h.get("file type", "")).lower():
-        raise CubeReadError(f"{header}: is an ENVI spectral library (target spectra), not an image; pass it as "
-                            "--targets LIB (hsi detect, hsi simulate-targets) and a scene as the input")
+    if _is_library(h):
+        raise CubeReadError(library)
     if data is None:
         raise DatasetNotFoundError(no_data)
     try:

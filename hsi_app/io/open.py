@@ -88,6 +88,9 @@ def sniff(path: Path) -> str:
         return "mat"
     if head[:4] == b"ENVI" or has_envi_header(path):
         return "envi"
+    if head.startswith(b"EHFA_HEADER_TAG"):  # GDAL's default .img format, not raw ENVI data
+        raise CubeReadError(f"{path}: is an ERDAS Imagine (.img, HFA) file, which is not read here; convert it to a "
+                            f"GeoTIFF: gdal_translate -of GTiff {path.name} {path.stem}.tif")
     if path.suffix.lower() in (".img", ".dat", ".bsq", ".bil", ".bip", ".raw"):  # raw ENVI data: its header is missing
         raise CubeReadError(f"{path}: no ENVI header beside it (looked for {path.with_suffix('.hdr').name}, "
                             f"{path.name}.hdr); copy its .hdr next to it")
