@@ -52,7 +52,7 @@ from hsi_app.checkpoint import (
     load_config,
     load_tensors,
 )
-from hsi_app.errors import BandMismatchError, ConfigError, ModelLoadError
+from hsi_app.errors import BandMismatchError, ConfigError, ModelLoadError, cannot_read
 from hsi_app.data.download_records import sha256_file
 from hsi_app.data.normalize import BandStats
 from hsi_app.data.resample import EDGE_COVERAGE_FWHM  # base bands this many FWHM outside the new range copy its edge band
@@ -334,6 +334,18 @@ def _json_safe(obj: Any) -> Any:
     return obj
 
 
+def _run_file_sha256(path: Path) -> str:
+    """sha256 of a base run's file; an unreadable one (permissions, I/O) is a ModelLoadError naming it.
+
+    Raises:
+        ModelLoadError: ``path: cannot be read (...); check its permissions``.
+    """
+    try:
+        return sha256_file(path)
+    except OSError as err:
+        raise ModelLoadError(cannot_read(path, err)) from err
+
+
 def _base_dir_checked(base_dir: str | os.PathLike[str]) -> tuple[Path, RunConfig]:
     from hsi_app.ensemble import is_ensemble_dir
 
@@ -346,6 +358,8 @@ def _base_dir_checked(base_dir: str | os.PathLike[str]) -> tuple[Path, RunConfig
         raise ConfigError(f"{base_path}: a {base.model_name} {base.task} run cannot be LoRA-tuned; pass a dense classifier run")
     if (base_path / ADAPTER_NAME).is_file():
         raise ConfigError(f"{base_path}: is itself a fine-tune; pass the base run it was made from")
+    if not (base_path / WEIGHTS_NAME).is_file():  # hashed before anything loads it: the run's own line, not an OSError
+        raise ModelLoadError(f"{base_path}: no {WEIGHTS_NAME}; the run is incomplete, retrain it")
     return base_path, base
 
 
@@ -394,7 +408,7 @@ def finetune(
 
     base_path, base = _base_dir_checked(base_dir)
     # the base as it is now, before training on it (a later change is refused when the adapter is loaded)
-    base_sha, base_config_sha = sha256_file(base_path / WEIGHTS_NAME), sha256_file(base_path / CONFIG_NAME)
+    base_sha, base_config_sha = _run_file_sha256(base_path / WEIGHTS_NAME), _run_file_sha256(base_path / CONFIG_NAME)
     check_outputs({"--out": out}, {"--base": base_path})
     probe = _probe_net(base, base_path)
     check_lora_rank(probe, opts.lora_rank)  # before the scene is prepared or anything trains
@@ -559,12 +573,12 @@ def check_base_unchanged(run: Path, config: RunConfig) -> Path:
         also = f" (nor at {ft['base_run_relative']} from this run)" if moved is not None else ""
         raise ModelLoadError(f"{run}: base run {base_path} is missing{also}; restore it there (the adapter needs its "
                              "weights)")
-    if sha256_file(base_path / WEIGHTS_NAME) != ft.get("base_sha256"):
+    if _run_file_sha256(base_path / WEIGHTS_NAME) != ft.get("base_sha256"):
         raise ModelLoadError(f"{run}: the weights of base run {base_path} changed since fine-tuning; "
                              "restore the original run or fine-tune again")
     config_sha = ft.get("base_config_sha256")
     if config_sha is not None and (not (base_path / CONFIG_NAME).is_file()
-                                   or sha256_file(base_path / CONFIG_NAME) != config_sha):
+                                   or _run_file_sha256(base_path / CONFIG_NAME) != config_sha):
         raise ModelLoadError(f"{run}: the config.json of base run {base_path} changed since fine-tuning; "
                              "restore the original run or fine-tune again")
     return base_path
