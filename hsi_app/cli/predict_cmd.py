@@ -40,6 +40,7 @@ def predict(models: tuple[str, ...], source: str, out: str, key: str | None, win
     from hsi_app.io.cube import parse_mask_names
     from hsi_app.io.empty_bands import with_empty_bands_flagged
     from hsi_app.io.open import open_cube
+    from hsi_app.io.replace_guard import check_replaces_class_map
     from hsi_app.ensemble import load_classifier
     from hsi_app.tasks.prob_smoothing import parse_smooth, with_smoothing
 
@@ -51,6 +52,7 @@ def predict(models: tuple[str, ...], source: str, out: str, key: str | None, win
     for dst in (out, png):
         if dst is not None:
             check_writable(dst)
+    check_replaces_class_map("--out", out)  # a scene or label raster at --out is the user's data, never replaced
     spec = parse_smooth(smooth)
     pred = load_classifier(models, device=device, tta=tta)
     cube = open_cube(source, key=key).hsi.without_masked(parse_mask_names(exclude_masks))

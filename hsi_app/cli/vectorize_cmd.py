@@ -19,6 +19,7 @@ from hsi_app.cli.options import refuse_given
 def vectorize(map_path: str, out: str, min_pixels: int, min_area: float | None, connectivity: int, quiet: bool) -> None:
     """One polygon per connected patch of MAP, with class, area and mean confidence, in the map's CRS."""
     from hsi_app.io.atomic import check_outputs, check_writable
+    from hsi_app.io.replace_guard import check_replaces_polygons
     from hsi_app.tasks.map_polygons import polygon_driver, vectorize_map
 
     if min_area is not None:
@@ -26,6 +27,7 @@ def vectorize(map_path: str, out: str, min_pixels: int, min_area: float | None, 
     check_outputs({"--out": out}, {"--map": map_path})
     polygon_driver(out)
     check_writable(out)
+    check_replaces_polygons("--out", out)  # a GeoPackage of other layers, or other features, is never replaced
     res = vectorize_map(map_path, out, min_pixels=min_pixels, min_area_ha=min_area, connectivity=connectivity,
                         progress=not quiet)
     unit = f"{res['min_pixels']} px" + (f" ({res['min_pixels'] * res['pixel_area_m2'] / 1e4:g} ha)"

@@ -73,3 +73,70 @@ def test_finetune_of_a_base_with_unreadable_weights_names_the_file(files: dict[s
     code, _, err = run_main(capsys, "finetune", "--base", str(base), "--data", str(files["scene"]), "--labels",
                             str(files["labels"]), "--lora-rank", "2", "--out", str(tmp_path / "ft"), "--quiet")
     assert_one_error_line(code, err, f"{weights}: cannot be read (Permission denied); check its permissions")
+
+
+@pytest.mark.parametrize("victim", ["scene", "labels"])
+def test_predict_never_replaces_a_scene_or_label_raster_at_out(victim: str, files: dict[str, Path], tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A GeoTIFF at --out that is not a class map is the user's data (a copy of the scene, the label raster): the
+    old code wrote the map over it (exit 0). A class map there (an earlier run's) is still replaced."""
+    target = shutil.copy(files[victim], tmp_path / f"{victim}_copy.tif")
+    before = _digest(Path(target))
+    code, _, err = run_main(capsys, "predict", "--model", str(files["run"]), "--input", str(files["scene"]),
+                            "--out", str(target), "--quiet")
+    assert_one_error_line(code, err, f"{target}: --out would replace this existing", "not a class map",
+                          "choose another output path")
+    assert _digest(Path(target)) == before
+    ok = tmp_path / "map.tif"
+    for _ in range(2):  # the second run replaces the first run's map
+        code, _, err = run_main(capsys, "predict", "--model", str(files["run"]), "--input", str(files["scene"]),
+                                "--out", str(ok), "--quiet")
+        assert code == 0, err
+
+
+@pytest.fixture(scope="module")
+def class_map(files: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A class map of the scene, written by `hsi predict`."""
+    from hsi_app.cli.main import main
+
+    out = tmp_path_factory.mktemp("map") / "map.tif"
+    main(["predict", "--model", str(files["run"]), "--input", str(files["scene"]), "--out", str(out), "--quiet"])
+    return out
+
+
+def _user_polygons(path: Path, layers: tuple[str, ...]) -> Path:
+    """The user's own polygons (a field survey): two squares with a ``crop`` attribute, in each layer of ``layers``."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    gdf = gpd.GeoDataFrame({"crop": ["maize", "wheat"]}, geometry=[box(0, 0, 30, 30), box(30, 0, 60, 30)],
+                           crs="EPSG:32616")
+    for name in layers:
+        gdf.to_file(path, layer=name, driver="GPKG" if path.suffix == ".gpkg" else None)
+    return path
+
+
+@pytest.mark.parametrize(("name", "layers", "needle"), [
+    ("survey.gpkg", ("fields",), "which holds the layer(s) fields"),
+    ("survey.gpkg", ("classes", "fields"), "which holds the layer(s) fields"),
+    ("survey.geojson", ("survey",), "not polygons of hsi vectorize (no class_id, class, pixels field)"),
+])
+def test_vectorize_never_replaces_other_polygons_at_out(name: str, layers: tuple[str, ...], needle: str,
+                                                        class_map: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """The polygons replace --out whole: the old code wrote them over a GeoPackage of the user's layers (exit 0)."""
+    target = _user_polygons(tmp_path / name, layers)
+    before = _digest(target)
+    code, _, err = run_main(capsys, "vectorize", "--map", str(class_map), "--out", str(target), "--quiet")
+    assert_one_error_line(code, err, f"{target}: --out would replace", needle, "choose another output path")
+    assert _digest(target) == before
+
+
+@pytest.mark.parametrize("name", ["polys.gpkg", "polys.shp", "polys.geojson"])
+def test_vectorize_replaces_its_own_earlier_output(name: str, class_map: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / name
+    for _ in range(2):
+        code, _, err = run_main(capsys, "vectorize", "--map", str(class_map), "--out", str(out), "--quiet")
+        assert code == 0, err
+
