@@ -140,3 +140,31 @@ def test_vectorize_replaces_its_own_earlier_output(name: str, class_map: Path, t
         code, _, err = run_main(capsys, "vectorize", "--map", str(class_map), "--out", str(out), "--quiet")
         assert code == 0, err
 
+
+@pytest.fixture(scope="module")
+def earlier_run(files: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding an SVM run of the scene (so `hsi train --out` there prints a note on it before training)."""
+    from hsi_app.cli.main import main
+
+    out = tmp_path_factory.mktemp("earlier") / "run"
+    main(["train", "--data", str(files["scene"]), "--labels", str(files["labels"]), "--model", "svm", "--out", str(out),
+          "--quiet"])
+    return out
+
+
+@pytest.mark.parametrize(("extra", "needle"), [
+    (["--model", "svm", "--split", "random:1.5"], "bad split spec random:1.5: fraction must be in (0, 1)"),
+    (["--model", "svm", "--split", "fixed:x"], "'x' is not a whole number of pixels per class"),
+    (["--model", "test_ssfcn", "--epochs", "1", "--schedule", "bogus"], "--schedule 'bogus': unknown; use one of"),
+    (["--model", "test_ssfcn", "--epochs", "1", "--distill-weight", "2"], "--distill-weight: it weighs the distillation loss of --teacher"),
+])
+def test_train_option_errors_come_alone_before_the_earlier_run_note(extra: list[str], needle: str, earlier_run: Path,
+                                                                    files: dict[str, Path],
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad --split or --schedule was refused only after the `hsi: note:` line on the earlier run (two lines, as if the
+    run had started); --distill-weight without --teacher was ignored and the run replaced the earlier one."""
+    before = {p.name: _digest(p) for p in earlier_run.iterdir()}
+    code, _, err = run_main(capsys, "train", "--data", str(files["scene"]), "--labels", str(files["labels"]), *extra,
+                            "--out", str(earlier_run), "--quiet")
+    assert_one_error_line(code, err, needle)
+    assert {p.name: _digest(p) for p in earlier_run.iterdir()} == before
