@@ -62,6 +62,10 @@ def finetune(base: str, data: str, labels: str | None, label_attribute: str, lab
     check_schedule(schedule)
     if train_labels is not None or test_labels is not None:
         refuse_given(("split",), "--train-labels/--test-labels are the split")
+    else:
+        from hsi_app.data.splits import parse_split
+
+        parse_split(split)  # a bad --split is one error line, before the note on an earlier fine-tune and any reading
     opts = FinetuneOptions(lora_rank=lora_rank, lora_alpha=lora_alpha, split=split, epochs=epochs, seed=seed,
                            lr=lr if lr is not None else DEFAULT_FINETUNE_LR, schedule=schedule, resample=resample,
                            train_head=train_head, classes=classes, window=window, progress=not quiet,

@@ -168,3 +168,17 @@ def test_train_option_errors_come_alone_before_the_earlier_run_note(extra: list[
                             "--out", str(earlier_run), "--quiet")
     assert_one_error_line(code, err, needle)
     assert {p.name: _digest(p) for p in earlier_run.iterdir()} == before
+
+
+def test_finetune_split_error_comes_alone_before_the_earlier_run_note(files: dict[str, Path], tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """As for `hsi train`: a bad --split was refused only after the note on the earlier fine-tune in --out."""
+    out = tmp_path / "ft"
+    args = ["finetune", "--base", str(files["run"]), "--data", str(files["scene"]), "--labels", str(files["labels"]),
+            "--lora-rank", "2", "--epochs", "1", "--out", str(out), "--quiet"]
+    code, _, err = run_main(capsys, *args)
+    assert code == 0, err
+    before = {p.name: _digest(p) for p in out.iterdir()}
+    code, _, err = run_main(capsys, *args, "--split", "random:1.5")
+    assert_one_error_line(code, err, "bad split spec random:1.5: fraction must be in (0, 1)")
+    assert {p.name: _digest(p) for p in out.iterdir()} == before
