@@ -201,17 +201,21 @@ def is_ensemble_dir(path: str | os.PathLike[str]) -> bool:
     return (Path(path) / ENSEMBLE_NAME).is_file()
 
 
-def check_ensemble_out(out: str | os.PathLike[str]) -> Path:
+def check_ensemble_out(out: str | os.PathLike[str], writes: Sequence[str] = (ENSEMBLE_NAME,)) -> Path:
     """Check that ``out`` can hold an ensemble folder (before anything is loaded or written).
 
+    ``writes``: the files the ensemble will write (or remove) in ``out``; without an earlier ``ensemble.json``
+    there, an existing one of them is the user's (a ``map.tif`` of ``hsi predict``, notes called ``metrics.json``).
+
     Raises:
-        OutputError: ``out`` is a training run's folder or cannot be written.
+        OutputError: ``out`` is a training run's folder, cannot be written, or holds one of ``writes`` but no
+            earlier ensemble.
     """
     from hsi_app.checkpoint import CONFIG_NAME, WEIGHTS_NAME
     from hsi_app.errors import OutputError
     from hsi_app.io.atomic import check_out_dir
 
-    folder = check_out_dir(out)
+    folder = check_out_dir(out, writes=writes, marker=ENSEMBLE_NAME)
     if any((folder / name).exists() for name in (CONFIG_NAME, WEIGHTS_NAME)):
         raise OutputError(f"{out}: holds a training run; write the ensemble to a folder of its own")
     return folder
@@ -289,7 +293,7 @@ def build_ensemble(out: str | os.PathLike[str], run_dirs: Sequence[str | os.Path
     """
     from hsi_app.io.atomic import staged_run_dir
 
-    folder = check_ensemble_out(out)
+    folder = check_ensemble_out(out, (ENSEMBLE_NAME, *ENSEMBLE_OUTPUTS))  # an unscored ensemble removes the outputs
     ens = load_members(run_dirs, device)
     scene = scoring_scene(folder, ens, data)
     with staged_run_dir(folder, protect=[data], replaces=ENSEMBLE_OUTPUTS) as stage:

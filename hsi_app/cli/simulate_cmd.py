@@ -70,6 +70,8 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
     folder = check_out_dir(out)
     inputs = {"--background": background, "--targets": targets}
     check_outputs({f"--out {out} ({name})": folder / name for name in OUTPUTS}, inputs)
+    # without an earlier output (its abundance.tif), a scene.tif or targets.gpkg there is the user's: never replaced
+    check_out_dir(out, writes=OUTPUTS, marker="abundance.tif")
     with steps("simulate-targets", 5, enabled=not quiet) as begin:
         begin("reading the background")
         cube = open_cube(background, key=key)

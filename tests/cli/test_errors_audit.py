@@ -182,3 +182,53 @@ def test_finetune_split_error_comes_alone_before_the_earlier_run_note(files: dic
     code, _, err = run_main(capsys, *args, "--split", "random:1.5")
     assert_one_error_line(code, err, "bad split spec random:1.5: fraction must be in (0, 1)")
     assert {p.name: _digest(p) for p in out.iterdir()} == before
+
+
+def _user_folder(path: Path, files: dict[str, Path], names: tuple[str, ...]) -> dict[str, str]:
+    """A folder of the user's own files named like an output (``names``), plus notes; returns name -> digest."""
+    path.mkdir()
+    for name in names:
+        if name.endswith(".tif"):
+            shutil.copy(files["labels"], path / name)
+        else:
+            (path / name).write_text(f"my own {name}\n")
+    (path / "notes.txt").write_text("field notes\n")
+    return {p.name: _digest(p) for p in path.iterdir()}
+
+
+def test_ensemble_never_removes_the_users_files_named_like_its_outputs(files: dict[str, Path], tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """An unscored ensemble removes an earlier ensemble's map and metrics; the old code removed them from a folder
+    that held no ensemble too: the user's map.tif and metrics.json were deleted (exit 0)."""
+    other = shutil.copytree(files["run"], tmp_path / "member2")
+    folder = tmp_path / "mine"
+    before = _user_folder(folder, files, ("map.tif", "metrics.json"))
+    code, _, err = run_main(capsys, "ensemble", "--model", str(files["run"]), "--model", str(other), "--out",
+                            str(folder), "--quiet")
+    assert_one_error_line(code, err, f"{folder}: holds map.tif, metrics.json but no earlier run with ensemble.json",
+                          "move them elsewhere or choose another --out")
+    assert {p.name: _digest(p) for p in folder.iterdir()} == before
+    code, _, err = run_main(capsys, "ensemble", "--model", str(files["run"]), "--model", str(other), "--out",
+                            str(tmp_path / "ens"), "--quiet")
+    assert code == 0, err
+    code, _, err = run_main(capsys, "ensemble", "--model", str(files["run"]), "--model", str(other), "--out",
+                            str(tmp_path / "ens"), "--quiet")  # a rebuild replaces its own ensemble
+    assert code == 0, err
+
+
+def test_simulate_targets_never_replaces_the_users_scene_in_out(files: dict[str, Path], tmp_path: Path,
+                                                                load_fixture: Any,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """The old code wrote its simulated scene.tif over the user's scene.tif in --out (not an input: exit 0)."""
+    lib = load_fixture("speclib").write_csv(tmp_path / "lib.csv")
+    folder = tmp_path / "mine"
+    before = _user_folder(folder, files, ("scene.tif",))
+    args = ["simulate-targets", "--background", str(files["scene"]), "--targets", str(lib), "--n-targets", "2",
+            "--min-distance", "6", "--quiet"]
+    code, _, err = run_main(capsys, *args, "--out", str(folder))
+    assert_one_error_line(code, err, f"{folder}: holds scene.tif but no earlier run with abundance.tif",
+                          "choose another --out")
+    assert {p.name: _digest(p) for p in folder.iterdir()} == before
+    for _ in range(2):  # a rerun replaces its own outputs
+        code, _, err = run_main(capsys, *args, "--out", str(tmp_path / "sim"))
+        assert code == 0, err
