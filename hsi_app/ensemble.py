@@ -296,6 +296,11 @@ def build_ensemble(out: str | os.PathLike[str], run_dirs: Sequence[str | os.Path
     folder = check_ensemble_out(out, (ENSEMBLE_NAME, *ENSEMBLE_OUTPUTS))  # an unscored ensemble removes the outputs
     ens = load_members(run_dirs, device)
     scene = scoring_scene(folder, ens, data)
+    if scene is None and data is not None:  # a scene to score on that nothing would read: refused, not ignored
+        raise ConfigError(f"{scene_name(data, 'the scene') if not isinstance(data, str) else data}: --data is the "
+                          "scene to score on, but the members were trained on different splits, so the ensemble "
+                          "is not scored; drop --data (data=None in Python) and score its map with `hsi evaluate` "
+                          "on independent labels")
     with staged_run_dir(folder, protect=[data], replaces=ENSEMBLE_OUTPUTS) as stage:
         (stage / ENSEMBLE_NAME).write_text(json.dumps(ensemble_doc(folder, ens), indent=2))
         metrics = None if scene is None else score_ensemble(stage, ens, *scene, window=window, progress=progress)

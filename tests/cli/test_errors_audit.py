@@ -232,3 +232,17 @@ def test_simulate_targets_never_replaces_the_users_scene_in_out(files: dict[str,
     for _ in range(2):  # a rerun replaces its own outputs
         code, _, err = run_main(capsys, *args, "--out", str(tmp_path / "sim"))
         assert code == 0, err
+
+
+def test_ensemble_data_that_nothing_would_read_is_refused(files: dict[str, Path], tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Members without one common split are not scored, so --data is never opened: the old code accepted even an
+    empty file there (exit 0), as if it had been scored on it."""
+    other = shutil.copytree(files["run"], tmp_path / "member2")
+    empty = tmp_path / "empty.tif"
+    empty.write_bytes(b"")
+    code, _, err = run_main(capsys, "ensemble", "--model", str(files["run"]), "--model", str(other), "--out",
+                            str(tmp_path / "ens"), "--data", str(empty), "--quiet")
+    assert_one_error_line(code, err, f"{empty}: --data is the scene to score on",
+                          "trained on different splits", "drop --data")
+    assert not (tmp_path / "ens").exists()
