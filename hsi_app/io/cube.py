@@ -335,8 +335,11 @@ FILL_GAP_BELOW = 128
 """Label id 255 with every other id below this is taken for uint8's usual fill value, not a class."""
 
 
-def check_labels(labels: np.ndarray, shape: tuple[int, int], source: str = "") -> np.ndarray:
+def check_labels(labels: np.ndarray, shape: tuple[int, int], source: str = "", grid: str = "the cube") -> np.ndarray:
     """Validate a label raster against a cube grid and return it as ``(H, W)`` int32.
+
+    ``grid`` names what the labels belong to in the message on a wrong shape (``"the map map.tif"`` for
+    ``hsi evaluate``).
 
     Raises:
         LabelError: wrong shape, non-integer values, negative classes, ids above
@@ -347,8 +350,8 @@ def check_labels(labels: np.ndarray, shape: tuple[int, int], source: str = "") -
     where = f"{source}: " if source else ""
     if lab.shape != tuple(shape):
         raise LabelError(
-            f"{where}labels have shape {lab.shape} but the cube is {tuple(shape)} (H, W); "
-            "pass a label raster on the same grid as the cube"
+            f"{where}labels have shape {lab.shape} but {grid} is {tuple(shape)} (H, W); "
+            f"pass a label raster on the same grid as {grid}"
         )
     if lab.dtype.kind == "f":
         if not np.all(np.isfinite(lab)) or not np.all(lab == np.round(lab)):

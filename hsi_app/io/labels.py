@@ -141,7 +141,15 @@ def read_labels(
     labels = np.asarray(labels)
     if labels.ndim == 3 and 1 in labels.shape:
         labels = labels.squeeze()
-    return check_labels(labels, (h, w), str(path)), names
+    return check_labels(labels, (h, w), str(path), _grid_name(like) or "the cube"), names
+
+
+def _grid_name(like: Cube) -> str | None:
+    """What receives the labels, for messages (``"the map map.tif"`` in ``hsi evaluate``); None: the scene."""
+    from hsi_app.io.vector import GRID_NAME_ATTR
+
+    name = like.attrs.get(GRID_NAME_ATTR)
+    return str(name) if name else None
 
 
 def read_split_labels(
@@ -246,10 +254,13 @@ def _read_tiff(path: Path, like: Cube) -> tuple[np.ndarray, list[str] | None]:
     cube_crs, cube_t = like.rio.crs, like.hsi.transform
     both_gridded_without_crs = crs is None and cube_crs is None and has_map_grid(None, transform) and cube_t is not None
     if (crs is not None and cube_crs is not None) or both_gridded_without_crs:  # (no CRS: the grids still compare)
-        differs = grid_difference(crs, transform, cube_crs, cube_t, whole_pixels=True)
+        differs = grid_difference(crs, transform, cube_crs, cube_t, whole_pixels=True,
+                                  whose="the scene's" if _grid_name(like) is None else "the map's")
         if differs:
-            raise LabelError(f"{path}: the label raster is not on the cube's grid: {differs}; "
-                             f"{_resample_fix(cube_crs, cube_t, like.hsi.shape[1:])}")
+            name = _grid_name(like)
+            on = f"the grid of {name}" if name else "the cube's grid"
+            raise LabelError(f"{path}: the label raster is not on {on}: {differs}; "
+                             f"{_resample_fix(cube_crs, cube_t, like.hsi.shape[1:], name)}")
         col, row = (round(v) for v in origin_offset(transform, cube_t))
         if (col, row) != (0, 0) or band.shape != like.hsi.shape[1:]:
             band = _scene_window(band, col, row, like.hsi.shape[1:], path)
@@ -292,8 +303,10 @@ def origin_offset(transform: Any, scene_transform: Any) -> tuple[float, float]:
     return inv.a * transform.c + inv.b * transform.f + inv.c, inv.d * transform.c + inv.e * transform.f + inv.f
 
 
-def grid_difference(crs: Any, transform: Any, scene_crs: Any, scene_transform: Any, *, whole_pixels: bool = False) -> str:
-    """What keeps a raster's grid off the scene's (``""``: the same grid).
+def grid_difference(crs: Any, transform: Any, scene_crs: Any, scene_transform: Any, *, whole_pixels: bool = False,
+                    whose: str = "the scene's") -> str:
+    """What keeps a raster's grid off the scene's (``""``: the same grid); ``whose`` names the other grid
+    (``"the map's"`` in ``hsi evaluate``).
 
     The same grid: the same CRS, the same pixel size and axes (within 1e-6 of the pixel size) and
     origins less than 1e-3 pixel apart (float noise in a GeoTIFF's tie point), or, with
@@ -305,19 +318,19 @@ def grid_difference(crs: Any, transform: Any, scene_crs: Any, scene_transform: A
     from hsi_app.io.summary import grid_rotation, pixel_sides
 
     if crs != scene_crs:
-        return f"its CRS is {_crs_name(crs)}, the scene's {_crs_name(scene_crs)}"
+        return f"its CRS is {_crs_name(crs)}, {whose} {_crs_name(scene_crs)}"
     a, s = tuple(transform)[:6], tuple(scene_transform)[:6]
     size = max(abs(s[0]), abs(s[1]), abs(s[3]), abs(s[4]))
     if any(abs(a[i] - s[i]) > 1e-6 * size for i in (0, 1, 3, 4)):
         sides, scene_sides = pixel_sides(transform), pixel_sides(scene_transform)
         if any(abs(x - y) > 1e-6 * size for x, y in zip(sides, scene_sides)):
             mine, theirs = _two_sizes(sides, scene_sides)
-            return f"its pixels are {mine}, the scene's {theirs}"
+            return f"its pixels are {mine}, {whose} {theirs}"
         turn, scene_turn = grid_rotation(transform) or 0.0, grid_rotation(scene_transform) or 0.0
         if abs(turn - scene_turn) > 1e-6:
-            return f"its grid is rotated by {turn:.6g} degrees, the scene's by {scene_turn:.6g}"
-        return (f"its axes are flipped or sheared against the scene's (pixel steps {a[0]:g}, {a[1]:g}, {a[3]:g}, "
-                f"{a[4]:g}; the scene's {s[0]:g}, {s[1]:g}, {s[3]:g}, {s[4]:g})")
+            return f"its grid is rotated by {turn:.6g} degrees, {whose} by {scene_turn:.6g}"
+        return (f"its axes are flipped or sheared against {whose} (pixel steps {a[0]:g}, {a[1]:g}, {a[3]:g}, "
+                f"{a[4]:g}; {whose} {s[0]:g}, {s[1]:g}, {s[3]:g}, {s[4]:g})")
     col, row = origin_offset(transform, scene_transform)
     off_col, off_row = (col - round(col), row - round(row)) if whole_pixels else (col, row)
     if max(abs(off_col), abs(off_row)) < 1e-3:
@@ -343,7 +356,7 @@ def _crs_name(crs: Any) -> str:
     return "none" if crs is None else str(crs.to_string() if hasattr(crs, "to_string") else crs)
 
 
-def _resample_fix(crs: Any, transform: Any, shape: tuple[int, int]) -> str:
+def _resample_fix(crs: Any, transform: Any, shape: tuple[int, int], grid: str | None = None) -> str:
     """The fix for a label raster off the scene's grid.
 
     A north-up scene: a gdalwarp line onto its grid (CRS, pixel size, bounds), or vector labels. A
@@ -359,7 +372,8 @@ def _resample_fix(crs: Any, transform: Any, shape: tuple[int, int]) -> str:
     xs = [t.a * c + t.b * r + t.c for c in (0, w) for r in (0, h)]
     ys = [t.d * c + t.e * r + t.f for c in (0, w) for r in (0, h)]
     srs = f"-t_srs {_crs_name(crs)} " if crs is not None else ""
-    return (f"resample it onto the scene's grid, e.g. gdalwarp {srs}-tr {abs(transform.a):g} {abs(transform.e):g} "
+    onto = f"the grid of {grid}" if grid else "the scene's grid"
+    return (f"resample it onto {onto}, e.g. gdalwarp {srs}-tr {abs(transform.a):g} {abs(transform.e):g} "
             f"-te {min(xs):.10g} {min(ys):.10g} {max(xs):.10g} {max(ys):.10g} -r near labels.tif on_grid.tif, "
             "or use vector labels")
 

@@ -246,3 +246,22 @@ def test_ensemble_data_that_nothing_would_read_is_refused(files: dict[str, Path]
     assert_one_error_line(code, err, f"{empty}: --data is the scene to score on",
                           "trained on different splits", "drop --data")
     assert not (tmp_path / "ens").exists()
+
+
+def test_evaluate_grid_errors_name_the_map_not_a_cube(files: dict[str, Path], class_map: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """`hsi evaluate` reads the reference onto the map's grid; the old lines said "the cube"/"the scene's grid",
+    which the user of evaluate never gave."""
+    small = tmp_path / "small.npy"
+    np.save(small, np.ones((5, 7), np.uint8))
+    code, _, err = run_main(capsys, "evaluate", "--map", str(class_map), "--reference", str(small))
+    assert_one_error_line(code, err, f"{small}: labels have shape (5, 7) but the map {class_map} is (24, 24) (H, W); "
+                                     f"pass a label raster on the same grid as the map {class_map}")
+    other = tmp_path / "utm17.tif"
+    with rasterio.open(other, "w", driver="GTiff", height=24, width=24, count=1, dtype="uint8", crs="EPSG:32617",
+                       transform=UTM_30M) as ds:
+        ds.write(np.ones((1, 24, 24), np.uint8))
+    code, _, err = run_main(capsys, "evaluate", "--map", str(class_map), "--reference", str(other))
+    assert_one_error_line(code, err, f"{other}: the label raster is not on the grid of the map {class_map}: its CRS "
+                                     "is EPSG:32617, the map's EPSG:32616; resample it onto the grid of the map")
+    assert "cube" not in err and "scene" not in err
