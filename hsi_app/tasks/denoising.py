@@ -310,12 +310,36 @@ def train_denoiser(cube: Cube, out: str | os.PathLike[str], opts: DenoiseOptions
     c, h, w = image.shape
     if c < MIN_BANDS:
         raise InvalidDataError(f"{name}: {c} good band(s); spectral denoising needs at least {MIN_BANDS} bands")
+    check_split_has_data(name, valid, holdout_columns(w, _probe(opts.model, c, opts.model_args).spatial_multiple))
     from hsi_app.provenance import run_record
 
     record = run_record(cube)  # hashed before training: the scene as this run read it
     # written to a staging folder, published into ``out`` only when everything succeeded
     with staged_run_dir(out, protect=[source]) as stage:
         return _train_denoiser_into(stage, cube, opts, image, bands, record)
+
+
+def check_split_has_data(name: str, valid: np.ndarray, c0: int) -> None:
+    """Refuse, before training, a scene whose training columns ``[0, c0)`` or held-out columns ``[c0, W)``
+    hold no valid pixel (a swath in one part of a no-data collar): the first left the normalisation NaN, the
+    second trained for nothing and scored NaN.
+
+    Args:
+        name: the scene, for the message.
+        valid: ``(H, W)`` bool valid pixels.
+        c0: the first held-out column (:func:`holdout_columns`).
+
+    Raises:
+        InvalidDataError: naming the scene, the empty part, the columns holding data and the fix.
+    """
+    w = valid.shape[1]
+    parts = {"training columns": (0, c0), "held-out columns (the right third)": (c0, w)}
+    for part, (a, b) in parts.items():
+        if not valid[:, a:b].any():
+            cols = np.flatnonzero(valid.any(axis=0))
+            raise InvalidDataError(
+                f"{name}: no valid pixel in the {part} {a}-{b - 1}; its data lie in columns {cols[0]}-{cols[-1]} "
+                f"of 0-{w - 1}: crop the scene to them (e.g. gdal_translate -srcwin) and train on the crop")
 
 
 def _check_holdout_window(cube: Cube, opts: DenoiseOptions) -> None:
