@@ -421,8 +421,9 @@ def scene_baselines(cube: Cube, reference: Cube, denoiser: Denoiser, *, noise: s
                     units_checked: bool = False) -> dict[str, Any]:
     """Classical baselines on the whole (in-memory) scene, scored against ``reference``.
 
-    Uses the same normalisation, the same seeded noise and the same scored entries (reference
-    and input both valid) as :func:`denoise_cube`. ``units_checked``: :func:`denoise_cube` already ran
+    Uses the same normalisation, the same no-data fill of the input (the band's scene-wide median,
+    ``fill_nan``), the same seeded noise and the same scored entries (reference and input both valid)
+    as :func:`denoise_cube`. ``units_checked``: :func:`denoise_cube` already ran
     :func:`check_reference_units` on these two scenes (``hsi denoise --baselines``), so it is not run again.
     Memory: the whole scene, a few times over.
     """
@@ -437,7 +438,10 @@ def scene_baselines(cube: Cube, reference: Cube, denoiser: Denoiser, *, noise: s
     raw_x = (_read(cube, 0, 0, h, w)[good] - off) / sc
     raw_ref = (_read(reference, 0, 0, h, w)[good] - off) / sc
     mask = np.isfinite(raw_x) & np.isfinite(raw_ref)
-    x, ref = np.nan_to_num(raw_x), np.nan_to_num(raw_ref)
+    # the input's no-data filled as denoise_cube fills it for the model (--fill-nan: the band's scene-wide
+    # median), not with 0, the training minimum, which the filters smeared into the scored pixels beside it
+    fill = scene_band_medians(lambda r, col, hh, ww: raw_x[:, r:r + hh, col:col + ww], h, w, max(h, w))
+    x, ref = np.where(np.isfinite(raw_x), raw_x, fill[:, None, None]), np.nan_to_num(raw_ref)
     if noise:
         x = parse_noise(noise).plan(x.shape, seed).apply(x)  # type: ignore[arg-type]
     return best_baselines(x, ref, offset=off, scale=sc, mask=mask)
