@@ -368,7 +368,7 @@ def _train_denoiser_into(out: Path, cube: Cube, opts: DenoiseOptions, image: np.
     train_region = image[:, :, :c0]
     lo, hi = float(np.nanmin(train_region)), float(np.nanmax(train_region))
     scale = hi - lo if hi > lo else 1.0
-    norm = np.nan_to_num((image - lo) / scale, nan=0.0).astype(np.float32)
+    norm = fill_no_data(((image - lo) / scale).astype(np.float32))
     import hsi_app.tasks.classification  # noqa: F401  (Lightning's one-time import, not timed as training)
 
     t0 = time.perf_counter()
@@ -395,6 +395,20 @@ def _train_denoiser_into(out: Path, cube: Cube, opts: DenoiseOptions, image: np.
     with atomic_path(out / "metrics.json") as tmp:
         Path(tmp).write_text(json.dumps(metrics, indent=2))
     return metrics
+
+
+def fill_no_data(norm: np.ndarray) -> np.ndarray:
+    """``norm`` ``(C, H, W)`` with each band's NaN (no data) set to the median of its valid values.
+
+    As ``hsi denoise --fill-nan`` fills a scene (:mod:`hsi_app.tasks.denoise_fill`), so training patches, the
+    held-out block's model and baselines, and a training subspace see no-data as at inference; 0, the training
+    minimum, was an edge that the baselines' filters smeared into the scored pixels beside a no-data collar.
+    """
+    bad = np.isnan(norm)
+    if not bad.any():
+        return norm
+    med = np.array([np.median(b[~m]) if (~m).any() else 0.0 for b, m in zip(norm, bad)], dtype=np.float32)
+    return np.where(bad, med[:, None, None], norm)
 
 
 def _probe(model: str, c: int, model_args: dict[str, Any]) -> Any:
