@@ -530,12 +530,13 @@ class Denoiser:
             image: ``(C, H, W)`` raw values of the scene the run was trained on (NaN = no data).
 
         Returns:
-            ``(clean (C, H, w) float32 on the normalised scale with no-data set to 0,
-            mask (C, H, w) bool, True = scored)`` for the columns in ``config.split["test_cols"]``.
+            ``(clean (C, H, w) float32 on the normalised scale with no-data set to the band's median over
+            the scene (:func:`fill_no_data`), mask (C, H, w) bool, True = scored)`` for the columns in
+            ``config.split["test_cols"]``.
         """
         c0, c1 = self.config.split["test_cols"]
-        block = np.asarray(image)[:, :, c0:c1]
-        return np.nan_to_num((block - self.offset) / self.scale).astype(np.float32), np.isfinite(block)
+        norm = fill_no_data(((np.asarray(image) - self.offset) / self.scale).astype(np.float32))
+        return norm[:, :, c0:c1], np.isfinite(np.asarray(image)[:, :, c0:c1])
 
     @property
     def needs_subspace(self) -> bool:

@@ -73,3 +73,8 @@ def test_held_out_baselines_see_no_data_filled_with_band_medians(tmp_path: Path)
     for name in ("gaussian", "subspace_gaussian"):
         assert m["baselines"][name]["param"] == want[name]["param"]
         assert m["baselines"][name]["psnr"] == pytest.approx(want[name]["psnr"], abs=2e-3)
+    from hsi_app.tasks.denoising import Denoiser
+
+    block, mask = Denoiser.load(tmp_path / "run", device="cpu").heldout_block(data)  # the block as it was scored
+    np.testing.assert_allclose(block, filled, atol=1e-6)
+    assert (mask == np.isfinite(data[:, :, 32:])).all()
