@@ -93,7 +93,8 @@ def denoise(model: str, source: str, out: str, reference: str | None, key: str |
                        f"of the first crop {res.adapt.before:.3g} -> {res.adapt.after:.3g}")
         if writes_metrics:
             _write_report(tmp["metrics"], res, den, cube, ref, adapt=adapt, weights=weights, source=source, out=out,
-                          reference=reference, noise=noise, seed=seed, tta=tta, baselines=baselines)
+                          reference=reference, noise=noise, seed=seed, tta=tta, baselines=baselines,
+                          progress=not quiet)
     if writes_metrics:
         click.echo(f"metrics -> {mpath}")
 
@@ -155,12 +156,13 @@ def check_default_metrics(out: str) -> None:
 
 def _write_report(dst: Any, res: Any, den: Any, cube: Any, ref: Any, *, adapt: dict[str, Any] | None,
                   weights: dict[str, Any] | None, source: str, out: str, reference: str | None, noise: str | None,
-                  seed: int, tta: bool, baselines: bool) -> None:
+                  seed: int, tta: bool, baselines: bool, progress: bool = True) -> None:
     """Print the scores of ``res`` (and of the baselines) and write the metrics JSON to ``dst``.
 
     Without a reference there are no scores: the JSON holds the run's settings and ``adapt``. ``weights``
     (:func:`hsi_app.provenance.weights_identity`): the run folder and the sha256 of the weights it loaded
-    (before any ``--adapt-sigma`` fine-tuning, which changes them in memory only).
+    (before any ``--adapt-sigma`` fine-tuning, which changes them in memory only). ``progress``: a bar over the
+    baseline runs (``--quiet`` hides it).
     """
     import json
     from pathlib import Path
@@ -177,7 +179,7 @@ def _write_report(dst: Any, res: Any, den: Any, cube: Any, ref: Any, *, adapt: d
         report.update(scale=SCORES_NOTE, **res.metrics)
     if baselines:
         report["baselines"] = scene_baselines(cube, ref, den, noise=noise, seed=seed,
-                                              units_checked=True)  # denoise_cube checked the reference
+                                              units_checked=True, progress=progress)  # denoise_cube checked the reference
     rows = [] if res.metrics is None else [("denoised", res.metrics["denoised"]), ("input", res.metrics["input"])]
     rows += list(report.get("baselines", {}).items())
     for name, s in rows:

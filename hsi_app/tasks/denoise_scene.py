@@ -450,14 +450,14 @@ def _all_no_data(source: str) -> InvalidDataError:
 
 
 def scene_baselines(cube: Cube, reference: Cube, denoiser: Denoiser, *, noise: str | None, seed: int,
-                    units_checked: bool = False) -> dict[str, Any]:
+                    units_checked: bool = False, progress: bool = False) -> dict[str, Any]:
     """Classical baselines on the whole (in-memory) scene, scored against ``reference``.
 
     Uses the same normalisation, the same no-data fill of the input (the band's scene-wide median,
     ``fill_nan``), the same seeded noise and the same scored entries (reference and input both valid)
     as :func:`denoise_cube`. ``units_checked``: :func:`denoise_cube` already ran
     :func:`check_reference_units` on these two scenes (``hsi denoise --baselines``), so it is not run again.
-    Memory: the whole scene, a few times over.
+    Memory: the whole scene, a few times over. ``progress``: a bar over the baseline runs.
     """
     from hsi_app.data.noise import parse_noise
     from hsi_app.tasks.denoise_baselines import best_baselines
@@ -476,4 +476,4 @@ def scene_baselines(cube: Cube, reference: Cube, denoiser: Denoiser, *, noise: s
     x, ref = np.where(np.isfinite(raw_x), raw_x, fill[:, None, None]), np.nan_to_num(raw_ref)
     if noise:
         x = parse_noise(noise).plan(x.shape, seed).apply(x)  # type: ignore[arg-type]
-    return best_baselines(x, ref, offset=off, scale=sc, mask=mask)
+    return best_baselines(x, ref, offset=off, scale=sc, mask=mask, progress=progress)

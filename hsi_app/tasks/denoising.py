@@ -438,7 +438,7 @@ def evaluate_holdout(run_dir: Path, clean: np.ndarray, opts: DenoiseOptions, off
 
     def scores(d: Denoiser) -> dict[str, Any]:
         t0 = time.perf_counter()
-        est = d.denoise_windows(noisy, opts.window)
+        est = d.denoise_windows(noisy, opts.window, progress=opts.progress, desc="held-out block")
         return {**restoration_metrics(est, clean, offset=offset, scale=scale, mask=mask),
                 "seconds": round(time.perf_counter() - t0, 3)}
 
@@ -452,7 +452,8 @@ def evaluate_holdout(run_dir: Path, clean: np.ndarray, opts: DenoiseOptions, off
     if opts.baselines:
         from hsi_app.tasks.denoise_baselines import best_baselines
 
-        result["baselines"] = best_baselines(noisy, clean, offset=offset, scale=scale, mask=mask)
+        result["baselines"] = best_baselines(noisy, clean, offset=offset, scale=scale, mask=mask,
+                                             progress=opts.progress)
     return result
 
 
@@ -597,15 +598,17 @@ class Denoiser:
         return check_window(window, height, width, field=self.field, multiple=self.multiple,
                             model=self.config.model_name, what=what)
 
-    def denoise_windows(self, x: np.ndarray, window: int) -> np.ndarray:
-        """Windowed denoising of an in-memory normalised ``(C, H, W)`` array (equals one pass)."""
+    def denoise_windows(self, x: np.ndarray, window: int, *, progress: bool = False, desc: str = "denoise") -> np.ndarray:
+        """Windowed denoising of an in-memory normalised ``(C, H, W)`` array (equals one pass); ``progress``: a bar
+        over the windows, labelled ``desc``."""
         from hsi_app.infer import iter_windows
+        from hsi_app.progress import bar
 
         _, h, w = x.shape
         window = self.check_window(window, h, w)
         self.fit_subspace([x])
         out = np.empty(x.shape, dtype=np.float32)
-        for win in iter_windows(h, w, window, self.halo):
+        for win in bar(list(iter_windows(h, w, window, self.halo)), desc=desc, unit="win", enabled=progress):
             block = x[:, win.read_row : win.read_row + win.read_height, win.read_col : win.read_col + win.read_width]
             out[:, win.row : win.row + win.height, win.col : win.col + win.width] = self.denoise_normalised(block)[(slice(None), *win.crop)]
         return out
