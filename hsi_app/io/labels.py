@@ -263,37 +263,41 @@ def _read_tiff(path: Path, like: Cube) -> tuple[np.ndarray, list[str] | None]:
                              f"{_resample_fix(cube_crs, cube_t, like.hsi.shape[1:], name)}")
         col, row = (round(v) for v in origin_offset(transform, cube_t))
         if (col, row) != (0, 0) or band.shape != like.hsi.shape[1:]:
-            band = _scene_window(band, col, row, like.hsi.shape[1:], path)
+            band = _scene_window(band, col, row, like.hsi.shape[1:], path, _grid_name(like))
     elif (crs is None) != (cube_crs is None):  # only the size can be checked: say what is assumed
-        lacking = "the label raster" if crs is None else f"the scene {like.attrs.get('source') or ''}".rstrip()
-        warnings.warn(f"{path}: {lacking} has no CRS, so its grid cannot be checked; its pixels are taken as the "
-                      "scene's, row for row", HSIWarning, stacklevel=2)
+        who = _grid_name(like) or f"the scene {like.attrs.get('source') or ''}".rstrip()
+        lacking = "the label raster" if crs is None else who
+        warnings.warn(f"{path}: {lacking} has no CRS, so its grid cannot be checked; its pixels are taken as those "
+                      f"of {_grid_name(like) or 'the scene'}, row for row", HSIWarning, stacklevel=2)
     return band, parse_class_names_tag(names_json, path)
 
 
-def _scene_window(band: np.ndarray, col: int, row: int, shape: tuple[int, int], path: Path) -> np.ndarray:
+def _scene_window(band: np.ndarray, col: int, row: int, shape: tuple[int, int], path: Path,
+                  name: str | None = None) -> np.ndarray:
     """The ``(H, W)`` scene pixels of a label band ``(h, w)`` on the scene's grid whose first pixel is
-    scene pixel ``(row, col)``: its values where they overlap, 0 (unlabelled) elsewhere.
+    scene pixel ``(row, col)``: its values where they overlap, 0 (unlabelled) elsewhere. ``name``: what receives
+    the labels when it is not the scene (``"the map map.tif"``, :func:`_grid_name`), for the messages.
 
     Warns (one :class:`HSIWarning`) when labelled pixels of the band fall outside the scene.
 
     Raises:
         LabelError: the band and the scene do not overlap at all.
     """
+    who = name or "the cube"
     h, w = shape
     r0, r1 = max(0, row), min(h, row + band.shape[0])  # scene rows covered
     c0, c1 = max(0, col), min(w, col + band.shape[1])
     if r0 >= r1 or c0 >= c1:
-        raise LabelError(f"{path}: the label raster is on the cube's grid but does not overlap it (its first pixel is "
-                         f"the cube's column {col}, row {row}; the cube is {w} x {h} px); pass labels of this scene")
+        raise LabelError(f"{path}: the label raster is on the grid of {who} but does not overlap it (its first pixel "
+                         f"is column {col}, row {row} of {who}, which is {w} x {h} px); pass labels that cover it")
     out = np.zeros((h, w), dtype=band.dtype)
     part = band[r0 - row : r1 - row, c0 - col : c1 - col]
     out[r0:r1, c0:c1] = part
     outside = int(np.count_nonzero(band)) - int(np.count_nonzero(part))
     if outside:
-        warnings.warn(f"{path}: on the cube's grid with another extent ({band.shape[1]} x {band.shape[0]} px from the "
-                      f"cube's column {col}, row {row}); {outside} of its {int(np.count_nonzero(band))} labelled "
-                      "pixels fall outside the cube and are left out", HSIWarning, stacklevel=3)
+        warnings.warn(f"{path}: on the grid of {who} with another extent ({band.shape[1]} x {band.shape[0]} px from "
+                      f"its column {col}, row {row}); {outside} of its {int(np.count_nonzero(band))} labelled "
+                      f"pixels fall outside {who} and are left out", HSIWarning, stacklevel=3)
     return out
 
 
@@ -364,6 +368,9 @@ def _resample_fix(crs: Any, transform: Any, shape: tuple[int, int], grid: str | 
     (``gdalwarp -te/-tr`` makes north-up grids, which cannot match it).
     """
     if transform.b or transform.d:
+        if grid:
+            return (f"the grid of {grid} is rotated or sheared, which gdalwarp -te/-tr cannot make (its grids are "
+                    f"north-up): use vector labels, or write the reference raster with the transform of {grid}")
         return ("the scene's grid is rotated or sheared, which gdalwarp -te/-tr cannot make (its grids are north-up): "
                 "use vector labels (rasterised onto the scene's grid), or write the label raster with the scene's "
                 "transform (cube.hsi.transform)")

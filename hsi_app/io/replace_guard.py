@@ -13,28 +13,37 @@ from pathlib import Path
 from hsi_app.errors import OutputError
 
 
-def _describe(path: Path) -> str:
-    """``"5-band float32 raster"`` for a file GDAL reads, else ``"file"``."""
+def _raster_kind(path: Path) -> tuple[str, bool]:
+    """``("5-band float32 raster", is hsi's class map)`` for a file GDAL reads, else ``("file", False)``.
+
+    hsi's class map (every writer goes through :func:`hsi_app.io.cog.class_map_profile`): a GeoTIFF with the
+    ``CLASS_NAMES`` tag and an integer band 1. A paletted label raster exported from QGIS or ENVI has a colour
+    table too, but not that tag, so it is the user's data.
+    """
     import warnings
 
+    import numpy as np
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+
+    from hsi_app.io.cog import CLASS_NAMES_TAG
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with rasterio.open(path) as ds:
-                return f"{ds.count}-band {ds.dtypes[0]} raster"
+                ours = ds.driver == "GTiff" and CLASS_NAMES_TAG in ds.tags() and np.dtype(ds.dtypes[0]).kind in "iu"
+                palette = " paletted" if ds.count and ds.colorinterp[0].name == "palette" else ""
+                return f"{ds.count}-band {ds.dtypes[0]}{palette} raster", ours
     except (RasterioIOError, OSError, ValueError):
-        return "file"
+        return "file", False
 
 
 def check_replaces_class_map(option: str, dst: str | os.PathLike[str] | None) -> None:
-    """Refuse ``dst`` when it is an existing file that is not a class map (a scene, a label raster...).
+    """Refuse ``dst`` when it is an existing file that is not a class map of hsi (a scene, a label raster...).
 
-    A class map (:func:`hsi_app.tasks.map_summary.is_class_map`: the GeoTIFF of ``hsi predict``, or a
-    paletted one- or two-band integer GeoTIFF) may be replaced; a missing path is fine; a folder is left to
-    :func:`hsi_app.io.atomic.check_writable`.
+    hsi's class map (:func:`_raster_kind`: written by ``hsi predict``, ``batch``, ``ensemble``, ``train``, the
+    viewer) may be replaced; a missing path is fine; a folder is left to :func:`hsi_app.io.atomic.check_writable`.
 
     Args:
         option: the CLI option, for the message (``"--out"``).
@@ -46,12 +55,11 @@ def check_replaces_class_map(option: str, dst: str | os.PathLike[str] | None) ->
     """
     if dst is None or not Path(dst).is_file():
         return
-    from hsi_app.tasks.map_summary import is_class_map
-
-    if is_class_map(dst):
+    kind, ours = _raster_kind(Path(dst))
+    if ours:
         return
-    raise OutputError(f"{dst}: {option} would replace this existing {_describe(Path(dst))}, which is not a class map; "
-                      "choose another output path, or move that file away first")
+    raise OutputError(f"{dst}: {option} would replace this existing {kind}, which is not a class map written by hsi "
+                      "(a scene or label raster?); choose another output path, or move that file away first")
 
 
 POLYGON_FIELDS = ("class_id", "class", "pixels")
@@ -83,8 +91,8 @@ def check_replaces_polygons(option: str, dst: str | os.PathLike[str] | None, lay
         layers = [str(name) for name, _ in pyogrio.list_layers(dst)]
         fields = [str(f) for f in pyogrio.read_info(dst, layer=layers[0])["fields"]] if len(layers) == 1 else []
     except Exception as err:  # noqa: BLE001 - pyogrio raises DataSourceError, DataLayerError, ValueError...
-        raise OutputError(f"{dst}: {option} would replace this existing file, which is not a readable vector file "
-                          f"({' '.join(str(err).split())[:120]}); {fix}") from err
+        raise OutputError(f"{dst}: {option} would replace this existing file, which is not a vector file hsi can "
+                          f"read (a raster, or another format); {fix}") from err
     others = [name for name in layers if name != layer] if Path(dst).suffix.lower() == ".gpkg" else []
     if len(layers) != 1 or others:
         raise OutputError(f"{dst}: {option} would replace this whole file, which holds the layer(s) "

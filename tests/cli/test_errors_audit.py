@@ -32,11 +32,15 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     rng = np.random.default_rng(0)
     cube = (centres[labels - 1].transpose(2, 0, 1) + rng.normal(0, 0.02, (5, 24, 24))).astype(np.float32)
     scene = write_tif(root / "scene.tif", cube, WL)
-    lab = root / "labels.tif"
-    with rasterio.open(lab, "w", driver="GTiff", height=24, width=24, count=1, dtype="uint8", crs="EPSG:32616",
-                       transform=UTM_30M) as ds:
-        ds.write(labels[None])
-    return {"scene": scene, "labels": lab, "run": make_run(root / "run", like=cube, wavelengths=WL)}
+    lab, paletted = root / "labels.tif", root / "paletted_labels.tif"
+    for path in (lab, paletted):
+        with rasterio.open(path, "w", driver="GTiff", height=24, width=24, count=1, dtype="uint8", crs="EPSG:32616",
+                           transform=UTM_30M) as ds:
+            ds.write(labels[None])
+            if path == paletted:  # as QGIS or ENVI export a label raster: a colour table, no hsi tag
+                ds.write_colormap(1, {0: (0, 0, 0, 0), 1: (255, 0, 0, 255), 2: (0, 255, 0, 255), 3: (0, 0, 255, 255)})
+    return {"scene": scene, "labels": lab, "paletted_labels": paletted,
+            "run": make_run(root / "run", like=cube, wavelengths=WL)}
 
 
 def _digest(path: Path) -> str:
@@ -75,7 +79,7 @@ def test_finetune_of_a_base_with_unreadable_weights_names_the_file(files: dict[s
     assert_one_error_line(code, err, f"{weights}: cannot be read (Permission denied); check its permissions")
 
 
-@pytest.mark.parametrize("victim", ["scene", "labels"])
+@pytest.mark.parametrize("victim", ["scene", "labels", "paletted_labels"])
 def test_predict_never_replaces_a_scene_or_label_raster_at_out(victim: str, files: dict[str, Path], tmp_path: Path,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
     """A GeoTIFF at --out that is not a class map is the user's data (a copy of the scene, the label raster): the
@@ -84,7 +88,7 @@ def test_predict_never_replaces_a_scene_or_label_raster_at_out(victim: str, file
     before = _digest(Path(target))
     code, _, err = run_main(capsys, "predict", "--model", str(files["run"]), "--input", str(files["scene"]),
                             "--out", str(target), "--quiet")
-    assert_one_error_line(code, err, f"{target}: --out would replace this existing", "not a class map",
+    assert_one_error_line(code, err, f"{target}: --out would replace this existing", "not a class map written by hsi",
                           "choose another output path")
     assert _digest(Path(target)) == before
     ok = tmp_path / "map.tif"
@@ -265,3 +269,43 @@ def test_evaluate_grid_errors_name_the_map_not_a_cube(files: dict[str, Path], cl
     assert_one_error_line(code, err, f"{other}: the label raster is not on the grid of the map {class_map}: its CRS "
                                      "is EPSG:32617, the map's EPSG:32616; resample it onto the grid of the map")
     assert "cube" not in err and "scene" not in err
+    far = tmp_path / "far.tif"  # the map's grid, 100 columns to the east: no overlap (review 2 #2)
+    with rasterio.open(far, "w", driver="GTiff", height=24, width=24, count=1, dtype="uint8", crs="EPSG:32616",
+                       transform=UTM_30M * rasterio.Affine.translation(100, 0)) as ds:
+        ds.write(np.ones((1, 24, 24), np.uint8))
+    code, _, err = run_main(capsys, "evaluate", "--map", str(class_map), "--reference", str(far))
+    assert_one_error_line(code, err, f"{far}: the label raster is on the grid of the map {class_map} but does not "
+                                     "overlap it", "column 100, row 0 of the map")
+    assert "cube" not in err and "scene" not in err
+
+
+def test_evaluate_on_a_rotated_map_names_the_map(files: dict[str, Path], tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from hsi_app.io.cog import write_class_map
+
+    rotated = UTM_30M * rasterio.Affine.rotation(10)
+    classes = np.ones((24, 24), np.uint8)
+    write_class_map(tmp_path / "map.tif", classes, None, crs="EPSG:32616", transform=rotated,
+                    class_names=["unlabelled", "a"])
+    ref = tmp_path / "ref.tif"
+    with rasterio.open(ref, "w", driver="GTiff", height=24, width=24, count=1, dtype="uint8", crs="EPSG:32616",
+                       transform=UTM_30M) as ds:
+        ds.write(classes[None])
+    code, _, err = run_main(capsys, "evaluate", "--map", str(tmp_path / "map.tif"), "--reference", str(ref))
+    assert_one_error_line(code, err, f"{ref}: the label raster is not on the grid of the map",
+                          "is rotated or sheared", "use vector labels")
+    assert "cube" not in err and "scene" not in err
+
+
+def test_vectorize_onto_a_raster_gpkg_says_so_in_one_plain_line(class_map: Path, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """GDAL's text was cut mid-sentence into the line ('...It might help to specify ); choose ...') (review 2 #5)."""
+    ortho = tmp_path / "ortho.gpkg"
+    with rasterio.open(ortho, "w", driver="GPKG", height=8, width=8, count=1, dtype="uint8", crs="EPSG:32616",
+                       transform=UTM_30M) as ds:
+        ds.write(np.ones((1, 8, 8), np.uint8))
+    before = _digest(ortho)
+    code, _, err = run_main(capsys, "vectorize", "--map", str(class_map), "--out", str(ortho), "--quiet")
+    assert_one_error_line(code, err, f"{ortho}: --out would replace this existing file, which is not a vector file "
+                                     "hsi can read (a raster, or another format); choose another output path")
+    assert _digest(ortho) == before

@@ -391,8 +391,8 @@ def test_a_smaller_label_raster_inside_the_scene_leaves_the_rest_unlabelled(tmp_
     expected[5:8, 2:6] = small
     np.testing.assert_array_equal(got, expected)
     far = _write_tif(tmp_path / "far.tif", small, from_origin(600000.0 + 30 * W, 5100000.0, 30.0, 30.0))
-    with pytest.raises(LabelError, match=r"far\.tif: the label raster is on the cube's grid but does not overlap it "
-                                         r"\(its first pixel is the cube's column 9, row 0; the cube is 9 x 14 px\)"):
+    with pytest.raises(LabelError, match=r"far\.tif: the label raster is on the grid of the cube but does not overlap "
+                                         r"it \(its first pixel is column 9, row 0 of the cube, which is 9 x 14 px\)"):
         read_labels(far, _cube(georef=True))
 
 
