@@ -50,7 +50,7 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
     from hsi_app.io.atomic import check_out_dir, check_outputs, staged_run_dir
     from hsi_app.io.cog import CLASS_NAMES_TAG, StreamingCOGWriter, class_names_tag, write_cube
     from hsi_app.io.cube import make_cube
-    from hsi_app.io.geotiff import GCPS_ATTR, cube_gcps
+    from hsi_app.io.geotiff import AREA_OR_POINT_ATTR, GCPS_ATTR, cube_area_or_point, cube_gcps
     from hsi_app.io.open import open_cube
     from hsi_app.progress import steps
     from hsi_app.tasks.detect_eval import ground_truth
@@ -88,7 +88,7 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
         transform = cube.hsi.transform
         # A background georeferenced only by ground control points: both rasters are on its pixel grid and keep them
         # (write_cube takes them from the attr; the abundance writer from cube_gcps).
-        kept = {GCPS_ATTR: cube.attrs[GCPS_ATTR]} if GCPS_ATTR in cube.attrs else None
+        kept = {k: cube.attrs[k] for k in (GCPS_ATTR, AREA_OR_POINT_ATTR) if k in cube.attrs} or None  # + pixel-is-point
         scene = make_cube(sim.image, wavelength=good.hsi.wavelengths, fwhm=good.hsi.fwhm, x=good.x.values,
                           y=good.y.values, crs=crs, transform=transform, fmt="simulated", source=str(background),
                           attrs=kept)
@@ -108,7 +108,7 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
             with StreamingCOGWriter(stage / "abundance.tif", height=h, width=w, count=2, dtype="float32", crs=crs,
                                     transform=transform, nodata=float("nan"), band_descriptions=["abundance", "class"],
                                     tags={CLASS_NAMES_TAG: class_names_tag(["none", *names])},
-                                    gcps=cube_gcps(cube)) as wr:
+                                    gcps=cube_gcps(cube), area_or_point=cube_area_or_point(cube)) as wr:
                 wr.write_window(truth, 0, 0)
             begin("writing targets.gpkg")
             write_detections(stage / "targets.gpkg", gt, cube, names, extra=extra)

@@ -117,6 +117,9 @@ class StreamingCOGWriter:
         scales, offsets: ``count`` GDAL scale/offset values.
         gcps: ``(points, crs)`` ground control points (rasterio's ``ds.gcps``) for a raster with no ``transform``,
             or ``None``.
+        area_or_point: ``"Point"`` to declare the grid pixel-is-point (GDAL's ``AREA_OR_POINT``), as the input
+            it is on declared it (:func:`~hsi_app.io.geotiff.cube_area_or_point`); ``transform`` stays GDAL's
+            (pixel corners) and GDAL stores the tie point at the pixel centre. ``None``: pixel-is-area.
         blocksize: COG tile size in pixels.
         overview_resampling: GDAL resampling used for overviews (``"NEAREST"``,
             ``"AVERAGE"``, ``"MODE"``...).
@@ -145,6 +148,7 @@ class StreamingCOGWriter:
         scales: Sequence[float] | None = None,
         offsets: Sequence[float] | None = None,
         gcps: tuple[Sequence[Any], Any] | None = None,
+        area_or_point: str | None = None,
         blocksize: int = 256,
         overview_resampling: str = "NEAREST",
         progress: bool = False,
@@ -170,6 +174,7 @@ class StreamingCOGWriter:
         self.scales = scales
         self.offsets = offsets
         self.gcps = gcps
+        self.area_or_point = area_or_point
         self.blocksize = int(blocksize)
         self.overview_resampling = overview_resampling
         self.progress = bool(progress)
@@ -226,6 +231,8 @@ class StreamingCOGWriter:
             ds.offsets = tuple(float(o) for o in self.offsets)
         if self.gcps is not None and self.transform is None:
             ds.gcps = (list(self.gcps[0]), self.gcps[1])
+        if self.area_or_point is not None and self.transform is not None:
+            ds.update_tags(AREA_OR_POINT=self.area_or_point)
 
     def write_window(self, array: np.ndarray, row_off: int, col_off: int) -> None:
         """Write ``array`` (``(count, h, w)``) with its top-left pixel at ``(row_off, col_off)``."""
@@ -621,7 +628,7 @@ def write_cube(dst: str | os.PathLike[str], cube: Cube, *, blocksize: int = 256,
             :func:`hsi_app.progress.bar`) for a cube of more than
             :data:`~hsi_app.io.summary.LARGE_ELEMENTS` values; a smaller one writes in seconds, without one.
     """
-    from hsi_app.io.geotiff import cube_gcps
+    from hsi_app.io.geotiff import cube_area_or_point, cube_gcps
     from hsi_app.io.summary import LARGE_ELEMENTS
     from hsi_app.progress import bar
 
@@ -635,6 +642,7 @@ def write_cube(dst: str | os.PathLike[str], cube: Cube, *, blocksize: int = 256,
         dst, height=h, width=w, count=c, dtype="float32", crs=crs, transform=transform,
         nodata=float("nan"), band_descriptions=descriptions, tags=tags, band_tags=band_tags,
         blocksize=blocksize, overview_resampling="AVERAGE", gcps=cube_gcps(cube),
+        area_or_point=cube_area_or_point(cube),
     ) as out:
         windows = list(_read_windows(cube, blocksize))
         for r, col, hh, ww in bar(windows, desc="write_cube", unit="win",

@@ -40,6 +40,12 @@ GCPS_ATTR = "_gcps"
 ``{"crs": WKT or None, "points": [GroundControlPoint.asdict(), ...]}`` (pixel rows/columns of the file), so that
 outputs on its pixel grid can carry them (:func:`cube_gcps`)."""
 
+AREA_OR_POINT_ATTR = "area_or_point"
+"""Attr of a cube from :func:`read_geotiff` of a file whose map grid is declared pixel-is-point (GDAL's
+``AREA_OR_POINT=Point``): ``"Point"``. GDAL's transform is the same either way (pixel corners); outputs declare
+the same raster type (:func:`cube_area_or_point`), so software that reads the GeoTIFF tie point as stored
+places them where it places the input (an output declared pixel-is-area would sit half a pixel off there)."""
+
 _NUM_UNIT = re.compile(
     r"([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)[\s_]*"  # a number, then spaces or underscores (Band_1_450.0_nm)
     r"(nm|nanomet(?:er|re)s?|um|µm|μm|micromet(?:er|re)s?|microns?)(?![a-zµμ])",  # British spellings too
@@ -205,6 +211,7 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
                 crs, transform, nodata = ds.crs, ds.transform, ds.nodata
                 sidecar = read_sidecar(path, (ds.count, ds.height, ds.width))
                 gcps, gcp_crs = ds.gcps
+                point = str(ds.tags().get("AREA_OR_POINT", "")).strip().lower() == "point"
                 descriptions = list(ds.descriptions)
                 scales, offsets = np.asarray(ds.scales, np.float64), np.asarray(ds.offsets, np.float64)
                 alpha = np.array([ci == ColorInterp.alpha for ci in ds.colorinterp], dtype=bool)
@@ -252,6 +259,8 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
         warnings.warn(
             f"{path}: no georeference (CRS); using pixel coordinates", HSIWarning, stacklevel=2
         )
+    if point and gridded:
+        attrs[AREA_OR_POINT_ATTR] = "Point"
     data = arr.data
     limits = []  # (H, W) bool masks that further restrict the valid pixels
     if alpha.any() and not alpha.all():  # an alpha band is a mask (0 = no data), not a spectral band
@@ -361,3 +370,12 @@ def cube_gcps(cube: Cube) -> tuple[list[Any], Any] | None:
     points = [GroundControlPoint(row=p["row"] - row0, col=p["col"] - col0, x=p["x"], y=p["y"], z=p.get("z"),
                                  id=p.get("id"), info=p.get("info")) for p in kept["points"]]
     return points, CRS.from_wkt(kept["crs"]) if kept.get("crs") else None
+
+
+def cube_area_or_point(cube: Cube) -> str | None:
+    """``"Point"`` when ``cube`` came from a pixel-is-point GeoTIFF and still has a map transform (an output on
+    its grid then declares ``AREA_OR_POINT=Point`` too, through ``StreamingCOGWriter(area_or_point=)``);
+    ``None`` (pixel-is-area, GDAL's default) otherwise."""
+    if cube.attrs.get(AREA_OR_POINT_ATTR) == "Point" and cube.hsi.transform is not None:
+        return "Point"
+    return None

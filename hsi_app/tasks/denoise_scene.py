@@ -31,7 +31,7 @@ import numpy as np
 
 from hsi_app.errors import BandMismatchError, HSIWarning, InvalidDataError
 from hsi_app.io.cube import Cube, check_is_cube, scene_name, valid_from_data
-from hsi_app.io.geotiff import cube_gcps
+from hsi_app.io.geotiff import cube_area_or_point, cube_gcps
 from hsi_app.predictor import WAVELENGTH_TOLERANCE_NM
 from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS, AdaptResult, adapt_on_crops, check_adapt
 from hsi_app.tasks.denoise_fill import scene_band_medians
@@ -405,7 +405,8 @@ def denoise_cube(
     t0 = time.perf_counter()
     with StreamingCOGWriter(out, height=h, width=w, count=c, dtype="float32", crs=crs, transform=transform,
                             nodata=float("nan"), band_descriptions=descriptions, tags=tags, band_tags=band_tags,
-                            overview_resampling="AVERAGE", progress=progress, gcps=cube_gcps(cube)) as writer:
+                            overview_resampling="AVERAGE", progress=progress, gcps=cube_gcps(cube),
+                            area_or_point=cube_area_or_point(cube)) as writer:
         if denoiser.needs_subspace:  # first pass: one spectral basis for the whole scene, from the core windows
             cores = bar(wins, desc="subspace", unit="win", enabled=progress)
             denoiser.fit_subspace(prepare(win.row, win.col, win.height, win.width)[1] for win in cores)
