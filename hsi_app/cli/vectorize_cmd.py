@@ -13,7 +13,7 @@ from hsi_app.cli.options import refuse_given
 @click.option("--min-pixels", type=int, default=1, show_default=True,
               metavar="N", help="Minimum mapping unit: smaller patches take the class of their largest neighbour (by pixel count).")
 @click.option("--min-area", "min_area", type=float, default=None,
-              metavar="HA", help="Minimum mapping unit in hectares (projected CRS); instead of --min-pixels.")
+              metavar="HA", help="Minimum mapping unit in hectares (a map with a CRS); instead of --min-pixels.")
 @click.option("--connectivity", type=int, default=4, show_default=True, metavar="4|8", help="Pixel neighbourhood of a patch: 4 or 8.")
 @click.option("--quiet", is_flag=True, help="No progress (shown for maps of a million pixels or more).")
 def vectorize(map_path: str, out: str, min_pixels: int, min_area: float | None, connectivity: int, quiet: bool) -> None:

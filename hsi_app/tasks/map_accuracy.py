@@ -13,7 +13,8 @@ Reported, all in plain numpy (no torch import):
   class the producer's accuracy (recall), user's accuracy (precision) and F1, all from
   counts of reference pixels; with a stratified sample the area-weighted OA and producer's
   accuracy (Olofsson et al. 2014, eq. 1-3) are the map's, and are reported beside them;
-* mapped area per class (pixel count x pixel area, in hectares when the CRS is projected);
+* mapped area per class (pixel count x pixel area, in hectares when the map has a CRS: on a geographic
+  CRS the pixel's ground area at the map centre, never degrees squared);
 * the error-adjusted area estimate with a 95 % interval (Olofsson et al. 2014, "Good
   practices for estimating area and assessing accuracy of land change", eq. 9-11 with the
   map classes as strata). It is unbiased only when the reference pixels are a random
@@ -54,7 +55,7 @@ class MapAccuracy:
         confusion: ``(K, K)`` int64 pixel counts, rows = reference, columns = map.
         unmapped: ``(K,)`` reference pixels of each class where the map has no data (0).
         mapped_pixels: ``(K,)`` map pixels of each class over the whole map.
-        pixel_area_m2: area of one pixel in m², or ``None`` when the CRS is not projected.
+        pixel_area_m2: ground area of one pixel in m² (:func:`pixel_area_m2`), or ``None`` without a CRS.
     """
 
     class_names: list[str]
@@ -239,15 +240,22 @@ def assess_map(
 
 
 def pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int] | None = None) -> float | None:
-    """Area of one pixel in m² for a projected CRS (any linear unit), else ``None``.
+    """Area of one pixel in m² on the ground: a projected CRS (any linear unit) or a geographic one (degrees),
+    else ``None`` (no CRS).
 
     Map units are ground metres only where the projection keeps area (UTM to within 0.1 %).
     With ``shape`` ``(H, W)`` the pixel at the map centre is also measured on the ellipsoid;
     where that differs by more than :data:`AREA_DISTORTION_LIMIT` (Web Mercator: 2.4x at
     50° N), an :class:`~hsi_app.errors.HSIWarning` says so and the ground area is returned.
+    On a geographic CRS a pixel's area is never its size in degrees squared: it is measured on the
+    ellipsoid (the pixel at the map centre, or the first pixel without ``shape``); it shrinks with the
+    cosine of the latitude, so where the first and last rows differ by more than the limit a warning says
+    that one value at the centre stands for the whole map.
     """
-    if crs is None or not getattr(crs, "is_projected", False):
+    if crs is None or not (getattr(crs, "is_projected", False) or getattr(crs, "is_geographic", False)):
         return None
+    if crs.is_geographic:
+        return _geographic_pixel_area_m2(transform, crs, shape or (1, 1))
     factor = float(crs.linear_units_factor[1])
     planar = abs(transform.a * transform.e - transform.b * transform.d) * factor**2
     if shape is None:
@@ -262,16 +270,35 @@ def pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int] | None = None
     return ground
 
 
-def _ground_pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int]) -> float | None:
-    """Ellipsoidal area in m² of the pixel at the centre of an ``(H, W)`` grid, or ``None``."""
+def _geographic_pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int]) -> float | None:
+    """Ellipsoidal area in m² of the centre pixel of an ``(H, W)`` grid in degrees (``None`` off the globe);
+    warns when the first and last rows' pixels differ by more than :data:`AREA_DISTORTION_LIMIT`."""
+    h, w = shape
+    centre = _ground_pixel_area_m2(transform, crs, shape)
+    if centre is None or h < 2:
+        return centre
+    ends = [a for a in (_ground_pixel_area_m2(transform, crs, shape, row=r) for r in (0, h - 1)) if a is not None]
+    if len(ends) == 2 and max(ends) / min(ends) - 1.0 > AREA_DISTORTION_LIMIT:
+        warnings.warn(
+            f"{crs.to_string()} is in degrees: a pixel covers {min(ends):,.4g} to {max(ends):,.4g} m² on the ground "
+            f"from one edge of the map to the other; areas use {centre:,.4g} m², the pixel at the map centre. "
+            "Reproject the map to an equal-area or UTM CRS for exact areas", HSIWarning, stacklevel=3)
+    return centre
+
+
+def _ground_pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int], row: int | None = None) -> float | None:
+    """Ellipsoidal area in m² of the pixel at the centre of an ``(H, W)`` grid (of its column centre in ``row``
+    when given), or ``None``."""
     from pyproj import CRS, Geod, Transformer
 
     try:
         proj = CRS.from_wkt(crs.to_wkt())
         to_lonlat = Transformer.from_crs(proj, proj.geodetic_crs, always_xy=True)
-        r, c = shape[0] // 2, shape[1] // 2
+        r, c = (shape[0] // 2 if row is None else row), shape[1] // 2
         corners = [transform @ (c + dc, r + dr) for dc, dr in ((0, 0), (1, 0), (1, 1), (0, 1))]
         lon, lat = to_lonlat.transform([p[0] for p in corners], [p[1] for p in corners])
+        if not all(abs(v) <= 90.0 for v in lat):
+            return None
         ellipsoid = proj.geodetic_crs.ellipsoid
         geod = Geod(a=ellipsoid.semi_major_metre, rf=ellipsoid.inverse_flattening or 0.0)
         area = abs(geod.polygon_area_perimeter(lon, lat)[0])

@@ -9,8 +9,8 @@ it and its small neighbours touch no patch of the minimum size, e.g. a few small
 enclosed by no-data or the map edge, or when the passes stop at :data:`SIEVE_MAX_PASSES` on a
 map of per-pixel noise (with one warning).
 Each connected patch of one class then becomes one polygon, traced exactly along pixel edges
-in the map's CRS, with its class id and name, pixel count, area (hectares when the CRS is
-projected) and, when the map has a confidence band, the patch's mean confidence.
+in the map's CRS, with its class id and name, pixel count, area (hectares when the map has a
+CRS: on a geographic CRS from the ground area of the centre pixel, never degrees squared) and, when the map has a confidence band, the patch's mean confidence.
 
 Memory: the class and confidence bands are read whole (1 + 1 bytes per pixel) plus one
 int32 patch-id raster (4 bytes per pixel), so a 10,000 x 10,000 map needs about 0.6 GB.
@@ -352,7 +352,7 @@ def vectorize_map(
         out: ``.gpkg``, ``.shp``, ``.geojson``/``.json`` or ``.fgb`` to write (:func:`write_polygons`:
             the map's CRS is kept, except in GeoJSON, which is always longitude/latitude).
         min_pixels: minimum mapping unit in pixels.
-        min_area_ha: minimum mapping unit in hectares (projected CRS only); overrides
+        min_area_ha: minimum mapping unit in hectares (a map with a CRS); overrides
             ``min_pixels`` when given.
         connectivity: 4 (edge neighbours, the GIS default) or 8.
         layer: GeoPackage layer name (other formats hold one layer named after the file).
@@ -384,7 +384,7 @@ def vectorize_map(
     area = pixel_area_m2(cmap.transform, cmap.crs, cmap.classes.shape)
     if min_area_ha is not None:
         if area is None:
-            raise ConfigError(f"{map_path}: --min-area needs a projected CRS; use --min-pixels instead "
+            raise ConfigError(f"{map_path}: --min-area needs a map CRS (it has none); use --min-pixels instead "
                               "(min_area_ha=, min_pixels= in Python)")
         if not 0 < min_area_ha < np.inf:
             raise ConfigError(f"--min-area {min_area_ha}: must be a positive number of hectares, e.g. 0.5 "

@@ -71,8 +71,8 @@ def summarize_class_map(path: str | os.PathLike[str]) -> dict[str, Any]:
 
     Returns:
         dict with ``format`` (``"class map"``), ``source``, ``height``, ``width``, ``crs``,
-        ``resolution`` (``None`` without CRS), ``pixel_area_m2`` (``None`` unless the CRS is
-        projected), ``mapped_pixels`` (class > 0), ``nodata_pixels``, ``has_confidence`` and
+        ``resolution`` (``None`` without CRS), ``pixel_area_m2`` (ground area, :func:`~hsi_app.tasks.map_accuracy.pixel_area_m2`;
+        ``None`` without CRS), ``mapped_pixels`` (class > 0), ``nodata_pixels``, ``has_confidence`` and
         ``classes``: one dict per class present, in class order, with ``class`` (number),
         ``name``, ``pixels``, ``fraction`` (of the mapped pixels), ``area_ha`` (or ``None``)
         and ``mean_confidence`` (or ``None`` without a confidence band).

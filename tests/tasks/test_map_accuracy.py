@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -190,7 +191,8 @@ def test_pixel_area_in_square_metres() -> None:
     from rasterio.crs import CRS
 
     assert pixel_area_m2(T, CRS.from_epsg(32633)) == pytest.approx(900.0)
-    assert pixel_area_m2(from_origin(0, 0, 0.001, 0.001), CRS.from_epsg(4326)) is None
+    geo = pixel_area_m2(from_origin(0, 0.0005, 0.001, 0.001), CRS.from_epsg(4326))  # at the equator: ground m², not deg²
+    assert geo == pytest.approx(6378137.0 * (1 - 0.00669438) * 6378137.0 * math.radians(0.001) ** 2, rel=1e-3)
     assert pixel_area_m2(T, None) is None
     feet = pixel_area_m2(from_origin(0, 0, 100.0, 100.0), CRS.from_epsg(2227))  # US survey feet
     assert feet == pytest.approx((100 * 1200 / 3937) ** 2, rel=1e-6)

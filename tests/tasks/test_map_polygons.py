@@ -170,9 +170,10 @@ def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cls, conf = _scene()
     write_class_map(tmp_path / "geo.tif", cls, conf, crs="EPSG:4326", transform=from_origin(10, 50, 1e-4, 1e-4),
                     class_names=NAMES)
+    write_class_map(tmp_path / "pix.tif", cls, conf, crs=None, transform=None, class_names=NAMES)
     cases = [
-        (["--map", str(tmp_path / "geo.tif"), "--out", str(tmp_path / "a.gpkg"), "--min-area", "1"],
-         "--min-area needs a projected CRS"),
+        (["--map", str(tmp_path / "pix.tif"), "--out", str(tmp_path / "a.gpkg"), "--min-area", "1"],
+         "--min-area needs a map CRS"),
         (["--map", str(tmp_path / "geo.tif"), "--out", str(tmp_path / "geo.tif")], "--out would overwrite the --map"),
         (["--map", str(tmp_path / "geo.tif"), "--out", str(tmp_path / "a.gpkg"), "--connectivity", "6"], "use 4 or 8"),
         (["--map", str(tmp_path / "geo.tif"), "--out", str(tmp_path / "a.gpkg"), "--min-pixels", "0"], "at least 1"),
