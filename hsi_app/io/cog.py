@@ -188,6 +188,9 @@ class StreamingCOGWriter:
         from rasterio.transform import Affine
 
         transform = self.transform if self.transform is not None else Affine.identity()
+        georef: dict[str, Any] = {"crs": self.crs, "transform": transform}
+        if self.gcps is not None and self.transform is None:  # GCPs given at creation: setting them after a
+            georef = {"gcps": list(self.gcps[0]), "crs": self.gcps[1]}  # transform made GDAL print a warning
         self._watch.__enter__()
         try:
             with warnings.catch_warnings():
@@ -195,7 +198,7 @@ class StreamingCOGWriter:
                 self._ds = rasterio.open(
                     self._stage_path, "w", driver="GTiff",
                     height=self.height, width=self.width, count=self.count, dtype=self.dtype.name,
-                    crs=self.crs, transform=transform, nodata=self.nodata,
+                    nodata=self.nodata, **georef,
                     tiled=True, blockxsize=self.blocksize, blockysize=self.blocksize,
                     compress="deflate", zlevel=1, bigtiff="if_safer",
                 )
@@ -229,8 +232,6 @@ class StreamingCOGWriter:
             ds.scales = tuple(float(s) for s in self.scales)
         if self.offsets is not None:
             ds.offsets = tuple(float(o) for o in self.offsets)
-        if self.gcps is not None and self.transform is None:
-            ds.gcps = (list(self.gcps[0]), self.gcps[1])
         if self.area_or_point is not None and self.transform is not None:
             ds.update_tags(AREA_OR_POINT=self.area_or_point)
 

@@ -1,0 +1,69 @@
+"""Outputs on a scene georeferenced only by ground control points keep them, without GDAL chatter.
+
+The staging GeoTIFF was created with an identity transform and given the GCPs afterwards, so GDAL printed
+"Warning 1: <hidden temporary file>: A geotransform previously set is going to be cleared due to the setting of
+GCPs" on stderr for every map, score map and cube written on such a scene.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.control import GroundControlPoint
+from rasterio.crs import CRS
+
+from tests.cli_runner import run_main
+from tests.tiny_runs import make_run
+
+C, H, W = 5, 12, 16
+POINTS = [GroundControlPoint(row=r, col=c, x=500000.0 + 30 * c + 0.5 * r, y=4000000.0 - 30 * r + 0.2 * c)
+          for r, c in ((0, 0), (0, W), (H, 0), (H, W), (6, 8))]
+
+
+def _gcp_tif(path: Path) -> Path:
+    data = np.random.default_rng(0).uniform(0.1, 0.5, (C, H, W)).astype(np.float32)
+    with rasterio.open(path, "w", driver="GTiff", height=H, width=W, count=C, dtype="float32",
+                       gcps=POINTS, crs=CRS.from_epsg(32633)) as ds:
+        ds.write(data)
+        ds.update_tags(wavelength=",".join(f"{v:.1f}" for v in np.linspace(400, 800, C)), wavelength_units="nm")
+    return path
+
+
+def _check_points(path: Path) -> None:
+    with rasterio.open(path) as ds:
+        points, crs = ds.gcps
+        assert ds.transform.is_identity and ds.crs is None
+    assert crs == CRS.from_epsg(32633)
+    assert [(p.row, p.col, p.x, p.y) for p in points] == [(p.row, p.col, p.x, p.y) for p in POINTS]
+
+
+def test_writers_keep_gcps_quietly(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    from hsi_app.io.cog import write_cube
+    from hsi_app.io.open import open_cube
+    from hsi_app.tasks.detection import write_score_map
+
+    with pytest.warns(Warning, match="ground control points"):
+        cube = open_cube(_gcp_tif(tmp_path / "gcp.tif"))
+    capfd.readouterr()
+    write_cube(tmp_path / "cube.tif", cube, progress=False)
+    write_score_map(tmp_path / "scores.tif", np.zeros((1, H, W), np.float32), cube, ["rx"], "rx")
+    err = capfd.readouterr().err
+    assert "geotransform" not in err and "Warning" not in err, err
+    for name in ("cube.tif", "scores.tif"):
+        _check_points(tmp_path / name)
+
+
+def test_predict_on_a_gcp_scene_prints_only_the_reader_warning(tmp_path: Path,
+                                                               capfd: pytest.CaptureFixture[str]) -> None:
+    src = _gcp_tif(tmp_path / "gcp.tif")
+    with rasterio.open(src) as ds:
+        run = make_run(tmp_path / "run", in_chans=C, like=ds.read())
+    code, _, err = run_main(capfd, "predict",  # capfd: GDAL prints from C
+                            "--model", str(run), "--input", str(src), "--out",
+                            str(tmp_path / "map.tif"), "--quiet", "--device", "cpu")
+    assert code == 0, err
+    assert "geotransform previously set" not in err, err
+    _check_points(tmp_path / "map.tif")
