@@ -335,6 +335,28 @@ def _write_shapefile(gdf: Any, out: Path) -> None:
     _published(path)
 
 
+def _warn_if_only_gcps(map_path: str | os.PathLike[str], transform: Any) -> None:
+    """One :class:`~hsi_app.errors.HSIWarning` when a GeoTIFF map is placed by ground control points alone (as
+    outputs on such a scene are): polygons can only be traced in its pixel coordinates, without a CRS."""
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+
+    if transform is not None and not transform.is_identity:
+        return
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(map_path) as ds:
+                points, crs = ds.gcps
+    except (RasterioIOError, OSError, ValueError):
+        return  # an ENVI map (no GCPs) or an unreadable one, refused by the reader already
+    if points:
+        warnings.warn(
+            f"{map_path}: georeferenced by {len(points)} ground control points ({crs or 'no CRS'}), not by a "
+            "transform; the polygons are in its pixel coordinates (x = column, y = row) without a CRS: warp the "
+            "map to a grid first (gdalwarp -r near -t_srs EPSG:XXXX map.tif warped.tif)", HSIWarning, stacklevel=3)
+
+
 def vectorize_map(
     map_path: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -378,6 +400,7 @@ def vectorize_map(
         raise ConfigError(f"--connectivity {connectivity}: use 4 or 8 (connectivity= in Python)")
     driver = polygon_driver(out)
     cmap = read_class_map(map_path)
+    _warn_if_only_gcps(map_path, cmap.transform)
     if driver == "GeoJSON" and cmap.crs is None:
         raise ConfigError(f"{out}: GeoJSON is always longitude/latitude (EPSG:4326, RFC 7946) but the map {map_path} "
                           "has no CRS to convert from; write a .gpkg, .shp or .fgb instead")

@@ -67,3 +67,25 @@ def test_predict_on_a_gcp_scene_prints_only_the_reader_warning(tmp_path: Path,
     assert code == 0, err
     assert "geotransform previously set" not in err, err
     _check_points(tmp_path / "map.tif")
+
+
+def test_vectorize_of_a_gcp_map_says_its_polygons_are_in_pixel_coordinates(tmp_path: Path,
+                                                                           capfd: pytest.CaptureFixture[str]) -> None:
+    import geopandas as gpd
+    from rasterio.features import rasterize
+
+    from hsi_app.io.cog import StreamingCOGWriter, class_map_profile
+
+    cls = np.ones((H, W), np.uint8)
+    cls[:, W // 2:] = 2
+    with StreamingCOGWriter(tmp_path / "map.tif", height=H, width=W, crs=None, transform=None,
+                            gcps=(POINTS, CRS.from_epsg(32633)),
+                            **class_map_profile(["none", "a", "b"], with_confidence=False)) as wr:
+        wr.write_window(cls[None], 0, 0)
+    code, _, err = run_main(capfd, "vectorize", "--map", str(tmp_path / "map.tif"), "--out", str(tmp_path / "p.gpkg"))
+    assert code == 0, err
+    assert "5 ground control points" in err and "pixel coordinates" in err and "gdalwarp" in err, err
+    gdf = gpd.read_file(tmp_path / "p.gpkg")
+    assert gdf.crs is None
+    burnt = rasterize(zip(gdf.geometry, gdf["class_id"]), out_shape=(H, W), fill=0, dtype="uint8")
+    assert np.array_equal(burnt, cls)  # x = column, y = row: the identity grid
