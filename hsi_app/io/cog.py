@@ -57,6 +57,8 @@ from hsi_app.io.quicklook import as_palette
 
 CONFIDENCE_SCALE = 1.0 / 255.0
 CLASS_NAMES_TAG = "CLASS_NAMES"
+UNKNOWN_GCP_CRS = 'LOCAL_CS["unknown"]'
+"""The CRS written with ground control points that came without one (their map units are unknown)."""
 
 
 def class_names_tag(names: Sequence[str]) -> str:
@@ -184,13 +186,17 @@ class StreamingCOGWriter:
 
     def __enter__(self) -> StreamingCOGWriter:
         import rasterio
+        from rasterio.crs import CRS
         from rasterio.errors import NotGeoreferencedWarning
         from rasterio.transform import Affine
 
         transform = self.transform if self.transform is not None else Affine.identity()
         georef: dict[str, Any] = {"crs": self.crs, "transform": transform}
         if self.gcps is not None and self.transform is None:  # GCPs given at creation: setting them after a
-            georef = {"gcps": list(self.gcps[0]), "crs": self.gcps[1]}  # transform made GDAL print a warning
+            # transform made GDAL print a warning; points without a CRS (gdal_translate -gcp, no -a_srs) are
+            # written under an unnamed local one, as rasterio cannot write them with none
+            crs = self.gcps[1] if self.gcps[1] is not None else CRS.from_wkt(UNKNOWN_GCP_CRS)
+            georef = {"gcps": list(self.gcps[0]), "crs": crs}
         self._watch.__enter__()
         try:
             with warnings.catch_warnings():

@@ -62,7 +62,7 @@ from hsi_app.io.enmap_layers import (
     parse_band_statistics,
     read_layer,
 )
-from hsi_app.io.geotiff import TIFF_ONLY
+from hsi_app.io.geotiff import AREA_OR_POINT_ATTR, TIFF_ONLY
 
 __all__ = [
     "DETECTORS", "ENVI_EXTS", "FORMAT", "JP2_EXTS", "METADATA_SUFFIX", "NODATA", "QUALITY_CODES", "QUALITY_MASKS",
@@ -213,6 +213,7 @@ class _Scan:
     valid: np.ndarray  # (H, W) bool: no good band is no-data
     defective: np.ndarray | None = None  # (C,) int64: values QL_PIXELMASK flags that hold data, per band
     defective_mask: np.ndarray | None = None  # (H, W) bool: QL_PIXELMASK flags the pixel in some good band
+    point: bool = False  # the image declares AREA_OR_POINT=Point (pixel-is-point)
 
 
 def scan_spectral_image(gdal_path: str, label: str, block_bytes: int = SCAN_BYTES, *, driver: str = TIFF_ONLY,
@@ -281,6 +282,7 @@ def scan_spectral_image(gdal_path: str, label: str, block_bytes: int = SCAN_BYTE
                                           mask_ds.nodata, miss)
                     flag_count[r0 : r0 + n] -= flagged.sum(axis=0, dtype=np.uint16)  # type: ignore[index]
             crs, transform = ds.crs, ds.transform
+            point = str(ds.tags().get("AREA_OR_POINT", "")).strip().lower() == "point"
     except rasterio.errors.RasterioError as err:
         raise CubeReadError(
             f"{label}: spectral image cannot be read ({err}); "
@@ -292,7 +294,7 @@ def scan_spectral_image(gdal_path: str, label: str, block_bytes: int = SCAN_BYTE
     bad = ~has_data
     valid = count == bad.sum() if not bad.all() else np.zeros((h, w), dtype=bool)
     return _Scan((c, h, w), crs, transform, nodata, bad, valid, defective,
-                 None if flag_count is None else flag_count > 0)
+                 None if flag_count is None else flag_count > 0, point)
 
 
 def _missing(blk: np.ndarray, nodata: float, background: np.ndarray | None, r0: int) -> np.ndarray:
@@ -514,7 +516,8 @@ def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512, pixelmask: bo
         masks=masks,
         fmt=FORMAT,
         source=os.fspath(path),
-        attrs={"product": prod.name, "raw_nodata": scan.nodata, "units": "reflectance"},
+        attrs={"product": prod.name, "raw_nodata": scan.nodata, "units": "reflectance",
+               **({AREA_OR_POINT_ATTR: "Point"} if scan.point else {})},
     )
     cube = cube.assign_coords(gain=("band", table.gain), offset=("band", table.offset), **extra_coords)
     if table.detector is not None:

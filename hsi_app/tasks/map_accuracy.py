@@ -247,10 +247,10 @@ def pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int] | None = None
     With ``shape`` ``(H, W)`` the pixel at the map centre is also measured on the ellipsoid;
     where that differs by more than :data:`AREA_DISTORTION_LIMIT` (Web Mercator: 2.4x at
     50° N), an :class:`~hsi_app.errors.HSIWarning` says so and the ground area is returned.
-    On a geographic CRS a pixel's area is never its size in degrees squared: it is measured on the
+    On a geographic CRS a pixel's area is never its size in degrees (or grads) squared: it is measured on the
     ellipsoid (the pixel at the map centre, or the first pixel without ``shape``); it shrinks with the
-    cosine of the latitude, so where the first and last rows differ by more than the limit a warning says
-    that one value at the centre stands for the whole map.
+    cosine of the latitude, so where pixels of rows across the map differ by more than the limit a warning
+    says that one value at the centre stands for the whole map.
     """
     if crs is None or not (getattr(crs, "is_projected", False) or getattr(crs, "is_geographic", False)):
         return None
@@ -270,41 +270,73 @@ def pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int] | None = None
     return ground
 
 
+AREA_SAMPLE_ROWS = 65
+"""Rows of a geographic map whose pixel areas are compared for the variation warning (evenly spread, with the
+first, centre and last ones)."""
+
+
 def _geographic_pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int]) -> float | None:
-    """Ellipsoidal area in m² of the centre pixel of an ``(H, W)`` grid in degrees (``None`` off the globe);
-    warns when the first and last rows' pixels differ by more than :data:`AREA_DISTORTION_LIMIT`."""
+    """Ellipsoidal area in m² of the centre pixel of an ``(H, W)`` grid in angular units (``None`` off the globe);
+    warns when pixels of :data:`AREA_SAMPLE_ROWS` rows from edge to edge (a map spanning the equator has its
+    largest ones inside) differ by more than :data:`AREA_DISTORTION_LIMIT`, or some rows lie off the globe."""
     h, w = shape
     centre = _ground_pixel_area_m2(transform, crs, shape)
     if centre is None or h < 2:
         return centre
-    ends = [a for a in (_ground_pixel_area_m2(transform, crs, shape, row=r) for r in (0, h - 1)) if a is not None]
-    if len(ends) == 2 and max(ends) / min(ends) - 1.0 > AREA_DISTORTION_LIMIT:
+    rows = sorted({0, h - 1, h // 2, *np.linspace(0, h - 1, min(h, AREA_SAMPLE_ROWS)).round().astype(int).tolist()})
+    areas = _ground_pixel_areas_m2(transform, crs, shape, rows)
+    known = [a for a in areas if a is not None]
+    if len(known) < len(areas):
         warnings.warn(
-            f"{crs.to_string()} is in degrees: a pixel covers {min(ends):,.4g} to {max(ends):,.4g} m² on the ground "
-            f"from one edge of the map to the other; areas use {centre:,.4g} m², the pixel at the map centre. "
+            f"{crs.to_string()}: some rows of the map lie beyond the poles, so their pixels have no area; areas use "
+            f"{centre:,.4g} m², the pixel at the map centre. Check the map's transform", HSIWarning, stacklevel=3)
+    elif max(known) / min(known) - 1.0 > AREA_DISTORTION_LIMIT:
+        warnings.warn(
+            f"{crs.to_string()} is in angular units: a pixel covers {min(known):,.4g} to {max(known):,.4g} m² on the "
+            f"ground across the map; areas use {centre:,.4g} m², the pixel at the map centre. "
             "Reproject the map to an equal-area or UTM CRS for exact areas", HSIWarning, stacklevel=3)
     return centre
 
 
-def _ground_pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int], row: int | None = None) -> float | None:
-    """Ellipsoidal area in m² of the pixel at the centre of an ``(H, W)`` grid (of its column centre in ``row``
-    when given), or ``None``."""
+def _ground_pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int]) -> float | None:
+    """Ellipsoidal area in m² of the pixel at the centre of an ``(H, W)`` grid, or ``None``."""
+    return _ground_pixel_areas_m2(transform, crs, shape, [shape[0] // 2])[0]
+
+
+def _ground_pixel_areas_m2(transform: Any, crs: Any, shape: tuple[int, int], rows: list[int]) -> list[float | None]:
+    """Ellipsoidal area in m² of the pixel in the centre column of each of ``rows`` (``None`` where it lies off
+    the globe, or where the CRS cannot be taken to longitude/latitude).
+
+    The corners go to the CRS's own geographic CRS, whose angles (degrees, grads...) are turned into degrees,
+    and the polygon's area is taken on its ellipsoid (a sphere too: ``Geod(a, b)``).
+    """
     from pyproj import CRS, Geod, Transformer
 
     try:
         proj = CRS.from_wkt(crs.to_wkt())
-        to_lonlat = Transformer.from_crs(proj, proj.geodetic_crs, always_xy=True)
-        r, c = (shape[0] // 2 if row is None else row), shape[1] // 2
-        corners = [transform @ (c + dc, r + dr) for dc, dr in ((0, 0), (1, 0), (1, 1), (0, 1))]
-        lon, lat = to_lonlat.transform([p[0] for p in corners], [p[1] for p in corners])
-        if not all(abs(v) <= 90.0 for v in lat):
-            return None
-        ellipsoid = proj.geodetic_crs.ellipsoid
-        geod = Geod(a=ellipsoid.semi_major_metre, rf=ellipsoid.inverse_flattening or 0.0)
-        area = abs(geod.polygon_area_perimeter(lon, lat)[0])
+        geographic = proj.geodetic_crs
+        to_lonlat = Transformer.from_crs(proj, geographic, always_xy=True)
+        to_degrees = float(np.degrees(geographic.axis_info[0].unit_conversion_factor))  # per angular unit
+        ellipsoid = geographic.ellipsoid
+        geod = Geod(a=ellipsoid.semi_major_metre, b=ellipsoid.semi_minor_metre)
     except Exception:  # noqa: BLE001 - no inverse projection here: keep the planar area
-        return None
-    return area if np.isfinite(area) and area > 0 else None
+        return [None] * len(rows)
+    c = shape[1] // 2
+    areas: list[float | None] = []
+    for r in rows:
+        try:
+            corners = [transform @ (c + dc, r + dr) for dc, dr in ((0, 0), (1, 0), (1, 1), (0, 1))]
+            lon, lat = to_lonlat.transform([p[0] for p in corners], [p[1] for p in corners])
+            lon, lat = np.asarray(lon, float) * to_degrees, np.asarray(lat, float) * to_degrees
+            if not (np.isfinite(lat).all() and np.abs(lat).max() <= 90.0):
+                areas.append(None)
+                continue
+            area = abs(geod.polygon_area_perimeter(lon.tolist(), lat.tolist())[0])
+        except Exception:  # noqa: BLE001 - a point PROJ cannot invert
+            areas.append(None)
+            continue
+        areas.append(area if np.isfinite(area) and area > 0 else None)
+    return areas
 
 
 def merge_class_names(map_names: list[str] | None, ref_names: list[str] | None, ref: np.ndarray,

@@ -407,7 +407,9 @@ def vectorize_map(
     area = pixel_area_m2(cmap.transform, cmap.crs, cmap.classes.shape)
     if min_area_ha is not None:
         if area is None:
-            raise ConfigError(f"{map_path}: --min-area needs a map CRS (it has none); use --min-pixels instead "
+            why = ("needs a map CRS (it has none)" if cmap.crs is None else
+                   f"needs a pixel's ground area, which cannot be measured in its CRS {cmap.crs.to_string()}")
+            raise ConfigError(f"{map_path}: --min-area {why}; use --min-pixels instead "
                               "(min_area_ha=, min_pixels= in Python)")
         if not 0 < min_area_ha < np.inf:
             raise ConfigError(f"--min-area {min_area_ha}: must be a positive number of hectares, e.g. 0.5 "

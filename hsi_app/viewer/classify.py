@@ -62,12 +62,11 @@ class ClassifyResult:
 def pixel_area(cube: Cube) -> tuple[float | None, str]:
     """Ground area of one pixel in m² and a note on where it comes from.
 
-    Projected CRS: as ``hsi evaluate`` and ``hsi vectorize`` measure it
+    A CRS: as ``hsi evaluate`` and ``hsi vectorize`` measure it
     (:func:`hsi_app.tasks.map_accuracy.pixel_area_m2`): ``|det(transform)|`` times the squared
     linear unit, or the ground area of the centre pixel where the projection does not keep
-    area (Web Mercator), which the note then says. No CRS but a nominal ground sampling
-    distance in ``attrs['gsd_m']`` (built-in scenes): ``gsd²``. Geographic CRS or nothing
-    known: ``None``.
+    area (Web Mercator) or the CRS is in degrees, which the note then says. No CRS but a nominal
+    ground sampling distance in ``attrs['gsd_m']`` (built-in scenes): ``gsd²``. Nothing known: ``None``.
     """
     import warnings
 
@@ -76,8 +75,6 @@ def pixel_area(cube: Cube) -> tuple[float | None, str]:
 
     crs = cube.rio.crs
     if crs is not None:
-        if crs.is_geographic:
-            return None, "geographic CRS (degrees): areas in pixels only"
         t = cube.rio.transform()
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -86,10 +83,12 @@ def pixel_area(cube: Cube) -> tuple[float | None, str]:
         except Exception:  # noqa: BLE001 - unknown linear units: assume metres, say so
             return abs(t.a * t.e - t.b * t.d), f"from the map transform ({crs_label(crs)}; units unknown, taken as metres)"
         if area is None:
-            return None, f"{crs_label(crs)} is not a projected CRS: areas in pixels only"
+            return None, f"{crs_label(crs)}: a pixel's ground area cannot be measured, so areas are in pixels only"
         if any(issubclass(w.category, HSIWarning) for w in caught):
             return area, (f"ground area of the centre pixel: {crs_label(crs)} does not keep area, so areas are "
                           "approximate; reproject the scene to UTM or an equal-area CRS for exact ones")
+        if crs.is_geographic:
+            return area, f"ground area of the centre pixel ({crs_label(crs)} is in degrees)"
         return area, f"from the map transform ({crs_label(crs)})"
     gsd = cube.attrs.get("gsd_m")
     if gsd:

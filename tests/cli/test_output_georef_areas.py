@@ -114,9 +114,79 @@ def test_a_map_spanning_many_latitudes_warns_that_one_value_stands_for_all(tmp_p
     from hsi_app.tasks.map_accuracy import pixel_area_m2
 
     tall = from_origin(13.0, 60.0, 0.5, 0.5)  # 40 rows of 0.5°: 60° N to 40° N
-    with pytest.warns(HSIWarning, match="is in degrees"):
+    with pytest.warns(HSIWarning, match="is in angular units"):
         area = pixel_area_m2(tall, CRS.from_epsg(4326), (H, W))
     assert area == pytest.approx(_wgs84_pixel_m2(60.0 - 10.25, 0.5, 0.5), rel=1e-3)
     with warnings.catch_warnings():
         warnings.simplefilter("error", HSIWarning)  # a small scene: the same area everywhere, no warning
         pixel_area_m2(GEO, CRS.from_epsg(4326), (H, W))
+
+
+
+# ---------------------------------------------------------------------------- review 3 (#2, #3, #4, #6)
+
+
+def _sphere_pixel_m2(radius: float, lat: float, dlat: float, dlon: float) -> float:
+    """Exact area of a lon/lat cell on a sphere: R² dλ (sin φ1 - sin φ0)."""
+    lo, hi = math.radians(lat - dlat / 2), math.radians(lat + dlat / 2)
+    return radius**2 * math.radians(dlon) * (math.sin(hi) - math.sin(lo))
+
+
+@pytest.mark.parametrize(("crs", "radius"), [("EPSG:4047", 6371007.0), ("ESRI:104903", 1737400.0)])
+def test_a_geographic_crs_on_a_sphere_has_ground_areas(crs: str, radius: float, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """Geod(rf=0) raised ZeroDivisionError for a sphere (the GRS 1980 authalic sphere, the Moon), so no area at
+    all, and --min-area said the map had no CRS."""
+    from rasterio.crs import CRS
+
+    from hsi_app.tasks.map_accuracy import pixel_area_m2
+
+    t = from_origin(13.0, 10.0 + H / 2 * 0.01, 0.01, 0.01)
+    area = pixel_area_m2(t, CRS.from_user_input(crs), (H, W))
+    assert area == pytest.approx(_sphere_pixel_m2(radius, 10.0 - 0.005, 0.01, 0.01), rel=1e-4)
+    _write_map(tmp_path / "map.tif", crs, t)
+    code, _, err = run_main(capsys, "vectorize", "--map", str(tmp_path / "map.tif"), "--out", str(tmp_path / "p.gpkg"),
+                            "--min-area", "0.5")
+    assert code == 0, err
+
+
+def test_a_crs_in_grads_is_measured_in_degrees() -> None:
+    """EPSG:4807 (NTF Paris) is in grads: its angles were fed to the ellipsoid as degrees (12 % too large here)."""
+    from pyproj import Geod
+    from rasterio.crs import CRS
+
+    from hsi_app.tasks.map_accuracy import pixel_area_m2
+
+    t = from_origin(2.0, 50.0 + H / 2 * 0.001, 0.001, 0.001)  # grads
+    area = pixel_area_m2(t, CRS.from_epsg(4807), (H, W))
+    to_deg = 0.9  # 1 grad = 0.9 degrees
+    lat0 = (50.0 - 0.001) * to_deg
+    lons = [v * to_deg for v in (2.0 + W // 2 * 0.001, 2.0 + (W // 2 + 1) * 0.001)]
+    geod = Geod(a=6378249.2, b=6356515.0)  # Clarke 1880 (IGN), NTF's ellipsoid
+    expected = abs(geod.polygon_area_perimeter([lons[0], lons[1], lons[1], lons[0]],
+                                               [lat0 + 0.0009, lat0 + 0.0009, lat0, lat0])[0])
+    assert area == pytest.approx(expected, rel=1e-3)
+
+
+def test_a_map_across_the_equator_warns_though_its_edges_agree() -> None:
+    """The largest pixels of a map from 30° N to 30° S are on the equator, inside the map: comparing the first and
+    last rows (equal here) gave no warning while the centre value was 4.6 % above the map's mean."""
+    from rasterio.crs import CRS
+
+    from hsi_app.errors import HSIWarning
+    from hsi_app.tasks.map_accuracy import pixel_area_m2
+
+    with pytest.warns(HSIWarning, match="across the map"):
+        pixel_area_m2(from_origin(0.0, 30.0, 1.0, 1.0), CRS.from_epsg(4326), (60, 60))
+
+
+def test_the_viewer_gives_ground_areas_on_a_geographic_scene() -> None:
+    """The viewer said 'geographic CRS (degrees): areas in pixels only' where hsi info, evaluate and vectorize
+    measured the pixel."""
+    from hsi_app.io.cube import make_cube
+    from hsi_app.viewer.classify import pixel_area
+
+    cube = make_cube(np.zeros((3, H, W), np.float32), wavelength=[500.0, 600.0, 700.0], crs="EPSG:4326",
+                     transform=GEO)
+    area, note = pixel_area(cube)
+    assert area == pytest.approx(GEO_PIXEL, rel=1e-4) and "in degrees" in note

@@ -89,3 +89,32 @@ def test_vectorize_of_a_gcp_map_says_its_polygons_are_in_pixel_coordinates(tmp_p
     assert gdf.crs is None
     burnt = rasterize(zip(gdf.geometry, gdf["class_id"]), out_shape=(H, W), fill=0, dtype="uint8")
     assert np.array_equal(burnt, cls)  # x = column, y = row: the identity grid
+
+
+def test_points_without_a_crs_are_written_not_a_crash(tmp_path: Path) -> None:
+    """GCPs without a CRS (gdal_translate -gcp without -a_srs): every raster output failed with "cannot start
+    writing the GeoTIFF ('NoneType' object has no attribute 'to_wkt')" naming a hidden partial file (review 3 #1)."""
+    import rasterio.shutil
+
+    from hsi_app.io.cog import UNKNOWN_GCP_CRS, write_cube
+    from hsi_app.io.open import open_cube
+
+    plain = tmp_path / "plain.tif"
+    data = np.random.default_rng(0).uniform(0.1, 0.5, (C, H, W)).astype(np.float32)
+    with rasterio.open(plain, "w", driver="GTiff", height=H, width=W, count=C, dtype="float32") as ds:
+        ds.write(data)
+    gcps = "".join(f'<GCP Id="{i}" Pixel="{p.col}" Line="{p.row}" X="{p.x}" Y="{p.y}"/>' for i, p in enumerate(POINTS))
+    bands = "".join(f'<VRTRasterBand dataType="Float32" band="{b}"><SimpleSource><SourceFilename relativeToVRT="1">'
+                    f'plain.tif</SourceFilename><SourceBand>{b}</SourceBand></SimpleSource></VRTRasterBand>'
+                    for b in range(1, C + 1))
+    (tmp_path / "g.vrt").write_text(f'<VRTDataset rasterXSize="{W}" rasterYSize="{H}"><GCPList>{gcps}</GCPList>'
+                                    f'{bands}</VRTDataset>')
+    rasterio.shutil.copy(tmp_path / "g.vrt", tmp_path / "gcp.tif", driver="GTiff")
+    with pytest.warns(Warning, match="ground control points"):
+        cube = open_cube(tmp_path / "gcp.tif")
+    write_cube(tmp_path / "out.tif", cube, progress=False)
+    with rasterio.open(tmp_path / "out.tif") as ds:
+        points, crs = ds.gcps
+        np.testing.assert_array_equal(ds.read(), data)
+    assert crs == CRS.from_wkt(UNKNOWN_GCP_CRS)
+    assert [(p.row, p.col, p.x, p.y) for p in points] == [(p.row, p.col, p.x, p.y) for p in POINTS]

@@ -87,3 +87,27 @@ def test_predict_map_keeps_pixel_is_point(tmp_path: Path, capsys: pytest.Capture
                             "--out", str(tmp_path / "map.tif"), "--quiet", "--device", "cpu")
     assert code == 0, err
     _check_like_input(tmp_path / "map.tif", src)
+
+
+def test_an_enmap_product_declaring_pixel_is_point_keeps_it(tmp_path: Path) -> None:
+    """The EnMAP reader ignored the spectral image's AREA_OR_POINT (review 3 #5): outputs stored their tie point
+    half a pixel from the product's."""
+    import warnings
+
+    from fixture_loader import fixture_module
+
+    from hsi_app.io.cog import write_cube
+    from hsi_app.io.enmap import read_enmap
+
+    fx = fixture_module("enmap_l2a")
+    fx.make(tmp_path, height=20, width=16, seed=0, zip_it=False)
+    spec = tmp_path / fx.PRODUCT / f"{fx.PRODUCT}-SPECTRAL_IMAGE.TIF"
+    with rasterio.open(spec, "r+") as ds:
+        ds.update_tags(AREA_OR_POINT="Point")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cube = read_enmap(tmp_path / fx.PRODUCT)
+    write_cube(tmp_path / "out.tif", cube, progress=False)
+    with rasterio.open(tmp_path / "out.tif") as o, rasterio.open(spec) as i:
+        assert o.tags().get("AREA_OR_POINT") == "Point" and o.transform.almost_equals(i.transform)
+    assert _stored_origin(tmp_path / "out.tif") == pytest.approx(_stored_origin(spec))

@@ -206,7 +206,11 @@ def test_pixel_area_agrees_with_hsi_evaluate_and_corrects_web_mercator() -> None
     assert area == pytest.approx(900 * math.cos(math.radians(50)) ** 2, rel=0.01)  # not the 900 m² of map units
     assert "does not keep area" in note
     geo = make_cube(data, crs=CRS.from_epsg(4326), transform=from_origin(10, 50, 0.001, 0.001))
-    assert viewer.pixel_area(geo)[0] is None
+    from pyproj import Geod  # a pixel in degrees: its ground area on WGS 84 (the centre pixel, row 2 col 2)
+
+    lon, lat = [10.002, 10.003, 10.003, 10.002], [49.998, 49.998, 49.997, 49.997]
+    assert viewer.pixel_area(geo)[0] == pytest.approx(abs(Geod(ellps="WGS84").polygon_area_perimeter(lon, lat)[0]),
+                                                      rel=1e-6)
 
 
 def test_an_ensemble_folder_is_offered_and_maps_the_mean_of_its_members(tmp_path: Path, envi_cube,  # noqa: ANN001
