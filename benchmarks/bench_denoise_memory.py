@@ -7,19 +7,19 @@ millisecond (``psutil``) and charging each sample to the stage running at that m
   runs it (``GDAL_CACHEMAX`` as the CLI sets it, default ``--window 256``), with the model's forward
   pass replaced by a copy of its input, so that what is measured is everything around the model:
   ``read`` (the halo'd window read, no-data masking), ``between`` (the rest: normalisation, cropping, the
-  units check), ``forward`` (what is
-  held when the model starts: this is what adds to the model's own peak), ``write`` (the staging GeoTIFF)
-  and ``cog`` (the conversion to COG with its overviews). Runs ``old`` (the code before session 55) and
+  units check), ``forward`` (what is held when the model starts: this is what adds to the model's own
+  peak), ``write`` (the staging GeoTIFF) and ``cog`` (the conversion to COG with its overviews). Runs ``old`` (the code before session 55) and
   ``new`` in fresh processes, one after the other, and checks that both write the same output.
 * ``model``: one real forward pass of the run's model on one full halo'd window
-  (``bands x (window + 2 halo)^2``, seeded values in the training range), its RSS increment over
-  what was held before it, in bytes per band value of that window.
+  (``bands x (window + 2 halo)^2``, seeded normalised values in [0, 1)), its RSS increment over
+  what was held before it, in bytes per band value of that window (``--arch test_hsdt``: an untrained
+  model of that architecture instead of the run's, whose memory does not depend on its weights).
 
 The end-to-end peak of ``hsi denoise`` is about ``held at forward`` + ``model increment``.
 
 Usage::
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_denoise_memory.py --make 40x768x768
+    OMP_NUM_THREADS=2 python benchmarks/bench_denoise_memory.py --make 40x768x768 --arch test_hsdt   # ~2 min
     OMP_NUM_THREADS=1 python benchmarks/bench_denoise_memory.py --input scene.tif --window 256
 """
 
