@@ -34,7 +34,7 @@ def sample_stride(height: int, width: int, cap: int = FILL_SAMPLE_PX) -> int:
 
 
 def scene_band_medians(read: Reader, height: int, width: int, window: int, *, cap: int = FILL_SAMPLE_PX,
-                       progress: bool = False) -> np.ndarray:
+                       progress: bool = False, empty: float = 0.0) -> np.ndarray:
     """Per-band median of the valid values on the scene's sample grid.
 
     Args:
@@ -43,14 +43,15 @@ def scene_band_medians(read: Reader, height: int, width: int, window: int, *, ca
         window: side of the windows read (memory: one window at a time, plus the sample).
         cap: most sampled pixels (see :func:`sample_stride`).
         progress: show a progress bar over the windows read.
+        empty: the value of a band with no valid value in the sample.
 
     Returns:
-        ``(C,)`` float32 medians; 0 for a band with no valid value in the sample.
+        ``(C,)`` float32 medians; ``empty`` (0) for a band with no valid value in the sample.
     """
     from hsi_app.infer import strided_sample
 
     values = strided_sample(lambda win: read(win.row, win.col, win.height, win.width), height, width, window,
                             sample_stride(height, width, cap), progress=progress, desc="no-data fill")
     finite = np.isfinite(values)
-    med = np.array([np.median(band[ok]) if ok.any() else 0.0 for band, ok in zip(values, finite)], dtype=np.float32)
+    med = np.array([np.median(band[ok]) if ok.any() else empty for band, ok in zip(values, finite)], dtype=np.float32)
     return med

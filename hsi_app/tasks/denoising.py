@@ -397,8 +397,19 @@ def _train_denoiser_into(out: Path, cube: Cube, opts: DenoiseOptions, image: np.
     return metrics
 
 
-def fill_no_data(norm: np.ndarray) -> np.ndarray:
-    """``norm`` ``(C, H, W)`` with each band's NaN (no data) set to the median of its valid values.
+def band_medians(image: np.ndarray, empty: float = 0.0) -> np.ndarray:
+    """``(C,)`` float32: each band's median of the valid values of ``image`` ``(C, H, W)`` (NaN = no data; ``empty``
+    for a band without any), on the sample grid ``hsi denoise --fill-nan`` uses
+    (:func:`~hsi_app.tasks.denoise_fill.scene_band_medians`), so training and inference fill with the same values."""
+    from hsi_app.tasks.denoise_fill import scene_band_medians
+
+    _, h, w = image.shape
+    return scene_band_medians(lambda r, col, hh, ww: image[:, r:r + hh, col:col + ww], h, w, max(h, w), empty=empty)
+
+
+def fill_no_data(norm: np.ndarray, medians: np.ndarray | None = None) -> np.ndarray:
+    """``norm`` ``(C, H, W)`` with each band's NaN (no data) set to ``medians`` (``(C,)``; default: its own
+    :func:`band_medians`).
 
     As ``hsi denoise --fill-nan`` fills a scene (:mod:`hsi_app.tasks.denoise_fill`), so training patches, the
     held-out block's model and baselines, and a training subspace see no-data as at inference; 0, the training
@@ -407,7 +418,7 @@ def fill_no_data(norm: np.ndarray) -> np.ndarray:
     bad = np.isnan(norm)
     if not bad.any():
         return norm
-    med = np.array([np.median(b[~m]) if (~m).any() else 0.0 for b, m in zip(norm, bad)], dtype=np.float32)
+    med = band_medians(norm) if medians is None else np.asarray(medians, np.float32)
     return np.where(bad, med[:, None, None], norm)
 
 
@@ -536,8 +547,12 @@ class Denoiser:
             ``config.split["test_cols"]``.
         """
         c0, c1 = self.config.split["test_cols"]
-        norm = fill_no_data(((np.asarray(image) - self.offset) / self.scale).astype(np.float32))
-        return norm[:, :, c0:c1], np.isfinite(np.asarray(image)[:, :, c0:c1])
+        image = np.asarray(image)
+        # the whole scene's medians (raw, then normalised: no normalised copy of the scene), 0 for an empty band,
+        # as training filled it; only the block is normalised and filled
+        medians = np.nan_to_num((band_medians(image, empty=np.nan) - self.offset) / self.scale, nan=0.0)
+        block = ((image[:, :, c0:c1] - self.offset) / self.scale).astype(np.float32)
+        return fill_no_data(block, medians), np.isfinite(image[:, :, c0:c1])
 
     @property
     def needs_subspace(self) -> bool:
