@@ -60,7 +60,8 @@ def count_partial(data: Any, nodata: float, good: np.ndarray) -> tuple[Any, Any,
     Args:
         data: ``(C, ...)`` raw stored values (numpy or dask), every band, before any masking (a pixel made
             NaN in every band by :meth:`~hsi_app.io.cube.HSIAccessor.read_masked` would hide what this counts).
-        nodata: the numeric no-data value.
+        nodata: the numeric no-data value; NaN for a float cube decoded from an integer file whose reader made
+            the file's no-data value NaN (:func:`hsi_app.io.summary.stored_fill`): NaN then marks that value.
         good: ``(C,)`` bool: the good bands (bad bands are not counted).
 
     Returns:
@@ -70,7 +71,7 @@ def count_partial(data: Any, nodata: float, good: np.ndarray) -> tuple[Any, Any,
     from hsi_app.io.cube import measured_mask
 
     sub = data if good.all() else data[good]
-    missing = sub == nodata
+    missing = np.isnan(sub) if np.isnan(nodata) else sub == nodata  # NaN: a decoded integer file's fill
     some_missing = missing.any(axis=0)
     if np.issubdtype(sub.dtype, np.floating):
         measured = measured_mask(sub, nodata)

@@ -46,7 +46,9 @@ def _partial_nodata(cube: Cube) -> tuple[Any, Any, np.ndarray, Any] | None:
 
     nodata = cube.hsi.nodata
     if nodata is None or np.isnan(nodata):
-        return None
+        if stored_fill(cube) is None:
+            return None
+        nodata = np.nan  # the reader made the file's fill NaN: NaN marks it
     data = cube.data
     good = np.ones(cube.hsi.shape[0], dtype=bool)
     good[cube.hsi.bad_bands] = False
@@ -54,6 +56,40 @@ def _partial_nodata(cube: Cube) -> tuple[Any, Any, np.ndarray, Any] | None:
         return None
     pixels, per_band, all_measured = count_partial(data, nodata, good)
     return pixels, per_band, good, all_measured if cube.hsi.valid_from_values else None
+
+
+def stored_fill(cube: Cube) -> float | None:
+    """The numeric no-data value of an integer file that its reader decoded to a float32 cube with that value as
+    NaN (ENVI, EnMAP, a GeoTIFF with band scale/offset; ``cube.hsi.nodata`` is then None), else None.
+
+    In such a cube NaN marks exactly the stored no-data value, which may also be a real value (0 counts), so
+    :func:`summarize` counts the pixels holding it in only some bands as it does for a cube that keeps the value.
+    A float file's own NaNs are not a value that can be mistaken, so float files give None.
+    """
+    nodata = cube.hsi.nodata
+    if nodata is not None and not np.isnan(nodata):
+        return None
+    from hsi_app.io.envi import FILE_DTYPE_ATTR
+
+    stored = cube.attrs.get(FILE_DTYPE_ATTR, "int16" if cube.attrs.get("format") == "enmap_l2a" else None)
+    if stored is None or np.dtype(stored).kind not in "iu":
+        return None
+    raw = cube.attrs.get("raw_nodata")
+    if raw is None and cube.attrs.get("scale_offset") == "applied" and cube.attrs.get("format") == "geotiff":
+        raw = _geotiff_nodata(cube.attrs.get("source", ""))
+    return float(raw) if raw is not None and np.isfinite(raw) else None
+
+
+def _geotiff_nodata(path: str) -> float | None:
+    """The no-data value a GeoTIFF declares (None: none, or the file cannot be opened again)."""
+    import rasterio
+    from rasterio.errors import RasterioIOError
+
+    try:
+        with rasterio.open(path) as ds:
+            return ds.nodata
+    except (RasterioIOError, OSError):
+        return None
 
 
 def pixel_sides(transform: Any) -> tuple[float, float]:
@@ -197,10 +233,11 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
         from hsi_app.io.partial_nodata import report
 
         found = report(pixels, per_band, h * w, lazy_partial[2])
+        value = float(cube.hsi.nodata) if cube.hsi.nodata is not None and not np.isnan(cube.hsi.nodata) else stored_fill(cube)
         out["nodata_in_some_bands"] = {
-            "pixels": found.pixels, "fraction": found.fraction, "nodata": float(cube.hsi.nodata),
+            "pixels": found.pixels, "fraction": found.fraction, "nodata": value,
             "band_pixels": {int(cube.band.values[i]): int(found.band_pixels[i]) for i in np.flatnonzero(found.band_pixels)},
-            "note": _partial_note(cube, found),
+            "note": _partial_note(cube, found, value),
         }
     if transform is not None:
         out.update(grid_notes(transform))
@@ -223,11 +260,11 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
     return out
 
 
-def _partial_note(cube: Cube, found: Any) -> str:
-    """:func:`~hsi_app.io.partial_nodata.describe` of ``found`` with ``cube``'s no-data value and bands."""
+def _partial_note(cube: Cube, found: Any, nodata: float) -> str:
+    """:func:`~hsi_app.io.partial_nodata.describe` of ``found`` with the no-data value ``nodata`` and ``cube``'s bands."""
     from hsi_app.io.partial_nodata import describe
 
-    return describe(found, float(cube.hsi.nodata), cube.hsi.wavelengths, np.asarray(cube.band.values))
+    return describe(found, nodata, cube.hsi.wavelengths, np.asarray(cube.band.values))
 
 
 def _bad_band_note(info: dict[str, Any]) -> str:
