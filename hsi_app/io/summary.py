@@ -10,6 +10,7 @@ import numpy as np
 from hsi_app.errors import ConfigError, InvalidDataError
 from hsi_app.io.band_labels import band_list
 from hsi_app.io.cube import Cube
+from hsi_app.io.envi import FILE_DTYPE_ATTR
 
 LARGE_ELEMENTS = 50_000_000
 BAD_BANDS_SHOWN = 20
@@ -58,6 +59,12 @@ def _partial_nodata(cube: Cube) -> tuple[Any, Any, np.ndarray, Any] | None:
     return pixels, per_band, good, all_measured if cube.hsi.valid_from_values else None
 
 
+def stored_dtype(cube: Cube) -> str | None:
+    """The dtype name the file stores where its reader returns float32 (``attrs["file_dtype"]``; an EnMAP L2A
+    spectral image is int16, reflectance x 1e4), else None."""
+    return cube.attrs.get(FILE_DTYPE_ATTR, "int16" if cube.attrs.get("format") == "enmap_l2a" else None)
+
+
 def stored_fill(cube: Cube) -> float | None:
     """The numeric no-data value of an integer file that its reader decoded to a float32 cube with that value as
     NaN (ENVI, EnMAP, a GeoTIFF with band scale/offset; ``cube.hsi.nodata`` is then None), else None.
@@ -69,9 +76,7 @@ def stored_fill(cube: Cube) -> float | None:
     nodata = cube.hsi.nodata
     if nodata is not None and not np.isnan(nodata):
         return None
-    from hsi_app.io.envi import FILE_DTYPE_ATTR
-
-    stored = cube.attrs.get(FILE_DTYPE_ATTR, "int16" if cube.attrs.get("format") == "enmap_l2a" else None)
+    stored = stored_dtype(cube)
     if stored is None or np.dtype(stored).kind not in "iu":
         return None
     raw = cube.attrs.get("raw_nodata")
@@ -90,6 +95,52 @@ def _geotiff_nodata(path: str) -> float | None:
             return ds.nodata
     except (RasterioIOError, OSError):
         return None
+
+
+UNIT_NAMES = {"metre": "m", "meter": "m", "foot": "ft", "international foot": "ft", "us survey foot": "US ft",
+              "foot_us": "US ft", "degree": "degrees"}
+"""Short names of the units a CRS states (PROJ spellings, lower case), as ``hsi info`` prints them."""
+
+
+def resolution_unit(crs: Any) -> str:
+    """The unit of a grid's pixel sides in ``crs``: ``"m"``, ``"ft"``, ``"US ft"``, ``"degrees"`` (a geographic
+    CRS), the CRS's own name for another unit, or ``"map units"`` (no CRS, or one GDAL cannot describe)."""
+    if crs is None:
+        return "map units"
+    try:
+        name = "degree" if crs.is_geographic else str(crs.linear_units_factor[0] or "")
+    except Exception:  # noqa: BLE001 - a CRS without a stated unit
+        return "map units"
+    return UNIT_NAMES.get(name.strip().lower(), name or "map units")
+
+
+def crs_name(crs: Any) -> str | None:
+    """A readable name of a rasterio ``crs``: ``"WGS 84 / UTM zone 33N"``; for one without a name, its projection
+    method (``"Transverse Mercator"``); None when unknown (no CRS, no pyproj, or a CRS it cannot parse)."""
+    if crs is None:
+        return None
+    try:
+        from pyproj import CRS
+
+        parsed = CRS.from_user_input(crs.to_wkt())
+    except Exception:  # noqa: BLE001 - no pyproj, or a CRS it cannot parse
+        return None
+    name = str(parsed.name or "")
+    if name and name.lower() != "unknown":
+        return name
+    op = parsed.coordinate_operation
+    return str(op.method_name) if op is not None and op.method_name else None
+
+
+def crs_line(info: dict[str, Any]) -> str:
+    """``"EPSG:32633 (WGS 84 / UTM zone 33N)"`` from :func:`summarize`'s ``crs`` and ``crs_name``; a CRS without an
+    EPSG code by its name only (its WKT is in ``--json``)."""
+    crs, name = info.get("crs"), info.get("crs_name")
+    if not crs:
+        return "none (a map grid without a CRS)" if info.get("resolution") else "none (pixel coordinates)"
+    if crs.upper().startswith(("EPSG:", "ESRI:", "IAU_")) or len(crs) <= 40:
+        return f"{crs} ({name})" if name else crs
+    return f"{name or 'custom CRS'}, no EPSG code (hsi info --json gives its WKT)"
 
 
 def pixel_sides(transform: Any) -> tuple[float, float]:
@@ -225,10 +276,15 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
         "bad_bands": cube.hsi.bad_bands,
         "bad_band_numbers": [int(n) for n in cube.band.values[cube.hsi.bad_bands]],
         "crs": crs.to_string() if crs is not None else None,
+        "crs_name": crs_name(crs),
         "gcps": cube.attrs.get("gcps"),
         "resolution": [float(v) for v in pixel_sides(transform)] if transform is not None else None,
+        "resolution_unit": resolution_unit(crs) if transform is not None else None,
         "valid_fraction": frac,
     }
+    stored = stored_dtype(cube)
+    if stored is not None and stored != str(cube.dtype):  # ENVI, EnMAP or scaled files: read as float32
+        out["file_dtype"] = str(stored)
     if lazy_partial is not None and int(pixels):
         from hsi_app.io.partial_nodata import report
 
@@ -277,21 +333,28 @@ def _bad_band_note(info: dict[str, Any]) -> str:
     return f": {band_list(numbers, wavelengths, limit=BAD_BANDS_SHOWN)}"
 
 
+def _dtype_note(info: dict[str, Any]) -> str:
+    """``"float32"``, or ``"int16 in the file, read as float32"`` for a file its reader decodes."""
+    stored = info.get("file_dtype")
+    return info["dtype"] if not stored else f"{stored} in the file, read as {info['dtype']}"
+
+
 def format_summary(info: dict[str, Any]) -> str:
     """Human-readable multi-line rendering of :func:`summarize`'s dict."""
     wr = info["wavelength_range_nm"]
     lines = [
         f"source       {info['source']}",
         f"format       {info['format']}",
-        f"size         {info['bands']} band{'s' if info['bands'] != 1 else ''} x {info['height']} rows x {info['width']} cols ({info['dtype']})",
+        f"size         {info['bands']} band{'s' if info['bands'] != 1 else ''} x {info['height']} rows x {info['width']} cols ({_dtype_note(info)})",
         f"wavelengths  {'unknown' if wr is None else f'{wr[0]:.1f}-{wr[1]:.1f} nm'}",
         f"bad bands    {len(info['bad_bands'])}{_bad_band_note(info)}",
-        f"crs          {info['crs'] or ('none (a map grid without a CRS)' if info.get('resolution') else 'none (pixel coordinates)')}",
+        f"crs          {crs_line(info)}",
     ]
     if info.get("gcps"):
         lines.append(f"gcps         {info['gcps']}, not applied: warp the file to a map grid first")
     if info.get("resolution"):
-        lines.append(f"resolution   {info['resolution'][0]:g} x {info['resolution'][1]:g}"
+        unit = info.get("resolution_unit") or "map units"
+        lines.append(f"resolution   {info['resolution'][0]:g} x {info['resolution'][1]:g} {unit}"
                      + grid_note(info))
     if info.get("grid"):
         lines.append(f"resolution   {info['grid']}")

@@ -162,7 +162,7 @@ def test_info_of_a_rotated_grid_gives_the_pixel_sides_and_the_turn(tmp_path: Pat
     assert info["resolution"] == pytest.approx([30.0, 20.0])
     assert info["grid_rotation_deg"] == pytest.approx(angle)  # counterclockwise, as Affine.rotation
     turn = "clockwise" if angle < 0 else "counterclockwise"
-    assert "\nresolution   30 x 20 (grid rotated 30.0° " + turn + ")\n" in format_summary(info)
+    assert "\nresolution   30 x 20 m (grid rotated 30.0° " + turn + ")\n" in format_summary(info)
 
 
 @pytest.mark.parametrize(("transform", "note", "keys"), [
@@ -185,7 +185,7 @@ def test_info_names_sheared_and_south_up_grids(tmp_path: Path, cube_array: np.nd
         ds.write(cube_array)
     info = summarize(open_cube(path))
     assert keys <= set(info) and "grid_rotation_deg" not in info
-    assert f"\nresolution   {info['resolution'][0]:g} x {info['resolution'][1]:g}{note}\n" in format_summary(info)
+    assert f"\nresolution   {info['resolution'][0]:g} x {info['resolution'][1]:g} m{note}\n" in format_summary(info)
     classes = tmp_path / "map.tif"
     with rasterio.open(classes, "w", driver="GTiff", height=h, width=w, count=1, dtype="uint8", crs="EPSG:32633",
                        transform=Affine(*transform)) as ds:
@@ -199,7 +199,7 @@ def test_info_of_a_north_up_grid_is_unchanged(tmp_path: Path, cube_array: np.nda
     path = _write(tmp_path / "north.tif", cube_array)  # 30 m pixels, north-up
     info = summarize(open_cube(path))
     assert info["resolution"] == [30.0, 30.0] and "grid_rotation_deg" not in info
-    assert "\nresolution   30 x 30\n" in format_summary(info)
+    assert "\nresolution   30 x 30 m\n" in format_summary(info)
     info["masks"] = {"cloud": 0.5, "cloudshadow": 0.0358}  # EnMAP's longest layer name keeps its space
     assert "\nmask cloud        50.00% flagged\nmask cloudshadow  3.58% flagged" in format_summary(info)
 

@@ -1,0 +1,73 @@
+"""``hsi info``'s text names its units: pixel sides in the CRS's unit, the CRS by name, the file's own dtype.
+
+Before: ``resolution   100 x 100`` for a US-survey-feet State Plane grid and for a UTM one alike, ``0.0003 x 0.0003``
+for degrees; a CRS without an EPSG code printed as a whole WKT line; an int16 ENVI file or a scaled uint16 GeoTIFF
+said ``(float32)``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.crs import CRS
+from rasterio.transform import from_origin
+
+from cli_runner import run_main
+
+from hsi_app.io.open import open_cube
+from hsi_app.io.summary import format_summary, summarize
+
+C, H, W = 3, 10, 12
+TM = "+proj=tmerc +lat_0=0 +lon_0=15.5 +k=0.9996 +x_0=500000 +y_0=0 +ellps=WGS84 +units=m +no_defs"
+
+
+def _tif(path: Path, crs: object, res: float, *, dtype: str = "float32", scale: float | None = None) -> Path:
+    values = np.random.default_rng(0).integers(1, 1000, (C, H, W)).astype(dtype)
+    with rasterio.open(path, "w", driver="GTiff", height=H, width=W, count=C, dtype=dtype, crs=crs,
+                       transform=from_origin(1000.0, 2000.0, res, res)) as ds:
+        ds.write(values)
+        if scale is not None:
+            ds.scales = [scale] * C
+    return path
+
+
+def _line(text: str, key: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith(key))
+
+
+def test_resolution_names_the_crs_unit(tmp_path: Path) -> None:
+    cases = {  # CRS -> the unit its axes are in (EPSG registry)
+        "EPSG:32633": "m",  # WGS 84 / UTM zone 33N
+        "EPSG:2227": "US ft",  # NAD83 / California zone 3 (ftUS)
+        "EPSG:4326": "degrees",
+    }
+    for crs, unit in cases.items():
+        res = 0.0003 if unit == "degrees" else 100.0
+        info = summarize(open_cube(_tif(tmp_path / f"{crs[5:]}.tif", crs, res)))
+        assert info["resolution"] == [res, res] and info["resolution_unit"] == unit
+        assert _line(format_summary(info), "resolution") == f"resolution   {res:g} x {res:g} {unit}"
+
+
+def test_crs_line_gives_the_name_not_the_wkt(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    info = summarize(open_cube(_tif(tmp_path / "utm.tif", "EPSG:32633", 30.0)))
+    assert _line(format_summary(info), "crs") == "crs          EPSG:32633 (WGS 84 / UTM zone 33N)"
+    path = _tif(tmp_path / "tm.tif", CRS.from_proj4(TM), 2.0)
+    code, out, err = run_main(capsys, "info", str(path))
+    assert code == 0, err
+    line = _line(out, "crs")
+    assert "PROJCS" not in line and len(line) < 100 and "Transverse Mercator" in line
+    info = json.loads(run_main(capsys, "info", str(path), "--json")[1])
+    assert CRS.from_string(info["crs"]) == CRS.from_proj4(TM)  # --json keeps the whole CRS
+
+
+def test_size_line_names_the_file_dtype_of_a_decoded_file(tmp_path: Path) -> None:
+    path = _tif(tmp_path / "scaled.tif", "EPSG:32633", 30.0, dtype="uint16", scale=1e-4)
+    info = summarize(open_cube(path))
+    assert (info["dtype"], info["file_dtype"]) == ("float32", "uint16")
+    assert _line(format_summary(info), "size").endswith("(uint16 in the file, read as float32)")
+    plain = summarize(open_cube(_tif(tmp_path / "plain.tif", "EPSG:32633", 30.0, dtype="int16")))
+    assert "file_dtype" not in plain and _line(format_summary(plain), "size").endswith("(int16)")
