@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
+from pathlib import Path
+from typing import Any
 
 import click
 
@@ -16,7 +20,7 @@ import click
 @click.option("--label-layer", default=None, metavar="LAYER", help="Layer of a vector label file with several layers.")
 def info(source: str, as_json: bool, key: str | None, labels: str | None, label_attribute: str,
          label_layer: str | None) -> None:
-    """Describe SOURCE (a file, EnMAP product, or built-in name such as indian_pines).
+    """Describe SOURCE (a file, EnMAP product, built-in name such as indian_pines, or a run or ensemble folder).
 
     A class map (the GeoTIFF of `hsi predict`, any paletted one-band GeoTIFF, or an ENVI
     classification) is described by its classes instead: pixels, share, area in hectares and
@@ -24,6 +28,10 @@ def info(source: str, as_json: bool, key: str | None, labels: str | None, label_
     """
     from hsi_app.tasks.map_summary import format_class_map_summary, is_class_map, summarize_class_map
 
+    run = describe_model_folder(source)
+    if run is not None:  # a run or ensemble folder: what the model takes and gives, not "not an EnMAP product"
+        click.echo(json.dumps(run) if as_json else format_model_folder(run))
+        return
     if labels is None and key is None and is_class_map(source):
         summary = summarize_class_map(source)
         click.echo(json.dumps(summary) if as_json else format_class_map_summary(summary))
@@ -38,3 +46,77 @@ def info(source: str, as_json: bool, key: str | None, labels: str | None, label_
         click.echo(json.dumps(summary))
     else:
         click.echo(format_summary(summary))
+
+
+USE = {"classification": "hsi predict --model {0} --input SCENE --out MAP.tif",
+       "denoise": "hsi denoise --model {0} --input SCENE --out DENOISED.tif",
+       "detect": "hsi detect --model {0} --input SCENE --out SCORES.tif"}
+"""The command that uses a run folder of each task."""
+CLASSES_SHOWN = 8
+"""Class names on the text line; ``--json`` gives them all."""
+
+
+def describe_model_folder(source: str) -> dict[str, Any] | None:
+    """What a run folder (``hsi train``'s ``config.json`` + weights) or ensemble folder (``ensemble.json``) holds:
+    ``format``, ``source``, ``model``, ``task``, ``bands``, ``wavelength_range_nm``, ``classes`` (names of 1..K;
+    empty for denoisers), ``receptive_radius_px`` (the largest of an ensemble's members), ``trained_on``, ``use`` (the command that uses it) and, for an
+    ensemble, ``members`` (their folders). None when ``source`` is neither.
+
+    Raises:
+        ModelLoadError: the folder's config or ensemble.json is unreadable (one line naming it).
+    """
+    import numpy as np
+
+    from hsi_app.checkpoint import CONFIG_NAME, load_config
+    from hsi_app.ensemble import ensemble_members, is_ensemble_dir
+
+    folder = Path(source)
+    if not folder.is_dir():
+        return None
+    if is_ensemble_dir(folder):
+        members = ensemble_members(folder, verify=False)
+        kind, config = "ensemble folder (hsi ensemble)", load_config(members[0])
+    elif (folder / CONFIG_NAME).is_file():
+        members, kind, config = [], "run folder (hsi train)", load_config(folder)
+    else:
+        return None
+    wl = np.array([np.nan if v is None else v for v in config.wavelengths], dtype=np.float64)
+    configs = [load_config(m) for m in members] or [config]
+    models = sorted({c.model_name for c in configs})
+    out: dict[str, Any] = {
+        "format": kind,
+        "source": str(source),
+        "model": ", ".join(models),
+        "task": config.task,
+        "bands": config.in_chans,
+        "wavelength_range_nm": None if np.isnan(wl).all() else [float(np.nanmin(wl)), float(np.nanmax(wl))],
+        "classes": list(config.class_names[1:]) if config.task != "denoise" else [],
+        "receptive_radius_px": max(c.receptive_radius for c in configs),
+        "trained_on": config.data or None,
+        "use": USE.get(config.task, "").format(shlex.quote(str(source))),
+    }
+    if members:
+        out["members"] = [os.path.normpath(m) for m in members]
+    return out
+
+
+def format_model_folder(info: dict[str, Any]) -> str:
+    """Human-readable rendering of :func:`describe_model_folder`'s dict."""
+    wr = info["wavelength_range_nm"]
+    classes = info["classes"]
+    lines = [
+        f"source       {info['source']}",
+        f"format       {info['format']}: a trained model, not a scene",
+        f"model        {info['model']} ({info['task']}), receptive radius {info['receptive_radius_px']} px",
+        f"bands        {info['bands']}, {'wavelengths unknown' if wr is None else f'{wr[0]:.1f}-{wr[1]:.1f} nm'}",
+    ]
+    if classes:
+        more = f" and {len(classes) - CLASSES_SHOWN} more" if len(classes) > CLASSES_SHOWN else ""
+        lines.append(f"classes      {len(classes)}: {', '.join(classes[:CLASSES_SHOWN])}{more}")
+    if info.get("members"):
+        lines.append(f"members      {len(info['members'])}: {', '.join(info['members'])}")
+    if info.get("trained_on"):
+        lines.append(f"trained on   {info['trained_on']}")
+    if info["use"]:
+        lines.append(f"use          {info['use']}")
+    return "\n".join(lines)

@@ -1,0 +1,49 @@
+"""``hsi info RUN`` and ``hsi info ENSEMBLE``: what the folder's model takes and gives.
+
+Before, a run folder of ``hsi train`` got "no *-SPECTRAL_IMAGE.TIF in this folder, so it is not an EnMAP L2A
+product", which told a new user nothing about what they had.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cli_runner import run_main
+from tiny_runs import make_run
+
+WL = np.array([450.5, 550.25, 650.125, 750.0, 850.0])
+
+
+def test_run_folder_is_described(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = make_run(tmp_path / "run", model="test_ssfcn", in_chans=5, num_classes=3, wavelengths=WL)
+    code, out, err = run_main(capsys, "info", str(run))
+    assert code == 0, err
+    lines = out.splitlines()
+    assert "run folder" in lines[1]
+    assert "test_ssfcn (classification)" in lines[2]
+    assert lines[3] == "bands        5, 450.5-850.0 nm"
+    assert lines[4] == "classes      3: c1, c2, c3"
+    assert f"hsi predict --model {run}" in out
+    code, out, _ = run_main(capsys, "info", str(run), "--json")
+    info = json.loads(out)
+    assert (info["bands"], info["wavelength_range_nm"], info["classes"]) == (5, [450.5, 850.0], ["c1", "c2", "c3"])
+
+
+def test_ensemble_folder_is_described(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hsi_app.ensemble import write_ensemble
+    from hsi_app.models import create_model
+
+    runs = [make_run(tmp_path / "a", model="test_ssfcn", wavelengths=WL),
+            make_run(tmp_path / "b", model="test_cnn3d", wavelengths=WL, seed=1)]
+    write_ensemble(tmp_path / "ens", runs)
+    code, out, err = run_main(capsys, "info", str(tmp_path / "ens"), "--json")
+    assert code == 0, err
+    info = json.loads(out)
+    radius = max(create_model(m, in_chans=5, num_classes=3).receptive_radius for m in ("test_ssfcn", "test_cnn3d"))
+    assert info["model"] == "test_cnn3d, test_ssfcn" and info["receptive_radius_px"] == radius
+    assert [Path(m).resolve() for m in info["members"]] == [r.resolve() for r in runs]
+    assert info["use"].startswith("hsi predict --model ")
