@@ -333,6 +333,22 @@ def _bad_band_note(info: dict[str, Any]) -> str:
     return f": {band_list(numbers, wavelengths, limit=BAD_BANDS_SHOWN)}"
 
 
+def _wavelength_note(info: dict[str, Any]) -> str:
+    """``"450.5-850.0 nm, FWHM 10.0-30.0 nm"``: the band centres' range (and how many are known, when not all),
+    and the FWHM range when known; ``"unknown"`` without centres."""
+    wr = info["wavelength_range_nm"]
+    if wr is None:
+        return "unknown"
+    known = sum(v is not None for v in info["wavelengths_nm"])
+    text = f"{wr[0]:.1f}-{wr[1]:.1f} nm"
+    if known < info["bands"]:
+        text += f" ({known} of {info['bands']} bands known)"
+    fw = [v for v in info.get("fwhm_nm") or [] if v is not None]
+    if fw:
+        text += f", FWHM {min(fw):.1f} nm" if min(fw) == max(fw) else f", FWHM {min(fw):.1f}-{max(fw):.1f} nm"
+    return text
+
+
 def _dtype_note(info: dict[str, Any]) -> str:
     """``"float32"``, or ``"int16 in the file, read as float32"`` for a file its reader decodes."""
     stored = info.get("file_dtype")
@@ -341,12 +357,11 @@ def _dtype_note(info: dict[str, Any]) -> str:
 
 def format_summary(info: dict[str, Any]) -> str:
     """Human-readable multi-line rendering of :func:`summarize`'s dict."""
-    wr = info["wavelength_range_nm"]
     lines = [
         f"source       {info['source']}",
         f"format       {info['format']}",
         f"size         {info['bands']} band{'s' if info['bands'] != 1 else ''} x {info['height']} rows x {info['width']} cols ({_dtype_note(info)})",
-        f"wavelengths  {'unknown' if wr is None else f'{wr[0]:.1f}-{wr[1]:.1f} nm'}",
+        f"wavelengths  {_wavelength_note(info)}",
         f"bad bands    {len(info['bad_bands'])}{_bad_band_note(info)}",
         f"crs          {crs_line(info)}",
     ]

@@ -71,3 +71,21 @@ def test_size_line_names_the_file_dtype_of_a_decoded_file(tmp_path: Path) -> Non
     assert _line(format_summary(info), "size").endswith("(uint16 in the file, read as float32)")
     plain = summarize(open_cube(_tif(tmp_path / "plain.tif", "EPSG:32633", 30.0, dtype="int16")))
     assert "file_dtype" not in plain and _line(format_summary(plain), "size").endswith("(int16)")
+
+
+def test_wavelength_line_gives_fwhm_and_how_many_centres_are_known(tmp_path: Path) -> None:
+    """Centres and FWHM in µm tags: the line gives both ranges in nm; with a band untagged, says how many are known."""
+    path = _tif(tmp_path / "um.tif", "EPSG:32633", 30.0)
+    with rasterio.open(path, "r+") as ds:
+        for band, (wl, fw) in enumerate([(0.4512, 0.0101), (0.5523, 0.0112), (2.2015, 0.0134)], start=1):
+            ds.update_tags(band, wavelength=str(wl), fwhm=str(fw), wavelength_units="micrometers")
+    info = summarize(open_cube(path))
+    assert info["wavelengths_nm"] == [451.2, 552.3, 2201.5]
+    assert _line(format_summary(info), "wavelengths") == "wavelengths  451.2-2201.5 nm, FWHM 10.1-13.4 nm"
+    part = _tif(tmp_path / "part.tif", "EPSG:32633", 30.0)
+    with rasterio.open(part, "r+") as ds:
+        ds.descriptions = ("band 1 (451.2 nm)", "", "band 3 (2201.5 nm)")
+    info = summarize(open_cube(part))
+    known = sum(v is not None for v in info["wavelengths_nm"])
+    assert _line(format_summary(info), "wavelengths") == f"wavelengths  451.2-2201.5 nm ({known} of 3 bands known)"
+    assert known == 2
