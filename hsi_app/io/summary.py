@@ -221,7 +221,7 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
         ``grid_rotation_deg``, ``grid_shear_deg``, ``south_up`` (only where they apply,
         :func:`grid_notes`), ``grid`` (only ``"no grid (uneven x/y)"``, for a cube whose x/y coordinates
         are not evenly spaced, e.g. after ``where(..., drop=True)``: no transform, so no resolution),
-        ``valid_fraction``, ``class_counts`` (name -> pixels; only with labels), ``labelled_pixels`` and
+        ``valid_fraction``, ``valid_pixels`` (how many), ``class_counts`` (name -> pixels; only with labels), ``labelled_pixels`` and
         ``labelled_on_nodata`` (labelled pixels on no-data, which runs do not use; only with labels),
         ``nodata_in_some_bands`` (only when pixels hold the numeric no-data value in some good bands and a
         measurement in another: ``pixels``, ``fraction``, ``nodata``, ``band_pixels`` by 1-based band, ``note``; see
@@ -281,6 +281,7 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
         "resolution": [float(v) for v in pixel_sides(transform)] if transform is not None else None,
         "resolution_unit": resolution_unit(crs) if transform is not None else None,
         "valid_fraction": frac,
+        "valid_pixels": int(np.count_nonzero(valid)),
     }
     stored = stored_dtype(cube)
     if stored is not None and stored != str(cube.dtype):  # ENVI, EnMAP or scaled files: read as float32
@@ -349,6 +350,27 @@ def _wavelength_note(info: dict[str, Any]) -> str:
     return text
 
 
+def share(part: int, total: int) -> str:
+    """``"96.67%"``: ``part / total`` as a percentage with 2 decimals, never rounded to 100.00% while a part is
+    missing (``">99.99%"``) nor to 0.00% while a part is there (``"<0.01%"``)."""
+    if total <= 0:
+        return "0.00%"
+    if 0 < total - part and 100 * part / total >= 99.995:
+        return ">99.99%"
+    if 0 < part and 100 * part / total < 0.005:
+        return "<0.01%"
+    return f"{100 * part / total:.2f}%"
+
+
+def _valid_note(info: dict[str, Any]) -> str:
+    """``"96.67% (8,700,000 of 9,000,000)"``; older dicts without ``valid_pixels``: the percentage alone."""
+    total = info["height"] * info["width"]
+    n = info.get("valid_pixels")
+    if n is None:
+        return f"{100 * info['valid_fraction']:.2f}%"
+    return f"{share(n, total)} ({n:,} of {total:,})"
+
+
 def _dtype_note(info: dict[str, Any]) -> str:
     """``"float32"``, or ``"int16 in the file, read as float32"`` for a file its reader decodes."""
     stored = info.get("file_dtype")
@@ -373,7 +395,7 @@ def format_summary(info: dict[str, Any]) -> str:
                      + grid_note(info))
     if info.get("grid"):
         lines.append(f"resolution   {info['grid']}")
-    lines.append(f"valid pixels {100 * info['valid_fraction']:.2f}%")
+    lines.append(f"valid pixels {_valid_note(info)}")
     if info.get("nodata_in_some_bands"):
         lines.append(f"no-data      {info['nodata_in_some_bands']['note']}")
     for name, frac in info.get("masks", {}).items():

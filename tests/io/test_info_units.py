@@ -89,3 +89,18 @@ def test_wavelength_line_gives_fwhm_and_how_many_centres_are_known(tmp_path: Pat
     known = sum(v is not None for v in info["wavelengths_nm"])
     assert _line(format_summary(info), "wavelengths") == f"wavelengths  451.2-2201.5 nm ({known} of 3 bands known)"
     assert known == 2
+
+
+def test_valid_line_counts_pixels_and_never_rounds_to_all(tmp_path: Path) -> None:
+    """One no-data pixel in 60,000 printed as ``valid pixels 100.00%``: the line now gives the count and does not
+    round a missing pixel away."""
+    values = np.full((2, 200, 300), 5, np.uint16)
+    values[:, 7, 9] = 0
+    path = tmp_path / "one.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=200, width=300, count=2, dtype="uint16", nodata=0,
+                       crs="EPSG:32633", transform=from_origin(1000.0, 2000.0, 30, 30)) as ds:
+        ds.write(values)
+    info = summarize(open_cube(path))
+    expected = int((values != 0).all(0).sum())
+    assert info["valid_pixels"] == expected == 59_999
+    assert _line(format_summary(info), "valid pixels") == "valid pixels >99.99% (59,999 of 60,000)"
