@@ -119,6 +119,18 @@ def of_stored(raw: np.ndarray, nodata: float | None, bad_band: np.ndarray) -> Pa
     return report(pixels, per_band, int(np.prod(raw.shape[1:])), good)
 
 
+def share(part: int, total: int) -> str:
+    """``"96.67%"``: ``part / total`` as a percentage with 2 decimals, never rounded to 100.00% while a part is
+    missing (``">99.99%"``) nor to 0.00% while a part is there (``"<0.01%"``)."""
+    if total <= 0:
+        return "0.00%"
+    if 0 < total - part and 100 * part / total >= 99.995:
+        return ">99.99%"
+    if 0 < part and 100 * part / total < 0.005:
+        return "<0.01%"
+    return f"{100 * part / total:.2f}%"
+
+
 def describe(found: PartialNodata, nodata: float, wavelengths: np.ndarray, band_numbers: np.ndarray, *,
              sampled: bool = False) -> str:
     """``"3.20% of pixels (320 of 10,000) hold the no-data value 0 in only some bands, most in band 187 (2490 nm);
@@ -135,7 +147,7 @@ def describe(found: PartialNodata, nodata: float, wavelengths: np.ndarray, band_
     where = f", most in {band_list(band_numbers[worst], wavelengths[worst])}" if worst.size else ""
     of = "sampled pixels" if sampled else "pixels"
     value = f"{nodata:g}"
-    return (f"{100 * found.fraction:.2f}% of {of} ({found.pixels:,} of {found.looked:,}) hold the no-data value "
+    return (f"{share(found.pixels, found.looked)} of {of} ({found.pixels:,} of {found.looked:,}) hold the no-data value "
             f"{value} in only some bands{where}; those pixels are no-data everywhere: if {value} is a real value "
             f"there, unset the file's no-data value (gdal_edit.py -unsetnodata FILE; for ENVI, delete 'data ignore "
             f"value' from the .hdr) or set it to the real fill value")

@@ -11,6 +11,7 @@ from hsi_app.errors import ConfigError, InvalidDataError
 from hsi_app.io.band_labels import band_list
 from hsi_app.io.cube import Cube
 from hsi_app.io.envi import FILE_DTYPE_ATTR
+from hsi_app.io.partial_nodata import share
 
 LARGE_ELEMENTS = 50_000_000
 BAD_BANDS_SHOWN = 20
@@ -348,18 +349,6 @@ def _wavelength_note(info: dict[str, Any]) -> str:
     if fw:
         text += f", FWHM {min(fw):.1f} nm" if min(fw) == max(fw) else f", FWHM {min(fw):.1f}-{max(fw):.1f} nm"
     return text
-
-
-def share(part: int, total: int) -> str:
-    """``"96.67%"``: ``part / total`` as a percentage with 2 decimals, never rounded to 100.00% while a part is
-    missing (``">99.99%"``) nor to 0.00% while a part is there (``"<0.01%"``)."""
-    if total <= 0:
-        return "0.00%"
-    if 0 < total - part and 100 * part / total >= 99.995:
-        return ">99.99%"
-    if 0 < part and 100 * part / total < 0.005:
-        return "<0.01%"
-    return f"{100 * part / total:.2f}%"
 
 
 def _valid_note(info: dict[str, Any]) -> str:

@@ -84,3 +84,12 @@ def test_float_nan_is_not_counted(tmp_path: Path) -> None:
                        crs="EPSG:32633", transform=from_origin(500000, 4100000, 30, 30)) as ds:
         ds.write(v)
     assert "nodata_in_some_bands" not in summarize(open_cube(path))
+
+
+def test_a_few_pixels_in_a_large_scene_are_not_printed_as_none() -> None:
+    """1 such pixel in 9,000,000 read ``0.00% of pixels (1 of 9,000,000)``."""
+    from hsi_app.io.partial_nodata import PartialNodata, describe
+
+    found = PartialNodata(1, 9_000_000, np.array([0, 1, 0]))
+    note = describe(found, 0.0, np.array([450.0, 550.0, 650.0]), np.array([1, 2, 3]))
+    assert note.startswith("<0.01% of pixels (1 of 9,000,000) hold the no-data value 0 in only some bands")
