@@ -73,10 +73,10 @@ def count_partial(data: Any, nodata: float, good: np.ndarray) -> tuple[Any, Any,
     sub = data if good.all() else data[good]
     missing = np.isnan(sub) if np.isnan(nodata) else sub == nodata  # NaN: a decoded integer file's fill
     some_missing = missing.any(axis=0)
-    if np.issubdtype(sub.dtype, np.floating):
+    if np.issubdtype(sub.dtype, np.floating) and not np.isnan(nodata):
         measured = measured_mask(sub, nodata)
         some_measured, all_measured = measured.any(axis=0), measured.all(axis=0)
-    else:  # an integer is a measurement unless it is the no-data value
+    else:  # an integer (also one decoded to float, NaN its no-data value) is a measurement unless it is the no-data value
         some_measured, all_measured = ~missing.all(axis=0), ~some_missing
     partial = some_missing & some_measured
     return partial.sum(), _band_counts(missing & partial[None]), all_measured
