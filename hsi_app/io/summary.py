@@ -218,11 +218,14 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
         dict with keys ``format``, ``source``, ``bands``, ``height``, ``width``, ``dtype``,
         ``wavelengths_nm``, ``fwhm_nm``, ``wavelength_range_nm``, ``bad_bands`` (0-based indices),
         ``bad_band_numbers`` (the same bands' 1-based numbers, ``cube.band``, as messages name them), ``crs``,
-        ``resolution`` (pixel side lengths in map units, :func:`pixel_sides`),
+        ``crs_name`` (:func:`crs_name`), ``file_dtype`` (only when the file stores another dtype than the cube's:
+        :func:`stored_dtype`), ``resolution`` (pixel side lengths in map units, :func:`pixel_sides`),
+        ``resolution_unit`` (:func:`resolution_unit`),
         ``grid_rotation_deg``, ``grid_shear_deg``, ``south_up`` (only where they apply,
         :func:`grid_notes`), ``grid`` (only ``"no grid (uneven x/y)"``, for a cube whose x/y coordinates
         are not evenly spaced, e.g. after ``where(..., drop=True)``: no transform, so no resolution),
-        ``valid_fraction``, ``valid_pixels`` (how many), ``class_counts`` (name -> pixels; only with labels), ``labelled_pixels`` and
+        ``valid_fraction``, ``valid_pixels`` (how many), ``class_counts`` (name -> pixels; only with labels),
+        ``labelled_pixels`` and
         ``labelled_on_nodata`` (labelled pixels on no-data, which runs do not use; only with labels),
         ``nodata_in_some_bands`` (only when pixels hold the numeric no-data value in some good bands and a
         measurement in another: ``pixels``, ``fraction``, ``nodata``, ``band_pixels`` by 1-based band, ``note``; see
