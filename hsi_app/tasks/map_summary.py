@@ -19,7 +19,7 @@ import numpy as np
 from hsi_app.io.cog import CLASS_NAMES_TAG, parse_class_names_tag
 from hsi_app.io.cube import has_map_grid
 from hsi_app.io.geotiff import TIFF_ONLY
-from hsi_app.io.summary import grid_note, grid_notes, pixel_sides
+from hsi_app.io.summary import grid_note, grid_notes, pixel_sides, resolution_unit
 from hsi_app.tasks.map_accuracy import M2_PER_HA, pixel_area_m2
 
 
@@ -71,7 +71,8 @@ def summarize_class_map(path: str | os.PathLike[str]) -> dict[str, Any]:
 
     Returns:
         dict with ``format`` (``"class map"``), ``source``, ``height``, ``width``, ``crs``,
-        ``resolution`` (``None`` without CRS), ``pixel_area_m2`` (ground area, :func:`~hsi_app.tasks.map_accuracy.pixel_area_m2`;
+        ``resolution`` (``None`` without CRS), ``resolution_unit`` (``"m"``, ``"US ft"``, ``"degrees"``...),
+        ``mapped_area_ha`` (``None`` without an area), ``pixel_area_m2`` (ground area, :func:`~hsi_app.tasks.map_accuracy.pixel_area_m2`;
         ``None`` without CRS), ``mapped_pixels`` (class > 0), ``nodata_pixels``, ``has_confidence`` and
         ``classes``: one dict per class present, in class order, with ``class`` (number),
         ``name``, ``pixels``, ``fraction`` (of the mapped pixels), ``area_ha`` (or ``None``)
@@ -102,7 +103,9 @@ def summarize_class_map(path: str | os.PathLike[str]) -> dict[str, Any]:
         "width": t.width,
         "crs": crs.to_string() if crs is not None else None,
         "resolution": [float(v) for v in pixel_sides(transform)] if gridded else None,
+        "resolution_unit": resolution_unit(crs) if gridded else None,
         "pixel_area_m2": area,
+        "mapped_area_ha": mapped * area / M2_PER_HA if area is not None else None,
         "mapped_pixels": mapped,
         "nodata_pixels": int(counts[0]),
         "has_confidence": t.has_confidence,
@@ -182,22 +185,24 @@ def format_class_map_summary(info: dict[str, Any]) -> str:
         f"crs          {info['crs'] or ('none (a map grid without a CRS)' if info['resolution'] else 'none (pixel coordinates)')}",
     ]
     if info["resolution"]:
-        lines.append(f"resolution   {info['resolution'][0]:g} x {info['resolution'][1]:g}{grid_note(info)}")
-    lines.append(f"mapped       {info['mapped_pixels']} pixels ({100 * info['mapped_pixels'] / max(total, 1):.2f}%), "
-                 f"{info['nodata_pixels']} no-data")
+        unit = f" {info['resolution_unit']}" if info.get("resolution_unit") else ""
+        lines.append(f"resolution   {info['resolution'][0]:g} x {info['resolution'][1]:g}{unit}{grid_note(info)}")
+    hectares = f", {info['mapped_area_ha']:,.4f} ha" if info.get("mapped_area_ha") is not None else ""
+    lines.append(f"mapped       {info['mapped_pixels']} pixels ({100 * info['mapped_pixels'] / max(total, 1):.2f}%)"
+                 f"{hectares}, {info['nodata_pixels']} no-data")
     rows = info["classes"]
     lines.append(f"classes      {len(rows)}")
     if not rows:
         return "\n".join(lines)
-    width = max(len(r["name"]) for r in rows)
+    width = max(len("class"), *(len(r["name"]) for r in rows))
     head = f"  {'class':<{width}}  {'pixels':>9}  {'share':>7}"
     has_area = info["pixel_area_m2"] is not None
-    head += f"  {'area ha':>10}" if has_area else ""
+    head += f"  {'area ha':>12}" if has_area else ""
     head += f"  {'confidence':>10}" if info["has_confidence"] else ""
     lines.append(head)
     for r in rows:
         line = f"  {r['name']:<{width}}  {r['pixels']:>9}  {100 * r['fraction']:>6.2f}%"
-        line += f"  {r['area_ha']:>10.2f}" if has_area else ""
+        line += f"  {r['area_ha']:>12,.4f}" if has_area else ""  # a 30 m pixel is 0.09 ha
         line += f"  {r['mean_confidence']:>10.3f}" if info["has_confidence"] else ""
         lines.append(line)
     return "\n".join(lines)
