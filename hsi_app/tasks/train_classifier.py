@@ -625,7 +625,7 @@ def _fit(
         if opts.progress:  # one fit, no epochs: say what runs (it grows ~quadratically with the spectra)
             print(f"svm: fitting SVM-RBF on {n_train:,} training spectra of {image.shape[0]} bands (C/gamma grid "
                   "search, then the final fit)...", file=sys.stderr, flush=True)
-        svm.fit(np.nan_to_num(image), split.train, seed=opts.model_seed)
+        svm.fit(np.nan_to_num(image), split.train, seed=opts.model_seed, num_classes=num_classes)  # K columns, also for a class with no training pixel
         if opts.progress:
             print(f"svm: C {svm.C:g}, gamma {svm.gamma:.3g}, {time.perf_counter() - t0:.1f} s", file=sys.stderr,
                   flush=True)
