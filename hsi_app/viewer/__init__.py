@@ -5,6 +5,7 @@
 * settings: :class:`ViewerConfig`, :func:`parse_size`;
 * scenes: :func:`list_scenes`, :func:`load_scene`, :func:`composite`, :func:`band_choices`,
   :func:`pixel_location`, :func:`spectrum_figure`, :func:`map_extent` (figures in map coordinates);
+* bands of any scene: :func:`band_axis`, :func:`nearest_band`, :func:`good_band_values`, :func:`nearest_valid_pixel`;
 * uploads: :func:`stage_upload` (size, content and zip-safety checks);
 * models: :func:`list_model_runs`, :class:`ModelCache`;
 * classification: :func:`classify_scene`, :func:`overlay`, :func:`legend_html`,
@@ -31,6 +32,7 @@ from hsi_app.viewer.classify import (
     write_json,
     write_points,
 )
+from hsi_app.viewer.bands import band_axis, good_band_values, nearest_band, nearest_valid_pixel
 from hsi_app.viewer.config import ViewerConfig, format_size, parse_size
 from hsi_app.viewer.map_axes import MapExtent, map_extent
 from hsi_app.viewer.models import DEFAULT_CACHE, ModelCache, list_model_runs, resolve_model, verify_manifest
@@ -74,9 +76,9 @@ from hsi_app.viewer.uploads import UploadError, stage_upload
 
 __all__ = [
     "ClassifyResult", "DEFAULT_CACHE", "JobStopped", "SceneChanged", "UPLOAD_FOLDERS", "MapExtent", "ModelCache", "UploadError", "ViewerConfig", "ViewerSession",
-    "agreement_status", "area_rows", "band_choices", "classify", "classify_scene", "composite", "default_rgb_bands",
-    "describe_pixel", "download_copy", "download_name", "describe_scene", "display_scale", "format_location", "format_size", "hex_colour", "legend_html",
-    "list_model_runs", "list_scenes", "load_scene", "map_download", "map_extent", "open_scene", "open_upload", "overlay",
+    "agreement_status", "area_rows", "band_axis", "band_choices", "classify", "classify_scene", "composite", "default_rgb_bands",
+    "describe_pixel", "download_copy", "download_name", "describe_scene", "display_scale", "format_location", "format_size", "good_band_values", "hex_colour", "legend_html",
+    "list_model_runs", "list_scenes", "load_scene", "map_download", "map_extent", "nearest_band", "nearest_valid_pixel", "open_scene", "open_upload", "overlay",
     "parse_size", "pixel_area", "pixel_from_click", "pixel_location", "pixel_prediction", "pixel_spectrum",
     "points_download", "remove_session_folders", "render", "request_stop", "resolve_model", "scene_metrics", "select_pixel", "select_row_col",
     "set_display", "spectrum_figure", "stage_upload", "upload_name", "verify_manifest", "write_json", "write_points", "zoom",
