@@ -42,6 +42,8 @@ def _warnings(outputs: list[dict]) -> list[str]:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs_in_fast_mode(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HSI_NB_SCENE", raising=False)   # the built-in Indian Pines, whatever the shell says
+    monkeypatch.delenv("HSI_NB_LABELS", raising=False)
     nb = nbformat.read(path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code, f"{path.name}: no code cells"
@@ -74,9 +76,7 @@ def test_explore_notebook_on_an_unlabelled_georeferenced_scene(tmp_path: Path, m
     values[:, :4, :] = np.nan   # a no-data strip along the top, as at a swath edge: the PCA skips it
     scene = write_tif(tmp_path / "scene.tif", values, np.linspace(400.0, 2500.0, 40))  # EPSG:32616, 30 m, no labels
     nb = nbformat.read(NOTEBOOKS[0], as_version=4)
-    opening = [c for c in nb.cells if 'open_cube("indian_pines")' in c.source]
-    assert len(opening) == 1, "notebook 01 opens the scene in one cell"
-    opening[0].source = opening[0].source.replace('open_cube("indian_pines")', f"open_cube({str(scene)!r})")
+    monkeypatch.setenv("HSI_NB_SCENE", str(scene))   # what SCENE = ... in the first cell reads
     outputs = _execute(nb, tmp_path, monkeypatch)
     assert not _errors(outputs), _errors(outputs)
     printed = "".join(o.get("text", "") for o in outputs if o.get("name") == "stdout")
@@ -109,10 +109,8 @@ def test_landcover_notebook_on_a_georeferenced_scene(tmp_path: Path, monkeypatch
     assert len(last) == 1 and len(maps) == 1, "notebook 02: one map cell and one vectorize_map cell"
     probe = nbformat.v4.new_code_cell('print("AXES", [ax.get_xlabel() for ax in fig.axes[:3]], tuple(map(float, fig.axes[1].get_xlim())))')
     nb.cells = nb.cells[:maps[0] + 1] + [probe] + nb.cells[maps[0] + 1:last[0] + 1]   # no second run, ensemble, student
-    opening = [c for c in nb.cells if 'open_cube("indian_pines")' in c.source]
-    assert len(opening) == 1, "notebook 02 opens the scene in one cell"
-    opening[0].source = opening[0].source.replace(
-        'open_cube("indian_pines")', f"open_cube({str(scene)!r}, labels={str(tmp_path / 'labels.npy')!r})")
+    monkeypatch.setenv("HSI_NB_SCENE", str(scene))
+    monkeypatch.setenv("HSI_NB_LABELS", str(tmp_path / "labels.npy"))
     outputs = _execute(nb, tmp_path, monkeypatch)
     assert not _errors(outputs), _errors(outputs)
     assert not _warnings(outputs), _warnings(outputs)
@@ -129,6 +127,168 @@ def test_landcover_notebook_on_a_georeferenced_scene(tmp_path: Path, monkeypatch
     axes = [line for line in printed.splitlines() if line.startswith("AXES")]
     assert len(axes) == 1 and axes[0].count("EPSG:32616") == 3, axes
     assert f"({UTM_30M.c:.1f}, {UTM_30M.c + 64 * 30:.1f})" in axes[0], axes   # x limits: the scene's edges in metres
+
+
+def _stdout(outputs: list[dict]) -> str:
+    return "".join(o.get("text", "") for o in outputs if o.get("name") == "stdout")
+
+
+def _probe_after(nb: object, marker: str, code: str) -> None:
+    """Insert a code cell ``code`` after the one code cell whose source holds ``marker``."""
+    at = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and marker in c.source]
+    assert len(at) == 1, f"one code cell holds {marker!r}"
+    nb.cells.insert(at[0] + 1, nbformat.v4.new_code_cell(code))
+
+
+def test_explore_notebook_on_a_scene_without_wavelengths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A GeoTIFF without wavelength tags: the band plots use band numbers (they were empty, every x NaN), the
+    composite is not called true colour, and no band is called NIR (band 1 was)."""
+    import sys
+
+    import numpy as np
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tif_writer import write_tif
+
+    rng = np.random.default_rng(1)
+    scene = write_tif(tmp_path / "no_wavelengths.tif", rng.uniform(0.0, 0.5, (30, 24, 20)).astype(np.float32))
+    monkeypatch.setenv("HSI_NB_SCENE", str(scene))
+    nb = nbformat.read(NOTEBOOKS[0], as_version=4)
+    _probe_after(nb, "false colour", 'print("RGB", [ax.get_title() for ax in fig.axes], [ax.get_visible() and ax.axison for ax in fig.axes])')
+    _probe_after(nb, "mean / std across pixels", 'print("STATS", fig.axes[0].get_xlabel(), tuple(round(float(v)) for v in fig.axes[0].get_xlim()))')
+    outputs = _execute(nb, tmp_path, monkeypatch)
+    assert not _errors(outputs), _errors(outputs)
+    printed = _stdout(outputs)
+    assert "**no_wavelengths.tif**: 24 × 20 px, 30 bands (unknown wavelengths" in printed
+    rgb = next(line for line in printed.splitlines() if line.startswith("RGB"))
+    assert "not true colour" in rgb and "NIR" not in rgb and "[True, False]" in rgb, rgb
+    stats = next(line for line in printed.splitlines() if line.startswith("STATS"))
+    lo, hi = (float(v) for v in stats.rsplit("(", 1)[1].rstrip(")").split(","))
+    assert stats.startswith("STATS band ") and lo <= 1 and hi >= 30, stats   # bands 1..30 on the x axis
+
+
+def test_explore_notebook_on_an_enmap_product(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An EnMAP L2A product: its cloud, haze, snow... pixels count as no data (they dominated the PCA and the
+    stretch), the pixel spectrum is one with data, and the composite is true colour."""
+    import sys
+
+    import numpy as np
+
+    from hsi_app.io import open_cube
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from fixture_loader import fixture_module
+
+    product = fixture_module("enmap_l2a").make(tmp_path, height=40, width=30)
+    cube = open_cube(product)
+    flagged = np.zeros(cube.hsi.shape[1:], bool)
+    for name, mask in cube.hsi.masks.items():
+        if name != "defective":
+            flagged |= np.asarray(mask.values, dtype=bool)
+    clear = int((np.asarray(cube.hsi.valid.values, dtype=bool) & ~flagged).sum())
+    assert 0 < clear < int(np.asarray(cube.hsi.valid.values).sum())   # the fixture has a cloud
+    monkeypatch.setenv("HSI_NB_SCENE", str(product))
+    nb = nbformat.read(NOTEBOOKS[0], as_version=4)
+    _probe_after(nb, "viewer.spectrum_figure(", 'print("PIXEL", bool(cube.hsi.valid.values[row, col]))')
+    _probe_after(nb, "false colour", 'print("RGB", [ax.get_title() for ax in fig.axes])')
+    outputs = _execute(nb, tmp_path, monkeypatch)
+    assert not _errors(outputs), _errors(outputs)
+    printed = _stdout(outputs)
+    assert f"{clear} valid pixels of {40 * 30}" in printed
+    assert "PIXEL True" in printed   # the spectrum figure shows a pixel with data
+    rgb = next(line for line in printed.splitlines() if line.startswith("RGB"))
+    assert "'true colour: bands" in rgb and "NIR" in rgb, rgb
+
+
+def test_landcover_notebook_on_a_geotiff_with_polygon_labels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Notebook 02 with LABELS = polygons of named classes, some of them outside the fast-mode crop: the
+    SVM baseline cell maps the scene (it stopped with 'prob_fn returned shape (7, 64, 64)... K = 9')."""
+    import sys
+
+    import geopandas as gpd
+    import numpy as np
+    import rasterio.features
+    from shapely.geometry import shape
+
+    from hsi_app.io import open_cube
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tif_writer import UTM_30M, write_tif
+
+    ip = open_cube("indian_pines").hsi.window(40, 40, 80, 80)
+    scene = write_tif(tmp_path / "scene.tif", np.asarray(ip.values, dtype=np.float32), ip.hsi.wavelengths)
+    labels = np.asarray(ip.hsi.labels, dtype=np.int32)
+    names = ip.hsi.class_names
+    shapes = list(rasterio.features.shapes(labels, mask=labels > 0, transform=UTM_30M))
+    polygons = gpd.GeoDataFrame({"class": [names[int(v)] for _, v in shapes]},
+                                geometry=[shape(g) for g, _ in shapes], crs="EPSG:32616")
+    polygons.to_file(tmp_path / "fields.gpkg", driver="GPKG")
+    in_crop = {names[int(v)] for v in np.unique(labels[:64, :64]) if v}
+    assert len(in_crop) < polygons["class"].nunique(), "some classes lie outside the fast-mode crop"
+    monkeypatch.setenv("HSI_NB_SCENE", str(scene))
+    monkeypatch.setenv("HSI_NB_LABELS", str(tmp_path / "fields.gpkg"))
+    nb = nbformat.read(NOTEBOOKS[1], as_version=4)
+    svm = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "svm_options" in c.source]
+    assert len(svm) == 1
+    nb.cells = nb.cells[:svm[0] + 1]
+    outputs = _execute(nb, tmp_path, monkeypatch)
+    assert not _errors(outputs), _errors(outputs)
+    printed = _stdout(outputs)
+    assert f"{polygons['class'].nunique()} reference classes" in printed
+    svm_line = [line for line in printed.splitlines() if line.startswith("svm ")]
+    assert len(svm_line) == 1, printed
+    with rasterio.open(tmp_path / "out" / "landcover_svm" / "map.tif") as ds:
+        assert ds.crs.to_epsg() == 32616 and ds.transform.almost_equals(UTM_30M)
+
+
+def test_landcover_notebook_without_labels_stops_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Notebook 02 on a scene without labels stops at the cell that opens it with a line naming LABELS (the old
+    cells went on to a LabelError in train_classifier that named CLI options, then a NameError per cell)."""
+    import sys
+
+    import numpy as np
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tif_writer import write_tif
+
+    scene = write_tif(tmp_path / "scene.tif", np.ones((10, 8, 8), np.float32), np.linspace(450.0, 900.0, 10))
+    monkeypatch.setenv("HSI_NB_SCENE", str(scene))
+    nb = nbformat.read(NOTEBOOKS[1], as_version=4)
+    outputs = _execute(nb, tmp_path, monkeypatch)
+    errors = _errors(outputs)
+    assert errors and errors[0].startswith("LabelError: ") and "set LABELS in the first cell" in errors[0], errors
+    assert str(scene) in errors[0]
+
+
+def test_denoise_detect_notebook_on_an_envi_scene_without_labels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Notebook 03 on a 50-band ENVI pair (wavelengths in µm, water-vapour bands flagged bad, a no-data corner),
+    without labels: denoising runs on the good bands and scores the pixels with data (PCA refused the NaN
+    before), detection runs RX alone (a TypeError on the missing class names before) and writes its points in
+    the scene's CRS."""
+    import sys
+
+    import geopandas as gpd
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from fixture_loader import fixture_module
+
+    envi = fixture_module("envi")
+    hdr = envi.make(tmp_path, units="um", lines=32, samples=28)
+    monkeypatch.setenv("HSI_NB_SCENE", str(hdr))
+    nb = nbformat.read(NOTEBOOKS[2], as_version=4)
+    _probe_after(nb, "clean = (image - lo) / (hi - lo)", 'print("GOOD", image.shape[0], int(measured.sum()))')
+    outputs = _execute(nb, tmp_path, monkeypatch)
+    assert not _errors(outputs), _errors(outputs)
+    printed = _stdout(outputs)
+    good_bands = int(envi.truth(0, 32, 28).bbl.sum())
+    corner = sum(1 for r in range(32) for c in range(28) if r + c < envi.CORNER)
+    assert f"GOOD {good_bands} {32 * 28 - corner - 1}" in printed   # the corner and the one pixel with a gap
+    for name in ("noisy input", "PCA (8 components)", "MNF (8 components)"):
+        line = next(line for line in printed.splitlines() if line.startswith(name))
+        assert "nan" not in line, line
+    assert "RX scores only" in printed
+    points = gpd.read_file(tmp_path / "out" / "rx_points.gpkg")
+    assert len(points) > 0 and points.crs.to_epsg() == 32611
 
 
 def test_notebook_outputs_are_ignored_by_git() -> None:
