@@ -16,6 +16,10 @@ import numpy as np
 from hsi_app.io.cube import Cube, check_is_cube
 
 
+MAX_X_TICKS = 5
+"""Most x tick labels :meth:`MapExtent.label` puts on a panel."""
+
+
 @dataclass(frozen=True)
 class MapExtent:
     """Where an ``(H, W)`` image of a scene lies: ``extent`` is ``[left, right, bottom, top]`` for ``imshow``."""
@@ -35,11 +39,15 @@ class MapExtent:
 
     def label(self, axes: Any) -> None:
         """Name the x and y axes of one matplotlib ``Axes`` or an array or iterable of them (``plt.subplots(2, 2)``'s
-        2-D array too), with plain (not offset) ticks."""
+        2-D array too), with plain (not offset) ticks; at most :data:`MAX_X_TICKS` on x, so that 6- and 7-digit
+        map coordinates (UTM eastings) do not run into each other on a narrow panel."""
+        from matplotlib.ticker import MaxNLocator
+
         for ax in (np.ravel(np.asarray(axes, dtype=object)) if isinstance(axes, Iterable) else [axes]):
             ax.set_xlabel(self.x_name)
             ax.set_ylabel(self.y_name)
             ax.ticklabel_format(useOffset=False, style="plain")
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=MAX_X_TICKS - 1, steps=[1, 2, 2.5, 5, 10]))
 
 
 def map_extent(cube: Cube) -> MapExtent:
