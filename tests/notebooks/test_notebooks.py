@@ -291,6 +291,38 @@ def test_denoise_detect_notebook_on_an_envi_scene_without_labels(tmp_path: Path,
     assert len(points) > 0 and points.crs.to_epsg() == 32611
 
 
+def test_denoise_detect_notebook_scores_only_pixels_with_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Notebook 03 on a labelled EnMAP product with a cloud: the AUROC's target and background pixels are pixels
+    with data (the cloud's masked pixels were counted and scored as targets and background)."""
+    import sys
+
+    import numpy as np
+
+    from hsi_app.io import open_cube
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from fixture_loader import fixture_module
+
+    product = fixture_module("enmap_l2a").make(tmp_path, height=40, width=30)
+    cube = open_cube(product).hsi.without_masked(["all"])
+    masked = ~np.asarray(cube.hsi.valid.values, dtype=bool)
+    labels = np.ones(masked.shape, np.uint8)            # class 1 everywhere, class 2 a block across the cloud's edge
+    rows, cols = np.nonzero(masked)
+    r, c = int(np.median(rows)), int(np.median(cols))
+    labels[max(r - 8, 0):r + 8, max(c - 8, 0):c + 8] = 2
+    assert masked[labels == 2].any() and (~masked[labels == 2]).sum() >= 20
+    np.save(tmp_path / "labels.npy", labels)
+    monkeypatch.setenv("HSI_NB_SCENE", str(product))
+    monkeypatch.setenv("HSI_NB_LABELS", str(tmp_path / "labels.npy"))
+    nb = nbformat.read(NOTEBOOKS[2], as_version=4)
+    _probe_after(nb, "pixel_auroc(res.scores[0]", 'print("NODATA SCORED", int((scored & ~measured).sum()), int((truth & ~measured).sum()))')
+    outputs = _execute(nb, tmp_path, monkeypatch)
+    assert not _errors(outputs), _errors(outputs)
+    printed = _stdout(outputs)
+    assert "NODATA SCORED 0 0" in printed, printed
+    assert "ace  pixel AUROC for class 2" in printed   # integer labels without names: 'class K'
+
+
 def test_notebook_outputs_are_ignored_by_git() -> None:
     """Jupyter runs a notebook in notebooks/, so its default output folder is notebooks/outputs/notebooks."""
     import shutil
