@@ -90,8 +90,8 @@ def load_scene(name: str, scenes_dir: str | os.PathLike[str] | None = None) -> C
 
 
 def describe_scene(cube: Cube, name: str | None = None) -> str:
-    """A few Markdown lines: size, bands, wavelength range, CRS, labels; the bands flagged bad because they hold
-    no data at any pixel (:func:`~hsi_app.io.empty_bands.flag_empty_bands`) are named.
+    """A few Markdown lines: size, bands, wavelength range, CRS, labels (their class count, also without class
+    names); the bands flagged bad because they hold no data at any pixel (:func:`~hsi_app.io.empty_bands.flag_empty_bands`) are named.
 
     ``name`` is the display name (default: the file name of the scene's source).
     """
@@ -111,7 +111,13 @@ def describe_scene(cube: Cube, name: str | None = None) -> str:
     if grid:
         where += f", {grid}" if crs is not None else f"; map grid without CRS: {grid}"
     names = cube.hsi.class_names
-    labels = f", {len(names) - 1} reference classes" if names and cube.hsi.labels is not None else ""
+    label_map = cube.hsi.labels
+    labels = ""
+    if label_map is not None and names:
+        labels = f", {len(names) - 1} reference classes"
+    elif label_map is not None:  # a .npy / raster of class numbers: say it is there, without names
+        counts = np.bincount(np.asarray(label_map).ravel())  # one pass (labels are 0..K)
+        labels = f", reference labels ({np.count_nonzero(counts[1:])} classes, no names)"
     source = name or Path(scene_name(cube, "scene")).name
     return (f"**{source}**: {h} × {w} px, {c} bands ({wl_text}, {len(cube.hsi.bad_bands)} flagged bad{no_data}), "
             f"{where}{labels}")

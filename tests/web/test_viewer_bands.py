@@ -61,3 +61,14 @@ def test_nearest_valid_pixel() -> None:
     assert valid[row, col] and (row - 2) ** 2 + (col - 3) ** 2 == 4
     with pytest.raises(InvalidDataError):
         viewer.nearest_valid_pixel(np.zeros((2, 2), bool), 0, 0)
+
+
+def test_describe_scene_names_labels_without_class_names() -> None:
+    """A scene with a label map of class numbers (a ``.npy``) was described as if it had no labels."""
+    labels = np.zeros((4, 5), np.int32)
+    labels[0], labels[2, :2] = 3, 1
+    text = viewer.describe_scene(make_cube(np.ones((2, 4, 5), np.float32), labels=labels))
+    assert text.endswith(", reference labels (2 classes, no names)"), text
+    named = make_cube(np.ones((2, 4, 5), np.float32), labels=labels, class_names=["none", "a", "b", "c"])
+    assert viewer.describe_scene(named).endswith(", 3 reference classes")
+    assert "reference" not in viewer.describe_scene(make_cube(np.ones((2, 4, 5), np.float32)))
