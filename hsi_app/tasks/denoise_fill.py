@@ -55,3 +55,26 @@ def scene_band_medians(read: Reader, height: int, width: int, window: int, *, ca
     finite = np.isfinite(values)
     med = np.array([np.median(band[ok]) if ok.any() else empty for band, ok in zip(values, finite)], dtype=np.float32)
     return med
+
+
+def band_medians(image: np.ndarray, empty: float = 0.0) -> np.ndarray:
+    """``(C,)`` float32: each band's median of the valid values of ``image`` ``(C, H, W)`` (NaN = no data; ``empty``
+    for a band without any), on the sample grid ``hsi denoise --fill-nan`` uses
+    (:func:`~hsi_app.tasks.denoise_fill.scene_band_medians`), so training and inference fill with the same values."""
+    _, h, w = image.shape
+    return scene_band_medians(lambda r, col, hh, ww: image[:, r:r + hh, col:col + ww], h, w, max(h, w), empty=empty)
+
+
+def fill_no_data(norm: np.ndarray, medians: np.ndarray | None = None) -> np.ndarray:
+    """``norm`` ``(C, H, W)`` with each band's NaN (no data) set to ``medians`` (``(C,)``; default: its own
+    :func:`band_medians`).
+
+    As ``hsi denoise --fill-nan`` fills a scene, so training patches, the
+    held-out block's model and baselines, and a training subspace see no-data as at inference; 0, the training
+    minimum, was an edge that the baselines' filters smeared into the scored pixels beside a no-data collar.
+    """
+    bad = np.isnan(norm)
+    if not bad.any():
+        return norm
+    med = band_medians(norm) if medians is None else np.asarray(medians, np.float32)
+    return np.where(bad, med[:, None, None], norm)

@@ -35,7 +35,7 @@ from hsi_app.io.cube import Cube, check_is_cube, scene_name, valid_from_data
 from hsi_app.io.geotiff import cube_area_or_point, cube_gcps
 from hsi_app.predictor import WAVELENGTH_TOLERANCE_NM
 from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS, AdaptResult, adapt_on_crops, check_adapt
-from hsi_app.tasks.denoise_fill import scene_band_medians
+from hsi_app.tasks.denoise_fill import fill_no_data, scene_band_medians
 from hsi_app.tasks.denoising import MIN_BANDS, Denoiser
 
 
@@ -530,8 +530,7 @@ def scene_baselines(cube: Cube, reference: Cube, denoiser: Denoiser, *, noise: s
     mask = np.isfinite(raw_x) & np.isfinite(raw_ref)
     # the input's no-data filled as denoise_cube fills it for the model (--fill-nan: the band's scene-wide
     # median), not with 0, the training minimum, which the filters smeared into the scored pixels beside it
-    fill = scene_band_medians(lambda r, col, hh, ww: raw_x[:, r:r + hh, col:col + ww], h, w, max(h, w))
-    x, ref = np.where(np.isfinite(raw_x), raw_x, fill[:, None, None]), np.nan_to_num(raw_ref)
+    x, ref = fill_no_data(raw_x), np.nan_to_num(raw_ref)
     if noise:
         x = parse_noise(noise).plan(x.shape, seed).apply(x)  # type: ignore[arg-type]
     return best_baselines(x, ref, offset=off, scale=sc, mask=mask, progress=progress)

@@ -44,6 +44,7 @@ import numpy as np
 from hsi_app.errors import ConfigError, InvalidDataError, ModelLoadError
 from hsi_app.io.cube import Cube, scene_name
 from hsi_app.rng_state import kept_global_rng
+from hsi_app.tasks.denoise_fill import band_medians, fill_no_data
 
 DEFAULT_MODEL = "hsdt_s"
 DEFAULT_EPOCHS = 30
@@ -395,31 +396,6 @@ def _train_denoiser_into(out: Path, cube: Cube, opts: DenoiseOptions, image: np.
     with atomic_path(out / "metrics.json") as tmp:
         Path(tmp).write_text(json.dumps(metrics, indent=2))
     return metrics
-
-
-def band_medians(image: np.ndarray, empty: float = 0.0) -> np.ndarray:
-    """``(C,)`` float32: each band's median of the valid values of ``image`` ``(C, H, W)`` (NaN = no data; ``empty``
-    for a band without any), on the sample grid ``hsi denoise --fill-nan`` uses
-    (:func:`~hsi_app.tasks.denoise_fill.scene_band_medians`), so training and inference fill with the same values."""
-    from hsi_app.tasks.denoise_fill import scene_band_medians
-
-    _, h, w = image.shape
-    return scene_band_medians(lambda r, col, hh, ww: image[:, r:r + hh, col:col + ww], h, w, max(h, w), empty=empty)
-
-
-def fill_no_data(norm: np.ndarray, medians: np.ndarray | None = None) -> np.ndarray:
-    """``norm`` ``(C, H, W)`` with each band's NaN (no data) set to ``medians`` (``(C,)``; default: its own
-    :func:`band_medians`).
-
-    As ``hsi denoise --fill-nan`` fills a scene (:mod:`hsi_app.tasks.denoise_fill`), so training patches, the
-    held-out block's model and baselines, and a training subspace see no-data as at inference; 0, the training
-    minimum, was an edge that the baselines' filters smeared into the scored pixels beside a no-data collar.
-    """
-    bad = np.isnan(norm)
-    if not bad.any():
-        return norm
-    med = band_medians(norm) if medians is None else np.asarray(medians, np.float32)
-    return np.where(bad, med[:, None, None], norm)
 
 
 def _probe(model: str, c: int, model_args: dict[str, Any]) -> Any:

@@ -12,6 +12,7 @@ import numpy as np
 
 from hsi_app.errors import InvalidDataError
 from hsi_app.io.cube import Cube, check_is_cube, scene_name
+from hsi_app.tasks.denoise_fill import fill_no_data
 
 
 def band_axis(cube: Cube) -> tuple[np.ndarray, str]:
@@ -48,7 +49,7 @@ def good_band_values(cube: Cube) -> tuple[Cube, np.ndarray, np.ndarray]:
     Returns:
         ``(good, values, scored)``: the Cube of the bands not flagged bad (``(C', H, W)``), its values
         ``(C', H, W)`` float32 with every no-data entry set to that band's median over the valid
-        pixels, and the ``(H, W)`` bool mask of the pixels valid and finite in every good band (score
+        pixels as ``hsi denoise --fill-nan`` fills them (:func:`~hsi_app.tasks.denoise_fill.fill_no_data`), and the ``(H, W)`` bool mask of the pixels valid and finite in every good band (score
         only those: the filled ones are no measurement).
 
     Raises:
@@ -60,14 +61,11 @@ def good_band_values(cube: Cube) -> tuple[Cube, np.ndarray, np.ndarray]:
         raise InvalidDataError(f"{scene_name(cube, 'cube')}: every band is flagged bad; no values to use")
     good = cube.isel(band=idx)
     values, valid = good.hsi.read_masked()  # (C', H, W) float32, no data NaN
-    finite = np.isfinite(values)
-    scored = valid & finite.all(axis=0)
+    scored = valid & np.isfinite(values).all(axis=0)
     if not scored.any():
         raise InvalidDataError(f"{scene_name(cube, 'cube')}: no pixel holds data in every good band; "
                                "open another window of the scene")
-    for band, ok in zip(values, finite, strict=True):
-        band[~ok] = np.median(band[ok & valid]) if (ok & valid).any() else 0.0
-    return good, values, scored
+    return good, fill_no_data(values), scored
 
 
 def nearest_valid_pixel(valid: np.ndarray, row: int, col: int) -> tuple[int, int]:
