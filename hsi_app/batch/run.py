@@ -100,28 +100,11 @@ def cached_cube(source: str, stamp: str, chunks: int = 512, exclude_masks: tuple
     with _LOCK:  # a worker may run several threads
         cube = _CUBES.pop(key, None)
         if cube is None:
-            cube = with_empty_bands_flagged(_without_masked(open_cube(source, chunks=chunks), exclude_masks, source),
-                                            warn=False)
+            cube = with_empty_bands_flagged(open_cube(source, chunks=chunks).hsi.without_masked(exclude_masks), warn=False)
         _CUBES[key] = cube  # most recently used last
         while len(_CUBES) > OPEN_CUBES:
             _CUBES.pop(next(iter(_CUBES)))
     return cube
-
-
-def _without_masked(cube: Any, names: tuple[str, ...], source: str) -> Any:
-    """``cube.hsi.without_masked(names)``; a scene with no quality layers at all (a GeoTIFF, ENVI or ``.mat`` among
-    EnMAP products) fails with the batch's fix, not with ``its masks: none (or 'all')``.
-
-    Raises:
-        ConfigError: a mask the scene lacks.
-    """
-    try:
-        return cube.hsi.without_masked(names)
-    except ConfigError as err:
-        if cube.hsi.masks:
-            raise
-        raise ConfigError(f"{source}: has no quality masks (EnMAP L2A products have them), so --exclude-masks "
-                          f"{','.join(names)} cannot apply; run such scenes in a batch without --exclude-masks") from err
 
 
 def window_count(height: int, width: int, window: int) -> int:
@@ -361,8 +344,6 @@ def open_client(opts: ClusterOptions) -> Iterator[Any]:
     """A ``distributed.Client``: connected to ``opts.scheduler``, or to a fresh LocalCluster."""
     from distributed import Client
 
-    from hsi_app.errors import ConfigError
-
     if opts.scheduler:
         try:
             client = Client(opts.scheduler, timeout="20s")
@@ -405,8 +386,6 @@ def local_cluster(opts: ClusterOptions) -> Any:
     import logging
 
     from distributed import LocalCluster
-
-    from hsi_app.errors import ConfigError
 
     if opts.workers < 1 or opts.threads_per_worker < 1:
         raise ConfigError(f"--workers {opts.workers} --threads-per-worker {opts.threads_per_worker}: both must be >= 1")
