@@ -17,6 +17,19 @@ GDAL_CACHE_MB = 256
 the next row of halo'd windows reads again."""
 
 
+_SET_HERE: list[str] = []
+"""The ``GDAL_CACHEMAX`` values :func:`cap_gdal_cache` set (empty: it set none)."""
+
+
 def cap_gdal_cache(mb: int = GDAL_CACHE_MB) -> None:
     """Set ``GDAL_CACHEMAX`` to ``mb`` megabytes unless it is already set (the user's value wins)."""
-    os.environ.setdefault("GDAL_CACHEMAX", str(mb))
+    if "GDAL_CACHEMAX" not in os.environ:
+        os.environ["GDAL_CACHEMAX"] = str(mb)
+        _SET_HERE.append(str(mb))
+
+
+def user_gdal_cache() -> bool:
+    """Whether ``GDAL_CACHEMAX`` holds a value of the user's (set, and not by :func:`cap_gdal_cache`), which a
+    step that caps the cache for itself must leave alone: a user's explicit 256 counts too."""
+    value = os.environ.get("GDAL_CACHEMAX")
+    return value is not None and value not in _SET_HERE

@@ -285,15 +285,13 @@ costs nothing noticeable."""
 def streamed_gdal_cache() -> contextlib.AbstractContextManager[Any]:
     """GDAL's block cache capped at :data:`STREAMED_GDAL_CACHE_MB` for the ``with`` block (restored after it).
 
-    A ``GDAL_CACHEMAX`` the user set wins: any value but the CLI's own default
-    (:func:`hsi_app.gdal_env.cap_gdal_cache`, which sets it unless already set).
+    A ``GDAL_CACHEMAX`` the user set wins (:func:`hsi_app.gdal_env.user_gdal_cache`).
     """
     import rasterio
 
-    from hsi_app.gdal_env import GDAL_CACHE_MB
+    from hsi_app.gdal_env import user_gdal_cache
 
-    user = os.environ.get("GDAL_CACHEMAX")
-    if user is not None and user != str(GDAL_CACHE_MB):
+    if user_gdal_cache():
         return contextlib.nullcontext()
     return rasterio.Env(GDAL_CACHEMAX=STREAMED_GDAL_CACHE_MB)
 

@@ -60,14 +60,20 @@ def test_previous_window_is_released_before_the_next_forward_pass(tmp_path: Path
     assert alive_at_start == [0] * 9
 
 
-@pytest.mark.parametrize(("env", "expected"), [(str(GDAL_CACHE_MB), "capped"), (None, "capped"), ("300", "user")])
+@pytest.mark.parametrize(("env", "expected"), [("cli", "capped"), (None, "capped"), ("300", "user"),
+                                               (str(GDAL_CACHE_MB), "user")])
 def test_gdal_cache_is_capped_while_windows_stream(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                    env: str | None, expected: str) -> None:
     """The CLI's default cache (or GDAL's own) is lowered below the CLI's during the windows and restored
-    after them; a GDAL_CACHEMAX the user set is left in force."""
-    if env is None:
-        monkeypatch.delenv("GDAL_CACHEMAX", raising=False)
-    else:
+    after them; a GDAL_CACHEMAX the user set is left in force, even one equal to the CLI's default (it was
+    taken for the CLI's own and lowered)."""
+    from hsi_app import gdal_env
+
+    monkeypatch.setattr(gdal_env, "_SET_HERE", [])
+    monkeypatch.delenv("GDAL_CACHEMAX", raising=False)
+    if env == "cli":
+        gdal_env.cap_gdal_cache()  # as hsi's main() does before any command
+    elif env is not None:
         monkeypatch.setenv("GDAL_CACHEMAX", env)
     den, src = _scene(tmp_path)
     before = _cache_mb()
