@@ -252,23 +252,22 @@ def _read_tiff(path: Path, like: Cube) -> tuple[np.ndarray, list[str] | None]:
         raise LabelError(f"{path}: not a readable GeoTIFF ({err}); re-export the label raster") from err
     band = nodata_to_zero(band, nodata)
     cube_crs, cube_t = like.rio.crs, like.hsi.transform
+    name = _grid_name(like)  # what receives the labels: "the map MAP.tif" in hsi evaluate, None for the scene
     both_gridded_without_crs = crs is None and cube_crs is None and has_map_grid(None, transform) and cube_t is not None
     if (crs is not None and cube_crs is not None) or both_gridded_without_crs:  # (no CRS: the grids still compare)
         differs = grid_difference(crs, transform, cube_crs, cube_t, whole_pixels=True,
-                                  whose="the scene's" if _grid_name(like) is None else "the map's")
+                                  whose="the map's" if name else "the scene's")
         if differs:
-            name = _grid_name(like)
             on = f"the grid of {name}" if name else "the cube's grid"
             raise LabelError(f"{path}: the label raster is not on {on}: {differs}; "
                              f"{_resample_fix(cube_crs, cube_t, like.hsi.shape[1:], name)}")
         col, row = (round(v) for v in origin_offset(transform, cube_t))
         if (col, row) != (0, 0) or band.shape != like.hsi.shape[1:]:
-            band = _scene_window(band, col, row, like.hsi.shape[1:], path, _grid_name(like))
+            band = _scene_window(band, col, row, like.hsi.shape[1:], path, name)
     elif (crs is None) != (cube_crs is None):  # only the size can be checked: say what is assumed
-        who = _grid_name(like) or f"the scene {like.attrs.get('source') or ''}".rstrip()
-        lacking = "the label raster" if crs is None else who
+        lacking = "the label raster" if crs is None else name or f"the scene {like.attrs.get('source') or ''}".rstrip()
         warnings.warn(f"{path}: {lacking} has no CRS, so its grid cannot be checked; its pixels are taken as those "
-                      f"of {_grid_name(like) or 'the scene'}, row for row", HSIWarning, stacklevel=2)
+                      f"of {name or 'the scene'}, row for row", HSIWarning, stacklevel=2)
     return band, parse_class_names_tag(names_json, path)
 
 
@@ -367,19 +366,16 @@ def _resample_fix(crs: Any, transform: Any, shape: tuple[int, int], grid: str | 
     rotated or sheared scene: vector labels, or a raster written with the scene's transform
     (``gdalwarp -te/-tr`` makes north-up grids, which cannot match it).
     """
+    onto = f"the grid of {grid}" if grid else "the scene's grid"
     if transform.b or transform.d:
-        if grid:
-            return (f"the grid of {grid} is rotated or sheared, which gdalwarp -te/-tr cannot make (its grids are "
-                    f"north-up): use vector labels, or write the reference raster with the transform of {grid}")
-        return ("the scene's grid is rotated or sheared, which gdalwarp -te/-tr cannot make (its grids are north-up): "
-                "use vector labels (rasterised onto the scene's grid), or write the label raster with the scene's "
-                "transform (cube.hsi.transform)")
+        raster = f"the transform of {grid}" if grid else "the scene's transform (cube.hsi.transform)"
+        return (f"{onto} is rotated or sheared, which gdalwarp -te/-tr cannot make (its grids are north-up): use "
+                f"vector labels, or write the label raster with {raster}")
     h, w = shape
     t = transform
     xs = [t.a * c + t.b * r + t.c for c in (0, w) for r in (0, h)]
     ys = [t.d * c + t.e * r + t.f for c in (0, w) for r in (0, h)]
     srs = f"-t_srs {_crs_name(crs)} " if crs is not None else ""
-    onto = f"the grid of {grid}" if grid else "the scene's grid"
     return (f"resample it onto {onto}, e.g. gdalwarp {srs}-tr {abs(transform.a):g} {abs(transform.e):g} "
             f"-te {min(xs):.10g} {min(ys):.10g} {max(xs):.10g} {max(ys):.10g} -r near labels.tif on_grid.tif, "
             "or use vector labels")
