@@ -296,11 +296,6 @@ def build_ensemble(out: str | os.PathLike[str], run_dirs: Sequence[str | os.Path
     folder = check_ensemble_out(out, (ENSEMBLE_NAME, *ENSEMBLE_OUTPUTS))  # an unscored ensemble removes the outputs
     ens = load_members(run_dirs, device)
     scene = scoring_scene(folder, ens, data)
-    if scene is None and data is not None:  # a scene to score on that nothing would read: refused, not ignored
-        raise ConfigError(f"{scene_name(data, 'the scene') if not isinstance(data, str) else data}: --data is the "
-                          "scene to score on, but the members were trained on different splits, so the ensemble "
-                          "is not scored; drop --data (data=None in Python) and score its map with `hsi evaluate` "
-                          "on independent labels")
     with staged_run_dir(folder, protect=[data], replaces=ENSEMBLE_OUTPUTS) as stage:
         (stage / ENSEMBLE_NAME).write_text(json.dumps(ensemble_doc(folder, ens), indent=2))
         metrics = None if scene is None else score_ensemble(stage, ens, *scene, window=window, progress=progress)
@@ -391,7 +386,7 @@ def scoring_scene(folder: str | os.PathLike[str], ens: EnsemblePredictor,
     """The scene and split an ensemble is scored on, checked (nothing is written).
 
     Returns:
-        ``(cube, split)``, or ``None`` when the members were not trained on one split.
+        ``(cube, split)``, or ``None`` when the members were not trained on one split (and no ``data`` was given).
 
     Without ``data``, the members' own scene is opened and checked against the identity their
     runs recorded (:func:`~hsi_app.ensemble_scene.open_member_scene`); a given ``data`` is only
@@ -399,12 +394,18 @@ def scoring_scene(folder: str | os.PathLike[str], ens: EnsemblePredictor,
 
     Raises:
         ConfigError: no scene given and the members do not name one scene, their scene is missing
-            or changed since training, or a scene whose size is not the split's.
+            or changed since training, a scene whose size is not the split's, or a scene given for members
+            of different splits (it would not be read: refused, not ignored).
     """
     from hsi_app.ensemble_scene import open_member_scene
     from hsi_app.io.open import open_cube
 
     split = common_split([Path(s) for s in ens.sources])
+    if split is None and data is not None:
+        raise ConfigError(f"{data if isinstance(data, str) else scene_name(data, 'the scene')}: --data is the scene "
+                          "to score on, but the members were trained on different splits, so the ensemble is not "
+                          "scored; drop --data (data=None in Python) and score its map with `hsi evaluate` on "
+                          "independent labels")
     if split is None:
         return None
     if data is None:
