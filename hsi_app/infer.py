@@ -385,14 +385,12 @@ def class_map_writer(out: str | os.PathLike[str], cube: Cube, num_classes: int, 
     conversion to COG (``StreamingCOGWriter``'s ``progress``). A scene georeferenced only by ground control
     points gives them to the map (:func:`~hsi_app.io.geotiff.cube_gcps`), so GIS software can place it."""
     from hsi_app.io.cog import StreamingCOGWriter, class_map_profile
-    from hsi_app.io.geotiff import cube_area_or_point, cube_gcps
+    from hsi_app.io.geotiff import cube_georef
 
     _, h, w = cube.hsi.shape
     names = class_names or ["no data", *[f"class {k}" for k in range(1, num_classes + 1)]]
-    crs = cube.rio.crs
-    transform = cube.hsi.transform
-    return StreamingCOGWriter(out, height=h, width=w, crs=crs, transform=transform, progress=progress,
-                              gcps=cube_gcps(cube), area_or_point=cube_area_or_point(cube), **class_map_profile(names))
+    return StreamingCOGWriter(out, height=h, width=w, progress=progress, **cube_georef(cube),
+                              **class_map_profile(names))
 
 
 def predict_dask(prob_fn: ProbFn, data: Any, valid: Any, *, halo: int) -> Any:

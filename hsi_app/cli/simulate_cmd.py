@@ -50,7 +50,7 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
     from hsi_app.io.atomic import check_out_dir, check_outputs, staged_run_dir
     from hsi_app.io.cog import CLASS_NAMES_TAG, StreamingCOGWriter, class_names_tag, write_cube
     from hsi_app.io.cube import make_cube
-    from hsi_app.io.geotiff import AREA_OR_POINT_ATTR, GCPS_ATTR, cube_area_or_point, cube_gcps
+    from hsi_app.io.geotiff import GEOREF_ATTRS, cube_georef
     from hsi_app.io.open import open_cube
     from hsi_app.progress import steps
     from hsi_app.tasks.detect_eval import ground_truth
@@ -86,9 +86,9 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
         good = cube.hsi.good_bands()
         crs = cube.rio.crs
         transform = cube.hsi.transform
-        # A background georeferenced only by ground control points: both rasters are on its pixel grid and keep them
-        # (write_cube takes them from the attr; the abundance writer from cube_gcps).
-        kept = {k: cube.attrs[k] for k in (GCPS_ATTR, AREA_OR_POINT_ATTR) if k in cube.attrs} or None  # + pixel-is-point
+        # Both rasters are on the background's pixel grid and keep its georeference (ground control points,
+        # pixel-is-point): write_cube takes it from the scene's attrs, the abundance writer from cube_georef.
+        kept = {k: cube.attrs[k] for k in GEOREF_ATTRS if k in cube.attrs} or None
         scene = make_cube(sim.image, wavelength=good.hsi.wavelengths, fwhm=good.hsi.fwhm, x=good.x.values,
                           y=good.y.values, crs=crs, transform=transform, fmt="simulated", source=str(background),
                           attrs=kept)
@@ -105,10 +105,10 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
             begin("writing abundance.tif")
             truth = np.stack([sim.abundance, sim.class_map.astype(np.float32)])
             truth[:, ~np.isfinite(sim.image).all(axis=0)] = np.nan  # no data, not "no target"
-            with StreamingCOGWriter(stage / "abundance.tif", height=h, width=w, count=2, dtype="float32", crs=crs,
-                                    transform=transform, nodata=float("nan"), band_descriptions=["abundance", "class"],
+            with StreamingCOGWriter(stage / "abundance.tif", height=h, width=w, count=2, dtype="float32",
+                                    nodata=float("nan"), band_descriptions=["abundance", "class"],
                                     tags={CLASS_NAMES_TAG: class_names_tag(["none", *names])},
-                                    gcps=cube_gcps(cube), area_or_point=cube_area_or_point(cube)) as wr:
+                                    **cube_georef(cube)) as wr:
                 wr.write_window(truth, 0, 0)
             begin("writing targets.gpkg")
             write_detections(stage / "targets.gpkg", gt, cube, names, extra=extra)

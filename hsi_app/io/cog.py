@@ -635,21 +635,17 @@ def write_cube(dst: str | os.PathLike[str], cube: Cube, *, blocksize: int = 256,
             :func:`hsi_app.progress.bar`) for a cube of more than
             :data:`~hsi_app.io.summary.LARGE_ELEMENTS` values; a smaller one writes in seconds, without one.
     """
-    from hsi_app.io.geotiff import cube_area_or_point, cube_gcps
+    from hsi_app.io.geotiff import cube_georef
     from hsi_app.io.summary import LARGE_ELEMENTS
     from hsi_app.progress import bar
 
     check_is_cube(cube, "write_cube")  # a numpy/dask array has no bands, grid or no-data value to write
     c, h, w = cube.hsi.shape
     descriptions, band_tags, tags = cube_band_metadata(cube)
-    crs = cube.rio.crs
-    transform = cube.hsi.transform
     nodata = cube.hsi.nodata
     with StreamingCOGWriter(
-        dst, height=h, width=w, count=c, dtype="float32", crs=crs, transform=transform,
-        nodata=float("nan"), band_descriptions=descriptions, tags=tags, band_tags=band_tags,
-        blocksize=blocksize, overview_resampling="AVERAGE", gcps=cube_gcps(cube),
-        area_or_point=cube_area_or_point(cube),
+        dst, height=h, width=w, count=c, dtype="float32", nodata=float("nan"), band_descriptions=descriptions,
+        tags=tags, band_tags=band_tags, blocksize=blocksize, overview_resampling="AVERAGE", **cube_georef(cube),
     ) as out:
         windows = list(_read_windows(cube, blocksize))
         for r, col, hh, ww in bar(windows, desc="write_cube", unit="win",

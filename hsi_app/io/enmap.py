@@ -240,6 +240,8 @@ def scan_spectral_image(gdal_path: str, label: str, block_bytes: int = SCAN_BYTE
     import rasterio
     from rasterio.windows import Window
 
+    from hsi_app.io.geotiff import is_pixel_is_point
+
     mask_ds = None
     try:
         with rasterio.open(gdal_path, driver=driver) as ds:
@@ -282,7 +284,7 @@ def scan_spectral_image(gdal_path: str, label: str, block_bytes: int = SCAN_BYTE
                                           mask_ds.nodata, miss)
                     flag_count[r0 : r0 + n] -= flagged.sum(axis=0, dtype=np.uint16)  # type: ignore[index]
             crs, transform = ds.crs, ds.transform
-            point = str(ds.tags().get("AREA_OR_POINT", "")).strip().lower() == "point"
+            point = is_pixel_is_point(ds)
     except rasterio.errors.RasterioError as err:
         raise CubeReadError(
             f"{label}: spectral image cannot be read ({err}); "

@@ -46,6 +46,10 @@ AREA_OR_POINT_ATTR = "area_or_point"
 the same raster type (:func:`cube_area_or_point`), so software that reads the GeoTIFF tie point as stored
 places them where it places the input (an output declared pixel-is-area would sit half a pixel off there)."""
 
+GEOREF_ATTRS = (GCPS_ATTR, AREA_OR_POINT_ATTR)
+"""The attrs beyond CRS and transform that carry a cube's georeference: a new cube made on its pixel grid
+(``make_cube(attrs=)``) keeps them, so its outputs are placed as the input's (:func:`cube_georef`)."""
+
 _NUM_UNIT = re.compile(
     r"([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)[\s_]*"  # a number, then spaces or underscores (Band_1_450.0_nm)
     r"(nm|nanomet(?:er|re)s?|um|µm|μm|micromet(?:er|re)s?|microns?)(?![a-zµμ])",  # British spellings too
@@ -211,7 +215,7 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
                 crs, transform, nodata = ds.crs, ds.transform, ds.nodata
                 sidecar = read_sidecar(path, (ds.count, ds.height, ds.width))
                 gcps, gcp_crs = ds.gcps
-                point = str(ds.tags().get("AREA_OR_POINT", "")).strip().lower() == "point"
+                point = is_pixel_is_point(ds)
                 descriptions = list(ds.descriptions)
                 scales, offsets = np.asarray(ds.scales, np.float64), np.asarray(ds.offsets, np.float64)
                 alpha = np.array([ci == ColorInterp.alpha for ci in ds.colorinterp], dtype=bool)
@@ -379,3 +383,17 @@ def cube_area_or_point(cube: Cube) -> str | None:
     if cube.attrs.get(AREA_OR_POINT_ATTR) == "Point" and cube.hsi.transform is not None:
         return "Point"
     return None
+
+
+def cube_georef(cube: Cube) -> dict[str, Any]:
+    """The georeference an output on ``cube``'s pixel grid copies from it, as ``StreamingCOGWriter`` keywords:
+    ``crs``, ``transform`` (``cube.hsi.transform``), ``gcps`` (:func:`cube_gcps`) and ``area_or_point``
+    (:func:`cube_area_or_point`); use as ``StreamingCOGWriter(..., **cube_georef(cube))``."""
+    return {"crs": cube.rio.crs, "transform": cube.hsi.transform, "gcps": cube_gcps(cube),
+            "area_or_point": cube_area_or_point(cube)}
+
+
+def is_pixel_is_point(ds: Any) -> bool:
+    """Whether the open rasterio dataset ``ds`` declares its map grid pixel-is-point (GDAL's
+    ``AREA_OR_POINT=Point`` tag, any case or spacing); pixel-is-area, GDAL's default, otherwise."""
+    return str(ds.tags().get("AREA_OR_POINT", "")).strip().lower() == "point"

@@ -32,7 +32,7 @@ import numpy as np
 
 from hsi_app.errors import BandMismatchError, HSIWarning, InvalidDataError
 from hsi_app.io.cube import Cube, check_is_cube, scene_name, valid_from_data
-from hsi_app.io.geotiff import cube_area_or_point, cube_gcps
+from hsi_app.io.geotiff import cube_georef
 from hsi_app.predictor import WAVELENGTH_TOLERANCE_NM
 from hsi_app.tasks.denoise_adapt import DEFAULT_ADAPT_STEPS, AdaptResult, adapt_on_crops, check_adapt
 from hsi_app.tasks.denoise_fill import fill_no_data, scene_band_medians
@@ -410,8 +410,6 @@ def denoise_cube(
     scores = (RestorationScores(offset=off, scale=sc), RestorationScores(offset=off, scale=sc)) if reference is not None else None
     descriptions, band_tags, tags = cube_band_metadata(cube)
     tags = {**tags, "DENOISED_BY": denoiser.config.model_name, **({"NOISE_ADDED": f"{noise} seed {seed}"} if noise else {})}
-    crs = cube.rio.crs
-    transform = cube.hsi.transform
     wins = list(iter_windows(h, w, window, denoiser.halo))
 
     seen_valid = [False]
@@ -455,10 +453,10 @@ def denoise_cube(
 
     filled = 0
     t0 = time.perf_counter()
-    with StreamingCOGWriter(out, height=h, width=w, count=c, dtype="float32", crs=crs, transform=transform,
-                            nodata=float("nan"), band_descriptions=descriptions, tags=tags, band_tags=band_tags,
-                            overview_resampling="AVERAGE", progress=progress, gcps=cube_gcps(cube),
-                            area_or_point=cube_area_or_point(cube)) as writer, streamed_gdal_cache():
+    with StreamingCOGWriter(out, height=h, width=w, count=c, dtype="float32", nodata=float("nan"),
+                            band_descriptions=descriptions, tags=tags, band_tags=band_tags,
+                            overview_resampling="AVERAGE", progress=progress,
+                            **cube_georef(cube)) as writer, streamed_gdal_cache():
         if denoiser.needs_subspace:  # first pass: one spectral basis for the whole scene, from the core windows
             cores = bar(wins, desc="subspace", unit="win", enabled=progress)
             denoiser.fit_subspace(prepare(win.row, win.col, win.height, win.width)[1] for win in cores)

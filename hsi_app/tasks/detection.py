@@ -360,15 +360,12 @@ def write_score_map(dst: str | os.PathLike[str], scores: np.ndarray, cube: Cube,
     scene georeferenced only by them; NaN = no data); ``progress``: show the conversion to COG of a large map
     (``StreamingCOGWriter``'s ``progress``)."""
     from hsi_app.io.cog import StreamingCOGWriter
-    from hsi_app.io.geotiff import cube_area_or_point, cube_gcps
+    from hsi_app.io.geotiff import cube_georef
 
     k, h, w = scores.shape
-    crs = cube.rio.crs
-    transform = cube.hsi.transform
-    with StreamingCOGWriter(dst, height=h, width=w, count=k, dtype="float32", crs=crs, transform=transform,
-                            nodata=float("nan"), band_descriptions=names, tags={"DETECTION_METHOD": method},
-                            overview_resampling="AVERAGE", progress=progress, gcps=cube_gcps(cube),
-                            area_or_point=cube_area_or_point(cube)) as wr:
+    with StreamingCOGWriter(dst, height=h, width=w, count=k, dtype="float32", nodata=float("nan"),
+                            band_descriptions=names, tags={"DETECTION_METHOD": method},
+                            overview_resampling="AVERAGE", progress=progress, **cube_georef(cube)) as wr:
         wr.write_window(np.asarray(scores, dtype=np.float32), 0, 0)  # no copy of float32 scores
 
 
