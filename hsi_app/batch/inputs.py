@@ -25,6 +25,9 @@ from pathlib import Path
 from hsi_app.data.download_records import LOCK_SUFFIX, PART_SUFFIX
 from hsi_app.data.download_resume import RESUME_SUFFIX
 from hsi_app.errors import ConfigError, DatasetNotFoundError
+from hsi_app.io.enmap_product import TAR_ENDINGS
+from hsi_app.io.envi import ENVI_DATA_EXTS
+from hsi_app.io.open import HDF5_MAGIC, MAT_MAGIC, TIFF_MAGIC
 
 # Files that never are scenes on their own: sidecars and metadata; what GDAL reads beside a raster (aux, overview,
 # external mask, world and .prj files, RPC/IMD metadata, Erdas spill files); checksums; vector, style and project
@@ -36,11 +39,13 @@ SKIP_SUFFIXES = (".json", ".xml", ".aux.xml", ".aux", ".ovr", ".rrd", ".msk", ".
                  ".qmd", ".qgz", ".qgs", ".lyr", ".lyrx", ".sld", ".kml", ".kmz", ".geojson", ".csv", ".txt", ".md",
                  ".log", ".pdf", ".html", ".doc", ".docx", ".odt", ".rtf", ".xls", ".xlsx", ".ods", ".ppt", ".pptx",
                  ".png", ".jpg", ".npy", ".gpkg", ".db", ".ini", ".bak", ".tmp", "~", PART_SUFFIX, LOCK_SUFFIX, RESUME_SUFFIX)
-SCENE_SUFFIXES = (".tif", ".tiff", ".mat", ".zip", ".img", ".dat", ".bsq", ".bil", ".bip", ".raw", ".tar", ".tgz",
-                  ".tar.gz")
+STEM_SUFFIXES = (".tif", ".tiff", ".mat", ".zip", *ENVI_DATA_EXTS)
+"""Endings of single-file scenes (GeoTIFF, MATLAB, EnMAP zips, ENVI data), which an output's name drops
+(:meth:`SceneInput.output_path`; a tar's ending stays: ``X.tar.gz`` -> ``X.tar.gz_classes.tif``)."""
+SCENE_SUFFIXES = (*STEM_SUFFIXES, *TAR_ENDINGS)
 """Endings of files taken as scenes by name (GeoTIFF, MATLAB, EnMAP zips and tars, ENVI data); any other file is
 one only by its content (:func:`_scene_by_content`)."""
-SCENE_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+", b"MATLAB", b"\x89HDF\r\n\x1a\n")
+SCENE_MAGIC = (*TIFF_MAGIC, MAT_MAGIC, HDF5_MAGIC)
 """How the content of a scene file without an extension begins (TIFF, BigTIFF, MATLAB v5, HDF5/MATLAB v7.3 at 0)."""
 GLOB_CHARS = "*?["
 
@@ -60,7 +65,7 @@ class SceneInput:
     def output_path(self, out_dir: str | os.PathLike[str], suffix: str) -> Path:
         """``OUT/<rel folder>/<scene stem><suffix>`` (``suffix`` like ``"_classes.tif"``)."""
         name = self.rel.name
-        for ext in (".tif", ".tiff", ".zip", ".mat", ".img", ".dat", ".bsq", ".bil", ".bip", ".raw", ".hdr"):
+        for ext in (*STEM_SUFFIXES, ".hdr"):
             if name.lower().endswith(ext):
                 name = name[: -len(ext)]
                 break

@@ -36,6 +36,9 @@ from hsi_app.io.wavelength_units import nm_factor, nm_factor_or_warn
 
 FORMAT = "envi"
 DATA_EXTS = ("", ".img", ".dat", ".bsq", ".bil", ".bip", ".raw")
+ENVI_DATA_EXTS = DATA_EXTS[1:]
+"""The file name endings of ENVI data (beside its ``.hdr``); one is taken for ENVI data by its name alone (a
+scene in a batch, a refusal that names the missing header), so every such list is this one."""
 TIFF_EXTS = (".tif", ".tiff")
 """Names of the TIFF that a ``file type = TIFF`` header describes."""
 REQUIRED = ("samples", "lines", "bands", "data type", "interleave", "byte order")

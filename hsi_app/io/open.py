@@ -17,6 +17,11 @@ from hsi_app.errors import ConfigError, CubeReadError, DatasetNotFoundError, HSI
 from hsi_app.io.cube import Cube
 
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+"""How a TIFF or BigTIFF begins (either byte order)."""
+MAT_MAGIC = b"MATLAB"
+"""How a MATLAB v5 file begins."""
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+"""The HDF5 signature: at byte 0, or at 512 after the user block of a MATLAB v7.3 file."""
 FORMAT_NAMES = {"enmap": "an EnMAP product", "envi": "an ENVI file", "geotiff": "a GeoTIFF"}
 """How a refusal names a format that :func:`sniff` found."""
 SUPPORTED = "EnMAP L2A (folder/zip, GeoTIFF or ENVI format), .mat (v5/v7.3), ENVI (.hdr + data), GeoTIFF, or indian_pines"
@@ -63,6 +68,7 @@ def sniff(path: Path) -> str:
         named_envi_spectral_image,
         named_jpeg2000_spectral_image,
     )
+    from hsi_app.io.envi import ENVI_DATA_EXTS
 
     if path.is_dir() or zipfile.is_zipfile(path) or path.name.lower().endswith(TAR_ENDINGS):
         locate_product(path)  # folders and zips are EnMAP products; raises the precise reason if not (tars: always)
@@ -84,14 +90,14 @@ def sniff(path: Path) -> str:
         raise CubeReadError(f"{path}: file is empty; download or export it again")
     if head[:4] in TIFF_MAGIC and not is_raw_envi_data(path):  # raw pixels may begin with these bytes
         return "enmap" if is_enmap_product(path) else "geotiff"
-    if head[:6] == b"MATLAB" or b"\x89HDF\r\n\x1a\n" in (head[:8], head[512:520]):  # v5, v7.3 (plain HDF5: refused by the reader)
+    if head.startswith(MAT_MAGIC) or HDF5_MAGIC in (head[:8], head[512:520]):  # v5, v7.3 (plain HDF5: refused by the reader)
         return "mat"
     if head[:4] == b"ENVI" or has_envi_header(path):
         return "envi"
     if head.startswith(b"EHFA_HEADER_TAG"):  # GDAL's default .img format, not raw ENVI data
         raise CubeReadError(f"{path}: is an ERDAS Imagine (.img, HFA) file, which is not read here; convert it to a "
                             f"GeoTIFF: gdal_translate -of GTiff {path.name} {path.stem}.tif")
-    if path.suffix.lower() in (".img", ".dat", ".bsq", ".bil", ".bip", ".raw"):  # raw ENVI data: its header is missing
+    if path.suffix.lower() in ENVI_DATA_EXTS:  # raw ENVI data: its header is missing
         raise CubeReadError(f"{path}: no ENVI header beside it (looked for {path.with_suffix('.hdr').name}, "
                             f"{path.name}.hdr); copy its .hdr next to it")
     raise CubeReadError(f"{path}: unrecognised file content; supported: {SUPPORTED}")

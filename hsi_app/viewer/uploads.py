@@ -41,7 +41,8 @@ import numpy as np
 
 from hsi_app.errors import HSIError
 from hsi_app.io.geotiff import TIFF_ONLY
-from hsi_app.io.open import TIFF_MAGIC
+from hsi_app.io.envi import ENVI_DATA_EXTS
+from hsi_app.io.open import HDF5_MAGIC, MAT_MAGIC, TIFF_MAGIC
 from hsi_app.viewer.config import format_size
 from hsi_app.viewer.mat5 import Mat5HeaderError, mat5_variables
 
@@ -51,17 +52,12 @@ if TYPE_CHECKING:
 MAX_ZIP_MEMBERS = 2000
 INFLATE_MARGIN = 1 << 20  # .mat headers inflated beyond max_bytes while checking data elements
 ZIP_MAGIC = b"PK\x03\x04"
-HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 ACCEPTED = ("a GeoTIFF, a .mat file, an ENVI pair (.hdr + data, picked together or zipped) or a zipped EnMAP L2A "
             "product")
 
 
 class UploadError(HSIError, ValueError):
     """An uploaded file is refused (too large, wrong content, unsafe zip)."""
-
-
-# file name endings of an ENVI pair's data file (ENVI writes no ending, .img or .dat)
-ENVI_DATA_SUFFIXES = (".img", ".dat", ".raw", ".bsq", ".bil", ".bip")
 
 
 def sniff_upload(path: Path, name: str | None = None) -> str:
@@ -84,7 +80,7 @@ def sniff_upload(path: Path, name: str | None = None) -> str:
         raise UploadError(f"{shown} is empty; upload it again")
     if head[:4] in TIFF_MAGIC:
         return "geotiff"
-    if head[:6] == b"MATLAB" or head[512:520] == HDF5_MAGIC or head[:8] == HDF5_MAGIC:
+    if head.startswith(MAT_MAGIC) or head[512:520] == HDF5_MAGIC or head[:8] == HDF5_MAGIC:
         return "mat"
     if head[:4] == ZIP_MAGIC:
         return "zip"
@@ -94,7 +90,7 @@ def sniff_upload(path: Path, name: str | None = None) -> str:
             f"{shown} is an ENVI header, which holds no pixels: upload it together with its data file "
             f"(pick {stem}.hdr and {stem}.img at once), or zip the two and upload the zip"
         )
-    if suffix in ENVI_DATA_SUFFIXES:
+    if suffix in ENVI_DATA_EXTS:
         raise UploadError(
             f"{shown} is no scene on its own: if it is the data file of an ENVI pair, upload it together with its "
             f"header (pick {stem}.hdr and {shown} at once), or zip the two; the viewer takes {ACCEPTED}"
