@@ -280,11 +280,13 @@ def _geographic_pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int]) 
     warns when pixels of :data:`AREA_SAMPLE_ROWS` rows from edge to edge (a map spanning the equator has its
     largest ones inside) differ by more than :data:`AREA_DISTORTION_LIMIT`, or some rows lie off the globe."""
     h, w = shape
-    centre = _ground_pixel_area_m2(transform, crs, shape)
-    if centre is None or h < 2:
-        return centre
+    if h < 2:
+        return _ground_pixel_area_m2(transform, crs, shape)
     rows = sorted({0, h - 1, h // 2, *np.linspace(0, h - 1, min(h, AREA_SAMPLE_ROWS)).round().astype(int).tolist()})
-    areas = _ground_pixel_areas_m2(transform, crs, shape, rows)
+    areas = _ground_pixel_areas_m2(transform, crs, shape, rows)  # one CRS and transformer for all rows
+    centre = areas[rows.index(h // 2)]
+    if centre is None:
+        return None
     known = [a for a in areas if a is not None]
     if len(known) < len(areas):
         warnings.warn(
