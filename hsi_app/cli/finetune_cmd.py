@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from hsi_app.cli.options import device_option, refuse_given, seed_option
+from hsi_app.cli.options import device_option, exclude_masks_option, refuse_given, seed_option
 
 
 @click.command("finetune")
@@ -35,13 +35,14 @@ from hsi_app.cli.options import device_option, refuse_given, seed_option
                    "or new ones with a new head; auto: the base's when every class name is one of its names "
                    "(or unnamed ids number exactly its classes).")
 @click.option("--window", type=int, default=512, show_default=True, metavar="PX", help="Core window size of the whole-scene map, in pixels (memory is bounded by the window).")
+@exclude_masks_option
 @click.option("--out", "out", required=True, type=click.Path(), metavar="DIR", help="Folder for the adapter, config, metrics and maps.")
 @device_option
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def finetune(base: str, data: str, labels: str | None, label_attribute: str, label_layer: str | None, key: str | None, split: str,
              train_labels: str | None, test_labels: str | None, lora_rank: int, lora_alpha: float | None,
              epochs: int | None, lr: float | None, schedule: str, seed: int, resample: bool, train_head: bool,
-             classes: str, window: int, out: str, device: str | None, quiet: bool) -> None:
+             classes: str, window: int, exclude_masks: str | None, out: str, device: str | None, quiet: bool) -> None:
     """Freeze the BASE run, train a LoRA adapter on DATA, and write only the adapter to OUT.
 
     `hsi predict --model OUT` then loads base + adapter.
@@ -51,6 +52,7 @@ def finetune(base: str, data: str, labels: str | None, label_attribute: str, lab
     from hsi_app.checkpoint import ADAPTER_NAME
     from hsi_app.errors import ConfigError
     from hsi_app.io import open_cube
+    from hsi_app.io.cube import parse_mask_names
     from hsi_app.io.atomic import OTHER_THAN_FINETUNE, check_out_dir, check_outputs
     from hsi_app.io.labels import read_split_labels
     from hsi_app.tasks.finetune import (
@@ -69,6 +71,7 @@ def finetune(base: str, data: str, labels: str | None, label_attribute: str, lab
     opts = FinetuneOptions(lora_rank=lora_rank, lora_alpha=lora_alpha, split=split, epochs=epochs, seed=seed,
                            lr=lr if lr is not None else DEFAULT_FINETUNE_LR, schedule=schedule, resample=resample,
                            train_head=train_head, classes=classes, window=window, progress=not quiet,
+                           exclude_masks=parse_mask_names(exclude_masks),
                            device=device)
     check_outputs({"--out": out}, {"--base": base})
     check_out_dir(out, other_runs=OTHER_THAN_FINETUNE, protect=[data, labels, train_labels, test_labels],

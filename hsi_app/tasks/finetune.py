@@ -59,6 +59,7 @@ from hsi_app.data.resample import EDGE_COVERAGE_FWHM  # base bands this many FWH
 from hsi_app.io.cube import Cube, scene_name
 from hsi_app.tasks.finetune_checks import (  # noqa: F401  (MAX_TRAINABLE_FRACTION: this module's API too)
     MAX_TRAINABLE_FRACTION,
+    band_use,
     check_base_units,
     check_lora_rank,
     lora_targets,
@@ -93,6 +94,7 @@ class FinetuneOptions:
     classes: str = "auto"  # auto | base | new: whose classes the head predicts (finetune_classes)
     tiles_per_epoch: int | None = None  # default: fit_dense's
     window: int = 512
+    exclude_masks: tuple[str, ...] = ()  # quality masks whose flagged pixels are no-data (Cube.hsi.without_masked)
     progress: bool = True
     device: str | None = None  # where the adapter trains and maps the scene: "cpu", "cuda[:N]", "mps"; None = the GPU if any
 
@@ -415,14 +417,15 @@ def finetune(
     inputs = [cube.attrs.get("source"), *protect]
     final_out = check_out_dir(out, other_runs=OTHER_THAN_FINETUNE, protect=inputs, writes=finetune_files(),
                               marker=ADAPTER_NAME)
+    # flagged pixels (cloud, ...) train nothing, are scored nowhere and are class 0 in map.tif, as in `hsi predict`
+    cube = cube.hsi.without_masked(opts.exclude_masks)
     cube, image, bands, valid = scene_with_data(cube)  # bands with no data anywhere flagged bad
     wl, fwhm = cube.hsi.wavelengths[bands], cube.hsi.fwhm[bands]
     source = scene_name(cube, "new scene")
     matrix, kind = band_matrix(base, wl, fwhm, resample=opts.resample, source=source, base_run=str(base_path))
     warn_bands_by_position(source, base, wl)
     check_base_units(base_path, cube, image, matrix)  # before anything trains on values the base cannot read
-    if opts.progress and kind == "gaussian":
-        print(f"resampling {bands.size} bands to the base model's {base.in_chans} bands (Gaussian responses)")
+    bands_info = band_use(base.wavelength_array, base.fwhm_array, cube, bands, kind, progress=opts.progress)
 
     maps = [m for m in (cube.hsi.labels, train_labels, test_labels, *(() if split is None else (split.train, split.test)))
             if m is not None]
@@ -511,7 +514,8 @@ def finetune(
                        lora_rank=opts.lora_rank, band_map=kind, schedule=opts.schedule,
                        epochs_requested=DEFAULT_FINETUNE_EPOCHS if opts.epochs is None else opts.epochs,
                        epochs_run=int(history.get("epochs_run", len(history.get("epochs") or []))),
-                       class_plan=plan.how, **record)
+                       class_plan=plan.how, bands=bands_info,
+                       exclude_masks=list(opts.exclude_masks), **record)
         with atomic_path(out / "metrics.json") as tmp:
             Path(tmp).write_text(json.dumps(metrics, indent=2))
     return metrics

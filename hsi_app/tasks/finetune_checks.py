@@ -119,3 +119,42 @@ def warn_untrained_classes(train: np.ndarray, class_names: Sequence[str], source
         listed = ", ".join(f"{k} ({class_names[k]})" for k in missing[:4]) + (", ..." if len(missing) > 4 else "")
         warnings.warn(f"{source}: the new head's classes {listed} have no training pixel, yet the map can assign "
                       "them; number the classes 1..K without gaps, or label them", HSIWarning, stacklevel=2)
+
+
+def band_use(base_wavelengths: np.ndarray, base_fwhm: np.ndarray, cube: Cube, bands: np.ndarray, kind: str,
+             *, progress: bool = True) -> dict[str, Any]:
+    """Say and return how the new scene's bands reach the base model's, as ``hsi predict --resample`` says it.
+
+    One progress line when the spectra are resampled (how many of the scene's bands are used, how many
+    bad or empty ones are left out), and one warning, the one ``hsi predict --resample`` gives, when base
+    bands lie beyond the scene's range and copy its nearest edge band.
+
+    Args:
+        base_wavelengths, base_fwhm: ``(C_base,)`` nm, the base run's band centres and widths.
+        cube: the new scene (``source`` names it; ``(C, H, W)``).
+        bands: ``(C_used,)`` 0-based indices of the scene's bands the fine-tune reads.
+        kind: ``"select"`` or ``"gaussian"`` (:func:`~hsi_app.tasks.finetune.band_matrix`).
+        progress: print the resampling line.
+
+    Returns:
+        ``{"scene_bands", "bands_used", "bands_left_out" (1-based band numbers), "base_bands",
+        "base_bands_edge_copied"}`` for ``metrics.json``.
+    """
+    from hsi_app.data.resample import edge_bands
+    from hsi_app.io.cube import scene_name
+
+    total = int(cube.hsi.shape[0])
+    left_out = [int(b) + 1 for b in np.setdiff1d(np.arange(total), bands)]
+    wl = np.asarray(cube.hsi.wavelengths, dtype=np.float64)[bands]
+    edge = edge_bands(wl, base_wavelengths, base_fwhm) if kind == "gaussian" else 0
+    source = scene_name(cube, "new scene")
+    if progress and kind == "gaussian":
+        dropped = f" ({len(left_out)} bad or empty bands left out)" if left_out else ""
+        print(f"resampling {bands.size} of the scene's {total} bands{dropped} to the base model's "
+              f"{np.asarray(base_wavelengths).size} bands (Gaussian responses)")
+    if edge:
+        warnings.warn(f"{source}: {edge} of the base model's bands lie beyond the scene's range "
+                      f"({np.min(wl):.0f}-{np.max(wl):.0f} nm) and copy its nearest edge band", HSIWarning,
+                      stacklevel=3)
+    return {"scene_bands": total, "bands_used": int(bands.size), "bands_left_out": left_out,
+            "base_bands": int(np.asarray(base_wavelengths).size), "base_bands_edge_copied": int(edge)}
