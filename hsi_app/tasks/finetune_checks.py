@@ -75,15 +75,25 @@ def check_base_units(base_path: Path, cube: Cube, image: np.ndarray, matrix: np.
         matrix: ``(C_base, C_new)`` :func:`~hsi_app.tasks.finetune.band_matrix`, taking them to the base's bands.
 
     Raises:
-        InvalidDataError: one line with the scene's and the base's training values, the factor and the fix.
+        InvalidDataError: one line with the scene's and the base's training values, the factor and the fix; for a
+            base that reads raw values, also the base that reads any units (an Indian Pines base, trained on AVIRIS
+            values near 1000-8000, meets EnMAP L2A reflectance 0-1).
     """
+    from hsi_app.errors import InvalidDataError
     from hsi_app.predictor import BandPlan, Predictor
     from hsi_app.value_range import SAMPLE_PIXELS
 
     c, h, w = image.shape
     step = max(1, int(np.ceil(np.sqrt(h * w / SAMPLE_PIXELS))))
     sample = image[:, ::step, ::step].reshape(c, -1)
-    Predictor.load(base_path, device="cpu").check_scene_units(cube, BandPlan(indices=None, matrix=matrix), sample)
+    predictor = Predictor.load(base_path, device="cpu")
+    try:
+        predictor.check_scene_units(cube, BandPlan(indices=None, matrix=matrix), sample)
+    except InvalidDataError as err:
+        if predictor.scale_invariant:
+            raise
+        raise InvalidDataError(f"{err}; or fine-tune a base that reads spectra in any units, a *_snv model "
+                               "(hsi train --model spectral_vit_snv)") from err
 
 
 def used_parameters(net: Any) -> int:

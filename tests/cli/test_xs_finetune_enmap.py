@@ -75,3 +75,18 @@ def test_exclude_masks_keeps_cloud_out_of_training_scoring_and_the_map(setup: di
     assert (classes[cloud] == 0).all()
     assert (classes[~cloud & ~nodata & (labels > 0)] > 0).all()
 
+
+def test_a_raw_value_base_refused_on_reflectance_points_to_a_base_that_reads_any_units(
+        setup: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """An Indian Pines-like base (values ~1000-8000) meets EnMAP L2A reflectance (0-1): the one error line also
+    names the models that read any units, the way to adapt such a base's sensor to an L2A product."""
+    from cli_runner import assert_one_error_line
+
+    base = make_run(setup["root"] / "dn_base", model="test_spectral_vit", in_chans=BASE_WL.size,
+                    wavelengths=BASE_WL, fwhm=[BASE_FWHM] * BASE_WL.size, mean=[4000.0] * BASE_WL.size,
+                    std=[1500.0] * BASE_WL.size)
+    code, _, err = run_main(capsys, "finetune", "--base", str(base), "--data", str(setup["product"]), "--labels",
+                            str(setup["labels"]), "--lora-rank", "2", "--epochs", "1", "--out",
+                            str(setup["root"] / "ft_dn"), "--quiet")
+    assert_one_error_line(code, err, str(setup["product"]), "other units", "spectral_vit_snv")
+    assert not (setup["root"] / "ft_dn").exists()
