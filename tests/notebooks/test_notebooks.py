@@ -323,6 +323,42 @@ def test_denoise_detect_notebook_scores_only_pixels_with_data(tmp_path: Path, mo
     assert "ace  pixel AUROC for class 2" in printed   # integer labels without names: 'class K'
 
 
+@pytest.mark.parametrize("layout", ["road", "tiny"])
+def test_denoise_detect_notebook_on_small_or_narrow_label_classes(layout: str, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 4 #1: a 12-pixel road mostly in one column took its target spectrum from no pixel (``cols <
+    median``: empty) and stopped on NaN spectra with a CLI hint; labels whose classes all have under 10 pixels
+    stopped on ``min() arg is an empty sequence``. The road now gives half its pixels; tiny classes give RX
+    alone, with one line saying why."""
+    import sys
+
+    import numpy as np
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tif_writer import write_tif
+
+    rng = np.random.default_rng(2)
+    data = rng.uniform(0.1, 0.4, (12, 30, 26)).astype(np.float32)
+    labels = np.zeros((30, 26), np.uint8)
+    if layout == "road":
+        labels[2:10, 5], labels[2:6, 6] = 1, 1   # 8 pixels in column 5, 4 in column 6: the median column is 5
+        data[:, labels == 1] += 0.3
+    else:
+        labels[0:3, 0:3], labels[20:22, 20:23] = 1, 2   # 9 and 6 pixels
+    scene = write_tif(tmp_path / "field.tif", data, np.linspace(450, 2400, 12))
+    np.save(tmp_path / "labels.npy", labels)
+    monkeypatch.setenv("HSI_NB_SCENE", str(scene))
+    monkeypatch.setenv("HSI_NB_LABELS", str(tmp_path / "labels.npy"))
+    outputs = _execute(nbformat.read(NOTEBOOKS[2], as_version=4), tmp_path, monkeypatch)
+    assert not _errors(outputs), _errors(outputs)
+    printed = _stdout(outputs)
+    if layout == "road":
+        assert "target spectrum: mean of 6 class 1 pixels; scored: 6 other class 1 pixels" in printed, printed
+        assert "ace  pixel AUROC for class 1" in printed
+    else:
+        assert "no labelled class with 10 pixels with data: RX scores only" in printed, printed
+
+
 def test_notebook_outputs_are_ignored_by_git() -> None:
     """Jupyter runs a notebook in notebooks/, so its default output folder is notebooks/outputs/notebooks."""
     import shutil
