@@ -9,6 +9,7 @@ import numpy as np
 
 from hsi_app.errors import ConfigError, InvalidDataError
 from hsi_app.io.band_labels import band_list
+from hsi_app.io.crs_names import crs_name, is_crs_code, resolution_unit
 from hsi_app.io.cube import Cube
 from hsi_app.io.envi import FILE_DTYPE_ATTR
 from hsi_app.io.partial_nodata import share
@@ -98,50 +99,24 @@ def _geotiff_nodata(path: str) -> float | None:
         return None
 
 
-UNIT_NAMES = {"metre": "m", "meter": "m", "foot": "ft", "international foot": "ft", "us survey foot": "US ft",
-              "foot_us": "US ft", "degree": "degrees"}
-"""Short names of the units a CRS states (PROJ spellings, lower case), as ``hsi info`` prints them."""
-
-
-def resolution_unit(crs: Any) -> str:
-    """The unit of a grid's pixel sides in ``crs``: ``"m"``, ``"ft"``, ``"US ft"``, ``"degrees"`` (a geographic
-    CRS), the CRS's own name for another unit, or ``"map units"`` (no CRS, or one GDAL cannot describe)."""
-    if crs is None:
-        return "map units"
-    try:
-        name = "degree" if crs.is_geographic else str(crs.linear_units_factor[0] or "")
-    except Exception:  # noqa: BLE001 - a CRS without a stated unit
-        return "map units"
-    return UNIT_NAMES.get(name.strip().lower(), name or "map units")
-
-
-def crs_name(crs: Any) -> str | None:
-    """A readable name of a rasterio ``crs``: ``"WGS 84 / UTM zone 33N"``; for one without a name, its projection
-    method (``"Transverse Mercator"``); None when unknown (no CRS, no pyproj, or a CRS it cannot parse)."""
-    if crs is None:
-        return None
-    try:
-        from pyproj import CRS
-
-        parsed = CRS.from_user_input(crs.to_wkt())
-    except Exception:  # noqa: BLE001 - no pyproj, or a CRS it cannot parse
-        return None
-    name = str(parsed.name or "")
-    if name and name.lower() != "unknown":
-        return name
-    op = parsed.coordinate_operation
-    return str(op.method_name) if op is not None and op.method_name else None
-
-
 def crs_line(info: dict[str, Any]) -> str:
     """``"EPSG:32633 (WGS 84 / UTM zone 33N)"`` from :func:`summarize`'s ``crs`` and ``crs_name``; a CRS without an
     EPSG code by its name only (its WKT is in ``--json``)."""
     crs, name = info.get("crs"), info.get("crs_name")
     if not crs:
         return "none (a map grid without a CRS)" if info.get("resolution") else "none (pixel coordinates)"
-    if crs.upper().startswith(("EPSG:", "ESRI:", "IAU_")) or len(crs) <= 40:
+    if is_crs_code(crs):
         return f"{crs} ({name})" if name else crs
     return f"{name or 'custom CRS'}, no EPSG code (hsi info --json gives its WKT)"
+
+
+def resolution_line(info: dict[str, Any]) -> str | None:
+    """``"resolution   30 x 30 m (grid rotated 30.0° clockwise)"`` from a summary's ``resolution``,
+    ``resolution_unit`` (``"map units"`` when missing) and :func:`grid_notes` entries; None without a resolution."""
+    if not info.get("resolution"):
+        return None
+    unit = info.get("resolution_unit") or "map units"
+    return f"resolution   {info['resolution'][0]:g} x {info['resolution'][1]:g} {unit}{grid_note(info)}"
 
 
 def pixel_sides(transform: Any) -> tuple[float, float]:
@@ -218,9 +193,9 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
         dict with keys ``format``, ``source``, ``bands``, ``height``, ``width``, ``dtype``,
         ``wavelengths_nm``, ``fwhm_nm``, ``wavelength_range_nm``, ``bad_bands`` (0-based indices),
         ``bad_band_numbers`` (the same bands' 1-based numbers, ``cube.band``, as messages name them), ``crs``,
-        ``crs_name`` (:func:`crs_name`), ``file_dtype`` (only when the file stores another dtype than the cube's:
+        ``crs_name`` (:func:`~hsi_app.io.crs_names.crs_name`), ``file_dtype`` (only when the file stores another dtype than the cube's:
         :func:`stored_dtype`), ``resolution`` (pixel side lengths in map units, :func:`pixel_sides`),
-        ``resolution_unit`` (:func:`resolution_unit`),
+        ``resolution_unit`` (:func:`~hsi_app.io.crs_names.resolution_unit`),
         ``grid_rotation_deg``, ``grid_shear_deg``, ``south_up`` (only where they apply,
         :func:`grid_notes`), ``grid`` (only ``"no grid (uneven x/y)"``, for a cube whose x/y coordinates
         are not evenly spaced, e.g. after ``where(..., drop=True)``: no transform, so no resolution),
@@ -381,10 +356,9 @@ def format_summary(info: dict[str, Any]) -> str:
     ]
     if info.get("gcps"):
         lines.append(f"gcps         {info['gcps']}, not applied: warp the file to a map grid first")
-    if info.get("resolution"):
-        unit = info.get("resolution_unit") or "map units"
-        lines.append(f"resolution   {info['resolution'][0]:g} x {info['resolution'][1]:g} {unit}"
-                     + grid_note(info))
+    resolution = resolution_line(info)
+    if resolution:
+        lines.append(resolution)
     if info.get("grid"):
         lines.append(f"resolution   {info['grid']}")
     lines.append(f"valid pixels {_valid_note(info)}")

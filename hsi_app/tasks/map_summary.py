@@ -19,7 +19,8 @@ import numpy as np
 from hsi_app.io.cog import CLASS_NAMES_TAG, parse_class_names_tag
 from hsi_app.io.cube import has_map_grid
 from hsi_app.io.geotiff import TIFF_ONLY
-from hsi_app.io.summary import grid_note, grid_notes, pixel_sides, resolution_unit
+from hsi_app.io.crs_names import crs_name, resolution_unit
+from hsi_app.io.summary import crs_line, grid_notes, pixel_sides, resolution_line
 from hsi_app.tasks.map_accuracy import M2_PER_HA, pixel_area_m2
 
 
@@ -70,7 +71,8 @@ def summarize_class_map(path: str | os.PathLike[str]) -> dict[str, Any]:
             no data (ENVI's "Unclassified").
 
     Returns:
-        dict with ``format`` (``"class map"``), ``source``, ``height``, ``width``, ``crs``,
+        dict with ``format`` (``"class map"``), ``source``, ``height``, ``width``, ``crs``, ``crs_name``
+        (:func:`~hsi_app.io.crs_names.crs_name`),
         ``resolution`` (``None`` without CRS), ``resolution_unit`` (``"m"``, ``"US ft"``, ``"degrees"``...),
         ``mapped_area_ha`` (``None`` without an area), ``pixel_area_m2`` (ground area, :func:`~hsi_app.tasks.map_accuracy.pixel_area_m2`;
         ``None`` without CRS), ``mapped_pixels`` (class > 0), ``nodata_pixels``, ``has_confidence`` and
@@ -102,6 +104,7 @@ def summarize_class_map(path: str | os.PathLike[str]) -> dict[str, Any]:
         "height": t.height,
         "width": t.width,
         "crs": crs.to_string() if crs is not None else None,
+        "crs_name": crs_name(crs),
         "resolution": [float(v) for v in pixel_sides(transform)] if gridded else None,
         "resolution_unit": resolution_unit(crs) if gridded else None,
         "pixel_area_m2": area,
@@ -182,11 +185,11 @@ def format_class_map_summary(info: dict[str, Any]) -> str:
         f"source       {info['source']}",
         f"format       {info['format']} ({'class + confidence bands' if info['has_confidence'] else 'class band'})",
         f"size         {info['height']} rows x {info['width']} cols",
-        f"crs          {info['crs'] or ('none (a map grid without a CRS)' if info['resolution'] else 'none (pixel coordinates)')}",
+        f"crs          {crs_line(info)}",
     ]
-    if info["resolution"]:
-        unit = f" {info['resolution_unit']}" if info.get("resolution_unit") else ""
-        lines.append(f"resolution   {info['resolution'][0]:g} x {info['resolution'][1]:g}{unit}{grid_note(info)}")
+    resolution = resolution_line(info)
+    if resolution:
+        lines.append(resolution)
     hectares = f", {info['mapped_area_ha']:,.4f} ha" if info.get("mapped_area_ha") is not None else ""
     lines.append(f"mapped       {info['mapped_pixels']} pixels ({100 * info['mapped_pixels'] / max(total, 1):.2f}%)"
                  f"{hectares}, {info['nodata_pixels']} no-data")

@@ -13,7 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from hsi_app.io.crs_names import LINEAR_UNITS, crs_label, linear_unit
 from hsi_app.io.cube import Cube, check_is_cube
+
+__all__ = ["LINEAR_UNITS", "MapExtent", "crs_label", "linear_unit", "map_extent"]  # the CRS names live in io.crs_names
 
 
 MAX_X_TICKS = 5
@@ -68,42 +71,3 @@ def map_extent(cube: Cube) -> MapExtent:
         extent = (float(t.c), float(t.c + t.a * w), float(t.f + t.e * h), float(t.f))
         return MapExtent(extent, f"{x} ({unit})", f"{y} ({unit})", (h, w))
     return MapExtent((0.0, float(w), float(h), 0.0), "column (px, no map grid)", "row (px)", (h, w))
-
-
-LINEAR_UNITS = {"metre": "m", "meter": "m", "m": "m", "foot": "ft", "ft": "ft", "international foot": "ft",
-                "us survey foot": "US ft", "foot_us": "US ft", "us-ft": "US ft"}
-"""Short names of the linear units a projected CRS states (PROJ/GDAL spellings, lower case)."""
-
-
-def linear_unit(crs: Any) -> str | None:
-    """The short name of a projected rasterio ``crs``'s linear unit: ``"m"``, ``"ft"`` (international foot,
-    e.g. EPSG:2222), ``"US ft"`` (US survey foot, e.g. EPSG:2263); ``None`` for a geographic CRS, no CRS, or a
-    unit not in :data:`LINEAR_UNITS` (the caller then says "map units")."""
-    if crs is None or crs.is_geographic:
-        return None
-    try:
-        name = str(crs.linear_units or "")
-    except Exception:  # noqa: BLE001 - a CRS GDAL cannot describe: its unit is unknown
-        return None
-    return LINEAR_UNITS.get(name.strip().lower())
-
-
-def crs_label(crs: Any) -> str:
-    """A short name of a rasterio ``crs`` for an axis: ``"EPSG:32616"``, or the CRS's own name when it has no EPSG
-    code (``"WGS 84 / custom TM"``; ``"Transverse Mercator, no EPSG code"`` for an unnamed one from PROJ text),
-    not its whole WKT."""
-    epsg = crs.to_epsg()
-    if epsg is not None:
-        return f"EPSG:{epsg}"
-    try:
-        from pyproj import CRS
-
-        parsed = CRS.from_user_input(crs.to_wkt())
-        name = str(parsed.name or "")
-        if name and name.lower() != "unknown":
-            return name
-        method = parsed.coordinate_operation.method_name if parsed.coordinate_operation else ""
-        return f"{method or 'custom CRS'}, no EPSG code"
-    except Exception:  # noqa: BLE001 - no pyproj, or a CRS it cannot parse
-        text = crs.to_string()
-        return text if len(text) <= 60 else text[:57] + "..."

@@ -41,3 +41,26 @@ def test_a_feet_grid_names_its_unit(tmp_path: Path) -> None:
     assert info["resolution_unit"] == "US ft"
     assert "10 x 10 US ft" in format_class_map_summary(info)
     assert info["mapped_area_ha"] == pytest.approx(119 * (10 * 1200 / 3937) ** 2 / 1e4, rel=1e-6)
+
+
+def test_a_class_map_on_a_crs_without_an_epsg_code_gives_the_crs_line_of_a_scene(tmp_path: Path) -> None:
+    """The crs line names such a CRS as ``hsi info`` does for a scene on it, not by its whole WKT."""
+    from rasterio.crs import CRS
+
+    from hsi_app.io.summary import format_summary, summarize
+    from hsi_app.io.open import open_cube
+
+    tm = CRS.from_proj4("+proj=tmerc +lat_0=0 +lon_0=13 +k=0.9996 +x_0=500000 +y_0=0 +ellps=GRS80 +units=m +no_defs")
+    grid = from_origin(500000, 4500000, 30, 30)
+    lines = format_class_map_summary(summarize_class_map(_map(tmp_path / "m.tif", tm, grid))).splitlines()
+    crs = next(ln for ln in lines if ln.startswith("crs"))
+    assert "PROJCS" not in crs and "Transverse Mercator" in crs and "no EPSG code" in crs, crs
+    scene = tmp_path / "scene.tif"
+    import rasterio
+
+    with rasterio.open(scene, "w", driver="GTiff", height=4, width=4, count=2, dtype="float32", crs=tm,
+                       transform=grid) as ds:
+        ds.write(np.ones((2, 4, 4), np.float32))
+    assert crs == next(ln for ln in format_summary(summarize(open_cube(scene))).splitlines() if ln.startswith("crs"))
+    utm = format_class_map_summary(summarize_class_map(_map(tmp_path / "u.tif", "EPSG:32633", grid)))
+    assert "crs          EPSG:32633 (WGS 84 / UTM zone 33N)" in utm.splitlines()
