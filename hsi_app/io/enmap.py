@@ -62,6 +62,7 @@ from hsi_app.io.enmap_layers import (
     parse_band_statistics,
     read_layer,
 )
+from hsi_app.io.envi import FILE_DTYPE_ATTR
 from hsi_app.io.geotiff import AREA_OR_POINT_ATTR, TIFF_ONLY
 
 __all__ = [
@@ -428,7 +429,8 @@ def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512, pixelmask: bo
         3 background), ``quality_testflags`` ``(y, x)`` (``quality_testflags_<k>`` per band of a
         multi-band layer), ``defective_pixels`` ``(band,)`` (values QL_PIXELMASK flags that hold data: not no-data, not background),
         ``xml_band_mean``/``xml_band_std`` ``(band,)`` (the XML's ``bandStatistics``, NaN for empty
-        bands); CRS/transform of the spectral image; ``fmt="enmap_l2a"``.
+        bands); CRS/transform of the spectral image; ``fmt="enmap_l2a"``; ``attrs`` ``raw_nodata`` (-32768),
+        ``file_dtype`` (the stored dtype, :data:`~hsi_app.io.envi.FILE_DTYPE_ATTR`) and ``scale_offset="applied"``.
 
     Raises:
         DatasetNotFoundError: ``path`` does not exist.
@@ -519,6 +521,8 @@ def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512, pixelmask: bo
         fmt=FORMAT,
         source=os.fspath(path),
         attrs={"product": prod.name, "raw_nodata": scan.nodata, "units": "reflectance",
+               FILE_DTYPE_ATTR: np.dtype(raw.dtype).name,  # int16 in the file, reflectance x 1e4; the cube is float32
+               "scale_offset": "applied",  # the values are gain * DN + offset, not the stored integers
                **({AREA_OR_POINT_ATTR: "Point"} if scan.point else {})},
     )
     cube = cube.assign_coords(gain=("band", table.gain), offset=("band", table.offset), **extra_coords)

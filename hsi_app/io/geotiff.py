@@ -194,7 +194,8 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
         Cube ``(bands, y, x)`` in the file's dtype with CRS/transform (float32 physical values
         ``raw * scale + offset``, no-data as NaN, when the bands carry a GDAL scale/offset, or when
         not, its ``file type = TIFF`` ENVI header a gain/offset or reflectance scale factor: then
-        ``attrs["file_dtype"]`` names the file's storage, :data:`~hsi_app.io.envi.FILE_DTYPE_ATTR`);
+        ``attrs["file_dtype"]`` names the file's storage, :data:`~hsi_app.io.envi.FILE_DTYPE_ATTR`, and
+        ``attrs["raw_nodata"]`` its no-data value, if any);
         a TIFF with no georeference gets pixel coordinates and a warning.
 
     Raises:
@@ -293,6 +294,8 @@ def read_geotiff(path: str | os.PathLike[str], *, chunks: int = 512) -> Cube:
         attrs[FILE_DTYPE_ATTR] = np.dtype(data.dtype).name  # what the file stores (the cube is float32)
         scaled = data.astype(np.float32) * scales.astype(np.float32)[:, None, None] + offsets.astype(np.float32)[:, None, None]
         data = scaled if nodata is None else da.where(data == nodata, np.float32(np.nan), scaled)
+        if nodata is not None:
+            attrs["raw_nodata"] = nodata  # the file's no-data value, NaN in the cube (as ENVI's reader keeps it)
         nodata = None
         attrs["scale_offset"] = "applied"
     name = getattr(data, "name", None)

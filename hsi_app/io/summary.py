@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -39,37 +39,54 @@ def _compute_all(arrs: list[Any], progress: bool) -> list[Any]:
     return list(dask.compute(*arrs))
 
 
-def _partial_nodata(cube: Cube) -> tuple[Any, Any, np.ndarray, Any] | None:
-    """Lazy :func:`~hsi_app.io.partial_nodata.count_partial` of ``cube``'s no-data value: ``(pixels, band_pixels,
-    good, valid)``, ``good`` the ``(C,)`` good-band mask and ``valid`` the ``(H, W)`` valid mask from the same
-    comparisons when the ``valid`` coordinate is what the values say (:attr:`~hsi_app.io.cube.HSIAccessor.valid_from_values`;
-    else None: the coordinate is read). None when the cube has no numeric no-data value (NaN and none: nothing to
-    mistake for a measurement)."""
+class _LazyPartial(NamedTuple):
+    """:func:`_partial_nodata`'s lazy counts and the no-data value they are of."""
+
+    pixels: Any  # lazy int: pixels holding the no-data value in some good bands and a measurement in another
+    band_pixels: Any  # lazy (C,) such pixels per band
+    good: np.ndarray  # (C,) bool good-band mask
+    valid: Any  # lazy (H, W) valid mask from the same comparisons, or None: the ``valid`` coordinate is read
+    nodata: float  # the no-data value as the file stores it (the one a message names)
+
+
+def _partial_nodata(cube: Cube) -> _LazyPartial | None:
+    """Lazy :func:`~hsi_app.io.partial_nodata.count_partial` of ``cube``'s numeric no-data value.
+
+    The value is ``cube.hsi.nodata``, or for a float32 cube its reader decoded from an integer file with the file's
+    no-data value as NaN (:func:`stored_fill`: ENVI, EnMAP, a scaled GeoTIFF), that value, counted as NaN.
+    ``valid`` is the ``(H, W)`` valid mask from the same comparisons when the ``valid`` coordinate is what the
+    values say (:attr:`~hsi_app.io.cube.HSIAccessor.valid_from_values`), else None. None when the cube has no
+    numeric no-data value (none, or a float file's own NaNs: nothing to mistake for a measurement) or no good band.
+    """
     from hsi_app.io.partial_nodata import count_partial
 
     nodata = cube.hsi.nodata
     if nodata is None or np.isnan(nodata):
-        if stored_fill(cube) is None:
+        value = stored_fill(cube)
+        if value is None:
             return None
         nodata = np.nan  # the reader made the file's fill NaN: NaN marks it
+    else:
+        value = float(nodata)
     data = cube.data
     good = np.ones(cube.hsi.shape[0], dtype=bool)
     good[cube.hsi.bad_bands] = False
     if not good.any():
         return None
     pixels, per_band, all_measured = count_partial(data, nodata, good)
-    return pixels, per_band, good, all_measured if cube.hsi.valid_from_values else None
+    return _LazyPartial(pixels, per_band, good, all_measured if cube.hsi.valid_from_values else None, value)
 
 
 def stored_dtype(cube: Cube) -> str | None:
-    """The dtype name the file stores where its reader returns float32 (``attrs["file_dtype"]``; an EnMAP L2A
-    spectral image is int16, reflectance x 1e4), else None."""
-    return cube.attrs.get(FILE_DTYPE_ATTR, "int16" if cube.attrs.get("format") == "enmap_l2a" else None)
+    """The dtype name the file stores where its reader returns float32 (``attrs["file_dtype"]``, e.g. ``"int16"``
+    for an EnMAP L2A spectral image, reflectance x 1e4), else None."""
+    return cube.attrs.get(FILE_DTYPE_ATTR)
 
 
 def stored_fill(cube: Cube) -> float | None:
     """The numeric no-data value of an integer file that its reader decoded to a float32 cube with that value as
-    NaN (ENVI, EnMAP, a GeoTIFF with band scale/offset; ``cube.hsi.nodata`` is then None), else None.
+    NaN (ENVI, EnMAP, a GeoTIFF with band scale/offset; ``cube.hsi.nodata`` is then None and the reader keeps the
+    value as ``attrs["raw_nodata"]``), else None.
 
     In such a cube NaN marks exactly the stored no-data value, which may also be a real value (0 counts), so
     :func:`summarize` counts the pixels holding it in only some bands as it does for a cube that keeps the value.
@@ -82,21 +99,7 @@ def stored_fill(cube: Cube) -> float | None:
     if stored is None or np.dtype(stored).kind not in "iu":
         return None
     raw = cube.attrs.get("raw_nodata")
-    if raw is None and cube.attrs.get("scale_offset") == "applied" and cube.attrs.get("format") == "geotiff":
-        raw = _geotiff_nodata(cube.attrs.get("source", ""))
     return float(raw) if raw is not None and np.isfinite(raw) else None
-
-
-def _geotiff_nodata(path: str) -> float | None:
-    """The no-data value a GeoTIFF declares (None: none, or the file cannot be opened again)."""
-    import rasterio
-    from rasterio.errors import RasterioIOError
-
-    try:
-        with rasterio.open(path) as ds:
-            return ds.nodata
-    except (RasterioIOError, OSError):
-        return None
 
 
 def crs_line(info: dict[str, Any]) -> str:
@@ -229,9 +232,9 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
     if lazy_partial is None:
         valid = _compute(cube.hsi.valid.data, big)
     else:  # one read of the file for both (and one comparison with the no-data value, when the mask is the values')
-        pixels_p, per_band_p, _, same_valid = lazy_partial
+        same_valid = lazy_partial.valid
         valid, pixels, per_band = _compute_all([cube.hsi.valid.data if same_valid is None else same_valid,
-                                                pixels_p, per_band_p], big)
+                                                lazy_partial.pixels, lazy_partial.band_pixels], big)
     frac = float(np.mean(valid)) if valid.size else 0.0
     if frac == 0.0:
         flagged = flag_empty_bands(cube) if valid.size else None
@@ -268,8 +271,8 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
     if lazy_partial is not None and int(pixels):
         from hsi_app.io.partial_nodata import report
 
-        found = report(pixels, per_band, h * w, lazy_partial[2])
-        value = float(cube.hsi.nodata) if cube.hsi.nodata is not None and not np.isnan(cube.hsi.nodata) else stored_fill(cube)
+        found = report(pixels, per_band, h * w, lazy_partial.good)
+        value = lazy_partial.nodata
         out["nodata_in_some_bands"] = {
             "pixels": found.pixels, "fraction": found.fraction, "nodata": value,
             "band_pixels": {int(cube.band.values[i]): int(found.band_pixels[i]) for i in np.flatnonzero(found.band_pixels)},

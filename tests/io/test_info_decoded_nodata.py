@@ -93,3 +93,27 @@ def test_a_few_pixels_in_a_large_scene_are_not_printed_as_none() -> None:
     found = PartialNodata(1, 9_000_000, np.array([0, 1, 0]))
     note = describe(found, 0.0, np.array([450.0, 550.0, 650.0]), np.array([1, 2, 3]))
     assert note.startswith("<0.01% of pixels (1 of 9,000,000) hold the no-data value 0 in only some bands")
+
+
+def test_the_no_data_value_of_a_scaled_geotiff_comes_from_its_reader(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """The reader keeps the file's no-data value (``attrs["raw_nodata"]``), so ``hsi info`` does not open the file
+    again to learn it: with every further open refused, the value held in some bands is still found."""
+    v = _values(7, "uint16")
+    pixels, per_band = _expected(v, 7)
+    path = tmp_path / "scaled7.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=H, width=W, count=C, dtype="uint16", nodata=7,
+                       crs="EPSG:32633", transform=from_origin(500000, 4100000, 30, 30)) as ds:
+        ds.write(v)
+        ds.scales = [1e-4] * C
+    cube = open_cube(path)
+    assert cube.attrs["raw_nodata"] == 7
+    real_open = rasterio.open
+
+    def refuse(fp, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if Path(str(fp)) == path:
+            raise OSError(f"{fp}: opened again")
+        return real_open(fp, *args, **kwargs)
+
+    monkeypatch.setattr(rasterio, "open", refuse)
+    found = summarize(cube)["nodata_in_some_bands"]
+    assert (found["pixels"], found["band_pixels"], found["nodata"]) == (pixels, per_band, 7.0)
