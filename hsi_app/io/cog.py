@@ -57,6 +57,13 @@ from hsi_app.io.quicklook import as_palette
 
 CONFIDENCE_SCALE = 1.0 / 255.0
 CLASS_NAMES_TAG = "CLASS_NAMES"
+
+
+def is_hsi_class_map(ds: Any) -> bool:
+    """Whether an open rasterio dataset ``ds`` is a class map hsi wrote (:func:`class_map_profile`): a GeoTIFF with
+    the :data:`CLASS_NAMES_TAG` tag and an integer band 1. ``abundance.tif`` of ``hsi simulate-targets`` has the tag
+    for its class band 2, but a float band 1, and a paletted label raster from QGIS or ENVI has no such tag."""
+    return ds.driver == "GTiff" and CLASS_NAMES_TAG in ds.tags() and np.dtype(ds.dtypes[0]).kind in "iu"
 UNKNOWN_GCP_CRS = 'LOCAL_CS["unknown"]'
 """The CRS written with ground control points that came without one (their map units are unknown)."""
 

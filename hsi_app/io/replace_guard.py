@@ -16,23 +16,22 @@ from hsi_app.errors import OutputError
 def _raster_kind(path: Path) -> tuple[str, bool]:
     """``("5-band float32 raster", is hsi's class map)`` for a file GDAL reads, else ``("file", False)``.
 
-    hsi's class map (every writer goes through :func:`hsi_app.io.cog.class_map_profile`): a GeoTIFF with the
-    ``CLASS_NAMES`` tag and an integer band 1. A paletted label raster exported from QGIS or ENVI has a colour
+    hsi's class map (every writer goes through :func:`hsi_app.io.cog.class_map_profile`):
+    :func:`~hsi_app.io.cog.is_hsi_class_map`. A paletted label raster exported from QGIS or ENVI has a colour
     table too, but not that tag, so it is the user's data.
     """
     import warnings
 
-    import numpy as np
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 
-    from hsi_app.io.cog import CLASS_NAMES_TAG
+    from hsi_app.io.cog import is_hsi_class_map
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with rasterio.open(path) as ds:
-                ours = ds.driver == "GTiff" and CLASS_NAMES_TAG in ds.tags() and np.dtype(ds.dtypes[0]).kind in "iu"
+                ours = is_hsi_class_map(ds)
                 palette = " paletted" if ds.count and ds.colorinterp[0].name == "palette" else ""
                 return f"{ds.count}-band {ds.dtypes[0]}{palette} raster", ours
     except (RasterioIOError, OSError, ValueError):

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from hsi_app.io.cog import CLASS_NAMES_TAG, parse_class_names_tag
+from hsi_app.io.cog import CLASS_NAMES_TAG, is_hsi_class_map, parse_class_names_tag
 from hsi_app.io.cube import has_map_grid
 from hsi_app.io.geotiff import TIFF_ONLY
 from hsi_app.io.crs_names import crs_name, resolution_unit
@@ -27,8 +27,8 @@ from hsi_app.tasks.map_accuracy import M2_PER_HA, pixel_area_m2
 def is_class_map(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` is a class map (GeoTIFF or ENVI classification), not a spectral cube.
 
-    True for a readable GeoTIFF whose first band holds integers and that carries the
-    class-name tag written by :func:`hsi_app.io.cog.write_class_map`, or whose first band is
+    True for a class map hsi wrote (:func:`hsi_app.io.cog.is_hsi_class_map`: a GeoTIFF with the
+    class-name tag and an integer first band), for a GeoTIFF whose first band is
     an unsigned-integer band with a colour table (palette) and which has at most two bands
     (``abundance.tif`` of ``hsi simulate-targets`` has the tag for its class band 2, but its
     band 1 is float abundance, so it is described as an image); and for an ENVI header
@@ -55,7 +55,7 @@ def is_class_map(path: str | os.PathLike[str]) -> bool:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with rasterio.open(path, driver=TIFF_ONLY) as ds:
-                if CLASS_NAMES_TAG in ds.tags() and np.dtype(ds.dtypes[0]).kind in "iu":
+                if is_hsi_class_map(ds):
                     return True
                 return (ds.count <= 2 and np.dtype(ds.dtypes[0]).kind == "u"
                         and ds.colorinterp[0] == ColorInterp.palette)
