@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from hsi_app.io.band_labels import band_list
+from hsi_app.io.percent import share
 
 WARN_FRACTION = 0.01
 """Share of the pixels looked at, holding the no-data value in only some bands, from which it is warned about."""
@@ -117,18 +118,6 @@ def of_stored(raw: np.ndarray, nodata: float | None, bad_band: np.ndarray) -> Pa
     good = ~np.asarray(bad_band, dtype=bool)
     pixels, per_band, _ = count_partial(raw, nodata, good)
     return report(pixels, per_band, int(np.prod(raw.shape[1:])), good)
-
-
-def share(part: int, total: int) -> str:
-    """``"96.67%"``: ``part / total`` as a percentage with 2 decimals, never rounded to 100.00% while a part is
-    missing (``">99.99%"``) nor to 0.00% while a part is there (``"<0.01%"``)."""
-    if total <= 0:
-        return "0.00%"
-    if 0 < total - part and 100 * part / total >= 99.995:
-        return ">99.99%"
-    if 0 < part and 100 * part / total < 0.005:
-        return "<0.01%"
-    return f"{100 * part / total:.2f}%"
 
 
 def describe(found: PartialNodata, nodata: float, wavelengths: np.ndarray, band_numbers: np.ndarray, *,

@@ -12,7 +12,7 @@ from hsi_app.io.band_labels import band_list
 from hsi_app.io.crs_names import crs_name, is_crs_code, resolution_unit
 from hsi_app.io.cube import Cube
 from hsi_app.io.envi import FILE_DTYPE_ATTR
-from hsi_app.io.partial_nodata import share
+from hsi_app.io.percent import share
 
 LARGE_ELEMENTS = 50_000_000
 BAD_BANDS_SHOWN = 20

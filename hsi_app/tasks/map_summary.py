@@ -19,6 +19,7 @@ import numpy as np
 from hsi_app.io.cog import CLASS_NAMES_TAG, is_hsi_class_map, parse_class_names_tag
 from hsi_app.io.cube import has_map_grid
 from hsi_app.io.geotiff import TIFF_ONLY
+from hsi_app.io.percent import share
 from hsi_app.io.crs_names import crs_name, resolution_unit
 from hsi_app.io.summary import crs_line, grid_notes, pixel_sides, resolution_line
 from hsi_app.tasks.map_accuracy import M2_PER_HA, pixel_area_m2
@@ -191,7 +192,7 @@ def format_class_map_summary(info: dict[str, Any]) -> str:
     if resolution:
         lines.append(resolution)
     hectares = f", {info['mapped_area_ha']:,.4f} ha" if info.get("mapped_area_ha") is not None else ""
-    lines.append(f"mapped       {info['mapped_pixels']} pixels ({100 * info['mapped_pixels'] / max(total, 1):.2f}%)"
+    lines.append(f"mapped       {info['mapped_pixels']} pixels ({share(info['mapped_pixels'], total)})"
                  f"{hectares}, {info['nodata_pixels']} no-data")
     rows = info["classes"]
     lines.append(f"classes      {len(rows)}")
@@ -204,7 +205,7 @@ def format_class_map_summary(info: dict[str, Any]) -> str:
     head += f"  {'confidence':>10}" if info["has_confidence"] else ""
     lines.append(head)
     for r in rows:
-        line = f"  {r['name']:<{width}}  {r['pixels']:>9}  {100 * r['fraction']:>6.2f}%"
+        line = f"  {r['name']:<{width}}  {r['pixels']:>9}  {share(r['pixels'], info['mapped_pixels']):>7}"
         line += f"  {r['area_ha']:>12,.4f}" if has_area else ""  # a 30 m pixel is 0.09 ha
         line += f"  {r['mean_confidence']:>10.3f}" if info["has_confidence"] else ""
         lines.append(line)

@@ -64,3 +64,17 @@ def test_a_class_map_on_a_crs_without_an_epsg_code_gives_the_crs_line_of_a_scene
     assert crs == next(ln for ln in format_summary(summarize(open_cube(scene))).splitlines() if ln.startswith("crs"))
     utm = format_class_map_summary(summarize_class_map(_map(tmp_path / "u.tif", "EPSG:32633", grid)))
     assert "crs          EPSG:32633 (WGS 84 / UTM zone 33N)" in utm.splitlines()
+
+
+def test_a_one_pixel_class_in_a_large_map_is_not_printed_as_none(tmp_path: Path) -> None:
+    """200 x 200 pixels, one of them no-data and one of class b: b's share of the mapped pixels (1 of 39,999) and
+    the no-data pixel's absence from the mapped share are too small for two decimals, and are not rounded away."""
+    classes = np.ones((200, 200), np.uint8)
+    classes[0, 0], classes[5, 5] = 0, 2
+    path = tmp_path / "big.tif"
+    write_class_map(path, classes, None, crs="EPSG:32633", transform=from_origin(500000, 4000000, 30, 30),
+                    class_names=["unlabelled", "a", "b"])
+    lines = format_class_map_summary(summarize_class_map(path)).splitlines()
+    assert next(ln for ln in lines if ln.startswith("mapped")).startswith("mapped       39999 pixels (>99.99%)")
+    rows = {ln.split()[0]: ln.split()[2] for ln in lines if ln.startswith("  ") and ln.split()[0] in ("a", "b")}
+    assert rows == {"a": ">99.99%", "b": "<0.01%"}, lines
