@@ -74,14 +74,14 @@ def describe_model_folder(source: str) -> dict[str, Any] | None:
     if not folder.is_dir():
         return None
     if is_ensemble_dir(folder):
-        members = ensemble_members(folder, verify=False)
-        kind, config = "ensemble folder (hsi ensemble)", load_config(members[0])
+        members, kind = ensemble_members(folder, verify=False), "ensemble folder (hsi ensemble)"
     elif (folder / CONFIG_NAME).is_file():
-        members, kind, config = [], "run folder (hsi train)", load_config(folder)
+        members, kind = [], "run folder (hsi train)"
     else:
         return None
+    configs = [load_config(m) for m in members] or [load_config(folder)]
+    config = configs[0]  # task, bands and classes as the first member (or the run) states them
     wl = np.array([np.nan if v is None else v for v in config.wavelengths], dtype=np.float64)
-    configs = [load_config(m) for m in members] or [config]
     models = sorted({c.model_name for c in configs})
     out: dict[str, Any] = {
         "format": kind,
