@@ -241,7 +241,8 @@ def assess_map(
 
 def pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int] | None = None) -> float | None:
     """Area of one pixel in m² on the ground: a projected CRS (any linear unit) or a geographic one (degrees),
-    else ``None`` (no CRS).
+    else ``None`` (no CRS, another kind of CRS such as a local or engineering one, or a geographic pixel off the
+    globe).
 
     Map units are ground metres only where the projection keeps area (UTM to within 0.1 %).
     With ``shape`` ``(H, W)`` the pixel at the map centre is also measured on the ellipsoid;
