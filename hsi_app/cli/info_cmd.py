@@ -67,7 +67,7 @@ def describe_model_folder(source: str) -> dict[str, Any] | None:
     """
     import numpy as np
 
-    from hsi_app.checkpoint import CONFIG_NAME, load_config
+    from hsi_app.checkpoint import ADAPTER_NAME, CONFIG_NAME, WEIGHTS_NAME, load_config
     from hsi_app.ensemble import ensemble_members, is_ensemble_dir
 
     folder = Path(source)
@@ -79,6 +79,8 @@ def describe_model_folder(source: str) -> dict[str, Any] | None:
         members, kind = [], "run folder (hsi train)"
     else:
         return None
+    runs = [Path(m) for m in members] or [folder]
+    missing = [str(r / WEIGHTS_NAME) for r in runs if not (r / WEIGHTS_NAME).is_file() and not (r / ADAPTER_NAME).is_file()]
     configs = [load_config(m) for m in members] or [load_config(folder)]
     config = configs[0]  # task, bands and classes as the first member (or the run) states them
     wl = np.array([np.nan if v is None else v for v in config.wavelengths], dtype=np.float64)
@@ -93,7 +95,8 @@ def describe_model_folder(source: str) -> dict[str, Any] | None:
         "classes": list(config.class_names[1:]) if config.task != "denoise" else [],
         "receptive_radius_px": max(c.receptive_radius for c in configs),
         "trained_on": config.data or None,
-        "use": USE.get(config.task, "").format(shlex.quote(str(source))),
+        "use": "" if missing else USE.get(config.task, "").format(shlex.quote(str(source))),
+        "weights_missing": missing,
     }
     if members:
         out["members"] = [os.path.normpath(m) for m in members]
@@ -106,7 +109,9 @@ def format_model_folder(info: dict[str, Any]) -> str:
     classes = info["classes"]
     lines = [
         f"source       {info['source']}",
-        f"format       {info['format']}: a trained model, not a scene",
+        f"format       {info['format']}: a trained model, not a scene" if not info.get("weights_missing") else
+        f"format       {info['format']} without its weights ({', '.join(info['weights_missing'])} missing): "
+        "an incomplete run that nothing can use; train it again",
         f"model        {info['model']} ({info['task']}), receptive radius {info['receptive_radius_px']} px",
         f"bands        {info['bands']}, {'wavelengths unknown' if wr is None else f'{wr[0]:.1f}-{wr[1]:.1f} nm'}",
     ]

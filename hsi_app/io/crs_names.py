@@ -45,11 +45,22 @@ def linear_unit(crs: Any) -> str | None:
     return LINEAR_UNITS.get(name.strip().lower())
 
 
+ANGULAR_UNITS = {"degree": "degrees", "grad": "grads", "gon": "grads", "radian": "radians"}
+"""Plural names of the angular units a geographic CRS states (PROJ spellings, lower case)."""
+
+
 def resolution_unit(crs: Any) -> str:
-    """The unit of a grid's pixel sides in ``crs``: ``"degrees"`` (a geographic CRS), :func:`linear_unit`'s name,
-    or ``"map units"`` (no CRS, or a unit it does not name)."""
+    """The unit of a grid's pixel sides in ``crs``: its angular unit for a geographic CRS (``"degrees"``, or
+    ``"grads"`` for NTF Paris, EPSG:4807), :func:`linear_unit`'s name, or ``"map units"`` (no CRS, or a unit it
+    does not name)."""
     if crs is not None and crs.is_geographic:
-        return "degrees"
+        try:
+            from pyproj import CRS
+
+            unit = str(CRS.from_wkt(crs.to_wkt()).axis_info[0].unit_name).lower()
+        except Exception:  # noqa: BLE001 - no pyproj, or a CRS it cannot parse: the common case
+            return "degrees"
+        return ANGULAR_UNITS.get(unit, unit or "degrees")
     return linear_unit(crs) or "map units"
 
 

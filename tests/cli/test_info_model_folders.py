@@ -47,3 +47,14 @@ def test_ensemble_folder_is_described(tmp_path: Path, capsys: pytest.CaptureFixt
     assert info["model"] == "test_cnn3d, test_ssfcn" and info["receptive_radius_px"] == radius
     assert [Path(m).resolve() for m in info["members"]] == [r.resolve() for r in runs]
     assert info["use"].startswith("hsi predict --model ")
+
+
+def test_a_run_without_its_weights_is_called_incomplete(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder with config.json but no model.safetensors was 'a trained model' with an hsi predict line that
+    then failed (review 4 #6)."""
+    run = make_run(tmp_path / "run", model="test_ssfcn", in_chans=5, num_classes=3, wavelengths=WL)
+    (run / "model.safetensors").unlink()
+    code, out, err = run_main(capsys, "info", str(run))
+    assert code == 0, err
+    assert f"without its weights ({run / 'model.safetensors'} missing)" in out and "train it again" in out
+    assert "hsi predict" not in out and "a trained model" not in out

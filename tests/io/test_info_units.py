@@ -44,9 +44,10 @@ def test_resolution_names_the_crs_unit(tmp_path: Path) -> None:
         "EPSG:32633": "m",  # WGS 84 / UTM zone 33N
         "EPSG:2227": "US ft",  # NAD83 / California zone 3 (ftUS)
         "EPSG:4326": "degrees",
+        "EPSG:4807": "grads",  # NTF (Paris): its axes are in grads, which were called degrees (review 4 #3)
     }
     for crs, unit in cases.items():
-        res = 0.0003 if unit == "degrees" else 100.0
+        res = 0.0003 if unit in ("degrees", "grads") else 100.0
         info = summarize(open_cube(_tif(tmp_path / f"{crs[5:]}.tif", crs, res)))
         assert info["resolution"] == [res, res] and info["resolution_unit"] == unit
         assert _line(format_summary(info), "resolution") == f"resolution   {res:g} x {res:g} {unit}"
