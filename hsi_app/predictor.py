@@ -136,7 +136,7 @@ def plan_bands(config: RunConfig, cube: Cube, *, resample: bool = False, model: 
     source = scene_name(cube)
     good = np.setdiff1d(np.arange(c), cube.hsi.bad_bands)
     if resample and known and good.size:
-        from hsi_app.data.resample import EDGE_COVERAGE_FWHM, edge_bands, out_of_reach, resampling_matrix
+        from hsi_app.data.resample import EDGE_COVERAGE_FWHM, out_of_reach, resampling_matrix, warn_edge_bands
 
         try:
             matrix = resampling_matrix(cube_wl[good], model_wl, config.fwhm_array, min_coverage=EDGE_COVERAGE_FWHM)
@@ -145,10 +145,7 @@ def plan_bands(config: RunConfig, cube: Cube, *, resample: bool = False, model: 
                                 config.fwhm_array, fix="use a model trained on bands within {have}, or a scene that "
                                 "covers {needs}")
             raise BandMismatchError(line or f"{source}: {err}; use a model trained on this sensor's range") from err
-        n_edge = edge_bands(cube_wl[good], model_wl, config.fwhm_array)
-        if n_edge:
-            warnings.warn(f"{source}: {n_edge} of the model's bands lie beyond the cube's range "
-                          f"({_range(cube_wl[good])}) and copy its nearest edge band", HSIWarning, stacklevel=2)
+        warn_edge_bands(str(source), cube_wl[good], model_wl, config.fwhm_array)
         return BandPlan(indices=None, matrix=matrix, sources=good, bands=c)
     hint = RESAMPLE_HINT if known else "the cube or the model lacks wavelengths, so bands cannot be resampled"
     bands = f"{c} bands ({_range(cube_wl)}) do" if c != 1 else f"1 band ({_range(cube_wl)}) does"

@@ -46,6 +46,24 @@ def edge_bands(src_wavelengths: np.ndarray, dst_wavelengths: np.ndarray, dst_fwh
     return int(outside_range(src_wavelengths, dst_wavelengths, dst_fwhm).sum())
 
 
+def warn_edge_bands(source: str, src_wavelengths: np.ndarray, dst_wavelengths: np.ndarray,
+                    dst_fwhm: np.ndarray | None = None, *, whose: str = "the model's", stacklevel: int = 3) -> int:
+    """Warn (one :class:`~hsi_app.errors.HSIWarning` naming ``source``) when :func:`edge_bands` target bands lie
+    beyond the source scene's range and so copy its nearest edge band; return how many (``hsi predict
+    --resample``, ``hsi finetune``). ``whose``: the target bands' owner in the line (``"the base model's"``)."""
+    import warnings
+
+    from hsi_app.errors import HSIWarning
+
+    n = edge_bands(src_wavelengths, dst_wavelengths, dst_fwhm)
+    if n:
+        wl = np.asarray(src_wavelengths, dtype=np.float64)
+        span = "unknown wavelengths" if np.isnan(wl).all() else f"{np.nanmin(wl):.0f}-{np.nanmax(wl):.0f} nm"
+        warnings.warn(f"{source}: {n} of {whose} bands lie beyond the scene's range ({span}) and copy its nearest "
+                      "edge band", HSIWarning, stacklevel=stacklevel)
+    return n
+
+
 def uncovered_bands(
     src_wavelengths: np.ndarray, dst_wavelengths: np.ndarray, dst_fwhm: np.ndarray | None = None, *,
     max_distance_fwhm: float = 1.0,

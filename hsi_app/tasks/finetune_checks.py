@@ -150,21 +150,17 @@ def band_use(base_wavelengths: np.ndarray, base_fwhm: np.ndarray, cube: Cube, ba
         ``{"scene_bands", "bands_used", "bands_left_out" (1-based band numbers), "base_bands",
         "base_bands_edge_copied"}`` for ``metrics.json``.
     """
-    from hsi_app.data.resample import edge_bands
+    from hsi_app.data.resample import warn_edge_bands
     from hsi_app.io.cube import scene_name
 
     total = int(cube.hsi.shape[0])
     left_out = [int(b) + 1 for b in np.setdiff1d(np.arange(total), bands)]
     wl = np.asarray(cube.hsi.wavelengths, dtype=np.float64)[bands]
-    edge = edge_bands(wl, base_wavelengths, base_fwhm) if kind == "gaussian" else 0
-    source = scene_name(cube, "new scene")
     if progress and kind == "gaussian":
         dropped = f" ({len(left_out)} bad or empty bands left out)" if left_out else ""
         print(f"resampling {bands.size} of the scene's {total} bands{dropped} to the base model's "
               f"{np.asarray(base_wavelengths).size} bands (Gaussian responses)")
-    if edge:
-        warnings.warn(f"{source}: {edge} of the base model's bands lie beyond the scene's range "
-                      f"({np.min(wl):.0f}-{np.max(wl):.0f} nm) and copy its nearest edge band", HSIWarning,
-                      stacklevel=3)
+    edge = 0 if kind != "gaussian" else warn_edge_bands(scene_name(cube, "new scene"), wl, base_wavelengths, base_fwhm,
+                                                        whose="the base model's", stacklevel=4)
     return {"scene_bands": total, "bands_used": int(bands.size), "bands_left_out": left_out,
             "base_bands": int(np.asarray(base_wavelengths).size), "base_bands_edge_copied": int(edge)}
