@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from hsi_app.cli.options import device_option, exclude_masks_option, refuse_given, seed_option
+from hsi_app.cli.options import check_split_option, device_option, exclude_masks_option, seed_option
 
 
 @click.command("finetune")
@@ -62,12 +62,7 @@ def finetune(base: str, data: str, labels: str | None, label_attribute: str, lab
     from hsi_app.cli.run_notes import say_earlier_run
 
     check_schedule(schedule)
-    if train_labels is not None or test_labels is not None:
-        refuse_given(("split",), "--train-labels/--test-labels are the split")
-    else:
-        from hsi_app.data.splits import parse_split
-
-        parse_split(split)  # a bad --split is one error line, before the note on an earlier fine-tune and any reading
+    check_split_option(split, train_labels, test_labels)  # before the note on an earlier fine-tune and any reading
     opts = FinetuneOptions(lora_rank=lora_rank, lora_alpha=lora_alpha, split=split, epochs=epochs, seed=seed,
                            lr=lr if lr is not None else DEFAULT_FINETUNE_LR, schedule=schedule, resample=resample,
                            train_head=train_head, classes=classes, window=window, progress=not quiet,

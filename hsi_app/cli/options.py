@@ -103,6 +103,17 @@ def refuse_given(names: tuple[str, ...], why: str) -> None:
             raise ConfigError(f"{flag}: {why}; drop it")
 
 
+def check_split_option(split: str, train_labels: str | None, test_labels: str | None) -> None:
+    """``hsi train`` / ``hsi finetune``: ``--split`` typed beside ``--train-labels``/``--test-labels`` (which are
+    the split) is refused, and otherwise a bad ``--split`` is one error line before any note or reading."""
+    if train_labels is not None or test_labels is not None:
+        refuse_given(("split",), "--train-labels/--test-labels are the split")
+    else:
+        from hsi_app.data.splits import parse_split
+
+        parse_split(split)
+
+
 def check_device(ctx: click.Context, param: click.Parameter, value: str) -> str | None:
     """Click callback of ``--device``: :func:`require_device`."""
     return require_device(value)

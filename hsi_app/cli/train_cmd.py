@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from hsi_app.cli.options import device_option_with, in_range, refuse_given, seed_option
+from hsi_app.cli.options import check_split_option, device_option_with, in_range, refuse_given, seed_option
 from hsi_app.errors import ConfigError
 
 
@@ -118,22 +118,16 @@ def train(task: str, noise: str, init: str | None, targets: str | None, scale: f
 
     model = model or DEFAULT_CLASSIFIER
     check_buffer(buffer, split, given_maps=train_labels is not None or test_labels is not None)
-    if train_labels is not None or test_labels is not None:
-        refuse_given(("split",), "--train-labels/--test-labels are the split")
-    else:
-        from hsi_app.data.splits import parse_split
-
-        parse_split(split)  # a bad --split is one error line, before the note on an earlier run and any reading
+    check_split_option(split, train_labels, test_labels)  # before the note on an earlier run and any reading
     if not teacher:
         refuse_given(("distill_weight",), "it weighs the distillation loss of --teacher, which is not given")
     if model == "svm":
         refuse_given(SVM_UNUSED, "the SVM baseline fits the training spectra directly (no epochs, schedule, "
                      "validation or loss)")
 
-    if schedule is not None:
-        from hsi_app.tasks.lr_schedules import check_schedule
+    from hsi_app.tasks.lr_schedules import check_schedule
 
-        check_schedule(schedule)
+    check_schedule(schedule)
     opts = TrainOptions(model=model, split=split, buffer=buffer, epochs=epochs, seed=seed, init_seed=init_seed,
                         window=window, progress=not quiet,
                         schedule=schedule, val_fraction=val_fraction, label_smoothing=label_smoothing,
