@@ -83,6 +83,19 @@ def _one_color(color: Any) -> tuple[int, int, int]:
     return vals[0], vals[1], vals[2]
 
 
+def nearest_good_band(cube: Cube, nm: float, within: float = np.inf) -> int | None:
+    """The 0-based index of the good band whose known centre is nearest ``nm``, if it is within ``within`` nm;
+    ``None`` when no good band has a known wavelength, or none is that close."""
+    good = cube.hsi.good_band_indices
+    wl = np.asarray(cube.hsi.wavelengths, dtype=np.float64)[good]
+    known = np.isfinite(wl)
+    if not known.any():
+        return None
+    gap = np.abs(wl[known] - float(nm))
+    best = int(np.argmin(gap))
+    return int(good[known][best]) if gap[best] <= within else None
+
+
 def pick_rgb_bands(cube: Cube, wavelengths_nm: Sequence[float] = (640.0, 550.0, 470.0)) -> tuple[int, int, int]:
     """Indices (0-based, on the cube's band axis) of the bands shown as red, green, blue.
 
@@ -96,11 +109,8 @@ def pick_rgb_bands(cube: Cube, wavelengths_nm: Sequence[float] = (640.0, 550.0, 
     good = cube.hsi.good_band_indices
     if good.size == 0:
         raise InvalidDataError(f"{cube.attrs.get('source') or 'cube'}: every band is flagged bad; nothing to show")
-    wl = cube.hsi.wavelengths[good]
-    known = np.isfinite(wl)
-    if known.any():
-        cand, cwl = good[known], wl[known]
-        picks = [int(cand[np.argmin(np.abs(cwl - float(t)))]) for t in wavelengths_nm]
+    if np.isfinite(np.asarray(cube.hsi.wavelengths, dtype=np.float64)[good]).any():
+        picks = [int(nearest_good_band(cube, t)) for t in wavelengths_nm]  # type: ignore[arg-type]
     else:
         n = good.size
         picks = [int(good[min(int(n * f), n - 1)]) for f in (0.75, 0.5, 0.25)]

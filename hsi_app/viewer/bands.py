@@ -32,15 +32,10 @@ def nearest_band(cube: Cube, nm: float, within: float) -> int | None:
     ``None`` when the scene has no wavelengths or no good band that close (a VNIR-only scene has no
     band near 1650 nm): the caller then says so instead of showing another band under that name.
     """
+    from hsi_app.io.quicklook import nearest_good_band
+
     check_is_cube(cube, "nearest_band")
-    good = cube.hsi.good_band_indices
-    wl = np.asarray(cube.hsi.wavelengths, dtype=np.float64)[good]
-    known = np.isfinite(wl)
-    if not known.any():
-        return None
-    gap = np.abs(wl[known] - float(nm))
-    best = int(np.argmin(gap))
-    return int(good[known][best]) if gap[best] <= within else None
+    return nearest_good_band(cube, nm, within)
 
 
 def good_band_values(cube: Cube) -> tuple[Cube, np.ndarray, np.ndarray]:
