@@ -21,7 +21,7 @@ from hsi_app.errors import InvalidDataError
 from hsi_app.io.atomic import atomic_path
 from hsi_app.io.cube import Cube
 from hsi_app.io.quicklook import default_palette
-from hsi_app.viewer.map_axes import crs_label
+from hsi_app.io.crs_names import crs_label
 from hsi_app.viewer.models import DEFAULT_CACHE, ModelCache
 
 ProgressFn = Callable[[int, int], None]

@@ -13,11 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from hsi_app.io.crs_names import LINEAR_UNITS, crs_label, linear_unit
+from hsi_app.io.crs_names import crs_label
 from hsi_app.io.cube import Cube, check_is_cube
-
-__all__ = ["LINEAR_UNITS", "MapExtent", "crs_label", "linear_unit", "map_extent"]  # the CRS names live in io.crs_names
-
 
 MAX_X_TICKS = 5
 """Most x tick labels :meth:`MapExtent.label` puts on a panel."""

@@ -20,7 +20,8 @@ from hsi_app.errors import BandMismatchError, DatasetNotFoundError, InvalidDataE
 from hsi_app.io.builtin import BUILTINS
 from hsi_app.io.cube import DETECTOR_COORD, Cube, check_is_cube, scene_name
 from hsi_app.io.quicklook import pick_rgb_bands, rgb_composite, stretch_to_uint8
-from hsi_app.viewer.map_axes import crs_label, linear_unit, map_extent
+from hsi_app.io.crs_names import crs_label, linear_unit
+from hsi_app.viewer.map_axes import map_extent
 
 SCENE_SUFFIXES = (".tif", ".tiff", ".mat", ".hdr", ".zip")
 DISPLAY_TARGET_PX = 512
