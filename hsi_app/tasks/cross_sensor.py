@@ -306,6 +306,10 @@ def adapt_lora(
                            tiles_per_epoch=tiles, progress=False)
     with warnings.catch_warnings():  # the region keeps the scene's class ids, so the new head has ids it lacks
         warnings.filterwarnings("ignore", message=".*the new head's classes .* have no training pixel", category=HSIWarning)
+        # EnMAP's 418-2445 nm is narrower than AVIRIS's 400-2500: the base's outermost bands copy the edge band in
+        # every arm of this comparison, by design (metrics.json records them: bands.base_bands_edge_copied)
+        warnings.filterwarnings("ignore", message=".*of the base model's bands lie beyond the scene's range",
+                                category=HSIWarning)
         m = finetune(target.cube, base_dir, out, opts, split=split_from_maps(target.train, target.test))
     seconds = time.perf_counter() - t0
     classes = read_class_map(Path(out) / "map.tif").classes  # written by finetune through Predictor.load
