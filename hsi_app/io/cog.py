@@ -54,6 +54,7 @@ from hsi_app.io.cube import Cube, check_is_cube, valid_from_data
 from hsi_app.io.disk_full import WriteWatch
 from hsi_app.io.geotiff import TIFF_ONLY
 from hsi_app.io.quicklook import as_palette
+from hsi_app.local_reads import local_scheduler
 
 CONFIDENCE_SCALE = 1.0 / 255.0
 CLASS_NAMES_TAG = "CLASS_NAMES"
@@ -657,7 +658,7 @@ def write_cube(dst: str | os.PathLike[str], cube: Cube, *, blocksize: int = 256,
         windows = list(_read_windows(cube, blocksize))
         for r, col, hh, ww in bar(windows, desc="write_cube", unit="win",
                                   enabled=progress and c * h * w > LARGE_ELEMENTS):
-            win = cube.hsi.window(r, col, hh, ww).compute()  # data and valid mask in one pass (shared reads)
+            win = cube.hsi.window(r, col, hh, ww).compute(scheduler=local_scheduler())  # data and valid mask in one pass
             raw = np.asarray(win.values)
             block = raw.astype(np.float32)
             if nodata is not None:

@@ -542,14 +542,14 @@ class HSIAccessor:
     def _read_values(self, stored: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None, bool]:
         """The values in memory, the mask to start from (the ``valid`` coordinate, computed with them) and whether
         the mask is the values' own rule (:attr:`valid_from_values`): :meth:`read_masked`'s one read."""
-        import dask
+        from hsi_app.local_reads import compute_here
 
         obj = self._obj
         derived = stored is None and self.valid_from_values
         if stored is None and "valid" in obj.coords and not derived:
-            raw, stored = dask.compute(obj.data, obj.coords["valid"].data)
+            raw, stored = compute_here(obj.data, obj.coords["valid"].data)
         else:
-            raw = obj.data if isinstance(obj.data, np.ndarray) else dask.compute(obj.data)[0]
+            raw = obj.data if isinstance(obj.data, np.ndarray) else compute_here(obj.data)[0]
         return np.asarray(raw), stored, derived
 
     def _mask_values(self, raw: np.ndarray, stored: np.ndarray | None, derived: bool,

@@ -29,14 +29,14 @@ def _compute_all(arrs: list[Any], progress: bool) -> list[Any]:
     :func:`_compute`'s progress bar."""
     if not any(hasattr(a, "compute") for a in arrs):
         return [np.asarray(a) for a in arrs]
-    import dask
+    from hsi_app.local_reads import compute_here
 
     if progress:
         from hsi_app.progress import dask_progress
 
         with dask_progress(desc="reading"):  # dask's bar on a terminal, a line every 30 s in a log
-            return list(dask.compute(*arrs))
-    return list(dask.compute(*arrs))
+            return list(compute_here(*arrs))
+    return list(compute_here(*arrs))
 
 
 class _LazyPartial(NamedTuple):

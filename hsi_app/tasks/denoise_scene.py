@@ -138,14 +138,14 @@ def _read(cube: Cube, r: int, c: int, h: int, w: int) -> np.ndarray:
     :mod:`hsi_app.io.derived_valid`, as for ``hsi predict``'s windows) computes its values alone and takes
     the mask from them: the same mask, and only the window is read, not every storage chunk it touches.
     """
-    import dask
+    from hsi_app.local_reads import compute_here, local_scheduler
 
     win = cube.hsi.window(r, c, h, w)
     if win.hsi.valid_from_values:
-        raw = np.asarray(dask.compute(win.data)[0])
+        raw = np.asarray(compute_here(win.data)[0])
         valid = np.asarray(valid_from_data(raw, win.hsi.nodata, _bad_bands(win)), dtype=bool)
     else:
-        win = win.compute()  # data and valid mask in one pass (shared reads)
+        win = win.compute(scheduler=local_scheduler())  # data and valid mask in one pass (shared reads)
         raw, valid = win.values, np.asarray(win.hsi.valid.values, dtype=bool)
     block = np.asarray(raw, dtype=np.float32)
     nodata = cube.hsi.nodata

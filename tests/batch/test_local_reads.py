@@ -76,3 +76,65 @@ def test_a_units_sample_in_another_thread_leaves_a_tasks_block_local(monkeypatch
 
     assert _seen_after_the_first_left(sample) == "synchronous"
     assert dask.config.get("scheduler", None) == before
+
+
+def _lazy_scene(tmp_path):  # noqa: ANN001, ANN202
+    """A lazily opened int16 GeoTIFF with a no-data value (dask-backed, a ``valid`` coordinate) and its pixels."""
+    import numpy as np
+    import rasterio
+
+    from hsi_app.io import open_cube
+
+    data = np.arange(4 * 12 * 10, dtype=np.int16).reshape(4, 12, 10)
+    data[:, :2, :3] = -9999
+    path = tmp_path / "scene.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=12, width=10, count=4, dtype="int16", crs="EPSG:32633",
+                       transform=rasterio.transform.from_origin(500000, 4600000, 30, 30), nodata=-9999) as ds:
+        ds.write(data)
+    cube = open_cube(path)
+    assert not isinstance(cube.data, np.ndarray)  # lazy: every read below is a dask computation
+    return cube, data
+
+
+def _reads(cube, tmp_path):  # noqa: ANN001, ANN202
+    """The scene as hsi's own readers see it: a window, the whole masked cube, a denoise window, a summary, a copy."""
+    import rasterio
+
+    from hsi_app.infer import Window, read_window
+    from hsi_app.io.cog import write_cube
+    from hsi_app.io.summary import summarize
+    from hsi_app.tasks.denoise_scene import _read
+
+    window, valid = read_window(cube, Window(2, 2, 4, 4, 0, 0, 8, 8))
+    whole, _ = cube.hsi.read_masked()
+    copy = tmp_path / f"copy{len(list(tmp_path.glob('copy*')))}.tif"
+    write_cube(copy, cube, progress=False)
+    with rasterio.open(copy) as ds:
+        written = ds.read()
+    return window, valid, whole, _read(cube, 2, 2, 6, 5), summarize(cube)["valid_pixels"], written
+
+
+def test_scene_reads_ignore_a_cluster_setting_whose_client_is_gone(tmp_path) -> None:  # noqa: ANN001
+    """dask's `scheduler: dask.distributed` with no live client (a closed Client, an interrupted threaded cluster:
+    the fresh-clone CI saw `hsi predict` fail on FutureCancelledError after a batch test): hsi's reads run here."""
+    import numpy as np
+
+    cube, data = _lazy_scene(tmp_path)
+    expected = _reads(cube, tmp_path)
+    with dask.config.set(scheduler="dask.distributed"):
+        got = _reads(cube, tmp_path)
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert np.isnan(expected[2][:, :2, :3]).all() and expected[2][0, 5, 5] == data[0, 5, 5]
+    assert expected[4] == 12 * 10 - 6
+
+
+def test_scene_reads_submit_nothing_to_a_notebooks_open_client(tmp_path) -> None:  # noqa: ANN001
+    """A notebook with a distributed Client open: reading windows does not ship them to the cluster."""
+    from distributed import Client, LocalCluster
+
+    cube, _ = _lazy_scene(tmp_path)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster):
+        _reads(cube, tmp_path)
+        assert cluster.scheduler.transition_counter == 0
