@@ -582,8 +582,9 @@ def warn_partial_nodata(cube: Cube, found: PartialNodata | None) -> None:
     hold ``cube``'s numeric no-data value in only some good bands: a no-data value that is also a real value drops
     them. Nothing when ``found`` is None (no numeric no-data value)."""
     from hsi_app.io.partial_nodata import WARN_FRACTION, describe
+    from hsi_app.io.summary import counted_nodata
 
-    if found is not None and found.fraction >= WARN_FRACTION:
-        note = describe(found, float(cube.hsi.nodata), cube.hsi.wavelengths, np.asarray(cube.band.values),
-                        sampled=True)
+    counted = counted_nodata(cube)
+    if found is not None and counted is not None and found.fraction >= WARN_FRACTION:
+        note = describe(found, counted[1], cube.hsi.wavelengths, np.asarray(cube.band.values), sampled=True)
         warnings.warn(f"{scene_name(cube)}: {note}", HSIWarning, stacklevel=2)

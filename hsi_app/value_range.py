@@ -69,8 +69,9 @@ class UnitsSample:
     Attributes:
         values: ``(C, N)`` float32 values of the sample windows, all bands, no data as NaN.
         partial: the sampled pixels holding the file's numeric no-data value in only some good bands
-            (:func:`~hsi_app.io.partial_nodata.of_stored`, from the same reads); None when the scene has no
-            numeric no-data value, or when not asked for.
+            (:func:`~hsi_app.io.partial_nodata.of_stored`, from the same reads; also an integer file's value
+            that its reader decoded to NaN, :func:`~hsi_app.io.summary.counted_nodata`); None when the scene has
+            no numeric no-data value, or when not asked for.
     """
 
     values: np.ndarray
@@ -92,10 +93,11 @@ def units_sample(cube: Any, count: int = SAMPLE_WINDOWS, rows: int = SAMPLE_HEIG
         CubeReadError: GDAL cannot read a window's pixels (:func:`hsi_app.infer.read_error`).
     """
     from hsi_app.infer import read_window_stored
+    from hsi_app.io.summary import counted_nodata
 
     _, h, w = cube.hsi.shape
-    nodata = cube.hsi.nodata
-    counting = partial and nodata is not None and not np.isnan(nodata)
+    counted = counted_nodata(cube) if partial else None
+    counting = counted is not None
     values, stored = [], []
     with reads_in_this_thread():  # in this thread (a batch client or worker: not on the cluster)
         for win in sample_windows(h, w, count, rows, cols):
@@ -107,7 +109,7 @@ def units_sample(cube: Any, count: int = SAMPLE_WINDOWS, rows: int = SAMPLE_HEIG
     if counting:
         bad = np.zeros(cube.hsi.shape[0], dtype=bool)
         bad[cube.hsi.bad_bands] = True
-        found = of_stored(np.concatenate(stored, axis=1), nodata, bad)
+        found = of_stored(np.concatenate(stored, axis=1), counted[0], bad)
     return UnitsSample(np.concatenate(values, axis=1), found)
 
 

@@ -108,12 +108,12 @@ def report(pixels: Any, band_pixels: Any, looked: int, good: np.ndarray) -> Part
 
 def of_stored(raw: np.ndarray, nodata: float | None, bad_band: np.ndarray) -> PartialNodata | None:
     """:class:`PartialNodata` of ``(C, ...)`` raw stored values (the windows of the units sample,
-    :func:`hsi_app.value_range.units_sample`, read once for the units check too); None when ``nodata`` is not a
-    number (none or NaN: nothing to mistake for a measurement).
+    :func:`hsi_app.value_range.units_sample`, read once for the units check too); None when ``nodata`` is None.
+    NaN marks a decoded integer file's fill (:func:`hsi_app.io.summary.counted_nodata` says which value to pass).
 
     Counted from the stored values, not from the NaN-masked ones: :func:`hsi_app.infer.read_window` makes every
     band of an invalid pixel NaN, which hides what this counts."""
-    if nodata is None or np.isnan(nodata):
+    if nodata is None:
         return None
     good = ~np.asarray(bad_band, dtype=bool)
     pixels, per_band, _ = count_partial(raw, nodata, good)

@@ -60,14 +60,10 @@ def _partial_nodata(cube: Cube) -> _LazyPartial | None:
     """
     from hsi_app.io.partial_nodata import count_partial
 
-    nodata = cube.hsi.nodata
-    if nodata is None or np.isnan(nodata):
-        value = stored_fill(cube)
-        if value is None:
-            return None
-        nodata = np.nan  # the reader made the file's fill NaN: NaN marks it
-    else:
-        value = float(nodata)
+    counted = counted_nodata(cube)
+    if counted is None:
+        return None
+    nodata, value = counted
     data = cube.data
     good = np.ones(cube.hsi.shape[0], dtype=bool)
     good[cube.hsi.bad_bands] = False
@@ -100,6 +96,18 @@ def stored_fill(cube: Cube) -> float | None:
         return None
     raw = cube.attrs.get("raw_nodata")
     return float(raw) if raw is not None and np.isfinite(raw) else None
+
+
+def counted_nodata(cube: Cube) -> tuple[float, float] | None:
+    """The no-data value to look for in ``cube``'s values and the value as the file stores it (the one a message
+    names): ``cube.hsi.nodata`` twice when it is a number; ``(NaN, raw)`` for a float32 cube its reader decoded
+    from an integer file with the file's no-data value as NaN (:func:`stored_fill`); None when there is nothing
+    to mistake for a measurement (no value, or a float file's own NaNs)."""
+    nodata = cube.hsi.nodata
+    if nodata is not None and not np.isnan(nodata):
+        return float(nodata), float(nodata)
+    raw = stored_fill(cube)
+    return None if raw is None else (float("nan"), raw)
 
 
 def crs_line(info: dict[str, Any]) -> str:

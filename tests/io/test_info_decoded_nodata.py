@@ -117,3 +117,26 @@ def test_the_no_data_value_of_a_scaled_geotiff_comes_from_its_reader(tmp_path: P
     monkeypatch.setattr(rasterio, "open", refuse)
     found = summarize(cube)["nodata_in_some_bands"]
     assert (found["pixels"], found["band_pixels"], found["nodata"]) == (pixels, per_band, 7.0)
+
+
+def test_a_classifier_warns_from_its_sample_of_a_decoded_envi_file(tmp_path: Path) -> None:
+    """`hsi predict`'s units sample counted the no-data value held in only some bands for a file kept in its own dtype,
+    not for an integer ENVI file its reader decodes to float32 (the value NaN): the same pixels went unmentioned."""
+    import warnings
+
+    from tiny_runs import make_run
+
+    from hsi_app.errors import HSIWarning
+    from hsi_app.predictor import Predictor
+
+    v = _values(-9999, "int16")
+    pixels, _ = _expected(v, -9999)  # the scene is smaller than a units sample: every pixel is sampled
+    like = v[:, v.min(axis=0) > -9999].astype(np.float64)[:, :, None]
+    run = make_run(tmp_path / "run", in_chans=C, wavelengths=[450.0, 550.0, 650.0, 1400.0, 1650.0, 2200.0], like=like)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Predictor.load(run, "cpu").plan(open_cube(_envi(tmp_path, v, "bil")))
+    lines = [str(w.message) for w in caught if issubclass(w.category, HSIWarning) and "in only some bands" in str(w.message)]
+    assert len(lines) == 1, lines
+    assert f"of sampled pixels ({pixels:,} of {H * W:,}) hold the no-data value -9999 in only some bands" in lines[0]
+    assert "scene_bil" in lines[0]

@@ -70,7 +70,12 @@ def test_of_stored_counts_pixels_missing_some_good_bands_only() -> None:
     found = of_stored(f, 0.0, bad)
     assert found.pixels == 3
     np.testing.assert_array_equal(found.band_pixels, [1, 2, 1, 0])
-    assert of_stored(v, None, bad) is None and of_stored(f, float("nan"), bad) is None
+    assert of_stored(v, None, bad) is None
+    d = v.astype(np.float32)  # a decoded integer file: its fill is NaN, every other value a measurement
+    d[d == 0] = np.nan
+    found = of_stored(d, float("nan"), bad)
+    assert found.pixels == 2
+    np.testing.assert_array_equal(found.band_pixels, [0, 2, 1, 0])
 
 
 def test_hsi_info_names_the_bands_holding_the_value(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
