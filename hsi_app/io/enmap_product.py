@@ -96,7 +96,7 @@ class ProductParts:
         with zipfile.ZipFile(self.zip_path) as zf:
             for part in (self.spectral, *self.quality.values(), *self.layers.values()):
                 try:
-                    with zf.open(part) as fh:
+                    with zf.open(_zip_member(zf, part)) as fh:
                         while fh.read(16 * 2**20):
                             pass
                 except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as err:
@@ -108,7 +108,21 @@ class ProductParts:
         if self.zip_path is None:
             return Path(self.metadata).read_bytes()
         with zipfile.ZipFile(self.zip_path) as zf:
-            return zf.read(self.metadata)
+            return zf.read(_zip_member(zf, self.metadata))
+
+
+def _slashed(name: str) -> str:
+    """A zip member's name with ``/`` between folders: a zip written on Windows may store ``FOLDER\\NAME.TIF``,
+    which GDAL's ``/vsizip/`` lists (and opens) as ``FOLDER/NAME.TIF``. Product parts are named so."""
+    return name.replace("\\", "/")
+
+
+def _zip_member(zf: zipfile.ZipFile, part: str) -> zipfile.ZipInfo:
+    """The member of ``zf`` that :func:`_slashed` names ``part`` (stored with ``/`` or with backslashes)."""
+    try:
+        return zf.getinfo(part)
+    except KeyError:
+        return next(info for info in zf.infolist() if _slashed(info.filename) == part)
 
 
 def _match(names: list[str], suffix: str) -> list[str]:
@@ -290,7 +304,7 @@ def _delivered(folder: Path) -> list[Path]:
 def _locate_zip(p: Path) -> ProductParts:
     try:
         with zipfile.ZipFile(p) as zf:
-            names = [n for n in zf.namelist() if not n.endswith("/") and not _is_resource_fork(n)]
+            names = [n for n in map(_slashed, zf.namelist()) if not n.endswith("/") and not _is_resource_fork(n)]
     except (zipfile.BadZipFile, OSError) as err:
         raise CubeReadError(f"{p}: damaged zip archive ({err}); download the product again") from err
     found = _match(names, SPECTRAL_SUFFIX)

@@ -343,6 +343,40 @@ def test_folder_zip_and_tif_paths_give_identical_cubes(
     assert read_enmap(zpath).attrs["source"] == str(zpath)
 
 
+def _backslashed(src: Path, dst: Path) -> Path:
+    """``src`` zipped again as some Windows tools write it: members named ``FOLDER\\NAME`` (``\\`` between folders)."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            zout.writestr(zipfile.ZipInfo(info.filename.replace("/", "\\"), info.date_time), zin.read(info))
+    return dst
+
+
+def test_a_zip_written_on_windows_reads_as_the_same_product(tmp_path: Path, product: tuple[Path, Path],
+                                                            cube: xr.DataArray) -> None:
+    """Its members named with backslashes: GDAL did not find `FOLDER\\...SPECTRAL_IMAGE.TIF` (one line said the
+    product was corrupt) and the product's name held its folder."""
+    zpath = _backslashed(product[1], tmp_path / "windows.zip")
+    with zipfile.ZipFile(zpath) as zf:
+        assert all("\\" in n and "/" not in n for n in zf.namelist())
+    assert is_enmap_product(zpath)
+    got = read_enmap(zpath)
+    _same(got, cube)
+    assert got.attrs["product"] == cube.attrs["product"] == P
+
+
+def test_a_damaged_member_of_a_zip_written_on_windows_is_named(tmp_path: Path, product: tuple[Path, Path]) -> None:
+    """The CRC check finds the members by the names GDAL gives them."""
+    zpath = _backslashed(product[1], tmp_path / "windows.zip")
+    data = bytearray(zpath.read_bytes())
+    with zipfile.ZipFile(zpath) as zf:
+        info = next(i for i in zf.infolist() if i.filename.endswith("SPECTRAL_IMAGE.TIF"))
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data[start + info.compress_size // 2] ^= 0xFF
+    zpath.write_bytes(bytes(data))
+    with pytest.raises(CubeReadError, match=r"SPECTRAL_IMAGE\.TIF: damaged inside the zip"):
+        read_enmap(zpath)
+
+
 def test_crs_and_transform_come_from_the_image(product: tuple[Path, Path], cube: xr.DataArray) -> None:
     with rasterio.open(part(product[0], "SPECTRAL_IMAGE.TIF")) as ds:
         transform = ds.transform
