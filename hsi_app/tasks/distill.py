@@ -25,17 +25,51 @@ from hsi_app.io.cube import Cube
 def teacher_runs(teachers: Sequence[str | os.PathLike[str]]) -> list[Path]:
     """The training-run folders behind ``--teacher`` arguments (an ensemble folder gives its members).
 
+    The teacher is the mean over these runs, each weighted equally: ``--teacher ENS --teacher RUN`` averages
+    the ensemble's members and the run.
+
     Raises:
         ModelLoadError: an ensemble folder with a missing or changed member.
+        ConfigError: a run given twice (as a ``--teacher`` or as a member of an ensemble given).
     """
     from hsi_app.ensemble import ensemble_members, is_ensemble_dir
     from hsi_app.predictor import run_dir_of
 
     runs: list[Path] = []
+    seen: dict[Path, str] = {}
     for t in teachers:
         folder = run_dir_of(t)
-        runs.extend(ensemble_members(folder) if is_ensemble_dir(folder) else [folder])
+        for run in ensemble_members(folder) if is_ensemble_dir(folder) else [folder]:
+            via = f"--teacher {t}" if run == folder else f"a member of --teacher {t}"
+            key = run.resolve()
+            if key in seen:
+                raise ConfigError(f"--teacher: run {run} is given twice ({seen[key]}, and {via}); give each teacher "
+                                  "run once")
+            seen[key] = via
+            runs.append(run)
     return runs
+
+
+def _check_weights(run: Path) -> None:
+    """Refuse a teacher run folder without weights (an unfinished or hand-copied run), before any training.
+
+    Raises:
+        ModelLoadError: no ``config.json``, or neither ``model.safetensors`` nor a fine-tune's adapter.
+    """
+    from hsi_app.checkpoint import ADAPTER_NAME, CONFIG_NAME, WEIGHTS_NAME
+    from hsi_app.errors import ModelLoadError
+
+    if not (run / CONFIG_NAME).is_file():
+        raise ModelLoadError(f"--teacher {run}: no {CONFIG_NAME}; pass the output folder of `hsi train` (or of "
+                             "`hsi ensemble`)")
+    if not (run / WEIGHTS_NAME).is_file() and not (run / ADAPTER_NAME).is_file():
+        raise ModelLoadError(f"--teacher {run}: no {WEIGHTS_NAME} (an unfinished or partly copied run); finish or "
+                             "copy the whole run folder, or retrain it")
+
+
+def _names(names: Sequence[str]) -> str:
+    """``a, b, c`` or ``a, b, c, ...`` (the first three class names, for one line)."""
+    return ", ".join(str(n) for n in names[:3]) + (", ..." if len(names) > 3 else "")
 
 
 def check_teacher(teachers: Sequence[str | os.PathLike[str]], test: np.ndarray, class_names: Sequence[str]) -> None:
@@ -53,17 +87,21 @@ def check_teacher(teachers: Sequence[str | os.PathLike[str]], test: np.ndarray, 
     Raises:
         LabelError: a teacher run has no ``split.npz``, was trained on another grid, or
             trained on any test pixel.
-        ConfigError: a teacher with other classes (another number, or other names).
+        ConfigError: a teacher with other classes (another number, other names or another order), or a
+            teacher run given twice.
+        ModelLoadError: a teacher run without weights, or an ensemble folder with a missing or changed member.
     """
     from hsi_app.checkpoint import load_config
     from hsi_app.data.splits import Split
 
     for run in teacher_runs(teachers):
+        _check_weights(run)
         names = load_config(run).class_names
         if list(names[1:]) != list(class_names[1:]):
-            raise ConfigError(f"--teacher {run}: maps {len(names) - 1} classes ({', '.join(names[1:4])}, ...), this "
-                              f"scene has {len(class_names) - 1} ({', '.join(class_names[1:4])}, ...); distil from a run "
-                              "trained on the same classes")
+            order = " (the same classes in another order)" if sorted(names[1:]) == sorted(class_names[1:]) else ""
+            raise ConfigError(f"--teacher {run}: maps {len(names) - 1} classes ({_names(names[1:])}), this scene has "
+                              f"{len(class_names) - 1} ({_names(class_names[1:])}){order}; distil from a run trained "
+                              "on the same classes")
         path = run / "split.npz"
         if not path.is_file():
             raise LabelError(f"--teacher {run}: no split.npz, so its training pixels are unknown; "
@@ -80,19 +118,34 @@ def check_teacher(teachers: Sequence[str | os.PathLike[str]], test: np.ndarray, 
 
 def teacher_probs(teachers: Sequence[str | os.PathLike[str]], cube: Cube, *, window: int = 512,
                   progress: bool = True, device: str | None = None) -> np.ndarray:
-    """The teacher's class probabilities over the whole scene (mean over an ensemble's members), computed on
-    ``device`` (None: the GPU when one is visible).
+    """The teacher's class probabilities over the whole scene (mean over the runs of :func:`teacher_runs`: an
+    ensemble folder's members, with any other ``--teacher`` run), computed on ``device`` (None: the GPU when one
+    is visible).
 
     Returns:
         ``(K, H, W)`` float32; 0 at no-data pixels.
+
+    Raises:
+        BandMismatchError, InvalidDataError, ModelLoadError: a teacher that cannot map ``cube`` (other bands, other
+            units, unreadable weights); one line naming ``--teacher`` and the fix.
     """
+    from hsi_app.errors import BandMismatchError, InvalidDataError, ModelLoadError
     from hsi_app.progress import bar
 
     from hsi_app.ensemble import load_classifier
     from hsi_app.infer import iter_windows, read_window
 
-    pred = load_classifier([str(t) for t in teachers], device=device)
-    prob_fn = pred.bind(cube)
+    named = ", ".join(str(t) for t in teachers)
+    try:
+        pred = load_classifier([str(r) for r in teacher_runs(teachers)], device=device)
+        prob_fn = pred.bind(cube)
+    except (BandMismatchError, InvalidDataError) as exc:
+        # the predictor's own fix (--resample, another model) is not an option of `hsi train`
+        why = str(exc).split("; ")[0]
+        raise type(exc)(f"--teacher {named}: cannot map this scene: {why}; distil from a teacher trained on this "
+                        "scene (its bands and units)") from exc
+    except ModelLoadError as exc:
+        raise ModelLoadError(f"--teacher {named}: {exc}") from exc
     _, h, w = cube.hsi.shape
     out = np.zeros((pred.num_classes, h, w), dtype=np.float32)
     for win in bar(list(iter_windows(h, w, min(window, max(h, w)), pred.receptive_radius)), desc="teacher",
