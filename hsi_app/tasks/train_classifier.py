@@ -524,8 +524,9 @@ def _train_into(out: Path, cube: Cube, opts: TrainOptions, split: Any, image: np
     )
     save_run(out, config, tensors)
     epochs = {"epochs_requested": extra.get("epochs_requested"), "epochs_run": int(history.get("epochs_run", 0))}
+    taught = {"teacher": extra["teacher"]} if "teacher" in extra else {}  # a distilled run says so beside its scores
     return evaluate_run(out, cube, split, train_seconds, history, window=opts.window, progress=opts.progress,
-                        extra={**epochs, **record}, device=opts.device)
+                        extra={**epochs, **record, **taught}, device=opts.device)
 
 
 def _training_extra(opts: TrainOptions) -> dict[str, Any]:

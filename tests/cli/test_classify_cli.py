@@ -834,6 +834,7 @@ def test_distilled_run_records_its_teacher_and_learns_from_it(student: Path, tra
     assert wa.keys() == wb.keys() and any(not np.array_equal(wa[k], wb[k]) for k in wa)
     metrics = json.loads((student / "metrics.json").read_text())
     assert metrics["n_test"] == int((split.test > 0).sum()) and 0.0 <= metrics["oa"] <= 1.0
+    assert metrics["teacher"] == teacher  # the scores say they are a distilled run's (audit s56)
 
 
 def test_teacher_targets_at_test_pixels_do_not_reach_the_student(trained: Path, scene: dict[str, Path], tmp_path: Path,
