@@ -106,7 +106,7 @@ class Target:
     size_bin: str
     gain: float
     materials: str  # "a+b" library names mixed
-    proportions: str  # "0.7+0.3"
+    proportions: str  # "0.700000+0.300000": the proportions implanted (6 decimals)
     peak_abundance: float
     box: tuple[int, int, int, int]  # row0, col0, row1, col1 (pixel edges, exclusive end)
 
@@ -308,6 +308,6 @@ def simulate_targets(
         targets.append(Target(
             row=float(row), col=float(col), class_id=k + 1, class_name=class_names[k], area=area,
             size_bin=size_bin(area), gain=gain, materials="+".join(class_names[j] for j in mats),
-            proportions="+".join(f"{p:.3f}" for p in props), peak_abundance=peak, box=box,
+            proportions="+".join(f"{p:.6f}" for p in props), peak_abundance=peak, box=box,
         ))
     return SimulatedScene(image, abundance, class_map, targets, list(class_names))
