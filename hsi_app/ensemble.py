@@ -72,9 +72,13 @@ class EnsemblePredictor:
         first = members[0]
         for member, src in zip(members[1:], sources[1:]):
             if member.class_names != first.class_names:
+                # the same names numbered otherwise (labels whose ids were given in another order) would average
+                # one class's probability with another's: refused, and said so
+                order = (" (the same classes numbered in another order: train both from the same label file)"
+                         if sorted(member.class_names[1:]) == sorted(first.class_names[1:]) else "")
                 raise ModelLoadError(
-                    f"{src}: its classes {member.class_names[1:]} differ from {sources[0]}'s {first.class_names[1:]}; "
-                    "ensemble only runs trained on the same classes"
+                    f"{src}: its classes {member.class_names[1:]} differ from {sources[0]}'s {first.class_names[1:]}"
+                    f"{order}; ensemble only runs trained on the same classes"
                 )
         self.members = list(members)
         self.sources = [str(s) for s in sources]

@@ -112,3 +112,15 @@ def test_a_teacher_of_other_bands_names_teacher_not_resample(tmp_path: Path) -> 
     line = str(err.value)
     assert line.startswith(f"--teacher {nir}: cannot map this scene") and "trained on this scene" in line
     assert "--resample" not in line and "\n" not in line
+
+
+def test_an_ensemble_of_classes_in_another_order_says_so(tmp_path: Path) -> None:
+    """Averaging them would add one class's probability to another's: refused, naming the cause."""
+    from hsi_app.ensemble import load_members
+
+    a = make_run(tmp_path / "a", in_chans=6, num_classes=3, wavelengths=WL, class_names=NAMES)
+    b = make_run(tmp_path / "b", in_chans=6, num_classes=3, wavelengths=WL, seed=1,
+                 class_names=["unlabelled", "water", "soil", "trees"])
+    with pytest.raises(ModelLoadError, match=r"numbered in another order: train both from the same label file\); "
+                                             r"ensemble only runs trained on the same classes$"):
+        load_members([a, b])
