@@ -33,13 +33,18 @@ def teacher_runs(teachers: Sequence[str | os.PathLike[str]]) -> list[Path]:
         ConfigError: a run given twice (as a ``--teacher`` or as a member of an ensemble given).
     """
     from hsi_app.ensemble import ensemble_members, is_ensemble_dir
+    from hsi_app.errors import ModelLoadError
     from hsi_app.predictor import run_dir_of
 
     runs: list[Path] = []
     seen: dict[Path, str] = {}
     for t in teachers:
         folder = run_dir_of(t)
-        for run in ensemble_members(folder) if is_ensemble_dir(folder) else [folder]:
+        try:
+            members = ensemble_members(folder) if is_ensemble_dir(folder) else [folder]
+        except ModelLoadError as exc:  # a member missing, changed or without weights
+            raise ModelLoadError(f"--teacher {t}: {exc}") from exc
+        for run in members:
             via = f"--teacher {t}" if run == folder else f"a member of --teacher {t}"
             key = run.resolve()
             if key in seen:

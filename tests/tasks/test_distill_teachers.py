@@ -124,3 +124,15 @@ def test_an_ensemble_of_classes_in_another_order_says_so(tmp_path: Path) -> None
     with pytest.raises(ModelLoadError, match=r"numbered in another order: train both from the same label file\); "
                                              r"ensemble only runs trained on the same classes$"):
         load_members([a, b])
+
+
+def test_an_ensemble_teacher_with_a_broken_member_names_teacher(tmp_path: Path) -> None:
+    from hsi_app.ensemble import write_ensemble
+    from hsi_app.tasks.distill import teacher_runs
+
+    _, values = _scene()
+    r0, r1, _ = _runs(tmp_path, values)
+    write_ensemble(tmp_path / "ens", [r0, r1])
+    (r1 / "model.safetensors").unlink()  # a member copied without its weights
+    with pytest.raises(ModelLoadError, match=r"^--teacher .*ens: .*r1"):
+        teacher_runs([tmp_path / "ens"])
