@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +42,8 @@ class BandPlan:
     matrix: np.ndarray | None  # (C_model, C_src) resampling weights
     sources: np.ndarray | None = None  # (C_src,) cube bands the matrix reads (None: all)
     bands: int | None = None  # C_cube, the band count of the cube planned for (None: not checked)
+    nodata: float | None = None  # the cube's no-data value (:func:`no_data_as_nan`)
+    bad_band: np.ndarray | None = None  # (C_cube,) bool, the cube's bad bands
 
     @property
     def resampled(self) -> bool:
@@ -73,7 +75,33 @@ class SubsetPlan:
     keep: np.ndarray
     training: np.ndarray
     bands: int | None = None  # C_cube, the band count of the cube planned for (None: not checked)
+    nodata: float | None = None  # the cube's no-data value (:func:`no_data_as_nan`)
+    bad_band: np.ndarray | None = None  # (C_cube,) bool, the cube's bad bands
     resampled = False
+
+
+def no_data_as_nan(image: np.ndarray, nodata: float | None, bad_band: np.ndarray | None) -> np.ndarray:
+    """``(C, h, w)`` values of a cube's window with its no-data pixels NaN, as :func:`~hsi_app.infer.read_window`
+    reads them: a window given as raw values (``cube.isel(...).values``) holds the cube's no-data value
+    (``-9999``), which the model would otherwise take as a measurement, for the pixel and its neighbours.
+
+    A pixel holding ``nodata`` in a good band is no data in every band (the rule of
+    :func:`~hsi_app.io.cube.valid_from_data`); the given array is never written. A window without the
+    value (``read_window``'s, already NaN) is returned as it is, after one comparison pass.
+
+    Args:
+        image: ``(C, h, w)`` values of the cube's bands.
+        nodata: the cube's no-data value (``None``: the window is returned as it is).
+        bad_band: ``(C,)`` bool bad bands of the cube (their values never make a pixel no data).
+    """
+    if nodata is None or bad_band is None or not np.any(image == nodata):
+        return image
+    from hsi_app.io.cube import valid_from_data
+
+    valid = np.asarray(valid_from_data(image, nodata, bad_band), dtype=bool)
+    out = np.array(image, dtype=np.float32)  # a new array: the caller's is not written
+    out[:, ~valid] = np.nan
+    return out
 
 
 def check_image(image: Any, bands: int, where: str, whose: str) -> None:
@@ -90,11 +118,13 @@ def check_image(image: Any, bands: int, where: str, whose: str) -> None:
 
     Raises:
         BandMismatchError: one line with the shape, the expected C and, for an ``(H, W, C)``
-            array, ``image.transpose(2, 0, 1)``.
+            array, ``image.transpose(2, 0, 1)``; a window of no pixel (``(C, 0, w)``).
     """
     shape = tuple(int(n) for n in np.shape(image))
-    if len(shape) == 3 and shape[0] == bands:
+    if len(shape) == 3 and shape[0] == bands and shape[1] and shape[2]:
         return
+    if len(shape) == 3 and shape[0] == bands:  # torch would fail on the model's first kernel
+        raise BandMismatchError(f"{where}: image has shape {shape}, no pixel; pass a window of at least 1 x 1 pixel")
     fix = "image.transpose(2, 0, 1) (it looks (H, W, C))" if len(shape) == 3 and shape[2] == bands else \
         f"a ({bands}, h, w) array"
     raise BandMismatchError(f"{where}: image has shape {shape}; it takes (C, h, w) with C = {bands}, {whose} "
@@ -422,10 +452,18 @@ class Predictor:
             sample: the scene's sample for that check, when the caller has it (an ensemble reads it once for all
                 its members): see :meth:`check_scene_units`.
 
+        Returns:
+            The plan, with the cube's no-data value and bad bands: a window given as raw values
+            (``cube.isel(...).values``) has its no-data pixels NaN, as ``hsi predict`` reads them (:func:`no_data_as_nan`).
+
         Raises:
             BandMismatchError: the bands cannot be matched, resampled or used as a subset.
             InvalidDataError: the scene is in other units (:meth:`check_scene_units`).
+            ConfigError: ``cube`` is not a Cube (a numpy array: wrap it with ``make_cube``).
         """
+        from hsi_app.io.cube import check_is_cube
+
+        check_is_cube(cube, f"{self.run_dir or self.model_name}: bind(cube)")  # a numpy array: one line, not 'no attribute hsi'
         try:
             plan: BandPlan | SubsetPlan = plan_bands(self.config, cube, resample=resample,
                                                      model=None if self.run_dir is None else str(self.run_dir))
@@ -435,7 +473,9 @@ class Predictor:
             plan = self.subset_plan(cube)
         if check_units:
             self.check_scene_units(cube, plan, sample)
-        return plan
+        bad = np.ones(cube.hsi.shape[0], dtype=bool)
+        bad[cube.hsi.good_band_indices] = False
+        return replace(plan, nodata=cube.hsi.nodata, bad_band=bad)  # for windows given as raw values
 
     @property
     def scale_invariant(self) -> bool:
@@ -546,6 +586,7 @@ class Predictor:
         image = window_values(image)  # an xarray window (cube.isel(...)) -> its values, no data NaN
         if plan.bands is not None:
             check_image(image, plan.bands, f"{self.run_dir or self.model_name}: bind(cube)(image)", "the bound cube's")
+        image = no_data_as_nan(image, plan.nodata, plan.bad_band)  # raw values (cube.isel(...).values): -9999 -> NaN
         if isinstance(plan, SubsetPlan):
             bound = self.model.with_bands(self.config.model_wavelength_array[plan.training])  # FWHM: the training bands'
             return self._softmax(bound, image[plan.keep], self._mean[plan.training], self._std[plan.training],
