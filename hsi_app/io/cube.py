@@ -492,7 +492,9 @@ class HSIAccessor:
         """
         from_data = np.asarray(valid_from_data(values, self.nodata, self._bad_band), dtype=bool)
         if stored is None and "valid" in self._obj.coords:
-            stored = self._obj.coords["valid"].values
+            from hsi_app.local_reads import compute_here
+
+            stored = compute_here(self._obj.coords["valid"].data)[0]  # a lazy mask: read here, not on a Client
         return from_data if stored is None else np.asarray(stored, dtype=bool) & from_data
 
     @property

@@ -157,9 +157,12 @@ def rgb_composite(
     Returns:
         ``(H, W, 3)`` uint8; invalid pixels (no data, NaN) are black.
     """
+    from hsi_app.local_reads import compute_here
+
     idx = list(pick_rgb_bands(cube, wavelengths_nm))
-    bands = np.asarray(cube.isel(band=idx).values, dtype=np.float64)
-    valid = np.asarray(cube.hsi.valid.values, dtype=bool)
+    # one pass (the chunks both need read once), in this process: not on a notebook's dask Client
+    bands, valid = compute_here(cube.isel(band=idx).data, cube.hsi.valid.data)
+    bands, valid = np.asarray(bands, dtype=np.float64), np.asarray(valid, dtype=bool)
     nodata = cube.hsi.nodata
     if nodata is not None:
         valid = valid & np.all(bands != nodata, axis=0)

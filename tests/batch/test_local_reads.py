@@ -138,3 +138,40 @@ def test_scene_reads_submit_nothing_to_a_notebooks_open_client(tmp_path) -> None
             Client(cluster):
         _reads(cube, tmp_path)
         assert cluster.scheduler.transition_counter == 0
+
+
+def test_quicklooks_and_read_valid_read_here_with_a_notebooks_client(tmp_path) -> None:  # noqa: ANN001
+    """`rgb_composite`/`save_rgb_png` (an RGB of the scene in a notebook) and `cube.hsi.read_valid(values)` read a lazy
+    scene in this process: nothing goes to an open Client, and a stale `dask.distributed` setting does not fail them."""
+    import numpy as np
+    import rasterio
+    from distributed import Client, LocalCluster
+
+    from hsi_app.io import open_cube
+    from hsi_app.io.quicklook import rgb_composite, save_rgb_png
+
+    data = (np.arange(5 * 12 * 10, dtype=np.int16).reshape(5, 12, 10) % 700) + 100
+    data[:, :2, :3] = -9999
+    path = tmp_path / "rgb.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=12, width=10, count=5, dtype="int16", crs="EPSG:32633",
+                       transform=rasterio.transform.from_origin(500000, 4600000, 30, 30), nodata=-9999) as ds:
+        ds.write(data)
+        for i in range(5):
+            ds.set_band_description(i + 1, f"{450 + 50 * i} nm")
+    cube = open_cube(path).where(lambda c: c != 800)  # a mask changed in Python: read_valid ANDs the lazy coordinate
+    assert not isinstance(cube.data, np.ndarray) and not isinstance(cube.coords["valid"].data, np.ndarray)
+
+    def reads() -> tuple[np.ndarray, np.ndarray]:
+        save_rgb_png(tmp_path / "rgb.png", cube)
+        return rgb_composite(cube), cube.hsi.read_valid(np.asarray(cube.data.compute(scheduler="sync")))
+
+    rgb, valid = reads()
+    assert (rgb[:2, :3] == 0).all() and rgb[5, 5].any() and not valid[:2, :3].any() and valid[5, 5]
+    with dask.config.set(scheduler="dask.distributed"):  # the client that set it is gone
+        got = reads()
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster):
+        got_client = reads()
+        assert cluster.scheduler.transition_counter == 0
+    for a, b in zip((*got, *got_client), (rgb, valid, rgb, valid), strict=True):
+        np.testing.assert_array_equal(a, b)
