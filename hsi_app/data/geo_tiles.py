@@ -22,6 +22,72 @@ import torch
 from torch.utils.data import Dataset
 
 from hsi_app.data.tiles import random_d4
+from hsi_app.errors import BandMismatchError, ConfigError, CubeReadError, DatasetNotFoundError, LabelError
+
+
+def _raster_facts(path: str | os.PathLike[str], role: str) -> tuple[Any, Any, int]:
+    """``(crs, bounds, band count)`` of the ``role`` raster (``"image"``, ``"label"``) torchgeo will sample.
+
+    Raises:
+        DatasetNotFoundError: no such file (torchgeo's message says it cannot download it).
+        CubeReadError: GDAL cannot open it.
+        ConfigError: it has no CRS (torchgeo places every tile in map coordinates).
+    """
+    import rasterio
+    from rasterio.errors import RasterioIOError
+
+    if not os.path.isfile(path):
+        raise DatasetNotFoundError(f"{path}: no such file; pass the {role} GeoTIFF")
+    try:
+        with rasterio.open(path) as ds:
+            crs, bounds, count = ds.crs, ds.bounds, ds.count
+    except RasterioIOError as err:
+        raise CubeReadError(f"{path}: GDAL cannot read it ({err}); pass a GeoTIFF") from err
+    if crs is None:
+        raise ConfigError(f"{path}: the {role} raster has no CRS, and torchgeo samples tiles in map coordinates: "
+                          "write one (cube.rio.write_crs(...) then hsi_app.io.cog.write_cube), or tile an in-memory "
+                          "scene with hsi_app.data.tiles.SceneTiles")
+    return crs, bounds, count
+
+
+def check_rasters(image_path: str | os.PathLike[str], label_path: str | os.PathLike[str], *,
+                  band_indices: Sequence[int], per_band: dict[str, Any], tile_size: int, tiles_per_epoch: int) -> None:
+    """Refuse what torchgeo would fail on later, or deep inside a DataLoader worker, in one line each.
+
+    Args:
+        image_path, label_path: the rasters of :class:`GeoRasterTiles`.
+        band_indices: ``(C,)`` 0-based bands of the image.
+        per_band: ``{"mean": ..., "std": ..., "wavelengths": ...}``, each ``(C,)`` or ``None``.
+        tile_size, tiles_per_epoch: as given.
+
+    Raises:
+        ConfigError: a tile size below 1 or a negative length; a per-band vector not one per used band; the
+            label raster not overlapping the image (in the image's CRS).
+        BandMismatchError: a band index outside the image's bands.
+        LabelError: a label raster of more than one band.
+    """
+    from rasterio.warp import transform_bounds
+
+    if int(tile_size) < 1 or int(tiles_per_epoch) < 0:
+        raise ConfigError(f"GeoRasterTiles: tile_size={tile_size}, tiles_per_epoch={tiles_per_epoch}; "
+                          "the tile side is 1 pixel or more and the length 0 or more")
+    crs, bounds, count = _raster_facts(image_path, "image")
+    label_crs, label_bounds, label_count = _raster_facts(label_path, "label")
+    bands = np.asarray(band_indices, dtype=np.int64).reshape(-1)
+    outside = bands[(bands < 0) | (bands >= count)]
+    if outside.size:
+        raise BandMismatchError(f"{image_path}: band index {int(outside[0])} is outside its {count} bands; "
+                                f"band_indices are 0-based, 0..{count - 1}")
+    for name, values in per_band.items():
+        if values is not None and np.size(values) != bands.size:
+            raise ConfigError(f"GeoRasterTiles: {name} has {np.size(values)} values for {bands.size} bands "
+                              "(band_indices); pass one per band used")
+    if label_count != 1:
+        raise LabelError(f"{label_path}: {label_count} bands; a label raster holds one band of class ids (0 = unlabelled)")
+    left, bottom, right, top = transform_bounds(label_crs, crs, *label_bounds) if label_crs != crs else label_bounds
+    if left >= bounds.right or right <= bounds.left or bottom >= bounds.top or top <= bounds.bottom:
+        raise ConfigError(f"{label_path}: the label raster does not overlap the image {image_path} (in {crs}); "
+                          "pass labels for this scene")
 
 
 def _raster_classes() -> tuple[type, type]:
@@ -56,6 +122,10 @@ class GeoRasterTiles(Dataset):
         nodata: raw value meaning no data (those pixels are zeroed after normalising).
         seed: seed of the sampler and of the flips / rotations; :meth:`set_epoch` redraws deterministically.
         augment: random flips and 90-degree rotations (:func:`~hsi_app.data.tiles.random_d4`), as in memory.
+
+    Raises:
+        DatasetNotFoundError, CubeReadError, ConfigError, BandMismatchError, LabelError: inputs torchgeo
+            would fail on later (:func:`check_rasters`), each in one line naming the file and the fix.
     """
 
     def __init__(
@@ -75,6 +145,8 @@ class GeoRasterTiles(Dataset):
     ) -> None:
         import rasterio
 
+        check_rasters(image_path, label_path, band_indices=band_indices, tile_size=tile_size,
+                      tiles_per_epoch=tiles_per_epoch, per_band={"mean": mean, "std": std, "wavelengths": wavelengths})
         image_cls, label_cls = _raster_classes()
         self.dataset = image_cls(paths=[os.fspath(image_path)]) & label_cls(paths=[os.fspath(label_path)])
         with rasterio.open(image_path) as ds:
