@@ -18,14 +18,14 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from hsi_app.errors import ConfigError, LabelError
+from hsi_app.errors import ConfigError, InvalidDataError, LabelError
 
 
 class SceneTiles(Dataset):
     """Random square tiles of one normalised scene with its sparse label map.
 
     Args:
-        image: ``(C, H, W)`` float32, already normalised per band.
+        image: ``(C, H, W)`` float32, already normalised per band, finite (no data as 0, the band mean).
         labels: ``(H, W)`` int, 0 = unlabelled (ignored), ``1..K`` = classes.
         tile_size: tile side ``t`` in pixels. A scene side shorter than ``t`` is
             zero-padded (label 0) to ``t``; zero is the band mean after normalisation.
@@ -42,6 +42,7 @@ class SceneTiles(Dataset):
     Raises:
         LabelError: labels shape differs from the image grid, or no pixel is labelled.
         ConfigError: non-positive tile size or length.
+        InvalidDataError: NaN or infinite values in the image.
     """
 
     def __init__(
@@ -63,6 +64,12 @@ class SceneTiles(Dataset):
             raise LabelError(
                 f"SceneTiles: labels {tuple(lab.shape)} do not match image {tuple(img.shape)}; "
                 "pass image (C, H, W) and labels (H, W)"
+            )
+        bad = 0 if bool(torch.isfinite(img.sum())) else int((~torch.isfinite(img)).sum())  # no mask-sized temporary
+        if bad:  # a NaN in a tile makes the loss NaN at the first step, far from here
+            raise InvalidDataError(
+                f"SceneTiles: the image holds {bad} NaN or infinite values (no data?); pass it normalised with "
+                "no data as 0, the band mean: np.nan_to_num((image - mean) / std)"
             )
         if tile_size < 1 or tiles_per_epoch < 1:
             raise ConfigError(
