@@ -153,11 +153,11 @@ def open_cube(
 
     if not str(path).strip():
         raise DatasetNotFoundError("empty input path; pass a file, an EnMAP product folder/zip, or a built-in name (indian_pines)")
-    if isinstance(path, str) and is_builtin(path) and not Path(path).exists():
+    if isinstance(path, (str, os.PathLike)) and is_builtin(os.fspath(path)) and not Path(path).exists():
         if key is not None:  # a built-in scene is no .mat file the user chose a variable of
             raise ConfigError(f"--key {key}: {path} is a built-in scene, not a .mat file, so it has no variables "
                               "to choose from; drop it (key= in Python)")
-        cube = load_builtin(path)
+        cube = load_builtin(os.fspath(path))  # Path("indian_pines") too: the error said "pass indian_pines"
     else:
         from hsi_app.data.dataset_folder import fetched_cube, folder_hint, name_hint
 
