@@ -44,8 +44,9 @@ def scene_settings(prob_fn: ProbFn, num_classes: int | None, halo: int | None,
     (:func:`bound_fn`).
 
     Raises:
-        ConfigError: ``num_classes`` or ``halo`` missing for a plain function, a negative halo, or a halo below
-            the bound run's receptive radius (the map would then differ from ``hsi predict``'s at window seams).
+        ConfigError: ``num_classes`` or ``halo`` missing for a plain function, a negative halo, a halo below
+            the bound run's receptive radius (the map would then differ from ``hsi predict``'s at window seams),
+            or ``class_names`` not K + 1 names (0 = no data, then 1..K).
     """
     own_k, own_halo = getattr(prob_fn, "num_classes", None), getattr(prob_fn, "halo", None)
     if num_classes is None:
@@ -66,6 +67,11 @@ def scene_settings(prob_fn: ProbFn, num_classes: int | None, halo: int | None,
                           f"near window seams would differ from `hsi predict`'s map: pass halo>={own_halo} or leave it out")
     if class_names is None:
         class_names = getattr(prob_fn, "class_names", None)
+    if class_names and len(class_names) != int(num_classes) + 1:  # K names would label class k with name k+1
+        first = ("; K names: put the no-data name first, class_names=['no data', *names]"
+                 if len(class_names) == int(num_classes) else "")
+        raise ConfigError(f"predict_scene: {len(class_names)} class_names for num_classes={num_classes}; it takes "
+                          f"{int(num_classes) + 1}, index 0 = no data, then classes 1..K{first}")
     return int(num_classes), int(halo), class_names
 
 
@@ -259,6 +265,23 @@ def window_probs(prob_fn: ProbFn, image: np.ndarray, num_classes: int) -> np.nda
     return probs
 
 
+def check_finite_probs(probs: np.ndarray, valid: np.ndarray, win: Window) -> None:
+    """Refuse NaN or infinite probabilities ``(K, h, w)`` at valid pixels ``(h, w)`` of a window's core: argmax
+    takes a NaN as the largest value, so every such pixel would be mapped as class 1 with NaN confidence.
+    (A bound run checks its own output: :func:`~hsi_app.predictor.check_probs`; this catches a plain function.)
+
+    Raises:
+        InvalidDataError: one line with the count, the window and the fix.
+    """
+    if np.isfinite(probs).all():
+        return
+    bad = int(np.count_nonzero(~np.isfinite(probs).all(axis=0) & valid))
+    if bad:
+        raise InvalidDataError(f"predict_scene: prob_fn returned NaN or inf at {bad} valid pixels of the window at row "
+                               f"{win.row}, col {win.col}; return finite (K, h, w) probabilities where the input has "
+                               "data (NaN input = no data: fill it, e.g. np.nan_to_num, before the model)")
+
+
 def classify_probs(probs: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(K, h, w)`` probabilities -> class ``(h, w)`` uint8 (1..K, 0 = no data) and confidence float32."""
     cls = (np.argmax(probs, axis=0) + 1).astype(np.uint8)
@@ -308,7 +331,7 @@ def predict_scene(
         out: COG path (band 1 class uint8 with colour table, band 2 confidence); ``None``
             to skip writing (then pass ``keep_map=True``).
         window: core window size in pixels.
-        class_names: names for 0..K written into the COG; default: the bound run's.
+        class_names: K + 1 names for 0..K (0 = no data) written into the COG; default: the bound run's.
         keep_map: also return the ``(H, W)`` class map (only for small scenes).
         progress: show a progress bar.
 
@@ -317,7 +340,8 @@ def predict_scene(
         matrix over the labelled pixels.
 
     Raises:
-        InvalidDataError: the scene holds no valid pixel.
+        InvalidDataError: the scene holds no valid pixel; ``prob_fn`` returned NaN or inf at a valid pixel
+            (:func:`check_finite_probs`).
         ConfigError: ``prob_fn`` returned another shape than ``(num_classes, h, w)`` for a window;
             ``cube`` not a Cube; ``num_classes``/``halo`` missing or wrong (:func:`scene_settings`).
     """
@@ -346,6 +370,7 @@ def predict_scene(
             image, valid = read_window(cube, win)
             probs = window_probs(prob_fn, image, num_classes)
             del image  # not held while the next window is read: one window's values in memory, not two
+            check_finite_probs(probs[(slice(None), *win.crop)], valid[win.crop], win)
             cls, conf = classify_probs(probs[(slice(None), *win.crop)], valid[win.crop])
             del probs
             any_valid |= bool(valid[win.crop].any())
