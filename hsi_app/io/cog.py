@@ -54,7 +54,7 @@ from hsi_app.io.cube import Cube, check_is_cube, valid_from_data
 from hsi_app.io.disk_full import WriteWatch
 from hsi_app.io.geotiff import TIFF_ONLY
 from hsi_app.io.quicklook import as_palette
-from hsi_app.local_reads import local_scheduler
+from hsi_app.local_reads import compute_here, local_scheduler
 
 CONFIDENCE_SCALE = 1.0 / 255.0
 CLASS_NAMES_TAG = "CLASS_NAMES"
@@ -563,7 +563,7 @@ def read_envi_class_map(path: str | os.PathLike[str]) -> ClassMap:
     cube = read_envi(path)
     if cube.sizes["band"] != 1:
         raise InvalidDataError(f"{path}: ENVI classification with {cube.sizes['band']} bands; a class map has one")
-    values = np.asarray(cube.values[0])
+    values = np.asarray(compute_here(cube.data[0])[0])  # a lazy read: in this process, not on a notebook's Client
     values = np.where(np.isfinite(values), values, 0)
     n = int(h.get("classes", int(values.max(initial=0)) + 1))
     if values.size and (values.min() < 0 or values.max() >= min(n, 256) or np.any(values != np.round(values))):

@@ -175,3 +175,22 @@ def test_quicklooks_and_read_valid_read_here_with_a_notebooks_client(tmp_path) -
         assert cluster.scheduler.transition_counter == 0
     for a, b in zip((*got, *got_client), (rgb, valid, rgb, valid), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_an_envi_classification_reads_here_when_the_client_is_gone(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """`read_class_map` of an ENVI classification (what `evaluate_map` reads in a notebook) computed its lazy band on
+    dask's default scheduler: a `dask.distributed` setting left by a closed Client failed it."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from hsi_app.io.cog import read_class_map
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "io"))
+    from test_envi_class_map import write_envi_classification
+
+    classes = (np.arange(15 * 12).reshape(15, 12) % 4).astype(np.uint8)
+    img = write_envi_classification(tmp_path, classes)
+    with dask.config.set(scheduler="dask.distributed"):
+        got = read_class_map(img)
+    np.testing.assert_array_equal(got.classes, classes)
