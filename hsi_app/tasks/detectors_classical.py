@@ -44,6 +44,24 @@ def check_method(method: str) -> str:
     return m
 
 
+def as_image(image: Any, where: str) -> np.ndarray:
+    """``image`` as the ``(C, H, W)`` array the detectors score: a numpy array as it is, a Cube (an
+    :class:`xarray.DataArray` with dims ``(band, y, x)``) read whole with its no data as NaN.
+
+    Raises:
+        ConfigError: not three axes (a single band, an ``(N, C)`` pixel table), with the fix.
+    """
+    import xarray as xr
+
+    if isinstance(image, xr.DataArray):
+        image, _ = image.hsi.read_masked()
+    arr = np.asarray(image)
+    if arr.ndim != 3:
+        raise ConfigError(f"{where}: takes a (C, H, W) image, bands first, got an array of shape {arr.shape}; "
+                          "for an (H, W, C) one pass image.transpose(2, 0, 1), for (N, C) pixels image.T[:, :, None]")
+    return arr
+
+
 def _pixels(image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     """``(N, C)`` float64 finite pixels of ``image`` ``(C, H, W)`` (within ``mask``)."""
     c = image.shape[0]
@@ -125,7 +143,7 @@ def rx(image: np.ndarray, *, window: tuple[int, int] | None = None, stats: Any =
     """RX anomaly scores (squared Mahalanobis distance to the background).
 
     Args:
-        image: ``(C, H, W)`` cube.
+        image: ``(C, H, W)`` cube (numpy, or a Cube: :func:`as_image`).
         window: ``(inner, outer)`` odd window sizes for local RX: the mean comes from
             the outer window minus the inner one, the covariance is the scene's
             (regularised) one; at the image border both windows are shifted inside the
@@ -141,6 +159,7 @@ def rx(image: np.ndarray, *, window: tuple[int, int] | None = None, stats: Any =
     """
     import spectral
 
+    image = as_image(image, "rx")
     bg = stats if stats is not None else background_stats(image)
     if window is None:
         return _finish(spectral.rx(_hwc(image), background=bg), image)
@@ -234,6 +253,7 @@ def matched_filter(image: np.ndarray, targets: np.ndarray, *, stats: Any = None)
     """
     from spectral.algorithms.detectors import matched_filter as spy_mf
 
+    image = as_image(image, "matched_filter")
     bg = stats if stats is not None else background_stats(image)
     x = _hwc(image)
     return np.stack([_finish(spy_mf(x, t.astype(np.float64), background=bg), image)[0] for t in _targets(targets, image)])
@@ -252,6 +272,7 @@ def ace(image: np.ndarray, targets: np.ndarray, *, stats: Any = None) -> np.ndar
     """
     from spectral.algorithms.detectors import ace as spy_ace
 
+    image = as_image(image, "ace")
     bg = stats if stats is not None else background_stats(image)
     t = _targets(targets, image)
     out = spy_ace(_hwc(image), [row.astype(np.float64) for row in t], background=bg)
@@ -272,6 +293,7 @@ def cem(image: np.ndarray, targets: np.ndarray, *, mask: np.ndarray | None = Non
     Returns:
         ``(K, H, W)`` float32.
     """
+    image = as_image(image, "cem")
     pix = _pixels(image, mask)
     corr = regularise(pix.T @ pix / pix.shape[0], "correlation matrix")
     return cem_scores(image, cem_filter(corr, _targets(targets, image)))
@@ -350,6 +372,7 @@ def classical_scores(method: str, image: np.ndarray, targets: np.ndarray | None 
                           "(hsi detect --model)")
     if m in TARGET_METHODS and targets is None:
         raise ConfigError(f"detection method {m!r} needs target spectra; pass --targets LIB or --target-pixel ROW,COL (targets= in Python, e.g. from target_spectra)")
+    image = as_image(image, f"detection {m}")
     if m in TARGET_METHODS:
         targets = _targets(targets, image)  # type: ignore[arg-type]
     keep = varying_bands(_pixels(image, None).var(axis=0))

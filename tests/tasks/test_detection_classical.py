@@ -113,3 +113,32 @@ def test_unknown_method_and_missing_targets(scene: tuple[np.ndarray, np.ndarray]
         classical_scores("ace", scene[0], np.ones((1, C + 1)))
     with pytest.raises(ConfigError, match="window"):
         classical_scores("rx-local", scene[0], window=(4, 9))
+
+
+@pytest.mark.parametrize("method", ["rx", "mf", "ace", "cem"])
+def test_a_cube_scores_as_its_array_with_no_data_as_nan(scene: tuple[np.ndarray, np.ndarray], method: str) -> None:
+    """A notebook passes the opened Cube (a DataArray): it gave "'DataArray' object has no attribute 'reshape'".
+    Its scores are the array's, and a pixel holding the cube's no-data value scores NaN as a NaN pixel does."""
+    from hsi_app.io import make_cube
+    from hsi_app.tasks import detectors_classical as dc
+
+    image, target = scene
+    stored = image.copy()
+    stored[:, 2, 3] = -9999.0
+    nan = image.copy()
+    nan[:, 2, 3] = np.nan
+    cube = make_cube(stored, wavelength=np.linspace(450.0, 2300.0, C), nodata=-9999.0)
+    fn = {"rx": lambda x: dc.rx(x), "mf": lambda x: dc.matched_filter(x, target[None]),
+          "ace": lambda x: dc.ace(x, target[None]), "cem": lambda x: dc.cem(x, target[None])}[method]
+    got, expected = fn(cube), fn(nan)
+    np.testing.assert_array_equal(got, expected)
+    assert np.isnan(got[0, 2, 3]) and np.isfinite(np.delete(got[0].ravel(), 2 * W + 3)).all()
+    np.testing.assert_array_equal(classical_scores(method, cube, target[None]), classical_scores(method, nan, target[None]))
+
+
+@pytest.mark.parametrize("shape", [(H, W), (H * W, C)])
+def test_an_image_without_three_axes_is_one_line(shape: tuple[int, ...]) -> None:
+    from hsi_app.tasks.detectors_classical import rx
+
+    with pytest.raises(ConfigError, match=r"^rx: takes a \(C, H, W\) image, bands first, got an array of shape"):
+        rx(np.ones(shape, np.float32))
