@@ -158,8 +158,10 @@ class EnsemblePredictor:
             BandMismatchError: a member cannot use the cube's bands (the message names that run).
             InvalidDataError: the scene is in other units than a member's training scene.
         """
+        from hsi_app.io.cube import check_is_cube
         from hsi_app.value_range import units_sample
 
+        check_is_cube(cube, "ensemble: bind(cube)")  # a numpy array: one line, not 'no attribute hsi'
         sample = units_sample(cube) if check_units else None
         if sample is not None:
             warn_partial_nodata(cube, sample.partial)

@@ -70,3 +70,13 @@ def test_bind_refuses_a_numpy_array_and_a_window_of_no_pixel(scene_and_run: tupl
         fn(data[:, :0, :0])
     with pytest.raises(BandMismatchError, match=r"\(5, 3, 0\), no pixel"):
         pred.probs(data[:, :3, :0].astype(np.float32))
+
+
+def test_an_ensemble_refuses_a_numpy_array_in_one_line(scene_and_run: tuple[Path, Path, np.ndarray],
+                                                        tmp_path: Path) -> None:
+    """`load_classifier([run, run2]).bind(array)` failed with "'numpy.ndarray' object has no attribute 'hsi'"."""
+    _, run, data = scene_and_run
+    other = shutil.copytree(run, tmp_path / "run2")
+    ens = load_classifier([run, other], device="cpu")
+    with pytest.raises(ConfigError, match=r"^ensemble: bind\(cube\): takes a Cube .* hsi_app.io.make_cube"):
+        ens.bind(data)
