@@ -232,8 +232,11 @@ def choose_key(path: Path, arrays: dict[str, tuple[int, ...]], key: str | None, 
                             f"{_cube_hint(path, arrays, catalog)}")
     what = "3-D arrays (H, W, bands)" if ndim == 3 else "2-D label arrays"
     found = "no" if not candidates else f"{len(candidates)}"
-    fix = ("Pass --key NAME (key= in Python)" if ndim == 3
-           else "Save the labels alone as .npy or GeoTIFF and pass them with --labels (label_key= in Python)")
+    if ndim == 3:  # naming a key cannot help when none of them is a cube
+        fix = ("Pass --key NAME (key= in Python)" if candidates
+               else "No variable is a cube: save the scene in it as one (H, W, bands) array, or open the file that holds it")
+    else:
+        fix = "Save the labels alone as .npy or GeoTIFF and pass them with --labels (label_key= in Python)"
     raise CubeReadError(f"{path}: {found} {what} to choose from; keys found: {keys}. {fix}")
 
 

@@ -60,8 +60,9 @@ def test_single_unknown_3d_array_is_used(mat_fixtures: dict) -> None:
 
 
 def test_2d_only_file_is_rejected(mat_fixtures: dict) -> None:
-    with pytest.raises(CubeReadError, match=r"flat.mat: no 3-D arrays"):
+    with pytest.raises(CubeReadError, match=r"flat.mat: no 3-D arrays") as err:
         open_cube(mat_fixtures["flat"])
+    assert "--key" not in str(err.value) and "save the scene in it as one (H, W, bands) array" in str(err.value)
     with pytest.raises(CubeReadError, match=r"'image' is 2-D"):
         open_cube(mat_fixtures["flat"], key="image")
 
