@@ -50,6 +50,7 @@ from hsi_app.io.cube import MAX_CLASS_ID, Cube, class_name_key
 GRID_NAME_ATTR = "grid_name"  # Cube attr naming what receives the labels in messages ("the map map.tif")
 _WHOLE_NUMBER = re.compile(r"[+-]?\d+")
 UNLABELLED_KEYS = {"unlabelled", "unlabeled"}  # text classes (case and spacing ignored) that mean class 0
+BURN_BLOCK_PX = 1 << 22  # pixels per block when a whole-grid raster is scanned (its index temporaries stay small)
 
 
 @dataclass(frozen=True)
@@ -204,27 +205,43 @@ def _burn(geoms: list[Any], values: np.ndarray, grid: Grid, path: Path, names: l
                       "the pixel holding its representative point, unless a polygon covers that pixel's centre",
                       HSIWarning, stacklevel=3)
     # burnt in ascending class order the last (largest) class wins, in descending order the smallest: a pixel
-    # claimed by one class has both equal, one claimed by several does not (two rasters whatever the class count)
+    # claimed by one class has both equal, one claimed by several does not (two rasters whatever the class count).
+    # The rasters are of the smallest type holding the classes (uint8 for ids up to 255: 1 byte per pixel, not 4,
+    # so a 20,000 x 20,000 map's reference needs a few GB less); only the result is int32.
+    dtype = _burn_dtype(int(values.max(initial=0)))
     classed = [(g, int(v)) for g, v in zip(geoms, values, strict=True) if v > 0]
     order = sorted(range(len(classed)), key=lambda i: classed[i][1])
-    largest = _rasterize([classed[i] for i in order], grid)
-    smallest = _rasterize([classed[i] for i in reversed(order)], grid)
-    covered = (_rasterize([(g, 1) for g, v in classed if _is_polygon(g)], grid) > 0) if fallback else None
+    largest = _rasterize([classed[i] for i in order], grid, dtype)
+    smallest = _rasterize([classed[i] for i in reversed(order)], grid, dtype)
+    covered = (_rasterize([(g, 1) for g, v in classed if _is_polygon(g)], grid, "uint8") > 0) if fallback else None
     for i, (row, col) in fallback.items():  # a sub-pixel polygon claims its pixel like a point
         v = int(values[i])
         if v > 0 and not covered[row, col]:  # type: ignore[index]
             largest[row, col] = max(largest[row, col], v)
             smallest[row, col] = v if smallest[row, col] == 0 else min(smallest[row, col], v)
-    excluded = _rasterize([(g, 1) for g, v in zip(geoms, values, strict=True) if v == 0], grid) > 0
+    excluded = _rasterize([(g, 1) for g, v in zip(geoms, values, strict=True) if v == 0], grid, "uint8") > 0
     for i, (row, col) in fallback.items():
         if values[i] == 0 and not covered[row, col]:  # type: ignore[index]
             excluded[row, col] = True
-    conflict = (largest != smallest) & ~excluded
-    labels = np.where(conflict | excluded, 0, largest).astype(np.int32)
-    if conflict.any():
-        involved = np.union1d(smallest[conflict], largest[conflict]).tolist()
-        _warn_conflicts(path, int(conflict.sum()), [int(c) for c in involved], names)
+    del covered
+    conflict = largest != smallest
+    conflict &= ~excluded
+    involved = (np.union1d(smallest[conflict], largest[conflict]).tolist() if conflict.any() else [])
+    n_conflict = int(np.count_nonzero(conflict))
+    del smallest
+    conflict |= excluded
+    del excluded
+    labels = largest.astype(np.int32)
+    del largest
+    labels[conflict] = 0
+    if n_conflict:
+        _warn_conflicts(path, n_conflict, [int(c) for c in involved], names)
     return labels
+
+
+def _burn_dtype(largest: int) -> str:
+    """The smallest raster type of :func:`_rasterize` holding class ids up to ``largest``."""
+    return "uint8" if largest <= 255 else "uint16" if largest <= 65535 else "int32"
 
 
 def _is_polygon(geom: Any) -> bool:
@@ -240,9 +257,11 @@ def _sub_pixel_pixels(geoms: list[Any], grid: Grid) -> dict[int, tuple[int, int]
     polygons = [i for i, g in enumerate(geoms) if _is_polygon(g)]
     if not polygons:
         return {}
-    ids = _rasterize([(geoms[i], k + 1) for k, i in enumerate(polygons)], grid)
+    ids = _rasterize([(geoms[i], k + 1) for k, i in enumerate(polygons)], grid, _burn_dtype(len(polygons)))
     present = np.zeros(len(polygons) + 1, dtype=bool)
-    present[ids.ravel()] = True  # np.unique of the raster, without its sort
+    for r in range(0, grid.height, max(1, BURN_BLOCK_PX // max(grid.width, 1))):  # row blocks: the index array
+        present[ids[r:r + max(1, BURN_BLOCK_PX // max(grid.width, 1))].ravel()] = True  # becomes intp (8 B/px)
+    del ids
     seen = set(np.flatnonzero(present).tolist())
     box = _grid_box(grid)
     out: dict[int, tuple[int, int]] = {}
@@ -299,13 +318,14 @@ def _warn_conflicts(path: Path, n_pixels: int, classes: list[int], names: list[s
                   "left unlabelled; remove the overlaps in your GIS to label them", HSIWarning, stacklevel=4)
 
 
-def _rasterize(shapes: list[tuple[Any, int]], grid: Grid) -> np.ndarray:
-    """``(H, W)`` int32: each ``(geometry, value)`` burnt in order onto the grid (GDAL's rules), 0 elsewhere."""
+def _rasterize(shapes: list[tuple[Any, int]], grid: Grid, dtype: str = "int32") -> np.ndarray:
+    """``(H, W)`` of ``dtype`` (values must fit it): each ``(geometry, value)`` burnt in order onto the grid (GDAL's
+    rules), 0 elsewhere."""
     from rasterio.features import rasterize
 
     if not shapes:
-        return np.zeros((grid.height, grid.width), dtype=np.int32)
-    return rasterize(shapes, out_shape=(grid.height, grid.width), transform=grid.transform, fill=0, dtype="int32")
+        return np.zeros((grid.height, grid.width), dtype=dtype)
+    return rasterize(shapes, out_shape=(grid.height, grid.width), transform=grid.transform, fill=0, dtype=dtype)
 
 
 def no_overlap_error(path: str | os.PathLike[str], gdf: Any, grid: Grid, *, what: str = "features",
