@@ -12,8 +12,10 @@ Each connected patch of one class then becomes one polygon, traced exactly along
 in the map's CRS, with its class id and name, pixel count, area (hectares when the map has a
 CRS: on a geographic CRS from the ground area of the centre pixel, never degrees squared) and, when the map has a confidence band, the patch's mean confidence.
 
-Memory: the class and confidence bands are read whole (1 + 1 bytes per pixel) plus one
-int32 patch-id raster (4 bytes per pixel), so a 10,000 x 10,000 map needs about 0.6 GB.
+Memory: the class band is read whole (1 byte per pixel) and sieved into a copy (1), the patches are numbered in
+an int32 raster (4) with one int32 labelling buffer (4, freed before the tracing); the confidence band is read
+strip by strip. About 11 bytes per pixel at the peak, so a 20,000 x 20,000 map needs about 4.5 GB (it needed
+about 29 bytes per pixel before session 56).
 """
 
 from __future__ import annotations
@@ -79,11 +81,13 @@ def sieve_classes(classes: np.ndarray, min_pixels: int, connectivity: int = 4,
     if min_pixels <= 1:
         return cls.copy()
     valid = cls > 0
+    nodata = ~valid
 
     def one_pass(current: np.ndarray) -> np.ndarray:
-        """``(H, W)`` uint8: one GDAL sieve pass, no-data kept."""
-        done = sieve(current, size=int(min_pixels), connectivity=connectivity, mask=valid)
-        return np.where(valid, done, 0).astype(np.uint8)
+        """``(H, W)`` uint8: one GDAL sieve pass, no-data kept (set in place: no full-size temporaries)."""
+        done = np.asarray(sieve(current, size=int(min_pixels), connectivity=connectivity, mask=valid), dtype=np.uint8)
+        np.copyto(done, 0, where=nodata)
+        return done
 
     out = cls
     for i in range(1, SIEVE_MAX_PASSES + 1):
@@ -118,16 +122,65 @@ def label_patches(classes: np.ndarray, connectivity: int = 4) -> Patches:
 
     structure = ndimage.generate_binary_structure(2, 1 if connectivity == 4 else 2)
     ids = np.zeros(classes.shape, dtype=np.int32)
+    lab = np.empty(classes.shape, dtype=np.int32)  # one buffer for every class (not a new raster per class)
+    mask = np.empty(classes.shape, dtype=bool)
     patch_classes: list[np.ndarray] = []
     n = 0
-    for k in np.unique(classes[classes > 0]):
-        lab, count = ndimage.label(classes == k, structure=structure)
-        ids[lab > 0] = lab[lab > 0] + n
+    for k in np.flatnonzero(_bincount_blocks(classes, None, int(classes.max(initial=0)) + 1)[1:]) + 1:
+        np.equal(classes, k, out=mask)
+        count = int(ndimage.label(mask, structure=structure, output=lab))
+        np.add(lab, n, out=ids, where=mask)
         patch_classes.append(np.full(count, k, dtype=np.int64))
         n += count
-    pixels = np.bincount(ids.ravel(), minlength=n + 1)[1:]
+    del lab, mask
+    pixels = _bincount_blocks(ids, None, n + 1)[1:]
     cls = np.concatenate(patch_classes) if patch_classes else np.zeros(0, dtype=np.int64)
     return Patches(ids, cls, pixels)
+
+
+BLOCK_PX = 1 << 22  # pixels per block of a whole-map count (its index and weight temporaries stay small)
+
+
+def _bincount_blocks(ids: np.ndarray, weights: np.ndarray | None, size: int) -> np.ndarray:
+    """``np.bincount(ids.ravel(), weights, minlength=size)`` over row blocks: numpy turns the index into intp and
+    the weights into float64 (8 + 8 bytes per pixel of the whole map at once, otherwise)."""
+    out = np.zeros(size, np.float64 if weights is not None else np.int64)
+    rows = max(1, BLOCK_PX // max(ids.shape[1], 1))
+    for r in range(0, ids.shape[0], rows):
+        w = None if weights is None else weights[r:r + rows].reshape(-1)
+        out += np.bincount(ids[r:r + rows].reshape(-1), weights=w, minlength=size)
+    return out
+
+
+def patch_confidence(map_path: str | os.PathLike[str], ids: np.ndarray, n: int) -> np.ndarray | None:
+    """Mean confidence ``(n,)`` of patches ``1..n`` (``ids``: ``(H, W)`` patch id per pixel), from band 2 of the map
+    GeoTIFF read one strip of rows at a time (scaled as :func:`~hsi_app.io.cog.read_class_map` scales it), or
+    ``None`` for a map without a confidence band (one band, or an ENVI classification)."""
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+    from rasterio.windows import Window
+
+    from hsi_app.io.geotiff import TIFF_ONLY
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(map_path, driver=TIFF_ONLY) as ds:
+                if ds.count < 2:
+                    return None
+                scale = np.float32(ds.scales[1] if ds.scales[1] else 1.0)
+                offset = np.float32(ds.offsets[1] or 0.0)
+                sums = np.zeros(n + 1, np.float64)
+                rows = max(1, BLOCK_PX // max(ds.width, 1))
+                for r in range(0, ds.height, rows):
+                    conf = ds.read(2, window=Window(0, r, ds.width, min(rows, ds.height - r)), out_dtype=np.float32)
+                    conf *= scale
+                    conf += offset
+                    sums += np.bincount(ids[r:r + rows].reshape(-1), weights=conf.reshape(-1), minlength=n + 1)
+    except (RasterioIOError, OSError):
+        return None  # an ENVI classification: it has no confidence band
+    pixels = _bincount_blocks(ids, None, n + 1)
+    return sums[1:] / np.maximum(pixels[1:], 1)
 
 
 def valid_polygon(geom: Any) -> Any:
@@ -399,7 +452,7 @@ def vectorize_map(
     if connectivity not in (4, 8):
         raise ConfigError(f"--connectivity {connectivity}: use 4 or 8 (connectivity= in Python)")
     driver = polygon_driver(out)
-    cmap = read_class_map(map_path)
+    cmap = read_class_map(map_path, confidence=False)  # band 2 is read strip by strip (patch_confidence)
     _warn_if_only_gcps(map_path, cmap.transform)
     if driver == "GeoJSON" and cmap.crs is None:
         raise ConfigError(f"{out}: GeoJSON is always longitude/latitude (EPSG:4326, RFC 7946) but the map {map_path} "
@@ -430,14 +483,17 @@ def vectorize_map(
     show = progress and h * w >= PROGRESS_MIN_PIXELS
     with steps("vectorize", 3, enabled=show) as begin:
         begin("sieving")
-        sieved = sieve_classes(cmap.classes, min_pixels, connectivity,
-                               on_pass=lambda i: begin(f"sieving, pass {i} of at most {SIEVE_MAX_PASSES}", advance=False))
+        classes = cmap.classes
+        cmap = cmap._replace(classes=None)  # the map's own classes are dropped once sieved (1 byte per pixel)
+        sieved = (sieve_classes(classes, min_pixels, connectivity,
+                                on_pass=lambda i: begin(f"sieving, pass {i} of at most {SIEVE_MAX_PASSES}",
+                                                        advance=False))
+                  if min_pixels > 1 else classes)
+        sieved_pixels = int(np.count_nonzero(sieved != classes)) if sieved is not classes else 0
+        del classes
         patches = label_patches(sieved, connectivity)
-        conf_mean = None
-        if cmap.confidence is not None:
-            sums = np.bincount(patches.ids.ravel(), weights=cmap.confidence.ravel().astype(np.float64),
-                               minlength=patches.pixels.size + 1)[1:]
-            conf_mean = sums / np.maximum(patches.pixels, 1)
+        del sieved
+        conf_mean = patch_confidence(map_path, patches.ids, patches.pixels.size)
         begin(f"tracing {patches.pixels.size:,} polygons")
         traced = shapes(patches.ids, mask=patches.ids > 0, connectivity=connectivity, transform=cmap.transform)
         geoms = trace_polygons(bar(traced, total=patches.pixels.size, desc="vectorize: tracing", unit="polygons",
@@ -457,4 +513,4 @@ def vectorize_map(
         write_polygons(gdf, out, layer=layer)
     counts = {str(c): int(n) for c, n in zip(*np.unique(gdf["class"], return_counts=True), strict=True)}
     return {"polygons": int(len(gdf)), "min_pixels": int(min_pixels), "pixel_area_m2": area,
-            "sieved_pixels": int((sieved != cmap.classes).sum()), "per_class": counts}
+            "sieved_pixels": sieved_pixels, "per_class": counts}
