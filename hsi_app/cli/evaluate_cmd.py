@@ -17,13 +17,15 @@ import click
 @click.option("--key", default=None, metavar="VAR", help=".mat variable holding the reference labels.")
 @click.option("--json", "json_path", default=None, type=click.Path(), help="Write the full report as JSON here.")
 @click.option("--confusion", "png_path", default=None, type=click.Path(), help="Write the confusion matrix as PNG here.")
+@click.option("--quiet", is_flag=True, help="No progress (shown for maps of 4 million pixels or more).")
 def evaluate(map_path: str, reference: str, attribute: str, label_layer: str | None, key: str | None, json_path: str | None,
-             png_path: str | None) -> None:
+             png_path: str | None, quiet: bool) -> None:
     """Score MAP against REFERENCE: OA, AA, kappa, producer's/user's accuracy and class areas.
 
     Classes are matched by name when both files carry names, else by number. Areas are in
     hectares for a map with a CRS (geographic: the centre pixel's ground area); the error-adjusted areas (Olofsson et al. 2014) assume the
-    reference pixels are a random sample within each map class.
+    reference pixels are a random sample within each map class. A GeoTIFF reference on exactly
+    the map's grid is counted strip by strip, so memory does not grow with the map.
     """
     from hsi_app.io.atomic import atomic_path, check_outputs, check_suffix, check_writable
     from hsi_app.tasks.map_accuracy import evaluate_map, format_report
@@ -34,7 +36,7 @@ def evaluate(map_path: str, reference: str, attribute: str, label_layer: str | N
     for out in (json_path, png_path):
         if out is not None:
             check_writable(out)
-    acc = evaluate_map(map_path, reference, attribute=attribute, key=key, layer=label_layer)
+    acc = evaluate_map(map_path, reference, attribute=attribute, key=key, layer=label_layer, progress=not quiet)
     report = {"map": str(map_path), "reference": str(reference), **acc.to_dict()}
     click.echo(format_report(report))
     if json_path is not None:

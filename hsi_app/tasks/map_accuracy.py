@@ -356,21 +356,62 @@ def merge_class_names(map_names: list[str] | None, ref_names: list[str] | None, 
         source: the reference file, for messages.
 
     Returns:
-        ``(reference ids on the map's numbering, names of classes 1..K')``.
+        ``(reference ids on the map's numbering, names of classes 1..K')``; the ids are uint8 when
+        K' is at most 255 (a copy of 1 byte per pixel, not 4), else int32.
 
     Raises:
-        LabelError: a reference id without a name, or no reference class in the reference pixels
-            whose name is one of the map's (every pixel would count as an error).
+        LabelError: a negative reference id, a reference id without a name, or no reference class in
+            the reference pixels whose name is one of the map's (every pixel would count as an error).
     """
-    if map_names is None or ref_names is None:  # match by number
-        k = max(n_map, int(ref.max(initial=0)), len(map_names or [""]) - 1)
-        names = [(map_names[i] if map_names and i < len(map_names) else f"class {i}") for i in range(1, k + 1)]
+    ref = np.asarray(ref)
+    flat = ref.reshape(-1)
+    if flat.size and int(flat.min()) < 0:
+        raise LabelError(f"{source}: negative class ids ({int(flat.min())}); use 0 for unlabelled")
+    counts = np.zeros(1, np.int64)
+    for i in range(0, flat.size, ASSESS_BLOCK_PX):  # blocks: bincount turns its input into intp (8 B/px)
+        part = np.bincount(flat[i:i + ASSESS_BLOCK_PX], minlength=counts.size)
+        part[: counts.size] += counts
+        counts = part
+    table, names = class_table(map_names, ref_names, counts, n_map, source=source)
+    if table is None:
         return ref, names
-    if int(ref.max(initial=0)) >= len(ref_names):
-        raise LabelError(f"reference class {int(ref.max())} has no name among its {len(ref_names)} class names")
+    table = table.astype(np.uint8 if len(names) <= 255 else np.int32)
+    out = np.empty(ref.shape, table.dtype)
+    out_flat = out.reshape(-1)
+    for i in range(0, flat.size, ASSESS_BLOCK_PX):  # blocks: a fancy index is turned into intp too
+        out_flat[i:i + ASSESS_BLOCK_PX] = table[flat[i:i + ASSESS_BLOCK_PX]]
+    return out, names
+
+
+def class_table(map_names: list[str] | None, ref_names: list[str] | None, ref_counts: np.ndarray, n_map: int, *,
+                source: str = "reference") -> tuple[np.ndarray | None, list[str]]:
+    """How reference ids map onto the map's classes (:func:`merge_class_names`), from the reference's histogram.
+
+    Args:
+        map_names, ref_names, n_map, source: as for :func:`merge_class_names`.
+        ref_counts: ``(R + 1,)`` reference pixels of each id ``0..R`` (``np.bincount`` of the reference).
+
+    Returns:
+        ``(table, names of classes 1..K')``: ``table[r]`` is the map's id for reference id ``r``, or
+        ``None`` when the classes match by number (ids kept as they are).
+
+    Raises:
+        LabelError: as :func:`merge_class_names`.
+    """
+    counts = np.asarray(ref_counts)
+    present = np.flatnonzero(counts)
+    ref_max = int(present.max(initial=0))
+    used = present[present > 0]
+    if map_names is None or ref_names is None:  # match by number
+        k = max(n_map, ref_max, len(map_names or [""]) - 1)
+        names = [(map_names[i] if map_names and i < len(map_names) else f"class {i}") for i in range(1, k + 1)]
+        _warn_ids_not_in_map(counts, used, n_map, map_names, source)
+        return None, names
+    if ref_max >= len(ref_names):
+        raise LabelError(f"reference class {ref_max} has no name among its {len(ref_names)} class names")
     names = list(map_names[1:])
     lookup = {class_name_key(n): i + 1 for i, n in enumerate(names)}
-    table = np.zeros(max(len(ref_names), int(ref.max(initial=0)) + 1), dtype=np.int32)
+    table = np.zeros(max(len(ref_names), ref_max + 1), dtype=np.int32)
     for rid, name in enumerate(ref_names):
         if rid == 0:
             continue
@@ -378,30 +419,50 @@ def merge_class_names(map_names: list[str] | None, ref_names: list[str] | None, 
             names.append(name)
             lookup[class_name_key(name)] = len(names)
         table[rid] = lookup[class_name_key(name)]
-    used = np.unique(ref[ref > 0])
     if used.size and not (table[used] <= len(map_names) - 1).any():
         theirs = ", ".join(str(ref_names[i]) for i in used[:4])
         raise LabelError(f"{source}: none of its classes ({theirs}{', ...' if used.size > 4 else ''}) is one of the "
                          f"map's ({', '.join(map_names[1:5])}, ...); name them as the map does, or give class ids")
-    _warn_unmatched(ref, used[table[used] > len(map_names) - 1], ref_names, map_names, source)
-    return table[ref], names
+    _warn_unmatched(counts, used[table[used] > len(map_names) - 1], ref_names, map_names, source)
+    return table, names
 
 
-def _warn_unmatched(ref: np.ndarray, unmatched: np.ndarray, ref_names: list[str], map_names: list[str],
+def _warn_ids_not_in_map(counts: np.ndarray, used: np.ndarray, n_map: int, map_names: list[str] | None,
+                         source: str) -> None:
+    """One :class:`~hsi_app.errors.HSIWarning` when reference ids (matched by number) are no class of a map that names
+    its classes ``0..K``: ids above ``K`` (a reference on another numbering); every pixel of them counts as an error.
+    A map without names says nothing of the classes it could have, so a reference class it never shows is an
+    ordinary error there."""
+    if map_names is None:
+        return
+    top = max(n_map, len(map_names) - 1)
+    extra = used[used > top]
+    if not extra.size:
+        return
+    shown = ", ".join(str(int(i)) for i in extra[:UNMATCHED_SHOWN])
+    more = f" and {extra.size - UNMATCHED_SHOWN} more" if extra.size > UNMATCHED_SHOWN else ""
+    pct = 100.0 * counts[extra].sum() / max(int(counts[1:].sum()), 1)
+    warnings.warn(f"{source}: reference class id{'s' if extra.size != 1 else ''} {shown}{more} "
+                  f"({pct:.1f}% of the reference pixels) {'are' if extra.size != 1 else 'is'} no class of the map "
+                  f"(its classes go up to {top}), so every such pixel counts as an error; check that the reference "
+                  "uses the map's class numbers, or give both class names", HSIWarning, stacklevel=4)
+
+
+def _warn_unmatched(counts: np.ndarray, unmatched: np.ndarray, ref_names: list[str], map_names: list[str],
                     source: str) -> None:
     """One :class:`~hsi_app.errors.HSIWarning` naming the reference classes (up to 5) whose name is none of the
-    map's, with their share of the reference pixels: every such pixel counts as an error (a naming slip such as
-    ``CORN - NOTILL`` for ``Corn-notill`` scores near 0 %)."""
+    map's, with their share of the reference pixels (``counts``: pixels of each reference id): every such pixel
+    counts as an error (a naming slip such as ``CORN - NOTILL`` for ``Corn-notill`` scores near 0 %)."""
     if not unmatched.size:
         return
     shown = ", ".join(str(ref_names[i]) for i in unmatched[:UNMATCHED_SHOWN])
     more = f" and {unmatched.size - UNMATCHED_SHOWN} more" if unmatched.size > UNMATCHED_SHOWN else ""
-    share = 100.0 * np.isin(ref, unmatched).sum() / max(int(np.count_nonzero(ref)), 1)
+    share = 100.0 * counts[unmatched].sum() / max(int(counts[1:].sum()), 1)
     warnings.warn(f"{source}: {unmatched.size} reference class{'es match' if unmatched.size != 1 else ' matches'} no map "
                   f"class by name ({shown}{more}; {share:.1f}% of the reference pixels), so every pixel of them "
                   f"counts as an error; names match ignoring case and spacing, the map's are "
                   f"{', '.join(str(n) for n in map_names[1:UNMATCHED_SHOWN + 1])}"
-                  f"{', ...' if len(map_names) > UNMATCHED_SHOWN + 1 else ''}", HSIWarning, stacklevel=3)
+                  f"{', ...' if len(map_names) > UNMATCHED_SHOWN + 1 else ''}", HSIWarning, stacklevel=4)
 
 
 def evaluate_map(
@@ -411,8 +472,13 @@ def evaluate_map(
     attribute: str = "class",
     key: str | None = None,
     layer: str | None = None,
+    progress: bool = False,
 ) -> MapAccuracy:
     """Read a class-map GeoTIFF and reference labels on its grid, and score them.
+
+    A GeoTIFF reference on exactly the map's grid is counted strip by strip
+    (:func:`~hsi_app.tasks.map_accuracy_windows.evaluate_windowed`: memory follows a strip of
+    rows, not the map); other references are read whole onto the map's grid.
 
     Args:
         map_path: class map (band 1 = class, 0 = no data; ``CLASS_NAMES`` tag optional).
@@ -423,6 +489,9 @@ def evaluate_map(
         attribute: vector column holding the class (number or name).
         key: ``.mat`` variable holding the labels.
         layer: layer of a vector reference with several layers (refused without it).
+        progress: show the steps (reading the map, reading or rasterising the reference, counting),
+            or a bar over the strips of a windowed count, for maps of at least
+            :data:`PROGRESS_MIN_PIXELS` pixels.
 
     Returns:
         :class:`MapAccuracy`.
@@ -432,11 +501,60 @@ def evaluate_map(
             fix, :func:`~hsi_app.io.cog.read_class_map`). DatasetNotFoundError / LabelError: missing, unreadable or
         misaligned reference, or one with no labelled pixel on a classified map pixel.
     """
+    from hsi_app.progress import steps
+
+    show = progress and _map_pixels(map_path) >= PROGRESS_MIN_PIXELS
+    windowed = _windowed(map_path, reference_path, key, layer, show)
+    if windowed is not None:
+        return _checked(windowed, map_path, str(reference_path))
+    with steps("evaluate", 3, enabled=show) as begin:
+        begin("reading the map")
+        acc = _evaluate_whole(map_path, reference_path, attribute, key, layer, begin)
+    return acc
+
+
+PROGRESS_MIN_PIXELS = 4_000_000
+"""Maps of fewer pixels are scored in a few seconds: no progress is shown for them."""
+
+
+def _map_pixels(map_path: str | os.PathLike[str]) -> int:
+    """Pixels of a GeoTIFF map from its header (0 when it cannot be opened: the read says why)."""
+    import rasterio
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with rasterio.open(map_path) as ds:
+                return int(ds.width) * int(ds.height)
+    except Exception:  # noqa: BLE001 - any failure is reported by the real read
+        return 0
+
+
+def _windowed(map_path: str | os.PathLike[str], reference: Any, key: str | None, layer: str | None,
+              show: bool) -> MapAccuracy | None:
+    """The strip-by-strip score of a GeoTIFF reference on the map's grid, or ``None`` for any other reference."""
+    from hsi_app.io.labels import sniff_label_format
+    from hsi_app.tasks.map_accuracy_windows import evaluate_windowed
+
+    if not isinstance(reference, (str, os.PathLike)) or key is not None or layer is not None:
+        return None
+    try:
+        if not Path(reference).is_file() or sniff_label_format(Path(reference)) != "tiff":
+            return None
+    except (LabelError, OSError):
+        return None
+    return evaluate_windowed(map_path, reference, progress=show)
+
+
+def _evaluate_whole(map_path: str | os.PathLike[str], reference_path: Any, attribute: str, key: str | None,
+                    layer: str | None, begin: Any) -> MapAccuracy:
+    """:func:`evaluate_map` with the map and the reference read whole (``begin``: names each step)."""
     from hsi_app.io.cog import read_class_map
     from hsi_app.io.cube import make_cube
     from hsi_app.io.labels import EVALUATE_KEY_FIX, read_labels, sniff_label_format
 
     cmap = read_class_map(map_path, confidence=False)
+    begin("reading the reference")
     if isinstance(reference_path, (str, os.PathLike)):
         from hsi_app.io.vector import GRID_NAME_ATTR
 
@@ -445,6 +563,7 @@ def evaluate_map(
         grid.attrs[GRID_NAME_ATTR] = f"the map {map_path}"  # vector messages name the map, not "the cube"
         ref, ref_names = read_labels(Path(reference_path), grid, key=key, attribute=attribute, layer=layer,
                                      name_key=EVALUATE_KEY_FIX)
+        del grid
         source = str(reference_path)
     else:  # an array in hand (cube.hsi.labels): labels on the map's grid, as a .npy file's
         ref, ref_names, source = _array_reference(reference_path, cmap.classes.shape), None, "reference array"
@@ -453,8 +572,18 @@ def evaluate_map(
         raise LabelError(f"{reference_path}: its classes are names ({used}) but the map {map_path} has none, so "
                          f"they cannot be matched to its class numbers; give the reference a numeric '{attribute}' "
                          "(the map's ids) or score a map that names its classes (hsi predict writes them)")
+    begin("counting")
     ref, names = merge_class_names(cmap.class_names, ref_names, ref, int(cmap.classes.max(initial=0)), source=source)
     acc = assess_map(cmap.classes, ref, names, pixel_area_m2=pixel_area_m2(cmap.transform, cmap.crs, cmap.classes.shape))
+    return _checked(acc, map_path, source)
+
+
+def _checked(acc: MapAccuracy, map_path: str | os.PathLike[str], source: str) -> MapAccuracy:
+    """``acc``, or one line when no reference pixel lies on a classified pixel of the map.
+
+    Raises:
+        LabelError: every labelled pixel on the map's no-data, or no labelled pixel at all.
+    """
     if acc.n_reference == 0:
         labelled = int(acc.unmapped.sum())
         raise LabelError(f"{source}: none of its {labelled} labelled pixels on the map's grid lies on a classified "

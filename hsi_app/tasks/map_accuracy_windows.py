@@ -1,0 +1,151 @@
+"""``hsi evaluate`` of a GeoTIFF map against a GeoTIFF reference on the same grid, strip by strip.
+
+Reading both rasters whole costs several bytes per pixel (the map, the reference as int32, its
+renumbered copy): about 3.3 GB for a 20,000 x 20,000 map. When the reference is a GeoTIFF on
+exactly the map's grid (same CRS, transform and size, as a reference exported from the map or
+from the same scene is), the joint histogram is counted over strips of rows instead, so memory
+follows the strip, not the map. The reference is read twice: once for the histogram of its ids
+(the checks and the class matching need it before any pixel is counted), once for the counts.
+
+Anything else (a reference on another extent, in another CRS, without one, a map or reference
+the whole-raster path would refuse) is left to that path, which says what is wrong in one line:
+:func:`evaluate_windowed` then returns ``None``.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from hsi_app.errors import HSIError, LabelError
+from hsi_app.tasks import map_accuracy
+from hsi_app.tasks.map_accuracy import MapAccuracy, class_table, pixel_area_m2
+
+STRIP_ROUND = 256  # strips are whole multiples of this many rows (a COG's tile height) where the block allows
+
+
+def evaluate_windowed(map_path: str | os.PathLike[str], reference_path: str | os.PathLike[str], *,
+                      progress: bool = False) -> MapAccuracy | None:
+    """Score a class-map GeoTIFF against a label GeoTIFF on its grid, one strip of rows at a time.
+
+    Args:
+        map_path: class map GeoTIFF (band 1 = class, 0 = no data).
+        reference_path: label GeoTIFF (band 1 = class, 0 = unlabelled).
+        progress: a bar over the strips of each pass (reading the reference's ids, counting).
+
+    Returns:
+        :class:`~hsi_app.tasks.map_accuracy.MapAccuracy`, the same as the whole-raster path's, or
+        ``None`` when the rasters are not both clean GeoTIFFs on one grid (the caller reads them whole).
+
+    Raises:
+        LabelError: as :func:`~hsi_app.tasks.map_accuracy.merge_class_names` (names that do not match).
+    """
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+
+    from hsi_app.io.cog import CLASS_NAMES_TAG, parse_class_names_tag
+    from hsi_app.io.cube import check_labels
+    from hsi_app.io.geotiff import TIFF_ONLY
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(map_path, driver=TIFF_ONLY) as mp, rasterio.open(reference_path, driver=TIFF_ONLY) as rf:
+                if not _same_grid(mp, rf):
+                    return None
+                rows = _strip_rows(mp)
+                ref_counts = _reference_histogram(rf, rows, progress)
+                if ref_counts is None:
+                    return None
+                try:  # the whole-raster checks, on the ids present (they depend on nothing else)
+                    check_labels(np.flatnonzero(ref_counts)[None, :], (1, int(np.count_nonzero(ref_counts))),
+                                 str(reference_path))
+                except LabelError:
+                    return None  # the whole-raster path refuses it with the row and column
+                map_names = parse_class_names_tag(mp.tags().get(CLASS_NAMES_TAG), map_path)
+                ref_names = parse_class_names_tag(rf.tags().get(CLASS_NAMES_TAG), reference_path)
+                joint = _count(mp, rf, rows, ref_counts.size, progress)
+                if joint is None:
+                    return None
+                transform, crs, shape = mp.transform, mp.crs, (mp.height, mp.width)
+    except (RasterioIOError, OSError, ValueError, HSIError):
+        return None  # unreadable or odd: the whole-raster path gives its own line
+    map_counts = joint.sum(axis=0)
+    n_map = int(np.flatnonzero(map_counts).max(initial=0))
+    table, names = class_table(map_names, ref_names, ref_counts, n_map, source=str(reference_path))
+    k = len(names)
+    if n_map > k:
+        return None  # map classes without a name: the whole-raster path refuses them in one line
+    if table is not None:  # reference ids onto the map's numbering: rows of the joint histogram add up
+        renamed = np.zeros((k + 1, joint.shape[1]), np.int64)
+        np.add.at(renamed, table[: joint.shape[0]], joint)
+        joint = renamed
+    full = np.zeros((k + 1, k + 1), np.int64)
+    full[: joint.shape[0], : min(joint.shape[1], k + 1)] = joint[:, : k + 1]
+    return MapAccuracy(list(names), full[1:, 1:].copy(), full[1:, 0].copy(), full[:, 1:].sum(axis=0),
+                       pixel_area_m2(transform, crs, shape))
+
+
+def _same_grid(mp: Any, rf: Any) -> bool:
+    """Whether map and reference are single-grid GeoTIFFs of integer band 1 on exactly one grid with a CRS."""
+    if mp.count > 2 or np.dtype(mp.dtypes[0]).kind not in "iu" or np.dtype(rf.dtypes[0]).kind not in "iu":
+        return False
+    if mp.crs is None or rf.crs is None or mp.crs != rf.crs:
+        return False
+    return (mp.height, mp.width) == (rf.height, rf.width) and mp.transform == rf.transform
+
+
+def _strip_rows(ds: Any) -> int:
+    """Rows per strip: about :data:`~hsi_app.tasks.map_accuracy.ASSESS_BLOCK_PX` pixels, rounded to whole tiles."""
+    rows = max(1, map_accuracy.ASSESS_BLOCK_PX // max(ds.width, 1))
+    block = ds.block_shapes[0][0] if ds.block_shapes else STRIP_ROUND
+    return max(block, rows // block * block) if block <= rows else rows
+
+
+def _strips(ds: Any, rows: int) -> Iterator[Any]:
+    from rasterio.windows import Window
+
+    for r in range(0, ds.height, rows):
+        yield Window(0, r, ds.width, min(rows, ds.height - r))
+
+
+def _band(ds: Any, window: Any) -> np.ndarray:
+    """Band 1 of ``window`` with its no-data value as 0 (as the whole-raster readers do)."""
+    from hsi_app.io.labels import nodata_to_zero
+
+    return nodata_to_zero(ds.read(1, window=window), ds.nodata)
+
+
+def _reference_histogram(rf: Any, rows: int, progress: bool) -> np.ndarray | None:
+    """Pixels of each reference id ``(R + 1,)``, or ``None`` for ids outside ``0..255`` (refused by the other path)."""
+    from hsi_app.progress import bar
+
+    counts = np.zeros(256, np.int64)
+    windows = list(_strips(rf, rows))
+    for window in bar(windows, desc="evaluate: reference ids", unit="strips", enabled=progress):
+        band = _band(rf, window)
+        if band.size and (int(band.min()) < 0 or int(band.max()) > 255):
+            return None
+        counts += np.bincount(band.reshape(-1).astype(np.intp, copy=False), minlength=256)
+    return counts[: int(np.flatnonzero(counts).max(initial=0)) + 1]
+
+
+def _count(mp: Any, rf: Any, rows: int, n_ref: int, progress: bool) -> np.ndarray | None:
+    """``(n_ref, 256)`` int64 joint histogram: reference id (rows) against map class (columns), ``None`` for map
+    values outside ``0..255`` (refused by the other path)."""
+    from hsi_app.progress import bar
+
+    joint = np.zeros(n_ref * 256, np.int64)
+    windows = list(_strips(mp, rows))
+    for window in bar(windows, desc="evaluate: counting", unit="strips", enabled=progress):
+        cls = _band(mp, window)
+        if cls.size and (int(cls.min()) < 0 or int(cls.max()) > 255):
+            return None
+        pair = _band(rf, window).astype(np.int64) * 256
+        pair += cls
+        joint += np.bincount(pair.reshape(-1), minlength=joint.size)
+    return joint.reshape(n_ref, 256)
