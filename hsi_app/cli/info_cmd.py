@@ -60,7 +60,8 @@ def describe_model_folder(source: str) -> dict[str, Any] | None:
     """What a run folder (``hsi train``'s ``config.json`` + weights) or ensemble folder (``ensemble.json``) holds:
     ``format``, ``source``, ``model``, ``task``, ``bands``, ``wavelength_range_nm``, ``classes`` (names of 1..K;
     empty for denoisers), ``receptive_radius_px`` (the largest of an ensemble's members), ``trained_on``, ``use`` (the command that uses it) and, for an
-    ensemble, ``members`` (their folders). None when ``source`` is neither.
+    ensemble, ``members`` (their folders); for a distilled run, ``teacher`` (``runs``, ``weight``, ``pixels``). None
+    when ``source`` is neither.
 
     Raises:
         ModelLoadError: the folder's config or ensemble.json is unreadable (one line naming it).
@@ -84,7 +85,7 @@ def describe_model_folder(source: str) -> dict[str, Any] | None:
     configs = [load_config(m) for m in members] or [load_config(folder)]
     config = configs[0]  # task, bands and classes as the first member (or the run) states them
     wl = np.array([np.nan if v is None else v for v in config.wavelengths], dtype=np.float64)
-    models = sorted({c.model_name for c in configs})
+    models = list(dict.fromkeys(c.model_name for c in configs))  # in member order, as the members line lists them
     out: dict[str, Any] = {
         "format": kind,
         "source": str(source),
@@ -100,6 +101,9 @@ def describe_model_folder(source: str) -> dict[str, Any] | None:
     }
     if members:
         out["members"] = [os.path.normpath(m) for m in members]
+    teacher = config.extra.get("teacher") if not members else None
+    if teacher:  # a distilled run (hsi train --teacher): its scores are a student's
+        out["teacher"] = {k: teacher.get(k) for k in ("runs", "weight", "pixels")}
     return out
 
 
@@ -120,6 +124,10 @@ def format_model_folder(info: dict[str, Any]) -> str:
         lines.append(f"classes      {len(classes)}: {', '.join(classes[:CLASSES_SHOWN])}{more}")
     if info.get("members"):
         lines.append(f"members      {len(info['members'])}: {', '.join(info['members'])}")
+    if info.get("teacher"):
+        t = info["teacher"]
+        lines.append(f"distilled    from {', '.join(t['runs'] or [])} (--distill-weight {t['weight']:g}, "
+                     f"a target at {t['pixels']:,} px)")
     if info.get("trained_on"):
         lines.append(f"trained on   {info['trained_on']}")
     if info["use"]:

@@ -44,7 +44,7 @@ def test_ensemble_folder_is_described(tmp_path: Path, capsys: pytest.CaptureFixt
     assert code == 0, err
     info = json.loads(out)
     radius = max(create_model(m, in_chans=5, num_classes=3).receptive_radius for m in ("test_ssfcn", "test_cnn3d"))
-    assert info["model"] == "test_cnn3d, test_ssfcn" and info["receptive_radius_px"] == radius
+    assert info["model"] == "test_ssfcn, test_cnn3d" and info["receptive_radius_px"] == radius  # the members' order
     assert [Path(m).resolve() for m in info["members"]] == [r.resolve() for r in runs]
     assert info["use"].startswith("hsi predict --model ")
 
@@ -58,3 +58,20 @@ def test_a_run_without_its_weights_is_called_incomplete(tmp_path: Path, capsys: 
     assert code == 0, err
     assert f"without its weights ({run / 'model.safetensors'} missing)" in out and "train it again" in out
     assert "hsi predict" not in out and "a trained model" not in out
+
+
+def test_a_distilled_run_names_its_teacher(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`hsi info` on a run trained with --teacher said nothing of it, so its scores read as a plain run's."""
+    teacher = make_run(tmp_path / "teacher", model="test_ssfcn", in_chans=5, num_classes=3, wavelengths=WL)
+    run = make_run(tmp_path / "student", model="test_ssfcn", in_chans=5, num_classes=3, wavelengths=WL, seed=1)
+    doc = json.loads((run / "config.json").read_text())
+    doc.setdefault("extra", {})["teacher"] = {"runs": [str(teacher)], "sha256": ["0" * 64], "weight": 0.5,
+                                              "pixels": 1234, "temperature": 1.0}
+    (run / "config.json").write_text(json.dumps(doc))
+    code, out, err = run_main(capsys, "info", str(run))
+    assert code == 0, err
+    assert f"distilled    from {teacher} (--distill-weight 0.5, a target at 1,234 px)" in out.splitlines()
+    code, out, _ = run_main(capsys, "info", str(run), "--json")
+    assert json.loads(out)["teacher"] == {"runs": [str(teacher)], "weight": 0.5, "pixels": 1234}
+    code, out, _ = run_main(capsys, "info", str(teacher))
+    assert not any(line.startswith("distilled") for line in out.splitlines())
