@@ -23,7 +23,14 @@ from hsi_app.io.cube import Cube
 
 
 def teacher_runs(teachers: Sequence[str | os.PathLike[str]]) -> list[Path]:
-    """The training-run folders behind ``--teacher`` arguments (an ensemble folder gives its members).
+    """The training-run folders behind ``--teacher`` arguments (an ensemble folder gives its members):
+    :func:`named_teacher_runs` without the names."""
+    return [run for run, _ in named_teacher_runs(teachers)]
+
+
+def named_teacher_runs(teachers: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, str]]:
+    """The training-run folders behind ``--teacher`` arguments (an ensemble folder gives its members), each with
+    how a message names it: ``--teacher RUN``, or ``--teacher ENS (its member RUN)``.
 
     The teacher is the mean over these runs, each weighted equally: ``--teacher ENS --teacher RUN`` averages
     the ensemble's members and the run.
@@ -36,7 +43,7 @@ def teacher_runs(teachers: Sequence[str | os.PathLike[str]]) -> list[Path]:
     from hsi_app.errors import ModelLoadError
     from hsi_app.predictor import run_dir_of
 
-    runs: list[Path] = []
+    runs: list[tuple[Path, str]] = []
     seen: dict[Path, str] = {}
     for t in teachers:
         folder = run_dir_of(t)
@@ -51,11 +58,11 @@ def teacher_runs(teachers: Sequence[str | os.PathLike[str]]) -> list[Path]:
                 raise ConfigError(f"--teacher: run {run} is given twice ({seen[key]}, and {via}); give each teacher "
                                   "run once")
             seen[key] = via
-            runs.append(run)
+            runs.append((run, f"--teacher {t}" if run == folder else f"--teacher {t} (its member {os.path.normpath(run)})"))
     return runs
 
 
-def _check_weights(run: Path) -> None:
+def _check_weights(run: Path, shown: str) -> None:
     """Refuse a teacher run folder without weights (an unfinished or hand-copied run), before any training.
 
     Raises:
@@ -65,10 +72,10 @@ def _check_weights(run: Path) -> None:
     from hsi_app.errors import ModelLoadError
 
     if not (run / CONFIG_NAME).is_file():
-        raise ModelLoadError(f"--teacher {run}: no {CONFIG_NAME}; pass the output folder of `hsi train` (or of "
+        raise ModelLoadError(f"{shown}: no {CONFIG_NAME}; pass the output folder of `hsi train` (or of "
                              "`hsi ensemble`)")
     if not (run / WEIGHTS_NAME).is_file() and not (run / ADAPTER_NAME).is_file():
-        raise ModelLoadError(f"--teacher {run}: no {WEIGHTS_NAME} (an unfinished or partly copied run); finish or "
+        raise ModelLoadError(f"{shown}: no {WEIGHTS_NAME} (an unfinished or partly copied run); finish or "
                              "copy the whole run folder, or retrain it")
 
 
@@ -99,25 +106,25 @@ def check_teacher(teachers: Sequence[str | os.PathLike[str]], test: np.ndarray, 
     from hsi_app.checkpoint import load_config
     from hsi_app.data.splits import Split
 
-    for run in teacher_runs(teachers):
-        _check_weights(run)
+    for run, shown in named_teacher_runs(teachers):
+        _check_weights(run, shown)
         names = load_config(run).class_names
         if list(names[1:]) != list(class_names[1:]):
             order = " (the same classes in another order)" if sorted(names[1:]) == sorted(class_names[1:]) else ""
-            raise ConfigError(f"--teacher {run}: maps {len(names) - 1} classes ({_names(names[1:])}), this scene has "
+            raise ConfigError(f"{shown}: maps {len(names) - 1} classes ({_names(names[1:])}), this scene has "
                               f"{len(class_names) - 1} ({_names(class_names[1:])}){order}; distil from a run trained "
                               "on the same classes")
         path = run / "split.npz"
         if not path.is_file():
-            raise LabelError(f"--teacher {run}: no split.npz, so its training pixels are unknown; "
+            raise LabelError(f"{shown}: no split.npz, so its training pixels are unknown; "
                              "use a run written by `hsi train`")
         train = Split.load(path).train
         if train.shape != test.shape:
-            raise LabelError(f"--teacher {run}: trained on a {train.shape[0]} x {train.shape[1]} grid, this scene is "
+            raise LabelError(f"{shown}: trained on a {train.shape[0]} x {train.shape[1]} grid, this scene is "
                              f"{test.shape[0]} x {test.shape[1]}; distil on the scene the teacher was trained on")
         leaked = int(((train > 0) & test).sum())
         if leaked:
-            raise LabelError(f"--teacher {run}: trained on {leaked} of this run's test pixels; train the "
+            raise LabelError(f"{shown}: trained on {leaked} of this run's test pixels; train the "
                              "teacher on the same split (the same --split and --seed)")
 
 
@@ -141,8 +148,9 @@ def teacher_probs(teachers: Sequence[str | os.PathLike[str]], cube: Cube, *, win
     from hsi_app.infer import iter_windows, read_window
 
     named = ", ".join(str(t) for t in teachers)
+    runs = teacher_runs(teachers)  # its errors already name the --teacher concerned
     try:
-        pred = load_classifier([str(r) for r in teacher_runs(teachers)], device=device)
+        pred = load_classifier([str(r) for r in runs], device=device)
         prob_fn = pred.bind(cube)
     except (BandMismatchError, InvalidDataError) as exc:
         # the predictor's own fix (--resample, another model) is not an option of `hsi train`

@@ -136,3 +136,34 @@ def test_an_ensemble_teacher_with_a_broken_member_names_teacher(tmp_path: Path) 
     (r1 / "model.safetensors").unlink()  # a member copied without its weights
     with pytest.raises(ModelLoadError, match=r"^--teacher .*ens: .*r1"):
         teacher_runs([tmp_path / "ens"])
+
+
+def test_a_member_of_an_ensemble_teacher_is_named_as_such(tmp_path: Path) -> None:
+    """check_teacher wrote '--teacher ENS/../r1: no split.npz', as if the member had been passed (review s56 #4)."""
+    import os
+
+    from hsi_app.ensemble import write_ensemble
+    from hsi_app.tasks.distill import check_teacher
+
+    _, values = _scene()
+    r0, r1, _ = _runs(tmp_path, values)
+    write_ensemble(tmp_path / "ens", [r0, r1])
+    (r1 / "split.npz").unlink(missing_ok=True)
+    (r0 / "split.npz").unlink(missing_ok=True)
+    with pytest.raises(LabelError) as err:
+        check_teacher([tmp_path / "ens"], np.zeros(values.shape[1:], bool), NAMES)
+    assert str(err.value).startswith(f"--teacher {tmp_path / 'ens'} (its member {os.path.normpath(r0)}): no split.npz")
+
+
+def test_a_broken_member_is_named_once_by_teacher_probs(tmp_path: Path) -> None:
+    """teacher_probs added '--teacher ENS, RUN:' before teacher_runs' own '--teacher ENS:' (review s56 #4)."""
+    from hsi_app.ensemble import write_ensemble
+    from hsi_app.tasks.distill import teacher_probs
+
+    cube, values = _scene()
+    r0, r1, r2 = _runs(tmp_path, values)
+    write_ensemble(tmp_path / "ens", [r0, r1])
+    (r1 / "model.safetensors").unlink()
+    with pytest.raises(ModelLoadError) as err:
+        teacher_probs([str(tmp_path / "ens"), str(r2)], cube, window=8, progress=False, device="cpu")
+    assert str(err.value).count("--teacher") == 1 and str(err.value).startswith(f"--teacher {tmp_path / 'ens'}: ")
