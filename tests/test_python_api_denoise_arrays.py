@@ -34,6 +34,20 @@ def test_a_cube_denoises_like_its_values() -> None:
         pca_denoise(cube.transpose("y", "x", "band"), 2)
 
 
+def test_a_cubes_no_data_value_is_no_data_not_a_value_to_smooth() -> None:
+    """An int16 Cube with no-data -9999: its fill pixels were smoothed into their neighbours as values (review s56
+    #3); now they are NaN, as the same pixels of a float array are, and the spectral baselines ask to fill them."""
+    stored = np.round(_clean() * 1000).astype(np.int16)
+    stored[:, 4, 5] = -9999
+    cube = make_cube(stored, wavelength=WL, nodata=-9999)
+    as_nan = stored.astype(np.float32)
+    as_nan[:, 4, 5] = np.nan
+    np.testing.assert_array_equal(median_denoise(cube, 3), median_denoise(as_nan, 3))
+    assert np.isnan(gaussian_denoise(cube, 1.0)[:, 4, 5]).all()
+    with pytest.raises(InvalidDataError, match=r"^pca_denoise: 1 of 180 pixels hold NaN or inf \(no data\)"):
+        pca_denoise(cube, 2)
+
+
 def test_shapes_values_and_parameters_are_refused_in_one_line() -> None:
     clean = _clean()
     with pytest.raises(ConfigError, match=r"^pca_denoise: noisy has shape \(12, 15\); pass a \(C, H, W\) cube"):

@@ -42,7 +42,7 @@ SUBSPACE_GAUSSIAN_GRID = tuple((k, lead, rest) for k in (2, 4, 8) for lead in (0
 
 
 def as_noisy_cube(noisy: Any, where: str, *, finite: bool = False) -> np.ndarray:
-    """``noisy`` as a ``(C, H, W)`` numpy array (a Cube gives its values, bands first).
+    """``noisy`` as a ``(C, H, W)`` numpy array (a Cube gives its values, bands first, float32 with its no data as NaN).
 
     Args:
         noisy: numpy array or ``(band, y, x)`` DataArray.
@@ -53,8 +53,8 @@ def as_noisy_cube(noisy: Any, where: str, *, finite: bool = False) -> np.ndarray
         ConfigError: not 3-D, or a DataArray whose dims are not ``(band, y, x)``.
         InvalidDataError: ``finite`` and some values are NaN or inf.
     """
-    if hasattr(noisy, "hsi") and hasattr(noisy, "dims"):
-        noisy.hsi  # noqa: B018 - refuses other dims with the transpose to use
+    if hasattr(noisy, "hsi") and hasattr(noisy, "dims"):  # a Cube (other dims: refused with the transpose to use)
+        noisy, _ = noisy.hsi.read_masked()  # its no-data value as NaN (not a value to smooth), read in this process
     arr = np.asarray(noisy)
     if arr.ndim != 3:
         raise ConfigError(f"{where}: noisy has shape {arr.shape}; pass a (C, H, W) cube, bands first")
