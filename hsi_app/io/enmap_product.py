@@ -304,7 +304,8 @@ def _delivered(folder: Path) -> list[Path]:
 def _locate_zip(p: Path) -> ProductParts:
     try:
         with zipfile.ZipFile(p) as zf:
-            names = [n for n in map(_slashed, zf.namelist()) if not n.endswith("/") and not _is_resource_fork(n)]
+            stored = {_slashed(n): n for n in zf.namelist()}  # unzip matches the names as stored (maybe with backslashes)
+            names = [n for n in stored if not n.endswith("/") and not _is_resource_fork(n)]
     except (zipfile.BadZipFile, OSError) as err:
         raise CubeReadError(f"{p}: damaged zip archive ({err}); download the product again") from err
     found = _match(names, SPECTRAL_SUFFIX)
@@ -313,7 +314,7 @@ def _locate_zip(p: Path) -> ProductParts:
         if inner:  # an order zipped again: its products are zips inside it
             raise CubeReadError(
                 f"{p}: zip holds {len(inner)} zipped EnMAP product{'s' if len(inner) > 1 else ''} ({_listed(inner)}) "
-                f"and a zip inside a zip is not read in place; extract one (unzip {p.name} '{inner[0]}') and open it"
+                f"and a zip inside a zip is not read in place; extract one ({_unzip_one(p, stored[inner[0]], inner[0])}) and open it"
             )
         raise CubeReadError(
             f"{p}: zip holds no {_SPECTRAL_NAMES}, so it is not an EnMAP L2A product; {_HOWTO}"
@@ -321,7 +322,7 @@ def _locate_zip(p: Path) -> ProductParts:
     if len(found) > 1:
         folders = [n.rpartition("/")[0] or "(top level)" for n in found]
         pick = folders[0] if "/" in found[0] else ""
-        how = f"unzip {p.name} '{pick}/*'" if pick else f"unzip {p.name}"
+        how = _unzip_one(p, stored[found[0]], f"{pick}/*") if pick else f"unzip {p.name}"
         raise CubeReadError(
             f"{p}: zip holds {len(found)} EnMAP products ({_listed(folders)}); extract the one you want "
             f"({how}) and open its folder"
@@ -329,6 +330,13 @@ def _locate_zip(p: Path) -> ProductParts:
     folder = found[0].rpartition("/")[0]
     siblings = [n for n in names if n.rpartition("/")[0] == folder]
     return _assemble(found[0], siblings, zip_path=p)
+
+
+def _unzip_one(p: Path, stored: str, member: str) -> str:
+    """``unzip X.zip 'member'``, or the whole ``unzip X.zip`` when the archive names its folders with backslashes
+    (``stored``, a name as written in it): unzip reads a backslash in a name it is given as an escape, so no quoting
+    picks such a member."""
+    return f"unzip {p.name}" if "\\" in stored else f"unzip {p.name} '{member}'"
 
 
 def is_enmap_product(path: str | os.PathLike[str]) -> bool:

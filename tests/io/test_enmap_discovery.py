@@ -91,3 +91,29 @@ def test_a_zip_of_product_zips_names_the_inner_zip_to_extract(tmp_path: Path) ->
         zf.write(inner, f"ENMAP.HSI.L2A/{inner.name}")
     msg = _one_line_error(outer)
     assert f"unzip {outer.name} 'ENMAP.HSI.L2A/{inner.name}'" in msg
+
+
+def _backslashed(src: Path, dst: Path) -> Path:
+    """``src`` zipped again as Windows tools write it: folders joined by backslashes in the member names."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for info in zin.infolist():
+            zout.writestr(zipfile.ZipInfo(info.filename.replace("/", "\\"), info.date_time), zin.read(info))
+    return dst
+
+
+def test_a_windows_zip_of_two_products_says_to_extract_it_whole(tmp_path: Path, product: Path) -> None:
+    """unzip reads a backslash in a member name it is given as an escape: the line named
+    'unzip two.zip ORDER/P/*', which extracts nothing from such a zip (review s56 #1)."""
+    plain = _zip(tmp_path / "plain.zip", {f"{ORDER}/{P}": product, f"{ORDER}/{OTHER}": product})
+    msg = _one_line_error(_backslashed(plain, tmp_path / "two.zip"))
+    assert f"{ORDER}/{P}" in msg and "2 EnMAP products" in msg
+    assert "(unzip two.zip) and open its folder" in msg
+
+
+def test_a_windows_zip_of_product_zips_says_to_extract_it_whole(tmp_path: Path) -> None:
+    inner = fx.make(tmp_path / "in", height=20, width=16, zip_it=True)
+    outer = tmp_path / "dims_op_oc_oc-en_700000000_1.zip"
+    with zipfile.ZipFile(outer, "w") as zf:
+        zf.write(inner, f"ENMAP.HSI.L2A\\{inner.name}")
+    msg = _one_line_error(outer)
+    assert f"(unzip {outer.name}) and open it" in msg and f"ENMAP.HSI.L2A/{inner.name}" in msg
