@@ -31,6 +31,16 @@ Registered variants (``task="denoise"``): ``hsdt_s`` (8 channels, ~0.13 M parame
 every family: ``in_chans`` is only recorded (any band count is accepted) and
 ``num_classes`` is ignored. ``forward`` takes ``(B, 1, D, H, W)`` and returns the same
 shape, or takes ``(B, C, H, W)`` (bands as channels) and returns ``(B, C, H, W)``.
+
+Memory at inference: when autograd is off (``torch.no_grad()`` or ``torch.inference_mode()``),
+the forward pass frees what it no longer needs and works in place where the training graph
+would need the intermediates: S3Conv applies its LeakyReLUs in place and adds the spectral
+branch into the spatial one, a stage's transformer block overwrites the convolution output it
+was given, row chunk by row chunk (at most :data:`INFER_CHUNK_VALUES` values of a feature map
+at once), and the decoder adds its skips in place. Every value is computed by the same
+operations in the same order as with autograd on, so the output is bit-identical (tested);
+training is untouched. The peak falls from about 14 to about 6 full-resolution activations
+(``channels`` x bands x pixels each), see README's memory formula.
 """
 
 from __future__ import annotations
@@ -45,6 +55,14 @@ from torch import nn
 from hsi_app.errors import ConfigError
 from hsi_app.models.layers.padding import pad_to_multiple
 from hsi_app.models.registry import register_model
+
+INFER_CHUNK_VALUES = 1 << 21
+"""Values of a feature map a transformer block processes at once at inference (8 MiB in float32)."""
+
+
+def _inferring() -> bool:
+    """True when no autograd graph is recorded (``no_grad`` / ``inference_mode``): in-place paths are safe."""
+    return not torch.is_grad_enabled()
 
 
 class S3Conv(nn.Module):
@@ -71,7 +89,15 @@ class S3Conv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Sum of the two branches."""
-        return self.spatial(x) + self.spectral(x)
+        if not _inferring():
+            return self.spatial(x) + self.spectral(x)
+        y = x  # inference: LeakyReLU in place, spectral branch added into the spatial one (same values)
+        for layer in self.spatial:
+            if isinstance(layer, nn.LeakyReLU) and y is not x:
+                F.leaky_relu(y, layer.negative_slope, inplace=True)
+            else:
+                y = layer(y)
+        return y.add_(self.spectral(x))
 
 
 class SpectralConv(nn.Module):
@@ -149,7 +175,12 @@ class SMFFN(nn.Module):
 
 
 class TransformerBlock(nn.Module):
-    """Pre-norm residual GSSA + SM-FFN on ``(B, c, D, H, W)`` features (shape kept)."""
+    """Pre-norm residual GSSA + SM-FFN on ``(B, c, D, H, W)`` features (shape kept).
+
+    Every operation is per pixel (attention runs across the bands of one pixel), so at
+    inference the block runs over chunks of image rows (:data:`INFER_CHUNK_VALUES`), and
+    ``overwrite=True`` writes the result into ``x`` itself (the caller gives up ``x``).
+    """
 
     def __init__(self, channels: int, num_guides: int = 8) -> None:
         super().__init__()
@@ -158,12 +189,35 @@ class TransformerBlock(nn.Module):
         self.norm2 = nn.LayerNorm(channels)
         self.ffn = SMFFN(channels)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Band tokens per pixel: ``(B, c, D, H, W) -> (B, H, W, D, c)`` and back."""
+    def forward(self, x: torch.Tensor, overwrite: bool = False) -> torch.Tensor:
+        """Band tokens per pixel: ``(B, c, D, H, W) -> (B, H, W, D, c)`` and back.
+
+        Args:
+            x: ``(B, c, D, H, W)`` features.
+            overwrite: at inference (autograd off), write the result into ``x``'s memory.
+                Ignored when autograd records a graph.
+        """
         t = x.permute(0, 3, 4, 2, 1)
+        if _inferring():
+            return self._forward_chunked(x, t, overwrite)
         t = t + self.attn(self.norm1(t))
         t = t + self.ffn(self.norm2(t))
         return t.permute(0, 4, 3, 1, 2)
+
+    def _forward_chunked(self, x: torch.Tensor, t: torch.Tensor, overwrite: bool) -> torch.Tensor:
+        """The forward pass by chunks of rows of ``t (B, H, W, D, c)``, into ``x`` or a new contiguous tensor."""
+        res = x if overwrite else torch.empty_like(x, memory_format=torch.contiguous_format)
+        r = res.permute(0, 3, 4, 2, 1)
+        b, h, w, d, c = t.shape
+        rows = max(1, INFER_CHUNK_VALUES // max(1, b * w * d * c))
+        for i in range(0, h, rows):
+            part = t[:, i : i + rows]
+            y = self.attn(self.norm1(part)).add_(part)  # = part + attn(...): addition commutes exactly
+            z = self.ffn(self.norm2(y)).add_(y)
+            del y
+            r[:, i : i + rows].copy_(z)
+            del z, part
+        return res
 
 
 class Stage(nn.Module):
@@ -184,7 +238,11 @@ class Stage(nn.Module):
         """``(B, in_ch, D, H, W) -> (B, out_ch, D, H', W')``."""
         if self.mode == "up":
             x = F.interpolate(x, scale_factor=(1.0, 2.0, 2.0), mode="trilinear", align_corners=False)
-        return self.block(self.conv(x))
+        if not _inferring():
+            return self.block(self.conv(x))
+        y = self.conv(x)
+        del x  # the upsampled copy is not needed by the block
+        return self.block(y, overwrite=True)  # the block's result replaces the conv output in place
 
     def radius(self, level: int) -> int:
         """Receptive-radius increment in full-resolution pixels (``level``: input scale 2**level)."""
@@ -275,9 +333,14 @@ class HSDT(nn.Module):
             skips.append(out)
         out = self.encoder[-1](out)
         out = self.decoder[0](out)
-        for stage in self.decoder[1:]:
-            out = stage(out + skips.pop())
-        out = out + skips.pop()
+        if _inferring():  # skips added in place into the decoder's outputs (same sums), freed at once
+            for stage in self.decoder[1:]:
+                out = stage(out.add_(skips.pop()))
+            out.add_(skips.pop())
+        else:
+            for stage in self.decoder[1:]:
+                out = stage(out + skips.pop())
+            out = out + skips.pop()
         out = self.tail_spatial(out) + self.tail_spectral(out) + xin
         out = out[..., :h, :w]
         return out.squeeze(1) if squeeze else out

@@ -114,11 +114,12 @@ class SpectralMoments:
 def batch_subspace(x: torch.Tensor, rank: int) -> SpectralSubspace:
     """Per-sample subspace of ``(B, 1, D, H, W)``: ``mean (B, D)``, ``basis (B, D, K)`` (no gradient)."""
     with torch.no_grad():
-        s = x.detach().flatten(3)[:, 0].double()  # (B, D, N)
-        mean = s.mean(-1)
-        c = s - mean[..., None]
-        cov = c @ c.transpose(1, 2) / max(s.shape[-1] - 1, 1)
-        basis = _leading_eigvecs(cov, min(rank, s.shape[1]))
+        c = x.detach().flatten(3)[:, 0].to(torch.float64, copy=True)  # (B, D, N), own copy: centred in place
+        mean = c.mean(-1)
+        c.sub_(mean[..., None])  # one float64 copy of the input instead of two
+        cov = c @ c.transpose(1, 2) / max(c.shape[-1] - 1, 1)
+        del c
+        basis = _leading_eigvecs(cov, min(rank, cov.shape[-1]))
     return SpectralSubspace(mean.to(x.dtype), basis.to(x.dtype))
 
 
@@ -213,8 +214,15 @@ class SubspaceHSDT(nn.Module):
             basis = sub.basis.to(x)[None].expand(b, d, sub.basis.shape[1])
         flat = x.flatten(3)[:, 0] - mean[..., None]  # (B, D, N)
         coef = (basis.transpose(1, 2) @ flat).reshape(b, 1, basis.shape[-1], h, w)
+        del flat  # not held under the inner forward pass
         den = self.inner(coef).flatten(3)[:, 0]  # (B, K, N)
-        return (basis @ den + mean[..., None]).reshape(b, 1, d, h, w)
+        del coef
+        out = basis @ den  # (B, D, N)
+        if torch.is_grad_enabled():
+            out = out + mean[..., None]
+        else:  # inference: the mean added in place (same sums), one (B, D, N) array instead of two
+            out.add_(mean[..., None])
+        return out.reshape(b, 1, d, h, w)
 
 
 def _build(defaults: dict[str, object], in_chans: int, wavelengths: Sequence[float] | None, kw: dict[str, object]) -> SubspaceHSDT:
