@@ -39,8 +39,10 @@ branch into the spatial one, a stage's transformer block overwrites the convolut
 was given, row chunk by row chunk (at most :data:`INFER_CHUNK_VALUES` values of a feature map
 at once), and the decoder adds its skips in place. Every value is computed by the same
 operations in the same order as with autograd on, so the output is bit-identical (tested);
-training is untouched. The peak falls from about 14 to about 6 full-resolution activations
-(``channels`` x bands x pixels each), see README's memory formula.
+training is untouched. The tensors alive at the peak fall from about 14 to about 6.6
+full-resolution activations (``channels`` x bands x pixels each); the process's peak RSS falls
+less (1.1-1.6x, BENCHMARKS.md session 56), as oneDNN's convolutions add buffers of their own
+(reordered input and output) that chunking would remove only with a different summation order.
 """
 
 from __future__ import annotations
