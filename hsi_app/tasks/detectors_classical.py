@@ -46,7 +46,8 @@ def check_method(method: str) -> str:
 
 def as_image(image: Any, where: str) -> np.ndarray:
     """``image`` as the ``(C, H, W)`` array the detectors score: a numpy array as it is, a Cube (an
-    :class:`xarray.DataArray` with dims ``(band, y, x)``) read whole with its no data as NaN.
+    :class:`xarray.DataArray` with dims ``(band, y, x)``) read whole, its good bands only (as ``hsi detect`` and
+    :func:`~hsi_app.tasks.detection.target_spectra` take them), with its no data as NaN.
 
     Raises:
         ConfigError: not three axes (a single band, an ``(N, C)`` pixel table), with the fix.
@@ -54,7 +55,7 @@ def as_image(image: Any, where: str) -> np.ndarray:
     import xarray as xr
 
     if isinstance(image, xr.DataArray):
-        image, _ = image.hsi.read_masked()
+        image, _ = image.isel(band=image.hsi.good_band_indices).hsi.read_masked()
     arr = np.asarray(image)
     if arr.ndim != 3:
         raise ConfigError(f"{where}: takes a (C, H, W) image, bands first, got an array of shape {arr.shape}; "

@@ -142,3 +142,17 @@ def test_an_image_without_three_axes_is_one_line(shape: tuple[int, ...]) -> None
 
     with pytest.raises(ConfigError, match=r"^rx: takes a \(C, H, W\) image, bands first, got an array of shape"):
         rx(np.ones(shape, np.float32))
+
+
+def test_a_cube_with_a_bad_band_scores_its_good_bands(scene: tuple[np.ndarray, np.ndarray]) -> None:
+    """As hsi detect and target_spectra take them: a cube whose bad band holds junk or NaN scored all bands (other
+    scores, or 'only 0 valid background pixels'), and good-band targets were refused as of another band count."""
+    from hsi_app.io import make_cube
+    from hsi_app.tasks.detectors_classical import rx
+
+    image, target = scene
+    for junk in (np.full((H, W), np.nan, np.float32), np.random.default_rng(3).normal(0, 50, (H, W)).astype(np.float32)):
+        stored = np.concatenate([image, junk[None]])
+        cube = make_cube(stored, wavelength=np.linspace(450.0, 2300.0, C + 1), bad_bands=[C])
+        np.testing.assert_array_equal(rx(cube), rx(image))
+        np.testing.assert_array_equal(classical_scores("ace", cube, target[None]), classical_scores("ace", image, target[None]))
