@@ -85,20 +85,22 @@ def no_data_as_nan(image: np.ndarray, nodata: float | None, bad_band: np.ndarray
     reads them: a window given as raw values (``cube.isel(...).values``) holds the cube's no-data value
     (``-9999``), which the model would otherwise take as a measurement, for the pixel and its neighbours.
 
-    A pixel holding ``nodata`` in a good band is no data in every band (the rule of
-    :func:`~hsi_app.io.cube.valid_from_data`); the given array is never written. A window without the
-    value (``read_window``'s, already NaN) is returned as it is, after one comparison pass.
+    A pixel without a measurement in some good band (``nodata``, NaN, inf or a fill value: the rule of
+    :func:`~hsi_app.io.cube.valid_from_data`) is no data in every band; the given array is never written. A window
+    whose no-data pixels are already NaN in every band (``read_window``'s) is returned as it is, after one pass.
 
     Args:
         image: ``(C, h, w)`` values of the cube's bands.
-        nodata: the cube's no-data value (``None``: the window is returned as it is).
+        nodata: the cube's no-data value (``None``: none; NaN, inf and fill values still make no data).
         bad_band: ``(C,)`` bool bad bands of the cube (their values never make a pixel no data).
     """
-    if nodata is None or bad_band is None or not np.any(image == nodata):
+    if bad_band is None:
         return image
     from hsi_app.io.cube import valid_from_data
 
     valid = np.asarray(valid_from_data(image, nodata, bad_band), dtype=bool)
+    if valid.all() or np.isnan(image[:, ~valid]).all():  # no pixel to mask left holding a value
+        return image
     out = np.array(image, dtype=np.float32)  # a new array: the caller's is not written
     out[:, ~valid] = np.nan
     return out
@@ -474,7 +476,7 @@ class Predictor:
         if check_units:
             self.check_scene_units(cube, plan, sample)
         bad = np.ones(cube.hsi.shape[0], dtype=bool)
-        bad[cube.hsi.good_band_indices] = False
+        bad[cube.hsi.good_band_indices] = False  # all good for a hand-built DataArray without bad-band flags
         return replace(plan, nodata=cube.hsi.nodata, bad_band=bad)  # for windows given as raw values
 
     @property

@@ -80,3 +80,36 @@ def test_an_ensemble_refuses_a_numpy_array_in_one_line(scene_and_run: tuple[Path
     ens = load_classifier([run, other], device="cpu")
     with pytest.raises(ConfigError, match=r"^ensemble: bind\(cube\): takes a Cube .* hsi_app.io.make_cube"):
         ens.bind(data)
+
+
+def test_a_pixel_with_nan_in_one_band_is_no_data_whatever_else_the_window_holds(
+        scene_and_run: tuple[Path, Path, np.ndarray]) -> None:
+    """A raw window with NaN in one good band of a pixel and no -9999 anywhere: the pixel stayed partly NaN (so its
+    neighbours' probabilities differed from read_window's), unless a -9999 sat elsewhere in the window (review s56 #4)."""
+    scene, run, data = scene_and_run
+    cube = open_cube(scene)
+    fn = Predictor.load(run, device="cpu").bind(cube)
+    window = data[:, 6:9, 0:8].astype(np.float32)  # no -9999 in these rows
+    assert (window != -9999).all()
+    window[1, 1, 3] = np.nan
+    masked = window.copy()
+    masked[:, 1, 3] = np.nan
+    np.testing.assert_array_equal(fn(window), fn(masked))
+    window[0, 0, 0] = np.inf  # inf is no measurement either
+    masked[:, 0, 0] = np.nan
+    np.testing.assert_array_equal(fn(window), fn(masked))
+
+
+def test_a_hand_built_dataarray_without_bad_band_flags_binds(scene_and_run: tuple[Path, Path, np.ndarray]) -> None:
+    """A DataArray with dims (band, y, x) and a wavelength coordinate only bound before the raw-window masking, then
+    failed with KeyError 'bad_band' (review s56 #2): every band is good."""
+    import xarray as xr
+
+    scene, run, data = scene_and_run
+    cube = open_cube(scene)
+    bare = xr.DataArray(np.where(data == -9999, np.nan, data).astype(np.float32), dims=("band", "y", "x"),
+                        coords={"wavelength": ("band", cube.wavelength.values)})
+    fn = Predictor.load(run, device="cpu").bind(bare)
+    assert bare.hsi.bad_bands == [] and bare.hsi.good_band_indices.tolist() == list(range(C))
+    np.testing.assert_array_equal(fn(bare.values[:, :8, :8]), Predictor.load(run, device="cpu").bind(cube)(
+        cube.isel(y=slice(0, 8), x=slice(0, 8)).hsi.read_masked()[0]))

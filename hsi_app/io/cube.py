@@ -434,12 +434,12 @@ class HSIAccessor:
     @property
     def bad_bands(self) -> list[int]:
         """0-based indices of bands flagged bad."""
-        return [int(i) for i in np.flatnonzero(self._obj.coords["bad_band"].values)]
+        return [int(i) for i in np.flatnonzero(self._bad_band)]
 
     @property
     def good_band_indices(self) -> np.ndarray:
         """``(C_good,)`` int 0-based indices of the bands not flagged bad."""
-        return np.flatnonzero(~np.asarray(self._obj.coords["bad_band"].values, dtype=bool))
+        return np.flatnonzero(~self._bad_band)  # a hand-built DataArray without the coordinate: every band good
 
     @property
     def nodata(self) -> float | None:
