@@ -25,6 +25,13 @@ from hsi_app.data.tiles import random_d4
 from hsi_app.errors import BandMismatchError, ConfigError, CubeReadError, DatasetNotFoundError, LabelError
 
 
+def _is_gdal_virtual(path: str | os.PathLike[str]) -> bool:
+    """A path GDAL (and torchgeo) open without a local file: ``/vsizip/...``, ``/vsis3/...``, ``/vsicurl/...``, or
+    a URL such as ``s3://`` or ``https://`` (rasterio maps those to ``/vsi`` paths)."""
+    text = os.fspath(path)
+    return text.startswith("/vsi") or "://" in text
+
+
 def _raster_facts(path: str | os.PathLike[str], role: str) -> tuple[Any, Any, int]:
     """``(crs, bounds, band count)`` of the ``role`` raster (``"image"``, ``"label"``) torchgeo will sample.
 
@@ -36,7 +43,7 @@ def _raster_facts(path: str | os.PathLike[str], role: str) -> tuple[Any, Any, in
     import rasterio
     from rasterio.errors import RasterioIOError
 
-    if not os.path.isfile(path):
+    if not _is_gdal_virtual(path) and not os.path.isfile(path):
         raise DatasetNotFoundError(f"{path}: no such file; pass the {role} GeoTIFF")
     try:
         with rasterio.open(path) as ds:
