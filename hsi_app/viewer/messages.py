@@ -43,7 +43,8 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(\d+) 3-D arrays \(H, W, bands\) to choose from; keys found: ([^\n]*?)" + _KEY_FLAG),
      r"\1 3-D arrays (H, W, bands): \2; the viewer cannot choose among them: save one cube per .mat file "
      "and upload that file"),
-    (re.compile(r"no 3-D arrays \(H, W, bands\) to choose from; keys found: ([^\n]*?)" + _KEY_FLAG),
+    (re.compile(r"no 3-D arrays \(H, W, bands\) to choose from; keys found: ([^\n]*?)\. No variable is a cube: "
+                r"save the scene in it as one \(H, W, bands\) array, or open the file that holds it"),
      r"no 3-D array (H, W, bands); keys found: \1. Save the cube as a numeric (H, W, bands) array and upload it"),
     (re.compile(r"pass (.+?) as the scene and this file with --labels"),
      r"upload \1 instead: the viewer takes no separate label file (hsi evaluate scores a map against one)"),
