@@ -273,18 +273,21 @@ def protocol_split(cube: Cube, protocol: str, *, seed: int = 0, radius: int = 0,
     labels = cube.hsi.labels
     check_has_labels(scene_name(cube), [labels] if labels is not None else [])
     spec = parse_split(protocol)
-    labels = labels_on_data(labels, scene_in_memory(cube)[2] if valid is None else valid, protocol)
+    labels = labels_on_data(labels, scene_in_memory(cube)[2] if valid is None else valid, protocol,
+                            class_names=cube.hsi.class_names)
     if spec.kind != "disjoint":
         return make_split(labels, spec, seed=seed, reach=radius, class_names=cube.hsi.class_names)
     return make_split(labels, spec, seed=seed, radius=radius, legacy_blocks=legacy_blocks, reach=radius,
                       class_names=cube.hsi.class_names)
 
 
-def labels_on_data(labels: np.ndarray, valid: np.ndarray, protocol: str) -> np.ndarray:
+def labels_on_data(labels: np.ndarray, valid: np.ndarray, protocol: str, *,
+                   class_names: Sequence[str] | None = None) -> np.ndarray:
     """``labels`` with 0 where ``valid`` is False (``labels`` itself when every labelled pixel is on data);
-    one :class:`~hsi_app.data.splits.SplitWarning` with the number of labelled pixels so dropped.
+    one :class:`~hsi_app.data.splits.SplitWarning` with the number of labelled pixels so dropped, naming the
+    classes that lose every pixel there (:func:`off_data_text`; ``class_names`` name their ids).
     When no labelled pixel is on data, ``labels`` as they are: the run refuses the split, naming that
-    (:func:`check_split_pixels`)."""
+    (:func:`check_labels_on_data`)."""
     from hsi_app.data.splits import SplitWarning
 
     keep = np.asarray(valid, dtype=bool)
@@ -292,10 +295,55 @@ def labels_on_data(labels: np.ndarray, valid: np.ndarray, protocol: str) -> np.n
     n_off = int(np.count_nonzero(off))
     if n_off == 0 or n_off == int(np.count_nonzero(labels > 0)):
         return labels
-    warnings.warn(f"split {protocol}: {n_off} labelled pixel{'s' if n_off != 1 else ''} "
-                  f"lie{'s' if n_off == 1 else ''} on no-data and {'are' if n_off != 1 else 'is'} not used",
-                  SplitWarning, stacklevel=4)
+    warnings.warn(f"split {protocol}: {off_data_text([labels], keep, class_names)}", SplitWarning, stacklevel=4)
     return np.where(off, 0, labels).astype(labels.dtype, copy=False)
+
+
+def off_data_text(label_maps: Sequence[np.ndarray], valid: np.ndarray,
+                  class_names: Sequence[str] | None = None) -> str:
+    """``"N labelled pixels lie on no-data and are not used"``, and the classes all of whose labelled pixels lie there.
+
+    Such a class has no training or test pixel, so the run gets an output for it that nothing trains
+    and no score; without the class named, a field drawn over the scene's no-data vanished without a word.
+
+    Args:
+        label_maps: ``(H, W)`` int label maps (0 = unlabelled): the scene's labels, or a given split's two maps.
+        valid: ``(H, W)`` bool, the scene's pixels with data.
+        class_names: names of ids ``0..K`` (``class 5 (wetland)``), or ``None``.
+    """
+    from hsi_app.data.splits import class_label
+
+    keep = np.asarray(valid, dtype=bool)
+    n_off = sum(int(np.count_nonzero((m > 0) & ~keep)) for m in label_maps)
+    text = (f"{n_off} labelled pixel{'s' if n_off != 1 else ''} lie{'s' if n_off == 1 else ''} on no-data and "
+            f"{'are' if n_off != 1 else 'is'} not used")
+    lost = []
+    for k in sorted(set().union(*(np.unique(m[m > 0]).tolist() for m in label_maps))):
+        if not any(np.any((m == k) & keep) for m in label_maps):
+            n_k = sum(int(np.count_nonzero(m == k)) for m in label_maps)
+            lost.append(f"{class_label(k, class_names)}: all {n_k}")
+    if lost:
+        shown = "; ".join(lost[:4]) + ("; ..." if len(lost) > 4 else "")
+        which = "that class has" if len(lost) == 1 else "those classes have"
+        text += (f" ({shown}), so {which} no training or test pixel and the model's output for "
+                 f"{'it' if len(lost) == 1 else 'them'} is trained by nothing; label {'it' if len(lost) == 1 else 'them'}"
+                 " where the scene has data")
+    return text
+
+
+def check_labels_on_data(source: str, label_maps: Sequence[np.ndarray], valid: np.ndarray, scene: str) -> None:
+    """Refuse labels none of whose labelled pixels lies on the scene's data, with their count and the fix.
+
+    Raises:
+        LabelError: one line naming ``source`` (the label files) and ``scene``.
+    """
+    keep = np.asarray(valid, dtype=bool)
+    if any(np.any((m > 0) & keep) for m in label_maps):
+        return
+    n = sum(int(np.count_nonzero(m > 0)) for m in label_maps)
+    raise LabelError(f"{source}: all {n} labelled pixel{'s' if n != 1 else ''} lie on no-data of the scene {scene}; "
+                     "check that the labels belong to this scene (hsi info SCENE --labels FILE counts them) and "
+                     "that its no-data value is right")
 
 
 def receptive_radius(model: str, in_chans: int = 8, num_classes: int = 2, model_args: dict[str, Any] | None = None) -> int:
@@ -422,7 +470,10 @@ def train_classifier(
     warn_empty_classes(label_source, label_maps, class_names,
                        named=bool(k_names) and len(k_names) == num_classes + 1)
 
+    check_labels_on_data(label_source, label_maps, valid, scene_name(cube))
     radius = receptive_radius(opts.model, image.shape[0], num_classes, opts.model_args)
+    if split is None and train_labels is not None and test_labels is not None:
+        warn_given_maps_off_data(label_source, train_labels, test_labels, valid, k_names)
     if split is None:
         split = split_for_run(cube, opts, radius, train_labels, test_labels, class_names=k_names, valid=valid,
                               source=labels_from)
@@ -436,7 +487,7 @@ def train_classifier(
     # a copy without the no-data pixels (the caller's split and its arrays stay as given); one leak rule for
     # drawn and given splits, judged for this model
     split = split.within(valid).for_model(radius)
-    check_split_pixels(split, label_source, opts.buffer)
+    check_split_pixels(split, label_source, opts.buffer, class_names=class_names)
     if opts.teacher:
         from hsi_app.tasks.distill import check_teacher
 
@@ -450,10 +501,27 @@ def train_classifier(
     return metrics
 
 
-def check_split_pixels(split: Any, source: str, buffer: int | None = None) -> None:
+def warn_given_maps_off_data(source: str, train: np.ndarray, test: np.ndarray, valid: np.ndarray,
+                             class_names: Sequence[str] | None) -> None:
+    """One :class:`~hsi_app.data.splits.SplitWarning` when given ``(H, W)`` train/test maps label no-data pixels.
+
+    A run drops them (``Split.within``), as a drawn split does; this says how many, and which classes lose
+    every pixel (:func:`off_data_text`), as the drawn splits' warning does.
+    """
+    from hsi_app.data.splits import SplitWarning
+
+    keep = np.asarray(valid, dtype=bool)
+    maps = [np.asarray(train), np.asarray(test)]
+    if any(np.any((m > 0) & ~keep) for m in maps):
+        warnings.warn(f"{source}: {off_data_text(maps, keep, class_names)}", SplitWarning, stacklevel=2)
+
+
+def check_split_pixels(split: Any, source: str, buffer: int | None = None, *,
+                       class_names: Sequence[str] | None = None) -> None:
     """Refuse a split that cannot train or be scored, before any training.
 
     ``buffer``: the ``--buffer`` the split was drawn with, named in the fix when it leaves no test pixel.
+    ``class_names`` (ids ``0..K``) name the one class of a split that has a single training class.
 
     Raises:
         LabelError: no training pixel on valid data, a single training class, or no test pixel.
@@ -462,8 +530,10 @@ def check_split_pixels(split: Any, source: str, buffer: int | None = None) -> No
     if train_classes.size == 0:
         raise LabelError(f"{source}: no training pixel lies on valid data; check the labels and the scene's no-data")
     if train_classes.size < 2:
-        raise LabelError(f"{source}: every training pixel is class {int(train_classes[0])}; a classifier needs "
-                         "at least 2 labelled classes")
+        from hsi_app.data.splits import class_label
+
+        raise LabelError(f"{source}: every training pixel is {class_label(int(train_classes[0]), class_names)}; "
+                         "a classifier needs at least 2 labelled classes; label a second class")
     if not (split.test > 0).any():
         gap = f" with its {buffer}-px buffer" if buffer else ""
         fix = f"a smaller --buffer (now {buffer}), " if gap else ""
