@@ -22,6 +22,7 @@ The result is checked against the cube grid (:func:`hsi_app.io.cube.check_labels
 from __future__ import annotations
 
 import os
+import shlex
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -258,9 +259,10 @@ def _read_tiff(path: Path, like: Cube) -> tuple[np.ndarray, list[str] | None]:
         differs = grid_difference(crs, transform, cube_crs, cube_t, whole_pixels=True,
                                   whose="the map's" if name else "the scene's")
         if differs:
+            same_crs = transform if crs == cube_crs else None  # pixel sizes compare in one CRS's units only
             on = f"the grid of {name}" if name else "the cube's grid"
             raise LabelError(f"{path}: the label raster is not on {on}: {differs}; "
-                             f"{_resample_fix(cube_crs, cube_t, like.hsi.shape[1:], name)}")
+                             f"{_resample_fix(cube_crs, cube_t, like.hsi.shape[1:], name, path, same_crs)}")
         col, row = (round(v) for v in origin_offset(transform, cube_t))
         if (col, row) != (0, 0) or band.shape != like.hsi.shape[1:]:
             band = _scene_window(band, col, row, like.hsi.shape[1:], path, name)
@@ -359,12 +361,17 @@ def _crs_name(crs: Any) -> str:
     return "none" if crs is None else str(crs.to_string() if hasattr(crs, "to_string") else crs)
 
 
-def _resample_fix(crs: Any, transform: Any, shape: tuple[int, int], grid: str | None = None) -> str:
+def _resample_fix(crs: Any, transform: Any, shape: tuple[int, int], grid: str | None = None,
+                  path: Path | None = None, label_transform: Any = None) -> str:
     """The fix for a label raster off the scene's grid.
 
-    A north-up scene: a gdalwarp line onto its grid (CRS, pixel size, bounds), or vector labels. A
-    rotated or sheared scene: vector labels, or a raster written with the scene's transform
-    (``gdalwarp -te/-tr`` makes north-up grids, which cannot match it).
+    A north-up scene: a gdalwarp line onto its grid (CRS, pixel size, bounds) from the label file ``path``
+    into ``<stem>_on_grid.tif`` beside it, or vector labels. Labels in finer pixels than the scene's (the label
+    raster's ``label_transform`` in the same CRS) are resampled with ``-r mode``, the class most of the
+    pixel's area holds (``near`` keeps whichever fine pixel sits nearest each centre, so fields lose or gain
+    edge pixels by where the two grids happen to fall); others with ``-r near``. A rotated or sheared scene:
+    vector labels, or a raster written with the scene's transform (``gdalwarp -te/-tr`` makes north-up
+    grids, which cannot match it).
     """
     onto = f"the grid of {grid}" if grid else "the scene's grid"
     if transform.b or transform.d:
@@ -376,8 +383,17 @@ def _resample_fix(crs: Any, transform: Any, shape: tuple[int, int], grid: str | 
     xs = [t.a * c + t.b * r + t.c for c in (0, w) for r in (0, h)]
     ys = [t.d * c + t.e * r + t.f for c in (0, w) for r in (0, h)]
     srs = f"-t_srs {_crs_name(crs)} " if crs is not None else ""
+    method = "near"
+    if label_transform is not None:
+        from hsi_app.io.summary import pixel_sides
+
+        fine, coarse = pixel_sides(label_transform), pixel_sides(transform)
+        if fine[0] * fine[1] < 0.5 * coarse[0] * coarse[1]:
+            method = "mode"
+    src = shlex.quote(path.name) if path is not None else "labels.tif"
+    dst = shlex.quote(f"{path.stem}_on_grid.tif") if path is not None else "on_grid.tif"
     return (f"resample it onto {onto}, e.g. gdalwarp {srs}-tr {abs(transform.a):g} {abs(transform.e):g} "
-            f"-te {min(xs):.10g} {min(ys):.10g} {max(xs):.10g} {max(ys):.10g} -r near labels.tif on_grid.tif, "
+            f"-te {min(xs):.10g} {min(ys):.10g} {max(xs):.10g} {max(ys):.10g} -r {method} {src} {dst}, "
             "or use vector labels")
 
 
