@@ -402,7 +402,8 @@ def _pixel_split(labels: np.ndarray, spec: SplitSpec, seed: int,
             k = _n_fixed(int(spec.value), idx.size)  # type: ignore[arg-type]
             if idx.size <= int(spec.value):  # type: ignore[arg-type]
                 warnings.warn(
-                    f"split {spec}: {class_label(cls, class_names)} has only {idx.size} pixels; using {k} for training",
+                    f"split {spec}: {class_label(cls, class_names)} has only {idx.size} pixel{'s' if idx.size != 1 else ''}; "
+                    f"using {k} for training",
                     SplitWarning,
                     stacklevel=3,
                 )

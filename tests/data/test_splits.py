@@ -358,7 +358,7 @@ def test_split_warnings_name_the_class_when_names_are_known() -> None:
         warnings.simplefilter("always")
         protocol_split(make_cube(np.ones((3, 8, 8), np.float32), labels=one, class_names=names), "fixed:1")
     assert [str(w.message) for w in caught if issubclass(w.category, SplitWarning)] == [
-        "split fixed:1: class 4 (Oats) has only 1 pixels; using 1 for training",
+        "split fixed:1: class 4 (Oats) has only 1 pixel; using 1 for training",
         "split fixed:1: class 4 (Oats) is absent from test"]
 
 
