@@ -81,9 +81,36 @@ def sniff_label_format(path: Path) -> str:
     if path.suffix.lower() in (".npy", ".mat", ".tif", ".tiff"):
         raise LabelError(f"{path}: not a valid {path.suffix.lower()} file (its header is missing or damaged); "
                          "re-export the labels")
+    if path.suffix.lower() in TABLE_SUFFIXES:
+        raise LabelError(_table_fix(path, head))
     raise LabelError(
         f"{path}: unrecognised label format; use .npy, .mat, GeoTIFF, GeoPackage or Shapefile"
     )
+
+
+TABLE_SUFFIXES = {".csv", ".tsv", ".txt"}
+"""Text tables: points as coordinate columns, with no CRS a reader could place them by."""
+_X_NAMES = ("x", "lon", "long", "longitude", "easting", "east")
+_Y_NAMES = ("y", "lat", "latitude", "northing", "north")
+
+
+def _table_fix(path: Path, head: bytes) -> str:
+    """The refusal of a CSV/text table of points: it has no CRS, so the fix is a GeoPackage made in the points' CRS.
+
+    The ``ogr2ogr`` line names the table's coordinate columns when its header has them (``x``/``lon``/``easting``...,
+    any case) and ``EPSG:4326`` when they are called longitude/latitude; otherwise ``EPSG:XXXX`` to fill in.
+    """
+    line = head.decode("utf-8", "replace").lstrip("\ufeff").splitlines()[0] if head.strip() else ""
+    sep = "\t" if "\t" in line else ";" if line.count(";") > line.count(",") else ","
+    cols = [c.strip().strip('"') for c in line.split(sep)]
+    lower = [c.lower() for c in cols]
+    x = next((cols[lower.index(n)] for n in _X_NAMES if n in lower), "x")
+    y = next((cols[lower.index(n)] for n in _Y_NAMES if n in lower), "y")
+    crs = "EPSG:4326" if x.lower().startswith("lon") and y.lower().startswith("lat") else "EPSG:XXXX"
+    out = shlex.quote(f"{path.stem}.gpkg")
+    return (f"{path}: a text table has no CRS, so its points cannot be placed on the scene; make it a GeoPackage in "
+            f"the points' CRS and pass that: ogr2ogr -a_srs {crs} -oo X_POSSIBLE_NAMES={x} -oo Y_POSSIBLE_NAMES={y} "
+            f"{out} {shlex.quote(path.name)}")
 
 
 def read_labels(
