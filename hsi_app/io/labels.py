@@ -81,7 +81,7 @@ def sniff_label_format(path: Path) -> str:
     if path.suffix.lower() in (".npy", ".mat", ".tif", ".tiff"):
         raise LabelError(f"{path}: not a valid {path.suffix.lower()} file (its header is missing or damaged); "
                          "re-export the labels")
-    if path.suffix.lower() in TABLE_SUFFIXES:
+    if path.suffix.lower() in TABLE_SUFFIXES and (path.suffix.lower() != ".txt" or len(_header(head)[0]) > 1):
         raise LabelError(_table_fix(path, head))
     raise LabelError(
         f"{path}: unrecognised label format; use .npy, .mat, GeoTIFF, GeoPackage or Shapefile"
@@ -89,9 +89,18 @@ def sniff_label_format(path: Path) -> str:
 
 
 TABLE_SUFFIXES = {".csv", ".tsv", ".txt"}
-"""Text tables: points as coordinate columns, with no CRS a reader could place them by."""
+"""Text tables: points as coordinate columns, with no CRS a reader could place them by (a ``.txt`` counts
+when its first line has several columns)."""
 _X_NAMES = ("x", "lon", "long", "longitude", "easting", "east")
 _Y_NAMES = ("y", "lat", "latitude", "northing", "north")
+
+
+def _header(head: bytes) -> tuple[list[str], list[str]]:
+    """The column names of a text table's first line (comma, semicolon or tab separated), as given and lower-case."""
+    line = head.decode("utf-8", "replace").lstrip("\ufeff").splitlines()[0] if head.strip() else ""
+    sep = "\t" if "\t" in line else ";" if line.count(";") > line.count(",") else ","
+    cols = [c.strip().strip('"') for c in line.split(sep)]
+    return cols, [c.lower() for c in cols]
 
 
 def _table_fix(path: Path, head: bytes) -> str:
@@ -100,10 +109,7 @@ def _table_fix(path: Path, head: bytes) -> str:
     The ``ogr2ogr`` line names the table's coordinate columns when its header has them (``x``/``lon``/``easting``...,
     any case) and ``EPSG:4326`` when they are called longitude/latitude; otherwise ``EPSG:XXXX`` to fill in.
     """
-    line = head.decode("utf-8", "replace").lstrip("\ufeff").splitlines()[0] if head.strip() else ""
-    sep = "\t" if "\t" in line else ";" if line.count(";") > line.count(",") else ","
-    cols = [c.strip().strip('"') for c in line.split(sep)]
-    lower = [c.lower() for c in cols]
+    cols, lower = _header(head)
     x = next((cols[lower.index(n)] for n in _X_NAMES if n in lower), "x")
     y = next((cols[lower.index(n)] for n in _Y_NAMES if n in lower), "y")
     crs = "EPSG:4326" if x.lower().startswith("lon") and y.lower().startswith("lat") else "EPSG:XXXX"
