@@ -42,6 +42,19 @@ SVM_UNUSED = ("epochs", "schedule", "val_fraction", "label_smoothing", "distill_
 ``--teacher`` are refused by :class:`~hsi_app.tasks.train_classifier.TrainOptions` itself)."""
 
 
+def _warn_vector_classes_without_pixels(given: list[str], cube: Any, maps: tuple[Any, Any]) -> None:
+    """Name the classes of vector label files that label no pixel (:func:`warn_named_classes_without_pixels`)."""
+    from pathlib import Path
+
+    from hsi_app.io.labels import sniff_label_format
+    from hsi_app.tasks.train_classifier import warn_named_classes_without_pixels
+
+    if not given or any(sniff_label_format(Path(p)) != "vector" for p in given):
+        return
+    label_maps = [m for m in maps if m is not None] or [m for m in (cube.hsi.labels,) if m is not None]
+    warn_named_classes_without_pixels(", ".join(given), label_maps, cube.hsi.class_names)
+
+
 TASK_RUNNERS = {"denoise": "hsi_app.cli.train_denoise_cmd", "detect": "hsi_app.cli.train_detect_cmd"}
 
 
@@ -140,6 +153,7 @@ def train(task: str, noise: str, init: str | None, targets: str | None, scale: f
     cube, maps = read_split_labels(cube, (train_labels, test_labels), attribute=label_attribute, layer=label_layer,
                                    labels_from=labels)
     given = [p for p in (train_labels, test_labels) if p] or ([labels] if labels else [])
+    _warn_vector_classes_without_pixels(given, cube, maps)
     metrics = train_classifier(cube, out, opts, train_labels=maps[0], test_labels=maps[1],
                                protect=[labels, train_labels, test_labels], labels_from=", ".join(given) or None)
     from hsi_app.data.splits import leak_note

@@ -251,6 +251,37 @@ def warn_empty_classes(source: str, label_maps: Sequence[np.ndarray], class_name
                   "number the classes 1..K without gaps, or give them names", HSIWarning, stacklevel=3)
 
 
+def warn_named_classes_without_pixels(source: str, label_maps: Sequence[np.ndarray],
+                                      class_names: Sequence[str] | None) -> None:
+    """One warning naming the classes of a vector label file that label no pixel of the scene.
+
+    A vector file's class names are the values its features hold, so a name without a pixel is a class whose
+    features all fell off the scene (outside it, or every pixel shared with another class's overlapping
+    feature): the run still gets an output for it that nothing trains, and the reader's own warning counts
+    features, not the class lost. (A dataset's table of names, which a crop may not all hold, is not such a
+    file: :func:`warn_empty_classes`.)
+
+    Args:
+        source: the vector label file(s), for the message.
+        label_maps: the ``(H, W)`` label maps read from them (0 = unlabelled).
+        class_names: names of ids ``0..K`` from the file(s).
+    """
+    if not class_names or not label_maps:
+        return
+    from hsi_app.data.splits import class_label
+
+    present = set().union(*(np.unique(m[m > 0]).tolist() for m in label_maps))
+    lost = [k for k in range(1, len(class_names)) if k not in present]
+    if not lost:
+        return
+    shown = ", ".join(class_label(k, class_names) for k in lost[:4]) + (", ..." if len(lost) > 4 else "")
+    one = len(lost) == 1
+    warnings.warn(f"{source}: {shown} label{'s' if one else ''} no pixel of the scene (the features fall outside it "
+                  "or only on pixels that features of another class also cover), so the model's output for "
+                  f"{'it' if one else 'them'} is trained by nothing; check {'its' if one else 'their'} features' "
+                  "location and CRS", HSIWarning, stacklevel=2)
+
+
 def protocol_split(cube: Cube, protocol: str, *, seed: int = 0, radius: int = 0, legacy_blocks: bool = False,
                    valid: np.ndarray | None = None) -> Any:
     """The :class:`~hsi_app.data.splits.Split` of ``protocol`` on the cube's labels that lie on valid data.
