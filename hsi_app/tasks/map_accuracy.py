@@ -494,7 +494,8 @@ def evaluate_map(
             :data:`PROGRESS_MIN_PIXELS` pixels.
 
     Returns:
-        :class:`MapAccuracy`.
+        :class:`MapAccuracy`. A run's own ``map.tif`` (beside its ``split.npz``) scored against a reference that
+        labels its training pixels warns so (:mod:`~hsi_app.tasks.map_training_overlap`).
 
     Raises:
         DatasetNotFoundError / CubeReadError / InvalidDataError: missing or unreadable map (one line with the
@@ -502,14 +503,19 @@ def evaluate_map(
         misaligned reference, or one with no labelled pixel on a classified map pixel.
     """
     from hsi_app.progress import steps
+    from hsi_app.tasks.map_training_overlap import training_overlap_note
 
     show = progress and _map_pixels(map_path) >= PROGRESS_MIN_PIXELS
     windowed = _windowed(map_path, reference_path, key, layer, show)
     if windowed is not None:
-        return _checked(windowed, map_path, str(reference_path))
-    with steps("evaluate", 3, enabled=show) as begin:
-        begin("reading the map")
-        acc = _evaluate_whole(map_path, reference_path, attribute, key, layer, begin)
+        acc = _checked(windowed, map_path, str(reference_path))
+    else:
+        with steps("evaluate", 3, enabled=show) as begin:
+            begin("reading the map")
+            acc = _evaluate_whole(map_path, reference_path, attribute, key, layer, begin)
+    note = training_overlap_note(map_path, reference_path, attribute=attribute, key=key, layer=layer)
+    if note is not None:  # a run's own map against its training labels: the scores are not its test scores
+        warnings.warn(note, HSIWarning, stacklevel=2)
     return acc
 
 
@@ -546,24 +552,32 @@ def _windowed(map_path: str | os.PathLike[str], reference: Any, key: str | None,
     return evaluate_windowed(map_path, reference, progress=show)
 
 
+def reference_on_map_grid(map_path: str | os.PathLike[str], cmap: Any, reference_path: str | os.PathLike[str], *,
+                          attribute: str = "class", key: str | None = None,
+                          layer: str | None = None) -> tuple[np.ndarray, list[str] | None]:
+    """Reference labels ``(H, W)`` on the grid of the class map ``cmap`` (:func:`~hsi_app.io.cog.read_class_map`'s
+    result for ``map_path``), whatever their format (a raster on the grid, ``.npy``, ``.mat``, a vector file in any
+    CRS), and their class names (None when they have none)."""
+    from hsi_app.io.cube import make_cube
+    from hsi_app.io.labels import EVALUATE_KEY_FIX, read_labels
+    from hsi_app.io.vector import GRID_NAME_ATTR
+
+    grid = make_cube(cmap.classes[None], crs=cmap.crs, transform=cmap.transform, source=str(map_path))
+    grid.attrs[GRID_NAME_ATTR] = f"the map {map_path}"  # vector messages name the map, not "the cube"
+    return read_labels(Path(reference_path), grid, key=key, attribute=attribute, layer=layer, name_key=EVALUATE_KEY_FIX)
+
+
 def _evaluate_whole(map_path: str | os.PathLike[str], reference_path: Any, attribute: str, key: str | None,
                     layer: str | None, begin: Any) -> MapAccuracy:
     """:func:`evaluate_map` with the map and the reference read whole (``begin``: names each step)."""
     from hsi_app.io.cog import read_class_map
-    from hsi_app.io.cube import make_cube
-    from hsi_app.io.labels import EVALUATE_KEY_FIX, read_labels, sniff_label_format
+    from hsi_app.io.labels import sniff_label_format
 
     cmap = read_class_map(map_path, confidence=False)
     begin("reading the reference")
     if isinstance(reference_path, (str, os.PathLike)):
-        from hsi_app.io.vector import GRID_NAME_ATTR
-
-        grid = make_cube(cmap.classes[None], crs=cmap.crs, transform=cmap.transform,
-                         source=str(map_path))
-        grid.attrs[GRID_NAME_ATTR] = f"the map {map_path}"  # vector messages name the map, not "the cube"
-        ref, ref_names = read_labels(Path(reference_path), grid, key=key, attribute=attribute, layer=layer,
-                                     name_key=EVALUATE_KEY_FIX)
-        del grid
+        ref, ref_names = reference_on_map_grid(map_path, cmap, reference_path, attribute=attribute, key=key,
+                                               layer=layer)
         source = str(reference_path)
     else:  # an array in hand (cube.hsi.labels): labels on the map's grid, as a .npy file's
         ref, ref_names, source = _array_reference(reference_path, cmap.classes.shape), None, "reference array"
