@@ -462,7 +462,8 @@ def _align_crs(gdf: Any, grid: Grid, path: Path) -> Any:
                 f"{path}: the layer is in {gdf.crs.to_string()} but {grid.name} has no CRS; "
                 f"save the layer without a CRS in {grid.name}'s own coordinates (its map grid's, or pixel coordinates "
                 "when it has none)" + (" as GeoPackage or Shapefile (GeoJSON is always EPSG:4326, RFC 7946)"
-                                       if geojson else "") + ", or give it its CRS"
+                                       if geojson else "") + f", or give {grid.name} its CRS (a GeoTIFF: "
+                "gdal_edit.py -a_srs EPSG:<code> FILE)"
             )
         return gdf
     _check_degrees(gdf, path, geojson)

@@ -149,7 +149,8 @@ def test_geojson_of_metres_without_a_crs_member_is_one_clear_line(tmp_path: Path
 def test_geojson_on_a_map_without_crs_says_to_use_a_geopackage(tmp_path: Path) -> None:
     gpd.GeoDataFrame({"class": [1]}, geometry=[box(2, 2, 6, 6)]).to_file(tmp_path / "px.geojson", driver="GeoJSON")
     with pytest.raises(LabelError, match=r"px.geojson: the layer is in EPSG:4326 but the cube has no CRS; .* as "
-                                         r"GeoPackage or Shapefile \(GeoJSON is always EPSG:4326"):
+                                         r"GeoPackage or Shapefile \(GeoJSON is always EPSG:4326.*, or give the cube its "
+                                         r"CRS \(a GeoTIFF: gdal_edit.py -a_srs EPSG:<code> FILE\)$"):
         read_vector_labels(tmp_path / "px.geojson", Grid(40, 50, T, None))
 
 
