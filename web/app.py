@@ -37,6 +37,7 @@ from hsi_app.viewer.messages import (
     in_viewer_terms,
 )
 from hsi_app.viewer.page import PAGE_CSS, TabSessions, in_page, message_html, remove_app_files, staging_upload
+from hsi_app.viewer.session import publishing
 
 log = logging.getLogger("hsi.web")
 AREA_HEADERS = ["class", "colour", "pixels", "% of map", "hectares"]
@@ -180,6 +181,14 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
         keys = list(viewer.list_model_runs(cfg, task))
         return {"choices": keys, "value": keys[0] if keys else None}
 
+    def shown_on(s: viewer.ViewerSession, cube: Any, name: str, what: str) -> contextlib.AbstractContextManager[None]:
+        """Around the building of a finished job's outputs (its images, legend and download copies): the session
+        still shows the job's scene ``cube`` (else one :class:`~hsi_app.viewer.SceneChanged` line), and another
+        scene opened meanwhile waits until they are built. Without it, a scene opened just after the job
+        published its result deleted the files being offered (an "unexpected FileNotFoundError" or "no map yet"
+        line), or the old scene's legend and downloads came back beside the new scene."""
+        return publishing(s, cube, name, what)
+
     def download(s: viewer.ViewerSession, path: Path) -> str:
         """An output as the browser downloads it: named after the scene (``field_map.tif``)."""
         return str(viewer.download_copy(s, Path(path)))
@@ -265,16 +274,18 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
             raise gr.Error("no model to run: train one (`hsi train`) and start `hsi serve --runs DIR`",
                            print_exception=False)
         progress(0.0, desc="loading model")
+        cube, name = s.require_cube(), s.name
         res = viewer.classify(s, model_key, cache=models, resample=resample, smooth=bool(smooth),
                               progress=lambda d, t: progress((d, t), desc="classifying", unit="windows"))
-        map_path, metrics_path = viewer.map_download(s)
-        status = (f"{res.model}: {res.classes.shape[0]} × {res.classes.shape[1]} px in {res.seconds:.1f} s; "
-                  f"areas {res.area_note}")
-        agreement = viewer.agreement_status(res.metrics)
-        if agreement:
-            status += f"  \n{agreement}"
-        return (viewer.render(s, opacity, True), viewer.legend_html(res), viewer.area_rows(res),
-                download(s, map_path), download(s, metrics_path), status, True)
+        with shown_on(s, cube, name, "classification"):
+            map_path, metrics_path = viewer.map_download(s)
+            status = (f"{res.model}: {res.classes.shape[0]} × {res.classes.shape[1]} px in {res.seconds:.1f} s; "
+                      f"areas {res.area_note}")
+            agreement = viewer.agreement_status(res.metrics)
+            if agreement:
+                status += f"  \n{agreement}"
+            return (viewer.render(s, opacity, True), viewer.legend_html(res), viewer.area_rows(res),
+                    download(s, map_path), download(s, metrics_path), status, True)
 
     @guard
     def run_denoise(state: viewer.ViewerSession | None, model_key: str | None, noise: str, seed: float,
@@ -285,9 +296,11 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
             raise gr.Error("no denoising run to use: train one with `hsi train --task denoise`, then "
                            "start `hsi serve --runs DIR`", print_exception=False)
         # the first report also drops Gradio's guess of the time left (the mean of earlier runs, of any scene)
+        cube, name = s.require_cube(), s.name
         view = vdenoise.denoise(s, model_key, noise=noise, seed=seed, cache=models,
                                 progress=lambda fraction, what: progress(fraction, desc=what))
-        return view.before, view.after, view.summary, download(s, view.path), download(s, view.metrics_path)
+        with shown_on(s, cube, name, "denoising"):
+            return view.before, view.after, view.summary, download(s, view.path), download(s, view.metrics_path)
 
     @guard
     def run_detect(state: viewer.ViewerSession | None, method: str, quantile: float, max_points: float,
@@ -295,12 +308,15 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
                    progress: gr.Progress = gr.Progress(),  # noqa: B008
                    request: gr.Request | None = None) -> tuple[Any, ...]:
         s = session_of(state, request)
+        cube, name = s.require_cube(), s.name
         view = vdetect.detect(s, method, quantile=quantile, max_points=max_points,
                               rx_window=vdetect.rx_window_for(method, rx_window),
                               model_key=model_key, cache=models, resample=bool(resample),
                               progress=lambda fraction, what: progress(fraction, desc=what))
-        points = download(s, view.points_path) if view.points_path.is_file() else None
-        return view.heat, view.rows, view.summary, download(s, view.scores_path), points, download(s, view.metrics_path)
+        with shown_on(s, cube, name, "detection"):
+            points = download(s, view.points_path) if view.points_path.is_file() else None
+            return (view.heat, view.rows, view.summary, download(s, view.scores_path), points,
+                    download(s, view.metrics_path))
 
     def stop_job(kind: str, state: viewer.ViewerSession | None, request: gr.Request | None) -> None:
         """A Stop button: the tab's running job of ``kind`` (and only it) stops at its next window, strip or

@@ -10,6 +10,8 @@ import pytest
 
 from hsi_app import viewer
 from hsi_app.io.open import open_cube
+from hsi_app.viewer import denoise as vdenoise
+from hsi_app.viewer import detect as vdetect
 
 gr = pytest.importorskip("gradio")
 SCENE_EVENTS = ("open_listed", "open_uploaded")
@@ -84,5 +86,42 @@ def test_a_new_scene_resets_every_tab_and_deletes_old_results(page, envi_scene: 
         values = events["open_listed"].fn(state, envi_scene.name)
         _check_reset(events, "open_listed", values)
         assert list(state.workdir.iterdir()) == []  # the upload went with its results
+    finally:
+        state.close()
+
+
+JOBS = {  # event -> (module, job function it calls, its arguments after the state, what the line calls it)
+    "run_classify": (viewer, "classify", ("runs/cls", False, 0.6, False, _no_progress), "classification"),
+    "run_denoise": (vdenoise, "denoise", ("runs/den", "", 0, _no_progress), "denoising"),
+    "run_detect": (vdetect, "detect", ("rx", 99.0, 5, "5,21", None, False, _no_progress), "detection"),
+}
+
+
+@pytest.mark.parametrize("event", list(JOBS))
+def test_a_scene_opened_as_a_job_ends_gets_none_of_its_outputs(page, event: str, envi_scene: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """The tab's other event opens a scene right after the job published its result, while the event still
+    builds its outputs (images, legend, download copies): one line says the result is not kept, and nothing
+    of the old scene is offered (before: "no map yet", or "unexpected FileNotFoundError" for the deleted file)."""
+    cfg, events = page
+    module, name, args, what = JOBS[event]
+    field = _geotiff(tmp_path / "field.tif")
+    job = getattr(module, name)
+
+    def then_open_another(s: viewer.ViewerSession, *a: Any, **kw: Any) -> Any:
+        out = job(s, *a, **kw)
+        viewer.open_upload(s, str(field))  # what the tab's upload event does, as the job's result is shown
+        return out
+
+    monkeypatch.setattr(module, name, then_open_another)
+    state = viewer.ViewerSession(config=cfg)
+    try:
+        events["open_listed"].fn(state, envi_scene.name)
+        out = events[event].fn(state, *args)
+        assert out[-1] == (f"{envi_scene.name} was replaced by field.tif while its {what} ran, so that result "
+                           "is not kept; run it again on field.tif")
+        assert all(isinstance(v, type(gr.skip())) for v in out[:-1])  # nothing of the old scene is shown
+        assert state.name == "field.tif" and state.result is None and state.extras == {}
+        assert {p.name for p in state.workdir.iterdir()} == {state.upload_folder}
     finally:
         state.close()
