@@ -36,7 +36,15 @@ from hsi_app.viewer.messages import (
     RX_WINDOW_LABEL,
     in_viewer_terms,
 )
-from hsi_app.viewer.page import PAGE_CSS, TabSessions, in_page, message_html, remove_app_files, staging_upload
+from hsi_app.viewer.page import (
+    PAGE_CSS,
+    TabSessions,
+    in_page,
+    message_html,
+    remove_app_files,
+    served_downloads_folder,
+    staging_upload,
+)
 from hsi_app.viewer.session import publishing
 
 log = logging.getLogger("hsi.web")
@@ -159,7 +167,8 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
     def session_of(state: viewer.ViewerSession | None, request: gr.Request | None = None) -> viewer.ViewerSession:
         if request is not None:
             tabs.seen(request.session_hash)  # the tab is there: its folder stays
-        s = state if state is not None and not state.closed else viewer.ViewerSession(config=cfg)
+        s = (state if state is not None and not state.closed
+             else viewer.ViewerSession(config=cfg, downloads_dir=served_downloads_folder()))
         for folder in viewer.UPLOAD_FOLDERS:
             shown_as(s.workdir / folder, s.name if s.upload_folder == folder else "the uploaded scene")
         return s

@@ -6,6 +6,8 @@
   (:func:`drop_gradio_copy`), and not while another tab is staging the same file;
 * :class:`TabSessions` deletes a closed tab's session folder, a grace period
   (:data:`CLOSE_GRACE_S`) after its connection drops, unless the page comes back;
+* :func:`served_downloads_folder` names a session's folder of downloads inside Gradio's upload folder, so that
+  Gradio serves them without a copy of its own and they go with the session;
 * :func:`remove_app_files` deletes Gradio's copies of what the app showed and offered for download
   when the server stops.
 
@@ -186,6 +188,23 @@ def remove_app_files(blocks: gr.Blocks) -> int:
                 with contextlib.suppress(OSError):  # not empty: another file of the same content hash
                     path.parent.rmdir()
     return removed
+
+
+def served_downloads_folder() -> Path:
+    """A new session's folder of downloads (:attr:`~hsi_app.viewer.session.ViewerSession.downloads_dir`) inside
+    Gradio's upload folder: ``<GRADIO_TEMP_DIR>/hsi_downloads_<32 random hex digits>`` (created when first used).
+
+    Gradio serves a file already inside that folder as it is; any other output file it copies there first, under
+    a folder named by the file's content hash, and deletes the copy only an hour later or when the server stops,
+    so a closed tab's class maps and denoised cubes stayed on the server long after the session was gone. The
+    session deletes this folder when it is closed or opens another scene. Its name is as hard to guess as
+    Gradio's own content-hash folders, which are served the same way.
+    """
+    import secrets
+
+    from gradio.utils import get_upload_folder
+
+    return Path(get_upload_folder()).resolve() / f"hsi_downloads_{secrets.token_hex(16)}"
 
 
 CLOSE_GRACE_S = 120.0

@@ -52,10 +52,12 @@ _FOLDERS: dict[str, weakref.finalize] = {}
 _FOLDERS_LOCK = threading.Lock()
 
 
-def _remove_folder(path: str) -> None:
+def _remove_folder(path: str, downloads: str | None = None) -> None:
     with _FOLDERS_LOCK:
         _FOLDERS.pop(path, None)
     shutil.rmtree(path, ignore_errors=True)
+    if downloads:
+        shutil.rmtree(downloads, ignore_errors=True)
 
 
 def remove_session_folders() -> int:
@@ -156,6 +158,10 @@ class ViewerSession:
         result: the last classification, or ``None``.
         points: clicked pixels with their prediction (for the points download).
         extras: results of other tabs (denoise/detect), by name.
+        downloads_dir: folder of the outputs as the browser downloads them (:func:`download_copy`); default
+            ``workdir/downloads``. The web app puts it in the folder its web server serves files from, so that
+            they are not copied there again, and go with the session: :meth:`close` and opening another
+            scene delete it too.
     """
 
     config: ViewerConfig = field(default_factory=ViewerConfig)
@@ -168,10 +174,13 @@ class ViewerSession:
     points: list[dict[str, Any]] = field(default_factory=list)
     selected: tuple[int, int] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    downloads_dir: Path | None = None
 
     def __post_init__(self) -> None:
         path = str(self.workdir)
-        self._finalizer = weakref.finalize(self, _remove_folder, path)
+        self.downloads_dir = self.workdir / DOWNLOADS if self.downloads_dir is None else Path(self.downloads_dir)
+        outside = None if self.downloads_dir.is_relative_to(self.workdir) else str(self.downloads_dir)
+        self._finalizer = weakref.finalize(self, _remove_folder, path, outside)
         self._upload_folder: str | None = None  # which of UPLOAD_FOLDERS holds the open scene
         # the running jobs by kind ("classification", "denoising"), each with its own stop event (request_stop)
         self._jobs: dict[str, set[running_job]] = {}
@@ -273,6 +282,8 @@ def _set_cube(session: ViewerSession, cube: Cube, name: str, upload_folder: str 
         session.extras = {}
         session._upload_folder = upload_folder
         clear_session_folder(session.workdir, keep=upload_folder)
+        if session.downloads_dir is not None and not session.downloads_dir.is_relative_to(session.workdir):
+            shutil.rmtree(session.downloads_dir, ignore_errors=True)  # the previous scene's downloads
 
 
 def _being_written(name: str) -> bool:
@@ -570,10 +581,11 @@ def download_copy(session: ViewerSession, path: Path) -> Path:
     """``path`` (an output in the session folder: ``map.tif``, ``scores.tif``...) as
     ``downloads/<scene>_<name>`` (:func:`download_name`), hard-linked (copied where links fail), so each
     scene's downloads keep their own names in the user's Downloads folder instead of ``map.tif``,
-    ``map (1).tif``... Opening another scene deletes them with the rest of the folder.
+    ``map (1).tif``... They go in :attr:`ViewerSession.downloads_dir` (default ``downloads/`` of the session
+    folder); opening another scene, or closing the session, deletes them.
     """
-    folder = session.workdir / DOWNLOADS
-    folder.mkdir(exist_ok=True)
+    folder = session.downloads_dir or session.workdir / DOWNLOADS
+    folder.mkdir(parents=True, exist_ok=True)
     dest = folder / download_name(session.name, path.name)
     dest.unlink(missing_ok=True)
     try:

@@ -190,3 +190,45 @@ def test_a_failed_delete_of_gradio_copy_keeps_the_readable_message(envi_scene: P
         assert opened[-1] == "" and state.name == "field.tif"  # staged; Gradio's copy just stays
     finally:
         state.close()
+
+
+def _served(event, index: int, value: object) -> Path:  # noqa: ANN001
+    """Where Gradio serves the file ``value`` of the event's output ``index`` from (its own copy, unless the
+    file is in its upload folder already): what its postprocessing does with an event's file output."""
+    from gradio import processing_utils
+
+    comp = event.outputs[index]
+    data = processing_utils.move_files_to_cache(comp.postprocess(value), comp, postprocess=True)
+    return Path(data["path"] if isinstance(data, dict) else data.path)
+
+
+def test_downloads_gradio_serves_go_with_the_scene_and_the_session(envi_scene: Path, tmp_path: Path, random_run,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """Gradio's copies of a tab's downloads stayed an hour or more after the tab closed (and after another scene
+    was opened); now they are the session's own files, served where they are, and deleted with it."""
+    from hsi_app.cli.serve_cmd import load_web_app
+    from hsi_app.io.open import open_cube
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    random_run(tmp_path / "runs" / "cls", open_cube(envi_scene), num_classes=3)
+    cfg = viewer.ViewerConfig(scenes_dir=envi_scene.parent, runs_dir=tmp_path / "runs", max_upload_bytes=2**20)
+    demo = load_web_app().build_app(cfg, viewer.ModelCache())
+    events = {getattr(f.fn, "__name__", None): f for f in demo.fns.values()}
+    classify, args = events["run_classify"], ("runs/cls", False, 0.6, False, lambda *a, **k: None, _tab("tab-a"))
+    state = events["open_listed"].fn(None, envi_scene.name, _tab("tab-a"))[0]  # the session the page makes
+    try:
+        out = classify.fn(state, *args)
+        assert out[-1] == ""  # no error line
+        served = [_served(classify, i, out[i]) for i in (3, 4)]  # class map and metrics.json
+        assert all(p.is_file() and (tmp_path / "gradio") in p.parents for p in served)
+        events["open_listed"].fn(state, envi_scene.name, _tab("tab-a"))  # the scene again: a new one for the tab
+        assert not any(p.exists() for p in served)  # the previous scene's downloads went with it
+        out = classify.fn(state, *args)
+        assert out[-1] == ""
+        served = [_served(classify, i, out[i]) for i in (3, 4)]
+        assert [p.name for p in served] == [f"{envi_scene.stem}_map.tif", f"{envi_scene.stem}_metrics.json"]
+        assert all(p.is_file() for p in served)
+        state.close()  # the tab's session ends (closed tab, after the grace period)
+        assert not any(p.exists() for p in served)
+    finally:
+        state.close()
