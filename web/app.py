@@ -45,7 +45,7 @@ from hsi_app.viewer.page import (
     served_downloads_folder,
     staging_upload,
 )
-from hsi_app.viewer.session import publishing
+from hsi_app.viewer.session import one_at_a_time, publishing
 
 log = logging.getLogger("hsi.web")
 AREA_HEADERS = ["class", "colour", "pixels", "% of map", "hectares"]
@@ -283,8 +283,13 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
             raise gr.Error("no model to run: train one (`hsi train`) and start `hsi serve --runs DIR`",
                            print_exception=False)
         progress(0.0, desc="loading model")
+        with one_at_a_time(s, "classification"):
+            return _classified(s, model_key, resample, opacity, bool(smooth), progress)
+
+    def _classified(s: viewer.ViewerSession, model_key: str, resample: bool, opacity: float, smooth: bool,
+                    progress: gr.Progress) -> tuple[Any, ...]:
         cube, name = s.require_cube(), s.name
-        res = viewer.classify(s, model_key, cache=models, resample=resample, smooth=bool(smooth),
+        res = viewer.classify(s, model_key, cache=models, resample=resample, smooth=smooth,
                               progress=lambda d, t: progress((d, t), desc="classifying", unit="windows"))
         with shown_on(s, cube, name, "classification"):
             map_path, metrics_path = viewer.map_download(s)
@@ -305,11 +310,13 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
             raise gr.Error("no denoising run to use: train one with `hsi train --task denoise`, then "
                            "start `hsi serve --runs DIR`", print_exception=False)
         # the first report also drops Gradio's guess of the time left (the mean of earlier runs, of any scene)
-        cube, name = s.require_cube(), s.name
-        view = vdenoise.denoise(s, model_key, noise=noise, seed=seed, cache=models,
-                                progress=lambda fraction, what: progress(fraction, desc=what))
-        with shown_on(s, cube, name, "denoising"):
-            return view.before, view.after, view.summary, download(s, view.path), download(s, view.metrics_path)
+        with one_at_a_time(s, "denoising"):
+            cube, name = s.require_cube(), s.name
+            view = vdenoise.denoise(s, model_key, noise=noise, seed=seed, cache=models,
+                                    progress=lambda fraction, what: progress(fraction, desc=what))
+            with shown_on(s, cube, name, "denoising"):
+                return (view.before, view.after, view.summary, download(s, view.path),
+                        download(s, view.metrics_path))
 
     @guard
     def run_detect(state: viewer.ViewerSession | None, method: str, quantile: float, max_points: float,
@@ -317,15 +324,16 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
                    progress: gr.Progress = gr.Progress(),  # noqa: B008
                    request: gr.Request | None = None) -> tuple[Any, ...]:
         s = session_of(state, request)
-        cube, name = s.require_cube(), s.name
-        view = vdetect.detect(s, method, quantile=quantile, max_points=max_points,
-                              rx_window=vdetect.rx_window_for(method, rx_window),
-                              model_key=model_key, cache=models, resample=bool(resample),
-                              progress=lambda fraction, what: progress(fraction, desc=what))
-        with shown_on(s, cube, name, "detection"):
-            points = download(s, view.points_path) if view.points_path.is_file() else None
-            return (view.heat, view.rows, view.summary, download(s, view.scores_path), points,
-                    download(s, view.metrics_path))
+        with one_at_a_time(s, "detection"):
+            cube, name = s.require_cube(), s.name
+            view = vdetect.detect(s, method, quantile=quantile, max_points=max_points,
+                                  rx_window=vdetect.rx_window_for(method, rx_window),
+                                  model_key=model_key, cache=models, resample=bool(resample),
+                                  progress=lambda fraction, what: progress(fraction, desc=what))
+            with shown_on(s, cube, name, "detection"):
+                points = download(s, view.points_path) if view.points_path.is_file() else None
+                return (view.heat, view.rows, view.summary, download(s, view.scores_path), points,
+                        download(s, view.metrics_path))
 
     def stop_job(kind: str, state: viewer.ViewerSession | None, request: gr.Request | None) -> None:
         """A Stop button: the tab's running job of ``kind`` (and only it) stops at its next window, strip or

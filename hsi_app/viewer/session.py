@@ -15,6 +15,7 @@ with what to enter, never a bare ``TypeError``/``ValueError``.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import os
 import re
@@ -185,6 +186,8 @@ class ViewerSession:
         # the running jobs by kind ("classification", "denoising"), each with its own stop event (request_stop)
         self._jobs: dict[str, set[running_job]] = {}
         self._jobs_lock = threading.Lock()
+        self._turns: dict[str, threading.Lock] = {}  # one_at_a_time: a lock per kind of job
+        self._offered = itertools.count(1)  # download_copy: each offered file in a folder of its own
         # held while the shown scene changes (_set_cube) and while a job checks that its scene is still the one
         # shown and publishes its result (publishing): a result is never laid over a scene opened meanwhile
         self._scene_lock = threading.RLock()
@@ -468,6 +471,18 @@ def request_stop(session: ViewerSession, what: str | None = None) -> str | None:
     return " and ".join(kinds) or None
 
 
+@contextlib.contextmanager
+def one_at_a_time(session: ViewerSession, what: str) -> Iterator[None]:
+    """Context manager: jobs of kind ``what`` (one of :data:`JOB_KINDS`) in ``session`` run one after the other,
+    each with what is built from its result (images, legend, download copies): a second one waits for the first
+    to end. Two classifications at once (an API client's second call, or the page's after a Stop that has
+    not ended the first yet) write the same ``map.tif``, so one's legend was shown with the other's map."""
+    with session._jobs_lock:
+        turn = session._turns.setdefault(what, threading.Lock())
+    with turn:
+        yield
+
+
 StepFn = Callable[[float, str], None]
 """Progress of a viewer job: called with ``(fraction, what)``, ``fraction`` from 0.0 to 1.0."""
 
@@ -581,13 +596,14 @@ def download_copy(session: ViewerSession, path: Path) -> Path:
     """``path`` (an output in the session folder: ``map.tif``, ``scores.tif``...) as
     ``downloads/<scene>_<name>`` (:func:`download_name`), hard-linked (copied where links fail), so each
     scene's downloads keep their own names in the user's Downloads folder instead of ``map.tif``,
-    ``map (1).tif``... They go in :attr:`ViewerSession.downloads_dir` (default ``downloads/`` of the session
-    folder); opening another scene, or closing the session, deletes them.
+    ``map (1).tif``... Each goes in a folder of its own, ``<n>/``, in :attr:`ViewerSession.downloads_dir`
+    (default ``downloads/`` of the session folder), so a file once offered keeps its content: a later run
+    (another event of the tab, which the page may show first) offers its own. Opening another scene, or
+    closing the session, deletes them all.
     """
-    folder = session.downloads_dir or session.workdir / DOWNLOADS
+    folder = (session.downloads_dir or session.workdir / DOWNLOADS) / str(next(session._offered))
     folder.mkdir(parents=True, exist_ok=True)
     dest = folder / download_name(session.name, path.name)
-    dest.unlink(missing_ok=True)
     try:
         os.link(path, dest)
     except OSError:
