@@ -290,7 +290,7 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
                     progress: gr.Progress) -> tuple[Any, ...]:
         cube, name = s.require_cube(), s.name
         res = viewer.classify(s, model_key, cache=models, resample=resample, smooth=smooth,
-                              progress=lambda d, t: progress((d, t), desc="classifying", unit="windows"))
+                              steps=lambda fraction, what: progress(fraction, desc=what))
         with shown_on(s, cube, name, "classification"):
             map_path, metrics_path = viewer.map_download(s)
             status = (f"{res.model}: {res.classes.shape[0]} × {res.classes.shape[1]} px in {res.seconds:.1f} s; "

@@ -7,6 +7,7 @@ folder, then reads the map and its confidence back for display and pixel queries
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
@@ -26,6 +27,10 @@ from hsi_app.viewer.models import DEFAULT_CACHE, ModelCache
 
 ProgressFn = Callable[[int, int], None]
 """``progress(done_windows, total_windows)``."""
+
+StageFn = Callable[[int, int, int, int], None]
+"""``on_stage(window, total_windows, done_stages, total_stages)``: a stage of the model's forward pass over window
+``window`` (1-based) ended."""
 
 
 @dataclass
@@ -108,6 +113,7 @@ def classify_scene(
     model_name: str | None = None,
     smooth: bool = False,
     scene_name: str | None = None,
+    on_stage: StageFn | None = None,
 ) -> ClassifyResult:
     """Classify every pixel of ``cube`` with the run in ``run_dir``.
 
@@ -123,6 +129,9 @@ def classify_scene(
         smooth: guided-filter the class probabilities (``hsi predict --smooth guided``).
         scene_name: the scene's name in ``metrics.json`` (the viewer passes the uploaded
             file's name; default: the file name of ``cube.attrs['source']``).
+        on_stage: called as each stage of the model's forward pass ends
+            (:func:`hsi_app.tasks.forward_progress.stage_progress`; a torch model only), so that a scene
+            that fits one window still reports progress, and can be stopped, within it.
 
     Returns:
         :class:`ClassifyResult`.
@@ -153,8 +162,9 @@ def classify_scene(
     out_dir = Path(workdir)
     out_dir.mkdir(parents=True, exist_ok=True)
     map_path = out_dir / "map.tif"
-    result = predict_scene(counted, cube, num_classes=pred.num_classes, halo=halo, out=map_path,
-                           window=win, class_names=pred.class_names, keep_map=False, progress=False)
+    with _stages_of(pred, None if on_stage is None else lambda d, t: on_stage(done[0] + 1, total, d, t)):
+        result = predict_scene(counted, cube, num_classes=pred.num_classes, halo=halo, out=map_path,
+                               window=win, class_names=pred.class_names, keep_map=False, progress=False)
     cmap = read_class_map(map_path)
     conf = cmap.confidence if cmap.confidence is not None else np.zeros(cmap.classes.shape, np.float32)
     area, note = pixel_area(cube)
@@ -170,6 +180,17 @@ def classify_scene(
         res.metrics["smooth"] = str(spec)
     write_json(out_dir / "metrics.json", res.metrics)
     return res
+
+
+def _stages_of(pred: Any, callback: Callable[[int, int], None] | None) -> contextlib.AbstractContextManager[Any]:
+    """:func:`~hsi_app.tasks.forward_progress.stage_progress` on ``pred``'s torch model, or nothing (no callback,
+    an SVM, an ensemble of runs)."""
+    model = getattr(pred, "model", None)
+    if callback is None or model is None or not callable(getattr(model, "register_forward_hook", None)):
+        return contextlib.nullcontext()
+    from hsi_app.tasks.forward_progress import stage_progress
+
+    return stage_progress(model, callback)
 
 
 def scene_metrics(result: ClassifyResult, cube: Cube, scene_name: str | None = None) -> dict[str, Any]:

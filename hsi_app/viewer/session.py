@@ -536,9 +536,14 @@ def classify(
     progress: ProgressFn | None = None,
     resample: bool = False,
     smooth: bool = False,
+    steps: StepFn | None = None,
 ) -> ClassifyResult:
     """Classify the open scene with an offered model (see :func:`list_model_runs`); ``smooth``
     guided-filters its class probabilities (:mod:`hsi_app.tasks.prob_smoothing`).
+
+    ``progress(done, total)`` is called after each window; ``steps(fraction, what)`` also within each window, as
+    the stages of the model's forward pass end (``"classifying window 1/1, step 3/10"``). A stop is checked at
+    both, so a scene that fits one window stops within it.
 
     Raises:
         JobStopped: :func:`request_stop` was called while it ran; the session's previous map stays.
@@ -551,11 +556,22 @@ def classify(
         def step(done: int, total: int) -> None:
             if progress is not None:
                 progress(done, total)
+            if steps is not None:
+                steps(done / total, f"classified window {done}/{total}")
             job.check(f"after window {done}/{total}")
+
+        def stage(window: int, windows: int, done: int, total: int) -> None:
+            if done == total:
+                return  # the window is done: step reports it once it is written
+            where = f"window {window}/{windows}, step {done}/{total}"
+            if steps is not None:
+                steps((window - 1 + done / total) / windows, f"classifying {where}")
+            job.check(f"in {where}")
 
         name = session.name
         result = classify_scene(cube, run, session.workdir, cache=cache, progress=step,
-                                resample=resample, model_name=model_key, smooth=smooth, scene_name=name)
+                                resample=resample, model_name=model_key, smooth=smooth, scene_name=name,
+                                on_stage=stage)
     with publishing(session, cube, name, "classification", () if session.result else ("map.tif", "metrics.json")):
         # the clicked points belong to the previous map: drop them only now that the new one exists
         (session.workdir / "points.gpkg").unlink(missing_ok=True)

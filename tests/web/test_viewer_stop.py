@@ -44,6 +44,34 @@ def test_stopped_classification_keeps_the_previous_map(indian_pines_runs: Path) 
         s.close()
 
 
+def test_a_scene_of_one_window_shows_progress_and_stops_within_it(indian_pines_runs: Path) -> None:
+    """Indian Pines fits one window: the bar moved only at its end, and a Stop waited for the whole forward pass
+    (minutes for a large model on a CPU). Now the model's stages report, and a Stop ends the run at the next one."""
+    s = viewer.ViewerSession(config=viewer.ViewerConfig(runs_dir=indian_pines_runs))
+    try:
+        viewer.open_scene(s, "indian_pines")
+        reports: list[tuple[float, str]] = []
+
+        def steps(fraction: float, what: str) -> None:
+            reports.append((fraction, what))
+            if len(reports) == 2:
+                viewer.request_stop(s, "classification")
+
+        with pytest.raises(viewer.JobStopped, match=r"^classification stopped in window 1/1, step 2/\d+, as asked"):
+            viewer.classify(s, "runs/tiny", cache=viewer.ModelCache(), steps=steps)
+        (f1, w1), (f2, w2) = reports
+        total = int(w1.rsplit("/", 1)[1])
+        assert total > 2 and (w1, w2) == (f"classifying window 1/1, step 1/{total}", f"classifying window 1/1, step 2/{total}")
+        assert (f1, f2) == pytest.approx((1 / total, 2 / total))
+        assert s.result is None and not (s.workdir / "map.tif").exists()  # nothing of the stopped run is kept
+        done: list[tuple[float, str]] = []
+        viewer.classify(s, "runs/tiny", cache=viewer.ModelCache(), steps=lambda f, w: done.append((f, w)))
+        assert [f for f, _ in done] == sorted(f for f, _ in done) and done[-1] == (1.0, "classified window 1/1")
+        assert len(done) == total  # every stage but the last, then the window written
+    finally:
+        s.close()
+
+
 def _fn(demo: Any, name: str) -> Any:
     return next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", None) == name)
 
