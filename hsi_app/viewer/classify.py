@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import html
 import json
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -210,7 +211,9 @@ def scene_metrics(result: ClassifyResult, cube: Cube, scene_name: str | None = N
         "seconds": round(float(result.seconds), 3),
         "pixel_area_m2": result.pixel_area_m2,
         "area_note": result.area_note,
-        "classes": [{"class": r[0], "pixels": r[2], "percent": r[3], "hectares": r[4]} for r in rows],
+        "classes": [{"class": r[0], "pixels": r[2], "percent": r[3],
+                     "hectares": r[2] * result.pixel_area_m2 / 10_000.0 if result.pixel_area_m2 else None}
+                    for r in rows],
         "mean_confidence": float(result.confidence[result.classes > 0].mean()) if (result.classes > 0).any() else None,
     }
     agreement_out = reference_agreement(result, cube)
@@ -280,10 +283,22 @@ def agreement(truth: np.ndarray, pred: np.ndarray, k: int) -> dict[str, Any]:
             "per_class_accuracy": [float(r) if s > 0 else None for r, s in zip(recall, support)]}
 
 
+def shown_hectares(ha: float) -> float:
+    """``ha`` rounded for the legend and area table: to 0.01 ha, or to 4 significant digits below 10 ha.
+
+    A fixed 0.01 ha made every class of a drone scene (WHU-Hi-HongHu's 4.3 cm pixels: 1000 pixels are 1.85 m²)
+    ``0 ha``, and a class of 0.0149 ha ``0.01``.
+    """
+    if ha <= 0 or not math.isfinite(ha):
+        return ha
+    return round(ha, max(2, 3 - math.floor(math.log10(ha))))
+
+
 def area_rows(result: ClassifyResult) -> list[list[Any]]:
     """Rows ``[class, colour, pixels, percent, hectares]`` for classes present in the map.
 
-    Hectares are ``None`` when the pixel area is unknown; percent is of classified pixels.
+    Hectares are ``None`` when the pixel area is unknown, else pixels × pixel area (:func:`shown_hectares`);
+    percent is of classified pixels.
     """
     classified = int(result.counts[1:].sum())
     rows = []
@@ -291,7 +306,7 @@ def area_rows(result: ClassifyResult) -> list[list[Any]]:
         n = int(result.counts[k]) if k < result.counts.size else 0
         if n == 0:
             continue
-        ha = round(n * result.pixel_area_m2 / 10_000.0, 2) if result.pixel_area_m2 else None
+        ha = shown_hectares(n * result.pixel_area_m2 / 10_000.0) if result.pixel_area_m2 else None
         rows.append([result.class_names[k], hex_colour(result.palette[k]), n,
                      round(100.0 * n / max(classified, 1), 2), ha])
     return rows

@@ -49,7 +49,7 @@ def test_map_equals_the_model_applied_directly(tmp_path: Path, envi_cube, envi_r
     rows = viewer.area_rows(res)
     assert sum(r[2] for r in rows) == int(valid.sum())
     for name, colour, n, pct, ha in rows:
-        assert ha == pytest.approx(round(n * 0.0225, 2)) and colour.startswith("#")
+        assert ha == pytest.approx(n * 0.0225, rel=5e-4) and colour.startswith("#")
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert [c["pixels"] for c in metrics["classes"]] == [r[2] for r in rows]
     from hsi_app.io.cog import read_class_map
@@ -186,6 +186,35 @@ def test_session_flow_points_download(tmp_path: Path, envi_scene: Path, envi_run
     finally:
         s.close()
     assert not s.workdir.exists()
+
+
+def test_hectares_of_fine_pixels_are_pixels_times_their_area(tmp_path: Path) -> None:
+    """A drone scene's 4.3 cm pixels (WHU-Hi-HongHu): 1000 pixels are 1.849 m², 0.0001849 ha, not "0 ha"; the
+    legend, the table and metrics.json agree with pixels × pixel area."""
+    from rasterio.crs import CRS
+    from rasterio.transform import from_origin
+
+    cube = make_cube(np.ones((3, 40, 50), np.float32), crs=CRS.from_epsg(32650),
+                     transform=from_origin(500_000, 3_400_000, 0.043, 0.043))
+    classes = np.ones((40, 50), np.uint8)
+    classes[:20] = 2  # 1000 px each
+    classes[0, :3] = 3  # 3 px
+    counts = np.bincount(classes.ravel(), minlength=4)
+    area, _ = viewer.pixel_area(cube)
+    res = viewer.ClassifyResult(classes=classes, confidence=np.ones(classes.shape, np.float32),
+                                class_names=["unlabelled", "a", "b", "c"], palette=np.zeros((4, 3), np.uint8),
+                                counts=counts, pixel_area_m2=area, area_note="", map_path=tmp_path / "map.tif",
+                                model="m", seconds=0.0)
+    rows = viewer.area_rows(res)
+    assert area == pytest.approx(0.043**2)
+    for (name, _, n, _, ha), k in zip(rows, (1, 2, 3)):
+        assert n == counts[k] and ha == pytest.approx(n * 0.043**2 / 1e4, rel=5e-4), name
+    assert "0.0001849 ha" in viewer.legend_html(res) and "5.547e-07 ha" in viewer.legend_html(res)
+    metrics = viewer.scene_metrics(res, cube)
+    assert [c["hectares"] for c in metrics["classes"]] == pytest.approx([n * 0.043**2 / 1e4 for n in counts[1:]],
+                                                                        rel=1e-9)
+    big = viewer.ClassifyResult(**{**res.__dict__, "pixel_area_m2": 900.0})  # 30 m pixels: to 0.01 ha as before
+    assert [r[4] for r in viewer.area_rows(big)] == [round(n * 0.09, 2) for n in counts[1:]]
 
 
 def test_pixel_area_agrees_with_hsi_evaluate_and_corrects_web_mercator() -> None:
