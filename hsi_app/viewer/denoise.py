@@ -156,8 +156,10 @@ def _denoise(session: ViewerSession, cube: Cube, model_key: str, noise: str | No
             warnings.simplefilter("ignore", HSIWarning)
         after = open_cube(out)
     before = noisy if noisy is not None else cube
+    from hsi_app.viewer.detect import scene_record
+
     metrics = {"model": model_key, "noise": noise, "seed": seed, "seconds": round(res.seconds, 3),
-               "windows": res.windows, "metrics": res.metrics}
+               "windows": res.windows, "metrics": res.metrics, **scene_record(session)}
 
     def extra(row: int, col: int) -> dict[str, np.ndarray]:
         spectra = {"noisy input": pixel_spectrum(noisy, row, col)} if noisy is not None else {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +73,8 @@ def test_denoise_before_after_and_spectra(tmp_path: Path, denoise_run) -> None: 
         np.testing.assert_array_equal(np.asarray(out.values)[5], cube.values[5])  # bad band copied through
         m = view.metrics
         assert m is not None and set(m["input"]) >= {"psnr", "ssim", "sam"}
+        saved = json.loads(view.metrics_path.read_text())  # which scene it denoised, as detect_metrics.json says
+        assert (saved["scene"], saved["noise"], saved["seed"]) == ("synthetic", "gaussian:30", 3)
         noisy = vdenoise.noisy_copy(cube, viewer.DEFAULT_CACHE.get(run, "denoise"), "gaussian:30", 3)
         sigma = np.std(np.asarray(noisy.values)[:5] - cube.values[:5])
         assert sigma * 255 / (0.5 - 0.1) == pytest.approx(30, rel=0.2)  # noise on the model's [0, 1] scale
