@@ -199,7 +199,12 @@ class ViewerSession:
         return self
 
     def close(self) -> None:
-        """Delete the session folder and forget the scene."""
+        """Stop the session's running jobs (at their next step), delete the session folder and forget the scene.
+
+        A closed tab's classification or denoising would otherwise run on to its last window, for no one, and
+        then fail writing into the deleted folder.
+        """
+        request_stop(self)
         self._finalizer()
         self.cube = self.result = self.rgb = None
         self.points = []

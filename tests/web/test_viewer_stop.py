@@ -72,6 +72,42 @@ def test_a_scene_of_one_window_shows_progress_and_stops_within_it(indian_pines_r
         s.close()
 
 
+def test_closing_the_session_stops_its_running_job(indian_pines_runs: Path) -> None:
+    """The tab closed (its session is closed after the grace period) while a classification runs: the job stops at
+    its next step instead of running its whole forward pass for no one."""
+    import threading
+
+    s = viewer.ViewerSession(config=viewer.ViewerConfig(runs_dir=indian_pines_runs))
+    viewer.open_scene(s, "indian_pines")
+    running, closed = threading.Event(), threading.Event()
+    reports: list[str] = []
+    outcome: list[BaseException] = []
+
+    def steps(fraction: float, what: str) -> None:
+        reports.append(what)
+        running.set()
+        closed.wait(10)
+
+    def job() -> None:
+        try:
+            viewer.classify(s, "runs/tiny", cache=viewer.ModelCache(), steps=steps)
+        except BaseException as err:  # noqa: BLE001 - the test reads it
+            outcome.append(err)
+
+    worker = threading.Thread(target=job)
+    worker.start()
+    try:
+        assert running.wait(30)
+        s.close()
+        closed.set()
+        worker.join(30)
+        assert reports == [reports[0]] and reports[0].startswith("classifying window 1/1, step 1/")
+        assert len(outcome) == 1 and isinstance(outcome[0], viewer.JobStopped), outcome
+    finally:
+        closed.set()
+        s.close()
+
+
 def _fn(demo: Any, name: str) -> Any:
     return next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", None) == name)
 
