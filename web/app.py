@@ -45,7 +45,7 @@ from hsi_app.viewer.page import (
     served_downloads_folder,
     staging_upload,
 )
-from hsi_app.viewer.session import one_at_a_time, publishing
+from hsi_app.viewer.session import offered_image, one_at_a_time, publishing
 
 log = logging.getLogger("hsi.web")
 AREA_HEADERS = ["class", "colour", "pixels", "% of map", "hectares"]
@@ -180,7 +180,7 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
         cleared_classify = ("", "", [], None, None, None)  # status, legend, areas, map, metrics, points
         cleared_denoise = (None, None, "", None, None)  # before, after, status, cube, metrics
         cleared_detect = (None, [], "", None, None, None)  # heat-map, table, status, scores, points, metrics
-        return (s, viewer.render(s), viewer.describe_scene(s.cube, s.name),
+        return (s, picture(s, viewer.render(s)), viewer.describe_scene(s.cube, s.name),
                 gr.Dropdown(choices=choices, value=r), gr.Dropdown(choices=choices, value=g),
                 gr.Dropdown(choices=choices, value=b), None, "",
                 *cleared_classify, *cleared_denoise, *cleared_detect)
@@ -197,6 +197,11 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
         published its result deleted the files being offered (an "unexpected FileNotFoundError" or "no map yet"
         line), or the old scene's legend and downloads came back beside the new scene."""
         return publishing(s, cube, name, what)
+
+    def picture(s: viewer.ViewerSession, image: Any, name: str = "view.png") -> str:
+        """An image output as a PNG in the session's served folder (:func:`hsi_app.viewer.session.offered_image`),
+        which goes with the scene and the session, instead of an array Gradio would keep its own copy of."""
+        return str(offered_image(s, image, name))
 
     def download(s: viewer.ViewerSession, path: Path) -> str:
         """An output as the browser downloads it: named after the scene (``field_map.tif``)."""
@@ -240,7 +245,7 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
                   opacity: float, show_map: bool, request: gr.Request | None = None) -> Any:
         s = session_of(state, request)
         viewer.set_display(s, (r, g, b), (lo, hi))
-        return viewer.render(s, opacity, show_map)
+        return picture(s, viewer.render(s, opacity, show_map))
 
     @guard
     def true_colour(state: viewer.ViewerSession | None, lo: float, hi: float, opacity: float,
@@ -248,19 +253,19 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
         s = session_of(state, request)
         viewer.set_display(s, None, (lo, hi))
         r, g, b = s.bands
-        return viewer.render(s, opacity, show_map), r, g, b
+        return picture(s, viewer.render(s, opacity, show_map)), r, g, b
 
     @guard
     def restyle(state: viewer.ViewerSession | None, opacity: float, show_map: bool, request: gr.Request | None = None) -> Any:
         s = session_of(state, request)
-        return viewer.render(s, opacity, show_map)
+        return picture(s, viewer.render(s, opacity, show_map))
 
     def pixel_outputs(s: viewer.ViewerSession, info: dict[str, Any], opacity: float, show_map: bool) -> tuple[Any, ...]:
         text = f"**Pixel** {info['location']}"
         pred = info["prediction"]
         if pred is not None:
             text += f"  \n**Predicted** {pred['class']} (confidence {100 * pred['confidence']:.1f} %)"
-        return viewer.render(s, opacity, show_map), text, info["figure"], info["row"], info["col"]
+        return picture(s, viewer.render(s, opacity, show_map)), text, info["figure"], info["row"], info["col"]
 
     @guard
     def clicked(state: viewer.ViewerSession | None, opacity: float, show_map: bool,
@@ -298,7 +303,7 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
             agreement = viewer.agreement_status(res.metrics)
             if agreement:
                 status += f"  \n{agreement}"
-            return (viewer.render(s, opacity, True), viewer.legend_html(res), viewer.area_rows(res),
+            return (picture(s, viewer.render(s, opacity, True)), viewer.legend_html(res), viewer.area_rows(res),
                     download(s, map_path), download(s, metrics_path), status, True)
 
     @guard
@@ -315,8 +320,8 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
             view = vdenoise.denoise(s, model_key, noise=noise, seed=seed, cache=models,
                                     progress=lambda fraction, what: progress(fraction, desc=what))
             with shown_on(s, cube, name, "denoising"):
-                return (view.before, view.after, view.summary, download(s, view.path),
-                        download(s, view.metrics_path))
+                return (picture(s, view.before, "before.png"), picture(s, view.after, "after.png"), view.summary,
+                        download(s, view.path), download(s, view.metrics_path))
 
     @guard
     def run_detect(state: viewer.ViewerSession | None, method: str, quantile: float, max_points: float,
@@ -332,8 +337,8 @@ def build_app(config: viewer.ViewerConfig | None = None, cache: viewer.ModelCach
                                   progress=lambda fraction, what: progress(fraction, desc=what))
             with shown_on(s, cube, name, "detection"):
                 points = download(s, view.points_path) if view.points_path.is_file() else None
-                return (view.heat, view.rows, view.summary, download(s, view.scores_path), points,
-                        download(s, view.metrics_path))
+                return (picture(s, view.heat, "heat.png"), view.rows, view.summary, download(s, view.scores_path),
+                        points, download(s, view.metrics_path))
 
     def stop_job(kind: str, state: viewer.ViewerSession | None, request: gr.Request | None) -> None:
         """A Stop button: the tab's running job of ``kind`` (and only it) stops at its next window, strip or

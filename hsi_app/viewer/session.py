@@ -622,13 +622,34 @@ def download_copy(session: ViewerSession, path: Path) -> Path:
     (another event of the tab, which the page may show first) offers its own. Opening another scene, or
     closing the session, deletes them all.
     """
+    with session._scene_lock:  # not while opening another scene empties the folder
+        dest = _offered(session, path.name)
+        try:
+            os.link(path, dest)
+        except OSError:
+            shutil.copyfile(path, dest)
+    return dest
+
+
+def _offered(session: ViewerSession, name: str) -> Path:
+    """A new folder ``<n>/`` of :attr:`ViewerSession.downloads_dir` and the path of output ``name`` in it."""
     folder = (session.downloads_dir or session.workdir / DOWNLOADS) / str(next(session._offered))
     folder.mkdir(parents=True, exist_ok=True)
-    dest = folder / download_name(session.name, path.name)
-    try:
-        os.link(path, dest)
-    except OSError:
-        shutil.copyfile(path, dest)
+    return folder / download_name(session.name, name)
+
+
+def offered_image(session: ViewerSession, image: np.ndarray, name: str = "view.png") -> Path:
+    """``image`` (``(H, W, 3)`` uint8: the scene as shown, a before/after composite, a heat-map) as a PNG file
+    where :func:`download_copy` puts the downloads, named after the scene (``field_view.png``).
+
+    The web app shows images from these files, so that they go with the scene and the session as the downloads
+    do; handed over as arrays, the web server kept its own copy of each until it stopped.
+    """
+    from PIL import Image
+
+    with session._scene_lock:
+        dest = _offered(session, name)
+        Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8)).save(dest, format="PNG")
     return dest
 
 

@@ -65,7 +65,8 @@ def test_downloads_carry_the_scene_name(tmp_path: Path, random_run, envi_scene: 
         # each offered file keeps its content (a page may still show the earlier one): same name, own folder
         assert out[3] != again[3] and Path(out[3]).read_bytes() != Path(again[3]).read_bytes()
         fns["open_listed"](state, envi_scene.name)
-        assert not (state.workdir / viewer.session.DOWNLOADS).exists()  # a new scene: the old downloads go
+        offered = [p.name for p in (state.workdir / viewer.session.DOWNLOADS).rglob("*") if p.is_file()]
+        assert offered == [f"{envi_scene.stem}_view.png"]  # a new scene: the old downloads go; its image is shown
     finally:
         state.close()
 

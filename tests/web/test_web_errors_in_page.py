@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from hsi_app import viewer
@@ -74,7 +75,9 @@ def test_a_failed_classification_keeps_the_image_and_the_previous_map(page, clas
     out = events["run_classify"].fn(classified, "runs/other_bands", False, 0.6, False, _no_progress)
     assert all(v == gr.skip() for v in out[:-1])
     assert "resample bands to the model's" in out[-1]
-    image = events["restyle"].fn(classified, 0.6, True)[0]
+    from PIL import Image
+
+    image = np.asarray(Image.open(events["restyle"].fn(classified, 0.6, True)[0]))  # a PNG in the session's folder
     assert image.shape[:2] == (classified.cube.hsi.shape[1] * classified.scale,
                                classified.cube.hsi.shape[2] * classified.scale)
 

@@ -68,6 +68,12 @@ def _check_reset(events: dict[str, Any], opener: str, values: tuple[Any, ...]) -
             assert shown[id(comp)] in (None, "", []), f"{opener} shows {shown[id(comp)]!r} in {label!r}"
 
 
+def _left(state: viewer.ViewerSession) -> set[str]:
+    """What the session folder holds: its sub-folders but ``downloads``, and the files offered in ``downloads``."""
+    out = {p.name for p in state.workdir.iterdir() if p.name != "downloads"}
+    return out | {f"downloads/{p.name}" for p in (state.workdir / "downloads").rglob("*") if p.is_file()}
+
+
 def test_a_new_scene_resets_every_tab_and_deletes_old_results(page, envi_scene: Path, tmp_path: Path) -> None:  # noqa: ANN001
     cfg, events = page
     state = viewer.ViewerSession(config=cfg)
@@ -79,13 +85,13 @@ def test_a_new_scene_resets_every_tab_and_deletes_old_results(page, envi_scene: 
                 "detect_metrics.json"} <= written
         values = events["open_uploaded"].fn(state, str(_geotiff(tmp_path / "field.tif")))
         _check_reset(events, "open_uploaded", values)
-        assert {p.name for p in state.workdir.iterdir()} == {state.upload_folder}
+        assert _left(state) == {state.upload_folder, "downloads/field_view.png"}  # the new scene as shown
         assert state.extras == {} and state.result is None and state.selected is None
         events["goto_pixel"].fn(state, 2, 3, 0.6, True)
         events["run_detect"].fn(state, "rx", 90.0, 5, "1,3", None, _no_progress)
         values = events["open_listed"].fn(state, envi_scene.name)
         _check_reset(events, "open_listed", values)
-        assert list(state.workdir.iterdir()) == []  # the upload went with its results
+        assert _left(state) == {f"downloads/{envi_scene.stem}_view.png"}  # the upload went with its results
     finally:
         state.close()
 

@@ -94,7 +94,7 @@ def test_an_event_after_a_dropped_connection_keeps_the_tabs_scene(envi_scene: Pa
         assert not s.closed and (s.workdir / s.upload_folder).is_dir()
         assert events["goto_pixel"].fn(s, 2, 2, 0.6, True, _tab("tab-a"))[-1] == ""
         unloads[0].fn(_tab("tab-a"))  # a later drop with no event after it: closed after the grace period
-        assert _wait_until(lambda: s.closed) and not s.workdir.exists()
+        assert _wait_until(lambda: s.closed and not s.workdir.exists())  # closed: its folder is being removed
     finally:
         s.close()
 
@@ -204,8 +204,8 @@ def _served(event, index: int, value: object) -> Path:  # noqa: ANN001
 
 def test_downloads_gradio_serves_go_with_the_scene_and_the_session(envi_scene: Path, tmp_path: Path, random_run,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
-    """Gradio's copies of a tab's downloads stayed an hour or more after the tab closed (and after another scene
-    was opened); now they are the session's own files, served where they are, and deleted with it."""
+    """Gradio's copies of a tab's downloads and images stayed an hour or more after the tab closed (and after
+    another scene was opened); now they are the session's own files, served where they are, and deleted with it."""
     from hsi_app.cli.serve_cmd import load_web_app
     from hsi_app.io.open import open_cube
 
@@ -219,14 +219,14 @@ def test_downloads_gradio_serves_go_with_the_scene_and_the_session(envi_scene: P
     try:
         out = classify.fn(state, *args)
         assert out[-1] == ""  # no error line
-        served = [_served(classify, i, out[i]) for i in (3, 4)]  # class map and metrics.json
+        served = [_served(classify, i, out[i]) for i in (0, 3, 4)]  # the scene as shown, class map, metrics.json
         assert all(p.is_file() and (tmp_path / "gradio") in p.parents for p in served)
         events["open_listed"].fn(state, envi_scene.name, _tab("tab-a"))  # the scene again: a new one for the tab
         assert not any(p.exists() for p in served)  # the previous scene's downloads went with it
         out = classify.fn(state, *args)
         assert out[-1] == ""
-        served = [_served(classify, i, out[i]) for i in (3, 4)]
-        assert [p.name for p in served] == [f"{envi_scene.stem}_map.tif", f"{envi_scene.stem}_metrics.json"]
+        served = [_served(classify, i, out[i]) for i in (0, 3, 4)]
+        assert [p.name for p in served] == [f"{envi_scene.stem}_{n}" for n in ("view.png", "map.tif", "metrics.json")]
         assert all(p.is_file() for p in served)
         state.close()  # the tab's session ends (closed tab, after the grace period)
         assert not any(p.exists() for p in served)
