@@ -188,6 +188,7 @@ class ViewerSession:
         self._jobs_lock = threading.Lock()
         self._turns: dict[str, threading.Lock] = {}  # one_at_a_time: a lock per kind of job
         self._offered = itertools.count(1)  # download_copy: each offered file in a folder of its own
+        self._images: dict[str, list[Path]] = {}  # offered_image: the latest folders of each image, oldest first
         # held while the shown scene changes (_set_cube) and while a job checks that its scene is still the one
         # shown and publishes its result (publishing): a result is never laid over a scene opened meanwhile
         self._scene_lock = threading.RLock()
@@ -643,14 +644,24 @@ def offered_image(session: ViewerSession, image: np.ndarray, name: str = "view.p
     where :func:`download_copy` puts the downloads, named after the scene (``field_view.png``).
 
     The web app shows images from these files, so that they go with the scene and the session as the downloads
-    do; handed over as arrays, the web server kept its own copy of each until it stopped.
+    do; handed over as arrays, the web server kept its own copy of each until it stopped. Only the last
+    :data:`KEPT_IMAGES` renderings of each ``name`` are kept.
     """
     from PIL import Image
 
     with session._scene_lock:
         dest = _offered(session, name)
         Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8)).save(dest, format="PNG")
+        shown = session._images.setdefault(name, [])
+        shown.append(dest.parent)
+        while len(shown) > KEPT_IMAGES:  # every click renders the scene again: keep the last few only
+            shutil.rmtree(shown.pop(0), ignore_errors=True)
     return dest
+
+
+KEPT_IMAGES = 4
+"""Renderings of one image (``view.png``...) :func:`offered_image` keeps: the page shows the latest, and may still
+be fetching one or two before it."""
 
 
 def map_download(session: ViewerSession) -> tuple[Path, Path]:

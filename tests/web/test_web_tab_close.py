@@ -232,3 +232,19 @@ def test_downloads_gradio_serves_go_with_the_scene_and_the_session(envi_scene: P
         assert not any(p.exists() for p in served)
     finally:
         state.close()
+
+
+def test_clicks_keep_only_the_last_few_renderings_of_the_scene(envi_scene: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each click renders the scene again (a new file): a long session of clicks must not fill the disk."""
+    from hsi_app.viewer.session import KEPT_IMAGES
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    cfg, events, _ = _page(envi_scene)
+    state = events["open_listed"].fn(None, envi_scene.name, _tab("tab-a"))[0]
+    try:
+        shown = [events["goto_pixel"].fn(state, 1, c, 0.6, True, _tab("tab-a"))[0] for c in range(KEPT_IMAGES + 6)]
+        assert [Path(p).is_file() for p in shown] == [False] * 6 + [True] * KEPT_IMAGES
+        assert len([p for p in state.downloads_dir.rglob("*.png")]) == KEPT_IMAGES
+    finally:
+        state.close()
