@@ -475,9 +475,7 @@ class Predictor:
             plan = self.subset_plan(cube)
         if check_units:
             self.check_scene_units(cube, plan, sample)
-        bad = np.ones(cube.hsi.shape[0], dtype=bool)
-        bad[cube.hsi.good_band_indices] = False  # all good for a hand-built DataArray without bad-band flags
-        return replace(plan, nodata=cube.hsi.nodata, bad_band=bad)  # for windows given as raw values
+        return replace(plan, nodata=cube.hsi.nodata, bad_band=cube.hsi.bad_band_mask)  # for windows given as raw values  # for windows given as raw values
 
     @property
     def scale_invariant(self) -> bool:
@@ -555,7 +553,7 @@ class Predictor:
                 f"{source}: model {self.config.model_name!r} needs all {self.config.in_chans} training bands; "
                 "band subsets need a wavelength-aware model such as channel_vit"
             )
-        good = ~np.asarray(cube.coords["bad_band"].values, dtype=bool)
+        good = ~cube.hsi.bad_band_mask
         train_wl, cube_wl = self.config.wavelength_array, cube.hsi.wavelengths
         keep, idx = matching_bands(train_wl, cube_wl, source, usable=good, run=str(self.run_dir or self.model_name))
         missing = np.setdiff1d(np.arange(train_wl.size), idx)

@@ -107,9 +107,7 @@ def units_sample(cube: Any, count: int = SAMPLE_WINDOWS, rows: int = SAMPLE_HEIG
                 stored.append(raw.reshape(raw.shape[0], -1))
     found = None
     if counting:
-        bad = np.zeros(cube.hsi.shape[0], dtype=bool)
-        bad[cube.hsi.bad_bands] = True
-        found = of_stored(np.concatenate(stored, axis=1), counted[0], bad)
+        found = of_stored(np.concatenate(stored, axis=1), counted[0], cube.hsi.bad_band_mask)
     return UnitsSample(np.concatenate(values, axis=1), found)
 
 

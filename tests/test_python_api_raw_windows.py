@@ -113,3 +113,19 @@ def test_a_hand_built_dataarray_without_bad_band_flags_binds(scene_and_run: tupl
     assert bare.hsi.bad_bands == [] and bare.hsi.good_band_indices.tolist() == list(range(C))
     np.testing.assert_array_equal(fn(bare.values[:, :8, :8]), Predictor.load(run, device="cpu").bind(cube)(
         cube.isel(y=slice(0, 8), x=slice(0, 8)).hsi.read_masked()[0]))
+
+
+def test_every_bad_band_reader_takes_a_dataarray_without_flags_as_all_good() -> None:
+    """good_bands(), the denoiser's window flags and the band-subset plan read coords['bad_band'] directly and
+    failed with KeyError on a hand-built DataArray (final read s56 #6)."""
+    import xarray as xr
+
+    from hsi_app.tasks.denoise_scene import _bad_bands
+
+    bare = xr.DataArray(np.ones((3, 4, 5), np.float32), dims=("band", "y", "x"),
+                        coords={"wavelength": ("band", [500.0, 600.0, 700.0])})
+    assert bare.hsi.good_bands().sizes["band"] == 3
+    assert _bad_bands(bare).tolist() == [False, False, False]
+    mask = bare.hsi.bad_band_mask
+    mask[0] = True  # a copy: the cube is not changed
+    assert bare.hsi.bad_band_mask.tolist() == [False, False, False]

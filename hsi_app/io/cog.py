@@ -666,7 +666,7 @@ def write_cube(dst: str | os.PathLike[str], cube: Cube, *, blocksize: int = 256,
             invalid = ~np.asarray(win.hsi.valid.values, dtype=bool)
             if invalid.any():  # pixels with data that a mask, an alpha band or without_masked made invalid go
                 # as a whole (a pixel invalid for a NaN in one band keeps its other bands' values)
-                has_data = valid_from_data(raw[:, invalid][:, :, None], nodata, win.coords["bad_band"].values)[:, 0]
+                has_data = valid_from_data(raw[:, invalid][:, :, None], nodata, win.hsi.bad_band_mask)[:, 0]
                 rows, cols = np.nonzero(invalid)
                 block[:, rows[has_data], cols[has_data]] = np.nan
             out.write_window(block, r, col)

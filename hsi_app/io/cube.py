@@ -578,6 +578,12 @@ class HSIAccessor:
         return np.zeros(self._obj.sizes.get("band", 0), dtype=bool)
 
     @property
+    def bad_band_mask(self) -> np.ndarray:
+        """``(C,)`` bool bad-band flags, a copy the caller may change; all False for a hand-built DataArray
+        without the ``bad_band`` coordinate (every band good)."""
+        return self._bad_band.copy()
+
+    @property
     def labels(self) -> np.ndarray | None:
         """``(H, W)`` int32 labels (0 = unlabelled) or ``None``."""
         if "label" not in self._obj.coords:
@@ -712,7 +718,7 @@ class HSIAccessor:
 
     def good_bands(self) -> Cube:
         """The cube without its bad bands."""
-        return self._obj.isel(band=~self._obj.coords["bad_band"].values)
+        return self._obj.isel(band=~self._bad_band)
 
     def window(self, row_off: int, col_off: int, height: int, width: int) -> Cube:
         """A pixel window (lazy): rows ``row_off:row_off+height``, cols likewise.

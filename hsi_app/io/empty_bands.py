@@ -82,7 +82,7 @@ def flag_empty_bands(cube: Cube, *, warn: bool = True) -> Cube | None:
     if _limited(cube):
         raise InvalidDataError(f"{source}: {said}, so no pixel is valid; drop {'it' if n == 1 else 'them'} from the "
                                "file (e.g. gdal_translate with -b for each other band) or flag them in a bad-band list")
-    bad = np.asarray(cube.coords["bad_band"].values, dtype=bool).copy()
+    bad = cube.hsi.bad_band_mask
     bad[empty] = True
     valid = valid_from_data(cube.data, cube.hsi.nodata, bad)
     out = cube.assign_coords(bad_band=("band", bad), valid=(("y", "x"), valid))

@@ -65,8 +65,7 @@ def _partial_nodata(cube: Cube) -> _LazyPartial | None:
         return None
     nodata, value = counted
     data = cube.data
-    good = np.ones(cube.hsi.shape[0], dtype=bool)
-    good[cube.hsi.bad_bands] = False
+    good = ~cube.hsi.bad_band_mask
     if not good.any():
         return None
     pixels, per_band, all_measured = count_partial(data, nodata, good)

@@ -157,7 +157,7 @@ def _read(cube: Cube, r: int, c: int, h: int, w: int) -> np.ndarray:
 
 def _bad_bands(win: Cube) -> np.ndarray:
     """``(C,)`` bool bad-band flags of ``win``."""
-    return np.asarray(win.coords["bad_band"].values, dtype=bool)
+    return win.hsi.bad_band_mask
 
 
 def _masked(block: np.ndarray, valid: np.ndarray, bad: np.ndarray) -> np.ndarray:

@@ -180,7 +180,7 @@ def library_bands(cube: Cube, lib: Any) -> tuple[Cube, int]:
     inside = lib.covers(wl, np.asarray(cube.hsi.fwhm, dtype=np.float64)[good])
     if inside.all() or inside.sum() < 2:
         return cube, 0
-    bad = np.asarray(cube.coords["bad_band"].values, dtype=bool).copy()
+    bad = cube.hsi.bad_band_mask
     bad[good[~inside]] = True
     out = cube.assign_coords(bad_band=("band", bad))
     lo, hi = lib.common_span()
