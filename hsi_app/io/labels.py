@@ -97,7 +97,8 @@ _Y_NAMES = ("y", "lat", "latitude", "northing", "north")
 
 def _header(head: bytes) -> tuple[list[str], list[str]]:
     """The column names of a text table's first line (comma, semicolon or tab separated), as given and lower-case."""
-    line = head.decode("utf-8", "replace").lstrip("\ufeff").splitlines()[0] if head.strip() else ""
+    lines = head.decode("utf-8", "replace").lstrip("\ufeff").splitlines()
+    line = lines[0] if lines else ""  # an empty file, or one holding only a byte-order mark
     sep = "\t" if "\t" in line else ";" if line.count(";") > line.count(",") else ","
     cols = [c.strip().strip('"') for c in line.split(sep)]
     return cols, [c.lower() for c in cols]
@@ -113,10 +114,10 @@ def _table_fix(path: Path, head: bytes) -> str:
     x = next((cols[lower.index(n)] for n in _X_NAMES if n in lower), "x")
     y = next((cols[lower.index(n)] for n in _Y_NAMES if n in lower), "y")
     crs = "EPSG:4326" if x.lower().startswith("lon") and y.lower().startswith("lat") else "EPSG:XXXX"
-    out = shlex.quote(f"{path.stem}.gpkg")
+    out = shlex.quote(str(path.with_suffix(".gpkg")))  # full paths: the line works from any folder
     return (f"{path}: a text table has no CRS, so its points cannot be placed on the scene; make it a GeoPackage in "
             f"the points' CRS and pass that: ogr2ogr -a_srs {crs} -oo X_POSSIBLE_NAMES={x} -oo Y_POSSIBLE_NAMES={y} "
-            f"{out} {shlex.quote(path.name)}")
+            f"{out} {shlex.quote(str(path))}")
 
 
 def read_labels(
@@ -423,8 +424,8 @@ def _resample_fix(crs: Any, transform: Any, shape: tuple[int, int], grid: str | 
         fine, coarse = pixel_sides(label_transform), pixel_sides(transform)
         if fine[0] * fine[1] < 0.5 * coarse[0] * coarse[1]:
             method = "mode"
-    src = shlex.quote(path.name) if path is not None else "labels.tif"
-    dst = shlex.quote(f"{path.stem}_on_grid.tif") if path is not None else "on_grid.tif"
+    src = shlex.quote(str(path)) if path is not None else "labels.tif"  # full paths: the line works from any folder
+    dst = shlex.quote(str(path.with_name(f"{path.stem}_on_grid.tif"))) if path is not None else "on_grid.tif"
     return (f"resample it onto {onto}, e.g. gdalwarp {srs}-tr {abs(transform.a):g} {abs(transform.e):g} "
             f"-te {min(xs):.10g} {min(ys):.10g} {max(xs):.10g} {max(ys):.10g} -r {method} {src} {dst}, "
             "or use vector labels")

@@ -63,4 +63,12 @@ def test_longitude_latitude_columns_are_named_in_epsg_4326(tmp_path: Path) -> No
     table.write_text("Longitude;Latitude;landcover\n15.0;37.0;forest\n")
     msg, args = _refusal(table)
     assert args[args.index("-a_srs") + 1] == "EPSG:4326" and "X_POSSIBLE_NAMES=Longitude" in msg
-    assert args[-2:] == ["pts.gpkg", "pts.csv"]
+    assert args[-2:] == [str(tmp_path / "pts.gpkg"), str(table)]  # full paths: the line works from any folder
+
+
+def test_a_table_holding_only_a_byte_order_mark_is_refused_in_one_line(tmp_path: Path) -> None:
+    """Its bytes were not empty but its text was: IndexError (final read s56 #5)."""
+    table = tmp_path / "bom.csv"
+    table.write_bytes(b"\xef\xbb\xbf\n")
+    msg, args = _refusal(table)
+    assert msg.startswith(f"{table}: a text table has no CRS") and args[-1] == str(table)
