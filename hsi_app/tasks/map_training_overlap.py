@@ -3,7 +3,8 @@
 ``hsi train`` writes ``map.tif`` beside ``split.npz``. Scoring that map with ``hsi evaluate`` against the
 label file the run was trained from counts its training pixels as reference pixels, which the model has
 seen: the scores come out higher than the run's test scores (``metrics.json``) with nothing saying why.
-:func:`training_overlap_note` gives the one line that says so.
+:func:`training_overlap_note` gives the one line that says so. It reads the map, the reference and the split
+whole once more (a run's map is the size of a scene it trained on); it never fails the scoring it follows.
 """
 
 from __future__ import annotations
@@ -33,21 +34,29 @@ def training_overlap_note(map_path: str | os.PathLike[str], reference: Any, *, a
         reference: the reference labels (a path, as ``hsi evaluate --reference``; an array on the map's grid).
         attribute, key, layer: as :func:`~hsi_app.tasks.map_accuracy.evaluate_map`.
     """
+    import warnings
+
     from hsi_app.data.splits import Split
+    from hsi_app.errors import HSIError
     from hsi_app.io.cog import read_class_map
     from hsi_app.tasks.map_accuracy import reference_on_map_grid
 
     split_path = run_split_of(map_path)
     if split_path is None:
         return None
-    train = Split.load(split_path).train > 0
-    if isinstance(reference, (str, os.PathLike)):
-        cmap = read_class_map(map_path, confidence=False)
-        if cmap.classes.shape != train.shape:
-            return None
-        ref, _ = reference_on_map_grid(map_path, cmap, reference, attribute=attribute, key=key, layer=layer)
-    else:
-        ref = np.asarray(reference)
+    try:  # a side check: a damaged split.npz or an unreadable reference must not cost the report already made
+        train = Split.load(split_path).train > 0
+        if isinstance(reference, (str, os.PathLike)):
+            cmap = read_class_map(map_path, confidence=False)
+            if cmap.classes.shape != train.shape:
+                return None
+            with warnings.catch_warnings():  # the scoring read of the reference said its warnings once already
+                warnings.simplefilter("ignore")
+                ref, _ = reference_on_map_grid(map_path, cmap, reference, attribute=attribute, key=key, layer=layer)
+        else:
+            ref = np.asarray(reference)
+    except HSIError:
+        return None
     if ref.shape != train.shape:
         return None
     labelled = ref > 0

@@ -74,3 +74,24 @@ def test_the_test_pixels_alone_or_a_map_outside_a_run_say_nothing(tmp_path: Path
         evaluate_map(map_path, test_only)
         evaluate_map(elsewhere, full)
     assert not [w for w in caught if "training pixels" in str(w.message)]
+
+
+def test_a_damaged_split_or_a_warning_reference_costs_nothing(tmp_path: Path) -> None:
+    """The side check aborted the command on a damaged split.npz (the report already computed was lost) and said
+    the reference reader's warnings a second time (final read s56 #1)."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from hsi_app.tasks.map_accuracy import evaluate_map
+
+    map_path, labels, _ = _run_with_map(tmp_path / "run")
+    gpd.GeoDataFrame({"class": [1, 2]}, geometry=[box(500010, 4199900, 500100, 4199990), box(0, 0, 10, 10)],
+                     crs="EPSG:32633").to_file(tmp_path / "ref.gpkg")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        evaluate_map(map_path, tmp_path / "ref.gpkg")
+    outside = [str(w.message) for w in caught if "outside" in str(w.message)]
+    assert len(outside) == 1, outside
+    (tmp_path / "run" / "split.npz").write_bytes(b"not a split")
+    acc = evaluate_map(map_path, _labels_tif(tmp_path / "labels.tif", labels))
+    assert acc.n_reference == int((labels > 0).sum())
