@@ -200,10 +200,11 @@ def median_denoise(noisy: np.ndarray, size: int) -> np.ndarray:
 
     Raises:
         ConfigError: ``noisy`` not ``(C, H, W)``, or ``size`` not a whole number of at least 1.
+        InvalidDataError: NaN/inf (no data) in ``noisy``: fill them first (a median of NaN is undefined).
     """
     from scipy.ndimage import median_filter
 
-    noisy = as_noisy_cube(noisy, "median_denoise")
+    noisy = as_noisy_cube(noisy, "median_denoise", finite=True)  # scipy's median of NaN is undefined
     size = _count(size, "size", "median_denoise")
     return median_filter(noisy.astype(np.float32), size=(1, int(size), int(size)), mode="reflect")
 
