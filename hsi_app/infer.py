@@ -67,7 +67,7 @@ def scene_settings(prob_fn: ProbFn, num_classes: int | None, halo: int | None,
                           f"near window seams would differ from `hsi predict`'s map: pass halo>={own_halo} or leave it out")
     if class_names is None:
         class_names = getattr(prob_fn, "class_names", None)
-    if class_names and len(class_names) != int(num_classes) + 1:  # K names would label class k with name k+1
+    if class_names is not None and len(class_names) != int(num_classes) + 1:  # K names: class k named as k+1
         first = ("; K names: put the no-data name first, class_names=['no data', *names]"
                  if len(class_names) == int(num_classes) else "")
         raise ConfigError(f"predict_scene: {len(class_names)} class_names for num_classes={num_classes}; it takes "

@@ -55,3 +55,14 @@ def test_nan_probabilities_at_valid_pixels_are_refused() -> None:
     cube = cube.where(~((cube.y > 4e6 - 60) & (cube.x < 5e5 + 90)))  # the 2 x 3 corner is no data
     res = predict_scene(nan_in_a_corner, cube, num_classes=K, halo=0, progress=False, keep_map=True)
     assert (res.classes[:2, :3] == 0).all() and (res.classes[2:] == 2).all()
+
+
+def test_class_names_as_a_numpy_array_are_checked_like_a_list() -> None:
+    """`if class_names and ...` raised numpy's 'truth value of an array is ambiguous' (final read s56 #9)."""
+    from hsi_app.infer import scene_settings
+
+    def fn(x: np.ndarray) -> np.ndarray:
+        return np.full((2, *x.shape[1:]), 0.5, np.float32)
+
+    with pytest.raises(ConfigError, match=r"2 class_names for num_classes=2"):
+        scene_settings(fn, 2, 0, np.array(["a", "b"]))

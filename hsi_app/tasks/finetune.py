@@ -446,7 +446,7 @@ def finetune(
                               train_labels, test_labels, class_names=class_names, valid=valid, source=labels_from)
     # a copy without the no-data pixels (the caller's split stays as given); the leak rule judged for the base model
     split = split.within(valid).for_model(base.receptive_radius)
-    check_split_pixels(split, label_source)
+    check_split_pixels(split, label_source, class_names=class_names)
     if plan.new_head:
         warn_untrained_classes(split.train, class_names, source)
     from hsi_app.provenance import run_record
