@@ -37,6 +37,9 @@ import time
 import types
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_denoise_memory import make_scene  # noqa: E402  (the same seeded tiled scene)
+
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "models" / "indian_pines_hsdt_s_mixture"
 OLD_REF = "45797c1"  # the last commit before session 56 changed hsi_app/models/hsdt.py
@@ -93,26 +96,6 @@ def forward_case(arch: str, shape: str) -> dict:
     peak = max_rss()
     digest = hashlib.sha256(y.numpy().tobytes()).hexdigest()[:16]
     return {"before": before, "peak": peak, "values": d * h * w, "seconds": round(seconds, 1), "sha256": digest}
-
-
-def make_scene(spec: str, folder: str) -> str:
-    """A tiled (256 px) float32 GeoTIFF ``BxHxW`` of smooth seeded spectra (as ``bench_denoise_memory.py``)."""
-    import numpy as np
-    import rasterio
-    from rasterio.transform import from_origin
-
-    c, h, w = (int(v) for v in spec.lower().split("x"))
-    path = str(Path(folder) / f"scene_{c}x{h}x{w}.tif")
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:h, 0:w]
-    base = (np.sin(xx / 37.0) + np.cos(yy / 23.0)).astype(np.float32)
-    prof = {"driver": "GTiff", "height": h, "width": w, "count": c, "dtype": "float32", "tiled": True,
-            "blockxsize": 256, "blockysize": 256, "crs": "EPSG:32633", "transform": from_origin(500000, 4000000, 30, 30)}
-    with rasterio.open(path, "w", **prof) as dst:
-        for b in range(c):
-            band = 3000 + 1500 * base * (1 + b / c) + rng.normal(0, 300, (h, w)).astype(np.float32)
-            dst.write(band.astype(np.float32), b + 1)
-    return path
 
 
 def e2e_case(path: str, arch: str, window: int, run: Path, out: str) -> dict:

@@ -425,6 +425,16 @@ def encode_class_window(classes: np.ndarray, confidence: np.ndarray | None = Non
     return np.stack([cls8, enc])
 
 
+def read_confidence(ds: Any, window: Any = None) -> np.ndarray:
+    """Band 2 of an open class map (``window``: a :class:`rasterio.windows.Window`, None for the whole band) as
+    ``(h, w)`` float32 confidence in ``[0, 1]``: the stored uint8 times the band's scale (1/255 as
+    :func:`write_class_map` writes it) plus its offset."""
+    conf = ds.read(2, window=window, out_dtype=np.float32)
+    conf *= np.float32(ds.scales[1] if ds.scales[1] else 1.0)
+    conf += np.float32(ds.offsets[1] or 0.0)
+    return conf
+
+
 def write_class_map(
     dst: str | os.PathLike[str],
     classes: np.ndarray,
@@ -516,10 +526,7 @@ def read_class_map(path: str | os.PathLike[str], *, confidence: bool = True) -> 
                 classes = nodata_to_zero(ds.read(1), ds.nodata)
                 conf = None
                 if confidence and ds.count >= 2:
-                    scale = ds.scales[1] if ds.scales[1] else 1.0
-                    conf = ds.read(2, out_dtype=np.float32)
-                    conf *= np.float32(scale)
-                    conf += np.float32(ds.offsets[1] or 0.0)
+                    conf = read_confidence(ds)
                 names_json = ds.tags().get(CLASS_NAMES_TAG)
                 try:
                     cmap = ds.colormap(1)

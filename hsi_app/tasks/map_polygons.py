@@ -154,12 +154,13 @@ def _bincount_blocks(ids: np.ndarray, weights: np.ndarray | None, size: int) -> 
 
 def patch_confidence(map_path: str | os.PathLike[str], ids: np.ndarray, n: int) -> np.ndarray | None:
     """Mean confidence ``(n,)`` of patches ``1..n`` (``ids``: ``(H, W)`` patch id per pixel), from band 2 of the map
-    GeoTIFF read one strip of rows at a time (scaled as :func:`~hsi_app.io.cog.read_class_map` scales it), or
+    GeoTIFF read one strip of rows at a time (:func:`~hsi_app.io.cog.read_confidence`), or
     ``None`` for a map without a confidence band (one band, or an ENVI classification)."""
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
     from rasterio.windows import Window
 
+    from hsi_app.io.cog import read_confidence
     from hsi_app.io.geotiff import TIFF_ONLY
 
     try:
@@ -168,14 +169,10 @@ def patch_confidence(map_path: str | os.PathLike[str], ids: np.ndarray, n: int) 
             with rasterio.open(map_path, driver=TIFF_ONLY) as ds:
                 if ds.count < 2:
                     return None
-                scale = np.float32(ds.scales[1] if ds.scales[1] else 1.0)
-                offset = np.float32(ds.offsets[1] or 0.0)
                 sums = np.zeros(n + 1, np.float64)
                 rows = max(1, BLOCK_PX // max(ds.width, 1))
                 for r in range(0, ds.height, rows):
-                    conf = ds.read(2, window=Window(0, r, ds.width, min(rows, ds.height - r)), out_dtype=np.float32)
-                    conf *= scale
-                    conf += offset
+                    conf = read_confidence(ds, Window(0, r, ds.width, min(rows, ds.height - r)))
                     sums += np.bincount(ids[r:r + rows].reshape(-1), weights=conf.reshape(-1), minlength=n + 1)
     except (RasterioIOError, OSError):
         return None  # an ENVI classification: it has no confidence band
