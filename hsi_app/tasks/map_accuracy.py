@@ -356,8 +356,9 @@ def merge_class_names(map_names: list[str] | None, ref_names: list[str] | None, 
         source: the reference file, for messages.
 
     Returns:
-        ``(reference ids on the map's numbering, names of classes 1..K')``; the ids are uint8 when
-        K' is at most 255 (a copy of 1 byte per pixel, not 4), else int32.
+        ``(reference ids on the map's numbering, names of classes 1..K')``. Renumbered (classes matched by
+        name) ids are uint8 when K' is at most 255 (a copy of 1 byte per pixel, not 4), else int32; ids matched
+        by number come back as given (any integer dtype).
 
     Raises:
         LabelError: a negative reference id, a reference id without a name, or no reference class in

@@ -152,8 +152,10 @@ def _bincount_blocks(ids: np.ndarray, weights: np.ndarray | None, size: int) -> 
     return out
 
 
-def patch_confidence(map_path: str | os.PathLike[str], ids: np.ndarray, n: int) -> np.ndarray | None:
-    """Mean confidence ``(n,)`` of patches ``1..n`` (``ids``: ``(H, W)`` patch id per pixel), from band 2 of the map
+def patch_confidence(map_path: str | os.PathLike[str], ids: np.ndarray, n: int,
+                     pixels: np.ndarray | None = None) -> np.ndarray | None:
+    """Mean confidence ``(n,)`` of patches ``1..n`` (``ids``: ``(H, W)`` patch id per pixel; ``pixels``: their
+    ``(n,)`` pixel counts when known, else counted here), from band 2 of the map
     GeoTIFF read one strip of rows at a time (:func:`~hsi_app.io.cog.read_confidence`), or
     ``None`` for a map without a confidence band (one band, or an ENVI classification)."""
     import rasterio
@@ -176,8 +178,8 @@ def patch_confidence(map_path: str | os.PathLike[str], ids: np.ndarray, n: int) 
                     sums += np.bincount(ids[r:r + rows].reshape(-1), weights=conf.reshape(-1), minlength=n + 1)
     except (RasterioIOError, OSError):
         return None  # an ENVI classification: it has no confidence band
-    pixels = _bincount_blocks(ids, None, n + 1)
-    return sums[1:] / np.maximum(pixels[1:], 1)
+    count = _bincount_blocks(ids, None, n + 1)[1:] if pixels is None else np.asarray(pixels)
+    return sums[1:] / np.maximum(count, 1)
 
 
 def valid_polygon(geom: Any) -> Any:
@@ -490,7 +492,7 @@ def vectorize_map(
         del classes
         patches = label_patches(sieved, connectivity)
         del sieved
-        conf_mean = patch_confidence(map_path, patches.ids, patches.pixels.size)
+        conf_mean = patch_confidence(map_path, patches.ids, patches.pixels.size, patches.pixels)  # no recount
         begin(f"tracing {patches.pixels.size:,} polygons")
         traced = shapes(patches.ids, mask=patches.ids > 0, connectivity=connectivity, transform=cmap.transform)
         geoms = trace_polygons(bar(traced, total=patches.pixels.size, desc="vectorize: tracing", unit="polygons",
