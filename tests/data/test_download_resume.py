@@ -44,11 +44,11 @@ class Server:
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 state.requests.append(dict(self.headers.items()))
-                if state.status_next is not None:
-                    self.send_response(state.status_next)
+                status, state.status_next = state.status_next, None  # taken before answering: the client may send
+                if status is not None:  # its next request (another server thread) as soon as it has these headers
+                    self.send_response(status)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
-                    state.status_next = None
                     return
                 body, start = state.body, 0
                 asked = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
