@@ -475,7 +475,7 @@ class Predictor:
             plan = self.subset_plan(cube)
         if check_units:
             self.check_scene_units(cube, plan, sample)
-        return replace(plan, nodata=cube.hsi.nodata, bad_band=cube.hsi.bad_band_mask)  # for windows given as raw values  # for windows given as raw values
+        return replace(plan, nodata=cube.hsi.nodata, bad_band=cube.hsi.bad_band_mask)  # for raw windows
 
     @property
     def scale_invariant(self) -> bool:
