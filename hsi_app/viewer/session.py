@@ -291,8 +291,9 @@ def _set_cube(session: ViewerSession, cube: Cube, name: str, upload_folder: str 
         session.extras = {}
         session._upload_folder = upload_folder
         clear_session_folder(session.workdir, keep=upload_folder)
-        if session.downloads_dir is not None and not session.downloads_dir.is_relative_to(session.workdir):
-            shutil.rmtree(session.downloads_dir, ignore_errors=True)  # the previous scene's downloads
+        if session.downloads_dir is not None:  # the previous scene's downloads and images, wherever they live
+            shutil.rmtree(session.downloads_dir, ignore_errors=True)
+        session._images = {}  # their folders are gone with them
 
 
 def _being_written(name: str) -> bool:
