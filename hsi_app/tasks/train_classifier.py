@@ -223,6 +223,14 @@ def check_has_labels(source: str, label_maps: Sequence[np.ndarray]) -> None:
         raise LabelError(f"{source}: the labels have no labelled pixel (all 0); pass labels with classes 1..K")
 
 
+def _classes_with_and_without_pixels(label_maps: Sequence[np.ndarray], n_ids: int) -> tuple[list[int], list[int]]:
+    """``(present, missing)``: the sorted ids > 0 that the ``(H, W)`` label maps hold, and the ids ``1..n_ids-1``
+    that none of them holds."""
+    present = sorted(set().union(*(np.unique(m[m > 0]).tolist() for m in label_maps)))
+    held = set(present)
+    return present, [k for k in range(1, n_ids) if k not in held]
+
+
 def warn_empty_classes(source: str, label_maps: Sequence[np.ndarray], class_names: Sequence[str], *,
                        named: bool = False) -> None:
     """One warning when classes ``1..K`` of unnamed labels include some that no labelled pixel has.
@@ -240,8 +248,7 @@ def warn_empty_classes(source: str, label_maps: Sequence[np.ndarray], class_name
     """
     if named:
         return
-    present = sorted(set().union(*(np.unique(m[m > 0]).tolist() for m in label_maps)))
-    missing = [k for k in range(1, len(class_names)) if k not in set(present)]
+    present, missing = _classes_with_and_without_pixels(label_maps, len(class_names))
     if not missing or not present:
         return
     shown = ", ".join(f"{k} ({class_names[k]})" for k in missing[:4]) + (", ..." if len(missing) > 4 else "")
@@ -270,8 +277,7 @@ def warn_named_classes_without_pixels(source: str, label_maps: Sequence[np.ndarr
         return
     from hsi_app.data.splits import class_label
 
-    present = set().union(*(np.unique(m[m > 0]).tolist() for m in label_maps))
-    lost = [k for k in range(1, len(class_names)) if k not in present]
+    lost = _classes_with_and_without_pixels(label_maps, len(class_names))[1]
     if not lost:
         return
     shown = ", ".join(class_label(k, class_names) for k in lost[:4]) + (", ..." if len(lost) > 4 else "")
