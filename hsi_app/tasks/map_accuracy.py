@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,13 @@ class MapAccuracy:
     unmapped: np.ndarray
     mapped_pixels: np.ndarray
     pixel_area_m2: float | None
+
+    @classmethod
+    def from_joint(cls, class_names: Sequence[str], joint: np.ndarray, pixel_area_m2: float | None) -> MapAccuracy:
+        """From ``joint``, the ``(K + 1, K + 1)`` int64 pixel counts of reference id (rows) against map class
+        (columns), id 0 included (0 = unlabelled reference / no-data map)."""
+        return cls(list(class_names), joint[1:, 1:].copy(), joint[1:, 0].copy(), joint[:, 1:].sum(axis=0),
+                   pixel_area_m2)
 
     @property
     def n_reference(self) -> int:
@@ -234,9 +242,7 @@ def assess_map(
         pair = flat_ref[i:i + ASSESS_BLOCK_PX].astype(np.int64) * (k + 1)
         pair += flat_cls[i:i + ASSESS_BLOCK_PX]
         joint += np.bincount(pair, minlength=joint.size)
-    joint = joint.reshape(k + 1, k + 1)
-    return MapAccuracy(list(class_names), joint[1:, 1:].copy(), joint[1:, 0].copy(), joint[:, 1:].sum(axis=0),
-                       pixel_area_m2)
+    return MapAccuracy.from_joint(class_names, joint.reshape(k + 1, k + 1), pixel_area_m2)
 
 
 def pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int] | None = None) -> float | None:

@@ -86,8 +86,7 @@ def evaluate_windowed(map_path: str | os.PathLike[str], reference_path: str | os
         joint = renamed
     full = np.zeros((k + 1, k + 1), np.int64)
     full[: joint.shape[0], : min(joint.shape[1], k + 1)] = joint[:, : k + 1]
-    return MapAccuracy(list(names), full[1:, 1:].copy(), full[1:, 0].copy(), full[:, 1:].sum(axis=0),
-                       pixel_area_m2(transform, crs, shape))
+    return MapAccuracy.from_joint(names, full, pixel_area_m2(transform, crs, shape))
 
 
 def _same_grid(mp: Any, rf: Any) -> bool:
