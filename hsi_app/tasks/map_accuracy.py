@@ -374,11 +374,9 @@ def merge_class_names(map_names: list[str] | None, ref_names: list[str] | None, 
     flat = ref.reshape(-1)
     if flat.size and int(flat.min()) < 0:
         raise LabelError(f"{source}: negative class ids ({int(flat.min())}); use 0 for unlabelled")
-    counts = np.zeros(1, np.int64)
-    for i in range(0, flat.size, ASSESS_BLOCK_PX):  # blocks: bincount turns its input into intp (8 B/px)
-        part = np.bincount(flat[i:i + ASSESS_BLOCK_PX], minlength=counts.size)
-        part[: counts.size] += counts
-        counts = part
+    from hsi_app.io.block_counts import bincount_blocks
+
+    counts = bincount_blocks(flat, int(flat.max(initial=0)) + 1)
     table, names = class_table(map_names, ref_names, counts, n_map, source=source)
     if table is None:
         return ref, names

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from hsi_app.errors import ConfigError, HSIWarning, InvalidDataError, OutputError
+from hsi_app.io import block_counts
 from hsi_app.tasks.map_accuracy import M2_PER_HA, pixel_area_m2
 
 PROGRESS_MIN_PIXELS = 1_000_000  # maps smaller than this vectorize in a few seconds: no progress shown
@@ -126,30 +127,16 @@ def label_patches(classes: np.ndarray, connectivity: int = 4) -> Patches:
     mask = np.empty(classes.shape, dtype=bool)
     patch_classes: list[np.ndarray] = []
     n = 0
-    for k in np.flatnonzero(_bincount_blocks(classes, None, int(classes.max(initial=0)) + 1)[1:]) + 1:
+    for k in np.flatnonzero(block_counts.bincount_blocks(classes, int(classes.max(initial=0)) + 1)[1:]) + 1:
         np.equal(classes, k, out=mask)
         count = int(ndimage.label(mask, structure=structure, output=lab))
         np.add(lab, n, out=ids, where=mask)
         patch_classes.append(np.full(count, k, dtype=np.int64))
         n += count
     del lab, mask
-    pixels = _bincount_blocks(ids, None, n + 1)[1:]
+    pixels = block_counts.bincount_blocks(ids, n + 1)[1:]
     cls = np.concatenate(patch_classes) if patch_classes else np.zeros(0, dtype=np.int64)
     return Patches(ids, cls, pixels)
-
-
-BLOCK_PX = 1 << 22  # pixels per block of a whole-map count (its index and weight temporaries stay small)
-
-
-def _bincount_blocks(ids: np.ndarray, weights: np.ndarray | None, size: int) -> np.ndarray:
-    """``np.bincount(ids.ravel(), weights, minlength=size)`` over row blocks: numpy turns the index into intp and
-    the weights into float64 (8 + 8 bytes per pixel of the whole map at once, otherwise)."""
-    out = np.zeros(size, np.float64 if weights is not None else np.int64)
-    rows = max(1, BLOCK_PX // max(ids.shape[1], 1))
-    for r in range(0, ids.shape[0], rows):
-        w = None if weights is None else weights[r:r + rows].reshape(-1)
-        out += np.bincount(ids[r:r + rows].reshape(-1), weights=w, minlength=size)
-    return out
 
 
 def patch_confidence(map_path: str | os.PathLike[str], ids: np.ndarray, n: int,
@@ -172,13 +159,13 @@ def patch_confidence(map_path: str | os.PathLike[str], ids: np.ndarray, n: int,
                 if ds.count < 2:
                     return None
                 sums = np.zeros(n + 1, np.float64)
-                rows = max(1, BLOCK_PX // max(ds.width, 1))
+                rows = max(1, block_counts.BLOCK_PX // max(ds.width, 1))
                 for r in range(0, ds.height, rows):
                     conf = read_confidence(ds, Window(0, r, ds.width, min(rows, ds.height - r)))
                     sums += np.bincount(ids[r:r + rows].reshape(-1), weights=conf.reshape(-1), minlength=n + 1)
     except (RasterioIOError, OSError):
         return None  # an ENVI classification: it has no confidence band
-    count = _bincount_blocks(ids, None, n + 1)[1:] if pixels is None else np.asarray(pixels)
+    count = block_counts.bincount_blocks(ids, n + 1)[1:] if pixels is None else np.asarray(pixels)
     return sums[1:] / np.maximum(count, 1)
 
 

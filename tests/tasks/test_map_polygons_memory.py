@@ -20,6 +20,7 @@ def test_vectorize_reads_the_confidence_band_in_strips(tmp_path: Path, monkeypat
     import geopandas as gpd
     from rasterio.features import rasterize
 
+    from hsi_app.io import block_counts
     from hsi_app.tasks import map_polygons
 
     h, w = 1200, 1100
@@ -29,7 +30,7 @@ def test_vectorize_reads_the_confidence_band_in_strips(tmp_path: Path, monkeypat
     write_class_map(tmp_path / "map.tif", cls, conf, crs="EPSG:32633", transform=T, class_names=MAP_NAMES)
     with rasterio.open(tmp_path / "map.tif") as ds:  # the stored (quantised) confidence, as the tool reads it
         stored = ds.read(2).astype(np.float64) * (ds.scales[1] or 1.0) + (ds.offsets[1] or 0.0)
-    monkeypatch.setattr(map_polygons, "BLOCK_PX", 1 << 15, raising=False)  # strips of 29 rows: the map spans 41
+    monkeypatch.setattr(block_counts, "BLOCK_PX", 1 << 15)  # strips of 29 rows: the map spans 41
     res, peak = peak_bytes(lambda: map_polygons.vectorize_map(tmp_path / "map.tif", tmp_path / "p.gpkg", min_pixels=4))
     gdf = gpd.read_file(tmp_path / "p.gpkg")
     assert res["polygons"] == len(gdf) and (gdf["class_id"] > 0).all()
