@@ -14,6 +14,7 @@ a zip, are refused with one line that lists them and says how to open one.
 from __future__ import annotations
 
 import os
+import shlex
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -322,7 +323,7 @@ def _locate_zip(p: Path) -> ProductParts:
     if len(found) > 1:
         folders = [n.rpartition("/")[0] or "(top level)" for n in found]
         pick = folders[0] if "/" in found[0] else ""
-        how = _unzip_one(p, stored[found[0]], f"{pick}/*") if pick else f"unzip {p.name}"
+        how = _unzip_one(p, stored[found[0]], f"{pick}/*") if pick else f"unzip {shlex.quote(p.name)}"
         raise CubeReadError(
             f"{p}: zip holds {len(found)} EnMAP products ({_listed(folders)}); extract the one you want "
             f"({how}) and open its folder"
@@ -335,8 +336,9 @@ def _locate_zip(p: Path) -> ProductParts:
 def _unzip_one(p: Path, stored: str, member: str) -> str:
     """``unzip X.zip 'member'``, or the whole ``unzip X.zip`` when the archive names its folders with backslashes
     (``stored``, a name as written in it): unzip reads a backslash in a name it is given as an escape, so no quoting
-    picks such a member."""
-    return f"unzip {p.name}" if "\\" in stored else f"unzip {p.name} '{member}'"
+    picks such a member. Both are quoted for a POSIX shell."""
+    zip_name = shlex.quote(p.name)  # names with spaces or brackets, as a shell takes them
+    return f"unzip {zip_name}" if "\\" in stored else f"unzip {zip_name} {shlex.quote(member)}"
 
 
 def is_enmap_product(path: str | os.PathLike[str]) -> bool:

@@ -90,7 +90,7 @@ def test_a_zip_of_product_zips_names_the_inner_zip_to_extract(tmp_path: Path) ->
     with zipfile.ZipFile(outer, "w") as zf:
         zf.write(inner, f"ENMAP.HSI.L2A/{inner.name}")
     msg = _one_line_error(outer)
-    assert f"unzip {outer.name} 'ENMAP.HSI.L2A/{inner.name}'" in msg
+    assert f"unzip {outer.name} ENMAP.HSI.L2A/{inner.name}" in msg
 
 
 def _backslashed(src: Path, dst: Path) -> Path:
@@ -117,3 +117,18 @@ def test_a_windows_zip_of_product_zips_says_to_extract_it_whole(tmp_path: Path) 
         zf.write(inner, f"ENMAP.HSI.L2A\\{inner.name}")
     msg = _one_line_error(outer)
     assert f"(unzip {outer.name}) and open it" in msg and f"ENMAP.HSI.L2A/{inner.name}" in msg
+
+
+def test_the_unzip_advice_runs_as_given_for_a_zip_name_with_spaces(tmp_path: Path, product: Path) -> None:
+    """The line's ``unzip`` command, pasted into a shell, extracts the product although the zip's name holds spaces
+    and brackets (it named ``unzip my order (1).zip ...`` unquoted, which a shell splits)."""
+    import re
+    import shlex
+    import subprocess
+
+    zpath = _zip(tmp_path / "my order (1).zip", {f"{ORDER}/{P}": product, f"{ORDER}/{OTHER}": product})
+    msg = _one_line_error(zpath)
+    command = re.search(r"extract the one you want \((unzip .*)\) and open its folder", msg)
+    assert command is not None, msg
+    subprocess.run(shlex.split(command.group(1)), cwd=tmp_path, check=True, capture_output=True)
+    np.testing.assert_array_equal(read_enmap(tmp_path / ORDER / P).values, read_enmap(product).values)
