@@ -156,7 +156,7 @@ def _denoise(session: ViewerSession, cube: Cube, model_key: str, noise: str | No
             warnings.simplefilter("ignore", HSIWarning)
         after = open_cube(out)
     before = noisy if noisy is not None else cube
-    from hsi_app.viewer.detect import scene_record
+    from hsi_app.viewer.scene import scene_record
 
     metrics = {"model": model_key, "noise": noise, "seed": seed, "seconds": round(res.seconds, 3),
                "windows": res.windows, "metrics": res.metrics, **scene_record(session)}

@@ -22,7 +22,7 @@ from hsi_app.viewer.classify import write_json
 from hsi_app.viewer.detect_progress import SCORING_SHARE, DetectProgress, bars_to, passes_of
 from hsi_app.viewer.messages import for_detect_tab
 from hsi_app.viewer.models import DEFAULT_CACHE, ModelCache, resolve_model
-from hsi_app.viewer.scene import pixel_has_data, zoom
+from hsi_app.viewer.scene import pixel_has_data, scene_record, zoom
 from hsi_app.viewer.session import StepFn, ViewerSession, check_same_scene, publishing, running_job, whole_number
 
 METHODS = ("rx", "rx-local", "mf", "ace", "cem", "learned")
@@ -52,29 +52,12 @@ def rx_window_for(method: str, text: str | None) -> tuple[int, int]:
     return parse_rx_window(text) if method == "rx-local" else DEFAULT_RX_WINDOW
 
 
-def scene_record(session: ViewerSession) -> dict[str, str | None]:
-    """Where the open scene came from, as ``detect_metrics.json`` records it (never a server path).
-
-    Returns:
-        ``{"scene": display name, "scene_source": "built-in" | "scenes" | "upload", "scene_path": ...}``;
-        ``scene_path`` is the built-in name (``hsi detect --input NAME`` opens it), ``scenes/NAME`` for a
-        scene of ``hsi serve --scenes`` (the label of one with a built-in's name already reads so), and
-        ``None`` for an upload (its server copy is temporary).
-    """
-    from hsi_app.viewer.scene import scene_origin
-
-    if session.upload_folder is not None:
-        return {"scene": session.name, "scene_source": "upload", "scene_path": None}
-    source, path = scene_origin(session.name)
-    return {"scene": session.name, "scene_source": source, "scene_path": path}
-
-
 def settings_record(session: ViewerSession, method: str, *, quantile: float, threshold: float, max_points: int,
                     rx_window: tuple[int, int], model_key: str | None, resample: bool) -> dict[str, Any]:
     """The settings that produced a detection, for ``detect_metrics.json``.
 
     Args:
-        session: the session (its scene is recorded by :func:`scene_record`).
+        session: the session (its scene is recorded by :func:`~hsi_app.viewer.scene.scene_record`).
         method: the detection method.
         quantile: the threshold percentile given; threshold: the raw score it gave.
         max_points: most points kept per class.

@@ -83,6 +83,22 @@ def scene_origin(name: str) -> tuple[str, str]:
     return "scenes", name if name.startswith(SCENES_PREFIX) else SCENES_PREFIX + name
 
 
+def scene_record(session: Any) -> dict[str, str | None]:
+    """Where the open scene of ``session`` (a :class:`~hsi_app.viewer.session.ViewerSession`) came from, as
+    ``detect_metrics.json`` and ``denoise_metrics.json`` record it (never a server path).
+
+    Returns:
+        ``{"scene": display name, "scene_source": "built-in" | "scenes" | "upload", "scene_path": ...}``;
+        ``scene_path`` is the built-in name (``hsi detect --input NAME`` opens it), ``scenes/NAME`` for a
+        scene of ``hsi serve --scenes`` (the label of one with a built-in's name already reads so), and
+        ``None`` for an upload (its server copy is temporary).
+    """
+    if session.upload_folder is not None:
+        return {"scene": session.name, "scene_source": "upload", "scene_path": None}
+    source, path = scene_origin(session.name)
+    return {"scene": session.name, "scene_source": source, "scene_path": path}
+
+
 def load_scene(name: str, scenes_dir: str | os.PathLike[str] | None = None) -> Cube:
     """Open a listed scene (see :func:`list_scenes`) as a Cube."""
     from hsi_app.io.open import open_cube
