@@ -33,9 +33,9 @@ import numpy as np
 
 from hsi_app.ensemble_scene import MemberScene, common_scene, member_scene
 from hsi_app.errors import BandMismatchError, ConfigError, HSIWarning, ModelLoadError
-from hsi_app.infer import ProbFn, bound_fn, window_values
+from hsi_app.infer import ProbFn, window_values
 from hsi_app.io.cube import Cube, scene_name
-from hsi_app.predictor import BandPlan, Predictor, SubsetPlan, run_dir_of, warn_partial_nodata
+from hsi_app.predictor import BandPlan, Predictor, SubsetPlan, bind_planned, run_dir_of, warn_partial_nodata
 
 ENSEMBLE_NAME = "ensemble.json"
 ENSEMBLE_FORMAT = "hsi_app ensemble"
@@ -183,15 +183,10 @@ class EnsemblePredictor:
         return total / np.float32(len(self.members))
 
     def bind(self, cube: Cube, *, resample: bool = False, check_units: bool = True) -> ProbFn:
-        """The per-window function for :func:`hsi_app.infer.predict_scene` on ``cube`` (see :meth:`plan`):
-        ``(C, h, w)`` raw values of ``cube``'s bands -> ``(K, h, w)`` probabilities. It carries the run's K,
-        receptive radius and class names, so ``predict_scene(pred.bind(cube), cube, out=...)`` needs no more."""
-        plan = self.plan(cube, resample=resample, check_units=check_units)
-
-        def prob_fn(image: np.ndarray) -> np.ndarray:
-            return self.apply_plan(plan, image)
-
-        return bound_fn(prob_fn, num_classes=self.num_classes, halo=self.receptive_radius, class_names=self.class_names)
+        """The per-window function for :func:`hsi_app.infer.predict_scene` on ``cube``, as
+        :meth:`Predictor.bind <hsi_app.predictor.Predictor.bind>`: ``(C, h, w)`` raw values of ``cube``'s bands ->
+        ``(K, h, w)`` mean probabilities of the members."""
+        return bind_planned(self, cube, resample=resample, check_units=check_units)
 
 
 def _split_key(pred: Predictor) -> str:

@@ -599,12 +599,19 @@ class Predictor:
         """The per-window function for :func:`hsi_app.infer.predict_scene` on ``cube`` (see :meth:`plan`):
         ``(C, h, w)`` raw values of ``cube``'s bands -> ``(K, h, w)`` probabilities. It carries the run's K,
         receptive radius and class names, so ``predict_scene(pred.bind(cube), cube, out=...)`` needs no more."""
-        plan = self.plan(cube, resample=resample, check_units=check_units)
+        return bind_planned(self, cube, resample=resample, check_units=check_units)
 
-        def prob_fn(image: np.ndarray) -> np.ndarray:
-            return self.apply_plan(plan, image)
 
-        return bound_fn(prob_fn, num_classes=self.num_classes, halo=self.receptive_radius, class_names=self.class_names)
+def bind_planned(pred: Any, cube: Cube, *, resample: bool, check_units: bool) -> ProbFn:
+    """``pred.plan(cube)`` made once, and the per-window function that applies it (``pred.apply_plan``), carrying
+    ``pred``'s K, receptive radius and class names; ``pred`` is a :class:`Predictor` or an
+    :class:`~hsi_app.ensemble.EnsemblePredictor` (their ``bind``)."""
+    plan = pred.plan(cube, resample=resample, check_units=check_units)
+
+    def prob_fn(image: np.ndarray) -> np.ndarray:
+        return pred.apply_plan(plan, image)
+
+    return bound_fn(prob_fn, num_classes=pred.num_classes, halo=pred.receptive_radius, class_names=pred.class_names)
 
 
 def run_dir_of(path: str | os.PathLike[str]) -> Path:
