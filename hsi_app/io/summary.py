@@ -209,9 +209,9 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
         ``grid_rotation_deg``, ``grid_shear_deg``, ``south_up`` (only where they apply,
         :func:`grid_notes`), ``grid`` (only ``"no grid (uneven x/y)"``, for a cube whose x/y coordinates
         are not evenly spaced, e.g. after ``where(..., drop=True)``: no transform, so no resolution),
-        ``valid_fraction``, ``valid_pixels`` (how many), ``class_counts`` (name -> pixels; only with labels),
-        ``labelled_pixels`` and
-        ``labelled_on_nodata`` (labelled pixels on no-data, which runs do not use; only with labels),
+        ``valid_fraction``, ``valid_pixels`` (how many), and, only with labels, :func:`label_counts`'
+        ``class_counts`` (name -> labelled pixels on valid data), ``class_counts_on_nodata``, ``labelled_pixels``
+        and ``labelled_on_nodata`` (labelled pixels on no-data, which runs do not use),
         ``nodata_in_some_bands`` (only when pixels hold the numeric no-data value in some good bands and a
         measurement in another: ``pixels``, ``fraction``, ``nodata``, ``band_pixels`` by 1-based band, ``note``; see
         :mod:`hsi_app.io.partial_nodata`) and
@@ -291,19 +291,42 @@ def summarize(cube: Cube, *, progress: bool = False) -> dict[str, Any]:
         out["grid"] = "no grid (uneven x/y)"
     labels = cube.hsi.labels
     if labels is not None:
-        counts = np.bincount(labels.ravel(), minlength=1)
-        names = cube.hsi.class_names or []
-        out["class_counts"] = {
-            (names[k] if k < len(names) else f"class {k}"): int(n)
-            for k, n in enumerate(counts)
-            if k > 0 and n > 0
-        }
-        out["labelled_pixels"] = int(counts[1:].sum())
-        out["labelled_on_nodata"] = int(np.count_nonzero((labels > 0) & ~np.asarray(valid, dtype=bool)))
+        out.update(label_counts(labels, np.asarray(valid, dtype=bool), cube.hsi.class_names or []))
     masks = cube.hsi.masks
     if masks:
         out["masks"] = {k: float(np.mean(_compute(m.data, False))) for k, m in masks.items()}
     return out
+
+
+def label_counts(labels: np.ndarray, valid: np.ndarray, names: list[str]) -> dict[str, Any]:
+    """:func:`summarize`'s label entries, counted as a run uses the labels (labelled pixels on no-data are not used).
+
+    Args:
+        labels: ``(H, W)`` int class ids, 0 = unlabelled.
+        valid: ``(H, W)`` bool, the scene's pixels with data.
+        names: class names of ids ``0..K`` (an id past them is ``class K``).
+
+    Returns:
+        ``class_counts`` (name -> labelled pixels on valid data, the pixels a split draws from; every class with a
+        labelled pixel anywhere, so a class lying only on no-data shows 0), ``class_counts_on_nodata`` (name ->
+        labelled pixels on no-data, only classes with some), ``labelled_pixels`` (all labelled pixels, on data or
+        not) and ``labelled_on_nodata`` (how many of them lie on no-data).
+    """
+    flat, keep = labels.ravel(), valid.ravel()
+    size = int(flat.max(initial=0)) + 1
+    every = np.bincount(flat, minlength=size)
+    on_data = np.bincount(flat[keep], minlength=size)
+    off = every - on_data
+
+    def name(k: int) -> str:
+        return names[k] if k < len(names) else f"class {k}"
+
+    return {
+        "class_counts": {name(k): int(on_data[k]) for k in range(1, size) if every[k] > 0},
+        "class_counts_on_nodata": {name(k): int(off[k]) for k in range(1, size) if off[k] > 0},
+        "labelled_pixels": int(every[1:].sum()),
+        "labelled_on_nodata": int(off[1:].sum()),
+    }
 
 
 def _partial_note(cube: Cube, found: Any, nodata: float) -> str:
@@ -377,10 +400,27 @@ def format_summary(info: dict[str, Any]) -> str:
     for name, frac in info.get("masks", {}).items():
         lines.append(f"mask {name:<12} {100 * frac:.2f}% flagged")
     if "class_counts" in info:
-        off = info.get("labelled_on_nodata", 0)
-        off_note = f", {off} of them on no-data and not used" if off else ""
-        lines.append(f"classes      {len(info['class_counts'])} ({info['labelled_pixels']} labelled pixels{off_note})")
-        width = max(len(k) for k in info["class_counts"]) if info["class_counts"] else 0
-        for name, n in info["class_counts"].items():
-            lines.append(f"  {name:<{width}}  {n:>8}")
+        lines.extend(_class_lines(info))
     return "\n".join(lines)
+
+
+def _class_lines(info: dict[str, Any]) -> list[str]:
+    """The ``classes`` line and one line per class: labelled pixels on valid data (those a run uses), and beside
+    them a class's labelled pixels on no-data, when it has some. Counts carry thousands separators, as the
+    ``valid pixels`` line does (``1,234,567``)."""
+    off = info.get("labelled_on_nodata", 0)
+    off_note = f", {off:,} of them on no-data and not used" if off else ""
+    lines = [f"classes      {len(info['class_counts'])} ({info['labelled_pixels']:,} labelled pixels{off_note})"]
+    if not info["class_counts"]:
+        return lines
+    width = max(len(k) for k in info["class_counts"])
+    off_by_class = info.get("class_counts_on_nodata", {})
+    column = max(8, *(len(f"{n:,}") for n in info["class_counts"].values()))
+    if off_by_class:  # the column counts pixels on data only: say so above it
+        lines.append(f"  {'':<{width}}  {'on data':>{column}}")
+    for name, n in info["class_counts"].items():
+        line = f"  {name:<{width}}  {n:>{column},}"
+        if off_by_class.get(name):
+            line += f"  + {off_by_class[name]:,} on no-data, not used"
+        lines.append(line)
+    return lines
