@@ -86,6 +86,9 @@ def describe_model_folder(source: str) -> dict[str, Any] | None:
     config = configs[0]  # task, bands and classes as the first member (or the run) states them
     wl = np.array([np.nan if v is None else v for v in config.wavelengths], dtype=np.float64)
     models = list(dict.fromkeys(c.model_name for c in configs))  # in member order, as the members line lists them
+    finetune = config.extra.get("finetune") if not members else None
+    if isinstance(finetune, dict):  # an adapter on a base run (hsi finetune), usable only while that run is there
+        kind = "fine-tune folder (hsi finetune)"
     out: dict[str, Any] = {
         "format": kind,
         "source": str(source),
@@ -99,6 +102,10 @@ def describe_model_folder(source: str) -> dict[str, Any] | None:
         "use": "" if missing else USE.get(config.task, "").format(shlex.quote(str(source))),
         "weights_missing": missing,
     }
+    if isinstance(finetune, dict):
+        out["finetune"] = describe_finetune(folder, config, finetune)
+        if out["finetune"]["problem"]:
+            out["use"] = ""
     if members:
         out["members"] = [os.path.normpath(m) for m in members]
     teacher = config.extra.get("teacher") if not members else None
@@ -107,21 +114,44 @@ def describe_model_folder(source: str) -> dict[str, Any] | None:
     return out
 
 
+def describe_finetune(folder: Path, config: Any, finetune: dict[str, Any]) -> dict[str, Any]:
+    """What a fine-tune folder's ``config.json`` ``extra["finetune"]`` says: ``base_run`` (where its base run is
+    looked for, :func:`~hsi_app.tasks.finetune.base_run_dir`), ``lora_rank``, ``band_map`` and ``problem`` (the
+    one line loading it would give when the base run is missing or changed since fine-tuning, else None)."""
+    from hsi_app.errors import HSIError
+    from hsi_app.tasks.finetune import base_run_dir, check_base_unchanged
+
+    try:
+        check_base_unchanged(folder, config)
+        problem = None
+    except HSIError as err:
+        problem = str(err)
+    base = str(base_run_dir(folder, finetune)) if "base_run" in finetune else None
+    return {"base_run": base, "lora_rank": finetune.get("lora_rank"), "band_map": finetune.get("band_map"),
+            "problem": problem}
+
+
 def format_model_folder(info: dict[str, Any]) -> str:
     """Human-readable rendering of :func:`describe_model_folder`'s dict."""
     wr = info["wavelength_range_nm"]
     classes = info["classes"]
+    problem = (info.get("finetune") or {}).get("problem")
     lines = [
         f"source       {info['source']}",
-        f"format       {info['format']}: a trained model, not a scene" if not info.get("weights_missing") else
         f"format       {info['format']} without its weights ({', '.join(info['weights_missing'])} missing): "
-        "an incomplete run that nothing can use; train it again",
+        "an incomplete run that nothing can use; train it again" if info.get("weights_missing") else
+        f"format       {info['format']} that nothing can use now: {problem}" if problem else
+        f"format       {info['format']}: a trained model, not a scene",
         f"model        {info['model']} ({info['task']}), receptive radius {info['receptive_radius_px']} px",
         f"bands        {info['bands']}, {'wavelengths unknown' if wr is None else f'{wr[0]:.1f}-{wr[1]:.1f} nm'}",
     ]
     if classes:
         more = f" and {len(classes) - CLASSES_SHOWN} more" if len(classes) > CLASSES_SHOWN else ""
         lines.append(f"classes      {len(classes)}: {', '.join(classes[:CLASSES_SHOWN])}{more}")
+    if info.get("finetune"):
+        ft = info["finetune"]
+        rank = f" (LoRA rank {ft['lora_rank']})" if ft.get("lora_rank") is not None else ""
+        lines.append(f"base run     {ft['base_run']}{rank}")
     if info.get("members"):
         lines.append(f"members      {len(info['members'])}: {', '.join(info['members'])}")
     if info.get("teacher"):
