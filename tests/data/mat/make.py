@@ -1,15 +1,18 @@
 """Seeded .mat fixtures that mirror the real benchmark files.
 
-Real keys, band counts and dtypes, at a reduced spatial size:
+Real keys and band counts, at a reduced spatial size; the EHU dtypes as distributed (the WHU-Hi cubes' dtype is
+not verified, and the catalog leaves it null; float32 here):
 
 - ``Indian_pines_corrected.mat`` (v5): ``indian_pines_corrected`` (H, W, 200) uint16,
   ``Indian_pines_gt.mat``: ``indian_pines_gt`` (H, W) uint8, 16 classes.
 - ``Salinas_corrected.mat`` (v5): ``salinas_corrected`` (H, W, 204) int16 + ``Salinas_gt.mat``.
 - ``PaviaU.mat`` (v5): ``paviaU`` (H, W, 103) uint16 + ``PaviaU_gt.mat`` (``paviaU_gt``).
 - ``WHU_Hi_LongKou.mat`` (v5): ``WHU_Hi_LongKou`` (H, W, 270) float32 + ``_gt`` 9 classes.
-- ``WHU_Hi_HanChuan.mat`` (v7.3, HDF5 as MATLAB writes it: dataset shape reversed,
-  ``MATLAB_class`` attribute, 512-byte user block with the MATLAB text header) with
-  ``WHU_Hi_HanChuan`` (H, W, 274) float32, and ``WHU_Hi_HanChuan_gt.mat`` (v7.3, uint8).
+- ``WHU_Hi_HanChuan.mat`` with ``WHU_Hi_HanChuan`` (H, W, 274) float32, and ``WHU_Hi_HanChuan_gt.mat`` (uint8),
+  written as v7.3 (HDF5 as MATLAB writes it: dataset shape reversed, ``MATLAB_class`` attribute, 512-byte user
+  block with the MATLAB text header) to exercise the HDF5 reader: the distributed files are not v7.3 (scipy's
+  ``loadmat`` reads them; the catalog's ``mat_version`` is "5"), but the same cube re-saved with ``save -v7.3``
+  (MATLAB's format for variables over 2 GB) is.
 - ``two_cubes.mat``: two 3-D arrays (ambiguous, needs ``key=``); ``flat.mat``: only 2-D;
   ``truncated.mat``: the Indian Pines file cut in half; ``nan_cube.mat``: float32 with NaNs.
 """
