@@ -192,20 +192,20 @@ def format_class_map_summary(info: dict[str, Any]) -> str:
     if resolution:
         lines.append(resolution)
     hectares = f", {info['mapped_area_ha']:,.4f} ha" if info.get("mapped_area_ha") is not None else ""
-    lines.append(f"mapped       {info['mapped_pixels']} pixels ({share(info['mapped_pixels'], total)})"
-                 f"{hectares}, {info['nodata_pixels']} no-data")
+    lines.append(f"mapped       {info['mapped_pixels']:,} pixels ({share(info['mapped_pixels'], total)})"
+                 f"{hectares}, {info['nodata_pixels']:,} no-data")
     rows = info["classes"]
     lines.append(f"classes      {len(rows)}")
     if not rows:
         return "\n".join(lines)
     width = max(len("class"), *(len(r["name"]) for r in rows))
-    head = f"  {'class':<{width}}  {'pixels':>9}  {'share':>7}"
+    head = f"  {'class':<{width}}  {'pixels':>11}  {'share':>7}"  # 11: 400,000,000 (a 20,000 x 20,000 map)
     has_area = info["pixel_area_m2"] is not None
     head += f"  {'area ha':>12}" if has_area else ""
     head += f"  {'confidence':>10}" if info["has_confidence"] else ""
     lines.append(head)
     for r in rows:
-        line = f"  {r['name']:<{width}}  {r['pixels']:>9}  {share(r['pixels'], info['mapped_pixels']):>7}"
+        line = f"  {r['name']:<{width}}  {r['pixels']:>11,}  {share(r['pixels'], info['mapped_pixels']):>7}"
         line += f"  {r['area_ha']:>12,.4f}" if has_area else ""  # a 30 m pixel is 0.09 ha
         line += f"  {r['mean_confidence']:>10.3f}" if info["has_confidence"] else ""
         lines.append(line)

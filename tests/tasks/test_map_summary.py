@@ -95,6 +95,6 @@ def test_hsi_info_describes_a_class_map_by_its_classes(tmp_path: Path, capsys: p
     assert code == 0, err
     assert "class map" in out and "wavelengths" not in out
     crop = next(ln for ln in out.splitlines() if ln.strip().startswith("crop"))
-    assert str(int((classes == 3).sum())) in crop
+    assert f"{int((classes == 3).sum()):,}" in crop
     code, out, _ = run_main(capsys, "info", str(path), "--json")
     assert code == 0 and json.loads(out) == json.loads(json.dumps(summarize_class_map(path)))

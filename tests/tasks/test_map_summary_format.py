@@ -75,6 +75,8 @@ def test_a_one_pixel_class_in_a_large_map_is_not_printed_as_none(tmp_path: Path)
     write_class_map(path, classes, None, crs="EPSG:32633", transform=from_origin(500000, 4000000, 30, 30),
                     class_names=["unlabelled", "a", "b"])
     lines = format_class_map_summary(summarize_class_map(path)).splitlines()
-    assert next(ln for ln in lines if ln.startswith("mapped")).startswith("mapped       39999 pixels (>99.99%)")
+    assert next(ln for ln in lines if ln.startswith("mapped")).startswith("mapped       39,999 pixels (>99.99%)")
     rows = {ln.split()[0]: ln.split()[2] for ln in lines if ln.startswith("  ") and ln.split()[0] in ("a", "b")}
     assert rows == {"a": ">99.99%", "b": "<0.01%"}, lines
+    counts = {ln.split()[0]: ln.split()[1] for ln in lines if ln.startswith("  ") and ln.split()[0] in ("a", "b")}
+    assert counts == {"a": "39,998", "b": "1"}, lines  # thousands separators, as hsi info's scene counts
