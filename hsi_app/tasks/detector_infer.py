@@ -164,13 +164,19 @@ class LearnedDetector:
         """Dense output on a whole cube (bands matched to the model's).
 
         Raises:
-            InvalidDataError: the scene is in other units than the training scene (:meth:`check_scene_units`).
+            InvalidDataError: every pixel is no-data (the classical methods refuse such a scene too; an
+                all-NaN map would read as "nothing found"), or the scene is in other units than the training
+                scene (:meth:`check_scene_units`).
         """
+        from hsi_app.errors import InvalidDataError
         from hsi_app.predictor import plan_bands
 
         plan = plan_bands(self.config, cube, resample=resample, model=self.run_dir)
         image, _ = cube.hsi.read_masked()  # no data (also NaN or no-data set after open) -> NaN
         image = plan.apply(image)
+        if not np.isfinite(image).all(axis=0).any():
+            raise InvalidDataError(f"{scene_name(cube)}: every pixel is no-data in the detector's bands, so there is "
+                                   "nothing to detect: check the file's no-data value, or pass a scene with data")
         self.check_scene_units(image, scene=scene_name(cube))
         out = self.predict_image(image, window=window, progress=progress)
         out.resampled = plan.resampled
