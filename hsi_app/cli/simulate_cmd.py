@@ -55,7 +55,7 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
     from hsi_app.progress import steps
     from hsi_app.tasks.detect_eval import ground_truth
     from hsi_app.tasks.detect_stream import scene_mean, warn_scale_gap
-    from hsi_app.tasks.detection import check_scale, scene_image, target_spectra, write_detections
+    from hsi_app.tasks.detection import background_scene, check_scale, target_spectra, write_detections
 
     # Every option is checked before the background is read; nothing is written for a bad command.
     for name, value in (("--density", density), ("--min-distance", min_distance)):
@@ -74,11 +74,11 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
     check_out_dir(out, writes=OUTPUTS, marker="abundance.tif")
     with steps("simulate-targets", 5, enabled=not quiet) as begin:
         begin("reading the background")
-        cube = open_cube(background, key=key)
+        # bands with no data anywhere flagged bad; a background with no valid pixel refused
+        cube, image = background_scene(open_cube(background, key=key), "implant targets into")
         spectra, names = target_spectra(cube, library=targets, names=list(materials) or None, scale=scale,
                                         max_extrapolated=0.5,
                                         describe=None if quiet else lambda line: click.echo(line, err=True))
-        image = scene_image(cube)
         warn_scale_gap(spectra, scene_mean(image))  # a --scale far from the scene's units
         begin("implanting targets")
         sim = simulate(image, spectra, names, seed=seed,

@@ -137,6 +137,29 @@ def scene_image(cube: Cube) -> np.ndarray:
     return scene_in_memory(cube)[0]
 
 
+def background_scene(cube: Cube, use: str) -> tuple[Cube, np.ndarray]:
+    """The background of ``hsi simulate-targets`` and ``hsi train --task detect``: the cube, with bands that hold
+    no data at any pixel flagged bad (one warning names them, as ``hsi detect`` and ``hsi train`` flag them), and
+    its ``(C, H, W)`` float32 good bands with no-data pixels as NaN.
+
+    Args:
+        cube: the background scene.
+        use: what the background is for, in the error (``"implant targets into"``).
+
+    Raises:
+        InvalidDataError: no pixel holds data in every good band (one line naming the scene): there is nothing to
+            implant targets into or train on (an all-NaN scene with no targets was written, or training failed
+            inside its normalisation).
+    """
+    from hsi_app.tasks.train_classifier import scene_with_data
+
+    cube, image, _, valid = scene_with_data(cube)
+    if not valid.any():
+        raise InvalidDataError(f"{scene_name(cube)}: every pixel is no-data, so there is no background to {use}: "
+                               "check the file's no-data value, or pass a scene with data")
+    return cube, image
+
+
 def check_scale(scale: float | None, option: str = "--scale") -> None:
     """Refuse a reflectance-to-cube factor that is not a positive finite number.
 

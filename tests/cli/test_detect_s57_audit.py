@@ -44,3 +44,56 @@ def test_learned_detect_refuses_a_scene_that_is_all_no_data(tmp_path: Path, caps
     code, _, err = run_main(capsys, "detect", "--input", str(full), "--method", "learned", "--model", str(run),
                             "--out", str(out), "--quiet")
     assert code == 0 and out.is_file(), err
+
+
+def _background(tmp_path: Path, load_fixture, *, empty_band: int | None = None, all_empty: bool = False) -> Path:  # noqa: ANN001
+    """The speclib fixture's 12-band background (32 x 48, UTM) with no-data -9999 in one whole band or everywhere."""
+    speclib = load_fixture("speclib")
+    image = speclib.background(2).astype(np.float64)
+    if empty_band is not None:
+        image[empty_band] = -9999.0
+    if all_empty:
+        image[:] = -9999.0
+    return _scene(tmp_path / "bg.tif", image, speclib.WAVELENGTHS, -9999.0)
+
+
+def test_simulate_targets_flags_a_band_with_no_data_anywhere(tmp_path: Path, load_fixture,  # noqa: ANN001
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A band that is no-data at every pixel left no pixel valid: simulate-targets wrote an all-NaN scene.tif
+    with 0 targets and exited 0. hsi detect and hsi train flag such a band bad; simulate-targets now does too."""
+    import geopandas as gpd
+    import rasterio
+
+    speclib = load_fixture("speclib")
+    bg = _background(tmp_path, load_fixture, empty_band=4)
+    lib = speclib.write_csv(tmp_path / "lib.csv")
+    out = tmp_path / "sim"
+    code, _, err = run_main(capsys, "simulate-targets", "--background", str(bg), "--targets", str(lib),
+                            "--n-targets", "4", "--seed", "3", "--out", str(out), "--quiet")
+    assert code == 0, err
+    assert "band 5" in err and "no data at any pixel" in err, err
+    with rasterio.open(out / "scene.tif") as ds:
+        scene = ds.read()
+        wl = [float(v) for v in ds.tags()["wavelength"].split(",")]
+    assert scene.shape[0] == speclib.BANDS - 1 and np.isfinite(scene).all()
+    np.testing.assert_allclose(wl, np.delete(speclib.WAVELENGTHS, 4), atol=0.01)
+    assert len(gpd.read_file(out / "targets.gpkg")) == 4
+
+
+@pytest.mark.parametrize("command", ["simulate-targets", "train"])
+def test_background_that_is_all_no_data_is_refused_in_one_line(tmp_path: Path, load_fixture, command: str,  # noqa: ANN001
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """simulate-targets wrote an all-NaN scene with 0 targets (exit 0); train --task detect stopped with
+    'BandStats.fit: the mask selects no pixel; pass the training-pixel mask', which names neither the file nor a fix."""
+    speclib = load_fixture("speclib")
+    bg = _background(tmp_path, load_fixture, all_empty=True)
+    lib = speclib.write_csv(tmp_path / "lib.csv")
+    out = tmp_path / "out"
+    if command == "train":
+        args = ["train", "--task", "detect", "--data", str(bg), "--model", "test_point_detector", "--epochs", "1"]
+    else:
+        args = ["simulate-targets", "--background", str(bg), "--n-targets", "2"]
+    code, _, err = run_main(capsys, *args, "--targets", str(lib), "--out", str(out), "--quiet")
+    assert code != 0 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith(f"hsi: error: {bg}: every pixel is no-data"), err
+    assert not out.exists() or not any(out.iterdir())
