@@ -599,6 +599,11 @@ def read_detections(path: str | os.PathLike[str] | Any, cube: Cube, names: list[
     p = str(gdf.attrs.get("source", "points"))
     grid = Grid.of(cube)
     rows, cols = _grid_rows_cols(gdf, grid)
+    if "class" in gdf.columns and not class_agnostic and names and bool(gdf["class"].isna().any()):
+        # an empty cell (a point digitised without its attribute) read as a class named "nan"
+        missing = int(gdf["class"].isna().sum())
+        raise LabelError(f"{p}: {missing} of {len(gdf)} points have no class (an empty 'class' cell); fill in each "
+                         f"point's target ({', '.join(names)}), or remove those points")
     classes = sorted(set(map(str, gdf["class"]))) if "class" in gdf.columns and not class_agnostic else []
     if class_agnostic:
         cls = np.ones(len(gdf), int)

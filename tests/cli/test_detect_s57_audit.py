@@ -97,3 +97,29 @@ def test_background_that_is_all_no_data_is_refused_in_one_line(tmp_path: Path, l
     assert code != 0 and err.count("\n") == 1 and "Traceback" not in err, err
     assert err.startswith(f"hsi: error: {bg}: every pixel is no-data"), err
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_truth_points_without_a_class_are_named_as_such(tmp_path: Path, load_fixture,  # noqa: ANN001
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """A truth point whose class cell is empty was refused as 'classes nan are not among the targets ...; rename
+    them in the truth file, or score those materials too (--material)', as if a material were named 'nan'."""
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    speclib = load_fixture("speclib")
+    bg = _background(tmp_path, load_fixture)
+    lib = speclib.write_csv(tmp_path / "lib.csv")
+    x0, y0 = 400000.0, 5000000.0  # the scene's corner (_scene), 30 m pixels
+    points = [Point(x0 + 30 * (c + 0.5), y0 - 30 * (r + 0.5)) for r, c in ((5, 6), (20, 30), (12, 40))]
+    truth = tmp_path / "truth.gpkg"
+    gpd.GeoDataFrame({"class": ["alpha", None, "beta"]}, geometry=points, crs="EPSG:32633").to_file(truth)
+    out = tmp_path / "ace.tif"
+    code, _, err = run_main(capsys, "detect", "--input", str(bg), "--method", "ace", "--targets", str(lib),
+                            "--truth", str(truth), "--out", str(out), "--quiet")
+    assert code != 0 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert f"{truth}: 1 of 3 points have no class" in err and "nan" not in err, err
+    assert not out.exists()
+    # rx names no class: the same file is scored
+    code, out_text, err = run_main(capsys, "detect", "--input", str(bg), "--method", "rx", "--truth", str(truth),
+                                   "--out", str(out), "--quiet")
+    assert code == 0 and "3 targets, class-agnostic" in out_text, err
