@@ -191,7 +191,8 @@ class SpectralLibrary:
         return ~beyond
 
     def select(self, names: list[str] | None) -> SpectralLibrary:
-        """A library with only ``names`` (all when ``None``), in that order.
+        """A library with only ``names`` (all when ``None``), in that order; a name given twice (``--material a
+        --material a``) is taken once (it made two identical score bands of one name).
 
         Raises:
             UnknownKeyError: a name is not in the library (close matches suggested).
@@ -201,7 +202,7 @@ class SpectralLibrary:
         from hsi_app.errors import UnknownKeyError, did_you_mean
 
         idx = []
-        for n in names:
+        for n in dict.fromkeys(names):
             if n not in self.names:
                 hint = did_you_mean(n, self.names, f"materials: {', '.join(self.names)}")
                 raise UnknownKeyError(f"{self.source}: no material {n!r}; {hint}")

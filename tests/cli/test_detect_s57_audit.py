@@ -123,3 +123,21 @@ def test_truth_points_without_a_class_are_named_as_such(tmp_path: Path, load_fix
     code, out_text, err = run_main(capsys, "detect", "--input", str(bg), "--method", "rx", "--truth", str(truth),
                                    "--out", str(out), "--quiet")
     assert code == 0 and "3 targets, class-agnostic" in out_text, err
+
+
+def test_a_material_named_twice_is_scored_once(tmp_path: Path, load_fixture,  # noqa: ANN001
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """--material beta --material alpha --material beta wrote three score bands, two of them named beta (a truth
+    point of class beta then matched only the second)."""
+    import rasterio
+
+    speclib = load_fixture("speclib")
+    bg = _background(tmp_path, load_fixture)
+    lib = speclib.write_csv(tmp_path / "lib.csv")
+    out = tmp_path / "ace.tif"
+    code, _, err = run_main(capsys, "detect", "--input", str(bg), "--method", "ace", "--targets", str(lib),
+                            "--material", "beta", "--material", "alpha", "--material", "beta", "--out", str(out),
+                            "--quiet")
+    assert code == 0, err
+    with rasterio.open(out) as ds:
+        assert ds.descriptions == ("beta", "alpha")
