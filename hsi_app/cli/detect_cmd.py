@@ -184,7 +184,7 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
     # Every option is checked before the scene is read: nothing is computed or written for a bad command.
     m = check_method(method)
     window = _window(rx_window)
-    pixels = [_pixel(p) for p in target_pixels]
+    pixels = list(dict.fromkeys(_pixel(p) for p in target_pixels))  # a pixel given twice is one target
     check_scale(scale)
     if resample and m != "learned":
         raise ConfigError(f"--resample: only --method learned matches the scene's bands to a model's ({m} resamples "

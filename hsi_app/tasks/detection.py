@@ -242,7 +242,7 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | Any | None =
         cube: the scene.
         library: CSV / ENVI ``.sli`` library (resampled to the cube's bands, then times ``scale``), or
             a :class:`~hsi_app.io.spectral_library.SpectralLibrary` already read (its ``source`` names it).
-        pixels: ``(row, col)`` pixels whose spectra are targets.
+        pixels: ``(row, col)`` pixels whose spectra are targets (one given twice is taken once).
         names: only these library materials.
         scale: reflectance-to-cube factor (default: guessed, :func:`reflectance_scale`).
         alternative: what else the caller could do when the cube has no wavelengths
@@ -305,7 +305,7 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | Any | None =
                           extrapolated_bands=outside)
         labels += lib.names
     h, w = cube.sizes["y"], cube.sizes["x"]
-    for r, c in pixels or []:
+    for r, c in dict.fromkeys((int(r), int(c)) for r, c in pixels or []):  # a pixel given twice is one target
         if not (0 <= r < h and 0 <= c < w):
             raise ConfigError(f"--target-pixel {r},{c} (pixels= in Python): outside the {h} x {w} scene (rows 0..{h - 1}, cols 0..{w - 1})")
         spectrum = pixel_spectrum(cube, r, c, valid=valid)

@@ -141,3 +141,17 @@ def test_a_material_named_twice_is_scored_once(tmp_path: Path, load_fixture,  # 
     assert code == 0, err
     with rasterio.open(out) as ds:
         assert ds.descriptions == ("beta", "alpha")
+
+
+def test_a_target_pixel_given_twice_is_scored_once(tmp_path: Path, load_fixture,  # noqa: ANN001
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """--target-pixel 5,6 --target-pixel 5,6 wrote two identical score bands, both named pixel_5_6."""
+    import rasterio
+
+    bg = _background(tmp_path, load_fixture)
+    out = tmp_path / "cem.tif"
+    code, _, err = run_main(capsys, "detect", "--input", str(bg), "--method", "cem", "--target-pixel", "5,6",
+                            "--target-pixel", "20,30", "--target-pixel", "5,6", "--out", str(out), "--quiet")
+    assert code == 0, err
+    with rasterio.open(out) as ds:
+        assert ds.descriptions == ("pixel_5_6", "pixel_20_30")
