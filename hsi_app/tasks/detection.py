@@ -304,6 +304,7 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | Any | None =
             record.update(library=str(library), materials=list(lib.names), scale=float(scale), scale_guessed=guessed,
                           extrapolated_bands=outside)
         labels += lib.names
+    n_library = len(labels)
     h, w = cube.sizes["y"], cube.sizes["x"]
     for r, c in dict.fromkeys((int(r), int(c)) for r, c in pixels or []):  # a pixel given twice is one target
         if not (0 <= r < h and 0 <= c < w):
@@ -316,7 +317,18 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | Any | None =
         labels.append(pixel_target_name(r, c))
     if not spectra:
         raise ConfigError("target detection needs target spectra; pass --targets LIB or --target-pixel ROW,COL (library= or pixels= in Python)")
-    return np.concatenate(spectra).astype(np.float32), labels
+    out = np.concatenate(spectra).astype(np.float32)
+    zero = np.flatnonzero(~(out != 0).any(axis=1))
+    if zero.size:  # CEM's filter divides by d^T R^-1 d (a NaN map); MF/ACE would look for a black hole
+        k = int(zero[0])
+        if k < n_library:
+            raise InvalidDataError(f"{library}: material {labels[k]!r} is 0 at every band of the scene (an empty "
+                                   "column?), so it is no target spectrum; check the column, or leave it out "
+                                   "(--material NAME picks the others)")
+        row_col = labels[k].removeprefix("pixel_").replace("_", ",")
+        raise InvalidDataError(f"--target-pixel {row_col} (pixels= in Python): that pixel is 0 at every band (a fill "
+                               "not marked as no-data?), so it is no target spectrum; pick another pixel")
+    return out, labels
 
 
 def detect_scene(cube: Cube, method: str, *, spectra: np.ndarray | None = None, names: list[str] | None = None,

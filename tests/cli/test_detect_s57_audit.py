@@ -155,3 +155,38 @@ def test_a_target_pixel_given_twice_is_scored_once(tmp_path: Path, load_fixture,
     assert code == 0, err
     with rasterio.open(out) as ds:
         assert ds.descriptions == ("pixel_5_6", "pixel_20_30")
+
+
+@pytest.mark.parametrize("command", ["detect", "simulate-targets"])
+def test_a_library_material_that_is_all_zero_is_refused(tmp_path: Path, load_fixture, command: str,  # noqa: ANN001
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """A library column of zeros (an empty column) made CEM's score band NaN at every valid pixel (its filter
+    divides by d^T R^-1 d = 0), with numpy's 'invalid value encountered in divide' as the only hint, and exit 0."""
+    speclib = load_fixture("speclib")
+    bg = _background(tmp_path, load_fixture)
+    spectra = speclib.library_spectra()
+    spectra[1] = 0.0  # beta
+    lib = tmp_path / "lib.csv"
+    np.savetxt(lib, np.column_stack([speclib.LIB_WL, spectra.T]), delimiter=",", comments="", fmt="%.6g",
+               header="wavelength," + ",".join(speclib.NAMES))
+    out = tmp_path / "out"
+    args = (["detect", "--input", str(bg), "--method", "cem", "--out", str(tmp_path / "out.tif")] if command == "detect"
+            else ["simulate-targets", "--background", str(bg), "--n-targets", "2", "--out", str(out)])
+    code, _, err = run_main(capsys, *args, "--targets", str(lib), "--quiet")
+    assert code != 0 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith(f"hsi: error: {lib}: material 'beta' is 0 at every band"), err
+    assert not (tmp_path / "out.tif").exists() and not out.exists()
+
+
+def test_a_target_pixel_that_is_all_zero_is_refused(tmp_path: Path, load_fixture,  # noqa: ANN001
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A zero-filled pixel not marked no-data, passed as --target-pixel, gave CEM an all-NaN score map."""
+    speclib = load_fixture("speclib")
+    image = speclib.background(2).astype(np.float64)
+    image[:, 7, 9] = 0.0
+    bg = _scene(tmp_path / "bg.tif", image, speclib.WAVELENGTHS, -9999.0)
+    out = tmp_path / "cem.tif"
+    code, _, err = run_main(capsys, "detect", "--input", str(bg), "--method", "cem", "--target-pixel", "7,9",
+                            "--out", str(out), "--quiet")
+    assert code != 0 and err.count("\n") == 1 and err.startswith("hsi: error: --target-pixel 7,9"), err
+    assert "0 at every band" in err and not out.exists()
