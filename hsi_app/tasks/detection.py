@@ -533,12 +533,19 @@ def _grid_linear(old: np.ndarray, new: np.ndarray) -> np.ndarray:
     return eye if np.allclose(lin, eye, atol=1e-6) else lin
 
 
+SNAP_PX = 1e-3
+"""Box edges this close to a whole pixel (in pixels) are on it (:func:`_move_boxes`): far above a reprojection's
+rounding, far below any real fraction of a pixel (a box on a grid of pixels twice as large ends on .5)."""
+
+
 def _move_boxes(box: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray:
     """Boxes written for another grid, moved onto this one.
 
     Each box keeps its place relative to its own point: its corners are moved with the
     point from ``old`` to ``new`` (scaled/rotated by :func:`_grid_linear` when the grids
-    differ in more than a shift). Edges within 1e-6 of a whole pixel are snapped to it.
+    differ in more than a shift). Edges within :data:`SNAP_PX` of a whole pixel are snapped to it: truth saved
+    in another CRS comes back from the round trip a little off (UTM -> LAEA -> UTM moves a point by ~2e-5 px),
+    and an edge at 32.00002 made :func:`truth_mask` take one more row of pixels per target.
 
     Args:
         box: ``(N, 4)`` (row0, col0, row1, col1) in the grid the file was written for.
@@ -553,7 +560,7 @@ def _move_boxes(box: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray
     moved = new[:, None, :] + (corners - old[:, None, :]) @ lin.T
     out = np.concatenate([moved.min(axis=1), moved.max(axis=1)], axis=1)
     snapped = np.round(out)
-    return np.where(np.abs(out - snapped) < 1e-6, snapped, out)
+    return np.where(np.abs(out - snapped) < SNAP_PX, snapped, out)
 
 
 def _truth_boxes(gdf: Any, rows: np.ndarray, cols: np.ndarray) -> np.ndarray | None:
