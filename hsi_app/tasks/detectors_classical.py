@@ -333,7 +333,7 @@ def check_targets(targets: np.ndarray, channels: int) -> np.ndarray:
     """``(K, C)`` float64 target spectra, checked against the cube's ``channels`` bands.
 
     Raises:
-        ConfigError: another band count. InvalidDataError: NaN/inf in a spectrum.
+        ConfigError: another band count. InvalidDataError: NaN/inf in a spectrum, or one that is 0 at every band.
     """
     t = np.atleast_2d(np.asarray(targets, dtype=np.float64))
     if t.shape[1] != channels:
@@ -343,6 +343,10 @@ def check_targets(targets: np.ndarray, channels: int) -> np.ndarray:
         )
     if not np.isfinite(t).all():
         raise InvalidDataError("detection: target spectra contain NaN/inf; check the library or --target-pixel")
+    zero = np.flatnonzero(~(t != 0).any(axis=1))
+    if zero.size:  # CEM's filter would divide 0 by 0: a map of NaN
+        raise InvalidDataError(f"detection: target spectrum {int(zero[0])} (0-based row of targets) is 0 at every "
+                               "band; pass a measured spectrum (an empty library column?)")
     return t
 
 
