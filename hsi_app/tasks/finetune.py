@@ -254,22 +254,54 @@ def input_map(matrix: np.ndarray, base: RunConfig, mean: np.ndarray, std: np.nda
     return a, c
 
 
+def _head_classifier(net: Any) -> Any:
+    """The layer giving ``net``'s class scores: ``net.head`` (a Linear or an ungrouped convolution, e.g. cnn3d's
+    1x1 ``Conv2d``) or the last module of a Sequential ``head``; ``None`` when the family has no such layer."""
+    from torch import nn
+
+    head = getattr(net, "head", None)
+    last = head[-1] if isinstance(head, nn.Sequential) and len(head) else head
+    if isinstance(last, nn.Linear) or (isinstance(last, (nn.Conv1d, nn.Conv2d, nn.Conv3d)) and last.groups == 1):
+        return last
+    return None
+
+
+def check_new_head(net: Any, num_classes: int, base_dir: str | os.PathLike[str]) -> None:
+    """Refuse, before any data is split or written, a new head for a base whose head :func:`replace_head` cannot
+    replace.
+
+    Raises:
+        ConfigError: one line naming the base run and the fix.
+    """
+    if _head_classifier(net) is None:
+        raise ConfigError(
+            f"{base_dir}: its {type(net).__name__} model has no Linear or convolution `head` to replace for "
+            f"{num_classes} new classes; fine-tune on labels with the base run's classes (their names, or ids with "
+            "--classes base), or fine-tune a run of another model (spectral_vit, ssfcn, cnn3d)"
+        )
+
+
 def replace_head(net: Any, num_classes: int) -> None:
-    """Give ``net.head`` (a Linear, or a Sequential ending in one) a new ``num_classes`` output.
+    """Give ``net``'s classifier layer (:func:`_head_classifier`: a Linear, or a 1x1-style convolution such as
+    cnn3d's) a new, freshly initialised ``num_classes`` output; the rest of the head is kept.
 
     Raises:
         ConfigError: the family has no such head.
     """
     from torch import nn
 
-    head = getattr(net, "head", None)
-    last = head[-1] if isinstance(head, nn.Sequential) and len(head) else head
-    if not isinstance(last, nn.Linear):
+    last = _head_classifier(net)
+    if last is None:
         raise ConfigError(
-            f"{type(net).__name__}: no Linear `head` to replace for {num_classes} classes; "
+            f"{type(net).__name__}: no Linear or convolution `head` to replace for {num_classes} classes; "
             "fine-tune on labels with the base run's classes"
         )
-    new = nn.Linear(last.in_features, num_classes)
+    if isinstance(last, nn.Linear):
+        new: nn.Module = nn.Linear(last.in_features, num_classes, bias=last.bias is not None)
+    else:
+        new = type(last)(last.in_channels, num_classes, last.kernel_size, stride=last.stride, padding=last.padding,
+                         dilation=last.dilation, bias=last.bias is not None, padding_mode=last.padding_mode)
+    head = net.head
     if isinstance(head, nn.Sequential):
         head[-1] = new
     else:
@@ -439,6 +471,8 @@ def finetune(
         if split is not None:
             split = replace(split, train=plan.relabel(split.train), test=plan.relabel(split.test))  # a copy
     num_classes, class_names = plan.num_classes, plan.class_names
+    if plan.new_head:
+        check_new_head(probe, num_classes, base_path)  # before the split is drawn or anything is written
     if opts.progress:
         print(f"classes: {plan.how}")
     if split is None:
