@@ -16,14 +16,48 @@ from hsi_app.errors import BandMismatchError
 FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 
 
-def _fill_fwhm(centres: np.ndarray, fwhm: np.ndarray | None) -> np.ndarray:
-    """FWHM per band; unknown values fall back to the local band spacing."""
-    spacing = np.gradient(centres) if centres.size > 1 else np.array([10.0])
+def band_spacing(centres: np.ndarray, *, listed_order: bool = False) -> np.ndarray:
+    """``(C,)`` each band's local spacing (nm, > 0): half the distance between its neighbours in the list.
+
+    Sensors with several spectrometers list each one's bands in a run that the next one overlaps (Indian Pines:
+    ..., 686.5, 696.5 nm, then 686.9, 696.6 nm, ...); a band takes its neighbours within its own run (one side at
+    a run's end), so the bands where runs meet keep their spectrometer's spacing (~10 nm) instead of the 0.01-0.2
+    nm between centres of two runs. A band alone in its run (a repeated centre) takes the distance to the nearest
+    other centre (10 nm when there is none).
+
+    Args:
+        centres: ``(C,)`` band centres (nm), in the order the bands are listed (ascending or descending).
+        listed_order: the rule of fine-tunes made before session 57 (:mod:`hsi_app.tasks.finetune`): neighbours in
+            the list across runs (widths near 0 where runs meet, NaN weights at a repeated centre), kept so that
+            their band maps load unchanged.
+    """
+    c = np.asarray(centres, dtype=np.float64)
+    if c.size < 2:
+        return np.full(c.size, 10.0)
+    if listed_order:
+        return np.abs(np.gradient(c))
+    step = np.diff(c)
+    direction = 1.0 if np.median(step) >= 0 else -1.0
+    cuts = np.flatnonzero(step * direction <= 0) + 1  # where the list turns back (or repeats): a new run
+    out = np.empty_like(c)
+    for run in np.split(np.arange(c.size), cuts):
+        if run.size > 1:
+            out[run] = np.abs(np.gradient(c[run]))
+        else:
+            others = np.abs(np.delete(c, run) - c[run[0]])
+            others = others[others > 0]
+            out[run] = others.min() if others.size else 10.0
+    return out
+
+
+def _fill_fwhm(centres: np.ndarray, fwhm: np.ndarray | None, *, listed_order: bool = False) -> np.ndarray:
+    """FWHM per band; unknown values fall back to the local band spacing (:func:`band_spacing`)."""
+    spacing = band_spacing(centres, listed_order=listed_order)
     if fwhm is None:
-        return np.abs(spacing)
+        return spacing
     out = np.asarray(fwhm, dtype=np.float64).copy()
     bad = ~np.isfinite(out) | (out <= 0)
-    out[bad] = np.abs(spacing[bad])
+    out[bad] = spacing[bad]
     return out
 
 

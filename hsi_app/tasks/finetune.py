@@ -74,6 +74,10 @@ BASE_CENTRES = "corrected"
 """``extra["finetune"]["base_centres"]`` of fine-tunes whose band map was built from the base's centres as
 :func:`~hsi_app.checkpoint.load_config` gives them (Indian Pines' two mislabelled centres corrected); fine-tunes
 without it (before session 50) were built from the centres as recorded (:func:`map_configs`)."""
+FWHM_SPACING = "sorted"
+"""``extra["finetune"]["fwhm_spacing"]`` of fine-tunes whose base bands without FWHM took their spacing in
+wavelength order (:func:`hsi_app.data.resample.band_spacing`); fine-tunes without it (before session 57) took it in
+list order, which :func:`load_finetuned` keeps for them."""
 DEFAULT_FINETUNE_EPOCHS = 30
 DEFAULT_FINETUNE_LR = 5e-3
 
@@ -131,10 +135,13 @@ def finetune_files() -> tuple[str, ...]:
 
 
 def band_matrix(base: RunConfig, wavelengths: np.ndarray, fwhm: np.ndarray, *, resample: bool = True,
-                source: str = "new scene", base_run: str | None = None) -> tuple[np.ndarray, str]:
+                source: str = "new scene", base_run: str | None = None,
+                spacing: str = FWHM_SPACING) -> tuple[np.ndarray, str]:
     """Weights ``(C_base, C_new)`` taking new-sensor spectra to the base model's bands.
 
     ``source`` names the new scene (its file) and ``base_run`` the base run's folder in the error line.
+    ``spacing``: how base bands without FWHM get one, :data:`FWHM_SPACING` (their spacing in wavelength order)
+    or ``"listed"`` (in list order: fine-tunes made before session 57, :func:`load_finetuned`).
 
     Returns:
         ``(matrix, kind)``, kind ``"select"`` (every base band has a new band within
@@ -161,13 +168,14 @@ def band_matrix(base: RunConfig, wavelengths: np.ndarray, fwhm: np.ndarray, *, r
             f"{source}: {new_wl.size} bands, the base model {base.in_chans}, and {why}; "
             "give both band sets wavelengths (and allow resampling) or use a scene from the base sensor"
         )
-    from hsi_app.data.resample import out_of_reach, resampling_matrix
+    from hsi_app.data.resample import _fill_fwhm, out_of_reach, resampling_matrix
 
+    base_fwhm = _fill_fwhm(base_wl, base.fwhm_array, listed_order=spacing == "listed")
     try:
-        m = resampling_matrix(new_wl, base_wl, base.fwhm_array, min_coverage=EDGE_COVERAGE_FWHM)
+        m = resampling_matrix(new_wl, base_wl, base_fwhm, min_coverage=EDGE_COVERAGE_FWHM)
     except BandMismatchError as err:  # the resampler says target/source; here they are the base run and the scene
         line = out_of_reach(source, f"the base run {base_run}" if base_run else "the base model", new_wl, base_wl,
-                            base.fwhm_array, fix="fine-tune a base trained on bands within {have}, or use a scene "
+                            base_fwhm, fix="fine-tune a base trained on bands within {have}, or use a scene "
                             "that covers {needs}")
         raise BandMismatchError(line or f"{source}: {err}") from err
     return m, "gaussian"
@@ -532,7 +540,7 @@ def finetune(
                 "base_run": str(base_path), "base_run_relative": _relative(base_path, final_out.resolve()),
                 "base_sha256": base_sha, "base_config_sha256": base_config_sha,
                 "base_num_classes": base.num_classes, "base_in_chans": base.in_chans, "band_map": kind,
-                "base_centres": BASE_CENTRES,
+                "base_centres": BASE_CENTRES, "fwhm_spacing": FWHM_SPACING,
                 "edge_coverage_fwhm": EDGE_COVERAGE_FWHM, "new_head": new_head, "train_head": new_head or opts.train_head,
                 "lora_rank": opts.lora_rank,
                 "lora_alpha": float(lcfg.lora_alpha), "target_modules": sorted(lcfg.target_modules),
@@ -667,7 +675,8 @@ def load_finetuned(run_dir: str | os.PathLike[str]) -> tuple[RunConfig, Any]:
     known = {f.name for f in fields(LoraConfig)}
     lcfg = LoraConfig(**{k: v for k, v in raw.items() if k in known and k not in ("peft_type",)})
     map_base, new_wl = map_configs(base, config)
-    matrix, _ = band_matrix(map_base, new_wl, config.fwhm_array, resample=True)
+    matrix, _ = band_matrix(map_base, new_wl, config.fwhm_array, resample=True,
+                            spacing=ft.get("fwhm_spacing", "listed"))  # the rule its adapter was trained through
     model, net = build_adapted(base_path, base, matrix, np.asarray(config.mean), np.asarray(config.std),
                                config.num_classes, lcfg, ft.get("new_head"))
     load_adapter(net, load_tensors(run, ADAPTER_NAME), run / ADAPTER_NAME)
