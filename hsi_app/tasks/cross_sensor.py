@@ -199,10 +199,12 @@ def enmap_like_target(
 
     Raises:
         ConfigError: an unknown ``gaps``.
+        BandMismatchError: target bands more than half their FWHM beyond the scene's range (one line naming the
+            scene, those bands and the fix).
     """
-    from hsi_app.data.resample import resample_cube, resampling_matrix, uncovered_bands
-    from hsi_app.errors import ConfigError
-    from hsi_app.io.cube import make_cube
+    from hsi_app.data.resample import out_of_reach, resample_cube, resampling_matrix, uncovered_bands
+    from hsi_app.errors import BandMismatchError, ConfigError
+    from hsi_app.io.cube import make_cube, scene_name
 
     if gaps not in GAP_RULES:
         raise ConfigError(f"enmap_like_target: gaps={gaps!r}; use one of {', '.join(GAP_RULES)}")
@@ -210,7 +212,14 @@ def enmap_like_target(
     labels = np.asarray(scene.hsi.labels, dtype=np.int64)
     c0 = split_col + radius
     ewl, efwhm = enmap_like_bands() if bands is None else (np.asarray(bands[0], float), np.asarray(bands[1], float))
-    right = resample_cube(image[:, :, c0:], resampling_matrix(scene.hsi.wavelengths, ewl, efwhm))
+    try:
+        matrix = resampling_matrix(scene.hsi.wavelengths, ewl, efwhm)
+    except BandMismatchError as err:  # the resampler's target/source line: here the sensor simulated and the scene
+        line = out_of_reach(scene_name(scene, "scene"), "the target sensor", scene.hsi.wavelengths, ewl, efwhm,
+                            min_coverage=0.5, fix="pass bands=(centres, fwhm) within {have} (drop the bands at "
+                            "{needs}), or a scene that covers them")
+        raise BandMismatchError(line or f"{scene_name(scene, 'scene')}: {err}") from err
+    right = resample_cube(image[:, :, c0:], matrix)
     bad = uncovered_bands(scene.hsi.wavelengths, ewl, efwhm) if gaps == "nodata" else np.zeros(ewl.size, bool)
     right[bad] = np.nan
     right_lab = labels[:, c0:]

@@ -93,3 +93,23 @@ def test_a_fine_tune_made_before_the_rule_keeps_its_band_map_and_a_new_one_recor
         np.testing.assert_allclose(m[j], expected, atol=1e-5)
     with torch.no_grad():
         assert torch.isfinite(model(torch.zeros(1, scene_wl.size, 5, 5))).all()
+
+
+def test_a_cross_sensor_target_beyond_the_scenes_bands_is_refused_naming_the_scene_and_the_fix() -> None:
+    """``enmap_like_target`` on a user scene that stops short of the target sensor's last band: one line naming the
+    scene, the bands it lacks and what to do, not the resampler's bare target/source line."""
+    import pytest
+
+    from hsi_app.errors import BandMismatchError
+    from hsi_app.io.cube import make_cube
+    from hsi_app.tasks.cross_sensor import enmap_like_target
+
+    wl = np.linspace(420.0, 2400.0, 40)
+    labels = np.zeros((12, 30), dtype=np.int32)
+    labels[2:10, 12:28] = 1
+    scene = make_cube(np.ones((wl.size, 12, 30), dtype=np.float32), wavelength=wl, labels=labels,
+                      source="/data/field.tif")
+    with pytest.raises(BandMismatchError) as err:
+        enmap_like_target(scene, radius=2, split_col=10)  # EnMAP-like bands reach 2445 nm
+    line = str(err.value)
+    assert "\n" not in line and line.startswith("/data/field.tif") and "2445" in line and "bands=" in line
