@@ -387,6 +387,9 @@ class Predictor:
             ft_config, ft_model = load_finetuned(run_dir)
             return cls(ft_config, ft_model.to(dev), dev, tta=tta, run_dir=run_dir)
         config = load_config(run_dir)
+        if "finetune" in (config.extra or {}):  # a fine-tune folder whose adapter is gone: no weights of its own
+            raise ModelLoadError(f"{run_dir}: a fine-tune folder (hsi finetune) without its {ADAPTER_NAME}; restore "
+                                 "the file or redo `hsi finetune`")
         if config.task != "classification":
             cmd = {"denoise": "hsi denoise", "detect": "hsi detect --method learned"}.get(config.task, "another command")
             raise ModelLoadError(f"{run_dir}: a {config.task!r} run, not a classifier; use it with `{cmd}` "

@@ -85,6 +85,15 @@ def test_an_adapter_with_missing_tensors_is_refused(keep: str, runs: dict[str, P
     assert (f"(+{len(gone) - 3} more)" in msg) == (len(gone) > 3)
 
 
+def test_a_fine_tune_without_its_adapter_file_says_so(runs: dict[str, Path], tmp_path: Path) -> None:
+    """Its config is a fine-tune's: the line names the adapter, not a model.safetensors to retrain (s57 ftaud)."""
+    ft = _copy(runs, tmp_path)
+    (ft / "adapter.safetensors").unlink()
+    msg = _load(ft)
+    assert msg == (f"{ft}: a fine-tune folder (hsi finetune) without its adapter.safetensors; restore the file "
+                   "or redo `hsi finetune`")
+
+
 def test_an_adapter_with_an_unexpected_tensor_is_refused(runs: dict[str, Path], tmp_path: Path) -> None:
     ft = _copy(runs, tmp_path)
     tensors = load_file(str(ft / "adapter.safetensors"))
