@@ -508,8 +508,8 @@ def scene_baselines(cube: Cube, reference: Cube, denoiser: Denoiser, *, noise: s
     """Classical baselines on the whole (in-memory) scene, scored against ``reference``.
 
     Uses the same normalisation, the same no-data fill of the input (the band's scene-wide median,
-    ``fill_nan``), the same seeded noise and the same scored entries (reference and input both valid)
-    as :func:`denoise_cube`. ``units_checked``: :func:`denoise_cube` already ran
+    ``fill_nan``), the same seeded noise, the same scored entries (reference and input both valid) and the same
+    SSIM context at the reference's no-data (estimate and reference both 0 there) as :func:`denoise_cube`. ``units_checked``: :func:`denoise_cube` already ran
     :func:`check_reference_units` on these two scenes (``hsi denoise --baselines``), so it is not run again.
     Memory: the whole scene, a few times over. ``progress``: a bar over the baseline runs.
     """
@@ -525,8 +525,10 @@ def scene_baselines(cube: Cube, reference: Cube, denoiser: Denoiser, *, noise: s
     raw_ref = (_read(reference, 0, 0, h, w)[good] - off) / sc
     mask = np.isfinite(raw_x) & np.isfinite(raw_ref)
     # the input's no-data filled as denoise_cube fills it for the model (--fill-nan: the band's scene-wide
-    # median), not with 0, the training minimum, which the filters smeared into the scored pixels beside it
-    x, ref = fill_no_data(raw_x), np.nan_to_num(raw_ref)
+    # median), not with 0, the training minimum, which the filters smeared into the scored pixels beside it.
+    # The reference keeps its no-data as NaN, as denoise_cube scores the model: there the estimate and the
+    # reference are both 0 in SSIM windows (a reference of 0 beside the baseline's values lowered their SSIM)
+    x, ref = fill_no_data(raw_x), raw_ref
     if noise:
         x = parse_noise(noise).plan(x.shape, seed).apply(x)  # type: ignore[arg-type]
     return best_baselines(x, ref, offset=off, scale=sc, mask=mask, progress=progress)
