@@ -174,7 +174,8 @@ def _write_report(dst: Any, res: Any, den: Any, cube: Any, ref: Any, *, adapt: d
     # paths under *_path keys: "input" / "denoised" are the scores of the input and the output cube
     report = {"model": den.config.model_name, **(weights or {}), "tta": tta, "adapt": adapt, "input_path": str(source),
               "output_path": str(out), "reference": None if reference is None else str(reference), "noise": noise,
-              "seed": seed if noise else None, "window": res.window, "halo": res.halo, "seconds": round(res.seconds, 3)}
+              "seed": seed if noise or adapt is not None else None,  # --noise's draw and --adapt-sigma's crops
+              "window": res.window, "halo": res.halo, "seconds": round(res.seconds, 3)}
     if res.metrics is not None:
         report.update(scale=SCORES_NOTE, **res.metrics)
     if baselines:
