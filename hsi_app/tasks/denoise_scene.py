@@ -126,7 +126,7 @@ def check_reference_grid(cube: Cube, reference: Cube) -> None:
 
 
 def _read(cube: Cube, r: int, c: int, h: int, w: int) -> np.ndarray:
-    """``(C, h, w)`` float32 window with no-data as NaN.
+    """``(C, h, w)`` float32 window with no-data as NaN (a new array: the cube's own data is never changed).
 
     No-data are values equal to the cube's no-data value (``cube.hsi.nodata``: ``attrs["nodata"]``,
     or ``_FillValue`` after ``rio.clip``), and every band of a pixel that the
@@ -148,6 +148,8 @@ def _read(cube: Cube, r: int, c: int, h: int, w: int) -> np.ndarray:
         win = win.compute(scheduler=local_scheduler())  # data and valid mask in one pass (shared reads)
         raw, valid = win.values, np.asarray(win.hsi.valid.values, dtype=bool)
     block = np.asarray(raw, dtype=np.float32)
+    if isinstance(cube.data, np.ndarray) and np.may_share_memory(block, cube.data):
+        block = block.copy()  # a view of an in-memory cube's own array: the NaNs set below must not reach it
     nodata = cube.hsi.nodata
     if nodata is not None:
         block[block == np.float32(nodata)] = np.nan

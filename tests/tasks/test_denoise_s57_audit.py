@@ -63,3 +63,20 @@ def test_baseline_ssim_sees_a_reference_collar_as_the_model_row_does(tmp_path: P
         assert got[name]["ssim"] == pytest.approx(want, abs=2e-5), name
         mse = np.mean((est - r)[keep] ** 2)
         assert got[name]["psnr"] == pytest.approx(10 * np.log10(1 / mse), abs=1e-3)
+
+
+def test_denoising_an_in_memory_cube_leaves_the_callers_array_alone(tmp_path: Path) -> None:
+    """``denoise_cube(den, make_cube(array, nodata=-9999), ..., fill_nan=True)`` wrote NaN into ``array`` at every
+    no-data value (the window read set them in a view of it), so a notebook's scene changed under it."""
+    from hsi_app.tasks.denoise_scene import denoise_cube
+
+    data = smooth_cube(h=40, w=48)
+    data[:, :3, :3] = -9999.0
+    data[2, 20, 30] = -9999.0
+    before = data.copy()
+    den = Denoiser.load(untrained_run(tmp_path), device="cpu")
+    cube = make_cube(data, wavelength=WL, nodata=-9999.0)
+    with pytest.warns(UserWarning, match="filled before denoising"):
+        res = denoise_cube(den, cube, tmp_path / "o.tif", fill_nan=True, reference=cube, progress=False)
+    np.testing.assert_array_equal(data, before)
+    assert res.filled == 8 * 9 + 1 and np.isfinite(res.metrics["denoised"]["psnr"])
