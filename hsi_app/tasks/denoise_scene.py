@@ -211,7 +211,7 @@ def check_training_wavelengths(cube: Cube, good: np.ndarray, denoiser: Denoiser)
 RANGE_SAMPLE_PX = 256  # side of the central window whose values are checked against the training range
 
 
-def check_value_range(cube: Cube, good: np.ndarray, denoiser: Denoiser) -> np.ndarray:
+def check_value_range(cube: Cube, good: np.ndarray, denoiser: Denoiser, sample: np.ndarray | None = None) -> np.ndarray:
     """Refuse a scene in other units than the denoiser's training scene.
 
     The denoiser maps values through its training normalisation (``offset``, ``scale``). A
@@ -226,6 +226,7 @@ def check_value_range(cube: Cube, good: np.ndarray, denoiser: Denoiser) -> np.nd
         cube: the scene.
         good: ``(G,)`` indices of its good bands.
         denoiser: the loaded run.
+        sample: that window's good bands when already read (:func:`with_empty_bands_flagged` returns it).
 
     Returns:
         The ``(G, h, w)`` sample checked (no data NaN), for :func:`check_reference_units`.
@@ -235,11 +236,37 @@ def check_value_range(cube: Cube, good: np.ndarray, denoiser: Denoiser) -> np.nd
     """
     from hsi_app.value_range import check_units
 
-    sample = _range_sample(cube, good)
+    sample = _range_sample(cube, good) if sample is None else sample
     check_units(sample, denoiser.offset, denoiser.offset + denoiser.scale, scene=scene_name(cube),
                 model=denoiser.config.model_name,
                 fix="convert it to the training scene's units or train a denoiser on it (hsi train --task denoise)")
     return sample
+
+
+def with_empty_bands_flagged(cube: Cube) -> tuple[Cube, np.ndarray | None]:
+    """``cube`` with its good bands that hold no data at any pixel flagged bad (one warning), as ``hsi train --task
+    denoise``, ``hsi predict`` and ``hsi batch`` flag them, and the central window :func:`check_value_range` checks.
+
+    A band kept as no-data everywhere (a water-vapour band of a GeoTIFF export) leaves no pixel valid: the scene
+    was refused ("pass --fill-nan"), and with ``fill_nan`` the model was given that band as one constant and SAM
+    had no pixel to score. Only when the central window (:data:`RANGE_SAMPLE_PX` px) holds no valid pixel is the
+    scene read once more, band by band (:func:`hsi_app.io.empty_bands.flag_empty_bands`).
+
+    Returns:
+        ``(cube, sample)``: the (flagged) cube, and the ``(G, h, w)`` good-band values of the central window
+        (no data NaN) when they are still those of its good bands, else ``None``.
+
+    Raises:
+        InvalidDataError: empty bands in a cube whose valid mask holds more than its values (an alpha band,
+            a GDAL mask, quality masks): one line naming them and the fix.
+    """
+    from hsi_app.io.empty_bands import flag_empty_bands
+
+    sample = _range_sample(cube, cube.hsi.good_band_indices)
+    if np.isfinite(sample).all(axis=0).any():
+        return cube, sample
+    flagged = flag_empty_bands(cube)
+    return (cube, sample) if flagged is None else (flagged, None)
 
 
 def _range_sample(cube: Cube, good: np.ndarray) -> np.ndarray:
@@ -345,7 +372,8 @@ def denoise_cube(
 
     Args:
         denoiser: loaded run.
-        cube: input scene (lazy is fine); all of its good bands are denoised.
+        cube: input scene (lazy is fine); all of its good bands are denoised. Good bands that hold no data at
+            any pixel are flagged bad first (:func:`with_empty_bands_flagged`, one warning).
         out: output ``.tif``.
         window: core window side (rounded down to the model's spatial multiple).
         reference: clean scene on the same grid with the same bands, to score against.
@@ -386,6 +414,7 @@ def denoise_cube(
     check_is_cube(cube, "denoise_cube")
     if reference is not None:
         check_is_cube(reference, "denoise_cube(reference=...)")
+    cube, sample = with_empty_bands_flagged(cube)
     source = scene_name(cube)
     c, h, w = cube.hsi.shape
     if reference is not None:
@@ -404,7 +433,7 @@ def denoise_cube(
         )
     if denoiser.fixed_bands is not None:
         check_training_wavelengths(cube, good, denoiser)
-    sample = check_value_range(cube, good, denoiser)
+    sample = check_value_range(cube, good, denoiser, sample)
     if reference is not None:
         check_reference_units(cube, reference, good, sample)
     plan = parse_noise(noise).plan((int(good.size), h, w), seed) if noise else None

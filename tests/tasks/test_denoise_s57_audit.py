@@ -65,6 +65,38 @@ def test_baseline_ssim_sees_a_reference_collar_as_the_model_row_does(tmp_path: P
         assert got[name]["psnr"] == pytest.approx(10 * np.log10(1 / mse), abs=1e-3)
 
 
+def test_a_band_without_data_anywhere_is_flagged_bad_as_training_flags_it(tmp_path: Path) -> None:
+    """A GeoTIFF export that kept a water-vapour band as no-data everywhere: ``hsi train --task denoise`` flags
+    it bad and trains on the other bands, but ``denoise_cube`` refused the scene ("pass --fill-nan"), and with
+    ``fill_nan`` it gave the model that band as one constant and scored no SAM (every pixel had a band unscored).
+    The result must be that of the same scene with the band named in its bad-band list."""
+    import warnings
+
+    import rasterio
+
+    from hsi_app.errors import HSIWarning
+    from hsi_app.tasks.denoise_scene import denoise_cube
+
+    rng = np.random.default_rng(2)
+    clean = smooth_cube(h=40, w=48)
+    noisy = (clean + rng.normal(0, 150, clean.shape)).astype(np.float32)
+    noisy[3] = -9999.0
+    grid = {"crs": "EPSG:32633", "transform": from_origin(500000, 4600000, 30, 30), "nodata": -9999.0}
+    den = Denoiser.load(untrained_run(tmp_path), device="cpu")
+    ref = make_cube(clean, wavelength=WL, **grid)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = denoise_cube(den, make_cube(noisy, wavelength=WL, **grid), tmp_path / "a.tif", reference=ref,
+                           progress=False)
+    assert any(issubclass(w.category, HSIWarning) and "band 4" in str(w.message) for w in caught)
+    want = denoise_cube(den, make_cube(noisy, wavelength=WL, bad_bands=[3], **grid), tmp_path / "b.tif",
+                        reference=ref, progress=False)
+    with rasterio.open(tmp_path / "a.tif") as a, rasterio.open(tmp_path / "b.tif") as b:
+        np.testing.assert_array_equal(a.read(), b.read())
+        assert np.isnan(a.read(4)).all()
+    assert got.metrics == want.metrics and np.isfinite(got.metrics["denoised"]["sam"])
+
+
 def test_denoising_an_in_memory_cube_leaves_the_callers_array_alone(tmp_path: Path) -> None:
     """``denoise_cube(den, make_cube(array, nodata=-9999), ..., fill_nan=True)`` wrote NaN into ``array`` at every
     no-data value (the window read set them in a view of it), so a notebook's scene changed under it."""
