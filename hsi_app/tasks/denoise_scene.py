@@ -228,8 +228,12 @@ def check_value_range(cube: Cube, good: np.ndarray, denoiser: Denoiser, sample: 
         denoiser: the loaded run.
         sample: that window's good bands when already read (:func:`with_empty_bands_flagged` returns it).
 
+    A central window without any value is replaced by windows spread over the scene
+    (:func:`hsi_app.value_range.scene_sample`), so a scene with no data in its centre is still checked.
+
     Returns:
-        The ``(G, h, w)`` sample checked (no data NaN), for :func:`check_reference_units`.
+        The ``(G, h, w)`` sample checked (``(G, N)`` for the spread windows; no data NaN), for
+        :func:`check_reference_units`.
 
     Raises:
         InvalidDataError: naming the scene, both ranges, the factor and the fix.
@@ -237,6 +241,11 @@ def check_value_range(cube: Cube, good: np.ndarray, denoiser: Denoiser, sample: 
     from hsi_app.value_range import check_units
 
     sample = _range_sample(cube, good) if sample is None else sample
+    if not np.isfinite(sample).any():  # no data in the centre (a swath on either side): the windows spread over
+        # the scene that the classifiers' check reads (hsi_app.value_range.scene_sample), so the scene is checked
+        from hsi_app.value_range import scene_sample
+
+        sample = scene_sample(cube)[good]
     check_units(sample, denoiser.offset, denoiser.offset + denoiser.scale, scene=scene_name(cube),
                 model=denoiser.config.model_name,
                 fix="convert it to the training scene's units or train a denoiser on it (hsi train --task denoise)")

@@ -112,3 +112,19 @@ def test_denoising_an_in_memory_cube_leaves_the_callers_array_alone(tmp_path: Pa
         res = denoise_cube(den, cube, tmp_path / "o.tif", fill_nan=True, reference=cube, progress=False)
     np.testing.assert_array_equal(data, before)
     assert res.filled == 8 * 9 + 1 and np.isfinite(res.metrics["denoised"]["psnr"])
+
+
+def test_a_scene_in_other_units_with_no_data_in_its_centre_is_still_refused(tmp_path: Path) -> None:
+    """The units check read only the central 256-px window: two swath strips with no data between them (a
+    mosaic of two passes) in reflectance 0-1, given to a model trained on counts 1000-5000, passed unchecked
+    and were denoised into nonsense with --fill-nan."""
+    from hsi_app.errors import InvalidDataError
+    from hsi_app.tasks.denoise_scene import denoise_cube
+
+    data = smooth_cube(h=40, w=600) / 10000.0  # 0.1-0.5: the counts' values as reflectance
+    data[:, :, 120:480] = np.nan
+    den = Denoiser.load(untrained_run(tmp_path), device="cpu")  # trained on 1000-5000
+    with pytest.raises(InvalidDataError, match=r"so the scene is in other units"):
+        denoise_cube(den, make_cube(data.astype(np.float32), wavelength=WL), tmp_path / "o.tif", fill_nan=True,
+                     progress=False)
+    assert not (tmp_path / "o.tif").exists()
