@@ -34,6 +34,9 @@ def training_overlap_note(map_path: str | os.PathLike[str], reference: Any, *, a
         reference: the reference labels (a path, as ``hsi evaluate --reference``; an array on the map's grid).
         attribute, key, layer: as :func:`~hsi_app.tasks.map_accuracy.evaluate_map`.
     """
+    split_path = run_split_of(map_path)
+    if split_path is None:  # before the imports: a map outside a run folder loads nothing more (scipy.ndimage)
+        return None
     import warnings
 
     from hsi_app.data.splits import Split
@@ -41,9 +44,6 @@ def training_overlap_note(map_path: str | os.PathLike[str], reference: Any, *, a
     from hsi_app.io.cog import read_class_map
     from hsi_app.tasks.map_accuracy import reference_on_map_grid
 
-    split_path = run_split_of(map_path)
-    if split_path is None:
-        return None
     try:  # a side check: a damaged split.npz or an unreadable reference must not cost the report already made
         train = Split.load(split_path).train > 0
         if isinstance(reference, (str, os.PathLike)):
