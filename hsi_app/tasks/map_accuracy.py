@@ -592,7 +592,13 @@ def _evaluate_whole(map_path: str | os.PathLike[str], reference_path: Any, attri
                          f"they cannot be matched to its class numbers; give the reference a numeric '{attribute}' "
                          "(the map's ids) or score a map that names its classes (hsi predict writes them)")
     begin("counting")
-    ref, names = merge_class_names(cmap.class_names, ref_names, ref, int(cmap.classes.max(initial=0)), source=source)
+    n_map = int(cmap.classes.max(initial=0))
+    ref, names = merge_class_names(cmap.class_names, ref_names, ref, n_map, source=source)
+    if n_map > len(names):  # a map whose own names stop short (assess_map's line would not name the file)
+        from hsi_app.io.cog import CLASS_NAMES_TAG
+
+        raise LabelError(f"{map_path}: map class ids span 0..{n_map} but only {len(names)} classes are named; name "
+                         f"every class in its {CLASS_NAMES_TAG} tag (hsi predict writes one per class)")
     acc = assess_map(cmap.classes, ref, names, pixel_area_m2=pixel_area_m2(cmap.transform, cmap.crs, cmap.classes.shape))
     return _checked(acc, map_path, source)
 

@@ -89,5 +89,6 @@ def test_map_class_ids_past_its_names_are_refused_not_dropped(tmp_path: Path) ->
     assert (five == 5).sum() > 0
     _tif(tmp_path / "map.tif", five, names=MAP_NAMES)
     ref = _tif(tmp_path / "ref.tif", truth, names=MAP_NAMES)
-    with pytest.raises(LabelError, match=r"map class ids span 0\.\.5 but only 4 classes are named"):
+    with pytest.raises(LabelError, match=r"map class ids span 0\.\.5 but only 4 classes are named") as info:
         evaluate_map(tmp_path / "map.tif", ref)
+    assert str(info.value).startswith(f"{tmp_path / 'map.tif'}: ") and "CLASS_NAMES tag" in str(info.value)
