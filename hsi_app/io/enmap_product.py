@@ -275,8 +275,8 @@ def tar_refusal(p: Path) -> str:
     name = p.name
     if name.lower().startswith("dims_op") or "ENMAP" in name.upper():
         return (f"{p}: a tar archive; if this is an EnMAP order as DLR delivers it (dims_op_*.tar.gz), extract it "
-                f"(tar -xf {name}) and open the order folder, its {DELIVERY_FOLDER} folder or one product .ZIP in it")
-    return f"{p}: a tar archive, which is not read as it is; extract it (tar -xf {name}) and open the scene file inside"
+                f"(tar -xf {shlex.quote(name)}) and open the order folder, its {DELIVERY_FOLDER} folder or one product .ZIP in it")
+    return f"{p}: a tar archive, which is not read as it is; extract it (tar -xf {shlex.quote(name)}) and open the scene file inside"
 
 
 def _delivered(folder: Path) -> list[Path]:
@@ -338,7 +338,10 @@ def _unzip_one(p: Path, stored: str, member: str) -> str:
     (``stored``, a name as written in it): unzip reads a backslash in a name it is given as an escape, so no quoting
     picks such a member. Both are quoted for a POSIX shell."""
     zip_name = shlex.quote(p.name)  # names with spaces or brackets, as a shell takes them
-    return f"unzip {zip_name}" if "\\" in stored else f"unzip {zip_name} {shlex.quote(member)}"
+    if "\\" in stored:
+        return f"unzip {zip_name}"
+    pattern = member.replace("[", "[[]")  # unzip reads [..] in a member as a set of characters: [[] is a bracket
+    return f"unzip {zip_name} {shlex.quote(pattern)}"
 
 
 def is_enmap_product(path: str | os.PathLike[str]) -> bool:

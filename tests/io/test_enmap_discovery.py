@@ -119,16 +119,31 @@ def test_a_windows_zip_of_product_zips_says_to_extract_it_whole(tmp_path: Path) 
     assert f"(unzip {outer.name}) and open it" in msg and f"ENMAP.HSI.L2A/{inner.name}" in msg
 
 
-def test_the_unzip_advice_runs_as_given_for_a_zip_name_with_spaces(tmp_path: Path, product: Path) -> None:
+@pytest.mark.parametrize(("zip_name", "order"), [("my order (1).zip", ORDER), ("order [1].zip", "order [A]")])
+def test_the_unzip_advice_runs_as_given_for_a_zip_name_with_spaces(tmp_path: Path, product: Path, zip_name: str,
+                                                                  order: str) -> None:
     """The line's ``unzip`` command, pasted into a shell, extracts the product although the zip's name holds spaces
-    and brackets (it named ``unzip my order (1).zip ...`` unquoted, which a shell splits)."""
+    and brackets (it named ``unzip my order (1).zip ...`` unquoted, which a shell splits), and although the order
+    folder's name holds square brackets (unzip reads ``[A]`` in a member as a set of characters)."""
     import re
     import shlex
     import subprocess
 
-    zpath = _zip(tmp_path / "my order (1).zip", {f"{ORDER}/{P}": product, f"{ORDER}/{OTHER}": product})
+    zpath = _zip(tmp_path / zip_name, {f"{order}/{P}": product, f"{order}/{OTHER}": product})
     msg = _one_line_error(zpath)
     command = re.search(r"extract the one you want \((unzip .*)\) and open its folder", msg)
     assert command is not None, msg
     subprocess.run(shlex.split(command.group(1)), cwd=tmp_path, check=True, capture_output=True)
-    np.testing.assert_array_equal(read_enmap(tmp_path / ORDER / P).values, read_enmap(product).values)
+    np.testing.assert_array_equal(read_enmap(tmp_path / order / P).values, read_enmap(product).values)
+
+
+def test_the_tar_advice_quotes_a_name_with_spaces(tmp_path: Path) -> None:
+    """``tar -xf dims_op my order (1).tar.gz`` split at the spaces; the quoted name is one argument."""
+    import re
+    import shlex
+
+    from hsi_app.io.enmap_product import tar_refusal
+
+    for name in ("dims_op my order (1).tar.gz", "my scenes.tar"):
+        command = re.search(r"\((tar -xf .*?)\) and open", tar_refusal(tmp_path / name))
+        assert command is not None and shlex.split(command.group(1)) == ["tar", "-xf", name]
