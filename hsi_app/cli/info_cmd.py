@@ -59,9 +59,12 @@ CLASSES_SHOWN = 8
 def describe_model_folder(source: str) -> dict[str, Any] | None:
     """What a run folder (``hsi train``'s ``config.json`` + weights) or ensemble folder (``ensemble.json``) holds:
     ``format``, ``source``, ``model``, ``task``, ``bands``, ``wavelength_range_nm``, ``classes`` (names of 1..K;
-    empty for denoisers), ``receptive_radius_px`` (the largest of an ensemble's members), ``trained_on``, ``use`` (the command that uses it) and, for an
-    ensemble, ``members`` (their folders); for a distilled run, ``teacher`` (``runs``, ``weight``, ``pixels``). None
-    when ``source`` is neither.
+    empty for denoisers), ``receptive_radius_px`` (the largest of an ensemble's members), ``trained_on``, ``use`` (the
+    command that uses it; empty when it cannot be used), ``weights_missing`` (the weight files it lacks: a fine-tune's
+    ``adapter.safetensors``, a run's or member's ``model.safetensors``) and, for an ensemble, ``members`` (their
+    folders); for a distilled run, ``teacher`` (``runs``, ``weight``, ``pixels``); for a fine-tune folder (``hsi
+    finetune``: its ``config.json`` holds ``extra["finetune"]``), ``finetune`` (:func:`describe_finetune`). None when
+    ``source`` is none of these.
 
     Raises:
         ModelLoadError: the folder's config or ensemble.json is unreadable (one line naming it).
@@ -80,15 +83,18 @@ def describe_model_folder(source: str) -> dict[str, Any] | None:
         members, kind = [], "run folder (hsi train)"
     else:
         return None
-    runs = [Path(m) for m in members] or [folder]
-    missing = [str(r / WEIGHTS_NAME) for r in runs if not (r / WEIGHTS_NAME).is_file() and not (r / ADAPTER_NAME).is_file()]
     configs = [load_config(m) for m in members] or [load_config(folder)]
     config = configs[0]  # task, bands and classes as the first member (or the run) states them
-    wl = np.array([np.nan if v is None else v for v in config.wavelengths], dtype=np.float64)
-    models = list(dict.fromkeys(c.model_name for c in configs))  # in member order, as the members line lists them
     finetune = config.extra.get("finetune") if not members else None
     if isinstance(finetune, dict):  # an adapter on a base run (hsi finetune), usable only while that run is there
         kind = "fine-tune folder (hsi finetune)"
+        missing = [] if (folder / ADAPTER_NAME).is_file() else [str(folder / ADAPTER_NAME)]
+    else:
+        runs = [Path(m) for m in members] or [folder]
+        missing = [str(r / WEIGHTS_NAME) for r in runs
+                   if not (r / WEIGHTS_NAME).is_file() and not (r / ADAPTER_NAME).is_file()]
+    wl = np.array([np.nan if v is None else v for v in config.wavelengths], dtype=np.float64)
+    models = list(dict.fromkeys(c.model_name for c in configs))  # in member order, as the members line lists them
     out: dict[str, Any] = {
         "format": kind,
         "source": str(source),
@@ -139,7 +145,8 @@ def format_model_folder(info: dict[str, Any]) -> str:
     lines = [
         f"source       {info['source']}",
         f"format       {info['format']} without its weights ({', '.join(info['weights_missing'])} missing): "
-        "an incomplete run that nothing can use; train it again" if info.get("weights_missing") else
+        f"an incomplete run that nothing can use; {'redo hsi finetune' if info.get('finetune') else 'train it again'}"
+        if info.get("weights_missing") else
         f"format       {info['format']} that nothing can use now: {problem}" if problem else
         f"format       {info['format']}: a trained model, not a scene",
         f"model        {info['model']} ({info['task']}), receptive radius {info['receptive_radius_px']} px",
@@ -151,7 +158,7 @@ def format_model_folder(info: dict[str, Any]) -> str:
     if info.get("finetune"):
         ft = info["finetune"]
         rank = f" (LoRA rank {ft['lora_rank']})" if ft.get("lora_rank") is not None else ""
-        lines.append(f"base run     {ft['base_run']}{rank}")
+        lines.append(f"base run     {ft['base_run'] or 'not recorded in its config.json'}{rank}")
     if info.get("members"):
         lines.append(f"members      {len(info['members'])}: {', '.join(info['members'])}")
     if info.get("teacher"):

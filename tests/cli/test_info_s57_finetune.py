@@ -65,3 +65,33 @@ def test_a_fine_tune_without_its_base_run_is_not_offered_to_predict(finetuned: d
     assert next(ln for ln in out.splitlines() if ln.startswith("format")).startswith(
         "format       fine-tune folder (hsi finetune) that nothing can use now: ")
     assert f"{tmp_path / 'gone'} is missing" in out
+
+
+def test_a_fine_tune_without_its_adapter_names_the_adapter(finetuned: dict[str, Path], tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Its weights are adapter.safetensors, redone by hsi finetune (the line named a model.safetensors to train
+    again; review s57-1 #10)."""
+    ft = tmp_path / "ft"
+    shutil.copytree(finetuned["ft"], ft)
+    (ft / "adapter.safetensors").unlink()
+    code, out, err = run_main(capsys, "info", str(ft), "--json")
+    assert code == 0, err
+    info = json.loads(out)
+    assert info["weights_missing"] == [str(ft / "adapter.safetensors")] and info["use"] == ""
+    code, out, _ = run_main(capsys, "info", str(ft))
+    assert next(ln for ln in out.splitlines() if ln.startswith("format")) == (
+        f"format       fine-tune folder (hsi finetune) without its weights ({ft / 'adapter.safetensors'} missing): "
+        "an incomplete run that nothing can use; redo hsi finetune")
+
+
+def test_a_fine_tune_whose_config_names_no_base_run_says_so(finetuned: dict[str, Path], tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    ft = tmp_path / "ft"
+    shutil.copytree(finetuned["ft"], ft)
+    raw = json.loads((ft / "config.json").read_text())
+    del raw["extra"]["finetune"]["base_run"]
+    (ft / "config.json").write_text(json.dumps(raw))
+    code, out, err = run_main(capsys, "info", str(ft))
+    assert code == 0, err
+    assert "base run     not recorded in its config.json (LoRA rank 2)" in out.splitlines(), out
+    assert "use          hsi predict" not in out
