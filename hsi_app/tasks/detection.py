@@ -581,6 +581,15 @@ def _truth_boxes(gdf: Any, rows: np.ndarray, cols: np.ndarray) -> np.ndarray | N
     return _move_boxes(box, old, new)
 
 
+def _empty_cells(cells: Any) -> np.ndarray:
+    """``(N,)`` bool: the ``class`` cells that name nothing (missing, or text that is empty or only spaces).
+
+    A Shapefile gives an empty text cell back as missing, a GeoPackage or GeoJSON as ``''``.
+    """
+    text = cells.astype(object).where(cells.notna(), "").map(str)
+    return (cells.isna() | text.str.strip().eq("")).to_numpy(bool)
+
+
 def read_detections(path: str | os.PathLike[str] | Any, cube: Cube, names: list[str] | None = None, *,
                     class_agnostic: bool = False) -> Detections:
     """Read points (e.g. ground truth from ``hsi simulate-targets``) back onto the cube's pixel grid.
@@ -588,8 +597,10 @@ def read_detections(path: str | os.PathLike[str] | Any, cube: Cube, names: list[
     Classes come from ``class`` names looked up in ``names`` (when they match), else from
     ``class_id``; without either every point is class 1. A ``class`` column whose names match none
     of several ``names`` is refused (its ``class_id`` would number another library's materials); with
-    one name, every point is scored as it, with a warning. ``class_agnostic`` (RX: no class named):
-    every point is class 1, whatever the file says.
+    one name, every point is scored as it, with a warning. A point whose ``class`` cell is empty
+    (missing, ``''`` or only spaces) is refused with several ``names`` and scored as the one target
+    (with a warning) with one. ``class_agnostic`` (RX: no class named): every point is class 1,
+    whatever the file says.
     Rows/cols are recomputed from the geometry; ``score`` defaults to 1. Boxes
     (``box_row0..box_col1``, pixel edges in the grid of the file's ``row``/``col`` columns)
     move with their points onto the cube's grid and are clipped to it, so a crop of the scene
@@ -605,7 +616,7 @@ def read_detections(path: str | os.PathLike[str] | Any, cube: Cube, names: list[
 
     Raises:
         LabelError: no point on the cube, unknown class names, class names that match none of several
-            ``names``.
+            ``names``, points with an empty ``class`` cell when several ``names`` are scored.
     """
     import warnings
 
@@ -618,12 +629,14 @@ def read_detections(path: str | os.PathLike[str] | Any, cube: Cube, names: list[
     p = str(gdf.attrs.get("source", "points"))
     grid = Grid.of(cube)
     rows, cols = _grid_rows_cols(gdf, grid)
-    if "class" in gdf.columns and not class_agnostic and names and bool(gdf["class"].isna().any()):
-        # an empty cell (a point digitised without its attribute) read as a class named "nan"
-        missing = int(gdf["class"].isna().sum())
+    read_classes = "class" in gdf.columns and not class_agnostic
+    empty = _empty_cells(gdf["class"]) if read_classes else np.zeros(len(gdf), bool)
+    missing = int(empty.sum())
+    if names and missing and len(names) > 1:
+        # an empty cell (a point digitised without its attribute) would be a class named "nan" or ""
         raise LabelError(f"{p}: {missing} of {len(gdf)} points have no class (an empty 'class' cell); fill in each "
                          f"point's target ({', '.join(names)}), or remove those points")
-    classes = sorted(set(map(str, gdf["class"]))) if "class" in gdf.columns and not class_agnostic else []
+    classes = sorted(set(map(str, gdf["class"][~empty]))) if read_classes else []
     if class_agnostic:
         cls = np.ones(len(gdf), int)
     elif classes and names and not set(classes) & set(names):  # e.g. truth of another library, or "car" vs "paint"
@@ -634,13 +647,16 @@ def read_detections(path: str | os.PathLike[str] | Any, cube: Cube, names: list[
         warnings.warn(f"{p}: its classes ({', '.join(classes)}) are not the target's name {names[0]}; every point "
                       f"is scored as {names[0]}", HSIWarning, stacklevel=2)
         cls = np.ones(len(gdf), int)
-    elif classes and names:
+    elif names and (classes or missing):
         lookup = {n: i + 1 for i, n in enumerate(names)}
-        unknown = sorted(set(map(str, gdf["class"])) - set(lookup))
+        unknown = sorted(set(classes) - set(lookup))
         if unknown:
             raise LabelError(f"{p}: classes {', '.join(unknown)} are not among the targets {', '.join(names)}; "
                              "rename them in the truth file, or score those materials too (--material)")
-        cls = np.array([lookup[str(c)] for c in gdf["class"]])
+        if missing:  # one target: a point without a class is scored as it, as a point of another name is
+            warnings.warn(f"{p}: {missing} of {len(gdf)} points have no class (an empty 'class' cell); they are "
+                          f"scored as the target {names[0]}", HSIWarning, stacklevel=2)
+        cls = np.array([1 if e else lookup[str(c)] for c, e in zip(gdf["class"], empty, strict=True)])
     elif "class_id" in gdf.columns:
         cls = gdf["class_id"].to_numpy(int)
     else:
