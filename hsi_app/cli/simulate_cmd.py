@@ -50,6 +50,7 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
     from hsi_app.io.atomic import check_out_dir, check_outputs, staged_run_dir
     from hsi_app.io.cog import CLASS_NAMES_TAG, StreamingCOGWriter, class_names_tag, write_cube
     from hsi_app.io.cube import make_cube
+    from hsi_app.io.empty_bands import with_empty_bands_flagged
     from hsi_app.io.geotiff import GEOREF_ATTRS, cube_georef
     from hsi_app.io.open import open_cube
     from hsi_app.progress import steps
@@ -74,11 +75,13 @@ def simulate_targets(background: str, targets: str, seed: int, out: str, density
     check_out_dir(out, writes=OUTPUTS, marker="abundance.tif")
     with steps("simulate-targets", 5, enabled=not quiet) as begin:
         begin("reading the background")
-        # bands with no data anywhere flagged bad; a background with no valid pixel refused
-        cube, image = background_scene(open_cube(background, key=key), "implant targets into")
+        # bands with no data anywhere flagged bad (from one window when it has data); the library is checked
+        # before the whole background is read, then a background with no valid pixel is refused
+        cube = with_empty_bands_flagged(open_cube(background, key=key))
         spectra, names = target_spectra(cube, library=targets, names=list(materials) or None, scale=scale,
                                         max_extrapolated=0.5,
                                         describe=None if quiet else lambda line: click.echo(line, err=True))
+        cube, image = background_scene(cube, "implant targets into")
         warn_scale_gap(spectra, scene_mean(image))  # a --scale far from the scene's units
         begin("implanting targets")
         sim = simulate(image, spectra, names, seed=seed,

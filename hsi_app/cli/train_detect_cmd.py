@@ -42,6 +42,7 @@ def run(*, data: str, targets: str | None, out: str, model: str | None = None, e
     from hsi_app.errors import ConfigError
     from hsi_app.io import open_cube
     from hsi_app.io.atomic import OTHER_THAN_TRAINING, check_out_dir, check_outputs
+    from hsi_app.io.empty_bands import with_empty_bands_flagged
     from hsi_app.tasks.detect_stream import scene_mean, warn_scale_gap
     from hsi_app.tasks.detection import background_scene, check_scale, target_spectra
     from hsi_app.tasks.train_detector import RUN_FILES, DetectTrainOptions, train_detector
@@ -67,10 +68,14 @@ def run(*, data: str, targets: str | None, out: str, model: str | None = None, e
 
     provenance = run_record(cube, library=targets)  # hashed before training: the inputs as this run read them
     used: dict[str, Any] = {}  # library, scale and whether it was guessed, recorded with the run
-    # bands with no data anywhere flagged bad (the run records the others); a scene with no valid pixel refused
-    cube, image = background_scene(cube, "train on")
+    # bands with no data anywhere flagged bad (the run records the others), from one window when it has data;
+    # the library is checked before the whole scene is read, then a scene with no valid pixel is refused
+    cube = with_empty_bands_flagged(cube)
     spectra, names = target_spectra(cube, library=targets, scale=scale, max_extrapolated=0.5, record=used,
+                                    leave_out="remove that column from the library (hsi train --task detect trains "
+                                              "on every material in it)",
                                     describe=None if quiet else lambda line: click.echo(line, err=True))
+    cube, image = background_scene(cube, "train on")
     warn_scale_gap(spectra, scene_mean(image))  # a --scale far from the scene's units
     good = cube.hsi.good_bands()
     bands = cube.hsi.good_band_indices

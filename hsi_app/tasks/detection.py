@@ -233,6 +233,7 @@ def pixel_targets(names: Sequence[str] | None, k: int) -> np.ndarray:
 def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | Any | None = None,
                    pixels: list[tuple[int, int]] | None = None, names: list[str] | None = None,
                    scale: float | None = None, alternative: str = "",
+                   leave_out: str = "leave it out: --material NAME (names= in Python) picks the others",
                    describe: Callable[[str], None] | None = None,
                    valid: np.ndarray | None = None, max_extrapolated: float | None = None,
                    record: dict[str, Any] | None = None) -> tuple[np.ndarray, list[str]]:
@@ -247,6 +248,8 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | Any | None =
         scale: reflectance-to-cube factor (default: guessed, :func:`reflectance_scale`).
         alternative: what else the caller could do when the cube has no wavelengths
             (``hsi detect``: ``"or pass --target-pixel ROW,COL"``), appended to that error.
+        leave_out: how the caller's user leaves a library material out, ending the error for one that is 0
+            at every band (``hsi train --task detect`` has no ``--material``: remove the column from the library).
         describe: called with one line saying how the library's values were read and scaled
             (``hsi detect`` prints it), so a wrong guess can be seen.
         valid: the scene's ``(H, W)`` valid mask (:func:`~hsi_app.tasks.detect_stream.valid_mask`), when
@@ -261,6 +264,8 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | Any | None =
         ConfigError: a non-positive ``scale``, no targets, a pixel outside the scene.
         BandMismatchError: a library with a cube whose band wavelengths are unknown, or one that leaves
             more than ``max_extrapolated`` of them outside its range.
+        InvalidDataError: a pixel with no data, or a material or pixel that is 0 at every good band (no
+            target spectrum: CEM's filter would divide by 0).
     """
     from hsi_app.errors import BandMismatchError
     from hsi_app.io.spectral_library import SpectralLibrary, read_library, reflectance_scale, stores_integers
@@ -323,8 +328,7 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | Any | None =
         k = int(zero[0])
         if k < n_library:
             raise InvalidDataError(f"{library}: material {labels[k]!r} is 0 at every band of the scene (an empty "
-                                   "column?), so it is no target spectrum; check the column, or leave it out "
-                                   "(--material NAME picks the others)")
+                                   f"column?), so it is no target spectrum; check the column, or {leave_out}")
         row_col = labels[k].removeprefix("pixel_").replace("_", ",")
         raise InvalidDataError(f"--target-pixel {row_col} (pixels= in Python): that pixel is 0 at every band (a fill "
                                "not marked as no-data?), so it is no target spectrum; pick another pixel")

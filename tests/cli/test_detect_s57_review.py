@@ -76,3 +76,57 @@ def test_an_empty_text_class_cell_is_no_class(tmp_path: Path, load_fixture, cell
     assert code != 0 and err.count("\n") == 1 and "Traceback" not in err, err
     assert f"{truth}: 1 of 3 points have no class" in err and "alpha, beta" in err, err
     assert not out.exists()
+
+
+class _WholeRead(Exception):
+    """Raised by the test's stand-in for the whole-scene read."""
+
+
+@pytest.mark.parametrize("command", ["simulate-targets", "train"])
+def test_a_library_is_refused_before_the_whole_background_is_read(tmp_path: Path, load_fixture, command: str,  # noqa: ANN001
+                                                                  monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """caa8144 read the whole background (to refuse one with no valid pixel) before the library was checked, so a
+    library that misses the scene's range was refused only after that read (4x longer on a 1500 x 1500 scene)."""
+    import hsi_app.tasks.train_classifier as tc
+
+    def whole_read(*args: object, **kwargs: object) -> None:
+        raise _WholeRead
+
+    speclib = load_fixture("speclib")
+    bg = _background(tmp_path, load_fixture)
+    swir = tmp_path / "swir.csv"
+    wl = np.linspace(2000.0, 2500.0, 20)
+    np.savetxt(swir, np.column_stack([wl, 0.3 + 0 * wl]), delimiter=",", comments="", fmt="%.6g",
+               header="wavelength,alpha")
+    monkeypatch.setattr(tc, "scene_in_memory", whole_read)
+    args = (["train", "--task", "detect", "--data", str(bg), "--model", "test_point_detector", "--epochs", "1"]
+            if command == "train" else ["simulate-targets", "--background", str(bg), "--n-targets", "2"])
+    code, _, err = run_main(capsys, *args, "--targets", str(swir), "--out", str(tmp_path / "out"), "--quiet")
+    assert code != 0 and err.startswith(f"hsi: error: {swir}: covers 2000-2500 nm"), err
+    # a library that fits goes on to read the whole scene (the stand-in above): the read comes after the checks
+    code, _, err = run_main(capsys, *args, "--targets", str(speclib.write_csv(tmp_path / "lib.csv")),
+                            "--out", str(tmp_path / "out2"), "--quiet")
+    assert code != 0 and "unexpected _WholeRead" in err, err
+
+
+def test_train_names_no_material_option_for_an_all_zero_column(tmp_path: Path, load_fixture,  # noqa: ANN001
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """hsi train --task detect told the user to leave an all-zero library column out with --material NAME, an
+    option hsi train does not have (it trains on every material of the library)."""
+    speclib = load_fixture("speclib")
+    bg = _background(tmp_path, load_fixture)
+    spectra = speclib.library_spectra()
+    spectra[1] = 0.0  # beta
+    lib = tmp_path / "lib.csv"
+    np.savetxt(lib, np.column_stack([speclib.LIB_WL, spectra.T]), delimiter=",", comments="", fmt="%.6g",
+               header="wavelength," + ",".join(speclib.NAMES))
+    code, _, err = run_main(capsys, "train", "--task", "detect", "--data", str(bg), "--targets", str(lib), "--model",
+                            "test_point_detector", "--epochs", "1", "--out", str(tmp_path / "run"), "--quiet")
+    assert code != 0 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith(f"hsi: error: {lib}: material 'beta' is 0 at every band"), err
+    assert "--material" not in err and "remove that column from the library" in err, err
+    # detect has --material: its line still names it
+    code, _, err = run_main(capsys, "detect", "--input", str(bg), "--method", "ace", "--targets", str(lib),
+                            "--out", str(tmp_path / "ace.tif"), "--quiet")
+    assert code != 0 and "--material NAME (names= in Python) picks the others" in err, err
