@@ -539,17 +539,26 @@ def _grid_linear(old: np.ndarray, new: np.ndarray) -> np.ndarray:
 
 SNAP_PX = 1e-3
 """Box edges this close to a whole pixel (in pixels) are on it (:func:`_move_boxes`): far above a reprojection's
-rounding, far below any real fraction of a pixel (a box on a grid of pixels twice as large ends on .5)."""
+rounding, far below any real fraction of a pixel (a box on a grid of pixels twice as large ends on .5). What
+matters on a grid scaled or rotated from the file's, whose moves are not rounded (:data:`SHIFT_SNAP_PX`)."""
+SHIFT_SNAP_PX = 0.05
+"""A target whose point moved this close to a whole number of pixels (in each axis) moved by that whole number
+(:func:`_move_boxes`): a crop moves points by whole pixels, and what is left is the rounding of the coordinates the
+file was saved with. GeoJSON's 7 decimals of a degree (RFC 7946's advice) round a point by up to ~0.6 cm in each
+axis, 0.01 px on 1 m pixels (0.05 px on 16 cm pixels); 6 decimals (~6 cm) are 0.02 px on 3 m pixels. A real
+offset of the grids this small would move no box by a visible amount."""
 
 
 def _move_boxes(box: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray:
     """Boxes written for another grid, moved onto this one.
 
-    Each box keeps its place relative to its own point: its corners are moved with the
-    point from ``old`` to ``new`` (scaled/rotated by :func:`_grid_linear` when the grids
-    differ in more than a shift). Edges within :data:`SNAP_PX` of a whole pixel are snapped to it: truth saved
-    in another CRS comes back from the round trip a little off (UTM -> LAEA -> UTM moves a point by ~2e-5 px),
-    and an edge at 32.00002 made :func:`truth_mask` take one more row of pixels per target.
+    Each box keeps its place relative to its own point: its corners are moved with the point from ``old`` to
+    ``new`` (scaled/rotated by :func:`_grid_linear` when the grids differ in more than a shift). A shift is taken
+    to be whole pixels when each point's is within :data:`SHIFT_SNAP_PX` of them, and a scale/rotation that moves
+    no box corner by more than that is none: truth saved in another CRS comes back from the round trip a little
+    off (UTM -> LAEA -> UTM: ~2e-5 px; GeoJSON in EPSG:4326 at 7 decimals: ~0.005 px on 1 m pixels, with a fitted
+    scale 1e-4 from 1), and an edge at 32.005 made :func:`truth_mask` take one more row of pixels per target.
+    Then edges within :data:`SNAP_PX` of a whole pixel are snapped to it (on a scaled or rotated grid, say).
 
     Args:
         box: ``(N, 4)`` (row0, col0, row1, col1) in the grid the file was written for.
@@ -561,7 +570,14 @@ def _move_boxes(box: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray
     """
     lin = _grid_linear(old, new)
     corners = box[:, [[0, 1], [0, 3], [2, 1], [2, 3]]]  # (N, 4 corners, (row, col))
-    moved = new[:, None, :] + (corners - old[:, None, :]) @ lin.T
+    offsets = corners - old[:, None, :]
+    if np.abs(offsets @ (lin - np.eye(2)).T).max(initial=0.0) < SHIFT_SNAP_PX:  # the same grid, up to a shift
+        shift = new - old
+        whole = np.round(shift)
+        shift = np.where(np.abs(shift - whole) < SHIFT_SNAP_PX, whole, shift)
+        moved = corners + shift[:, None, :]
+    else:
+        moved = new[:, None, :] + offsets @ lin.T
     out = np.concatenate([moved.min(axis=1), moved.max(axis=1)], axis=1)
     snapped = np.round(out)
     return np.where(np.abs(out - snapped) < SNAP_PX, snapped, out)

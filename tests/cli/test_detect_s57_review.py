@@ -10,14 +10,15 @@ import pytest
 from cli_runner import run_main
 
 
-def _scene(path: Path, data: np.ndarray, wl: np.ndarray, nodata: float = -9999.0) -> Path:
-    """Write ``data`` ``(C, H, W)`` as a float32 UTM GeoTIFF (30 m pixels) with wavelength tags and a no-data value."""
+def _scene(path: Path, data: np.ndarray, wl: np.ndarray, nodata: float = -9999.0, pixel: float = 30.0) -> Path:
+    """Write ``data`` ``(C, H, W)`` as a float32 UTM GeoTIFF (``pixel`` m pixels) with wavelength tags and a no-data
+    value."""
     import rasterio
     from rasterio.transform import from_origin
 
     c, h, w = data.shape
     with rasterio.open(path, "w", driver="GTiff", height=h, width=w, count=c, dtype="float32", crs="EPSG:32633",
-                       transform=from_origin(400000.0, 5000000.0, 30.0, 30.0), nodata=nodata) as ds:
+                       transform=from_origin(400000.0, 5000000.0, pixel, pixel), nodata=nodata) as ds:
         ds.write(data.astype(np.float32))
         ds.update_tags(wavelength=",".join(f"{v:.2f}" for v in wl), wavelength_units="nm")
     return path
@@ -130,3 +131,34 @@ def test_train_names_no_material_option_for_an_all_zero_column(tmp_path: Path, l
     code, _, err = run_main(capsys, "detect", "--input", str(bg), "--method", "ace", "--targets", str(lib),
                             "--out", str(tmp_path / "ace.tif"), "--quiet")
     assert code != 0 and "--material NAME (names= in Python) picks the others" in err, err
+
+
+def test_truth_saved_as_geojson_in_degrees_scores_as_the_original(tmp_path: Path, load_fixture,  # noqa: ANN001
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """simulate-targets' truth saved as GeoJSON in EPSG:4326 with 7 decimals (~1 cm) comes back onto a 1 m-pixel
+    scene ~0.005 px off; box edges were snapped only within 0.001 px, so each target took one more row or column
+    of pixels and AUROC / mAP50 of the very same targets changed."""
+    import json
+
+    import geopandas as gpd
+
+    speclib = load_fixture("speclib")
+    bg = _scene(tmp_path / "bg.tif", speclib.background(2).astype(np.float64), speclib.WAVELENGTHS, pixel=1.0)
+    lib = speclib.write_csv(tmp_path / "lib.csv")
+    sim = tmp_path / "sim"
+    code, _, err = run_main(capsys, "simulate-targets", "--background", str(bg), "--targets", str(lib),
+                            "--n-targets", "8", "--seed", "5", "--out", str(sim), "--quiet")
+    assert code == 0, err
+    geojson = tmp_path / "truth_4326.geojson"
+    gpd.read_file(sim / "targets.gpkg").to_crs("EPSG:4326").to_file(geojson, driver="GeoJSON",
+                                                                     COORDINATE_PRECISION=7)
+    reports = []
+    for truth in (sim / "targets.gpkg", geojson):
+        metrics = tmp_path / f"{truth.stem}.json"
+        code, _, err = run_main(capsys, "detect", "--input", str(sim / "scene.tif"), "--method", "ace", "--targets",
+                                str(lib), "--out", str(tmp_path / f"{truth.stem}.tif"), "--truth", str(truth),
+                                "--metrics", str(metrics), "--quiet")
+        assert code == 0, err
+        reports.append(json.loads(metrics.read_text()))
+    for key in ("auroc", "mAP@1px", "mAP@2px", "mAP25", "mAP50", "n_targets"):
+        assert reports[1][key] == pytest.approx(reports[0][key], abs=1e-12), key

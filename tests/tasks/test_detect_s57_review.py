@@ -1,0 +1,45 @@
+"""Session 57 review of the detection fixes (Python API): truth boxes on a shifted grid, zero targets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def _cube(path: Path, origin: tuple[float, float], shape: tuple[int, int] = (40, 50)) -> Path:
+    """A 4-band float32 UTM GeoTIFF with 1 m pixels whose top-left corner is ``origin`` (x, y)."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    rng = np.random.default_rng(0)
+    h, w = shape
+    with rasterio.open(path, "w", driver="GTiff", height=h, width=w, count=4, dtype="float32", crs="EPSG:32633",
+                       transform=from_origin(*origin, 1.0, 1.0), nodata=-9999.0) as ds:
+        ds.write((0.2 + 0.03 * rng.standard_normal((4, h, w))).astype(np.float32))
+        ds.update_tags(wavelength="500,600,700,800", wavelength_units="nm")
+    return path
+
+
+@pytest.mark.parametrize(("dx", "moved"), [(0.3, 0.3), (0.02, 0.0), (5.0, 5.0)])
+def test_truth_boxes_keep_a_real_sub_pixel_offset_of_the_grids(tmp_path: Path, dx: float, moved: float) -> None:
+    """A grid offset of 0.3 px is real and moves the boxes by 0.3 px; 0.02 px (a saved coordinate's rounding) is
+    none; a crop's 5 px are 5 px. The boxes are written for a grid at x0 = 400000 m; the scene starts dx m later."""
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    from hsi_app.io.open import open_cube
+    from hsi_app.tasks.detection import read_detections
+
+    x0, y0 = 400000.0, 5000000.0
+    cube = open_cube(_cube(tmp_path / "scene.tif", (x0 + dx, y0)))
+    cells = [(10.5, 12.5), (20.5, 30.5), (30.5, 8.5)]  # centres of 3 x 3 boxes, (row, col) on the file's grid
+    points = [Point(x0 + c, y0 - r) for r, c in cells]
+    table = {"class": ["a"] * 3, "row": [r for r, _ in cells], "col": [c for _, c in cells],
+             "box_row0": [r - 1.5 for r, _ in cells], "box_col0": [c - 1.5 for _, c in cells],
+             "box_row1": [r + 1.5 for r, _ in cells], "box_col1": [c + 1.5 for _, c in cells]}
+    gpd.GeoDataFrame(table, geometry=points, crs="EPSG:32633").to_file(tmp_path / "truth.gpkg")
+    gt = read_detections(tmp_path / "truth.gpkg", cube, ["a"])
+    expected = np.array([[r - 1.5, c - 1.5 - moved, r + 1.5, c + 1.5 - moved] for r, c in cells])
+    np.testing.assert_allclose(gt.box, expected, atol=1e-9)
