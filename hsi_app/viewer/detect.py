@@ -190,6 +190,7 @@ def _scores(session: ViewerSession, cube: Cube, method: str, rx_window: tuple[in
             cache: ModelCache, resample: bool, report: StepFn) -> tuple[np.ndarray, list[str], Any]:
     """``(K, H, W)`` scores, their ``K`` names and the learned detector's output (``None`` for the others),
     reporting each strip or window through ``report``."""
+    from hsi_app.tasks.detect_stream import pixel_spectrum
     from hsi_app.tasks.detection import detect_scene, target_spectra
     from hsi_app.tasks.forward_progress import stage_progress
 
@@ -209,10 +210,14 @@ def _scores(session: ViewerSession, cube: Cube, method: str, rx_window: tuple[in
     if method in TARGET_METHODS:
         if session.selected is None:
             raise ConfigError(f"{method} needs a target: click the pixel whose spectrum to look for, then run again")
-        if not pixel_has_data(cube, *session.selected):
-            r, c = session.selected
+        r, c = session.selected
+        if not pixel_has_data(cube, r, c):
             raise InvalidDataError(f"{method} needs a target spectrum, but the clicked pixel (row {r}, col {c}) "
                                    "has no data: click another pixel, then run again")
+        if not (pixel_spectrum(cube, r, c) != 0).any():  # a fill not marked as no-data: no spectrum to look for
+            raise InvalidDataError(f"{method} needs a target spectrum, but the clicked pixel (row {r}, col {c}) "
+                                   "is 0 at every band (a fill not marked as no-data?): click another pixel, then "
+                                   "run again")
         spectra, names = target_spectra(cube, pixels=[session.selected])
     with bars_to(steps):
         res = detect_scene(cube, method, spectra=spectra, names=names, window=rx_window, max_per_class=1)

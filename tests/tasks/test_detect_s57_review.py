@@ -43,3 +43,32 @@ def test_truth_boxes_keep_a_real_sub_pixel_offset_of_the_grids(tmp_path: Path, d
     gt = read_detections(tmp_path / "truth.gpkg", cube, ["a"])
     expected = np.array([[r - 1.5, c - 1.5 - moved, r + 1.5, c + 1.5 - moved] for r, c in cells])
     np.testing.assert_allclose(gt.box, expected, atol=1e-9)
+
+
+@pytest.mark.parametrize("method", ["cem", "ace"])
+def test_viewer_names_a_clicked_pixel_that_is_all_zero(tmp_path: Path, method: str) -> None:
+    """The Detect tab showed the CLI's line for a clicked pixel of zeros ('--target-pixel 7,9 (pixels= in Python):
+    ... pick another pixel'): the page has no such option; it says what the no-data pixel's line says."""
+    import rasterio
+
+    from hsi_app import viewer
+    from hsi_app.errors import InvalidDataError
+    from hsi_app.viewer.detect import detect
+
+    path = _cube(tmp_path / "scene.tif", (400000.0, 5000000.0))
+    with rasterio.open(path, "r+") as ds:
+        data = ds.read()
+        data[:, 7, 9] = 0.0
+        ds.write(data)
+    state = viewer.ViewerSession(config=viewer.ViewerConfig(scenes_dir=tmp_path))
+    try:
+        viewer.open_scene(state, "scene.tif")
+        state.selected = (7, 9)
+        with pytest.raises(InvalidDataError) as err:
+            detect(state, method, quantile=99.0, max_points=5)
+        assert str(err.value) == (f"{method} needs a target spectrum, but the clicked pixel (row 7, col 9) is 0 at "
+                                  "every band (a fill not marked as no-data?): click another pixel, then run again")
+        state.selected = (3, 3)  # a pixel with a spectrum is scored
+        assert detect(state, method, quantile=99.0, max_points=5) is not None
+    finally:
+        state.close()
