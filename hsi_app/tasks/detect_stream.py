@@ -354,7 +354,7 @@ def gaussian_stats(mom: Moments) -> Any:
 
 def streamed_scores(method: str, cube: Cube, targets: np.ndarray | None = None, *, max_bytes: int = STRIP_BYTES,
                     progress: bool = False, valid: np.ndarray | None = None,
-                    scale_check: np.ndarray | None = None) -> np.ndarray:
+                    scale_check: np.ndarray | None = None, names: Any = None) -> np.ndarray:
     """Score maps of a global classical method, reading the cube in strips of rows.
 
     Args:
@@ -367,6 +367,8 @@ def streamed_scores(method: str, cube: Cube, targets: np.ndarray | None = None, 
             :func:`shared_mask`; without a mask, fewer than 2 valid pixels are refused after the first pass).
         scale_check: ``(K,)`` bool, the target rows whose units are checked against the scene's values
             (:func:`warn_scale_gap`: library spectra, not scene pixels); ``None``: every row.
+        names: ``K`` target names, for the error naming a target that is 0 at every band but the constant ones
+            left out (:func:`~hsi_app.tasks.detectors_classical.check_kept_targets`); ``None``: its row.
 
     Returns:
         ``(K, H, W)`` float32 (``K = 1`` for RX), NaN where the cube has no data; equal (to
@@ -375,7 +377,8 @@ def streamed_scores(method: str, cube: Cube, targets: np.ndarray | None = None, 
 
     Raises:
         ConfigError: another method, or a target method without targets.
-        InvalidDataError: fewer than 2 valid pixels.
+        InvalidDataError: fewer than 2 valid pixels, a target that is 0 at every band (or at every band but the
+            constant ones, after the statistics pass).
     """
     from hsi_app.progress import bar
 
@@ -384,6 +387,7 @@ def streamed_scores(method: str, cube: Cube, targets: np.ndarray | None = None, 
         ace,
         cem_filter,
         cem_scores,
+        check_kept_targets,
         check_targets,
         matched_filter,
         regularise,
@@ -406,8 +410,11 @@ def streamed_scores(method: str, cube: Cube, targets: np.ndarray | None = None, 
     mom = scene_moments(cube, rows, valid=valid, progress=progress, desc=f"{m}: statistics")
     if mom.n < 2:
         raise too_few_valid(cube, mom.n, m)
+    all_targets = targets
     mom, keep, targets = drop_flat_bands(cube, mom, bands, targets)
-    if m in TARGET_METHODS:
+    if m in TARGET_METHODS:  # a target of zeros but in a dead band: one line naming it, not check_targets' rows
+        check_kept_targets(all_targets, keep, names=names, numbers=cube.band.values[bands],
+                           wavelengths=cube.hsi.wavelengths[bands])
         warn_scale_gap(targets, mom.mean, np.sqrt(mom.variances()), check=scale_check)  # type: ignore[arg-type]
     if m == "cem":
         weights = cem_filter(regularise(mom.correlation(), "correlation matrix"), targets)  # type: ignore[arg-type]

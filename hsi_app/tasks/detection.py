@@ -384,7 +384,7 @@ def detect_scene(cube: Cube, method: str, *, spectra: np.ndarray | None = None, 
         return DetectionResult(out.heat, det_model.class_names, det, m)
     if m in STREAMED_METHODS:  # global statistics, gathered and applied strip by strip
         check = None if spectra is None else ~pixel_targets(names, np.atleast_2d(np.asarray(spectra)).shape[0])
-        scores = streamed_scores(m, cube, spectra, progress=progress, valid=valid, scale_check=check)
+        scores = streamed_scores(m, cube, spectra, progress=progress, valid=valid, scale_check=check, names=names)
     else:  # rx-local: the scene's covariance, then a window around every pixel, strip by strip
         scores = streamed_local_rx(cube, window, progress=progress, valid=valid)
     det = find_peaks(scores, threshold=-np.inf if threshold is None else threshold, max_per_class=max_per_class)

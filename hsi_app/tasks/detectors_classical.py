@@ -350,6 +350,51 @@ def check_targets(targets: np.ndarray, channels: int) -> np.ndarray:
     return t
 
 
+def check_kept_targets(targets: np.ndarray | None, keep: np.ndarray | None, *, names: Any = None,
+                       numbers: Any = None, wavelengths: Any = None) -> None:
+    """Refuse a target that is 0 at every band left once the constant bands are left out.
+
+    A pixel of zeros not marked as no-data, in a scene with a dead (constant) band, holds that band's
+    value: it passes :func:`check_targets` on every band, but the detectors score the other bands
+    (:func:`~hsi_app.tasks.flat_bands.varying_bands`), where it is no spectrum (CEM: 0 / 0).
+
+    Args:
+        targets: ``(K, C)`` target spectra at every band (``None``: nothing to check).
+        keep: ``(C,)`` bool, the bands kept (``None``: all).
+        names: ``K`` target names (``pixel_ROW_COL`` for ``--target-pixel``), for the error; ``None``: rows.
+        numbers: ``(C,)`` band numbers for the error (default ``1..C``).
+        wavelengths: ``(C,)`` their centres in nm (``None``: unknown).
+
+    Raises:
+        InvalidDataError: one line naming the target, the bands left out and the fix.
+    """
+    import re
+
+    from hsi_app.io.band_labels import band_list
+
+    if targets is None or keep is None or keep.all():
+        return
+    t = np.atleast_2d(np.asarray(targets))
+    zero = np.flatnonzero(~(t[:, keep] != 0).any(axis=1))
+    if not zero.size:
+        return
+    k = int(zero[0])
+    nums = np.arange(1, keep.size + 1) if numbers is None else np.asarray(numbers)
+    wls = None if wavelengths is None else np.asarray(wavelengths, dtype=np.float64)[~keep]
+    n = int((~keep).sum())
+    but = (f"is 0 at every band but {band_list(nums[~keep], wls)}, which {'is' if n == 1 else 'are'} constant over "
+           f"the scene's valid pixels (a dead or zeroed band) and left out, so it is no target spectrum")
+    name = None if names is None else str(list(names)[k])
+    pixel = None if name is None else re.fullmatch(r"pixel_(\d+)_(\d+)", name)
+    if pixel is not None:
+        raise InvalidDataError(f"--target-pixel {pixel[1]},{pixel[2]} (pixels= in Python): that pixel {but}; pick "
+                               "another pixel")
+    if name is not None:
+        raise InvalidDataError(f"target {name!r} {but}; check its library column, or leave it out: --material NAME "
+                               "(names= in Python) picks the others")
+    raise InvalidDataError(f"detection: target spectrum {k} (0-based row of targets) {but}; pass a measured spectrum")
+
+
 def classical_scores(method: str, image: np.ndarray, targets: np.ndarray | None = None, *,
                      window: tuple[int, int] = (5, 21), progress: bool = False) -> np.ndarray:
     """Score maps of a classical method.
@@ -368,6 +413,8 @@ def classical_scores(method: str, image: np.ndarray, targets: np.ndarray | None 
 
     Raises:
         UnknownKeyError: unknown method. ConfigError: target method without targets.
+        InvalidDataError: a target that is 0 at every band, or at every band but the constant ones
+            (:func:`check_kept_targets`).
     """
     from hsi_app.tasks.flat_bands import varying_bands
 
@@ -381,6 +428,7 @@ def classical_scores(method: str, image: np.ndarray, targets: np.ndarray | None 
     if m in TARGET_METHODS:
         targets = _targets(targets, image)  # type: ignore[arg-type]
     keep = varying_bands(_pixels(image, None).var(axis=0))
+    check_kept_targets(targets, keep)
     if not keep.all():
         image = image[keep]
         targets = None if targets is None else targets[:, keep]

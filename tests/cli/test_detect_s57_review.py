@@ -162,3 +162,24 @@ def test_truth_saved_as_geojson_in_degrees_scores_as_the_original(tmp_path: Path
         reports.append(json.loads(metrics.read_text()))
     for key in ("auroc", "mAP@1px", "mAP@2px", "mAP25", "mAP50", "n_targets"):
         assert reports[1][key] == pytest.approx(reports[0][key], abs=1e-12), key
+
+
+@pytest.mark.parametrize("method", ["cem", "ace", "mf"])
+def test_a_target_pixel_of_zeros_but_a_dead_band_is_named(tmp_path: Path, load_fixture, method: str,  # noqa: ANN001
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A fill pixel (0 in every live band) holds a dead band's constant: it passed the zero check, the dead band was
+    left out after the statistics pass, and the refusal then came in the Python API's words ('target spectrum 0
+    (0-based row of targets) is 0 at every band'), naming neither the pixel nor the band."""
+    speclib = load_fixture("speclib")
+    image = speclib.background(2).astype(np.float64)
+    image[11] = 0.5  # band 12: constant (a dead or saturated band)
+    image[:11, 7, 9] = 0.0
+    bg = _scene(tmp_path / "bg.tif", image, speclib.WAVELENGTHS)
+    out = tmp_path / "out.tif"
+    code, _, err = run_main(capsys, "detect", "--input", str(bg), "--method", method, "--target-pixel", "7,9",
+                            "--out", str(out), "--quiet")
+    error = [line for line in err.splitlines() if line.startswith("hsi: error:")]
+    assert code != 0 and len(error) == 1 and "Traceback" not in err, err
+    assert error[0].startswith("hsi: error: --target-pixel 7,9 (pixels= in Python): that pixel is 0 at every band "
+                               "but band 12"), err
+    assert "pick another pixel" in error[0] and not out.exists()

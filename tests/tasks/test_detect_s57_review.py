@@ -72,3 +72,19 @@ def test_viewer_names_a_clicked_pixel_that_is_all_zero(tmp_path: Path, method: s
         assert detect(state, method, quantile=99.0, max_points=5) is not None
     finally:
         state.close()
+
+
+def test_classical_scores_names_a_target_of_zeros_but_a_constant_band() -> None:
+    """In memory too, a target that is 0 at every band but a constant one (left out of the scoring) got the
+    line for a target of zeros at every band, which it is not."""
+    from hsi_app.errors import InvalidDataError
+    from hsi_app.tasks.detectors_classical import classical_scores
+
+    rng = np.random.default_rng(0)
+    image = (0.3 + 0.05 * rng.standard_normal((5, 12, 14))).astype(np.float32)
+    image[2] = 0.4  # band 3 is constant
+    targets = np.stack([np.linspace(0.2, 0.6, 5), [0.0, 0.0, 0.4, 0.0, 0.0]])
+    with pytest.raises(InvalidDataError, match=r"^detection: target spectrum 1 \(0-based row of targets\) is 0 at "
+                                               r"every band but band 3, which is constant"):
+        classical_scores("cem", image, targets)
+    assert np.isfinite(classical_scores("cem", image, targets[:1])).all()
