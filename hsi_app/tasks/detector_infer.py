@@ -165,16 +165,22 @@ class LearnedDetector:
 
         Raises:
             InvalidDataError: every pixel is no-data (the classical methods refuse such a scene too; an
-                all-NaN map would read as "nothing found"), or the scene is in other units than the training
+                all-NaN map would read as "nothing found"; when a band with no data at any pixel is why, the
+                line names it and says to flag it bad), or the scene is in other units than the training
                 scene (:meth:`check_scene_units`).
         """
         from hsi_app.errors import InvalidDataError
+        from hsi_app.io.empty_bands import empty_bands_note
         from hsi_app.predictor import plan_bands
 
         plan = plan_bands(self.config, cube, resample=resample, model=self.run_dir)
         image, _ = cube.hsi.read_masked()  # no data (also NaN or no-data set after open) -> NaN
         image = plan.apply(image)
         if not np.isfinite(image).all(axis=0).any():
+            note = empty_bands_note(cube)  # a band with no data anywhere, not a scene without data (one more pass)
+            if note is not None:
+                raise InvalidDataError(f"{scene_name(cube)}: {note}; flag them bad first (cube = hsi_app.io."
+                                       "empty_bands.flag_empty_bands(cube), as hsi detect does)")
             raise InvalidDataError(f"{scene_name(cube)}: every pixel is no-data in the detector's bands, so there is "
                                    "nothing to detect: check the file's no-data value, or pass a scene with data")
         self.check_scene_units(image, scene=scene_name(cube))

@@ -88,3 +88,24 @@ def test_classical_scores_names_a_target_of_zeros_but_a_constant_band() -> None:
                                                r"every band but band 3, which is constant"):
         classical_scores("cem", image, targets)
     assert np.isfinite(classical_scores("cem", image, targets[:1])).all()
+
+
+def test_learned_detect_names_a_band_with_no_data_anywhere(tmp_path: Path) -> None:
+    """detect_scene(cube, 'learned') on a scene with data but one band that is no-data everywhere said 'every pixel
+    is no-data in the detector's bands ... pass a scene with data', as of an empty scene; rx names the band."""
+    import rasterio
+    from tiny_runs import make_run
+
+    from hsi_app.errors import InvalidDataError
+    from hsi_app.io.open import open_cube
+    from hsi_app.tasks.detection import detect_scene
+
+    run = make_run(tmp_path / "run", model="test_point_detector", in_chans=4, num_classes=2, task="detect",
+                   class_names=["background", "a", "b"], wavelengths=np.array([500.0, 600.0, 700.0, 800.0]),
+                   mean=[0.2] * 4, std=[0.03] * 4)
+    path = _cube(tmp_path / "scene.tif", (400000.0, 5000000.0), shape=(20, 24))
+    with rasterio.open(path, "r+") as ds:
+        ds.write(np.full((20, 24), -9999.0, np.float32), 2)
+    with pytest.raises(InvalidDataError, match=r"scene\.tif: band 2 \(600 nm\) holds no data at any pixel, so no "
+                                               r"pixel is valid; flag them bad first"):
+        detect_scene(open_cube(path), "learned", model=str(run))
