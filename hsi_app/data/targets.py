@@ -240,7 +240,8 @@ def simulate_targets(
 
     Raises:
         ConfigError: inconsistent spectra/names or bad options.
-        InvalidDataError: the region leaves no room for a target.
+        InvalidDataError: the region leaves no room for a target; a spectrum with NaN/inf, or 0 at every band
+            (:func:`~hsi_app.tasks.detectors_classical.check_targets`).
     """
     opts = options or SimOptions()
     bg = np.asarray(background, dtype=np.float32)
@@ -249,6 +250,9 @@ def simulate_targets(
         raise ConfigError(f"simulate_targets: background {bg.shape} (C, H, W) and spectra {lib.shape} (K, C) disagree")
     if lib.shape[0] != len(class_names) or lib.shape[0] == 0:
         raise ConfigError(f"simulate_targets: {lib.shape[0]} spectra but {len(class_names)} class names")
+    from hsi_app.tasks.detectors_classical import check_targets
+
+    check_targets(spectra, bg.shape[0])  # a spectrum of zeros (an empty library column) would implant black targets
     if not 1 <= opts.max_materials <= 3 or not 0 <= opts.gain < 1:
         raise ConfigError(f"simulate_targets: max_materials={opts.max_materials} (1-3), gain={opts.gain} (0-1)")
     if opts.n_targets is not None and opts.n_targets < 0:

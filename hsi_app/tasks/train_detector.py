@@ -152,6 +152,10 @@ def train_detector(image: np.ndarray, spectra: np.ndarray, names: list[str], out
 
     Returns:
         The metrics written to ``metrics.json``.
+
+    Raises:
+        InvalidDataError: a spectrum with NaN/inf, or 0 at every band (it would train on black targets;
+            :func:`~hsi_app.tasks.detectors_classical.check_targets`), before anything is written.
     """
     import torch
     from hsi_app.progress import bar as progress_bar
@@ -164,6 +168,9 @@ def train_detector(image: np.ndarray, spectra: np.ndarray, names: list[str], out
     from hsi_app.provenance import library_versions
     from hsi_app.tasks.detector_infer import LearnedDetector, decode
 
+    from hsi_app.tasks.detectors_classical import check_targets
+
+    check_targets(spectra, image.shape[0])  # before the run folder is made
     record = {"versions": library_versions(), **(record or {})}
 
     final_out = check_out_dir(out, other_runs=OTHER_THAN_TRAINING, protect=[str(data)],

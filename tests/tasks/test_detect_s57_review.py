@@ -109,3 +109,24 @@ def test_learned_detect_names_a_band_with_no_data_anywhere(tmp_path: Path) -> No
     with pytest.raises(InvalidDataError, match=r"scene\.tif: band 2 \(600 nm\) holds no data at any pixel, so no "
                                                r"pixel is valid; flag them bad first"):
         detect_scene(open_cube(path), "learned", model=str(run))
+
+
+def test_python_simulate_and_train_refuse_a_spectrum_of_zeros(tmp_path: Path) -> None:
+    """simulate_targets implanted black targets for a spectrum of zeros (an empty library column) and train_detector
+    trained on them; the CLI refuses such a column, the Python API took it."""
+    from hsi_app.data.targets import simulate_targets
+    from hsi_app.errors import InvalidDataError
+    from hsi_app.tasks.train_detector import DetectTrainOptions, train_detector
+
+    rng = np.random.default_rng(0)
+    bg = (0.3 + 0.03 * rng.standard_normal((6, 40, 48))).astype(np.float32)
+    spectra = np.stack([np.linspace(0.2, 0.6, 6), np.zeros(6)])
+    with pytest.raises(InvalidDataError, match=r"target spectrum 1 \(0-based row of targets\) is 0 at every band"):
+        simulate_targets(bg, spectra, ["alpha", "empty"], seed=1)
+    assert len(simulate_targets(bg, spectra[:1], ["alpha"], seed=1).targets) > 0  # the measured one is implanted
+    out = tmp_path / "run"
+    with pytest.raises(InvalidDataError, match=r"target spectrum 1 \(0-based row of targets\) is 0 at every band"):
+        train_detector(bg, spectra, ["alpha", "empty"], out, DetectTrainOptions(model="test_point_detector", epochs=1),
+                       wavelengths=np.linspace(450.0, 900.0, 6), fwhm=np.full(6, 10.0), band_indices=np.arange(6),
+                       source_bands=6)
+    assert not out.exists()
