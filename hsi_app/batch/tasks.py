@@ -76,7 +76,7 @@ def _classify_load(run_dir: Path, device: str | None = "cpu") -> Any:
     return load_classifier([run_dir], device=device)
 
 
-NO_DATA_KEY = "no-data"  # class_counts' key of the map's 0, as `hsi info` on the map says ("7209 no-data")
+NO_DATA_KEY = "no-data"  # class_counts' key of the map's 0, as `hsi info` on the map says ("7,209 no-data")
 
 
 def _classify_counts(pred: Any, counts: np.ndarray) -> StatsDict:
@@ -393,8 +393,10 @@ def _detect_identity(opts: DetectOptions, model: Any) -> tuple[str, str]:
     from hsi_app.errors import ConfigError, DatasetNotFoundError, ModelLoadError
     from hsi_app.predictor import run_dir_of
 
-    fields: dict[str, Any] = {"method": opts.method, "materials": list(opts.materials), "threshold": opts.threshold,
-                              "max_points": opts.max_points, "rx_window": list(opts.rx_window)}
+    # a material named twice is scored once (SpectralLibrary.select), so it is hashed once: the same outputs
+    fields: dict[str, Any] = {"method": opts.method, "materials": list(dict.fromkeys(opts.materials)),
+                              "threshold": opts.threshold, "max_points": opts.max_points,
+                              "rx_window": list(opts.rx_window)}
     if opts.scale is not None:  # only when given: outputs made without --scale keep their identity
         fields["scale"] = opts.scale
     h = hashlib.sha256(json.dumps(fields, sort_keys=True).encode())

@@ -130,3 +130,20 @@ def test_python_simulate_and_train_refuse_a_spectrum_of_zeros(tmp_path: Path) ->
                        wavelengths=np.linspace(450.0, 900.0, 6), fwhm=np.full(6, 10.0), band_indices=np.arange(6),
                        source_bands=6)
     assert not out.exists()
+
+
+def test_batch_identity_takes_a_material_named_twice_once(tmp_path: Path) -> None:
+    """hsi batch --task detect: --material beta --material beta scores one band (the library dedupes), as
+    --material beta does, but hashed differently, so a rerun with --material beta redid every scene."""
+    from hsi_app.batch.tasks import DetectOptions, _detect_identity
+
+    lib = tmp_path / "lib.csv"
+    lib.write_text("wavelength,alpha,beta\n400,0.1,0.2\n900,0.3,0.4\n")
+
+    def identity(*materials: str) -> str:
+        return _detect_identity(DetectOptions("ace", str(lib), materials, None, 50), None)[1]
+
+    assert identity("beta", "beta") == identity("beta")
+    assert identity("beta", "alpha", "beta") == identity("beta", "alpha")
+    assert identity("alpha", "beta") != identity("beta", "alpha")  # band order is part of the output
+    assert identity("alpha") != identity("beta")
