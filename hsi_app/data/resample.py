@@ -117,12 +117,14 @@ def uncovered_bands(
 
 
 def beyond_reach(src_wavelengths: np.ndarray, dst_wavelengths: np.ndarray, dst_fwhm: np.ndarray | None = None, *,
-                 min_coverage: float = 0.5) -> np.ndarray:
+                 min_coverage: float = 0.5, listed_order: bool = False) -> np.ndarray:
     """``(C_dst,)`` bool: the target bands :func:`resampling_matrix` refuses, whose centre lies more than
-    ``min_coverage`` of its FWHM (NaN/None: the band spacing) outside the source range."""
+    ``min_coverage`` of its FWHM (NaN/None: the band spacing, :func:`band_spacing` with ``listed_order``) outside
+    the source range."""
     src = np.asarray(src_wavelengths, dtype=np.float64)
     dst = np.asarray(dst_wavelengths, dtype=np.float64)
-    reach = min_coverage * _fill_fwhm(dst, None if dst_fwhm is None else np.asarray(dst_fwhm, dtype=np.float64))
+    reach = min_coverage * _fill_fwhm(dst, None if dst_fwhm is None else np.asarray(dst_fwhm, dtype=np.float64),
+                                      listed_order=listed_order)
     return (dst < src.min() - reach) | (dst > src.max() + reach)
 
 
@@ -133,7 +135,8 @@ def _spans(values: np.ndarray, unit: str = "nm") -> str:
 
 
 def out_of_reach(scene: str, model: str, src_wavelengths: np.ndarray, dst_wavelengths: np.ndarray,
-                 dst_fwhm: np.ndarray | None = None, *, fix: str, min_coverage: float = EDGE_COVERAGE_FWHM) -> str | None:
+                 dst_fwhm: np.ndarray | None = None, *, fix: str, min_coverage: float = EDGE_COVERAGE_FWHM,
+                 listed_order: bool = False) -> str | None:
     """The one line refusing a scene whose bands cannot be resampled to a model's, or ``None`` when they can.
 
     Names the scene, the model and the bands it needs, the rule (model bands up to ``min_coverage`` FWHM beyond
@@ -149,16 +152,19 @@ def out_of_reach(scene: str, model: str, src_wavelengths: np.ndarray, dst_wavele
         fix: what to do instead, the line's end; ``{have}`` and ``{needs}`` in it become the scene's range and
             the model's bands beyond reach.
         min_coverage: the reach, in FWHM, that :func:`resampling_matrix` was given.
+        listed_order: the widths of bands without FWHM as :func:`resampling_matrix` was given them
+            (:func:`band_spacing`).
     """
     src = np.asarray(src_wavelengths, dtype=np.float64)
     dst = np.asarray(dst_wavelengths, dtype=np.float64)
-    bad = beyond_reach(src, dst, dst_fwhm, min_coverage=min_coverage)
+    bad = beyond_reach(src, dst, dst_fwhm, min_coverage=min_coverage, listed_order=listed_order)
     if not bad.any():
         return None
     lo, hi = float(src.min()), float(src.max())
     sides = [dst[bad & (dst < lo)], dst[bad & (dst > hi)]]
     needs = " and ".join(_spans(side) for side in sides if side.size)
-    widths = min_coverage * _fill_fwhm(dst, None if dst_fwhm is None else np.asarray(dst_fwhm, dtype=np.float64))
+    widths = min_coverage * _fill_fwhm(dst, None if dst_fwhm is None else np.asarray(dst_fwhm, dtype=np.float64),
+                                       listed_order=listed_order)
     n = int(bad.sum())
     have = f"{lo:.0f}-{hi:.0f} nm"
     return (f"{scene}: {model} needs {n} band{'s' if n != 1 else ''} at {needs}, more than {min_coverage:g} FWHM "
@@ -172,15 +178,20 @@ def resampling_matrix(
     dst_fwhm: np.ndarray | None = None,
     *,
     min_coverage: float = 0.5,
+    listed_order: bool = False,
 ) -> np.ndarray:
     """Weights ``(C_dst, C_src)`` that map source spectra to target bands (rows sum to 1).
 
     Args:
         src_wavelengths: ``(C_src,)`` source band centres in nm.
         dst_wavelengths: ``(C_dst,)`` target band centres in nm.
-        dst_fwhm: ``(C_dst,)`` target widths in nm (default: target band spacing).
+        dst_fwhm: ``(C_dst,)`` target widths in nm (default, and for NaN or <= 0 entries: the target band
+            spacing, :func:`band_spacing`).
         min_coverage: a target band whose centre lies outside the source range by more
             than this many FWHM cannot be synthesised.
+        listed_order: that spacing taken between neighbours in the list, across runs (the rule of fine-tunes
+            made before session 57, whose band maps must load bit for bit as they were trained: widths near 0
+            where runs meet or a centre repeats, a nearest-band pick or a NaN row there).
 
     Raises:
         BandMismatchError: wavelengths unknown, or a target band has no spectral overlap.
@@ -189,16 +200,17 @@ def resampling_matrix(
     dst = np.asarray(dst_wavelengths, dtype=np.float64)
     if not (np.isfinite(src).all() and np.isfinite(dst).all()):
         raise BandMismatchError("spectral resampling needs known wavelengths for every band of both band sets")
-    sigma = _fill_fwhm(dst, dst_fwhm) * FWHM_TO_SIGMA
+    sigma = _fill_fwhm(dst, dst_fwhm, listed_order=listed_order) * FWHM_TO_SIGMA
     lo, hi = src.min(), src.max()
-    outside = beyond_reach(src, dst, dst_fwhm, min_coverage=min_coverage)
+    outside = beyond_reach(src, dst, dst_fwhm, min_coverage=min_coverage, listed_order=listed_order)
     if outside.any():
         bad = dst[outside]
         raise BandMismatchError(
             f"{int(outside.sum())} target bands ({bad.min():.0f}-{bad.max():.0f} nm) lie outside the source "
             f"range {lo:.0f}-{hi:.0f} nm; no spectral overlap to resample from"
         )
-    weights = np.exp(-0.5 * ((src[None, :] - dst[:, None]) / sigma[:, None]) ** 2)
+    with np.errstate(divide="ignore", invalid="ignore"):  # listed_order's zero widths: as before session 57
+        weights = np.exp(-0.5 * ((src[None, :] - dst[:, None]) / sigma[:, None]) ** 2)
     # A target narrower than the source spacing: fall back to the nearest source band(s).
     empty = weights.sum(axis=1) < 1e-6
     if empty.any():

@@ -74,10 +74,15 @@ BASE_CENTRES = "corrected"
 """``extra["finetune"]["base_centres"]`` of fine-tunes whose band map was built from the base's centres as
 :func:`~hsi_app.checkpoint.load_config` gives them (Indian Pines' two mislabelled centres corrected); fine-tunes
 without it (before session 50) were built from the centres as recorded (:func:`map_configs`)."""
-FWHM_SPACING = "sorted"
-"""``extra["finetune"]["fwhm_spacing"]`` of fine-tunes whose base bands without FWHM took their spacing in
-wavelength order (:func:`hsi_app.data.resample.band_spacing`); fine-tunes without it (before session 57) took it in
-list order, which :func:`load_finetuned` keeps for them."""
+FWHM_SPACING = "runs"
+"""``extra["finetune"]["fwhm_spacing"]`` of fine-tunes whose base bands without FWHM took the spacing within their
+own run of listed bands (a spectrometer's, :func:`hsi_app.data.resample.band_spacing`); fine-tunes without it
+(before session 57) took it between neighbours in the list, across runs, which :func:`load_finetuned` keeps for
+them (:func:`fwhm_spacing_rule`)."""
+LISTED_SPACING = "listed"
+"""The ``spacing`` of :func:`band_matrix` for fine-tunes made before session 57 (no ``fwhm_spacing`` recorded)."""
+FWHM_SPACING_ALIASES = {"sorted": FWHM_SPACING}
+"""Earlier names of :data:`FWHM_SPACING` still read (session 57's first fine-tunes recorded ``"sorted"``)."""
 DEFAULT_FINETUNE_EPOCHS = 30
 DEFAULT_FINETUNE_LR = 5e-3
 
@@ -140,8 +145,10 @@ def band_matrix(base: RunConfig, wavelengths: np.ndarray, fwhm: np.ndarray, *, r
     """Weights ``(C_base, C_new)`` taking new-sensor spectra to the base model's bands.
 
     ``source`` names the new scene (its file) and ``base_run`` the base run's folder in the error line.
-    ``spacing``: how base bands without FWHM get one, :data:`FWHM_SPACING` (their spacing in wavelength order)
-    or ``"listed"`` (in list order: fine-tunes made before session 57, :func:`load_finetuned`).
+    ``spacing``: how base bands without FWHM get one (:func:`hsi_app.data.resample.band_spacing`),
+    :data:`FWHM_SPACING` (the spacing within each band's own run of listed bands) or :data:`LISTED_SPACING`
+    (between neighbours in the list, across runs: fine-tunes made before session 57, :func:`load_finetuned`,
+    whose maps this rebuilds bit for bit).
 
     Returns:
         ``(matrix, kind)``, kind ``"select"`` (every base band has a new band within
@@ -168,15 +175,17 @@ def band_matrix(base: RunConfig, wavelengths: np.ndarray, fwhm: np.ndarray, *, r
             f"{source}: {new_wl.size} bands, the base model {base.in_chans}, and {why}; "
             "give both band sets wavelengths (and allow resampling) or use a scene from the base sensor"
         )
-    from hsi_app.data.resample import _fill_fwhm, out_of_reach, resampling_matrix
+    from hsi_app.data.resample import out_of_reach, resampling_matrix
 
-    base_fwhm = _fill_fwhm(base_wl, base.fwhm_array, listed_order=spacing == "listed")
+    if spacing not in (FWHM_SPACING, LISTED_SPACING):
+        raise ValueError(f"band_matrix: spacing={spacing!r}; use {FWHM_SPACING!r} or {LISTED_SPACING!r}")
+    listed = spacing == LISTED_SPACING  # the resampler fills missing widths itself, by that rule
     try:
-        m = resampling_matrix(new_wl, base_wl, base_fwhm, min_coverage=EDGE_COVERAGE_FWHM)
+        m = resampling_matrix(new_wl, base_wl, base.fwhm_array, min_coverage=EDGE_COVERAGE_FWHM, listed_order=listed)
     except BandMismatchError as err:  # the resampler says target/source; here they are the base run and the scene
         line = out_of_reach(source, f"the base run {base_run}" if base_run else "the base model", new_wl, base_wl,
-                            base_fwhm, fix="fine-tune a base trained on bands within {have}, or use a scene "
-                            "that covers {needs}")
+                            base.fwhm_array, fix="fine-tune a base trained on bands within {have}, or use a scene "
+                            "that covers {needs}", listed_order=listed)
         raise BandMismatchError(line or f"{source}: {err}") from err
     return m, "gaussian"
 
@@ -649,6 +658,24 @@ def map_configs(base: RunConfig, config: RunConfig) -> tuple[RunConfig, np.ndarr
     return base, config.model_wavelength_array
 
 
+def fwhm_spacing_rule(run: str | os.PathLike[str], ft: dict[str, Any]) -> str:
+    """The ``spacing`` of :func:`band_matrix` that built the band map of the fine-tune ``run`` (its
+    ``extra["finetune"]`` is ``ft``): :data:`FWHM_SPACING` (or an alias of it), or :data:`LISTED_SPACING` when none
+    is recorded (before session 57).
+
+    Raises:
+        ModelLoadError: an unknown ``fwhm_spacing``: one line naming the run's config.json and the fix.
+    """
+    value = ft.get("fwhm_spacing", LISTED_SPACING)
+    value = FWHM_SPACING_ALIASES.get(value, value) if isinstance(value, str) else value
+    if value not in (FWHM_SPACING, LISTED_SPACING):
+        raise ModelLoadError(
+            f"{Path(run) / CONFIG_NAME}: extra.finetune.fwhm_spacing is {json.dumps(value)}, which this version does "
+            f"not know (\"{FWHM_SPACING}\", or none for fine-tunes before session 57); restore the config.json "
+            "`hsi finetune` wrote, or redo `hsi finetune`")
+    return value
+
+
 def load_finetuned(run_dir: str | os.PathLike[str]) -> tuple[RunConfig, Any]:
     """Rebuild base + adapter from a fine-tune folder (what :meth:`Predictor.load` calls).
 
@@ -658,7 +685,8 @@ def load_finetuned(run_dir: str | os.PathLike[str]) -> tuple[RunConfig, Any]:
 
     Raises:
         ModelLoadError: the base run is missing, its weights or config.json changed since
-            fine-tuning, or the adapter's tensors are not the ones peft expects.
+            fine-tuning, config.json records an unknown ``fwhm_spacing`` (:func:`fwhm_spacing_rule`), or the
+            adapter's tensors are not the ones peft expects.
     """
     from peft import LoraConfig
 
@@ -674,9 +702,9 @@ def load_finetuned(run_dir: str | os.PathLike[str]) -> tuple[RunConfig, Any]:
         raise ModelLoadError(f"{run}: no {ADAPTER_CONFIG_NAME}; redo `hsi finetune`")
     known = {f.name for f in fields(LoraConfig)}
     lcfg = LoraConfig(**{k: v for k, v in raw.items() if k in known and k not in ("peft_type",)})
+    spacing = fwhm_spacing_rule(run, ft)  # the rule its adapter was trained through
     map_base, new_wl = map_configs(base, config)
-    matrix, _ = band_matrix(map_base, new_wl, config.fwhm_array, resample=True,
-                            spacing=ft.get("fwhm_spacing", "listed"))  # the rule its adapter was trained through
+    matrix, _ = band_matrix(map_base, new_wl, config.fwhm_array, resample=True, spacing=spacing)
     model, net = build_adapted(base_path, base, matrix, np.asarray(config.mean), np.asarray(config.std),
                                config.num_classes, lcfg, ft.get("new_head"))
     load_adapter(net, load_tensors(run, ADAPTER_NAME), run / ADAPTER_NAME)

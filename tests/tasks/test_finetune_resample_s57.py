@@ -60,7 +60,7 @@ def test_a_fine_tune_made_before_the_rule_keeps_its_band_map_and_a_new_one_recor
     import torch
 
     from hsi_app.io.cube import make_cube
-    from hsi_app.tasks.finetune import FinetuneOptions, finetune, load_finetuned
+    from hsi_app.tasks.finetune import FWHM_SPACING, FinetuneOptions, finetune, load_finetuned
     from hsi_app.tasks.train_classifier import TrainOptions, train_classifier
 
     base_wl = _avirislike()
@@ -79,7 +79,7 @@ def test_a_fine_tune_made_before_the_rule_keeps_its_band_map_and_a_new_one_recor
                                                        progress=False))
     finetune(cube(scene_wl), base, ft, FinetuneOptions(lora_rank=1, epochs=1, split="fixed:3", progress=False))
     cfg = json.loads((ft / "config.json").read_text())
-    assert cfg["extra"]["finetune"]["fwhm_spacing"] == "sorted"
+    assert cfg["extra"]["finetune"]["fwhm_spacing"] == FWHM_SPACING
     del cfg["extra"]["finetune"]["fwhm_spacing"]
     (ft / "config.json").write_text(json.dumps(cfg))
     _, model = load_finetuned(ft)
