@@ -219,3 +219,32 @@ def load_tensors(run_dir: str | os.PathLike[str], name: str = WEIGHTS_NAME) -> d
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as err:
         raise ModelLoadError(f"{path}: unreadable weights ({err}); retrain or restore the file") from err
+
+
+def is_finetune_config(config: RunConfig) -> bool:
+    """Whether ``config`` is a fine-tune's (``hsi finetune``: ``config.extra`` holds ``"finetune"``), whose folder
+    has an adapter instead of weights of its own."""
+    return isinstance(config.extra, dict) and "finetune" in config.extra
+
+
+def no_weights_line(run_dir: str | os.PathLike[str], config: RunConfig | None = None, *,
+                    as_base: bool = False) -> str:
+    """The one line for a run folder without ``model.safetensors`` (and without ``adapter.safetensors``).
+
+    A fine-tune folder (:func:`is_finetune_config`; ``config`` read from ``run_dir`` when not given, a config that
+    cannot be read counting as no fine-tune) has lost its adapter: restore it or redo ``hsi finetune``; passed as a
+    base (``as_base``, ``hsi finetune --base``) it is not a base at all: pass the run it was made from. Any other
+    run is incomplete: retrain it.
+    """
+    if config is None:
+        try:
+            config = load_config(run_dir)
+        except ModelLoadError:
+            config = None
+    if config is not None and is_finetune_config(config):
+        if as_base:
+            return (f"{run_dir}: is a fine-tune folder (hsi finetune), without its {ADAPTER_NAME}; pass the base run "
+                    "it was made from")
+        return f"{run_dir}: a fine-tune folder (hsi finetune) without its {ADAPTER_NAME}; restore the file or redo " \
+               "`hsi finetune`"
+    return f"{run_dir}: no {WEIGHTS_NAME}; the run is incomplete, retrain it"

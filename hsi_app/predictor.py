@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hsi_app.checkpoint import ADAPTER_NAME, RunConfig, load_config, load_tensors
+from hsi_app.checkpoint import ADAPTER_NAME, RunConfig, is_finetune_config, load_config, load_tensors, no_weights_line
 from hsi_app.errors import BandMismatchError, HSIWarning, ModelLoadError
 from hsi_app.infer import ProbFn, bound_fn, window_values
 from hsi_app.io.cube import Cube, scene_name
@@ -387,9 +387,8 @@ class Predictor:
             ft_config, ft_model = load_finetuned(run_dir)
             return cls(ft_config, ft_model.to(dev), dev, tta=tta, run_dir=run_dir)
         config = load_config(run_dir)
-        if "finetune" in (config.extra or {}):  # a fine-tune folder whose adapter is gone: no weights of its own
-            raise ModelLoadError(f"{run_dir}: a fine-tune folder (hsi finetune) without its {ADAPTER_NAME}; restore "
-                                 "the file or redo `hsi finetune`")
+        if is_finetune_config(config):  # a fine-tune folder whose adapter is gone: no weights of its own
+            raise ModelLoadError(no_weights_line(run_dir, config))
         if config.task != "classification":
             cmd = {"denoise": "hsi denoise", "detect": "hsi detect --method learned"}.get(config.task, "another command")
             raise ModelLoadError(f"{run_dir}: a {config.task!r} run, not a classifier; use it with `{cmd}` "

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hsi_app.checkpoint import ADAPTER_CONFIG_NAME, ADAPTER_NAME, CONFIG_NAME, WEIGHTS_NAME
+from hsi_app.checkpoint import ADAPTER_CONFIG_NAME, ADAPTER_NAME, CONFIG_NAME, WEIGHTS_NAME, no_weights_line
 from hsi_app.errors import ModelLoadError
 from hsi_app.io import stale_temporaries
 from hsi_app.io.atomic import atomic_path, remove_quietly
@@ -59,7 +59,7 @@ def model_hash(run_dir: str | os.PathLike[str]) -> str:
     if not (run / CONFIG_NAME).is_file():
         raise ModelLoadError(f"{run_dir}: no {CONFIG_NAME}; pass the output folder of `hsi train` as --model")
     if not (run / WEIGHTS_NAME).is_file() and not (run / ADAPTER_NAME).is_file():
-        raise ModelLoadError(f"{run_dir}: no {WEIGHTS_NAME}; the run is incomplete, retrain it")
+        raise ModelLoadError(no_weights_line(run_dir))  # a fine-tune folder's lost adapter is named as such
     h = hashlib.sha256()
     for name in (WEIGHTS_NAME, ADAPTER_NAME, ADAPTER_CONFIG_NAME, CONFIG_NAME):
         path = run / name

@@ -51,6 +51,7 @@ from hsi_app.checkpoint import (
     json_floats,
     load_config,
     load_tensors,
+    no_weights_line,
 )
 from hsi_app.errors import BandMismatchError, ConfigError, ModelLoadError, cannot_read
 from hsi_app.data.download_records import sha256_file
@@ -410,7 +411,7 @@ def _base_dir_checked(base_dir: str | os.PathLike[str]) -> tuple[Path, RunConfig
     if (base_path / ADAPTER_NAME).is_file():
         raise ConfigError(f"{base_path}: is itself a fine-tune; pass the base run it was made from")
     if not (base_path / WEIGHTS_NAME).is_file():  # hashed before anything loads it: the run's own line, not an OSError
-        raise ModelLoadError(f"{base_path}: no {WEIGHTS_NAME}; the run is incomplete, retrain it")
+        raise ModelLoadError(no_weights_line(base_path, base, as_base=True))
     return base_path, base
 
 

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from hsi_app.checkpoint import ADAPTER_NAME, CONFIG_NAME, WEIGHTS_NAME
+from hsi_app.checkpoint import ADAPTER_NAME, CONFIG_NAME, WEIGHTS_NAME, no_weights_line
 from hsi_app.errors import ChecksumError, ModelLoadError, UnknownKeyError
 from hsi_app.viewer.config import ViewerConfig
 
@@ -170,7 +170,7 @@ def _weights_mtime(path: Path) -> float:
         return max(adapter, base.stat().st_mtime) if base is not None and base.is_file() else adapter
     weights = path / WEIGHTS_NAME
     if not weights.is_file():
-        raise ModelLoadError(f"{path}: no {WEIGHTS_NAME}; the run is incomplete, retrain it")
+        raise ModelLoadError(no_weights_line(path))  # a fine-tune folder's lost adapter is named as such
     return weights.stat().st_mtime
 
 

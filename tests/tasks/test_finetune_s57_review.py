@@ -133,3 +133,51 @@ def test_the_sessions_first_rule_name_loads_as_the_run_rule(runs: dict, tmp_path
     recorded = load_finetuned(runs["ft"])[1].band_map.a.numpy()
     np.testing.assert_array_equal(maps["sorted"], recorded)
     assert not np.allclose(maps[...], recorded)  # bands 10, 11 (where the runs meet) differ
+
+
+@pytest.fixture
+def no_adapter(runs: dict, tmp_path: Path) -> Path:
+    """A copy of the fine-tune folder whose adapter.safetensors is gone."""
+    ft = tmp_path / "ft_noadapter"
+    shutil.copytree(runs["ft"], ft)
+    (ft / "adapter.safetensors").unlink()
+    return ft
+
+
+def test_batch_names_a_fine_tune_without_its_adapter(no_adapter: Path) -> None:
+    from hsi_app.batch.state import model_hash
+
+    with pytest.raises(ModelLoadError) as err:
+        model_hash(no_adapter)
+    assert str(err.value) == (f"{no_adapter}: a fine-tune folder (hsi finetune) without its adapter.safetensors; "
+                              "restore the file or redo `hsi finetune`")
+
+
+def test_the_viewer_names_a_fine_tune_without_its_adapter(no_adapter: Path) -> None:
+    from hsi_app.viewer.models import _weights_mtime
+
+    with pytest.raises(ModelLoadError) as err:
+        _weights_mtime(no_adapter)
+    assert "without its adapter.safetensors" in str(err.value) and "retrain" not in str(err.value)
+
+
+def test_finetune_names_a_base_that_is_a_fine_tune_without_its_adapter(runs: dict, no_adapter: Path,
+                                                                       tmp_path: Path) -> None:
+    from hsi_app.tasks.finetune import FinetuneOptions, finetune
+
+    with pytest.raises(ModelLoadError) as err:
+        finetune(runs["scene"], no_adapter, tmp_path / "out", FinetuneOptions(lora_rank=1, epochs=1, progress=False))
+    line = str(err.value)
+    assert "\n" not in line and line.startswith(f"{no_adapter}: is a fine-tune folder")
+    assert line.endswith("pass the base run it was made from")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_run_without_weights_that_is_no_fine_tune_is_still_incomplete(runs: dict, tmp_path: Path) -> None:
+    from hsi_app.batch.state import model_hash
+
+    base = tmp_path / "base"
+    shutil.copytree(runs["base"], base)
+    (base / "model.safetensors").unlink()
+    with pytest.raises(ModelLoadError, match="no model.safetensors; the run is incomplete, retrain it"):
+        model_hash(base)
