@@ -182,6 +182,7 @@ class ViewerSession:
         self.downloads_dir = self.workdir / DOWNLOADS if self.downloads_dir is None else Path(self.downloads_dir)
         outside = None if self.downloads_dir.is_relative_to(self.workdir) else str(self.downloads_dir)
         self._finalizer = weakref.finalize(self, _remove_folder, path, outside)
+        self._closed = threading.Event()  # set at the end of close(): the finalizer's alive flag drops before it
         self._upload_folder: str | None = None  # which of UPLOAD_FOLDERS holds the open scene
         # the running jobs by kind ("classification", "denoising"), each with its own stop event (request_stop)
         self._jobs: dict[str, set[running_job]] = {}
@@ -209,6 +210,7 @@ class ViewerSession:
         self._finalizer()
         self.cube = self.result = self.rgb = None
         self.points = []
+        self._closed.set()  # after the folder is gone and the scene forgotten (close may run on a timer's thread)
 
     @property
     def upload_folder(self) -> str | None:
@@ -217,8 +219,8 @@ class ViewerSession:
 
     @property
     def closed(self) -> bool:
-        """True once the folder is gone."""
-        return not self._finalizer.alive
+        """True once :meth:`close` has finished: the folder is gone and the scene forgotten."""
+        return self._closed.is_set()
 
     def require_cube(self) -> Cube:
         """The open scene.

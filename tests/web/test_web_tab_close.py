@@ -248,3 +248,33 @@ def test_clicks_keep_only_the_last_few_renderings_of_the_scene(envi_scene: Path,
         assert len([p for p in state.downloads_dir.rglob("*.png")]) == KEPT_IMAGES
     finally:
         state.close()
+
+
+def test_a_session_counts_as_closed_only_once_its_folder_is_gone(envi_scene: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 ) -> None:
+    """close() runs on the grace timer's thread; ``closed`` turned True when the folder's removal began (the
+    finalizer's alive flag drops first), so a check of the folder right after could still find it (a CI flake of
+    test_closing_a_tab_deletes_its_folder_after_the_grace_period_and_only_its_own)."""
+    import threading
+
+    from hsi_app.viewer import session as session_mod
+
+    started, release = threading.Event(), threading.Event()
+    remove = session_mod._remove_folder
+
+    def slow_remove(*args: object) -> None:
+        started.set()
+        assert release.wait(10)
+        remove(*args)
+
+    monkeypatch.setattr(session_mod, "_remove_folder", slow_remove)
+    s = viewer.ViewerSession(config=viewer.ViewerConfig(scenes_dir=envi_scene.parent))
+    closing = threading.Thread(target=s.close)
+    closing.start()
+    try:
+        assert started.wait(10)
+        assert s.workdir.exists() and not s.closed  # removal under way: not closed yet
+    finally:
+        release.set()
+        closing.join(10)
+    assert s.closed and not s.workdir.exists()
