@@ -90,9 +90,10 @@ def cached_cube(source: str, stamp: str, chunks: int = 512, exclude_masks: tuple
     bands with no data at any pixel are flagged bad, as ``hsi predict`` does
     (:func:`~hsi_app.io.empty_bands.with_empty_bands_flagged`), in every process alike, without a
     warning: the scene task says it once per file (:func:`~hsi_app.io.empty_bands.flagged_note`), however
-    many processes, threads or window tasks open the scene (again, once the cache let it go).
+    many processes, threads or window tasks open the scene (again, once the cache let it go). The cube is marked
+    so (:func:`~hsi_app.io.empty_bands.mark_probed`): ``hsi denoise``'s own probe does not read the scene again.
     """
-    from hsi_app.io.empty_bands import with_empty_bands_flagged
+    from hsi_app.io.empty_bands import mark_probed, with_empty_bands_flagged
     from hsi_app.io.open import open_cube
 
     cap_gdal_cache()  # a worker's memory then follows the window, not the scene (hsi_app.gdal_env)
@@ -100,7 +101,8 @@ def cached_cube(source: str, stamp: str, chunks: int = 512, exclude_masks: tuple
     with _LOCK:  # a worker may run several threads
         cube = _CUBES.pop(key, None)
         if cube is None:
-            cube = with_empty_bands_flagged(open_cube(source, chunks=chunks).hsi.without_masked(exclude_masks), warn=False)
+            cube = mark_probed(with_empty_bands_flagged(open_cube(source, chunks=chunks).hsi.without_masked(exclude_masks),
+                                                        warn=False))
         _CUBES[key] = cube  # most recently used last
         while len(_CUBES) > OPEN_CUBES:
             _CUBES.pop(next(iter(_CUBES)))

@@ -25,6 +25,8 @@ from hsi_app.local_reads import reads_in_this_thread
 EMPTY_ATTR = "empty_bands"
 """``attrs`` entry: numbers (the ``band`` coordinate) of the bands :func:`flag_empty_bands` flagged."""
 PROBE_PX = 256  # side of the central window :func:`with_empty_bands_flagged` reads first
+PROBED_ATTR = "empty_bands_probed"
+"""``attrs`` entry: ``[height, width]`` of a scene whose empty bands were already looked for (:func:`mark_probed`)."""
 
 
 def empty_bands(cube: Cube) -> np.ndarray:
@@ -139,6 +141,21 @@ def with_empty_bands_flagged(cube: Cube, *, warn: bool = True) -> Cube:
             return cube
     flagged = flag_empty_bands(cube, warn=warn)
     return cube if flagged is None else flagged
+
+
+def mark_probed(cube: Cube) -> Cube:
+    """Mark ``cube`` (in place, and return it) as looked at for empty bands (:func:`with_empty_bands_flagged` ran
+    on it), so that a command given it later does not probe, and maybe scan, the scene again (``hsi batch`` opens
+    each scene so, then ``hsi denoise``'s :func:`~hsi_app.tasks.denoise_scene.probe_empty_bands` skips it)."""
+    _, h, w = cube.shape
+    cube.attrs[PROBED_ATTR] = [int(h), int(w)]
+    return cube
+
+
+def was_probed(cube: Cube) -> bool:
+    """Whether :func:`mark_probed` marked ``cube`` at its present height and width (a crop of it is not marked)."""
+    _, h, w = cube.shape
+    return [int(v) for v in cube.attrs.get(PROBED_ATTR, ())] == [int(h), int(w)]
 
 
 def empty_band_numbers(cube: Cube) -> np.ndarray:

@@ -148,13 +148,25 @@ def _read(cube: Cube, r: int, c: int, h: int, w: int) -> np.ndarray:
         win = win.compute(scheduler=local_scheduler())  # data and valid mask in one pass (shared reads)
         raw, valid = win.values, np.asarray(win.hsi.valid.values, dtype=bool)
     block = np.asarray(raw, dtype=np.float32)
-    if isinstance(cube.data, np.ndarray) and np.may_share_memory(block, cube.data):
+    own = _in_memory_array(cube)
+    if own is not None and np.may_share_memory(block, own):
         block = block.copy()  # a view of an in-memory cube's own array: the NaNs set below must not reach it
     nodata = cube.hsi.nodata
     if nodata is not None:
         block[block == np.float32(nodata)] = np.nan
     block[:, _masked(block, valid, _bad_bands(win))] = np.nan
     return block
+
+
+def _in_memory_array(cube: Cube) -> np.ndarray | None:
+    """The cube's own numpy array when its data are held in memory, else ``None``, without reading anything.
+
+    ``cube.data`` of a lazily indexed (non-dask) DataArray, e.g. ``xr.open_dataarray(path)``, loads the whole
+    file and keeps it: asked once per window, it held the whole scene in memory. Its backing array
+    (``cube.variable._data``) is then a lazy indexing wrapper, and only a plain numpy array counts as in memory.
+    """
+    backing = getattr(cube.variable, "_data", None)
+    return backing if cube.chunks is None and isinstance(backing, np.ndarray) else None
 
 
 def _bad_bands(win: Cube) -> np.ndarray:
@@ -226,7 +238,7 @@ def check_value_range(cube: Cube, good: np.ndarray, denoiser: Denoiser, sample: 
         cube: the scene.
         good: ``(G,)`` indices of its good bands.
         denoiser: the loaded run.
-        sample: that window's good bands when already read (:func:`with_empty_bands_flagged` returns it).
+        sample: that window's good bands when already read (:func:`probe_empty_bands` returns it).
 
     A central window without any value is replaced by windows spread over the scene
     (:func:`hsi_app.value_range.scene_sample`), so a scene with no data in its centre is still checked.
@@ -240,42 +252,88 @@ def check_value_range(cube: Cube, good: np.ndarray, denoiser: Denoiser, sample: 
     """
     from hsi_app.value_range import check_units
 
-    sample = _range_sample(cube, good) if sample is None else sample
-    if not np.isfinite(sample).any():  # no data in the centre (a swath on either side): the windows spread over
-        # the scene that the classifiers' check reads (hsi_app.value_range.scene_sample), so the scene is checked
-        from hsi_app.value_range import scene_sample
-
-        sample = scene_sample(cube)[good]
+    sample = _units_sample(cube, good, sample)
     check_units(sample, denoiser.offset, denoiser.offset + denoiser.scale, scene=scene_name(cube),
                 model=denoiser.config.model_name,
                 fix="convert it to the training scene's units or train a denoiser on it (hsi train --task denoise)")
     return sample
 
 
-def with_empty_bands_flagged(cube: Cube) -> tuple[Cube, np.ndarray | None]:
+def probe_empty_bands(cube: Cube, denoiser: Denoiser, fill_nan: bool) -> tuple[Cube, np.ndarray | None]:
     """``cube`` with its good bands that hold no data at any pixel flagged bad (one warning), as ``hsi train --task
     denoise``, ``hsi predict`` and ``hsi batch`` flag them, and the central window :func:`check_value_range` checks.
 
     A band kept as no-data everywhere (a water-vapour band of a GeoTIFF export) leaves no pixel valid: the scene
     was refused ("pass --fill-nan"), and with ``fill_nan`` the model was given that band as one constant and SAM
     had no pixel to score. Only when the central window (:data:`RANGE_SAMPLE_PX` px) holds no valid pixel is the
-    scene read once more, band by band (:func:`hsi_app.io.empty_bands.flag_empty_bands`).
+    scene read once more, band by band (:func:`hsi_app.io.empty_bands.flag_empty_bands`). A cube that ``hsi batch``
+    opened was looked at so already (:func:`hsi_app.io.empty_bands.was_probed`) and is not read again.
+
+    A denoiser with fixed bands (:attr:`Denoiser.fixed_bands`: ``hsdt_subspace_train``, whose spectral basis is its
+    training scene's) needs every band it was trained on, so nothing is flagged (bands ``hsi batch`` flagged so are
+    good again when that restores the count): ``fill_nan`` fills an empty band as any no-data, and without it such
+    a band is named in the error.
 
     Returns:
         ``(cube, sample)``: the (flagged) cube, and the ``(G, h, w)`` good-band values of the central window
-        (no data NaN) when they are still those of its good bands, else ``None``.
+        (no data NaN) when they were read and are still those of its good bands, else ``None``.
 
     Raises:
         InvalidDataError: empty bands in a cube whose valid mask holds more than its values (an alpha band,
-            a GDAL mask, quality masks): one line naming them and the fix.
+            a GDAL mask, quality masks); or, for a denoiser with fixed bands and without ``fill_nan``, empty bands
+            in a scene whose central window holds no valid pixel: one line naming them and the fix.
     """
-    from hsi_app.io.empty_bands import flag_empty_bands
+    from hsi_app.io.empty_bands import empty_bands_note, flag_empty_bands, was_probed
 
+    if denoiser.fixed_bands is not None:
+        cube = _unflagged(cube, denoiser.fixed_bands)
+    elif was_probed(cube):
+        return cube, None
     sample = _range_sample(cube, cube.hsi.good_band_indices)
     if np.isfinite(sample).all(axis=0).any():
         return cube, sample
+    if denoiser.fixed_bands is not None:
+        # refused anyway without fill_nan (its first window holds no-data): one scan, to say why
+        note = None if fill_nan else empty_bands_note(cube)
+        if note is not None:
+            raise InvalidDataError(
+                f"{scene_name(cube)}: {note}; {denoiser.config.model_name} was trained on these "
+                f"{denoiser.fixed_bands} bands (its spectral basis is the training scene's), so none can be left out: "
+                "pass --fill-nan (fill_nan=True in Python) to fill it with a constant and keep it NaN in the output, "
+                "or denoise with a model for any bands (hsdt_s)")
+        return cube, sample
     flagged = flag_empty_bands(cube)
     return (cube, sample) if flagged is None else (flagged, None)
+
+
+def _unflagged(cube: Cube, fixed: int) -> Cube:
+    """``cube`` with the bands :func:`~hsi_app.io.empty_bands.flag_empty_bands` flagged bad (``hsi batch`` does at
+    open) good again, and its valid mask made again from the values, when that gives the ``fixed`` good bands a
+    denoiser with fixed bands needs; else ``cube`` itself."""
+    from hsi_app.io.cube import mark_valid_derived
+    from hsi_app.io.empty_bands import EMPTY_ATTR, empty_band_numbers
+
+    empty = empty_band_numbers(cube)
+    good = cube.hsi.good_band_indices.size
+    if not empty.any() or good == fixed or good + int(empty.sum()) != fixed:
+        return cube
+    bad = cube.hsi.bad_band_mask
+    bad[empty] = False
+    out = cube.assign_coords(bad_band=("band", bad), valid=(("y", "x"), valid_from_data(cube.data, cube.hsi.nodata, bad)))
+    out.attrs = {k: v for k, v in cube.attrs.items() if k != EMPTY_ATTR}
+    mark_valid_derived(out, cube.hsi.nodata, bad)
+    return out
+
+
+def _units_sample(cube: Cube, good: np.ndarray, sample: np.ndarray | None = None) -> np.ndarray:
+    """The good bands' values the units checks compare (no data NaN): the central window's ``(G, h, w)``
+    (``sample`` when already read), or, when it holds no value (a swath on either side of an empty centre), the
+    ``(G, N)`` values of the windows spread over the scene that the classifiers' check reads
+    (:func:`hsi_app.value_range.scene_sample`), so the scene is still checked."""
+    from hsi_app.value_range import scene_sample
+
+    sample = _range_sample(cube, good) if sample is None else sample
+    return sample if np.isfinite(sample).any() else scene_sample(cube)[good]
 
 
 def _range_sample(cube: Cube, good: np.ndarray) -> np.ndarray:
@@ -289,23 +347,30 @@ def check_reference_units(cube: Cube, reference: Cube, good: np.ndarray, sample:
     """Refuse a reference in other units than the input (the same scene as reflectance 0-1 against an
     input of counts x 10000): its scores would be nonsense, with SAM, which ignores scale, looking right.
 
-    The good bands' values of the same central window of both (:func:`check_value_range`'s) are compared by
-    the rule every units check shares (:func:`hsi_app.value_range.check_same_units`: a 1st-99th percentile
-    spread more than 100 times narrower or wider is refused).
+    The good bands' values of the same pixels of both are compared by the rule every units check shares
+    (:func:`hsi_app.value_range.check_same_units`: a 1st-99th percentile spread more than 100 times narrower or
+    wider is refused): the input's sample :func:`check_value_range` checked, and the reference's at the same
+    place, the central window, or the windows spread over the scene when the input's centre holds no data (they
+    depend on the grid alone, which both share).
 
     Args:
         cube: the input scene.
         reference: the clean scene on its grid (:func:`check_reference` passed).
         good: ``(G,)`` indices of the input's good bands.
-        sample: the input's sample when already read (:func:`check_value_range` returns it).
+        sample: the input's sample when already read (:func:`check_value_range` returns it: ``(G, h, w)`` for the
+            central window, ``(G, N)`` for the spread windows).
 
     Raises:
         InvalidDataError: naming the reference, both ranges, the factor and the fix.
     """
     from hsi_app.value_range import check_same_units
 
+    from hsi_app.value_range import scene_sample
+
     src, ref = scene_name(cube), scene_name(reference, "reference")
-    check_same_units(_range_sample(reference, good), _range_sample(cube, good) if sample is None else sample,
+    mine = _units_sample(cube, good, sample)
+    theirs = _range_sample(reference, good) if mine.ndim == 3 else scene_sample(reference)[good]
+    check_same_units(theirs, mine,
                      scene=str(ref), role="reference", like_scene=str(src), like_role="input",
                      fix="pass a reference in the input's units (the same scaling, or the same GDAL scale/offset)")
 
@@ -382,7 +447,8 @@ def denoise_cube(
     Args:
         denoiser: loaded run.
         cube: input scene (lazy is fine); all of its good bands are denoised. Good bands that hold no data at
-            any pixel are flagged bad first (:func:`with_empty_bands_flagged`, one warning).
+            any pixel are flagged bad first (:func:`probe_empty_bands`, one warning), unless the denoiser has
+            fixed bands (``hsdt_subspace_train``: ``fill_nan`` fills them, as any no-data).
         out: output ``.tif``.
         window: core window side (rounded down to the model's spatial multiple).
         reference: clean scene on the same grid with the same bands, to score against.
@@ -423,7 +489,7 @@ def denoise_cube(
     check_is_cube(cube, "denoise_cube")
     if reference is not None:
         check_is_cube(reference, "denoise_cube(reference=...)")
-    cube, sample = with_empty_bands_flagged(cube)
+    cube, sample = probe_empty_bands(cube, denoiser, fill_nan)
     source = scene_name(cube)
     c, h, w = cube.hsi.shape
     if reference is not None:
