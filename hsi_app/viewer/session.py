@@ -53,12 +53,15 @@ _FOLDERS: dict[str, weakref.finalize] = {}
 _FOLDERS_LOCK = threading.Lock()
 
 
-def _remove_folder(path: str, downloads: str | None = None) -> None:
+def _remove_folder(path: str, downloads: str | None = None, done: threading.Event | None = None) -> None:
+    """Delete a session's folder (and its downloads folder kept elsewhere); then set ``done`` (its ``closed``)."""
     with _FOLDERS_LOCK:
         _FOLDERS.pop(path, None)
     shutil.rmtree(path, ignore_errors=True)
     if downloads:
         shutil.rmtree(downloads, ignore_errors=True)
+    if done is not None:
+        done.set()
 
 
 def remove_session_folders() -> int:
@@ -181,8 +184,10 @@ class ViewerSession:
         path = str(self.workdir)
         self.downloads_dir = self.workdir / DOWNLOADS if self.downloads_dir is None else Path(self.downloads_dir)
         outside = None if self.downloads_dir.is_relative_to(self.workdir) else str(self.downloads_dir)
-        self._finalizer = weakref.finalize(self, _remove_folder, path, outside)
-        self._closed = threading.Event()  # set at the end of close(): the finalizer's alive flag drops before it
+        # set once the folder is gone (by close() or remove_session_folders()): the finalizer's alive flag drops
+        # when the removal begins, on whichever thread runs it
+        self._closed = threading.Event()
+        self._finalizer = weakref.finalize(self, _remove_folder, path, outside, self._closed)
         self._upload_folder: str | None = None  # which of UPLOAD_FOLDERS holds the open scene
         # the running jobs by kind ("classification", "denoising"), each with its own stop event (request_stop)
         self._jobs: dict[str, set[running_job]] = {}
@@ -207,10 +212,9 @@ class ViewerSession:
         then fail writing into the deleted folder.
         """
         request_stop(self)
-        self._finalizer()
         self.cube = self.result = self.rgb = None
         self.points = []
-        self._closed.set()  # after the folder is gone and the scene forgotten (close may run on a timer's thread)
+        self._finalizer()  # sets closed once the folder is gone
 
     @property
     def upload_folder(self) -> str | None:
@@ -219,7 +223,7 @@ class ViewerSession:
 
     @property
     def closed(self) -> bool:
-        """True once :meth:`close` has finished: the folder is gone and the scene forgotten."""
+        """True once the session's folder is gone (:meth:`close`, :func:`remove_session_folders`)."""
         return self._closed.is_set()
 
     def require_cube(self) -> Cube:
