@@ -613,15 +613,19 @@ def scene_baselines(cube: Cube, reference: Cube, denoiser: Denoiser, *, noise: s
                     units_checked: bool = False, progress: bool = False) -> dict[str, Any]:
     """Classical baselines on the whole (in-memory) scene, scored against ``reference``.
 
-    Uses the same normalisation, the same no-data fill of the input (the band's scene-wide median,
-    ``fill_nan``), the same seeded noise, the same scored entries (reference and input both valid) and the same
-    SSIM context at the reference's no-data (estimate and reference both 0 there) as :func:`denoise_cube`. ``units_checked``: :func:`denoise_cube` already ran
-    :func:`check_reference_units` on these two scenes (``hsi denoise --baselines``), so it is not run again.
-    Memory: the whole scene, a few times over. ``progress``: a bar over the baseline runs.
+    Uses the same bands (a band without data at any pixel flagged bad, :func:`probe_empty_bands`), the same
+    normalisation, the same no-data fill of the input (the band's scene-wide median, ``fill_nan``), the same seeded
+    noise, the same scored entries (reference and input both valid) and the same SSIM context at the reference's
+    no-data (estimate and reference both 0 there) as :func:`denoise_cube`. ``units_checked``: :func:`denoise_cube`
+    already ran :func:`check_reference_units` on these two scenes (``hsi denoise --baselines``), so it is not run
+    again. Memory: the whole scene, a few times over. ``progress``: a bar over the baseline runs.
     """
     from hsi_app.data.noise import parse_noise
     from hsi_app.tasks.denoise_baselines import best_baselines
 
+    with warnings.catch_warnings():  # denoise_cube said it already; flagged here too, or MNF gets a constant band
+        warnings.simplefilter("ignore", HSIWarning)
+        cube = probe_empty_bands(cube, denoiser, fill_nan=True)[0]
     good = cube.hsi.good_band_indices
     _, h, w = cube.hsi.shape
     off, sc = denoiser.offset, denoiser.scale
