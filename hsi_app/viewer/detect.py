@@ -219,8 +219,17 @@ def _scores(session: ViewerSession, cube: Cube, method: str, rx_window: tuple[in
                                    "is 0 at every band (a fill not marked as no-data?): click another pixel, then "
                                    "run again")
         spectra, names = target_spectra(cube, pixels=[session.selected])
-    with bars_to(steps):
-        res = detect_scene(cube, method, spectra=spectra, names=names, window=rx_window, max_per_class=1)
+    try:
+        with bars_to(steps):
+            res = detect_scene(cube, method, spectra=spectra, names=names, window=rx_window, max_per_class=1)
+    except InvalidDataError as err:  # the clicked pixel is 0 but in a dead band (found by the statistics pass)
+        text, lead = str(err), "that pixel "
+        if session.selected is None or not text.startswith("--target-pixel ") or lead not in text:
+            raise
+        r, c = session.selected
+        why = text.split(lead, 1)[1].removesuffix("; pick another pixel")
+        raise InvalidDataError(f"{method} needs a target spectrum, but the clicked pixel (row {r}, col {c}) {why}: "
+                               "click another pixel, then run again") from None
     return res.scores, res.names, None
 
 

@@ -147,3 +147,33 @@ def test_batch_identity_takes_a_material_named_twice_once(tmp_path: Path) -> Non
     assert identity("beta", "alpha", "beta") == identity("beta", "alpha")
     assert identity("alpha", "beta") != identity("beta", "alpha")  # band order is part of the output
     assert identity("alpha") != identity("beta")
+
+
+@pytest.mark.parametrize("method", ["cem", "ace"])
+def test_viewer_names_a_clicked_pixel_that_is_zero_but_in_a_dead_band(tmp_path: Path, method: str) -> None:
+    """A pixel of zeros but in a band constant over the scene passes the click check and is refused by the
+    statistics pass: that line named '--target-pixel 7,9 (pixels= in Python)' on the page (final read s57 #3)."""
+    import rasterio
+
+    from hsi_app import viewer
+    from hsi_app.errors import InvalidDataError
+    from hsi_app.viewer.detect import detect
+
+    path = _cube(tmp_path / "scene.tif", (400000.0, 5000000.0))
+    with rasterio.open(path, "r+") as ds:
+        data = ds.read()
+        data[3] = 0.5  # band 4: one value everywhere (dead)
+        data[:3, 7, 9] = 0.0
+        ds.write(data)
+    state = viewer.ViewerSession(config=viewer.ViewerConfig(scenes_dir=tmp_path))
+    try:
+        viewer.open_scene(state, "scene.tif")
+        state.selected = (7, 9)
+        with pytest.raises(InvalidDataError) as err:
+            detect(state, method, quantile=99.0, max_points=5)
+        msg = str(err.value)
+        assert msg.startswith(f"{method} needs a target spectrum, but the clicked pixel (row 7, col 9) is 0 at every "
+                              "band but band 4 ("), msg
+        assert msg.endswith(": click another pixel, then run again") and "--target-pixel" not in msg
+    finally:
+        state.close()
