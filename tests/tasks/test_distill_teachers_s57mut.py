@@ -91,3 +91,24 @@ def test_a_folder_of_weights_without_config_json_is_refused_naming_it(tmp_path: 
     shown = re.escape(f"--teacher {run}")
     with pytest.raises(ModelLoadError, match=rf"^{shown}: no config\.json; pass the output folder of `hsi train`"):
         check_teacher([run], np.zeros((H, W), bool), NAMES)
+
+
+def test_a_fine_tune_teacher_without_its_adapter_names_the_adapter(tmp_path: Path) -> None:
+    """A fine-tune folder (its config.json holds extra.finetune) whose adapter is gone: the line names the adapter
+    and hsi finetune, as predict and batch do, not a model.safetensors to retrain (final read s57 #4)."""
+    import json
+
+    from hsi_app.errors import ModelLoadError
+    from hsi_app.tasks.distill import check_teacher
+
+    run = _teacher(tmp_path / "t", np.zeros((H, W), np.int32))
+    tuned = tmp_path / "tuned"
+    tuned.mkdir()
+    shutil.copy(run / "split.npz", tuned / "split.npz")
+    config = json.loads((run / "config.json").read_text())
+    config.setdefault("extra", {})["finetune"] = {"base_run": str(run), "lora_rank": 2}
+    (tuned / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError) as err:
+        check_teacher([tuned], np.zeros((H, W), bool), NAMES)
+    assert str(err.value) == (f"--teacher {tuned}: a fine-tune folder (hsi finetune) without its adapter.safetensors; "
+                              "restore the file or redo `hsi finetune`")
