@@ -363,9 +363,7 @@ def check_reference_units(cube: Cube, reference: Cube, good: np.ndarray, sample:
     Raises:
         InvalidDataError: naming the reference, both ranges, the factor and the fix.
     """
-    from hsi_app.value_range import check_same_units
-
-    from hsi_app.value_range import scene_sample
+    from hsi_app.value_range import check_same_units, scene_sample
 
     src, ref = scene_name(cube), scene_name(reference, "reference")
     mine = _units_sample(cube, good, sample)

@@ -167,7 +167,6 @@ def train_detector(image: np.ndarray, spectra: np.ndarray, names: list[str], out
     from hsi_app.models import create_model
     from hsi_app.provenance import library_versions
     from hsi_app.tasks.detector_infer import LearnedDetector, decode
-
     from hsi_app.tasks.detectors_classical import check_targets
 
     check_targets(spectra, image.shape[0])  # before the run folder is made
