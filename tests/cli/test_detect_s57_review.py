@@ -138,30 +138,15 @@ def test_truth_saved_as_geojson_in_degrees_scores_as_the_original(tmp_path: Path
     """simulate-targets' truth saved as GeoJSON in EPSG:4326 with 7 decimals (~1 cm) comes back onto a 1 m-pixel
     scene ~0.005 px off; box edges were snapped only within 0.001 px, so each target took one more row or column
     of pixels and AUROC / mAP50 of the very same targets changed."""
-    import json
+    from tests.cli.test_detect_s57_audit import assert_truth_scores_as_the_original
 
-    import geopandas as gpd
+    def degrees_7(gdf, folder: Path) -> Path:  # noqa: ANN001
+        gdf.to_crs("EPSG:4326").to_file(folder / "truth_4326.geojson", driver="GeoJSON", COORDINATE_PRECISION=7)
+        return folder / "truth_4326.geojson"
 
     speclib = load_fixture("speclib")
     bg = _scene(tmp_path / "bg.tif", speclib.background(2).astype(np.float64), speclib.WAVELENGTHS, pixel=1.0)
-    lib = speclib.write_csv(tmp_path / "lib.csv")
-    sim = tmp_path / "sim"
-    code, _, err = run_main(capsys, "simulate-targets", "--background", str(bg), "--targets", str(lib),
-                            "--n-targets", "8", "--seed", "5", "--out", str(sim), "--quiet")
-    assert code == 0, err
-    geojson = tmp_path / "truth_4326.geojson"
-    gpd.read_file(sim / "targets.gpkg").to_crs("EPSG:4326").to_file(geojson, driver="GeoJSON",
-                                                                     COORDINATE_PRECISION=7)
-    reports = []
-    for truth in (sim / "targets.gpkg", geojson):
-        metrics = tmp_path / f"{truth.stem}.json"
-        code, _, err = run_main(capsys, "detect", "--input", str(sim / "scene.tif"), "--method", "ace", "--targets",
-                                str(lib), "--out", str(tmp_path / f"{truth.stem}.tif"), "--truth", str(truth),
-                                "--metrics", str(metrics), "--quiet")
-        assert code == 0, err
-        reports.append(json.loads(metrics.read_text()))
-    for key in ("auroc", "mAP@1px", "mAP@2px", "mAP25", "mAP50", "n_targets"):
-        assert reports[1][key] == pytest.approx(reports[0][key], abs=1e-12), key
+    assert_truth_scores_as_the_original(tmp_path, capsys, speclib, bg, degrees_7)
 
 
 @pytest.mark.parametrize("method", ["cem", "ace", "mf"])
