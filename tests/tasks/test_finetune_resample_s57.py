@@ -4,6 +4,9 @@ base without FWHM whose band centres are not in wavelength order (AVIRIS' spectr
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 
 from hsi_app.checkpoint import RunConfig
@@ -59,25 +62,11 @@ def test_a_fine_tune_made_before_the_rule_keeps_its_band_map_and_a_new_one_recor
 
     import torch
 
-    from hsi_app.io.cube import make_cube
-    from hsi_app.tasks.finetune import FWHM_SPACING, FinetuneOptions, finetune, load_finetuned
-    from hsi_app.tasks.train_classifier import TrainOptions, train_classifier
+    from hsi_app.tasks.finetune import FWHM_SPACING, load_finetuned
 
     base_wl = _avirislike()
     scene_wl = np.arange(590.0, 810.0, 6.0)
-    rng = np.random.default_rng(0)
-    labels = np.zeros((16, 16), dtype=np.int32)
-    labels[1:15, 1:7], labels[1:15, 9:15] = 1, 2
-
-    def cube(wl: np.ndarray):  # noqa: ANN202
-        spectra = np.stack([0.3 + 0.0 * wl, 0.2 + 0.3 * (wl - 590) / 220, 0.5 - 0.2 * (wl - 590) / 220])
-        data = spectra[labels].transpose(2, 0, 1) + 0.005 * rng.standard_normal((wl.size, 16, 16))
-        return make_cube(data.astype(np.float32), wavelength=wl, labels=labels)
-
-    base, ft = tmp_path / "base", tmp_path / "ft"
-    train_classifier(cube(base_wl), base, TrainOptions(model="test_spectral_vit", split="random:0.3", epochs=1,
-                                                       progress=False))
-    finetune(cube(scene_wl), base, ft, FinetuneOptions(lora_rank=1, epochs=1, split="fixed:3", progress=False))
+    _, ft, _ = base_and_finetune(tmp_path, base_wl, scene_wl)
     cfg = json.loads((ft / "config.json").read_text())
     assert cfg["extra"]["finetune"]["fwhm_spacing"] == FWHM_SPACING
     del cfg["extra"]["finetune"]["fwhm_spacing"]
@@ -113,3 +102,28 @@ def test_a_cross_sensor_target_beyond_the_scenes_bands_is_refused_naming_the_sce
         enmap_like_target(scene, radius=2, split_col=10)  # EnMAP-like bands reach 2445 nm
     line = str(err.value)
     assert "\n" not in line and line.startswith("/data/field.tif") and "2445" in line and "bands=" in line
+
+
+def base_and_finetune(folder: Path, base_wl: np.ndarray, scene_wl: np.ndarray) -> tuple[Path, Path, Any]:
+    """``(base, ft, scene)``: a 1-epoch test_spectral_vit run ``folder/base`` on bands ``base_wl`` (no FWHM), a
+    1-epoch rank-1 LoRA fine-tune ``folder/ft`` of it on a 16 x 16 scene of bands ``scene_wl``, and that scene;
+    two block classes of smooth spectra."""
+    from hsi_app.io.cube import make_cube
+    from hsi_app.tasks.finetune import FinetuneOptions, finetune
+    from hsi_app.tasks.train_classifier import TrainOptions, train_classifier
+
+    rng = np.random.default_rng(0)
+    labels = np.zeros((16, 16), dtype=np.int32)
+    labels[1:15, 1:7], labels[1:15, 9:15] = 1, 2
+
+    def cube(wl: np.ndarray):  # noqa: ANN202
+        spectra = np.stack([0.3 + 0.0 * wl, 0.2 + 0.3 * (wl - 590) / 220, 0.5 - 0.2 * (wl - 590) / 220])
+        data = spectra[labels].transpose(2, 0, 1) + 0.005 * rng.standard_normal((wl.size, 16, 16))
+        return make_cube(data.astype(np.float32), wavelength=wl, labels=labels)
+
+    base, ft = folder / "base", folder / "ft"
+    train_classifier(cube(base_wl), base, TrainOptions(model="test_spectral_vit", split="random:0.3", epochs=1,
+                                                       progress=False))
+    scene = cube(scene_wl)
+    finetune(scene, base, ft, FinetuneOptions(lora_rank=1, epochs=1, split="fixed:3", progress=False))
+    return base, ft, scene

@@ -72,25 +72,10 @@ def test_the_list_order_reach_is_the_one_an_old_fine_tune_was_checked_with() -> 
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A test_spectral_vit base on two overlapping runs of bands without FWHM, a 1-epoch LoRA fine-tune of it on a
     finer sensor, and that sensor's scene."""
-    from hsi_app.io.cube import make_cube
-    from hsi_app.tasks.finetune import FinetuneOptions, finetune
-    from hsi_app.tasks.train_classifier import TrainOptions, train_classifier
+    from tests.tasks.test_finetune_resample_s57 import base_and_finetune
 
     root = tmp_path_factory.mktemp("ftrev")
-    rng = np.random.default_rng(0)
-    labels = np.zeros((16, 16), dtype=np.int32)
-    labels[1:15, 1:7], labels[1:15, 9:15] = 1, 2
-
-    def cube(wl: np.ndarray):  # noqa: ANN202
-        spectra = np.stack([0.3 + 0.0 * wl, 0.2 + 0.3 * (wl - 590) / 220, 0.5 - 0.2 * (wl - 590) / 220])
-        data = spectra[labels].transpose(2, 0, 1) + 0.005 * rng.standard_normal((wl.size, 16, 16))
-        return make_cube(data.astype(np.float32), wavelength=wl, labels=labels)
-
-    base, ft = root / "base", root / "ft"
-    train_classifier(cube(BASE_WL), base, TrainOptions(model="test_spectral_vit", split="random:0.3", epochs=1,
-                                                       progress=False))
-    scene = cube(SCENE_WL)
-    finetune(scene, base, ft, FinetuneOptions(lora_rank=1, epochs=1, split="fixed:3", progress=False))
+    base, ft, scene = base_and_finetune(root, BASE_WL, SCENE_WL)
     return {"root": root, "base": base, "ft": ft, "scene": scene}
 
 
