@@ -123,12 +123,14 @@ def describe_model_folder(source: str) -> dict[str, Any] | None:
 def describe_finetune(folder: Path, config: Any, finetune: dict[str, Any]) -> dict[str, Any]:
     """What a fine-tune folder's ``config.json`` ``extra["finetune"]`` says: ``base_run`` (where its base run is
     looked for, :func:`~hsi_app.tasks.finetune.base_run_dir`), ``lora_rank``, ``band_map`` and ``problem`` (the
-    one line loading it would give when the base run is missing or changed since fine-tuning, else None)."""
+    one line loading it would give when the base run is missing or changed since fine-tuning, or its band-width
+    rule is unknown, else None)."""
     from hsi_app.errors import HSIError
-    from hsi_app.tasks.finetune import base_run_dir, check_base_unchanged
+    from hsi_app.tasks.finetune import base_run_dir, check_base_unchanged, fwhm_spacing_rule
 
     try:
         check_base_unchanged(folder, config)
+        fwhm_spacing_rule(folder, finetune)
         problem = None
     except HSIError as err:
         problem = str(err)

@@ -95,3 +95,17 @@ def test_a_fine_tune_whose_config_names_no_base_run_says_so(finetuned: dict[str,
     assert code == 0, err
     assert "base run     not recorded in its config.json (LoRA rank 2)" in out.splitlines(), out
     assert "use          hsi predict" not in out
+
+
+def test_a_fine_tune_with_an_unknown_band_width_rule_is_not_offered_to_predict(
+        finetuned: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Loading it refuses the rule in one line, so hsi info says that line instead of a use command."""
+    ft = tmp_path / "ft"
+    shutil.copytree(finetuned["ft"], ft)
+    raw = json.loads((ft / "config.json").read_text())
+    raw["extra"]["finetune"]["fwhm_spacing"] = "cubic"
+    (ft / "config.json").write_text(json.dumps(raw))
+    code, out, err = run_main(capsys, "info", str(ft), "--json")
+    assert code == 0, err
+    info = json.loads(out)
+    assert info["use"] == "" and '"cubic", which this version does not know' in info["finetune"]["problem"]
