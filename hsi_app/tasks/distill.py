@@ -75,11 +75,11 @@ def _check_weights(run: Path, shown: str) -> None:
         raise ModelLoadError(f"{shown}: no {CONFIG_NAME}; pass the output folder of `hsi train` (or of "
                              "`hsi ensemble`)")
     if not (run / WEIGHTS_NAME).is_file() and not (run / ADAPTER_NAME).is_file():
-        from hsi_app.checkpoint import is_finetune_config, load_config
+        from hsi_app.checkpoint import is_finetune_config, load_config, no_weights_line
 
-        if is_finetune_config(load_config(run)):  # its weights are the adapter (checkpoint.no_weights_line)
-            raise ModelLoadError(f"{shown}: a fine-tune folder (hsi finetune) without its {ADAPTER_NAME}; restore "
-                                 "the file or redo `hsi finetune`")
+        config = load_config(run)
+        if is_finetune_config(config):  # its weights are the adapter: the line predict and batch give
+            raise ModelLoadError(no_weights_line(shown, config))
         raise ModelLoadError(f"{shown}: no {WEIGHTS_NAME} (an unfinished or partly copied run); finish or "
                              "copy the whole run folder, or retrain it")
 
