@@ -117,6 +117,24 @@ def pixel_size(cube: Any) -> tuple[list[float], str] | None:
     return [math.hypot(t.a, t.d), math.hypot(t.b, t.e)], "metre" if unit in ("metre", "meter") else unit
 
 
+def pd_text(report: dict[str, Any]) -> str:
+    """The summary's Pd entries, e.g. ``"  pd@pfa1e-3 0.750  pd@pfa1e-4 n/a (Pfa 0.0001 needs at least 10000
+    background pixels (one false alarm in 10000); 1600 scored)"``.
+
+    Args:
+        report: the metrics, with the entries of :func:`~hsi_app.tasks.detect_metrics.pd_report`.
+    """
+    from hsi_app.tasks.detect_metrics import PFA_LEVELS, pfa_key
+
+    reasons = report.get("pd_null_reasons") or {}
+    parts = []
+    for key in (pfa_key(p) for p in PFA_LEVELS):
+        if key in report:
+            value = report[key]
+            parts.append(f"{key} {value:.3f}" if value is not None else f"{key} n/a ({reasons.get(key, 'undefined')})")
+    return "".join(f"  {p}" for p in parts)
+
+
 SCORED_PEAKS = ("every peak of the score maps, ranked by score (standard average precision); --threshold and "
                 "--max-points filter only the --points file")
 """What the metrics against --truth score (the metrics JSON's ``scored_peaks``)."""
@@ -161,7 +179,7 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
     from hsi_app.checkpoint import finite_json
     from hsi_app.predictor import run_dir_of
     from hsi_app.provenance import weights_identity
-    from hsi_app.tasks.detect_metrics import best_score, detection_report, pixel_auroc
+    from hsi_app.tasks.detect_metrics import best_score, detection_report, pd_report, pixel_auroc
     from hsi_app.tasks.detection import (
         best_detections,
         check_scale,
@@ -247,7 +265,9 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
         gt = truth_with_data(gt, res.scores, str(truth))
         ranked = best_detections(res.scores) if pixel_only else res.detections
         report = detection_report(ranked, gt, class_agnostic=agnostic)
-        report["auroc"] = pixel_auroc(best_score(res.scores), truth_mask(gt, res.scores.shape[1:]))
+        best, on_target = best_score(res.scores), truth_mask(gt, res.scores.shape[1:])
+        report["auroc"] = pixel_auroc(best, on_target)
+        report.update(pd_report(best, on_target))  # pd@pfa1e-3, pd@pfa1e-4 (None with a reason)
         report["n_targets"] = float(len(gt))
         report["scored_peaks"] = SCORED_PEAKS
         report["points_filter"] = {"threshold": threshold, "max_points": max_points} if points else None
@@ -280,5 +300,5 @@ def detect(source: str, method: str, targets: str | None, materials: tuple[str, 
         click.echo(
             f"vs {truth} ({len(gt)} targets{', class-agnostic' if agnostic else ''}{ground}): "
             + "  ".join(f"{k} {report[k]:.3f}" for k in ("mAP@1px", "mAP@2px", "mAP@3px", "mAP25", "mAP50", "auroc")
-                        if k in report) + filtered
+                        if k in report) + pd_text(report) + filtered
         )

@@ -86,9 +86,11 @@ def run(*, data: str, targets: str | None, out: str, model: str | None = None, e
                              band_indices=bands, source_bands=cube.hsi.shape[0], data=scene_reference(cube),
                              record={**{k: used[k] for k in ("library", "scale", "scale_guessed",
                                                              "extrapolated_bands")}, **provenance})
+    from hsi_app.cli.detect_cmd import pd_text
+
     click.echo(
         f"{opts.model} on {data} ({len(names)} target classes): mAP50 {metrics['mAP50']:.3f}  "
-        f"mAP@2px {metrics['mAP@2px']:.3f}  AUROC {metrics['auroc']:.3f}  "
+        f"mAP@2px {metrics['mAP@2px']:.3f}  AUROC {metrics['auroc']:.3f}{pd_text(metrics)}  "
         f"({int(metrics['n_targets'])} held-out test targets, {metrics['train_seconds']:.0f} s)  -> {out}"
     )
     return metrics

@@ -8,19 +8,20 @@ targets only in the test region) and is scored on the test region:
 
 * points/boxes: :func:`~hsi_app.tasks.detect_metrics.detection_report` over the peaks
   inside the test region, pooled over all test scenes;
-* AUROC: per pixel in the test region, the maximum score over target classes against
-  "abundance > 0".
+* AUROC and Pd at Pfa 1e-3 / 1e-4 (:func:`~hsi_app.tasks.detect_metrics.pd_at_pfa`): per pixel in the
+  test region, pooled over all test scenes, the maximum score over target classes against "abundance > 0".
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from hsi_app.data.targets import SimOptions, SimulatedScene, simulate_targets
-from hsi_app.tasks.detect_metrics import Detections, best_score, detection_report, pixel_auroc
+from hsi_app.tasks.detect_metrics import Detections, best_score, detection_report, pd_report, pixel_auroc
 
 TEST_SEED_BASE = 10_000
 
@@ -63,11 +64,13 @@ ScoreFn = Callable[[np.ndarray], tuple[np.ndarray, Detections]]
 
 
 def evaluate(method: ScoreFn, scenes: Sequence[SimulatedScene], region: np.ndarray, *,
-             class_agnostic: bool = False) -> dict[str, float]:
+             class_agnostic: bool = False) -> dict[str, Any]:
     """Score one method over test scenes.
 
     Returns:
-        :func:`detection_report` entries plus ``auroc`` and ``n_targets``.
+        :func:`detection_report` entries plus ``auroc``, the :func:`~hsi_app.tasks.detect_metrics.pd_report`
+        entries (``pd@pfa1e-3``, ``pd@pfa1e-4``: a float, or ``None`` with its reason in ``pd_null_reasons``)
+        and ``n_targets``.
     """
     preds, gts, scores, truth = [], [], [], []
     offs = []
@@ -82,8 +85,10 @@ def evaluate(method: ScoreFn, scenes: Sequence[SimulatedScene], region: np.ndarr
         best = best_score(maps)
         scores.append(best[region])
         truth.append(sc.abundance[region] > 0)
-    rep = detection_report(Detections.concat(preds, offsets=offs), Detections.concat(gts, offsets=offs),
-                           class_agnostic=class_agnostic)
-    rep["auroc"] = pixel_auroc(np.concatenate(scores), np.concatenate(truth))
+    rep: dict[str, Any] = {**detection_report(Detections.concat(preds, offsets=offs),
+                                               Detections.concat(gts, offsets=offs), class_agnostic=class_agnostic)}
+    pooled, pooled_truth = np.concatenate(scores), np.concatenate(truth)
+    rep["auroc"] = pixel_auroc(pooled, pooled_truth)
+    rep.update(pd_report(pooled, pooled_truth))
     rep["n_targets"] = float(sum(len(s.targets) for s in scenes))
     return rep

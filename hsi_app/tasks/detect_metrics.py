@@ -1,4 +1,4 @@
-"""Detection metrics: per-pixel AUROC, point mAP at pixel distances, box mAP at IoU thresholds.
+"""Detection metrics: per-pixel AUROC and Pd at a fixed Pfa, point mAP at pixel distances, box mAP at IoU thresholds.
 
 Conventions:
 
@@ -21,8 +21,10 @@ Conventions:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -84,6 +86,26 @@ def best_score(scores: np.ndarray) -> np.ndarray:
     return np.where(empty, np.nan, best)
 
 
+def _scored_pixels(scores: np.ndarray, truth: np.ndarray, mask: np.ndarray | None,
+                   who: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(N,)`` float64 scores and ``(N,)`` bool truth of the pixels scored: inside ``mask`` and not NaN
+    (+-inf are kept: they rank first or last).
+
+    Raises:
+        InvalidDataError: ``truth`` or ``mask`` of another shape than ``scores``; ``who`` names the caller.
+    """
+    from hsi_app.errors import InvalidDataError
+
+    for name, arr in (("truth", truth), ("mask", mask)):
+        if arr is not None and np.shape(arr) != np.shape(scores):
+            raise InvalidDataError(f"{who}: {name} is {np.shape(arr)} but scores are {np.shape(scores)}; pass "
+                                   f"an (H, W) {name} on the score map's grid (e.g. not {name}.T)")
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    t = np.asarray(truth, dtype=bool).reshape(-1)
+    keep = ~np.isnan(s) if mask is None else (~np.isnan(s) & np.asarray(mask, bool).reshape(-1))
+    return s[keep], t[keep]
+
+
 def pixel_auroc(scores: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None) -> float:
     """Per-pixel AUROC of a score map against a target mask.
 
@@ -105,22 +127,117 @@ def pixel_auroc(scores: np.ndarray, truth: np.ndarray, mask: np.ndarray | None =
     """
     from scipy.stats import rankdata
 
-    from hsi_app.errors import InvalidDataError
-
-    for name, arr in (("truth", truth), ("mask", mask)):
-        if arr is not None and np.shape(arr) != np.shape(scores):
-            raise InvalidDataError(f"pixel_auroc: {name} is {np.shape(arr)} but scores are {np.shape(scores)}; pass "
-                                   f"an (H, W) {name} on the score map's grid (e.g. not {name}.T)")
-    s = np.asarray(scores, dtype=np.float64).reshape(-1)
-    t = np.asarray(truth, dtype=bool).reshape(-1)
-    keep = ~np.isnan(s) if mask is None else (~np.isnan(s) & np.asarray(mask, bool).reshape(-1))  # +-inf rank
-    s, t = s[keep], t[keep]
+    s, t = _scored_pixels(scores, truth, mask, "pixel_auroc")
     n_pos = int(t.sum())
     n_neg = t.size - n_pos
     if n_pos == 0 or n_neg == 0:
         return float("nan")
     ranks = rankdata(s, method="average")  # 1..N, tied scores share their mean rank
     return float((ranks[t].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+PFA_LEVELS = (1e-3, 1e-4)
+"""False-alarm rates at which the probability of detection is reported (``pd@pfa1e-3``, ``pd@pfa1e-4``)."""
+
+
+@dataclass(frozen=True)
+class PdAtPfa:
+    """The probability of detection at one false-alarm rate (:func:`pd_at_pfa`).
+
+    Attributes:
+        pfa: the false-alarm rate asked for.
+        pd: the fraction of target pixels detected, ``None`` when it cannot be measured (``reason`` says why).
+        threshold: the score threshold (pixels scoring at or above it are detected); ``inf`` when no score
+            lets through few enough background pixels, ``None`` with ``pd``.
+        false_alarms: background pixels at or above ``threshold`` (at most ``floor(pfa * n_background)``).
+        n_background: background pixels scored.
+        reason: why ``pd`` is ``None`` (else ``None``).
+    """
+
+    pfa: float
+    pd: float | None
+    threshold: float | None
+    false_alarms: int
+    n_background: int
+    reason: str | None = None
+
+
+def pfa_key(pfa: float) -> str:
+    """The report key of Pd at ``pfa``: ``pd@pfa1e-3`` for 0.001, ``pd@pfa0.002`` for 0.002."""
+    exponent = -math.log10(pfa) if pfa > 0 else math.nan
+    if math.isfinite(exponent) and abs(exponent - round(exponent)) < 1e-9:
+        return f"pd@pfa1e-{round(exponent)}"
+    return f"pd@pfa{pfa:g}"
+
+
+def pd_at_pfa(scores: np.ndarray, truth: np.ndarray, pfa: float, mask: np.ndarray | None = None) -> PdAtPfa:
+    """Pixel-level probability of detection (Pd) at a false-alarm rate (Pfa), from the pixel ROC.
+
+    With ``B`` background pixels, at most ``k = floor(pfa * B)`` of them may be false alarms. The
+    threshold is the lowest score (among the scored pixels) that lets through at most ``k`` background
+    pixels, a pixel being let through when it scores *at or above* the threshold; Pd is the fraction of
+    target pixels at or above it. Ties: pixels of equal score pass or fail together, so when the
+    background pixels tied at some score would take the false alarms past ``k``, the threshold lies above
+    that score, and target pixels tied with it are not detected. This is the ROC point of highest
+    detection rate with a false-alarm rate at most ``pfa`` (``max TPR`` over ``FPR <= pfa``).
+
+    Fewer than ``1 / pfa`` background pixels (``k = 0``) cannot measure that rate (even one false alarm
+    would exceed it): Pd is then ``None`` with the reason, as it is without target pixels.
+
+    Args:
+        scores: ``(H, W)`` scores (higher = more target-like; NaN pixels are skipped).
+        truth: ``(H, W)`` bool, True on target pixels.
+        pfa: the false-alarm rate, in (0, 1).
+        mask: ``(H, W)`` bool pixels to score (default: all).
+
+    Returns:
+        :class:`PdAtPfa`.
+
+    Raises:
+        InvalidDataError: ``truth`` or ``mask`` of another shape than ``scores``.
+        ConfigError: ``pfa`` outside (0, 1).
+    """
+    from hsi_app.errors import ConfigError
+
+    if not 0.0 < float(pfa) < 1.0:
+        raise ConfigError(f"pd_at_pfa: pfa {pfa!r} must lie strictly between 0 and 1 (e.g. 1e-3)")
+    s, t = _scored_pixels(scores, truth, mask, "pd_at_pfa")
+    background, targets = s[~t], s[t]
+    n_bg = int(background.size)
+    allowed = math.floor(float(pfa) * n_bg + 1e-9)  # the product of floats may land just below a whole number
+    if targets.size == 0:
+        return PdAtPfa(float(pfa), None, None, 0, n_bg, "no target pixels scored")
+    if allowed < 1:
+        need = math.ceil(1.0 / float(pfa) - 1e-9)
+        return PdAtPfa(float(pfa), None, None, 0, n_bg, f"Pfa {pfa:g} needs at least {need} background pixels "
+                       f"(one false alarm in {need}); {n_bg} scored")
+    if allowed >= n_bg:  # every pixel may pass
+        return PdAtPfa(float(pfa), 1.0, float(s.min()), n_bg, n_bg)
+    # the (allowed + 1)-th highest background score must fail: the threshold is the lowest score above it
+    cut = float(np.partition(background, n_bg - allowed - 1)[n_bg - allowed - 1])
+    above = s[s > cut]
+    threshold = float(above.min()) if above.size else math.inf
+    return PdAtPfa(float(pfa), float(np.mean(targets >= threshold)), threshold, int(np.sum(background >= threshold)),
+                   n_bg)
+
+
+def pd_report(scores: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None,
+              levels: Sequence[float] = PFA_LEVELS) -> dict[str, Any]:
+    """Pd at each false-alarm rate of ``levels`` (:func:`pd_at_pfa`), as report entries.
+
+    Returns:
+        ``{"pd@pfa1e-3": Pd or None, "pd@pfa1e-4": ..., "pd_null_reasons": {key: reason}}`` (the reasons of
+        the entries that are ``None``; empty when none is).
+    """
+    out: dict[str, Any] = {}
+    reasons: dict[str, str] = {}
+    for pfa in levels:
+        res = pd_at_pfa(scores, truth, pfa, mask)
+        out[pfa_key(pfa)] = res.pd
+        if res.reason is not None:
+            reasons[pfa_key(pfa)] = res.reason
+    out["pd_null_reasons"] = reasons
+    return out
 
 
 def average_precision(scores: np.ndarray, tp: np.ndarray, n_gt: int) -> float:

@@ -693,7 +693,7 @@ def truth_mask(gt: Detections, shape: tuple[int, int]) -> np.ndarray:
     """``(H, W)`` bool target pixels of ground truth: inside its boxes, else the pixel of each point.
 
     Boxes are pixel edges (``row0, col0, row1, col1``, exclusive ends); fractional edges
-    take every pixel the box touches. The mask is what ``hsi detect --truth`` scores AUROC on.
+    take every pixel the box touches. The mask is what ``hsi detect --truth`` scores AUROC and Pd at Pfa on.
     """
     h, w = shape
     mask = np.zeros((h, w), bool)

@@ -12,7 +12,7 @@ fits the CenterNet-style losses:
 
 The run folder gets ``model.safetensors``, ``config.json`` (task ``detect``; the target
 spectra, library and simulation settings in ``extra``) and ``metrics.json``: point and
-box mAP, per size bin, and AUROC on test scenes in the held-out region
+box mAP, per size bin, AUROC and Pd at Pfa 1e-3 / 1e-4 on test scenes in the held-out region
 (:mod:`hsi_app.tasks.detect_eval`).
 """
 
