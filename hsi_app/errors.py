@@ -44,6 +44,26 @@ class InvalidDataError(HSIError, ValueError):
     """Values are unusable: all no-data, NaN/inf where not allowed, empty selections."""
 
 
+class TargetPixelError(InvalidDataError):
+    """A target pixel (``--target-pixel ROW,COL``, ``pixels=`` in Python) gives no target spectrum.
+
+    Front ends word it from its fields: ``str(err)`` is the CLI's and Python's line (``"--target-pixel 7,9
+    (pixels= in Python): that pixel has no data; pick a valid pixel"``); the viewer names the clicked pixel.
+
+    Attributes:
+        pixel: ``(row, col)``, 0-based.
+        reason: what is wrong, worded to follow ``"that pixel "`` (e.g. ``"has no data"``).
+        fix: what to do, e.g. ``"pick another pixel"``.
+    """
+
+    def __init__(self, pixel: tuple[int, int], reason: str, fix: str = "pick another pixel") -> None:
+        self.pixel = (int(pixel[0]), int(pixel[1]))
+        self.reason = reason
+        self.fix = fix
+        super().__init__(f"--target-pixel {self.pixel[0]},{self.pixel[1]} (pixels= in Python): that pixel {reason}; "
+                         f"{fix}")
+
+
 class ConfigError(HSIError, ValueError):
     """A bad option value (split spec, window size, model args...)."""
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from hsi_app.errors import ConfigError, InvalidDataError
+from hsi_app.errors import ConfigError, InvalidDataError, TargetPixelError
 from hsi_app.io.cube import Cube, scene_name
 from hsi_app.tasks.detect_metrics import Detections
 from hsi_app.tasks.detect_stream import STREAMED_METHODS, streamed_local_rx, streamed_scores
@@ -264,8 +264,9 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | Any | None =
         ConfigError: a non-positive ``scale``, no targets, a pixel outside the scene.
         BandMismatchError: a library with a cube whose band wavelengths are unknown, or one that leaves
             more than ``max_extrapolated`` of them outside its range.
-        InvalidDataError: a pixel with no data, or a material or pixel that is 0 at every good band (no
-            target spectrum: CEM's filter would divide by 0).
+        InvalidDataError: a material that is 0 at every good band (no target spectrum: CEM's filter would
+            divide by 0); :class:`~hsi_app.errors.TargetPixelError` (a subclass, with the pixel and the reason)
+            for a pixel with no data or 0 at every good band.
     """
     from hsi_app.errors import BandMismatchError
     from hsi_app.io.spectral_library import SpectralLibrary, read_library, reflectance_scale, stores_integers
@@ -316,8 +317,7 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | Any | None =
             raise ConfigError(f"--target-pixel {r},{c} (pixels= in Python): outside the {h} x {w} scene (rows 0..{h - 1}, cols 0..{w - 1})")
         spectrum = pixel_spectrum(cube, r, c, valid=valid)
         if not np.isfinite(spectrum).all():
-            raise InvalidDataError(f"--target-pixel {r},{c} (pixels= in Python): that pixel has no data; pick a valid "
-                                   "pixel")
+            raise TargetPixelError((r, c), "has no data", "pick a valid pixel")
         spectra.append(spectrum[None])
         labels.append(pixel_target_name(r, c))
     if not spectra:
@@ -329,9 +329,9 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | Any | None =
         if k < n_library:
             raise InvalidDataError(f"{library}: material {labels[k]!r} is 0 at every band of the scene (an empty "
                                    f"column?), so it is no target spectrum; check the column, or {leave_out}")
-        row_col = labels[k].removeprefix("pixel_").replace("_", ",")
-        raise InvalidDataError(f"--target-pixel {row_col} (pixels= in Python): that pixel is 0 at every band (a fill "
-                               "not marked as no-data?), so it is no target spectrum; pick another pixel")
+        row, col = (int(v) for v in labels[k].removeprefix("pixel_").split("_"))
+        raise TargetPixelError((row, col), "is 0 at every band (a fill not marked as no-data?), so it is no target "
+                               "spectrum")
     return out, labels
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from hsi_app.errors import ConfigError, HSIWarning, InvalidDataError, UnknownKeyError, did_you_mean
+from hsi_app.errors import ConfigError, HSIWarning, InvalidDataError, TargetPixelError, UnknownKeyError, did_you_mean
 
 METHODS = ("rx", "rx-local", "mf", "ace", "cem", "learned")
 TARGET_METHODS = ("mf", "ace", "cem")
@@ -366,7 +366,9 @@ def check_kept_targets(targets: np.ndarray | None, keep: np.ndarray | None, *, n
         wavelengths: ``(C,)`` their centres in nm (``None``: unknown).
 
     Raises:
-        InvalidDataError: one line naming the target, the bands left out and the fix.
+        InvalidDataError: one line naming the target, the bands left out and the fix;
+            :class:`~hsi_app.errors.TargetPixelError` (a subclass, with the pixel and the reason) for a
+            ``pixel_ROW_COL`` target.
     """
     import re
 
@@ -387,8 +389,7 @@ def check_kept_targets(targets: np.ndarray | None, keep: np.ndarray | None, *, n
     name = None if names is None else str(list(names)[k])
     pixel = None if name is None else re.fullmatch(r"pixel_(\d+)_(\d+)", name)
     if pixel is not None:
-        raise InvalidDataError(f"--target-pixel {pixel[1]},{pixel[2]} (pixels= in Python): that pixel {but}; pick "
-                               "another pixel")
+        raise TargetPixelError((int(pixel[1]), int(pixel[2])), but)
     if name is not None:
         raise InvalidDataError(f"target {name!r} {but}; check its library column, or leave it out: --material NAME "
                                "(names= in Python) picks the others")

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from hsi_app.errors import BandMismatchError, ConfigError, InvalidDataError
+from hsi_app.errors import BandMismatchError, ConfigError, InvalidDataError, TargetPixelError
 from hsi_app.io.cube import Cube
 from hsi_app.viewer.classify import write_json
 from hsi_app.viewer.detect_progress import SCORING_SHARE, DetectProgress, bars_to, passes_of
@@ -222,14 +222,12 @@ def _scores(session: ViewerSession, cube: Cube, method: str, rx_window: tuple[in
     try:
         with bars_to(steps):
             res = detect_scene(cube, method, spectra=spectra, names=names, window=rx_window, max_per_class=1)
-    except InvalidDataError as err:  # the clicked pixel is 0 but in a dead band (found by the statistics pass)
-        text, lead = str(err), "that pixel "
-        if session.selected is None or not text.startswith("--target-pixel ") or lead not in text:
+    except TargetPixelError as err:  # the clicked pixel is 0 but in a dead band (found by the statistics pass)
+        if session.selected is None or err.pixel != tuple(int(v) for v in session.selected):
             raise
-        r, c = session.selected
-        why = text.split(lead, 1)[1].removesuffix("; pick another pixel")
-        raise InvalidDataError(f"{method} needs a target spectrum, but the clicked pixel (row {r}, col {c}) {why}: "
-                               "click another pixel, then run again") from None
+        r, c = err.pixel
+        raise InvalidDataError(f"{method} needs a target spectrum, but the clicked pixel (row {r}, col {c}) "
+                               f"{err.reason}: click another pixel, then run again") from None
     return res.scores, res.names, None
 
 
