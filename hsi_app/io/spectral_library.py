@@ -12,7 +12,11 @@ Accepted files:
   that, a column named ``band`` whose values look like wavelengths; failing that, the first
   column. A band-number column (named ``band``/``index``/``id``/``channel``..., or pandas'
   ``Unnamed: 0``, holding distinct whole numbers from 0 or 1) is never a material. Wavelengths below
-  30 are taken as micrometres and converted to nm. Reflectance is expected in 0..1; a table
+  30 are taken as micrometres and converted to nm. A wavelength column whose name gives the unit of
+  wavenumbers, cm^-1 (``wavenumber_cm-1``, ``wavenumber (cm^-1)``, ``1/cm``, ``cm⁻¹``), holds wavenumbers
+  and is converted with ``nm = 1e7 / cm^-1`` (FTIR exports); without that unit in the name, values that only
+  match the cube once read as wavenumbers (4000-25000 for 400-2500 nm) are refused as before, with a line
+  saying they look like wavenumbers and how to convert or name the column (:meth:`SpectralLibrary.wavenumber_hint`). Reflectance is expected in 0..1; a table
   whose largest material value exceeds 1.5 is taken as percent and divided by 100. Columns may be
   separated by commas, semicolons or tabs (with semicolons or tabs, decimal commas when the data cells
   hold commas; :func:`hsi_app.io.csv_layout.csv_layout`). A first row of numbers only is data: the file has no header, its first column
@@ -42,6 +46,7 @@ scaled ones); pass an explicit scale when the guess is wrong.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +63,10 @@ WAVE_PREFIXES = ("wave", "wl", "lambda", "nm", "λ")
 INDEX_NAMES = frozenset({"band", "bands", "bandno", "bandnum", "bandnumber", "bandid", "bandindex", "index", "idx",
                          "id", "no", "num", "number", "channel", "channelno", "channelnumber", "ch"})
 """Column names (lower case, letters and digits only) of band-number / row-index columns."""
+WAVENUMBER_UNIT = re.compile(r"cm\s*\^?\s*[-−]\s*1(?!\d)|cm⁻¹|1\s*/\s*cm(?![a-z])", re.IGNORECASE)
+"""A column name giving the unit of wavenumbers, cm^-1 (``cm-1``, ``cm^-1``, ``cm⁻¹``, ``1/cm``)."""
+NM_PER_WAVENUMBER = 1e7
+"""``nm = NM_PER_WAVENUMBER / cm^-1`` (1 cm = 1e7 nm)."""
 BAND_NUMBERS_BELOW = 200.0
 """A ``band`` column of distinct whole numbers starting below this holds band numbers, not wavelengths in nm."""
 
@@ -72,6 +81,7 @@ class SpectralLibrary:
         spectra: ``(K, L)`` float64 reflectance (0..1); NaN where a material has no value (its gaps).
         source: the file it was read from.
         stored_as: how the file's values were read, e.g. ``"percent"`` (they were divided by 100).
+        from_wavenumbers: the file gave wavenumbers in cm^-1 (converted to nm on reading).
     """
 
     names: list[str]
@@ -79,6 +89,7 @@ class SpectralLibrary:
     spectra: np.ndarray
     source: str = ""
     stored_as: str = "reflectance 0-1"
+    from_wavenumbers: bool = False
 
     def __len__(self) -> int:
         return len(self.names)
@@ -119,9 +130,10 @@ class SpectralLibrary:
         if blind:
             lo, hi = spans[blind[0]]
             who = "" if len(blind) == len(spans) else f" for {', '.join(self.names[i] for i in blind[:5])}"
+            fix = self.wavenumber_hint(dst) or "use a library measured over the cube's bands"
             raise BandMismatchError(
                 f"{self.source}: no spectral overlap{who}: the library covers {lo:.0f}-{hi:.0f} nm, the cube "
-                f"{dst.min():.0f}-{dst.max():.0f} nm; use a library measured over the cube's bands"
+                f"{dst.min():.0f}-{dst.max():.0f} nm; {fix}"
             )
         out = np.empty((len(self.names), dst.size), dtype=np.float64)
         on_centre = samples_at_band_centres(self.wavelengths, dst, width)  # per band, on the whole grid
@@ -153,6 +165,37 @@ class SpectralLibrary:
                      for name, n, (lo, hi) in zip(self.names, counts, spans, strict=True) if n]
             what = f"cube bands lie outside a material's range: {', '.join(parts[:5])}{', ...' if len(parts) > 5 else ''}"
         warnings.warn(f"{self.source}: {what}; they use the nearest library value", HSIWarning, stacklevel=3)
+
+    def wavenumber_hint(self, wavelengths: np.ndarray) -> str:
+        """What to do when the library's wavelengths look like wavenumbers in cm^-1, or ``""`` when they do not.
+
+        They look so when, read as cm^-1 (``nm = 1e7 / value``), they cover more of the cube's bands than read
+        as nm (4000-25000 "nm" against a 400-2500 nm cube: none as nm, all as wavenumbers). A library whose
+        column was already read as wavenumbers gets no hint.
+
+        Args:
+            wavelengths: ``(C,)`` cube band centres in nm.
+
+        Returns:
+            A clause that ends an error message in place of its fix, e.g. ``"its wavelengths 4000-25000 look
+            like wavenumbers in cm^-1 (400-2500 nm, over the cube's bands): convert the column with nm = 1e7 /
+            cm^-1, or name it wavenumber_cm-1 to have it read as wavenumbers"``.
+        """
+        wl = np.asarray(self.wavelengths, dtype=np.float64)
+        wl = wl[np.isfinite(wl)]
+        dst = np.asarray(wavelengths, dtype=np.float64)
+        dst = dst[np.isfinite(dst)]
+        if self.from_wavenumbers or wl.size == 0 or dst.size == 0 or wl.min() <= 0:
+            return ""
+        lo, hi = float(wl.min()), float(wl.max())
+        nm_lo, nm_hi = NM_PER_WAVENUMBER / hi, NM_PER_WAVENUMBER / lo
+        as_nm = int(((dst >= lo) & (dst <= hi)).sum())
+        as_wavenumbers = int(((dst >= nm_lo) & (dst <= nm_hi)).sum())
+        if as_wavenumbers <= as_nm:
+            return ""
+        return (f"its wavelengths {lo:g}-{hi:g} look like wavenumbers in cm^-1 ({nm_lo:.0f}-{nm_hi:.0f} nm, over the "
+                "cube's bands): convert the column with nm = 1e7 / cm^-1, or name it wavenumber_cm-1 to have it "
+                "read as wavenumbers")
 
     def spans(self) -> list[tuple[float, float]]:
         """``(first, last)`` wavelength (nm) with a value, per material.
@@ -208,7 +251,7 @@ class SpectralLibrary:
                 raise UnknownKeyError(f"{self.source}: no material {n!r}; {hint}")
             idx.append(self.names.index(n))
         return SpectralLibrary([self.names[i] for i in idx], self.wavelengths, self.spectra[idx], self.source,
-                               self.stored_as)
+                               self.stored_as, self.from_wavenumbers)
 
 
 def read_library(path: str | os.PathLike[str]) -> SpectralLibrary:
@@ -257,6 +300,10 @@ def _read_csv(path: Path) -> SpectralLibrary:
     if not named:
         _refuse_rows(path, df, header, decimal, table[:, 0])
     wi = _wavelength_column(path, cols, table)
+    wavenumbers = header and _says_wavenumber(cols[wi])
+    if wavenumbers:  # cm^-1 to nm
+        table = table.copy()  # pandas may hand back a read-only view
+        table[:, wi] = _from_wavenumbers(path, cols[wi], table[:, wi])
     reason = wavelength_problem(table[:, wi], ordered=not named)
     if reason is not None:
         numbers = _is_counting(table[:, wi])  # band numbers: no material either
@@ -275,7 +322,8 @@ def _read_csv(path: Path) -> SpectralLibrary:
     if not keep:
         raise InvalidDataError(f"{path}: no material column besides '{cols[wi]}' and band numbers; add one column of "
                                "reflectance per material")
-    return SpectralLibrary([cols[i].strip() for i in keep], table[:, wi], table[:, keep].T, str(path))
+    return SpectralLibrary([cols[i].strip() for i in keep], table[:, wi], table[:, keep].T, str(path),
+                           from_wavenumbers=wavenumbers)
 
 
 def _numeric_column(column: object) -> np.ndarray | None:
@@ -329,7 +377,32 @@ def _says_wavelength(name: str) -> bool:
     """True when a column name says wavelength: ``wavelength_nm``, ``WL``, ``lambda``, ``centre (nm)``..."""
     low = name.strip().lower()
     words = "".join(ch if ch.isalnum() else " " for ch in low).split()
-    return low.startswith(WAVE_PREFIXES) or any(w in LENGTH_UNITS for w in words)  # e.g. ``centre (nm)``
+    return (low.startswith(WAVE_PREFIXES) or any(w in LENGTH_UNITS for w in words)  # e.g. ``centre (nm)``
+            or _says_wavenumber(name))
+
+
+def _says_wavenumber(name: str) -> bool:
+    """True when a column name gives the unit of wavenumbers, cm^-1: ``wavenumber_cm-1``, ``cm^-1``, ``1/cm``..."""
+    return WAVENUMBER_UNIT.search(name) is not None
+
+
+def _from_wavenumbers(path: Path, name: str, values: np.ndarray) -> np.ndarray:
+    """``(L,)`` wavelengths in nm of a column of wavenumbers in cm^-1 (``nm = 1e7 / cm^-1``; NaN stays NaN).
+
+    Raises:
+        InvalidDataError: a wavenumber of 0 or below, or one above 1e5 cm^-1 (below 100 nm, where no library
+            is measured).
+    """
+    from hsi_app.io.csv_layout import MIN_LIBRARY_NM
+
+    v = values[np.isfinite(values)]
+    if v.size and (v.min() <= 0 or NM_PER_WAVENUMBER / v.max() < MIN_LIBRARY_NM):
+        raise InvalidDataError(f"{path}: column '{name}' is named for wavenumbers (cm^-1) but holds {v.min():g}-"
+                               f"{v.max():g}; wavenumbers of a reflectance library are positive and below "
+                               f"{NM_PER_WAVENUMBER / MIN_LIBRARY_NM:g} cm^-1 ({MIN_LIBRARY_NM:g} nm): check the "
+                               "column, or name it wavelength_nm if it holds nm")
+    with np.errstate(divide="ignore"):
+        return NM_PER_WAVENUMBER / values
 
 
 def _is_counting(values: np.ndarray) -> bool:
@@ -526,7 +599,7 @@ def _tidy(lib: SpectralLibrary, ignored: np.ndarray | None = None) -> SpectralLi
     _refuse_negative(lib, wl, sp, divisor, stored_as)
     sp = sp / divisor
     order = np.argsort(wl, kind="stable")
-    return SpectralLibrary(list(lib.names), wl[order], sp[:, order], lib.source, stored_as)
+    return SpectralLibrary(list(lib.names), wl[order], sp[:, order], lib.source, stored_as, lib.from_wavenumbers)
 
 
 def _refuse_negative(lib: SpectralLibrary, wl: np.ndarray, sp: np.ndarray, divisor: float, stored_as: str) -> None:

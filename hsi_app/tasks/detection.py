@@ -295,8 +295,9 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | Any | None =
             raise BandMismatchError(
                 f"{library}: covers {lo:.0f}-{hi:.0f} nm, but {outside} of the "
                 f"{wl.size} good bands of {src} ({wl.min():.0f}-{wl.max():.0f} nm) lie outside it and would get the "
-                "nearest library value, so the implanted targets would carry invented spectra; use a library "
-                f"measured over at least {1 - max_extrapolated:.0%} of the scene's bands"
+                "nearest library value, so the implanted targets would carry invented spectra; "
+                + (lib.wavenumber_hint(wl) or f"use a library measured over at least {1 - max_extrapolated:.0%} of "
+                   "the scene's bands")
             )
         guessed = scale is None
         if scale is None:  # from every 4th row and column, read in strips (not the whole scene)
