@@ -56,6 +56,7 @@ from hsi_app.io.enmap_layers import (
     CLASS_MEANINGS,
     DEFECTIVE_MASK,
     TESTFLAGS_COORD,
+    Grid,
     background_of,
     flag_of,
     open_checked,
@@ -236,7 +237,8 @@ def scan_spectral_image(gdal_path: str, label: str, block_bytes: int = SCAN_BYTE
     ``background``: ``(H, W)`` bool, pixels that are no-data in every band (QL_QUALITY_CLASSES background).
 
     Raises:
-        CubeReadError: the file cannot be opened or a block cannot be read; the pixel mask is of another size.
+        CubeReadError: the file cannot be opened or a block cannot be read; the pixel mask is of another size or
+            on another grid (:func:`~hsi_app.io.enmap_layers.grid_mismatch`).
     """
     import rasterio
     from rasterio.windows import Window
@@ -248,7 +250,8 @@ def scan_spectral_image(gdal_path: str, label: str, block_bytes: int = SCAN_BYTE
         with rasterio.open(gdal_path, driver=driver) as ds:
             c, h, w = ds.count, ds.height, ds.width
             if pixelmask is not None:
-                mask_ds = open_checked(pixelmask[0], pixelmask[1], (c, h, w), pixelmask[2], "pixel mask (QL_PIXELMASK)")
+                mask_ds = open_checked(pixelmask[0], pixelmask[1], (c, h, w), pixelmask[2], "pixel mask (QL_PIXELMASK)",
+                                       Grid(ds.crs, ds.transform))
             nodata = float(ds.nodata) if ds.nodata is not None else float(NODATA)
             item = np.dtype(ds.dtypes[0]).itemsize + (1 if mask_ds is not None else 0)
             block_h = max(1, ds.block_shapes[0][0]) if ds.block_shapes else 1
@@ -325,14 +328,16 @@ def _read_block(ds: Any, r0: int, n: int, w: int, label: str, bands: list[int] |
         raise CubeReadError(f"{label}: quality layer cannot be read ({err}); download the product again") from err
 
 
-def _read_mask(gdal_path: str, label: str, shape: tuple[int, int], driver: str, codes: tuple[int, ...] = (1,)) -> np.ndarray:
+def _read_mask(gdal_path: str, label: str, shape: tuple[int, int], driver: str, codes: tuple[int, ...] = (1,),
+               grid: Grid | None = None) -> np.ndarray:
     """``(H, W)`` bool: True where the quality layer is nonzero (1 in EnMAP's 0/1 layers; 1-3 in its cirrus layer).
 
     ``codes``: the nonzero values EnMAP writes in this layer (:data:`QUALITY_CODES`); values
-    outside them and 0 (ignoring the layer's declared no-data) give one warning. The layer's size is
-    checked from its header before any pixel is decompressed (:func:`~hsi_app.io.enmap_layers.read_layer`).
+    outside them and 0 (ignoring the layer's declared no-data) give one warning. The layer's size and grid
+    (against ``grid``, the spectral image's) are checked from its header before any pixel is decompressed
+    (:func:`~hsi_app.io.enmap_layers.read_layer`).
     """
-    layer, nodata = read_layer(gdal_path, label, shape, driver, "quality layer")
+    layer, nodata = read_layer(gdal_path, label, shape, driver, "quality layer", grid)
     return _flagged(layer[0], nodata, label, codes)
 
 
@@ -434,7 +439,8 @@ def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512, pixelmask: bo
 
     Raises:
         DatasetNotFoundError: ``path`` does not exist.
-        CubeReadError: not a product, a part is missing, corrupt or truncated, a layer of another size.
+        CubeReadError: not a product, a part is missing, corrupt or truncated, a layer of another size or on
+            another grid (CRS or transform: :func:`~hsi_app.io.enmap_layers.grid_mismatch`).
         BandMismatchError: the XML describes a different number of bands than the image.
         ConfigError: ``chunks`` is not positive.
     """
@@ -450,18 +456,18 @@ def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512, pixelmask: bo
     xml, meta_label = _product_xml(prod)
     table = parse_band_table(xml, meta_label)
     driver = gdal_driver(prod.spectral)
-    h, w = _raster_size(prod.gdal(prod.spectral), spectral_label, driver)
+    h, w, grid = _raster_grid(prod.gdal(prod.spectral), spectral_label, driver)
     layers = {name: (prod.gdal(part), prod.label(part), gdal_driver(part)) for name, part in prod.layers.items()}
     extra_coords: dict[str, Any] = {}
     background = None
     if "classes" in layers:
         classes, cls_nodata = read_layer(*layers["classes"][:2], (h, w), layers["classes"][2],
-                                         "quality class layer (QL_QUALITY_CLASSES)")
+                                         "quality class layer (QL_QUALITY_CLASSES)", grid)
         background = background_of(classes[0], cls_nodata)
         extra_coords[CLASS_COORD] = (("y", "x"), classes[0], {"meaning": CLASS_MEANINGS})
     if "testflags" in layers:
         flags, _ = read_layer(*layers["testflags"][:2], (h, w), layers["testflags"][2],
-                              "quality test flags (QL_QUALITY_TESTFLAGS)")
+                              "quality test flags (QL_QUALITY_TESTFLAGS)", grid)
         names = [TESTFLAGS_COORD] if flags.shape[0] == 1 else [f"{TESTFLAGS_COORD}_{k + 1}" for k in range(flags.shape[0])]
         extra_coords.update({n: (("y", "x"), f) for n, f in zip(names, flags)})
     scan = scan_spectral_image(prod.gdal(prod.spectral), spectral_label, driver=driver,
@@ -473,7 +479,7 @@ def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512, pixelmask: bo
             "use the METADATA.XML delivered with this image"
         )
     masks = {
-        m: _read_mask(prod.gdal(part), prod.label(part), (h, w), gdal_driver(part), QUALITY_CODES.get(m, (1,)))
+        m: _read_mask(prod.gdal(part), prod.label(part), (h, w), gdal_driver(part), QUALITY_CODES.get(m, (1,)), grid)
         for m, part in prod.quality.items()
     }
     if scan.defective_mask is not None:
@@ -531,13 +537,13 @@ def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512, pixelmask: bo
     return cube
 
 
-def _raster_size(gdal_path: str, label: str, driver: str) -> tuple[int, int]:
-    """``(H, W)`` of the spectral image from its header."""
+def _raster_grid(gdal_path: str, label: str, driver: str) -> tuple[int, int, Grid]:
+    """``(H, W, grid)`` of the spectral image from its header: size, CRS and transform."""
     import rasterio
 
     try:
         with rasterio.open(gdal_path, driver=driver) as ds:
-            return ds.height, ds.width
+            return ds.height, ds.width, Grid(ds.crs, ds.transform)
     except rasterio.errors.RasterioError as err:
         raise CubeReadError(
             f"{label}: spectral image cannot be read ({err}); the file is truncated or corrupt, download the product again"

@@ -14,11 +14,15 @@
 * ``P-QL_QUALITY_TESTFLAGS.TIF``: the quality tests' flags, kept as they are (``quality_testflags``
   coordinate, or ``quality_testflags_<k>`` per band of a multi-band layer); nothing is masked by them.
 
-Each layer's size is checked from its header before any pixel is read.
+Each layer's size and grid (CRS, and the transform to within :data:`GRID_TOLERANCE_PX` of a pixel) are checked
+against the spectral image's from its header before any pixel is read, so a layer from another tile or product is
+never applied pixel for pixel to the wrong ground. A layer or image that states no CRS (or no transform) is checked
+on what it states.
 """
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
 from xml.etree import ElementTree as ET
 
 import numpy as np
@@ -35,16 +39,57 @@ BACKGROUND = 3
 CLASS_MEANINGS = ", ".join(f"{k} {v}" for k, v in QUALITY_CLASSES.items())
 EMPTY_BAND_MEAN = -1000000.0
 """``product/bandStatistics`` mean of a band without data (its std is 0)."""
+GRID_TOLERANCE_PX = 0.01
+"""How far (in the spectral image's pixels) a layer's corner may lie from the same corner of the image's grid."""
 
 
-def open_checked(gdal_path: str, label: str, shape: tuple[int, ...], driver: str, what: str):  # noqa: ANN201
-    """Open a quality layer and check its size (header only) against the spectral image's.
+class Grid(NamedTuple):
+    """The spectral image's georeferencing, as its header states it: rasterio ``crs`` (or None) and ``transform``."""
+
+    crs: Any
+    transform: Any
+
+
+def grid_mismatch(ds: Any, grid: Grid) -> str | None:
+    """Why the open layer ``ds`` lies on another grid than ``grid`` (header only), or None when it lies on it.
+
+    The CRSs must be equal when both state one. The layer's four corners, mapped through its transform and
+    back through the image's, must land on the same pixel corners to within :data:`GRID_TOLERANCE_PX`, when
+    both are georeferenced (a transform that is not the identity GDAL gives a file without one).
+    """
+    from rasterio.transform import Affine
+
+    from hsi_app.io.crs_names import crs_label
+
+    if ds.crs is not None and grid.crs is not None and ds.crs != grid.crs:
+        return f"its CRS is {crs_label(ds.crs)} but the spectral image's is {crs_label(grid.crs)}"
+    if ds.transform == Affine.identity() or grid.transform == Affine.identity() or grid.transform.determinant == 0:
+        return None
+    back = ~grid.transform
+    h, w = ds.height, ds.width
+    for col, row in ((0, 0), (w, 0), (0, h), (w, h)):
+        c2, r2 = back * (ds.transform * (col, row))
+        if abs(c2 - col) > GRID_TOLERANCE_PX or abs(r2 - row) > GRID_TOLERANCE_PX:
+            return (f"its pixel corner (column {col}, row {row}) lies at column {c2:.2f}, row {r2:.2f} of the spectral "
+                    f"image (transforms {_coefficients(ds.transform)} and {_coefficients(grid.transform)})")
+    return None
+
+
+def _coefficients(transform: Any) -> str:
+    """``"(30, 0, 400000, 0, -30, 5800020)"``: the six affine coefficients a, b, c, d, e, f."""
+    return "(" + ", ".join(f"{v:g}" for v in tuple(transform)[:6]) + ")"
+
+
+def open_checked(gdal_path: str, label: str, shape: tuple[int, ...], driver: str, what: str,  # noqa: ANN201
+                 grid: Grid | None = None):
+    """Open a quality layer and check its size and grid (header only) against the spectral image's.
 
     ``shape``: ``(H, W)`` for a layer of any band count, ``(C, H, W)`` for one band per spectral band.
+    ``grid``: the spectral image's CRS and transform (:func:`grid_mismatch`); None checks the size only.
     Returns the open rasterio dataset (the caller closes it).
 
     Raises:
-        CubeReadError: unreadable, or of another size (one line naming the file and the fix).
+        CubeReadError: unreadable, of another size, or on another grid (one line naming the file and the fix).
     """
     import rasterio
 
@@ -60,18 +105,26 @@ def open_checked(gdal_path: str, label: str, shape: tuple[int, ...], driver: str
             f"{label}: {what} is {tuple(got)} ({said}) but the spectral image is {tuple(shape)}; "
             "the layer belongs to another product, use this product's own layer or delete it"
         )
+    mismatch = grid_mismatch(ds, grid) if grid is not None else None
+    if mismatch is not None:
+        ds.close()
+        raise CubeReadError(
+            f"{label}: {what} lies on another grid than the spectral image ({mismatch}); the layer belongs to "
+            "another tile or product, use this product's own layer or delete it"
+        )
     return ds
 
 
-def read_layer(gdal_path: str, label: str, shape: tuple[int, int], driver: str, what: str) -> tuple[np.ndarray, float | None]:
+def read_layer(gdal_path: str, label: str, shape: tuple[int, int], driver: str, what: str,
+               grid: Grid | None = None) -> tuple[np.ndarray, float | None]:
     """``((k, H, W) array as stored, declared no-data or None)`` of a small quality layer.
 
     Raises:
-        CubeReadError: unreadable, truncated, or of another ``(H, W)`` than ``shape``.
+        CubeReadError: unreadable, truncated, of another ``(H, W)`` than ``shape``, or on another grid than ``grid``.
     """
     import rasterio
 
-    ds = open_checked(gdal_path, label, shape, driver, what)
+    ds = open_checked(gdal_path, label, shape, driver, what, grid)
     try:
         with ds:
             return ds.read(), ds.nodata
