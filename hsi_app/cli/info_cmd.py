@@ -63,7 +63,8 @@ def describe_model_folder(source: str) -> dict[str, Any] | None:
     command that uses it; empty when it cannot be used), ``weights_missing`` (the weight files it lacks: a fine-tune's
     ``adapter.safetensors``, a run's or member's ``model.safetensors``) and, for an ensemble, ``members`` (their
     folders); for a distilled run, ``teacher`` (``runs``, ``weight``, ``pixels``); for a fine-tune folder (``hsi
-    finetune``: its ``config.json`` holds ``extra["finetune"]``), ``finetune`` (:func:`describe_finetune`). None when
+    finetune``: its ``config.json`` holds ``extra["finetune"]``, by :func:`~hsi_app.checkpoint.is_finetune_config`,
+    the rule loading it follows, whatever the record holds), ``finetune`` (:func:`describe_finetune`). None when
     ``source`` is none of these.
 
     Raises:
@@ -71,7 +72,7 @@ def describe_model_folder(source: str) -> dict[str, Any] | None:
     """
     import numpy as np
 
-    from hsi_app.checkpoint import ADAPTER_NAME, CONFIG_NAME, WEIGHTS_NAME, load_config
+    from hsi_app.checkpoint import ADAPTER_NAME, CONFIG_NAME, WEIGHTS_NAME, is_finetune_config, load_config
     from hsi_app.ensemble import ensemble_members, is_ensemble_dir
 
     folder = Path(source)
@@ -85,8 +86,8 @@ def describe_model_folder(source: str) -> dict[str, Any] | None:
         return None
     configs = [load_config(m) for m in members] or [load_config(folder)]
     config = configs[0]  # task, bands and classes as the first member (or the run) states them
-    finetune = config.extra.get("finetune") if not members else None
-    if isinstance(finetune, dict):  # an adapter on a base run (hsi finetune), usable only while that run is there
+    is_finetune = not members and is_finetune_config(config)
+    if is_finetune:  # an adapter on a base run (hsi finetune), usable only while that run is there
         kind = "fine-tune folder (hsi finetune)"
         missing = [] if (folder / ADAPTER_NAME).is_file() else [str(folder / ADAPTER_NAME)]
     else:
@@ -108,8 +109,8 @@ def describe_model_folder(source: str) -> dict[str, Any] | None:
         "use": "" if missing else USE.get(config.task, "").format(shlex.quote(str(source))),
         "weights_missing": missing,
     }
-    if isinstance(finetune, dict):
-        out["finetune"] = describe_finetune(folder, config, finetune)
+    if is_finetune:
+        out["finetune"] = describe_finetune(folder, config, config.extra["finetune"])
         if out["finetune"]["problem"]:
             out["use"] = ""
     if members:
@@ -120,14 +121,16 @@ def describe_model_folder(source: str) -> dict[str, Any] | None:
     return out
 
 
-def describe_finetune(folder: Path, config: Any, finetune: dict[str, Any]) -> dict[str, Any]:
+def describe_finetune(folder: Path, config: Any, finetune: Any) -> dict[str, Any]:
     """What a fine-tune folder's ``config.json`` ``extra["finetune"]`` says: ``base_run`` (where its base run is
     looked for, :func:`~hsi_app.tasks.finetune.base_run_dir`), ``lora_rank``, ``band_map`` and ``problem`` (the
     one line loading it would give when the base run is missing or changed since fine-tuning, or its band-width
-    rule is unknown, else None)."""
+    rule is unknown, else None). A record that is not a mapping (a hand-edited ``null``) names nothing and gives
+    loading's line ("names no base run")."""
     from hsi_app.errors import HSIError
     from hsi_app.tasks.finetune import base_run_dir, check_base_unchanged, fwhm_spacing_rule
 
+    finetune = finetune if isinstance(finetune, dict) else {}
     try:
         check_base_unchanged(folder, config)
         fwhm_spacing_rule(folder, finetune)
