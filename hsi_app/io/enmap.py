@@ -65,6 +65,7 @@ from hsi_app.io.enmap_layers import (
 )
 from hsi_app.io.envi import FILE_DTYPE_ATTR
 from hsi_app.io.geotiff import AREA_OR_POINT_ATTR, TIFF_ONLY
+from hsi_app.io.partial_nodata import NODATA_NOTE_ATTR
 
 __all__ = [
     "DETECTORS", "ENVI_EXTS", "FORMAT", "JP2_EXTS", "METADATA_SUFFIX", "NODATA", "QUALITY_CODES", "QUALITY_MASKS",
@@ -75,6 +76,10 @@ __all__ = [
 
 FORMAT = "enmap_l2a"
 NODATA = -32768
+FILL_NOTE = ("-32768 is EnMAP L2A's fill value, never a reflectance x 10000: those bands hold no measurement "
+             "there, whatever the file declares")
+"""What ``hsi info`` says of pixels holding -32768 in only some bands (:data:`~hsi_app.io.partial_nodata.NODATA_NOTE_ATTR`):
+the reader takes -32768 as no-data even when the file declares none, so unsetting it is no fix."""
 DETECTORS = ("VNIR", "SWIR")
 """EnMAP's two detectors, as named in ``specific/{vnir,swir}ProductQuality`` (lower case there)."""
 SCAN_BYTES = 32 * 2**20
@@ -434,7 +439,8 @@ def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512, pixelmask: bo
         3 background), ``quality_testflags`` ``(y, x)`` (``quality_testflags_<k>`` per band of a
         multi-band layer), ``defective_pixels`` ``(band,)`` (values QL_PIXELMASK flags that hold data: not no-data, not background),
         ``xml_band_mean``/``xml_band_std`` ``(band,)`` (the XML's ``bandStatistics``, NaN for empty
-        bands); CRS/transform of the spectral image; ``fmt="enmap_l2a"``; ``attrs`` ``raw_nodata`` (-32768),
+        bands); CRS/transform of the spectral image; ``fmt="enmap_l2a"``; ``attrs`` ``raw_nodata`` (-32768; then also
+        ``nodata_note``, :data:`FILL_NOTE`),
         ``file_dtype`` (the stored dtype, :data:`~hsi_app.io.envi.FILE_DTYPE_ATTR`) and ``scale_offset="applied"``.
 
     Raises:
@@ -529,6 +535,7 @@ def read_enmap(path: str | os.PathLike[str], *, chunks: int = 512, pixelmask: bo
         attrs={"product": prod.name, "raw_nodata": scan.nodata, "units": "reflectance",
                FILE_DTYPE_ATTR: np.dtype(raw.dtype).name,  # int16 in the file, reflectance x 1e4; the cube is float32
                "scale_offset": "applied",  # the values are gain * DN + offset, not the stored integers
+               **({NODATA_NOTE_ATTR: FILL_NOTE} if scan.nodata == NODATA else {}),
                **({AREA_OR_POINT_ATTR: "Point"} if scan.point else {})},
     )
     cube = cube.assign_coords(gain=("band", table.gain), offset=("band", table.offset), **extra_coords)

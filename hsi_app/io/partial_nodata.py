@@ -24,6 +24,9 @@ WARN_FRACTION = 0.01
 """Share of the pixels looked at, holding the no-data value in only some bands, from which it is warned about."""
 BANDS_NAMED = 3
 """The bands a message names: those holding the value at the most such pixels."""
+NODATA_NOTE_ATTR = "nodata_note"
+"""Cube attr a reader sets when its no-data value is fixed by the format and never a real value (EnMAP L2A's
+-32768): what :func:`describe` says instead of the fix (unsetting the file's no-data value changes nothing there)."""
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,7 @@ def of_stored(raw: np.ndarray, nodata: float | None, bad_band: np.ndarray) -> Pa
 
 
 def describe(found: PartialNodata, nodata: float, wavelengths: np.ndarray, band_numbers: np.ndarray, *,
-             sampled: bool = False) -> str:
+             sampled: bool = False, note: str | None = None) -> str:
     """``"3.20% of pixels (320 of 10,000) hold the no-data value 0 in only some bands, most in band 187 (2490 nm);
     those pixels are no-data everywhere: if 0 is a real value there, unset the file's no-data value ..."``.
 
@@ -131,11 +134,16 @@ def describe(found: PartialNodata, nodata: float, wavelengths: np.ndarray, band_
         wavelengths: ``(C,)`` band centres in nm (NaN when unknown).
         band_numbers: ``(C,)`` 1-based band numbers (``cube.band``).
         sampled: the counts are of a sample (said so).
+        note: the reader's :data:`NODATA_NOTE_ATTR` (the value is the format's fill, never a real value): said
+            instead of the fix, which would not apply.
     """
     worst = found.worst_bands()
     where = f", most in {band_list(band_numbers[worst], wavelengths[worst])}" if worst.size else ""
     of = "sampled pixels" if sampled else "pixels"
     value = f"{nodata:g}"
+    if note:
+        return (f"{share(found.pixels, found.looked)} of {of} ({found.pixels:,} of {found.looked:,}) hold the no-data "
+                f"value {value} in only some bands{where}; those pixels are no-data everywhere ({note})")
     return (f"{share(found.pixels, found.looked)} of {of} ({found.pixels:,} of {found.looked:,}) hold the no-data value "
             f"{value} in only some bands{where}; those pixels are no-data everywhere: if {value} is a real value "
             f"there, unset the file's no-data value (gdal_edit.py -unsetnodata FILE; for ENVI, delete 'data ignore "

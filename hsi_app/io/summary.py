@@ -331,9 +331,10 @@ def label_counts(labels: np.ndarray, valid: np.ndarray, names: list[str]) -> dic
 
 def _partial_note(cube: Cube, found: Any, nodata: float) -> str:
     """:func:`~hsi_app.io.partial_nodata.describe` of ``found`` with the no-data value ``nodata`` and ``cube``'s bands."""
-    from hsi_app.io.partial_nodata import describe
+    from hsi_app.io.partial_nodata import NODATA_NOTE_ATTR, describe
 
-    return describe(found, nodata, cube.hsi.wavelengths, np.asarray(cube.band.values))
+    return describe(found, nodata, cube.hsi.wavelengths, np.asarray(cube.band.values),
+                    note=cube.attrs.get(NODATA_NOTE_ATTR))
 
 
 def _bad_band_note(info: dict[str, Any]) -> str:
