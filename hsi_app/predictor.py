@@ -631,10 +631,11 @@ def warn_partial_nodata(cube: Cube, found: PartialNodata | None) -> None:
     more of the units sample's pixels (``found``: :attr:`UnitsSample.partial <hsi_app.value_range.UnitsSample>`)
     hold ``cube``'s numeric no-data value in only some good bands: a no-data value that is also a real value drops
     them. Nothing when ``found`` is None (no numeric no-data value)."""
-    from hsi_app.io.partial_nodata import WARN_FRACTION, describe
+    from hsi_app.io.partial_nodata import NODATA_NOTE_ATTR, WARN_FRACTION, describe
     from hsi_app.io.summary import counted_nodata
 
     counted = counted_nodata(cube)
     if found is not None and counted is not None and found.fraction >= WARN_FRACTION:
-        note = describe(found, counted[1], cube.hsi.wavelengths, np.asarray(cube.band.values), sampled=True)
+        note = describe(found, counted[1], cube.hsi.wavelengths, np.asarray(cube.band.values), sampled=True,
+                        note=cube.attrs.get(NODATA_NOTE_ATTR))
         warnings.warn(f"{scene_name(cube)}: {note}", HSIWarning, stacklevel=2)
