@@ -23,7 +23,7 @@ def evaluate(map_path: str, reference: str, attribute: str, label_layer: str | N
     """Score MAP against REFERENCE: OA, AA, kappa, producer's/user's accuracy and class areas.
 
     Classes are matched by name when both files carry names, else by number. Areas are in
-    hectares for a map with a CRS (geographic: the centre pixel's ground area); the error-adjusted areas (Olofsson et al. 2014) assume the
+    hectares for a map with a CRS (geographic: each row's pixels' ground area, summed); the error-adjusted areas (Olofsson et al. 2014) assume the
     reference pixels are a random sample within each map class. A GeoTIFF reference on exactly
     the map's grid is counted strip by strip, so memory does not grow with the map.
     """

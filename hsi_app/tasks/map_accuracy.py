@@ -14,7 +14,9 @@ Reported, all in plain numpy (no torch import):
   counts of reference pixels; with a stratified sample the area-weighted OA and producer's
   accuracy (Olofsson et al. 2014, eq. 1-3) are the map's, and are reported beside them;
 * mapped area per class (pixel count x pixel area, in hectares when the map has a CRS: on a geographic
-  CRS the pixel's ground area at the map centre, never degrees squared);
+  CRS whose rows run along parallels the ground areas of each row's pixels summed,
+  :mod:`~hsi_app.tasks.map_row_areas`; a rotated one the pixel's ground area at the map centre; never degrees
+  squared);
 * the error-adjusted area estimate with a 95 % interval (Olofsson et al. 2014, "Good
   practices for estimating area and assessing accuracy of land change", eq. 9-11 with the
   map classes as strata). It is unbiased only when the reference pixels are a random
@@ -57,6 +59,9 @@ class MapAccuracy:
         unmapped: ``(K,)`` reference pixels of each class where the map has no data (0).
         mapped_pixels: ``(K,)`` map pixels of each class over the whole map.
         pixel_area_m2: ground area of one pixel in m² (:func:`pixel_area_m2`), or ``None`` without a CRS.
+        mapped_area_m2: ``(K,)`` ground area mapped as each class in m², summed row by row on a geographic
+            map whose rows run along parallels (:mod:`~hsi_app.tasks.map_row_areas`); ``None``: every pixel
+            has ``pixel_area_m2``.
     """
 
     class_names: list[str]
@@ -64,13 +69,24 @@ class MapAccuracy:
     unmapped: np.ndarray
     mapped_pixels: np.ndarray
     pixel_area_m2: float | None
+    mapped_area_m2: np.ndarray | None = None
 
     @classmethod
-    def from_joint(cls, class_names: Sequence[str], joint: np.ndarray, pixel_area_m2: float | None) -> MapAccuracy:
+    def from_joint(cls, class_names: Sequence[str], joint: np.ndarray, pixel_area_m2: float | None,
+                   mapped_area_m2: np.ndarray | None = None) -> MapAccuracy:
         """From ``joint``, the ``(K + 1, K + 1)`` int64 pixel counts of reference id (rows) against map class
-        (columns), id 0 included (0 = unlabelled reference / no-data map)."""
+        (columns), id 0 included (0 = unlabelled reference / no-data map), and ``mapped_area_m2`` ``(K,)`` when
+        the map's pixels differ in area (see the class's attributes)."""
         return cls(list(class_names), joint[1:, 1:].copy(), joint[1:, 0].copy(), joint[:, 1:].sum(axis=0),
-                   pixel_area_m2)
+                   pixel_area_m2, mapped_area_m2)
+
+    def class_areas_m2(self) -> np.ndarray | None:
+        """``(K,)`` ground area mapped as each class in m², or ``None`` for a map without ground areas."""
+        if self.mapped_area_m2 is not None:
+            return np.asarray(self.mapped_area_m2, np.float64)
+        if self.pixel_area_m2 is None:
+            return None
+        return self.mapped_pixels * float(self.pixel_area_m2)
 
     @property
     def n_reference(self) -> int:
@@ -143,7 +159,8 @@ class MapAccuracy:
         mapped class has fewer than two reference pixels."""
         counts = self.confusion.T.astype(np.float64)  # rows = map class (strata), columns = reference
         n_i = counts.sum(axis=1)
-        weights = self.mapped_pixels / max(self.mapped_pixels.sum(), 1)
+        mapped = self.mapped_pixels if self.mapped_area_m2 is None else np.asarray(self.mapped_area_m2, np.float64)
+        weights = mapped / (mapped.sum() or 1)  # W_i: the share of the map's area (pixels of unequal area: m²)
         if np.any(n_i[weights > 0] < 2):
             return None
         share = np.divide(counts, n_i[:, None], out=np.zeros_like(counts), where=n_i[:, None] > 0)
@@ -157,10 +174,11 @@ class MapAccuracy:
         none. The confusion matrix keeps every class of ``class_names``.
         """
         s = self.scores()
-        unit = 1.0 / M2_PER_HA if self.pixel_area_m2 is not None else None
+        areas = self.class_areas_m2()
         adjusted = self.adjusted_areas()
         adjusted_acc = self.adjusted_accuracy()
         total = float(self.mapped_pixels.sum())
+        total_m2 = float(areas.sum()) if areas is not None else None
         rows = []
         for k, name in enumerate(self.class_names):
             if not (self.confusion[k].sum() or self.unmapped[k] or self.mapped_pixels[k]):
@@ -171,16 +189,16 @@ class MapAccuracy:
                 "producers_accuracy": s["producers_accuracy"][k], "users_accuracy": s["users_accuracy"][k],
                 "f1": s["f1"][k], "mapped_pixels": int(self.mapped_pixels[k]),
             }
-            if unit is not None and self.pixel_area_m2 is not None:
-                row["mapped_area_ha"] = float(self.mapped_pixels[k] * self.pixel_area_m2 * unit)
+            if areas is not None:
+                row["mapped_area_ha"] = float(areas[k] / M2_PER_HA)
             if adjusted is not None and adjusted_acc is not None:
                 row["producers_accuracy_adjusted"] = adjusted_acc[1][k]
                 p, se = adjusted
                 row["adjusted_pixels"] = float(p[k] * total)
                 row["adjusted_pixels_ci95"] = float(Z95 * se[k] * total)
-                if unit is not None and self.pixel_area_m2 is not None:
-                    row["adjusted_area_ha"] = float(p[k] * total * self.pixel_area_m2 * unit)
-                    row["adjusted_area_ci95_ha"] = float(Z95 * se[k] * total * self.pixel_area_m2 * unit)
+                if total_m2 is not None:
+                    row["adjusted_area_ha"] = float(p[k] * total_m2 / M2_PER_HA)
+                    row["adjusted_area_ci95_ha"] = float(Z95 * se[k] * total_m2 / M2_PER_HA)
             rows.append(row)
         return {
             "oa": s["oa"], "aa": s["aa"], "kappa": s["kappa"],
@@ -211,6 +229,7 @@ def assess_map(
     class_names: list[str],
     *,
     pixel_area_m2: float | None = None,
+    row_areas_m2: np.ndarray | None = None,
 ) -> MapAccuracy:
     """Score a class map against reference labels on the same grid.
 
@@ -219,6 +238,8 @@ def assess_map(
         reference: ``(H, W)`` int reference classes, 0 = unlabelled.
         class_names: names of classes ``1..K`` (K at least the largest id on either side).
         pixel_area_m2: area of one pixel in m² (``None``: areas in pixels only).
+        row_areas_m2: ``(H,)`` area of a pixel of each row in m² (a geographic map,
+            :func:`~hsi_app.tasks.map_row_areas.row_pixel_areas_m2`): class areas are their sums.
 
     Returns:
         :class:`MapAccuracy`.
@@ -242,10 +263,16 @@ def assess_map(
         pair = flat_ref[i:i + ASSESS_BLOCK_PX].astype(np.int64) * (k + 1)
         pair += flat_cls[i:i + ASSESS_BLOCK_PX]
         joint += np.bincount(pair, minlength=joint.size)
-    return MapAccuracy.from_joint(class_names, joint.reshape(k + 1, k + 1), pixel_area_m2)
+    mapped_m2 = None
+    if row_areas_m2 is not None:
+        from hsi_app.tasks.map_row_areas import summed_areas_m2
+
+        mapped_m2 = summed_areas_m2(cls, row_areas_m2, k + 1)[1:]
+    return MapAccuracy.from_joint(class_names, joint.reshape(k + 1, k + 1), pixel_area_m2, mapped_m2)
 
 
-def pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int] | None = None) -> float | None:
+def pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int] | None = None, *,
+                  warn_spread: bool = True) -> float | None:
     """Area of one pixel in m² on the ground: a projected CRS (any linear unit) or a geographic one (degrees),
     else ``None`` (no CRS, another kind of CRS such as a local or engineering one, or a geographic pixel off the
     globe).
@@ -257,12 +284,13 @@ def pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int] | None = None
     On a geographic CRS a pixel's area is never its size in degrees (or grads) squared: it is measured on the
     ellipsoid (the pixel at the map centre, or the first pixel without ``shape``); it shrinks with the
     cosine of the latitude, so where pixels of rows across the map differ by more than the limit a warning
-    says that one value at the centre stands for the whole map.
+    says that one value at the centre stands for the whole map (unless ``warn_spread`` is False: a caller that sums
+    the ground areas row by row, :func:`~hsi_app.tasks.map_row_areas.ground_areas`).
     """
     if crs is None or not (getattr(crs, "is_projected", False) or getattr(crs, "is_geographic", False)):
         return None
     if crs.is_geographic:
-        return _geographic_pixel_area_m2(transform, crs, shape or (1, 1))
+        return _geographic_pixel_area_m2(transform, crs, shape or (1, 1), warn_spread)
     factor = float(crs.linear_units_factor[1])
     planar = abs(transform.a * transform.e - transform.b * transform.d) * factor**2
     if shape is None:
@@ -282,7 +310,8 @@ AREA_SAMPLE_ROWS = 65
 first, centre and last ones)."""
 
 
-def _geographic_pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int]) -> float | None:
+def _geographic_pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int],
+                              warn_spread: bool = True) -> float | None:
     """Ellipsoidal area in m² of the centre pixel of an ``(H, W)`` grid in angular units (``None`` off the globe);
     warns when pixels of :data:`AREA_SAMPLE_ROWS` rows from edge to edge (a map spanning the equator has its
     largest ones inside) differ by more than :data:`AREA_DISTORTION_LIMIT`, or some rows lie off the globe."""
@@ -299,7 +328,7 @@ def _geographic_pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int]) 
         warnings.warn(
             f"{crs.to_string()}: some rows of the map lie beyond the poles, so their pixels have no area; areas use "
             f"{centre:,.4g} m², the pixel at the map centre. Check the map's transform", HSIWarning, stacklevel=3)
-    elif max(known) / min(known) - 1.0 > AREA_DISTORTION_LIMIT:
+    elif warn_spread and max(known) / min(known) - 1.0 > AREA_DISTORTION_LIMIT:
         warnings.warn(
             f"{crs.to_string()} is in angular units: a pixel covers {min(known):,.4g} to {max(known):,.4g} m² on the "
             f"ground across the map; areas use {centre:,.4g} m², the pixel at the map centre. "
@@ -599,7 +628,10 @@ def _evaluate_whole(map_path: str | os.PathLike[str], reference_path: Any, attri
 
         raise LabelError(f"{map_path}: map class ids span 0..{n_map} but only {len(names)} classes are named; name "
                          f"every class in its {CLASS_NAMES_TAG} tag (hsi predict writes one per class)")
-    acc = assess_map(cmap.classes, ref, names, pixel_area_m2=pixel_area_m2(cmap.transform, cmap.crs, cmap.classes.shape))
+    from hsi_app.tasks.map_row_areas import ground_areas
+
+    area, rows = ground_areas(cmap.transform, cmap.crs, cmap.classes.shape)
+    acc = assess_map(cmap.classes, ref, names, pixel_area_m2=area, row_areas_m2=rows)
     return _checked(acc, map_path, source)
 
 

@@ -24,6 +24,7 @@ import numpy as np
 from hsi_app.errors import HSIError, LabelError
 from hsi_app.tasks import map_accuracy
 from hsi_app.tasks.map_accuracy import MapAccuracy, class_table, pixel_area_m2
+from hsi_app.tasks.map_row_areas import row_pixel_areas_m2, summed_areas_m2
 
 STRIP_ROUND = 256  # strips are whole multiples of this many rows (a COG's tile height) where the block allows
 
@@ -68,10 +69,12 @@ def evaluate_windowed(map_path: str | os.PathLike[str], reference_path: str | os
                     return None  # the whole-raster path refuses it with the row and column
                 map_names = parse_class_names_tag(mp.tags().get(CLASS_NAMES_TAG), map_path)
                 ref_names = parse_class_names_tag(rf.tags().get(CLASS_NAMES_TAG), reference_path)
-                joint = _count(mp, rf, rows, ref_counts.size, progress)
-                if joint is None:
-                    return None
                 transform, crs, shape = mp.transform, mp.crs, (mp.height, mp.width)
+                row_areas = row_pixel_areas_m2(transform, crs, shape)  # a geographic map: areas summed per row
+                counted = _count(mp, rf, rows, ref_counts.size, progress, row_areas)
+                if counted is None:
+                    return None
+                joint, class_m2 = counted
     except (RasterioIOError, OSError, ValueError, HSIError):
         return None  # unreadable or odd: the whole-raster path gives its own line
     map_counts = joint.sum(axis=0)
@@ -86,7 +89,12 @@ def evaluate_windowed(map_path: str | os.PathLike[str], reference_path: str | os
         joint = renamed
     full = np.zeros((k + 1, k + 1), np.int64)
     full[: joint.shape[0], : min(joint.shape[1], k + 1)] = joint[:, : k + 1]
-    return MapAccuracy.from_joint(names, full, pixel_area_m2(transform, crs, shape))
+    mapped_m2 = None
+    if class_m2 is not None:
+        mapped_m2 = np.zeros(k, np.float64)
+        mapped_m2[: min(k, class_m2.size - 1)] = class_m2[1: k + 1]
+    return MapAccuracy.from_joint(names, full, pixel_area_m2(transform, crs, shape, warn_spread=row_areas is None),
+                                  mapped_m2)
 
 
 def _same_grid(mp: Any, rf: Any) -> bool:
@@ -133,12 +141,15 @@ def _reference_histogram(rf: Any, rows: int, progress: bool) -> np.ndarray | Non
     return counts[: int(np.flatnonzero(counts).max(initial=0)) + 1]
 
 
-def _count(mp: Any, rf: Any, rows: int, n_ref: int, progress: bool) -> np.ndarray | None:
-    """``(n_ref, 256)`` int64 joint histogram: reference id (rows) against map class (columns), ``None`` for map
+def _count(mp: Any, rf: Any, rows: int, n_ref: int, progress: bool,
+           row_areas: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """``(n_ref, 256)`` int64 joint histogram: reference id (rows) against map class (columns), and with
+    ``row_areas`` (``(H,)`` m² per pixel of each row) the ``(256,)`` ground area of each map class; ``None`` for map
     values outside ``0..255`` (refused by the other path)."""
     from hsi_app.progress import bar
 
     joint = np.zeros(n_ref * 256, np.int64)
+    class_m2 = np.zeros(256, np.float64) if row_areas is not None else None
     windows = list(_strips(mp, rows))
     for window in bar(windows, desc="evaluate: counting", unit="strips", enabled=progress):
         cls = _band(mp, window)
@@ -147,4 +158,6 @@ def _count(mp: Any, rf: Any, rows: int, n_ref: int, progress: bool) -> np.ndarra
         pair = _band(rf, window).astype(np.int64) * 256
         pair += cls
         joint += np.bincount(pair.reshape(-1), minlength=joint.size)
-    return joint.reshape(n_ref, 256)
+        if class_m2 is not None:
+            class_m2 += summed_areas_m2(cls, row_areas, 256, int(window.row_off))
+    return joint.reshape(n_ref, 256), class_m2

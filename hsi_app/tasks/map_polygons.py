@@ -10,7 +10,8 @@ enclosed by no-data or the map edge, or when the passes stop at :data:`SIEVE_MAX
 map of per-pixel noise (with one warning).
 Each connected patch of one class then becomes one polygon, traced exactly along pixel edges
 in the map's CRS, with its class id and name, pixel count, area (hectares when the map has a
-CRS: on a geographic CRS from the ground area of the centre pixel, never degrees squared) and, when the map has a confidence band, the patch's mean confidence.
+CRS: on a geographic CRS the ground areas of its pixels' rows summed, :mod:`~hsi_app.tasks.map_row_areas`, never
+degrees squared) and, when the map has a confidence band, the patch's mean confidence.
 
 Memory: the class band is read whole (1 byte per pixel) and sieved into a copy (1), the patches are numbered in
 an int32 raster (4) with one int32 labelling buffer (4, freed before the tracing); the confidence band is read
@@ -31,7 +32,8 @@ import numpy as np
 
 from hsi_app.errors import ConfigError, HSIWarning, InvalidDataError, OutputError
 from hsi_app.io import block_counts
-from hsi_app.tasks.map_accuracy import M2_PER_HA, pixel_area_m2
+from hsi_app.tasks.map_accuracy import M2_PER_HA
+from hsi_app.tasks.map_row_areas import ground_areas, summed_areas_m2
 
 PROGRESS_MIN_PIXELS = 1_000_000  # maps smaller than this vectorize in a few seconds: no progress shown
 
@@ -443,7 +445,7 @@ def vectorize_map(
     if driver == "GeoJSON" and cmap.crs is None:
         raise ConfigError(f"{out}: GeoJSON is always longitude/latitude (EPSG:4326, RFC 7946) but the map {map_path} "
                           "has no CRS to convert from; write a .gpkg, .shp or .fgb instead")
-    area = pixel_area_m2(cmap.transform, cmap.crs, cmap.classes.shape)
+    area, row_areas = ground_areas(cmap.transform, cmap.crs, cmap.classes.shape)  # rows: a geographic map
     if min_area_ha is not None:
         if area is None:
             why = ("needs a map CRS (it has none)" if cmap.crs is None else
@@ -490,7 +492,9 @@ def vectorize_map(
             "class": [names[k] if k < len(names) else f"class {k}" for k in patches.classes],
             "pixels": patches.pixels,
         }
-        if area is not None:
+        if row_areas is not None:  # pixels of a geographic map shrink with latitude: each patch sums its rows
+            columns["area_ha"] = summed_areas_m2(patches.ids, row_areas, patches.pixels.size + 1)[1:] / M2_PER_HA
+        elif area is not None:
             columns["area_ha"] = patches.pixels * area / M2_PER_HA
         if conf_mean is not None:
             columns["mean_confidence"] = np.round(conf_mean, 4)

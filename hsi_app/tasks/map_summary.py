@@ -22,7 +22,8 @@ from hsi_app.io.geotiff import TIFF_ONLY
 from hsi_app.io.percent import share
 from hsi_app.io.crs_names import crs_name, resolution_unit
 from hsi_app.io.summary import crs_line, grid_notes, pixel_sides, resolution_line
-from hsi_app.tasks.map_accuracy import M2_PER_HA, pixel_area_m2
+from hsi_app.tasks.map_accuracy import M2_PER_HA
+from hsi_app.tasks.map_row_areas import ground_areas, row_pixel_areas_m2, summed_areas_m2
 
 
 def is_class_map(path: str | os.PathLike[str]) -> bool:
@@ -86,7 +87,8 @@ def summarize_class_map(path: str | os.PathLike[str]) -> dict[str, Any]:
     t = _tally_envi(path) if is_envi(path) else _tally_geotiff(path)
     crs, transform, counts = t.crs, t.transform, t.counts
     gridded = has_map_grid(crs, transform)
-    area = pixel_area_m2(transform, crs, (t.height, t.width))
+    area, _ = ground_areas(transform, crs, (t.height, t.width))
+    class_m2 = t.area_sum if t.area_sum is not None else (counts * area if area is not None else None)
     mapped = int(counts[1:].sum())
     rows = []
     for k in np.flatnonzero(counts[1:]) + 1:
@@ -96,7 +98,7 @@ def summarize_class_map(path: str | os.PathLike[str]) -> dict[str, Any]:
             "name": t.names[k] if k < len(t.names) else f"class {k}",
             "pixels": n,
             "fraction": n / mapped,
-            "area_ha": n * area / M2_PER_HA if area is not None else None,
+            "area_ha": float(class_m2[k]) / M2_PER_HA if class_m2 is not None else None,
             "mean_confidence": float(t.conf_sum[k] / n) if t.has_confidence else None,
         })
     return {
@@ -109,7 +111,7 @@ def summarize_class_map(path: str | os.PathLike[str]) -> dict[str, Any]:
         "resolution": [float(v) for v in pixel_sides(transform)] if gridded else None,
         "resolution_unit": resolution_unit(crs) if gridded else None,
         "pixel_area_m2": area,
-        "mapped_area_ha": mapped * area / M2_PER_HA if area is not None else None,
+        "mapped_area_ha": float(class_m2[1:].sum()) / M2_PER_HA if class_m2 is not None else None,
         "mapped_pixels": mapped,
         "nodata_pixels": int(counts[0]),
         "has_confidence": t.has_confidence,
@@ -129,6 +131,7 @@ class _Tally(NamedTuple):
     width: int
     counts: np.ndarray  # (n,) int64 pixels per class value
     conf_sum: np.ndarray  # (n,) float64 summed confidence per class value
+    area_sum: np.ndarray | None = None  # (n,) float64 ground m² per class value (a geographic map, summed per row)
 
 
 def _tally_envi(path: str | os.PathLike[str]) -> _Tally:
@@ -138,7 +141,9 @@ def _tally_envi(path: str | os.PathLike[str]) -> _Tally:
     cmap = read_envi_class_map(path)
     counts, conf_sum = _tally([(cmap.classes, None)])
     h, w = cmap.classes.shape
-    return _Tally(list(cmap.class_names or []), False, cmap.crs, cmap.transform, h, w, counts, conf_sum)
+    rows = row_pixel_areas_m2(cmap.transform, cmap.crs, (h, w))
+    area_sum = summed_areas_m2(np.asarray(cmap.classes, np.int64), rows, counts.size) if rows is not None else None
+    return _Tally(list(cmap.class_names or []), False, cmap.crs, cmap.transform, h, w, counts, conf_sum, area_sum)
 
 
 def _tally(blocks: Iterable[tuple[np.ndarray, np.ndarray | None]]) -> tuple[np.ndarray, np.ndarray]:
@@ -169,14 +174,27 @@ def _tally_geotiff(path: str | os.PathLike[str]) -> _Tally:
             scale = float(ds.scales[1] or 1.0) if has_conf else 1.0
             offset = float(ds.offsets[1] or 0.0) if has_conf else 0.0
 
+            rows = row_pixel_areas_m2(ds.transform, ds.crs, (ds.height, ds.width))  # a geographic map: m² per row
+            area_sum = np.zeros(256, np.float64) if rows is not None else None
+
             def blocks() -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+                nonlocal area_sum
                 for _, window in ds.block_windows(1):
                     conf = ds.read(2, window=window, out_dtype=np.float64) * scale + offset if has_conf else None
-                    yield ds.read(1, window=window), conf
+                    cls = ds.read(1, window=window)
+                    if area_sum is not None and rows is not None:
+                        part = summed_areas_m2(np.asarray(cls, np.int64), rows, max(int(cls.max(initial=0)) + 1, 256),
+                                               int(window.row_off))
+                        if part.size > area_sum.size:
+                            area_sum = np.pad(area_sum, (0, part.size - area_sum.size))
+                        area_sum[: part.size] += part
+                    yield cls, conf
 
             counts, conf_sum = _tally(blocks())
+            if area_sum is not None:
+                area_sum = np.pad(area_sum, (0, max(counts.size - area_sum.size, 0)))
             names = parse_class_names_tag(names_json, path) or []
-            return _Tally(names, has_conf, ds.crs, ds.transform, ds.height, ds.width, counts, conf_sum)
+            return _Tally(names, has_conf, ds.crs, ds.transform, ds.height, ds.width, counts, conf_sum, area_sum)
 
 
 def format_class_map_summary(info: dict[str, Any]) -> str:
