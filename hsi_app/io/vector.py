@@ -25,7 +25,11 @@ become an ``(H, W)`` int32 label raster on the cube's grid:
 * features of class 0, or named ``unlabelled`` (case and spacing ignored), are an exclusion
   mask: their pixels are unlabelled whatever else covers them, and ``unlabelled`` never
   becomes a class of its own;
-* layers in another CRS are reprojected to the cube's CRS. A layer without CRS is only
+* layers in another CRS are reprojected to the cube's CRS. On a geographic grid that runs across the
+  antimeridian (longitudes 179.9 to 180.1, or a 0..360 grid), a part of a feature that lies a whole
+  turn away (-179.95 for 180.05), or one reprojected from a CRS continuous across 180 degrees (polar
+  stereographic, PDC Mercator), is taken whole turns of longitude onto the grid, so labels drawn in
+  -180..180 (or split at 180 as GeoJSON is) label the pixels they cover. A layer without CRS is only
   accepted on a cube without CRS, where its coordinates are the cube's own: those of its
   map transform when it has one (a file with a transform but no CRS, as its outputs are
   written), else pixel coordinates (x = column, y = row, origin at the top-left corner).
@@ -172,7 +176,7 @@ def read_vector_labels(
     gdf = gdf[~(gdf.geometry.isna() | gdf.geometry.is_empty)]
     if len(gdf) == 0:
         raise LabelError(f"{path}: the layer has no geometries; draw label polygons or points first")
-    gdf = _align_crs(gdf, grid, path)
+    gdf = _wrap_longitudes(_align_crs(gdf, grid, path), grid)
     values, names = _class_values(gdf[attribute], class_names, path, attribute)
     on_grid = np.array(gdf.intersects(_grid_box(grid)), dtype=bool)  # a copy: written below
     points = np.asarray(gdf.geometry.geom_type.isin(["Point", "MultiPoint"]), dtype=bool)
@@ -478,6 +482,66 @@ def _align_crs(gdf: Any, grid: Grid, path: Path) -> Any:
         return gdf.to_crs(target)
     except Exception as err:  # pyproj.exceptions.CRSError / ProjError
         raise LabelError(f"{path}: cannot reproject from {gdf.crs.to_string()} to the CRS of {grid.name} ({err})") from err
+
+
+def _full_turn(crs: Any) -> float | None:
+    """One turn of longitude in a geographic rasterio ``crs``'s angular unit (360 for degrees, 400 for grads), or
+    ``None`` when it cannot be told."""
+    try:
+        factor = float(_to_pyproj(crs).axis_info[0].unit_conversion_factor)  # radians per unit
+    except Exception:  # noqa: BLE001 - a CRS pyproj cannot describe: nothing is moved
+        return None
+    return 2.0 * np.pi / factor if factor > 0 else None
+
+
+def _wrap_longitudes(gdf: Any, grid: Grid) -> Any:
+    """``gdf`` (in the grid's CRS) with its longitudes taken a whole turn (360°) towards a geographic grid where that
+    puts a part of a feature on it.
+
+    Two cases need it on a grid across the antimeridian (179.9° to 180.1°, or a 0..360 grid): a part drawn in
+    -180..180 lies a turn away from the pixels it covers (-179.95 for 180.05; the eastern half of a polygon split at
+    180°), and a polygon reprojected from a CRS continuous across 180° (PDC Mercator, polar stereographic) comes back
+    with vertices on both sides, spanning the globe the wrong way round. Each part that misses the grid, or spans
+    more than half a turn, has every vertex moved by whole turns to within half a turn of the grid's centre; the
+    result is kept where it spans less than half a turn and lies on the grid. Features with moved parts become the
+    union of their parts (the two halves of a split polygon become one). Anything else is left as it is.
+    """
+    import shapely
+
+    if grid.crs is None or not getattr(grid.crs, "is_geographic", False) or len(gdf) == 0:
+        return gdf
+    turn = _full_turn(grid.crs)
+    if turn is None:
+        return gdf
+    box = _grid_box(grid)
+    centre = (box.bounds[0] + box.bounds[2]) / 2.0
+    geoms = np.asarray(gdf.geometry.values, dtype=object)
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    bounds = shapely.bounds(parts)
+    todo = np.flatnonzero(~shapely.intersects(parts, box) | (bounds[:, 2] - bounds[:, 0] > turn / 2))
+    if not todo.size:
+        return gdf
+
+    def recentre(xy: np.ndarray) -> np.ndarray:
+        out = xy.copy()
+        out[:, 0] += turn * np.round((centre - xy[:, 0]) / turn)
+        return out
+
+    moved_parts = shapely.transform(parts[todo], recentre)
+    moved_bounds = shapely.bounds(moved_parts)
+    keep = (moved_bounds[:, 2] - moved_bounds[:, 0] <= turn / 2) & shapely.intersects(moved_parts, box)
+    if not keep.any():
+        return gdf
+    parts[todo[keep]] = moved_parts[keep]
+    out = geoms.copy()
+    rebuilt = np.flatnonzero(np.isin(owner, np.unique(owner[todo[keep]])))  # every part of a feature with a moved part
+    rebuilt = rebuilt[np.argsort(owner[rebuilt], kind="stable")]
+    starts = np.flatnonzero(np.r_[True, owner[rebuilt][1:] != owner[rebuilt][:-1]])
+    for group in np.split(rebuilt, starts[1:]):
+        out[owner[group[0]]] = shapely.union_all(parts[group])
+    gdf = gdf.copy()
+    gdf[gdf.geometry.name] = out
+    return gdf.set_geometry(gdf.geometry.name, crs=gdf.crs)
 
 
 def _check_degrees(gdf: Any, path: Path, geojson: bool) -> None:
