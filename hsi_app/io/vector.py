@@ -83,7 +83,7 @@ class Grid:
         """``(minx, miny, maxx, maxy)`` of the grid in its own coordinates."""
         xs, ys = [], []
         for col, row in ((0, 0), (self.width, 0), (0, self.height), (self.width, self.height)):
-            x, y = self.transform * (col, row)
+            x, y = self.transform @ (col, row)
             xs.append(x)
             ys.append(y)
         return min(xs), min(ys), max(xs), max(ys)

@@ -101,3 +101,19 @@ def test_features_far_from_the_map_are_not_moved(tmp_path: Path) -> None:
     with pytest.warns(UserWarning, match="1 of 2 features lie outside"):
         labels, _ = read_vector_labels(tmp_path / "ref.gpkg", grid)
     assert (labels[:, :10] == 1).all() and (labels[:, 10:] == 0).all()
+
+
+def test_grid_bounds_use_no_deprecated_affine_product() -> None:
+    """``Affine * (x, y)`` is deprecated in affine 3 (``@`` replaces it) and warned on every vector reference read."""
+    import warnings
+
+    from rasterio.crs import CRS
+
+    from hsi_app.io.vector import Grid
+
+    grid = Grid(H, W, Affine(STEP, 0, 179.9, 0, -STEP, NORTH), CRS.from_epsg(4326))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PendingDeprecationWarning)  # what affine 3 raises for ``*``
+        warnings.simplefilter("error", DeprecationWarning)
+        bounds = grid.bounds
+    assert bounds == pytest.approx((179.9, NORTH - H * STEP, 179.9 + W * STEP, NORTH))
