@@ -35,3 +35,7 @@ def vectorize(map_path: str, out: str, min_pixels: int, min_area: float | None, 
     per_class = ", ".join(f"{k} {v}" for k, v in res["per_class"].items())
     click.echo(f"{out}: {res['polygons']} polygons ({per_class}); minimum mapping unit {unit}, "
                f"{res['sieved_pixels']} pixels re-classed by the sieve")
+    if res["crs"] is None:  # a GIS shows such polygons nowhere near the scene, and they carry no area_ha
+        where = "pixel coordinates (x = column, y = row)" if res["pixel_coordinates"] else "the map's grid coordinates"
+        click.echo(f"note: {map_path} has no CRS, so the polygons are in {where} without a CRS and have no area_ha; "
+                   f"give the map its CRS first (gdal_edit.py -a_srs EPSG:<code> {map_path}) to place them in a GIS")

@@ -424,7 +424,9 @@ def vectorize_map(
 
     Returns:
         Summary: ``polygons``, ``min_pixels``, ``pixel_area_m2``, ``sieved_pixels`` (pixels
-        whose class the sieve changed) and ``per_class`` polygon counts.
+        whose class the sieve changed), ``per_class`` polygon counts, ``crs`` (the polygons' CRS as
+        ``crs.to_string()``, ``None`` without one) and ``pixel_coordinates`` (the map has no transform: x = column,
+        y = row).
 
     Raises:
         ConfigError: bad connectivity or minimum mapping unit, or GeoJSON for a map without CRS.
@@ -503,4 +505,6 @@ def vectorize_map(
         write_polygons(gdf, out, layer=layer)
     counts = {str(c): int(n) for c, n in zip(*np.unique(gdf["class"], return_counts=True), strict=True)}
     return {"polygons": int(len(gdf)), "min_pixels": int(min_pixels), "pixel_area_m2": area,
-            "sieved_pixels": sieved_pixels, "per_class": counts}
+            "sieved_pixels": sieved_pixels, "per_class": counts,
+            "crs": cmap.crs.to_string() if cmap.crs is not None else None,
+            "pixel_coordinates": cmap.transform is None or cmap.transform.is_identity}
