@@ -142,7 +142,7 @@ def _tally_envi(path: str | os.PathLike[str]) -> _Tally:
     counts, conf_sum = _tally([(cmap.classes, None)])
     h, w = cmap.classes.shape
     rows = row_pixel_areas_m2(cmap.transform, cmap.crs, (h, w))
-    area_sum = summed_areas_m2(np.asarray(cmap.classes, np.int64), rows, counts.size) if rows is not None else None
+    area_sum = summed_areas_m2(np.asarray(cmap.classes), rows, counts.size) if rows is not None else None
     return _Tally(list(cmap.class_names or []), False, cmap.crs, cmap.transform, h, w, counts, conf_sum, area_sum)
 
 

@@ -141,3 +141,21 @@ def test_evaluate_cli_json_areas_are_geodesic(tmp_path: Path, capsys: pytest.Cap
     rows = {r["id"]: r for r in json.loads((tmp_path / "r.json").read_text())["per_class"]}
     for k, ha in _expected_class_ha().items():
         assert rows[k]["mapped_area_ha"] == pytest.approx(ha, rel=1e-6)
+
+
+def test_info_class_areas_of_a_geographic_envi_classification_are_geodesic(tmp_path: Path) -> None:
+    """An ENVI classification is read whole (not block by block): its areas are summed row by row too."""
+    from hsi_app.tasks.map_summary import summarize_class_map
+
+    _classes().tofile(tmp_path / "map.img")
+    (tmp_path / "map.hdr").write_text(
+        "ENVI\ndescription = {geographic classification}\n"
+        f"samples = {W}\nlines = {H}\nbands = 1\nheader offset = 0\nfile type = ENVI Classification\n"
+        "data type = 1\ninterleave = bsq\nbyte order = 0\n"
+        f"classes = 4\nclass names = {{Unclassified, {', '.join(NAMES[1:])}}}\n"
+        f"map info = {{Geographic Lat/Lon, 1, 1, {WEST}, {NORTH}, {STEP}, {STEP}, WGS-84, units=Degrees}}\n")
+    info = summarize_class_map(tmp_path / "map.img")
+    expected = _expected_class_ha()
+    assert [r["class"] for r in info["classes"]] == [1, 2, 3]
+    for row in info["classes"]:
+        assert row["area_ha"] == pytest.approx(expected[row["class"]], rel=1e-6)
