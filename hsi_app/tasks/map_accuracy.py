@@ -297,12 +297,30 @@ def pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int] | None = None
         return planar
     ground = _ground_pixel_area_m2(transform, crs, shape)
     if ground is None or abs(ground / planar - 1.0) <= AREA_DISTORTION_LIMIT:
+        if warn_spread:
+            _warn_if_corners_distorted(transform, crs, shape, planar)
         return planar
     warnings.warn(
         f"{crs.to_string()} does not keep area: a pixel at the map centre covers {ground:,.4g} m² on the ground "
         f"but {planar:,.4g} m² in map units; areas use the ground value at the centre, which varies across the "
         "map. Reproject the map to an equal-area or UTM CRS for exact areas", HSIWarning, stacklevel=2)
     return ground
+
+
+def _warn_if_corners_distorted(transform: Any, crs: Any, shape: tuple[int, int], planar: float) -> None:
+    """One :class:`~hsi_app.errors.HSIWarning` when the map-unit area ``planar`` (m²) of a projected map, right at
+    its centre, is more than :data:`AREA_DISTORTION_LIMIT` off the ground area of a corner pixel (a polar
+    stereographic map of Greenland: true scale at 70° N, 7 % more area per pixel at 60° N)."""
+    h, w = shape
+    corners = [(0, 0), (0, w - 1), (h - 1, 0), (h - 1, w - 1)]
+    areas = [_ground_pixel_areas_m2(transform, crs, shape, [r], col=c)[0] for r, c in corners]
+    known = [a for a in areas if a is not None]
+    if not known or max(abs(a / planar - 1.0) for a in known) <= AREA_DISTORTION_LIMIT:
+        return
+    warnings.warn(
+        f"{crs.to_string()} does not keep area across the map: its corner pixels cover {min(known):,.4g} to "
+        f"{max(known):,.4g} m² on the ground, but {planar:,.4g} m² in map units, which the areas use (within "
+        f"{AREA_DISTORTION_LIMIT:.0%} at the map centre). Reproject the map to an equal-area CRS for exact areas", HSIWarning, stacklevel=3)
 
 
 AREA_SAMPLE_ROWS = 65
@@ -341,9 +359,10 @@ def _ground_pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int]) -> f
     return _ground_pixel_areas_m2(transform, crs, shape, [shape[0] // 2])[0]
 
 
-def _ground_pixel_areas_m2(transform: Any, crs: Any, shape: tuple[int, int], rows: list[int]) -> list[float | None]:
-    """Ellipsoidal area in m² of the pixel in the centre column of each of ``rows`` (``None`` where it lies off
-    the globe, or where the CRS cannot be taken to longitude/latitude).
+def _ground_pixel_areas_m2(transform: Any, crs: Any, shape: tuple[int, int], rows: list[int],
+                           col: int | None = None) -> list[float | None]:
+    """Ellipsoidal area in m² of the pixel in the centre column (or column ``col``) of each of ``rows`` (``None``
+    where it lies off the globe, or where the CRS cannot be taken to longitude/latitude).
 
     The corners go to the CRS's own geographic CRS, whose angles (degrees, grads...) are turned into degrees,
     and the polygon's area is taken on its ellipsoid (a sphere too: ``Geod(a, b)``).
@@ -359,7 +378,7 @@ def _ground_pixel_areas_m2(transform: Any, crs: Any, shape: tuple[int, int], row
         geod = Geod(a=ellipsoid.semi_major_metre, b=ellipsoid.semi_minor_metre)
     except Exception:  # noqa: BLE001 - no inverse projection here: keep the planar area
         return [None] * len(rows)
-    c = shape[1] // 2
+    c = shape[1] // 2 if col is None else col
     areas: list[float | None] = []
     for r in rows:
         try:
