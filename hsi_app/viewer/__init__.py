@@ -22,6 +22,7 @@ from hsi_app.viewer.classify import (
     ClassifyResult,
     agreement_status,
     area_rows,
+    class_ground_areas,
     classify_scene,
     hex_colour,
     legend_html,
@@ -76,7 +77,7 @@ from hsi_app.viewer.uploads import UploadError, stage_upload
 
 __all__ = [
     "ClassifyResult", "DEFAULT_CACHE", "JobStopped", "SceneChanged", "UPLOAD_FOLDERS", "MapExtent", "ModelCache", "UploadError", "ViewerConfig", "ViewerSession",
-    "agreement_status", "area_rows", "band_axis", "band_choices", "classify", "classify_scene", "composite", "default_rgb_bands",
+    "agreement_status", "area_rows", "class_ground_areas", "band_axis", "band_choices", "classify", "classify_scene", "composite", "default_rgb_bands",
     "describe_pixel", "download_copy", "download_name", "describe_scene", "display_scale", "format_location", "format_size", "good_band_values", "hex_colour", "legend_html",
     "list_model_runs", "list_scenes", "load_scene", "map_download", "map_extent", "nearest_band", "nearest_valid_pixel", "open_scene", "open_upload", "overlay",
     "parse_size", "pixel_area", "pixel_from_click", "pixel_location", "pixel_prediction", "pixel_spectrum",

@@ -50,6 +50,9 @@ class ClassifyResult:
         model: the model key or run folder name.
         seconds: inference time.
         metrics: counts, areas and (when the scene has labels) agreement with them.
+        class_areas_m2: ``(K + 1,)`` ground area of each class in m², summed row by row, where a pixel's area
+            changes from row to row (a geographic map: :func:`~hsi_app.tasks.map_row_areas.row_pixel_areas_m2`,
+            as ``hsi evaluate`` / ``hsi vectorize`` sum them); ``None``: pixels × ``pixel_area_m2``.
     """
 
     classes: np.ndarray
@@ -63,6 +66,7 @@ class ClassifyResult:
     model: str
     seconds: float
     metrics: dict[str, Any] = field(default_factory=dict)
+    class_areas_m2: np.ndarray | None = None
 
 
 def pixel_area(cube: Cube) -> tuple[float | None, str]:
@@ -71,28 +75,34 @@ def pixel_area(cube: Cube) -> tuple[float | None, str]:
     A CRS: as ``hsi evaluate`` and ``hsi vectorize`` measure it
     (:func:`hsi_app.tasks.map_accuracy.pixel_area_m2`): ``|det(transform)|`` times the squared
     linear unit, or the ground area of the centre pixel where the projection does not keep
-    area (Web Mercator) or the CRS is in degrees, which the note then says. No CRS but a nominal
-    ground sampling distance in ``attrs['gsd_m']`` (built-in scenes): ``gsd²``. Nothing known: ``None``.
+    area (Web Mercator), which the note then says. A geographic CRS (degrees): the centre pixel's ground area,
+    while the class areas sum each row's own (:func:`class_ground_areas`), which the note says. No CRS but a
+    nominal ground sampling distance in ``attrs['gsd_m']`` (built-in scenes): ``gsd²``. Nothing known: ``None``.
     """
     import warnings
 
     from hsi_app.errors import HSIWarning
     from hsi_app.tasks.map_accuracy import pixel_area_m2
+    from hsi_app.tasks.map_row_areas import row_pixel_areas_m2
 
     crs = cube.rio.crs
     if crs is not None:
         t = cube.rio.transform()
+        shape = (cube.sizes["y"], cube.sizes["x"])
+        by_row = row_pixel_areas_m2(t, crs, shape) is not None
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", HSIWarning)
-                area = pixel_area_m2(t, crs, (cube.sizes["y"], cube.sizes["x"]))
+                area = pixel_area_m2(t, crs, shape, warn_spread=not by_row)
         except Exception:  # noqa: BLE001 - unknown linear units: assume metres, say so
             return abs(t.a * t.e - t.b * t.d), f"from the map transform ({crs_label(crs)}; units unknown, taken as metres)"
         if area is None:
             return None, f"{crs_label(crs)}: a pixel's ground area cannot be measured, so areas are in pixels only"
+        if by_row:
+            return area, f"each row's ground pixel area, summed ({crs_label(crs)} is in degrees)"
         if any(issubclass(w.category, HSIWarning) for w in caught):
-            return area, (f"ground area of the centre pixel: {crs_label(crs)} does not keep area, so areas are "
-                          "approximate; reproject the scene to UTM or an equal-area CRS for exact ones")
+            return area, (f"{crs_label(crs)} does not keep area over this map, so areas are approximate; reproject "
+                          "the scene to UTM or an equal-area CRS for exact ones")
         if crs.is_geographic:
             return area, f"ground area of the centre pixel ({crs_label(crs)} is in degrees)"
         return area, f"from the map transform ({crs_label(crs)})"
@@ -100,6 +110,27 @@ def pixel_area(cube: Cube) -> tuple[float | None, str]:
     if gsd:
         return float(gsd) ** 2, f"nominal {float(gsd):g} m pixels (scene has no CRS)"
     return None, "no georeference: areas in pixels only"
+
+
+def class_ground_areas(cube: Cube, classes: np.ndarray, n: int) -> np.ndarray | None:
+    """``(n,)`` ground area in m² of the pixels of each class ``0..n-1`` of ``classes`` (``(H, W)``, on ``cube``'s
+    grid), each pixel counted at its own row's area, where that changes from row to row (a geographic grid whose
+    rows run along parallels); ``None`` elsewhere (one pixel area holds for the whole map)."""
+    from hsi_app.tasks.map_row_areas import row_pixel_areas_m2, summed_areas_m2
+
+    crs = cube.rio.crs
+    rows = None if crs is None else row_pixel_areas_m2(cube.rio.transform(), crs, classes.shape)
+    if rows is None:
+        return None
+    return summed_areas_m2(np.asarray(classes, np.int64), rows, max(n, int(classes.max(initial=0)) + 1))
+
+
+def class_hectares(result: ClassifyResult, k: int) -> float | None:
+    """Ground area of class ``k`` of ``result`` in hectares (unrounded), or ``None`` when no pixel area is known."""
+    if result.class_areas_m2 is not None and k < result.class_areas_m2.size:
+        return float(result.class_areas_m2[k]) / 10_000.0
+    n = int(result.counts[k]) if k < result.counts.size else 0
+    return n * result.pixel_area_m2 / 10_000.0 if result.pixel_area_m2 else None
 
 
 def classify_scene(
@@ -170,11 +201,12 @@ def classify_scene(
     conf = cmap.confidence if cmap.confidence is not None else np.zeros(cmap.classes.shape, np.float32)
     area, note = pixel_area(cube)
     names = list(pred.class_names)
+    classes = np.asarray(cmap.classes, dtype=np.uint8)
     res = ClassifyResult(
-        classes=np.asarray(cmap.classes, dtype=np.uint8), confidence=np.asarray(conf, dtype=np.float32),
+        classes=classes, confidence=np.asarray(conf, dtype=np.float32),
         class_names=names, palette=default_palette(len(names)), counts=result.class_counts,
         pixel_area_m2=area, area_note=note, map_path=map_path, model=model_name or Path(run_dir).name,
-        seconds=result.seconds,
+        seconds=result.seconds, class_areas_m2=class_ground_areas(cube, classes, len(names)) if area else None,
     )
     res.metrics = scene_metrics(res, cube, scene_name)
     if spec is not None:
@@ -202,7 +234,7 @@ def scene_metrics(result: ClassifyResult, cube: Cube, scene_name: str | None = N
     The agreement uses every labelled pixel of the scene; when the model was trained on
     this scene, training pixels are among them, so it is not a test accuracy.
     """
-    rows = area_rows(result)
+    rows = _present_classes(result)
     out: dict[str, Any] = {
         "scene": scene_name or Path(str(cube.attrs.get("source", ""))).name,
         "model": result.model,
@@ -211,9 +243,8 @@ def scene_metrics(result: ClassifyResult, cube: Cube, scene_name: str | None = N
         "seconds": round(float(result.seconds), 3),
         "pixel_area_m2": result.pixel_area_m2,
         "area_note": result.area_note,
-        "classes": [{"class": r[0], "pixels": r[2], "percent": r[3],
-                     "hectares": r[2] * result.pixel_area_m2 / 10_000.0 if result.pixel_area_m2 else None}
-                    for r in rows],
+        "classes": [{"class": r[0], "pixels": r[2], "percent": r[3], "hectares": class_hectares(result, k)}
+                    for k, r in rows],
         "mean_confidence": float(result.confidence[result.classes > 0].mean()) if (result.classes > 0).any() else None,
     }
     agreement_out = reference_agreement(result, cube)
@@ -297,18 +328,23 @@ def shown_hectares(ha: float) -> float:
 def area_rows(result: ClassifyResult) -> list[list[Any]]:
     """Rows ``[class, colour, pixels, percent, hectares]`` for classes present in the map.
 
-    Hectares are ``None`` when the pixel area is unknown, else pixels × pixel area (:func:`shown_hectares`);
+    Hectares are ``None`` when the pixel area is unknown, else :func:`class_hectares` (:func:`shown_hectares`);
     percent is of classified pixels.
     """
+    return [row for _, row in _present_classes(result)]
+
+
+def _present_classes(result: ClassifyResult) -> list[tuple[int, list[Any]]]:
+    """``(class index, area row)`` for each class present in the map (:func:`area_rows`)."""
     classified = int(result.counts[1:].sum())
     rows = []
     for k in range(1, len(result.class_names)):
         n = int(result.counts[k]) if k < result.counts.size else 0
         if n == 0:
             continue
-        ha = shown_hectares(n * result.pixel_area_m2 / 10_000.0) if result.pixel_area_m2 else None
-        rows.append([result.class_names[k], hex_colour(result.palette[k]), n,
-                     round(100.0 * n / max(classified, 1), 2), ha])
+        ha = class_hectares(result, k)
+        rows.append((k, [result.class_names[k], hex_colour(result.palette[k]), n,
+                         round(100.0 * n / max(classified, 1), 2), None if ha is None else shown_hectares(ha)]))
     return rows
 
 
