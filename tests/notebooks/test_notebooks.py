@@ -260,6 +260,79 @@ def test_landcover_notebook_without_labels_stops_with_one_line(tmp_path: Path, m
     assert str(scene) in errors[0]
 
 
+@pytest.mark.slow   # about a minute
+def test_landcover_notebook_on_a_scaled_int16_scene_with_nodata_and_polygons_in_another_crs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Notebook 02 on an int16 GeoTIFF (scale 1e-4, no-data -9999 along a swath edge, no wavelength tags) with
+    reference polygons in EPSG:4326 that run over the edge: the labelled pixels on no-data are said in one
+    printed line (a SplitWarning printed by the training cell before), the edge stays no-data in the maps,
+    the areas count the mapped pixels at 30 m, the run's OA is that of its map on its test pixels, and the
+    composite is not called true colour (it was, for a scene without wavelengths)."""
+    import json
+    import sys
+
+    import geopandas as gpd
+    import numpy as np
+    import rasterio
+    import rasterio.features
+    from shapely.geometry import shape
+
+    from hsi_app.data.splits import Split
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tif_writer import UTM_30M
+
+    rng = np.random.default_rng(3)
+    labels = np.zeros((32, 32), np.int32)
+    labels[2:14, 0:14], labels[18:30, 0:12], labels[4:28, 18:30] = 1, 2, 3   # fields 1 and 2 cross the edge
+    means = np.array([[800, 900, 700, 3000, 3200, 2000], [1200, 1400, 1500, 1800, 1900, 2500],
+                      [500, 600, 500, 400, 350, 300], [900, 1000, 1000, 1500, 1600, 1700]], float)
+    raw = means[labels].transpose(2, 0, 1) + rng.normal(0.0, 40.0, (6, 32, 32))
+    raw = np.round(raw).astype(np.int16)
+    edge = np.zeros((32, 32), bool)
+    edge[:, :4] = True   # no data in every band: the swath edge
+    raw[:, edge] = -9999
+    scene = tmp_path / "scaled.tif"
+    with rasterio.open(scene, "w", driver="GTiff", height=32, width=32, count=6, dtype="int16", crs="EPSG:32616",
+                       transform=UTM_30M, nodata=-9999) as ds:
+        ds.write(raw)
+        ds.scales, ds.offsets = (1e-4,) * 6, (0.0,) * 6
+    names = {1: "maize", 2: "wheat", 3: "water"}
+    shapes = list(rasterio.features.shapes(labels, mask=labels > 0, transform=UTM_30M))
+    fields = gpd.GeoDataFrame({"class": [names[int(v)] for _, v in shapes]}, geometry=[shape(g) for g, _ in shapes],
+                              crs="EPSG:32616").to_crs("EPSG:4326")
+    fields.to_file(tmp_path / "fields.gpkg", driver="GPKG")
+    monkeypatch.setenv("HSI_NB_SCENE", str(scene))
+    monkeypatch.setenv("HSI_NB_LABELS", str(tmp_path / "fields.gpkg"))
+    nb = nbformat.read(NOTEBOOKS[1], as_version=4)
+    last = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "viewer.area_rows(result)" in c.source]
+    assert len(last) == 1
+    nb.cells = nb.cells[:last[0] + 1]   # up to the areas: no SVM baseline check, smoothing or second run here
+    _probe_after(nb, "viewer.area_rows(result)",
+                 'print("AREA", sum(r[2] for r in viewer.area_rows(result)), round(sum(r[4] for r in viewer.area_rows(result)), 2))')
+    _probe_after(nb, "viewer.classify_scene(cube, run_dir", 'print("TITLE", axes[0].get_title())')
+    outputs = _execute(nb, tmp_path, monkeypatch)
+    assert not _errors(outputs), _errors(outputs)
+    assert not _warnings(outputs), _warnings(outputs)
+    printed = _stdout(outputs)
+    assert f"{int((labels[edge] > 0).sum())} labelled pixels lie on no-data and are not used" in printed, printed
+    title = next(line for line in printed.splitlines() if line.startswith("TITLE"))
+    assert "not true colour" in title, title
+    n_data = int((~edge).sum())
+    assert f"AREA {n_data} {n_data * 0.09:.2f}" in printed, printed   # 30 m pixels: 0.09 ha each
+    out = tmp_path / "out"
+    test = np.asarray(Split.load(out / "landcover_run" / "split.npz").test)
+    assert not (test[edge] > 0).any()
+    for path in (out / "landcover_run" / "map.tif", out / "landcover_map" / "map.tif"):
+        with rasterio.open(path) as ds:
+            assert ds.crs.to_epsg() == 32616 and ds.transform.almost_equals(UTM_30M), path
+            classes, tag = ds.read(1), ds.tags()["CLASS_NAMES"]
+        assert (classes[edge] == 0).all() and (classes[~edge] > 0).all(), path
+        assert sorted(json.loads(tag)[1:]) == sorted(names.values()), tag   # the class names of the polygons
+    oa = float((classes[test > 0] == test[test > 0]).mean())
+    assert f"OA {100 * oa:.2f} %" in printed, printed
+
+
 def test_denoise_detect_notebook_on_an_envi_scene_without_labels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Notebook 03 on a 50-band ENVI pair (wavelengths in µm, water-vapour bands flagged bad, a no-data corner),
     without labels: denoising runs on the good bands and scores the pixels with data (PCA refused the NaN
