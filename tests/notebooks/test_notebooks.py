@@ -432,6 +432,52 @@ def test_denoise_detect_notebook_on_small_or_narrow_label_classes(layout: str, t
         assert "no labelled class with 10 pixels with data: RX scores only" in printed, printed
 
 
+def test_cross_sensor_notebook_says_it_does_not_use_a_users_scene(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Notebook 04 runs on Indian Pines only: with HSI_NB_SCENE set (as for 01-03) its first cell says the scene is
+    not used (it ran on Indian Pines without a word)."""
+    monkeypatch.setenv("HSI_NB_SCENE", str(tmp_path / "my_enmap_scene"))
+    nb = nbformat.read(NOTEBOOKS[3], as_version=4)
+    first = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+    nb.cells = nb.cells[:first + 1]
+    outputs = _execute(nb, tmp_path, monkeypatch)
+    assert not _errors(outputs), _errors(outputs)
+    assert "HSI_NB_SCENE is not used by this notebook: it runs on Indian Pines" in _stdout(outputs)
+
+
+@pytest.mark.slow   # the whole notebook, about two minutes
+def test_cross_sensor_notebook_prints_a_predict_command_that_maps_the_region(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Notebook 04's 'Use the adapter' command named ``--input SCENE``, and the adapter reads only EnMAP-like bands in
+    Indian Pines' units (a real EnMAP L2A product is refused): it now writes the held-out region and names that file,
+    which the adapter maps as the LoRA arm's own map."""
+    import re
+
+    import numpy as np
+
+    from hsi_app.ensemble import load_classifier
+    from hsi_app.errors import HSIWarning
+    from hsi_app.infer import predict_scene
+    from hsi_app.io import open_cube
+    from hsi_app.io.cog import read_class_map
+
+    monkeypatch.delenv("HSI_NB_SCENE", raising=False)
+    monkeypatch.delenv("HSI_NB_LABELS", raising=False)
+    outputs = _execute(nbformat.read(NOTEBOOKS[3], as_version=4), tmp_path, monkeypatch)
+    assert not _errors(outputs), _errors(outputs)
+    assert not _warnings(outputs), _warnings(outputs)
+    command = re.search(r"hsi predict --model (\S+) --input (\S+) --out map.tif", _stdout(outputs))
+    assert command, _stdout(outputs)
+    lora, region = (Path(v) for v in command.groups())
+    assert region.is_file(), region
+    with pytest.warns(HSIWarning, match="no georeference"):   # Indian Pines has no CRS: nor has the region
+        cube = open_cube(region)
+    res = predict_scene(load_classifier(lora, device="cpu").bind(cube), cube, out=tmp_path / "map.tif")
+    ours = read_class_map(tmp_path / "map.tif").classes
+    arm = read_class_map(lora / "map.tif").classes   # the map the LoRA arm was scored on
+    assert ours.shape == arm.shape and res is not None
+    assert np.array_equal(ours, arm)
+
+
 def test_notebook_outputs_are_ignored_by_git() -> None:
     """Jupyter runs a notebook in notebooks/, so its default output folder is notebooks/outputs/notebooks."""
     import shutil
