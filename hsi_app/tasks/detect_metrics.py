@@ -148,7 +148,8 @@ class PdAtPfa:
         pfa: the false-alarm rate asked for.
         pd: the fraction of target pixels detected, ``None`` when it cannot be measured (``reason`` says why).
         threshold: the score threshold (pixels scoring at or above it are detected); ``inf`` when no score
-            lets through few enough background pixels, ``None`` with ``pd``.
+            lets through few enough background pixels (then nothing is detected, not even a pixel scoring
+            ``+inf``: too many background pixels score ``+inf`` too), ``None`` with ``pd``.
         false_alarms: background pixels at or above ``threshold`` (at most ``floor(pfa * n_background)``).
         n_background: background pixels scored.
         reason: why ``pd`` is ``None`` (else ``None``).
@@ -217,8 +218,9 @@ def pd_at_pfa(scores: np.ndarray, truth: np.ndarray, pfa: float, mask: np.ndarra
     cut = float(np.partition(background, n_bg - allowed - 1)[n_bg - allowed - 1])
     above = s[s > cut]
     threshold = float(above.min()) if above.size else math.inf
-    return PdAtPfa(float(pfa), float(np.mean(targets >= threshold)), threshold, int(np.sum(background >= threshold)),
-                   n_bg)
+    # a pixel passes when it scores above the cut (the same pixels as >= threshold), so a cut at +inf lets none
+    # through: +inf targets tied with +inf background fail with it (>= inf would pass them, and the background)
+    return PdAtPfa(float(pfa), float(np.mean(targets > cut)), threshold, int(np.sum(background > cut)), n_bg)
 
 
 def pd_report(scores: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None,
