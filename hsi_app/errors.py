@@ -63,6 +63,10 @@ class TargetPixelError(InvalidDataError):
         super().__init__(f"--target-pixel {self.pixel[0]},{self.pixel[1]} (pixels= in Python): that pixel {reason}; "
                          f"{fix}")
 
+    def __reduce__(self) -> tuple[type[TargetPixelError], tuple[tuple[int, int], str, str]]:
+        """Rebuild from the fields (pickle, ``copy``, multiprocessing): the default passes only the message."""
+        return type(self), (self.pixel, self.reason, self.fix)
+
 
 class ConfigError(HSIError, ValueError):
     """A bad option value (split spec, window size, model args...)."""
