@@ -13,8 +13,12 @@ Accepted files:
   column. A band-number column (named ``band``/``index``/``id``/``channel``..., or pandas'
   ``Unnamed: 0``, holding distinct whole numbers from 0 or 1) is never a material. Wavelengths below
   30 are taken as micrometres and converted to nm. A wavelength column whose name gives the unit of
-  wavenumbers, cm^-1 (``wavenumber_cm-1``, ``wavenumber (cm^-1)``, ``1/cm``, ``cm⁻¹``), holds wavenumbers
-  and is converted with ``nm = 1e7 / cm^-1`` (FTIR exports); without that unit in the name, values that only
+  wavenumbers, cm^-1 (``wavenumber_cm-1``, ``wavenumber (cm^-1)``, ``1/cm``, ``cm⁻¹``), or that is named
+  ``wavenumber`` (``wave number``, any case, with or without a unit), holds wavenumbers in cm^-1
+  and is converted with ``nm = 1e7 / cm^-1`` (FTIR exports). Every column named for wavelengths or wavenumbers is
+  an x-column, never a material; with several, the first in a length unit is used, and a wavenumber column must
+  agree with it within :data:`X_COLUMNS_AGREE` (1%) once in nm, or the file is refused in one line naming the
+  two columns. Without a wavenumber name, values that only
   match the cube once read as wavenumbers (4000-25000 for 400-2500 nm) are refused as before, with a line
   saying they look like wavenumbers and how to convert or name the column (:meth:`SpectralLibrary.wavenumber_hint`). Reflectance is expected in 0..1; a table
   whose largest material value exceeds 1.5 is taken as percent and divided by 100. Columns may be
@@ -56,15 +60,30 @@ import numpy as np
 from hsi_app.errors import BandMismatchError, DatasetNotFoundError, HSIWarning, InvalidDataError
 from hsi_app.io.csv_layout import layout_fix, wavelength_problem
 from hsi_app.io.cube import Cube, alnum_key
-from hsi_app.io.wavelength_units import LENGTH_UNITS, is_length_unit, nm_factor, not_wavelengths
+from hsi_app.io.wavelength_units import (
+    LENGTH_UNITS,
+    MAX_MICROMETRES,
+    is_length_unit,
+    nm_factor,
+    not_wavelengths,
+)
 
 WAVE_PREFIXES = ("wave", "wl", "lambda", "nm", "λ")
 """Column names starting with these say wavelength."""
 INDEX_NAMES = frozenset({"band", "bands", "bandno", "bandnum", "bandnumber", "bandid", "bandindex", "index", "idx",
                          "id", "no", "num", "number", "channel", "channelno", "channelnumber", "ch"})
 """Column names (lower case, letters and digits only) of band-number / row-index columns."""
-WAVENUMBER_UNIT = re.compile(r"cm\s*\^?\s*[-−]\s*1(?!\d)|cm⁻¹|1\s*/\s*cm(?![a-z])", re.IGNORECASE)
-"""A column name giving the unit of wavenumbers, cm^-1 (``cm-1``, ``cm^-1``, ``cm⁻¹``, ``1/cm``)."""
+WAVENUMBER_UNIT = r"(?:cm\s*(?:\^|\*\*)?\s*[{(]?\s*[-−–‐]\s*1\s*[})]?|cm⁻¹|1\s*/\s*cm)"
+"""The spellings of cm^-1: ``cm-1``, ``cm -1``, ``cm^-1``, ``cm^{-1}``, ``cm**-1``, ``cm−1``/``cm–1`` (minus sign, en
+dash), ``cm⁻¹``, ``1/cm``."""
+WAVENUMBER_COLUMN = re.compile(
+    rf"\s*(?:(?:wave\s*numbers?|wn|ν|nu)(?![a-z]))?[\s\[(/_,:;-]*{WAVENUMBER_UNIT}[\s\])]*", re.IGNORECASE)
+"""A column name that is the unit of wavenumbers, alone or after a wavenumber word and a separator
+(``wavenumber_cm-1``, ``Wavenumber (cm^-1)``, ``cm-1``, ``ν [1/cm]``); matched whole, so a material name holding
+the unit (``reflectance_cm-1_sample``) or a wavelength column converted from it (``nm (from cm-1)``) is not one."""
+X_COLUMNS_AGREE = 0.01
+"""Two x-columns of a library CSV (``wavelength_nm`` and ``wavenumber_cm-1``) agree when, in nm, they differ by at
+most this fraction at every row where both have a value (a wavenumber rounded to 1 cm^-1 at 4000 cm^-1 is 0.025%)."""
 NM_PER_WAVENUMBER = 1e7
 """``nm = NM_PER_WAVENUMBER / cm^-1`` (1 cm = 1e7 nm)."""
 BAND_NUMBERS_BELOW = 200.0
@@ -300,6 +319,7 @@ def _read_csv(path: Path) -> SpectralLibrary:
     if not named:
         _refuse_rows(path, df, header, decimal, table[:, 0])
     wi = _wavelength_column(path, cols, table)
+    x_cols = [i for i, c in enumerate(cols) if header and _says_wavelength(c)]  # x-columns, never materials
     wavenumbers = header and _says_wavenumber(cols[wi])
     if wavenumbers:  # cm^-1 to nm
         table = table.copy()  # pandas may hand back a read-only view
@@ -307,7 +327,8 @@ def _read_csv(path: Path) -> SpectralLibrary:
     reason = wavelength_problem(table[:, wi], ordered=not named)
     if reason is not None:
         numbers = _is_counting(table[:, wi])  # band numbers: no material either
-        materials = ([] if not header else [c for i, c in enumerate(cols) if i != wi] if named or numbers else cols)
+        materials = ([] if not header else [c for i, c in enumerate(cols) if i != wi and i not in x_cols]
+                     if named or numbers else cols)
         taken = ("" if named else "; no column is named for wavelengths, so the first was taken" if header
                  else "; the file has no header row, so its first column was taken as wavelengths")
         what = f"column '{cols[wi]}'" if header else "column 1"
@@ -318,12 +339,45 @@ def _read_csv(path: Path) -> SpectralLibrary:
         warnings.warn(f"{path}: the first row is all numbers, so the file has no header row: the first column is "
                       f"read as wavelengths and the {named_as}; "
                       "add a header row (wavelength_nm,name1,...) to name them", HSIWarning, stacklevel=3)
-    keep = [i for i in range(len(cols)) if i != wi and not _is_index_column(cols[i], table[:, i])]
+    _check_x_columns(path, cols, table, wi, x_cols)
+    keep = [i for i in range(len(cols)) if i != wi and i not in x_cols and not _is_index_column(cols[i], table[:, i])]
     if not keep:
         raise InvalidDataError(f"{path}: no material column besides '{cols[wi]}' and band numbers; add one column of "
                                "reflectance per material")
     return SpectralLibrary([cols[i].strip() for i in keep], table[:, wi], table[:, keep].T, str(path),
                            from_wavenumbers=wavenumbers)
+
+
+def _check_x_columns(path: Path, cols: list[str], table: np.ndarray, wi: int, x_cols: list[int]) -> None:
+    """Refuse, in one line naming the file and both columns, a wavenumber column of ``table`` ``(L, columns)``
+    (among ``x_cols``) that disagrees with the x-column used, ``wi`` (already in nm when it held wavenumbers):
+    once in nm (``1e7 / cm^-1``; ``wi`` in micrometres when below 30), they must agree within
+    :data:`X_COLUMNS_AGREE` at every row where both have a value. Other length columns (``wavelength_um`` beside
+    ``wavelength_nm``, ``fwhm_nm``) are left out of the materials unchecked.
+
+    Raises:
+        InvalidDataError: two x-columns that disagree (one of them is no x-column, or its values are shifted).
+    """
+    ref = table[:, wi]
+    finite = ref[np.isfinite(ref)]
+    if finite.size and finite.max() < MAX_MICROMETRES:  # micrometres, as _tidy reads them
+        ref = ref * 1000.0
+    for j in x_cols:
+        if j == wi or not _says_wavenumber(cols[j]):
+            continue
+        v = table[:, j]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            other = np.where(v > 0, NM_PER_WAVENUMBER / v, np.inf)
+        both = np.isfinite(ref) & ~np.isnan(v)
+        with np.errstate(invalid="ignore"):
+            off = both & ~(np.abs(other - ref) <= X_COLUMNS_AGREE * np.abs(ref))
+        if off.any():
+            r = int(np.flatnonzero(off)[0])
+            raise InvalidDataError(
+                f"{path}: columns '{cols[wi]}' and '{cols[j]}' both give the wavelengths but disagree (row {r + 1}: "
+                f"{ref[r]:g} nm against {v[r]:g}, {other[r]:g} nm, more than {X_COLUMNS_AGREE:.0%} apart); keep one "
+                "wavelength column (wavelength_nm or wavenumber_cm-1), or rename the other if it is a material"
+            )
 
 
 def _numeric_column(column: object) -> np.ndarray | None:
@@ -382,12 +436,18 @@ def _says_wavelength(name: str) -> bool:
 
 
 def _says_wavenumber(name: str) -> bool:
-    """True when a column name gives the unit of wavenumbers, cm^-1: ``wavenumber_cm-1``, ``cm^-1``, ``1/cm``..."""
-    return WAVENUMBER_UNIT.search(name) is not None
+    """True when a column name says wavenumbers (cm^-1): ``wavenumber``/``wave number`` with or without a unit,
+    or :data:`WAVENUMBER_COLUMN` (``cm-1``, ``ν (cm⁻¹)``, ``1/cm``...)."""
+    return alnum_key(name).startswith("wavenumber") or WAVENUMBER_COLUMN.fullmatch(name) is not None
 
 
-def _from_wavenumbers(path: Path, name: str, values: np.ndarray) -> np.ndarray:
+def _from_wavenumbers(path: Path, name: str, values: np.ndarray, *, what: str = "",
+                      fix: str = "check the column, or name it wavelength_nm if it holds nm") -> np.ndarray:
     """``(L,)`` wavelengths in nm of a column of wavenumbers in cm^-1 (``nm = 1e7 / cm^-1``; NaN stays NaN).
+
+    Args:
+        what: what says the values are wavenumbers, in the refusal (default: ``column 'name' is named for
+            wavenumbers (cm^-1)``); ``fix``: the refusal's fix.
 
     Raises:
         InvalidDataError: a wavenumber of 0 or below, or one above 1e5 cm^-1 (below 100 nm, where no library
@@ -397,10 +457,10 @@ def _from_wavenumbers(path: Path, name: str, values: np.ndarray) -> np.ndarray:
 
     v = values[np.isfinite(values)]
     if v.size and (v.min() <= 0 or NM_PER_WAVENUMBER / v.max() < MIN_LIBRARY_NM):
-        raise InvalidDataError(f"{path}: column '{name}' is named for wavenumbers (cm^-1) but holds {v.min():g}-"
+        said = what or f"column '{name}' is named for wavenumbers (cm^-1)"
+        raise InvalidDataError(f"{path}: {said} but holds {v.min():g}-"
                                f"{v.max():g}; wavenumbers of a reflectance library are positive and below "
-                               f"{NM_PER_WAVENUMBER / MIN_LIBRARY_NM:g} cm^-1 ({MIN_LIBRARY_NM:g} nm): check the "
-                               "column, or name it wavelength_nm if it holds nm")
+                               f"{NM_PER_WAVENUMBER / MIN_LIBRARY_NM:g} cm^-1 ({MIN_LIBRARY_NM:g} nm): {fix}")
     with np.errstate(divide="ignore"):
         return NM_PER_WAVENUMBER / values
 
@@ -425,7 +485,8 @@ def _is_index_column(name: str, values: np.ndarray) -> bool:
 def _wavelength_column(path: Path, cols: list[str], table: np.ndarray) -> int:
     """Index of the wavelength column of a CSV library ``table`` ``(L, columns)``.
 
-    A name that says wavelength wins; then a column named ``band`` whose values look like
+    A name that says wavelength wins (the first in a length unit before one in wavenumbers); then a column
+    named ``band`` whose values look like
     wavelengths (not band numbers 1, 2, 3...); then the first column unless it is an index.
 
     Raises:
@@ -433,7 +494,7 @@ def _wavelength_column(path: Path, cols: list[str], table: np.ndarray) -> int:
     """
     named = [i for i, c in enumerate(cols) if _says_wavelength(c)]
     if named:
-        return named[0]
+        return next((i for i in named if not _says_wavenumber(cols[i])), named[0])
     for i, c in enumerate(cols):
         v = table[:, i]
         if alnum_key(c).startswith("band") and not (_is_counting(v) and np.nanmin(v) < BAND_NUMBERS_BELOW):
