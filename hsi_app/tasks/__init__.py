@@ -11,7 +11,7 @@ itself imports nothing. What a notebook calls (a Cube is ``hsi_app.io.open_cube`
     from hsi_app.tasks.denoise_baselines import pca_denoise, mnf_denoise      # (C, H, W) or Cube -> (C, H, W)
     from hsi_app.tasks.denoise_metrics import restoration_metrics
     from hsi_app.tasks.detection import detect_scene, write_detections        # cube -> (K, H, W) scores + points
-    from hsi_app.tasks.detect_metrics import pixel_auroc
+    from hsi_app.tasks.detect_metrics import pixel_auroc, pd_at_pfa           # (H, W) scores + truth -> AUROC, Pd@Pfa
     from hsi_app.tasks.map_accuracy import evaluate_map, format_report        # a map file vs reference labels
     from hsi_app.tasks.map_polygons import vectorize_map                       # a map file -> GeoPackage polygons
     from hsi_app.tasks import cross_sensor                                     # notebook 04's steps
