@@ -30,7 +30,8 @@ Accepted files:
   under a header or first row of wavelengths (:func:`hsi_app.io.csv_layout.row_wavelengths`) are refused in one
   line naming the file, what was found and the expected layout.
 * **ENVI spectral library** (``x.sli`` + ``x.hdr`` or ``x.sli.hdr``, or the header), read by
-  Spectral Python; wavelength units come from the header (``wavelength units``).
+  Spectral Python; wavelength units come from the header (``wavelength units``; ``Wavenumber``, cm^-1, is
+  converted with ``nm = 1e7 / cm^-1``).
 
 Missing values: NaN, empty cells, values of 1e30 and more in magnitude (USGS's ``-1.23e34``
 marks deleted channels in splib07, in its ENVI, ASCII and CSV forms), exactly -9999, -999 or
@@ -555,14 +556,21 @@ def _read_sli(path: Path) -> tuple[SpectralLibrary, np.ndarray]:
         raise InvalidDataError(f"{path}: the header has no 'wavelength' list; add it to {hdr.name}")
     wl = np.asarray(centers, dtype=np.float64)
     units = str(header.get("wavelength units", "") or "")  # SPy's band_unit says '<unspecified>' when absent
+    wavenumbers = _says_wavenumber(units)  # ENVI's 'Wavenumber' (cm^-1): nm = 1e7 / cm^-1, as for a CSV column
+    if wavenumbers:
+        wl = _from_wavenumbers(hdr, "", wl, what=f"'wavelength units = {units.strip()}' says wavenumbers (cm^-1)",
+                               fix="check the header's 'wavelength' list, or set 'wavelength units' to Nanometers if "
+                               "it holds nm")
+        units = "Nanometers"
     reason = not_wavelengths(wl, units) if is_length_unit(units) else None
     if reason is not None:
         raise InvalidDataError(f"{hdr}: 'wavelength' {reason}; a library needs its band centres, write them "
                                "(and 'wavelength units') into the header")
     per_unit = nm_factor(wl, units, str(hdr))  # the rule of every reader: guessed, or a mislabel overruled
     if per_unit is None:
-        raise InvalidDataError(f"{hdr}: wavelength units {units!r} are not a length; set 'wavelength units' to "
-                               "Micrometers or Nanometers")
+        raise InvalidDataError(f"{hdr}: wavelength units {units!r} are not a length; set "
+                               "'wavelength units' to Micrometers, Nanometers or Wavenumber (cm^-1), as the "
+                               "'wavelength' list holds")
     wl = wl * per_unit
     names = [str(n) for n in (getattr(lib, "names", None) or [f"spectrum_{i + 1}" for i in range(len(spectra))])]
     factor = str(header.get("reflectance scale factor", "")).strip()
@@ -572,8 +580,9 @@ def _read_sli(path: Path) -> tuple[SpectralLibrary, np.ndarray]:
         raise InvalidDataError(f"{hdr}: 'reflectance scale factor = {factor}' is not a number; fix the header") from None
     if scale > 0:  # stored reflectance x scale (ENVI's convention, as for images)
         spectra = spectra / scale
-        return SpectralLibrary(names, wl, spectra, str(path), f"reflectance x {scale:g} (header's scale factor)"), ignored
-    return SpectralLibrary(names, wl, spectra, str(path)), ignored
+        return SpectralLibrary(names, wl, spectra, str(path), f"reflectance x {scale:g} (header's scale factor)",
+                               from_wavenumbers=wavenumbers), ignored
+    return SpectralLibrary(names, wl, spectra, str(path), from_wavenumbers=wavenumbers), ignored
 
 
 def _ignored(stored: np.ndarray, value: object, hdr: Path) -> np.ndarray:
