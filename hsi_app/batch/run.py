@@ -53,7 +53,7 @@ OPEN_CUBES = 4
 
 # Per worker process: loaded models and opened cubes, so a worker loads each model once.
 _MODELS: dict[tuple[str, str, str, str], Any] = {}
-_CUBES: dict[tuple[str, str, int, tuple[str, ...]], Any] = {}
+_CUBES: dict[tuple[str, str, int, tuple[str, ...], bool], Any] = {}
 _LOCK = threading.RLock()
 
 
@@ -80,7 +80,8 @@ def cached_model(settings: BatchSettings) -> Any:
         return _MODELS[key]
 
 
-def cached_cube(source: str, stamp: str, chunks: int = 512, exclude_masks: tuple[str, ...] = ()) -> Any:
+def cached_cube(source: str, stamp: str, chunks: int = 512, exclude_masks: tuple[str, ...] = (),
+                flag_empty: bool = True) -> Any:
     """``open_cube(source, chunks=chunks)``, opened once per process (``stamp`` invalidates on change).
 
     Lazy reads load whole ``chunks`` x ``chunks`` blocks, so the batch opens scenes with
@@ -92,17 +93,22 @@ def cached_cube(source: str, stamp: str, chunks: int = 512, exclude_masks: tuple
     warning: the scene task says it once per file (:func:`~hsi_app.io.empty_bands.flagged_note`), however
     many processes, threads or window tasks open the scene (again, once the cache let it go). The cube is marked
     so (:func:`~hsi_app.io.empty_bands.mark_probed`): ``hsi denoise``'s own probe does not read the scene again.
+
+    ``flag_empty=False`` opens the scene as read, with no band flagged for holding no data and no probe, for a
+    model that needs every band of it (:attr:`~hsi_app.batch.tasks.TaskAdapter.keeps_empty_bands`: a denoiser
+    with fixed bands); the task then treats such a band as its single-scene command does.
     """
     from hsi_app.io.empty_bands import mark_probed, with_empty_bands_flagged
     from hsi_app.io.open import open_cube
 
     cap_gdal_cache()  # a worker's memory then follows the window, not the scene (hsi_app.gdal_env)
-    key = (source, stamp, chunks, exclude_masks)
+    key = (source, stamp, chunks, exclude_masks, flag_empty)
     with _LOCK:  # a worker may run several threads
         cube = _CUBES.pop(key, None)
         if cube is None:
-            cube = mark_probed(with_empty_bands_flagged(open_cube(source, chunks=chunks).hsi.without_masked(exclude_masks),
-                                                        warn=False))
+            cube = open_cube(source, chunks=chunks).hsi.without_masked(exclude_masks)
+            if flag_empty:
+                cube = mark_probed(with_empty_bands_flagged(cube, warn=False))
         _CUBES[key] = cube  # most recently used last
         while len(_CUBES) > OPEN_CUBES:
             _CUBES.pop(next(iter(_CUBES)))
@@ -180,17 +186,21 @@ def _run_scene(settings: BatchSettings, item: SceneInput, out: str, fingerprint:
     from hsi_app.io.empty_bands import flagged_note
 
     t0 = time.perf_counter()
+    adapter = settings.adapter
     try:
         with reads_in_this_thread():
-            cube = cached_cube(str(item.source), str(fingerprint), settings.window, settings.exclude_masks)
+            # a task that may need every band asks its model first (loaded once per process either way)
+            keeps = adapter.keeps_empty_bands is not None and adapter.keeps_empty_bands(cached_model(settings))
+            cube = cached_cube(str(item.source), str(fingerprint), settings.window, settings.exclude_masks,
+                               flag_empty=not keeps)
             note = flagged_note(cube)
             if note is not None:  # the one place a batch says it for this file (cached_cube does not)
                 warnings.warn(note, HSIWarning, stacklevel=1)
             _, h, w = cube.hsi.shape
-            if settings.adapter.can_split and window_count(h, w, settings.window) > settings.split_windows:
+            if adapter.can_split and window_count(h, w, settings.window) > settings.split_windows:
                 return {"status": "split", "height": h, "width": w}
             model = cached_model(settings)
-            stats = settings.adapter.run_scene(model, cube, Path(out), settings.window, settings.resample)
+            stats = adapter.run_scene(model, cube, Path(out), settings.window, settings.resample)
         seconds = time.perf_counter() - t0
         write_sidecar(out, _sidecar_record(settings, item, fingerprint, stats, seconds))
     except Exception as err:  # noqa: BLE001 - isolate the failure to this input, report it

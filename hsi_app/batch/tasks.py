@@ -17,7 +17,11 @@ denoising or detection. A task is a :class:`TaskAdapter` registered in :data:`TA
 * ``identity(model_arg)``: optional; ``(model label, model hash)`` for tasks whose "model"
   is not (only) a run folder (classical detection: method + options + library bytes), or
   whose output depends on options as well as on the run (denoising with SURE adaptation);
-* ``options``: optional; those options, recorded in ``report.json``.
+* ``options``: optional; those options, recorded in ``report.json``;
+* ``keeps_empty_bands(model)``: optional; True when the model needs every band of a scene, so the
+  engine opens scenes as read instead of flagging bad the bands that hold no data at any pixel
+  (a denoiser with fixed bands: ``hsi denoise`` fills such a band or names it). Only for tasks
+  without the split path.
 """
 
 from __future__ import annotations
@@ -59,6 +63,8 @@ class TaskAdapter:
     identity: Callable[[Any], tuple[str, str]] | None = None
     options: dict[str, Any] | None = None
     device: str | None = "cpu"  # where ``load`` puts the model (None: the GPU when one is visible); see on_device
+    # (model) -> open scenes with no band flagged empty; None: always flagged (see the module docstring)
+    keeps_empty_bands: Callable[[Any], bool] | None = None
 
     @property
     def can_split(self) -> bool:
@@ -202,6 +208,12 @@ def _denoise_halo(den: Any) -> int:
     return int(den.halo)
 
 
+def _denoise_keeps_empty_bands(den: Any) -> bool:
+    """Whether ``den`` has fixed bands (:attr:`~hsi_app.tasks.denoising.Denoiser.fixed_bands`): its scenes are then
+    opened as read, and ``denoise_cube`` fills or names a band with no data, as ``hsi denoise`` on the file does."""
+    return den.fixed_bands is not None
+
+
 @dataclass(frozen=True)
 class DenoiseOptions:
     """What ``hsi batch --task denoise`` runs on each scene beyond the plain model.
@@ -255,6 +267,7 @@ DENOISE = TaskAdapter(
     load=_denoise_load,
     halo=_denoise_halo,
     run_scene=partial(_denoise_run_scene, DenoiseOptions()),
+    keeps_empty_bands=_denoise_keeps_empty_bands,
     # no split path: a scene is always one task (memory still bounded by the window)
 )
 
@@ -276,8 +289,7 @@ def denoise_adapter(opts: DenoiseOptions) -> TaskAdapter:
     if opts.adapt_sigma is not None:
         check_adapt(opts.adapt_sigma, opts.adapt_steps)
         identity = partial(_options_identity, "denoise", " --task denoise", opts.identity_fields())
-    return TaskAdapter(name="denoise", suffix=DENOISE.suffix, load=_denoise_load, halo=_denoise_halo,
-                       run_scene=partial(_denoise_run_scene, opts), identity=identity, options=asdict(opts))
+    return replace(DENOISE, run_scene=partial(_denoise_run_scene, opts), identity=identity, options=asdict(opts))
 
 
 def _options_identity(task: str, train_flags: str, fields: dict[str, Any], model: Any) -> tuple[str, str]:

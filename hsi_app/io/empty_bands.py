@@ -96,6 +96,26 @@ def flag_empty_bands(cube: Cube, *, warn: bool = True) -> Cube | None:
     return out
 
 
+def as_read(cube: Cube) -> Cube:
+    """``cube`` with the bands :func:`flag_empty_bands` flagged bad good again and its valid mask made again from
+    its values (lazily): the scene as its file gives it, for a caller holding a flagged cube that needs every band
+    (the viewer's denoise tab, whose scene was flagged at open, with a denoiser with fixed bands). ``cube`` itself
+    when none was flagged.
+
+    :func:`flag_empty_bands` flags only cubes whose valid mask is what their values say, so the mask made again
+    is the one they were read with.
+    """
+    empty = empty_band_numbers(cube)
+    if not empty.any():
+        return cube
+    bad = cube.hsi.bad_band_mask
+    bad[empty] = False
+    out = cube.assign_coords(bad_band=("band", bad), valid=(("y", "x"), valid_from_data(cube.data, cube.hsi.nodata, bad)))
+    out.attrs = {k: v for k, v in cube.attrs.items() if k not in (EMPTY_ATTR, PROBED_ATTR)}
+    mark_valid_derived(out, cube.hsi.nodata, bad)
+    return out
+
+
 def _flagged_message(flagged: Cube, empty: np.ndarray) -> str:
     """The warning line for the bands at positions ``empty`` of the ``flagged`` cube (flagged bad in it)."""
     n = int(empty.size)

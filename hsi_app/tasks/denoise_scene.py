@@ -270,9 +270,9 @@ def probe_empty_bands(cube: Cube, denoiser: Denoiser, fill_nan: bool) -> tuple[C
     opened was looked at so already (:func:`hsi_app.io.empty_bands.was_probed`) and is not read again.
 
     A denoiser with fixed bands (:attr:`Denoiser.fixed_bands`: ``hsdt_subspace_train``, whose spectral basis is its
-    training scene's) needs every band it was trained on, so nothing is flagged (bands ``hsi batch`` flagged so are
-    good again when that restores the count): ``fill_nan`` fills an empty band as any no-data, and without it such
-    a band is named in the error.
+    training scene's) needs every band it was trained on, so nothing is flagged (``hsi batch`` opens its scenes
+    unflagged, :attr:`hsi_app.batch.tasks.TaskAdapter.keeps_empty_bands`): ``fill_nan`` fills an empty band as any
+    no-data, and without it such a band is named in the error.
 
     Returns:
         ``(cube, sample)``: the (flagged) cube, and the ``(G, h, w)`` good-band values of the central window
@@ -285,9 +285,7 @@ def probe_empty_bands(cube: Cube, denoiser: Denoiser, fill_nan: bool) -> tuple[C
     """
     from hsi_app.io.empty_bands import empty_bands_note, flag_empty_bands, was_probed
 
-    if denoiser.fixed_bands is not None:
-        cube = _unflagged(cube, denoiser.fixed_bands)
-    elif was_probed(cube):
+    if denoiser.fixed_bands is None and was_probed(cube):
         return cube, None
     sample = _range_sample(cube, cube.hsi.good_band_indices)
     if np.isfinite(sample).all(axis=0).any():
@@ -304,25 +302,6 @@ def probe_empty_bands(cube: Cube, denoiser: Denoiser, fill_nan: bool) -> tuple[C
         return cube, sample
     flagged = flag_empty_bands(cube)
     return (cube, sample) if flagged is None else (flagged, None)
-
-
-def _unflagged(cube: Cube, fixed: int) -> Cube:
-    """``cube`` with the bands :func:`~hsi_app.io.empty_bands.flag_empty_bands` flagged bad (``hsi batch`` does at
-    open) good again, and its valid mask made again from the values, when that gives the ``fixed`` good bands a
-    denoiser with fixed bands needs; else ``cube`` itself."""
-    from hsi_app.io.cube import mark_valid_derived
-    from hsi_app.io.empty_bands import EMPTY_ATTR, empty_band_numbers
-
-    empty = empty_band_numbers(cube)
-    good = cube.hsi.good_band_indices.size
-    if not empty.any() or good == fixed or good + int(empty.sum()) != fixed:
-        return cube
-    bad = cube.hsi.bad_band_mask
-    bad[empty] = False
-    out = cube.assign_coords(bad_band=("band", bad), valid=(("y", "x"), valid_from_data(cube.data, cube.hsi.nodata, bad)))
-    out.attrs = {k: v for k, v in cube.attrs.items() if k != EMPTY_ATTR}
-    mark_valid_derived(out, cube.hsi.nodata, bad)
-    return out
 
 
 def _units_sample(cube: Cube, good: np.ndarray, sample: np.ndarray | None = None) -> np.ndarray:

@@ -125,6 +125,7 @@ def denoise(
 def _denoise(session: ViewerSession, cube: Cube, model_key: str, noise: str | None, seed: int, window: int,
              cache: ModelCache, report: StepFn) -> DenoiseView:
     """:func:`denoise` once its arguments are checked; ``report`` raises when the user stopped the run."""
+    from hsi_app.io.empty_bands import as_read
     from hsi_app.io.open import open_cube
     from hsi_app.tasks.denoise_scene import denoise_cube
     from hsi_app.tasks.forward_progress import stage_progress
@@ -138,9 +139,12 @@ def _denoise(session: ViewerSession, cube: Cube, model_key: str, noise: str | No
     noisy = noisy_copy(cube, den, noise, seed) if noise else None
     out = session.workdir / "denoised.tif"
     steps = WindowProgress(report)
+    # the session flagged bands without data at open (for its images); a denoiser with fixed bands takes the scene
+    # as read, as hsi denoise does: --fill-nan fills such a band
+    scene = as_read(cube) if den.fixed_bands is not None else cube
     try:
         with stage_progress(den.model, steps.stage):
-            res = denoise_cube(den, cube, out, window=window, reference=cube if noise else None, noise=noise,
+            res = denoise_cube(den, scene, out, window=window, reference=scene if noise else None, noise=noise,
                                seed=seed, fill_nan=True, progress=True, on_window=steps.window)
     except RuntimeError as err:  # torch shape/memory errors deep in the model
         first = str(err).splitlines()[0][:200] if str(err) else type(err).__name__

@@ -54,23 +54,29 @@ def test_a_fixed_band_denoiser_names_the_empty_band_without_fill_nan(tmp_path: P
     assert not (tmp_path / "a.tif").exists()
 
 
-def test_a_fixed_band_denoiser_takes_back_a_band_batch_flagged(tmp_path: Path) -> None:
-    """``hsi batch`` flags empty bands when it opens a scene (before it knows the denoiser): a fixed-band denoiser
-    must still get all 8 bands, as ``denoise_cube`` on the scene as read gives it."""
-    from hsi_app.io.empty_bands import flag_empty_bands, mark_probed
+def test_the_viewer_gives_a_fixed_band_denoiser_the_scene_as_read(tmp_path: Path) -> None:
+    """The viewer flags a band with no data anywhere when it opens a scene (for its images), before it knows the
+    denoiser: a fixed-band denoiser must still get all 8 bands, as ``denoise_cube`` on the scene as read with
+    ``fill_nan`` (which the viewer passes) gives it."""
+    from hsi_app import viewer
+    from hsi_app.viewer import denoise as vdenoise
 
-    den = Denoiser.load(basis_run(tmp_path), device="cpu")
     data = smooth_cube()
     data[3] = -9999.0
-    cube = make_cube(data, wavelength=WL, nodata=-9999.0)
-    flagged = mark_probed(flag_empty_bands(cube, warn=False))
-    assert flagged.hsi.good_band_indices.size == 7
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        got = denoise_cube(den, flagged, tmp_path / "a.tif", fill_nan=True, progress=False)
-        denoise_cube(den, cube, tmp_path / "b.tif", fill_nan=True, progress=False)
-    assert got.bands == 8
-    np.testing.assert_array_equal(_read(tmp_path / "a.tif"), _read(tmp_path / "b.tif"))
+    cube = make_cube(data.copy(), wavelength=WL, nodata=-9999.0, source=str(tmp_path / "synthetic"))
+    den = Denoiser.load(basis_run(tmp_path / "runs"), device="cpu")
+    s = viewer.ViewerSession(config=viewer.ViewerConfig(runs_dir=tmp_path / "runs", models_dir=tmp_path / "none"))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            viewer.session._set_cube(s, cube, "synthetic")
+            assert s.cube is not None and s.cube.hsi.good_band_indices.size == 7  # flagged for the images
+            view = vdenoise.denoise(s, "runs/run", cache=viewer.ModelCache())
+            got = denoise_cube(den, cube, tmp_path / "b.tif", fill_nan=True, progress=False)
+        assert got.bands == 8
+        np.testing.assert_array_equal(_read(view.path), _read(tmp_path / "b.tif"))
+    finally:
+        s.close()
 
 
 def test_a_reference_in_other_units_is_refused_when_the_centre_holds_no_data(tmp_path: Path) -> None:
