@@ -13,7 +13,9 @@ MPSNR (mean of per-band PSNR), SSIM and SAM of the output and of the input are a
 window by window (:class:`~hsi_app.tasks.denoise_metrics.RestorationScores`): each window is
 scored on its core, with its halo as SSIM context, and only on entries whose reference is
 valid (finite, not no-data) and whose input was not filled (``fill_nan``: one value per band for
-the whole scene, :mod:`hsi_app.tasks.denoise_fill`); SAM only on pixels with every band valid.
+the whole scene, :mod:`hsi_app.tasks.denoise_fill`); SAM only on pixels with every band valid. A good band
+that holds no data at any pixel (given filled to a denoiser with fixed bands) is scored by no row
+(:func:`empty_good_bands`), so SAM is taken over the other bands.
 """
 
 from __future__ import annotations
@@ -304,6 +306,28 @@ def probe_empty_bands(cube: Cube, denoiser: Denoiser, fill_nan: bool) -> tuple[C
     return (cube, sample) if flagged is None else (flagged, None)
 
 
+def empty_good_bands(cube: Cube, good: np.ndarray, denoiser: Denoiser, sample: np.ndarray | None = None) -> np.ndarray:
+    """``(G,)`` bool: the good bands ``good`` of ``cube`` that hold no value at any pixel.
+
+    Only a denoiser with fixed bands (:attr:`Denoiser.fixed_bands`) is given such a band (filled, ``fill_nan``);
+    other denoisers have it flagged bad (:func:`probe_empty_bands`), so for them none is. Every row of the
+    score table (the output, the input, each baseline of :func:`scene_baselines`) leaves these bands out of its
+    scores, SAM included, and the baselines leave them out of their fit: a constant band is no spectrum to fit
+    or to score. A band without data anywhere leaves no pixel valid, so only a scene whose central window
+    (``sample``, the ``(G, h, w)`` values :func:`probe_empty_bands` read) holds no valid pixel is scanned (one pass
+    over the bands, :func:`hsi_app.io.empty_bands.empty_bands`).
+    """
+    from hsi_app.io.empty_bands import empty_bands
+
+    none = np.zeros(good.size, dtype=bool)
+    if denoiser.fixed_bands is None:
+        return none
+    sample = _range_sample(cube, good) if sample is None else sample
+    if np.isfinite(sample).all(axis=0).any():
+        return none
+    return np.isin(good, empty_bands(cube))
+
+
 def _units_sample(cube: Cube, good: np.ndarray, sample: np.ndarray | None = None) -> np.ndarray:
     """The good bands' values the units checks compare (no data NaN): the central window's ``(G, h, w)``
     (``sample`` when already read), or, when it holds no value (a swath on either side of an empty centre), the
@@ -485,6 +509,8 @@ def denoise_cube(
         )
     if denoiser.fixed_bands is not None:
         check_training_wavelengths(cube, good, denoiser)
+    # bands without data anywhere (filled for a fixed-band model) are scored by no row of the table
+    scored = ~empty_good_bands(cube, good, denoiser, sample) if reference is not None else np.ones(good.size, bool)
     sample = check_value_range(cube, good, denoiser, sample)
     if reference is not None:
         check_reference_units(cube, reference, good, sample)
@@ -562,10 +588,11 @@ def denoise_cube(
             writer.write_window(block, win.row, win.col)
             if scores is not None and reference is not None:
                 # the whole read window, scored on its core only: the halo is SSIM context
-                ref = (_read(reference, win.read_row, win.read_col, win.read_height, win.read_width)[good] - off) / sc
-                keep = _scored(ref, bad_px, win.crop)
-                scores[0].update(y, ref, keep)
-                scores[1].update(x, ref, keep)
+                ref = (_read(reference, win.read_row, win.read_col, win.read_height, win.read_width)[good[scored]]
+                       - off) / sc
+                keep = _scored(ref, bad_px[scored], win.crop)
+                scores[0].update(y[scored], ref, keep)
+                scores[1].update(x[scored], ref, keep)
                 del ref, keep
             del raw, x, bad_px, y, block, den  # not held under the next window's forward pass
             if on_window is not None:
@@ -590,7 +617,9 @@ def scene_baselines(cube: Cube, reference: Cube, denoiser: Denoiser, *, noise: s
                     units_checked: bool = False, progress: bool = False) -> dict[str, Any]:
     """Classical baselines on the whole (in-memory) scene, scored against ``reference``.
 
-    Uses the same bands (a band without data at any pixel flagged bad, :func:`probe_empty_bands`), the same
+    Uses the same bands (a band without data at any pixel flagged bad, :func:`probe_empty_bands`; for a denoiser
+    with fixed bands, which is given such a band filled, the baselines are fitted and every row scored without
+    it, :func:`empty_good_bands`), the same
     normalisation, the same no-data fill of the input (the band's scene-wide median, ``fill_nan``), the same seeded
     noise, the same scored entries (reference and input both valid) and the same SSIM context at the reference's
     no-data (estimate and reference both 0 there) as :func:`denoise_cube`. ``units_checked``: :func:`denoise_cube`
@@ -602,8 +631,9 @@ def scene_baselines(cube: Cube, reference: Cube, denoiser: Denoiser, *, noise: s
 
     with warnings.catch_warnings():  # denoise_cube said it already; flagged here too, or MNF gets a constant band
         warnings.simplefilter("ignore", HSIWarning)
-        cube = probe_empty_bands(cube, denoiser, fill_nan=True)[0]
+        cube, sample = probe_empty_bands(cube, denoiser, fill_nan=True)
     good = cube.hsi.good_band_indices
+    kept = ~empty_good_bands(cube, good, denoiser, sample)
     _, h, w = cube.hsi.shape
     off, sc = denoiser.offset, denoiser.scale
     if not units_checked:
@@ -618,4 +648,5 @@ def scene_baselines(cube: Cube, reference: Cube, denoiser: Denoiser, *, noise: s
     x, ref = fill_no_data(raw_x), raw_ref
     if noise:
         x = parse_noise(noise).plan(x.shape, seed).apply(x)  # type: ignore[arg-type]
-    return best_baselines(x, ref, offset=off, scale=sc, mask=mask, progress=progress)
+    # drawn over every good band (the model's noise), then the bands without data left out of the fit and scores
+    return best_baselines(x[kept], ref[kept], offset=off, scale=sc, mask=mask[kept], progress=progress)
