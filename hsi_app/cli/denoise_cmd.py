@@ -17,7 +17,8 @@ from hsi_app.tasks.denoise_adapt_defaults import DEFAULT_ADAPT_STEPS
 @click.option("--reference", default=None, metavar="SCENE", help="Clean scene on the same grid: report PSNR, SSIM and SAM.")
 @click.option("--key", default=None, metavar="VAR", help=".mat variable holding the cube.")
 @click.option("--window", type=int, default=256, show_default=True,
-              metavar="PX", help="Core window size in pixels (memory grows with (window + 2 halo)^2 x bands).")
+              metavar="PX", help="Core window size in pixels, rounded up to the model's multiple (memory grows with "
+                                 "(window + 2 halo)^2 x bands).")
 @click.option("--noise", default=None, metavar="NOISE", help="Add seeded synthetic noise first (demos/benchmarks), e.g. gaussian:50, mixture.")
 @seed_option(help="Seed of --noise.")
 @click.option("--fill-nan", is_flag=True, help="Fill NaN/no-data values with the band's scene-wide median before denoising (they stay NaN in the output).")
@@ -84,8 +85,9 @@ def denoise(model: str, source: str, out: str, reference: str | None, key: str |
         res = denoise_cube(den, cube, tmp["out"], window=window, reference=ref, noise=noise, seed=seed,
                            fill_nan=fill_nan, progress=not quiet, adapt_sigma=adapt_sigma, adapt_steps=adapt_steps,
                            shown_as=out)
+        rounded = f", rounded up from {window} to a multiple of {den.multiple}" if res.window != window else ""
         click.echo(f"{out}: {res.bands} bands x {res.height} x {res.width} px in {res.windows} windows "
-                   f"(window {res.window}, halo {res.halo}), {res.seconds:.1f} s")
+                   f"(window {res.window}{rounded}, halo {res.halo}), {res.seconds:.1f} s")
         adapt = None
         if res.adapt is not None:
             adapt = res.adapt.summary(adapt_sigma)

@@ -451,7 +451,7 @@ def denoise_cube(
             any pixel are flagged bad first (:func:`probe_empty_bands`, one warning), unless the denoiser has
             fixed bands (``hsdt_subspace_train``: ``fill_nan`` fills them, as any no-data).
         out: output ``.tif``.
-        window: core window side (rounded down to the model's spatial multiple).
+        window: core window side (rounded up to the model's spatial multiple; ``DenoiseResult.window`` is the size used).
         reference: clean scene on the same grid with the same bands, to score against.
         noise: noise spec added (seeded) before denoising, for demos and benchmarks.
         seed: noise seed.

@@ -449,7 +449,11 @@ def evaluate_holdout(run_dir: Path, clean: np.ndarray, opts: DenoiseOptions, off
 
 def check_window(window: int, height: int, width: int, *, field: int, multiple: int, model: str,
                  what: str = "--window") -> int:
-    """Validate a core window size for a ``height x width`` scene; return it rounded down to ``multiple``.
+    """Validate a core window size for a ``height x width`` scene; return it rounded up to ``multiple``.
+
+    Rounded up, not down: the field is then never smaller than asked, and a window the size of the receptive
+    field (what the error below says to pass) stays at least that size. Callers report the size used
+    (``hsi denoise``'s line says when it was rounded).
 
     Args:
         field: the model's receptive field side (``2 * radius + 1`` px).
@@ -464,7 +468,7 @@ def check_window(window: int, height: int, width: int, *, field: int, multiple: 
     if window < max(height, width) and window < field:
         raise ConfigError(f"{what} {window}: smaller than the receptive field of {model} ({field} px); "
                           f"pass {what} {field} or more (window= in Python)")
-    return max(multiple, window // multiple * multiple)
+    return -(-window // multiple) * multiple
 
 
 class Denoiser:
@@ -585,7 +589,7 @@ class Denoiser:
             return d4_mean(run, pad_to_multiple(t, self.multiple))[:, :h, :w].numpy()
 
     def check_window(self, window: int, height: int, width: int, what: str = "--window") -> int:
-        """Validate a core window size; return it rounded down to :attr:`multiple` (:func:`check_window`)."""
+        """Validate a core window size; return it rounded up to :attr:`multiple` (:func:`check_window`)."""
         return check_window(window, height, width, field=self.field, multiple=self.multiple,
                             model=self.config.model_name, what=what)
 
