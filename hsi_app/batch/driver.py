@@ -144,7 +144,8 @@ def run_batch(
             dst.parent.mkdir(parents=True, exist_ok=True)
             clean_partials(dst)
             todo.append((i, item, dst, fp))
-        say(f"hsi batch: {len(items)} inputs, {len(items) - len(todo)} already done, {len(todo)} to do -> {out}")
+        say(f"hsi batch: {len(items)} input{'' if len(items) == 1 else 's'}, {len(items) - len(todo)} already done, "
+            f"{len(todo)} to do -> {out}")
 
         dash = None
         options = {**(adapter.options or {}), "exclude_masks": list(exclude_masks)} if exclude_masks else adapter.options
@@ -158,7 +159,7 @@ def run_batch(
                     dash = dashboard_link(client, copts)
                     n_workers = len(client.scheduler_info().get("workers", {}))
                     why = "off (--no-dashboard)" if not copts.scheduler and not copts.dashboard else "unavailable (pip install bokeh)"
-                    say(f"hsi batch: {n_workers} workers, dashboard: {dash or why}")
+                    say(f"hsi batch: {workers_said(n_workers, copts.scheduler)}, dashboard: {dash or why}")
                     _collect(client, settings, todo, rows, progress, stop=stop)
         except BaseException:  # Ctrl-C, SIGTERM: report what finished (the rest is redone next time)
             for i, item, dst, _ in todo:  # the local workers are stopped by now: their half-written files go
@@ -180,6 +181,14 @@ def run_batch(
         for item in items:  # temporaries of killed or retried tasks (a finished scene's are already gone)
             remove_output_temporaries(item.output_path(out, adapter.suffix))
     return BatchResult(done_rows, js, cs, dash, meta["seconds"])
+
+
+def workers_said(n_workers: int, scheduler: str | None) -> str:
+    """``"1 worker"``, ``"3 workers"``; for a ``--scheduler`` with no worker yet, what the batch waits for (its
+    scenes sit queued until a worker connects, with the progress bar at 0, and that looked like a hang)."""
+    if n_workers == 0 and scheduler:
+        return f"0 workers yet: the scenes wait until one connects (start `dask worker {scheduler}`)"
+    return f"{n_workers} worker{'' if n_workers == 1 else 's'}"
 
 
 def _unreadable_input(source: Path, err: OSError) -> str:
