@@ -79,7 +79,7 @@ def check_run_config(raw: dict[str, Any], path: Path) -> None:
             without ``in_chans`` entries; non-numeric wavelengths/FWHM; band indices outside
             the training cube; a mean that is not finite; a std that is not finite and > 0;
             ``class_names`` without ``num_classes + 1`` entries (classifiers and detectors);
-            ``fwhm_in_model`` (optional) not a boolean; ``model_wavelengths`` (optional) neither
+            ``extra`` (optional) not a JSON object; ``fwhm_in_model`` (optional) not a boolean; ``model_wavelengths`` (optional) neither
             null nor one number (or null) per band.
     """
     for name in ("in_chans", "num_classes", "source_bands"):
@@ -90,6 +90,8 @@ def check_run_config(raw: dict[str, Any], path: Path) -> None:
         raise _bad(path, "receptive_radius", f"is {_show(radius)}; it must be an integer >= 0")
     if not isinstance(raw["model_args"], dict):
         raise _bad(path, "model_args", f"is {type(raw['model_args']).__name__}; it must be a JSON object")
+    if not isinstance(raw.get("extra", {}), dict):  # a hand-edited "extra": null would fail later on .get
+        raise _bad(path, "extra", f"is {_show(raw['extra'])}; it must be a JSON object ({{}} when there is nothing)")
     if not isinstance(raw.get("fwhm_in_model", False), bool):
         raise _bad(path, "fwhm_in_model", f"is {_show(raw['fwhm_in_model'])}; it must be true or false")
     c = raw["in_chans"]
