@@ -25,11 +25,13 @@ become an ``(H, W)`` int32 label raster on the cube's grid:
 * features of class 0, or named ``unlabelled`` (case and spacing ignored), are an exclusion
   mask: their pixels are unlabelled whatever else covers them, and ``unlabelled`` never
   becomes a class of its own;
-* layers in another CRS are reprojected to the cube's CRS. On a geographic grid that runs across the
-  antimeridian (longitudes 179.9 to 180.1, or a 0..360 grid), a part of a feature that lies a whole
-  turn away (-179.95 for 180.05), or one reprojected from a CRS continuous across 180 degrees (polar
-  stereographic, PDC Mercator), is taken whole turns of longitude onto the grid, so labels drawn in
-  -180..180 (or split at 180 as GeoJSON is) label the pixels they cover. A layer without CRS is only
+* layers in another CRS are reprojected to the cube's CRS. On a geographic grid a part of a feature
+  labels the pixels its stated coordinates cover and, besides, those its copies a whole turn of
+  longitude away cover: on a grid across the antimeridian (longitudes 179.9 to 180.1, or a 0..360
+  grid) labels drawn in -180..180 (-179.95 for 180.05, split at 180 as GeoJSON is, or across
+  Greenwich on a 0..360 grid) label the pixels they cover. A part reprojected from a CRS continuous
+  across 180 degrees (polar stereographic, PDC Mercator) that comes back spanning over half a turn
+  has its vertices taken whole turns towards the grid's centre first. A layer without CRS is only
   accepted on a cube without CRS, where its coordinates are the cube's own: those of its
   map transform when it has one (a file with a transform but no CRS, as its outputs are
   written), else pixel coordinates (x = column, y = row, origin at the top-left corner).
@@ -176,9 +178,11 @@ def read_vector_labels(
     gdf = gdf[~(gdf.geometry.isna() | gdf.geometry.is_empty)]
     if len(gdf) == 0:
         raise LabelError(f"{path}: the layer has no geometries; draw label polygons or points first")
-    gdf = _wrap_longitudes(_align_crs(gdf, grid, path), grid)
+    from_projected = gdf.crs is not None and not gdf.crs.is_geographic and grid.crs is not None
+    gdf = _wrap_longitudes(_align_crs(gdf, grid, path), grid, from_projected=from_projected)
     values, names = _class_values(gdf[attribute], class_names, path, attribute)
-    on_grid = np.array(gdf.intersects(_grid_box(grid)), dtype=bool)  # a copy: written below
+    # a copy (written below); a feature that only touches the grid's edge covers none of it
+    on_grid = np.array(gdf.intersects(_grid_box(grid)) & ~gdf.touches(_grid_box(grid)), dtype=bool)
     points = np.asarray(gdf.geometry.geom_type.isin(["Point", "MultiPoint"]), dtype=bool)
     if points.any():  # a point on the right or bottom edge touches the grid but lies in no pixel
         on_grid[points] = _points_in_a_pixel(np.asarray(gdf.geometry.values[points], dtype=object), grid)
@@ -308,7 +312,7 @@ def _covers_a_centre(geom: Any, grid: Grid) -> bool:
     c0, c1 = max(int(np.floor(min(cols))) - 1, 0), min(int(np.ceil(max(cols))) + 1, grid.width)
     if r0 >= r1 or c0 >= c1:
         return False
-    window = Grid(r1 - r0, c1 - c0, grid.transform * Affine.translation(c0, r0), grid.crs)
+    window = Grid(r1 - r0, c1 - c0, grid.transform @ Affine.translation(c0, r0), grid.crs)
     return bool(_rasterize([(geom, 1)], window).any())
 
 
@@ -494,17 +498,22 @@ def _full_turn(crs: Any) -> float | None:
     return 2.0 * np.pi / factor if factor > 0 else None
 
 
-def _wrap_longitudes(gdf: Any, grid: Grid) -> Any:
-    """``gdf`` (in the grid's CRS) with its longitudes taken a whole turn (360°) towards a geographic grid where that
-    puts a part of a feature on it.
+def _wrap_longitudes(gdf: Any, grid: Grid, *, from_projected: bool = False) -> Any:
+    """``gdf`` (in the grid's CRS) with its parts also taken whole turns (360°) of longitude onto a geographic grid.
 
-    Two cases need it on a grid across the antimeridian (179.9° to 180.1°, or a 0..360 grid): a part drawn in
-    -180..180 lies a turn away from the pixels it covers (-179.95 for 180.05; the eastern half of a polygon split at
-    180°), and a polygon reprojected from a CRS continuous across 180° (PDC Mercator, polar stereographic) comes back
-    with vertices on both sides, spanning the globe the wrong way round. Each part that misses the grid, or spans
-    more than half a turn, has every vertex moved by whole turns to within half a turn of the grid's centre; the
-    result is kept where it spans less than half a turn and lies on the grid. Features with moved parts become the
-    union of their parts (the two halves of a split polygon become one). Anything else is left as it is.
+    A part is read at its stated coordinates; on top of that, each copy of it shifted by whole turns that lands on
+    the grid (covers more of it than its edge) is added. So on a grid across the antimeridian (179.9° to 180.1°, or a
+    0..360 grid) a part drawn in -180..180 labels the pixels it covers (-179.95 for 180.05; the eastern half of a
+    polygon split at 180°; both halves of a label across Greenwich on a 0..360 grid), and a part already on the grid
+    keeps its place there (a 4-vertex rectangle from -10° to 175° labels 170..175 of a 170..190 grid, nothing else).
+    A part off the grid whose copy lands on it is replaced by that copy; one no copy lands on is left as it is (and
+    reported outside the grid).
+
+    ``from_projected``: the layer was reprojected from a projected CRS. One continuous across 180° (PDC Mercator,
+    polar stereographic) gives back parts with vertices on both sides, spanning the globe the wrong way round: such
+    a part wider than half a turn first has each vertex moved by whole turns to within half a turn of the grid's
+    centre, which is kept where it spans less than half a turn and lies on the grid. Features with changed parts
+    become the union of their parts (the two halves of a split polygon become one).
     """
     import shapely
 
@@ -514,27 +523,41 @@ def _wrap_longitudes(gdf: Any, grid: Grid) -> Any:
     if turn is None:
         return gdf
     box = _grid_box(grid)
-    centre = (box.bounds[0] + box.bounds[2]) / 2.0
+    west, east = box.bounds[0], box.bounds[2]
+    centre = (west + east) / 2.0
     geoms = np.asarray(gdf.geometry.values, dtype=object)
     parts, owner = shapely.get_parts(geoms, return_index=True)
+    changed = np.zeros(len(parts), dtype=bool)
+    if from_projected:
+        bounds = shapely.bounds(parts)
+        wide = np.flatnonzero(bounds[:, 2] - bounds[:, 0] > turn / 2)
+
+        def recentre(xy: np.ndarray) -> np.ndarray:
+            out = xy.copy()
+            out[:, 0] += turn * np.round((centre - xy[:, 0]) / turn)
+            return out
+
+        if wide.size:
+            moved = shapely.transform(parts[wide], recentre)
+            moved_bounds = shapely.bounds(moved)
+            keep = (moved_bounds[:, 2] - moved_bounds[:, 0] <= turn / 2) & shapely.intersects(moved, box)
+            parts[wide[keep]] = moved[keep]
+            changed[wide[keep]] = True
     bounds = shapely.bounds(parts)
-    todo = np.flatnonzero(~shapely.intersects(parts, box) | (bounds[:, 2] - bounds[:, 0] > turn / 2))
-    if not todo.size:
+    on_grid = shapely.intersects(parts, box)
+    first = np.ceil((west - bounds[:, 2]) / turn)  # the whole turns k whose shift by k turns can meet the grid
+    last = np.floor((east - bounds[:, 0]) / turn)
+    for i in np.flatnonzero((first <= last) & ((first != 0) | (last != 0))):
+        copies = [shapely.transform(parts[i], lambda xy, dx=k * turn: xy + (dx, 0.0))
+                  for k in range(int(first[i]), int(last[i]) + 1) if k != 0]
+        landed = [c for c in copies if _lands_on(c, box, grid)]
+        if landed:
+            parts[i] = shapely.union_all(([parts[i]] if on_grid[i] else []) + landed)
+            changed[i] = True
+    if not changed.any():
         return gdf
-
-    def recentre(xy: np.ndarray) -> np.ndarray:
-        out = xy.copy()
-        out[:, 0] += turn * np.round((centre - xy[:, 0]) / turn)
-        return out
-
-    moved_parts = shapely.transform(parts[todo], recentre)
-    moved_bounds = shapely.bounds(moved_parts)
-    keep = (moved_bounds[:, 2] - moved_bounds[:, 0] <= turn / 2) & shapely.intersects(moved_parts, box)
-    if not keep.any():
-        return gdf
-    parts[todo[keep]] = moved_parts[keep]
     out = geoms.copy()
-    rebuilt = np.flatnonzero(np.isin(owner, np.unique(owner[todo[keep]])))  # every part of a feature with a moved part
+    rebuilt = np.flatnonzero(np.isin(owner, np.unique(owner[changed])))  # every part of a feature with a changed part
     rebuilt = rebuilt[np.argsort(owner[rebuilt], kind="stable")]
     starts = np.flatnonzero(np.r_[True, owner[rebuilt][1:] != owner[rebuilt][:-1]])
     for group in np.split(rebuilt, starts[1:]):
@@ -542,6 +565,16 @@ def _wrap_longitudes(gdf: Any, grid: Grid) -> Any:
     gdf = gdf.copy()
     gdf[gdf.geometry.name] = out
     return gdf.set_geometry(gdf.geometry.name, crs=gdf.crs)
+
+
+def _lands_on(geom: Any, box: Any, grid: Grid) -> bool:
+    """Whether a shifted copy ``geom`` of a part labels something of the grid ``box``: a point lies in a pixel (pixels
+    are half-open), anything else covers more of the grid than its edge."""
+    import shapely
+
+    if geom.geom_type == "Point":
+        return bool(_points_in_a_pixel(np.array([geom], dtype=object), grid)[0])
+    return bool(shapely.intersects(geom, box) and not shapely.touches(geom, box))
 
 
 def _check_degrees(gdf: Any, path: Path, geojson: bool) -> None:
