@@ -32,6 +32,8 @@ def vectorize(map_path: str, out: str, min_pixels: int, min_area: float | None, 
                         progress=not quiet)
     unit = f"{res['min_pixels']} px" + (f" ({res['min_pixels'] * res['pixel_area_m2'] / 1e4:g} ha)"
                                         if res["pixel_area_m2"] else "")
+    if res.get("min_area_ha") is not None:  # a geographic map: each patch's ground area, row by row
+        unit = f"{res['min_area_ha']:g} ha of ground per patch"
     per_class = ", ".join(f"{k} {v}" for k, v in res["per_class"].items())
     click.echo(f"{out}: {res['polygons']} polygons ({per_class}); minimum mapping unit {unit}, "
                f"{res['sieved_pixels']} pixels re-classed by the sieve")

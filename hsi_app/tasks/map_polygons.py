@@ -416,14 +416,18 @@ def vectorize_map(
             the map's CRS is kept, except in GeoJSON, which is always longitude/latitude).
         min_pixels: minimum mapping unit in pixels.
         min_area_ha: minimum mapping unit in hectares (a map with a CRS); overrides
-            ``min_pixels`` when given.
+            ``min_pixels`` when given. On a geographic map each patch's ground area (its rows' pixel areas
+            summed, as ``area_ha``) is held to it (:func:`~hsi_app.tasks.map_area_sieve.sieve_by_area`); on a
+            projected one it is a pixel count (the unit over the pixel area, rounded up).
         connectivity: 4 (edge neighbours, the GIS default) or 8.
         layer: GeoPackage layer name (other formats hold one layer named after the file).
         progress: show the steps (sieve, polygons, writing) and a bar over the polygons, for maps of
             at least :data:`PROGRESS_MIN_PIXELS` pixels (smaller ones take a few seconds).
 
     Returns:
-        Summary: ``polygons``, ``min_pixels``, ``pixel_area_m2``, ``sieved_pixels`` (pixels
+        Summary: ``polygons``, ``min_pixels`` (on a geographic map sieved by area: the unit in pixels of the map's
+        centre, for reference), ``min_area_ha`` (the unit each patch's ground area was held to, ``None`` when the
+        sieve counted pixels), ``pixel_area_m2``, ``sieved_pixels`` (pixels
         whose class the sieve changed), ``per_class`` polygon counts, ``crs`` (the polygons' CRS as
         ``crs.to_string()``, ``None`` without one) and ``pixel_coordinates`` (the map has no transform: x = column,
         y = row).
@@ -438,6 +442,7 @@ def vectorize_map(
 
     from hsi_app.io.cog import read_class_map
     from hsi_app.progress import bar, steps
+    from hsi_app.tasks.map_area_sieve import sieve_by_area
 
     if connectivity not in (4, 8):
         raise ConfigError(f"--connectivity {connectivity}: use 4 or 8 (connectivity= in Python)")
@@ -464,6 +469,7 @@ def vectorize_map(
             raise ConfigError(f"--min-area {min_area_ha:g}: larger than the map ({h} x {w} px); use at most "
                               f"{most * area / M2_PER_HA:g} ha")
         min_pixels = max(1, int(np.ceil(min_area_ha * M2_PER_HA / area)))
+    by_area = min_area_ha is not None and row_areas is not None
     if min_pixels < 1:
         raise ConfigError(f"--min-pixels {min_pixels}: must be at least 1 (min_pixels= in Python)")
     if min_pixels > most:
@@ -475,10 +481,14 @@ def vectorize_map(
         begin("sieving")
         classes = cmap.classes
         cmap = cmap._replace(classes=None)  # the map's own classes are dropped once sieved (1 byte per pixel)
-        sieved = (sieve_classes(classes, min_pixels, connectivity,
-                                on_pass=lambda i: begin(f"sieving, pass {i} of at most {SIEVE_MAX_PASSES}",
-                                                        advance=False))
-                  if min_pixels > 1 else classes)
+        if by_area:  # a geographic map: each patch's ground area, as area_ha sums it, meets the unit
+            sieved = sieve_by_area(classes, row_areas, min_area_ha * M2_PER_HA, connectivity,  # type: ignore[arg-type,operator]
+                                   on_pass=lambda i: begin(f"sieving, pass {i}", advance=False))
+        else:
+            sieved = (sieve_classes(classes, min_pixels, connectivity,
+                                    on_pass=lambda i: begin(f"sieving, pass {i} of at most {SIEVE_MAX_PASSES}",
+                                                            advance=False))
+                      if min_pixels > 1 else classes)
         sieved_pixels = int(np.count_nonzero(sieved != classes)) if sieved is not classes else 0
         del classes
         patches = label_patches(sieved, connectivity)
@@ -505,6 +515,7 @@ def vectorize_map(
         write_polygons(gdf, out, layer=layer)
     counts = {str(c): int(n) for c, n in zip(*np.unique(gdf["class"], return_counts=True), strict=True)}
     return {"polygons": int(len(gdf)), "min_pixels": int(min_pixels), "pixel_area_m2": area,
+            "min_area_ha": float(min_area_ha) if by_area else None,  # type: ignore[arg-type]
             "sieved_pixels": sieved_pixels, "per_class": counts,
             "crs": cmap.crs.to_string() if cmap.crs is not None else None,
             "pixel_coordinates": cmap.transform is None or cmap.transform.is_identity}
