@@ -24,7 +24,7 @@ import numpy as np
 from hsi_app.errors import HSIError, LabelError
 from hsi_app.tasks import map_accuracy
 from hsi_app.tasks.map_accuracy import MapAccuracy, class_table, pixel_area_m2
-from hsi_app.tasks.map_row_areas import row_pixel_areas_m2, summed_areas_m2
+from hsi_app.tasks.map_row_areas import row_pixel_areas_m2
 
 STRIP_ROUND = 256  # strips are whole multiples of this many rows (a COG's tile height) where the block allows
 
@@ -155,9 +155,21 @@ def _count(mp: Any, rf: Any, rows: int, n_ref: int, progress: bool,
         cls = _band(mp, window)
         if cls.size and (int(cls.min()) < 0 or int(cls.max()) > 255):
             return None
-        pair = _band(rf, window).astype(np.int64) * 256
-        pair += cls
-        joint += np.bincount(pair.reshape(-1), minlength=joint.size)
-        if class_m2 is not None:
-            class_m2 += summed_areas_m2(cls, row_areas, 256, int(window.row_off))
+        ref = _band(rf, window)
+        if class_m2 is None or row_areas is None:
+            pair = ref.astype(np.int64) * 256
+            pair += cls
+            joint += np.bincount(pair.reshape(-1), minlength=joint.size)
+            continue
+        # a geographic map: one histogram keyed on (row, reference id, class) gives the joint counts and, with the
+        # rows' pixel areas, each class's ground area (no second, area-weighted count of the strip)
+        ref, cls = (a if np.can_cast(a.dtype, np.int64) else a.astype(np.int64) for a in (ref, cls))  # uint64
+        h, m = cls.shape[0], int(cls.max(initial=0)) + 1
+        key = np.arange(h, dtype=np.int64)[:, None] * n_ref + ref
+        key *= m
+        key += cls
+        per_row = np.bincount(key.reshape(-1), minlength=h * n_ref * m).reshape(h, n_ref, m)
+        joint.reshape(n_ref, 256)[:, :m] += per_row.sum(axis=0)
+        row0 = int(window.row_off)
+        class_m2[:m] += (row_areas[row0:row0 + h] @ per_row.reshape(h, n_ref * m)).reshape(n_ref, m).sum(axis=0)
     return joint.reshape(n_ref, 256), class_m2

@@ -97,3 +97,21 @@ def summed_areas_m2(values: np.ndarray, row_areas: np.ndarray, n: int, row0: int
         weights = np.repeat(row_areas[row0 + r:row0 + r + block.shape[0]], w)
         out += np.bincount(block.reshape(-1), weights=weights, minlength=n)[:n]
     return out
+
+
+def row_class_histogram(values: np.ndarray) -> np.ndarray:
+    """``(h, m)`` int64 pixels of each value ``0..m-1`` in each row of a block (``m``: its largest value + 1).
+
+    One histogram keyed on ``(row, value)`` gives both what a class map's totals need: the pixels of each class
+    (``.sum(0)``) and, with the rows' pixel areas ``a`` ``(h,)``, the ground area of each (``a @ hist``), where
+    a per-class count and a second, area-weighted, count per block cost twice the time.
+
+    Args:
+        values: ``(h, W)`` non-negative integers (classes: small, e.g. uint8).
+    """
+    if not np.can_cast(values.dtype, np.intp):  # uint64
+        values = values.astype(np.intp)
+    h = values.shape[0]
+    m = int(values.max(initial=0)) + 1
+    key = np.arange(h, dtype=np.intp)[:, None] * m + values  # intp: one array the size of the block
+    return np.bincount(key.reshape(-1), minlength=h * m).reshape(h, m)

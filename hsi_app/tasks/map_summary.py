@@ -23,7 +23,7 @@ from hsi_app.io.percent import share
 from hsi_app.io.crs_names import crs_name, resolution_unit
 from hsi_app.io.summary import crs_line, grid_notes, pixel_sides, resolution_line
 from hsi_app.tasks.map_accuracy import M2_PER_HA
-from hsi_app.tasks.map_row_areas import ground_areas, row_pixel_areas_m2, summed_areas_m2
+from hsi_app.tasks.map_row_areas import ground_areas, row_class_histogram, row_pixel_areas_m2
 
 
 def is_class_map(path: str | os.PathLike[str]) -> bool:
@@ -136,29 +136,48 @@ class _Tally(NamedTuple):
 
 def _tally_envi(path: str | os.PathLike[str]) -> _Tally:
     """Totals of an ENVI classification (read whole; it has no confidence band)."""
+    from hsi_app.io import block_counts
     from hsi_app.io.cog import read_envi_class_map
 
     cmap = read_envi_class_map(path)
-    counts, conf_sum = _tally([(cmap.classes, None)])
     h, w = cmap.classes.shape
     rows = row_pixel_areas_m2(cmap.transform, cmap.crs, (h, w))
-    area_sum = summed_areas_m2(np.asarray(cmap.classes), rows, counts.size) if rows is not None else None
+    step = max(1, block_counts.BLOCK_PX // max(w, 1))  # strips: the histogram keys stay a strip in size
+    strips = ((cmap.classes[r:r + step], None, r) for r in range(0, h, step))
+    counts, conf_sum, area_sum = _tally(strips, rows)
     return _Tally(list(cmap.class_names or []), False, cmap.crs, cmap.transform, h, w, counts, conf_sum, area_sum)
 
 
-def _tally(blocks: Iterable[tuple[np.ndarray, np.ndarray | None]]) -> tuple[np.ndarray, np.ndarray]:
-    """Pixels and summed confidence per class over ``(classes, confidence | None)`` blocks."""
+def _tally(blocks: Iterable[tuple[np.ndarray, np.ndarray | None, int]],
+           rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Pixels, summed confidence and (with ``rows``) ground area per class over ``(classes, confidence | None,
+    first map row)`` blocks; ``rows``: ``(H,)`` m² of a pixel of each map row (a geographic map), else ``None``.
+
+    A geographic map's blocks are counted once, by row and class (:func:`row_class_histogram`): the class counts
+    and areas both come from that one histogram.
+    """
     counts = np.zeros(256, np.int64)
     conf_sum = np.zeros(256, np.float64)
-    for classes, conf in blocks:
-        cls = np.asarray(classes).ravel().astype(np.int64)
-        if cls.size and cls.max() >= counts.size:
-            grow = int(cls.max()) + 1
-            counts, conf_sum = np.pad(counts, (0, grow - counts.size)), np.pad(conf_sum, (0, grow - conf_sum.size))
-        counts += np.bincount(cls, minlength=counts.size)
+    area_sum = np.zeros(256, np.float64) if rows is not None else None
+    for classes, conf, row0 in blocks:
+        cls = np.asarray(classes)
+        if not np.can_cast(cls.dtype, np.intp):  # uint64: bincount takes intp
+            cls = cls.astype(np.intp)
+        if cls.size and int(cls.max()) >= counts.size:
+            grow = int(cls.max()) + 1 - counts.size
+            counts, conf_sum = np.pad(counts, (0, grow)), np.pad(conf_sum, (0, grow))
+            area_sum = np.pad(area_sum, (0, grow)) if area_sum is not None else None
+        if rows is not None and area_sum is not None:
+            per_row = row_class_histogram(cls)
+            m = per_row.shape[1]
+            counts[:m] += per_row.sum(axis=0)
+            area_sum[:m] += rows[row0:row0 + cls.shape[0]] @ per_row
+        else:
+            counts += np.bincount(cls.reshape(-1), minlength=counts.size)
         if conf is not None:
-            conf_sum += np.bincount(cls, weights=np.asarray(conf, np.float64).ravel(), minlength=conf_sum.size)
-    return counts, conf_sum
+            conf_sum += np.bincount(cls.reshape(-1), weights=np.asarray(conf, np.float64).reshape(-1),
+                                    minlength=conf_sum.size)
+    return counts, conf_sum, area_sum
 
 
 def _tally_geotiff(path: str | os.PathLike[str]) -> _Tally:
@@ -173,26 +192,14 @@ def _tally_geotiff(path: str | os.PathLike[str]) -> _Tally:
             has_conf = ds.count >= 2
             scale = float(ds.scales[1] or 1.0) if has_conf else 1.0
             offset = float(ds.offsets[1] or 0.0) if has_conf else 0.0
-
             rows = row_pixel_areas_m2(ds.transform, ds.crs, (ds.height, ds.width))  # a geographic map: m² per row
-            area_sum = np.zeros(256, np.float64) if rows is not None else None
 
-            def blocks() -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
-                nonlocal area_sum
+            def blocks() -> Iterator[tuple[np.ndarray, np.ndarray | None, int]]:
                 for _, window in ds.block_windows(1):
                     conf = ds.read(2, window=window, out_dtype=np.float64) * scale + offset if has_conf else None
-                    cls = ds.read(1, window=window)
-                    if area_sum is not None and rows is not None:
-                        part = summed_areas_m2(np.asarray(cls, np.int64), rows, max(int(cls.max(initial=0)) + 1, 256),
-                                               int(window.row_off))
-                        if part.size > area_sum.size:
-                            area_sum = np.pad(area_sum, (0, part.size - area_sum.size))
-                        area_sum[: part.size] += part
-                    yield cls, conf
+                    yield ds.read(1, window=window), conf, int(window.row_off)
 
-            counts, conf_sum = _tally(blocks())
-            if area_sum is not None:
-                area_sum = np.pad(area_sum, (0, max(counts.size - area_sum.size, 0)))
+            counts, conf_sum, area_sum = _tally(blocks(), rows)
             names = parse_class_names_tag(names_json, path) or []
             return _Tally(names, has_conf, ds.crs, ds.transform, ds.height, ds.width, counts, conf_sum, area_sum)
 
