@@ -113,19 +113,20 @@ class MapAccuracy:
         return {"oa": float(oa), "aa": float(np.nanmean(producers[ref_tot > 0])), "kappa": float(kappa),
                 "producers_accuracy": _floats(producers), "users_accuracy": _floats(users), "f1": _floats(f1)}
 
-    def adjusted_areas(self) -> tuple[np.ndarray, np.ndarray] | None:
+    def adjusted_areas(self, *, by_pixels: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
         """Error-adjusted area proportions of each class and their standard errors.
 
-        With map-class weights ``W_i`` (share of mapped pixels) and sample counts ``n_ij``
-        (map ``i``, reference ``j``): ``p_j = sum_i W_i n_ij / n_i``, and
-        ``SE(p_j)^2 = sum_i W_i^2 (n_ij/n_i)(1 - n_ij/n_i) / (n_i - 1)``.
+        With map-class weights ``W_i`` (share of the mapped area: of mapped pixels, or of the summed ground
+        areas where pixels differ in area, ``mapped_area_m2``) and sample counts ``n_ij`` (map ``i``, reference
+        ``j``): ``p_j = sum_i W_i n_ij / n_i``, and ``SE(p_j)^2 = sum_i W_i^2 (n_ij/n_i)(1 - n_ij/n_i) / (n_i - 1)``.
+        ``by_pixels``: ``W_i`` the share of mapped pixels whatever their areas (a share of the pixel count).
 
         Returns:
             ``(proportions (K,), standard errors (K,))`` of the mapped area, or ``None`` when
             a mapped class has fewer than two reference pixels (its stratum cannot be
             estimated).
         """
-        strata = self._strata()
+        strata = self._strata(by_pixels)
         if strata is None:
             return None
         weights, share, n_i = strata
@@ -154,12 +155,13 @@ class MapAccuracy:
         producers = np.divide(diag, ref_share, out=np.full_like(diag, np.nan), where=ref_share > 0)
         return float(diag.sum()), _floats(producers)
 
-    def _strata(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    def _strata(self, by_pixels: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """``(W_i (K,), n_ij / n_i (K, K) with rows = map class, n_i (K,))``, or ``None`` when a
-        mapped class has fewer than two reference pixels."""
+        mapped class has fewer than two reference pixels; ``W_i`` by pixel count with ``by_pixels``."""
         counts = self.confusion.T.astype(np.float64)  # rows = map class (strata), columns = reference
         n_i = counts.sum(axis=1)
-        mapped = self.mapped_pixels if self.mapped_area_m2 is None else np.asarray(self.mapped_area_m2, np.float64)
+        mapped = (self.mapped_pixels if self.mapped_area_m2 is None or by_pixels
+                  else np.asarray(self.mapped_area_m2, np.float64))
         weights = mapped / (mapped.sum() or 1)  # W_i: the share of the map's area (pixels of unequal area: m²)
         if np.any(n_i[weights > 0] < 2):
             return None
@@ -176,9 +178,12 @@ class MapAccuracy:
         s = self.scores()
         areas = self.class_areas_m2()
         adjusted = self.adjusted_areas()
+        # pixels of unequal ground area: the pixel estimate weighs the strata by pixels, so it stays a pixel count
+        adjusted_px = self.adjusted_areas(by_pixels=True) if self.mapped_area_m2 is not None else adjusted
         adjusted_acc = self.adjusted_accuracy()
         total = float(self.mapped_pixels.sum())
-        total_m2 = float(areas.sum()) if areas is not None else None
+        total_m2 = float(areas.sum()) if self.mapped_area_m2 is not None and areas is not None else None
+        unit = 1.0 / M2_PER_HA  # one pixel area: the products in the order of the code before row areas (same bits)
         rows = []
         for k, name in enumerate(self.class_names):
             if not (self.confusion[k].sum() or self.unmapped[k] or self.mapped_pixels[k]):
@@ -190,15 +195,19 @@ class MapAccuracy:
                 "f1": s["f1"][k], "mapped_pixels": int(self.mapped_pixels[k]),
             }
             if areas is not None:
-                row["mapped_area_ha"] = float(areas[k] / M2_PER_HA)
-            if adjusted is not None and adjusted_acc is not None:
+                row["mapped_area_ha"] = (float(areas[k] / M2_PER_HA) if self.mapped_area_m2 is not None
+                                         else float(self.mapped_pixels[k] * self.pixel_area_m2 * unit))
+            if adjusted is not None and adjusted_px is not None and adjusted_acc is not None:
                 row["producers_accuracy_adjusted"] = adjusted_acc[1][k]
                 p, se = adjusted
-                row["adjusted_pixels"] = float(p[k] * total)
-                row["adjusted_pixels_ci95"] = float(Z95 * se[k] * total)
+                row["adjusted_pixels"] = float(adjusted_px[0][k] * total)
+                row["adjusted_pixels_ci95"] = float(Z95 * adjusted_px[1][k] * total)
                 if total_m2 is not None:
                     row["adjusted_area_ha"] = float(p[k] * total_m2 / M2_PER_HA)
                     row["adjusted_area_ci95_ha"] = float(Z95 * se[k] * total_m2 / M2_PER_HA)
+                elif self.pixel_area_m2 is not None:
+                    row["adjusted_area_ha"] = float(p[k] * total * self.pixel_area_m2 * unit)
+                    row["adjusted_area_ci95_ha"] = float(Z95 * se[k] * total * self.pixel_area_m2 * unit)
             rows.append(row)
         return {
             "oa": s["oa"], "aa": s["aa"], "kappa": s["kappa"],

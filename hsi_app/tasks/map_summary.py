@@ -90,6 +90,8 @@ def summarize_class_map(path: str | os.PathLike[str]) -> dict[str, Any]:
     area, _ = ground_areas(transform, crs, (t.height, t.width))
     class_m2 = t.area_sum if t.area_sum is not None else (counts * area if area is not None else None)
     mapped = int(counts[1:].sum())
+    # one pixel area (projected): the products in the order of the code before row areas, so the same bits
+    mapped_m2 = float(class_m2[1:].sum()) if t.area_sum is not None else (mapped * area if area is not None else None)
     rows = []
     for k in np.flatnonzero(counts[1:]) + 1:
         n = int(counts[k])
@@ -111,7 +113,7 @@ def summarize_class_map(path: str | os.PathLike[str]) -> dict[str, Any]:
         "resolution": [float(v) for v in pixel_sides(transform)] if gridded else None,
         "resolution_unit": resolution_unit(crs) if gridded else None,
         "pixel_area_m2": area,
-        "mapped_area_ha": float(class_m2[1:].sum()) / M2_PER_HA if class_m2 is not None else None,
+        "mapped_area_ha": mapped_m2 / M2_PER_HA if mapped_m2 is not None else None,
         "mapped_pixels": mapped,
         "nodata_pixels": int(counts[0]),
         "has_confidence": t.has_confidence,
