@@ -281,7 +281,7 @@ def assess_map(
 
 
 def pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int] | None = None, *,
-                  warn_spread: bool = True) -> float | None:
+                  warn_spread: bool = True, source: str | os.PathLike[str] | None = None) -> float | None:
     """Area of one pixel in m² on the ground: a projected CRS (any linear unit) or a geographic one (degrees),
     else ``None`` (no CRS, another kind of CRS such as a local or engineering one, or a geographic pixel off the
     globe).
@@ -294,12 +294,13 @@ def pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int] | None = None
     ellipsoid (the pixel at the map centre, or the first pixel without ``shape``); it shrinks with the
     cosine of the latitude, so where pixels of rows across the map differ by more than the limit a warning
     says that one value at the centre stands for the whole map (unless ``warn_spread`` is False: a caller that sums
-    the ground areas row by row, :func:`~hsi_app.tasks.map_row_areas.ground_areas`).
+    the ground areas row by row, :func:`~hsi_app.tasks.map_row_areas.ground_areas`). ``source``: the map's file,
+    named first in each warning line.
     """
     if crs is None or not (getattr(crs, "is_projected", False) or getattr(crs, "is_geographic", False)):
         return None
     if crs.is_geographic:
-        return _geographic_pixel_area_m2(transform, crs, shape or (1, 1), warn_spread)
+        return _geographic_pixel_area_m2(transform, crs, shape or (1, 1), warn_spread, _named(source))
     factor = float(crs.linear_units_factor[1])
     planar = abs(transform.a * transform.e - transform.b * transform.d) * factor**2
     if shape is None:
@@ -307,16 +308,22 @@ def pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int] | None = None
     ground = _ground_pixel_area_m2(transform, crs, shape)
     if ground is None or abs(ground / planar - 1.0) <= AREA_DISTORTION_LIMIT:
         if warn_spread:
-            _warn_if_corners_distorted(transform, crs, shape, planar)
+            _warn_if_corners_distorted(transform, crs, shape, planar, _named(source))
         return planar
     warnings.warn(
-        f"{crs.to_string()} does not keep area: a pixel at the map centre covers {ground:,.4g} m² on the ground "
+        f"{_named(source)}{crs.to_string()} does not keep area: a pixel at the map centre covers {ground:,.4g} m² on the ground "
         f"but {planar:,.4g} m² in map units; areas use the ground value at the centre, which varies across the "
         "map. Reproject the map to an equal-area or UTM CRS for exact areas", HSIWarning, stacklevel=2)
     return ground
 
 
-def _warn_if_corners_distorted(transform: Any, crs: Any, shape: tuple[int, int], planar: float) -> None:
+def _named(source: str | os.PathLike[str] | None) -> str:
+    """``"map.tif: "`` to start a warning line about the map ``source``, ``""`` when it is not known."""
+    return f"{source}: " if source is not None and str(source) else ""
+
+
+def _warn_if_corners_distorted(transform: Any, crs: Any, shape: tuple[int, int], planar: float,
+                               prefix: str = "") -> None:
     """One :class:`~hsi_app.errors.HSIWarning` when the map-unit area ``planar`` (m²) of a projected map, right at
     its centre, is more than :data:`AREA_DISTORTION_LIMIT` off the ground area of a corner pixel (a polar
     stereographic map of Greenland: true scale at 70° N, 7 % more area per pixel at 60° N)."""
@@ -327,7 +334,7 @@ def _warn_if_corners_distorted(transform: Any, crs: Any, shape: tuple[int, int],
     if not known or max(abs(a / planar - 1.0) for a in known) <= AREA_DISTORTION_LIMIT:
         return
     warnings.warn(
-        f"{crs.to_string()} does not keep area across the map: its corner pixels cover {min(known):,.4g} to "
+        f"{prefix}{crs.to_string()} does not keep area across the map: its corner pixels cover {min(known):,.4g} to "
         f"{max(known):,.4g} m² on the ground, but {planar:,.4g} m² in map units, which the areas use (within "
         f"{AREA_DISTORTION_LIMIT:.0%} at the map centre). Reproject the map to an equal-area CRS for exact areas", HSIWarning, stacklevel=3)
 
@@ -338,7 +345,7 @@ first, centre and last ones)."""
 
 
 def _geographic_pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int],
-                              warn_spread: bool = True) -> float | None:
+                              warn_spread: bool = True, prefix: str = "") -> float | None:
     """Ellipsoidal area in m² of the centre pixel of an ``(H, W)`` grid in angular units (``None`` off the globe);
     warns when pixels of :data:`AREA_SAMPLE_ROWS` rows from edge to edge (a map spanning the equator has its
     largest ones inside) differ by more than :data:`AREA_DISTORTION_LIMIT`, or some rows lie off the globe."""
@@ -353,11 +360,11 @@ def _geographic_pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int],
     known = [a for a in areas if a is not None]
     if len(known) < len(areas):
         warnings.warn(
-            f"{crs.to_string()}: some rows of the map lie beyond the poles, so their pixels have no area; areas use "
+            f"{prefix}{crs.to_string()}: some rows of the map lie beyond the poles, so their pixels have no area; areas use "
             f"{centre:,.4g} m², the pixel at the map centre. Check the map's transform", HSIWarning, stacklevel=3)
     elif warn_spread and max(known) / min(known) - 1.0 > AREA_DISTORTION_LIMIT:
         warnings.warn(
-            f"{crs.to_string()} is in angular units: a pixel covers {min(known):,.4g} to {max(known):,.4g} m² on the "
+            f"{prefix}{crs.to_string()} is in angular units: a pixel covers {min(known):,.4g} to {max(known):,.4g} m² on the "
             f"ground across the map; areas use {centre:,.4g} m², the pixel at the map centre. "
             "Reproject the map to an equal-area or UTM CRS for exact areas", HSIWarning, stacklevel=3)
     return centre
@@ -658,7 +665,7 @@ def _evaluate_whole(map_path: str | os.PathLike[str], reference_path: Any, attri
                          f"every class in its {CLASS_NAMES_TAG} tag (hsi predict writes one per class)")
     from hsi_app.tasks.map_row_areas import ground_areas
 
-    area, rows = ground_areas(cmap.transform, cmap.crs, cmap.classes.shape)
+    area, rows = ground_areas(cmap.transform, cmap.crs, cmap.classes.shape, source=map_path)
     acc = assess_map(cmap.classes, ref, names, pixel_area_m2=area, row_areas_m2=rows)
     return _checked(acc, map_path, source)
 

@@ -93,7 +93,8 @@ def evaluate_windowed(map_path: str | os.PathLike[str], reference_path: str | os
     if class_m2 is not None:
         mapped_m2 = np.zeros(k, np.float64)
         mapped_m2[: min(k, class_m2.size - 1)] = class_m2[1: k + 1]
-    return MapAccuracy.from_joint(names, full, pixel_area_m2(transform, crs, shape, warn_spread=row_areas is None),
+    return MapAccuracy.from_joint(names, full, pixel_area_m2(transform, crs, shape, warn_spread=row_areas is None,
+                                                                source=map_path),
                                   mapped_m2)
 
 

@@ -452,7 +452,7 @@ def vectorize_map(
     if driver == "GeoJSON" and cmap.crs is None:
         raise ConfigError(f"{out}: GeoJSON is always longitude/latitude (EPSG:4326, RFC 7946) but the map {map_path} "
                           "has no CRS to convert from; write a .gpkg, .shp or .fgb instead")
-    area, row_areas = ground_areas(cmap.transform, cmap.crs, cmap.classes.shape)  # rows: a geographic map
+    area, row_areas = ground_areas(cmap.transform, cmap.crs, cmap.classes.shape, source=map_path)  # rows: geographic
     if min_area_ha is not None:
         if area is None:
             why = ("needs a map CRS (it has none)" if cmap.crs is None else

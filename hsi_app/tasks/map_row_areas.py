@@ -64,17 +64,19 @@ def _authalic_q(phi: np.ndarray, a: float, b: float) -> np.ndarray:
     return (1.0 - e2) * (s / (1.0 - e2 * s * s) - np.log((1.0 - e * s) / (1.0 + e * s)) / (2.0 * e))
 
 
-def ground_areas(transform: Any, crs: Any, shape: tuple[int, int]) -> tuple[float | None, np.ndarray | None]:
+def ground_areas(transform: Any, crs: Any, shape: tuple[int, int], *,
+                 source: Any = None) -> tuple[float | None, np.ndarray | None]:
     """``(pixel area at the map centre in m² or None, (H,) areas per row or None)`` of a map's grid.
 
     With areas per row (:func:`row_pixel_areas_m2`) the warning that the centre pixel stands for the whole map is
     left out: the callers sum the rows' areas instead. Other warnings of
-    :func:`~hsi_app.tasks.map_accuracy.pixel_area_m2` (a projection that does not keep area) are given as before.
+    :func:`~hsi_app.tasks.map_accuracy.pixel_area_m2` (a projection that does not keep area) are given as before,
+    each naming the map file ``source`` first when it is given.
     """
     from hsi_app.tasks.map_accuracy import pixel_area_m2
 
     rows = row_pixel_areas_m2(transform, crs, shape)
-    return pixel_area_m2(transform, crs, shape, warn_spread=rows is None), rows
+    return pixel_area_m2(transform, crs, shape, warn_spread=rows is None, source=source), rows
 
 
 def summed_areas_m2(values: np.ndarray, row_areas: np.ndarray, n: int, row0: int = 0) -> np.ndarray:

@@ -87,7 +87,7 @@ def summarize_class_map(path: str | os.PathLike[str]) -> dict[str, Any]:
     t = _tally_envi(path) if is_envi(path) else _tally_geotiff(path)
     crs, transform, counts = t.crs, t.transform, t.counts
     gridded = has_map_grid(crs, transform)
-    area, _ = ground_areas(transform, crs, (t.height, t.width))
+    area, _ = ground_areas(transform, crs, (t.height, t.width), source=path)
     class_m2 = t.area_sum if t.area_sum is not None else (counts * area if area is not None else None)
     mapped = int(counts[1:].sum())
     # one pixel area (projected): the products in the order of the code before row areas, so the same bits

@@ -75,7 +75,8 @@ def pixel_area(cube: Cube) -> tuple[float | None, str]:
     A CRS: as ``hsi evaluate`` and ``hsi vectorize`` measure it
     (:func:`hsi_app.tasks.map_accuracy.pixel_area_m2`): ``|det(transform)|`` times the squared
     linear unit, or the ground area of the centre pixel where the projection does not keep
-    area (Web Mercator), which the note then says. A geographic CRS (degrees): the centre pixel's ground area,
+    area (Web Mercator), which the note then says; a map true to scale at its centre but not at its corners keeps
+    the map-unit area, and the note says that. A geographic CRS (degrees): the centre pixel's ground area,
     while the class areas sum each row's own (:func:`class_ground_areas`), which the note says. No CRS but a
     nominal ground sampling distance in ``attrs['gsd_m']`` (built-in scenes): ``gsd²``. Nothing known: ``None``.
     """
@@ -101,8 +102,11 @@ def pixel_area(cube: Cube) -> tuple[float | None, str]:
         if by_row:
             return area, f"each row's ground pixel area, summed ({crs_label(crs)} is in degrees)"
         if any(issubclass(w.category, HSIWarning) for w in caught):
-            return area, (f"{crs_label(crs)} does not keep area over this map, so areas are approximate; reproject "
-                          "the scene to UTM or an equal-area CRS for exact ones")
+            fix = "so areas are approximate; reproject the scene to UTM or an equal-area CRS for exact ones"
+            if crs.is_geographic or not _is_map_unit_area(area, t, crs):  # Web Mercator: the centre's ground area
+                return area, f"ground area of the centre pixel: {crs_label(crs)} does not keep area over this map, {fix}"
+            return area, (f"map-unit area: {crs_label(crs)} keeps area at the map centre but not at its corners, "
+                          f"{fix}")
         if crs.is_geographic:
             return area, f"ground area of the centre pixel ({crs_label(crs)} is in degrees)"
         return area, f"from the map transform ({crs_label(crs)})"
@@ -110,6 +114,16 @@ def pixel_area(cube: Cube) -> tuple[float | None, str]:
     if gsd:
         return float(gsd) ** 2, f"nominal {float(gsd):g} m pixels (scene has no CRS)"
     return None, "no georeference: areas in pixels only"
+
+
+def _is_map_unit_area(area: float, transform: Any, crs: Any) -> bool:
+    """Whether ``area`` (m²) is the projected map's pixel area in map units (``|det(transform)|`` x unit²), not a
+    ground area measured at the centre."""
+    try:
+        planar = abs(transform.a * transform.e - transform.b * transform.d) * float(crs.linear_units_factor[1]) ** 2
+    except Exception:  # noqa: BLE001 - units unknown: not the map-unit area as measured
+        return False
+    return bool(np.isclose(area, planar, rtol=1e-12, atol=0.0))
 
 
 def class_ground_areas(cube: Cube, classes: np.ndarray, n: int) -> np.ndarray | None:
