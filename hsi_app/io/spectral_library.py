@@ -15,10 +15,13 @@ Accepted files:
   30 are taken as micrometres and converted to nm. A wavelength column whose name gives the unit of
   wavenumbers, cm^-1 (``wavenumber_cm-1``, ``wavenumber (cm^-1)``, ``1/cm``, ``cm⁻¹``), or that is named
   ``wavenumber`` (``wave number``, any case, with or without a unit), holds wavenumbers in cm^-1
-  and is converted with ``nm = 1e7 / cm^-1`` (FTIR exports). Every column named for wavelengths or wavenumbers is
-  an x-column, never a material; with several, the first in a length unit is used, and a wavenumber column must
-  agree with it within :data:`X_COLUMNS_AGREE` (1%) once in nm, or the file is refused in one line naming the
-  two columns. Without a wavenumber name, values that only
+  and is converted with ``nm = 1e7 / cm^-1`` (FTIR exports). Besides the wavelength column (the first named in a
+  length unit before one in wavenumbers), x-columns are never materials: a column named for wavenumbers, which must
+  agree with it within :data:`X_COLUMNS_AGREE` (1%) once in nm or the file is refused in one line naming the two
+  columns; a width column (``fwhm``, ``fwhm_nm``, ``bandwidth``); and a column named for wavelengths whose values,
+  in nm by the unit its name gives, agree with it (``wavelength_um`` beside ``wavelength_nm``). Any other column is a
+  material, whatever its name holds (``Wavellite HS415.3B``, ``Quartz 125-500 um``, ``NM-soil-01``). Without a
+  wavenumber name, values that only
   match the cube once read as wavenumbers (4000-25000 for 400-2500 nm) are refused as before, with a line
   saying they look like wavenumbers and how to convert or name the column (:meth:`SpectralLibrary.wavenumber_hint`). Reflectance is expected in 0..1; a table
   whose largest material value exceeds 1.5 is taken as percent and divided by 100. Columns may be
@@ -64,6 +67,8 @@ from hsi_app.io.cube import Cube, alnum_key
 from hsi_app.io.wavelength_units import (
     LENGTH_UNITS,
     MAX_MICROMETRES,
+    MICROMETRES,
+    NANOMETRES,
     is_length_unit,
     nm_factor,
     not_wavelengths,
@@ -71,6 +76,9 @@ from hsi_app.io.wavelength_units import (
 
 WAVE_PREFIXES = ("wave", "wl", "lambda", "nm", "λ")
 """Column names starting with these say wavelength."""
+WIDTH_PREFIXES = ("fwhm", "bandwidth")
+"""Column names (lower case, letters and digits only) starting with these are band widths (``fwhm_nm``,
+``Bandwidth (um)``): x-columns, never materials."""
 INDEX_NAMES = frozenset({"band", "bands", "bandno", "bandnum", "bandnumber", "bandid", "bandindex", "index", "idx",
                          "id", "no", "num", "number", "channel", "channelno", "channelnumber", "ch"})
 """Column names (lower case, letters and digits only) of band-number / row-index columns."""
@@ -320,11 +328,11 @@ def _read_csv(path: Path) -> SpectralLibrary:
     if not named:
         _refuse_rows(path, df, header, decimal, table[:, 0])
     wi = _wavelength_column(path, cols, table)
-    x_cols = [i for i, c in enumerate(cols) if header and _says_wavelength(c)]  # x-columns, never materials
     wavenumbers = header and _says_wavenumber(cols[wi])
     if wavenumbers:  # cm^-1 to nm
         table = table.copy()  # pandas may hand back a read-only view
         table[:, wi] = _from_wavenumbers(path, cols[wi], table[:, wi])
+    x_cols = _x_columns(cols, table, wi) if header else []  # x-columns besides wi, never materials
     reason = wavelength_problem(table[:, wi], ordered=not named)
     if reason is not None:
         numbers = _is_counting(table[:, wi])  # band numbers: no material either
@@ -349,29 +357,67 @@ def _read_csv(path: Path) -> SpectralLibrary:
                            from_wavenumbers=wavenumbers)
 
 
+def _x_columns(cols: list[str], table: np.ndarray, wi: int) -> list[int]:
+    """The columns of ``table`` ``(L, columns)`` besides the wavelength column ``wi`` (already in nm when it
+    held wavenumbers) that are x-columns, never materials: a column named for wavenumbers
+    (:func:`_says_wavenumber`; :func:`_check_x_columns` refuses one that disagrees with ``wi``), a width column
+    named :data:`WIDTH_PREFIXES` (``fwhm``, ``fwhm_nm``, ``bandwidth``), or a column named for wavelengths whose
+    values, in nm by the unit its name gives (:func:`_column_nm`), agree with ``wi`` within
+    :data:`X_COLUMNS_AGREE` at every row (``wavelength_um`` beside ``wavelength_nm``). A name alone says too
+    little: ``Wavellite HS415.3B``, ``Quartz 125-500 um`` or ``NM-soil-01`` are materials.
+    """
+    ref = _column_nm("", table[:, wi])  # below 30: micrometres, as _tidy reads it
+    out = []
+    for j, name in enumerate(cols):
+        if j == wi:
+            continue
+        if _says_wavenumber(name) or alnum_key(name).startswith(WIDTH_PREFIXES):
+            out.append(j)
+        elif _says_wavelength(name) and _agree(ref, _column_nm(name, table[:, j])).all():
+            out.append(j)
+    return out
+
+
+def _column_nm(name: str, values: np.ndarray) -> np.ndarray:
+    """``(L,)`` a length column's values in nm: micrometres when its name says so (``um``, ``microns``...),
+    nanometres when it says ``nm``; failing both, micrometres when all are below :data:`MAX_MICROMETRES`, as
+    :func:`_tidy` reads the wavelength column."""
+    words = set("".join(ch if ch.isalnum() else " " for ch in name.strip().lower()).split())
+    if words & MICROMETRES:
+        return values * 1000.0
+    if words & NANOMETRES:
+        return values
+    finite = values[np.isfinite(values)]
+    return values * 1000.0 if finite.size and finite.max() < MAX_MICROMETRES else values
+
+
+def _agree(ref: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """``(L,)`` rows where two x-columns in nm agree within :data:`X_COLUMNS_AGREE` of ``ref``, or where
+    either has no value (NaN in ``ref``, or ``other`` NaN; ``other`` infinite where it was a wavenumber of 0
+    or below, which never agrees)."""
+    both = np.isfinite(ref) & ~np.isnan(other)
+    with np.errstate(invalid="ignore"):
+        return ~both | (np.abs(other - ref) <= X_COLUMNS_AGREE * np.abs(ref))
+
+
 def _check_x_columns(path: Path, cols: list[str], table: np.ndarray, wi: int, x_cols: list[int]) -> None:
     """Refuse, in one line naming the file and both columns, a wavenumber column of ``table`` ``(L, columns)``
     (among ``x_cols``) that disagrees with the x-column used, ``wi`` (already in nm when it held wavenumbers):
-    once in nm (``1e7 / cm^-1``; ``wi`` in micrometres when below 30), they must agree within
-    :data:`X_COLUMNS_AGREE` at every row where both have a value. Other length columns (``wavelength_um`` beside
-    ``wavelength_nm``, ``fwhm_nm``) are left out of the materials unchecked.
+    once in nm (``1e7 / cm^-1``; ``wi`` in micrometres when below 30, as :func:`_tidy` reads it), they must
+    agree within :data:`X_COLUMNS_AGREE` at every row where both have a value. Length and width x-columns
+    (:func:`_x_columns`) are left out of the materials unchecked.
 
     Raises:
         InvalidDataError: two x-columns that disagree (one of them is no x-column, or its values are shifted).
     """
-    ref = table[:, wi]
-    finite = ref[np.isfinite(ref)]
-    if finite.size and finite.max() < MAX_MICROMETRES:  # micrometres, as _tidy reads them
-        ref = ref * 1000.0
+    ref = _column_nm("", table[:, wi])  # below 30: micrometres, as _tidy reads it
     for j in x_cols:
         if j == wi or not _says_wavenumber(cols[j]):
             continue
         v = table[:, j]
         with np.errstate(divide="ignore", invalid="ignore"):
             other = np.where(v > 0, NM_PER_WAVENUMBER / v, np.inf)
-        both = np.isfinite(ref) & ~np.isnan(v)
-        with np.errstate(invalid="ignore"):
-            off = both & ~(np.abs(other - ref) <= X_COLUMNS_AGREE * np.abs(ref))
+        off = ~_agree(ref, np.where(np.isnan(v), np.nan, other))
         if off.any():
             r = int(np.flatnonzero(off)[0])
             raise InvalidDataError(
