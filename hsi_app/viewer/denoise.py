@@ -134,14 +134,15 @@ def _denoise(session: ViewerSession, cube: Cube, model_key: str, noise: str | No
     report(0.0, "loading the denoising run")
     den = cache.get(resolve_model(model_key, session.config, task="denoise"), "denoise")
     noise = (noise or "").strip() or None
-    if noise:
-        report(0.0, f"adding {noise} noise")
-    noisy = noisy_copy(cube, den, noise, seed) if noise else None
-    out = session.workdir / "denoised.tif"
-    steps = WindowProgress(report)
     # the session flagged bands without data at open (for its images); a denoiser with fixed bands takes the scene
     # as read, as hsi denoise does: --fill-nan fills such a band
     scene = as_read(cube) if den.fixed_bands is not None else cube
+    if noise:
+        report(0.0, f"adding {noise} noise")
+    # drawn on the scene denoised: the seeded noise depends on its good-band count; shown with the session's flags
+    noisy = cube.copy(data=np.asarray(noisy_copy(scene, den, noise, seed).values)) if noise else None
+    out = session.workdir / "denoised.tif"
+    steps = WindowProgress(report)
     try:
         with stage_progress(den.model, steps.stage):
             res = denoise_cube(den, scene, out, window=window, reference=scene if noise else None, noise=noise,

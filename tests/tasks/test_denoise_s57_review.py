@@ -79,6 +79,39 @@ def test_the_viewer_gives_a_fixed_band_denoiser_the_scene_as_read(tmp_path: Path
         s.close()
 
 
+def test_the_viewer_shows_the_noisy_input_the_fixed_band_denoiser_was_given(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """With noise added, the tab's "noisy input" must be what the model denoised. The seeded noise depends on the
+    good-band count: it was drawn on the session's flagged cube (7 good bands) while the model got the scene as
+    read (8), so bands after the empty one showed noise other than the one denoised (off by up to ~3700)."""
+    from hsi_app import viewer
+    from hsi_app.viewer import denoise as vdenoise
+
+    given: list[np.ndarray] = []
+    forward = Denoiser.denoise_normalised
+    monkeypatch.setattr(Denoiser, "denoise_normalised", lambda self, x: (given.append(x.copy()), forward(self, x))[1])
+    data = smooth_cube()
+    data[3] = -9999.0
+    cube = make_cube(data.copy(), wavelength=WL, nodata=-9999.0, source=str(tmp_path / "synthetic"))
+    basis_run(tmp_path / "runs")
+    s = viewer.ViewerSession(config=viewer.ViewerConfig(runs_dir=tmp_path / "runs", models_dir=tmp_path / "none"))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            viewer.session._set_cube(s, cube, "synthetic")
+            vdenoise.denoise(s, "runs/run", noise="gaussian:50", seed=3, cache=viewer.ModelCache())
+        (x,) = given  # one window: the whole 32 x 40 scene, normalised, filled and noised
+        assert x.shape == data.shape
+        shown_bands = np.array([0, 1, 2, 4, 5, 6, 7])  # the empty band 4 is flagged in the session, not drawn
+        for row, col in [(0, 0), (5, 17), (31, 39), (20, 3)]:
+            shown = s.extras["spectrum_extra"](row, col)["noisy input"]
+            want = x[:, row, col].astype(np.float64) * 4000.0 + 1000.0  # the run's offset and scale
+            np.testing.assert_allclose(shown[shown_bands], want[shown_bands], rtol=1e-5, atol=1e-2)
+            assert np.abs(shown[shown_bands] - data[shown_bands, row, col]).max() > 1.0  # noise was added
+    finally:
+        s.close()
+
+
 def test_a_reference_in_other_units_is_refused_when_the_centre_holds_no_data(tmp_path: Path) -> None:
     """The input's units sample falls back to windows spread over a scene with no data in its centre, but the
     reference was sampled at that empty centre only, so a reference in reflectance against counts passed and
