@@ -328,6 +328,15 @@ def empty_good_bands(cube: Cube, good: np.ndarray, denoiser: Denoiser, sample: n
     return np.isin(good, empty_bands(cube))
 
 
+def _empty_in(x: np.ndarray, denoiser: Denoiser) -> np.ndarray:
+    """``(G,)`` bool: the bands of the whole scene's good bands ``x`` ``(G, H, W)`` (no data NaN, as read) that
+    hold no value at any pixel, for a denoiser with fixed bands (none for others), as :func:`empty_good_bands`
+    finds them with a pass over the file."""
+    if denoiser.fixed_bands is None:
+        return np.zeros(x.shape[0], dtype=bool)
+    return ~np.isfinite(x).reshape(x.shape[0], -1).any(axis=1)
+
+
 def _units_sample(cube: Cube, good: np.ndarray, sample: np.ndarray | None = None) -> np.ndarray:
     """The good bands' values the units checks compare (no data NaN): the central window's ``(G, h, w)``
     (``sample`` when already read), or, when it holds no value (a swath on either side of an empty centre), the
@@ -619,7 +628,7 @@ def scene_baselines(cube: Cube, reference: Cube, denoiser: Denoiser, *, noise: s
 
     Uses the same bands (a band without data at any pixel flagged bad, :func:`probe_empty_bands`; for a denoiser
     with fixed bands, which is given such a band filled, the baselines are fitted and every row scored without
-    it, :func:`empty_good_bands`), the same
+    it, :func:`empty_good_bands`, found here in the scene already read), the same
     normalisation, the same no-data fill of the input (the band's scene-wide median, ``fill_nan``), the same seeded
     noise, the same scored entries (reference and input both valid) and the same SSIM context at the reference's
     no-data (estimate and reference both 0 there) as :func:`denoise_cube`. ``units_checked``: :func:`denoise_cube`
@@ -631,15 +640,15 @@ def scene_baselines(cube: Cube, reference: Cube, denoiser: Denoiser, *, noise: s
 
     with warnings.catch_warnings():  # denoise_cube said it already; flagged here too, or MNF gets a constant band
         warnings.simplefilter("ignore", HSIWarning)
-        cube, sample = probe_empty_bands(cube, denoiser, fill_nan=True)
+        cube, _ = probe_empty_bands(cube, denoiser, fill_nan=True)
     good = cube.hsi.good_band_indices
-    kept = ~empty_good_bands(cube, good, denoiser, sample)
     _, h, w = cube.hsi.shape
     off, sc = denoiser.offset, denoiser.scale
     if not units_checked:
         check_reference_units(cube, reference, good)
     raw_x = (_read(cube, 0, 0, h, w)[good] - off) / sc
     raw_ref = (_read(reference, 0, 0, h, w)[good] - off) / sc
+    kept = ~_empty_in(raw_x, denoiser)  # the scene is in memory: no second pass (empty_good_bands) over the file
     mask = np.isfinite(raw_x) & np.isfinite(raw_ref)
     # the input's no-data filled as denoise_cube fills it for the model (--fill-nan: the band's scene-wide
     # median), not with 0, the training minimum, which the filters smeared into the scored pixels beside it.
