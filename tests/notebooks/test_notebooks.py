@@ -51,7 +51,7 @@ def test_notebook_runs_in_fast_mode(path: Path, tmp_path: Path, monkeypatch: pyt
         f"{path.name}: commit notebooks without outputs (jupyter nbconvert --clear-output --inplace)")
     imports = [line.split()[1] for c in code for line in c.source.splitlines()
                if line.startswith(("import ", "from "))]
-    assert {m.split(".")[0] for m in imports} <= {"os", "pathlib", "numpy", "matplotlib", "hsi_app"}, imports
+    assert {m.split(".")[0] for m in imports} <= {"os", "pathlib", "shlex", "numpy", "matplotlib", "hsi_app"}, imports
     outputs = _execute(nb, tmp_path, monkeypatch)
     assert not _errors(outputs)
     assert not [o for o in outputs if o.get("name") == "stderr" and "IProgress" in o.get("text", "")]
@@ -451,6 +451,7 @@ def test_cross_sensor_notebook_prints_a_predict_command_that_maps_the_region(
     Indian Pines' units (a real EnMAP L2A product is refused): it now writes the held-out region and names that file,
     which the adapter maps as the LoRA arm's own map."""
     import re
+    import shlex
 
     import numpy as np
 
@@ -465,9 +466,11 @@ def test_cross_sensor_notebook_prints_a_predict_command_that_maps_the_region(
     outputs = _execute(nbformat.read(NOTEBOOKS[3], as_version=4), tmp_path, monkeypatch)
     assert not _errors(outputs), _errors(outputs)
     assert not _warnings(outputs), _warnings(outputs)
-    command = re.search(r"hsi predict --model (\S+) --input (\S+) --out map.tif", _stdout(outputs))
+    command = re.search(r"^hsi predict .*$", _stdout(outputs), re.MULTILINE)
     assert command, _stdout(outputs)
-    lora, region = (Path(v) for v in command.groups())
+    words = shlex.split(command.group(0))   # as a shell reads it: the paths are quoted
+    assert words[:3] == ["hsi", "predict", "--model"] and words[4] == "--input" and words[6:] == ["--out", "map.tif"]
+    lora, region = Path(words[3]), Path(words[5])
     assert region.is_file(), region
     with pytest.warns(HSIWarning, match="no georeference"):   # Indian Pines has no CRS: nor has the region
         cube = open_cube(region)
@@ -476,6 +479,31 @@ def test_cross_sensor_notebook_prints_a_predict_command_that_maps_the_region(
     arm = read_class_map(lora / "map.tif").classes   # the map the LoRA arm was scored on
     assert ours.shape == arm.shape and res is not None
     assert np.array_equal(ours, arm)
+
+
+def test_cross_sensor_predict_command_quotes_an_output_folder_with_spaces(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Notebook 04's 'Use the adapter' cell printed its paths bare: with ``HSI_NB_OUT`` holding a space the command
+    split into other words in a shell. The cell alone, on a tiny cube, must print paths a shell reads back whole."""
+    import shlex
+    import types
+
+    import numpy as np
+
+    from hsi_app.io.cube import make_cube
+
+    nb = nbformat.read(NOTEBOOKS[3], as_version=4)
+    heading = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.startswith("## Use the adapter"))
+    cell = next(c for c in nb.cells[heading:] if c.cell_type == "code")
+    out = tmp_path / "my notebook's out"   # a space and a quote
+    (out / "cross_lora").mkdir(parents=True)
+    cube = make_cube(np.ones((3, 4, 5), np.float32), wavelength=np.array([500.0, 600.0, 700.0]))
+    exec(cell.source, {"OUT": out, "target": types.SimpleNamespace(cube=cube)})  # noqa: S102
+    line = next(t for t in capsys.readouterr().out.splitlines() if t.startswith("hsi predict "))
+    words = shlex.split(line)
+    assert words == ["hsi", "predict", "--model", str((out / "cross_lora").resolve()), "--input",
+                     str((out / "enmap_like_region.tif").resolve()), "--out", "map.tif"], line
+    assert Path(words[5]).is_file()
 
 
 def test_notebook_outputs_are_ignored_by_git() -> None:
