@@ -18,9 +18,10 @@ reference* (an oracle choice, generous to the baselines), and reports the parame
 chosen; all of them see only the noisy cube otherwise.
 
 Each function takes a numpy array or a Cube (its values; the result is a numpy array: put it back
-on the scene's grid with ``cube.copy(data=result)``). What they cannot use (not ``(C, H, W)``,
-NaN or inf values for the spectral ones, whose band statistics would all turn NaN, a parameter
-out of range) is one :class:`~hsi_app.errors.HSIError` line.
+on the scene's grid with ``cube.copy(data=result)``). What they cannot use (not ``(C, H, W)``, no
+values, complex values, NaN or inf values for the spectral ones, whose band statistics would all
+turn NaN, a parameter out of range; for MNF, fewer than 2 bands or 2 x 2 pixels, or a constant
+band, which makes its noise covariance singular) is one :class:`~hsi_app.errors.HSIError` line.
 """
 
 from __future__ import annotations
@@ -58,6 +59,12 @@ def as_noisy_cube(noisy: Any, where: str, *, finite: bool = False) -> np.ndarray
     arr = np.asarray(noisy)
     if arr.ndim != 3:
         raise ConfigError(f"{where}: noisy has shape {arr.shape}; pass a (C, H, W) cube, bands first")
+    if arr.dtype.kind not in "biuf":  # complex (the imaginary part would be dropped), strings, objects
+        raise ConfigError(f"{where}: noisy holds {arr.dtype} values; pass real numbers (e.g. noisy.real, "
+                          "or noisy.astype(np.float32))")
+    if arr.size == 0:
+        raise ConfigError(f"{where}: noisy has shape {arr.shape}, no values; pass a (C, H, W) cube with at least "
+                          "one band and one pixel")
     if finite and arr.dtype.kind in "fc":
         bad = ~np.isfinite(arr).all(axis=0)
         if bad.any():
@@ -151,19 +158,35 @@ def mnf_denoise(noisy: np.ndarray, k: int) -> np.ndarray:
         ``(C, H, W)`` float32.
 
     Raises:
-        ConfigError: ``noisy`` not ``(C, H, W)`` or ``k`` below 1.
-        InvalidDataError: NaN or inf in ``noisy``.
+        ConfigError: ``noisy`` not ``(C, H, W)``, under 2 bands or 2 x 2 pixels, or ``k`` below 1.
+        InvalidDataError: NaN or inf in ``noisy``; a singular noise covariance (a constant band).
     """
+    import warnings
+
     import spectral
 
     noisy = as_noisy_cube(noisy, "mnf_denoise", finite=True)
     k = _count(k, "k", "mnf_denoise")
+    c, h, w = noisy.shape
+    if c < 2 or h < 2 or w < 2:  # the noise estimate differences diagonal neighbours; a covariance needs 2 bands
+        raise ConfigError(f"mnf_denoise: noisy has shape {noisy.shape}; MNF needs at least 2 bands and 2 x 2 pixels "
+                          "(its noise is estimated from neighbouring pixels): pass a larger cube or use pca_denoise")
     img = np.ascontiguousarray(noisy.transpose(1, 2, 0), dtype=np.float64)  # (H, W, C)
-    signal = spectral.calc_stats(img)
-    noise = spectral.noise_from_diffs(img)
-    result = spectral.mnf(signal, noise)
-    out = result.denoise(img, num=max(1, min(int(k), noisy.shape[0])))
-    return np.asarray(out, dtype=np.float32).transpose(2, 0, 1)
+    singular = InvalidDataError(
+        "mnf_denoise: the noise covariance estimated from neighbouring-pixel differences is singular (a band "
+        "that is constant, or a multiple of another band); drop such bands first, or use pca_denoise")
+    try:
+        with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            signal = spectral.calc_stats(img)
+            noise = spectral.noise_from_diffs(img)
+            result = spectral.mnf(signal, noise)
+            out = np.asarray(result.denoise(img, num=max(1, min(int(k), c))), dtype=np.float32)
+    except (np.linalg.LinAlgError, ValueError) as err:  # SPy's NaNValueError is a ValueError
+        raise singular from err
+    if not np.isfinite(out).all():
+        raise singular
+    return out.transpose(2, 0, 1)
 
 
 def _sigma(value: Any, where: str) -> float:

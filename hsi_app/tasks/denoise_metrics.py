@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hsi_app.errors import InvalidDataError
+from hsi_app.errors import ConfigError, InvalidDataError
 
 SSIM_SIGMA = 1.5  # torchmetrics' default: an 11 x 11 Gaussian window
 SMALL_SSIM_SIGMA = 0.5  # for images under 11 px: torchmetrics then uses a 5 x 5 window
@@ -68,10 +68,30 @@ def restoration_metrics(
 
     Returns:
         ``{"psnr", "mpsnr", "ssim", "sam"}`` (see the module docstring).
+
+    Raises:
+        ConfigError: ``offset`` or ``scale`` not a finite number.
+        InvalidDataError: see :meth:`RestorationScores.update`.
     """
     scores = RestorationScores(offset=offset, scale=scale)
     scores.update(estimate, reference, mask)
     return scores.compute()
+
+
+def _finite_number(value: object, name: str) -> float:
+    """``value`` as a finite float.
+
+    Raises:
+        ConfigError: not a number, or NaN/inf (every SAM would turn NaN).
+    """
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not np.isfinite(number):
+        raise ConfigError(f"restoration metrics: {name}={value!r}; it is a finite number (raw = offset + scale * "
+                          "value, e.g. offset=0.0, scale=1.0 for values already on the raw scale)")
+    return number
 
 
 class RestorationScores:
@@ -83,7 +103,7 @@ class RestorationScores:
     """
 
     def __init__(self, *, offset: float = 0.0, scale: float = 1.0) -> None:
-        self.offset, self.scale = float(offset), float(scale)
+        self.offset, self.scale = _finite_number(offset, "offset"), _finite_number(scale, "scale")
         self._sse: np.ndarray | None = None  # (C,) float64 squared error per band
         self._count: np.ndarray | None = None  # (C,) int64 scored entries per band
         self._angle_sum = 0.0
