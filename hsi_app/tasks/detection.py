@@ -336,6 +336,28 @@ def target_spectra(cube: Cube, *, library: str | os.PathLike[str] | Any | None =
     return out, labels
 
 
+def _check_scene_args(cube: Cube, *, spectra: Any, names: Any, threshold: Any, max_per_class: Any,
+                      valid: Any) -> None:
+    """:func:`detect_scene`'s arguments, checked before any pass over the scene (each a one-line ConfigError)."""
+    if isinstance(names, str):
+        raise ConfigError(f"detect_scene: names={names!r} is one string; pass a list, one name per row of spectra "
+                          f"(names=[{names!r}])")
+    if spectra is not None:
+        try:
+            np.asarray(spectra, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ConfigError(f"detect_scene: spectra is a {type(spectra).__name__} that is not numbers; pass a (K, C) "
+                              "array of target spectra at the cube's good bands (e.g. from target_spectra)") from None
+    if threshold is not None:
+        if not isinstance(threshold, (int, float, np.integer, np.floating)) or np.isnan(threshold):
+            raise ConfigError(f"detect_scene: threshold={threshold!r}; it is a score (a number), or None for every peak")
+    if isinstance(max_per_class, bool) or not isinstance(max_per_class, (int, np.integer)) or max_per_class < 0:
+        raise ConfigError(f"detect_scene: max_per_class={max_per_class!r}; it is a whole number of peaks, 0 or more")
+    if valid is not None and np.shape(valid) != tuple(cube.hsi.shape[1:]):
+        raise ConfigError(f"detect_scene: valid is {np.shape(valid)} but the scene is {tuple(cube.hsi.shape[1:])} "
+                          "(H, W); pass the scene's own mask (cube.hsi.valid), or None")
+
+
 def detect_scene(cube: Cube, method: str, *, spectra: np.ndarray | None = None, names: list[str] | None = None,
                  model: str | os.PathLike[str] | None = None, window: tuple[int, int] = (5, 21),
                  threshold: float | None = None, max_per_class: int = 500, progress: bool = False,
@@ -363,12 +385,16 @@ def detect_scene(cube: Cube, method: str, *, spectra: np.ndarray | None = None, 
             visible); the classical methods run on the CPU.
 
     Raises:
-        ConfigError: ``names`` not one per row of ``spectra``; see also the methods' own checks.
+        ConfigError: ``names`` not one per row of ``spectra`` (or a string), ``spectra`` not numbers,
+            ``threshold`` not a number, ``max_per_class`` not a whole number >= 0, ``valid`` not ``(H, W)``;
+            see also the methods' own checks.
     """
     from hsi_app.io.cube import check_is_cube
 
     check_is_cube(cube, "detect_scene")
     m = check_method(method)
+    _check_scene_args(cube, spectra=spectra, names=names, threshold=threshold, max_per_class=max_per_class,
+                      valid=valid)
     if names is not None and spectra is not None and len(names) != np.atleast_2d(np.asarray(spectra)).shape[0]:
         k = np.atleast_2d(np.asarray(spectra)).shape[0]
         raise ConfigError(f"detect_scene: {len(names)} names for {k} target spectra; give one name per row of spectra "
@@ -420,9 +446,32 @@ def pixel_to_map(cube: Cube, rows: np.ndarray, cols: np.ndarray) -> tuple[np.nda
 
 def write_detections(dst: str | os.PathLike[str], det: Detections, cube: Cube, names: list[str],
                      extra: dict[str, Any] | None = None) -> None:
-    """Write points to a GeoPackage: ``class``, ``class_id``, ``score``, ``row``, ``col``, ``x``, ``y`` (+ box, extra)."""
+    """Write points to a GeoPackage: ``class``, ``class_id``, ``score``, ``row``, ``col``, ``x``, ``y`` (+ box, extra).
+
+    Args:
+        dst: the GeoPackage to write.
+        det: the points (``result.detections`` of :func:`detect_scene`).
+        cube: the scene they were found in (its CRS and transform place them).
+        names: class names, ``names[k - 1]`` for class id ``k`` (``result.names``).
+        extra: more attributes, one value per point.
+
+    Raises:
+        ConfigError: ``cube`` not a Cube, ``det`` not a :class:`Detections` (a whole :class:`DetectionResult`),
+            ``names`` not a list of names.
+    """
+    from hsi_app.io.cube import check_is_cube
     from hsi_app.io.vector import write_points
 
+    check_is_cube(cube, "write_detections")
+    if isinstance(det, DetectionResult):
+        raise ConfigError("write_detections: det is a whole DetectionResult; pass its points and names: "
+                          "write_detections(path, result.detections, cube, result.names)")
+    if not isinstance(det, Detections):
+        raise ConfigError(f"write_detections: det is a {type(det).__name__}; pass detect_scene's result.detections "
+                          "(a Detections)")
+    if isinstance(names, str) or not isinstance(names, Sequence):
+        raise ConfigError(f"write_detections: names={names!r}; pass a list of class names, names[k - 1] for class k "
+                          "(detect_scene's result.names)")
     xs, ys = pixel_to_map(cube, det.row, det.col)
     ids = np.asarray(det.class_id, int)
     attrs: dict[str, Any] = {
