@@ -38,35 +38,60 @@ def bound_fn(fn: ProbFn, *, num_classes: int, halo: int, class_names: list[str] 
     return fn
 
 
+MAX_CLASSES = 255
+"""Classes a class map can hold: band 1 is uint8, 0 = no data, then 1..255."""
+
+
+def whole_number(value: Any, name: str, low: int, meaning: str, where: str = "predict_scene") -> int:
+    """``value`` as an int of at least ``low`` (Python or numpy integers; not a bool, a float or a string).
+
+    Raises:
+        ConfigError: ``"WHERE: NAME=VALUE; it is MEANING, a whole number, LOW or more"``.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ConfigError(f"{where}: {name}={value!r}; it is {meaning}, a whole number, {low} or more")
+    return int(value)
+
+
 def scene_settings(prob_fn: ProbFn, num_classes: int | None, halo: int | None,
                    class_names: list[str] | None) -> tuple[int, int, list[str] | None]:
     """``(num_classes, halo, class_names)`` for :func:`predict_scene`: those given, else the bound run's
     (:func:`bound_fn`).
 
     Raises:
-        ConfigError: ``num_classes`` or ``halo`` missing for a plain function, a negative halo, a halo below
+        ConfigError: ``prob_fn`` not callable; ``num_classes`` (1..255: the map is uint8) or ``halo`` missing for
+            a plain function or not a whole number, a negative halo, a halo below
             the bound run's receptive radius (the map would then differ from ``hsi predict``'s at window seams),
             or ``class_names`` not K + 1 names (0 = no data, then 1..K).
     """
+    if not callable(prob_fn):
+        fix = (f"a {type(prob_fn).__name__} is not one: pass its pred.bind(cube)" if hasattr(prob_fn, "bind")
+               else "pass a run's pred.bind(cube), or a function (C, h, w) -> (K, h, w)")
+        raise ConfigError(f"predict_scene: prob_fn must be a function of a window; {fix}")
     own_k, own_halo = getattr(prob_fn, "num_classes", None), getattr(prob_fn, "halo", None)
     if num_classes is None:
         if own_k is None:
             raise ConfigError("predict_scene: pass num_classes=K (the classes prob_fn returns), or a run's "
                               "pred.bind(cube), which knows it")
         num_classes = int(own_k)
+    num_classes = whole_number(num_classes, "num_classes", 1, "the classes prob_fn returns (K)")
+    if num_classes > MAX_CLASSES:
+        raise ConfigError(f"predict_scene: num_classes={num_classes}; a class map holds at most {MAX_CLASSES} classes "
+                          "(uint8, 0 = no data): merge classes, or keep the probabilities (prob_fn) instead")
     if halo is None:
         if own_halo is None:
             raise ConfigError("predict_scene: pass halo= (the model's receptive radius in pixels, "
                               "pred.receptive_radius), or a run's pred.bind(cube), which knows it")
         halo = int(own_halo)
-    if halo < 0:
-        raise ConfigError(f"predict_scene: halo={halo}; it is a number of pixels, 0 or more (the model's receptive "
-                          "radius, pred.receptive_radius)")
+    halo = whole_number(halo, "halo", 0, "a number of pixels (the model's receptive radius, pred.receptive_radius)")
     if own_halo is not None and halo < own_halo:
         raise ConfigError(f"predict_scene: halo={halo} is below the bound model's receptive radius {own_halo}; pixels "
                           f"near window seams would differ from `hsi predict`'s map: pass halo>={own_halo} or leave it out")
     if class_names is None:
         class_names = getattr(prob_fn, "class_names", None)
+    if isinstance(class_names, str):
+        raise ConfigError(f"predict_scene: class_names={class_names!r} is one string; pass a list of "
+                          f"{int(num_classes) + 1} names, index 0 = no data, then classes 1..K")
     if class_names is not None and len(class_names) != int(num_classes) + 1:  # K names: class k named as k+1
         first = ("; K names: put the no-data name first, class_names=['no data', *names]"
                  if len(class_names) == int(num_classes) else "")
@@ -343,7 +368,9 @@ def predict_scene(
         InvalidDataError: the scene holds no valid pixel; ``prob_fn`` returned NaN or inf at a valid pixel
             (:func:`check_finite_probs`).
         ConfigError: ``prob_fn`` returned another shape than ``(num_classes, h, w)`` for a window;
-            ``cube`` not a Cube; ``num_classes``/``halo`` missing or wrong (:func:`scene_settings`).
+            ``cube`` not a Cube; ``prob_fn`` not a function (a Predictor, not its ``bind(cube)``);
+            ``num_classes``/``halo`` missing or wrong (:func:`scene_settings`); ``window`` not a whole
+            number >= 1.
     """
     import time
 
@@ -353,6 +380,7 @@ def predict_scene(
 
     check_is_cube(cube, "predict_scene")
     num_classes, halo, class_names = scene_settings(prob_fn, num_classes, halo, class_names)
+    window = whole_number(window, "window", 1, "the core window side in pixels")
     c, h, w = cube.hsi.shape
     if window > max(h, w):
         window = max(h, w)

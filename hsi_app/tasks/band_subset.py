@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from hsi_app.errors import BandMismatchError, ConfigError, HSIWarning
+from hsi_app.errors import BandMismatchError, ConfigError, HSIWarning, InvalidDataError
 from hsi_app.io.cube import Cube, check_is_cube, scene_name
 
 TOLERANCE_NM = 2.0
@@ -200,16 +200,33 @@ def predict_band_subset(
 
     Returns:
         ``(K, H, W)`` float32 softmax probabilities (class ``k`` is label ``k + 1``).
+
+    Raises:
+        ConfigError: ``image`` is a Cube (its no-data value would be read as a value: use
+            :func:`predict_cube_subset`), ``window`` not a whole number >= 1, the run cannot take band subsets.
+        BandMismatchError: ``image`` not ``(C', H, W)`` with one wavelength (and one ``fwhm``) per band, or a
+            band with no training band within 2 nm.
     """
+    import xarray as xr
+
+    from hsi_app.infer import whole_number
     from hsi_app.model_fwhm import model_fwhm
     from hsi_app.predictor import check_probs
     from hsi_app.tasks.classification import predict_dense
 
+    if isinstance(image, xr.DataArray):
+        raise ConfigError("predict_band_subset: image is a DataArray (a Cube); pass it to "
+                          "predict_cube_subset(run_dir, cube), which reads its no-data as no data and its wavelengths, "
+                          "or pass cube.values with its no-data set to NaN")
+    window = whole_number(window, "window", 1, "the core window side in pixels", "predict_band_subset")
     config, model = load_channel_model(run_dir)
     img = np.asarray(image, dtype=np.float32)
     wl = np.asarray(wavelengths, dtype=np.float64).reshape(-1)
     if img.ndim != 3 or img.shape[0] != wl.size:
         raise BandMismatchError(f"image {img.shape} and {wl.size} wavelengths: pass (C', H, W) and one wavelength per band")
+    if fwhm is not None and np.size(fwhm) != wl.size:
+        raise BandMismatchError(f"predict_band_subset: {np.size(fwhm)} fwhm values for {wl.size} bands; pass one per "
+                                "band of image, or None for the widths the model was trained with")
     idx = match_training_bands(config.wavelength_array, wl, source, str(run_dir))
     note = subset_warning(config.wavelength_array, idx, source, str(run_dir), resample_applies=False)
     if note:
@@ -231,12 +248,23 @@ def predict_cube_subset(run_dir: str | os.PathLike[str], cube: Cube, *, window: 
         ``(H, W)`` uint8 class map, 1..K, 0 where the cube has no data.
 
     Raises:
-        ConfigError: ``cube`` not a Cube (a numpy array: :func:`predict_band_subset` takes arrays).
+        ConfigError: ``cube`` not a Cube (a numpy array: :func:`predict_band_subset` takes arrays); ``window``
+            not a whole number >= 1.
+        InvalidDataError: no pixel of the cube holds data in every good band (the map would be all 0).
     """
+    from hsi_app.infer import whole_number
     from hsi_app.tasks.train_classifier import scene_in_memory
 
     check_is_cube(cube, "predict_cube_subset")
+    window = whole_number(window, "window", 1, "the core window side in pixels", "predict_cube_subset")
     image, bands, valid = scene_in_memory(cube)
+    if not valid.any():
+        from hsi_app.io.empty_bands import empty_bands_note
+
+        note = empty_bands_note(cube)
+        fix = ("; flag them bad first (hsi_app.io.empty_bands.flag_empty_bands(cube)) or drop them with cube.isel(band=...)"
+               if note else "; nothing to predict")
+        raise InvalidDataError(f"{scene_name(cube)}: {note or 'every pixel is no-data'}{fix}")
     probs = predict_band_subset(run_dir, image, cube.hsi.wavelengths[bands], window=window,
                                 source=scene_name(cube))
     classes = (probs.argmax(axis=0) + 1).astype(np.uint8)
