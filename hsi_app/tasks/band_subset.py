@@ -18,6 +18,8 @@ from hsi_app.errors import BandMismatchError, ConfigError, HSIWarning, InvalidDa
 from hsi_app.io.cube import Cube, check_is_cube, scene_name
 
 TOLERANCE_NM = 2.0
+MICROMETRE_LIMIT = 30.0
+"""Wavelengths all below this (and training ones at or above it) were given in micrometres, not nm."""
 
 
 def _nearest_training_band(train_wl: np.ndarray, wl: np.ndarray, source: str,
@@ -64,7 +66,13 @@ def match_training_bands(train_wl: np.ndarray, wl: np.ndarray, source: str = "in
     """
     near, close = _nearest_training_band(train_wl, wl, source, run)
     if not close.all():
-        far = np.asarray(wl, dtype=np.float64).reshape(-1)[~close]
+        given = np.asarray(wl, dtype=np.float64).reshape(-1)
+        far = given[~close]
+        if given.max() < MICROMETRE_LIMIT <= np.asarray(train_wl, dtype=np.float64).min():
+            raise BandMismatchError(
+                f"{source}: wavelengths {given.min():g}-{given.max():g} look like micrometres; the model's are in nm "
+                f"({np.min(train_wl):.0f}-{np.max(train_wl):.0f}): pass wavelengths * 1000"
+            )
         raise BandMismatchError(
             f"{source}: bands at {', '.join(f'{v:.1f}' for v in far[:5])} nm are not among the model's "
             "training bands (no normalisation statistics); resample the cube or drop those bands"

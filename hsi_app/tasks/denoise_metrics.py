@@ -69,13 +69,38 @@ def restoration_metrics(
     Returns:
         ``{"psnr", "mpsnr", "ssim", "sam"}`` (see the module docstring).
 
+    Warns:
+        HSIWarning: the reference's median magnitude (over scored finite entries) exceeds
+            :data:`RAW_SCALE_MEDIAN`: values on a raw scale (e.g. reflectance x 10000), on which PSNR and
+            SSIM (peak 1) mean nothing.
+
     Raises:
         ConfigError: ``offset`` or ``scale`` not a finite number.
         InvalidDataError: see :meth:`RestorationScores.update`.
     """
     scores = RestorationScores(offset=offset, scale=scale)
     scores.update(estimate, reference, mask)
+    _warn_raw_scale(reference, mask)
     return scores.compute()
+
+
+RAW_SCALE_MEDIAN = 10.0
+"""A reference whose median magnitude exceeds this is not on the ``[0, 1]`` scale (:func:`restoration_metrics` warns)."""
+
+
+def _warn_raw_scale(reference: np.ndarray, mask: np.ndarray | None) -> None:
+    """One :class:`~hsi_app.errors.HSIWarning` line when ``reference`` (already checked) looks raw, not normalised."""
+    import warnings
+
+    from hsi_app.errors import HSIWarning
+
+    ref = np.asarray(reference)
+    values = ref if mask is None else ref[np.broadcast_to(np.asarray(mask, dtype=bool), ref.shape)]
+    values = np.abs(values[np.isfinite(values)])
+    if values.size and float(np.median(values)) > RAW_SCALE_MEDIAN:
+        warnings.warn(f"restoration_metrics: the reference's values have a median magnitude of "
+                      f"{float(np.median(values)):.4g}; PSNR and SSIM take values on the [0, 1] scale (peak 1): pass "
+                      "(raw - offset) / scale for both arrays, with offset= and scale= for SAM", HSIWarning, stacklevel=2)
 
 
 def _finite_number(value: object, name: str) -> float:

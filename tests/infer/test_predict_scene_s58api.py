@@ -131,3 +131,10 @@ def test_band_subset_of_a_cube_without_data_is_one_line(runs) -> None:  # type: 
             predict_cube_subset(runs[1], make_cube(data, wavelength=WL))
         kept = predict_cube_subset(runs[1], make_cube(data, wavelength=WL, bad_bands=[1]))  # the fix works
     assert (kept > 0).all()
+
+
+def test_band_subset_wavelengths_in_micrometres_say_so(runs) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(BandMismatchError, match=r"^input: wavelengths 0\.4-0\.8 look like micrometres; the model's are "
+                                                r"in nm \(400-800\): pass wavelengths \* 1000$"):
+        predict_band_subset(runs[1], _data(), WL / 1000)
+    assert predict_band_subset(runs[1], _data(), WL / 1000 * 1000).shape == (3, H, W)

@@ -79,3 +79,22 @@ def test_restoration_metrics_offset_and_scale_are_numbers(name: str, kwargs: dic
     est = np.clip(noisy / 5, 0, 1)
     with pytest.raises(HSIError, match=rf"^restoration metrics: {name}=.*; it is a finite number"):
         restoration_metrics(est, est, **kwargs)
+
+
+def test_restoration_metrics_on_raw_values_warns_once() -> None:
+    from hsi_app.errors import HSIWarning
+
+    clean, noisy = _smooth_rank3(c=4, h=12, w=12)
+    ref = np.clip(clean / 5, 0, 1)
+    est = np.clip(noisy / 5, 0, 1)
+    raw_ref, raw_est = np.round(ref * 10000).astype(np.int16), np.round(est * 10000).astype(np.int16)
+    with pytest.warns(HSIWarning, match=r"^restoration_metrics: the reference's values have a median magnitude of "
+                                        r"\d+; PSNR and SSIM take values on the \[0, 1\] scale") as record:
+        restoration_metrics(raw_est, raw_ref)
+    assert len(record) == 1
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = restoration_metrics(est, ref)  # the normalised values: no warning, and the PSNR of the MSE
+    assert got["psnr"] == pytest.approx(10 * np.log10(1 / np.mean((est - ref) ** 2)), abs=1e-3)
