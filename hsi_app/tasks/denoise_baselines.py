@@ -54,8 +54,10 @@ def as_noisy_cube(noisy: Any, where: str, *, finite: bool = False) -> np.ndarray
         ConfigError: not 3-D, or a DataArray whose dims are not ``(band, y, x)``.
         InvalidDataError: ``finite`` and some values are NaN or inf.
     """
+    fill = "np.nan_to_num(noisy)"
     if hasattr(noisy, "hsi") and hasattr(noisy, "dims"):  # a Cube (other dims: refused with the transpose to use)
         noisy, _ = noisy.hsi.read_masked()  # its no-data value as NaN (not a value to smooth), read in this process
+        fill = "np.nan_to_num(cube.hsi.read_masked()[0]), its values with no data as NaN"
     arr = np.asarray(noisy)
     if arr.ndim != 3:
         raise ConfigError(f"{where}: noisy has shape {arr.shape}; pass a (C, H, W) cube, bands first")
@@ -69,7 +71,7 @@ def as_noisy_cube(noisy: Any, where: str, *, finite: bool = False) -> np.ndarray
         bad = ~np.isfinite(arr).all(axis=0)
         if bad.any():
             raise InvalidDataError(f"{where}: {int(bad.sum())} of {bad.size} pixels hold NaN or inf (no data); "
-                                   "fill them first (e.g. np.nan_to_num(noisy)) or pass a window without them")
+                                   f"fill them first (e.g. {fill}) or pass a window without them")
     return arr
 
 

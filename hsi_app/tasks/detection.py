@@ -344,10 +344,14 @@ def _check_scene_args(cube: Cube, *, spectra: Any, names: Any, threshold: Any, m
                           f"(names=[{names!r}])")
     if spectra is not None:
         try:
-            np.asarray(spectra, dtype=np.float64)
+            bands = np.atleast_2d(np.asarray(spectra, dtype=np.float64)).shape[-1]
         except (TypeError, ValueError):
             raise ConfigError(f"detect_scene: spectra is a {type(spectra).__name__} that is not numbers; pass a (K, C) "
                               "array of target spectra at the cube's good bands (e.g. from target_spectra)") from None
+        good = cube.hsi.good_band_indices.size
+        if bands == cube.hsi.shape[0] != good:
+            raise ConfigError(f"detect_scene: spectra have {bands} bands, all of the cube's, but detection reads its {good} "
+                              "good bands (bad bands left out): pass spectra[:, cube.hsi.good_band_indices]")
     if threshold is not None:
         if not isinstance(threshold, (int, float, np.integer, np.floating)) or np.isnan(threshold):
             raise ConfigError(f"detect_scene: threshold={threshold!r}; it is a score (a number), or None for every peak")

@@ -98,3 +98,18 @@ def test_restoration_metrics_on_raw_values_warns_once() -> None:
         warnings.simplefilter("error")
         got = restoration_metrics(est, ref)  # the normalised values: no warning, and the PSNR of the MSE
     assert got["psnr"] == pytest.approx(10 * np.log10(1 / np.mean((est - ref) ** 2)), abs=1e-3)
+
+
+def test_a_cube_with_no_data_is_told_how_to_fill_its_values() -> None:
+    from hsi_app.io import make_cube
+
+    _, noisy = _smooth_rank3(c=4, h=10, w=10)
+    raw = np.round(noisy * 1000).astype(np.int16)
+    raw[:, 0, 0] = -9999
+    cube = make_cube(raw, wavelength=np.linspace(400.0, 700.0, 4), nodata=-9999)
+    # np.nan_to_num(cube), the fix it was given, keeps -9999 as a value
+    with pytest.raises(InvalidDataError, match=r"^pca_denoise: 1 of 100 pixels hold NaN or inf \(no data\); fill them "
+                                               r"first \(e\.g\. np\.nan_to_num\(cube\.hsi\.read_masked\(\)\[0\]\)"):
+        pca_denoise(cube, 2)
+    filled = np.nan_to_num(cube.hsi.read_masked()[0])
+    assert filled[0, 0, 0] == 0 and pca_denoise(filled, 2).shape == (4, 10, 10)

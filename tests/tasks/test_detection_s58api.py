@@ -88,3 +88,14 @@ def test_written_points_keep_the_scene_grid(scene, tmp_path: Path) -> None:  # t
     nocrs = make_cube(cube.values, wavelength=WL)
     write_detections(tmp_path / "q.gpkg", res.detections, nocrs, list(res.names))
     np.testing.assert_allclose(gpd.read_file(tmp_path / "q.gpkg")["x"], res.detections.col)
+
+
+def test_spectra_at_every_band_of_a_cube_with_bad_bands_name_the_good_bands(scene) -> None:  # type: ignore[no-untyped-def]
+    _, data = scene
+    cube = make_cube(data, wavelength=WL, bad_bands=[2])
+    full = data[:, 3, 4][None]  # a pixel's spectrum at all 6 bands: it used to say "the cube has 5"
+    with pytest.raises(ConfigError, match=r"^detect_scene: spectra have 6 bands, all of the cube's, but detection reads "
+                                          r"its 5 good bands .*: pass spectra\[:, cube\.hsi\.good_band_indices\]$"):
+        detect_scene(cube, "ace", spectra=full)
+    res = detect_scene(cube, "ace", spectra=full[:, cube.hsi.good_band_indices])
+    assert np.nanargmax(res.scores[0]) == 3 * W + 4  # the fix named finds the target pixel itself
