@@ -390,8 +390,8 @@ def detect_scene(cube: Cube, method: str, *, spectra: np.ndarray | None = None, 
 
     Raises:
         ConfigError: ``names`` not one per row of ``spectra`` (or a string), ``spectra`` not numbers,
-            ``threshold`` not a number, ``max_per_class`` not a whole number >= 0, ``valid`` not ``(H, W)``;
-            see also the methods' own checks.
+            ``threshold`` not a number, ``max_per_class`` not a whole number >= 0, ``valid`` not ``(H, W)``,
+            ``rx-local``'s ``window`` not a pair; see also the methods' own checks.
     """
     from hsi_app.io.cube import check_is_cube
 
@@ -399,6 +399,9 @@ def detect_scene(cube: Cube, method: str, *, spectra: np.ndarray | None = None, 
     m = check_method(method)
     _check_scene_args(cube, spectra=spectra, names=names, threshold=threshold, max_per_class=max_per_class,
                       valid=valid)
+    if m == "rx-local" and (isinstance(window, (str, bytes)) or np.ndim(window) != 1 or np.size(window) != 2):
+        raise ConfigError(f"detect_scene: window={window!r}; rx-local takes a pair (inner, outer) of odd pixel sizes, "
+                          "e.g. window=(5, 21)")
     if names is not None and spectra is not None and len(names) != np.atleast_2d(np.asarray(spectra)).shape[0]:
         k = np.atleast_2d(np.asarray(spectra)).shape[0]
         raise ConfigError(f"detect_scene: {len(names)} names for {k} target spectra; give one name per row of spectra "

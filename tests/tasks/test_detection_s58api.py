@@ -99,3 +99,12 @@ def test_spectra_at_every_band_of_a_cube_with_bad_bands_name_the_good_bands(scen
         detect_scene(cube, "ace", spectra=full)
     res = detect_scene(cube, "ace", spectra=full[:, cube.hsi.good_band_indices])
     assert np.nanargmax(res.scores[0]) == 3 * W + 4  # the fix named finds the target pixel itself
+
+
+@pytest.mark.parametrize("window", [7, "5,21", (3, 7, 9)])
+def test_rx_local_window_is_a_pair(scene, window) -> None:  # type: ignore[no-untyped-def]
+    cube, _ = scene
+    with pytest.raises(ConfigError, match=r"^detect_scene: window=.*; rx-local takes a pair \(inner, outer\) of odd "
+                                          r"pixel sizes, e.g\. window=\(5, 21\)$"):
+        detect_scene(cube, "rx-local", window=window)
+    assert detect_scene(cube, "rx", window=window).scores.shape == (1, H, W)  # only rx-local reads it
