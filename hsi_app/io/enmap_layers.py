@@ -68,7 +68,7 @@ def grid_mismatch(ds: Any, grid: Grid) -> str | None:
     back = ~grid.transform
     h, w = ds.height, ds.width
     for col, row in ((0, 0), (w, 0), (0, h), (w, h)):
-        c2, r2 = back * (ds.transform * (col, row))
+        c2, r2 = back @ (ds.transform @ (col, row))
         if abs(c2 - col) > GRID_TOLERANCE_PX or abs(r2 - row) > GRID_TOLERANCE_PX:
             return (f"its pixel corner (column {col}, row {row}) lies at column {c2:.2f}, row {r2:.2f} of the spectral "
                     f"image (transforms {_coefficients(ds.transform)} and {_coefficients(grid.transform)})")
