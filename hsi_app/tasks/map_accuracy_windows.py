@@ -23,8 +23,8 @@ import numpy as np
 
 from hsi_app.errors import HSIError, LabelError
 from hsi_app.tasks import map_accuracy
-from hsi_app.tasks.map_accuracy import MapAccuracy, class_table, pixel_area_m2
-from hsi_app.tasks.map_row_areas import row_pixel_areas_m2
+from hsi_app.tasks.map_accuracy import MapAccuracy, class_table
+from hsi_app.tasks.map_row_areas import ground_areas, row_pixel_areas_m2
 
 STRIP_ROUND = 256  # strips are whole multiples of this many rows (a COG's tile height) where the block allows
 
@@ -93,9 +93,9 @@ def evaluate_windowed(map_path: str | os.PathLike[str], reference_path: str | os
     if class_m2 is not None:
         mapped_m2 = np.zeros(k, np.float64)
         mapped_m2[: min(k, class_m2.size - 1)] = class_m2[1: k + 1]
-    return MapAccuracy.from_joint(names, full, pixel_area_m2(transform, crs, shape, warn_spread=row_areas is None,
-                                                                source=map_path),
-                                  mapped_m2)
+    # the pixel area (and its warnings) only now: a map returned None above is read whole, which warns itself
+    area, _ = ground_areas(transform, crs, shape, source=map_path)
+    return MapAccuracy.from_joint(names, full, area, mapped_m2)
 
 
 def _same_grid(mp: Any, rf: Any) -> bool:
