@@ -31,7 +31,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -280,6 +280,25 @@ def assess_map(
     return MapAccuracy.from_joint(class_names, joint.reshape(k + 1, k + 1), pixel_area_m2, mapped_m2)
 
 
+class PixelArea(NamedTuple):
+    """Which pixel area the areas of a map use (:func:`measure_pixel_area`).
+
+    Attributes:
+        m2: area of one pixel in m², or ``None`` when it cannot be known.
+        kind: ``"map-unit"``: ``|det(transform)|`` x the squared linear unit of a projected CRS that keeps area
+            at the map centre; ``"centre-ground"``: the ground area of the pixel at the map centre, measured on the
+            ellipsoid (a geographic CRS, or a projection that does not keep area there, such as Web Mercator);
+            ``"none"``: ``m2`` is ``None``.
+        varies: a warning said that this one value does not hold across the map (a projection that does not keep
+            area at the centre or at the corners; a geographic map whose rows' pixels differ by more than
+            :data:`AREA_DISTORTION_LIMIT`, or with rows beyond the poles).
+    """
+
+    m2: float | None
+    kind: Literal["map-unit", "centre-ground", "none"]
+    varies: bool
+
+
 def pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int] | None = None, *,
                   warn_spread: bool = True, source: str | os.PathLike[str] | None = None) -> float | None:
     """Area of one pixel in m² on the ground: a projected CRS (any linear unit) or a geographic one (degrees),
@@ -295,26 +314,37 @@ def pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int] | None = None
     cosine of the latitude, so where pixels of rows across the map differ by more than the limit a warning
     says that one value at the centre stands for the whole map (unless ``warn_spread`` is False: a caller that sums
     the ground areas row by row, :func:`~hsi_app.tasks.map_row_areas.ground_areas`). ``source``: the map's file,
-    named first in each warning line.
+    named first in each warning line. :func:`measure_pixel_area` also says which of these areas it is.
     """
+    return _measure(transform, crs, shape, warn_spread, _named(source)).m2
+
+
+def measure_pixel_area(transform: Any, crs: Any, shape: tuple[int, int] | None = None, *,
+                       warn_spread: bool = True, source: str | os.PathLike[str] | None = None) -> PixelArea:
+    """:func:`pixel_area_m2` (same arguments, same warnings) with which area it is: a :class:`PixelArea`."""
+    return _measure(transform, crs, shape, warn_spread, _named(source))
+
+
+def _measure(transform: Any, crs: Any, shape: tuple[int, int] | None, warn_spread: bool, prefix: str) -> PixelArea:
+    """The body of :func:`pixel_area_m2` / :func:`measure_pixel_area` (its warnings name their caller's line)."""
     if crs is None or not (getattr(crs, "is_projected", False) or getattr(crs, "is_geographic", False)):
-        return None
+        return PixelArea(None, "none", False)
     if crs.is_geographic:
-        return _geographic_pixel_area_m2(transform, crs, shape or (1, 1), warn_spread, _named(source))
+        centre, varies = _geographic_pixel_area_m2(transform, crs, shape or (1, 1), warn_spread, prefix)
+        return PixelArea(centre, "none" if centre is None else "centre-ground", varies)
     factor = float(crs.linear_units_factor[1])
     planar = abs(transform.a * transform.e - transform.b * transform.d) * factor**2
     if shape is None:
-        return planar
+        return PixelArea(planar, "map-unit", False)
     ground = _ground_pixel_area_m2(transform, crs, shape)
     if ground is None or abs(ground / planar - 1.0) <= AREA_DISTORTION_LIMIT:
-        if warn_spread:
-            _warn_if_corners_distorted(transform, crs, shape, planar, _named(source))
-        return planar
+        varies = warn_spread and _warn_if_corners_distorted(transform, crs, shape, planar, prefix)
+        return PixelArea(planar, "map-unit", varies)
     warnings.warn(
-        f"{_named(source)}{crs.to_string()} does not keep area: a pixel at the map centre covers {ground:,.4g} m² on the ground "
+        f"{prefix}{crs.to_string()} does not keep area: a pixel at the map centre covers {ground:,.4g} m² on the ground "
         f"but {planar:,.4g} m² in map units; areas use the ground value at the centre, which varies across the "
-        "map. Reproject the map to an equal-area or UTM CRS for exact areas", HSIWarning, stacklevel=2)
-    return ground
+        "map. Reproject the map to an equal-area or UTM CRS for exact areas", HSIWarning, stacklevel=3)
+    return PixelArea(ground, "centre-ground", True)
 
 
 def _named(source: str | os.PathLike[str] | None) -> str:
@@ -323,20 +353,21 @@ def _named(source: str | os.PathLike[str] | None) -> str:
 
 
 def _warn_if_corners_distorted(transform: Any, crs: Any, shape: tuple[int, int], planar: float,
-                               prefix: str = "") -> None:
+                               prefix: str = "") -> bool:
     """One :class:`~hsi_app.errors.HSIWarning` when the map-unit area ``planar`` (m²) of a projected map, right at
     its centre, is more than :data:`AREA_DISTORTION_LIMIT` off the ground area of a corner pixel (a polar
-    stereographic map of Greenland: true scale at 70° N, 7 % more area per pixel at 60° N)."""
+    stereographic map of Greenland: true scale at 70° N, 7 % more area per pixel at 60° N); True when it warned."""
     h, w = shape
     corners = [(0, 0), (0, w - 1), (h - 1, 0), (h - 1, w - 1)]
     areas = [_ground_pixel_areas_m2(transform, crs, shape, [r], col=c)[0] for r, c in corners]
     known = [a for a in areas if a is not None]
     if not known or max(abs(a / planar - 1.0) for a in known) <= AREA_DISTORTION_LIMIT:
-        return
+        return False
     warnings.warn(
         f"{prefix}{crs.to_string()} does not keep area across the map: its corner pixels cover {min(known):,.4g} to "
         f"{max(known):,.4g} m² on the ground, but {planar:,.4g} m² in map units, which the areas use (within "
-        f"{AREA_DISTORTION_LIMIT:.0%} at the map centre). Reproject the map to an equal-area CRS for exact areas", HSIWarning, stacklevel=3)
+        f"{AREA_DISTORTION_LIMIT:.0%} at the map centre). Reproject the map to an equal-area CRS for exact areas", HSIWarning, stacklevel=4)
+    return True
 
 
 AREA_SAMPLE_ROWS = 65
@@ -345,29 +376,32 @@ first, centre and last ones)."""
 
 
 def _geographic_pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int],
-                              warn_spread: bool = True, prefix: str = "") -> float | None:
-    """Ellipsoidal area in m² of the centre pixel of an ``(H, W)`` grid in angular units (``None`` off the globe);
-    warns when pixels of :data:`AREA_SAMPLE_ROWS` rows from edge to edge (a map spanning the equator has its
-    largest ones inside) differ by more than :data:`AREA_DISTORTION_LIMIT`, or some rows lie off the globe."""
+                              warn_spread: bool = True, prefix: str = "") -> tuple[float | None, bool]:
+    """Ellipsoidal area in m² of the centre pixel of an ``(H, W)`` grid in angular units (``None`` off the globe),
+    and whether it warned: when pixels of :data:`AREA_SAMPLE_ROWS` rows from edge to edge (a map spanning the
+    equator has its largest ones inside) differ by more than :data:`AREA_DISTORTION_LIMIT`, or some rows lie off
+    the globe."""
     h, w = shape
     if h < 2:
-        return _ground_pixel_area_m2(transform, crs, shape)
+        return _ground_pixel_area_m2(transform, crs, shape), False
     rows = sorted({0, h - 1, h // 2, *np.linspace(0, h - 1, min(h, AREA_SAMPLE_ROWS)).round().astype(int).tolist()})
     areas = _ground_pixel_areas_m2(transform, crs, shape, rows)  # one CRS and transformer for all rows
     centre = areas[rows.index(h // 2)]
     if centre is None:
-        return None
+        return None, False
     known = [a for a in areas if a is not None]
     if len(known) < len(areas):
         warnings.warn(
             f"{prefix}{crs.to_string()}: some rows of the map lie beyond the poles, so their pixels have no area; areas use "
-            f"{centre:,.4g} m², the pixel at the map centre. Check the map's transform", HSIWarning, stacklevel=3)
-    elif warn_spread and max(known) / min(known) - 1.0 > AREA_DISTORTION_LIMIT:
+            f"{centre:,.4g} m², the pixel at the map centre. Check the map's transform", HSIWarning, stacklevel=4)
+        return centre, True
+    if warn_spread and max(known) / min(known) - 1.0 > AREA_DISTORTION_LIMIT:
         warnings.warn(
             f"{prefix}{crs.to_string()} is in angular units: a pixel covers {min(known):,.4g} to {max(known):,.4g} m² on the "
             f"ground across the map; areas use {centre:,.4g} m², the pixel at the map centre. "
-            "Reproject the map to an equal-area or UTM CRS for exact areas", HSIWarning, stacklevel=3)
-    return centre
+            "Reproject the map to an equal-area or UTM CRS for exact areas", HSIWarning, stacklevel=4)
+        return centre, True
+    return centre, False
 
 
 def _ground_pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int]) -> float | None:

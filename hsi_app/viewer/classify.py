@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from hsi_app.io.cube import Cube
 from hsi_app.io.quicklook import default_palette
 from hsi_app.io.crs_names import crs_label
 from hsi_app.viewer.models import DEFAULT_CACHE, ModelCache
+
+if TYPE_CHECKING:
+    from hsi_app.tasks.map_accuracy import PixelArea
 
 ProgressFn = Callable[[int, int], None]
 """``progress(done_windows, total_windows)``."""
@@ -82,8 +85,7 @@ def pixel_area(cube: Cube) -> tuple[float | None, str]:
     """
     import warnings
 
-    from hsi_app.errors import HSIWarning
-    from hsi_app.tasks.map_accuracy import pixel_area_m2
+    from hsi_app.tasks.map_accuracy import measure_pixel_area
     from hsi_app.tasks.map_row_areas import row_pixel_areas_m2
 
     crs = cube.rio.crs
@@ -92,38 +94,33 @@ def pixel_area(cube: Cube) -> tuple[float | None, str]:
         shape = (cube.sizes["y"], cube.sizes["x"])
         by_row = row_pixel_areas_m2(t, crs, shape) is not None
         try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", HSIWarning)
-                area = pixel_area_m2(t, crs, shape, warn_spread=not by_row)
+            with warnings.catch_warnings(record=True):  # the note says what the warnings would
+                measured = measure_pixel_area(t, crs, shape, warn_spread=not by_row)
         except Exception:  # noqa: BLE001 - unknown linear units: assume metres, say so
             return abs(t.a * t.e - t.b * t.d), f"from the map transform ({crs_label(crs)}; units unknown, taken as metres)"
-        if area is None:
-            return None, f"{crs_label(crs)}: a pixel's ground area cannot be measured, so areas are in pixels only"
-        if by_row:
-            return area, f"each row's ground pixel area, summed ({crs_label(crs)} is in degrees)"
-        if any(issubclass(w.category, HSIWarning) for w in caught):
-            fix = "so areas are approximate; reproject the scene to UTM or an equal-area CRS for exact ones"
-            if crs.is_geographic or not _is_map_unit_area(area, t, crs):  # Web Mercator: the centre's ground area
-                return area, f"ground area of the centre pixel: {crs_label(crs)} does not keep area over this map, {fix}"
-            return area, (f"map-unit area: {crs_label(crs)} keeps area at the map centre but not at its corners, "
-                          f"{fix}")
-        if crs.is_geographic:
-            return area, f"ground area of the centre pixel ({crs_label(crs)} is in degrees)"
-        return area, f"from the map transform ({crs_label(crs)})"
+        return measured.m2, _area_note(measured, crs_label(crs), by_row)
     gsd = cube.attrs.get("gsd_m")
     if gsd:
         return float(gsd) ** 2, f"nominal {float(gsd):g} m pixels (scene has no CRS)"
     return None, "no georeference: areas in pixels only"
 
 
-def _is_map_unit_area(area: float, transform: Any, crs: Any) -> bool:
-    """Whether ``area`` (m²) is the projected map's pixel area in map units (``|det(transform)|`` x unit²), not a
-    ground area measured at the centre."""
-    try:
-        planar = abs(transform.a * transform.e - transform.b * transform.d) * float(crs.linear_units_factor[1]) ** 2
-    except Exception:  # noqa: BLE001 - units unknown: not the map-unit area as measured
-        return False
-    return bool(np.isclose(area, planar, rtol=1e-12, atol=0.0))
+def _area_note(measured: PixelArea, crs_name: str, by_row: bool) -> str:
+    """The note on which pixel area the viewer's hectares use (:func:`pixel_area`), worded from ``measured``:
+    its kind and whether one value does not hold across the map. ``crs_name``: the CRS as the note names it;
+    ``by_row``: the class areas sum each row's ground pixel area (a geographic grid along parallels)."""
+    if measured.m2 is None:
+        return f"{crs_name}: a pixel's ground area cannot be measured, so areas are in pixels only"
+    if by_row:
+        return f"each row's ground pixel area, summed ({crs_name} is in degrees)"
+    if measured.varies:
+        fix = "so areas are approximate; reproject the scene to UTM or an equal-area CRS for exact ones"
+        if measured.kind == "map-unit":
+            return f"map-unit area: {crs_name} keeps area at the map centre but not at its corners, {fix}"
+        return f"ground area of the centre pixel: {crs_name} does not keep area over this map, {fix}"
+    if measured.kind == "centre-ground":
+        return f"ground area of the centre pixel ({crs_name} is in degrees)"
+    return f"from the map transform ({crs_name})"
 
 
 def class_ground_areas(cube: Cube, classes: np.ndarray, n: int) -> np.ndarray | None:
