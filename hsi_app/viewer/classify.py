@@ -83,6 +83,13 @@ def pixel_area(cube: Cube) -> tuple[float | None, str]:
     while the class areas sum each row's own (:func:`class_ground_areas`), which the note says. No CRS but a
     nominal ground sampling distance in ``attrs['gsd_m']`` (built-in scenes): ``gsd²``. Nothing known: ``None``.
     """
+    area, note, _ = _pixel_area_and_rows(cube)
+    return area, note
+
+
+def _pixel_area_and_rows(cube: Cube) -> tuple[float | None, str, np.ndarray | None]:
+    """:func:`pixel_area` and the ``(H,)`` ground area of a pixel of each row where that changes from row to row
+    (:func:`~hsi_app.tasks.map_row_areas.row_pixel_areas_m2`; ``None`` elsewhere), measured once for both."""
     import warnings
 
     from hsi_app.tasks.map_accuracy import measure_pixel_area
@@ -92,17 +99,18 @@ def pixel_area(cube: Cube) -> tuple[float | None, str]:
     if crs is not None:
         t = cube.rio.transform()
         shape = (cube.sizes["y"], cube.sizes["x"])
-        by_row = row_pixel_areas_m2(t, crs, shape) is not None
+        rows = row_pixel_areas_m2(t, crs, shape)
         try:
             with warnings.catch_warnings(record=True):  # the note says what the warnings would
-                measured = measure_pixel_area(t, crs, shape, warn_spread=not by_row)
+                measured = measure_pixel_area(t, crs, shape, warn_spread=rows is None)
         except Exception:  # noqa: BLE001 - unknown linear units: assume metres, say so
-            return abs(t.a * t.e - t.b * t.d), f"from the map transform ({crs_label(crs)}; units unknown, taken as metres)"
-        return measured.m2, _area_note(measured, crs_label(crs), by_row)
+            return (abs(t.a * t.e - t.b * t.d),
+                    f"from the map transform ({crs_label(crs)}; units unknown, taken as metres)", rows)
+        return measured.m2, _area_note(measured, crs_label(crs), rows is not None), rows
     gsd = cube.attrs.get("gsd_m")
     if gsd:
-        return float(gsd) ** 2, f"nominal {float(gsd):g} m pixels (scene has no CRS)"
-    return None, "no georeference: areas in pixels only"
+        return float(gsd) ** 2, f"nominal {float(gsd):g} m pixels (scene has no CRS)", None
+    return None, "no georeference: areas in pixels only", None
 
 
 def _area_note(measured: PixelArea, crs_name: str, by_row: bool) -> str:
@@ -124,24 +132,35 @@ def _area_note(measured: PixelArea, crs_name: str, by_row: bool) -> str:
 
 
 def class_ground_areas(cube: Cube, classes: np.ndarray, n: int) -> np.ndarray | None:
-    """``(n,)`` ground area in m² of the pixels of each class ``0..n-1`` of ``classes`` (``(H, W)``, on ``cube``'s
-    grid), each pixel counted at its own row's area, where that changes from row to row (a geographic grid whose
-    rows run along parallels); ``None`` elsewhere (one pixel area holds for the whole map)."""
-    from hsi_app.tasks.map_row_areas import row_pixel_areas_m2, summed_areas_m2
+    """Ground area in m² of the pixels of each class of ``classes`` (``(H, W)`` non-negative integers, e.g. the
+    uint8 map, on ``cube``'s grid), each pixel counted at its own row's area, where that changes from row to row
+    (a geographic grid whose rows run along parallels); ``None`` elsewhere (one pixel area holds for the whole map).
+
+    Returns:
+        ``(max(n, classes.max() + 1),)`` float64: classes ``0..n-1``, and any larger class present in ``classes``.
+    """
+    from hsi_app.tasks.map_row_areas import row_pixel_areas_m2
 
     crs = cube.rio.crs
     rows = None if crs is None else row_pixel_areas_m2(cube.rio.transform(), crs, classes.shape)
-    if rows is None:
-        return None
-    return summed_areas_m2(np.asarray(classes, np.int64), rows, max(n, int(classes.max(initial=0)) + 1))
+    return None if rows is None else _summed_class_areas(classes, rows, n)
+
+
+def _summed_class_areas(classes: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
+    """:func:`class_ground_areas` for the rows' pixel areas ``rows`` ``(H,)``; ``classes`` is not copied."""
+    from hsi_app.tasks.map_row_areas import summed_areas_m2
+
+    return summed_areas_m2(classes, rows, max(n, int(classes.max(initial=0)) + 1))
 
 
 def class_hectares(result: ClassifyResult, k: int) -> float | None:
     """Ground area of class ``k`` of ``result`` in hectares (unrounded), or ``None`` when no pixel area is known."""
+    from hsi_app.tasks.map_accuracy import M2_PER_HA
+
     if result.class_areas_m2 is not None and k < result.class_areas_m2.size:
-        return float(result.class_areas_m2[k]) / 10_000.0
+        return float(result.class_areas_m2[k]) / M2_PER_HA
     n = int(result.counts[k]) if k < result.counts.size else 0
-    return n * result.pixel_area_m2 / 10_000.0 if result.pixel_area_m2 else None
+    return n * result.pixel_area_m2 / M2_PER_HA if result.pixel_area_m2 else None
 
 
 def classify_scene(
@@ -210,14 +229,15 @@ def classify_scene(
                                window=win, class_names=pred.class_names, keep_map=False, progress=False)
     cmap = read_class_map(map_path)
     conf = cmap.confidence if cmap.confidence is not None else np.zeros(cmap.classes.shape, np.float32)
-    area, note = pixel_area(cube)
+    area, note, row_areas = _pixel_area_and_rows(cube)
     names = list(pred.class_names)
     classes = np.asarray(cmap.classes, dtype=np.uint8)
+    class_m2 = _summed_class_areas(classes, row_areas, len(names)) if area and row_areas is not None else None
     res = ClassifyResult(
         classes=classes, confidence=np.asarray(conf, dtype=np.float32),
         class_names=names, palette=default_palette(len(names)), counts=result.class_counts,
         pixel_area_m2=area, area_note=note, map_path=map_path, model=model_name or Path(run_dir).name,
-        seconds=result.seconds, class_areas_m2=class_ground_areas(cube, classes, len(names)) if area else None,
+        seconds=result.seconds, class_areas_m2=class_m2,
     )
     res.metrics = scene_metrics(res, cube, scene_name)
     if spec is not None:
