@@ -17,6 +17,7 @@ So every polygon kept reaches the unit unless it is such an enclosed one, and no
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable
 
@@ -29,8 +30,15 @@ AREA_SIEVE_MAX_PASSES = 50  # area passes at most, as the pixel sieve's
 
 
 def sieve_by_area(classes: np.ndarray, row_areas: np.ndarray, min_area_m2: float, connectivity: int = 4,
-                  on_pass: Callable[[int], None] | None = None) -> np.ndarray:
+                  on_pass: Callable[[int], None] | None = None, *,
+                  on_area_pass: Callable[[int], None] | None = None,
+                  source: str | os.PathLike[str] | None = None) -> np.ndarray:
     """Merge patches of less than ``min_area_m2`` of ground into their neighbour of largest ground area.
+
+    After :data:`AREA_SIEVE_MAX_PASSES` area passes, one :class:`~hsi_app.errors.HSIWarning` (naming ``source``
+    first) says how many patches, of how many hectares, are still under the unit, when one more pass would
+    still merge some; a last pass that reached the fixed point warns of nothing (as
+    :func:`~hsi_app.tasks.map_polygons.sieve_classes`).
 
     Args:
         classes: ``(H, W)`` uint8 classes, 0 = no data (left as it is).
@@ -38,39 +46,62 @@ def sieve_by_area(classes: np.ndarray, row_areas: np.ndarray, min_area_m2: float
             (:func:`~hsi_app.tasks.map_row_areas.row_pixel_areas_m2`).
         min_area_m2: smallest patch kept, in m².
         connectivity: 4 or 8.
-        on_pass: called with the number of each pass (progress).
+        on_pass: called with the number of each pass of the pixel pre-sieve from the second on (progress).
+        on_area_pass: called with the number of each area pass, from 1 (progress).
+        source: the map's file, named first in the warning.
 
     Returns:
         ``(H, W)`` uint8 sieved classes (a new array).
     """
-    from hsi_app.tasks.map_polygons import label_patches, sieve_classes
-    from hsi_app.tasks.map_row_areas import summed_areas_m2
+    from hsi_app.tasks.map_polygons import sieve_classes
 
     surely_small = int(np.ceil(min_area_m2 / float(np.max(row_areas))))  # fewer pixels never reach the unit
     out = (sieve_classes(classes, surely_small, connectivity, on_pass=on_pass) if surely_small > 1
            else np.array(classes, dtype=np.uint8, copy=True))
     for i in range(1, AREA_SIEVE_MAX_PASSES + 1):
-        if on_pass is not None:
-            on_pass(i)
-        patches = label_patches(out, connectivity)
-        n = patches.pixels.size
-        areas = summed_areas_m2(patches.ids, row_areas, n + 1)
-        small = areas < min_area_m2
-        small[0] = False  # no data
-        if not small.any():
+        if on_area_pass is not None:
+            on_area_pass(i)
+        merged, _, _ = _area_pass(out, row_areas, min_area_m2, connectivity)
+        if merged is None:
             return out
-        target = _largest_neighbour(patches.ids, areas, small, connectivity)
-        merge = np.flatnonzero(small & (target > 0))
-        merge = merge[areas[target[merge]] >= min_area_m2]  # a small neighbour may itself be merged this pass
-        if not merge.size:
-            return out
-        new_class = np.r_[0, patches.classes].astype(np.uint8)
-        new_class[merge] = new_class[target[merge]]
-        out = _lookup_blocks(new_class, patches.ids)
-    warnings.warn(f"area sieve stopped after {AREA_SIEVE_MAX_PASSES} passes with patches still under the "
-                  f"{min_area_m2 / 1e4:g} ha unit: the map is noise at that scale in places; smooth the map first "
-                  "(`hsi predict --smooth guided`) or use a smaller unit", HSIWarning, stacklevel=2)
+        out = merged
+    merged, n_small, small_m2 = _area_pass(out, row_areas, min_area_m2, connectivity)  # would one more change it?
+    if merged is not None:
+        named = f"{source}: " if source is not None and str(source) else ""
+        warnings.warn(f"{named}area sieve stopped after {AREA_SIEVE_MAX_PASSES} passes with {n_small:,} patches "
+                      f"({small_m2 / 1e4:,.4g} ha) still under the {min_area_m2 / 1e4:g} ha unit: the map is noise at "
+                      "that scale in places; smooth the map first (`hsi predict --smooth guided`) or use a smaller "
+                      "unit", HSIWarning, stacklevel=2)
     return out
+
+
+def _area_pass(classes: np.ndarray, row_areas: np.ndarray, min_area_m2: float,
+               connectivity: int) -> tuple[np.ndarray | None, int, float]:
+    """One area pass over ``classes`` ``(H, W)`` uint8: each patch under the unit whose largest neighbour reaches it
+    takes that neighbour's class.
+
+    Returns:
+        ``(merged (H, W) uint8 or None when no patch changes, patches under the unit before the pass, their m²)``.
+    """
+    from hsi_app.tasks.map_polygons import label_patches
+    from hsi_app.tasks.map_row_areas import summed_areas_m2
+
+    patches = label_patches(classes, connectivity)
+    n = patches.pixels.size
+    areas = summed_areas_m2(patches.ids, row_areas, n + 1)
+    small = areas < min_area_m2
+    small[0] = False  # no data
+    if not small.any():
+        return None, 0, 0.0
+    count, small_m2 = int(small.sum()), float(areas[small].sum())
+    target = _largest_neighbour(patches.ids, areas, small, connectivity)
+    merge = np.flatnonzero(small & (target > 0))
+    merge = merge[areas[target[merge]] >= min_area_m2]  # a small neighbour may itself be merged this pass
+    if not merge.size:
+        return None, count, small_m2
+    new_class = np.r_[0, patches.classes].astype(np.uint8)
+    new_class[merge] = new_class[target[merge]]
+    return _lookup_blocks(new_class, patches.ids), count, small_m2
 
 
 def _largest_neighbour(ids: np.ndarray, areas: np.ndarray, small: np.ndarray, connectivity: int) -> np.ndarray:

@@ -442,7 +442,7 @@ def vectorize_map(
 
     from hsi_app.io.cog import read_class_map
     from hsi_app.progress import bar, steps
-    from hsi_app.tasks.map_area_sieve import sieve_by_area
+    from hsi_app.tasks.map_area_sieve import AREA_SIEVE_MAX_PASSES, sieve_by_area
 
     if connectivity not in (4, 8):
         raise ConfigError(f"--connectivity {connectivity}: use 4 or 8 (connectivity= in Python)")
@@ -483,7 +483,10 @@ def vectorize_map(
         cmap = cmap._replace(classes=None)  # the map's own classes are dropped once sieved (1 byte per pixel)
         if by_area:  # a geographic map: each patch's ground area, as area_ha sums it, meets the unit
             sieved = sieve_by_area(classes, row_areas, min_area_ha * M2_PER_HA, connectivity,  # type: ignore[arg-type,operator]
-                                   on_pass=lambda i: begin(f"sieving, pass {i}", advance=False))
+                                   on_pass=lambda i: begin(f"sieving, pass {i}", advance=False),
+                                   on_area_pass=lambda i: begin(f"sieving, area pass {i} of at most "
+                                                                f"{AREA_SIEVE_MAX_PASSES}", advance=False),
+                                   source=map_path)
         else:
             sieved = (sieve_classes(classes, min_pixels, connectivity,
                                     on_pass=lambda i: begin(f"sieving, pass {i} of at most {SIEVE_MAX_PASSES}",
