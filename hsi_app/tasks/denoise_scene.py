@@ -306,35 +306,30 @@ def probe_empty_bands(cube: Cube, denoiser: Denoiser, fill_nan: bool) -> tuple[C
     return (cube, sample) if flagged is None else (flagged, None)
 
 
-def empty_good_bands(cube: Cube, good: np.ndarray, denoiser: Denoiser, sample: np.ndarray | None = None) -> np.ndarray:
+def empty_good_bands(cube: Cube, good: np.ndarray, denoiser: Denoiser, sample: np.ndarray | None = None, *,
+                     values: np.ndarray | None = None) -> np.ndarray:
     """``(G,)`` bool: the good bands ``good`` of ``cube`` that hold no value at any pixel.
 
     Only a denoiser with fixed bands (:attr:`Denoiser.fixed_bands`) is given such a band (filled, ``fill_nan``);
     other denoisers have it flagged bad (:func:`probe_empty_bands`), so for them none is. Every row of the
     score table (the output, the input, each baseline of :func:`scene_baselines`) leaves these bands out of its
     scores, SAM included, and the baselines leave them out of their fit: a constant band is no spectrum to fit
-    or to score. A band without data anywhere leaves no pixel valid, so only a scene whose central window
-    (``sample``, the ``(G, h, w)`` values :func:`probe_empty_bands` read) holds no valid pixel is scanned (one pass
-    over the bands, :func:`hsi_app.io.empty_bands.empty_bands`).
+    or to score. ``values``: the whole scene's good bands ``(G, H, W)`` already in memory (no data NaN, as read),
+    tested as they are. Without them, a band without data anywhere leaves no pixel valid, so only a scene whose
+    central window (``sample``, the ``(G, h, w)`` values :func:`probe_empty_bands` read) holds no valid pixel is
+    scanned (one pass over the bands, :func:`hsi_app.io.empty_bands.empty_bands`).
     """
     from hsi_app.io.empty_bands import empty_bands
 
     none = np.zeros(good.size, dtype=bool)
     if denoiser.fixed_bands is None:
         return none
+    if values is not None:
+        return ~np.isfinite(values).reshape(values.shape[0], -1).any(axis=1)
     sample = _range_sample(cube, good) if sample is None else sample
     if np.isfinite(sample).all(axis=0).any():
         return none
     return np.isin(good, empty_bands(cube))
-
-
-def _empty_in(x: np.ndarray, denoiser: Denoiser) -> np.ndarray:
-    """``(G,)`` bool: the bands of the whole scene's good bands ``x`` ``(G, H, W)`` (no data NaN, as read) that
-    hold no value at any pixel, for a denoiser with fixed bands (none for others), as :func:`empty_good_bands`
-    finds them with a pass over the file."""
-    if denoiser.fixed_bands is None:
-        return np.zeros(x.shape[0], dtype=bool)
-    return ~np.isfinite(x).reshape(x.shape[0], -1).any(axis=1)
 
 
 def _units_sample(cube: Cube, good: np.ndarray, sample: np.ndarray | None = None) -> np.ndarray:
@@ -648,7 +643,7 @@ def scene_baselines(cube: Cube, reference: Cube, denoiser: Denoiser, *, noise: s
         check_reference_units(cube, reference, good)
     raw_x = (_read(cube, 0, 0, h, w)[good] - off) / sc
     raw_ref = (_read(reference, 0, 0, h, w)[good] - off) / sc
-    kept = ~_empty_in(raw_x, denoiser)  # the scene is in memory: no second pass (empty_good_bands) over the file
+    kept = ~empty_good_bands(cube, good, denoiser, values=raw_x)  # the scene is in memory: no pass over the file
     mask = np.isfinite(raw_x) & np.isfinite(raw_ref)
     # the input's no-data filled as denoise_cube fills it for the model (--fill-nan: the band's scene-wide
     # median), not with 0, the training minimum, which the filters smeared into the scored pixels beside it.
