@@ -96,7 +96,7 @@ def flag_empty_bands(cube: Cube, *, warn: bool = True) -> Cube | None:
     return out
 
 
-def as_read(cube: Cube) -> Cube:
+def unflag_empty_bands(cube: Cube) -> Cube:
     """``cube`` with the bands :func:`flag_empty_bands` flagged bad good again and its valid mask made again from
     its values (lazily): the scene as its file gives it, for a caller holding a flagged cube that needs every band
     (the viewer's denoise tab, whose scene was flagged at open, with a denoiser with fixed bands). ``cube`` itself

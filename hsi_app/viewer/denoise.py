@@ -125,7 +125,7 @@ def denoise(
 def _denoise(session: ViewerSession, cube: Cube, model_key: str, noise: str | None, seed: int, window: int,
              cache: ModelCache, report: StepFn) -> DenoiseView:
     """:func:`denoise` once its arguments are checked; ``report`` raises when the user stopped the run."""
-    from hsi_app.io.empty_bands import as_read
+    from hsi_app.io.empty_bands import unflag_empty_bands
     from hsi_app.io.open import open_cube
     from hsi_app.tasks.denoise_scene import denoise_cube
     from hsi_app.tasks.forward_progress import stage_progress
@@ -136,7 +136,7 @@ def _denoise(session: ViewerSession, cube: Cube, model_key: str, noise: str | No
     noise = (noise or "").strip() or None
     # the session flagged bands without data at open (for its images); a denoiser with fixed bands takes the scene
     # as read, as hsi denoise does: --fill-nan fills such a band
-    scene = as_read(cube) if den.fixed_bands is not None else cube
+    scene = unflag_empty_bands(cube) if den.fixed_bands is not None else cube
     if noise:
         report(0.0, f"adding {noise} noise")
     # drawn on the scene denoised: the seeded noise depends on its good-band count; shown with the session's flags
