@@ -300,7 +300,7 @@ class PixelArea(NamedTuple):
 
 
 def pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int] | None = None, *,
-                  warn_spread: bool = True, source: str | os.PathLike[str] | None = None) -> float | None:
+                  warn_variation: bool = True, source: str | os.PathLike[str] | None = None) -> float | None:
     """Area of one pixel in m² on the ground: a projected CRS (any linear unit) or a geographic one (degrees),
     else ``None`` (no CRS, another kind of CRS such as a local or engineering one, or a geographic pixel off the
     globe).
@@ -308,29 +308,35 @@ def pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int] | None = None
     Map units are ground metres only where the projection keeps area (UTM to within 0.1 %).
     With ``shape`` ``(H, W)`` the pixel at the map centre is also measured on the ellipsoid;
     where that differs by more than :data:`AREA_DISTORTION_LIMIT` (Web Mercator: 2.4x at
-    50° N), an :class:`~hsi_app.errors.HSIWarning` says so and the ground area is returned.
+    50° N), an :class:`~hsi_app.errors.HSIWarning` says so and the ground area is returned; where it does not but
+    a corner pixel's ground area does (a polar stereographic map), a warning says that the map-unit area, which is
+    returned, does not hold across the map.
     On a geographic CRS a pixel's area is never its size in degrees (or grads) squared: it is measured on the
     ellipsoid (the pixel at the map centre, or the first pixel without ``shape``); it shrinks with the
     cosine of the latitude, so where pixels of rows across the map differ by more than the limit a warning
-    says that one value at the centre stands for the whole map (unless ``warn_spread`` is False: a caller that sums
-    the ground areas row by row, :func:`~hsi_app.tasks.map_row_areas.ground_areas`). ``source``: the map's file,
-    named first in each warning line. :func:`measure_pixel_area` also says which of these areas it is.
+    says that one value at the centre stands for the whole map.
+
+    ``warn_variation=False`` leaves out both warnings that one value does not hold across the map (the corners of
+    a projected map, the rows of a geographic one), for a caller that sums the ground areas row by row
+    (:func:`~hsi_app.tasks.map_row_areas.ground_areas`); the warnings that the centre's map-unit area is not its
+    ground area, or that rows lie beyond the poles, are given all the same. ``source``: the map's file, named first
+    in each warning line. :func:`measure_pixel_area` also says which of these areas it is.
     """
-    return _measure(transform, crs, shape, warn_spread, _named(source)).m2
+    return _measure(transform, crs, shape, warn_variation, _named(source)).m2
 
 
 def measure_pixel_area(transform: Any, crs: Any, shape: tuple[int, int] | None = None, *,
-                       warn_spread: bool = True, source: str | os.PathLike[str] | None = None) -> PixelArea:
+                       warn_variation: bool = True, source: str | os.PathLike[str] | None = None) -> PixelArea:
     """:func:`pixel_area_m2` (same arguments, same warnings) with which area it is: a :class:`PixelArea`."""
-    return _measure(transform, crs, shape, warn_spread, _named(source))
+    return _measure(transform, crs, shape, warn_variation, _named(source))
 
 
-def _measure(transform: Any, crs: Any, shape: tuple[int, int] | None, warn_spread: bool, prefix: str) -> PixelArea:
+def _measure(transform: Any, crs: Any, shape: tuple[int, int] | None, warn_variation: bool, prefix: str) -> PixelArea:
     """The body of :func:`pixel_area_m2` / :func:`measure_pixel_area` (its warnings name their caller's line)."""
     if crs is None or not (getattr(crs, "is_projected", False) or getattr(crs, "is_geographic", False)):
         return PixelArea(None, "none", False)
     if crs.is_geographic:
-        centre, varies = _geographic_pixel_area_m2(transform, crs, shape or (1, 1), warn_spread, prefix)
+        centre, varies = _geographic_pixel_area_m2(transform, crs, shape or (1, 1), warn_variation, prefix)
         return PixelArea(centre, "none" if centre is None else "centre-ground", varies)
     factor = float(crs.linear_units_factor[1])
     planar = abs(transform.a * transform.e - transform.b * transform.d) * factor**2
@@ -338,7 +344,7 @@ def _measure(transform: Any, crs: Any, shape: tuple[int, int] | None, warn_sprea
         return PixelArea(planar, "map-unit", False)
     ground = _ground_pixel_area_m2(transform, crs, shape)
     if ground is None or abs(ground / planar - 1.0) <= AREA_DISTORTION_LIMIT:
-        varies = warn_spread and _warn_if_corners_distorted(transform, crs, shape, planar, prefix)
+        varies = warn_variation and _warn_if_corners_distorted(transform, crs, shape, planar, prefix)
         return PixelArea(planar, "map-unit", varies)
     warnings.warn(
         f"{prefix}{crs.to_string()} does not keep area: a pixel at the map centre covers {ground:,.4g} m² on the ground "
@@ -376,7 +382,7 @@ first, centre and last ones)."""
 
 
 def _geographic_pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int],
-                              warn_spread: bool = True, prefix: str = "") -> tuple[float | None, bool]:
+                              warn_variation: bool = True, prefix: str = "") -> tuple[float | None, bool]:
     """Ellipsoidal area in m² of the centre pixel of an ``(H, W)`` grid in angular units (``None`` off the globe),
     and whether it warned: when pixels of :data:`AREA_SAMPLE_ROWS` rows from edge to edge (a map spanning the
     equator has its largest ones inside) differ by more than :data:`AREA_DISTORTION_LIMIT`, or some rows lie off
@@ -395,7 +401,7 @@ def _geographic_pixel_area_m2(transform: Any, crs: Any, shape: tuple[int, int],
             f"{prefix}{crs.to_string()}: some rows of the map lie beyond the poles, so their pixels have no area; areas use "
             f"{centre:,.4g} m², the pixel at the map centre. Check the map's transform", HSIWarning, stacklevel=4)
         return centre, True
-    if warn_spread and max(known) / min(known) - 1.0 > AREA_DISTORTION_LIMIT:
+    if warn_variation and max(known) / min(known) - 1.0 > AREA_DISTORTION_LIMIT:
         warnings.warn(
             f"{prefix}{crs.to_string()} is in angular units: a pixel covers {min(known):,.4g} to {max(known):,.4g} m² on the "
             f"ground across the map; areas use {centre:,.4g} m², the pixel at the map centre. "

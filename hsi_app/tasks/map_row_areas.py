@@ -76,7 +76,7 @@ def ground_areas(transform: Any, crs: Any, shape: tuple[int, int], *,
     from hsi_app.tasks.map_accuracy import pixel_area_m2
 
     rows = row_pixel_areas_m2(transform, crs, shape)
-    return pixel_area_m2(transform, crs, shape, warn_spread=rows is None, source=source), rows
+    return pixel_area_m2(transform, crs, shape, warn_variation=rows is None, source=source), rows
 
 
 def summed_areas_m2(values: np.ndarray, row_areas: np.ndarray, n: int, row0: int = 0) -> np.ndarray:

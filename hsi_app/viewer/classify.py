@@ -102,7 +102,7 @@ def _pixel_area_and_rows(cube: Cube) -> tuple[float | None, str, np.ndarray | No
         rows = row_pixel_areas_m2(t, crs, shape)
         try:
             with warnings.catch_warnings(record=True):  # the note says what the warnings would
-                measured = measure_pixel_area(t, crs, shape, warn_spread=rows is None)
+                measured = measure_pixel_area(t, crs, shape, warn_variation=rows is None)
         except Exception:  # noqa: BLE001 - unknown linear units: assume metres, say so
             return (abs(t.a * t.e - t.b * t.d),
                     f"from the map transform ({crs_label(crs)}; units unknown, taken as metres)", rows)
