@@ -141,10 +141,9 @@ def describe(found: PartialNodata, nodata: float, wavelengths: np.ndarray, band_
     where = f", most in {band_list(band_numbers[worst], wavelengths[worst])}" if worst.size else ""
     of = "sampled pixels" if sampled else "pixels"
     value = f"{nodata:g}"
+    said = (f"{share(found.pixels, found.looked)} of {of} ({found.pixels:,} of {found.looked:,}) hold the no-data "
+            f"value {value} in only some bands{where}; those pixels are no-data everywhere")
     if note:
-        return (f"{share(found.pixels, found.looked)} of {of} ({found.pixels:,} of {found.looked:,}) hold the no-data "
-                f"value {value} in only some bands{where}; those pixels are no-data everywhere ({note})")
-    return (f"{share(found.pixels, found.looked)} of {of} ({found.pixels:,} of {found.looked:,}) hold the no-data value "
-            f"{value} in only some bands{where}; those pixels are no-data everywhere: if {value} is a real value "
-            f"there, unset the file's no-data value (gdal_edit.py -unsetnodata FILE; for ENVI, delete 'data ignore "
-            f"value' from the .hdr) or set it to the real fill value")
+        return f"{said} ({note})"
+    return (f"{said}: if {value} is a real value there, unset the file's no-data value (gdal_edit.py -unsetnodata "
+            f"FILE; for ENVI, delete 'data ignore value' from the .hdr) or set it to the real fill value")
