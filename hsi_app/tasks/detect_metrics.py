@@ -179,7 +179,8 @@ def pd_at_pfa(scores: np.ndarray, truth: np.ndarray, pfa: float, mask: np.ndarra
     pixels, a pixel being let through when it scores *at or above* the threshold; Pd is the fraction of
     target pixels at or above it. Ties: pixels of equal score pass or fail together, so when the
     background pixels tied at some score would take the false alarms past ``k``, the threshold lies above
-    that score, and target pixels tied with it are not detected. This is the ROC point of highest
+    that score, and target pixels tied with it are not detected; when that score is ``+inf`` the threshold is
+    ``inf`` and nothing passes, not even a target pixel scoring ``+inf`` (Pd 0). This is the ROC point of highest
     detection rate with a false-alarm rate at most ``pfa`` (``max TPR`` over ``FPR <= pfa``).
 
     Fewer than ``1 / pfa`` background pixels (``k = 0``) cannot measure that rate (even one false alarm
