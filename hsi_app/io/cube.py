@@ -424,12 +424,27 @@ class HSIAccessor:
     @property
     def wavelengths(self) -> np.ndarray:
         """``(C,)`` float64 band centres in nm (NaN where unknown)."""
-        return np.asarray(self._obj.coords["wavelength"].values, dtype=np.float64)
+        return self._band_values("wavelength")
 
     @property
     def fwhm(self) -> np.ndarray:
         """``(C,)`` float64 band widths in nm (NaN where unknown)."""
-        return np.asarray(self._obj.coords["fwhm"].values, dtype=np.float64)
+        return self._band_values("fwhm")
+
+    def _band_values(self, name: str) -> np.ndarray:
+        """``(C,)`` float64 values of the band coordinate ``name``.
+
+        Raises:
+            ConfigError: a (band, y, x) DataArray made outside hsi_app (``rioxarray.open_rasterio``, ``xr.DataArray``)
+                has no such coordinate: one line saying how to make a Cube of it.
+        """
+        if name not in self._obj.coords:
+            src = scene_name(self._obj, "cube")
+            raise ConfigError(
+                f"{src}: a (band, y, x) DataArray without hsi_app's '{name}' band coordinate (e.g. from "
+                "rioxarray.open_rasterio); open the file with hsi_app.io.open_cube(path), or wrap the array: "
+                "hsi_app.io.make_cube(da.values, wavelength=..., crs=da.rio.crs, transform=da.rio.transform())")
+        return np.asarray(self._obj.coords[name].values, dtype=np.float64)
 
     @property
     def bad_bands(self) -> list[int]:
