@@ -22,6 +22,7 @@ Conventions:
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -92,7 +93,8 @@ def _scored_pixels(scores: np.ndarray, truth: np.ndarray, mask: np.ndarray | Non
     (+-inf are kept: they rank first or last).
 
     Raises:
-        InvalidDataError: ``truth`` or ``mask`` of another shape than ``scores``; ``who`` names the caller.
+        InvalidDataError: ``truth`` or ``mask`` of another shape than ``scores``; ``truth`` holding values other
+            than 0/1 (class ids 1/2 or NaN would all count as targets); ``who`` names the caller.
     """
     from hsi_app.errors import InvalidDataError
 
@@ -100,8 +102,15 @@ def _scored_pixels(scores: np.ndarray, truth: np.ndarray, mask: np.ndarray | Non
         if arr is not None and np.shape(arr) != np.shape(scores):
             raise InvalidDataError(f"{who}: {name} is {np.shape(arr)} but scores are {np.shape(scores)}; pass "
                                    f"an (H, W) {name} on the score map's grid (e.g. not {name}.T)")
+    raw_truth = np.asarray(truth)
+    if raw_truth.dtype != bool:
+        other = ~((raw_truth == 0) | (raw_truth == 1))
+        if other.any():
+            raise InvalidDataError(f"{who}: truth holds {raw_truth[other].reshape(-1)[0].item()!r} where a target mask "
+                                   "holds True/False (or 1/0); pass a bool mask, e.g. labels == class_id or "
+                                   "abundance > 0")
     s = np.asarray(scores, dtype=np.float64).reshape(-1)
-    t = np.asarray(truth, dtype=bool).reshape(-1)
+    t = np.asarray(raw_truth, dtype=bool).reshape(-1)
     keep = ~np.isnan(s) if mask is None else (~np.isnan(s) & np.asarray(mask, bool).reshape(-1))
     return s[keep], t[keep]
 
@@ -197,12 +206,12 @@ def pd_at_pfa(scores: np.ndarray, truth: np.ndarray, pfa: float, mask: np.ndarra
 
     Raises:
         InvalidDataError: ``truth`` or ``mask`` of another shape than ``scores``.
-        ConfigError: ``pfa`` outside (0, 1).
+        ConfigError: ``pfa`` not a number in (0, 1).
     """
     from hsi_app.errors import ConfigError
 
-    if not 0.0 < float(pfa) < 1.0:
-        raise ConfigError(f"pd_at_pfa: pfa {pfa!r} must lie strictly between 0 and 1 (e.g. 1e-3)")
+    if isinstance(pfa, bool) or not isinstance(pfa, numbers.Real) or not 0.0 < float(pfa) < 1.0:
+        raise ConfigError(f"pd_at_pfa: pfa {pfa!r} must be a number strictly between 0 and 1 (e.g. 1e-3)")
     s, t = _scored_pixels(scores, truth, mask, "pd_at_pfa")
     background, targets = s[~t], s[t]
     n_bg = int(background.size)
