@@ -107,9 +107,17 @@ def write_points(
         attributes: column name -> ``(N,)`` values (scores, class names...).
         crs: anything pyproj understands (a rasterio CRS works), or ``None``.
         layer: layer name inside the GeoPackage.
+
+    Raises:
+        OutputError: ``dst`` not named ``.gpkg`` (a GeoPackage under a ``.csv`` or ``.shp`` name would look broken
+            to the software that opens it by its extension).
+        InvalidDataError: coordinates or attributes of different lengths.
     """
     import geopandas as gpd
 
+    from hsi_app.io.atomic import check_suffix
+
+    check_suffix("write_points", dst, (".gpkg",), "a GeoPackage")
     x = np.asarray(xs, dtype=np.float64).reshape(-1)
     y = np.asarray(ys, dtype=np.float64).reshape(-1)
     if x.shape != y.shape:
