@@ -17,15 +17,20 @@ from hsi_app.checkpoint import CONFIG_NAME, RunConfig
 from hsi_app.errors import ModelLoadError
 
 
-def test_a_config_with_null_extra_is_described_or_refused_naming_the_file(tmp_path: Path) -> None:
-    from hsi_app.cli.info_cmd import describe_model_folder
-
+def _write_null_extra(folder: Path) -> None:
+    """A classifier run's config.json in ``folder`` with ``"extra": null``."""
     config = RunConfig(task="classification", model_name="test_spectral_vit", model_args={}, in_chans=2,
                        num_classes=1, class_names=["u", "a"], wavelengths=[500.0, 600.0], fwhm=[None, None],
                        band_indices=[0, 1], source_bands=2, mean=[0.0, 0.0], std=[1.0, 1.0], receptive_radius=1)
     raw = dataclasses.asdict(config)
     raw["extra"] = None
-    (tmp_path / CONFIG_NAME).write_text(json.dumps(raw))
+    (folder / CONFIG_NAME).write_text(json.dumps(raw))
+
+
+def test_a_config_with_null_extra_is_described_or_refused_naming_the_file(tmp_path: Path) -> None:
+    from hsi_app.cli.info_cmd import describe_model_folder
+
+    _write_null_extra(tmp_path)
     with pytest.raises(ModelLoadError) as caught:
         describe_model_folder(str(tmp_path))
     assert str(tmp_path / CONFIG_NAME) in str(caught.value) and "'extra'" in str(caught.value)
@@ -34,11 +39,6 @@ def test_a_config_with_null_extra_is_described_or_refused_naming_the_file(tmp_pa
 def test_hsi_info_gives_one_line_for_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from cli_runner import assert_one_error_line, run_main
 
-    config = RunConfig(task="classification", model_name="test_spectral_vit", model_args={}, in_chans=2,
-                       num_classes=1, class_names=["u", "a"], wavelengths=[500.0, 600.0], fwhm=[None, None],
-                       band_indices=[0, 1], source_bands=2, mean=[0.0, 0.0], std=[1.0, 1.0], receptive_radius=1)
-    raw = dataclasses.asdict(config)
-    raw["extra"] = None
-    (tmp_path / CONFIG_NAME).write_text(json.dumps(raw))
+    _write_null_extra(tmp_path)
     code, _, err = run_main(capsys, "info", str(tmp_path))
     assert_one_error_line(code, err, CONFIG_NAME, "'extra' is null", "JSON object")
