@@ -24,7 +24,7 @@ import numpy as np
 from hsi_app.errors import HSIError, LabelError
 from hsi_app.tasks import map_accuracy
 from hsi_app.tasks.map_accuracy import MapAccuracy, class_table
-from hsi_app.tasks.map_row_areas import ground_areas, row_pixel_areas_m2
+from hsi_app.tasks.map_row_areas import class_pixels_and_areas, ground_areas, row_pixel_areas_m2
 
 STRIP_ROUND = 256  # strips are whole multiples of this many rows (a COG's tile height) where the block allows
 
@@ -154,23 +154,27 @@ def _count(mp: Any, rf: Any, rows: int, n_ref: int, progress: bool,
     windows = list(_strips(mp, rows))
     for window in bar(windows, desc="evaluate: counting", unit="strips", enabled=progress):
         cls = _band(mp, window)
-        if cls.size and (int(cls.min()) < 0 or int(cls.max()) > 255):
+        m = int(cls.max(initial=0)) + 1
+        if cls.size and (int(cls.min()) < 0 or m > 256):
             return None
         ref = _band(rf, window)
-        if class_m2 is None or row_areas is None:
+        ref, cls = (a if np.can_cast(a.dtype, np.int64) else a.astype(np.int64) for a in (ref, cls))  # uint64
+        row0, (h, w) = int(window.row_off), cls.shape
+        if class_m2 is None or row_areas is None or n_ref * m > w:
             pair = ref.astype(np.int64) * 256
             pair += cls
             joint += np.bincount(pair.reshape(-1), minlength=joint.size)
+            if class_m2 is not None and row_areas is not None:  # a geographic map with many (ref, class) pairs
+                _, m2 = class_pixels_and_areas(cls, row_areas[row0:row0 + h])
+                class_m2[:m2.size] += m2
             continue
-        # a geographic map: one histogram keyed on (row, reference id, class) gives the joint counts and, with the
-        # rows' pixel areas, each class's ground area (no second, area-weighted count of the strip)
-        ref, cls = (a if np.can_cast(a.dtype, np.int64) else a.astype(np.int64) for a in (ref, cls))  # uint64
-        h, m = cls.shape[0], int(cls.max(initial=0)) + 1
+        # a geographic map with few (ref, class) pairs for its width: one histogram keyed on (row, reference id, class)
+        # gives the joint counts and, with the rows' pixel areas, each class's ground area (no second count of the
+        # strip); its h * n_ref * m bins stay within the strip's h * w pixels
         key = np.arange(h, dtype=np.int64)[:, None] * n_ref + ref
         key *= m
         key += cls
         per_row = np.bincount(key.reshape(-1), minlength=h * n_ref * m).reshape(h, n_ref, m)
         joint.reshape(n_ref, 256)[:, :m] += per_row.sum(axis=0)
-        row0 = int(window.row_off)
         class_m2[:m] += (row_areas[row0:row0 + h] @ per_row.reshape(h, n_ref * m)).reshape(n_ref, m).sum(axis=0)
     return joint.reshape(n_ref, 256), class_m2

@@ -101,19 +101,28 @@ def summed_areas_m2(values: np.ndarray, row_areas: np.ndarray, n: int, row0: int
     return out
 
 
-def row_class_histogram(values: np.ndarray) -> np.ndarray:
-    """``(h, m)`` int64 pixels of each value ``0..m-1`` in each row of a block (``m``: its largest value + 1).
+def class_pixels_and_areas(values: np.ndarray, row_areas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels and ground area of each value ``0..m-1`` in a block of a geographic map (``m``: its largest value + 1).
 
-    One histogram keyed on ``(row, value)`` gives both what a class map's totals need: the pixels of each class
-    (``.sum(0)``) and, with the rows' pixel areas ``a`` ``(h,)``, the ground area of each (``a @ hist``), where
-    a per-class count and a second, area-weighted, count per block cost twice the time.
+    Where the values are no more than the block is wide (``m <= W``: classes of a wide map), one histogram keyed on
+    ``(row, value)`` gives both: the pixels of each value (its column sums) and, with the rows' pixel areas, the
+    ground area (``row_areas @ hist``), where a count and a second, area-weighted, count cost twice the time. Its
+    ``h * m`` bins stay within the block's ``h * W`` pixels that way; on a narrower block (255 classes on a map 100
+    pixels wide) they would outnumber the pixels, so the two counts are made instead (:func:`summed_areas_m2`).
 
     Args:
         values: ``(h, W)`` non-negative integers (classes: small, e.g. uint8).
+        row_areas: ``(h,)`` m² of a pixel of each of the block's rows.
+
+    Returns:
+        ``((m,) int64 pixels, (m,) float64 m²)``.
     """
     if not np.can_cast(values.dtype, np.intp):  # uint64
         values = values.astype(np.intp)
-    h = values.shape[0]
+    h, w = values.shape
     m = int(values.max(initial=0)) + 1
+    if m > max(w, 1):
+        return np.bincount(values.reshape(-1), minlength=m), summed_areas_m2(values, row_areas, m)
     key = np.arange(h, dtype=np.intp)[:, None] * m + values  # intp: one array the size of the block
-    return np.bincount(key.reshape(-1), minlength=h * m).reshape(h, m)
+    per_row = np.bincount(key.reshape(-1), minlength=h * m).reshape(h, m)
+    return per_row.sum(axis=0), np.asarray(row_areas, np.float64) @ per_row

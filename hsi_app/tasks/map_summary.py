@@ -23,7 +23,7 @@ from hsi_app.io.percent import share
 from hsi_app.io.crs_names import crs_name, resolution_unit
 from hsi_app.io.summary import crs_line, grid_notes, pixel_sides, resolution_line
 from hsi_app.tasks.map_accuracy import M2_PER_HA
-from hsi_app.tasks.map_row_areas import ground_areas, row_class_histogram, row_pixel_areas_m2
+from hsi_app.tasks.map_row_areas import class_pixels_and_areas, ground_areas, row_pixel_areas_m2
 
 
 def is_class_map(path: str | os.PathLike[str]) -> bool:
@@ -155,8 +155,7 @@ def _tally(blocks: Iterable[tuple[np.ndarray, np.ndarray | None, int]],
     """Pixels, summed confidence and (with ``rows``) ground area per class over ``(classes, confidence | None,
     first map row)`` blocks; ``rows``: ``(H,)`` m² of a pixel of each map row (a geographic map), else ``None``.
 
-    A geographic map's blocks are counted once, by row and class (:func:`row_class_histogram`): the class counts
-    and areas both come from that one histogram.
+    A geographic map's blocks give the class counts and areas together (:func:`class_pixels_and_areas`).
     """
     counts = np.zeros(256, np.int64)
     conf_sum = np.zeros(256, np.float64)
@@ -170,10 +169,9 @@ def _tally(blocks: Iterable[tuple[np.ndarray, np.ndarray | None, int]],
             counts, conf_sum = np.pad(counts, (0, grow)), np.pad(conf_sum, (0, grow))
             area_sum = np.pad(area_sum, (0, grow)) if area_sum is not None else None
         if rows is not None and area_sum is not None:
-            per_row = row_class_histogram(cls)
-            m = per_row.shape[1]
-            counts[:m] += per_row.sum(axis=0)
-            area_sum[:m] += rows[row0:row0 + cls.shape[0]] @ per_row
+            pixels, m2 = class_pixels_and_areas(cls, rows[row0:row0 + cls.shape[0]])
+            counts[:pixels.size] += pixels
+            area_sum[:m2.size] += m2
         else:
             counts += np.bincount(cls.reshape(-1), minlength=counts.size)
         if conf is not None:
