@@ -3,10 +3,14 @@
 A geographic map's pixels shrink towards the poles, so a unit in hectares is no one pixel count: converted with the
 centre pixel's area, patches in the map's poleward rows were kept below the unit and equatorward ones above it
 dropped. Here every patch is measured as ``area_ha`` is (its pixels' row areas summed) and a patch under the unit
-takes the class of its neighbour of largest ground area:
+takes the class of its neighbour of largest ground area, except the smallest ones, which stage 1 merges by pixels:
 
 1. GDAL's pixel sieve (:func:`~hsi_app.tasks.map_polygons.sieve_classes`) first merges the patches too few to reach
-   the unit even at the largest pixel area of the map (cheap, and most of the work on a noisy map);
+   the unit even at the largest pixel area of the map (cheap, and most of the work on a noisy map). It is GDAL's
+   rule: such a patch takes the class of its neighbour of most PIXELS, not of most ground area. The two choices
+   differ only where the neighbour of more pixels covers less ground: the neighbours' pixel counts are close, or
+   the one of more pixels lies nearer a pole (a map spanning many degrees of latitude). The pixel sieve's choice
+   stands there;
 2. then, pass by pass, each patch still under the unit whose largest neighbour (by ground area) reaches it takes
    that neighbour's class, until no patch changes. A patch whose neighbours are all under the unit waits for one of
    them to grow; patches left under the unit touch no patch of the unit through small ones (enclosed by no-data or
@@ -33,7 +37,8 @@ def sieve_by_area(classes: np.ndarray, row_areas: np.ndarray, min_area_m2: float
                   on_pass: Callable[[int], None] | None = None, *,
                   on_area_pass: Callable[[int], None] | None = None,
                   source: str | os.PathLike[str] | None = None) -> np.ndarray:
-    """Merge patches of less than ``min_area_m2`` of ground into their neighbour of largest ground area.
+    """Merge patches of less than ``min_area_m2`` of ground into their neighbour of largest ground area (patches of
+    fewer pixels than the unit at the map's largest pixel: into their neighbour of most pixels, GDAL's sieve).
 
     After :data:`AREA_SIEVE_MAX_PASSES` area passes, one :class:`~hsi_app.errors.HSIWarning` (naming ``source``
     first) says how many patches, of how many hectares, are still under the unit, when one more pass would
