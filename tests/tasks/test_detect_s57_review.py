@@ -22,6 +22,24 @@ def _cube(path: Path, origin: tuple[float, float], shape: tuple[int, int] = (40,
     return path
 
 
+def viewer_detect_error(folder: Path, method: str, pixel: tuple[int, int] = (7, 9)) -> Exception:
+    """The error the viewer's Detect tab raises for ``method`` with ``pixel`` clicked on ``folder/scene.tif``
+    (an :class:`~hsi_app.errors.InvalidDataError`; the test fails if none is raised)."""
+    from hsi_app import viewer
+    from hsi_app.errors import InvalidDataError
+    from hsi_app.viewer.detect import detect
+
+    state = viewer.ViewerSession(config=viewer.ViewerConfig(scenes_dir=folder))
+    try:
+        viewer.open_scene(state, "scene.tif")
+        state.selected = pixel
+        with pytest.raises(InvalidDataError) as err:
+            detect(state, method, quantile=99.0, max_points=5)
+        return err.value
+    finally:
+        state.close()
+
+
 @pytest.mark.parametrize(("dx", "moved"), [(0.3, 0.3), (0.02, 0.0), (5.0, 5.0)])
 def test_truth_boxes_keep_a_real_sub_pixel_offset_of_the_grids(tmp_path: Path, dx: float, moved: float) -> None:
     """A grid offset of 0.3 px is real and moves the boxes by 0.3 px; 0.02 px (a saved coordinate's rounding) is
@@ -155,25 +173,13 @@ def test_viewer_names_a_clicked_pixel_that_is_zero_but_in_a_dead_band(tmp_path: 
     statistics pass: that line named '--target-pixel 7,9 (pixels= in Python)' on the page (final read s57 #3)."""
     import rasterio
 
-    from hsi_app import viewer
-    from hsi_app.errors import InvalidDataError
-    from hsi_app.viewer.detect import detect
-
     path = _cube(tmp_path / "scene.tif", (400000.0, 5000000.0))
     with rasterio.open(path, "r+") as ds:
         data = ds.read()
         data[3] = 0.5  # band 4: one value everywhere (dead)
         data[:3, 7, 9] = 0.0
         ds.write(data)
-    state = viewer.ViewerSession(config=viewer.ViewerConfig(scenes_dir=tmp_path))
-    try:
-        viewer.open_scene(state, "scene.tif")
-        state.selected = (7, 9)
-        with pytest.raises(InvalidDataError) as err:
-            detect(state, method, quantile=99.0, max_points=5)
-        msg = str(err.value)
-        assert msg.startswith(f"{method} needs a target spectrum, but the clicked pixel (row 7, col 9) is 0 at every "
-                              "band but band 4 ("), msg
-        assert msg.endswith(": click another pixel, then run again") and "--target-pixel" not in msg
-    finally:
-        state.close()
+    msg = str(viewer_detect_error(tmp_path, method))
+    assert msg.startswith(f"{method} needs a target spectrum, but the clicked pixel (row 7, col 9) is 0 at every "
+                          "band but band 4 ("), msg
+    assert msg.endswith(": click another pixel, then run again") and "--target-pixel" not in msg

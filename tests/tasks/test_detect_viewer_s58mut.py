@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hsi_app.errors import InvalidDataError
-from tests.tasks.test_detect_s57_review import _cube
+from tests.tasks.test_detect_s57_review import _cube, viewer_detect_error
 
 
 def _session(tmp_path: Path, zero_bands: list[int]):  # noqa: ANN202
@@ -61,24 +61,12 @@ def test_a_zero_pixel_but_a_dead_band_gets_the_pages_fix_only(tmp_path: Path) ->
     """The scoring's line ends "; pick another pixel" (the CLI's fix); the page says "click another pixel" once."""
     import rasterio
 
-    from hsi_app.viewer.detect import detect
-
     path = _cube(tmp_path / "scene.tif", (400000.0, 5000000.0))
     with rasterio.open(path, "r+") as ds:
         data = ds.read()
         data[3] = 0.5  # band 4 (800 nm): one value everywhere
         data[:3, 7, 9] = 0.0
         ds.write(data)
-    from hsi_app import viewer
-
-    state = viewer.ViewerSession(config=viewer.ViewerConfig(scenes_dir=tmp_path))
-    try:
-        viewer.open_scene(state, "scene.tif")
-        state.selected = (7, 9)
-        with pytest.raises(InvalidDataError) as err:
-            detect(state, "cem", quantile=99.0, max_points=5)
-    finally:
-        state.close()
-    msg = str(err.value)
+    msg = str(viewer_detect_error(tmp_path, "cem"))
     assert "pick another pixel" not in msg and msg.count("click another pixel") == 1, msg
     assert msg.endswith("so it is no target spectrum: click another pixel, then run again"), msg

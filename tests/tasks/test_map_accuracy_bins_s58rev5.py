@@ -17,22 +17,10 @@ import numpy as np
 import pytest
 from rasterio.transform import Affine
 
+from geodesic_areas import geodesic_row_areas
+
 H, W, STRIP_PX = 256, 8, 512
 NAMES = ["none"] + [f"c{i}" for i in range(1, 256)]
-
-
-def _geodesic_row_areas(transform: Affine) -> np.ndarray:
-    from pyproj import Geod
-    from shapely import segmentize
-    from shapely.geometry import box
-
-    geod = Geod(ellps="WGS84")
-    out = []
-    for r in range(H):
-        north, south = transform.f + transform.e * r, transform.f + transform.e * (r + 1)
-        ring = segmentize(box(transform.c, south, transform.c + transform.a, north), 0.01)
-        out.append(abs(geod.geometry_area_perimeter(ring)[0]))
-    return np.array(out)
 
 
 def _sizes_of_bincounts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -81,7 +69,7 @@ def test_narrow_many_class_map_counts_in_bounded_bins_with_the_same_numbers(tmp_
     np.testing.assert_array_equal(acc.unmapped, joint[1:, 0])
     np.testing.assert_array_equal(acc.mapped_pixels, joint[:, 1:].sum(axis=0))
     if geographic:
-        per_pixel = np.repeat(_geodesic_row_areas(transform), W).reshape(H, W)
+        per_pixel = np.repeat(geodesic_row_areas(transform, H), W).reshape(H, W)
         expected = np.array([per_pixel[cls == k].sum() for k in range(1, 256)])
         np.testing.assert_allclose(acc.class_areas_m2(), expected, rtol=1e-7)  # pyproj's polygon: 1e-8 or so
         rows = row_pixel_areas_m2(transform, CRS.from_string(crs), (H, W))  # as the whole-raster path sums them

@@ -17,23 +17,11 @@ import numpy as np
 import pytest
 from rasterio.transform import Affine
 
+from geodesic_areas import geodesic_row_areas
+
 NAMES = ["unlabelled", "a", "b", "c"]
 H, W = 80, 30
 Z95 = 1.959964
-
-
-def _row_areas_m2(transform: Affine) -> np.ndarray:
-    from pyproj import Geod
-    from shapely import segmentize
-    from shapely.geometry import box
-
-    geod = Geod(ellps="WGS84")
-    out = []
-    for r in range(H):
-        north, south = transform.f + transform.e * r, transform.f + transform.e * (r + 1)
-        ring = segmentize(box(transform.c, south, transform.c + transform.a, north), 0.01)
-        out.append(abs(geod.geometry_area_perimeter(ring)[0]))
-    return np.array(out)
 
 
 def _olofsson(cls: np.ndarray, ref: np.ndarray, weight_per_pixel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -78,7 +66,7 @@ def test_geographic_adjusted_estimates_follow_olofsson_with_area_and_pixel_weigh
         warnings.simplefilter("ignore")
         rows = {r["id"]: r for r in evaluate_map(tmp_path / "map.tif", tmp_path / reference).to_dict()["per_class"]}
 
-    area = np.broadcast_to(_row_areas_m2(transform)[:, None], (H, W))
+    area = np.broadcast_to(geodesic_row_areas(transform, H)[:, None], (H, W))
     total_ha = area[cls > 0].sum() / 1e4
     p, se = _olofsson(cls, ref, area)
     p_px, se_px = _olofsson(cls, ref, np.ones((H, W)))
